@@ -1,0 +1,5 @@
+"""Trial backend adapters behind the ``TrialBackend`` port."""
+
+from hyperstep.backends.base import TrialBackend, TrialResult
+
+__all__ = ["TrialBackend", "TrialResult"]

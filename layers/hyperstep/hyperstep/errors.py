@@ -1,0 +1,34 @@
+"""Errors that cross module boundaries; each names what went wrong in one line."""
+
+from __future__ import annotations
+
+
+class HyperstepError(Exception):
+    """Base class: anything the CLI or API reports as a one-line reason."""
+
+
+class SpecError(HyperstepError, ValueError):
+    """A spec (or search space) is not valid; the message names the field and the reason."""
+
+
+class NotFoundError(HyperstepError, KeyError):
+    """A job or trial does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class JobExistsError(HyperstepError):
+    """A job with this id already exists."""
+
+
+class TrialExistsError(HyperstepError):
+    """A trial with this id already exists in the job."""
+
+
+class ConflictError(HyperstepError):
+    """A conditional write lost: the item is not in the state the caller expected."""
+
+
+class BudgetExhaustedError(HyperstepError):
+    """No trials are left in the job's budget."""

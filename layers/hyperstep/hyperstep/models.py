@@ -1,0 +1,118 @@
+"""Records that the stores keep: jobs and trials.
+
+They are plain pydantic models so that every adapter (SQLite, DynamoDB, in-memory)
+stores and returns exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hyperstep.spec import JobSpec
+
+
+def now() -> float:
+    """Wall-clock time in epoch seconds (the only clock records use)."""
+    return time.time()
+
+
+class TrialState(StrEnum):
+    PENDING = "pending"  # suggested, not started yet
+    RUNNING = "running"  # started on a backend
+    COMPLETED = "completed"  # finished with an objective value
+    FAILED = "failed"  # finished without one (crash, timeout, missing metric)
+    STOPPED = "stopped"  # stopped by the user or by an interrupted run; gives its budget back
+
+    @property
+    def finished(self) -> bool:
+        return self in (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED)
+
+    @property
+    def active(self) -> bool:
+        return self in (TrialState.PENDING, TrialState.RUNNING)
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
+
+
+class Trial(BaseModel):
+    """One configuration and what became of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str
+    id: str
+    number: int
+    params: dict[str, Any]
+    state: TrialState = TrialState.PENDING
+    value: float | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    error: str | None = None
+    backend_ref: str | None = None
+    """The backend's name for the running trial (process id, training job name, Batch job id)."""
+    created_at: float = Field(default_factory=now)
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+def trial_id(number: int) -> str:
+    """The id of the trial with this number within its job."""
+    return f"t{number:04d}"
+
+
+class Job(BaseModel):
+    """A tuning job: its spec, status and counters.
+
+    ``budget_used`` counts trials that hold budget (all but stopped ones), ``trial_seq``
+    the trial numbers handed out; both only move through ``TrialStore.reserve_trials``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    spec: JobSpec
+    status: JobStatus = JobStatus.RUNNING
+    created_at: float = Field(default_factory=now)
+    ended_at: float | None = None
+    trial_seq: int = 0
+    budget_used: int = 0
+    completed: int = 0
+    failed: int = 0
+    best_trial_id: str | None = None
+    best_value: float | None = None
+    execution_id: str | None = None
+    error: str | None = None
+
+    @property
+    def minimize(self) -> bool:
+        return self.spec.objective.goal == "minimize"
+
+    def better(self, a: float, b: float | None) -> bool:
+        """Whether objective value ``a`` beats ``b`` (None is beaten by anything)."""
+        return b is None or (a < b if self.minimize else a > b)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields a status line or the API shows."""
+        return {
+            "job_id": self.id,
+            "name": self.spec.name,
+            "status": self.status.value,
+            "trials": self.budget_used,
+            "completed": self.completed,
+            "failed": self.failed,
+            "best_trial_id": self.best_trial_id,
+            "best_value": self.best_value,
+        }

@@ -1,0 +1,172 @@
+"""The tuning job spec: one document for the CLI, the API and the scheduled rule.
+
+Validation happens here and only here: a spec that passes ``JobSpec.model_validate``
+can run. ``load_spec`` reads YAML or JSON and turns every failure into a ``SpecError``
+whose message is one line naming the field and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hyperstep.errors import SpecError
+from hyperstep.space import Parameter, SearchSpace
+
+STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Objective(_Model):
+    metric: str = Field(min_length=1)
+    goal: Literal["minimize", "maximize"] = "minimize"
+
+
+class StrategyConfig(_Model):
+    name: Literal["random", "sobol", "grid", "bayesian", "evolutionary"] = "bayesian"
+    seed: int | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Budget(_Model):
+    max_trials: int | None = Field(default=None, ge=1, le=100_000)
+    """How many trials may run in all; None (ask/tell studies only) means no limit."""
+    max_parallel: int = Field(default=1, ge=1, le=100)
+    max_runtime_seconds: float | None = Field(default=None, gt=0)
+    max_failed_trials: int | None = Field(default=None, ge=0)
+    target: float | None = None
+    """Stop as soon as a trial reaches this objective value (or better)."""
+
+
+class MetricDefinition(_Model):
+    """A metric a training script prints, matched like SageMaker's ``MetricDefinitions``."""
+
+    name: str = Field(min_length=1, max_length=255)
+    regex: str = Field(min_length=1, max_length=500)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, regex: str) -> str:
+        try:
+            pattern = re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if pattern.groups < 1:
+            raise ValueError("the regex needs one capture group for the value")
+        return regex
+
+
+class _TrialBlock(_Model):
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
+    timeout_seconds: int = Field(default=3600, ge=1, le=28 * 24 * 3600)
+
+
+class LocalTrial(_TrialBlock):
+    """Run the command as a local process, SageMaker script-mode style."""
+
+    backend: Literal["local"]
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    workdir: str | None = None
+    """Directory the command runs from; relative paths are taken from the spec file."""
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, command: list[str]) -> list[str]:
+        if not command[0].strip():
+            raise ValueError("the command's program must not be empty")
+        return command
+
+
+TrialBlock = Annotated[LocalTrial, Field(discriminator="backend")]
+
+
+class JobSpec(_Model):
+    """Everything hyperstep needs to run one tuning job."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")
+    objective: Objective
+    parameters: list[Parameter] = Field(min_length=1)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    budget: Budget = Field(default_factory=Budget)
+    trial: TrialBlock | None = None
+    """How one trial trains; None for a study driven by ask/tell from outside."""
+
+    @field_validator("parameters")
+    @classmethod
+    def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
+        SearchSpace(parameters=parameters)
+        return parameters
+
+    @model_validator(mode="after")
+    def _objective_is_measured(self) -> JobSpec:
+        if self.trial is None:
+            return self
+        if self.budget.max_trials is None:
+            raise ValueError("budget.max_trials is required to run trials")
+        names = [m.name for m in self.trial.metric_definitions]
+        if self.objective.metric not in names:
+            raise ValueError(
+                f"objective.metric {self.objective.metric!r} is not produced by any "
+                f"trial.metric_definitions entry (have: {', '.join(names) or 'none'})"
+            )
+        return self
+
+    @property
+    def space(self) -> SearchSpace:
+        return SearchSpace(parameters=self.parameters)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line: the first error's field path and reason (and how many more there are)."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{loc or 'spec'}: {msg}{more}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("float", "int", "categorical", "local", "sagemaker", "batch")
+
+
+def parse_spec(document: Any) -> JobSpec:
+    """Validate a parsed document (dict) as a spec; raise ``SpecError`` with one line."""
+    if not isinstance(document, dict):
+        raise SpecError(f"spec: expected a mapping at the top level, got {type(document).__name__}")
+    try:
+        return JobSpec.model_validate(document)
+    except ValidationError as exc:
+        raise SpecError(describe_validation_error(exc)) from None
+
+
+def read_document(path: str | Path) -> Any:
+    """Read a YAML or JSON file into Python data; raise ``SpecError`` with one line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{path}: not valid YAML/JSON{line}: {reason}") from None
+
+
+def load_spec(path: str | Path) -> JobSpec:
+    """Read and validate a spec file."""
+    return parse_spec(read_document(path))

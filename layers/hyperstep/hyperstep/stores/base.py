@@ -1,0 +1,116 @@
+"""The trial store port: where jobs, trials and task tokens live.
+
+Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
+``tests/contract/test_store_contract.py``. The guarantees, which callers rely on:
+
+- **Conditional writes.** ``create_job`` raises ``JobExistsError`` when the id is taken;
+  ``put_trials`` raises ``TrialExistsError`` when a trial id is taken and then writes none
+  of them; ``start_trial`` and ``set_job_status`` raise ``ConflictError`` when the record
+  is not in an expected state. ``get_*`` raise ``NotFoundError``.
+- **No lost updates under concurrency.** Counters only move by atomic increments:
+  two suggesters racing on ``reserve_trials`` never hand out the same trial number and
+  never overspend ``max_trials`` together.
+- **Exactly once.** ``finish_trial`` records a result only for a pending or running trial
+  and returns False for a repeat (events arrive twice): the job's counters move once.
+- **One waker.** ``take_task_token`` returns a stored token to exactly one caller.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+
+from hyperstep.models import Job, JobStatus, Trial, TrialState
+
+
+class TrialStore(ABC):
+    """Persistence for jobs and their trials."""
+
+    @abstractmethod
+    def create_job(self, job: Job) -> None:
+        """Store a new job; ``JobExistsError`` if its id is taken."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job:
+        """The job, read consistently; ``NotFoundError`` if absent."""
+
+    @abstractmethod
+    def list_jobs(self, limit: int = 100) -> list[Job]:
+        """Jobs, newest first."""
+
+    @abstractmethod
+    def set_job_status(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        expected: Collection[JobStatus] | None = None,
+        error: str | None = None,
+        execution_id: str | None = None,
+    ) -> Job:
+        """Move the job to ``status`` (stamping ``ended_at`` for a finished status).
+
+        With ``expected``, only from one of those statuses, else ``ConflictError``.
+        ``execution_id`` and ``error`` are stored when given. Returns the updated job.
+        """
+
+    @abstractmethod
+    def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
+        """Atomically take up to ``n`` trial numbers while ``budget_used`` stays within
+        ``max_trials`` (None: no limit). Returns the numbers taken, maybe fewer than
+        ``n``, maybe none. Numbers are never handed out twice."""
+
+    @abstractmethod
+    def put_trials(self, trials: list[Trial]) -> None:
+        """Store new trials of one job, all or none; ``TrialExistsError`` if an id is taken."""
+
+    @abstractmethod
+    def get_trial(self, job_id: str, trial_id: str) -> Trial:
+        """One trial; ``NotFoundError`` if absent."""
+
+    @abstractmethod
+    def list_trials(self, job_id: str) -> list[Trial]:
+        """Every trial of the job, by number."""
+
+    @abstractmethod
+    def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
+        """Mark a pending trial running on the backend under ``backend_ref``;
+        ``ConflictError`` unless it is pending."""
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        job_id: str,
+        trial_id: str,
+        state: TrialState,
+        value: float | None = None,
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Record a trial's end exactly once.
+
+        Only a pending or running trial changes; then, in the same atomic step, the
+        job's ``completed`` / ``failed`` counter goes up (a stopped trial gives its unit
+        of ``budget_used`` back instead), and the job's best is updated when ``value``
+        beats it. Returns False, changing nothing, when the trial had already finished.
+        """
+
+    @abstractmethod
+    def put_task_token(self, job_id: str, token: str) -> None:
+        """Remember the token of the execution waiting for this job's results."""
+
+    @abstractmethod
+    def take_task_token(self, job_id: str) -> str | None:
+        """Remove and return the stored token; one caller gets it, the rest get None."""
+
+
+def counter_changes(job: Job, trial: Trial) -> dict:
+    """How a job's counters and best move when ``trial`` has just finished."""
+    if trial.state is TrialState.STOPPED:
+        return {"budget_used": job.budget_used - 1}
+    if trial.state is TrialState.FAILED or trial.value is None:
+        return {"failed": job.failed + 1}
+    changes: dict = {"completed": job.completed + 1}
+    if job.better(trial.value, job.best_value):
+        changes.update(best_value=trial.value, best_trial_id=trial.id)
+    return changes

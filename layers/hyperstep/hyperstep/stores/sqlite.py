@@ -1,0 +1,196 @@
+"""SQLite trial store: the local default, a single file that survives restarts.
+
+Each mutation runs in one ``BEGIN IMMEDIATE`` transaction, so it is atomic across
+threads and processes sharing the file. ``":memory:"`` gives a private in-memory store
+(what ``Study`` uses when it is given none).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
+from hyperstep.models import Job, JobStatus, Trial, TrialState, now
+from hyperstep.stores.base import TrialStore, counter_changes
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at REAL NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    job_id TEXT NOT NULL, id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (job_id, id));
+CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL);
+"""
+
+
+class SQLiteStore(TrialStore):
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # jobs
+
+    def _read_job(self, conn: sqlite3.Connection, job_id: str) -> Job:
+        row = conn.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"job {job_id!r} not found")
+        return Job.model_validate_json(row[0])
+
+    def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
+        conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (job.model_dump_json(), job.id))
+
+    def create_job(self, job: Job) -> None:
+        with self._tx() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO jobs (id, created_at, body) VALUES (?, ?, ?)",
+                    (job.id, job.created_at, job.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:
+                raise JobExistsError(f"job {job.id!r} already exists") from None
+
+    def get_job(self, job_id: str) -> Job:
+        with self._lock:
+            return self._read_job(self._conn, job_id)
+
+    def list_jobs(self, limit: int = 100) -> list[Job]:
+        with self._lock:
+            rows = self._conn.execute("SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [Job.model_validate_json(r[0]) for r in rows]
+
+    def set_job_status(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        expected: Collection[JobStatus] | None = None,
+        error: str | None = None,
+        execution_id: str | None = None,
+    ) -> Job:
+        with self._tx() as conn:
+            job = self._read_job(conn, job_id)
+            if expected is not None and job.status not in expected:
+                raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
+            changes: dict = {"status": status, "ended_at": now() if status.finished else None}
+            if error is not None:
+                changes["error"] = error
+            if execution_id is not None:
+                changes["execution_id"] = execution_id
+            job = job.model_copy(update=changes)
+            self._write_job(conn, job)
+            return job
+
+    def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
+        with self._tx() as conn:
+            job = self._read_job(conn, job_id)
+            take = n if max_trials is None else max(0, min(n, max_trials - job.budget_used))
+            if take == 0:
+                return []
+            first = job.trial_seq + 1
+            self._write_job(
+                conn, job.model_copy(update={"trial_seq": job.trial_seq + take, "budget_used": job.budget_used + take})
+            )
+            return list(range(first, first + take))
+
+    # trials
+
+    def _read_trial(self, conn: sqlite3.Connection, job_id: str, trial_id_: str) -> Trial:
+        row = conn.execute("SELECT body FROM trials WHERE job_id = ? AND id = ?", (job_id, trial_id_)).fetchone()
+        if row is None:
+            raise NotFoundError(f"trial {trial_id_!r} of job {job_id!r} not found")
+        return Trial.model_validate_json(row[0])
+
+    def _write_trial(self, conn: sqlite3.Connection, trial: Trial) -> None:
+        conn.execute(
+            "UPDATE trials SET body = ? WHERE job_id = ? AND id = ?", (trial.model_dump_json(), trial.job_id, trial.id)
+        )
+
+    def put_trials(self, trials: list[Trial]) -> None:
+        with self._tx() as conn:
+            for t in trials:
+                try:
+                    conn.execute(
+                        "INSERT INTO trials (job_id, id, number, body) VALUES (?, ?, ?, ?)",
+                        (t.job_id, t.id, t.number, t.model_dump_json()),
+                    )
+                except sqlite3.IntegrityError:
+                    raise TrialExistsError(f"trial {t.id!r} of job {t.job_id!r} already exists") from None
+
+    def get_trial(self, job_id: str, trial_id: str) -> Trial:
+        with self._lock:
+            return self._read_trial(self._conn, job_id, trial_id)
+
+    def list_trials(self, job_id: str) -> list[Trial]:
+        with self._lock:
+            rows = self._conn.execute("SELECT body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)).fetchall()
+        return [Trial.model_validate_json(r[0]) for r in rows]
+
+    def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if trial.state is not TrialState.PENDING:
+                raise ConflictError(f"trial {trial_id!r} is {trial.state.value}, not pending")
+            trial = trial.model_copy(
+                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": now()}
+            )
+            self._write_trial(conn, trial)
+            return trial
+
+    def finish_trial(
+        self,
+        job_id: str,
+        trial_id: str,
+        state: TrialState,
+        value: float | None = None,
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if not trial.state.active:
+                return False
+            trial = trial.model_copy(
+                update={"state": state, "value": value, "metrics": metrics or {}, "error": error, "ended_at": now()}
+            )
+            self._write_trial(conn, trial)
+            job = self._read_job(conn, job_id)
+            self._write_job(conn, job.model_copy(update=counter_changes(job, trial)))
+            return True
+
+    # task tokens
+
+    def put_task_token(self, job_id: str, token: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO tokens (job_id, token) VALUES (?, ?)", (job_id, token))
+
+    def take_task_token(self, job_id: str) -> str | None:
+        with self._tx() as conn:
+            row = conn.execute("SELECT token FROM tokens WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM tokens WHERE job_id = ?", (job_id,))
+            return row[0]

@@ -1,0 +1,28 @@
+"""Scrambled Sobol' points: random-looking but evenly spread, even for a few trials."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hyperstep.strategies.base import History, Strategy
+
+
+def sobol_points(dim: int, start: int, n: int, seed: int) -> np.ndarray:
+    """Points ``start .. start + n - 1`` of one scrambled Sobol' sequence.
+
+    The sequence is fixed by ``seed``; continuing it from ``start`` keeps later batches
+    filling the gaps of earlier ones.
+    """
+    from scipy.stats.qmc import Sobol  # scipy.stats is slow to import: only when used
+
+    engine = Sobol(d=dim, scramble=True, seed=seed)
+    if start:
+        engine.fast_forward(start)
+    return engine.random(n)
+
+
+class SobolSearch(Strategy):
+    name = "sobol"
+
+    def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
+        return sobol_points(history.space.dim, len(history.X_seen), n, history.seed)

@@ -1,0 +1,133 @@
+"""Study: ask/tell over a trial store and a strategy.
+
+The same class serves a notebook (in-memory store), the CLI (SQLite file) and the
+suggester Lambda (DynamoDB): the store holds everything, the Study holds nothing that
+a fresh instance could not rebuild from it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any, Literal
+
+import numpy as np
+
+from hyperstep.errors import NotFoundError
+from hyperstep.models import Job, Trial, TrialState, trial_id
+from hyperstep.space import SearchSpace
+from hyperstep.spec import JobSpec, Objective, StrategyConfig
+from hyperstep.stores.base import TrialStore
+from hyperstep.strategies import History, Strategy, make_strategy
+
+
+class Study:
+    """An optimization over a search space, driven by ``ask`` and ``tell``."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        goal: Literal["minimize", "maximize"] = "minimize",
+        strategy: str = "bayesian",
+        seed: int | None = None,
+        *,
+        store: TrialStore | None = None,
+        job_id: str | None = None,
+        strategy_options: dict[str, Any] | None = None,
+        name: str = "study",
+    ) -> None:
+        from hyperstep.stores.sqlite import SQLiteStore
+
+        spec = JobSpec(
+            name=name,
+            objective=Objective(metric="objective", goal=goal),
+            parameters=space.parameters,
+            strategy=StrategyConfig(name=strategy, seed=seed, options=strategy_options or {}),  # type: ignore[arg-type]
+        )
+        store = store if store is not None else SQLiteStore(":memory:")
+        job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
+        try:
+            job = store.get_job(job_id)
+        except NotFoundError:
+            job = Job(id=job_id, spec=spec)
+            store.create_job(job)
+        self._init(store, job)
+
+    @classmethod
+    def from_job(cls, store: TrialStore, job: Job) -> Study:
+        """The study of a stored job (what the suggester and the CLI use)."""
+        study = cls.__new__(cls)
+        study._init(store, job)
+        return study
+
+    def _init(self, store: TrialStore, job: Job) -> None:
+        self.store = store
+        self.job_id = job.id
+        self.spec = job.spec
+        self.space = job.spec.space
+        self.minimize = job.minimize
+        config = job.spec.strategy
+        self.seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        self.strategy: Strategy = make_strategy(config.name, config.options)
+
+    # ask / tell
+
+    def ask(self, n: int = 1, max_trials: int | None = None) -> list[Trial]:
+        """Propose ``n`` new trials, spread out from each other and from those not yet told.
+
+        With ``max_trials`` (the job's budget), fewer or none come back when the budget
+        is used up; racing callers never overspend it together.
+        """
+        if n < 1:
+            return []
+        trials = self.store.list_trials(self.job_id)
+        history = History.from_trials(self.space, trials, self.minimize, seed=self.seed)
+        rng = np.random.default_rng([self.seed, len(trials)])
+        points = self.strategy.suggest(history, n, rng)
+        if len(points) == 0:
+            return []
+        numbers = self.store.reserve_trials(self.job_id, len(points), max_trials)
+        new = [
+            Trial(job_id=self.job_id, id=trial_id(number), number=number, params=self.space.decode(x))
+            for number, x in zip(numbers, points)
+        ]
+        self.store.put_trials(new)
+        return new
+
+    def tell(
+        self,
+        trial_id: str,
+        value: float | None,
+        state: Literal["completed", "failed", "stopped"] | TrialState = "completed",
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> Trial:
+        """Record how a trial ended; a repeated tell of the same trial changes nothing.
+
+        A completed trial needs a finite value; a non-finite one is recorded as failed.
+        """
+        state = TrialState(state)
+        if state is TrialState.COMPLETED:
+            if value is None:
+                raise ValueError("a completed trial needs a value; use state='failed' for none")
+            if not math.isfinite(value):
+                state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
+        self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
+        return self.store.get_trial(self.job_id, trial_id)
+
+    # reading
+
+    @property
+    def trials(self) -> list[Trial]:
+        """Every trial so far, by number."""
+        return self.store.list_trials(self.job_id)
+
+    @property
+    def job(self) -> Job:
+        return self.store.get_job(self.job_id)
+
+    @property
+    def best_trial(self) -> Trial | None:
+        """The completed trial with the best value (None before any completes)."""
+        best_id = self.job.best_trial_id
+        return None if best_id is None else self.store.get_trial(self.job_id, best_id)
