@@ -32,3 +32,8 @@ class ConflictError(HyperstepError):
 
 class BudgetExhaustedError(HyperstepError):
     """No trials are left in the job's budget."""
+
+
+class LaunchError(HyperstepError):
+    """A trial cannot start and retrying will not help (bad image, missing program);
+    the trial is recorded as failed with this reason."""

@@ -132,6 +132,16 @@ class CategoricalParameter(_Parameter):
 Parameter = Annotated[FloatParameter | IntParameter | CategoricalParameter, Field(discriminator="type")]
 
 
+def unique_names(parameters: list[Parameter]) -> list[Parameter]:
+    """The parameters, if no two share a name (a pydantic field validator)."""
+    seen: set[str] = set()
+    for p in parameters:
+        if p.name in seen:
+            raise ValueError(f"duplicate parameter name {p.name!r}")
+        seen.add(p.name)
+    return parameters
+
+
 class SearchSpace(BaseModel):
     """An ordered list of parameters with unique names."""
 
@@ -142,12 +152,7 @@ class SearchSpace(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
-        seen: set[str] = set()
-        for p in parameters:
-            if p.name in seen:
-                raise ValueError(f"duplicate parameter name {p.name!r}")
-            seen.add(p.name)
-        return parameters
+        return unique_names(parameters)
 
     @property
     def dim(self) -> int:

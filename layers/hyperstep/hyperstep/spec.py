@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hyperstep.errors import SpecError
-from hyperstep.space import Parameter, SearchSpace
+from hyperstep.space import Parameter, SearchSpace, unique_names
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -86,7 +86,10 @@ class LocalTrial(_TrialBlock):
         return command
 
 
-TrialBlock = Annotated[LocalTrial, Field(discriminator="backend")]
+# The AWS blocks subclass ``_TrialBlock`` above, so they are imported only now.
+from hyperstep.trial_blocks import BatchTrial, SageMakerTrial  # noqa: E402
+
+TrialBlock = Annotated[Union[LocalTrial, SageMakerTrial, BatchTrial], Field(discriminator="backend")]
 
 
 class JobSpec(_Model):
@@ -103,8 +106,7 @@ class JobSpec(_Model):
     @field_validator("parameters")
     @classmethod
     def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
-        SearchSpace(parameters=parameters)
-        return parameters
+        return unique_names(parameters)
 
     @model_validator(mode="after")
     def _objective_is_measured(self) -> JobSpec:

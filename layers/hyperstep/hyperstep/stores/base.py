@@ -78,6 +78,11 @@ class TrialStore(ABC):
         ``ConflictError`` unless it is pending."""
 
     @abstractmethod
+    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
+        """Merge intermediate metrics into an active trial's ``metrics`` (later values
+        win); False, changing nothing, when the trial has already finished."""
+
+    @abstractmethod
     def finish_trial(
         self,
         job_id: str,

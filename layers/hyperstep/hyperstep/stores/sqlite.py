@@ -160,6 +160,14 @@ class SQLiteStore(TrialStore):
             self._write_trial(conn, trial)
             return trial
 
+    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if not trial.state.active:
+                return False
+            self._write_trial(conn, trial.model_copy(update={"metrics": {**trial.metrics, **metrics}}))
+            return True
+
     def finish_trial(
         self,
         job_id: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from hyperstep.strategies.base import History, Strategy
@@ -18,7 +20,9 @@ def sobol_points(dim: int, start: int, n: int, seed: int) -> np.ndarray:
     engine = Sobol(d=dim, scramble=True, seed=seed)
     if start:
         engine.fast_forward(start)
-    return engine.random(n)
+    with warnings.catch_warnings():  # batches of any size are fine: we continue one sequence
+        warnings.simplefilter("ignore", UserWarning)
+        return engine.random(n)
 
 
 class SobolSearch(Strategy):

@@ -1,0 +1,1 @@
+"""Lambda handlers, one folder each; installed as the ``hyperstep_functions`` package."""

@@ -1,0 +1,29 @@
+"""Suggest Trials: fill the job's free parallel slots with new trials, or say it is done."""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hyperstep.config import service_factory
+from hyperstep.service import JobRef
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+service = service_factory(os.environ)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    request = JobRef.model_validate(event)
+    logger.append_keys(job_id=request.job_id)
+    plan = service().suggest(request)
+    metrics.add_dimension(name="JobId", value=request.job_id)
+    metrics.add_metric(name="TrialsStarted", unit=MetricUnit.Count, value=len(plan.trial_ids))
+    logger.info("planned", extra={"trials": len(plan.trial_ids), "done": plan.done, "reason": plan.reason})
+    return plan.model_dump(mode="json")

@@ -1,0 +1,176 @@
+"""Local backend: each trial is a process, run with SageMaker script-mode conventions.
+
+The trial's directory holds ``hyperparameters.json`` and ``train.log`` (stdout and
+stderr). The command gets the hyperparameters as ``--name value`` arguments and the
+``SM_*`` variables a script-mode script reads, so the script that tunes here tunes on
+SageMaker unchanged. Metrics are read from the log with the spec's regexes; the last
+match wins, as in SageMaker's ``FinalMetricDataList``. When a process ends, its result
+goes to ``on_result`` (the in-process bus's publish).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.errors import LaunchError
+from hyperstep.models import Job, Trial
+from hyperstep.spec import LocalTrial, MetricDefinition
+
+
+def parse_metrics(text: str, definitions: list[MetricDefinition]) -> dict[str, float]:
+    """The last value each metric regex matched in ``text``."""
+    metrics: dict[str, float] = {}
+    for definition in definitions:
+        for match in re.finditer(definition.regex, text):
+            try:
+                metrics[definition.name] = float(match.group(1))
+            except ValueError:
+                continue
+    return metrics
+
+
+def resolve_command(command: list[str]) -> list[str]:
+    """``python`` / ``python3`` as the program means the interpreter running hyperstep,
+    so a script sees the packages of hyperstep's own environment."""
+    if command[0] in ("python", "python3"):
+        return [sys.executable, *command[1:]]
+    return command
+
+
+def script_mode_args(params: Mapping[str, object]) -> list[str]:
+    """Hyperparameters as ``--name value`` arguments."""
+    return [part for name, value in params.items() for part in (f"--{name}", str(value))]
+
+
+class LocalProcessBackend(TrialBackend):
+    def __init__(
+        self,
+        runs_dir: Path,
+        on_result: Callable[[TrialResult], None],
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.on_result = on_result
+        self.base_env = dict(base_env or {})
+        self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self._stopping: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def trial_dir(self, job: Job, trial: Trial) -> Path:
+        return self.runs_dir / job.id / trial.id
+
+    def launch(self, job: Job, trial: Trial) -> str:
+        block = job.spec.trial
+        assert isinstance(block, LocalTrial)
+        key = (job.id, trial.id)
+        with self._lock:
+            if key in self._procs:
+                return str(self._procs[key].pid)
+        directory = self.trial_dir(job, trial)
+        (directory / "model").mkdir(parents=True, exist_ok=True)
+        (directory / "output").mkdir(exist_ok=True)
+        (directory / "hyperparameters.json").write_text(json.dumps(trial.params, indent=2))
+        env = {**self.base_env, **block.env, **self._script_mode_env(job, trial, directory)}
+        log_file = (directory / "train.log").open("wb")
+        try:
+            proc = subprocess.Popen(
+                [*resolve_command(block.command), *script_mode_args(trial.params)],
+                cwd=block.workdir,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise LaunchError(f"cannot start {block.command[0]!r}: {exc.strerror or exc}") from None
+        finally:
+            log_file.close()
+        with self._lock:
+            self._procs[key] = proc
+        threading.Thread(target=self._watch, args=(job, trial, proc), daemon=True).start()
+        return str(proc.pid)
+
+    @staticmethod
+    def _script_mode_env(job: Job, trial: Trial, directory: Path) -> dict[str, str]:
+        return {
+            "SM_HPS": json.dumps(trial.params),
+            "SM_MODEL_DIR": str(directory / "model"),
+            "SM_OUTPUT_DATA_DIR": str(directory / "output"),
+            "HYPERSTEP_JOB_ID": job.id,
+            "HYPERSTEP_TRIAL_ID": trial.id,
+            "HYPERSTEP_TRIAL_DIR": str(directory),
+        }
+
+    def _watch(self, job: Job, trial: Trial, proc: subprocess.Popen[bytes]) -> None:
+        block = job.spec.trial
+        assert isinstance(block, LocalTrial)
+        key = (job.id, trial.id)
+        try:
+            code: int | None = proc.wait(timeout=block.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            self._kill(proc)
+            code = None
+        with self._lock:
+            self._procs.pop(key, None)
+            stopped = key in self._stopping
+            self._stopping.discard(key)
+        self.on_result(self._result(job, trial, code, stopped))
+
+    def _result(self, job: Job, trial: Trial, code: int | None, stopped: bool) -> TrialResult:
+        block = job.spec.trial
+        assert isinstance(block, LocalTrial)
+        log = (self.trial_dir(job, trial) / "train.log").read_text(errors="replace")
+        metrics = parse_metrics(log, block.metric_definitions)
+        base = {"job_id": job.id, "trial_id": trial.id, "metrics": metrics}
+        if stopped:
+            return TrialResult(**base, state="stopped", error="stopped")
+        if code is None:
+            return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")
+        if code != 0:
+            last = next((line for line in reversed(log.splitlines()) if line.strip()), "")
+            return TrialResult(**base, state="failed", error=f"exit code {code}: {last[-300:]}")
+        return TrialResult(**base, state="completed")
+
+    def stop(self, job: Job, trial: Trial) -> None:
+        key = (job.id, trial.id)
+        with self._lock:
+            proc = self._procs.get(key)
+            if proc is None:
+                return
+            self._stopping.add(key)
+        self._kill(proc)
+
+    def stop_all(self) -> None:
+        """Kill every running trial (Ctrl-C); each still reports itself stopped."""
+        with self._lock:
+            running = list(self._procs.items())
+            self._stopping.update(key for key, _ in running)
+        for _, proc in running:
+            self._kill(proc)
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._procs)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+        with self._lock:
+            running = (job.id, trial.id) in self._procs
+        if running:
+            return None
+        return TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="process lost (hyperstep restarted)")

@@ -1,0 +1,181 @@
+"""The ``hyperstep`` command line: validate, run, status, trials.
+
+Every failure the user can cause ends with exit code 2 and one line
+``hyperstep: error: <field>: <reason>``; nothing is written to the store before the
+spec has passed validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from hyperstep import report
+from hyperstep.errors import HyperstepError, SpecError
+from hyperstep.models import Job, JobStatus
+from hyperstep.spec import JobSpec, LocalTrial, load_spec
+from hyperstep.stores.sqlite import SQLiteStore
+
+DEFAULT_STORE = ".hyperstep/hyperstep.db"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.command(args) or 0)
+    except HyperstepError as exc:
+        print(f"hyperstep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hyperstep: interrupted", file=sys.stderr)
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
+    top.add_argument(
+        "--store",
+        default=os.environ.get("HYPERSTEP_STORE", DEFAULT_STORE),
+        help=f"SQLite file of the local store (default: $HYPERSTEP_STORE or {DEFAULT_STORE})",
+    )
+    sub = top.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a spec file and say what it would run")
+    p.add_argument("spec")
+    p.set_defaults(command=cmd_validate)
+
+    p = sub.add_parser("run", help="run a tuning job locally through the state machine")
+    p.add_argument("spec", nargs="?")
+    p.add_argument("--resume", metavar="JOB", help="carry on an interrupted job")
+    p.add_argument("--out", default="runs", help="directory for trial outputs and logs (default: runs)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the final summary")
+    p.set_defaults(command=cmd_run)
+
+    p = sub.add_parser("status", help="list jobs, or show one")
+    p.add_argument("job", nargs="?")
+    p.set_defaults(command=cmd_status)
+
+    p = sub.add_parser("trials", help="list a job's trials")
+    p.add_argument("job")
+    p.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    p.set_defaults(command=cmd_trials)
+    return top
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    spec = prepare_spec(args.spec)
+    budget = spec.budget
+    print(
+        f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
+        f"{spec.objective.goal} {spec.objective.metric}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+    )
+    return 0
+
+
+def prepare_spec(path: str) -> JobSpec:
+    """Load and validate a spec; for local trials, resolve the working directory and
+    check that the program exists, so a job that cannot run is never created."""
+    spec = load_spec(path)
+    block = spec.trial
+    if isinstance(block, LocalTrial):
+        base = Path(path).resolve().parent
+        workdir = (base / block.workdir).resolve() if block.workdir else base
+        if not workdir.is_dir():
+            raise SpecError(f"trial.workdir: {workdir} is not a directory")
+        program = block.command[0]
+        found = shutil.which(program, path=os.environ.get("PATH")) or (workdir / program).is_file()
+        if not found:
+            raise SpecError(f"trial.command: program {program!r} not found")
+        spec = spec.model_copy(update={"trial": block.model_copy(update={"workdir": str(workdir)})})
+    elif block is None:
+        raise SpecError("trial: a trial block is needed to run a job")
+    return spec
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hyperstep.local.runner import run_local
+
+    if bool(args.spec) == bool(args.resume):
+        raise SpecError("run: give either a SPEC file or --resume JOB")
+    spec = prepare_spec(args.spec) if args.spec else None
+    job = run_local(
+        spec=spec,
+        resume=args.resume,
+        store_path=Path(args.store),
+        runs_dir=Path(args.out),
+        env=dict(os.environ),
+        on_progress=None if args.json else progress_printer(),
+    )
+    store = SQLiteStore(args.store)
+    best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
+    summary = report.job_summary(job, best)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print_summary(summary)
+    if job.status is JobStatus.STOPPED:
+        print(f"stopped; carry on with: hyperstep run --resume {job.id}", file=sys.stderr)
+        return 130
+    return 0 if job.status is JobStatus.COMPLETED else 1
+
+
+def progress_printer() -> Any:
+    tty = sys.stderr.isatty()
+    last = {"line": ""}
+
+    def show(job: Job, trials: list, final: bool = False) -> None:
+        line = report.progress_line(job, trials)
+        if tty:
+            print("\r" + line.ljust(len(last["line"])), end="\n" if final else "", file=sys.stderr, flush=True)
+        elif line != last["line"]:
+            print(line, file=sys.stderr, flush=True)
+        last["line"] = line
+
+    return show
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
+    if summary["best_value"] is None:
+        print("no trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
+        return
+    objective = summary["objective"]
+    print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {report.fmt(summary['best_value'])}")
+    for name, value in summary["best_params"].items():
+        print(f"  {name} = {report.fmt(value)}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    if args.job is None:
+        print(report.jobs_table(store.list_jobs()))
+        return 0
+    job = store.get_job(args.job)
+    best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
+    print(json.dumps(report.job_summary(job, best), indent=2))
+    return 0
+
+
+def cmd_trials(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    job = store.get_job(args.job)
+    trials = store.list_trials(job.id)
+    print(
+        report.trials_csv(job, trials) if args.csv else report.trials_table(job, trials), end="" if args.csv else "\n"
+    )
+    return 0
+
+
+def open_store(path: str) -> SQLiteStore:
+    if not Path(path).exists():
+        raise HyperstepError(f"--store: no store at {path} (run a job first, or pass --store)")
+    return SQLiteStore(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

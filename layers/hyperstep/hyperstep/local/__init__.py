@@ -1,0 +1,1 @@
+"""The embedded default: local executor of the state machine, in-process bus, runtime."""

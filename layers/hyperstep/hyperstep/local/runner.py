@@ -1,0 +1,94 @@
+"""Run one tuning job locally, start to end, and stop it cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from hyperstep.errors import HyperstepError
+from hyperstep.local.runtime import LocalRuntime
+from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.spec import JobSpec
+
+Progress = Callable[..., None]
+LOCAL_ENV = {
+    "HYPERSTEP_RUNTIME": "local",
+    "POWERTOOLS_SERVICE_NAME": "hyperstep",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_NAMESPACE": "hyperstep",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def configure_local_handlers(environ: dict[str, str] | os._Environ[str]) -> None:
+    """Point the handlers at the local runtime (set before they are first imported)."""
+    environ.update(LOCAL_ENV)
+
+
+def run_local(
+    spec: JobSpec | None,
+    store_path: Path,
+    runs_dir: Path,
+    env: Mapping[str, str],
+    resume: str | None = None,
+    on_progress: Progress | None = None,
+    definition: Path | None = None,
+    poll_seconds: float = 0.2,
+) -> Job:
+    """Submit ``spec`` (or resume job ``resume``) and block until the job has finished.
+
+    Ctrl-C kills the running trials, records them stopped (their budget is given back)
+    and marks the job stopped, so ``resume`` carries on from a consistent store.
+    """
+    configure_local_handlers(os.environ)
+    with LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition) as runtime:
+        service = runtime.service
+        if resume is not None:
+            job = reopen(runtime, resume)
+        else:
+            assert spec is not None
+            job = service.submit(spec)
+        try:
+            while not runtime.executor.finished(job.execution_id or ""):
+                _report(runtime, job.id, on_progress)
+                time.sleep(poll_seconds)
+        except KeyboardInterrupt:
+            interrupt(runtime, job.id)
+        _report(runtime, job.id, on_progress, final=True)
+        return runtime.store.get_job(job.id)
+
+
+def reopen(runtime: LocalRuntime, job_id: str) -> Job:
+    """Make an interrupted job runnable again and start a new execution for it."""
+    job = runtime.store.get_job(job_id)
+    if job.status is JobStatus.COMPLETED:
+        raise HyperstepError(f"--resume: job {job_id!r} has already completed")
+    for trial in runtime.store.list_trials(job_id):
+        if trial.state.active:  # a process that died with the last run
+            runtime.store.finish_trial(job_id, trial.id, TrialState.STOPPED, error="interrupted")
+    runtime.store.set_job_status(job_id, JobStatus.RUNNING)
+    return runtime.service.start_execution(job_id)
+
+
+def interrupt(runtime: LocalRuntime, job_id: str, drain_seconds: float = 10.0) -> None:
+    """Stop everything for Ctrl-C and leave the store consistent."""
+    runtime.store.set_job_status(job_id, JobStatus.STOPPING)
+    runtime.executor.stop_all(error="Interrupted", cause="stopped by the user")
+    runtime.backend.stop_all()
+    deadline = time.monotonic() + drain_seconds
+    while runtime.backend.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runtime.bus.drain()
+    for trial in runtime.store.list_trials(job_id):
+        if trial.state.active:
+            runtime.store.finish_trial(job_id, trial.id, TrialState.STOPPED, error="interrupted")
+    runtime.store.set_job_status(job_id, JobStatus.STOPPED)
+
+
+def _report(runtime: LocalRuntime, job_id: str, on_progress: Progress | None, final: bool = False) -> None:
+    if on_progress is not None:
+        trials: list[Trial] = runtime.store.list_trials(job_id)
+        on_progress(runtime.store.get_job(job_id), trials, final=final)

@@ -1,0 +1,133 @@
+"""The embedded default: the real state machine, the real handlers, SQLite and processes.
+
+A ``LocalRuntime`` wires the service to a SQLite store, the local process backend and
+an in-process bus, and runs ``statemachine/tuning.asl.json`` on the local executor with
+every Task resource mapped to the handler in ``functions/<name>/app.py``. The handlers
+find this runtime through ``active_runtime()`` (they run with ``HYPERSTEP_RUNTIME=local``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hyperstep.backends.base import TrialResult
+from hyperstep.backends.local import LocalProcessBackend
+from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
+from hyperstep.local.executor import Executor, load_definition
+from hyperstep.ports import Orchestrator
+from hyperstep.service import TuningService
+from hyperstep.stores.sqlite import SQLiteStore
+
+LOCAL_SOURCE = "hyperstep.local"
+LOCAL_DETAIL_TYPE = "Local Trial State Change"
+FUNCTIONS = ("suggest", "launch", "wait", "finish", "collect")
+_active: LocalRuntime | None = None
+
+
+def active_runtime() -> LocalRuntime:
+    if _active is None:
+        raise RuntimeError("no local runtime is active (HYPERSTEP_RUNTIME=local outside a local run)")
+    return _active
+
+
+def definition_path() -> Path:
+    """The state machine definition shipped with the package (the repo's statemachine/)."""
+    return Path(str(resources.files("hyperstep_statemachine") / "tuning.asl.json"))
+
+
+def substitutions() -> dict[str, str]:
+    """Local stand-ins for the template's ``DefinitionSubstitutions``."""
+    arn = "arn:aws:lambda:local:000000000000:function:hyperstep-{}"
+    return {f"{name.capitalize()}FunctionArn": arn.format(name) for name in FUNCTIONS}
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools reads from a Lambda context object."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = ""
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def handler_for(function_name: str) -> Callable[[dict[str, Any]], Any]:
+    """The ``lambda_handler`` of ``functions/<name>/app.py`` for a function name or ARN."""
+    name = function_name.rsplit(":", 1)[-1].removeprefix("hyperstep-")
+    module = importlib.import_module(f"hyperstep_functions.{name}.app")
+    context = LambdaContext(function_name=f"hyperstep-{name}")
+
+    def invoke(event: dict[str, Any], *_: Any) -> Any:
+        # A real Lambda round-trips payloads through JSON; so do we.
+        return json.loads(json.dumps(module.lambda_handler(json.loads(json.dumps(event)), context)))
+
+    return invoke
+
+
+class LocalOrchestrator(Orchestrator):
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        return self.executor.start({"job_id": job_id}, name=name).id
+
+    def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
+        return self.executor.send_task_success(token, output)
+
+
+class LocalRuntime:
+    """One process's local deployment of hyperstep."""
+
+    def __init__(
+        self,
+        store_path: Path,
+        runs_dir: Path,
+        base_env: Mapping[str, str] | None = None,
+        definition: Path | None = None,
+    ) -> None:
+        self.store = SQLiteStore(store_path)
+        self.bus = InProcessBus()
+        self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
+        definition_dict = load_definition(definition or definition_path(), substitutions())
+        self.executor = Executor(definition_dict, handler_for)
+        self.service = TuningService(
+            self.store,
+            {"local": self.backend},
+            orchestrator=LocalOrchestrator(self.executor),
+            publisher=BusPublisher(self.bus),
+        )
+        collect = handler_for("collect")
+        self.bus.subscribe(collect, source=LOCAL_SOURCE)
+
+    def _publish_result(self, result: TrialResult) -> None:
+        self.bus.publish(envelope(LOCAL_SOURCE, LOCAL_DETAIL_TYPE, result.model_dump(mode="json")))
+
+    def __enter__(self) -> LocalRuntime:
+        global _active
+        with _lock:
+            if _active is not None:
+                raise RuntimeError("another local runtime is active in this process")
+            _active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _active
+        self.backend.stop_all()
+        self.bus.close()
+        self.store.close()
+        with _lock:
+            _active = None
+
+
+_lock = threading.Lock()

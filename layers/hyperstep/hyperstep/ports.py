@@ -1,0 +1,34 @@
+"""The two small ports besides the store and the backends.
+
+- ``Orchestrator``: starts an execution of the tuning state machine and wakes one that
+  waits on a task token (Step Functions on AWS, the local executor on a laptop).
+- ``EventPublisher``: tells the world a job has finished (EventBridge, in-process bus).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+
+class Orchestrator(ABC):
+    @abstractmethod
+    def start_execution(self, job_id: str, name: str) -> str:
+        """Start one execution for the job with input ``{"job_id": job_id}``; return its id."""
+
+    @abstractmethod
+    def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
+        """Resume the execution waiting on ``token``; False when it no longer waits."""
+
+
+class EventPublisher(ABC):
+    @abstractmethod
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Publish one event with source ``hyperstep`` and this detail type."""
+
+
+class NullPublisher(EventPublisher):
+    """Publishes nothing (for studies driven by ask/tell, and tests)."""
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        return None

@@ -1,0 +1,293 @@
+"""The use cases the handlers call: submit, suggest, launch, wait, collect, finish, stop, reap.
+
+Each takes a small pydantic request and returns a small pydantic response: exactly what
+crosses a Lambda boundary. Handlers decide nothing; the state machine only routes on
+the flags these return (``Plan.done``, ``Progress.done``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.errors import ConflictError, LaunchError
+from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
+from hyperstep.spec import JobSpec
+from hyperstep.stores.base import TrialStore
+from hyperstep.study import Study
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class JobRef(_Message):
+    job_id: str
+
+
+class Plan(_Message):
+    """What Suggest decided: trials to launch now, or that the job is done."""
+
+    job_id: str
+    done: bool
+    trial_ids: list[str] = Field(default_factory=list)
+    results_seen: int
+    """How many trials had finished when this plan was made (Wait compares against it)."""
+    reason: str | None = None
+
+
+class LaunchRequest(_Message):
+    job_id: str
+    trial_id: str
+
+
+class WaitRequest(_Message):
+    job_id: str
+    task_token: str
+    results_seen: int
+
+
+class Progress(_Message):
+    """What a woken execution gets: whether the job is done."""
+
+    job_id: str
+    done: bool
+    results: int
+    active: int
+
+
+class FinishRequest(_Message):
+    job_id: str
+    error: dict[str, Any] | None = None
+    """Step Functions' caught error (``Error``, ``Cause``) when a state failed for good."""
+
+
+def results_of(job: Job) -> int:
+    """Trials that have ended: completed, failed or stopped (stopped ones left the budget)."""
+    return job.completed + job.failed + (job.trial_seq - job.budget_used)
+
+
+class TuningService:
+    """The application core, wired to one store, the backends, an orchestrator and a bus."""
+
+    def __init__(
+        self,
+        store: TrialStore,
+        backends: Mapping[str, TrialBackend],
+        orchestrator: Orchestrator | None = None,
+        publisher: EventPublisher | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.backends = backends
+        self.orchestrator = orchestrator
+        self.publisher = publisher or NullPublisher()
+        self.clock = clock
+
+    # submit
+
+    def create_job(self, spec: JobSpec, job_id: str | None = None) -> Job:
+        """Store a validated spec as a new running job (no execution yet)."""
+        job = Job(id=job_id or new_job_id(spec.name), spec=spec, created_at=self.clock())
+        self.store.create_job(job)
+        return job
+
+    def submit(self, spec: JobSpec, job_id: str | None = None) -> Job:
+        """Create the job and start its execution; the job fails if the start fails."""
+        assert self.orchestrator is not None, "submit needs an orchestrator"
+        job = self.create_job(spec, job_id)
+        return self.start_execution(job.id)
+
+    def start_execution(self, job_id: str) -> Job:
+        """Start (or, for a resumed job, restart) the job's execution."""
+        assert self.orchestrator is not None, "starting needs an orchestrator"
+        name = f"{job_id[:60]}-{uuid.uuid4().hex[:8]}"
+        try:
+            execution_id = self.orchestrator.start_execution(job_id, name)
+        except Exception as exc:
+            self.store.set_job_status(job_id, JobStatus.FAILED, error=f"could not start execution: {exc}")
+            raise
+        return self.store.set_job_status(job_id, JobStatus.RUNNING, execution_id=execution_id)
+
+    # the loop
+
+    def suggest(self, request: JobRef) -> Plan:
+        """Stop what must stop, then fill the free parallel slots with new trials."""
+        job = self.store.get_job(request.job_id)
+        trials = self.store.list_trials(job.id)
+        reason = self.stop_reason(job)
+        if reason is not None:
+            self._stop_active(job, trials)
+            trials = self.store.list_trials(job.id)
+        active = sum(t.state.active for t in trials)
+        new: list[Trial] = []
+        free = job.spec.budget.max_parallel - active
+        if reason is None and free > 0:
+            new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
+            if not new and active == 0:
+                reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
+        done = not new and active == 0
+        return Plan(
+            job_id=job.id,
+            done=done,
+            trial_ids=[t.id for t in new],
+            results_seen=results_of(self.store.get_job(job.id)),
+            reason=reason if done else None,
+        )
+
+    def stop_reason(self, job: Job) -> str | None:
+        """Why no new trial may start (user stop, target, runtime, failures), or None."""
+        budget = job.spec.budget
+        if job.status is not JobStatus.RUNNING:
+            return f"job is {job.status.value}"
+        if budget.target is not None and job.best_value is not None and not job.better(budget.target, job.best_value):
+            return f"target {budget.target} reached"
+        if budget.max_runtime_seconds is not None and self.clock() - job.created_at >= budget.max_runtime_seconds:
+            return f"max_runtime_seconds {budget.max_runtime_seconds:g} reached"
+        if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
+            return f"more than max_failed_trials ({budget.max_failed_trials}) failed"
+        return None
+
+    def _budget_left(self, job: Job) -> int | None:
+        job = self.store.get_job(job.id)
+        limit = job.spec.budget.max_trials
+        return None if limit is None else limit - job.budget_used
+
+    def _stop_active(self, job: Job, trials: list[Trial]) -> None:
+        for trial in trials:
+            if trial.state is TrialState.PENDING:
+                self.store.finish_trial(job.id, trial.id, TrialState.STOPPED, error="stopped before launch")
+            elif trial.state is TrialState.RUNNING:
+                self.backend_for(job).stop(job, trial)
+
+    def launch(self, request: LaunchRequest) -> dict[str, Any]:
+        """Start one trial on its backend; idempotent for a trial already started."""
+        job = self.store.get_job(request.job_id)
+        trial = self.store.get_trial(job.id, request.trial_id)
+        if trial.state is not TrialState.PENDING:
+            return {"trial_id": trial.id, "state": trial.state.value}
+        try:
+            ref = self.backend_for(job).launch(job, trial)
+        except LaunchError as exc:
+            self.store.finish_trial(job.id, trial.id, TrialState.FAILED, error=str(exc))
+            self.wake(job.id)
+            return {"trial_id": trial.id, "state": TrialState.FAILED.value}
+        with contextlib.suppress(ConflictError):  # a fast trial's result can beat this write
+            self.store.start_trial(job.id, trial.id, ref)
+        return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
+
+    def wait(self, request: WaitRequest) -> None:
+        """Park the execution's token; wake it at once if results came in meanwhile."""
+        self.store.put_task_token(request.job_id, request.task_token)
+        job = self.store.get_job(request.job_id)
+        if results_of(job) > request.results_seen or job.status is not JobStatus.RUNNING:
+            self.wake(job.id)
+
+    def collect(self, result: TrialResult) -> bool:
+        """Record a trial's end exactly once and wake the waiting execution.
+
+        A completed trial that did not report the objective metric is recorded as failed.
+        Returns whether this call recorded it (False for a repeated or late event).
+        """
+        job = self.store.get_job(result.job_id)
+        trial = self.store.get_trial(job.id, result.trial_id)
+        metrics = {**trial.metrics, **result.metrics}
+        state, value, error = TrialState(result.state), None, result.error
+        if state is TrialState.COMPLETED:
+            value = metrics.get(job.spec.objective.metric)
+            if value is None:
+                state, error = TrialState.FAILED, f"objective metric {job.spec.objective.metric!r} was not reported"
+        recorded = self.store.finish_trial(job.id, trial.id, state, value=value, metrics=metrics, error=error)
+        if recorded:
+            self.wake(job.id)
+        return recorded
+
+    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
+        """Keep intermediate metrics on a running trial."""
+        return self.store.report_metrics(job_id, trial_id, metrics)
+
+    def progress(self, job_id: str) -> Progress:
+        job = self.store.get_job(job_id)
+        active = sum(t.state.active for t in self.store.list_trials(job_id))
+        left = self._budget_left(job)
+        no_more = left == 0 or self.stop_reason(job) is not None
+        return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
+
+    def wake(self, job_id: str) -> bool:
+        """Resume the execution waiting on this job, if one waits; True if one was woken."""
+        token = self.store.take_task_token(job_id)
+        if token is None or self.orchestrator is None:
+            return False
+        return self.orchestrator.send_task_success(token, self.progress(job_id).model_dump(mode="json"))
+
+    def finish(self, request: FinishRequest) -> dict[str, Any]:
+        """Close the job: its final status, best trial, and a completion event."""
+        job = self.store.get_job(request.job_id)
+        if request.error:
+            status, error = JobStatus.FAILED, f"{request.error.get('Error')}: {request.error.get('Cause')}"
+        elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
+            status, error = JobStatus.STOPPED, None
+        elif job.completed == 0 and job.failed > 0:
+            status, error = JobStatus.FAILED, "every trial failed"
+        else:
+            status, error = JobStatus.COMPLETED, None
+        if not job.status.finished:
+            job = self.store.set_job_status(job.id, status, error=error)
+        summary = job.summary()
+        best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
+        summary["best_params"] = best.params if best else None
+        self.publisher.publish("Tuning Job Completed", summary)
+        return summary
+
+    # outside the loop
+
+    def stop(self, job_id: str) -> Job:
+        """Ask a running job to stop: no new trials, running ones stopped, then it finishes."""
+        job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+        self._stop_active(job, self.store.list_trials(job_id))
+        self.wake(job_id)
+        return job
+
+    def reap(self, grace_seconds: float = 300.0) -> dict[str, int]:
+        """Reconcile what events missed: time out stuck trials, fetch lost results, wake jobs."""
+        counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
+        for job in self.store.list_jobs(limit=1000):
+            if job.status.finished:
+                continue
+            counts["jobs"] += 1
+            for trial in self.store.list_trials(job.id):
+                if trial.state is not TrialState.RUNNING:
+                    continue
+                self._reap_trial(job, trial, grace_seconds, counts)
+            self.wake(job.id)
+        return counts
+
+    def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
+        timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
+        result = self.backend_for(job).describe(job, trial)
+        if result is not None:
+            counts["recorded"] += self.collect(result)
+        elif timeout is not None and trial.started_at and self.clock() - trial.started_at > timeout + grace:
+            self.backend_for(job).stop(job, trial)
+            stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
+            counts["timed_out"] += self.collect(stuck)
+
+    def backend_for(self, job: Job) -> TrialBackend:
+        if job.spec.trial is None:
+            raise LaunchError(f"job {job.id!r} has no trial block: it is driven by ask/tell")
+        name = job.spec.trial.backend
+        if name not in self.backends:
+            raise LaunchError(f"backend {name!r} is not available here (have: {', '.join(self.backends)})")
+        return self.backends[name]
+
+
+def new_job_id(name: str) -> str:
+    """A job id that sorts by time and stays short enough for resource names."""
+    return f"{name[:24]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"

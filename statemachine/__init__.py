@@ -1,0 +1,1 @@
+"""The tuning state machine definition, shipped with the package for local runs."""

@@ -1,0 +1,58 @@
+"""Shared fixtures: specs and a tiny training script."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TRAIN_SCRIPT = textwrap.dedent(
+    """
+    import argparse, json, os, sys, time
+    p = argparse.ArgumentParser()
+    p.add_argument("--x", type=float)
+    p.add_argument("--n", type=int)
+    p.add_argument("--kind")
+    a = p.parse_args()
+    hps = json.load(open(os.path.join(os.environ["HYPERSTEP_TRIAL_DIR"], "hyperparameters.json")))
+    assert hps["x"] == a.x and hps["n"] == a.n and hps["kind"] == a.kind
+    if a.kind == "crash":
+        sys.exit("boom")
+    time.sleep(float(os.environ.get("TRAIN_SLEEP", "0")))
+    loss = (a.x - 0.3) ** 2 + 0.01 * a.n
+    print(f"step=1 loss={loss + 1:.6f}")
+    print(f"loss={loss:.6f}")
+    """
+)
+
+
+def spec_document(**overrides: Any) -> dict[str, Any]:
+    """A valid spec document for the tiny training script; override top-level keys."""
+    document: dict[str, Any] = {
+        "name": "tiny",
+        "objective": {"metric": "loss", "goal": "minimize"},
+        "parameters": [
+            {"name": "x", "type": "float", "low": -1.0, "high": 1.0},
+            {"name": "n", "type": "int", "low": 1, "high": 4},
+            {"name": "kind", "type": "categorical", "choices": ["a", "b"]},
+        ],
+        "strategy": {"name": "random", "seed": 1},
+        "budget": {"max_trials": 6, "max_parallel": 2},
+        "trial": {
+            "backend": "local",
+            "command": ["python", "train.py"],
+            "metric_definitions": [{"name": "loss", "regex": r"^loss=([0-9.eE+-]+)"}],
+            "timeout_seconds": 60,
+        },
+    }
+    document.update(overrides)
+    return document
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A directory holding the tiny training script."""
+    (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
+    return tmp_path

@@ -1,0 +1,95 @@
+"""Bad specs fail with one line naming the field and the reason."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from hyperstep.errors import SpecError
+from hyperstep.spec import load_spec, parse_spec
+
+from tests.conftest import spec_document
+
+
+def mutated(path: str, value: object) -> dict:
+    """The valid spec with the value at a dotted path replaced (None deletes it)."""
+    document = copy.deepcopy(spec_document())
+    *parents, last = path.split(".")
+    target = document
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    if value is None:
+        del target[int(last) if last.isdigit() else last]
+    else:
+        target[int(last) if last.isdigit() else last] = value
+    return document
+
+
+def test_the_valid_spec_parses() -> None:
+    spec = parse_spec(spec_document())
+    assert spec.space.dim == 4 and spec.budget.max_parallel == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "reason"),
+    [
+        ("parameters.0.type", "complex", "parameters.0", "does not match any of the expected tags"),
+        ("parameters.0.low", 5.0, "parameters.0", "must be less than high"),
+        (
+            "parameters.0",
+            {"name": "x", "type": "float", "low": 0, "high": 1, "scale": "log"},
+            "parameters.0",
+            "low > 0",
+        ),
+        ("parameters.1", {"name": "x", "type": "int", "low": 1, "high": 3}, "parameters", "duplicate parameter name"),
+        ("strategy.name", "hillclimb", "strategy.name", "Input should be"),
+        ("trial.command", [], "trial.command", "at least 1 item"),
+        ("trial.command", [""], "trial.command", "must not be empty"),
+        ("objective.metric", "accuracy", "spec", "objective.metric 'accuracy' is not produced"),
+        ("objective.goal", "maximise", "objective.goal", "'minimize' or 'maximize'"),
+        ("budget.max_trials", 0, "budget.max_trials", "greater than or equal to 1"),
+        ("budget.max_parallel", None, "spec", None),  # max_parallel has a default: valid
+        ("trial.metric_definitions.0.regex", "loss=[0-9", "trial.metric_definitions.0.regex", "not a valid regular"),
+        ("trial.metric_definitions.0.regex", "loss=[0-9.]+", "trial.metric_definitions.0.regex", "capture group"),
+        ("name", "has space", "name", "should match pattern"),
+        ("surprise", 1, "surprise", "Extra inputs are not permitted"),
+        ("trial.backend", "mainframe", "trial", "does not match any of the expected tags"),
+    ],
+)
+def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:
+    document = mutated(path, value)
+    if reason is None:
+        parse_spec(document)
+        return
+    with pytest.raises(SpecError) as error:
+        parse_spec(document)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"{field}: "), message
+    assert reason in message
+
+
+def test_broken_yaml_is_one_line_with_the_position(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: x\nparameters: [\n  {name: a\n")
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    assert "not valid YAML/JSON at line" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_json_and_yaml_specs_load_the_same(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec_document()))
+    import json
+
+    (tmp_path / "s.json").write_text(json.dumps(spec_document()))
+    assert load_spec(tmp_path / "s.yaml") == load_spec(tmp_path / "s.json")
+
+
+def test_missing_file_and_non_mapping_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="cannot read file"):
+        load_spec(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(SpecError, match="expected a mapping"):
+        load_spec(tmp_path / "list.yaml")

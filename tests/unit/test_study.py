@@ -1,0 +1,110 @@
+"""The ask/tell surface, exactly as outside code uses it."""
+
+from __future__ import annotations
+
+import threading
+
+import hyperstep
+import pytest
+from hyperstep.stores.sqlite import SQLiteStore
+
+PARAMETERS = [
+    {"name": "x", "type": "float", "low": -2.0, "high": 2.0},
+    {"name": "depth", "type": "int", "low": 1, "high": 12},
+    {"name": "kernel", "type": "categorical", "choices": ["rbf", "linear"]},
+]
+
+
+def objective(params: dict) -> float:
+    return (params["x"] - 0.5) ** 2 + 0.1 * abs(params["depth"] - 4) + (params["kernel"] == "linear")
+
+
+@pytest.mark.parametrize("strategy", ["random", "sobol", "grid", "bayesian", "evolutionary"])
+def test_ask_tell_surface(strategy: str) -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, goal="minimize", strategy=strategy, seed=0)
+    trials = study.ask(4)
+    assert len(trials) == 4 and len({t.id for t in trials}) == 4
+    for t in trials:
+        assert isinstance(t.params["depth"], int) and not isinstance(t.params["depth"], bool)
+        assert t.params["kernel"] in ("rbf", "linear") and -2.0 <= t.params["x"] <= 2.0
+    study.tell(trials[0].id, 0.37)
+    study.tell(trials[1].id, None, state="failed")
+    assert study.best_trial.id == trials[0].id and study.best_trial.value == 0.37
+    assert study.best_trial.params == trials[0].params
+    assert [t.id for t in study.trials] == [t.id for t in trials]
+    states = [t.state.value for t in study.trials]
+    assert states == ["completed", "failed", "pending", "pending"]
+
+
+def test_maximize_tracks_the_largest_value() -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, goal="maximize", strategy="random", seed=3)
+    for value, trial in zip([0.2, 0.9, 0.5], study.ask(3)):
+        study.tell(trial.id, value)
+    assert study.best_trial.value == 0.9
+
+
+def test_pending_trials_are_not_asked_again() -> None:
+    space = hyperstep.SearchSpace.model_validate(
+        {"parameters": [PARAMETERS[2], {"name": "n", "type": "int", "low": 1, "high": 3}]}
+    )
+    study = hyperstep.Study(space, strategy="grid", seed=0)
+    first, second = study.ask(3), study.ask(3)
+    keys = [tuple(sorted(t.params.items())) for t in first + second]
+    assert len(set(keys)) == 6  # the whole 2 x 3 grid, each point once
+    assert study.ask(1) == []  # exhausted
+
+
+def test_same_seed_and_history_give_the_same_suggestions() -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    runs = []
+    for _ in range(2):
+        study = hyperstep.Study(space, strategy="bayesian", seed=42)
+        for _ in range(3):
+            for t in study.ask(3):
+                study.tell(t.id, objective(t.params))
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
+
+
+def test_tell_twice_records_once_and_non_finite_fails() -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0)
+    a, b = study.ask(2)
+    study.tell(a.id, 1.0)
+    study.tell(a.id, 0.0)
+    assert study.trials[0].value == 1.0 and study.job.completed == 1
+    assert study.tell(b.id, float("nan")).state is hyperstep.TrialState.FAILED
+    with pytest.raises(ValueError, match="needs a value"):
+        study.tell(study.ask(1)[0].id, None)
+
+
+def test_budget_is_never_overspent_by_racing_askers(tmp_path) -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    path = tmp_path / "s.db"
+    study = hyperstep.Study(space, strategy="random", seed=0, store=SQLiteStore(path), job_id="race")
+    got: list = []
+
+    def worker() -> None:
+        mine = hyperstep.Study.from_job(SQLiteStore(path), study.job)
+        for _ in range(5):
+            got.extend(mine.ask(2, max_trials=15))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 15 and len({t.id for t in got}) == 15
+    assert study.job.budget_used == 15
+
+
+def test_study_survives_in_a_sqlite_file(tmp_path) -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    path = tmp_path / "study.db"
+    study = hyperstep.Study(space, strategy="sobol", seed=1, store=SQLiteStore(path), job_id="keep")
+    trial = study.ask(1)[0]
+    study.tell(trial.id, 2.5)
+    again = hyperstep.Study(space, strategy="sobol", seed=1, store=SQLiteStore(path), job_id="keep")
+    assert again.best_trial.value == 2.5 and len(again.trials) == 1
