@@ -1,0 +1,258 @@
+"""The DynamoDB table layout of the trial store and the codec between items and records.
+
+Kept apart from ``stores/dynamodb.py`` so the store reads as a list of conditional writes
+and this module as the one place that knows attribute names and number encoding. No
+boto3 import here: items are the low-level typed maps (``{"S": ...}``, ``{"N": ...}``)
+that ``boto3.client("dynamodb")`` sends and receives.
+
+Numbers: DynamoDB numbers are decimal strings. A float is written as ``repr(x)``, the
+shortest string that reads back to the same double, so ``float(item)`` returns exactly
+``x``. Trial bodies (params of any JSON type, metrics, value) are stored as the model's
+own JSON, which round-trips int/float/str/bool exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from hyperstep.models import Job, JobStatus, Trial, TrialState, now
+from hyperstep.spec import JobSpec
+
+PK, SK = "pk", "sk"
+GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"
+TTL_ATTRIBUTE = "expires_at"
+JOBS_PARTITION = "JOBS"
+JOB_SK, TOKEN_SK, TRIAL_PREFIX = "JOB", "TOKEN", "TRIAL#"
+# DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
+_MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
+
+Item = dict[str, dict[str, Any]]
+
+
+def table_definition(table_name: str = "hyperstep") -> dict[str, Any]:
+    """The ``create_table`` keyword arguments of the store's table (on-demand billing).
+
+    The SAM template declares the same table; TTL on ``expires_at`` is enabled separately
+    (``update_time_to_live`` / the template's ``TimeToLiveSpecification``).
+    """
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in (PK, SK, GSI1_PK, GSI1_SK)],
+        "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": GSI1,
+                "KeySchema": [
+                    {"AttributeName": GSI1_PK, "KeyType": "HASH"},
+                    {"AttributeName": GSI1_SK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }
+
+
+def job_pk(job_id: str) -> str:
+    return f"JOB#{job_id}"
+
+
+def key(job_id: str, sk: str) -> Item:
+    """The primary key of one item of the job's partition."""
+    return {PK: {"S": job_pk(job_id)}, SK: {"S": sk}}
+
+
+def trial_sk(trial_id: str) -> str:
+    return f"{TRIAL_PREFIX}{trial_id}"
+
+
+def s(text: str) -> dict[str, str]:
+    return {"S": text}
+
+
+def n(number: float | int) -> dict[str, str]:
+    """A number attribute; floats as their shortest round-tripping repr."""
+    return {"N": repr(number) if isinstance(number, float) else str(int(number))}
+
+
+def storable(number: float) -> bool:
+    """Whether DynamoDB can hold ``number`` as a number (finite, inside its exponent range)."""
+    if not math.isfinite(number):
+        return False
+    magnitude = abs(Decimal(repr(number)))
+    return magnitude == 0 or _MIN_ABS <= magnitude <= _MAX_ABS
+
+
+def sortable_time(epoch: float) -> str:
+    """Epoch seconds as a fixed-width string whose text order is time order (to 2286)."""
+    return f"{epoch:017.6f}"
+
+
+def job_item(job: Job) -> Item:
+    """The job as an item: every field a top-level attribute, the spec as JSON text."""
+    item: Item = {
+        **key(job.id, JOB_SK),
+        GSI1_PK: s(JOBS_PARTITION),
+        GSI1_SK: s(f"{sortable_time(job.created_at)}#{job.id}"),
+        "id": s(job.id),
+        "spec": s(job.spec.model_dump_json()),
+        "goal": s(job.spec.objective.goal),
+        "status": s(job.status.value),
+        "created_at": n(job.created_at),
+        "trial_seq": n(job.trial_seq),
+        "budget_used": n(job.budget_used),
+        "completed": n(job.completed),
+        "failed": n(job.failed),
+    }
+    optional = {
+        "ended_at": job.ended_at,
+        "best_value": job.best_value,
+        "best_trial_id": job.best_trial_id,
+        "execution_id": job.execution_id,
+        "error": job.error,
+    }
+    for name, value in optional.items():
+        if value is not None:
+            item[name] = s(value) if isinstance(value, str) else n(value)
+    return item
+
+
+def job_from_item(item: Item) -> Job:
+    """The ``Job`` an item holds (the inverse of ``job_item``)."""
+
+    def num(name: str) -> str | None:
+        return item[name]["N"] if name in item else None
+
+    def text(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    ended_at, best_value = num("ended_at"), num("best_value")
+    return Job(
+        id=item["id"]["S"],
+        spec=JobSpec.model_validate_json(item["spec"]["S"]),
+        status=JobStatus(item["status"]["S"]),
+        created_at=float(item["created_at"]["N"]),
+        ended_at=None if ended_at is None else float(ended_at),
+        trial_seq=int(item["trial_seq"]["N"]),
+        budget_used=int(item["budget_used"]["N"]),
+        completed=int(item["completed"]["N"]),
+        failed=int(item["failed"]["N"]),
+        best_trial_id=text("best_trial_id"),
+        best_value=None if best_value is None else float(best_value),
+        execution_id=text("execution_id"),
+        error=text("error"),
+    )
+
+
+def trial_item(trial: Trial) -> Item:
+    """A new trial as an item: the whole record as JSON, plus what conditions test.
+
+    ``ver`` counts the item's writes; every update is conditioned on the version it read
+    (optimistic concurrency), so no two writers merge into a stale body.
+    """
+    return {
+        **key(trial.job_id, trial_sk(trial.id)),
+        "number": n(trial.number),
+        "state": s(trial.state.value),
+        "body": s(trial.model_dump_json()),
+        "ver": n(0),
+    }
+
+
+def trial_from_item(item: Item) -> Trial:
+    return Trial.model_validate_json(item["body"]["S"])
+
+
+# update expressions (pure: the store adds TableName and sends them)
+
+
+def stamp(expires: int | None) -> tuple[str, dict[str, dict[str, str]]]:
+    """The ``SET`` fragment and value that refresh the TTL attribute (nothing when None)."""
+    return ("", {}) if expires is None else (f"{TTL_ATTRIBUTE} = :exp", {":exp": n(expires)})
+
+
+def sets(*clauses: str) -> str:
+    """``SET a, b`` from the non-empty clauses."""
+    present = [c for c in clauses if c]
+    return "SET " + ", ".join(present) if present else ""
+
+
+def trial_update(trial: Trial, ver: int, expires: int | None) -> dict[str, Any]:
+    """Write ``trial`` over its item if the item is still at version ``ver``."""
+    ttl, ttl_value = stamp(expires)
+    return {
+        "Key": key(trial.job_id, trial_sk(trial.id)),
+        "UpdateExpression": sets("#state = :state", "body = :body", "ver = :next", ttl),
+        "ConditionExpression": "ver = :ver",
+        "ExpressionAttributeNames": {"#state": "state"},
+        "ExpressionAttributeValues": {
+            ":state": s(trial.state.value),
+            ":body": s(trial.model_dump_json()),
+            ":ver": n(ver),
+            ":next": n(ver + 1),
+            **ttl_value,
+        },
+    }
+
+
+def counter_update(trial: Trial, expires: int | None) -> dict[str, Any]:
+    """The job-counter half of a trial's end (mirrors ``base.counter_changes``)."""
+    if trial.state is TrialState.STOPPED:
+        counter, step = "budget_used", -1
+    elif trial.state is TrialState.FAILED or trial.value is None:
+        counter, step = "failed", 1
+    else:
+        counter, step = "completed", 1
+    ttl, ttl_value = stamp(expires)
+    return {
+        "Key": key(trial.job_id, JOB_SK),
+        "UpdateExpression": f"ADD {counter} :step {sets(ttl)}".rstrip(),
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": {":step": n(step), **ttl_value},
+    }
+
+
+def best_update(trial: Trial) -> dict[str, Any]:
+    """Make ``trial`` the job's best if its value beats the stored one by the job's goal."""
+    return {
+        "Key": key(trial.job_id, JOB_SK),
+        "UpdateExpression": "SET best_value = :v, best_trial_id = :t",
+        "ConditionExpression": "attribute_not_exists(best_value)"
+        " OR (goal = :min AND best_value > :v) OR (goal = :max AND best_value < :v)",
+        "ExpressionAttributeValues": {
+            ":v": n(float(trial.value)),  # type: ignore[arg-type]
+            ":t": s(trial.id),
+            ":min": s("minimize"),
+            ":max": s("maximize"),
+        },
+    }
+
+
+def status_update(
+    job_id: str, status: JobStatus, expected: list[str] | None, extra: dict[str, str | None], expires: int | None
+) -> dict[str, Any]:
+    """Set the job's status (stamping or clearing ``ended_at``), from ``expected`` only."""
+    ttl, values = stamp(expires)
+    values[":status"] = s(status.value)
+    clauses = ["#status = :status", ttl]
+    if status.finished:
+        clauses.append("ended_at = :ended")
+        values[":ended"] = n(now())
+    names = {"#status": "status"}
+    for name, value in extra.items():
+        if value is not None:  # ("error" is a reserved word, hence names for all)
+            clauses.append(f"#{name} = :{name}")
+            names[f"#{name}"], values[f":{name}"] = name, s(value)
+    condition = "attribute_exists(pk)"
+    if expected is not None:
+        values.update({f":e{i}": s(v) for i, v in enumerate(expected)})
+        condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
+    return {
+        "Key": key(job_id, JOB_SK),
+        "UpdateExpression": sets(*clauses) + ("" if status.finished else " REMOVE ended_at"),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }

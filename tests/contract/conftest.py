@@ -1,0 +1,112 @@
+"""Fixtures of the store contract suite: every adapter behind one ``store`` fixture.
+
+``store`` is parametrized over the SQLite adapter (a temporary file) and the DynamoDB
+adapter on moto's in-process DynamoDB (fake credentials, us-east-1), so each contract
+test runs once per adapter.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hyperstep.models import Job, Trial, trial_id
+from hyperstep.spec import JobSpec
+from hyperstep.stores.base import TrialStore
+from hyperstep.stores.sqlite import SQLiteStore
+
+TABLE = "hyperstep-contract"
+
+
+def full_spec(goal: str = "minimize") -> JobSpec:
+    """A spec that sets every optional field, with awkward numbers and mixed choices."""
+    return JobSpec.model_validate(
+        {
+            "name": "contract-spec",
+            "objective": {"metric": "val-loss", "goal": goal},
+            "parameters": [
+                {"name": "lr", "type": "float", "low": 1e-7, "high": 0.1, "scale": "log"},
+                {"name": "momentum", "type": "float", "low": -0.3333333333333333, "high": 0.9999999999999999},
+                {"name": "layers", "type": "int", "low": 1, "high": 12},
+                {"name": "mixed", "type": "categorical", "choices": [True, 3, 2.5, "relu", False, 0.1]},
+            ],
+            "strategy": {"name": "bayesian", "seed": 7, "options": {"xi": 0.01, "nested": {"a": [1, 2.0, "x"]}}},
+            "budget": {
+                "max_trials": 40,
+                "max_parallel": 4,
+                "max_runtime_seconds": 3600.5,
+                "max_failed_trials": 3,
+                "target": 0.125,
+            },
+            "trial": {
+                "backend": "local",
+                "command": ["python", "train.py", "--epochs", "3"],
+                "env": {"SEED": "1", "EMPTY": ""},
+                "workdir": "/tmp/work dir",
+                "metric_definitions": [{"name": "val-loss", "regex": r"val_loss=([0-9.eE+-]+)"}],
+                "timeout_seconds": 900,
+            },
+        }
+    )
+
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def make_job(store: TrialStore) -> Callable[..., Job]:
+    """Create and store a job (fresh id each call); keyword arguments override fields."""
+
+    def make(goal: str = "minimize", **fields: Any) -> Job:
+        job = Job(id=f"job-{next(_ids)}", spec=full_spec(goal), **fields)
+        store.create_job(job)
+        return job
+
+    return make
+
+
+def trials_of(job: Job, numbers: list[int], **fields: Any) -> list[Trial]:
+    """Pending trials of ``job`` with these numbers and simple params."""
+    return [Trial(job_id=job.id, id=trial_id(k), number=k, params={"layers": k}, **fields) for k in numbers]
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region, so nothing can reach a real account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def dynamodb(aws_credentials: None) -> Iterator[Any]:
+    """A moto DynamoDB client with the store's table created."""
+    import boto3
+    from hyperstep.stores.dynamodb import create_table
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE)
+        yield client
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrialStore]:
+    """Each adapter in turn, empty."""
+    if request.param == "sqlite":
+        sqlite = SQLiteStore(tmp_path / "store.db")
+        yield sqlite
+        sqlite.close()
+        return
+    from hyperstep.stores.dynamodb import DynamoDBStore
+
+    yield DynamoDBStore(TABLE, client=request.getfixturevalue("dynamodb"))

@@ -1,0 +1,247 @@
+"""The ``TrialStore`` contract, run against every adapter (see ``conftest.store``).
+
+Each test names one guarantee of ``hyperstep.stores.base``; the races live in
+``test_store_races.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
+from hyperstep.models import Job, JobStatus, Trial, TrialState, trial_id
+from hyperstep.stores.base import TrialStore
+from tests.contract.conftest import full_spec, trials_of
+
+MakeJob = Callable[..., Job]
+
+
+# jobs
+
+
+def test_job_round_trips_exactly(store: TrialStore) -> None:
+    job = Job(
+        id="round-trip",
+        spec=full_spec("maximize"),
+        created_at=1732662000.1234567,
+        ended_at=1732665600.000001,
+        status=JobStatus.STOPPING,
+        trial_seq=7,
+        budget_used=6,
+        completed=4,
+        failed=1,
+        best_trial_id="t0003",
+        best_value=0.30000000000000004,
+        execution_id="arn:aws:states:us-east-1:123456789012:execution:tuning:round-trip",
+        error="a reason, with ünïcode",
+    )
+    store.create_job(job)
+    assert store.get_job(job.id) == job
+    assert store.list_jobs() == [job]
+
+
+def test_create_job_refuses_a_taken_id_and_keeps_the_first(store: TrialStore, make_job: MakeJob) -> None:
+    first = make_job()
+    with pytest.raises(JobExistsError):
+        store.create_job(Job(id=first.id, spec=full_spec("maximize")))
+    assert store.get_job(first.id) == first
+
+
+def test_missing_records_raise_not_found(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    with pytest.raises(NotFoundError):
+        store.get_job("no-such-job")
+    with pytest.raises(NotFoundError):
+        store.set_job_status("no-such-job", JobStatus.COMPLETED)
+    with pytest.raises(NotFoundError):
+        store.reserve_trials("no-such-job", 1, 5)
+    with pytest.raises(NotFoundError):
+        store.get_trial(job.id, "t9999")
+    with pytest.raises(NotFoundError):
+        store.start_trial(job.id, "t9999", "ref")
+    with pytest.raises(NotFoundError):
+        store.finish_trial(job.id, "t9999", TrialState.COMPLETED, 1.0)
+
+
+def test_list_jobs_newest_first_and_limited(store: TrialStore, make_job: MakeJob) -> None:
+    middle, old, new = (make_job(created_at=t) for t in (1_700_000_200.5, 1_700_000_100.0, 1_700_000_300.25))
+    assert [j.id for j in store.list_jobs()] == [new.id, middle.id, old.id]
+    assert [j.id for j in store.list_jobs(limit=2)] == [new.id, middle.id]
+
+
+def test_set_job_status_stamps_end_and_stores_details(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    running = store.set_job_status(job.id, JobStatus.RUNNING, execution_id="exec-1")
+    assert running.execution_id == "exec-1" and running.ended_at is None
+    done = store.set_job_status(job.id, JobStatus.FAILED, expected=[JobStatus.RUNNING], error="boom")
+    assert (done.status, done.error, done.execution_id) == (JobStatus.FAILED, "boom", "exec-1")
+    assert done.ended_at is not None and done.ended_at >= job.created_at
+    assert store.get_job(job.id) == done
+    reopened = store.set_job_status(job.id, JobStatus.RUNNING)
+    assert reopened.ended_at is None and store.get_job(job.id) == reopened
+
+
+def test_set_job_status_from_an_unexpected_status_conflicts(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    stopped = store.set_job_status(job.id, JobStatus.STOPPED)
+    with pytest.raises(ConflictError):
+        store.set_job_status(job.id, JobStatus.COMPLETED, expected=[JobStatus.RUNNING, JobStatus.STOPPING])
+    assert store.get_job(job.id) == stopped
+
+
+# budget
+
+
+def test_reserve_hands_out_consecutive_numbers_within_budget(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    assert store.reserve_trials(job.id, 3, 5) == [1, 2, 3]
+    assert store.reserve_trials(job.id, 3, 5) == [4, 5]
+    assert store.reserve_trials(job.id, 3, 5) == []
+    after = store.get_job(job.id)
+    assert (after.trial_seq, after.budget_used) == (5, 5)
+
+
+def test_reserve_without_limit_and_zero_requests(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    assert store.reserve_trials(job.id, 0, None) == []
+    assert store.reserve_trials(job.id, 4, None) == [1, 2, 3, 4]
+    assert store.reserve_trials(job.id, 2, 3) == []
+    assert store.get_job(job.id).budget_used == 4
+
+
+def test_stopped_trial_gives_its_budget_back(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    assert store.reserve_trials(job.id, 2, 2) == [1, 2]
+    store.put_trials(trials_of(job, [1, 2]))
+    assert store.finish_trial(job.id, trial_id(1), TrialState.STOPPED)
+    after = store.get_job(job.id)
+    assert (after.budget_used, after.completed, after.failed) == (1, 0, 0)
+    assert store.reserve_trials(job.id, 2, 2) == [3]  # a fresh number, never a reused one
+
+
+# trials
+
+
+def test_trials_round_trip_exactly_and_list_by_number(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    params = {"lr": 1e-300, "m": 0.1, "neg": -0.0, "big": 2**62, "n": 3, "s": "relu", "t": True, "f": False}
+    trials = [
+        Trial(job_id=job.id, id=trial_id(k), number=k, params={**params, "k": k}, created_at=1.5 + k)
+        for k in (10000, 2, 9999)
+    ]
+    store.put_trials(trials)
+    listed = store.list_trials(job.id)
+    assert [t.number for t in listed] == [2, 9999, 10000]
+    assert listed == sorted(trials, key=lambda t: t.number)
+    got = store.get_trial(job.id, trial_id(2)).params
+    assert [type(got[k]) for k in params] == [float, float, float, int, int, str, bool, bool]
+    assert store.list_trials(make_job().id) == []
+
+
+def test_put_trials_is_all_or_none(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    with pytest.raises(TrialExistsError):
+        store.put_trials(trials_of(job, [2, 1, 3]))
+    with pytest.raises(TrialExistsError):
+        store.put_trials(trials_of(job, [4, 5, 4]))
+    assert [t.number for t in store.list_trials(job.id)] == [1]
+
+
+def test_start_trial_only_from_pending(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.put_trials(trials_of(job, [1, 2]))
+    started = store.start_trial(job.id, trial_id(1), "training-job-1")
+    assert (started.state, started.backend_ref) == (TrialState.RUNNING, "training-job-1")
+    assert started.started_at is not None and store.get_trial(job.id, trial_id(1)) == started
+    with pytest.raises(ConflictError):
+        store.start_trial(job.id, trial_id(1), "again")
+    store.finish_trial(job.id, trial_id(2), TrialState.FAILED, error="lost")
+    with pytest.raises(ConflictError):
+        store.start_trial(job.id, trial_id(2), "late")
+    assert store.get_trial(job.id, trial_id(1)) == started
+
+
+def test_report_metrics_merges_while_active_only(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    assert store.report_metrics(job.id, trial_id(1), {"loss": 0.5, "acc": 0.1})
+    assert store.report_metrics(job.id, trial_id(1), {"loss": 0.25})
+    assert store.get_trial(job.id, trial_id(1)).metrics == {"loss": 0.25, "acc": 0.1}
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.2, {"loss": 0.2})
+    assert not store.report_metrics(job.id, trial_id(1), {"loss": 9.0})
+    assert store.get_trial(job.id, trial_id(1)).metrics == {"loss": 0.2}
+
+
+# exactly once
+
+
+def test_finish_records_once_and_a_repeat_changes_nothing(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 1, None)
+    store.put_trials(trials_of(job, [1]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.75, {"val-loss": 0.75, "acc": 0.5})
+    trial, after = store.get_trial(job.id, trial_id(1)), store.get_job(job.id)
+    assert (trial.state, trial.value, trial.metrics) == (TrialState.COMPLETED, 0.75, {"val-loss": 0.75, "acc": 0.5})
+    assert trial.ended_at is not None and trial.backend_ref == "ref"
+    assert (after.completed, after.failed, after.budget_used, after.best_value) == (1, 0, 1, 0.75)
+    assert not store.finish_trial(job.id, trial_id(1), TrialState.FAILED, error="late duplicate")
+    assert not store.finish_trial(job.id, trial_id(1), TrialState.STOPPED)
+    assert store.get_trial(job.id, trial_id(1)) == trial
+    assert store.get_job(job.id) == after
+
+
+@pytest.mark.parametrize(
+    ("state", "value", "counts"),
+    [
+        (TrialState.FAILED, None, (0, 1, 2)),
+        (TrialState.FAILED, 0.1, (0, 1, 2)),
+        (TrialState.COMPLETED, None, (0, 1, 2)),
+        (TrialState.COMPLETED, 0.1, (1, 0, 2)),
+        (TrialState.STOPPED, 0.1, (0, 0, 1)),
+    ],
+)
+def test_finish_moves_the_right_counter(
+    store: TrialStore, make_job: MakeJob, state: TrialState, value: float | None, counts: tuple[int, int, int]
+) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 2, None)
+    store.put_trials(trials_of(job, [1, 2]))
+    assert store.finish_trial(job.id, trial_id(1), state, value)  # a pending trial may finish too
+    after = store.get_job(job.id)
+    assert (after.completed, after.failed, after.budget_used) == counts
+    assert after.best_value == (value if counts[0] else None)
+
+
+@pytest.mark.parametrize(
+    ("goal", "values", "best"),
+    [
+        ("minimize", [0.5, 0.7, -0.25, 0.1, -0.25], (-0.25, 3)),
+        ("maximize", [0.5, 0.7, -0.25, 0.7, 0.1], (0.7, 2)),
+    ],
+)
+def test_best_tracks_the_goal(
+    store: TrialStore, make_job: MakeJob, goal: str, values: list[float], best: tuple[float, int]
+) -> None:
+    job = make_job(goal)
+    numbers = list(range(1, len(values) + 1))
+    store.put_trials(trials_of(job, numbers))
+    for k, value in zip(numbers, values):
+        assert store.finish_trial(job.id, trial_id(k), TrialState.COMPLETED, value)
+    after = store.get_job(job.id)
+    assert (after.best_value, after.best_trial_id) == (best[0], trial_id(best[1]))  # ties keep the first
+
+
+# task tokens
+
+
+def test_task_token_is_taken_once(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    assert store.take_task_token(job.id) is None
+    store.put_task_token(job.id, "token-1")
+    store.put_task_token(job.id, "token-2")  # a newer wait replaces the old token
+    assert store.take_task_token(job.id) == "token-2"
+    assert store.take_task_token(job.id) is None
