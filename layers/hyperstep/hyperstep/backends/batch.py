@@ -1,0 +1,139 @@
+"""Trials as AWS Batch jobs.
+
+One trial attempt is one ``SubmitJob`` on the spec's queue and job definition, named
+``hs-<job id>-<trial id>-<n>`` (see ``naming``), with the command overridden to the
+spec's command plus ``--name value`` hyperparameters and the environment carrying
+``HYPERSTEP_JOB_ID``, ``HYPERSTEP_TRIAL_ID``, ``HYPERSTEP_HYPERPARAMETERS`` (JSON) and
+``HYPERSTEP_EVENT_BUS``, which ``hyperstep.report`` reads to publish metrics.
+
+Batch does not refuse a second job of the same name, so ``launch`` first looks for one
+with ``ListJobs`` (``JOB_NAME`` filter) and returns its id: a retried launch never
+starts a second copy. A job's metrics reach hyperstep only as "Trial Metric Reported"
+events; ``describe`` therefore returns state without metrics and the collect use case
+merges what was already reported. ``stop`` terminates with a fixed reason that Batch
+returns as ``statusReason``; that is how a stopped trial is told from a failed one.
+
+IAM for the caller: ``batch:SubmitJob``, ``batch:TagResource`` (tags on submit),
+``batch:ListJobs``, ``batch:DescribeJobs`` and ``batch:TerminateJob``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.naming import (
+    BATCH_NAME_MAX,
+    BATCH_STOP_REASON,
+    script_arguments,
+    trial_environment,
+    trial_job_name,
+    trial_tags,
+)
+from hyperstep.errors import LaunchError
+from hyperstep.events import BatchContainer, batch_result
+from hyperstep.models import Job, Trial
+from hyperstep.trial_blocks import BatchTrial
+
+
+def _block(job: Job) -> BatchTrial:
+    block = job.spec.trial
+    if not isinstance(block, BatchTrial):
+        raise LaunchError(f"job {job.id} does not run on Batch (trial backend: {getattr(block, 'backend', None)})")
+    return block
+
+
+def _resources(block: BatchTrial) -> list[dict[str, str]]:
+    wanted = (("VCPU", block.vcpus), ("MEMORY", block.memory_mib), ("GPU", block.gpus))
+    return [{"type": kind, "value": _number(value)} for kind, value in wanted if value is not None]
+
+
+def _number(value: float) -> str:
+    """``2`` for 2.0, ``0.25`` for 0.25: Batch takes resource values as strings."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def build_request(job: Job, trial: Trial, name: str, event_bus: str | None = None) -> dict[str, Any]:
+    """The ``SubmitJob`` request for one attempt of a trial."""
+    block = _block(job)
+    env = trial_environment(job.id, trial.id, trial.params, block.environment, event_bus)
+    overrides: dict[str, Any] = {
+        "command": [*block.command, *script_arguments(trial.params)],
+        "environment": [{"name": k, "value": v} for k, v in env.items()],
+    }
+    if resources := _resources(block):
+        overrides["resourceRequirements"] = resources
+    return {
+        "jobName": name,
+        "jobQueue": block.job_queue,
+        "jobDefinition": block.job_definition,
+        "containerOverrides": overrides,
+        "retryStrategy": {"attempts": block.retry_attempts},
+        "timeout": {"attemptDurationSeconds": block.timeout_seconds},
+        "tags": trial_tags(job.id, trial.id, block.tags),
+        "propagateTags": block.propagate_tags,
+    }
+
+
+class BatchBackend(TrialBackend):
+    """Submits, terminates and describes trials through a boto3 ``batch`` client."""
+
+    def __init__(self, client: Any, event_bus: str | None = None) -> None:
+        self.client = client
+        self.event_bus = event_bus
+        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.report`` can publish."""
+
+    @staticmethod
+    def job_name(job: Job, trial: Trial, attempt: int = 1) -> str:
+        """The Batch job name of one attempt of the trial."""
+        return trial_job_name(job.id, trial.number, attempt, BATCH_NAME_MAX)
+
+    def find(self, queue: str, name: str) -> str | None:
+        """The id of the newest job of exactly this name in the queue, if there is one."""
+        pages = self.client.get_paginator("list_jobs").paginate(
+            jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [name]}]
+        )
+        for page in pages:  # newest first; the filter is case-insensitive, so compare exactly
+            for summary in page.get("jobSummaryList", []):
+                if summary["jobName"] == name:
+                    return summary["jobId"]
+        return None
+
+    def launch(self, job: Job, trial: Trial, attempt: int = 1) -> str:
+        """Submit the job unless a job of its name already exists; return the Batch job id."""
+        block = _block(job)
+        name = self.job_name(job, trial, attempt)
+        request = build_request(job, trial, name, self.event_bus)
+        try:
+            existing = self.find(block.job_queue, name)
+            if existing is not None:
+                return existing
+            return self.client.submit_job(**request)["jobId"]
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            if err.get("Code") == "ClientException":  # bad queue, definition or request: final
+                raise LaunchError(f"Batch rejected job {name}: {err.get('Message', '')}") from None
+            raise
+
+    def _job_id(self, job: Job, trial: Trial) -> str | None:
+        return trial.backend_ref or self.find(_block(job).job_queue, self.job_name(job, trial))
+
+    def stop(self, job: Job, trial: Trial) -> None:
+        """Terminate the job (running jobs fail, queued ones are cancelled) with hyperstep's reason."""
+        job_id = self._job_id(job, trial)
+        if job_id is not None:
+            self.client.terminate_job(jobId=job_id, reason=BATCH_STOP_REASON)
+
+    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+        """The trial's state once the Batch job has ended (no metrics); None while it runs or if unknown."""
+        job_id = self._job_id(job, trial)
+        if job_id is None:
+            return None
+        jobs = self.client.describe_jobs(jobs=[job_id]).get("jobs", [])
+        if not jobs:
+            return None
+        found = jobs[0]
+        container = BatchContainer.model_validate(found["container"]) if found.get("container") else None
+        return batch_result(job.id, trial.id, found["status"], found.get("statusReason"), container)

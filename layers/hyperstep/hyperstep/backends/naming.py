@@ -1,0 +1,115 @@
+"""Names, tags and environment variables that tie a cloud job back to its trial.
+
+Every SageMaker training job and Batch job hyperstep starts is named
+``hs-<job id>-<trial id>-<attempt>`` (for example ``hs-mnist-3f2a9c1b7d4e-t0007-1``) and
+tagged ``hyperstep:job-id`` / ``hyperstep:trial-id``, so a state-change event maps back to
+its trial from the tags or, when an event lacks them, from the name alone. The fixed
+``hs-`` prefix lets an EventBridge rule match only hyperstep's jobs.
+
+A job id that does not fit (SageMaker allows 63 characters, letters, digits and hyphens)
+gets the hashed form ``hs--<readable part>-<hash>-<trial id>-<attempt>``: still unique and
+still matched by the prefix, but not parseable, so such events map through their tags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from hyperstep.models import trial_id as make_trial_id
+
+NAME_PREFIX = "hs-"
+TAG_JOB_ID = "hyperstep:job-id"
+TAG_TRIAL_ID = "hyperstep:trial-id"
+ENV_JOB_ID = "HYPERSTEP_JOB_ID"
+ENV_TRIAL_ID = "HYPERSTEP_TRIAL_ID"
+ENV_HYPERPARAMETERS = "HYPERSTEP_HYPERPARAMETERS"
+ENV_EVENT_BUS = "HYPERSTEP_EVENT_BUS"
+RESERVED_ENV_PREFIX = "HYPERSTEP_"
+RESERVED_TAG_PREFIX = "hyperstep:"
+
+SAGEMAKER_NAME_MAX = 63
+"""CreateTrainingJob ``TrainingJobName``: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
+BATCH_NAME_MAX = 128
+"""SubmitJob ``jobName``: up to 128 letters, digits, hyphens and underscores, alphanumeric first."""
+
+_ID_PART = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9])*$")
+_PARSE = re.compile(r"^hs-(?P<job>[A-Za-z0-9](?:-*[A-Za-z0-9])*)-(?P<trial>t\d{4,})-(?P<attempt>[1-9]\d*)$")
+_HASH_LEN = 10
+
+
+def trial_job_name(job_id: str, number: int, attempt: int = 1, max_length: int = SAGEMAKER_NAME_MAX) -> str:
+    """The cloud job name for one attempt of a trial; valid for SageMaker and Batch alike."""
+    if attempt < 1:
+        raise ValueError(f"attempt must be >= 1, got {attempt}")
+    suffix = f"-{make_trial_id(number)}-{attempt}"
+    readable = f"{NAME_PREFIX}{job_id}{suffix}"
+    if _ID_PART.match(job_id) and len(readable) <= max_length:
+        return readable
+    digest = hashlib.sha256(job_id.encode()).hexdigest()[:_HASH_LEN]
+    room = max_length - len(NAME_PREFIX) - 1 - len(digest) - 1 - len(suffix)
+    part = re.sub(r"[^A-Za-z0-9]+", "-", job_id).strip("-")[: max(room, 0)].rstrip("-")
+    middle = f"{part}-{digest}" if part else digest
+    return f"{NAME_PREFIX}-{middle}{suffix}"
+
+
+def parse_trial_job_name(name: str) -> tuple[str, str, int] | None:
+    """``(job_id, trial_id, attempt)`` from a readable name; None for any other name."""
+    match = _PARSE.match(name)
+    if match is None:
+        return None
+    return match["job"], match["trial"], int(match["attempt"])
+
+
+def hyperparameter_strings(params: Mapping[str, Any]) -> dict[str, str]:
+    """Hyperparameters as SageMaker wants them: strings as they are, anything else as JSON.
+
+    ``0.001`` becomes ``"0.001"``, ``True`` becomes ``"true"``; the same strings become
+    ``--name value`` arguments for Batch, as SageMaker script mode passes them.
+    """
+    out: dict[str, str] = {}
+    for name, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"hyperparameter {name!r} is not a finite number: {value}")
+        out[name] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def script_arguments(params: Mapping[str, Any]) -> list[str]:
+    """``["--lr", "0.001", "--layers", "3"]``: script-mode command-line arguments."""
+    args: list[str] = []
+    for name, value in hyperparameter_strings(params).items():
+        args += [f"--{name}", value]
+    return args
+
+
+def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str]) -> dict[str, str]:
+    """The user's tags plus hyperstep's two (which win on a clash)."""
+    return {**user_tags, TAG_JOB_ID: job_id, TAG_TRIAL_ID: trial_id}
+
+
+def trial_environment(
+    job_id: str, trial_id: str, params: Mapping[str, Any], user_env: Mapping[str, str], event_bus: str | None
+) -> dict[str, str]:
+    """The user's variables plus the ones ``hyperstep.report`` reads inside the container."""
+    env = {
+        **user_env,
+        ENV_JOB_ID: job_id,
+        ENV_TRIAL_ID: trial_id,
+        ENV_HYPERPARAMETERS: json.dumps(dict(params), sort_keys=True),
+    }
+    if event_bus:
+        env[ENV_EVENT_BUS] = event_bus
+    return env
+
+
+BATCH_STOP_REASON = "Stopped by hyperstep"
+"""The ``TerminateJob`` reason; Batch returns it as ``statusReason``, which tells a trial
+hyperstep stopped (budget given back) from one that failed."""
+
+METRIC_EVENT_SOURCE = "hyperstep.trial"
+METRIC_EVENT_DETAIL_TYPE = "Trial Metric Reported"

@@ -1,0 +1,178 @@
+"""Trials as SageMaker training jobs.
+
+One trial attempt is one ``CreateTrainingJob`` call named ``hs-<job id>-<trial id>-<n>``
+(see ``naming``), tagged with the job and trial ids and given the trial's hyperparameters
+as strings (SageMaker accepts only strings; script mode hands them to the entry point as
+``--name value``). The job's end arrives as a "SageMaker Training Job State Change" event;
+``describe`` is the reaper's way to fetch it, with ``FinalMetricDataList`` as metrics.
+
+IAM for the caller: ``sagemaker:CreateTrainingJob``, ``sagemaker:AddTags`` (tagging on
+create), ``sagemaker:DescribeTrainingJob``, ``sagemaker:StopTrainingJob`` and
+``iam:PassRole`` on the spec's ``role_arn``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.naming import (
+    ENV_HYPERPARAMETERS,
+    SAGEMAKER_NAME_MAX,
+    hyperparameter_strings,
+    trial_environment,
+    trial_job_name,
+    trial_tags,
+)
+from hyperstep.errors import LaunchError
+from hyperstep.events import sagemaker_result
+from hyperstep.models import Job, Trial
+from hyperstep.trial_blocks import SageMakerTrial
+
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_VALUE = 2500
+MAX_ENV_VALUE = 512
+_NOT_RETRYABLE = ("ValidationException", "AccessDeniedException", "ResourceNotFound")
+
+
+def _block(job: Job) -> SageMakerTrial:
+    block = job.spec.trial
+    if not isinstance(block, SageMakerTrial):
+        raise LaunchError(f"job {job.id} does not run on SageMaker (trial backend: {getattr(block, 'backend', None)})")
+    return block
+
+
+def _error(exc: ClientError) -> tuple[str, str]:
+    err = exc.response.get("Error", {})
+    return err.get("Code", ""), err.get("Message", "")
+
+
+def _channel(name: str, channel: Any) -> dict[str, Any]:
+    s3: dict[str, Any] = {
+        "S3DataType": channel.s3_data_type,
+        "S3Uri": channel.s3_uri,
+        "S3DataDistributionType": channel.distribution,
+    }
+    out: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": s3}}
+    if channel.content_type:
+        out["ContentType"] = channel.content_type
+    if channel.compression:
+        out["CompressionType"] = channel.compression
+    if channel.input_mode:
+        out["InputMode"] = channel.input_mode
+    return out
+
+
+def _algorithm(block: SageMakerTrial) -> dict[str, Any]:
+    spec: dict[str, Any] = {"TrainingInputMode": block.input_mode}
+    if block.training_image:
+        spec["TrainingImage"] = block.training_image
+    else:
+        spec["AlgorithmName"] = block.algorithm_name
+    if block.metric_definitions:
+        spec["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in block.metric_definitions]
+    return spec
+
+
+def _hyperparameters(params: dict[str, Any]) -> dict[str, str]:
+    values = hyperparameter_strings(params)
+    if len(values) > MAX_HYPERPARAMETERS:
+        raise LaunchError(f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters, the trial has {len(values)}")
+    for name, value in values.items():
+        if len(name) > 256 or len(value) > MAX_HYPERPARAMETER_VALUE:
+            raise LaunchError(f"hyperparameter {name!r} is too long for SageMaker (name 256, value 2500 characters)")
+    return values
+
+
+def build_request(job: Job, trial: Trial, name: str, event_bus: str | None = None) -> dict[str, Any]:
+    """The ``CreateTrainingJob`` request for one attempt of a trial."""
+    block = _block(job)
+    env = trial_environment(job.id, trial.id, trial.params, block.environment, event_bus)
+    if len(env[ENV_HYPERPARAMETERS]) > MAX_ENV_VALUE:
+        del env[ENV_HYPERPARAMETERS]  # scripts still read /opt/ml/input/config/hyperparameters.json
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": block.timeout_seconds}
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "HyperParameters": _hyperparameters(trial.params),
+        "AlgorithmSpecification": _algorithm(block),
+        "RoleArn": block.role_arn,
+        "OutputDataConfig": {"S3OutputPath": block.output_path},
+        "ResourceConfig": {
+            "InstanceType": block.instance_type,
+            "InstanceCount": block.instance_count,
+            "VolumeSizeInGB": block.volume_size_gb,
+        },
+        "StoppingCondition": stopping,
+        "Tags": [{"Key": k, "Value": v} for k, v in trial_tags(job.id, trial.id, block.tags).items()],
+        "Environment": env,
+    }
+    if block.input_channels:
+        request["InputDataConfig"] = [_channel(n, c) for n, c in block.input_channels.items()]
+    if block.vpc is not None:
+        request["VpcConfig"] = {"SecurityGroupIds": block.vpc.security_group_ids, "Subnets": block.vpc.subnets}
+    if block.use_spot:
+        request["EnableManagedSpotTraining"] = True
+        stopping["MaxWaitTimeInSeconds"] = block.max_wait_seconds or block.timeout_seconds
+        if block.checkpoint_s3_uri:
+            request["CheckpointConfig"] = {"S3Uri": block.checkpoint_s3_uri}
+    return request
+
+
+class SageMakerBackend(TrialBackend):
+    """Launches, stops and describes trials through a boto3 ``sagemaker`` client."""
+
+    def __init__(self, client: Any, event_bus: str | None = None) -> None:
+        self.client = client
+        self.event_bus = event_bus
+        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.report`` can publish."""
+
+    @staticmethod
+    def job_name(job: Job, trial: Trial, attempt: int = 1) -> str:
+        """The training job name of one attempt of the trial."""
+        return trial_job_name(job.id, trial.number, attempt, SAGEMAKER_NAME_MAX)
+
+    def _name(self, job: Job, trial: Trial) -> str:
+        return trial.backend_ref or self.job_name(job, trial)
+
+    def launch(self, job: Job, trial: Trial, attempt: int = 1) -> str:
+        """Create the training job; a job of the same name means an earlier call made it."""
+        name = self.job_name(job, trial, attempt)
+        request = build_request(job, trial, name, self.event_bus)
+        try:
+            self.client.create_training_job(**request)
+        except ClientError as exc:
+            code, message = _error(exc)
+            if code == "ResourceInUse" or (code == "ValidationException" and "already exists" in message):
+                return name
+            if code in _NOT_RETRYABLE:
+                raise LaunchError(f"SageMaker rejected training job {name}: {code}: {message}") from None
+            raise
+        return name
+
+    def stop(self, job: Job, trial: Trial) -> None:
+        """Ask SageMaker to stop the job; one that has already ended is left as it is."""
+        try:
+            self.client.stop_training_job(TrainingJobName=self._name(job, trial))
+        except ClientError as exc:
+            if _error(exc)[0] not in ("ValidationException", "ResourceNotFound"):
+                raise
+
+    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+        """The trial's result once the training job has ended; None while it runs or if unknown."""
+        try:
+            found = self.client.describe_training_job(TrainingJobName=self._name(job, trial))
+        except ClientError as exc:
+            if _error(exc)[0] in ("ValidationException", "ResourceNotFound"):
+                return None  # AWS answers "Requested resource not found" as a ValidationException
+            raise
+        metrics = {m["MetricName"]: float(m["Value"]) for m in found.get("FinalMetricDataList", [])}
+        return sagemaker_result(
+            job.id,
+            trial.id,
+            found["TrainingJobStatus"],
+            found.get("SecondaryStatus"),
+            found.get("FailureReason"),
+            metrics,
+        )

@@ -1,0 +1,116 @@
+"""``hyperstep.report``: how a training script tells hyperstep its metrics.
+
+This module runs inside the user's training container or process, not in hyperstep's
+own services; it is the one place in the library that reads ``os.environ``, because
+there the environment is the only channel the backend had to pass anything in.
+
+- Every call prints one ``name=value`` line per metric (flushed at once), which the local
+  backend's and SageMaker's ``metric_definitions`` regexes match, e.g. ``loss=([0-9.eE+-]+)``.
+- When ``HYPERSTEP_EVENT_BUS`` is set (the SageMaker and Batch backends set it, with
+  ``HYPERSTEP_JOB_ID`` and ``HYPERSTEP_TRIAL_ID``), it also publishes a "Trial Metric
+  Reported" event with ``events:PutEvents``; the container's role needs that permission
+  on the bus. boto3 is imported only then, so a local run never needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from hyperstep.backends.naming import (
+    ENV_EVENT_BUS,
+    ENV_JOB_ID,
+    ENV_TRIAL_ID,
+    METRIC_EVENT_DETAIL_TYPE,
+    METRIC_EVENT_SOURCE,
+)
+from hyperstep.errors import HyperstepError
+
+PUT_ATTEMPTS = 3
+"""PutEvents reports failures per entry (``FailedEntryCount``) instead of raising; retry a few times."""
+
+_client: Any = None
+
+
+class ReportError(HyperstepError):
+    """Metrics could not be reported (bad values, missing ids, or EventBridge refused them)."""
+
+
+def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
+    if not metrics:
+        raise ReportError("report() needs at least one metric")
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name or any(c in name for c in "= \n"):
+            raise ReportError(f"metric name {name!r} must be a non-empty string without '=', spaces or newlines")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ReportError(f"metric {name!r} must be a finite number, got {value!r}")
+        out[name] = float(value)
+    return out
+
+
+def _events_client() -> Any:
+    global _client
+    if _client is None:
+        import boto3  # only inside a cloud container
+
+        _client = boto3.client("events")
+    return _client
+
+
+def metric_entry(bus: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """One ``PutEvents`` entry carrying a metric report."""
+    return {
+        "Source": METRIC_EVENT_SOURCE,
+        "DetailType": METRIC_EVENT_DETAIL_TYPE,
+        "Detail": json.dumps(detail, allow_nan=False),
+        "EventBusName": bus,
+    }
+
+
+def _publish(client: Any, entry: dict[str, Any]) -> None:
+    last = "no attempt made"
+    for _ in range(PUT_ATTEMPTS):
+        response = client.put_events(Entries=[entry])
+        if response.get("FailedEntryCount", 0) == 0:
+            return
+        failed = response["Entries"][0]
+        last = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
+    raise ReportError(f"EventBridge did not accept the metric report: {last}")
+
+
+def report(
+    metrics: Mapping[str, float],
+    step: int | None = None,
+    final: bool = False,
+    *,
+    environ: Mapping[str, str] | None = None,
+    client: Any = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Report metrics of the running trial: print them, and publish them on AWS.
+
+    ``step`` orders intermediate reports (epoch, iteration); ``final`` marks the values the
+    trial ends with. ``environ``, ``client`` and ``stream`` exist for tests.
+    """
+    values = _finite(metrics)
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise ReportError(f"step must be a non-negative integer, got {step!r}")
+    out = stream or sys.stdout
+    for name, value in values.items():
+        print(f"{name}={value!r}", file=out, flush=True)
+    env = os.environ if environ is None else environ
+    bus = env.get(ENV_EVENT_BUS)
+    if not bus:
+        return
+    job_id, trial_id = env.get(ENV_JOB_ID), env.get(ENV_TRIAL_ID)
+    if not job_id or not trial_id:
+        raise ReportError(f"{ENV_EVENT_BUS} is set but {ENV_JOB_ID} or {ENV_TRIAL_ID} is not")
+    detail: dict[str, Any] = {"job_id": job_id, "trial_id": trial_id, "metrics": values, "final": final}
+    if step is not None:
+        detail["step"] = step
+    _publish(client or _events_client(), metric_entry(bus, detail))

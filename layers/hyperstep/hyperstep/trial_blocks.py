@@ -1,0 +1,185 @@
+"""The ``trial`` blocks of a spec that run a trial on AWS: SageMaker and Batch.
+
+Every limit here is the one the AWS API enforces (CreateTrainingJob and SubmitJob in
+botocore's service models), so a spec that validates is a request AWS accepts, and a
+mistake shows at ``hyperstep submit`` rather than minutes later in a failed launch.
+
+``spec.py`` imports this module after defining ``_TrialBlock`` and ``MetricDefinition``
+(``hyperstep/__init__`` always imports ``spec`` first, so there is no import cycle).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from hyperstep.spec import _Model, _TrialBlock
+
+S3Uri = Annotated[str, StringConstraints(pattern=r"^(https|s3)://([^/]+)/?(.*)$", max_length=1024)]
+TagKey = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)]
+TagValue = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)]
+InputMode = Literal["File", "Pipe", "FastFile"]
+ALGORITHM_PATTERN = (
+    r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
+"""``AlgorithmName``: a name or ARN; AWS's pattern ``...(?<!-)`` without the look-behind."""
+ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
+
+MAX_TAGS = 50
+"""Both services allow 50 tags per job; hyperstep adds two of its own."""
+_OWN_TAGS = 2
+
+
+def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+    if len(tags) > MAX_TAGS - _OWN_TAGS:
+        raise ValueError(f"at most {MAX_TAGS - _OWN_TAGS} tags (hyperstep adds 2 of the {MAX_TAGS})")
+    for key in tags:
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"tag key {key!r}: the aws: prefix is reserved for AWS")
+        if key.startswith("hyperstep:"):
+            raise ValueError(f"tag key {key!r}: the hyperstep: prefix is reserved for hyperstep")
+    return tags
+
+
+class InputChannel(_Model):
+    """One SageMaker input channel (``InputDataConfig`` entry) read from S3."""
+
+    s3_uri: S3Uri
+    content_type: str | None = Field(default=None, max_length=256)
+    input_mode: InputMode | None = None
+    """Overrides the job's input mode for this channel."""
+    s3_data_type: Literal["S3Prefix", "ManifestFile", "AugmentedManifestFile"] = "S3Prefix"
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    compression: Literal["None", "Gzip"] | None = None
+
+
+class VpcSettings(_Model):
+    """``VpcConfig``: the training containers' subnets and security groups."""
+
+    subnets: list[Annotated[str, StringConstraints(pattern=r"^[-0-9a-zA-Z]+$", max_length=32)]] = Field(
+        min_length=1, max_length=16
+    )
+    security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^[-0-9a-zA-Z]+$", max_length=32)]] = Field(
+        min_length=1, max_length=5
+    )
+
+
+class SageMakerTrial(_TrialBlock):
+    """Run each trial as one SageMaker training job (script mode or a built-in algorithm).
+
+    ``timeout_seconds`` is the job's ``StoppingCondition.MaxRuntimeInSeconds`` (at most 28
+    days); metrics are captured by ``metric_definitions`` exactly as SageMaker does (at most
+    40 of them) and arrive as ``FinalMetricDataList``.
+    """
+
+    backend: Literal["sagemaker"]
+    training_image: str | None = Field(default=None, min_length=1, max_length=255)
+    algorithm_name: str | None = Field(
+        default=None,
+        max_length=170,
+        pattern=ALGORITHM_PATTERN,
+    )
+    input_mode: InputMode = "File"
+    instance_type: str = Field(pattern=r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
+    instance_count: int = Field(default=1, ge=1)
+    volume_size_gb: int = Field(default=30, ge=1)
+    role_arn: str = Field(min_length=20, max_length=2048, pattern=ROLE_ARN_PATTERN)
+    input_channels: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-_]{1,64}$")], InputChannel] = Field(
+        default_factory=dict, max_length=20
+    )
+    output_path: S3Uri
+    use_spot: bool = False
+    max_wait_seconds: int | None = Field(default=None, ge=1)
+    """Managed spot only: waiting for capacity plus running; at least ``timeout_seconds``."""
+    checkpoint_s3_uri: S3Uri | None = None
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    vpc: VpcSettings | None = None
+    environment: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
+        Annotated[str, StringConstraints(max_length=512)],
+    ] = Field(default_factory=dict, max_length=96)
+    """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones."""
+
+    @field_validator("input_channels", mode="before")
+    @classmethod
+    def _uri_shorthand(cls, channels: Any) -> Any:
+        """Allow ``train: s3://bucket/prefix`` for a channel with default settings."""
+        if isinstance(channels, dict):
+            return {k: {"s3_uri": v} if isinstance(v, str) else v for k, v in channels.items()}
+        return channels
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return _check_tags(tags)
+
+    @field_validator("environment")
+    @classmethod
+    def _own_variables(cls, env: dict[str, str]) -> dict[str, str]:
+        taken = [k for k in env if k.startswith("HYPERSTEP_")]
+        if taken:
+            raise ValueError(f"{taken[0]}: HYPERSTEP_* variables are set by hyperstep")
+        return env
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SageMakerTrial:
+        if (self.training_image is None) == (self.algorithm_name is None):
+            raise ValueError("give exactly one of training_image and algorithm_name")
+        if len(self.metric_definitions) > 40:
+            raise ValueError("SageMaker accepts at most 40 metric_definitions")
+        if self.use_spot:
+            wait = self.max_wait_seconds
+            if wait is None or wait < self.timeout_seconds:
+                raise ValueError("use_spot needs max_wait_seconds >= timeout_seconds (MaxWaitTimeInSeconds)")
+        elif self.max_wait_seconds is not None or self.checkpoint_s3_uri is not None:
+            raise ValueError("max_wait_seconds and checkpoint_s3_uri apply to managed spot only (use_spot: true)")
+        return self
+
+
+class BatchTrial(_TrialBlock):
+    """Run each trial as one AWS Batch job on a job queue and job definition you own.
+
+    The command gets the hyperparameters appended as ``--name value``; the script reports
+    its metrics with ``hyperstep.report`` (Batch has no log-scraping of its own), so
+    ``metric_definitions`` name those metrics, and their regexes serve local runs.
+    ``timeout_seconds`` becomes the job's ``attemptDurationSeconds`` (at least 60).
+    """
+
+    backend: Literal["batch"]
+    job_queue: str = Field(min_length=1, max_length=1600)
+    """The queue's name or ARN."""
+    job_definition: str = Field(min_length=1, max_length=1600)
+    """``name``, ``name:revision`` or the ARN of a container job definition."""
+    command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    environment: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
+        str,
+    ] = Field(default_factory=dict)
+    vcpus: float | None = Field(default=None, gt=0)
+    memory_mib: int | None = Field(default=None, ge=4)
+    gpus: int | None = Field(default=None, ge=1)
+    retry_attempts: int = Field(default=1, ge=1, le=10)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    propagate_tags: bool = False
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return _check_tags(tags)
+
+    @field_validator("environment")
+    @classmethod
+    def _allowed_variables(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if key.startswith("AWS_BATCH"):
+                raise ValueError(f"{key}: variables starting with AWS_BATCH are reserved by Batch")
+            if key.startswith("HYPERSTEP_"):
+                raise ValueError(f"{key}: HYPERSTEP_* variables are set by hyperstep")
+        return env
+
+    @model_validator(mode="after")
+    def _timeout(self) -> BatchTrial:
+        if self.timeout_seconds < 60:
+            raise ValueError("timeout_seconds must be at least 60 for Batch (attemptDurationSeconds)")
+        return self
