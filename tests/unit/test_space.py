@@ -4,8 +4,9 @@ import re
 
 import numpy as np
 import pytest
-from hyperstep import SearchSpace
 from pydantic import ValidationError
+
+from hyperstep import SearchSpace
 
 SPACE = SearchSpace.model_validate(
     {

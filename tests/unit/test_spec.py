@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from hyperstep.errors import SpecError
 from hyperstep.spec import load_spec, parse_spec
-
 from tests.conftest import spec_document
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-import hyperstep
 import pytest
+
+import hyperstep
 from hyperstep.stores.sqlite import SQLiteStore
 
 PARAMETERS = [

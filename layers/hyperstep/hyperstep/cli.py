@@ -54,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="JOB", help="carry on an interrupted job")
     p.add_argument("--out", default="runs", help="directory for trial outputs and logs (default: runs)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the final summary")
+    p.add_argument("--definition", type=Path, help="state machine to run instead of statemachine/tuning.asl.json")
     p.set_defaults(command=cmd_run)
 
     p = sub.add_parser("status", help="list jobs, or show one")
@@ -98,11 +99,11 @@ def prepare_spec(path: str) -> JobSpec:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hyperstep.local.runner import run_local
-
     if bool(args.spec) == bool(args.resume):
         raise SpecError("run: give either a SPEC file or --resume JOB")
     spec = prepare_spec(args.spec) if args.spec else None
+    from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
+
     job = run_local(
         spec=spec,
         resume=args.resume,
@@ -110,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs_dir=Path(args.out),
         env=dict(os.environ),
         on_progress=None if args.json else progress_printer(),
+        definition=args.definition,
     )
     store = SQLiteStore(args.store)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None

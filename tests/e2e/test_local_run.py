@@ -1,0 +1,127 @@
+"""Whole tuning jobs on the embedded default: the real state machine, handlers, processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hyperstep.local.runner import run_local
+from hyperstep.local.runtime import definition_path
+from hyperstep.models import JobStatus, TrialState
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import spec_document
+
+
+def local_spec(workdir: Path, **overrides: object):
+    document = spec_document(**overrides)
+    document["trial"] = {**document["trial"], "workdir": str(workdir), **document["trial"].get("extra", {})}
+    return parse_spec(document)
+
+
+def run(workdir: Path, spec, **kwargs):
+    return run_local(
+        spec=spec, store_path=workdir / "store.db", runs_dir=workdir / "runs", env=dict(os.environ), **kwargs
+    )
+
+
+def test_a_job_runs_to_the_end_and_keeps_every_result(workdir: Path) -> None:
+    job = run(workdir, local_spec(workdir))
+    store = SQLiteStore(workdir / "store.db")
+    trials = store.list_trials(job.id)
+    assert job.status is JobStatus.COMPLETED
+    assert len(trials) == 6 and all(t.state is TrialState.COMPLETED for t in trials)
+    expected = {t.id: (t.params["x"] - 0.3) ** 2 + 0.01 * t.params["n"] for t in trials}
+    for t in trials:
+        assert t.value == pytest.approx(expected[t.id], abs=1e-6)  # the last loss= line, not step's
+        assert t.metrics["loss"] == t.value
+        directory = workdir / "runs" / job.id / t.id
+        assert json.loads((directory / "hyperparameters.json").read_text()) == t.params
+        assert "loss=" in (directory / "train.log").read_text()
+    best = min(trials, key=lambda t: t.value)
+    assert job.best_trial_id == best.id and job.best_value == best.value
+
+
+def test_failed_and_timed_out_trials_are_recorded_with_their_reason(workdir: Path) -> None:
+    params = [
+        {"name": "x", "type": "float", "low": -1.0, "high": 1.0},
+        {"name": "n", "type": "int", "low": 1, "high": 4},
+        {"name": "kind", "type": "categorical", "choices": ["crash"]},
+    ]
+    job = run(workdir, local_spec(workdir, parameters=params, budget={"max_trials": 3, "max_parallel": 3}))
+    trials = SQLiteStore(workdir / "store.db").list_trials(job.id)
+    assert job.status is JobStatus.FAILED and job.error == "every trial failed"
+    assert all(t.state is TrialState.FAILED and "exit code 1: boom" in t.error for t in trials)
+
+
+def test_a_trial_past_its_timeout_is_killed_and_failed(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRAIN_SLEEP", "30")
+    spec = local_spec(workdir, budget={"max_trials": 2, "max_parallel": 2})
+    spec = spec.model_copy(update={"trial": spec.trial.model_copy(update={"timeout_seconds": 1})})
+    started = time.monotonic()
+    job = run(workdir, spec)
+    assert time.monotonic() - started < 20
+    trials = SQLiteStore(workdir / "store.db").list_trials(job.id)
+    assert [t.error for t in trials] == ["timed out after 1 s"] * 2
+
+
+def test_rerouting_the_state_machine_changes_what_run_does(workdir: Path) -> None:
+    definition = json.loads(definition_path().read_text())
+    definition["States"]["Job Done?"]["Default"] = "Finish Job"  # never wait: finish after one batch
+    definition["States"]["Job Done?"]["Choices"] = [definition["States"]["Job Done?"]["Choices"][0]]
+    rerouted = workdir / "rerouted.asl.json"
+    rerouted.write_text(json.dumps(definition))
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
+    out = subprocess.run(
+        [sys.executable, "-m", "hyperstep.cli", "--store", str(workdir / "s.db"), "run", str(spec_file),
+         "--out", str(workdir / "runs"), "--json", "--definition", str(rerouted)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    summary = json.loads(out.stdout)
+    trials = SQLiteStore(workdir / "s.db").list_trials(summary["job_id"])
+    assert len(trials) == 2  # one batch of max_parallel suggested...
+    assert not (workdir / "runs").exists()  # ...and nothing launched
+    assert summary["completed"] == 0
+
+
+def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
+    store_path = workdir / "s.db"
+    command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path)]
+    env = {**os.environ, "TRAIN_SLEEP": "3"}
+    proc = subprocess.Popen([*command, "run", str(spec_file), "--out", str(workdir / "runs")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if store_path.exists() and any(
+            t.state is TrialState.RUNNING
+            for j in SQLiteStore(store_path).list_jobs()
+            for t in SQLiteStore(store_path).list_trials(j.id)
+        ):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    store = SQLiteStore(store_path)
+    (job,) = store.list_jobs()
+    assert job.status is JobStatus.STOPPED
+    trials = store.list_trials(job.id)
+    assert trials and not any(t.state.active for t in trials)
+    assert any(t.state is TrialState.STOPPED for t in trials)
+    resumed = subprocess.run([*command, "run", "--resume", job.id, "--json", "--out", str(workdir / "runs")],
+                             capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    job = store.get_job(job.id)
+    assert job.status is JobStatus.COMPLETED and job.completed == 6 and job.budget_used == 6

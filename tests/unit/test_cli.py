@@ -1,0 +1,79 @@
+"""The CLI's contract for bad input: exit 2, one line naming field and reason, nothing stored."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hyperstep.cli import main
+from tests.conftest import spec_document
+
+
+def write_spec(directory: Path, document: dict | str) -> Path:
+    path = directory / "spec.yaml"
+    path.write_text(document if isinstance(document, str) else yaml.safe_dump(document))
+    return path
+
+
+BAD_SPECS = {
+    "unknown type": (spec_document(parameters=[{"name": "x", "type": "complex"}]), "parameters.0"),
+    "low >= high": (spec_document(parameters=[{"name": "x", "type": "float", "low": 2, "high": 1}]), "parameters.0"),
+    "log with low <= 0": (
+        spec_document(parameters=[{"name": "x", "type": "float", "low": 0, "high": 1, "scale": "log"}]),
+        "parameters.0",
+    ),
+    "duplicate names": (
+        spec_document(parameters=[{"name": "x", "type": "int", "low": 0, "high": 3}] * 2),
+        "parameters",
+    ),
+    "unknown strategy": (spec_document(strategy={"name": "annealing"}), "strategy.name"),
+    "empty command": (spec_document(trial={**spec_document()["trial"], "command": []}), "trial.command"),
+    "unmeasured objective": (spec_document(objective={"metric": "f1", "goal": "maximize"}), "objective.metric"),
+    "missing program": (
+        spec_document(trial={**spec_document()["trial"], "command": ["no-such-program-x"]}),
+        "trial.command",
+    ),
+    "broken yaml": ("name: [unclosed\n", "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("case", list(BAD_SPECS))
+def test_bad_spec_exits_2_with_one_line_and_writes_nothing(
+    case: str, command: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document, field = BAD_SPECS[case]
+    spec = write_spec(workdir, document)
+    store = workdir / "state" / "store.db"
+    code = main(["--store", str(store), command, str(spec)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("hyperstep: error: ") and "\n" not in err, err
+    assert field in err
+    assert not store.exists()
+    assert not (workdir / "runs").exists()
+
+
+def test_validate_accepts_a_good_spec(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(workdir, spec_document())
+    assert main(["validate", str(spec)]) == 0
+    assert capsys.readouterr().out.startswith("ok: tiny: 3 parameters")
+
+
+def test_status_of_unknown_job_is_one_line(workdir: Path) -> None:
+    store = workdir / "s.db"
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    SQLiteStore(store).close()
+    done = subprocess.run(
+        [sys.executable, "-m", "hyperstep.cli", "--store", str(store), "status", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "hyperstep: error: job 'nope' not found"
+    assert "Traceback" not in done.stderr
