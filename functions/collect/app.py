@@ -1,4 +1,9 @@
-"""Collect: record a trial's end (or intermediate metrics) from an event, exactly once."""
+"""Collect: record a trial's end, or metrics it reported, from an EventBridge event.
+
+Each result is recorded exactly once (the store's conditional write): events that
+arrive twice, late or out of order change nothing. A malformed event is logged and
+dropped rather than retried, since a retry cannot mend it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ import os
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.backends.base import TrialResult
 from hyperstep.config import service_factory
+from hyperstep.events import EventError, parse_event
 
 logger = Logger()
 tracer = Tracer()
@@ -18,8 +23,14 @@ service = service_factory(os.environ)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    result = TrialResult.model_validate(event["detail"])
-    logger.append_keys(job_id=result.job_id, trial_id=result.trial_id)
-    recorded = service().collect(result)
-    logger.info("collected", extra={"state": result.state, "recorded": recorded})
+    try:
+        parsed = parse_event(event)
+    except EventError as exc:
+        logger.error("dropped event", extra={"reason": str(exc), "event_id": event.get("id")})
+        return {"recorded": False, "reason": str(exc)}
+    if parsed is None:
+        return {"recorded": False, "reason": "no action needed"}
+    logger.append_keys(job_id=parsed.job_id, trial_id=parsed.trial_id)
+    recorded = service().record(parsed)
+    logger.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
     return {"recorded": recorded}

@@ -1,6 +1,7 @@
 """EventBridge events that end a trial or report its metrics, parsed into trial terms.
 
-Three kinds reach the collect function:
+Three kinds reach the collect function on AWS (a fourth, ``hyperstep.local`` /
+``Local Trial State Change`` with a ``TrialResult`` detail, on a laptop):
 
 - ``aws.sagemaker`` / ``SageMaker Training Job State Change``: the detail is shaped like a
   ``DescribeTrainingJob`` response (``TrainingJobName``, ``TrainingJobStatus``,
@@ -30,6 +31,8 @@ from hyperstep.backends.naming import (
     BATCH_STOP_REASON,
     ENV_JOB_ID,
     ENV_TRIAL_ID,
+    LOCAL_EVENT_DETAIL_TYPE,
+    LOCAL_EVENT_SOURCE,
     METRIC_EVENT_DETAIL_TYPE,
     METRIC_EVENT_SOURCE,
     TAG_JOB_ID,
@@ -225,6 +228,8 @@ def parse_event(event: dict[str, Any]) -> TrialEvent | None:
             return _batch(envelope.detail)
         if kind == (METRIC_EVENT_SOURCE, METRIC_EVENT_DETAIL_TYPE):
             return TrialMetric.model_validate(envelope.detail)
+        if kind == (LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE):
+            return TrialResult.model_validate(envelope.detail)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"

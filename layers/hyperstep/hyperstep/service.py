@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hyperstep.backends.base import TrialBackend, TrialResult
 from hyperstep.errors import ConflictError, LaunchError
+from hyperstep.events import TrialMetric
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
@@ -212,6 +213,12 @@ class TuningService:
     def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
         """Keep intermediate metrics on a running trial."""
         return self.store.report_metrics(job_id, trial_id, metrics)
+
+    def record(self, event: TrialResult | TrialMetric) -> bool:
+        """Record a parsed event: a trial's end, or metrics it reported on the way."""
+        if isinstance(event, TrialMetric):
+            return self.report_metrics(event.job_id, event.trial_id, event.metrics)
+        return self.collect(event)
 
     def progress(self, job_id: str) -> Progress:
         job = self.store.get_job(job_id)

@@ -113,3 +113,8 @@ hyperstep stopped (budget given back) from one that failed."""
 
 METRIC_EVENT_SOURCE = "hyperstep.trial"
 METRIC_EVENT_DETAIL_TYPE = "Trial Metric Reported"
+
+LOCAL_EVENT_SOURCE = "hyperstep.local"
+LOCAL_EVENT_DETAIL_TYPE = "Local Trial State Change"
+"""What the local backend publishes on the in-process bus when a process ends: the
+detail is a ``TrialResult``."""

@@ -20,14 +20,13 @@ from typing import Any
 
 from hyperstep.backends.base import TrialResult
 from hyperstep.backends.local import LocalProcessBackend
+from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.executor import Executor, load_definition
 from hyperstep.ports import Orchestrator
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 
-LOCAL_SOURCE = "hyperstep.local"
-LOCAL_DETAIL_TYPE = "Local Trial State Change"
 FUNCTIONS = ("suggest", "launch", "wait", "finish", "collect")
 _active: LocalRuntime | None = None
 
@@ -108,10 +107,10 @@ class LocalRuntime:
             publisher=BusPublisher(self.bus),
         )
         collect = handler_for("collect")
-        self.bus.subscribe(collect, source=LOCAL_SOURCE)
+        self.bus.subscribe(collect, source=LOCAL_EVENT_SOURCE)
 
     def _publish_result(self, result: TrialResult) -> None:
-        self.bus.publish(envelope(LOCAL_SOURCE, LOCAL_DETAIL_TYPE, result.model_dump(mode="json")))
+        self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
 
     def __enter__(self) -> LocalRuntime:
         global _active
