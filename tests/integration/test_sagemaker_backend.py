@@ -1,0 +1,268 @@
+"""The SageMaker backend against AWS's service model (Stubber) and moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from hyperstep.backends.sagemaker import SageMakerBackend, build_request
+from hyperstep.errors import LaunchError
+from hyperstep.models import Job, Trial
+from hyperstep.spec import parse_spec
+from tests.integration.aws_model import violations
+
+BLOCK: dict[str, Any] = {
+    "backend": "sagemaker",
+    "training_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mnist-train:1.4",
+    "instance_type": "ml.m5.xlarge",
+    "role_arn": "arn:aws:iam::123456789012:role/HyperstepSageMakerRole",
+    "output_path": "s3://hyperstep-demo/mnist/output",
+    "input_channels": {
+        "train": "s3://hyperstep-demo/mnist/train",
+        "test": {"s3_uri": "s3://hyperstep-demo/mnist/test", "content_type": "text/csv", "compression": "Gzip"},
+    },
+    "metric_definitions": [{"name": "val_loss", "regex": "val_loss=([0-9.eE+-]+)"}],
+    "timeout_seconds": 3600,
+    "tags": {"team": "ml-research"},
+    "environment": {"LOG_LEVEL": "info"},
+}
+PARAMS = {"lr": 0.0031, "batch_size": 64, "optimizer": "adam", "dropout": True}
+
+
+def make_job(job_id: str = "mnist-3f2a9c1b7d4e", **block: Any) -> Job:
+    spec = parse_spec(
+        {
+            "name": "mnist",
+            "objective": {"metric": "val_loss"},
+            "parameters": [{"name": "lr", "type": "float", "low": 0.0001, "high": 0.1}],
+            "budget": {"max_trials": 10},
+            "trial": {**BLOCK, **block},
+        }
+    )
+    return Job(id=job_id, spec=spec)
+
+
+TRIAL = Trial(job_id="mnist-3f2a9c1b7d4e", id="t0007", number=7, params=PARAMS)
+NAME = "hs-mnist-3f2a9c1b7d4e-t0007-1"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def stubbed(aws_credentials: None) -> Iterator[tuple[SageMakerBackend, Stubber]]:
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield SageMakerBackend(client, event_bus="hyperstep-bus"), stubber
+        stubber.assert_no_pending_responses()
+
+
+# --- the request, checked against AWS's model ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {},
+        {"use_spot": True, "max_wait_seconds": 7200, "checkpoint_s3_uri": "s3://hyperstep-demo/ckpt"},
+        {"vpc": {"subnets": ["subnet-0a1b2c3d"], "security_group_ids": ["sg-0a1b2c3d"]}},
+        {"training_image": None, "algorithm_name": "xgboost", "input_mode": "Pipe"},
+    ],
+)
+def test_request_satisfies_the_service_model(block: dict[str, Any]) -> None:
+    request = build_request(make_job(**block), TRIAL, NAME, "hyperstep-bus")
+    assert violations("sagemaker", "CreateTrainingJob", request) == []
+
+
+def test_request_carries_trial_identity_and_string_hyperparameters() -> None:
+    request = build_request(make_job(), TRIAL, NAME, "hyperstep-bus")
+    assert request["TrainingJobName"] == NAME
+    assert request["HyperParameters"] == {"lr": "0.0031", "batch_size": "64", "optimizer": "adam", "dropout": "true"}
+    assert {"Key": "hyperstep:job-id", "Value": "mnist-3f2a9c1b7d4e"} in request["Tags"]
+    assert {"Key": "hyperstep:trial-id", "Value": "t0007"} in request["Tags"]
+    assert {"Key": "team", "Value": "ml-research"} in request["Tags"]
+    env = request["Environment"]
+    assert env["HYPERSTEP_JOB_ID"] == "mnist-3f2a9c1b7d4e" and env["HYPERSTEP_TRIAL_ID"] == "t0007"
+    assert env["HYPERSTEP_EVENT_BUS"] == "hyperstep-bus" and env["LOG_LEVEL"] == "info"
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+    assert request["AlgorithmSpecification"]["MetricDefinitions"] == [
+        {"Name": "val_loss", "Regex": "val_loss=([0-9.eE+-]+)"}
+    ]
+    channels = {c["ChannelName"]: c for c in request["InputDataConfig"]}
+    assert channels["test"]["CompressionType"] == "Gzip" and channels["test"]["ContentType"] == "text/csv"
+
+
+def test_spot_request_sets_wait_time_and_checkpoints() -> None:
+    job = make_job(use_spot=True, max_wait_seconds=7200, checkpoint_s3_uri="s3://hyperstep-demo/ckpt")
+    request = build_request(job, TRIAL, NAME)
+    assert request["EnableManagedSpotTraining"] is True
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert request["CheckpointConfig"] == {"S3Uri": "s3://hyperstep-demo/ckpt"}
+
+
+def test_too_many_hyperparameters_cannot_launch() -> None:
+    trial = TRIAL.model_copy(update={"params": {f"p{i}": i for i in range(101)}})
+    with pytest.raises(LaunchError, match="at most 100"):
+        build_request(make_job(), trial, NAME)
+
+
+# --- launch / stop / describe through a stubbed client --------------------------------
+
+
+def test_launch_sends_exactly_the_request(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    job = make_job()
+    expected = build_request(job, TRIAL, NAME, "hyperstep-bus")
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{NAME}"
+    stubber.add_response("create_training_job", {"TrainingJobArn": arn}, expected)
+    assert backend.launch(job, TRIAL) == NAME
+
+
+def test_next_attempt_gets_a_new_name(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    stubber.add_response("create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:us-east-1:1:training-job/x"})
+    assert backend.launch(make_job(), TRIAL, attempt=2) == "hs-mnist-3f2a9c1b7d4e-t0007-2"
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ResourceInUse", "Resource being accessed is in use."),
+        ("ValidationException", "Training job names must be unique within an AWS account and region, "
+         "and a training job with this name already exists (arn:aws:sagemaker:...)"),
+    ],
+)  # fmt: skip
+def test_relaunch_of_an_existing_job_is_not_an_error(
+    stubbed: tuple[SageMakerBackend, Stubber], code: str, message: str
+) -> None:
+    backend, stubber = stubbed
+    stubber.add_client_error("create_training_job", code, message, 400)
+    assert backend.launch(make_job(), TRIAL) == NAME
+
+
+def test_rejected_request_is_a_launch_error(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    stubber.add_client_error("create_training_job", "ValidationException", "Could not find image", 400)
+    with pytest.raises(LaunchError, match="Could not find image"):
+        backend.launch(make_job(), TRIAL)
+
+
+def test_quota_errors_propagate_for_a_retry(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    stubber.add_client_error("create_training_job", "ResourceLimitExceeded", "account-level quota", 400)
+    with pytest.raises(Exception, match="ResourceLimitExceeded"):
+        backend.launch(make_job(), TRIAL)
+
+
+def test_stop_names_the_recorded_job(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    running = TRIAL.model_copy(update={"backend_ref": "hs-mnist-3f2a9c1b7d4e-t0007-2"})
+    stubber.add_response("stop_training_job", {}, {"TrainingJobName": "hs-mnist-3f2a9c1b7d4e-t0007-2"})
+    backend.stop(make_job(), running)
+
+
+def test_stopping_an_ended_job_is_quiet(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    stubber.add_client_error("stop_training_job", "ValidationException", "job is in status Completed", 400)
+    backend.stop(make_job(), TRIAL)
+
+
+def described(status: str, secondary: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "TrainingJobName": NAME,
+        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{NAME}",
+        "TrainingJobStatus": status,
+        "SecondaryStatus": secondary,
+        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://hyperstep-demo/mnist/output/{NAME}/output/model.tar.gz"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "CreationTime": "2026-11-26T23:00:00Z",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("response", "state", "metrics", "error"),
+    [
+        (
+            described(
+                "Completed",
+                "Completed",
+                FinalMetricDataList=[{"MetricName": "val_loss", "Value": 0.08, "Timestamp": "2026-11-26T23:20:00Z"}],
+            ),
+            "completed",
+            {"val_loss": 0.08},
+            None,
+        ),
+        (described("Failed", "Failed", FailureReason="AlgorithmError: boom"), "failed", {}, "AlgorithmError: boom"),
+        (described("Stopped", "Stopped"), "stopped", {}, None),
+        (described("Stopped", "MaxWaitTimeExceeded"), "failed", {}, "SageMaker stopped the training job: MaxWaitTimeExceeded"),  # noqa: E501
+        (described("InProgress", "Training"), None, None, None),
+        (described("Stopping", "Stopping"), None, None, None),
+    ],
+)  # fmt: skip
+def test_describe_maps_status(
+    stubbed: tuple[SageMakerBackend, Stubber],
+    response: dict[str, Any],
+    state: str | None,
+    metrics: dict[str, float] | None,
+    error: str | None,
+) -> None:
+    backend, stubber = stubbed
+    stubber.add_response("describe_training_job", response, {"TrainingJobName": NAME})
+    result = backend.describe(make_job(), TRIAL)
+    if state is None:
+        assert result is None
+    else:
+        assert result is not None
+        assert (result.state, result.metrics, result.error) == (state, metrics, error)
+
+
+def test_describe_of_an_unknown_job_is_none(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    stubber.add_client_error("describe_training_job", "ValidationException", "Requested resource not found.", 400)
+    assert backend.describe(make_job(), TRIAL) is None
+
+
+# --- moto -------------------------------------------------------------------------------
+
+
+def test_launch_and_describe_under_moto(aws_credentials: None) -> None:
+    with mock_aws():
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        backend = SageMakerBackend(client, event_bus="hyperstep-bus")
+        job = make_job()
+        name = backend.launch(job, TRIAL)
+        assert name == NAME
+        stored = client.describe_training_job(TrainingJobName=name)
+        assert stored["HyperParameters"]["lr"] == "0.0031"
+        assert stored["RoleArn"] == BLOCK["role_arn"]
+        tags = client.list_tags(ResourceArn=stored["TrainingJobArn"])["Tags"]
+        assert {"Key": "hyperstep:trial-id", "Value": "t0007"} in tags
+        result = backend.describe(job, TRIAL.model_copy(update={"backend_ref": name}))
+        # moto marks every job Completed at once, with one made-up metric
+        assert result is not None and result.state == "completed"
+        assert result.metrics == {"train:progress": 100.0}
+        assert backend.describe(job, TRIAL.model_copy(update={"number": 8, "id": "t0008"})) is None
+
+
+def test_the_model_check_catches_what_aws_would_refuse() -> None:
+    request = build_request(make_job(), TRIAL, NAME)
+    request["TrainingJobName"] = "hs_underscores_are_refused"
+    request["ResourceConfig"]["InstanceType"] = "ml.fake.huge"
+    found = violations("sagemaker", "CreateTrainingJob", request)
+    assert len(found) == 2 and "TrainingJobName" in found[0] and "InstanceType" in found[1]

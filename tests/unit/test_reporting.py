@@ -1,0 +1,99 @@
+"""hyperstep.report prints regex-matchable lines locally and publishes events on AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from hyperstep.events import TrialMetric, parse_event
+from hyperstep.reporting import ReportError, report
+
+
+class FakeEvents:
+    """Records PutEvents calls; fails the first ``failures`` of them per entry."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.calls: list[list[dict[str, Any]]] = []
+        self.failures = failures
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(Entries)
+        if len(self.calls) <= self.failures:
+            return {
+                "FailedEntryCount": 1,
+                "Entries": [{"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}],
+            }
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "11710aed-b79e-4468-a20b-bb3c0c3b4860"}]}
+
+
+CLOUD_ENV = {"HYPERSTEP_EVENT_BUS": "hyperstep-bus", "HYPERSTEP_JOB_ID": "mnist-abc", "HYPERSTEP_TRIAL_ID": "t0003"}
+
+
+def test_local_run_prints_lines_a_metric_regex_matches() -> None:
+    out = io.StringIO()
+    report({"loss": 0.0123, "acc": 1e-05}, step=2, environ={}, stream=out)
+    lines = out.getvalue().splitlines()
+    assert lines == ["loss=0.0123", "acc=1e-05"]
+    assert float(re.search(r"acc=([0-9.eE+-]+)", out.getvalue()).group(1)) == 1e-05  # type: ignore[union-attr]
+
+
+def test_local_run_never_imports_boto3() -> None:
+    code = (
+        "import io, sys; from hyperstep.reporting import report; "
+        "report({'loss': 1.0}, environ={}, stream=io.StringIO()); print('boto3' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_in_a_container_it_publishes_an_event_collect_can_parse() -> None:
+    client = FakeEvents()
+    report({"val_loss": 0.25}, step=4, final=True, environ=CLOUD_ENV, client=client, stream=io.StringIO())
+    (entry,) = client.calls[0]
+    assert entry["Source"] == "hyperstep.trial"
+    assert entry["DetailType"] == "Trial Metric Reported"
+    assert entry["EventBusName"] == "hyperstep-bus"
+    envelope = {
+        "version": "0",
+        "id": "11710aed-b79e-4468-a20b-bb3c0c3b4860",
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": "123456789012",
+        "time": "2026-11-26T23:14:08Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
+    assert parse_event(envelope) == TrialMetric(
+        job_id="mnist-abc", trial_id="t0003", metrics={"val_loss": 0.25}, step=4, final=True
+    )
+
+
+def test_failed_entries_are_retried_then_reported() -> None:
+    flaky = FakeEvents(failures=2)
+    report({"loss": 1.0}, environ=CLOUD_ENV, client=flaky, stream=io.StringIO())
+    assert len(flaky.calls) == 3
+    with pytest.raises(ReportError, match="ThrottlingException"):
+        report({"loss": 1.0}, environ=CLOUD_ENV, client=FakeEvents(failures=99), stream=io.StringIO())
+
+
+def test_bus_without_ids_is_an_error() -> None:
+    with pytest.raises(ReportError, match="HYPERSTEP_JOB_ID"):
+        report({"loss": 1.0}, environ={"HYPERSTEP_EVENT_BUS": "b"}, client=FakeEvents(), stream=io.StringIO())
+
+
+@pytest.mark.parametrize(
+    ("metrics", "step"),
+    [({}, None), ({"loss": float("nan")}, None), ({"loss": "0.1"}, None), ({"a=b": 1.0}, None), ({"loss": 1}, -1)],
+)
+def test_bad_reports_raise_before_anything_is_sent(metrics: dict[str, Any], step: int | None) -> None:
+    client = FakeEvents()
+    with pytest.raises(ReportError):
+        report(metrics, step=step, environ=CLOUD_ENV, client=client, stream=io.StringIO())
+    assert client.calls == []

@@ -1,0 +1,100 @@
+"""SageMaker and Batch trial blocks accept what AWS accepts and say why they refuse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hyperstep.errors import SpecError
+from hyperstep.spec import JobSpec, parse_spec
+from hyperstep.trial_blocks import BatchTrial, SageMakerTrial
+
+SAGEMAKER: dict[str, Any] = {
+    "backend": "sagemaker",
+    "training_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
+    "instance_type": "ml.m5.xlarge",
+    "role_arn": "arn:aws:iam::123456789012:role/HyperstepSageMakerRole",
+    "output_path": "s3://bucket/output",
+    "input_channels": {"train": "s3://bucket/train"},
+    "metric_definitions": [{"name": "loss", "regex": "loss=([0-9.eE+-]+)"}],
+}
+BATCH: dict[str, Any] = {
+    "backend": "batch",
+    "job_queue": "hyperstep-queue",
+    "job_definition": "train:3",
+    "command": ["python", "train.py"],
+    "metric_definitions": [{"name": "loss", "regex": "loss=([0-9.eE+-]+)"}],
+}
+
+
+def spec(trial: dict[str, Any]) -> JobSpec:
+    return parse_spec(
+        {
+            "name": "aws",
+            "objective": {"metric": "loss"},
+            "parameters": [{"name": "lr", "type": "float", "low": 0.001, "high": 0.1}],
+            "budget": {"max_trials": 4},
+            "trial": trial,
+        }
+    )
+
+
+def test_spec_dispatches_on_backend() -> None:
+    assert isinstance(spec(SAGEMAKER).trial, SageMakerTrial)
+    assert isinstance(spec(BATCH).trial, BatchTrial)
+
+
+def test_channel_shorthand_expands_to_defaults() -> None:
+    trial = spec(SAGEMAKER).trial
+    assert isinstance(trial, SageMakerTrial)
+    channel = trial.input_channels["train"]
+    assert (channel.s3_uri, channel.s3_data_type, channel.distribution) == (
+        "s3://bucket/train",
+        "S3Prefix",
+        "FullyReplicated",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"instance_type": "m5.xlarge"}, "instance_type"),
+        ({"role_arn": "arn:aws:iam::123:role/x"}, "role_arn"),
+        ({"output_path": "bucket/output"}, "output_path"),
+        ({"algorithm_name": "xgboost"}, "exactly one of"),
+        ({"use_spot": True}, "max_wait_seconds"),
+        ({"use_spot": True, "max_wait_seconds": 60, "timeout_seconds": 120}, "max_wait_seconds"),
+        ({"checkpoint_s3_uri": "s3://bucket/ckpt"}, "managed spot only"),
+        ({"input_channels": {"bad name": "s3://bucket/x"}}, "input_channels"),
+        ({"tags": {"aws:created-by": "me"}}, "reserved"),
+        ({"tags": {"hyperstep:job-id": "x"}}, "reserved"),
+        ({"tags": {f"k{i}": "v" for i in range(49)}}, "at most 48 tags"),
+        ({"environment": {"HYPERSTEP_JOB_ID": "x"}}, "HYPERSTEP_"),
+        ({"metric_definitions": [{"name": f"m{i}", "regex": "m=(.*)"} for i in range(41)]}, "at most 40"),
+        ({"vpc": {"subnets": [], "security_group_ids": ["sg-1"]}}, "subnets"),
+    ],
+)
+def test_sagemaker_block_refuses_what_aws_refuses(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        spec({**SAGEMAKER, **change})
+
+
+def test_spot_with_enough_wait_is_accepted() -> None:
+    trial = spec({**SAGEMAKER, "use_spot": True, "max_wait_seconds": 7200, "checkpoint_s3_uri": "s3://b/ckpt"}).trial
+    assert isinstance(trial, SageMakerTrial) and trial.max_wait_seconds == 7200
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timeout_seconds": 59}, "at least 60"),
+        ({"retry_attempts": 11}, "retry_attempts"),
+        ({"command": ["python", ""]}, "command"),
+        ({"environment": {"AWS_BATCH_JOB_ID": "x"}}, "AWS_BATCH"),
+        ({"vcpus": 0}, "vcpus"),
+    ],
+)
+def test_batch_block_refuses_what_aws_refuses(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        spec({**BATCH, **change})
