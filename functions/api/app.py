@@ -1,0 +1,203 @@
+"""The REST API (API Gateway, IAM-signed requests): submit, list, inspect and stop jobs.
+
+Routes (``openapi.json`` next to this file is generated from them and kept in the repo):
+
+- ``POST /jobs``: validate the spec, store the job, start its execution: 202 with the id.
+  A spec with ``schedule`` creates an EventBridge Scheduler schedule instead: 201.
+- ``GET /jobs``: newest jobs first; ``GET /jobs/{job_id}``: one job with its spec;
+  ``GET /jobs/{job_id}/trials``: its trials.
+- ``POST /jobs/{job_id}/stop``: 202; 409 when the job is not running.
+
+Errors: 422 ``{"field": ..., "reason": ...}`` for a bad spec, 404 for an unknown job,
+409 for a conflict. Powertools validates bodies and parameters against the models.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from hyperstep.config import service_factory
+from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
+from hyperstep.models import Trial
+from hyperstep.scheduling import ScheduleCreated, SchedulingUnavailable, schedules_factory
+from hyperstep.spec import JobSpec
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver(enable_validation=True)
+service = service_factory(os.environ)
+schedules = schedules_factory(os.environ)
+
+AWS_BACKENDS = ("sagemaker", "batch")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Problem(_Out):
+    """Why a request was refused: the field at fault (if any) and the reason."""
+
+    field: str | None = None
+    reason: str
+
+
+class JobAccepted(_Out):
+    job_id: str
+    status: str
+    execution_id: str | None = None
+
+
+class JobSummary(_Out):
+    job_id: str
+    name: str
+    status: str
+    trials: int
+    completed: int
+    failed: int
+    best_trial_id: str | None = None
+    best_value: float | None = None
+
+
+class JobDetail(JobSummary):
+    created_at: float
+    ended_at: float | None = None
+    execution_id: str | None = None
+    error: str | None = None
+    spec: dict[str, Any]
+
+
+class JobList(_Out):
+    jobs: list[JobSummary]
+
+
+class TrialList(_Out):
+    job_id: str
+    trials: list[Trial]
+
+
+def _problem(status: int, reason: str, field: str | None = None) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, Problem(field=field, reason=reason).model_dump())
+
+
+def _docs(model: type[BaseModel], description: str, *errors: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI responses of a route: its success model and the ``Problem`` errors it returns."""
+    reasons = {404: "No such job", 409: "The job is not in a state that allows this", 422: "Invalid request"}
+    problem = {"application/json": {"model": Problem}}
+    return {
+        **{code: {"description": reasons[code], "content": problem} for code in errors},
+        200 if model is not JobAccepted else 202: {
+            "description": description,
+            "content": {"application/json": {"model": model}},
+        },
+    }
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid(exc: RequestValidationError) -> Response:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"] if p not in ("body", "float", "int", "categorical", "local", *AWS_BACKENDS)]
+    return _problem(422, first["msg"].removeprefix("Value error, "), ".".join(loc) or None)
+
+
+@app.exception_handler(SpecError)
+def _bad_spec(exc: SpecError) -> Response:
+    field, _, reason = str(exc).partition(": ")
+    return _problem(422, reason or field, field if reason else None)
+
+
+@app.exception_handler(NotFoundError)
+def _not_found(exc: NotFoundError) -> Response:
+    return _problem(404, str(exc))
+
+
+@app.exception_handler(ConflictError)
+@app.exception_handler(JobExistsError)
+def _conflict(exc: Exception) -> Response:
+    return _problem(409, str(exc))
+
+
+@app.exception_handler(SchedulingUnavailable)
+def _no_scheduler(exc: SchedulingUnavailable) -> Response:
+    return _problem(501, str(exc), "schedule")
+
+
+def check_runs_on_aws(spec: JobSpec) -> None:
+    """A deployment runs trials on SageMaker or Batch only: refuse anything else up front."""
+    if spec.trial is None:
+        raise SpecError("trial: a trial block (backend sagemaker or batch) is required to run on AWS")
+    if spec.trial.backend not in AWS_BACKENDS:
+        raise SpecError(f"trial.backend: {spec.trial.backend!r} cannot run on AWS (use sagemaker or batch)")
+
+
+@app.post(
+    "/jobs",
+    summary="Submit a tuning job (or create its recurring schedule)",
+    responses={
+        **_docs(JobAccepted, "Job stored and its execution started", 409, 422),
+        201: {"description": "Recurring schedule created", "content": {"application/json": {"model": ScheduleCreated}}},
+    },
+)
+def submit_job(spec: JobSpec) -> Response[JobAccepted | ScheduleCreated]:
+    check_runs_on_aws(spec)
+    if spec.schedule is not None:
+        created = schedules().create(spec)
+        logger.info("schedule created", extra={"schedule": created.schedule_name})
+        return Response(201, content_types.APPLICATION_JSON, created.model_dump())
+    job = service().submit(spec)
+    logger.info("job submitted", extra={"job_id": job.id})
+    accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
+    return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
+
+
+@app.get("/jobs", summary="List jobs, newest first", responses=_docs(JobList, "Jobs", 422))
+def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
+    jobs = service().store.list_jobs(limit=limit)
+    return JobList(jobs=[JobSummary(**job.summary()) for job in jobs])
+
+
+@app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
+def get_job(job_id: str) -> JobDetail:
+    job = service().store.get_job(job_id)
+    return JobDetail(
+        **job.summary(),
+        created_at=job.created_at,
+        ended_at=job.ended_at,
+        execution_id=job.execution_id,
+        error=job.error,
+        spec=job.spec.model_dump(mode="json", exclude_none=True),
+    )
+
+
+@app.get("/jobs/<job_id>/trials", summary="The job's trials", responses=_docs(TrialList, "Trials", 404))
+def list_trials(job_id: str) -> TrialList:
+    store = service().store
+    store.get_job(job_id)  # 404 for an unknown job rather than an empty list
+    return TrialList(job_id=job_id, trials=store.list_trials(job_id))
+
+
+@app.post(
+    "/jobs/<job_id>/stop",
+    summary="Stop a running job",
+    responses=_docs(JobAccepted, "Stopping: running trials are stopped, then the job finishes", 404, 409),
+)
+def stop_job(job_id: str) -> Response[JobAccepted]:
+    job = service().stop(job_id)
+    logger.info("job stopping", extra={"job_id": job_id})
+    accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
+    return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,147 @@
+"""Recurring tuning: a spec with ``schedule`` becomes an EventBridge Scheduler schedule.
+
+``POST /jobs`` with ``schedule: "rate(1 day)"`` (or ``cron(...)``) does not start a job.
+It creates one schedule in the deployment's schedule group (``hyperstep`` by default)
+named after the spec, whose target is the *start* function with the spec as input
+(``ScheduleInput``). EventBridge Scheduler invokes that function at every tick under a
+role that may invoke only it; the function starts a fresh job from the spec each time
+(``start_scheduled_job``), finding the schedule's previous completed run so that a warm
+start can seed the new job from it.
+
+IAM for the caller of ``RecurringSchedules.create``: ``scheduler:CreateSchedule`` on
+``schedule/<group>/*`` and ``iam:PassRole`` on the scheduler role (passed to
+``scheduler.amazonaws.com``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hyperstep.errors import ConflictError, HyperstepError
+from hyperstep.models import Job, JobStatus
+from hyperstep.service import TuningService
+from hyperstep.spec import JobSpec
+from hyperstep.stores.base import TrialStore
+
+DEFAULT_GROUP = "hyperstep"
+RETRY_ATTEMPTS = 3
+"""Scheduler retries a failed invocation of the start function this often."""
+MAX_EVENT_AGE_SECONDS = 3600
+"""A tick that could not start within an hour is dropped: the next tick comes anyway."""
+
+
+class ScheduleInput(BaseModel):
+    """What the schedule hands the start function at each tick."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schedule_name: str = Field(min_length=1, max_length=64)
+    spec: dict[str, Any]
+    """The spec as JSON data; the start function validates it again (specs evolve)."""
+
+
+class ScheduleCreated(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schedule_name: str
+    schedule_arn: str
+    expression: str
+
+
+def schedule_name(spec: JobSpec) -> str:
+    """The schedule's name: the spec's name (Scheduler allows ``[0-9a-zA-Z-_.]{1,64}``)."""
+    return spec.name
+
+
+def schedule_input(spec: JobSpec) -> ScheduleInput:
+    return ScheduleInput(schedule_name=schedule_name(spec), spec=spec.model_dump(mode="json"))
+
+
+class RecurringSchedules:
+    """The EventBridge Scheduler adapter: one schedule per recurring spec."""
+
+    def __init__(self, client: Any, group: str, start_function_arn: str, role_arn: str) -> None:
+        self.client = client
+        self.group = group
+        self.start_function_arn = start_function_arn
+        self.role_arn = role_arn
+
+    def create(self, spec: JobSpec) -> ScheduleCreated:
+        """Create the spec's schedule; ``ConflictError`` if one of that name exists."""
+        if spec.schedule is None:
+            raise ValueError("the spec has no schedule")
+        name = schedule_name(spec)
+        try:
+            response = self.client.create_schedule(
+                Name=name,
+                GroupName=self.group,
+                ScheduleExpression=spec.schedule,
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Description=f"hyperstep recurring tuning of {spec.name}",
+                Target={
+                    "Arn": self.start_function_arn,
+                    "RoleArn": self.role_arn,
+                    "Input": schedule_input(spec).model_dump_json(),
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": RETRY_ATTEMPTS,
+                        "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
+                    },
+                },
+            )
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConflictException":
+                raise ConflictError(f"schedule {name!r} already exists in group {self.group!r}") from None
+            raise
+        return ScheduleCreated(schedule_name=name, schedule_arn=response["ScheduleArn"], expression=spec.schedule)
+
+
+class SchedulingUnavailable(HyperstepError):
+    """This deployment (or a local run) has no scheduler configured."""
+
+
+def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules]:
+    """A function returning the adapter configured by the handler's environment.
+
+    ``HYPERSTEP_START_FUNCTION_ARN`` and ``HYPERSTEP_SCHEDULER_ROLE_ARN`` are required;
+    ``HYPERSTEP_SCHEDULE_GROUP`` defaults to ``hyperstep``. Missing settings raise
+    ``SchedulingUnavailable`` when a schedule is asked for, not at import.
+    """
+    settings = dict(env)
+
+    def build() -> RecurringSchedules:
+        function_arn = settings.get("HYPERSTEP_START_FUNCTION_ARN")
+        role_arn = settings.get("HYPERSTEP_SCHEDULER_ROLE_ARN")
+        if not function_arn or not role_arn:
+            raise SchedulingUnavailable("recurring tuning needs the deployment's scheduler settings")
+        import boto3
+
+        group = settings.get("HYPERSTEP_SCHEDULE_GROUP", DEFAULT_GROUP)
+        return RecurringSchedules(boto3.client("scheduler"), group, function_arn, role_arn)
+
+    return build
+
+
+def previous_run(store: TrialStore, spec: JobSpec, scan: int = 1000) -> Job | None:
+    """The newest completed job started from the same recurring spec (name and schedule)."""
+    for job in store.list_jobs(limit=scan):
+        if job.spec.name == spec.name and job.spec.schedule == spec.schedule and job.status is JobStatus.COMPLETED:
+            return job
+    return None
+
+
+def start_scheduled_job(service: TuningService, spec: JobSpec) -> Job:
+    """Start a fresh job from a recurring spec (one schedule tick).
+
+    When the schedule ran before and the service offers ``warm_start(job_id,
+    from_job_id)``, the new job is seeded from the newest completed run before its
+    execution starts, so each run begins where the last one ended.
+    """
+    previous = previous_run(service.store, spec)
+    job = service.create_job(spec)
+    warm_start = getattr(service, "warm_start", None)
+    if previous is not None and warm_start is not None:
+        warm_start(job.id, previous.id)
+    return service.start_execution(job.id)
