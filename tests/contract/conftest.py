@@ -8,17 +8,17 @@ test runs once per adapter.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hyperstep.models import Job, Trial, trial_id
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.sqlite import SQLiteStore
-
-TABLE = "hyperstep-contract"
 
 
 def full_spec(goal: str = "minimize") -> JobSpec:
@@ -73,30 +73,63 @@ def trials_of(job: Job, numbers: list[int], **fields: Any) -> list[Trial]:
     return [Trial(job_id=job.id, id=trial_id(k), number=k, params={"layers": k}, **fields) for k in numbers]
 
 
-@pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and a region, so nothing can reach a real account."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[Any]:
+    """A moto DynamoDB client (fake credentials, us-east-1), one per test module.
 
-
-@pytest.fixture
-def dynamodb(aws_credentials: None) -> Iterator[Any]:
-    """A moto DynamoDB client with the store's table created."""
+    Starting moto and a boto3 client costs far more than a table, so tests share them
+    and each gets its own table (``table``).
+    """
     import boto3
-    from hyperstep.stores.dynamodb import create_table
     from moto import mock_aws
 
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, TABLE)
-        yield client
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            patch.setenv(name, "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.delenv("AWS_PROFILE", raising=False)
+        with mock_aws():
+            yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+_tables = itertools.count(1)
+
+
+@pytest.fixture
+def table(dynamodb: Any) -> Iterator[str]:
+    """A fresh, empty store table (deleted afterwards)."""
+    from hyperstep.stores.dynamodb import create_table
+
+    name = f"hyperstep-contract-{next(_tables)}"
+    create_table(dynamodb, name)
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+class Serialized:
+    """A boto3 client whose calls run one at a time.
+
+    DynamoDB applies each request atomically; moto does not under threads (a conditional
+    write can interleave with another, and a cancelled transaction restores a copy of the
+    whole table over concurrent writes). Serializing requests gives moto DynamoDB's
+    per-request atomicity while the store's own calls still interleave between requests,
+    which is where its races are.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -109,4 +142,4 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrialStore
         return
     from hyperstep.stores.dynamodb import DynamoDBStore
 
-    yield DynamoDBStore(TABLE, client=request.getfixturevalue("dynamodb"))
+    yield DynamoDBStore(request.getfixturevalue("table"), client=Serialized(request.getfixturevalue("dynamodb")))

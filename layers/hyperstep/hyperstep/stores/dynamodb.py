@@ -78,14 +78,24 @@ class DynamoDBStore(TrialStore):
     """Trial store on one DynamoDB table (layout in the module docstring)."""
 
     def __init__(self, table_name: str, client: Any = None, retention_days: int | None = 90) -> None:
-        """``client``: a boto3 DynamoDB client or resource (a client is created when None)."""
-        if client is None:
-            import boto3
+        """``client``: a boto3 DynamoDB client (created when None) or resource.
 
+        The store speaks the low-level typed format, which a resource's own client would
+        serialize a second time; so for a resource a plain client is made with the same
+        region, endpoint and config (credentials from the default chain).
+        """
+        import boto3
+
+        if client is None:
             client = boto3.client("dynamodb")
+        elif hasattr(getattr(client, "meta", None), "client"):  # a resource
+            meta = client.meta.client.meta
+            client = boto3.client(
+                "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url, config=meta.config
+            )
         self.table_name = table_name
         self.retention_days = retention_days
-        self._db = getattr(getattr(client, "meta", None), "client", client)  # a resource carries its client
+        self._db = client
 
     def _call(self, operation: str, **kwargs: Any) -> dict:
         return getattr(self._db, operation)(TableName=self.table_name, **kwargs)

@@ -1,0 +1,104 @@
+"""DynamoDB adapter only: the table layout the SAM template must match, TTL stamps,
+batches beyond one transaction, and values DynamoDB cannot hold as numbers."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pytest
+
+from hyperstep.errors import TrialExistsError
+from hyperstep.models import Job, TrialState, trial_id
+from hyperstep.stores.dynamodb import TRANSACTION_LIMIT, DynamoDBStore, table_definition
+from tests.contract.conftest import full_spec, trials_of
+
+DAY = 86400
+
+
+def raw(client: Any, table: str, pk: str, sk: str) -> dict[str, Any]:
+    return client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)["Item"]
+
+
+def test_table_definition_is_the_documented_schema() -> None:
+    table = table_definition("t")
+    assert table["TableName"] == "t" and table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+        ("pk", "S"),
+        ("sk", "S"),
+        ("gsi1pk", "S"),
+        ("gsi1sk", "S"),
+    }
+    [gsi] = table["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "gsi1" and gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+
+
+def test_create_table_turns_on_ttl(dynamodb: Any, table: str) -> None:
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+
+def test_items_use_the_documented_keys_and_expire_after_retention(dynamodb: Any, table: str) -> None:
+    store = DynamoDBStore(table, client=dynamodb, retention_days=30)
+    job = Job(id="layout", spec=full_spec(), created_at=1_700_000_000.5)
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1]))
+    store.put_task_token(job.id, "tok")
+    job_item = raw(dynamodb, table, "JOB#layout", "JOB")
+    assert (job_item["gsi1pk"]["S"], job_item["gsi1sk"]["S"]) == ("JOBS", "1700000000.500000#layout")
+    trial_item = raw(dynamodb, table, "JOB#layout", "TRIAL#t0001")
+    assert (trial_item["state"]["S"], trial_item["number"]["N"]) == ("pending", "1")
+    assert raw(dynamodb, table, "JOB#layout", "TOKEN")["token"]["S"] == "tok"
+    for item in (job_item, trial_item, raw(dynamodb, table, "JOB#layout", "TOKEN")):
+        assert abs(int(item["expires_at"]["N"]) - (time.time() + 30 * DAY)) < 60
+
+
+def test_no_retention_writes_no_expiry(dynamodb: Any, table: str) -> None:
+    store = DynamoDBStore(table, client=dynamodb, retention_days=None)
+    job = Job(id="keep", spec=full_spec())
+    store.create_job(job)
+    store.reserve_trials(job.id, 1, None)
+    store.set_job_status(job.id, job.status)
+    assert "expires_at" not in raw(dynamodb, table, "JOB#keep", "JOB")
+
+
+def test_a_resource_or_no_client_works(dynamodb: Any, table: str) -> None:
+    import boto3
+
+    job = Job(id="via-resource", spec=full_spec())
+    DynamoDBStore(table, client=boto3.resource("dynamodb", region_name="us-east-1")).create_job(job)
+    assert DynamoDBStore(table).get_job(job.id) == job
+
+
+def test_batches_beyond_one_transaction(dynamodb: Any, table: str) -> None:
+    store = DynamoDBStore(table, client=dynamodb)
+    job = Job(id="big", spec=full_spec())
+    store.create_job(job)
+    count = TRANSACTION_LIMIT + 50
+    store.put_trials(trials_of(job, list(range(1, count + 1))))
+    assert [t.number for t in store.list_trials(job.id)] == list(range(1, count + 1))  # paginated query
+    other = Job(id="big-undone", spec=full_spec())
+    store.create_job(other)
+    store.put_trials(trials_of(other, [TRANSACTION_LIMIT + 5]))
+    with pytest.raises(TrialExistsError):
+        store.put_trials(trials_of(other, list(range(1, count + 1))))
+    assert [t.number for t in store.list_trials(other.id)] == [TRANSACTION_LIMIT + 5]  # first chunk undone
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e300])
+def test_values_beyond_dynamodb_numbers_never_become_best(dynamodb: Any, table: str, value: float) -> None:
+    store = DynamoDBStore(table, client=dynamodb)
+    job = Job(id="odd", spec=full_spec())
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1]))
+    assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, value)
+    if math.isfinite(value):
+        assert store.get_trial(job.id, trial_id(1)).value == value
+    after = store.get_job(job.id)
+    assert (after.completed, after.best_value) == (1, None)

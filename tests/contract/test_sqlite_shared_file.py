@@ -1,0 +1,77 @@
+"""SQLite adapter only: stores opened on one file (as separate processes would) share
+state and lose no updates, because each mutation is one ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hyperstep.models import Job, TrialState, trial_id
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.contract.conftest import full_spec, trials_of
+from tests.contract.test_store_races import RACERS, race
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
+    first, second = SQLiteStore(tmp_path / "shared.db"), SQLiteStore(tmp_path / "shared.db")
+    yield first, second
+    first.close()
+    second.close()
+
+
+@pytest.fixture
+def job(pair: tuple[SQLiteStore, SQLiteStore]) -> Job:
+    job = Job(id="shared", spec=full_spec())
+    pair[0].create_job(job)
+    return job
+
+
+def test_each_store_sees_the_others_writes(pair: tuple[SQLiteStore, SQLiteStore], job: Job) -> None:
+    first, second = pair
+    assert second.get_job(job.id) == job
+    second.put_trials(trials_of(job, [1, 2]))
+    assert [t.number for t in first.list_trials(job.id)] == [1, 2]
+    first.put_task_token(job.id, "token")
+    assert second.take_task_token(job.id) == "token"
+    assert first.take_task_token(job.id) is None
+
+
+def test_reservations_through_two_stores_never_collide(pair: tuple[SQLiteStore, SQLiteStore], job: Job) -> None:
+    taken = race(lambda i: pair[i % 2].reserve_trials(job.id, 3, 10))
+    assert sorted(k for batch in taken for k in batch) == list(range(1, 11))
+    assert pair[1].get_job(job.id).budget_used == 10
+
+
+def test_finishes_through_two_stores_count_once(pair: tuple[SQLiteStore, SQLiteStore], job: Job) -> None:
+    pair[0].reserve_trials(job.id, RACERS, None)
+    pair[0].put_trials(trials_of(job, list(range(1, RACERS + 1))))
+    outcomes = race(lambda i: pair[i % 2].finish_trial(job.id, trial_id(1 + i // 2), TrialState.COMPLETED, i))
+    assert outcomes.count(True) == RACERS // 2
+    after = pair[1].get_job(job.id)
+    assert (after.completed, after.budget_used) == (RACERS // 2, RACERS)
+
+
+def _reserve_one_by_one(path: str, job_id: str, tries: int, out: multiprocessing.Queue) -> None:
+    store = SQLiteStore(path)
+    out.put([k for _ in range(tries) for k in store.reserve_trials(job_id, 1, 20)])
+    store.close()
+
+
+def test_two_processes_share_the_budget(tmp_path: Path) -> None:
+    path = str(tmp_path / "procs.db")
+    SQLiteStore(path).create_job(Job(id="procs", spec=full_spec()))
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    workers = [context.Process(target=_reserve_one_by_one, args=(path, "procs", 15, out)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    got = [out.get(timeout=60) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+    assert sorted(got[0] + got[1]) == list(range(1, 21))
+    assert SQLiteStore(path).get_job("procs").budget_used == 20

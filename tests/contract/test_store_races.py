@@ -1,0 +1,105 @@
+"""The concurrency guarantees of ``TrialStore``, raced with threads on every adapter.
+
+A barrier releases all threads at once so their calls overlap; the assertions are on
+outcomes (who won, what the counters say), never on timing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from hyperstep.models import Job, TrialState, trial_id
+from hyperstep.stores.base import TrialStore
+from tests.contract.conftest import trials_of
+
+MakeJob = Callable[..., Job]
+T = TypeVar("T")
+RACERS = 8
+
+
+def race(work: Callable[[int], T], racers: int = RACERS) -> list[T]:
+    """Run ``work(i)`` in ``racers`` threads released together; their results in order."""
+    gate = threading.Barrier(racers)
+
+    def run(i: int) -> T:
+        gate.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(racers) as pool:
+        return list(pool.map(run, range(racers)))
+
+
+def test_racing_reservations_never_share_a_number_or_overspend(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    taken = race(lambda _: store.reserve_trials(job.id, 3, 10))
+    numbers = [k for batch in taken for k in batch]
+    assert sorted(numbers) == list(range(1, 11))
+    after = store.get_job(job.id)
+    assert (after.trial_seq, after.budget_used) == (10, 10)
+
+
+def test_racing_unlimited_reservations_never_share_a_number(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    taken = race(lambda _: store.reserve_trials(job.id, 2, None))
+    assert sorted(k for batch in taken for k in batch) == list(range(1, 2 * RACERS + 1))
+
+
+def test_racing_finishes_record_exactly_once(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 1, None)
+    store.put_trials(trials_of(job, [1]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    outcomes = race(lambda i: store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, float(i)))
+    assert outcomes.count(True) == 1
+    winner = float(outcomes.index(True))
+    after, trial = store.get_job(job.id), store.get_trial(job.id, trial_id(1))
+    assert (after.completed, after.failed, after.budget_used) == (1, 0, 1)
+    assert trial.value == winner and after.best_value == winner
+
+
+def test_racing_mixed_endings_move_one_counter_once(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 1, None)
+    store.put_trials(trials_of(job, [1]))
+    endings = [TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.COMPLETED] * 2
+    outcomes = race(lambda i: store.finish_trial(job.id, trial_id(1), endings[i], 0.5))
+    assert outcomes.count(True) == 1
+    state = store.get_trial(job.id, trial_id(1)).state
+    after = store.get_job(job.id)
+    moved = {
+        TrialState.COMPLETED: (1, 0, 1),
+        TrialState.FAILED: (0, 1, 1),
+        TrialState.STOPPED: (0, 0, 0),
+    }[state]
+    assert state is endings[outcomes.index(True)]
+    assert (after.completed, after.failed, after.budget_used) == moved
+
+
+def test_many_trials_finishing_at_once_keep_every_count_and_the_best(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job("maximize")
+    store.reserve_trials(job.id, RACERS, None)
+    store.put_trials(trials_of(job, list(range(1, RACERS + 1))))
+    values = [0.3, 0.9, 0.1, 0.7, 0.95, 0.2, 0.5, 0.4]
+    assert all(race(lambda i: store.finish_trial(job.id, trial_id(i + 1), TrialState.COMPLETED, values[i])))
+    after = store.get_job(job.id)
+    assert after.completed == RACERS
+    assert (after.best_value, after.best_trial_id) == (0.95, trial_id(5))
+
+
+def test_racing_token_takers_get_one_token(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.put_task_token(job.id, "the-token")
+    got: list[Any] = race(lambda _: store.take_task_token(job.id))
+    assert [g for g in got if g is not None] == ["the-token"]
+    assert got.count(None) == RACERS - 1
+
+
+def test_racing_metric_reports_lose_no_key(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    assert all(race(lambda i: store.report_metrics(job.id, trial_id(1), {f"m{i}": float(i)})))
+    assert store.get_trial(job.id, trial_id(1)).metrics == {f"m{i}": float(i) for i in range(RACERS)}
