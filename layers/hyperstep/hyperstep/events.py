@@ -9,7 +9,7 @@ Three kinds reach the collect function on AWS (a fourth, ``hyperstep.local`` /
 - ``aws.batch`` / ``Batch Job State Change``: the detail resembles the ``JobDetail`` of
   ``DescribeJobs`` (``jobName``, ``jobId``, ``status``, ``statusReason``, ``container``,
   ``tags``).
-- ``hyperstep.trial`` / ``Trial Metric Reported``: what ``hyperstep.report`` sends from
+- ``hyperstep.trial`` / ``Trial Metric Reported``: what ``hyperstep.reporting.report`` sends from
   inside a training container.
 
 ``parse_event`` returns a final ``TrialResult``, an intermediate ``TrialMetric``, or None

@@ -141,7 +141,7 @@ class BatchTrial(_TrialBlock):
     """Run each trial as one AWS Batch job on a job queue and job definition you own.
 
     The command gets the hyperparameters appended as ``--name value``; the script reports
-    its metrics with ``hyperstep.report`` (Batch has no log-scraping of its own), so
+    its metrics with ``hyperstep.reporting.report`` (Batch has no log-scraping of its own), so
     ``metric_definitions`` name those metrics, and their regexes serve local runs.
     ``timeout_seconds`` becomes the job's ``attemptDurationSeconds`` (at least 60).
     """

@@ -4,7 +4,7 @@ One trial attempt is one ``SubmitJob`` on the spec's queue and job definition, n
 ``hs-<job id>-<trial id>-<n>`` (see ``naming``), with the command overridden to the
 spec's command plus ``--name value`` hyperparameters and the environment carrying
 ``HYPERSTEP_JOB_ID``, ``HYPERSTEP_TRIAL_ID``, ``HYPERSTEP_HYPERPARAMETERS`` (JSON) and
-``HYPERSTEP_EVENT_BUS``, which ``hyperstep.report`` reads to publish metrics.
+``HYPERSTEP_EVENT_BUS``, which ``hyperstep.reporting.report`` reads to publish metrics.
 
 Batch does not refuse a second job of the same name, so ``launch`` first looks for one
 with ``ListJobs`` (``JOB_NAME`` filter) and returns its id: a retried launch never
@@ -83,7 +83,7 @@ class BatchBackend(TrialBackend):
     def __init__(self, client: Any, event_bus: str | None = None) -> None:
         self.client = client
         self.event_bus = event_bus
-        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.report`` can publish."""
+        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
 
     @staticmethod
     def job_name(job: Job, trial: Trial, attempt: int = 1) -> str:

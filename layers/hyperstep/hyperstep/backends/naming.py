@@ -95,7 +95,7 @@ def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str]) -> dict
 def trial_environment(
     job_id: str, trial_id: str, params: Mapping[str, Any], user_env: Mapping[str, str], event_bus: str | None
 ) -> dict[str, str]:
-    """The user's variables plus the ones ``hyperstep.report`` reads inside the container."""
+    """The user's variables plus the ones ``hyperstep.reporting.report`` reads inside the container."""
     env = {
         **user_env,
         ENV_JOB_ID: job_id,

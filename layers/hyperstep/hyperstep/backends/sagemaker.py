@@ -126,7 +126,7 @@ class SageMakerBackend(TrialBackend):
     def __init__(self, client: Any, event_bus: str | None = None) -> None:
         self.client = client
         self.event_bus = event_bus
-        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.report`` can publish."""
+        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
 
     @staticmethod
     def job_name(job: Job, trial: Trial, attempt: int = 1) -> str:
