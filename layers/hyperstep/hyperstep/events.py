@@ -35,6 +35,7 @@ from hyperstep.backends.naming import (
     LOCAL_EVENT_SOURCE,
     METRIC_EVENT_DETAIL_TYPE,
     METRIC_EVENT_SOURCE,
+    NAME_PREFIX,
     TAG_JOB_ID,
     TAG_TRIAL_ID,
     parse_trial_job_name,
@@ -43,6 +44,25 @@ from hyperstep.errors import HyperstepError
 
 SAGEMAKER_SOURCE, SAGEMAKER_DETAIL_TYPE = "aws.sagemaker", "SageMaker Training Job State Change"
 BATCH_SOURCE, BATCH_DETAIL_TYPE = "aws.batch", "Batch Job State Change"
+RULE_PATTERNS: dict[str, dict[str, Any]] = {
+    # AWS services emit to the account's default bus: these two rules belong there.
+    "sagemaker": {
+        "source": [SAGEMAKER_SOURCE],
+        "detail-type": [SAGEMAKER_DETAIL_TYPE],
+        "detail": {
+            "TrainingJobName": [{"prefix": NAME_PREFIX}],
+            "TrainingJobStatus": ["Completed", "Failed", "Stopped"],
+        },
+    },
+    "batch": {
+        "source": [BATCH_SOURCE],
+        "detail-type": [BATCH_DETAIL_TYPE],
+        "detail": {"jobName": [{"prefix": NAME_PREFIX}], "status": ["SUCCEEDED", "FAILED"]},
+    },
+    # On the bus the backends name in HYPERSTEP_EVENT_BUS.
+    "metrics": {"source": [METRIC_EVENT_SOURCE], "detail-type": [METRIC_EVENT_DETAIL_TYPE]},
+}
+"""EventBridge rule patterns that deliver to collect only the events of hyperstep's jobs."""
 SPOT_OR_RUNTIME_LIMITS = ("MaxRuntimeExceeded", "MaxWaitTimeExceeded")
 """SageMaker secondary statuses of a job it stopped itself: a timeout, so a failure."""
 
