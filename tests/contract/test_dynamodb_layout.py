@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from hyperstep.errors import TrialExistsError
 from hyperstep.models import Job, TrialState, trial_id
@@ -102,3 +103,45 @@ def test_values_beyond_dynamodb_numbers_never_become_best(dynamodb: Any, table: 
         assert store.get_trial(job.id, trial_id(1)).value == value
     after = store.get_job(job.id)
     assert (after.completed, after.best_value) == (1, None)
+
+
+class Colliding:
+    """A client on which every other call of ``operation`` fails as DynamoDB fails a
+    request that collides with a concurrent transaction on the same item."""
+
+    def __init__(self, client: Any, operation: str) -> None:
+        self._client, self._operation, self.calls = client, operation, 0
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name != self._operation:
+            return attribute
+
+        def call(**kwargs: Any) -> Any:
+            self.calls += 1
+            if self.calls % 2 == 0:
+                return attribute(**kwargs)
+            if name != "transact_write_items":
+                raise ClientError({"Error": {"Code": "TransactionConflictException"}}, name)
+            reasons = [{"Code": "None"} for _ in kwargs["TransactItems"]]
+            reasons[-1] = {"Code": "TransactionConflict"}
+            raise ClientError({"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons}, name)
+
+        return call
+
+
+@pytest.mark.parametrize(("operation", "calls"), [("update_item", 6), ("transact_write_items", 4), ("delete_item", 2)])
+def test_transaction_collisions_are_retried(dynamodb: Any, table: str, operation: str, calls: int) -> None:
+    colliding = Colliding(dynamodb, operation)
+    store = DynamoDBStore(table, client=colliding)
+    job = Job(id="collide", spec=full_spec())
+    store.create_job(job)
+    store.put_task_token(job.id, "tok")
+    assert store.reserve_trials(job.id, 2, 5) == [1, 2]
+    store.put_trials(trials_of(job, [1, 2]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    assert store.take_task_token(job.id) == "tok"
+    after = store.get_job(job.id)
+    assert (after.budget_used, after.completed, after.best_value) == (2, 1, 0.5)
+    assert colliding.calls == calls  # each request collided once, then went through

@@ -28,8 +28,12 @@ value follows as a conditional ``UpdateItem`` (a reader may briefly see the coun
 before the best); the task token is taken by ``DeleteItem`` with ``ReturnValues=ALL_OLD``.
 Values DynamoDB cannot hold as numbers (NaN, inf, beyond 1E±125) never become the best.
 ``list_jobs`` reads the GSI, which is eventually consistent; everything else reads with
-``ConsistentRead``. IAM actions used: GetItem, PutItem, UpdateItem, DeleteItem, Query
-(table and ``index/gsi1``), TransactWriteItems.
+``ConsistentRead``.
+
+IAM (least privilege): ``dynamodb:GetItem``, ``PutItem``, ``UpdateItem``, ``DeleteItem``
+and ``Query`` on the table and on ``<table arn>/index/gsi1``. ``TransactWriteItems`` has
+no IAM action of its own: its Put/Update actions are authorized as PutItem/UpdateItem.
+``create_table`` (tooling only) also uses CreateTable, DescribeTable, UpdateTimeToLive.
 """
 
 from __future__ import annotations
@@ -98,7 +102,18 @@ class DynamoDBStore(TrialStore):
         self._db = client
 
     def _call(self, operation: str, **kwargs: Any) -> dict:
-        return getattr(self._db, operation)(TableName=self.table_name, **kwargs)
+        """One single-item request or query on the table; retried while it collides with
+        a transaction on the same item (``TransactionConflictException``, which botocore
+        does not retry; the rejected request changed nothing)."""
+        request = getattr(self._db, operation)
+        for attempt in range(_ATTEMPTS - 1):
+            try:
+                return request(TableName=self.table_name, **kwargs)
+            except Exception as exc:
+                if _code(exc) != "TransactionConflictException":
+                    raise
+                _backoff(attempt)
+        return request(TableName=self.table_name, **kwargs)
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
         self._db.transact_write_items(TransactItems=actions)

@@ -1,7 +1,7 @@
-"""The DynamoDB table layout of the trial store and the codec between items and records.
+"""The DynamoDB table layout of the trial store: item codec and update expressions.
 
-Kept apart from ``stores/dynamodb.py`` so the store reads as a list of conditional writes
-and this module as the one place that knows attribute names and number encoding. No
+Kept apart from ``stores/dynamodb.py`` so the store reads as a list of requests and this
+module is the one place that knows attribute names, number encoding and expressions. No
 boto3 import here: items are the low-level typed maps (``{"S": ...}``, ``{"N": ...}``)
 that ``boto3.client("dynamodb")`` sends and receives.
 
