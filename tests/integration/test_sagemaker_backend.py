@@ -266,3 +266,19 @@ def test_the_model_check_catches_what_aws_would_refuse() -> None:
     request["ResourceConfig"]["InstanceType"] = "ml.fake.huge"
     found = violations("sagemaker", "CreateTrainingJob", request)
     assert len(found) == 2 and "TrainingJobName" in found[0] and "InstanceType" in found[1]
+
+
+def test_long_hyperparameter_json_is_left_out_of_the_environment() -> None:
+    trial = TRIAL.model_copy(update={"params": {f"param_{i:02d}": 0.123456789 for i in range(30)}})
+    request = build_request(make_job(), trial, NAME)
+    assert "HYPERSTEP_HYPERPARAMETERS" not in request["Environment"]  # over SageMaker's 512 characters
+    assert len(request["HyperParameters"]) == 30
+    assert violations("sagemaker", "CreateTrainingJob", request) == []
+
+
+def test_a_job_id_too_long_for_the_name_still_gives_a_valid_request() -> None:
+    job = make_job(job_id="a-very-long-tuning-job-name-that-fills-forty-0123456789ab")
+    name = SageMakerBackend.job_name(job, TRIAL)
+    request = build_request(job, TRIAL, name)
+    assert violations("sagemaker", "CreateTrainingJob", request) == []
+    assert {"Key": "hyperstep:job-id", "Value": job.id} in request["Tags"]  # events map back via tags
