@@ -147,9 +147,9 @@ class BatchTrial(_TrialBlock):
     """
 
     backend: Literal["batch"]
-    job_queue: str = Field(min_length=1, max_length=1600)
+    job_queue: str = Field(min_length=1)
     """The queue's name or ARN."""
-    job_definition: str = Field(min_length=1, max_length=1600)
+    job_definition: str = Field(min_length=1)
     """``name``, ``name:revision`` or the ARN of a container job definition."""
     command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
     environment: dict[
@@ -158,6 +158,7 @@ class BatchTrial(_TrialBlock):
     ] = Field(default_factory=dict)
     vcpus: float | None = Field(default=None, gt=0)
     memory_mib: int | None = Field(default=None, ge=4)
+    """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""
     gpus: int | None = Field(default=None, ge=1)
     retry_attempts: int = Field(default=1, ge=1, le=10)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
