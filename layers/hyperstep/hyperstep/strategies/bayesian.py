@@ -1,15 +1,162 @@
-"""PLACEHOLDER until the GP strategy lands: Sobol' points."""
+"""Bayesian optimization: a GP on the history, log-EI, batches by kriging believer.
+
+Each call rebuilds everything from the history (no state between calls):
+
+1. While fewer than ``n_initial`` points exist, scrambled Sobol' points fill the gap.
+2. The objective values are warped (robust Yeo-Johnson), a Matérn-5/2 ARD GP is fitted
+   as MAP; long histories are cut down to ``max_model_points`` (the best ones, those
+   near the incumbent and a random rest) so the fit stays fast.
+3. Failed trials enter the GP with the worst value seen, and feed a second GP on
+   ran/failed labels whose log probability of running is added to the acquisition:
+   both steer away from regions that crash.
+4. Pending trials and each point already chosen for the batch enter the GP as
+   fantasies at their predicted mean (kriging believer), so a batch spreads out.
+5. Each point maximizes an acquisition from an ensemble (log-EI, log-PI, LCB, as HEBO
+   mixes them) over a mixed-space search that only scores valid encodings.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from hyperstep.strategies.base import History, Strategy
-from hyperstep.strategies.sobol import sobol_points
+from hyperstep.strategies.search import candidate_pool, far_from, maximize, unseen_points
+
+ACQUISITIONS = ("ei", "ensemble")
 
 
 class BayesianOptimization(Strategy):
     name = "bayesian"
 
+    def __init__(
+        self,
+        n_initial: int | None = None,
+        max_model_points: int = 300,
+        acquisition: str = "ensemble",
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        if n_initial is not None and n_initial < 1:
+            raise ValueError("n_initial must be at least 1")
+        if max_model_points < 20:
+            raise ValueError("max_model_points must be at least 20")
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}")
+        self.n_initial = n_initial
+        self.max_model_points = max_model_points
+        self.acquisition = acquisition
+
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
-        return sobol_points(history.space.dim, len(history.X_seen), n, history.seed)
+        from hyperstep.strategies.transforms import Projector
+
+        space = history.space
+        proj = Projector(space)
+        seen = proj(history.X_seen) if len(history.X_seen) else np.empty((0, space.dim))
+        n_init = self.n_initial or min(2 * space.dim + 1, 10)
+        n_sobol = max(0, n_init - len(seen)) if len(history.X) >= 2 else n
+        chosen = self._sobol(history, min(n, n_sobol), seen, proj)
+        if len(chosen) < n and len(history.X) >= 2:
+            chosen = self._bayesian(history, n - len(chosen), rng, proj, np.vstack([seen, chosen]), chosen)
+        if len(chosen) < n:
+            extra = unseen_points(n - len(chosen), np.vstack([seen, chosen]), proj, rng)
+            chosen = np.vstack([chosen, extra])
+        return np.array([space.round(x) for x in chosen]).reshape(len(chosen), space.dim)
+
+    def _sobol(self, history: History, k: int, seen: np.ndarray, proj: Any) -> np.ndarray:
+        """Up to ``k`` new points of the study's Sobol' sequence."""
+        if k <= 0:
+            return np.empty((0, history.space.dim))
+        from hyperstep.strategies.sobol import sobol_points
+
+        C = proj(sobol_points(history.space.dim, len(seen), k, history.seed))
+        keep: list[np.ndarray] = []
+        for x in C:
+            if far_from(x[None], np.vstack([seen, *keep]) if keep else seen)[0]:
+                keep.append(x)
+        return np.array(keep).reshape(len(keep), history.space.dim)
+
+    def _bayesian(
+        self, history: History, k: int, rng: np.random.Generator, proj: Any, seen: np.ndarray, chosen: np.ndarray
+    ) -> np.ndarray:
+        """``k`` points (or fewer if nothing new exists) chosen one by one on a fantasized GP."""
+        from hyperstep.strategies.gp import GaussianProcess
+        from hyperstep.strategies.transforms import warp_objective
+
+        X, y = self._model_data(history.X, history.y, rng)
+        yw = warp_objective(np.r_[y, np.full(len(history.X_failed), y.max())])
+        X = np.vstack([X, history.X_failed[: self.max_model_points // 4]])
+        yw = yw[: len(X)]
+        restarts = 3 if len(X) < 60 else 2 if len(X) < 150 else 1
+        model = GaussianProcess.fit(X, yw, rng, restarts)
+        feasible = self._feasibility(history, rng)
+        fantasies = np.vstack([history.X_pending, chosen]) if len(history.X_pending) else chosen
+        best = float(yw.min())
+        if len(fantasies):
+            believed = model.predict(fantasies)[0]
+            model = model.condition(fantasies, believed)
+            best = min(best, float(believed.min()))
+        pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], history.space.dim, proj, rng)
+        out = list(chosen)
+        for i in range(k):
+            score = self._score(model, feasible, best, i)
+            x = maximize(pool, score, seen, proj, rng)
+            if x is None:
+                break
+            out.append(x)
+            seen = np.vstack([seen, x])
+            believed = model.predict(x[None])[0]
+            model = model.condition(x[None], believed)
+            best = min(best, float(believed[0]))
+        return np.array(out).reshape(len(out), history.space.dim)
+
+    def _model_data(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """At most ``max_model_points``: a third best, a third nearest the incumbent, a third random."""
+        cap = self.max_model_points
+        if len(X) <= cap:
+            return X, y
+        order = np.argsort(y, kind="stable")
+        keep = list(order[: cap // 3])
+        rest = np.setdiff1d(np.arange(len(X)), keep)
+        dist = np.linalg.norm(X[rest] - X[order[0]], axis=1)
+        near = rest[np.argsort(dist, kind="stable")[: cap // 3]]
+        keep += list(near)
+        rest = np.setdiff1d(rest, near)
+        keep += list(rng.choice(rest, size=cap - len(keep), replace=False))
+        keep = np.sort(np.array(keep))
+        return X[keep], y[keep]
+
+    def _feasibility(self, history: History, rng: np.random.Generator) -> Any:
+        """A GP fitted on +1 (ran) / -1 (failed) labels with its offset, or None without failures."""
+        if len(history.X_failed) == 0:
+            return None
+        from hyperstep.strategies.gp import GaussianProcess
+
+        Xa = np.vstack([history.X, history.X_failed])
+        t = np.r_[np.ones(len(history.X)), -np.ones(len(history.X_failed))]
+        if len(Xa) > self.max_model_points:
+            keep = np.sort(rng.choice(len(Xa), self.max_model_points, replace=False))
+            Xa, t = Xa[keep], t[keep]
+        return GaussianProcess.fit(Xa, t - t.mean(), rng, restarts=1), float(t.mean())
+
+    def _score(self, model: Any, feasible: Any, best: float, i: int) -> Any:
+        """The acquisition for the ``i``-th point of the batch (ensemble cycles through three)."""
+        from hyperstep.strategies.acquisition import lcb, log_ei, log_feasible, log_pi
+
+        kind = "ei" if self.acquisition == "ei" else ("ei", "lcb", "ei", "pi")[i % 4]
+
+        def score(C: np.ndarray) -> np.ndarray:
+            mean, sd = model.predict(C)
+            if kind == "ei":
+                value = log_ei(mean, sd, best)
+            elif kind == "pi":
+                value = log_pi(mean, sd, best - 0.1)
+            else:
+                value = lcb(mean, sd, beta=4.0)
+            if feasible is not None:
+                fm, fs = feasible[0].predict(C)
+                value = value + log_feasible(fm + feasible[1], fs)
+            return value
+
+        return score

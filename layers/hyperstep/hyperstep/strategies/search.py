@@ -1,0 +1,134 @@
+"""Maximizing an acquisition over a mixed space, and keeping suggestions new.
+
+Gradient steps do not apply to integers and categories, so the search is
+derivative-free: score a pool of random points and perturbations of the best trials,
+then refine the winners by shrinking random perturbations (continuous and integer
+columns move by Gaussian steps and are snapped back; a categorical parameter is
+mutated to another choice). Every point scored is a valid encoding.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from hyperstep.space import IntParameter
+from hyperstep.strategies.transforms import Projector
+
+Score = Callable[[np.ndarray], np.ndarray]
+SCALES = (0.2, 0.08, 0.03, 0.01, 0.003)
+DUPLICATE_TOL = 1e-6
+
+
+def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generator) -> np.ndarray:
+    """Random neighbours of the rows of ``X``: a few coordinates moved, then snapped.
+
+    Moving only some coordinates (TuRBO's trick) keeps steps local in higher dimensions.
+    """
+    m, d = X.shape
+    out = X.copy()
+    numeric = ~np.zeros(d, dtype=bool)
+    for cols in proj.cats:
+        numeric[cols] = False
+    n_units = int(numeric.sum()) + len(proj.cats)
+    p = min(1.0, 3.0 / max(n_units, 1))
+    mask = (rng.random((m, d)) < p) & numeric
+    out += mask * rng.normal(0.0, scale, (m, d))
+    for cols in proj.cats:
+        flip = rng.random(m) < max(p, 0.5 / max(n_units, 1))
+        choice = rng.integers(0, cols.stop - cols.start, m)
+        block = out[flip, cols]
+        block[:] = 0.0
+        block[np.arange(len(block)), choice[flip]] = 1.0
+        out[flip, cols] = block
+    out = np.clip(out, 0.0, 1.0)
+    return proj(out)
+
+
+def candidate_pool(X_best: np.ndarray, dim: int, proj: Projector, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random points plus perturbations of the best observed points."""
+    n_random = int(min(2000, 200 + 100 * dim))
+    pool = [proj(rng.random((n_random, dim)))]
+    for scale in SCALES[:3]:
+        if len(X_best):
+            pool.append(perturb(np.repeat(X_best, 40, axis=0), scale, proj, rng))
+    return np.vstack(pool)
+
+
+def far_from(C: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Mask of the rows of ``C`` farther than a duplicate's tolerance from every seen row."""
+    if len(seen) == 0 or len(C) == 0:
+        return np.ones(len(C), dtype=bool)
+    keep = np.ones(len(C), dtype=bool)
+    for start in range(0, len(seen), 512):
+        chunk = seen[start : start + 512]
+        dist = np.abs(C[:, None, :] - chunk[None, :, :]).max(2)
+        keep &= dist.min(1) > DUPLICATE_TOL
+    return keep
+
+
+def local_search(
+    starts: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator, per_round: int = 64
+) -> tuple[np.ndarray, float] | None:
+    """The best new point found by refining ``starts`` with shrinking perturbations."""
+    best_x, best_v = None, -np.inf
+    for x0 in starts:
+        x, v = x0, float(score(x0[None])[0])
+        for scale in SCALES:
+            for _ in range(2):
+                C = perturb(np.repeat(x[None], per_round, axis=0), scale, proj, rng)
+                C = C[far_from(C, seen)]
+                if len(C) == 0:
+                    continue
+                values = score(C)
+                i = int(np.argmax(values))
+                if values[i] > v:
+                    x, v = C[i], float(values[i])
+        if v > best_v and far_from(x[None], seen)[0]:
+            best_x, best_v = x, v
+    return None if best_x is None else (best_x, best_v)
+
+
+def maximize(
+    pool: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator
+) -> np.ndarray | None:
+    """The best new point: top pool members refined by local search (None if nothing new)."""
+    pool = pool[far_from(pool, seen)]
+    if len(pool) == 0:
+        return None
+    values = score(pool)
+    top = pool[np.argsort(-values, kind="stable")[:3]]
+    found = local_search(top, score, seen, proj, rng)
+    return top[0] if found is None else found[0]
+
+
+def unseen_points(n: int, seen: np.ndarray, proj: Projector, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``n`` valid points not yet seen: random ones, or all of a small discrete space."""
+    C = proj(rng.random((max(200, 20 * n), proj.dim)))
+    C = _unique_rows(C[far_from(C, seen)])
+    if len(C) < n and proj.discrete_size <= 100_000:
+        C = enumerate_space(proj)
+        C = C[far_from(C, seen)]
+        C = C[rng.permutation(len(C))]
+    return C[:n]
+
+
+def _unique_rows(C: np.ndarray) -> np.ndarray:
+    if len(C) == 0:
+        return C
+    _, index = np.unique(np.round(C, 9), axis=0, return_index=True)
+    return C[np.sort(index)]
+
+
+def enumerate_space(proj: Projector) -> np.ndarray:
+    """Every configuration of an all-discrete space, as encodings."""
+    columns: list[list[np.ndarray]] = []
+    for param, cols in zip(proj.space.parameters, proj.space.slices()):
+        if isinstance(param, IntParameter):
+            columns.append([np.array(param.encode(v)) for v in range(param.low, param.high + 1)])
+        else:
+            columns.append(list(np.eye(cols.stop - cols.start)))
+    rows = [np.concatenate(combo) for combo in itertools.product(*columns)]
+    return np.array(rows, dtype=float).reshape(len(rows), proj.dim)

@@ -1,0 +1,152 @@
+"""The bayesian strategy: better than random, deterministic, valid, spread-out batches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hyperstep.space import SearchSpace
+from hyperstep.strategies.base import History
+from hyperstep.strategies.bayesian import BayesianOptimization
+from hyperstep.study import Study
+
+SPACE2 = SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "a", "type": "float", "low": 0, "high": 1},
+            {"name": "b", "type": "float", "low": 0, "high": 1},
+        ]
+    }
+)
+MIXED = SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "lr", "type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
+            {"name": "layers", "type": "int", "low": 1, "high": 6},
+            {"name": "width", "type": "int", "low": 8, "high": 512, "scale": "log"},
+            {"name": "act", "type": "categorical", "choices": ["relu", "tanh", "gelu"]},
+        ]
+    }
+)
+
+
+def _history(space: SearchSpace, X: np.ndarray, y: np.ndarray, **kw: np.ndarray) -> History:
+    empty = np.empty((0, space.dim))
+    return History(
+        space=space, X=X, y=y, X_failed=kw.get("X_failed", empty), X_pending=kw.get("X_pending", empty), seed=3
+    )
+
+
+def _quadratic_history(n: int = 12, seed: int = 0) -> History:
+    X = np.random.default_rng(seed).random((n, 2))
+    return _history(SPACE2, X, ((X - [0.7, 0.2]) ** 2).sum(1))
+
+
+def _best_after(strategy: str, seed: int, rounds: int = 5, batch: int = 4) -> float:
+    study = Study(SPACE2, strategy=strategy, seed=seed)
+    best = np.inf
+    for _ in range(rounds):
+        for trial in study.ask(batch):
+            value = (trial.params["a"] - 0.7) ** 2 + (trial.params["b"] - 0.2) ** 2
+            best = min(best, value)
+            study.tell(trial.id, value)
+    return best
+
+
+def test_beats_random_search_on_a_quadratic_by_a_clear_margin() -> None:
+    bo = [_best_after("bayesian", seed) for seed in (1, 2)]
+    rs = [_best_after("random", seed) for seed in (1, 2)]
+    assert max(bo) < 1e-3
+    assert np.median(bo) < 0.1 * np.median(rs)
+
+
+def test_same_seed_and_history_give_the_same_points() -> None:
+    history = _quadratic_history()
+    strategy = BayesianOptimization()
+    a = strategy.suggest(history, 4, np.random.default_rng([3, 12]))
+    b = strategy.suggest(history, 4, np.random.default_rng([3, 12]))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_a_batch_has_no_duplicates_and_keeps_away_from_pending_points() -> None:
+    history = _quadratic_history()
+    pending = np.array([[0.7, 0.2], [0.69, 0.21]])
+    history = _history(SPACE2, history.X, history.y, X_pending=pending)
+    points = BayesianOptimization().suggest(history, 8, np.random.default_rng(0))
+    assert points.shape == (8, 2)
+    pairwise = np.linalg.norm(points[:, None] - points[None], axis=2) + np.eye(8)
+    assert pairwise.min() > 1e-3
+    assert np.linalg.norm(points[:, None] - pending[None], axis=2).min() > 1e-3
+    assert np.linalg.norm(points[:, None] - history.X[None], axis=2).min() > 1e-3
+
+
+def test_mixed_space_suggestions_are_valid_encodings() -> None:
+    rng = np.random.default_rng(0)
+    X = np.array([MIXED.round(x) for x in rng.random((15, MIXED.dim))])
+    y = np.array([MIXED.decode(x)["layers"] + np.log(MIXED.decode(x)["lr"]) ** 2 for x in X])
+    points = BayesianOptimization().suggest(_history(MIXED, X, y), 8, rng)
+    assert len(points) == 8
+    keys = {MIXED.key(MIXED.decode(x)) for x in points}
+    assert len(keys) == 8
+    assert not keys & {MIXED.key(MIXED.decode(x)) for x in X}
+    for x in points:
+        np.testing.assert_allclose(x, MIXED.round(x), atol=1e-12)
+        assert x[-3:].sum() == 1.0 and set(x[-3:]) <= {0.0, 1.0}
+
+
+def test_a_small_discrete_space_runs_out_instead_of_repeating() -> None:
+    space = SearchSpace.model_validate(
+        {
+            "parameters": [
+                {"name": "k", "type": "int", "low": 1, "high": 3},
+                {"name": "c", "type": "categorical", "choices": ["x", "y"]},
+            ]
+        }
+    )
+    everything = [space.encode({"k": k, "c": c}) for k in (1, 2, 3) for c in ("x", "y")]
+    X = np.array(everything[:4])
+    points = BayesianOptimization().suggest(_history(space, X, np.arange(4.0)), 8, np.random.default_rng(0))
+    assert sorted(space.key(space.decode(p)) for p in points) == sorted(
+        space.key(space.decode(p)) for p in everything[4:]
+    )
+    none_left = BayesianOptimization().suggest(
+        _history(space, np.array(everything), np.arange(6.0)), 8, np.random.default_rng(0)
+    )
+    assert len(none_left) == 0
+
+
+def test_a_region_of_failures_is_avoided() -> None:
+    # the objective improves towards a < 0.4, but every trial there crashed
+    rng = np.random.default_rng(5)
+    pts = rng.random((30, 2))
+    ok, bad = pts[pts[:, 0] >= 0.4], pts[pts[:, 0] < 0.4]
+    history = _history(SPACE2, ok, ok[:, 0] + (ok[:, 1] - 0.5) ** 2, X_failed=bad)
+    points = BayesianOptimization().suggest(history, 8, np.random.default_rng(0))
+    assert np.mean(points[:, 0] < 0.35) <= 0.25
+    # without the failures the same strategy goes straight there
+    blind = BayesianOptimization().suggest(_history(SPACE2, ok, history.y), 8, np.random.default_rng(0))
+    assert np.mean(blind[:, 0] < 0.35) >= 0.5
+
+
+def test_first_batch_is_an_initial_design_of_distinct_points() -> None:
+    points = BayesianOptimization().suggest(
+        _history(SPACE2, np.empty((0, 2)), np.empty(0)), 8, np.random.default_rng(0)
+    )
+    assert points.shape == (8, 2)
+    assert len({tuple(p) for p in points}) == 8
+
+
+def test_unknown_and_bad_options_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        BayesianOptimization(kappa=2)
+    with pytest.raises(ValueError):
+        BayesianOptimization(acquisition="magic")
+
+
+def test_importing_the_strategy_does_not_import_scipy_stats() -> None:
+    code = "import sys, hyperstep.strategies.bayesian; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,91 @@
+"""The GP, the objective warp and the acquisition functions compute what they claim."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+from hyperstep.strategies import gp
+from hyperstep.strategies.acquisition import log_ei, log_h
+from hyperstep.strategies.gp import GaussianProcess
+from hyperstep.strategies.transforms import warp_objective, yeo_johnson
+
+
+def _data(n: int = 30, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    y = np.sin(6 * X[:, 0]) + 0.5 * X[:, 1] ** 2
+    return X, (y - y.mean()) / y.std()
+
+
+def test_gradient_of_the_negative_log_posterior_matches_finite_differences() -> None:
+    X, y = _data()
+    D2 = (X[:, None, :] - X[None, :, :]) ** 2
+    prior = gp.Prior.for_dim(3)
+    theta = np.r_[np.log([0.3, 0.5, 2.0]), 0.2, math.log(1e-2)]
+    _, grad = gp._neg_log_posterior(theta, D2, y, prior)
+    h = 1e-6
+    numeric = [
+        (gp._neg_log_posterior(theta + e, D2, y, prior)[0] - gp._neg_log_posterior(theta - e, D2, y, prior)[0])
+        / (2 * h)
+        for e in np.eye(5) * h
+    ]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+
+
+def test_posterior_interpolates_noise_free_training_points() -> None:
+    X, y = _data()
+    model = GaussianProcess.fit(X, y, np.random.default_rng(0))
+    mean, sd = model.predict(X)
+    assert np.abs(mean - y).max() < 0.05
+    assert sd.max() < 0.1
+    _, sd_far = model.predict(np.full((1, 3), 5.0))
+    assert sd_far[0] > 0.5
+
+
+def test_map_fit_finds_an_irrelevant_dimension_long() -> None:
+    X, y = _data(n=40, d=3)  # y ignores the third column
+    model = GaussianProcess.fit(X, y, np.random.default_rng(1))
+    assert model.lengths[2] > 5 * max(model.lengths[0], model.lengths[1])
+    assert model.lengths[0] < 1.0
+
+
+def test_condition_on_a_fantasy_collapses_the_variance_there() -> None:
+    X, y = _data()
+    model = GaussianProcess.fit(X, y, np.random.default_rng(0))
+    x = np.array([[1.3, 1.3, 0.5]])  # outside the data: uncertain
+    mean, sd = model.predict(x)
+    after = model.condition(x, mean)
+    new_mean, new_sd = after.predict(x)
+    assert new_sd[0] < 0.5 * sd[0]
+    assert new_mean[0] == pytest.approx(mean[0], abs=1e-3)
+
+
+def test_log_ei_is_the_log_of_ei_in_the_normal_range_and_finite_in_the_tail() -> None:
+    mean, sd, best = np.array([0.0, 1.0, -1.0, 3.0]), np.array([1.0, 0.5, 2.0, 0.7]), 0.2
+    z = (best - mean) / sd
+    ei = sd * (z * ndtr(z) + np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))
+    np.testing.assert_allclose(log_ei(mean, sd, best), np.log(ei), rtol=1e-9)
+    tail = log_h(np.array([-10.0, -40.0, -1e3, -1e9]))
+    assert np.all(np.isfinite(tail))
+    assert np.all(np.diff(tail) < 0)  # still ordered where EI underflows
+    assert tail[0] == pytest.approx(-55.5531, abs=1e-3)  # log h(-10), from mpmath
+
+
+def test_yeo_johnson_is_monotone_and_identity_at_one() -> None:
+    x = np.linspace(-5, 5, 101)
+    np.testing.assert_allclose(yeo_johnson(x, 1.0), x, atol=1e-12)
+    for lam in (-1.0, 0.0, 0.5, 2.0):
+        assert np.all(np.diff(yeo_johnson(x, lam)) > 0)
+
+
+def test_warp_preserves_order_and_tames_an_outlier() -> None:
+    y = np.r_[np.linspace(0.0, 1.0, 20), 1e6]
+    w = warp_objective(y)
+    assert np.all(np.diff(w) > 0)
+    assert w.std() == pytest.approx(1.0)
+    # the good values stay spread out instead of being squashed by the outlier
+    assert w[19] - w[0] > 1.0
