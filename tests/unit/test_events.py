@@ -57,10 +57,10 @@ def test_sample_event_parses(name: str) -> None:
         assert (parsed.job_id, parsed.trial_id, parsed.state) == (JOB, TRIAL, state)
 
 
-def test_every_sample_event_has_the_eventbridge_envelope() -> None:
-    for path in EVENTS.glob("*.json"):
-        envelope = EventBridgeEvent.model_validate(json.loads(path.read_text()))
-        assert envelope.version == "0" and envelope.account.isdigit(), path.name
+@pytest.mark.parametrize("name", [*trial_event_files(), "scheduled-event.json"])
+def test_sample_events_have_the_eventbridge_envelope(name: str) -> None:
+    envelope = EventBridgeEvent.model_validate(load(name))
+    assert envelope.version == "0" and envelope.account.isdigit() and envelope.time.tzinfo is not None
 
 
 def test_failed_training_job_carries_its_failure_reason() -> None:
