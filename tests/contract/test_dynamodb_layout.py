@@ -79,17 +79,39 @@ def test_a_resource_or_no_client_works(dynamodb: Any, table: str) -> None:
 
 def test_batches_beyond_one_transaction(dynamodb: Any, table: str) -> None:
     store = DynamoDBStore(table, client=dynamodb)
-    job = Job(id="big", spec=full_spec())
-    store.create_job(job)
-    count = TRANSACTION_LIMIT + 50
-    store.put_trials(trials_of(job, list(range(1, count + 1))))
-    assert [t.number for t in store.list_trials(job.id)] == list(range(1, count + 1))  # paginated query
-    other = Job(id="big-undone", spec=full_spec())
-    store.create_job(other)
-    store.put_trials(trials_of(other, [TRANSACTION_LIMIT + 5]))
+    job, other = Job(id="big", spec=full_spec()), Job(id="big-undone", spec=full_spec())
+    for j in (job, other):
+        store.create_job(j)
+    numbers = list(range(1, TRANSACTION_LIMIT + 2))
+    store.put_trials(trials_of(job, numbers))
+    assert [t.number for t in store.list_trials(job.id)] == numbers
+    store.put_trials(trials_of(other, [TRANSACTION_LIMIT + 1]))
     with pytest.raises(TrialExistsError):
-        store.put_trials(trials_of(other, list(range(1, count + 1))))
-    assert [t.number for t in store.list_trials(other.id)] == [TRANSACTION_LIMIT + 5]  # first chunk undone
+        store.put_trials(trials_of(other, numbers))
+    assert [t.number for t in store.list_trials(other.id)] == [TRANSACTION_LIMIT + 1]  # first chunk undone
+
+
+class Paged:
+    """A client whose queries return at most two items a page (as DynamoDB does past 1 MB)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "query":
+            return getattr(self._client, name)
+        return lambda **kwargs: self._client.query(**{**kwargs, "Limit": min(kwargs.get("Limit", 2), 2)})
+
+
+def test_queries_follow_every_page(dynamodb: Any, table: str) -> None:
+    store = DynamoDBStore(table, client=Paged(dynamodb))
+    jobs = [Job(id=f"paged-{k}", spec=full_spec(), created_at=1000.0 + k) for k in range(5)]
+    for j in jobs:
+        store.create_job(j)
+    store.put_trials(trials_of(jobs[0], [3, 1, 5, 2, 4]))
+    assert [t.number for t in store.list_trials(jobs[0].id)] == [1, 2, 3, 4, 5]
+    assert [j.id for j in store.list_jobs(limit=4)] == [f"paged-{k}" for k in (4, 3, 2, 1)]
+    assert len(store.list_jobs()) == 5
 
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e300])
