@@ -1,0 +1,335 @@
+"""Checks of the deployment: template.yaml lints, transforms and grants least privilege.
+
+- cfn-lint reports nothing; aws-sam-translator transforms the template offline;
+- the npm ``asl-validator`` accepts ``statemachine/tuning.asl.json`` (cfn-lint does not read
+  a ``DefinitionUri`` file);
+- structure: each function's role has exactly the actions its use cases call, no wildcard
+  actions, ``"*"`` resources only where AWS has no resource type, PassRole conditioned,
+  the table as the store defines it, IAM-authorized API routes equal to the resolver's,
+  substitutions covering the definition, event rules matching real-shaped sample events.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ASL = ROOT / "statemachine" / "tuning.asl.json"
+
+TABLE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+WAKE = ["states:SendTaskSuccess"]
+STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
+EXPECTED_ACTIONS = {
+    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "scheduler:CreateSchedule", "iam:PassRole"},
+    "StartFunction": {*TABLE, "states:StartExecution"},
+    "SuggestFunction": {*TABLE, *STOP},
+    "LaunchFunction": {
+        *TABLE,
+        *WAKE,
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:AddTags",
+        "iam:PassRole",
+        "batch:SubmitJob",
+        "batch:TagResource",
+        "batch:ListJobs",
+    },
+    "WaitFunction": {*TABLE, *WAKE},
+    "CollectFunction": {*TABLE, *WAKE},
+    "FinishFunction": {*TABLE, "events:PutEvents"},
+    "ReaperFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},
+}
+"""What each function's use cases call (service.py, the store, the backends, scheduling)."""
+
+
+@functools.cache
+def template() -> dict[str, Any]:
+    from cfnlint.decode import cfn_yaml
+
+    return json.loads(json.dumps(cfn_yaml.loads(TEMPLATE.read_text())))
+
+
+def resources(kind: str | None = None) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template()["Resources"].items() if kind is None or v["Type"] == kind}
+
+
+def resolve_if(node: Any) -> Any:
+    """The template as deployed with every condition true (SageMaker and Batch both on)."""
+    if isinstance(node, list):
+        return [x for x in (resolve_if(i) for i in node) if x != {"Ref": "AWS::NoValue"}]
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            return resolve_if(node["Fn::If"][1])
+        return {k: resolve_if(v) for k, v in node.items()}
+    return node
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    """The function's inline statements plus the shared managed policies it references."""
+    found: list[dict[str, Any]] = []
+    for policy in resolve_if(resources()[function]["Properties"]["Policies"]):
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            managed = resources()[policy["Ref"]]["Properties"]["PolicyDocument"]
+            found += managed["Statement"]
+        else:
+            found += policy["Statement"]
+    return found
+
+
+@functools.cache
+def transformed() -> dict[str, Any]:
+    """The template after the SAM transform, run offline (local URIs replaced by S3 ones)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    from samtranslator.translator.transform import transform
+
+    document = json.loads(json.dumps(template()))
+    for name, resource in document["Resources"].items():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+            if isinstance(props.get(key), str):
+                props[key] = {"Bucket": "artifacts", "Key": f"{name}/{key}"}
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    return transform(document, {}, NoManagedPolicies())
+
+
+@functools.cache
+def iam_reference() -> dict[str, Any]:
+    """cfn-lint's copy of the IAM Service Authorization Reference (actions, resource types)."""
+    import cfnlint
+
+    path = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
+    data = json.loads(path.read_text())
+    return data.get("serviceMap", data)
+
+
+def resource_types(action: str) -> list[str]:
+    service, name = action.lower().split(":")
+    return iam_reference()[service]["Actions"][name].get("Resources", [])
+
+
+# --- linters and the transform ---------------------------------------------------------
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    """cfn-lint as its command line runs it: every error and warning rule."""
+    from cfnlint.api import lint
+
+    matches = lint(TEMPLATE.read_text())
+    assert [str(m) for m in matches] == []
+
+
+def test_template_transforms_offline_into_the_expected_resources() -> None:
+    out = transformed()["Resources"]
+    kinds = {name: r["Type"] for name, r in out.items()}
+    assert sorted(k for k, v in kinds.items() if v == "AWS::Lambda::Function") == sorted(EXPECTED_ACTIONS)
+    assert "AWS::Lambda::LayerVersion" in kinds.values()
+    assert kinds["TuningStateMachine"] == "AWS::StepFunctions::StateMachine"
+    assert out["TuningStateMachine"]["Properties"]["StateMachineType"] == "STANDARD"
+
+
+def asl_validator_command() -> list[str] | None:
+    """A local install (``.tools/node_modules``, e.g. in CI) or npx; None without either."""
+    for candidate in (os.environ.get("ASL_VALIDATOR"), ROOT / ".tools/node_modules/.bin/asl-validator"):
+        if candidate and Path(candidate).exists():
+            return [str(candidate)]
+    npx = shutil.which("npx")
+    return [npx, "--yes", "asl-validator@4"] if npx else None
+
+
+def test_asl_validator_accepts_the_state_machine() -> None:
+    command = asl_validator_command()
+    if command is None:
+        pytest.skip("asl-validator needs Node.js: install npx, or `npm install --prefix .tools asl-validator@4`")
+    run = subprocess.run([*command, "--json-path", str(ASL)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+# --- IAM: least privilege ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_ACTIONS))
+def test_each_function_has_exactly_the_actions_it_needs(function: str) -> None:
+    granted = {action for s in statements(function) for action in as_list(s["Action"])}
+    assert granted == EXPECTED_ACTIONS[function]
+
+
+def all_statements(document: Any) -> list[dict[str, Any]]:
+    """Every IAM statement anywhere in a (transformed) template."""
+    if isinstance(document, dict):
+        found = [document] if "Effect" in document and ("Action" in document or "NotAction" in document) else []
+        return found + [s for v in document.values() for s in all_statements(v)]
+    if isinstance(document, list):
+        return [s for v in document for s in all_statements(v)]
+    return []
+
+
+def test_no_wildcard_actions_and_star_resources_only_where_aws_has_no_resource_type() -> None:
+    found = all_statements(resolve_if(transformed()))
+    assert len(found) > 20
+    for statement in found:
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, statement
+        if "*" in as_list(statement.get("Resource", [])):
+            for action in as_list(statement["Action"]):
+                assert resource_types(action) == [], f"{action} has resource types: scope it"
+
+
+def test_pass_role_is_limited_to_one_role_and_one_service() -> None:
+    passes = [s for s in all_statements(resolve_if(template())) if "iam:PassRole" in as_list(s["Action"])]
+    assert {json.dumps(s["Resource"]) for s in passes} == {
+        json.dumps({"Ref": "TrainingRoleArn"}),
+        json.dumps({"Fn::GetAtt": ["SchedulerRole", "Arn"]}),
+    }
+    services = {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes}
+    assert services == {"sagemaker.amazonaws.com", "scheduler.amazonaws.com"}
+
+
+def test_sagemaker_access_is_scoped_to_hyperstep_training_jobs() -> None:
+    for function in EXPECTED_ACTIONS:
+        for statement in statements(function):
+            if any(a.startswith("sagemaker:") for a in as_list(statement["Action"])):
+                assert statement["Resource"]["Fn::Sub"].endswith(":training-job/hs-*")
+
+
+def test_scheduler_role_may_only_invoke_the_start_function() -> None:
+    role = resources()["SchedulerRole"]["Properties"]
+    principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+    assert principal == {"Service": "scheduler.amazonaws.com"}
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert json.dumps(statement["Resource"]).count("StartFunction") == 2
+    assert "Function.Arn" not in json.dumps(statement["Resource"]).replace("StartFunction.Arn", "")
+
+
+# --- the table, the API, the state machine, the rules -------------------------------------
+
+
+def test_table_is_the_one_the_store_defines_with_pitr_sse_and_ttl() -> None:
+    from hyperstep.stores.dynamodb import table_definition
+
+    props = resources("AWS::DynamoDB::Table")["Table"]["Properties"]
+    expected = table_definition()
+    for key in ("BillingMode", "KeySchema", "GlobalSecondaryIndexes"):
+        assert props[key] == expected[key]
+    assert sorted(props["AttributeDefinitions"], key=str) == sorted(expected["AttributeDefinitions"], key=str)
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_api_requires_iam_and_routes_equal_the_resolvers() -> None:
+    from hyperstep_functions.api.app import app
+
+    api = resources("AWS::Serverless::Api")["Api"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    events = resources()["ApiFunction"]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events}
+    spec = json.loads(app.get_openapi_json_schema())
+    resolver = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    assert routes == resolver
+    assert all("Auth" not in e["Properties"] for e in events)  # nothing opts out of IAM
+
+
+def test_state_machine_substitutions_cover_the_definition_and_invoke_only_its_functions() -> None:
+    machine = resources("AWS::Serverless::StateMachine")["TuningStateMachine"]["Properties"]
+    used = set(re.findall(r"\$\{(\w+)\}", ASL.read_text()))
+    substitutions = machine["DefinitionSubstitutions"]
+    assert set(substitutions) == used
+    invoked = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in machine["Policies"] if "LambdaInvokePolicy" in p}
+    assert invoked == {v["Fn::GetAtt"][0] for v in substitutions.values()}
+    assert machine["Tracing"] == {"Enabled": True}
+    assert machine["Logging"]["IncludeExecutionData"] is False
+
+
+def test_every_function_folder_has_its_handler() -> None:
+    for name, function in resources("AWS::Serverless::Function").items():
+        folder = ROOT / function["Properties"]["CodeUri"]
+        assert "def lambda_handler(" in (folder / "app.py").read_text(), name
+    assert template()["Globals"]["Function"]["Handler"] == "app.lambda_handler"
+
+
+def test_every_event_rule_has_a_dead_letter_queue_that_may_receive_and_is_alarmed() -> None:
+    rules = resources("AWS::Events::Rule")
+    assert len(rules) == 3
+    for rule in rules.values():
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    policy = resources("AWS::SQS::QueuePolicy")["EventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    sources = policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert {s["Fn::GetAtt"][0] for s in sources} == set(rules)
+    assert resources("AWS::SQS::Queue")["EventsDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    alarm = resources("AWS::CloudWatch::Alarm")["EventsDeadLetterAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / "events" / name).read_text())
+
+
+def routed(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Whether EventBridge (moto's) routes ``event`` through a rule with ``pattern``."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        events, sqs = boto3.client("events", "us-east-1"), boto3.client("sqs", "us-east-1")
+        url = sqs.create_queue(QueueName="target")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="rule", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule="rule", Targets=[{"Id": "q", "Arn": arn}])
+        entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+        events.put_events(Entries=[entry])
+        return bool(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages"))
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("rule", "event", "name_field"),
+    [
+        ("SageMakerStateChangeRule", "sagemaker-training-job-state-change-completed.json", "TrainingJobName"),
+        ("BatchStateChangeRule", "batch-job-state-change-succeeded.json", "jobName"),
+    ],
+)
+def test_state_change_rules_take_only_hyperstep_jobs_that_ended(
+    rule: str, event: str, name_field: str, fake_credentials: None
+) -> None:
+    pattern = resources()[rule]["Properties"]["EventPattern"]
+    ended = sample(event)
+    assert routed(pattern, ended)
+    assert not routed(pattern, {**ended, "detail": {**ended["detail"], name_field: "someone-elses-job"}})
+    running = "sagemaker-training-job-state-change-in-progress.json" if "SageMaker" in rule else None
+    if running:
+        assert not routed(pattern, sample(running))
+    else:
+        assert not routed(pattern, sample("batch-job-state-change-running.json"))
+
+
+def test_metric_rule_takes_trial_metric_events(fake_credentials: None) -> None:
+    pattern = resources()["TrialMetricRule"]["Properties"]["EventPattern"]
+    assert routed(pattern, sample("trial-metric-reported.json"))
+    assert not routed(pattern, sample("scheduled-event.json"))
