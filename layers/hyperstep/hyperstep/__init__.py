@@ -2,6 +2,7 @@
 
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.reporting import report
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, load_spec
 from hyperstep.study import Study
@@ -19,4 +20,5 @@ __all__ = [
     "Trial",
     "TrialState",
     "load_spec",
+    "report",
 ]

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hyperstep import report
+from hyperstep import views
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus
 from hyperstep.spec import JobSpec, LocalTrial, load_spec
@@ -102,6 +102,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if bool(args.spec) == bool(args.resume):
         raise SpecError("run: give either a SPEC file or --resume JOB")
     spec = prepare_spec(args.spec) if args.spec else None
+    if spec is not None and not isinstance(spec.trial, LocalTrial):
+        raise SpecError(
+            f"trial.backend: {spec.trial.backend!r} trials run on AWS; submit with: hyperstep submit SPEC --api URL"
+        )
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
     job = run_local(
@@ -115,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     store = SQLiteStore(args.store)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    summary = report.job_summary(job, best)
+    summary = views.job_summary(job, best)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -131,7 +135,7 @@ def progress_printer() -> Any:
     last = {"line": ""}
 
     def show(job: Job, trials: list, final: bool = False) -> None:
-        line = report.progress_line(job, trials)
+        line = views.progress_line(job, trials)
         if tty:
             print("\r" + line.ljust(len(last["line"])), end="\n" if final else "", file=sys.stderr, flush=True)
         elif line != last["line"]:
@@ -147,19 +151,19 @@ def print_summary(summary: dict[str, Any]) -> None:
         print("no trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
         return
     objective = summary["objective"]
-    print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {report.fmt(summary['best_value'])}")
+    print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {views.fmt(summary['best_value'])}")
     for name, value in summary["best_params"].items():
-        print(f"  {name} = {report.fmt(value)}")
+        print(f"  {name} = {views.fmt(value)}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     if args.job is None:
-        print(report.jobs_table(store.list_jobs()))
+        print(views.jobs_table(store.list_jobs()))
         return 0
     job = store.get_job(args.job)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    print(json.dumps(report.job_summary(job, best), indent=2))
+    print(json.dumps(views.job_summary(job, best), indent=2))
     return 0
 
 
@@ -168,7 +172,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
     job = store.get_job(args.job)
     trials = store.list_trials(job.id)
     print(
-        report.trials_csv(job, trials) if args.csv else report.trials_table(job, trials), end="" if args.csv else "\n"
+        views.trials_csv(job, trials) if args.csv else views.trials_table(job, trials), end="" if args.csv else "\n"
     )
     return 0
 

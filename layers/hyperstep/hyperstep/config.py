@@ -36,14 +36,15 @@ def build_aws_service(env: Mapping[str, str]) -> TuningService:
     from hyperstep.backends.sagemaker import SageMakerBackend
     from hyperstep.stores.dynamodb import DynamoDBStore
 
+    bus = env.get("HYPERSTEP_EVENT_BUS", "default")
     return TuningService(
         store=DynamoDBStore(env["HYPERSTEP_TABLE"]),
         backends={
-            "sagemaker": SageMakerBackend(boto3.client("sagemaker")),
-            "batch": BatchBackend(boto3.client("batch")),
+            "sagemaker": SageMakerBackend(boto3.client("sagemaker"), event_bus=bus),
+            "batch": BatchBackend(boto3.client("batch"), event_bus=bus),
         },
         orchestrator=StepFunctionsOrchestrator(
             boto3.client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")
         ),
-        publisher=EventBridgePublisher(boto3.client("events"), env.get("HYPERSTEP_EVENT_BUS", "default")),
+        publisher=EventBridgePublisher(boto3.client("events"), bus),
     )

@@ -199,16 +199,30 @@ class TuningService:
         """
         job = self.store.get_job(result.job_id)
         trial = self.store.get_trial(job.id, result.trial_id)
+        if not trial.state.active:
+            return False
         metrics = {**trial.metrics, **result.metrics}
         state, value, error = TrialState(result.state), None, result.error
+        objective = job.spec.objective.metric
+        if state is TrialState.COMPLETED and objective not in metrics:
+            metrics.update(self._described_metrics(job, trial))
         if state is TrialState.COMPLETED:
-            value = metrics.get(job.spec.objective.metric)
+            value = metrics.get(objective)
             if value is None:
                 state, error = TrialState.FAILED, f"objective metric {job.spec.objective.metric!r} was not reported"
         recorded = self.store.finish_trial(job.id, trial.id, state, value=value, metrics=metrics, error=error)
         if recorded:
             self.wake(job.id)
         return recorded
+
+    def _described_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+        """Final metrics from the backend itself, for an end event that carried none
+        (SageMaker's state-change event may omit ``FinalMetricDataList``)."""
+        try:
+            described = self.backend_for(job).describe(job, trial)
+        except LaunchError:
+            return {}
+        return described.metrics if described is not None else {}
 
     def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
         """Keep intermediate metrics on a running trial."""
