@@ -201,3 +201,20 @@ def stop_job(job_id: str) -> Response[JobAccepted]:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
+
+
+def openapi_document() -> str:
+    """The API's OpenAPI document, as committed in ``openapi.json`` next to this file.
+
+    Regenerate after changing a route: ``python functions/api/app.py > functions/api/openapi.json``.
+    """
+    return app.get_openapi_json_schema(
+        title="hyperstep",
+        version="0.1.0",
+        description="Serverless hyperparameter tuning: submit, inspect and stop tuning jobs. "
+        "Every request is signed with AWS Signature Version 4 (service execute-api).",
+    )
+
+
+if __name__ == "__main__":
+    print(openapi_document())

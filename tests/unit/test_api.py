@@ -1,0 +1,246 @@
+"""The API handler and the recurring-tuning path, driven by API Gateway proxy events.
+
+The real handler modules run against the real service over a SQLite store, a fake
+orchestrator and backend, and moto's EventBridge Scheduler; only AWS is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
+
+from hyperstep.backends.base import TrialResult
+from hyperstep.models import JobStatus, TrialState
+from hyperstep.scheduling import RecurringSchedules
+from hyperstep.service import JobRef, TuningService
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep_functions.api import app as api
+from hyperstep_functions.start import app as start
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+OPENAPI = Path(api.__file__).with_name("openapi.json")
+START_ARN = "arn:aws:lambda:us-east-1:123456789012:function:hyperstep-start"
+SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/hyperstep-scheduler"
+LOSS = [{"name": "loss", "regex": "loss=([0-9.]+)"}]
+
+
+def sagemaker_spec(**overrides: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": "mnist",
+        "objective": {"metric": "loss", "goal": "minimize"},
+        "parameters": [{"name": "lr", "type": "float", "low": 1e-4, "high": 1e-1, "scale": "log"}],
+        "strategy": {"name": "random", "seed": 0},
+        "budget": {"max_trials": 4, "max_parallel": 2},
+        "trial": {
+            "backend": "sagemaker",
+            "training_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:latest",
+            "instance_type": "ml.m5.large",
+            "role_arn": "arn:aws:iam::123456789012:role/training",
+            "output_path": "s3://bucket/out",
+            "metric_definitions": LOSS,
+        },
+    }
+    document.update(overrides)
+    return document
+
+
+@dataclass
+class Context:
+    function_name: str = "hyperstep-api"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:hyperstep-api"
+    aws_request_id: str = "request-1"
+
+
+def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One API Gateway REST proxy event through the handler; (status, parsed body)."""
+    event = {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "requestContext": {"stage": "v1", "httpMethod": method, "resourcePath": path, "requestId": "r-1"},
+        "body": body if isinstance(body, str) or body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+    response = api.lambda_handler(event, Context())
+    return int(response["statusCode"]), json.loads(response["body"]) if response["body"] else None
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch) -> TuningService:
+    backend = FakeBackend()
+    svc = TuningService(SQLiteStore(), {"sagemaker": backend, "batch": backend}, FakeOrchestrator())
+    monkeypatch.setattr(api, "service", lambda: svc)
+    monkeypatch.setattr(start, "service", lambda: svc)
+    return svc
+
+
+@pytest.fixture
+def scheduler(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("scheduler", "us-east-1")
+        client.create_schedule_group(Name="hyperstep")
+        schedules = RecurringSchedules(client, "hyperstep", START_ARN, SCHEDULER_ROLE)
+        monkeypatch.setattr(api, "schedules", lambda: schedules)
+        yield client
+
+
+def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService) -> None:
+    status, body = call("POST", "/jobs", sagemaker_spec())
+    assert status == 202
+    job = service.store.get_job(body["job_id"])
+    assert job.spec.name == "mnist" and job.status is JobStatus.RUNNING
+    assert body == {"job_id": job.id, "status": "running", "execution_id": job.execution_id}
+    assert job.execution_id and job.execution_id.startswith(f"exec-{job.id[:60]}")
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "reason"),
+    [
+        (sagemaker_spec(parameters=[{"name": "lr", "type": "float", "low": 2, "high": 1}]), "parameters.0", "low"),
+        (sagemaker_spec(budget={"max_trials": 0}), "budget.max_trials", "greater than or equal to 1"),
+        (sagemaker_spec(name="bad name!"), "name", "pattern"),
+        (sagemaker_spec(schedule="every day"), "schedule", "cron(...) or rate(...)"),
+        (sagemaker_spec(trial=None), "trial", "required to run on AWS"),
+        (
+            sagemaker_spec(trial={"backend": "local", "command": ["python"], "metric_definitions": LOSS}),
+            "trial.backend",
+            "cannot run on AWS",
+        ),
+    ],
+)
+def test_a_bad_spec_is_refused_with_field_and_reason_and_nothing_is_stored(
+    service: TuningService, document: dict[str, Any], field: str, reason: str
+) -> None:
+    status, body = call("POST", "/jobs", document)
+    assert status == 422, body
+    assert body["field"] == field
+    assert reason in body["reason"]
+    assert service.store.list_jobs() == []
+
+
+def test_a_body_that_is_not_json_is_refused(service: TuningService) -> None:
+    status, body = call("POST", "/jobs", "{not json")
+    assert status == 422 and body["reason"]
+
+
+def test_list_and_get_jobs(service: TuningService) -> None:
+    first = call("POST", "/jobs", sagemaker_spec(name="first"))[1]["job_id"]
+    second = call("POST", "/jobs", sagemaker_spec(name="second"))[1]["job_id"]
+    status, body = call("GET", "/jobs")
+    assert status == 200
+    assert {j["job_id"] for j in body["jobs"]} == {first, second}
+    assert len(call("GET", "/jobs", query={"limit": "1"})[1]["jobs"]) == 1
+    assert call("GET", "/jobs", query={"limit": "0"})[0] == 422
+    status, body = call("GET", f"/jobs/{first}")
+    assert status == 200
+    assert body["name"] == "first" and body["status"] == "running" and body["spec"]["trial"]["backend"] == "sagemaker"
+
+
+def test_trials_of_a_job(service: TuningService) -> None:
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    plan = service.suggest(JobRef(job_id=job_id))
+    status, body = call("GET", f"/jobs/{job_id}/trials")
+    assert status == 200
+    assert [t["id"] for t in body["trials"]] == plan.trial_ids
+    assert all(t["state"] == "pending" and "lr" in t["params"] for t in body["trials"])
+
+
+@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("GET", "/trials"), ("POST", "/stop")])
+def test_unknown_jobs_are_404(service: TuningService, method: str, suffix: str) -> None:
+    status, body = call(method, f"/jobs/nope{suffix}")
+    assert status == 404
+    assert "nope" in body["reason"]
+
+
+def test_stop_a_running_job_then_409_once_it_is_not_running(service: TuningService) -> None:
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    service.suggest(JobRef(job_id=job_id))
+    status, body = call("POST", f"/jobs/{job_id}/stop")
+    assert status == 202 and body["status"] == "stopping"
+    assert {t.state for t in service.store.list_trials(job_id)} == {TrialState.STOPPED}
+    assert call("POST", f"/jobs/{job_id}/stop")[0] == 409
+
+
+def test_stop_a_finished_job_is_409(service: TuningService) -> None:
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    service.store.set_job_status(job_id, JobStatus.COMPLETED)
+    status, body = call("POST", f"/jobs/{job_id}/stop")
+    assert status == 409 and body["reason"]
+
+
+def test_a_spec_with_a_schedule_creates_a_schedule_that_targets_the_start_function(
+    service: TuningService, scheduler: Any
+) -> None:
+    status, body = call("POST", "/jobs", sagemaker_spec(schedule="rate(1 day)"))
+    assert status == 201
+    assert body["schedule_name"] == "mnist" and body["expression"] == "rate(1 day)"
+    assert service.store.list_jobs() == []  # a schedule, not a job
+    found = scheduler.get_schedule(Name="mnist", GroupName="hyperstep")
+    assert found["ScheduleExpression"] == "rate(1 day)"
+    assert found["Target"]["Arn"] == START_ARN and found["Target"]["RoleArn"] == SCHEDULER_ROLE
+    assert json.loads(found["Target"]["Input"])["spec"]["schedule"] == "rate(1 day)"
+    assert call("POST", "/jobs", sagemaker_spec(schedule="rate(2 days)"))[0] == 409
+
+
+def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
+    service: TuningService, scheduler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call("POST", "/jobs", sagemaker_spec(schedule="cron(0 3 * * ? *)"))
+    tick = json.loads(scheduler.get_schedule(Name="mnist", GroupName="hyperstep")["Target"]["Input"])
+    warm_starts: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        service, "warm_start", lambda job_id, source: warm_starts.append((job_id, source)), raising=False
+    )
+
+    first = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
+    assert first["status"] == "running" and warm_starts == []
+    job = service.store.get_job(first["job_id"])
+    plan = service.suggest(JobRef(job_id=job.id))
+    for trial_id in plan.trial_ids:
+        service.collect(TrialResult(job_id=job.id, trial_id=trial_id, state="completed", metrics={"loss": 0.5}))
+    service.store.set_job_status(job.id, JobStatus.COMPLETED)
+
+    second = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
+    assert second["job_id"] != first["job_id"]
+    assert warm_starts == [(second["job_id"], first["job_id"])]
+
+
+def test_a_tick_with_an_invalid_spec_fails(service: TuningService) -> None:
+    tick = {"schedule_name": "mnist", "spec": sagemaker_spec(budget={"max_trials": 0})}
+    with pytest.raises(ValueError, match=r"budget\.max_trials"):
+        start.lambda_handler(tick, Context(function_name="hyperstep-start"))
+    assert service.store.list_jobs() == []
+
+
+def test_the_committed_openapi_document_is_the_resolvers() -> None:
+    committed = json.loads(OPENAPI.read_text())
+    generated = json.loads(api.openapi_document())
+    assert committed == generated, "regenerate: python functions/api/app.py > functions/api/openapi.json"
+    routes = {(m.upper(), p) for p, item in committed["paths"].items() for m in item}
+    assert routes == {
+        ("POST", "/jobs"),
+        ("GET", "/jobs"),
+        ("GET", "/jobs/{job_id}"),
+        ("GET", "/jobs/{job_id}/trials"),
+        ("POST", "/jobs/{job_id}/stop"),
+    }
+    assert committed["paths"]["/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/JobSpec"
+    }
