@@ -1,0 +1,254 @@
+"""The local executor and moto's Step Functions engine take the same path through a definition.
+
+Both engines run the same definition with the same scripted Lambda handlers. moto's
+engine reaches them through its Lambda backend, whose ``invoke`` is routed to the
+Python callables (an exception comes back as a Python Lambda runtime reports an
+unhandled one); the local executor reaches them through its resolver. Task tokens are
+released from another thread with each engine's ``SendTaskSuccess``. The test compares
+the names of the states entered, in order (``stateEnteredEventDetails.name`` on moto),
+and the final output.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+from unittest import mock
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.awslambda.models import LambdaBackend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from hyperstep.local.definition import load_definition
+from hyperstep.local.executor import Executor
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT, REGION = "123456789012", "us-east-1"
+FUNCTIONS = ("Suggest", "Launch", "Wait", "Finish")
+Handler = Callable[[Any, Any], Any]
+Wake = Callable[[str, dict[str, Any]], None]
+
+
+class Boom(Exception):
+    """The error a scripted handler raises."""
+
+
+def arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:hyperstep-{name.lower()}"
+
+
+def tuning_definition() -> dict[str, Any]:
+    path = REPO / "statemachine" / "tuning.asl.json"
+    return load_definition(path, {f"{name}FunctionArn": arn(name) for name in FUNCTIONS})
+
+
+def scripted(wake: Wake) -> dict[str, Handler]:
+    """Handlers that drive the tuning loop: launch two trials, wait twice, finish."""
+    plans = iter(
+        [
+            {"done": False, "trial_ids": ["t1", "t2"], "results_seen": 0},
+            {"done": False, "trial_ids": [], "results_seen": 2},
+        ]
+    )
+    progress = iter([{"done": False, "results_seen": 2}, {"done": True, "results_seen": 3}])
+
+    def wait(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        outcome = next(progress)
+        threading.Thread(target=wake, args=(event["task_token"], outcome), daemon=True).start()
+        return {"job_id": event["job_id"]}
+
+    return {
+        "Suggest": lambda event, _: next(plans),
+        "Launch": lambda event, _: {"trial_id": event["trial_id"], "launched": True},
+        "Wait": wait,
+        "Finish": lambda event, _: {"job_id": event["job_id"], "finished": True},
+    }
+
+
+def failing(_: Any) -> dict[str, Handler]:
+    """Handlers for the error-routing machine: ``Suggest`` raises ``Boom``, ``Finish`` succeeds."""
+
+    def boom(event: Any, _: Any) -> dict[str, Any]:
+        raise Boom("no suggestions today")
+
+    return {"Suggest": boom, "Finish": lambda event, _: {"recovered": True}}
+
+
+def error_definition() -> dict[str, Any]:
+    """Catch by error name, a Choice on the caught error, and a Pass with intrinsics."""
+    return {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": arn("Suggest"),
+                "Catch": [
+                    {"ErrorEquals": ["KeyError"], "Next": "Wrong"},
+                    {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failure", "Next": "Which?"},
+                ],
+                "Next": "Wrong",
+            },
+            "Which?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.failure.Error", "StringEquals": "Boom", "Next": "Label"}],
+                "Default": "Wrong",
+            },
+            "Label": {
+                "Type": "Pass",
+                "Parameters": {"label.$": "States.Format('{} failed', $.job_id)", "n.$": "States.ArrayLength($.xs)"},
+                "Next": "Recover",
+            },
+            "Recover": {"Type": "Task", "Resource": arn("Finish"), "ResultPath": "$.result", "End": True},
+            "Wrong": {"Type": "Fail", "Error": "WrongRoute"},
+        },
+    }
+
+
+# --- moto -------------------------------------------------------------------------------
+
+
+def routed_invoke(handlers: dict[str, Handler]) -> Callable[..., bytes]:
+    """A stand-in for ``LambdaBackend.invoke`` that runs the Python handler for the function."""
+    by_name = {arn(name).rsplit(":", 1)[-1]: handler for name, handler in handlers.items()}
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        handler = by_name[function_name.rsplit(":", 1)[-1]]
+        event = json.loads(body or "{}")
+        try:
+            result = handler(event, None)
+        except Exception as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            error = {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "stackTrace": traceback.format_tb(exc.__traceback__),
+            }
+            return json.dumps(error).encode()
+        return json.dumps(result).encode()
+
+    return invoke
+
+
+class Run(NamedTuple):
+    """What one engine did: states entered, history event types, final output."""
+
+    path: list[str]
+    event_types: list[str]
+    output: Any
+
+
+def run_on_moto(definition: dict[str, Any], make_handlers: Callable[[Wake], dict[str, Handler]]) -> Run:
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config):  # type: ignore[arg-type]
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+
+        def wake(token: str, output: dict[str, Any]) -> None:
+            time.sleep(0.05)
+            sfn.send_task_success(taskToken=token, output=json.dumps(output))
+
+        invoke = routed_invoke(make_handlers(wake))
+        with (
+            mock.patch.object(LambdaBackend, "invoke", invoke),
+            mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
+        ):
+            machine_arn = sfn.create_state_machine(
+                name="parity",
+                definition=json.dumps(definition),
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/parity",
+            )["stateMachineArn"]
+            execution_arn = sfn.start_execution(stateMachineArn=machine_arn, name="parity-1", input=json.dumps(INPUT))[
+                "executionArn"
+            ]
+            description = wait_for_moto(sfn, execution_arn)
+            events = list(history_events(sfn, execution_arn))
+    assert description["status"] == "SUCCEEDED", description
+    path = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    return Run(path, [e["type"] for e in events], json.loads(description["output"]))
+
+
+def wait_for_moto(sfn: Any, execution_arn: str, seconds: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        if description["status"] != "RUNNING":
+            return description
+        time.sleep(0.05)
+    raise AssertionError("moto's execution did not finish")
+
+
+def history_events(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        yield from page["events"]
+
+
+# --- local ------------------------------------------------------------------------------
+
+
+def run_locally(definition: dict[str, Any], make_handlers: Callable[[Wake], dict[str, Handler]]) -> Run:
+    holder: dict[str, Executor] = {}
+
+    def wake(token: str, output: dict[str, Any]) -> None:
+        time.sleep(0.05)
+        assert holder["executor"].send_task_success(token, output)
+
+    handlers = make_handlers(wake)
+    by_arn = {arn(name): handler for name, handler in handlers.items()}
+    holder["executor"] = Executor(definition, lambda resource: by_arn[resource])
+    result = holder["executor"].run(INPUT, name="parity-1", timeout=30)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    return Run(result.state_path, [e.type for e in result.history], result.output)
+
+
+INPUT = {"job_id": "j-1", "xs": [1, 2, 3]}
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_tuning_machine_takes_the_same_path_in_both_engines() -> None:
+    definition = tuning_definition()
+    local, moto = run_locally(definition, scripted), run_on_moto(definition, scripted)
+    assert local.path == [
+        "Suggest Trials",
+        "Job Done?",
+        "Launch Trials",
+        "Launch Trial",
+        "Launch Trial",
+        "Wait For Results",
+        "Budget Left?",
+        "Suggest Trials",
+        "Job Done?",
+        "Wait For Results",
+        "Budget Left?",
+        "Finish Job",
+    ]
+    assert moto.path == local.path
+    assert moto.output == local.output
+    # Map iterations run concurrently in both engines, so only the multiset of events is fixed.
+    assert Counter(moto.event_types) == Counter(local.event_types)
+
+
+def test_error_routing_takes_the_same_path_in_both_engines() -> None:
+    definition = error_definition()
+    local, moto = run_locally(definition, failing), run_on_moto(definition, failing)
+    assert local.path == ["Call", "Which?", "Label", "Recover"]
+    assert moto.path == local.path
+    assert local.output == {"label": "j-1 failed", "n": 3, "result": {"recovered": True}}
+    assert moto.output == local.output
+    assert "LambdaFunctionFailed" in local.event_types
+    assert moto.event_types == local.event_types
