@@ -1,0 +1,122 @@
+"""Client of a deployed hyperstep API: what ``hyperstep submit/status/stop --api URL`` call.
+
+The API accepts only IAM-signed requests (``AWS_IAM`` authorizer), so every request is
+signed with AWS Signature Version 4 for the ``execute-api`` service, using the caller's
+normal credentials (environment, profile, SSO, instance role: botocore's chain). The
+region comes from the API's host name (``<id>.execute-api.<region>.amazonaws.com``) or,
+for a custom domain, from the configuration. Plain ``urllib``: no extra dependency.
+
+Errors come back as ``RemoteError`` with the API's field and reason in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from hyperstep.errors import HyperstepError
+from hyperstep.spec import parse_spec, read_document
+
+SERVICE = "execute-api"
+TIMEOUT_SECONDS = 30.0
+_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+class RemoteError(HyperstepError):
+    """The API refused a request or could not be reached; ``status`` is the HTTP status (0: none)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def submit(spec_path: str | Path, api_url: str, *, session: Any = None) -> dict[str, Any]:
+    """Validate the spec file here (same rules as the API), then ``POST /jobs``.
+
+    Returns ``{"job_id", "status", "execution_id"}``, or for a spec with ``schedule``
+    ``{"schedule_name", "schedule_arn", "expression"}``. ``SpecError`` for a bad file.
+    """
+    document = read_document(spec_path)
+    parse_spec(document)
+    return request("POST", api_url, "/jobs", document, session=session)
+
+
+def status(job_id: str | None, api_url: str, *, session: Any = None, limit: int = 100) -> dict[str, Any]:
+    """One job (``GET /jobs/{job_id}``), or with ``job_id`` None the newest jobs (``GET /jobs``)."""
+    if job_id is None:
+        return request("GET", api_url, f"/jobs?limit={int(limit)}", session=session)
+    return request("GET", api_url, f"/jobs/{_segment(job_id)}", session=session)
+
+
+def trials(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
+    """The job's trials (``GET /jobs/{job_id}/trials``)."""
+    return request("GET", api_url, f"/jobs/{_segment(job_id)}/trials", session=session)
+
+
+def stop(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
+    """Ask a running job to stop (``POST /jobs/{job_id}/stop``)."""
+    return request("POST", api_url, f"/jobs/{_segment(job_id)}/stop", session=session)
+
+
+def request(method: str, api_url: str, path: str, body: Any = None, *, session: Any = None) -> dict[str, Any]:
+    """Send one SigV4-signed JSON request and return the parsed JSON answer."""
+    url = api_url.rstrip("/") + path
+    data = None if body is None else json.dumps(body).encode()
+    headers = sign(method, url, data, session=session)
+    outgoing = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        raise RemoteError(_describe(exc.code, exc.read()), exc.code) from None
+    except urllib.error.URLError as exc:
+        raise RemoteError(f"cannot reach {url}: {exc.reason}") from None
+
+
+def sign(method: str, url: str, data: bytes | None, *, session: Any = None) -> dict[str, str]:
+    """The headers of the request, ``Authorization`` (SigV4, ``execute-api``) included."""
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    session = session or botocore.session.get_session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise RemoteError("no AWS credentials found: configure them as for the AWS CLI")
+    region = region_of(url) or session.get_config_variable("region")
+    if not region:
+        raise RemoteError(f"cannot tell the region of {url}: set AWS_REGION or a profile region")
+    headers = (
+        {"Content-Type": "application/json", "Accept": "application/json"} if data else {"Accept": "application/json"}
+    )
+    signed = AWSRequest(method=method, url=url, data=data, headers=headers)
+    SigV4Auth(credentials.get_frozen_credentials(), SERVICE, region).add_auth(signed)
+    return dict(signed.headers.items())
+
+
+def region_of(url: str) -> str | None:
+    """The region in an API Gateway host name; None for any other host."""
+    match = _REGION_IN_HOST.search(urllib.parse.urlsplit(url).hostname or "")
+    return match.group(1) if match else None
+
+
+def _segment(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
+
+
+def _describe(status: int, payload: bytes) -> str:
+    """``"422 parameters.0: low must be less than high"`` from the API's error body."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("reason" in body or "message" in body):
+        reason = body.get("reason") or body.get("message")
+        return f"{status} {body['field']}: {reason}" if body.get("field") else f"{status} {reason}"
+    text = payload.decode(errors="replace").strip()[:300]
+    return f"{status} {text or 'no details'}"

@@ -1,0 +1,170 @@
+"""The deployment client against a loopback HTTP stub: requests are SigV4-signed for execute-api.
+
+The stub records each request and answers with a canned status and body; the test then
+recomputes the signature from what arrived, with the same fake credentials, so a request
+whose signature does not cover its method, path, query and body fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from hyperstep import remote
+from hyperstep.errors import SpecError
+from tests.unit.test_api import sagemaker_spec
+
+KEY, SECRET, TOKEN = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token"
+AUTH = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<scope>[^,]+), SignedHeaders=(?P<signed>[^,]+), Signature=(?P<sig>\w+)$"
+)
+
+
+class Stub(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.received: list[dict[str, Any]] = []
+        self.answer: tuple[int, Any] = (200, {"ok": True})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Stub
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.received.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
+        )
+        status, payload = self.server.answer
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _serve
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stub]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": TOKEN,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    server = Stub()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def expected_signature(stub: Stub, got: dict[str, Any]) -> str:
+    """Sign what arrived again, over the headers the client said it signed."""
+    auth = AUTH.match(got["headers"]["Authorization"])
+    assert auth is not None
+    signed = auth["signed"].split(";")
+    headers = {k: v for k, v in got["headers"].items() if k.lower() in signed}
+    url = f"http://127.0.0.1:{stub.server_address[1]}{got['path']}"
+    request = AWSRequest(method=got["method"], url=url, data=got["body"] or None, headers=headers)
+    request.context["timestamp"] = got["headers"]["X-Amz-Date"]
+    signer = SigV4Auth(Credentials(KEY, SECRET, TOKEN), "execute-api", "eu-west-1")
+    return signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+
+
+def test_submit_sends_the_spec_signed_for_execute_api(stub: Stub, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(sagemaker_spec()))
+    stub.answer = (202, {"job_id": "mnist-1", "status": "running", "execution_id": "arn:exec"})
+
+    assert remote.submit(path, stub.url) == {"job_id": "mnist-1", "status": "running", "execution_id": "arn:exec"}
+
+    (got,) = stub.received
+    assert got["method"] == "POST" and got["path"] == "/v1/jobs"
+    assert json.loads(got["body"]) == sagemaker_spec()
+    auth = AUTH.match(got["headers"]["Authorization"])
+    assert auth is not None
+    assert re.fullmatch(rf"{KEY}/\d{{8}}/eu-west-1/execute-api/aws4_request", auth["scope"])
+    assert {"host", "x-amz-date", "x-amz-security-token"} <= set(auth["signed"].split(";"))
+    assert got["headers"]["X-Amz-Security-Token"] == TOKEN
+    assert auth["sig"] == expected_signature(stub, got)
+
+
+def test_the_signature_covers_the_body(stub: Stub, tmp_path: Path) -> None:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(sagemaker_spec()))
+    remote.submit(path, stub.url)
+    (got,) = stub.received
+    tampered = {**got, "body": got["body"].replace(b"mnist", b"other")}
+    assert AUTH.match(got["headers"]["Authorization"])["sig"] != expected_signature(stub, tampered)
+
+
+def test_status_of_one_job_and_of_all_jobs(stub: Stub) -> None:
+    stub.answer = (200, {"job_id": "a/b", "status": "running"})
+    assert remote.status("a/b", stub.url + "/")["status"] == "running"
+    remote.status(None, stub.url, limit=5)
+    first, second = stub.received
+    assert (first["method"], first["path"]) == ("GET", "/v1/jobs/a%2Fb")
+    assert (second["method"], second["path"]) == ("GET", "/v1/jobs?limit=5")
+    for got in (first, second):
+        assert got["body"] == b""
+        assert AUTH.match(got["headers"]["Authorization"])["sig"] == expected_signature(stub, got)
+
+
+def test_stop_and_trials(stub: Stub) -> None:
+    remote.stop("j1", stub.url)
+    remote.trials("j1", stub.url)
+    assert [(g["method"], g["path"]) for g in stub.received] == [
+        ("POST", "/v1/jobs/j1/stop"),
+        ("GET", "/v1/jobs/j1/trials"),
+    ]
+
+
+def test_api_errors_become_one_line_remote_errors(stub: Stub) -> None:
+    stub.answer = (404, {"field": None, "reason": "job 'nope' not found"})
+    with pytest.raises(remote.RemoteError, match="404 job 'nope' not found") as caught:
+        remote.status("nope", stub.url)
+    assert caught.value.status == 404
+    stub.answer = (403, {"message": "Missing Authentication Token"})
+    with pytest.raises(remote.RemoteError, match="403 Missing Authentication Token"):
+        remote.status(None, stub.url)
+
+
+def test_a_bad_spec_is_refused_before_anything_is_sent(stub: Stub, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(sagemaker_spec(budget={"max_trials": 0})))
+    with pytest.raises(SpecError, match=r"budget\.max_trials"):
+        remote.submit(path, stub.url)
+    assert stub.received == []
+
+
+def test_the_region_comes_from_the_api_host() -> None:
+    assert remote.region_of("https://abc123.execute-api.ap-southeast-2.amazonaws.com/v1") == "ap-southeast-2"
+    assert remote.region_of("https://tuning.example.com/v1") is None
