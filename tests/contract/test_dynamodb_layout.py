@@ -152,7 +152,7 @@ class Colliding:
         return call
 
 
-@pytest.mark.parametrize(("operation", "calls"), [("update_item", 6), ("transact_write_items", 4), ("delete_item", 2)])
+@pytest.mark.parametrize(("operation", "calls"), [("update_item", 4), ("transact_write_items", 4), ("delete_item", 2)])
 def test_transaction_collisions_are_retried(dynamodb: Any, table: str, operation: str, calls: int) -> None:
     colliding = Colliding(dynamodb, operation)
     store = DynamoDBStore(table, client=colliding)
@@ -167,3 +167,33 @@ def test_transaction_collisions_are_retried(dynamodb: Any, table: str, operation
     after = store.get_job(job.id)
     assert (after.budget_used, after.completed, after.best_value) == (2, 1, 0.5)
     assert colliding.calls == calls  # each request collided once, then went through
+
+
+class Overtaken:
+    """A client that, just before the first transaction, lets another writer finish
+    trial 2 with a better value (the race ``finish_trial`` must survive)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client, self._table, self.overtaken = client, table, False
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "transact_write_items" or self.overtaken:
+            return getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.overtaken = True
+            DynamoDBStore(self._table, client=self._client).finish_trial("race", trial_id(2), TrialState.COMPLETED, 0.1)
+            return self._client.transact_write_items(**kwargs)
+
+        return call
+
+
+def test_a_best_overtaken_mid_finish_is_not_overwritten(dynamodb: Any, table: str) -> None:
+    job = Job(id="race", spec=full_spec())
+    DynamoDBStore(table, client=dynamodb).create_job(job)
+    DynamoDBStore(table, client=dynamodb).put_trials(trials_of(job, [1, 2]))
+    store = DynamoDBStore(table, client=Overtaken(dynamodb, table))
+    assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    after = store.get_job(job.id)
+    assert (after.completed, after.best_value, after.best_trial_id) == (2, 0.1, trial_id(2))
+    assert store.get_trial(job.id, trial_id(1)).value == 0.5

@@ -22,11 +22,16 @@ task token      ``JOB#<job_id>``      ``TOKEN``       token
   disables it.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
-``ConditionExpression``; a trial's end is one ``TransactWriteItems`` (trial update
-conditioned on its state and version + job counter update), so it counts once; the best
-value follows as a conditional ``UpdateItem`` (a reader may briefly see the counter moved
-before the best); the task token is taken by ``DeleteItem`` with ``ReturnValues=ALL_OLD``.
-Values DynamoDB cannot hold as numbers (NaN, inf, beyond 1E±125) never become the best.
+``ConditionExpression`` (``reserve_trials``: ``budget_used <= max - n``, retried with a
+smaller n from a consistent read). A trial's end is one ``TransactWriteItems``: the trial
+update, conditioned on the version it read (so only a pending/running trial ends, once),
+and the job update (counter, plus best value and trial when it beats the stored best by
+the job's goal, conditioned on that); a cancelled transaction is read again and retried.
+Trial rewrites use the same version check (optimistic concurrency). The task token is
+taken by ``DeleteItem`` with ``ReturnValues=ALL_OLD``. Requests that collide with a
+transaction (``TransactionConflict``) are retried. Values DynamoDB cannot hold as numbers
+(NaN, inf, beyond 1E+-125) never become the best. ``put_trials`` is atomic up to 100
+trials (one transaction); larger batches are undone best effort on failure.
 ``list_jobs`` reads the GSI, which is eventually consistent; everything else reads with
 ``ConsistentRead``.
 
@@ -38,6 +43,7 @@ no IAM action of its own: its Put/Update actions are authorized as PutItem/Updat
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -47,7 +53,7 @@ from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, Trial
 from hyperstep.models import Job, JobStatus, Trial, TrialState, now
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import TrialStore
-from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, TTL_ATTRIBUTE, key, n, s, table_definition, trial_sk
+from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
 
 __all__ = ["TRANSACTION_LIMIT", "DynamoDBStore", "create_table", "table_definition"]
 
@@ -67,15 +73,6 @@ def _reasons(exc: Exception) -> list[str]:
 
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
-
-
-def create_table(client: Any, table_name: str = "hyperstep") -> None:
-    """Create the store's table with TTL on (local tooling and tests; AWS uses the template)."""
-    client.create_table(**table_definition(table_name))
-    client.get_waiter("table_exists").wait(TableName=table_name)
-    client.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-    )
 
 
 class DynamoDBStore(TrialStore):
@@ -124,7 +121,7 @@ class DynamoDBStore(TrialStore):
 
     def _stamped(self, item: items.Item) -> items.Item:
         expires = self._expires()
-        return item if expires is None else {**item, TTL_ATTRIBUTE: n(expires)}
+        return item if expires is None else {**item, items.TTL_ATTRIBUTE: items.n(expires)}
 
     # jobs
 
@@ -145,23 +142,14 @@ class DynamoDBStore(TrialStore):
         return items.job_from_item(found)
 
     def list_jobs(self, limit: int = 100) -> list[Job]:
-        jobs: list[Job] = []
-        page: dict[str, Any] = {}
-        while len(jobs) < limit:
-            reply = self._call(
-                "query",
-                IndexName=items.GSI1,
-                KeyConditionExpression="gsi1pk = :jobs",
-                ExpressionAttributeValues={":jobs": s(items.JOBS_PARTITION)},
-                ScanIndexForward=False,
-                Limit=limit - len(jobs),
-                **page,
-            )
-            jobs.extend(items.job_from_item(i) for i in reply.get("Items", []))
-            if "LastEvaluatedKey" not in reply:
-                break
-            page = {"ExclusiveStartKey": reply["LastEvaluatedKey"]}
-        return jobs
+        newest = self._pages(
+            IndexName=items.GSI1,
+            KeyConditionExpression="gsi1pk = :jobs",
+            ExpressionAttributeValues={":jobs": s(items.JOBS_PARTITION)},
+            ScanIndexForward=False,
+            Limit=max(limit, 1),
+        )
+        return [items.job_from_item(i) for i in itertools.islice(newest, max(limit, 0))]
 
     def set_job_status(
         self,
@@ -208,21 +196,8 @@ class DynamoDBStore(TrialStore):
 
     def _reserve(self, job_id: str, take: int, max_trials: int | None) -> int:
         """Add ``take`` to both counters if the budget allows; the new ``trial_seq``."""
-        ttl, values = items.stamp(self._expires())
-        values[":n"] = items.n(take)
-        condition = "attribute_exists(pk)"
-        if max_trials is not None:
-            condition += " AND budget_used <= :limit"
-            values[":limit"] = items.n(max_trials - take)
-        reply = self._call(
-            "update_item",
-            Key=key(job_id, JOB_SK),
-            UpdateExpression=f"ADD trial_seq :n, budget_used :n {items.sets(ttl)}".rstrip(),
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(reply["Attributes"]["trial_seq"]["N"])
+        update = items.reserve_update(job_id, take, max_trials, self._expires())
+        return int(self._call("update_item", **update, ReturnValues="UPDATED_NEW")["Attributes"]["trial_seq"]["N"])
 
     # trials
 
@@ -230,10 +205,8 @@ class DynamoDBStore(TrialStore):
         """All or none for up to 100 trials (one transaction). A larger batch goes in
         transactions of 100; when a later one fails the earlier ones are deleted again,
         which is best effort (a crash in between leaves them), not atomic."""
-        ids = [(t.job_id, t.id) for t in trials]
-        duplicate = next((i for i in ids if ids.count(i) > 1), None)
-        if duplicate is not None:
-            raise TrialExistsError(f"trial {duplicate[1]!r} of job {duplicate[0]!r} appears twice")
+        if len({(t.job_id, t.id) for t in trials}) < len(trials):
+            raise TrialExistsError("a trial id appears twice in the batch")
         written: list[Trial] = []
         for start in range(0, len(trials), TRANSACTION_LIMIT):
             chunk = trials[start : start + TRANSACTION_LIMIT]
@@ -274,23 +247,21 @@ class DynamoDBStore(TrialStore):
         return self._read_trial(job_id, trial_id)[0]
 
     def list_trials(self, job_id: str) -> list[Trial]:
-        found = [items.trial_from_item(i) for i in self._query_partition(job_id, items.TRIAL_PREFIX)]
-        return sorted(found, key=lambda t: t.number)
+        found = self._pages(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :trials)",
+            ExpressionAttributeValues={":pk": s(items.job_pk(job_id)), ":trials": s(items.TRIAL_PREFIX)},
+            ConsistentRead=True,
+        )
+        return sorted((items.trial_from_item(i) for i in found), key=lambda t: t.number)
 
-    def _query_partition(self, job_id: str, prefix: str) -> Iterator[items.Item]:
-        page: dict[str, Any] = {}
+    def _pages(self, **query: Any) -> Iterator[items.Item]:
+        """The items of a query, page after page (fetched lazily)."""
         while True:
-            reply = self._call(
-                "query",
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues={":pk": s(items.job_pk(job_id)), ":prefix": s(prefix)},
-                ConsistentRead=True,
-                **page,
-            )
+            reply = self._call("query", **query)
             yield from reply.get("Items", [])
             if "LastEvaluatedKey" not in reply:
                 return
-            page = {"ExclusiveStartKey": reply["LastEvaluatedKey"]}
+            query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     def _rewrite_trial(self, job_id: str, trial_id: str, change: Callable[[Trial], Trial | None]) -> Trial | None:
         """Apply ``change`` to the trial with optimistic concurrency (re-read on a lost
@@ -341,30 +312,31 @@ class DynamoDBStore(TrialStore):
             trial, ver = self._read_trial(job_id, trial_id)
             if not trial.state.active:
                 return False
-            done = trial.model_copy(update={**end, "ended_at": now()})
-            expires = self._expires()
-            actions = [items.trial_update(done, ver, expires), items.counter_update(done, expires)]
-            try:
-                self._transact([{"Update": {"TableName": self.table_name, **a}} for a in actions])
-            except Exception as exc:
-                reasons = _reasons(exc)
-                if reasons[1:2] == ["ConditionalCheckFailed"]:
-                    raise NotFoundError(f"job {job_id!r} not found") from None
-                if reasons[:1] != ["ConditionalCheckFailed"] and "TransactionConflict" not in reasons:
-                    raise
-                _backoff(attempt)  # the trial moved on or a transaction collided: read it again
-                continue
-            if state is TrialState.COMPLETED and value is not None and items.storable(value):
-                self._offer_best(done)
-            return True
+            if self._try_finish(trial.model_copy(update={**end, "ended_at": now()}), ver):
+                return True
+            _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
-    def _offer_best(self, trial: Trial) -> None:
+    def _try_finish(self, done: Trial, ver: int) -> bool:
+        """One transaction writing the ended trial (if still at ``ver``), its job counter
+        and, when it beats the job's best, the best; False when the trial or the best moved
+        meanwhile (the caller reads again and retries)."""
+        best = False
+        if done.state is TrialState.COMPLETED and done.value is not None and items.storable(done.value):
+            job = self.get_job(done.job_id)  # the best only ever improves: beaten now, beaten for good
+            best = job.better(done.value, job.best_value)
+        expires = self._expires()
+        actions = [items.trial_update(done, ver, expires), items.counter_update(done, expires, best)]
         try:
-            self._call("update_item", **items.best_update(trial))
+            self._transact([{"Update": {"TableName": self.table_name, **a}} for a in actions])
+            return True
         except Exception as exc:
-            if _code(exc) != _CHECK_FAILED:
+            reasons = _reasons(exc)
+            if "ConditionalCheckFailed" not in reasons and "TransactionConflict" not in reasons:
                 raise
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                self.get_job(done.job_id)  # NotFoundError when the job is gone, else its best moved
+            return False
 
     # task tokens
 

@@ -55,6 +55,17 @@ def table_definition(table_name: str = "hyperstep") -> dict[str, Any]:
     }
 
 
+def create_table(client: Any, table_name: str = "hyperstep") -> None:
+    """Create the store's table with TTL on (local tooling and tests; AWS uses the template).
+
+    ``client`` is a boto3 DynamoDB client (this module imports no boto3)."""
+    client.create_table(**table_definition(table_name))
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
 def job_pk(job_id: str) -> str:
     return f"JOB#{job_id}"
 
@@ -179,6 +190,23 @@ def sets(*clauses: str) -> str:
     return "SET " + ", ".join(present) if present else ""
 
 
+def reserve_update(job_id: str, take: int, max_trials: int | None, expires: int | None) -> dict[str, Any]:
+    """Add ``take`` to ``trial_seq`` and ``budget_used`` while ``budget_used + take`` stays
+    within ``max_trials`` (None: no limit)."""
+    ttl, values = stamp(expires)
+    values[":n"] = n(take)
+    condition = "attribute_exists(pk)"
+    if max_trials is not None:
+        condition += " AND budget_used <= :limit"
+        values[":limit"] = n(max_trials - take)
+    return {
+        "Key": key(job_id, JOB_SK),
+        "UpdateExpression": f"ADD trial_seq :n, budget_used :n {sets(ttl)}".rstrip(),
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
+
+
 def trial_update(trial: Trial, ver: int, expires: int | None) -> dict[str, Any]:
     """Write ``trial`` over its item if the item is still at version ``ver``."""
     ttl, ttl_value = stamp(expires)
@@ -197,36 +225,31 @@ def trial_update(trial: Trial, ver: int, expires: int | None) -> dict[str, Any]:
     }
 
 
-def counter_update(trial: Trial, expires: int | None) -> dict[str, Any]:
-    """The job-counter half of a trial's end (mirrors ``base.counter_changes``)."""
+def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, Any]:
+    """The job half of a trial's end (mirrors ``base.counter_changes``): one counter moves
+    and, with ``best``, the trial becomes the job's best, on condition that it still beats
+    the stored best by the job's goal (else the transaction is cancelled and retried)."""
     if trial.state is TrialState.STOPPED:
         counter, step = "budget_used", -1
     elif trial.state is TrialState.FAILED or trial.value is None:
         counter, step = "failed", 1
     else:
         counter, step = "completed", 1
-    ttl, ttl_value = stamp(expires)
+    ttl, values = stamp(expires)
+    values[":step"] = n(step)
+    clauses, condition = [ttl], "attribute_exists(pk)"
+    if best:
+        clauses += ["best_value = :v", "best_trial_id = :t"]
+        values.update({":v": n(float(trial.value)), ":t": s(trial.id), ":min": s("minimize"), ":max": s("maximize")})  # type: ignore[arg-type]
+        condition += (
+            " AND (attribute_not_exists(best_value)"
+            " OR (goal = :min AND best_value > :v) OR (goal = :max AND best_value < :v))"
+        )
     return {
         "Key": key(trial.job_id, JOB_SK),
-        "UpdateExpression": f"ADD {counter} :step {sets(ttl)}".rstrip(),
-        "ConditionExpression": "attribute_exists(pk)",
-        "ExpressionAttributeValues": {":step": n(step), **ttl_value},
-    }
-
-
-def best_update(trial: Trial) -> dict[str, Any]:
-    """Make ``trial`` the job's best if its value beats the stored one by the job's goal."""
-    return {
-        "Key": key(trial.job_id, JOB_SK),
-        "UpdateExpression": "SET best_value = :v, best_trial_id = :t",
-        "ConditionExpression": "attribute_not_exists(best_value)"
-        " OR (goal = :min AND best_value > :v) OR (goal = :max AND best_value < :v)",
-        "ExpressionAttributeValues": {
-            ":v": n(float(trial.value)),  # type: ignore[arg-type]
-            ":t": s(trial.id),
-            ":min": s("minimize"),
-            ":max": s("maximize"),
-        },
+        "UpdateExpression": f"ADD {counter} :step {sets(*clauses)}".rstrip(),
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": values,
     }
 
 
