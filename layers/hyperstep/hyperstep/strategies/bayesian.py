@@ -98,6 +98,7 @@ class BayesianOptimization(Strategy):
             model = model.condition(fantasies, believed)
             best = min(best, float(believed.min()))
         pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], history.space.dim, proj, rng)
+        pool = pool[far_from(pool, seen)]
         out = list(chosen)
         for i in range(k):
             score = self._score(model, feasible, best, i)
@@ -106,6 +107,7 @@ class BayesianOptimization(Strategy):
                 break
             out.append(x)
             seen = np.vstack([seen, x])
+            pool = pool[far_from(pool, x[None])]
             believed = model.predict(x[None])[0]
             model = model.condition(x[None], believed)
             best = min(best, float(believed[0]))

@@ -61,47 +61,55 @@ def far_from(C: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """Mask of the rows of ``C`` farther than a duplicate's tolerance from every seen row."""
     if len(seen) == 0 or len(C) == 0:
         return np.ones(len(C), dtype=bool)
-    keep = np.ones(len(C), dtype=bool)
-    for start in range(0, len(seen), 512):
-        chunk = seen[start : start + 512]
-        dist = np.abs(C[:, None, :] - chunk[None, :, :]).max(2)
-        keep &= dist.min(1) > DUPLICATE_TOL
-    return keep
+    sq = (C * C).sum(1)[:, None] + (seen * seen).sum(1)[None, :] - 2.0 * C @ seen.T
+    return sq.min(1) > DUPLICATE_TOL**2
 
 
 def local_search(
     starts: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator, per_round: int = 64
-) -> tuple[np.ndarray, float] | None:
-    """The best new point found by refining ``starts`` with shrinking perturbations."""
-    best_x, best_v = None, -np.inf
-    for x0 in starts:
-        x, v = x0, float(score(x0[None])[0])
-        for scale in SCALES:
-            for _ in range(2):
-                C = perturb(np.repeat(x[None], per_round, axis=0), scale, proj, rng)
-                C = C[far_from(C, seen)]
-                if len(C) == 0:
-                    continue
-                values = score(C)
-                i = int(np.argmax(values))
-                if values[i] > v:
-                    x, v = C[i], float(values[i])
-        if v > best_v and far_from(x[None], seen)[0]:
-            best_x, best_v = x, v
-    return None if best_x is None else (best_x, best_v)
+) -> np.ndarray | None:
+    """The best new point met while refining all ``starts`` at once by shrinking perturbations."""
+    s = len(starts)
+    X, V = starts.copy(), score(starts)
+    met, met_values = [X.copy()], [V.copy()]
+    for scale in SCALES:
+        for _ in range(2):
+            C = perturb(np.repeat(X, per_round, axis=0), scale, proj, rng)
+            values = score(C)
+            met.append(C)
+            met_values.append(values)
+            block = values.reshape(s, per_round)
+            i = block.argmax(1)
+            better = block[np.arange(s), i] > V
+            X[better] = C.reshape(s, per_round, -1)[np.arange(s), i][better]
+            V[better] = block[np.arange(s), i][better]
+    return best_unseen(np.vstack(met), np.concatenate(met_values), seen)
+
+
+def best_unseen(C: np.ndarray, values: np.ndarray, seen: np.ndarray) -> np.ndarray | None:
+    """The highest-valued row of ``C`` that is not a seen point (None if all are)."""
+    order = np.argsort(-values, kind="stable")
+    for start in range(0, len(order), 64):
+        rows = order[start : start + 64]
+        fresh = far_from(C[rows], seen)
+        if fresh.any():
+            return C[rows[int(np.argmax(fresh))]]
+    return None
 
 
 def maximize(
     pool: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator
 ) -> np.ndarray | None:
-    """The best new point: top pool members refined by local search (None if nothing new)."""
-    pool = pool[far_from(pool, seen)]
+    """The best new point: top pool members refined by local search (None if nothing new).
+
+    ``pool`` must hold no seen point already (filtering it once is much cheaper).
+    """
     if len(pool) == 0:
         return None
     values = score(pool)
     top = pool[np.argsort(-values, kind="stable")[:3]]
     found = local_search(top, score, seen, proj, rng)
-    return top[0] if found is None else found[0]
+    return top[0] if found is None else found
 
 
 def unseen_points(n: int, seen: np.ndarray, proj: Projector, rng: np.random.Generator) -> np.ndarray:
