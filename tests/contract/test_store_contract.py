@@ -106,6 +106,8 @@ def test_reserve_hands_out_consecutive_numbers_within_budget(store: TrialStore, 
 def test_reserve_without_limit_and_zero_requests(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     assert store.reserve_trials(job.id, 0, None) == []
+    assert store.reserve_trials(job.id, -2, None) == []
+    assert store.reserve_trials(job.id, -2, 3) == []
     assert store.reserve_trials(job.id, 4, None) == [1, 2, 3, 4]
     assert store.reserve_trials(job.id, 2, 3) == []
     assert store.get_job(job.id).budget_used == 4

@@ -108,7 +108,7 @@ class SQLiteStore(TrialStore):
         with self._tx() as conn:
             job = self._read_job(conn, job_id)
             take = n if max_trials is None else max(0, min(n, max_trials - job.budget_used))
-            if take == 0:
+            if take <= 0:
                 return []
             first = job.trial_seq + 1
             self._write_job(
