@@ -112,6 +112,8 @@ def test_fail_state_reports_its_error_and_cause() -> None:
     result = run(definition, {})
     assert (result.status, result.error, result.cause) == ("FAILED", "Custom.Error", "because")
     assert result.history[-2].type == "FailStateEntered"
+    bare = run(machine({"Boom": {"Type": "Fail"}}), {})
+    assert (bare.status, bare.error, bare.cause) == ("FAILED", None, None)
 
 
 def test_pass_parameters_and_result() -> None:

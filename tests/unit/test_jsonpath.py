@@ -142,6 +142,8 @@ def test_result_selector_reads_the_result() -> None:
         ("States.ArrayPartition(States.ArrayRange(1, 5, 1), 2)", [[1, 2], [3, 4], [5]]),
         ("States.ArrayUnique(States.Array(1, 1, 2))", [1, 2]),
         ("States.MathAdd($.a.b, -3)", -2),
+        ("States.MathAdd(2.5, 1)", 4),  # decimals round half up, as in Step Functions' Java runtime
+        ("States.Format('{} / {}', $.items[0], $.a.c)", "{id=x, n=1} / [10, 20, 30]"),
         ("States.Base64Decode(States.Base64Encode('hi'))", "hi"),
         ("States.Hash('abc', 'SHA-256')", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
         ("States.JsonMerge($.a, States.StringToJson('{\"b\": 2}'), false)", {"b": 2, "c": [10, 20, 30]}),

@@ -123,8 +123,8 @@ class Execution:
             else:
                 status, (error, cause) = "ABORTED", self._stop or (None, None)
                 self.history.add("ExecutionAborted", error=error, cause=cause)
-        except StatesError as failure:
-            status, error, cause = "FAILED", failure.error, failure.cause
+        except StatesError as failure:  # a Fail state may leave out Error and Cause
+            status, error, cause = "FAILED", failure.error or None, failure.cause or None
             self.history.add("ExecutionFailed", error=error, cause=cause)
         except Exception as exc:  # a bug in the interpreter or a resolver: fail, do not hang
             logger.exception("execution %s crashed", self.name)

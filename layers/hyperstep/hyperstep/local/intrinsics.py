@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import random
 import re
 import uuid
@@ -184,8 +185,7 @@ def _format(template: str, values: list[Any]) -> str:
         elif template.startswith("{}", pos):
             if not remaining:
                 raise _failure("States.Format has more placeholders than arguments")
-            value = remaining.pop(0)
-            out.append(value if isinstance(value, str) else _json(value))
+            out.append(_format_value(remaining.pop(0)))
             pos += 2
         else:
             out.append(template[pos])
@@ -193,6 +193,26 @@ def _format(template: str, values: list[Any]) -> str:
     if remaining:
         raise _failure("States.Format has more arguments than placeholders")
     return "".join(out)
+
+
+def _format_value(value: Any) -> str:
+    """How ``States.Format`` renders an argument: strings as they are, objects and arrays
+    the way Step Functions' Java runtime prints them (``{a=1, b=[x, y]}``), other
+    values as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + ", ".join(_format_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={_format_value(item)}" for key, item in value.items()) + "}"
+    return _json(value)
+
+
+def _integer(value: Any) -> int:
+    """An integer argument; Step Functions rounds a decimal to the nearest integer (half up)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _failure(f"expected a number, got {value!r}")
+    return math.floor(value + 0.5) if isinstance(value, float) else value
 
 
 def _json(value: Any) -> str:
@@ -250,7 +270,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "States.Hash": _hash,
     "States.JsonMerge": _json_merge,
     "States.MathRandom": _random,
-    "States.MathAdd": lambda left, right: int(left) + int(right),
+    "States.MathAdd": lambda left, right: _integer(left) + _integer(right),
     "States.StringSplit": _split,
     "States.UUID": lambda: str(uuid.uuid4()),
 }
