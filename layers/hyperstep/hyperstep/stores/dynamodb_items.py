@@ -5,10 +5,10 @@ module is the one place that knows attribute names, number encoding and expressi
 boto3 import here: items are the low-level typed maps (``{"S": ...}``, ``{"N": ...}``)
 that ``boto3.client("dynamodb")`` sends and receives.
 
-Numbers: DynamoDB numbers are decimal strings. A float is written as ``repr(x)``, the
-shortest string that reads back to the same double, so ``float(item)`` returns exactly
-``x``. Trial bodies (params of any JSON type, metrics, value) are stored as the model's
-own JSON, which round-trips int/float/str/bool exactly.
+Numbers: DynamoDB numbers are decimal strings. A float is written as the decimal value
+of ``repr(x)``, the shortest string that reads back to the same double, so ``float(item)``
+returns exactly ``x``. Trial bodies (params of any JSON type, metrics, value) are stored
+as the model's own JSON, which round-trips int/float/str/bool exactly.
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ def s(text: str) -> dict[str, str]:
 
 
 def n(number: float | int) -> dict[str, str]:
-    """A number attribute; floats as their shortest round-tripping repr."""
-    return {"N": repr(number) if isinstance(number, float) else str(int(number))}
+    """A number attribute; a float as the decimal of its shortest round-tripping repr,
+    spelled as boto3's own serializer spells a ``Decimal`` (``0.00001``, ``1E-7``)."""
+    return {"N": str(Decimal(repr(number))) if isinstance(number, float) else str(int(number))}
 
 
 def storable(number: float) -> bool:
