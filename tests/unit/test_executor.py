@@ -57,8 +57,8 @@ class TokenCatcher:
         return self.tokens[-1]
 
 
-def wait_for_token(**fields: Any) -> dict[str, Any]:
-    parameters = {"FunctionName": "park", "Payload": {"token.$": "$$.Task.Token", "job.$": "$.job"}}
+def wait_for_token(function: str = "park", **fields: Any) -> dict[str, Any]:
+    parameters = {"FunctionName": function, "Payload": {"token.$": "$$.Task.Token", "job.$": "$.job"}}
     return task("arn:aws:states:::lambda:invoke.waitForTaskToken", Parameters=parameters, **fields)
 
 
@@ -253,6 +253,23 @@ def test_a_failing_iteration_fails_the_map_and_is_caught() -> None:
     assert result.status == "SUCCEEDED"
     assert result.output["error"]["Error"] == "FlakyError"
     assert result.state_path[-1] == "Handled"
+
+
+def test_a_failing_iteration_cancels_its_waiting_siblings() -> None:
+    park = TokenCatcher()
+
+    def launch(event: Any, context: Any) -> Any:
+        if event["job"] == 0:
+            return park(event, context)
+        park.next_token()  # fail only once the sibling waits for its token
+        raise FlakyError("launch failed")
+
+    processor = machine({"Launch": wait_for_token("launch")})
+    selector = {"job.$": "$$.Map.Item.Index"}
+    definition = machine({"Each": {"Type": "Map", "ItemProcessor": processor, "ItemSelector": selector, "End": True}})
+    result = executor(definition, {"launch": launch}).run([0, 1], timeout=5)
+    assert (result.status, result.error) == ("FAILED", "FlakyError")
+    assert "MapStateFailed" in [e.type for e in result.history]
 
 
 def test_items_path_must_select_an_array() -> None:
@@ -516,6 +533,10 @@ def test_execution_names_are_unique() -> None:
 # --- definitions ----------------------------------------------------------------------
 
 
+def choice_machine(rule: dict[str, Any]) -> dict[str, Any]:
+    return machine({"A": {"Type": "Choice", "Choices": [rule]}, "B": {"Type": "Succeed"}})
+
+
 @pytest.mark.parametrize(
     ("definition", "message"),
     [
@@ -529,6 +550,13 @@ def test_execution_names_are_unique() -> None:
         (machine({"A": {"Type": "Map", "ItemProcessor": machine({"I": {"Type": "Pass"}}), "End": True}}), "'I'"),
         (machine({"A": {"Type": "Pass", "ResultPath": "$.a[*]", "End": True}}), "reference path"),
         (machine({"A": {"Type": "Pass", "Parameters": {"x.$": "nope"}, "End": True}}), "path or an intrinsic"),
+        (machine({"A": {"Type": "Succeed"}, "Orphan": {"Type": "Succeed"}}), "cannot be reached"),
+        (machine({"A": {"Type": "Wait", "Seconds": 1, "SecondsPath": "$.s", "End": True}}), "exactly one of Seconds"),
+        (machine({"A": task("x", TimeoutSeconds=5, HeartbeatSeconds=5)}), "HeartbeatSeconds"),
+        (machine({"A": {"Type": "Map", "End": True}}), "ItemProcessor"),
+        (choice_machine({"Variable": "$.x", "NumericEquals": 1, "StringEquals": "1", "Next": "B"}), "exactly one"),
+        (choice_machine({"Variable": "$.x", "NumberIs": 1, "Next": "B"}), "known comparison"),
+        (choice_machine({"Not": {"Variable": "$.x", "IsNull": True, "Next": "B"}, "Next": "B"}), "nested"),
     ],
 )
 def test_invalid_definitions_are_refused_with_a_reason(definition: dict[str, Any], message: str) -> None:

@@ -65,6 +65,37 @@ def _type_tests() -> dict[str, Callable[[Any], bool]]:
 _TYPE_TESTS = _type_tests()
 
 
+_ORDERED_KINDS = ("String", "Numeric", "Timestamp")
+_COMPARISONS = frozenset(
+    [f"{kind}{relation}{path}" for kind in _ORDERED_KINDS for relation in _ORDER for path in ("", "Path")]
+    + ["BooleanEquals", "BooleanEqualsPath", "StringMatches", "IsPresent", *_TYPE_TESTS]
+)
+
+
+def rule_problem(rule: object, top_level: bool = True) -> str | None:
+    """Why a choice rule is malformed (None when it is fine), as Step Functions checks on create.
+
+    A rule is ``And`` / ``Or`` (a non-empty list of rules), ``Not`` (one rule), or a
+    ``Variable`` with exactly one comparison operator; only top-level rules have ``Next``.
+    """
+    if not isinstance(rule, dict):
+        return f"a choice rule must be an object, got {rule!r}"
+    if top_level != ("Next" in rule):
+        return "top-level choice rules need 'Next'; nested ones must not have it"
+    fields = set(rule) - {"Next", "Comment"}
+    if fields in ({"And"}, {"Or"}):
+        inner = rule["And" if "And" in fields else "Or"]
+        if not isinstance(inner, list) or not inner:
+            return "'And' / 'Or' need a non-empty list of rules"
+        return next((p for p in (rule_problem(r, False) for r in inner) if p), None)
+    if fields == {"Not"}:
+        return rule_problem(rule["Not"], False)
+    operators = fields - {"Variable"}
+    if "Variable" not in fields or len(operators) != 1 or not operators <= _COMPARISONS:
+        return f"a choice rule needs 'Variable' and exactly one known comparison, got {sorted(fields)}"
+    return None
+
+
 def string_matches(value: str, pattern: str) -> bool:
     """``StringMatches``: ``*`` matches any run of characters; ``\\*`` and ``\\\\`` escape."""
     regex, pos = [], 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperstep.errors import HyperstepError
-from hyperstep.local import intrinsics, jsonpath
+from hyperstep.local import choice, intrinsics, jsonpath
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 _COMMON = {"Type", "Comment", "InputPath", "OutputPath", "Next", "End"}
@@ -69,6 +69,24 @@ def validate(machine: Any, where: str = "") -> None:
         raise DefinitionError(f"{where or 'definition'}: StartAt {machine.get('StartAt')!r} is not a state")
     for name, state in states.items():
         _validate_state(f"{where}{name!r}", state, states)
+    unreachable = set(states) - _reachable(machine["StartAt"], states)
+    if unreachable:
+        raise DefinitionError(f"{where or 'definition'}: state(s) {sorted(unreachable)} cannot be reached from StartAt")
+
+
+def _reachable(start: str, states: dict[str, Any]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        state = states[name]
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [rule.get("Next") for rule in state.get("Choices", [])]
+        targets += [catcher.get("Next") for catcher in state.get("Catch", [])]
+        todo.extend(target for target in targets if target is not None)
+    return seen
 
 
 def _validate_state(where: str, state: Any, states: dict[str, Any]) -> None:
@@ -86,19 +104,36 @@ def _validate_state(where: str, state: Any, states: dict[str, Any]) -> None:
     for field in ("Parameters", "ResultSelector", "ItemSelector"):
         if field in state:
             _check_template(f"{where}.{field}", state[field])
-    if kind == "Task" and not isinstance(state.get("Resource"), str):
-        raise DefinitionError(f"state {where}: a Task needs a 'Resource' string")
+    if kind == "Task":
+        _validate_task(where, state)
+    if kind == "Wait" and len({"Seconds", "SecondsPath", "Timestamp", "TimestampPath"} & set(state)) != 1:
+        raise DefinitionError(f"state {where}: a Wait state needs exactly one of Seconds(Path) / Timestamp(Path)")
     if kind == "Choice":
         _validate_choice(where, state, states)
     if kind == "Map":
-        processor = state.get("ItemProcessor", state.get("Iterator"))
-        validate(processor, f"{where} (Map) > ")
+        if ("ItemProcessor" in state) == ("Iterator" in state):
+            raise DefinitionError(f"state {where}: a Map state needs exactly one of 'ItemProcessor' or 'Iterator'")
+        validate(state.get("ItemProcessor", state.get("Iterator")), f"{where} (Map) > ")
     if kind == "Parallel":
         if not isinstance(state.get("Branches"), list) or not state["Branches"]:
             raise DefinitionError(f"state {where}: a Parallel state needs a non-empty 'Branches' list")
         for index, branch in enumerate(state["Branches"]):
             validate(branch, f"{where} (branch {index}) > ")
     _validate_retry_catch(where, state, states)
+
+
+def _validate_task(where: str, state: dict[str, Any]) -> None:
+    if not isinstance(state.get("Resource"), str):
+        raise DefinitionError(f"state {where}: a Task needs a 'Resource' string")
+    for field in ("TimeoutSeconds", "HeartbeatSeconds"):
+        if field in state and f"{field}Path" in state:
+            raise DefinitionError(f"state {where}: use {field} or {field}Path, not both")
+        value = state.get(field)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise DefinitionError(f"state {where}: {field} must be a positive integer")
+    timeout, heartbeat = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
+    if timeout is not None and heartbeat is not None and heartbeat >= timeout:
+        raise DefinitionError(f"state {where}: HeartbeatSeconds must be smaller than TimeoutSeconds")
 
 
 def _check_target(where: str, target: Any, states: dict[str, Any]) -> None:
@@ -142,8 +177,9 @@ def _validate_choice(where: str, state: dict[str, Any], states: dict[str, Any]) 
     if not isinstance(choices, list) or not choices:
         raise DefinitionError(f"state {where}: a Choice state needs a non-empty 'Choices' list")
     for rule in choices:
-        if "Next" not in rule:
-            raise DefinitionError(f"state {where}: every choice rule needs 'Next'")
+        problem = choice.rule_problem(rule)
+        if problem:
+            raise DefinitionError(f"state {where}: {problem}")
         _check_target(where, rule["Next"], states)
     _check_target(where, state.get("Default"), states)
 
@@ -157,6 +193,8 @@ def _validate_retry_catch(where: str, state: dict[str, Any], states: dict[str, A
                 raise DefinitionError(f"state {where}: every {field} entry needs a non-empty 'ErrorEquals'")
             if "States.ALL" in errors and (len(errors) > 1 or position != len(entries) - 1):
                 raise DefinitionError(f"state {where}: States.ALL must appear alone in the last {field} entry")
+            if field == "Retry" and entry.get("MaxAttempts", 3) < 0:
+                raise DefinitionError(f"state {where}: MaxAttempts must not be negative")
             if field == "Catch":
                 if "Next" not in entry:
                     raise DefinitionError(f"state {where}: every Catch entry needs 'Next'")
