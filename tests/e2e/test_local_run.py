@@ -75,8 +75,7 @@ def test_a_trial_past_its_timeout_is_killed_and_failed(workdir: Path, monkeypatc
 
 def test_rerouting_the_state_machine_changes_what_run_does(workdir: Path) -> None:
     definition = json.loads(definition_path().read_text())
-    definition["States"]["Job Done?"]["Default"] = "Finish Job"  # never wait: finish after one batch
-    definition["States"]["Job Done?"]["Choices"] = [definition["States"]["Job Done?"]["Choices"][0]]
+    definition["States"]["Budget Left?"]["Choices"][0]["BooleanEquals"] = False  # finish at the first result
     rerouted = workdir / "rerouted.asl.json"
     rerouted.write_text(json.dumps(definition))
     spec_file = workdir / "spec.yaml"
@@ -88,9 +87,10 @@ def test_rerouting_the_state_machine_changes_what_run_does(workdir: Path) -> Non
     )  # fmt: skip
     summary = json.loads(out.stdout)
     trials = SQLiteStore(workdir / "s.db").list_trials(summary["job_id"])
-    assert len(trials) == 2  # one batch of max_parallel suggested...
-    assert not (workdir / "runs").exists()  # ...and nothing launched
-    assert summary["completed"] == 0
+    assert summary["status"] == "completed"
+    assert len(trials) == 2  # one batch of max_parallel, where the real machine runs 6
+    assert summary["completed"] >= 1
+    assert not any(t.state.active for t in trials)  # whatever still ran was stopped
 
 
 def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:

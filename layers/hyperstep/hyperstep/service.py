@@ -251,6 +251,7 @@ class TuningService:
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event."""
         job = self.store.get_job(request.job_id)
+        self._stop_active(job, self.store.list_trials(job.id))  # none, unless the loop broke off
         if request.error:
             status, error = JobStatus.FAILED, f"{request.error.get('Error')}: {request.error.get('Cause')}"
         elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):

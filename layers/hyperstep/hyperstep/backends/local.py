@@ -28,14 +28,16 @@ from hyperstep.spec import LocalTrial, MetricDefinition
 
 
 def parse_metrics(text: str, definitions: list[MetricDefinition]) -> dict[str, float]:
-    """The last value each metric regex matched in ``text``."""
+    """The last value each metric regex matched, line by line as SageMaker reads logs."""
     metrics: dict[str, float] = {}
-    for definition in definitions:
-        for match in re.finditer(definition.regex, text):
-            try:
-                metrics[definition.name] = float(match.group(1))
-            except ValueError:
-                continue
+    patterns = [(d.name, re.compile(d.regex)) for d in definitions]
+    for line in text.splitlines():
+        for name, pattern in patterns:
+            for match in pattern.finditer(line):
+                try:
+                    metrics[name] = float(match.group(1))
+                except ValueError:
+                    continue
     return metrics
 
 

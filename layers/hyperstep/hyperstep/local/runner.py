@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +19,6 @@ LOCAL_ENV = {
     "POWERTOOLS_SERVICE_NAME": "hyperstep",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_NAMESPACE": "hyperstep",
-    "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
@@ -40,11 +40,19 @@ def run_local(
 ) -> Job:
     """Submit ``spec`` (or resume job ``resume``) and block until the job has finished.
 
-    Ctrl-C kills the running trials, records them stopped (their budget is given back)
+    The handlers' own output (Powertools logs and metrics) goes to ``handlers.log`` beside
+    the store. Ctrl-C kills the running trials, records them stopped (their budget is given back)
     and marks the job stopped, so ``resume`` carries on from a consistent store.
     """
     configure_local_handlers(os.environ)
-    with LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition) as runtime:
+    # Handlers log and emit metrics on stdout, as in Lambda; here that goes to a file.
+    handler_log = Path(store_path).parent / "handlers.log"
+    handler_log.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        handler_log.open("a") as log,
+        contextlib.redirect_stdout(log),
+        LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition) as runtime,
+    ):
         service = runtime.service
         if resume is not None:
             job = reopen(runtime, resume)
@@ -73,15 +81,11 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
     return runtime.service.start_execution(job_id)
 
 
-def interrupt(runtime: LocalRuntime, job_id: str, drain_seconds: float = 10.0) -> None:
+def interrupt(runtime: LocalRuntime, job_id: str) -> None:
     """Stop everything for Ctrl-C and leave the store consistent."""
     runtime.store.set_job_status(job_id, JobStatus.STOPPING)
     runtime.executor.stop_all(error="Interrupted", cause="stopped by the user")
-    runtime.backend.stop_all()
-    deadline = time.monotonic() + drain_seconds
-    while runtime.backend.running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    runtime.bus.drain()
+    runtime.stop_trials()
     for trial in runtime.store.list_trials(job_id):
         if trial.state.active:
             runtime.store.finish_trial(job_id, trial.id, TrialState.STOPPED, error="interrupted")

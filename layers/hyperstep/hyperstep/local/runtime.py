@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,9 +121,17 @@ class LocalRuntime:
             _active = self
         return self
 
+    def stop_trials(self, drain_seconds: float = 10.0) -> None:
+        """Kill every running trial and wait until their results have been collected."""
+        self.backend.stop_all()
+        deadline = time.monotonic() + drain_seconds
+        while self.backend.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.bus.drain()
+
     def __exit__(self, *exc: object) -> None:
         global _active
-        self.backend.stop_all()
+        self.stop_trials()
         self.bus.close()
         self.store.close()
         with _lock:
