@@ -301,6 +301,21 @@ def test_retry_succeeds_on_the_second_attempt() -> None:
     assert [e.type for e in result.history].count("LambdaFunctionFailed") == 1
 
 
+def test_retries_see_their_count_and_the_same_entered_time() -> None:
+    seen: list[Any] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        seen.append(event)
+        return flaky_once(event, context)
+
+    flaky_once = flaky(2)
+    parameters = {"count.$": "$$.State.RetryCount", "entered.$": "$$.State.EnteredTime"}
+    retry = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}]
+    run(machine({"Call": task("flaky", Parameters=parameters, Retry=retry)}), {"flaky": handler})
+    assert [event["count"] for event in seen] == [0, 1, 2]
+    assert len({event["entered"] for event in seen}) == 1
+
+
 def test_retry_backoff_cap_and_exhaustion() -> None:
     retry = [
         {"ErrorEquals": ["FlakyError"], "IntervalSeconds": 1, "BackoffRate": 3, "MaxAttempts": 4, "MaxDelaySeconds": 5}

@@ -61,8 +61,8 @@ class Interpreter:
             name, data = transition.next, transition.output
         return data
 
-    def _state_context(self, name: str, retry_count: int = 0) -> dict[str, Any]:
-        state = {"EnteredTime": _now(), "Name": name, "RetryCount": retry_count}
+    def _state_context(self, name: str, entered: str | None = None, retry_count: int = 0) -> dict[str, Any]:
+        state = {"EnteredTime": entered or _now(), "Name": name, "RetryCount": retry_count}
         return {**self.context, "State": state}
 
     def _sleep_for(self, seconds: float, scope: Scope) -> None:
@@ -105,9 +105,10 @@ class Interpreter:
     def _with_retry_catch(self, name: str, state: dict[str, Any], raw: Any, scope: Scope) -> Transition:
         retriers: list[dict[str, Any]] = state.get("Retry", [])
         attempts = [0] * len(retriers)
+        entered = _now()
         while True:
             try:
-                output = self._attempt(name, state, raw, scope, sum(attempts))
+                output = self._attempt(name, state, raw, scope, self._state_context(name, entered, sum(attempts)))
                 return Transition(state.get("Next"), output)
             except StatesError as error:
                 index = next((i for i, r in enumerate(retriers) if matches(error, r["ErrorEquals"])), None)
@@ -121,8 +122,7 @@ class Interpreter:
                 output = dataflow.place(catcher.get("ResultPath", "$"), raw, error.as_output())
                 return Transition(catcher["Next"], output)
 
-    def _attempt(self, name: str, state: dict[str, Any], raw: Any, scope: Scope, retry_count: int) -> Any:
-        ctx = self._state_context(name, retry_count)
+    def _attempt(self, name: str, state: dict[str, Any], raw: Any, scope: Scope, ctx: dict[str, Any]) -> Any:
         effective = dataflow.input_of(state, raw, ctx)
         if state["Type"] == "Task":
             result = self._task(name, state, effective, ctx, scope)
