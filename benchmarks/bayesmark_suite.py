@@ -1,0 +1,121 @@
+"""Bayesmark-style suite: tune scikit-learn models on toy datasets, score like Bayesmark.
+
+Every method (hyperstep's ``bayesian`` strategy, uniform random search, Optuna TPE and,
+when installed, scikit-optimize's GP) runs 16 rounds of 8 parallel suggestions on each
+problem from ``sklearn_problems`` under several seeds, in the same process and harness.
+Scores are Bayesmark's normalized mean score (see ``scoring``): 100 = the best loss any
+method found, 0 = random search's expected best after as many evaluations.
+
+    .venv/bin/python -m benchmarks.bayesmark_suite --quick      # 8 cheap problems, 2 seeds
+    .venv/bin/python -m benchmarks.bayesmark_suite              # 80 problems, 3 seeds (hours)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks import reporting, scoring
+from benchmarks.optimizers import FACTORIES, default_methods, run_batches
+from benchmarks.sklearn_problems import QUICK, Problem, all_problems
+
+
+def run_suite(
+    problems: list[Problem], methods: list[str], seeds: list[int], rounds: int, batch: int, log: bool = True
+) -> dict[str, Any]:
+    """Run every method on every problem and seed; return raw losses, timings and scores."""
+    losses: dict[str, dict[str, np.ndarray]] = {}
+    seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
+    for problem in problems:
+        losses[problem.name] = {}
+        for method in methods:
+            runs = []
+            for seed in seeds:
+                optimizer = FACTORIES[method](problem.space, seed)
+                run, spent = run_batches(optimizer, problem, rounds, batch)
+                runs.append(run)
+                seconds[method] += spent
+            losses[problem.name][method] = np.stack(runs)
+            if log:
+                best = np.nanmin(losses[problem.name][method].reshape(len(seeds), -1), axis=1)
+                print(f"{problem.name:26s} {method:11s} best per seed {np.round(best, 4).tolist()}", flush=True)
+    scores = scoring.score(losses)
+    return {"losses": losses, "optimizer_seconds": seconds, "scores": scores}
+
+
+def markdown(result: dict[str, Any], config: dict[str, Any]) -> str:
+    """The summary and per-problem tables."""
+    scores = result["scores"]
+    methods = sorted(scores["normalized"], key=lambda m: -scores["normalized"][m])
+    runs = config["n_problems"] * len(config["seeds"])
+    summary = reporting.table(
+        ["method", "normalized score", "Bayesmark leaderboard score", "optimizer s / run"],
+        [
+            [m, scores["normalized"][m], scores["leaderboard"][m], result["optimizer_seconds"][m] / runs]
+            for m in methods
+        ],
+    )
+    per_problem = reporting.table(
+        ["problem", *methods],
+        [[p, *[by[m] for m in methods]] for p, by in scores["per_problem"].items()],
+    )
+    m = config["machine"]
+    return (
+        f"# Bayesmark-style suite ({config['mode']})\n\n"
+        f"{m['date_utc']}, {m['cpus']} CPUs, Python {m['python']}; {config['n_problems']} problems, "
+        f"seeds {config['seeds']}, {config['rounds']} rounds x batch {config['batch']}, "
+        f"wall time {config['wall_seconds']:.0f} s.\n\n"
+        "Normalized score: 100 = best loss found by any method, 0 = random search's expected best "
+        "(Bayesmark `norm_mean_perf`, see `benchmarks/scoring.py`).\n\n"
+        f"{summary}\n\n## Per problem (100 x (1 - norm_mean_perf), last batch)\n\n{per_problem}\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="8 cheap problems, 2 seeds (about 10 minutes)")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, quick 2)")
+    parser.add_argument("--methods", nargs="+", default=None, choices=sorted(FACTORIES))
+    parser.add_argument("--only", nargs="+", default=None, help="run problems whose name contains any of these")
+    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args(argv)
+
+    problems = QUICK if args.quick else all_problems()
+    if args.only:
+        problems = [p for p in problems if any(s in p.name for s in args.only)]
+    methods = args.methods or default_methods()
+    if "random" not in methods:
+        methods = ["random", *methods]
+    seeds = list(range(args.seeds or (2 if args.quick else 3)))
+    start = time.perf_counter()
+    result = run_suite(problems, methods, seeds, args.rounds, args.batch)
+    config = {
+        "mode": "quick" if args.quick else "full",
+        "n_problems": len(problems),
+        "problems": [p.name for p in problems],
+        "methods": methods,
+        "seeds": seeds,
+        "rounds": args.rounds,
+        "batch": args.batch,
+        "wall_seconds": time.perf_counter() - start,
+        "machine": reporting.machine(),
+    }
+    text = markdown(result, config)
+    data = {
+        "config": config,
+        "scores": result["scores"],
+        "optimizer_seconds": result["optimizer_seconds"],
+        "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in result["losses"].items()},
+    }
+    name = "bayesmark_quick" if args.quick else "bayesmark"
+    paths = reporting.write(name, text, data)
+    print(text)
+    print("wrote", *paths)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Bayesmark's normalized score, recomputed from raw losses.
+
+Source: uber/bayesmark, ``docs/scoring.rst`` ("How scoring works") and the code it
+describes, ``bayesmark/experiment_baseline.py::compute_baseline`` and
+``bayesmark/experiment_analysis.py::compute_aggregates``. For problem ``p``, method
+``m``, batch ``t`` and repeated run ``n``:
+
+* ``F[pmtn]`` = the best loss within batch ``t``; ``S[pmtn] = cummin_t F[pmtn]``.
+* ``opt[p]`` = the best loss any method found on ``p`` (minus a tiny pad so it is
+  strictly below every random-search value), the estimate of the global minimum.
+* ``clip[p]`` = the median of all random-search losses on ``p`` (the median after one
+  evaluation); ``S' = min(S, clip)``.
+* ``rand_mean_perf[pt]`` = the unbiased expected minimum of ``batch * (t + 1)`` draws
+  from the pooled random-search losses (``expected_max.expected_min``), clipped.
+* ``norm_mean_perf[pmt] = (mean_n S'[pmtn] - opt[p]) / (clip[p] - opt[p])`` (each run's
+  value clipped to ``[-1, 1]`` before the mean, as in the code).
+* ``mean_perf[mt] = mean_p norm_mean_perf[pmt]``;
+  ``rand_mean_perf[t] = mean_p (rand_mean_perf[pt] - opt[p]) / (clip[p] - opt[p])``;
+  ``norm_mean_perf[mt] = mean_perf[mt] / rand_mean_perf[t]``.
+
+The **normalized score** reported here is ``100 * (1 - norm_mean_perf[mt])`` at the last
+batch: 100 is the best value found by any method, 0 is the mean of random search at the
+same number of evaluations. We also report Bayesmark's leaderboard number,
+``100 * (1 - mean_perf[mt])`` (``experiment_analysis.main``: "Final score `100 x
+(1-loss)` for leaderboard"), where random search does not sit at 0.
+
+Failed evaluations (NaN) count as the clip value: no better than a median random draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln, logsumexp
+
+PAD_FACTOR = 10000
+MIN_POS = np.nextafter(0, 1)
+
+
+def expected_min(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Unbiased estimate of E[min of ``m`` iid draws] from samples ``x`` (an L-estimator)."""
+    values = np.sort(-np.asarray(x, dtype=float))
+    n = values.size
+    m = np.asarray(m)[..., None]
+    k = 1 + np.arange(n)
+    log_w = gammaln(k) - gammaln(k - (m - 1))
+    weights = np.exp(log_w - logsumexp(log_w, axis=-1, keepdims=True))
+    return -np.sum(values * weights, axis=-1)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Per-problem reference values: estimated optimum, clip level, random mean per batch."""
+
+    opt: float
+    clip: float
+    rand_mean: np.ndarray
+
+
+def best_so_far(losses: np.ndarray) -> np.ndarray:
+    """``S``: cumulative minimum over batches of each batch's best; losses ``(runs, rounds, batch)``."""
+    filled = np.where(np.isfinite(losses), losses, np.inf)
+    return np.minimum.accumulate(filled.min(axis=2), axis=1)
+
+
+def baseline(random_losses: np.ndarray, all_losses: list[np.ndarray]) -> Baseline:
+    """Reference values from random search's runs and every method's losses on one problem."""
+    batch = random_losses.shape[2]
+    pooled = random_losses[np.isfinite(random_losses)]
+    clip = float(np.median(pooled))
+    best = float(min(np.nanmin(np.where(np.isfinite(a), a, np.nan)) for a in all_losses))
+    opt = best + PAD_FACTOR * np.spacing(-np.maximum(MIN_POS, abs(best)))
+    grid = batch * (1 + np.arange(random_losses.shape[1]))
+    rand_mean = np.minimum.accumulate(np.minimum(clip, expected_min(np.minimum(clip, pooled), grid)))
+    if not clip > opt:
+        clip = opt + max(abs(opt), 1.0) * 1e-12
+    return Baseline(opt=float(opt), clip=clip, rand_mean=rand_mean)
+
+
+def normed_mean_perf(losses: np.ndarray, ref: Baseline) -> np.ndarray:
+    """``norm_mean_perf[pmt]`` per batch for one method on one problem (0 = optimum, 1 = clip)."""
+    s = np.minimum(best_so_far(losses), ref.clip)
+    normed = np.clip((s - ref.opt) / (ref.clip - ref.opt), -1.0, 1.0)
+    return normed.mean(axis=0)
+
+
+def random_normed(ref: Baseline) -> np.ndarray:
+    """Random search's expected normalized performance per batch on one problem."""
+    return (ref.rand_mean - ref.opt) / (ref.clip - ref.opt)
+
+
+def score(problem_losses: dict[str, dict[str, np.ndarray]], random_method: str = "random") -> dict[str, dict]:
+    """Scores of every method from ``{problem: {method: losses (runs, rounds, batch)}}``.
+
+    Returns ``{"normalized": {method: score}, "leaderboard": {method: score},
+    "per_problem": {problem: {method: 100 * (1 - norm_mean_perf)}}}`` at the last batch.
+    """
+    methods = sorted({m for by_method in problem_losses.values() for m in by_method})
+    per_problem: dict[str, dict[str, float]] = {}
+    perf = {m: [] for m in methods}
+    rand_ref = []
+    for problem, by_method in problem_losses.items():
+        ref = baseline(by_method[random_method], list(by_method.values()))
+        rand_ref.append(random_normed(ref))
+        per_problem[problem] = {}
+        for m in methods:
+            curve = normed_mean_perf(by_method[m], ref)
+            perf[m].append(curve)
+            per_problem[problem][m] = float(100 * (1 - curve[-1]))
+    rand_curve = np.mean(rand_ref, axis=0)
+    mean_perf = {m: np.mean(perf[m], axis=0) for m in methods}
+    return {
+        "normalized": {m: float(100 * (1 - mean_perf[m][-1] / rand_curve[-1])) for m in methods},
+        "leaderboard": {m: float(100 * (1 - mean_perf[m][-1])) for m in methods},
+        "per_problem": per_problem,
+    }

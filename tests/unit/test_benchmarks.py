@@ -1,0 +1,114 @@
+"""The benchmark harness computes what it claims: Bayesmark's score, regrets, histories."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import numpy as np
+import pytest
+
+from benchmarks import scoring, synthetic
+from benchmarks.optimizers import RandomOptimizer, run_batches
+from benchmarks.sklearn_problems import Problem
+
+
+def test_expected_min_is_the_mean_minimum_over_all_subsets() -> None:
+    x = np.array([3.0, -1.0, 4.0, 1.5, 9.0, 2.0])
+    for m in (1, 2, 3, 6):
+        brute = np.mean([min(c) for c in itertools.combinations(x, m)])
+        assert scoring.expected_min(x, m) == pytest.approx(brute)
+
+
+def _losses(rng: np.random.Generator, runs: int = 6, rounds: int = 4, batch: int = 3) -> np.ndarray:
+    return rng.uniform(1.0, 2.0, size=(runs, rounds, batch))
+
+
+def test_score_is_100_for_the_optimum_and_matches_the_formula_for_a_constant_method() -> None:
+    rng = np.random.default_rng(0)
+    random = _losses(rng)
+    oracle = np.full_like(random, 0.5)  # the best value any method found, from the first batch on
+    stuck = np.full_like(random, 5.0)  # never better than the clip level (random's median)
+    result = scoring.score({"p": {"random": random, "oracle": oracle, "stuck": stuck}})
+
+    assert result["normalized"]["oracle"] == pytest.approx(100.0, abs=1e-6)
+    ref = scoring.baseline(random, [random, oracle, stuck])
+    assert ref.clip == pytest.approx(np.median(random))
+    rand_last = scoring.random_normed(ref)[-1]
+    assert result["normalized"]["stuck"] == pytest.approx(100 * (1 - 1 / rand_last))
+    assert result["leaderboard"]["stuck"] == pytest.approx(0.0)
+    assert result["normalized"]["stuck"] < result["normalized"]["random"] < result["normalized"]["oracle"]
+
+
+def test_random_search_scores_near_zero_against_its_own_baseline() -> None:
+    rng = np.random.default_rng(1)
+    problems = {f"p{i}": {"random": _losses(rng, runs=200), "other": _losses(rng, runs=200) - 0.5} for i in range(3)}
+    assert abs(scoring.score(problems)["normalized"]["random"]) < 5.0
+
+
+def test_failed_evaluations_count_as_no_progress() -> None:
+    losses = np.array([[[np.nan, 3.0], [np.nan, np.nan], [1.0, np.nan]]])
+    assert scoring.best_so_far(losses).tolist() == [[3.0, 3.0, 1.0]]
+
+
+def test_synthetic_functions_reach_their_known_minimum() -> None:
+    argmins = {
+        "branin": {"x0": np.pi, "x1": 2.275},
+        "hartmann6": dict(zip([f"x{i}" for i in range(6)], [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573])),
+        "ackley10": {f"x{i}": 0.0 for i in range(10)},
+        "levy10-mixed": {**{f"x{i}": 1 for i in range(10)}, "c": "a"},
+        "rosenbrock10-mixed": {**{f"x{i}": 1 for i in range(10)}, "c": "a"},
+    }
+    by_name = {f.name: f for f in synthetic.functions()}
+    for name, params in argmins.items():
+        fn = by_name[name]
+        assert fn(params) == pytest.approx(fn.f_min, abs=1e-4), name
+        assert fn.space.decode(fn.space.encode(params)) == pytest.approx(params, abs=1e-9)
+    worse = by_name["levy10-mixed"]({**{f"x{i}": 1 for i in range(10)}, "c": "d"})
+    assert worse > by_name["levy10-mixed"].f_min
+
+
+def test_summary_says_where_hyperstep_beats_tpe() -> None:
+    regrets = {
+        "f": {"hyperstep": np.array([0.1, 0.2, 9.0]), "optuna-tpe": np.array([0.3, 0.3, 0.3])},
+        "g": {"hyperstep": np.array([1.0, 1.0, 1.0]), "optuna-tpe": np.array([0.5, 2.0, 0.1])},
+    }
+    summary = synthetic.summarize(regrets)
+    assert summary["beats_tpe"] == {"f": True, "g": False}
+    assert summary["share_beating_tpe"] == 0.5
+
+
+def test_a_tiny_suite_run_executes_for_the_library_and_random_search() -> None:
+    from benchmarks.bayesmark_suite import run_suite
+
+    result = run_suite([Problem("DT", "iris", "acc")], ["random", "hyperstep"], [0], rounds=2, batch=2, log=False)
+    losses = result["losses"]["DT_iris_acc"]
+    assert losses["hyperstep"].shape == (1, 2, 2)
+    assert np.all((losses["random"] >= -1.0) & (losses["random"] <= 0.0))  # negated accuracy
+    assert set(result["scores"]["normalized"]) == {"random", "hyperstep"}
+
+
+def test_random_optimizer_covers_the_space_and_run_batches_records_failures() -> None:
+    fn = {f.name: f for f in synthetic.functions()}["ackley10-mixed"]
+    seen = RandomOptimizer(fn.space, 0).ask(200)
+    assert {p["c"] for p in seen} == {"a", "b", "c", "d"}
+    assert all(isinstance(p["x0"], int) and -32 <= p["x0"] <= 32 for p in seen)
+
+    def flaky(params: dict) -> float:
+        if params["c"] == "a":
+            raise ValueError("crashed")
+        return fn(params)
+
+    losses, _ = run_batches(RandomOptimizer(fn.space, 1), flaky, rounds=5, batch=8)
+    assert np.isnan(losses).any() and np.isfinite(losses).any()
+
+
+def test_latency_history_holds_exactly_n_completed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # the module sets these
+        monkeypatch.setenv(var, os.environ.get(var, "1"))
+    from benchmarks import latency
+
+    study = latency.study_with_history(12, seed=3)
+    trials = study.trials
+    assert len(trials) == 12 and all(t.value is not None for t in trials)
+    assert study.best_trial is not None and study.best_trial.value == min(t.value for t in trials)
