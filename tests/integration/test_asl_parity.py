@@ -6,7 +6,7 @@ Python callables (an exception comes back as a Python Lambda runtime reports an
 unhandled one); the local executor reaches them through its resolver. Task tokens are
 released from another thread with each engine's ``SendTaskSuccess``. The test compares
 the names of the states entered, in order (``stateEnteredEventDetails.name`` on moto),
-and the final output.
+the history events (type and detail fields) and the final output.
 """
 
 from __future__ import annotations
@@ -138,11 +138,17 @@ def routed_invoke(handlers: dict[str, Handler]) -> Callable[..., bytes]:
 
 
 class Run(NamedTuple):
-    """What one engine did: states entered, history event types, final output."""
+    """What one engine did: states entered, history events (type and detail fields), output."""
 
     path: list[str]
-    event_types: list[str]
+    events: list[tuple[str, tuple[str, ...]]]
     output: Any
+
+
+def shape(event: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """A GetExecutionHistory event's type and the fields of its details structure."""
+    details = [value for key, value in event.items() if key.endswith("EventDetails")]
+    return event["type"], tuple(sorted(details[0])) if details else ()
 
 
 def run_on_moto(definition: dict[str, Any], make_handlers: Callable[[Wake], dict[str, Handler]]) -> Run:
@@ -171,7 +177,7 @@ def run_on_moto(definition: dict[str, Any], make_handlers: Callable[[Wake], dict
             events = list(history_events(sfn, execution_arn))
     assert description["status"] == "SUCCEEDED", description
     path = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-    return Run(path, [e["type"] for e in events], json.loads(description["output"]))
+    return Run(path, [shape(e) for e in events], json.loads(description["output"]))
 
 
 def wait_for_moto(sfn: Any, execution_arn: str, seconds: float = 30) -> dict[str, Any]:
@@ -204,7 +210,7 @@ def run_locally(definition: dict[str, Any], make_handlers: Callable[[Wake], dict
     holder["executor"] = Executor(definition, lambda resource: by_arn[resource])
     result = holder["executor"].run(INPUT, name="parity-1", timeout=30)
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    return Run(result.state_path, [e.type for e in result.history], result.output)
+    return Run(result.state_path, [shape(e.as_aws()) for e in result.history], result.output)
 
 
 INPUT = {"job_id": "j-1", "xs": [1, 2, 3]}
@@ -240,7 +246,7 @@ def test_tuning_machine_takes_the_same_path_in_both_engines() -> None:
     assert moto.path == local.path
     assert moto.output == local.output
     # Map iterations run concurrently in both engines, so only the multiset of events is fixed.
-    assert Counter(moto.event_types) == Counter(local.event_types)
+    assert Counter(moto.events) == Counter(local.events)
 
 
 def test_error_routing_takes_the_same_path_in_both_engines() -> None:
@@ -250,5 +256,5 @@ def test_error_routing_takes_the_same_path_in_both_engines() -> None:
     assert moto.path == local.path
     assert local.output == {"label": "j-1 failed", "n": 3, "result": {"recovered": True}}
     assert moto.output == local.output
-    assert "LambdaFunctionFailed" in local.event_types
-    assert moto.event_types == local.event_types
+    assert ("LambdaFunctionFailed", ("cause", "error")) in local.events
+    assert moto.events == local.events

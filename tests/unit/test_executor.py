@@ -410,7 +410,13 @@ def test_lambda_invoke_wraps_the_result_like_the_invoke_api() -> None:
     assert result.output["StatusCode"] == 200
     assert result.output["ExecutedVersion"] == "$LATEST"
     assert result.output["SdkResponseMetadata"]["RequestId"]
-    assert "TaskScheduled" in [e.type for e in result.history]
+    events = [e.as_aws() for e in result.history]
+    scheduled = next(e for e in events if e["type"] == "TaskScheduled")["taskScheduledEventDetails"]
+    assert (scheduled["resourceType"], scheduled["resource"], scheduled["region"]) == ("lambda", "invoke", "local")
+    assert json.loads(scheduled["parameters"])["Payload"] == {"v": 5}
+    entered = next(e for e in events if e["type"] == "TaskStateEntered")["stateEnteredEventDetails"]
+    assert entered["name"] == "Invoke" and entered["inputDetails"] == {"truncated": False}
+    assert [e["id"] for e in events] == [e["previousEventId"] + 1 for e in events]
 
 
 def test_an_unserialisable_result_is_a_marshal_error() -> None:

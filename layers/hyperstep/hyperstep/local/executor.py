@@ -154,7 +154,7 @@ class Executor:
         validate(definition)
         self.definition = definition
         self.state_machine_arn = state_machine_arn
-        self._tasks = TaskRunner(resolver)
+        self._tasks = TaskRunner(resolver, region=state_machine_arn.split(":")[3])
         self._sleep = sleep
         self._executions: dict[str, Execution] = {}
         self._lock = threading.Lock()

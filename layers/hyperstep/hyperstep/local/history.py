@@ -27,6 +27,31 @@ class HistoryEvent:
     name: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    def as_aws(self) -> dict[str, Any]:
+        """This event as one item of GetExecutionHistory's ``events`` list."""
+        event: dict[str, Any] = {
+            "id": self.id,
+            "previousEventId": self.previous_event_id,
+            "timestamp": self.timestamp,
+            "type": self.type,
+        }
+        details = {key: value for key, value in self.details.items() if value is not None}
+        for payload in ("input", "output"):
+            if payload in details:
+                details[f"{payload}Details"] = {"truncated": False}
+        if self.type.endswith(("StateEntered", "StateExited")):
+            key = "stateEnteredEventDetails" if self.type.endswith("Entered") else "stateExitedEventDetails"
+            event[key] = {"name": self.name, **details}
+        elif self.type.startswith("MapIteration"):
+            event[_details_key(self.type)] = {"name": self.name, **details}
+        elif details:
+            event[_details_key(self.type)] = details
+        return event
+
+
+def _details_key(event_type: str) -> str:
+    return event_type[0].lower() + event_type[1:] + "EventDetails"
+
 
 @dataclass(frozen=True)
 class ExecutionResult:

@@ -80,8 +80,9 @@ def is_callback(resource: str) -> bool:
 class TaskRunner:
     """Runs task attempts; keeps the registry of tokens waiting for a callback."""
 
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, region: str = "local") -> None:
         self._resolver = resolver
+        self._region = region
         self._tokens: dict[str, PendingTask] = {}
         self._lock = threading.Lock()
 
@@ -108,12 +109,12 @@ class TaskRunner:
         if attempt.token:
             with self._lock:
                 self._tokens[attempt.token] = pending
-        kind = self._scheduled(attempt, base, history)
+        kind, tags = self._scheduled(attempt, base, history, self._region)
         deadline = None if attempt.timeout_seconds is None else time.monotonic() + attempt.timeout_seconds
         context = LambdaContext(function_name.rsplit(":", 1)[-1], function_name, deadline=deadline)
         worker = threading.Thread(
             target=self._call,
-            args=(function, event, context, pending, attempt, base, history, kind),
+            args=(function, event, context, pending, attempt, base, history, kind, tags),
             name=f"task:{attempt.state_name}",
             daemon=True,
         )
@@ -122,14 +123,14 @@ class TaskRunner:
             result = pending.wait(attempt.timeout_seconds, scope)
         except StatesError as error:
             suffix = "TimedOut" if error.error == "States.Timeout" else "Failed"
-            history.add(f"{kind}{suffix}", attempt.state_name, error=error.error, cause=error.cause)
+            history.add(f"{kind}{suffix}", attempt.state_name, **tags, error=error.error, cause=error.cause)
             raise
         finally:
             scope.untrack(pending)
             if attempt.token:
                 with self._lock:
                     self._tokens.pop(attempt.token, None)
-        history.add(f"{kind}Succeeded", attempt.state_name, output=json.dumps(result))
+        history.add(f"{kind}Succeeded", attempt.state_name, **tags, output=json.dumps(result))
         return result
 
     def _target(self, base: str, payload: Any) -> tuple[str, Any]:
@@ -146,17 +147,21 @@ class TaskRunner:
             raise StatesError("States.TaskFailed", f"no function for resource {name!r}: {exc}") from None
 
     @staticmethod
-    def _scheduled(attempt: Attempt, base: str, history: History) -> str:
+    def _scheduled(attempt: Attempt, base: str, history: History, region: str) -> tuple[str, dict[str, str]]:
+        """Record the scheduling events; the event type prefix and the details every Task* event repeats."""
         if base.startswith(SERVICE_PREFIX):
             service, _, action = base.removeprefix(SERVICE_PREFIX).partition(":")
             resource = action + attempt.resource[len(base) :]
-            details = {"resourceType": service, "resource": resource, "parameters": json.dumps(attempt.payload)}
-            history.add("TaskScheduled", attempt.state_name, **details)
-            history.add("TaskStarted", attempt.state_name, resourceType=service, resource=resource)
-            return "Task"
+            tags = {"resourceType": service, "resource": resource}
+            parameters = json.dumps(attempt.payload)
+            limits = {"timeoutInSeconds": attempt.timeout_seconds, "heartbeatInSeconds": attempt.heartbeat_seconds}
+            limits = {key: int(value) for key, value in limits.items() if value is not None}
+            history.add("TaskScheduled", attempt.state_name, **tags, region=region, parameters=parameters, **limits)
+            history.add("TaskStarted", attempt.state_name, **tags)
+            return "Task", tags
         history.add("LambdaFunctionScheduled", attempt.state_name, resource=base, input=json.dumps(attempt.payload))
         history.add("LambdaFunctionStarted", attempt.state_name)
-        return "LambdaFunction"
+        return "LambdaFunction", {}
 
     @staticmethod
     def _call(
@@ -168,6 +173,7 @@ class TaskRunner:
         base: str,
         history: History,
         kind: str,
+        tags: dict[str, str],
     ) -> None:
         try:
             returned = function(json.loads(json.dumps(event)), context)
@@ -184,7 +190,7 @@ class TaskRunner:
         if attempt.token is None:
             pending.succeed(value)
         else:
-            history.add(f"{kind}Submitted", attempt.state_name, output=json.dumps(value))
+            history.add(f"{kind}Submitted", attempt.state_name, **tags, output=json.dumps(value))
 
 
 def invoke_response(payload: Any, request_id: str) -> dict[str, Any]:
