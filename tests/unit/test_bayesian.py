@@ -78,8 +78,8 @@ def test_a_batch_has_no_duplicates_and_keeps_away_from_pending_points() -> None:
     points = BayesianOptimization().suggest(history, 8, np.random.default_rng(0))
     assert points.shape == (8, 2)
     pairwise = np.linalg.norm(points[:, None] - points[None], axis=2) + np.eye(8)
-    assert pairwise.min() > 1e-3
-    assert np.linalg.norm(points[:, None] - pending[None], axis=2).min() > 1e-3
+    assert pairwise.min() > 0.02  # spread out, not piled next to each other
+    assert np.linalg.norm(points[:, None] - pending[None], axis=2).min() > 0.02
     assert np.linalg.norm(points[:, None] - history.X[None], axis=2).min() > 1e-3
 
 

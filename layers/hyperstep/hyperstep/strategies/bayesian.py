@@ -17,6 +17,7 @@ Each call rebuilds everything from the history (no state between calls):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ from hyperstep.strategies.base import History, Strategy
 from hyperstep.strategies.search import candidate_pool, far_from, maximize, unseen_points
 
 ACQUISITIONS = ("ei", "ensemble")
+BATCH_RADIUS = 0.02
+"""Points of one batch keep at least this far apart (unit cube, times sqrt(dim))."""
 
 
 class BayesianOptimization(Strategy):
@@ -101,7 +104,8 @@ class BayesianOptimization(Strategy):
         pool = pool[far_from(pool, seen)]
         out = list(chosen)
         for i in range(k):
-            score = self._score(model, feasible, best, i)
+            avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
+            score = self._score(model, feasible, best, i, avoid)
             x = maximize(pool, score, seen, proj, rng)
             if x is None:
                 break
@@ -142,8 +146,13 @@ class BayesianOptimization(Strategy):
             Xa, t = Xa[keep], t[keep]
         return GaussianProcess.fit(Xa, t - t.mean(), rng, restarts=1), float(t.mean())
 
-    def _score(self, model: Any, feasible: Any, best: float, i: int) -> Any:
-        """The acquisition for the ``i``-th point of the batch (ensemble cycles through three)."""
+    def _score(self, model: Any, feasible: Any, best: float, i: int, avoid: np.ndarray) -> Any:
+        """The acquisition for the ``i``-th point of the batch (ensemble cycles through three).
+
+        Points closer than a small radius to ``avoid`` (pending trials, this batch) are
+        penalized in proportion to how close they are: fantasies alone let a converged
+        model pile a batch into one spot.
+        """
         from hyperstep.strategies.acquisition import lcb, log_ei, log_feasible, log_pi
 
         kind = "ei" if self.acquisition == "ei" else ("ei", "lcb", "ei", "pi")[i % 4]
@@ -159,6 +168,10 @@ class BayesianOptimization(Strategy):
             if feasible is not None:
                 fm, fs = feasible[0].predict(C)
                 value = value + log_feasible(fm + feasible[1], fs)
+            if len(avoid):
+                radius = BATCH_RADIUS * math.sqrt(C.shape[1])
+                dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
+                value = value - 1e6 * np.maximum(0.0, 1.0 - dist / radius)
             return value
 
         return score

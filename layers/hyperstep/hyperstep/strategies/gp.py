@@ -122,19 +122,30 @@ def fit_hyperparameters(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, 
     return best_theta
 
 
+def _robust_cholesky(K: np.ndarray, diagonal: float) -> np.ndarray:
+    """Cholesky factor of ``K + diagonal * I``, adding jitter if repeated points make it singular."""
+    from scipy.linalg import cholesky
+
+    for extra in (0.0, 1e-6, 1e-4, 1e-2):
+        try:
+            return cholesky(K + (diagonal + extra) * np.eye(len(K)), lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            continue
+    raise np.linalg.LinAlgError("kernel matrix is not positive definite")
+
+
 class GaussianProcess:
     """A GP posterior for fixed hyperparameters; ``condition`` adds (fantasy) data."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> None:
-        from scipy.linalg import cho_solve, cholesky
+        from scipy.linalg import cho_solve
 
         d = X.shape[1]
         self.X, self.y, self.theta = X, y, theta
         self.lengths = np.exp(theta[:d])
         self.signal, self.noise = math.exp(theta[d]), math.exp(theta[d + 1])
         K = self.signal * matern52(np.sqrt(scaled_sqdist(X, X, self.lengths)))
-        K[np.diag_indices_from(K)] += self.noise + JITTER
-        L = cholesky(K, lower=True, check_finite=False)
+        L = _robust_cholesky(K, self.noise + JITTER)
         self.alpha = cho_solve((L, True), y, check_finite=False)
         self.K_inv = cho_solve((L, True), np.eye(len(y)), check_finite=False)
 
