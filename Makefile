@@ -33,3 +33,14 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .hyperstep runs build *.egg-info
+
+# The Lambda layer (arm64, CPython 3.12 wheels) in build/layer and build/layer.zip;
+# set LAYER_ARCH=x86_64 or BYTECODE_PYTHON=/path/to/python3.12 as needed.
+.PHONY: layer layer-size
+layer: $(STAMP)
+	PYTHON=$(BIN)/python scripts/build_layer.sh build/layer
+
+layer-size:
+	@test -d build/layer/python || { echo "no layer yet: run make layer"; exit 1; }
+	@echo "unzipped: $$(( $$(du -sb build/layer/python | cut -f1) / 1048576 )) MiB (limit 250 MB with the function)"
+	@echo "zipped:   $$(( $$(stat -c %s build/layer.zip) / 1048576 )) MiB"

@@ -1,0 +1,75 @@
+"""What the Lambda layer ships and how the handlers load from it.
+
+- ``layers/hyperstep/requirements.txt`` installs every third-party package the library and
+  the handlers import (boto3/botocore come with the Lambda runtime);
+- each ``functions/<name>/app.py`` imports as the plain top-level module ``app`` (how
+  Lambda loads ``Handler: app.lambda_handler``), configured for AWS, without touching AWS.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "layers" / "hyperstep" / "hyperstep"
+REQUIREMENTS = ROOT / "layers" / "hyperstep" / "requirements.txt"
+FUNCTIONS = sorted(p.parent for p in (ROOT / "functions").glob("*/app.py"))
+
+RUNTIME_PROVIDED = {"boto3", "botocore"}
+DISTRIBUTION_OF = {"yaml": "pyyaml", "aws_lambda_powertools": "aws-lambda-powertools"}
+
+
+def third_party_imports(paths: list[Path]) -> set[str]:
+    """Top-level names imported anywhere (also inside functions) that are not stdlib or ours."""
+    names: set[str] = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    ours = {"hyperstep", "hyperstep_functions", "app", "__future__"}
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ours}
+
+
+def required_distributions() -> set[str]:
+    found = set()
+    for line in REQUIREMENTS.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            found.add(line.split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip().lower())
+    return found
+
+
+def test_requirements_cover_every_third_party_import_of_library_and_handlers() -> None:
+    sources = [*LIBRARY.rglob("*.py"), *(f / "app.py" for f in FUNCTIONS)]
+    needed = {DISTRIBUTION_OF.get(n, n).lower() for n in third_party_imports(sources) - RUNTIME_PROVIDED}
+    assert needed <= required_distributions(), f"missing from requirements.txt: {needed - required_distributions()}"
+    assert not {"boto3", "botocore"} & required_distributions(), "the runtime provides boto3"
+
+
+def test_every_handler_imports_as_plain_app_in_aws_mode() -> None:
+    """One fresh interpreter loads each folder's ``app`` the way Lambda does."""
+    script = f"""
+import importlib, json, os, sys
+os.environ.update({{"HYPERSTEP_TABLE": "t", "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_METRICS_NAMESPACE": "hyperstep", "POWERTOOLS_SERVICE_NAME": "hyperstep"}})
+os.environ.pop("HYPERSTEP_RUNTIME", None)
+loaded = {{}}
+for folder in {[str(f) for f in FUNCTIONS]!r}:
+    sys.path.insert(0, folder)
+    sys.modules.pop("app", None)
+    module = importlib.import_module("app")
+    loaded[os.path.basename(folder)] = callable(getattr(module, "lambda_handler", None))
+    sys.path.remove(folder)
+print(json.dumps(loaded))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd="/", timeout=120)
+    assert run.returncode == 0, run.stderr
+    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    assert loaded == {f.name: True for f in FUNCTIONS}
+    assert {"api", "start", "suggest", "launch", "wait", "collect", "finish", "reaper"} <= set(loaded)
