@@ -258,3 +258,34 @@ def test_error_routing_takes_the_same_path_in_both_engines() -> None:
     assert moto.output == local.output
     assert ("LambdaFunctionFailed", ("cause", "error")) in local.events
     assert moto.events == local.events
+
+
+def timeout_definition() -> dict[str, Any]:
+    """A token nobody sends: ``States.Timeout`` skips a ``States.TaskFailed`` retrier, is caught."""
+    parameters = {"FunctionName": arn("Wait"), "Payload": {"task_token.$": "$$.Task.Token", "job_id.$": "$.job_id"}}
+    return {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": parameters,
+                "TimeoutSeconds": 1,
+                "Retry": [{"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 2}],
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": "Late"}],
+                "End": True,
+            },
+            "Late": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def test_a_task_timeout_takes_the_same_path_in_both_engines() -> None:
+    def never_wake(_: Wake) -> dict[str, Handler]:
+        return {"Wait": lambda event, _: {"parked": True}}
+
+    definition = timeout_definition()
+    local, moto = run_locally(definition, never_wake), run_on_moto(definition, never_wake)
+    assert local.path == moto.path == ["Wait", "Late"]
+    assert local.output == moto.output == {**INPUT, "timeout": {"Error": "States.Timeout", "Cause": ""}}
+    assert moto.events == local.events

@@ -52,9 +52,8 @@ def runtime_error(cause: str) -> StatesError:
 
 def timeout_error(heartbeat: bool = False) -> StatesError:
     """``States.Timeout`` for a task past ``TimeoutSeconds`` or a missed heartbeat."""
-    if heartbeat:
-        return StatesError(TIMEOUT, "The task missed its heartbeat.", aliases=[HEARTBEAT_TIMEOUT])
-    return StatesError(TIMEOUT, "The task ran longer than its TimeoutSeconds.")
+    # Step Functions reports a task timeout without a cause (the catcher sees "Cause": "").
+    return StatesError(TIMEOUT, "", aliases=[HEARTBEAT_TIMEOUT] if heartbeat else [])
 
 
 def matches(error: StatesError, error_equals: Iterable[str]) -> bool:

@@ -35,7 +35,7 @@ class HistoryEvent:
             "timestamp": self.timestamp,
             "type": self.type,
         }
-        details = {key: value for key, value in self.details.items() if value is not None}
+        details = {key: value for key, value in self.details.items() if value not in (None, "")}
         for payload in ("input", "output"):
             if payload in details:
                 details[f"{payload}Details"] = {"truncated": False}
