@@ -191,8 +191,12 @@ class Interpreter:
         scope: Scope,
         is_map: bool,
     ) -> list[Any]:
-        """Run ``machines[i]`` on ``inputs[i]`` in child scopes; the first failure cancels the rest."""
+        """Run ``machines[i]`` on ``inputs[i]`` in child scopes; the first failure cancels the rest.
+
+        Raises the error of the iteration (or branch) that failed first.
+        """
         group = scope.child()
+        failures: list[StatesError] = []
 
         def one(index: int) -> Any:
             if is_map:
@@ -202,7 +206,12 @@ class Interpreter:
             except StatesError as error:
                 if is_map:
                     self.history.add("MapIterationFailed", name, index=index, error=error.error, cause=error.cause)
+                failures.append(error)
                 group.cancel(f"{name}: iteration {index} failed")
+                raise
+            except Cancelled:
+                if is_map:
+                    self.history.add("MapIterationAborted", name, index=index)
                 raise
             if is_map:
                 self.history.add("MapIterationSucceeded", name, index=index)
@@ -215,9 +224,8 @@ class Interpreter:
             futures = [pool.submit(one, index) for index in range(len(inputs))]
             errors = [f.exception() for f in futures]
         scope.check()
-        first = next((e for e in errors if isinstance(e, StatesError)), None)
-        if first is not None:
-            raise first
+        if failures:
+            raise failures[0]
         other = next((e for e in errors if e is not None), None)
         if other is not None:
             raise other
