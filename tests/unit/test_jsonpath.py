@@ -37,6 +37,15 @@ CONTEXT = {"Execution": {"Id": "arn:exec", "Name": "e1"}, "Task": {"Token": "tok
         ("$.a.c[0,2]", [10, 30]),
         ("$.a.*", [1, [10, 20, 30]]),
         ("$.none", None),
+        ("$..id", ["x", "y"]),
+        ("$..b", [1]),
+        ("$.items[?(@.n > 1)].id", ["y"]),
+        ("$.items[?(@.id == 'x')]", [{"id": "x", "n": 1}]),
+        ("$.items[?(@.n == 1.0)].id", ["x"]),
+        ("$.items[?(@.n != 1)].id", ["y"]),
+        ("$.items[?(@.n > 'a')]", []),  # a number is not ordered against a string
+        ("$.items[?(@.missing)]", []),
+        ("$.items[?(@.id)].n", [1, 2]),
     ],
 )
 def test_read_paths(path: str, expected: Any) -> None:

@@ -2,17 +2,20 @@
 
 Paths start at ``$`` (the state's data) or ``$$`` (the context object). Segments:
 ``.name``, ``['name']`` / ``["name"]``, ``[0]`` (negative counts from the end),
-``[*]`` / ``.*``, ``[start:end]`` and ``[0,2]`` unions. A path with a wildcard, slice or
-union is *indefinite*: it yields a list of every match (possibly empty), as Step
-Functions' JSONPath engine does. A definite path that does not exist is an error
-(``States.Runtime``); ``ResultPath`` may only use definite name and index segments
-(a *reference path*).
+``[*]`` / ``.*``, ``[start:end]``, ``[0,2]`` unions, ``..name`` deep scans and
+``[?(@.field <op> literal)]`` filters. A path with any of the last five is *indefinite*:
+it yields a list of every match (possibly empty), as Step Functions' JSONPath engine
+does. A definite path that does not exist is an error (``States.Runtime``);
+``ResultPath`` may only use definite name and index segments (a *reference path*).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import operator
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -40,7 +43,42 @@ class Union:
     indexes: tuple[int, ...]
 
 
-Segment = str | int | Wildcard | Slice | Union
+@dataclass(frozen=True)
+class DeepScan:
+    """``..name`` (or ``..*``): that member of the value and of everything below it."""
+
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``[?(@.a.b)]`` or ``[?(@.a.b <op> literal)]``: the array items the test holds for."""
+
+    field: tuple[str, ...]
+    op: str | None = None
+    value: Any = None
+
+    def holds(self, item: Any) -> bool:
+        for name in self.field:
+            if not isinstance(item, dict) or name not in item:
+                return False
+            item = item[name]
+        if self.op is None:
+            return True
+        same_kind = _kind(item) == _kind(self.value)
+        if self.op in ("==", "!="):
+            return (same_kind and item == self.value) == (self.op == "==")
+        return same_kind and _kind(item) in ("number", "str") and _COMPARE[self.op](item, self.value)
+
+
+def _kind(value: Any) -> str:
+    return "number" if isinstance(value, int | float) and not isinstance(value, bool) else type(value).__name__
+
+
+Segment = str | int | Wildcard | Slice | Union | DeepScan | Filter
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_DEEP = re.compile(r"\.\.(\*|[^.\[\]]+)")
+_FILTER = re.compile(r"\[\?\(\s*@((?:\.[^.\s=!<>()\[\]]+)*)\s*(?:(==|!=|<=|>=|<|>)\s*(.+?))?\s*\)\]")
 
 _NAME = re.compile(r"\.([^.\[\]]+)")
 _QUOTED = re.compile(r"\[\s*(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\")\s*\]")
@@ -72,6 +110,11 @@ def parse(path: str) -> tuple[bool, tuple[Segment, ...]]:
 
 
 def _next_segment(rest: str, pos: int, path: str) -> tuple[Segment, int]:
+    if match := _DEEP.match(rest, pos):
+        return DeepScan(None if match.group(1) == "*" else match.group(1)), match.end()
+    if match := _FILTER.match(rest, pos):
+        field = tuple(match.group(1).split(".")[1:])
+        return Filter(field, match.group(2), _literal(match.group(3), path) if match.group(2) else None), match.end()
     if rest.startswith(".*", pos):
         return Wildcard(), pos + 2
     if match := _NAME.match(rest, pos):
@@ -82,6 +125,15 @@ def _next_segment(rest: str, pos: int, path: str) -> tuple[Segment, int]:
     if match := _BRACKET.match(rest, pos):
         return _bracket(match.group(1), path), match.end()
     raise PathError(f"invalid path {path!r} at {rest[pos:]!r}")
+
+
+def _literal(text: str, path: str) -> Any:
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise PathError(f"unsupported filter value {text!r} in path {path!r}") from None
 
 
 def _bracket(body: str, path: str) -> Segment:
@@ -141,6 +193,11 @@ def _children(value: Any, segment: Segment) -> list[Any]:
         return [value[segment]] if isinstance(value, dict) and segment in value else []
     if isinstance(segment, Wildcard):
         return list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, list) else []
+    if isinstance(segment, DeepScan):
+        return list(_descendants(value, segment.name))
+    if isinstance(segment, Filter):
+        items = value if isinstance(value, list) else [value]
+        return [item for item in items if segment.holds(item)]
     if not isinstance(value, list):
         return []
     if isinstance(segment, int):
@@ -148,6 +205,20 @@ def _children(value: Any, segment: Segment) -> list[Any]:
     if isinstance(segment, Slice):
         return value[segment.start : segment.end]
     return [value[index] for index in segment.indexes if -len(value) <= index < len(value)]
+
+
+def _descendants(value: Any, name: str | None) -> Iterator[Any]:
+    """Pre-order: ``value``'s own member ``name`` (every member for None), then its children's."""
+    children: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        children = list(value.items())
+    elif isinstance(value, list):
+        children = list(enumerate(value))
+    for key, child in children:
+        if name is None or key == name:
+            yield child
+    for _, child in children:
+        yield from _descendants(child, name)
 
 
 def write(path: str, data: Any, value: Any) -> Any:
