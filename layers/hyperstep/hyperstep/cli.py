@@ -138,8 +138,8 @@ def progress_printer() -> Any:
         line = views.progress_line(job, trials)
         if tty:
             print("\r" + line.ljust(len(last["line"])), end="\n" if final else "", file=sys.stderr, flush=True)
-        elif line != last["line"]:
-            print(line, file=sys.stderr, flush=True)
+        elif final or line.split(" done")[0] != last["line"].split(" done")[0]:
+            print(line, file=sys.stderr, flush=True)  # not a terminal: a line per finished trial
         last["line"] = line
 
     return show

@@ -18,13 +18,23 @@ from hyperstep.service import TuningService
 
 
 def service_factory(env: Mapping[str, str]) -> Callable[[], TuningService]:
-    """A function that returns the service for this environment, built on first use."""
-    if env.get("HYPERSTEP_RUNTIME") == "local":
-        from hyperstep.local.runtime import active_runtime
+    """A function that returns the service for this environment.
 
-        return lambda: active_runtime().service
-    settings = dict(env)
-    return cache(lambda: build_aws_service(settings))
+    ``env`` is read on every call (handlers pass ``os.environ`` itself), so a process can
+    host a local run and AWS-mode handlers one after the other; the AWS service is built
+    once, on first use.
+    """
+    aws = cache(lambda: build_aws_service(dict(env)))
+
+    def service() -> TuningService:
+        if env.get("HYPERSTEP_RUNTIME") == "local":
+            from hyperstep.local.runtime import active_runtime
+
+            return active_runtime().service
+        return aws()
+
+    service.cache_clear = aws.cache_clear  # type: ignore[attr-defined]
+    return service
 
 
 def build_aws_service(env: Mapping[str, str]) -> TuningService:

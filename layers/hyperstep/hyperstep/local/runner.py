@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 
 from hyperstep.errors import HyperstepError
@@ -23,9 +23,19 @@ LOCAL_ENV = {
 }
 
 
-def configure_local_handlers(environ: dict[str, str] | os._Environ[str]) -> None:
-    """Point the handlers at the local runtime (set before they are first imported)."""
+@contextlib.contextmanager
+def local_handler_env(environ: MutableMapping[str, str]) -> Iterator[None]:
+    """Point the handlers at the local runtime for the duration of a run."""
+    saved = {key: environ.get(key) for key in LOCAL_ENV}
     environ.update(LOCAL_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
 
 
 def run_local(
@@ -44,11 +54,11 @@ def run_local(
     the store. Ctrl-C kills the running trials, records them stopped (their budget is given back)
     and marks the job stopped, so ``resume`` carries on from a consistent store.
     """
-    configure_local_handlers(os.environ)
     # Handlers log and emit metrics on stdout, as in Lambda; here that goes to a file.
     handler_log = Path(store_path).parent / "handlers.log"
     handler_log.parent.mkdir(parents=True, exist_ok=True)
     with (
+        local_handler_env(os.environ),
         handler_log.open("a") as log,
         contextlib.redirect_stdout(log),
         LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition) as runtime,
