@@ -1,0 +1,245 @@
+"""hyperstep deployed inside moto: the real state machine, real handlers, DynamoDB, SageMaker, Batch.
+
+``moto_stack()`` builds what the SAM template deploys, in moto: the DynamoDB table
+(``table_definition``), an IAM role, one Lambda function per handler (a dummy zip, so
+the ARNs exist), and the state machine from ``statemachine/tuning.asl.json`` with its
+``${...FunctionArn}`` substitutions filled with those ARNs. moto's Step Functions engine
+runs the definition in a background thread; without Docker moto's Lambda only echoes
+its payload, so ``LambdaSimpleBackend.invoke`` is routed to the real handler module of
+the function (``hyperstep_functions.<name>.app.lambda_handler``) with a JSON round trip,
+a fake Lambda context, and an unhandled exception reported the way the Python runtime
+reports it. Every handler gets a fresh service (``service_factory``) per stack, so no
+test reuses clients from a finished mock.
+
+``Invocation`` records (function, seconds, error) go to the ``on_invoke`` callback;
+``current_function()`` tells a botocore hook which handler is making a call.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+for _name, _value in {
+    # read when a handler module is first imported (Logger, Metrics, Tracer)
+    "POWERTOOLS_SERVICE_NAME": "hyperstep",
+    "POWERTOOLS_METRICS_NAMESPACE": "hyperstep-tests",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from moto.awslambda.models import LambdaBackend  # noqa: E402
+from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
+
+from hyperstep.config import service_factory  # noqa: E402
+from hyperstep.service import TuningService  # noqa: E402
+from hyperstep.stores.dynamodb import create_table  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT, REGION = "123456789012", "us-east-1"
+TABLE = "hyperstep"
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+    "batch": {"use_docker": False},
+}
+HANDLERS = ("suggest", "launch", "wait", "finish", "collect")
+"""The functions the tuning loop runs (``collect`` is an EventBridge rule target)."""
+ASL_SUBSTITUTIONS = {"SuggestFunctionArn": "suggest", "LaunchFunctionArn": "launch", "WaitFunctionArn": "wait"}
+ASL_SUBSTITUTIONS["FinishFunctionArn"] = "finish"
+
+_local = threading.local()
+
+
+def function_name(handler: str) -> str:
+    return f"hyperstep-{handler}"
+
+
+def function_arn(handler: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name(handler)}"
+
+
+def current_function() -> str | None:
+    """The handler running on this thread (inside a routed invocation), else None."""
+    return getattr(_local, "function", None)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One routed Lambda invocation: which handler, how long it ran, what it raised."""
+
+    function: str
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class FakeContext:
+    """The attributes of a Lambda context object that Powertools reads."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/hyperstep"
+    log_stream_name: str = "moto"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def handler_module(handler: str) -> ModuleType:
+    return importlib.import_module(f"hyperstep_functions.{handler}.app")
+
+
+def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., bytes]:
+    """A stand-in for the Lambda backend's ``invoke`` that runs the real handler in-process."""
+    by_name = {function_name(h): h for h in HANDLERS}
+
+    def invoke(self: Any, name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        fn = self.get_function(name, qualifier)  # an unknown function fails as on AWS
+        handler = by_name[fn.function_name]
+        event = json.loads(body or "{}")
+        context = FakeContext(fn.function_name, fn.function_arn, int(fn.memory_size or 128))
+        _local.function = handler
+        started = time.perf_counter()
+        try:
+            result = handler_module(handler).lambda_handler(event, context)
+        except Exception as exc:
+            on_invoke(Invocation(handler, time.perf_counter() - started, type(exc).__name__))
+            response_headers["x-amz-function-error"] = "Unhandled"
+            error = {"errorMessage": str(exc), "errorType": type(exc).__name__}
+            error["stackTrace"] = traceback.format_tb(exc.__traceback__)  # type: ignore[assignment]
+            return json.dumps(error).encode()
+        finally:
+            _local.function = None
+        on_invoke(Invocation(handler, time.perf_counter() - started))
+        return json.dumps(result).encode()
+
+    return invoke
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def tuning_definition() -> str:
+    """``tuning.asl.json`` with the function ARNs filled in, as SAM's DefinitionSubstitutions do."""
+    text = (REPO / "statemachine" / "tuning.asl.json").read_text()
+    for variable, handler in ASL_SUBSTITUTIONS.items():
+        text = text.replace(f"${{{variable}}}", function_arn(handler))
+    assert "${" not in text, "a substitution of tuning.asl.json is not filled"
+    return text
+
+
+class MotoStack:
+    """Clients of the deployment inside moto, and the ways a test drives it."""
+
+    def __init__(self, state_machine_arn: str, memory: dict[str, int]) -> None:
+        self.state_machine_arn = state_machine_arn
+        self.memory = memory
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.awslambda = boto3.client("lambda", region_name=REGION)
+        self.sagemaker = boto3.client("sagemaker", region_name=REGION)
+        self.batch = boto3.client("batch", region_name=REGION)
+        self.service: TuningService = handler_module("suggest").service()
+
+    def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke a function through moto's Lambda API (as an EventBridge target would)."""
+        response = self.awslambda.invoke(FunctionName=function_name(handler), Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise AssertionError(f"{handler} failed: {payload}")
+        return payload
+
+    def status(self, execution_arn: str) -> dict[str, Any]:
+        return self.sfn.describe_execution(executionArn=execution_arn)
+
+    def wait_until_done(self, execution_arn: str, seconds: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            description = self.status(execution_arn)
+            if description["status"] != "RUNNING":
+                return description
+            time.sleep(0.05)
+        raise AssertionError(f"execution {execution_arn} still running after {seconds} s")
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+        return [event for page in pages for event in page["events"]]
+
+
+def state_path(history: list[dict[str, Any]]) -> list[str]:
+    """Names of the states entered, in order (``stateEnteredEventDetails.name``)."""
+    return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
+
+def _deploy(memory: dict[str, int]) -> str:
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="hyperstep", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+    awslambda, code = boto3.client("lambda", region_name=REGION), _dummy_zip()
+    for handler in HANDLERS:
+        awslambda.create_function(
+            FunctionName=function_name(handler),
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": code},
+            Architectures=["arm64"],
+            MemorySize=memory.get(handler, 512),
+        )
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    return sfn.create_state_machine(name="hyperstep-tuning", definition=tuning_definition(), roleArn=role)[
+        "stateMachineArn"
+    ]
+
+
+@contextmanager
+def moto_stack(
+    on_invoke: Callable[[Invocation], None] | None = None, memory: dict[str, int] | None = None
+) -> Iterator[MotoStack]:
+    """hyperstep deployed in moto for the duration of the block (see the module docstring)."""
+    memory = memory or {}
+    record = on_invoke or (lambda _: None)
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "HYPERSTEP_TABLE": TABLE,
+    }
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.dict(os.environ, env))
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
+        machine_arn = _deploy(memory)
+        os.environ["HYPERSTEP_STATE_MACHINE_ARN"] = machine_arn
+        invoke = _routed_invoke(record)
+        stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+        stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
+        for handler in HANDLERS:  # a fresh service per stack: clients of this mock only
+            stack.enter_context(mock.patch.object(handler_module(handler), "service", service_factory(os.environ)))
+        yield MotoStack(machine_arn, memory)
