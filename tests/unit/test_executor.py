@@ -223,6 +223,25 @@ def test_map_over_items_keeps_their_order_and_exposes_the_item_context() -> None
     assert sum(e.type == "MapIterationSucceeded" for e in result.history) == 4
 
 
+def test_max_concurrency_path() -> None:
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def square(event: Any, _: Any) -> int:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        threading.Event().wait(0.02)
+        with lock:
+            active[0] -= 1
+        return event**2
+
+    definition = machine({"Each": map_state(ItemsPath="$.items", MaxConcurrencyPath="$.limit")})
+    result = run(definition, {"square": square}, {"items": list(range(8)), "limit": 1})
+    assert result.output == [i * i for i in range(8)]
+    assert peak[0] == 1
+
+
 def test_legacy_iterator_and_parameters() -> None:
     definition = machine(
         {
@@ -545,11 +564,29 @@ def test_execution_timeout_ends_timed_out() -> None:
     assert (result.status, result.error) == ("TIMED_OUT", "States.Timeout")
 
 
-def test_execution_names_are_unique() -> None:
+def test_execution_names_are_unique_and_valid() -> None:
     ex = executor(machine({"P": {"Type": "Pass", "End": True}}), {})
     ex.run({}, name="once", timeout=5)
-    with pytest.raises(DefinitionError):
+    with pytest.raises(DefinitionError, match="already exists"):
         ex.start({}, name="once")
+    for bad in ("has space", "job:1", "a/b", "x" * 81, "tab\t"):
+        with pytest.raises(DefinitionError, match="invalid execution name"):
+            ex.start({}, name=bad)
+
+
+def test_payloads_over_256_kib_exceed_the_data_limit() -> None:
+    big = "x" * (256 * 1024)
+    catch = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+    definition = machine({"Big": task("big", Catch=catch), "Caught": {"Type": "Succeed"}})
+    result = run(definition, {"big": lambda e, _: big})
+    assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")  # States.ALL does not catch it
+    small = run(
+        machine({"Fits": task("fits", ResultSelector={"n.$": "States.ArrayLength($)"})}),
+        {"fits": lambda e, _: [1] * 1000},
+    )
+    assert small.output == {"n": 1000}
+    with pytest.raises(DefinitionError, match="quota"):
+        executor(definition, {}).start({"big": big})
 
 
 # --- definitions ----------------------------------------------------------------------

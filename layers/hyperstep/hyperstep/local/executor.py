@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from typing import Any
 
 from hyperstep.errors import NotFoundError
 from hyperstep.local.definition import DefinitionError, load_definition, validate
-from hyperstep.local.failures import RUNTIME, TIMEOUT, StatesError
+from hyperstep.local.failures import MAX_PAYLOAD_BYTES, RUNTIME, TIMEOUT, StatesError
 from hyperstep.local.history import ExecutionResult, History, Status, state_path
 from hyperstep.local.interpreter import Interpreter, Sleep
 from hyperstep.local.tasks import LambdaContext, Resolver, TaskRunner
@@ -44,6 +45,13 @@ __all__ = [
 DEFAULT_STATE_MACHINE_ARN = "arn:aws:states:local:000000000000:stateMachine:local"
 DEFAULT_ROLE_ARN = "arn:aws:iam::000000000000:role/local"
 logger = logging.getLogger(__name__)
+# StartExecution's name rule: no whitespace, brackets, wildcards, these specials or control characters.
+_FORBIDDEN = '<>{}[]?*"#%\\^|~`$&,;:/'
+_NAME = re.compile(r"[^\s" + re.escape(_FORBIDDEN) + r"\x00-\x1f\x7f-\x9f]{1,80}")
+
+
+class InvalidNameError(DefinitionError):
+    """StartExecution refused: a name Step Functions rejects, or input over the payload quota."""
 
 
 class ExecutionExistsError(DefinitionError):
@@ -162,8 +170,13 @@ class Executor:
     def start(self, input: Any, name: str | None = None) -> Execution:
         """Start an execution on a background thread and return it at once."""
         name = name or str(uuid.uuid4())
+        if not _NAME.fullmatch(name):
+            raise InvalidNameError(f"invalid execution name {name!r}: 1-80 characters, no spaces or {_FORBIDDEN}")
+        payload = json.dumps(input)
+        if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+            raise InvalidNameError(f"execution input is over the {MAX_PAYLOAD_BYTES} bytes quota")
         prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
-        execution = Execution(f"{prefix}:{name}", name, json.loads(json.dumps(input)), self.state_machine_arn)
+        execution = Execution(f"{prefix}:{name}", name, json.loads(payload), self.state_machine_arn)
         with self._lock:
             if execution.id in self._executions:
                 raise ExecutionExistsError(f"an execution named {name!r} already exists")

@@ -23,6 +23,9 @@ NO_CHOICE_MATCHED = "States.NoChoiceMatched"
 RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
 INTRINSIC_FAILURE = "States.IntrinsicFailure"
 
+# Quota on a state's or task's input and output, and on an execution's input (UTF-8 JSON).
+MAX_PAYLOAD_BYTES = 256 * 1024
+
 # Terminal errors: no retrier or catcher handles them, not even States.ALL.
 _UNCATCHABLE = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
 
@@ -43,6 +46,16 @@ class StatesError(Exception):
     def as_output(self) -> dict[str, str]:
         """The error output a catcher places at its ``ResultPath``."""
         return {"Error": self.error, "Cause": self.cause}
+
+
+def check_size(payload: str, what: str) -> None:
+    """Raise ``States.DataLimitExceeded`` when a JSON payload is over Step Functions' 256 KiB quota."""
+    size = len(payload.encode())
+    if size > MAX_PAYLOAD_BYTES:
+        cause = (
+            f"{what} with a size exceeding the maximum number of bytes service limit ({size} > {MAX_PAYLOAD_BYTES})."
+        )
+        raise StatesError(DATA_LIMIT_EXCEEDED, cause)
 
 
 def runtime_error(cause: str) -> StatesError:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hyperstep.local import choice, dataflow, jsonpath
-from hyperstep.local.failures import NO_CHOICE_MATCHED, StatesError, matches, runtime_error
+from hyperstep.local.failures import NO_CHOICE_MATCHED, StatesError, check_size, matches, runtime_error
 from hyperstep.local.history import History
 from hyperstep.local.tasks import Attempt, TaskRunner, is_callback, new_token
 from hyperstep.local.waiting import Cancelled, Scope
@@ -57,7 +57,9 @@ class Interpreter:
             state = machine["States"][name]
             self.history.add(f"{state['Type']}StateEntered", name, input=json.dumps(data))
             transition = self._state(name, state, data, scope)
-            self.history.add(f"{state['Type']}StateExited", name, output=json.dumps(transition.output))
+            output = json.dumps(transition.output)
+            check_size(output, f"The state '{name}' returned a result")
+            self.history.add(f"{state['Type']}StateExited", name, output=output)
             name, data = transition.next, transition.output
         return data
 
@@ -162,7 +164,7 @@ class Interpreter:
         processor = state.get("ItemProcessor", state.get("Iterator"))
         self.history.add("MapStateStarted", name, length=len(items))
         try:
-            concurrency = state.get("MaxConcurrency", 0)
+            concurrency = _max_concurrency(state, effective, ctx)
             results = self._fan_out(name, [processor] * len(inputs), inputs, concurrency, scope, is_map=True)
         except StatesError as error:
             self.history.add("MapStateFailed", name, error=error.error, cause=error.cause)
@@ -230,6 +232,16 @@ class Interpreter:
         if other is not None:
             raise other
         return [f.result() for f in futures]
+
+
+def _max_concurrency(state: dict[str, Any], effective: Any, ctx: dict[str, Any]) -> int:
+    """``MaxConcurrency`` (or ``MaxConcurrencyPath``); 0 means no limit."""
+    if "MaxConcurrencyPath" not in state:
+        return int(state.get("MaxConcurrency", 0))
+    value = jsonpath.read(state["MaxConcurrencyPath"], effective, ctx)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise runtime_error(f"MaxConcurrencyPath must select a non-negative integer, got {value!r}")
+    return value
 
 
 def _seconds(state: dict[str, Any], field: str, effective: Any, ctx: dict[str, Any]) -> float | None:

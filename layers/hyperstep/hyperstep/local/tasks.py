@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperstep.local.failures import StatesError, lambda_error
+from hyperstep.local.failures import StatesError, check_size, lambda_error
 from hyperstep.local.history import History
 from hyperstep.local.waiting import PendingTask, Scope
 
@@ -130,7 +130,9 @@ class TaskRunner:
             if attempt.token:
                 with self._lock:
                     self._tokens.pop(attempt.token, None)
-        history.add(f"{kind}Succeeded", attempt.state_name, **tags, output=json.dumps(result))
+        output = json.dumps(result)
+        check_size(output, f"The task of state '{attempt.state_name}' returned a result")
+        history.add(f"{kind}Succeeded", attempt.state_name, **tags, output=output)
         return result
 
     def _target(self, base: str, payload: Any) -> tuple[str, Any]:
