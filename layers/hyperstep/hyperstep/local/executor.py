@@ -15,6 +15,7 @@ top-level ``TimeoutSeconds``) and keep a history shaped after ``GetExecutionHist
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -160,7 +161,7 @@ class Executor:
         state_machine_arn: str = DEFAULT_STATE_MACHINE_ARN,
     ) -> None:
         validate(definition)
-        self.definition = definition
+        self.definition = copy.deepcopy(definition)
         self.state_machine_arn = state_machine_arn
         self._tasks = TaskRunner(resolver, region=state_machine_arn.split(":")[3])
         self._sleep = sleep

@@ -9,6 +9,7 @@ when ``MaxConcurrency`` allows, and their results keep the order of the items.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from collections.abc import Callable
@@ -81,7 +82,7 @@ class Interpreter:
         ctx = self._state_context(name)
         if kind == "Pass":
             effective = dataflow.parameters(state, dataflow.input_of(state, raw, ctx), ctx)
-            result = state.get("Result", effective)
+            result = copy.deepcopy(state["Result"]) if "Result" in state else effective
             return Transition(state.get("Next"), dataflow.output_of(state, raw, result, ctx))
         if kind == "Choice":
             return self._choice(state, raw, ctx)
