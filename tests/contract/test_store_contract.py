@@ -36,6 +36,7 @@ def test_job_round_trips_exactly(store: TrialStore) -> None:
         best_value=0.30000000000000004,
         execution_id="arn:aws:states:us-east-1:123456789012:execution:tuning:round-trip",
         error="a reason, with ünïcode",
+        parents=("earlier-job-1", "earlier-job-2"),
     )
     store.create_job(job)
     assert store.get_job(job.id) == job

@@ -109,3 +109,30 @@ def test_study_survives_in_a_sqlite_file(tmp_path) -> None:
     study.tell(trial.id, 2.5)
     again = hyperstep.Study(space, strategy="sobol", seed=1, store=SQLiteStore(path), job_id="keep")
     assert again.best_trial.value == 2.5 and len(again.trials) == 1
+
+
+def test_a_warm_started_study_learns_from_its_parents_trials(tmp_path) -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="parent")
+    for t in parent.ask(6):
+        parent.tell(t.id, objective(t.params))
+    outsider = parent.ask(1)[0]  # pending: not knowledge
+    from hyperstep.models import Job
+
+    child_job = Job(id="child", spec=parent.spec, parents=("parent",))
+    store.create_job(child_job)
+    child = hyperstep.Study.from_job(store, child_job)
+    prior = child.prior_trials()
+    assert len(prior) == 6 and outsider.id not in {t.id for t in prior}
+    assert child.trials == []  # the parent's trials inform, they are not the child's
+    assert child.job.budget_used == 0
+
+
+def test_space_contains_checks_names_types_and_bounds() -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    assert space.contains({"x": 0.1, "depth": 3, "kernel": "rbf"})
+    assert not space.contains({"x": 3.0, "depth": 3, "kernel": "rbf"})
+    assert not space.contains({"x": 0.1, "depth": 3.5, "kernel": "rbf"})
+    assert not space.contains({"x": 0.1, "depth": 3, "kernel": "poly"})
+    assert not space.contains({"x": 0.1, "depth": 3})

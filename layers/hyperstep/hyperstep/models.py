@@ -95,6 +95,9 @@ class Job(BaseModel):
     best_value: float | None = None
     execution_id: str | None = None
     error: str | None = None
+    parents: tuple[str, ...] = ()
+    """Earlier jobs whose completed trials this one learns from (warm start), as SageMaker
+    AMT's ``WarmStartConfig.ParentHyperParameterTuningJobs``."""
 
     @property
     def minimize(self) -> bool:

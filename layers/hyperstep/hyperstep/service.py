@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,17 +94,26 @@ class TuningService:
 
     # submit
 
-    def create_job(self, spec: JobSpec, job_id: str | None = None) -> Job:
-        """Store a validated spec as a new running job (no execution yet)."""
-        job = Job(id=job_id or new_job_id(spec.name), spec=spec, created_at=self.clock())
+    def create_job(self, spec: JobSpec, job_id: str | None = None, parents: Sequence[str] = ()) -> Job:
+        """Store a validated spec as a new running job (no execution yet).
+
+        ``parents`` are earlier jobs (ids) whose completed trials the strategy learns from.
+        """
+        for parent in parents:
+            self.store.get_job(parent)  # NotFoundError for an unknown parent
+        job = Job(id=job_id or new_job_id(spec.name), spec=spec, created_at=self.clock(), parents=tuple(parents))
         self.store.create_job(job)
         return job
 
-    def submit(self, spec: JobSpec, job_id: str | None = None) -> Job:
+    def submit(self, spec: JobSpec, job_id: str | None = None, parents: Sequence[str] = ()) -> Job:
         """Create the job and start its execution; the job fails if the start fails."""
         assert self.orchestrator is not None, "submit needs an orchestrator"
-        job = self.create_job(spec, job_id)
+        job = self.create_job(spec, job_id, parents)
         return self.start_execution(job.id)
+
+    def latest_finished_job(self, name: str) -> Job | None:
+        """The newest finished job of this spec name (the warm start of a recurring job)."""
+        return next((j for j in self.store.list_jobs(limit=1000) if j.spec.name == name and j.status.finished), None)
 
     def start_execution(self, job_id: str) -> Job:
         """Start (or, for a resumed job, restart) the job's execution."""

@@ -53,6 +53,10 @@ class _NumericParameter(_Parameter):
         lo, hi = self._span()
         return [min(1.0, max(0.0, (self._forward(float(value)) - lo) / (hi - lo)))]
 
+    def contains(self, value: Any) -> bool:
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        return numeric and self.low <= value <= self.high  # type: ignore[attr-defined]
+
     def _raw(self, u: float) -> float:
         lo, hi = self._span()
         return self._backward(lo + min(1.0, max(0.0, float(u))) * (hi - lo))
@@ -85,6 +89,9 @@ class IntParameter(_NumericParameter):
 
     def _span(self) -> tuple[float, float]:
         return self._forward(self.low - 0.5), self._forward(self.high + 0.5)
+
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
 
     def decode(self, u: np.ndarray) -> int:
         return int(min(self.high, max(self.low, round(self._raw(u[0])))))
@@ -119,6 +126,13 @@ class CategoricalParameter(_Parameter):
             if choice == value or str(choice) == str(value):
                 return i
         raise ValueError(f"{value!r} is not one of {self.choices}")
+
+    def contains(self, value: Any) -> bool:
+        try:
+            self.index(value)
+        except ValueError:
+            return False
+        return True
 
     def encode(self, value: Any) -> list[float]:
         onehot = [0.0] * len(self.choices)
@@ -182,6 +196,11 @@ class SearchSpace(BaseModel):
     def round(self, x: np.ndarray) -> np.ndarray:
         """Snap a point to the encoding of the parameters it decodes to."""
         return self.encode(self.decode(x))
+
+    def contains(self, params: dict[str, Any]) -> bool:
+        """Whether ``params`` sets exactly this space's parameters, each to a valid value."""
+        names = {p.name for p in self.parameters}
+        return set(params) == names and all(p.contains(params[p.name]) for p in self.parameters)
 
     def key(self, params: dict[str, Any]) -> tuple:
         """A hashable identity of a configuration, for duplicate checks."""

@@ -66,6 +66,7 @@ class Study:
         self.spec = job.spec
         self.space = job.spec.space
         self.minimize = job.minimize
+        self.parents = job.parents
         config = job.spec.strategy
         self.seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         self.strategy: Strategy = make_strategy(config.name, config.options)
@@ -81,7 +82,7 @@ class Study:
         if n < 1:
             return []
         trials = self.store.list_trials(self.job_id)
-        history = History.from_trials(self.space, trials, self.minimize, seed=self.seed)
+        history = History.from_trials(self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed)
         rng = np.random.default_rng([self.seed, len(trials)])
         points = self.strategy.suggest(history, n, rng)
         if len(points) == 0:
@@ -114,6 +115,15 @@ class Study:
                 state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
         self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
         return self.store.get_trial(self.job_id, trial_id)
+
+    def prior_trials(self) -> list[Trial]:
+        """Completed trials of the parent jobs that fit this space (warm start)."""
+        prior = []
+        for parent in self.parents:
+            for trial in self.store.list_trials(parent):
+                if trial.state is TrialState.COMPLETED and self.space.contains(trial.params):
+                    prior.append(trial)
+        return prior
 
     # reading
 

@@ -118,6 +118,8 @@ def job_item(job: Job) -> Item:
         "completed": n(job.completed),
         "failed": n(job.failed),
     }
+    if job.parents:
+        item["parents"] = {"L": [s(parent) for parent in job.parents]}
     optional = {
         "ended_at": job.ended_at,
         "best_value": job.best_value,
@@ -155,6 +157,7 @@ def job_from_item(item: Item) -> Job:
         best_value=None if best_value is None else float(best_value),
         execution_id=text("execution_id"),
         error=text("error"),
+        parents=tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
     )
 
 
