@@ -532,9 +532,9 @@ def test_missed_heartbeat_times_out_and_heartbeats_keep_the_task_alive() -> None
     ex = executor(definition, {"park": park})
     execution = ex.start({"job": "j", "beat": 1})
     token = park.next_token()
-    for _ in range(4):  # 1.2 s in all, longer than HeartbeatSeconds, in 0.3 s gaps
+    for _ in range(7):  # 1.4 s in all, longer than HeartbeatSeconds, in 0.2 s gaps
         assert ex.send_task_heartbeat(token)
-        threading.Event().wait(0.3)
+        threading.Event().wait(0.2)
     assert ex.send_task_success(token, {"alive": True})
     assert execution.wait(5).output == {"alive": True}
 
