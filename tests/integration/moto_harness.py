@@ -158,13 +158,16 @@ class MotoStack:
     """Clients of the deployment inside moto, and the ways a test drives it."""
 
     def __init__(self, state_machine_arn: str, memory: dict[str, int]) -> None:
+        self.session = boto3.DEFAULT_SESSION
+        """The default session inside the mock; register botocore hooks on ``session.events``."""
         self.state_machine_arn = state_machine_arn
         self.memory = memory
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.awslambda = boto3.client("lambda", region_name=REGION)
         self.sagemaker = boto3.client("sagemaker", region_name=REGION)
         self.batch = boto3.client("batch", region_name=REGION)
-        self.service: TuningService = handler_module("suggest").service()
+        self.service: TuningService = service_factory(os.environ)()
+        """The service as the API and start functions build it (for ``submit``)."""
 
     def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
         """Invoke a function through moto's Lambda API (as an EventBridge target would)."""
@@ -235,6 +238,7 @@ def moto_stack(
     with ExitStack() as stack:
         stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
+        boto3.setup_default_session()  # handlers' clients come from it: hooks on its events reach them
         machine_arn = _deploy(memory)
         os.environ["HYPERSTEP_STATE_MACHINE_ARN"] = machine_arn
         invoke = _routed_invoke(record)
