@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,17 @@ print(json.dumps(loaded))
     loaded = json.loads(run.stdout.strip().splitlines()[-1])
     assert loaded == {f.name: True for f in FUNCTIONS}
     assert {"api", "start", "suggest", "launch", "wait", "collect", "finish", "reaper"} <= set(loaded)
+
+
+def test_sam_builds_the_layer_with_the_build_script() -> None:
+    """``BuildMethod: makefile`` runs ``build-<LogicalId>`` from the layer's own Makefile."""
+    from tests.unit.test_template import resources
+
+    (name, layer), *_ = resources("AWS::Serverless::LayerVersion").items()
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    folder = ROOT / layer["Properties"]["ContentUri"]
+    makefile = (folder / "Makefile").read_text()
+    assert re.search(rf"^build-{name}:\n\t.*\./build_layer\.sh \"\$\(ARTIFACTS_DIR\)\"", makefile, re.M)
+    assert (folder / "build_layer.sh").stat().st_mode & 0o111, "build_layer.sh must be executable"
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
