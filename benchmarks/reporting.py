@@ -15,11 +15,16 @@ def machine() -> dict[str, Any]:
     """Where and when a result was measured."""
     import os
 
+    import hyperstep
+
     return {
+        "hyperstep_source": str(Path(hyperstep.__file__).parent),
+        "hyperstep_commit": os.environ.get("HYPERSTEP_BENCH_COMMIT", "working tree"),
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
