@@ -131,10 +131,14 @@ class TuningService:
     def suggest(self, request: JobRef) -> Plan:
         """Stop what must stop, then fill the free parallel slots with new trials."""
         job = self.store.get_job(request.job_id)
+        # Count results before reading the trials that decide ``done``: a result landing in
+        # between then shows as news to Wait (which wakes at once) instead of being lost.
+        seen = results_of(job)
         trials = self.store.list_trials(job.id)
         reason = self.stop_reason(job)
         if reason is not None:
             self._stop_active(job, trials)
+            seen = results_of(self.store.get_job(job.id))
             trials = self.store.list_trials(job.id)
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
@@ -148,7 +152,7 @@ class TuningService:
             job_id=job.id,
             done=done,
             trial_ids=[t.id for t in new],
-            results_seen=results_of(self.store.get_job(job.id)),
+            results_seen=seen,
             reason=reason if done else None,
         )
 
