@@ -6,10 +6,11 @@
 
 Runs a fresh interpreter of the Lambda runtime's version per sample, with only the layer,
 the function folder and a boto3 install (standing in for the runtime's) on ``sys.path``,
-and ``PYTHONDONTWRITEBYTECODE`` set (``/opt`` is read-only in Lambda: without shipped
+and ``-B`` (``/opt`` is read-only in Lambda: without shipped
 ``.pyc`` files every cold start compiles). Reports the median of: importing the handler
 module (``app``), and that plus what the first ``suggest`` call imports (the AWS service
-wiring and the Bayesian strategy with its GP). Also says whether ``scipy.stats`` is
+wiring and the Bayesian strategy with its GP), as wall time and as CPU time (steadier on
+a busy machine). Also says whether ``scipy.stats`` is
 imported anywhere on that path (it costs about half a second).
 """
 
@@ -27,17 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import json, sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import app
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 from hyperstep.config import build_aws_service
 build_aws_service({"HYPERSTEP_TABLE": "t", "HYPERSTEP_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:x"})
 from hyperstep.strategies import make_strategy
 make_strategy("bayesian")
 import hyperstep.strategies.gp, hyperstep.strategies.acquisition, hyperstep.strategies.transforms
 import hyperstep.strategies.sobol, scipy.linalg, scipy.optimize
-t2 = time.perf_counter()
-print(json.dumps({"app": t1 - t0, "first_call": t2 - t0, "scipy_stats": "scipy.stats" in sys.modules}))
+t2, c2 = time.perf_counter(), time.process_time()
+print(json.dumps({"app": t1 - t0, "first_call": t2 - t0, "app_cpu": c1 - c0, "first_call_cpu": c2 - c0,
+                  "scipy_stats": "scipy.stats" in sys.modules}))
 """
 
 
@@ -56,8 +58,9 @@ def sample(python: str, layer: Path, runtime: Path, importtime: bool = False) ->
         "POWERTOOLS_TRACE_DISABLED": "1",
     }
     flags = ["-X", "importtime"] if importtime else []
+    code = f"import sys; sys.path[:0] = {env['PYTHONPATH'].split(os.pathsep)!r}\n{CHILD}"
     run = subprocess.run(
-        [python, "-I", *flags, "-c", f"import sys; sys.path[:0] = {env['PYTHONPATH'].split(os.pathsep)!r}\n{CHILD}"],
+        [python, "-I", "-B", *flags, "-c", code],
         env=env,
         capture_output=True,
         text=True,
@@ -94,8 +97,10 @@ def main() -> None:
     args.layer, args.runtime = args.layer.resolve(), args.runtime.resolve()
     runs = [sample(args.python, args.layer, args.runtime) for _ in range(args.samples)]
     detail = sample(args.python, args.layer, args.runtime, importtime=True)
-    print(f"import app (suggest): median {1000 * statistics.median(r['app'] for r in runs):.0f} ms")
-    print(f"+ first suggest call imports: median {1000 * statistics.median(r['first_call'] for r in runs):.0f} ms")
+    for key, label in (("app", "import app (suggest)"), ("first_call", "+ first suggest call imports")):
+        wall = 1000 * statistics.median(r[key] for r in runs)
+        cpu = 1000 * statistics.median(r[f"{key}_cpu"] for r in runs)
+        print(f"{label}: median {wall:.0f} ms wall, {cpu:.0f} ms CPU")
     print(f"scipy.stats imported: {any(r['scipy_stats'] for r in runs)}")
     print("slowest top-level imports (ms, one -X importtime run):")
     for name, ms in detail["slowest"]:
