@@ -57,14 +57,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--definition", type=Path, help="state machine to run instead of statemachine/tuning.asl.json")
     p.set_defaults(command=cmd_run)
 
+    api = {"default": os.environ.get("HYPERSTEP_API_URL"), "metavar": "URL"}
     p = sub.add_parser("status", help="list jobs, or show one")
     p.add_argument("job", nargs="?")
+    p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_status)
 
     p = sub.add_parser("trials", help="list a job's trials")
     p.add_argument("job")
     p.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_trials)
+
+    p = sub.add_parser("submit", help="start a job on a deployment (SigV4-signed with your AWS credentials)")
+    p.add_argument("spec")
+    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.set_defaults(command=cmd_submit)
+
+    p = sub.add_parser("stop", help="stop a job running on a deployment")
+    p.add_argument("job")
+    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.set_defaults(command=cmd_stop)
     return top
 
 
@@ -156,7 +169,32 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  {name} = {views.fmt(value)}")
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from hyperstep import remote
+
+    print(json.dumps(remote.submit(args.spec, need_api(args))))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from hyperstep import remote
+
+    print(json.dumps(remote.stop(args.job, need_api(args))))
+    return 0
+
+
+def need_api(args: argparse.Namespace) -> str:
+    if not args.api:
+        raise HyperstepError("--api: give the deployment's API URL (or set HYPERSTEP_API_URL)")
+    return args.api
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.api:
+        from hyperstep import remote
+
+        print(json.dumps(remote.status(args.job, args.api), indent=2))
+        return 0
     store = open_store(args.store)
     if args.job is None:
         print(views.jobs_table(store.list_jobs()))
@@ -168,12 +206,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
+    if args.api:
+        from hyperstep import remote
+
+        print(json.dumps(remote.trials(args.job, args.api), indent=2))
+        return 0
     store = open_store(args.store)
     job = store.get_job(args.job)
     trials = store.list_trials(job.id)
-    print(
-        views.trials_csv(job, trials) if args.csv else views.trials_table(job, trials), end="" if args.csv else "\n"
-    )
+    print(views.trials_csv(job, trials) if args.csv else views.trials_table(job, trials), end="" if args.csv else "\n")
     return 0
 
 
