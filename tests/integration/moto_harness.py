@@ -48,6 +48,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.awslambda.models import LambdaBackend  # noqa: E402
 from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
+from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 
 from hyperstep.config import service_factory  # noqa: E402
 from hyperstep.service import TuningService  # noqa: E402
@@ -136,6 +137,18 @@ def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., byt
         return json.dumps(result).encode()
 
     return invoke
+
+
+_dynamodb_lock = threading.Lock()
+_dynamodb_call_action = DynamoHandler.call_action
+
+
+def _serialized_call_action(self: DynamoHandler) -> Any:
+    """moto's DynamoDB is not thread-safe (``TransactWriteItems`` deep-copies a table while
+    another thread writes to it: "dictionary changed size during iteration"); DynamoDB
+    itself is, so requests from concurrent handlers are served one at a time."""
+    with _dynamodb_lock:
+        return _dynamodb_call_action(self)
 
 
 def _dummy_zip() -> bytes:
@@ -244,6 +257,7 @@ def moto_stack(
         invoke = _routed_invoke(record)
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
+        stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialized_call_action))
         for handler in HANDLERS:  # a fresh service per stack: clients of this mock only
             stack.enter_context(mock.patch.object(handler_module(handler), "service", service_factory(os.environ)))
         yield MotoStack(machine_arn, memory)
