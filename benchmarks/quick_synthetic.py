@@ -5,11 +5,13 @@ installed) through the public ask/tell API on Branin, Hartmann-6, Ackley-10, Lev
 and Rosenbrock-10, and prints the median and mean best value over seeds.
 
     .venv/bin/python -m benchmarks.quick_synthetic --methods bayesian random optuna --seeds 5
+    .venv/bin/python -m benchmarks.quick_synthetic --methods 'bayesian:{"acquisition": "ei"}'  # with options
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections.abc import Callable
@@ -68,9 +70,11 @@ PROBLEMS: dict[str, tuple[Callable[[np.ndarray], float], list[tuple[float, float
 
 def run_hyperstep(strategy: str, problem: str, seed: int, rounds: int, batch: int) -> tuple[float, float]:
     """Best value found and seconds spent asking."""
+    strategy, _, options = strategy.partition(":")
     f, bounds = PROBLEMS[problem]
     params = [{"name": f"x{i}", "type": "float", "low": lo, "high": hi} for i, (lo, hi) in enumerate(bounds)]
-    study = Study(SearchSpace.model_validate({"parameters": params}), strategy=strategy, seed=seed)
+    space = SearchSpace.model_validate({"parameters": params})
+    study = Study(space, strategy=strategy, seed=seed, strategy_options=json.loads(options or "{}"))
     best, spent = math.inf, 0.0
     for _ in range(rounds):
         start = time.perf_counter()

@@ -28,6 +28,8 @@ from hyperstep.strategies.search import candidate_pool, far_from, maximize, unse
 ACQUISITIONS = ("ei", "ensemble")
 BATCH_RADIUS = 0.02
 """Points of one batch keep at least this far apart (unit cube, times sqrt(dim))."""
+TRUST_REGION_HALF_WIDTH = 0.3
+"""Half the side of the trust region along a dimension of average length scale."""
 
 
 class BayesianOptimization(Strategy):
@@ -38,6 +40,7 @@ class BayesianOptimization(Strategy):
         n_initial: int | None = None,
         max_model_points: int = 300,
         acquisition: str = "ensemble",
+        trust_region_dim: int = 5,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -50,6 +53,7 @@ class BayesianOptimization(Strategy):
         self.n_initial = n_initial
         self.max_model_points = max_model_points
         self.acquisition = acquisition
+        self.trust_region_dim = trust_region_dim
 
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
         from hyperstep.strategies.transforms import Projector
@@ -95,17 +99,19 @@ class BayesianOptimization(Strategy):
         model = GaussianProcess.fit(X, yw, rng, restarts)
         feasible = self._feasibility(history, rng)
         fantasies = np.vstack([history.X_pending, chosen]) if len(history.X_pending) else chosen
-        best = float(yw.min())
+        best = float(model.predict(X)[0].min())  # the plug-in incumbent: robust to noise
         if len(fantasies):
             believed = model.predict(fantasies)[0]
             model = model.condition(fantasies, believed)
             best = min(best, float(believed.min()))
-        pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], history.space.dim, proj, rng)
+        box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj)
+        pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], box, proj, rng)
         pool = pool[far_from(pool, seen)]
         out = list(chosen)
         for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
-            score = self._score(model, feasible, best, i, avoid)
+            region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
+            score = self._score(model, feasible, best, i, avoid, region)
             x = maximize(pool, score, seen, proj, rng)
             if x is None:
                 break
@@ -146,7 +152,30 @@ class BayesianOptimization(Strategy):
             Xa, t = Xa[keep], t[keep]
         return GaussianProcess.fit(Xa, t - t.mean(), rng, restarts=1), float(t.mean())
 
-    def _score(self, model: Any, feasible: Any, best: float, i: int, avoid: np.ndarray) -> Any:
+    def _trust_region(self, center: np.ndarray, lengths: np.ndarray, proj: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The box the acquisition may search (TuRBO-style), the whole cube in low dimensions.
+
+        In five or more numeric dimensions a global acquisition keeps chasing the
+        uncertainty of the cube's corners; a box around the incumbent, longer along
+        dimensions the GP finds smooth, keeps the search where it can pay off.
+        Categorical columns are never restricted.
+        """
+        lo, hi = np.zeros(len(center)), np.ones(len(center))
+        numeric = ~np.zeros(len(center), dtype=bool)
+        for cols in proj.cats:
+            numeric[cols] = False
+        if numeric.sum() < self.trust_region_dim:
+            return lo, hi
+        ell = lengths[numeric]
+        weights = np.clip(ell / np.exp(np.log(ell).mean()), 0.25, 4.0)
+        half = TRUST_REGION_HALF_WIDTH * weights
+        lo[numeric] = np.clip(center[numeric] - half, 0.0, 1.0)
+        hi[numeric] = np.clip(center[numeric] + half, 0.0, 1.0)
+        return lo, hi
+
+    def _score(
+        self, model: Any, feasible: Any, best: float, i: int, avoid: np.ndarray, box: tuple[np.ndarray, np.ndarray]
+    ) -> Any:
         """The acquisition for the ``i``-th point of the batch (ensemble cycles through three).
 
         Points closer than a small radius to ``avoid`` (pending trials, this batch) are
@@ -168,6 +197,8 @@ class BayesianOptimization(Strategy):
             if feasible is not None:
                 fm, fs = feasible[0].predict(C)
                 value = value + log_feasible(fm + feasible[1], fs)
+            outside = np.maximum(box[0] - C, 0.0).sum(1) + np.maximum(C - box[1], 0.0).sum(1)
+            value = value - 1e6 * outside
             if len(avoid):
                 radius = BATCH_RADIUS * math.sqrt(C.shape[1])
                 dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))

@@ -47,10 +47,14 @@ def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generat
     return proj(out)
 
 
-def candidate_pool(X_best: np.ndarray, dim: int, proj: Projector, rng: np.random.Generator) -> np.ndarray:
-    """Uniform random points plus perturbations of the best observed points."""
+def candidate_pool(
+    X_best: np.ndarray, box: tuple[np.ndarray, np.ndarray], proj: Projector, rng: np.random.Generator
+) -> np.ndarray:
+    """Uniform random points in ``box`` (low, high corners) plus perturbations of the best points."""
+    lo, hi = box
+    dim = len(lo)
     n_random = int(min(2000, 200 + 100 * dim))
-    pool = [proj(rng.random((n_random, dim)))]
+    pool = [proj(lo + (hi - lo) * rng.random((n_random, dim)))]
     for scale in SCALES[:3]:
         if len(X_best):
             pool.append(perturb(np.repeat(X_best, 40, axis=0), scale, proj, rng))
