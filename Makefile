@@ -23,7 +23,13 @@ demo: $(STAMP)
 	$(BIN)/hyperstep validate examples/svm-breast-cancer/spec.yaml
 	$(BIN)/hyperstep --store .hyperstep/demo.db run examples/svm-breast-cancer/spec.yaml --out runs/demo
 
-test: $(STAMP)
+# The npm asl-validator checks statemachine/tuning.asl.json (cfn-lint does not read it).
+ASL_VALIDATOR := .tools/node_modules/.bin/asl-validator
+$(ASL_VALIDATOR):
+	@if command -v npm >/dev/null; then npm install --silent --no-save --no-audit --no-fund --prefix .tools asl-validator@4; \
+	else echo "npm not found: the asl-validator test will be skipped"; fi
+
+test: $(STAMP) $(ASL_VALIDATOR)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -32,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .hyperstep runs build *.egg-info
+	rm -rf $(VENV) .hyperstep runs build .tools *.egg-info
 
 # The Lambda layer (arm64, CPython 3.12 wheels) in build/layer and build/layer.zip;
 # set LAYER_ARCH=x86_64 or BYTECODE_PYTHON=/path/to/python3.12 as needed.

@@ -31,6 +31,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     tick = ScheduleInput.model_validate(event)
     logger.append_keys(schedule=tick.schedule_name)
     job = start_scheduled_job(service(), parse_spec(tick.spec))
+    if job is None:
+        logger.info("tick skipped: the previous run is still going")
+        return {"skipped": "the previous run is still going"}
     metrics.add_metric(name="ScheduledJobsStarted", unit=MetricUnit.Count, value=1)
     logger.info("scheduled job started", extra={"job_id": job.id})
     return {"job_id": job.id, "status": job.status.value, "execution_id": job.execution_id}

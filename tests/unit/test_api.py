@@ -23,6 +23,7 @@ from hyperstep.models import JobStatus, TrialState
 from hyperstep.scheduling import RecurringSchedules
 from hyperstep.service import JobRef, TuningService
 from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
 from hyperstep_functions.api import app as api
 from hyperstep_functions.start import app as start
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
@@ -200,17 +201,15 @@ def test_a_spec_with_a_schedule_creates_a_schedule_that_targets_the_start_functi
 
 
 def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
-    service: TuningService, scheduler: Any, monkeypatch: pytest.MonkeyPatch
+    service: TuningService, scheduler: Any
 ) -> None:
     call("POST", "/jobs", sagemaker_spec(schedule="cron(0 3 * * ? *)"))
     tick = json.loads(scheduler.get_schedule(Name="mnist", GroupName="hyperstep")["Target"]["Input"])
-    warm_starts: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        service, "warm_start", lambda job_id, source: warm_starts.append((job_id, source)), raising=False
-    )
 
     first = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
-    assert first["status"] == "running" and warm_starts == []
+    assert first["status"] == "running" and service.store.get_job(first["job_id"]).parents == ()
+    skipped = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
+    assert skipped == {"skipped": "the previous run is still going"}
     job = service.store.get_job(first["job_id"])
     plan = service.suggest(JobRef(job_id=job.id))
     for trial_id in plan.trial_ids:
@@ -219,7 +218,9 @@ def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
 
     second = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
     assert second["job_id"] != first["job_id"]
-    assert warm_starts == [(second["job_id"], first["job_id"])]
+    assert service.store.get_job(second["job_id"]).parents == (first["job_id"],)
+    prior = Study.from_job(service.store, service.store.get_job(second["job_id"])).prior_trials()
+    assert {t.id for t in prior} == set(plan.trial_ids)
 
 
 def test_a_tick_with_an_invalid_spec_fails(service: TuningService) -> None:

@@ -6,7 +6,9 @@ the active ``LocalRuntime``. Otherwise the AWS adapters are built from:
 
 - ``HYPERSTEP_TABLE``: the DynamoDB table;
 - ``HYPERSTEP_STATE_MACHINE_ARN``: the tuning state machine (for starting executions);
-- ``HYPERSTEP_EVENT_BUS``: where completion events go (default ``default``).
+- ``HYPERSTEP_EVENT_BUS``: where completion events and training scripts' metrics go
+  (default ``default``);
+- ``HYPERSTEP_RETENTION_DAYS``: how long DynamoDB keeps items (TTL; default 90).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def build_aws_service(env: Mapping[str, str]) -> TuningService:
 
     bus = env.get("HYPERSTEP_EVENT_BUS", "default")
     return TuningService(
-        store=DynamoDBStore(env["HYPERSTEP_TABLE"]),
+        store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
         backends={
             "sagemaker": SageMakerBackend(boto3.client("sagemaker"), event_bus=bus),
             "batch": BatchBackend(boto3.client("batch"), event_bus=bus),

@@ -124,24 +124,25 @@ def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules
     return build
 
 
-def previous_run(store: TrialStore, spec: JobSpec, scan: int = 1000) -> Job | None:
-    """The newest completed job started from the same recurring spec (name and schedule)."""
-    for job in store.list_jobs(limit=scan):
-        if job.spec.name == spec.name and job.spec.schedule == spec.schedule and job.status is JobStatus.COMPLETED:
-            return job
-    return None
+def previous_runs(store: TrialStore, spec: JobSpec, scan: int = 1000) -> list[Job]:
+    """Jobs started from the same recurring spec (name and schedule), newest first."""
+    return [j for j in store.list_jobs(limit=scan) if j.spec.name == spec.name and j.spec.schedule == spec.schedule]
 
 
-def start_scheduled_job(service: TuningService, spec: JobSpec) -> Job:
-    """Start a fresh job from a recurring spec (one schedule tick).
+MAX_PARENTS = 5
+"""How many earlier runs a run learns from (SageMaker AMT allows 5 parent jobs)."""
 
-    When the schedule ran before and the service offers ``warm_start(job_id,
-    from_job_id)``, the new job is seeded from the newest completed run before its
-    execution starts, so each run begins where the last one ended.
+
+def start_scheduled_job(service: TuningService, spec: JobSpec) -> Job | None:
+    """Start a fresh job from a recurring spec (one schedule tick), or None to skip it.
+
+    The new job is warm-started from the newest completed run and that run's own parents
+    (up to ``MAX_PARENTS``), so each run begins where the last one ended. A tick that
+    comes while the previous run is still going is skipped, so runs never pile up.
     """
-    previous = previous_run(service.store, spec)
-    job = service.create_job(spec)
-    warm_start = getattr(service, "warm_start", None)
-    if previous is not None and warm_start is not None:
-        warm_start(job.id, previous.id)
-    return service.start_execution(job.id)
+    runs = previous_runs(service.store, spec)
+    if runs and not runs[0].status.finished:
+        return None
+    previous = next((job for job in runs if job.status is JobStatus.COMPLETED), None)
+    parents = (previous.id, *previous.parents)[:MAX_PARENTS] if previous else ()
+    return service.submit(spec, parents=parents)

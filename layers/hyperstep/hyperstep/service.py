@@ -111,10 +111,6 @@ class TuningService:
         job = self.create_job(spec, job_id, parents)
         return self.start_execution(job.id)
 
-    def latest_finished_job(self, name: str) -> Job | None:
-        """The newest finished job of this spec name (the warm start of a recurring job)."""
-        return next((j for j in self.store.list_jobs(limit=1000) if j.spec.name == name and j.status.finished), None)
-
     def start_execution(self, job_id: str) -> Job:
         """Start (or, for a resumed job, restart) the job's execution."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
