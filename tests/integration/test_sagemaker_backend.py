@@ -106,6 +106,25 @@ def test_request_carries_trial_identity_and_string_hyperparameters() -> None:
     assert channels["test"]["CompressionType"] == "Gzip" and channels["test"]["ContentType"] == "text/csv"
 
 
+def test_script_mode_runs_the_same_script_in_a_framework_image() -> None:
+    job = make_job(entry_point="train.py", source_dir="s3://hyperstep-demo/code/sourcedir.tar.gz")
+    request = build_request(job, TRIAL, NAME, "hyperstep-bus", region="eu-west-1")
+    assert violations("sagemaker", "CreateTrainingJob", request) == []
+    hyperparameters = request["HyperParameters"]
+    assert hyperparameters["lr"] == "0.0031"  # the trial's own, as before
+    assert hyperparameters["sagemaker_program"] == '"train.py"'
+    assert hyperparameters["sagemaker_submit_directory"] == '"s3://hyperstep-demo/code/sourcedir.tar.gz"'
+    assert hyperparameters["sagemaker_region"] == '"eu-west-1"' and hyperparameters["sagemaker_job_name"] == f'"{NAME}"'
+    assert "sagemaker_program" not in build_request(make_job(), TRIAL, NAME)["HyperParameters"]
+
+
+def test_script_mode_needs_an_image_and_both_fields() -> None:
+    with pytest.raises(ValueError, match="both entry_point and source_dir"):
+        make_job(entry_point="train.py")
+    with pytest.raises(ValueError, match="framework training_image"):
+        make_job(training_image=None, algorithm_name="xgboost", entry_point="t.py", source_dir="s3://b/s.tar.gz")
+
+
 def test_spot_request_sets_wait_time_and_checkpoints() -> None:
     job = make_job(use_spot=True, max_wait_seconds=7200, checkpoint_s3_uri="s3://hyperstep-demo/ckpt")
     request = build_request(job, TRIAL, NAME)

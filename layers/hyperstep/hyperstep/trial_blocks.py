@@ -95,6 +95,12 @@ class SageMakerTrial(_TrialBlock):
     checkpoint_s3_uri: S3Uri | None = None
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     vpc: VpcSettings | None = None
+    entry_point: str | None = Field(default=None, min_length=1, max_length=256)
+    """Script mode in a SageMaker framework image (scikit-learn, PyTorch, ...): the script
+    to run, as the SDK's ``entry_point`` (hyperparameter ``sagemaker_program``)."""
+    source_dir: S3Uri | None = None
+    """Script mode: the ``sourcedir.tar.gz`` holding ``entry_point`` (hyperparameter
+    ``sagemaker_submit_directory``)."""
     environment: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
         Annotated[str, StringConstraints(max_length=512)],
@@ -126,6 +132,10 @@ class SageMakerTrial(_TrialBlock):
     def _consistent(self) -> SageMakerTrial:
         if (self.training_image is None) == (self.algorithm_name is None):
             raise ValueError("give exactly one of training_image and algorithm_name")
+        if (self.entry_point is None) != (self.source_dir is None):
+            raise ValueError("script mode needs both entry_point and source_dir")
+        if self.entry_point is not None and self.training_image is None:
+            raise ValueError("script mode (entry_point) needs a framework training_image")
         if len(self.metric_definitions) > 40:
             raise ValueError("SageMaker accepts at most 40 metric_definitions")
         if self.use_spot:

@@ -1,7 +1,8 @@
 """Local backend: each trial is a process, run with SageMaker script-mode conventions.
 
 The trial's directory holds ``hyperparameters.json`` and ``train.log`` (stdout and
-stderr). The command gets the hyperparameters as ``--name value`` arguments and the
+stderr). The command gets the hyperparameters as ``--name value`` arguments (strings as
+they are, other values as JSON, exactly as SageMaker and Batch trials get them) and the
 ``SM_*`` variables a script-mode script reads, so the script that tunes here tunes on
 SageMaker unchanged. Metrics are read from the log with the spec's regexes; the last
 match wins, as in SageMaker's ``FinalMetricDataList``. When a process ends, its result
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
 from hyperstep.models import Job, Trial
 from hyperstep.spec import LocalTrial, MetricDefinition
@@ -47,11 +49,6 @@ def resolve_command(command: list[str]) -> list[str]:
     if command[0] in ("python", "python3"):
         return [sys.executable, *command[1:]]
     return command
-
-
-def script_mode_args(params: Mapping[str, object]) -> list[str]:
-    """Hyperparameters as ``--name value`` arguments."""
-    return [part for name, value in params.items() for part in (f"--{name}", str(value))]
 
 
 class LocalProcessBackend(TrialBackend):
@@ -86,7 +83,7 @@ class LocalProcessBackend(TrialBackend):
         log_file = (directory / "train.log").open("wb")
         try:
             proc = subprocess.Popen(
-                [*resolve_command(block.command), *script_mode_args(trial.params)],
+                [*resolve_command(block.command), *script_arguments(trial.params)],
                 cwd=block.workdir,
                 env=env,
                 stdout=log_file,

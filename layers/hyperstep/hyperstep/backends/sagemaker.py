@@ -13,6 +13,7 @@ create), ``sagemaker:DescribeTrainingJob``, ``sagemaker:StopTrainingJob`` and
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -76,8 +77,8 @@ def _algorithm(block: SageMakerTrial) -> dict[str, Any]:
     return spec
 
 
-def _hyperparameters(params: dict[str, Any]) -> dict[str, str]:
-    values = hyperparameter_strings(params)
+def _hyperparameters(params: dict[str, Any], extra: dict[str, str]) -> dict[str, str]:
+    values = {**hyperparameter_strings(params), **extra}
     if len(values) > MAX_HYPERPARAMETERS:
         raise LaunchError(f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters, the trial has {len(values)}")
     for name, value in values.items():
@@ -86,7 +87,27 @@ def _hyperparameters(params: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def build_request(job: Job, trial: Trial, name: str, event_bus: str | None = None) -> dict[str, Any]:
+def script_mode_hyperparameters(block: SageMakerTrial, name: str, region: str | None) -> dict[str, str]:
+    """What the SageMaker training toolkit in a framework image reads to run a script
+    (the same keys the SageMaker Python SDK sets for a framework estimator)."""
+    if block.entry_point is None or block.source_dir is None:
+        return {}
+    values = {
+        "sagemaker_program": block.entry_point,
+        "sagemaker_submit_directory": block.source_dir,
+        "sagemaker_job_name": name,
+        "sagemaker_container_log_level": "20",
+    }
+    if region:
+        values["sagemaker_region"] = region
+    return {
+        key: json.dumps(value) if key != "sagemaker_container_log_level" else value for key, value in values.items()
+    }
+
+
+def build_request(
+    job: Job, trial: Trial, name: str, event_bus: str | None = None, region: str | None = None
+) -> dict[str, Any]:
     """The ``CreateTrainingJob`` request for one attempt of a trial."""
     block = _block(job)
     env = trial_environment(job.id, trial.id, trial.params, block.environment, event_bus)
@@ -95,7 +116,7 @@ def build_request(job: Job, trial: Trial, name: str, event_bus: str | None = Non
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": block.timeout_seconds}
     request: dict[str, Any] = {
         "TrainingJobName": name,
-        "HyperParameters": _hyperparameters(trial.params),
+        "HyperParameters": _hyperparameters(trial.params, script_mode_hyperparameters(block, name, region)),
         "AlgorithmSpecification": _algorithm(block),
         "RoleArn": block.role_arn,
         "OutputDataConfig": {"S3OutputPath": block.output_path},
@@ -139,7 +160,7 @@ class SageMakerBackend(TrialBackend):
     def launch(self, job: Job, trial: Trial, attempt: int = 1) -> str:
         """Create the training job; a job of the same name means an earlier call made it."""
         name = self.job_name(job, trial, attempt)
-        request = build_request(job, trial, name, self.event_bus)
+        request = build_request(job, trial, name, self.event_bus, getattr(self.client.meta, "region_name", None))
         try:
             self.client.create_training_job(**request)
         except ClientError as exc:
