@@ -1,0 +1,35 @@
+"""Every example spec validates, and the example script trains and prints its metric."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hyperstep.cli import main
+from hyperstep.spec import load_spec
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SPECS = sorted(EXAMPLES.glob("*/spec*.yaml"))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_example_spec_validates(spec: Path) -> None:
+    assert main(["validate", str(spec)]) == 0
+
+
+def test_the_svm_script_prints_the_metric_its_spec_reads(tmp_path: Path) -> None:
+    spec = load_spec(EXAMPLES / "svm-breast-cancer/spec.yaml")
+    script = EXAMPLES / "svm-breast-cancer/train.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--C", "1.0", "--gamma", "0.01", "--kernel", "rbf", "--degree", "3"],
+        capture_output=True, text=True, timeout=120, env={"SM_MODEL_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    from hyperstep.backends.local import parse_metrics
+
+    metrics = parse_metrics(done.stdout, spec.trial.metric_definitions)
+    assert 0.9 < metrics["accuracy"] <= 1.0
+    assert (tmp_path / "model.pkl").exists()
