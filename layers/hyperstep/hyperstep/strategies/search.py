@@ -53,11 +53,11 @@ def candidate_pool(
     """Uniform random points in ``box`` (low, high corners) plus perturbations of the best points."""
     lo, hi = box
     dim = len(lo)
-    n_random = int(min(2000, 200 + 100 * dim))
+    n_random = int(min(1500, 100 + 60 * dim))
     pool = [proj(lo + (hi - lo) * rng.random((n_random, dim)))]
     for scale in SCALES[:3]:
         if len(X_best):
-            pool.append(perturb(np.repeat(X_best, 40, axis=0), scale, proj, rng))
+            pool.append(perturb(np.repeat(X_best, 30, axis=0), scale, proj, rng))
     return np.vstack(pool)
 
 
@@ -70,23 +70,22 @@ def far_from(C: np.ndarray, seen: np.ndarray) -> np.ndarray:
 
 
 def local_search(
-    starts: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator, per_round: int = 64
+    starts: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator, per_round: int = 96
 ) -> np.ndarray | None:
     """The best new point met while refining all ``starts`` at once by shrinking perturbations."""
     s = len(starts)
     X, V = starts.copy(), score(starts)
     met, met_values = [X.copy()], [V.copy()]
     for scale in SCALES:
-        for _ in range(2):
-            C = perturb(np.repeat(X, per_round, axis=0), scale, proj, rng)
-            values = score(C)
-            met.append(C)
-            met_values.append(values)
-            block = values.reshape(s, per_round)
-            i = block.argmax(1)
-            better = block[np.arange(s), i] > V
-            X[better] = C.reshape(s, per_round, -1)[np.arange(s), i][better]
-            V[better] = block[np.arange(s), i][better]
+        C = perturb(np.repeat(X, per_round, axis=0), scale, proj, rng)
+        values = score(C)
+        met.append(C)
+        met_values.append(values)
+        block = values.reshape(s, per_round)
+        i = block.argmax(1)
+        better = block[np.arange(s), i] > V
+        X[better] = C.reshape(s, per_round, -1)[np.arange(s), i][better]
+        V[better] = block[np.arange(s), i][better]
     return best_unseen(np.vstack(met), np.concatenate(met_values), seen)
 
 
