@@ -28,6 +28,8 @@ from hyperstep.strategies.search import candidate_pool, far_from, maximize, unse
 ACQUISITIONS = ("ei", "ensemble")
 BATCH_RADIUS = 0.02
 """Points of one batch keep at least this far apart (unit cube, times sqrt(dim))."""
+FEASIBILITY_POINTS = 120
+"""How many trials the ran/failed classifier sees at most."""
 TRUST_REGION_HALF_WIDTH = 0.3
 """Half the side of the trust region along a dimension of average length scale."""
 
@@ -140,17 +142,22 @@ class BayesianOptimization(Strategy):
         return X[keep], y[keep]
 
     def _feasibility(self, history: History, rng: np.random.Generator) -> Any:
-        """A GP fitted on +1 (ran) / -1 (failed) labels with its offset, or None without failures."""
+        """A GP on +1 (ran) / -1 (failed) labels and its prior level, or None without failures.
+
+        It sees at most ``FEASIBILITY_POINTS`` points (a third failures at most, the rest
+        completed ones, both random) to stay cheap; its prior level is the mean label of
+        the whole history.
+        """
         if len(history.X_failed) == 0:
             return None
         from hyperstep.strategies.gp import GaussianProcess
 
-        Xa = np.vstack([history.X, history.X_failed])
-        t = np.r_[np.ones(len(history.X)), -np.ones(len(history.X_failed))]
-        if len(Xa) > self.max_model_points:
-            keep = np.sort(rng.choice(len(Xa), self.max_model_points, replace=False))
-            Xa, t = Xa[keep], t[keep]
-        return GaussianProcess.fit(Xa, t - t.mean(), rng, restarts=1), float(t.mean())
+        level = float((len(history.X) - len(history.X_failed)) / (len(history.X) + len(history.X_failed)))
+        bad = _sample_rows(history.X_failed, FEASIBILITY_POINTS // 3, rng)
+        good = _sample_rows(history.X, FEASIBILITY_POINTS - len(bad), rng)
+        Xa = np.vstack([good, bad])
+        t = np.r_[np.ones(len(good)), -np.ones(len(bad))]
+        return GaussianProcess.fit(Xa, t - level, rng, restarts=1), level
 
     def _trust_region(self, center: np.ndarray, lengths: np.ndarray, proj: Any) -> tuple[np.ndarray, np.ndarray]:
         """The box the acquisition may search (TuRBO-style), the whole cube in low dimensions.
@@ -206,3 +213,10 @@ class BayesianOptimization(Strategy):
             return value
 
         return score
+
+
+def _sample_rows(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``k`` rows of ``X``, a random subset (in order) when there are more."""
+    if len(X) <= k:
+        return X
+    return X[np.sort(rng.choice(len(X), k, replace=False))]

@@ -53,11 +53,11 @@ def candidate_pool(
     """Uniform random points in ``box`` (low, high corners) plus perturbations of the best points."""
     lo, hi = box
     dim = len(lo)
-    n_random = int(min(1500, 100 + 60 * dim))
+    n_random = int(min(2000, 200 + 100 * dim))
     pool = [proj(lo + (hi - lo) * rng.random((n_random, dim)))]
     for scale in SCALES[:3]:
         if len(X_best):
-            pool.append(perturb(np.repeat(X_best, 30, axis=0), scale, proj, rng))
+            pool.append(perturb(np.repeat(X_best, 40, axis=0), scale, proj, rng))
     return np.vstack(pool)
 
 
