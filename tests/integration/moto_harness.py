@@ -62,8 +62,9 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
     "batch": {"use_docker": False},
 }
-HANDLERS = ("suggest", "launch", "wait", "finish", "collect")
-"""The functions the tuning loop runs (``collect`` is an EventBridge rule target)."""
+HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect")
+"""The functions a job runs through: the API submits it, the state machine runs the loop,
+``collect`` is the EventBridge rules' target."""
 ASL_SUBSTITUTIONS = {"SuggestFunctionArn": "suggest", "LaunchFunctionArn": "launch", "WaitFunctionArn": "wait"}
 ASL_SUBSTITUTIONS["FinishFunctionArn"] = "finish"
 

@@ -1,10 +1,11 @@
 """Whole tuning jobs under moto: tuning.asl.json in moto's engine, the real handlers, DynamoDB,
 SageMaker and Batch; the test plays the training platform and sends AWS-shaped events.
 
-Each job is submitted through ``TuningService.submit`` (what the API and start functions do),
-runs 4 trials 2 at a time, and must end SUCCEEDED with every trial recorded exactly once
-(a repeated event and a late, out-of-order one change nothing), the right best trial, and
-a path through the states that the definition allows.
+The SageMaker job is submitted through the API function (``POST /jobs``), the Batch job
+through ``TuningService.submit`` (what the start function does). Each runs 4 trials 2 at a
+time and must end SUCCEEDED with every trial recorded exactly once (a repeated event and
+a late, out-of-order one change nothing), the right best trial, and a path through the
+states that the definition allows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hyperstep.models import JobStatus, TrialState
+from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.spec import parse_spec
 from tests.integration.moto_harness import MotoStack, moto_stack, state_path
 from tests.integration.moto_platform import (
@@ -99,8 +100,33 @@ def late_events(platform: TrainingPlatform, job: Launched) -> list[dict[str, Any
     return [end, {**running, "id": "late-" + end["id"], "detail": detail}]
 
 
-def run_job(stack: MotoStack, block: dict[str, Any]) -> None:
-    job = stack.service.submit(parse_spec(spec_for(block)))
+def submit_through_the_api(stack: MotoStack, document: dict[str, Any]) -> Job:
+    """``POST /jobs`` as API Gateway's REST proxy integration delivers it to the API function."""
+    event = {
+        "resource": "/jobs",
+        "path": "/jobs",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"stage": "v1", "httpMethod": "POST", "resourcePath": "/jobs", "requestId": "r-1"},
+        "body": json.dumps(document),
+        "isBase64Encoded": False,
+    }
+    response = stack.invoke("api", event)
+    assert response["statusCode"] == 202, response
+    accepted = json.loads(response["body"])
+    job = stack.service.store.get_job(accepted["job_id"])
+    assert accepted["execution_id"] == job.execution_id
+    return job
+
+
+def run_job(stack: MotoStack, block: dict[str, Any], through_api: bool = False) -> None:
+    document = spec_for(block)
+    job = submit_through_the_api(stack, document) if through_api else stack.service.submit(parse_spec(document))
     assert job.execution_id is not None
     platform = TrainingPlatform(stack, job.id, block["backend"], val_loss, "val_loss")
     extra: list[dict[str, Any]] = []
@@ -133,8 +159,8 @@ def run_job(stack: MotoStack, block: dict[str, Any]) -> None:
     assert path.count("Wait For Results") >= TRIALS // PARALLEL
 
 
-def test_a_sagemaker_job_runs_to_the_end(stack: MotoStack) -> None:
-    run_job(stack, SAGEMAKER_BLOCK)
+def test_a_sagemaker_job_submitted_through_the_api_runs_to_the_end(stack: MotoStack) -> None:
+    run_job(stack, SAGEMAKER_BLOCK, through_api=True)
 
 
 def test_a_batch_job_runs_to_the_end(stack: MotoStack) -> None:
