@@ -150,3 +150,26 @@ def test_importing_the_strategy_does_not_import_scipy_stats() -> None:
     code = "import sys, hyperstep.strategies.bayesian; print('scipy.stats' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_trust_region_box_is_around_the_incumbent_and_longer_where_the_model_is_smooth() -> None:
+    from hyperstep.strategies.transforms import Projector
+
+    space = SearchSpace.model_validate(
+        {
+            "parameters": [
+                *({"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(5)),
+                {"name": "c", "type": "categorical", "choices": ["a", "b"]},
+            ]
+        }
+    )
+    center = np.array([0.5, 0.5, 0.5, 0.5, 0.95, 1.0, 0.0])
+    lengths = np.array([0.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    lo, hi = BayesianOptimization()._trust_region(center, lengths, Projector(space))
+    assert np.all(lo <= center) and np.all(center <= hi)
+    assert np.all((lo >= 0) & (hi <= 1))
+    assert hi[0] - lo[0] < 0.5 * (hi[1] - lo[1])  # short length scale: narrow side
+    assert hi[1] - lo[1] < 1.0  # restricted...
+    assert (lo[5], hi[5], lo[6], hi[6]) == (0.0, 1.0, 0.0, 1.0)  # ...but never a categorical
+    lo, hi = BayesianOptimization(trust_region_dim=6)._trust_region(center, lengths, Projector(space))
+    assert np.all(lo == 0.0) and np.all(hi == 1.0)  # too few numeric dimensions: the whole cube

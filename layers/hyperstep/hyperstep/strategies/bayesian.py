@@ -10,9 +10,16 @@ Each call rebuilds everything from the history (no state between calls):
    ran/failed labels whose log probability of running is added to the acquisition:
    both steer away from regions that crash.
 4. Pending trials and each point already chosen for the batch enter the GP as
-   fantasies at their predicted mean (kriging believer), so a batch spreads out.
-5. Each point maximizes an acquisition from an ensemble (log-EI, log-PI, LCB, as HEBO
-   mixes them) over a mixed-space search that only scores valid encodings.
+   fantasies at their predicted mean (kriging believer), and points within a small
+   radius of them are penalized, so a batch spreads out.
+5. Each point maximizes an acquisition from an ensemble (log-EI, LCB, log-PI, as HEBO
+   mixes them) over a mixed-space search that only scores valid encodings. With at
+   least ``trust_region_dim`` numeric dimensions, every other point of a batch is
+   confined to a TuRBO-style box around the incumbent (global and local search hedged).
+
+Options (the spec's ``strategy.options``): ``n_initial`` (initial design size, default
+``min(2 * dim + 1, 10)``), ``max_model_points`` (300), ``acquisition`` (``"ensemble"``
+or ``"ei"``), ``trust_region_dim`` (5).
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ TRUST_REGION_HALF_WIDTH = 0.3
 
 
 class BayesianOptimization(Strategy):
+    """GP-based Bayesian optimization; see the module docstring for the steps and options."""
+
     name = "bayesian"
 
     def __init__(
@@ -50,6 +59,8 @@ class BayesianOptimization(Strategy):
             raise ValueError("n_initial must be at least 1")
         if max_model_points < 20:
             raise ValueError("max_model_points must be at least 20")
+        if trust_region_dim < 1:
+            raise ValueError("trust_region_dim must be at least 1")
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}")
         self.n_initial = n_initial
