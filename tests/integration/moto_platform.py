@@ -107,6 +107,30 @@ def reported_event(metrics: dict[str, float], environment: dict[str, str]) -> di
     return envelope(template, json.loads(entry["Detail"]), [])
 
 
+IDENTITY = (
+    "TrainingJobName",
+    "TrainingJobArn",
+    "HyperParameters",
+    "Tags",
+    "jobArn",
+    "jobName",
+    "jobId",
+    "jobQueue",
+    "tags",
+)
+
+
+def restate(event: dict[str, Any], sample_name: str) -> dict[str, Any]:
+    """The same cloud job's event in another state: ``sample_name``'s detail with the job's
+    names, ids, tags and container environment (a fresh id and time)."""
+    other = sample(sample_name)
+    detail = copy.deepcopy(other["detail"])
+    detail.update({k: v for k, v in event["detail"].items() if k in IDENTITY})
+    if "container" in detail and "container" in event["detail"]:
+        detail["container"]["environment"] = event["detail"]["container"]["environment"]
+    return envelope(other, detail, event["resources"])
+
+
 class _Silent:
     def write(self, text: str) -> int:
         return len(text)
@@ -118,9 +142,18 @@ class _Silent:
 class TrainingPlatform:
     """Finds jobs hyperstep launched on ``backend`` and turns them into end events."""
 
-    def __init__(self, stack: MotoStack, job_id: str, backend: str, objective: Objective, metric: str) -> None:
+    def __init__(
+        self,
+        stack: MotoStack,
+        job_id: str,
+        backend: str,
+        objective: Objective,
+        metric: str,
+        fails: Callable[[dict[str, str]], bool] = lambda _: False,
+    ) -> None:
         self.stack, self.job_id, self.backend = stack, job_id, backend
-        self.objective, self.metric = objective, metric
+        self.objective, self.metric, self.fails = objective, metric, fails
+        """``fails(hyperparameters)``: whether that job fails (SageMaker's Failed event) instead."""
         self.seen: set[str] = set()
         """Names of the cloud jobs of this tuning job already handled."""
         self.others: set[str] = set()
@@ -167,6 +200,9 @@ class TrainingPlatform:
             FinalMetricDataList=[{"MetricName": self.metric, "Value": value, "Timestamp": stamp}],
         )
         event = envelope(template, detail, [found["TrainingJobArn"]])
+        if self.fails(found["HyperParameters"]):
+            del self.values[tags[TAG_TRIAL_ID]]
+            event = restate(event, "sagemaker-training-job-state-change-failed")
         return Launched(found["TrainingJobName"], found["HyperParameters"], [event])
 
     def _batch(self) -> list[Launched]:

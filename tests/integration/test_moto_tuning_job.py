@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +28,7 @@ from tests.integration.moto_platform import (
     Launched,
     TrainingPlatform,
     create_batch_environment,
-    sample,
+    restate,
 )
 
 pytestmark = pytest.mark.slow
@@ -90,35 +91,35 @@ def stack() -> Iterator[MotoStack]:
 
 def late_events(platform: TrainingPlatform, job: Launched) -> list[dict[str, Any]]:
     """The same end event again, and a "still running" event arriving after the end."""
-    running_sample = "sagemaker-training-job-state-change-in-progress"
-    if platform.backend == "batch":
-        running_sample = "batch-job-state-change-running"
+    running = "batch-job-state-change-running" if platform.backend == "batch" else None
     end = job.events[-1]
-    running = sample(running_sample)
-    keep = ("TrainingJobName", "TrainingJobArn", "Tags", "jobArn", "jobName", "jobId", "tags", "container")
-    detail = {**running["detail"], **{k: v for k, v in end["detail"].items() if k in keep}}
-    return [end, {**running, "id": "late-" + end["id"], "detail": detail}]
+    return [end, restate(end, running or "sagemaker-training-job-state-change-in-progress")]
 
 
-def submit_through_the_api(stack: MotoStack, document: dict[str, Any]) -> Job:
-    """``POST /jobs`` as API Gateway's REST proxy integration delivers it to the API function."""
+def call_api(stack: MotoStack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One request as API Gateway's REST proxy integration hands it to the API function."""
     event = {
-        "resource": "/jobs",
-        "path": "/jobs",
-        "httpMethod": "POST",
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
         "headers": {"Content-Type": "application/json"},
         "multiValueHeaders": {"Content-Type": ["application/json"]},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": None,
         "stageVariables": None,
-        "requestContext": {"stage": "v1", "httpMethod": "POST", "resourcePath": "/jobs", "requestId": "r-1"},
-        "body": json.dumps(document),
+        "requestContext": {"stage": "v1", "httpMethod": method, "resourcePath": path, "requestId": "r-1"},
+        "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
     response = stack.invoke("api", event)
-    assert response["statusCode"] == 202, response
-    accepted = json.loads(response["body"])
+    return response["statusCode"], json.loads(response["body"]) if response["body"] else None
+
+
+def submit_through_the_api(stack: MotoStack, document: dict[str, Any]) -> Job:
+    """``POST /jobs``: the job is stored and its execution started."""
+    status, accepted = call_api(stack, "POST", "/jobs", document)
+    assert status == 202, accepted
     job = stack.service.store.get_job(accepted["job_id"])
     assert accepted["execution_id"] == job.execution_id
     return job
@@ -165,3 +166,42 @@ def test_a_sagemaker_job_submitted_through_the_api_runs_to_the_end(stack: MotoSt
 
 def test_a_batch_job_runs_to_the_end(stack: MotoStack) -> None:
     run_job(stack, BATCH_BLOCK)
+
+
+def test_failed_training_jobs_fail_their_trials_and_the_rest_decide_the_best(stack: MotoStack) -> None:
+    job = stack.service.submit(parse_spec(spec_for(SAGEMAKER_BLOCK)))
+    assert job.execution_id is not None
+    platform = TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss", fails=lambda hp: hp["layers"] >= "3")
+    assert platform.run(job.execution_id, seconds=60)["status"] == "SUCCEEDED"
+    trials = stack.service.store.list_trials(job.id)
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    assert {t.id for t in failed} == {t.id for t in trials if t.params["layers"] >= 3}
+    assert all("AlgorithmError" in (t.error or "") and t.value is None for t in failed)
+    completed = {t.id: t.value for t in trials if t.state is TrialState.COMPLETED}
+    assert completed == pytest.approx(platform.values)
+    final = stack.service.store.get_job(job.id)
+    assert (final.completed, final.failed) == (len(completed), len(failed))
+    assert failed and completed  # seed 7 draws both kinds
+    assert final.status is JobStatus.COMPLETED and final.best_trial_id == min(completed, key=completed.__getitem__)
+
+
+def test_a_batch_job_stopped_through_the_api_ends_stopped(stack: MotoStack) -> None:
+    job = submit_through_the_api(stack, spec_for(BATCH_BLOCK))
+    assert job.execution_id is not None
+    platform = TrainingPlatform(stack, job.id, "batch", val_loss, "val_loss")
+    launched: list[Launched] = []
+    deadline = time.monotonic() + 30
+    while len(launched) < PARALLEL or "TaskSubmitted" not in [e["type"] for e in stack.history(job.execution_id)]:
+        assert time.monotonic() < deadline, "the first trials were not launched"
+        launched += platform.new_jobs()
+        time.sleep(0.05)
+    assert call_api(stack, "POST", f"/jobs/{job.id}/stop")[0] == 202
+    for cloud_job in launched:  # Batch reports the terminated jobs as FAILED with hyperstep's reason
+        assert platform.deliver(restate(cloud_job.events[-1], "batch-job-state-change-stopped")) == {"recorded": True}
+    description = stack.wait_until_done(job.execution_id, seconds=30)
+    assert description["status"] == "SUCCEEDED", description
+    trials = stack.service.store.list_trials(job.id)
+    assert len(trials) == PARALLEL and all(t.state is TrialState.STOPPED for t in trials)
+    final = stack.service.store.get_job(job.id)
+    assert final.status is JobStatus.STOPPED and json.loads(description["output"])["status"] == "stopped"
+    assert state_path(stack.history(job.execution_id))[-1] == "Finish Job"
