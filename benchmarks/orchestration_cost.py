@@ -43,7 +43,9 @@ PRICES = {  # us-east-1 list prices
 }
 SOURCES = [
     "Step Functions: https://aws.amazon.com/step-functions/pricing/ ($0.0250 per 1,000 state transitions in "
-    "US East (N. Virginia); each retry is an additional transition)",
+    "US East (N. Virginia); each retry is an additional transition); inline Map iterations run in the "
+    "parent execution, their states entered like any other (https://docs.aws.amazon.com/step-functions/latest/dg/"
+    "concepts-asl-use-map-state-inline.html)",
     "Lambda: https://aws.amazon.com/lambda/pricing/ ($0.20 per 1M requests; Arm $0.0000133334 per GB-s for the "
     "first 7.5 billion GB-s, as also listed at https://cloudchipr.com/blog/aws-lambda-pricing); duration rounded "
     "up to 1 ms",
