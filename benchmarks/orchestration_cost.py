@@ -33,6 +33,7 @@ from tests.integration.test_moto_tuning_job import PARAMETERS, SAGEMAKER_BLOCK, 
 
 RESULT = Path(__file__).resolve().parent / "results" / "orchestration_cost.md"
 TARGET = 0.25  # dollars per 1,000 trials
+HISTORY_LIMIT = 25_000  # events in one Standard execution's history
 PRICES = {  # us-east-1 list prices
     "transition": 0.025 / 1000,  # Step Functions Standard, per state transition
     "lambda_request": 0.20 / 1e6,  # per request (x86 and arm64 alike)
@@ -81,6 +82,7 @@ class Measurement:
     trials: int
     seconds: float
     transitions: dict[str, int]
+    history_events: int
     lambdas: LambdaMeter
     dynamodb: DynamoDBMeter
     events: EventsMeter
@@ -134,8 +136,8 @@ def run(trials: int, parallel: int, mode: str) -> Measurement:
         elapsed = time.perf_counter() - started
         final = stack.service.store.get_job(job.id)
         assert final.completed == trials, final
-        counted = transitions(stack.history(job.execution_id))
-    return Measurement(trials, elapsed, dict(counted), lambdas, dynamodb, events, memory)
+        history = stack.history(job.execution_id)
+    return Measurement(trials, elapsed, dict(transitions(history)), len(history), lambdas, dynamodb, events, memory)
 
 
 def cost_rows(m: Measurement) -> tuple[list[list[Any]], float]:
@@ -188,6 +190,10 @@ NOTES = [
     "the reaper's schedule, CloudWatch Logs, X-Ray traces (Tracing: Active) and Powertools' EMF metrics. "
     "A Batch trial adds one collect invocation and one custom PutEvents entry (the Trial Metric Reported "
     "event): about $0.0012 more per 1,000 trials.",
+    "History: a Standard execution fails once its history passes 25,000 events (the limit the inline Map "
+    "page cites: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-asl-use-map-state-inline.html); "
+    "at the staggered rate a job of more than the trials shown above cannot finish in one execution unless "
+    "the loop continues as a new execution (StartExecution from Finish or a Choice on a round counter).",
     "If transitions must come down: launching the new trials inside Suggest (instead of the Launch Trials "
     "Map) removes Launch Trials and every Launch Trial, ~1.9 of the ~6 transitions per trial (about $0.05 "
     "per 1,000 trials when trials end one at a time), at the price of the Map's per-trial retries.",
@@ -201,12 +207,13 @@ def report(runs: list[tuple[str, Measurement]], command: str) -> str:
     for mode, m in runs:
         rows, total = cost_rows(m)
         verdict = "meets" if total <= TARGET else "misses"
-        moves = sum(m.transitions.values()) / m.trials
+        moves, entries = sum(m.transitions.values()) / m.trials, m.history_events / m.trials
         lines += [
             f"## {mode}: {m.trials} trials, SageMaker backend ({m.seconds:.0f} s under moto)",
             "",
             f"**${total:.4f} per 1,000 trials** ({verdict} the ${TARGET:.2f} target); "
-            f"{moves:.2f} state transitions per trial.",
+            f"{moves:.2f} state transitions and {entries:.1f} history events per trial (one execution holds "
+            f"at most {HISTORY_LIMIT:,} events: about {int(HISTORY_LIMIT / entries):,} trials at this rate).",
             "",
             table(["item", "per trial", "$ per 1,000 trials"], rows),
             "",
