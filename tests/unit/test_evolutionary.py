@@ -91,3 +91,12 @@ def test_bad_options_are_rejected() -> None:
         EvolutionarySearch(population_size=2)
     with pytest.raises(ValueError):
         EvolutionarySearch(mutation="gauss")
+
+
+def test_first_generation_in_a_small_discrete_space_has_no_duplicates() -> None:
+    space = SearchSpace.model_validate(
+        {"parameters": [{"name": "c", "type": "categorical", "choices": ["a", "b", "c"]}]}
+    )
+    empty = np.empty((0, 3))
+    points = EvolutionarySearch().suggest(History(space, empty, np.empty(0), empty, empty), 8, np.random.default_rng(0))
+    assert sorted(space.decode(p)["c"] for p in points) == ["a", "b", "c"]

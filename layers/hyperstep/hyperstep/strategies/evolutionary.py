@@ -110,8 +110,7 @@ class EvolutionarySearch(Strategy):
         proj = Projector(space)
         seen = proj(history.X_seen) if len(history.X_seen) else np.empty((0, space.dim))
         if len(history.X) == 0:
-            chosen = proj(rng.random((n, space.dim)))
-            chosen = chosen[far_from(chosen, seen)]
+            chosen = unseen_points(n, seen, proj, rng)  # the first generation: uniform
         else:
             chosen = self._sample(self.replay(history), history, n, seen, proj, rng)
         if len(chosen) < n:
