@@ -120,6 +120,8 @@ class BayesianOptimization(Strategy):
         box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj)
         pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], box, proj, rng)
         pool = pool[far_from(pool, seen)]
+        if feasible is not None:
+            feasible.remember(pool)
         out = list(chosen)
         for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
@@ -130,7 +132,10 @@ class BayesianOptimization(Strategy):
                 break
             out.append(x)
             seen = np.vstack([seen, x])
-            pool = pool[far_from(pool, x[None])]
+            keep = far_from(pool, x[None])
+            pool = pool[keep]
+            if feasible is not None:
+                feasible.remember(pool, keep)
             believed = model.predict(x[None])[0]
             model = model.condition(x[None], believed)
             best = min(best, float(believed[0]))
@@ -168,7 +173,7 @@ class BayesianOptimization(Strategy):
         good = _sample_rows(history.X, FEASIBILITY_POINTS - len(bad), rng)
         Xa = np.vstack([good, bad])
         t = np.r_[np.ones(len(good)), -np.ones(len(bad))]
-        return GaussianProcess.fit(Xa, t - level, rng, restarts=1), level
+        return _Feasibility(GaussianProcess.fit(Xa, t - level, rng, restarts=1, maxiter=20), level)
 
     def _trust_region(self, center: np.ndarray, lengths: np.ndarray, proj: Any) -> tuple[np.ndarray, np.ndarray]:
         """The box the acquisition may search (TuRBO-style), the whole cube in low dimensions.
@@ -200,7 +205,7 @@ class BayesianOptimization(Strategy):
         penalized in proportion to how close they are: fantasies alone let a converged
         model pile a batch into one spot.
         """
-        from hyperstep.strategies.acquisition import lcb, log_ei, log_feasible, log_pi
+        from hyperstep.strategies.acquisition import lcb, log_ei, log_pi
 
         kind = "ei" if self.acquisition == "ei" else ("ei", "lcb", "ei", "pi")[i % 4]
 
@@ -213,8 +218,7 @@ class BayesianOptimization(Strategy):
             else:
                 value = lcb(mean, sd, beta=4.0)
             if feasible is not None:
-                fm, fs = feasible[0].predict(C)
-                value = value + log_feasible(fm + feasible[1], fs)
+                value = value + feasible.log_prob(C)
             outside = np.maximum(box[0] - C, 0.0).sum(1) + np.maximum(C - box[1], 0.0).sum(1)
             value = value - 1e6 * outside
             if len(avoid):
@@ -231,3 +235,29 @@ def _sample_rows(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     if len(X) <= k:
         return X
     return X[np.sort(rng.choice(len(X), k, replace=False))]
+
+
+class _Feasibility:
+    """Log probability that a point runs, remembered for the candidate pool.
+
+    The classifier does not change while a batch is chosen, so the pool's values are
+    computed once and filtered along with the pool.
+    """
+
+    def __init__(self, model: Any, level: float) -> None:
+        self.model, self.level = model, level
+        self._pool: np.ndarray | None = None
+        self._values = np.empty(0)
+
+    def log_prob(self, C: np.ndarray) -> np.ndarray:
+        from hyperstep.strategies.acquisition import log_feasible
+
+        if C is self._pool:
+            return self._values
+        mean, sd = self.model.predict(C)
+        return log_feasible(mean + self.level, sd)
+
+    def remember(self, pool: np.ndarray, keep: np.ndarray | None = None) -> None:
+        """Cache ``pool``'s values: computed, or the remembered ones filtered by ``keep``."""
+        self._values = self.log_prob(pool) if keep is None else self._values[keep]
+        self._pool = pool

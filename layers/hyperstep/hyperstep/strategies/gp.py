@@ -91,7 +91,9 @@ def _neg_log_posterior(theta: np.ndarray, D2: np.ndarray, y: np.ndarray, prior: 
     return nll + p, grad + pg
 
 
-def fit_hyperparameters(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 2) -> np.ndarray:
+def fit_hyperparameters(
+    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 2, maxiter: int | None = None
+) -> np.ndarray:
     """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior).
 
     Iterations are capped lower for larger ``n`` (each costs O(n^3)): the acquisition
@@ -110,6 +112,7 @@ def fit_hyperparameters(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, 
     for _ in range(max(0, restarts - len(starts))):
         starts.append(np.r_[rng.normal(prior.length_mean, 1.0, d), rng.normal(0.0, 0.5), rng.normal(-4.0, 1.0)])
     lo, hi = np.array(bounds).T
+    maxiter = maxiter or (80 if n < 100 else 30)
     best_theta, best_value = starts[0], math.inf
     for start in starts[: max(1, restarts)]:
         result = minimize(
@@ -119,7 +122,7 @@ def fit_hyperparameters(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, 
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
-            options={"maxiter": 80 if n < 100 else 40, "ftol": 1e-7},
+            options={"maxiter": maxiter, "maxfun": maxiter + maxiter // 2, "ftol": 1e-7},
         )
         if np.isfinite(result.fun) and result.fun < best_value:
             best_theta, best_value = result.x, float(result.fun)
@@ -154,8 +157,10 @@ class GaussianProcess:
         self.K_inv = cho_solve((L, True), np.eye(len(y)), check_finite=False)
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 2) -> GaussianProcess:
-        return cls(X, y, fit_hyperparameters(X, y, rng, restarts))
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 2, maxiter: int | None = None
+    ) -> GaussianProcess:
+        return cls(X, y, fit_hyperparameters(X, y, rng, restarts, maxiter))
 
     def condition(self, X_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
         """The posterior with more observations, keeping the hyperparameters."""
