@@ -89,3 +89,19 @@ def test_warp_preserves_order_and_tames_an_outlier() -> None:
     assert w.std() == pytest.approx(1.0)
     # the good values stay spread out instead of being squashed by the outlier
     assert w[19] - w[0] > 1.0
+
+
+def test_pool_posterior_matches_a_full_prediction_after_fantasies() -> None:
+    from hyperstep.strategies.gp import PoolPosterior
+
+    X, y = _data(n=40, d=3)
+    rng = np.random.default_rng(3)
+    model = GaussianProcess.fit(X, y, rng)
+    pool = PoolPosterior(model, rng.random((200, 3)))
+    for x in rng.random((3, 3)):
+        pool.add_fantasy(model, x)
+        model = model.condition(x[None], model.predict(x[None])[0])
+    pool.keep(np.arange(200) % 3 > 0)
+    mean, sd = model.predict(pool.C)
+    np.testing.assert_allclose(pool.mean, mean, atol=1e-8)
+    np.testing.assert_allclose(pool.sd, sd, atol=1e-3)

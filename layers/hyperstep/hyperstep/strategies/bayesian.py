@@ -101,7 +101,7 @@ class BayesianOptimization(Strategy):
         self, history: History, k: int, rng: np.random.Generator, proj: Any, seen: np.ndarray, chosen: np.ndarray
     ) -> np.ndarray:
         """``k`` points (or fewer if nothing new exists) chosen one by one on a fantasized GP."""
-        from hyperstep.strategies.gp import GaussianProcess
+        from hyperstep.strategies.gp import GaussianProcess, PoolPosterior
         from hyperstep.strategies.transforms import warp_objective
 
         X, y = self._model_data(history.X, history.y, rng)
@@ -119,24 +119,26 @@ class BayesianOptimization(Strategy):
             best = min(best, float(believed.min()))
         box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj)
         pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], box, proj, rng)
-        pool = pool[far_from(pool, seen)]
+        posterior = PoolPosterior(model, pool[far_from(pool, seen)])
         if feasible is not None:
-            feasible.remember(pool)
+            feasible.remember(posterior.C)
         out = list(chosen)
         for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
             region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
             score = self._score(model, feasible, best, i, avoid, region)
-            x = maximize(pool, score, seen, proj, rng)
+            pool_values = score(posterior.C, (posterior.mean, posterior.sd))
+            x = maximize(posterior.C, score, seen, proj, rng, pool_values)
             if x is None:
                 break
             out.append(x)
             seen = np.vstack([seen, x])
-            keep = far_from(pool, x[None])
-            pool = pool[keep]
-            if feasible is not None:
-                feasible.remember(pool, keep)
             believed = model.predict(x[None])[0]
+            posterior.add_fantasy(model, x)
+            keep = far_from(posterior.C, x[None])
+            posterior.keep(keep)
+            if feasible is not None:
+                feasible.remember(posterior.C, keep)
             model = model.condition(x[None], believed)
             best = min(best, float(believed[0]))
         return np.array(out).reshape(len(out), history.space.dim)
@@ -209,8 +211,8 @@ class BayesianOptimization(Strategy):
 
         kind = "ei" if self.acquisition == "ei" else ("ei", "lcb", "ei", "pi")[i % 4]
 
-        def score(C: np.ndarray) -> np.ndarray:
-            mean, sd = model.predict(C)
+        def score(C: np.ndarray, moments: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+            mean, sd = model.predict(C) if moments is None else moments
             if kind == "ei":
                 value = log_ei(mean, sd, best)
             elif kind == "pi":

@@ -172,3 +172,36 @@ class GaussianProcess:
         mean = Ks @ self.alpha
         var = self.signal - np.einsum("ij,ij->i", Ks @ self.K_inv, Ks)
         return mean, np.sqrt(np.maximum(var, 1e-12))
+
+
+class PoolPosterior:
+    """Posterior moments at a fixed candidate set, updated in O(m n) per kriging-believer fantasy.
+
+    A fantasy observed at its own predicted mean leaves the posterior mean unchanged
+    everywhere and lowers the variance by a rank-one term, so a batch of ``k`` points
+    costs one full prediction of the pool instead of ``k``.
+    """
+
+    def __init__(self, model: GaussianProcess, C: np.ndarray) -> None:
+        self.C = C
+        self.K = model.signal * matern52(np.sqrt(scaled_sqdist(C, model.X, model.lengths)))
+        self.mean = self.K @ model.alpha
+        self.var = np.maximum(model.signal - np.einsum("ij,ij->i", self.K @ model.K_inv, self.K), 1e-12)
+
+    @property
+    def sd(self) -> np.ndarray:
+        return np.sqrt(self.var)
+
+    def add_fantasy(self, model: GaussianProcess, x: np.ndarray) -> None:
+        """Account for a fantasy at ``x`` added to ``model`` (the posterior *before* it)."""
+        kx = model.signal * matern52(np.sqrt(scaled_sqdist(model.X, x[None], model.lengths)))[:, 0]
+        v = model.K_inv @ kx
+        k_pool = model.signal * matern52(np.sqrt(scaled_sqdist(self.C, x[None], model.lengths)))[:, 0]
+        cov = k_pool - self.K @ v
+        total = max(model.signal - float(kx @ v), 0.0) + model.noise + JITTER
+        self.var = np.maximum(self.var - cov * cov / total, 1e-12)
+        self.K = np.hstack([self.K, k_pool[:, None]])
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the candidates outside ``mask``."""
+        self.C, self.K, self.mean, self.var = self.C[mask], self.K[mask], self.mean[mask], self.var[mask]

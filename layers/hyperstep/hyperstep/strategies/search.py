@@ -101,15 +101,21 @@ def best_unseen(C: np.ndarray, values: np.ndarray, seen: np.ndarray) -> np.ndarr
 
 
 def maximize(
-    pool: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator
+    pool: np.ndarray,
+    score: Score,
+    seen: np.ndarray,
+    proj: Projector,
+    rng: np.random.Generator,
+    pool_values: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The best new point: top pool members refined by local search (None if nothing new).
 
-    ``pool`` must hold no seen point already (filtering it once is much cheaper).
+    ``pool`` must hold no seen point already (filtering it once is much cheaper);
+    ``pool_values`` are its scores when the caller has them more cheaply.
     """
     if len(pool) == 0:
         return None
-    values = score(pool)
+    values = score(pool) if pool_values is None else pool_values
     top = pool[np.argsort(-values, kind="stable")[:3]]
     found = local_search(top, score, seen, proj, rng)
     return top[0] if found is None else found
