@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hyperstep.config import service_factory
-from hyperstep.service import JobRef
+from hyperstep.service import SuggestRequest
 
 logger = Logger()
 tracer = Tracer()
@@ -21,7 +21,7 @@ service = service_factory(os.environ)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = JobRef.model_validate(event)
+    request = SuggestRequest.model_validate(event)
     logger.append_keys(job_id=request.job_id)
     plan = service().suggest(request)
     metrics.add_dimension(name="JobId", value=request.job_id)

@@ -125,3 +125,34 @@ def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     job = store.get_job(job.id)
     assert job.status is JobStatus.COMPLETED and job.completed == 6 and job.budget_used == 6
+
+
+def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past HANDOFF_EVENTS estimated history events, Suggest starts a new execution and the
+    old one ends; the job carries on in the new one and loses nothing."""
+    from hyperstep import service
+    from hyperstep.local.executor import Executor
+
+    started: list = []
+    start = Executor.start
+
+    def recording_start(self: Executor, *args: object, **kwargs: object):
+        execution = start(self, *args, **kwargs)
+        if execution not in started:
+            started.append(execution)
+        return execution
+
+    monkeypatch.setattr(Executor, "start", recording_start)
+    monkeypatch.setattr(service, "HANDOFF_EVENTS", 60)
+    job = run(workdir, local_spec(workdir, budget={"max_trials": 6, "max_parallel": 1}))
+
+    trials = SQLiteStore(workdir / "store.db").list_trials(job.id)
+    assert job.status is JobStatus.COMPLETED
+    assert [t.state for t in trials] == [TrialState.COMPLETED] * 6
+    assert len(started) >= 2 and job.execution_id == started[-1].id
+    for handed_over in started[:-1]:
+        assert handed_over.status == "SUCCEEDED" and handed_over.state_path[-1] == "Handed Over"
+    assert started[-1].state_path[-1] == "Finish Job"
+    # The estimate must not undercount: each execution's real history stays near the threshold.
+    for execution in started:
+        assert len(execution.history.events()) <= 60 + service.ROUND_EVENTS + 2 * service.LAUNCH_EVENTS

@@ -54,8 +54,8 @@ def scripted(wake: Wake) -> dict[str, Handler]:
     """Handlers that drive the tuning loop: launch two trials, wait twice, finish."""
     plans = iter(
         [
-            {"done": False, "trial_ids": ["t1", "t2"], "results_seen": 0},
-            {"done": False, "trial_ids": [], "results_seen": 2},
+            {"done": False, "handoff": False, "trial_ids": ["t1", "t2"], "results_seen": 0, "history_events": 36},
+            {"done": False, "handoff": False, "trial_ids": [], "results_seen": 2, "history_events": 56},
         ]
     )
     progress = iter([{"done": False, "results_seen": 2}, {"done": True, "results_seen": 3}])
@@ -230,6 +230,7 @@ def test_tuning_machine_takes_the_same_path_in_both_engines() -> None:
     definition = tuning_definition()
     local, moto = run_locally(definition, scripted), run_on_moto(definition, scripted)
     assert local.path == [
+        "Begin",
         "Suggest Trials",
         "Job Done?",
         "Launch Trials",

@@ -56,8 +56,9 @@ BATCH_BLOCK = {
     "timeout_seconds": 3600,
 }
 ALLOWED = {
+    "Begin": {"Suggest Trials"},
     "Suggest Trials": {"Job Done?"},
-    "Job Done?": {"Launch Trials", "Wait For Results", "Finish Job"},
+    "Job Done?": {"Launch Trials", "Wait For Results", "Finish Job", "Handed Over"},
     "Launch Trials": {"Launch Trial"},
     "Launch Trial": {"Launch Trial", "Wait For Results"},
     "Wait For Results": {"Budget Left?"},
@@ -157,8 +158,8 @@ def run_job(stack: MotoStack, block: dict[str, Any], through_api: bool = False) 
     assert json.loads(description["output"])["best_trial_id"] == best.id
 
     path = state_path(stack.history(job.execution_id))
-    assert path[0] == "Suggest Trials" and path[-1] == "Finish Job" and path.count("Finish Job") == 1
-    assert path[:3] == ["Suggest Trials", "Job Done?", "Launch Trials"]
+    assert path[-1] == "Finish Job" and path.count("Finish Job") == 1
+    assert path[:4] == ["Begin", "Suggest Trials", "Job Done?", "Launch Trials"]
     for here, there in itertools.pairwise(path):
         assert there in ALLOWED[here], f"{here} -> {there} in {path}"
     assert path.count("Launch Trial") == TRIALS

@@ -21,7 +21,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 from hyperstep.backends.base import TrialResult
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.scheduling import RecurringSchedules
-from hyperstep.service import JobRef, TuningService
+from hyperstep.service import SuggestRequest, TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from hyperstep_functions.api import app as api
@@ -156,7 +156,7 @@ def test_list_and_get_jobs(service: TuningService) -> None:
 
 def test_trials_of_a_job(service: TuningService) -> None:
     job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
-    plan = service.suggest(JobRef(job_id=job_id))
+    plan = service.suggest(SuggestRequest(job_id=job_id))
     status, body = call("GET", f"/jobs/{job_id}/trials")
     assert status == 200
     assert [t["id"] for t in body["trials"]] == plan.trial_ids
@@ -172,7 +172,7 @@ def test_unknown_jobs_are_404(service: TuningService, method: str, suffix: str) 
 
 def test_stop_a_running_job_then_409_once_it_is_not_running(service: TuningService) -> None:
     job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
-    service.suggest(JobRef(job_id=job_id))
+    service.suggest(SuggestRequest(job_id=job_id))
     status, body = call("POST", f"/jobs/{job_id}/stop")
     assert status == 202 and body["status"] == "stopping"
     assert {t.state for t in service.store.list_trials(job_id)} == {TrialState.STOPPED}
@@ -211,7 +211,7 @@ def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
     skipped = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
     assert skipped == {"skipped": "the previous run is still going"}
     job = service.store.get_job(first["job_id"])
-    plan = service.suggest(JobRef(job_id=job.id))
+    plan = service.suggest(SuggestRequest(job_id=job.id))
     for trial_id in plan.trial_ids:
         service.collect(TrialResult(job_id=job.id, trial_id=trial_id, state="completed", metrics={"loss": 0.5}))
     service.store.set_job_status(job.id, JobStatus.COMPLETED)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hyperstep.local.definition import DefinitionError, load_definition, validate
-from hyperstep.local.executor import ExecutionResult, Executor
+from hyperstep.local.executor import ExecutionExistsError, ExecutionResult, Executor
 
 Handler = Callable[[Any, Any], Any]
 REPO = Path(__file__).resolve().parents[2]
@@ -635,8 +635,14 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
     """The real tuning.asl.json: suggest, launch (Map), wait for the token, loop, finish."""
     names = ("Suggest", "Launch", "Wait", "Finish")
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
-    rounds = iter([{"done": False, "trial_ids": ["t1", "t2"], "results_seen": 0}, {"done": True}])
+    rounds = iter(
+        [
+            {"done": False, "handoff": False, "trial_ids": ["t1", "t2"], "results_seen": 0, "history_events": 36},
+            {"done": True},
+        ]
+    )
     launched: list[str] = []
+    suggested: list[dict[str, Any]] = []
     holder: dict[str, Executor] = {}
 
     def wait(event: Any, _: Any) -> dict[str, Any]:
@@ -644,7 +650,7 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
         return {}
 
     handlers: dict[str, Handler] = {
-        "Suggest": lambda e, _: next(rounds),
+        "Suggest": lambda e, _: suggested.append(e) or next(rounds),
         "Launch": lambda e, _: launched.append(e["trial_id"]),
         "Wait": wait,
         "Finish": lambda e, _: {"finished": e["job_id"]},
@@ -653,7 +659,14 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
     result = holder["ex"].run({"job_id": "j-1"}, timeout=10)
     assert result.status == "SUCCEEDED", result.cause
     assert sorted(launched) == ["t1", "t2"]
+    # Suggest gets the execution's name and the history estimate it returned last round.
+    name = suggested[0]["execution"]
+    assert suggested == [
+        {"job_id": "j-1", "execution": name, "history_events": 0},
+        {"job_id": "j-1", "execution": name, "history_events": 36},
+    ]
     assert result.state_path == [
+        "Begin",
         "Suggest Trials",
         "Job Done?",
         "Launch Trials",
@@ -665,3 +678,27 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
         "Job Done?",
         "Finish Job",
     ]
+
+
+def test_a_plan_that_hands_over_ends_the_execution() -> None:
+    names = ("Suggest", "Launch", "Wait", "Finish")
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
+    handoff = {"done": False, "handoff": True, "trial_ids": [], "results_seen": 0, "history_events": 0}
+    handlers: dict[str, Handler] = {name: (lambda e, _: handoff) for name in names}
+    result = executor(definition, handlers).run({"job_id": "j-1"}, timeout=10)
+    assert result.status == "SUCCEEDED"
+    assert result.state_path == ["Begin", "Suggest Trials", "Job Done?", "Handed Over"]
+
+
+def test_starting_a_running_execution_again_with_the_same_input_returns_it() -> None:
+    """StartExecution is idempotent by name and input while the execution runs."""
+    release = threading.Event()
+    ex = executor(machine({"A": task("slow")}), {"slow": lambda e, _: release.wait(5)})
+    first = ex.start({"x": 1}, name="same")
+    assert ex.start({"x": 1}, name="same") is first
+    with pytest.raises(ExecutionExistsError):
+        ex.start({"x": 2}, name="same")
+    release.set()
+    first.wait(5)
+    with pytest.raises(ExecutionExistsError):
+        ex.start({"x": 1}, name="same")

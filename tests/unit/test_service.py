@@ -10,7 +10,16 @@ import pytest
 from hyperstep.backends.base import TrialBackend, TrialResult
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.ports import Orchestrator
-from hyperstep.service import FinishRequest, JobRef, LaunchRequest, TuningService, WaitRequest
+from hyperstep.service import (
+    HANDOFF_EVENTS,
+    LAUNCH_EVENTS,
+    ROUND_EVENTS,
+    FinishRequest,
+    LaunchRequest,
+    SuggestRequest,
+    TuningService,
+    WaitRequest,
+)
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
@@ -36,8 +45,10 @@ class FakeBackend(TrialBackend):
 class FakeOrchestrator(Orchestrator):
     def __init__(self) -> None:
         self.woken: list[tuple[str, dict[str, Any]]] = []
+        self.started: list[str] = []
 
     def start_execution(self, job_id: str, name: str) -> str:
+        self.started.append(name)
         return f"exec-{name}"
 
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
@@ -74,18 +85,18 @@ def finish(service: TuningService, trial_id: str, loss: float | None, state: str
 def test_suggest_fills_free_slots_then_finishes_when_budget_is_used(parts) -> None:
     service, backend, _, _ = parts
     submit(service, budget={"max_trials": 3, "max_parallel": 2})
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.trial_ids == ["t0001", "t0002"] and not plan.done
     for trial_id in plan.trial_ids:
         service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
     assert backend.launched == ["t0001", "t0002"]
-    assert service.suggest(JobRef(job_id="job")).trial_ids == []  # no free slot
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == []  # no free slot
     finish(service, "t0001", 0.5)
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.trial_ids == ["t0003"]
     finish(service, "t0002", 0.2)
     finish(service, "t0003", 0.9)
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.done and plan.reason == "budget used up" and plan.results_seen == 3
     summary = service.finish(FinishRequest(job_id="job"))
     assert summary["status"] == "completed" and summary["best_trial_id"] == "t0002"
@@ -94,7 +105,7 @@ def test_suggest_fills_free_slots_then_finishes_when_budget_is_used(parts) -> No
 def test_collect_records_once_and_a_missing_objective_fails_the_trial(parts) -> None:
     service, _, _, _ = parts
     submit(service)
-    service.suggest(JobRef(job_id="job"))
+    service.suggest(SuggestRequest(job_id="job"))
     assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"acc": 1.0}))
     assert not finish(service, "t0001", 0.1)  # a late duplicate changes nothing
     trial = service.store.get_trial("job", "t0001")
@@ -105,7 +116,7 @@ def test_collect_records_once_and_a_missing_objective_fails_the_trial(parts) -> 
 def test_reported_metrics_complete_a_trial_whose_end_event_has_none(parts) -> None:
     service, _, _, _ = parts
     submit(service)
-    service.suggest(JobRef(job_id="job"))
+    service.suggest(SuggestRequest(job_id="job"))
     service.report_metrics("job", "t0001", {"loss": 0.25})
     assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="completed"))
     assert service.store.get_trial("job", "t0001").value == 0.25
@@ -114,7 +125,7 @@ def test_reported_metrics_complete_a_trial_whose_end_event_has_none(parts) -> No
 def test_wait_wakes_at_once_when_results_came_in_before_it(parts) -> None:
     service, _, orchestrator, _ = parts
     submit(service)
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     service.wait(WaitRequest(job_id="job", task_token="tok-1", results_seen=plan.results_seen))
     assert orchestrator.woken == []  # nothing new: it waits
     finish(service, "t0001", 0.3)  # collect takes the token and wakes
@@ -127,13 +138,13 @@ def test_wait_wakes_at_once_when_results_came_in_before_it(parts) -> None:
 def test_target_reached_stops_running_trials_and_ends_the_job(parts) -> None:
     service, backend, _, _ = parts
     submit(service, budget={"max_trials": 10, "max_parallel": 2, "target": 0.1})
-    for trial_id in service.suggest(JobRef(job_id="job")).trial_ids:
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
         service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
     finish(service, "t0001", 0.05)
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.trial_ids == [] and not plan.done and backend.stopped == ["t0002"]
     finish(service, "t0002", None, state="stopped")
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.done and plan.reason == "target 0.1 reached"
     assert service.store.get_job("job").budget_used == 1  # the stopped trial gave its budget back
 
@@ -141,9 +152,9 @@ def test_target_reached_stops_running_trials_and_ends_the_job(parts) -> None:
 def test_too_many_failures_stop_new_trials(parts) -> None:
     service, _, _, _ = parts
     submit(service, budget={"max_trials": 10, "max_parallel": 1, "max_failed_trials": 0})
-    service.suggest(JobRef(job_id="job"))
+    service.suggest(SuggestRequest(job_id="job"))
     finish(service, "t0001", None, state="failed")
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.done and plan.reason == "more than max_failed_trials (0) failed"
     assert service.finish(FinishRequest(job_id="job"))["status"] == "failed"
 
@@ -151,20 +162,20 @@ def test_too_many_failures_stop_new_trials(parts) -> None:
 def test_max_runtime_stops_new_trials(parts) -> None:
     service, _, _, clock = parts
     submit(service, budget={"max_trials": 10, "max_parallel": 1, "max_runtime_seconds": 60})
-    service.suggest(JobRef(job_id="job"))
+    service.suggest(SuggestRequest(job_id="job"))
     finish(service, "t0001", 0.3)
     clock.now += 59
-    assert service.suggest(JobRef(job_id="job")).trial_ids == ["t0002"]
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == ["t0002"]
     finish(service, "t0002", 0.3)
     clock.now += 1
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.done and plan.reason == "max_runtime_seconds 60 reached"
 
 
 def test_user_stop_finishes_the_job_as_stopped(parts) -> None:
     service, backend, orchestrator, _ = parts
     submit(service)
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     service.launch(LaunchRequest(job_id="job", trial_id=plan.trial_ids[0]))
     service.wait(WaitRequest(job_id="job", task_token="tok", results_seen=0))
     service.stop("job")
@@ -172,14 +183,14 @@ def test_user_stop_finishes_the_job_as_stopped(parts) -> None:
     assert service.store.get_trial("job", "t0002").state is TrialState.STOPPED  # never launched
     assert orchestrator.woken and orchestrator.woken[0][1]["done"] is False  # t0001 still running
     finish(service, "t0001", None, state="stopped")
-    assert service.suggest(JobRef(job_id="job")).done
+    assert service.suggest(SuggestRequest(job_id="job")).done
     assert service.finish(FinishRequest(job_id="job"))["status"] == "stopped"
 
 
 def test_reaper_collects_lost_results_and_times_out_stuck_trials(parts) -> None:
     service, backend, _, clock = parts
     submit(service)
-    for trial_id in service.suggest(JobRef(job_id="job")).trial_ids:
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
         service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
     backend.results["t0001"] = TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"loss": 0.4})
     clock.now += 60 + 301
@@ -195,3 +206,37 @@ def test_finish_after_a_caught_error_fails_the_job(parts) -> None:
     summary = service.finish(FinishRequest(job_id="job", error={"Error": "Boom", "Cause": "suggester crashed"}))
     assert summary["status"] == "failed"
     assert service.store.get_job("job").error == "Boom: suggester crashed"
+
+
+def test_each_plan_adds_its_round_and_launches_to_the_history_estimate(parts) -> None:
+    service, _, _, _ = parts
+    submit(service)
+    plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=100))
+    assert len(plan.trial_ids) == 2 and not plan.handoff
+    assert plan.history_events == 100 + ROUND_EVENTS + 2 * LAUNCH_EVENTS
+
+
+def test_a_long_execution_hands_the_job_to_a_new_one_once(parts) -> None:
+    service, _, orchestrator, _ = parts
+    submit(service)
+    service.suggest(SuggestRequest(job_id="job"))  # two trials running
+    request = SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS)
+    plan = service.suggest(request)
+    assert plan.handoff and not plan.done and plan.trial_ids == []
+    assert plan.history_events == 0
+    new_name = orchestrator.started[-1]
+    assert new_name != orchestrator.started[0] and len(new_name) <= 80
+    assert service.store.get_job("job").execution_id == f"exec-{new_name}"
+    # A retried Suggest asks for the very same execution (StartExecution is idempotent by name).
+    service.suggest(request)
+    assert orchestrator.started[-2:] == [new_name, new_name]
+    assert len(service.store.list_trials("job")) == 2  # handing over launched nothing
+
+
+def test_a_stopping_job_is_not_handed_over(parts) -> None:
+    service, _, orchestrator, _ = parts
+    submit(service)
+    service.stop("job")
+    plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS))
+    assert not plan.handoff and plan.done
+    assert len(orchestrator.started) == 1  # only the submit

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from hyperstep.backends.base import TrialResult
 from hyperstep.models import Trial
-from hyperstep.service import JobRef, LaunchRequest, TuningService, WaitRequest
+from hyperstep.service import LaunchRequest, SuggestRequest, TuningService, WaitRequest
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
@@ -37,7 +37,7 @@ def test_a_result_landing_while_suggest_plans_wakes_the_waiting_execution() -> N
     store, orchestrator = RacingStore(), FakeOrchestrator()
     service = TuningService(store, {"local": FakeBackend()}, orchestrator)
     service.submit(parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2})), job_id="job")
-    for trial_id in service.suggest(JobRef(job_id="job")).trial_ids:
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
         service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
 
     def done(trial_id: str) -> None:
@@ -45,7 +45,7 @@ def test_a_result_landing_while_suggest_plans_wakes_the_waiting_execution() -> N
 
     done("t0001")
     store.meanwhile = lambda: done("t0002")  # the last result, after Suggest saw t0002 running
-    plan = service.suggest(JobRef(job_id="job"))
+    plan = service.suggest(SuggestRequest(job_id="job"))
     assert not plan.done and plan.trial_ids == []
     service.wait(WaitRequest(job_id="job", task_token="tok", results_seen=plan.results_seen))
     assert [(token, output["done"]) for token, output in orchestrator.woken] == [("tok", True)]

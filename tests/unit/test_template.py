@@ -32,7 +32,7 @@ STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 EXPECTED_ACTIONS = {
     "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "scheduler:CreateSchedule", "iam:PassRole"},
     "StartFunction": {*TABLE, "states:StartExecution"},
-    "SuggestFunction": {*TABLE, *STOP},
+    "SuggestFunction": {*TABLE, *STOP, "states:StartExecution"},
     "LaunchFunction": {
         *TABLE,
         *WAKE,
@@ -190,6 +190,18 @@ def test_no_wildcard_actions_and_star_resources_only_where_aws_has_no_resource_t
         if "*" in as_list(statement.get("Resource", [])):
             for action in as_list(statement["Action"]):
                 assert resource_types(action) == [], f"{action} has resource types: scope it"
+
+
+def test_suggest_may_start_executions_of_its_own_state_machine_only() -> None:
+    """Suggest hands long jobs to a new execution: its ARN comes from the machine's Name."""
+    machine = resources()["TuningStateMachine"]["Properties"]
+    expected = (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + machine["Name"]["Fn::Sub"]
+    )
+    starts = [s for s in statements("SuggestFunction") if s["Action"] == "states:StartExecution"]
+    assert [s["Resource"] for s in starts] == [{"Fn::Sub": expected}]
+    environment = resources()["SuggestFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["HYPERSTEP_STATE_MACHINE_ARN"] == {"Fn::Sub": expected}
 
 
 def test_pass_role_is_limited_to_one_role_and_one_service() -> None:

@@ -8,6 +8,7 @@ the flags these return (``Plan.done``, ``Progress.done``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -29,12 +30,29 @@ class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class JobRef(_Message):
+# A Standard execution fails once its history passes 25,000 events
+# (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
+# round writes about ROUND_EVENTS events and each trial launched in it LAUNCH_EVENTS more
+# (measured on the local executor's history, which mirrors GetExecutionHistory; retries
+# add a few). Past HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
+ROUND_EVENTS = 20
+LAUNCH_EVENTS = 8
+HANDOFF_EVENTS = 10_000
+
+
+class SuggestRequest(_Message):
+    """What Suggest Trials gets: the job, and how long this execution's history has grown."""
+
     job_id: str
+    execution: str | None = None
+    """The execution's name (``$$.Execution.Name``): names the one it may hand over to."""
+    history_events: int = 0
+    """Estimated history events of this execution so far (carried round to round in ``$.plan``)."""
 
 
 class Plan(_Message):
-    """What Suggest decided: trials to launch now, or that the job is done."""
+    """What Suggest decided: trials to launch now, that the job is done, or that a new
+    execution has taken over the job (``handoff``; this one then ends)."""
 
     job_id: str
     done: bool
@@ -42,6 +60,8 @@ class Plan(_Message):
     results_seen: int
     """How many trials had finished when this plan was made (Wait compares against it)."""
     reason: str | None = None
+    handoff: bool = False
+    history_events: int = 0
 
 
 class LaunchRequest(_Message):
@@ -114,7 +134,7 @@ class TuningService:
     def start_execution(self, job_id: str) -> Job:
         """Start (or, for a resumed job, restart) the job's execution."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
-        name = f"{job_id[:60]}-{uuid.uuid4().hex[:8]}"
+        name = execution_name(job_id, uuid.uuid4().hex)
         try:
             execution_id = self.orchestrator.start_execution(job_id, name)
         except Exception as exc:
@@ -124,7 +144,7 @@ class TuningService:
 
     # the loop
 
-    def suggest(self, request: JobRef) -> Plan:
+    def suggest(self, request: SuggestRequest) -> Plan:
         """Stop what must stop, then fill the free parallel slots with new trials."""
         job = self.store.get_job(request.job_id)
         # Count results before reading the trials that decide ``done``: a result landing in
@@ -132,6 +152,8 @@ class TuningService:
         seen = results_of(job)
         trials = self.store.list_trials(job.id)
         reason = self.stop_reason(job)
+        if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
+            return self.hand_over(job, request.execution, seen)
         if reason is not None:
             self._stop_active(job, trials)
             seen = results_of(self.store.get_job(job.id))
@@ -150,7 +172,20 @@ class TuningService:
             trial_ids=[t.id for t in new],
             results_seen=seen,
             reason=reason if done else None,
+            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(new),
         )
+
+    def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
+        """Continue the job in a new execution before this one's history runs out.
+
+        The new execution's name derives from this one's, and StartExecution with the same
+        name and input is idempotent while it runs: a retried Suggest starts no second loop.
+        Running trials carry on; the new execution's Wait gets their results.
+        """
+        assert self.orchestrator is not None, "handing over needs an orchestrator"
+        execution_id = self.orchestrator.start_execution(job.id, execution_name(job.id, execution))
+        self.store.set_job_status(job.id, job.status, execution_id=execution_id)
+        return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
 
     def stop_reason(self, job: Job) -> str | None:
         """Why no new trial may start (user stop, target, runtime, failures), or None."""
@@ -317,6 +352,11 @@ class TuningService:
         if name not in self.backends:
             raise LaunchError(f"backend {name!r} is not available here (have: {', '.join(self.backends)})")
         return self.backends[name]
+
+
+def execution_name(job_id: str, seed: str) -> str:
+    """An execution name (at most 80 characters) for the job, unique per ``seed``."""
+    return f"{job_id[:60]}-{hashlib.sha256(seed.encode()).hexdigest()[:8]}"
 
 
 def new_job_id(name: str) -> str:

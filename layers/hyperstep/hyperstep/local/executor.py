@@ -179,7 +179,11 @@ class Executor:
         prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
         execution = Execution(f"{prefix}:{name}", name, json.loads(payload), self.state_machine_arn)
         with self._lock:
-            if execution.id in self._executions:
+            existing = self._executions.get(execution.id)
+            if existing is not None:
+                # StartExecution is idempotent for a running execution with the same input.
+                if not existing.finished and existing.input == execution.input:
+                    return existing
                 raise ExecutionExistsError(f"an execution named {name!r} already exists")
             self._executions[execution.id] = execution
         interpreter = Interpreter(self._tasks, execution.history, execution.context, self._sleep)

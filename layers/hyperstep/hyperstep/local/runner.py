@@ -70,7 +70,9 @@ def run_local(
             assert spec is not None
             job = service.submit(spec)
         try:
-            while not runtime.executor.finished(job.execution_id or ""):
+            # The job's execution can change under us: a long job hands itself over to a
+            # new execution (Plan.handoff) before the old one's history fills up.
+            while not runtime.executor.finished(runtime.store.get_job(job.id).execution_id or ""):
                 _report(runtime, job.id, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:
