@@ -1,6 +1,7 @@
 # hyperstep: two commands do everything on a fresh machine with Python 3.11+.
 #   make demo  - virtualenv, install, run a real tuning job locally, print the best trial
 #   make test  - virtualenv, dev dependencies, all tests
+#   make bench - the quick benchmarks (benchmarks/README.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -32,6 +33,19 @@ $(ASL_VALIDATOR):
 test: $(STAMP) $(ASL_VALIDATOR)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Quick benchmarks (about 15-30 min on 2 cores): optimizer quality against Optuna TPE and
+# random search, suggestion latency, orchestration cost. Results go to benchmarks/results/.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.bayesmark_suite --quick
+	$(BIN)/python -m benchmarks.synthetic --quick
+	$(BIN)/python -m benchmarks.latency --quick
+	$(BIN)/python -m benchmarks.orchestration_cost --trials 40 --parallel 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

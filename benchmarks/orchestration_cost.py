@@ -192,8 +192,9 @@ NOTES = [
     "event): about $0.0012 more per 1,000 trials.",
     "History: a Standard execution fails once its history passes 25,000 events (the limit the inline Map "
     "page cites: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-asl-use-map-state-inline.html); "
-    "at the staggered rate a job of more than the trials shown above cannot finish in one execution unless "
-    "the loop continues as a new execution (StartExecution from Finish or a Choice on a round counter).",
+    "Suggest counts this execution's history (20 events a round, 8 a launch) and past 10,000 hands the job "
+    "to a new execution (service.HANDOFF_EVENTS), so a job of any length stays under the quota; each "
+    "hand-over costs about 3 transitions (Begin, Job Done?, Handed Over).",
     "If transitions must come down: launching the new trials inside Suggest (instead of the Launch Trials "
     "Map) removes Launch Trials and every Launch Trial, ~1.9 of the ~6 transitions per trial (about $0.05 "
     "per 1,000 trials when trials end one at a time), at the price of the Map's per-trial retries.",
@@ -213,7 +214,8 @@ def report(runs: list[tuple[str, Measurement]], command: str) -> str:
             "",
             f"**${total:.4f} per 1,000 trials** ({verdict} the ${TARGET:.2f} target); "
             f"{moves:.2f} state transitions and {entries:.1f} history events per trial (one execution holds "
-            f"at most {HISTORY_LIMIT:,} events: about {int(HISTORY_LIMIT / entries):,} trials at this rate).",
+            f"at most {HISTORY_LIMIT:,} events: about {int(HISTORY_LIMIT / entries):,} trials at this rate "
+            "before the hand-over to a new execution).",
             "",
             table(["item", "per trial", "$ per 1,000 trials"], rows),
             "",
