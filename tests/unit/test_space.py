@@ -62,6 +62,11 @@ def test_decoded_values_stay_in_bounds_at_the_cube_edges() -> None:
         ({"name": "a", "type": "categorical", "choices": ["x", "x"]}, "choices must be unique"),
         ({"name": "a", "type": "complex", "low": 0, "high": 1}, "does not match any of the expected tags"),
         ({"name": "a b", "type": "float", "low": 0, "high": 1}, "should match pattern"),
+        ({"name": "a", "type": "float", "low": 0, "high": float("inf")}, "finite number"),
+        ({"name": "a", "type": "float", "low": float("-inf"), "high": 1}, "finite number"),
+        ({"name": "a", "type": "float", "low": -1e308, "high": 1e308}, "too wide"),
+        ({"name": "a", "type": "categorical", "choices": [float("nan"), 1]}, "finite number"),
+        ({"name": "a", "type": "int", "low": 0, "high": 10**400}, "less than or equal to 9007199254740992"),
     ],
 )
 def test_bad_parameters_are_rejected_with_the_reason(parameter: dict, message: str) -> None:

@@ -15,10 +15,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
+MAX_EXACT_INT = 2**53
+"""Int bounds are encoded as floats, which hold every integer up to 2**53 exactly."""
 
 
 class _Parameter(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinity in bounds or choices would break the encoding (and JSON stores).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=NAME_PATTERN)
 
@@ -37,6 +40,8 @@ class _NumericParameter(_Parameter):
             raise ValueError(f"low ({self.low}) must be less than high ({self.high})")  # type: ignore[attr-defined]
         if self.scale == "log" and self.low <= 0:  # type: ignore[attr-defined]
             raise ValueError(f"a log scale needs low > 0, got low={self.low}")  # type: ignore[attr-defined]
+        if not math.isfinite(float(self.high) - float(self.low)):  # type: ignore[attr-defined]
+            raise ValueError("the range from low to high is too wide to encode (high - low overflows)")
         return self
 
     def _span(self) -> tuple[float, float]:
@@ -84,8 +89,8 @@ class IntParameter(_NumericParameter):
     """
 
     type: Literal["int"]
-    low: int
-    high: int
+    low: int = Field(ge=-MAX_EXACT_INT, le=MAX_EXACT_INT)
+    high: int = Field(ge=-MAX_EXACT_INT, le=MAX_EXACT_INT)
 
     def _span(self) -> tuple[float, float]:
         return self._forward(self.low - 0.5), self._forward(self.high + 0.5)

@@ -22,7 +22,8 @@ STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinity are no valid target, runtime or size (and no JSON store keeps them).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Objective(_Model):
@@ -32,7 +33,8 @@ class Objective(_Model):
 
 class StrategyConfig(_Model):
     name: Literal["random", "sobol", "grid", "bayesian", "evolutionary"] = "bayesian"
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0)
+    """numpy seeds are non-negative integers."""
     options: dict[str, Any] = Field(default_factory=dict)
 
 
