@@ -1,10 +1,16 @@
-"""Suggest Trials: fill the job's free parallel slots with new trials, or say it is done."""
+"""Suggest Trials: fill the job's free parallel slots with new trials, or say it is done.
+
+No Powertools Tracer here, unlike the other handlers: importing the X-Ray SDK builds an
+X-Ray client for sampling rules and costs about half a second of every cold start (see
+scripts/cold_import.py), on the one function whose latency the loop waits for. Lambda's
+active tracing (``Tracing: Active``) still records each invocation in the trace.
+"""
 
 from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -12,13 +18,11 @@ from hyperstep.config import service_factory
 from hyperstep.service import SuggestRequest
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 service = service_factory(os.environ)
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = SuggestRequest.model_validate(event)
