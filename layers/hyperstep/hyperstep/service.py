@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -238,7 +239,8 @@ class TuningService:
     def collect(self, result: TrialResult) -> bool:
         """Record a trial's end exactly once and wake the waiting execution.
 
-        A completed trial that did not report the objective metric is recorded as failed.
+        A completed trial that did not report the objective metric, or reported NaN or
+        infinity, is recorded as failed; other non-finite metrics are dropped.
         Returns whether this call recorded it (False for a repeated or late event).
         """
         job = self.store.get_job(result.job_id)
@@ -250,10 +252,18 @@ class TuningService:
         objective = job.spec.objective.metric
         if state is TrialState.COMPLETED and objective not in metrics:
             metrics.update(self._described_metrics(job, trial))
+        # NaN and infinity are no result (a diverged run) and no store can keep them.
+        unusable = {name: v for name, v in metrics.items() if not math.isfinite(v)}
+        metrics = {name: v for name, v in metrics.items() if name not in unusable}
         if state is TrialState.COMPLETED:
             value = metrics.get(objective)
-            if value is None:
-                state, error = TrialState.FAILED, f"objective metric {job.spec.objective.metric!r} was not reported"
+            if objective in unusable:
+                state, error = (
+                    TrialState.FAILED,
+                    f"objective metric {objective!r} is not a finite number ({unusable[objective]})",
+                )
+            elif value is None:
+                state, error = TrialState.FAILED, f"objective metric {objective!r} was not reported"
         recorded = self.store.finish_trial(job.id, trial.id, state, value=value, metrics=metrics, error=error)
         if recorded:
             self.wake(job.id)
