@@ -81,6 +81,15 @@ def test_tell_twice_records_once_and_non_finite_fails() -> None:
         study.tell(study.ask(1)[0].id, None)
 
 
+def test_non_finite_side_metrics_are_dropped_and_the_study_stays_readable() -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0)
+    (trial,) = study.ask(1)
+    told = study.tell(trial.id, 0.5, metrics={"acc": float("nan"), "f1": 0.25, "auc": float("inf")})
+    assert told.state is hyperstep.TrialState.COMPLETED and told.metrics == {"f1": 0.25}
+    assert study.trials[0].metrics == {"f1": 0.25}
+
+
 def test_budget_is_never_overspent_by_racing_askers(tmp_path) -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     path = tmp_path / "s.db"

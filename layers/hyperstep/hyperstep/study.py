@@ -106,8 +106,11 @@ class Study:
         """Record how a trial ended; a repeated tell of the same trial changes nothing.
 
         A completed trial needs a finite value; a non-finite one is recorded as failed.
+        Non-finite ``metrics`` are dropped: no store can keep NaN or infinity.
         """
         state = TrialState(state)
+        if metrics is not None:
+            metrics = {name: v for name, v in metrics.items() if math.isfinite(v)}
         if state is TrialState.COMPLETED:
             if value is None:
                 raise ValueError("a completed trial needs a value; use state='failed' for none")
