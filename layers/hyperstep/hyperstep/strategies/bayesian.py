@@ -109,7 +109,7 @@ class BayesianOptimization(Strategy):
         X = np.vstack([X, history.X_failed[: self.max_model_points // 4]])
         yw = yw[: len(X)]
         restarts = 3 if len(X) < 60 else 2 if len(X) < 150 else 1
-        model = GaussianProcess.fit(X, yw, rng, restarts)
+        model = GaussianProcess.fit(X, yw, rng, restarts, onehot=~proj.numeric)
         feasible = self._feasibility(history, rng)
         fantasies = np.vstack([history.X_pending, chosen]) if len(history.X_pending) else chosen
         best = float(model.predict(X)[0].min())  # the plug-in incumbent: robust to noise

@@ -6,8 +6,17 @@ parameters; weak log-normal priors keep the fit sane with a handful of points. T
 length-scale prior grows with the dimension (Hvarfner et al., 2024), which keeps
 vanilla BO competitive in higher dimensions.
 
+Categorical parameters (one-hot columns) get, on top of the Matérn term, an additive
+offset per category: a linear kernel ``offset_var * <h, h'>`` on the one-hot columns,
+i.e. each category's level is an independent ``N(0, offset_var)`` (a Bayesian linear
+model on the indicators). Without it a joint Matérn can only explain a category's
+shift with short one-hot length scales, which decorrelates the categories and leaves
+each numeric trend to be learnt from a quarter of the data; with it, the numeric
+structure is shared across categories and the shifts cost one hyperparameter.
+
 Hyperparameters are fitted on ``theta = [log l_1..l_d, log signal var, log noise var]``
-with L-BFGS-B and analytic gradients. scipy is imported inside functions: the module
+(plus ``log offset var`` when there are categorical columns) with L-BFGS-B and
+analytic gradients. scipy is imported inside functions: the module
 must import fast (the suggester Lambda cold-starts through it).
 """
 
@@ -23,6 +32,7 @@ JITTER = 1e-8
 LOG_NOISE_BOUNDS = (math.log(1e-6), math.log(1.0))
 LOG_SIGNAL_BOUNDS = (math.log(0.05), math.log(20.0))
 LOG_LENGTH_BOUNDS = (math.log(0.01), math.log(100.0))
+LOG_OFFSET_BOUNDS = (math.log(1e-4), math.log(10.0))
 
 
 def matern52(r: np.ndarray) -> np.ndarray:
@@ -47,23 +57,35 @@ class Prior:
     signal_sd: float = 1.0
     noise_mean: float = -4.0
     noise_sd: float = 1.5
+    offset_mean: float = math.log(0.25)
+    offset_sd: float = 1.5
 
     @classmethod
     def for_dim(cls, dim: int) -> Prior:
         """The dimension-scaled default: longer length scales in higher dimensions."""
         return cls(length_mean=math.sqrt(2.0) + 0.5 * math.log(max(dim, 1)))
 
-    def neg_log_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        means = np.r_[np.full(len(theta) - 2, self.length_mean), self.signal_mean, self.noise_mean]
-        sds = np.r_[np.full(len(theta) - 2, self.length_sd), self.signal_sd, self.noise_sd]
+    def neg_log_and_grad(self, theta: np.ndarray, offsets: bool = False) -> tuple[float, np.ndarray]:
+        """Negative log prior density (up to a constant) and its gradient.
+
+        With ``offsets`` the last entry of ``theta`` is the log category-offset variance.
+        """
+        d = len(theta) - 3 if offsets else len(theta) - 2
+        extra_means, extra_sds = ([self.offset_mean], [self.offset_sd]) if offsets else ([], [])
+        means = np.r_[np.full(d, self.length_mean), self.signal_mean, self.noise_mean, extra_means]
+        sds = np.r_[np.full(d, self.length_sd), self.signal_sd, self.noise_sd, extra_sds]
         z = (theta - means) / sds
         return 0.5 * float(z @ z), z / sds
 
 
-def _neg_log_posterior(theta: np.ndarray, D2: np.ndarray, y: np.ndarray, prior: Prior) -> tuple[float, np.ndarray]:
+def _neg_log_posterior(
+    theta: np.ndarray, D2: np.ndarray, y: np.ndarray, prior: Prior, same: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus negative log prior, with its gradient.
 
-    ``D2`` holds the per-dimension squared differences, shape ``(n, n, d)``.
+    ``D2`` holds the per-dimension squared differences, shape ``(n, n, d)``; ``same``
+    (one-hot Gram matrix: how many categorical parameters two rows share) switches on
+    the category-offset term, whose log variance is then the last entry of ``theta``.
     """
     from scipy.linalg import cho_solve, cholesky
 
@@ -75,6 +97,9 @@ def _neg_log_posterior(theta: np.ndarray, D2: np.ndarray, y: np.ndarray, prior: 
     Kf = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e
     n = len(y)
     K = Kf + (noise + JITTER) * np.eye(n)
+    if same is not None:
+        offset = math.exp(theta[d + 2])
+        K = K + offset * same
     try:
         L = cholesky(K, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
@@ -87,30 +112,43 @@ def _neg_log_posterior(theta: np.ndarray, D2: np.ndarray, y: np.ndarray, prior: 
     grad[:d] = -0.5 * np.einsum("ik,ikj->j", W * C, D2) * inv_l2
     grad[d] = -0.5 * float((W * Kf).sum())
     grad[d + 1] = -0.5 * noise * float(np.trace(W))
-    p, pg = prior.neg_log_and_grad(theta)
+    if same is not None:
+        grad[d + 2] = -0.5 * offset * float((W * same).sum())
+    p, pg = prior.neg_log_and_grad(theta, same is not None)
     return nll + p, grad + pg
 
 
 def fit_hyperparameters(
-    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 2, maxiter: int | None = None
+    X: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    restarts: int = 2,
+    maxiter: int | None = None,
+    onehot: np.ndarray | None = None,
 ) -> np.ndarray:
     """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior).
 
     Iterations are capped lower for larger ``n`` (each costs O(n^3)): the acquisition
-    barely changes once the length scales are roughly right.
+    barely changes once the length scales are roughly right. ``onehot`` (a column mask)
+    adds the category-offset variance as a last hyperparameter.
     """
     from scipy.optimize import minimize
 
     n, d = X.shape
     prior = Prior.for_dim(d)
     D2 = (X[:, None, :] - X[None, :, :]) ** 2
-    bounds = [LOG_LENGTH_BOUNDS] * d + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS]
+    same = _same_category(X, X, onehot)
+    extra = [] if same is None else [prior.offset_mean]
+    bounds = [LOG_LENGTH_BOUNDS] * d + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS] + ([LOG_OFFSET_BOUNDS] if extra else [])
     starts = [
-        np.r_[np.full(d, math.log(0.3 * math.sqrt(d))), 0.0, math.log(1e-2)],
-        np.r_[np.full(d, math.log(1.0 * math.sqrt(d))), 0.0, math.log(1e-3)],
+        np.r_[np.full(d, math.log(0.3 * math.sqrt(d))), 0.0, math.log(1e-2), extra],
+        np.r_[np.full(d, math.log(1.0 * math.sqrt(d))), 0.0, math.log(1e-3), extra],
     ]
     for _ in range(max(0, restarts - len(starts))):
-        starts.append(np.r_[rng.normal(prior.length_mean, 1.0, d), rng.normal(0.0, 0.5), rng.normal(-4.0, 1.0)])
+        random_extra = rng.normal(prior.offset_mean, 1.0, len(extra))
+        starts.append(
+            np.r_[rng.normal(prior.length_mean, 1.0, d), rng.normal(0.0, 0.5), rng.normal(-4.0, 1.0), random_extra]
+        )
     lo, hi = np.array(bounds).T
     maxiter = maxiter or (80 if n < 100 else 30)
     best_theta, best_value = starts[0], math.inf
@@ -118,7 +156,7 @@ def fit_hyperparameters(
         result = minimize(
             _neg_log_posterior,
             np.clip(start, lo, hi),
-            args=(D2, y, prior),
+            args=(D2, y, prior, same),
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -141,36 +179,67 @@ def _robust_cholesky(K: np.ndarray, diagonal: float) -> np.ndarray:
     raise np.linalg.LinAlgError("kernel matrix is not positive definite")
 
 
-class GaussianProcess:
-    """A GP posterior for fixed hyperparameters; ``condition`` adds (fantasy) data."""
+def _same_category(A: np.ndarray, B: np.ndarray, onehot: np.ndarray | None) -> np.ndarray | None:
+    """How many categorical parameters rows of ``A`` and ``B`` share (None without any)."""
+    if onehot is None or not onehot.any():
+        return None
+    return A[:, onehot] @ B[:, onehot].T
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> None:
+
+class GaussianProcess:
+    """A GP posterior for fixed hyperparameters; ``condition`` adds (fantasy) data.
+
+    ``onehot`` marks the one-hot columns of categorical parameters; with it (and a
+    ``theta`` one longer) the kernel adds a per-category offset (module docstring).
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray, onehot: np.ndarray | None = None) -> None:
         from scipy.linalg import cho_solve
 
         d = X.shape[1]
         self.X, self.y, self.theta = X, y, theta
+        self.onehot = onehot if onehot is not None and onehot.any() else None
         self.lengths = np.exp(theta[:d])
         self.signal, self.noise = math.exp(theta[d]), math.exp(theta[d + 1])
-        K = self.signal * matern52(np.sqrt(scaled_sqdist(X, X, self.lengths)))
+        self.offset = math.exp(theta[d + 2]) if self.onehot is not None else 0.0
+        K = self.kernel(X, X)
         L = _robust_cholesky(K, self.noise + JITTER)
         self.alpha = cho_solve((L, True), y, check_finite=False)
         self.K_inv = cho_solve((L, True), np.eye(len(y)), check_finite=False)
 
     @classmethod
     def fit(
-        cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 2, maxiter: int | None = None
+        cls,
+        X: np.ndarray,
+        y: np.ndarray,
+        rng: np.random.Generator,
+        restarts: int = 2,
+        maxiter: int | None = None,
+        onehot: np.ndarray | None = None,
     ) -> GaussianProcess:
-        return cls(X, y, fit_hyperparameters(X, y, rng, restarts, maxiter))
+        return cls(X, y, fit_hyperparameters(X, y, rng, restarts, maxiter, onehot), onehot)
+
+    def kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """Prior covariance between the rows of ``A`` and ``B``."""
+        K = self.signal * matern52(np.sqrt(scaled_sqdist(A, B, self.lengths)))
+        same = _same_category(A, B, self.onehot)
+        return K if same is None else K + self.offset * same
+
+    def prior_var(self, A: np.ndarray) -> np.ndarray:
+        """Prior variance at the rows of ``A`` (the kernel's diagonal)."""
+        if self.onehot is None:
+            return np.full(len(A), self.signal)
+        return self.signal + self.offset * (A[:, self.onehot] ** 2).sum(1)
 
     def condition(self, X_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
         """The posterior with more observations, keeping the hyperparameters."""
-        return GaussianProcess(np.vstack([self.X, X_new]), np.r_[self.y, y_new], self.theta)
+        return GaussianProcess(np.vstack([self.X, X_new]), np.r_[self.y, y_new], self.theta, self.onehot)
 
     def predict(self, Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the latent function at ``Xs``."""
-        Ks = self.signal * matern52(np.sqrt(scaled_sqdist(Xs, self.X, self.lengths)))
+        Ks = self.kernel(Xs, self.X)
         mean = Ks @ self.alpha
-        var = self.signal - np.einsum("ij,ij->i", Ks @ self.K_inv, Ks)
+        var = self.prior_var(Xs) - np.einsum("ij,ij->i", Ks @ self.K_inv, Ks)
         return mean, np.sqrt(np.maximum(var, 1e-12))
 
 
@@ -184,9 +253,9 @@ class PoolPosterior:
 
     def __init__(self, model: GaussianProcess, C: np.ndarray) -> None:
         self.C = C
-        self.K = model.signal * matern52(np.sqrt(scaled_sqdist(C, model.X, model.lengths)))
+        self.K = model.kernel(C, model.X)
         self.mean = self.K @ model.alpha
-        self.var = np.maximum(model.signal - np.einsum("ij,ij->i", self.K @ model.K_inv, self.K), 1e-12)
+        self.var = np.maximum(model.prior_var(C) - np.einsum("ij,ij->i", self.K @ model.K_inv, self.K), 1e-12)
 
     @property
     def sd(self) -> np.ndarray:
@@ -194,11 +263,11 @@ class PoolPosterior:
 
     def add_fantasy(self, model: GaussianProcess, x: np.ndarray) -> None:
         """Account for a fantasy at ``x`` added to ``model`` (the posterior *before* it)."""
-        kx = model.signal * matern52(np.sqrt(scaled_sqdist(model.X, x[None], model.lengths)))[:, 0]
+        kx = model.kernel(model.X, x[None])[:, 0]
         v = model.K_inv @ kx
-        k_pool = model.signal * matern52(np.sqrt(scaled_sqdist(self.C, x[None], model.lengths)))[:, 0]
+        k_pool = model.kernel(self.C, x[None])[:, 0]
         cov = k_pool - self.K @ v
-        total = max(model.signal - float(kx @ v), 0.0) + model.noise + JITTER
+        total = max(float(model.prior_var(x[None])[0]) - float(kx @ v), 0.0) + model.noise + JITTER
         self.var = np.maximum(self.var - cov * cov / total, 1e-12)
         self.K = np.hstack([self.K, k_pool[:, None]])
 

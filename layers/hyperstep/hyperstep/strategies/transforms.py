@@ -91,6 +91,14 @@ class Projector:
         return X
 
     @property
+    def numeric(self) -> np.ndarray:
+        """Mask of the float and integer columns (the rest are one-hot categorical)."""
+        mask = np.ones(self.dim, dtype=bool)
+        for cols in self.cats:
+            mask[cols] = False
+        return mask
+
+    @property
     def discrete_size(self) -> float:
         """How many distinct configurations exist (inf with a float parameter)."""
         if any(not isinstance(p, IntParameter | CategoricalParameter) for p in self.space.parameters):
