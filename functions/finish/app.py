@@ -25,8 +25,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(job_id=request.job_id)
     summary = service().finish(request)
     metrics.add_dimension(name="JobId", value=request.job_id)
-    metrics.add_metric(name="TrialsCompleted", unit=MetricUnit.Count, value=summary["completed"])
-    metrics.add_metric(name="TrialsFailed", unit=MetricUnit.Count, value=summary["failed"])
+    metrics.add_metric(name=f"Jobs{summary['status'].capitalize()}", unit=MetricUnit.Count, value=1)
     if summary["best_value"] is not None:
         metrics.add_metric(name="BestValue", unit=MetricUnit.NoUnit, value=summary["best_value"])
     logger.info("finished", extra={"status": summary["status"], "trials": summary["trials"]})

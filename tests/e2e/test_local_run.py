@@ -156,3 +156,32 @@ def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypat
     # The estimate must not undercount: each execution's real history stays near the threshold.
     for execution in started:
         assert len(execution.history.events()) <= 60 + service.ROUND_EVENTS + 2 * service.LAUNCH_EVENTS
+
+
+def test_handlers_emit_per_job_metrics_as_trials_end(workdir: Path) -> None:
+    """Collect counts each ended trial and the best value so far (CloudWatch EMF lines,
+    which the local run keeps in handlers.log); Finish counts the job by its status."""
+    job = run(workdir, local_spec(workdir))
+    emitted = [json.loads(line) for line in (workdir / "handlers.log").read_text().splitlines() if '"_aws"' in line]
+    ours = [m for m in emitted if m.get("JobId") == job.id]
+
+    def values(name: str) -> list[float]:  # Powertools writes each metric's values as a list
+        return [v for m in ours for v in m.get(name, [])]
+
+    assert sum(values("TrialsCompleted")) == 6
+    assert sum(values("TrialsStarted")) == 6
+    best_so_far = values("BestValue")
+    assert best_so_far == sorted(best_so_far, reverse=True)  # minimize: never gets worse
+    assert best_so_far[-1] == pytest.approx(job.best_value)
+    assert sum(values("JobsCompleted")) == 1
+
+
+def test_a_trial_folder_that_cannot_be_made_fails_the_trials_with_the_reason(workdir: Path) -> None:
+    runs = workdir / "not-a-folder"
+    runs.write_text("a file where --out should be a folder")
+    spec = local_spec(workdir, budget={"max_trials": 2, "max_parallel": 2})
+    job = run_local(spec=spec, store_path=workdir / "store.db", runs_dir=runs, env=dict(os.environ))
+    trials = SQLiteStore(workdir / "store.db").list_trials(job.id)
+    assert job.status is JobStatus.FAILED and job.error == "every trial failed"
+    assert [t.state for t in trials] == [TrialState.FAILED] * 2
+    assert all(t.error.startswith("cannot create the trial folder") for t in trials)
