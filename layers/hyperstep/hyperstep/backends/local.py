@@ -76,11 +76,14 @@ class LocalProcessBackend(TrialBackend):
             if key in self._procs:
                 return str(self._procs[key].pid)
         directory = self.trial_dir(job, trial)
-        (directory / "model").mkdir(parents=True, exist_ok=True)
-        (directory / "output").mkdir(exist_ok=True)
-        (directory / "hyperparameters.json").write_text(json.dumps(trial.params, indent=2))
+        try:  # a retry cannot mend an unwritable --out: fail the trial, say why
+            (directory / "model").mkdir(parents=True, exist_ok=True)
+            (directory / "output").mkdir(exist_ok=True)
+            (directory / "hyperparameters.json").write_text(json.dumps(trial.params, indent=2))
+            log_file = (directory / "train.log").open("wb")
+        except OSError as exc:
+            raise LaunchError(f"cannot create the trial folder {directory}: {exc.strerror or exc}") from None
         env = {**self.base_env, **block.env, **self._script_mode_env(job, trial, directory)}
-        log_file = (directory / "train.log").open("wb")
         try:
             proc = subprocess.Popen(
                 [*resolve_command(block.command), *script_arguments(trial.params)],
