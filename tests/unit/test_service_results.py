@@ -1,14 +1,15 @@
-"""What collect records when a trial reports values no store can keep (NaN, infinity)."""
+"""What collect and finish record from what trials and failed states report."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from hyperstep.backends.base import TrialResult
-from hyperstep.models import TrialState
-from hyperstep.service import TuningService
+from hyperstep.models import JobStatus, TrialState
+from hyperstep.service import FinishRequest, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
@@ -44,3 +45,22 @@ def test_a_non_finite_side_metric_is_dropped_and_the_trial_completes(service: Tu
     assert service.collect(result)
     trial = service.store.get_trial("job", "t0001")
     assert trial.state is TrialState.COMPLETED and trial.value == 0.25 and trial.metrics == {"loss": 0.25}
+
+
+def test_a_failed_lambda_s_error_json_becomes_a_one_line_job_error(service: TuningService) -> None:
+    """Step Functions' ``Cause`` for a Lambda error is the function's error JSON, stack
+    trace included; the job keeps only the error type and message."""
+    cause = {
+        "errorMessage": "expected non-negative integer",
+        "errorType": "ValueError",
+        "requestId": "r-1",
+        "stackTrace": ['  File "/var/task/app.py", line 26, in lambda_handler\n'],
+    }
+    service.finish(FinishRequest(job_id="job", error={"Error": "ValueError", "Cause": json.dumps(cause)}))
+    job = service.store.get_job("job")
+    assert job.status is JobStatus.FAILED and job.error == "ValueError: expected non-negative integer"
+
+
+def test_a_plain_cause_is_kept_as_it_is(service: TuningService) -> None:
+    service.finish(FinishRequest(job_id="job", error={"Error": "States.Timeout", "Cause": "took too long"}))
+    assert service.store.get_job("job").error == "States.Timeout: took too long"

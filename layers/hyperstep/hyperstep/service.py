@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import time
 import uuid
@@ -307,7 +308,7 @@ class TuningService:
         job = self.store.get_job(request.job_id)
         self._stop_active(job, self.store.list_trials(job.id))  # none, unless the loop broke off
         if request.error:
-            status, error = JobStatus.FAILED, f"{request.error.get('Error')}: {request.error.get('Cause')}"
+            status, error = JobStatus.FAILED, failure_reason(request.error)
         elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
             status, error = JobStatus.STOPPED, None
         elif job.completed == 0 and job.failed > 0:
@@ -362,6 +363,18 @@ class TuningService:
         if name not in self.backends:
             raise LaunchError(f"backend {name!r} is not available here (have: {', '.join(self.backends)})")
         return self.backends[name]
+
+
+def failure_reason(error: Mapping[str, Any]) -> str:
+    """``Error: message`` from a caught Step Functions error, in one line.
+
+    A Lambda function's ``Cause`` is its error JSON (``errorMessage``, ``errorType``,
+    ``stackTrace``): the job keeps the message, not the stack trace.
+    """
+    cause = error.get("Cause")
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        cause = json.loads(cause).get("errorMessage", cause)
+    return f"{error.get('Error')}: {cause}"
 
 
 def execution_name(job_id: str, seed: str) -> str:
