@@ -14,9 +14,14 @@ class StepFunctionsOrchestrator(Orchestrator):
         self.state_machine_arn = state_machine_arn
 
     def start_execution(self, job_id: str, name: str) -> str:
-        response = self.client.start_execution(
-            stateMachineArn=self.state_machine_arn, name=name[:80], input=json.dumps({"job_id": job_id})
-        )
+        try:
+            response = self.client.start_execution(
+                stateMachineArn=self.state_machine_arn, name=name[:80], input=json.dumps({"job_id": job_id})
+            )
+        except self.client.exceptions.ExecutionAlreadyExists:
+            # Names are unique per job and attempt: this is the execution an earlier try of
+            # the same call started, and it has already closed (a running one is returned).
+            return execution_arn(self.state_machine_arn, name[:80])
         return response["executionArn"]
 
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
@@ -26,6 +31,11 @@ class StepFunctionsOrchestrator(Orchestrator):
         except (errors.TaskTimedOut, errors.TaskDoesNotExist, errors.InvalidToken):
             return False
         return True
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """``arn:...:execution:<machine>:<name>`` for an execution of ``state_machine_arn``."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
 
 
 class EventBridgePublisher(EventPublisher):

@@ -19,11 +19,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hyperstep.aws import execution_arn
 from hyperstep.backends.base import TrialResult
 from hyperstep.backends.local import LocalProcessBackend
 from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
-from hyperstep.local.executor import Executor, load_definition
+from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
 from hyperstep.ports import Orchestrator
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -80,7 +81,10 @@ class LocalOrchestrator(Orchestrator):
         self.executor = executor
 
     def start_execution(self, job_id: str, name: str) -> str:
-        return self.executor.start({"job_id": job_id}, name=name).id
+        try:
+            return self.executor.start({"job_id": job_id}, name=name).id
+        except ExecutionExistsError:  # closed already: as StepFunctionsOrchestrator does
+            return execution_arn(self.executor.state_machine_arn, name)
 
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         return self.executor.send_task_success(token, output)
