@@ -185,3 +185,24 @@ def test_a_trial_folder_that_cannot_be_made_fails_the_trials_with_the_reason(wor
     assert job.status is JobStatus.FAILED and job.error == "every trial failed"
     assert [t.state for t in trials] == [TrialState.FAILED] * 2
     assert all(t.error.startswith("cannot create the trial folder") for t in trials)
+
+
+def test_an_execution_that_fails_outside_finish_fails_the_job_with_the_reason(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Launch that keeps failing ends the execution without Finish Job (the Map has no
+    Catch); the run must not leave the job running forever."""
+    from hyperstep.service import TuningService
+
+    def broken_launch(self: TuningService, request: object) -> None:
+        raise RuntimeError("the backend is broken")
+
+    monkeypatch.setattr(TuningService, "launch", broken_launch)
+    definition = json.loads(definition_path().read_text())
+    launch = definition["States"]["Launch Trials"]["ItemProcessor"]["States"]["Launch Trial"]
+    launch.pop("Retry", None)  # fail at once instead of after 30 s of retries
+    fast = workdir / "fast.asl.json"
+    fast.write_text(json.dumps(definition))
+    job = run(workdir, local_spec(workdir), definition=fast)
+    assert job.status is JobStatus.FAILED
+    assert job.error == "RuntimeError: the backend is broken"

@@ -11,6 +11,7 @@ from pathlib import Path
 from hyperstep.errors import HyperstepError
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.service import FinishRequest
 from hyperstep.spec import JobSpec
 
 Progress = Callable[..., None]
@@ -70,15 +71,31 @@ def run_local(
             assert spec is not None
             job = service.submit(spec)
         try:
-            # The job's execution can change under us: a long job hands itself over to a
-            # new execution (Plan.handoff) before the old one's history fills up.
-            while not runtime.executor.finished(runtime.store.get_job(job.id).execution_id or ""):
+            while not _ended(runtime, job.id):
                 _report(runtime, job.id, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:
             interrupt(runtime, job.id)
+        if not runtime.store.get_job(job.id).status.finished:
+            finish_abandoned(runtime, job.id)
         _report(runtime, job.id, on_progress, final=True)
         return runtime.store.get_job(job.id)
+
+
+def _ended(runtime: LocalRuntime, job_id: str) -> bool:
+    """Whether the job's execution has ended. The execution can change under us: a long
+    job hands itself over to a new one (Plan.handoff), which is recorded on the job
+    before the old one ends, so an ended execution still current on the job is the last."""
+    execution_id = runtime.store.get_job(job_id).execution_id or ""
+    return runtime.executor.finished(execution_id) and runtime.store.get_job(job_id).execution_id == execution_id
+
+
+def finish_abandoned(runtime: LocalRuntime, job_id: str) -> None:
+    """Do what Finish Job would have done for an execution that failed outside it (a
+    state without a Catch): stop what is left and fail the job with the execution's error."""
+    result = runtime.executor.execution(runtime.store.get_job(job_id).execution_id or "").wait(0)
+    error = {"Error": result.error or result.status, "Cause": result.cause or "the execution ended early"}
+    runtime.service.finish(FinishRequest(job_id=job_id, error=error))
 
 
 def reopen(runtime: LocalRuntime, job_id: str) -> Job:
