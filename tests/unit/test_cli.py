@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,42 @@ def test_status_of_unknown_job_is_one_line(workdir: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == "hyperstep: error: job 'nope' not found"
     assert "Traceback" not in done.stderr
+
+
+def hyperstep(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "hyperstep.cli", *args]
+    return subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+def test_a_store_that_is_not_a_database_is_one_line(workdir: Path) -> None:
+    store = workdir / "notes.txt"
+    store.write_text("not a database, just notes\n" * 10)
+    done = hyperstep("--store", str(store), "status")
+    assert done.returncode == 2
+    expected = f"hyperstep: error: --store: {store} is not a hyperstep store (file is not a database)"
+    assert done.stderr.strip() == expected
+
+
+def test_a_store_that_cannot_be_created_is_one_line_and_runs_nothing(workdir: Path) -> None:
+    (workdir / "afile").write_text("")
+    spec = write_spec(workdir, spec_document())
+    done = hyperstep("--store", str(workdir / "afile" / "s.db"), "run", str(spec), "--out", str(workdir / "runs"))
+    assert done.returncode == 2
+    assert done.stderr.startswith("hyperstep: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert str(workdir / "afile") in done.stderr
+    assert not (workdir / "runs").exists()
+
+
+def test_a_reader_that_goes_away_early_gets_no_traceback(workdir: Path) -> None:
+    """``hyperstep status | head -1``: the pipe closes before hyperstep writes."""
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    SQLiteStore(workdir / "s.db").close()
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = hyperstep("--store", str(workdir / "s.db"), "status", stdout=write)
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+    assert done.returncode == 1

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.command(args) or 0)
     except HyperstepError as exc:
-        print(f"hyperstep: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
+    except sqlite3.DatabaseError as exc:
+        return fail(f"--store: {args.store} is not a hyperstep store ({exc})")
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # the reader went away (hyperstep status | head)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        return fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
     except KeyboardInterrupt:
         print("hyperstep: interrupted", file=sys.stderr)
         return 130
+
+
+def fail(reason: str) -> int:
+    """Report a failure the user can act on: one line on stderr, exit code 2."""
+    print(f"hyperstep: error: {reason}", file=sys.stderr)
+    return 2
 
 
 def parser() -> argparse.ArgumentParser:
