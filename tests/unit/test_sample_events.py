@@ -1,0 +1,329 @@
+"""Every sample event in ``events/`` goes through the function AWS sends it to.
+
+The files are what ``sam local invoke <Function> -e events/<file>`` feeds the handlers,
+and each is shaped exactly as AWS sends it. Sources of the shapes, field by field:
+
+- API Gateway REST API proxy events: API Gateway Developer Guide, "Lambda proxy
+  integrations in API Gateway", sections "Input format of a Lambda function for proxy
+  integration" (top-level keys, and the ``requestContext.identity`` an ``AWS_IAM``
+  authorized request carries: ``accessKey``, ``accountId``, ``caller``, ``userArn``,
+  ``user``) and the ``$context`` variable reference; Lambda Developer Guide, "Using
+  Lambda with API Gateway" (the REST event with ``extendedRequestId``, ``domainName``,
+  ``domainPrefix``, ``principalOrgId``, ``requestTimeEpoch``). Cross-checked against
+  Powertools' ``APIGatewayProxyEventModel``.
+- Step Functions task inputs: ``statemachine/tuning.asl.json`` run on the local executor
+  (below); a caught error is ``{"Error", "Cause"}`` (Step Functions Developer Guide,
+  "Handling errors in Step Functions workflows"), and a Python function's error is its
+  exception's class name with the Lambda error object ``errorMessage``, ``errorType``,
+  ``requestId``, ``stackTrace`` as cause (Lambda Developer Guide, "AWS Lambda function
+  errors in Python"). Task tokens are 1 to 2048 characters (SendTaskSuccess API).
+- The start function's event: the ``Target.Input`` of the EventBridge Scheduler schedule
+  (Scheduler API Reference, ``Target.Input``: for a Lambda target, the event payload).
+- EventBridge events (collect, reaper): see ``tests/unit/test_events.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
+from moto import mock_aws
+
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
+
+from hyperstep.local.definition import load_definition
+from hyperstep.local.executor import Executor
+from hyperstep.models import JobStatus, TrialState
+from hyperstep.scheduling import RecurringSchedules
+from hyperstep.service import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, TuningService, WaitRequest
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep_functions.api import app as api
+from hyperstep_functions.collect import app as collect
+from hyperstep_functions.finish import app as finish
+from hyperstep_functions.launch import app as launch
+from hyperstep_functions.reaper import app as reaper
+from hyperstep_functions.start import app as start
+from hyperstep_functions.suggest import app as suggest
+from hyperstep_functions.wait import app as wait
+from tests.unit.test_api import SCHEDULER_ROLE, START_ARN, Context
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+from tests.unit.test_template import template
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = REPO / "events"
+JOB = "mnist-3f2a9c1b7d4e"
+FIRST_ROUND = [f"t{i:04d}" for i in range(1, 9)]
+HANDLERS = (api, collect, finish, launch, reaper, start, suggest, wait)
+
+API = {  # file -> status the API answers
+    "api-post-jobs.json": 202,
+    "api-list-jobs.json": 200,
+    "api-get-job.json": 200,
+    "api-get-trials.json": 200,
+    "api-stop-job.json": 202,
+}
+COLLECT = {  # file -> whether collect records something
+    "sagemaker-training-job-state-change-completed.json": True,
+    "sagemaker-training-job-state-change-failed.json": True,
+    "sagemaker-training-job-state-change-stopped.json": True,
+    "sagemaker-training-job-state-change-max-runtime-exceeded.json": True,
+    "sagemaker-training-job-state-change-in-progress.json": False,
+    "batch-job-state-change-succeeded.json": True,
+    "batch-job-state-change-failed.json": True,
+    "batch-job-state-change-stopped.json": True,
+    "batch-job-state-change-running.json": False,
+    "trial-metric-reported.json": True,
+}
+STEP_FUNCTIONS = ("suggest.json", "launch.json", "wait.json", "finish.json", "finish-after-error.json")
+TASK_MODELS: dict[str, type[Any]] = {
+    "suggest.json": SuggestRequest,
+    "launch.json": LaunchRequest,
+    "wait.json": WaitRequest,
+}
+OTHERS = ("start-scheduled.json", "scheduled-event.json")
+
+# Keys API Gateway documents for a REST API proxy event (see the module docstring).
+PROXY_KEYS = {
+    "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
+    "multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext", "body",
+    "isBase64Encoded",
+}  # fmt: skip
+CONTEXT_KEYS = {
+    "resourceId", "resourcePath", "httpMethod", "extendedRequestId", "requestTime", "path", "accountId",
+    "protocol", "stage", "domainPrefix", "requestTimeEpoch", "requestId", "identity", "domainName", "apiId",
+}  # fmt: skip
+IDENTITY_KEYS = {
+    "cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "sourceIp", "principalOrgId",
+    "accessKey", "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "userAgent", "user",
+}  # fmt: skip
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def submitted_spec() -> dict[str, Any]:
+    """The spec the ``POST /jobs`` sample submits: the job every other sample is about."""
+    return json.loads(load("api-post-jobs.json")["body"])
+
+
+@pytest.fixture
+def svc(monkeypatch: pytest.MonkeyPatch) -> TuningService:
+    """The real service (SQLite store, fake backend and orchestrator) behind every handler."""
+    backend = FakeBackend()
+    service = TuningService(SQLiteStore(), {"sagemaker": backend, "batch": backend}, FakeOrchestrator())
+    for module in HANDLERS:
+        monkeypatch.setattr(module, "service", lambda: service)
+    service.create_job(parse_spec(submitted_spec()), job_id=JOB)
+    return service
+
+
+@pytest.fixture
+def running(svc: TuningService) -> TuningService:
+    """The job after its first round: t0001..t0008 suggested, t0007 launched."""
+    assert "t0007" in svc.suggest(SuggestRequest(job_id=JOB)).trial_ids
+    svc.launch(LaunchRequest(job_id=JOB, trial_id="t0007"))
+    return svc
+
+
+def test_every_file_in_events_is_a_known_sample() -> None:
+    known = {*API, *COLLECT, *STEP_FUNCTIONS, *OTHERS}
+    assert sorted(p.name for p in EVENTS.iterdir()) == sorted(known)
+
+
+# ---- API Gateway ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "status"), API.items())
+def test_api_sample_gets_its_status_from_the_handler(running: TuningService, name: str, status: int) -> None:
+    response = api.lambda_handler(load(name), Context())
+    assert int(response["statusCode"]) == status, response["body"]
+    body = json.loads(response["body"])
+    if name == "api-get-trials.json":
+        assert [t["id"] for t in body["trials"]] == FIRST_ROUND
+    elif name == "api-list-jobs.json":
+        assert JOB in [j["job_id"] for j in body["jobs"]]
+    elif name == "api-post-jobs.json":
+        assert running.store.get_job(body["job_id"]).spec.model_dump() == parse_spec(submitted_spec()).model_dump()
+    else:
+        assert body["job_id"] == JOB
+
+
+def template_routes() -> set[tuple[str, str]]:
+    events = template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    return {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events.values()}
+
+
+@pytest.mark.parametrize("name", API)
+def test_api_sample_is_a_rest_proxy_event_of_an_iam_signed_request(name: str) -> None:
+    event = load(name)
+    APIGatewayProxyEventModel.model_validate(event)
+    context, identity = event["requestContext"], event["requestContext"]["identity"]
+    assert (set(event), set(context), set(identity)) == (PROXY_KEYS, CONTEXT_KEYS, IDENTITY_KEYS)
+    assert (event["httpMethod"], event["resource"]) in template_routes()
+    assert event["path"] == event["resource"].replace("{job_id}", (event["pathParameters"] or {}).get("job_id", ""))
+    assert (context["stage"], context["path"]) == ("v1", "/v1" + event["path"])
+    assert (context["resourcePath"], context["httpMethod"]) == (event["resource"], event["httpMethod"])
+    assert all(identity[k] for k in ("accessKey", "accountId", "caller", "userArn", "user"))
+    assert event["headers"]["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={identity['accessKey']}/")
+    assert event["multiValueHeaders"] == {k: [v] for k, v in event["headers"].items()}
+    query = event["queryStringParameters"]
+    assert event["multiValueQueryStringParameters"] == ({k: [v] for k, v in query.items()} if query else None)
+
+
+# ---- Step Functions task inputs --------------------------------------------------------
+
+
+def test_suggest_sample_fills_the_free_slots(svc: TuningService) -> None:
+    plan = suggest.lambda_handler(load("suggest.json"), Context(function_name="hyperstep-suggest"))
+    assert plan["trial_ids"] == FIRST_ROUND and not plan["done"]
+
+
+def test_launch_sample_starts_its_trial(svc: TuningService) -> None:
+    svc.suggest(SuggestRequest(job_id=JOB))
+    result = launch.lambda_handler(load("launch.json"), Context(function_name="hyperstep-launch"))
+    assert result == {"trial_id": "t0007", "state": "running"}
+    assert svc.store.get_trial(JOB, "t0007").state is TrialState.RUNNING
+
+
+def test_wait_sample_parks_its_task_token(running: TuningService) -> None:
+    event = load("wait.json")
+    assert wait.lambda_handler(event, Context(function_name="hyperstep-wait")) == {"job_id": JOB}
+    assert running.store.take_task_token(JOB) == event["task_token"]
+    assert 1 <= len(event["task_token"]) <= 2048
+
+
+@pytest.mark.parametrize(("name", "status"), [("finish.json", "completed"), ("finish-after-error.json", "failed")])
+def test_finish_sample_closes_the_job(running: TuningService, name: str, status: str) -> None:
+    summary = finish.lambda_handler(load(name), Context(function_name="hyperstep-finish"))
+    job = running.store.get_job(JOB)
+    assert summary["status"] == job.status.value == status
+    if status == "failed":
+        assert job.error == "LinAlgError: kernel matrix is not positive definite"
+
+
+@pytest.mark.parametrize(("name", "model"), TASK_MODELS.items())
+def test_task_sample_carries_exactly_its_request_model(name: str, model: type[Any]) -> None:
+    event = load(name)
+    assert set(event) == set(model.model_fields)
+    assert model.model_validate(event).model_dump() == event
+
+
+@pytest.mark.parametrize("name", ["finish.json", "finish-after-error.json"])
+def test_finish_sample_state_holds_what_the_functions_return(name: str) -> None:
+    event = load(name)
+    assert FinishRequest.model_validate(event).job_id == JOB
+    assert Plan.model_validate(event["plan"]).model_dump(mode="json") == event["plan"]
+    assert Progress.model_validate(event["progress"]).model_dump(mode="json") == event["progress"]
+
+
+def tuning_executor(handlers: dict[str, Any]) -> Executor:
+    names = ("Suggest", "Launch", "Wait", "Finish")
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
+    return Executor(definition, lambda name: handlers[name], sleep=lambda _: None)
+
+
+def first_plan(final: dict[str, Any]) -> dict[str, Any]:
+    trial_ids = FIRST_ROUND
+    return {**final, "done": False, "trial_ids": trial_ids, "results_seen": 0, "reason": None, "history_events": 84}
+
+
+def test_step_functions_samples_are_what_the_state_machine_passes() -> None:
+    """Run tuning.asl.json: Suggest, Launch x8, Wait, Suggest, Wait, Finish (through Budget Left?)."""
+    final = load("finish.json")
+    plans = iter([first_plan(final["plan"]), final["plan"]])
+    progress = iter([{**final["progress"], "done": False, "results": 0, "active": 8}, final["progress"]])
+    seen: dict[str, list[Any]] = {"Suggest": [], "Launch": [], "Wait": [], "Finish": []}
+    holder: dict[str, Executor] = {}
+
+    def waiting(event: dict[str, Any], _: Any) -> None:
+        seen["Wait"].append(event)
+        holder["ex"].send_task_success(event["task_token"], next(progress))
+
+    holder["ex"] = tuning_executor(
+        {
+            "Suggest": lambda e, _: seen["Suggest"].append(e) or next(plans),
+            "Launch": lambda e, _: seen["Launch"].append(e) or {"trial_id": e["trial_id"], "state": "running"},
+            "Wait": waiting,
+            "Finish": lambda e, _: seen["Finish"].append(e) or {},
+        }
+    )
+    result = holder["ex"].run({"job_id": JOB}, name=load("suggest.json")["execution"], timeout=10)
+    assert result.status == "SUCCEEDED", result.cause
+    assert seen["Suggest"][0] == load("suggest.json")
+    assert load("launch.json") in seen["Launch"]
+    token_free = {k: v for k, v in load("wait.json").items() if k != "task_token"}
+    assert {k: v for k, v in seen["Wait"][0].items() if k != "task_token"} == token_free
+    assert set(seen["Wait"][0]) == set(load("wait.json"))
+    assert seen["Finish"] == [final]
+
+
+def test_finish_after_error_sample_is_what_the_catch_passes() -> None:
+    """Suggest fails in round 2 on every attempt: its Catch sends the state and the error to Finish."""
+    sample = load("finish-after-error.json")
+    rounds = iter([sample["plan"]])
+    finished: list[dict[str, Any]] = []
+    holder: dict[str, Executor] = {}
+
+    def suggesting(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        plan = next(rounds, None)
+        if plan is None:
+            raise np.linalg.LinAlgError(json.loads(sample["error"]["Cause"])["errorMessage"])
+        return plan
+
+    holder["ex"] = tuning_executor(
+        {
+            "Suggest": suggesting,
+            "Launch": lambda e, _: {},
+            "Wait": lambda e, _: holder["ex"].send_task_success(e["task_token"], sample["progress"]) and None,
+            "Finish": lambda e, _: finished.append(e) or {},
+        }
+    )
+    assert holder["ex"].run({"job_id": JOB}, timeout=10).status == "SUCCEEDED"
+    [got] = finished
+    assert {k: v for k, v in got.items() if k != "error"} == {k: v for k, v in sample.items() if k != "error"}
+    assert got["error"]["Error"] == sample["error"]["Error"] == "LinAlgError"
+    cause, expected = json.loads(got["error"]["Cause"]), json.loads(sample["error"]["Cause"])
+    assert set(cause) == set(expected) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+    assert (cause["errorType"], cause["errorMessage"]) == (expected["errorType"], expected["errorMessage"])
+
+
+# ---- start, collect, reaper ---------------------------------------------------------
+
+
+def test_start_sample_is_the_input_of_the_schedule_a_recurring_spec_gets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    sample = load("start-scheduled.json")
+    with mock_aws():
+        client = boto3.client("scheduler", "us-east-1")
+        client.create_schedule_group(Name="hyperstep")
+        created = RecurringSchedules(client, "hyperstep", START_ARN, SCHEDULER_ROLE).create(parse_spec(sample["spec"]))
+        target = client.get_schedule(Name=created.schedule_name, GroupName="hyperstep")["Target"]
+    assert target["Arn"] == START_ARN
+    assert json.loads(target["Input"]) == sample
+
+
+def test_start_sample_starts_a_fresh_job(svc: TuningService) -> None:
+    result = start.lambda_handler(load("start-scheduled.json"), Context(function_name="hyperstep-start"))
+    job = svc.store.get_job(result["job_id"])
+    assert job.spec.name == "mnist-nightly" and job.status is JobStatus.RUNNING
+
+
+@pytest.mark.parametrize(("name", "recorded"), COLLECT.items())
+def test_collect_sample_records_the_trial_once(running: TuningService, name: str, recorded: bool) -> None:
+    context = Context(function_name="hyperstep-collect")
+    assert collect.lambda_handler(load(name), context)["recorded"] is recorded
+    assert collect.lambda_handler(load(name), context)["recorded"] is (recorded and name.startswith("trial-metric"))
+
+
+def test_reaper_sample_reconciles_the_running_job(running: TuningService) -> None:
+    counts = reaper.lambda_handler(load("scheduled-event.json"), Context(function_name="hyperstep-reaper"))
+    assert counts == {"jobs": 1, "recorded": 0, "timed_out": 0}
