@@ -53,6 +53,7 @@ from hyperstep_functions.start import app as start
 from hyperstep_functions.suggest import app as suggest
 from hyperstep_functions.wait import app as wait
 from tests.unit.test_api import SCHEDULER_ROLE, START_ARN, Context
+from tests.unit.test_events import EXPECTED as TRIAL_EVENTS
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 from tests.unit.test_template import template
 
@@ -69,24 +70,14 @@ API = {  # file -> status the API answers
     "api-get-trials.json": 200,
     "api-stop-job.json": 202,
 }
-COLLECT = {  # file -> whether collect records something
-    "sagemaker-training-job-state-change-completed.json": True,
-    "sagemaker-training-job-state-change-failed.json": True,
-    "sagemaker-training-job-state-change-stopped.json": True,
-    "sagemaker-training-job-state-change-max-runtime-exceeded.json": True,
-    "sagemaker-training-job-state-change-in-progress.json": False,
-    "batch-job-state-change-succeeded.json": True,
-    "batch-job-state-change-failed.json": True,
-    "batch-job-state-change-stopped.json": True,
-    "batch-job-state-change-running.json": False,
-    "trial-metric-reported.json": True,
-}
-STEP_FUNCTIONS = ("suggest.json", "launch.json", "wait.json", "finish.json", "finish-after-error.json")
+# file -> whether collect records something (test_events.py says what each one parses into)
+COLLECT = {name: kind != "none" for name, (kind, _) in TRIAL_EVENTS.items()}
 TASK_MODELS: dict[str, type[Any]] = {
     "suggest.json": SuggestRequest,
     "launch.json": LaunchRequest,
     "wait.json": WaitRequest,
 }
+STEP_FUNCTIONS = (*TASK_MODELS, "finish.json", "finish-after-error.json")
 OTHERS = ("start-scheduled.json", "scheduled-event.json")
 
 # Keys API Gateway documents for a REST API proxy event (see the module docstring).
