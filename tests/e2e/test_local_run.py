@@ -93,6 +93,19 @@ def test_rerouting_the_state_machine_changes_what_run_does(workdir: Path) -> Non
     assert not any(t.state.active for t in trials)  # whatever still ran was stopped
 
 
+def wait_until_a_trial_runs(store_path: Path) -> list:
+    """The running trials, once there are some (polling the store another process writes)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if store_path.exists():
+            store = SQLiteStore(store_path)
+            running = [t for j in store.list_jobs() for t in store.list_trials(j.id) if t.state is TrialState.RUNNING]
+            if running:
+                return running
+    raise AssertionError("no trial started within 60 s")
+
+
 def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
     spec_file = workdir / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
@@ -101,15 +114,7 @@ def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
     env = {**os.environ, "TRAIN_SLEEP": "3"}
     proc = subprocess.Popen([*command, "run", str(spec_file), "--out", str(workdir / "runs")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
-        if store_path.exists() and any(
-            t.state is TrialState.RUNNING
-            for j in SQLiteStore(store_path).list_jobs()
-            for t in SQLiteStore(store_path).list_trials(j.id)
-        ):
-            break
+    wait_until_a_trial_runs(store_path)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -206,3 +211,25 @@ def test_an_execution_that_fails_outside_finish_fails_the_job_with_the_reason(
     job = run(workdir, local_spec(workdir), definition=fast)
     assert job.status is JobStatus.FAILED
     assert job.error == "RuntimeError: the backend is broken"
+
+
+def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path) -> None:
+    """``kill``, ``timeout`` or a CI runner cancelling: the job stays resumable and no
+    trial process lives on (they run in their own session, out of reach of the signal)."""
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
+    store_path = workdir / "s.db"
+    command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path), "run", str(spec_file)]
+    proc = subprocess.Popen([*command, "--out", str(workdir / "runs")], env={**os.environ, "TRAIN_SLEEP": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    running = wait_until_a_trial_runs(store_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "hyperstep run --resume" in err
+    store = SQLiteStore(store_path)
+    (job,) = store.list_jobs()
+    assert job.status is JobStatus.STOPPED
+    assert not any(t.state.active for t in store.list_trials(job.id))
+    for trial in running:
+        assert not Path(f"/proc/{trial.backend_ref}").exists(), f"trial process {trial.backend_ref} lives on"

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -134,6 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
+    signal.signal(signal.SIGTERM, _interrupted)  # kill, timeout, a CI cancel: stop as Ctrl-C does
     job = run_local(
         spec=spec,
         resume=args.resume,
@@ -154,6 +156,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}", file=sys.stderr)
         return 130
     return 0 if job.status is JobStatus.COMPLETED else 1
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def progress_printer() -> Any:
