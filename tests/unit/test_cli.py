@@ -117,3 +117,31 @@ def test_a_reader_that_goes_away_early_gets_no_traceback(workdir: Path) -> None:
         os.close(write)
     assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
     assert done.returncode == 1
+
+
+def test_python_means_hyperstep_s_own_interpreter_even_when_it_is_not_on_path(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(workdir))  # no python on PATH (stock Debian/Ubuntu has python3 only)
+    spec = write_spec(workdir, spec_document())
+    assert main(["validate", str(spec)]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("program", "mode", "reason"),
+    [
+        ("train.sh", 0o755, "program 'train.sh' is not on PATH; for the file in the spec's folder write ./train.sh"),
+        ("./train.sh", 0o644, "program './train.sh' is not executable"),
+        ("./missing.sh", 0o755, "program './missing.sh' not found"),
+    ],
+)
+def test_a_program_the_trials_could_not_start_is_refused_up_front(
+    workdir: Path, capsys: pytest.CaptureFixture[str], program: str, mode: int, reason: str
+) -> None:
+    script = workdir / "train.sh"
+    script.write_text("#!/bin/sh\necho loss=0.5\n")
+    script.chmod(mode)
+    spec = write_spec(workdir, spec_document(trial={**spec_document()["trial"], "command": [program]}))
+    assert main(["--store", str(workdir / "s.db"), "run", str(spec)]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"hyperstep: error: trial.command: {reason}")
+    assert not (workdir / "s.db").exists()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperstep import views
+from hyperstep.backends.local import resolve_command
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus
 from hyperstep.spec import JobSpec, LocalTrial, load_spec
@@ -115,14 +116,32 @@ def prepare_spec(path: str) -> JobSpec:
         workdir = (base / block.workdir).resolve() if block.workdir else base
         if not workdir.is_dir():
             raise SpecError(f"trial.workdir: {workdir} is not a directory")
-        program = block.command[0]
-        found = shutil.which(program, path=os.environ.get("PATH")) or (workdir / program).is_file()
-        if not found:
-            raise SpecError(f"trial.command: program {program!r} not found")
+        check_program(block.command[0], workdir, {**os.environ, **block.env}.get("PATH"))
         spec = spec.model_copy(update={"trial": block.model_copy(update={"workdir": str(workdir)})})
     elif block is None:
         raise SpecError("trial: a trial block is needed to run a job")
     return spec
+
+
+def check_program(program: str, workdir: Path, path: str | None) -> None:
+    """Refuse a program the trials could not start, found the way they will look for it:
+    a name on ``PATH`` (``python`` is hyperstep's own), or a path from the working directory."""
+    if resolve_command([program])[0] != program:
+        return
+    if os.sep not in program:
+        if shutil.which(program, path=path):
+            return
+        if (workdir / program).is_file():
+            hint = f"for the file in the spec's folder write ./{program}"
+            raise SpecError(f"trial.command: program {program!r} is not on PATH; {hint}")
+        raise SpecError(f"trial.command: program {program!r} not found")
+    target = workdir / program
+    if not target.is_file():
+        raise SpecError(f"trial.command: program {program!r} not found")
+    if not os.access(target, os.X_OK):
+        raise SpecError(
+            f"trial.command: program {program!r} is not executable (chmod +x it, or run it through its interpreter)"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
