@@ -18,7 +18,7 @@ service = service_factory(os.environ)
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses hold hyperparameter values
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = FinishRequest.model_validate(event)

@@ -25,6 +25,7 @@ from hyperstep.service import SuggestRequest, TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from hyperstep_functions.api import app as api
+from hyperstep_functions.finish import app as finish
 from hyperstep_functions.start import app as start
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
@@ -245,3 +246,27 @@ def test_the_committed_openapi_document_is_the_resolvers() -> None:
     assert committed["paths"]["/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/JobSpec"
     }
+
+
+def test_responses_with_hyperparameters_stay_out_of_xray_traces(
+    service: TuningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Powertools' Tracer stores a handler's response as X-Ray metadata unless told not to;
+    the API's responses (trials, specs with their environment) and Finish's (best_params)
+    carry hyperparameter values."""
+    from aws_lambda_powertools import Tracer
+
+    captured: list[str] = []
+
+    def spy(self: Tracer, method_name: str, data: Any, subsegment: Any = None, capture_response: Any = None) -> None:
+        if capture_response:
+            captured.append(method_name)
+
+    monkeypatch.setattr(Tracer, "_add_response_as_metadata", spy)
+    monkeypatch.setattr(finish, "service", lambda: service)
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    service.suggest(SuggestRequest(job_id=job_id))
+    assert call("GET", f"/jobs/{job_id}/trials")[0] == 200
+    assert call("GET", f"/jobs/{job_id}")[0] == 200
+    assert finish.lambda_handler({"job_id": job_id}, Context(function_name="hyperstep-finish"))["status"]
+    assert captured == []
