@@ -173,3 +173,17 @@ def test_trust_region_box_is_around_the_incumbent_and_longer_where_the_model_is_
     assert (lo[5], hi[5], lo[6], hi[6]) == (0.0, 1.0, 0.0, 1.0)  # ...but never a categorical
     lo, hi = BayesianOptimization(trust_region_dim=6)._trust_region(center, lengths, Projector(space))
     assert np.all(lo == 0.0) and np.all(hi == 1.0)  # too few numeric dimensions: the whole cube
+
+
+def test_fine_perturbations_still_move_a_chosen_integer_by_one_step() -> None:
+    from hyperstep.strategies.search import perturb
+    from hyperstep.strategies.transforms import Projector
+
+    proj = Projector(MIXED)
+    start = MIXED.encode({"lr": 0.01, "layers": 3, "width": 64, "act": "tanh"})
+    moved = perturb(np.repeat(start[None], 400, axis=0), 0.003, proj, np.random.default_rng(0))
+    layers = np.array([MIXED.decode(x)["layers"] for x in moved])
+    assert set(layers) == {2, 3, 4}  # one step either way, never stuck at tiny scales
+    assert np.mean(layers != 3) > 0.1
+    for x in moved:
+        np.testing.assert_allclose(x, MIXED.round(x), atol=1e-12)  # still valid encodings

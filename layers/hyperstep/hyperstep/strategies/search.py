@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hyperstep.space import IntParameter
-from hyperstep.strategies.transforms import Projector
+from hyperstep.strategies.transforms import Projector, step_int
 
 Score = Callable[[np.ndarray], np.ndarray]
 SCALES = (0.2, 0.08, 0.03, 0.01, 0.003)
@@ -26,6 +26,9 @@ def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generat
     """Random neighbours of the rows of ``X``: a few coordinates moved, then snapped.
 
     Moving only some coordinates (TuRBO's trick) keeps steps local in higher dimensions.
+    An integer chosen to move moves by at least one step: at fine scales a Gaussian
+    step would round back to the same integer, and the local search would stall on
+    integer columns while it refines the continuous ones.
     """
     m, d = X.shape
     out = X.copy()
@@ -43,8 +46,12 @@ def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generat
         block[:] = 0.0
         block[np.arange(len(block)), choice[flip]] = 1.0
         out[flip, cols] = block
-    out = np.clip(out, 0.0, 1.0)
-    return proj(out)
+    out = proj(out)
+    for col, param in proj.ints:  # a step finer than one integer would snap straight back
+        stuck = mask[:, col] & (np.abs(out[:, col] - X[:, col]) < 1e-12)
+        direction = np.where(rng.random(int(stuck.sum())) < 0.5, -1.0, 1.0)
+        out[stuck, col] = step_int(X[stuck, col], param, direction)
+    return out
 
 
 def candidate_pool(

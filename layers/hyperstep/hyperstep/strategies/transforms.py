@@ -109,6 +109,14 @@ class Projector:
         return size
 
 
+def step_int(u: np.ndarray, p: IntParameter, direction: np.ndarray) -> np.ndarray:
+    """Encodings of the integers one step (``direction``: -1 or +1) from those ``u`` decodes to."""
+    fwd, bwd = (np.log, np.exp) if p.scale == "log" else (np.asarray, np.asarray)
+    lo, hi = float(fwd(p.low - 0.5)), float(fwd(p.high + 0.5))
+    k = np.clip(np.round(bwd(lo + np.clip(u, 0.0, 1.0) * (hi - lo))) + direction, p.low, p.high)
+    return np.clip((fwd(k) - lo) / (hi - lo), 0.0, 1.0)
+
+
 def _snap_int(u: np.ndarray, p: IntParameter) -> np.ndarray:
     """Encodings of the integers that ``u`` decodes to (as ``IntParameter`` does)."""
     fwd, bwd = (np.log, np.exp) if p.scale == "log" else (np.asarray, np.asarray)
