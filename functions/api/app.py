@@ -105,8 +105,11 @@ def _docs(model: type[BaseModel], description: str, *errors: int) -> dict[int, d
 @app.exception_handler(RequestValidationError)
 def _invalid(exc: RequestValidationError) -> Response:
     first = exc.errors()[0]
+    if first["type"] == "json_invalid":  # its loc is ("body", character offset)
+        return _problem(422, f"not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}", "body")
     loc = [str(p) for p in first["loc"] if p not in ("body", "float", "int", "categorical", "local", *AWS_BACKENDS)]
-    return _problem(422, first["msg"].removeprefix("Value error, "), ".".join(loc) or None)
+    field = ".".join(loc) or ("body" if tuple(first["loc"][:1]) == ("body",) else None)
+    return _problem(422, first["msg"].removeprefix("Value error, "), field)
 
 
 @app.exception_handler(SpecError)

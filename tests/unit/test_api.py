@@ -139,7 +139,17 @@ def test_a_bad_spec_is_refused_with_field_and_reason_and_nothing_is_stored(
 
 def test_a_body_that_is_not_json_is_refused(service: TuningService) -> None:
     status, body = call("POST", "/jobs", "{not json")
-    assert status == 422 and body["reason"]
+    assert status == 422
+    assert body == {"field": "body", "reason": "not valid JSON: Expecting property name enclosed in double quotes"}
+
+
+@pytest.mark.parametrize(("document", "reason"), [(None, "Field required"), ([], "valid dictionary"), ("null", "")])
+def test_a_body_that_is_no_spec_at_all_is_refused_naming_the_body(
+    service: TuningService, document: Any, reason: str
+) -> None:
+    status, body = call("POST", "/jobs", document)
+    assert status == 422 and body["field"] == "body" and reason in body["reason"]
+    assert service.store.list_jobs() == []
 
 
 def test_list_and_get_jobs(service: TuningService) -> None:
