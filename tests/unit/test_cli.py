@@ -145,3 +145,22 @@ def test_a_program_the_trials_could_not_start_is_refused_up_front(
     assert main(["--store", str(workdir / "s.db"), "run", str(spec)]) == 2
     assert capsys.readouterr().err.strip().startswith(f"hyperstep: error: trial.command: {reason}")
     assert not (workdir / "s.db").exists()
+
+
+def test_a_job_whose_trials_all_failed_says_why_and_where_the_log_is(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = spec_document(
+        parameters=[{"name": "x", "type": "float", "low": 0, "high": 1}, {"name": "kind", "type": "categorical",
+                     "choices": ["crash"]}, {"name": "n", "type": "int", "low": 1, "high": 2}],
+        budget={"max_trials": 2, "max_parallel": 2},
+    )  # fmt: skip
+    spec = write_spec(workdir, document)
+    runs = workdir / "runs"
+    assert main(["--store", str(workdir / "s.db"), "run", str(spec), "--out", str(runs)]) == 1
+    out = capsys.readouterr().out
+    job_id = out.split()[1].rstrip(":")
+    assert "no trial completed: every trial failed" in out
+    assert "t0001 failed: exit code 1: boom" in out
+    assert f"its log: {runs / job_id / 't0001' / 'train.log'}" in out
+    assert f"every trial: hyperstep trials {job_id}" in out

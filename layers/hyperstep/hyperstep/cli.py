@@ -20,7 +20,7 @@ from typing import Any
 from hyperstep import views
 from hyperstep.backends.local import resolve_command
 from hyperstep.errors import HyperstepError, SpecError
-from hyperstep.models import Job, JobStatus
+from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.spec import JobSpec, LocalTrial, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -171,6 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print_summary(summary)
+        if best is None:
+            print_first_failure(store, job, Path(args.out))
     if job.status is JobStatus.STOPPED:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}", file=sys.stderr)
         return 130
@@ -205,6 +207,15 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {views.fmt(summary['best_value'])}")
     for name, value in summary["best_params"].items():
         print(f"  {name} = {views.fmt(value)}")
+
+
+def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:
+    """Why the first failed trial failed and where its log is: what to look at next."""
+    failed = [t for t in store.list_trials(job.id) if t.state is TrialState.FAILED]
+    if failed:
+        first = failed[0]
+        print(f"  {first.id} failed: {first.error}")
+        print(f"  its log: {runs_dir / job.id / first.id / 'train.log'}; every trial: hyperstep trials {job.id}")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
