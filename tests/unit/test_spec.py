@@ -96,3 +96,11 @@ def test_missing_file_and_non_mapping_are_reported(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(SpecError, match="expected a mapping"):
         load_spec(tmp_path / "list.yaml")
+
+
+def test_a_file_that_is_not_text_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(b"name: x\n\xd0\x00\xff binary")
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    assert str(error.value).startswith(f"{path}: not UTF-8 text") and "\n" not in str(error.value)

@@ -195,6 +195,8 @@ def read_document(path: str | Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}): is this the spec file?") from None
     try:
         if path.suffix == ".json":
             return json.loads(text)
