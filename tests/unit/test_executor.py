@@ -702,3 +702,27 @@ def test_starting_a_running_execution_again_with_the_same_input_returns_it() -> 
     first.wait(5)
     with pytest.raises(ExecutionExistsError):
         ex.start({"x": 1}, name="same")
+
+
+@pytest.mark.parametrize("failing", ["Launch", "Wait"])
+def test_a_task_that_keeps_failing_still_ends_in_finish_job(failing: str) -> None:
+    """No way out of the loop skips Finish Job: otherwise the job would stay running forever."""
+    names = ("Suggest", "Launch", "Wait", "Finish")
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
+    plan = {"done": False, "handoff": False, "trial_ids": ["t1"], "results_seen": 0, "history_events": 28}
+    finished: list[dict[str, Any]] = []
+
+    def boom(event: Any, _: Any) -> None:
+        raise RuntimeError("throttled")
+
+    handlers: dict[str, Handler] = {
+        "Suggest": lambda e, _: plan,
+        "Launch": lambda e, _: {},
+        "Wait": lambda e, _: {},
+        "Finish": lambda e, _: finished.append(e) or {},
+        failing: boom,
+    }
+    result = executor(definition, handlers).run({"job_id": "j-1"}, timeout=10)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.state_path[-1] == "Finish Job"
+    assert finished[0]["error"]["Error"] == "RuntimeError"
