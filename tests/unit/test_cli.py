@@ -164,3 +164,21 @@ def test_a_job_whose_trials_all_failed_says_why_and_where_the_log_is(
     assert "t0001 failed: exit code 1: boom" in out
     assert f"its log: {runs / job_id / 't0001' / 'train.log'}" in out
     assert f"every trial: hyperstep trials {job_id}" in out
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hyperstep.cli as cli
+
+    def broken(args: object) -> int:
+        raise RuntimeError("something inside broke\nwith a second line")
+
+    monkeypatch.setattr(cli, "cmd_validate", broken)
+    monkeypatch.delenv("HYPERSTEP_DEBUG", raising=False)
+    assert main(["validate", "spec.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert err == "hyperstep: internal error: RuntimeError: something inside broke (HYPERSTEP_DEBUG=1 shows where)\n"
+    monkeypatch.setenv("HYPERSTEP_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["validate", "spec.yaml"])

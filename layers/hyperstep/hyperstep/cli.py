@@ -43,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hyperstep: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("HYPERSTEP_DEBUG"):
+            raise
+        reason = (str(exc).splitlines() or [""])[0]
+        print(
+            f"hyperstep: internal error: {type(exc).__name__}: {reason} (HYPERSTEP_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def fail(reason: str) -> int:
