@@ -28,12 +28,12 @@ BATCH: dict[str, Any] = {
 }
 
 
-def spec(trial: dict[str, Any]) -> JobSpec:
+def spec(trial: dict[str, Any], parameters: list[dict[str, Any]] | None = None) -> JobSpec:
     return parse_spec(
         {
             "name": "aws",
             "objective": {"metric": "loss"},
-            "parameters": [{"name": "lr", "type": "float", "low": 0.001, "high": 0.1}],
+            "parameters": parameters or [{"name": "lr", "type": "float", "low": 0.001, "high": 0.1}],
             "budget": {"max_trials": 4},
             "trial": trial,
         }
@@ -98,3 +98,32 @@ def test_spot_with_enough_wait_is_accepted() -> None:
 def test_batch_block_refuses_what_aws_refuses(change: dict[str, Any], message: str) -> None:
     with pytest.raises(SpecError, match=message):
         spec({**BATCH, **change})
+
+
+def floats(n: int) -> list[dict[str, Any]]:
+    return [{"name": f"p{i}", "type": "float", "low": 0, "high": 1} for i in range(n)]
+
+
+SCRIPT_MODE = {"entry_point": "train.py", "source_dir": "s3://bucket/code/sourcedir.tar.gz"}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "change", "message"),
+    [
+        (floats(101), {}, "at most 100 hyperparameters"),
+        (floats(96), SCRIPT_MODE, "at most 100 hyperparameters .* 5 of them for script mode"),
+        ([{"name": "k", "type": "categorical", "choices": ["ok", "x" * 2501]}], {}, "at most 2500 characters"),
+    ],
+)
+def test_sagemaker_refuses_hyperparameters_create_training_job_refuses(
+    parameters: list[dict[str, Any]], change: dict[str, Any], message: str
+) -> None:
+    """CreateTrainingJob ``HyperParameters``: at most 100 entries, values at most 2500
+    characters (botocore's SageMaker model); otherwise every trial would fail at launch."""
+    with pytest.raises(SpecError, match=message):
+        spec({**SAGEMAKER, **change}, parameters)
+
+
+def test_sagemaker_takes_as_many_hyperparameters_as_create_training_job() -> None:
+    assert len(spec(SAGEMAKER, floats(100)).parameters) == 100
+    assert len(spec({**SAGEMAKER, **SCRIPT_MODE}, floats(95)).parameters) == 95

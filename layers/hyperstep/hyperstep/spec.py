@@ -130,6 +130,8 @@ class JobSpec(_Model):
                 f"objective.metric {self.objective.metric!r} is not produced by any "
                 f"trial.metric_definitions entry (have: {', '.join(names) or 'none'})"
             )
+        if isinstance(self.trial, SageMakerTrial):
+            self.trial.check_hyperparameters(self.parameters)
         return self
 
     @property

@@ -26,6 +26,12 @@ ALGORITHM_PATTERN = (
 """``AlgorithmName``: a name or ARN; AWS's pattern ``...(?<!-)`` without the look-behind."""
 ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
 
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_VALUE = 2500
+"""CreateTrainingJob ``HyperParameters``: at most 100 entries, each value at most 2500 characters."""
+SCRIPT_MODE_HYPERPARAMETERS = 5
+"""``sagemaker_program``, ``_submit_directory``, ``_job_name``, ``_container_log_level``, ``_region``."""
+
 MAX_TAGS = 50
 """Both services allow 50 tags per job; hyperstep adds two of its own."""
 _OWN_TAGS = 2
@@ -106,6 +112,22 @@ class SageMakerTrial(_TrialBlock):
         Annotated[str, StringConstraints(max_length=512)],
     ] = Field(default_factory=dict, max_length=96)
     """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones."""
+
+    def check_hyperparameters(self, parameters: list[Any]) -> None:
+        """Refuse a search space no training job could take (every trial would fail at launch)."""
+        own = SCRIPT_MODE_HYPERPARAMETERS if self.entry_point else 0
+        if len(parameters) + own > MAX_HYPERPARAMETERS:
+            room = f" ({own} of them for script mode)" if own else ""
+            raise ValueError(
+                f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters{room}, got {len(parameters)}"
+            )
+        for p in parameters:
+            long = [c for c in getattr(p, "choices", ()) if isinstance(c, str) and len(c) > MAX_HYPERPARAMETER_VALUE]
+            if long:
+                raise ValueError(
+                    f"parameter {p.name!r}: SageMaker hyperparameter values are at most "
+                    f"{MAX_HYPERPARAMETER_VALUE} characters, a choice has {len(long[0])}"
+                )
 
     @field_validator("input_channels", mode="before")
     @classmethod
