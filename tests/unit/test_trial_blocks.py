@@ -111,7 +111,7 @@ SCRIPT_MODE = {"entry_point": "train.py", "source_dir": "s3://bucket/code/source
     ("parameters", "change", "message"),
     [
         (floats(101), {}, "at most 100 hyperparameters"),
-        (floats(96), SCRIPT_MODE, "at most 100 hyperparameters .* 5 of them for script mode"),
+        (floats(96), SCRIPT_MODE, r"at most 100 hyperparameters \(5 of them for script mode\), got 96"),
         ([{"name": "k", "type": "categorical", "choices": ["ok", "x" * 2501]}], {}, "at most 2500 characters"),
     ],
 )
