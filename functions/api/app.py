@@ -15,13 +15,24 @@ Errors: 422 ``{"field": ..., "reason": ...}`` for a bad spec, 404 for an unknown
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
@@ -38,6 +49,14 @@ service = service_factory(os.environ)
 schedules = schedules_factory(os.environ)
 
 AWS_BACKENDS = ("sagemaker", "batch")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A retried POST /jobs with the same key (from the same caller) answers what the first
+# one did and starts nothing; the same key with another spec is refused.
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="[caller, key]",
+    payload_validation_jmespath="spec",
+    expires_after_seconds=24 * 3600,
+)
 
 
 class _Out(BaseModel):
@@ -129,6 +148,16 @@ def _conflict(exc: Exception) -> Response:
     return _problem(409, str(exc))
 
 
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response:
+    return _problem(409, "a request with this Idempotency-Key is still in progress", IDEMPOTENCY_HEADER)
+
+
+@app.exception_handler(IdempotencyValidationError)
+def _key_reused(exc: IdempotencyValidationError) -> Response:
+    return _problem(422, "this Idempotency-Key was used with another spec", IDEMPOTENCY_HEADER)
+
+
 @app.exception_handler(SchedulingUnavailable)
 def _no_scheduler(exc: SchedulingUnavailable) -> Response:
     return _problem(501, str(exc), "schedule")
@@ -150,16 +179,52 @@ def check_runs_on_aws(spec: JobSpec) -> None:
         201: {"description": "Recurring schedule created", "content": {"application/json": {"model": ScheduleCreated}}},
     },
 )
-def submit_job(spec: JobSpec) -> Response[JobAccepted | ScheduleCreated]:
+def submit_job(
+    spec: JobSpec,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255)] = None,
+) -> Response[JobAccepted | ScheduleCreated]:
     check_runs_on_aws(spec)
+    request = {"spec": spec.model_dump(mode="json"), "key": idempotency_key}
+    if idempotency_key is None:
+        outcome = _submit(request=request)
+    else:
+        outcome = idempotent_submit()(request={**request, "caller": _caller()})
+    return Response(outcome["status"], content_types.APPLICATION_JSON, outcome["body"])
+
+
+def _submit(request: dict[str, Any]) -> dict[str, Any]:
+    """Create the schedule or store and start the job; the answer as plain JSON (storable)."""
+    spec = JobSpec.model_validate(request["spec"])
     if spec.schedule is not None:
         created = schedules().create(spec)
         logger.info("schedule created", extra={"schedule": created.schedule_name})
-        return Response(201, content_types.APPLICATION_JSON, created.model_dump())
+        return {"status": 201, "body": created.model_dump()}
     job = service().submit(spec)
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
-    return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
+    return {"status": 202, "body": accepted.model_dump()}
+
+
+@cache
+def idempotent_submit() -> Callable[..., dict[str, Any]]:
+    """``_submit`` made idempotent on (caller, key), its records kept in the job table
+    (key ``idempotency#submit`` / hash, removed by the table's TTL)."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=os.environ["HYPERSTEP_TABLE"],
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value="idempotency#submit",
+        expiry_attr="expires_at",
+    )
+    return idempotent_function(
+        _submit, data_keyword_argument="request", persistence_store=persistence, config=IDEMPOTENCY
+    )
+
+
+def _caller() -> str:
+    """The IAM identity that signed the request: keys of different callers never collide."""
+    identity = app.current_event.raw_event.get("requestContext", {}).get("identity") or {}
+    return identity.get("userArn") or ""
 
 
 @app.get("/jobs", summary="List jobs, newest first", responses=_docs(JobList, "Jobs", 422))
@@ -203,6 +268,7 @@ def stop_job(job_id: str) -> Response[JobAccepted]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)  # responses hold hyperparameter values
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    IDEMPOTENCY.register_lambda_context(context)
     return app.resolve(event, context)
 
 

@@ -36,6 +36,8 @@ class Stub(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.received: list[dict[str, Any]] = []
         self.answer: tuple[int, Any] = (200, {"ok": True})
+        self.first_answers: list[tuple[int, Any]] = []
+        """Answers given (in order) before ``answer``."""
 
     @property
     def url(self) -> str:
@@ -51,7 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         self.server.received.append(
             {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
         )
-        status, payload = self.server.answer
+        status, payload = self.server.first_answers.pop(0) if self.server.first_answers else self.server.answer
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -168,3 +170,30 @@ def test_a_bad_spec_is_refused_before_anything_is_sent(stub: Stub, tmp_path: Pat
 def test_the_region_comes_from_the_api_host() -> None:
     assert remote.region_of("https://abc123.execute-api.ap-southeast-2.amazonaws.com/v1") == "ap-southeast-2"
     assert remote.region_of("https://tuning.example.com/v1") is None
+
+
+def test_submit_sends_an_idempotency_key_and_retries_a_throttled_call_with_it(
+    stub: Stub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(sagemaker_spec()))
+    stub.first_answers = [(429, {"message": "Too Many Requests"}), (503, {"message": "Service Unavailable"})]
+    stub.answer = (202, {"job_id": "mnist-1", "status": "running"})
+    assert remote.submit(spec, stub.url) == {"job_id": "mnist-1", "status": "running"}
+    keys = [r["headers"].get("Idempotency-Key") for r in stub.received]
+    assert len(keys) == 3 and keys[0] and len(set(keys)) == 1
+    assert remote.submit(spec, stub.url) == stub.answer[1]
+    assert stub.received[-1]["headers"]["Idempotency-Key"] != keys[0]  # a new submit is a new job
+
+
+def test_a_stop_is_not_repeated_and_a_refusal_is_not_retried(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    stub.answer = (503, {"message": "Service Unavailable"})
+    with pytest.raises(remote.RemoteError, match="503"):
+        remote.stop("mnist-1", stub.url)
+    assert len(stub.received) == 1
+    stub.answer = (404, {"reason": "job 'x' not found"})
+    with pytest.raises(remote.RemoteError, match="404"):
+        remote.status("x", stub.url)
+    assert len(stub.received) == 2

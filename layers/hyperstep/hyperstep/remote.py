@@ -7,15 +7,19 @@ region comes from the API's host name (``<id>.execute-api.<region>.amazonaws.com
 for a custom domain, from the configuration. Plain ``urllib``: no extra dependency.
 
 Errors come back as ``RemoteError`` with the API's field and reason in one line.
+Reads, and submits (which carry an ``Idempotency-Key``, so the API starts one job however
+often it is asked), are retried on throttling, 5xx answers and lost connections.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,10 @@ from hyperstep.spec import parse_spec, read_document
 
 SERVICE = "execute-api"
 TIMEOUT_SECONDS = 30.0
+ATTEMPTS = 3
+RETRY_SECONDS = 1.0
+TRANSIENT = {0, 429, 500, 502, 503, 504}
+"""Statuses worth another try (0: no answer at all)."""
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
 
@@ -43,7 +51,7 @@ def submit(spec_path: str | Path, api_url: str, *, session: Any = None) -> dict[
     """
     document = read_document(spec_path)
     parse_spec(document)
-    return request("POST", api_url, "/jobs", document, session=session)
+    return request("POST", api_url, "/jobs", document, session=session, idempotency_key=str(uuid.uuid4()))
 
 
 def status(job_id: str | None, api_url: str, *, session: Any = None, limit: int = 100) -> dict[str, Any]:
@@ -63,11 +71,36 @@ def stop(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
     return request("POST", api_url, f"/jobs/{_segment(job_id)}/stop", session=session)
 
 
-def request(method: str, api_url: str, path: str, body: Any = None, *, session: Any = None) -> dict[str, Any]:
-    """Send one SigV4-signed JSON request and return the parsed JSON answer."""
-    url = api_url.rstrip("/") + path
+def request(
+    method: str,
+    api_url: str,
+    path: str,
+    body: Any = None,
+    *,
+    session: Any = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Send a SigV4-signed JSON request and return the parsed JSON answer.
+
+    GETs and requests with an ``idempotency_key`` are safe to repeat: they are tried up to
+    ``ATTEMPTS`` times while the answer is transient (throttled, 5xx, no answer).
+    """
+    repeatable = method == "GET" or idempotency_key is not None
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _send(method, api_url.rstrip("/") + path, body, session, idempotency_key)
+        except RemoteError as exc:
+            if not repeatable or exc.status not in TRANSIENT or attempt == ATTEMPTS:
+                raise
+            time.sleep(RETRY_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str | None) -> dict[str, Any]:
     data = None if body is None else json.dumps(body).encode()
     headers = sign(method, url, data, session=session)
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     outgoing = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as response:
@@ -76,6 +109,8 @@ def request(method: str, api_url: str, path: str, body: Any = None, *, session: 
         raise RemoteError(_describe(exc.code, exc.read()), exc.code) from None
     except urllib.error.URLError as exc:
         raise RemoteError(f"cannot reach {url}: {exc.reason}") from None
+    except OSError as exc:  # the connection broke or timed out while reading the answer
+        raise RemoteError(f"no answer from {url}: {exc}") from None
 
 
 def sign(method: str, url: str, data: bytes | None, *, session: Any = None) -> dict[str, str]:

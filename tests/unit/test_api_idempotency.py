@@ -1,0 +1,107 @@
+"""POST /jobs with an ``Idempotency-Key`` header: Powertools idempotency over the job table
+(moto's DynamoDB), so a retried submit answers the first answer and starts nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hyperstep.service import TuningService
+from hyperstep.stores.dynamodb_items import create_table
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep_functions.api import app as api
+from tests.unit.test_api import Context, sagemaker_spec
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+TABLE = "hyperstep-idempotency-test"
+ADA = "arn:aws:iam::123456789012:user/ada"
+
+
+class LambdaContext(Context):
+    def get_remaining_time_in_millis(self) -> int:  # Powertools bounds in-progress records by it
+        return 29_000
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch, service: TuningService) -> Iterator[Any]:
+    credentials = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+    for key, value in {**credentials, "HYPERSTEP_TABLE": TABLE}.items():
+        monkeypatch.setenv(key, value)
+    api.idempotent_submit.cache_clear()
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        create_table(client, TABLE)
+        yield client
+    api.idempotent_submit.cache_clear()
+
+
+def post(
+    document: dict[str, Any], key: str | None, user: str = "arn:aws:iam::123456789012:user/ada"
+) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
+    event = {
+        "resource": "/jobs",
+        "path": "/jobs",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "requestContext": {
+            "stage": "v1",
+            "httpMethod": "POST",
+            "resourcePath": "/jobs",
+            "requestId": "r-1",
+            "identity": {"userArn": user},
+        },
+        "body": json.dumps(document),
+        "isBase64Encoded": False,
+    }
+    response = api.lambda_handler(event, LambdaContext())
+    return int(response["statusCode"]), json.loads(response["body"])
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch) -> TuningService:
+    backend = FakeBackend()
+    svc = TuningService(SQLiteStore(), {"sagemaker": backend, "batch": backend}, FakeOrchestrator())
+    monkeypatch.setattr(api, "service", lambda: svc)
+    return svc
+
+
+def test_a_retried_submit_with_the_same_key_returns_the_first_job(table: Any, service: TuningService) -> None:
+    first = post(sagemaker_spec(), "k-1")
+    again = post(sagemaker_spec(), "k-1")
+    assert first[0] == again[0] == 202
+    assert again[1] == first[1]
+    assert [job.id for job in service.store.list_jobs()] == [first[1]["job_id"]]
+
+
+def test_other_keys_other_callers_and_no_key_each_start_a_job(table: Any, service: TuningService) -> None:
+    ids = {
+        post(sagemaker_spec(), "k-1")[1]["job_id"],
+        post(sagemaker_spec(), "k-2")[1]["job_id"],
+        post(sagemaker_spec(), "k-1", user="arn:aws:iam::123456789012:user/bob")[1]["job_id"],
+        post(sagemaker_spec(), None)[1]["job_id"],
+        post(sagemaker_spec(), None)[1]["job_id"],
+    }
+    assert len(ids) == 5 == len(service.store.list_jobs())
+
+
+def test_the_same_key_with_another_spec_is_refused(table: Any, service: TuningService) -> None:
+    assert post(sagemaker_spec(), "k-1")[0] == 202
+    status, body = post(sagemaker_spec(name="other"), "k-1")
+    assert status == 422 and body["field"] == "Idempotency-Key" and "another spec" in body["reason"]
+    assert len(service.store.list_jobs()) == 1
+
+
+def test_a_refused_spec_leaves_the_key_free(table: Any, service: TuningService) -> None:
+    bad = sagemaker_spec(budget={"max_trials": 0})
+    assert post(bad, "k-1")[0] == 422
+    assert post(sagemaker_spec(), "k-1")[0] == 202
