@@ -195,8 +195,8 @@ def test_a_trial_folder_that_cannot_be_made_fails_the_trials_with_the_reason(wor
 def test_an_execution_that_fails_outside_finish_fails_the_job_with_the_reason(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Launch that keeps failing ends the execution without Finish Job (the Map has no
-    Catch); the run must not leave the job running forever."""
+    """A state that fails without a Catch (a --definition may leave it out) ends the
+    execution without Finish Job; the run must not leave the job running forever."""
     from hyperstep.service import TuningService
 
     def broken_launch(self: TuningService, request: object) -> None:
@@ -206,6 +206,7 @@ def test_an_execution_that_fails_outside_finish_fails_the_job_with_the_reason(
     definition = json.loads(definition_path().read_text())
     launch = definition["States"]["Launch Trials"]["ItemProcessor"]["States"]["Launch Trial"]
     launch.pop("Retry", None)  # fail at once instead of after 30 s of retries
+    definition["States"]["Launch Trials"].pop("Catch", None)
     fast = workdir / "fast.asl.json"
     fast.write_text(json.dumps(definition))
     job = run(workdir, local_spec(workdir), definition=fast)
