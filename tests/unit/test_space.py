@@ -55,7 +55,10 @@ def test_decoded_values_stay_in_bounds_at_the_cube_edges() -> None:
 @pytest.mark.parametrize(
     ("parameter", "message"),
     [
-        ({"name": "a", "type": "float", "low": 1, "high": 1}, "low (1.0) must be less than high"),
+        (
+            {"name": "a", "type": "float", "low": 1, "high": 1},
+            "low (1.0) must be less than high (1.0); for a constant, use a categorical with one choice",
+        ),
         ({"name": "a", "type": "float", "low": 0, "high": 1, "scale": "log"}, "log scale needs low > 0"),
         ({"name": "a", "type": "int", "low": 5, "high": 2}, "must be less than high"),
         ({"name": "a", "type": "categorical", "choices": []}, "at least 1 item"),

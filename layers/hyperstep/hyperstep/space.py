@@ -37,7 +37,8 @@ class _NumericParameter(_Parameter):
     @model_validator(mode="after")
     def _check_bounds(self) -> _NumericParameter:
         if not self.low < self.high:  # type: ignore[attr-defined]
-            raise ValueError(f"low ({self.low}) must be less than high ({self.high})")  # type: ignore[attr-defined]
+            hint = "; for a constant, use a categorical with one choice" if self.low == self.high else ""  # type: ignore[attr-defined]
+            raise ValueError(f"low ({self.low}) must be less than high ({self.high}){hint}")  # type: ignore[attr-defined]
         if self.scale == "log" and self.low <= 0:  # type: ignore[attr-defined]
             raise ValueError(f"a log scale needs low > 0, got low={self.low}")  # type: ignore[attr-defined]
         if not math.isfinite(float(self.high) - float(self.low)):  # type: ignore[attr-defined]
