@@ -40,7 +40,7 @@ from hyperstep.config import service_factory
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.models import Trial
 from hyperstep.scheduling import ScheduleCreated, SchedulingUnavailable, schedules_factory
-from hyperstep.spec import JobSpec
+from hyperstep.spec import JobSpec, field_and_reason
 
 logger = Logger()
 tracer = Tracer()
@@ -126,9 +126,9 @@ def _invalid(exc: RequestValidationError) -> Response:
     first = exc.errors()[0]
     if first["type"] == "json_invalid":  # its loc is ("body", character offset)
         return _problem(422, f"not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}", "body")
-    loc = [str(p) for p in first["loc"] if p not in ("body", "float", "int", "categorical", "local", *AWS_BACKENDS)]
-    field = ".".join(loc) or ("body" if tuple(first["loc"][:1]) == ("body",) else None)
-    return _problem(422, first["msg"].removeprefix("Value error, "), field)
+    in_body = tuple(first["loc"][:1]) == ("body",)
+    field, reason = field_and_reason({**first, "loc": first["loc"][1:] if in_body else first["loc"]})
+    return _problem(422, reason, field or ("body" if in_body else None))
 
 
 @app.exception_handler(SpecError)

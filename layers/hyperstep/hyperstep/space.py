@@ -12,7 +12,7 @@ import math
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
@@ -103,7 +103,14 @@ class IntParameter(_NumericParameter):
         return int(min(self.high, max(self.low, round(self._raw(u[0])))))
 
 
-Choice = Union[bool, int, float, str]
+def _plain_choice(value: Any) -> Any:
+    """A choice is a JSON scalar; say so rather than list every union member's complaint."""
+    if not isinstance(value, bool | int | float | str):
+        raise ValueError(f"a choice must be a string, number or boolean, got {value!r}")
+    return value
+
+
+Choice = Annotated[Union[bool, int, float, str], BeforeValidator(_plain_choice)]
 
 
 class CategoricalParameter(_Parameter):

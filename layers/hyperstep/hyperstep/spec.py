@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -169,15 +170,30 @@ def check_schedule_expression(expression: str) -> str:
 def describe_validation_error(exc: ValidationError) -> str:
     """One line: the first error's field path and reason (and how many more there are)."""
     errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
-    msg = first["msg"].removeprefix("Value error, ")
+    field, reason = field_and_reason(errors[0])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{loc or 'spec'}: {msg}{more}"
+    return f"{field or 'spec'}: {reason}{more}"
+
+
+_TAGS = {"type": ("float", "int", "categorical"), "backend": ("local", "sagemaker", "batch")}
+
+
+def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
+    """The dotted field path (union tags left out) and the reason of one pydantic error;
+    a missing ``type`` or ``backend`` is named as the field, with the values it takes."""
+    loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
+    reason = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "union_tag_not_found":
+        tag = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+        if tag in _TAGS:
+            *first, last = _TAGS[tag]
+            loc.append(tag)
+            reason = f"Field required ({', '.join(first)} or {last})"
+    return ".".join(loc), reason
 
 
 def _is_union_tag(part: Any) -> bool:
-    return part in ("float", "int", "categorical", "local", "sagemaker", "batch")
+    return part in [tag for tags in _TAGS.values() for tag in tags]
 
 
 def parse_spec(document: Any) -> JobSpec:
