@@ -163,9 +163,11 @@ def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypat
         assert len(execution.history.events()) <= 60 + service.ROUND_EVENTS + 2 * service.LAUNCH_EVENTS
 
 
-def test_handlers_emit_per_job_metrics_as_trials_end(workdir: Path) -> None:
+def test_handlers_emit_per_job_metrics_as_trials_end(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Collect counts each ended trial and the best value so far (CloudWatch EMF lines,
-    which the local run keeps in handlers.log); Finish counts the job by its status."""
+    which the local run keeps in handlers.log); Finish counts the job by its status.
+    The caller's environment does not silence them (the moto harness disables metrics)."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     job = run(workdir, local_spec(workdir))
     emitted = [json.loads(line) for line in (workdir / "handlers.log").read_text().splitlines() if '"_aws"' in line]
     ours = [m for m in emitted if m.get("JobId") == job.id]

@@ -20,6 +20,7 @@ LOCAL_ENV = {
     "POWERTOOLS_SERVICE_NAME": "hyperstep",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_NAMESPACE": "hyperstep",
+    "POWERTOOLS_METRICS_DISABLED": "false",  # handlers.log keeps them, whatever the caller's environment says
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
