@@ -37,10 +37,22 @@ CLOUD_ENV = {"HYPERSTEP_EVENT_BUS": "hyperstep-bus", "HYPERSTEP_JOB_ID": "mnist-
 
 def test_local_run_prints_lines_a_metric_regex_matches() -> None:
     out = io.StringIO()
-    report({"loss": 0.0123, "acc": 1e-05}, step=2, environ={}, stream=out)
+    report({"loss": 0.0123, "acc": 1e-05, "big": 1.5e20}, step=2, environ={}, stream=out)
     lines = out.getvalue().splitlines()
-    assert lines == ["loss=0.0123", "acc=1e-05"]
-    assert float(re.search(r"acc=([0-9.eE+-]+)", out.getvalue()).group(1)) == 1e-05  # type: ignore[union-attr]
+    assert lines == ["loss=0.0123", "acc=0.00001", "big=150000000000000000000"]
+    # The plain regex of the README and SageMaker's examples reads the exact value back
+    # (an exponent would leave it "1" of "1e-05"); so does one that allows exponents.
+    for regex in (r"acc=([0-9.]+)", r"acc=([0-9.eE+-]+)"):
+        assert float(re.search(regex, out.getvalue()).group(1)) == 1e-05  # type: ignore[union-attr]
+
+
+def test_numpy_scalars_are_numbers_too() -> None:
+    np = pytest.importorskip("numpy")
+    out = io.StringIO()
+    report({"acc": np.float32(0.5), "epochs": np.int64(3)}, environ={}, stream=out)
+    assert out.getvalue().splitlines() == ["acc=0.5", "epochs=3.0"]
+    with pytest.raises(ReportError):
+        report({"ok": np.bool_(True)}, environ={}, stream=io.StringIO())
 
 
 def test_local_run_never_imports_boto3() -> None:

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import sys
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, TextIO
 
 from hyperstep.backends.naming import (
@@ -53,10 +55,17 @@ def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
     for name, value in metrics.items():
         if not isinstance(name, str) or not name or any(c in name for c in "= \n"):
             raise ReportError(f"metric name {name!r} must be a non-empty string without '=', spaces or newlines")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        # numbers.Real takes numpy's scalars (np.float32 is no float subclass); not bools.
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ReportError(f"metric {name!r} must be a finite number, got {value!r}")
         out[name] = float(value)
     return out
+
+
+def positional(value: float) -> str:
+    """The exact value without an exponent (``1e-05`` prints ``0.00001``), so the plain
+    ``([0-9.]+)`` regexes of SageMaker's examples read it back rather than ``1``."""
+    return format(Decimal(repr(value)), "f")
 
 
 def _events_client() -> Any:
@@ -108,7 +117,7 @@ def report(
         raise ReportError(f"step must be a non-negative integer, got {step!r}")
     out = stream or sys.stdout
     for name, value in values.items():
-        print(f"{name}={value!r}", file=out, flush=True)
+        print(f"{name}={positional(value)}", file=out, flush=True)
     env = os.environ if environ is None else environ
     bus = env.get(ENV_EVENT_BUS)
     if not bus:
