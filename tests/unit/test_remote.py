@@ -197,3 +197,23 @@ def test_a_stop_is_not_repeated_and_a_refusal_is_not_retried(stub: Stub, monkeyp
     with pytest.raises(remote.RemoteError, match="404"):
         remote.status("x", stub.url)
     assert len(stub.received) == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://abc123.execute-api.us-east-1.amazonaws.com/v1",
+        "abc123.execute-api.us-east-1.amazonaws.com/v1",
+        "ftp://abc123.execute-api.us-east-1.amazonaws.com/v1",
+    ],
+)
+def test_signed_requests_go_over_https_only(stub: Stub, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """A signed request carries the session token and the spec; plain HTTP only to this
+    machine (``sam local start-api``)."""
+
+    def no_network(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a request was sent")
+
+    monkeypatch.setattr(remote.urllib.request, "urlopen", no_network)
+    with pytest.raises(remote.RemoteError, match=r"--api: an https:// URL is needed"):
+        remote.status(None, url)

@@ -85,6 +85,7 @@ def request(
     GETs and requests with an ``idempotency_key`` are safe to repeat: they are tried up to
     ``ATTEMPTS`` times while the answer is transient (throttled, 5xx, no answer).
     """
+    check_api_url(api_url)
     repeatable = method == "GET" or idempotency_key is not None
     for attempt in range(1, ATTEMPTS + 1):
         try:
@@ -94,6 +95,15 @@ def request(
                 raise
             time.sleep(RETRY_SECONDS * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def check_api_url(api_url: str) -> None:
+    """Refuse to send signed requests (session token, spec) anywhere but over HTTPS;
+    plain HTTP only to this machine (``sam local start-api``)."""
+    parts = urllib.parse.urlsplit(api_url)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise RemoteError(f"--api: an https:// URL is needed (plain http only to localhost), got {api_url!r}")
 
 
 def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str | None) -> dict[str, Any]:
