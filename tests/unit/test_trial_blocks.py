@@ -113,6 +113,11 @@ SCRIPT_MODE = {"entry_point": "train.py", "source_dir": "s3://bucket/code/source
         (floats(101), {}, "at most 100 hyperparameters"),
         (floats(96), SCRIPT_MODE, r"at most 100 hyperparameters \(5 of them for script mode\), got 96"),
         ([{"name": "k", "type": "categorical", "choices": ["ok", "x" * 2501]}], {}, "at most 2500 characters"),
+        (
+            [{"name": "sagemaker_program", "type": "categorical", "choices": ["a.py", "b.py"]}],
+            SCRIPT_MODE,
+            "'sagemaker_program': sagemaker_\\* hyperparameters are set by script mode",
+        ),
     ],
 )
 def test_sagemaker_refuses_hyperparameters_create_training_job_refuses(

@@ -122,6 +122,8 @@ class SageMakerTrial(_TrialBlock):
                 f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters{room}, got {len(parameters)}"
             )
         for p in parameters:
+            if own and p.name.startswith("sagemaker_"):  # script mode's own values would overwrite it
+                raise ValueError(f"parameter {p.name!r}: sagemaker_* hyperparameters are set by script mode")
             long = [c for c in getattr(p, "choices", ()) if isinstance(c, str) and len(c) > MAX_HYPERPARAMETER_VALUE]
             if long:
                 raise ValueError(
