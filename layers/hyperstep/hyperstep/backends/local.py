@@ -38,7 +38,7 @@ def parse_metrics(text: str, definitions: list[MetricDefinition]) -> dict[str, f
             for match in pattern.finditer(line):
                 try:
                     metrics[name] = float(match.group(1))
-                except ValueError:
+                except (TypeError, ValueError):  # not a number, or an optional group that matched nothing
                     continue
     return metrics
 
@@ -127,7 +127,12 @@ class LocalProcessBackend(TrialBackend):
             self._procs.pop(key, None)
             stopped = key in self._stopping
             self._stopping.discard(key)
-        self.on_result(self._result(job, trial, code, stopped))
+        try:
+            result = self._result(job, trial, code, stopped)
+        except Exception as exc:  # without a result the trial would stay running forever
+            error = f"cannot read the trial's result: {type(exc).__name__}: {exc}"
+            result = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error=error)
+        self.on_result(result)
 
     def _result(self, job: Job, trial: Trial, code: int | None, stopped: bool) -> TrialResult:
         block = job.spec.trial

@@ -1,0 +1,40 @@
+"""The local process backend: metrics read from the log, and a result for every trial."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from hyperstep.backends import local
+from hyperstep.backends.base import TrialResult
+from hyperstep.backends.local import LocalProcessBackend, parse_metrics
+from hyperstep.models import Job, Trial
+from hyperstep.spec import MetricDefinition, parse_spec
+from tests.conftest import spec_document
+
+
+def test_an_optional_group_that_matched_nothing_is_no_value() -> None:
+    definitions = [MetricDefinition(name="loss", regex=r"loss=([0-9.]+)?")]
+    assert parse_metrics("loss=0.5\nloss=abc\n", definitions) == {"loss": 0.5}
+
+
+def test_a_trial_whose_result_cannot_be_read_still_ends_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong reading the result, the trial ends: a watcher thread that died
+    without a result left the trial running and the job waiting forever."""
+
+    def broken(text: str, definitions: list[MetricDefinition]) -> dict[str, float]:
+        raise RuntimeError("cannot parse")
+
+    monkeypatch.setattr(local, "parse_metrics", broken)
+    document = spec_document()
+    document["trial"] = {**document["trial"], "command": ["true"], "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    results: list[TrialResult] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    backend.launch(job, Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"}))
+    assert done.wait(10)
+    (result,) = results
+    assert result.state == "failed" and result.error == "cannot read the trial's result: RuntimeError: cannot parse"
