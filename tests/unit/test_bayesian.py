@@ -187,3 +187,36 @@ def test_fine_perturbations_still_move_a_chosen_integer_by_one_step() -> None:
     assert np.mean(layers != 3) > 0.1
     for x in moved:
         np.testing.assert_allclose(x, MIXED.round(x), atol=1e-12)  # still valid encodings
+
+
+def test_a_converged_basin_is_marked_exhausted_and_a_fresh_one_is_not() -> None:
+    from hyperstep.strategies.gp import GaussianProcess, PoolPosterior
+
+    rng = np.random.default_rng(0)
+    strategy = BayesianOptimization()
+    pool = rng.random((500, 2))
+    for n_near, exhausted in ((60, True), (0, False)):
+        X = np.r_[rng.random((15, 2)), np.clip([0.7, 0.2] + 0.05 * rng.standard_normal((n_near, 2)), 0, 1)]
+        y = ((X - [0.7, 0.2]) ** 2).sum(1)
+        y = (y - y.mean()) / y.std()
+        model = GaussianProcess.fit(X, y, rng)
+        best = float(model.predict(X)[0].min())
+        basin = strategy._exhausted_basin(model, PoolPosterior(model, pool), X[int(np.argmin(y))], best)
+        assert (basin is not None) == exhausted
+
+
+def test_the_trust_region_halves_after_batches_without_improvement() -> None:
+    from hyperstep.strategies.bayesian import _batches_since_best
+
+    y = np.r_[5.0, 4.0, 1.0, np.full(40, 2.0)]
+    assert _batches_since_best(y, 8) == 5
+    assert _batches_since_best(np.r_[y, 0.5], 8) == 0
+    space = SearchSpace.model_validate(
+        {"parameters": [{"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(5)]}
+    )
+    from hyperstep.strategies.transforms import Projector
+
+    center, lengths = np.full(5, 0.5), np.ones(5)
+    full = BayesianOptimization()._trust_region(center, lengths, Projector(space))
+    half = BayesianOptimization()._trust_region(center, lengths, Projector(space), 0.5)
+    np.testing.assert_allclose(half[1] - half[0], 0.5 * (full[1] - full[0]))

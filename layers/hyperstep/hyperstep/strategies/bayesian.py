@@ -15,7 +15,13 @@ Each call rebuilds everything from the history (no state between calls):
 5. Each point maximizes an acquisition from an ensemble (log-EI, LCB, log-PI, as HEBO
    mixes them) over a mixed-space search that only scores valid encodings. With at
    least ``trust_region_dim`` numeric dimensions, every other point of a batch is
-   confined to a TuRBO-style box around the incumbent (global and local search hedged).
+   confined to a TuRBO-style box around the incumbent (global and local search hedged);
+   the box halves for every two batches that did not improve on the best (down to an
+   eighth) and is back to full size once one does.
+6. When the model expects almost nothing more near the incumbent (log-EI within one
+   length scale below ``EXHAUSTED_LOG_EI``), the global half of the batch must leave
+   that basin while the box half keeps refining it: converged exploitation otherwise
+   fills the batch with near-copies of a local optimum.
 
 Options (the spec's ``strategy.options``): ``n_initial`` (initial design size, default
 ``min(2 * dim + 1, 10)``), ``max_model_points`` (300), ``acquisition`` (``"ensemble"``
@@ -37,6 +43,8 @@ BATCH_RADIUS = 0.02
 """Points of one batch keep at least this far apart (unit cube, times sqrt(dim))."""
 FEASIBILITY_POINTS = 120
 """How many trials the ran/failed classifier sees at most."""
+EXHAUSTED_LOG_EI = math.log(1e-3)
+"""Below this log expected improvement (warped units) the incumbent's basin counts as exhausted."""
 TRUST_REGION_HALF_WIDTH = 0.3
 """Half the side of the trust region along a dimension of average length scale."""
 
@@ -117,16 +125,18 @@ class BayesianOptimization(Strategy):
             believed = model.predict(fantasies)[0]
             model = model.condition(fantasies, believed)
             best = min(best, float(believed.min()))
-        box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj)
+        shrink = 0.5 ** min(3, _batches_since_best(history.y, k + len(chosen)) // 2)
+        box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj, shrink)
         pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], box, proj, rng)
         posterior = PoolPosterior(model, pool[far_from(pool, seen)])
         if feasible is not None:
             feasible.remember(posterior.C)
         out = list(chosen)
+        basin = self._exhausted_basin(model, posterior, X[int(np.argmin(yw))], best)
         for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
             region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
-            score = self._score(model, feasible, best, i, avoid, region)
+            score = self._score(model, feasible, best, i, avoid, region, None if i % 2 else basin)
             pool_values = score(posterior.C, (posterior.mean, posterior.sd))
             x = maximize(posterior.C, score, seen, proj, rng, pool_values)
             if x is None:
@@ -142,6 +152,22 @@ class BayesianOptimization(Strategy):
             model = model.condition(x[None], believed)
             best = min(best, float(believed[0]))
         return np.array(out).reshape(len(out), history.space.dim)
+
+    def _exhausted_basin(self, model: Any, posterior: Any, incumbent: np.ndarray, best: float) -> np.ndarray | None:
+        """The incumbent if the model expects nothing more from its basin, else None.
+
+        The basin is the pool within one length scale of the incumbent (in every
+        dimension at once); it is exhausted when its best log-EI is below
+        ``EXHAUSTED_LOG_EI``.
+        """
+        from hyperstep.strategies.acquisition import log_ei
+
+        dist = np.sqrt((((posterior.C - incumbent) / model.lengths) ** 2).sum(1))
+        near = dist < 1.0
+        if not near.any():
+            return None
+        top = float(log_ei(posterior.mean[near], posterior.sd[near], best).max())
+        return incumbent if top < EXHAUSTED_LOG_EI else None
 
     def _model_data(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """At most ``max_model_points``: a third best, a third nearest the incumbent, a third random."""
@@ -177,7 +203,9 @@ class BayesianOptimization(Strategy):
         t = np.r_[np.ones(len(good)), -np.ones(len(bad))]
         return _Feasibility(GaussianProcess.fit(Xa, t - level, rng, restarts=1, maxiter=20), level)
 
-    def _trust_region(self, center: np.ndarray, lengths: np.ndarray, proj: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _trust_region(
+        self, center: np.ndarray, lengths: np.ndarray, proj: Any, shrink: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The box the acquisition may search (TuRBO-style), the whole cube in low dimensions.
 
         In five or more numeric dimensions a global acquisition keeps chasing the
@@ -193,19 +221,27 @@ class BayesianOptimization(Strategy):
             return lo, hi
         ell = lengths[numeric]
         weights = np.clip(ell / np.exp(np.log(ell).mean()), 0.25, 4.0)
-        half = TRUST_REGION_HALF_WIDTH * weights
+        half = TRUST_REGION_HALF_WIDTH * shrink * weights
         lo[numeric] = np.clip(center[numeric] - half, 0.0, 1.0)
         hi[numeric] = np.clip(center[numeric] + half, 0.0, 1.0)
         return lo, hi
 
     def _score(
-        self, model: Any, feasible: Any, best: float, i: int, avoid: np.ndarray, box: tuple[np.ndarray, np.ndarray]
+        self,
+        model: Any,
+        feasible: Any,
+        best: float,
+        i: int,
+        avoid: np.ndarray,
+        box: tuple[np.ndarray, np.ndarray],
+        basin: np.ndarray | None = None,
     ) -> Any:
         """The acquisition for the ``i``-th point of the batch (ensemble cycles through three).
 
         Points closer than a small radius to ``avoid`` (pending trials, this batch) are
         penalized in proportion to how close they are: fantasies alone let a converged
-        model pile a batch into one spot.
+        model pile a batch into one spot. Likewise points within one length scale of
+        an exhausted ``basin`` (its incumbent), so global slots look elsewhere.
         """
         from hyperstep.strategies.acquisition import lcb, log_ei, log_pi
 
@@ -223,6 +259,9 @@ class BayesianOptimization(Strategy):
                 value = value + feasible.log_prob(C)
             outside = np.maximum(box[0] - C, 0.0).sum(1) + np.maximum(C - box[1], 0.0).sum(1)
             value = value - 1e6 * outside
+            if basin is not None:
+                dist = np.sqrt((((C - basin) / model.lengths) ** 2).sum(1))
+                value = value - 1e6 * np.maximum(0.0, 1.0 - dist)
             if len(avoid):
                 radius = BATCH_RADIUS * math.sqrt(C.shape[1])
                 dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
@@ -230,6 +269,13 @@ class BayesianOptimization(Strategy):
             return value
 
         return score
+
+
+def _batches_since_best(y: np.ndarray, batch: int) -> int:
+    """How many batches of ``batch`` trials came after the best one (``y`` in trial order)."""
+    if len(y) == 0:
+        return 0
+    return (len(y) - 1 - int(np.argmin(y))) // max(batch, 1)
 
 
 def _sample_rows(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
