@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -49,6 +49,8 @@ service = service_factory(os.environ)
 schedules = schedules_factory(os.environ)
 
 AWS_BACKENDS = ("sagemaker", "batch")
+JobId = Annotated[str, Path(min_length=1, max_length=256)]
+"""Job ids are short (``new_job_id``); a longer one is refused before it reaches the store's keys."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A retried POST /jobs with the same key (from the same caller) answers what the first
 # one did and starts nothing; the same key with another spec is refused.
@@ -126,9 +128,10 @@ def _invalid(exc: RequestValidationError) -> Response:
     first = exc.errors()[0]
     if first["type"] == "json_invalid":  # its loc is ("body", character offset)
         return _problem(422, f"not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}", "body")
-    in_body = tuple(first["loc"][:1]) == ("body",)
-    field, reason = field_and_reason({**first, "loc": first["loc"][1:] if in_body else first["loc"]})
-    return _problem(422, reason, field or ("body" if in_body else None))
+    part = first["loc"][0] if first["loc"] else None  # body, path, query or header
+    in_part = part in ("body", "path", "query", "header")
+    field, reason = field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]})
+    return _problem(422, reason, field or ("body" if part == "body" else None))
 
 
 @app.exception_handler(SpecError)
@@ -234,7 +237,7 @@ def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
 
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
-def get_job(job_id: str) -> JobDetail:
+def get_job(job_id: JobId) -> JobDetail:
     job = service().store.get_job(job_id)
     return JobDetail(
         **job.summary(),
@@ -247,7 +250,7 @@ def get_job(job_id: str) -> JobDetail:
 
 
 @app.get("/jobs/<job_id>/trials", summary="The job's trials", responses=_docs(TrialList, "Trials", 404))
-def list_trials(job_id: str) -> TrialList:
+def list_trials(job_id: JobId) -> TrialList:
     store = service().store
     store.get_job(job_id)  # 404 for an unknown job rather than an empty list
     return TrialList(job_id=job_id, trials=store.list_trials(job_id))
@@ -258,7 +261,7 @@ def list_trials(job_id: str) -> TrialList:
     summary="Stop a running job",
     responses=_docs(JobAccepted, "Stopping: running trials are stopped, then the job finishes", 404, 409),
 )
-def stop_job(job_id: str) -> Response[JobAccepted]:
+def stop_job(job_id: JobId) -> Response[JobAccepted]:
     job = service().stop(job_id)
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)

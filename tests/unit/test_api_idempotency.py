@@ -105,3 +105,10 @@ def test_a_refused_spec_leaves_the_key_free(table: Any, service: TuningService) 
     bad = sagemaker_spec(budget={"max_trials": 0})
     assert post(bad, "k-1")[0] == 422
     assert post(sagemaker_spec(), "k-1")[0] == 202
+
+
+def test_an_overlong_job_id_is_a_422_naming_it(service: TuningService) -> None:
+    from tests.unit.test_api import call
+
+    status, body = call("GET", "/jobs/" + "x" * 300)
+    assert status == 422 and body["field"] == "job_id"

@@ -108,3 +108,11 @@ def test_a_file_that_is_not_text_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as error:
         load_spec(path)
     assert str(error.value).startswith(f"{path}: not UTF-8 text") and "\n" not in str(error.value)
+
+
+def test_a_spec_too_large_for_one_store_item_is_refused() -> None:
+    choices = [f"choice-{i}-" + "x" * 200 for i in range(1200)]
+    document = spec_document(parameters=[{"name": "k", "type": "categorical", "choices": choices}])
+    with pytest.raises(SpecError, match=r"^spec: the spec is [\d,]+ bytes as JSON; at most 200,000$"):
+        parse_spec(document)
+    parse_spec(spec_document(parameters=[{"name": "k", "type": "categorical", "choices": choices[:500]}]))

@@ -95,6 +95,10 @@ from hyperstep.trial_blocks import BatchTrial, SageMakerTrial  # noqa: E402
 TrialBlock = Annotated[Union[LocalTrial, SageMakerTrial, BatchTrial], Field(discriminator="backend")]
 
 
+MAX_SPEC_BYTES = 200_000
+"""A job (its spec included) is one DynamoDB item, and an item holds at most 400 KB."""
+
+
 class JobSpec(_Model):
     """Everything hyperstep needs to run one tuning job."""
 
@@ -118,6 +122,13 @@ class JobSpec(_Model):
     @classmethod
     def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
         return unique_names(parameters)
+
+    @model_validator(mode="after")
+    def _fits_one_item(self) -> JobSpec:
+        size = len(self.model_dump_json(exclude_none=True).encode())
+        if size > MAX_SPEC_BYTES:
+            raise ValueError(f"the spec is {size:,} bytes as JSON; at most {MAX_SPEC_BYTES:,}")
+        return self
 
     @model_validator(mode="after")
     def _objective_is_measured(self) -> JobSpec:
