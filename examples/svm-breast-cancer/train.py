@@ -2,8 +2,9 @@
 
 Hyperparameters arrive as ``--name value`` arguments (SageMaker passes them the same
 way); the model goes to ``$SM_MODEL_DIR``; the score is printed as ``accuracy=<value>``
-for the job's metric regex. The same file runs under ``hyperstep run`` and in a
-SageMaker training job.
+for the job's metric regex. The same file runs under ``hyperstep run``, in a SageMaker
+training job and as an AWS Batch job: where hyperstep is installed, ``hyperstep.report``
+prints the same line and, inside AWS, also sends it as an event (Batch reads no logs).
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+
+try:
+    from hyperstep import report
+except ImportError:  # e.g. SageMaker's scikit-learn image: the printed line is all it needs
+
+    def report(metrics: dict[str, float]) -> None:
+        for name, value in metrics.items():
+            print(f"{name}={value:.6f}", flush=True)
 
 
 def main() -> None:
@@ -35,7 +44,7 @@ def main() -> None:
     )
     scores = cross_val_score(model, X, y, cv=5, scoring="accuracy")
     print(f"fold accuracies: {', '.join(f'{s:.4f}' for s in scores)}")
-    print(f"accuracy={scores.mean():.6f}")
+    report({"accuracy": float(scores.mean())})
 
     model.fit(X, y)
     Path(args.model_dir).mkdir(parents=True, exist_ok=True)

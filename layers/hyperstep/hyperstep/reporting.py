@@ -1,10 +1,7 @@
 """``report``: how a training script tells hyperstep its metrics.
 
-    from hyperstep.reporting import report
-    report({"val_loss": 0.084, "val_accuracy": 0.973}, step=epoch)
-
-(It is not re-exported as ``hyperstep.report``: that name is the ``report`` module of
-tables and CSV views, which ``cli.py`` imports.)
+    import hyperstep
+    hyperstep.report({"val_loss": 0.084, "val_accuracy": 0.973}, step=epoch)
 
 This module runs inside the user's training container or process, not in hyperstep's
 own services; it is the one place in the library that reads ``os.environ``, because
