@@ -236,3 +236,17 @@ def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path) -> None:
     assert not any(t.state.active for t in store.list_trials(job.id))
     for trial in running:
         assert not Path(f"/proc/{trial.backend_ref}").exists(), f"trial process {trial.backend_ref} lives on"
+
+
+def test_resuming_a_job_another_process_runs_is_refused(workdir: Path) -> None:
+    from hyperstep.errors import HyperstepError
+    from hyperstep.local.runner import job_lock
+    from hyperstep.models import Job
+
+    store_path = workdir / "store.db"
+    SQLiteStore(store_path).create_job(Job(id="busy-1", spec=local_spec(workdir), created_at=time.time()))
+    with job_lock(store_path, "busy-1"), pytest.raises(HyperstepError, match="running in another hyperstep process"):
+        run(workdir, None, resume="busy-1")
+    assert SQLiteStore(store_path).list_trials("busy-1") == []  # nothing was started
+    job = run(workdir, None, resume="busy-1")  # once the other process let go
+    assert job.status is JobStatus.COMPLETED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -64,13 +65,16 @@ def run_local(
         handler_log.open("a") as log,
         contextlib.redirect_stdout(log),
         LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition) as runtime,
+        contextlib.ExitStack() as held,
     ):
         service = runtime.service
         if resume is not None:
+            held.enter_context(job_lock(store_path, resume))
             job = reopen(runtime, resume)
         else:
             assert spec is not None
             job = service.submit(spec)
+            held.enter_context(job_lock(store_path, job.id))
         try:
             while not _ended(runtime, job.id):
                 _report(runtime, job.id, on_progress)
@@ -81,6 +85,26 @@ def run_local(
             finish_abandoned(runtime, job.id)
         _report(runtime, job.id, on_progress, final=True)
         return runtime.store.get_job(job.id)
+
+
+@contextlib.contextmanager
+def job_lock(store_path: Path, job_id: str) -> Iterator[None]:
+    """Hold the job for this process, so ``run --resume`` of a job that another process is
+    still running is refused instead of starting a second execution of it. An advisory
+    ``flock`` on a file beside the store (released however the process ends); POSIX only."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    path = Path(store_path).parent / "locks" / f"{hashlib.sha256(job_id.encode()).hexdigest()[:24]}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HyperstepError(f"job {job_id!r} is running in another hyperstep process") from None
+        yield
 
 
 def _ended(runtime: LocalRuntime, job_id: str) -> bool:
