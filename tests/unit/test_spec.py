@@ -57,6 +57,7 @@ def test_the_valid_spec_parses() -> None:
         ("objective.metric", "accuracy", "spec", "objective.metric 'accuracy' is not produced"),
         ("objective.goal", "maximise", "objective.goal", "'minimize' or 'maximize'"),
         ("budget.max_trials", 0, "budget.max_trials", "greater than or equal to 1"),
+        ("budget.max_trials", 10_001, "budget.max_trials", "less than or equal to 10000"),
         ("budget.max_parallel", None, "spec", None),  # max_parallel has a default: valid
         ("trial.metric_definitions.0.regex", "loss=[0-9", "trial.metric_definitions.0.regex", "not a valid regular"),
         ("trial.metric_definitions.0.regex", "loss=[0-9.]+", "trial.metric_definitions.0.regex", "capture group"),

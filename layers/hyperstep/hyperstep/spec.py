@@ -40,8 +40,10 @@ class StrategyConfig(_Model):
 
 
 class Budget(_Model):
-    max_trials: int | None = Field(default=None, ge=1, le=100_000)
-    """How many trials may run in all; None (ask/tell studies only) means no limit."""
+    max_trials: int | None = Field(default=None, ge=1, le=10_000)
+    """How many trials may run in all; None (ask/tell studies only) means no limit.
+    At most 10,000: Suggest reads every trial each round and the API returns them in one
+    response (Lambda's 6 MB), which both stay bounded there."""
     max_parallel: int = Field(default=1, ge=1, le=100)
     max_runtime_seconds: float | None = Field(default=None, gt=0)
     max_failed_trials: int | None = Field(default=None, ge=0)
