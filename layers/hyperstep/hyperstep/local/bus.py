@@ -1,8 +1,10 @@
 """In-process event bus: EventBridge's role on a laptop.
 
 Events are EventBridge-shaped dicts. Subscribers get them one at a time on a single
-dispatcher thread, in publish order, as Lambda targets would (one invocation each);
-a subscriber that raises is logged and the next event still goes out.
+dispatcher thread, in publish order, as Lambda targets would (one invocation each).
+A subscriber that raises gets the event again, twice, as Lambda retries an asynchronous
+invocation that failed (``MaximumRetryAttempts`` defaults to 2; Lambda waits a minute or
+two, here ``retry_delays``); after that the failure is logged and the next event goes out.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +40,8 @@ def envelope(source: str, detail_type: str, detail: dict[str, Any]) -> Event:
 
 
 class InProcessBus:
-    def __init__(self) -> None:
+    def __init__(self, retry_delays: Sequence[float] = (0.5, 1.0)) -> None:
+        self.retry_delays = tuple(retry_delays)
         self._subscribers: list[tuple[Callable[[Event], bool], Callable[[Event], Any]]] = []
         self._queue: queue.Queue[Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._dispatch, name="hyperstep-bus", daemon=True)
@@ -63,12 +67,21 @@ class InProcessBus:
         while (event := self._queue.get()) is not None:
             for matches, target in self._subscribers:
                 if matches(event):
-                    try:
-                        target(event)
-                    except Exception:
-                        log.exception("event target failed for %s", event.get("detail-type"))
+                    self._deliver(target, event)
             self._queue.task_done()
         self._queue.task_done()
+
+    def _deliver(self, target: Callable[[Event], Any], event: Event) -> None:
+        for delay in (*self.retry_delays, None):
+            try:
+                target(event)
+                return
+            except Exception:
+                if delay is None:
+                    log.exception("event target failed for %s; dropped after retries", event.get("detail-type"))
+                    return
+                log.warning("event target failed for %s; retrying", event.get("detail-type"), exc_info=True)
+                time.sleep(delay)
 
 
 class BusPublisher(EventPublisher):
