@@ -5,7 +5,8 @@ Routes (``openapi.json`` next to this file is generated from them and kept in th
 - ``POST /jobs``: validate the spec, store the job, start its execution: 202 with the id.
   A spec with ``schedule`` creates an EventBridge Scheduler schedule instead: 201.
 - ``GET /jobs``: newest jobs first; ``GET /jobs/{job_id}``: one job with its spec;
-  ``GET /jobs/{job_id}/trials``: its trials.
+  ``GET /jobs/{job_id}/trials``: its trials, up to 1,000 a page (``limit``, ``offset``;
+  ``next_offset`` says where the next page starts).
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job is not running.
 
 Errors: 422 ``{"field": ..., "reason": ...}`` for a bad spec, 404 for an unknown job,
@@ -51,6 +52,7 @@ schedules = schedules_factory(os.environ)
 AWS_BACKENDS = ("sagemaker", "batch")
 JobId = Annotated[str, Path(min_length=1, max_length=256)]
 """Job ids are short (``new_job_id``); a longer one is refused before it reaches the store's keys."""
+TRIALS_PER_PAGE = 1000
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A retried POST /jobs with the same key (from the same caller) answers what the first
 # one did and starts nothing; the same key with another spec is refused.
@@ -104,6 +106,8 @@ class JobList(_Out):
 class TrialList(_Out):
     job_id: str
     trials: list[Trial]
+    next_offset: int | None = None
+    """Where the next page starts (``?offset=``); None on the last page."""
 
 
 def _problem(status: int, reason: str, field: str | None = None) -> Response:
@@ -250,10 +254,17 @@ def get_job(job_id: JobId) -> JobDetail:
 
 
 @app.get("/jobs/<job_id>/trials", summary="The job's trials", responses=_docs(TrialList, "Trials", 404))
-def list_trials(job_id: JobId) -> TrialList:
+def list_trials(
+    job_id: JobId,
+    limit: Annotated[int, Query(ge=1, le=TRIALS_PER_PAGE)] = TRIALS_PER_PAGE,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TrialList:
+    """Trials in number order, a page at a time (a response must stay under Lambda's 6 MB)."""
     store = service().store
     store.get_job(job_id)  # 404 for an unknown job rather than an empty list
-    return TrialList(job_id=job_id, trials=store.list_trials(job_id))
+    trials = store.list_trials(job_id)
+    end = offset + limit
+    return TrialList(job_id=job_id, trials=trials[offset:end], next_offset=end if end < len(trials) else None)
 
 
 @app.post(

@@ -178,6 +178,20 @@ def test_trials_of_a_job(service: TuningService) -> None:
     assert status == 200
     assert [t["id"] for t in body["trials"]] == plan.trial_ids
     assert all(t["state"] == "pending" and "lr" in t["params"] for t in body["trials"])
+    assert body["next_offset"] is None
+
+
+def test_trials_come_a_page_at_a_time(service: TuningService) -> None:
+    job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 5, "max_parallel": 5}))[1]["job_id"]
+    every = service.suggest(SuggestRequest(job_id=job_id)).trial_ids
+    pages, offset = [], 0
+    while offset is not None:
+        status, body = call("GET", f"/jobs/{job_id}/trials", query={"limit": "2", "offset": str(offset)})
+        assert status == 200
+        pages.append([t["id"] for t in body["trials"]])
+        offset = body["next_offset"]
+    assert pages == [every[0:2], every[2:4], every[4:5]]
+    assert call("GET", f"/jobs/{job_id}/trials", query={"limit": "1001"})[0] == 422
 
 
 @pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("GET", "/trials"), ("POST", "/stop")])

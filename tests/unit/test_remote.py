@@ -217,3 +217,11 @@ def test_signed_requests_go_over_https_only(stub: Stub, monkeypatch: pytest.Monk
     monkeypatch.setattr(remote.urllib.request, "urlopen", no_network)
     with pytest.raises(remote.RemoteError, match=r"--api: an https:// URL is needed"):
         remote.status(None, url)
+
+
+def test_trials_follows_the_pages(stub: Stub) -> None:
+    stub.first_answers = [(200, {"job_id": "j1", "trials": [{"id": "t0001"}, {"id": "t0002"}], "next_offset": 2})]
+    stub.answer = (200, {"job_id": "j1", "trials": [{"id": "t0003"}], "next_offset": None})
+    answer = remote.trials("j1", stub.url)
+    assert [t["id"] for t in answer["trials"]] == ["t0001", "t0002", "t0003"]
+    assert [r["path"] for r in stub.received] == ["/v1/jobs/j1/trials", "/v1/jobs/j1/trials?offset=2"]

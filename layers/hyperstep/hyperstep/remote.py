@@ -62,8 +62,14 @@ def status(job_id: str | None, api_url: str, *, session: Any = None, limit: int 
 
 
 def trials(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
-    """The job's trials (``GET /jobs/{job_id}/trials``)."""
-    return request("GET", api_url, f"/jobs/{_segment(job_id)}/trials", session=session)
+    """All the job's trials (``GET /jobs/{job_id}/trials``, page after page)."""
+    path = f"/jobs/{_segment(job_id)}/trials"
+    answer = request("GET", api_url, path, session=session)
+    collected = list(answer.get("trials", []))
+    while answer.get("next_offset") is not None:
+        answer = request("GET", api_url, f"{path}?offset={int(answer['next_offset'])}", session=session)
+        collected += answer.get("trials", [])
+    return {**answer, "trials": collected, "next_offset": None}
 
 
 def stop(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
