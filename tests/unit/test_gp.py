@@ -167,3 +167,12 @@ def test_pool_posterior_matches_a_full_prediction_with_category_offsets() -> Non
     mean, sd = model.predict(pool.C)
     np.testing.assert_allclose(pool.mean, mean, atol=1e-8)
     np.testing.assert_allclose(pool.sd, sd, atol=1e-3)
+
+
+def test_noise_stays_capped_so_the_fit_cannot_call_everything_noise() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.random((40, 4))
+    y = rng.normal(size=40)  # no structure: uncapped, the MAP fit put 0.66 of it in the noise
+    y = (y - y.mean()) / y.std()
+    model = GaussianProcess.fit(X, y, np.random.default_rng(0))
+    assert model.noise <= 0.1 + 1e-9
