@@ -47,6 +47,11 @@ def test_a_non_finite_side_metric_is_dropped_and_the_trial_completes(service: Tu
     assert trial.state is TrialState.COMPLETED and trial.value == 0.25 and trial.metrics == {"loss": 0.25}
 
 
+def test_non_finite_intermediate_metrics_are_dropped_and_the_trial_stays_readable(service: TuningService) -> None:
+    assert service.report_metrics("job", "t0001", {"loss": math.nan, "acc": 0.5})
+    assert service.store.get_trial("job", "t0001").metrics == {"acc": 0.5}
+
+
 def test_a_failed_lambda_s_error_json_becomes_a_one_line_job_error(service: TuningService) -> None:
     """Step Functions' ``Cause`` for a Lambda error is the function's error JSON, stack
     trace included; the job keeps only the error type and message."""

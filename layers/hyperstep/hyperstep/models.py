@@ -6,7 +6,9 @@ stores and returns exactly the same thing.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -66,6 +68,11 @@ class Trial(BaseModel):
     created_at: float = Field(default_factory=now)
     started_at: float | None = None
     ended_at: float | None = None
+
+
+def finite_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The metrics a store can keep: NaN and infinity (a diverged run) are dropped."""
+    return {name: value for name, value in metrics.items() if math.isfinite(value)}
 
 
 def trial_id(number: int) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hyperstep.backends.base import TrialBackend, TrialResult
 from hyperstep.errors import ConflictError, LaunchError
 from hyperstep.events import TrialMetric
-from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.models import Job, JobStatus, Trial, TrialState, finite_metrics
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
@@ -152,10 +151,10 @@ class TuningService:
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
-        trials = self.store.list_trials(job.id)
         reason = self.stop_reason(job)
         if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
+        trials = self.store.list_trials(job.id)
         if reason is not None:
             self._stop_active(job, trials)
             seen = results_of(self.store.get_job(job.id))
@@ -253,16 +252,11 @@ class TuningService:
         objective = job.spec.objective.metric
         if state is TrialState.COMPLETED and objective not in metrics:
             metrics.update(self._described_metrics(job, trial))
-        # NaN and infinity are no result (a diverged run) and no store can keep them.
-        unusable = {name: v for name, v in metrics.items() if not math.isfinite(v)}
-        metrics = {name: v for name, v in metrics.items() if name not in unusable}
+        reported, metrics = metrics.get(objective), finite_metrics(metrics)  # NaN/inf: no result
         if state is TrialState.COMPLETED:
             value = metrics.get(objective)
-            if objective in unusable:
-                state, error = (
-                    TrialState.FAILED,
-                    f"objective metric {objective!r} is not a finite number ({unusable[objective]})",
-                )
+            if reported is not None and value is None:
+                state, error = TrialState.FAILED, f"objective metric {objective!r} is not a finite number ({reported})"
             elif value is None:
                 state, error = TrialState.FAILED, f"objective metric {objective!r} was not reported"
         recorded = self.store.finish_trial(job.id, trial.id, state, value=value, metrics=metrics, error=error)
@@ -280,8 +274,8 @@ class TuningService:
         return described.metrics if described is not None else {}
 
     def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
-        """Keep intermediate metrics on a running trial."""
-        return self.store.report_metrics(job_id, trial_id, metrics)
+        """Keep intermediate metrics on a running trial (the finite ones)."""
+        return self.store.report_metrics(job_id, trial_id, finite_metrics(metrics))
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way."""

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hyperstep.errors import NotFoundError
-from hyperstep.models import Job, Trial, TrialState, trial_id
+from hyperstep.models import Job, Trial, TrialState, finite_metrics, trial_id
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective, StrategyConfig
 from hyperstep.stores.base import TrialStore
@@ -110,7 +110,7 @@ class Study:
         """
         state = TrialState(state)
         if metrics is not None:
-            metrics = {name: v for name, v in metrics.items() if math.isfinite(v)}
+            metrics = finite_metrics(metrics)
         if state is TrialState.COMPLETED:
             if value is None:
                 raise ValueError("a completed trial needs a value; use state='failed' for none")
