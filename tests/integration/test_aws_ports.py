@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hyperstep.aws import StepFunctionsOrchestrator, execution_arn
+from hyperstep.aws import StepFunctionsOrchestrator
+from hyperstep.ports import execution_arn
 
 WAITING = {"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 300, "End": True}}}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hyperstep.ports import EventPublisher, Orchestrator
+from hyperstep.ports import EventPublisher, Orchestrator, execution_arn
 
 
 class StepFunctionsOrchestrator(Orchestrator):
@@ -31,11 +31,6 @@ class StepFunctionsOrchestrator(Orchestrator):
         except (errors.TaskTimedOut, errors.TaskDoesNotExist, errors.InvalidToken):
             return False
         return True
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    """``arn:...:execution:<machine>:<name>`` for an execution of ``state_machine_arn``."""
-    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
 
 
 class EventBridgePublisher(EventPublisher):

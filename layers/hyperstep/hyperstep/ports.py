@@ -21,6 +21,11 @@ class Orchestrator(ABC):
         """Resume the execution waiting on ``token``; False when it no longer waits."""
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """``arn:...:execution:<machine>:<name>`` for an execution of ``state_machine_arn``."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
 class EventPublisher(ABC):
     @abstractmethod
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:

@@ -19,13 +19,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hyperstep.aws import execution_arn
 from hyperstep.backends.base import TrialResult
 from hyperstep.backends.local import LocalProcessBackend
 from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
-from hyperstep.ports import Orchestrator
+from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 
