@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, Trial, TrialState, trial_id
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, trial_id
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import full_spec, trials_of
 
@@ -167,15 +167,56 @@ def test_start_trial_only_from_pending(store: TrialStore, make_job: MakeJob) -> 
     assert store.get_trial(job.id, trial_id(1)) == started
 
 
+def at_step(value: float, step: int | None = None, final: bool = False, at: float | None = None) -> MetricReport:
+    return MetricReport(value=value, step=step, final=final, at=at)
+
+
 def test_report_metrics_merges_while_active_only(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     store.put_trials(trials_of(job, [1]))
-    assert store.report_metrics(job.id, trial_id(1), {"loss": 0.5, "acc": 0.1})
-    assert store.report_metrics(job.id, trial_id(1), {"loss": 0.25})
-    assert store.get_trial(job.id, trial_id(1)).metrics == {"loss": 0.25, "acc": 0.1}
+    assert store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.5, 1), "acc": at_step(0.1, 1)})
+    written = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.25, 2)})
+    assert written == store.get_trial(job.id, trial_id(1))
+    assert written is not None and written.metrics == {"loss": 0.25, "acc": 0.1}
     store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.2, {"loss": 0.2})
-    assert not store.report_metrics(job.id, trial_id(1), {"loss": 9.0})
+    assert store.report_metrics(job.id, trial_id(1), {"loss": at_step(9.0, 3)}) is None
     assert store.get_trial(job.id, trial_id(1)).metrics == {"loss": 0.2}
+
+
+def test_reports_keep_their_step_and_finality_and_merge_in_any_order(store: TrialStore, make_job: MakeJob) -> None:
+    """Steps, a final report and duplicates, arriving in six different orders, leave the
+    same trial: per metric the final report, else the highest step's."""
+    job = make_job()
+    reports = [
+        {"loss": at_step(0.9, 1, at=10.0), "acc": at_step(0.5, 1, at=10.0)},
+        {"loss": at_step(0.6, 2, at=20.0)},
+        {"loss": at_step(0.4, final=True, at=30.0)},
+        {"loss": at_step(0.9, 1, at=10.0)},  # a duplicate of the first
+    ]
+    orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2], [2, 1, 3, 0], [0, 2, 1, 3]]
+    store.put_trials(trials_of(job, list(range(1, len(orders) + 1))))
+    for number, order in enumerate(orders, start=1):
+        for k in order:
+            store.report_metrics(job.id, trial_id(number), reports[k])
+    trials = store.list_trials(job.id)
+    expected = {"loss": at_step(0.4, final=True, at=30.0), "acc": at_step(0.5, 1, at=10.0)}
+    assert [t.reports for t in trials] == [expected] * len(orders)
+    assert [t.metrics for t in trials] == [{"loss": 0.4, "acc": 0.5}] * len(orders)
+
+
+def test_await_result_keeps_the_first_end_and_the_trial_active(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 1, None)
+    store.put_trials(trials_of(job, [1]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    first = store.await_result(job.id, trial_id(1), 1000.5)
+    assert first is not None and first.awaiting_result_since == 1000.5 and first.state is TrialState.RUNNING
+    again = store.await_result(job.id, trial_id(1), 2000.0)  # a duplicate end event
+    assert again == first == store.get_trial(job.id, trial_id(1))
+    assert store.get_job(job.id).completed == 0
+    store.finish_trial(job.id, trial_id(1), TrialState.FAILED, error="no objective")
+    assert store.await_result(job.id, trial_id(1), 3000.0) is None
+    assert store.get_trial(job.id, trial_id(1)).awaiting_result_since == 1000.5
 
 
 # exactly once

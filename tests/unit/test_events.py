@@ -96,7 +96,12 @@ def test_failed_batch_job_names_status_reason_and_exit_code() -> None:
 def test_metric_event_fields() -> None:
     metric = parse_event(load("trial-metric-reported.json"))
     assert metric == TrialMetric(
-        job_id=JOB, trial_id=TRIAL, metrics={"val_loss": 0.0842, "val_accuracy": 0.9731}, step=12, final=False
+        job_id=JOB,
+        trial_id=TRIAL,
+        metrics={"val_loss": 0.0842, "val_accuracy": 0.9731},
+        step=12,
+        final=False,
+        at=1795734847.913,
     )
 
 

@@ -24,7 +24,7 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hyperstep.backends.base import TrialResult
 from hyperstep.backends.naming import (
@@ -141,7 +141,14 @@ class BatchJobDetail(_Aws):
 
 
 class TrialMetric(BaseModel):
-    """Intermediate (or final, before the job ends) metrics a training script reported."""
+    """Metrics a training script reported (``hyperstep.report``): intermediate ones at a
+    ``step``, or the ``final`` values the trial ends with.
+
+    ``final`` defaults to "no step given", the rule ``hyperstep.report`` follows; ``at``
+    (the script's clock, epoch seconds) orders reports of the same step. EventBridge may
+    deliver these before or after the job's own end event, twice, or out of order: collect
+    merges them order-free (``hyperstep.models.merge_reports``).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -150,6 +157,14 @@ class TrialMetric(BaseModel):
     metrics: dict[str, float] = Field(min_length=1)
     step: int | None = Field(default=None, ge=0)
     final: bool = False
+    at: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _final_without_step(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("final") is None:
+            return {**data, "final": data.get("step") is None}
+        return data
 
     @field_validator("metrics")
     @classmethod

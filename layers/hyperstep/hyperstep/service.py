@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hyperstep.backends.base import TrialBackend, TrialResult
 from hyperstep.errors import ConflictError, LaunchError
 from hyperstep.events import TrialMetric
-from hyperstep.models import Job, JobStatus, Trial, TrialState, finite_metrics
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, finite_metrics
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
@@ -273,14 +273,29 @@ class TuningService:
             return {}
         return described.metrics if described is not None else {}
 
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
-        """Keep intermediate metrics on a running trial (the finite ones)."""
-        return self.store.report_metrics(job_id, trial_id, finite_metrics(metrics))
+    def report_metrics(
+        self,
+        job_id: str,
+        trial_id: str,
+        metrics: dict[str, float],
+        step: int | None = None,
+        final: bool | None = None,
+        at: float | None = None,
+    ) -> bool:
+        """Keep metrics a trial's script reported (the finite ones), merged order-free by
+        rank (``MetricReport``). ``final`` defaults to "no step given", the rule of
+        ``hyperstep.report``. Returns False, keeping nothing, for a trial already recorded."""
+        final = step is None if final is None else final
+        reports = {
+            name: MetricReport(value=value, step=step, final=final, at=at)
+            for name, value in finite_metrics(metrics).items()
+        }
+        return self.store.report_metrics(job_id, trial_id, reports) is not None
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way."""
         if isinstance(event, TrialMetric):
-            return self.report_metrics(event.job_id, event.trial_id, event.metrics)
+            return self.report_metrics(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at)
         return self.collect(event)
 
     def progress(self, job_id: str) -> Progress:

@@ -12,15 +12,17 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
   never overspend ``max_trials`` together.
 - **Exactly once.** ``finish_trial`` records a result only for a pending or running trial
   and returns False for a repeat (events arrive twice): the job's counters move once.
+- **Order-free reports.** ``report_metrics`` merges by rank (final, step, time), so any
+  order and any repetition of the same reports leave the same trial.
 - **One waker.** ``take_task_token`` returns a stored token to exactly one caller.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
-from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 
 
 class TrialStore(ABC):
@@ -78,9 +80,17 @@ class TrialStore(ABC):
         ``ConflictError`` unless it is pending."""
 
     @abstractmethod
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
-        """Merge intermediate metrics into an active trial's ``metrics`` (later values
-        win); False, changing nothing, when the trial has already finished."""
+    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
+        """Merge reported metrics into an active trial (``Trial.with_reports``: per metric
+        the highest-ranking report, whatever the order of calls) and return the trial as
+        written; None, changing nothing, when the trial has already finished."""
+
+    @abstractmethod
+    def await_result(self, job_id: str, trial_id: str, since: float) -> Trial | None:
+        """Note that the backend ended an active trial without its final objective value:
+        set ``awaiting_result_since`` to ``since`` unless it is set already (the first end
+        counts), leaving the trial active. Return the trial as it now is; None, changing
+        nothing, when the trial has already finished."""
 
     @abstractmethod
     def finish_trial(

@@ -46,11 +46,11 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, Trial, TrialState, now
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, now
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
@@ -292,11 +292,20 @@ class DynamoDBStore(TrialStore):
         assert started is not None  # start never leaves the trial alone
         return started
 
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
+    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
         def merge(trial: Trial) -> Trial | None:
-            return trial.model_copy(update={"metrics": {**trial.metrics, **metrics}}) if trial.state.active else None
+            return trial.with_reports(reports) if trial.state.active else None
 
-        return self._rewrite_trial(job_id, trial_id, merge) is not None
+        return self._rewrite_trial(job_id, trial_id, merge)
+
+    def await_result(self, job_id: str, trial_id: str, since: float) -> Trial | None:
+        def mark(trial: Trial) -> Trial | None:
+            if not trial.state.active:
+                return None
+            first = since if trial.awaiting_result_since is None else trial.awaiting_result_since
+            return trial.model_copy(update={"awaiting_result_since": first})
+
+        return self._rewrite_trial(job_id, trial_id, mark)
 
     def finish_trial(
         self,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, Trial, TrialState, now
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, now
 from hyperstep.stores.base import TrialStore, counter_changes
 
 SCHEMA = """
@@ -160,13 +160,24 @@ class SQLiteStore(TrialStore):
             self._write_trial(conn, trial)
             return trial
 
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
+    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
-                return False
-            self._write_trial(conn, trial.model_copy(update={"metrics": {**trial.metrics, **metrics}}))
-            return True
+                return None
+            trial = trial.with_reports(reports)
+            self._write_trial(conn, trial)
+            return trial
+
+    def await_result(self, job_id: str, trial_id: str, since: float) -> Trial | None:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if not trial.state.active:
+                return None
+            if trial.awaiting_result_since is None:
+                trial = trial.model_copy(update={"awaiting_result_since": since})
+                self._write_trial(conn, trial)
+            return trial
 
     def finish_trial(
         self,
