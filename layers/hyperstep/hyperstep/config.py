@@ -40,7 +40,8 @@ def service_factory(env: Mapping[str, str]) -> Callable[[], TuningService]:
 
 
 def build_aws_service(env: Mapping[str, str]) -> TuningService:
-    """The service wired to DynamoDB, Step Functions, EventBridge, SageMaker and Batch."""
+    """The service wired to DynamoDB, Step Functions, EventBridge, SageMaker and Batch
+    (with CloudWatch Logs, where the reaper reads a Batch job's final metrics)."""
     import boto3
 
     from hyperstep.aws import EventBridgePublisher, StepFunctionsOrchestrator
@@ -53,7 +54,7 @@ def build_aws_service(env: Mapping[str, str]) -> TuningService:
         store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
         backends={
             "sagemaker": SageMakerBackend(boto3.client("sagemaker"), event_bus=bus),
-            "batch": BatchBackend(boto3.client("batch"), event_bus=bus),
+            "batch": BatchBackend(boto3.client("batch"), event_bus=bus, logs=boto3.client("logs")),
         },
         orchestrator=StepFunctionsOrchestrator(
             boto3.client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")

@@ -3,6 +3,22 @@
 Each takes a small pydantic request and returns a small pydantic response: exactly what
 crosses a Lambda boundary. Handlers decide nothing; the state machine only routes on
 the flags these return (``Plan.done``, ``Progress.done``).
+
+**A trial's objective is its final value, whatever the order of events.** EventBridge
+delivers a trial's end event and its script's metric reports in no order, some twice,
+some late, some never. So:
+
+- reports are kept with their step and finality and merged by rank (``MetricReport``: a
+  final report beats any step, a higher step a lower one, a duplicate changes nothing);
+- a completed trial's final metrics are its final reports overlaid by the platform's own
+  (the end event's, else ``TrialBackend.final_metrics``, SageMaker's Describe, asked
+  whenever the event lacks the objective); an intermediate value never becomes the objective;
+- a trial that completed without its final objective, on a backend whose reports may come
+  late (``late_reports``), stays running, awaiting it (``Trial.awaiting_result_since``): a
+  final report arriving later completes it, and the reaper, once the grace period has
+  passed, completes it from the source (``TrialBackend.recover_metrics``: SageMaker's
+  Describe, a Batch job's log read with the spec's regexes) or fails it saying what was
+  missing. A failed or stopped trial is recorded at once with what was reported.
 """
 
 from __future__ import annotations
@@ -10,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -237,41 +254,74 @@ class TuningService:
             self.wake(job.id)
 
     def collect(self, result: TrialResult) -> bool:
-        """Record a trial's end exactly once and wake the waiting execution.
+        """Record a trial's end exactly once, with its final metrics, and wake the waiting execution.
 
-        A completed trial that did not report the objective metric, or reported NaN or
-        infinity, is recorded as failed; other non-finite metrics are dropped.
-        Returns whether this call recorded it (False for a repeated or late event).
+        A failed or stopped trial is recorded at once with the metrics reported so far. A
+        completed one completes when its final metrics hold the objective (NaN or infinity
+        fail it; other non-finite metrics are dropped), else waits for them or fails (see
+        ``_complete``). Returns whether this call recorded the end: False for a repeated or
+        late event, and while the trial waits for its final objective.
         """
         job = self.store.get_job(result.job_id)
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
             return False
-        metrics = {**trial.metrics, **result.metrics}
-        state, value, error = TrialState(result.state), None, result.error
+        if result.state != "completed":
+            return self._end(job, trial, TrialState(result.state), {**trial.metrics, **result.metrics}, result.error)
+        platform = dict(result.metrics)
+        if job.spec.objective.metric not in platform:
+            platform = {**self._described_metrics(job, trial), **platform}
+        return self._complete(job, trial, platform)
+
+    def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float]) -> bool:
+        """End a trial the backend says completed: with the objective among its final
+        metrics (final reports overlaid by the ``platform``'s), as completed. Without it,
+        a trial whose reports may come late waits for them (``await_result``; the reaper
+        settles it after its grace); any other fails."""
         objective = job.spec.objective.metric
-        if state is TrialState.COMPLETED and objective not in metrics:
-            metrics.update(self._described_metrics(job, trial))
-        reported, metrics = metrics.get(objective), finite_metrics(metrics)  # NaN/inf: no result
+        final = {**trial.final_reports(), **platform}
+        if objective in final:
+            return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final})
+        if not self._takes_late_reports(job):
+            return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, missing_objective(job, trial))
+        waiting = self.store.await_result(job.id, trial.id, self.clock())
+        if waiting is not None and objective in waiting.final_reports():  # it landed meanwhile
+            return self._complete(job, waiting, platform)
+        return False
+
+    def _end(
+        self, job: Job, trial: Trial, state: TrialState, metrics: Mapping[str, float], error: str | None = None
+    ) -> bool:
+        """Record the trial's end once (the store's conditional write) and wake the job's
+        execution. A completed trial's value is ``metrics[objective]``; NaN or infinity
+        there fails it."""
+        objective, value = job.spec.objective.metric, None
         if state is TrialState.COMPLETED:
-            value = metrics.get(objective)
-            if reported is not None and value is None:
+            reported = metrics.get(objective)
+            if reported is not None and math.isfinite(reported):
+                value = reported
+            else:
                 state, error = TrialState.FAILED, f"objective metric {objective!r} is not a finite number ({reported})"
-            elif value is None:
-                state, error = TrialState.FAILED, f"objective metric {objective!r} was not reported"
-        recorded = self.store.finish_trial(job.id, trial.id, state, value=value, metrics=metrics, error=error)
+        recorded = self.store.finish_trial(
+            job.id, trial.id, state, value=value, metrics=finite_metrics(metrics), error=error
+        )
         if recorded:
             self.wake(job.id)
         return recorded
 
-    def _described_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
-        """Final metrics from the backend itself, for an end event that carried none
-        (SageMaker's state-change event may omit ``FinalMetricDataList``)."""
+    def _takes_late_reports(self, job: Job) -> bool:
         try:
-            described = self.backend_for(job).describe(job, trial)
+            return self.backend_for(job).late_reports
+        except LaunchError:  # a job driven by ask/tell, or a backend not wired here
+            return False
+
+    def _described_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+        """Final metrics the platform keeps, for an end event that carried none of the
+        objective (SageMaker's state-change event may omit ``FinalMetricDataList``)."""
+        try:
+            return self.backend_for(job).final_metrics(job, trial)
         except LaunchError:
             return {}
-        return described.metrics if described is not None else {}
 
     def report_metrics(
         self,
@@ -284,13 +334,21 @@ class TuningService:
     ) -> bool:
         """Keep metrics a trial's script reported (the finite ones), merged order-free by
         rank (``MetricReport``). ``final`` defaults to "no step given", the rule of
-        ``hyperstep.report``. Returns False, keeping nothing, for a trial already recorded."""
+        ``hyperstep.report``. A final report of the objective completes a trial that ended
+        awaiting it. Returns False, keeping nothing, for a trial already recorded."""
         final = step is None if final is None else final
         reports = {
             name: MetricReport(value=value, step=step, final=final, at=at)
             for name, value in finite_metrics(metrics).items()
         }
-        return self.store.report_metrics(job_id, trial_id, reports) is not None
+        trial = self.store.report_metrics(job_id, trial_id, reports)
+        if trial is None:
+            return False
+        if trial.awaiting_result_since is not None:
+            job = self.store.get_job(job_id)
+            if job.spec.objective.metric in trial.final_reports():
+                self._complete(job, trial, self._described_metrics(job, trial))
+        return True
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way."""
@@ -356,6 +414,10 @@ class TuningService:
         return counts
 
     def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
+        if trial.awaiting_result_since is not None:
+            if self.clock() - trial.awaiting_result_since > grace:
+                counts["recorded"] += self._settle_from_source(job, trial, grace)
+            return
         timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
@@ -364,6 +426,24 @@ class TuningService:
             self.backend_for(job).stop(job, trial)
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
             counts["timed_out"] += self.collect(stuck)
+
+    def _settle_from_source(self, job: Job, trial: Trial, grace: float) -> bool:
+        """End a trial that completed without its final objective and has waited ``grace``
+        seconds for it: complete it from the source (``recover_metrics``), else fail it.
+
+        A source that cannot be read (no permission, say) fails the trial with the reason
+        rather than stopping the reaper: left running, it would hold its job forever.
+        """
+        problem, trial = None, self.store.get_trial(job.id, trial.id)  # with any report that came meanwhile
+        try:
+            recovered = self.backend_for(job).recover_metrics(job, trial)
+        except Exception as exc:
+            recovered, problem = {}, f"{type(exc).__name__}: {exc}"
+        final = {**trial.final_reports(), **recovered}
+        metrics = {**trial.metrics, **final}
+        if job.spec.objective.metric in final:
+            return self._end(job, trial, TrialState.COMPLETED, metrics)
+        return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial, grace, problem))
 
     def backend_for(self, job: Job) -> TrialBackend:
         if job.spec.trial is None:
@@ -384,6 +464,26 @@ def failure_reason(error: Mapping[str, Any]) -> str:
     with contextlib.suppress(ValueError, TypeError, AttributeError):
         cause = json.loads(cause).get("errorMessage", cause)
     return f"{error.get('Error')}: {cause}"
+
+
+def missing_objective(job: Job, trial: Trial, grace: float | None = None, problem: str | None = None) -> str:
+    """Why a completed trial has no objective value, and what its script should do."""
+    objective = job.spec.objective.metric
+    reason = f"objective metric {objective!r} was not reported"
+    if grace is not None:
+        reason += (
+            f": no final report came within {grace:g} s of the trial's end, and the backend's record and log hold none"
+        )
+    if problem is not None:
+        reason += f" (reading them failed: {problem})"
+    last = trial.reports.get(objective)
+    if last is not None and not last.final:
+        where = "" if last.step is None else f" at step {last.step}"
+        reason += (
+            f"; its last report was {objective}={last.value:g}{where}, not final:"
+            " report the final value without a step, or with final=True"
+        )
+    return reason
 
 
 def execution_name(job_id: str, seed: str) -> str:

@@ -176,7 +176,8 @@ class BatchTrial(_TrialBlock):
 
     The command gets the hyperparameters appended as ``--name value``; the script reports
     its metrics with ``hyperstep.reporting.report`` (Batch has no log-scraping of its own), so
-    ``metric_definitions`` name those metrics, and their regexes serve local runs.
+    ``metric_definitions`` name those metrics; their regexes serve local runs and read the
+    final values from the job's CloudWatch log when the final report never arrived.
     ``timeout_seconds`` becomes the job's ``attemptDurationSeconds`` (at least 60).
     """
 

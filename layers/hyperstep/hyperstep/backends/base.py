@@ -4,12 +4,20 @@ A backend starts a trial and, one way or another, makes its end known as a
 ``TrialResult`` delivered to the collect use case: the local backend publishes it on the
 in-process bus; SageMaker and Batch emit EventBridge state-change events that
 ``hyperstep.events`` parses. ``describe`` lets the reaper reconcile what events missed.
+
+A completed trial's objective is a final value, and a backend knows where its final
+values live: in the result itself (the local backend reads the log when the process
+ends), in the platform's record (``final_metrics``: SageMaker's ``FinalMetricDataList``,
+which the end event may omit), or, as a last resort, in the job's log (``recover_metrics``,
+which the reaper calls after its grace period: a Batch job's CloudWatch log stream). A
+backend whose scripts report metrics as events (``late_reports``) may see its trial end
+before the final report arrives; collect then waits for it instead of failing the trial.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +40,11 @@ class TrialResult(BaseModel):
 class TrialBackend(ABC):
     """Runs trials. Implementations: local, simulated, sagemaker, batch."""
 
+    late_reports: ClassVar[bool] = False
+    """Whether the trial's script reports metrics as events that may reach collect after
+    the trial's end (EventBridge orders nothing): a trial that completed without its final
+    objective then waits for it (see ``TuningService.collect``) instead of failing."""
+
     @abstractmethod
     def launch(self, job: Job, trial: Trial) -> str:
         """Start the trial; return the backend's reference to it (job name, id, pid).
@@ -47,3 +60,14 @@ class TrialBackend(ABC):
     @abstractmethod
     def describe(self, job: Job, trial: Trial) -> TrialResult | None:
         """The trial's result if it has ended, None while it runs (for the reaper)."""
+
+    def final_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+        """The final metrics the platform keeps for an ended trial, for an end event that
+        carried none; {} when the platform keeps none (the default)."""
+        return {}
+
+    def recover_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+        """The final metrics by any means the backend has (a log included), for a trial
+        that ended without them and whose grace period has passed; {} when there are none.
+        May be slow: only the reaper calls it. Defaults to ``final_metrics``."""
+        return self.final_metrics(job, trial)

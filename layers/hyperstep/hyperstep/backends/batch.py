@@ -8,22 +8,34 @@ spec's command plus ``--name value`` hyperparameters and the environment carryin
 
 Batch does not refuse a second job of the same name, so ``launch`` first looks for one
 with ``ListJobs`` (``JOB_NAME`` filter) and returns its id: a retried launch never
-starts a second copy. A job's metrics reach hyperstep only as "Trial Metric Reported"
-events; ``describe`` therefore returns state without metrics and the collect use case
-merges what was already reported. ``stop`` terminates with a fixed reason that Batch
-returns as ``statusReason``; that is how a stopped trial is told from a failed one.
+starts a second copy. ``stop`` terminates with a fixed reason that Batch returns as
+``statusReason``; that is how a stopped trial is told from a failed one.
+
+Metrics: Batch keeps none. A job's metrics reach hyperstep as "Trial Metric Reported"
+events, which EventBridge may deliver after the job's own SUCCEEDED (``late_reports``):
+``describe`` returns state without metrics, and collect waits for the final report. When
+none comes within the reaper's grace, ``recover_metrics`` reads the job's CloudWatch log
+stream (``hyperstep.report`` prints every report there) with the spec's
+``metric_definitions`` regexes, the last match being the final value, as SageMaker
+reads a training job's log. The stream is the job's ``container.logStreamName`` (else its
+last attempt's), in the ``awslogs-group`` of the container's ``logConfiguration``, by
+default ``/aws/batch/job``; a job logging through another driver has no log to read.
 
 IAM for the caller: ``batch:SubmitJob``, ``batch:TagResource`` (tags on submit),
-``batch:ListJobs``, ``batch:DescribeJobs`` and ``batch:TerminateJob``.
+``batch:ListJobs``, ``batch:DescribeJobs`` and ``batch:TerminateJob``; for
+``recover_metrics`` (the reaper) also ``logs:GetLogEvents`` on the job log streams,
+``arn:<partition>:logs:<region>:<account>:log-group:/aws/batch/job:log-stream:*`` (and on
+any other ``awslogs-group`` the job definitions name).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.backends.naming import (
     BATCH_NAME_MAX,
     BATCH_STOP_REASON,
@@ -43,6 +55,23 @@ def _block(job: Job) -> BatchTrial:
     if not isinstance(block, BatchTrial):
         raise LaunchError(f"job {job.id} does not run on Batch (trial backend: {getattr(block, 'backend', None)})")
     return block
+
+
+BATCH_LOG_GROUP = "/aws/batch/job"
+"""Where the ``awslogs`` driver sends a Batch job's output unless ``awslogs-group`` says otherwise."""
+
+
+def log_location(detail: dict[str, Any]) -> tuple[str, str] | None:
+    """``(log group, log stream)`` of a ``DescribeJobs`` job detail; None when the job has
+    no stream yet (it never ran) or logs through a driver other than ``awslogs``."""
+    container = detail.get("container") or {}
+    attempts = [a.get("container") or {} for a in detail.get("attempts") or []]
+    streams = [container.get("logStreamName"), *(a.get("logStreamName") for a in reversed(attempts))]
+    stream = next((s for s in streams if s), None)
+    config = container.get("logConfiguration") or {}
+    if stream is None or config.get("logDriver", "awslogs") != "awslogs":
+        return None
+    return (config.get("options") or {}).get("awslogs-group", BATCH_LOG_GROUP), stream
 
 
 def _resources(block: BatchTrial) -> list[dict[str, str]]:
@@ -78,12 +107,17 @@ def build_request(job: Job, trial: Trial, name: str, event_bus: str | None = Non
 
 
 class BatchBackend(TrialBackend):
-    """Submits, terminates and describes trials through a boto3 ``batch`` client."""
+    """Submits, terminates and describes trials through a boto3 ``batch`` client, and
+    reads their logs through a boto3 ``logs`` client."""
 
-    def __init__(self, client: Any, event_bus: str | None = None) -> None:
+    late_reports: ClassVar[bool] = True
+
+    def __init__(self, client: Any, event_bus: str | None = None, logs: Any = None) -> None:
         self.client = client
         self.event_bus = event_bus
         """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
+        self.logs = logs
+        """A CloudWatch Logs client for ``recover_metrics``; without one, no log is read."""
 
     @staticmethod
     def job_name(job: Job, trial: Trial, attempt: int = 1) -> str:
@@ -126,14 +160,27 @@ class BatchBackend(TrialBackend):
         if job_id is not None:
             self.client.terminate_job(jobId=job_id, reason=BATCH_STOP_REASON)
 
-    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
-        """The trial's state once the Batch job has ended (no metrics); None while it runs or if unknown."""
+    def _detail(self, job: Job, trial: Trial) -> dict[str, Any] | None:
+        """The Batch job's ``DescribeJobs`` detail; None if it was never submitted."""
         job_id = self._job_id(job, trial)
         if job_id is None:
             return None
         jobs = self.client.describe_jobs(jobs=[job_id]).get("jobs", [])
-        if not jobs:
+        return jobs[0] if jobs else None
+
+    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+        """The trial's state once the Batch job has ended (no metrics); None while it runs or if unknown."""
+        found = self._detail(job, trial)
+        if found is None:
             return None
-        found = jobs[0]
         container = BatchContainer.model_validate(found["container"]) if found.get("container") else None
         return batch_result(job.id, trial.id, found["status"], found.get("statusReason"), container)
+
+    def recover_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+        """The final metrics in the job's CloudWatch log: each metric's last match of its
+        ``metric_definitions`` regex; {} without a logs client, a log stream or a match."""
+        found = None if self.logs is None else self._detail(job, trial)
+        location = None if found is None else log_location(found)
+        if location is None:
+            return {}
+        return final_metrics_in_log(self.logs, *location, _block(job).metric_definitions)

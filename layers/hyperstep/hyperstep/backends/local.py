@@ -5,8 +5,11 @@ stderr). The command gets the hyperparameters as ``--name value`` arguments (str
 they are, other values as JSON, exactly as SageMaker and Batch trials get them) and the
 ``SM_*`` variables a script-mode script reads, so the script that tunes here tunes on
 SageMaker unchanged. Metrics are read from the log with the spec's regexes; the last
-match wins, as in SageMaker's ``FinalMetricDataList``. When a process ends, its result
-goes to ``on_result`` (the in-process bus's publish).
+match wins, as in SageMaker's ``FinalMetricDataList`` (``backends.logs.parse_metrics``).
+So a local result's metrics are final: ``hyperstep.report`` prints every report, and the
+last one printed is the final report of a script that ends with one. Nothing reaches the
+trial after its end (``late_reports`` is False): a result without the objective fails.
+When a process ends, its result goes to ``on_result`` (the in-process bus's publish).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,24 +25,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.logs import parse_metrics
 from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
 from hyperstep.models import Job, Trial
-from hyperstep.spec import LocalTrial, MetricDefinition
-
-
-def parse_metrics(text: str, definitions: list[MetricDefinition]) -> dict[str, float]:
-    """The last value each metric regex matched, line by line as SageMaker reads logs."""
-    metrics: dict[str, float] = {}
-    patterns = [(d.name, re.compile(d.regex)) for d in definitions]
-    for line in text.splitlines():
-        for name, pattern in patterns:
-            for match in pattern.finditer(line):
-                try:
-                    metrics[name] = float(match.group(1))
-                except (TypeError, ValueError):  # not a number, or an optional group that matched nothing
-                    continue
-    return metrics
+from hyperstep.spec import LocalTrial
 
 
 def resolve_command(command: list[str]) -> list[str]:

@@ -6,6 +6,11 @@ as strings (SageMaker accepts only strings; script mode hands them to the entry 
 ``--name value``). The job's end arrives as a "SageMaker Training Job State Change" event;
 ``describe`` is the reaper's way to fetch it, with ``FinalMetricDataList`` as metrics.
 
+The end event may lack ``FinalMetricDataList`` (AWS's own sample event has none): then
+``final_metrics`` asks ``DescribeTrainingJob`` for it, and collect calls it every time the
+event lacks the objective, so the value never depends on which event came first. A
+script may also report by event (``late_reports``), which can arrive after the end.
+
 IAM for the caller: ``sagemaker:CreateTrainingJob``, ``sagemaker:AddTags`` (tagging on
 create), ``sagemaker:DescribeTrainingJob``, ``sagemaker:StopTrainingJob`` and
 ``iam:PassRole`` on the spec's ``role_arn``.
@@ -14,7 +19,7 @@ create), ``sagemaker:DescribeTrainingJob``, ``sagemaker:StopTrainingJob`` and
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -144,6 +149,8 @@ def build_request(
 class SageMakerBackend(TrialBackend):
     """Launches, stops and describes trials through a boto3 ``sagemaker`` client."""
 
+    late_reports: ClassVar[bool] = True
+
     def __init__(self, client: Any, event_bus: str | None = None) -> None:
         self.client = client
         self.event_bus = event_bus
@@ -197,3 +204,8 @@ class SageMakerBackend(TrialBackend):
             found.get("FailureReason"),
             metrics,
         )
+
+    def final_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+        """``FinalMetricDataList`` of the completed training job; {} before it completes or if unknown."""
+        result = self.describe(job, trial)
+        return result.metrics if result is not None else {}
