@@ -1,8 +1,10 @@
 """Reaper (every few minutes): reconcile what events missed and wake waiting executions.
 
 Fetches results of running trials whose end event never arrived (Describe* calls), fails
-trials past their timeout plus a grace period, and wakes every unfinished job's
-execution. ``HYPERSTEP_REAPER_GRACE_SECONDS`` sets the grace (default 300).
+trials past their timeout plus a grace period, settles trials that ended without their
+final objective and waited the grace for it (from SageMaker's Describe or the Batch job's
+CloudWatch log, else failed), and wakes every unfinished job's execution.
+``HYPERSTEP_REAPER_GRACE_SECONDS`` sets the grace (default 300).
 """
 
 from __future__ import annotations
