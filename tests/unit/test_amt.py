@@ -211,6 +211,31 @@ def test_only_the_first_of_several_training_definitions_is_imported_and_the_rest
     assert any(line.startswith("TrainingJobDefinitions[0].DefinitionName: not carried over") for line in imported.notes)
 
 
+def test_flexible_instances_take_the_first_instance_config_and_name_the_others() -> None:
+    request = load(DOC_EXAMPLE)
+    del request[DEFINITION]["ResourceConfig"]
+    request[DEFINITION]["HyperParameterTuningResourceConfig"] = {
+        "AllocationStrategy": "Prioritized",
+        "InstanceConfigs": [
+            {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            {"InstanceType": "ml.c5.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        ],
+    }
+    imported = import_request(amt_valid(request))
+    trial = imported.spec["trial"]
+    assert (trial["instance_type"], trial["instance_count"], trial["volume_size_gb"]) == ("ml.m5.xlarge", 1, 30)
+    flexible = f"{DEFINITION}.HyperParameterTuningResourceConfig"
+    named = [line.split(":")[0] for line in imported.notes]
+    assert f"{flexible}.AllocationStrategy" in named and f"{flexible}.InstanceConfigs[1]" in named
+
+
+def test_a_request_whose_spec_cannot_run_says_which_field_is_missing() -> None:
+    request = load(DOC_EXAMPLE)
+    del request[DEFINITION]["ResourceConfig"]  # the API allows it; a training job needs an instance type
+    with pytest.raises(SpecError, match=r"^the imported spec is not valid: trial.instance_type: Field required$"):
+        import_request(request)
+
+
 def test_a_local_import_runs_the_command_and_names_the_sagemaker_settings() -> None:
     imported = import_request(load(EVERY_FIELD), command=["python", "train.py"])
     trial = imported.spec["trial"]

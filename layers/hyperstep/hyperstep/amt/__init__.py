@@ -70,7 +70,10 @@ def import_request(document: Any, *, command: list[str] | None = None, max_trial
     _unsupported(request, config, definition)
     where = "a local run does not use it" if command else "hyperstep's sagemaker trial block has no such setting"
     notes = request.notes + request.leftovers(where)
-    parse_spec(spec)  # one-line SpecError naming the spec's field if the result cannot run
+    try:
+        parse_spec(spec)
+    except SpecError as exc:  # e.g. a request without an instance type: name the spec's field
+        raise SpecError(f"the imported spec is not valid: {exc}") from None
     return Imported(spec=spec, notes=notes)
 
 

@@ -57,15 +57,16 @@ def local_trial(request: Request, definition: tuple, trial: dict[str, Any], comm
 def sagemaker_trial(request: Request, definition: tuple, trial: dict[str, Any]) -> dict[str, Any]:
     algorithm = (*definition, "AlgorithmSpecification")
     block: dict[str, Any] = {"backend": "sagemaker", **trial}
+    resources = _resources(request, definition)
     fields = {
         "training_image": (*algorithm, "TrainingImage"),
         "algorithm_name": (*algorithm, "AlgorithmName"),
         "input_mode": (*algorithm, "TrainingInputMode"),
         "role_arn": (*definition, "RoleArn"),
         "output_path": (*definition, "OutputDataConfig", "S3OutputPath"),
-        "instance_type": (*definition, "ResourceConfig", "InstanceType"),
-        "instance_count": (*definition, "ResourceConfig", "InstanceCount"),
-        "volume_size_gb": (*definition, "ResourceConfig", "VolumeSizeInGB"),
+        "instance_type": (*resources, "InstanceType"),
+        "instance_count": (*resources, "InstanceCount"),
+        "volume_size_gb": (*resources, "VolumeSizeInGB"),
         "max_wait_seconds": (*definition, "StoppingCondition", "MaxWaitTimeInSeconds"),
         "checkpoint_s3_uri": (*definition, "CheckpointConfig", "S3Uri"),
     }
@@ -104,6 +105,20 @@ def sagemaker_trial(request: Request, definition: tuple, trial: dict[str, Any]) 
         if name in statics:
             request.note((*definition, "StaticHyperParameters", name), "hyperstep sets its own value for each trial")
     return block
+
+
+def _resources(request: Request, definition: tuple) -> tuple[Any, ...]:
+    """Where the instance type, count and volume are: ``ResourceConfig``, or else the
+    ``HyperParameterTuningResourceConfig`` (its own fields, or its first ``InstanceConfigs``
+    entry: hyperstep has no fallback to the others, which are named)."""
+    if request.mapping(*definition, "ResourceConfig") or not request.mapping(
+        *definition, "HyperParameterTuningResourceConfig"
+    ):
+        return (*definition, "ResourceConfig")
+    flexible = (*definition, "HyperParameterTuningResourceConfig")
+    if request.lookup(*flexible, "InstanceType") is None and request.items(*flexible, "InstanceConfigs"):
+        return (*flexible, "InstanceConfigs", 0)
+    return flexible
 
 
 def _channel(request: Request, path: tuple) -> dict[str, Any]:
