@@ -90,6 +90,20 @@ def test_importance_finds_the_one_parameter_that_matters() -> None:
     assert shares["x"] > 0.8 and shares["n"] < 0.1 and shares["kind"] < 0.1, shares
 
 
+def test_importance_of_a_large_job_models_a_bounded_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hyperstep.strategies.gp import GaussianProcess
+
+    seen: list[int] = []
+    fit = GaussianProcess.fit.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        GaussianProcess, "fit", classmethod(lambda cls, X, *a, **k: seen.append(len(X)) or fit(cls, X, *a, **k))
+    )
+    monkeypatch.setattr(analysis, "MAX_MODEL_TRIALS", 30)
+    data = make_data(n=80)
+    shares = analysis.importance(data.job, data.trials)
+    assert seen == [30] and shares is not None and shares["x"] > 0.7
+
+
 def test_importance_needs_enough_trials_and_ignores_constants() -> None:
     few = make_data(n=4)
     assert analysis.importance(few.job, few.trials) is None

@@ -24,6 +24,8 @@ SAMPLES = 256
 """Monte Carlo points over the other parameters for each main effect."""
 GRID = 16
 """Values taken along a numeric parameter for its main effect."""
+MAX_MODEL_TRIALS = 300
+"""The GP's cost grows with the cube of its data: a larger job is modelled on a random subset."""
 
 
 def completed(trials: Sequence[Trial]) -> list[Trial]:
@@ -63,12 +65,14 @@ def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, fl
     params = varying(job.spec.space)
     if len(done) < MIN_TRIALS_FOR_IMPORTANCE or len(params) < 2:
         return None
+    rng = np.random.default_rng(seed)
+    if len(done) > MAX_MODEL_TRIALS:
+        done = [done[i] for i in sorted(rng.choice(len(done), MAX_MODEL_TRIALS, replace=False))]
     space = SearchSpace(parameters=params)
     y = np.array([t.value for t in done], dtype=float)
     if float(np.ptp(y)) <= 0:
         return None
     X = space.encode_many([{p.name: t.params[p.name] for p in params} for t in done])
-    rng = np.random.default_rng(seed)
     projector = Projector(space)
     warped = warp_objective(y if job.minimize else -y)
     model = GaussianProcess.fit(X, warped, rng, restarts=2, onehot=~projector.numeric)
