@@ -52,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .hyperstep runs build .tools *.egg-info
+	rm -rf $(VENV) .hyperstep runs reports build .tools *.egg-info
 
 # The Lambda layer (arm64, CPython 3.12 wheels) in build/layer and build/layer.zip;
 # set LAYER_ARCH=x86_64 or BYTECODE_PYTHON=/path/to/python3.12 as needed.
