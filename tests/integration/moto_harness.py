@@ -51,6 +51,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 
 from hyperstep.config import service_factory  # noqa: E402
+from hyperstep.local.runtime import substitutions  # noqa: E402
 from hyperstep.service import TuningService  # noqa: E402
 from hyperstep.stores.dynamodb import create_table  # noqa: E402
 
@@ -65,8 +66,6 @@ MOTO_CONFIG: dict[str, Any] = {
 HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect")
 """The functions a job runs through: the API submits it, the state machine runs the loop,
 ``collect`` is the EventBridge rules' target."""
-ASL_SUBSTITUTIONS = {"SuggestFunctionArn": "suggest", "LaunchFunctionArn": "launch", "WaitFunctionArn": "wait"}
-ASL_SUBSTITUTIONS["FinishFunctionArn"] = "finish"
 
 _local = threading.local()
 
@@ -160,10 +159,10 @@ def _dummy_zip() -> bytes:
 
 
 def tuning_definition() -> str:
-    """``tuning.asl.json`` with the function ARNs filled in, as SAM's DefinitionSubstitutions do."""
+    """``tuning.asl.json`` with the partition and function ARNs filled in, as SAM's DefinitionSubstitutions do."""
     text = (REPO / "statemachine" / "tuning.asl.json").read_text()
-    for variable, handler in ASL_SUBSTITUTIONS.items():
-        text = text.replace(f"${{{variable}}}", function_arn(handler))
+    for variable, value in substitutions(function_arn).items():
+        text = text.replace(f"${{{variable}}}", value)
     assert "${" not in text, "a substitution of tuning.asl.json is not filled"
     return text
 
