@@ -63,9 +63,9 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
     "batch": {"use_docker": False},
 }
-HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect")
+HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect", "reaper", "start")
 """The functions a job runs through: the API submits it, the state machine runs the loop,
-``collect`` is the EventBridge rules' target."""
+``collect`` is the EventBridge rules' target; ``reaper`` and ``start`` run on schedules."""
 
 _local = threading.local()
 
@@ -121,7 +121,7 @@ def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., byt
         handler = by_name[fn.function_name]
         event = json.loads(body or "{}")
         context = FakeContext(fn.function_name, fn.function_arn, int(fn.memory_size or 128))
-        _local.function = handler
+        caller, _local.function = current_function(), handler
         started = time.perf_counter()
         try:
             result = handler_module(handler).lambda_handler(event, context)
@@ -132,7 +132,7 @@ def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., byt
             error["stackTrace"] = traceback.format_tb(exc.__traceback__)  # type: ignore[assignment]
             return json.dumps(error).encode()
         finally:
-            _local.function = None
+            _local.function = caller
         on_invoke(Invocation(handler, time.perf_counter() - started))
         return json.dumps(result).encode()
 
@@ -212,7 +212,7 @@ def state_path(history: list[dict[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
 
 
-def _deploy(memory: dict[str, int]) -> str:
+def _deploy(memory: dict[str, int], machine_name: str) -> str:
     iam = boto3.client("iam", region_name=REGION)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName="hyperstep", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
@@ -229,14 +229,14 @@ def _deploy(memory: dict[str, int]) -> str:
             MemorySize=memory.get(handler, 512),
         )
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    return sfn.create_state_machine(name="hyperstep-tuning", definition=tuning_definition(), roleArn=role)[
-        "stateMachineArn"
-    ]
+    return sfn.create_state_machine(name=machine_name, definition=tuning_definition(), roleArn=role)["stateMachineArn"]
 
 
 @contextmanager
 def moto_stack(
-    on_invoke: Callable[[Invocation], None] | None = None, memory: dict[str, int] | None = None
+    on_invoke: Callable[[Invocation], None] | None = None,
+    memory: dict[str, int] | None = None,
+    machine_name: str = "hyperstep-tuning",
 ) -> Iterator[MotoStack]:
     """hyperstep deployed in moto for the duration of the block (see the module docstring)."""
     memory = memory or {}
@@ -252,7 +252,7 @@ def moto_stack(
         stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
         boto3.setup_default_session()  # handlers' clients come from it: hooks on its events reach them
-        machine_arn = _deploy(memory)
+        machine_arn = _deploy(memory, machine_name)
         os.environ["HYPERSTEP_STATE_MACHINE_ARN"] = machine_arn
         invoke = _routed_invoke(record)
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,9 @@ def test_two_stacks_in_one_region_name_nothing_alike() -> None:
     second = named_resources(Stack(name="hyperstep-dev", uuid="0e9a8b7c-4a5e-11f0-8e6f-5a4b3c2d1e0f"))
     assert first.keys() == second.keys()
     assert not set(first.values()) & set(second.values())
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config["default"]["deploy"]["parameters"]["parameter_overrides"]
+    assert "ScheduleGroupName" not in overrides  # a fixed name there would clash again
 
 
 def test_a_given_schedule_group_name_is_used_and_followed_by_the_api_permission() -> None:
