@@ -2,8 +2,9 @@
 
 ``moto_stack()`` builds what the SAM template deploys, in moto: the DynamoDB table
 (``table_definition``), an IAM role, one Lambda function per handler (a dummy zip, so
-the ARNs exist), and the state machine from ``statemachine/tuning.asl.json`` with its
-``${...FunctionArn}`` substitutions filled with those ARNs. moto's Step Functions engine
+the ARNs exist), and the state machine (``machine_name``; the IAM check passes the
+template's) from ``statemachine/tuning.asl.json`` with its ``${...FunctionArn}``
+substitutions filled with those ARNs and ``${Partition}`` with ``aws``. moto's Step Functions engine
 runs the definition in a background thread; without Docker moto's Lambda only echoes
 its payload, so ``LambdaSimpleBackend.invoke`` is routed to the real handler module of
 the function (``hyperstep_functions.<name>.app.lambda_handler``) with a JSON round trip,
@@ -12,7 +13,8 @@ reports it. Every handler gets a fresh service (``service_factory``) per stack, 
 test reuses clients from a finished mock.
 
 ``Invocation`` records (function, seconds, error) go to the ``on_invoke`` callback;
-``current_function()`` tells a botocore hook which handler is making a call.
+``current_function()`` tells a call recorder which handler is making a call (a handler
+invoked from inside another's call is attributed to itself, then to its caller again).
 """
 
 from __future__ import annotations
