@@ -2,8 +2,9 @@
 
 ``moto_stack()`` builds what the SAM template deploys, in moto: the DynamoDB table
 (``table_definition``), an IAM role, one Lambda function per handler (a dummy zip, so
-the ARNs exist), and the state machine from ``statemachine/tuning.asl.json`` with its
-``${...FunctionArn}`` substitutions filled with those ARNs. moto's Step Functions engine
+the ARNs exist), and the state machine (``machine_name``; the IAM check passes the
+template's) from ``statemachine/tuning.asl.json`` with its ``${...FunctionArn}``
+substitutions filled with those ARNs and ``${Partition}`` with ``aws``. moto's Step Functions engine
 runs the definition in a background thread; without Docker moto's Lambda only echoes
 its payload, so ``LambdaSimpleBackend.invoke`` is routed to the real handler module of
 the function (``hyperstep_functions.<name>.app.lambda_handler``) with a JSON round trip,
@@ -12,7 +13,8 @@ reports it. Every handler gets a fresh service (``service_factory``) per stack, 
 test reuses clients from a finished mock.
 
 ``Invocation`` records (function, seconds, error) go to the ``on_invoke`` callback;
-``current_function()`` tells a botocore hook which handler is making a call.
+``current_function()`` tells a call recorder which handler is making a call (a handler
+invoked from inside another's call is attributed to itself, then to its caller again).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 
 from hyperstep.config import service_factory  # noqa: E402
+from hyperstep.local.runtime import substitutions  # noqa: E402
 from hyperstep.service import TuningService  # noqa: E402
 from hyperstep.stores.dynamodb import create_table  # noqa: E402
 
@@ -62,11 +65,9 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
     "batch": {"use_docker": False},
 }
-HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect")
+HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect", "reaper", "start")
 """The functions a job runs through: the API submits it, the state machine runs the loop,
-``collect`` is the EventBridge rules' target."""
-ASL_SUBSTITUTIONS = {"SuggestFunctionArn": "suggest", "LaunchFunctionArn": "launch", "WaitFunctionArn": "wait"}
-ASL_SUBSTITUTIONS["FinishFunctionArn"] = "finish"
+``collect`` is the EventBridge rules' target; ``reaper`` and ``start`` run on schedules."""
 
 _local = threading.local()
 
@@ -122,7 +123,7 @@ def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., byt
         handler = by_name[fn.function_name]
         event = json.loads(body or "{}")
         context = FakeContext(fn.function_name, fn.function_arn, int(fn.memory_size or 128))
-        _local.function = handler
+        caller, _local.function = current_function(), handler
         started = time.perf_counter()
         try:
             result = handler_module(handler).lambda_handler(event, context)
@@ -133,7 +134,7 @@ def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., byt
             error["stackTrace"] = traceback.format_tb(exc.__traceback__)  # type: ignore[assignment]
             return json.dumps(error).encode()
         finally:
-            _local.function = None
+            _local.function = caller
         on_invoke(Invocation(handler, time.perf_counter() - started))
         return json.dumps(result).encode()
 
@@ -160,10 +161,10 @@ def _dummy_zip() -> bytes:
 
 
 def tuning_definition() -> str:
-    """``tuning.asl.json`` with the function ARNs filled in, as SAM's DefinitionSubstitutions do."""
+    """``tuning.asl.json`` with the partition and function ARNs filled in, as SAM's DefinitionSubstitutions do."""
     text = (REPO / "statemachine" / "tuning.asl.json").read_text()
-    for variable, handler in ASL_SUBSTITUTIONS.items():
-        text = text.replace(f"${{{variable}}}", function_arn(handler))
+    for variable, value in substitutions(function_arn).items():
+        text = text.replace(f"${{{variable}}}", value)
     assert "${" not in text, "a substitution of tuning.asl.json is not filled"
     return text
 
@@ -213,7 +214,7 @@ def state_path(history: list[dict[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
 
 
-def _deploy(memory: dict[str, int]) -> str:
+def _deploy(memory: dict[str, int], machine_name: str) -> str:
     iam = boto3.client("iam", region_name=REGION)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName="hyperstep", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
@@ -230,14 +231,14 @@ def _deploy(memory: dict[str, int]) -> str:
             MemorySize=memory.get(handler, 512),
         )
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    return sfn.create_state_machine(name="hyperstep-tuning", definition=tuning_definition(), roleArn=role)[
-        "stateMachineArn"
-    ]
+    return sfn.create_state_machine(name=machine_name, definition=tuning_definition(), roleArn=role)["stateMachineArn"]
 
 
 @contextmanager
 def moto_stack(
-    on_invoke: Callable[[Invocation], None] | None = None, memory: dict[str, int] | None = None
+    on_invoke: Callable[[Invocation], None] | None = None,
+    memory: dict[str, int] | None = None,
+    machine_name: str = "hyperstep-tuning",
 ) -> Iterator[MotoStack]:
     """hyperstep deployed in moto for the duration of the block (see the module docstring)."""
     memory = memory or {}
@@ -253,7 +254,7 @@ def moto_stack(
         stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
         boto3.setup_default_session()  # handlers' clients come from it: hooks on its events reach them
-        machine_arn = _deploy(memory)
+        machine_arn = _deploy(memory, machine_name)
         os.environ["HYPERSTEP_STATE_MACHINE_ARN"] = machine_arn
         invoke = _routed_invoke(record)
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))

@@ -12,6 +12,7 @@ import pytest
 
 from hyperstep.local.definition import DefinitionError, load_definition, validate
 from hyperstep.local.executor import ExecutionExistsError, ExecutionResult, Executor
+from hyperstep.local.runtime import substitutions
 
 Handler = Callable[[Any, Any], Any]
 REPO = Path(__file__).resolve().parents[2]
@@ -633,8 +634,7 @@ def test_load_definition_substitutes_placeholders(tmp_path: Path) -> None:
 
 def test_hyperstep_state_machine_runs_its_loop() -> None:
     """The real tuning.asl.json: suggest, launch (Map), wait for the token, loop, finish."""
-    names = ("Suggest", "Launch", "Wait", "Finish")
-    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
     rounds = iter(
         [
             {"done": False, "handoff": False, "trial_ids": ["t1", "t2"], "results_seen": 0, "history_events": 36},
@@ -681,10 +681,9 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
 
 
 def test_a_plan_that_hands_over_ends_the_execution() -> None:
-    names = ("Suggest", "Launch", "Wait", "Finish")
-    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
     handoff = {"done": False, "handoff": True, "trial_ids": [], "results_seen": 0, "history_events": 0}
-    handlers: dict[str, Handler] = {name: (lambda e, _: handoff) for name in names}
+    handlers: dict[str, Handler] = {name: (lambda e, _: handoff) for name in ("Suggest", "Launch", "Wait", "Finish")}
     result = executor(definition, handlers).run({"job_id": "j-1"}, timeout=10)
     assert result.status == "SUCCEEDED"
     assert result.state_path == ["Begin", "Suggest Trials", "Job Done?", "Handed Over"]
@@ -707,8 +706,7 @@ def test_starting_a_running_execution_again_with_the_same_input_returns_it() -> 
 @pytest.mark.parametrize("failing", ["Launch", "Wait"])
 def test_a_task_that_keeps_failing_still_ends_in_finish_job(failing: str) -> None:
     """No way out of the loop skips Finish Job: otherwise the job would stay running forever."""
-    names = ("Suggest", "Launch", "Wait", "Finish")
-    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
     plan = {"done": False, "handoff": False, "trial_ids": ["t1"], "results_seen": 0, "history_events": 28}
     finished: list[dict[str, Any]] = []
 

@@ -1,12 +1,12 @@
 """Recurring tuning: a spec with ``schedule`` becomes an EventBridge Scheduler schedule.
 
 ``POST /jobs`` with ``schedule: "rate(1 day)"`` (or ``cron(...)``) does not start a job.
-It creates one schedule in the deployment's schedule group (``hyperstep`` by default)
-named after the spec, whose target is the *start* function with the spec as input
-(``ScheduleInput``). EventBridge Scheduler invokes that function at every tick under a
-role that may invoke only it; the function starts a fresh job from the spec each time
-(``start_scheduled_job``), finding the schedule's previous completed run so that a warm
-start can seed the new job from it.
+It creates one schedule in the deployment's schedule group (``HYPERSTEP_SCHEDULE_GROUP``:
+the stack's own group; ``hyperstep`` outside a stack) named after the spec, whose target
+is the *start* function with the spec as input (``ScheduleInput``). EventBridge Scheduler
+invokes that function at every tick under a role that may invoke only it; the function
+starts a fresh job from the spec each time (``start_scheduled_job``), finding the
+schedule's previous completed run so that a warm start can seed the new job from it.
 
 IAM for the caller of ``RecurringSchedules.create``: ``scheduler:CreateSchedule`` on
 ``schedule/<group>/*`` and ``iam:PassRole`` on the scheduler role (passed to

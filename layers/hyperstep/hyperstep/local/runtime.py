@@ -43,10 +43,16 @@ def definition_path() -> Path:
     return Path(str(resources.files("hyperstep_statemachine") / "tuning.asl.json"))
 
 
-def substitutions() -> dict[str, str]:
-    """Local stand-ins for the template's ``DefinitionSubstitutions``."""
-    arn = "arn:aws:lambda:local:000000000000:function:hyperstep-{}"
-    return {f"{name.capitalize()}FunctionArn": arn.format(name) for name in FUNCTIONS}
+def local_function_arn(name: str) -> str:
+    """The stand-in ARN of a function (``handler_for`` maps it back to the handler)."""
+    return f"arn:aws:lambda:local:000000000000:function:hyperstep-{name}"
+
+
+def substitutions(function_arn: Callable[[str], str] = local_function_arn) -> dict[str, str]:
+    """Stand-ins for the template's ``DefinitionSubstitutions``: the partition of the
+    service-integration ARNs (a local run is in ``aws``) and each Task function's ARN,
+    ``function_arn(name)`` for ``suggest``, ``launch``, ``wait``, ``finish``, ``collect``."""
+    return {"Partition": "aws", **{f"{name.capitalize()}FunctionArn": function_arn(name) for name in FUNCTIONS}}
 
 
 @dataclass
