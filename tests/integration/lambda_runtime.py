@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 LAYER_SOURCE = REPO / "layers" / "hyperstep"
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+KEEP_BUILDS = 3
+"""Layers kept in ``build/`` (about 180 MB each)."""
 
 RUNTIME_SDK = ("boto3==1.38.36", "botocore==1.38.36")
 """The SDK of Lambda's python3.12 runtime. AWS documents no version ("it depends on the
@@ -120,9 +122,15 @@ def layer_inputs() -> list[Path]:
     return [LAYER_SOURCE / "build_layer.sh", LAYER_SOURCE / "requirements.txt", *sorted(library)]
 
 
+def _last_used(folder: Path) -> float:
+    marker = folder / ".complete"
+    return marker.stat().st_mtime if marker.exists() else 0.0
+
+
 def _cached(kind: str, key: str, build: Callable[[Path], None]) -> Path:
-    """``build/<kind>-<key>``, made by ``build(folder)`` unless a complete one is there;
-    other ``<kind>-*`` folders (older inputs) are removed. One builder at a time (a lock)."""
+    """``build/<kind>-<key>``, made by ``build(folder)`` unless a complete one is there; of
+    the ``<kind>-*`` folders only the ``KEEP_BUILDS`` last used stay (switching branches
+    back and forth rebuilds nothing). One builder at a time (a lock)."""
     BUILD.mkdir(exist_ok=True)
     target, staging = BUILD / f"{kind}-{key}", BUILD / f".{kind}.building"
     with (BUILD / f".{kind}.lock").open("w") as lock:
@@ -134,9 +142,9 @@ def _cached(kind: str, key: str, build: Callable[[Path], None]) -> Path:
             (staging / ".complete").touch()
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
-        for old in BUILD.glob(f"{kind}-*"):
-            if old != target:
-                shutil.rmtree(old, ignore_errors=True)
+        (target / ".complete").touch()  # its mtime says when it was last used
+        for old in sorted(BUILD.glob(f"{kind}-*"), key=_last_used)[:-KEEP_BUILDS]:
+            shutil.rmtree(old, ignore_errors=True)
     return target
 
 
