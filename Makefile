@@ -1,6 +1,8 @@
 # hyperstep: two commands do everything on a fresh machine with Python 3.11+.
 #   make demo  - virtualenv, install, run a real tuning job locally, print the best trial
-#   make test  - virtualenv, dev dependencies, all tests
+#   make test  - virtualenv, dev dependencies, all tests (among them: the Lambda layer built
+#                for this machine into build/, cached, and every handler run from it in
+#                CPython 3.12, found on PATH, in pyenv or as $HYPERSTEP_LAMBDA_PYTHON)
 #   make bench - the quick benchmarks (benchmarks/README.md)
 PYTHON ?= python3
 VENV   ?= .venv
