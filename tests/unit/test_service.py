@@ -240,3 +240,57 @@ def test_a_stopping_job_is_not_handed_over(parts) -> None:
     plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS))
     assert not plan.handoff and plan.done
     assert len(orchestrator.started) == 1  # only the submit
+
+
+def test_a_retried_suggest_plans_the_trials_its_first_run_reserved(parts) -> None:
+    """Step Functions runs Suggest again when its response was lost after its writes landed:
+    the second run must plan the pending trials again, not count them as running."""
+    service, backend, _, _ = parts
+    submit(service, budget={"max_trials": 3, "max_parallel": 2})
+    request = SuggestRequest(job_id="job", execution="first", history_events=100)
+    first = service.suggest(request)
+    again = service.suggest(request)
+    assert again == first and again.trial_ids == ["t0001", "t0002"] and not again.done
+    assert service.store.get_job("job").budget_used == 2  # nothing reserved twice
+    for trial_id in again.trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    assert backend.launched == ["t0001", "t0002"]
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == []  # launched: nothing pending
+
+
+def test_pending_trials_join_the_new_ones_within_max_parallel(parts) -> None:
+    service, _, _, _ = parts
+    submit(service, budget={"max_trials": 6, "max_parallel": 3})
+    first = service.suggest(SuggestRequest(job_id="job"))
+    service.launch(LaunchRequest(job_id="job", trial_id=first.trial_ids[0]))
+    finish(service, first.trial_ids[0], 0.5)  # one slot free, two trials still pending
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.trial_ids == ["t0002", "t0003", "t0004"]
+    assert service.store.get_job("job").budget_used == 4
+
+
+class ArnOrchestrator(FakeOrchestrator):
+    """Execution ids as Step Functions and the local executor give them: ARNs ending in the name."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        super().start_execution(job_id, name)
+        return f"arn:aws:states:us-east-1:123456789012:execution:tuning:{name}"
+
+
+def test_a_retried_hand_over_hands_over_again_whatever_happened_since(parts) -> None:
+    """The first run started the successor and recorded it; the job was stopped before the
+    retry. The retry must still end this execution (the successor finishes the job), not
+    carry on beside it as a second loop."""
+    service, backend, _, _ = parts
+    orchestrator = service.orchestrator = ArnOrchestrator()
+    submit(service)
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    request = SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS)
+    assert service.suggest(request).handoff
+    started = list(orchestrator.started)
+    service.stop("job")
+    stopped = list(backend.stopped)
+    plan = service.suggest(request)
+    assert plan.handoff and not plan.done and plan.trial_ids == []
+    assert orchestrator.started == started and backend.stopped == stopped  # nothing done twice

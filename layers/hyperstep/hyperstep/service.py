@@ -58,6 +58,8 @@ class Plan(_Message):
     job_id: str
     done: bool
     trial_ids: list[str] = Field(default_factory=list)
+    """Trials to launch: every pending trial of the job (those an earlier run of Suggest
+    reserved and nobody launched, as when its response was lost) and the new ones."""
     results_seen: int
     """How many trials had finished when this plan was made (Wait compares against it)."""
     reason: str | None = None
@@ -146,11 +148,19 @@ class TuningService:
     # the loop
 
     def suggest(self, request: SuggestRequest) -> Plan:
-        """Stop what must stop, then fill the free parallel slots with new trials."""
+        """Stop what must stop, then plan the pending trials and new ones for the free slots.
+
+        Safe to run twice with the same input (Step Functions retries a Task whose response
+        was lost after its writes landed): the trials a first run reserved are still
+        pending, so the second run plans them again instead of counting them as running
+        and planning nothing; a first run that handed the job over hands it over again.
+        """
         job = self.store.get_job(request.job_id)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
+        if request.execution and self.handed_over(job, request.execution):
+            return self._handoff_plan(job, seen)
         reason = self.stop_reason(job)
         if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
@@ -159,6 +169,7 @@ class TuningService:
             self._stop_active(job, trials)
             seen = results_of(self.store.get_job(job.id))
             trials = self.store.list_trials(job.id)
+        pending = [t for t in trials if t.state is TrialState.PENDING]
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
@@ -166,14 +177,15 @@ class TuningService:
             new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
             if not new and active == 0:
                 reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
+        planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
         return Plan(
             job_id=job.id,
             done=done,
-            trial_ids=[t.id for t in new],
+            trial_ids=planned,
             results_seen=seen,
             reason=reason if done else None,
-            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(new),
+            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(planned),
         )
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
@@ -186,6 +198,15 @@ class TuningService:
         assert self.orchestrator is not None, "handing over needs an orchestrator"
         execution_id = self.orchestrator.start_execution(job.id, execution_name(job.id, execution))
         self.store.set_job_status(job.id, job.status, execution_id=execution_id)
+        return self._handoff_plan(job, seen)
+
+    @staticmethod
+    def handed_over(job: Job, execution: str) -> bool:
+        """Whether the execution named ``execution`` has already handed the job to its successor."""
+        return (job.execution_id or "").endswith(f":{execution_name(job.id, execution)}")
+
+    @staticmethod
+    def _handoff_plan(job: Job, seen: int) -> Plan:
         return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
 
     def stop_reason(self, job: Job) -> str | None:

@@ -24,6 +24,7 @@ from hyperstep.backends.local import LocalProcessBackend
 from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
+from hyperstep.local.interpreter import Sleep
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -98,12 +99,15 @@ class LocalRuntime:
         runs_dir: Path,
         base_env: Mapping[str, str] | None = None,
         definition: Path | None = None,
+        *,
+        sleep: Sleep | None = None,
     ) -> None:
+        """``sleep`` replaces real-time sleeping between a Task's retries (tests pass a no-op)."""
         self.store = SQLiteStore(store_path)
         self.bus = InProcessBus()
         self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
         definition_dict = load_definition(definition or definition_path(), substitutions())
-        self.executor = Executor(definition_dict, handler_for)
+        self.executor = Executor(definition_dict, handler_for, sleep=sleep)
         self.service = TuningService(
             self.store,
             {"local": self.backend},
