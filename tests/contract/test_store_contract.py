@@ -72,6 +72,26 @@ def test_list_jobs_newest_first_and_limited(store: TrialStore, make_job: MakeJob
     assert [j.id for j in store.list_jobs(limit=2)] == [new.id, middle.id]
 
 
+def test_list_unfinished_jobs_holds_every_running_or_stopping_job_and_only_those(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    running, stopping, finished, refused = make_job(), make_job(status=JobStatus.STOPPING), make_job(), make_job()
+    born_done = make_job(status=JobStatus.COMPLETED)
+    reopened, stopped = make_job(status=JobStatus.FAILED), make_job()
+    store.set_job_status(finished.id, JobStatus.COMPLETED)
+    store.set_job_status(reopened.id, JobStatus.RUNNING)
+    store.set_job_status(stopped.id, JobStatus.STOPPING)
+    store.set_job_status(stopped.id, JobStatus.STOPPED)
+    with pytest.raises(ConflictError):  # a refused write changes nothing
+        store.set_job_status(refused.id, JobStatus.COMPLETED, expected=[JobStatus.STOPPING])
+    with pytest.raises(NotFoundError):
+        store.set_job_status("no-such-job", JobStatus.RUNNING)
+    unfinished = {job.id: job for job in store.list_unfinished_jobs()}
+    assert set(unfinished) == {running.id, stopping.id, refused.id, reopened.id}
+    assert all(job == store.get_job(job_id) for job_id, job in unfinished.items())
+    assert born_done.id not in unfinished and store.get_job(born_done.id).status is JobStatus.COMPLETED
+
+
 def test_set_job_status_stamps_end_and_stores_details(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     running = store.set_job_status(job.id, JobStatus.RUNNING, execution_id="exec-1")

@@ -197,8 +197,17 @@ class TuningService:
         """
         assert self.orchestrator is not None, "handing over needs an orchestrator"
         execution_id = self.orchestrator.start_execution(job.id, execution_name(job.id, execution))
-        self.store.set_job_status(job.id, job.status, execution_id=execution_id)
+        self._record_execution(job.id, execution_id)
         return self._handoff_plan(job, seen)
+
+    def _record_execution(self, job_id: str, execution_id: str) -> Job:
+        """Store the job's current execution, keeping whatever status the job has now (a
+        stop landing meanwhile must not be written back to running)."""
+        for _ in range(8):
+            status = self.store.get_job(job_id).status
+            with contextlib.suppress(ConflictError):
+                return self.store.set_job_status(job_id, status, expected=(status,), execution_id=execution_id)
+        raise ConflictError(f"job {job_id!r}: its status kept changing while recording execution {execution_id}")
 
     @staticmethod
     def handed_over(job: Job, execution: str) -> bool:
@@ -348,18 +357,21 @@ class TuningService:
         return job
 
     def reap(self, grace_seconds: float = 300.0) -> dict[str, int]:
-        """Reconcile what events missed: time out stuck trials, fetch lost results, wake jobs."""
+        """Reconcile what events missed, for every unfinished job however many jobs exist."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
-        for job in self.store.list_jobs(limit=1000):
-            if job.status.finished:
-                continue
+        for job in self.store.list_unfinished_jobs():
             counts["jobs"] += 1
-            for trial in self.store.list_trials(job.id):
-                if trial.state is not TrialState.RUNNING:
-                    continue
-                self._reap_trial(job, trial, grace_seconds, counts)
-            self.wake(job.id)
+            self.reap_job(job, grace_seconds, counts)
         return counts
+
+    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
+        """Fetch lost results of the job's running trials, time out stuck ones, and wake its
+        execution. The wake also rescues pending trials nobody launched: the Suggest it
+        leads to plans every pending trial again."""
+        for trial in self.store.list_trials(job.id):
+            if trial.state is TrialState.RUNNING:
+                self._reap_trial(job, trial, grace_seconds, counts)
+        self.wake(job.id)
 
     def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
         timeout = job.spec.trial.timeout_seconds if job.spec.trial else None

@@ -24,6 +24,8 @@ PK, SK = "pk", "sk"
 GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"
 TTL_ATTRIBUTE = "expires_at"
 JOBS_PARTITION = "JOBS"
+UNFINISHED_PARTITION = "UNFINISHED"
+"""The partition holding one marker item per job that is running or stopping."""
 JOB_SK, TOKEN_SK, TRIAL_PREFIX = "JOB", "TOKEN", "TRIAL#"
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
@@ -73,6 +75,11 @@ def job_pk(job_id: str) -> str:
 def key(job_id: str, sk: str) -> Item:
     """The primary key of one item of the job's partition."""
     return {PK: {"S": job_pk(job_id)}, SK: {"S": sk}}
+
+
+def unfinished_key(job_id: str) -> Item:
+    """The key of the job's marker in the unfinished-jobs partition."""
+    return {PK: {"S": UNFINISHED_PARTITION}, SK: {"S": job_id}}
 
 
 def trial_sk(trial_id: str) -> str:

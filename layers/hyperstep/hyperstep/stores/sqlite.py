@@ -82,6 +82,14 @@ class SQLiteStore(TrialStore):
             rows = self._conn.execute("SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
         return [Job.model_validate_json(r[0]) for r in rows]
 
+    def list_unfinished_jobs(self) -> list[Job]:
+        unfinished = [status.value for status in JobStatus if not status.finished]
+        marks = ", ".join("?" * len(unfinished))
+        query = f"SELECT body FROM jobs WHERE json_extract(body, '$.status') IN ({marks}) ORDER BY created_at"
+        with self._lock:
+            rows = self._conn.execute(query, unfinished).fetchall()
+        return [Job.model_validate_json(r[0]) for r in rows]
+
     def set_job_status(
         self,
         job_id: str,
