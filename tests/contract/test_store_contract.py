@@ -12,6 +12,7 @@ import pytest
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, Trial, TrialState, trial_id
+from hyperstep.spec import STORED, JobSpec
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import full_spec, trials_of
 
@@ -41,6 +42,17 @@ def test_job_round_trips_exactly(store: TrialStore) -> None:
     store.create_job(job)
     assert store.get_job(job.id) == job
     assert store.list_jobs() == [job]
+
+
+def test_a_spec_stored_under_older_rules_stays_readable(store: TrialStore) -> None:
+    """A spec is checked when it comes in; reading it back does not repeat the checks that
+    depend on the code (here: options no strategy takes any more), or one old job would
+    make every listing fail."""
+    document = full_spec().model_dump(mode="json")
+    document["strategy"]["options"] = {"kappa": 2.5}
+    job = Job(id="old-rules", spec=JobSpec.model_validate(document, context=STORED))
+    store.create_job(job)
+    assert store.get_job(job.id) == job and store.list_jobs() == [job] and store.list_unfinished_jobs() == [job]
 
 
 def test_create_job_refuses_a_taken_id_and_keeps_the_first(store: TrialStore, make_job: MakeJob) -> None:

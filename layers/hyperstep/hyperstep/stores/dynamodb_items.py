@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from hyperstep.models import Job, JobStatus, Trial, TrialState, now
-from hyperstep.spec import JobSpec
+from hyperstep.spec import STORED, JobSpec
 
 PK, SK = "pk", "sk"
 GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"
@@ -152,7 +152,7 @@ def job_from_item(item: Item) -> Job:
     ended_at, best_value = num("ended_at"), num("best_value")
     return Job(
         id=item["id"]["S"],
-        spec=JobSpec.model_validate_json(item["spec"]["S"]),
+        spec=JobSpec.model_validate_json(item["spec"]["S"], context=STORED),
         status=JobStatus(item["status"]["S"]),
         created_at=float(item["created_at"]["N"]),
         ended_at=None if ended_at is None else float(ended_at),
