@@ -33,7 +33,7 @@ def full_spec(goal: str = "minimize") -> JobSpec:
                 {"name": "layers", "type": "int", "low": 1, "high": 12},
                 {"name": "mixed", "type": "categorical", "choices": [True, 3, 2.5, "relu", False, 0.1]},
             ],
-            "strategy": {"name": "bayesian", "seed": 7, "options": {"xi": 0.01, "nested": {"a": [1, 2.0, "x"]}}},
+            "strategy": {"name": "bayesian", "seed": 7, "options": {"n_initial": 7, "acquisition": "ei"}},
             "budget": {
                 "max_trials": 40,
                 "max_parallel": 4,

@@ -12,6 +12,7 @@ import pytest
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, trial_id
+from hyperstep.spec import STORED, JobSpec
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import full_spec, trials_of
 
@@ -43,6 +44,17 @@ def test_job_round_trips_exactly(store: TrialStore) -> None:
     assert store.list_jobs() == [job]
 
 
+def test_a_spec_stored_under_older_rules_stays_readable(store: TrialStore) -> None:
+    """A spec is checked when it comes in; reading it back does not repeat the checks that
+    depend on the code (here: options no strategy takes any more), or one old job would
+    make every listing fail."""
+    document = full_spec().model_dump(mode="json")
+    document["strategy"]["options"] = {"kappa": 2.5}
+    job = Job(id="old-rules", spec=JobSpec.model_validate(document, context=STORED))
+    store.create_job(job)
+    assert store.get_job(job.id) == job and store.list_jobs() == [job] and store.list_unfinished_jobs() == [job]
+
+
 def test_create_job_refuses_a_taken_id_and_keeps_the_first(store: TrialStore, make_job: MakeJob) -> None:
     first = make_job()
     with pytest.raises(JobExistsError):
@@ -70,6 +82,26 @@ def test_list_jobs_newest_first_and_limited(store: TrialStore, make_job: MakeJob
     middle, old, new = (make_job(created_at=t) for t in (1_700_000_200.5, 1_700_000_100.0, 1_700_000_300.25))
     assert [j.id for j in store.list_jobs()] == [new.id, middle.id, old.id]
     assert [j.id for j in store.list_jobs(limit=2)] == [new.id, middle.id]
+
+
+def test_list_unfinished_jobs_holds_every_running_or_stopping_job_and_only_those(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    running, stopping, finished, refused = make_job(), make_job(status=JobStatus.STOPPING), make_job(), make_job()
+    born_done = make_job(status=JobStatus.COMPLETED)
+    reopened, stopped = make_job(status=JobStatus.FAILED), make_job()
+    store.set_job_status(finished.id, JobStatus.COMPLETED)
+    store.set_job_status(reopened.id, JobStatus.RUNNING)
+    store.set_job_status(stopped.id, JobStatus.STOPPING)
+    store.set_job_status(stopped.id, JobStatus.STOPPED)
+    with pytest.raises(ConflictError):  # a refused write changes nothing
+        store.set_job_status(refused.id, JobStatus.COMPLETED, expected=[JobStatus.STOPPING])
+    with pytest.raises(NotFoundError):
+        store.set_job_status("no-such-job", JobStatus.RUNNING)
+    unfinished = {job.id: job for job in store.list_unfinished_jobs()}
+    assert set(unfinished) == {running.id, stopping.id, refused.id, reopened.id}
+    assert all(job == store.get_job(job_id) for job_id, job in unfinished.items())
+    assert born_done.id not in unfinished and store.get_job(born_done.id).status is JobStatus.COMPLETED
 
 
 def test_set_job_status_stamps_end_and_stores_details(store: TrialStore, make_job: MakeJob) -> None:

@@ -125,6 +125,11 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "a string, number or boolean",
         ),
         (sagemaker_spec(schedule="every day"), "schedule", "cron(...) or rate(...)"),
+        (
+            sagemaker_spec(strategy={"name": "bayesian", "options": {"acquisition": "magic"}}),
+            "strategy.options.acquisition",
+            "'ei' or 'ensemble'",
+        ),
         (sagemaker_spec(trial=None), "trial", "required to run on AWS"),
         (
             sagemaker_spec(trial={"backend": "local", "command": ["python"], "metric_definitions": LOSS}),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hyperstep.backends.base import TrialBackend, TrialResult
-from hyperstep.models import Job, Trial, TrialState
+from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import Orchestrator
 from hyperstep.service import (
     HANDOFF_EVENTS,
@@ -240,3 +240,100 @@ def test_a_stopping_job_is_not_handed_over(parts) -> None:
     plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS))
     assert not plan.handoff and plan.done
     assert len(orchestrator.started) == 1  # only the submit
+
+
+def test_a_retried_suggest_plans_the_trials_its_first_run_reserved(parts) -> None:
+    """Step Functions runs Suggest again when its response was lost after its writes landed:
+    the second run must plan the pending trials again, not count them as running."""
+    service, backend, _, _ = parts
+    submit(service, budget={"max_trials": 3, "max_parallel": 2})
+    request = SuggestRequest(job_id="job", execution="first", history_events=100)
+    first = service.suggest(request)
+    again = service.suggest(request)
+    assert again == first and again.trial_ids == ["t0001", "t0002"] and not again.done
+    assert service.store.get_job("job").budget_used == 2  # nothing reserved twice
+    for trial_id in again.trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    assert backend.launched == ["t0001", "t0002"]
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == []  # launched: nothing pending
+
+
+def test_pending_trials_join_the_new_ones_within_max_parallel(parts) -> None:
+    service, _, _, _ = parts
+    submit(service, budget={"max_trials": 6, "max_parallel": 3})
+    first = service.suggest(SuggestRequest(job_id="job"))
+    service.launch(LaunchRequest(job_id="job", trial_id=first.trial_ids[0]))
+    finish(service, first.trial_ids[0], 0.5)  # one slot free, two trials still pending
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.trial_ids == ["t0002", "t0003", "t0004"]
+    assert service.store.get_job("job").budget_used == 4
+
+
+class ArnOrchestrator(FakeOrchestrator):
+    """Execution ids as Step Functions and the local executor give them: ARNs ending in the name."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        super().start_execution(job_id, name)
+        return f"arn:aws:states:us-east-1:123456789012:execution:tuning:{name}"
+
+
+def test_a_retried_hand_over_hands_over_again_whatever_happened_since(parts) -> None:
+    """The first run started the successor and recorded it; the job was stopped before the
+    retry. The retry must still end this execution (the successor finishes the job), not
+    carry on beside it as a second loop."""
+    service, backend, _, _ = parts
+    orchestrator = service.orchestrator = ArnOrchestrator()
+    submit(service)
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    request = SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS)
+    assert service.suggest(request).handoff
+    started = list(orchestrator.started)
+    service.stop("job")
+    stopped = list(backend.stopped)
+    plan = service.suggest(request)
+    assert plan.handoff and not plan.done and plan.trial_ids == []
+    assert orchestrator.started == started and backend.stopped == stopped  # nothing done twice
+
+
+def test_a_stop_landing_during_a_hand_over_is_not_written_back_to_running(parts) -> None:
+    service, _, _, _ = parts
+
+    class StopMeanwhile(ArnOrchestrator):
+        def start_execution(self, job_id: str, name: str) -> str:
+            if self.started:  # the hand-over, not the submit: the user stops the job right now
+                service.stop(job_id)
+            return super().start_execution(job_id, name)
+
+    service.orchestrator = StopMeanwhile()
+    submit(service)
+    plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS))
+    job = service.store.get_job("job")
+    assert plan.handoff and job.status is JobStatus.STOPPING
+    assert job.execution_id and job.execution_id.endswith(service.orchestrator.started[-1])
+
+
+def test_the_reaper_reaches_an_unfinished_job_behind_a_thousand_newer_ones(parts) -> None:
+    service, backend, _, _ = parts
+    submit(service, budget={"max_trials": 1, "max_parallel": 1})
+    service.launch(LaunchRequest(job_id="job", trial_id=service.suggest(SuggestRequest(job_id="job")).trial_ids[0]))
+    spec, later = service.store.get_job("job").spec, time.time() + 1
+    for k in range(1000):
+        service.store.create_job(Job(id=f"newer-{k}", spec=spec, status=JobStatus.COMPLETED, created_at=later + k))
+    backend.results["t0001"] = TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"loss": 0.4})
+    assert service.reap() == {"jobs": 1, "recorded": 1, "timed_out": 0}
+    assert service.store.get_trial("job", "t0001").value == 0.4
+
+
+def test_the_reaper_wakes_a_job_whose_planned_trials_were_never_launched(parts) -> None:
+    """Suggest reserved two trials and its plan was lost for good (its retries ran out in
+    a way that left the execution waiting): the reaper's wake leads to a Suggest that
+    plans them again."""
+    service, _, orchestrator, clock = parts
+    submit(service)
+    lost = service.suggest(SuggestRequest(job_id="job"))
+    service.wait(WaitRequest(job_id="job", task_token="tok", results_seen=lost.results_seen))
+    clock.now += 600
+    service.reap()
+    assert [(token, output["done"]) for token, output in orchestrator.woken] == [("tok", False)]
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == lost.trial_ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from pydantic import ValidationError
 
 import hyperstep
 from hyperstep.stores.sqlite import SQLiteStore
@@ -36,6 +37,26 @@ def test_ask_tell_surface(strategy: str) -> None:
     assert [t.id for t in study.trials] == [t.id for t in trials]
     states = [t.state.value for t in study.trials]
     assert states == ["completed", "failed", "pending", "pending"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options", "field"),
+    [
+        ("bayesian", {"n_initial": 0}, "n_initial"),
+        ("grid", {"resolution": "fine"}, "resolution"),
+        ("sobol", {"k": 1}, "k"),
+    ],
+)
+def test_a_bad_strategy_option_is_refused_naming_it(strategy: str, options: dict, field: str) -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    with pytest.raises(ValidationError, match=rf"strategy\.options\.{field}\b"):
+        hyperstep.Study(space, strategy=strategy, strategy_options=options)
+
+
+def test_strategy_options_reach_the_strategy() -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="evolutionary", strategy_options={"population_size": 6, "sigma0": 0.1})
+    assert (study.strategy.population_size, study.strategy.sigma0) == (6, 0.1)
 
 
 def test_maximize_tracks_the_largest_value() -> None:

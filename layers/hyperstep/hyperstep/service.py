@@ -75,6 +75,8 @@ class Plan(_Message):
     job_id: str
     done: bool
     trial_ids: list[str] = Field(default_factory=list)
+    """Trials to launch: every pending trial of the job (those an earlier run of Suggest
+    reserved and nobody launched, as when its response was lost) and the new ones."""
     results_seen: int
     """How many trials had finished when this plan was made (Wait compares against it)."""
     reason: str | None = None
@@ -163,11 +165,19 @@ class TuningService:
     # the loop
 
     def suggest(self, request: SuggestRequest) -> Plan:
-        """Stop what must stop, then fill the free parallel slots with new trials."""
+        """Stop what must stop, then plan the pending trials and new ones for the free slots.
+
+        Safe to run twice with the same input (Step Functions retries a Task whose response
+        was lost after its writes landed): the trials a first run reserved are still
+        pending, so the second run plans them again instead of counting them as running
+        and planning nothing; a first run that handed the job over hands it over again.
+        """
         job = self.store.get_job(request.job_id)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
+        if request.execution and self.handed_over(job, request.execution):
+            return self._handoff_plan(job, seen)
         reason = self.stop_reason(job)
         if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
@@ -176,6 +186,7 @@ class TuningService:
             self._stop_active(job, trials)
             seen = results_of(self.store.get_job(job.id))
             trials = self.store.list_trials(job.id)
+        pending = [t for t in trials if t.state is TrialState.PENDING]
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
@@ -183,14 +194,15 @@ class TuningService:
             new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
             if not new and active == 0:
                 reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
+        planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
         return Plan(
             job_id=job.id,
             done=done,
-            trial_ids=[t.id for t in new],
+            trial_ids=planned,
             results_seen=seen,
             reason=reason if done else None,
-            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(new),
+            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(planned),
         )
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
@@ -202,7 +214,25 @@ class TuningService:
         """
         assert self.orchestrator is not None, "handing over needs an orchestrator"
         execution_id = self.orchestrator.start_execution(job.id, execution_name(job.id, execution))
-        self.store.set_job_status(job.id, job.status, execution_id=execution_id)
+        self._record_execution(job.id, execution_id)
+        return self._handoff_plan(job, seen)
+
+    def _record_execution(self, job_id: str, execution_id: str) -> Job:
+        """Store the job's current execution, keeping whatever status the job has now (a
+        stop landing meanwhile must not be written back to running)."""
+        for _ in range(8):
+            status = self.store.get_job(job_id).status
+            with contextlib.suppress(ConflictError):
+                return self.store.set_job_status(job_id, status, expected=(status,), execution_id=execution_id)
+        raise ConflictError(f"job {job_id!r}: its status kept changing while recording execution {execution_id}")
+
+    @staticmethod
+    def handed_over(job: Job, execution: str) -> bool:
+        """Whether the execution named ``execution`` has already handed the job to its successor."""
+        return (job.execution_id or "").endswith(f":{execution_name(job.id, execution)}")
+
+    @staticmethod
+    def _handoff_plan(job: Job, seen: int) -> Plan:
         return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
 
     def stop_reason(self, job: Job) -> str | None:
@@ -400,18 +430,21 @@ class TuningService:
         return job
 
     def reap(self, grace_seconds: float = 300.0) -> dict[str, int]:
-        """Reconcile what events missed: time out stuck trials, fetch lost results, wake jobs."""
+        """Reconcile what events missed, for every unfinished job however many jobs exist."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
-        for job in self.store.list_jobs(limit=1000):
-            if job.status.finished:
-                continue
+        for job in self.store.list_unfinished_jobs():
             counts["jobs"] += 1
-            for trial in self.store.list_trials(job.id):
-                if trial.state is not TrialState.RUNNING:
-                    continue
-                self._reap_trial(job, trial, grace_seconds, counts)
-            self.wake(job.id)
+            self.reap_job(job, grace_seconds, counts)
         return counts
+
+    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
+        """Fetch lost results of the job's running trials, time out stuck ones, and wake its
+        execution. The wake also rescues pending trials nobody launched: the Suggest it
+        leads to plans every pending trial again."""
+        for trial in self.store.list_trials(job.id):
+            if trial.state is TrialState.RUNNING:
+                self._reap_trial(job, trial, grace_seconds, counts)
+        self.wake(job.id)
 
     def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
         if trial.awaiting_result_since is not None:

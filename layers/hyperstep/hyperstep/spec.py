@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hyperstep.errors import SpecError
 from hyperstep.space import Parameter, SearchSpace, unique_names
@@ -32,11 +32,29 @@ class Objective(_Model):
     goal: Literal["minimize", "maximize"] = "minimize"
 
 
+STORED = {"stored": True}
+"""Validation context for a spec read back from a store: it was checked when it came in,
+and checks that depend on the code (which options a strategy takes) are not repeated, so
+a job stored under older rules stays readable."""
+
+
 class StrategyConfig(_Model):
     name: Literal["random", "sobol", "grid", "bayesian", "evolutionary"] = "bayesian"
     seed: int | None = Field(default=None, ge=0)
     """numpy seeds are non-negative integers."""
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _build_the_strategy(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Build the strategy now: a bad option fails here as ``strategy.options.<name>``,
+        not at the job's first Suggest."""
+        if info.context == STORED or "name" not in info.data:
+            return options
+        from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
+
+        make_strategy(info.data["name"], options)
+        return options
 
 
 class Budget(_Model):

@@ -16,7 +16,7 @@ import numpy as np
 from hyperstep.errors import NotFoundError
 from hyperstep.models import Job, Trial, TrialState, finite_metrics, trial_id
 from hyperstep.space import SearchSpace
-from hyperstep.spec import JobSpec, Objective, StrategyConfig
+from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
 
@@ -38,11 +38,13 @@ class Study:
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
-        spec = JobSpec(
-            name=name,
-            objective=Objective(metric="objective", goal=goal),
-            parameters=space.parameters,
-            strategy=StrategyConfig(name=strategy, seed=seed, options=strategy_options or {}),  # type: ignore[arg-type]
+        spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
+            {
+                "name": name,
+                "objective": Objective(metric="objective", goal=goal),
+                "parameters": space.parameters,
+                "strategy": {"name": strategy, "seed": seed, "options": strategy_options or {}},
+            }
         )
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"

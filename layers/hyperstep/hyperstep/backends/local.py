@@ -9,7 +9,8 @@ match wins, as in SageMaker's ``FinalMetricDataList`` (``backends.logs.parse_met
 So a local result's metrics are final: ``hyperstep.report`` prints every report, and the
 last one printed is the final report of a script that ends with one. Nothing reaches the
 trial after its end (``late_reports`` is False): a result without the objective fails.
-When a process ends, its result goes to ``on_result`` (the in-process bus's publish).
+When a process ends, its result goes to ``on_result`` (the in-process bus's publish) and
+stays for ``describe``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class LocalProcessBackend(TrialBackend):
         self.base_env = dict(base_env or {})
         self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self._stopping: set[tuple[str, str]] = set()
+        self._refs: dict[tuple[str, str], str] = {}
+        """The process id of every trial this backend started."""
+        self._results: dict[tuple[str, str], TrialResult] = {}
+        """Results of the processes that have ended, for ``describe`` (the reaper)."""
         self._lock = threading.Lock()
 
     def trial_dir(self, job: Job, trial: Trial) -> Path:
@@ -62,8 +67,8 @@ class LocalProcessBackend(TrialBackend):
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
         with self._lock:
-            if key in self._procs:
-                return str(self._procs[key].pid)
+            if key in self._refs:  # running or ended: never a second copy
+                return self._refs[key]
         directory = self.trial_dir(job, trial)
         try:  # a retry cannot mend an unwritable --out: fail the trial, say why
             (directory / "model").mkdir(parents=True, exist_ok=True)
@@ -89,6 +94,7 @@ class LocalProcessBackend(TrialBackend):
             log_file.close()
         with self._lock:
             self._procs[key] = proc
+            self._refs[key] = str(proc.pid)
         threading.Thread(target=self._watch, args=(job, trial, proc), daemon=True).start()
         return str(proc.pid)
 
@@ -113,14 +119,16 @@ class LocalProcessBackend(TrialBackend):
             self._kill(proc)
             code = None
         with self._lock:
-            self._procs.pop(key, None)
             stopped = key in self._stopping
-            self._stopping.discard(key)
         try:
             result = self._result(job, trial, code, stopped)
         except Exception as exc:  # without a result the trial would stay running forever
             error = f"cannot read the trial's result: {type(exc).__name__}: {exc}"
             result = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error=error)
+        with self._lock:  # one step: ``describe`` sees the process running or its result, never neither
+            self._results[key] = result
+            self._procs.pop(key, None)
+            self._stopping.discard(key)
         self.on_result(result)
 
     def _result(self, job: Job, trial: Trial, code: int | None, stopped: bool) -> TrialResult:
@@ -165,8 +173,12 @@ class LocalProcessBackend(TrialBackend):
             os.killpg(proc.pid, signal.SIGKILL)
 
     def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+        """None while the process runs; the result it ended with (which the reaper records
+        when its event was lost); failed for a process this backend never ran."""
+        key = (job.id, trial.id)
         with self._lock:
-            running = (job.id, trial.id) in self._procs
-        if running:
-            return None
+            if key in self._procs:
+                return None
+            if key in self._results:
+                return self._results[key]
         return TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="process lost (hyperstep restarted)")

@@ -1,8 +1,9 @@
 """The embedded default: the real state machine, the real handlers, SQLite and processes.
 
-A ``LocalRuntime`` wires the service to a SQLite store, the local process backend and
-an in-process bus, and runs ``statemachine/tuning.asl.json`` on the local executor with
-every Task resource mapped to the handler in ``functions/<name>/app.py``. The handlers
+A ``LocalRuntime`` wires the service to a SQLite store, the local process backend, an
+in-process bus and a local reaper (``local/reaper.py``), and runs
+``statemachine/tuning.asl.json`` on the local executor with every Task resource mapped
+to the handler in ``functions/<name>/app.py``. The handlers
 find this runtime through ``active_runtime()`` (they run with ``HYPERSTEP_RUNTIME=local``).
 """
 
@@ -24,6 +25,8 @@ from hyperstep.backends.local import LocalProcessBackend
 from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
+from hyperstep.local.interpreter import Sleep
+from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -104,12 +107,17 @@ class LocalRuntime:
         runs_dir: Path,
         base_env: Mapping[str, str] | None = None,
         definition: Path | None = None,
+        *,
+        sleep: Sleep | None = None,
+        reap_seconds: float = REAP_SECONDS,
     ) -> None:
+        """``sleep`` replaces real-time sleeping between a Task's retries (tests pass a no-op);
+        ``reap_seconds`` is how often the local reaper recovers results the bus lost."""
         self.store = SQLiteStore(store_path)
         self.bus = InProcessBus()
         self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
         definition_dict = load_definition(definition or definition_path(), substitutions())
-        self.executor = Executor(definition_dict, handler_for)
+        self.executor = Executor(definition_dict, handler_for, sleep=sleep)
         self.service = TuningService(
             self.store,
             {"local": self.backend},
@@ -118,6 +126,7 @@ class LocalRuntime:
         )
         collect = handler_for("collect")
         self.bus.subscribe(collect, source=LOCAL_EVENT_SOURCE)
+        self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
 
     def _publish_result(self, result: TrialResult) -> None:
         self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
@@ -128,6 +137,7 @@ class LocalRuntime:
             if _active is not None:
                 raise RuntimeError("another local runtime is active in this process")
             _active = self
+        self.reaper.start()
         return self
 
     def stop_trials(self, drain_seconds: float = 10.0) -> None:
@@ -140,6 +150,7 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         global _active
+        self.reaper.close()
         self.stop_trials()
         self.bus.close()
         self.store.close()

@@ -41,6 +41,15 @@ class TrialStore(ABC):
         """Jobs, newest first."""
 
     @abstractmethod
+    def list_unfinished_jobs(self) -> list[Job]:
+        """Every job whose status is not finished (running or stopping), in no set order,
+        however many jobs the store holds (what the reaper walks).
+
+        Read consistently: a job created, reopened or still unfinished when the call
+        starts is in it; one that finished before the call starts is not.
+        """
+
+    @abstractmethod
     def set_job_status(
         self,
         job_id: str,

@@ -14,9 +14,17 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
                                                       execution_id, error
 trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
 task token      ``JOB#<job_id>``      ``TOKEN``       token
+unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
 ==============  ====================  ==============  =====================================
 
 - GSI ``gsi1`` (gsi1pk S hash, gsi1sk S range, projection ALL) lists jobs newest first.
+- The ``UNFINISHED`` partition holds a marker per running or stopping job, so the reaper
+  finds every unfinished job with one consistent query however many jobs the table
+  holds. A job is created with its marker in one transaction; a status write puts the
+  marker first when the new status is unfinished and deletes it after when it is
+  finished, so an unfinished job always has one (a crash in between leaves a stale
+  marker, which ``list_unfinished_jobs`` skips; it deletes those of jobs gone by TTL).
+  Markers carry no TTL.
 - TTL attribute ``expires_at`` (epoch seconds): every write stamps it ``retention_days``
   after the write, so a job's items vanish that long after it was last touched; None
   disables it.
@@ -126,14 +134,22 @@ class DynamoDBStore(TrialStore):
     # jobs
 
     def create_job(self, job: Job) -> None:
-        try:
-            self._call(
-                "put_item", Item=self._stamped(items.job_item(job)), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except Exception as exc:
-            if _code(exc) == _CHECK_FAILED:
-                raise JobExistsError(f"job {job.id!r} already exists") from None
-            raise
+        """The job item and, for an unfinished job, its marker: one transaction."""
+        job_put = {"Item": self._stamped(items.job_item(job)), "ConditionExpression": "attribute_not_exists(pk)"}
+        puts = [job_put] if job.status.finished else [job_put, {"Item": items.unfinished_key(job.id)}]
+        actions = [{"Put": {"TableName": self.table_name, **put}} for put in puts]
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._transact(actions)
+                return
+            except Exception as exc:
+                reasons = _reasons(exc)
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    raise JobExistsError(f"job {job.id!r} already exists") from None
+                if "TransactionConflict" not in reasons:
+                    raise
+                _backoff(attempt)
+        raise ConflictError(f"job {job.id!r} not created: transaction conflicts persisted")
 
     def get_job(self, job_id: str) -> Job:
         found = self._call("get_item", Key=key(job_id, JOB_SK), ConsistentRead=True).get("Item")
@@ -151,6 +167,25 @@ class DynamoDBStore(TrialStore):
         )
         return [items.job_from_item(i) for i in itertools.islice(newest, max(limit, 0))]
 
+    def list_unfinished_jobs(self) -> list[Job]:
+        markers = self._pages(
+            KeyConditionExpression="pk = :unfinished",
+            ExpressionAttributeValues={":unfinished": s(items.UNFINISHED_PARTITION)},
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+        jobs = []
+        for marker in markers:
+            job_id = marker[items.SK]["S"]
+            try:
+                job = self.get_job(job_id)
+            except NotFoundError:  # expired (TTL) or deleted: the marker is all that is left
+                self._call("delete_item", Key=items.unfinished_key(job_id))
+                continue
+            if not job.status.finished:  # a stale marker (a crash after a finishing write) is skipped
+                jobs.append(job)
+        return jobs
+
     def set_job_status(
         self,
         job_id: str,
@@ -165,6 +200,8 @@ class DynamoDBStore(TrialStore):
             raise ConflictError(f"job {job_id!r} is {self.get_job(job_id).status.value}, not in an empty set")
         extra = {"error": error, "execution_id": execution_id}
         update = items.status_update(job_id, status, allowed, extra, self._expires())
+        if not status.finished:  # the marker first: an unfinished job always has one
+            self._call("put_item", Item=items.unfinished_key(job_id))
         try:
             reply = self._call(
                 "update_item", **update, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD"
@@ -176,6 +213,8 @@ class DynamoDBStore(TrialStore):
             if old is None:
                 raise NotFoundError(f"job {job_id!r} not found") from None
             raise ConflictError(f"job {job_id!r} is {old['status']['S']}, not {'/'.join(allowed or [])}") from None
+        if status.finished:
+            self._call("delete_item", Key=items.unfinished_key(job_id))
         return items.job_from_item(reply["Attributes"])
 
     def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:

@@ -18,12 +18,14 @@ from decimal import Decimal
 from typing import Any
 
 from hyperstep.models import Job, JobStatus, Trial, TrialState, now
-from hyperstep.spec import JobSpec
+from hyperstep.spec import STORED, JobSpec
 
 PK, SK = "pk", "sk"
 GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"
 TTL_ATTRIBUTE = "expires_at"
 JOBS_PARTITION = "JOBS"
+UNFINISHED_PARTITION = "UNFINISHED"
+"""The partition holding one marker item per job that is running or stopping."""
 JOB_SK, TOKEN_SK, TRIAL_PREFIX = "JOB", "TOKEN", "TRIAL#"
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
@@ -73,6 +75,11 @@ def job_pk(job_id: str) -> str:
 def key(job_id: str, sk: str) -> Item:
     """The primary key of one item of the job's partition."""
     return {PK: {"S": job_pk(job_id)}, SK: {"S": sk}}
+
+
+def unfinished_key(job_id: str) -> Item:
+    """The key of the job's marker in the unfinished-jobs partition."""
+    return {PK: {"S": UNFINISHED_PARTITION}, SK: {"S": job_id}}
 
 
 def trial_sk(trial_id: str) -> str:
@@ -145,7 +152,7 @@ def job_from_item(item: Item) -> Job:
     ended_at, best_value = num("ended_at"), num("best_value")
     return Job(
         id=item["id"]["S"],
-        spec=JobSpec.model_validate_json(item["spec"]["S"]),
+        spec=JobSpec.model_validate_json(item["spec"]["S"], context=STORED),
         status=JobStatus(item["status"]["S"]),
         created_at=float(item["created_at"]["N"]),
         ended_at=None if ended_at is None else float(ended_at),

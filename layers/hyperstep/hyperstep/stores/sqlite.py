@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, now
+from hyperstep.spec import STORED
 from hyperstep.stores.base import TrialStore, counter_changes
 
 SCHEMA = """
@@ -58,7 +59,7 @@ class SQLiteStore(TrialStore):
         row = conn.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {job_id!r} not found")
-        return Job.model_validate_json(row[0])
+        return Job.model_validate_json(row[0], context=STORED)
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
         conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (job.model_dump_json(), job.id))
@@ -80,7 +81,15 @@ class SQLiteStore(TrialStore):
     def list_jobs(self, limit: int = 100) -> list[Job]:
         with self._lock:
             rows = self._conn.execute("SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
-        return [Job.model_validate_json(r[0]) for r in rows]
+        return [Job.model_validate_json(r[0], context=STORED) for r in rows]
+
+    def list_unfinished_jobs(self) -> list[Job]:
+        unfinished = [status.value for status in JobStatus if not status.finished]
+        marks = ", ".join("?" * len(unfinished))
+        query = f"SELECT body FROM jobs WHERE json_extract(body, '$.status') IN ({marks}) ORDER BY created_at"
+        with self._lock:
+            rows = self._conn.execute(query, unfinished).fetchall()
+        return [Job.model_validate_json(r[0], context=STORED) for r in rows]
 
     def set_job_status(
         self,

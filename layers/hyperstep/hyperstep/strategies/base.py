@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from hyperstep.models import Trial, TrialState
 from hyperstep.space import SearchSpace
@@ -56,14 +57,26 @@ class History:
         return np.vstack([self.X, self.X_failed, self.X_pending])
 
 
+class StrategyOptions(BaseModel):
+    """A strategy's ``strategy.options``; each strategy with options subclasses it.
+
+    Unknown names and bad values raise ``pydantic.ValidationError`` naming the option,
+    which the spec reports as ``strategy.options.<name>`` (the spec builds its strategy
+    when it is validated).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
 class Strategy(ABC):
     """Proposes configurations; ``options`` come from the spec's ``strategy.options``."""
 
     name: ClassVar[str]
+    Options: ClassVar[type[StrategyOptions]] = StrategyOptions
+    """The options this strategy takes (none by default)."""
 
     def __init__(self, **options: Any) -> None:
-        if options:
-            raise ValueError(f"strategy {self.name!r} takes no options {sorted(options)}")
+        self.options = self.Options.model_validate(options)
 
     @abstractmethod
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
