@@ -19,7 +19,7 @@ from hyperstep.backends.batch import BatchBackend
 from hyperstep.backends.sagemaker import SageMakerBackend
 from hyperstep.events import parse_event
 from hyperstep.models import Job, TrialState
-from hyperstep.service import TuningService
+from hyperstep.service import FinishRequest, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
@@ -252,3 +252,23 @@ def test_a_failed_end_is_recorded_at_once_with_what_was_reported() -> None:
     assert deliver(service, failed)
     trial = service.store.get_trial(job.id, "t0001")
     assert trial.state is TrialState.FAILED and trial.metrics == {"loss": 0.7} and trial.awaiting_result_since is None
+
+
+@pytest.mark.parametrize("in_log", [True, False])
+def test_a_job_that_ends_on_an_error_settles_its_trials_awaiting_a_result(in_log: bool) -> None:
+    """Finish's error path closes the job, and the reaper visits only unfinished jobs: a
+    trial still awaiting its final objective is settled from the source there and then."""
+    service, job, _, _ = make_service("batch", 2)
+    backend = service.backends["batch"]
+    assert isinstance(backend, LoggedBatch)
+    backend.log = {"loss": FINAL} if in_log else {}
+    stopped: list[str] = []
+    backend.stop = lambda job, trial: stopped.append(trial.id)  # type: ignore[method-assign]
+    deliver(service, end_event("batch", job.id, "t0001"))  # t0002 still runs
+    service.finish(FinishRequest(job_id=job.id, error={"Error": "States.Timeout", "Cause": "Wait timed out"}))
+    trial = service.store.get_trial(job.id, "t0001")
+    assert backend.recovered == ["t0001"] and stopped == ["t0002"]  # the ended job is not stopped again
+    if in_log:
+        assert (trial.state, trial.value) == (TrialState.COMPLETED, FINAL)
+    else:
+        assert trial.state is TrialState.FAILED and "'loss' was not reported" in (trial.error or "")

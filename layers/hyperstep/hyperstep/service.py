@@ -257,8 +257,8 @@ class TuningService:
         for trial in trials:
             if trial.state is TrialState.PENDING:
                 self.store.finish_trial(job.id, trial.id, TrialState.STOPPED, error="stopped before launch")
-            elif trial.state is TrialState.RUNNING:
-                self.backend_for(job).stop(job, trial)
+            elif trial.state is TrialState.RUNNING and trial.awaiting_result_since is None:
+                self.backend_for(job).stop(job, trial)  # one awaiting its result has ended already
 
     def launch(self, request: LaunchRequest) -> dict[str, Any]:
         """Start one trial on its backend; idempotent for a trial already started."""
@@ -403,7 +403,11 @@ class TuningService:
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event."""
         job = self.store.get_job(request.job_id)
-        self._stop_active(job, self.store.list_trials(job.id))  # none, unless the loop broke off
+        trials = self.store.list_trials(job.id)
+        self._stop_active(job, trials)  # none, unless the loop broke off
+        for trial in trials:  # ended on the backend, final objective still to come: settle now,
+            if trial.state is TrialState.RUNNING and trial.awaiting_result_since is not None:
+                self._settle_from_source(job, trial)  # the reaper does not visit finished jobs
         if request.error:
             status, error = JobStatus.FAILED, failure_reason(request.error)
         elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
@@ -460,9 +464,10 @@ class TuningService:
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
             counts["timed_out"] += self.collect(stuck)
 
-    def _settle_from_source(self, job: Job, trial: Trial, grace: float) -> bool:
+    def _settle_from_source(self, job: Job, trial: Trial, grace: float | None = None) -> bool:
         """End a trial that completed without its final objective and has waited ``grace``
-        seconds for it: complete it from the source (``recover_metrics``), else fail it.
+        seconds for it (None: its job is ending): complete it from the source
+        (``recover_metrics``), else fail it.
 
         A source that cannot be read (no permission, say) fails the trial with the reason
         rather than stopping the reaper: left running, it would hold its job forever.
