@@ -246,6 +246,16 @@ def _batch_read(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     return [Request(f"batch:{call.operation}", "*")]  # no resource type
 
 
+@_maps("logs", "GetLogEvents")
+def _get_log_events(call: Call, arns: Arns, tags: Tags) -> list[Request]:
+    """Authorized on the log stream (``log-group:<group>:log-stream:<stream>``). hyperstep
+    names the group by ``logGroupName``; a call by ``logGroupIdentifier`` needs mapping here."""
+    if "logGroupName" not in call.params:
+        raise Unmapped(f"{call.function} calls logs:GetLogEvents without logGroupName: map logGroupIdentifier")
+    group, stream = call.params["logGroupName"], call.params["logStreamName"]
+    return [Request("logs:GetLogEvents", arns.of("logs", call.region, f"log-group:{group}:log-stream:{stream}"))]
+
+
 @_maps("events", "PutEvents")
 def _put_events(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     buses = {entry.get("EventBusName", "default") for entry in call.params["Entries"]}

@@ -14,15 +14,18 @@ The scenarios, in one moto deployment:
 - a SageMaker job through the API with an Idempotency-Key, read back through every GET
   route; each training job's first Completed event lacks ``FinalMetricDataList`` (as AWS's
   own sample event), so Collect asks ``DescribeTrainingJob``;
-- a Batch job through the API whose ``SUCCEEDED`` events come before the metric reports,
-  so Collect asks ``DescribeJobs``;
+- a Batch job through the API whose ``SUCCEEDED`` events come before the metric reports
+  (Collect asks Batch nothing: the trials await their reports);
+- a Batch job whose final reports never come: after the grace period the reaper reads each
+  trial's final value from its job's CloudWatch log stream (``GetLogEvents``);
 - a recurring spec through the API (``CreateSchedule``, passing the scheduler role), one
   tick of it through the start function, that job stopped through the API while its
   trials run (``StopTrainingJob``), and a Batch job stopped the same way (``TerminateJob``);
 - jobs on both backends whose Wait state fails for good: Finish's error path stops the
   trials still running;
-- the reaper over jobs whose end events were lost: one cloud job ended (Describe*), one
-  still running past its deadline (Describe*, then Stop / Terminate);
+- the reaper over jobs whose end events were lost: one cloud job ended (Describe*; SageMaker
+  keeps its final metric, the Batch job's script reported it), one still running past its
+  deadline (Describe*, then Stop / Terminate);
 - Suggest handing a job to a new execution of its own state machine.
 """
 
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+import boto3
 import pytest
 from moto.batch.models import JobStatus as BatchStatus
 from moto.batch.models import batch_backends
@@ -44,6 +48,7 @@ from moto.core.responses import EmptyResult
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
+from hyperstep.backends.batch import BATCH_LOG_GROUP
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.scheduling import schedules_factory
 from hyperstep.service import HANDOFF_EVENTS, TuningService
@@ -210,14 +215,47 @@ def stop_training_job(self: SageMakerResponse) -> EmptyResult:
     return EmptyResult()
 
 
+def moto_batch_job(launched: Launched) -> Any:
+    batch = batch_backends[ACCOUNT][REGION]
+    (job,) = [j for j in batch._jobs.values() if j.job_name == launched.name]
+    return job
+
+
 def still_running(launched: Launched, backend: str) -> None:
     """moto ends every job at once; this one runs on, as a real one would."""
     if backend == "sagemaker":
         sagemaker_backends[ACCOUNT][REGION].training_jobs[launched.name].training_job_status = "InProgress"
     else:
-        batch = batch_backends[ACCOUNT][REGION]
-        (job,) = [j for j in batch._jobs.values() if j.job_name == launched.name]
-        job.status = BatchStatus.RUNNING
+        moto_batch_job(launched).status = BatchStatus.RUNNING
+
+
+def ended_unseen(platform: TrainingPlatform, launched: Launched) -> None:
+    """The job ended and its end event was lost, but its final metric is there for the
+    reaper: in the training job's ``FinalMetricDataList`` (SageMaker), or delivered as the
+    script's report (Batch)."""
+    value = val_loss(launched.hyperparameters)
+    if platform.backend == "sagemaker":
+        found = sagemaker_backends[ACCOUNT][REGION].training_jobs[launched.name]
+        stamp = found.final_metric_data_list[0]["Timestamp"]
+        found.final_metric_data_list = [{"MetricName": "val_loss", "Value": value, "Timestamp": stamp}]
+    else:
+        assert platform.deliver(launched.events[0]) == {"recorded": True}  # the report; the end is lost
+
+
+def logged(launched: Launched, lines: list[str]) -> None:
+    """The Batch job's container printed ``lines`` to its stream in Batch's default log group
+    (moto's Batch runs nothing without Docker and leaves ``logStreamName`` unset). Timestamps
+    are now: CloudWatch Logs rejects events older than 14 days."""
+    job = moto_batch_job(launched)
+    job.log_stream_name = f"{BATCH_DEFINITION}/default/{job.job_id}"
+    logs = boto3.client("logs", region_name=REGION)
+    if not logs.describe_log_groups(logGroupNamePrefix=BATCH_LOG_GROUP)["logGroups"]:
+        logs.create_log_group(logGroupName=BATCH_LOG_GROUP)
+    logs.create_log_stream(logGroupName=BATCH_LOG_GROUP, logStreamName=job.log_stream_name)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+    put = logs.put_log_events(logGroupName=BATCH_LOG_GROUP, logStreamName=job.log_stream_name, logEvents=events)
+    assert "rejectedLogEventsInfo" not in put, put
 
 
 # --- the scenarios ----------------------------------------------------------------------------
@@ -279,12 +317,38 @@ def wait_fails_for_good(stack: MotoStack) -> None:
         assert final.status is JobStatus.FAILED and "unreachable" in (final.error or ""), final
 
 
+def batch_objective_recovered_from_the_log(stack: MotoStack) -> None:
+    """Each Batch job SUCCEEDED, its script's final report never came: the trials await it,
+    then the reaper, past the grace period, reads the value from the job's log stream."""
+    status, accepted = api(stack, "POST", "/jobs", spec("batch", "iam-batch-log"))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    launched_and_waiting(stack, job_id)
+    platform = TrainingPlatform(stack, job_id, "batch", val_loss, "val_loss")
+    cloud_jobs = platform.new_jobs()
+    assert len(cloud_jobs) == 2
+    for cloud_job in cloud_jobs:
+        value = val_loss(cloud_job.hyperparameters)
+        logged(cloud_job, ["epoch 1", f"val_loss={value + 1!r}", f"val_loss={value!r}", "done"])
+        assert platform.deliver(cloud_job.events[-1]) == {"recorded": False}  # SUCCEEDED: it awaits the report
+    with mock.patch.object(handler_module("reaper"), "GRACE_SECONDS", -3600.0):  # the grace has passed
+        counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert (counts["recorded"], counts["timed_out"]) == (2, 0), counts
+    ended(stack, job_id)
+    trials = stack.service.store.list_trials(job_id)
+    assert all(t.state is TrialState.COMPLETED for t in trials), trials
+    assert sorted(t.value for t in trials) == sorted(val_loss(j.hyperparameters) for j in cloud_jobs)
+
+
 def reaper_reconciles(stack: MotoStack) -> None:
     """One cloud job per tuning job ended unseen, the other runs past its deadline."""
     jobs = {b: stack.service.submit(parse_spec(spec(b, f"iam-reaped-{b}"))) for b in ("sagemaker", "batch")}
     for backend, job in jobs.items():
         launched_and_waiting(stack, job.id)
-        still_running(TrainingPlatform(stack, job.id, backend, val_loss, "val_loss").new_jobs()[0], backend)
+        platform = TrainingPlatform(stack, job.id, backend, val_loss, "val_loss")
+        done, running = platform.new_jobs()
+        ended_unseen(platform, done)
+        still_running(running, backend)
     with mock.patch.object(handler_module("reaper"), "GRACE_SECONDS", -10 * 3600.0):  # past every deadline
         counts = stack.invoke("reaper", sample("scheduled-event"))
     assert (counts["recorded"], counts["timed_out"]) == (2, 2), counts
@@ -306,6 +370,7 @@ SCENARIOS = (
     batch_job_stopped,
     wait_fails_for_good,
     reaper_reconciles,
+    batch_objective_recovered_from_the_log,
     suggest_hands_over,
 )
 
@@ -393,7 +458,6 @@ NEEDED = {
     ("launch", "batch:ListJobs"),
     ("wait", "states:SendTaskSuccess"),
     ("collect", "sagemaker:DescribeTrainingJob"),
-    ("collect", "batch:DescribeJobs"),
     ("collect", "dynamodb:UpdateItem"),
     ("finish", "sagemaker:StopTrainingJob"),
     ("finish", "batch:TerminateJob"),
@@ -402,6 +466,7 @@ NEEDED = {
     ("reaper", "sagemaker:StopTrainingJob"),
     ("reaper", "batch:DescribeJobs"),
     ("reaper", "batch:TerminateJob"),
+    ("reaper", "logs:GetLogEvents"),
     ("reaper", "states:SendTaskSuccess"),
 }
 """What the scenarios must make each function do, so the check above covers it."""
@@ -464,6 +529,25 @@ def test_transactions_are_authorized_per_item_on_the_table() -> None:
     assert judge("collect", made) == [True, False]  # the store never condition-checks alone
     other_table = call("collect", "dynamodb", "GetItem", {"TableName": "someone-elses"})
     assert judge("collect", other_table) == [False]
+
+
+def test_the_reaper_reads_only_log_streams_of_the_batch_log_group() -> None:
+    def read(group: str, stream: str = "train/default/0f1e") -> Call:
+        return call("reaper", "logs", "GetLogEvents", {"logGroupName": group, "logStreamName": stream})
+
+    made = read("/aws/batch/job")
+    (request,) = authorizations(made, Arns(ACCOUNT), lambda _: {})
+    assert request.resource == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/batch/job:log-stream:train/default/0f1e"
+    assert judge("reaper", made) == [True]
+    assert judge("reaper", read("/aws/lambda/other")) == [False]
+    assert judge("reaper", read("/aws/batch/job-other")) == [False]
+    assert judge("collect", made) == [False]  # only the reaper recovers from logs
+    (other,) = authorizations(read("/ml/train"), Arns(ACCOUNT), lambda _: {})
+    own_group = Stack(parameters={**BACKENDS, "BatchLogGroupName": "/ml/train"}, account=ACCOUNT, region=REGION)
+    policy = Policy(tuple(role_statements(own_group, "ReaperFunction")))
+    assert (policy.allows(other), policy.allows(request)) == (True, False)  # the parameter names the group
+    no_batch = Policy(tuple(role_statements(Stack(account=ACCOUNT, region=REGION), "ReaperFunction")))
+    assert not no_batch.allows(request)
 
 
 def test_a_call_without_an_iam_mapping_fails_loudly() -> None:

@@ -59,9 +59,16 @@ EXPECTED_ACTIONS = {
         "batch:ListJobs",
     },
     "WaitFunction": {*TABLE, *WAKE},
-    "CollectFunction": {*TABLE, *WAKE, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs", "batch:ListJobs"},
+    "CollectFunction": {*TABLE, *WAKE, "sagemaker:DescribeTrainingJob"},
     "FinishFunction": {*TABLE, "events:PutEvents", *STOP},
-    "ReaperFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},
+    "ReaperFunction": {
+        *TABLE,
+        *WAKE,
+        *STOP,
+        "sagemaker:DescribeTrainingJob",
+        "batch:DescribeJobs",
+        "logs:GetLogEvents",
+    },
 }
 """What each function's use cases call (service.py, the store, the backends, scheduling)."""
 

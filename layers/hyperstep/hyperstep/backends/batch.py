@@ -24,8 +24,8 @@ default ``/aws/batch/job``; a job logging through another driver has no log to r
 IAM for the caller: ``batch:SubmitJob``, ``batch:TagResource`` (tags on submit),
 ``batch:ListJobs``, ``batch:DescribeJobs`` and ``batch:TerminateJob``; for
 ``recover_metrics`` (the reaper) also ``logs:GetLogEvents`` on the job log streams,
-``arn:<partition>:logs:<region>:<account>:log-group:/aws/batch/job:log-stream:*`` (and on
-any other ``awslogs-group`` the job definitions name).
+``arn:<partition>:logs:<region>:<account>:log-group:/aws/batch/job:log-stream:*`` (the
+template's ``BatchLogGroupName`` parameter names another ``awslogs-group``).
 """
 
 from __future__ import annotations
