@@ -94,6 +94,12 @@ def test_json_declared_any_way_or_not_at_all_is_read(service: TuningService, con
     assert answer(send(SPEC, content_type))[0] == 202
 
 
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "text/plain"])
+def test_no_body_is_no_body_whatever_its_declared_type(service: TuningService, content_type: str) -> None:
+    status, problem = answer(send("", content_type))
+    assert status == 422 and problem["field"] == "body" and "Field required" in problem["reason"]
+
+
 def test_a_base64_body_is_decoded(service: TuningService) -> None:
     assert answer(send(base64.b64encode(SPEC.encode()).decode(), encoded=True))[0] == 202
 

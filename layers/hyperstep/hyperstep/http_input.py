@@ -46,18 +46,19 @@ def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     """The API Gateway proxy event with its body as UTF-8 text declared as JSON.
 
     A base64 body (``isBase64Encoded``) is decoded; the ``Content-Type`` header, when
-    there is a body, must be ``application/json`` (any parameters, any case) or absent,
-    and is rewritten as ``application/json`` for the resolver. ``BodyRefused`` otherwise.
+    there is a body, must be ``application/json`` (any parameters, any case) or absent.
+    It is rewritten as ``application/json`` for the resolver (which would otherwise parse
+    an empty "multipart" body, and fail). ``BodyRefused`` otherwise.
     """
     body = event.get("body")
-    if body is None or body == "":
-        return dict(event)
+    headers = {str(k): v for k, v in (event.get("headers") or {}).items() if str(k).lower() != "content-type"}
+    if body is None or body == "":  # nothing to read, whatever its declared type
+        return {**event, "headers": {**headers, "Content-Type": JSON}}
     if not isinstance(body, str):
         raise BodyRefused(422, "body", "the body must be text")
     data = _body_bytes(body, bool(event.get("isBase64Encoded")))
     if len(data) > MAX_BODY_BYTES:
         raise BodyRefused(413, "body", f"the body is {len(data):,} bytes; at most {MAX_BODY_BYTES:,}")
-    headers = {str(k): v for k, v in (event.get("headers") or {}).items() if str(k).lower() != "content-type"}
     declared = _content_type(event)
     if declared is not None and declared.split(";")[0].strip().lower() != JSON:
         raise BodyRefused(415, "Content-Type", f"the body must be JSON (Content-Type {JSON}), not {declared[:100]!r}")
