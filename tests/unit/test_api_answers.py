@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 
+from hyperstep import remote
 from hyperstep.models import Trial
 from hyperstep.scheduling import RecurringSchedules
 from hyperstep.service import TuningService
@@ -192,6 +194,27 @@ def test_a_page_of_large_trials_fits_lambdas_response_and_the_pages_cover_every_
         seen += [t["id"] for t in page["trials"]]
         offset, pages = page["next_offset"], pages + 1
     assert seen == [f"t{n:04d}" for n in range(400)] and pages == 2
+
+
+def test_the_cli_follows_pages_cut_by_size(service: TuningService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hyperstep trials --api`` (``remote.trials``) gets every trial when the API cuts
+    pages by bytes rather than by count (its requests answered by the handler in-process)."""
+    job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 30, "max_parallel": 1}))[1]["job_id"]
+    service.store.put_trials([Trial(job_id=job_id, id=f"t{n:04d}", number=n, params={"n": n}) for n in range(30)])
+    monkeypatch.setattr(api, "PAGE_BYTES", 2_000)
+    offsets: list[int] = []
+
+    def in_process(method: str, url: str, body: Any, session: Any, key: str | None) -> dict[str, Any]:
+        offset = int(parse_qs(urlsplit(url).query).get("offset", ["0"])[0])
+        offsets.append(offset)
+        status, page = answer(api.lambda_handler(trials_event(job_id, offset), Context()))
+        assert status == 200
+        return page
+
+    monkeypatch.setattr(remote, "_send", in_process)
+    every = remote.trials(job_id, "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1")
+    assert [t["id"] for t in every["trials"]] == [f"t{n:04d}" for n in range(30)]
+    assert len(offsets) > 3 and offsets == sorted(set(offsets))
 
 
 def trials_event(job_id: str, offset: int) -> dict[str, Any]:
