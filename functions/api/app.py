@@ -138,8 +138,8 @@ def _problem(status: int, reason: str, field: str | None = None) -> Response:
 
 
 REASONS = {
-    404: "No such job",
-    409: "The job is not in a state that allows this",
+    404: "No such job (or path)",
+    409: "A conflict: the job's state, an existing schedule, a request still in progress",
     413: "The request body is too large",
     415: "The request body is not JSON",
     422: "Invalid request: the field at fault and the reason",
