@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hyperstep.errors import ConflictError, HyperstepError
+from hyperstep.errors import ConflictError, HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec
@@ -70,7 +70,8 @@ class RecurringSchedules:
         self.role_arn = role_arn
 
     def create(self, spec: JobSpec) -> ScheduleCreated:
-        """Create the spec's schedule; ``ConflictError`` if one of that name exists."""
+        """Create the spec's schedule; ``ScheduleConflict`` if one of that name exists,
+        ``SpecError`` naming ``schedule`` if Scheduler finds it invalid."""
         if spec.schedule is None:
             raise ValueError("the spec has no schedule")
         name = schedule_name(spec)
@@ -92,10 +93,27 @@ class RecurringSchedules:
                 },
             )
         except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConflictException":
-                raise ConflictError(f"schedule {name!r} already exists in group {self.group!r}") from None
+            refused(exc, name, self.group)
             raise
         return ScheduleCreated(schedule_name=name, schedule_arn=response["ScheduleArn"], expression=spec.schedule)
+
+
+class ScheduleConflict(ConflictError):
+    """Scheduler refused the schedule as conflicting: one of that name exists (or is changing)."""
+
+
+def refused(exc: Exception, name: str, group: str) -> None:
+    """Turn Scheduler's refusals of a schedule into errors naming ``schedule``; return for others.
+
+    ``ConflictException``: ``ScheduleConflict``. ``ValidationException`` (what
+    ``check_schedule_expression`` did not foresee): ``SpecError("schedule: ...")``.
+    """
+    error = getattr(exc, "response", {}).get("Error", {})
+    if error.get("Code") == "ConflictException":
+        raise ScheduleConflict(f"schedule {name!r} already exists in group {group!r}") from None
+    if error.get("Code") == "ValidationException":
+        reason = str(error.get("Message") or "invalid schedule")[:300]
+        raise SpecError(f"schedule: EventBridge Scheduler refused it: {reason}") from None
 
 
 class SchedulingUnavailable(HyperstepError):

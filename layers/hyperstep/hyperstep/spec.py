@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hyperstep.errors import SpecError
+from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.space import Parameter, SearchSpace, unique_names
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
@@ -169,33 +170,6 @@ class JobSpec(_Model):
     @property
     def space(self) -> SearchSpace:
         return SearchSpace(parameters=self.parameters)
-
-
-_RATE = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>minutes?|hours?|days?)\)$")
-_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
-
-
-def check_schedule_expression(expression: str) -> str:
-    """Accept what EventBridge Scheduler accepts for a recurring schedule.
-
-    ``rate(value unit)``: a positive whole value and ``minute(s)``, ``hour(s)`` or
-    ``day(s)``, singular exactly when the value is 1. ``cron(...)``: six fields (minutes
-    hours day-of-month month day-of-week year), one of day-of-month and day-of-week ``?``.
-    """
-    rate = _RATE.match(expression)
-    if rate is not None:
-        if (rate["value"] == "1") == rate["unit"].endswith("s"):
-            raise ValueError("rate(...): the unit is singular for 1, plural otherwise: rate(1 day), rate(5 minutes)")
-        return expression
-    cron = _CRON.match(expression)
-    if cron is None:
-        raise ValueError("expected cron(...) or rate(...), e.g. rate(1 day) or cron(0 3 * * ? *)")
-    fields = cron["fields"].split()
-    if len(fields) != 6:
-        raise ValueError(f"cron(...) needs 6 fields (min hour day-of-month month day-of-week year), got {len(fields)}")
-    if "?" not in (fields[2], fields[4]):
-        raise ValueError("cron(...): day-of-month or day-of-week must be '?'")
-    return expression
 
 
 def describe_validation_error(exc: ValidationError) -> str:
