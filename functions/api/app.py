@@ -46,6 +46,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.config import service_factory
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.http_input import BodyRefused, readable_body, strict_json
@@ -61,7 +62,6 @@ app = APIGatewayRestResolver(enable_validation=True, serializer=to_json, json_bo
 service = service_factory(os.environ)
 schedules = schedules_factory(os.environ)
 
-AWS_BACKENDS = ("sagemaker", "batch")
 JobId = Annotated[str, Path(min_length=1, max_length=256)]
 """Job ids are short (``new_job_id``); a longer one is refused before it reaches the store's keys."""
 TRIALS_PER_PAGE = 1000

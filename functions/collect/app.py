@@ -13,9 +13,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.backends.base import TrialResult
 from hyperstep.config import service_factory
 from hyperstep.events import EventError, parse_event
+from hyperstep.messages import TrialResult
 
 logger = Logger()
 tracer = Tracer()

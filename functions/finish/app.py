@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hyperstep.config import service_factory
-from hyperstep.service import FinishRequest
+from hyperstep.messages import FinishRequest
 
 logger = Logger()
 tracer = Tracer()

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hyperstep.config import service_factory
-from hyperstep.service import LaunchRequest
+from hyperstep.messages import LaunchRequest
 
 logger = Logger()
 tracer = Tracer()

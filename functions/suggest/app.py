@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hyperstep.config import service_factory
-from hyperstep.service import SuggestRequest
+from hyperstep.messages import SuggestRequest
 
 logger = Logger()
 metrics = Metrics()

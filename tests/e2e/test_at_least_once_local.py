@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from hyperstep.backends.base import TrialBackend, TrialResult
-from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.backends.base import TrialBackend
+from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import InProcessBus, envelope
 from hyperstep.local.runner import LOCAL_ENV
 from hyperstep.local.runtime import LocalRuntime
+from hyperstep.messages import TrialResult
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
 from tests.conftest import spec_document

@@ -11,9 +11,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from hyperstep.backends.batch import BatchBackend, build_request, log_location
+from hyperstep.backends.batch.adapter import BatchBackend, build_request, log_location
+from hyperstep.backends.batch.events import BATCH_STOP_REASON
 from hyperstep.backends.logs import final_metrics_in_log
-from hyperstep.backends.naming import BATCH_STOP_REASON
 from hyperstep.errors import LaunchError
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
@@ -357,8 +357,9 @@ def test_the_reaper_recovers_a_batch_trial_s_final_value_from_its_log_under_moto
     """SUCCEEDED came, the final report never did: after the grace the reaper reads the
     job's log (the lines ``hyperstep.report`` printed) and completes the trial."""
     from hyperstep.events import parse_event
+    from hyperstep.messages import LaunchRequest
     from hyperstep.models import TrialState
-    from hyperstep.service import LaunchRequest, TuningService
+    from hyperstep.service import TuningService
     from hyperstep.stores.sqlite import SQLiteStore
     from hyperstep.study import Study
     from tests.unit.test_order_free_results import end_event

@@ -37,8 +37,9 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 
 from hyperstep.config import build_aws_service
+from hyperstep.messages import LaunchRequest, SuggestRequest
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.service import LaunchRequest, SuggestRequest, TuningService
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import create_table

@@ -48,7 +48,7 @@ from moto.core.responses import EmptyResult
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
-from hyperstep.backends.batch import BATCH_LOG_GROUP
+from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.scheduling import schedules_factory
 from hyperstep.service import HANDOFF_EVENTS, TuningService

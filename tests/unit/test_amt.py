@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from hyperstep.amt import import_request
-from hyperstep.backends.sagemaker import build_request
+from hyperstep.backends.sagemaker.adapter import build_request
 from hyperstep.cli import main
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial

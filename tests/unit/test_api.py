@@ -18,10 +18,10 @@ from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
-from hyperstep.backends.base import TrialResult
+from hyperstep.messages import SuggestRequest, TrialResult
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.scheduling import RecurringSchedules
-from hyperstep.service import SuggestRequest, TuningService
+from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from hyperstep_functions.api import app as api

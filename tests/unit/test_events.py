@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hyperstep.backends.base import TrialResult
-from hyperstep.events import EventBridgeEvent, EventError, TrialMetric, parse_event
+from hyperstep.events import EventBridgeEvent, EventError, parse_event
+from hyperstep.messages import TrialMetric, TrialResult
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TRIAL_KINDS = ("sagemaker-training-job-state-change-", "batch-job-state-change-", "trial-metric-reported")

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hyperstep.backends.base import TrialResult
 from hyperstep.cli import main
 from hyperstep.job_report import ReportData, analysis, from_store, write_report
 from hyperstep.job_report.data import job_from_detail, learning_curves
+from hyperstep.messages import SuggestRequest, TrialResult
 from hyperstep.models import Job, JobStatus, Trial, TrialState
-from hyperstep.service import SuggestRequest, TuningService
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from hyperstep.backends import local
-from hyperstep.backends.base import TrialResult
-from hyperstep.backends.local import LocalProcessBackend, parse_metrics
+from hyperstep.backends.local import adapter as local
+from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.backends.logs import parse_metrics
+from hyperstep.messages import TrialResult
 from hyperstep.models import Job, Trial
-from hyperstep.spec import MetricDefinition, parse_spec
+from hyperstep.spec import parse_spec
+from hyperstep.spec_base import MetricDefinition
 from tests.conftest import spec_document
 
 

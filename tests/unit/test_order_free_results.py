@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from hyperstep.backends.batch import BatchBackend
-from hyperstep.backends.sagemaker import SageMakerBackend
+from hyperstep.backends.batch.adapter import BatchBackend
+from hyperstep.backends.sagemaker.adapter import SageMakerBackend
 from hyperstep.events import parse_event
+from hyperstep.messages import FinishRequest
 from hyperstep.models import Job, TrialState
-from hyperstep.service import FinishRequest, TuningService
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study

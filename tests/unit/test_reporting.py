@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from hyperstep.events import TrialMetric, parse_event
+from hyperstep.events import parse_event
+from hyperstep.messages import TrialMetric
 from hyperstep.reporting import ReportError, report
 
 

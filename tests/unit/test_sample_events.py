@@ -40,9 +40,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 from hyperstep.local.definition import load_definition
 from hyperstep.local.executor import Executor
 from hyperstep.local.runtime import substitutions
+from hyperstep.messages import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, WaitRequest
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.scheduling import RecurringSchedules
-from hyperstep.service import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, TuningService, WaitRequest
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api

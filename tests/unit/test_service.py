@@ -7,19 +7,11 @@ from typing import Any
 
 import pytest
 
-from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.base import TrialBackend
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import Orchestrator
-from hyperstep.service import (
-    HANDOFF_EVENTS,
-    LAUNCH_EVENTS,
-    ROUND_EVENTS,
-    FinishRequest,
-    LaunchRequest,
-    SuggestRequest,
-    TuningService,
-    WaitRequest,
-)
+from hyperstep.service import HANDOFF_EVENTS, LAUNCH_EVENTS, ROUND_EVENTS, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document

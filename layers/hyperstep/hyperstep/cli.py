@@ -21,10 +21,11 @@ from typing import Any
 import yaml
 
 from hyperstep import views
-from hyperstep.backends.local import resolve_command
+from hyperstep.backends.local.adapter import resolve_command
+from hyperstep.backends.local.block import LocalTrial
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus, TrialState
-from hyperstep.spec import JobSpec, LocalTrial, load_spec
+from hyperstep.spec import JobSpec, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
 DEFAULT_STORE = ".hyperstep/hyperstep.db"

@@ -45,17 +45,14 @@ def build_aws_service(env: Mapping[str, str]) -> TuningService:
     import boto3
 
     from hyperstep.aws import EventBridgePublisher, StepFunctionsOrchestrator
-    from hyperstep.backends.batch import BatchBackend
-    from hyperstep.backends.sagemaker import SageMakerBackend
+    from hyperstep.backends.descriptor import BackendContext
+    from hyperstep.backends.registry import aws_backends
     from hyperstep.stores.dynamodb import DynamoDBStore
 
     bus = env.get("HYPERSTEP_EVENT_BUS", "default")
     return TuningService(
         store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
-        backends={
-            "sagemaker": SageMakerBackend(boto3.client("sagemaker"), event_bus=bus),
-            "batch": BatchBackend(boto3.client("batch"), event_bus=bus, logs=boto3.client("logs")),
-        },
+        backends=aws_backends(BackendContext(client=boto3.client, event_bus=bus)),
         orchestrator=StepFunctionsOrchestrator(
             boto3.client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")
         ),

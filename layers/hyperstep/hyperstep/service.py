@@ -1,8 +1,8 @@
 """The use cases the handlers call: submit, suggest, launch, wait, collect, finish, stop, reap.
 
-Each takes a small pydantic request and returns a small pydantic response: exactly what
-crosses a Lambda boundary. Handlers decide nothing; the state machine only routes on
-the flags these return (``Plan.done``, ``Progress.done``).
+Each takes a small pydantic request and returns a small pydantic response (both in
+``hyperstep.messages``): exactly what crosses a Lambda boundary. Handlers decide nothing;
+the state machine only routes on the flags these return (``Plan.done``, ``Progress.done``).
 
 **A trial's objective is its final value, whatever the order of events.** EventBridge
 delivers a trial's end event and its script's metric reports in no order, some twice,
@@ -32,21 +32,23 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.base import TrialBackend
 from hyperstep.errors import ConflictError, LaunchError
-from hyperstep.events import TrialMetric
+from hyperstep.messages import (
+    FinishRequest,
+    LaunchRequest,
+    Plan,
+    Progress,
+    SuggestRequest,
+    TrialMetric,
+    TrialResult,
+    WaitRequest,
+)
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, finite_metrics
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
@@ -56,58 +58,6 @@ class _Message(BaseModel):
 ROUND_EVENTS = 20
 LAUNCH_EVENTS = 8
 HANDOFF_EVENTS = 10_000
-
-
-class SuggestRequest(_Message):
-    """What Suggest Trials gets: the job, and how long this execution's history has grown."""
-
-    job_id: str
-    execution: str | None = None
-    """The execution's name (``$$.Execution.Name``): names the one it may hand over to."""
-    history_events: int = 0
-    """Estimated history events of this execution so far (carried round to round in ``$.plan``)."""
-
-
-class Plan(_Message):
-    """What Suggest decided: trials to launch now, that the job is done, or that a new
-    execution has taken over the job (``handoff``; this one then ends)."""
-
-    job_id: str
-    done: bool
-    trial_ids: list[str] = Field(default_factory=list)
-    """Trials to launch: every pending trial of the job (those an earlier run of Suggest
-    reserved and nobody launched, as when its response was lost) and the new ones."""
-    results_seen: int
-    """How many trials had finished when this plan was made (Wait compares against it)."""
-    reason: str | None = None
-    handoff: bool = False
-    history_events: int = 0
-
-
-class LaunchRequest(_Message):
-    job_id: str
-    trial_id: str
-
-
-class WaitRequest(_Message):
-    job_id: str
-    task_token: str
-    results_seen: int
-
-
-class Progress(_Message):
-    """What a woken execution gets: whether the job is done."""
-
-    job_id: str
-    done: bool
-    results: int
-    active: int
-
-
-class FinishRequest(_Message):
-    job_id: str
-    error: dict[str, Any] | None = None
-    """Step Functions' caught error (``Error``, ``Cause``) when a state failed for good."""
 
 
 def results_of(job: Job) -> int:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from hyperstep.spec import MetricDefinition
+from hyperstep.spec_base import MetricDefinition
 
 MAX_LOG_PAGES = 20
 """At most 20 pages (up to 20 MB, 200,000 lines) from the end of a log are read."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from hyperstep.errors import HyperstepError
 from hyperstep.local.runtime import LocalRuntime
+from hyperstep.messages import FinishRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
-from hyperstep.service import FinishRequest
 from hyperstep.spec import JobSpec
 
 Progress = Callable[..., None]

@@ -20,13 +20,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hyperstep.backends.base import TrialResult
-from hyperstep.backends.local import LocalProcessBackend
-from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
 from hyperstep.local.interpreter import Sleep
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
+from hyperstep.messages import TrialResult
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore

@@ -34,23 +34,19 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.base import JobView, TrialBackend, TrialView
+from hyperstep.backends.batch.block import BatchTrial
+from hyperstep.backends.batch.events import BATCH_STOP_REASON, BatchContainer, batch_result
 from hyperstep.backends.logs import final_metrics_in_log
-from hyperstep.backends.naming import (
-    BATCH_NAME_MAX,
-    BATCH_STOP_REASON,
-    script_arguments,
-    trial_environment,
-    trial_job_name,
-    trial_tags,
-)
+from hyperstep.backends.naming import script_arguments, trial_environment, trial_job_name, trial_tags
 from hyperstep.errors import LaunchError
-from hyperstep.events import BatchContainer, batch_result
-from hyperstep.models import Job, Trial
-from hyperstep.trial_blocks import BatchTrial
+from hyperstep.messages import TrialResult
+
+BATCH_NAME_MAX = 128
+"""SubmitJob ``jobName``: up to 128 letters, digits, hyphens and underscores, alphanumeric first."""
 
 
-def _block(job: Job) -> BatchTrial:
+def _block(job: JobView) -> BatchTrial:
     block = job.spec.trial
     if not isinstance(block, BatchTrial):
         raise LaunchError(f"job {job.id} does not run on Batch (trial backend: {getattr(block, 'backend', None)})")
@@ -84,7 +80,7 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def build_request(job: Job, trial: Trial, name: str, event_bus: str | None = None) -> dict[str, Any]:
+def build_request(job: JobView, trial: TrialView, name: str, event_bus: str | None = None) -> dict[str, Any]:
     """The ``SubmitJob`` request for one attempt of a trial."""
     block = _block(job)
     env = trial_environment(job.id, trial.id, trial.params, block.environment, event_bus)
@@ -120,9 +116,9 @@ class BatchBackend(TrialBackend):
         """A CloudWatch Logs client for ``recover_metrics``; without one, no log is read."""
 
     @staticmethod
-    def job_name(job: Job, trial: Trial, attempt: int = 1) -> str:
+    def job_name(job: JobView, trial: TrialView, attempt: int = 1) -> str:
         """The Batch job name of one attempt of the trial."""
-        return trial_job_name(job.id, trial.number, attempt, BATCH_NAME_MAX)
+        return trial_job_name(job.id, trial.id, attempt, BATCH_NAME_MAX)
 
     def find(self, queue: str, name: str) -> str | None:
         """The id of the newest job of exactly this name in the queue, if there is one."""
@@ -135,7 +131,7 @@ class BatchBackend(TrialBackend):
                     return summary["jobId"]
         return None
 
-    def launch(self, job: Job, trial: Trial, attempt: int = 1) -> str:
+    def launch(self, job: JobView, trial: TrialView, attempt: int = 1) -> str:
         """Submit the job unless a job of its name already exists; return the Batch job id."""
         block = _block(job)
         name = self.job_name(job, trial, attempt)
@@ -151,16 +147,16 @@ class BatchBackend(TrialBackend):
                 raise LaunchError(f"Batch rejected job {name}: {err.get('Message', '')}") from None
             raise
 
-    def _job_id(self, job: Job, trial: Trial) -> str | None:
+    def _job_id(self, job: JobView, trial: TrialView) -> str | None:
         return trial.backend_ref or self.find(_block(job).job_queue, self.job_name(job, trial))
 
-    def stop(self, job: Job, trial: Trial) -> None:
+    def stop(self, job: JobView, trial: TrialView) -> None:
         """Terminate the job (running jobs fail, queued ones are cancelled) with hyperstep's reason."""
         job_id = self._job_id(job, trial)
         if job_id is not None:
             self.client.terminate_job(jobId=job_id, reason=BATCH_STOP_REASON)
 
-    def _detail(self, job: Job, trial: Trial) -> dict[str, Any] | None:
+    def _detail(self, job: JobView, trial: TrialView) -> dict[str, Any] | None:
         """The Batch job's ``DescribeJobs`` detail; None if it was never submitted."""
         job_id = self._job_id(job, trial)
         if job_id is None:
@@ -168,7 +164,7 @@ class BatchBackend(TrialBackend):
         jobs = self.client.describe_jobs(jobs=[job_id]).get("jobs", [])
         return jobs[0] if jobs else None
 
-    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+    def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
         """The trial's state once the Batch job has ended (no metrics); None while it runs or if unknown."""
         found = self._detail(job, trial)
         if found is None:
@@ -176,7 +172,7 @@ class BatchBackend(TrialBackend):
         container = BatchContainer.model_validate(found["container"]) if found.get("container") else None
         return batch_result(job.id, trial.id, found["status"], found.get("statusReason"), container)
 
-    def recover_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+    def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """The final metrics in the job's CloudWatch log: each metric's last match of its
         ``metric_definitions`` regex; {} without a logs client, a log stream or a match."""
         found = None if self.logs is None else self._detail(job, trial)

@@ -25,12 +25,12 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.base import JobView, TrialBackend, TrialView
+from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.logs import parse_metrics
 from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
-from hyperstep.models import Job, Trial
-from hyperstep.spec import LocalTrial
+from hyperstep.messages import TrialResult
 
 
 def resolve_command(command: list[str]) -> list[str]:
@@ -59,10 +59,10 @@ class LocalProcessBackend(TrialBackend):
         """Results of the processes that have ended, for ``describe`` (the reaper)."""
         self._lock = threading.Lock()
 
-    def trial_dir(self, job: Job, trial: Trial) -> Path:
+    def trial_dir(self, job: JobView, trial: TrialView) -> Path:
         return self.runs_dir / job.id / trial.id
 
-    def launch(self, job: Job, trial: Trial) -> str:
+    def launch(self, job: JobView, trial: TrialView) -> str:
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
@@ -99,7 +99,7 @@ class LocalProcessBackend(TrialBackend):
         return str(proc.pid)
 
     @staticmethod
-    def _script_mode_env(job: Job, trial: Trial, directory: Path) -> dict[str, str]:
+    def _script_mode_env(job: JobView, trial: TrialView, directory: Path) -> dict[str, str]:
         return {
             "SM_HPS": json.dumps(trial.params),
             "SM_MODEL_DIR": str(directory / "model"),
@@ -109,7 +109,7 @@ class LocalProcessBackend(TrialBackend):
             "HYPERSTEP_TRIAL_DIR": str(directory),
         }
 
-    def _watch(self, job: Job, trial: Trial, proc: subprocess.Popen[bytes]) -> None:
+    def _watch(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes]) -> None:
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
@@ -131,7 +131,7 @@ class LocalProcessBackend(TrialBackend):
             self._stopping.discard(key)
         self.on_result(result)
 
-    def _result(self, job: Job, trial: Trial, code: int | None, stopped: bool) -> TrialResult:
+    def _result(self, job: JobView, trial: TrialView, code: int | None, stopped: bool) -> TrialResult:
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         log = (self.trial_dir(job, trial) / "train.log").read_text(errors="replace")
@@ -146,7 +146,7 @@ class LocalProcessBackend(TrialBackend):
             return TrialResult(**base, state="failed", error=f"exit code {code}: {last[-300:]}")
         return TrialResult(**base, state="completed")
 
-    def stop(self, job: Job, trial: Trial) -> None:
+    def stop(self, job: JobView, trial: TrialView) -> None:
         key = (job.id, trial.id)
         with self._lock:
             proc = self._procs.get(key)
@@ -172,7 +172,7 @@ class LocalProcessBackend(TrialBackend):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
 
-    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+    def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
         """None while the process runs; the result it ended with (which the reaper records
         when its event was lost); failed for a process this backend never ran."""
         key = (job.id, trial.id)

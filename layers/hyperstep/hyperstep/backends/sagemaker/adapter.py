@@ -23,27 +23,26 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.naming import (
     ENV_HYPERPARAMETERS,
-    SAGEMAKER_NAME_MAX,
     hyperparameter_strings,
     trial_environment,
     trial_job_name,
     trial_tags,
 )
+from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYPERPARAMETERS, SageMakerTrial
+from hyperstep.backends.sagemaker.events import sagemaker_result
 from hyperstep.errors import LaunchError
-from hyperstep.events import sagemaker_result
-from hyperstep.models import Job, Trial
-from hyperstep.trial_blocks import SageMakerTrial
+from hyperstep.messages import TrialResult
 
-MAX_HYPERPARAMETERS = 100
-MAX_HYPERPARAMETER_VALUE = 2500
+SAGEMAKER_NAME_MAX = 63
+"""CreateTrainingJob ``TrainingJobName``: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
 MAX_ENV_VALUE = 512
 _NOT_RETRYABLE = ("ValidationException", "AccessDeniedException", "ResourceNotFound")
 
 
-def _block(job: Job) -> SageMakerTrial:
+def _block(job: JobView) -> SageMakerTrial:
     block = job.spec.trial
     if not isinstance(block, SageMakerTrial):
         raise LaunchError(f"job {job.id} does not run on SageMaker (trial backend: {getattr(block, 'backend', None)})")
@@ -111,7 +110,7 @@ def script_mode_hyperparameters(block: SageMakerTrial, name: str, region: str | 
 
 
 def build_request(
-    job: Job, trial: Trial, name: str, event_bus: str | None = None, region: str | None = None
+    job: JobView, trial: TrialView, name: str, event_bus: str | None = None, region: str | None = None
 ) -> dict[str, Any]:
     """The ``CreateTrainingJob`` request for one attempt of a trial."""
     block = _block(job)
@@ -157,14 +156,14 @@ class SageMakerBackend(TrialBackend):
         """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
 
     @staticmethod
-    def job_name(job: Job, trial: Trial, attempt: int = 1) -> str:
+    def job_name(job: JobView, trial: TrialView, attempt: int = 1) -> str:
         """The training job name of one attempt of the trial."""
-        return trial_job_name(job.id, trial.number, attempt, SAGEMAKER_NAME_MAX)
+        return trial_job_name(job.id, trial.id, attempt, SAGEMAKER_NAME_MAX)
 
-    def _name(self, job: Job, trial: Trial) -> str:
+    def _name(self, job: JobView, trial: TrialView) -> str:
         return trial.backend_ref or self.job_name(job, trial)
 
-    def launch(self, job: Job, trial: Trial, attempt: int = 1) -> str:
+    def launch(self, job: JobView, trial: TrialView, attempt: int = 1) -> str:
         """Create the training job; a job of the same name means an earlier call made it."""
         name = self.job_name(job, trial, attempt)
         request = build_request(job, trial, name, self.event_bus, getattr(self.client.meta, "region_name", None))
@@ -179,7 +178,7 @@ class SageMakerBackend(TrialBackend):
             raise
         return name
 
-    def stop(self, job: Job, trial: Trial) -> None:
+    def stop(self, job: JobView, trial: TrialView) -> None:
         """Ask SageMaker to stop the job; one that has already ended is left as it is."""
         try:
             self.client.stop_training_job(TrainingJobName=self._name(job, trial))
@@ -187,7 +186,7 @@ class SageMakerBackend(TrialBackend):
             if _error(exc)[0] not in ("ValidationException", "ResourceNotFound"):
                 raise
 
-    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+    def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
         """The trial's result once the training job has ended; None while it runs or if unknown."""
         try:
             found = self.client.describe_training_job(TrainingJobName=self._name(job, trial))
@@ -205,7 +204,7 @@ class SageMakerBackend(TrialBackend):
             metrics,
         )
 
-    def final_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+    def final_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """``FinalMetricDataList`` of the completed training job; {} before it completes or if unknown."""
         result = self.describe(job, trial)
         return result.metrics if result is not None else {}

@@ -1,11 +1,8 @@
-"""The ``trial`` blocks of a spec that run a trial on AWS: SageMaker and Batch.
+"""The spec's ``trial`` block that runs each trial as a SageMaker training job.
 
-Every limit here is the one the AWS API enforces (CreateTrainingJob and SubmitJob in
-botocore's service models), so a spec that validates is a request AWS accepts, and a
-mistake shows at ``hyperstep submit`` rather than minutes later in a failed launch.
-
-``spec.py`` imports this module after defining ``_TrialBlock`` and ``MetricDefinition``
-(``hyperstep/__init__`` always imports ``spec`` first, so there is no import cycle).
+Every limit here is the one CreateTrainingJob enforces (botocore's service model), so a
+spec that validates is a request AWS accepts, and a mistake shows at ``hyperstep submit``
+rather than minutes later in a failed launch.
 """
 
 from __future__ import annotations
@@ -14,11 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from hyperstep.spec import _Model, _TrialBlock
+from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
+from hyperstep.spec_base import SpecModel, TrialBlockBase
 
 S3Uri = Annotated[str, StringConstraints(pattern=r"^(https|s3)://([^/]+)/?(.*)$", max_length=1024)]
-TagKey = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)]
-TagValue = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)]
 InputMode = Literal["File", "Pipe", "FastFile"]
 ALGORITHM_PATTERN = (
     r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -32,23 +28,8 @@ MAX_HYPERPARAMETER_VALUE = 2500
 SCRIPT_MODE_HYPERPARAMETERS = 5
 """``sagemaker_program``, ``_submit_directory``, ``_job_name``, ``_container_log_level``, ``_region``."""
 
-MAX_TAGS = 50
-"""Both services allow 50 tags per job; hyperstep adds two of its own."""
-_OWN_TAGS = 2
 
-
-def _check_tags(tags: dict[str, str]) -> dict[str, str]:
-    if len(tags) > MAX_TAGS - _OWN_TAGS:
-        raise ValueError(f"at most {MAX_TAGS - _OWN_TAGS} tags (hyperstep adds 2 of the {MAX_TAGS})")
-    for key in tags:
-        if key.lower().startswith("aws:"):
-            raise ValueError(f"tag key {key!r}: the aws: prefix is reserved for AWS")
-        if key.startswith("hyperstep:"):
-            raise ValueError(f"tag key {key!r}: the hyperstep: prefix is reserved for hyperstep")
-    return tags
-
-
-class InputChannel(_Model):
+class InputChannel(SpecModel):
     """One SageMaker input channel (``InputDataConfig`` entry) read from S3."""
 
     s3_uri: S3Uri
@@ -60,7 +41,7 @@ class InputChannel(_Model):
     compression: Literal["None", "Gzip"] | None = None
 
 
-class VpcSettings(_Model):
+class VpcSettings(SpecModel):
     """``VpcConfig``: the training containers' subnets and security groups."""
 
     subnets: list[Annotated[str, StringConstraints(pattern=r"^[-0-9a-zA-Z]+$", max_length=32)]] = Field(
@@ -71,7 +52,7 @@ class VpcSettings(_Model):
     )
 
 
-class SageMakerTrial(_TrialBlock):
+class SageMakerTrial(TrialBlockBase):
     """Run each trial as one SageMaker training job (script mode or a built-in algorithm).
 
     ``timeout_seconds`` is the job's ``StoppingCondition.MaxRuntimeInSeconds`` (at most 28
@@ -142,12 +123,12 @@ class SageMakerTrial(_TrialBlock):
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        return _check_tags(tags)
+        return check_user_tags(tags)
 
     @field_validator("environment")
     @classmethod
     def _own_variables(cls, env: dict[str, str]) -> dict[str, str]:
-        taken = [k for k in env if k.startswith("HYPERSTEP_")]
+        taken = [k for k in env if k.startswith(RESERVED_ENV_PREFIX)]
         if taken:
             raise ValueError(f"{taken[0]}: HYPERSTEP_* variables are set by hyperstep")
         return env
@@ -168,51 +149,4 @@ class SageMakerTrial(_TrialBlock):
                 raise ValueError("use_spot needs max_wait_seconds >= timeout_seconds (MaxWaitTimeInSeconds)")
         elif self.max_wait_seconds is not None or self.checkpoint_s3_uri is not None:
             raise ValueError("max_wait_seconds and checkpoint_s3_uri apply to managed spot only (use_spot: true)")
-        return self
-
-
-class BatchTrial(_TrialBlock):
-    """Run each trial as one AWS Batch job on a job queue and job definition you own.
-
-    The command gets the hyperparameters appended as ``--name value``; the script reports
-    its metrics with ``hyperstep.reporting.report`` (Batch has no log-scraping of its own), so
-    ``metric_definitions`` name those metrics; their regexes serve local runs and read the
-    final values from the job's CloudWatch log when the final report never arrived.
-    ``timeout_seconds`` becomes the job's ``attemptDurationSeconds`` (at least 60).
-    """
-
-    backend: Literal["batch"]
-    job_queue: str = Field(min_length=1)
-    """The queue's name or ARN."""
-    job_definition: str = Field(min_length=1)
-    """``name``, ``name:revision`` or the ARN of a container job definition."""
-    command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
-    environment: dict[Annotated[str, StringConstraints(min_length=1)], str] = Field(default_factory=dict)
-    vcpus: float | None = Field(default=None, gt=0)
-    memory_mib: int | None = Field(default=None, ge=4)
-    """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""
-    gpus: int | None = Field(default=None, ge=1)
-    retry_attempts: int = Field(default=1, ge=1, le=10)
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
-    propagate_tags: bool = False
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        return _check_tags(tags)
-
-    @field_validator("environment")
-    @classmethod
-    def _allowed_variables(cls, env: dict[str, str]) -> dict[str, str]:
-        for key in env:
-            if key.startswith("AWS_BATCH"):
-                raise ValueError(f"{key}: variables starting with AWS_BATCH are reserved by Batch")
-            if key.startswith("HYPERSTEP_"):
-                raise ValueError(f"{key}: HYPERSTEP_* variables are set by hyperstep")
-        return env
-
-    @model_validator(mode="after")
-    def _timeout(self) -> BatchTrial:
-        if self.timeout_seconds < 60:
-            raise ValueError("timeout_seconds must be at least 60 for Batch (attemptDurationSeconds)")
         return self
