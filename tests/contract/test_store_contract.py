@@ -14,7 +14,7 @@ from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, Trial
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, trial_id
 from hyperstep.spec import STORED, JobSpec
 from hyperstep.stores.base import TrialStore
-from tests.contract.conftest import full_spec, trials_of
+from tests.contract.conftest import Clock, full_spec, trials_of
 
 MakeJob = Callable[..., Job]
 
@@ -236,19 +236,43 @@ def test_reports_keep_their_step_and_finality_and_merge_in_any_order(store: Tria
     assert [t.metrics for t in trials] == [{"loss": 0.4, "acc": 0.5}] * len(orders)
 
 
-def test_await_result_keeps_the_first_end_and_the_trial_active(store: TrialStore, make_job: MakeJob) -> None:
+def test_await_result_keeps_the_first_end_and_the_trial_active(
+    store: TrialStore, make_job: MakeJob, clock: Clock
+) -> None:
     job = make_job()
     store.reserve_trials(job.id, 1, None)
     store.put_trials(trials_of(job, [1]))
     store.start_trial(job.id, trial_id(1), "ref")
-    first = store.await_result(job.id, trial_id(1), 1000.5)
+    clock.now = 1000.5
+    first = store.await_result(job.id, trial_id(1))
     assert first is not None and first.awaiting_result_since == 1000.5 and first.state is TrialState.RUNNING
-    again = store.await_result(job.id, trial_id(1), 2000.0)  # a duplicate end event
+    clock.now = 2000.0
+    again = store.await_result(job.id, trial_id(1))  # a duplicate end event
     assert again == first == store.get_trial(job.id, trial_id(1))
     assert store.get_job(job.id).completed == 0
     store.finish_trial(job.id, trial_id(1), TrialState.FAILED, error="no objective")
-    assert store.await_result(job.id, trial_id(1), 3000.0) is None
+    clock.now = 3000.0
+    assert store.await_result(job.id, trial_id(1)) is None
     assert store.get_trial(job.id, trial_id(1)).awaiting_result_since == 1000.5
+
+
+def test_every_time_a_store_writes_comes_from_its_clock(store: TrialStore, make_job: MakeJob, clock: Clock) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 2, None)
+    store.put_trials(trials_of(job, [1, 2]))
+    clock.now = 100.25
+    store.start_trial(job.id, trial_id(1), "ref-1")
+    store.start_trial(job.id, trial_id(2), "ref-2")
+    clock.now = 200.5
+    store.await_result(job.id, trial_id(2))
+    clock.now = 300.75
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    clock.now = 400.125
+    done = store.set_job_status(job.id, JobStatus.STOPPED)
+    first, second = store.get_trial(job.id, trial_id(1)), store.get_trial(job.id, trial_id(2))
+    assert (first.started_at, first.ended_at) == (100.25, 300.75)
+    assert (second.started_at, second.awaiting_result_since) == (100.25, 200.5)
+    assert done.ended_at == store.get_job(job.id).ended_at == 400.125
 
 
 # exactly once

@@ -370,7 +370,7 @@ def test_the_reaper_recovers_a_batch_trial_s_final_value_from_its_log_under_moto
         logs = boto3.client("logs", region_name="us-east-1")
         backend = BatchBackend(boto3.client("batch", region_name="us-east-1"), "hyperstep-bus", logs=logs)
         clock = Clock()
-        service = TuningService(SQLiteStore(), {"batch": backend}, clock=clock)
+        service = TuningService(SQLiteStore(clock=clock), {"batch": backend})
         job = service.create_job(make_job().spec, job_id="mnist-3f2a9c1b7d4e")
         (trial,) = Study.from_job(service.store, job).ask(1)
         service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))

@@ -125,7 +125,7 @@ def make_service(backend: str, trials: int) -> tuple[TuningService, Job, Clock, 
         }
     )
     backends = {"sagemaker": SageMakerBackend(FakeSageMaker(), event_bus="hyperstep-bus"), "batch": LoggedBatch()}
-    service = TuningService(SQLiteStore(), backends, orchestrator, clock=clock)
+    service = TuningService(SQLiteStore(clock=clock), backends, orchestrator)
     job = service.submit(spec, job_id="mnist-3f2a9c1b7d4e")
     for trial in Study.from_job(service.store, job).ask(trials):
         service.store.start_trial(job.id, trial.id, f"hs-{job.id}-{trial.id}-1")

@@ -49,7 +49,7 @@ class FakeOrchestrator(Orchestrator):
 
 
 class Clock:
-    """Wall-clock time that a test can move forward (the store stamps real time)."""
+    """A clock that a test moves forward; it starts at the wall clock's time."""
 
     def __init__(self) -> None:
         self.now = time.time()
@@ -61,7 +61,7 @@ class Clock:
 @pytest.fixture
 def parts() -> tuple[TuningService, FakeBackend, FakeOrchestrator, Clock]:
     backend, orchestrator, clock = FakeBackend(), FakeOrchestrator(), Clock()
-    service = TuningService(SQLiteStore(), {"local": backend}, orchestrator, clock=clock)
+    service = TuningService(SQLiteStore(clock=clock), {"local": backend}, orchestrator)
     return service, backend, orchestrator, clock
 
 
@@ -177,6 +177,47 @@ def test_user_stop_finishes_the_job_as_stopped(parts) -> None:
     finish(service, "t0001", None, state="stopped")
     assert service.suggest(SuggestRequest(job_id="job")).done
     assert service.finish(FinishRequest(job_id="job"))["status"] == "stopped"
+
+
+class LateReportingBackend(FakeBackend):
+    late_reports = True
+
+
+def test_one_virtual_clock_stamps_every_time_of_a_job() -> None:
+    """The store and the service read one clock: a job run on a virtual clock holds no
+    wall-clock time anywhere, its id included."""
+    clock = Clock()
+    clock.now = start = 86_400.0  # 1970-01-02
+    service = TuningService(SQLiteStore(clock=clock), {"local": LateReportingBackend()}, FakeOrchestrator())
+    job = service.submit(parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2})))
+    assert "-19700102000000-" in job.id
+    clock.now += 10
+    trial_ids = service.suggest(SuggestRequest(job_id=job.id)).trial_ids
+    clock.now += 10
+    for trial_id in trial_ids:
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial_id))
+    clock.now += 10
+    service.collect(TrialResult(job_id=job.id, trial_id="t0001", state="completed", metrics={"loss": 0.5}))
+    clock.now += 10
+    service.collect(TrialResult(job_id=job.id, trial_id="t0002", state="completed"))  # awaits its objective
+    clock.now += 10
+    assert service.reap(grace_seconds=5)["recorded"] == 1  # none came within the grace: failed
+    clock.now += 10
+    service.finish(FinishRequest(job_id=job.id))
+    job, trials = service.store.get_job(job.id), service.store.list_trials(job.id)
+    stamps = [job.created_at, job.ended_at]
+    for trial in trials:
+        stamps += [trial.created_at, trial.started_at, trial.ended_at]
+    stamps.append(trials[1].awaiting_result_since)
+    assert stamps == [
+        start,
+        start + 60,
+        *[start + 10, start + 20, start + 30],
+        start + 10,
+        start + 20,
+        start + 50,
+        start + 40,
+    ]
 
 
 def test_reaper_collects_lost_results_and_times_out_stuck_trials(parts) -> None:

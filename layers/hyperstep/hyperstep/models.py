@@ -22,11 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from hyperstep.spec import JobSpec
 
 
-def now() -> float:
-    """Wall-clock time in epoch seconds (the only clock records use)."""
-    return time.time()
-
-
 class TrialState(StrEnum):
     PENDING = "pending"  # suggested, not started yet
     RUNNING = "running"  # started on a backend
@@ -107,7 +102,8 @@ class Trial(BaseModel):
     error: str | None = None
     backend_ref: str | None = None
     """The backend's name for the running trial (process id, training job name, Batch job id)."""
-    created_at: float = Field(default_factory=now)
+    created_at: float = Field(default_factory=time.time)
+    """Epoch seconds, as every time here; the study stamps it with its store's clock."""
     started_at: float | None = None
     ended_at: float | None = None
     reports: dict[str, MetricReport] = Field(default_factory=dict)
@@ -151,7 +147,8 @@ class Job(BaseModel):
     id: str
     spec: JobSpec
     status: JobStatus = JobStatus.RUNNING
-    created_at: float = Field(default_factory=now)
+    created_at: float = Field(default_factory=time.time)
+    """Epoch seconds; the service and the study stamp it with the store's clock."""
     ended_at: float | None = None
     trial_seq: int = 0
     budget_used: int = 0

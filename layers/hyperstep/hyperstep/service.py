@@ -74,13 +74,15 @@ class TuningService:
         backends: Mapping[str, TrialBackend],
         orchestrator: Orchestrator | None = None,
         publisher: EventPublisher | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``clock`` defaults to the store's: the times the service compares (runtime,
+        grace periods, timeouts) and those the store stamps must come from one clock."""
         self.store = store
         self.backends = backends
         self.orchestrator = orchestrator
         self.publisher = publisher or NullPublisher()
-        self.clock = clock
+        self.clock = store.clock if clock is None else clock
 
     # submit
 
@@ -91,7 +93,8 @@ class TuningService:
         """
         for parent in parents:
             self.store.get_job(parent)  # NotFoundError for an unknown parent
-        job = Job(id=job_id or new_job_id(spec.name), spec=spec, created_at=self.clock(), parents=tuple(parents))
+        now = self.clock()
+        job = Job(id=job_id or new_job_id(spec.name, now), spec=spec, created_at=now, parents=tuple(parents))
         self.store.create_job(job)
         return job
 
@@ -264,7 +267,7 @@ class TuningService:
             return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final})
         if not self._takes_late_reports(job):
             return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, missing_objective(job, trial))
-        waiting = self.store.await_result(job.id, trial.id, self.clock())
+        waiting = self.store.await_result(job.id, trial.id)
         if waiting is not None and objective in waiting.final_reports():  # it landed meanwhile
             return self._complete(job, waiting, platform)
         return False
@@ -479,6 +482,6 @@ def execution_name(job_id: str, seed: str) -> str:
     return f"{job_id[:60]}-{hashlib.sha256(seed.encode()).hexdigest()[:8]}"
 
 
-def new_job_id(name: str) -> str:
-    """A job id that sorts by time and stays short enough for resource names."""
-    return f"{name[:24]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"
+def new_job_id(name: str, now: float) -> str:
+    """A job id that sorts by time (``now``, epoch seconds) and stays short enough for resource names."""
+    return f"{name[:24]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:4]}"

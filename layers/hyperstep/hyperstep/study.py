@@ -51,7 +51,7 @@ class Study:
         try:
             job = store.get_job(job_id)
         except NotFoundError:
-            job = Job(id=job_id, spec=spec)
+            job = Job(id=job_id, spec=spec, created_at=store.clock())
             store.create_job(job)
         self._init(store, job)
 
@@ -91,7 +91,13 @@ class Study:
             return []
         numbers = self.store.reserve_trials(self.job_id, len(points), max_trials)
         new = [
-            Trial(job_id=self.job_id, id=trial_id(number), number=number, params=self.space.decode(x))
+            Trial(
+                job_id=self.job_id,
+                id=trial_id(number),
+                number=number,
+                params=self.space.decode(x),
+                created_at=self.store.clock(),
+            )
             for number, x in zip(numbers, points)
         ]
         self.store.put_trials(new)

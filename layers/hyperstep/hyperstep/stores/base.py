@@ -15,18 +15,26 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
 - **Order-free reports.** ``report_metrics`` merges by rank (final, step, time), so any
   order and any repetition of the same reports leave the same trial.
 - **One waker.** ``take_task_token`` returns a stored token to exactly one caller.
+- **One clock.** Every time a store writes (``started_at``, ``ended_at``,
+  ``awaiting_result_since``, DynamoDB's ``expires_at``) comes from its ``clock``, given
+  to its constructor (``time.time`` by default); the service and the study read the same
+  clock for the times they stamp (``created_at``) and compare, so a virtual clock drives
+  a whole job.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 
 
 class TrialStore(ABC):
     """Persistence for jobs and their trials."""
+
+    clock: Callable[[], float]
+    """What the store stamps times with (epoch seconds); set by each adapter's constructor."""
 
     @abstractmethod
     def create_job(self, job: Job) -> None:
@@ -95,9 +103,9 @@ class TrialStore(ABC):
         written; None, changing nothing, when the trial has already finished."""
 
     @abstractmethod
-    def await_result(self, job_id: str, trial_id: str, since: float) -> Trial | None:
+    def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         """Note that the backend ended an active trial without its final objective value:
-        set ``awaiting_result_since`` to ``since`` unless it is set already (the first end
+        set ``awaiting_result_since`` to now unless it is set already (the first end
         counts), leaving the trial active. Return the trial as it now is; None, changing
         nothing, when the trial has already finished."""
 

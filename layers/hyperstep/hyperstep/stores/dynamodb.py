@@ -58,7 +58,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, now
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
@@ -86,7 +86,13 @@ def _backoff(attempt: int) -> None:
 class DynamoDBStore(TrialStore):
     """Trial store on one DynamoDB table (layout in the module docstring)."""
 
-    def __init__(self, table_name: str, client: Any = None, retention_days: int | None = 90) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        retention_days: int | None = 90,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         """``client``: a boto3 DynamoDB client (created when None) or resource.
 
         The store speaks the low-level typed format, which a resource's own client would
@@ -104,6 +110,7 @@ class DynamoDBStore(TrialStore):
             )
         self.table_name = table_name
         self.retention_days = retention_days
+        self.clock = clock
         self._db = client
 
     def _call(self, operation: str, **kwargs: Any) -> dict:
@@ -125,7 +132,7 @@ class DynamoDBStore(TrialStore):
 
     def _expires(self) -> int | None:
         """When an item written now expires (epoch seconds), or None without retention."""
-        return None if self.retention_days is None else int(now()) + self.retention_days * 86400
+        return None if self.retention_days is None else int(self.clock()) + self.retention_days * 86400
 
     def _stamped(self, item: items.Item) -> items.Item:
         expires = self._expires()
@@ -199,7 +206,7 @@ class DynamoDBStore(TrialStore):
         if allowed == []:
             raise ConflictError(f"job {job_id!r} is {self.get_job(job_id).status.value}, not in an empty set")
         extra = {"error": error, "execution_id": execution_id}
-        update = items.status_update(job_id, status, allowed, extra, self._expires())
+        update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock())
         if not status.finished:  # the marker first: an unfinished job always has one
             self._call("put_item", Item=items.unfinished_key(job_id))
         try:
@@ -324,7 +331,7 @@ class DynamoDBStore(TrialStore):
             if trial.state is not TrialState.PENDING:
                 raise ConflictError(f"trial {trial_id!r} is {trial.state.value}, not pending")
             return trial.model_copy(
-                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": now()}
+                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
 
         started = self._rewrite_trial(job_id, trial_id, start)
@@ -337,11 +344,11 @@ class DynamoDBStore(TrialStore):
 
         return self._rewrite_trial(job_id, trial_id, merge)
 
-    def await_result(self, job_id: str, trial_id: str, since: float) -> Trial | None:
+    def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         def mark(trial: Trial) -> Trial | None:
             if not trial.state.active:
                 return None
-            first = since if trial.awaiting_result_since is None else trial.awaiting_result_since
+            first = self.clock() if trial.awaiting_result_since is None else trial.awaiting_result_since
             return trial.model_copy(update={"awaiting_result_since": first})
 
         return self._rewrite_trial(job_id, trial_id, mark)
@@ -360,7 +367,7 @@ class DynamoDBStore(TrialStore):
             trial, ver = self._read_trial(job_id, trial_id)
             if not trial.state.active:
                 return False
-            if self._try_finish(trial.model_copy(update={**end, "ended_at": now()}), ver):
+            if self._try_finish(trial.model_copy(update={**end, "ended_at": self.clock()}), ver):
                 return True
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")

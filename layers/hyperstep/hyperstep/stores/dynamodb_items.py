@@ -17,7 +17,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from hyperstep.models import Job, JobStatus, Trial, TrialState, now
+from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.spec import STORED, JobSpec
 
 PK, SK = "pk", "sk"
@@ -265,15 +265,20 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
 
 
 def status_update(
-    job_id: str, status: JobStatus, expected: list[str] | None, extra: dict[str, str | None], expires: int | None
+    job_id: str,
+    status: JobStatus,
+    expected: list[str] | None,
+    extra: dict[str, str | None],
+    expires: int | None,
+    now: float,
 ) -> dict[str, Any]:
-    """Set the job's status (stamping or clearing ``ended_at``), from ``expected`` only."""
+    """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it), from ``expected`` only."""
     ttl, values = stamp(expires)
     values[":status"] = s(status.value)
     clauses = ["#status = :status", ttl]
     if status.finished:
         clauses.append("ended_at = :ended")
-        values[":ended"] = n(now())
+        values[":ended"] = n(now)
     names = {"#status": "status"}
     for name, value in extra.items():
         if value is not None:  # ("error" is a reserved word, hence names for all)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, now
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 from hyperstep.spec import STORED
 from hyperstep.stores.base import TrialStore, counter_changes
 
@@ -28,8 +29,9 @@ CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL)
 
 
 class SQLiteStore(TrialStore):
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
+        self.clock = clock
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -104,7 +106,7 @@ class SQLiteStore(TrialStore):
             job = self._read_job(conn, job_id)
             if expected is not None and job.status not in expected:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
-            changes: dict = {"status": status, "ended_at": now() if status.finished else None}
+            changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
             if error is not None:
                 changes["error"] = error
             if execution_id is not None:
@@ -164,7 +166,7 @@ class SQLiteStore(TrialStore):
             if trial.state is not TrialState.PENDING:
                 raise ConflictError(f"trial {trial_id!r} is {trial.state.value}, not pending")
             trial = trial.model_copy(
-                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": now()}
+                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
             self._write_trial(conn, trial)
             return trial
@@ -178,13 +180,13 @@ class SQLiteStore(TrialStore):
             self._write_trial(conn, trial)
             return trial
 
-    def await_result(self, job_id: str, trial_id: str, since: float) -> Trial | None:
+    def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return None
             if trial.awaiting_result_since is None:
-                trial = trial.model_copy(update={"awaiting_result_since": since})
+                trial = trial.model_copy(update={"awaiting_result_since": self.clock()})
                 self._write_trial(conn, trial)
             return trial
 
@@ -201,9 +203,8 @@ class SQLiteStore(TrialStore):
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return False
-            trial = trial.model_copy(
-                update={"state": state, "value": value, "metrics": metrics or {}, "error": error, "ended_at": now()}
-            )
+            end = {"state": state, "value": value, "metrics": metrics or {}, "error": error, "ended_at": self.clock()}
+            trial = trial.model_copy(update=end)
             self._write_trial(conn, trial)
             job = self._read_job(conn, job_id)
             self._write_job(conn, job.model_copy(update=counter_changes(job, trial)))
