@@ -38,6 +38,7 @@ def test_job_round_trips_exactly(store: TrialStore) -> None:
         execution_id="arn:aws:states:us-east-1:123456789012:execution:tuning:round-trip",
         error="a reason, with ünïcode",
         parents=("earlier-job-1", "earlier-job-2"),
+        seed=2**31 - 1,
     )
     store.create_job(job)
     assert store.get_job(job.id) == job

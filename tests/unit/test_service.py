@@ -179,6 +179,22 @@ def test_user_stop_finishes_the_job_as_stopped(parts) -> None:
     assert service.finish(FinishRequest(job_id="job"))["status"] == "stopped"
 
 
+def test_an_unseeded_sobol_job_never_proposes_a_point_twice_across_rounds() -> None:
+    """Each Suggest builds its study afresh; the job's one seed keeps Sobol's sequence
+    going from round to round, so 16 trials of two 4-valued parameters are all 16 pairs."""
+    grid = [{"name": name, "type": "int", "low": 0, "high": 3} for name in ("a", "b")]
+    document = spec_document(parameters=grid, strategy={"name": "sobol"}, budget={"max_trials": 16, "max_parallel": 2})
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    job = service.submit(parse_spec(document), job_id="job")
+    pairs = []
+    while not (plan := service.suggest(SuggestRequest(job_id=job.id))).done:
+        for trial_id in plan.trial_ids:
+            trial = service.store.get_trial(job.id, trial_id)
+            pairs.append((trial.params["a"], trial.params["b"]))
+            finish(service, trial_id, float(len(pairs)))
+    assert len(pairs) == 16 and len(set(pairs)) == 16
+
+
 class LateReportingBackend(FakeBackend):
     late_reports = True
 

@@ -166,3 +166,29 @@ def test_space_contains_checks_names_types_and_bounds() -> None:
     assert not space.contains({"x": 0.1, "depth": 3.5, "kernel": "rbf"})
     assert not space.contains({"x": 0.1, "depth": 3, "kernel": "poly"})
     assert not space.contains({"x": 0.1, "depth": 3})
+
+
+def test_an_unseeded_job_resumed_from_its_store_proposes_what_an_uninterrupted_one_does(tmp_path) -> None:
+    """The seed of an unseeded job is drawn once and kept with the job: a study built
+    afresh from the store each round (as the CLI resumes, as every Suggest runs) makes the
+    same proposals as one study asking round after round."""
+    import shutil
+
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    first = SQLiteStore(tmp_path / "resumed.db")
+    hyperstep.Study(space, strategy="random", store=first, job_id="unseeded")
+    first.close()  # the file now holds the job whole (no write-ahead log beside it)
+    shutil.copy(tmp_path / "resumed.db", tmp_path / "uninterrupted.db")  # the very same job, twice
+    uninterrupted = hyperstep.Study(
+        space, strategy="random", store=SQLiteStore(tmp_path / "uninterrupted.db"), job_id="unseeded"
+    )
+    proposed: dict[str, list[dict]] = {"uninterrupted": [], "resumed": []}
+    for _ in range(3):
+        resumed = hyperstep.Study(
+            space, strategy="random", store=SQLiteStore(tmp_path / "resumed.db"), job_id="unseeded"
+        )
+        for name, study in (("uninterrupted", uninterrupted), ("resumed", resumed)):
+            for trial in study.ask(2):
+                proposed[name].append(trial.params)
+                study.tell(trial.id, objective(trial.params))
+    assert proposed["resumed"] == proposed["uninterrupted"]

@@ -12,6 +12,7 @@ unordered, some twice, some after the trial's end.
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections.abc import Mapping
 from enum import StrEnum
@@ -125,6 +126,12 @@ class Trial(BaseModel):
         return {name: report.value for name, report in self.reports.items() if report.final}
 
 
+def drawn_seed(spec: JobSpec) -> int | None:
+    """A seed for a new job whose spec gives none (numpy takes any non-negative integer);
+    None when the spec gives one."""
+    return secrets.randbelow(2**31) if spec.strategy.seed is None else None
+
+
 def finite_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     """The metrics a store can keep: NaN and infinity (a diverged run) are dropped."""
     return {name: value for name, value in metrics.items() if math.isfinite(value)}
@@ -161,6 +168,16 @@ class Job(BaseModel):
     parents: tuple[str, ...] = ()
     """Earlier jobs whose completed trials this one learns from (warm start), as SageMaker
     AMT's ``WarmStartConfig.ParentHyperParameterTuningJobs``."""
+    seed: int | None = None
+    """The seed drawn for a job whose spec gives none (``drawn_seed``), once, when the job
+    is created and stored with it: every Suggest of the job continues the same sequence,
+    and the job can be repeated. None when the spec gives the seed."""
+
+    @property
+    def strategy_seed(self) -> int | None:
+        """The seed the job's strategy runs with: the spec's, else the one drawn for the job
+        (None only for a job stored before seeds were kept)."""
+        return self.spec.strategy.seed if self.spec.strategy.seed is not None else self.seed
 
     @property
     def minimize(self) -> bool:

@@ -44,7 +44,7 @@ from hyperstep.messages import (
     TrialResult,
     WaitRequest,
 )
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, finite_metrics
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
@@ -94,7 +94,8 @@ class TuningService:
         for parent in parents:
             self.store.get_job(parent)  # NotFoundError for an unknown parent
         now = self.clock()
-        job = Job(id=job_id or new_job_id(spec.name, now), spec=spec, created_at=now, parents=tuple(parents))
+        job_id = job_id or new_job_id(spec.name, now)
+        job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec))
         self.store.create_job(job)
         return job
 

@@ -42,7 +42,8 @@ a job stored under older rules stays readable."""
 class StrategyConfig(SpecModel):
     name: Literal["random", "sobol", "grid", "bayesian", "evolutionary"] = "bayesian"
     seed: int | None = Field(default=None, ge=0)
-    """numpy seeds are non-negative integers."""
+    """numpy seeds are non-negative integers. Without one, a job draws its seed once, when
+    it is created, and keeps it (``Job.seed``): its rounds continue one sequence."""
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("options")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hyperstep.errors import NotFoundError
-from hyperstep.models import Job, Trial, TrialState, finite_metrics, trial_id
+from hyperstep.models import Job, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
@@ -51,7 +51,7 @@ class Study:
         try:
             job = store.get_job(job_id)
         except NotFoundError:
-            job = Job(id=job_id, spec=spec, created_at=store.clock())
+            job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
             store.create_job(job)
         self._init(store, job)
 
@@ -70,7 +70,9 @@ class Study:
         self.minimize = job.minimize
         self.parents = job.parents
         config = job.spec.strategy
-        self.seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        seed = job.strategy_seed
+        self.seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        """The job's seed; a job stored before seeds were kept draws one per study."""
         self.strategy: Strategy = make_strategy(config.name, config.options)
 
     # ask / tell

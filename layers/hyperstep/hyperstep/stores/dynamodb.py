@@ -11,7 +11,7 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
                                                       goal, status, created_at, ended_at,
                                                       trial_seq, budget_used, completed,
                                                       failed, best_value, best_trial_id,
-                                                      execution_id, error
+                                                      execution_id, error, seed
 trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
 task token      ``JOB#<job_id>``      ``TOKEN``       token
 unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)

@@ -133,6 +133,7 @@ def job_item(job: Job) -> Item:
         "best_trial_id": job.best_trial_id,
         "execution_id": job.execution_id,
         "error": job.error,
+        "seed": job.seed,
     }
     for name, value in optional.items():
         if value is not None:
@@ -149,7 +150,7 @@ def job_from_item(item: Item) -> Job:
     def text(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 
-    ended_at, best_value = num("ended_at"), num("best_value")
+    ended_at, best_value, seed = num("ended_at"), num("best_value"), num("seed")
     return Job(
         id=item["id"]["S"],
         spec=JobSpec.model_validate_json(item["spec"]["S"], context=STORED),
@@ -165,6 +166,7 @@ def job_from_item(item: Item) -> Job:
         execution_id=text("execution_id"),
         error=text("error"),
         parents=tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
+        seed=None if seed is None else int(seed),
     )
 
 
