@@ -1,15 +1,18 @@
 """Trials as AWS Batch jobs.
 
 One trial attempt is one ``SubmitJob`` on the spec's queue and job definition, named
-``hs-<job id>-<trial id>-<n>`` (see ``naming``), with the command overridden to the
-spec's command plus ``--name value`` hyperparameters and the environment carrying
-``HYPERSTEP_JOB_ID``, ``HYPERSTEP_TRIAL_ID``, ``HYPERSTEP_HYPERPARAMETERS`` (JSON) and
-``HYPERSTEP_EVENT_BUS``, which ``hyperstep.reporting.report`` reads to publish metrics.
+``hs-<job id>-<trial id>-<n>`` (see ``backends.naming``; at most ``BATCH_NAME_MAX``
+characters), with the command overridden to the spec's command plus ``--name value``
+hyperparameters and the environment carrying ``HYPERSTEP_JOB_ID``, ``HYPERSTEP_TRIAL_ID``,
+``HYPERSTEP_HYPERPARAMETERS`` (JSON) and ``HYPERSTEP_EVENT_BUS``, which
+``hyperstep.reporting.report`` reads to publish metrics.
 
 Batch does not refuse a second job of the same name, so ``launch`` first looks for one
 with ``ListJobs`` (``JOB_NAME`` filter) and returns its id: a retried launch never
-starts a second copy. ``stop`` terminates with a fixed reason that Batch returns as
-``statusReason``; that is how a stopped trial is told from a failed one.
+starts a second copy. ``stop`` terminates with a fixed reason (``BATCH_STOP_REASON``)
+that Batch returns as ``statusReason``; that is how the status mapping of
+``batch.events``, shared by ``describe`` and the end event, tells a stopped trial from a
+failed one.
 
 Metrics: Batch keeps none. A job's metrics reach hyperstep as "Trial Metric Reported"
 events, which EventBridge may deliver after the job's own SUCCEEDED (``late_reports``):

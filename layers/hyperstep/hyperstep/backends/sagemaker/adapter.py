@@ -1,10 +1,12 @@
 """Trials as SageMaker training jobs.
 
 One trial attempt is one ``CreateTrainingJob`` call named ``hs-<job id>-<trial id>-<n>``
-(see ``naming``), tagged with the job and trial ids and given the trial's hyperparameters
-as strings (SageMaker accepts only strings; script mode hands them to the entry point as
-``--name value``). The job's end arrives as a "SageMaker Training Job State Change" event;
-``describe`` is the reaper's way to fetch it, with ``FinalMetricDataList`` as metrics.
+(see ``backends.naming``; at most ``SAGEMAKER_NAME_MAX`` characters), tagged with the job
+and trial ids and given the trial's hyperparameters as strings (SageMaker accepts only
+strings; script mode hands them to the entry point as ``--name value``). The job's end
+arrives as a "SageMaker Training Job State Change" event (``sagemaker.events``);
+``describe`` is the reaper's way to fetch it, with ``FinalMetricDataList`` as metrics,
+through the same status mapping.
 
 The end event may lack ``FinalMetricDataList`` (AWS's own sample event has none): then
 ``final_metrics`` asks ``DescribeTrainingJob`` for it, and collect calls it every time the
