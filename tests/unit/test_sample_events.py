@@ -37,8 +37,8 @@ from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
-from hyperstep.local.definition import load_definition
-from hyperstep.local.executor import Executor
+from hyperstep.asl.definition import load_definition
+from hyperstep.asl.executor import Executor
 from hyperstep.local.runtime import substitutions
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.scheduling import RecurringSchedules

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperstep.local.failures import StatesError, check_size, lambda_error
-from hyperstep.local.history import History
-from hyperstep.local.waiting import PendingTask, Scope
+from hyperstep.asl.failures import StatesError, check_size, lambda_error
+from hyperstep.asl.history import History
+from hyperstep.asl.waiting import PendingTask, Scope
 
 Function = Callable[[Any, Any], Any]
 Resolver = Callable[[str], Function]

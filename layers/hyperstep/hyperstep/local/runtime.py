@@ -20,12 +20,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hyperstep.asl.executor import DefinitionError, ExecutionExistsError, Executor, load_definition
+from hyperstep.asl.interpreter import Sleep
+from hyperstep.asl.tasks import Resolver
 from hyperstep.backends.base import TrialResult
 from hyperstep.backends.local import LocalProcessBackend
 from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.errors import HyperstepError
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
-from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
-from hyperstep.local.interpreter import Sleep
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
@@ -84,6 +86,15 @@ def handler_for(function_name: str) -> Callable[[dict[str, Any]], Any]:
     return invoke
 
 
+def local_executor(definition: Path, resolver: Resolver, sleep: Sleep | None) -> Executor:
+    """The engine running ``definition``; a definition Step Functions would refuse is a
+    ``HyperstepError`` (the CLI reports it in one line, as any other mistake of the user)."""
+    try:
+        return Executor(load_definition(definition, substitutions()), resolver, sleep=sleep)
+    except DefinitionError as exc:
+        raise HyperstepError(str(exc)) from None
+
+
 class LocalOrchestrator(Orchestrator):
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
@@ -116,8 +127,7 @@ class LocalRuntime:
         self.store = SQLiteStore(store_path)
         self.bus = InProcessBus()
         self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
-        definition_dict = load_definition(definition or definition_path(), substitutions())
-        self.executor = Executor(definition_dict, handler_for, sleep=sleep)
+        self.executor = local_executor(definition or definition_path(), handler_for, sleep)
         self.service = TuningService(
             self.store,
             {"local": self.backend},
