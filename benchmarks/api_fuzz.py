@@ -46,11 +46,11 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from benchmarks.api_fuzz_requests import HOSTILE, OPENAPI, USERS, VALID_SPECS, Route, events, proxy_event, routes
-from hyperstep.config import build_aws_service
 from hyperstep.models import Trial
-from hyperstep.scheduling import RecurringSchedules
+from hyperstep.recurring import RecurringSchedules
 from hyperstep.spec import parse_spec
 from hyperstep.stores.dynamodb import create_table
+from hyperstep.wiring import build_aws_service
 from hyperstep_functions.api import app as api
 from tests.integration.aws_model import violations
 

@@ -46,12 +46,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from hyperstep.config import service_factory
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.http_input import BodyRefused, readable_body, strict_json
 from hyperstep.models import Trial
-from hyperstep.scheduling import ScheduleConflict, ScheduleCreated, SchedulingUnavailable, schedules_factory
+from hyperstep.recurring import ScheduleConflict, ScheduleCreated, SchedulingUnavailable, schedules_factory
 from hyperstep.spec import JobSpec, field_and_reason
+from hyperstep.wiring import service_factory
 
 logger = Logger()
 tracer = Tracer()

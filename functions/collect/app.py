@@ -14,8 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hyperstep.backends.base import TrialResult
-from hyperstep.config import service_factory
 from hyperstep.events import EventError, parse_event
+from hyperstep.wiring import service_factory
 
 logger = Logger()
 tracer = Tracer()

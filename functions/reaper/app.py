@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.config import service_factory
+from hyperstep.wiring import service_factory
 
 logger = Logger()
 tracer = Tracer()

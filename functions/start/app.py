@@ -14,9 +14,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.config import service_factory
-from hyperstep.scheduling import ScheduleInput, start_scheduled_job
+from hyperstep.recurring import ScheduleInput, start_scheduled_job
 from hyperstep.spec import parse_spec
+from hyperstep.wiring import service_factory
 
 logger = Logger()
 tracer = Tracer()

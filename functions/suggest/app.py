@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.config import service_factory
 from hyperstep.service import SuggestRequest
+from hyperstep.wiring import service_factory
 
 logger = Logger()
 metrics = Metrics()

@@ -7,8 +7,8 @@ import os
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.config import service_factory
 from hyperstep.service import WaitRequest
+from hyperstep.wiring import service_factory
 
 logger = Logger()
 service = service_factory(os.environ)

@@ -52,10 +52,10 @@ from moto.awslambda.models import LambdaBackend  # noqa: E402
 from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 
-from hyperstep.config import service_factory  # noqa: E402
 from hyperstep.local.runtime import substitutions  # noqa: E402
 from hyperstep.service import TuningService  # noqa: E402
 from hyperstep.stores.dynamodb import create_table  # noqa: E402
+from hyperstep.wiring import service_factory  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"

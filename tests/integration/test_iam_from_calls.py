@@ -50,7 +50,7 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from hyperstep.backends.batch import BATCH_LOG_GROUP
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import schedules_factory
+from hyperstep.recurring import schedules_factory
 from hyperstep.service import HANDOFF_EVENTS, TuningService
 from hyperstep.spec import parse_spec
 from tests.integration.iam_policy import (

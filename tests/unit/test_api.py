@@ -20,7 +20,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 
 from hyperstep.backends.base import TrialResult
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import RecurringSchedules
+from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import SuggestRequest, TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study

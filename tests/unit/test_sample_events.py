@@ -41,7 +41,7 @@ from hyperstep.asl.definition import load_definition
 from hyperstep.asl.executor import Executor
 from hyperstep.local.runtime import substitutions
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import RecurringSchedules
+from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, TuningService, WaitRequest
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
