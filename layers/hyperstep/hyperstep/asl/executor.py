@@ -26,7 +26,7 @@ from typing import Any
 
 from hyperstep.asl.definition import DefinitionError, load_definition, validate
 from hyperstep.asl.failures import MAX_PAYLOAD_BYTES, RUNTIME, TIMEOUT, StatesError
-from hyperstep.asl.history import ExecutionResult, History, Status, state_path
+from hyperstep.asl.history import ExecutionHistory, ExecutionResult, Status, state_path
 from hyperstep.asl.interpreter import Interpreter, Sleep
 from hyperstep.asl.tasks import LambdaContext, Resolver, TaskRunner
 from hyperstep.asl.waiting import Cancelled, Scope
@@ -70,7 +70,7 @@ class Execution:
         self.name = name
         self.input = input
         self.start_time = datetime.now(UTC)
-        self.history = History()
+        self.history = ExecutionHistory()
         self.scope = Scope()
         self.context: dict[str, Any] = {
             "Execution": {

@@ -20,7 +20,7 @@ from typing import Any
 
 from hyperstep.asl import choice, dataflow, jsonpath
 from hyperstep.asl.failures import NO_CHOICE_MATCHED, StatesError, check_size, matches, runtime_error
-from hyperstep.asl.history import History
+from hyperstep.asl.history import ExecutionHistory
 from hyperstep.asl.tasks import Attempt, TaskRunner, is_callback, new_token
 from hyperstep.asl.waiting import Cancelled, Scope
 
@@ -44,7 +44,9 @@ def _now() -> str:
 class Interpreter:
     """Runs the states of one execution; ``context`` is the execution's context object."""
 
-    def __init__(self, tasks: TaskRunner, history: History, context: dict[str, Any], sleep: Sleep | None) -> None:
+    def __init__(
+        self, tasks: TaskRunner, history: ExecutionHistory, context: dict[str, Any], sleep: Sleep | None
+    ) -> None:
         self.tasks = tasks
         self.history = history
         self.context = context

@@ -15,7 +15,8 @@ from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.service import FinishRequest
 from hyperstep.spec import JobSpec
 
-Progress = Callable[..., None]
+ProgressCallback = Callable[..., None]
+"""``on_progress(job, trials, final=False)``: shown as the job goes (the CLI's progress line)."""
 LOCAL_ENV = {
     "HYPERSTEP_RUNTIME": "local",
     "POWERTOOLS_SERVICE_NAME": "hyperstep",
@@ -47,7 +48,7 @@ def run_local(
     runs_dir: Path,
     env: Mapping[str, str],
     resume: str | None = None,
-    on_progress: Progress | None = None,
+    on_progress: ProgressCallback | None = None,
     definition: Path | None = None,
     poll_seconds: float = 0.2,
 ) -> Job:
@@ -146,7 +147,7 @@ def interrupt(runtime: LocalRuntime, job_id: str) -> None:
     runtime.store.set_job_status(job_id, JobStatus.STOPPED)
 
 
-def _report(runtime: LocalRuntime, job_id: str, on_progress: Progress | None, final: bool = False) -> None:
+def _report(runtime: LocalRuntime, job_id: str, on_progress: ProgressCallback | None, final: bool = False) -> None:
     if on_progress is not None:
         trials: list[Trial] = runtime.store.list_trials(job_id)
         on_progress(runtime.store.get_job(job_id), trials, final=final)
