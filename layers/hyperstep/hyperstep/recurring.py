@@ -7,6 +7,8 @@ is the *start* function with the spec as input (``ScheduleInput``). EventBridge 
 invokes that function at every tick under a role that may invoke only it; the function
 starts a fresh job from the spec each time (``start_scheduled_job``), finding the
 schedule's previous completed run so that a warm start can seed the new job from it.
+The API builds the adapter with ``hyperstep.wiring.schedules_factory``; the start
+function's logic is ``hyperstep.handlers.handle_start``.
 
 IAM for the caller of ``RecurringSchedules.create``: ``scheduler:CreateSchedule`` on
 ``schedule/<group>/*`` and ``iam:PassRole`` on the scheduler role (passed to
