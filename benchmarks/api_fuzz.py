@@ -25,7 +25,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -46,13 +45,14 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from benchmarks.api_fuzz_requests import HOSTILE, OPENAPI, USERS, VALID_SPECS, Route, events, proxy_event, routes
-from hyperstep.config import build_aws_service
 from hyperstep.models import Trial
-from hyperstep.scheduling import RecurringSchedules
+from hyperstep.recurring import RecurringSchedules
 from hyperstep.spec import parse_spec
 from hyperstep.stores.dynamodb import create_table
+from hyperstep.wiring import build_aws_service
 from hyperstep_functions.api import app as api
 from tests.integration.aws_model import violations
+from tests.lambda_context import LambdaContext
 
 REGION, ACCOUNT, TABLE = "us-east-1", "123456789012", "hyperstep-fuzz"
 START_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:hyperstep-start"
@@ -80,20 +80,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.violations
-
-
-class LambdaContext:
-    """What the handler reads of Lambda's context; a fresh request id per request."""
-
-    function_name = "hyperstep-api"
-    memory_limit_in_mb = 512
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:hyperstep-api"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 class ApiUnderMoto:

@@ -2,10 +2,10 @@
 
 Step Functions runs a Task again when its response is lost (a Lambda service error, a
 timeout) even though the handler's writes have landed; EventBridge delivers an event
-twice. ``LoseFirstResponse`` plays the first: it patches ``functions/<name>/app.py``'s
-``lambda_handler`` (which the local executor and the moto harness both look up at call
-time), so the first call with each input runs the real handler to its end and then
-fails as ``Lambda.ServiceException``, an error every Task's ``Retry`` of
+twice. ``LoseFirstResponse`` plays the first: it stands in for the function's handler in
+``hyperstep.handlers.LOOP_HANDLERS`` (where the local runtime and the moto harness both
+look it up at each call), so the first call with each input runs the real handler to its
+end and then fails as ``Lambda.ServiceException``, an error every Task's ``Retry`` of
 ``tuning.asl.json`` matches: the state runs the handler again with the same input.
 
 ``Outcome`` is what must not change: the trials (ids, params, states, values), the
@@ -14,16 +14,16 @@ job's budget counters and best, and its status.
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from unittest import mock
 
+from hyperstep.handlers import LOOP_HANDLERS, Handler, Telemetry
 from hyperstep.models import JobStatus, TrialState
+from hyperstep.service import TuningService
 from hyperstep.stores.base import TrialStore
 
 TASK_FUNCTIONS = ("suggest", "launch", "wait", "finish")
@@ -45,17 +45,16 @@ class LoseFirstResponse:
     """
 
     def __init__(self, name: str, ignore: tuple[str, ...] = ("task_token",)) -> None:
-        self.module = importlib.import_module(f"hyperstep_functions.{name}.app")
         self.ignore = ignore
         self.lost: list[dict[str, Any]] = []
         """The inputs whose first response was lost."""
         self._seen: set[str] = set()
         self._lock = threading.Lock()
-        self._patch = mock.patch.object(self.module, "lambda_handler", self._wrap(self.module.lambda_handler))
+        self._patch = mock.patch.dict(LOOP_HANDLERS, {name: self._wrap(LOOP_HANDLERS[name])})
 
-    def _wrap(self, handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
-        def lose_first(event: dict, context: Any) -> Any:
-            result = handler(event, context)
+    def _wrap(self, handler: Handler) -> Handler:
+        def lose_first(service: TuningService, event: dict[str, Any], telemetry: Telemetry) -> dict[str, Any]:
+            result = handler(service, event, telemetry)
             key = json.dumps({k: v for k, v in event.items() if k not in self.ignore}, sort_keys=True)
             with self._lock:
                 first = key not in self._seen

@@ -17,6 +17,9 @@ unforeseen is a 500 ``{"reason", "request_id"}`` (Lambda's request id, to find t
 stack trace) that shows nothing of the internals. Request bodies are read by
 ``hyperstep.http_input`` (bounded, UTF-8, strict JSON) before Powertools validates them
 against the models.
+
+The routes run with the service ``handle_api`` is given (``app.context``): the Lambda
+passes the AWS service it builds once from its environment; the moto harness its own.
 """
 
 from __future__ import annotations
@@ -47,20 +50,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from hyperstep.backends.registry import AWS_BACKENDS
-from hyperstep.config import service_factory
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.http_input import BodyRefused, readable_body, strict_json
 from hyperstep.models import Trial
-from hyperstep.scheduling import ScheduleConflict, ScheduleCreated, SchedulingUnavailable, schedules_factory
+from hyperstep.recurring import RecurringSchedules, ScheduleConflict, ScheduleCreated, SchedulingUnavailable
+from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec, field_and_reason
+from hyperstep.wiring import aws_service_factory, schedules_factory
 
 logger = Logger()
 tracer = Tracer()
 to_json = partial(json.dumps, separators=(",", ":"), allow_nan=False, cls=Encoder)
 """Powertools' compact serializer, refusing NaN and infinity (not JSON) rather than sending them."""
 app = APIGatewayRestResolver(enable_validation=True, serializer=to_json, json_body_deserializer=strict_json)
-service = service_factory(os.environ)
+service = aws_service_factory(os.environ)
 schedules = schedules_factory(os.environ)
+Schedules = Callable[[], RecurringSchedules]
 
 JobId = Annotated[str, Path(min_length=1, max_length=256)]
 """Job ids are short (``new_job_id``); a longer one is refused before it reaches the store's keys."""
@@ -254,7 +259,7 @@ def submit_job(
     if idempotency_key is None:
         outcome = _submit(request=request)
     else:
-        outcome = idempotent_submit()(request={**request, "caller": _caller()})
+        outcome = idempotent_submit(app.context["idempotency_table"])(request={**request, "caller": _caller()})
     return Response(outcome["status"], content_types.APPLICATION_JSON, outcome["body"])
 
 
@@ -262,21 +267,22 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
     """Create the schedule or store and start the job; the answer as plain JSON (storable)."""
     spec = JobSpec.model_validate(request["spec"])
     if spec.schedule is not None:
-        created = schedules().create(spec)
+        created = _recurring_schedules().create(spec)
         logger.info("schedule created", extra={"schedule": created.schedule_name})
         return {"status": 201, "body": created.model_dump()}
-    job = service().submit(spec)
+    job = _service().submit(spec)
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return {"status": 202, "body": accepted.model_dump()}
 
 
 @cache
-def idempotent_submit() -> Callable[..., dict[str, Any]]:
+def idempotent_submit(table: str) -> Callable[..., dict[str, Any]]:
     """``_submit`` made idempotent on (caller, key), its records kept in the job table
-    (key ``idempotency#submit`` / hash, removed by the table's TTL)."""
+    (key ``idempotency#submit`` / hash, removed by the table's TTL). One persistence layer
+    per table, built on first use (it makes a DynamoDB client, which needs a region)."""
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["HYPERSTEP_TABLE"],
+        table_name=table,
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value="idempotency#submit",
@@ -287,6 +293,16 @@ def idempotent_submit() -> Callable[..., dict[str, Any]]:
     )
 
 
+def _service() -> TuningService:
+    """The service of the request being resolved (``handle_api``'s)."""
+    return app.context["service"]
+
+
+def _recurring_schedules() -> RecurringSchedules:
+    """The Scheduler adapter (``SchedulingUnavailable`` when the deployment has none)."""
+    return app.context["schedules"]()
+
+
 def _caller() -> str:
     """The IAM identity that signed the request: keys of different callers never collide."""
     identity = app.current_event.raw_event.get("requestContext", {}).get("identity") or {}
@@ -295,13 +311,13 @@ def _caller() -> str:
 
 @app.get("/jobs", summary="List jobs, newest first", responses=_docs(JobList, "Jobs"))
 def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
-    jobs = service().store.list_jobs(limit=limit)
+    jobs = _service().store.list_jobs(limit=limit)
     return JobList(jobs=[JobSummary(**job.summary()) for job in jobs])
 
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
 def get_job(job_id: JobId) -> JobDetail:
-    job = service().store.get_job(job_id)
+    job = _service().store.get_job(job_id)
     return JobDetail(
         **job.summary(),
         created_at=job.created_at,
@@ -319,7 +335,7 @@ def list_trials(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TrialList:
     """Trials in number order, a page at a time (a response must stay under Lambda's 6 MB)."""
-    store = service().store
+    store = _service().store
     store.get_job(job_id)  # 404 for an unknown job rather than an empty list
     trials = store.list_trials(job_id)
     page = fitting_page(trials[offset : offset + limit])
@@ -344,7 +360,7 @@ def fitting_page(trials: list[Trial]) -> list[Trial]:
     responses=_docs(JobAccepted, "Stopping: running trials are stopped, then the job finishes", 404, 409),
 )
 def stop_job(job_id: JobId) -> Response[JobAccepted]:
-    job = service().stop(job_id)
+    job = _service().stop(job_id)
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
@@ -353,10 +369,31 @@ def stop_job(job_id: JobId) -> Response[JobAccepted]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)  # responses hold hyperparameter values
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    """Every request gets a JSON answer: what its route says, a refused body, or a 500."""
+    """The deployment's API: its AWS service, schedules and table (``HYPERSTEP_TABLE``)."""
+    try:
+        built = service()
+    except Exception:  # a deployment that cannot build its service still answers in JSON
+        logger.exception("unhandled error")
+        return _proxy_response(500, server_error(context))
+    return handle_api(
+        built, event, context, schedules=schedules, idempotency_table=os.environ.get("HYPERSTEP_TABLE", "")
+    )
+
+
+def handle_api(
+    service: TuningService, event: dict, context: Any, *, schedules: Schedules, idempotency_table: str
+) -> dict:
+    """Every request gets a JSON answer: what its route says, a refused body, or a 500.
+
+    The routes run with ``service``; ``schedules()`` gives the recurring-schedule adapter
+    (asked for only by a spec with a schedule); an ``Idempotency-Key`` keeps its records in
+    ``idempotency_table``.
+    """
     try:
         IDEMPOTENCY.register_lambda_context(context)
-        return app.resolve(readable_body(event), context)
+        body = readable_body(event)
+        app.append_context(service=service, schedules=schedules, idempotency_table=idempotency_table)
+        return app.resolve(body, context)  # the resolver clears its context after
     except BodyRefused as exc:
         return _proxy_response(exc.status, Problem(field=exc.field, reason=exc.reason).model_dump())
     except Exception:  # outside the routes: an event of another shape, a body that will not serialize

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import pytest
 from hyperstep.backends.base import TrialBackend
 from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.local.bus import InProcessBus, envelope
-from hyperstep.local.runner import LOCAL_ENV
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.messages import TrialResult
 from hyperstep.models import Job, Trial
@@ -65,15 +63,6 @@ class InstantBackend(TrialBackend):
         return self.results.get(trial.id)
 
 
-@pytest.fixture(scope="module")
-def local_env() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in LOCAL_ENV.items():
-            patch.setenv(name, value)
-        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-        yield
-
-
 def run_job(directory: Path, copies: int = 1) -> tuple[Outcome, InstantBackend, int]:
     """Run the job to its end; its outcome, the backend, and how many executions it took."""
     spec = parse_spec(
@@ -99,7 +88,7 @@ def finished(runtime: LocalRuntime, job_id: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def undisturbed(local_env: None, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+def undisturbed(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     result, backend, _ = run_job(tmp_path_factory.mktemp("undisturbed"))
     assert result.status.value == "completed" and len(result.trials) == TRIALS
     assert sorted(backend.launches.values()) == [1] * TRIALS

@@ -7,7 +7,6 @@ the trial's end through the backend and record it, so the job does not wait fore
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from hyperstep.local.runner import LOCAL_ENV
+from hyperstep.handlers import LOOP_HANDLERS, Telemetry, handle_collect
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.models import JobStatus, TrialState
+from hyperstep.service import TuningService
 from tests.e2e.test_local_run import local_spec
 
 pytestmark = pytest.mark.slow
@@ -26,18 +26,15 @@ pytestmark = pytest.mark.slow
 def test_a_result_whose_collect_fails_three_times_is_still_recorded(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {**LOCAL_ENV, "POWERTOOLS_METRICS_DISABLED": "true"}.items():
-        monkeypatch.setenv(name, value)
-    collect = importlib.import_module("hyperstep_functions.collect.app")
-    handler, failures = collect.lambda_handler, []
+    failures: list[str] = []
 
-    def broken_for_the_first_trial(event: dict[str, Any], context: Any) -> Any:
+    def broken_for_the_first_trial(service: TuningService, event: dict[str, Any], telemetry: Telemetry) -> Any:
         if event["detail"]["trial_id"] == "t0001" and len(failures) < 3:
             failures.append(event["id"])
             raise RuntimeError("database is locked")
-        return handler(event, context)
+        return handle_collect(service, event, telemetry)
 
-    monkeypatch.setattr(collect, "lambda_handler", broken_for_the_first_trial)
+    monkeypatch.setitem(LOOP_HANDLERS, "collect", broken_for_the_first_trial)
     spec = local_spec(workdir, budget={"max_trials": 3, "max_parallel": 1})
     with LocalRuntime(workdir / "store.db", workdir / "runs", base_env=dict(os.environ), reap_seconds=0.2) as runtime:
         job = runtime.service.submit(spec)

@@ -27,8 +27,8 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from hyperstep.local.definition import load_definition
-from hyperstep.local.executor import Executor
+from hyperstep.asl.definition import load_definition
+from hyperstep.asl.executor import Executor
 from hyperstep.local.runtime import substitutions
 
 REPO = Path(__file__).resolve().parents[2]

@@ -390,7 +390,7 @@ def test_the_reaper_recovers_a_batch_trial_s_final_value_from_its_log_under_moto
 
 
 def test_the_aws_wiring_gives_the_batch_backend_a_logs_client(aws_credentials: None) -> None:
-    from hyperstep.config import build_aws_service
+    from hyperstep.wiring import build_aws_service
 
     service = build_aws_service({"HYPERSTEP_TABLE": "hyperstep"})
     batch = service.backends["batch"]

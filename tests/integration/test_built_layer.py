@@ -36,13 +36,13 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 
-from hyperstep.config import build_aws_service
 from hyperstep.messages import LaunchRequest, SuggestRequest
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import create_table
+from hyperstep.wiring import build_aws_service
 from tests.integration.lambda_runtime import (
     REPO,
     Function,

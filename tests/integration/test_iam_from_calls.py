@@ -50,9 +50,9 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import schedules_factory
 from hyperstep.service import HANDOFF_EVENTS, TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.wiring import schedules_factory
 from tests.integration.iam_policy import (
     Arns,
     Call,
@@ -70,7 +70,6 @@ from tests.integration.moto_harness import (
     TABLE,
     MotoStack,
     function_name,
-    handler_module,
     moto_stack,
 )
 from tests.integration.moto_platform import (
@@ -331,7 +330,7 @@ def batch_objective_recovered_from_the_log(stack: MotoStack) -> None:
         value = val_loss(cloud_job.hyperparameters)
         logged(cloud_job, ["epoch 1", f"val_loss={value + 1!r}", f"val_loss={value!r}", "done"])
         assert platform.deliver(cloud_job.events[-1]) == {"recorded": False}  # SUCCEEDED: it awaits the report
-    with mock.patch.object(handler_module("reaper"), "GRACE_SECONDS", -3600.0):  # the grace has passed
+    with mock.patch.object(stack, "reaper_grace_seconds", -3600.0):  # the grace has passed
         counts = stack.invoke("reaper", sample("scheduled-event"))
     assert (counts["recorded"], counts["timed_out"]) == (2, 0), counts
     ended(stack, job_id)
@@ -349,7 +348,7 @@ def reaper_reconciles(stack: MotoStack) -> None:
         done, running = platform.new_jobs()
         ended_unseen(platform, done)
         still_running(running, backend)
-    with mock.patch.object(handler_module("reaper"), "GRACE_SECONDS", -10 * 3600.0):  # past every deadline
+    with mock.patch.object(stack, "reaper_grace_seconds", -10 * 3600.0):  # past every deadline
         counts = stack.invoke("reaper", sample("scheduled-event"))
     assert (counts["recorded"], counts["timed_out"]) == (2, 2), counts
     for job in jobs.values():
@@ -422,7 +421,7 @@ def verdicts() -> list[Verdict]:
         stack.session.client("scheduler").create_schedule_group(Name=DEPLOYED.physical_name("ScheduleGroup", document))
         api_schedules = schedules_factory(function_environment("api"))
         with (
-            mock.patch.object(handler_module("api"), "schedules", api_schedules),
+            mock.patch.object(stack, "schedules", api_schedules),
             mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True),
             recorder.recording(),
         ):

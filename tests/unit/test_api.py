@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,14 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 
 from hyperstep.messages import SuggestRequest, TrialResult
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import RecurringSchedules
+from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from hyperstep_functions.api import app as api
 from hyperstep_functions.finish import app as finish
 from hyperstep_functions.start import app as start
+from tests.lambda_context import LambdaContext
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 OPENAPI = Path(api.__file__).with_name("openapi.json")
@@ -55,12 +56,8 @@ def sagemaker_spec(**overrides: Any) -> dict[str, Any]:
     return document
 
 
-@dataclass
-class Context:
-    function_name: str = "hyperstep-api"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:hyperstep-api"
-    aws_request_id: str = "request-1"
+Context = partial(LambdaContext, aws_request_id="request-1")
+"""A Lambda context with a known request id, which a 500 answer names."""
 
 
 def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from hyperstep import remote
 from hyperstep.models import Trial
-from hyperstep.scheduling import RecurringSchedules
+from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep_functions.api import app as api
 from tests.unit.test_api import OPENAPI, Context, call, sagemaker_spec

@@ -77,13 +77,12 @@ def test_optional_folders_need_only_their_extra_and_only_the_cli_imports_them() 
         assert importers == [], f"hyperstep.{folder} needs the {extra!r} extra; the layer does not have it"
 
 
-def test_every_handler_imports_as_plain_app_in_aws_mode() -> None:
+def test_every_handler_imports_as_plain_app() -> None:
     """One fresh interpreter loads each folder's ``app`` the way Lambda does."""
     script = f"""
 import importlib, json, os, sys
 os.environ.update({{"HYPERSTEP_TABLE": "t", "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "hyperstep", "POWERTOOLS_SERVICE_NAME": "hyperstep"}})
-os.environ.pop("HYPERSTEP_RUNTIME", None)
 loaded = {{}}
 for folder in {[str(f) for f in FUNCTIONS]!r}:
     sys.path.insert(0, folder)

@@ -37,12 +37,12 @@ from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
-from hyperstep.local.definition import load_definition
-from hyperstep.local.executor import Executor
+from hyperstep.asl.definition import load_definition
+from hyperstep.asl.executor import Executor
 from hyperstep.local.runtime import substitutions
 from hyperstep.messages import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, WaitRequest
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import RecurringSchedules
+from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore

@@ -15,8 +15,8 @@ objective as final ends with the last value its log shows (the ``metric_definiti
 regexes over the printed lines, as SageMaker reads them) or fails saying so.
 
 This module runs inside the user's training container or process, not in hyperstep's
-own services; it is the one place in the library that reads ``os.environ``, because
-there the environment is the only channel the backend had to pass anything in.
+own services; with the CLI, it is the one place in the library that reads ``os.environ``,
+because there the environment is the only channel the backend had to pass anything in.
 
 - Every call prints one ``name=value`` line per metric (flushed at once), which the local
   backend's and SageMaker's ``metric_definitions`` regexes match, e.g. ``loss=([0-9.eE+-]+)``.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from hyperstep.local.executor import Executor
+from hyperstep.asl.executor import Executor
 from hyperstep.service import TuningService
 
 REAP_SECONDS = 30.0

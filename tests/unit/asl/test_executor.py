@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from hyperstep.local.definition import DefinitionError, load_definition, validate
-from hyperstep.local.executor import ExecutionExistsError, ExecutionResult, Executor
+from hyperstep.asl.definition import DefinitionError, load_definition, validate
+from hyperstep.asl.executor import ExecutionExistsError, ExecutionResult, Executor
 from hyperstep.local.runtime import substitutions
 
 Handler = Callable[[Any, Any], Any]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class FlakyError(Exception):

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperstep.local.failures import StatesError, check_size, lambda_error
-from hyperstep.local.history import History
-from hyperstep.local.waiting import PendingTask, Scope
+from hyperstep.asl.failures import StatesError, check_size, lambda_error
+from hyperstep.asl.history import ExecutionHistory
+from hyperstep.asl.waiting import PendingTask, Scope
 
 Function = Callable[[Any, Any], Any]
 Resolver = Callable[[str], Function]
@@ -99,7 +99,7 @@ class TaskRunner:
         pending = self._tokens.get(token)
         return pending is not None and pending.heartbeat()
 
-    def run(self, attempt: Attempt, scope: Scope, history: History) -> Any:
+    def run(self, attempt: Attempt, scope: Scope, history: ExecutionHistory) -> Any:
         """The attempt's result; raises its ``StatesError`` or ``Cancelled``."""
         base = attempt.resource.removesuffix(WAIT_FOR_TOKEN).removesuffix(".sync")
         function_name, event = self._target(base, attempt.payload)
@@ -149,7 +149,7 @@ class TaskRunner:
             raise StatesError("States.TaskFailed", f"no function for resource {name!r}: {exc}") from None
 
     @staticmethod
-    def _scheduled(attempt: Attempt, base: str, history: History, region: str) -> tuple[str, dict[str, str]]:
+    def _scheduled(attempt: Attempt, base: str, history: ExecutionHistory, region: str) -> tuple[str, dict[str, str]]:
         """Record the scheduling events; the event type prefix and the details every Task* event repeats."""
         if base.startswith(SERVICE_PREFIX):
             service, _, action = base.removeprefix(SERVICE_PREFIX).partition(":")
@@ -173,7 +173,7 @@ class TaskRunner:
         pending: PendingTask,
         attempt: Attempt,
         base: str,
-        history: History,
+        history: ExecutionHistory,
         kind: str,
         tags: dict[str, str],
     ) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from hyperstep.local import jsonpath
-from hyperstep.local.failures import StatesError
+from hyperstep.asl import jsonpath
+from hyperstep.asl.failures import StatesError
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "Equals": operator.eq,

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from hyperstep.local.failures import StatesError, timeout_error
+from hyperstep.asl.failures import StatesError, timeout_error
 
 
 class Cancelled(Exception):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperstep.local import intrinsics, jsonpath
-from hyperstep.local.failures import runtime_error
+from hyperstep.asl import intrinsics, jsonpath
+from hyperstep.asl.failures import runtime_error
 
 _ABSENT = object()
 

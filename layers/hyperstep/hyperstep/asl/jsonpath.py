@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hyperstep.local.failures import RESULT_PATH_MATCH_FAILURE, StatesError, runtime_error
+from hyperstep.asl.failures import RESULT_PATH_MATCH_FAILURE, StatesError, runtime_error
 
 
 @dataclass(frozen=True)

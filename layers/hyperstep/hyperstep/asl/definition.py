@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hyperstep.errors import HyperstepError
-from hyperstep.local import choice, intrinsics, jsonpath
+from hyperstep.asl import choice, intrinsics, jsonpath
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 _COMMON = {"Type", "Comment", "InputPath", "OutputPath", "Next", "End"}
@@ -36,7 +35,7 @@ _FIELDS: dict[str, set[str]] = {
 _TERMINAL = {"Choice", "Succeed", "Fail"}
 
 
-class DefinitionError(HyperstepError, ValueError):
+class DefinitionError(ValueError):
     """A definition Step Functions would refuse; the message names the state and the reason."""
 
 

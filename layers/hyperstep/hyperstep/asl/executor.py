@@ -24,13 +24,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperstep.errors import NotFoundError
-from hyperstep.local.definition import DefinitionError, load_definition, validate
-from hyperstep.local.failures import MAX_PAYLOAD_BYTES, RUNTIME, TIMEOUT, StatesError
-from hyperstep.local.history import ExecutionResult, History, Status, state_path
-from hyperstep.local.interpreter import Interpreter, Sleep
-from hyperstep.local.tasks import LambdaContext, Resolver, TaskRunner
-from hyperstep.local.waiting import Cancelled, Scope
+from hyperstep.asl.definition import DefinitionError, load_definition, validate
+from hyperstep.asl.failures import MAX_PAYLOAD_BYTES, RUNTIME, TIMEOUT, StatesError
+from hyperstep.asl.history import ExecutionHistory, ExecutionResult, Status, state_path
+from hyperstep.asl.interpreter import Interpreter, Sleep
+from hyperstep.asl.tasks import LambdaContext, Resolver, TaskRunner
+from hyperstep.asl.waiting import Cancelled, Scope
 
 __all__ = [
     "DefinitionError",
@@ -55,6 +54,10 @@ class InvalidNameError(DefinitionError):
     """StartExecution refused: a name Step Functions rejects, or input over the payload quota."""
 
 
+class ExecutionDoesNotExist(LookupError):
+    """No execution with this id runs here (Step Functions' ExecutionDoesNotExist)."""
+
+
 class ExecutionExistsError(DefinitionError):
     """An execution with this name already exists (Step Functions' ExecutionAlreadyExists)."""
 
@@ -67,7 +70,7 @@ class Execution:
         self.name = name
         self.input = input
         self.start_time = datetime.now(UTC)
-        self.history = History()
+        self.history = ExecutionHistory()
         self.scope = Scope()
         self.context: dict[str, Any] = {
             "Execution": {
@@ -216,7 +219,7 @@ class Executor:
     def execution(self, execution_id: str) -> Execution:
         with self._lock:
             if execution_id not in self._executions:
-                raise NotFoundError(f"execution {execution_id!r} does not exist")
+                raise ExecutionDoesNotExist(f"execution {execution_id!r} does not exist")
             return self._executions[execution_id]
 
     def executions(self) -> list[Execution]:

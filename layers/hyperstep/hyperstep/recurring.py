@@ -7,6 +7,8 @@ is the *start* function with the spec as input (``ScheduleInput``). EventBridge 
 invokes that function at every tick under a role that may invoke only it; the function
 starts a fresh job from the spec each time (``start_scheduled_job``), finding the
 schedule's previous completed run so that a warm start can seed the new job from it.
+The API builds the adapter with ``hyperstep.wiring.schedules_factory``; the start
+function's logic is ``hyperstep.handlers.handle_start``.
 
 IAM for the caller of ``RecurringSchedules.create``: ``scheduler:CreateSchedule`` on
 ``schedule/<group>/*`` and ``iam:PassRole`` on the scheduler role (passed to
@@ -15,7 +17,6 @@ IAM for the caller of ``RecurringSchedules.create``: ``scheduler:CreateSchedule`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,28 +119,6 @@ def refused(exc: Exception, name: str, group: str) -> None:
 
 class SchedulingUnavailable(HyperstepError):
     """This deployment (or a local run) has no scheduler configured."""
-
-
-def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules]:
-    """A function returning the adapter configured by the handler's environment.
-
-    ``HYPERSTEP_START_FUNCTION_ARN`` and ``HYPERSTEP_SCHEDULER_ROLE_ARN`` are required;
-    ``HYPERSTEP_SCHEDULE_GROUP`` defaults to ``hyperstep``. Missing settings raise
-    ``SchedulingUnavailable`` when a schedule is asked for, not at import.
-    """
-    settings = dict(env)
-
-    def build() -> RecurringSchedules:
-        function_arn = settings.get("HYPERSTEP_START_FUNCTION_ARN")
-        role_arn = settings.get("HYPERSTEP_SCHEDULER_ROLE_ARN")
-        if not function_arn or not role_arn:
-            raise SchedulingUnavailable("recurring tuning needs the deployment's scheduler settings")
-        import boto3
-
-        group = settings.get("HYPERSTEP_SCHEDULE_GROUP", DEFAULT_GROUP)
-        return RecurringSchedules(boto3.client("scheduler"), group, function_arn, role_arn)
-
-    return build
 
 
 def previous_runs(store: TrialStore, spec: JobSpec, scan: int = 1000) -> list[Job]:

@@ -71,7 +71,7 @@ class ExecutionResult:
         return state_path(self.history)
 
 
-class History:
+class ExecutionHistory:
     """A thread-safe, append-only event log (Map iterations and branches write concurrently)."""
 
     def __init__(self) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hyperstep.local import choice, dataflow, intrinsics, jsonpath
-from hyperstep.local.failures import StatesError, matches
+from hyperstep.asl import choice, dataflow, intrinsics, jsonpath
+from hyperstep.asl.failures import StatesError, matches
 
 DATA: dict[str, Any] = {
     "a": {"b": 1, "c": [10, 20, 30]},

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hyperstep.local import jsonpath
-from hyperstep.local.failures import INTRINSIC_FAILURE, StatesError
+from hyperstep.asl import jsonpath
+from hyperstep.asl.failures import INTRINSIC_FAILURE, StatesError
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperstep.local import choice, dataflow, jsonpath
-from hyperstep.local.failures import NO_CHOICE_MATCHED, StatesError, check_size, matches, runtime_error
-from hyperstep.local.history import History
-from hyperstep.local.tasks import Attempt, TaskRunner, is_callback, new_token
-from hyperstep.local.waiting import Cancelled, Scope
+from hyperstep.asl import choice, dataflow, jsonpath
+from hyperstep.asl.failures import NO_CHOICE_MATCHED, StatesError, check_size, matches, runtime_error
+from hyperstep.asl.history import ExecutionHistory
+from hyperstep.asl.tasks import Attempt, TaskRunner, is_callback, new_token
+from hyperstep.asl.waiting import Cancelled, Scope
 
 NO_TIMEOUT = 99999999
 MAX_THREADS = 256
@@ -44,7 +44,9 @@ def _now() -> str:
 class Interpreter:
     """Runs the states of one execution; ``context`` is the execution's context object."""
 
-    def __init__(self, tasks: TaskRunner, history: History, context: dict[str, Any], sleep: Sleep | None) -> None:
+    def __init__(
+        self, tasks: TaskRunner, history: ExecutionHistory, context: dict[str, Any], sleep: Sleep | None
+    ) -> None:
         self.tasks = tasks
         self.history = history
         self.context = context
