@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hyperstep.backends.base import TrialResult
 from hyperstep.events import EventError, parse_event
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.recurring import ScheduleInput, start_scheduled_job
-from hyperstep.service import FinishRequest, LaunchRequest, SuggestRequest, TuningService, WaitRequest
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
 COUNT, NO_UNIT = "Count", "None"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -86,7 +87,7 @@ class Study:
         if n < 1:
             return []
         trials = self.store.list_trials(self.job_id)
-        history = History.from_trials(self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed)
+        history = history_of(self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed)
         rng = np.random.default_rng([self.seed, len(trials)])
         points = self.strategy.suggest(history, n, rng)
         if len(points) == 0:
@@ -154,3 +155,20 @@ class Study:
         """The completed trial with the best value (None before any completes)."""
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def history_of(space: SearchSpace, trials: Sequence[Trial], minimize: bool, seed: int = 0) -> History:
+    """What a strategy sees of these trials: completed ones with a finite value (as values
+    to minimize), failed ones, and active ones (pending or running) as points to avoid."""
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and np.isfinite(t.value)]
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    pending = [t for t in trials if t.state.active]
+    sign = 1.0 if minimize else -1.0
+    return History(
+        space=space,
+        X=space.encode_many([t.params for t in done]),
+        y=np.array([sign * float(t.value) for t in done], dtype=float),  # type: ignore[arg-type]
+        X_failed=space.encode_many([t.params for t in failed]),
+        X_pending=space.encode_many([t.params for t in pending]),
+        seed=seed,
+    )
