@@ -1,0 +1,155 @@
+"""The broader synthetic set (``broad_problems``), scored like Bayesmark per kind of problem.
+
+Every method runs the same problems and seeds, ``--rounds`` rounds of ``--batch``
+suggestions (default 12 x 4, the protocol of the held-out measurements in issue 14).
+Scores are Bayesmark's normalized score (``scoring.score``: 100 = best any method found,
+0 = random search's expected best), computed per kind and over all problems. On noisy
+problems the loss scored after each round is the *true* value at the configuration
+with the best noisy value so far (what the method would recommend); crashes are NaN
+(no progress) as in the Bayesmark suite.
+
+    nice -n 19 .venv/bin/python -m benchmarks.broad --seeds 3 --methods hyperstep random optuna-tpe optuna-gp
+    nice -n 19 .venv/bin/python -m benchmarks.broad --only crash int --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+from benchmarks import reporting, scoring  # noqa: E402
+from benchmarks.broad_problems import KINDS, Problem, problems  # noqa: E402
+from benchmarks.optimizers import FACTORIES, run_batches  # noqa: E402
+
+DEFAULT_METHODS = ["hyperstep", "random", "optuna-tpe", "optuna-gp"]
+
+
+def recommended_true(problem: Problem, noisy_losses: np.ndarray, true_losses: np.ndarray) -> np.ndarray:
+    """Per round, the true loss at the best noisy observation so far, repeated over the batch."""
+    rounds, batch = noisy_losses.shape
+    out = np.full_like(true_losses, np.nan)
+    flat_noisy = np.where(np.isfinite(noisy_losses), noisy_losses, np.inf).ravel()
+    for r in range(rounds):
+        seen = flat_noisy[: (r + 1) * batch]
+        if np.isfinite(seen.min()):
+            out[r, :] = true_losses.ravel()[int(np.argmin(seen))]
+    return out
+
+
+def run_one(problem: Problem, method: str, seed: int, rounds: int, batch: int) -> tuple[np.ndarray, float]:
+    """Losses ``(rounds, batch)`` to score (true values at recommendations when noisy) and optimizer seconds."""
+    truths: list[float] = []
+    noise_rng = np.random.default_rng(10_000 + seed)
+    seen = problem.noisy(noise_rng)
+
+    def objective(params: dict[str, Any]) -> float:
+        truths.append(problem.true(params))
+        return seen(params)
+
+    losses, spent = run_batches(FACTORIES[method](problem.space, seed), objective, rounds, batch)
+    if problem.noise > 0:
+        losses = recommended_true(problem, losses, np.array(truths).reshape(rounds, batch))
+    return losses, spent
+
+
+def score_by_kind(losses: dict[str, dict[str, np.ndarray]], kinds: dict[str, str]) -> dict[str, Any]:
+    """Bayesmark normalized scores per kind and over all problems (the mean of the per-kind scores too)."""
+    out: dict[str, Any] = {"per_kind": {}}
+    for kind in KINDS:
+        subset = {p: by for p, by in losses.items() if kinds[p] == kind}
+        if subset:
+            out["per_kind"][kind] = scoring.score(subset)["normalized"]
+    overall = scoring.score(losses)
+    out["all"] = overall["normalized"]
+    out["per_problem"] = overall["per_problem"]
+    methods = list(overall["normalized"])
+    out["mean_of_kinds"] = {m: float(np.mean([s[m] for s in out["per_kind"].values()])) for m in methods}
+    return out
+
+
+def markdown(scores: dict[str, Any], config: dict[str, Any], seconds: dict[str, float]) -> str:
+    methods = sorted(scores["all"], key=lambda m: -scores["all"][m])
+    rows = [[k, *[by[m] for m in methods]] for k, by in scores["per_kind"].items()]
+    rows.append(["**mean of kinds**", *[scores["mean_of_kinds"][m] for m in methods]])
+    rows.append(["**all problems**", *[scores["all"][m] for m in methods]])
+    per_problem = [[p, *[by[m] for m in methods]] for p, by in scores["per_problem"].items()]
+    runs = config["n_problems"] * len(config["seeds"])
+    m = config["machine"]
+    return (
+        f"# Broad synthetic set\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
+        f"{config['n_problems']} problems, seeds {config['seeds']}, {config['rounds']} rounds x batch "
+        f"{config['batch']}, wall time {config['wall_seconds']:.0f} s.\n\n"
+        "Bayesmark normalized score per kind (100 = best any method found, 0 = random search's "
+        "expected best; see `benchmarks/scoring.py`).\n\n"
+        + reporting.table(["kind", *methods], rows)
+        + "\n\n## Per problem\n\n"
+        + reporting.table(["problem", *methods], per_problem)
+        + "\n\n"
+        + reporting.table(["method", "optimizer s / run"], [[k, v / runs] for k, v in seconds.items()])
+        + "\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--methods", nargs="+", default=None, choices=sorted(FACTORIES))
+    parser.add_argument("--only", nargs="+", default=None, help="problems whose name or kind contains one of these")
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--name", default="broad", help="results file name (benchmarks/results/NAME.md/.json)")
+    args = parser.parse_args(argv)
+    methods = args.methods or DEFAULT_METHODS
+    if "random" not in methods:
+        methods = ["random", *methods]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    chosen = [p for p in problems() if not args.only or any(s in p.name or s in p.kind for s in args.only)]
+
+    start = time.perf_counter()
+    losses: dict[str, dict[str, np.ndarray]] = {}
+    seconds = dict.fromkeys(methods, 0.0)
+    for problem in chosen:
+        losses[problem.name] = {}
+        for method in methods:
+            runs = []
+            for seed in seeds:
+                run, spent = run_one(problem, method, seed, args.rounds, args.batch)
+                runs.append(run)
+                seconds[method] += spent
+            losses[problem.name][method] = np.stack(runs)
+            run_losses = losses[problem.name][method]
+            best = np.where(np.isfinite(run_losses), run_losses, np.inf).reshape(len(seeds), -1).min(axis=1)
+            print(f"{problem.name:26s} {method:11s} best per seed {np.round(best, 4).tolist()}", flush=True)
+    scores = score_by_kind(losses, {p.name: p.kind for p in chosen})
+    config = {
+        "n_problems": len(chosen),
+        "problems": [p.name for p in chosen],
+        "methods": methods,
+        "seeds": seeds,
+        "rounds": args.rounds,
+        "batch": args.batch,
+        "wall_seconds": time.perf_counter() - start,
+        "machine": reporting.machine(),
+    }
+    text = markdown(scores, config, seconds)
+    data = {
+        "config": config,
+        "scores": scores,
+        "optimizer_seconds": seconds,
+        "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in losses.items()},
+    }
+    paths = reporting.write(args.name, text, data)
+    print(text)
+    print("wrote", *paths)
+
+
+if __name__ == "__main__":
+    main()
