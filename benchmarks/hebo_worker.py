@@ -87,6 +87,8 @@ class Worker:
 
 
 def main() -> None:
+    replies = sys.stdout
+    sys.stdout = sys.stderr  # HEBO and its optimizers print progress: keep it off the protocol
     worker = Worker()
     for line in sys.stdin:
         if not line.strip():
@@ -96,8 +98,8 @@ def main() -> None:
             reply = getattr(worker, req["op"])(req)
         except Exception as exc:  # the parent reports it; the worker keeps serving
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
 
 
 if __name__ == "__main__":
