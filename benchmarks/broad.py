@@ -59,6 +59,40 @@ def run_one(problem: Problem, method: str, seed: int, rounds: int, batch: int) -
     return losses, spent
 
 
+def merge(losses: dict[str, dict[str, np.ndarray]], files: list[str], seeds: int, first_seed: int) -> dict[str, Any]:
+    """Add other runs' methods to ``losses`` (in place): the same problems, their seeds that were run here.
+
+    A method already in ``losses`` is kept. A file must hold the seeds from ``first_seed``
+    on (its ``config.seeds``); it may hold fewer than ``seeds`` of them (HEBO is slow).
+    Returns what came from where, for the record.
+    """
+    import json
+    from pathlib import Path
+
+    record: dict[str, Any] = {}
+    for name in files:
+        data = json.loads(Path(name).read_text())
+        their_seeds = data["config"]["seeds"]
+        if their_seeds[0] != first_seed:
+            raise ValueError(f"{name} starts at seed {their_seeds[0]}, not {first_seed}")
+        take = min(seeds, len(their_seeds))
+        for problem, by_method in data["losses"].items():
+            if problem not in losses:
+                continue
+            for method, runs in by_method.items():
+                if method not in losses[problem]:
+                    losses[problem][method] = np.array(runs)[:take]
+                    record.setdefault(
+                        method,
+                        {
+                            "file": name,
+                            "seeds": their_seeds[:take],
+                            "commit": data["config"]["machine"]["hyperstep_commit"],
+                        },
+                    )
+    return record
+
+
 def score_by_kind(losses: dict[str, dict[str, np.ndarray]], kinds: dict[str, str]) -> dict[str, Any]:
     """Bayesmark normalized scores per kind and over all problems (the mean of the per-kind scores too)."""
     out: dict[str, Any] = {"per_kind": {}}
@@ -106,9 +140,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--name", default="broad", help="results file name (benchmarks/results/NAME.md/.json)")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=[],
+        help="earlier results JSON files whose methods (on the same problems and seeds) join the scoring",
+    )
+    parser.add_argument("--no-random", action="store_true", help="do not run random search (take it from --merge)")
     args = parser.parse_args(argv)
     methods = args.methods or DEFAULT_METHODS
-    if "random" not in methods:
+    if "random" not in methods and not args.no_random:
         methods = ["random", *methods]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     chosen = [p for p in problems() if not args.only or any(s in p.name or s in p.kind for s in args.only)]
@@ -128,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
             run_losses = losses[problem.name][method]
             best = np.where(np.isfinite(run_losses), run_losses, np.inf).reshape(len(seeds), -1).min(axis=1)
             print(f"{problem.name:26s} {method:11s} best per seed {np.round(best, 4).tolist()}", flush=True)
+    merged = merge(losses, args.merge, len(seeds), args.first_seed)
     scores = score_by_kind(losses, {p.name: p.kind for p in chosen})
     config = {
         "n_problems": len(chosen),
@@ -138,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         "batch": args.batch,
         "wall_seconds": time.perf_counter() - start,
         "machine": reporting.machine(),
+        "merged": merged,
     }
     text = markdown(scores, config, seconds)
     data = {
