@@ -43,8 +43,13 @@ def recommended_true(problem: Problem, noisy_losses: np.ndarray, true_losses: np
     return out
 
 
-def run_one(problem: Problem, method: str, seed: int, rounds: int, batch: int) -> tuple[np.ndarray, float]:
-    """Losses ``(rounds, batch)`` to score (true values at recommendations when noisy) and optimizer seconds."""
+def run_one(
+    problem: Problem, method: str, seed: int, rounds: int, batch: int
+) -> tuple[np.ndarray, float, tuple[np.ndarray, np.ndarray] | None]:
+    """Losses ``(rounds, batch)`` to score, optimizer seconds, and on a noisy problem its (noisy, true) losses.
+
+    On a noisy problem the losses to score are the true values at the recommendations.
+    """
     truths: list[float] = []
     noise_rng = np.random.default_rng(10_000 + seed)
     seen = problem.noisy(noise_rng)
@@ -54,13 +59,22 @@ def run_one(problem: Problem, method: str, seed: int, rounds: int, batch: int) -
         return seen(params)
 
     losses, spent = run_batches(FACTORIES[method](problem.space, seed), objective, rounds, batch)
-    if problem.noise > 0:
-        losses = recommended_true(problem, losses, np.array(truths).reshape(rounds, batch))
-    return losses, spent
+    if problem.noise <= 0:
+        return losses, spent, None
+    true = np.array(truths).reshape(rounds, batch)
+    return recommended_true(problem, losses, true), spent, (losses, true)
 
 
-def merge(losses: dict[str, dict[str, np.ndarray]], files: list[str], seeds: int, first_seed: int) -> dict[str, Any]:
+def merge(
+    losses: dict[str, dict[str, np.ndarray]],
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    files: list[str],
+    seeds: int,
+    first_seed: int,
+) -> dict[str, Any]:
     """Add other runs' methods to ``losses`` (in place): the same problems, their seeds that were run here.
+
+    Random search's noisy/true pairs come along with it (into ``pairs``).
 
     A method already in ``losses`` is kept. A file must hold the seeds from ``first_seed``
     on (its ``config.seeds``); it may hold fewer than ``seeds`` of them (HEBO is slow).
@@ -82,6 +96,8 @@ def merge(losses: dict[str, dict[str, np.ndarray]], files: list[str], seeds: int
             for method, runs in by_method.items():
                 if method not in losses[problem]:
                     losses[problem][method] = np.array(runs)[:take]
+                    if method == "random" and problem in data.get("random_pairs", {}):
+                        pairs[problem] = tuple(np.array(a)[:take] for a in data["random_pairs"][problem])
                     record.setdefault(
                         method,
                         {
@@ -93,14 +109,21 @@ def merge(losses: dict[str, dict[str, np.ndarray]], files: list[str], seeds: int
     return record
 
 
-def score_by_kind(losses: dict[str, dict[str, np.ndarray]], kinds: dict[str, str]) -> dict[str, Any]:
-    """Bayesmark normalized scores per kind and over all problems (the mean of the per-kind scores too)."""
+def score_by_kind(
+    losses: dict[str, dict[str, np.ndarray]],
+    kinds: dict[str, str],
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, Any]:
+    """Bayesmark normalized scores per kind and over all problems (the mean of the per-kind scores too).
+
+    ``pairs`` holds random search's (noisy, true) losses on the noisy problems.
+    """
     out: dict[str, Any] = {"per_kind": {}}
     for kind in KINDS:
         subset = {p: by for p, by in losses.items() if kinds[p] == kind}
         if subset:
-            out["per_kind"][kind] = scoring.score(subset)["normalized"]
-    overall = scoring.score(losses)
+            out["per_kind"][kind] = scoring.score(subset, noisy_pairs=pairs)["normalized"]
+    overall = scoring.score(losses, noisy_pairs=pairs)
     out["all"] = overall["normalized"]
     out["per_problem"] = overall["per_problem"]
     methods = list(overall["normalized"])
@@ -156,21 +179,25 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     losses: dict[str, dict[str, np.ndarray]] = {}
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     seconds = dict.fromkeys(methods, 0.0)
     for problem in chosen:
         losses[problem.name] = {}
         for method in methods:
-            runs = []
+            runs, raws = [], []
             for seed in seeds:
-                run, spent = run_one(problem, method, seed, args.rounds, args.batch)
+                run, spent, raw = run_one(problem, method, seed, args.rounds, args.batch)
                 runs.append(run)
+                raws.append(raw)
                 seconds[method] += spent
             losses[problem.name][method] = np.stack(runs)
+            if method == "random" and problem.noise > 0:
+                pairs[problem.name] = (np.stack([r[0] for r in raws]), np.stack([r[1] for r in raws]))
             run_losses = losses[problem.name][method]
             best = np.where(np.isfinite(run_losses), run_losses, np.inf).reshape(len(seeds), -1).min(axis=1)
             print(f"{problem.name:26s} {method:11s} best per seed {np.round(best, 4).tolist()}", flush=True)
-    merged = merge(losses, args.merge, len(seeds), args.first_seed)
-    scores = score_by_kind(losses, {p.name: p.kind for p in chosen})
+    merged = merge(losses, pairs, args.merge, len(seeds), args.first_seed)
+    scores = score_by_kind(losses, {p.name: p.kind for p in chosen}, pairs)
     config = {
         "n_problems": len(chosen),
         "problems": [p.name for p in chosen],
@@ -188,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         "scores": scores,
         "optimizer_seconds": seconds,
         "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in losses.items()},
+        "random_pairs": {p: [a.tolist() for a in both] for p, both in pairs.items()},
     }
     paths = reporting.write(args.name, text, data)
     print(text)

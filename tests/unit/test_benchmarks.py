@@ -155,8 +155,9 @@ def test_a_noisy_run_scores_true_values_and_is_the_same_for_a_seed() -> None:
     from benchmarks.broad_problems import noisy
 
     problem = noisy()[1]  # Branin with noise
-    first, _ = run_one(problem, "random", 0, rounds=3, batch=2)
-    again, _ = run_one(problem, "random", 0, rounds=3, batch=2)
+    first, _, (noisy_losses, true_losses) = run_one(problem, "random", 0, rounds=3, batch=2)
+    again, _, _ = run_one(problem, "random", 0, rounds=3, batch=2)
+    assert not np.array_equal(noisy_losses, true_losses)
     assert np.array_equal(first, again)
     assert np.all(first.min(axis=1) == first.max(axis=1))  # one recommendation per round
     assert np.all(first >= 0.397887)  # Branin's true minimum: noise never shows through
@@ -190,3 +191,12 @@ def test_run_batches_closes_the_optimizer_even_when_the_objective_breaks() -> No
     with pytest.raises(KeyError):
         run_batches(Tracked(fn.space, 0), broken, rounds=2, batch=2)
     assert closed == [True]
+
+
+def test_expected_recommendation_is_the_mean_true_value_at_the_noisy_argmin_over_all_subsets() -> None:
+    noisy = np.array([3.0, -1.0, 4.0, 1.5, 9.0, 2.0])
+    true = np.array([0.5, 2.0, -3.0, 1.0, 7.0, 0.0])
+    for m in (1, 2, 3, 6):
+        brute = np.mean([true[min(c, key=lambda i: noisy[i])] for c in itertools.combinations(range(6), m)])
+        assert scoring.expected_recommended(noisy, true, m) == pytest.approx(brute)
+    assert scoring.expected_recommended(noisy, noisy, 3) == pytest.approx(scoring.expected_min(noisy, 3))
