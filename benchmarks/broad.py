@@ -154,6 +154,19 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], seconds: dict[str, 
     )
 
 
+def _checkpoint(name: str, losses: dict[str, dict[str, np.ndarray]], pairs: dict[str, Any], seeds: list[int]) -> None:
+    """The raw losses so far (``results/NAME.partial.json``): a long run that is stopped keeps its problems."""
+    import json
+
+    data = {
+        "config": {"seeds": seeds, "machine": reporting.machine()},
+        "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in losses.items()},
+        "random_pairs": {p: [a.tolist() for a in both] for p, both in pairs.items()},
+    }
+    reporting.RESULTS.mkdir(parents=True, exist_ok=True)
+    (reporting.RESULTS / f"{name}.partial.json").write_text(json.dumps(data) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -196,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             run_losses = losses[problem.name][method]
             best = np.where(np.isfinite(run_losses), run_losses, np.inf).reshape(len(seeds), -1).min(axis=1)
             print(f"{problem.name:26s} {method:11s} best per seed {np.round(best, 4).tolist()}", flush=True)
+        _checkpoint(args.name, losses, pairs, seeds)
     merged = merge(losses, pairs, args.merge, len(seeds), args.first_seed)
     scores = score_by_kind(losses, {p.name: p.kind for p in chosen}, pairs)
     config = {
