@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         "random_pairs": {p: [a.tolist() for a in both] for p, both in pairs.items()},
     }
     paths = reporting.write(args.name, text, data)
+    (reporting.RESULTS / f"{args.name}.partial.json").unlink(missing_ok=True)
     print(text)
     print("wrote", *paths)
 
