@@ -116,18 +116,27 @@ def score_by_kind(
 ) -> dict[str, Any]:
     """Bayesmark normalized scores per kind and over all problems (the mean of the per-kind scores too).
 
-    ``pairs`` holds random search's (noisy, true) losses on the noisy problems.
+    ``pairs`` holds random search's (noisy, true) losses on the noisy problems. Methods
+    that ran on only some problems (HEBO) are left out of these tables and scored,
+    with every other method, on the problems where they ran (``partial``).
     """
-    out: dict[str, Any] = {"per_kind": {}}
+    everywhere = set.intersection(*(set(by) for by in losses.values()))
+    full = {p: {m: a for m, a in by.items() if m in everywhere} for p, by in losses.items()}
+    out: dict[str, Any] = {"per_kind": {}, "partial": {}}
     for kind in KINDS:
-        subset = {p: by for p, by in losses.items() if kinds[p] == kind}
+        subset = {p: by for p, by in full.items() if kinds[p] == kind}
         if subset:
             out["per_kind"][kind] = scoring.score(subset, noisy_pairs=pairs)["normalized"]
-    overall = scoring.score(losses, noisy_pairs=pairs)
+    overall = scoring.score(full, noisy_pairs=pairs)
     out["all"] = overall["normalized"]
     out["per_problem"] = overall["per_problem"]
     methods = list(overall["normalized"])
     out["mean_of_kinds"] = {m: float(np.mean([s[m] for s in out["per_kind"].values()])) for m in methods}
+    for method in sorted({m for by in losses.values() for m in by} - everywhere):
+        where = {p: by for p, by in losses.items() if method in by}
+        common = set.intersection(*(set(by) for by in where.values()))
+        part = scoring.score({p: {m: by[m] for m in common} for p, by in where.items()}, noisy_pairs=pairs)
+        out["partial"][method] = {"problems": sorted(where), **part}
     return out
 
 
@@ -137,19 +146,37 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], seconds: dict[str, 
     rows.append(["**mean of kinds**", *[scores["mean_of_kinds"][m] for m in methods]])
     rows.append(["**all problems**", *[scores["all"][m] for m in methods]])
     per_problem = [[p, *[by[m] for m in methods]] for p, by in scores["per_problem"].items()]
+    partial = ""
+    for method, part in scores["partial"].items():
+        cols = sorted(part["normalized"], key=lambda m: -part["normalized"][m])
+        partial += (
+            f"\n\n## Where {method} ran ({', '.join(part['problems'])})\n\n"
+            + reporting.table(
+                ["problem", *cols], [[p, *[by[m] for m in cols]] for p, by in part["per_problem"].items()]
+            )
+            + "\n\n"
+            + reporting.table(["", *cols], [["**these problems**", *[part["normalized"][m] for m in cols]]])
+        )
     runs = config["n_problems"] * len(config["seeds"])
+    sources = "".join(
+        f"\n- `{method}`: seeds {src['seeds']} from `{src['file']}` (commit {src['commit']})"
+        for method, src in config.get("merged", {}).items()
+    )
+    if sources:
+        sources = "\n\nMethods taken from earlier runs of the same problems (`--merge`):" + sources
     m = config["machine"]
     return (
         f"# Broad synthetic set\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
         f"{config['n_problems']} problems, seeds {config['seeds']}, {config['rounds']} rounds x batch "
         f"{config['batch']}, wall time {config['wall_seconds']:.0f} s.\n\n"
         "Bayesmark normalized score per kind (100 = best any method found, 0 = random search's "
-        "expected best; see `benchmarks/scoring.py`).\n\n"
+        f"expected best; see `benchmarks/scoring.py`).{sources}\n\n"
         + reporting.table(["kind", *methods], rows)
         + "\n\n## Per problem\n\n"
         + reporting.table(["problem", *methods], per_problem)
         + "\n\n"
         + reporting.table(["method", "optimizer s / run"], [[k, v / runs] for k, v in seconds.items()])
+        + partial
         + "\n"
     )
 
