@@ -98,14 +98,13 @@ def merge(
                     losses[problem][method] = np.array(runs)[:take]
                     if method == "random" and problem in data.get("random_pairs", {}):
                         pairs[problem] = tuple(np.array(a)[:take] for a in data["random_pairs"][problem])
-                    record.setdefault(
-                        method,
-                        {
-                            "file": name,
-                            "seeds": their_seeds[:take],
-                            "commit": data["config"]["machine"]["hyperstep_commit"],
-                        },
-                    )
+                    source = {
+                        "file": name,
+                        "seeds": their_seeds[:take],
+                        "commit": data["config"]["machine"]["hyperstep_commit"],
+                    }
+                    if source not in record.setdefault(method, []):
+                        record[method].append(source)
     return record
 
 
@@ -135,7 +134,13 @@ def score_by_kind(
     for method in sorted({m for by in losses.values() for m in by} - everywhere):
         where = {p: by for p, by in losses.items() if method in by}
         common = set.intersection(*(set(by) for by in where.values()))
-        part = scoring.score({p: {m: by[m] for m in common} for p, by in where.items()}, noisy_pairs=pairs)
+        kept = {p: {m: by[m] for m in common} for p, by in where.items()}
+        part = scoring.score(kept, noisy_pairs=pairs)
+        part["per_kind"] = {
+            kind: scoring.score({p: by for p, by in kept.items() if kinds[p] == kind}, noisy_pairs=pairs)["normalized"]
+            for kind in KINDS
+            if any(kinds[p] == kind for p in kept)
+        }
         out["partial"][method] = {"problems": sorted(where), **part}
     return out
 
@@ -155,12 +160,17 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], seconds: dict[str, 
                 ["problem", *cols], [[p, *[by[m] for m in cols]] for p, by in part["per_problem"].items()]
             )
             + "\n\n"
-            + reporting.table(["", *cols], [["**these problems**", *[part["normalized"][m] for m in cols]]])
+            + reporting.table(
+                ["kind (its problems above)", *cols],
+                [[k, *[by[m] for m in cols]] for k, by in part["per_kind"].items()]
+                + [["**these problems**", *[part["normalized"][m] for m in cols]]],
+            )
         )
     runs = config["n_problems"] * len(config["seeds"])
     sources = "".join(
         f"\n- `{method}`: seeds {src['seeds']} from `{src['file']}` (commit {src['commit']})"
-        for method, src in config.get("merged", {}).items()
+        for method, srcs in config.get("merged", {}).items()
+        for src in srcs
     )
     if sources:
         sources = "\n\nMethods taken from earlier runs of the same problems (`--merge`):" + sources

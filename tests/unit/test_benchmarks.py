@@ -200,3 +200,16 @@ def test_expected_recommendation_is_the_mean_true_value_at_the_noisy_argmin_over
         brute = np.mean([true[min(c, key=lambda i: noisy[i])] for c in itertools.combinations(range(6), m)])
         assert scoring.expected_recommended(noisy, true, m) == pytest.approx(brute)
     assert scoring.expected_recommended(noisy, noisy, 3) == pytest.approx(scoring.expected_min(noisy, 3))
+
+
+def test_a_method_that_ran_on_some_problems_is_scored_only_where_it_ran() -> None:
+    from benchmarks.broad import score_by_kind
+
+    rng = np.random.default_rng(5)
+    losses = {p: {"random": _losses(rng), "ours": _losses(rng) - 0.5} for p in ("a", "b", "c")}
+    losses["a"]["slow"] = _losses(rng)[:1] - 0.8  # one seed on one problem, like HEBO
+    scores = score_by_kind(losses, {"a": "crash", "b": "crash", "c": "valley"})
+    assert set(scores["all"]) == {"random", "ours"} and set(scores["per_kind"]) == {"crash", "valley"}
+    part = scores["partial"]["slow"]
+    assert part["problems"] == ["a"] and set(part["normalized"]) == {"random", "ours", "slow"}
+    assert part["per_problem"]["a"]["slow"] == pytest.approx(100.0)
