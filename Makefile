@@ -66,3 +66,14 @@ layer-size:
 	@test -d build/layer/python || { echo "no layer yet: run make layer"; exit 1; }
 	@echo "unzipped: $$(( $$(du -sb build/layer/python | cut -f1) / 1048576 )) MiB (limit 250 MB with the function)"
 	@echo "zipped:   $$(( $$(stat -c %s build/layer.zip) / 1048576 )) MiB"
+
+# Anchors that need more than .[bench]: Optuna's GPSampler needs torch (CPU build, benchmarks
+# only, never a hyperstep dependency); HEBO needs its own virtualenv (benchmarks/hebo_venv.sh).
+.PHONY: bench-gp hebo-venv
+bench-gp: $(BENCH_STAMP)
+	$(BIN)/pip install --quiet torch==2.13.0
+
+hebo-venv: .hebo-venv/.installed
+.hebo-venv/.installed: benchmarks/hebo_venv.sh
+	benchmarks/hebo_venv.sh .hebo-venv
+	@touch $@
