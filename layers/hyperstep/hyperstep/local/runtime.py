@@ -22,11 +22,12 @@ from typing import Any
 
 from hyperstep.backends.local.adapter import LocalProcessBackend
 from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.backends.naming import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
 from hyperstep.local.interpreter import Sleep
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialMetric, TrialResult
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -115,7 +116,7 @@ class LocalRuntime:
         ``reap_seconds`` is how often the local reaper recovers results the bus lost."""
         self.store = SQLiteStore(store_path)
         self.bus = InProcessBus()
-        self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
+        self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env, on_metric=self._publish_metric)
         definition_dict = load_definition(definition or definition_path(), substitutions())
         self.executor = Executor(definition_dict, handler_for, sleep=sleep)
         self.service = TuningService(
@@ -126,10 +127,16 @@ class LocalRuntime:
         )
         collect = handler_for("collect")
         self.bus.subscribe(collect, source=LOCAL_EVENT_SOURCE)
+        self.bus.subscribe(collect, source=METRIC_EVENT_SOURCE)
         self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
 
     def _publish_result(self, result: TrialResult) -> None:
         self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
+
+    def _publish_metric(self, metric: TrialMetric) -> None:
+        """A running trial's step report, delivered to collect as a script's metric event."""
+        detail = metric.model_dump(mode="json", exclude_none=True)
+        self.bus.publish(envelope(METRIC_EVENT_SOURCE, METRIC_EVENT_DETAIL_TYPE, detail))
 
     def __enter__(self) -> LocalRuntime:
         global _active
