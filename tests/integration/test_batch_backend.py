@@ -412,7 +412,8 @@ def test_a_losing_step_report_makes_collect_terminate_the_batch_job_under_moto(a
         batch_environment()
         client = boto3.client("batch", region_name="us-east-1")
         terminated: list[dict[str, Any]] = []
-        client.meta.events.register("provide-client-params.batch.TerminateJob", lambda params, **_: terminated.append(params))
+        record = "provide-client-params.batch.TerminateJob"
+        client.meta.events.register(record, lambda params, **_: terminated.append(params))
         service = TuningService(SQLiteStore(), {"batch": BatchBackend(client, "hyperstep-bus")})
         asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3)
         job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id="mnist-early")
