@@ -395,3 +395,41 @@ def test_the_aws_wiring_gives_the_batch_backend_a_logs_client(aws_credentials: N
     service = build_aws_service({"HYPERSTEP_TABLE": "hyperstep"})
     batch = service.backends["batch"]
     assert isinstance(batch, BatchBackend) and batch.logs.meta.service_model.service_name == "logs"
+
+
+def test_a_losing_step_report_makes_collect_terminate_the_batch_job_under_moto(aws_credentials: None) -> None:
+    """With early_stopping, collect judges each step report: the trial behind at rung 1 is
+    terminated (TerminateJob) and recorded pruned, keeping its curve and its budget."""
+    from hyperstep.events import parse_event
+    from hyperstep.messages import LaunchRequest
+    from hyperstep.models import TrialState
+    from hyperstep.service import TuningService
+    from hyperstep.spec import EarlyStopping
+    from hyperstep.stores.sqlite import SQLiteStore
+    from hyperstep.study import Study
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        batch_environment()
+        client = boto3.client("batch", region_name="us-east-1")
+        terminated: list[dict[str, Any]] = []
+        record = "provide-client-params.batch.TerminateJob"
+        client.meta.events.register(record, lambda params, **_: terminated.append(params))
+        service = TuningService(SQLiteStore(), {"batch": BatchBackend(client, "hyperstep-bus")})
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id="mnist-early")
+        good, bad = Study.from_job(service.store, job).ask(2)
+        for trial in (good, bad):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        metric = {"source": "hyperstep.trial", "detail-type": "Trial Metric Reported"}
+        envelope = {"version": "0", "id": "e", "account": "1", "time": "2024-01-01T00:00:00Z", "region": "us-east-1"}
+        for trial, loss in ((good, 0.5), (bad, 0.9)):
+            detail = {"job_id": job.id, "trial_id": trial.id, "metrics": {"val_loss": loss}, "step": 1}
+            event = parse_event({**envelope, **metric, "detail": detail})
+            assert event is not None and service.record(event)
+        ref = service.store.get_trial(job.id, bad.id).backend_ref
+        assert [t["jobId"] for t in terminated] == [ref]
+        stopped = service.store.get_trial(job.id, bad.id)
+        assert (stopped.state, stopped.value, stopped.curve) == (TrialState.PRUNED, 0.9, {1: 0.9})
+        assert service.store.get_trial(job.id, good.id).state is TrialState.RUNNING
+        counted = service.store.get_job(job.id)
+        assert (counted.budget_used, counted.pruned) == (2, 1)

@@ -59,7 +59,7 @@ EXPECTED_ACTIONS = {
         "batch:ListJobs",
     },
     "WaitFunction": {*TABLE, *WAKE},
-    "CollectFunction": {*TABLE, *WAKE, "sagemaker:DescribeTrainingJob"},
+    "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob"},  # STOP: early stopping
     "FinishFunction": {*TABLE, "events:PutEvents", *STOP},
     "ReaperFunction": {
         *TABLE,

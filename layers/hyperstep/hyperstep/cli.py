@@ -202,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     store = SQLiteStore(args.store)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    summary = views.job_summary(job, best)
+    summary = views.job_summary(job, best, store.list_trials(job.id))
     if args.json:
         print(json.dumps(summary))
     else:
@@ -243,6 +243,14 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {views.fmt(summary['best_value'])}")
     for name, value in summary["best_params"].items():
         print(f"  {name} = {views.fmt(value)}")
+    saved = summary.get("early_stopping")
+    if saved is not None:
+        spent = saved["steps"] + saved["steps_saved"]
+        share = f" ({100 * saved['steps_saved'] / spent:.0f}%)" if spent else ""
+        print(
+            f"early stopping: {saved['pruned']} trials stopped early, {saved['steps']} steps run,"
+            f" {saved['steps_saved']} steps saved{share}"
+        )
 
 
 def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:

@@ -11,14 +11,17 @@ unordered, some twice, some after the trial's end.
 
 from __future__ import annotations
 
+import base64
 import math
 import secrets
+import sys
 import time
+from array import array
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from hyperstep.spec import JobSpec
 
@@ -29,10 +32,11 @@ class TrialState(StrEnum):
     COMPLETED = "completed"  # finished with an objective value
     FAILED = "failed"  # finished without one (crash, timeout, missing metric)
     STOPPED = "stopped"  # stopped by the user or by an interrupted run; gives its budget back
+    PRUNED = "pruned"  # stopped early by the job's scheduler: keeps its curve, value and budget
 
     @property
     def finished(self) -> bool:
-        return self in (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED)
+        return self in (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED)
 
     @property
     def active(self) -> bool:
@@ -88,6 +92,55 @@ def merge_reports(kept: Mapping[str, MetricReport], new: Mapping[str, MetricRepo
     return merged
 
 
+MAX_CURVE_STEPS = 10_000
+"""A curve keeps at most this many steps (later new steps are dropped): 12 bytes a step,
+base64 in the trial's JSON, 160 KB at most, so a trial stays well inside one DynamoDB
+item (400 KB) for 10,000 steps."""
+
+
+def _pack_curve(curve: Mapping[int, float]) -> str:
+    """Steps (int32) then values (float64), little-endian, as one base64 string."""
+    steps = sorted(curve)
+    packed_steps, packed_values = array("i", steps), array("d", [curve[s] for s in steps])
+    if sys.byteorder != "little":
+        packed_steps.byteswap()
+        packed_values.byteswap()
+    return base64.b64encode(packed_steps.tobytes() + packed_values.tobytes()).decode()
+
+
+def _unpack_curve(data: Any) -> Any:
+    if not isinstance(data, str):
+        return data
+    raw = base64.b64decode(data)
+    count = len(raw) // 12
+    steps, values = array("i"), array("d")
+    steps.frombytes(raw[: 4 * count])
+    values.frombytes(raw[4 * count :])
+    if sys.byteorder != "little":
+        steps.byteswap()
+        values.byteswap()
+    return dict(zip(steps, values))
+
+
+PackedCurve = Annotated[
+    dict[int, float], BeforeValidator(_unpack_curve), PlainSerializer(_pack_curve, return_type=str, when_used="json")
+]
+"""A learning curve (step -> objective value), stored compactly (``_pack_curve``)."""
+
+
+def merge_curve(curve: Mapping[int, float], reports: Mapping[str, MetricReport], metric: str) -> dict[int, float]:
+    """``curve`` with the step reports of ``metric`` among ``reports`` added (final
+    reports and ones without a step are no point of the curve). A step reported again
+    takes the newer value; past ``MAX_CURVE_STEPS`` steps, new steps are dropped."""
+    report = reports.get(metric)
+    merged = dict(curve)
+    if report is None or report.step is None or report.final or not math.isfinite(report.value):
+        return merged
+    if report.step in merged or len(merged) < MAX_CURVE_STEPS:
+        merged[report.step] = report.value
+    return merged
+
+
 class Trial(BaseModel):
     """One configuration and what became of it."""
 
@@ -115,11 +168,19 @@ class Trial(BaseModel):
     seconds). The trial stays running, holding its budget and slot, until a final report
     completes it or the reaper, after its grace period, settles it from the source."""
 
-    def with_reports(self, reports: Mapping[str, MetricReport]) -> Trial:
-        """The trial with ``reports`` merged in and ``metrics`` showing the merged values."""
+    curve: PackedCurve = Field(default_factory=dict)
+    """The objective by step, as the script reported it on the way (``merge_curve``): what
+    early stopping decides from; a trial stopped early keeps it."""
+
+    def with_reports(self, reports: Mapping[str, MetricReport], curve_metric: str | None = None) -> Trial:
+        """The trial with ``reports`` merged in and ``metrics`` showing the merged values;
+        with ``curve_metric`` (the objective), its step reports join the ``curve``."""
         merged = merge_reports(self.reports, reports)
         values = {name: report.value for name, report in merged.items()}
-        return self.model_copy(update={"reports": merged, "metrics": {**self.metrics, **values}})
+        update: dict[str, Any] = {"reports": merged, "metrics": {**self.metrics, **values}}
+        if curve_metric is not None:
+            update["curve"] = merge_curve(self.curve, reports, curve_metric)
+        return self.model_copy(update=update)
 
     def final_reports(self) -> dict[str, float]:
         """The values the script reported as final, by metric."""
@@ -145,8 +206,9 @@ def trial_id(number: int) -> str:
 class Job(BaseModel):
     """A tuning job: its spec, status and counters.
 
-    ``budget_used`` counts trials that hold budget (all but stopped ones), ``trial_seq``
-    the trial numbers handed out; both only move through ``TrialStore.reserve_trials``.
+    ``budget_used`` counts trials that hold budget (all but stopped ones; trials stopped
+    early by the scheduler, ``pruned``, keep theirs), ``trial_seq`` the trial numbers
+    handed out; both only move through ``TrialStore.reserve_trials``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -161,6 +223,8 @@ class Job(BaseModel):
     budget_used: int = 0
     completed: int = 0
     failed: int = 0
+    pruned: int = 0
+    """Trials the job's scheduler stopped early (``TrialState.PRUNED``)."""
     best_trial_id: str | None = None
     best_value: float | None = None
     execution_id: str | None = None

@@ -19,6 +19,14 @@ some late, some never. So:
   passed, completes it from the source (``TrialBackend.recover_metrics``: SageMaker's
   Describe, a Batch job's log read with the spec's regexes) or fails it saying what was
   missing. A failed or stopped trial is recorded at once with what was reported.
+
+**Early stopping.** With the spec's ``early_stopping``, every step report of the objective
+joins the trial's curve, and the job's scheduler judges the trial at once
+(``hyperstep.early_stopping``): told to stop, collect stops it on its backend
+(``StopTrainingJob``, ``TerminateJob``, a killed process) and records it ``pruned`` with its
+last value, keeping its curve and its unit of budget. The backend's own "stopped" end then
+finds it recorded; should that end come first (the stop landed, the record did not), it
+is recorded pruned all the same.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hyperstep import early_stopping
 from hyperstep.backends.base import TrialBackend
 from hyperstep.errors import ConflictError, LaunchError
 from hyperstep.messages import (
@@ -61,8 +70,8 @@ HANDOFF_EVENTS = 10_000
 
 
 def results_of(job: Job) -> int:
-    """Trials that have ended: completed, failed or stopped (stopped ones left the budget)."""
-    return job.completed + job.failed + (job.trial_seq - job.budget_used)
+    """Trials that have ended: completed, failed, pruned or stopped (stopped ones left the budget)."""
+    return job.completed + job.failed + job.pruned + (job.trial_seq - job.budget_used)
 
 
 class TuningService:
@@ -250,6 +259,10 @@ class TuningService:
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
             return False
+        if result.state == "stopped" and self._stops_early(job, trial):
+            return self._end(
+                job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial)
+            )
         if result.state != "completed":
             return self._end(job, trial, TrialState(result.state), {**trial.metrics, **result.metrics}, result.error)
         platform = dict(result.metrics)
@@ -280,6 +293,8 @@ class TuningService:
         execution. A completed trial's value is ``metrics[objective]``; NaN or infinity
         there fails it."""
         objective, value = job.spec.objective.metric, None
+        if state is TrialState.PRUNED:
+            value = early_stopping.last_value(trial)
         if state is TrialState.COMPLETED:
             reported = metrics.get(objective)
             if reported is not None and math.isfinite(reported):
@@ -325,14 +340,36 @@ class TuningService:
             name: MetricReport(value=value, step=step, final=final, at=at)
             for name, value in finite_metrics(metrics).items()
         }
-        trial = self.store.report_metrics(job_id, trial_id, reports)
+        job = self.store.get_job(job_id)
+        objective = job.spec.objective.metric
+        trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective)
         if trial is None:
             return False
         if trial.awaiting_result_since is not None:
-            job = self.store.get_job(job_id)
-            if job.spec.objective.metric in trial.final_reports():
+            if objective in trial.final_reports():
                 self._complete(job, trial, self._described_metrics(job, trial))
+        elif step is not None and not final and objective in reports:
+            self.stop_early(job, trial)
         return True
+
+    def stop_early(self, job: Job, trial: Trial) -> bool:
+        """Stop a running trial the job's scheduler says should stop at its newest step,
+        on its backend first, then record it pruned; True when this call recorded it."""
+        if trial.state is not TrialState.RUNNING or not self._stops_early(job, trial):
+            return False
+        self.backend_for(job).stop(job, trial)
+        return self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial))
+
+    def _stops_early(self, job: Job, trial: Trial) -> bool:
+        if not early_stopping.enabled(job.spec) or not trial.curve:
+            return False
+        scheduler = Study.from_job(self.store, job).scheduler
+        return early_stopping.should_stop(scheduler, trial, self.store.list_trials(job.id), job.minimize)
+
+    @staticmethod
+    def _pruned(job: Job, trial: Trial) -> str:
+        assert job.spec.early_stopping is not None
+        return f"stopped early by {job.spec.early_stopping.name} at step {max(trial.curve)}"
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way."""

@@ -71,6 +71,28 @@ class Budget(SpecModel):
     """Stop as soon as a trial reaches this objective value (or better)."""
 
 
+class EarlyStopping(SpecModel):
+    """Whether running trials stop early (``hyperstep.schedulers``): absent or ``none``,
+    every trial runs to its end. Resources are steps (epochs, boosting rounds...): the
+    ``step`` of the trial's objective reports."""
+
+    name: Literal["none", "median", "asha", "hyperband"] = "none"
+    min_resource: int = Field(default=1, ge=1)
+    """Steps before the first decision (median: the first step judged; asha: the first rung)."""
+    max_resource: int = Field(default=1, ge=1, le=10_000)
+    """A trial that reaches this step is complete (a curve keeps at most 10,000 steps)."""
+    reduction_factor: int = Field(default=3, ge=2, le=100)
+    """asha and hyperband (eta): a trial goes on past a rung only in the top 1/eta there."""
+
+    @model_validator(mode="after")
+    def _min_within_max(self) -> EarlyStopping:
+        if self.min_resource > self.max_resource:
+            raise ValueError(f"min_resource ({self.min_resource}) must not exceed max_resource ({self.max_resource})")
+        if self.name != "none" and "max_resource" not in self.model_fields_set:
+            raise ValueError(f"{self.name} needs max_resource: the step at which a trial is complete")
+        return self
+
+
 TrialBlock = Annotated[
     Union[tuple(backend.block for backend in BACKENDS.values())],
     Field(discriminator="backend"),
@@ -90,6 +112,8 @@ class JobSpec(SpecModel):
     parameters: list[Parameter] = Field(min_length=1)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     budget: Budget = Field(default_factory=Budget)
+    early_stopping: EarlyStopping | None = None
+    """Stop losing trials early (median, ASHA, Hyperband); None runs every trial to its end."""
     trial: TrialBlock | None = None
     """How one trial trains; None for a study driven by ask/tell from outside."""
     schedule: str | None = Field(default=None, max_length=256)

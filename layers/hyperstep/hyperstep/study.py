@@ -14,8 +14,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError
-from hyperstep.models import Job, Trial, TrialState, drawn_seed, finite_metrics, trial_id
+from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
+from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
@@ -23,7 +25,13 @@ from hyperstep.strategies import History, Strategy, make_strategy
 
 
 class Study:
-    """An optimization over a search space, driven by ``ask`` and ``tell``."""
+    """An optimization over a search space, driven by ``ask`` and ``tell``.
+
+    With ``early_stopping`` (the spec's block: ``name``, ``min_resource``, ``max_resource``,
+    ``reduction_factor``), a trial reports its objective step by step with ``report``, which
+    says whether it should stop now; a trial then told ``stopped`` ends pruned (see
+    ``hyperstep.early_stopping``): it keeps its curve and counts against the budget.
+    """
 
     def __init__(
         self,
@@ -36,6 +44,7 @@ class Study:
         job_id: str | None = None,
         strategy_options: dict[str, Any] | None = None,
         name: str = "study",
+        early_stopping: dict[str, Any] | None = None,
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
@@ -45,6 +54,7 @@ class Study:
                 "objective": Objective(metric="objective", goal=goal),
                 "parameters": space.parameters,
                 "strategy": {"name": strategy, "seed": seed, "options": strategy_options or {}},
+                "early_stopping": early_stopping,
             }
         )
         store = store if store is not None else SQLiteStore(":memory:")
@@ -75,6 +85,7 @@ class Study:
         self.seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         """The job's seed; a job stored before seeds were kept draws one per study."""
         self.strategy: Strategy = make_strategy(config.name, config.options)
+        self.scheduler: Scheduler = make_scheduler(job.spec.early_stopping, self.seed)
 
     # ask / tell
 
@@ -120,6 +131,11 @@ class Study:
         Non-finite ``metrics`` are dropped: no store can keep NaN or infinity.
         """
         state = TrialState(state)
+        if state is TrialState.STOPPED and stopping.enabled(self.spec):
+            trial = self.store.get_trial(self.job_id, trial_id)
+            if trial.curve:  # stopped on the scheduler's word: pruned, with its curve and budget
+                state = TrialState.PRUNED
+                value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
         if metrics is not None:
             metrics = finite_metrics(metrics)
         if state is TrialState.COMPLETED:
@@ -129,6 +145,22 @@ class Study:
                 state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
         self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
         return self.store.get_trial(self.job_id, trial_id)
+
+    def report(self, trial_id: str, step: int, value: float) -> bool:
+        """Record the trial's objective ``value`` at ``step`` and say whether it should stop
+        now (True: stop it and ``tell`` it ``stopped``). Always False without early
+        stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
+        A trial already told gets True: there is nothing to continue."""
+        if step < 0:
+            raise ValueError(f"step must be a non-negative integer, got {step}")
+        if not math.isfinite(value):
+            return stopping.enabled(self.spec)  # a diverged trial stops
+        metric = self.spec.objective.metric
+        report = {metric: MetricReport(value=value, step=step, at=self.store.clock())}
+        trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric)
+        if trial is None:
+            return True
+        return stopping.should_stop(self.scheduler, trial, self.store.list_trials(self.job_id), self.minimize)
 
     def prior_trials(self) -> list[Trial]:
         """Completed trials of the parent jobs that fit this space (warm start)."""
@@ -152,7 +184,12 @@ class Study:
 
     @property
     def best_trial(self) -> Trial | None:
-        """The completed trial with the best value (None before any completes)."""
+        """The completed trial with the best value (None before any completes). With early
+        stopping: the best trial that reached ``max_resource``, or, while none has, the
+        best at the highest step reached (``early_stopping.best_trial``)."""
+        if stopping.enabled(self.spec):
+            assert self.spec.early_stopping is not None
+            return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
 

@@ -20,7 +20,7 @@ def fmt(value: Any) -> str:
 def progress_line(job: Job, trials: Sequence[Trial], width: int = 24) -> str:
     """``[#####-----] 12/20 done · 2 running · best accuracy=0.97 (t0007)``."""
     total = job.spec.budget.max_trials or len(trials)
-    done = sum(t.state in (TrialState.COMPLETED, TrialState.FAILED) for t in trials)
+    done = sum(t.state in (TrialState.COMPLETED, TrialState.FAILED, TrialState.PRUNED) for t in trials)
     running = sum(t.state is TrialState.RUNNING for t in trials)
     filled = int(width * done / total) if total else 0
     bar = "#" * filled + "-" * (width - filled)
@@ -73,10 +73,24 @@ def jobs_table(jobs: Sequence[Job]) -> str:
     return table(rows, ["job", "status", "trials", "completed", "failed", "best"])
 
 
-def job_summary(job: Job, best: Trial | None) -> dict[str, Any]:
-    """The one JSON object ``run --json`` and ``status JOB`` print."""
+def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
+    """The one JSON object ``run --json`` and ``status JOB`` print; with the job's
+    ``trials`` and early stopping on, what early stopping saved (``steps_saved``)."""
     summary = job.summary()
     summary["objective"] = job.spec.objective.model_dump()
     summary["best_params"] = best.params if best else None
     summary["error"] = job.error
+    if trials is not None and job.spec.early_stopping is not None and job.spec.early_stopping.name != "none":
+        summary["early_stopping"] = steps_saved(job, trials)
     return summary
+
+
+def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:
+    """Steps the job's trials ran (each trial's highest reported step) and the steps its
+    pruned trials would have run to ``max_resource`` had they not been stopped."""
+    assert job.spec.early_stopping is not None
+    top = job.spec.early_stopping.max_resource
+    ran = sum(max(t.curve) for t in trials if t.curve)
+    saved = sum(top - max(t.curve) for t in trials if t.state is TrialState.PRUNED and t.curve)
+    pruned = sum(t.state is TrialState.PRUNED for t in trials)
+    return {"pruned": pruned, "steps": ran, "steps_saved": saved}

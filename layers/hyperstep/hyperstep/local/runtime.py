@@ -24,12 +24,13 @@ from hyperstep.asl.interpreter import Sleep
 from hyperstep.asl.tasks import Function, Resolver
 from hyperstep.backends.local.adapter import LocalProcessBackend
 from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.backends.naming import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE
 from hyperstep.errors import HyperstepError
 from hyperstep.handlers import LOOP_HANDLERS
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
 from hyperstep.local.telemetry import HandlerLog, Silent
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialMetric, TrialResult
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -108,7 +109,7 @@ class LocalRuntime:
         handlers' logs and metrics (none by default)."""
         self.store = SQLiteStore(store_path)
         self.bus = InProcessBus()
-        self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
+        self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env, on_metric=self._publish_metric)
         self.handler_log = handler_log or Silent()
         self.executor = local_executor(definition or definition_path(), self.function, sleep)
         self.service = TuningService(
@@ -117,7 +118,9 @@ class LocalRuntime:
             orchestrator=LocalOrchestrator(self.executor),
             publisher=BusPublisher(self.bus),
         )
-        self.bus.subscribe(self.function("collect"), source=LOCAL_EVENT_SOURCE)
+        collect = self.function("collect")
+        self.bus.subscribe(collect, source=LOCAL_EVENT_SOURCE)
+        self.bus.subscribe(collect, source=METRIC_EVENT_SOURCE)
         self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
 
     def function(self, resource: str) -> Function:
@@ -136,6 +139,11 @@ class LocalRuntime:
 
     def _publish_result(self, result: TrialResult) -> None:
         self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
+
+    def _publish_metric(self, metric: TrialMetric) -> None:
+        """A running trial's step report, delivered to collect as a script's metric event."""
+        detail = metric.model_dump(mode="json", exclude_none=True)
+        self.bus.publish(envelope(METRIC_EVENT_SOURCE, METRIC_EVENT_DETAIL_TYPE, detail))
 
     def __enter__(self) -> LocalRuntime:
         self.reaper.start()

@@ -97,10 +97,13 @@ class TrialStore(ABC):
         ``ConflictError`` unless it is pending."""
 
     @abstractmethod
-    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
+    def report_metrics(
+        self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
+    ) -> Trial | None:
         """Merge reported metrics into an active trial (``Trial.with_reports``: per metric
-        the highest-ranking report, whatever the order of calls) and return the trial as
-        written; None, changing nothing, when the trial has already finished."""
+        the highest-ranking report, whatever the order of calls; the step reports of
+        ``curve_metric`` join its curve) and return the trial as written; None, changing
+        nothing, when the trial has already finished."""
 
     @abstractmethod
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
@@ -122,8 +125,8 @@ class TrialStore(ABC):
         """Record a trial's end exactly once.
 
         Only a pending or running trial changes; then, in the same atomic step, the
-        job's ``completed`` / ``failed`` counter goes up (a stopped trial gives its unit
-        of ``budget_used`` back instead), and the job's best is updated when ``value``
+        job's ``completed`` / ``failed`` / ``pruned`` counter goes up (a stopped trial gives
+        its unit of ``budget_used`` back instead; a pruned one keeps it), and the job's best is updated when ``value``
         beats it. Returns False, changing nothing, when the trial had already finished.
         """
 
@@ -140,6 +143,8 @@ def counter_changes(job: Job, trial: Trial) -> dict:
     """How a job's counters and best move when ``trial`` has just finished."""
     if trial.state is TrialState.STOPPED:
         return {"budget_used": job.budget_used - 1}
+    if trial.state is TrialState.PRUNED:  # never the job's best: it did not reach max_resource
+        return {"pruned": job.pruned + 1}
     if trial.state is TrialState.FAILED or trial.value is None:
         return {"failed": job.failed + 1}
     changes: dict = {"completed": job.completed + 1}

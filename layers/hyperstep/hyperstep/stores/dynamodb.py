@@ -338,9 +338,11 @@ class DynamoDBStore(TrialStore):
         assert started is not None  # start never leaves the trial alone
         return started
 
-    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
+    def report_metrics(
+        self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
+    ) -> Trial | None:
         def merge(trial: Trial) -> Trial | None:
-            return trial.with_reports(reports) if trial.state.active else None
+            return trial.with_reports(reports, curve_metric) if trial.state.active else None
 
         return self._rewrite_trial(job_id, trial_id, merge)
 

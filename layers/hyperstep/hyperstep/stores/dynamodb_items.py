@@ -124,6 +124,7 @@ def job_item(job: Job) -> Item:
         "budget_used": n(job.budget_used),
         "completed": n(job.completed),
         "failed": n(job.failed),
+        "pruned": n(job.pruned),
     }
     if job.parents:
         item["parents"] = {"L": [s(parent) for parent in job.parents]}
@@ -161,6 +162,7 @@ def job_from_item(item: Item) -> Job:
         budget_used=int(item["budget_used"]["N"]),
         completed=int(item["completed"]["N"]),
         failed=int(item["failed"]["N"]),
+        pruned=int(item.get("pruned", {"N": "0"})["N"]),
         best_trial_id=text("best_trial_id"),
         best_value=None if best_value is None else float(best_value),
         execution_id=text("execution_id"),
@@ -244,6 +246,8 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
     the stored best by the job's goal (else the transaction is cancelled and retried)."""
     if trial.state is TrialState.STOPPED:
         counter, step = "budget_used", -1
+    elif trial.state is TrialState.PRUNED:
+        counter, step = "pruned", 1
     elif trial.state is TrialState.FAILED or trial.value is None:
         counter, step = "failed", 1
     else:

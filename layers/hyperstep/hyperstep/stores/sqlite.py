@@ -171,12 +171,14 @@ class SQLiteStore(TrialStore):
             self._write_trial(conn, trial)
             return trial
 
-    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
+    def report_metrics(
+        self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
+    ) -> Trial | None:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return None
-            trial = trial.with_reports(reports)
+            trial = trial.with_reports(reports, curve_metric)
             self._write_trial(conn, trial)
             return trial
 

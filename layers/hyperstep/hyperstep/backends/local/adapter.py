@@ -10,7 +10,9 @@ So a local result's metrics are final: ``hyperstep.report`` prints every report,
 last one printed is the final report of a script that ends with one. Nothing reaches the
 trial after its end (``late_reports`` is False): a result without the objective fails.
 When a process ends, its result goes to ``on_result`` (the in-process bus's publish) and
-stays for ``describe``.
+stays for ``describe``. While it runs, each metric line its log gains goes to
+``on_metric`` as a step report (``backends.local.tail``), checked every ``TAIL_SECONDS``:
+what early stopping judges, so a trial told to stop is killed within about one step.
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
+from hyperstep.backends.local.tail import LogTail
 from hyperstep.backends.logs import parse_metrics
 from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialMetric, TrialResult
+
+TAIL_SECONDS = 0.1
+"""How often a running trial's log is read for new metric lines."""
 
 
 def resolve_command(command: list[str]) -> list[str]:
@@ -47,9 +54,11 @@ class LocalProcessBackend(TrialBackend):
         runs_dir: Path,
         on_result: Callable[[TrialResult], None],
         base_env: Mapping[str, str] | None = None,
+        on_metric: Callable[[TrialMetric], None] | None = None,
     ) -> None:
         self.runs_dir = Path(runs_dir)
         self.on_result = on_result
+        self.on_metric = on_metric
         self.base_env = dict(base_env or {})
         self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self._stopping: set[tuple[str, str]] = set()
@@ -113,11 +122,7 @@ class LocalProcessBackend(TrialBackend):
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
-        try:
-            code: int | None = proc.wait(timeout=block.timeout_seconds)
-        except subprocess.TimeoutExpired:
-            self._kill(proc)
-            code = None
+        code = self._wait(job, trial, proc, block.timeout_seconds)
         with self._lock:
             stopped = key in self._stopping
         try:
@@ -130,6 +135,34 @@ class LocalProcessBackend(TrialBackend):
             self._procs.pop(key, None)
             self._stopping.discard(key)
         self.on_result(result)
+
+    def _wait(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+        """Wait for the process (None: killed after ``timeout`` seconds), passing the
+        metric lines its log gains to ``on_metric`` meanwhile."""
+        block = job.spec.trial
+        assert isinstance(block, LocalTrial)
+        tail = LogTail(self.trial_dir(job, trial) / "train.log", block.metric_definitions)
+        deadline = time.monotonic() + timeout
+        code: int | None = None
+        while True:
+            try:
+                code = proc.wait(timeout=min(TAIL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+                break
+            except subprocess.TimeoutExpired:
+                self._pass_on(job, trial, tail)
+                if time.monotonic() >= deadline:
+                    self._kill(proc)
+                    break
+        self._pass_on(job, trial, tail)
+        return code
+
+    def _pass_on(self, job: JobView, trial: TrialView, tail: LogTail) -> None:
+        if self.on_metric is None:
+            return
+        for name, step, value in tail.new_reports():
+            self.on_metric(
+                TrialMetric(job_id=job.id, trial_id=trial.id, metrics={name: value}, step=step, at=time.time())
+            )
 
     def _result(self, job: JobView, trial: TrialView, code: int | None, stopped: bool) -> TrialResult:
         block = job.spec.trial

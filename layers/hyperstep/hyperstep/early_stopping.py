@@ -1,0 +1,60 @@
+"""Early stopping over stored trials: the glue between the store's records and the schedulers.
+
+The schedulers (``hyperstep.schedulers``) see curves only; this module builds them from
+trials (every trial of the job, whatever its state: a trial stopped early keeps its curve
+and still counts at the rungs it passed) and answers the two questions the study and the
+service ask: does this trial stop now, and which trial is the best so far.
+
+**Outcome of a trial stopped early.** It ends ``pruned`` (``TrialState.PRUNED``): its
+value is the last objective value it reported, it keeps its curve, and unlike a trial
+stopped by the user it keeps its unit of budget (``Job.pruned`` counts it). It is never
+the job's best while a trial has reached ``max_resource`` (those end ``completed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hyperstep.models import Trial, TrialState
+from hyperstep.schedulers import Curves, Scheduler
+from hyperstep.spec import JobSpec
+
+
+def enabled(spec: JobSpec) -> bool:
+    """Whether the spec stops trials early at all."""
+    return spec.early_stopping is not None and spec.early_stopping.name != "none"
+
+
+def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
+    """Every trial's curve by number, signed to be minimized."""
+    sign = 1.0 if minimize else -1.0
+    return Curves({t.number: {s: sign * v for s, v in t.curve.items()} for t in trials if t.curve})
+
+
+def should_stop(scheduler: Scheduler, trial: Trial, trials: Sequence[Trial], minimize: bool) -> bool:
+    """The scheduler's verdict on ``trial`` at its newest step, given the job's ``trials``
+    (``trial``'s own newest record is used, whatever ``trials`` holds of it)."""
+    others = [t for t in trials if t.id != trial.id]
+    return scheduler.should_stop(trial.number, curves_of([*others, trial], minimize))
+
+
+def last_value(trial: Trial) -> float | None:
+    """The value at the trial's newest step (None without a curve)."""
+    return trial.curve[max(trial.curve)] if trial.curve else None
+
+
+def best_trial(trials: Sequence[Trial], minimize: bool, max_resource: int) -> Trial | None:
+    """The best trial that reached ``max_resource`` (completed ones, told or run to the
+    end, count as such); while none has, the best at the highest step any trial reached.
+    None before any trial has a value."""
+    sign = 1.0 if minimize else -1.0
+    done = [t for t in trials if t.value is not None and t.state is TrialState.COMPLETED]
+    done += [t for t in trials if t.state.active and t.curve and max(t.curve) >= max_resource]
+    if done:
+        return min(done, key=lambda t: sign * (t.value if t.value is not None else last_value(t)))  # type: ignore[operator]
+    curved = [t for t in trials if t.curve and t.state is not TrialState.FAILED]
+    if not curved:
+        return None
+    highest = max(max(t.curve) for t in curved)
+    at_top = [t for t in curved if max(t.curve) == highest]
+    return min(at_top, key=lambda t: sign * t.curve[highest])

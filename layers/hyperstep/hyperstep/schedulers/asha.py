@@ -1,0 +1,74 @@
+"""Asynchronous successive halving (ASHA, Li et al., 2020) and Hyperband as brackets of it.
+
+Stopping-based, so no trial is paused and resumed: rungs sit at ``min_resource * eta**k``
+below ``max_resource``. When a trial passes a rung (its first step at or past it), it goes
+on only if its value there ranks among the top ``ceil(n / eta)`` of the ``n`` values
+recorded at that rung so far (its own included; ties go its way); else it stops. The first
+trial at a rung always goes on. Each decision is taken once, as the trial passes the rung.
+
+Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (``0`` the
+most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
+bracket from its number and the seed, with Hyperband's weights (more trials to the
+aggressive brackets), and is compared only with trials of its bracket.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hyperstep.schedulers.base import Curve, Curves, Scheduler, crossed, value_at
+
+
+def rungs(min_resource: int, max_resource: int, eta: int, first: int = 0) -> list[int]:
+    """The rung steps ``min_resource * eta**k`` for ``k >= first``, below ``max_resource``."""
+    out, k = [], first
+    while min_resource * eta**k < max_resource:
+        out.append(min_resource * eta**k)
+        k += 1
+    return out
+
+
+def keeps_going(value: float, recorded: list[float], eta: int) -> bool:
+    """Whether ``value`` is among the top ``ceil(n / eta)`` of ``recorded`` (which holds it)."""
+    better = sum(v < value for v in recorded)
+    return better < math.ceil(len(recorded) / eta)
+
+
+class ASHA(Scheduler):
+    name = "asha"
+
+    def bracket(self, number: int) -> int:
+        return 0
+
+    def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
+        bracket = self.bracket(number)
+        for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):
+            if crossed(curve, rung):
+                peers = [n for n in curves.others(number) if self.bracket(n) == bracket]
+                recorded = [value_at(curves.by_number[n], rung) for n in peers]
+                mine = value_at(curve, rung)
+                assert mine is not None
+                return not keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta)
+        return False
+
+
+class Hyperband(ASHA):
+    name = "hyperband"
+
+    @property
+    def brackets(self) -> int:
+        """How many brackets: one per rung of the most aggressive, plus one that never stops."""
+        return len(rungs(self.min_resource, self.max_resource, self.eta)) + 1
+
+    def bracket_weights(self) -> np.ndarray:
+        """Hyperband's share of trials per bracket: ``eta**(s_max - b) / (s_max - b + 1)``."""
+        s_max = self.brackets - 1
+        weights = np.array([self.eta ** (s_max - b) / (s_max - b + 1) for b in range(self.brackets)], dtype=float)
+        return weights / weights.sum()
+
+    def bracket(self, number: int) -> int:
+        """The trial's bracket: drawn from its number and the seed, so every process agrees."""
+        rng = np.random.default_rng([self.seed, number])
+        return int(rng.choice(self.brackets, p=self.bracket_weights()))

@@ -1,0 +1,81 @@
+"""The scheduler port: whether a running trial goes on, given every trial's learning curve.
+
+A strategy proposes configurations; a scheduler decides who continues (Syne Tune keeps
+the two apart, and so does hyperstep: every scheduler works with every strategy). A
+scheduler is stateless: it decides from the curves alone (``Curves``), rebuilt from the
+store on every call, so any process (a Lambda, the local runtime, a notebook) reaches the
+same decision, and decisions are deterministic for a seed.
+
+Values are always to be minimized here (the caller flips the sign for ``maximize``).
+A decision is taken when a trial reports a step: ``should_stop`` looks at the trial's
+newest step. A trial whose newest step has reached ``max_resource`` is complete and is
+never stopped.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+Curve = Mapping[int, float]
+"""One trial's objective by step (only steps it reported)."""
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Every trial's curve by trial number; the one to decide about among them."""
+
+    by_number: Mapping[int, Curve] = field(default_factory=dict)
+
+    def others(self, number: int) -> dict[int, Curve]:
+        return {n: c for n, c in self.by_number.items() if n != number and c}
+
+
+def value_at(curve: Curve, step: int) -> float | None:
+    """The value of the first reported step at or past ``step`` (how a trial that reports
+    every few steps meets a rung), None when the curve has not reached it."""
+    reached = [s for s in curve if s >= step]
+    return None if not reached else curve[min(reached)]
+
+
+def crossed(curve: Curve, rung: int) -> bool:
+    """Whether the curve's newest step is the first one at or past ``rung``: the moment
+    to decide at that rung (once, as the trial passes it)."""
+    steps = sorted(curve)
+    if not steps or steps[-1] < rung:
+        return False
+    return len(steps) == 1 or steps[-2] < rung
+
+
+class Scheduler(ABC):
+    """Decides whether a trial stops now. ``min_resource`` and ``max_resource`` are steps."""
+
+    name: str = ""
+
+    def __init__(self, min_resource: int = 1, max_resource: int = 1, reduction_factor: int = 3, seed: int = 0) -> None:
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.eta = reduction_factor
+        self.seed = seed
+
+    def should_stop(self, number: int, curves: Curves) -> bool:
+        """True when trial ``number`` should stop at its newest step. Never for a trial
+        with no step yet, nor for one that has reached ``max_resource`` (it is complete)."""
+        curve = curves.by_number.get(number) or {}
+        if not curve or max(curve) >= self.max_resource:
+            return False
+        return self._stop(number, curve, curves)
+
+    @abstractmethod
+    def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
+        """The rule itself, for a trial with steps below ``max_resource``."""
+
+
+class NoStopping(Scheduler):
+    """Every trial runs to its end."""
+
+    name = "none"
+
+    def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
+        return False

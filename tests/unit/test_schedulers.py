@@ -1,0 +1,94 @@
+"""Schedulers: decisions computed by hand from small sets of curves."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperstep.schedulers import Curves
+from hyperstep.schedulers.asha import ASHA, Hyperband, rungs
+from hyperstep.schedulers.median import MedianStopping
+
+
+def test_rungs_are_min_times_powers_of_eta_below_max() -> None:
+    assert rungs(1, 27, 3) == [1, 3, 9]
+    assert rungs(2, 30, 2) == [2, 4, 8, 16]
+    assert rungs(1, 27, 3, first=2) == [9]
+
+
+def test_asha_first_trial_at_a_rung_goes_on() -> None:
+    asha = ASHA(1, 27, 3)
+    assert not asha.should_stop(0, Curves({0: {1: 5.0}}))
+
+
+def test_asha_keeps_the_top_third_at_a_rung() -> None:
+    asha = ASHA(1, 27, 3)
+    # rung 1 holds 0.5, 0.9, 0.7 from trials 0-2; trial 3 arrives with 0.6: n=4, ceil(4/3)=2 go on,
+    # one value (0.5) is better: rank 1 < 2, it goes on; with 0.8 two are better (0.5, 0.7): it stops.
+    others = {0: {1: 0.5}, 1: {1: 0.9}, 2: {1: 0.7}}
+    assert not asha.should_stop(3, Curves({**others, 3: {1: 0.6}}))
+    assert asha.should_stop(3, Curves({**others, 3: {1: 0.8}}))
+
+
+def test_asha_decides_only_as_a_trial_passes_a_rung() -> None:
+    asha = ASHA(1, 27, 3)
+    others = {0: {1: 0.1, 2: 0.1, 3: 0.1}, 1: {1: 0.2, 3: 0.2}}
+    # trial 2 is worst at rung 1 (n=3, top 1): it would stop at step 1 ...
+    assert asha.should_stop(2, Curves({**others, 2: {1: 0.9}}))
+    # ... but at step 2 it passes no rung: no decision, it goes on
+    assert not asha.should_stop(2, Curves({**others, 2: {1: 0.9, 2: 0.9}}))
+    # at step 3 it passes rung 3: values 0.1, 0.2 and its 0.15: n=3, top 1, one better: stops
+    assert asha.should_stop(2, Curves({**others, 2: {1: 0.9, 2: 0.9, 3: 0.15}}))
+
+
+def test_asha_meets_a_rung_at_the_first_step_past_it() -> None:
+    asha = ASHA(1, 27, 3)
+    # trial 1 reports every 5 steps: its step 5 meets rungs 1 and 3, decided at rung 1 where
+    # trial 0 recorded 0.4: n=2, ceil(2/3)=1, 0.4 is better than 0.5: stop
+    assert asha.should_stop(1, Curves({0: {1: 0.4, 3: 0.3}, 1: {5: 0.5}}))
+    assert not asha.should_stop(1, Curves({0: {1: 0.4, 3: 0.3}, 1: {5: 0.35}}))
+
+
+def test_a_trial_at_max_resource_is_complete_and_never_stopped() -> None:
+    asha = ASHA(1, 9, 3)
+    assert not asha.should_stop(1, Curves({0: {9: 0.1}, 1: {9: 5.0}}))
+
+
+def test_median_compares_best_so_far_with_the_median_of_others_at_that_step() -> None:
+    median = MedianStopping(min_resource=2, max_resource=10)
+    others = {0: {1: 1.0, 2: 0.5, 3: 0.4}, 1: {2: 0.7}, 2: {2: 0.9, 4: 0.1}}
+    # at step 2: others 0.5, 0.7, 0.9 -> median 0.7; best so far 0.8 is worse: stop
+    assert median.should_stop(3, Curves({**others, 3: {1: 0.9, 2: 0.8}}))
+    # best so far counts the earlier step: 0.6 at step 1 beats the median
+    assert not median.should_stop(3, Curves({**others, 3: {1: 0.6, 2: 0.8}}))
+    # before min_resource: no decision
+    assert not median.should_stop(3, Curves({**others, 3: {1: 9.0}}))
+
+
+def test_median_waits_for_two_others_at_the_step() -> None:
+    median = MedianStopping(min_resource=1, max_resource=10)
+    # at step 3 only trial 0 reached it (trial 1 stopped at 2): no decision
+    assert not median.should_stop(2, Curves({0: {3: 0.1}, 1: {2: 0.1}, 2: {3: 9.0}}))
+    # at step 4, trials 0 and 1 take their first step at or past it (5 and 4): median 0.15
+    assert median.should_stop(2, Curves({0: {5: 0.1}, 1: {4: 0.2}, 2: {4: 0.3}}))
+
+
+def test_hyperband_assigns_brackets_deterministically_with_its_weights() -> None:
+    band = Hyperband(1, 27, 3, seed=7)
+    assert band.brackets == 4  # first rungs 1, 3, 9, and one bracket that never stops
+    assert [band.bracket(n) for n in range(50)] == [Hyperband(1, 27, 3, seed=7).bracket(n) for n in range(50)]
+    shares = [sum(band.bracket(n) == b for n in range(4000)) / 4000 for b in range(4)]
+    expected = band.bracket_weights()  # 27/4, 9/3, 3/2, 1/1 normalised
+    assert expected == pytest.approx([6.75 / 12.25, 3 / 12.25, 1.5 / 12.25, 1 / 12.25])
+    assert shares == pytest.approx(list(expected), abs=0.03)
+
+
+def test_hyperband_compares_only_within_a_bracket() -> None:
+    band = Hyperband(1, 27, 3, seed=0)
+    zero = [n for n in range(200) if band.bracket(n) == 0][:3]
+    last = [n for n in range(200) if band.bracket(n) == band.brackets - 1][:1]
+    a, b, c = zero
+    # bracket 0 decides at rung 1: c is worse than a and b there (n=3, top 1): stop
+    assert band.should_stop(c, Curves({a: {1: 0.1}, b: {1: 0.2}, c: {1: 0.9}}))
+    # a trial of the last bracket is never judged, however bad
+    (d,) = last
+    assert not band.should_stop(d, Curves({a: {1: 0.1, 3: 0.1, 9: 0.1}, d: {1: 9.0, 3: 9.0, 9: 9.0}}))

@@ -1,0 +1,118 @@
+"""Early stopping through the ask/report/tell surface, exactly as issue 9 writes it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+import hyperstep
+from hyperstep.errors import SpecError
+from hyperstep.models import MAX_CURVE_STEPS, MetricReport, Trial, TrialState
+from hyperstep.spec import parse_spec
+
+SPACE = hyperstep.SearchSpace.model_validate({"parameters": [{"name": "rate", "type": "float", "low": 0, "high": 1}]})
+ASHA = {"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3}
+
+
+def curve_value(rate: float, step: int) -> float:
+    """A learning curve: lower rates learn to a lower loss; every curve falls with steps."""
+    return rate + 1.0 / step
+
+
+def run_one(study: hyperstep.Study) -> tuple[Trial, int]:
+    """The issue's loop, verbatim but for the training; returns the trial and its last step."""
+    trial = study.ask(1)[0]
+    for step in range(1, 28):
+        value = curve_value(trial.params["rate"], step)
+        if study.report(trial.id, step, value):  # True: stop this trial now
+            study.tell(trial.id, value, state="stopped")
+            break
+    else:
+        study.tell(trial.id, value)
+    return study.store.get_trial(study.job_id, trial.id), step
+
+
+def test_the_issue_interface_stops_losers_and_runs_winners_to_the_end() -> None:
+    study = hyperstep.Study(SPACE, goal="minimize", strategy="bayesian", seed=0, early_stopping=ASHA)
+    ran = [run_one(study) for _ in range(12)]
+    stopped = [(t, step) for t, step in ran if t.state is TrialState.PRUNED]
+    complete = [(t, step) for t, step in ran if t.state is TrialState.COMPLETED]
+    assert stopped and complete
+    assert all(step < 27 for _, step in stopped) and all(step == 27 for _, step in complete)
+    for trial, step in stopped:  # a stopped trial keeps its curve, and its last value
+        assert sorted(trial.curve) == list(range(1, step + 1))
+        assert trial.value == pytest.approx(curve_value(trial.params["rate"], step))
+    best = study.best_trial
+    assert best is not None and best.state is TrialState.COMPLETED
+    assert best.value == min(t.value for t, _ in complete)
+    job = study.job
+    assert (job.completed, job.pruned, job.budget_used) == (len(complete), len(stopped), 12)  # stopped trials count
+
+
+def test_report_is_a_plain_bool_and_false_without_early_stopping() -> None:
+    study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    answer = study.report(trial.id, 1, 0.5)
+    assert answer is False and type(answer) is bool
+    assert study.store.get_trial(study.job_id, trial.id).curve == {1: 0.5}
+
+
+def test_best_trial_while_none_reached_max_resource_is_best_at_the_highest_step() -> None:
+    study = hyperstep.Study(SPACE, goal="maximize", strategy="random", seed=1, early_stopping=ASHA)
+    a, b, c = study.ask(3)
+    study.report(a.id, 1, 0.9)
+    study.report(b.id, 1, 0.1)
+    study.report(b.id, 3, 0.2)
+    study.report(c.id, 3, 0.3)
+    assert study.best_trial.id == c.id  # highest step 3: c's 0.3 beats b's 0.2 (maximize)
+    study.report(a.id, 27, 0.5)
+    assert study.best_trial.id == a.id  # a reached max_resource
+
+
+def test_a_trial_reaching_max_resource_is_never_stopped() -> None:
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 3})
+    good, bad = study.ask(2)
+    assert not study.report(good.id, 1, 0.1)
+    assert study.report(bad.id, 1, 0.9)  # worse at rung 1 (n=2, top 1)
+    assert not study.report(bad.id, 3, 5.0)  # at max_resource: complete, whatever its value
+
+
+def test_decisions_are_deterministic_for_a_seed() -> None:
+    def decisions() -> list[tuple[str, int]]:
+        study = hyperstep.Study(SPACE, strategy="random", seed=3, early_stopping={**ASHA, "name": "hyperband"})
+        return [(t.state.value, step) for t, step in (run_one(study) for _ in range(10))]
+
+    assert decisions() == decisions()
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"name": "lottery", "max_resource": 9}, "early_stopping.name: Input should be 'none', 'median', 'asha'"),
+        ({"name": "asha", "min_resource": 10, "max_resource": 9}, "min_resource (10) must not exceed max_resource"),
+        ({"name": "asha", "max_resource": 9, "reduction_factor": 1}, "reduction_factor: Input should be greater"),
+        ({"name": "median"}, "median needs max_resource"),
+        ({"name": "asha", "max_resource": 10_001}, "max_resource: Input should be less than or equal to 10000"),
+    ],
+)
+def test_spec_validation_errors(block: dict, message: str) -> None:
+    parameters = [{"name": "x", "type": "float", "low": 0, "high": 1}]
+    document = {"name": "j", "objective": {"metric": "loss"}, "parameters": parameters, "early_stopping": block}
+    with pytest.raises(SpecError) as caught:
+        parse_spec(document)
+    assert str(caught.value).startswith("early_stopping") and message in str(caught.value)
+    with pytest.raises(ValidationError):
+        hyperstep.Study(SPACE, early_stopping=block)
+
+
+def test_a_curve_of_10000_steps_stays_far_below_dynamodbs_item_limit() -> None:
+    trial = Trial(job_id="j", id="t0000", number=0, params={"rate": 0.5})
+    for step in range(MAX_CURVE_STEPS + 50):
+        trial = trial.with_reports({"loss": MetricReport(value=1.0 / (step + 1) + 1e-9 * step, step=step)}, "loss")
+    body = trial.model_dump_json()
+    assert len(trial.curve) == MAX_CURVE_STEPS and len(body.encode()) < 200_000
+    back = Trial.model_validate_json(body)
+    assert back.curve == trial.curve  # exact: float64 round trip
+    assert json.loads(body)["curve"] != {}
