@@ -1,0 +1,393 @@
+"""The fault-injection run: whole tuning jobs under moto while everything AWS may do goes wrong.
+
+``run_chaos(config)`` deploys hyperstep in moto (``moto_harness``), makes SageMaker and Batch
+behave as on AWS (``aws_like``), submits one SageMaker and one Batch job of
+``config.trials / 2`` trials each (random search, ``max_parallel`` each), and drives them to
+the end while:
+
+- the platform's events are lost, late, out of order and duplicated, and some trials fail
+  (``chaos_platform``);
+- some launches are throttled: ``CreateTrainingJob`` / ``SubmitJob`` refuse every SDK attempt
+  of the launch function's first invocation (botocore's default retry mode makes
+  ``SDK_ATTEMPTS``), so the Lambda fails and the state machine's Retry must absorb it;
+- some Task invocations (Suggest, Launch, Wait, Finish) run and write, then their response
+  is lost (``Lambda.ServiceException``), so Step Functions' Retry runs them again;
+- the reaper runs every ``reap_every`` seconds with ``grace_seconds`` of grace, as its
+  schedule would.
+
+Then it audits the store against the platform's truth and returns four figures, each of
+which must be 0: trials **lost** (a trial of the budget not ending with what its script did:
+never launched, still active, failed instead of completed, or a recorded value that is not
+the final value its script reported), trials **counted twice** (a result recorded more
+than once, a trial trained twice, a job counter that disagrees with its trials), **budget
+overrun** (trials or training jobs beyond ``max_trials``, running jobs beyond
+``max_parallel``), **stuck executions** (an execution still running or a job whose status
+is not final when nothing moves any more). Each non-zero figure comes with its findings:
+the trial, what was expected and recorded, and the log of its events.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from unittest import mock
+
+from moto.awslambda.models import LambdaBackend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from tests.integration.aws_like import Kind, aws_like_jobs
+from tests.integration.chaos_platform import ChaosPlatform, Faults, Script, trial_key
+from tests.integration.moto_harness import MotoStack, moto_stack
+from tests.integration.moto_platform import create_batch_environment
+from tests.integration.test_moto_tuning_job import BATCH_BLOCK, PARAMETERS, SAGEMAKER_BLOCK, val_loss
+
+SDK_ATTEMPTS = 5
+"""Attempts botocore makes per call in its default (legacy) retry mode (``_retry.json``)."""
+TASKS = ("suggest", "launch", "wait", "finish")
+"""The functions the state machine runs as Task states (collect and the API are not Tasks)."""
+BLOCKS = {"sagemaker": SAGEMAKER_BLOCK, "batch": BATCH_BLOCK}
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    trials: int = 1000
+    """Trials in all, half on SageMaker, half on Batch."""
+    parallel: int = 25
+    """``max_parallel`` of each job."""
+    seed: int = 0
+    faults: Faults = field(default_factory=Faults)
+    tick_seconds: float = 0.02
+    reap_every: int = 25
+    """Ticks between reaper passes: well past ``faults.max_delay``, as minutes are past EventBridge's seconds."""
+    grace_seconds: float = 15.0
+    """The reaper's grace: longer than any event of the run is late (``counts["max_event_lag_seconds"]``)."""
+    stall_seconds: float = 45.0
+    """Nothing moved for this long (no script running, no event on its way): the run is over."""
+    timeout_seconds: float = 3600.0
+
+
+@dataclass
+class Finding:
+    figure: str
+    backend: str
+    trial: str
+    expected: str
+    recorded: str
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChaosResult:
+    config: ChaosConfig
+    figures: dict[str, int]
+    wall_seconds: float
+    counts: dict[str, Any]
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.figures.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config),
+            "figures": self.figures,
+            "wall_seconds": round(self.wall_seconds, 1),
+            "counts": self.counts,
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+class Throttle:
+    """Which launches are throttled: a ``rate`` share of job names, for their first ``attempts`` requests."""
+
+    def __init__(self, rate: float, seed: int, attempts: int = SDK_ATTEMPTS) -> None:
+        self.rate, self.seed, self.attempts = rate, seed, attempts
+        self.lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.chosen: dict[str, bool] = {}
+
+    def __call__(self, kind: Kind, name: str) -> bool:
+        with self.lock:
+            if name not in self.chosen:
+                draw = random.Random(f"{self.seed}/throttle/{kind}/{_trial_part(name)}").random()
+                self.chosen[name] = draw < self.rate
+            self.calls[name] += 1
+            return self.chosen[name] and self.calls[name] <= self.attempts
+
+    @property
+    def launches(self) -> int:
+        return sum(self.chosen.values())
+
+
+class RetriedTasks:
+    """For a ``rate`` share of Task invocations the handler runs (and writes), then its
+    response is lost: the state sees ``Lambda.ServiceException`` and its Retry runs it again."""
+
+    def __init__(self, rate: float, seed: int) -> None:
+        self.rate, self.seed = rate, seed
+        self.lock = threading.Lock()
+        self.invocations: Counter[str] = Counter()
+        self.lost: Counter[str] = Counter()
+        self._seen: Counter[str] = Counter()
+
+    def _loses(self, handler: str, body: Any) -> bool:
+        """Drawn from the seed, the function, its input (less the task token) and how many
+        times that input came before: the same run meets the same losses."""
+        event = json.loads(body or "{}")
+        event.pop("task_token", None)
+        key = f"{handler}/{json.dumps(event, sort_keys=True)}"
+        self._seen[key] += 1
+        return random.Random(f"{self.seed}/task/{key}/{self._seen[key]}").random() < self.rate
+
+    def install(self, stack: ExitStack) -> None:
+        routed = LambdaSimpleBackend.invoke  # moto_stack's route to the real handlers
+
+        def invoke(backend: Any, name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+            out = routed(backend, name, qualifier, body, headers, response_headers)
+            handler = backend.get_function(name, qualifier).function_name.removeprefix("hyperstep-")
+            if handler not in TASKS or response_headers.get("x-amz-function-error"):
+                return out
+            with self.lock:
+                self.invocations[handler] += 1
+                if not self._loses(handler, body):
+                    return out
+                self.lost[handler] += 1
+            response_headers["x-amz-function-error"] = "Unhandled"
+            error = {"errorType": "Lambda.ServiceException", "errorMessage": "chaos: the response of a run was lost"}
+            return json.dumps(error).encode()
+
+        stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+        stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
+
+
+class ReaperLoop(threading.Thread):
+    """The reaper's schedule: ``service.reap(grace)`` each time the driver pokes it (every
+    ``reap_every`` ticks, so its pace keeps step with the events'), beside the event traffic."""
+
+    def __init__(self, service: TuningService, grace: float) -> None:
+        super().__init__(name="chaos-reaper", daemon=True)
+        self.service, self.grace = service, grace
+        self.totals: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self._poked, self._halt = threading.Event(), threading.Event()
+
+    def poke(self) -> None:
+        self._poked.set()
+
+    def run(self) -> None:
+        while self._poked.wait() and not self._halt.is_set():
+            self._poked.clear()
+            try:
+                self.totals.update(self.service.reap(grace_seconds=self.grace))
+                self.totals["passes"] += 1
+            except Exception as exc:  # the next pass tries again, as the schedule would
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._poked.set()
+        self.join()
+
+
+def _trial_part(name: str) -> str:
+    """``t0007-1`` of ``hs-<job id>-t0007-1``: the trial and attempt, without the job id's timestamp."""
+    return "-".join(name.rsplit("-", 2)[-2:])
+
+
+def spec_document(backend: Kind, trials: int, parallel: int, seed: int) -> dict[str, Any]:
+    return {
+        "name": f"chaos-{backend}",
+        "objective": {"metric": "val_loss", "goal": "minimize"},
+        "parameters": PARAMETERS,
+        "strategy": {"name": "random", "seed": seed},
+        "budget": {"max_trials": trials, "max_parallel": parallel},
+        "trial": BLOCKS[backend],
+    }
+
+
+def running_executions(stack: MotoStack) -> list[str]:
+    pages = stack.sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING"
+    )
+    return [e["executionArn"] for page in pages for e in page["executions"]]
+
+
+def _drive(
+    stack: MotoStack, platform: ChaosPlatform, reaper: ReaperLoop, jobs: dict[Kind, Job], config: ChaosConfig
+) -> list[str]:
+    """Tick the platform until every execution ended and nothing is on its way, or nothing
+    moves any more; returns the executions still running then (stopped here)."""
+    store = stack.service.store
+    deadline, moved, last = time.monotonic() + config.timeout_seconds, time.monotonic(), None
+    while time.monotonic() < deadline:
+        platform.step()
+        if platform.tick % config.reap_every == 0:
+            reaper.poke()
+        if platform.tick % 10 == 0:
+            running = running_executions(stack)
+            finished = all(store.get_job(job.id).status.finished for job in jobs.values())
+            if not running and finished and not platform.busy():
+                return []
+            state = (
+                tuple(store.get_job(job.id).model_dump_json() for job in jobs.values()),
+                platform.counts["delivered"],
+                len(platform.cloud.created),
+                len(running),
+            )
+            if platform.busy() or state != last:
+                moved, last = time.monotonic(), state
+            elif time.monotonic() - moved > config.stall_seconds:
+                break
+        time.sleep(config.tick_seconds)
+    stuck = running_executions(stack)
+    for arn in stuck:  # end them, so moto's threads stop
+        stack.sfn.stop_execution(executionArn=arn, cause="chaos run: nothing moved any more")
+    return stuck
+
+
+def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None) -> ChaosResult:
+    """One fault-injection run (see the module docstring)."""
+    say = progress or (lambda _: None)
+    throttle = Throttle(config.faults.throttle, config.seed)
+    retried = RetriedTasks(config.faults.retried_task, config.seed)
+    with moto_stack() as stack, aws_like_jobs(throttle) as cloud, ExitStack() as patches:
+        retried.install(patches)
+        create_batch_environment()
+        per_backend = {"sagemaker": config.trials // 2, "batch": config.trials - config.trials // 2}
+        platform = ChaosPlatform(stack, cloud, config.faults, config.seed, val_loss, "val_loss")
+        reaper = ReaperLoop(stack.service, config.grace_seconds)
+        started = time.perf_counter()
+        jobs: dict[Kind, Job] = {}
+        for backend, trials in per_backend.items():
+            document = spec_document(backend, trials, config.parallel, config.seed)  # type: ignore[arg-type]
+            job_id = f"chaos-{backend}-{config.seed}"
+            jobs[backend] = stack.service.submit(parse_spec(document), job_id=job_id)  # type: ignore[index]
+        say(f"submitted {', '.join(f'{j.id} ({n} trials)' for j, n in zip(jobs.values(), per_backend.values()))}")
+        reaper.start()
+        try:
+            stuck = _drive(stack, platform, reaper, jobs, config)
+        finally:
+            reaper.stop()
+        wall = time.perf_counter() - started
+        say(f"driven in {wall:.0f} s; auditing")
+        audit = Audit(stack, platform, config, stuck)
+        for backend, job in jobs.items():
+            audit.job(backend, job, per_backend[backend])
+        audit.recordings(reaper.totals["recorded"])
+        counts = {
+            "trials": per_backend,
+            "trial_states": audit.states,
+            "events": dict(platform.counts),
+            "failing_scripts": sum(s.fails for s in platform.scripts.values()),
+            "throttled_launches": throttle.launches,
+            "throttled_requests": dict(cloud.throttled),
+            "task_invocations": dict(retried.invocations),
+            "task_responses_lost": dict(retried.lost),
+            "reaper": dict(reaper.totals),
+            "reaper_errors": reaper.errors[:5],
+            "collect_errors": platform.errors[:5],
+            "peak_running": {b: cloud.peak[j.id] for b, j in jobs.items()},
+            "executions": len(stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]),
+            "ticks": platform.tick,
+            "max_event_lag_seconds": round(platform.max_lag, 2),
+        }
+        return ChaosResult(config, audit.figures(), wall, counts, audit.findings)
+
+
+class Audit:
+    """Holds the store against the platform's truth (see the module docstring's figures)."""
+
+    def __init__(self, stack: MotoStack, platform: ChaosPlatform, config: ChaosConfig, stuck: list[str]) -> None:
+        self.stack, self.platform, self.config, self.stuck = stack, platform, config, stuck
+        self.findings: list[Finding] = []
+        self.states: dict[str, dict[str, int]] = {}
+        self.finished = 0
+
+    def figures(self) -> dict[str, int]:
+        count = Counter(f.figure for f in self.findings)
+        return {name: count[name] for name in ("lost", "counted twice", "budget overrun", "stuck executions")}
+
+    def _find(self, figure: str, backend: str, trial: str, expected: str, recorded: str, script: Script | None) -> None:
+        events = script.log if script is not None else []
+        self.findings.append(Finding(figure, backend, trial, expected, recorded, list(events)))
+
+    def job(self, backend: str, job: Job, max_trials: int) -> None:
+        store = self.stack.service.store
+        final, trials = store.get_job(job.id), store.list_trials(job.id)
+        self.states[backend] = dict(Counter(t.state.value for t in trials))
+        self.finished += sum(t.state.finished for t in trials)
+        runs: dict[str, list[Script]] = defaultdict(list)
+        for script in self.platform.scripts.values():
+            if script.job.tuning_job == job.id:
+                runs[script.job.trial_id].append(script)
+        for trial in trials:
+            self._trial(backend, trial, runs.get(trial.id, []))
+        held = sum(t.state is not TrialState.STOPPED for t in trials)
+        for n in range(held, max_trials):
+            self._find("lost", backend, f"(budget unit {n + 1})", "a trial", "never suggested", None)
+        for n in range(max_trials, held):
+            self._find("budget overrun", backend, f"(trial {n + 1})", f"at most {max_trials} trials", "more", None)
+        launched = sum(len(r) for r in runs.values())
+        if launched > max_trials:
+            self._find("budget overrun", backend, "-", f"<= {max_trials} training jobs", str(launched), None)
+        peak = self.platform.cloud.peak[job.id]
+        if peak > self.config.parallel:
+            self._find("budget overrun", backend, "-", f"<= {self.config.parallel} running", f"{peak} running", None)
+        self._counters(backend, final, trials)
+        self._stuck(backend, final)
+
+    def _trial(self, backend: str, trial: Trial, runs: list[Script]) -> None:
+        recorded = f"{trial.state.value} value={trial.value} error={trial.error!r}"
+        if not runs:
+            self._find("lost", backend, trial.id, "launched and recorded", recorded + " (never launched)", None)
+            return
+        if len(runs) > 1:
+            self._find("counted twice", backend, trial.id, "one training job", f"{len(runs)} jobs", runs[-1])
+        script = runs[-1]
+        expected = f"{script.outcome}" + (f" value={script.final}" if script.final is not None else "")
+        right = trial.state.value == script.outcome
+        if right and script.final is not None:
+            right = trial.value is not None and math.isclose(trial.value, script.final, rel_tol=1e-9, abs_tol=1e-12)
+        if not right:
+            self._find("lost", backend, trial.id, expected, recorded, script)
+        ends = self.platform.end_recorded[trial_key(script.job)]
+        if ends > 1:
+            self._find("counted twice", backend, trial.id, "one end recorded", f"{ends} end events recorded", script)
+
+    def _counters(self, backend: str, job: Job, trials: list[Trial]) -> None:
+        states = Counter(t.state for t in trials)
+        expected = {
+            "completed": states[TrialState.COMPLETED],
+            "failed": states[TrialState.FAILED],
+            "budget_used": len(trials) - states[TrialState.STOPPED],
+        }
+        recorded = {"completed": job.completed, "failed": job.failed, "budget_used": job.budget_used}
+        for name, value in expected.items():
+            if recorded[name] != value:
+                self._find("counted twice", backend, job.id, f"{name}={value}", f"{name}={recorded[name]}", None)
+
+    def recordings(self, by_reaper: int) -> None:
+        """Results recorded (by end events and by the reaper) beyond the trials that ended."""
+        recorded = sum(self.platform.end_recorded.values()) + by_reaper
+        for n in range(self.finished, recorded):
+            self._find("counted twice", "-", f"(recording {n + 1})", f"{self.finished} recordings", str(recorded), None)
+
+    def _stuck(self, backend: str, job: Job) -> None:
+        """Each execution of the job that was still running; or the job, if its status is not final."""
+        mine = [arn for arn in self.stuck if arn.rsplit(":", 1)[-1].startswith(job.id[:60])]
+        for arn in mine:
+            self._find("stuck executions", backend, arn.rsplit(":", 1)[-1], "ended", "still running", None)
+        if not mine and not job.status.finished:
+            self._find("stuck executions", backend, job.id, "a final job status", job.status.value, None)
