@@ -299,6 +299,7 @@ def _patch_batch(jobs: CloudJobs, stack: ExitStack) -> None:
         job.log_stream_name = job._stream_name
         if include_start_attempt:
             job._start_attempt()
+        job.status = "RUNNING"
 
     describe = Job.describe
 

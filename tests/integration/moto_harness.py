@@ -49,6 +49,8 @@ from moto import mock_aws  # noqa: E402
 from moto.awslambda.models import LambdaBackend  # noqa: E402
 from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: E402
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for as _boto_client_for  # noqa: E402
 
 from hyperstep.config import service_factory  # noqa: E402
 from hyperstep.service import TuningService  # noqa: E402
@@ -150,6 +152,23 @@ def _serialized_call_action(self: DynamoHandler) -> Any:
     itself is, so requests from concurrent handlers are served one at a time."""
     with _dynamodb_lock:
         return _dynamodb_call_action(self)
+
+
+def _engine_clients() -> Callable[..., Any]:
+    """moto's Step Functions engine makes a boto3 client from the default session for every
+    Lambda task, from many threads at once; a boto3 session is not thread-safe ("'dict' object
+    has no attribute 'region'" fails a task now and then), and a client costs milliseconds.
+    Step Functions never fails that way: the engine gets one client per service, made under a lock."""
+    made: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in made:
+                made[region, service] = _boto_client_for(region, service, state_credentials)
+            return made[region, service]
+
+    return client_for
 
 
 def _dummy_zip() -> bytes:
@@ -259,6 +278,7 @@ def moto_stack(
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialized_call_action))
+        stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", _engine_clients()))
         for handler in HANDLERS:  # a fresh service per stack: clients of this mock only
             stack.enter_context(mock.patch.object(handler_module(handler), "service", service_factory(os.environ)))
         yield MotoStack(machine_arn, memory)
