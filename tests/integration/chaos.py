@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import threading
 import time
@@ -43,6 +44,8 @@ from unittest import mock
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from hyperstep.backends.base import TrialResult
+from hyperstep.config import service_factory
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -70,8 +73,9 @@ class ChaosConfig:
     tick_seconds: float = 0.02
     reap_every: int = 25
     """Ticks between reaper passes: well past ``faults.max_delay``, as minutes are past EventBridge's seconds."""
-    grace_seconds: float = 15.0
-    """The reaper's grace: longer than any event of the run is late (``counts["max_event_lag_seconds"]``)."""
+    grace_seconds: float = 60.0
+    """The reaper's grace: longer than events of the run are late (``counts["max_event_lag_seconds"]``
+    says how late the latest was; on a loaded machine deliveries queue up)."""
     stall_seconds: float = 45.0
     """Nothing moved for this long (no script running, no event on its way): the run is over."""
     timeout_seconds: float = 3600.0
@@ -146,7 +150,8 @@ class RetriedTasks:
         """Drawn from the seed, the function, its input (less the task token) and how many
         times that input came before: the same run meets the same losses."""
         event = json.loads(body or "{}")
-        event.pop("task_token", None)
+        for unique in ("task_token", "execution"):  # different in every run
+            event.pop(unique, None)
         key = f"{handler}/{json.dumps(event, sort_keys=True)}"
         self._seen[key] += 1
         return random.Random(f"{self.seed}/task/{key}/{self._seen[key]}").random() < self.rate
@@ -176,9 +181,17 @@ class ReaperLoop(threading.Thread):
     """The reaper's schedule: ``service.reap(grace)`` each time the driver pokes it (every
     ``reap_every`` ticks, so its pace keeps step with the events'), beside the event traffic."""
 
-    def __init__(self, service: TuningService, grace: float) -> None:
+    def __init__(self, service: TuningService, grace: float, on_record: Callable[[TrialResult, bool], None]) -> None:
         super().__init__(name="chaos-reaper", daemon=True)
         self.service, self.grace = service, grace
+        collect = service.collect
+
+        def noted(result: TrialResult) -> bool:  # what reap() records, for the trials' event logs
+            recorded = collect(result)
+            on_record(result, recorded)
+            return recorded
+
+        service.collect = noted  # type: ignore[method-assign]  # the reaper's own service only
         self.totals: Counter[str] = Counter()
         self.errors: list[str] = []
         self._poked, self._halt = threading.Event(), threading.Event()
@@ -225,7 +238,12 @@ def running_executions(stack: MotoStack) -> list[str]:
 
 
 def _drive(
-    stack: MotoStack, platform: ChaosPlatform, reaper: ReaperLoop, jobs: dict[Kind, Job], config: ChaosConfig
+    stack: MotoStack,
+    platform: ChaosPlatform,
+    reaper: ReaperLoop,
+    jobs: dict[Kind, Job],
+    config: ChaosConfig,
+    say: Callable[[str], None],
 ) -> list[str]:
     """Tick the platform until every execution ended and nothing is on its way, or nothing
     moves any more; returns the executions still running then (stopped here)."""
@@ -246,6 +264,9 @@ def _drive(
                 len(platform.cloud.created),
                 len(running),
             )
+            if platform.tick % 500 == 0:
+                ended = ", ".join(f"{b} {_ended(store.get_job(j.id))}" for b, j in jobs.items())
+                say(f"tick {platform.tick}: trials ended: {ended}; {platform.counts['delivered']} events delivered")
             if platform.busy() or state != last:
                 moved, last = time.monotonic(), state
             elif time.monotonic() - moved > config.stall_seconds:
@@ -255,6 +276,10 @@ def _drive(
     for arn in stuck:  # end them, so moto's threads stop
         stack.sfn.stop_execution(executionArn=arn, cause="chaos run: nothing moved any more")
     return stuck
+
+
+def _ended(job: Job) -> str:
+    return f"{job.completed + job.failed}/{job.spec.budget.max_trials} ({job.status.value})"
 
 
 def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None) -> ChaosResult:
@@ -267,7 +292,7 @@ def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None
         create_batch_environment()
         per_backend = {"sagemaker": config.trials // 2, "batch": config.trials - config.trials // 2}
         platform = ChaosPlatform(stack, cloud, config.faults, config.seed, val_loss, "val_loss")
-        reaper = ReaperLoop(stack.service, config.grace_seconds)
+        reaper = ReaperLoop(service_factory(os.environ)(), config.grace_seconds, platform.reaped)
         started = time.perf_counter()
         jobs: dict[Kind, Job] = {}
         for backend, trials in per_backend.items():
@@ -277,7 +302,7 @@ def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None
         say(f"submitted {', '.join(f'{j.id} ({n} trials)' for j, n in zip(jobs.values(), per_backend.values()))}")
         reaper.start()
         try:
-            stuck = _drive(stack, platform, reaper, jobs, config)
+            stuck = _drive(stack, platform, reaper, jobs, config, say)
         finally:
             reaper.stop()
         wall = time.perf_counter() - started

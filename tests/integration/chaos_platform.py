@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyperstep.backends.base import TrialResult
 from hyperstep.backends.naming import ENV_EVENT_BUS, ENV_JOB_ID, ENV_TRIAL_ID
 from hyperstep.reporting import positional
 from tests.integration.aws_like import BATCH_FAILED_REASON, TERMINATED_EXIT_CODE, CloudJob, CloudJobs
@@ -88,6 +89,8 @@ class ChaosPlatform:
         self.tick = 0
         self.scripts: dict[str, Script] = {}
         """By cloud job name."""
+        self._latest: dict[str, Script] = {}
+        """By trial key: the trial's latest script (what the reaper's notes go to)."""
         self._happen: dict[int, list[tuple[Script, int]]] = defaultdict(list)
         """Per tick: (script, step) to report, step 0 = the job ends."""
         self._due: dict[int, list[tuple[Script, str, dict[str, Any], float]]] = defaultdict(list)
@@ -131,7 +134,7 @@ class ChaosPlatform:
         reported = rng.randint(0, steps - 1) if fails else steps
         values = [final + STEP_GAP * (steps - k) for k in range(1, steps + 1)][:reported]
         script = Script(job, rng, values, fails)
-        self.scripts[job.name] = script
+        self.scripts[job.name] = self._latest[trial_key(job)] = script
         start = self.tick + rng.randint(1, 3)
         for step in range(1, reported + 1):
             self._happen[start + step - 1].append((script, step))
@@ -273,6 +276,12 @@ class ChaosPlatform:
         if is_end and payload.get("recorded"):
             self.end_recorded[trial_key(script.job)] += 1
         self._note(script, f"{label}: delivered -> {payload}")
+
+    def reaped(self, result: TrialResult, recorded: bool) -> None:
+        """The reaper recorded (or offered) a result it got from Describe: note it in the trial's log."""
+        script = self._latest.get(f"{result.job_id}/{result.trial_id}")
+        if script is not None:
+            self._note(script, f"reaper: Describe says {result.state} {result.metrics or ''} -> recorded {recorded}")
 
     def _note(self, script: Script, text: str) -> None:
         script.log.append(f"tick {self.tick}: {text}")
