@@ -25,10 +25,12 @@ import logging
 import subprocess
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 
-from benchmarks.reporting import machine
-from tests.integration.chaos import ChaosConfig, ChaosResult, Finding, run_chaos
+from benchmarks.reporting import machine, table
+from tests.integration.chaos import ChaosConfig, ChaosResult, run_chaos
+from tests.integration.chaos_audit import Finding
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHOWN = 3
@@ -68,10 +70,17 @@ def count_lines(result: ChaosResult) -> list[str]:
 
 def finding_text(finding: Finding) -> list[str]:
     lines = [
-        f"- **{finding.figure}**, {finding.backend} {finding.trial}: expected {finding.expected}; "
+        f"- **{finding.figure}** ({finding.kind}), {finding.backend} {finding.trial}: expected {finding.expected}; "
         f"recorded {finding.recorded}"
     ]
     return lines + [f"    - {event}" for event in finding.events]
+
+
+def kinds(result: ChaosResult) -> list[str]:
+    """A table of the findings by figure, backend and kind."""
+    counted = Counter((f.figure, f.backend, f.kind) for f in result.findings)
+    rows = [[figure, backend, kind, str(n)] for (figure, backend, kind), n in sorted(counted.items())]
+    return table(["figure", "backend", "kind", "findings"], rows).splitlines() if rows else ["None."]
 
 
 def commit() -> str:
@@ -91,7 +100,7 @@ def markdown(result: ChaosResult, command: str) -> str:
     ]
     lines += ["```", *headline(result), "```", "", "## Counts", ""]
     lines += [f"- {line}" for line in count_lines(result)]
-    lines += ["", "## Findings", ""]
+    lines += ["", "## Findings by kind", "", *kinds(result), "", "## Findings", ""]
     lines += [line for finding in result.findings for line in finding_text(finding)] or ["None."]
     return "\n".join(lines) + "\n"
 
@@ -119,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / f"{args.out}.json").write_text(json.dumps(result.to_json(), indent=1) + "\n")
     print("\n".join(headline(result)))
     print("counts:\n" + "\n".join(f"  {line}" for line in count_lines(result)))
+    print("findings by kind:\n" + "\n".join(kinds(result)))
     for figure in result.figures:
         for finding in [f for f in result.findings if f.figure == figure][:SHOWN]:
             print("\n".join(finding_text(finding)))

@@ -29,12 +29,11 @@ the trial, what was expected and recorded, and the log of its events.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -46,11 +45,12 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from hyperstep.backends.base import TrialResult
 from hyperstep.config import service_factory
-from hyperstep.models import Job, Trial, TrialState
+from hyperstep.models import Job
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from tests.integration.aws_like import Kind, aws_like_jobs
-from tests.integration.chaos_platform import ChaosPlatform, Faults, Script, trial_key
+from tests.integration.chaos_audit import Audit, Finding
+from tests.integration.chaos_platform import ChaosPlatform, Faults
 from tests.integration.moto_harness import MotoStack, moto_stack
 from tests.integration.moto_platform import create_batch_environment
 from tests.integration.test_moto_tuning_job import BATCH_BLOCK, PARAMETERS, SAGEMAKER_BLOCK, val_loss
@@ -79,16 +79,6 @@ class ChaosConfig:
     stall_seconds: float = 45.0
     """Nothing moved for this long (no script running, no event on its way): the run is over."""
     timeout_seconds: float = 3600.0
-
-
-@dataclass
-class Finding:
-    figure: str
-    backend: str
-    trial: str
-    expected: str
-    recorded: str
-    events: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -307,7 +297,7 @@ def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None
             reaper.stop()
         wall = time.perf_counter() - started
         say(f"driven in {wall:.0f} s; auditing")
-        audit = Audit(stack, platform, config, stuck)
+        audit = Audit(stack.service.store, platform, config.parallel, stuck)
         for backend, job in jobs.items():
             audit.job(backend, job, per_backend[backend])
         audit.recordings(reaper.totals["recorded"])
@@ -329,90 +319,3 @@ def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None
             "max_event_lag_seconds": round(platform.max_lag, 2),
         }
         return ChaosResult(config, audit.figures(), wall, counts, audit.findings)
-
-
-class Audit:
-    """Holds the store against the platform's truth (see the module docstring's figures)."""
-
-    def __init__(self, stack: MotoStack, platform: ChaosPlatform, config: ChaosConfig, stuck: list[str]) -> None:
-        self.stack, self.platform, self.config, self.stuck = stack, platform, config, stuck
-        self.findings: list[Finding] = []
-        self.states: dict[str, dict[str, int]] = {}
-        self.finished = 0
-
-    def figures(self) -> dict[str, int]:
-        count = Counter(f.figure for f in self.findings)
-        return {name: count[name] for name in ("lost", "counted twice", "budget overrun", "stuck executions")}
-
-    def _find(self, figure: str, backend: str, trial: str, expected: str, recorded: str, script: Script | None) -> None:
-        events = script.log if script is not None else []
-        self.findings.append(Finding(figure, backend, trial, expected, recorded, list(events)))
-
-    def job(self, backend: str, job: Job, max_trials: int) -> None:
-        store = self.stack.service.store
-        final, trials = store.get_job(job.id), store.list_trials(job.id)
-        self.states[backend] = dict(Counter(t.state.value for t in trials))
-        self.finished += sum(t.state.finished for t in trials)
-        runs: dict[str, list[Script]] = defaultdict(list)
-        for script in self.platform.scripts.values():
-            if script.job.tuning_job == job.id:
-                runs[script.job.trial_id].append(script)
-        for trial in trials:
-            self._trial(backend, trial, runs.get(trial.id, []))
-        held = sum(t.state is not TrialState.STOPPED for t in trials)
-        for n in range(held, max_trials):
-            self._find("lost", backend, f"(budget unit {n + 1})", "a trial", "never suggested", None)
-        for n in range(max_trials, held):
-            self._find("budget overrun", backend, f"(trial {n + 1})", f"at most {max_trials} trials", "more", None)
-        launched = sum(len(r) for r in runs.values())
-        if launched > max_trials:
-            self._find("budget overrun", backend, "-", f"<= {max_trials} training jobs", str(launched), None)
-        peak = self.platform.cloud.peak[job.id]
-        if peak > self.config.parallel:
-            self._find("budget overrun", backend, "-", f"<= {self.config.parallel} running", f"{peak} running", None)
-        self._counters(backend, final, trials)
-        self._stuck(backend, final)
-
-    def _trial(self, backend: str, trial: Trial, runs: list[Script]) -> None:
-        recorded = f"{trial.state.value} value={trial.value} error={trial.error!r}"
-        if not runs:
-            self._find("lost", backend, trial.id, "launched and recorded", recorded + " (never launched)", None)
-            return
-        if len(runs) > 1:
-            self._find("counted twice", backend, trial.id, "one training job", f"{len(runs)} jobs", runs[-1])
-        script = runs[-1]
-        expected = f"{script.outcome}" + (f" value={script.final}" if script.final is not None else "")
-        right = trial.state.value == script.outcome
-        if right and script.final is not None:
-            right = trial.value is not None and math.isclose(trial.value, script.final, rel_tol=1e-9, abs_tol=1e-12)
-        if not right:
-            self._find("lost", backend, trial.id, expected, recorded, script)
-        ends = self.platform.end_recorded[trial_key(script.job)]
-        if ends > 1:
-            self._find("counted twice", backend, trial.id, "one end recorded", f"{ends} end events recorded", script)
-
-    def _counters(self, backend: str, job: Job, trials: list[Trial]) -> None:
-        states = Counter(t.state for t in trials)
-        expected = {
-            "completed": states[TrialState.COMPLETED],
-            "failed": states[TrialState.FAILED],
-            "budget_used": len(trials) - states[TrialState.STOPPED],
-        }
-        recorded = {"completed": job.completed, "failed": job.failed, "budget_used": job.budget_used}
-        for name, value in expected.items():
-            if recorded[name] != value:
-                self._find("counted twice", backend, job.id, f"{name}={value}", f"{name}={recorded[name]}", None)
-
-    def recordings(self, by_reaper: int) -> None:
-        """Results recorded (by end events and by the reaper) beyond the trials that ended."""
-        recorded = sum(self.platform.end_recorded.values()) + by_reaper
-        for n in range(self.finished, recorded):
-            self._find("counted twice", "-", f"(recording {n + 1})", f"{self.finished} recordings", str(recorded), None)
-
-    def _stuck(self, backend: str, job: Job) -> None:
-        """Each execution of the job that was still running; or the job, if its status is not final."""
-        mine = [arn for arn in self.stuck if arn.rsplit(":", 1)[-1].startswith(job.id[:60])]
-        for arn in mine:
-            self._find("stuck executions", backend, arn.rsplit(":", 1)[-1], "ended", "still running", None)
-        if not mine and not job.status.finished:
-            self._find("stuck executions", backend, job.id, "a final job status", job.status.value, None)
