@@ -12,8 +12,12 @@ the end while:
   ``SDK_ATTEMPTS``), so the Lambda fails and the state machine's Retry must absorb it;
 - some Task invocations (Suggest, Launch, Wait, Finish) run and write, then their response
   is lost (``Lambda.ServiceException``), so Step Functions' Retry runs them again;
-- the reaper runs every ``reap_every`` seconds with ``grace_seconds`` of grace, as its
-  schedule would.
+- the reaper runs every ``reap_every`` ticks with ``grace_seconds`` of grace, beside the
+  event traffic, as its schedule would.
+
+The run is over when every execution has ended and no event is on its way, or when nothing
+has moved for ``stall_seconds`` (the executions still running then are stuck: they are
+stopped, and counted).
 
 Then it audits the store against the platform's truth and returns four figures, each of
 which must be 0: trials **lost** (a trial of the budget not ending with what its script did:
@@ -73,11 +77,12 @@ class ChaosConfig:
     tick_seconds: float = 0.02
     reap_every: int = 25
     """Ticks between reaper passes: well past ``faults.max_delay``, as minutes are past EventBridge's seconds."""
-    grace_seconds: float = 60.0
+    grace_seconds: float = 120.0
     """The reaper's grace: longer than events of the run are late (``counts["max_event_lag_seconds"]``
-    says how late the latest was; on a loaded machine deliveries queue up)."""
-    stall_seconds: float = 45.0
-    """Nothing moved for this long (no script running, no event on its way): the run is over."""
+    says how late the latest was: on a loaded machine deliveries queue up, 66 s at worst seen)."""
+    stall_seconds: float = 210.0
+    """Nothing moved for this long (no script running, no event on its way): the run is over. Longer
+    than the grace, so a reaper that waits out its grace for a late metric is not taken for a hang."""
     timeout_seconds: float = 3600.0
 
 

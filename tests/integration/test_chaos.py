@@ -16,7 +16,7 @@ from tests.integration.chaos import ChaosConfig, ChaosResult, run_chaos
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
-SMALL = ChaosConfig(trials=60, parallel=10, seed=36, stall_seconds=30.0)
+SMALL = ChaosConfig(trials=60, parallel=10, seed=36, grace_seconds=10.0, stall_seconds=30.0)
 
 
 @pytest.fixture(scope="module")
