@@ -90,11 +90,11 @@ def commit() -> str:
     return head + ("+" if run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip() else "")
 
 
-def markdown(result: ChaosResult, command: str) -> str:
+def markdown(result: ChaosResult, command: str, measured: str) -> str:
     info = machine()
     lines = ["# Fault-injection run", "", f"Command: `{command}`", ""]
     lines += [
-        f"Measured {info['date_utc']} at commit {commit()} on {info['cpus']} CPUs (load average "
+        f"Measured {info['date_utc']} at commit {measured} on {info['cpus']} CPUs (load average "
         f"{info['load_average_1m']}, Python {info['python']}), moto harness.",
         "",
     ]
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = ChaosConfig(trials=args.trials, parallel=args.parallel, seed=args.seed, grace_seconds=args.grace)
     RESULTS.mkdir(exist_ok=True)
+    measured = commit()  # before the run: the code it runs
     log = (RESULTS / f"{args.out}.log").open("w")
     print(f"running {config.trials} trials; the services' logs go to {log.name}", file=sys.stderr, flush=True)
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), warnings.catch_warnings():
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     log.close()
     given = sys.argv[1:] if argv is None else argv
     command = " ".join([".venv/bin/python -m benchmarks.chaos", *given])
-    (RESULTS / f"{args.out}.md").write_text(markdown(result, command))
+    (RESULTS / f"{args.out}.md").write_text(markdown(result, command, measured))
     (RESULTS / f"{args.out}.json").write_text(json.dumps(result.to_json(), indent=1) + "\n")
     print("\n".join(headline(result)))
     print("counts:\n" + "\n".join(f"  {line}" for line in count_lines(result)))

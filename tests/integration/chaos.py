@@ -140,6 +140,15 @@ class RetriedTasks:
         self.invocations: Counter[str] = Counter()
         self.lost: Counter[str] = Counter()
         self._seen: Counter[str] = Counter()
+        self.notes: dict[str, str] = {}
+        """Per trial key: what a lost Task response did to it (for the audit's event logs)."""
+
+    def _note_plan(self, plan: dict[str, Any]) -> None:
+        for trial_id in plan.get("trial_ids", []):
+            self.notes[f"{plan['job_id']}/{trial_id}"] = (
+                f"reserved by a Suggest run whose response was lost (its plan: {len(plan['trial_ids'])} trials to "
+                "launch); Step Functions ran Suggest again"
+            )
 
     def _loses(self, handler: str, body: Any) -> bool:
         """Drawn from the seed, the function, its input (less the task token) and how many
@@ -164,6 +173,8 @@ class RetriedTasks:
                 if not self._loses(handler, body):
                     return out
                 self.lost[handler] += 1
+                if handler == "suggest":
+                    self._note_plan(json.loads(out))
             response_headers["x-amz-function-error"] = "Unhandled"
             error = {"errorType": "Lambda.ServiceException", "errorMessage": "chaos: the response of a run was lost"}
             return json.dumps(error).encode()
@@ -302,7 +313,7 @@ def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None
             reaper.stop()
         wall = time.perf_counter() - started
         say(f"driven in {wall:.0f} s; auditing")
-        audit = Audit(stack.service.store, platform, config.parallel, stuck)
+        audit = Audit(stack.service.store, platform, config.parallel, stuck, retried.notes)
         for backend, job in jobs.items():
             audit.job(backend, job, per_backend[backend])
         audit.recordings(reaper.totals["recorded"])

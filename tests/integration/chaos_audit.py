@@ -50,8 +50,12 @@ def _wrong(trial: Trial, script: Script) -> str | None:
 class Audit:
     """Holds the store against the platform's truth (see the module docstring's figures)."""
 
-    def __init__(self, store: TrialStore, platform: ChaosPlatform, parallel: int, stuck: list[str]) -> None:
+    def __init__(
+        self, store: TrialStore, platform: ChaosPlatform, parallel: int, stuck: list[str], notes: dict[str, str]
+    ) -> None:
         self.store, self.platform, self.parallel, self.stuck = store, platform, parallel, stuck
+        self.notes = notes
+        """Per trial key: what happened to it outside the platform (a lost Suggest response)."""
         self.findings: list[Finding] = []
         self.states: dict[str, dict[str, int]] = {}
         self.finished = 0
@@ -110,6 +114,8 @@ class Audit:
                 recorded,
                 kind=f"{trial.state.value}, never launched",
             )
+            note = self.notes.get(f"{trial.job_id}/{trial.id}")
+            self.findings[-1].events.extend([note] if note else [])
             return
         if len(runs) > 1:
             self._find(
