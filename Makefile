@@ -1,6 +1,8 @@
 # hyperstep: two commands do everything on a fresh machine with Python 3.11+.
 #   make demo  - virtualenv, install, run a real tuning job locally, print the best trial
-#   make test  - virtualenv, dev dependencies, all tests
+#   make test  - virtualenv, dev dependencies, all tests (among them: the Lambda layer built
+#                for this machine into build/, cached, and every handler run from it in
+#                CPython 3.12, found on PATH, in pyenv or as $HYPERSTEP_LAMBDA_PYTHON)
 #   make bench - the quick benchmarks (benchmarks/README.md)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -58,7 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .hyperstep runs build .tools *.egg-info
+	rm -rf $(VENV) .hyperstep runs reports build .tools *.egg-info
 
 # The Lambda layer (arm64, CPython 3.12 wheels) in build/layer and build/layer.zip;
 # set LAYER_ARCH=x86_64 or BYTECODE_PYTHON=/path/to/python3.12 as needed.
@@ -70,3 +72,14 @@ layer-size:
 	@test -d build/layer/python || { echo "no layer yet: run make layer"; exit 1; }
 	@echo "unzipped: $$(( $$(du -sb build/layer/python | cut -f1) / 1048576 )) MiB (limit 250 MB with the function)"
 	@echo "zipped:   $$(( $$(stat -c %s build/layer.zip) / 1048576 )) MiB"
+
+# Anchors that need more than .[bench]: Optuna's GPSampler needs torch (CPU build, benchmarks
+# only, never a hyperstep dependency); HEBO needs its own virtualenv (benchmarks/hebo_venv.sh).
+.PHONY: bench-gp hebo-venv
+bench-gp: $(BENCH_STAMP)
+	$(BIN)/pip install --quiet torch==2.13.0
+
+hebo-venv: .hebo-venv/.installed
+.hebo-venv/.installed: benchmarks/hebo_venv.sh
+	benchmarks/hebo_venv.sh .hebo-venv
+	@touch $@

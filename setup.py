@@ -1,8 +1,9 @@
 """Package layout (metadata lives in pyproject.toml).
 
-The library is ``layers/hyperstep/hyperstep``; the Lambda handlers in ``functions/`` and
-the state machine in ``statemachine/`` ship with it as ``hyperstep_functions`` and
-``hyperstep_statemachine``, so a local run uses the very files SAM deploys.
+The library is ``layers/hyperstep/hyperstep``; the state machine in ``statemachine/`` ships
+with it as ``hyperstep_statemachine``, so a local run runs the very definition SAM deploys,
+and the Lambda handlers in ``functions/`` as ``hyperstep_functions`` (the tests import them;
+their logic is the library's ``hyperstep.handlers``, which a local run calls directly).
 """
 
 from setuptools import find_packages, setup

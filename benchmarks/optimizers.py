@@ -8,9 +8,14 @@ dimensions here, so all methods search exactly the same space.
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +35,10 @@ class BatchOptimizer(ABC):
     @abstractmethod
     def tell(self, losses: list[float | None]) -> None:
         """Losses of the last ``ask``, in order; ``None`` marks a failed evaluation."""
+
+    def close(self) -> None:
+        """Release what the optimizer holds (a child process); nothing by default."""
+        return None
 
 
 class HyperstepOptimizer(BatchOptimizer):
@@ -155,6 +164,86 @@ class SkoptGP(BatchOptimizer):
                 self.opt.tell([x for x, _ in told], [v for _, v in told])
 
 
+class OptunaGP(OptunaTPE):
+    """Optuna's ``GPSampler`` (Matérn-5/2 ARD, log-EI, QMC + local search), 8 ``ask``s then 8 ``tell``s.
+
+    It needs torch, installed in the benchmarks' environment only (``make bench-gp``).
+    Failed trials are told as failed; the sampler leaves them out of its model.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.GPSampler(seed=seed)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler)
+        self.distributions = optuna_distributions(space)
+        self._pending = []
+
+
+HEBO_PYTHON = Path(__file__).resolve().parent.parent / ".hebo-venv" / "bin" / "python"
+"""Where ``make hebo-venv`` puts HEBO's interpreter; ``HEBO_PYTHON`` overrides it."""
+
+
+def hebo_python() -> Path:
+    return Path(os.environ.get("HEBO_PYTHON", str(HEBO_PYTHON)))
+
+
+class HeboOptimizer(BatchOptimizer):
+    """HEBO 0.3.6 in its own virtualenv, driven over JSON lines (``benchmarks/hebo_worker.py``).
+
+    One child process per run, so a run sees exactly the problem and seed the others do.
+    HEBO cannot observe a missing value: a failed trial is told as the worst loss seen
+    so far in the run (and is dropped while nothing has run yet).
+    """
+
+    def __init__(self, space: SearchSpace, seed: int) -> None:
+        python = hebo_python()
+        if not python.exists():
+            raise RuntimeError(f"HEBO's interpreter {python} does not exist: run `make hebo-venv`")
+        worker = Path(__file__).resolve().parent / "hebo_worker.py"
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self.proc = subprocess.Popen(
+            [str(python), str(worker)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        self._call({"op": "init", "seed": seed, "params": [p.model_dump() for p in space.parameters]})
+        self._pending: list[Params] = []
+        self._worst = -math.inf
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"HEBO's worker exited (code {self.proc.poll()})")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise RuntimeError(f"HEBO's worker failed: {reply.get('error')}")
+        return reply
+
+    def ask(self, n: int) -> list[Params]:
+        self._pending = self._call({"op": "ask", "n": n})["params"]
+        return [dict(p) for p in self._pending]
+
+    def tell(self, losses: list[float | None]) -> None:
+        finite = [v for v in losses if v is not None]
+        if finite:
+            self._worst = max(self._worst, *finite)
+        rows = [(p, self._worst if v is None else v) for p, v in zip(self._pending, losses)]
+        rows = [(p, v) for p, v in rows if math.isfinite(v)]
+        self._call({"op": "tell", "params": [p for p, _ in rows], "losses": [v for _, v in rows]})
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars to Python ones, so models and objectives see ordinary values."""
     return value.item() if isinstance(value, np.generic) else value
@@ -165,6 +254,8 @@ FACTORIES: dict[str, Callable[[SearchSpace, int], BatchOptimizer]] = {
     "random": RandomOptimizer,
     "optuna-tpe": OptunaTPE,
     "skopt-gp": SkoptGP,
+    "optuna-gp": OptunaGP,
+    "hebo": HeboOptimizer,
 }
 
 
@@ -185,7 +276,17 @@ def run_batches(
 
     A failed evaluation (an exception or a non-finite loss) is NaN in the losses and is
     told as failed. Only time spent inside ``ask`` and ``tell`` counts as optimizer time.
+    The optimizer is closed at the end (a subprocess anchor ends its child).
     """
+    try:
+        return _run(optimizer, objective, rounds, batch)
+    finally:
+        optimizer.close()
+
+
+def _run(
+    optimizer: BatchOptimizer, objective: Callable[[Params], float], rounds: int, batch: int
+) -> tuple[np.ndarray, float]:
     losses = np.full((rounds, batch), np.nan)
     spent = 0.0
     for r in range(rounds):

@@ -25,6 +25,12 @@ same number of evaluations. We also report Bayesmark's leaderboard number,
 (1-loss)` for leaderboard"), where random search does not sit at 0.
 
 Failed evaluations (NaN) count as the clip value: no better than a median random draw.
+
+Noisy problems (``benchmarks.broad``) score the *true* loss at each method's
+recommendation (its best noisy observation); their random-search reference is then
+built from random search's (noisy, true) pairs: the clip level is the median true loss
+of one draw, and the expected recommendation after ``m`` draws weighs the true losses
+in the order of the noisy ones with the same L-estimator weights (``expected_recommended``).
 """
 
 from __future__ import annotations
@@ -41,12 +47,21 @@ MIN_POS = np.nextafter(0, 1)
 def expected_min(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Unbiased estimate of E[min of ``m`` iid draws] from samples ``x`` (an L-estimator)."""
     values = np.sort(-np.asarray(x, dtype=float))
-    n = values.size
+    return -np.sum(values * _min_weights(values.size, m), axis=-1)
+
+
+def _min_weights(n: int, m: np.ndarray) -> np.ndarray:
+    """Probability that the k-th smallest of ``n`` values is the minimum of ``m`` draws without replacement."""
     m = np.asarray(m)[..., None]
     k = 1 + np.arange(n)
     log_w = gammaln(k) - gammaln(k - (m - 1))
-    weights = np.exp(log_w - logsumexp(log_w, axis=-1, keepdims=True))
-    return -np.sum(values * weights, axis=-1)
+    return np.exp(log_w - logsumexp(log_w, axis=-1, keepdims=True))
+
+
+def expected_recommended(noisy: np.ndarray, true: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """E[true value at the noisy argmin of ``m`` draws] from paired samples (the noisy analogue of ``expected_min``)."""
+    order = np.argsort(-np.asarray(noisy, dtype=float), kind="stable")
+    return np.sum(np.asarray(true, dtype=float)[order] * _min_weights(len(order), m), axis=-1)
 
 
 @dataclass(frozen=True)
@@ -64,15 +79,28 @@ def best_so_far(losses: np.ndarray) -> np.ndarray:
     return np.minimum.accumulate(filled.min(axis=2), axis=1)
 
 
-def baseline(random_losses: np.ndarray, all_losses: list[np.ndarray]) -> Baseline:
-    """Reference values from random search's runs and every method's losses on one problem."""
+def baseline(
+    random_losses: np.ndarray, all_losses: list[np.ndarray], pairs: tuple[np.ndarray, np.ndarray] | None = None
+) -> Baseline:
+    """Reference values from random search's runs and every method's losses on one problem.
+
+    ``pairs`` (random search's noisy and true losses per evaluation, same shape) switch
+    to the reference of a noisy problem (module docstring).
+    """
     batch = random_losses.shape[2]
-    pooled = random_losses[np.isfinite(random_losses)]
-    clip = float(np.median(pooled))
+    grid = batch * (1 + np.arange(random_losses.shape[1]))
+    if pairs is None:
+        pooled = random_losses[np.isfinite(random_losses)]
+        clip = float(np.median(pooled))
+        expected = expected_min(np.minimum(clip, pooled), grid)
+    else:
+        noisy, true = (np.asarray(a, dtype=float).ravel() for a in pairs)
+        ok = np.isfinite(noisy) & np.isfinite(true)
+        clip = float(np.median(true[ok]))
+        expected = expected_recommended(noisy[ok], np.minimum(clip, true[ok]), grid)
     best = float(min(np.nanmin(np.where(np.isfinite(a), a, np.nan)) for a in all_losses))
     opt = best + PAD_FACTOR * np.spacing(-np.maximum(MIN_POS, abs(best)))
-    grid = batch * (1 + np.arange(random_losses.shape[1]))
-    rand_mean = np.minimum.accumulate(np.minimum(clip, expected_min(np.minimum(clip, pooled), grid)))
+    rand_mean = np.minimum.accumulate(np.minimum(clip, expected))
     if not clip > opt:
         clip = opt + max(abs(opt), 1.0) * 1e-12
     return Baseline(opt=float(opt), clip=clip, rand_mean=rand_mean)
@@ -90,8 +118,14 @@ def random_normed(ref: Baseline) -> np.ndarray:
     return (ref.rand_mean - ref.opt) / (ref.clip - ref.opt)
 
 
-def score(problem_losses: dict[str, dict[str, np.ndarray]], random_method: str = "random") -> dict[str, dict]:
+def score(
+    problem_losses: dict[str, dict[str, np.ndarray]],
+    random_method: str = "random",
+    noisy_pairs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, dict]:
     """Scores of every method from ``{problem: {method: losses (runs, rounds, batch)}}``.
+
+    ``noisy_pairs`` maps noisy problems to random search's (noisy, true) losses (``baseline``).
 
     Returns ``{"normalized": {method: score}, "leaderboard": {method: score},
     "per_problem": {problem: {method: 100 * (1 - norm_mean_perf)}}}`` at the last batch.
@@ -101,7 +135,8 @@ def score(problem_losses: dict[str, dict[str, np.ndarray]], random_method: str =
     perf = {m: [] for m in methods}
     rand_ref = []
     for problem, by_method in problem_losses.items():
-        ref = baseline(by_method[random_method], list(by_method.values()))
+        pairs = (noisy_pairs or {}).get(problem)
+        ref = baseline(by_method[random_method], list(by_method.values()), pairs)
         rand_ref.append(random_normed(ref))
         per_problem[problem] = {}
         for m in methods:

@@ -31,7 +31,7 @@ import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 import app
 t1, c1 = time.perf_counter(), time.process_time()
-from hyperstep.config import build_aws_service
+from hyperstep.wiring import build_aws_service
 build_aws_service({"HYPERSTEP_TABLE": "t", "HYPERSTEP_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:x"})
 from hyperstep.strategies import make_strategy
 make_strategy("bayesian")

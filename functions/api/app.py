@@ -5,26 +5,38 @@ Routes (``openapi.json`` next to this file is generated from them and kept in th
 - ``POST /jobs``: validate the spec, store the job, start its execution: 202 with the id.
   A spec with ``schedule`` creates an EventBridge Scheduler schedule instead: 201.
 - ``GET /jobs``: newest jobs first; ``GET /jobs/{job_id}``: one job with its spec;
-  ``GET /jobs/{job_id}/trials``: its trials, up to 1,000 a page (``limit``, ``offset``;
-  ``next_offset`` says where the next page starts).
+  ``GET /jobs/{job_id}/trials``: its trials, a page at a time (``limit``, at most 1,000;
+  ``offset``; ``next_offset`` says where the next page starts): a page also ends before
+  its body would pass ``PAGE_BYTES``, so it fits Lambda's 6 MB response whatever the trials hold.
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job is not running.
 
-Errors: 422 ``{"field": ..., "reason": ...}`` for a bad spec, 404 for an unknown job,
-409 for a conflict. Powertools validates bodies and parameters against the models.
+Every request gets a JSON answer, one of those its route documents in ``openapi.json``:
+``{"field": ..., "reason": ...}`` with 422 for a bad spec, parameter or body, 404 for an
+unknown job, 409 for a conflict, 413 / 415 for a body too large or not JSON; anything
+unforeseen is a 500 ``{"reason", "request_id"}`` (Lambda's request id, to find the logged
+stack trace) that shows nothing of the internals. Request bodies are read by
+``hyperstep.http_input`` (bounded, UTF-8, strict JSON) before Powertools validates them
+against the models.
+
+The routes run with the service ``handle_api`` is given (``app.context``): the Lambda
+passes the AWS service it builds once from its environment; the moto harness its own.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as NoSuchRoute
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -37,22 +49,31 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from hyperstep.config import service_factory
+from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
+from hyperstep.http_input import BodyRefused, readable_body, strict_json
 from hyperstep.models import Trial
-from hyperstep.scheduling import ScheduleCreated, SchedulingUnavailable, schedules_factory
+from hyperstep.recurring import RecurringSchedules, ScheduleConflict, ScheduleCreated, SchedulingUnavailable
+from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec, field_and_reason
+from hyperstep.wiring import aws_service_factory, schedules_factory
 
 logger = Logger()
 tracer = Tracer()
-app = APIGatewayRestResolver(enable_validation=True)
-service = service_factory(os.environ)
+to_json = partial(json.dumps, separators=(",", ":"), allow_nan=False, cls=Encoder)
+"""Powertools' compact serializer, refusing NaN and infinity (not JSON) rather than sending them."""
+app = APIGatewayRestResolver(enable_validation=True, serializer=to_json, json_body_deserializer=strict_json)
+service = aws_service_factory(os.environ)
 schedules = schedules_factory(os.environ)
+Schedules = Callable[[], RecurringSchedules]
 
-AWS_BACKENDS = ("sagemaker", "batch")
 JobId = Annotated[str, Path(min_length=1, max_length=256)]
 """Job ids are short (``new_job_id``); a longer one is refused before it reaches the store's keys."""
 TRIALS_PER_PAGE = 1000
+PAGE_BYTES = 5_000_000
+"""A page of trials stops before its body, as Lambda's response carries it (a JSON string
+inside the JSON response), passes this: Lambda's limit is 6 MB, a trial (one DynamoDB
+item) at most 400 KB."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A retried POST /jobs with the same key (from the same caller) answers what the first
 # one did and starts nothing; the same key with another spec is refused.
@@ -72,6 +93,13 @@ class Problem(_Out):
 
     field: str | None = None
     reason: str
+
+
+class ServerError(_Out):
+    """Something went wrong inside: ``request_id`` finds the details in the function's logs."""
+
+    reason: str
+    request_id: str | None = None
 
 
 class JobAccepted(_Out):
@@ -114,12 +142,29 @@ def _problem(status: int, reason: str, field: str | None = None) -> Response:
     return Response(status, content_types.APPLICATION_JSON, Problem(field=field, reason=reason).model_dump())
 
 
+REASONS = {
+    404: "No such job (or path)",
+    409: "A conflict: the job's state, an existing schedule, a request still in progress",
+    413: "The request body is too large",
+    415: "The request body is not JSON",
+    422: "Invalid request: the field at fault and the reason",
+    501: "Recurring tuning is not configured in this deployment",
+}
+EVERY_ROUTE = (413, 415, 422)
+"""Refusals any route can answer: request bodies are checked before routing, and every
+route validates its parameters."""
+
+
 def _docs(model: type[BaseModel], description: str, *errors: int) -> dict[int, dict[str, Any]]:
-    """OpenAPI responses of a route: its success model and the ``Problem`` errors it returns."""
-    reasons = {404: "No such job", 409: "The job is not in a state that allows this", 422: "Invalid request"}
+    """OpenAPI responses of a route: its success model, the ``Problem`` errors it returns
+    (its own and ``EVERY_ROUTE``'s) and the 500 any request may meet."""
     problem = {"application/json": {"model": Problem}}
     return {
-        **{code: {"description": reasons[code], "content": problem} for code in errors},
+        **{code: {"description": REASONS[code], "content": problem} for code in sorted({*errors, *EVERY_ROUTE})},
+        500: {
+            "description": "Internal error: the logs hold the details under request_id",
+            "content": {"application/json": {"model": ServerError}},
+        },
         200 if model is not JobAccepted else 202: {
             "description": description,
             "content": {"application/json": {"model": model}},
@@ -155,6 +200,25 @@ def _conflict(exc: Exception) -> Response:
     return _problem(409, str(exc))
 
 
+@app.exception_handler(ScheduleConflict)
+def _schedule_conflict(exc: ScheduleConflict) -> Response:
+    return _problem(409, str(exc), "schedule")
+
+
+@app.not_found
+def _no_route(exc: NoSuchRoute) -> Response:
+    """A path no route matches (API Gateway sends only its own resources; a job id with a
+    character the routes do not take, such as an encoded '/', lands here)."""
+    return _problem(404, "no such resource", "path")
+
+
+@app.exception_handler(Exception)
+def _unforeseen(exc: Exception) -> Response:
+    """Anything unforeseen in a route: logged with its stack trace, answered without it."""
+    logger.exception("unhandled error")
+    return Response(500, content_types.APPLICATION_JSON, server_error(app.lambda_context))
+
+
 @app.exception_handler(IdempotencyAlreadyInProgressError)
 def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response:
     return _problem(409, "a request with this Idempotency-Key is still in progress", IDEMPOTENCY_HEADER)
@@ -182,7 +246,7 @@ def check_runs_on_aws(spec: JobSpec) -> None:
     "/jobs",
     summary="Submit a tuning job (or create its recurring schedule)",
     responses={
-        **_docs(JobAccepted, "Job stored and its execution started", 409, 422),
+        **_docs(JobAccepted, "Job stored and its execution started", 409, 501),
         201: {"description": "Recurring schedule created", "content": {"application/json": {"model": ScheduleCreated}}},
     },
 )
@@ -195,7 +259,7 @@ def submit_job(
     if idempotency_key is None:
         outcome = _submit(request=request)
     else:
-        outcome = idempotent_submit()(request={**request, "caller": _caller()})
+        outcome = idempotent_submit(app.context["idempotency_table"])(request={**request, "caller": _caller()})
     return Response(outcome["status"], content_types.APPLICATION_JSON, outcome["body"])
 
 
@@ -203,21 +267,22 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
     """Create the schedule or store and start the job; the answer as plain JSON (storable)."""
     spec = JobSpec.model_validate(request["spec"])
     if spec.schedule is not None:
-        created = schedules().create(spec)
+        created = _recurring_schedules().create(spec)
         logger.info("schedule created", extra={"schedule": created.schedule_name})
         return {"status": 201, "body": created.model_dump()}
-    job = service().submit(spec)
+    job = _service().submit(spec)
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return {"status": 202, "body": accepted.model_dump()}
 
 
 @cache
-def idempotent_submit() -> Callable[..., dict[str, Any]]:
+def idempotent_submit(table: str) -> Callable[..., dict[str, Any]]:
     """``_submit`` made idempotent on (caller, key), its records kept in the job table
-    (key ``idempotency#submit`` / hash, removed by the table's TTL)."""
+    (key ``idempotency#submit`` / hash, removed by the table's TTL). One persistence layer
+    per table, built on first use (it makes a DynamoDB client, which needs a region)."""
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["HYPERSTEP_TABLE"],
+        table_name=table,
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value="idempotency#submit",
@@ -228,21 +293,31 @@ def idempotent_submit() -> Callable[..., dict[str, Any]]:
     )
 
 
+def _service() -> TuningService:
+    """The service of the request being resolved (``handle_api``'s)."""
+    return app.context["service"]
+
+
+def _recurring_schedules() -> RecurringSchedules:
+    """The Scheduler adapter (``SchedulingUnavailable`` when the deployment has none)."""
+    return app.context["schedules"]()
+
+
 def _caller() -> str:
     """The IAM identity that signed the request: keys of different callers never collide."""
     identity = app.current_event.raw_event.get("requestContext", {}).get("identity") or {}
     return identity.get("userArn") or ""
 
 
-@app.get("/jobs", summary="List jobs, newest first", responses=_docs(JobList, "Jobs", 422))
+@app.get("/jobs", summary="List jobs, newest first", responses=_docs(JobList, "Jobs"))
 def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
-    jobs = service().store.list_jobs(limit=limit)
+    jobs = _service().store.list_jobs(limit=limit)
     return JobList(jobs=[JobSummary(**job.summary()) for job in jobs])
 
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
 def get_job(job_id: JobId) -> JobDetail:
-    job = service().store.get_job(job_id)
+    job = _service().store.get_job(job_id)
     return JobDetail(
         **job.summary(),
         created_at=job.created_at,
@@ -260,11 +335,23 @@ def list_trials(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TrialList:
     """Trials in number order, a page at a time (a response must stay under Lambda's 6 MB)."""
-    store = service().store
+    store = _service().store
     store.get_job(job_id)  # 404 for an unknown job rather than an empty list
     trials = store.list_trials(job_id)
-    end = offset + limit
-    return TrialList(job_id=job_id, trials=trials[offset:end], next_offset=end if end < len(trials) else None)
+    page = fitting_page(trials[offset : offset + limit])
+    end = offset + len(page)
+    return TrialList(job_id=job_id, trials=page, next_offset=end if end < len(trials) else None)
+
+
+def fitting_page(trials: list[Trial]) -> list[Trial]:
+    """The first trials whose body stays under ``PAGE_BYTES`` as Lambda's response carries it
+    (each trial serialized, then escaped as part of a JSON string); at least one."""
+    size = 0
+    for count, trial in enumerate(trials):
+        size += len(json.dumps(to_json(trial.model_dump(mode="json")))) - 1  # two quotes out, one comma in
+        if count and size > PAGE_BYTES:
+            return trials[:count]
+    return trials
 
 
 @app.post(
@@ -273,7 +360,7 @@ def list_trials(
     responses=_docs(JobAccepted, "Stopping: running trials are stopped, then the job finishes", 404, 409),
 )
 def stop_job(job_id: JobId) -> Response[JobAccepted]:
-    job = service().stop(job_id)
+    job = _service().stop(job_id)
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
@@ -282,8 +369,51 @@ def stop_job(job_id: JobId) -> Response[JobAccepted]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)  # responses hold hyperparameter values
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    IDEMPOTENCY.register_lambda_context(context)
-    return app.resolve(event, context)
+    """The deployment's API: its AWS service, schedules and table (``HYPERSTEP_TABLE``)."""
+    try:
+        built = service()
+    except Exception:  # a deployment that cannot build its service still answers in JSON
+        logger.exception("unhandled error")
+        return _proxy_response(500, server_error(context))
+    return handle_api(
+        built, event, context, schedules=schedules, idempotency_table=os.environ.get("HYPERSTEP_TABLE", "")
+    )
+
+
+def handle_api(
+    service: TuningService, event: dict, context: Any, *, schedules: Schedules, idempotency_table: str
+) -> dict:
+    """Every request gets a JSON answer: what its route says, a refused body, or a 500.
+
+    The routes run with ``service``; ``schedules()`` gives the recurring-schedule adapter
+    (asked for only by a spec with a schedule); an ``Idempotency-Key`` keeps its records in
+    ``idempotency_table``.
+    """
+    try:
+        IDEMPOTENCY.register_lambda_context(context)
+        body = readable_body(event)
+        app.append_context(service=service, schedules=schedules, idempotency_table=idempotency_table)
+        return app.resolve(body, context)  # the resolver clears its context after
+    except BodyRefused as exc:
+        return _proxy_response(exc.status, Problem(field=exc.field, reason=exc.reason).model_dump())
+    except Exception:  # outside the routes: an event of another shape, a body that will not serialize
+        logger.exception("unhandled error")
+        return _proxy_response(500, server_error(context))
+
+
+def server_error(context: Any) -> dict[str, Any]:
+    """The 500 body: Lambda's request id, to find the logged details; nothing of the internals."""
+    return ServerError(reason="internal error", request_id=getattr(context, "aws_request_id", None)).model_dump()
+
+
+def _proxy_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """An API Gateway proxy response built without the resolver (shaped as Powertools' own)."""
+    return {
+        "statusCode": status,
+        "body": to_json(body),
+        "isBase64Encoded": False,
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+    }
 
 
 def openapi_document() -> str:

@@ -7,17 +7,16 @@ import os
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.config import service_factory
-from hyperstep.service import LaunchRequest
+from hyperstep.handlers import Telemetry, handle_launch
+from hyperstep.wiring import aws_service_factory
 
 logger = Logger()
 tracer = Tracer()
-service = service_factory(os.environ)
+telemetry = Telemetry(log=logger)
+service = aws_service_factory(os.environ)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = LaunchRequest.model_validate(event)
-    logger.append_keys(job_id=request.job_id, trial_id=request.trial_id)
-    return service().launch(request)
+    return handle_launch(service(), event, telemetry)

@@ -11,24 +11,18 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.config import service_factory
-from hyperstep.service import SuggestRequest
+from hyperstep.handlers import Telemetry, handle_suggest
+from hyperstep.wiring import aws_service_factory
 
 logger = Logger()
 metrics = Metrics()
-service = service_factory(os.environ)
+telemetry = Telemetry(logger, metrics)
+service = aws_service_factory(os.environ)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = SuggestRequest.model_validate(event)
-    logger.append_keys(job_id=request.job_id)
-    plan = service().suggest(request)
-    metrics.add_dimension(name="JobId", value=request.job_id)
-    metrics.add_metric(name="TrialsStarted", unit=MetricUnit.Count, value=len(plan.trial_ids))
-    logger.info("planned", extra={"trials": len(plan.trial_ids), "done": plan.done, "reason": plan.reason})
-    return plan.model_dump(mode="json")
+    return handle_suggest(service(), event, telemetry)

@@ -7,16 +7,14 @@ import os
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hyperstep.config import service_factory
-from hyperstep.service import WaitRequest
+from hyperstep.handlers import Telemetry, handle_wait
+from hyperstep.wiring import aws_service_factory
 
 logger = Logger()
-service = service_factory(os.environ)
+telemetry = Telemetry(log=logger)
+service = aws_service_factory(os.environ)
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = WaitRequest.model_validate(event)
-    logger.append_keys(job_id=request.job_id)
-    service().wait(request)
-    return {"job_id": request.job_id}
+    return handle_wait(service(), event, telemetry)

@@ -56,7 +56,17 @@ find "$OUT/python" -depth -type d \( -name tests -o -name __pycache__ \) -exec r
 # `import app` of the suggest function took 2.1 s CPU without, 1.3 s with). unchecked-hash:
 # valid whatever the mtimes after unzipping. Needs Python $PYVER (BYTECODE_PYTHON, default
 # python$PYVER on PATH); LAYER_COMPILE=0 skips it.
-BYTECODE_PYTHON=${BYTECODE_PYTHON:-python$PYVER}
+# python$PYVER on PATH may be a pyenv shim that fails when that version is not selected:
+# then take pyenv's newest $PYVER.x.
+is_pyver() { "$1" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$PYVER'.split('.'))))" 2>/dev/null; }
+if [ -z "${BYTECODE_PYTHON:-}" ]; then
+  BYTECODE_PYTHON=python$PYVER
+  if ! is_pyver "$BYTECODE_PYTHON" && command -v pyenv >/dev/null; then
+    for candidate in $(ls -d "$(pyenv root)/versions/$PYVER".*/bin/python 2>/dev/null | sort -V -r); do
+      if is_pyver "$candidate"; then BYTECODE_PYTHON=$candidate; break; fi
+    done
+  fi
+fi
 if [ "${LAYER_COMPILE:-1}" = 1 ]; then
   if "$BYTECODE_PYTHON" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$PYVER'.split('.'))))" 2>/dev/null; then
     "$BYTECODE_PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$OUT/python" >/dev/null

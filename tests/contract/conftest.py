@@ -2,13 +2,14 @@
 
 ``store`` is parametrized over the SQLite adapter (a temporary file) and the DynamoDB
 adapter on moto's in-process DynamoDB (fake credentials, us-east-1), so each contract
-test runs once per adapter.
+test runs once per adapter. Both stamp times with ``clock``, which a test may set.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def full_spec(goal: str = "minimize") -> JobSpec:
                 {"name": "layers", "type": "int", "low": 1, "high": 12},
                 {"name": "mixed", "type": "categorical", "choices": [True, 3, 2.5, "relu", False, 0.1]},
             ],
-            "strategy": {"name": "bayesian", "seed": 7, "options": {"xi": 0.01, "nested": {"a": [1, 2.0, "x"]}}},
+            "strategy": {"name": "bayesian", "seed": 7, "options": {"n_initial": 7, "acquisition": "ei"}},
             "budget": {
                 "max_trials": 40,
                 "max_parallel": 4,
@@ -61,7 +62,7 @@ def make_job(store: TrialStore) -> Callable[..., Job]:
     """Create and store a job (fresh id each call); keyword arguments override fields."""
 
     def make(goal: str = "minimize", **fields: Any) -> Job:
-        job = Job(id=f"job-{next(_ids)}", spec=full_spec(goal), **fields)
+        job = Job(id=f"job-{next(_ids)}", spec=full_spec(goal), **{"created_at": store.clock(), **fields})
         store.create_job(job)
         return job
 
@@ -132,14 +133,30 @@ class Serialized:
         return call
 
 
+class Clock:
+    """A clock a test sets or moves forward; it starts at the wall clock's time."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest.fixture(params=["sqlite", "dynamodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrialStore]:
-    """Each adapter in turn, empty."""
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[TrialStore]:
+    """Each adapter in turn, empty, on ``clock``."""
     if request.param == "sqlite":
-        sqlite = SQLiteStore(tmp_path / "store.db")
+        sqlite = SQLiteStore(tmp_path / "store.db", clock=clock)
         yield sqlite
         sqlite.close()
         return
     from hyperstep.stores.dynamodb import DynamoDBStore
 
-    yield DynamoDBStore(request.getfixturevalue("table"), client=Serialized(request.getfixturevalue("dynamodb")))
+    client = Serialized(request.getfixturevalue("dynamodb"))
+    yield DynamoDBStore(request.getfixturevalue("table"), client=client, clock=clock)

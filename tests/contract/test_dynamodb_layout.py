@@ -114,6 +114,30 @@ def test_queries_follow_every_page(dynamodb: Any, table: str) -> None:
     assert len(store.list_jobs()) == 5
 
 
+def test_unfinished_jobs_follow_every_page_and_skip_stale_markers(dynamodb: Any, table: str) -> None:
+    store = DynamoDBStore(table, client=Paged(dynamodb))
+    jobs = [Job(id=f"open-{k}", spec=full_spec()) for k in range(5)]
+    for j in jobs:
+        store.create_job(j)
+    assert raw(dynamodb, table, "UNFINISHED", "open-0") == {"pk": {"S": "UNFINISHED"}, "sk": {"S": "open-0"}}
+    assert {j.id for j in store.list_unfinished_jobs()} == {j.id for j in jobs}  # pages of 2
+    # A crash between a finishing status write and the marker's removal leaves a stale marker: skipped.
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "JOB#open-1"}, "sk": {"S": "JOB"}},
+        UpdateExpression="SET #s = :done",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}},
+    )
+    # A job gone by TTL leaves only its marker: removed.
+    dynamodb.delete_item(TableName=table, Key={"pk": {"S": "JOB#open-2"}, "sk": {"S": "JOB"}})
+    assert {j.id for j in store.list_unfinished_jobs()} == {"open-0", "open-3", "open-4"}
+    markers = dynamodb.query(
+        TableName=table, KeyConditionExpression="pk = :u", ExpressionAttributeValues={":u": {"S": "UNFINISHED"}}
+    )["Items"]
+    assert {m["sk"]["S"] for m in markers} == {"open-0", "open-1", "open-3", "open-4"}
+
+
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e300])
 def test_values_beyond_dynamodb_numbers_never_become_best(dynamodb: Any, table: str, value: float) -> None:
     store = DynamoDBStore(table, client=dynamodb)
@@ -152,7 +176,7 @@ class Colliding:
         return call
 
 
-@pytest.mark.parametrize(("operation", "calls"), [("update_item", 4), ("transact_write_items", 4), ("delete_item", 2)])
+@pytest.mark.parametrize(("operation", "calls"), [("update_item", 4), ("transact_write_items", 6), ("delete_item", 2)])
 def test_transaction_collisions_are_retried(dynamodb: Any, table: str, operation: str, calls: int) -> None:
     colliding = Colliding(dynamodb, operation)
     store = DynamoDBStore(table, client=colliding)

@@ -11,9 +11,10 @@ from collections.abc import Callable
 import pytest
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, Trial, TrialState, trial_id
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, trial_id
+from hyperstep.spec import STORED, JobSpec
 from hyperstep.stores.base import TrialStore
-from tests.contract.conftest import full_spec, trials_of
+from tests.contract.conftest import Clock, full_spec, trials_of
 
 MakeJob = Callable[..., Job]
 
@@ -37,10 +38,22 @@ def test_job_round_trips_exactly(store: TrialStore) -> None:
         execution_id="arn:aws:states:us-east-1:123456789012:execution:tuning:round-trip",
         error="a reason, with ünïcode",
         parents=("earlier-job-1", "earlier-job-2"),
+        seed=2**31 - 1,
     )
     store.create_job(job)
     assert store.get_job(job.id) == job
     assert store.list_jobs() == [job]
+
+
+def test_a_spec_stored_under_older_rules_stays_readable(store: TrialStore) -> None:
+    """A spec is checked when it comes in; reading it back does not repeat the checks that
+    depend on the code (here: options no strategy takes any more), or one old job would
+    make every listing fail."""
+    document = full_spec().model_dump(mode="json")
+    document["strategy"]["options"] = {"kappa": 2.5}
+    job = Job(id="old-rules", spec=JobSpec.model_validate(document, context=STORED))
+    store.create_job(job)
+    assert store.get_job(job.id) == job and store.list_jobs() == [job] and store.list_unfinished_jobs() == [job]
 
 
 def test_create_job_refuses_a_taken_id_and_keeps_the_first(store: TrialStore, make_job: MakeJob) -> None:
@@ -70,6 +83,26 @@ def test_list_jobs_newest_first_and_limited(store: TrialStore, make_job: MakeJob
     middle, old, new = (make_job(created_at=t) for t in (1_700_000_200.5, 1_700_000_100.0, 1_700_000_300.25))
     assert [j.id for j in store.list_jobs()] == [new.id, middle.id, old.id]
     assert [j.id for j in store.list_jobs(limit=2)] == [new.id, middle.id]
+
+
+def test_list_unfinished_jobs_holds_every_running_or_stopping_job_and_only_those(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    running, stopping, finished, refused = make_job(), make_job(status=JobStatus.STOPPING), make_job(), make_job()
+    born_done = make_job(status=JobStatus.COMPLETED)
+    reopened, stopped = make_job(status=JobStatus.FAILED), make_job()
+    store.set_job_status(finished.id, JobStatus.COMPLETED)
+    store.set_job_status(reopened.id, JobStatus.RUNNING)
+    store.set_job_status(stopped.id, JobStatus.STOPPING)
+    store.set_job_status(stopped.id, JobStatus.STOPPED)
+    with pytest.raises(ConflictError):  # a refused write changes nothing
+        store.set_job_status(refused.id, JobStatus.COMPLETED, expected=[JobStatus.STOPPING])
+    with pytest.raises(NotFoundError):
+        store.set_job_status("no-such-job", JobStatus.RUNNING)
+    unfinished = {job.id: job for job in store.list_unfinished_jobs()}
+    assert set(unfinished) == {running.id, stopping.id, refused.id, reopened.id}
+    assert all(job == store.get_job(job_id) for job_id, job in unfinished.items())
+    assert born_done.id not in unfinished and store.get_job(born_done.id).status is JobStatus.COMPLETED
 
 
 def test_set_job_status_stamps_end_and_stores_details(store: TrialStore, make_job: MakeJob) -> None:
@@ -167,15 +200,80 @@ def test_start_trial_only_from_pending(store: TrialStore, make_job: MakeJob) -> 
     assert store.get_trial(job.id, trial_id(1)) == started
 
 
+def at_step(value: float, step: int | None = None, final: bool = False, at: float | None = None) -> MetricReport:
+    return MetricReport(value=value, step=step, final=final, at=at)
+
+
 def test_report_metrics_merges_while_active_only(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     store.put_trials(trials_of(job, [1]))
-    assert store.report_metrics(job.id, trial_id(1), {"loss": 0.5, "acc": 0.1})
-    assert store.report_metrics(job.id, trial_id(1), {"loss": 0.25})
-    assert store.get_trial(job.id, trial_id(1)).metrics == {"loss": 0.25, "acc": 0.1}
+    assert store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.5, 1), "acc": at_step(0.1, 1)})
+    written = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.25, 2)})
+    assert written == store.get_trial(job.id, trial_id(1))
+    assert written is not None and written.metrics == {"loss": 0.25, "acc": 0.1}
     store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.2, {"loss": 0.2})
-    assert not store.report_metrics(job.id, trial_id(1), {"loss": 9.0})
+    assert store.report_metrics(job.id, trial_id(1), {"loss": at_step(9.0, 3)}) is None
     assert store.get_trial(job.id, trial_id(1)).metrics == {"loss": 0.2}
+
+
+def test_reports_keep_their_step_and_finality_and_merge_in_any_order(store: TrialStore, make_job: MakeJob) -> None:
+    """Steps, a final report and duplicates, arriving in six different orders, leave the
+    same trial: per metric the final report, else the highest step's."""
+    job = make_job()
+    reports = [
+        {"loss": at_step(0.9, 1, at=10.0), "acc": at_step(0.5, 1, at=10.0)},
+        {"loss": at_step(0.6, 2, at=20.0)},
+        {"loss": at_step(0.4, final=True, at=30.0)},
+        {"loss": at_step(0.9, 1, at=10.0)},  # a duplicate of the first
+    ]
+    orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2], [2, 1, 3, 0], [0, 2, 1, 3]]
+    store.put_trials(trials_of(job, list(range(1, len(orders) + 1))))
+    for number, order in enumerate(orders, start=1):
+        for k in order:
+            store.report_metrics(job.id, trial_id(number), reports[k])
+    trials = store.list_trials(job.id)
+    expected = {"loss": at_step(0.4, final=True, at=30.0), "acc": at_step(0.5, 1, at=10.0)}
+    assert [t.reports for t in trials] == [expected] * len(orders)
+    assert [t.metrics for t in trials] == [{"loss": 0.4, "acc": 0.5}] * len(orders)
+
+
+def test_await_result_keeps_the_first_end_and_the_trial_active(
+    store: TrialStore, make_job: MakeJob, clock: Clock
+) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 1, None)
+    store.put_trials(trials_of(job, [1]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    clock.now = 1000.5
+    first = store.await_result(job.id, trial_id(1))
+    assert first is not None and first.awaiting_result_since == 1000.5 and first.state is TrialState.RUNNING
+    clock.now = 2000.0
+    again = store.await_result(job.id, trial_id(1))  # a duplicate end event
+    assert again == first == store.get_trial(job.id, trial_id(1))
+    assert store.get_job(job.id).completed == 0
+    store.finish_trial(job.id, trial_id(1), TrialState.FAILED, error="no objective")
+    clock.now = 3000.0
+    assert store.await_result(job.id, trial_id(1)) is None
+    assert store.get_trial(job.id, trial_id(1)).awaiting_result_since == 1000.5
+
+
+def test_every_time_a_store_writes_comes_from_its_clock(store: TrialStore, make_job: MakeJob, clock: Clock) -> None:
+    job = make_job()
+    store.reserve_trials(job.id, 2, None)
+    store.put_trials(trials_of(job, [1, 2]))
+    clock.now = 100.25
+    store.start_trial(job.id, trial_id(1), "ref-1")
+    store.start_trial(job.id, trial_id(2), "ref-2")
+    clock.now = 200.5
+    store.await_result(job.id, trial_id(2))
+    clock.now = 300.75
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    clock.now = 400.125
+    done = store.set_job_status(job.id, JobStatus.STOPPED)
+    first, second = store.get_trial(job.id, trial_id(1)), store.get_trial(job.id, trial_id(2))
+    assert (first.started_at, first.ended_at) == (100.25, 300.75)
+    assert (second.started_at, second.awaiting_result_since) == (100.25, 200.5)
+    assert done.ended_at == store.get_job(job.id).ended_at == 400.125
 
 
 # exactly once

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from hyperstep.models import Job, TrialState, trial_id
+from hyperstep.models import Job, MetricReport, TrialState, trial_id
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import trials_of
 
@@ -101,5 +101,17 @@ def test_racing_metric_reports_lose_no_key(store: TrialStore, make_job: MakeJob)
     job = make_job()
     store.put_trials(trials_of(job, [1]))
     store.start_trial(job.id, trial_id(1), "ref")
-    assert all(race(lambda i: store.report_metrics(job.id, trial_id(1), {f"m{i}": float(i)})))
+    assert all(race(lambda i: store.report_metrics(job.id, trial_id(1), {f"m{i}": MetricReport(value=float(i))})))
     assert store.get_trial(job.id, trial_id(1)).metrics == {f"m{i}": float(i) for i in range(RACERS)}
+
+
+def test_racing_reports_of_one_metric_keep_the_highest_rank(store: TrialStore, make_job: MakeJob) -> None:
+    """Steps 0..7 of one metric written at once, in whatever order the threads run: the
+    highest step stays, and its report keeps its step."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    race(lambda i: store.report_metrics(job.id, trial_id(1), {"loss": MetricReport(value=1.0 / (i + 1), step=i)}))
+    trial = store.get_trial(job.id, trial_id(1))
+    assert trial.reports == {"loss": MetricReport(value=1.0 / RACERS, step=RACERS - 1)}
+    assert trial.metrics == {"loss": 1.0 / RACERS}

@@ -136,7 +136,7 @@ def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypat
     """Past HANDOFF_EVENTS estimated history events, Suggest starts a new execution and the
     old one ends; the job carries on in the new one and loses nothing."""
     from hyperstep import service
-    from hyperstep.local.executor import Executor
+    from hyperstep.asl.executor import Executor
 
     started: list = []
     start = Executor.start

@@ -33,7 +33,6 @@ the trial, what was expected and recorded, and the log of its events.
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -48,15 +47,14 @@ from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from hyperstep.backends.base import TrialResult
-from hyperstep.config import service_factory
-from hyperstep.models import Job
+from hyperstep.models import Job, Trial
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from tests.integration.aws_like import Kind, aws_like_jobs
 from tests.integration.chaos_audit import Audit, Finding
 from tests.integration.chaos_platform import ChaosPlatform, Faults
 from tests.integration.moto_harness import MotoStack, moto_stack
-from tests.integration.moto_platform import create_batch_environment
+from tests.integration.moto_platform import create_batch_environment, sample
 from tests.integration.test_moto_tuning_job import BATCH_BLOCK, PARAMETERS, SAGEMAKER_BLOCK, val_loss
 
 SDK_ATTEMPTS = 5
@@ -184,40 +182,56 @@ class RetriedTasks:
 
 
 class ReaperLoop(threading.Thread):
-    """The reaper's schedule: ``service.reap(grace)`` each time the driver pokes it (every
-    ``reap_every`` ticks, so its pace keeps step with the events'), beside the event traffic."""
+    """The reaper's schedule: the reaper function (``stack.invoke("reaper", ...)``, with the run's
+    grace) each time the driver pokes it (every ``reap_every`` ticks, so its pace keeps step
+    with the events'), beside the event traffic."""
 
-    def __init__(self, service: TuningService, grace: float, on_record: Callable[[TrialResult, bool], None]) -> None:
+    def __init__(self, stack: MotoStack, grace: float, on_record: Callable[[str, str, bool], None]) -> None:
         super().__init__(name="chaos-reaper", daemon=True)
-        self.service, self.grace = service, grace
-        collect = service.collect
-
-        def noted(result: TrialResult) -> bool:  # what reap() records, for the trials' event logs
-            recorded = collect(result)
-            on_record(result, recorded)
-            return recorded
-
-        service.collect = noted  # type: ignore[method-assign]  # the reaper's own service only
+        self.stack = stack
+        stack.reaper_grace_seconds = grace
         self.totals: Counter[str] = Counter()
         self.errors: list[str] = []
         self._poked, self._halt = threading.Event(), threading.Event()
+        _note_records(stack.function_service("reaper"), on_record)
 
     def poke(self) -> None:
         self._poked.set()
 
     def run(self) -> None:
+        event = sample("scheduled-event")
         while self._poked.wait() and not self._halt.is_set():
             self._poked.clear()
             try:
-                self.totals.update(self.service.reap(grace_seconds=self.grace))
+                self.totals.update(self.stack.invoke("reaper", event))
                 self.totals["passes"] += 1
-            except Exception as exc:  # the next pass tries again, as the schedule would
-                self.errors.append(f"{type(exc).__name__}: {exc}")
+            except AssertionError as failed:  # the next pass tries again, as the schedule would
+                self.errors.append(str(failed)[:300])
 
     def stop(self) -> None:
         self._halt.set()
         self._poked.set()
         self.join()
+
+
+def _note_records(service: TuningService, on_record: Callable[[str, str, bool], None]) -> None:
+    """Tell ``on_record`` what the reaper's service records (for the trials' event logs): the
+    results it collects from Describe and the trials it settles after the grace. Only the
+    reaper function's own service is wrapped."""
+    collect, settle = service.collect, service._settle_from_source
+
+    def collected(result: TrialResult) -> bool:
+        recorded = collect(result)
+        on_record(f"{result.job_id}/{result.trial_id}", f"Describe says {result.state}", recorded)
+        return recorded
+
+    def settled(job: Job, trial: Trial, grace: float | None = None) -> bool:
+        recorded = settle(job, trial, grace)
+        on_record(f"{job.id}/{trial.id}", f"settled from the source after {grace} s of grace", recorded)
+        return recorded
+
+    service.collect = collected  # type: ignore[method-assign]
+    service._settle_from_source = settled  # type: ignore[method-assign]
 
 
 def _trial_part(name: str) -> str:
@@ -298,7 +312,7 @@ def run_chaos(config: ChaosConfig, progress: Callable[[str], None] | None = None
         create_batch_environment()
         per_backend = {"sagemaker": config.trials // 2, "batch": config.trials - config.trials // 2}
         platform = ChaosPlatform(stack, cloud, config.faults, config.seed, val_loss, "val_loss")
-        reaper = ReaperLoop(service_factory(os.environ)(), config.grace_seconds, platform.reaped)
+        reaper = ReaperLoop(stack, config.grace_seconds, platform.reaped)
         started = time.perf_counter()
         jobs: dict[Kind, Job] = {}
         for backend, trials in per_backend.items():

@@ -32,7 +32,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperstep.backends.base import TrialResult
 from hyperstep.backends.naming import ENV_EVENT_BUS, ENV_JOB_ID, ENV_TRIAL_ID
 from hyperstep.reporting import positional
 from tests.integration.aws_like import BATCH_FAILED_REASON, TERMINATED_EXIT_CODE, CloudJob, CloudJobs
@@ -277,11 +276,11 @@ class ChaosPlatform:
             self.end_recorded[trial_key(script.job)] += 1
         self._note(script, f"{label}: delivered -> {payload}")
 
-    def reaped(self, result: TrialResult, recorded: bool) -> None:
-        """The reaper recorded (or offered) a result it got from Describe: note it in the trial's log."""
-        script = self._latest.get(f"{result.job_id}/{result.trial_id}")
+    def reaped(self, key: str, what: str, recorded: bool) -> None:
+        """The reaper recorded (or offered) a trial's end: note it in the trial's log."""
+        script = self._latest.get(key)
         if script is not None:
-            self._note(script, f"reaper: Describe says {result.state} {result.metrics or ''} -> recorded {recorded}")
+            self._note(script, f"reaper: {what} -> recorded {recorded}")
 
     def _note(self, script: Script, text: str) -> None:
         script.log.append(f"tick {self.tick}: {text}")

@@ -2,22 +2,26 @@
 
 ``moto_stack()`` builds what the SAM template deploys, in moto: the DynamoDB table
 (``table_definition``), an IAM role, one Lambda function per handler (a dummy zip, so
-the ARNs exist), and the state machine from ``statemachine/tuning.asl.json`` with its
-``${...FunctionArn}`` substitutions filled with those ARNs. moto's Step Functions engine
+the ARNs exist), and the state machine (``machine_name``; the IAM check passes the
+template's) from ``statemachine/tuning.asl.json`` with its ``${...FunctionArn}``
+substitutions filled with those ARNs and ``${Partition}`` with ``aws``. moto's Step Functions engine
 runs the definition in a background thread; without Docker moto's Lambda only echoes
-its payload, so ``LambdaSimpleBackend.invoke`` is routed to the real handler module of
-the function (``hyperstep_functions.<name>.app.lambda_handler``) with a JSON round trip,
-a fake Lambda context, and an unhandled exception reported the way the Python runtime
-reports it. Every handler gets a fresh service (``service_factory``) per stack, so no
-test reuses clients from a finished mock.
+its payload, so ``LambdaSimpleBackend.invoke`` is routed to the function's plain handler
+(``MotoStack.run``: ``hyperstep.handlers.handle_<name>``, the API's ``handle_api``) with
+a JSON round trip, a Lambda context (``tests/lambda_context.py``), and an unhandled
+exception reported the way the Python runtime reports it. This is moto's wiring point:
+each function gets its own AWS service (``hyperstep.wiring.build_aws_service``) built
+from the stack's environment on moto's clients, once per stack, so no test reuses
+clients from a finished mock. The Powertools decorators of ``functions/<name>/app.py``
+do not run here (the built-layer test runs those modules as Lambda does).
 
 ``Invocation`` records (function, seconds, error) go to the ``on_invoke`` callback;
-``current_function()`` tells a botocore hook which handler is making a call.
+``current_function()`` tells a call recorder which handler is making a call (a handler
+invoked from inside another's call is attributed to itself, then to its caller again).
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import os
@@ -28,14 +32,13 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from unittest import mock
 
 for _name, _value in {
-    # read when a handler module is first imported (Logger, Metrics, Tracer)
+    # read when the API's module is first imported (Logger, Tracer)
     "POWERTOOLS_SERVICE_NAME": "hyperstep",
     "POWERTOOLS_METRICS_NAMESPACE": "hyperstep-tests",
     "POWERTOOLS_METRICS_DISABLED": "true",
@@ -52,9 +55,14 @@ from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: E402
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for as _boto_client_for  # noqa: E402
 
-from hyperstep.config import service_factory  # noqa: E402
+from hyperstep.handlers import LOOP_HANDLERS, QUIET, REAPER_GRACE_SECONDS, handle_reaper, handle_start  # noqa: E402
+from hyperstep.local.runtime import substitutions  # noqa: E402
+from hyperstep.recurring import RecurringSchedules  # noqa: E402
 from hyperstep.service import TuningService  # noqa: E402
 from hyperstep.stores.dynamodb import create_table  # noqa: E402
+from hyperstep.wiring import build_aws_service, schedules_factory  # noqa: E402
+from hyperstep_functions.api.app import handle_api  # noqa: E402
+from tests.lambda_context import LambdaContext  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -64,11 +72,9 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
     "batch": {"use_docker": False},
 }
-HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect")
+HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect", "reaper", "start")
 """The functions a job runs through: the API submits it, the state machine runs the loop,
-``collect`` is the EventBridge rules' target."""
-ASL_SUBSTITUTIONS = {"SuggestFunctionArn": "suggest", "LaunchFunctionArn": "launch", "WaitFunctionArn": "wait"}
-ASL_SUBSTITUTIONS["FinishFunctionArn"] = "finish"
+``collect`` is the EventBridge rules' target; ``reaper`` and ``start`` run on schedules."""
 
 _local = threading.local()
 
@@ -95,39 +101,19 @@ class Invocation:
     error: str | None = None
 
 
-@dataclass
-class FakeContext:
-    """The attributes of a Lambda context object that Powertools reads."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/hyperstep"
-    log_stream_name: str = "moto"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def handler_module(handler: str) -> ModuleType:
-    return importlib.import_module(f"hyperstep_functions.{handler}.app")
-
-
-def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., bytes]:
-    """A stand-in for the Lambda backend's ``invoke`` that runs the real handler in-process."""
+def _routed_invoke(stack: MotoStack, on_invoke: Callable[[Invocation], None]) -> Callable[..., bytes]:
+    """A stand-in for the Lambda backend's ``invoke`` that runs the function in-process."""
     by_name = {function_name(h): h for h in HANDLERS}
 
     def invoke(self: Any, name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
         fn = self.get_function(name, qualifier)  # an unknown function fails as on AWS
         handler = by_name[fn.function_name]
         event = json.loads(body or "{}")
-        context = FakeContext(fn.function_name, fn.function_arn, int(fn.memory_size or 128))
-        _local.function = handler
+        context = LambdaContext(fn.function_name, fn.function_arn, int(fn.memory_size or 128), str(uuid.uuid4()))
+        caller, _local.function = current_function(), handler
         started = time.perf_counter()
         try:
-            result = handler_module(handler).lambda_handler(event, context)
+            result = stack.run(handler, event, context)
         except Exception as exc:
             on_invoke(Invocation(handler, time.perf_counter() - started, type(exc).__name__))
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -135,7 +121,7 @@ def _routed_invoke(on_invoke: Callable[[Invocation], None]) -> Callable[..., byt
             error["stackTrace"] = traceback.format_tb(exc.__traceback__)  # type: ignore[assignment]
             return json.dumps(error).encode()
         finally:
-            _local.function = None
+            _local.function = caller
         on_invoke(Invocation(handler, time.perf_counter() - started))
         return json.dumps(result).encode()
 
@@ -179,10 +165,10 @@ def _dummy_zip() -> bytes:
 
 
 def tuning_definition() -> str:
-    """``tuning.asl.json`` with the function ARNs filled in, as SAM's DefinitionSubstitutions do."""
+    """``tuning.asl.json`` with the partition and function ARNs filled in, as SAM's DefinitionSubstitutions do."""
     text = (REPO / "statemachine" / "tuning.asl.json").read_text()
-    for variable, handler in ASL_SUBSTITUTIONS.items():
-        text = text.replace(f"${{{variable}}}", function_arn(handler))
+    for variable, value in substitutions(function_arn).items():
+        text = text.replace(f"${{{variable}}}", value)
     assert "${" not in text, "a substitution of tuning.asl.json is not filled"
     return text
 
@@ -195,12 +181,38 @@ class MotoStack:
         """The default session inside the mock; register botocore hooks on ``session.events``."""
         self.state_machine_arn = state_machine_arn
         self.memory = memory
+        self.environment = {"HYPERSTEP_TABLE": TABLE, "HYPERSTEP_STATE_MACHINE_ARN": state_machine_arn}
+        """The functions' settings (``hyperstep.wiring``); no recurring tuning: see ``schedules``."""
+        self.schedules: Callable[[], RecurringSchedules] = schedules_factory(self.environment)
+        """The API's Scheduler adapter (unavailable; a test may stand in the template's)."""
+        self.reaper_grace_seconds = REAPER_GRACE_SECONDS
+        """The reaper function's grace (``HYPERSTEP_REAPER_GRACE_SECONDS``; a test may change it)."""
+        self._services: dict[str, TuningService] = {}
+        self._lock = threading.Lock()
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.awslambda = boto3.client("lambda", region_name=REGION)
         self.sagemaker = boto3.client("sagemaker", region_name=REGION)
         self.batch = boto3.client("batch", region_name=REGION)
-        self.service: TuningService = service_factory(os.environ)()
+        self.service: TuningService = build_aws_service(self.environment)
         """The service as the API and start functions build it (for ``submit``)."""
+
+    def function_service(self, handler: str) -> TuningService:
+        """The service of one deployed function, built on its first invocation."""
+        with self._lock:
+            if handler not in self._services:
+                self._services[handler] = build_aws_service(self.environment)
+            return self._services[handler]
+
+    def run(self, handler: str, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """What function ``handler`` does with ``event``: its plain handler, this stack's wiring."""
+        service = self.function_service(handler)
+        if handler == "api":
+            return handle_api(service, event, context, schedules=self.schedules, idempotency_table=TABLE)
+        if handler == "reaper":
+            return handle_reaper(service, event, grace_seconds=self.reaper_grace_seconds)
+        if handler == "start":
+            return handle_start(service, event)
+        return LOOP_HANDLERS[handler](service, event, QUIET)  # looked up now: a test may stand one in
 
     def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
         """Invoke a function through moto's Lambda API (as an EventBridge target would)."""
@@ -232,7 +244,7 @@ def state_path(history: list[dict[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
 
 
-def _deploy(memory: dict[str, int]) -> str:
+def _deploy(memory: dict[str, int], machine_name: str) -> str:
     iam = boto3.client("iam", region_name=REGION)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName="hyperstep", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
@@ -249,14 +261,14 @@ def _deploy(memory: dict[str, int]) -> str:
             MemorySize=memory.get(handler, 512),
         )
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    return sfn.create_state_machine(name="hyperstep-tuning", definition=tuning_definition(), roleArn=role)[
-        "stateMachineArn"
-    ]
+    return sfn.create_state_machine(name=machine_name, definition=tuning_definition(), roleArn=role)["stateMachineArn"]
 
 
 @contextmanager
 def moto_stack(
-    on_invoke: Callable[[Invocation], None] | None = None, memory: dict[str, int] | None = None
+    on_invoke: Callable[[Invocation], None] | None = None,
+    memory: dict[str, int] | None = None,
+    machine_name: str = "hyperstep-tuning",
 ) -> Iterator[MotoStack]:
     """hyperstep deployed in moto for the duration of the block (see the module docstring)."""
     memory = memory or {}
@@ -266,19 +278,15 @@ def moto_stack(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
-        "HYPERSTEP_TABLE": TABLE,
     }
     with ExitStack() as stack:
         stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
         boto3.setup_default_session()  # handlers' clients come from it: hooks on its events reach them
-        machine_arn = _deploy(memory)
-        os.environ["HYPERSTEP_STATE_MACHINE_ARN"] = machine_arn
-        invoke = _routed_invoke(record)
+        deployed = MotoStack(_deploy(memory, machine_name), memory)
+        invoke = _routed_invoke(deployed, record)
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialized_call_action))
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", _engine_clients()))
-        for handler in HANDLERS:  # a fresh service per stack: clients of this mock only
-            stack.enter_context(mock.patch.object(handler_module(handler), "service", service_factory(os.environ)))
-        yield MotoStack(machine_arn, memory)
+        yield deployed

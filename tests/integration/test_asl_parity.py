@@ -27,12 +27,12 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from hyperstep.local.definition import load_definition
-from hyperstep.local.executor import Executor
+from hyperstep.asl.definition import load_definition
+from hyperstep.asl.executor import Executor
+from hyperstep.local.runtime import substitutions
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"
-FUNCTIONS = ("Suggest", "Launch", "Wait", "Finish")
 Handler = Callable[[Any, Any], Any]
 Wake = Callable[[str, dict[str, Any]], None]
 
@@ -47,7 +47,7 @@ def arn(name: str) -> str:
 
 def tuning_definition() -> dict[str, Any]:
     path = REPO / "statemachine" / "tuning.asl.json"
-    return load_definition(path, {f"{name}FunctionArn": arn(name) for name in FUNCTIONS})
+    return load_definition(path, substitutions(arn))
 
 
 def scripted(wake: Wake) -> dict[str, Handler]:

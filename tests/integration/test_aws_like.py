@@ -14,8 +14,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from hyperstep.backends import batch as batch_backend
-from hyperstep.backends import sagemaker as sagemaker_backend
+from hyperstep.backends.batch import adapter as batch_backend
+from hyperstep.backends.sagemaker import adapter as sagemaker_backend
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
 from tests.integration.aws_like import CloudJobs, aws_like_jobs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from hyperstep.backends.batch import BatchBackend, build_request
-from hyperstep.backends.naming import BATCH_STOP_REASON
+from hyperstep.backends.batch.adapter import BatchBackend, build_request, log_location
+from hyperstep.backends.batch.events import BATCH_STOP_REASON
+from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.errors import LaunchError
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
@@ -247,3 +249,149 @@ def test_launch_describe_and_relaunch_under_moto(aws_credentials: None) -> None:
         assert result is not None and (result.state, result.metrics) == ("completed", {})
         # the reaper can find a trial whose reference was never recorded
         assert backend.describe(job, TRIAL) == result
+
+
+# --- the final metrics in a job's log (the reaper's last resort) ---------------------------
+
+
+class PagedLog:
+    """``GetLogEvents`` read backwards over ``pages`` (oldest first), with an empty page in
+    between as CloudWatch Logs may return, and the unchanged token at the stream's start."""
+
+    def __init__(self, pages: list[list[str]]) -> None:
+        self.pages = pages
+        self.calls: list[dict[str, Any]] = []
+
+    def get_log_events(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(request)
+        index = int(request.get("nextToken", f"b/{len(self.pages)}")[2:]) - 1
+        if index < 0:
+            return {"events": [], "nextBackwardToken": "b/0", "nextForwardToken": "f/0"}
+        events = [{"timestamp": 1764198060411 + i, "message": line} for i, line in enumerate(self.pages[index])]
+        return {"events": events, "nextBackwardToken": f"b/{index}", "nextForwardToken": f"f/{index}"}
+
+
+DEFINITIONS = make_job(
+    metric_definitions=[
+        {"name": "val_loss", "regex": "val_loss=([0-9.eE+-]+)"},
+        {"name": "val_acc", "regex": "val_acc=([0-9.]+)"},
+    ]
+).spec.trial.metric_definitions  # type: ignore[union-attr]
+
+
+def test_the_log_is_read_from_its_end_until_every_metric_has_matched() -> None:
+    log = PagedLog([["val_acc=0.5", "val_loss=0.9"], ["val_loss=0.7", "epoch 2"], [], ["val_loss=0.42", "done"]])
+    assert final_metrics_in_log(log, "/aws/batch/job", "s", DEFINITIONS) == {"val_loss": 0.42, "val_acc": 0.5}
+    assert [c.get("nextToken") for c in log.calls] == [None, "b/3", "b/2", "b/1"]  # the empty page did not stop it
+    assert all(c["startFromHead"] is False and c["logGroupName"] == "/aws/batch/job" for c in log.calls)
+
+
+def test_reading_stops_at_the_start_of_the_stream_and_after_the_page_limit() -> None:
+    log = PagedLog([["val_loss=0.9"], ["nothing here"]])
+    assert final_metrics_in_log(log, "g", "s", DEFINITIONS) == {"val_loss": 0.9}
+    assert [c.get("nextToken") for c in log.calls] == [None, "b/1", "b/0"]  # b/0 came back unchanged: the start
+    endless = PagedLog([["no metrics"]] * 50)
+    assert final_metrics_in_log(endless, "g", "s", DEFINITIONS, max_pages=5) == {}
+    assert len(endless.calls) == 5
+
+
+def awslogs(group: str) -> dict[str, Any]:
+    return {"logDriver": "awslogs", "options": {"awslogs-group": group, "awslogs-region": "us-east-1"}}
+
+
+@pytest.mark.parametrize(
+    ("detail", "location"),
+    [
+        ({"container": {"logStreamName": "train/default/abc"}}, ("/aws/batch/job", "train/default/abc")),
+        ({"container": {}, "attempts": [{"container": {"logStreamName": a}} for a in "xy"]}, ("/aws/batch/job", "y")),
+        ({"container": {"logStreamName": "s", "logConfiguration": awslogs("/ml/train")}}, ("/ml/train", "s")),
+        ({"container": {"logStreamName": "s", "logConfiguration": {"logDriver": "splunk", "options": {}}}}, None),
+        ({"container": {"command": ["true"]}}, None),
+    ],
+    ids=["default-group", "last-attempt", "own-group", "other-driver", "never-ran"],
+)  # fmt: skip
+def test_log_location_follows_the_job_detail(detail: dict[str, Any], location: tuple[str, str] | None) -> None:
+    assert log_location(detail) == location
+
+
+def test_without_a_logs_client_nothing_is_read(stubbed: tuple[BatchBackend, Stubber]) -> None:
+    backend, _ = stubbed  # no describe_jobs call is stubbed: none may be made
+    assert backend.recover_metrics(make_job(), TRIAL.model_copy(update={"backend_ref": JOB_ID})) == {}
+
+
+def put_log(logs: Any, group: str, stream: str, lines: list[str]) -> None:
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    start = int(time.time() * 1000)  # CloudWatch Logs refuses events older than 14 days
+    events = [{"timestamp": start + i, "message": line} for i, line in enumerate(lines)]
+    assert "rejectedLogEventsInfo" not in logs.put_log_events(
+        logGroupName=group, logStreamName=stream, logEvents=events
+    )
+
+
+def ran_with_log(job_id: str, stream: str) -> None:
+    """What AWS shows of a job that ran: its container's log stream (moto without Docker
+    runs nothing and leaves ``logStreamName`` unset)."""
+    from moto.batch.models import batch_backends
+
+    batch_backends["123456789012"]["us-east-1"].get_job_by_id(job_id).log_stream_name = stream
+
+
+def test_recover_metrics_reads_the_job_log_under_moto(aws_credentials: None) -> None:
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        batch_environment()
+        logs = boto3.client("logs", region_name="us-east-1")
+        backend = BatchBackend(boto3.client("batch", region_name="us-east-1"), "hyperstep-bus", logs=logs)
+        job = make_job()
+        job_id = backend.launch(job, TRIAL)
+        trial = TRIAL.model_copy(update={"backend_ref": job_id})
+        assert backend.recover_metrics(job, trial) == {}  # no log stream yet
+        stream = f"mnist-train/default/{job_id}"
+        ran_with_log(job_id, stream)
+        assert backend.recover_metrics(job, trial) == {}  # the stream's group does not exist
+        put_log(logs, "/aws/batch/job", stream, ["epoch 1", "val_loss=0.9", "val_loss=0.7", "val_loss=0.42", "bye"])
+        assert backend.recover_metrics(job, trial) == {"val_loss": 0.42}
+
+
+def test_the_reaper_recovers_a_batch_trial_s_final_value_from_its_log_under_moto(aws_credentials: None) -> None:
+    """SUCCEEDED came, the final report never did: after the grace the reaper reads the
+    job's log (the lines ``hyperstep.report`` printed) and completes the trial."""
+    from hyperstep.events import parse_event
+    from hyperstep.messages import LaunchRequest
+    from hyperstep.models import TrialState
+    from hyperstep.service import TuningService
+    from hyperstep.stores.sqlite import SQLiteStore
+    from hyperstep.study import Study
+    from tests.unit.test_order_free_results import end_event
+    from tests.unit.test_service import Clock
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        batch_environment()
+        logs = boto3.client("logs", region_name="us-east-1")
+        backend = BatchBackend(boto3.client("batch", region_name="us-east-1"), "hyperstep-bus", logs=logs)
+        clock = Clock()
+        service = TuningService(SQLiteStore(clock=clock), {"batch": backend})
+        job = service.create_job(make_job().spec, job_id="mnist-3f2a9c1b7d4e")
+        (trial,) = Study.from_job(service.store, job).ask(1)
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        batch_id = service.store.get_trial(job.id, trial.id).backend_ref
+        assert batch_id is not None
+        service.report_metrics(job.id, trial.id, {"val_loss": 0.7}, step=2)
+        parsed = parse_event(end_event("batch", job.id, trial.id))
+        assert parsed is not None and not service.record(parsed)  # awaiting its final report
+        stream = f"mnist-train/default/{batch_id}"
+        ran_with_log(batch_id, stream)
+        put_log(logs, "/aws/batch/job", stream, ["val_loss=0.9", "val_loss=0.7", "val_loss=0.42"])
+        assert service.reap(grace_seconds=300)["recorded"] == 0  # within the grace: it waits
+        clock.now += 301
+        assert service.reap(grace_seconds=300)["recorded"] == 1
+        done = service.store.get_trial(job.id, trial.id)
+        assert (done.state, done.value) == (TrialState.COMPLETED, 0.42)
+
+
+def test_the_aws_wiring_gives_the_batch_backend_a_logs_client(aws_credentials: None) -> None:
+    from hyperstep.wiring import build_aws_service
+
+    service = build_aws_service({"HYPERSTEP_TABLE": "hyperstep"})
+    batch = service.backends["batch"]
+    assert isinstance(batch, BatchBackend) and batch.logs.meta.service_model.service_name == "logs"

@@ -41,12 +41,5 @@ def test_the_faults_were_injected(result: ChaosResult) -> None:
     assert counts["trials"] == {"sagemaker": 30, "batch": 30}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defects of issue 7 that other branches fix: item 5 (i7-metrics) - a Batch SUCCEEDED, or the "
-    "reaper's DescribeJobs, closes a trial before its final metric report arrives, a late step-1 report overwrites "
-    "the final value, a SageMaker Completed event without FinalMetricDataList keeps an intermediate value; item 4 "
-    "(i7-loop) - a retried Suggest leaves the trials it reserved PENDING forever and the execution never ends",
-)
 def test_nothing_is_lost_counted_twice_overrun_or_stuck(result: ChaosResult) -> None:
     assert result.figures == dict.fromkeys(result.figures, 0), explain(result)

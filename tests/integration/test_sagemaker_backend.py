@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from hyperstep.backends.sagemaker import SageMakerBackend, build_request
+from hyperstep.backends.sagemaker.adapter import SageMakerBackend, build_request
 from hyperstep.errors import LaunchError
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,16 @@ from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
-from hyperstep.backends.base import TrialResult
+from hyperstep.messages import SuggestRequest, TrialResult
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import RecurringSchedules
-from hyperstep.service import SuggestRequest, TuningService
+from hyperstep.recurring import RecurringSchedules
+from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from hyperstep_functions.api import app as api
 from hyperstep_functions.finish import app as finish
 from hyperstep_functions.start import app as start
+from tests.lambda_context import LambdaContext
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 OPENAPI = Path(api.__file__).with_name("openapi.json")
@@ -55,12 +56,8 @@ def sagemaker_spec(**overrides: Any) -> dict[str, Any]:
     return document
 
 
-@dataclass
-class Context:
-    function_name: str = "hyperstep-api"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:hyperstep-api"
-    aws_request_id: str = "request-1"
+Context = partial(LambdaContext, aws_request_id="request-1")
+"""A Lambda context with a known request id, which a 500 answer names."""
 
 
 def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -125,6 +122,11 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "a string, number or boolean",
         ),
         (sagemaker_spec(schedule="every day"), "schedule", "cron(...) or rate(...)"),
+        (
+            sagemaker_spec(strategy={"name": "bayesian", "options": {"acquisition": "magic"}}),
+            "strategy.options.acquisition",
+            "'ei' or 'ensemble'",
+        ),
         (sagemaker_spec(trial=None), "trial", "required to run on AWS"),
         (
             sagemaker_spec(trial={"backend": "local", "command": ["python"], "metric_definitions": LOSS}),

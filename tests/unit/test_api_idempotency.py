@@ -15,16 +15,12 @@ from hyperstep.service import TuningService
 from hyperstep.stores.dynamodb_items import create_table
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api
-from tests.unit.test_api import Context, sagemaker_spec
+from tests.lambda_context import LambdaContext
+from tests.unit.test_api import sagemaker_spec
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 TABLE = "hyperstep-idempotency-test"
 ADA = "arn:aws:iam::123456789012:user/ada"
-
-
-class LambdaContext(Context):
-    def get_remaining_time_in_millis(self) -> int:  # Powertools bounds in-progress records by it
-        return 29_000
 
 
 @pytest.fixture

@@ -112,3 +112,104 @@ def test_latency_history_holds_exactly_n_completed_trials(monkeypatch: pytest.Mo
     trials = study.trials
     assert len(trials) == 12 and all(t.value is not None for t in trials)
     assert study.best_trial is not None and study.best_trial.value == min(t.value for t in trials)
+
+
+def test_broad_set_has_several_functions_per_kind_and_crashes_on_a_sizeable_region() -> None:
+    from benchmarks.broad_problems import KINDS, problems
+
+    rng = np.random.default_rng(0)
+    by_kind: dict[str, int] = {}
+    for problem in problems():
+        by_kind[problem.kind] = by_kind.get(problem.kind, 0) + 1
+        values = np.array([problem.true(problem.space.decode(u)) for u in rng.random((400, problem.space.dim))])
+        failed = float(np.isnan(values).mean())
+        if problem.kind == "crash":
+            assert 0.2 < failed < 0.45, problem.name
+        else:
+            assert failed == 0.0, problem.name
+        assert np.nanstd(values) > 0, problem.name
+    assert set(by_kind) == set(KINDS) and min(by_kind.values()) >= 3
+
+
+def test_broad_integer_problems_have_wide_lattices() -> None:
+    from benchmarks.broad_problems import integer
+    from hyperstep.space import IntParameter
+
+    for problem in integer():
+        widths = [p.high - p.low + 1 for p in problem.space.parameters if isinstance(p, IntParameter)]
+        assert len(widths) >= 4 and min(widths) >= 33, problem.name
+
+
+def test_noisy_problems_are_scored_at_the_true_value_of_the_best_noisy_point() -> None:
+    from benchmarks.broad import recommended_true
+    from benchmarks.broad_problems import noisy
+
+    noisy_losses = np.array([[3.0, 1.0], [np.nan, 0.5], [2.0, 4.0]])
+    true_losses = np.array([[2.0, 2.5], [np.nan, 9.0], [0.1, 3.0]])
+    out = recommended_true(noisy()[0], noisy_losses, true_losses)
+    assert out.tolist() == [[2.5, 2.5], [9.0, 9.0], [9.0, 9.0]]  # the true 0.1 was never the noisy best
+
+
+def test_a_noisy_run_scores_true_values_and_is_the_same_for_a_seed() -> None:
+    from benchmarks.broad import run_one
+    from benchmarks.broad_problems import noisy
+
+    problem = noisy()[1]  # Branin with noise
+    first, _, (noisy_losses, true_losses) = run_one(problem, "random", 0, rounds=3, batch=2)
+    again, _, _ = run_one(problem, "random", 0, rounds=3, batch=2)
+    assert not np.array_equal(noisy_losses, true_losses)
+    assert np.array_equal(first, again)
+    assert np.all(first.min(axis=1) == first.max(axis=1))  # one recommendation per round
+    assert np.all(first >= 0.397887)  # Branin's true minimum: noise never shows through
+
+
+def test_hebo_worker_translates_every_parameter_kind() -> None:
+    from benchmarks.hebo_worker import hebo_space
+
+    params = [
+        {"name": "a", "type": "float", "low": 0.0, "high": 1.0, "scale": "linear"},
+        {"name": "b", "type": "float", "low": 1e-5, "high": 1.0, "scale": "log"},
+        {"name": "c", "type": "int", "low": 1, "high": 64, "scale": "linear"},
+        {"name": "d", "type": "int", "low": 1, "high": 1024, "scale": "log"},
+        {"name": "e", "type": "categorical", "choices": ["x", 2]},
+    ]
+    assert [p["type"] for p in hebo_space(params)] == ["num", "pow", "int", "pow_int", "cat"]
+    assert hebo_space(params)[4]["categories"] == ["x", "2"]
+
+
+def test_run_batches_closes_the_optimizer_even_when_the_objective_breaks() -> None:
+    fn = {f.name: f for f in synthetic.functions()}["branin"]
+    closed = []
+
+    class Tracked(RandomOptimizer):
+        def close(self) -> None:
+            closed.append(True)
+
+    def broken(params: dict) -> float:
+        raise KeyError("not a failure the harness records")
+
+    with pytest.raises(KeyError):
+        run_batches(Tracked(fn.space, 0), broken, rounds=2, batch=2)
+    assert closed == [True]
+
+
+def test_expected_recommendation_is_the_mean_true_value_at_the_noisy_argmin_over_all_subsets() -> None:
+    noisy = np.array([3.0, -1.0, 4.0, 1.5, 9.0, 2.0])
+    true = np.array([0.5, 2.0, -3.0, 1.0, 7.0, 0.0])
+    for m in (1, 2, 3, 6):
+        brute = np.mean([true[min(c, key=lambda i: noisy[i])] for c in itertools.combinations(range(6), m)])
+        assert scoring.expected_recommended(noisy, true, m) == pytest.approx(brute)
+    assert scoring.expected_recommended(noisy, noisy, 3) == pytest.approx(scoring.expected_min(noisy, 3))
+
+
+def test_a_method_that_ran_on_some_problems_is_scored_only_where_it_ran() -> None:
+    from benchmarks.broad import score_by_kind
+
+    rng = np.random.default_rng(5)
+    losses = {p: {"random": _losses(rng), "ours": _losses(rng) - 0.5} for p in ("a", "b", "c")}
+    losses["a"]["slow"] = _losses(rng)[:1] - 0.8  # one seed on one problem, like HEBO
+    scores = score_by_kind(losses, {"a": "crash", "b": "crash", "c": "valley"})
+    assert set(scores["all"]) == {"random", "ours"} and set(scores["per_kind"]) == {"crash", "valley"}
+    part = scores["partial"]["slow"]
+    assert part["problems"] == ["a"] and set(part["normalized"]) == {"random", "ours", "slow"}
+    assert part["per_problem"]["a"]["slow"] == pytest.approx(100.0)

@@ -32,6 +32,14 @@ BAD_SPECS = {
         "parameters",
     ),
     "unknown strategy": (spec_document(strategy={"name": "annealing"}), "strategy.name"),
+    "bad strategy option": (
+        spec_document(strategy={"name": "bayesian", "options": {"n_initial": 0}}),
+        "strategy.options.n_initial",
+    ),
+    "unknown strategy option": (
+        spec_document(strategy={"name": "grid", "options": {"kappa": 2}}),
+        "strategy.options.kappa",
+    ),
     "empty command": (spec_document(trial={**spec_document()["trial"], "command": []}), "trial.command"),
     "unmeasured objective": (spec_document(objective={"metric": "f1", "goal": "maximize"}), "objective.metric"),
     "missing program": (

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hyperstep.backends.base import TrialResult
-from hyperstep.events import EventBridgeEvent, EventError, TrialMetric, parse_event
+from hyperstep.events import EventBridgeEvent, EventError, parse_event
+from hyperstep.messages import TrialMetric, TrialResult
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TRIAL_KINDS = ("sagemaker-training-job-state-change-", "batch-job-state-change-", "trial-metric-reported")
@@ -96,7 +96,12 @@ def test_failed_batch_job_names_status_reason_and_exit_code() -> None:
 def test_metric_event_fields() -> None:
     metric = parse_event(load("trial-metric-reported.json"))
     assert metric == TrialMetric(
-        job_id=JOB, trial_id=TRIAL, metrics={"val_loss": 0.0842, "val_accuracy": 0.9731}, step=12, final=False
+        job_id=JOB,
+        trial_id=TRIAL,
+        metrics={"val_loss": 0.0842, "val_accuracy": 0.9731},
+        step=12,
+        final=False,
+        at=1795734847.913,
     )
 
 

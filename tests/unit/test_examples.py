@@ -28,7 +28,7 @@ def test_the_svm_script_prints_the_metric_its_spec_reads(tmp_path: Path) -> None
         capture_output=True, text=True, timeout=120, env={"SM_MODEL_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    from hyperstep.backends.local import parse_metrics
+    from hyperstep.backends.logs import parse_metrics
 
     metrics = parse_metrics(done.stdout, spec.trial.metric_definitions)
     assert 0.9 < metrics["accuracy"] <= 1.0

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,9 @@ REQUIREMENTS = ROOT / "layers" / "hyperstep" / "requirements.txt"
 FUNCTIONS = sorted(p.parent for p in (ROOT / "functions").glob("*/app.py"))
 
 RUNTIME_PROVIDED = {"boto3", "botocore"}
+OPTIONAL_EXTRAS = {"job_report": "report"}
+"""Library folders that need an optional extra of the pip package (``hyperstep[report]``), not
+the layer: only the CLI imports them."""
 DISTRIBUTION_OF = {"yaml": "pyyaml", "aws_lambda_powertools": "aws-lambda-powertools"}
 
 
@@ -46,20 +50,39 @@ def required_distributions() -> set[str]:
     return found
 
 
+def layer_sources() -> list[Path]:
+    """The library's modules that the layer needs, and the handlers."""
+    library = [p for p in LIBRARY.rglob("*.py") if p.relative_to(LIBRARY).parts[0] not in OPTIONAL_EXTRAS]
+    return [*library, *(f / "app.py" for f in FUNCTIONS)]
+
+
 def test_requirements_cover_every_third_party_import_of_library_and_handlers() -> None:
-    sources = [*LIBRARY.rglob("*.py"), *(f / "app.py" for f in FUNCTIONS)]
+    sources = layer_sources()
     needed = {DISTRIBUTION_OF.get(n, n).lower() for n in third_party_imports(sources) - RUNTIME_PROVIDED}
     assert needed <= required_distributions(), f"missing from requirements.txt: {needed - required_distributions()}"
     assert not {"boto3", "botocore"} & required_distributions(), "the runtime provides boto3"
 
 
-def test_every_handler_imports_as_plain_app_in_aws_mode() -> None:
+def test_optional_folders_need_only_their_extra_and_only_the_cli_imports_them() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for folder, extra in OPTIONAL_EXTRAS.items():
+        needed = {
+            DISTRIBUTION_OF.get(n, n).lower() for n in third_party_imports(list((LIBRARY / folder).rglob("*.py")))
+        }
+        offered = {re.split(r"[\[<>=~! ]", req)[0].lower() for req in extras[extra]} | required_distributions()
+        assert needed - RUNTIME_PROVIDED <= offered, f"missing from the {extra!r} extra: {needed - offered}"
+        importers = [
+            path.name for path in layer_sources() if path.name != "cli.py" and f"hyperstep.{folder}" in path.read_text()
+        ]
+        assert importers == [], f"hyperstep.{folder} needs the {extra!r} extra; the layer does not have it"
+
+
+def test_every_handler_imports_as_plain_app() -> None:
     """One fresh interpreter loads each folder's ``app`` the way Lambda does."""
     script = f"""
 import importlib, json, os, sys
 os.environ.update({{"HYPERSTEP_TABLE": "t", "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "hyperstep", "POWERTOOLS_SERVICE_NAME": "hyperstep"}})
-os.environ.pop("HYPERSTEP_RUNTIME", None)
 loaded = {{}}
 for folder in {[str(f) for f in FUNCTIONS]!r}:
     sys.path.insert(0, folder)

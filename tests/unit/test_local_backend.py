@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from hyperstep.backends import local
-from hyperstep.backends.base import TrialResult
-from hyperstep.backends.local import LocalProcessBackend, parse_metrics
+from hyperstep.backends.local import adapter as local
+from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.backends.logs import parse_metrics
+from hyperstep.messages import TrialResult
 from hyperstep.models import Job, Trial
-from hyperstep.spec import MetricDefinition, parse_spec
+from hyperstep.spec import parse_spec
+from hyperstep.spec_base import MetricDefinition
 from tests.conftest import spec_document
 
 
@@ -38,3 +40,25 @@ def test_a_trial_whose_result_cannot_be_read_still_ends_failed(tmp_path: Path, m
     assert done.wait(10)
     (result,) = results
     assert result.state == "failed" and result.error == "cannot read the trial's result: RuntimeError: cannot parse"
+
+
+def test_an_ended_process_is_described_by_its_result_and_never_started_twice(tmp_path: Path) -> None:
+    """The reaper reads a lost result through ``describe``; a repeated launch of the trial
+    (a retried Launch) returns the first process instead of starting a second one."""
+    (tmp_path / "count.py").write_text("open('launches', 'a').write('x')\nprint('loss=0.25')\n")
+    document = spec_document()
+    document["trial"] = {**document["trial"], "command": ["python", "count.py"], "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
+    results: list[TrialResult] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    ref = backend.launch(job, trial)
+    assert done.wait(10)
+    assert backend.describe(job, trial) == results[0] and results[0].metrics == {"loss": 0.25}
+    assert backend.launch(job, trial) == ref
+    assert (tmp_path / "launches").read_text() == "x"
+    other = Trial(job_id="job", id="t0002", number=2, params=trial.params)
+    assert backend.describe(job, other) == TrialResult(
+        job_id="job", trial_id="t0002", state="failed", error="process lost (hyperstep restarted)"
+    )

@@ -157,6 +157,9 @@ def test_api_errors_become_one_line_remote_errors(stub: Stub) -> None:
     stub.answer = (403, {"message": "Missing Authentication Token"})
     with pytest.raises(remote.RemoteError, match="403 Missing Authentication Token"):
         remote.status(None, stub.url)
+    stub.answer = (500, {"reason": "internal error", "request_id": "c0ffee"})
+    with pytest.raises(remote.RemoteError, match=r"500 internal error \(request id c0ffee\)"):
+        remote.stop("x", stub.url)  # not repeated: a POST without an idempotency key
 
 
 def test_a_bad_spec_is_refused_before_anything_is_sent(stub: Stub, tmp_path: Path) -> None:

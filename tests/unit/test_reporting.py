@@ -7,11 +7,13 @@ import json
 import re
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
 
-from hyperstep.events import TrialMetric, parse_event
+from hyperstep.events import parse_event
+from hyperstep.messages import TrialMetric
 from hyperstep.reporting import ReportError, report
 
 
@@ -64,13 +66,8 @@ def test_local_run_never_imports_boto3() -> None:
     assert done.stdout.strip() == "False"
 
 
-def test_in_a_container_it_publishes_an_event_collect_can_parse() -> None:
-    client = FakeEvents()
-    report({"val_loss": 0.25}, step=4, final=True, environ=CLOUD_ENV, client=client, stream=io.StringIO())
-    (entry,) = client.calls[0]
-    assert entry["Source"] == "hyperstep.trial"
-    assert entry["DetailType"] == "Trial Metric Reported"
-    assert entry["EventBusName"] == "hyperstep-bus"
+def published(entry: dict[str, Any]) -> TrialMetric | None:
+    """What collect parses from one ``PutEvents`` entry, wrapped as EventBridge delivers it."""
     envelope = {
         "version": "0",
         "id": "11710aed-b79e-4468-a20b-bb3c0c3b4860",
@@ -82,9 +79,53 @@ def test_in_a_container_it_publishes_an_event_collect_can_parse() -> None:
         "resources": [],
         "detail": json.loads(entry["Detail"]),
     }
-    assert parse_event(envelope) == TrialMetric(
-        job_id="mnist-abc", trial_id="t0003", metrics={"val_loss": 0.25}, step=4, final=True
+    parsed = parse_event(envelope)
+    assert parsed is None or isinstance(parsed, TrialMetric)
+    return parsed
+
+
+def test_in_a_container_it_publishes_an_event_collect_can_parse() -> None:
+    client = FakeEvents()
+    before = time.time()
+    report({"val_loss": 0.25}, step=4, final=True, environ=CLOUD_ENV, client=client, stream=io.StringIO())
+    (entry,) = client.calls[0]
+    assert entry["Source"] == "hyperstep.trial"
+    assert entry["DetailType"] == "Trial Metric Reported"
+    assert entry["EventBusName"] == "hyperstep-bus"
+    parsed = published(entry)
+    assert parsed is not None and parsed.at is not None and before <= parsed.at <= time.time()
+    assert parsed == TrialMetric(
+        job_id="mnist-abc", trial_id="t0003", metrics={"val_loss": 0.25}, step=4, final=True, at=parsed.at
     )
+
+
+@pytest.mark.parametrize(
+    ("step", "final", "expected"),
+    [(None, None, True), (3, None, False), (3, True, True), (None, False, False)],
+)
+def test_a_report_without_a_step_is_final_unless_told_otherwise(
+    step: int | None, final: bool | None, expected: bool
+) -> None:
+    client = FakeEvents()
+    report({"loss": 0.5}, step=step, final=final, environ=CLOUD_ENV, client=client, stream=io.StringIO())
+    parsed = published(client.calls[0][0])
+    assert parsed is not None and (parsed.step, parsed.final) == (step, expected)
+
+
+def test_each_report_carries_the_time_it_was_made() -> None:
+    client = FakeEvents()
+    for loss in (0.5, 0.4):
+        report({"loss": loss}, environ=CLOUD_ENV, client=client, stream=io.StringIO())
+    first, second = (published(call[0]) for call in client.calls)
+    assert first is not None and second is not None
+    assert first.at is not None and second.at is not None and first.at <= second.at
+
+
+def test_an_event_without_final_is_final_when_it_has_no_step() -> None:
+    """Events from a ``report`` that sent no ``final`` field follow the same rule."""
+    base = {"job_id": "j", "trial_id": "t0001", "metrics": {"loss": 0.5}}
+    assert TrialMetric.model_validate(base).final
+    assert not TrialMetric.model_validate({**base, "step": 2}).final
 
 
 def test_failed_entries_are_retried_then_reported() -> None:

@@ -37,11 +37,13 @@ from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
-from hyperstep.local.definition import load_definition
-from hyperstep.local.executor import Executor
+from hyperstep.asl.definition import load_definition
+from hyperstep.asl.executor import Executor
+from hyperstep.local.runtime import substitutions
+from hyperstep.messages import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, WaitRequest
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.scheduling import RecurringSchedules
-from hyperstep.service import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, TuningService, WaitRequest
+from hyperstep.recurring import RecurringSchedules
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api
@@ -216,8 +218,7 @@ def test_finish_sample_state_holds_what_the_functions_return(name: str) -> None:
 
 
 def tuning_executor(handlers: dict[str, Any]) -> Executor:
-    names = ("Suggest", "Launch", "Wait", "Finish")
-    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", {f"{n}FunctionArn": n for n in names})
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
     return Executor(definition, lambda name: handlers[name], sleep=lambda _: None)
 
 

@@ -7,19 +7,11 @@ from typing import Any
 
 import pytest
 
-from hyperstep.backends.base import TrialBackend, TrialResult
-from hyperstep.models import Job, Trial, TrialState
+from hyperstep.backends.base import TrialBackend
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
+from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import Orchestrator
-from hyperstep.service import (
-    HANDOFF_EVENTS,
-    LAUNCH_EVENTS,
-    ROUND_EVENTS,
-    FinishRequest,
-    LaunchRequest,
-    SuggestRequest,
-    TuningService,
-    WaitRequest,
-)
+from hyperstep.service import HANDOFF_EVENTS, LAUNCH_EVENTS, ROUND_EVENTS, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
@@ -57,7 +49,7 @@ class FakeOrchestrator(Orchestrator):
 
 
 class Clock:
-    """Wall-clock time that a test can move forward (the store stamps real time)."""
+    """A clock that a test moves forward; it starts at the wall clock's time."""
 
     def __init__(self) -> None:
         self.now = time.time()
@@ -69,7 +61,7 @@ class Clock:
 @pytest.fixture
 def parts() -> tuple[TuningService, FakeBackend, FakeOrchestrator, Clock]:
     backend, orchestrator, clock = FakeBackend(), FakeOrchestrator(), Clock()
-    service = TuningService(SQLiteStore(), {"local": backend}, orchestrator, clock=clock)
+    service = TuningService(SQLiteStore(clock=clock), {"local": backend}, orchestrator)
     return service, backend, orchestrator, clock
 
 
@@ -187,6 +179,63 @@ def test_user_stop_finishes_the_job_as_stopped(parts) -> None:
     assert service.finish(FinishRequest(job_id="job"))["status"] == "stopped"
 
 
+def test_an_unseeded_sobol_job_never_proposes_a_point_twice_across_rounds() -> None:
+    """Each Suggest builds its study afresh; the job's one seed keeps Sobol's sequence
+    going from round to round, so 16 trials of two 4-valued parameters are all 16 pairs."""
+    grid = [{"name": name, "type": "int", "low": 0, "high": 3} for name in ("a", "b")]
+    document = spec_document(parameters=grid, strategy={"name": "sobol"}, budget={"max_trials": 16, "max_parallel": 2})
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    job = service.submit(parse_spec(document), job_id="job")
+    pairs = []
+    while not (plan := service.suggest(SuggestRequest(job_id=job.id))).done:
+        for trial_id in plan.trial_ids:
+            trial = service.store.get_trial(job.id, trial_id)
+            pairs.append((trial.params["a"], trial.params["b"]))
+            finish(service, trial_id, float(len(pairs)))
+    assert len(pairs) == 16 and len(set(pairs)) == 16
+
+
+class LateReportingBackend(FakeBackend):
+    late_reports = True
+
+
+def test_one_virtual_clock_stamps_every_time_of_a_job() -> None:
+    """The store and the service read one clock: a job run on a virtual clock holds no
+    wall-clock time anywhere, its id included."""
+    clock = Clock()
+    clock.now = start = 86_400.0  # 1970-01-02
+    service = TuningService(SQLiteStore(clock=clock), {"local": LateReportingBackend()}, FakeOrchestrator())
+    job = service.submit(parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2})))
+    assert "-19700102000000-" in job.id
+    clock.now += 10
+    trial_ids = service.suggest(SuggestRequest(job_id=job.id)).trial_ids
+    clock.now += 10
+    for trial_id in trial_ids:
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial_id))
+    clock.now += 10
+    service.collect(TrialResult(job_id=job.id, trial_id="t0001", state="completed", metrics={"loss": 0.5}))
+    clock.now += 10
+    service.collect(TrialResult(job_id=job.id, trial_id="t0002", state="completed"))  # awaits its objective
+    clock.now += 10
+    assert service.reap(grace_seconds=5)["recorded"] == 1  # none came within the grace: failed
+    clock.now += 10
+    service.finish(FinishRequest(job_id=job.id))
+    job, trials = service.store.get_job(job.id), service.store.list_trials(job.id)
+    stamps = [job.created_at, job.ended_at]
+    for trial in trials:
+        stamps += [trial.created_at, trial.started_at, trial.ended_at]
+    stamps.append(trials[1].awaiting_result_since)
+    assert stamps == [
+        start,
+        start + 60,
+        *[start + 10, start + 20, start + 30],
+        start + 10,
+        start + 20,
+        start + 50,
+        start + 40,
+    ]
+
+
 def test_reaper_collects_lost_results_and_times_out_stuck_trials(parts) -> None:
     service, backend, _, clock = parts
     submit(service)
@@ -240,3 +289,100 @@ def test_a_stopping_job_is_not_handed_over(parts) -> None:
     plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS))
     assert not plan.handoff and plan.done
     assert len(orchestrator.started) == 1  # only the submit
+
+
+def test_a_retried_suggest_plans_the_trials_its_first_run_reserved(parts) -> None:
+    """Step Functions runs Suggest again when its response was lost after its writes landed:
+    the second run must plan the pending trials again, not count them as running."""
+    service, backend, _, _ = parts
+    submit(service, budget={"max_trials": 3, "max_parallel": 2})
+    request = SuggestRequest(job_id="job", execution="first", history_events=100)
+    first = service.suggest(request)
+    again = service.suggest(request)
+    assert again == first and again.trial_ids == ["t0001", "t0002"] and not again.done
+    assert service.store.get_job("job").budget_used == 2  # nothing reserved twice
+    for trial_id in again.trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    assert backend.launched == ["t0001", "t0002"]
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == []  # launched: nothing pending
+
+
+def test_pending_trials_join_the_new_ones_within_max_parallel(parts) -> None:
+    service, _, _, _ = parts
+    submit(service, budget={"max_trials": 6, "max_parallel": 3})
+    first = service.suggest(SuggestRequest(job_id="job"))
+    service.launch(LaunchRequest(job_id="job", trial_id=first.trial_ids[0]))
+    finish(service, first.trial_ids[0], 0.5)  # one slot free, two trials still pending
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.trial_ids == ["t0002", "t0003", "t0004"]
+    assert service.store.get_job("job").budget_used == 4
+
+
+class ArnOrchestrator(FakeOrchestrator):
+    """Execution ids as Step Functions and the local executor give them: ARNs ending in the name."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        super().start_execution(job_id, name)
+        return f"arn:aws:states:us-east-1:123456789012:execution:tuning:{name}"
+
+
+def test_a_retried_hand_over_hands_over_again_whatever_happened_since(parts) -> None:
+    """The first run started the successor and recorded it; the job was stopped before the
+    retry. The retry must still end this execution (the successor finishes the job), not
+    carry on beside it as a second loop."""
+    service, backend, _, _ = parts
+    orchestrator = service.orchestrator = ArnOrchestrator()
+    submit(service)
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    request = SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS)
+    assert service.suggest(request).handoff
+    started = list(orchestrator.started)
+    service.stop("job")
+    stopped = list(backend.stopped)
+    plan = service.suggest(request)
+    assert plan.handoff and not plan.done and plan.trial_ids == []
+    assert orchestrator.started == started and backend.stopped == stopped  # nothing done twice
+
+
+def test_a_stop_landing_during_a_hand_over_is_not_written_back_to_running(parts) -> None:
+    service, _, _, _ = parts
+
+    class StopMeanwhile(ArnOrchestrator):
+        def start_execution(self, job_id: str, name: str) -> str:
+            if self.started:  # the hand-over, not the submit: the user stops the job right now
+                service.stop(job_id)
+            return super().start_execution(job_id, name)
+
+    service.orchestrator = StopMeanwhile()
+    submit(service)
+    plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS))
+    job = service.store.get_job("job")
+    assert plan.handoff and job.status is JobStatus.STOPPING
+    assert job.execution_id and job.execution_id.endswith(service.orchestrator.started[-1])
+
+
+def test_the_reaper_reaches_an_unfinished_job_behind_a_thousand_newer_ones(parts) -> None:
+    service, backend, _, _ = parts
+    submit(service, budget={"max_trials": 1, "max_parallel": 1})
+    service.launch(LaunchRequest(job_id="job", trial_id=service.suggest(SuggestRequest(job_id="job")).trial_ids[0]))
+    spec, later = service.store.get_job("job").spec, time.time() + 1
+    for k in range(1000):
+        service.store.create_job(Job(id=f"newer-{k}", spec=spec, status=JobStatus.COMPLETED, created_at=later + k))
+    backend.results["t0001"] = TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"loss": 0.4})
+    assert service.reap() == {"jobs": 1, "recorded": 1, "timed_out": 0}
+    assert service.store.get_trial("job", "t0001").value == 0.4
+
+
+def test_the_reaper_wakes_a_job_whose_planned_trials_were_never_launched(parts) -> None:
+    """Suggest reserved two trials and its plan was lost for good (its retries ran out in
+    a way that left the execution waiting): the reaper's wake leads to a Suggest that
+    plans them again."""
+    service, _, orchestrator, clock = parts
+    submit(service)
+    lost = service.suggest(SuggestRequest(job_id="job"))
+    service.wait(WaitRequest(job_id="job", task_token="tok", results_seen=lost.results_seen))
+    clock.now += 600
+    service.reap()
+    assert [(token, output["done"]) for token, output in orchestrator.woken] == [("tok", False)]
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == lost.trial_ids

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from hyperstep.backends.base import TrialResult
+from hyperstep.messages import FinishRequest, TrialResult
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.service import FinishRequest, TuningService
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study

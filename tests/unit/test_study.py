@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from pydantic import ValidationError
 
 import hyperstep
 from hyperstep.stores.sqlite import SQLiteStore
@@ -36,6 +37,26 @@ def test_ask_tell_surface(strategy: str) -> None:
     assert [t.id for t in study.trials] == [t.id for t in trials]
     states = [t.state.value for t in study.trials]
     assert states == ["completed", "failed", "pending", "pending"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options", "field"),
+    [
+        ("bayesian", {"n_initial": 0}, "n_initial"),
+        ("grid", {"resolution": "fine"}, "resolution"),
+        ("sobol", {"k": 1}, "k"),
+    ],
+)
+def test_a_bad_strategy_option_is_refused_naming_it(strategy: str, options: dict, field: str) -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    with pytest.raises(ValidationError, match=rf"strategy\.options\.{field}\b"):
+        hyperstep.Study(space, strategy=strategy, strategy_options=options)
+
+
+def test_strategy_options_reach_the_strategy() -> None:
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="evolutionary", strategy_options={"population_size": 6, "sigma0": 0.1})
+    assert (study.strategy.population_size, study.strategy.sigma0) == (6, 0.1)
 
 
 def test_maximize_tracks_the_largest_value() -> None:
@@ -145,3 +166,29 @@ def test_space_contains_checks_names_types_and_bounds() -> None:
     assert not space.contains({"x": 0.1, "depth": 3.5, "kernel": "rbf"})
     assert not space.contains({"x": 0.1, "depth": 3, "kernel": "poly"})
     assert not space.contains({"x": 0.1, "depth": 3})
+
+
+def test_an_unseeded_job_resumed_from_its_store_proposes_what_an_uninterrupted_one_does(tmp_path) -> None:
+    """The seed of an unseeded job is drawn once and kept with the job: a study built
+    afresh from the store each round (as the CLI resumes, as every Suggest runs) makes the
+    same proposals as one study asking round after round."""
+    import shutil
+
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    first = SQLiteStore(tmp_path / "resumed.db")
+    hyperstep.Study(space, strategy="random", store=first, job_id="unseeded")
+    first.close()  # the file now holds the job whole (no write-ahead log beside it)
+    shutil.copy(tmp_path / "resumed.db", tmp_path / "uninterrupted.db")  # the very same job, twice
+    uninterrupted = hyperstep.Study(
+        space, strategy="random", store=SQLiteStore(tmp_path / "uninterrupted.db"), job_id="unseeded"
+    )
+    proposed: dict[str, list[dict]] = {"uninterrupted": [], "resumed": []}
+    for _ in range(3):
+        resumed = hyperstep.Study(
+            space, strategy="random", store=SQLiteStore(tmp_path / "resumed.db"), job_id="unseeded"
+        )
+        for name, study in (("uninterrupted", uninterrupted), ("resumed", resumed)):
+            for trial in study.ask(2):
+                proposed[name].append(trial.params)
+                study.tell(trial.id, objective(trial.params))
+    assert proposed["resumed"] == proposed["uninterrupted"]

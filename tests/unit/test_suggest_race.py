@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hyperstep.backends.base import TrialResult
+from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import Trial
-from hyperstep.service import LaunchRequest, SuggestRequest, TuningService, WaitRequest
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document

@@ -6,25 +6,40 @@
 - structure: each function's role has exactly the actions its use cases call, no wildcard
   actions, ``"*"`` resources only where AWS has no resource type, PassRole conditioned,
   the table as the store defines it, IAM-authorized API routes equal to the resolver's,
-  substitutions covering the definition, event rules matching real-shaped sample events.
+  API Gateway invoking the function under its own permission (not the caller's credentials),
+  substitutions covering the definition, ARNs in the stack's partition, names that fit for
+  any stack name and differ between stacks, event rules matching real-shaped sample events.
+
+Whether each call the functions make is allowed by their roles is checked from the calls
+themselves: ``tests/integration/test_iam_from_calls.py``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
-ASL = ROOT / "statemachine" / "tuning.asl.json"
+from tests.template_model import (
+    ASL,
+    BACKENDS,
+    ROOT,
+    TEMPLATE,
+    Stack,
+    as_list,
+    resource_schema,
+    resource_types,
+    role_statements,
+    template,
+    transformed,
+)
 
 TABLE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
 WAKE = ["states:SendTaskSuccess"]
@@ -44,18 +59,18 @@ EXPECTED_ACTIONS = {
         "batch:ListJobs",
     },
     "WaitFunction": {*TABLE, *WAKE},
-    "CollectFunction": {*TABLE, *WAKE},
-    "FinishFunction": {*TABLE, "events:PutEvents"},
-    "ReaperFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},
+    "CollectFunction": {*TABLE, *WAKE, "sagemaker:DescribeTrainingJob"},
+    "FinishFunction": {*TABLE, "events:PutEvents", *STOP},
+    "ReaperFunction": {
+        *TABLE,
+        *WAKE,
+        *STOP,
+        "sagemaker:DescribeTrainingJob",
+        "batch:DescribeJobs",
+        "logs:GetLogEvents",
+    },
 }
 """What each function's use cases call (service.py, the store, the backends, scheduling)."""
-
-
-@functools.cache
-def template() -> dict[str, Any]:
-    from cfnlint.decode import cfn_yaml
-
-    return json.loads(json.dumps(cfn_yaml.loads(TEMPLATE.read_text())))
 
 
 def resources(kind: str | None = None) -> dict[str, dict[str, Any]]:
@@ -73,10 +88,6 @@ def resolve_if(node: Any) -> Any:
     return node
 
 
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def statements(function: str) -> list[dict[str, Any]]:
     """The function's inline statements plus the shared managed policies it references."""
     found: list[dict[str, Any]] = []
@@ -87,41 +98,6 @@ def statements(function: str) -> list[dict[str, Any]]:
         else:
             found += policy["Statement"]
     return found
-
-
-@functools.cache
-def transformed() -> dict[str, Any]:
-    """The template after the SAM transform, run offline (local URIs replaced by S3 ones)."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    from samtranslator.translator.transform import transform
-
-    document = json.loads(json.dumps(template()))
-    for name, resource in document["Resources"].items():
-        props = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(props.get(key), str):
-                props[key] = {"Bucket": "artifacts", "Key": f"{name}/{key}"}
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    return transform(document, {}, NoManagedPolicies())
-
-
-@functools.cache
-def iam_reference() -> dict[str, Any]:
-    """cfn-lint's copy of the IAM Service Authorization Reference (actions, resource types)."""
-    import cfnlint
-
-    path = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
-    data = json.loads(path.read_text())
-    return data.get("serviceMap", data)
-
-
-def resource_types(action: str) -> list[str]:
-    service, name = action.lower().split(":")
-    return iam_reference()[service]["Actions"][name].get("Resources", [])
 
 
 # --- linters and the transform ---------------------------------------------------------
@@ -153,11 +129,15 @@ def asl_validator_command() -> list[str] | None:
     return [npx, "--yes", "asl-validator@4"] if npx else None
 
 
-def test_asl_validator_accepts_the_state_machine() -> None:
+def test_asl_validator_accepts_the_state_machine(tmp_path: Path) -> None:
+    """The definition as deployed in the ``aws`` partition: asl-validator takes a Resource that
+    is one whole ``${Substitution}`` or a valid ARN, so ``arn:${Partition}:...`` is filled first."""
     command = asl_validator_command()
     if command is None:
         pytest.skip("asl-validator needs Node.js: install npx, or `npm install --prefix .tools asl-validator@4`")
-    run = subprocess.run([*command, "--json-path", str(ASL)], capture_output=True, text=True, timeout=300)
+    definition = tmp_path / ASL.name
+    definition.write_text(ASL.read_text().replace("${Partition}", "aws"))
+    run = subprocess.run([*command, "--json-path", str(definition)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -192,16 +172,73 @@ def test_no_wildcard_actions_and_star_resources_only_where_aws_has_no_resource_t
                 assert resource_types(action) == [], f"{action} has resource types: scope it"
 
 
-def test_suggest_may_start_executions_of_its_own_state_machine_only() -> None:
-    """Suggest hands long jobs to a new execution: its ARN comes from the machine's Name."""
-    machine = resources()["TuningStateMachine"]["Properties"]
-    expected = (
-        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + machine["Name"]["Fn::Sub"]
-    )
-    starts = [s for s in statements("SuggestFunction") if s["Action"] == "states:StartExecution"]
-    assert [s["Resource"] for s in starts] == [{"Fn::Sub": expected}]
-    environment = resources()["SuggestFunction"]["Properties"]["Environment"]["Variables"]
-    assert environment["HYPERSTEP_STATE_MACHINE_ARN"] == {"Fn::Sub": expected}
+LONGEST_STACK_NAME = ("s" + "-0123456789abcdef" * 8)[:128]
+"""128 characters, the most a stack name may have."""
+assert len(LONGEST_STACK_NAME) == 128
+
+
+@pytest.mark.parametrize("stack", [Stack(), Stack(name=LONGEST_STACK_NAME, partition="aws-cn", region="cn-north-1")])
+def test_suggest_may_start_executions_of_its_own_state_machine_only(stack: Stack) -> None:
+    """Suggest hands long jobs to a new execution: it builds the machine's ARN from the same
+    name the machine gets (no reference to it: the definition references Suggest)."""
+    document = transformed()
+    machine_arn = stack.ref("TuningStateMachine", document)
+    assert machine_arn.startswith(f"arn:{stack.partition}:states:{stack.region}:{stack.account}:stateMachine:")
+    starts = [s for s in role_statements(stack, "SuggestFunction") if s["Action"] == "states:StartExecution"]
+    assert [s["Resource"] for s in starts] == [machine_arn]
+    environment = document["Resources"]["SuggestFunction"]["Properties"]["Environment"]["Variables"]
+    assert stack.resolve(environment["HYPERSTEP_STATE_MACHINE_ARN"], document) == machine_arn
+    assert "TuningStateMachine" not in json.dumps(resources()["SuggestFunction"])
+
+
+def named_resources(stack: Stack) -> dict[tuple[str, str], str]:
+    """Every name the template gives a resource (type's name property), resolved for ``stack``."""
+    from tests.template_model import NAME_PROPERTY
+
+    document = transformed()
+    return {
+        (logical, NAME_PROPERTY[r["Type"]]): stack.physical_name(logical, document)
+        for logical, r in document["Resources"].items()
+        if NAME_PROPERTY.get(r["Type"]) in r.get("Properties", {})
+    }
+
+
+def test_named_resources_fit_their_limits_for_the_longest_stack_name() -> None:
+    """Stack names run to 128 characters; a state machine name to 80, a schedule group's to
+    64, a layer's to 140 (CloudFormation's resource schemas, as cfn-lint ships them)."""
+    document = transformed()
+    names = named_resources(Stack(name=LONGEST_STACK_NAME))
+    kinds = {document["Resources"][logical]["Type"] for logical, _ in names}
+    named = ("StepFunctions::StateMachine", "Scheduler::ScheduleGroup", "Lambda::LayerVersion", "Logs::LogGroup")
+    assert kinds >= {f"AWS::{kind}" for kind in named}
+    for (logical, prop), name in names.items():
+        schema = resource_schema(document["Resources"][logical]["Type"])["properties"][prop]
+        assert len(name) <= schema.get("maxLength", 10**6), f"{logical}.{prop} is {len(name)} characters: {name}"
+        assert re.search(schema.get("pattern", ""), name), f"{logical}.{prop} {name!r} breaks {schema['pattern']}"
+
+
+def test_two_stacks_in_one_region_name_nothing_alike() -> None:
+    """A second stack in the same account and region must not collide with the first."""
+    first = named_resources(Stack(name="hyperstep", uuid="6f1d2c3b-4a5e-11f0-9c7d-0a1b2c3d4e5f"))
+    second = named_resources(Stack(name="hyperstep-dev", uuid="0e9a8b7c-4a5e-11f0-8e6f-5a4b3c2d1e0f"))
+    assert first.keys() == second.keys()
+    assert not set(first.values()) & set(second.values())
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config["default"]["deploy"]["parameters"]["parameter_overrides"]
+    assert "ScheduleGroupName" not in overrides  # a fixed name there would clash again
+
+
+def test_a_given_schedule_group_name_is_used_and_followed_by_the_api_permission() -> None:
+    document = transformed()
+    for stack, group in [
+        (Stack(parameters={"ScheduleGroupName": "team-tuning"}), "team-tuning"),
+        (Stack(), f"hyperstep-{Stack().uuid}"),
+    ]:
+        assert stack.physical_name("ScheduleGroup", document) == group
+        environment = document["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+        assert stack.resolve(environment["HYPERSTEP_SCHEDULE_GROUP"], document) == group
+        (create,) = [s for s in role_statements(stack, "ApiFunction") if s["Action"] == "scheduler:CreateSchedule"]
+        assert create["Resource"] == f"arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/*"
 
 
 def test_pass_role_is_limited_to_one_role_and_one_service() -> None:
@@ -263,12 +300,61 @@ def test_api_requires_iam_and_routes_equal_the_resolvers() -> None:
 def test_state_machine_substitutions_cover_the_definition_and_invoke_only_its_functions() -> None:
     machine = resources("AWS::Serverless::StateMachine")["TuningStateMachine"]["Properties"]
     used = set(re.findall(r"\$\{(\w+)\}", ASL.read_text()))
-    substitutions = machine["DefinitionSubstitutions"]
+    substitutions = dict(machine["DefinitionSubstitutions"])
     assert set(substitutions) == used
+    assert substitutions.pop("Partition") == {"Ref": "AWS::Partition"}
     invoked = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in machine["Policies"] if "LambdaInvokePolicy" in p}
     assert invoked == {v["Fn::GetAtt"][0] for v in substitutions.values()}
     assert machine["Tracing"] == {"Enabled": True}
     assert machine["Logging"]["IncludeExecutionData"] is False
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_every_arn_in_the_definition_is_in_the_stacks_partition(partition: str) -> None:
+    """``arn:aws:`` written out breaks the China and GovCloud partitions: the definition gets
+    the partition as a substitution and the template builds ARNs from ``AWS::Partition``."""
+    assert "arn:aws:" not in ASL.read_text() and "arn:aws:" not in TEMPLATE.read_text()
+    document = transformed()
+    stack = Stack(partition=partition, region={"aws": "us-east-1"}.get(partition, f"{partition[4:]}-west-1"))
+    machine = document["Resources"]["TuningStateMachine"]["Properties"]
+    values = stack.resolve(machine["DefinitionSubstitutions"], document)
+    definition = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], ASL.read_text())
+    arns = re.findall(r'"(arn:[^"]*)"', definition)
+    assert len(arns) >= 5 and all(arn.startswith(f"arn:{partition}:") for arn in arns), arns
+
+
+def test_api_gateway_invokes_the_function_under_its_permission_not_the_callers_credentials() -> None:
+    """With SAM's default InvokeRole (CALLER_CREDENTIALS) every integration carries
+    ``credentials: arn:aws:iam::*:user/*`` and a caller holding only execute-api:Invoke gets
+    a 500; without credentials, API Gateway needs a Lambda permission for each route."""
+    document = transformed()
+    (api,) = [r for r in document["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    paths = api["Properties"]["Body"]["paths"]
+    operations = [(path, method, op) for path, item in paths.items() for method, op in item.items()]
+    assert len(operations) == 5
+    permissions = [
+        r["Properties"]
+        for r in document["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    for path, method, op in operations:
+        integration = op["x-amazon-apigateway-integration"]
+        assert "credentials" not in integration, (method, path, integration)
+        assert "${ApiFunction.Arn}" in json.dumps(integration["uri"])
+        route = re.sub(r"\{[^}]+\}", "*", path)
+        allowed = [p for p in permissions if p["SourceArn"]["Fn::Sub"][0].endswith(f"/{method.upper()}{route}")]
+        assert [p["FunctionName"] for p in allowed] == [{"Ref": "ApiFunction"}], (method, path)
+        assert allowed[0]["Action"] == "lambda:InvokeFunction"
+
+
+def test_tagging_batch_jobs_requires_hyperstep_tags_in_the_request() -> None:
+    """Launch may tag only the jobs it submits (their request carries hyperstep's tags), not
+    any job in the account: TerminateJob trusts the ``hyperstep:job-id`` tag."""
+    launch = role_statements(Stack(parameters=BACKENDS), "LaunchFunction")
+    (tagging,) = [s for s in launch if s["Action"] == "batch:TagResource"]
+    assert tagging["Condition"] == {
+        "Null": {"aws:RequestTag/hyperstep:job-id": "false", "aws:RequestTag/hyperstep:trial-id": "false"}
+    }
 
 
 def test_every_function_folder_has_its_handler() -> None:

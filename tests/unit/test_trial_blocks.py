@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from hyperstep.backends.batch.block import BatchTrial
+from hyperstep.backends.sagemaker.block import SageMakerTrial
 from hyperstep.errors import SpecError
 from hyperstep.spec import JobSpec, parse_spec
-from hyperstep.trial_blocks import BatchTrial, SageMakerTrial
 
 SAGEMAKER: dict[str, Any] = {
     "backend": "sagemaker",

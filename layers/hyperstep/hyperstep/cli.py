@@ -1,4 +1,4 @@
-"""The ``hyperstep`` command line: validate, run, status, trials.
+"""The ``hyperstep`` command line: validate, run, status, trials, report, import-amt.
 
 Every failure the user can cause ends with exit code 2 and one line
 ``hyperstep: error: <field>: <reason>``; nothing is written to the store before the
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -17,11 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from hyperstep import views
-from hyperstep.backends.local import resolve_command
+from hyperstep.backends.local.adapter import resolve_command
+from hyperstep.backends.local.block import LocalTrial
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus, TrialState
-from hyperstep.spec import JobSpec, LocalTrial, load_spec
+from hyperstep.spec import JobSpec, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
 DEFAULT_STORE = ".hyperstep/hyperstep.db"
@@ -93,6 +97,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_trials)
 
+    p = sub.add_parser("report", help="write an HTML page with plots of a job (needs hyperstep[report])")
+    p.add_argument("job")
+    p.add_argument("--out", metavar="DIR", help="folder for report.html and the PNGs (default: reports/JOB)")
+    p.add_argument("--runs", default="runs", metavar="DIR", help="local runs' --out (default: runs)")
+    p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
+    p.set_defaults(command=cmd_report)
+
     p = sub.add_parser("submit", help="start a job on a deployment (SigV4-signed with your AWS credentials)")
     p.add_argument("spec")
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
@@ -102,6 +113,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
     p.set_defaults(command=cmd_stop)
+
+    p = sub.add_parser("import-amt", help="turn a SageMaker AMT tuning job request into a spec")
+    p.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON, as for --cli-input-json)")
+    p.add_argument("-o", "--output", metavar="SPEC", help="write the spec here (default: standard output)")
+    p.add_argument(
+        "--backend",
+        choices=["sagemaker", "local"],
+        help="trial backend (default: sagemaker; local with --command)",
+    )
+    p.add_argument(
+        "--command",
+        dest="train_command",
+        help='local runs: the command that replaces the training image, e.g. "python train.py"',
+    )
+    p.add_argument("--max-trials", type=int, metavar="N", help="trial budget instead of MaxNumberOfTrainingJobs")
+    p.set_defaults(command=cmd_import_amt)
     return top
 
 
@@ -239,6 +266,52 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
     print(json.dumps(remote.stop(args.job, need_api(args))))
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from hyperstep import job_report
+
+    if args.api:
+        data = job_report.from_api(args.job, args.api)
+    else:
+        data = job_report.from_store(open_store(args.store), args.job, Path(args.runs))
+    page = job_report.write_report(data, Path(args.out or Path("reports") / data.job.id))
+    print(f"wrote {page} (open it in a browser; the plots are also PNG files beside it)")
+    return 0
+
+
+def cmd_import_amt(args: argparse.Namespace) -> int:
+    """Write the spec (to ``-o`` or stdout) and name on stderr, one line each, what it leaves out."""
+    from hyperstep.amt import import_request
+
+    backend = args.backend or ("local" if args.train_command else "sagemaker")
+    if backend == "local" and not args.train_command:
+        raise SpecError('--command: a local run needs the command that replaces the image, e.g. "python train.py"')
+    if backend == "sagemaker" and args.train_command:
+        raise SpecError("--command: SageMaker trials run the request's image; use --command with --backend local")
+    command = shlex.split(args.train_command) if args.train_command else None
+    if command == []:
+        raise SpecError("--command: empty")
+    imported = import_request(read_request(args.request), command=command, max_trials=args.max_trials)
+    text = yaml.safe_dump(imported.spec, sort_keys=False, width=120)
+    for line in imported.notes:
+        print(f"hyperstep: import-amt: {line}", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}; check it with: hyperstep validate {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
+def read_request(path: str) -> Any:
+    """A request file as JSON data; ``SpecError`` (one line) when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
 
 
 def need_api(args: argparse.Namespace) -> str:

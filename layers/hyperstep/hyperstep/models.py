@@ -2,11 +2,17 @@
 
 They are plain pydantic models so that every adapter (SQLite, DynamoDB, in-memory)
 stores and returns exactly the same thing.
+
+A trial's reported metrics are kept with their step and finality (``MetricReport``) and
+merged by ``merge_reports``, which gives the same result whatever order the reports
+arrive in and however often each arrives: EventBridge delivers a script's reports
+unordered, some twice, some after the trial's end.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections.abc import Mapping
 from enum import StrEnum
@@ -15,11 +21,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hyperstep.spec import JobSpec
-
-
-def now() -> float:
-    """Wall-clock time in epoch seconds (the only clock records use)."""
-    return time.time()
 
 
 class TrialState(StrEnum):
@@ -50,6 +51,43 @@ class JobStatus(StrEnum):
         return self in (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
 
 
+class MetricReport(BaseModel):
+    """One value a trial's script reported for one metric, and what orders it.
+
+    Reports of one metric are ranked by ``rank``: a final report beats any other, then a
+    higher step beats a lower one (no step counts as below step 0), then a later report
+    (``at``, the script's own clock) beats an earlier one. So the kept value is the final
+    one once it has arrived, else the newest step's, whatever the arrival order.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: float
+    step: int | None = None
+    final: bool = False
+    at: float | None = None
+    """When the script reported it (epoch seconds); orders reports of equal step."""
+
+    @property
+    def rank(self) -> tuple[bool, int, float]:
+        return (self.final, -1 if self.step is None else self.step, 0.0 if self.at is None else self.at)
+
+
+def merge_reports(kept: Mapping[str, MetricReport], new: Mapping[str, MetricReport]) -> dict[str, MetricReport]:
+    """Per metric, the report that ranks highest among ``kept`` and ``new``.
+
+    A duplicate ranks the same and carries the same value, so merging it again changes
+    nothing. Two different values of equal rank (same finality and step, no ``at``) have
+    nothing that orders them; the newer arrival wins then.
+    """
+    merged = dict(kept)
+    for name, report in new.items():
+        old = merged.get(name)
+        if old is None or report.rank >= old.rank:
+            merged[name] = report
+    return merged
+
+
 class Trial(BaseModel):
     """One configuration and what became of it."""
 
@@ -65,9 +103,33 @@ class Trial(BaseModel):
     error: str | None = None
     backend_ref: str | None = None
     """The backend's name for the running trial (process id, training job name, Batch job id)."""
-    created_at: float = Field(default_factory=now)
+    created_at: float = Field(default_factory=time.time)
+    """Epoch seconds, as every time here; the study stamps it with its store's clock."""
     started_at: float | None = None
     ended_at: float | None = None
+    reports: dict[str, MetricReport] = Field(default_factory=dict)
+    """Per metric, the highest-ranking report of the trial's script (``merge_reports``);
+    while the trial is active, ``metrics`` holds their values."""
+    awaiting_result_since: float | None = None
+    """When the backend said the trial completed without its final objective value (epoch
+    seconds). The trial stays running, holding its budget and slot, until a final report
+    completes it or the reaper, after its grace period, settles it from the source."""
+
+    def with_reports(self, reports: Mapping[str, MetricReport]) -> Trial:
+        """The trial with ``reports`` merged in and ``metrics`` showing the merged values."""
+        merged = merge_reports(self.reports, reports)
+        values = {name: report.value for name, report in merged.items()}
+        return self.model_copy(update={"reports": merged, "metrics": {**self.metrics, **values}})
+
+    def final_reports(self) -> dict[str, float]:
+        """The values the script reported as final, by metric."""
+        return {name: report.value for name, report in self.reports.items() if report.final}
+
+
+def drawn_seed(spec: JobSpec) -> int | None:
+    """A seed for a new job whose spec gives none (numpy takes any non-negative integer);
+    None when the spec gives one."""
+    return secrets.randbelow(2**31) if spec.strategy.seed is None else None
 
 
 def finite_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -92,7 +154,8 @@ class Job(BaseModel):
     id: str
     spec: JobSpec
     status: JobStatus = JobStatus.RUNNING
-    created_at: float = Field(default_factory=now)
+    created_at: float = Field(default_factory=time.time)
+    """Epoch seconds; the service and the study stamp it with the store's clock."""
     ended_at: float | None = None
     trial_seq: int = 0
     budget_used: int = 0
@@ -105,6 +168,16 @@ class Job(BaseModel):
     parents: tuple[str, ...] = ()
     """Earlier jobs whose completed trials this one learns from (warm start), as SageMaker
     AMT's ``WarmStartConfig.ParentHyperParameterTuningJobs``."""
+    seed: int | None = None
+    """The seed drawn for a job whose spec gives none (``drawn_seed``), once, when the job
+    is created and stored with it: every Suggest of the job continues the same sequence,
+    and the job can be repeated. None when the spec gives the seed."""
+
+    @property
+    def strategy_seed(self) -> int | None:
+        """The seed the job's strategy runs with: the spec's, else the one drawn for the job
+        (None only for a job stored before seeds were kept)."""
+        return self.spec.strategy.seed if self.spec.strategy.seed is not None else self.seed
 
     @property
     def minimize(self) -> bool:

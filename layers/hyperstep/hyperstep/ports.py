@@ -3,6 +3,9 @@
 - ``Orchestrator``: starts an execution of the tuning state machine and wakes one that
   waits on a task token (Step Functions on AWS, the local executor on a laptop).
 - ``EventPublisher``: tells the world a job has finished (EventBridge, in-process bus).
+
+``tests/contract/test_orchestrator_contract.py`` and ``test_publisher_contract.py`` hold
+every adapter to these contracts.
 """
 
 from __future__ import annotations

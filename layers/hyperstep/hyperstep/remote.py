@@ -161,13 +161,16 @@ def _segment(value: str) -> str:
 
 
 def _describe(status: int, payload: bytes) -> str:
-    """``"422 parameters.0: low must be less than high"`` from the API's error body."""
+    """``"422 parameters.0: low must be less than high"`` from the API's error body; a 500
+    says its request id (``"500 internal error (request id ...)"``), which finds the logs."""
     try:
         body = json.loads(payload)
     except ValueError:
         body = None
     if isinstance(body, dict) and ("reason" in body or "message" in body):
         reason = body.get("reason") or body.get("message")
+        if body.get("request_id"):
+            reason = f"{reason} (request id {body['request_id']})"
         return f"{status} {body['field']}: {reason}" if body.get("field") else f"{status} {reason}"
     text = payload.decode(errors="replace").strip()[:300]
     return f"{status} {text or 'no details'}"

@@ -1,11 +1,22 @@
 """``report``: how a training script tells hyperstep its metrics.
 
     import hyperstep
-    hyperstep.report({"val_loss": 0.084, "val_accuracy": 0.973}, step=epoch)
+    for epoch in range(epochs):
+        ...
+        hyperstep.report({"val_loss": loss, "val_accuracy": acc}, step=epoch)  # intermediate
+    hyperstep.report({"val_loss": best_loss, "val_accuracy": best_acc})       # final
+
+**A report without ``step`` is final**: its values are the trial's result (its objective
+value, whatever arrives when). A report with ``step`` is intermediate (progress, early
+stopping) unless ``final=True`` says otherwise. Of several reports of one metric the
+trial keeps the final one, else the highest step's; each carries the time it was made, so
+reports of the same step keep the later one. A trial whose script never reports its
+objective as final ends with the last value its log shows (the ``metric_definitions``
+regexes over the printed lines, as SageMaker reads them) or fails saying so.
 
 This module runs inside the user's training container or process, not in hyperstep's
-own services; it is the one place in the library that reads ``os.environ``, because
-there the environment is the only channel the backend had to pass anything in.
+own services; with the CLI, it is the one place in the library that reads ``os.environ``,
+because there the environment is the only channel the backend had to pass anything in.
 
 - Every call prints one ``name=value`` line per metric (flushed at once), which the local
   backend's and SageMaker's ``metric_definitions`` regexes match, e.g. ``loss=([0-9.eE+-]+)``.
@@ -22,6 +33,7 @@ import math
 import numbers
 import os
 import sys
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TextIO
@@ -98,7 +110,7 @@ def _publish(client: Any, entry: dict[str, Any]) -> None:
 def report(
     metrics: Mapping[str, float],
     step: int | None = None,
-    final: bool = False,
+    final: bool | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     client: Any = None,
@@ -107,7 +119,8 @@ def report(
     """Report metrics of the running trial: print them, and publish them on AWS.
 
     ``step`` orders intermediate reports (epoch, iteration); ``final`` marks the values the
-    trial ends with. ``environ``, ``client`` and ``stream`` exist for tests.
+    trial ends with and defaults to ``step is None``: a report without a step is final.
+    ``environ``, ``client`` and ``stream`` exist for tests.
     """
     values = _finite(metrics)
     if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
@@ -122,7 +135,14 @@ def report(
     job_id, trial_id = env.get(ENV_JOB_ID), env.get(ENV_TRIAL_ID)
     if not job_id or not trial_id:
         raise ReportError(f"{ENV_EVENT_BUS} is set but {ENV_JOB_ID} or {ENV_TRIAL_ID} is not")
-    detail: dict[str, Any] = {"job_id": job_id, "trial_id": trial_id, "metrics": values, "final": final}
+    final = step is None if final is None else bool(final)
+    detail: dict[str, Any] = {
+        "job_id": job_id,
+        "trial_id": trial_id,
+        "metrics": values,
+        "final": final,
+        "at": time.time(),
+    }
     if step is not None:
         detail["step"] = step
     _publish(client or _events_client(), metric_entry(bus, detail))

@@ -1,8 +1,24 @@
 """The use cases the handlers call: submit, suggest, launch, wait, collect, finish, stop, reap.
 
-Each takes a small pydantic request and returns a small pydantic response: exactly what
-crosses a Lambda boundary. Handlers decide nothing; the state machine only routes on
-the flags these return (``Plan.done``, ``Progress.done``).
+Each takes a small pydantic request and returns a small pydantic response (both in
+``hyperstep.messages``): exactly what crosses a Lambda boundary. Handlers decide nothing;
+the state machine only routes on the flags these return (``Plan.done``, ``Progress.done``).
+
+**A trial's objective is its final value, whatever the order of events.** EventBridge
+delivers a trial's end event and its script's metric reports in no order, some twice,
+some late, some never. So:
+
+- reports are kept with their step and finality and merged by rank (``MetricReport``: a
+  final report beats any step, a higher step a lower one, a duplicate changes nothing);
+- a completed trial's final metrics are its final reports overlaid by the platform's own
+  (the end event's, else ``TrialBackend.final_metrics``, SageMaker's Describe, asked
+  whenever the event lacks the objective); an intermediate value never becomes the objective;
+- a trial that completed without its final objective, on a backend whose reports may come
+  late (``late_reports``), stays running, awaiting it (``Trial.awaiting_result_since``): a
+  final report arriving later completes it, and the reaper, once the grace period has
+  passed, completes it from the source (``TrialBackend.recover_metrics``: SageMaker's
+  Describe, a Batch job's log read with the spec's regexes) or fails it saying what was
+  missing. A failed or stopped trial is recorded at once with what was reported.
 """
 
 from __future__ import annotations
@@ -10,26 +26,29 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from hyperstep.backends.base import TrialBackend, TrialResult
+from hyperstep.backends.base import TrialBackend
 from hyperstep.errors import ConflictError, LaunchError
-from hyperstep.events import TrialMetric
-from hyperstep.models import Job, JobStatus, Trial, TrialState, finite_metrics
+from hyperstep.messages import (
+    FinishRequest,
+    LaunchRequest,
+    Plan,
+    Progress,
+    SuggestRequest,
+    TrialMetric,
+    TrialResult,
+    WaitRequest,
+)
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
@@ -39,56 +58,6 @@ class _Message(BaseModel):
 ROUND_EVENTS = 20
 LAUNCH_EVENTS = 8
 HANDOFF_EVENTS = 10_000
-
-
-class SuggestRequest(_Message):
-    """What Suggest Trials gets: the job, and how long this execution's history has grown."""
-
-    job_id: str
-    execution: str | None = None
-    """The execution's name (``$$.Execution.Name``): names the one it may hand over to."""
-    history_events: int = 0
-    """Estimated history events of this execution so far (carried round to round in ``$.plan``)."""
-
-
-class Plan(_Message):
-    """What Suggest decided: trials to launch now, that the job is done, or that a new
-    execution has taken over the job (``handoff``; this one then ends)."""
-
-    job_id: str
-    done: bool
-    trial_ids: list[str] = Field(default_factory=list)
-    results_seen: int
-    """How many trials had finished when this plan was made (Wait compares against it)."""
-    reason: str | None = None
-    handoff: bool = False
-    history_events: int = 0
-
-
-class LaunchRequest(_Message):
-    job_id: str
-    trial_id: str
-
-
-class WaitRequest(_Message):
-    job_id: str
-    task_token: str
-    results_seen: int
-
-
-class Progress(_Message):
-    """What a woken execution gets: whether the job is done."""
-
-    job_id: str
-    done: bool
-    results: int
-    active: int
-
-
-class FinishRequest(_Message):
-    job_id: str
-    error: dict[str, Any] | None = None
-    """Step Functions' caught error (``Error``, ``Cause``) when a state failed for good."""
 
 
 def results_of(job: Job) -> int:
@@ -105,13 +74,15 @@ class TuningService:
         backends: Mapping[str, TrialBackend],
         orchestrator: Orchestrator | None = None,
         publisher: EventPublisher | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``clock`` defaults to the store's: the times the service compares (runtime,
+        grace periods, timeouts) and those the store stamps must come from one clock."""
         self.store = store
         self.backends = backends
         self.orchestrator = orchestrator
         self.publisher = publisher or NullPublisher()
-        self.clock = clock
+        self.clock = store.clock if clock is None else clock
 
     # submit
 
@@ -122,7 +93,9 @@ class TuningService:
         """
         for parent in parents:
             self.store.get_job(parent)  # NotFoundError for an unknown parent
-        job = Job(id=job_id or new_job_id(spec.name), spec=spec, created_at=self.clock(), parents=tuple(parents))
+        now = self.clock()
+        job_id = job_id or new_job_id(spec.name, now)
+        job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec))
         self.store.create_job(job)
         return job
 
@@ -146,11 +119,19 @@ class TuningService:
     # the loop
 
     def suggest(self, request: SuggestRequest) -> Plan:
-        """Stop what must stop, then fill the free parallel slots with new trials."""
+        """Stop what must stop, then plan the pending trials and new ones for the free slots.
+
+        Safe to run twice with the same input (Step Functions retries a Task whose response
+        was lost after its writes landed): the trials a first run reserved are still
+        pending, so the second run plans them again instead of counting them as running
+        and planning nothing; a first run that handed the job over hands it over again.
+        """
         job = self.store.get_job(request.job_id)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
+        if request.execution and self.handed_over(job, request.execution):
+            return self._handoff_plan(job, seen)
         reason = self.stop_reason(job)
         if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
@@ -159,6 +140,7 @@ class TuningService:
             self._stop_active(job, trials)
             seen = results_of(self.store.get_job(job.id))
             trials = self.store.list_trials(job.id)
+        pending = [t for t in trials if t.state is TrialState.PENDING]
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
@@ -166,14 +148,15 @@ class TuningService:
             new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
             if not new and active == 0:
                 reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
+        planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
         return Plan(
             job_id=job.id,
             done=done,
-            trial_ids=[t.id for t in new],
+            trial_ids=planned,
             results_seen=seen,
             reason=reason if done else None,
-            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(new),
+            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(planned),
         )
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
@@ -185,7 +168,25 @@ class TuningService:
         """
         assert self.orchestrator is not None, "handing over needs an orchestrator"
         execution_id = self.orchestrator.start_execution(job.id, execution_name(job.id, execution))
-        self.store.set_job_status(job.id, job.status, execution_id=execution_id)
+        self._record_execution(job.id, execution_id)
+        return self._handoff_plan(job, seen)
+
+    def _record_execution(self, job_id: str, execution_id: str) -> Job:
+        """Store the job's current execution, keeping whatever status the job has now (a
+        stop landing meanwhile must not be written back to running)."""
+        for _ in range(8):
+            status = self.store.get_job(job_id).status
+            with contextlib.suppress(ConflictError):
+                return self.store.set_job_status(job_id, status, expected=(status,), execution_id=execution_id)
+        raise ConflictError(f"job {job_id!r}: its status kept changing while recording execution {execution_id}")
+
+    @staticmethod
+    def handed_over(job: Job, execution: str) -> bool:
+        """Whether the execution named ``execution`` has already handed the job to its successor."""
+        return (job.execution_id or "").endswith(f":{execution_name(job.id, execution)}")
+
+    @staticmethod
+    def _handoff_plan(job: Job, seen: int) -> Plan:
         return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
 
     def stop_reason(self, job: Job) -> str | None:
@@ -210,8 +211,8 @@ class TuningService:
         for trial in trials:
             if trial.state is TrialState.PENDING:
                 self.store.finish_trial(job.id, trial.id, TrialState.STOPPED, error="stopped before launch")
-            elif trial.state is TrialState.RUNNING:
-                self.backend_for(job).stop(job, trial)
+            elif trial.state is TrialState.RUNNING and trial.awaiting_result_since is None:
+                self.backend_for(job).stop(job, trial)  # one awaiting its result has ended already
 
     def launch(self, request: LaunchRequest) -> dict[str, Any]:
         """Start one trial on its backend; idempotent for a trial already started."""
@@ -237,50 +238,106 @@ class TuningService:
             self.wake(job.id)
 
     def collect(self, result: TrialResult) -> bool:
-        """Record a trial's end exactly once and wake the waiting execution.
+        """Record a trial's end exactly once, with its final metrics, and wake the waiting execution.
 
-        A completed trial that did not report the objective metric, or reported NaN or
-        infinity, is recorded as failed; other non-finite metrics are dropped.
-        Returns whether this call recorded it (False for a repeated or late event).
+        A failed or stopped trial is recorded at once with the metrics reported so far. A
+        completed one completes when its final metrics hold the objective (NaN or infinity
+        fail it; other non-finite metrics are dropped), else waits for them or fails (see
+        ``_complete``). Returns whether this call recorded the end: False for a repeated or
+        late event, and while the trial waits for its final objective.
         """
         job = self.store.get_job(result.job_id)
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
             return False
-        metrics = {**trial.metrics, **result.metrics}
-        state, value, error = TrialState(result.state), None, result.error
+        if result.state != "completed":
+            return self._end(job, trial, TrialState(result.state), {**trial.metrics, **result.metrics}, result.error)
+        platform = dict(result.metrics)
+        if job.spec.objective.metric not in platform:
+            platform = {**self._described_metrics(job, trial), **platform}
+        return self._complete(job, trial, platform)
+
+    def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float]) -> bool:
+        """End a trial the backend says completed: with the objective among its final
+        metrics (final reports overlaid by the ``platform``'s), as completed. Without it,
+        a trial whose reports may come late waits for them (``await_result``; the reaper
+        settles it after its grace); any other fails."""
         objective = job.spec.objective.metric
-        if state is TrialState.COMPLETED and objective not in metrics:
-            metrics.update(self._described_metrics(job, trial))
-        reported, metrics = metrics.get(objective), finite_metrics(metrics)  # NaN/inf: no result
+        final = {**trial.final_reports(), **platform}
+        if objective in final:
+            return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final})
+        if not self._takes_late_reports(job):
+            return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, missing_objective(job, trial))
+        waiting = self.store.await_result(job.id, trial.id)
+        if waiting is not None and objective in waiting.final_reports():  # it landed meanwhile
+            return self._complete(job, waiting, platform)
+        return False
+
+    def _end(
+        self, job: Job, trial: Trial, state: TrialState, metrics: Mapping[str, float], error: str | None = None
+    ) -> bool:
+        """Record the trial's end once (the store's conditional write) and wake the job's
+        execution. A completed trial's value is ``metrics[objective]``; NaN or infinity
+        there fails it."""
+        objective, value = job.spec.objective.metric, None
         if state is TrialState.COMPLETED:
-            value = metrics.get(objective)
-            if reported is not None and value is None:
+            reported = metrics.get(objective)
+            if reported is not None and math.isfinite(reported):
+                value = reported
+            else:
                 state, error = TrialState.FAILED, f"objective metric {objective!r} is not a finite number ({reported})"
-            elif value is None:
-                state, error = TrialState.FAILED, f"objective metric {objective!r} was not reported"
-        recorded = self.store.finish_trial(job.id, trial.id, state, value=value, metrics=metrics, error=error)
+        recorded = self.store.finish_trial(
+            job.id, trial.id, state, value=value, metrics=finite_metrics(metrics), error=error
+        )
         if recorded:
             self.wake(job.id)
         return recorded
 
-    def _described_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
-        """Final metrics from the backend itself, for an end event that carried none
-        (SageMaker's state-change event may omit ``FinalMetricDataList``)."""
+    def _takes_late_reports(self, job: Job) -> bool:
         try:
-            described = self.backend_for(job).describe(job, trial)
+            return self.backend_for(job).late_reports
+        except LaunchError:  # a job driven by ask/tell, or a backend not wired here
+            return False
+
+    def _described_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+        """Final metrics the platform keeps, for an end event that carried none of the
+        objective (SageMaker's state-change event may omit ``FinalMetricDataList``)."""
+        try:
+            return self.backend_for(job).final_metrics(job, trial)
         except LaunchError:
             return {}
-        return described.metrics if described is not None else {}
 
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
-        """Keep intermediate metrics on a running trial (the finite ones)."""
-        return self.store.report_metrics(job_id, trial_id, finite_metrics(metrics))
+    def report_metrics(
+        self,
+        job_id: str,
+        trial_id: str,
+        metrics: dict[str, float],
+        step: int | None = None,
+        final: bool | None = None,
+        at: float | None = None,
+    ) -> bool:
+        """Keep metrics a trial's script reported (the finite ones), merged order-free by
+        rank (``MetricReport``). ``final`` defaults to "no step given", the rule of
+        ``hyperstep.report``. A final report of the objective completes a trial that ended
+        awaiting it. Returns False, keeping nothing, for a trial already recorded."""
+        final = step is None if final is None else final
+        reports = {
+            name: MetricReport(value=value, step=step, final=final, at=at)
+            for name, value in finite_metrics(metrics).items()
+        }
+        trial = self.store.report_metrics(job_id, trial_id, reports)
+        if trial is None:
+            return False
+        if trial.awaiting_result_since is not None:
+            job = self.store.get_job(job_id)
+            if job.spec.objective.metric in trial.final_reports():
+                self._complete(job, trial, self._described_metrics(job, trial))
+        return True
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way."""
         if isinstance(event, TrialMetric):
-            return self.report_metrics(event.job_id, event.trial_id, event.metrics)
+            return self.report_metrics(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at)
         return self.collect(event)
 
     def progress(self, job_id: str) -> Progress:
@@ -300,7 +357,11 @@ class TuningService:
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event."""
         job = self.store.get_job(request.job_id)
-        self._stop_active(job, self.store.list_trials(job.id))  # none, unless the loop broke off
+        trials = self.store.list_trials(job.id)
+        self._stop_active(job, trials)  # none, unless the loop broke off
+        for trial in trials:  # ended on the backend, final objective still to come: settle now,
+            if trial.state is TrialState.RUNNING and trial.awaiting_result_since is not None:
+                self._settle_from_source(job, trial)  # the reaper does not visit finished jobs
         if request.error:
             status, error = JobStatus.FAILED, failure_reason(request.error)
         elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
@@ -327,20 +388,27 @@ class TuningService:
         return job
 
     def reap(self, grace_seconds: float = 300.0) -> dict[str, int]:
-        """Reconcile what events missed: time out stuck trials, fetch lost results, wake jobs."""
+        """Reconcile what events missed, for every unfinished job however many jobs exist."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
-        for job in self.store.list_jobs(limit=1000):
-            if job.status.finished:
-                continue
+        for job in self.store.list_unfinished_jobs():
             counts["jobs"] += 1
-            for trial in self.store.list_trials(job.id):
-                if trial.state is not TrialState.RUNNING:
-                    continue
-                self._reap_trial(job, trial, grace_seconds, counts)
-            self.wake(job.id)
+            self.reap_job(job, grace_seconds, counts)
         return counts
 
+    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
+        """Fetch lost results of the job's running trials, time out stuck ones, and wake its
+        execution. The wake also rescues pending trials nobody launched: the Suggest it
+        leads to plans every pending trial again."""
+        for trial in self.store.list_trials(job.id):
+            if trial.state is TrialState.RUNNING:
+                self._reap_trial(job, trial, grace_seconds, counts)
+        self.wake(job.id)
+
     def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
+        if trial.awaiting_result_since is not None:
+            if self.clock() - trial.awaiting_result_since > grace:
+                counts["recorded"] += self._settle_from_source(job, trial, grace)
+            return
         timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
@@ -349,6 +417,25 @@ class TuningService:
             self.backend_for(job).stop(job, trial)
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
             counts["timed_out"] += self.collect(stuck)
+
+    def _settle_from_source(self, job: Job, trial: Trial, grace: float | None = None) -> bool:
+        """End a trial that completed without its final objective and has waited ``grace``
+        seconds for it (None: its job is ending): complete it from the source
+        (``recover_metrics``), else fail it.
+
+        A source that cannot be read (no permission, say) fails the trial with the reason
+        rather than stopping the reaper: left running, it would hold its job forever.
+        """
+        problem, trial = None, self.store.get_trial(job.id, trial.id)  # with any report that came meanwhile
+        try:
+            recovered = self.backend_for(job).recover_metrics(job, trial)
+        except Exception as exc:
+            recovered, problem = {}, f"{type(exc).__name__}: {exc}"
+        final = {**trial.final_reports(), **recovered}
+        metrics = {**trial.metrics, **final}
+        if job.spec.objective.metric in final:
+            return self._end(job, trial, TrialState.COMPLETED, metrics)
+        return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial, grace, problem))
 
     def backend_for(self, job: Job) -> TrialBackend:
         if job.spec.trial is None:
@@ -371,11 +458,31 @@ def failure_reason(error: Mapping[str, Any]) -> str:
     return f"{error.get('Error')}: {cause}"
 
 
+def missing_objective(job: Job, trial: Trial, grace: float | None = None, problem: str | None = None) -> str:
+    """Why a completed trial has no objective value, and what its script should do."""
+    objective = job.spec.objective.metric
+    reason = f"objective metric {objective!r} was not reported"
+    if grace is not None:
+        reason += (
+            f": no final report came within {grace:g} s of the trial's end, and the backend's record and log hold none"
+        )
+    if problem is not None:
+        reason += f" (reading them failed: {problem})"
+    last = trial.reports.get(objective)
+    if last is not None and not last.final:
+        where = "" if last.step is None else f" at step {last.step}"
+        reason += (
+            f"; its last report was {objective}={last.value:g}{where}, not final:"
+            " report the final value without a step, or with final=True"
+        )
+    return reason
+
+
 def execution_name(job_id: str, seed: str) -> str:
     """An execution name (at most 80 characters) for the job, unique per ``seed``."""
     return f"{job_id[:60]}-{hashlib.sha256(seed.encode()).hexdigest()[:8]}"
 
 
-def new_job_id(name: str) -> str:
-    """A job id that sorts by time and stays short enough for resource names."""
-    return f"{name[:24]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"
+def new_job_id(name: str, now: float) -> str:
+    """A job id that sorts by time (``now``, epoch seconds) and stays short enough for resource names."""
+    return f"{name[:24]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:4]}"

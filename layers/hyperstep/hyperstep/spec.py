@@ -3,43 +3,63 @@
 Validation happens here and only here: a spec that passes ``JobSpec.model_validate``
 can run. ``load_spec`` reads YAML or JSON and turns every failure into a ``SpecError``
 whose message is one line naming the field and the reason.
+
+The ``trial`` block belongs to its backend: each backend's folder defines its block
+(``hyperstep.backends.<name>.block``) on ``spec_base.TrialBlockBase``, and ``TrialBlock``
+is the union of those the registry lists, discriminated on ``backend``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import SpecError
+from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.space import Parameter, SearchSpace, unique_names
+from hyperstep.spec_base import SpecModel
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
 
-class _Model(BaseModel):
-    # NaN and infinity are no valid target, runtime or size (and no JSON store keeps them).
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class Objective(_Model):
+class Objective(SpecModel):
     metric: str = Field(min_length=1)
     goal: Literal["minimize", "maximize"] = "minimize"
 
 
-class StrategyConfig(_Model):
+STORED = {"stored": True}
+"""Validation context for a spec read back from a store: it was checked when it came in,
+and checks that depend on the code (which options a strategy takes) are not repeated, so
+a job stored under older rules stays readable."""
+
+
+class StrategyConfig(SpecModel):
     name: Literal["random", "sobol", "grid", "bayesian", "evolutionary"] = "bayesian"
     seed: int | None = Field(default=None, ge=0)
-    """numpy seeds are non-negative integers."""
+    """numpy seeds are non-negative integers. Without one, a job draws its seed once, when
+    it is created, and keeps it (``Job.seed``): its rounds continue one sequence."""
     options: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("options")
+    @classmethod
+    def _build_the_strategy(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Build the strategy now: a bad option fails here as ``strategy.options.<name>``,
+        not at the job's first Suggest."""
+        if info.context == STORED or "name" not in info.data:
+            return options
+        from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
 
-class Budget(_Model):
+        make_strategy(info.data["name"], options)
+        return options
+
+
+class Budget(SpecModel):
     max_trials: int | None = Field(default=None, ge=1, le=10_000)
     """How many trials may run in all; None (ask/tell studies only) means no limit.
     At most 10,000: Suggest reads every trial each round and the API returns them in one
@@ -51,57 +71,18 @@ class Budget(_Model):
     """Stop as soon as a trial reaches this objective value (or better)."""
 
 
-class MetricDefinition(_Model):
-    """A metric a training script prints, matched like SageMaker's ``MetricDefinitions``."""
-
-    name: str = Field(min_length=1, max_length=255)
-    regex: str = Field(min_length=1, max_length=500)
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, regex: str) -> str:
-        try:
-            pattern = re.compile(regex)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        if pattern.groups < 1:
-            raise ValueError("the regex needs one capture group for the value")
-        return regex
-
-
-class _TrialBlock(_Model):
-    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
-    timeout_seconds: int = Field(default=3600, ge=1, le=28 * 24 * 3600)
-
-
-class LocalTrial(_TrialBlock):
-    """Run the command as a local process, SageMaker script-mode style."""
-
-    backend: Literal["local"]
-    command: list[str] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
-    workdir: str | None = None
-    """Directory the command runs from; relative paths are taken from the spec file."""
-
-    @field_validator("command")
-    @classmethod
-    def _non_empty(cls, command: list[str]) -> list[str]:
-        if not command[0].strip():
-            raise ValueError("the command's program must not be empty")
-        return command
-
-
-# The AWS blocks subclass ``_TrialBlock`` above, so they are imported only now.
-from hyperstep.trial_blocks import BatchTrial, SageMakerTrial  # noqa: E402
-
-TrialBlock = Annotated[Union[LocalTrial, SageMakerTrial, BatchTrial], Field(discriminator="backend")]
+TrialBlock = Annotated[
+    Union[tuple(backend.block for backend in BACKENDS.values())],
+    Field(discriminator="backend"),
+]
+"""The ``trial`` block: one of the registry's backends' blocks, chosen by its ``backend``."""
 
 
 MAX_SPEC_BYTES = 200_000
 """A job (its spec included) is one DynamoDB item, and an item holds at most 400 KB."""
 
 
-class JobSpec(_Model):
+class JobSpec(SpecModel):
     """Everything hyperstep needs to run one tuning job."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")
@@ -144,40 +125,12 @@ class JobSpec(_Model):
                 f"objective.metric {self.objective.metric!r} is not produced by any "
                 f"trial.metric_definitions entry (have: {', '.join(names) or 'none'})"
             )
-        if isinstance(self.trial, SageMakerTrial):
-            self.trial.check_hyperparameters(self.parameters)
+        self.trial.check_hyperparameters(self.parameters)
         return self
 
     @property
     def space(self) -> SearchSpace:
         return SearchSpace(parameters=self.parameters)
-
-
-_RATE = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>minutes?|hours?|days?)\)$")
-_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
-
-
-def check_schedule_expression(expression: str) -> str:
-    """Accept what EventBridge Scheduler accepts for a recurring schedule.
-
-    ``rate(value unit)``: a positive whole value and ``minute(s)``, ``hour(s)`` or
-    ``day(s)``, singular exactly when the value is 1. ``cron(...)``: six fields (minutes
-    hours day-of-month month day-of-week year), one of day-of-month and day-of-week ``?``.
-    """
-    rate = _RATE.match(expression)
-    if rate is not None:
-        if (rate["value"] == "1") == rate["unit"].endswith("s"):
-            raise ValueError("rate(...): the unit is singular for 1, plural otherwise: rate(1 day), rate(5 minutes)")
-        return expression
-    cron = _CRON.match(expression)
-    if cron is None:
-        raise ValueError("expected cron(...) or rate(...), e.g. rate(1 day) or cron(0 3 * * ? *)")
-    fields = cron["fields"].split()
-    if len(fields) != 6:
-        raise ValueError(f"cron(...) needs 6 fields (min hour day-of-month month day-of-week year), got {len(fields)}")
-    if "?" not in (fields[2], fields[4]):
-        raise ValueError("cron(...): day-of-month or day-of-week must be '?'")
-    return expression
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -188,7 +141,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     return f"{field or 'spec'}: {reason}{more}"
 
 
-_TAGS = {"type": ("float", "int", "categorical"), "backend": ("local", "sagemaker", "batch")}
+_TAGS = {"type": ("float", "int", "categorical"), "backend": tuple(BACKENDS)}
 
 
 def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:

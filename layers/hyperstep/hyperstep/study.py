@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from hyperstep.errors import NotFoundError
-from hyperstep.models import Job, Trial, TrialState, finite_metrics, trial_id
+from hyperstep.models import Job, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.space import SearchSpace
-from hyperstep.spec import JobSpec, Objective, StrategyConfig
+from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
 
@@ -38,18 +39,20 @@ class Study:
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
-        spec = JobSpec(
-            name=name,
-            objective=Objective(metric="objective", goal=goal),
-            parameters=space.parameters,
-            strategy=StrategyConfig(name=strategy, seed=seed, options=strategy_options or {}),  # type: ignore[arg-type]
+        spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
+            {
+                "name": name,
+                "objective": Objective(metric="objective", goal=goal),
+                "parameters": space.parameters,
+                "strategy": {"name": strategy, "seed": seed, "options": strategy_options or {}},
+            }
         )
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
             job = store.get_job(job_id)
         except NotFoundError:
-            job = Job(id=job_id, spec=spec)
+            job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
             store.create_job(job)
         self._init(store, job)
 
@@ -68,7 +71,9 @@ class Study:
         self.minimize = job.minimize
         self.parents = job.parents
         config = job.spec.strategy
-        self.seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        seed = job.strategy_seed
+        self.seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        """The job's seed; a job stored before seeds were kept draws one per study."""
         self.strategy: Strategy = make_strategy(config.name, config.options)
 
     # ask / tell
@@ -82,14 +87,20 @@ class Study:
         if n < 1:
             return []
         trials = self.store.list_trials(self.job_id)
-        history = History.from_trials(self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed)
+        history = history_of(self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed)
         rng = np.random.default_rng([self.seed, len(trials)])
         points = self.strategy.suggest(history, n, rng)
         if len(points) == 0:
             return []
         numbers = self.store.reserve_trials(self.job_id, len(points), max_trials)
         new = [
-            Trial(job_id=self.job_id, id=trial_id(number), number=number, params=self.space.decode(x))
+            Trial(
+                job_id=self.job_id,
+                id=trial_id(number),
+                number=number,
+                params=self.space.decode(x),
+                created_at=self.store.clock(),
+            )
             for number, x in zip(numbers, points)
         ]
         self.store.put_trials(new)
@@ -144,3 +155,20 @@ class Study:
         """The completed trial with the best value (None before any completes)."""
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def history_of(space: SearchSpace, trials: Sequence[Trial], minimize: bool, seed: int = 0) -> History:
+    """What a strategy sees of these trials: completed ones with a finite value (as values
+    to minimize), failed ones, and active ones (pending or running) as points to avoid."""
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and np.isfinite(t.value)]
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    pending = [t for t in trials if t.state.active]
+    sign = 1.0 if minimize else -1.0
+    return History(
+        space=space,
+        X=space.encode_many([t.params for t in done]),
+        y=np.array([sign * float(t.value) for t in done], dtype=float),  # type: ignore[arg-type]
+        X_failed=space.encode_many([t.params for t in failed]),
+        X_pending=space.encode_many([t.params for t in pending]),
+        seed=seed,
+    )

@@ -2,38 +2,79 @@
 
 A backend starts a trial and, one way or another, makes its end known as a
 ``TrialResult`` delivered to the collect use case: the local backend publishes it on the
-in-process bus; SageMaker and Batch emit EventBridge state-change events that
-``hyperstep.events`` parses. ``describe`` lets the reaper reconcile what events missed.
+in-process bus; SageMaker and Batch emit EventBridge state-change events that their
+folder's ``events`` module parses (``hyperstep.events.parse_event`` finds it through the
+registry). ``describe`` lets the reaper reconcile what events missed.
+
+A completed trial's objective is a final value, and a backend knows where its final
+values live: in the result itself (the local backend reads the log when the process
+ends), in the platform's record (``final_metrics``: SageMaker's ``FinalMetricDataList``,
+which the end event may omit), or, as a last resort, in the job's log (``recover_metrics``,
+which the reaper calls after its grace period: a Batch job's CloudWatch log stream). A
+backend whose scripts report metrics as events (``late_reports``) may see its trial end
+before the final report arrives; collect then waits for it instead of failing the trial.
+
+The port reads a job and a trial through ``JobView`` and ``TrialView``: the few fields a
+backend needs of ``hyperstep.models.Job`` and ``Trial``, which the service passes. Naming
+the store's records here would put every backend above the spec, whose ``trial`` union
+is made of the backends' blocks (see ``hyperstep.backends.registry``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
+from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from hyperstep.messages import TrialResult
+from hyperstep.spec_base import TrialBlockBase
 
-from hyperstep.models import Job, Trial
+
+class SpecView(Protocol):
+    @property
+    def trial(self) -> TrialBlockBase | None:
+        """The spec's ``trial`` block: one backend's block, None for an ask/tell study."""
 
 
-class TrialResult(BaseModel):
-    """How a trial ended, as a backend or an event reports it."""
+class JobView(Protocol):
+    """What a backend reads of a job (a ``hyperstep.models.Job``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    @property
+    def id(self) -> str: ...
 
-    job_id: str
-    trial_id: str
-    state: Literal["completed", "failed", "stopped"]
-    metrics: dict[str, float] = Field(default_factory=dict)
-    """Final metrics by name; the job's objective metric among them when it completed."""
-    error: str | None = None
+    @property
+    def spec(self) -> SpecView: ...
+
+
+class TrialView(Protocol):
+    """What a backend reads of a trial (a ``hyperstep.models.Trial``)."""
+
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def backend_ref(self) -> str | None:
+        """What ``launch`` returned, once the store recorded it."""
 
 
 class TrialBackend(ABC):
-    """Runs trials. Implementations: local, simulated, sagemaker, batch."""
+    """Runs trials. Implementations: one per folder under ``hyperstep.backends``."""
+
+    late_reports: ClassVar[bool] = False
+    """Whether the trial's script reports metrics as events that may reach collect after
+    the trial's end (EventBridge orders nothing): a trial that completed without its final
+    objective then waits for it (see ``TuningService.collect``) instead of failing."""
 
     @abstractmethod
-    def launch(self, job: Job, trial: Trial) -> str:
+    def launch(self, job: JobView, trial: TrialView) -> str:
         """Start the trial; return the backend's reference to it (job name, id, pid).
 
         Must be safe to call again for the same trial after a crash between launching
@@ -41,9 +82,20 @@ class TrialBackend(ABC):
         """
 
     @abstractmethod
-    def stop(self, job: Job, trial: Trial) -> None:
+    def stop(self, job: JobView, trial: TrialView) -> None:
         """Ask the running trial to stop; its end still arrives as a result."""
 
     @abstractmethod
-    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+    def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
         """The trial's result if it has ended, None while it runs (for the reaper)."""
+
+    def final_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
+        """The final metrics the platform keeps for an ended trial, for an end event that
+        carried none; {} when the platform keeps none (the default)."""
+        return {}
+
+    def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
+        """The final metrics by any means the backend has (a log included), for a trial
+        that ended without them and whose grace period has passed; {} when there are none.
+        May be slow: only the reaper calls it. Defaults to ``final_metrics``."""
+        return self.final_metrics(job, trial)

@@ -1,14 +1,19 @@
-"""Names, tags and environment variables that tie a cloud job back to its trial.
+"""Names, tags and environment variables that tie a cloud job back to its trial, shared
+by the backends (each backend's own limits live in its folder).
 
 Every SageMaker training job and Batch job hyperstep starts is named
 ``hs-<job id>-<trial id>-<attempt>`` (for example ``hs-mnist-3f2a9c1b7d4e-t0007-1``) and
 tagged ``hyperstep:job-id`` / ``hyperstep:trial-id``, so a state-change event maps back to
-its trial from the tags or, when an event lacks them, from the name alone. The fixed
-``hs-`` prefix lets an EventBridge rule match only hyperstep's jobs.
+its trial from the tags or, when an event lacks them, from the name alone
+(``trial_ids``). The fixed ``hs-`` prefix lets an EventBridge rule match only hyperstep's jobs.
 
-A job id that does not fit (SageMaker allows 63 characters, letters, digits and hyphens)
-gets the hashed form ``hs--<readable part>-<hash>-<trial id>-<attempt>``: still unique and
-still matched by the prefix, but not parseable, so such events map through their tags.
+A job id that does not fit (the backend's ``max_length``; SageMaker allows 63 characters,
+letters, digits and hyphens) gets the hashed form
+``hs--<readable part>-<hash>-<trial id>-<attempt>``: still unique and still matched by the
+prefix, but not parseable, so such events map through their tags.
+
+The ``hyperstep:`` tag prefix and ``HYPERSTEP_`` variables are hyperstep's own: a spec's
+blocks refuse them (``check_user_tags``), and IAM policies may condition on the tags.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from hyperstep.models import trial_id as make_trial_id
+from pydantic import StringConstraints
 
 NAME_PREFIX = "hs-"
 TAG_JOB_ID = "hyperstep:job-id"
@@ -32,21 +37,21 @@ ENV_EVENT_BUS = "HYPERSTEP_EVENT_BUS"
 RESERVED_ENV_PREFIX = "HYPERSTEP_"
 RESERVED_TAG_PREFIX = "hyperstep:"
 
-SAGEMAKER_NAME_MAX = 63
-"""CreateTrainingJob ``TrainingJobName``: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
-BATCH_NAME_MAX = 128
-"""SubmitJob ``jobName``: up to 128 letters, digits, hyphens and underscores, alphanumeric first."""
+METRIC_EVENT_SOURCE = "hyperstep.trial"
+METRIC_EVENT_DETAIL_TYPE = "Trial Metric Reported"
+"""What ``hyperstep.reporting.report`` publishes from inside a trial, whatever its backend."""
 
 _ID_PART = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9])*$")
 _PARSE = re.compile(r"^hs-(?P<job>[A-Za-z0-9](?:-*[A-Za-z0-9])*)-(?P<trial>t\d{4,})-(?P<attempt>[1-9]\d*)$")
 _HASH_LEN = 10
 
 
-def trial_job_name(job_id: str, number: int, attempt: int = 1, max_length: int = SAGEMAKER_NAME_MAX) -> str:
-    """The cloud job name for one attempt of a trial; valid for SageMaker and Batch alike."""
+def trial_job_name(job_id: str, trial_id: str, attempt: int, max_length: int) -> str:
+    """The cloud job name for one attempt of a trial, at most ``max_length`` characters
+    (letters, digits and hyphens: valid for SageMaker and Batch alike)."""
     if attempt < 1:
         raise ValueError(f"attempt must be >= 1, got {attempt}")
-    suffix = f"-{make_trial_id(number)}-{attempt}"
+    suffix = f"-{trial_id}-{attempt}"
     readable = f"{NAME_PREFIX}{job_id}{suffix}"
     if _ID_PART.match(job_id) and len(readable) <= max_length:
         return readable
@@ -63,6 +68,16 @@ def parse_trial_job_name(name: str) -> tuple[str, str, int] | None:
     if match is None:
         return None
     return match["job"], match["trial"], int(match["attempt"])
+
+
+def trial_ids(tags: Mapping[str, str], env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """``(job_id, trial_id)`` of a cloud job from its tags, else its container environment,
+    else its name; None for a job hyperstep did not start."""
+    for source, job_key, trial_key in ((tags, TAG_JOB_ID, TAG_TRIAL_ID), (env, ENV_JOB_ID, ENV_TRIAL_ID)):
+        if source.get(job_key) and source.get(trial_key):
+            return source[job_key], source[trial_key]
+    parsed = parse_trial_job_name(name)
+    return None if parsed is None else parsed[:2]
 
 
 def hyperparameter_strings(params: Mapping[str, Any]) -> dict[str, str]:
@@ -92,6 +107,26 @@ def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str]) -> dict
     return {**user_tags, TAG_JOB_ID: job_id, TAG_TRIAL_ID: trial_id}
 
 
+TagKey = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)]
+TagValue = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)]
+MAX_TAGS = 50
+"""SageMaker and Batch both allow 50 tags per job; hyperstep adds two of its own."""
+_OWN_TAGS = 2
+
+
+def check_user_tags(tags: dict[str, str]) -> dict[str, str]:
+    """A spec block's ``tags``, refused when they leave no room for hyperstep's two or use
+    a reserved prefix (``aws:`` is AWS's, ``hyperstep:`` ours)."""
+    if len(tags) > MAX_TAGS - _OWN_TAGS:
+        raise ValueError(f"at most {MAX_TAGS - _OWN_TAGS} tags (hyperstep adds 2 of the {MAX_TAGS})")
+    for key in tags:
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"tag key {key!r}: the aws: prefix is reserved for AWS")
+        if key.startswith(RESERVED_TAG_PREFIX):
+            raise ValueError(f"tag key {key!r}: the hyperstep: prefix is reserved for hyperstep")
+    return tags
+
+
 def trial_environment(
     job_id: str, trial_id: str, params: Mapping[str, Any], user_env: Mapping[str, str], event_bus: str | None
 ) -> dict[str, str]:
@@ -105,16 +140,3 @@ def trial_environment(
     if event_bus:
         env[ENV_EVENT_BUS] = event_bus
     return env
-
-
-BATCH_STOP_REASON = "Stopped by hyperstep"
-"""The ``TerminateJob`` reason; Batch returns it as ``statusReason``, which tells a trial
-hyperstep stopped (budget given back) from one that failed."""
-
-METRIC_EVENT_SOURCE = "hyperstep.trial"
-METRIC_EVENT_DETAIL_TYPE = "Trial Metric Reported"
-
-LOCAL_EVENT_SOURCE = "hyperstep.local"
-LOCAL_EVENT_DETAIL_TYPE = "Local Trial State Change"
-"""What the local backend publishes on the in-process bus when a process ends: the
-detail is a ``TrialResult``."""

@@ -5,6 +5,8 @@ dispatcher thread, in publish order, as Lambda targets would (one invocation eac
 A subscriber that raises gets the event again, twice, as Lambda retries an asynchronous
 invocation that failed (``MaximumRetryAttempts`` defaults to 2; Lambda waits a minute or
 two, here ``retry_delays``); after that the failure is logged and the next event goes out.
+A trial's result dropped this way is not lost: the local reaper (``local/reaper.py``)
+finds it through the backend, as the scheduled reaper does on AWS.
 """
 
 from __future__ import annotations

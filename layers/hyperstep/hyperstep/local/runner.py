@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from hyperstep.errors import HyperstepError
 from hyperstep.local.runtime import LocalRuntime
+from hyperstep.local.telemetry import HandlerLog
+from hyperstep.messages import FinishRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
-from hyperstep.service import FinishRequest
 from hyperstep.spec import JobSpec
 
-Progress = Callable[..., None]
-LOCAL_ENV = {
-    "HYPERSTEP_RUNTIME": "local",
-    "POWERTOOLS_SERVICE_NAME": "hyperstep",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "POWERTOOLS_METRICS_NAMESPACE": "hyperstep",
-    "POWERTOOLS_METRICS_DISABLED": "false",  # handlers.log keeps them, whatever the caller's environment says
-    "POWERTOOLS_TRACE_DISABLED": "true",
-}
-
-
-@contextlib.contextmanager
-def local_handler_env(environ: MutableMapping[str, str]) -> Iterator[None]:
-    """Point the handlers at the local runtime for the duration of a run."""
-    saved = {key: environ.get(key) for key in LOCAL_ENV}
-    environ.update(LOCAL_ENV)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                environ.pop(key, None)
-            else:
-                environ[key] = value
+ProgressCallback = Callable[..., None]
+"""``on_progress(job, trials, final=False)``: shown as the job goes (the CLI's progress line)."""
 
 
 def run_local(
@@ -47,24 +25,24 @@ def run_local(
     runs_dir: Path,
     env: Mapping[str, str],
     resume: str | None = None,
-    on_progress: Progress | None = None,
+    on_progress: ProgressCallback | None = None,
     definition: Path | None = None,
     poll_seconds: float = 0.2,
 ) -> Job:
     """Submit ``spec`` (or resume job ``resume``) and block until the job has finished.
 
-    The handlers' own output (Powertools logs and metrics) goes to ``handlers.log`` beside
-    the store. Ctrl-C kills the running trials, records them stopped (their budget is given back)
-    and marks the job stopped, so ``resume`` carries on from a consistent store.
+    The handlers' own output (their warnings and errors, and their metrics as CloudWatch
+    EMF lines) goes to ``handlers.log`` beside the store. Ctrl-C kills the running trials,
+    records them stopped (their budget is given back) and marks the job stopped, so
+    ``resume`` carries on from a consistent store.
     """
-    # Handlers log and emit metrics on stdout, as in Lambda; here that goes to a file.
-    handler_log = Path(store_path).parent / "handlers.log"
-    handler_log.parent.mkdir(parents=True, exist_ok=True)
+    log_path = Path(store_path).parent / "handlers.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with (
-        local_handler_env(os.environ),
-        handler_log.open("a") as log,
-        contextlib.redirect_stdout(log),
-        LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition) as runtime,
+        log_path.open("a") as log,
+        LocalRuntime(
+            store_path, runs_dir.resolve(), base_env=env, definition=definition, handler_log=HandlerLog(log)
+        ) as runtime,
         contextlib.ExitStack() as held,
     ):
         service = runtime.service
@@ -146,7 +124,7 @@ def interrupt(runtime: LocalRuntime, job_id: str) -> None:
     runtime.store.set_job_status(job_id, JobStatus.STOPPED)
 
 
-def _report(runtime: LocalRuntime, job_id: str, on_progress: Progress | None, final: bool = False) -> None:
+def _report(runtime: LocalRuntime, job_id: str, on_progress: ProgressCallback | None, final: bool = False) -> None:
     if on_progress is not None:
         trials: list[Trial] = runtime.store.list_trials(job_id)
         on_progress(runtime.store.get_job(job_id), trials, final=final)

@@ -1,41 +1,41 @@
-"""The embedded default: the real state machine, the real handlers, SQLite and processes.
+"""The embedded default, wired in one place: the real state machine and handlers, SQLite, processes.
 
-A ``LocalRuntime`` wires the service to a SQLite store, the local process backend and
-an in-process bus, and runs ``statemachine/tuning.asl.json`` on the local executor with
-every Task resource mapped to the handler in ``functions/<name>/app.py``. The handlers
-find this runtime through ``active_runtime()`` (they run with ``HYPERSTEP_RUNTIME=local``).
+A ``LocalRuntime`` is a laptop's deployment of hyperstep, as ``functions/<name>/app.py``
+is the AWS one and ``tests/integration/moto_harness.py`` moto's. It wires the service to
+a SQLite store, the local process backend, an in-process bus and a local reaper
+(``local/reaper.py``), and runs ``statemachine/tuning.asl.json`` on the state machine
+engine (``hyperstep.asl``) with every Task resource mapped to the plain handler of that
+function (``hyperstep.handlers.LOOP_HANDLERS``) called with this runtime's service; the
+bus delivers trial events to ``handle_collect`` the same way. What the handlers log and
+count goes to a ``HandlerLog`` (``handlers.log`` in a ``hyperstep run``).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hyperstep.backends.base import TrialResult
-from hyperstep.backends.local import LocalProcessBackend
-from hyperstep.backends.naming import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.asl.executor import DefinitionError, ExecutionExistsError, Executor, load_definition
+from hyperstep.asl.interpreter import Sleep
+from hyperstep.asl.tasks import Function, Resolver
+from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.errors import HyperstepError
+from hyperstep.handlers import LOOP_HANDLERS
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
-from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
+from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
+from hyperstep.local.telemetry import HandlerLog, Silent
+from hyperstep.messages import TrialResult
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 
 FUNCTIONS = ("suggest", "launch", "wait", "finish", "collect")
-_active: LocalRuntime | None = None
-
-
-def active_runtime() -> LocalRuntime:
-    if _active is None:
-        raise RuntimeError("no local runtime is active (HYPERSTEP_RUNTIME=local outside a local run)")
-    return _active
+"""The functions the state machine's definition names (``${<Name>FunctionArn}``)."""
 
 
 def definition_path() -> Path:
@@ -43,36 +43,35 @@ def definition_path() -> Path:
     return Path(str(resources.files("hyperstep_statemachine") / "tuning.asl.json"))
 
 
-def substitutions() -> dict[str, str]:
-    """Local stand-ins for the template's ``DefinitionSubstitutions``."""
-    arn = "arn:aws:lambda:local:000000000000:function:hyperstep-{}"
-    return {f"{name.capitalize()}FunctionArn": arn.format(name) for name in FUNCTIONS}
+def local_function_arn(name: str) -> str:
+    """The stand-in ARN of a function (``function_name`` maps it back)."""
+    return f"arn:aws:lambda:local:000000000000:function:hyperstep-{name}"
 
 
-@dataclass
-class LambdaContext:
-    """What Powertools reads from a Lambda context object."""
-
-    function_name: str
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = ""
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+def function_name(resource: str) -> str:
+    """``suggest`` for ``hyperstep-suggest`` or its ARN."""
+    return resource.rsplit(":", 1)[-1].removeprefix("hyperstep-")
 
 
-def handler_for(function_name: str) -> Callable[[dict[str, Any]], Any]:
-    """The ``lambda_handler`` of ``functions/<name>/app.py`` for a function name or ARN."""
-    name = function_name.rsplit(":", 1)[-1].removeprefix("hyperstep-")
-    module = importlib.import_module(f"hyperstep_functions.{name}.app")
-    context = LambdaContext(function_name=f"hyperstep-{name}")
+def substitutions(function_arn: Callable[[str], str] = local_function_arn) -> dict[str, str]:
+    """Stand-ins for the template's ``DefinitionSubstitutions``: the partition of the
+    service-integration ARNs (a local run is in ``aws``) and each Task function's ARN,
+    ``function_arn(name)`` for ``suggest``, ``launch``, ``wait``, ``finish``, ``collect``."""
+    return {"Partition": "aws", **{f"{name.capitalize()}FunctionArn": function_arn(name) for name in FUNCTIONS}}
 
-    def invoke(event: dict[str, Any], *_: Any) -> Any:
-        # A real Lambda round-trips payloads through JSON; so do we.
-        return json.loads(json.dumps(module.lambda_handler(json.loads(json.dumps(event)), context)))
 
-    return invoke
+def local_executor(definition: Path, resolver: Resolver, sleep: Sleep | None) -> Executor:
+    """The engine running ``definition``; a definition Step Functions would refuse is a
+    ``HyperstepError`` (the CLI reports it in one line, as any other mistake of the user)."""
+    try:
+        return Executor(load_definition(definition, substitutions()), resolver, sleep=sleep)
+    except DefinitionError as exc:
+        raise HyperstepError(str(exc)) from None
+
+
+def json_round_trip(value: Any) -> Any:
+    """What a Lambda payload becomes on its way in or out: JSON, parsed again."""
+    return json.loads(json.dumps(value))
 
 
 class LocalOrchestrator(Orchestrator):
@@ -90,7 +89,7 @@ class LocalOrchestrator(Orchestrator):
 
 
 class LocalRuntime:
-    """One process's local deployment of hyperstep."""
+    """One process's local deployment of hyperstep (a context manager: it owns threads)."""
 
     def __init__(
         self,
@@ -98,30 +97,48 @@ class LocalRuntime:
         runs_dir: Path,
         base_env: Mapping[str, str] | None = None,
         definition: Path | None = None,
+        *,
+        sleep: Sleep | None = None,
+        reap_seconds: float = REAP_SECONDS,
+        handler_log: HandlerLog | None = None,
     ) -> None:
+        """``base_env`` is the environment trials start from; ``sleep`` replaces real-time
+        sleeping between a Task's retries (tests pass a no-op); ``reap_seconds`` is how
+        often the local reaper recovers results the bus lost; ``handler_log`` receives the
+        handlers' logs and metrics (none by default)."""
         self.store = SQLiteStore(store_path)
         self.bus = InProcessBus()
         self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
-        definition_dict = load_definition(definition or definition_path(), substitutions())
-        self.executor = Executor(definition_dict, handler_for)
+        self.handler_log = handler_log or Silent()
+        self.executor = local_executor(definition or definition_path(), self.function, sleep)
         self.service = TuningService(
             self.store,
             {"local": self.backend},
             orchestrator=LocalOrchestrator(self.executor),
             publisher=BusPublisher(self.bus),
         )
-        collect = handler_for("collect")
-        self.bus.subscribe(collect, source=LOCAL_EVENT_SOURCE)
+        self.bus.subscribe(self.function("collect"), source=LOCAL_EVENT_SOURCE)
+        self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
+
+    def function(self, resource: str) -> Function:
+        """The function a Task resource (or the bus) invokes: the plain handler of that
+        name (looked up at each call) with this runtime's service; payloads go through
+        JSON both ways, as a Lambda's do."""
+        name = function_name(resource)
+        if name not in LOOP_HANDLERS:
+            raise KeyError(f"no function {name!r} in a local run")
+
+        def invoke(event: Any, context: Any = None) -> Any:
+            with self.handler_log.invocation(name) as telemetry:
+                return json_round_trip(LOOP_HANDLERS[name](self.service, json_round_trip(event), telemetry))
+
+        return invoke
 
     def _publish_result(self, result: TrialResult) -> None:
         self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
 
     def __enter__(self) -> LocalRuntime:
-        global _active
-        with _lock:
-            if _active is not None:
-                raise RuntimeError("another local runtime is active in this process")
-            _active = self
+        self.reaper.start()
         return self
 
     def stop_trials(self, drain_seconds: float = 10.0) -> None:
@@ -133,12 +150,7 @@ class LocalRuntime:
         self.bus.drain()
 
     def __exit__(self, *exc: object) -> None:
-        global _active
+        self.reaper.close()
         self.stop_trials()
         self.bus.close()
         self.store.close()
-        with _lock:
-            _active = None
-
-
-_lock = threading.Lock()

@@ -12,19 +12,29 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
   never overspend ``max_trials`` together.
 - **Exactly once.** ``finish_trial`` records a result only for a pending or running trial
   and returns False for a repeat (events arrive twice): the job's counters move once.
+- **Order-free reports.** ``report_metrics`` merges by rank (final, step, time), so any
+  order and any repetition of the same reports leave the same trial.
 - **One waker.** ``take_task_token`` returns a stored token to exactly one caller.
+- **One clock.** Every time a store writes (``started_at``, ``ended_at``,
+  ``awaiting_result_since``, DynamoDB's ``expires_at``) comes from its ``clock``, given
+  to its constructor (``time.time`` by default); the service and the study read the same
+  clock for the times they stamp (``created_at``) and compare, so a virtual clock drives
+  a whole job.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 
-from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 
 
 class TrialStore(ABC):
     """Persistence for jobs and their trials."""
+
+    clock: Callable[[], float]
+    """What the store stamps times with (epoch seconds); set by each adapter's constructor."""
 
     @abstractmethod
     def create_job(self, job: Job) -> None:
@@ -37,6 +47,15 @@ class TrialStore(ABC):
     @abstractmethod
     def list_jobs(self, limit: int = 100) -> list[Job]:
         """Jobs, newest first."""
+
+    @abstractmethod
+    def list_unfinished_jobs(self) -> list[Job]:
+        """Every job whose status is not finished (running or stopping), in no set order,
+        however many jobs the store holds (what the reaper walks).
+
+        Read consistently: a job created, reopened or still unfinished when the call
+        starts is in it; one that finished before the call starts is not.
+        """
 
     @abstractmethod
     def set_job_status(
@@ -78,9 +97,17 @@ class TrialStore(ABC):
         ``ConflictError`` unless it is pending."""
 
     @abstractmethod
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
-        """Merge intermediate metrics into an active trial's ``metrics`` (later values
-        win); False, changing nothing, when the trial has already finished."""
+    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
+        """Merge reported metrics into an active trial (``Trial.with_reports``: per metric
+        the highest-ranking report, whatever the order of calls) and return the trial as
+        written; None, changing nothing, when the trial has already finished."""
+
+    @abstractmethod
+    def await_result(self, job_id: str, trial_id: str) -> Trial | None:
+        """Note that the backend ended an active trial without its final objective value:
+        set ``awaiting_result_since`` to now unless it is set already (the first end
+        counts), leaving the trial active. Return the trial as it now is; None, changing
+        nothing, when the trial has already finished."""
 
     @abstractmethod
     def finish_trial(

@@ -11,12 +11,20 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
                                                       goal, status, created_at, ended_at,
                                                       trial_seq, budget_used, completed,
                                                       failed, best_value, best_trial_id,
-                                                      execution_id, error
+                                                      execution_id, error, seed
 trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
 task token      ``JOB#<job_id>``      ``TOKEN``       token
+unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
 ==============  ====================  ==============  =====================================
 
 - GSI ``gsi1`` (gsi1pk S hash, gsi1sk S range, projection ALL) lists jobs newest first.
+- The ``UNFINISHED`` partition holds a marker per running or stopping job, so the reaper
+  finds every unfinished job with one consistent query however many jobs the table
+  holds. A job is created with its marker in one transaction; a status write puts the
+  marker first when the new status is unfinished and deletes it after when it is
+  finished, so an unfinished job always has one (a crash in between leaves a stale
+  marker, which ``list_unfinished_jobs`` skips; it deletes those of jobs gone by TTL).
+  Markers carry no TTL.
 - TTL attribute ``expires_at`` (epoch seconds): every write stamps it ``retention_days``
   after the write, so a job's items vanish that long after it was last touched; None
   disables it.
@@ -46,11 +54,11 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, Trial, TrialState, now
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
@@ -78,7 +86,13 @@ def _backoff(attempt: int) -> None:
 class DynamoDBStore(TrialStore):
     """Trial store on one DynamoDB table (layout in the module docstring)."""
 
-    def __init__(self, table_name: str, client: Any = None, retention_days: int | None = 90) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        retention_days: int | None = 90,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         """``client``: a boto3 DynamoDB client (created when None) or resource.
 
         The store speaks the low-level typed format, which a resource's own client would
@@ -96,6 +110,7 @@ class DynamoDBStore(TrialStore):
             )
         self.table_name = table_name
         self.retention_days = retention_days
+        self.clock = clock
         self._db = client
 
     def _call(self, operation: str, **kwargs: Any) -> dict:
@@ -117,7 +132,7 @@ class DynamoDBStore(TrialStore):
 
     def _expires(self) -> int | None:
         """When an item written now expires (epoch seconds), or None without retention."""
-        return None if self.retention_days is None else int(now()) + self.retention_days * 86400
+        return None if self.retention_days is None else int(self.clock()) + self.retention_days * 86400
 
     def _stamped(self, item: items.Item) -> items.Item:
         expires = self._expires()
@@ -126,14 +141,22 @@ class DynamoDBStore(TrialStore):
     # jobs
 
     def create_job(self, job: Job) -> None:
-        try:
-            self._call(
-                "put_item", Item=self._stamped(items.job_item(job)), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except Exception as exc:
-            if _code(exc) == _CHECK_FAILED:
-                raise JobExistsError(f"job {job.id!r} already exists") from None
-            raise
+        """The job item and, for an unfinished job, its marker: one transaction."""
+        job_put = {"Item": self._stamped(items.job_item(job)), "ConditionExpression": "attribute_not_exists(pk)"}
+        puts = [job_put] if job.status.finished else [job_put, {"Item": items.unfinished_key(job.id)}]
+        actions = [{"Put": {"TableName": self.table_name, **put}} for put in puts]
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._transact(actions)
+                return
+            except Exception as exc:
+                reasons = _reasons(exc)
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    raise JobExistsError(f"job {job.id!r} already exists") from None
+                if "TransactionConflict" not in reasons:
+                    raise
+                _backoff(attempt)
+        raise ConflictError(f"job {job.id!r} not created: transaction conflicts persisted")
 
     def get_job(self, job_id: str) -> Job:
         found = self._call("get_item", Key=key(job_id, JOB_SK), ConsistentRead=True).get("Item")
@@ -151,6 +174,25 @@ class DynamoDBStore(TrialStore):
         )
         return [items.job_from_item(i) for i in itertools.islice(newest, max(limit, 0))]
 
+    def list_unfinished_jobs(self) -> list[Job]:
+        markers = self._pages(
+            KeyConditionExpression="pk = :unfinished",
+            ExpressionAttributeValues={":unfinished": s(items.UNFINISHED_PARTITION)},
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+        jobs = []
+        for marker in markers:
+            job_id = marker[items.SK]["S"]
+            try:
+                job = self.get_job(job_id)
+            except NotFoundError:  # expired (TTL) or deleted: the marker is all that is left
+                self._call("delete_item", Key=items.unfinished_key(job_id))
+                continue
+            if not job.status.finished:  # a stale marker (a crash after a finishing write) is skipped
+                jobs.append(job)
+        return jobs
+
     def set_job_status(
         self,
         job_id: str,
@@ -164,7 +206,9 @@ class DynamoDBStore(TrialStore):
         if allowed == []:
             raise ConflictError(f"job {job_id!r} is {self.get_job(job_id).status.value}, not in an empty set")
         extra = {"error": error, "execution_id": execution_id}
-        update = items.status_update(job_id, status, allowed, extra, self._expires())
+        update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock())
+        if not status.finished:  # the marker first: an unfinished job always has one
+            self._call("put_item", Item=items.unfinished_key(job_id))
         try:
             reply = self._call(
                 "update_item", **update, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD"
@@ -176,6 +220,8 @@ class DynamoDBStore(TrialStore):
             if old is None:
                 raise NotFoundError(f"job {job_id!r} not found") from None
             raise ConflictError(f"job {job_id!r} is {old['status']['S']}, not {'/'.join(allowed or [])}") from None
+        if status.finished:
+            self._call("delete_item", Key=items.unfinished_key(job_id))
         return items.job_from_item(reply["Attributes"])
 
     def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
@@ -285,18 +331,27 @@ class DynamoDBStore(TrialStore):
             if trial.state is not TrialState.PENDING:
                 raise ConflictError(f"trial {trial_id!r} is {trial.state.value}, not pending")
             return trial.model_copy(
-                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": now()}
+                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
 
         started = self._rewrite_trial(job_id, trial_id, start)
         assert started is not None  # start never leaves the trial alone
         return started
 
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
+    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
         def merge(trial: Trial) -> Trial | None:
-            return trial.model_copy(update={"metrics": {**trial.metrics, **metrics}}) if trial.state.active else None
+            return trial.with_reports(reports) if trial.state.active else None
 
-        return self._rewrite_trial(job_id, trial_id, merge) is not None
+        return self._rewrite_trial(job_id, trial_id, merge)
+
+    def await_result(self, job_id: str, trial_id: str) -> Trial | None:
+        def mark(trial: Trial) -> Trial | None:
+            if not trial.state.active:
+                return None
+            first = self.clock() if trial.awaiting_result_since is None else trial.awaiting_result_since
+            return trial.model_copy(update={"awaiting_result_since": first})
+
+        return self._rewrite_trial(job_id, trial_id, mark)
 
     def finish_trial(
         self,
@@ -312,7 +367,7 @@ class DynamoDBStore(TrialStore):
             trial, ver = self._read_trial(job_id, trial_id)
             if not trial.state.active:
                 return False
-            if self._try_finish(trial.model_copy(update={**end, "ended_at": now()}), ver):
+            if self._try_finish(trial.model_copy(update={**end, "ended_at": self.clock()}), ver):
                 return True
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")

@@ -17,13 +17,15 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from hyperstep.models import Job, JobStatus, Trial, TrialState, now
-from hyperstep.spec import JobSpec
+from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.spec import STORED, JobSpec
 
 PK, SK = "pk", "sk"
 GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"
 TTL_ATTRIBUTE = "expires_at"
 JOBS_PARTITION = "JOBS"
+UNFINISHED_PARTITION = "UNFINISHED"
+"""The partition holding one marker item per job that is running or stopping."""
 JOB_SK, TOKEN_SK, TRIAL_PREFIX = "JOB", "TOKEN", "TRIAL#"
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
@@ -73,6 +75,11 @@ def job_pk(job_id: str) -> str:
 def key(job_id: str, sk: str) -> Item:
     """The primary key of one item of the job's partition."""
     return {PK: {"S": job_pk(job_id)}, SK: {"S": sk}}
+
+
+def unfinished_key(job_id: str) -> Item:
+    """The key of the job's marker in the unfinished-jobs partition."""
+    return {PK: {"S": UNFINISHED_PARTITION}, SK: {"S": job_id}}
 
 
 def trial_sk(trial_id: str) -> str:
@@ -126,6 +133,7 @@ def job_item(job: Job) -> Item:
         "best_trial_id": job.best_trial_id,
         "execution_id": job.execution_id,
         "error": job.error,
+        "seed": job.seed,
     }
     for name, value in optional.items():
         if value is not None:
@@ -142,10 +150,10 @@ def job_from_item(item: Item) -> Job:
     def text(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 
-    ended_at, best_value = num("ended_at"), num("best_value")
+    ended_at, best_value, seed = num("ended_at"), num("best_value"), num("seed")
     return Job(
         id=item["id"]["S"],
-        spec=JobSpec.model_validate_json(item["spec"]["S"]),
+        spec=JobSpec.model_validate_json(item["spec"]["S"], context=STORED),
         status=JobStatus(item["status"]["S"]),
         created_at=float(item["created_at"]["N"]),
         ended_at=None if ended_at is None else float(ended_at),
@@ -158,6 +166,7 @@ def job_from_item(item: Item) -> Job:
         execution_id=text("execution_id"),
         error=text("error"),
         parents=tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
+        seed=None if seed is None else int(seed),
     )
 
 
@@ -258,15 +267,20 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
 
 
 def status_update(
-    job_id: str, status: JobStatus, expected: list[str] | None, extra: dict[str, str | None], expires: int | None
+    job_id: str,
+    status: JobStatus,
+    expected: list[str] | None,
+    extra: dict[str, str | None],
+    expires: int | None,
+    now: float,
 ) -> dict[str, Any]:
-    """Set the job's status (stamping or clearing ``ended_at``), from ``expected`` only."""
+    """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it), from ``expected`` only."""
     ttl, values = stamp(expires)
     values[":status"] = s(status.value)
     clauses = ["#status = :status", ttl]
     if status.finished:
         clauses.append("ended_at = :ended")
-        values[":ended"] = n(now())
+        values[":ended"] = n(now)
     names = {"#status": "status"}
     for name, value in extra.items():
         if value is not None:  # ("error" is a reserved word, hence names for all)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, Trial, TrialState, now
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.spec import STORED
 from hyperstep.stores.base import TrialStore, counter_changes
 
 SCHEMA = """
@@ -27,8 +29,9 @@ CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL)
 
 
 class SQLiteStore(TrialStore):
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
+        self.clock = clock
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -58,7 +61,7 @@ class SQLiteStore(TrialStore):
         row = conn.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {job_id!r} not found")
-        return Job.model_validate_json(row[0])
+        return Job.model_validate_json(row[0], context=STORED)
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
         conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (job.model_dump_json(), job.id))
@@ -80,7 +83,15 @@ class SQLiteStore(TrialStore):
     def list_jobs(self, limit: int = 100) -> list[Job]:
         with self._lock:
             rows = self._conn.execute("SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
-        return [Job.model_validate_json(r[0]) for r in rows]
+        return [Job.model_validate_json(r[0], context=STORED) for r in rows]
+
+    def list_unfinished_jobs(self) -> list[Job]:
+        unfinished = [status.value for status in JobStatus if not status.finished]
+        marks = ", ".join("?" * len(unfinished))
+        query = f"SELECT body FROM jobs WHERE json_extract(body, '$.status') IN ({marks}) ORDER BY created_at"
+        with self._lock:
+            rows = self._conn.execute(query, unfinished).fetchall()
+        return [Job.model_validate_json(r[0], context=STORED) for r in rows]
 
     def set_job_status(
         self,
@@ -95,7 +106,7 @@ class SQLiteStore(TrialStore):
             job = self._read_job(conn, job_id)
             if expected is not None and job.status not in expected:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
-            changes: dict = {"status": status, "ended_at": now() if status.finished else None}
+            changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
             if error is not None:
                 changes["error"] = error
             if execution_id is not None:
@@ -155,18 +166,29 @@ class SQLiteStore(TrialStore):
             if trial.state is not TrialState.PENDING:
                 raise ConflictError(f"trial {trial_id!r} is {trial.state.value}, not pending")
             trial = trial.model_copy(
-                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": now()}
+                update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
             self._write_trial(conn, trial)
             return trial
 
-    def report_metrics(self, job_id: str, trial_id: str, metrics: dict[str, float]) -> bool:
+    def report_metrics(self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport]) -> Trial | None:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
-                return False
-            self._write_trial(conn, trial.model_copy(update={"metrics": {**trial.metrics, **metrics}}))
-            return True
+                return None
+            trial = trial.with_reports(reports)
+            self._write_trial(conn, trial)
+            return trial
+
+    def await_result(self, job_id: str, trial_id: str) -> Trial | None:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if not trial.state.active:
+                return None
+            if trial.awaiting_result_since is None:
+                trial = trial.model_copy(update={"awaiting_result_since": self.clock()})
+                self._write_trial(conn, trial)
+            return trial
 
     def finish_trial(
         self,
@@ -181,9 +203,8 @@ class SQLiteStore(TrialStore):
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return False
-            trial = trial.model_copy(
-                update={"state": state, "value": value, "metrics": metrics or {}, "error": error, "ended_at": now()}
-            )
+            end = {"state": state, "value": value, "metrics": metrics or {}, "error": error, "ended_at": self.clock()}
+            trial = trial.model_copy(update=end)
             self._write_trial(conn, trial)
             job = self._read_job(conn, job_id)
             self._write_job(conn, job.model_copy(update=counter_changes(job, trial)))

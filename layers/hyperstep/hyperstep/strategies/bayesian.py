@@ -31,14 +31,14 @@ or ``"ei"``), ``trust_region_dim`` (5).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from hyperstep.strategies.base import History, Strategy
+from hyperstep.strategies.base import History, Strategy, StrategyOptions
 from hyperstep.strategies.search import candidate_pool, far_from, maximize, unseen_points
 
-ACQUISITIONS = ("ei", "ensemble")
 BATCH_RADIUS = 0.02
 """Points of one batch keep at least this far apart (unit cube, times sqrt(dim))."""
 FEASIBILITY_POINTS = 120
@@ -49,32 +49,29 @@ TRUST_REGION_HALF_WIDTH = 0.3
 """Half the side of the trust region along a dimension of average length scale."""
 
 
+class BayesianOptions(StrategyOptions):
+    """The ``strategy.options`` of ``bayesian`` (see the module docstring)."""
+
+    n_initial: int | None = Field(default=None, ge=1)
+    """Initial design size; default ``min(2 * dim + 1, 10)``."""
+    max_model_points: int = Field(default=300, ge=20)
+    acquisition: Literal["ei", "ensemble"] = "ensemble"
+    trust_region_dim: int = Field(default=5, ge=1)
+
+
 class BayesianOptimization(Strategy):
     """GP-based Bayesian optimization; see the module docstring for the steps and options."""
 
     name = "bayesian"
+    Options = BayesianOptions
+    options: BayesianOptions
 
-    def __init__(
-        self,
-        n_initial: int | None = None,
-        max_model_points: int = 300,
-        acquisition: str = "ensemble",
-        trust_region_dim: int = 5,
-        **options: Any,
-    ) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        if n_initial is not None and n_initial < 1:
-            raise ValueError("n_initial must be at least 1")
-        if max_model_points < 20:
-            raise ValueError("max_model_points must be at least 20")
-        if trust_region_dim < 1:
-            raise ValueError("trust_region_dim must be at least 1")
-        if acquisition not in ACQUISITIONS:
-            raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}")
-        self.n_initial = n_initial
-        self.max_model_points = max_model_points
-        self.acquisition = acquisition
-        self.trust_region_dim = trust_region_dim
+        self.n_initial = self.options.n_initial
+        self.max_model_points = self.options.max_model_points
+        self.acquisition = self.options.acquisition
+        self.trust_region_dim = self.options.trust_region_dim
 
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
         from hyperstep.strategies.transforms import Projector

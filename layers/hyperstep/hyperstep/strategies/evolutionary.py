@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
-from hyperstep.strategies.base import History, Strategy
+from hyperstep.strategies.base import History, Strategy, StrategyOptions
 from hyperstep.strategies.search import far_from, unseen_points
 from hyperstep.strategies.transforms import Projector
 
@@ -83,17 +84,24 @@ def reflect(X: np.ndarray) -> np.ndarray:
     return np.where(X > 1.0, 2.0 - X, X)
 
 
+class EvolutionaryOptions(StrategyOptions):
+    """The ``strategy.options`` of ``evolutionary``."""
+
+    population_size: int | None = Field(default=None, ge=4)
+    """Points per generation; default ``max(8, 4 + 3 ln dim)``."""
+    sigma0: float = Field(default=0.3, gt=0.0, le=1.0)
+    """The first step size, in unit-cube coordinates."""
+
+
 class EvolutionarySearch(Strategy):
     name = "evolutionary"
+    Options = EvolutionaryOptions
+    options: EvolutionaryOptions
 
-    def __init__(self, population_size: int | None = None, sigma0: float = 0.3, **options: Any) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        if population_size is not None and population_size < 4:
-            raise ValueError("population_size must be at least 4")
-        if not 0.0 < sigma0 <= 1.0:
-            raise ValueError("sigma0 must be in (0, 1]")
-        self.population_size = population_size
-        self.sigma0 = sigma0
+        self.population_size = self.options.population_size
+        self.sigma0 = self.options.sigma0
 
     def replay(self, history: History) -> CMAState:
         """The CMA-ES state after every full generation of completed trials."""

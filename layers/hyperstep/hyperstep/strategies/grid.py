@@ -12,19 +12,27 @@ import itertools
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from hyperstep.space import CategoricalParameter, IntParameter, SearchSpace
-from hyperstep.strategies.base import History, Strategy
+from hyperstep.strategies.base import History, Strategy, StrategyOptions
+
+
+class GridOptions(StrategyOptions):
+    """The ``strategy.options`` of ``grid``."""
+
+    resolution: int = Field(default=5, ge=2)
+    """Values per float parameter (and at most per int parameter)."""
 
 
 class GridSearch(Strategy):
     name = "grid"
+    Options = GridOptions
+    options: GridOptions
 
-    def __init__(self, resolution: int = 5, **options: Any) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        if resolution < 2:
-            raise ValueError("grid resolution must be at least 2")
-        self.resolution = resolution
+        self.resolution = self.options.resolution
 
     def axes(self, space: SearchSpace) -> list[list[Any]]:
         axes = []

@@ -1,0 +1,237 @@
+"""Import a SageMaker Automatic Model Tuning job: a ``CreateHyperParameterTuningJob``
+request (as ``aws sagemaker create-hyper-parameter-tuning-job --cli-input-json`` takes it)
+becomes a hyperstep spec.
+
+What maps: the strategy (Bayesian, Random, Grid; Hyperband searches at random), the
+objective, every parameter range, static hyperparameters (constants: a categorical with
+one choice, so they reach the script as ``--name value`` as in AMT), metric definitions,
+resource limits, the random seed, ``TargetObjectiveMetricValue`` (``budget.target``), and
+the training job definition as the SageMaker trial block, or with ``command`` as a local
+trial that runs that command instead of the image.
+
+Nothing is dropped silently: every field of the request that the spec cannot express is
+named in one line of ``Imported.notes`` (the reader records what it took; whatever is left
+over is named by its path). A request that cannot become a valid spec raises ``SpecError``
+with one line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hyperstep.amt.reader import Request, dotted
+from hyperstep.amt.trial import SCRIPT_MODE, SET_BY_HYPERSTEP, common_fields, local_trial, sagemaker_trial
+from hyperstep.errors import SpecError
+from hyperstep.spec import parse_spec
+
+STRATEGIES = {"Bayesian": "bayesian", "Random": "random", "Grid": "grid", "Hyperband": "random"}
+GOALS = {"Maximize": "maximize", "Minimize": "minimize"}
+SCALES = {"Linear": "linear", "Logarithmic": "log"}
+MAX_PARALLEL = 100
+MAX_TRIALS = 10_000
+
+
+@dataclass
+class Imported:
+    spec: dict[str, Any]
+    """The spec document (it validates as a ``JobSpec``), ready to write as YAML."""
+    notes: list[str] = field(default_factory=list)
+    """One line per part of the request that the spec does not carry over."""
+
+
+def import_request(document: Any, *, command: list[str] | None = None, max_trials: int | None = None) -> Imported:
+    """Turn a ``CreateHyperParameterTuningJob`` request into a spec document and notes.
+
+    ``command`` replaces the training image with a local process (a local trial block);
+    ``max_trials`` sets the trial budget (needed when the request has no
+    ``MaxNumberOfTrainingJobs``, as a Grid request may not).
+    """
+    if not isinstance(document, dict):
+        raise SpecError(f"request: expected a JSON object, got {type(document).__name__}")
+    if "HyperParameterTuningJobConfig" not in document:
+        raise SpecError("HyperParameterTuningJobConfig: missing (is this a CreateHyperParameterTuningJob request?)")
+    request = Request(document)
+    definition = _definition(request)
+    config = ("HyperParameterTuningJobConfig",)
+    parameters = _parameters(request, config, definition)
+    spec: dict[str, Any] = {
+        "name": request.text("HyperParameterTuningJobName", required=True),
+        "objective": _objective(request, config, definition),
+        "parameters": parameters,
+        "strategy": _strategy(request, config),
+        "budget": _budget(request, config, parameters, max_trials),
+    }
+    trial = common_fields(request, definition, spec["objective"]["metric"])
+    spec["trial"] = (
+        local_trial(request, definition, trial, command) if command else sagemaker_trial(request, definition, trial)
+    )
+    _unsupported(request, config, definition)
+    where = "a local run does not use it" if command else "hyperstep's sagemaker trial block has no such setting"
+    notes = request.notes + request.leftovers(where)
+    try:
+        parse_spec(spec)
+    except SpecError as exc:  # e.g. a request without an instance type: name the spec's field
+        raise SpecError(f"the imported spec is not valid: {exc}") from None
+    return Imported(spec=spec, notes=notes)
+
+
+def _definition(request: Request) -> tuple[Any, ...]:
+    """The path of the training job definition to import (the first of several)."""
+    if "TrainingJobDefinition" in request.document:
+        return ("TrainingJobDefinition",)
+    many = request.items("TrainingJobDefinitions")
+    if not many:
+        raise SpecError("TrainingJobDefinition: missing (neither TrainingJobDefinition nor TrainingJobDefinitions)")
+    for i in range(1, len(many)):
+        request.note(
+            ("TrainingJobDefinitions", i), "hyperstep tunes one training definition: only the first is imported"
+        )
+    return ("TrainingJobDefinitions", 0)
+
+
+def _objective(request: Request, config: tuple, definition: tuple) -> dict[str, str]:
+    source = (*config, "HyperParameterTuningJobObjective")
+    if not request.mapping(*source):
+        source = (*definition, "TuningObjective")
+    kind = request.text(*source, "Type", required=True)
+    if kind not in GOALS:
+        raise SpecError(f"{dotted(source)}.Type: expected Maximize or Minimize, got {kind!r}")
+    return {"metric": request.text(*source, "MetricName", required=True) or "", "goal": GOALS[kind]}
+
+
+def _parameters(request: Request, config: tuple, definition: tuple) -> list[dict[str, Any]]:
+    source = (*config, "ParameterRanges")
+    if not request.mapping(*source):
+        source = (*definition, "HyperParameterRanges")
+    out: list[dict[str, Any]] = []
+    for kind in ("ContinuousParameterRanges", "IntegerParameterRanges"):
+        for i, _ in enumerate(request.items(*source, kind)):
+            out.append(_numeric(request, (*source, kind, i), integer=kind.startswith("Integer")))
+    for i, _ in enumerate(request.items(*source, "CategoricalParameterRanges")):
+        path = (*source, "CategoricalParameterRanges", i)
+        values = request.get(*path, "Values")
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"{dotted(path)}.Values: expected a non-empty list of strings")
+        out.append({"name": request.text(*path, "Name", required=True), "type": "categorical", "choices": values})
+    for i, auto in enumerate(request.items(*source, "AutoParameters")):
+        name = auto.get("Name") if isinstance(auto, dict) else auto
+        request.note((*source, "AutoParameters", i), f"Autotune's parameter {name!r} needs a range in hyperstep")
+    statics = request.mapping(*definition, "StaticHyperParameters")
+    for name, value in statics.items():
+        path = (*definition, "StaticHyperParameters", name)
+        if name in SCRIPT_MODE or name in SET_BY_HYPERSTEP:
+            continue  # the trial block takes them
+        if name.startswith("_"):  # AMT's own, e.g. _tuning_objective_metric
+            request.note(path, "set by AMT for its own training jobs; hyperstep passes no such value")
+            continue
+        request.get(*path)
+        out.append({"name": name, "type": "categorical", "choices": [value]})
+    if not out:
+        raise SpecError(f"{dotted(source)}: no parameter ranges to tune")
+    return out
+
+
+def _numeric(request: Request, path: tuple, integer: bool) -> dict[str, Any]:
+    name = request.text(*path, "Name", required=True)
+    low, high = (_number(request, (*path, bound), integer) for bound in ("MinValue", "MaxValue"))
+    scaling = request.text(*path, "ScalingType") or "Linear"
+    kind = "int" if integer else "float"
+    parameter = {"name": name, "type": kind, "low": low, "high": high, "scale": SCALES.get(scaling, "linear")}
+    if scaling == "Auto":
+        request.notes.append(
+            f"{dotted(path)}.ScalingType: Auto ({name}): AMT picks a scale itself; hyperstep searches linearly"
+        )
+    elif scaling == "ReverseLogarithmic":
+        request.notes.append(
+            f"{dotted(path)}.ScalingType: ReverseLogarithmic ({name}): hyperstep has no reverse-log scale; "
+            "searched linearly"
+        )
+    elif scaling not in SCALES:
+        raise SpecError(f"{dotted(path)}.ScalingType: unknown scaling type {scaling!r}")
+    if low == high:  # AMT accepts a one-value range; hyperstep says it as a constant
+        return {"name": name, "type": "categorical", "choices": [low]}
+    return parameter
+
+
+def _number(request: Request, path: tuple, integer: bool) -> float | int:
+    text = request.text(*path, required=True)
+    try:
+        value = float(text or "")
+    except ValueError:
+        raise SpecError(f"{dotted(path)}: not a number: {text!r}") from None
+    if not math.isfinite(value) or (integer and not value.is_integer()):
+        raise SpecError(f"{dotted(path)}: not {'an integer' if integer else 'a finite number'}: {text!r}")
+    return int(value) if integer else value
+
+
+def _strategy(request: Request, config: tuple) -> dict[str, Any]:
+    name = request.text(*config, "Strategy", required=True)
+    if name not in STRATEGIES:
+        raise SpecError(f"{dotted(config)}.Strategy: expected one of {', '.join(STRATEGIES)}, got {name!r}")
+    if name == "Hyperband":
+        request.notes.append(
+            f"{dotted(config)}.Strategy: Hyperband: hyperstep has no Hyperband; configurations are drawn at random "
+            "and every trial runs to its end"
+        )
+    strategy: dict[str, Any] = {"name": STRATEGIES[name]}
+    seed = request.integer(*config, "RandomSeed")
+    if seed is not None:
+        strategy["seed"] = seed
+    return strategy
+
+
+def _budget(request: Request, config: tuple, parameters: list[dict], max_trials: int | None) -> dict[str, Any]:
+    limits = (*config, "ResourceLimits")
+    trials = request.integer(*limits, "MaxNumberOfTrainingJobs")
+    if max_trials is not None:
+        trials = max_trials
+    elif trials is None and all(p["type"] == "categorical" for p in parameters):
+        trials = min(MAX_TRIALS, math.prod(len(p["choices"]) for p in parameters))  # a Grid job: the whole grid
+    if trials is None:
+        raise SpecError(f"{dotted(limits)}.MaxNumberOfTrainingJobs: missing; give a trial budget with --max-trials")
+    budget: dict[str, Any] = {"max_trials": trials}
+    parallel = request.integer(*limits, "MaxParallelTrainingJobs")
+    if parallel is not None:
+        if parallel > MAX_PARALLEL:
+            request.notes.append(
+                f"{dotted(limits)}.MaxParallelTrainingJobs: {parallel}: hyperstep runs at most {MAX_PARALLEL} at once"
+            )
+        budget["max_parallel"] = min(parallel, MAX_PARALLEL)
+    runtime = request.integer(*limits, "MaxRuntimeInSeconds")
+    if runtime is not None:
+        budget["max_runtime_seconds"] = runtime
+    criteria = (*config, "TuningJobCompletionCriteria")
+    target = request.get(*criteria, "TargetObjectiveMetricValue")
+    if target is not None:
+        if isinstance(target, bool) or not isinstance(target, int | float):
+            raise SpecError(f"{dotted(criteria)}.TargetObjectiveMetricValue: expected a number, got {target!r}")
+        budget["target"] = float(target)
+    if request.get(*criteria, "ConvergenceDetected", "CompleteOnConvergence") == "Enabled":
+        request.note((*criteria, "ConvergenceDetected"), "hyperstep does not stop on convergence yet")
+    return budget
+
+
+def _unsupported(request: Request, config: tuple, definition: tuple) -> None:
+    """Name, with the reason, what hyperstep knowingly does not do (the rest the leftovers name)."""
+    if request.get(*config, "TrainingJobEarlyStoppingType") == "Auto":
+        request.note((*config, "TrainingJobEarlyStoppingType"), "Auto: hyperstep does not stop training jobs early yet")
+    hyperband = (*config, "StrategyConfig", "HyperbandStrategyConfig")
+    if request.mapping(*hyperband):
+        request.note(hyperband, "hyperstep has no Hyperband: trials run to their end")
+    not_improving = (*config, "TuningJobCompletionCriteria", "BestObjectiveNotImproving")
+    if request.mapping(*not_improving):
+        request.note(not_improving, "hyperstep does not stop on a plateau yet")
+    for i, parent in enumerate(request.items("WarmStartConfig", "ParentHyperParameterTuningJobs")):
+        name = parent.get("HyperParameterTuningJobName") if isinstance(parent, dict) else parent
+        request.note(
+            ("WarmStartConfig", "ParentHyperParameterTuningJobs", i),
+            f"parent tuning job {name!r}: AMT's history stays in SageMaker; this job starts cold",
+        )
+    request.get("WarmStartConfig", "WarmStartType")
+    if request.get("Autotune", "Mode") == "Enabled":
+        request.note(("Autotune",), "hyperstep does not choose tuning settings itself")
+    for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining"):
+        if request.mapping(*definition).get(flag) is False:
+            request.get(*definition, flag)  # the default: nothing to carry

@@ -1,0 +1,62 @@
+"""The spec's ``trial`` block that runs each trial as an AWS Batch job.
+
+Every limit here is the one SubmitJob enforces (botocore's service model), so a spec that
+validates is a request AWS accepts, and a mistake shows at ``hyperstep submit`` rather
+than minutes later in a failed launch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
+from hyperstep.spec_base import TrialBlockBase
+
+
+class BatchTrial(TrialBlockBase):
+    """Run each trial as one AWS Batch job on a job queue and job definition you own.
+
+    The command gets the hyperparameters appended as ``--name value``; the script reports
+    its metrics with ``hyperstep.reporting.report`` (Batch has no log-scraping of its own), so
+    ``metric_definitions`` name those metrics; their regexes serve local runs and read the
+    final values from the job's CloudWatch log when the final report never arrived.
+    ``timeout_seconds`` becomes the job's ``attemptDurationSeconds`` (at least 60).
+    """
+
+    backend: Literal["batch"]
+    job_queue: str = Field(min_length=1)
+    """The queue's name or ARN."""
+    job_definition: str = Field(min_length=1)
+    """``name``, ``name:revision`` or the ARN of a container job definition."""
+    command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    environment: dict[Annotated[str, StringConstraints(min_length=1)], str] = Field(default_factory=dict)
+    vcpus: float | None = Field(default=None, gt=0)
+    memory_mib: int | None = Field(default=None, ge=4)
+    """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""
+    gpus: int | None = Field(default=None, ge=1)
+    retry_attempts: int = Field(default=1, ge=1, le=10)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    propagate_tags: bool = False
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return check_user_tags(tags)
+
+    @field_validator("environment")
+    @classmethod
+    def _allowed_variables(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if key.startswith("AWS_BATCH"):
+                raise ValueError(f"{key}: variables starting with AWS_BATCH are reserved by Batch")
+            if key.startswith(RESERVED_ENV_PREFIX):
+                raise ValueError(f"{key}: HYPERSTEP_* variables are set by hyperstep")
+        return env
+
+    @model_validator(mode="after")
+    def _timeout(self) -> BatchTrial:
+        if self.timeout_seconds < 60:
+            raise ValueError("timeout_seconds must be at least 60 for Batch (attemptDurationSeconds)")
+        return self

@@ -1,0 +1,184 @@
+"""Local backend: each trial is a process, run with SageMaker script-mode conventions.
+
+The trial's directory holds ``hyperparameters.json`` and ``train.log`` (stdout and
+stderr). The command gets the hyperparameters as ``--name value`` arguments (strings as
+they are, other values as JSON, exactly as SageMaker and Batch trials get them) and the
+``SM_*`` variables a script-mode script reads, so the script that tunes here tunes on
+SageMaker unchanged. Metrics are read from the log with the spec's regexes; the last
+match wins, as in SageMaker's ``FinalMetricDataList`` (``backends.logs.parse_metrics``).
+So a local result's metrics are final: ``hyperstep.report`` prints every report, and the
+last one printed is the final report of a script that ends with one. Nothing reaches the
+trial after its end (``late_reports`` is False): a result without the objective fails.
+When a process ends, its result goes to ``on_result`` (the in-process bus's publish) and
+stays for ``describe``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from hyperstep.backends.base import JobView, TrialBackend, TrialView
+from hyperstep.backends.local.block import LocalTrial
+from hyperstep.backends.logs import parse_metrics
+from hyperstep.backends.naming import script_arguments
+from hyperstep.errors import LaunchError
+from hyperstep.messages import TrialResult
+
+
+def resolve_command(command: list[str]) -> list[str]:
+    """``python`` / ``python3`` as the program means the interpreter running hyperstep,
+    so a script sees the packages of hyperstep's own environment."""
+    if command[0] in ("python", "python3"):
+        return [sys.executable, *command[1:]]
+    return command
+
+
+class LocalProcessBackend(TrialBackend):
+    def __init__(
+        self,
+        runs_dir: Path,
+        on_result: Callable[[TrialResult], None],
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.on_result = on_result
+        self.base_env = dict(base_env or {})
+        self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self._stopping: set[tuple[str, str]] = set()
+        self._refs: dict[tuple[str, str], str] = {}
+        """The process id of every trial this backend started."""
+        self._results: dict[tuple[str, str], TrialResult] = {}
+        """Results of the processes that have ended, for ``describe`` (the reaper)."""
+        self._lock = threading.Lock()
+
+    def trial_dir(self, job: JobView, trial: TrialView) -> Path:
+        return self.runs_dir / job.id / trial.id
+
+    def launch(self, job: JobView, trial: TrialView) -> str:
+        block = job.spec.trial
+        assert isinstance(block, LocalTrial)
+        key = (job.id, trial.id)
+        with self._lock:
+            if key in self._refs:  # running or ended: never a second copy
+                return self._refs[key]
+        directory = self.trial_dir(job, trial)
+        try:  # a retry cannot mend an unwritable --out: fail the trial, say why
+            (directory / "model").mkdir(parents=True, exist_ok=True)
+            (directory / "output").mkdir(exist_ok=True)
+            (directory / "hyperparameters.json").write_text(json.dumps(trial.params, indent=2))
+            log_file = (directory / "train.log").open("wb")
+        except OSError as exc:
+            raise LaunchError(f"cannot create the trial folder {directory}: {exc.strerror or exc}") from None
+        env = {**self.base_env, **block.env, **self._script_mode_env(job, trial, directory)}
+        try:
+            proc = subprocess.Popen(
+                [*resolve_command(block.command), *script_arguments(trial.params)],
+                cwd=block.workdir,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise LaunchError(f"cannot start {block.command[0]!r}: {exc.strerror or exc}") from None
+        finally:
+            log_file.close()
+        with self._lock:
+            self._procs[key] = proc
+            self._refs[key] = str(proc.pid)
+        threading.Thread(target=self._watch, args=(job, trial, proc), daemon=True).start()
+        return str(proc.pid)
+
+    @staticmethod
+    def _script_mode_env(job: JobView, trial: TrialView, directory: Path) -> dict[str, str]:
+        return {
+            "SM_HPS": json.dumps(trial.params),
+            "SM_MODEL_DIR": str(directory / "model"),
+            "SM_OUTPUT_DATA_DIR": str(directory / "output"),
+            "HYPERSTEP_JOB_ID": job.id,
+            "HYPERSTEP_TRIAL_ID": trial.id,
+            "HYPERSTEP_TRIAL_DIR": str(directory),
+        }
+
+    def _watch(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes]) -> None:
+        block = job.spec.trial
+        assert isinstance(block, LocalTrial)
+        key = (job.id, trial.id)
+        try:
+            code: int | None = proc.wait(timeout=block.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            self._kill(proc)
+            code = None
+        with self._lock:
+            stopped = key in self._stopping
+        try:
+            result = self._result(job, trial, code, stopped)
+        except Exception as exc:  # without a result the trial would stay running forever
+            error = f"cannot read the trial's result: {type(exc).__name__}: {exc}"
+            result = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error=error)
+        with self._lock:  # one step: ``describe`` sees the process running or its result, never neither
+            self._results[key] = result
+            self._procs.pop(key, None)
+            self._stopping.discard(key)
+        self.on_result(result)
+
+    def _result(self, job: JobView, trial: TrialView, code: int | None, stopped: bool) -> TrialResult:
+        block = job.spec.trial
+        assert isinstance(block, LocalTrial)
+        log = (self.trial_dir(job, trial) / "train.log").read_text(errors="replace")
+        metrics = parse_metrics(log, block.metric_definitions)
+        base = {"job_id": job.id, "trial_id": trial.id, "metrics": metrics}
+        if stopped:
+            return TrialResult(**base, state="stopped", error="stopped")
+        if code is None:
+            return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")
+        if code != 0:
+            last = next((line for line in reversed(log.splitlines()) if line.strip()), "")
+            return TrialResult(**base, state="failed", error=f"exit code {code}: {last[-300:]}")
+        return TrialResult(**base, state="completed")
+
+    def stop(self, job: JobView, trial: TrialView) -> None:
+        key = (job.id, trial.id)
+        with self._lock:
+            proc = self._procs.get(key)
+            if proc is None:
+                return
+            self._stopping.add(key)
+        self._kill(proc)
+
+    def stop_all(self) -> None:
+        """Kill every running trial (Ctrl-C); each still reports itself stopped."""
+        with self._lock:
+            running = list(self._procs.items())
+            self._stopping.update(key for key, _ in running)
+        for _, proc in running:
+            self._kill(proc)
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._procs)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
+        """None while the process runs; the result it ended with (which the reaper records
+        when its event was lost); failed for a process this backend never ran."""
+        key = (job.id, trial.id)
+        with self._lock:
+            if key in self._procs:
+                return None
+            if key in self._results:
+                return self._results[key]
+        return TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="process lost (hyperstep restarted)")

@@ -1,0 +1,152 @@
+"""The spec's ``trial`` block that runs each trial as a SageMaker training job.
+
+Every limit here is the one CreateTrainingJob enforces (botocore's service model), so a
+spec that validates is a request AWS accepts, and a mistake shows at ``hyperstep submit``
+rather than minutes later in a failed launch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
+from hyperstep.spec_base import SpecModel, TrialBlockBase
+
+S3Uri = Annotated[str, StringConstraints(pattern=r"^(https|s3)://([^/]+)/?(.*)$", max_length=1024)]
+InputMode = Literal["File", "Pipe", "FastFile"]
+ALGORITHM_PATTERN = (
+    r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
+"""``AlgorithmName``: a name or ARN; AWS's pattern ``...(?<!-)`` without the look-behind."""
+ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
+
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_VALUE = 2500
+"""CreateTrainingJob ``HyperParameters``: at most 100 entries, each value at most 2500 characters."""
+SCRIPT_MODE_HYPERPARAMETERS = 5
+"""``sagemaker_program``, ``_submit_directory``, ``_job_name``, ``_container_log_level``, ``_region``."""
+
+
+class InputChannel(SpecModel):
+    """One SageMaker input channel (``InputDataConfig`` entry) read from S3."""
+
+    s3_uri: S3Uri
+    content_type: str | None = Field(default=None, max_length=256)
+    input_mode: InputMode | None = None
+    """Overrides the job's input mode for this channel."""
+    s3_data_type: Literal["S3Prefix", "ManifestFile", "AugmentedManifestFile"] = "S3Prefix"
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    compression: Literal["None", "Gzip"] | None = None
+
+
+class VpcSettings(SpecModel):
+    """``VpcConfig``: the training containers' subnets and security groups."""
+
+    subnets: list[Annotated[str, StringConstraints(pattern=r"^[-0-9a-zA-Z]+$", max_length=32)]] = Field(
+        min_length=1, max_length=16
+    )
+    security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^[-0-9a-zA-Z]+$", max_length=32)]] = Field(
+        min_length=1, max_length=5
+    )
+
+
+class SageMakerTrial(TrialBlockBase):
+    """Run each trial as one SageMaker training job (script mode or a built-in algorithm).
+
+    ``timeout_seconds`` is the job's ``StoppingCondition.MaxRuntimeInSeconds`` (at most 28
+    days); metrics are captured by ``metric_definitions`` exactly as SageMaker does (at most
+    40 of them) and arrive as ``FinalMetricDataList``.
+    """
+
+    backend: Literal["sagemaker"]
+    training_image: str | None = Field(default=None, min_length=1, max_length=255)
+    algorithm_name: str | None = Field(
+        default=None,
+        max_length=170,
+        pattern=ALGORITHM_PATTERN,
+    )
+    input_mode: InputMode = "File"
+    instance_type: str = Field(pattern=r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
+    instance_count: int = Field(default=1, ge=1)
+    volume_size_gb: int = Field(default=30, ge=1)
+    role_arn: str = Field(min_length=20, max_length=2048, pattern=ROLE_ARN_PATTERN)
+    input_channels: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-_]{1,64}$")], InputChannel] = Field(
+        default_factory=dict, max_length=20
+    )
+    output_path: S3Uri
+    use_spot: bool = False
+    max_wait_seconds: int | None = Field(default=None, ge=1)
+    """Managed spot only: waiting for capacity plus running; at least ``timeout_seconds``."""
+    checkpoint_s3_uri: S3Uri | None = None
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    vpc: VpcSettings | None = None
+    entry_point: str | None = Field(default=None, min_length=1, max_length=256)
+    """Script mode in a SageMaker framework image (scikit-learn, PyTorch, ...): the script
+    to run, as the SDK's ``entry_point`` (hyperparameter ``sagemaker_program``)."""
+    source_dir: S3Uri | None = None
+    """Script mode: the ``sourcedir.tar.gz`` holding ``entry_point`` (hyperparameter
+    ``sagemaker_submit_directory``)."""
+    environment: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
+        Annotated[str, StringConstraints(max_length=512)],
+    ] = Field(default_factory=dict, max_length=96)
+    """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones."""
+
+    def check_hyperparameters(self, parameters: list[Any]) -> None:
+        """Refuse a search space no training job could take (every trial would fail at launch)."""
+        own = SCRIPT_MODE_HYPERPARAMETERS if self.entry_point else 0
+        if len(parameters) + own > MAX_HYPERPARAMETERS:
+            room = f" ({own} of them for script mode)" if own else ""
+            raise ValueError(
+                f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters{room}, got {len(parameters)}"
+            )
+        for p in parameters:
+            if own and p.name.startswith("sagemaker_"):  # script mode's own values would overwrite it
+                raise ValueError(f"parameter {p.name!r}: sagemaker_* hyperparameters are set by script mode")
+            long = [c for c in getattr(p, "choices", ()) if isinstance(c, str) and len(c) > MAX_HYPERPARAMETER_VALUE]
+            if long:
+                raise ValueError(
+                    f"parameter {p.name!r}: SageMaker hyperparameter values are at most "
+                    f"{MAX_HYPERPARAMETER_VALUE} characters, a choice has {len(long[0])}"
+                )
+
+    @field_validator("input_channels", mode="before")
+    @classmethod
+    def _uri_shorthand(cls, channels: Any) -> Any:
+        """Allow ``train: s3://bucket/prefix`` for a channel with default settings."""
+        if isinstance(channels, dict):
+            return {k: {"s3_uri": v} if isinstance(v, str) else v for k, v in channels.items()}
+        return channels
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return check_user_tags(tags)
+
+    @field_validator("environment")
+    @classmethod
+    def _own_variables(cls, env: dict[str, str]) -> dict[str, str]:
+        taken = [k for k in env if k.startswith(RESERVED_ENV_PREFIX)]
+        if taken:
+            raise ValueError(f"{taken[0]}: HYPERSTEP_* variables are set by hyperstep")
+        return env
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SageMakerTrial:
+        if (self.training_image is None) == (self.algorithm_name is None):
+            raise ValueError("give exactly one of training_image and algorithm_name")
+        if (self.entry_point is None) != (self.source_dir is None):
+            raise ValueError("script mode needs both entry_point and source_dir")
+        if self.entry_point is not None and self.training_image is None:
+            raise ValueError("script mode (entry_point) needs a framework training_image")
+        if len(self.metric_definitions) > 40:
+            raise ValueError("SageMaker accepts at most 40 metric_definitions")
+        if self.use_spot:
+            wait = self.max_wait_seconds
+            if wait is None or wait < self.timeout_seconds:
+                raise ValueError("use_spot needs max_wait_seconds >= timeout_seconds (MaxWaitTimeInSeconds)")
+        elif self.max_wait_seconds is not None or self.checkpoint_s3_uri is not None:
+            raise ValueError("max_wait_seconds and checkpoint_s3_uri apply to managed spot only (use_spot: true)")
+        return self

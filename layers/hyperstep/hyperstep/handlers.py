@@ -1,0 +1,203 @@
+"""What each Lambda function does, as a plain function of a service: ``handle_<name>(service, event)``.
+
+Every caller passes its own service and the telemetry it wants:
+
+- on AWS, ``functions/<name>/app.py``: Powertools' decorators, the AWS service built once
+  from the function's environment (``hyperstep.wiring``), Powertools' ``Logger`` and
+  ``Metrics`` as telemetry;
+- on a laptop, ``hyperstep.local.runtime``: the local service, ``handlers.log`` as telemetry;
+- under moto, ``tests/integration/moto_harness.py``: the AWS service on moto's clients.
+
+Each returns the JSON-ready dict the function returns. The API's routes (HTTP, Powertools'
+resolver) stay in ``functions/api/app.py``, as ``handle_api(service, event, context, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hyperstep.events import EventError, parse_event
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
+from hyperstep.recurring import ScheduleInput, start_scheduled_job
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+
+COUNT, NO_UNIT = "Count", "None"
+"""CloudWatch metric units."""
+REAPER_GRACE_SECONDS = 300.0
+"""How long the reaper waits for a trial's final objective after its end (``handle_reaper``)."""
+
+
+class Log(Protocol):
+    """What a handler logs through (Powertools' ``Logger`` is one)."""
+
+    def append_keys(self, **keys: Any) -> None: ...
+
+    def info(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None: ...
+
+    def error(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None: ...
+
+
+class Meter(Protocol):
+    """What a handler counts with (Powertools' ``Metrics`` is one); the caller flushes."""
+
+    def add_dimension(self, name: str, value: str) -> None: ...
+
+    def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+
+class Quiet:
+    """Logs and counts nothing."""
+
+    def append_keys(self, **keys: Any) -> None:
+        return None
+
+    def info(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        return None
+
+    def error(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        return None
+
+    def add_dimension(self, name: str, value: str) -> None:
+        return None
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """Where one invocation's logs and metrics go."""
+
+    log: Log = field(default_factory=Quiet)
+    metrics: Meter = field(default_factory=Quiet)
+
+
+QUIET = Telemetry()
+Handler = Callable[[TuningService, dict[str, Any], Telemetry], dict[str, Any]]
+
+
+def handle_suggest(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
+    """Suggest Trials: fill the job's free parallel slots with new trials, or say it is done."""
+    request = SuggestRequest.model_validate(event)
+    log, metrics = telemetry.log, telemetry.metrics
+    log.append_keys(job_id=request.job_id)
+    plan = service.suggest(request)
+    metrics.add_dimension(name="JobId", value=request.job_id)
+    metrics.add_metric(name="TrialsStarted", unit=COUNT, value=len(plan.trial_ids))
+    log.info("planned", extra={"trials": len(plan.trial_ids), "done": plan.done, "reason": plan.reason})
+    return plan.model_dump(mode="json")
+
+
+def handle_launch(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
+    """Launch Trial: start one trial on its backend (one Map iteration)."""
+    request = LaunchRequest.model_validate(event)
+    telemetry.log.append_keys(job_id=request.job_id, trial_id=request.trial_id)
+    return service.launch(request)
+
+
+def handle_wait(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
+    """Wait For Results: park the execution's task token until a result wakes it."""
+    request = WaitRequest.model_validate(event)
+    telemetry.log.append_keys(job_id=request.job_id)
+    service.wait(request)
+    return {"job_id": request.job_id}
+
+
+def handle_finish(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
+    """Finish Job: store the job's final status and best trial; emit the completion event."""
+    request = FinishRequest.model_validate(event)
+    log, metrics = telemetry.log, telemetry.metrics
+    log.append_keys(job_id=request.job_id)
+    summary = service.finish(request)
+    metrics.add_dimension(name="JobId", value=request.job_id)
+    metrics.add_metric(name=f"Jobs{summary['status'].capitalize()}", unit=COUNT, value=1)
+    if summary["best_value"] is not None:
+        metrics.add_metric(name="BestValue", unit=NO_UNIT, value=summary["best_value"])
+    log.info("finished", extra={"status": summary["status"], "trials": summary["trials"]})
+    return summary
+
+
+def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
+    """Collect: record a trial's end, or metrics it reported, from an EventBridge event.
+
+    Each result is recorded exactly once (the store's conditional write): events that
+    arrive twice, late or out of order change nothing. A malformed event is logged and
+    dropped rather than retried, since a retry cannot mend it.
+    """
+    log = telemetry.log
+    try:
+        parsed = parse_event(event)
+    except EventError as exc:
+        log.error("dropped event", extra={"reason": str(exc), "event_id": event.get("id")})
+        return {"recorded": False, "reason": str(exc)}
+    if parsed is None:
+        return {"recorded": False, "reason": "no action needed"}
+    log.append_keys(job_id=parsed.job_id, trial_id=parsed.trial_id)
+    recorded = service.record(parsed)
+    log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
+    if recorded and isinstance(parsed, TrialResult):
+        count_result(service, parsed, telemetry.metrics)
+    return {"recorded": recorded}
+
+
+def count_result(service: TuningService, result: TrialResult, metrics: Meter) -> None:
+    """Per job: one more completed, failed or stopped trial, and the best value so far."""
+    store = service.store
+    trial, job = store.get_trial(result.job_id, result.trial_id), store.get_job(result.job_id)
+    metrics.add_dimension(name="JobId", value=job.id)
+    metrics.add_metric(name=f"Trials{trial.state.value.capitalize()}", unit=COUNT, value=1)
+    if job.best_value is not None:
+        metrics.add_metric(name="BestValue", unit=NO_UNIT, value=job.best_value)
+
+
+def handle_reaper(
+    service: TuningService,
+    event: dict[str, Any],
+    telemetry: Telemetry = QUIET,
+    *,
+    grace_seconds: float = REAPER_GRACE_SECONDS,
+) -> dict[str, Any]:
+    """Reaper: reconcile what events missed and wake every unfinished job's execution.
+
+    Fetches results of running trials whose end event never arrived (Describe* calls), fails
+    trials past their timeout plus the grace, settles trials that ended without their final
+    objective and waited the grace for it (from the source, else failed).
+    """
+    counts = service.reap(grace_seconds=grace_seconds)
+    telemetry.metrics.add_metric(name="ReapedResults", unit=COUNT, value=counts["recorded"])
+    telemetry.metrics.add_metric(name="TrialsTimedOut", unit=COUNT, value=counts["timed_out"])
+    telemetry.log.info("reaped", extra=counts)
+    return counts
+
+
+def handle_start(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
+    """Start Scheduled Job: one tick of a recurring schedule starts a fresh job from its spec.
+
+    The spec is validated again (a stored spec may predate a change of the spec model);
+    an invalid one raises, failing the invocation.
+    """
+    tick = ScheduleInput.model_validate(event)
+    log = telemetry.log
+    log.append_keys(schedule=tick.schedule_name)
+    job = start_scheduled_job(service, parse_spec(tick.spec))
+    if job is None:
+        log.info("tick skipped: the previous run is still going")
+        return {"skipped": "the previous run is still going"}
+    telemetry.metrics.add_metric(name="ScheduledJobsStarted", unit=COUNT, value=1)
+    log.info("scheduled job started", extra={"job_id": job.id})
+    return {"job_id": job.id, "status": job.status.value, "execution_id": job.execution_id}
+
+
+LOOP_HANDLERS: dict[str, Handler] = {
+    "suggest": handle_suggest,
+    "launch": handle_launch,
+    "wait": handle_wait,
+    "finish": handle_finish,
+    "collect": handle_collect,
+}
+"""The functions a tuning job runs through, by name: the state machine's Tasks and the
+target of the trial event rules (what a local run deploys). The local runtime and the
+moto harness look a handler up here at every call (a test may stand one in)."""

@@ -1,0 +1,151 @@
+"""What the HTTP API reads from a request body: bounded UTF-8 text holding strict JSON.
+
+API Gateway hands the function any body a caller sends, and Powertools' validation turns
+only a ``JSONDecodeError`` into a 422: an integer literal over 4,300 digits (a
+``ValueError``), nesting deeper than the interpreter's recursion limit, a multipart body
+without a boundary or one that is not latin-1 escaped it as a 502. So, before routing,
+``readable_body`` refuses a body that is too large, not UTF-8 or not declared as JSON
+(``BodyRefused``: 413, 422, 415), and ``strict_json`` parses it, refusing what JSON is
+not (``NaN``, ``Infinity``, duplicate keys) and what no spec needs (over ``MAX_DEPTH``
+levels, number literals over ``MAX_NUMBER_CHARS`` characters), always as a
+``JSONDecodeError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from hyperstep.errors import HyperstepError
+
+MAX_BODY_BYTES = 1_000_000
+"""A spec is at most 200,000 bytes as compact JSON (one DynamoDB item): room for layout."""
+MAX_DEPTH = 32
+"""A spec is 4 levels deep; strategy options may nest a little more."""
+MAX_NUMBER_CHARS = 100
+"""Far below Python's 4,300-digit limit on int conversion; no spec value needs more."""
+JSON = "application/json"
+
+
+class BodyRefused(HyperstepError):
+    """A request body the API will not read: ``status``, the ``field`` at fault, the reason."""
+
+    def __init__(self, status: int, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.field = field
+        self.reason = reason
+
+
+def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The API Gateway proxy event with its body as UTF-8 text declared as JSON.
+
+    A base64 body (``isBase64Encoded``) is decoded; the ``Content-Type`` header, when
+    there is a body, must be ``application/json`` (any parameters, any case) or absent.
+    It is rewritten as ``application/json`` for the resolver (which would otherwise parse
+    an empty "multipart" body, and fail). ``BodyRefused`` otherwise.
+    """
+    body = event.get("body")
+    headers = {str(k): v for k, v in (event.get("headers") or {}).items() if str(k).lower() != "content-type"}
+    if body is None or body == "":  # nothing to read, whatever its declared type
+        return {**event, "headers": {**headers, "Content-Type": JSON}}
+    if not isinstance(body, str):
+        raise BodyRefused(422, "body", "the body must be text")
+    data = _body_bytes(body, bool(event.get("isBase64Encoded")))
+    if len(data) > MAX_BODY_BYTES:
+        raise BodyRefused(413, "body", f"the body is {len(data):,} bytes; at most {MAX_BODY_BYTES:,}")
+    declared = _content_type(event)
+    if declared is not None and declared.split(";")[0].strip().lower() != JSON:
+        raise BodyRefused(415, "Content-Type", f"the body must be JSON (Content-Type {JSON}), not {declared[:100]!r}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyRefused(422, "body", f"not UTF-8 text (byte {exc.start})") from None
+    return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "Content-Type": JSON}}
+
+
+def _body_bytes(body: str, encoded: bool) -> bytes:
+    if encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BodyRefused(422, "body", "isBase64Encoded is set but the body is not base64") from None
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates, from \\ud800 escapes in the event
+        raise BodyRefused(422, "body", f"not UTF-8 text (character {exc.start})") from None
+
+
+def _content_type(event: Mapping[str, Any]) -> str | None:
+    """The request's Content-Type (header names are case-insensitive), None if not sent."""
+    for name, value in (event.get("headers") or {}).items():
+        if str(name).lower() == "content-type":
+            return str(value)
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if str(name).lower() == "content-type" and values:
+            return str(values[-1])
+    return None
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` refusing non-JSON and oversized input; any refusal is a ``JSONDecodeError``."""
+    try:
+        value = json.loads(
+            text, parse_int=_integer, parse_float=_float, parse_constant=_constant, object_pairs_hook=_object
+        )
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0) from None
+    except _NotJson as exc:
+        raise json.JSONDecodeError(str(exc), text, 0) from None
+    if nesting(value) > MAX_DEPTH:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0)
+    return value
+
+
+def nesting(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (a scalar: 0), counted without recursion;
+    counting stops once past ``MAX_DEPTH``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= MAX_DEPTH:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _integer(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _NotJson(f"a number literal longer than {MAX_NUMBER_CHARS} characters")
+    return int(literal)
+
+
+def _float(literal: str) -> float:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _NotJson(f"a number literal longer than {MAX_NUMBER_CHARS} characters")
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {literal} is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        duplicate = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise _NotJson(f"duplicate key {duplicate[:50]!r}")
+    return value

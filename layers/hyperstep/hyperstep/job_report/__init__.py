@@ -1,0 +1,50 @@
+"""``hyperstep report JOB``: one self-contained HTML page and its plots as PNG files.
+
+The page shows where the search stands: best so far against trials and against time,
+parallel coordinates, each parameter's effect (slices) and importance, learning curves
+when trials printed intermediate values, and every trial with its state, failure reason
+and duration. It needs matplotlib, the optional ``report`` extra
+(``pip install "hyperstep[report]"``); nothing here ships in the Lambda layer's
+requirements, and nothing on the page is fetched when it is opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hyperstep.errors import HyperstepError
+from hyperstep.job_report.data import ReportData, from_api, from_store
+
+__all__ = ["ReportData", "from_api", "from_store", "write_report"]
+
+WHY_MISSING = {
+    "best_vs_trials": "Best so far: no trial has completed yet.",
+    "best_vs_time": "Best so far over time: no trial has completed yet.",
+    "parallel_coordinates": "Parallel coordinates: no completed trial (or no parameter varies).",
+    "slices": "Parameter effects: no completed trial (or no parameter varies).",
+    "importance": "Parameter importance: needs 5 completed trials with different results and 2 varying parameters.",
+    "learning_curves": "Learning curves: no trial printed its objective more than once (or its log was not found).",
+}
+
+
+def write_report(data: ReportData, out_dir: Path) -> Path:
+    """Write ``report.html`` and one PNG per plot into ``out_dir``; return the page's path."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise HyperstepError('report: matplotlib is needed: pip install "hyperstep[report]"') from None
+    from hyperstep.job_report import page, plots
+
+    drawn, missing = [], []
+    for draw in plots.ALL:
+        plot = draw(data)
+        if plot is None:
+            missing.append(WHY_MISSING[draw.__name__])
+        else:
+            drawn.append(plot)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for plot in drawn:
+        (out_dir / f"{plot.key}.png").write_bytes(plot.png)
+    target = out_dir / "report.html"
+    target.write_text(page.page(data, drawn, missing), encoding="utf-8")
+    return target

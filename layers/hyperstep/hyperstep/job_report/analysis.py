@@ -1,0 +1,109 @@
+"""The numbers behind the report's plots (numpy only, no plotting).
+
+- ``best_so_far``: the running best objective value, trial by trial.
+- ``varying``: the parameters that vary (a constant, such as an imported AMT static
+  hyperparameter, has no effect to show).
+- ``importance``: each parameter's first-order share of the objective's variance (the
+  main effects of a functional ANOVA, as fANOVA computes them on a random forest), here
+  on hyperstep's own Gaussian process fitted to the completed trials: for each parameter,
+  the variance over its values of the model's mean averaged over all other parameters,
+  divided by the variance of the model's mean over the whole space (Monte Carlo).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.space import CategoricalParameter, Parameter, SearchSpace
+
+MIN_TRIALS_FOR_IMPORTANCE = 5
+SAMPLES = 256
+"""Monte Carlo points over the other parameters for each main effect."""
+GRID = 16
+"""Values taken along a numeric parameter for its main effect."""
+MAX_MODEL_TRIALS = 300
+"""The GP's cost grows with the cube of its data: a larger job is modelled on a random subset."""
+
+
+def completed(trials: Sequence[Trial]) -> list[Trial]:
+    """Completed trials with a value, in trial-number order."""
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
+    return sorted(done, key=lambda t: t.number)
+
+
+def best_so_far(values: Sequence[float], minimize: bool) -> np.ndarray:
+    """The best value among the first 1, 2, ... values."""
+    array = np.asarray(values, dtype=float)
+    return np.minimum.accumulate(array) if minimize else np.maximum.accumulate(array)
+
+
+def varying(space: SearchSpace) -> list[Parameter]:
+    """The parameters that can take more than one value."""
+    return [p for p in space.parameters if not (isinstance(p, CategoricalParameter) and len(p.choices) == 1)]
+
+
+def elapsed_unit(seconds: float) -> tuple[float, str]:
+    """A divisor and name that make ``seconds`` readable on an axis."""
+    if seconds < 300:
+        return 1.0, "seconds"
+    if seconds < 3 * 3600:
+        return 60.0, "minutes"
+    return 3600.0, "hours"
+
+
+def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, float] | None:
+    """Each varying parameter's share (0..1) of the objective's variance explained by that
+    parameter alone; None with fewer than ``MIN_TRIALS_FOR_IMPORTANCE`` completed trials,
+    a single varying parameter, or an objective that never changed."""
+    from hyperstep.strategies.gp import GaussianProcess
+    from hyperstep.strategies.transforms import Projector, warp_objective
+
+    done = completed(trials)
+    params = varying(job.spec.space)
+    if len(done) < MIN_TRIALS_FOR_IMPORTANCE or len(params) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    if len(done) > MAX_MODEL_TRIALS:
+        done = [done[i] for i in sorted(rng.choice(len(done), MAX_MODEL_TRIALS, replace=False))]
+    space = SearchSpace(parameters=params)
+    y = np.array([t.value for t in done], dtype=float)
+    if float(np.ptp(y)) <= 0:
+        return None
+    X = space.encode_many([{p.name: t.params[p.name] for p in params} for t in done])
+    projector = Projector(space)
+    warped = warp_objective(y if job.minimize else -y)
+    model = GaussianProcess.fit(X, warped, rng, restarts=2, onehot=~projector.numeric)
+    base = projector(rng.random((SAMPLES, space.dim)))
+    total = float(np.var(model.predict(base)[0]))
+    if total <= 0:
+        return None
+    shares = {}
+    for param, cols in zip(params, space.slices()):
+        effect = [float(model.predict(_with(base, cols, point))[0].mean()) for point in _points(param)]
+        shares[param.name] = min(1.0, float(np.var(effect)) / total)
+    return shares
+
+
+def _points(param: Parameter) -> list[np.ndarray]:
+    """Encodings of values spread evenly over the parameter (each choice of a categorical)."""
+    if isinstance(param, CategoricalParameter):
+        return [np.eye(len(param.choices))[i] for i in range(len(param.choices))]
+    values = {param.decode(np.array([u])) for u in np.linspace(0.0, 1.0, GRID)}
+    return [np.array(param.encode(v)) for v in sorted(values)]
+
+
+def _with(base: np.ndarray, cols: slice, point: np.ndarray) -> np.ndarray:
+    X = base.copy()
+    X[:, cols] = point
+    return X
+
+
+def position(param: Parameter, value: object) -> float:
+    """Where a value sits on the parameter's axis, 0..1 (its scale; categories evenly spread)."""
+    if isinstance(param, CategoricalParameter):
+        n = len(param.choices)
+        return param.index(value) / (n - 1) if n > 1 else 0.5
+    return float(param.encode(value)[0])

@@ -1,0 +1,82 @@
+"""What the handlers of a local run log and count, written where a Lambda's output would go.
+
+On AWS a function's Powertools ``Logger`` and ``Metrics`` print JSON lines that CloudWatch
+Logs keeps (metrics in the Embedded Metric Format, which CloudWatch turns into metrics).
+A local run writes the same lines to one file, ``handlers.log`` beside the store: log
+records at ``WARNING`` and above, and each invocation's metrics as one EMF line, the
+namespace and ``service`` dimension ``hyperstep``. Invocations run on several threads
+at once (Map iterations, the bus); each gets its own ``Telemetry``, flushed when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+from hyperstep.handlers import QUIET, Telemetry
+
+NAMESPACE = SERVICE = "hyperstep"
+
+
+class HandlerLog:
+    """One file (or stream) shared by every invocation of a local run's handlers."""
+
+    def __init__(self, stream: TextIO, level: int = logging.WARNING) -> None:
+        self.stream = stream
+        self.level = level
+        self._lock = threading.Lock()
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps(record, default=str)
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    @contextmanager
+    def invocation(self, function: str) -> Iterator[Telemetry]:
+        """Telemetry for one invocation of ``function``; its metrics are written when it ends,
+        also when the handler raised (as Powertools' ``log_metrics`` does)."""
+        metrics = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE)
+        try:
+            yield Telemetry(log=InvocationLog(self, function), metrics=metrics)
+        finally:
+            if metrics.metric_set:
+                self.write(metrics.serialize_metric_set())
+
+
+class InvocationLog:
+    """The ``Log`` of one invocation: JSON lines with its keys, at the file's level and above."""
+
+    def __init__(self, sink: HandlerLog, function: str) -> None:
+        self.sink = sink
+        self.keys: dict[str, Any] = {"service": SERVICE, "function_name": f"hyperstep-{function}"}
+
+    def append_keys(self, **keys: Any) -> None:
+        self.keys.update(keys)
+
+    def info(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self._log(logging.INFO, msg, extra)
+
+    def error(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self._log(logging.ERROR, msg, extra)
+
+    def _log(self, level: int, msg: str, extra: Mapping[str, Any] | None) -> None:
+        if level >= self.sink.level:
+            timestamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+            record = {"level": logging.getLevelName(level), "message": msg, "timestamp": timestamp}
+            self.sink.write({**record, **self.keys, **(extra or {})})
+
+
+class Silent:
+    """No handler output at all (a runtime without a ``handlers.log``)."""
+
+    @contextmanager
+    def invocation(self, function: str) -> Iterator[Telemetry]:
+        yield QUIET

@@ -1,0 +1,133 @@
+"""What crosses a boundary: how trials end and report, and the tuning loop's requests and replies.
+
+- ``TrialResult`` (how a trial ended) and ``TrialMetric`` (what its script reported on the
+  way) are what backends, events and ``describe`` hand to the collect use case; together
+  they are a ``TrialEvent``.
+- ``SuggestRequest`` / ``Plan``, ``LaunchRequest``, ``WaitRequest`` / ``Progress`` and
+  ``FinishRequest`` are the inputs and outputs of the state machine's Tasks: exactly what
+  crosses a Lambda boundary (or the local executor's), small and JSON-shaped. Loop
+  messages ignore unknown fields (the state machine may pass more than a Task reads);
+  trial messages forbid them (they are our own).
+
+Only pydantic here: every layer (backends, events, the service, handlers) imports this
+module, and it imports nothing of hyperstep.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# how trials end and report
+
+
+class TrialResult(BaseModel):
+    """How a trial ended, as a backend or an event reports it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str
+    trial_id: str
+    state: Literal["completed", "failed", "stopped"]
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """Final metrics by name; the job's objective metric among them when it completed."""
+    error: str | None = None
+
+
+class TrialMetric(BaseModel):
+    """Metrics a training script reported (``hyperstep.report``): intermediate ones at a
+    ``step``, or the ``final`` values the trial ends with.
+
+    ``final`` defaults to "no step given", the rule ``hyperstep.report`` follows; ``at``
+    (the script's clock, epoch seconds) orders reports of the same step. EventBridge may
+    deliver these before or after the job's own end event, twice, or out of order: collect
+    merges them order-free (``hyperstep.models.merge_reports``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str = Field(min_length=1)
+    trial_id: str = Field(min_length=1)
+    metrics: dict[str, float] = Field(min_length=1)
+    step: int | None = Field(default=None, ge=0)
+    final: bool = False
+    at: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _final_without_step(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("final") is None:
+            return {**data, "final": data.get("step") is None}
+        return data
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite(cls, metrics: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+        if bad:
+            raise ValueError(f"metric {bad[0]!r} is not a finite number")
+        return metrics
+
+
+TrialEvent = TrialResult | TrialMetric
+
+
+# the tuning loop
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SuggestRequest(_Message):
+    """What Suggest Trials gets: the job, and how long this execution's history has grown."""
+
+    job_id: str
+    execution: str | None = None
+    """The execution's name (``$$.Execution.Name``): names the one it may hand over to."""
+    history_events: int = 0
+    """Estimated history events of this execution so far (carried round to round in ``$.plan``)."""
+
+
+class Plan(_Message):
+    """What Suggest decided: trials to launch now, that the job is done, or that a new
+    execution has taken over the job (``handoff``; this one then ends)."""
+
+    job_id: str
+    done: bool
+    trial_ids: list[str] = Field(default_factory=list)
+    """Trials to launch: every pending trial of the job (those an earlier run of Suggest
+    reserved and nobody launched, as when its response was lost) and the new ones."""
+    results_seen: int
+    """How many trials had finished when this plan was made (Wait compares against it)."""
+    reason: str | None = None
+    handoff: bool = False
+    history_events: int = 0
+
+
+class LaunchRequest(_Message):
+    job_id: str
+    trial_id: str
+
+
+class WaitRequest(_Message):
+    job_id: str
+    task_token: str
+    results_seen: int
+
+
+class Progress(_Message):
+    """What a woken execution gets: whether the job is done."""
+
+    job_id: str
+    done: bool
+    results: int
+    active: int
+
+
+class FinishRequest(_Message):
+    job_id: str
+    error: dict[str, Any] | None = None
+    """Step Functions' caught error (``Error``, ``Cause``) when a state failed for good."""

@@ -1,0 +1,50 @@
+"""What the spec and every backend's ``trial`` block are made of.
+
+``SpecModel`` is the strict base of every spec model; ``TrialBlockBase`` holds the fields
+each trial block has (``metric_definitions``, ``timeout_seconds``) and its one hook. The
+blocks themselves live with their backends (``hyperstep.backends.<name>.block``), and
+``hyperstep.spec`` joins them, as the registry lists them, into the ``trial`` union: so
+this module sits below both, and neither imports the other's level.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class SpecModel(BaseModel):
+    # NaN and infinity are no valid target, runtime or size (and no JSON store keeps them).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class MetricDefinition(SpecModel):
+    """A metric a training script prints, matched like SageMaker's ``MetricDefinitions``."""
+
+    name: str = Field(min_length=1, max_length=255)
+    regex: str = Field(min_length=1, max_length=500)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, regex: str) -> str:
+        try:
+            pattern = re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if pattern.groups < 1:
+            raise ValueError("the regex needs one capture group for the value")
+        return regex
+
+
+class TrialBlockBase(SpecModel):
+    """The fields every backend's ``trial`` block has; each block adds ``backend: Literal[name]``
+    (the union's tag) and its own."""
+
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
+    timeout_seconds: int = Field(default=3600, ge=1, le=28 * 24 * 3600)
+
+    def check_hyperparameters(self, parameters: list[Any]) -> None:
+        """Refuse a search space no trial of this backend could take (raise ValueError);
+        the spec calls it with its ``parameters``. Every space fits by default."""

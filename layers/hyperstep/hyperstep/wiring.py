@@ -1,0 +1,77 @@
+"""The AWS wiring: the service and the recurring-schedule adapter, built from a function's environment.
+
+The handlers (``functions/<name>/app.py``) are the only readers of ``os.environ``: they
+pass it here as a plain ``Mapping``. The variables, as ``template.yaml`` sets them:
+
+- ``HYPERSTEP_TABLE``: the DynamoDB table;
+- ``HYPERSTEP_STATE_MACHINE_ARN``: the tuning state machine (for starting executions);
+- ``HYPERSTEP_EVENT_BUS``: where completion events and training scripts' metrics go
+  (default ``default``);
+- ``HYPERSTEP_RETENTION_DAYS``: how long DynamoDB keeps items (TTL; default 90);
+- ``HYPERSTEP_START_FUNCTION_ARN``, ``HYPERSTEP_SCHEDULER_ROLE_ARN``,
+  ``HYPERSTEP_SCHEDULE_GROUP`` (default ``hyperstep``): recurring tuning (the API only).
+
+A laptop's wiring is ``hyperstep.local.runtime``; moto's is ``tests/integration/moto_harness.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cache
+
+from hyperstep.recurring import DEFAULT_GROUP, RecurringSchedules, SchedulingUnavailable
+from hyperstep.service import TuningService
+
+
+def aws_service_factory(env: Mapping[str, str]) -> Callable[[], TuningService]:
+    """A function that builds the AWS service on its first call and returns it after.
+
+    Handlers make it at module level and call it per invocation: building the service
+    creates boto3 clients, which need a region, so it waits until a handler runs (a
+    module that only imports the handler, as the tests do, needs none). ``env`` is read
+    then, not now.
+    """
+    return cache(lambda: build_aws_service(env))
+
+
+def build_aws_service(env: Mapping[str, str]) -> TuningService:
+    """The service wired to DynamoDB, Step Functions, EventBridge, SageMaker and Batch
+    (with CloudWatch Logs, where the reaper reads a Batch job's final metrics)."""
+    import boto3
+
+    from hyperstep.aws import EventBridgePublisher, StepFunctionsOrchestrator
+    from hyperstep.backends.descriptor import BackendContext
+    from hyperstep.backends.registry import aws_backends
+    from hyperstep.stores.dynamodb import DynamoDBStore
+
+    bus = env.get("HYPERSTEP_EVENT_BUS", "default")
+    return TuningService(
+        store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
+        backends=aws_backends(BackendContext(client=boto3.client, event_bus=bus)),
+        orchestrator=StepFunctionsOrchestrator(
+            boto3.client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")
+        ),
+        publisher=EventBridgePublisher(boto3.client("events"), bus),
+    )
+
+
+def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules]:
+    """A function returning the EventBridge Scheduler adapter configured by ``env``.
+
+    ``HYPERSTEP_START_FUNCTION_ARN`` and ``HYPERSTEP_SCHEDULER_ROLE_ARN`` are required;
+    ``HYPERSTEP_SCHEDULE_GROUP`` defaults to ``hyperstep``. Missing settings raise
+    ``SchedulingUnavailable`` when a schedule is asked for, not at import.
+    """
+    settings = dict(env)
+
+    def build() -> RecurringSchedules:
+        function_arn = settings.get("HYPERSTEP_START_FUNCTION_ARN")
+        role_arn = settings.get("HYPERSTEP_SCHEDULER_ROLE_ARN")
+        if not function_arn or not role_arn:
+            raise SchedulingUnavailable("recurring tuning needs the deployment's scheduler settings")
+        import boto3
+
+        group = settings.get("HYPERSTEP_SCHEDULE_GROUP", DEFAULT_GROUP)
+        return RecurringSchedules(boto3.client("scheduler"), group, function_arn, role_arn)
+
+    return build

@@ -1,0 +1,554 @@
+"""Every AWS call hyperstep's functions make is allowed by their roles in the template.
+
+moto enforces no IAM: a role missing an action passes every other moto test and fails on
+AWS. Here whole tuning jobs run in moto (``moto_harness``: the real state machine and
+handlers) while ``iam_policy.CallRecorder`` records each call each function makes; each
+call becomes the IAM requests AWS evaluates for it (action, resource ARN from the request,
+conditions: request tags, tags the resource has in moto, the service a role is passed to),
+held against the statements of that function's role in the SAM-translated template,
+resolved for a stack with SageMaker and Batch on (account 123456789012, us-east-1; the
+moto deployment uses the template's names: table, state machine, schedule group, roles).
+
+The scenarios, in one moto deployment:
+
+- a SageMaker job through the API with an Idempotency-Key, read back through every GET
+  route; each training job's first Completed event lacks ``FinalMetricDataList`` (as AWS's
+  own sample event), so Collect asks ``DescribeTrainingJob``;
+- a Batch job through the API whose ``SUCCEEDED`` events come before the metric reports
+  (Collect asks Batch nothing: the trials await their reports);
+- a Batch job whose final reports never come: after the grace period the reaper reads each
+  trial's final value from its job's CloudWatch log stream (``GetLogEvents``);
+- a recurring spec through the API (``CreateSchedule``, passing the scheduler role), one
+  tick of it through the start function, that job stopped through the API while its
+  trials run (``StopTrainingJob``), and a Batch job stopped the same way (``TerminateJob``);
+- jobs on both backends whose Wait state fails for good: Finish's error path stops the
+  trials still running;
+- the reaper over jobs whose end events were lost: one cloud job ended (Describe*; SageMaker
+  keeps its final metric, the Batch job's script reported it), one still running past its
+  deadline (Describe*, then Stop / Terminate);
+- Suggest handing a job to a new execution of its own state machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from moto.batch.models import JobStatus as BatchStatus
+from moto.batch.models import batch_backends
+from moto.core.responses import EmptyResult
+from moto.sagemaker.models import sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+
+from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
+from hyperstep.models import JobStatus, TrialState
+from hyperstep.service import HANDOFF_EVENTS, TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.wiring import schedules_factory
+from tests.integration.iam_policy import (
+    Arns,
+    Call,
+    CallRecorder,
+    Policy,
+    Request,
+    Unmapped,
+    authorizations,
+)
+from tests.integration.moto_harness import (
+    ACCOUNT,
+    HANDLERS,
+    REGION,
+    REPO,
+    TABLE,
+    MotoStack,
+    function_name,
+    moto_stack,
+)
+from tests.integration.moto_platform import (
+    BATCH_DEFINITION,
+    BATCH_QUEUE,
+    Launched,
+    TrainingPlatform,
+    create_batch_environment,
+    restate,
+    sample,
+)
+from tests.template_model import BACKENDS, Stack, role_statements, transformed
+
+pytestmark = pytest.mark.slow
+
+DEPLOYED = Stack(
+    parameters=BACKENDS,
+    account=ACCOUNT,
+    region=REGION,
+    physical_names={"Table": TABLE, **{f"{h.capitalize()}Function": function_name(h) for h in HANDLERS}},
+)
+"""The stack the moto deployment stands for: SageMaker and Batch on, moto's table and functions."""
+
+BLOCKS: dict[str, dict[str, Any]] = {
+    "sagemaker": {
+        "backend": "sagemaker",
+        "training_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1.0",
+        "instance_type": "ml.m5.large",
+        "role_arn": BACKENDS["TrainingRoleArn"],
+        "output_path": "s3://hyperstep-demo/out",
+        "metric_definitions": [{"name": "val_loss", "regex": "val_loss=([0-9.eE+-]+)"}],
+        "timeout_seconds": 3600,
+    },
+    "batch": {
+        "backend": "batch",
+        "job_queue": BATCH_QUEUE,
+        "job_definition": BATCH_DEFINITION,
+        "command": ["python", "train.py"],
+        "metric_definitions": [{"name": "val_loss", "regex": "val_loss=([0-9.eE+-]+)"}],
+        "timeout_seconds": 3600,
+    },
+}
+
+
+def spec(backend: str, name: str, **extra: Any) -> dict[str, Any]:
+    """Two trials at once, two in all."""
+    return {
+        "name": name,
+        "objective": {"metric": "val_loss", "goal": "minimize"},
+        "parameters": [{"name": "lr", "type": "float", "low": 1e-4, "high": 1e-1, "scale": "log"}],
+        "strategy": {"name": "random", "seed": 3},
+        "budget": {"max_trials": 2, "max_parallel": 2},
+        "trial": BLOCKS[backend],
+        **extra,
+    }
+
+
+def val_loss(hyperparameters: dict[str, str]) -> float:
+    return (math.log10(float(hyperparameters["lr"])) + 2.5) ** 2
+
+
+# --- driving the deployment ------------------------------------------------------------------
+
+
+def api(stack: MotoStack, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+    """One IAM-signed request as API Gateway's proxy integration hands it to the API function."""
+    identity = json.loads((REPO / "events" / "api-post-jobs.json").read_text())["requestContext"]["identity"]
+    headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
+    event = {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"stage": "v1", "httpMethod": method, "resourcePath": path, "identity": identity},
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+    response = stack.invoke("api", event)
+    return response["statusCode"], json.loads(response["body"]) if response["body"] else None
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.02)
+
+
+def execution_of(stack: MotoStack, job_id: str) -> str:
+    execution = stack.service.store.get_job(job_id).execution_id
+    assert execution is not None
+    return execution
+
+
+def launched_and_waiting(stack: MotoStack, job_id: str) -> None:
+    """Both trials run and the execution waits for results (its task token is out)."""
+
+    def ready() -> bool:
+        running = [t for t in stack.service.store.list_trials(job_id) if t.state is TrialState.RUNNING]
+        history = stack.history(execution_of(stack, job_id))
+        return len(running) == 2 and "TaskSubmitted" in [e["type"] for e in history]
+
+    wait_for(ready, f"job {job_id} launched its trials and waits")
+
+
+def ended(stack: MotoStack, job_id: str) -> dict[str, Any]:
+    description = stack.wait_until_done(execution_of(stack, job_id), seconds=30)
+    assert description["status"] == "SUCCEEDED", description
+    assert stack.service.store.get_job(job_id).status.finished
+    return description
+
+
+def without_objective(job: Launched) -> dict[str, Any]:
+    """The job's end event as it may come first: SageMaker's without ``FinalMetricDataList``;
+    Batch's ``SUCCEEDED`` (its metric report still on the way)."""
+    end = copy.deepcopy(job.events[-1])
+    end["detail"].pop("FinalMetricDataList", None)
+    return end
+
+
+def run_to_end(stack: MotoStack, platform: TrainingPlatform, job_id: str, objective_late: bool = False) -> None:
+    """Play the platform until the job's execution ends."""
+    execution = execution_of(stack, job_id)
+    deadline = time.monotonic() + 30
+    while stack.status(execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"job {job_id} still running"
+        for job in platform.new_jobs():
+            for event in ([without_objective(job)] if objective_late else []) + job.events:
+                platform.deliver(event)
+        time.sleep(0.02)
+    ended(stack, job_id)
+
+
+def stop_training_job(self: SageMakerResponse) -> EmptyResult:
+    """moto has no StopTrainingJob: the job goes to Stopping, as on AWS."""
+    self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")].training_job_status = "Stopping"
+    return EmptyResult()
+
+
+def moto_batch_job(launched: Launched) -> Any:
+    batch = batch_backends[ACCOUNT][REGION]
+    (job,) = [j for j in batch._jobs.values() if j.job_name == launched.name]
+    return job
+
+
+def still_running(launched: Launched, backend: str) -> None:
+    """moto ends every job at once; this one runs on, as a real one would."""
+    if backend == "sagemaker":
+        sagemaker_backends[ACCOUNT][REGION].training_jobs[launched.name].training_job_status = "InProgress"
+    else:
+        moto_batch_job(launched).status = BatchStatus.RUNNING
+
+
+def ended_unseen(platform: TrainingPlatform, launched: Launched) -> None:
+    """The job ended and its end event was lost, but its final metric is there for the
+    reaper: in the training job's ``FinalMetricDataList`` (SageMaker), or delivered as the
+    script's report (Batch)."""
+    value = val_loss(launched.hyperparameters)
+    if platform.backend == "sagemaker":
+        found = sagemaker_backends[ACCOUNT][REGION].training_jobs[launched.name]
+        stamp = found.final_metric_data_list[0]["Timestamp"]
+        found.final_metric_data_list = [{"MetricName": "val_loss", "Value": value, "Timestamp": stamp}]
+    else:
+        assert platform.deliver(launched.events[0]) == {"recorded": True}  # the report; the end is lost
+
+
+def logged(launched: Launched, lines: list[str]) -> None:
+    """The Batch job's container printed ``lines`` to its stream in Batch's default log group
+    (moto's Batch runs nothing without Docker and leaves ``logStreamName`` unset). Timestamps
+    are now: CloudWatch Logs rejects events older than 14 days."""
+    job = moto_batch_job(launched)
+    job.log_stream_name = f"{BATCH_DEFINITION}/default/{job.job_id}"
+    logs = boto3.client("logs", region_name=REGION)
+    if not logs.describe_log_groups(logGroupNamePrefix=BATCH_LOG_GROUP)["logGroups"]:
+        logs.create_log_group(logGroupName=BATCH_LOG_GROUP)
+    logs.create_log_stream(logGroupName=BATCH_LOG_GROUP, logStreamName=job.log_stream_name)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+    put = logs.put_log_events(logGroupName=BATCH_LOG_GROUP, logStreamName=job.log_stream_name, logEvents=events)
+    assert "rejectedLogEventsInfo" not in put, put
+
+
+# --- the scenarios ----------------------------------------------------------------------------
+
+
+def sagemaker_job_through_the_api(stack: MotoStack) -> None:
+    document = spec("sagemaker", "iam-sagemaker")
+    status, accepted = api(stack, "POST", "/jobs", document, key="iam-1")
+    assert status == 202, accepted
+    assert api(stack, "POST", "/jobs", document, key="iam-1") == (202, accepted)  # the idempotency record
+    job_id = accepted["job_id"]
+    run_to_end(stack, TrainingPlatform(stack, job_id, "sagemaker", val_loss, "val_loss"), job_id, objective_late=True)
+    for path in ("/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/trials"):
+        assert api(stack, "GET", path)[0] == 200
+
+
+def batch_job_through_the_api(stack: MotoStack) -> None:
+    status, accepted = api(stack, "POST", "/jobs", spec("batch", "iam-batch"))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    run_to_end(stack, TrainingPlatform(stack, job_id, "batch", val_loss, "val_loss"), job_id, objective_late=True)
+
+
+def stop_through_the_api(stack: MotoStack, job_id: str, backend: str) -> None:
+    launched_and_waiting(stack, job_id)
+    platform = TrainingPlatform(stack, job_id, backend, val_loss, "val_loss")
+    cloud_jobs = platform.new_jobs()
+    assert api(stack, "POST", f"/jobs/{job_id}/stop")[0] == 202
+    stopped = f"{backend.replace('sagemaker', 'sagemaker-training')}-job-state-change-stopped"
+    for cloud_job in cloud_jobs:
+        platform.deliver(restate(cloud_job.events[-1], stopped))
+    ended(stack, job_id)
+    assert stack.service.store.get_job(job_id).status is JobStatus.STOPPED
+
+
+def recurring_job_started_and_stopped(stack: MotoStack) -> None:
+    document = spec("sagemaker", "iam-nightly", schedule="rate(1 day)")
+    status, created = api(stack, "POST", "/jobs", document)
+    assert status == 201, created
+    tick = {"schedule_name": created["schedule_name"], "spec": document}
+    started = stack.invoke("start", tick)
+    stop_through_the_api(stack, started["job_id"], "sagemaker")
+
+
+def batch_job_stopped(stack: MotoStack) -> None:
+    status, accepted = api(stack, "POST", "/jobs", spec("batch", "iam-batch-stop"))
+    assert status == 202, accepted
+    stop_through_the_api(stack, accepted["job_id"], "batch")
+
+
+def wait_fails_for_good(stack: MotoStack) -> None:
+    """A failed Wait state is caught to Finish Job with ``$.error``: Finish stops the trials."""
+    with mock.patch.object(TuningService, "wait", side_effect=RuntimeError("the trial store is unreachable")):
+        jobs = [stack.service.submit(parse_spec(spec(b, f"iam-error-{b}"))) for b in ("sagemaker", "batch")]
+        for job in jobs:
+            ended(stack, job.id)
+    for job in jobs:
+        final = stack.service.store.get_job(job.id)
+        assert final.status is JobStatus.FAILED and "unreachable" in (final.error or ""), final
+
+
+def batch_objective_recovered_from_the_log(stack: MotoStack) -> None:
+    """Each Batch job SUCCEEDED, its script's final report never came: the trials await it,
+    then the reaper, past the grace period, reads the value from the job's log stream."""
+    status, accepted = api(stack, "POST", "/jobs", spec("batch", "iam-batch-log"))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    launched_and_waiting(stack, job_id)
+    platform = TrainingPlatform(stack, job_id, "batch", val_loss, "val_loss")
+    cloud_jobs = platform.new_jobs()
+    assert len(cloud_jobs) == 2
+    for cloud_job in cloud_jobs:
+        value = val_loss(cloud_job.hyperparameters)
+        logged(cloud_job, ["epoch 1", f"val_loss={value + 1!r}", f"val_loss={value!r}", "done"])
+        assert platform.deliver(cloud_job.events[-1]) == {"recorded": False}  # SUCCEEDED: it awaits the report
+    with mock.patch.object(stack, "reaper_grace_seconds", -3600.0):  # the grace has passed
+        counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert (counts["recorded"], counts["timed_out"]) == (2, 0), counts
+    ended(stack, job_id)
+    trials = stack.service.store.list_trials(job_id)
+    assert all(t.state is TrialState.COMPLETED for t in trials), trials
+    assert sorted(t.value for t in trials) == sorted(val_loss(j.hyperparameters) for j in cloud_jobs)
+
+
+def reaper_reconciles(stack: MotoStack) -> None:
+    """One cloud job per tuning job ended unseen, the other runs past its deadline."""
+    jobs = {b: stack.service.submit(parse_spec(spec(b, f"iam-reaped-{b}"))) for b in ("sagemaker", "batch")}
+    for backend, job in jobs.items():
+        launched_and_waiting(stack, job.id)
+        platform = TrainingPlatform(stack, job.id, backend, val_loss, "val_loss")
+        done, running = platform.new_jobs()
+        ended_unseen(platform, done)
+        still_running(running, backend)
+    with mock.patch.object(stack, "reaper_grace_seconds", -10 * 3600.0):  # past every deadline
+        counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert (counts["recorded"], counts["timed_out"]) == (2, 2), counts
+    for job in jobs.values():
+        ended(stack, job.id)
+
+
+def suggest_hands_over(stack: MotoStack) -> None:
+    job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-handoff")))
+    request = {"job_id": job.id, "execution": "iam-handoff-1", "history_events": HANDOFF_EVENTS}
+    assert stack.invoke("suggest", request)["handoff"] is True
+    run_to_end(stack, TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss"), job.id)
+
+
+SCENARIOS = (
+    sagemaker_job_through_the_api,
+    batch_job_through_the_api,
+    recurring_job_started_and_stopped,
+    batch_job_stopped,
+    wait_fails_for_good,
+    reaper_reconciles,
+    batch_objective_recovered_from_the_log,
+    suggest_hands_over,
+)
+
+
+# --- the check ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    call: Call
+    request: Request
+    allowed: bool
+
+
+def moto_tags(stack: MotoStack) -> Callable[[str], dict[str, str]]:
+    """The tags a training job or Batch job has in moto (read from the test, not recorded)."""
+
+    def tags(arn: str) -> dict[str, str]:
+        if ":training-job/" in arn:
+            return {t["Key"]: t["Value"] for t in stack.sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+        if ":batch:" in arn and ":job/" in arn:
+            return stack.batch.list_tags_for_resource(resourceArn=arn)["tags"]
+        return {}
+
+    return tags
+
+
+def policies() -> dict[str, Policy]:
+    return {h: Policy(tuple(role_statements(DEPLOYED, f"{h.capitalize()}Function"))) for h in HANDLERS}
+
+
+def function_environment(handler: str) -> dict[str, str]:
+    """The environment the template gives a function, resolved for the deployed stack."""
+    document = transformed()
+    variables = document["Resources"][f"{handler.capitalize()}Function"]["Properties"]["Environment"]["Variables"]
+    return {k: str(v) for k, v in DEPLOYED.resolve(variables, document).items()}
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> list[Verdict]:
+    """Run every scenario under the recorder; judge each recorded call (inside the mock,
+    where the resources' tags are)."""
+    document = transformed()
+    machine_name = DEPLOYED.physical_name("TuningStateMachine", document)
+    recorder = CallRecorder()
+    with moto_stack(machine_name=machine_name) as stack:
+        assert stack.state_machine_arn == function_environment("suggest")["HYPERSTEP_STATE_MACHINE_ARN"]
+        create_batch_environment()
+        stack.session.client("scheduler").create_schedule_group(Name=DEPLOYED.physical_name("ScheduleGroup", document))
+        api_schedules = schedules_factory(function_environment("api"))
+        with (
+            mock.patch.object(stack, "schedules", api_schedules),
+            mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True),
+            recorder.recording(),
+        ):
+            for scenario in SCENARIOS:
+                scenario(stack)
+        judged, arns, tags, roles = [], Arns(ACCOUNT), moto_tags(stack), policies()
+        for call in recorder.calls:
+            for request in authorizations(call, arns, tags):
+                judged.append(Verdict(call, request, roles[call.function].allows(request)))
+    return judged
+
+
+def test_every_call_each_function_makes_is_allowed_by_its_role(verdicts: list[Verdict]) -> None:
+    denied = sorted({f"{v.call.function}: {v.request}" for v in verdicts if not v.allowed})
+    assert not denied, "calls the template's roles do not allow:\n" + "\n".join(denied)
+
+
+NEEDED = {
+    ("api", "states:StartExecution"),
+    ("api", "scheduler:CreateSchedule"),
+    ("api", "iam:PassRole"),
+    ("api", "sagemaker:StopTrainingJob"),
+    ("api", "batch:TerminateJob"),
+    ("api", "dynamodb:PutItem"),  # the idempotency record
+    ("start", "states:StartExecution"),
+    ("suggest", "states:StartExecution"),
+    ("suggest", "dynamodb:Query"),
+    ("launch", "sagemaker:CreateTrainingJob"),
+    ("launch", "sagemaker:AddTags"),
+    ("launch", "iam:PassRole"),
+    ("launch", "batch:SubmitJob"),
+    ("launch", "batch:TagResource"),
+    ("launch", "batch:ListJobs"),
+    ("wait", "states:SendTaskSuccess"),
+    ("collect", "sagemaker:DescribeTrainingJob"),
+    ("collect", "dynamodb:UpdateItem"),
+    ("finish", "sagemaker:StopTrainingJob"),
+    ("finish", "batch:TerminateJob"),
+    ("finish", "events:PutEvents"),
+    ("reaper", "sagemaker:DescribeTrainingJob"),
+    ("reaper", "sagemaker:StopTrainingJob"),
+    ("reaper", "batch:DescribeJobs"),
+    ("reaper", "batch:TerminateJob"),
+    ("reaper", "logs:GetLogEvents"),
+    ("reaper", "states:SendTaskSuccess"),
+}
+"""What the scenarios must make each function do, so the check above covers it."""
+
+
+def test_the_scenarios_exercise_every_permission_the_functions_need(verdicts: list[Verdict]) -> None:
+    made = {(v.call.function, v.request.action) for v in verdicts}
+    assert made >= NEEDED, sorted(NEEDED - made)
+    # Powertools' idempotency layer calls DynamoDB from a session of its own: recorded too.
+    keys = [v.call.params.get("Item", {}).get("pk", {}).get("S", "") for v in verdicts if v.call.function == "api"]
+    assert any(key.startswith("idempotency#submit") for key in keys)
+
+
+# --- the evaluator itself: it must deny what AWS denies --------------------------------------
+
+
+def call(function: str, service: str, operation: str, params: dict[str, Any], response: Any = None) -> Call:
+    return Call(function, service, operation, params, REGION, response)
+
+
+def judge(function: str, made: Call, tags: dict[str, str] | None = None) -> list[bool]:
+    policy = Policy(tuple(role_statements(DEPLOYED, f"{function.capitalize()}Function")))
+    return [policy.allows(r) for r in authorizations(made, Arns(ACCOUNT), lambda _: tags or {})]
+
+
+JOB_TAGS = {"hyperstep:job-id": "j-1", "hyperstep:trial-id": "t0001"}
+
+
+def test_a_role_may_pass_only_its_role_and_only_to_its_service() -> None:
+    training = {"TrainingJobName": "hs-j-1-t0001-1", "RoleArn": BACKENDS["TrainingRoleArn"]}
+    tags = [{"Key": k, "Value": v} for k, v in JOB_TAGS.items()]
+    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", {**training, "Tags": tags})) == [True] * 3
+    other_role = {**training, "RoleArn": "arn:aws:iam::123456789012:role/Admin"}
+    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", other_role)) == [True, False]
+    foreign = {**training, "TrainingJobName": "someone-elses-job"}
+    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", foreign)) == [False, True]
+    schedule = {"Name": "n", "GroupName": "default", "Target": {"RoleArn": BACKENDS["TrainingRoleArn"]}}
+    assert judge("api", call("api", "scheduler", "CreateSchedule", schedule)) == [False, False]
+
+
+def test_batch_jobs_are_tagged_only_with_hyperstep_tags_and_terminated_only_when_tagged() -> None:
+    submit = {"jobName": "hs-j-1-t0001-1", "jobQueue": BATCH_QUEUE, "jobDefinition": BATCH_DEFINITION}
+    created = {"jobArn": f"arn:aws:batch:{REGION}:{ACCOUNT}:job/0f1e"}
+    tagged = call("launch", "batch", "SubmitJob", {**submit, "tags": {**JOB_TAGS, "team": "ml"}}, created)
+    assert judge("launch", tagged) == [True] * 4
+    untagged = call("launch", "batch", "SubmitJob", {**submit, "tags": {"team": "ml"}}, created)
+    assert judge("launch", untagged) == [True, True, True, False]  # TagResource without hyperstep's tags
+    terminate = call("finish", "batch", "TerminateJob", {"jobId": "0f1e", "reason": "Stopped by hyperstep"})
+    assert judge("finish", terminate, tags=JOB_TAGS) == [True]
+    assert judge("finish", terminate, tags={"team": "ml"}) == [False]
+
+
+def test_transactions_are_authorized_per_item_on_the_table() -> None:
+    items = [{"Update": {"TableName": TABLE}}, {"ConditionCheck": {"TableName": TABLE}}]
+    made = call("collect", "dynamodb", "TransactWriteItems", {"TransactItems": items})
+    assert [r.action for r in authorizations(made, Arns(ACCOUNT), lambda _: {})] == [
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    ]
+    assert judge("collect", made) == [True, False]  # the store never condition-checks alone
+    other_table = call("collect", "dynamodb", "GetItem", {"TableName": "someone-elses"})
+    assert judge("collect", other_table) == [False]
+
+
+def test_the_reaper_reads_only_log_streams_of_the_batch_log_group() -> None:
+    def read(group: str, stream: str = "train/default/0f1e") -> Call:
+        return call("reaper", "logs", "GetLogEvents", {"logGroupName": group, "logStreamName": stream})
+
+    made = read("/aws/batch/job")
+    (request,) = authorizations(made, Arns(ACCOUNT), lambda _: {})
+    assert request.resource == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/batch/job:log-stream:train/default/0f1e"
+    assert judge("reaper", made) == [True]
+    assert judge("reaper", read("/aws/lambda/other")) == [False]
+    assert judge("reaper", read("/aws/batch/job-other")) == [False]
+    assert judge("collect", made) == [False]  # only the reaper recovers from logs
+    (other,) = authorizations(read("/ml/train"), Arns(ACCOUNT), lambda _: {})
+    own_group = Stack(parameters={**BACKENDS, "BatchLogGroupName": "/ml/train"}, account=ACCOUNT, region=REGION)
+    policy = Policy(tuple(role_statements(own_group, "ReaperFunction")))
+    assert (policy.allows(other), policy.allows(request)) == (True, False)  # the parameter names the group
+    no_batch = Policy(tuple(role_statements(Stack(account=ACCOUNT, region=REGION), "ReaperFunction")))
+    assert not no_batch.allows(request)
+
+
+def test_a_call_without_an_iam_mapping_fails_loudly() -> None:
+    with pytest.raises(Unmapped, match="sagemaker:DeleteModel"):
+        authorizations(call("launch", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})

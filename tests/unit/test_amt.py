@@ -1,0 +1,343 @@
+"""``hyperstep import-amt``: SageMaker AMT requests (shaped as in AWS's documentation and
+checked against botocore's service model) become specs; whatever does not carry over is named."""
+
+from __future__ import annotations
+
+import copy
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hyperstep.amt import import_request
+from hyperstep.backends.sagemaker.adapter import build_request
+from hyperstep.cli import main
+from hyperstep.errors import SpecError
+from hyperstep.models import Job, Trial
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.integration.aws_model import violations
+
+DATA = Path(__file__).parent.parent / "data" / "amt"
+DOC_EXAMPLE = DATA / "xgboost-doc-example.json"
+"""The developer guide's "Configure and Launch a Hyperparameter Tuning Job" example (XGBoost),
+its placeholders (bucket, role, image) filled in."""
+EVERY_FIELD = DATA / "script-mode-every-field.json"
+"""A script-mode request using every part hyperstep maps, plus some it cannot: metric
+definitions from the guide's "Define Metrics" page, warm start from "Run a Warm Start
+Hyperparameter Tuning Job"."""
+CONFIG = "HyperParameterTuningJobConfig"
+DEFINITION = "TrainingJobDefinition"
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def amt_valid(request: dict[str, Any]) -> dict[str, Any]:
+    """The request, after checking that AWS's service model accepts it."""
+    assert violations("sagemaker", "CreateHyperParameterTuningJob", request) == []
+    return request
+
+
+@pytest.mark.parametrize("path", [DOC_EXAMPLE, EVERY_FIELD], ids=["doc example", "every field"])
+def test_the_sample_requests_are_valid_for_aws(path: Path) -> None:
+    amt_valid(load(path))
+
+
+def test_the_documentation_example_imports_as_a_sagemaker_job() -> None:
+    imported = import_request(amt_valid(load(DOC_EXAMPLE)))
+    spec = parse_spec(imported.spec)
+    assert spec.name == "MyTuningJob"
+    assert spec.objective.metric == "validation:auc" and spec.objective.goal == "maximize"
+    assert (spec.strategy.name, spec.strategy.seed) == ("bayesian", 123)
+    assert (spec.budget.max_trials, spec.budget.max_parallel) == (20, 3)
+    ranges = {p.name: p for p in spec.parameters}
+    assert (ranges["eta"].type, ranges["eta"].low, ranges["eta"].high) == ("float", 0.0, 1.0)
+    assert (ranges["max_depth"].type, ranges["max_depth"].low, ranges["max_depth"].high) == ("int", 1, 10)
+    statics = {n: p.choices for n, p in ranges.items() if p.type == "categorical"}
+    assert statics == {
+        "eval_metric": ["auc"],
+        "num_round": ["100"],
+        "objective": ["binary:logistic"],
+        "rate_drop": ["0.3"],
+        "tweedie_variance_power": ["1.4"],
+    }
+    trial = spec.trial
+    assert trial is not None and trial.backend == "sagemaker"
+    assert trial.training_image.endswith("sagemaker-xgboost:1.0-1-cpu-py3")
+    assert (trial.instance_type, trial.instance_count, trial.volume_size_gb) == ("ml.c4.2xlarge", 2, 10)
+    assert trial.timeout_seconds == 43200 and trial.output_path == "s3://amzn-s3-demo-bucket/xgboost/output"
+    assert set(trial.input_channels) == {"train", "validation"}
+    assert trial.input_channels["validation"].content_type == "csv"
+    # XGBoost's own metric has no MetricDefinitions entry: the one hyperstep adds is named
+    assert len(imported.notes) == 1 and "validation:auc" in imported.notes[0]
+    assert "MetricDefinitions" in imported.notes[0]
+
+
+def test_every_mapped_field_arrives_in_the_spec() -> None:
+    spec = parse_spec(import_request(amt_valid(load(EVERY_FIELD))).spec)
+    ranges = {p.name: p for p in spec.parameters}
+    assert ranges["learning_rate"].scale == "log" and ranges["batch_size"].scale == "log"
+    assert ranges["batch_size"].type == "int" and ranges["dropout"].scale == "linear"
+    assert ranges["optimizer"].choices == ["sgd", "adam"] and ranges["epochs"].choices == ["20"]
+    assert not any(name.startswith("sagemaker_") for name in ranges)
+    budget = spec.budget
+    assert (budget.max_trials, budget.max_parallel, budget.max_runtime_seconds, budget.target) == (30, 4, 86400, 0.05)
+    trial = spec.trial
+    assert trial is not None and trial.backend == "sagemaker"
+    assert (trial.entry_point, trial.source_dir) == ("train.py", "s3://amzn-s3-demo-bucket/gan/source/sourcedir.tar.gz")
+    assert [m.name for m in trial.metric_definitions] == ["loss", "ganloss", "discloss", "disc-combined"]
+    assert trial.use_spot and (trial.timeout_seconds, trial.max_wait_seconds) == (3600, 7200)
+    assert trial.checkpoint_s3_uri == "s3://amzn-s3-demo-bucket/gan/checkpoints"
+    channel = trial.input_channels["train"]
+    assert (channel.input_mode, channel.distribution) == ("FastFile", "ShardedByS3Key")
+    assert trial.vpc is not None and trial.vpc.security_group_ids == ["sg-0123456789abcdef0"]
+    assert trial.environment == {"LOG_LEVEL": "info"} and trial.tags == {"project": "gan"}
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        "ContinuousParameterRanges[2].ScalingType: ReverseLogarithmic (momentum)",
+        "ContinuousParameterRanges[3].ScalingType: Auto (weight_decay)",
+        f"{CONFIG}.TrainingJobEarlyStoppingType: not carried over",
+        f"{CONFIG}.TuningJobCompletionCriteria.BestObjectiveNotImproving: not carried over",
+        f"{CONFIG}.TuningJobCompletionCriteria.ConvergenceDetected: not carried over",
+        "WarmStartConfig.ParentHyperParameterTuningJobs[0]: not carried over: parent tuning job 'MyParentTuningJob'",
+        f"{DEFINITION}.InputDataConfig[0].ShuffleConfig: not carried over",
+        f"{DEFINITION}.OutputDataConfig.KmsKeyId: not carried over",
+        f"{DEFINITION}.RetryStrategy: not carried over",
+        f"{DEFINITION}.StaticHyperParameters.sagemaker_container_log_level: not carried over",
+        f"{DEFINITION}.StaticHyperParameters.sagemaker_region: not carried over",
+    ],
+)
+def test_what_does_not_carry_over_is_named_once(named: str) -> None:
+    notes = import_request(load(EVERY_FIELD)).notes
+    assert sum(named in line for line in notes) == 1, notes
+
+
+def test_nothing_else_is_named() -> None:
+    assert len(import_request(load(EVERY_FIELD)).notes) == 11
+
+
+def test_a_field_hyperstep_does_not_know_is_named_not_dropped() -> None:
+    request = load(DOC_EXAMPLE)
+    request[DEFINITION]["EnableInterContainerTrafficEncryption"] = True
+    request[DEFINITION]["ResourceConfig"]["KeepAlivePeriodInSeconds"] = 600
+    request["Autotune"] = {"Mode": "Enabled"}
+    notes = import_request(amt_valid(request)).notes
+    for path in (
+        f"{DEFINITION}.EnableInterContainerTrafficEncryption",
+        f"{DEFINITION}.ResourceConfig.KeepAlivePeriodInSeconds",
+        "Autotune",
+    ):
+        assert sum(line.startswith(f"{path}: not carried over") for line in notes) == 1, notes
+
+
+@pytest.mark.parametrize(
+    ("scaling", "scale", "named"),
+    [("Linear", "linear", False), ("Logarithmic", "log", False), ("Auto", "linear", True), (None, "linear", False)],
+)
+def test_scaling_types(scaling: str | None, scale: str, named: bool) -> None:
+    request = load(DOC_EXAMPLE)
+    eta = request[CONFIG]["ParameterRanges"]["ContinuousParameterRanges"][0]
+    eta["MinValue"] = "0.001"
+    if scaling:
+        eta["ScalingType"] = scaling
+    imported = import_request(amt_valid(request))
+    assert imported.spec["parameters"][0] == {"name": "eta", "type": "float", "low": 0.001, "high": 1.0, "scale": scale}
+    assert any("(eta)" in line for line in imported.notes) is named
+
+
+def test_reverse_logarithmic_is_searched_linearly_and_named() -> None:
+    request = load(DOC_EXAMPLE)
+    request[CONFIG]["ParameterRanges"]["ContinuousParameterRanges"][0]["ScalingType"] = "ReverseLogarithmic"
+    imported = import_request(amt_valid(request))
+    assert imported.spec["parameters"][0]["scale"] == "linear"
+    assert any("ReverseLogarithmic (eta)" in line and "linearly" in line for line in imported.notes)
+
+
+def test_random_and_grid_strategies() -> None:
+    request = load(DOC_EXAMPLE)
+    request[CONFIG]["Strategy"] = "Random"
+    assert import_request(amt_valid(request)).spec["strategy"] == {"name": "random", "seed": 123}
+
+    grid = load(DOC_EXAMPLE)
+    grid[CONFIG] = {
+        "Strategy": "Grid",
+        "HyperParameterTuningJobObjective": {"MetricName": "validation:auc", "Type": "Maximize"},
+        "ResourceLimits": {"MaxParallelTrainingJobs": 2},  # AMT's Grid runs the whole grid
+        "ParameterRanges": {
+            "CategoricalParameterRanges": [
+                {"Name": "tree_method", "Values": ["auto", "exact", "approx", "hist"]},
+                {"Name": "max_depth", "Values": ["3", "6", "9"]},
+            ]
+        },
+    }
+    imported = import_request(amt_valid(grid))
+    assert imported.spec["strategy"] == {"name": "grid"}
+    assert imported.spec["budget"] == {"max_trials": 12, "max_parallel": 2}
+
+
+def test_hyperband_searches_at_random_and_says_so() -> None:
+    request = load(DOC_EXAMPLE)
+    request[CONFIG]["Strategy"] = "Hyperband"
+    request[CONFIG]["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 27}}
+    imported = import_request(amt_valid(request))
+    assert imported.spec["strategy"]["name"] == "random"
+    assert sum("Hyperband" in line for line in imported.notes) == 2
+
+
+def test_only_the_first_of_several_training_definitions_is_imported_and_the_rest_named() -> None:
+    request = load(DOC_EXAMPLE)
+    first = request.pop(DEFINITION)
+    first["DefinitionName"] = "xgboost"
+    second = {**copy.deepcopy(first), "DefinitionName": "xgboost-large"}
+    second["ResourceConfig"]["InstanceType"] = "ml.m5.4xlarge"
+    request["TrainingJobDefinitions"] = [first, second]
+    for definition in request["TrainingJobDefinitions"]:  # AMT wants the objective and ranges per definition
+        definition["TuningObjective"] = request[CONFIG]["HyperParameterTuningJobObjective"]
+        definition["HyperParameterRanges"] = request[CONFIG]["ParameterRanges"]
+    del request[CONFIG]["HyperParameterTuningJobObjective"], request[CONFIG]["ParameterRanges"]
+    imported = import_request(amt_valid(request))
+    assert imported.spec["trial"]["instance_type"] == "ml.c4.2xlarge"
+    assert imported.spec["objective"] == {"metric": "validation:auc", "goal": "maximize"}
+    assert [p["name"] for p in imported.spec["parameters"][:4]] == ["eta", "alpha", "min_child_weight", "max_depth"]
+    assert any(line.startswith("TrainingJobDefinitions[1]: not carried over") for line in imported.notes)
+    assert any(line.startswith("TrainingJobDefinitions[0].DefinitionName: not carried over") for line in imported.notes)
+
+
+def test_flexible_instances_take_the_first_instance_config_and_name_the_others() -> None:
+    request = load(DOC_EXAMPLE)
+    del request[DEFINITION]["ResourceConfig"]
+    request[DEFINITION]["HyperParameterTuningResourceConfig"] = {
+        "AllocationStrategy": "Prioritized",
+        "InstanceConfigs": [
+            {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            {"InstanceType": "ml.c5.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        ],
+    }
+    imported = import_request(amt_valid(request))
+    trial = imported.spec["trial"]
+    assert (trial["instance_type"], trial["instance_count"], trial["volume_size_gb"]) == ("ml.m5.xlarge", 1, 30)
+    flexible = f"{DEFINITION}.HyperParameterTuningResourceConfig"
+    named = [line.split(":")[0] for line in imported.notes]
+    assert f"{flexible}.AllocationStrategy" in named and f"{flexible}.InstanceConfigs[1]" in named
+
+
+def test_a_request_whose_spec_cannot_run_says_which_field_is_missing() -> None:
+    request = load(DOC_EXAMPLE)
+    del request[DEFINITION]["ResourceConfig"]  # the API allows it; a training job needs an instance type
+    with pytest.raises(SpecError, match=r"^the imported spec is not valid: trial.instance_type: Field required$"):
+        import_request(request)
+
+
+def test_a_local_import_runs_the_command_and_names_the_sagemaker_settings() -> None:
+    imported = import_request(load(EVERY_FIELD), command=["python", "train.py"])
+    trial = imported.spec["trial"]
+    assert trial["backend"] == "local" and trial["command"] == ["python", "train.py"]
+    assert trial["timeout_seconds"] == 3600 and trial["env"] == {"LOG_LEVEL": "info"}
+    named = {line.split(":")[0] for line in imported.notes}
+    for path in ("RoleArn", "ResourceConfig", "VpcConfig", "OutputDataConfig", "InputDataConfig", "CheckpointConfig"):
+        assert f"{DEFINITION}.{path}" in named, named
+    assert f"{DEFINITION}.StaticHyperParameters.sagemaker_program" in named
+    assert "Tags" in named
+
+
+def test_an_imported_trial_launches_as_a_training_job_aws_accepts() -> None:
+    spec = parse_spec(import_request(load(EVERY_FIELD)).spec)
+    job = Job(id="gan-tuning-2-0001", spec=spec)
+    params = {p.name: p.choices[0] if p.type == "categorical" else p.low for p in spec.parameters}
+    request = build_request(job, Trial(job_id=job.id, id="t0001", number=1, params=params), "hs-gan-t0001-1")
+    assert violations("sagemaker", "CreateTrainingJob", request) == []
+    assert request["HyperParameters"]["epochs"] == "20"
+    assert request["HyperParameters"]["sagemaker_program"] == '"train.py"'
+    assert request["EnableManagedSpotTraining"] is True and request["VpcConfig"]["Subnets"][1].endswith("3210")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda r: r[CONFIG]["ParameterRanges"]["ContinuousParameterRanges"][0].update(MinValue="abc"), "MinValue"),
+        (lambda r: r[CONFIG]["ParameterRanges"]["IntegerParameterRanges"][0].update(MaxValue="2.5"), "MaxValue"),
+        (lambda r: r[CONFIG].update(Strategy="Annealing"), "Strategy"),
+        (lambda r: r[CONFIG]["ResourceLimits"].pop("MaxNumberOfTrainingJobs"), "--max-trials"),
+        (lambda r: r.pop(DEFINITION), "TrainingJobDefinition"),
+        (lambda r: r.pop(CONFIG), CONFIG),
+        (lambda r: r[CONFIG]["ParameterRanges"]["ContinuousParameterRanges"][0].update(Name="bad name"), "parameters"),
+    ],
+)
+def test_a_bad_request_raises_one_line_naming_the_field(change: Any, field: str) -> None:
+    request = load(DOC_EXAMPLE)
+    change(request)
+    with pytest.raises(SpecError) as caught:
+        import_request(request)
+    assert field in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "spec.yaml"
+    assert main(["import-amt", str(EVERY_FIELD), "-o", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 11
+    assert yaml.safe_load(out.read_text())["name"] == "gan-tuning-2"
+    assert main(["validate", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("ok: gan-tuning-2")
+    assert main(["import-amt", str(DOC_EXAMPLE)]) == 0  # without -o: the spec on stdout
+    assert yaml.safe_load(capsys.readouterr().out)["name"] == "MyTuningJob"
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "reason"),
+    [
+        ("{not json", [], "not valid JSON"),
+        ("[1, 2]", [], "expected a JSON object"),
+        ("{}", [], "HyperParameterTuningJobConfig: missing"),
+        (None, ["--backend", "local"], "--command"),
+        (None, ["--command", "python train.py", "--backend", "sagemaker"], "--command"),
+    ],
+)
+def test_cli_bad_request_is_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, extra: list[str], reason: str
+) -> None:
+    path = tmp_path / "request.json"
+    path.write_text(content if content is not None else DOC_EXAMPLE.read_text())
+    assert main(["import-amt", str(path), "-o", str(tmp_path / "spec.yaml"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hyperstep: error: ") and "\n" not in err and reason in err, err
+    assert not (tmp_path / "spec.yaml").exists()
+
+
+TRAIN = textwrap.dedent(
+    """
+    import argparse
+    p = argparse.ArgumentParser()
+    for name in ("eta", "alpha", "min_child_weight"):
+        p.add_argument("--" + name, type=float)
+    p.add_argument("--max_depth", type=int)
+    p.add_argument("--num_round", type=int)
+    p.add_argument("--objective")
+    a, _ = p.parse_known_args()
+    assert a.num_round == 100 and a.objective == "binary:logistic"  # the static hyperparameters arrive
+    print(f"[{a.num_round - 1}]#011train-auc:0.99")
+    print(f"validation:auc={1 - (a.eta - 0.3) ** 2 - 0.01 * a.alpha - 0.01 * abs(a.max_depth - 6):.6g}")
+    """
+)
+
+
+@pytest.mark.slow
+def test_the_documentation_example_imports_and_runs_locally(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    spec, store = tmp_path / "spec.yaml", tmp_path / "store.db"
+    code = main(["import-amt", str(DOC_EXAMPLE), "--command", "python train.py", "--max-trials", "6", "-o", str(spec)])
+    assert code == 0
+    assert main(["--store", str(store), "run", str(spec), "--out", str(tmp_path / "runs")]) == 0
+    [job] = SQLiteStore(str(store)).list_jobs()
+    assert (job.spec.name, job.completed, job.failed) == ("MyTuningJob", 6, 0)
+    assert job.best_value is not None and 0.0 < job.best_value <= 1.0

@@ -1,0 +1,231 @@
+"""``hyperstep report``: the numbers behind the plots, the page, and where the data comes from
+(the local store, a local run's logs, a deployment's API)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hyperstep.cli import main
+from hyperstep.job_report import ReportData, analysis, from_store, write_report
+from hyperstep.job_report.data import job_from_detail, learning_curves
+from hyperstep.messages import SuggestRequest, TrialResult
+from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import spec_document
+from tests.unit.test_api import call, sagemaker_spec, service  # noqa: F401  (the fixture)
+from tests.unit.test_remote import Stub, stub  # noqa: F401  (the fixture)
+
+PLOTS = ["best_vs_trials", "best_vs_time", "parallel_coordinates", "slices", "importance", "learning_curves"]
+
+
+def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) -> ReportData:
+    """A finished job of the tiny spec whose loss depends on ``x`` alone: (x - 0.3)^2."""
+    spec = parse_spec(spec_document(budget={"max_trials": n + failed, "max_parallel": 2}))
+    rng = np.random.default_rng(seed)
+    trials, start = [], 1_000.0
+    for number in range(1, n + failed + 1):
+        params = {"x": float(rng.uniform(-1, 1)), "n": int(rng.integers(1, 5)), "kind": str(rng.choice(["a", "b"]))}
+        times = {"created_at": start, "started_at": start + 1, "ended_at": start + 5 + number}
+        if number > n:
+            trials.append(
+                Trial(
+                    job_id="tiny-1",
+                    id=f"t{number:04d}",
+                    number=number,
+                    params=params,
+                    state=TrialState.FAILED,
+                    error=f"exit code 1: Traceback <{number}>",
+                    **times,
+                )
+            )
+            continue
+        loss = (params["x"] - 0.3) ** 2
+        trials.append(
+            Trial(
+                job_id="tiny-1",
+                id=f"t{number:04d}",
+                number=number,
+                params=params,
+                state=TrialState.COMPLETED,
+                value=loss,
+                metrics={"loss": loss, "acc": 1 - loss},
+                **times,
+            )
+        )
+    best = min((t for t in trials if t.value is not None), key=lambda t: t.value or 0.0, default=None)
+    job = Job(
+        id="tiny-1",
+        spec=spec,
+        status=JobStatus.COMPLETED,
+        created_at=start,
+        ended_at=start + 60,
+        budget_used=n + failed,
+        completed=n,
+        failed=failed,
+        best_trial_id=best and best.id,
+        best_value=best and best.value,
+    )
+    series = {t.id: [t.value + 1.0, t.value + 0.5, t.value] for t in trials if t.value is not None} if curves else {}
+    return ReportData(job, trials, series)  # type: ignore[arg-type]
+
+
+def test_best_so_far_follows_the_goal() -> None:
+    assert analysis.best_so_far([3, 1, 2, 0.5], minimize=True).tolist() == [3, 1, 1, 0.5]
+    assert analysis.best_so_far([3, 1, 4, 0.5], minimize=False).tolist() == [3, 3, 4, 4]
+
+
+def test_importance_finds_the_one_parameter_that_matters() -> None:
+    data = make_data()
+    shares = analysis.importance(data.job, data.trials)
+    assert shares is not None and set(shares) == {"x", "n", "kind"}
+    assert shares["x"] > 0.8 and shares["n"] < 0.1 and shares["kind"] < 0.1, shares
+
+
+def test_importance_of_a_large_job_models_a_bounded_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hyperstep.strategies.gp import GaussianProcess
+
+    seen: list[int] = []
+    fit = GaussianProcess.fit.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        GaussianProcess, "fit", classmethod(lambda cls, X, *a, **k: seen.append(len(X)) or fit(cls, X, *a, **k))
+    )
+    monkeypatch.setattr(analysis, "MAX_MODEL_TRIALS", 30)
+    data = make_data(n=80)
+    shares = analysis.importance(data.job, data.trials)
+    assert seen == [30] and shares is not None and shares["x"] > 0.7
+
+
+def test_importance_needs_enough_trials_and_ignores_constants() -> None:
+    few = make_data(n=4)
+    assert analysis.importance(few.job, few.trials) is None
+    spec = parse_spec(
+        spec_document(
+            parameters=[
+                {"name": "x", "type": "float", "low": -1.0, "high": 1.0},
+                {"name": "static", "type": "categorical", "choices": ["100"]},
+            ]
+        )
+    )
+    assert [p.name for p in analysis.varying(spec.space)] == ["x"]
+
+
+def test_the_report_draws_every_plot_inlines_it_and_fetches_nothing(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    page = write_report(make_data(), tmp_path / "out")
+    html = page.read_text()
+    figures = re.findall(r'<figure id="([a-z_]+)"><h3>[^<]*</h3><img src="data:image/png;base64,([^"]+)"', html)
+    assert [key for key, _ in figures] == PLOTS
+    for key, inline in figures:
+        png = tmp_path / "out" / f"{key}.png"
+        assert base64.b64decode(inline) == png.read_bytes()
+        pixels = imread(png)
+        assert pixels.std() > 0.05, f"{key} looks blank"
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)|url\(|@import""", html)
+    assert "default-src 'none'; img-src data:" in html
+
+
+def test_the_trial_table_shows_states_failure_reasons_durations_and_every_metric(tmp_path: Path) -> None:
+    html = write_report(make_data(), tmp_path).read_text()
+    table = html[html.index("<table>") :]
+    assert table.count('<tr class="failed">') == 2
+    assert "exit code 1: Traceback &lt;22&gt;" in table  # escaped, in full
+    assert "<th>acc</th>" in table and "<th>seconds</th>" in table
+    assert "<td>6.0</td>" in table  # t0002: started at 1001, ended at 1007
+
+
+def test_a_job_without_results_says_what_is_missing_instead_of_drawing(tmp_path: Path) -> None:
+    data = make_data(n=0, failed=3, curves=False)
+    html = write_report(data, tmp_path).read_text()
+    assert "<figure" not in html
+    assert "no trial has completed yet" in html and html.count('<tr class="failed">') == 3
+
+
+def test_learning_curves_come_from_the_trial_logs(tmp_path: Path) -> None:
+    job = make_data().job
+    for trial, lines in {"t0001": "loss=3\nloss=2\nstep=3 loss=9\nloss=1.5e-1\n", "t0002": "nothing\n"}.items():
+        (tmp_path / job.id / trial).mkdir(parents=True)
+        (tmp_path / job.id / trial / "train.log").write_text(lines)
+    assert learning_curves(job, tmp_path) == {"t0001": [3.0, 2.0, 0.15]}  # the spec's regex is ^loss=
+
+
+def test_without_matplotlib_the_report_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(Exception, match=r'pip install "hyperstep\[report\]"'):
+        write_report(make_data(), tmp_path)
+
+
+def run_service_job(store: SQLiteStore) -> Job:
+    """A local-spec job driven through the service with made-up results (no processes)."""
+    from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+    svc = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
+    job = svc.submit(parse_spec(spec_document(budget={"max_trials": 6, "max_parallel": 6})), job_id="tiny-7")
+    for trial_id in svc.suggest(SuggestRequest(job_id=job.id)).trial_ids:
+        loss = (store.get_trial(job.id, trial_id).params["x"] - 0.3) ** 2
+        result = (
+            {"state": "completed", "metrics": {"loss": loss}}
+            if trial_id != "t0003"
+            else {"state": "failed", "error": "no loss reported"}
+        )
+        svc.collect(TrialResult(job_id=job.id, trial_id=trial_id, **result))
+    return store.get_job(job.id)
+
+
+def test_cli_reports_a_local_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_path = tmp_path / "store.db"
+    job = run_service_job(SQLiteStore(str(store_path)))
+    out = tmp_path / "report"
+    assert main(["--store", str(store_path), "report", job.id, "--out", str(out), "--runs", str(tmp_path)]) == 0
+    assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
+    html = (out / "report.html").read_text()
+    assert html.count("<figure") == 5  # no learning curves: nothing printed twice
+    assert "no loss reported" in html
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{k}.png" for k in PLOTS[:5])
+
+
+def test_cli_report_of_an_unknown_job_or_store_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--store", str(tmp_path / "none.db"), "report", "nope"]) == 2
+    store = tmp_path / "store.db"
+    run_service_job(SQLiteStore(str(store)))
+    assert main(["--store", str(store), "report", "nope", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("hyperstep: error: ") for line in err)
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_path: Path) -> None:  # noqa: F811
+    """The API's own answers (the real handler), served to the client as a deployment would."""
+    job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 6, "max_parallel": 6}))[1]["job_id"]
+    for number, trial_id in enumerate(service.suggest(SuggestRequest(job_id=job_id)).trial_ids):
+        service.collect(TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number}))
+    detail, trials = call("GET", f"/jobs/{job_id}")[1], call("GET", f"/jobs/{job_id}/trials")[1]
+    assert job_from_detail(detail).best_trial_id == "t0001"
+    stub.first_answers = [(200, detail)]
+    stub.answer = (200, trials)
+    assert main(["report", job_id, "--api", stub.url, "--out", str(tmp_path)]) == 0
+    assert [(r["method"], r["path"]) for r in stub.received] == [
+        ("GET", f"/v1/jobs/{job_id}"),
+        ("GET", f"/v1/jobs/{job_id}/trials"),
+    ]
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<figure") == 4  # one parameter: no importance, no curves
+    assert "t0001: loss = 0" in html
+
+
+def test_from_store_reads_the_logs_of_a_local_run(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "store.db"))
+    job = run_service_job(store)
+    (tmp_path / "runs" / job.id / "t0001").mkdir(parents=True)
+    (tmp_path / "runs" / job.id / "t0001" / "train.log").write_text("loss=0.9\nloss=0.4\n")
+    data: Any = from_store(store, job.id, tmp_path / "runs")
+    assert data.curves == {"t0001": [0.9, 0.4]} and len(data.trials) == 6
