@@ -9,7 +9,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench chaos venv clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hyperstep needs Python 3.11+, found " + sys.version.split()[0])'
@@ -48,6 +48,12 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.synthetic --quick
 	$(BIN)/python -m benchmarks.latency --quick
 	$(BIN)/python -m benchmarks.orchestration_cost --trials 40 --parallel 4
+
+# The fault-injection run (issue 7): 1,000 trials across SageMaker and Batch under moto with
+# duplicated, late and lost events, failing trials, throttled launches and retried tasks; prints
+# trials lost / counted twice / budget overrun / stuck executions (all must be 0) and fails otherwise.
+chaos: $(STAMP)
+	$(BIN)/python -m benchmarks.chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -52,6 +52,8 @@ from moto import mock_aws  # noqa: E402
 from moto.awslambda.models import LambdaBackend  # noqa: E402
 from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: E402
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for as _boto_client_for  # noqa: E402
 
 from hyperstep.handlers import LOOP_HANDLERS, QUIET, REAPER_GRACE_SECONDS, handle_reaper, handle_start  # noqa: E402
 from hyperstep.local.runtime import substitutions  # noqa: E402
@@ -136,6 +138,23 @@ def _serialized_call_action(self: DynamoHandler) -> Any:
     itself is, so requests from concurrent handlers are served one at a time."""
     with _dynamodb_lock:
         return _dynamodb_call_action(self)
+
+
+def _engine_clients() -> Callable[..., Any]:
+    """moto's Step Functions engine makes a boto3 client from the default session for every
+    Lambda task, from many threads at once; a boto3 session is not thread-safe ("'dict' object
+    has no attribute 'region'" fails a task now and then), and a client costs milliseconds.
+    Step Functions never fails that way: the engine gets one client per service, made under a lock."""
+    made: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in made:
+                made[region, service] = _boto_client_for(region, service, state_credentials)
+            return made[region, service]
+
+    return client_for
 
 
 def _dummy_zip() -> bytes:
@@ -269,4 +288,5 @@ def moto_stack(
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialized_call_action))
+        stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", _engine_clients()))
         yield deployed

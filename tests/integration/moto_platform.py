@@ -98,10 +98,12 @@ class _Captured:
         return {"FailedEntryCount": 0, "Entries": [{"EventId": str(uuid.uuid4())} for _ in Entries]}
 
 
-def reported_event(metrics: dict[str, float], environment: dict[str, str]) -> dict[str, Any]:
-    """The "Trial Metric Reported" event a container's ``report(..., final=True)`` produces."""
+def reported_event(
+    metrics: dict[str, float], environment: dict[str, str], step: int | None = None, final: bool = True
+) -> dict[str, Any]:
+    """The "Trial Metric Reported" event a container's ``report(metrics, step, final)`` produces."""
     client = _Captured()
-    report(metrics, final=True, environ=environment, client=client, stream=_Silent())
+    report(metrics, step, final, environ=environment, client=client, stream=_Silent())
     (entry,) = client.entries
     template = {**sample("trial-metric-reported"), "source": entry["Source"], "detail-type": entry["DetailType"]}
     return envelope(template, json.loads(entry["Detail"]), [])
