@@ -52,8 +52,11 @@ bench: $(BENCH_STAMP)
 # The fault-injection run (issue 7): 1,000 trials across SageMaker and Batch under moto with
 # duplicated, late and lost events, failing trials, throttled launches and retried tasks; prints
 # trials lost / counted twice / budget overrun / stuck executions (all must be 0) and fails otherwise.
+# The fault-injection run (1,000 trials under moto) and the API fuzz's full run; each exits
+# non-zero on any lost, double-counted, overrun or stuck trial, or any undocumented answer.
 chaos: $(STAMP)
 	$(BIN)/python -m benchmarks.chaos
+	$(BIN)/python -m benchmarks.api_fuzz --examples 20000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
