@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 
 from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, TAG_JOB_ID, TAG_TRIAL_ID
+from hyperstep.backends.sagemaker.adapter import SageMakerBackend, build_request
 from hyperstep.reporting import report
 from tests.integration.moto_harness import ACCOUNT, REGION, REPO, MotoStack
 
@@ -58,6 +59,8 @@ class Launched:
     name: str
     hyperparameters: dict[str, str]
     events: list[dict[str, Any]]
+    environment: dict[str, str]
+    """The container's environment hyperstep set (job, trial, event bus): what ``report`` reads."""
 
 
 def create_batch_environment() -> None:
@@ -99,9 +102,10 @@ class _Captured:
 
 
 def reported_event(
-    metrics: dict[str, float], environment: dict[str, str], step: int | None = None, final: bool = True
+    metrics: dict[str, float], environment: dict[str, str], step: int | None = None, final: bool | None = None
 ) -> dict[str, Any]:
-    """The "Trial Metric Reported" event a container's ``report(metrics, step, final)`` produces."""
+    """The "Trial Metric Reported" event a container's ``report(metrics, step, final)`` produces in
+    ``environment``: final without a step, intermediate with one, unless ``final`` says otherwise."""
     client = _Captured()
     report(metrics, step, final, environ=environment, client=client, stream=_Silent())
     (entry,) = client.entries
@@ -205,7 +209,17 @@ class TrainingPlatform:
         if self.fails(found["HyperParameters"]):
             del self.values[tags[TAG_TRIAL_ID]]
             event = restate(event, "sagemaker-training-job-state-change-failed")
-        return Launched(found["TrainingJobName"], found["HyperParameters"], [event])
+        environment = self._sagemaker_environment(found, tags)
+        return Launched(found["TrainingJobName"], found["HyperParameters"], [event], environment)
+
+    def _sagemaker_environment(self, found: dict[str, Any], tags: dict[str, str]) -> dict[str, str]:
+        """The training job's ``Environment``, which moto does not keep: rebuilt from the
+        trial as the backend built its ``CreateTrainingJob`` request."""
+        store, backend = self.stack.service.store, self.stack.service.backends["sagemaker"]
+        assert isinstance(backend, SageMakerBackend)
+        job, trial = store.get_job(self.job_id), store.get_trial(self.job_id, tags[TAG_TRIAL_ID])
+        request = build_request(job, trial, found["TrainingJobName"], backend.event_bus)
+        return dict(request["Environment"])
 
     def _batch(self) -> list[Launched]:
         client, out = self.stack.batch, []
@@ -242,7 +256,12 @@ class TrainingPlatform:
             tags=tags,
         )
         events = [reported_event({self.metric: value}, env), envelope(template, detail, [found["jobArn"]])]
-        return Launched(found["jobName"], strings, events)
+        return Launched(found["jobName"], strings, events, env)
+
+    def step_reported(self, job: Launched, step: int, value: float) -> dict[str, Any]:
+        """The event of the job's script reporting the objective at ``step``
+        (``hyperstep.report({metric: value}, step=step)``)."""
+        return reported_event({self.metric: value}, job.environment, step)
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
         """Hand one event to the collect function, as the EventBridge rule's target."""

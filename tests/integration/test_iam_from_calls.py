@@ -26,7 +26,9 @@ The scenarios, in one moto deployment:
 - the reaper over jobs whose end events were lost: one cloud job ended (Describe*; SageMaker
   keeps its final metric, the Batch job's script reported it), one still running past its
   deadline (Describe*, then Stop / Terminate);
-- Suggest handing a job to a new execution of its own state machine.
+- Suggest handing a job to a new execution of its own state machine;
+- jobs on both backends with ASHA early stopping: the trials' scripts report a step, and
+  Collect stops the trial behind (``StopTrainingJob``, ``TerminateJob``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
+from hyperstep.backends.naming import ENV_TRIAL_ID
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import HANDOFF_EVENTS, TuningService
 from hyperstep.spec import parse_spec
@@ -362,6 +365,40 @@ def suggest_hands_over(stack: MotoStack) -> None:
     run_to_end(stack, TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss"), job.id)
 
 
+ASHA = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+
+
+def stopped_early(stack: MotoStack, backend: str) -> None:
+    """Both trials' scripts report step 1 (``hyperstep.report(metrics, step=1)``), the one
+    ahead first: Collect stops the one behind on its backend, recorded pruned; its own
+    "stopped" end finds it recorded, the other runs to its end."""
+    status, accepted = api(stack, "POST", "/jobs", spec(backend, f"iam-early-{backend}", early_stopping=ASHA))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    launched_and_waiting(stack, job_id)
+    platform = TrainingPlatform(stack, job_id, backend, val_loss, "val_loss")
+    ahead, behind = sorted(platform.new_jobs(), key=lambda j: val_loss(j.hyperparameters))
+    for cloud_job in (ahead, behind):
+        step = platform.step_reported(cloud_job, 1, val_loss(cloud_job.hyperparameters) + 1)
+        assert platform.deliver(step) == {"recorded": True}
+    stopped = f"{backend.replace('sagemaker', 'sagemaker-training')}-job-state-change-stopped"
+    assert platform.deliver(restate(behind.events[-1], stopped)) == {"recorded": False}
+    for event in ahead.events:
+        assert platform.deliver(event) == {"recorded": True}
+    ended(stack, job_id)
+    store = stack.service.store
+    pruned, completed = (store.get_trial(job_id, j.environment[ENV_TRIAL_ID]) for j in (behind, ahead))
+    assert (pruned.state, completed.state) == (TrialState.PRUNED, TrialState.COMPLETED), (pruned, completed)
+
+
+def sagemaker_trial_stopped_early(stack: MotoStack) -> None:
+    stopped_early(stack, "sagemaker")
+
+
+def batch_trial_stopped_early(stack: MotoStack) -> None:
+    stopped_early(stack, "batch")
+
+
 SCENARIOS = (
     sagemaker_job_through_the_api,
     batch_job_through_the_api,
@@ -371,6 +408,8 @@ SCENARIOS = (
     reaper_reconciles,
     batch_objective_recovered_from_the_log,
     suggest_hands_over,
+    sagemaker_trial_stopped_early,
+    batch_trial_stopped_early,
 )
 
 
@@ -458,6 +497,8 @@ NEEDED = {
     ("wait", "states:SendTaskSuccess"),
     ("collect", "sagemaker:DescribeTrainingJob"),
     ("collect", "dynamodb:UpdateItem"),
+    ("collect", "sagemaker:StopTrainingJob"),  # early stopping
+    ("collect", "batch:TerminateJob"),
     ("finish", "sagemaker:StopTrainingJob"),
     ("finish", "batch:TerminateJob"),
     ("finish", "events:PutEvents"),

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from moto.core.responses import EmptyResult
+from moto.sagemaker.responses import SageMakerResponse
 
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend, build_request
 from hyperstep.errors import LaunchError
-from hyperstep.models import Job, Trial
-from hyperstep.spec import parse_spec
+from hyperstep.events import parse_event
+from hyperstep.messages import LaunchRequest
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import EarlyStopping, parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
 from tests.integration.aws_model import violations
 
 BLOCK: dict[str, Any] = {
@@ -49,6 +59,7 @@ def make_job(job_id: str = "mnist-3f2a9c1b7d4e", **block: Any) -> Job:
 
 TRIAL = Trial(job_id="mnist-3f2a9c1b7d4e", id="t0007", number=7, params=PARAMS)
 NAME = "hs-mnist-3f2a9c1b7d4e-t0007-1"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.fixture
@@ -301,3 +312,55 @@ def test_a_job_id_too_long_for_the_name_still_gives_a_valid_request() -> None:
     request = build_request(job, TRIAL, name)
     assert violations("sagemaker", "CreateTrainingJob", request) == []
     assert {"Key": "hyperstep:job-id", "Value": job.id} in request["Tags"]  # events map back via tags
+
+
+def test_a_losing_step_report_makes_collect_stop_the_training_job_under_moto(aws_credentials: None) -> None:
+    """With ASHA, collect judges each step report: the trial behind at rung 1 gets a
+    ``StopTrainingJob`` and ends pruned with its value and curve; the job's own "Stopped" end
+    then finds it recorded."""
+    stopped: list[str] = []
+
+    def stop_training_job(self: SageMakerResponse) -> EmptyResult:
+        """moto has no StopTrainingJob: record it, and the job goes to Stopping as on AWS."""
+        name = self._get_param("TrainingJobName")
+        stopped.append(name)
+        self.sagemaker_backend.training_jobs[name].training_job_status = "Stopping"
+        return EmptyResult()
+
+    def reported(trial_id: str, step: int, loss: float) -> bool:
+        """The event ``hyperstep.report({"val_loss": loss}, step=step)`` publishes, through collect's parsing."""
+        event = json.loads((EVENTS / "trial-metric-reported.json").read_text())
+        event["detail"] = {"job_id": job.id, "trial_id": trial_id, "metrics": {"val_loss": loss}, "step": step}
+        parsed = parse_event(event)
+        assert parsed is not None
+        return service.record(parsed)
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True):
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus")})
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
+        good, bad = Study.from_job(service.store, job).ask(2)
+        for trial in (good, bad):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        assert reported(bad.id, 0, 1.2)  # below the first rung: no verdict
+        assert reported(good.id, 1, 0.5) and reported(good.id, 2, 0.4)
+        assert stopped == []
+        assert reported(bad.id, 1, 0.9)  # behind 0.5 at rung 1: stopped
+        name = service.store.get_trial(job.id, bad.id).backend_ref
+        assert stopped == [name]
+        assert client.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopping"
+        pruned = service.store.get_trial(job.id, bad.id)
+        assert (pruned.state, pruned.value, pruned.curve) == (TrialState.PRUNED, 0.9, {0: 1.2, 1: 0.9})
+        assert service.store.get_trial(job.id, good.id).state is TrialState.RUNNING
+
+        end = json.loads((EVENTS / "sagemaker-training-job-state-change-stopped.json").read_text())
+        arn = client.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
+        tags = {"hyperstep:job-id": job.id, "hyperstep:trial-id": bad.id}
+        end["detail"].update(TrainingJobName=name, TrainingJobArn=arn, Tags=tags)
+        end["resources"] = [arn]
+        parsed = parse_event(end)
+        assert parsed is not None and service.record(parsed) is False  # recorded already
+        assert service.store.get_trial(job.id, bad.id) == pruned
+        counted = service.store.get_job(job.id)
+        assert (counted.budget_used, counted.pruned) == (2, 1)
