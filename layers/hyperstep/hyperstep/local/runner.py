@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 
-from hyperstep.errors import HyperstepError
+from hyperstep.backends.simulated import VirtualClock
+from hyperstep.errors import HyperstepError, NotFoundError
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.messages import FinishRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.spec import JobSpec
+from hyperstep.stores.sqlite import SQLiteStore
 
 Progress = Callable[..., None]
 LOCAL_ENV = {
@@ -60,11 +62,12 @@ def run_local(
     # Handlers log and emit metrics on stdout, as in Lambda; here that goes to a file.
     handler_log = Path(store_path).parent / "handlers.log"
     handler_log.parent.mkdir(parents=True, exist_ok=True)
+    clock = run_clock(spec, store_path, resume)
     with (
         local_handler_env(os.environ),
         handler_log.open("a") as log,
         contextlib.redirect_stdout(log),
-        LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition) as runtime,
+        LocalRuntime(store_path, runs_dir.resolve(), base_env=env, definition=definition, clock=clock) as runtime,
         contextlib.ExitStack() as held,
     ):
         service = runtime.service
@@ -85,6 +88,21 @@ def run_local(
             finish_abandoned(runtime, job.id)
         _report(runtime, job.id, on_progress, final=True)
         return runtime.store.get_job(job.id)
+
+
+def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
+    """A virtual clock, starting now, for a job whose trials are simulated; None (real
+    time) for any other. A resumed job's spec is read from the store."""
+    if spec is None and resume is not None:
+        store = SQLiteStore(store_path)
+        try:
+            spec = store.get_job(resume).spec
+        except NotFoundError:
+            return None  # reopen says so
+        finally:
+            store.close()
+    simulated = spec is not None and spec.trial is not None and spec.trial.backend == "simulated"
+    return VirtualClock(time.time()) if simulated else None
 
 
 @contextlib.contextmanager

@@ -20,12 +20,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hyperstep.backends.base import TrialBackend
+from hyperstep.backends.descriptor import BackendContext
 from hyperstep.backends.local.adapter import LocalProcessBackend
 from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.backends.registry import BACKENDS
+from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
+from hyperstep.backends.simulated.events import SOURCES as SIMULATED_SOURCES
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.executor import ExecutionExistsError, Executor, load_definition
 from hyperstep.local.interpreter import Sleep
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
+from hyperstep.local.simulation import SimulationDriver
 from hyperstep.messages import TrialResult
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
@@ -110,22 +116,33 @@ class LocalRuntime:
         *,
         sleep: Sleep | None = None,
         reap_seconds: float = REAP_SECONDS,
+        clock: VirtualClock | None = None,
     ) -> None:
         """``sleep`` replaces real-time sleeping between a Task's retries (tests pass a no-op);
-        ``reap_seconds`` is how often the local reaper recovers results the bus lost."""
-        self.store = SQLiteStore(store_path)
+        ``reap_seconds`` is how often the local reaper recovers results the bus lost;
+        ``clock``, a virtual clock, makes this a simulated run: the store and the service
+        read it, and the simulated backend runs on it (``local/simulation.py``)."""
+        self.store = SQLiteStore(store_path) if clock is None else SQLiteStore(store_path, clock=clock)
         self.bus = InProcessBus()
         self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env)
+        backends: dict[str, TrialBackend] = {"local": self.backend}
+        resolver = handler_for
+        if clock is not None:
+            context = BackendContext(clock=clock, publish_event=lambda *event: self.bus.publish(envelope(*event)))
+            backends["simulated"] = simulated = BACKENDS["simulated"].factory(context)
+            assert isinstance(simulated, SimulatedBackend)
+            resolver = SimulationDriver(simulated, self.store, self.bus.drain).resolver(handler_for)
         definition_dict = load_definition(definition or definition_path(), substitutions())
-        self.executor = Executor(definition_dict, handler_for, sleep=sleep)
+        self.executor = Executor(definition_dict, resolver, sleep=sleep)
         self.service = TuningService(
             self.store,
-            {"local": self.backend},
+            backends,
             orchestrator=LocalOrchestrator(self.executor),
             publisher=BusPublisher(self.bus),
         )
         collect = handler_for("collect")
-        self.bus.subscribe(collect, source=LOCAL_EVENT_SOURCE)
+        for source in (LOCAL_EVENT_SOURCE, *(SIMULATED_SOURCES if clock is not None else ())):
+            self.bus.subscribe(collect, source=source)
         self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
 
     def _publish_result(self, result: TrialResult) -> None:
