@@ -62,9 +62,15 @@ class SimulationDriver:
         at once, reversed); returns how many were delivered."""
         delivered = 0
         with self._lock:
-            while self._waiting(job_id, results_seen) and self.backend.deliver_next(job_id):
+            waiting = self._waiting(job_id, results_seen)
+            while waiting:
+                ended = self.backend.ended
+                if not self.backend.deliver_next(job_id):
+                    break
                 delivered += 1
                 self.drain()
+                if self.backend.ended != ended:  # a result (or a stop it led to): the job may be awake
+                    waiting = self._waiting(job_id, results_seen)
         return delivered
 
     def _waiting(self, job_id: str, results_seen: int) -> bool:

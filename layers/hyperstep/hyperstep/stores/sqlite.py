@@ -3,6 +3,10 @@
 Each mutation runs in one ``BEGIN IMMEDIATE`` transaction, so it is atomic across
 threads and processes sharing the file. ``":memory:"`` gives a private in-memory store
 (what ``Study`` uses when it is given none).
+
+Records are JSON bodies read back as frozen models. Every Suggest reads every trial of
+its job, so a model is parsed once per body and reused while the stored body is the same
+(``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
@@ -28,6 +33,26 @@ CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL)
 """
 
 
+Model = TypeVar("Model", Job, Trial)
+
+
+class ParsedBodies(Generic[Model]):
+    """The model of each record's stored body, parsed once while the body stays the same
+    (models are frozen, so one instance can go to every reader). One entry per record."""
+
+    def __init__(self, parse: Callable[[str], Model]) -> None:
+        self._parse = parse
+        self._seen: dict[Hashable, tuple[str, Model]] = {}
+
+    def __call__(self, key: Hashable, body: str) -> Model:
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] == body:
+            return seen[1]
+        model = self._parse(body)
+        self._seen[key] = (body, model)
+        return model
+
+
 class SQLiteStore(TrialStore):
     def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
@@ -39,6 +64,8 @@ class SQLiteStore(TrialStore):
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(SCHEMA)
+        self._jobs = ParsedBodies(lambda body: Job.model_validate_json(body, context=STORED))
+        self._trials = ParsedBodies(Trial.model_validate_json)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -61,7 +88,7 @@ class SQLiteStore(TrialStore):
         row = conn.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {job_id!r} not found")
-        return Job.model_validate_json(row[0], context=STORED)
+        return self._jobs(job_id, row[0])
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
         conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (job.model_dump_json(), job.id))
@@ -133,7 +160,7 @@ class SQLiteStore(TrialStore):
         row = conn.execute("SELECT body FROM trials WHERE job_id = ? AND id = ?", (job_id, trial_id_)).fetchone()
         if row is None:
             raise NotFoundError(f"trial {trial_id_!r} of job {job_id!r} not found")
-        return Trial.model_validate_json(row[0])
+        return self._trials((job_id, trial_id_), row[0])
 
     def _write_trial(self, conn: sqlite3.Connection, trial: Trial) -> None:
         conn.execute(
@@ -157,8 +184,10 @@ class SQLiteStore(TrialStore):
 
     def list_trials(self, job_id: str) -> list[Trial]:
         with self._lock:
-            rows = self._conn.execute("SELECT body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)).fetchall()
-        return [Trial.model_validate_json(r[0]) for r in rows]
+            rows = self._conn.execute(
+                "SELECT id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
+            ).fetchall()
+        return [self._trials((job_id, trial_id_), body) for trial_id_, body in rows]
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:

@@ -40,6 +40,8 @@ class SimulatedBackend(TrialBackend):
         self._refs: dict[Key, str] = {}
         self._results: dict[Key, TrialResult] = {}
         self._lock = threading.Lock()
+        self.ended = 0
+        """How many results this backend has published (ends and stops): what may wake a job."""
 
     def launch(self, job: JobView, trial: TrialView) -> str:
         block = job.spec.trial
@@ -94,6 +96,7 @@ class SimulatedBackend(TrialBackend):
         """Record the trial ended (under the lock): ``describe`` sees its result from now on."""
         self._running.discard(key)
         self._results[key] = result
+        self.ended += 1
 
     def stop(self, job: JobView, trial: TrialView) -> None:
         key = (job.id, trial.id)
