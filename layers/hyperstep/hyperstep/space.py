@@ -30,6 +30,13 @@ class _Parameter(BaseModel):
         """How many unit-cube dimensions this parameter takes."""
         return 1
 
+    def encode(self, value: Any) -> list[float]:
+        raise NotImplementedError
+
+    def encode_values(self, values: list[Any]) -> list[list[float]]:
+        """``encode`` of each value (a column of ``SearchSpace.encode_many``)."""
+        return [self.encode(value) for value in values]
+
 
 class _NumericParameter(_Parameter):
     scale: Literal["linear", "log"] = "linear"
@@ -56,8 +63,12 @@ class _NumericParameter(_Parameter):
         return math.exp(value) if self.scale == "log" else float(value)
 
     def encode(self, value: Any) -> list[float]:
-        lo, hi = self._span()
-        return [min(1.0, max(0.0, (self._forward(float(value)) - lo) / (hi - lo)))]
+        return self.encode_values([value])[0]
+
+    def encode_values(self, values: list[Any]) -> list[list[float]]:
+        lo, hi = self._span()  # once for the column: every Suggest encodes every trial
+        forward, span = self._forward, hi - lo
+        return [[min(1.0, max(0.0, (forward(float(value)) - lo) / span))] for value in values]
 
     def contains(self, value: Any) -> bool:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
@@ -199,7 +210,13 @@ class SearchSpace(BaseModel):
         return np.array([u for p in self.parameters for u in p.encode(params[p.name])], dtype=float)
 
     def encode_many(self, many: list[dict[str, Any]]) -> np.ndarray:
-        return np.array([self.encode(p) for p in many], dtype=float).reshape(len(many), self.dim)
+        """``encode`` of each parameter dict, as rows; column by column, since a Suggest
+        encodes every trial of its job."""
+        columns = [
+            np.array(p.encode_values([params[p.name] for params in many]), dtype=float).reshape(len(many), p.width)
+            for p in self.parameters
+        ]
+        return np.hstack(columns)
 
     def decode(self, x: np.ndarray) -> dict[str, Any]:
         """Map a point of the unit cube to plain Python parameter values."""
