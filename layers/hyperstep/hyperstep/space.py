@@ -67,7 +67,7 @@ class _NumericParameter(_Parameter):
 
     def encode_values(self, values: list[Any]) -> list[list[float]]:
         lo, hi = self._span()  # once for the column: every Suggest encodes every trial
-        forward, span = self._forward, hi - lo
+        forward, span = (math.log if self.scale == "log" else float), hi - lo  # as ``_forward``
         return [[min(1.0, max(0.0, (forward(float(value)) - lo) / span))] for value in values]
 
     def contains(self, value: Any) -> bool:

@@ -59,6 +59,14 @@ class ParsedBodies(Generic[Model]):
         self._seen[key] = (body, model)
         return model
 
+    def many(self, rows: list[tuple[Hashable, str]]) -> list[Model]:
+        """The models of ``(key, body)`` rows, in order (a job's every trial, each Suggest)."""
+        seen, models = self._seen, []
+        for key, body in rows:
+            hit = seen.get(key)
+            models.append(hit[1] if hit is not None and hit[0] == body else self(key, body))
+        return models
+
 
 class SQLiteStore(TrialStore):
     def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time) -> None:
@@ -193,9 +201,9 @@ class SQLiteStore(TrialStore):
     def list_trials(self, job_id: str) -> list[Trial]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
+                "SELECT job_id, id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
             ).fetchall()
-        return [self._trials((job_id, trial_id_), body) for trial_id_, body in rows]
+        return self._trials.many([((job, trial), body) for job, trial, body in rows])
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:
