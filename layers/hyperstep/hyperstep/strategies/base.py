@@ -7,6 +7,7 @@ and history give the same suggestions (Vizier's designers, Optuna's samplers).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class History:
 
     @classmethod
     def from_trials(cls, space: SearchSpace, trials: Sequence[Trial], minimize: bool, seed: int = 0) -> History:
-        done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and np.isfinite(t.value)]
+        done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and math.isfinite(t.value)]
         failed = [t for t in trials if t.state is TrialState.FAILED]
         pending = [t for t in trials if t.state.active]
         sign = 1.0 if minimize else -1.0
