@@ -13,7 +13,9 @@ dozens of reports, each a commit, spent over a millisecond each waiting for the 
 
 Records are JSON bodies read back as frozen models. Every Suggest reads every trial of
 its job, so a model is parsed once per body and reused while the stored body is the same
-(``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation.
+(``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation;
+and a job's list of trials is read again only once something was committed since
+(on this connection, or on another: SQLite's ``PRAGMA data_version``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ class SQLiteStore(TrialStore):
         self._conn.executescript(SCHEMA)
         self._jobs = ParsedBodies(lambda body: Job.model_validate_json(body, context=STORED))
         self._trials = ParsedBodies(Trial.model_validate_json)
+        self._commits = 0
+        """Transactions committed on this connection (``PRAGMA data_version`` counts the others')."""
+        self._listed: dict[str, tuple[tuple[int, int], list[Trial]]] = {}
+        """Each job's last ``list_trials``, with the database version it was read at."""
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -93,6 +99,7 @@ class SQLiteStore(TrialStore):
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._commits += 1
 
     def close(self) -> None:
         with self._lock:
@@ -199,11 +206,16 @@ class SQLiteStore(TrialStore):
             return self._read_trial(self._conn, job_id, trial_id)
 
     def list_trials(self, job_id: str) -> list[Trial]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT job_id, id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
-            ).fetchall()
-        return self._trials.many([((job, trial), body) for job, trial, body in rows])
+        with self._lock:  # nothing committed since the last read, here or elsewhere: the same list
+            version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
+            listed = self._listed.get(job_id)
+            if listed is None or listed[0] != version:
+                rows = self._conn.execute(
+                    "SELECT job_id, id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
+                ).fetchall()
+                listed = version, self._trials.many([((job, trial), body) for job, trial, body in rows])
+                self._listed[job_id] = listed
+        return list(listed[1])
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:
