@@ -3,6 +3,7 @@ and the adapter's order of delivery, stops and ``describe``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +44,25 @@ def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("objective", "reason"),
     [
-        ("no_such_module:f", "cannot import 'no_such_module': ModuleNotFoundError"),
+        ("no_such_module:f", "cannot import 'no_such_module' from "),
         (f"{HERE}:missing", f"module '{HERE}' has no 'missing'"),
         (f"{HERE}:NOT_CALLABLE", "is not callable (a int)"),
         ("not a reference", "String should match pattern"),
     ],
 )
-def test_the_spec_refuses_an_objective_it_cannot_call(objective: str, reason: str) -> None:
+def test_a_spec_file_s_objective_that_cannot_be_called_is_refused(objective: str, reason: str) -> None:
     with pytest.raises(SpecError, match=r"^trial(\.objective)?: ") as raised:
-        parse_spec(document(objective))
+        parse_spec(document(objective), base_dir=Path.cwd())  # as load_spec reads a file
     assert reason in str(raised.value)
+
+
+def test_a_spec_given_as_data_imports_nothing_and_widens_no_path(tmp_path: Path) -> None:
+    """As the API validates a request's spec (before refusing its backend): no import of
+    a module the request names, no folder of its choosing on sys.path."""
+    (tmp_path / "planted_module_for_a_test.py").write_text("raise SystemExit('imported')\n")
+    spec = parse_spec(document("planted_module_for_a_test:f", path=str(tmp_path)))
+    assert spec.trial.objective == "planted_module_for_a_test:f"
+    assert "planted_module_for_a_test" not in sys.modules and str(tmp_path) not in sys.path
 
 
 def test_the_objective_is_imported_from_the_spec_file_s_folder(tmp_path: Path) -> None:

@@ -7,9 +7,13 @@ trial:
   path: .                          # default: the spec file's folder
 ```
 
-The callable is imported when the spec is validated, so a typo fails there, naming the
-field, instead of failing every trial (``simulation.load_objective``). A spec read back
-from a store is not checked again: the module need not exist where it is read.
+A spec read from a file (``hyperstep.spec.load_spec``: ``hyperstep validate`` and
+``hyperstep run``) imports the callable as it is validated, so a typo fails there, naming
+the field, instead of failing every trial (``simulation.load_objective``). A spec given
+as data imports nothing: the API validates every spec it is sent before refusing a
+backend that does not run on AWS, and must not import modules a request names (nor
+widen ``sys.path``); a spec read back from a store is not checked again either. Such a
+spec's trials fail at launch, saying why, if the callable cannot be imported then.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ class SimulatedTrial(TrialBlockBase):
 
     @model_validator(mode="after")
     def _importable(self, info: ValidationInfo) -> SimulatedTrial:
+        """Only for a spec read from a file on this machine (see the module docstring)."""
         context = info.context if isinstance(info.context, dict) else {}
-        if not context.get("stored"):
+        if context.get(BASE_DIR) is not None:
             load_objective(self.objective, self.path)  # ValueError saying why it cannot be called
         return self
