@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hyperstep.local.runner import run_local
+from hyperstep.local.runner import run_clock, run_local
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.spec import load_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -64,3 +64,9 @@ def test_a_run_keeps_max_parallel_trials_running(tmp_path: Path, max_parallel: i
     moments = sorted({t.started_at for t in trials})
     running = [sum(t.started_at <= m < t.ended_at for t in trials) for m in moments]
     assert max(running) == max_parallel
+
+
+def test_a_resumed_simulated_job_s_clock_starts_where_its_virtual_time_stopped(tmp_path: Path) -> None:
+    job, trials = run_example(tmp_path, max_trials=6, max_parallel=3)
+    clock = run_clock(None, tmp_path / "store.db", job.id)
+    assert clock is not None and clock() >= max(t.ended_at for t in trials) > job.created_at + 1000

@@ -252,7 +252,9 @@ def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:
     if failed:
         first = failed[0]
         print(f"  {first.id} failed: {first.error}")
-        print(f"  its log: {runs_dir / job.id / first.id / 'train.log'}; every trial: hyperstep trials {job.id}")
+        local = isinstance(job.spec.trial, LocalTrial)  # a simulated trial has no log
+        log = f"its log: {runs_dir / job.id / first.id / 'train.log'}; " if local else ""
+        print(f"  {log}every trial: hyperstep trials {job.id}")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

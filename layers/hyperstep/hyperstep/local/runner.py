@@ -91,18 +91,23 @@ def run_local(
 
 
 def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
-    """A virtual clock, starting now, for a job whose trials are simulated; None (real
-    time) for any other. A resumed job's spec is read from the store."""
+    """A virtual clock for a job whose trials are simulated, None (real time) for any other.
+
+    It starts now; a resumed job's (whose spec is read from the store) starts where its
+    last run's virtual time stopped, if that is later, so its times never run backwards."""
+    start, last = time.time(), 0.0
     if spec is None and resume is not None:
         store = SQLiteStore(store_path)
         try:
             spec = store.get_job(resume).spec
+            stamps = [t for trial in store.list_trials(resume) for t in (trial.started_at, trial.ended_at) if t]
+            last = max(stamps, default=0.0)
         except NotFoundError:
             return None  # reopen says so
         finally:
             store.close()
     simulated = spec is not None and spec.trial is not None and spec.trial.backend == "simulated"
-    return VirtualClock(time.time()) if simulated else None
+    return VirtualClock(max(start, last)) if simulated else None
 
 
 @contextlib.contextmanager
