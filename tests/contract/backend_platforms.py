@@ -11,7 +11,10 @@ trial it started (``copies``) and gives the event it emits at a trial's end
   StopTrainingJob, so the platform sets each job's status as AWS would, and refuses a
   second job of the same name as AWS does (moto would overwrite it);
 - batch: moto's Batch (no Docker), which ends every job at once and only flags a
-  terminated one, so the platform sets each job's status as AWS would.
+  terminated one, so the platform sets each job's status as AWS would;
+- simulated: the simulated backend on a virtual clock, its events caught as the local
+  runtime's bus would carry them; a trial's timeline is ``contract_curve`` below (three
+  steps over an hour, the last ``loss=0.25``), and ``end`` delivers its events in time order.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from hyperstep.backends.batch.adapter import BatchBackend
 from hyperstep.backends.local.adapter import LocalProcessBackend
 from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend
-from hyperstep.messages import TrialResult
+from hyperstep.backends.simulated.adapter import SimulatedBackend
+from hyperstep.backends.simulated.clock import VirtualClock
+from hyperstep.backends.simulated.events import event_of
+from hyperstep.messages import TrialEvent, TrialResult
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
 
@@ -279,6 +285,41 @@ class BatchPlatform(Platform):
         (detail,) = self.client.describe_jobs(jobs=[found.job_id])["jobs"]
         template = sample("batch-job-state-change-succeeded")
         return envelope(template, template["source"], template["detail-type"], detail)
+
+
+def contract_curve(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The simulated trials' callable: an hour, three steps, ending at ``FINAL_LOSS``."""
+    return {"duration": 3600.0, "curve": [0.9, 0.5, FINAL_LOSS]}
+
+
+class SimulatedPlatform(Platform):
+    name = "simulated"
+
+    def __init__(self) -> None:
+        self.clock = VirtualClock(1_700_000_000.0)
+        self.published: list[TrialEvent] = []
+        self.backend = SimulatedBackend(self.clock, self.published.append)
+
+    def job(self) -> Job:
+        return job_with({"backend": "simulated", "objective": "tests.contract.backend_platforms:contract_curve"})
+
+    def hold(self, job: Job, trial: Trial) -> None:
+        """A simulated trial runs until its events are delivered."""
+
+    def end(self, job: Job, trial: Trial) -> None:
+        assert isinstance(self.backend, SimulatedBackend)
+        while self.backend.deliver_next(job.id):
+            pass
+
+    def copies(self, job: Job, trial: Trial) -> int:
+        """Each copy would publish its own end."""
+        return sum(isinstance(e, TrialResult) and e.trial_id == trial.id for e in self.published)
+
+    def end_event(self, job: Job, trial: Trial) -> dict[str, Any]:
+        """What the local runtime publishes on its bus for the trial's result."""
+        (result,) = [e for e in self.published if isinstance(e, TrialResult) and e.trial_id == trial.id]
+        source, detail_type, detail = event_of(result)
+        return envelope(sample("trial-metric-reported"), source, detail_type, detail)
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """The ``TrialBackend`` contract, run against every backend in the registry.
 
 Each test runs once per backend (``platform``: its adapter and the platform it runs on,
-see ``backend_platforms``): local processes, SageMaker on moto, Batch on moto. A backend
+see ``backend_platforms``): local processes, SageMaker on moto, Batch on moto, the
+simulated backend on a virtual clock. A backend
 added to the registry without a platform here fails every test, so a new backend comes
 with its run of the suite.
 """
@@ -16,7 +17,14 @@ import pytest
 from hyperstep.backends.registry import BACKENDS
 from hyperstep.events import parse_event
 from hyperstep.models import Job, Trial
-from tests.contract.backend_platforms import BatchPlatform, LocalPlatform, Platform, SageMakerPlatform, aws
+from tests.contract.backend_platforms import (
+    BatchPlatform,
+    LocalPlatform,
+    Platform,
+    SageMakerPlatform,
+    SimulatedPlatform,
+    aws,
+)
 
 
 @pytest.fixture(params=list(BACKENDS))
@@ -26,12 +34,16 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
         "local": lambda: LocalPlatform(tmp_path),
         "sagemaker": lambda: SageMakerPlatform(monkeypatch),
         "batch": BatchPlatform,
+        "simulated": SimulatedPlatform,
     }
     assert request.param in platforms, f"backend {request.param!r} has no platform in backend_platforms"
     if request.param == "local":
         local = platforms["local"]()
         yield local
         local.backend.stop_all()  # type: ignore[attr-defined]
+        return
+    if request.param == "simulated":
+        yield platforms["simulated"]()
         return
     with aws(monkeypatch):
         yield platforms[request.param]()

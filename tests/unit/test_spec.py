@@ -45,7 +45,7 @@ def test_the_valid_spec_parses() -> None:
         ),
         ("parameters.1", {"name": "x", "type": "int", "low": 1, "high": 3}, "parameters", "duplicate parameter name"),
         ("parameters.0.type", None, "parameters.0.type", "Field required (float, int or categorical)"),
-        ("trial.backend", None, "trial.backend", "Field required (local, sagemaker or batch)"),
+        ("trial.backend", None, "trial.backend", "Field required (local, sagemaker, batch or simulated)"),
         ("parameters.2.choices", ["a", None], "parameters.2.choices.1", "a string, number or boolean, got None"),
         ("parameters.2.choices", ["a", [1]], "parameters.2.choices.1", "a string, number or boolean, got [1]"),
         ("strategy.name", "hillclimb", "strategy.name", "Input should be"),

@@ -23,6 +23,7 @@ import yaml
 from hyperstep import views
 from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
+from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.spec import JobSpec, load_spec
@@ -184,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if bool(args.spec) == bool(args.resume):
         raise SpecError("run: give either a SPEC file or --resume JOB")
     spec = prepare_spec(args.spec) if args.spec else None
-    if spec is not None and not isinstance(spec.trial, LocalTrial):
+    if spec is not None and spec.trial is not None and spec.trial.backend in AWS_BACKENDS:
         raise SpecError(
             f"trial.backend: {spec.trial.backend!r} trials run on AWS; submit with: hyperstep submit SPEC --api URL"
         )
@@ -259,7 +260,9 @@ def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:
     if failed:
         first = failed[0]
         print(f"  {first.id} failed: {first.error}")
-        print(f"  its log: {runs_dir / job.id / first.id / 'train.log'}; every trial: hyperstep trials {job.id}")
+        local = isinstance(job.spec.trial, LocalTrial)  # a simulated trial has no log
+        log = f"its log: {runs_dir / job.id / first.id / 'train.log'}; " if local else ""
+        print(f"  {log}every trial: hyperstep trials {job.id}")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

@@ -30,6 +30,13 @@ class _Parameter(BaseModel):
         """How many unit-cube dimensions this parameter takes."""
         return 1
 
+    def encode(self, value: Any) -> list[float]:
+        raise NotImplementedError
+
+    def encode_values(self, values: list[Any]) -> np.ndarray:
+        """``encode`` of each value, as rows (a column block of ``SearchSpace.encode_many``)."""
+        return np.array([self.encode(value) for value in values], dtype=float).reshape(len(values), self.width)
+
 
 class _NumericParameter(_Parameter):
     scale: Literal["linear", "log"] = "linear"
@@ -56,8 +63,15 @@ class _NumericParameter(_Parameter):
         return math.exp(value) if self.scale == "log" else float(value)
 
     def encode(self, value: Any) -> list[float]:
+        return self.encode_values([value])[0].tolist()
+
+    def encode_values(self, values: list[Any]) -> np.ndarray:
+        """The column at once (every Suggest encodes every trial): ``_forward`` per value,
+        then the same float64 arithmetic as one value's, on the array."""
         lo, hi = self._span()
-        return [min(1.0, max(0.0, (self._forward(float(value)) - lo) / (hi - lo)))]
+        forward = math.log if self.scale == "log" else float
+        raw = np.fromiter((forward(float(value)) for value in values), dtype=float, count=len(values))
+        return np.minimum(1.0, np.maximum(0.0, (raw - lo) / (hi - lo))).reshape(len(values), 1)
 
     def contains(self, value: Any) -> bool:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
@@ -199,7 +213,9 @@ class SearchSpace(BaseModel):
         return np.array([u for p in self.parameters for u in p.encode(params[p.name])], dtype=float)
 
     def encode_many(self, many: list[dict[str, Any]]) -> np.ndarray:
-        return np.array([self.encode(p) for p in many], dtype=float).reshape(len(many), self.dim)
+        """``encode`` of each parameter dict, as rows; column by column, since a Suggest
+        encodes every trial of its job."""
+        return np.hstack([p.encode_values([params[p.name] for params in many]) for p in self.parameters])
 
     def decode(self, x: np.ndarray) -> dict[str, Any]:
         """Map a point of the unit cube to plain Python parameter values."""

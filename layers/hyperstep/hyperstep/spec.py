@@ -143,12 +143,7 @@ class JobSpec(SpecModel):
             return self
         if self.budget.max_trials is None:
             raise ValueError("budget.max_trials is required to run trials")
-        names = [m.name for m in self.trial.metric_definitions]
-        if self.objective.metric not in names:
-            raise ValueError(
-                f"objective.metric {self.objective.metric!r} is not produced by any "
-                f"trial.metric_definitions entry (have: {', '.join(names) or 'none'})"
-            )
+        self.trial.check_objective(self.objective.metric)
         self.trial.check_hyperparameters(self.parameters)
         return self
 
@@ -186,12 +181,15 @@ def _is_union_tag(part: Any) -> bool:
     return part in [tag for tags in _TAGS.values() for tag in tags]
 
 
-def parse_spec(document: Any) -> JobSpec:
-    """Validate a parsed document (dict) as a spec; raise ``SpecError`` with one line."""
+def parse_spec(document: Any, base_dir: Path | None = None) -> JobSpec:
+    """Validate a parsed document (dict) as a spec; raise ``SpecError`` with one line.
+
+    ``base_dir``: the folder of the spec's file, which relative paths in it are taken from
+    (a trial block that imports code from one reads it from the validation context)."""
     if not isinstance(document, dict):
         raise SpecError(f"spec: expected a mapping at the top level, got {type(document).__name__}")
     try:
-        return JobSpec.model_validate(document)
+        return JobSpec.model_validate(document, context=None if base_dir is None else {"base_dir": base_dir})
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc)) from None
 
@@ -218,4 +216,4 @@ def read_document(path: str | Path) -> Any:
 
 def load_spec(path: str | Path) -> JobSpec:
     """Read and validate a spec file."""
-    return parse_spec(read_document(path))
+    return parse_spec(read_document(path), base_dir=Path(path).resolve().parent)

@@ -45,6 +45,17 @@ class TrialBlockBase(SpecModel):
     metric_definitions: list[MetricDefinition] = Field(default_factory=list)
     timeout_seconds: int = Field(default=3600, ge=1, le=28 * 24 * 3600)
 
+    def check_objective(self, metric: str) -> None:
+        """Refuse an objective no trial of this backend measures (raise ValueError); the
+        spec calls it with ``objective.metric``. By default a metric is measured when one of
+        ``metric_definitions`` names it."""
+        names = [m.name for m in self.metric_definitions]
+        if metric not in names:
+            raise ValueError(
+                f"objective.metric {metric!r} is not produced by any "
+                f"trial.metric_definitions entry (have: {', '.join(names) or 'none'})"
+            )
+
     def check_hyperparameters(self, parameters: list[Any]) -> None:
         """Refuse a search space no trial of this backend could take (raise ValueError);
         the spec calls it with its ``parameters``. Every space fits by default."""

@@ -197,7 +197,7 @@ class Study:
 def history_of(space: SearchSpace, trials: Sequence[Trial], minimize: bool, seed: int = 0) -> History:
     """What a strategy sees of these trials: completed ones with a finite value (as values
     to minimize), failed ones, and active ones (pending or running) as points to avoid."""
-    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and np.isfinite(t.value)]
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and math.isfinite(t.value)]
     failed = [t for t in trials if t.state is TrialState.FAILED]
     pending = [t for t in trials if t.state.active]
     sign = 1.0 if minimize else -1.0

@@ -29,10 +29,19 @@ from hyperstep.messages import TrialResult
 from hyperstep.spec_base import TrialBlockBase
 
 
+class ObjectiveView(Protocol):
+    @property
+    def metric(self) -> str:
+        """The name of the metric the job optimizes."""
+
+
 class SpecView(Protocol):
     @property
     def trial(self) -> TrialBlockBase | None:
         """The spec's ``trial`` block: one backend's block, None for an ask/tell study."""
+
+    @property
+    def objective(self) -> ObjectiveView: ...
 
 
 class JobView(Protocol):
@@ -43,6 +52,10 @@ class JobView(Protocol):
 
     @property
     def spec(self) -> SpecView: ...
+
+    @property
+    def strategy_seed(self) -> int | None:
+        """The job's seed (the spec's, else the one drawn when it was created)."""
 
 
 class TrialView(Protocol):

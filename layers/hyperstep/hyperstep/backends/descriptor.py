@@ -48,6 +48,11 @@ class BackendContext:
     """Where a backend that learns of ends itself (a local process) delivers them."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Variables a local trial process starts with."""
+    clock: Callable[[], float] | None = None
+    """The run's clock (epoch seconds); the simulated backend runs on a ``VirtualClock``."""
+    publish_event: Callable[[str, str, dict[str, Any]], None] | None = None
+    """Publishes an event (source, detail-type, detail) on a local run's bus, for a backend
+    whose trials' ends and reports are events it makes itself (the simulated backend)."""
 
 
 @dataclass(frozen=True)

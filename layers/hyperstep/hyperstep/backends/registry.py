@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from hyperstep.backends import batch, local, sagemaker
+from hyperstep.backends import batch, local, sagemaker, simulated
 from hyperstep.backends.base import TrialBackend
 from hyperstep.backends.descriptor import BackendContext, BackendDescriptor
 
 BACKENDS: Mapping[str, BackendDescriptor] = MappingProxyType(
-    {package.BACKEND.name: package.BACKEND for package in (local, sagemaker, batch)}
+    {package.BACKEND.name: package.BACKEND for package in (local, sagemaker, batch, simulated)}
 )
 """Every backend by name, in the order the spec's union tries them."""
 

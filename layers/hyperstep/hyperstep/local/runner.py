@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from hyperstep.errors import HyperstepError
+from hyperstep.backends.simulated import VirtualClock
+from hyperstep.errors import HyperstepError, NotFoundError
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
 from hyperstep.messages import FinishRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.spec import JobSpec
+from hyperstep.stores.sqlite import SQLiteStore
 
 ProgressCallback = Callable[..., None]
 """``on_progress(job, trials, final=False)``: shown as the job goes (the CLI's progress line)."""
@@ -38,10 +40,16 @@ def run_local(
     """
     log_path = Path(store_path).parent / "handlers.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    clock = run_clock(spec, store_path, resume)
     with (
         log_path.open("a") as log,
         LocalRuntime(
-            store_path, runs_dir.resolve(), base_env=env, definition=definition, handler_log=HandlerLog(log)
+            store_path,
+            runs_dir.resolve(),
+            base_env=env,
+            definition=definition,
+            handler_log=HandlerLog(log),
+            clock=clock,
         ) as runtime,
         contextlib.ExitStack() as held,
     ):
@@ -63,6 +71,26 @@ def run_local(
             finish_abandoned(runtime, job.id)
         _report(runtime, job.id, on_progress, final=True)
         return runtime.store.get_job(job.id)
+
+
+def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
+    """A virtual clock for a job whose trials are simulated, None (real time) for any other.
+
+    It starts now; a resumed job's (whose spec is read from the store) starts where its
+    last run's virtual time stopped, if that is later, so its times never run backwards."""
+    start, last = time.time(), 0.0
+    if spec is None and resume is not None:
+        store = SQLiteStore(store_path)
+        try:
+            spec = store.get_job(resume).spec
+            stamps = [t for trial in store.list_trials(resume) for t in (trial.started_at, trial.ended_at) if t]
+            last = max(stamps, default=0.0)
+        except NotFoundError:
+            return None  # reopen says so
+        finally:
+            store.close()
+    simulated = spec is not None and spec.trial is not None and spec.trial.backend == "simulated"
+    return VirtualClock(max(start, last)) if simulated else None
 
 
 @contextlib.contextmanager

@@ -22,13 +22,19 @@ from typing import Any
 from hyperstep.asl.executor import DefinitionError, ExecutionExistsError, Executor, load_definition
 from hyperstep.asl.interpreter import Sleep
 from hyperstep.asl.tasks import Function, Resolver
+from hyperstep.backends.base import TrialBackend
+from hyperstep.backends.descriptor import BackendContext
 from hyperstep.backends.local.adapter import LocalProcessBackend
 from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.backends.naming import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE
+from hyperstep.backends.registry import BACKENDS
+from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
+from hyperstep.backends.simulated.events import SOURCES as SIMULATED_SOURCES
 from hyperstep.errors import HyperstepError
 from hyperstep.handlers import LOOP_HANDLERS
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
+from hyperstep.local.simulation import SimulationDriver
 from hyperstep.local.telemetry import HandlerLog, Silent
 from hyperstep.messages import TrialMetric, TrialResult
 from hyperstep.ports import Orchestrator, execution_arn
@@ -102,25 +108,35 @@ class LocalRuntime:
         sleep: Sleep | None = None,
         reap_seconds: float = REAP_SECONDS,
         handler_log: HandlerLog | None = None,
+        clock: VirtualClock | None = None,
     ) -> None:
         """``base_env`` is the environment trials start from; ``sleep`` replaces real-time
         sleeping between a Task's retries (tests pass a no-op); ``reap_seconds`` is how
         often the local reaper recovers results the bus lost; ``handler_log`` receives the
-        handlers' logs and metrics (none by default)."""
-        self.store = SQLiteStore(store_path)
+        handlers' logs and metrics (none by default); ``clock``, a virtual clock, makes this
+        a simulated run: the store and the service read it, and the simulated backend runs
+        on it (``local/simulation.py``)."""
+        self.store = SQLiteStore(store_path) if clock is None else SQLiteStore(store_path, clock=clock)
         self.bus = InProcessBus()
         self.backend = LocalProcessBackend(runs_dir, self._publish_result, base_env, on_metric=self._publish_metric)
         self.handler_log = handler_log or Silent()
-        self.executor = local_executor(definition or definition_path(), self.function, sleep)
+        backends: dict[str, TrialBackend] = {"local": self.backend}
+        resolver: Resolver = self.function
+        if clock is not None:
+            context = BackendContext(clock=clock, publish_event=lambda *event: self.bus.publish(envelope(*event)))
+            backends["simulated"] = simulated = BACKENDS["simulated"].factory(context)
+            assert isinstance(simulated, SimulatedBackend)
+            resolver = SimulationDriver(simulated, self.store, self.bus.drain).resolver(self.function)
+        self.executor = local_executor(definition or definition_path(), resolver, sleep)
         self.service = TuningService(
             self.store,
-            {"local": self.backend},
+            backends,
             orchestrator=LocalOrchestrator(self.executor),
             publisher=BusPublisher(self.bus),
         )
         collect = self.function("collect")
-        self.bus.subscribe(collect, source=LOCAL_EVENT_SOURCE)
-        self.bus.subscribe(collect, source=METRIC_EVENT_SOURCE)
+        for source in dict.fromkeys((LOCAL_EVENT_SOURCE, METRIC_EVENT_SOURCE, *(SIMULATED_SOURCES if clock else ()))):
+            self.bus.subscribe(collect, source=source)
         self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
 
     def function(self, resource: str) -> Function:

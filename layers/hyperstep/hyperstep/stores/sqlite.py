@@ -3,6 +3,19 @@
 Each mutation runs in one ``BEGIN IMMEDIATE`` transaction, so it is atomic across
 threads and processes sharing the file. ``":memory:"`` gives a private in-memory store
 (what ``Study`` uses when it is given none).
+
+A file is in WAL mode with ``synchronous=NORMAL``, SQLite's advice for WAL: the file is
+never corrupted and every committed write survives a crash of hyperstep, but a power
+loss or OS crash may roll back the last commits (SQLite then syncs at checkpoints, not
+on every commit). A rolled-back tail looks like a run interrupted a moment earlier,
+which ``run --resume`` carries on from. ``FULL`` would fsync every commit: a trial's
+dozens of reports, each a commit, spent over a millisecond each waiting for the disk.
+
+Records are JSON bodies read back as frozen models. Every Suggest reads every trial of
+its job, so a model is parsed once per body and reused while the stored body is the same
+(``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation;
+and a job's list of trials is read again only once something was committed since
+(on this connection, or on another: SQLite's ``PRAGMA data_version``).
 """
 
 from __future__ import annotations
@@ -10,9 +23,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
@@ -28,6 +42,34 @@ CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL)
 """
 
 
+Model = TypeVar("Model", Job, Trial)
+
+
+class ParsedBodies(Generic[Model]):
+    """The model of each record's stored body, parsed once while the body stays the same
+    (models are frozen, so one instance can go to every reader). One entry per record."""
+
+    def __init__(self, parse: Callable[[str], Model]) -> None:
+        self._parse = parse
+        self._seen: dict[Hashable, tuple[str, Model]] = {}
+
+    def __call__(self, key: Hashable, body: str) -> Model:
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] == body:
+            return seen[1]
+        model = self._parse(body)
+        self._seen[key] = (body, model)
+        return model
+
+    def many(self, rows: list[tuple[Hashable, str]]) -> list[Model]:
+        """The models of ``(key, body)`` rows, in order (a job's every trial, each Suggest)."""
+        seen, models = self._seen, []
+        for key, body in rows:
+            hit = seen.get(key)
+            models.append(hit[1] if hit is not None and hit[0] == body else self(key, body))
+        return models
+
+
 class SQLiteStore(TrialStore):
     def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
@@ -38,7 +80,14 @@ class SQLiteStore(TrialStore):
         self._conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self._conn.executescript(SCHEMA)
+        self._jobs = ParsedBodies(lambda body: Job.model_validate_json(body, context=STORED))
+        self._trials = ParsedBodies(Trial.model_validate_json)
+        self._commits = 0
+        """Transactions committed on this connection (``PRAGMA data_version`` counts the others')."""
+        self._listed: dict[str, tuple[tuple[int, int], list[Trial]]] = {}
+        """Each job's last ``list_trials``, with the database version it was read at."""
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -50,6 +99,7 @@ class SQLiteStore(TrialStore):
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._commits += 1
 
     def close(self) -> None:
         with self._lock:
@@ -61,7 +111,7 @@ class SQLiteStore(TrialStore):
         row = conn.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {job_id!r} not found")
-        return Job.model_validate_json(row[0], context=STORED)
+        return self._jobs(job_id, row[0])
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
         conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (job.model_dump_json(), job.id))
@@ -133,7 +183,7 @@ class SQLiteStore(TrialStore):
         row = conn.execute("SELECT body FROM trials WHERE job_id = ? AND id = ?", (job_id, trial_id_)).fetchone()
         if row is None:
             raise NotFoundError(f"trial {trial_id_!r} of job {job_id!r} not found")
-        return Trial.model_validate_json(row[0])
+        return self._trials((job_id, trial_id_), row[0])
 
     def _write_trial(self, conn: sqlite3.Connection, trial: Trial) -> None:
         conn.execute(
@@ -156,9 +206,16 @@ class SQLiteStore(TrialStore):
             return self._read_trial(self._conn, job_id, trial_id)
 
     def list_trials(self, job_id: str) -> list[Trial]:
-        with self._lock:
-            rows = self._conn.execute("SELECT body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)).fetchall()
-        return [Trial.model_validate_json(r[0]) for r in rows]
+        with self._lock:  # nothing committed since the last read, here or elsewhere: the same list
+            version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
+            listed = self._listed.get(job_id)
+            if listed is None or listed[0] != version:
+                rows = self._conn.execute(
+                    "SELECT job_id, id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
+                ).fetchall()
+                listed = version, self._trials.many([((job, trial), body) for job, trial, body in rows])
+                self._listed[job_id] = listed
+        return list(listed[1])
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:

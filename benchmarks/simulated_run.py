@@ -1,0 +1,183 @@
+"""How fast the real state machine runs simulated trials, and what orchestrating one costs.
+
+    nice -n 19 .venv/bin/python -m benchmarks.simulated_run [--trials 2000] [--parallel 50] [--profile]
+
+One job of ``--trials`` simulated trials (``examples/simulated/curves.py``'s crossing
+curves, 27 steps each, so 27 step reports and one result per trial) runs the way
+``hyperstep run`` runs it: the local runtime, ``statemachine/tuning.asl.json`` on the
+local executor, the real handlers, SQLite, the in-process bus, the simulated backend on a
+virtual clock; strategy ``random``. It prints trials per second, the wall time, and the
+orchestration overhead per trial: the wall time (and, apart, the process's CPU time) less
+the time spent in the spec's callable and in the strategy's own ``suggest``, divided by
+the trials. The machine may be shared: the load average is recorded beside the result,
+and the CPU time says what the run itself cost. Results: ``benchmarks/results/simulated_run.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from benchmarks import reporting
+from hyperstep.local.runner import run_local
+from hyperstep.models import JobStatus
+from hyperstep.spec import parse_spec
+from hyperstep.strategies.base import Strategy
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "simulated"
+TARGETS = {"wall_seconds_2000": 60.0, "overhead_ms": 20.0}
+SPENT = {"objective": 0.0, "strategy": 0.0}
+"""Seconds spent in the callable and in the strategy (this module, as the run imports it)."""
+
+
+def timed_crossing(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The example's crossing curves, timed (what the spec names)."""
+    from curves import crossing  # the example's module, on sys.path through the spec's ``path``
+
+    started = time.perf_counter()
+    try:
+        return crossing(params, seed)
+    finally:
+        SPENT["objective"] += time.perf_counter() - started
+
+
+def spec(trials: int, parallel: int, seed: int) -> dict[str, Any]:
+    return {
+        "name": "simulated-bench",
+        "objective": {"metric": "loss", "goal": "minimize"},
+        "parameters": [
+            {"name": "lr", "type": "float", "low": 0.0001, "high": 1.0, "scale": "log"},
+            {"name": "width", "type": "int", "low": 8, "high": 256, "scale": "log"},
+            {"name": "dropout", "type": "float", "low": 0.0, "high": 0.5},
+        ],
+        "strategy": {"name": "random", "seed": seed},
+        "budget": {"max_trials": trials, "max_parallel": parallel},
+        "trial": {"backend": "simulated", "objective": "benchmarks.simulated_run:timed_crossing", "path": str(EXAMPLE)},
+    }
+
+
+@contextmanager
+def timing_strategies() -> Iterator[None]:
+    """Count the time every strategy spends in ``suggest`` into ``SPENT["strategy"]``."""
+
+    def timed(suggest: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(suggest)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return suggest(*args, **kwargs)
+            finally:
+                here().SPENT["strategy"] += time.perf_counter() - started
+
+        return run
+
+    classes = [cls for cls in _subclasses(Strategy) if "suggest" in vars(cls)]
+    originals = {cls: vars(cls)["suggest"] for cls in classes}
+    for cls, suggest in originals.items():
+        cls.suggest = timed(suggest)
+    try:
+        yield
+    finally:
+        for cls, suggest in originals.items():
+            cls.suggest = suggest
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
+
+
+def here() -> Any:
+    """This module as the run imports it (``benchmarks.simulated_run``, also under ``-m``)."""
+    import benchmarks.simulated_run as module
+
+    return module
+
+
+def measure(trials: int, parallel: int, seed: int = 0, profile: Path | None = None) -> dict[str, Any]:
+    """Run one simulated job and return what it took."""
+    module = here()
+    module.SPENT.update(objective=0.0, strategy=0.0)
+    profiler = cProfile.Profile() if profile else None
+    with tempfile.TemporaryDirectory() as tmp, timing_strategies():
+        started, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        job = run_local(parse_spec(spec(trials, parallel, seed)), Path(tmp) / "store.db", Path(tmp) / "runs", env={})
+        if profiler:
+            profiler.disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profiler and profile:
+        profiler.dump_stats(profile)
+        pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
+    assert job.status is JobStatus.COMPLETED, job
+    ended = job.completed + job.failed
+    spent = module.SPENT["objective"] + module.SPENT["strategy"]
+    return {
+        "trials": trials,
+        "parallel": parallel,
+        "ended": ended,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "trials_per_second": ended / wall,
+        "objective_seconds": module.SPENT["objective"],
+        "strategy_seconds": module.SPENT["strategy"],
+        "overhead_ms_per_trial": 1000 * (wall - spent) / ended,
+        "cpu_overhead_ms_per_trial": 1000 * (cpu - spent) / ended,
+        "best_value": job.best_value,
+    }
+
+
+def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> str:
+    rows = [
+        ["trials (ended)", f"{result['ended']:,}"],
+        ["max_parallel", result["parallel"]],
+        ["wall time", f"{result['wall_seconds']:.1f} s"],
+        ["process CPU time (all threads)", f"{result['cpu_seconds']:.1f} s"],
+        ["trials per second", f"{result['trials_per_second']:.1f}"],
+        ["in the callable", f"{result['objective_seconds']:.2f} s"],
+        ["in the strategy's suggest", f"{result['strategy_seconds']:.2f} s"],
+        ["**overhead per trial** (wall, less callable and strategy)", f"**{result['overhead_ms_per_trial']:.1f} ms**"],
+        ["overhead per trial (CPU, less callable and strategy)", f"{result['cpu_overhead_ms_per_trial']:.1f} ms"],
+    ]
+    return (
+        "# Simulated trials through the real state machine\n\n"
+        f"Command: `{command}`\n\n"
+        f"Measured {machine['date_utc']} on {machine['cpus']} CPUs (Python {machine['python']}), "
+        f"commit {machine['hyperstep_commit']}, load average {machine['load_average_1m']} (1 min) "
+        "on a machine shared with other work.\n\n"
+        + reporting.table(["what", "value"], rows)
+        + f"\n\nTargets: {TARGETS['wall_seconds_2000']:g} s for 2,000 trials on 2 cores; "
+        f"under {TARGETS['overhead_ms']:g} ms overhead per trial.\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--parallel", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats here and print the top entries")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/results alone")
+    args = parser.parse_args(argv)
+    result = measure(args.trials, args.parallel, args.seed, args.profile)
+    machine = reporting.machine()
+    command = "nice -n 19 .venv/bin/python -m benchmarks.simulated_run " + " ".join(argv or sys.argv[1:])
+    text = markdown(result, machine, command.strip())
+    print(text)
+    if not args.no_write and args.profile is None:
+        reporting.write("simulated_run", text, {"result": result, "machine": machine, "targets": TARGETS})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""What a simulated trial does: the spec's callable, and the timeline of events it becomes.
+
+The spec names a callable (``trial.objective: "package.module:function"``) that is given
+a trial's hyperparameters and a seed and returns a ``Simulation`` (or a mapping with its
+fields): how long the trial takes in virtual seconds, its learning curve (the objective's
+value at steps 1..n; the last is the final value), and optionally why it fails. The same
+params and seed must give the same simulation: that is what makes a simulated job
+repeatable.
+
+``timeline`` turns a simulation into the trial's events on the virtual clock: a report of
+step ``i`` at ``start + duration * i / n`` (a ``TrialMetric``, as ``hyperstep.report``
+sends it, for early stopping to act on) and the trial's end at ``start + duration`` (a
+``TrialResult`` with the final value), cut at the block's ``timeout_seconds`` (failed,
+timed out) as the other backends' trials are.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
+
+Objective = Callable[[dict[str, Any], int], "Simulation | Mapping[str, Any]"]
+
+
+class Simulation(BaseModel):
+    """One simulated trial, as the spec's callable describes it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    duration: float = Field(ge=0, allow_inf_nan=False)
+    """Virtual seconds from launch to the trial's end."""
+    curve: list[float] = Field(default_factory=list)
+    """The objective after each step; the last value is the final one. NaN or infinity (a
+    diverged run) is reported as nothing at that step, and fails the trial when final."""
+    failure: str | None = None
+    """Why the trial fails at its end (after reporting its curve); None: it completes."""
+
+
+@dataclass(frozen=True, order=True)
+class Due:
+    """One event of a trial's timeline: what happens, and when (ties: trial number, then step)."""
+
+    at: float
+    number: int
+    seq: int
+    event: TrialEvent = field(compare=False)
+
+
+_import_lock = threading.Lock()
+
+
+def load_objective(reference: str, path: str | None = None) -> Objective:
+    """The callable ``module:function`` names, imported with ``path`` first on ``sys.path``;
+    ``ValueError`` saying what is wrong when it cannot be imported or called."""
+    module_name, _, attribute = reference.partition(":")
+    with _import_lock:
+        if path is not None and path not in sys.path:
+            sys.path.insert(0, path)
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # ImportError, or whatever the module raises as it loads
+            where = f" from {path}" if path else ""
+            raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
+    function = getattr(module, attribute, None)
+    if function is None:
+        raise ValueError(f"module {module_name!r} has no {attribute!r}")
+    if not callable(function):
+        raise ValueError(f"{reference!r} is not callable (a {type(function).__name__})")
+    return function
+
+
+def trial_seed(job_seed: int | None, number: int) -> int:
+    """The seed trial ``number`` of a job seeded ``job_seed`` is simulated with: its own
+    stream, the same on every run of the job."""
+    return int(np.random.SeedSequence([job_seed or 0, number]).generate_state(1)[0])
+
+
+def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
+    """Run the callable; what it raises, or a return value that is no ``Simulation``, is a
+    trial that fails at once saying so (as a script that crashes on start would)."""
+    try:
+        returned = objective(dict(params), seed)
+    except Exception as exc:
+        return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
+    try:
+        return Simulation.model_validate(returned)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "value"
+        return Simulation(duration=0, failure=f"objective returned an invalid simulation: {where}: {first['msg']}")
+
+
+def timeline(
+    simulation: Simulation,
+    ids: tuple[str, str, int],
+    metric: str,
+    start: float,
+    timeout: float,
+) -> list[Due]:
+    """The trial's reports and end on the virtual clock, in order (see the module docstring).
+
+    ``ids``: the job id, trial id and trial number; ``metric``: the objective's name.
+    """
+    job_id, trial_id, number = ids
+    curve, duration = simulation.curve, simulation.duration
+    end = start + min(duration, timeout)
+    due: list[Due] = []
+    for step, value in enumerate(curve, start=1):
+        at = start + duration * step / len(curve)
+        if at > end:
+            break
+        if math.isfinite(value):
+            report = TrialMetric(job_id=job_id, trial_id=trial_id, metrics={metric: value}, step=step, at=at)
+            due.append(Due(at, number, step, report))
+    base = {"job_id": job_id, "trial_id": trial_id}
+    if duration > timeout:
+        result = TrialResult(**base, state="failed", error=f"timed out after {timeout:g} s")
+    elif simulation.failure is not None:
+        result = TrialResult(**base, state="failed", error=simulation.failure)
+    elif not curve:
+        result = TrialResult(**base, state="completed")  # collect fails it: no objective reported
+    elif not math.isfinite(curve[-1]):  # an event cannot carry NaN: fail it as collect would
+        result = TrialResult(**base, state="failed", error=f"objective metric {metric!r} is not a finite number")
+    else:
+        result = TrialResult(**base, state="completed", metrics={metric: curve[-1]})
+    due.append(Due(end, number, len(curve) + 1, result))
+    return due

@@ -1,0 +1,78 @@
+"""Driving a simulated job's virtual clock from the local runtime: time moves when the job waits.
+
+A simulated trial (``hyperstep.backends.simulated``) has its reports and end scheduled on
+a ``VirtualClock``; nothing moves that clock but this driver. Whenever the job's
+execution parks in Wait For Results with no news (the wait handler found no result it
+had not seen, and the job runs), the job has nothing left to do in real time: the driver
+delivers the job's next event (moving the clock to it), lets the bus hand it to collect,
+and goes on until a result has woken the execution. The state machine, the handlers, the
+store and the bus are the real ones; only waiting is skipped.
+
+One delivery at a time, each delivered before the next is chosen, and only while the
+execution waits: so the execution's every Suggest sees the same results on every run
+of the same spec and seed, whatever the machine's speed (the seed decides the trials,
+the virtual times decide their order, trial numbers break ties).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hyperstep.backends.simulated.adapter import SimulatedBackend
+from hyperstep.models import JobStatus
+from hyperstep.service import results_of
+from hyperstep.stores.base import TrialStore
+
+Function = Callable[..., Any]
+
+
+class SimulationDriver:
+    """Advances simulated jobs' virtual time whenever their executions wait."""
+
+    def __init__(self, backend: SimulatedBackend, store: TrialStore, drain: Callable[[], None]) -> None:
+        """``drain`` returns once the bus has delivered every event published so far."""
+        self.backend, self.store, self.drain = backend, store, drain
+        self._lock = threading.Lock()
+
+    def resolver(self, resolve: Callable[[str], Function]) -> Callable[[str], Function]:
+        """``resolve`` (the executor's: a function name to its handler), with the wait
+        handler followed by moving the job's time on (``after_wait``)."""
+
+        def resolved(name: str) -> Function:
+            handler = resolve(name)
+            return self.after_wait(handler) if name.rsplit(":", 1)[-1].endswith("-wait") else handler
+
+        return resolved
+
+    def after_wait(self, wait: Function) -> Function:
+        """The wait handler, followed by moving the job's time on while it still waits."""
+
+        def invoke(event: dict[str, Any], *args: Any) -> Any:
+            output = wait(event, *args)
+            self.job_waits(event["job_id"], event["results_seen"])
+            return output
+
+        return invoke
+
+    def job_waits(self, job_id: str, results_seen: int) -> int:
+        """Deliver the job's events in time order while its execution waits for a result
+        newer than ``results_seen`` (the condition under which the wait handler woke it
+        at once, reversed); returns how many were delivered."""
+        delivered = 0
+        with self._lock:
+            waiting = self._waiting(job_id, results_seen)
+            while waiting:
+                ended = self.backend.ended
+                if not self.backend.deliver_next(job_id):
+                    break
+                delivered += 1
+                self.drain()
+                if self.backend.ended != ended:  # a result (or a stop it led to): the job may be awake
+                    waiting = self._waiting(job_id, results_seen)
+        return delivered
+
+    def _waiting(self, job_id: str, results_seen: int) -> bool:
+        job = self.store.get_job(job_id)
+        return job.status is JobStatus.RUNNING and results_of(job) <= results_seen

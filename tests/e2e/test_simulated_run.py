@@ -1,0 +1,72 @@
+"""Simulated jobs on the embedded default: the real state machine and handlers, virtual time.
+
+The example spec (``examples/simulated``) runs end to end through ``hyperstep run``'s
+path, and the same spec and seed give the same trials, values and virtual times again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hyperstep.local.runner import run_clock, run_local
+from hyperstep.models import JobStatus, TrialState
+from hyperstep.spec import load_spec
+from hyperstep.stores.sqlite import SQLiteStore
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "simulated" / "spec.yaml"
+
+
+def run_example(folder: Path, max_trials: int = 40, max_parallel: int = 8) -> tuple[Any, list[Any]]:
+    spec = load_spec(EXAMPLE)
+    spec = spec.model_copy(
+        update={"budget": spec.budget.model_copy(update={"max_trials": max_trials, "max_parallel": max_parallel})}
+    )
+    job = run_local(spec=spec, store_path=folder / "store.db", runs_dir=folder / "runs", env={})
+    return job, SQLiteStore(folder / "store.db").list_trials(job.id)
+
+
+def timeline(job: Any, trials: list[Any]) -> list[tuple[Any, ...]]:
+    """Each trial as a run shows it, its times relative to the job's start (virtual seconds)."""
+    return [
+        (t.id, t.params, t.state, t.value, t.error, t.started_at - job.created_at, t.ended_at - job.created_at)
+        for t in trials
+    ]
+
+
+def test_the_simulated_example_runs_to_the_end_on_virtual_time(tmp_path: Path) -> None:
+    job, trials = run_example(tmp_path)
+    assert job.status is JobStatus.COMPLETED
+    assert len(trials) == 40 and not any(t.state.active for t in trials)
+    completed = [t for t in trials if t.state is TrialState.COMPLETED]
+    assert completed and job.completed == len(completed)
+    assert all(t.error == "loss diverged" for t in trials if t.state is TrialState.FAILED)
+    best = min(completed, key=lambda t: t.value)
+    assert (job.best_trial_id, job.best_value) == (best.id, best.value)
+    # every trial took its simulated hours on the virtual clock: far longer than this test
+    assert min(t.ended_at - t.started_at for t in completed) > 27 * 60 * 0.5 * 0.9
+    assert job.ended_at - job.created_at > 3600
+    # its step reports came through collect: the last one kept is the last step's
+    assert all(t.reports["loss"].step == 27 for t in completed)
+
+
+def test_the_same_spec_and_seed_give_the_same_trials_values_and_times(tmp_path: Path) -> None:
+    first, second = run_example(tmp_path / "first"), run_example(tmp_path / "second")
+    assert first[0].id != second[0].id
+    assert timeline(*first) == timeline(*second)
+
+
+@pytest.mark.parametrize("max_parallel", [1, 5])
+def test_a_run_keeps_max_parallel_trials_running(tmp_path: Path, max_parallel: int) -> None:
+    _, trials = run_example(tmp_path, max_trials=12, max_parallel=max_parallel)
+    moments = sorted({t.started_at for t in trials})
+    running = [sum(t.started_at <= m < t.ended_at for t in trials) for m in moments]
+    assert max(running) == max_parallel
+
+
+def test_a_resumed_simulated_job_s_clock_starts_where_its_virtual_time_stopped(tmp_path: Path) -> None:
+    job, trials = run_example(tmp_path, max_trials=6, max_parallel=3)
+    clock = run_clock(None, tmp_path / "store.db", job.id)
+    assert clock is not None and clock() >= max(t.ended_at for t in trials) > job.created_at + 1000

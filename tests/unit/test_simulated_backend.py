@@ -1,0 +1,165 @@
+"""The simulated backend's parts: its spec block, the callable's timeline, the virtual clock,
+and the adapter's order of delivery, stops and ``describe``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
+from hyperstep.backends.simulated.simulation import Simulation, timeline
+from hyperstep.errors import SpecError
+from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
+from hyperstep.models import Job, Trial
+from hyperstep.spec import load_spec, parse_spec
+
+HERE = "tests.unit.test_simulated_backend"
+
+
+def short(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Trial ``i`` takes ``params["d"]`` seconds and reports two steps."""
+    return {"duration": params["d"], "curve": [1.0, params["d"] / 100]}
+
+
+def crashing(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    raise RuntimeError("no GPU")
+
+
+NOT_CALLABLE = 3
+
+
+def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
+    return {
+        "name": "sim",
+        "objective": {"metric": "loss"},
+        "parameters": [{"name": "d", "type": "float", "low": 1, "high": 100}],
+        "budget": {"max_trials": 10, "max_parallel": 2},
+        "trial": {"backend": "simulated", "objective": objective, **block},
+    }
+
+
+@pytest.mark.parametrize(
+    ("objective", "reason"),
+    [
+        ("no_such_module:f", "cannot import 'no_such_module' from "),
+        (f"{HERE}:missing", f"module '{HERE}' has no 'missing'"),
+        (f"{HERE}:NOT_CALLABLE", "is not callable (a int)"),
+        ("not a reference", "String should match pattern"),
+    ],
+)
+def test_a_spec_file_s_objective_that_cannot_be_called_is_refused(objective: str, reason: str) -> None:
+    with pytest.raises(SpecError, match=r"^trial(\.objective)?: ") as raised:
+        parse_spec(document(objective), base_dir=Path.cwd())  # as load_spec reads a file
+    assert reason in str(raised.value)
+
+
+def test_a_spec_given_as_data_imports_nothing_and_widens_no_path(tmp_path: Path) -> None:
+    """As the API validates a request's spec (before refusing its backend): no import of
+    a module the request names, no folder of its choosing on sys.path."""
+    (tmp_path / "planted_module_for_a_test.py").write_text("raise SystemExit('imported')\n")
+    spec = parse_spec(document("planted_module_for_a_test:f", path=str(tmp_path)))
+    assert spec.trial.objective == "planted_module_for_a_test:f"
+    assert "planted_module_for_a_test" not in sys.modules and str(tmp_path) not in sys.path
+
+
+def test_the_objective_is_imported_from_the_spec_file_s_folder(tmp_path: Path) -> None:
+    (tmp_path / "my_curves_for_a_test.py").write_text(
+        "def f(params, seed):\n    return {'duration': 1, 'curve': [0.5]}\n"
+    )
+    (tmp_path / "spec.yaml").write_text(
+        "name: sim\nobjective: {metric: loss}\nparameters: [{name: d, type: float, low: 1, high: 2}]\n"
+        "budget: {max_trials: 1}\ntrial: {backend: simulated, objective: 'my_curves_for_a_test:f'}\n"
+    )
+    spec = load_spec(tmp_path / "spec.yaml")
+    assert spec.trial.path == str(tmp_path.resolve())
+
+
+def test_any_objective_metric_is_measured_without_metric_definitions() -> None:
+    assert parse_spec(document()).trial.metric_definitions == []
+
+
+def test_the_timeline_reports_each_step_then_ends_with_the_last_value() -> None:
+    due = timeline(Simulation(duration=90, curve=[0.9, 0.5, 0.2]), ("j", "t0001", 1), "loss", 1000.0, 3600)
+    assert [d.at for d in due] == [1030.0, 1060.0, 1090.0, 1090.0]
+    reports = [d.event for d in due[:-1]]
+    assert all(isinstance(r, TrialMetric) and not r.final for r in reports)
+    assert [(r.step, r.metrics["loss"]) for r in reports] == [(1, 0.9), (2, 0.5), (3, 0.2)]
+    assert due[-1].event == TrialResult(job_id="j", trial_id="t0001", state="completed", metrics={"loss": 0.2})
+
+
+def test_a_trial_longer_than_its_timeout_fails_at_the_timeout_with_the_steps_it_reached() -> None:
+    due = timeline(Simulation(duration=100, curve=[0.9, 0.5, 0.2, 0.1]), ("j", "t1", 1), "loss", 0.0, 60)
+    assert [d.at for d in due] == [25.0, 50.0, 60.0]
+    assert due[-1].event.state == "failed" and due[-1].event.error == "timed out after 60 s"
+
+
+def test_a_diverged_step_is_not_reported_and_a_diverged_end_fails() -> None:
+    due = timeline(Simulation(duration=2, curve=[0.5, float("nan")]), ("j", "t1", 1), "loss", 0.0, 60)
+    assert [type(d.event).__name__ for d in due] == ["TrialMetric", "TrialResult"]
+    assert due[-1].event.state == "failed" and "not a finite number" in (due[-1].event.error or "")
+
+
+def test_the_virtual_clock_never_runs_backwards() -> None:
+    clock = VirtualClock(100.0)
+    assert clock.advance_to(150.0) == 150.0 and clock.advance_to(120.0) == 150.0 and clock() == 150.0
+
+
+class Sim:
+    """A simulated backend with what it publishes."""
+
+    def __init__(self, objective: str = f"{HERE}:short") -> None:
+        self.clock = VirtualClock(0.0)
+        self.published: list[TrialEvent] = []
+        self.backend = SimulatedBackend(self.clock, self.published.append)
+        self.job = Job(id="j", spec=parse_spec(document(objective)), seed=7)
+
+    def launch(self, number: int, d: float) -> Trial:
+        trial = Trial(job_id="j", id=f"t{number:04d}", number=number, params={"d": d})
+        self.backend.launch(self.job, trial)
+        return trial
+
+    def deliver_all(self) -> list[tuple[float, str, str]]:
+        while self.backend.deliver_next("j"):
+            pass
+        return [(e.at if isinstance(e, TrialMetric) else -1, e.trial_id, type(e).__name__) for e in self.published]
+
+
+def test_events_come_in_virtual_time_order_and_ties_go_to_the_lower_trial_number() -> None:
+    sim = Sim()
+    sim.launch(2, 10.0)
+    sim.launch(1, 10.0)
+    sim.launch(3, 4.0)
+    sim.deliver_all()
+    order = [(e.trial_id, type(e).__name__) for e in sim.published]
+    assert order[:3] == [("t0003", "TrialMetric"), ("t0003", "TrialMetric"), ("t0003", "TrialResult")]
+    assert order[3:5] == [("t0001", "TrialMetric"), ("t0002", "TrialMetric")]  # both at 5 s
+    at_ten = [("t0001", "TrialMetric"), ("t0001", "TrialResult"), ("t0002", "TrialMetric"), ("t0002", "TrialResult")]
+    assert order[-4:] == at_ten
+    assert sim.clock() == 10.0
+
+
+def test_a_stopped_trial_ends_at_once_and_its_remaining_events_never_come() -> None:
+    sim = Sim()
+    trial = sim.launch(1, 10.0)
+    assert sim.backend.deliver_next("j") and sim.backend.describe(sim.job, trial) is None
+    sim.backend.stop(sim.job, trial)
+    assert sim.published[-1] == TrialResult(job_id="j", trial_id=trial.id, state="stopped", error="stopped")
+    assert not sim.backend.deliver_next("j")
+    assert sim.clock() == 5.0 and sim.backend.describe(sim.job, trial).state == "stopped"
+
+
+def test_a_callable_that_raises_fails_its_trial_at_once_saying_why() -> None:
+    sim = Sim(f"{HERE}:crashing")
+    trial = sim.launch(1, 10.0)
+    sim.deliver_all()
+    assert sim.backend.describe(sim.job, trial).error == "objective raised RuntimeError: no GPU"
+    assert sim.clock() == 0.0
+
+
+def test_a_trial_the_backend_never_ran_is_described_as_lost() -> None:
+    sim = Sim()
+    lost = Trial(job_id="j", id="t0009", number=9, params={"d": 1.0})
+    assert "simulation lost" in (sim.backend.describe(sim.job, lost).error or "")
