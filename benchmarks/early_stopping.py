@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = summarize(traces, budget)
         print(name, json.dumps(results[name]), f"{time.time() - start:.0f}s", flush=True)
     check = verdict(results, {k for k, p in chosen.items() if p.crossing}) if set(METHODS) <= set(methods) else {}
-    stem = "early_stopping_quick" if args.quick else "early_stopping"
+    stem = "early_stopping"  # the mode is in the file's first line
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps({"results": results, "check": check}, indent=1, default=str))
     if check:
