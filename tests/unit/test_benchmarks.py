@@ -213,3 +213,18 @@ def test_a_method_that_ran_on_some_problems_is_scored_only_where_it_ran() -> Non
     part = scores["partial"]["slow"]
     assert part["problems"] == ["a"] and set(part["normalized"]) == {"random", "ours", "slow"}
     assert part["per_problem"]["a"]["slow"] == pytest.approx(100.0)
+
+
+def test_early_stopping_benchmark_measures_compute_and_best_at_equal_compute(tmp_path) -> None:
+    from benchmarks import early_stopping
+
+    trace = [(27, 0.5), (40, 0.3), (90, 0.1)]
+    assert early_stopping.best_at(trace, 10) == np.inf and early_stopping.best_at(trace, 89) == 0.3
+    assert early_stopping.compute_to_reach(trace, 0.3) == 40 and early_stopping.compute_to_reach(trace, 0.05) == np.inf
+    problem = early_stopping.problems()["crossing-2d"]
+    for name in (early_stopping.FULL, "model-based asha", "optuna tpe + sha"):
+        run = early_stopping.METHODS[name](problem, 4 * 27, 0)
+        assert run and all(spent <= 4 * 27 for spent, _ in run)
+        assert [b for _, b in run] == sorted((b for _, b in run), reverse=True)  # the best so far only improves
+    full = early_stopping.METHODS[early_stopping.FULL](problem, 4 * 27, 0)
+    assert [spent for spent, _ in full] == [27, 54, 81, 108]  # full fidelity: every trial to the end

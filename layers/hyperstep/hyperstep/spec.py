@@ -83,6 +83,10 @@ class EarlyStopping(SpecModel):
     """A trial that reaches this step is complete (a curve keeps at most 10,000 steps)."""
     reduction_factor: int = Field(default=3, ge=2, le=100)
     """asha and hyperband (eta): a trial goes on past a rung only in the top 1/eta there."""
+    model_based: bool = True
+    """The strategy learns from every trial's value at the highest rung it reached (pruned
+    and running trials too, ranked per rung onto the top rung's scale: BOHB's idea, see
+    ``hyperstep.schedulers.fidelity``); false: from completed trials only."""
 
     @model_validator(mode="after")
     def _min_within_max(self) -> EarlyStopping:

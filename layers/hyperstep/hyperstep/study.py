@@ -18,6 +18,7 @@ from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.schedulers import Scheduler, make_scheduler
+from hyperstep.schedulers.fidelity import levels, rung_observations
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
@@ -87,6 +88,15 @@ class Study:
         self.strategy: Strategy = make_strategy(config.name, config.options)
         self.scheduler: Scheduler = make_scheduler(job.spec.early_stopping, self.seed)
 
+    @property
+    def fidelity_levels(self) -> list[int] | None:
+        """The rungs at which the strategy reads every trial's result (model-based early
+        stopping), or None: it learns from completed trials only."""
+        config = self.spec.early_stopping
+        if config is None or not stopping.enabled(self.spec) or not config.model_based:
+            return None
+        return levels(config.min_resource, config.max_resource, config.reduction_factor)
+
     # ask / tell
 
     def ask(self, n: int = 1, max_trials: int | None = None) -> list[Trial]:
@@ -98,7 +108,9 @@ class Study:
         if n < 1:
             return []
         trials = self.store.list_trials(self.job_id)
-        history = history_of(self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed)
+        history = history_of(
+            self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed, fidelity=self.fidelity_levels
+        )
         rng = np.random.default_rng([self.seed, len(trials)])
         points = self.strategy.suggest(history, n, rng)
         if len(points) == 0:
@@ -194,17 +206,39 @@ class Study:
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
 
 
-def history_of(space: SearchSpace, trials: Sequence[Trial], minimize: bool, seed: int = 0) -> History:
+def history_of(
+    space: SearchSpace,
+    trials: Sequence[Trial],
+    minimize: bool,
+    seed: int = 0,
+    fidelity: Sequence[int] | None = None,
+) -> History:
     """What a strategy sees of these trials: completed ones with a finite value (as values
-    to minimize), failed ones, and active ones (pending or running) as points to avoid."""
+    to minimize), failed ones, and active ones (pending or running) as points to avoid.
+
+    With ``fidelity`` (the rungs, ``max_resource`` last: model-based early stopping), every
+    trial that is not failed and reached a rung is an observation, at the highest rung it
+    reached, ranked onto the top rung's scale (``schedulers.fidelity.rung_observations``):
+    pruned trials count, and running ones count instead of being points to avoid."""
+    sign = 1.0 if minimize else -1.0
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and math.isfinite(t.value)]
     failed = [t for t in trials if t.state is TrialState.FAILED]
     pending = [t for t in trials if t.state.active]
-    sign = 1.0 if minimize else -1.0
+    y = [sign * float(t.value) for t in done]  # type: ignore[arg-type]
+    if fidelity:
+        completed = {id(t) for t in done}
+        observed = [t for t in trials if t.state is not TrialState.FAILED and (t.curve or id(t) in completed)]
+        index = dict(enumerate(observed))  # keyed by position: prior trials may share numbers
+        curves = {i: {s: sign * v for s, v in t.curve.items() if math.isfinite(v)} for i, t in index.items()}
+        finals = {i: sign * float(t.value) for i, t in index.items() if id(t) in completed}  # type: ignore[arg-type]
+        values = rung_observations(curves, finals, fidelity)
+        done = [index[i] for i in sorted(values)]
+        y = [values[i] for i in sorted(values)]
+        pending = [t for t in pending if id(t) not in {id(d) for d in done}]
     return History(
         space=space,
         X=space.encode_many([t.params for t in done]),
-        y=np.array([sign * float(t.value) for t in done], dtype=float),  # type: ignore[arg-type]
+        y=np.array(y, dtype=float),
         X_failed=space.encode_many([t.params for t in failed]),
         X_pending=space.encode_many([t.params for t in pending]),
         seed=seed,

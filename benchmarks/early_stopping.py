@@ -1,0 +1,248 @@
+"""Early stopping (issue 9): best value found against compute spent (the sum of steps run).
+
+Every method runs one trial at a time through its own ask/report/tell (hyperstep's
+``Study``, Optuna's ``study.ask``/``trial.report``/``should_prune``/``tell``; no state
+machine) on the learning-curve problems of ``benchmarks.learning_curves``, with the same
+compute budget: what full-fidelity Bayesian optimization spends on ``trials`` trials run
+to ``max_resource``. A trial still running when the budget runs out stops there. The best
+value found is the final value (at ``max_resource``) of the best trial that reached it.
+
+Per problem it reports, as medians over seeds: the compute each multi-fidelity method
+needed to reach full-fidelity Bayesian's final best (of the same seed; as a fraction of
+the budget, ``-`` when it never did), and the best value at equal compute (the budget, and
+a third of it). Then it checks issue 9's "Done when".
+
+    python -m benchmarks.early_stopping --quick     # 2 seeds, 12 full-fidelity trials' compute
+    python -m benchmarks.early_stopping             # 5 seeds, 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.learning_curves import CurveProblem, Params, problems
+from hyperstep.study import Study
+
+ETA = 3
+Trace = list[tuple[int, float]]
+"""(compute spent, best final value so far) each time a trial reaches ``max_resource``."""
+
+
+def stopping(name: str, problem: CurveProblem, model_based: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "min_resource": 1,
+        "max_resource": problem.max_resource,
+        "reduction_factor": ETA,
+        "model_based": model_based,
+    }
+
+
+def hyperstep_method(strategy: str, scheduler: str | None, model_based: bool = False) -> Callable[..., Trace]:
+    def run(problem: CurveProblem, budget: int, seed: int) -> Trace:
+        early = None if scheduler is None else stopping(scheduler, problem, model_based)
+        study = Study(problem.space, strategy=strategy, seed=seed, early_stopping=early)
+        spent, best, trace = 0, np.inf, []
+        while spent < budget:
+            trial = study.ask(1)[0]
+            for step in range(1, problem.max_resource + 1):
+                value = problem.value(trial.params, step)
+                spent += 1
+                if step == problem.max_resource:
+                    study.tell(trial.id, value)
+                    best = min(best, value)
+                    trace.append((spent, best))
+                elif study.report(trial.id, step, value) or spent >= budget:
+                    study.tell(trial.id, value, state="stopped")
+                    break
+        return trace
+
+    return run
+
+
+def optuna_method(pruner_name: str) -> Callable[..., Trace]:
+    def run(problem: CurveProblem, budget: int, seed: int) -> Trace:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if pruner_name == "sha":
+            pruner: Any = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=ETA)
+        else:
+            pruner = optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=problem.max_resource, reduction_factor=ETA
+            )
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+        spent, best, trace = 0, np.inf, []
+        while spent < budget:
+            trial = study.ask()
+            params = suggest(trial, problem)
+            for step in range(1, problem.max_resource + 1):
+                value = problem.value(params, step)
+                spent += 1
+                if step == problem.max_resource:
+                    study.tell(trial, value)
+                    best = min(best, value)
+                    trace.append((spent, best))
+                    break
+                trial.report(value, step)
+                if trial.should_prune() or spent >= budget:
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    break
+        return trace
+
+    return run
+
+
+def suggest(trial: Any, problem: CurveProblem) -> Params:
+    """Optuna's draw of the problem's configuration."""
+    out: Params = {}
+    for p in problem.parameters:
+        log = p.get("scale") == "log"
+        if p["type"] == "int":
+            out[p["name"]] = trial.suggest_int(p["name"], p["low"], p["high"], log=log)
+        else:
+            out[p["name"]] = trial.suggest_float(p["name"], p["low"], p["high"], log=log)
+    return out
+
+
+FULL = "full-fidelity bayesian"
+METHODS: dict[str, Callable[..., Trace]] = {
+    FULL: hyperstep_method("bayesian", None),
+    "asha + random": hyperstep_method("random", "asha"),
+    "asha + bayesian": hyperstep_method("bayesian", "asha"),
+    "hyperband + bayesian": hyperstep_method("bayesian", "hyperband"),
+    "model-based asha": hyperstep_method("bayesian", "asha", model_based=True),
+    "model-based hyperband": hyperstep_method("bayesian", "hyperband", model_based=True),
+    "optuna tpe + sha": optuna_method("sha"),
+    "optuna tpe + hyperband": optuna_method("hyperband"),
+}
+OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
+OPTUNA = [m for m in METHODS if m.startswith("optuna")]
+
+
+def best_at(trace: Trace, compute: float) -> float:
+    """The best final value found within ``compute`` steps (inf before any trial completes)."""
+    values = [best for spent, best in trace if spent <= compute]
+    return values[-1] if values else np.inf
+
+
+def compute_to_reach(trace: Trace, target: float) -> float:
+    """The compute spent when the best final value first reached ``target`` (inf: never)."""
+    return next((float(spent) for spent, best in trace if best <= target + 1e-12), np.inf)
+
+
+def summarize(traces: dict[str, list[Trace]], budget: int) -> dict[str, dict[str, float]]:
+    """Per method, medians over seeds: compute fraction to reach full fidelity's final best
+    (of the same seed), best value at the budget and at a third of it."""
+    targets = [best_at(t, budget) for t in traces[FULL]]
+    out = {}
+    for method, runs in traces.items():
+        reach = [compute_to_reach(t, target) / budget for t, target in zip(runs, targets)]
+        out[method] = {
+            "reach": float(np.median(reach)),
+            "best": float(np.median([best_at(t, budget) for t in runs])),
+            "best_third": float(np.median([best_at(t, budget / 3) for t in runs])),
+        }
+    return out
+
+
+def verdict(results: dict[str, dict[str, dict[str, float]]], crossing: set[str]) -> dict[str, Any]:
+    """Issue 9's "Done when", problem by problem, for the best of hyperstep's multi-fidelity methods."""
+    rows = {}
+    for problem, methods in results.items():
+        third = min(methods[m]["reach"] for m in OURS) <= 1 / 3
+        top = min(OURS, key=lambda m: methods[m]["best"])
+        rows[problem] = {
+            "best method": top,
+            "reaches full fidelity's best within 1/3": third,
+            "no worse than full fidelity at equal compute": methods[top]["best"] <= methods[FULL]["best"],
+            "beats optuna (both pruners) at equal compute": all(
+                methods[top]["best"] < methods[m]["best"] for m in OPTUNA
+            ),
+            "crossing": problem in crossing,
+        }
+    n = len(rows)
+    return {
+        "problems": rows,
+        "within a third on >= 80%": sum(r["reaches full fidelity's best within 1/3"] for r in rows.values()) >= 0.8 * n,
+        "no worse on crossing ones": all(
+            r["no worse than full fidelity at equal compute"] for r in rows.values() if r["crossing"]
+        ),
+        "beats optuna on >= 80%": sum(r["beats optuna (both pruners) at equal compute"] for r in rows.values())
+        >= 0.8 * n,
+    }
+
+
+def markdown(results: dict[str, Any], check: dict[str, Any], args: argparse.Namespace, seconds: float) -> str:
+    fmt = lambda v: "-" if not np.isfinite(v) else f"{v:.4g}"  # noqa: E731
+    lines = [
+        "# Early stopping: best value against compute (issue 9)",
+        "",
+        f"`python -m benchmarks.early_stopping{' --quick' if args.quick else ''}`: {args.seeds} seeds, budget = "
+        f"{args.trials} full-fidelity trials' steps, eta {ETA}, min_resource 1, max_resource 27; "
+        f"{seconds / 60:.0f} min on 2 shared cores. Medians over seeds. *reach*: compute needed to reach "
+        "full-fidelity Bayesian's final best of the same seed, as a fraction of the budget (`-`: not within "
+        "the budget); *best*: best final value at the budget (equal compute); *best@1/3*: at a third of it.",
+        "",
+    ]
+    for problem, methods in results.items():
+        lines += [f"## {problem}", "", "| method | reach | best | best@1/3 |", "|---|---|---|---|"]
+        for method, row in methods.items():
+            lines.append(f"| {method} | {fmt(row['reach'])} | {fmt(row['best'])} | {fmt(row['best_third'])} |")
+        lines.append("")
+    lines += ["## Done when (issue 9), best hyperstep multi-fidelity method per problem", ""]
+    lines += ["| problem | best method | within 1/3 | no worse at equal compute | beats both Optuna pruners |"]
+    lines += ["|---|---|---|---|---|"]
+    for problem, row in check["problems"].items():
+        cells = [row["best method"], *(row[k] for k in list(row)[1:4])]
+        lines.append(f"| {problem}{' (crossing)' if row['crossing'] else ''} | " + " | ".join(map(str, cells)) + " |")
+    lines += [
+        "",
+        f"- reaches full fidelity's best with <= 1/3 of its compute on >= 80%: {check['within a third on >= 80%']}",
+        f"- no worse than full fidelity at equal compute on crossing curves: {check['no worse on crossing ones']}",
+        f"- beats Optuna TPE with either pruner at equal compute on >= 80%: {check['beats optuna on >= 80%']}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 12 full-fidelity trials' compute")
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--trials", type=int, help="the budget: this many full-fidelity trials' steps")
+    parser.add_argument("--only", nargs="*", help="problems to run (default: all)")
+    parser.add_argument("--methods", nargs="*", help="methods to run (default: all)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+    args.seeds = args.seeds or (2 if args.quick else 5)
+    args.trials = args.trials or (12 if args.quick else 20)
+    methods = {m: METHODS[m] for m in (args.methods or METHODS)}
+    methods = {FULL: METHODS[FULL], **methods}
+    start, results = time.time(), {}
+    chosen = {k: v for k, v in problems().items() if not args.only or k in args.only}
+    for name, problem in chosen.items():
+        problem.load()
+        budget = args.trials * problem.max_resource
+        traces = {m: [run(problem, budget, seed) for seed in range(args.seeds)] for m, run in methods.items()}
+        problem.save()
+        results[name] = summarize(traces, budget)
+        print(name, json.dumps(results[name]), f"{time.time() - start:.0f}s", flush=True)
+    check = verdict(results, {k for k, p in chosen.items() if p.crossing}) if set(METHODS) <= set(methods) else {}
+    stem = "early_stopping"  # the mode is in the file's first line
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stem}.json").write_text(json.dumps({"results": results, "check": check}, indent=1, default=str))
+    if check:
+        (args.out / f"{stem}.md").write_text(markdown(results, check, args, time.time() - start))
+        print(json.dumps({k: v for k, v in check.items() if k != "problems"}))
+
+
+if __name__ == "__main__":
+    main()

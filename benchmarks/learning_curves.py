@@ -1,0 +1,210 @@
+"""Learning-curve problems for the early-stopping benchmark: a configuration's objective by step.
+
+Three real ones, scikit-learn learners trained step by step on data sets that ship with
+scikit-learn (validation error or log loss after each epoch or boosting round), and
+parametric synthetic ones whose curves cross (the configurations that end best start
+slowest). A real curve is computed lazily, as far as a method asks, by a live generator
+kept per configuration (so a trial continued later does not retrain), and cached (in
+memory and under ``~/.cache/hyperstep-bench``): every method of a run and every later run
+share the evaluations; configurations are rounded to 2 significant digits first, so close
+proposals share one curve.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperstep.space import SearchSpace
+
+Params = dict[str, Any]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hyperstep-bench"
+
+
+@dataclass
+class CurveProblem:
+    """A configuration space and each configuration's curve over ``1..max_resource`` steps."""
+
+    name: str
+    parameters: list[dict[str, Any]]
+    curve_of: Callable[[Params, int], Iterator[float]]
+    max_resource: int = 27
+    crossing: bool = False
+    cached: dict[str, list[float]] = field(default_factory=dict)
+    live: dict[str, Iterator[float]] = field(default_factory=dict)
+
+    @property
+    def space(self) -> SearchSpace:
+        return SearchSpace.model_validate({"parameters": self.parameters})
+
+    def rounded(self, params: Params) -> Params:
+        """The configuration evaluated: floats to 2 significant digits (so curves are shared)."""
+        return {k: float(f"{v:.2g}") if isinstance(v, float) else v for k, v in params.items()}
+
+    def value(self, params: Params, step: int) -> float:
+        """The objective after ``step`` steps (1 to ``max_resource``), to minimize."""
+        key = json.dumps(self.rounded(params), sort_keys=True)
+        known = self.cached.setdefault(key, [])
+        if len(known) < step:
+            if key not in self.live:
+                values = self.curve_of(self.rounded(params), self.max_resource)
+                for _ in known:  # a curve from the disk cache: catch up
+                    next(values)
+                self.live[key] = values
+            while len(known) < step:
+                known.append(float(next(self.live[key])))
+        return known[step - 1]
+
+    def _path(self) -> Path:
+        return CACHE / f"early_stopping_{self.name}.json"
+
+    def load(self) -> None:
+        if self._path().exists():
+            self.cached.update(json.loads(self._path().read_text()))
+
+    def save(self) -> None:
+        if self.crossing:
+            return  # synthetic: cheaper to recompute than to store
+        self._path().parent.mkdir(parents=True, exist_ok=True)
+        self._path().write_text(json.dumps(self.cached))
+
+
+@cache
+def _digits() -> tuple[np.ndarray, ...]:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    return tuple(train_test_split(x / 16.0, y, test_size=0.3, random_state=0, stratify=y))
+
+
+@cache
+def _cancer() -> tuple[np.ndarray, ...]:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(x_train)
+    return scaler.transform(x_train), scaler.transform(x_val), y_train, y_val
+
+
+def mlp_digits(params: Params, steps: int) -> Iterator[float]:
+    """``MLPClassifier.partial_fit``, one epoch per step: validation error on digits."""
+    from sklearn.neural_network import MLPClassifier
+
+    x_train, x_val, y_train, y_val = _digits()
+    model = MLPClassifier(
+        hidden_layer_sizes=(params["hidden"],),
+        alpha=params["alpha"],
+        learning_rate_init=params["learning_rate"],
+        batch_size=int(params["batch_size"]),
+        random_state=0,
+    )
+    for _ in range(steps):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.partial_fit(x_train, y_train, classes=np.arange(10))
+        yield 1.0 - model.score(x_val, y_val)
+
+
+def sgd_digits(params: Params, steps: int) -> Iterator[float]:
+    """``SGDClassifier.partial_fit`` (logistic loss), one epoch per step: validation error on digits."""
+    from sklearn.linear_model import SGDClassifier
+
+    x_train, x_val, y_train, y_val = _digits()
+    model = SGDClassifier(
+        loss="log_loss",
+        alpha=params["alpha"],
+        learning_rate="invscaling",
+        eta0=params["eta0"],
+        power_t=params["power_t"],
+        random_state=0,
+    )
+    order = np.random.default_rng(0)
+    for _ in range(steps):
+        shuffle = order.permutation(len(x_train))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.partial_fit(x_train[shuffle], y_train[shuffle], classes=np.arange(10))
+        yield 1.0 - model.score(x_val, y_val)
+
+
+def gbm_cancer(params: Params, steps: int) -> Iterator[float]:
+    """``GradientBoostingClassifier``, one boosting round per step (``staged_predict_proba``):
+    validation log loss on breast cancer."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.metrics import log_loss
+
+    x_train, x_val, y_train, y_val = _cancer()
+    model = GradientBoostingClassifier(
+        n_estimators=steps,
+        learning_rate=params["learning_rate"],
+        max_depth=params["max_depth"],
+        subsample=params["subsample"],
+        min_samples_leaf=params["min_samples_leaf"],
+        random_state=0,
+    ).fit(x_train, y_train)
+    for p in model.staged_predict_proba(x_val):
+        yield log_loss(y_val, p, labels=[0, 1])
+
+
+def crossing_curve(params: Params, steps: int) -> Iterator[float]:
+    """Parametric curves ``final + gap * step**-speed`` that cross: the final value is least
+    near the centre ``c`` (0.7, 0.3, 0.5, ...), and the closer a configuration is to it, the
+    slower it learns and the worse it starts (a slow starter that ends best)."""
+    x = np.array([params[f"x{i}"] for i in range(len(params))], dtype=float)
+    centre = np.array([0.7, 0.3, 0.5, 0.2, 0.8, 0.4][: len(x)])
+    distance = float(np.sqrt(np.mean((x - centre) ** 2)))
+    final = distance**2 + 0.05 * math.sin(8 * x[0]) ** 2
+    speed = 0.3 + 3.0 * distance  # near the optimum: slow
+    gap = 1.5 - distance  # near the optimum: far from its final value at first
+    return iter([final + gap * s**-speed for s in range(1, steps + 1)])
+
+
+def problems() -> dict[str, CurveProblem]:
+    """Every problem of the benchmark, by name."""
+    unit = [{"name": f"x{i}", "type": "float", "low": 0.0, "high": 1.0} for i in range(6)]
+    return {
+        "mlp-digits": CurveProblem(
+            "mlp-digits",
+            [
+                {"name": "hidden", "type": "int", "low": 8, "high": 64},
+                {"name": "alpha", "type": "float", "low": 1e-6, "high": 1.0, "scale": "log"},
+                {"name": "learning_rate", "type": "float", "low": 1e-5, "high": 1.0, "scale": "log"},
+                {"name": "batch_size", "type": "int", "low": 64, "high": 512, "scale": "log"},
+            ],
+            mlp_digits,
+        ),
+        "sgd-digits": CurveProblem(
+            "sgd-digits",
+            [
+                {"name": "alpha", "type": "float", "low": 1e-7, "high": 1.0, "scale": "log"},
+                {"name": "eta0", "type": "float", "low": 1e-5, "high": 10.0, "scale": "log"},
+                {"name": "power_t", "type": "float", "low": 0.05, "high": 1.0},
+            ],
+            sgd_digits,
+        ),
+        "gbm-cancer": CurveProblem(
+            "gbm-cancer",
+            [
+                {"name": "learning_rate", "type": "float", "low": 0.005, "high": 1.0, "scale": "log"},
+                {"name": "max_depth", "type": "int", "low": 1, "high": 6},
+                {"name": "subsample", "type": "float", "low": 0.2, "high": 1.0},
+                {"name": "min_samples_leaf", "type": "int", "low": 1, "high": 60, "scale": "log"},
+            ],
+            gbm_cancer,
+        ),
+        "crossing-2d": CurveProblem("crossing-2d", unit[:2], crossing_curve, crossing=True),
+        "crossing-6d": CurveProblem("crossing-6d", unit, crossing_curve, crossing=True),
+    }

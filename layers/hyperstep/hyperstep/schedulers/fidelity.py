@@ -1,0 +1,81 @@
+"""Every rung's results as observations for a strategy (model-based early stopping).
+
+With early stopping, most trials end pruned at a low rung: a strategy that learns from
+completed trials only throws most of the evaluations away. BOHB and MOBSTER learn from
+every rung; hyperstep does it simply, without a model of the resource: each trial counts
+once, at the highest rung it reached, and its value there is made comparable with the
+others by ranks.
+
+- The *population* of a rung is every trial that reached it (its value at the first step
+  at or past the rung; a completed trial's told value at the top rung, ``max_resource``).
+- The *reference* rung is the highest one with at least two trials (once two trials have
+  completed, the top rung: their values are taken as they are).
+- A trial at or above the reference counts with its value at the reference rung; a trial
+  below it with its mid-rank quantile in its own rung's population, read off the
+  reference population's values (linear interpolation). A trial best at rung 1 thus looks
+  as good as the best values at the reference rung, a trial worst there as bad as the worst.
+
+Values are to be minimized. Deterministic, numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from hyperstep.schedulers.asha import rungs
+from hyperstep.schedulers.base import Curve, value_at
+
+MIN_REFERENCE = 2
+"""Trials a rung needs to serve as the reference scale."""
+
+
+def levels(min_resource: int, max_resource: int, eta: int) -> list[int]:
+    """The rungs a trial's result is read at: ASHA's rungs and ``max_resource`` on top."""
+    return [*rungs(min_resource, max_resource, eta), max_resource]
+
+
+def populations(
+    curves: Mapping[int, Curve], finals: Mapping[int, float], steps: Sequence[int]
+) -> dict[int, dict[int, float]]:
+    """Every rung's values by trial number (trials with ``finals`` are at the top rung)."""
+    top = steps[-1]
+    out: dict[int, dict[int, float]] = {}
+    for step in steps:
+        reached = {n: value_at(c, step) for n, c in curves.items() if c and (n not in finals or step < top)}
+        out[step] = {n: v for n, v in reached.items() if v is not None}
+    out[top].update(finals)
+    return {step: values for step, values in out.items() if values}
+
+
+def quantiles(values: np.ndarray) -> np.ndarray:
+    """Each value's mid-rank quantile in ``values`` ((rank + 0.5) / n, ties sharing ranks)."""
+    less = (values[None, :] < values[:, None]).sum(axis=1)
+    equal = (values[None, :] == values[:, None]).sum(axis=1)
+    return (less + (equal - 1) / 2 + 0.5) / len(values)
+
+
+def rung_observations(
+    curves: Mapping[int, Curve], finals: Mapping[int, float], steps: Sequence[int]
+) -> dict[int, float]:
+    """One comparable value per trial that reached any rung in ``steps`` (ascending, the
+    last ``max_resource``): see the module's docstring. ``curves`` are the trials' values
+    by step, ``finals`` the told values of completed trials, all to be minimized."""
+    by_step = populations(curves, finals, steps)
+    if not by_step:
+        return {}
+    reference = max((s for s, vs in by_step.items() if len(vs) >= MIN_REFERENCE), default=max(by_step))
+    scale = np.sort(np.fromiter(by_step[reference].values(), dtype=float))
+    out = dict(by_step[reference])
+    for step in sorted(by_step, reverse=True):
+        if step >= reference:
+            for number, value in by_step[step].items():
+                out.setdefault(number, value)  # above the reference without a value there: as told
+            continue
+        numbers = [n for n in by_step[step] if n not in out]
+        if numbers:
+            values = np.fromiter(by_step[step].values(), dtype=float)
+            q = dict(zip(by_step[step], quantiles(values)))
+            out.update({n: float(np.quantile(scale, q[n])) for n in numbers})
+    return out

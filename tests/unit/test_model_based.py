@@ -1,0 +1,122 @@
+"""Model-based early stopping: the strategy learns from every rung's results (issue 9)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import hyperstep
+from hyperstep.models import TrialState
+from hyperstep.schedulers.fidelity import levels, rung_observations
+from hyperstep.study import history_of
+
+SPACE = hyperstep.SearchSpace.model_validate({"parameters": [{"name": "rate", "type": "float", "low": 0, "high": 1}]})
+ASHA = {"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3}
+
+
+def run(study: hyperstep.Study, curve, n: int) -> None:
+    """The issue's ask/report/tell loop for ``n`` trials, one at a time."""
+    for _ in range(n):
+        trial = study.ask(1)[0]
+        for step in range(1, 28):
+            value = curve(trial.params, step)
+            if study.report(trial.id, step, value):
+                study.tell(trial.id, value, state="stopped")
+                break
+        else:
+            study.tell(trial.id, value)
+
+
+def simple(params: dict, step: int) -> float:
+    return params["rate"] + 1.0 / step
+
+
+def test_rung_observations_rank_lower_rungs_onto_the_top_rungs_scale() -> None:
+    steps = levels(1, 9, 3)
+    assert steps == [1, 3, 9]
+    curves = {0: {1: 5.0, 3: 4.0, 9: 1.0}, 1: {1: 6.0, 3: 5.0, 9: 2.0}, 2: {1: 7.0}, 3: {1: 9.0}, 4: {1: 5.5, 3: 6.0}}
+    out = rung_observations(curves, {0: 1.0, 1: 2.0}, steps)
+    assert out[0] == 1.0 and out[1] == 2.0  # completed: as told
+    # rung 3 holds 0, 1, 4 (4 worst: quantile 5/6); rung 1 holds all (2: 4th of 5, 3: 5th of 5)
+    assert out[4] == pytest.approx(np.quantile([1.0, 2.0], 5 / 6))
+    assert out[2] == pytest.approx(np.quantile([1.0, 2.0], 3.5 / 5)) and out[3] == pytest.approx(
+        np.quantile([1.0, 2.0], 0.9)
+    )
+    assert out[2] < out[3]
+
+
+def test_rung_observations_before_two_trials_complete_use_the_highest_rung_with_two() -> None:
+    curves = {0: {1: 5.0, 3: 4.0, 9: 1.0}, 1: {1: 6.0, 3: 5.0}, 2: {1: 7.0}}
+    out = rung_observations(curves, {0: 1.0}, [1, 3, 9])
+    assert out[0] == 4.0 and out[1] == 5.0  # the reference is rung 3: trial 0 counts with its value there
+    assert 4.0 <= out[2] <= 5.0 and out[2] == pytest.approx(np.quantile([4.0, 5.0], 2.5 / 3))
+
+
+def test_with_early_stopping_pruned_and_running_trials_reach_the_history() -> None:
+    study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0, early_stopping=ASHA)
+    run(study, simple, 10)
+    running = study.ask(1)[0]
+    study.report(running.id, 1, simple(running.params, 1))
+    trials = study.trials
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    completed = [t for t in trials if t.state is TrialState.COMPLETED]
+    assert pruned and completed
+
+    learned = history_of(SPACE, trials, True, fidelity=study.fidelity_levels)
+    assert len(learned.y) == len(trials)  # every trial: pruned, completed and the running one
+    assert len(learned.X_pending) == 0
+    finals = sorted(float(t.value) for t in completed)  # type: ignore[arg-type]
+    assert set(finals) <= set(learned.y.tolist())
+    assert all(finals[0] <= y <= finals[-1] for y in learned.y)  # on the top rung's scale
+    ranks = np.argsort(np.argsort(learned.X[:, 0])), np.argsort(np.argsort(learned.y))
+    assert np.corrcoef(*ranks)[0, 1] > 0.6  # lower rate, lower curve everywhere: the order mostly survives
+
+    old = history_of(SPACE, trials, True)  # what the strategy saw before: completed trials only
+    assert len(old.y) == len(completed) and len(old.X_pending) == 1
+
+
+def test_without_early_stopping_or_model_based_the_history_is_unchanged() -> None:
+    plain = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0)
+    assert plain.fidelity_levels is None
+    off = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "model_based": False})
+    assert off.fidelity_levels is None
+    run(plain, simple, 4)
+    running = plain.ask(1)[0]
+    plain.report(running.id, 3, 0.5)
+    history = history_of(SPACE, plain.trials, True, fidelity=plain.fidelity_levels)
+    assert sorted(history.y.tolist()) == sorted(float(t.value) for t in plain.trials if t.value is not None)
+    assert len(history.X_pending) == 1
+
+
+TWO_D = hyperstep.SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "a", "type": "float", "low": 0, "high": 1},
+            {"name": "b", "type": "float", "low": 0, "high": 1},
+        ]
+    }
+)
+
+
+def learning(params: dict, step: int) -> float:
+    """A learning curve whose final value is least near (a, b) = (0.65, 0.3), 0.1612 there."""
+    final = (params["a"] - 0.7) ** 2 + (params["b"] - 0.3) ** 2
+    return final + 0.5 / math.sqrt(step) * (1 + params["a"])
+
+
+OPTIMUM = 0.1612
+
+
+def final_best(study: hyperstep.Study) -> float:
+    return min(learning(t.params, 27) for t in study.trials if t.state is TrialState.COMPLETED)
+
+
+def test_model_based_early_stopping_finds_a_good_config_on_a_learning_curve_problem() -> None:
+    model = hyperstep.Study(TWO_D, strategy="bayesian", seed=3, early_stopping=ASHA)
+    blind = hyperstep.Study(TWO_D, strategy="bayesian", seed=3, early_stopping={**ASHA, "model_based": False})
+    run(model, learning, 30)
+    run(blind, learning, 30)
+    assert final_best(model) - OPTIMUM < 0.005  # learning from the pruned trials, it finds the optimum
+    assert final_best(blind) - OPTIMUM > 0.05  # from the few completed ones only, it does not
