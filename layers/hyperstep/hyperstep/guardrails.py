@@ -92,8 +92,6 @@ class Guardrails(BaseModel):
     def check(self, spec: JobSpec) -> None:
         """Refuse (``GuardrailError``) the first thing in ``spec`` outside the guardrails."""
         self.at_most("budget.max_parallel", spec.budget.max_parallel, self.max_parallel)
-        if self.max_trials is not None and spec.budget.max_trials is None:
-            raise GuardrailError(f"budget.max_trials: required in this deployment (at most {self.max_trials})")
         self.at_most("budget.max_trials", spec.budget.max_trials, self.max_trials)
         if spec.trial is not None:
             spec.trial.check_guardrails(self)
