@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
+from hyperstep.guardrails import Guardrails
 from hyperstep.http_input import BodyRefused, readable_body, strict_json
 from hyperstep.models import Trial
 from hyperstep.recurring import RecurringSchedules, ScheduleConflict, ScheduleCreated, SchedulingUnavailable
@@ -65,6 +66,7 @@ to_json = partial(json.dumps, separators=(",", ":"), allow_nan=False, cls=Encode
 app = APIGatewayRestResolver(enable_validation=True, serializer=to_json, json_body_deserializer=strict_json)
 service = aws_service_factory(os.environ)
 schedules = schedules_factory(os.environ)
+guardrails = Guardrails.from_env(os.environ)
 Schedules = Callable[[], RecurringSchedules]
 
 JobId = Annotated[str, Path(min_length=1, max_length=256)]
@@ -255,6 +257,7 @@ def submit_job(
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255)] = None,
 ) -> Response[JobAccepted | ScheduleCreated]:
     check_runs_on_aws(spec)
+    guardrails.check(spec)
     request = {"spec": spec.model_dump(mode="json"), "key": idempotency_key}
     if idempotency_key is None:
         outcome = _submit(request=request)

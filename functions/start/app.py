@@ -2,8 +2,9 @@
 
 EventBridge Scheduler invokes this function with the ``ScheduleInput`` the API stored in
 the schedule (``{"schedule_name": ..., "spec": {...}}``). The spec is validated again
-(a stored spec may predate a change of the spec model); an invalid one fails the
-invocation, which Scheduler retries and then drops.
+(a stored spec may predate a change of the spec model) and checked against the
+deployment's guardrails (``hyperstep.guardrails``, from this function's environment);
+an invalid one, or one outside the guardrails, fails the invocation, which Scheduler retries and then drops.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from hyperstep.guardrails import Guardrails
 from hyperstep.handlers import Telemetry, handle_start
 from hyperstep.wiring import aws_service_factory
 
@@ -21,10 +23,11 @@ tracer = Tracer()
 metrics = Metrics()
 telemetry = Telemetry(logger, metrics)
 service = aws_service_factory(os.environ)
+guardrails = Guardrails.from_env(os.environ)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return handle_start(service(), event, telemetry)
+    return handle_start(service(), event, telemetry, guardrails=guardrails)

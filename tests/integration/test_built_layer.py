@@ -153,8 +153,11 @@ class Deployment:
             "HYPERSTEP_START_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:hyperstep-start",
             "HYPERSTEP_SCHEDULER_ROLE_ARN": role,
             "HYPERSTEP_SCHEDULE_GROUP": SCHEDULE_GROUP,
+            # the deployer's guardrail choices the sample job needs (their defaults allow no S3 and no role)
+            "HYPERSTEP_ALLOWED_S3_PREFIXES": "s3://hyperstep-demo/",
+            "HYPERSTEP_ALLOWED_ROLE_ARNS": f"arn:aws:iam::{ACCOUNT}:role/HyperstepSageMakerRole",
         }
-        """Variables the template fills from its own resources, by name."""
+        """Variables the template fills from its own resources (or the deployer's parameters), by name."""
         self.service: TuningService = build_aws_service(self.values)
 
     def environment(self, function: Function) -> dict[str, str]:
@@ -162,6 +165,7 @@ class Deployment:
         the X-Ray daemon's address) and the endpoint that stands for AWS."""
         aws = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_XRAY_DAEMON_ADDRESS": self.xray_daemon}
         pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
+        pseudo["AWS::URLSuffix"] = "amazonaws.com"
         variables = function_environment(function, self.values, pseudo)
         return {**variables, **aws, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hyperstep.events import EventError, parse_event
+from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.recurring import ScheduleInput, start_scheduled_job
 from hyperstep.service import TuningService
@@ -173,16 +174,25 @@ def handle_reaper(
     return counts
 
 
-def handle_start(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
+def handle_start(
+    service: TuningService,
+    event: dict[str, Any],
+    telemetry: Telemetry = QUIET,
+    *,
+    guardrails: Guardrails = NO_GUARDRAILS,
+) -> dict[str, Any]:
     """Start Scheduled Job: one tick of a recurring schedule starts a fresh job from its spec.
 
-    The spec is validated again (a stored spec may predate a change of the spec model);
-    an invalid one raises, failing the invocation.
+    The spec is validated again (a stored spec may predate a change of the spec model) and
+    checked against ``guardrails`` (the deployment's may have tightened since the schedule
+    was made); an invalid spec, or one outside them, raises ``SpecError``, failing the invocation.
     """
     tick = ScheduleInput.model_validate(event)
     log = telemetry.log
     log.append_keys(schedule=tick.schedule_name)
-    job = start_scheduled_job(service, parse_spec(tick.spec))
+    spec = parse_spec(tick.spec)
+    guardrails.check(spec)
+    job = start_scheduled_job(service, spec)
     if job is None:
         log.info("tick skipped: the previous run is still going")
         return {"skipped": "the previous run is still going"}

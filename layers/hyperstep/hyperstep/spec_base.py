@@ -10,9 +10,12 @@ this module sits below both, and neither imports the other's level.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from hyperstep.guardrails import Guardrails
 
 
 class SpecModel(BaseModel):
@@ -59,3 +62,8 @@ class TrialBlockBase(SpecModel):
     def check_hyperparameters(self, parameters: list[Any]) -> None:
         """Refuse a search space no trial of this backend could take (raise ValueError);
         the spec calls it with its ``parameters``. Every space fits by default."""
+
+    def check_guardrails(self, guardrails: Guardrails) -> None:
+        """Refuse (``GuardrailError``, via ``guardrails``' checks) a field outside the
+        deployment's guardrails; ``Guardrails.check`` calls it. A block with nothing to
+        check (a local trial) passes by default."""

@@ -7,12 +7,15 @@ than minutes later in a failed launch.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.spec_base import TrialBlockBase
+
+if TYPE_CHECKING:
+    from hyperstep.guardrails import Guardrails
 
 
 class BatchTrial(TrialBlockBase):
@@ -39,6 +42,13 @@ class BatchTrial(TrialBlockBase):
     retry_attempts: int = Field(default=1, ge=1, le=10)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     propagate_tags: bool = False
+
+    def check_guardrails(self, guardrails: Guardrails) -> None:
+        """The resources one job asks for (the queue, definition and role are the deployment's,
+        held by its IAM policy)."""
+        guardrails.at_most("trial.vcpus", self.vcpus, guardrails.max_vcpus)
+        guardrails.at_most("trial.memory_mib", self.memory_mib, guardrails.max_memory_mib)
+        guardrails.at_most("trial.gpus", self.gpus, guardrails.max_gpus)
 
     @field_validator("tags")
     @classmethod

@@ -7,12 +7,15 @@ rather than minutes later in a failed launch.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.spec_base import SpecModel, TrialBlockBase
+
+if TYPE_CHECKING:
+    from hyperstep.guardrails import Guardrails
 
 S3Uri = Annotated[str, StringConstraints(pattern=r"^(https|s3)://([^/]+)/?(.*)$", max_length=1024)]
 InputMode = Literal["File", "Pipe", "FastFile"]
@@ -111,6 +114,24 @@ class SageMakerTrial(TrialBlockBase):
                     f"parameter {p.name!r}: SageMaker hyperparameter values are at most "
                     f"{MAX_HYPERPARAMETER_VALUE} characters, a choice has {len(long[0])}"
                 )
+
+    def check_guardrails(self, guardrails: Guardrails) -> None:
+        """The image (or algorithm), role, instances, volume, every S3 location and the VPC."""
+        g = guardrails
+        g.starts_with("trial.training_image", self.training_image, g.image_prefixes)
+        g.starts_with("trial.algorithm_name", self.algorithm_name, g.image_prefixes)
+        g.one_of("trial.role_arn", self.role_arn, g.role_arns)
+        g.one_of("trial.instance_type", self.instance_type, g.instance_types)
+        g.at_most("trial.instance_count", self.instance_count, g.max_instance_count)
+        g.at_most("trial.volume_size_gb", self.volume_size_gb, g.max_volume_size_gb)
+        for name, channel in self.input_channels.items():
+            g.starts_with(f"trial.input_channels.{name}.s3_uri", channel.s3_uri, g.s3_prefixes)
+        g.starts_with("trial.output_path", self.output_path, g.s3_prefixes)
+        g.starts_with("trial.checkpoint_s3_uri", self.checkpoint_s3_uri, g.s3_prefixes)
+        g.starts_with("trial.source_dir", self.source_dir, g.s3_prefixes)
+        if self.vpc is not None:
+            g.each_one_of("trial.vpc.subnets", self.vpc.subnets, g.subnets)
+            g.each_one_of("trial.vpc.security_group_ids", self.vpc.security_group_ids, g.security_groups)
 
     @field_validator("input_channels", mode="before")
     @classmethod
