@@ -44,8 +44,9 @@ from tests.template_model import (
 TABLE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
 WAKE = ["states:SendTaskSuccess"]
 STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
+SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
-    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "scheduler:CreateSchedule", "iam:PassRole"},
+    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
     "StartFunction": {*TABLE, "states:StartExecution"},
     "SuggestFunction": {*TABLE, *STOP, "states:StartExecution"},
     "LaunchFunction": {
@@ -237,7 +238,12 @@ def test_a_given_schedule_group_name_is_used_and_followed_by_the_api_permission(
         assert stack.physical_name("ScheduleGroup", document) == group
         environment = document["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
         assert stack.resolve(environment["HYPERSTEP_SCHEDULE_GROUP"], document) == group
-        (create,) = [s for s in role_statements(stack, "ApiFunction") if s["Action"] == "scheduler:CreateSchedule"]
+        (create,) = [s for s in role_statements(stack, "ApiFunction") if "scheduler:CreateSchedule" in s["Action"]]
+        assert set(create["Action"]) == {
+            "scheduler:CreateSchedule",
+            "scheduler:GetSchedule",
+            "scheduler:DeleteSchedule",
+        }
         assert create["Resource"] == f"arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/*"
 
 
@@ -331,7 +337,7 @@ def test_api_gateway_invokes_the_function_under_its_permission_not_the_callers_c
     (api,) = [r for r in document["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     paths = api["Properties"]["Body"]["paths"]
     operations = [(path, method, op) for path, item in paths.items() for method, op in item.items()]
-    assert len(operations) == 5
+    assert len(operations) == 7
     permissions = [
         r["Properties"]
         for r in document["Resources"].values()

@@ -182,7 +182,7 @@ def handle_start(service: TuningService, event: dict[str, Any], telemetry: Telem
     tick = ScheduleInput.model_validate(event)
     log = telemetry.log
     log.append_keys(schedule=tick.schedule_name)
-    job = start_scheduled_job(service, parse_spec(tick.spec))
+    job = start_scheduled_job(service, parse_spec(tick.spec), tick.owner)
     if job is None:
         log.info("tick skipped: the previous run is still going")
         return {"skipped": "the previous run is still going"}

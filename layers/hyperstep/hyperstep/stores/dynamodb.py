@@ -170,7 +170,9 @@ class DynamoDBStore(TrialStore):
 
     def list_jobs(self, limit: int = 100, owner: str | None = None) -> list[Job]:
         """Newest first: every job from ``gsi1``, an owner's from ``gsi2`` (a query either way)."""
-        index, partition = (items.GSI1, items.JOBS_PARTITION) if owner is None else (items.GSI2, items.owner_partition(owner))
+        index, partition = (items.GSI1, items.JOBS_PARTITION)
+        if owner is not None:
+            index, partition = items.GSI2, items.owner_partition(owner)
         newest = self._pages(
             IndexName=index,
             KeyConditionExpression=f"{index}pk = :jobs",
