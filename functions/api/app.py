@@ -60,7 +60,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
-from hyperstep.http_input import BodyRefused, readable_body, strict_json
+from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
 from hyperstep.models import Job, Trial
 from hyperstep.owners import Caller, owner_of, parse_admins
 from hyperstep.recurring import (
@@ -174,7 +174,7 @@ REASONS = {
     403: "The request carries no IAM identity",
     404: "No such job (or path); another principal's job answers the same",
     409: "A conflict: the job's state, an existing schedule, a request still in progress",
-    413: "The request body is too large",
+    413: f"The request body is over {MAX_BODY_BYTES:,} bytes",
     415: "The request body is not JSON",
     422: "Invalid request: the field at fault and the reason",
     501: "Recurring tuning is not configured in this deployment",
@@ -509,7 +509,11 @@ def openapi_document() -> str:
         title="hyperstep",
         version="0.1.0",
         description="Serverless hyperparameter tuning: submit, inspect and stop tuning jobs. "
-        "Every request is signed with AWS Signature Version 4 (service execute-api).",
+        "Every request is signed with AWS Signature Version 4 (service execute-api); a request without an IAM "
+        "identity is refused (403). Each caller sees and stops only its own jobs and schedules (a role's sessions "
+        "count as the role); another's job answers 404. "
+        f"Request bodies: at most {MAX_BODY_BYTES:,} bytes of UTF-8 JSON (413 beyond), nested at most "
+        f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond).",
     )
 
 

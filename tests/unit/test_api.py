@@ -274,6 +274,12 @@ def test_a_tick_with_an_invalid_spec_fails(service: TuningService) -> None:
     assert service.store.list_jobs() == []
 
 
+def test_the_openapi_document_states_the_request_size_limits() -> None:
+    document = json.loads(OPENAPI.read_text())
+    assert "at most 1,000,000 bytes" in document["info"]["description"]
+    assert document["paths"]["/jobs"]["post"]["responses"]["413"]["description"].endswith("over 1,000,000 bytes")
+
+
 def test_the_committed_openapi_document_is_the_resolvers() -> None:
     committed = json.loads(OPENAPI.read_text())
     generated = json.loads(api.openapi_document())
