@@ -437,3 +437,22 @@ def test_metric_rule_takes_trial_metric_events(fake_credentials: None) -> None:
     pattern = resources()["TrialMetricRule"]["Properties"]["EventPattern"]
     assert routed(pattern, sample("trial-metric-reported.json"))
     assert not routed(pattern, sample("scheduled-event.json"))
+
+
+def test_the_api_admits_the_deploying_account_and_named_accounts_only() -> None:
+    """The resource policy denies every principal outside the deploying account and
+    ``ApiCallerAccounts``; it allows nothing in the deploying account (IAM policies decide
+    there: a caller needs execute-api:Invoke), and allows the named accounts (cross-account
+    calls need both sides)."""
+    document = template()
+    policy = document["Resources"]["Api"]["Properties"]["Auth"]["ResourcePolicy"]["CustomStatements"]
+    for accounts, allowed in [("", None), ("111122223333,444455556666", ["111122223333", "444455556666"])]:
+        stack = Stack(parameters={"ApiCallerAccounts": accounts})
+        statements = [s for s in stack.resolve(policy, document) if s is not None]
+        deny, *allows = statements
+        assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "execute-api:Invoke")
+        assert deny["Condition"]["StringNotEquals"]["aws:PrincipalAccount"] == [stack.account, *(allowed or [])]
+        assert [a["Principal"]["AWS"] for a in allows] == ([allowed] if allowed else [])
+        assert all(a["Effect"] == "Allow" for a in allows)
+    translated = [r for r in transformed()["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert translated[0]["Properties"]["Body"]["x-amazon-apigateway-policy"]["Statement"][0]["Effect"] == "Deny"
