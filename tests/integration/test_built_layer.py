@@ -153,6 +153,7 @@ class Deployment:
             "HYPERSTEP_START_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:hyperstep-start",
             "HYPERSTEP_SCHEDULER_ROLE_ARN": role,
             "HYPERSTEP_SCHEDULE_GROUP": SCHEDULE_GROUP,
+            "HYPERSTEP_ADMIN_PRINCIPALS": "",  # the test deployment names no admins
         }
         """Variables the template fills from its own resources, by name."""
         self.service: TuningService = build_aws_service(self.values)

@@ -12,7 +12,9 @@ Also: a trial's environment values never appear in an API answer, a log line or 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -82,6 +84,30 @@ class Recorder:
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         self.events.append((detail_type, detail))
+
+
+class Records(logging.Handler):
+    """Every record a logger emits (at any level), kept."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def logged(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[logging.LogRecord]]]:
+    """The API function's log records and the frameworks' (Powertools' resolver logs route
+    arguments at DEBUG), at every level."""
+    caplog.set_level(logging.DEBUG)
+    records, level = Records(), api.logger.log_level
+    api.logger.addHandler(records)
+    api.logger.setLevel(logging.DEBUG)
+    yield lambda: records.records + caplog.records
+    api.logger.removeHandler(records)
+    api.logger.setLevel(level)
 
 
 @pytest.fixture
@@ -269,9 +295,8 @@ def secret_spec() -> dict[str, Any]:
 
 
 def test_environment_values_appear_in_no_answer_log_line_or_event(
-    service: TuningService, published: Recorder, caplog: pytest.LogCaptureFixture
+    service: TuningService, published: Recorder, logged: Callable[[], list[logging.LogRecord]]
 ) -> None:
-    caplog.set_level("DEBUG")
     status, accepted = as_(ALICE, "POST", "/jobs", secret_spec())
     assert status == 202
     job_id = accepted["job_id"]
@@ -288,7 +313,8 @@ def test_environment_values_appear_in_no_answer_log_line_or_event(
     assert detail["spec"]["trial"]["environment"] == {"DB_PASSWORD": "***", "API_TOKEN": "***"}
     service.finish(FinishRequest(job_id=job_id))
     assert plan.trial_ids and [kind for kind, _ in published.events] == ["Tuning Job Completed"]
-    logged = json.dumps([vars(record) for record in caplog.records], default=str)  # messages and extra keys
-    assert "job submitted" in logged and "job stopping" in logged  # the handler's log lines were captured
-    for text in [*map(json.dumps, answers), json.dumps(detail), json.dumps(published.events), logged]:
+    lines = json.dumps([{**vars(r), "text": r.getMessage()} for r in logged()], default=str)  # messages, extra keys
+    assert "job submitted" in lines and "job stopping" in lines  # the function's log lines were captured
+    assert "Calling API Route Handler" in lines  # and the resolver's, with the route's arguments
+    for text in [*map(json.dumps, answers), json.dumps(detail), json.dumps(published.events), lines]:
         assert SECRET not in text
