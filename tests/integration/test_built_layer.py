@@ -56,7 +56,7 @@ from tests.integration.lambda_runtime import (
     runtime_version,
 )
 from tests.integration.moto_harness import tuning_definition
-from tests.unit.test_sample_events import API, COLLECT, FIRST_ROUND, JOB, load, submitted_spec
+from tests.unit.test_sample_events import API, COLLECT, FIRST_ROUND, JOB, load, samples_owner, submitted_spec
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 STACK = "hyperstep"
@@ -184,7 +184,7 @@ def prepare(deployment: Deployment, sample: str) -> None:
     """The job of the samples, at the point the sample arrives (as test_sample_events' fixtures):
     stored for Suggest, its first round reserved for Launch, t0007 running for the others."""
     service = deployment.service
-    service.create_job(parse_spec(submitted_spec()), job_id=JOB)
+    service.create_job(parse_spec(submitted_spec()), job_id=JOB, owner=samples_owner())
     if sample == "suggest.json":
         return
     assert "t0007" in service.suggest(SuggestRequest(job_id=JOB)).trial_ids

@@ -107,6 +107,11 @@ def submitted_spec() -> dict[str, Any]:
     return json.loads(load("api-post-jobs.json")["body"])
 
 
+def samples_owner() -> str:
+    """Who owns the samples' job: the principal that signed the API samples."""
+    return load("api-post-jobs.json")["requestContext"]["identity"]["userArn"]
+
+
 @pytest.fixture
 def svc(monkeypatch: pytest.MonkeyPatch) -> TuningService:
     """The real service (SQLite store, fake backend and orchestrator) behind every handler."""
@@ -114,8 +119,7 @@ def svc(monkeypatch: pytest.MonkeyPatch) -> TuningService:
     service = TuningService(SQLiteStore(), {"sagemaker": backend, "batch": backend}, FakeOrchestrator())
     for module in HANDLERS:
         monkeypatch.setattr(module, "service", lambda: service)
-    owner = load("api-post-jobs.json")["requestContext"]["identity"]["userArn"]  # the samples' signer owns it
-    service.create_job(parse_spec(submitted_spec()), job_id=JOB, owner=owner)
+    service.create_job(parse_spec(submitted_spec()), job_id=JOB, owner=samples_owner())
     return service
 
 
