@@ -157,12 +157,16 @@ def api_under_moto() -> Iterator[ApiUnderMoto]:
         api.idempotent_submit.cache_clear()
         stack.callback(api.idempotent_submit.cache_clear)
         harness = ApiUnderMoto(json.loads(OPENAPI.read_text()))
-        for document in VALID_SPECS[:2]:  # two jobs with trials, so reads and stops find something
-            job = service.submit(parse_spec(document))
+        for user, document in zip(USERS, VALID_SPECS[:2], strict=True):  # a job with trials for each user,
+            job = service.submit(parse_spec(document), owner=user)  # so reads and stops find something
             service.store.put_trials(
                 [Trial(job_id=job.id, id=f"t{n:04d}", number=n, params={"lr": 0.01}) for n in range(3)]
             )
             harness.job_ids.append(job.id)
+        for user in USERS:  # a schedule for each user, so deletes find something
+            for document in VALID_SPECS:
+                if "schedule" in document:
+                    schedules.create(parse_spec(document), owner=user)
         yield harness
 
 

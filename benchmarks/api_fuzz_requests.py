@@ -374,13 +374,20 @@ def events(route: Route, job_ids: list[str], components: dict[str, Any]) -> st.S
     return event()
 
 
+SCHEDULE_NAMES = tuple(document["name"] for document in VALID_SPECS if "schedule" in document)
+"""The schedules the valid specs create (``DELETE /schedules/{name}`` often names one)."""
+
+
 def _parameter_values(
     parameter: dict[str, Any], job_ids: list[str], components: dict[str, Any]
 ) -> st.SearchStrategy[str]:
     """A parameter's values as text: path parameters are never empty (API Gateway routes no
     empty segment to a ``{param}``) and are often a known job id (``job_ids`` may grow
-    as the run submits jobs)."""
+    as the run submits jobs); a schedule's name is often one of ``SCHEDULE_NAMES``."""
     from_its_schema = from_schema(parameter["schema"], components).map(lambda v: "" if v is None else str(v))
+    if parameter["in"] == "path" and parameter["name"] == "name":  # a schedule: often one the valid specs create
+        names = st.sampled_from(SCHEDULE_NAMES)
+        return st.one_of(names, names, from_its_schema, st.text(min_size=1, max_size=300)).filter(bool)
     if parameter["in"] == "path":
         known = st.integers(min_value=0).map(lambda i: job_ids[i % len(job_ids)])
         return st.one_of(known, known, from_its_schema, st.text(min_size=1, max_size=300)).filter(bool)

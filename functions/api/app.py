@@ -9,6 +9,15 @@ Routes (``openapi.json`` next to this file is generated from them and kept in th
   ``offset``; ``next_offset`` says where the next page starts): a page also ends before
   its body would pass ``PAGE_BYTES``, so it fits Lambda's 6 MB response whatever the trials hold.
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job is not running.
+- ``GET /schedules``: the caller's recurring schedules; ``DELETE /schedules/{name}``: delete one.
+
+Every job and schedule has an owner, the IAM principal that signed the request that
+created it (``hyperstep.owners``: a role's sessions count as the role). A caller lists,
+reads, reads the trials of and stops only its own jobs; another's job answers 404 exactly
+as a missing one (ids are not confirmed to strangers). The principals named in
+``HYPERSTEP_ADMIN_PRINCIPALS`` (the ``AdminPrincipals`` parameter) see and stop every job.
+A request without an identity is refused with 403 before anything else. A job's spec is
+shown with its trial environment values redacted (``hyperstep.redaction``).
 
 Every request gets a JSON answer, one of those its route documents in ``openapi.json``:
 ``{"field": ..., "reason": ...}`` with 422 for a bad spec, parameter or body, 404 for an
@@ -52,9 +61,17 @@ from pydantic import BaseModel, ConfigDict
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
-from hyperstep.http_input import BodyRefused, readable_body, strict_json
-from hyperstep.models import Trial
-from hyperstep.recurring import RecurringSchedules, ScheduleConflict, ScheduleCreated, SchedulingUnavailable
+from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
+from hyperstep.models import Job, Trial
+from hyperstep.owners import Caller, owner_of, parse_admins
+from hyperstep.recurring import (
+    RecurringSchedules,
+    ScheduleConflict,
+    ScheduleCreated,
+    ScheduleSummary,
+    SchedulingUnavailable,
+)
+from hyperstep.redaction import redacted_spec
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec, field_and_reason
 from hyperstep.wiring import aws_service_factory, schedules_factory
@@ -71,6 +88,8 @@ Schedules = Callable[[], RecurringSchedules]
 
 JobId = Annotated[str, Path(min_length=1, max_length=256)]
 """Job ids are short (``new_job_id``); a longer one is refused before it reaches the store's keys."""
+ScheduleName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")]
+"""A schedule is named by its spec's name (``JobSpec.name``'s pattern)."""
 TRIALS_PER_PAGE = 1000
 PAGE_BYTES = 5_000_000
 """A page of trials stops before its body, as Lambda's response carries it (a JSON string
@@ -133,6 +152,15 @@ class JobList(_Out):
     jobs: list[JobSummary]
 
 
+class ScheduleList(_Out):
+    schedules: list[ScheduleSummary]
+
+
+class ScheduleDeleted(_Out):
+    name: str
+    deleted: bool = True
+
+
 class TrialList(_Out):
     job_id: str
     trials: list[Trial]
@@ -145,16 +173,17 @@ def _problem(status: int, reason: str, field: str | None = None) -> Response:
 
 
 REASONS = {
-    404: "No such job (or path)",
+    403: "The request carries no IAM identity",
+    404: "No such job (or path); another principal's job answers the same",
     409: "A conflict: the job's state, an existing schedule, a request still in progress",
-    413: "The request body is too large",
+    413: f"The request body is over {MAX_BODY_BYTES:,} bytes",
     415: "The request body is not JSON",
     422: "Invalid request: the field at fault and the reason",
     501: "Recurring tuning is not configured in this deployment",
 }
-EVERY_ROUTE = (413, 415, 422)
-"""Refusals any route can answer: request bodies are checked before routing, and every
-route validates its parameters."""
+EVERY_ROUTE = (403, 413, 415, 422)
+"""Refusals any route can answer: the identity and the body are checked before routing,
+and every route validates its parameters."""
 
 
 def _docs(model: type[BaseModel], description: str, *errors: int) -> dict[int, dict[str, Any]]:
@@ -258,7 +287,7 @@ def submit_job(
 ) -> Response[JobAccepted | ScheduleCreated]:
     check_runs_on_aws(spec)
     guardrails.check(spec)
-    request = {"spec": spec.model_dump(mode="json"), "key": idempotency_key}
+    request = {"spec": spec.model_dump(mode="json"), "key": idempotency_key, "owner": _current().owner}
     if idempotency_key is None:
         outcome = _submit(request=request)
     else:
@@ -270,10 +299,10 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
     """Create the schedule or store and start the job; the answer as plain JSON (storable)."""
     spec = JobSpec.model_validate(request["spec"])
     if spec.schedule is not None:
-        created = _recurring_schedules().create(spec)
+        created = _recurring_schedules().create(spec, request["owner"])
         logger.info("schedule created", extra={"schedule": created.schedule_name})
         return {"status": 201, "body": created.model_dump()}
-    job = _service().submit(spec)
+    job = _service().submit(spec, owner=request["owner"])
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return {"status": 202, "body": accepted.model_dump()}
@@ -306,28 +335,43 @@ def _recurring_schedules() -> RecurringSchedules:
     return app.context["schedules"]()
 
 
+def _current() -> Caller:
+    """The caller of the request being resolved (``handle_api`` refused it without one)."""
+    return app.context["caller"]
+
+
+def _visible_job(job_id: str) -> Job:
+    """The job if the caller may see it; ``NotFoundError``, worded as for a missing job, if
+    it is another principal's (ids are not confirmed to strangers)."""
+    job = _service().store.get_job(job_id)
+    if not _current().sees(job.owner):
+        raise NotFoundError(f"job {job_id!r} not found")
+    return job
+
+
 def _caller() -> str:
     """The IAM identity that signed the request: keys of different callers never collide."""
     identity = app.current_event.raw_event.get("requestContext", {}).get("identity") or {}
     return identity.get("userArn") or ""
 
 
-@app.get("/jobs", summary="List jobs, newest first", responses=_docs(JobList, "Jobs"))
+@app.get("/jobs", summary="The caller's jobs (an admin's: every job), newest first", responses=_docs(JobList, "Jobs"))
 def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
-    jobs = _service().store.list_jobs(limit=limit)
+    caller = _current()
+    jobs = _service().store.list_jobs(limit=limit, owner=None if caller.admin else caller.owner)
     return JobList(jobs=[JobSummary(**job.summary()) for job in jobs])
 
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
 def get_job(job_id: JobId) -> JobDetail:
-    job = _service().store.get_job(job_id)
+    job = _visible_job(job_id)
     return JobDetail(
         **job.summary(),
         created_at=job.created_at,
         ended_at=job.ended_at,
         execution_id=job.execution_id,
         error=job.error,
-        spec=job.spec.model_dump(mode="json", exclude_none=True),
+        spec=redacted_spec(job.spec),
     )
 
 
@@ -339,7 +383,7 @@ def list_trials(
 ) -> TrialList:
     """Trials in number order, a page at a time (a response must stay under Lambda's 6 MB)."""
     store = _service().store
-    store.get_job(job_id)  # 404 for an unknown job rather than an empty list
+    _visible_job(job_id)  # 404 for an unknown (or another's) job rather than an empty list
     trials = store.list_trials(job_id)
     page = fitting_page(trials[offset : offset + limit])
     end = offset + len(page)
@@ -363,10 +407,27 @@ def fitting_page(trials: list[Trial]) -> list[Trial]:
     responses=_docs(JobAccepted, "Stopping: running trials are stopped, then the job finishes", 404, 409),
 )
 def stop_job(job_id: JobId) -> Response[JobAccepted]:
+    _visible_job(job_id)
     job = _service().stop(job_id)
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
+
+
+@app.get("/schedules", summary="List the caller's recurring schedules", responses=_docs(ScheduleList, "Schedules", 501))
+def list_schedules() -> ScheduleList:
+    return ScheduleList(schedules=_recurring_schedules().owned(_current().owner))
+
+
+@app.delete(
+    "/schedules/<name>",
+    summary="Delete one of the caller's recurring schedules",
+    responses=_docs(ScheduleDeleted, "Deleted: no further ticks; jobs already started go on", 404, 501),
+)
+def delete_schedule(name: ScheduleName) -> ScheduleDeleted:
+    _recurring_schedules().delete(name, _current().owner)
+    logger.info("schedule deleted", extra={"schedule": name})
+    return ScheduleDeleted(name=name)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -379,29 +440,52 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         logger.exception("unhandled error")
         return _proxy_response(500, server_error(context))
     return handle_api(
-        built, event, context, schedules=schedules, idempotency_table=os.environ.get("HYPERSTEP_TABLE", "")
+        built,
+        event,
+        context,
+        schedules=schedules,
+        idempotency_table=os.environ.get("HYPERSTEP_TABLE", ""),
+        admins=ADMINS,
     )
 
 
-def handle_api(
-    service: TuningService, event: dict, context: Any, *, schedules: Schedules, idempotency_table: str
-) -> dict:
-    """Every request gets a JSON answer: what its route says, a refused body, or a 500.
+ADMINS = parse_admins(os.environ.get("HYPERSTEP_ADMIN_PRINCIPALS"))
+"""The deployment's ``AdminPrincipals``: they see and stop every job."""
 
-    The routes run with ``service``; ``schedules()`` gives the recurring-schedule adapter
-    (asked for only by a spec with a schedule); an ``Idempotency-Key`` keeps its records in
-    ``idempotency_table``.
+
+def handle_api(
+    service: TuningService,
+    event: dict,
+    context: Any,
+    *,
+    schedules: Schedules,
+    idempotency_table: str,
+    admins: frozenset[str] = frozenset(),
+) -> dict:
+    """Every request gets a JSON answer: what its route says, a refusal, or a 500.
+
+    A request without an IAM identity is refused (403) first. The routes run with
+    ``service``; ``schedules()`` gives the recurring-schedule adapter (asked for only by the
+    routes that need it); an ``Idempotency-Key`` keeps its records in ``idempotency_table``;
+    ``admins`` (owners, ``hyperstep.owners.admin_set``) see and stop every job.
     """
     try:
+        owner = owner_of((event.get("requestContext") or {}).get("identity"))
+        if owner is None:
+            return _proxy_response(403, Problem(field="identity", reason=REFUSED_WITHOUT_IDENTITY).model_dump())
         IDEMPOTENCY.register_lambda_context(context)
         body = readable_body(event)
-        app.append_context(service=service, schedules=schedules, idempotency_table=idempotency_table)
+        caller = Caller(owner=owner, admin=owner in admins)
+        app.append_context(service=service, schedules=schedules, idempotency_table=idempotency_table, caller=caller)
         return app.resolve(body, context)  # the resolver clears its context after
     except BodyRefused as exc:
         return _proxy_response(exc.status, Problem(field=exc.field, reason=exc.reason).model_dump())
     except Exception:  # outside the routes: an event of another shape, a body that will not serialize
         logger.exception("unhandled error")
         return _proxy_response(500, server_error(context))
+
+
+REFUSED_WITHOUT_IDENTITY = "the request must be signed by an IAM principal (AWS Signature Version 4)"
 
 
 def server_error(context: Any) -> dict[str, Any]:
@@ -428,7 +512,11 @@ def openapi_document() -> str:
         title="hyperstep",
         version="0.1.0",
         description="Serverless hyperparameter tuning: submit, inspect and stop tuning jobs. "
-        "Every request is signed with AWS Signature Version 4 (service execute-api).",
+        "Every request is signed with AWS Signature Version 4 (service execute-api); a request without an IAM "
+        "identity is refused (403). Each caller sees and stops only its own jobs and schedules (a role's sessions "
+        "count as the role); another's job answers 404. "
+        f"Request bodies: at most {MAX_BODY_BYTES:,} bytes of UTF-8 JSON (413 beyond), nested at most "
+        f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond).",
     )
 
 

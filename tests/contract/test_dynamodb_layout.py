@@ -34,10 +34,22 @@ def test_table_definition_is_the_documented_schema() -> None:
         ("sk", "S"),
         ("gsi1pk", "S"),
         ("gsi1sk", "S"),
+        ("gsi2pk", "S"),
+        ("gsi2sk", "S"),
     }
-    [gsi] = table["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "gsi1" and gsi["Projection"] == {"ProjectionType": "ALL"}
-    assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+    gsi1, gsi2 = table["GlobalSecondaryIndexes"]
+    for gsi, name in ((gsi1, "gsi1"), (gsi2, "gsi2")):
+        assert gsi["IndexName"] == name and gsi["Projection"] == {"ProjectionType": "ALL"}
+        assert [k["AttributeName"] for k in gsi["KeySchema"]] == [f"{name}pk", f"{name}sk"]
+
+
+def test_an_owned_job_is_listed_from_its_owner_partition(dynamodb: Any, table: str) -> None:
+    store = DynamoDBStore(table, client=dynamodb)
+    store.create_job(Job(id="owned", spec=full_spec(), created_at=1_700_000_000.5, owner="arn:aws:iam::1:user/a"))
+    store.create_job(Job(id="local", spec=full_spec(), created_at=1_700_000_001.5))
+    owned, local = raw(dynamodb, table, "JOB#owned", "JOB"), raw(dynamodb, table, "JOB#local", "JOB")
+    assert (owned["gsi2pk"]["S"], owned["gsi2sk"]["S"]) == ("OWNER#arn:aws:iam::1:user/a", "1700000000.500000#owned")
+    assert "gsi2pk" not in local and "owner" not in local
 
 
 def test_create_table_turns_on_ttl(dynamodb: Any, table: str) -> None:

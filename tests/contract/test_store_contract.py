@@ -39,6 +39,7 @@ def test_job_round_trips_exactly(store: TrialStore) -> None:
         error="a reason, with ünïcode",
         parents=("earlier-job-1", "earlier-job-2"),
         seed=2**31 - 1,
+        owner="arn:aws:iam::123456789012:role/pipeline",
     )
     store.create_job(job)
     assert store.get_job(job.id) == job
@@ -83,6 +84,19 @@ def test_list_jobs_newest_first_and_limited(store: TrialStore, make_job: MakeJob
     middle, old, new = (make_job(created_at=t) for t in (1_700_000_200.5, 1_700_000_100.0, 1_700_000_300.25))
     assert [j.id for j in store.list_jobs()] == [new.id, middle.id, old.id]
     assert [j.id for j in store.list_jobs(limit=2)] == [new.id, middle.id]
+
+
+def test_list_jobs_of_an_owner_holds_only_its_jobs_newest_first(store: TrialStore) -> None:
+    alice, bob = "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/bob"
+    owners = {"a-old": alice, "b-1": bob, "local": None, "a-new": alice, "a-mid": alice}
+    for number, (job_id, owner) in enumerate(owners.items()):
+        store.create_job(Job(id=job_id, spec=full_spec(), created_at=1_700_000_000.0 + number, owner=owner))
+    store.set_job_status("a-mid", JobStatus.COMPLETED)  # a status write keeps the job in its owner's list
+    assert [j.id for j in store.list_jobs(owner=alice)] == ["a-mid", "a-new", "a-old"]
+    assert [j.id for j in store.list_jobs(owner=alice, limit=2)] == ["a-mid", "a-new"]
+    assert [j.id for j in store.list_jobs(owner=bob)] == ["b-1"]
+    assert store.list_jobs(owner="arn:aws:iam::123456789012:user/nobody") == []
+    assert len(store.list_jobs()) == 5
 
 
 def test_list_unfinished_jobs_holds_every_running_or_stopping_job_and_only_those(

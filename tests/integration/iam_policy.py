@@ -274,6 +274,22 @@ def _create_schedule(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     ]
 
 
+@_maps("scheduler", "GetSchedule", "DeleteSchedule")
+def _one_schedule(call: Call, arns: Arns, tags: Tags) -> list[Request]:
+    """Authorized on the schedule in its group (``default`` when none is named)."""
+    group = call.params.get("GroupName", "default")
+    return [
+        Request(
+            f"scheduler:{call.operation}", arns.of("scheduler", call.region, f"schedule/{group}/{call.params['Name']}")
+        )
+    ]
+
+
+@_maps("scheduler", "ListSchedules")
+def _list_schedules(call: Call, arns: Arns, tags: Tags) -> list[Request]:
+    return [Request("scheduler:ListSchedules", "*")]  # no resource type
+
+
 def authorizations(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     """The IAM requests AWS evaluates for ``call``; each checked against the reference's
     resource types and ARN formats for its action."""

@@ -56,7 +56,7 @@ from tests.integration.lambda_runtime import (
     runtime_version,
 )
 from tests.integration.moto_harness import tuning_definition
-from tests.unit.test_sample_events import API, COLLECT, FIRST_ROUND, JOB, load, submitted_spec
+from tests.unit.test_sample_events import API, COLLECT, FIRST_ROUND, JOB, load, samples_owner, submitted_spec
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 STACK = "hyperstep"
@@ -156,6 +156,7 @@ class Deployment:
             # the deployer's guardrail choices the sample job needs (their defaults allow no S3 and no role)
             "HYPERSTEP_ALLOWED_S3_PREFIXES": "s3://hyperstep-demo/",
             "HYPERSTEP_ALLOWED_ROLE_ARNS": f"arn:aws:iam::{ACCOUNT}:role/HyperstepSageMakerRole",
+            "HYPERSTEP_ADMIN_PRINCIPALS": "",  # the test deployment names no admins
         }
         """Variables the template fills from its own resources (or the deployer's parameters), by name."""
         self.service: TuningService = build_aws_service(self.values)
@@ -187,7 +188,7 @@ def prepare(deployment: Deployment, sample: str) -> None:
     """The job of the samples, at the point the sample arrives (as test_sample_events' fixtures):
     stored for Suggest, its first round reserved for Launch, t0007 running for the others."""
     service = deployment.service
-    service.create_job(parse_spec(submitted_spec()), job_id=JOB)
+    service.create_job(parse_spec(submitted_spec()), job_id=JOB, owner=samples_owner())
     if sample == "suggest.json":
         return
     assert "t0007" in service.suggest(SuggestRequest(job_id=JOB)).trial_ids

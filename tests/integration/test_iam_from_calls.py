@@ -297,9 +297,13 @@ def recurring_job_started_and_stopped(stack: MotoStack) -> None:
     document = spec("sagemaker", "iam-nightly", schedule="rate(1 day)")
     status, created = api(stack, "POST", "/jobs", document)
     assert status == 201, created
-    tick = {"schedule_name": created["schedule_name"], "spec": document}
-    started = stack.invoke("start", tick)
+    group = DEPLOYED.physical_name("ScheduleGroup", transformed())
+    stored = stack.session.client("scheduler").get_schedule(Name=created["schedule_name"], GroupName=group)
+    started = stack.invoke("start", json.loads(stored["Target"]["Input"]))  # the tick Scheduler sends
     stop_through_the_api(stack, started["job_id"], "sagemaker")
+    status, listed = api(stack, "GET", "/schedules")
+    assert status == 200 and [s["name"] for s in listed["schedules"]] == ["iam-nightly"], listed
+    assert api(stack, "DELETE", "/schedules/iam-nightly")[0] == 200
 
 
 def batch_job_stopped(stack: MotoStack) -> None:
@@ -481,6 +485,9 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(verdicts: list[Ve
 NEEDED = {
     ("api", "states:StartExecution"),
     ("api", "scheduler:CreateSchedule"),
+    ("api", "scheduler:ListSchedules"),
+    ("api", "scheduler:GetSchedule"),
+    ("api", "scheduler:DeleteSchedule"),
     ("api", "iam:PassRole"),
     ("api", "sagemaker:StopTrainingJob"),
     ("api", "batch:TerminateJob"),

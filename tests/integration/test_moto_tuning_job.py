@@ -113,7 +113,13 @@ def call_api(stack: MotoStack, method: str, path: str, body: Any = None) -> tupl
         "multiValueQueryStringParameters": None,
         "pathParameters": None,
         "stageVariables": None,
-        "requestContext": {"stage": "v1", "httpMethod": method, "resourcePath": path, "requestId": "r-1"},
+        "requestContext": {
+            "stage": "v1",
+            "httpMethod": method,
+            "resourcePath": path,
+            "requestId": "r-1",
+            "identity": {"userArn": "arn:aws:iam::123456789012:user/alice"},
+        },
         "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }

@@ -20,6 +20,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 
 from hyperstep.messages import SuggestRequest, TrialResult
 from hyperstep.models import JobStatus, TrialState
+from hyperstep.owners import owner_tag
 from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -34,6 +35,8 @@ OPENAPI = Path(api.__file__).with_name("openapi.json")
 START_ARN = "arn:aws:lambda:us-east-1:123456789012:function:hyperstep-start"
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/hyperstep-scheduler"
 LOSS = [{"name": "loss", "regex": "loss=([0-9.]+)"}]
+ALICE = "arn:aws:iam::123456789012:user/alice"
+"""The principal that signs every request here (``test_api_owners.py`` has the others)."""
 
 
 def sagemaker_spec(**overrides: Any) -> dict[str, Any]:
@@ -71,7 +74,13 @@ def call(method: str, path: str, body: Any = None, query: dict[str, str] | None 
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": None,
-        "requestContext": {"stage": "v1", "httpMethod": method, "resourcePath": path, "requestId": "r-1"},
+        "requestContext": {
+            "stage": "v1",
+            "httpMethod": method,
+            "resourcePath": path,
+            "requestId": "r-1",
+            "identity": {"userArn": ALICE},
+        },
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
@@ -224,9 +233,10 @@ def test_a_spec_with_a_schedule_creates_a_schedule_that_targets_the_start_functi
 ) -> None:
     status, body = call("POST", "/jobs", sagemaker_spec(schedule="rate(1 day)"))
     assert status == 201
-    assert body["schedule_name"] == "mnist" and body["expression"] == "rate(1 day)"
+    assert body["name"] == "mnist" and body["expression"] == "rate(1 day)"
+    assert body["schedule_name"] == f"{owner_tag(ALICE)}-mnist"  # names are per owner
     assert service.store.list_jobs() == []  # a schedule, not a job
-    found = scheduler.get_schedule(Name="mnist", GroupName="hyperstep")
+    found = scheduler.get_schedule(Name=body["schedule_name"], GroupName="hyperstep")
     assert found["ScheduleExpression"] == "rate(1 day)"
     assert found["Target"]["Arn"] == START_ARN and found["Target"]["RoleArn"] == SCHEDULER_ROLE
     assert json.loads(found["Target"]["Input"])["spec"]["schedule"] == "rate(1 day)"
@@ -236,11 +246,12 @@ def test_a_spec_with_a_schedule_creates_a_schedule_that_targets_the_start_functi
 def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
     service: TuningService, scheduler: Any
 ) -> None:
-    call("POST", "/jobs", sagemaker_spec(schedule="cron(0 3 * * ? *)"))
-    tick = json.loads(scheduler.get_schedule(Name="mnist", GroupName="hyperstep")["Target"]["Input"])
+    created = call("POST", "/jobs", sagemaker_spec(schedule="cron(0 3 * * ? *)"))[1]
+    tick = json.loads(scheduler.get_schedule(Name=created["schedule_name"], GroupName="hyperstep")["Target"]["Input"])
 
     first = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
     assert first["status"] == "running" and service.store.get_job(first["job_id"]).parents == ()
+    assert service.store.get_job(first["job_id"]).owner == ALICE  # the schedule owner's job
     skipped = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
     assert skipped == {"skipped": "the previous run is still going"}
     job = service.store.get_job(first["job_id"])
@@ -263,6 +274,12 @@ def test_a_tick_with_an_invalid_spec_fails(service: TuningService) -> None:
     assert service.store.list_jobs() == []
 
 
+def test_the_openapi_document_states_the_request_size_limits() -> None:
+    document = json.loads(OPENAPI.read_text())
+    assert "at most 1,000,000 bytes" in document["info"]["description"]
+    assert document["paths"]["/jobs"]["post"]["responses"]["413"]["description"].endswith("over 1,000,000 bytes")
+
+
 def test_the_committed_openapi_document_is_the_resolvers() -> None:
     committed = json.loads(OPENAPI.read_text())
     generated = json.loads(api.openapi_document())
@@ -274,6 +291,8 @@ def test_the_committed_openapi_document_is_the_resolvers() -> None:
         ("GET", "/jobs/{job_id}"),
         ("GET", "/jobs/{job_id}/trials"),
         ("POST", "/jobs/{job_id}/stop"),
+        ("GET", "/schedules"),
+        ("DELETE", "/schedules/{name}"),
     }
     assert committed["paths"]["/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/JobSpec"

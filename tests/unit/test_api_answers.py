@@ -39,7 +39,13 @@ def send(body: str | None, content_type: str | None = "application/json", encode
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": None,
-        "requestContext": {"stage": "v1", "httpMethod": "POST", "resourcePath": "/jobs", "requestId": "r-1"},
+        "requestContext": {
+            "stage": "v1",
+            "httpMethod": "POST",
+            "resourcePath": "/jobs",
+            "requestId": "r-1",
+            "identity": {"userArn": "arn:aws:iam::123456789012:user/alice"},
+        },
         "body": body,
         "isBase64Encoded": encoded,
     }
@@ -228,7 +234,13 @@ def trials_event(job_id: str, offset: int) -> dict[str, Any]:
         "queryStringParameters": {"offset": str(offset)},
         "multiValueQueryStringParameters": {"offset": [str(offset)]},
         "pathParameters": {"job_id": job_id},
-        "requestContext": {"stage": "v1", "httpMethod": "GET", "resourcePath": path, "requestId": "r-1"},
+        "requestContext": {
+            "stage": "v1",
+            "httpMethod": "GET",
+            "resourcePath": path,
+            "requestId": "r-1",
+            "identity": {"userArn": "arn:aws:iam::123456789012:user/alice"},
+        },
         "body": None,
         "isBase64Encoded": False,
     }

@@ -107,6 +107,11 @@ def submitted_spec() -> dict[str, Any]:
     return json.loads(load("api-post-jobs.json")["body"])
 
 
+def samples_owner() -> str:
+    """Who owns the samples' job: the principal that signed the API samples."""
+    return load("api-post-jobs.json")["requestContext"]["identity"]["userArn"]
+
+
 @pytest.fixture
 def svc(monkeypatch: pytest.MonkeyPatch) -> TuningService:
     """The real service (SQLite store, fake backend and orchestrator) behind every handler."""
@@ -114,7 +119,7 @@ def svc(monkeypatch: pytest.MonkeyPatch) -> TuningService:
     service = TuningService(SQLiteStore(), {"sagemaker": backend, "batch": backend}, FakeOrchestrator())
     for module in HANDLERS:
         monkeypatch.setattr(module, "service", lambda: service)
-    service.create_job(parse_spec(submitted_spec()), job_id=JOB)
+    service.create_job(parse_spec(submitted_spec()), job_id=JOB, owner=samples_owner())
     return service
 
 
@@ -297,7 +302,9 @@ def test_start_sample_is_the_input_of_the_schedule_a_recurring_spec_gets(monkeyp
     with mock_aws():
         client = boto3.client("scheduler", "us-east-1")
         client.create_schedule_group(Name="hyperstep")
-        created = RecurringSchedules(client, "hyperstep", START_ARN, SCHEDULER_ROLE).create(parse_spec(sample["spec"]))
+        created = RecurringSchedules(client, "hyperstep", START_ARN, SCHEDULER_ROLE).create(
+            parse_spec(sample["spec"]), sample["owner"]
+        )
         target = client.get_schedule(Name=created.schedule_name, GroupName="hyperstep")["Target"]
     assert target["Arn"] == START_ARN
     assert json.loads(target["Input"]) == sample
@@ -307,6 +314,7 @@ def test_start_sample_starts_a_fresh_job(svc: TuningService) -> None:
     result = start.lambda_handler(load("start-scheduled.json"), Context(function_name="hyperstep-start"))
     job = svc.store.get_job(result["job_id"])
     assert job.spec.name == "mnist-nightly" and job.status is JobStatus.RUNNING
+    assert job.owner == "arn:aws:iam::123456789012:user/alice"  # the schedule owner's
 
 
 @pytest.mark.parametrize(("name", "recorded"), COLLECT.items())

@@ -44,8 +44,9 @@ from tests.template_model import (
 TABLE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
 WAKE = ["states:SendTaskSuccess"]
 STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
+SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
-    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "scheduler:CreateSchedule", "iam:PassRole"},
+    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
     "StartFunction": {*TABLE, "states:StartExecution"},
     "SuggestFunction": {*TABLE, *STOP, "states:StartExecution"},
     "LaunchFunction": {
@@ -237,7 +238,12 @@ def test_a_given_schedule_group_name_is_used_and_followed_by_the_api_permission(
         assert stack.physical_name("ScheduleGroup", document) == group
         environment = document["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
         assert stack.resolve(environment["HYPERSTEP_SCHEDULE_GROUP"], document) == group
-        (create,) = [s for s in role_statements(stack, "ApiFunction") if s["Action"] == "scheduler:CreateSchedule"]
+        (create,) = [s for s in role_statements(stack, "ApiFunction") if "scheduler:CreateSchedule" in s["Action"]]
+        assert set(create["Action"]) == {
+            "scheduler:CreateSchedule",
+            "scheduler:GetSchedule",
+            "scheduler:DeleteSchedule",
+        }
         assert create["Resource"] == f"arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/*"
 
 
@@ -331,7 +337,7 @@ def test_api_gateway_invokes_the_function_under_its_permission_not_the_callers_c
     (api,) = [r for r in document["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     paths = api["Properties"]["Body"]["paths"]
     operations = [(path, method, op) for path, item in paths.items() for method, op in item.items()]
-    assert len(operations) == 5
+    assert len(operations) == 7
     permissions = [
         r["Properties"]
         for r in document["Resources"].values()
@@ -431,3 +437,22 @@ def test_metric_rule_takes_trial_metric_events(fake_credentials: None) -> None:
     pattern = resources()["TrialMetricRule"]["Properties"]["EventPattern"]
     assert routed(pattern, sample("trial-metric-reported.json"))
     assert not routed(pattern, sample("scheduled-event.json"))
+
+
+def test_the_api_admits_the_deploying_account_and_named_accounts_only() -> None:
+    """The resource policy denies every principal outside the deploying account and
+    ``ApiCallerAccounts``; it allows nothing in the deploying account (IAM policies decide
+    there: a caller needs execute-api:Invoke), and allows the named accounts (cross-account
+    calls need both sides)."""
+    document = template()
+    policy = document["Resources"]["Api"]["Properties"]["Auth"]["ResourcePolicy"]["CustomStatements"]
+    for accounts, allowed in [("", None), ("111122223333,444455556666", ["111122223333", "444455556666"])]:
+        stack = Stack(parameters={"ApiCallerAccounts": accounts})
+        statements = [s for s in stack.resolve(policy, document) if s is not None]
+        deny, *allows = statements
+        assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "execute-api:Invoke")
+        assert deny["Condition"]["StringNotEquals"]["aws:PrincipalAccount"] == [stack.account, *(allowed or [])]
+        assert [a["Principal"]["AWS"] for a in allows] == ([allowed] if allowed else [])
+        assert all(a["Effect"] == "Allow" for a in allows)
+    translated = [r for r in transformed()["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert translated[0]["Properties"]["Body"]["x-amazon-apigateway-policy"]["Statement"][0]["Effect"] == "Deny"

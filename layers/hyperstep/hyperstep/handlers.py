@@ -192,7 +192,7 @@ def handle_start(
     log.append_keys(schedule=tick.schedule_name)
     spec = parse_spec(tick.spec)
     guardrails.check(spec)
-    job = start_scheduled_job(service, spec)
+    job = start_scheduled_job(service, spec, tick.owner)
     if job is None:
         log.info("tick skipped: the previous run is still going")
         return {"skipped": "the previous run is still going"}

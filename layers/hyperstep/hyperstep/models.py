@@ -236,6 +236,9 @@ class Job(BaseModel):
     """The seed drawn for a job whose spec gives none (``drawn_seed``), once, when the job
     is created and stored with it: every Suggest of the job continues the same sequence,
     and the job can be repeated. None when the spec gives the seed."""
+    owner: str | None = None
+    """The principal that submitted the job through the API (``hyperstep.owners``); None
+    for a job created locally. Only its owner (and the deployment's admins) see it there."""
 
     @property
     def strategy_seed(self) -> int | None:

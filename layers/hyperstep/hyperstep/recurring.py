@@ -10,9 +10,16 @@ schedule's previous completed run so that a warm start can seed the new job from
 The API builds the adapter with ``hyperstep.wiring.schedules_factory``; the start
 function's logic is ``hyperstep.handlers.handle_start``.
 
-IAM for the caller of ``RecurringSchedules.create``: ``scheduler:CreateSchedule`` on
-``schedule/<group>/*`` and ``iam:PassRole`` on the scheduler role (passed to
-``scheduler.amazonaws.com``).
+Schedules have owners: a schedule created through the API carries its owner (the
+principal, ``hyperstep.owners``) in its input, so the jobs its ticks start belong to that
+owner, and its Scheduler name is ``<owner_tag>-<spec name>``: names are per owner (one
+principal's ``nightly`` does not block another's), an owner's schedules are one
+``ListSchedules`` by name prefix, and ``delete`` checks the stored owner before deleting.
+
+IAM for the caller of ``RecurringSchedules``: ``scheduler:CreateSchedule``,
+``scheduler:GetSchedule`` and ``scheduler:DeleteSchedule`` on ``schedule/<group>/*``,
+``scheduler:ListSchedules`` (no resource type: ``*``), and ``iam:PassRole`` on the
+scheduler role (passed to ``scheduler.amazonaws.com``).
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hyperstep.errors import ConflictError, HyperstepError, SpecError
+from hyperstep.errors import ConflictError, HyperstepError, NotFoundError, SpecError
 from hyperstep.models import Job, JobStatus
+from hyperstep.owners import owner_tag
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
@@ -42,23 +50,46 @@ class ScheduleInput(BaseModel):
     schedule_name: str = Field(min_length=1, max_length=64)
     spec: dict[str, Any]
     """The spec as JSON data; the start function validates it again (specs evolve)."""
+    owner: str | None = None
+    """Who created the schedule (its jobs are theirs); None for a schedule without one."""
 
 
 class ScheduleCreated(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    name: str
+    """The schedule's name for its owner (the spec's): what ``DELETE /schedules/{name}`` takes."""
     schedule_name: str
+    """Scheduler's name of it (``schedule_name``: per owner)."""
     schedule_arn: str
     expression: str
 
 
-def schedule_name(spec: JobSpec) -> str:
-    """The schedule's name: the spec's name (Scheduler allows ``[0-9a-zA-Z-_.]{1,64}``)."""
-    return spec.name
+class ScheduleSummary(BaseModel):
+    """One of a caller's schedules: its name (the spec's), Scheduler's name and ARN, state."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    schedule_name: str
+    schedule_arn: str
+    state: str
 
 
-def schedule_input(spec: JobSpec) -> ScheduleInput:
-    return ScheduleInput(schedule_name=schedule_name(spec), spec=spec.model_dump(mode="json"))
+def schedule_name(spec_name: str, owner: str | None = None) -> str:
+    """Scheduler's name of an owner's schedule: ``<owner_tag>-<spec name>`` (at most
+    16 + 1 + 40 characters; Scheduler allows ``[0-9a-zA-Z-_.]{1,64}``); the spec's name
+    alone without an owner."""
+    return spec_name if owner is None else f"{owner_prefix(owner)}{spec_name}"
+
+
+def owner_prefix(owner: str) -> str:
+    """The name prefix every schedule of ``owner`` starts with."""
+    return f"{owner_tag(owner)}-"
+
+
+def schedule_input(spec: JobSpec, owner: str | None = None) -> ScheduleInput:
+    return ScheduleInput(schedule_name=schedule_name(spec.name, owner), spec=spec.model_dump(mode="json"), owner=owner)
 
 
 class RecurringSchedules:
@@ -70,12 +101,12 @@ class RecurringSchedules:
         self.start_function_arn = start_function_arn
         self.role_arn = role_arn
 
-    def create(self, spec: JobSpec) -> ScheduleCreated:
-        """Create the spec's schedule; ``ScheduleConflict`` if one of that name exists,
-        ``SpecError`` naming ``schedule`` if Scheduler finds it invalid."""
+    def create(self, spec: JobSpec, owner: str | None = None) -> ScheduleCreated:
+        """Create ``owner``'s schedule of the spec; ``ScheduleConflict`` if the owner has one
+        of that name, ``SpecError`` naming ``schedule`` if Scheduler finds it invalid."""
         if spec.schedule is None:
             raise ValueError("the spec has no schedule")
-        name = schedule_name(spec)
+        name = schedule_name(spec.name, owner)
         try:
             response = self.client.create_schedule(
                 Name=name,
@@ -86,7 +117,7 @@ class RecurringSchedules:
                 Target={
                     "Arn": self.start_function_arn,
                     "RoleArn": self.role_arn,
-                    "Input": schedule_input(spec).model_dump_json(),
+                    "Input": schedule_input(spec, owner).model_dump_json(),
                     "RetryPolicy": {
                         "MaximumRetryAttempts": RETRY_ATTEMPTS,
                         "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
@@ -96,7 +127,57 @@ class RecurringSchedules:
         except Exception as exc:
             refused(exc, name, self.group)
             raise
-        return ScheduleCreated(schedule_name=name, schedule_arn=response["ScheduleArn"], expression=spec.schedule)
+        return ScheduleCreated(
+            name=spec.name, schedule_name=name, schedule_arn=response["ScheduleArn"], expression=spec.schedule
+        )
+
+    def owned(self, owner: str) -> list[ScheduleSummary]:
+        """The owner's schedules in the group, by name (``ListSchedules`` by name prefix)."""
+        prefix = owner_prefix(owner)
+        found: list[ScheduleSummary] = []
+        for page in self.client.get_paginator("list_schedules").paginate(GroupName=self.group, NamePrefix=prefix):
+            found += [
+                ScheduleSummary(
+                    name=item["Name"][len(prefix) :],
+                    schedule_name=item["Name"],
+                    schedule_arn=item["Arn"],
+                    state=item.get("State", "ENABLED"),
+                )
+                for item in page.get("Schedules", [])
+            ]
+        return sorted(found, key=lambda summary: summary.name)
+
+    def delete(self, name: str, owner: str) -> None:
+        """Delete the owner's schedule ``name`` (the spec's name); ``NotFoundError`` when the
+        owner has none of that name, including one whose stored owner is someone else."""
+        full = schedule_name(name, owner)
+        missing = NotFoundError(f"schedule {name!r} not found")
+        try:
+            stored = self.client.get_schedule(Name=full, GroupName=self.group)
+        except Exception as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                raise missing from None
+            raise
+        if _stored_owner(stored) != owner:  # a digest collision never hands over a schedule
+            raise missing
+        try:
+            self.client.delete_schedule(Name=full, GroupName=self.group)
+        except Exception as exc:
+            if _code(exc) == "ResourceNotFoundException":  # deleted meanwhile
+                raise missing from None
+            raise
+
+
+def _code(exc: Exception) -> str | None:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code")
+
+
+def _stored_owner(schedule: dict[str, Any]) -> str | None:
+    """The owner in a ``GetSchedule`` answer's target input (None if unreadable)."""
+    try:
+        return ScheduleInput.model_validate_json(schedule["Target"]["Input"]).owner
+    except (KeyError, ValueError):
+        return None
 
 
 class ScheduleConflict(ConflictError):
@@ -121,25 +202,27 @@ class SchedulingUnavailable(HyperstepError):
     """This deployment (or a local run) has no scheduler configured."""
 
 
-def previous_runs(store: TrialStore, spec: JobSpec, scan: int = 1000) -> list[Job]:
-    """Jobs started from the same recurring spec (name and schedule), newest first."""
-    return [j for j in store.list_jobs(limit=scan) if j.spec.name == spec.name and j.spec.schedule == spec.schedule]
+def previous_runs(store: TrialStore, spec: JobSpec, owner: str | None = None, scan: int = 1000) -> list[Job]:
+    """Jobs of ``owner`` started from the same recurring spec (name and schedule), newest first."""
+    jobs = store.list_jobs(limit=scan, owner=owner)
+    return [j for j in jobs if j.owner == owner and j.spec.name == spec.name and j.spec.schedule == spec.schedule]
 
 
 MAX_PARENTS = 5
 """How many earlier runs a run learns from (SageMaker AMT allows 5 parent jobs)."""
 
 
-def start_scheduled_job(service: TuningService, spec: JobSpec) -> Job | None:
+def start_scheduled_job(service: TuningService, spec: JobSpec, owner: str | None = None) -> Job | None:
     """Start a fresh job from a recurring spec (one schedule tick), or None to skip it.
 
     The new job is warm-started from the newest completed run and that run's own parents
     (up to ``MAX_PARENTS``), so each run begins where the last one ended. A tick that
-    comes while the previous run is still going is skipped, so runs never pile up.
+    comes while the previous run is still going is skipped, so runs never pile up. The new
+    job belongs to ``owner`` (the schedule's), and only that owner's runs count as earlier.
     """
-    runs = previous_runs(service.store, spec)
+    runs = previous_runs(service.store, spec, owner)
     if runs and not runs[0].status.finished:
         return None
     previous = next((job for job in runs if job.status is JobStatus.COMPLETED), None)
     parents = (previous.id, *previous.parents)[:MAX_PARENTS] if previous else ()
-    return service.submit(spec, parents=parents)
+    return service.submit(spec, parents=parents, owner=owner)

@@ -95,23 +95,28 @@ class TuningService:
 
     # submit
 
-    def create_job(self, spec: JobSpec, job_id: str | None = None, parents: Sequence[str] = ()) -> Job:
+    def create_job(
+        self, spec: JobSpec, job_id: str | None = None, parents: Sequence[str] = (), owner: str | None = None
+    ) -> Job:
         """Store a validated spec as a new running job (no execution yet).
 
-        ``parents`` are earlier jobs (ids) whose completed trials the strategy learns from.
+        ``parents`` are earlier jobs (ids) whose completed trials the strategy learns from;
+        ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
         """
         for parent in parents:
             self.store.get_job(parent)  # NotFoundError for an unknown parent
         now = self.clock()
         job_id = job_id or new_job_id(spec.name, now)
-        job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec))
+        job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec), owner=owner)
         self.store.create_job(job)
         return job
 
-    def submit(self, spec: JobSpec, job_id: str | None = None, parents: Sequence[str] = ()) -> Job:
+    def submit(
+        self, spec: JobSpec, job_id: str | None = None, parents: Sequence[str] = (), owner: str | None = None
+    ) -> Job:
         """Create the job and start its execution; the job fails if the start fails."""
         assert self.orchestrator is not None, "submit needs an orchestrator"
-        job = self.create_job(spec, job_id, parents)
+        job = self.create_job(spec, job_id, parents, owner)
         return self.start_execution(job.id)
 
     def start_execution(self, job_id: str) -> Job:

@@ -45,8 +45,9 @@ class TrialStore(ABC):
         """The job, read consistently; ``NotFoundError`` if absent."""
 
     @abstractmethod
-    def list_jobs(self, limit: int = 100) -> list[Job]:
-        """Jobs, newest first."""
+    def list_jobs(self, limit: int = 100, owner: str | None = None) -> list[Job]:
+        """Jobs, newest first; with ``owner``, only the jobs that owner owns (a query on
+        the owner, not a filter over every job)."""
 
     @abstractmethod
     def list_unfinished_jobs(self) -> list[Job]:

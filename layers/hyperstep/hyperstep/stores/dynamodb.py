@@ -11,13 +11,17 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
                                                       goal, status, created_at, ended_at,
                                                       trial_seq, budget_used, completed,
                                                       failed, best_value, best_trial_id,
-                                                      execution_id, error, seed
+                                                      execution_id, error, seed,
+                                                      owner (+ gsi2pk, gsi2sk)
 trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
 task token      ``JOB#<job_id>``      ``TOKEN``       token
 unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
 ==============  ====================  ==============  =====================================
 
 - GSI ``gsi1`` (gsi1pk S hash, gsi1sk S range, projection ALL) lists jobs newest first.
+- GSI ``gsi2`` (gsi2pk S hash, gsi2sk S range, projection ALL), sparse: a job with an
+  ``owner`` carries gsi2pk ``OWNER#<owner>`` and gsi2sk as gsi1sk, so one owner's jobs
+  are one query, newest first (``list_jobs(owner=...)``).
 - The ``UNFINISHED`` partition holds a marker per running or stopping job, so the reaper
   finds every unfinished job with one consistent query however many jobs the table
   holds. A job is created with its marker in one transaction; a status write puts the
@@ -164,11 +168,15 @@ class DynamoDBStore(TrialStore):
             raise NotFoundError(f"job {job_id!r} not found")
         return items.job_from_item(found)
 
-    def list_jobs(self, limit: int = 100) -> list[Job]:
+    def list_jobs(self, limit: int = 100, owner: str | None = None) -> list[Job]:
+        """Newest first: every job from ``gsi1``, an owner's from ``gsi2`` (a query either way)."""
+        index, partition = (items.GSI1, items.JOBS_PARTITION)
+        if owner is not None:
+            index, partition = items.GSI2, items.owner_partition(owner)
         newest = self._pages(
-            IndexName=items.GSI1,
-            KeyConditionExpression="gsi1pk = :jobs",
-            ExpressionAttributeValues={":jobs": s(items.JOBS_PARTITION)},
+            IndexName=index,
+            KeyConditionExpression=f"{index}pk = :jobs",
+            ExpressionAttributeValues={":jobs": s(partition)},
             ScanIndexForward=False,
             Limit=max(limit, 1),
         )

@@ -22,6 +22,8 @@ from hyperstep.spec import STORED, JobSpec
 
 PK, SK = "pk", "sk"
 GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"
+GSI2, GSI2_PK, GSI2_SK = "gsi2", "gsi2pk", "gsi2sk"
+"""Jobs by owner (a sparse index: only jobs with an owner carry its keys)."""
 TTL_ATTRIBUTE = "expires_at"
 JOBS_PARTITION = "JOBS"
 UNFINISHED_PARTITION = "UNFINISHED"
@@ -42,7 +44,9 @@ def table_definition(table_name: str = "hyperstep") -> dict[str, Any]:
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in (PK, SK, GSI1_PK, GSI1_SK)],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in (PK, SK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK)
+        ],
         "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
         "GlobalSecondaryIndexes": [
             {
@@ -52,7 +56,15 @@ def table_definition(table_name: str = "hyperstep") -> dict[str, Any]:
                     {"AttributeName": GSI1_SK, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": GSI2,
+                "KeySchema": [
+                    {"AttributeName": GSI2_PK, "KeyType": "HASH"},
+                    {"AttributeName": GSI2_SK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
     }
 
@@ -109,12 +121,19 @@ def sortable_time(epoch: float) -> str:
     return f"{epoch:017.6f}"
 
 
+def owner_partition(owner: str) -> str:
+    """The ``gsi2`` partition of an owner's jobs."""
+    return f"OWNER#{owner}"
+
+
 def job_item(job: Job) -> Item:
-    """The job as an item: every field a top-level attribute, the spec as JSON text."""
+    """The job as an item: every field a top-level attribute, the spec as JSON text; a job
+    with an owner also carries its ``gsi2`` keys (listed by owner, newest first)."""
+    newest_first = s(f"{sortable_time(job.created_at)}#{job.id}")
     item: Item = {
         **key(job.id, JOB_SK),
         GSI1_PK: s(JOBS_PARTITION),
-        GSI1_SK: s(f"{sortable_time(job.created_at)}#{job.id}"),
+        GSI1_SK: newest_first,
         "id": s(job.id),
         "spec": s(job.spec.model_dump_json()),
         "goal": s(job.spec.objective.goal),
@@ -126,6 +145,8 @@ def job_item(job: Job) -> Item:
         "failed": n(job.failed),
         "pruned": n(job.pruned),
     }
+    if job.owner is not None:
+        item.update({GSI2_PK: s(owner_partition(job.owner)), GSI2_SK: newest_first, "owner": s(job.owner)})
     if job.parents:
         item["parents"] = {"L": [s(parent) for parent in job.parents]}
     optional = {
@@ -169,6 +190,7 @@ def job_from_item(item: Item) -> Job:
         error=text("error"),
         parents=tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         seed=None if seed is None else int(seed),
+        owner=text("owner"),
     )
 
 

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS trials (
     job_id TEXT NOT NULL, id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (job_id, id));
 CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
 """
 
 
@@ -130,9 +131,15 @@ class SQLiteStore(TrialStore):
         with self._lock:
             return self._read_job(self._conn, job_id)
 
-    def list_jobs(self, limit: int = 100) -> list[Job]:
+    def list_jobs(self, limit: int = 100, owner: str | None = None) -> list[Job]:
+        """Newest first; an owner's jobs through the ``jobs_by_owner`` index."""
         with self._lock:
-            rows = self._conn.execute("SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+            if owner is None:
+                query, args = "SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+            else:
+                where = "WHERE json_extract(body, '$.owner') = ?"
+                query, args = f"SELECT body FROM jobs {where} ORDER BY created_at DESC LIMIT ?", (owner, limit)
+            rows = self._conn.execute(query, args).fetchall()
         return [Job.model_validate_json(r[0], context=STORED) for r in rows]
 
     def list_unfinished_jobs(self) -> list[Job]:

@@ -34,7 +34,8 @@ class BatchTrial(TrialBlockBase):
     job_definition: str = Field(min_length=1)
     """``name``, ``name:revision`` or the ARN of a container job definition."""
     command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
-    environment: dict[Annotated[str, StringConstraints(min_length=1)], str] = Field(default_factory=dict)
+    environment: dict[Annotated[str, StringConstraints(min_length=1)], str] = Field(default_factory=dict, repr=False)
+    """Secret: left out of the repr, redacted wherever a spec is shown (``hyperstep.redaction``)."""
     vcpus: float | None = Field(default=None, gt=0)
     memory_mib: int | None = Field(default=None, ge=4)
     """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""

@@ -14,7 +14,8 @@ class LocalTrial(TrialBlockBase):
 
     backend: Literal["local"]
     command: list[str] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Secret: left out of the repr, redacted wherever a spec is shown (``hyperstep.redaction``)."""
     workdir: str | None = None
     """Directory the command runs from; relative paths are taken from the spec file."""
 

@@ -94,8 +94,10 @@ class SageMakerTrial(TrialBlockBase):
     environment: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
         Annotated[str, StringConstraints(max_length=512)],
-    ] = Field(default_factory=dict, max_length=96)
-    """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones."""
+    ] = Field(default_factory=dict, max_length=96, repr=False)
+    """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones. Secret:
+    left out of the block's repr (which frameworks log) and redacted wherever a spec is
+    shown (``hyperstep.redaction``)."""
 
     def check_hyperparameters(self, parameters: list[Any]) -> None:
         """Refuse a search space no training job could take (every trial would fail at launch)."""
