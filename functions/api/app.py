@@ -96,10 +96,11 @@ PAGE_BYTES = 5_000_000
 inside the JSON response), passes this: Lambda's limit is 6 MB, a trial (one DynamoDB
 item) at most 400 KB."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# A retried POST /jobs with the same key (from the same caller) answers what the first
+# A retried POST /jobs with the same key (from the same owner: a role's sessions are one
+# owner, as they share their jobs) answers what the first
 # one did and starts nothing; the same key with another spec is refused.
 IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="[caller, key]",
+    event_key_jmespath="[owner, key]",
     payload_validation_jmespath="spec",
     expires_after_seconds=24 * 3600,
 )
@@ -291,7 +292,7 @@ def submit_job(
     if idempotency_key is None:
         outcome = _submit(request=request)
     else:
-        outcome = idempotent_submit(app.context["idempotency_table"])(request={**request, "caller": _caller()})
+        outcome = idempotent_submit(app.context["idempotency_table"])(request=request)
     return Response(outcome["status"], content_types.APPLICATION_JSON, outcome["body"])
 
 
@@ -347,12 +348,6 @@ def _visible_job(job_id: str) -> Job:
     if not _current().sees(job.owner):
         raise NotFoundError(f"job {job_id!r} not found")
     return job
-
-
-def _caller() -> str:
-    """The IAM identity that signed the request: keys of different callers never collide."""
-    identity = app.current_event.raw_event.get("requestContext", {}).get("identity") or {}
-    return identity.get("userArn") or ""
 
 
 @app.get("/jobs", summary="The caller's jobs (an admin's: every job), newest first", responses=_docs(JobList, "Jobs"))

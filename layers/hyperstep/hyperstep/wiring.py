@@ -60,7 +60,8 @@ def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules
 
     ``HYPERSTEP_START_FUNCTION_ARN`` and ``HYPERSTEP_SCHEDULER_ROLE_ARN`` are required;
     ``HYPERSTEP_SCHEDULE_GROUP`` defaults to ``hyperstep``. Missing settings raise
-    ``SchedulingUnavailable`` when a schedule is asked for, not at import.
+    ``SchedulingUnavailable`` when a schedule is asked for, not at import. The adapter is
+    built once and kept, as the AWS service is.
     """
     settings = dict(env)
 
@@ -74,4 +75,4 @@ def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules
         group = settings.get("HYPERSTEP_SCHEDULE_GROUP", DEFAULT_GROUP)
         return RecurringSchedules(boto3.client("scheduler"), group, function_arn, role_arn)
 
-    return build
+    return cache(build)  # one client per warm Lambda; a refusal (not cached) is raised each time
