@@ -61,7 +61,14 @@ EXPECTED_ACTIONS = {
     },
     "WaitFunction": {*TABLE, *WAKE},
     "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob"},  # STOP: early stopping
-    "FinishFunction": {*TABLE, "events:PutEvents", *STOP},
+    "FinishFunction": {
+        *TABLE,
+        "events:PutEvents",
+        *STOP,
+        "sagemaker:DescribeTrainingJob",
+        "batch:DescribeJobs",
+        "logs:GetLogEvents",
+    },
     "ReaperFunction": {
         *TABLE,
         *WAKE,

@@ -110,5 +110,6 @@ class TrialBackend(ABC):
     def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """The final metrics by any means the backend has (a log included), for a trial
         that ended without them and whose grace period has passed; {} when there are none.
-        May be slow: only the reaper calls it. Defaults to ``final_metrics``."""
+        May be slow: only the reaper and Finish (a job ending on an error) call it.
+        Defaults to ``final_metrics``."""
         return self.final_metrics(job, trial)

@@ -150,8 +150,12 @@ class BatchBackend(TrialBackend):
                 raise LaunchError(f"Batch rejected job {name}: {err.get('Message', '')}") from None
             raise
 
-    def _job_id(self, job: JobView, trial: TrialView) -> str | None:
-        return trial.backend_ref or self.find(_block(job).job_queue, self.job_name(job, trial))
+    @staticmethod
+    def _job_id(job: JobView, trial: TrialView) -> str | None:
+        """The Batch job id Launch stored. A running trial always has it (the store writes the
+        state and the id together); only Launch looks jobs up by name (``batch:ListJobs``,
+        which no other function's role holds)."""
+        return trial.backend_ref
 
     def stop(self, job: JobView, trial: TrialView) -> None:
         """Terminate the job (running jobs fail, queued ones are cancelled) with hyperstep's reason."""
