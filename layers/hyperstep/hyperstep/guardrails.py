@@ -21,14 +21,24 @@ own fields (``TrialBlockBase.check_guardrails``), so a new backend brings its ch
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from hyperstep.errors import SpecError
 
-if TYPE_CHECKING:
-    from hyperstep.spec import JobSpec
+
+class _Budget(Protocol):
+    max_parallel: int
+    max_trials: int | None
+
+
+class GuardedSpec(Protocol):
+    """What ``Guardrails.check`` reads of a ``JobSpec`` (a protocol: the spec's trial blocks
+    import this module, so it cannot import the spec)."""
+
+    budget: _Budget
+    trial: Any
 
 OPEN = "*"
 """A guardrail's value that allows anything (an explicit choice)."""
@@ -89,7 +99,7 @@ class Guardrails(BaseModel):
             values[name] = None if OPEN in items else items if name in _LISTS else raw.strip()
         return cls.model_validate(values)
 
-    def check(self, spec: JobSpec) -> None:
+    def check(self, spec: GuardedSpec) -> None:
         """Refuse (``GuardrailError``) the first thing in ``spec`` outside the guardrails."""
         self.at_most("budget.max_parallel", spec.budget.max_parallel, self.max_parallel)
         self.at_most("budget.max_trials", spec.budget.max_trials, self.max_trials)
