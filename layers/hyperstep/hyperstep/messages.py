@@ -23,6 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # how trials end and report
 
 
+MAX_STEP = 2**31 - 1
+"""The largest step a report may carry: stored curves keep steps as int32 (``models._pack_curve``)."""
+
+
 class TrialResult(BaseModel):
     """How a trial ended, as a backend or an event reports it."""
 
@@ -51,7 +55,7 @@ class TrialMetric(BaseModel):
     job_id: str = Field(min_length=1)
     trial_id: str = Field(min_length=1)
     metrics: dict[str, float] = Field(min_length=1)
-    step: int | None = Field(default=None, ge=0)
+    step: int | None = Field(default=None, ge=0, le=MAX_STEP)
     final: bool = False
     at: float | None = Field(default=None, ge=0)
 

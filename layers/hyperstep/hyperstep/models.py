@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from hyperstep.messages import MAX_STEP
 from hyperstep.spec import JobSpec
 
 
@@ -67,7 +68,7 @@ class MetricReport(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     value: float
-    step: int | None = None
+    step: int | None = Field(default=None, ge=0, le=MAX_STEP)
     final: bool = False
     at: float | None = None
     """When the script reported it (epoch seconds); orders reports of equal step."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError
+from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.schedulers.fidelity import levels, rung_observations
@@ -163,8 +164,8 @@ class Study:
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
         A trial already told gets True: there is nothing to continue."""
-        if step < 0:
-            raise ValueError(f"step must be a non-negative integer, got {step}")
+        if not 0 <= step <= MAX_STEP:
+            raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step}")
         if not math.isfinite(value):
             return stopping.enabled(self.spec)  # a diverged trial stops
         metric = self.spec.objective.metric
