@@ -40,6 +40,7 @@ class GuardedSpec(Protocol):
     budget: _Budget
     trial: Any
 
+
 OPEN = "*"
 """A guardrail's value that allows anything (an explicit choice)."""
 

@@ -172,8 +172,8 @@ def _strategy(request: Request, config: tuple) -> dict[str, Any]:
         raise SpecError(f"{dotted(config)}.Strategy: expected one of {', '.join(STRATEGIES)}, got {name!r}")
     if name == "Hyperband":
         request.notes.append(
-            f"{dotted(config)}.Strategy: Hyperband: hyperstep has no Hyperband; configurations are drawn at random "
-            "and every trial runs to its end"
+            f"{dotted(config)}.Strategy: Hyperband: configurations are drawn at random and every trial runs "
+            "to its end; add early_stopping: {name: hyperband, min_resource, max_resource} to stop trials early"
         )
     strategy: dict[str, Any] = {"name": STRATEGIES[name]}
     seed = request.integer(*config, "RandomSeed")
@@ -216,10 +216,13 @@ def _budget(request: Request, config: tuple, parameters: list[dict], max_trials:
 def _unsupported(request: Request, config: tuple, definition: tuple) -> None:
     """Name, with the reason, what hyperstep knowingly does not do (the rest the leftovers name)."""
     if request.get(*config, "TrainingJobEarlyStoppingType") == "Auto":
-        request.note((*config, "TrainingJobEarlyStoppingType"), "Auto: hyperstep does not stop training jobs early yet")
+        request.note(
+            (*config, "TrainingJobEarlyStoppingType"),
+            "Auto: not carried over; add early_stopping: {name: median, min_resource} to stop trials early",
+        )
     hyperband = (*config, "StrategyConfig", "HyperbandStrategyConfig")
     if request.mapping(*hyperband):
-        request.note(hyperband, "hyperstep has no Hyperband: trials run to their end")
+        request.note(hyperband, "not carried over: set early_stopping.min_resource and max_resource yourself")
     not_improving = (*config, "TuningJobCompletionCriteria", "BestObjectiveNotImproving")
     if request.mapping(*not_improving):
         request.note(not_improving, "hyperstep does not stop on a plateau yet")
