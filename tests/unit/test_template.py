@@ -463,3 +463,37 @@ def test_the_api_admits_the_deploying_account_and_named_accounts_only() -> None:
         assert all(a["Effect"] == "Allow" for a in allows)
     translated = [r for r in transformed()["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     assert translated[0]["Properties"]["Body"]["x-amazon-apigateway-policy"]["Statement"][0]["Effect"] == "Deny"
+
+
+def parameter_accepts(name: str, value: str) -> bool:
+    """Whether CloudFormation takes ``value`` for parameter ``name`` by its AllowedPattern
+    (a CommaDelimitedList's pattern is matched against each element)."""
+    parameter = template()["Parameters"][name]
+    values = value.split(",") if parameter["Type"] == "CommaDelimitedList" else [value]
+    return all(re.fullmatch(parameter["AllowedPattern"], item) for item in values)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "accepted"),
+    [
+        ("AdminPrincipals", "", True),
+        ("AdminPrincipals", "arn:aws:iam::111122223333:role/ops", True),
+        ("AdminPrincipals", "arn:aws:iam::111122223333:role/team/ops, arn:aws:iam::111122223333:user/carol", True),
+        ("AdminPrincipals", "arn:aws-cn:iam::111122223333:root", True),
+        ("AdminPrincipals", "carol", False),
+        ("AdminPrincipals", "arn:aws:iam::111122223333:role/ops,*", False),
+        ("AdminPrincipals", "arn:aws:iam::1111:role/ops", False),
+        ("AdminPrincipals", "arn:aws:s3:::bucket", False),
+        ("MaxBatchVcpus", "8", True),
+        ("MaxBatchVcpus", "0.25", True),
+        ("MaxBatchVcpus", "*", True),
+        ("MaxBatchVcpus", "0", False),
+        ("MaxBatchVcpus", "0.0", False),
+        ("MaxBatchVcpus", "-1", False),
+    ],
+)
+def test_parameters_refuse_what_hyperstep_cannot_use(name: str, value: str, accepted: bool) -> None:
+    """An admin list of anything but IAM ARNs (a typo would silently make nobody an admin) and
+    a Batch vCPU limit of 0 (every Batch trial refused) fail at deploy time."""
+    assert parameter_accepts(name, value) is accepted
+
