@@ -71,7 +71,7 @@ from hyperstep.recurring import (
     ScheduleSummary,
     SchedulingUnavailable,
 )
-from hyperstep.redaction import redacted_spec
+from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec, field_and_reason
 from hyperstep.wiring import aws_service_factory, schedules_factory
@@ -366,7 +366,7 @@ def get_job(job_id: JobId) -> JobDetail:
         ended_at=job.ended_at,
         execution_id=job.execution_id,
         error=job.error,
-        spec=redacted_spec(job.spec),
+        spec=redacted(job.spec),
     )
 
 

@@ -58,6 +58,9 @@ EXPECTED_ACTIONS = {
         "batch:SubmitJob",
         "batch:TagResource",
         "batch:ListJobs",
+        "ssm:GetParameter",  # secret references (hyperstep.secrets), under SecretsPrefix only
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
     },
     "WaitFunction": {*TABLE, *WAKE},
     "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob"},  # STOP: early stopping
@@ -497,3 +500,22 @@ def test_parameters_refuse_what_hyperstep_cannot_use(name: str, value: str, acce
     a Batch vCPU limit of 0 (every Batch trial refused) fail at deploy time."""
     assert parameter_accepts(name, value) is accepted
 
+
+def test_launch_reads_secrets_under_the_prefix_only_and_decrypts_only_through_ssm_and_secrets_manager() -> None:
+    """``SecretsPrefix`` bounds what Launch may read; empty (the default), it may read none."""
+    secret_actions = {"ssm:GetParameter", "secretsmanager:GetSecretValue", "kms:Decrypt"}
+    stack = Stack(parameters={**BACKENDS, "SecretsPrefix": "team-a/"})
+    granted = {s["Action"]: s for s in role_statements(stack, "LaunchFunction") if str(s["Action"]) in secret_actions}
+    base = f"arn:aws:{{}}:{stack.region}:{stack.account}"
+    assert granted["ssm:GetParameter"]["Resource"] == base.format("ssm") + ":parameter/team-a/*"
+    assert granted["secretsmanager:GetSecretValue"]["Resource"] == base.format("secretsmanager") + ":secret:team-a/*"
+    assert granted["kms:Decrypt"]["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": [f"ssm.{stack.region}.amazonaws.com", f"secretsmanager.{stack.region}.amazonaws.com"]
+        }
+    }
+    default = Stack(parameters=BACKENDS)
+    assert not [s for s in role_statements(default, "LaunchFunction") if str(s["Action"]) in secret_actions]
+    for function in ("ApiFunction", "StartFunction", "LaunchFunction"):
+        variables = transformed()["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert stack.resolve(variables["HYPERSTEP_SECRETS_PREFIX"], transformed()) == "team-a/", function

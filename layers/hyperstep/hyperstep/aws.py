@@ -1,11 +1,18 @@
-"""AWS adapters of the small ports: Step Functions as orchestrator, EventBridge as publisher."""
+"""AWS adapters of the small ports: Step Functions as orchestrator, EventBridge as publisher,
+SSM Parameter Store and Secrets Manager as the resolver of secret references."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from hyperstep.errors import LaunchError
 from hyperstep.ports import EventPublisher, Orchestrator, execution_arn
+from hyperstep.secrets import SSM, SecretRef, SecretResolver
 
 
 class StepFunctionsOrchestrator(Orchestrator):
@@ -49,3 +56,49 @@ class EventBridgePublisher(EventPublisher):
                 }
             ]
         )
+
+
+class AwsSecrets(SecretResolver):
+    """Secret references resolved from SSM Parameter Store (``GetParameter`` with decryption)
+    and Secrets Manager (``GetSecretValue``), only under the deployment's ``prefix`` (None:
+    no check here, IAM decides). Clients are made on first use (only Launch resolves).
+
+    A reference refused, missing, not readable or not text raises ``LaunchError`` (the trial
+    fails saying which reference and why); throttling and other transient errors propagate
+    (Step Functions retries the Launch task)."""
+
+    FINAL = frozenset(
+        {
+            "AccessDenied",
+            "AccessDeniedException",
+            "ParameterNotFound",
+            "ResourceNotFoundException",
+            "ValidationException",
+            "InvalidParameterException",
+            "InvalidRequestException",
+            "DecryptionFailure",
+            "InvalidKeyId",
+        }
+    )
+
+    def __init__(self, client: Callable[[str], Any], prefix: str | None) -> None:
+        self.client = cache(client)
+        self.prefix = prefix
+
+    def resolve(self, reference: SecretRef) -> str:
+        if self.prefix is not None and not reference.within(self.prefix):
+            shown = self.prefix or "none: this deployment allows no secret references"
+            raise LaunchError(f"secret reference {reference.resolve!r} is outside this deployment's prefix ({shown})")
+        try:
+            if reference.source == SSM:
+                found = self.client("ssm").get_parameter(Name=reference.target, WithDecryption=True)
+                return found["Parameter"]["Value"]
+            secret = self.client("secretsmanager").get_secret_value(SecretId=reference.target)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in self.FINAL:
+                raise LaunchError(f"secret reference {reference.resolve!r} could not be read: {code}") from None
+            raise
+        if "SecretString" not in secret:
+            raise LaunchError(f"secret reference {reference.resolve!r} holds binary data; only text can be passed")
+        return secret["SecretString"]

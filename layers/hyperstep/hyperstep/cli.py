@@ -26,6 +26,7 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus, TrialState
+from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
 from hyperstep.spec import JobSpec, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -153,11 +154,23 @@ def prepare_spec(path: str) -> JobSpec:
         workdir = (base / block.workdir).resolve() if block.workdir else base
         if not workdir.is_dir():
             raise SpecError(f"trial.workdir: {workdir} is not a directory")
-        check_program(block.command[0], workdir, {**os.environ, **block.env}.get("PATH"))
+        env = local_environment(block)
+        check_program(block.command[0], workdir, {**os.environ, **env}.get("PATH"))
         spec = spec.model_copy(update={"trial": block.model_copy(update={"workdir": str(workdir)})})
     elif block is None:
         raise SpecError("trial: a trial block is needed to run a job")
     return spec
+
+
+def local_environment(block: LocalTrial) -> dict[str, str]:
+    """A local trial's ``env`` with its secret references resolved from this process's
+    environment (``hyperstep.secrets.local_variable``); ``SpecError`` naming the variable to
+    set for one that cannot be."""
+    for name, reference in references(block.env).items():
+        variable = local_variable(reference)
+        if variable not in os.environ:
+            raise SpecError(f"trial.env.{name}: {reference.resolve!r} cannot be resolved here: set {variable}")
+    return resolved_environment(block.env, VariableSecrets(os.environ))
 
 
 def check_program(program: str, workdir: Path, path: str | None) -> None:

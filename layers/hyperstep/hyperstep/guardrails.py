@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from hyperstep.errors import SpecError
+from hyperstep.secrets import SecretRef
 
 
 class _Budget(Protocol):
@@ -58,6 +59,7 @@ VARIABLES: Mapping[str, str] = {
     "max_gpus": "HYPERSTEP_MAX_BATCH_GPUS",
     "max_parallel": "HYPERSTEP_MAX_PARALLEL_PER_JOB",
     "max_trials": "HYPERSTEP_MAX_TRIALS_PER_JOB",
+    "secrets_prefix": "HYPERSTEP_SECRETS_PREFIX",
 }
 """Each guardrail's environment variable (the template's parameters feed them)."""
 
@@ -87,6 +89,9 @@ class Guardrails(BaseModel):
     max_gpus: int | None = None
     max_parallel: int | None = None
     max_trials: int | None = None
+    secrets_prefix: str | None = None
+    """Secret references (``hyperstep.secrets``) must name a parameter or secret under this
+    prefix (Launch's role may read only those); empty: no references at all."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Guardrails:
@@ -125,6 +130,16 @@ class Guardrails(BaseModel):
             raise GuardrailError(
                 f"{field}: {value!r} is not under an allowed prefix in this deployment (allowed: {_listed(prefixes)})"
             )
+
+    def secret_references(self, field: str, env: Mapping[str, object]) -> None:
+        """Every secret reference among ``env``'s values names a parameter or secret under the
+        deployment's prefix (when set); the field named with the variable."""
+        prefix = self.secrets_prefix
+        for name, value in env.items():
+            if prefix is not None and isinstance(value, SecretRef) and not value.within(prefix):
+                allowed = f"names under {prefix!r}" if prefix else "none"
+                reason = f"{value.resolve!r} is outside this deployment's secrets prefix (allowed: {allowed})"
+                raise GuardrailError(f"{field}.{name}: {reason}")
 
     def each_one_of(self, field: str, values: Iterable[str], allowed: tuple[str, ...] | None) -> None:
         """Every one of ``values`` is one of ``allowed``; the field named with the item's index."""

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
 
 
+SECRET: dict[str, Any] = {"x-hyperstep-secret": True}
+"""Marks a spec field whose values are secret (``Field(..., repr=False, json_schema_extra=SECRET)``):
+``hyperstep.redaction`` finds every field so marked and redacts its values wherever a spec is
+shown; the mark also tells the OpenAPI document's readers."""
+
+
 class SpecModel(BaseModel):
     # NaN and infinity are no valid target, runtime or size (and no JSON store keeps them).
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)

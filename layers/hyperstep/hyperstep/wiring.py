@@ -8,6 +8,8 @@ pass it here as a plain ``Mapping``. The variables, as ``template.yaml`` sets th
 - ``HYPERSTEP_EVENT_BUS``: where completion events and training scripts' metrics go
   (default ``default``);
 - ``HYPERSTEP_RETENTION_DAYS``: how long DynamoDB keeps items (TTL; default 90);
+- ``HYPERSTEP_SECRETS_PREFIX``: the only SSM parameters and secrets a trial's secret references
+  may name (``hyperstep.secrets``; unset: not checked here, Launch's IAM role decides);
 - ``HYPERSTEP_START_FUNCTION_ARN``, ``HYPERSTEP_SCHEDULER_ROLE_ARN``,
   ``HYPERSTEP_SCHEDULE_GROUP`` (default ``hyperstep``): recurring tuning (the API only).
 
@@ -36,18 +38,20 @@ def aws_service_factory(env: Mapping[str, str]) -> Callable[[], TuningService]:
 
 def build_aws_service(env: Mapping[str, str]) -> TuningService:
     """The service wired to DynamoDB, Step Functions, EventBridge, SageMaker and Batch
-    (with CloudWatch Logs, where the reaper reads a Batch job's final metrics)."""
+    (with CloudWatch Logs, where the reaper reads a Batch job's final metrics, and SSM
+    Parameter Store and Secrets Manager, where Launch reads secret references)."""
     import boto3
 
-    from hyperstep.aws import EventBridgePublisher, StepFunctionsOrchestrator
+    from hyperstep.aws import AwsSecrets, EventBridgePublisher, StepFunctionsOrchestrator
     from hyperstep.backends.descriptor import BackendContext
     from hyperstep.backends.registry import aws_backends
     from hyperstep.stores.dynamodb import DynamoDBStore
 
     bus = env.get("HYPERSTEP_EVENT_BUS", "default")
+    secrets = AwsSecrets(boto3.client, env.get("HYPERSTEP_SECRETS_PREFIX"))
     return TuningService(
         store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
-        backends=aws_backends(BackendContext(client=boto3.client, event_bus=bus)),
+        backends=aws_backends(BackendContext(client=boto3.client, event_bus=bus, secrets=secrets)),
         orchestrator=StepFunctionsOrchestrator(
             boto3.client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")
         ),

@@ -21,6 +21,7 @@ from typing import Any
 
 from hyperstep.backends.base import TrialBackend
 from hyperstep.messages import TrialResult
+from hyperstep.secrets import NoSecrets, SecretResolver
 from hyperstep.spec_base import TrialBlockBase
 
 
@@ -53,6 +54,8 @@ class BackendContext:
     publish_event: Callable[[str, str, dict[str, Any]], None] | None = None
     """Publishes an event (source, detail-type, detail) on a local run's bus, for a backend
     whose trials' ends and reports are events it makes itself (the simulated backend)."""
+    secrets: SecretResolver = field(default_factory=NoSecrets)
+    """Resolves the secret references of a trial's environment at launch (``hyperstep.secrets``)."""
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,12 @@ from hyperstep.backends.descriptor import BackendContext, BackendDescriptor, Eve
 
 def make_backend(context: BackendContext) -> BatchBackend:
     """Batch jobs through a ``batch`` client, their logs read through a ``logs`` client;
-    scripts report to ``context.event_bus``."""
+    scripts report to ``context.event_bus``; secret references resolved by ``context.secrets``."""
     if context.client is None:
         raise ValueError("the batch backend needs a client factory")
-    return BatchBackend(context.client("batch"), event_bus=context.event_bus, logs=context.client("logs"))
+    return BatchBackend(
+        context.client("batch"), event_bus=context.event_bus, logs=context.client("logs"), secrets=context.secrets
+    )
 
 
 BACKEND = BackendDescriptor(

@@ -44,7 +44,9 @@ from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.backends.naming import script_arguments, trial_environment, trial_job_name, trial_tags
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialResult
+from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed
 
+NO_SECRETS = NoSecrets()
 BATCH_NAME_MAX = 128
 """SubmitJob ``jobName``: up to 128 letters, digits, hyphens and underscores, alphanumeric first."""
 
@@ -83,10 +85,13 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def build_request(job: JobView, trial: TrialView, name: str, event_bus: str | None = None) -> dict[str, Any]:
-    """The ``SubmitJob`` request for one attempt of a trial."""
+def build_request(
+    job: JobView, trial: TrialView, name: str, event_bus: str | None = None, secrets: SecretResolver = NO_SECRETS
+) -> dict[str, Any]:
+    """The ``SubmitJob`` request for one attempt of a trial, its environment's secret references
+    resolved by ``secrets`` (the request then holds their values: send it, never show it)."""
     block = _block(job)
-    env = trial_environment(job.id, trial.id, trial.params, block.environment, event_bus)
+    env = trial_environment(job.id, trial.id, trial.params, resolved_environment(block.environment, secrets), event_bus)
     overrides: dict[str, Any] = {
         "command": [*block.command, *script_arguments(trial.params)],
         "environment": [{"name": k, "value": v} for k, v in env.items()],
@@ -111,7 +116,11 @@ class BatchBackend(TrialBackend):
 
     late_reports: ClassVar[bool] = True
 
-    def __init__(self, client: Any, event_bus: str | None = None, logs: Any = None) -> None:
+    def __init__(
+        self, client: Any, event_bus: str | None = None, logs: Any = None, secrets: SecretResolver = NO_SECRETS
+    ) -> None:
+        self.secrets = secrets
+        """Resolves the environment's secret references at launch."""
         self.client = client
         self.event_bus = event_bus
         """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
@@ -138,16 +147,19 @@ class BatchBackend(TrialBackend):
         """Submit the job unless a job of its name already exists; return the Batch job id."""
         block = _block(job)
         name = self.job_name(job, trial, attempt)
-        request = build_request(job, trial, name, self.event_bus)
+        secret_values: dict[str, str] = {}
         try:
             existing = self.find(block.job_queue, name)
             if existing is not None:
                 return existing
+            request = build_request(job, trial, name, self.event_bus, self.secrets)
+            secret_values = {e["name"]: e["value"] for e in request["containerOverrides"]["environment"]}
             return self.client.submit_job(**request)["jobId"]
         except ClientError as exc:
             err = exc.response.get("Error", {})
             if err.get("Code") == "ClientException":  # bad queue, definition or request: final
-                raise LaunchError(f"Batch rejected job {name}: {err.get('Message', '')}") from None
+                reason = scrubbed(err.get("Message", ""), secret_values)  # a message may echo a value
+                raise LaunchError(f"Batch rejected job {name}: {reason}") from None
             raise
 
     @staticmethod

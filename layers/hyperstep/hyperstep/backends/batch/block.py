@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
-from hyperstep.spec_base import TrialBlockBase
+from hyperstep.secrets import EnvValue, SecretRef
+from hyperstep.spec_base import SECRET, TrialBlockBase
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -34,8 +35,11 @@ class BatchTrial(TrialBlockBase):
     job_definition: str = Field(min_length=1)
     """``name``, ``name:revision`` or the ARN of a container job definition."""
     command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
-    environment: dict[Annotated[str, StringConstraints(min_length=1)], str] = Field(default_factory=dict, repr=False)
-    """Secret: left out of the repr, redacted wherever a spec is shown (``hyperstep.redaction``)."""
+    environment: dict[Annotated[str, StringConstraints(min_length=1)], EnvValue] = Field(
+        default_factory=dict, repr=False, json_schema_extra=SECRET
+    )
+    """A value may be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved
+    at launch. Secret: left out of the repr, redacted wherever a spec is shown (``hyperstep.redaction``)."""
     vcpus: float | None = Field(default=None, gt=0)
     memory_mib: int | None = Field(default=None, ge=4)
     """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""
@@ -50,6 +54,7 @@ class BatchTrial(TrialBlockBase):
         guardrails.at_most("trial.vcpus", self.vcpus, guardrails.max_vcpus)
         guardrails.at_most("trial.memory_mib", self.memory_mib, guardrails.max_memory_mib)
         guardrails.at_most("trial.gpus", self.gpus, guardrails.max_gpus)
+        guardrails.secret_references("trial.environment", self.environment)
 
     @field_validator("tags")
     @classmethod
@@ -58,7 +63,7 @@ class BatchTrial(TrialBlockBase):
 
     @field_validator("environment")
     @classmethod
-    def _allowed_variables(cls, env: dict[str, str]) -> dict[str, str]:
+    def _allowed_variables(cls, env: dict[str, str | SecretRef]) -> dict[str, str | SecretRef]:
         for key in env:
             if key.startswith("AWS_BATCH"):
                 raise ValueError(f"{key}: variables starting with AWS_BATCH are reserved by Batch")

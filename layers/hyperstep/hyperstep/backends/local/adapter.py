@@ -35,6 +35,7 @@ from hyperstep.backends.logs import parse_metrics
 from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult
+from hyperstep.secrets import VariableSecrets, resolved_environment
 
 TAIL_SECONDS = 0.1
 """How often a running trial's log is read for new metric lines."""
@@ -78,6 +79,7 @@ class LocalProcessBackend(TrialBackend):
         with self._lock:
             if key in self._refs:  # running or ended: never a second copy
                 return self._refs[key]
+        user_env = resolved_environment(block.env, VariableSecrets(self.base_env))  # LaunchError if one is unset
         directory = self.trial_dir(job, trial)
         try:  # a retry cannot mend an unwritable --out: fail the trial, say why
             (directory / "model").mkdir(parents=True, exist_ok=True)
@@ -86,7 +88,7 @@ class LocalProcessBackend(TrialBackend):
             log_file = (directory / "train.log").open("wb")
         except OSError as exc:
             raise LaunchError(f"cannot create the trial folder {directory}: {exc.strerror or exc}") from None
-        env = {**self.base_env, **block.env, **self._script_mode_env(job, trial, directory)}
+        env = {**self.base_env, **user_env, **self._script_mode_env(job, trial, directory)}
         try:
             proc = subprocess.Popen(
                 [*resolve_command(block.command), *script_arguments(trial.params)],

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from hyperstep.spec_base import TrialBlockBase
+from hyperstep.secrets import EnvValue
+from hyperstep.spec_base import SECRET, TrialBlockBase
 
 
 class LocalTrial(TrialBlockBase):
@@ -14,8 +15,10 @@ class LocalTrial(TrialBlockBase):
 
     backend: Literal["local"]
     command: list[str] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict, repr=False)
-    """Secret: left out of the repr, redacted wherever a spec is shown (``hyperstep.redaction``)."""
+    env: dict[str, EnvValue] = Field(default_factory=dict, repr=False, json_schema_extra=SECRET)
+    """A value may be a reference (``{resolve: "ssm:/path"}``), resolved from a local variable
+    (``hyperstep.secrets.local_variable``). Secret: left out of the repr, redacted wherever a
+    spec is shown (``hyperstep.redaction``)."""
     workdir: str | None = None
     """Directory the command runs from; relative paths are taken from the spec file."""
 

@@ -15,7 +15,8 @@ script may also report by event (``late_reports``), which can arrive after the e
 
 IAM for the caller: ``sagemaker:CreateTrainingJob``, ``sagemaker:AddTags`` (tagging on
 create), ``sagemaker:DescribeTrainingJob``, ``sagemaker:StopTrainingJob`` and
-``iam:PassRole`` on the spec's ``role_arn``.
+``iam:PassRole`` on the spec's ``role_arn``; to resolve secret references, what
+``hyperstep.aws.AwsSecrets`` needs.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYP
 from hyperstep.backends.sagemaker.events import sagemaker_result
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialResult
+from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed
 
 SAGEMAKER_NAME_MAX = 63
 """CreateTrainingJob ``TrainingJobName``: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
 MAX_ENV_VALUE = 512
 _NOT_RETRYABLE = ("ValidationException", "AccessDeniedException", "ResourceNotFound")
+NO_SECRETS = NoSecrets()
 
 
 def _block(job: JobView) -> SageMakerTrial:
@@ -112,11 +115,23 @@ def script_mode_hyperparameters(block: SageMakerTrial, name: str, region: str | 
 
 
 def build_request(
-    job: JobView, trial: TrialView, name: str, event_bus: str | None = None, region: str | None = None
+    job: JobView,
+    trial: TrialView,
+    name: str,
+    event_bus: str | None = None,
+    region: str | None = None,
+    secrets: SecretResolver = NO_SECRETS,
 ) -> dict[str, Any]:
-    """The ``CreateTrainingJob`` request for one attempt of a trial."""
+    """The ``CreateTrainingJob`` request for one attempt of a trial, its environment's secret
+    references resolved by ``secrets`` (the request then holds their values: send it, never show it)."""
     block = _block(job)
-    env = trial_environment(job.id, trial.id, trial.params, block.environment, event_bus)
+    user_env = resolved_environment(block.environment, secrets)
+    for key, value in user_env.items():
+        if len(value) > MAX_ENV_VALUE:  # only a resolved secret can be (the spec's values are bounded)
+            raise LaunchError(
+                f"trial.environment.{key}: the secret's value is over SageMaker's {MAX_ENV_VALUE} characters"
+            )
+    env = trial_environment(job.id, trial.id, trial.params, user_env, event_bus)
     if len(env[ENV_HYPERPARAMETERS]) > MAX_ENV_VALUE:
         del env[ENV_HYPERPARAMETERS]  # scripts still read /opt/ml/input/config/hyperparameters.json
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": block.timeout_seconds}
@@ -152,10 +167,12 @@ class SageMakerBackend(TrialBackend):
 
     late_reports: ClassVar[bool] = True
 
-    def __init__(self, client: Any, event_bus: str | None = None) -> None:
+    def __init__(self, client: Any, event_bus: str | None = None, secrets: SecretResolver = NO_SECRETS) -> None:
         self.client = client
         self.event_bus = event_bus
         """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
+        self.secrets = secrets
+        """Resolves the environment's secret references at launch."""
 
     @staticmethod
     def job_name(job: JobView, trial: TrialView, attempt: int = 1) -> str:
@@ -168,15 +185,17 @@ class SageMakerBackend(TrialBackend):
     def launch(self, job: JobView, trial: TrialView, attempt: int = 1) -> str:
         """Create the training job; a job of the same name means an earlier call made it."""
         name = self.job_name(job, trial, attempt)
-        request = build_request(job, trial, name, self.event_bus, getattr(self.client.meta, "region_name", None))
+        region = getattr(self.client.meta, "region_name", None)
+        request = build_request(job, trial, name, self.event_bus, region, self.secrets)
         try:
             self.client.create_training_job(**request)
         except ClientError as exc:
             code, message = _error(exc)
             if code == "ResourceInUse" or (code == "ValidationException" and "already exists" in message):
                 return name
-            if code in _NOT_RETRYABLE:
-                raise LaunchError(f"SageMaker rejected training job {name}: {code}: {message}") from None
+            if code in _NOT_RETRYABLE:  # a validation message may echo a value: secret values are scrubbed
+                reason = scrubbed(message, request["Environment"])
+                raise LaunchError(f"SageMaker rejected training job {name}: {code}: {reason}") from None
             raise
         return name
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
-from hyperstep.spec_base import SpecModel, TrialBlockBase
+from hyperstep.secrets import SecretRef
+from hyperstep.spec_base import SECRET, SpecModel, TrialBlockBase
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -93,11 +94,12 @@ class SageMakerTrial(TrialBlockBase):
     ``sagemaker_submit_directory``)."""
     environment: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
-        Annotated[str, StringConstraints(max_length=512)],
-    ] = Field(default_factory=dict, max_length=96, repr=False)
-    """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones. Secret:
-    left out of the block's repr (which frameworks log) and redacted wherever a spec is
-    shown (``hyperstep.redaction``)."""
+        Annotated[str, StringConstraints(max_length=512)] | SecretRef,
+    ] = Field(default_factory=dict, max_length=96, repr=False, json_schema_extra=SECRET)
+    """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones. A value may
+    be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved at launch.
+    Secret: left out of the block's repr (which frameworks log) and redacted wherever a spec
+    is shown (``hyperstep.redaction``)."""
 
     def check_hyperparameters(self, parameters: list[Any]) -> None:
         """Refuse a search space no training job could take (every trial would fail at launch)."""
@@ -134,6 +136,7 @@ class SageMakerTrial(TrialBlockBase):
         if self.vpc is not None:
             g.each_one_of("trial.vpc.subnets", self.vpc.subnets, g.subnets)
             g.each_one_of("trial.vpc.security_group_ids", self.vpc.security_group_ids, g.security_groups)
+        g.secret_references("trial.environment", self.environment)
 
     @field_validator("input_channels", mode="before")
     @classmethod
@@ -150,7 +153,7 @@ class SageMakerTrial(TrialBlockBase):
 
     @field_validator("environment")
     @classmethod
-    def _own_variables(cls, env: dict[str, str]) -> dict[str, str]:
+    def _own_variables(cls, env: dict[str, str | SecretRef]) -> dict[str, str | SecretRef]:
         taken = [k for k in env if k.startswith(RESERVED_ENV_PREFIX)]
         if taken:
             raise ValueError(f"{taken[0]}: HYPERSTEP_* variables are set by hyperstep")
