@@ -256,6 +256,26 @@ def _get_log_events(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     return [Request("logs:GetLogEvents", arns.of("logs", call.region, f"log-group:{group}:log-stream:{stream}"))]
 
 
+@_maps("ssm", "GetParameter")
+def _get_parameter(call: Call, arns: Arns, tags: Tags) -> list[Request]:
+    """A parameter ``/a/b`` is ``parameter/a/b`` (its leading ``/`` is the ARN's separator).
+    Decrypting a SecureString is SSM's own ``kms:Decrypt`` call on the caller's behalf
+    (``kms:ViaService``), which no recorder sees: ``test_template`` checks that statement."""
+    name = call.params["Name"]
+    resource = name if name.startswith("arn:") else f"parameter/{name.removeprefix('/')}"
+    return [Request("ssm:GetParameter", arns.of("ssm", call.region, resource))]
+
+
+@_maps("secretsmanager", "GetSecretValue")
+def _get_secret_value(call: Call, arns: Arns, tags: Tags) -> list[Request]:
+    """Authorized on the secret's full ARN (its name and a 6-character suffix), which the
+    answer names; a call that failed is judged by the name it asked for."""
+    secret = (call.response or {}).get("ARN") or arns.of(
+        "secretsmanager", call.region, f"secret:{call.params['SecretId']}"
+    )
+    return [Request("secretsmanager:GetSecretValue", secret, _resource_tag_context(tags(secret)))]
+
+
 @_maps("events", "PutEvents")
 def _put_events(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     buses = {entry.get("EventBusName", "default") for entry in call.params["Entries"]}
@@ -311,7 +331,8 @@ def check_shape(request: Request) -> None:
         if request.resource != "*":
             raise Unmapped(f"{request.action} has no resource type, yet was mapped to {request.resource}")
         return
-    formats = [f for t in types for f in iam_reference()[service]["Resources"][t]["ARNFormats"]]
+    known = {name.lower(): kind for name, kind in iam_reference()[service]["Resources"].items()}
+    formats = [f for t in types for f in known[t.lower()]["ARNFormats"]]  # the reference spells "Secret", "secret"
     patterns = [re.sub(r"\\\$\\\{\w+\\\}", "[^:]*", re.escape(f).replace(r"\.\*", ".*")) for f in formats]
     if not any(re.fullmatch(p, request.resource) for p in patterns):
         raise Unmapped(f"{request.resource} is not an ARN of {request.action}'s resource types {types}")

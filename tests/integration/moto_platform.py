@@ -218,7 +218,7 @@ class TrainingPlatform:
         store, backend = self.stack.service.store, self.stack.service.backends["sagemaker"]
         assert isinstance(backend, SageMakerBackend)
         job, trial = store.get_job(self.job_id), store.get_trial(self.job_id, tags[TAG_TRIAL_ID])
-        request = build_request(job, trial, found["TrainingJobName"], backend.event_bus)
+        request = build_request(job, trial, found["TrainingJobName"], backend.event_bus, secrets=backend.secrets)
         return dict(request["Environment"])
 
     def _batch(self) -> list[Launched]:

@@ -28,7 +28,10 @@ The scenarios, in one moto deployment:
   deadline (Describe*, then Stop / Terminate);
 - Suggest handing a job to a new execution of its own state machine;
 - jobs on both backends with ASHA early stopping: the trials' scripts report a step, and
-  Collect stops the trial behind (``StopTrainingJob``, ``TerminateJob``).
+  Collect stops the trial behind (``StopTrainingJob``, ``TerminateJob``);
+- jobs on both backends whose environment holds secret references under the deployment's
+  ``SecretsPrefix`` (an SSM SecureString, a Secrets Manager secret): Launch reads them
+  (``GetParameter``, ``GetSecretValue``) as it starts each trial.
 """
 
 from __future__ import annotations
@@ -88,8 +91,9 @@ from tests.template_model import BACKENDS, Stack, role_statements, transformed
 
 pytestmark = pytest.mark.slow
 
+SECRETS_PREFIX = "hyperstep/"
 DEPLOYED = Stack(
-    parameters=BACKENDS,
+    parameters={**BACKENDS, "SecretsPrefix": SECRETS_PREFIX},
     account=ACCOUNT,
     region=REGION,
     physical_names={"Table": TABLE, **{f"{h.capitalize()}Function": function_name(h) for h in HANDLERS}},
@@ -403,6 +407,33 @@ def batch_trial_stopped_early(stack: MotoStack) -> None:
     stopped_early(stack, "batch")
 
 
+SECRET_VALUES = {"/hyperstep/db-password": "pa55-from-ssm", "hyperstep/api-token": "token-from-secrets-manager"}
+REFERENCES = {
+    "DB_PASSWORD": {"resolve": "ssm:/hyperstep/db-password"},
+    "API_TOKEN": {"resolve": "secretsmanager:hyperstep/api-token"},
+}
+
+
+def secrets_resolved_at_launch(stack: MotoStack) -> None:
+    """Each trial starts with the values its references name; the store keeps the references."""
+    stack.session.client("ssm").put_parameter(
+        Name="/hyperstep/db-password", Value=SECRET_VALUES["/hyperstep/db-password"], Type="SecureString"
+    )
+    stack.session.client("secretsmanager").create_secret(
+        Name="hyperstep/api-token", SecretString=SECRET_VALUES["hyperstep/api-token"]
+    )
+    for backend in ("sagemaker", "batch"):
+        block = {**BLOCKS[backend], "environment": REFERENCES}
+        status, accepted = api(stack, "POST", "/jobs", {**spec(backend, f"iam-secrets-{backend}"), "trial": block})
+        assert status == 202, accepted
+        job_id = accepted["job_id"]
+        platform = TrainingPlatform(stack, job_id, backend, val_loss, "val_loss")
+        run_to_end(stack, platform, job_id)
+        stored = json.dumps(stack.service.store.get_job(job_id).model_dump(mode="json"))
+        assert "ssm:/hyperstep/db-password" in stored and not any(v in stored for v in SECRET_VALUES.values())
+        assert all(t.state is TrialState.COMPLETED for t in stack.service.store.list_trials(job_id))
+
+
 SCENARIOS = (
     sagemaker_job_through_the_api,
     batch_job_through_the_api,
@@ -414,6 +445,7 @@ SCENARIOS = (
     suggest_hands_over,
     sagemaker_trial_stopped_early,
     batch_trial_stopped_early,
+    secrets_resolved_at_launch,
 )
 
 
@@ -461,6 +493,7 @@ def verdicts() -> list[Verdict]:
     with moto_stack(machine_name=machine_name) as stack:
         assert stack.state_machine_arn == function_environment("suggest")["HYPERSTEP_STATE_MACHINE_ARN"]
         create_batch_environment()
+        stack.environment["HYPERSTEP_SECRETS_PREFIX"] = function_environment("launch")["HYPERSTEP_SECRETS_PREFIX"]
         stack.session.client("scheduler").create_schedule_group(Name=DEPLOYED.physical_name("ScheduleGroup", document))
         api_schedules = schedules_factory(function_environment("api"))
         with (
@@ -501,6 +534,8 @@ NEEDED = {
     ("launch", "batch:SubmitJob"),
     ("launch", "batch:TagResource"),
     ("launch", "batch:ListJobs"),
+    ("launch", "ssm:GetParameter"),
+    ("launch", "secretsmanager:GetSecretValue"),
     ("wait", "states:SendTaskSuccess"),
     ("collect", "sagemaker:DescribeTrainingJob"),
     ("collect", "dynamodb:UpdateItem"),
