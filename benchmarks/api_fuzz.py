@@ -166,7 +166,7 @@ def api_under_moto() -> Iterator[ApiUnderMoto]:
         for user in USERS:  # a schedule for each user, so deletes find something
             for document in VALID_SPECS:
                 if "schedule" in document:
-                    schedules.create(parse_spec(document), owner=user)
+                    schedules.create(parse_spec(document), user, service.store)
         yield harness
 
 

@@ -300,7 +300,7 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
     """Create the schedule or store and start the job; the answer as plain JSON (storable)."""
     spec = JobSpec.model_validate(request["spec"])
     if spec.schedule is not None:
-        created = _recurring_schedules().create(spec, request["owner"])
+        created = _recurring_schedules().create(spec, request["owner"], _service().store)
         logger.info("schedule created", extra={"schedule": created.schedule_name})
         return {"status": 201, "body": created.model_dump()}
     job = _service().submit(spec, owner=request["owner"])
@@ -420,7 +420,7 @@ def list_schedules() -> ScheduleList:
     responses=_docs(ScheduleDeleted, "Deleted: no further ticks; jobs already started go on", 404, 501),
 )
 def delete_schedule(name: ScheduleName) -> ScheduleDeleted:
-    _recurring_schedules().delete(name, _current().owner)
+    _recurring_schedules().delete(name, _current().owner, _service().store)
     logger.info("schedule deleted", extra={"schedule": name})
     return ScheduleDeleted(name=name)
 

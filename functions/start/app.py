@@ -1,7 +1,9 @@
 """Start Scheduled Job: one tick of a recurring schedule starts a fresh job from its spec.
 
 EventBridge Scheduler invokes this function with the ``ScheduleInput`` the API stored in
-the schedule (``{"schedule_name": ..., "spec": {...}}``). The spec is validated again
+the schedule (``{"schedule_name": ..., "owner": ...}``); the spec is the one the API kept in
+the table for that schedule (a schedule made before specs were kept apart still carries it
+in its input). The spec is validated again
 (a stored spec may predate a change of the spec model) and checked against the
 deployment's guardrails (``hyperstep.guardrails``, from this function's environment);
 an invalid one, or one outside the guardrails, fails the invocation, which Scheduler retries and then drops.

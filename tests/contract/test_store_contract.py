@@ -360,3 +360,17 @@ def test_task_token_is_taken_once(store: TrialStore, make_job: MakeJob) -> None:
     store.put_task_token(job.id, "token-2")  # a newer wait replaces the old token
     assert store.take_task_token(job.id) == "token-2"
     assert store.take_task_token(job.id) is None
+
+
+def test_a_schedules_spec_is_kept_with_its_owner_replaced_and_forgotten(store: TrialStore) -> None:
+    assert store.get_schedule_spec("0123456789abcdef-nightly") is None
+    store.put_schedule_spec("0123456789abcdef-nightly", "arn:aws:iam::123456789012:user/alice", {"name": "nightly"})
+    store.put_schedule_spec("nightly", None, {"name": "nightly", "budget": {"max_trials": 3}})
+    kept = store.get_schedule_spec("0123456789abcdef-nightly")
+    assert kept is not None and (kept.owner, kept.spec) == ("arn:aws:iam::123456789012:user/alice", {"name": "nightly"})
+    store.put_schedule_spec("0123456789abcdef-nightly", "arn:aws:iam::123456789012:user/alice", {"name": "v2"})
+    assert store.get_schedule_spec("0123456789abcdef-nightly").spec == {"name": "v2"}  # type: ignore[union-attr]
+    store.delete_schedule_spec("0123456789abcdef-nightly")
+    store.delete_schedule_spec("0123456789abcdef-nightly")  # gone already: nothing happens
+    assert store.get_schedule_spec("0123456789abcdef-nightly") is None
+    assert store.get_schedule_spec("nightly").owner is None  # type: ignore[union-attr]

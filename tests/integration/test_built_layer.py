@@ -56,7 +56,16 @@ from tests.integration.lambda_runtime import (
     runtime_version,
 )
 from tests.integration.moto_harness import tuning_definition
-from tests.unit.test_sample_events import API, COLLECT, FIRST_ROUND, JOB, load, samples_owner, submitted_spec
+from tests.unit.test_sample_events import (
+    API,
+    COLLECT,
+    FIRST_ROUND,
+    JOB,
+    keep_scheduled_spec,
+    load,
+    samples_owner,
+    submitted_spec,
+)
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 STACK = "hyperstep"
@@ -70,7 +79,7 @@ SAMPLES: dict[str, list[str]] = {
     "launch": ["launch.json"],
     "wait": ["wait.json"],
     "finish": ["finish.json", "finish-after-error.json"],
-    "start": ["start-scheduled.json"],
+    "start": ["start-scheduled.json", "start-scheduled-legacy.json"],
     "reaper": ["scheduled-event.json"],
 }
 """Function folder -> the sample events AWS sends it."""
@@ -189,6 +198,7 @@ def prepare(deployment: Deployment, sample: str) -> None:
     stored for Suggest, its first round reserved for Launch, t0007 running for the others."""
     service = deployment.service
     service.create_job(parse_spec(submitted_spec()), job_id=JOB, owner=samples_owner())
+    keep_scheduled_spec(service.store)
     if sample == "suggest.json":
         return
     assert "t0007" in service.suggest(SuggestRequest(job_id=JOB)).trial_ids

@@ -239,8 +239,11 @@ def test_a_spec_with_a_schedule_creates_a_schedule_that_targets_the_start_functi
     found = scheduler.get_schedule(Name=body["schedule_name"], GroupName="hyperstep")
     assert found["ScheduleExpression"] == "rate(1 day)"
     assert found["Target"]["Arn"] == START_ARN and found["Target"]["RoleArn"] == SCHEDULER_ROLE
-    assert json.loads(found["Target"]["Input"])["spec"]["schedule"] == "rate(1 day)"
+    assert json.loads(found["Target"]["Input"]) == {"schedule_name": body["schedule_name"], "owner": ALICE}
+    kept = service.store.get_schedule_spec(body["schedule_name"])  # the spec is kept in the store, not the input
+    assert kept is not None and kept.owner == ALICE and kept.spec["schedule"] == "rate(1 day)"
     assert call("POST", "/jobs", sagemaker_spec(schedule="rate(2 days)"))[0] == 409
+    assert service.store.get_schedule_spec(body["schedule_name"]).spec["schedule"] == "rate(1 day)"  # type: ignore[union-attr]
 
 
 def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(

@@ -23,6 +23,7 @@ from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
+from hyperstep.errors import NotFoundError
 from hyperstep.messages import FinishRequest, SuggestRequest
 from hyperstep.owners import normalized, owner_of, parse_admins
 from hyperstep.recurring import RecurringSchedules
@@ -318,3 +319,31 @@ def test_environment_values_appear_in_no_answer_log_line_or_event(
     assert "Calling API Route Handler" in lines  # and the resolver's, with the route's arguments
     for text in [*map(json.dumps, answers), json.dumps(detail), json.dumps(published.events), lines]:
         assert SECRET not in text
+
+
+def test_a_schedule_shows_no_environment_value_to_getschedule_and_keeps_its_spec_until_deleted(
+    service: TuningService, scheduler: Any
+) -> None:
+    """A schedule's target input is shown to anyone allowed scheduler:GetSchedule: it names the
+    schedule and owner only; the spec (with its environment) is kept in the store, which the
+    tick reads, and goes with the schedule."""
+    status, created = as_(ALICE, "POST", "/jobs", {**secret_spec(), "schedule": "rate(1 day)"})
+    assert status == 201, created
+    name = created["schedule_name"]
+    target = scheduler.get_schedule(Name=name, GroupName="hyperstep")["Target"]
+    assert SECRET not in json.dumps(target) and json.loads(target["Input"]) == {"schedule_name": name, "owner": ALICE}
+    kept = service.store.get_schedule_spec(name)
+    assert kept is not None and kept.spec["trial"]["environment"]["DB_PASSWORD"] == SECRET
+    started = start.lambda_handler(json.loads(target["Input"]), Context(function_name="hyperstep-start"))
+    assert service.store.get_job(started["job_id"]).spec.trial.environment["DB_PASSWORD"] == SECRET
+    assert as_(ALICE, "DELETE", "/schedules/mnist")[0] == 200
+    assert service.store.get_schedule_spec(name) is None
+    with pytest.raises(NotFoundError, match="has no spec kept for it"):  # a tick already on its way
+        start.lambda_handler(json.loads(target["Input"]), Context(function_name="hyperstep-start"))
+
+
+def test_a_tick_never_starts_a_spec_kept_for_another_owner(service: TuningService) -> None:
+    service.store.put_schedule_spec("nightly", BOB, sagemaker_spec(schedule="rate(1 day)"))
+    with pytest.raises(NotFoundError):
+        start.lambda_handler({"schedule_name": "nightly", "owner": ALICE}, Context(function_name="hyperstep-start"))
+    assert service.store.list_jobs() == []

@@ -45,6 +45,7 @@ from hyperstep.models import JobStatus, TrialState
 from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.stores.base import TrialStore
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api
 from hyperstep_functions.collect import app as collect
@@ -80,7 +81,7 @@ TASK_MODELS: dict[str, type[Any]] = {
     "wait.json": WaitRequest,
 }
 STEP_FUNCTIONS = (*TASK_MODELS, "finish.json", "finish-after-error.json")
-OTHERS = ("start-scheduled.json", "scheduled-event.json")
+OTHERS = ("start-scheduled.json", "start-scheduled-legacy.json", "scheduled-event.json")
 
 # Keys API Gateway documents for a REST API proxy event (see the module docstring).
 PROXY_KEYS = {
@@ -295,23 +296,40 @@ def test_finish_after_error_sample_is_what_the_catch_passes() -> None:
 # ---- start, collect, reaper ---------------------------------------------------------
 
 
+def scheduled_spec() -> dict[str, Any]:
+    """The recurring spec of the start samples (the legacy sample's input still carries it)."""
+    return load("start-scheduled-legacy.json")["spec"]
+
+
+def keep_scheduled_spec(store: TrialStore) -> None:
+    """The spec the API kept when it created the start sample's schedule."""
+    sample = load("start-scheduled.json")
+    store.put_schedule_spec(sample["schedule_name"], sample["owner"], scheduled_spec())
+
+
 def test_start_sample_is_the_input_of_the_schedule_a_recurring_spec_gets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input names the schedule and its owner; the spec is kept in the store, not there."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    sample = load("start-scheduled.json")
+    sample, store = load("start-scheduled.json"), SQLiteStore()
     with mock_aws():
         client = boto3.client("scheduler", "us-east-1")
         client.create_schedule_group(Name="hyperstep")
         created = RecurringSchedules(client, "hyperstep", START_ARN, SCHEDULER_ROLE).create(
-            parse_spec(sample["spec"]), sample["owner"]
+            parse_spec(scheduled_spec()), sample["owner"], store
         )
         target = client.get_schedule(Name=created.schedule_name, GroupName="hyperstep")["Target"]
     assert target["Arn"] == START_ARN
     assert json.loads(target["Input"]) == sample
+    kept = store.get_schedule_spec(sample["schedule_name"])
+    assert kept is not None and (kept.owner, kept.spec) == (sample["owner"], scheduled_spec())
 
 
-def test_start_sample_starts_a_fresh_job(svc: TuningService) -> None:
-    result = start.lambda_handler(load("start-scheduled.json"), Context(function_name="hyperstep-start"))
+@pytest.mark.parametrize("name", ["start-scheduled.json", "start-scheduled-legacy.json"])
+def test_start_sample_starts_a_fresh_job(svc: TuningService, name: str) -> None:
+    """From the kept spec; from the input of a schedule made before specs were kept apart."""
+    keep_scheduled_spec(svc.store)
+    result = start.lambda_handler(load(name), Context(function_name="hyperstep-start"))
     job = svc.store.get_job(result["job_id"])
     assert job.spec.name == "mnist-nightly" and job.status is JobStatus.RUNNING
     assert job.owner == "arn:aws:iam::123456789012:user/alice"  # the schedule owner's

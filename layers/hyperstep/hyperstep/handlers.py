@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from hyperstep.events import EventError, parse_event
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
-from hyperstep.recurring import ScheduleInput, start_scheduled_job
+from hyperstep.recurring import ScheduleInput, start_scheduled_job, tick_spec
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -183,14 +183,15 @@ def handle_start(
 ) -> dict[str, Any]:
     """Start Scheduled Job: one tick of a recurring schedule starts a fresh job from its spec.
 
-    The spec is validated again (a stored spec may predate a change of the spec model) and
+    The spec is the one kept for the schedule (``recurring.tick_spec``: ``NotFoundError`` for a
+    schedule deleted meanwhile), validated again (a stored spec may predate a change of the spec model) and
     checked against ``guardrails`` (the deployment's may have tightened since the schedule
     was made); an invalid spec, or one outside them, raises ``SpecError``, failing the invocation.
     """
     tick = ScheduleInput.model_validate(event)
     log = telemetry.log
     log.append_keys(schedule=tick.schedule_name)
-    spec = parse_spec(tick.spec)
+    spec = parse_spec(tick_spec(service.store, tick))
     guardrails.check(spec)
     job = start_scheduled_job(service, spec, tick.owner)
     if job is None:

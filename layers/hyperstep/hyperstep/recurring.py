@@ -3,9 +3,12 @@
 ``POST /jobs`` with ``schedule: "rate(1 day)"`` (or ``cron(...)``) does not start a job.
 It creates one schedule in the deployment's schedule group (``HYPERSTEP_SCHEDULE_GROUP``:
 the stack's own group; ``hyperstep`` outside a stack) named after the spec, whose target
-is the *start* function with the spec as input (``ScheduleInput``). EventBridge Scheduler
-invokes that function at every tick under a role that may invoke only it; the function
-starts a fresh job from the spec each time (``start_scheduled_job``), finding the
+is the *start* function with the schedule's name and owner as input (``ScheduleInput``);
+the spec itself is kept in the trial store under that name (a target's input is shown to
+anyone allowed ``scheduler:GetSchedule``, and a spec holds environment values). EventBridge
+Scheduler invokes that function at every tick under a role that may invoke only it; the
+function reads the kept spec (``tick_spec``) and starts a fresh job from it each time
+(``start_scheduled_job``), finding the
 schedule's previous completed run so that a warm start can seed the new job from it.
 The API builds the adapter with ``hyperstep.wiring.schedules_factory``; the start
 function's logic is ``hyperstep.handlers.handle_start``.
@@ -43,15 +46,20 @@ MAX_EVENT_AGE_SECONDS = 3600
 
 
 class ScheduleInput(BaseModel):
-    """What the schedule hands the start function at each tick."""
+    """What the schedule hands the start function at each tick: which schedule, whose.
+
+    The spec itself is kept in the trial store under ``schedule_name`` (``TrialStore.
+    put_schedule_spec``), not here: a schedule's target input is shown to anyone allowed
+    ``scheduler:GetSchedule``, and a spec holds its trials' environment values."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schedule_name: str = Field(min_length=1, max_length=64)
-    spec: dict[str, Any]
-    """The spec as JSON data; the start function validates it again (specs evolve)."""
     owner: str | None = None
     """Who created the schedule (its jobs are theirs); None for a schedule without one."""
+    spec: dict[str, Any] | None = None
+    """Only in schedules made before specs moved to the store: the spec as JSON data (such
+    a schedule keeps working; delete and create it again to move its spec)."""
 
 
 class ScheduleCreated(BaseModel):
@@ -88,8 +96,16 @@ def owner_prefix(owner: str) -> str:
     return f"{owner_tag(owner)}-"
 
 
-def schedule_input(spec: JobSpec, owner: str | None = None) -> ScheduleInput:
-    return ScheduleInput(schedule_name=schedule_name(spec.name, owner), spec=spec.model_dump(mode="json"), owner=owner)
+def tick_spec(store: TrialStore, tick: ScheduleInput) -> dict[str, Any]:
+    """The spec a tick starts a job from: the one kept for its schedule (or, for a schedule
+    made before specs moved to the store, the one in its input). ``NotFoundError`` when none
+    is kept for it or the kept one is another owner's (the schedule was deleted meanwhile)."""
+    if tick.spec is not None:
+        return tick.spec
+    kept = store.get_schedule_spec(tick.schedule_name)
+    if kept is None or kept.owner != tick.owner:
+        raise NotFoundError(f"schedule {tick.schedule_name!r} has no spec kept for it")
+    return kept.spec
 
 
 class RecurringSchedules:
@@ -101,12 +117,15 @@ class RecurringSchedules:
         self.start_function_arn = start_function_arn
         self.role_arn = role_arn
 
-    def create(self, spec: JobSpec, owner: str | None = None) -> ScheduleCreated:
-        """Create ``owner``'s schedule of the spec; ``ScheduleConflict`` if the owner has one
-        of that name, ``SpecError`` naming ``schedule`` if Scheduler finds it invalid."""
+    def create(self, spec: JobSpec, owner: str | None, specs: TrialStore) -> ScheduleCreated:
+        """Create ``owner``'s schedule of the spec, the spec kept in ``specs`` and only a
+        reference to it in the schedule; ``ScheduleConflict`` if the owner has one of that
+        name (its kept spec untouched), ``SpecError`` naming ``schedule`` if Scheduler finds
+        it invalid. Should keeping the spec fail, the new schedule is deleted again."""
         if spec.schedule is None:
             raise ValueError("the spec has no schedule")
         name = schedule_name(spec.name, owner)
+        tick = ScheduleInput(schedule_name=name, owner=owner)
         try:
             response = self.client.create_schedule(
                 Name=name,
@@ -117,7 +136,7 @@ class RecurringSchedules:
                 Target={
                     "Arn": self.start_function_arn,
                     "RoleArn": self.role_arn,
-                    "Input": schedule_input(spec, owner).model_dump_json(),
+                    "Input": tick.model_dump_json(exclude_none=True),
                     "RetryPolicy": {
                         "MaximumRetryAttempts": RETRY_ATTEMPTS,
                         "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
@@ -126,6 +145,11 @@ class RecurringSchedules:
             )
         except Exception as exc:
             refused(exc, name, self.group)
+            raise
+        try:  # after the schedule: a conflict must not replace the existing schedule's spec
+            specs.put_schedule_spec(name, owner, spec.model_dump(mode="json"))
+        except Exception:
+            self.client.delete_schedule(Name=name, GroupName=self.group)
             raise
         return ScheduleCreated(
             name=spec.name, schedule_name=name, schedule_arn=response["ScheduleArn"], expression=spec.schedule
@@ -147,9 +171,10 @@ class RecurringSchedules:
             ]
         return sorted(found, key=lambda summary: summary.name)
 
-    def delete(self, name: str, owner: str) -> None:
-        """Delete the owner's schedule ``name`` (the spec's name); ``NotFoundError`` when the
-        owner has none of that name, including one whose stored owner is someone else."""
+    def delete(self, name: str, owner: str, specs: TrialStore) -> None:
+        """Delete the owner's schedule ``name`` (the spec's name) and the spec kept for it in
+        ``specs``; ``NotFoundError`` when the owner has none of that name, including one whose
+        stored owner is someone else."""
         full = schedule_name(name, owner)
         missing = NotFoundError(f"schedule {name!r} not found")
         try:
@@ -166,6 +191,7 @@ class RecurringSchedules:
             if _code(exc) == "ResourceNotFoundException":  # deleted meanwhile
                 raise missing from None
             raise
+        specs.delete_schedule_spec(full)
 
 
 def _code(exc: Exception) -> str | None:

@@ -1,4 +1,4 @@
-"""The trial store port: where jobs, trials and task tokens live.
+"""The trial store port: where jobs, trials, task tokens and recurring schedules' specs live.
 
 Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
 ``tests/contract/test_store_contract.py``. The guarantees, which callers rely on:
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 
@@ -138,6 +140,27 @@ class TrialStore(ABC):
     @abstractmethod
     def take_task_token(self, job_id: str) -> str | None:
         """Remove and return the stored token; one caller gets it, the rest get None."""
+
+    @abstractmethod
+    def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:
+        """Keep a recurring schedule's spec (JSON data) and owner under the schedule's name
+        (Scheduler's, unique per owner), replacing what was kept under it. Never expires."""
+
+    @abstractmethod
+    def get_schedule_spec(self, name: str) -> ScheduleSpec | None:
+        """The spec kept under the schedule's name, None if none is."""
+
+    @abstractmethod
+    def delete_schedule_spec(self, name: str) -> None:
+        """Forget the spec kept under the schedule's name (none kept: nothing happens)."""
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A recurring schedule's spec as kept, with its owner: what each tick starts a job from."""
+
+    owner: str | None
+    spec: dict[str, Any]
 
 
 def counter_changes(job: Job, trial: Trial) -> dict:

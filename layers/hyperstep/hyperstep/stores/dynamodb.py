@@ -16,6 +16,7 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
 trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
 task token      ``JOB#<job_id>``      ``TOKEN``       token
 unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
+schedule spec   ``SCHEDULE#<name>``   ``SPEC``        spec (JSON), owner; no TTL
 ==============  ====================  ==============  =====================================
 
 - GSI ``gsi1`` (gsi1pk S hash, gsi1sk S range, projection ALL) lists jobs newest first.
@@ -56,6 +57,7 @@ no IAM action of its own: its Put/Update actions are authorized as PutItem/Updat
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -64,7 +66,7 @@ from typing import Any
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 from hyperstep.stores import dynamodb_items as items
-from hyperstep.stores.base import TrialStore
+from hyperstep.stores.base import ScheduleSpec, TrialStore
 from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
 
 __all__ = ["TRANSACTION_LIMIT", "DynamoDBStore", "create_table", "table_definition"]
@@ -411,3 +413,18 @@ class DynamoDBStore(TrialStore):
     def take_task_token(self, job_id: str) -> str | None:
         old = self._call("delete_item", Key=key(job_id, TOKEN_SK), ReturnValues="ALL_OLD").get("Attributes")
         return None if old is None else old["token"]["S"]
+
+    def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:
+        item = {**items.schedule_key(name), "spec": s(json.dumps(dict(spec)))}  # no TTL: it lives with its schedule
+        if owner is not None:
+            item["owner"] = s(owner)
+        self._call("put_item", Item=item)
+
+    def get_schedule_spec(self, name: str) -> ScheduleSpec | None:
+        found = self._call("get_item", Key=items.schedule_key(name), ConsistentRead=True).get("Item")
+        if found is None:
+            return None
+        return ScheduleSpec(owner=found.get("owner", {}).get("S"), spec=json.loads(found["spec"]["S"]))
+
+    def delete_schedule_spec(self, name: str) -> None:
+        self._call("delete_item", Key=items.schedule_key(name))

@@ -89,6 +89,11 @@ def key(job_id: str, sk: str) -> Item:
     return {PK: {"S": job_pk(job_id)}, SK: {"S": sk}}
 
 
+def schedule_key(name: str) -> Item:
+    """The key of a recurring schedule's spec (``name``: Scheduler's, unique per owner)."""
+    return {PK: {"S": f"SCHEDULE#{name}"}, SK: {"S": "SPEC"}}
+
+
 def unfinished_key(job_id: str) -> Item:
     """The key of the job's marker in the unfinished-jobs partition."""
     return {PK: {"S": UNFINISHED_PARTITION}, SK: {"S": job_id}}

@@ -20,18 +20,19 @@ and a job's list of trials is read again only once something was committed since
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
 from hyperstep.spec import STORED
-from hyperstep.stores.base import TrialStore, counter_changes
+from hyperstep.stores.base import ScheduleSpec, TrialStore, counter_changes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at REAL NOT NULL, body TEXT NOT NULL);
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS trials (
     job_id TEXT NOT NULL, id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (job_id, id));
 CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schedule_specs (name TEXT PRIMARY KEY, owner TEXT, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
 """
 
@@ -289,3 +291,19 @@ class SQLiteStore(TrialStore):
                 return None
             conn.execute("DELETE FROM tokens WHERE job_id = ?", (job_id,))
             return row[0]
+
+    def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO schedule_specs (name, owner, body) VALUES (?, ?, ?)",
+                (name, owner, json.dumps(dict(spec))),
+            )
+
+    def get_schedule_spec(self, name: str) -> ScheduleSpec | None:
+        with self._lock:
+            row = self._conn.execute("SELECT owner, body FROM schedule_specs WHERE name = ?", (name,)).fetchone()
+        return None if row is None else ScheduleSpec(owner=row[0], spec=json.loads(row[1]))
+
+    def delete_schedule_spec(self, name: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM schedule_specs WHERE name = ?", (name,))
