@@ -74,7 +74,8 @@ from hyperstep.recurring import (
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec, field_and_reason
-from hyperstep.wiring import aws_service_factory, schedules_factory
+from hyperstep.throttling import CallerThrottle, retry_after
+from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
 
 logger = Logger()
 tracer = Tracer()
@@ -83,6 +84,7 @@ to_json = partial(json.dumps, separators=(",", ":"), allow_nan=False, cls=Encode
 app = APIGatewayRestResolver(enable_validation=True, serializer=to_json, json_body_deserializer=strict_json)
 service = aws_service_factory(os.environ)
 schedules = schedules_factory(os.environ)
+throttle = throttle_factory(os.environ)
 guardrails = Guardrails.from_env(os.environ)
 Schedules = Callable[[], RecurringSchedules]
 
@@ -180,11 +182,12 @@ REASONS = {
     413: f"The request body is over {MAX_BODY_BYTES:,} bytes",
     415: "The request body is not JSON",
     422: "Invalid request: the field at fault and the reason",
+    429: "Too many requests from this caller (its own rate, ApiCallerRate): wait Retry-After seconds",
     501: "Recurring tuning is not configured in this deployment",
 }
-EVERY_ROUTE = (403, 413, 415, 422)
-"""Refusals any route can answer: the identity and the body are checked before routing,
-and every route validates its parameters."""
+EVERY_ROUTE = (403, 413, 415, 422, 429)
+"""Refusals any route can answer: the identity, the caller's rate and the body are checked
+before routing, and every route validates its parameters."""
 
 
 def _docs(model: type[BaseModel], description: str, *errors: int) -> dict[int, dict[str, Any]]:
@@ -441,6 +444,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         schedules=schedules,
         idempotency_table=os.environ.get("HYPERSTEP_TABLE", ""),
         admins=ADMINS,
+        throttle=throttle(),
     )
 
 
@@ -456,10 +460,12 @@ def handle_api(
     schedules: Schedules,
     idempotency_table: str,
     admins: frozenset[str] = frozenset(),
+    throttle: CallerThrottle | None = None,
 ) -> dict:
     """Every request gets a JSON answer: what its route says, a refusal, or a 500.
 
-    A request without an IAM identity is refused (403) first. The routes run with
+    A request without an IAM identity is refused (403) first; then one over its caller's
+    rate (``throttle``, ``hyperstep.throttling``) with 429 and ``Retry-After``. The routes run with
     ``service``; ``schedules()`` gives the recurring-schedule adapter (asked for only by the
     routes that need it); an ``Idempotency-Key`` keeps its records in ``idempotency_table``;
     ``admins`` (owners, ``hyperstep.owners.admin_set``) see and stop every job.
@@ -468,6 +474,10 @@ def handle_api(
         owner = owner_of((event.get("requestContext") or {}).get("identity"))
         if owner is None:
             return _proxy_response(403, Problem(field="identity", reason=REFUSED_WITHOUT_IDENTITY).model_dump())
+        wait = None if throttle is None else _throttled(throttle, owner)
+        if wait is not None:
+            refused = Problem(reason=f"too many requests from this caller: retry in {retry_after(wait)} s").model_dump()
+            return _proxy_response(429, refused, {"Retry-After": retry_after(wait)})
         IDEMPOTENCY.register_lambda_context(context)
         body = readable_body(event)
         caller = Caller(owner=owner, admin=owner in admins)
@@ -480,6 +490,16 @@ def handle_api(
         return _proxy_response(500, server_error(context))
 
 
+def _throttled(throttle: CallerThrottle, owner: str) -> float | None:
+    """Seconds ``owner`` must wait, or None to go on; a throttle that fails lets the request
+    through (the limit must not take the API down) and is logged."""
+    try:
+        return throttle.take(owner)
+    except Exception:
+        logger.exception("caller throttle unavailable: request let through")
+        return None
+
+
 REFUSED_WITHOUT_IDENTITY = "the request must be signed by an IAM principal (AWS Signature Version 4)"
 
 
@@ -488,13 +508,16 @@ def server_error(context: Any) -> dict[str, Any]:
     return ServerError(reason="internal error", request_id=getattr(context, "aws_request_id", None)).model_dump()
 
 
-def _proxy_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+def _proxy_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
     """An API Gateway proxy response built without the resolver (shaped as Powertools' own)."""
     return {
         "statusCode": status,
         "body": to_json(body),
         "isBase64Encoded": False,
-        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "multiValueHeaders": {
+            "Content-Type": [content_types.APPLICATION_JSON],
+            **{name: [value] for name, value in (headers or {}).items()},
+        },
     }
 
 
@@ -511,7 +534,9 @@ def openapi_document() -> str:
         "identity is refused (403). Each caller sees and stops only its own jobs and schedules (a role's sessions "
         "count as the role); another's job answers 404. "
         f"Request bodies: at most {MAX_BODY_BYTES:,} bytes of UTF-8 JSON (413 beyond), nested at most "
-        f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond).",
+        f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond). "
+        "Each caller (a role's sessions together) has its own request rate, set at deploy time: beyond it, "
+        "429 with Retry-After (seconds).",
     )
 
 

@@ -11,7 +11,9 @@ pass it here as a plain ``Mapping``. The variables, as ``template.yaml`` sets th
 - ``HYPERSTEP_SECRETS_PREFIX``: the only SSM parameters and secrets a trial's secret references
   may name (``hyperstep.secrets``; unset: not checked here, Launch's IAM role decides);
 - ``HYPERSTEP_START_FUNCTION_ARN``, ``HYPERSTEP_SCHEDULER_ROLE_ARN``,
-  ``HYPERSTEP_SCHEDULE_GROUP`` (default ``hyperstep``): recurring tuning (the API only).
+  ``HYPERSTEP_SCHEDULE_GROUP`` (default ``hyperstep``): recurring tuning (the API only);
+- ``HYPERSTEP_CALLER_RATE``, ``HYPERSTEP_CALLER_BURST``: each caller's request rate (per
+  second) and burst (``hyperstep.throttling``; the API only; unset: no limit per caller).
 
 A laptop's wiring is ``hyperstep.local.runtime``; moto's is ``tests/integration/moto_harness.py``.
 """
@@ -23,6 +25,7 @@ from functools import cache
 
 from hyperstep.recurring import DEFAULT_GROUP, RecurringSchedules, SchedulingUnavailable
 from hyperstep.service import TuningService
+from hyperstep.throttling import CallerThrottle
 
 
 def aws_service_factory(env: Mapping[str, str]) -> Callable[[], TuningService]:
@@ -80,3 +83,22 @@ def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules
         return RecurringSchedules(boto3.client("scheduler"), group, function_arn, role_arn)
 
     return cache(build)  # one client per warm Lambda; a refusal (not cached) is raised each time
+
+
+def throttle_factory(env: Mapping[str, str]) -> Callable[[], CallerThrottle | None]:
+    """A function returning the API's per-caller throttle (``hyperstep.throttling``), built
+    on first use and kept; None when ``HYPERSTEP_CALLER_RATE`` is unset (no limit per caller)."""
+    settings = dict(env)
+
+    def build() -> CallerThrottle | None:
+        rate = settings.get("HYPERSTEP_CALLER_RATE")
+        if not rate:
+            return None
+        import boto3
+
+        from hyperstep.throttling import DynamoDBThrottle, Limit
+
+        limit = Limit(rate=float(rate), burst=float(settings.get("HYPERSTEP_CALLER_BURST", rate)))
+        return DynamoDBThrottle(boto3.client("dynamodb"), settings["HYPERSTEP_TABLE"], limit)
+
+    return cache(build)
