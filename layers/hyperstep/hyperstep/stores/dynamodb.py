@@ -17,6 +17,7 @@ trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial
 task token      ``JOB#<job_id>``      ``TOKEN``       token
 unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
 schedule spec   ``SCHEDULE#<name>``   ``SPEC``        spec (JSON), owner; no TTL
+caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperstep.throttling``)
 ==============  ====================  ==============  =====================================
 
 - GSI ``gsi1`` (gsi1pk S hash, gsi1sk S range, projection ALL) lists jobs newest first.
