@@ -60,7 +60,8 @@ from hyperstep.local.runtime import substitutions  # noqa: E402
 from hyperstep.recurring import RecurringSchedules  # noqa: E402
 from hyperstep.service import TuningService  # noqa: E402
 from hyperstep.stores.dynamodb import create_table  # noqa: E402
-from hyperstep.wiring import build_aws_service, schedules_factory  # noqa: E402
+from hyperstep.throttling import CallerThrottle  # noqa: E402
+from hyperstep.wiring import build_aws_service, schedules_factory, throttle_factory  # noqa: E402
 from hyperstep_functions.api.app import handle_api  # noqa: E402
 from tests.lambda_context import LambdaContext  # noqa: E402
 
@@ -185,6 +186,9 @@ class MotoStack:
         """The functions' settings (``hyperstep.wiring``); no recurring tuning: see ``schedules``."""
         self.schedules: Callable[[], RecurringSchedules] = schedules_factory(self.environment)
         """The API's Scheduler adapter (unavailable; a test may stand in the template's)."""
+        self.throttle: Callable[[], CallerThrottle | None] = throttle_factory(self.environment)
+        """The API's per-caller throttle (none: the stack's ``environment`` sets no
+        ``HYPERSTEP_CALLER_RATE``; a test may stand in the template's)."""
         self.reaper_grace_seconds = REAPER_GRACE_SECONDS
         """The reaper function's grace (``HYPERSTEP_REAPER_GRACE_SECONDS``; a test may change it)."""
         self._services: dict[str, TuningService] = {}
@@ -207,7 +211,9 @@ class MotoStack:
         """What function ``handler`` does with ``event``: its plain handler, this stack's wiring."""
         service = self.function_service(handler)
         if handler == "api":
-            return handle_api(service, event, context, schedules=self.schedules, idempotency_table=TABLE)
+            return handle_api(
+                service, event, context, schedules=self.schedules, idempotency_table=TABLE, throttle=self.throttle()
+            )
         if handler == "reaper":
             return handle_reaper(service, event, grace_seconds=self.reaper_grace_seconds)
         if handler == "start":

@@ -58,7 +58,7 @@ from hyperstep.backends.naming import ENV_TRIAL_ID
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import HANDOFF_EVENTS, TuningService
 from hyperstep.spec import parse_spec
-from hyperstep.wiring import schedules_factory
+from hyperstep.wiring import schedules_factory, throttle_factory
 from tests.integration.iam_policy import (
     Arns,
     Call,
@@ -494,6 +494,10 @@ def verdicts() -> list[Verdict]:
         assert stack.state_machine_arn == function_environment("suggest")["HYPERSTEP_STATE_MACHINE_ARN"]
         create_batch_environment()
         stack.environment["HYPERSTEP_SECRETS_PREFIX"] = function_environment("launch")["HYPERSTEP_SECRETS_PREFIX"]
+        api_environment = function_environment("api")
+        for variable in ("HYPERSTEP_CALLER_RATE", "HYPERSTEP_CALLER_BURST"):  # the API's throttle per caller
+            stack.environment[variable] = api_environment[variable]
+        stack.throttle = throttle_factory(stack.environment)
         stack.session.client("scheduler").create_schedule_group(Name=DEPLOYED.physical_name("ScheduleGroup", document))
         api_schedules = schedules_factory(function_environment("api"))
         with (
@@ -524,7 +528,8 @@ NEEDED = {
     ("api", "iam:PassRole"),
     ("api", "sagemaker:StopTrainingJob"),
     ("api", "batch:TerminateJob"),
-    ("api", "dynamodb:PutItem"),  # the idempotency record
+    ("api", "dynamodb:PutItem"),  # the idempotency record, the caller's token bucket
+    ("api", "dynamodb:GetItem"),
     ("start", "states:StartExecution"),
     ("suggest", "states:StartExecution"),
     ("suggest", "dynamodb:Query"),
@@ -560,6 +565,7 @@ def test_the_scenarios_exercise_every_permission_the_functions_need(verdicts: li
     # Powertools' idempotency layer calls DynamoDB from a session of its own: recorded too.
     keys = [v.call.params.get("Item", {}).get("pk", {}).get("S", "") for v in verdicts if v.call.function == "api"]
     assert any(key.startswith("idempotency#submit") for key in keys)
+    assert any(key.startswith("THROTTLE#") for key in keys)
 
 
 # --- the evaluator itself: it must deny what AWS denies --------------------------------------
