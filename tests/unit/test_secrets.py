@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from hyperstep.aws import AwsSecrets
@@ -246,6 +247,25 @@ def test_a_platform_message_echoing_a_value_is_scrubbed() -> None:
         scrubbed(message, {"DB_PASSWORD": PASSWORD, "MODE": "on"})
         == "Value '***' at 'environment' failed to satisfy constraint"
     )
+
+
+def test_a_refusal_echoing_a_resolved_value_fails_the_trial_without_it(aws: Callable[[str], Any]) -> None:
+    """SageMaker's validation messages quote the values they refuse: the trial's error keeps
+    the message, with every value of the spec's environment (resolved or plain) hidden."""
+
+    class Refusing:
+        meta = type("Meta", (), {"region_name": REGION})()
+
+        def create_training_job(self, **request: Any) -> None:
+            value, name = request["Environment"]["DB_PASSWORD"], request["TrainingJobName"]
+            quoted = f"Value '{value}' at 'environment' failed; name {name}"
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": quoted}}, "CreateTrainingJob")
+
+    service, job, trial_id = launched_job(one_trial(with_environment(sagemaker_spec(), REFERENCES)))
+    service.backends = {"sagemaker": SageMakerBackend(Refusing(), secrets=AwsSecrets(aws, "hyperstep/"))}
+    assert service.launch(LaunchRequest(job_id=job.id, trial_id=trial_id))["state"] == "failed"
+    error = service.store.get_trial(job.id, trial_id).error or ""
+    assert PASSWORD not in error and "Value '***' at 'environment'" in error and f"hs-{job.id}-{trial_id}-1" in error
 
 
 def test_without_a_resolver_a_reference_fails_the_launch() -> None:

@@ -141,3 +141,9 @@ def scrubbed(text: str, values: Mapping[str, str]) -> str:
         if len(value) > 3:
             text = text.replace(value, "***")
     return text
+
+
+def user_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """A launch request's environment without hyperstep's own ``HYPERSTEP_*`` variables (ids,
+    hyperparameters: no secrets, and worth keeping in an error message): what ``scrubbed`` hides."""
+    return {name: value for name, value in env.items() if not name.startswith("HYPERSTEP_")}

@@ -44,7 +44,7 @@ from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.backends.naming import script_arguments, trial_environment, trial_job_name, trial_tags
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialResult
-from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed
+from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
 
 NO_SECRETS = NoSecrets()
 BATCH_NAME_MAX = 128
@@ -153,7 +153,8 @@ class BatchBackend(TrialBackend):
             if existing is not None:
                 return existing
             request = build_request(job, trial, name, self.event_bus, self.secrets)
-            secret_values = {e["name"]: e["value"] for e in request["containerOverrides"]["environment"]}
+            overrides = request["containerOverrides"]["environment"]
+            secret_values = user_variables({e["name"]: e["value"] for e in overrides})
             return self.client.submit_job(**request)["jobId"]
         except ClientError as exc:
             err = exc.response.get("Error", {})

@@ -38,7 +38,7 @@ from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYP
 from hyperstep.backends.sagemaker.events import sagemaker_result
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialResult
-from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed
+from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
 
 SAGEMAKER_NAME_MAX = 63
 """CreateTrainingJob ``TrainingJobName``: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
@@ -194,7 +194,7 @@ class SageMakerBackend(TrialBackend):
             if code == "ResourceInUse" or (code == "ValidationException" and "already exists" in message):
                 return name
             if code in _NOT_RETRYABLE:  # a validation message may echo a value: secret values are scrubbed
-                reason = scrubbed(message, request["Environment"])
+                reason = scrubbed(message, user_variables(request["Environment"]))
                 raise LaunchError(f"SageMaker rejected training job {name}: {code}: {reason}") from None
             raise
         return name
