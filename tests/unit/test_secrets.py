@@ -332,3 +332,12 @@ def test_a_local_reference_without_its_variable_is_an_error_at_validate(
     assert "trial.env.DB_PASSWORD: 'ssm:/hyperstep/db-password' cannot be resolved here" in capsys.readouterr().err
     monkeypatch.setenv("HYPERSTEP_SECRET_SSM_HYPERSTEP_DB_PASSWORD", PASSWORD)
     assert main(["validate", str(path)]) == 0
+
+
+def test_x_ray_records_no_parameter_of_the_calls_that_carry_secret_values() -> None:
+    """The Tracer patches botocore; the X-Ray SDK records request and response parameters
+    only for the services its whitelist names: none of those Launch sends or reads values with."""
+    from importlib.resources import files
+
+    whitelist = json.loads((files("aws_xray_sdk.ext") / "resources" / "aws_para_whitelist.json").read_text())
+    assert not {"ssm", "secretsmanager", "sagemaker", "batch"} & set(whitelist["services"])
