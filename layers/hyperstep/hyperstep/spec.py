@@ -23,7 +23,7 @@ from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import SpecError
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.space import Parameter, SearchSpace, unique_names
-from hyperstep.spec_base import SpecModel
+from hyperstep.spec_base import SpecModel, TrialBlockBase
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -69,6 +69,9 @@ class Budget(SpecModel):
     max_failed_trials: int | None = Field(default=None, ge=0)
     target: float | None = None
     """Stop as soon as a trial reaches this objective value (or better)."""
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    """Dollars the job's trials may cost in all (``hyperstep.pricing``): no trial starts that
+    what is left cannot cover at the running average cost of a trial."""
 
 
 class EarlyStopping(SpecModel):
@@ -149,7 +152,23 @@ class JobSpec(SpecModel):
             raise ValueError("budget.max_trials is required to run trials")
         self.trial.check_objective(self.objective.metric)
         self.trial.check_hyperparameters(self.parameters)
+        if self.budget.max_cost_usd is not None:
+            self.trial.check_priced()
+            self._covers_one_trial(self.budget.max_cost_usd, self.trial)
         return self
+
+    @staticmethod
+    def _covers_one_trial(limit: float, block: TrialBlockBase) -> None:
+        """Refuse a dollar budget below what one trial may cost (its rate at list price x
+        ``timeout_seconds``): before any trial is priced, that is what a trial is taken to
+        cost, and such a job would never start one."""
+        rate = block.rate(None, None)
+        most = None if rate is None else rate.cost(block.timeout_seconds)
+        if most is not None and most > limit:
+            raise ValueError(
+                f"budget.max_cost_usd: ${limit:g} does not cover one trial at its most (${most:.4g}: "
+                f"{rate.basis} for trial.timeout_seconds {block.timeout_seconds}); raise it or lower the timeout"
+            )
 
     @property
     def space(self) -> SearchSpace:

@@ -34,7 +34,7 @@ from hyperstep.backends.local.tail import LogTail
 from hyperstep.backends.logs import parse_metrics
 from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
-from hyperstep.messages import TrialMetric, TrialResult
+from hyperstep.messages import TrialMetric, TrialResult, Usage
 
 TAIL_SECONDS = 0.1
 """How often a running trial's log is read for new metric lines."""
@@ -122,7 +122,9 @@ class LocalProcessBackend(TrialBackend):
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
+        began = time.monotonic()
         code = self._wait(job, trial, proc, block.timeout_seconds)
+        usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
             stopped = key in self._stopping
         try:
@@ -130,6 +132,7 @@ class LocalProcessBackend(TrialBackend):
         except Exception as exc:  # without a result the trial would stay running forever
             error = f"cannot read the trial's result: {type(exc).__name__}: {exc}"
             result = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error=error)
+        result = result.model_copy(update={"usage": usage})
         with self._lock:  # one step: ``describe`` sees the process running or its result, never neither
             self._results[key] = result
             self._procs.pop(key, None)
