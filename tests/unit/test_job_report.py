@@ -24,7 +24,15 @@ from tests.conftest import spec_document
 from tests.unit.test_api import call, sagemaker_spec, service  # noqa: F401  (the fixture)
 from tests.unit.test_remote import Stub, stub  # noqa: F401  (the fixture)
 
-PLOTS = ["best_vs_trials", "best_vs_time", "parallel_coordinates", "slices", "importance", "learning_curves"]
+PLOTS = [
+    "best_vs_trials",
+    "best_vs_time",
+    "best_vs_cost",
+    "parallel_coordinates",
+    "slices",
+    "importance",
+    "learning_curves",
+]
 
 
 def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) -> ReportData:
@@ -34,7 +42,12 @@ def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) 
     trials, start = [], 1_000.0
     for number in range(1, n + failed + 1):
         params = {"x": float(rng.uniform(-1, 1)), "n": int(rng.integers(1, 5)), "kind": str(rng.choice(["a", "b"]))}
-        times = {"created_at": start, "started_at": start + 1, "ended_at": start + 5 + number}
+        times = {
+            "created_at": start,
+            "started_at": start + 1,
+            "ended_at": start + 5 + number,
+            "cost_usd": 0.001 * number,
+        }
         if number > n:
             trials.append(
                 Trial(
@@ -73,6 +86,7 @@ def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) 
         failed=failed,
         best_trial_id=best and best.id,
         best_value=best and best.value,
+        cost_usd=sum(t.cost_usd or 0.0 for t in trials),
     )
     series = {t.id: [t.value + 1.0, t.value + 0.5, t.value] for t in trials if t.value is not None} if curves else {}
     return ReportData(job, trials, series)  # type: ignore[arg-type]
@@ -141,6 +155,8 @@ def test_the_trial_table_shows_states_failure_reasons_durations_and_every_metric
     assert "exit code 1: Traceback &lt;22&gt;" in table  # escaped, in full
     assert "<th>acc</th>" in table and "<th>seconds</th>" in table
     assert "<td>6.0</td>" in table  # t0002: started at 1001, ended at 1007
+    assert "<th>cost $</th>" in table and "<td>0.002</td>" in table  # t0002's cost
+    assert "<dt>cost</dt><dd>$0.253</dd>" in html  # 0.001 x (1 + ... + 22)
 
 
 def test_a_job_without_results_says_what_is_missing_instead_of_drawing(tmp_path: Path) -> None:
@@ -188,9 +204,10 @@ def test_cli_reports_a_local_job(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["--store", str(store_path), "report", job.id, "--out", str(out), "--runs", str(tmp_path)]) == 0
     assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
     html = (out / "report.html").read_text()
-    assert html.count("<figure") == 5  # no learning curves: nothing printed twice
+    assert html.count("<figure") == 5  # no learning curves: nothing printed twice; no cost: no cost_per_hour
     assert "no loss reported" in html
-    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{k}.png" for k in PLOTS[:5])
+    drawn = [k for k in PLOTS if k not in ("best_vs_cost", "learning_curves")]
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{k}.png" for k in drawn)
 
 
 def test_cli_report_of_an_unknown_job_or_store_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
