@@ -33,7 +33,15 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PLOTS = {"best_vs_trials", "best_vs_time", "best_vs_cost", "parallel_coordinates", "slices", "importance", "learning_curves"}
+PLOTS = {
+    "best_vs_trials",
+    "best_vs_time",
+    "best_vs_cost",
+    "parallel_coordinates",
+    "slices",
+    "importance",
+    "learning_curves",
+}
 TRAIN = textwrap.dedent(
     """
     import argparse

@@ -237,6 +237,8 @@ def progress_printer() -> Any:
 
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
+    if summary.get("cost_usd") or summary.get("max_cost_usd") is not None:
+        print(views.cost_text(summary["cost_usd"], summary.get("max_cost_usd")))
     if summary["best_value"] is None:
         print("no trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
         return
