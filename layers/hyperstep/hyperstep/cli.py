@@ -25,6 +25,7 @@ from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
+from hyperstep.metric_regex import regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.spec import JobSpec, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -69,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
     top.add_argument(
         "--store",
-        default=os.environ.get("HYPERSTEP_STORE", DEFAULT_STORE),
+        default=default_store(),
         help=f"SQLite file of the local store (default: $HYPERSTEP_STORE or {DEFAULT_STORE})",
     )
     sub = top.add_subparsers(required=True, metavar="COMMAND")
@@ -130,7 +131,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-trials", type=int, metavar="N", help="trial budget instead of MaxNumberOfTrainingJobs")
     p.set_defaults(command=cmd_import_amt)
+    for command in sub.choices.values():  # --store before or after the command: the same store
+        command.add_argument("--store", default=argparse.SUPPRESS, help="SQLite file of the local store")
     return top
+
+
+def default_store() -> str:
+    return os.environ.get("HYPERSTEP_STORE", DEFAULT_STORE)
+
+
+def store_flag(args: argparse.Namespace) -> str:
+    """`` --store PATH`` for a hint to print, when the store is not the one a bare command uses."""
+    return "" if args.store == default_store() else f" --store {shlex.quote(args.store)}"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -148,16 +160,43 @@ def prepare_spec(path: str) -> JobSpec:
     check that the program exists, so a job that cannot run is never created."""
     spec = load_spec(path)
     block = spec.trial
+    for warning in spec_warnings(spec):
+        print(f"hyperstep: warning: {warning}", file=sys.stderr)
     if isinstance(block, LocalTrial):
         base = Path(path).resolve().parent
         workdir = (base / block.workdir).resolve() if block.workdir else base
         if not workdir.is_dir():
             raise SpecError(f"trial.workdir: {workdir} is not a directory")
         check_program(block.command[0], workdir, {**os.environ, **block.env}.get("PATH"))
+        check_script(block.command, workdir)
         spec = spec.model_copy(update={"trial": block.model_copy(update={"workdir": str(workdir)})})
     elif block is None:
         raise SpecError("trial: a trial block is needed to run a job")
     return spec
+
+
+def spec_warnings(spec: JobSpec) -> list[str]:
+    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5."""
+    definitions = spec.trial.metric_definitions if spec.trial is not None else []
+    found = (regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions))
+    return [warning for warning in found if warning]
+
+
+SCRIPT_SUFFIXES = (".py", ".sh", ".r", ".R", ".jl", ".js", ".pl", ".rb")
+
+
+def check_script(command: list[str], workdir: Path) -> None:
+    """Refuse a command whose script does not exist (``python train.py`` without a
+    ``train.py``): the first argument that names a file by its suffix, before any ``-m`` or
+    ``-c`` (a module or code, not a file), is looked for from the working directory."""
+    for argument in command[1:]:
+        if argument in ("-m", "-c"):
+            return
+        if argument.startswith("-") or not argument.endswith(SCRIPT_SUFFIXES):
+            continue
+        if not (workdir / argument).is_file():
+            raise SpecError(f"trial.command: script {argument!r} not found in {workdir}")
+        return
 
 
 def check_program(program: str, workdir: Path, path: str | None) -> None:
@@ -209,9 +248,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print_summary(summary)
         if best is None:
-            print_first_failure(store, job, Path(args.out))
+            print_first_failure(store, job, Path(args.out), store_flag(args))
     if job.status is JobStatus.STOPPED:
-        print(f"stopped; carry on with: hyperstep run --resume {job.id}", file=sys.stderr)
+        print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
         return 130
     return 0 if job.status is JobStatus.COMPLETED else 1
 
@@ -256,7 +295,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         )
 
 
-def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:
+def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path, flag: str = "") -> None:
     """Why the first failed trial failed and where its log is: what to look at next."""
     failed = [t for t in store.list_trials(job.id) if t.state is TrialState.FAILED]
     if failed:
@@ -264,7 +303,7 @@ def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:
         print(f"  {first.id} failed: {first.error}")
         local = isinstance(job.spec.trial, LocalTrial)  # a simulated trial has no log
         log = f"its log: {runs_dir / job.id / first.id / 'train.log'}; " if local else ""
-        print(f"  {log}every trial: hyperstep trials {job.id}")
+        print(f"  {log}every trial: hyperstep trials {job.id}{flag}")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

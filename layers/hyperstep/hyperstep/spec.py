@@ -145,6 +145,20 @@ class JobSpec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def _strategy_fits_the_space(self, info: ValidationInfo) -> JobSpec:
+        """The strategy's options on this space (a grid too large to list): refused now,
+        as ``strategy.options``, not at the job's first Suggest."""
+        if info.context == STORED:
+            return self
+        from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
+
+        try:
+            make_strategy(self.strategy.name, self.strategy.options).check_space(self.space)
+        except ValueError as exc:
+            raise ValueError(f"strategy.options.{exc}") from None
+        return self
+
+    @model_validator(mode="after")
     def _objective_is_measured(self) -> JobSpec:
         if self.trial is None:
             return self

@@ -31,7 +31,7 @@ from pathlib import Path
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.local.tail import LogTail
-from hyperstep.backends.logs import parse_metrics
+from hyperstep.backends.logs import parse_metrics, unreadable_values
 from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
@@ -180,6 +180,14 @@ class LocalProcessBackend(TrialBackend):
         if code != 0:
             last = next((line for line in reversed(log.splitlines()) if line.strip()), "")
             return TrialResult(**base, state="failed", error=f"exit code {code}: {last[-300:]}")
+        objective = job.spec.objective.metric
+        if objective not in metrics:
+            captured = unreadable_values(log, [d for d in block.metric_definitions if d.name == objective])
+            if objective in captured:
+                error = (
+                    f"objective metric {objective!r}: its regex matched {captured[objective]!r}, which is not a number"
+                )
+                return TrialResult(**base, state="failed", error=error)
         return TrialResult(**base, state="completed")
 
     def stop(self, job: JobView, trial: TrialView) -> None:
