@@ -70,3 +70,19 @@ def test_trials_csv_has_every_metric_full_precision_times_duration_and_cost(
         assert float(row["seconds"]) == pytest.approx(trial.ended_at - trial.started_at)
         assert float(row["cost_usd"]) == trial.cost_usd and float(row["billable_seconds"]) > 0
     assert list(rows[0])[:6] == ["trial", "state", "loss", "x", "n", "kind"]
+
+
+def test_a_simulated_job_stops_at_its_dollar_budget_on_the_virtual_clock(tmp_path: Path) -> None:
+    """The example's 300 simulated trials at $1 a virtual hour, 20 in parallel, with $20 to spend."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "simulated"
+    document = yaml.safe_load((example / "spec.yaml").read_text())
+    document["budget"]["max_cost_usd"] = 20
+    document["trial"].update(cost_per_hour=1.0, path=str(example))
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(document))
+    store = str(tmp_path / "s.db")
+    assert main(["run", str(tmp_path / "spec.yaml"), "--store", store, "--out", str(tmp_path / "runs")]) == 0
+    [job] = SQLiteStore(store).list_jobs()
+    trials = SQLiteStore(store).list_trials(job.id)
+    assert 10 < len(trials) < 300
+    assert all(t.cost_usd == pytest.approx((t.ended_at - t.started_at) / 3600) for t in trials if t.started_at)
+    assert 20 * 0.8 < job.cost_usd < 20 * 1.5  # stops near $20: at most the running trials' spread above it
