@@ -15,7 +15,7 @@ import pytest
 from hyperstep.cli import main
 from hyperstep.job_report import ReportData, analysis, from_store, write_report
 from hyperstep.job_report.data import job_from_detail, learning_curves
-from hyperstep.messages import SuggestRequest, TrialResult
+from hyperstep.messages import SuggestRequest, TrialResult, Usage
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -223,10 +223,13 @@ def test_cli_report_of_an_unknown_job_or_store_is_exit_2(tmp_path: Path, capsys:
 def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_path: Path) -> None:  # noqa: F811
     """The API's own answers (the real handler), served to the client as a deployment would."""
     job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 6, "max_parallel": 6}))[1]["job_id"]
+    hour = Usage(seconds=3600, instance_type="ml.m5.large", platform="sagemaker", region="us-east-1")
     for number, trial_id in enumerate(service.suggest(SuggestRequest(job_id=job_id)).trial_ids):
-        service.collect(TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number}))
+        ended = TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number}, usage=hour)
+        service.collect(ended)
     detail, trials = call("GET", f"/jobs/{job_id}")[1], call("GET", f"/jobs/{job_id}/trials")[1]
     assert job_from_detail(detail).best_trial_id == "t0001"
+    assert job_from_detail(detail).cost_usd == pytest.approx(6 * 0.115)
     stub.first_answers = [(200, detail)]
     stub.answer = (200, trials)
     assert main(["report", job_id, "--api", stub.url, "--out", str(tmp_path)]) == 0
@@ -235,8 +238,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
         ("GET", f"/v1/jobs/{job_id}/trials"),
     ]
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 4  # one parameter: no importance, no curves
-    assert "t0001: loss = 0" in html
+    assert html.count("<figure") == 5  # one parameter: no importance, no curves
+    assert "t0001: loss = 0" in html and "<dt>cost</dt><dd>$0.69</dd>" in html and 'id="best_vs_cost"' in html
 
 
 def test_from_store_reads_the_logs_of_a_local_run(tmp_path: Path) -> None:
