@@ -9,17 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hyperstep.backends.batch.events import batch_usage
 from hyperstep.backends.sagemaker.events import sagemaker_usage
+from hyperstep.cli import main
 from hyperstep.errors import SpecError
 from hyperstep.events import parse_event
 from hyperstep.messages import SuggestRequest, TrialResult, Usage
-from hyperstep.models import Charge, Job
+from hyperstep.models import Charge, Job, Trial, TrialState
 from hyperstep.pricing import budget, prices
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.views import progress_line
 from tests.conftest import spec_document
 from tests.unit.test_service import Clock, FakeBackend, FakeOrchestrator
 
@@ -262,3 +265,16 @@ def test_a_trial_without_usage_is_charged_from_the_backend_record_else_its_wall_
 def test_a_charge_is_never_negative() -> None:
     with pytest.raises(ValueError):
         Charge(cost_usd=-1.0)
+
+
+def test_the_progress_line_and_validate_show_the_dollar_budget(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = spec_document(trial=local_trial(), budget={"max_trials": 4, "max_parallel": 2, "max_cost_usd": 2})
+    job = Job(id="j", spec=parse_spec(document))
+    ended = Trial(job_id="j", id="t0001", number=1, params={}, state=TrialState.COMPLETED, value=1.0, cost_usd=0.25)
+    assert " · $0.25 of $2 · best " in progress_line(job, [ended])
+    assert "$" not in progress_line(Job(id="j", spec=parse_spec(spec_document())), [])
+    (workdir / "spec.yaml").write_text(yaml.safe_dump(document))
+    assert main(["validate", str(workdir / "spec.yaml")]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("4 trials, 2 in parallel, at most $2")

@@ -151,6 +151,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
         f"{spec.objective.goal} {spec.objective.metric}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+        + ("" if budget.max_cost_usd is None else f", at most ${budget.max_cost_usd:g}")
     )
     return 0
 

@@ -30,7 +30,10 @@ def progress_line(job: Job, trials: Sequence[Trial], width: int = 24) -> str:
         best = f"{job.spec.objective.metric}={fmt(job.best_value)} ({job.best_trial_id})"
     failed = sum(t.state is TrialState.FAILED for t in trials)
     failed_part = f" · {failed} failed" if failed else ""
-    return f"[{bar}] {done}/{total} done · {running} running{failed_part} · best {best}"
+    limit = job.spec.budget.max_cost_usd
+    spent = sum(t.cost_usd or 0.0 for t in trials)
+    cost_part = f" · ${spent:.4g}" + ("" if limit is None else f" of ${limit:g}") if spent or limit else ""
+    return f"[{bar}] {done}/{total} done · {running} running{failed_part}{cost_part} · best {best}"
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
