@@ -40,15 +40,18 @@ def sagemaker_end(job: Job, trial_id: str, name: str) -> dict[str, Any]:
     return event
 
 
-def billed(client: Any, seconds: int, training: int) -> None:
-    """Make moto's DescribeTrainingJob answer carry AWS's billing fields."""
+def billed(client: Any, seconds: int, training: int) -> list[str]:
+    """Make moto's DescribeTrainingJob answer carry AWS's billing fields; the calls, as they come."""
+    calls: list[str] = []
 
     def add(parsed: dict[str, Any], **_: Any) -> None:
+        calls.append(parsed["TrainingJobName"])
         parsed["BillableTimeInSeconds"] = seconds
         parsed["TrainingTimeInSeconds"] = training
         parsed["TrainingEndTime"] = parsed["TrainingStartTime"] + timedelta(seconds=training)
 
     client.meta.events.register("after-call.sagemaker.DescribeTrainingJob", add)
+    return calls
 
 
 @pytest.mark.usefixtures("aws_credentials")
@@ -60,7 +63,7 @@ def test_a_sagemaker_trial_is_priced_from_describe_training_job_when_its_end_eve
     block = {"use_spot": True, "max_wait_seconds": 7200} if spot else {}
     with mock_aws():
         client = boto3.client("sagemaker", region_name="us-west-2")
-        billed(client, seconds=900 if spot else 3600, training=3600)
+        calls = billed(client, seconds=900 if spot else 3600, training=3600)
         service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus")})
         spec = sagemaker_job(instance_count=2, **block).spec
         job = service.create_job(spec, job_id="mnist-3f2a9c1b7d4e")
@@ -70,6 +73,7 @@ def test_a_sagemaker_trial_is_priced_from_describe_training_job_when_its_end_eve
         parsed = parse_event(sagemaker_end(job, trial.id, name))
         assert parsed is not None and parsed.usage is None
         assert service.record(parsed)
+    assert calls == [name]  # one DescribeTrainingJob: the final metrics and the billable time
     done = service.store.get_trial(job.id, trial.id)
     seconds = 900 if spot else 3600
     assert done.state is TrialState.COMPLETED and done.billable_seconds == seconds

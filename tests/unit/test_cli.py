@@ -60,7 +60,7 @@ BAD_SPECS = {
     ),
     "dollar budget without a price": (
         spec_document(budget={"max_trials": 4, "max_cost_usd": 1}),
-        "budget.max_cost_usd needs each trial's price",
+        "budget.max_cost_usd: needs each trial's price",
     ),
 }
 

@@ -165,7 +165,7 @@ def test_the_sagemaker_event_carries_a_usage_only_with_billable_time() -> None:
 
 def test_a_dollar_budget_needs_a_price_for_the_trials() -> None:
     local = spec_document()["trial"]
-    with pytest.raises(SpecError, match=r"max_cost_usd needs each trial's price: set trial\.cost_per_hour"):
+    with pytest.raises(SpecError, match=r"max_cost_usd: needs each trial's price: set trial\.cost_per_hour"):
         block_of(local, max_cost_usd=5)
     block_of({**local, "cost_per_hour": 0.5}, max_cost_usd=5)
     with pytest.raises(SpecError, match="cost_per_hour"):

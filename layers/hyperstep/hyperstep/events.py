@@ -61,7 +61,7 @@ class EventBridgeEvent(BaseModel):
 
 
 def _in_region(parsed: TrialEvent | None, region: str) -> TrialEvent | None:
-    """A trial's usage is priced in the region its event came from."""
+    """A trial's usage is priced in the region its AWS event came from."""
     if isinstance(parsed, TrialResult) and parsed.usage is not None and parsed.usage.region is None:
         return parsed.model_copy(update={"usage": parsed.usage.model_copy(update={"region": region})})
     return parsed
@@ -74,7 +74,8 @@ def parse_event(event: dict[str, Any]) -> TrialEvent | None:
         kind = (envelope.source, envelope.detail_type)
         parse = _PARSERS.get(kind)
         if parse is not None:
-            return _in_region(parse(envelope.detail), envelope.region)
+            parsed = parse(envelope.detail)
+            return _in_region(parsed, envelope.region) if envelope.source.startswith("aws.") else parsed
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"

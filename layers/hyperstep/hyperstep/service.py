@@ -281,7 +281,8 @@ class TuningService:
             return self._end(job, trial, TrialState(result.state), metrics, result.error, usage)
         platform = dict(result.metrics)
         if job.spec.objective.metric not in platform:
-            platform = {**self._described_metrics(job, trial), **platform}
+            described, described_usage = self._described(job, trial)
+            platform, usage = {**described, **platform}, usage or described_usage
         return self._complete(job, trial, platform, usage)
 
     def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float], usage: Usage | None = None) -> bool:
@@ -359,13 +360,14 @@ class TuningService:
         except LaunchError:  # a job driven by ask/tell, or a backend not wired here
             return False
 
-    def _described_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+    def _described(self, job: Job, trial: Trial) -> tuple[dict[str, float], Usage | None]:
         """Final metrics the platform keeps, for an end event that carried none of the
-        objective (SageMaker's state-change event may omit ``FinalMetricDataList``)."""
+        objective (SageMaker's state-change event may omit ``FinalMetricDataList``), and
+        what the trial used, from the same read (``TrialBackend.final_record``)."""
         try:
-            return self.backend_for(job).final_metrics(job, trial)
+            return self.backend_for(job).final_record(job, trial)
         except LaunchError:
-            return {}
+            return {}, None
 
     def report_metrics(
         self,
@@ -392,7 +394,7 @@ class TuningService:
             return False
         if trial.awaiting_result_since is not None:
             if objective in trial.final_reports():
-                self._complete(job, trial, self._described_metrics(job, trial))
+                self._complete(job, trial, *self._described(job, trial))
         elif step is not None and not final and objective in reports:
             self.stop_early(job, trial)
         return True

@@ -75,7 +75,9 @@ class TrialBlockBase(SpecModel):
         """Refuse (ValueError) a block whose trials cannot be priced, for a job with a dollar
         budget; by default a block is priced when ``rate`` knows its price before any run."""
         if self.rate(None, None) is None:
-            raise ValueError("budget.max_cost_usd needs each trial's price: set trial.cost_per_hour (dollars per hour)")
+            raise ValueError(
+                "budget.max_cost_usd: needs each trial's price: set trial.cost_per_hour (dollars per hour)"
+            )
 
     def check_hyperparameters(self, parameters: list[Any]) -> None:
         """Refuse a search space no trial of this backend could take (raise ValueError);

@@ -107,6 +107,12 @@ class TrialBackend(ABC):
         carried none; {} when the platform keeps none (the default)."""
         return {}
 
+    def final_record(self, job: JobView, trial: TrialView) -> tuple[dict[str, float], Usage | None]:
+        """``final_metrics`` and what the trial used, from one read of the platform's record
+        where it keeps both (SageMaker: one ``DescribeTrainingJob``); by default
+        ``final_metrics`` and no usage (collect then asks ``usage`` when it prices the trial)."""
+        return self.final_metrics(job, trial), None
+
     def usage(self, job: JobView, trial: TrialView) -> Usage | None:
         """What an ended trial used, from the platform's record, for a result that carried
         none (``hyperstep.pricing`` prices it); None when the backend keeps no record (the

@@ -224,6 +224,11 @@ class SageMakerBackend(TrialBackend):
         found = self._described(job, trial)
         return None if found is None else self._usage(found)
 
+    def final_record(self, job: JobView, trial: TrialView) -> tuple[dict[str, float], Usage | None]:
+        """``FinalMetricDataList`` and the billable time, from one ``DescribeTrainingJob``."""
+        result = self.describe(job, trial)
+        return (result.metrics, result.usage) if result is not None else ({}, None)
+
     def final_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """``FinalMetricDataList`` of the completed training job; {} before it completes or if unknown."""
         result = self.describe(job, trial)
