@@ -123,3 +123,26 @@ def test_make_demo_uses_the_default_store_and_runs_folder() -> None:
     run = next(line for line in recipe.splitlines() if " run " in line)
     assert "--store" not in run and "--out" not in run, run
     load_spec(ROOT / "examples/svm-breast-cancer/spec.yaml")  # the demo's spec stays valid
+
+
+@pytest.mark.parametrize(
+    ("command", "refused"),
+    [
+        (["python", "missing.py"], True),
+        (["python3.12", "-u", "missing.py", "--lr", "0.1"], True),
+        (["/usr/bin/env", "missing.py"], False),  # not an interpreter hyperstep knows: its arguments are its own
+        (["python", "-m", "pkg.train", "missing.py"], False),  # a module, not a file
+        (["bash", "-c", "python missing.py"], False),
+        (["python", "train.py", "--config", "missing.py"], False),  # the script is the first file named
+        (["./train.py"], False),  # the program itself: check_program's part
+    ],
+)
+def test_the_script_of_an_interpreter_must_exist(workdir: Path, command: list[str], refused: bool) -> None:
+    from hyperstep.cli import check_script
+    from hyperstep.errors import SpecError
+
+    if refused:
+        with pytest.raises(SpecError, match=r"^trial\.command: script 'missing\.py' not found in "):
+            check_script(command, workdir)
+    else:
+        check_script(command, workdir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -184,12 +185,15 @@ def spec_warnings(spec: JobSpec) -> list[str]:
 
 
 SCRIPT_SUFFIXES = (".py", ".sh", ".r", ".R", ".jl", ".js", ".pl", ".rb")
+INTERPRETERS = re.compile(r"^(python[0-9.]*|bash|sh|zsh|Rscript|node|julia|perl|ruby)$")
 
 
 def check_script(command: list[str], workdir: Path) -> None:
-    """Refuse a command whose script does not exist (``python train.py`` without a
-    ``train.py``): the first argument that names a file by its suffix, before any ``-m`` or
-    ``-c`` (a module or code, not a file), is looked for from the working directory."""
+    """Refuse an interpreter's command whose script does not exist (``python train.py``
+    without a ``train.py``): the first argument that names a file by its suffix, before any
+    ``-m`` or ``-c`` (a module or code, not a file), is looked for from the working directory."""
+    if not INTERPRETERS.match(Path(command[0]).name):
+        return
     for argument in command[1:]:
         if argument in ("-m", "-c"):
             return
