@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from hyperstep.backends.logs import parse_metrics
-from hyperstep.cli import main, parser
+from hyperstep.cli import check_script, main, parser
+from hyperstep.errors import SpecError
 from hyperstep.metric_regex import NUMBER, SHORT_NUMBER, cuts_numbers_short, first_group, regex_warning
 from hyperstep.spec import load_spec
 from hyperstep.spec_base import MetricDefinition
@@ -138,9 +139,6 @@ def test_make_demo_uses_the_default_store_and_runs_folder() -> None:
     ],
 )
 def test_the_script_of_an_interpreter_must_exist(workdir: Path, command: list[str], refused: bool) -> None:
-    from hyperstep.cli import check_script
-    from hyperstep.errors import SpecError
-
     if refused:
         with pytest.raises(SpecError, match=r"^trial\.command: script 'missing\.py' not found in "):
             check_script(command, workdir)
