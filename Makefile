@@ -24,7 +24,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hyperstep validate examples/svm-breast-cancer/spec.yaml
-	$(BIN)/hyperstep --store .hyperstep/demo.db run examples/svm-breast-cancer/spec.yaml --out runs/demo
+	$(BIN)/hyperstep run examples/svm-breast-cancer/spec.yaml
 
 # The npm asl-validator checks statemachine/tuning.asl.json (cfn-lint does not read it).
 ASL_VALIDATOR := .tools/node_modules/.bin/asl-validator

@@ -141,6 +141,8 @@ class JobSummary(_Out):
     failed: int
     best_trial_id: str | None = None
     best_value: float | None = None
+    cost_usd: float = 0.0
+    """Dollars the job's ended trials cost (list prices: ``hyperstep.pricing``)."""
 
 
 class JobDetail(JobSummary):

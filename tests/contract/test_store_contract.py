@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, trial_id
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, trial_id
 from hyperstep.spec import STORED, JobSpec
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import Clock, full_spec, trials_of
@@ -307,6 +307,25 @@ def test_finish_records_once_and_a_repeat_changes_nothing(store: TrialStore, mak
     assert not store.finish_trial(job.id, trial_id(1), TrialState.STOPPED)
     assert store.get_trial(job.id, trial_id(1)) == trial
     assert store.get_job(job.id) == after
+
+
+@pytest.mark.parametrize("state", [TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED])
+def test_finish_keeps_the_charge_and_adds_it_to_the_job_whatever_the_end(
+    store: TrialStore, make_job: MakeJob, state: TrialState
+) -> None:
+    """A stopped or failed trial cost money too: every end adds its cost to the job's total,
+    once (a repeated end adds nothing)."""
+    job = make_job()
+    store.reserve_trials(job.id, 2, None)
+    store.put_trials(trials_of(job, [1, 2]))
+    first = Charge(cost_usd=0.125, billable_seconds=1957.0, cost_basis="1 x ml.m5.xlarge at $0.23/h")
+    assert store.finish_trial(job.id, trial_id(1), state, 0.5, charge=first)
+    assert store.finish_trial(job.id, trial_id(2), TrialState.COMPLETED, 0.25, charge=Charge(cost_usd=1e-05))
+    assert not store.finish_trial(job.id, trial_id(1), TrialState.FAILED, charge=Charge(cost_usd=9.0))
+    trial = store.get_trial(job.id, trial_id(1))
+    assert (trial.cost_usd, trial.billable_seconds, trial.cost_basis) == (0.125, 1957.0, first.cost_basis)
+    assert store.get_trial(job.id, trial_id(2)).billable_seconds is None
+    assert store.get_job(job.id).cost_usd == pytest.approx(0.12501)
 
 
 @pytest.mark.parametrize(

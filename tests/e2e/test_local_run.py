@@ -125,8 +125,10 @@ def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
     trials = store.list_trials(job.id)
     assert trials and not any(t.state.active for t in trials)
     assert any(t.state is TrialState.STOPPED for t in trials)
-    resumed = subprocess.run([*command, "run", "--resume", job.id, "--json", "--out", str(workdir / "runs")],
-                             capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    hint = err.split("carry on with: ")[1].split()
+    assert hint == ["hyperstep", "run", "--resume", job.id, "--store", str(store_path)]  # runs as printed
+    again = [sys.executable, "-m", "hyperstep.cli", *hint[1:], "--json", "--out", str(workdir / "runs")]
+    resumed = subprocess.run(again, capture_output=True, text=True, timeout=120, env=env)
     assert resumed.returncode == 0, resumed.stderr
     job = store.get_job(job.id)
     assert job.status is JobStatus.COMPLETED and job.completed == 6 and job.budget_used == 6

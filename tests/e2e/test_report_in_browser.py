@@ -33,7 +33,15 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PLOTS = {"best_vs_trials", "best_vs_time", "parallel_coordinates", "slices", "importance", "learning_curves"}
+PLOTS = {
+    "best_vs_trials",
+    "best_vs_time",
+    "best_vs_cost",
+    "parallel_coordinates",
+    "slices",
+    "importance",
+    "learning_curves",
+}
 TRAIN = textwrap.dedent(
     """
     import argparse
@@ -78,7 +86,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("job")
     (folder / "train.py").write_text(TRAIN)
     spec = folder / "spec.yaml"
-    spec.write_text(yaml.safe_dump(spec_document(budget={"max_trials": 12, "max_parallel": 3})))
+    trial = {**spec_document()["trial"], "cost_per_hour": 3.6}
+    spec.write_text(yaml.safe_dump(spec_document(budget={"max_trials": 12, "max_parallel": 3}, trial=trial)))
     store = folder / "store.db"
     assert main(["--store", str(store), "run", str(spec), "--out", str(folder / "runs")]) == 0
     [job] = SQLiteStore(str(store)).list_jobs()

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
-from hyperstep.messages import SuggestRequest, TrialResult
+from hyperstep.messages import SuggestRequest, TrialResult, Usage
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.owners import owner_tag
 from hyperstep.recurring import RecurringSchedules
@@ -190,6 +190,22 @@ def test_trials_of_a_job(service: TuningService) -> None:
     assert [t["id"] for t in body["trials"]] == plan.trial_ids
     assert all(t["state"] == "pending" and "lr" in t["params"] for t in body["trials"])
     assert body["next_offset"] is None
+
+
+def test_job_and_trial_answers_carry_what_the_trials_cost(service: TuningService) -> None:
+    job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 4, "max_parallel": 2, "max_cost_usd": 5}))
+    job_id = job_id[1]["job_id"]
+    first, second = service.suggest(SuggestRequest(job_id=job_id)).trial_ids
+    usage = Usage(seconds=1800, instance_type="ml.m5.large", platform="sagemaker", region="us-east-1")
+    ended = TrialResult(job_id=job_id, trial_id=first, state="completed", metrics={"loss": 0.5}, usage=usage)
+    assert service.collect(ended)
+    status, job = call("GET", f"/jobs/{job_id}")
+    assert status == 200 and job["cost_usd"] == pytest.approx(0.115 / 2) and job["spec"]["budget"]["max_cost_usd"] == 5
+    assert call("GET", "/jobs")[1]["jobs"][0]["cost_usd"] == job["cost_usd"]
+    trials = {t["id"]: t for t in call("GET", f"/jobs/{job_id}/trials")[1]["trials"]}
+    assert trials[first]["cost_usd"] == job["cost_usd"] and trials[first]["billable_seconds"] == 1800
+    assert "ml.m5.large at $0.115/h (us-east-1 list price" in trials[first]["cost_basis"]
+    assert trials[second]["cost_usd"] is None  # not ended yet
 
 
 def test_trials_come_a_page_at_a_time(service: TuningService) -> None:

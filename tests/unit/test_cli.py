@@ -47,6 +47,21 @@ BAD_SPECS = {
         "trial.command",
     ),
     "broken yaml": ("name: [unclosed\n", "not valid YAML"),
+    "missing script": (
+        spec_document(trial={**spec_document()["trial"], "command": ["python", "-u", "trian.py", "--fast"]}),
+        "trial.command: script 'trian.py' not found in",
+    ),
+    "grid too large to list": (
+        spec_document(
+            parameters=[{"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(6)],
+            strategy={"name": "grid", "options": {"resolution": 10}},
+        ),
+        "strategy.options.resolution: 10 makes a grid of 1,000,000 points",
+    ),
+    "dollar budget without a price": (
+        spec_document(budget={"max_trials": 4, "max_cost_usd": 1}),
+        "budget.max_cost_usd: needs each trial's price",
+    ),
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from hyperstep.cli import main
 from hyperstep.job_report import ReportData, analysis, from_store, write_report
 from hyperstep.job_report.data import job_from_detail, learning_curves
-from hyperstep.messages import SuggestRequest, TrialResult
+from hyperstep.messages import SuggestRequest, TrialResult, Usage
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -24,7 +24,15 @@ from tests.conftest import spec_document
 from tests.unit.test_api import call, sagemaker_spec, service  # noqa: F401  (the fixture)
 from tests.unit.test_remote import Stub, stub  # noqa: F401  (the fixture)
 
-PLOTS = ["best_vs_trials", "best_vs_time", "parallel_coordinates", "slices", "importance", "learning_curves"]
+PLOTS = [
+    "best_vs_trials",
+    "best_vs_time",
+    "best_vs_cost",
+    "parallel_coordinates",
+    "slices",
+    "importance",
+    "learning_curves",
+]
 
 
 def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) -> ReportData:
@@ -34,7 +42,12 @@ def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) 
     trials, start = [], 1_000.0
     for number in range(1, n + failed + 1):
         params = {"x": float(rng.uniform(-1, 1)), "n": int(rng.integers(1, 5)), "kind": str(rng.choice(["a", "b"]))}
-        times = {"created_at": start, "started_at": start + 1, "ended_at": start + 5 + number}
+        times = {
+            "created_at": start,
+            "started_at": start + 1,
+            "ended_at": start + 5 + number,
+            "cost_usd": 0.001 * number,
+        }
         if number > n:
             trials.append(
                 Trial(
@@ -73,6 +86,7 @@ def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) 
         failed=failed,
         best_trial_id=best and best.id,
         best_value=best and best.value,
+        cost_usd=sum(t.cost_usd or 0.0 for t in trials),
     )
     series = {t.id: [t.value + 1.0, t.value + 0.5, t.value] for t in trials if t.value is not None} if curves else {}
     return ReportData(job, trials, series)  # type: ignore[arg-type]
@@ -141,6 +155,8 @@ def test_the_trial_table_shows_states_failure_reasons_durations_and_every_metric
     assert "exit code 1: Traceback &lt;22&gt;" in table  # escaped, in full
     assert "<th>acc</th>" in table and "<th>seconds</th>" in table
     assert "<td>6.0</td>" in table  # t0002: started at 1001, ended at 1007
+    assert "<th>cost $</th>" in table and "<td>0.002</td>" in table  # t0002's cost
+    assert "<dt>cost</dt><dd>$0.253</dd>" in html  # 0.001 x (1 + ... + 22)
 
 
 def test_a_job_without_results_says_what_is_missing_instead_of_drawing(tmp_path: Path) -> None:
@@ -188,9 +204,10 @@ def test_cli_reports_a_local_job(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["--store", str(store_path), "report", job.id, "--out", str(out), "--runs", str(tmp_path)]) == 0
     assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
     html = (out / "report.html").read_text()
-    assert html.count("<figure") == 5  # no learning curves: nothing printed twice
+    assert html.count("<figure") == 5  # no learning curves: nothing printed twice; no cost: no cost_per_hour
     assert "no loss reported" in html
-    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{k}.png" for k in PLOTS[:5])
+    drawn = [k for k in PLOTS if k not in ("best_vs_cost", "learning_curves")]
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{k}.png" for k in drawn)
 
 
 def test_cli_report_of_an_unknown_job_or_store_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,10 +223,13 @@ def test_cli_report_of_an_unknown_job_or_store_is_exit_2(tmp_path: Path, capsys:
 def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_path: Path) -> None:  # noqa: F811
     """The API's own answers (the real handler), served to the client as a deployment would."""
     job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 6, "max_parallel": 6}))[1]["job_id"]
+    hour = Usage(seconds=3600, instance_type="ml.m5.large", platform="sagemaker", region="us-east-1")
     for number, trial_id in enumerate(service.suggest(SuggestRequest(job_id=job_id)).trial_ids):
-        service.collect(TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number}))
+        ended = TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number}, usage=hour)
+        service.collect(ended)
     detail, trials = call("GET", f"/jobs/{job_id}")[1], call("GET", f"/jobs/{job_id}/trials")[1]
     assert job_from_detail(detail).best_trial_id == "t0001"
+    assert job_from_detail(detail).cost_usd == pytest.approx(6 * 0.115)
     stub.first_answers = [(200, detail)]
     stub.answer = (200, trials)
     assert main(["report", job_id, "--api", stub.url, "--out", str(tmp_path)]) == 0
@@ -218,8 +238,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
         ("GET", f"/v1/jobs/{job_id}/trials"),
     ]
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 4  # one parameter: no importance, no curves
-    assert "t0001: loss = 0" in html
+    assert html.count("<figure") == 5  # one parameter: no importance, no curves
+    assert "t0001: loss = 0" in html and "<dt>cost</dt><dd>$0.69</dd>" in html and 'id="best_vs_cost"' in html
 
 
 def test_from_store_reads_the_logs_of_a_local_run(tmp_path: Path) -> None:

@@ -57,7 +57,12 @@ class FakeSageMaker:
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         self.described.append(TrainingJobName)
         data = [{"MetricName": k, "Value": v, "Timestamp": "2026-11-26T23:20:00Z"} for k, v in self.final.items()]
-        return {"TrainingJobName": TrainingJobName, "TrainingJobStatus": "Completed", "FinalMetricDataList": data}
+        return {
+            "TrainingJobName": TrainingJobName,
+            "TrainingJobStatus": "Completed",
+            "FinalMetricDataList": data,
+            "BillableTimeInSeconds": 60,  # AWS's answer for a completed job holds it: one Describe prices the trial
+        }
 
 
 class LoggedBatch(BatchBackend):

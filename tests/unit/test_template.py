@@ -63,7 +63,8 @@ EXPECTED_ACTIONS = {
         "kms:Decrypt",
     },
     "WaitFunction": {*TABLE, *WAKE},
-    "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob"},  # STOP: early stopping
+    # STOP: early stopping; the Describe calls: final metrics and each ended trial's billable time (pricing)
+    "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},
     "FinishFunction": {
         *TABLE,
         "events:PutEvents",

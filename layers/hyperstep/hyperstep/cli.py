@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -25,6 +26,7 @@ from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
+from hyperstep.metric_regex import regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
 from hyperstep.spec import JobSpec, load_spec
@@ -70,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
     top.add_argument(
         "--store",
-        default=os.environ.get("HYPERSTEP_STORE", DEFAULT_STORE),
+        default=default_store(),
         help=f"SQLite file of the local store (default: $HYPERSTEP_STORE or {DEFAULT_STORE})",
     )
     sub = top.add_subparsers(required=True, metavar="COMMAND")
@@ -131,7 +133,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-trials", type=int, metavar="N", help="trial budget instead of MaxNumberOfTrainingJobs")
     p.set_defaults(command=cmd_import_amt)
+    for command in sub.choices.values():  # --store before or after the command: the same store
+        command.add_argument("--store", default=argparse.SUPPRESS, help="SQLite file of the local store")
     return top
+
+
+def default_store() -> str:
+    return os.environ.get("HYPERSTEP_STORE", DEFAULT_STORE)
+
+
+def store_flag(args: argparse.Namespace) -> str:
+    """`` --store PATH`` for a hint to print, when the store is not the one a bare command uses."""
+    return "" if args.store == default_store() else f" --store {shlex.quote(args.store)}"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -140,6 +153,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
         f"{spec.objective.goal} {spec.objective.metric}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+        + ("" if budget.max_cost_usd is None else f", at most ${budget.max_cost_usd:g}")
     )
     return 0
 
@@ -149,6 +163,8 @@ def prepare_spec(path: str) -> JobSpec:
     check that the program exists, so a job that cannot run is never created."""
     spec = load_spec(path)
     block = spec.trial
+    for warning in spec_warnings(spec):
+        print(f"hyperstep: warning: {warning}", file=sys.stderr)
     if isinstance(block, LocalTrial):
         base = Path(path).resolve().parent
         workdir = (base / block.workdir).resolve() if block.workdir else base
@@ -156,6 +172,7 @@ def prepare_spec(path: str) -> JobSpec:
             raise SpecError(f"trial.workdir: {workdir} is not a directory")
         env = local_environment(block)
         check_program(block.command[0], workdir, {**os.environ, **env}.get("PATH"))
+        check_script(block.command, workdir)
         spec = spec.model_copy(update={"trial": block.model_copy(update={"workdir": str(workdir)})})
     elif block is None:
         raise SpecError("trial: a trial block is needed to run a job")
@@ -171,6 +188,33 @@ def local_environment(block: LocalTrial) -> dict[str, str]:
         if variable not in os.environ:
             raise SpecError(f"trial.env.{name}: {reference.resolve!r} cannot be resolved here: set {variable}")
     return resolved_environment(block.env, VariableSecrets(os.environ))
+
+
+def spec_warnings(spec: JobSpec) -> list[str]:
+    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5."""
+    definitions = spec.trial.metric_definitions if spec.trial is not None else []
+    found = (regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions))
+    return [warning for warning in found if warning]
+
+
+SCRIPT_SUFFIXES = (".py", ".sh", ".r", ".R", ".jl", ".js", ".pl", ".rb")
+INTERPRETERS = re.compile(r"^(python[0-9.]*|bash|sh|zsh|Rscript|node|julia|perl|ruby)$")
+
+
+def check_script(command: list[str], workdir: Path) -> None:
+    """Refuse an interpreter's command whose script does not exist (``python train.py``
+    without a ``train.py``): the first argument that names a file by its suffix, before any
+    ``-m`` or ``-c`` (a module or code, not a file), is looked for from the working directory."""
+    if not INTERPRETERS.match(Path(command[0]).name):
+        return
+    for argument in command[1:]:
+        if argument in ("-m", "-c"):
+            return
+        if argument.startswith("-") or not argument.endswith(SCRIPT_SUFFIXES):
+            continue
+        if not (workdir / argument).is_file():
+            raise SpecError(f"trial.command: script {argument!r} not found in {workdir}")
+        return
 
 
 def check_program(program: str, workdir: Path, path: str | None) -> None:
@@ -222,9 +266,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print_summary(summary)
         if best is None:
-            print_first_failure(store, job, Path(args.out))
+            print_first_failure(store, job, Path(args.out), store_flag(args))
     if job.status is JobStatus.STOPPED:
-        print(f"stopped; carry on with: hyperstep run --resume {job.id}", file=sys.stderr)
+        print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
         return 130
     return 0 if job.status is JobStatus.COMPLETED else 1
 
@@ -250,6 +294,8 @@ def progress_printer() -> Any:
 
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
+    if summary.get("cost_usd") or summary.get("max_cost_usd") is not None:
+        print(views.cost_text(summary["cost_usd"], summary.get("max_cost_usd")))
     if summary["best_value"] is None:
         print("no trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
         return
@@ -267,7 +313,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         )
 
 
-def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:
+def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path, flag: str = "") -> None:
     """Why the first failed trial failed and where its log is: what to look at next."""
     failed = [t for t in store.list_trials(job.id) if t.state is TrialState.FAILED]
     if failed:
@@ -275,7 +321,7 @@ def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path) -> None:
         print(f"  {first.id} failed: {first.error}")
         local = isinstance(job.spec.trial, LocalTrial)  # a simulated trial has no log
         log = f"its log: {runs_dir / job.id / first.id / 'train.log'}; " if local else ""
-        print(f"  {log}every trial: hyperstep trials {job.id}")
+        print(f"  {log}every trial: hyperstep trials {job.id}{flag}")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hyperstep.backends.naming import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE
 from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import HyperstepError
-from hyperstep.messages import TrialEvent, TrialMetric
+from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 
 RULE_PATTERNS: dict[str, dict[str, Any]] = {
     # AWS services emit to the account's default bus: the backends' rules belong there.
@@ -60,6 +60,13 @@ class EventBridgeEvent(BaseModel):
     detail: dict[str, Any]
 
 
+def _in_region(parsed: TrialEvent | None, region: str) -> TrialEvent | None:
+    """A trial's usage is priced in the region its AWS event came from."""
+    if isinstance(parsed, TrialResult) and parsed.usage is not None and parsed.usage.region is None:
+        return parsed.model_copy(update={"usage": parsed.usage.model_copy(update={"region": region})})
+    return parsed
+
+
 def parse_event(event: dict[str, Any]) -> TrialEvent | None:
     """Parse one EventBridge event; raise ``EventError`` when it is malformed or unknown."""
     try:
@@ -67,7 +74,8 @@ def parse_event(event: dict[str, Any]) -> TrialEvent | None:
         kind = (envelope.source, envelope.detail_type)
         parse = _PARSERS.get(kind)
         if parse is not None:
-            return parse(envelope.detail)
+            parsed = parse(envelope.detail)
+            return _in_region(parsed, envelope.region) if envelope.source.startswith("aws.") else parsed
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"

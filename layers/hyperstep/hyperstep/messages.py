@@ -27,6 +27,28 @@ MAX_STEP = 2**31 - 1
 """The largest step a report may carry: stored curves keep steps as int32 (``models._pack_curve``)."""
 
 
+class Usage(BaseModel):
+    """What an ended trial used, as its platform bills it; ``hyperstep.pricing`` prices it.
+
+    Each field is what the platform itself says, when it says it (a field left None is
+    taken from the spec's trial block): SageMaker's ``BillableTimeInSeconds`` (managed spot
+    savings already taken off) and ``ResourceConfig``; a Batch job's attempts' ``startedAt``
+    to ``stoppedAt``, its ``resourceRequirements`` and ``platformCapabilities``; a local
+    process's wall time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seconds: float = Field(ge=0)
+    """Billable seconds of one instance (SageMaker bills each of ``instance_count`` as much)."""
+    instance_type: str | None = None
+    instance_count: int = Field(default=1, ge=1)
+    vcpus: float | None = Field(default=None, gt=0)
+    memory_mib: float | None = Field(default=None, gt=0)
+    platform: Literal["sagemaker", "fargate", "ec2", "local"] | None = None
+    region: str | None = None
+
+
 class TrialResult(BaseModel):
     """How a trial ended, as a backend or an event reports it."""
 
@@ -38,6 +60,9 @@ class TrialResult(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     """Final metrics by name; the job's objective metric among them when it completed."""
     error: str | None = None
+    usage: Usage | None = None
+    """What the trial used, when the end event or the backend's record says (else collect
+    asks the backend, ``TrialBackend.usage``)."""
 
 
 class TrialMetric(BaseModel):

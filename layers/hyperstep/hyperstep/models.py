@@ -142,6 +142,20 @@ def merge_curve(curve: Mapping[int, float], reports: Mapping[str, MetricReport],
     return merged
 
 
+class Charge(BaseModel):
+    """What an ended trial cost (``hyperstep.pricing``), recorded with its end."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cost_usd: float | None = Field(default=None, ge=0)
+    billable_seconds: float | None = Field(default=None, ge=0)
+    cost_basis: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The ``Trial`` fields it sets."""
+        return self.model_dump()
+
+
 class Trial(BaseModel):
     """One configuration and what became of it."""
 
@@ -168,6 +182,14 @@ class Trial(BaseModel):
     """When the backend said the trial completed without its final objective value (epoch
     seconds). The trial stays running, holding its budget and slot, until a final report
     completes it or the reaper, after its grace period, settles it from the source."""
+
+    cost_usd: float | None = None
+    """What the trial cost in dollars once it ended (``hyperstep.pricing``); None when it
+    could not be priced."""
+    billable_seconds: float | None = None
+    """The seconds it was billed for (per instance), as its platform reported them."""
+    cost_basis: str | None = None
+    """How it was priced: the rate and where the rate comes from."""
 
     curve: PackedCurve = Field(default_factory=dict)
     """The objective by step, as the script reported it on the way (``merge_curve``): what
@@ -228,6 +250,9 @@ class Job(BaseModel):
     """Trials the job's scheduler stopped early (``TrialState.PRUNED``)."""
     best_trial_id: str | None = None
     best_value: float | None = None
+    cost_usd: float = 0.0
+    """What the job's ended trials cost in all (dollars): each trial's ``cost_usd`` is added
+    in the step that records its end."""
     execution_id: str | None = None
     error: str | None = None
     parents: tuple[str, ...] = ()
@@ -266,4 +291,5 @@ class Job(BaseModel):
             "failed": self.failed,
             "best_trial_id": self.best_trial_id,
             "best_value": self.best_value,
+            "cost_usd": self.cost_usd,
         }

@@ -51,10 +51,12 @@ from hyperstep.messages import (
     SuggestRequest,
     TrialMetric,
     TrialResult,
+    Usage,
     WaitRequest,
 )
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
+from hyperstep.pricing import budget as dollars
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study
@@ -158,6 +160,11 @@ class TuningService:
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
+        affordable = dollars.affordable(job, trials, self._region(job))
+        if affordable is not None:
+            free = min(free, affordable)
+            if reason is None and affordable == 0 and active == 0:
+                reason = dollars.exhausted_reason(job, trials, self._region(job))
         if reason is None and free > 0:
             new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
             if not new and active == 0:
@@ -264,18 +271,21 @@ class TuningService:
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
             return False
+        usage = result.usage
         if result.state == "stopped" and self._stops_early(job, trial):
             return self._end(
-                job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial)
+                job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial), usage
             )
         if result.state != "completed":
-            return self._end(job, trial, TrialState(result.state), {**trial.metrics, **result.metrics}, result.error)
+            metrics = {**trial.metrics, **result.metrics}
+            return self._end(job, trial, TrialState(result.state), metrics, result.error, usage)
         platform = dict(result.metrics)
         if job.spec.objective.metric not in platform:
-            platform = {**self._described_metrics(job, trial), **platform}
-        return self._complete(job, trial, platform)
+            described, described_usage = self._described(job, trial)
+            platform, usage = {**described, **platform}, usage or described_usage
+        return self._complete(job, trial, platform, usage)
 
-    def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float]) -> bool:
+    def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float], usage: Usage | None = None) -> bool:
         """End a trial the backend says completed: with the objective among its final
         metrics (final reports overlaid by the ``platform``'s), as completed. Without it,
         a trial whose reports may come late waits for them (``await_result``; the reaper
@@ -283,20 +293,28 @@ class TuningService:
         objective = job.spec.objective.metric
         final = {**trial.final_reports(), **platform}
         if objective in final:
-            return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final})
+            return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final}, usage=usage)
         if not self._takes_late_reports(job):
-            return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, missing_objective(job, trial))
+            metrics = {**trial.metrics, **final}
+            return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial), usage)
         waiting = self.store.await_result(job.id, trial.id)
         if waiting is not None and objective in waiting.final_reports():  # it landed meanwhile
-            return self._complete(job, waiting, platform)
+            return self._complete(job, waiting, platform, usage)
         return False
 
     def _end(
-        self, job: Job, trial: Trial, state: TrialState, metrics: Mapping[str, float], error: str | None = None
+        self,
+        job: Job,
+        trial: Trial,
+        state: TrialState,
+        metrics: Mapping[str, float],
+        error: str | None = None,
+        usage: Usage | None = None,
     ) -> bool:
-        """Record the trial's end once (the store's conditional write) and wake the job's
-        execution. A completed trial's value is ``metrics[objective]``; NaN or infinity
-        there fails it."""
+        """Record the trial's end once (the store's conditional write), with what it cost
+        (``usage``, else the backend's record, else its wall time: ``_charge``), and wake
+        the job's execution. A completed trial's value is ``metrics[objective]``; NaN or
+        infinity there fails it."""
         objective, value = job.spec.objective.metric, None
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
@@ -306,12 +324,35 @@ class TuningService:
                 value = reported
             else:
                 state, error = TrialState.FAILED, f"objective metric {objective!r} is not a finite number ({reported})"
+        charge = self._charge(job, trial, usage)
         recorded = self.store.finish_trial(
-            job.id, trial.id, state, value=value, metrics=finite_metrics(metrics), error=error
+            job.id, trial.id, state, value=value, metrics=finite_metrics(metrics), error=error, charge=charge
         )
         if recorded:
             self.wake(job.id)
         return recorded
+
+    def _charge(self, job: Job, trial: Trial, usage: Usage | None) -> Charge | None:
+        """What the ending trial cost (``hyperstep.pricing``): priced from ``usage``, else
+        from the backend's record (``TrialBackend.usage``: SageMaker's billable time), else
+        from its wall time since launch; None for a trial that never started."""
+        if job.spec.trial is None or (trial.started_at is None and usage is None):
+            return None
+        if usage is None:
+            with contextlib.suppress(Exception):  # an unreadable record must not stop the trial's end
+                usage = self.backend_for(job).usage(job, trial)
+        if usage is None:
+            usage = Usage(seconds=max(self.clock() - (trial.started_at or self.clock()), 0.0))
+        rate = job.spec.trial.rate(usage, usage.region or self._region(job))
+        if rate is None:
+            return Charge(billable_seconds=usage.seconds)
+        return Charge(cost_usd=rate.cost(usage.seconds), billable_seconds=usage.seconds, cost_basis=rate.basis)
+
+    def _region(self, job: Job) -> str | None:
+        try:
+            return getattr(self.backend_for(job), "region", None)
+        except LaunchError:
+            return None
 
     def _takes_late_reports(self, job: Job) -> bool:
         try:
@@ -319,13 +360,14 @@ class TuningService:
         except LaunchError:  # a job driven by ask/tell, or a backend not wired here
             return False
 
-    def _described_metrics(self, job: Job, trial: Trial) -> dict[str, float]:
+    def _described(self, job: Job, trial: Trial) -> tuple[dict[str, float], Usage | None]:
         """Final metrics the platform keeps, for an end event that carried none of the
-        objective (SageMaker's state-change event may omit ``FinalMetricDataList``)."""
+        objective (SageMaker's state-change event may omit ``FinalMetricDataList``), and
+        what the trial used, from the same read (``TrialBackend.final_record``)."""
         try:
-            return self.backend_for(job).final_metrics(job, trial)
+            return self.backend_for(job).final_record(job, trial)
         except LaunchError:
-            return {}
+            return {}, None
 
     def report_metrics(
         self,
@@ -352,7 +394,7 @@ class TuningService:
             return False
         if trial.awaiting_result_since is not None:
             if objective in trial.final_reports():
-                self._complete(job, trial, self._described_metrics(job, trial))
+                self._complete(job, trial, *self._described(job, trial))
         elif step is not None and not final and objective in reports:
             self.stop_early(job, trial)
         return True

@@ -12,6 +12,7 @@ is the union of those the registry lists, discriminated on ``backend``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -23,7 +24,7 @@ from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import SpecError
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.space import Parameter, SearchSpace, unique_names
-from hyperstep.spec_base import SpecModel
+from hyperstep.spec_base import SpecModel, TrialBlockBase
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -69,6 +70,9 @@ class Budget(SpecModel):
     max_failed_trials: int | None = Field(default=None, ge=0)
     target: float | None = None
     """Stop as soon as a trial reaches this objective value (or better)."""
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    """Dollars the job's trials may cost in all (``hyperstep.pricing``): no trial starts that
+    what is left cannot cover at the running average cost of a trial."""
 
 
 class EarlyStopping(SpecModel):
@@ -141,6 +145,35 @@ class JobSpec(SpecModel):
             raise ValueError(f"the spec is {size:,} bytes as JSON; at most {MAX_SPEC_BYTES:,}")
         return self
 
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_fits_the_space(cls, strategy: StrategyConfig, info: ValidationInfo) -> StrategyConfig:
+        """The strategy's options on this space (a grid too large to list): refused now, as
+        ``strategy.options``, not at the job's first Suggest. A field validator, so that a
+        stored spec (and a spec given as a ``JobSpec``) is not checked again."""
+        if info.context == STORED or "parameters" not in info.data:
+            return strategy
+        from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
+
+        try:
+            make_strategy(strategy.name, strategy.options).check_space(SearchSpace(parameters=info.data["parameters"]))
+        except ValueError as exc:
+            raise ValueError(f"strategy.options.{exc}") from None
+        return strategy
+
+    @field_validator("trial")
+    @classmethod
+    def _priced_for_the_budget(cls, block: TrialBlockBase | None, info: ValidationInfo) -> TrialBlockBase | None:
+        """With ``budget.max_cost_usd``, each trial must have a price and the budget must
+        cover one trial at its most. Checked as the spec comes in only: a price table of a
+        later release must not make a stored job unreadable."""
+        budget = info.data.get("budget")
+        if block is None or info.context == STORED or budget is None or budget.max_cost_usd is None:
+            return block
+        block.check_priced()
+        covers_one_trial(budget.max_cost_usd, block)
+        return block
+
     @model_validator(mode="after")
     def _objective_is_measured(self) -> JobSpec:
         if self.trial is None:
@@ -156,12 +189,30 @@ class JobSpec(SpecModel):
         return SearchSpace(parameters=self.parameters)
 
 
+def covers_one_trial(limit: float, block: TrialBlockBase) -> None:
+    """Refuse a dollar budget below what one trial may cost (its rate at list price x
+    ``timeout_seconds``): before any trial is priced, that is what a trial is taken to
+    cost, and such a job would never start one."""
+    rate = block.rate(None, None)
+    most = None if rate is None else rate.cost(block.timeout_seconds)
+    if rate is not None and most is not None and most > limit:
+        raise ValueError(
+            f"budget.max_cost_usd: ${limit:g} does not cover one trial at its most (${most:.4g}: "
+            f"{rate.basis} for trial.timeout_seconds {block.timeout_seconds}); raise it or lower the timeout"
+        )
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """One line: the first error's field path and reason (and how many more there are)."""
     errors = exc.errors(include_url=False)
     field, reason = field_and_reason(errors[0])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if "." not in field and _NAMES_ITS_FIELD.match(reason):  # a check of the whole names the field it faults
+        return f"{reason}{more}"
     return f"{field or 'spec'}: {reason}{more}"
+
+
+_NAMES_ITS_FIELD = re.compile(r"^(budget|strategy|trial|objective)\.[a-z_]+[.:\w]*: ")
 
 
 _TAGS = {"type": ("float", "int", "categorical"), "backend": tuple(BACKENDS)}

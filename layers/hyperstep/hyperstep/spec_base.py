@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hyperstep.pricing import Rate, own_rate
+
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
+    from hyperstep.messages import Usage
 
 
 SECRET: dict[str, Any] = {"x-hyperstep-secret": True}
@@ -53,6 +56,15 @@ class TrialBlockBase(SpecModel):
 
     metric_definitions: list[MetricDefinition] = Field(default_factory=list)
     timeout_seconds: int = Field(default=3600, ge=1, le=28 * 24 * 3600)
+    cost_per_hour: float | None = Field(default=None, gt=0, le=100_000)
+    """Dollars per hour one trial costs (per instance on SageMaker): how a local trial is
+    priced, and on AWS a price of your own instead of the list price (``hyperstep.pricing``)."""
+
+    def rate(self, usage: Usage | None, region: str | None) -> Rate | None:
+        """What one trial costs per hour: from what it used (``usage``, when it has ended)
+        or else from this block's settings; None when it cannot be priced. By default,
+        ``cost_per_hour``."""
+        return None if self.cost_per_hour is None else own_rate(self.cost_per_hour, "trial")
 
     def check_objective(self, metric: str) -> None:
         """Refuse an objective no trial of this backend measures (raise ValueError); the
@@ -63,6 +75,14 @@ class TrialBlockBase(SpecModel):
             raise ValueError(
                 f"objective.metric {metric!r} is not produced by any "
                 f"trial.metric_definitions entry (have: {', '.join(names) or 'none'})"
+            )
+
+    def check_priced(self) -> None:
+        """Refuse (ValueError) a block whose trials cannot be priced, for a job with a dollar
+        budget; by default a block is priced when ``rate`` knows its price before any run."""
+        if self.rate(None, None) is None:
+            raise ValueError(
+                "budget.max_cost_usd: needs each trial's price: set trial.cost_per_hour (dollars per hour)"
             )
 
     def check_hyperparameters(self, parameters: list[Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from hyperstep.models import Job, Trial, TrialState
@@ -29,7 +30,10 @@ def progress_line(job: Job, trials: Sequence[Trial], width: int = 24) -> str:
         best = f"{job.spec.objective.metric}={fmt(job.best_value)} ({job.best_trial_id})"
     failed = sum(t.state is TrialState.FAILED for t in trials)
     failed_part = f" · {failed} failed" if failed else ""
-    return f"[{bar}] {done}/{total} done · {running} running{failed_part} · best {best}"
+    limit = job.spec.budget.max_cost_usd
+    spent = sum(t.cost_usd or 0.0 for t in trials)
+    cost_part = f" · ${spent:.4g}" + ("" if limit is None else f" of ${limit:g}") if spent or limit else ""
+    return f"[{bar}] {done}/{total} done · {running} running{failed_part}{cost_part} · best {best}"
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -40,37 +44,80 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _seconds(trial: Trial) -> float | None:
+    return trial.ended_at - trial.started_at if trial.ended_at and trial.started_at else None
+
+
 def trial_rows(job: Job, trials: Sequence[Trial]) -> tuple[list[str], list[list[str]]]:
     names = [p.name for p in job.spec.parameters]
-    header = ["trial", "state", job.spec.objective.metric, *names, "seconds", "error"]
+    header = ["trial", "state", job.spec.objective.metric, *names, "seconds", "cost $", "error"]
     rows = []
     for t in trials:
-        seconds = t.ended_at - t.started_at if t.ended_at and t.started_at else None
-        rows.append(
-            [t.id, t.state.value, fmt(t.value), *(fmt(t.params.get(n)) for n in names), fmt(seconds), t.error or ""]
-        )
+        params = (fmt(t.params.get(n)) for n in names)
+        rows.append([t.id, t.state.value, fmt(t.value), *params, fmt(_seconds(t)), fmt(t.cost_usd), t.error or ""])
     return header, rows
 
 
 def trials_table(job: Job, trials: Sequence[Trial]) -> str:
     header, rows = trial_rows(job, trials)
-    return table(rows, header)
+    text = table(rows, header)
+    if job.cost_usd or job.spec.budget.max_cost_usd is not None:
+        text += "\n" + cost_text(job.cost_usd, job.spec.budget.max_cost_usd)
+    return text
+
+
+def cost_text(cost_usd: float, limit: float | None) -> str:
+    """``cost: $0.42 of $5 (list prices)``: what a job's ended trials cost, of its dollar budget."""
+    return f"cost: ${cost_usd:.4g}" + ("" if limit is None else f" of ${limit:g}") + " (list prices)"
+
+
+def exact(value: Any) -> str:
+    """A value as CSV keeps it: floats in full precision (``repr``: reads back to the same float)."""
+    if isinstance(value, float):
+        return repr(value)
+    return "" if value is None else str(value)
+
+
+def iso(epoch: float | None) -> str:
+    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
-    header, rows = trial_rows(job, trials)
+    """Every trial with its parameters and every metric any trial reported, in full
+    precision, its start and end (ISO 8601, UTC), duration, billable seconds and cost."""
+    names = [p.name for p in job.spec.parameters]
+    objective = job.spec.objective.metric
+    metrics = sorted({m for t in trials for m in t.metrics} - {objective})
+    header = ["trial", "state", objective, *names, *metrics, "started_at", "ended_at", "seconds"]
+    header += ["billable_seconds", "cost_usd", "error"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    for t in trials:
+        writer.writerow(
+            [
+                t.id,
+                t.state.value,
+                exact(t.value),
+                *(exact(t.params.get(n)) for n in names),
+                *(exact(t.metrics.get(m)) for m in metrics),
+                iso(t.started_at),
+                iso(t.ended_at),
+                exact(_seconds(t)),
+                exact(t.billable_seconds),
+                exact(t.cost_usd),
+                t.error or "",
+            ]
+        )
     return out.getvalue()
 
 
 def jobs_table(jobs: Sequence[Job]) -> str:
     rows = [
-        [j.id, j.status.value, str(j.budget_used), str(j.completed), str(j.failed), fmt(j.best_value)] for j in jobs
+        [j.id, j.status.value, str(j.budget_used), str(j.completed), str(j.failed), fmt(j.best_value), fmt(j.cost_usd)]
+        for j in jobs
     ]
-    return table(rows, ["job", "status", "trials", "completed", "failed", "best"])
+    return table(rows, ["job", "status", "trials", "completed", "failed", "best", "cost $"])
 
 
 def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
@@ -80,6 +127,7 @@ def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = N
     summary["objective"] = job.spec.objective.model_dump()
     summary["best_params"] = best.params if best else None
     summary["error"] = job.error
+    summary["max_cost_usd"] = job.spec.budget.max_cost_usd
     if trials is not None and job.spec.early_stopping is not None and job.spec.early_stopping.name != "none":
         summary["early_stopping"] = steps_saved(job, trials)
     return summary

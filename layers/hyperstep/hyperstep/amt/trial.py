@@ -9,11 +9,11 @@ from typing import Any
 
 from hyperstep.amt.reader import Request, dotted
 from hyperstep.errors import SpecError
+from hyperstep.metric_regex import NUMBER
 
 SCRIPT_MODE = {"sagemaker_program": "entry_point", "sagemaker_submit_directory": "source_dir"}
 """Static hyperparameters the SageMaker Python SDK sets for script mode, as trial block fields."""
 SET_BY_HYPERSTEP = ("sagemaker_job_name", "sagemaker_region", "sagemaker_container_log_level")
-NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 
 
 def common_fields(request: Request, definition: tuple, objective: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol
 
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialResult, Usage
 from hyperstep.spec_base import TrialBlockBase
 
 
@@ -106,6 +106,18 @@ class TrialBackend(ABC):
         """The final metrics the platform keeps for an ended trial, for an end event that
         carried none; {} when the platform keeps none (the default)."""
         return {}
+
+    def final_record(self, job: JobView, trial: TrialView) -> tuple[dict[str, float], Usage | None]:
+        """``final_metrics`` and what the trial used, from one read of the platform's record
+        where it keeps both (SageMaker: one ``DescribeTrainingJob``); by default
+        ``final_metrics`` and no usage (collect then asks ``usage`` when it prices the trial)."""
+        return self.final_metrics(job, trial), None
+
+    def usage(self, job: JobView, trial: TrialView) -> Usage | None:
+        """What an ended trial used, from the platform's record, for a result that carried
+        none (``hyperstep.pricing`` prices it); None when the backend keeps no record (the
+        default: the service then takes the trial's wall time)."""
+        return None
 
     def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """The final metrics by any means the backend has (a log included), for a trial

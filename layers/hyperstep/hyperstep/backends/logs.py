@@ -41,6 +41,22 @@ def parse_metrics(text: str, definitions: Sequence[MetricDefinition]) -> dict[st
     return metrics
 
 
+def unreadable_values(text: str, definitions: Sequence[MetricDefinition]) -> dict[str, str]:
+    """For each metric whose regex matched but never on a number, the last text it
+    captured (``loss=abc`` gives ``{"loss": "abc"}``): why such a metric counts as missing."""
+    read = parse_metrics(text, definitions)
+    captured: dict[str, str] = {}
+    for definition in definitions:
+        if definition.name in read:
+            continue
+        pattern = re.compile(definition.regex)
+        for line in text.splitlines():
+            for match in pattern.finditer(line):
+                if match.group(1) is not None:
+                    captured[definition.name] = match.group(1)
+    return captured
+
+
 def final_metrics_in_log(
     client: Any,
     group: str,

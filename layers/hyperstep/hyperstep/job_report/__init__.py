@@ -1,9 +1,9 @@
 """``hyperstep report JOB``: one self-contained HTML page and its plots as PNG files.
 
-The page shows where the search stands: best so far against trials and against time,
+The page shows where the search stands: best so far against trials, time and cost,
 parallel coordinates, each parameter's effect (slices) and importance, learning curves
 when trials printed intermediate values, and every trial with its state, failure reason
-and duration. It needs matplotlib, the optional ``report`` extra
+duration and cost. It needs matplotlib, the optional ``report`` extra
 (``pip install "hyperstep[report]"``); nothing here ships in the Lambda layer's
 requirements, and nothing on the page is fetched when it is opened.
 """
@@ -20,6 +20,7 @@ __all__ = ["ReportData", "from_api", "from_store", "write_report"]
 WHY_MISSING = {
     "best_vs_trials": "Best so far: no trial has completed yet.",
     "best_vs_time": "Best so far over time: no trial has completed yet.",
+    "best_vs_cost": "Best so far by cost: no completed trial has a cost (local trials: set trial.cost_per_hour).",
     "parallel_coordinates": "Parallel coordinates: no completed trial (or no parameter varies).",
     "slices": "Parameter effects: no completed trial (or no parameter varies).",
     "importance": "Parameter importance: needs 5 completed trials with different results and 2 varying parameters.",

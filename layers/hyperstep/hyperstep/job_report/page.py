@@ -102,6 +102,9 @@ def _summary(data: ReportData) -> str:
     ended = job.ended_at or max((t.ended_at or 0.0 for t in trials), default=0.0)
     if ended > job.created_at:
         rows.append(("duration", _seconds(ended - job.created_at)))
+    if job.cost_usd or job.spec.budget.max_cost_usd is not None:
+        limit = job.spec.budget.max_cost_usd
+        rows.append(("cost", f"${job.cost_usd:.4g}" + (f" of ${limit:g}" if limit is not None else "")))
     best = next((t for t in trials if t.id == job.best_trial_id), None)
     if best is not None:
         rows.append(("best trial", f"{best.id}: {objective.metric} = {fmt(best.value)}"))
@@ -114,7 +117,17 @@ def _table(data: ReportData) -> str:
     job = data.job
     names = [p.name for p in job.spec.parameters]
     metrics = sorted({m for t in data.trials for m in t.metrics} - {job.spec.objective.metric})
-    header = ["trial", "state", job.spec.objective.metric, *names, *metrics, "started", "seconds", "failure reason"]
+    header = [
+        "trial",
+        "state",
+        job.spec.objective.metric,
+        *names,
+        *metrics,
+        "started",
+        "seconds",
+        "cost $",
+        "failure reason",
+    ]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(_row(t, job.best_trial_id, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -131,6 +144,7 @@ def _row(trial: Trial, best_id: str | None, names: list[str], metrics: list[str]
         *(fmt(trial.metrics.get(m)) for m in metrics),
         started,
         f"{seconds:.1f}" if seconds is not None else "",
+        fmt(trial.cost_usd),
     ]
     kind = "best" if trial.id == best_id else "failed" if trial.state.value == "failed" else ""
     tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)

@@ -78,6 +78,28 @@ def best_vs_time(data: ReportData) -> Plot | None:
     return Plot("best_vs_time", "Best so far, over time", caption, render(figure))
 
 
+def best_vs_cost(data: ReportData) -> Plot | None:
+    """The best so far against dollars spent: every ended trial's cost counts (a failed
+    trial cost money too), in the order trials ended; None when no trial has a cost."""
+    ended = sorted((t for t in data.trials if t.ended_at and t.cost_usd is not None), key=lambda t: t.ended_at or 0.0)
+    if not any(t.cost_usd for t in ended):
+        return None
+    job, metric = data.job, data.job.spec.objective.metric
+    spent = np.cumsum([t.cost_usd or 0.0 for t in ended])
+    done = [(dollars, t.value) for dollars, t in zip(spent, ended) if t.state is TrialState.COMPLETED]
+    if not done:
+        return None
+    figure = Figure(figsize=(7, 3.6))
+    ax = figure.add_subplot()
+    xs, values = [d for d, _ in done], [v for _, v in done]
+    ax.scatter(xs, values, s=18, color="#1f77b4", alpha=0.7, label="trial ends")
+    ax.step(xs, analysis.best_so_far(values, job.minimize), where="post", color=BEST, label="best so far")
+    ax.set(xlabel="dollars spent (list prices)", ylabel=metric)
+    ax.legend(loc="best", fontsize="small")
+    caption = f"{metric} of each trial when it ended, and the best so far, against what the trials had cost by then."
+    return Plot("best_vs_cost", "Best so far, by cost", caption, render(figure))
+
+
 def parallel_coordinates(data: ReportData) -> Plot | None:
     done = analysis.completed(data.trials)
     params = analysis.varying(data.job.spec.space)
@@ -193,4 +215,4 @@ def _axis_labels(param: Parameter) -> list[tuple[float, str]]:
     return [(analysis.position(param, bound), f"{bound:g}") for bound in (param.low, param.high)]
 
 
-ALL = (best_vs_trials, best_vs_time, parallel_coordinates, slices, importance, learning_curves)
+ALL = (best_vs_trials, best_vs_time, best_vs_cost, parallel_coordinates, slices, importance, learning_curves)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState
 
 
 class TrialStore(ABC):
@@ -124,13 +124,15 @@ class TrialStore(ABC):
         value: float | None = None,
         metrics: dict[str, float] | None = None,
         error: str | None = None,
+        charge: Charge | None = None,
     ) -> bool:
         """Record a trial's end exactly once.
 
         Only a pending or running trial changes; then, in the same atomic step, the
         job's ``completed`` / ``failed`` / ``pruned`` counter goes up (a stopped trial gives
-        its unit of ``budget_used`` back instead; a pruned one keeps it), and the job's best is updated when ``value``
-        beats it. Returns False, changing nothing, when the trial had already finished.
+        its unit of ``budget_used`` back instead; a pruned one keeps it), the job's best is updated when ``value``
+        beats it, and the ``charge`` (what the trial cost) is kept on the trial and added to
+        the job's ``cost_usd``. Returns False, changing nothing, when the trial had already finished.
         """
 
     @abstractmethod
@@ -164,7 +166,14 @@ class ScheduleSpec:
 
 
 def counter_changes(job: Job, trial: Trial) -> dict:
-    """How a job's counters and best move when ``trial`` has just finished."""
+    """How a job's counters, best and cost move when ``trial`` has just finished."""
+    changes = _counts_and_best(job, trial)
+    if trial.cost_usd:
+        changes["cost_usd"] = job.cost_usd + trial.cost_usd
+    return changes
+
+
+def _counts_and_best(job: Job, trial: Trial) -> dict:
     if trial.state is TrialState.STOPPED:
         return {"budget_used": job.budget_used - 1}
     if trial.state is TrialState.PRUNED:  # never the job's best: it did not reach max_resource

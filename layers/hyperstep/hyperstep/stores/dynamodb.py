@@ -65,7 +65,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import ScheduleSpec, TrialStore
 from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
@@ -374,8 +374,10 @@ class DynamoDBStore(TrialStore):
         value: float | None = None,
         metrics: dict[str, float] | None = None,
         error: str | None = None,
+        charge: Charge | None = None,
     ) -> bool:
         end = {"state": state, "value": value, "metrics": metrics or {}, "error": error}
+        end.update(charge.fields() if charge is not None else {})
         for attempt in range(_ATTEMPTS):
             trial, ver = self._read_trial(job_id, trial_id)
             if not trial.state.active:

@@ -149,6 +149,7 @@ def job_item(job: Job) -> Item:
         "completed": n(job.completed),
         "failed": n(job.failed),
         "pruned": n(job.pruned),
+        "cost_usd": n(job.cost_usd),
     }
     if job.owner is not None:
         item.update({GSI2_PK: s(owner_partition(job.owner)), GSI2_SK: newest_first, "owner": s(job.owner)})
@@ -189,6 +190,7 @@ def job_from_item(item: Item) -> Job:
         completed=int(item["completed"]["N"]),
         failed=int(item["failed"]["N"]),
         pruned=int(item.get("pruned", {"N": "0"})["N"]),
+        cost_usd=float(item.get("cost_usd", {"N": "0"})["N"]),
         best_trial_id=text("best_trial_id"),
         best_value=None if best_value is None else float(best_value),
         execution_id=text("execution_id"),
@@ -281,6 +283,10 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
         counter, step = "completed", 1
     ttl, values = stamp(expires)
     values[":step"] = n(step)
+    adds = f"{counter} :step"
+    if trial.cost_usd:
+        adds += ", cost_usd :cost"
+        values[":cost"] = n(trial.cost_usd)
     clauses, condition = [ttl], "attribute_exists(pk)"
     if best:
         clauses += ["best_value = :v", "best_trial_id = :t"]
@@ -291,7 +297,7 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
         )
     return {
         "Key": key(trial.job_id, JOB_SK),
-        "UpdateExpression": f"ADD {counter} :step {sets(*clauses)}".rstrip(),
+        "UpdateExpression": f"ADD {adds} {sets(*clauses)}".rstrip(),
         "ConditionExpression": condition,
         "ExpressionAttributeValues": values,
     }

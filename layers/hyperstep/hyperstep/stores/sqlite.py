@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState
 from hyperstep.spec import STORED
 from hyperstep.stores.base import ScheduleSpec, TrialStore, counter_changes
 
@@ -266,12 +266,14 @@ class SQLiteStore(TrialStore):
         value: float | None = None,
         metrics: dict[str, float] | None = None,
         error: str | None = None,
+        charge: Charge | None = None,
     ) -> bool:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return False
             end = {"state": state, "value": value, "metrics": metrics or {}, "error": error, "ended_at": self.clock()}
+            end.update(charge.fields() if charge is not None else {})
             trial = trial.model_copy(update=end)
             self._write_trial(conn, trial)
             job = self._read_job(conn, job_id)

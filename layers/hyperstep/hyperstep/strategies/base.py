@@ -62,6 +62,11 @@ class Strategy(ABC):
     def __init__(self, **options: Any) -> None:
         self.options = self.Options.model_validate(options)
 
+    def check_space(self, space: SearchSpace) -> None:
+        """Refuse (ValueError, ``<option>: <reason>``) options this strategy cannot run with on
+        ``space``; the spec calls it when it is validated. Every space fits by default."""
+        return None
+
     @abstractmethod
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
         """Return up to ``n`` points, shape ``(k, space.dim)`` with ``k <= n``.

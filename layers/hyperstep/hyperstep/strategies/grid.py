@@ -9,6 +9,7 @@ smaller than the grid still covers it evenly.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,10 @@ class GridOptions(StrategyOptions):
     """Values per float parameter (and at most per int parameter)."""
 
 
+MAX_GRID_POINTS = 100_000
+"""Each Suggest lists the whole grid: larger ones take minutes and gigabytes there."""
+
+
 class GridSearch(Strategy):
     name = "grid"
     Options = GridOptions
@@ -33,6 +38,15 @@ class GridSearch(Strategy):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.resolution = self.options.resolution
+
+    def check_space(self, space: SearchSpace) -> None:
+        """Refuse a grid of more than ``MAX_GRID_POINTS`` points, naming ``resolution``."""
+        size = math.prod(len(axis) for axis in self.axes(space))
+        if size > MAX_GRID_POINTS:
+            raise ValueError(
+                f"resolution: {self.resolution} makes a grid of {size:,} points over {space.dim} parameters; "
+                f"at most {MAX_GRID_POINTS:,} (lower it, or use sobol or random)"
+            )
 
     def axes(self, space: SearchSpace) -> list[list[Any]]:
         axes = []

@@ -39,11 +39,11 @@ from botocore.exceptions import ClientError
 
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.batch.block import BatchTrial
-from hyperstep.backends.batch.events import BATCH_STOP_REASON, BatchContainer, batch_result
+from hyperstep.backends.batch.events import BATCH_STOP_REASON, BatchContainer, batch_result, batch_usage
 from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.backends.naming import script_arguments, trial_environment, trial_job_name, trial_tags
 from hyperstep.errors import LaunchError
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialResult, Usage
 from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
 
 NO_SECRETS = NoSecrets()
@@ -122,6 +122,7 @@ class BatchBackend(TrialBackend):
         self.secrets = secrets
         """Resolves the environment's secret references at launch."""
         self.client = client
+        self.region = getattr(getattr(client, "meta", None), "region_name", None)
         self.event_bus = event_bus
         """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
         self.logs = logs
@@ -190,7 +191,19 @@ class BatchBackend(TrialBackend):
         if found is None:
             return None
         container = BatchContainer.model_validate(found["container"]) if found.get("container") else None
-        return batch_result(job.id, trial.id, found["status"], found.get("statusReason"), container)
+        result = batch_result(job.id, trial.id, found["status"], found.get("statusReason"), container)
+        return None if result is None else result.model_copy(update={"usage": self._usage(found)})
+
+    def _usage(self, found: dict[str, Any]) -> Usage:
+        return batch_usage(found).model_copy(update={"region": self.region})
+
+    def usage(self, job: JobView, trial: TrialView) -> Usage | None:
+        """What the ended job ran (``DescribeJobs``: attempts, resources, platform); None
+        while it runs or if unknown."""
+        found = self._detail(job, trial)
+        if found is None or found.get("status") not in ("SUCCEEDED", "FAILED"):
+            return None
+        return self._usage(found)
 
     def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """The final metrics in the job's CloudWatch log: each metric's last match of its

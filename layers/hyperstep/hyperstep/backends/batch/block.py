@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
+from hyperstep.pricing import Rate, ec2_rate, fargate_rate, own_rate
 from hyperstep.secrets import EnvValue, SecretRef
 from hyperstep.spec_base import SECRET, TrialBlockBase
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
+    from hyperstep.messages import Usage
 
 
 class BatchTrial(TrialBlockBase):
@@ -47,6 +49,28 @@ class BatchTrial(TrialBlockBase):
     retry_attempts: int = Field(default=1, ge=1, le=10)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     propagate_tags: bool = False
+    instance_type: str | None = Field(default=None, pattern=r"^[a-z0-9-]+\.[a-z0-9-]+$")
+    """For pricing only: the EC2 instance type the compute environment runs a trial on
+    (a trial is priced as the whole instance). Without it, a trial on EC2 is priced by its
+    vCPUs (``hyperstep.pricing``); a trial on Fargate by its vCPUs and memory."""
+
+    def rate(self, usage: Usage | None, region: str | None) -> Rate | None:
+        """From the platform the job ran on (``usage.platform``) and the vCPUs and memory it
+        had, else this block's: EC2 by ``instance_type`` or vCPUs; Fargate (and, before a
+        trial has ended, a block that names no instance type) by vCPUs and memory."""
+        if self.cost_per_hour is not None:
+            return own_rate(self.cost_per_hour, "job")
+        vcpus = usage.vcpus if usage is not None and usage.vcpus else self.vcpus
+        memory = usage.memory_mib if usage is not None and usage.memory_mib else self.memory_mib
+        platform = usage.platform if usage is not None else None
+        if platform == "ec2" or (platform is None and self.instance_type is not None):
+            return ec2_rate(self.instance_type, vcpus, region)
+        if vcpus is None or memory is None:
+            return None
+        return fargate_rate(vcpus, memory, region)
+
+    def check_priced(self) -> None:
+        """Every Batch trial is priced from what its job reports (platform, vCPUs, memory)."""
 
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The resources one job asks for (the queue, definition and role are the deployment's,

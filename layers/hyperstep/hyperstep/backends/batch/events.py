@@ -10,13 +10,14 @@ only hyperstep's ended jobs through.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from hyperstep.backends.aws_detail import AwsDetail, tag_map
 from hyperstep.backends.naming import NAME_PREFIX, trial_ids
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialResult, Usage
 
 SOURCE, DETAIL_TYPE = "aws.batch", "Batch Job State Change"
 RULE_PATTERN: dict[str, Any] = {
@@ -76,11 +77,33 @@ def batch_result(
     return TrialResult(job_id=job_id, trial_id=trial_id, state="failed", error="; ".join(parts))
 
 
+def batch_usage(found: Mapping[str, Any]) -> Usage:
+    """What an ended Batch job (an event's detail or a ``DescribeJobs`` entry) ran: each
+    attempt's ``startedAt`` to ``stoppedAt`` (milliseconds; the job's own when it lists no
+    attempts, 0 s when it never started), its ``resourceRequirements`` (VCPU, MEMORY in MiB;
+    the older ``vcpus`` / ``memory``) and where (``platformCapabilities``: FARGATE, else EC2)."""
+    attempts = [a for a in found.get("attempts") or [] if a.get("startedAt") and a.get("stoppedAt")]
+    spans = [(a["startedAt"], a["stoppedAt"]) for a in attempts]
+    if not spans and found.get("startedAt") and found.get("stoppedAt"):
+        spans = [(found["startedAt"], found["stoppedAt"])]
+    container = found.get("container") or {}
+    needs = {r.get("type"): r.get("value") for r in container.get("resourceRequirements") or []}
+    vcpus, memory = needs.get("VCPU", container.get("vcpus")), needs.get("MEMORY", container.get("memory"))
+    return Usage(
+        seconds=sum(max(stop - start, 0) for start, stop in spans) / 1000.0,
+        vcpus=float(vcpus) if vcpus else None,
+        memory_mib=float(memory) if memory else None,
+        platform="fargate" if "FARGATE" in (found.get("platformCapabilities") or []) else "ec2",
+    )
+
+
 def parse_detail(detail: dict[str, Any]) -> TrialResult | None:
-    """The trial result of a state-change event's detail; None for a job hyperstep did not start."""
+    """The trial result of a state-change event's detail (with what the job used); None for
+    a job hyperstep did not start."""
     d = BatchJobDetail.model_validate(detail)
     env = {kv.name: kv.value for kv in d.container.environment} if d.container else {}
     ids = trial_ids(d.tags, env, d.job_name)
     if ids is None:
         return None
-    return batch_result(*ids, d.status, d.status_reason, d.container)
+    result = batch_result(*ids, d.status, d.status_reason, d.container)
+    return None if result is None else result.model_copy(update={"usage": batch_usage(detail)})

@@ -31,10 +31,10 @@ from pathlib import Path
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.local.tail import LogTail
-from hyperstep.backends.logs import parse_metrics
+from hyperstep.backends.logs import parse_metrics, unreadable_values
 from hyperstep.backends.naming import script_arguments
 from hyperstep.errors import LaunchError
-from hyperstep.messages import TrialMetric, TrialResult
+from hyperstep.messages import TrialMetric, TrialResult, Usage
 from hyperstep.secrets import VariableSecrets, resolved_environment
 
 TAIL_SECONDS = 0.1
@@ -124,7 +124,9 @@ class LocalProcessBackend(TrialBackend):
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
+        began = time.monotonic()
         code = self._wait(job, trial, proc, block.timeout_seconds)
+        usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
             stopped = key in self._stopping
         try:
@@ -132,6 +134,7 @@ class LocalProcessBackend(TrialBackend):
         except Exception as exc:  # without a result the trial would stay running forever
             error = f"cannot read the trial's result: {type(exc).__name__}: {exc}"
             result = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error=error)
+        result = result.model_copy(update={"usage": usage})
         with self._lock:  # one step: ``describe`` sees the process running or its result, never neither
             self._results[key] = result
             self._procs.pop(key, None)
@@ -179,6 +182,14 @@ class LocalProcessBackend(TrialBackend):
         if code != 0:
             last = next((line for line in reversed(log.splitlines()) if line.strip()), "")
             return TrialResult(**base, state="failed", error=f"exit code {code}: {last[-300:]}")
+        objective = job.spec.objective.metric
+        if objective not in metrics:
+            captured = unreadable_values(log, [d for d in block.metric_definitions if d.name == objective])
+            if objective in captured:
+                error = (
+                    f"objective metric {objective!r}: its regex matched {captured[objective]!r}, which is not a number"
+                )
+                return TrialResult(**base, state="failed", error=error)
         return TrialResult(**base, state="completed")
 
     def stop(self, job: JobView, trial: TrialView) -> None:

@@ -35,9 +35,9 @@ from hyperstep.backends.naming import (
     trial_tags,
 )
 from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYPERPARAMETERS, SageMakerTrial
-from hyperstep.backends.sagemaker.events import sagemaker_result
+from hyperstep.backends.sagemaker.events import sagemaker_result, sagemaker_usage
 from hyperstep.errors import LaunchError
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialResult, Usage
 from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
 
 SAGEMAKER_NAME_MAX = 63
@@ -169,6 +169,7 @@ class SageMakerBackend(TrialBackend):
 
     def __init__(self, client: Any, event_bus: str | None = None, secrets: SecretResolver = NO_SECRETS) -> None:
         self.client = client
+        self.region = getattr(getattr(client, "meta", None), "region_name", None)
         self.event_bus = event_bus
         """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
         self.secrets = secrets
@@ -207,16 +208,23 @@ class SageMakerBackend(TrialBackend):
             if _error(exc)[0] not in ("ValidationException", "ResourceNotFound"):
                 raise
 
-    def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
-        """The trial's result once the training job has ended; None while it runs or if unknown."""
+    def _described(self, job: JobView, trial: TrialView) -> dict[str, Any] | None:
+        """``DescribeTrainingJob`` of the trial's job; None for a job SageMaker does not know."""
         try:
-            found = self.client.describe_training_job(TrainingJobName=self._name(job, trial))
+            return self.client.describe_training_job(TrainingJobName=self._name(job, trial))
         except ClientError as exc:
             if _error(exc)[0] in ("ValidationException", "ResourceNotFound"):
                 return None  # AWS answers "Requested resource not found" as a ValidationException
             raise
+
+    def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
+        """The trial's result (with its billable time) once the training job has ended; None
+        while it runs or if unknown."""
+        found = self._described(job, trial)
+        if found is None:
+            return None
         metrics = {m["MetricName"]: float(m["Value"]) for m in found.get("FinalMetricDataList", [])}
-        return sagemaker_result(
+        result = sagemaker_result(
             job.id,
             trial.id,
             found["TrainingJobStatus"],
@@ -224,6 +232,21 @@ class SageMakerBackend(TrialBackend):
             found.get("FailureReason"),
             metrics,
         )
+        return None if result is None else result.model_copy(update={"usage": self._usage(found)})
+
+    def _usage(self, found: dict[str, Any]) -> Usage | None:
+        usage = sagemaker_usage(found)
+        return None if usage is None else usage.model_copy(update={"region": self.region})
+
+    def usage(self, job: JobView, trial: TrialView) -> Usage | None:
+        """The training job's ``BillableTimeInSeconds`` and ``ResourceConfig`` (``DescribeTrainingJob``)."""
+        found = self._described(job, trial)
+        return None if found is None else self._usage(found)
+
+    def final_record(self, job: JobView, trial: TrialView) -> tuple[dict[str, float], Usage | None]:
+        """``FinalMetricDataList`` and the billable time, from one ``DescribeTrainingJob``."""
+        result = self.describe(job, trial)
+        return (result.metrics, result.usage) if result is not None else ({}, None)
 
     def final_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """``FinalMetricDataList`` of the completed training job; {} before it completes or if unknown."""

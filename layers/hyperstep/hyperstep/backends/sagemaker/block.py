@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
+from hyperstep.pricing import Rate, sagemaker_rate
 from hyperstep.secrets import SecretRef
 from hyperstep.spec_base import SECRET, SpecModel, TrialBlockBase
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
+    from hyperstep.messages import Usage
 
 S3Uri = Annotated[str, StringConstraints(pattern=r"^(https|s3)://([^/]+)/?(.*)$", max_length=1024)]
 InputMode = Literal["File", "Pipe", "FastFile"]
@@ -118,6 +120,15 @@ class SageMakerTrial(TrialBlockBase):
                     f"parameter {p.name!r}: SageMaker hyperparameter values are at most "
                     f"{MAX_HYPERPARAMETER_VALUE} characters, a choice has {len(long[0])}"
                 )
+
+    def rate(self, usage: Usage | None, region: str | None) -> Rate | None:
+        """The instances' on-demand rate (managed spot too: its billable seconds are fewer),
+        for the instance type and count the training job reports, else the block's."""
+        instance_type = usage.instance_type if usage is not None and usage.instance_type else self.instance_type
+        count = usage.instance_count if usage is not None else self.instance_count
+        if self.cost_per_hour is not None:
+            return Rate(self.cost_per_hour * count, f"{count} x ${self.cost_per_hour:g}/h (cost_per_hour)")
+        return sagemaker_rate(instance_type, count, region)
 
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The image (or algorithm), role, instances, volume, every S3 location and the VPC."""

@@ -1,0 +1,78 @@
+"""Metric regexes: the number they should capture, and a check for one that would cut a
+printed value short.
+
+A script printing ``loss=1.5e-05`` (Python's ``str`` of a small float) matched by
+``loss=([0-9.]+)`` reports ``1.5``: silently wrong by five orders of magnitude. SageMaker
+matches ``MetricDefinitions`` the same way, so the check applies to every backend.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
+"""A capture group for a number as Python prints one: sign, decimals, exponent."""
+SHORT_NUMBER = r"([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)"
+"""The shorter group the examples and README show: the same numbers as ``NUMBER``."""
+
+
+def first_group(regex: str) -> str | None:
+    """The source text of the first capturing group of ``regex`` (what the value is read
+    from), None without one. Escapes, character classes and non-capturing groups are
+    skipped; a named group ``(?P<name>...)`` counts."""
+    depth, start, in_class, i = 0, None, False, 0
+    while i < len(regex):
+        char = regex[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if regex[i + 1 : i + 2] == "^":
+                i += 1
+            if regex[i + 1 : i + 2] == "]":  # a leading ] is a literal in the class
+                i += 1
+        elif char == "(":
+            named = re.match(r"\(\?P<\w+>", regex[i:])
+            if start is None and (not regex.startswith("(?", i) or named):
+                start, depth = i + (len(named.group(0)) if named else 1), 0
+            elif start is not None:
+                depth += 1
+        elif char == ")" and start is not None:
+            if depth == 0:
+                return regex[start:i]
+            depth -= 1
+        i += 1
+    return None
+
+
+def cuts_numbers_short(regex: str) -> list[str]:
+    """What the value group of ``regex`` would read wrong, of an exponent and a sign: a
+    group that reads a decimal (``1.5``) but stops before ``e-05``, or drops a ``-``."""
+    group = first_group(regex)
+    try:
+        pattern = re.compile(group) if group is not None else None
+    except re.error:
+        return []
+    if pattern is None or not pattern.fullmatch("1.5"):
+        return []  # no decimal read here (an integer count, a word): nothing to say
+    problems = []
+    if not pattern.fullmatch("1.5e-05"):
+        problems.append("exponent")
+    if not pattern.fullmatch("-1.5"):
+        problems.append("sign")
+    return problems
+
+
+def regex_warning(where: str, name: str, regex: str) -> str | None:
+    """One line about a metric regex that cuts printed numbers short; None when it reads them whole."""
+    problems = cuts_numbers_short(regex)
+    if "exponent" not in problems:
+        return None
+    sign = " and drops a sign" if "sign" in problems else ""
+    return (
+        f"{where} ({name}): the value group {first_group(regex)} reads a printed 1.5e-05 as 1.5{sign}; "
+        f"use {SHORT_NUMBER}"
+    )

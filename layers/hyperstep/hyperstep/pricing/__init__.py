@@ -1,0 +1,81 @@
+"""What a trial costs: hourly rates from the dated list prices in ``prices``, and a trial's
+cost from what it used (``messages.Usage``).
+
+How each platform is priced (on-demand list prices, compute only: storage, data transfer,
+logs and the orchestration's own Lambda and Step Functions charges are not counted):
+
+- SageMaker training, on-demand and managed spot alike: ``BillableTimeInSeconds`` x
+  ``InstanceCount`` x the instance type's on-demand rate. AWS documents the billable time
+  as what it bills, and managed spot's savings as ``1 - BillableTimeInSeconds /
+  TrainingTimeInSeconds``: the spot discount is already in the billable seconds.
+- Batch on Fargate: the job's vCPUs x the vCPU-hour rate plus its memory (GB) x the
+  GB-hour rate, per second with Fargate's one-minute minimum, over its attempts' run time.
+- Batch on EC2: the instance type's rate when the trial block names it (``cost_per_hour``
+  for any other), else the job's vCPUs at m5's rate per vCPU-hour (an estimate: Batch
+  packs jobs onto instances it chooses).
+- Local (and simulated) trials: the block's ``cost_per_hour`` x the trial's wall time.
+
+A block's ``cost_per_hour`` overrides the table everywhere (per instance for SageMaker,
+per job for Batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hyperstep.pricing import prices
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Dollars per hour and what they rest on (shown with each trial's cost)."""
+
+    usd_per_hour: float
+    basis: str
+    minimum_seconds: float = 0.0
+
+    def cost(self, seconds: float) -> float:
+        return self.usd_per_hour * max(seconds, self.minimum_seconds) / 3600.0
+
+
+def _regional(table: dict[str, dict[str, float]], region: str | None) -> tuple[dict[str, float], str]:
+    """The region's prices and the label to show: another region's list price is named."""
+    if region in table:
+        return table[region], f"{region} list price {prices.PRICES_DATE}"
+    label = f"{prices.FALLBACK_REGION} list price {prices.PRICES_DATE}"
+    return table[prices.FALLBACK_REGION], label + (f", {region} not in the table" if region else "")
+
+
+def own_rate(cost_per_hour: float, unit: str) -> Rate:
+    return Rate(cost_per_hour, f"${cost_per_hour:g}/h per {unit} (cost_per_hour)")
+
+
+def sagemaker_rate(instance_type: str, count: int, region: str | None) -> Rate | None:
+    """A training job's rate: ``count`` instances of ``instance_type``; None for a type not in the table."""
+    table, label = _regional(prices.SAGEMAKER_TRAINING, region)
+    hourly = table.get(instance_type)
+    if hourly is None:
+        return None
+    return Rate(hourly * count, f"{count} x {instance_type} at ${hourly:g}/h ({label})")
+
+
+def fargate_rate(vcpus: float, memory_mib: float, region: str | None) -> Rate:
+    rates, label = _regional(prices.FARGATE, region)
+    gb = memory_mib / 1024.0
+    hourly = vcpus * rates["vcpu_hour"] + gb * rates["gb_hour"]
+    basis = (
+        f"Fargate {vcpus:g} vCPU, {gb:g} GB at ${rates['vcpu_hour']:g}/vCPU-h + ${rates['gb_hour']:g}/GB-h ({label})"
+    )
+    return Rate(hourly, basis, prices.FARGATE_MINIMUM_SECONDS)
+
+
+def ec2_rate(instance_type: str | None, vcpus: float | None, region: str | None) -> Rate | None:
+    """An EC2 instance type's rate when known, else ``vcpus`` at the per-vCPU estimate."""
+    if instance_type is not None:
+        table, label = _regional(prices.EC2, region)
+        if instance_type in table:
+            return Rate(table[instance_type], f"EC2 {instance_type} at ${table[instance_type]:g}/h ({label})")
+    if vcpus is None:
+        return None
+    per_vcpu = prices.EC2_VCPU_HOUR.get(region or "", prices.EC2_VCPU_HOUR[prices.FALLBACK_REGION])
+    return Rate(vcpus * per_vcpu, f"EC2 {vcpus:g} vCPU at ${per_vcpu:g}/vCPU-h (estimate: m5's rate per vCPU)")
