@@ -138,7 +138,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     budget = spec.budget
     print(
         f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
-        f"{spec.objective.goal} {spec.objective.metric}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+        f"{spec.primary.goal} {spec.primary.metric}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
     )
     return 0
 

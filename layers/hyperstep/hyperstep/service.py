@@ -271,7 +271,7 @@ class TuningService:
         if result.state != "completed":
             return self._end(job, trial, TrialState(result.state), {**trial.metrics, **result.metrics}, result.error)
         platform = dict(result.metrics)
-        if job.spec.objective.metric not in platform:
+        if job.spec.primary.metric not in platform:
             platform = {**self._described_metrics(job, trial), **platform}
         return self._complete(job, trial, platform)
 
@@ -280,7 +280,7 @@ class TuningService:
         metrics (final reports overlaid by the ``platform``'s), as completed. Without it,
         a trial whose reports may come late waits for them (``await_result``; the reaper
         settles it after its grace); any other fails."""
-        objective = job.spec.objective.metric
+        objective = job.spec.primary.metric
         final = {**trial.final_reports(), **platform}
         if objective in final:
             return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final})
@@ -297,7 +297,7 @@ class TuningService:
         """Record the trial's end once (the store's conditional write) and wake the job's
         execution. A completed trial's value is ``metrics[objective]``; NaN or infinity
         there fails it."""
-        objective, value = job.spec.objective.metric, None
+        objective, value = job.spec.primary.metric, None
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
         if state is TrialState.COMPLETED:
@@ -346,7 +346,7 @@ class TuningService:
             for name, value in finite_metrics(metrics).items()
         }
         job = self.store.get_job(job_id)
-        objective = job.spec.objective.metric
+        objective = job.spec.primary.metric
         trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective)
         if trial is None:
             return False
@@ -475,7 +475,7 @@ class TuningService:
             recovered, problem = {}, f"{type(exc).__name__}: {exc}"
         final = {**trial.final_reports(), **recovered}
         metrics = {**trial.metrics, **final}
-        if job.spec.objective.metric in final:
+        if job.spec.primary.metric in final:
             return self._end(job, trial, TrialState.COMPLETED, metrics)
         return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial, grace, problem))
 
@@ -502,7 +502,7 @@ def failure_reason(error: Mapping[str, Any]) -> str:
 
 def missing_objective(job: Job, trial: Trial, grace: float | None = None, problem: str | None = None) -> str:
     """Why a completed trial has no objective value, and what its script should do."""
-    objective = job.spec.objective.metric
+    objective = job.spec.primary.metric
     reason = f"objective metric {objective!r} was not reported"
     if grace is not None:
         reason += (

@@ -26,7 +26,7 @@ def progress_line(job: Job, trials: Sequence[Trial], width: int = 24) -> str:
     bar = "#" * filled + "-" * (width - filled)
     best = "none yet"
     if job.best_value is not None:
-        best = f"{job.spec.objective.metric}={fmt(job.best_value)} ({job.best_trial_id})"
+        best = f"{job.spec.primary.metric}={fmt(job.best_value)} ({job.best_trial_id})"
     failed = sum(t.state is TrialState.FAILED for t in trials)
     failed_part = f" · {failed} failed" if failed else ""
     return f"[{bar}] {done}/{total} done · {running} running{failed_part} · best {best}"
@@ -42,7 +42,7 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 def trial_rows(job: Job, trials: Sequence[Trial]) -> tuple[list[str], list[list[str]]]:
     names = [p.name for p in job.spec.parameters]
-    header = ["trial", "state", job.spec.objective.metric, *names, "seconds", "error"]
+    header = ["trial", "state", job.spec.primary.metric, *names, "seconds", "error"]
     rows = []
     for t in trials:
         seconds = t.ended_at - t.started_at if t.ended_at and t.started_at else None

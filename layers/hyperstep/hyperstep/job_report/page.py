@@ -91,7 +91,7 @@ def _figure(plot: Plot) -> str:
 
 def _summary(data: ReportData) -> str:
     job, trials = data.job, data.trials
-    objective = job.spec.objective
+    objective = job.spec.primary
     rows: list[tuple[str, Any]] = [
         ("status", job.status.value + (f": {job.error}" if job.error else "")),
         ("objective", f"{objective.goal} {objective.metric}"),
@@ -113,8 +113,8 @@ def _summary(data: ReportData) -> str:
 def _table(data: ReportData) -> str:
     job = data.job
     names = [p.name for p in job.spec.parameters]
-    metrics = sorted({m for t in data.trials for m in t.metrics} - {job.spec.objective.metric})
-    header = ["trial", "state", job.spec.objective.metric, *names, *metrics, "started", "seconds", "failure reason"]
+    metrics = sorted({m for t in data.trials for m in t.metrics} - {job.spec.primary.metric})
+    header = ["trial", "state", job.spec.primary.metric, *names, *metrics, "started", "seconds", "failure reason"]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(_row(t, job.best_trial_id, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -122,13 +122,15 @@ class TrialStore(ABC):
         value: float | None = None,
         metrics: dict[str, float] | None = None,
         error: str | None = None,
+        values: list[float] | None = None,
     ) -> bool:
-        """Record a trial's end exactly once.
+        """Record a trial's end exactly once (``values``: every objective's, with several).
 
         Only a pending or running trial changes; then, in the same atomic step, the
         job's ``completed`` / ``failed`` / ``pruned`` counter goes up (a stopped trial gives
-        its unit of ``budget_used`` back instead; a pruned one keeps it), and the job's best is updated when ``value``
-        beats it. Returns False, changing nothing, when the trial had already finished.
+        its unit of ``budget_used`` back instead; a pruned one keeps it), and the job's best is
+        updated when the trial beats it (``Job.beats_best``: feasible, one objective).
+        Returns False, changing nothing, when the trial had already finished.
         """
 
     @abstractmethod
@@ -149,6 +151,6 @@ def counter_changes(job: Job, trial: Trial) -> dict:
     if trial.state is TrialState.FAILED or trial.value is None:
         return {"failed": job.failed + 1}
     changes: dict = {"completed": job.completed + 1}
-    if job.better(trial.value, job.best_value):
+    if job.beats_best(trial):
         changes.update(best_value=trial.value, best_trial_id=trial.id)
     return changes
