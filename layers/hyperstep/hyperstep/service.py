@@ -271,7 +271,7 @@ class TuningService:
         if result.state != "completed":
             return self._end(job, trial, TrialState(result.state), {**trial.metrics, **result.metrics}, result.error)
         platform = dict(result.metrics)
-        if job.spec.primary.metric not in platform:
+        if any(metric not in platform for metric in job.spec.measured_metrics):
             platform = {**self._described_metrics(job, trial), **platform}
         return self._complete(job, trial, platform)
 
@@ -280,14 +280,13 @@ class TuningService:
         metrics (final reports overlaid by the ``platform``'s), as completed. Without it,
         a trial whose reports may come late waits for them (``await_result``; the reaper
         settles it after its grace); any other fails."""
-        objective = job.spec.primary.metric
         final = {**trial.final_reports(), **platform}
-        if objective in final:
+        if has_objectives(job, final):
             return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final})
         if not self._takes_late_reports(job):
             return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, missing_objective(job, trial))
         waiting = self.store.await_result(job.id, trial.id)
-        if waiting is not None and objective in waiting.final_reports():  # it landed meanwhile
+        if waiting is not None and has_objectives(job, waiting.final_reports()):  # it landed meanwhile
             return self._complete(job, waiting, platform)
         return False
 
@@ -295,19 +294,22 @@ class TuningService:
         self, job: Job, trial: Trial, state: TrialState, metrics: Mapping[str, float], error: str | None = None
     ) -> bool:
         """Record the trial's end once (the store's conditional write) and wake the job's
-        execution. A completed trial's value is ``metrics[objective]``; NaN or infinity
-        there fails it."""
-        objective, value = job.spec.primary.metric, None
+        execution. A completed trial's value is ``metrics[objective]`` (with several
+        objectives, ``values`` holds each one's, in order); NaN or infinity there fails it."""
+        value, values = None, None
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
         if state is TrialState.COMPLETED:
-            reported = metrics.get(objective)
-            if reported is not None and math.isfinite(reported):
-                value = reported
+            reported = [metrics.get(o.metric) for o in job.spec.goals]
+            bad = [(o.metric, v) for o, v in zip(job.spec.goals, reported) if v is None or not math.isfinite(v)]
+            if bad:
+                metric, number = bad[0]
+                state, error = TrialState.FAILED, f"objective metric {metric!r} is not a finite number ({number})"
             else:
-                state, error = TrialState.FAILED, f"objective metric {objective!r} is not a finite number ({reported})"
+                value = reported[0]
+                values = list(reported) if job.spec.multi_objective else None  # type: ignore[arg-type]
         recorded = self.store.finish_trial(
-            job.id, trial.id, state, value=value, metrics=finite_metrics(metrics), error=error
+            job.id, trial.id, state, value=value, metrics=finite_metrics(metrics), error=error, values=values
         )
         if recorded:
             self.wake(job.id)
@@ -351,7 +353,7 @@ class TuningService:
         if trial is None:
             return False
         if trial.awaiting_result_since is not None:
-            if objective in trial.final_reports():
+            if has_objectives(job, trial.final_reports()):
                 self._complete(job, trial, self._described_metrics(job, trial))
         elif step is not None and not final and objective in reports:
             self.stop_early(job, trial)
@@ -475,7 +477,7 @@ class TuningService:
             recovered, problem = {}, f"{type(exc).__name__}: {exc}"
         final = {**trial.final_reports(), **recovered}
         metrics = {**trial.metrics, **final}
-        if job.spec.primary.metric in final:
+        if has_objectives(job, final):
             return self._end(job, trial, TrialState.COMPLETED, metrics)
         return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial, grace, problem))
 
@@ -502,7 +504,9 @@ def failure_reason(error: Mapping[str, Any]) -> str:
 
 def missing_objective(job: Job, trial: Trial, grace: float | None = None, problem: str | None = None) -> str:
     """Why a completed trial has no objective value, and what its script should do."""
-    objective = job.spec.primary.metric
+    final = trial.final_reports()
+    missing = [o.metric for o in job.spec.goals if o.metric not in final]
+    objective = (missing or [job.spec.primary.metric])[0]
     reason = f"objective metric {objective!r} was not reported"
     if grace is not None:
         reason += (
@@ -518,6 +522,12 @@ def missing_objective(job: Job, trial: Trial, grace: float | None = None, proble
             " report the final value without a step, or with final=True"
         )
     return reason
+
+
+def has_objectives(job: Job, final: Mapping[str, float]) -> bool:
+    """Whether ``final`` metrics hold every objective of the job (constraint metrics may be
+    missing: the trial then completes, infeasible)."""
+    return all(o.metric in final for o in job.spec.goals)
 
 
 def execution_name(job_id: str, seed: str) -> str:

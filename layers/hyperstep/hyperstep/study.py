@@ -321,7 +321,13 @@ def history_of(
     With ``fidelity`` (the rungs, ``max_resource`` last: model-based early stopping), every
     trial that is not failed and reached a rung is an observation, at the highest rung it
     reached, ranked onto the top rung's scale (``schedulers.fidelity.rung_observations``):
-    pruned trials count, and running ones count instead of being points to avoid."""
+    pruned trials count, and running ones count instead of being points to avoid.
+
+    With ``spec`` (its objectives and constraints): several objectives give ``Y``, the
+    constraints ``G`` (``History``); a trial whose objectives are not all finite is
+    left out as a failed one would be."""
+    if spec is not None and spec.multi_objective:
+        return _multi_objective_history(space, trials, spec, seed)
     sign = 1.0 if minimize else -1.0
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and math.isfinite(t.value)]
     failed = [t for t in trials if t.state is TrialState.FAILED]
