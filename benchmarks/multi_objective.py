@@ -271,6 +271,8 @@ def main() -> None:
     parser.add_argument("--latency-only", action="store_true")
     parser.add_argument("--name", default="multi_objective")
     args = parser.parse_args()
+    import scipy.linalg  # loaded first: threadpool_limits only limits the libraries loaded
+    import scipy.optimize  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # one core, as the suggester Lambda
