@@ -279,14 +279,17 @@ class TuningService:
         """End a trial the backend says completed: with the objective among its final
         metrics (final reports overlaid by the ``platform``'s), as completed. Without it,
         a trial whose reports may come late waits for them (``await_result``; the reaper
-        settles it after its grace); any other fails."""
+        settles it after its grace); any other fails. Such a trial also waits for its
+        constraints' metrics (settled without them, it is infeasible)."""
         final = {**trial.final_reports(), **platform}
-        if has_objectives(job, final):
+        late = self._takes_late_reports(job)
+        if has_objectives(job, final) and (not late or has_every_metric(job, final)):
             return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final})
-        if not self._takes_late_reports(job):
-            return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, missing_objective(job, trial))
+        if not late:
+            reason = missing_objective(job, trial, final=final)
+            return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, reason)
         waiting = self.store.await_result(job.id, trial.id)
-        if waiting is not None and has_objectives(job, waiting.final_reports()):  # it landed meanwhile
+        if waiting is not None and has_every_metric(job, {**waiting.final_reports(), **platform}):  # landed meanwhile
             return self._complete(job, waiting, platform)
         return False
 
@@ -353,7 +356,7 @@ class TuningService:
         if trial is None:
             return False
         if trial.awaiting_result_since is not None:
-            if has_objectives(job, trial.final_reports()):
+            if has_every_metric(job, trial.final_reports()):
                 self._complete(job, trial, self._described_metrics(job, trial))
         elif step is not None and not final and objective in reports:
             self.stop_early(job, trial)
@@ -502,9 +505,16 @@ def failure_reason(error: Mapping[str, Any]) -> str:
     return f"{error.get('Error')}: {cause}"
 
 
-def missing_objective(job: Job, trial: Trial, grace: float | None = None, problem: str | None = None) -> str:
-    """Why a completed trial has no objective value, and what its script should do."""
-    final = trial.final_reports()
+def missing_objective(
+    job: Job,
+    trial: Trial,
+    grace: float | None = None,
+    problem: str | None = None,
+    final: Mapping[str, float] | None = None,
+) -> str:
+    """Why a completed trial has no objective value (``final``: metrics it has besides its
+    final reports), and what its script should do."""
+    final = {**trial.final_reports(), **(final or {})}
     missing = [o.metric for o in job.spec.goals if o.metric not in final]
     objective = (missing or [job.spec.primary.metric])[0]
     reason = f"objective metric {objective!r} was not reported"
@@ -528,6 +538,11 @@ def has_objectives(job: Job, final: Mapping[str, float]) -> bool:
     """Whether ``final`` metrics hold every objective of the job (constraint metrics may be
     missing: the trial then completes, infeasible)."""
     return all(o.metric in final for o in job.spec.goals)
+
+
+def has_every_metric(job: Job, final: Mapping[str, float]) -> bool:
+    """Whether ``final`` metrics hold every objective and every constraint's metric."""
+    return all(metric in final for metric in job.spec.measured_metrics)
 
 
 def execution_name(job_id: str, seed: str) -> str:
