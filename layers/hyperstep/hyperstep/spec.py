@@ -139,11 +139,14 @@ class JobSpec(SpecModel):
     """Everything hyperstep needs to run one tuning job."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")
-    objective: Objective | None = None
-    """The one metric to optimize; ``objectives`` instead for two or three."""
-    objectives: list[Objective] | None = None
+    objective: Objective | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The one metric to optimize; ``objectives`` instead for two or three. (Unset fields
+    of this block stay out of dumps: a spec without them reads as it was written.)"""
+    objectives: list[Objective] | None = Field(default=None, exclude_if=lambda v: v is None)
     """Two or three metrics to optimize at once: the job finds their Pareto front."""
-    constraints: list[Constraint] = Field(default_factory=list, max_length=MAX_CONSTRAINTS)
+    constraints: list[Constraint] = Field(
+        default_factory=list, max_length=MAX_CONSTRAINTS, exclude_if=lambda v: not v
+    )
     """Limits on metrics; a trial outside one (or missing its metric) is infeasible."""
     parameters: list[Parameter] = Field(min_length=1)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
