@@ -102,3 +102,16 @@ def test_a_late_reporting_trial_waits_for_its_constraint_metric_then_completes()
     assert service.report_metrics("job", "t0001", {"ms": 12.0})
     trial = service.store.get_trial("job", "t0001")
     assert trial.state is TrialState.COMPLETED and trial.values == [0.5, 2.0] and trial.metrics["ms"] == 12.0
+
+
+def test_finish_names_the_front_of_a_job_with_several_objectives() -> None:
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    Study.from_job(service.store, service.submit(parse_spec(objectives_spec()), job_id="job")).ask(3)
+    for trial_id, metrics in [
+        ("t0001", {"loss": 0.25, "kb": 3.0, "ms": 4.0}),  # front
+        ("t0002", {"loss": 0.5, "kb": 2.0, "ms": 4.0}),  # dominated by t0001 (kb is maximized)
+        ("t0003", {"loss": 0.1, "kb": 9.0, "ms": 40.0}),  # best of all, infeasible
+    ]:
+        service.collect(TrialResult(job_id="job", trial_id=trial_id, state="completed", metrics=metrics))
+    summary = service.finish(FinishRequest(job_id="job"))
+    assert summary["pareto_front"] == ["t0001"] and summary["best_trial_id"] is None

@@ -57,7 +57,7 @@ from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, dr
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
-from hyperstep.study import Study
+from hyperstep.study import Study, pareto_front
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
@@ -422,6 +422,8 @@ class TuningService:
         summary = job.summary()
         best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
         summary["best_params"] = best.params if best else None
+        if job.spec.multi_objective:  # several objectives: the front instead of a best trial
+            summary["pareto_front"] = [t.id for t in pareto_front(job.spec, self.store.list_trials(job.id))]
         self.publisher.publish("Tuning Job Completed", summary)
         return summary
 
