@@ -136,9 +136,14 @@ def parser() -> argparse.ArgumentParser:
 def cmd_validate(args: argparse.Namespace) -> int:
     spec = prepare_spec(args.spec)
     budget = spec.budget
+    goals = " and ".join(f"{o.goal} {o.metric}" for o in spec.goals)
+    limits = "".join(
+        f", {c.metric} {' and '.join(f'{k} {v:g}' for k, v in (('>=', c.min), ('<=', c.max)) if v is not None)}"
+        for c in spec.constraints
+    )
     print(
         f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
-        f"{spec.primary.goal} {spec.primary.metric}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+        f"{goals}{limits}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
     )
     return 0
 
