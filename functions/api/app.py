@@ -74,6 +74,7 @@ from hyperstep.recurring import (
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec, field_and_reason
+from hyperstep.study import pareto_front
 from hyperstep.throttling import CallerThrottle, retry_after
 from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
 
@@ -151,6 +152,8 @@ class JobDetail(JobSummary):
     execution_id: str | None = None
     error: str | None = None
     spec: dict[str, Any]
+    pareto_front: list[str] | None = None
+    """With several objectives: the ids of the feasible trials no other feasible one dominates."""
 
 
 class JobList(_Out):
@@ -365,6 +368,9 @@ def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
 def get_job(job_id: JobId) -> JobDetail:
     job = _visible_job(job_id)
+    front = None
+    if job.spec.multi_objective:
+        front = [t.id for t in pareto_front(job.spec, _service().store.list_trials(job.id))]
     return JobDetail(
         **job.summary(),
         created_at=job.created_at,
@@ -372,6 +378,7 @@ def get_job(job_id: JobId) -> JobDetail:
         execution_id=job.execution_id,
         error=job.error,
         spec=redacted(job.spec),
+        pareto_front=front,
     )
 
 

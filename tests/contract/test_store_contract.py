@@ -393,3 +393,49 @@ def test_a_schedules_spec_is_kept_with_its_owner_replaced_and_forgotten(store: T
     store.delete_schedule_spec("0123456789abcdef-nightly")  # gone already: nothing happens
     assert store.get_schedule_spec("0123456789abcdef-nightly") is None
     assert store.get_schedule_spec("nightly").owner is None  # type: ignore[union-attr]
+
+
+# several objectives and constraints
+
+
+def multi_objective_job(job: Job) -> Job:
+    """``job`` with two objectives and two constraints (one two-sided)."""
+    document = job.spec.model_dump(exclude_none=True)
+    del document["objective"]
+    document["trial"]["metric_definitions"] += [
+        {"name": "kb", "regex": r"kb=([0-9.]+)"},
+        {"name": "ms", "regex": r"ms=([0-9.]+)"},
+    ]
+    document["budget"].pop("target")  # a target is for one objective
+    document["objectives"] = [{"metric": "val-loss", "goal": "minimize"}, {"metric": "kb", "goal": "maximize"}]
+    document["constraints"] = [{"metric": "ms", "max": 50.5, "min": 0.25}, {"metric": "kb", "max": 1e6}]
+    return job.model_copy(update={"id": job.id + "-mo", "spec": JobSpec.model_validate(document)})
+
+
+def test_several_values_and_constraint_metrics_round_trip(store: TrialStore, make_job: MakeJob) -> None:
+    job = multi_objective_job(make_job())
+    store.create_job(job)
+    assert store.get_job(job.id) == job
+    store.put_trials(trials_of(job, [1, 2]))
+    values = [0.1 + 0.2, -1e-300]
+    assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, values[0], {"ms": 41.0}, values=values)
+    assert store.finish_trial(job.id, trial_id(2), TrialState.FAILED, error="crashed")
+    done = store.get_trial(job.id, trial_id(1))
+    assert done.values == values and done.value == values[0] and done.metrics == {"ms": 41.0}
+    assert store.get_trial(job.id, trial_id(2)).values is None
+    after = store.get_job(job.id)
+    assert after.completed == 1 and after.failed == 1 and after.best_trial_id is None  # a front, no best
+
+
+def test_best_is_only_ever_a_feasible_trial(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    document = job.spec.model_dump(exclude_none=True)
+    document["constraints"] = [{"metric": "val-loss", "min": 0.0}]
+    job = job.model_copy(update={"id": job.id + "-c", "spec": JobSpec.model_validate(document)})
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1, 2, 3]))
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5, {"val-loss": 0.5})
+    store.finish_trial(job.id, trial_id(2), TrialState.COMPLETED, -1.0, {"val-loss": -1.0})  # better, infeasible
+    store.finish_trial(job.id, trial_id(3), TrialState.COMPLETED, 0.25)  # better, its metric missing
+    after = store.get_job(job.id)
+    assert (after.best_value, after.best_trial_id, after.completed) == (0.5, trial_id(1), 3)

@@ -28,7 +28,8 @@ from hyperstep.backends.sagemaker.adapter import SageMakerBackend, build_request
 from hyperstep.reporting import report
 from tests.integration.moto_harness import ACCOUNT, REGION, REPO, MotoStack
 
-Objective = Callable[[dict[str, str]], float]
+Objective = Callable[[dict[str, str]], float | dict[str, float]]
+"""A training job's outcome from its hyperparameters: the objective's value, or every metric it reports."""
 BATCH_QUEUE, BATCH_DEFINITION = "hyperstep-queue", "train"
 SAGEMAKER_COPIED = (
     "AlgorithmSpecification",
@@ -164,8 +165,12 @@ class TrainingPlatform:
         """Names of the cloud jobs of this tuning job already handled."""
         self.others: set[str] = set()
         """Names of cloud jobs that belong to other tuning jobs."""
-        self.values: dict[str, float] = {}
-        """Objective value per trial id, as the platform computed it."""
+        self.values: dict[str, float | dict[str, float]] = {}
+        """Objective value (or metrics) per trial id, as the platform computed it."""
+
+    def metrics_of(self, value: float | dict[str, float]) -> dict[str, float]:
+        """The metrics a job reports: the objective's value, or every metric ``objective`` gave."""
+        return dict(value) if isinstance(value, dict) else {self.metric: value}
 
     def new_jobs(self) -> list[Launched]:
         """Jobs launched since the last call, with the events that end them."""
@@ -193,6 +198,7 @@ class TrainingPlatform:
         detail = copy.deepcopy(template["detail"])
         value = self.objective(found["HyperParameters"])
         self.values[tags[TAG_TRIAL_ID]] = value
+        metrics = self.metrics_of(value)
         stamp = str(int(time.time() * 1000))
         for key in SAGEMAKER_COPIED:
             detail.pop(key, None)
@@ -203,7 +209,7 @@ class TrainingPlatform:
             TrainingJobArn=found["TrainingJobArn"],
             HyperParameters=found["HyperParameters"],
             Tags=tags,
-            FinalMetricDataList=[{"MetricName": self.metric, "Value": value, "Timestamp": stamp}],
+            FinalMetricDataList=[{"MetricName": k, "Value": v, "Timestamp": stamp} for k, v in metrics.items()],
         )
         event = envelope(template, detail, [found["TrainingJobArn"]])
         if self.fails(found["HyperParameters"]):
@@ -243,6 +249,7 @@ class TrainingPlatform:
         strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
         value = self.objective(strings)
         self.values[env[ENV_TRIAL_ID]] = value
+        metrics = self.metrics_of(value)
         template = sample("batch-job-state-change-succeeded")
         detail = copy.deepcopy(template["detail"])
         container = {**detail["container"], **{k: found["container"][k] for k in ("command", "environment")}}
@@ -255,7 +262,7 @@ class TrainingPlatform:
             container=container,
             tags=tags,
         )
-        events = [reported_event({self.metric: value}, env), envelope(template, detail, [found["jobArn"]])]
+        events = [reported_event(metrics, env), envelope(template, detail, [found["jobArn"]])]
         return Launched(found["jobName"], strings, events, env)
 
     def step_reported(self, job: Launched, step: int, value: float) -> dict[str, Any]:

@@ -217,3 +217,33 @@ def test_a_batch_job_stopped_through_the_api_ends_stopped(stack: MotoStack) -> N
     final = stack.service.store.get_job(job.id)
     assert final.status is JobStatus.STOPPED and json.loads(description["output"])["status"] == "stopped"
     assert state_path(stack.history(job.execution_id))[-1] == "Finish Job"
+
+
+def three_metrics(hyperparameters: dict[str, str]) -> dict[str, float]:
+    """Two objectives and a constraint's metric from one training job."""
+    layers = int(hyperparameters["layers"])
+    return {"val_loss": val_loss(hyperparameters), "size_mb": 10.0 * layers, "latency_ms": 15.0 * layers}
+
+
+@pytest.mark.parametrize("block", [SAGEMAKER_BLOCK, BATCH_BLOCK], ids=["sagemaker", "batch"])
+def test_every_objective_and_constraint_metric_arrives_through_the_metric_regexes(
+    stack: MotoStack, block: dict[str, Any]
+) -> None:
+    names = ("val_loss", "size_mb", "latency_ms")
+    block = {**block, "metric_definitions": [{"name": n, "regex": f"{n}=([0-9.eE+-]+)"} for n in names]}
+    document = spec_for(block)
+    del document["objective"]
+    document["objectives"] = [{"metric": "val_loss", "goal": "minimize"}, {"metric": "size_mb", "goal": "minimize"}]
+    document["constraints"] = [{"metric": "latency_ms", "max": 40}]
+    job = stack.service.submit(parse_spec(document))
+    assert job.execution_id is not None
+    platform = TrainingPlatform(stack, job.id, block["backend"], three_metrics, "val_loss")
+    assert platform.run(job.execution_id, seconds=60)["status"] == "SUCCEEDED"
+    trials = stack.service.store.list_trials(job.id)
+    assert len(trials) == TRIALS and all(t.state is TrialState.COMPLETED for t in trials)
+    for t in trials:
+        sent = platform.values[t.id]
+        assert t.values == pytest.approx([sent["val_loss"], sent["size_mb"]])
+        assert t.metrics["latency_ms"] == pytest.approx(sent["latency_ms"])
+    final = stack.service.store.get_job(job.id)
+    assert final.status is JobStatus.COMPLETED and final.completed == TRIALS and final.best_trial_id is None

@@ -340,3 +340,37 @@ def test_responses_with_hyperparameters_stay_out_of_xray_traces(
     assert call("GET", f"/jobs/{job_id}")[0] == 200
     assert finish.lambda_handler({"job_id": job_id}, Context(function_name="hyperstep-finish"))["status"]
     assert captured == []
+
+
+def test_a_job_with_several_objectives_and_a_constraint_keeps_every_value(service: TuningService) -> None:
+    metrics = [*LOSS, {"name": "kb", "regex": "kb=([0-9.]+)"}, {"name": "ms", "regex": "ms=([0-9.]+)"}]
+    document = sagemaker_spec(
+        objectives=[{"metric": "loss", "goal": "minimize"}, {"metric": "kb", "goal": "minimize"}],
+        constraints=[{"metric": "ms", "max": 50}],
+    )
+    del document["objective"]
+    document["trial"]["metric_definitions"] = metrics
+    status, body = call("POST", "/jobs", document)
+    assert status == 202, body
+    job_id = body["job_id"]
+    plan = service.suggest(SuggestRequest(job_id=job_id))
+    first, second = plan.trial_ids
+    service.collect(
+        TrialResult(job_id=job_id, trial_id=first, state="completed", metrics={"loss": 0.25, "kb": 4.5, "ms": 9.0})
+    )
+    service.collect(TrialResult(job_id=job_id, trial_id=second, state="completed", metrics={"loss": 0.5, "kb": 1.0}))
+    status, body = call("GET", f"/jobs/{job_id}/trials")
+    assert status == 200
+    by_id = {t["id"]: t for t in body["trials"]}
+    assert by_id[first]["values"] == [0.25, 4.5] and by_id[first]["metrics"]["ms"] == 9.0
+    assert by_id[second]["values"] == [0.5, 1.0] and "ms" not in by_id[second]["metrics"]  # infeasible
+    status, body = call("GET", f"/jobs/{job_id}")
+    assert body["spec"]["objectives"][1] == {"metric": "kb", "goal": "minimize"}
+    assert body["spec"]["constraints"] == [{"metric": "ms", "max": 50.0}]
+    assert body["pareto_front"] == [first]
+
+
+def test_a_spec_with_objective_and_objectives_is_refused(service: TuningService) -> None:
+    document = sagemaker_spec(objectives=[{"metric": "loss"}, {"metric": "kb", "goal": "maximize"}])
+    status, body = call("POST", "/jobs", document)
+    assert status == 422 and "not both" in body["reason"]

@@ -14,7 +14,7 @@ from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.conftest import spec_document
-from tests.unit.test_service import FakeBackend, FakeOrchestrator
+from tests.unit.test_service import FakeBackend, FakeOrchestrator, LateReportingBackend
 
 
 @pytest.fixture
@@ -69,3 +69,49 @@ def test_a_failed_lambda_s_error_json_becomes_a_one_line_job_error(service: Tuni
 def test_a_plain_cause_is_kept_as_it_is(service: TuningService) -> None:
     service.finish(FinishRequest(job_id="job", error={"Error": "States.Timeout", "Cause": "took too long"}))
     assert service.store.get_job("job").error == "States.Timeout: took too long"
+
+
+def objectives_spec(**overrides: object) -> dict:
+    document = spec_document(**overrides)
+    del document["objective"]
+    document["objectives"] = [{"metric": "loss", "goal": "minimize"}, {"metric": "kb", "goal": "maximize"}]
+    document["constraints"] = [{"metric": "ms", "max": 10}]
+    document["trial"]["metric_definitions"] = [
+        {"name": name, "regex": rf"^{name}=([0-9.eE+-]+)"} for name in ("loss", "kb", "ms")
+    ]
+    return document
+
+
+def test_every_objective_is_recorded_and_a_missing_one_fails_the_trial() -> None:
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    Study.from_job(service.store, service.submit(parse_spec(objectives_spec()), job_id="job")).ask(2)
+    done = {"loss": 0.25, "kb": 3.0, "ms": 4.0}
+    assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="completed", metrics=done))
+    assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="completed", metrics={"loss": 0.1}))
+    first, second = service.store.list_trials("job")
+    assert first.state is TrialState.COMPLETED and first.values == [0.25, 3.0] and first.metrics == done
+    assert second.state is TrialState.FAILED and second.error.startswith("objective metric 'kb' was not reported")
+
+
+def test_a_late_reporting_trial_waits_for_its_constraint_metric_then_completes() -> None:
+    service = TuningService(SQLiteStore(), {"local": LateReportingBackend()}, FakeOrchestrator())
+    Study.from_job(service.store, service.submit(parse_spec(objectives_spec()), job_id="job")).ask(1)
+    assert not service.collect(TrialResult(job_id="job", trial_id="t0001", state="completed"))
+    assert service.report_metrics("job", "t0001", {"loss": 0.5, "kb": 2.0})  # objectives, no constraint yet
+    assert service.store.get_trial("job", "t0001").state.active
+    assert service.report_metrics("job", "t0001", {"ms": 12.0})
+    trial = service.store.get_trial("job", "t0001")
+    assert trial.state is TrialState.COMPLETED and trial.values == [0.5, 2.0] and trial.metrics["ms"] == 12.0
+
+
+def test_finish_names_the_front_of_a_job_with_several_objectives() -> None:
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    Study.from_job(service.store, service.submit(parse_spec(objectives_spec()), job_id="job")).ask(3)
+    for trial_id, metrics in [
+        ("t0001", {"loss": 0.25, "kb": 3.0, "ms": 4.0}),  # front
+        ("t0002", {"loss": 0.5, "kb": 2.0, "ms": 4.0}),  # dominated by t0001 (kb is maximized)
+        ("t0003", {"loss": 0.1, "kb": 9.0, "ms": 40.0}),  # best of all, infeasible
+    ]:
+        service.collect(TrialResult(job_id="job", trial_id=trial_id, state="completed", metrics=metrics))
+    summary = service.finish(FinishRequest(job_id="job"))
+    assert summary["pareto_front"] == ["t0001"] and summary["best_trial_id"] is None

@@ -150,9 +150,14 @@ def store_flag(args: argparse.Namespace) -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     spec = prepare_spec(args.spec)
     budget = spec.budget
+    goals = " and ".join(f"{o.goal} {o.metric}" for o in spec.goals)
+    limits = "".join(
+        f", {c.metric} {' and '.join(f'{k} {v:g}' for k, v in (('>=', c.min), ('<=', c.max)) if v is not None)}"
+        for c in spec.constraints
+    )
     print(
         f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
-        f"{spec.objective.goal} {spec.objective.metric}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+        f"{goals}{limits}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
         + ("" if budget.max_cost_usd is None else f", at most ${budget.max_cost_usd:g}")
     )
     return 0
@@ -265,7 +270,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print_summary(summary)
-        if best is None:
+        if best is None and not summary.get("pareto_front"):
             print_first_failure(store, job, Path(args.out), store_flag(args))
     if job.status is JobStatus.STOPPED:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
@@ -296,6 +301,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
     if summary.get("cost_usd") or summary.get("max_cost_usd") is not None:
         print(views.cost_text(summary["cost_usd"], summary.get("max_cost_usd")))
+    if "pareto_front" in summary:
+        print_front(summary)
+        return
     if summary["best_value"] is None:
         print("no trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
         return
@@ -311,6 +319,26 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"early stopping: {saved['pruned']} trials stopped early, {saved['steps']} steps run,"
             f" {saved['steps_saved']} steps saved{share}"
         )
+
+
+def print_front(summary: dict[str, Any]) -> None:
+    """The Pareto front of a job with several objectives: one line per trial."""
+    front = summary["pareto_front"]
+    if not front:
+        print("no feasible trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
+        return
+    goals = ", ".join(f"{o['goal']} {o['metric']}" for o in summary["objectives"])
+    print(f"Pareto front: {len(front)} trials ({goals})")
+    metrics = [o["metric"] for o in summary["objectives"]]
+    rows = [
+        [
+            t["trial_id"],
+            *(views.fmt(v) for v in t["values"]),
+            " ".join(f"{k}={views.fmt(v)}" for k, v in t["params"].items()),
+        ]
+        for t in front
+    ]
+    print(views.table(rows, ["trial", *metrics, "params"]))
 
 
 def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path, flag: str = "") -> None:
@@ -402,7 +430,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     job = store.get_job(args.job)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    print(json.dumps(views.job_summary(job, best), indent=2))
+    trials = store.list_trials(job.id) if job.spec.multi_objective else None
+    print(json.dumps(views.job_summary(job, best, trials), indent=2))
     return 0
 
 

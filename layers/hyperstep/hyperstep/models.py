@@ -167,6 +167,9 @@ class Trial(BaseModel):
     params: dict[str, Any]
     state: TrialState = TrialState.PENDING
     value: float | None = None
+    """The objective's value (with several objectives: the first one's)."""
+    values: list[float] | None = None
+    """With several objectives: every objective's value, in the spec's order; else None."""
     metrics: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
     backend_ref: str | None = None
@@ -274,7 +277,16 @@ class Job(BaseModel):
 
     @property
     def minimize(self) -> bool:
-        return self.spec.objective.goal == "minimize"
+        return self.spec.primary.goal == "minimize"
+
+    def feasible(self, trial: Trial) -> bool:
+        """Whether ``trial`` completed with a value and meets the spec's constraints."""
+        return trial.state is TrialState.COMPLETED and trial.value is not None and self.spec.feasible(trial.metrics)
+
+    def beats_best(self, trial: Trial) -> bool:
+        """Whether ``trial`` (just finished) becomes the job's best: it is feasible and
+        better than the best so far. Never with several objectives: they have a front instead."""
+        return not self.spec.multi_objective and self.feasible(trial) and self.better(trial.value, self.best_value)  # type: ignore[arg-type]
 
     def better(self, a: float, b: float | None) -> bool:
         """Whether objective value ``a`` beats ``b`` (None is beaten by anything)."""

@@ -59,7 +59,7 @@ from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
-from hyperstep.study import Study
+from hyperstep.study import Study, pareto_front
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
@@ -280,7 +280,7 @@ class TuningService:
             metrics = {**trial.metrics, **result.metrics}
             return self._end(job, trial, TrialState(result.state), metrics, result.error, usage)
         platform = dict(result.metrics)
-        if job.spec.objective.metric not in platform:
+        if any(metric not in platform for metric in job.spec.measured_metrics):
             described, described_usage = self._described(job, trial)
             platform, usage = {**described, **platform}, usage or described_usage
         return self._complete(job, trial, platform, usage)
@@ -289,16 +289,17 @@ class TuningService:
         """End a trial the backend says completed: with the objective among its final
         metrics (final reports overlaid by the ``platform``'s), as completed. Without it,
         a trial whose reports may come late waits for them (``await_result``; the reaper
-        settles it after its grace); any other fails."""
-        objective = job.spec.objective.metric
+        settles it after its grace); any other fails. Such a trial also waits for its
+        constraints' metrics (settled without them, it is infeasible)."""
         final = {**trial.final_reports(), **platform}
-        if objective in final:
+        late = self._takes_late_reports(job)
+        if has_objectives(job, final) and (not late or has_every_metric(job, final)):
             return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **final}, usage=usage)
-        if not self._takes_late_reports(job):
-            metrics = {**trial.metrics, **final}
-            return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial), usage)
+        if not late:
+            reason = missing_objective(job, trial, final=final)
+            return self._end(job, trial, TrialState.FAILED, {**trial.metrics, **final}, reason, usage)
         waiting = self.store.await_result(job.id, trial.id)
-        if waiting is not None and objective in waiting.final_reports():  # it landed meanwhile
+        if waiting is not None and has_every_metric(job, {**waiting.final_reports(), **platform}):  # landed meanwhile
             return self._complete(job, waiting, platform, usage)
         return False
 
@@ -313,20 +314,30 @@ class TuningService:
     ) -> bool:
         """Record the trial's end once (the store's conditional write), with what it cost
         (``usage``, else the backend's record, else its wall time: ``_charge``), and wake
-        the job's execution. A completed trial's value is ``metrics[objective]``; NaN or
-        infinity there fails it."""
-        objective, value = job.spec.objective.metric, None
+        the job's execution. A completed trial's value is ``metrics[objective]`` (with several
+        objectives, ``values`` holds each one's, in order); NaN or infinity there fails it."""
+        value, values = None, None
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
         if state is TrialState.COMPLETED:
-            reported = metrics.get(objective)
-            if reported is not None and math.isfinite(reported):
-                value = reported
+            reported = [metrics.get(o.metric) for o in job.spec.goals]
+            bad = [(o.metric, v) for o, v in zip(job.spec.goals, reported) if v is None or not math.isfinite(v)]
+            if bad:
+                metric, number = bad[0]
+                state, error = TrialState.FAILED, f"objective metric {metric!r} is not a finite number ({number})"
             else:
-                state, error = TrialState.FAILED, f"objective metric {objective!r} is not a finite number ({reported})"
+                value = reported[0]
+                values = list(reported) if job.spec.multi_objective else None  # type: ignore[arg-type]
         charge = self._charge(job, trial, usage)
         recorded = self.store.finish_trial(
-            job.id, trial.id, state, value=value, metrics=finite_metrics(metrics), error=error, charge=charge
+            job.id,
+            trial.id,
+            state,
+            value=value,
+            metrics=finite_metrics(metrics),
+            error=error,
+            charge=charge,
+            values=values,
         )
         if recorded:
             self.wake(job.id)
@@ -388,12 +399,12 @@ class TuningService:
             for name, value in finite_metrics(metrics).items()
         }
         job = self.store.get_job(job_id)
-        objective = job.spec.objective.metric
+        objective = job.spec.primary.metric
         trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective)
         if trial is None:
             return False
         if trial.awaiting_result_since is not None:
-            if objective in trial.final_reports():
+            if has_every_metric(job, trial.final_reports()):
                 self._complete(job, trial, *self._described(job, trial))
         elif step is not None and not final and objective in reports:
             self.stop_early(job, trial)
@@ -459,6 +470,8 @@ class TuningService:
         summary = job.summary()
         best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
         summary["best_params"] = best.params if best else None
+        if job.spec.multi_objective:  # several objectives: the front instead of a best trial
+            summary["pareto_front"] = [t.id for t in pareto_front(job.spec, self.store.list_trials(job.id))]
         self.publisher.publish("Tuning Job Completed", summary)
         return summary
 
@@ -517,7 +530,7 @@ class TuningService:
             recovered, problem = {}, f"{type(exc).__name__}: {exc}"
         final = {**trial.final_reports(), **recovered}
         metrics = {**trial.metrics, **final}
-        if job.spec.objective.metric in final:
+        if has_objectives(job, final):
             return self._end(job, trial, TrialState.COMPLETED, metrics)
         return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial, grace, problem))
 
@@ -542,9 +555,18 @@ def failure_reason(error: Mapping[str, Any]) -> str:
     return f"{error.get('Error')}: {cause}"
 
 
-def missing_objective(job: Job, trial: Trial, grace: float | None = None, problem: str | None = None) -> str:
-    """Why a completed trial has no objective value, and what its script should do."""
-    objective = job.spec.objective.metric
+def missing_objective(
+    job: Job,
+    trial: Trial,
+    grace: float | None = None,
+    problem: str | None = None,
+    final: Mapping[str, float] | None = None,
+) -> str:
+    """Why a completed trial has no objective value (``final``: metrics it has besides its
+    final reports), and what its script should do."""
+    final = {**trial.final_reports(), **(final or {})}
+    missing = [o.metric for o in job.spec.goals if o.metric not in final]
+    objective = (missing or [job.spec.primary.metric])[0]
     reason = f"objective metric {objective!r} was not reported"
     if grace is not None:
         reason += (
@@ -560,6 +582,17 @@ def missing_objective(job: Job, trial: Trial, grace: float | None = None, proble
             " report the final value without a step, or with final=True"
         )
     return reason
+
+
+def has_objectives(job: Job, final: Mapping[str, float]) -> bool:
+    """Whether ``final`` metrics hold every objective of the job (constraint metrics may be
+    missing: the trial then completes, infeasible)."""
+    return all(o.metric in final for o in job.spec.goals)
+
+
+def has_every_metric(job: Job, final: Mapping[str, float]) -> bool:
+    """Whether ``final`` metrics hold every objective and every constraint's metric."""
+    return all(metric in final for metric in job.spec.measured_metrics)
 
 
 def execution_name(job_id: str, seed: str) -> str:

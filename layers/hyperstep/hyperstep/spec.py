@@ -34,6 +34,33 @@ class Objective(SpecModel):
     goal: Literal["minimize", "maximize"] = "minimize"
 
 
+class Constraint(SpecModel):
+    """A limit on a metric that is not an objective (latency under 50 ms): a trial whose
+    final value of ``metric`` is outside ``[min, max]``, or missing, is infeasible."""
+
+    metric: str = Field(min_length=1)
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> Constraint:
+        if self.max is None and self.min is None:
+            raise ValueError(f"constraint on {self.metric!r} needs max, min or both")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"constraint on {self.metric!r}: min ({self.min:g}) exceeds max ({self.max:g})")
+        return self
+
+    def satisfied(self, value: float | None) -> bool:
+        """Whether ``value`` (None: never reported) is within the limits."""
+        if value is None:
+            return False
+        return (self.max is None or value <= self.max) and (self.min is None or value >= self.min)
+
+
+MAX_OBJECTIVES = 3
+MAX_CONSTRAINTS = 10
+
+
 STORED = {"stored": True}
 """Validation context for a spec read back from a store: it was checked when it came in,
 and checks that depend on the code (which options a strategy takes) are not repeated, so
@@ -116,7 +143,13 @@ class JobSpec(SpecModel):
     """Everything hyperstep needs to run one tuning job."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")
-    objective: Objective
+    objective: Objective | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The one metric to optimize; ``objectives`` instead for two or three. (Unset fields
+    of this block stay out of dumps: a spec without them reads as it was written.)"""
+    objectives: list[Objective] | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Two or three metrics to optimize at once: the job finds their Pareto front."""
+    constraints: list[Constraint] = Field(default_factory=list, max_length=MAX_CONSTRAINTS, exclude_if=lambda v: not v)
+    """Limits on metrics; a trial outside one (or missing its metric) is infeasible."""
     parameters: list[Parameter] = Field(min_length=1)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     budget: Budget = Field(default_factory=Budget)
@@ -137,6 +170,37 @@ class JobSpec(SpecModel):
     @classmethod
     def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
         return unique_names(parameters)
+
+    @field_validator("objectives")
+    @classmethod
+    def _two_or_three(cls, objectives: list[Objective] | None) -> list[Objective] | None:
+        if objectives is None:
+            return None
+        if not 2 <= len(objectives) <= MAX_OBJECTIVES:
+            raise ValueError(
+                f"give 2 or {MAX_OBJECTIVES} objectives, got {len(objectives)} (for one, use objective instead)"
+            )
+        _no_duplicate_metrics([o.metric for o in objectives], "objective")
+        return objectives
+
+    @field_validator("constraints")
+    @classmethod
+    def _one_constraint_per_metric(cls, constraints: list[Constraint]) -> list[Constraint]:
+        _no_duplicate_metrics([c.metric for c in constraints], "constraint")
+        return constraints
+
+    @model_validator(mode="after")
+    def _objective_or_objectives(self) -> JobSpec:
+        if self.objective is not None and self.objectives is not None:
+            raise ValueError("give objective (one) or objectives (two or three), not both")
+        if self.objective is None and self.objectives is None:
+            raise ValueError("objective: Field required (or objectives, for two or three)")
+        if self.objectives is not None:
+            if self.early_stopping is not None and self.early_stopping.name != "none":
+                raise ValueError("early_stopping works with one objective, not with objectives")
+            if self.budget.target is not None:
+                raise ValueError("budget.target works with one objective, not with objectives")
+        return self
 
     @model_validator(mode="after")
     def _fits_one_item(self) -> JobSpec:
@@ -180,13 +244,55 @@ class JobSpec(SpecModel):
             return self
         if self.budget.max_trials is None:
             raise ValueError("budget.max_trials is required to run trials")
-        self.trial.check_objective(self.objective.metric)
+        for label, metric in self._metric_fields():
+            try:
+                self.trial.check_objective(metric)
+            except ValueError as exc:  # the block names objective.metric; say which entry
+                raise ValueError(str(exc).replace("objective.metric", label, 1)) from None
         self.trial.check_hyperparameters(self.parameters)
         return self
+
+    def _metric_fields(self) -> list[tuple[str, str]]:
+        """(field path, metric) of every objective and constraint."""
+        if self.objectives is None:
+            fields = [("objective.metric", self.primary.metric)]
+        else:
+            fields = [(f"objectives.{i}.metric", o.metric) for i, o in enumerate(self.objectives)]
+        return fields + [(f"constraints.{i}.metric", c.metric) for i, c in enumerate(self.constraints)]
 
     @property
     def space(self) -> SearchSpace:
         return SearchSpace(parameters=self.parameters)
+
+    @property
+    def goals(self) -> list[Objective]:
+        """Every objective, in order: ``objectives``, or the one ``objective``."""
+        return list(self.objectives) if self.objectives is not None else [self.objective]  # type: ignore[list-item]
+
+    @property
+    def primary(self) -> Objective:
+        """The first (with one objective: the) objective; curves and early stopping follow it."""
+        return self.goals[0]
+
+    @property
+    def multi_objective(self) -> bool:
+        return self.objectives is not None
+
+    @property
+    def measured_metrics(self) -> list[str]:
+        """The metrics every trial must report: the objectives', then the constraints' (once each)."""
+        names = [o.metric for o in self.goals] + [c.metric for c in self.constraints]
+        return list(dict.fromkeys(names))
+
+    def feasible(self, metrics: Mapping[str, float]) -> bool:
+        """Whether a trial with these final metrics meets every constraint."""
+        return all(c.satisfied(metrics.get(c.metric)) for c in self.constraints)
+
+
+def _no_duplicate_metrics(metrics: list[str], kind: str) -> None:
+    repeated = sorted({m for m in metrics if metrics.count(m) > 1})
+    if repeated:
+        raise ValueError(f"each {kind} needs its own metric; repeated: {', '.join(repeated)}")
 
 
 def covers_one_trial(limit: float, block: TrialBlockBase) -> None:

@@ -8,6 +8,7 @@ a fresh instance could not rebuild from it.
 from __future__ import annotations
 
 import math
+import numbers
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -18,12 +19,25 @@ from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
+from hyperstep.pareto import pareto_mask
 from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.schedulers.fidelity import levels, rung_observations
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
+
+Goal = Literal["minimize", "maximize"]
+
+
+def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
+    """The spec's ``objective`` (one goal) or ``objectives`` (a list: ``objective_1``...)."""
+    if isinstance(goal, str):
+        return {"objective": Objective(metric="objective", goal=goal)}
+    goals = list(goal)
+    if len(goals) == 1:
+        return {"objective": Objective(metric="objective", goal=goals[0])}
+    return {"objectives": [Objective(metric=f"objective_{i + 1}", goal=g) for i, g in enumerate(goals)]}
 
 
 class Study:
@@ -33,12 +47,17 @@ class Study:
     ``reduction_factor``), a trial reports its objective step by step with ``report``, which
     says whether it should stop now; a trial then told ``stopped`` ends pruned (see
     ``hyperstep.early_stopping``): it keeps its curve and counts against the budget.
+
+    ``goal`` a list of two or three goals makes a multi-objective study: ``tell`` takes a
+    list of values in that order and ``pareto_front`` holds the feasible non-dominated
+    trials. ``constraints`` (the spec's: ``{"metric", "max" and/or "min"}``) are checked
+    against the ``metrics`` a trial is told with; a trial missing one is infeasible.
     """
 
     def __init__(
         self,
         space: SearchSpace,
-        goal: Literal["minimize", "maximize"] = "minimize",
+        goal: Goal | Sequence[Goal] = "minimize",
         strategy: str = "bayesian",
         seed: int | None = None,
         *,
@@ -47,13 +66,15 @@ class Study:
         strategy_options: dict[str, Any] | None = None,
         name: str = "study",
         early_stopping: dict[str, Any] | None = None,
+        constraints: Sequence[dict[str, Any]] = (),
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
         spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
             {
                 "name": name,
-                "objective": Objective(metric="objective", goal=goal),
+                **objectives_of(goal),
+                "constraints": list(constraints),
                 "parameters": space.parameters,
                 "strategy": {"name": strategy, "seed": seed, "options": strategy_options or {}},
                 "early_stopping": early_stopping,
@@ -110,7 +131,12 @@ class Study:
             return []
         trials = self.store.list_trials(self.job_id)
         history = history_of(
-            self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed, fidelity=self.fidelity_levels
+            self.space,
+            [*self.prior_trials(), *trials],
+            self.minimize,
+            seed=self.seed,
+            fidelity=self.fidelity_levels,
+            spec=self.spec,
         )
         rng = np.random.default_rng([self.seed, len(trials)])
         points = self.strategy.suggest(history, n, rng)
@@ -133,17 +159,23 @@ class Study:
     def tell(
         self,
         trial_id: str,
-        value: float | None,
+        value: float | Sequence[float] | None,
         state: Literal["completed", "failed", "stopped"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
         error: str | None = None,
     ) -> Trial:
         """Record how a trial ended; a repeated tell of the same trial changes nothing.
 
-        A completed trial needs a finite value; a non-finite one is recorded as failed.
-        Non-finite ``metrics`` are dropped: no store can keep NaN or infinity.
+        A completed trial needs a finite value (with several objectives: a list of them,
+        in the objectives' order); a non-finite one is recorded as failed. ``metrics`` hold
+        what the constraints read. Non-finite ``metrics`` are dropped: no store can keep
+        NaN or infinity.
         """
         state = TrialState(state)
+        if self.spec.multi_objective:
+            return self._tell_several(trial_id, value, state, metrics, error)
+        if value is not None and not isinstance(value, numbers.Real):
+            raise ValueError(f"this study has one objective: tell one value, not {value!r}")
         if state is TrialState.STOPPED and stopping.enabled(self.spec):
             trial = self.store.get_trial(self.job_id, trial_id)
             if trial.curve:  # stopped on the scheduler's word: pruned, with its curve and budget
@@ -159,6 +191,31 @@ class Study:
         self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
         return self.store.get_trial(self.job_id, trial_id)
 
+    def _tell_several(
+        self,
+        trial_id: str,
+        value: float | Sequence[float] | None,
+        state: TrialState,
+        metrics: dict[str, float] | None,
+        error: str | None,
+    ) -> Trial:
+        """``tell`` for a multi-objective study: ``value`` is one value per objective."""
+        m = len(self.spec.goals)
+        values = None
+        if value is not None:
+            if isinstance(value, numbers.Real) or len(value) != m:
+                raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
+            values = [float(v) for v in value]
+        if state is TrialState.COMPLETED:
+            if values is None:
+                raise ValueError("a completed trial needs its values; use state='failed' for none")
+            if not all(math.isfinite(v) for v in values):
+                state, error, values = TrialState.FAILED, error or f"objectives are not all finite ({values})", None
+        metrics = None if metrics is None else finite_metrics(metrics)
+        first = None if values is None else values[0]
+        self.store.finish_trial(self.job_id, trial_id, state, value=first, metrics=metrics, error=error, values=values)
+        return self.store.get_trial(self.job_id, trial_id)
+
     def report(self, trial_id: str, step: int, value: float) -> bool:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
@@ -168,7 +225,7 @@ class Study:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step}")
         if not math.isfinite(value):
             return stopping.enabled(self.spec)  # a diverged trial stops
-        metric = self.spec.objective.metric
+        metric = self.spec.primary.metric
         report = {metric: MetricReport(value=value, step=step, at=self.store.clock())}
         trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric)
         if trial is None:
@@ -196,8 +253,15 @@ class Study:
         return self.store.get_job(self.job_id)
 
     @property
+    def pareto_front(self) -> list[Trial]:
+        """The feasible completed trials no other feasible one dominates, by number (with
+        one objective: the best feasible trial, or those tied with it)."""
+        return pareto_front(self.spec, self.trials)
+
+    @property
     def best_trial(self) -> Trial | None:
-        """The completed trial with the best value (None before any completes). With early
+        """The feasible completed trial with the best value (None before any completes; with
+        several objectives always None: see ``pareto_front``). With early
         stopping: the best trial that reached ``max_resource``, or, while none has, the
         best at the highest step reached (``early_stopping.best_trial``)."""
         if stopping.enabled(self.spec):
@@ -207,12 +271,49 @@ class Study:
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
 
 
+def objective_values(spec: JobSpec, trial: Trial) -> list[float] | None:
+    """The trial's values of every objective, to minimize (maximized ones negated); None
+    unless it completed with all of them finite."""
+    if trial.state is not TrialState.COMPLETED or trial.value is None:
+        return None
+    raw = trial.values if spec.multi_objective else [trial.value]
+    if raw is None or len(raw) != len(spec.goals) or not all(math.isfinite(v) for v in raw):
+        return None
+    return [v if o.goal == "minimize" else -v for v, o in zip(raw, spec.goals)]
+
+
+def pareto_front(spec: JobSpec, trials: Sequence[Trial]) -> list[Trial]:
+    """The feasible completed trials of ``trials`` that no other such trial dominates."""
+    scored = [(t, objective_values(spec, t)) for t in trials if spec.feasible(t.metrics)]
+    scored = [(t, v) for t, v in scored if v is not None]
+    if not scored:
+        return []
+    mask = pareto_mask(np.array([v for _, v in scored]))
+    return [t for (t, _), keep in zip(scored, mask) if keep]
+
+
+def constraint_slack(spec: JobSpec, trials: Sequence[Trial]) -> np.ndarray | None:
+    """``History.G`` of these trials: per constraint limit, how far each trial's metric
+    exceeds it (NaN when missing); None without constraints."""
+    if not spec.constraints:
+        return None
+    columns = []
+    for c in spec.constraints:
+        values = np.array([t.metrics.get(c.metric, math.nan) for t in trials], dtype=float)
+        if c.max is not None:
+            columns.append(values - c.max)
+        if c.min is not None:
+            columns.append(c.min - values)
+    return np.column_stack(columns).reshape(len(trials), len(columns))
+
+
 def history_of(
     space: SearchSpace,
     trials: Sequence[Trial],
     minimize: bool,
     seed: int = 0,
     fidelity: Sequence[int] | None = None,
+    spec: JobSpec | None = None,
 ) -> History:
     """What a strategy sees of these trials: completed ones with a finite value (as values
     to minimize), failed ones, and active ones (pending or running) as points to avoid.
@@ -220,7 +321,13 @@ def history_of(
     With ``fidelity`` (the rungs, ``max_resource`` last: model-based early stopping), every
     trial that is not failed and reached a rung is an observation, at the highest rung it
     reached, ranked onto the top rung's scale (``schedulers.fidelity.rung_observations``):
-    pruned trials count, and running ones count instead of being points to avoid."""
+    pruned trials count, and running ones count instead of being points to avoid.
+
+    With ``spec`` (its objectives and constraints): several objectives give ``Y``, the
+    constraints ``G`` (``History``); a trial whose objectives are not all finite is
+    left out as a failed one would be."""
+    if spec is not None and spec.multi_objective:
+        return _multi_objective_history(space, trials, spec, seed)
     sign = 1.0 if minimize else -1.0
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and math.isfinite(t.value)]
     failed = [t for t in trials if t.state is TrialState.FAILED]
@@ -243,4 +350,24 @@ def history_of(
         X_failed=space.encode_many([t.params for t in failed]),
         X_pending=space.encode_many([t.params for t in pending]),
         seed=seed,
+        G=None if spec is None else constraint_slack(spec, done),
+    )
+
+
+def _multi_objective_history(space: SearchSpace, trials: Sequence[Trial], spec: JobSpec, seed: int) -> History:
+    """``history_of`` for several objectives (no fidelity: early stopping needs one objective)."""
+    scored = [(t, objective_values(spec, t)) for t in trials]
+    done = [t for t, v in scored if v is not None]
+    Y = np.array([v for _, v in scored if v is not None], dtype=float).reshape(len(done), len(spec.goals))
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    pending = [t for t in trials if t.state.active]
+    return History(
+        space=space,
+        X=space.encode_many([t.params for t in done]),
+        y=Y[:, 0].copy(),
+        X_failed=space.encode_many([t.params for t in failed]),
+        X_pending=space.encode_many([t.params for t in pending]),
+        seed=seed,
+        Y=Y,
+        G=constraint_slack(spec, done),
     )

@@ -26,8 +26,10 @@ def progress_line(job: Job, trials: Sequence[Trial], width: int = 24) -> str:
     filled = int(width * done / total) if total else 0
     bar = "#" * filled + "-" * (width - filled)
     best = "none yet"
-    if job.best_value is not None:
-        best = f"{job.spec.objective.metric}={fmt(job.best_value)} ({job.best_trial_id})"
+    if job.spec.multi_objective:
+        best = f"front of {len(front_of(job, trials))}" if done else best
+    elif job.best_value is not None:
+        best = f"{job.spec.primary.metric}={fmt(job.best_value)} ({job.best_trial_id})"
     failed = sum(t.state is TrialState.FAILED for t in trials)
     failed_part = f" · {failed} failed" if failed else ""
     limit = job.spec.budget.max_cost_usd
@@ -48,13 +50,30 @@ def _seconds(trial: Trial) -> float | None:
     return trial.ended_at - trial.started_at if trial.ended_at and trial.started_at else None
 
 
+def front_of(job: Job, trials: Sequence[Trial]) -> list[Trial]:
+    """The job's Pareto front among ``trials`` (feasible, non-dominated)."""
+    from hyperstep.study import pareto_front
+
+    return pareto_front(job.spec, trials)
+
+
 def trial_rows(job: Job, trials: Sequence[Trial]) -> tuple[list[str], list[list[str]]]:
-    names = [p.name for p in job.spec.parameters]
-    header = ["trial", "state", job.spec.objective.metric, *names, "seconds", "cost $", "error"]
+    """Columns: every objective, the constraints' metrics and, with several objectives or
+    constraints, ``front`` (``*`` on the feasible non-dominated trials), then the params."""
+    spec = job.spec
+    names = [p.name for p in spec.parameters]
+    limits = [c.metric for c in spec.constraints if c.metric not in {o.metric for o in spec.goals}]
+    marked = spec.multi_objective or bool(spec.constraints)
+    front = {t.id for t in front_of(job, trials)} if marked else set()
+    header = ["trial", "state", *(o.metric for o in spec.goals), *limits, *(["front"] if marked else [])]
+    header += [*names, "seconds", "cost $", "error"]
     rows = []
     for t in trials:
-        params = (fmt(t.params.get(n)) for n in names)
-        rows.append([t.id, t.state.value, fmt(t.value), *params, fmt(_seconds(t)), fmt(t.cost_usd), t.error or ""])
+        values = (t.values or []) if spec.multi_objective else [t.value]
+        values = [*values, *[None] * (len(spec.goals) - len(values))]
+        row = [t.id, t.state.value, *(fmt(v) for v in values), *(fmt(t.metrics.get(m)) for m in limits)]
+        row += ["*" if t.id in front else ""] if marked else []
+        rows.append([*row, *(fmt(t.params.get(n)) for n in names), fmt(_seconds(t)), fmt(t.cost_usd), t.error or ""])
     return header, rows
 
 
@@ -86,7 +105,7 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     """Every trial with its parameters and every metric any trial reported, in full
     precision, its start and end (ISO 8601, UTC), duration, billable seconds and cost."""
     names = [p.name for p in job.spec.parameters]
-    objective = job.spec.objective.metric
+    objective = job.spec.primary.metric
     metrics = sorted({m for t in trials for m in t.metrics} - {objective})
     header = ["trial", "state", objective, *names, *metrics, "started_at", "ended_at", "seconds"]
     header += ["billable_seconds", "cost_usd", "error"]
@@ -124,10 +143,19 @@ def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = N
     """The one JSON object ``run --json`` and ``status JOB`` print; with the job's
     ``trials`` and early stopping on, what early stopping saved (``steps_saved``)."""
     summary = job.summary()
-    summary["objective"] = job.spec.objective.model_dump()
+    if job.spec.multi_objective:
+        summary["objectives"] = [o.model_dump() for o in job.spec.goals]
+    else:
+        summary["objective"] = job.spec.primary.model_dump()
+    if job.spec.constraints:
+        summary["constraints"] = [c.model_dump(exclude_none=True) for c in job.spec.constraints]
     summary["best_params"] = best.params if best else None
     summary["error"] = job.error
     summary["max_cost_usd"] = job.spec.budget.max_cost_usd
+    if job.spec.multi_objective and trials is not None:
+        summary["pareto_front"] = [
+            {"trial_id": t.id, "values": t.values, "params": t.params} for t in front_of(job, trials)
+        ]
     if trials is not None and job.spec.early_stopping is not None and job.spec.early_stopping.name != "none":
         summary["early_stopping"] = steps_saved(job, trials)
     return summary

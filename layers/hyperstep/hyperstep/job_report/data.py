@@ -72,7 +72,7 @@ def job_from_detail(detail: dict[str, Any]) -> Job:
 def learning_curves(job: Job, runs_dir: Path) -> dict[str, list[float]]:
     """The objective's successive values in each trial's log (trials that printed one or more)."""
     block = job.spec.trial
-    definitions = [d for d in getattr(block, "metric_definitions", []) if d.name == job.spec.objective.metric]
+    definitions = [d for d in getattr(block, "metric_definitions", []) if d.name == job.spec.primary.metric]
     if not definitions:
         return {}
     pattern = re.compile(definitions[0].regex)

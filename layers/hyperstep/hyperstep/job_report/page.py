@@ -91,7 +91,7 @@ def _figure(plot: Plot) -> str:
 
 def _summary(data: ReportData) -> str:
     job, trials = data.job, data.trials
-    objective = job.spec.objective
+    objective = job.spec.primary
     rows: list[tuple[str, Any]] = [
         ("status", job.status.value + (f": {job.error}" if job.error else "")),
         ("objective", f"{objective.goal} {objective.metric}"),
@@ -116,11 +116,11 @@ def _summary(data: ReportData) -> str:
 def _table(data: ReportData) -> str:
     job = data.job
     names = [p.name for p in job.spec.parameters]
-    metrics = sorted({m for t in data.trials for m in t.metrics} - {job.spec.objective.metric})
+    metrics = sorted({m for t in data.trials for m in t.metrics} - {job.spec.primary.metric})
     header = [
         "trial",
         "state",
-        job.spec.objective.metric,
+        job.spec.primary.metric,
         *names,
         *metrics,
         "started",

@@ -44,7 +44,7 @@ def best_vs_trials(data: ReportData) -> Plot | None:
     done = analysis.completed(data.trials)
     if not done:
         return None
-    job, metric = data.job, data.job.spec.objective.metric
+    job, metric = data.job, data.job.spec.primary.metric
     figure = Figure(figsize=(7, 3.6))
     ax = figure.add_subplot()
     numbers = [t.number for t in done]
@@ -56,7 +56,7 @@ def best_vs_trials(data: ReportData) -> Plot | None:
         ax.plot(failed, [ax.get_ylim()[0]] * len(failed), "x", color=FAILED, label="failed", clip_on=False)
     ax.set(xlabel="trial number", ylabel=metric)
     ax.legend(loc="best", fontsize="small")
-    caption = f"Each completed trial's {metric}; the line is the best so far ({job.spec.objective.goal})."
+    caption = f"Each completed trial's {metric}; the line is the best so far ({job.spec.primary.goal})."
     return Plot("best_vs_trials", "Best so far, by trial", caption, render(figure))
 
 
@@ -64,7 +64,7 @@ def best_vs_time(data: ReportData) -> Plot | None:
     done = sorted((t for t in analysis.completed(data.trials) if t.ended_at), key=lambda t: t.ended_at or 0.0)
     if not done:
         return None
-    job, metric = data.job, data.job.spec.objective.metric
+    job, metric = data.job, data.job.spec.primary.metric
     elapsed = np.array([(t.ended_at or 0.0) - job.created_at for t in done])
     divisor, unit = analysis.elapsed_unit(float(elapsed.max()))
     figure = Figure(figsize=(7, 3.6))
@@ -84,7 +84,7 @@ def best_vs_cost(data: ReportData) -> Plot | None:
     ended = sorted((t for t in data.trials if t.ended_at and t.cost_usd is not None), key=lambda t: t.ended_at or 0.0)
     if not any(t.cost_usd for t in ended):
         return None
-    job, metric = data.job, data.job.spec.objective.metric
+    job, metric = data.job, data.job.spec.primary.metric
     spent = np.cumsum([t.cost_usd or 0.0 for t in ended])
     done = [(dollars, t.value) for dollars, t in zip(spent, ended) if t.state is TrialState.COMPLETED]
     if not done:
@@ -105,7 +105,7 @@ def parallel_coordinates(data: ReportData) -> Plot | None:
     params = analysis.varying(data.job.spec.space)
     if not done or not params:
         return None
-    job, metric = data.job, data.job.spec.objective.metric
+    job, metric = data.job, data.job.spec.primary.metric
     values = np.array([t.value for t in done], dtype=float)
     order = np.argsort(-values if job.minimize else values)  # the best drawn last, on top
     span = float(np.ptp(values)) or 1.0
@@ -136,7 +136,7 @@ def slices(data: ReportData) -> Plot | None:
     params = analysis.varying(data.job.spec.space)
     if not done or not params:
         return None
-    job, metric = data.job, data.job.spec.objective.metric
+    job, metric = data.job, data.job.spec.primary.metric
     columns = min(3, len(params))
     rows = math.ceil(len(params) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.2 * rows))
@@ -184,7 +184,7 @@ def learning_curves(data: ReportData) -> Plot | None:
     curves = {trial: values for trial, values in data.curves.items() if len(values) > 1}
     if not curves:
         return None
-    metric = data.job.spec.objective.metric
+    metric = data.job.spec.primary.metric
     figure = Figure(figsize=(7, 3.6))
     ax = figure.add_subplot()
     for trial, values in sorted(curves.items()):

@@ -125,14 +125,16 @@ class TrialStore(ABC):
         metrics: dict[str, float] | None = None,
         error: str | None = None,
         charge: Charge | None = None,
+        values: list[float] | None = None,
     ) -> bool:
-        """Record a trial's end exactly once.
+        """Record a trial's end exactly once (``values``: every objective's, with several).
 
         Only a pending or running trial changes; then, in the same atomic step, the
         job's ``completed`` / ``failed`` / ``pruned`` counter goes up (a stopped trial gives
-        its unit of ``budget_used`` back instead; a pruned one keeps it), the job's best is updated when ``value``
-        beats it, and the ``charge`` (what the trial cost) is kept on the trial and added to
-        the job's ``cost_usd``. Returns False, changing nothing, when the trial had already finished.
+        its unit of ``budget_used`` back instead; a pruned one keeps it), the job's best is
+        updated when the trial beats it (``Job.beats_best``: feasible, one objective), and the
+        ``charge`` (what the trial cost) is kept on the trial and added to the job's
+        ``cost_usd``. Returns False, changing nothing, when the trial had already finished.
         """
 
     @abstractmethod
@@ -181,6 +183,6 @@ def _counts_and_best(job: Job, trial: Trial) -> dict:
     if trial.state is TrialState.FAILED or trial.value is None:
         return {"failed": job.failed + 1}
     changes: dict = {"completed": job.completed + 1}
-    if job.better(trial.value, job.best_value):
+    if job.beats_best(trial):
         changes.update(best_value=trial.value, best_trial_id=trial.id)
     return changes

@@ -375,8 +375,9 @@ class DynamoDBStore(TrialStore):
         metrics: dict[str, float] | None = None,
         error: str | None = None,
         charge: Charge | None = None,
+        values: list[float] | None = None,
     ) -> bool:
-        end = {"state": state, "value": value, "metrics": metrics or {}, "error": error}
+        end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
         end.update(charge.fields() if charge is not None else {})
         for attempt in range(_ATTEMPTS):
             trial, ver = self._read_trial(job_id, trial_id)
@@ -394,7 +395,7 @@ class DynamoDBStore(TrialStore):
         best = False
         if done.state is TrialState.COMPLETED and done.value is not None and items.storable(done.value):
             job = self.get_job(done.job_id)  # the best only ever improves: beaten now, beaten for good
-            best = job.better(done.value, job.best_value)
+            best = job.beats_best(done)
         expires = self._expires()
         actions = [items.trial_update(done, ver, expires), items.counter_update(done, expires, best)]
         try:

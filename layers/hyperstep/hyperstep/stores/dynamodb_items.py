@@ -141,7 +141,7 @@ def job_item(job: Job) -> Item:
         GSI1_SK: newest_first,
         "id": s(job.id),
         "spec": s(job.spec.model_dump_json()),
-        "goal": s(job.spec.objective.goal),
+        "goal": s(job.spec.primary.goal),
         "status": s(job.status.value),
         "created_at": n(job.created_at),
         "trial_seq": n(job.trial_seq),

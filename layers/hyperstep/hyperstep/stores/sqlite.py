@@ -267,12 +267,14 @@ class SQLiteStore(TrialStore):
         metrics: dict[str, float] | None = None,
         error: str | None = None,
         charge: Charge | None = None,
+        values: list[float] | None = None,
     ) -> bool:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return False
-            end = {"state": state, "value": value, "metrics": metrics or {}, "error": error, "ended_at": self.clock()}
+            end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
+            end["ended_at"] = self.clock()
             end.update(charge.fields() if charge is not None else {})
             trial = trial.model_copy(update=end)
             self._write_trial(conn, trial)

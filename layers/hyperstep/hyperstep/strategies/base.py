@@ -34,6 +34,26 @@ class History:
     X_pending: np.ndarray
     seed: int = 0
     """The study's seed: stable across calls, for strategies that continue a sequence."""
+    Y: np.ndarray | None = None
+    """With several objectives: every objective of the rows of ``X``, one column each, all
+    to be minimized (``y`` is the first column); None with one objective."""
+    G: np.ndarray | None = None
+    """With constraints: one column per limit (a constraint's ``max`` and ``min`` are one
+    each), a row per row of ``X``, the amount by which the limit is exceeded (feasible where
+    <= 0; NaN where the metric is missing, which is infeasible); None without constraints."""
+
+    @property
+    def objectives(self) -> np.ndarray:
+        """The values to minimize, shape ``(len(X), m)``: ``Y``, or ``y`` as one column."""
+        return self.Y if self.Y is not None else self.y[:, None]
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Mask of the rows of ``X`` that meet every constraint (all of them without constraints)."""
+        if self.G is None or self.G.shape[1] == 0:
+            return np.ones(len(self.X), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return np.all(self.G <= 0.0, axis=1)
 
     @property
     def X_seen(self) -> np.ndarray:

@@ -82,7 +82,13 @@ class BayesianOptimization(Strategy):
         n_init = self.n_initial or min(2 * space.dim + 1, 10)
         n_sobol = max(0, n_init - len(seen)) if len(history.X) >= 2 else n
         chosen = self._sobol(history, min(n, n_sobol), seen, proj)
-        if len(chosen) < n and len(history.X) >= 2:
+        if len(chosen) < n and len(history.X) >= 2 and history.Y is not None:
+            from hyperstep.strategies.multiobjective import suggest_pareto
+
+            failures = self._feasibility(history, rng)
+            more = suggest_pareto(history, n - len(chosen), rng, proj, np.vstack([seen, chosen]), chosen, failures)
+            chosen = np.vstack([chosen, more])
+        elif len(chosen) < n and len(history.X) >= 2:
             chosen = self._bayesian(history, n - len(chosen), rng, proj, np.vstack([seen, chosen]), chosen)
         if len(chosen) < n:
             extra = unseen_points(n - len(chosen), np.vstack([seen, chosen]), proj, rng)
@@ -106,30 +112,38 @@ class BayesianOptimization(Strategy):
         self, history: History, k: int, rng: np.random.Generator, proj: Any, seen: np.ndarray, chosen: np.ndarray
     ) -> np.ndarray:
         """``k`` points (or fewer if nothing new exists) chosen one by one on a fantasized GP."""
+        from hyperstep.strategies.constraints import ConstraintModel, JointFeasibility
         from hyperstep.strategies.gp import GaussianProcess, PoolPosterior
         from hyperstep.strategies.transforms import warp_objective
 
-        X, y = self._model_data(history.X, history.y, rng)
+        X, y, ok = self._model_data(history.X, history.y, rng, history.feasible)
         yw = warp_objective(np.r_[y, np.full(len(history.X_failed), y.max())])
         X = np.vstack([X, history.X_failed[: self.max_model_points // 4]])
         yw = yw[: len(X)]
+        ok = np.r_[ok, np.zeros(len(X) - len(ok), dtype=bool)]
         restarts = 3 if len(X) < 60 else 2 if len(X) < 150 else 1
         model = GaussianProcess.fit(X, yw, rng, restarts, onehot=~proj.numeric)
-        feasible = self._feasibility(history, rng)
+        constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric)
+        feasible = JointFeasibility.of(self._feasibility(history, rng), constraints)
+        if constraints is not None:  # the incumbent is the best feasible point; none yet: find one first
+            yw = np.where(ok, yw, np.inf)
         fantasies = np.vstack([history.X_pending, chosen]) if len(history.X_pending) else chosen
-        best = float(model.predict(X)[0].min())  # the plug-in incumbent: robust to noise
+        best = float(model.predict(X[ok])[0].min()) if ok.any() else math.inf  # plug-in incumbent: robust to noise
         if len(fantasies):
             believed = model.predict(fantasies)[0]
             model = model.condition(fantasies, believed)
-            best = min(best, float(believed.min()))
-        shrink = 0.5 ** min(3, _batches_since_best(history.y, k + len(chosen)) // 2)
+            if math.isfinite(best):  # fantasies are no feasible incumbent when none is known
+                best = min(best, float(believed.min()))
+        shrink = 0.5 ** min(3, _batches_since_best(np.where(history.feasible, history.y, np.inf), k + len(chosen)) // 2)
+        if not ok.any():
+            yw = np.zeros(len(X))  # no feasible incumbent: the trust region centres on the first point
         box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj, shrink)
         pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], box, proj, rng)
         posterior = PoolPosterior(model, pool[far_from(pool, seen)])
         if feasible is not None:
             feasible.remember(posterior.C)
         out = list(chosen)
-        basin = self._exhausted_basin(model, posterior, X[int(np.argmin(yw))], best)
+        basin = self._exhausted_basin(model, posterior, X[int(np.argmin(yw))], best) if ok.any() else None
         for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
             region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
@@ -147,7 +161,8 @@ class BayesianOptimization(Strategy):
             if feasible is not None:
                 feasible.remember(posterior.C, keep)
             model = model.condition(x[None], believed)
-            best = min(best, float(believed[0]))
+            if math.isfinite(best):
+                best = min(best, float(believed[0]))
         return np.array(out).reshape(len(out), history.space.dim)
 
     def _exhausted_basin(self, model: Any, posterior: Any, incumbent: np.ndarray, best: float) -> np.ndarray | None:
@@ -166,11 +181,14 @@ class BayesianOptimization(Strategy):
         top = float(log_ei(posterior.mean[near], posterior.sd[near], best).max())
         return incumbent if top < EXHAUSTED_LOG_EI else None
 
-    def _model_data(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """At most ``max_model_points``: a third best, a third nearest the incumbent, a third random."""
+    def _model_data(
+        self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, ok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At most ``max_model_points`` (and their ``ok``, feasibility, mask): a third best,
+        a third nearest the incumbent, a third random."""
         cap = self.max_model_points
         if len(X) <= cap:
-            return X, y
+            return X, y, ok
         order = np.argsort(y, kind="stable")
         keep = list(order[: cap // 3])
         rest = np.setdiff1d(np.arange(len(X)), keep)
@@ -180,7 +198,7 @@ class BayesianOptimization(Strategy):
         rest = np.setdiff1d(rest, near)
         keep += list(rng.choice(rest, size=cap - len(keep), replace=False))
         keep = np.sort(np.array(keep))
-        return X[keep], y[keep]
+        return X[keep], y[keep], ok[keep]
 
     def _feasibility(self, history: History, rng: np.random.Generator) -> Any:
         """A GP on +1 (ran) / -1 (failed) labels and its prior level, or None without failures.
@@ -246,7 +264,9 @@ class BayesianOptimization(Strategy):
 
         def score(C: np.ndarray, moments: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
             mean, sd = model.predict(C) if moments is None else moments
-            if kind == "ei":
+            if not math.isfinite(best):  # no feasible point yet: the probability of feasibility alone
+                value = np.zeros(len(C))
+            elif kind == "ei":
                 value = log_ei(mean, sd, best)
             elif kind == "pi":
                 value = log_pi(mean, sd, best - 0.1)

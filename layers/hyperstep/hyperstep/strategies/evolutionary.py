@@ -10,6 +10,10 @@ Failed trials count as worse than every completed one, and a sample whose neares
 known neighbour is a failure is redrawn, so the search walks away from crashes.
 New points are drawn in mirrored pairs (z and -z) for a spread batch, reflected into
 the unit cube, snapped to valid encodings and never repeat a seen point.
+
+With constraints, infeasible trials rank after every feasible one. With several
+objectives the strategy is NSGA-II-like instead (``strategies.nsga``): parents by
+non-dominated rank and crowding distance, offspring by crossover and mutation.
 """
 
 from __future__ import annotations
@@ -108,8 +112,14 @@ class EvolutionarySearch(Strategy):
         d = history.space.dim
         lam = self.population_size or max(8, 4 + int(3 * math.log(d)))
         state = CMAState(dim=d, mean=np.full(d, 0.5), sigma=self.sigma0)
+        y_all = history.y
+        if history.G is not None and len(y_all):  # infeasible after feasible, by violation
+            from hyperstep.strategies.nsga import total_violation
+
+            violation = total_violation(history)
+            y_all = np.where(violation > 0, y_all.max() + 1.0 + np.minimum(violation, 1e12), y_all)
         for start in range(0, len(history.X) - lam + 1, lam):
-            X, y = history.X[start : start + lam], history.y[start : start + lam]
+            X, y = history.X[start : start + lam], y_all[start : start + lam]
             state.update(X, np.argsort(np.argsort(y, kind="stable"), kind="stable"), lam // 2)
         return state
 
@@ -117,8 +127,13 @@ class EvolutionarySearch(Strategy):
         space = history.space
         proj = Projector(space)
         seen = proj(history.X_seen) if len(history.X_seen) else np.empty((0, space.dim))
-        if len(history.X) == 0:
+        lam = self.population_size or max(8, 4 + int(3 * math.log(space.dim)))
+        if len(history.X) == 0 or (history.Y is not None and len(history.X) < lam):
             chosen = unseen_points(n, seen, proj, rng)  # the first generation: uniform
+        elif history.Y is not None:
+            from hyperstep.strategies.nsga import offspring
+
+            chosen = offspring(history, n, max(2 * lam, 16), seen, proj, rng)
         else:
             chosen = self._sample(self.replay(history), history, n, seen, proj, rng)
         if len(chosen) < n:

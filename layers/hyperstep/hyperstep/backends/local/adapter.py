@@ -182,14 +182,12 @@ class LocalProcessBackend(TrialBackend):
         if code != 0:
             last = next((line for line in reversed(log.splitlines()) if line.strip()), "")
             return TrialResult(**base, state="failed", error=f"exit code {code}: {last[-300:]}")
-        objective = job.spec.objective.metric
-        if objective not in metrics:
-            captured = unreadable_values(log, [d for d in block.metric_definitions if d.name == objective])
-            if objective in captured:
-                error = (
-                    f"objective metric {objective!r}: its regex matched {captured[objective]!r}, which is not a number"
-                )
-                return TrialResult(**base, state="failed", error=error)
+        missing = [o.metric for o in job.spec.goals if o.metric not in metrics]
+        captured = unreadable_values(log, [d for d in block.metric_definitions if d.name in missing])
+        unread = next((metric for metric in missing if metric in captured), None)
+        if unread is not None:
+            error = f"objective metric {unread!r}: its regex matched {captured[unread]!r}, which is not a number"
+            return TrialResult(**base, state="failed", error=error)
         return TrialResult(**base, state="completed")
 
     def stop(self, job: JobView, trial: TrialView) -> None:

@@ -57,7 +57,7 @@ class SimulatedBackend(TrialBackend):
         else:
             simulation = simulate(objective, trial.params, trial_seed(job.strategy_seed, trial.number))
             ids = (job.id, trial.id, trial.number)
-            events = timeline(simulation, ids, job.spec.objective.metric, self.clock(), block.timeout_seconds)
+            events = timeline(simulation, ids, job.spec.primary.metric, self.clock(), block.timeout_seconds)
         ref = f"simulated:{job.id}:{trial.id}"
         with self._lock:
             if key in self._refs:

@@ -1,0 +1,102 @@
+"""Strategies with constraints and several objectives: where they propose, and that they stay valid."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hyperstep.pareto import hypervolume
+from hyperstep.space import SearchSpace
+from hyperstep.strategies.base import History
+from hyperstep.strategies.bayesian import BayesianOptimization
+from hyperstep.strategies.evolutionary import EvolutionarySearch
+from hyperstep.strategies.nsga import survival_order
+
+SPACE = SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "a", "type": "float", "low": 0, "high": 1},
+            {"name": "b", "type": "float", "low": 0, "high": 1},
+        ]
+    }
+)
+EMPTY = np.empty((0, 2))
+
+
+def constrained_history(rng: np.random.Generator, n: int = 24) -> History:
+    """Objective a + b (best at the origin), feasible only where a >= 0.6 (G = 0.6 - a)."""
+    X = rng.random((n, 2))
+    return History(SPACE, X, X.sum(1), EMPTY, EMPTY, seed=1, G=(0.6 - X[:, 0])[:, None])
+
+
+def test_the_bayesian_strategy_proposes_inside_the_feasible_region() -> None:
+    history = constrained_history(np.random.default_rng(0))
+    points = BayesianOptimization().suggest(history, 4, np.random.default_rng(1))
+    assert points.shape == (4, 2)
+    assert (points[:, 0] >= 0.5).all(), points  # the unconstrained optimum (0, 0) is infeasible
+    assert points[:, 1].min() < 0.2  # and it still minimizes b where it may
+
+
+def test_with_no_feasible_trial_yet_the_bayesian_strategy_looks_for_one() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.random((12, 2)) * np.array([0.5, 1.0])  # every trial so far has a < 0.5: infeasible
+    history = History(SPACE, X, X.sum(1), EMPTY, EMPTY, seed=1, G=(0.6 - X[:, 0])[:, None])
+    points = BayesianOptimization().suggest(history, 2, np.random.default_rng(3))
+    assert (points[:, 0] > 0.5).all(), points
+
+
+def zdt1(X: np.ndarray) -> np.ndarray:
+    g = 1 + 9 * X[:, 1]
+    return np.column_stack([X[:, 0], g * (1 - np.sqrt(X[:, 0] / g))])
+
+
+def test_the_bayesian_strategy_grows_the_hypervolume_of_a_front_beyond_random() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((12, 2))
+    start = X.copy()
+    strategy = BayesianOptimization()
+    for round_ in range(6):
+        Y = zdt1(X)
+        history = History(SPACE, X, Y[:, 0], EMPTY, EMPTY, seed=0, Y=Y)
+        batch = strategy.suggest(history, 4, np.random.default_rng(round_))
+        assert batch.shape == (4, 2) and len({tuple(x) for x in batch}) == 4
+        X = np.vstack([X, batch])
+    random = np.vstack([start, np.random.default_rng(9).random((24, 2))])
+    ref = np.array([1.1, 1.1])
+    assert hypervolume(zdt1(X), ref) > hypervolume(zdt1(random), ref) + 0.1
+
+
+def test_a_batch_spreads_along_the_front_where_one_objective_would_pile_up() -> None:
+    """On ZDT1 the front is b = 0, a in [0, 1]: each slot's own scalarization weight sends
+    it to another part of it (minimizing the first objective alone puts all eight at a = 0)."""
+    X = np.random.default_rng(0).random((30, 2))
+    history = History(SPACE, X, zdt1(X)[:, 0], EMPTY, EMPTY, seed=0, Y=zdt1(X))
+    points = BayesianOptimization().suggest(history, 8, np.random.default_rng(0))
+    assert points[:, 1].max() < 0.1  # on (or next to) the front
+    assert np.ptp(points[:, 0]) > 0.15 and len(np.unique(points[:, 0].round(2))) >= 6  # spread along it
+
+
+def test_multi_objective_suggestions_are_deterministic_and_avoid_pending_points() -> None:
+    rng = np.random.default_rng(4)
+    X = rng.random((15, 2))
+    pending = rng.random((3, 2))
+    history = History(SPACE, X, zdt1(X)[:, 0], EMPTY, pending, seed=0, Y=zdt1(X))
+    first = BayesianOptimization().suggest(history, 3, np.random.default_rng(5))
+    again = BayesianOptimization().suggest(history, 3, np.random.default_rng(5))
+    assert np.array_equal(first, again)
+    assert np.sqrt(((first[:, None] - pending[None]) ** 2).sum(2)).min() > 0.01
+
+
+def test_survival_puts_feasible_fronts_first_then_infeasible_by_violation() -> None:
+    Y = np.array([[1.0, 1.0], [0.0, 3.0], [2.0, 2.0], [0.0, 0.0], [5.0, 5.0]])
+    violation = np.array([0.0, 0.0, 0.0, 2.0, 1.0])
+    order = survival_order(Y, violation).tolist()
+    assert set(order[:2]) == {0, 1} and order[2:] == [2, 4, 3]
+
+
+def test_nsga_offspring_are_new_valid_points() -> None:
+    rng = np.random.default_rng(6)
+    X = rng.random((20, 2))
+    history = History(SPACE, X, zdt1(X)[:, 0], EMPTY, EMPTY, seed=0, Y=zdt1(X))
+    points = EvolutionarySearch().suggest(history, 6, np.random.default_rng(7))
+    assert points.shape == (6, 2) and ((points >= 0) & (points <= 1)).all()
+    assert np.sqrt(((points[:, None] - X[None]) ** 2).sum(2)).min() > 0

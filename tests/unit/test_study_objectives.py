@@ -1,0 +1,83 @@
+"""Several objectives and constraints through ask/tell, exactly as the issue's interface reads."""
+
+from __future__ import annotations
+
+import pytest
+
+import hyperstep
+from hyperstep.stores.sqlite import SQLiteStore
+
+SPACE = hyperstep.SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "x", "type": "float", "low": 0.0, "high": 1.0},
+            {"name": "k", "type": "int", "low": 1, "high": 9},
+        ]
+    }
+)
+
+
+def test_the_issue_example_runs_as_written() -> None:
+    study = hyperstep.Study(
+        SPACE,
+        goal=["maximize", "minimize"],
+        strategy="bayesian",
+        seed=0,
+        constraints=[{"metric": "latency_ms", "max": 50}],
+    )
+    trial = study.ask(1)[0]
+    study.tell(trial.id, [0.93, 412.0], metrics={"latency_ms": 41.0})
+    assert [t.id for t in study.pareto_front] == [trial.id]
+    assert study.pareto_front[0].values == [0.93, 412.0]
+
+
+@pytest.mark.parametrize("strategy", ["random", "sobol", "grid", "bayesian", "evolutionary"])
+def test_pareto_front_holds_feasible_non_dominated_trials(strategy: str) -> None:
+    study = hyperstep.Study(
+        SPACE,
+        goal=["maximize", "minimize"],
+        strategy=strategy,
+        seed=1,
+        constraints=[{"metric": "latency_ms", "max": 50}],
+    )
+    a, b, c, d, e, f = study.ask(6)
+    study.tell(a.id, [0.9, 400.0], metrics={"latency_ms": 10.0})  # front
+    study.tell(b.id, [0.8, 100.0], metrics={"latency_ms": 10.0})  # front
+    study.tell(c.id, [0.7, 300.0], metrics={"latency_ms": 10.0})  # dominated by b
+    study.tell(d.id, [0.99, 10.0], metrics={"latency_ms": 99.0})  # infeasible: too slow
+    study.tell(e.id, [0.99, 10.0])  # infeasible: latency never reported
+    study.tell(f.id, None, state="failed")
+    assert [t.id for t in study.pareto_front] == [a.id, b.id]
+    assert study.best_trial is None  # several objectives: a front, no single best
+    assert len(study.ask(4)) == 4  # every strategy proposes on from such a history
+
+
+def test_one_objective_best_trial_is_the_best_feasible_one() -> None:
+    study = hyperstep.Study(SPACE, goal="maximize", strategy="random", seed=0, constraints=[{"metric": "mb", "max": 2}])
+    a, b = study.ask(2)
+    study.tell(a.id, 0.99, metrics={"mb": 3.0})
+    assert study.best_trial is None
+    study.tell(b.id, 0.5, metrics={"mb": 1.0})
+    assert study.best_trial.id == b.id and [t.id for t in study.pareto_front] == [b.id]
+
+
+def test_tell_refuses_the_wrong_number_of_values_and_fails_non_finite_ones() -> None:
+    study = hyperstep.Study(SPACE, goal=["minimize", "minimize", "minimize"], strategy="random", seed=0)
+    a, b = study.ask(2)
+    with pytest.raises(ValueError, match="3 objectives"):
+        study.tell(a.id, [1.0, 2.0])
+    with pytest.raises(ValueError, match="3 objectives"):
+        study.tell(a.id, 1.0)
+    assert study.tell(b.id, [1.0, float("nan"), 2.0]).state.value == "failed"
+    single = hyperstep.Study(SPACE, strategy="random", seed=0)
+    with pytest.raises(ValueError, match="one objective"):
+        single.tell(single.ask(1)[0].id, [1.0, 2.0])
+
+
+def test_values_survive_a_fresh_study_on_the_same_file(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0, store=store, job_id="j")
+    trial = study.ask(1)[0]
+    study.tell(trial.id, [1.5, 2.5], metrics={"extra": 3.0})
+    again = hyperstep.Study(SPACE, goal=["minimize", "maximize"], store=SQLiteStore(tmp_path / "s.db"), job_id="j")
+    assert again.trials[0].values == [1.5, 2.5] and again.trials[0].metrics == {"extra": 3.0}
