@@ -19,7 +19,9 @@ def make_scheduler(config: Any, seed: int = 0) -> Scheduler:
     if config is None:
         return NoStopping()
     cls = SCHEDULERS[config.name]
-    return cls(config.min_resource, config.max_resource, config.reduction_factor, seed=seed)
+    return cls(
+        config.min_resource, config.max_resource, config.reduction_factor, seed=seed, curve_model=config.curve_model
+    )
 
 
 __all__ = ["SCHEDULERS", "Curves", "Scheduler", "make_scheduler"]

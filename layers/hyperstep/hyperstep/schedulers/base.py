@@ -53,11 +53,20 @@ class Scheduler(ABC):
 
     name: str = ""
 
-    def __init__(self, min_resource: int = 1, max_resource: int = 1, reduction_factor: int = 3, seed: int = 0) -> None:
+    def __init__(
+        self,
+        min_resource: int = 1,
+        max_resource: int = 1,
+        reduction_factor: int = 3,
+        seed: int = 0,
+        curve_model: bool = False,
+    ) -> None:
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.eta = reduction_factor
         self.seed = seed
+        self.curve_model = curve_model
+        """Whether a trial's predicted final value can save it (asha, hyperband: ``schedulers.curves``)."""
 
     def should_stop(self, number: int, curves: Curves) -> bool:
         """True when trial ``number`` should stop at its newest step. Never for a trial
