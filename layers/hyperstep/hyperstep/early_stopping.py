@@ -25,6 +25,17 @@ def enabled(spec: JobSpec) -> bool:
     return spec.early_stopping is not None and spec.early_stopping.name != "none"
 
 
+def pruned_when_stopped(spec: JobSpec, trial: Trial) -> bool:
+    """Whether a trial that ended ``stopped`` was stopped by the scheduler, so ends pruned:
+    the job stops trials early and the trial has a curve (what the scheduler judged).
+
+    The rule is not asked of the scheduler again: by the time a backend's "stopped" end
+    arrives the trial may have reported more steps, past the rung where it was judged,
+    and the decision would differ. (A trial the user stops in a job that stops early, with
+    a curve, counts as pruned too; a whole job stopped by the user is the caller's case.)"""
+    return enabled(spec) and bool(trial.curve)
+
+
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized."""
     sign = 1.0 if minimize else -1.0

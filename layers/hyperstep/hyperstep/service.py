@@ -26,7 +26,9 @@ joins the trial's curve, and the job's scheduler judges the trial at once
 (``StopTrainingJob``, ``TerminateJob``, a killed process) and records it ``pruned`` with its
 last value, keeping its curve and its unit of budget. The backend's own "stopped" end then
 finds it recorded; should that end come first (the stop landed, the record did not), it
-is recorded pruned all the same.
+is recorded pruned all the same, by ``tell``'s rule (early stopping on, a curve, the job
+running: ``early_stopping.pruned_when_stopped``), not by asking the scheduler again, whose
+answer may have changed with the steps reported since.
 """
 
 from __future__ import annotations
@@ -264,7 +266,9 @@ class TuningService:
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
             return False
-        if result.state == "stopped" and self._stops_early(job, trial):
+        if result.state == "stopped" and job.status is JobStatus.RUNNING and early_stopping.pruned_when_stopped(
+            job.spec, trial
+        ):
             return self._end(
                 job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial)
             )

@@ -146,7 +146,7 @@ class Study:
         state = TrialState(state)
         if state is TrialState.STOPPED and stopping.enabled(self.spec):
             trial = self.store.get_trial(self.job_id, trial_id)
-            if trial.curve:  # stopped on the scheduler's word: pruned, with its curve and budget
+            if stopping.pruned_when_stopped(self.spec, trial):  # on the scheduler's word: curve and budget kept
                 state = TrialState.PRUNED
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
         if metrics is not None:
