@@ -57,3 +57,16 @@ def test_a_trial_stopped_without_a_curve_or_by_a_job_stop_gives_its_budget_back(
     assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="stopped"))
     assert service.store.get_trial("job", "t0001").state is TrialState.STOPPED
     assert service.store.get_job("job").budget_used == 1
+
+
+def test_a_step_report_builds_no_strategy_and_reads_other_trials_only_at_a_rung(service: TuningService) -> None:
+    """With early stopping each step report is judged; judging needs the scheduler and,
+    only as a trial passes a rung (steps 1 and 3 of 9 here), the other trials' curves."""
+    listed = mock.patch.object(service.store, "list_trials", wraps=service.store.list_trials)
+    no_strategy = mock.patch("hyperstep.study.make_strategy", side_effect=AssertionError("a strategy was built"))
+    with listed as list_trials, no_strategy:
+        for step, loss in enumerate([0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35], start=1):
+            assert service.report_metrics("job", "t0001", {"loss": loss}, step=step)
+        assert list_trials.call_count == 2  # rungs 1 and 3; steps 2 and 4-8 read nothing more
+        service.report_metrics("job", "t0002", {"loss": 0.95}, step=1)  # behind t0001 at rung 1: stopped
+    assert service.store.get_trial("job", "t0002").state is TrialState.PRUNED

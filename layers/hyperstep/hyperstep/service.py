@@ -266,8 +266,10 @@ class TuningService:
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
             return False
-        if result.state == "stopped" and job.status is JobStatus.RUNNING and early_stopping.pruned_when_stopped(
-            job.spec, trial
+        if (
+            result.state == "stopped"
+            and job.status is JobStatus.RUNNING
+            and early_stopping.pruned_when_stopped(job.spec, trial)
         ):
             return self._end(
                 job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial)
@@ -372,8 +374,8 @@ class TuningService:
     def _stops_early(self, job: Job, trial: Trial) -> bool:
         if not early_stopping.enabled(job.spec) or not trial.curve:
             return False
-        scheduler = Study.from_job(self.store, job).scheduler
-        return early_stopping.should_stop(scheduler, trial, self.store.list_trials(job.id), job.minimize)
+        scheduler = early_stopping.scheduler_of(job)
+        return early_stopping.should_stop(scheduler, trial, lambda: self.store.list_trials(job.id), job.minimize)
 
     @staticmethod
     def _pruned(job: Job, trial: Trial) -> str:

@@ -173,7 +173,7 @@ class Study:
         trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric)
         if trial is None:
             return True
-        return stopping.should_stop(self.scheduler, trial, self.store.list_trials(self.job_id), self.minimize)
+        return stopping.should_stop(self.scheduler, trial, lambda: self.store.list_trials(self.job_id), self.minimize)
 
     def prior_trials(self) -> list[Trial]:
         """Completed trials of the parent jobs that fit this space (warm start)."""

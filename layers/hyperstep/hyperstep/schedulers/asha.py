@@ -50,6 +50,11 @@ class ASHA(Scheduler):
     def bracket(self, number: int) -> int:
         return 0
 
+    def decides(self, number: int, curve: Curve) -> bool:
+        """Only as the trial passes one of its bracket's rungs."""
+        bracket_rungs = rungs(self.min_resource, self.max_resource, self.eta, self.bracket(number))
+        return super().decides(number, curve) and any(crossed(curve, rung) for rung in bracket_rungs)
+
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         bracket = self.bracket(number)
         for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):

@@ -76,6 +76,13 @@ class Scheduler(ABC):
             return False
         return self._stop(number, curve, curves)
 
+    def decides(self, number: int, curve: Curve) -> bool:
+        """Whether trial ``number``'s newest step (its ``curve``'s) may stop it at all,
+        before any other trial's curve is read: False means ``should_stop`` is False
+        whatever the others did, so a step report that decides nothing reads nothing more.
+        Default: every step below ``max_resource``."""
+        return bool(curve) and max(curve) < self.max_resource
+
     @abstractmethod
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         """The rule itself, for a trial with steps below ``max_resource``."""
@@ -85,6 +92,9 @@ class NoStopping(Scheduler):
     """Every trial runs to its end."""
 
     name = "none"
+
+    def decides(self, number: int, curve: Curve) -> bool:
+        return False
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         return False
