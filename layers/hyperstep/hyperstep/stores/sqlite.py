@@ -16,6 +16,11 @@ its job, so a model is parsed once per body and reused while the stored body is 
 (``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation;
 and a job's list of trials is read again only once something was committed since
 (on this connection, or on another: SQLite's ``PRAGMA data_version``).
+
+A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step, not in
+its body: a step report writes its row and the small body (the merged reports), never
+the whole curve again. Reads attach the rows to the trial (a body written before curves
+had their table keeps its points, which the rows extend).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, merge_curve
 from hyperstep.spec import STORED
 from hyperstep.stores.base import TrialStore, counter_changes
 
@@ -39,6 +44,9 @@ CREATE TABLE IF NOT EXISTS trials (
     job_id TEXT NOT NULL, id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (job_id, id));
 CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS curves (
+    job_id TEXT NOT NULL, trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (job_id, trial_id, step));
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
 """
 
@@ -210,7 +218,14 @@ class SQLiteStore(TrialStore):
 
     def get_trial(self, job_id: str, trial_id: str) -> Trial:
         with self._lock:
-            return self._read_trial(self._conn, job_id, trial_id)
+            return self._with_curve(self._conn, self._read_trial(self._conn, job_id, trial_id))
+
+    def _with_curve(self, conn: sqlite3.Connection, trial: Trial) -> Trial:
+        """The trial (as its body holds it) with its curve's rows."""
+        rows = conn.execute(
+            "SELECT step, value FROM curves WHERE job_id = ? AND trial_id = ?", (trial.job_id, trial.id)
+        ).fetchall()
+        return trial.model_copy(update={"curve": {**trial.curve, **dict(rows)}}) if rows else trial
 
     def list_trials(self, job_id: str) -> list[Trial]:
         with self._lock:  # nothing committed since the last read, here or elsewhere: the same list
@@ -220,9 +235,18 @@ class SQLiteStore(TrialStore):
                 rows = self._conn.execute(
                     "SELECT job_id, id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
                 ).fetchall()
-                listed = version, self._trials.many([((job, trial), body) for job, trial, body in rows])
+                trials = self._trials.many([((job, trial), body) for job, trial, body in rows])
+                listed = version, self._with_curves(job_id, trials)
                 self._listed[job_id] = listed
         return list(listed[1])
+
+    def _with_curves(self, job_id: str, trials: list[Trial]) -> list[Trial]:
+        """The job's trials with their curves' rows (one query for the job)."""
+        curves: dict[str, dict[int, float]] = {}
+        query = "SELECT trial_id, step, value FROM curves WHERE job_id = ?"
+        for trial_id_, step, value in self._conn.execute(query, (job_id,)):
+            curves.setdefault(trial_id_, {})[step] = value
+        return [t.model_copy(update={"curve": {**t.curve, **curves[t.id]}}) if t.id in curves else t for t in trials]
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:
@@ -233,7 +257,7 @@ class SQLiteStore(TrialStore):
                 update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
             self._write_trial(conn, trial)
-            return trial
+            return self._with_curve(conn, trial)
 
     def report_metrics(
         self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
@@ -242,9 +266,15 @@ class SQLiteStore(TrialStore):
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return None
-            trial = trial.with_reports(reports, curve_metric)
+            trial = trial.with_reports(reports)
             self._write_trial(conn, trial)
-            return trial
+            viewed = self._with_curve(conn, trial)
+            if curve_metric is None:
+                return viewed
+            curve = merge_curve(viewed.curve, reports, curve_metric)
+            added = [(job_id, trial_id, step, v) for step, v in curve.items() if viewed.curve.get(step) != v]
+            conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
+            return viewed.model_copy(update={"curve": curve})
 
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         with self._tx() as conn:
@@ -254,7 +284,7 @@ class SQLiteStore(TrialStore):
             if trial.awaiting_result_since is None:
                 trial = trial.model_copy(update={"awaiting_result_since": self.clock()})
                 self._write_trial(conn, trial)
-            return trial
+            return self._with_curve(conn, trial)
 
     def finish_trial(
         self,
