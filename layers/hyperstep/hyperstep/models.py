@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from hyperstep.messages import MAX_STEP
+from hyperstep.messages import MAX_STEP, LogCursor
 from hyperstep.spec import JobSpec
 
 
@@ -177,6 +177,10 @@ class Trial(BaseModel):
     """When the backend said the trial completed without its final objective value (epoch
     seconds). The trial stays running, holding its budget and slot, until a final report
     completes it or the reaper, after its grace period, settles it from the source."""
+
+    log_cursor: LogCursor | None = None
+    """How far the running trial's platform log has been read for step values (SageMaker:
+    ``TuningService.follow_log``); None before the first reading."""
 
     curve: PackedCurve = Field(default_factory=dict)
     """The objective by step, as the script reported it on the way (``merge_curve``): what

@@ -457,6 +457,8 @@ class TuningService:
             if self.clock() - trial.awaiting_result_since > grace:
                 counts["recorded"] += self._settle_from_source(job, trial, grace)
             return
+        if early_stopping.enabled(job.spec) and not self.follow_log(job, trial):
+            return  # stopped early on what its log printed
         timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
@@ -465,6 +467,20 @@ class TuningService:
             self.backend_for(job).stop(job, trial)
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
             counts["timed_out"] += self.collect(stuck)
+
+    def follow_log(self, job: Job, trial: Trial) -> bool:
+        """Report the step values the running trial's log printed since it was last read
+        (``TrialBackend.step_reports``: SageMaker's CloudWatch log), each judged as a step
+        report is, then keep how far the log was read. Reported before the cursor moves: a
+        reading cut short reads the same lines again, numbered the same (duplicates merge).
+        Returns whether the trial is still running."""
+        reports, cursor = self.backend_for(job).step_reports(job, trial)
+        for metric, step, value in reports:
+            if not self.report_metrics(job.id, trial.id, {metric: value}, step=step, final=False):
+                return False
+        if cursor is not None and cursor != trial.log_cursor:
+            return self.store.set_log_cursor(job.id, trial.id, cursor)
+        return True
 
     def _settle_from_source(self, job: Job, trial: Trial, grace: float | None = None) -> bool:
         """End a trial that completed without its final objective and has waited ``grace``

@@ -71,6 +71,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
+from hyperstep.messages import LogCursor
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, merge_curve
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import TrialStore
@@ -428,6 +429,12 @@ class DynamoDBStore(TrialStore):
                     raise
                 _backoff(attempt)
         raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
+
+    def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
+        def keep(trial: Trial) -> Trial | None:
+            return trial.model_copy(update={"log_cursor": cursor}) if trial.state.active else None
+
+        return self._rewrite_trial(job_id, trial_id, keep) is not None
 
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         def mark(trial: Trial) -> Trial | None:

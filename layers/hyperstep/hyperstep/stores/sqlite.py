@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
+from hyperstep.messages import LogCursor
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, merge_curve
 from hyperstep.spec import STORED
 from hyperstep.stores.base import TrialStore, counter_changes
@@ -275,6 +276,14 @@ class SQLiteStore(TrialStore):
             added = [(job_id, trial_id, step, v) for step, v in curve.items() if viewed.curve.get(step) != v]
             conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
             return viewed.model_copy(update={"curve": curve})
+
+    def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if not trial.state.active:
+                return False
+            self._write_trial(conn, trial.model_copy(update={"log_cursor": cursor}))
+            return True
 
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         with self._tx() as conn:

@@ -14,10 +14,11 @@ from hyperstep.backends.sagemaker.events import DETAIL_TYPE, RULE_PATTERN, SOURC
 
 
 def make_backend(context: BackendContext) -> SageMakerBackend:
-    """Training jobs through a ``sagemaker`` client; scripts report to ``context.event_bus``."""
+    """Training jobs through a ``sagemaker`` client (their logs through a ``logs`` client);
+    scripts report to ``context.event_bus``."""
     if context.client is None:
         raise ValueError("the sagemaker backend needs a client factory")
-    return SageMakerBackend(context.client("sagemaker"), event_bus=context.event_bus)
+    return SageMakerBackend(context.client("sagemaker"), event_bus=context.event_bus, logs=context.client("logs"))
 
 
 BACKEND = BackendDescriptor(
