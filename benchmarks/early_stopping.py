@@ -39,19 +39,22 @@ Trace = list[tuple[int, float]]
 """(compute spent, best final value so far) each time a trial reaches ``max_resource``."""
 
 
-def stopping(name: str, problem: CurveProblem, model_based: bool) -> dict[str, Any]:
+def stopping(name: str, problem: CurveProblem, model_based: bool, **options: Any) -> dict[str, Any]:
     return {
         "name": name,
         "min_resource": 1,
         "max_resource": problem.max_resource,
         "reduction_factor": ETA,
         "model_based": model_based,
+        **options,
     }
 
 
-def hyperstep_method(strategy: str, scheduler: str | None, model_based: bool = False) -> Callable[..., Trace]:
+def hyperstep_method(
+    strategy: str, scheduler: str | None, model_based: bool = False, **options: Any
+) -> Callable[..., Trace]:
     def run(problem: CurveProblem, budget: int, seed: int) -> Trace:
-        early = None if scheduler is None else stopping(scheduler, problem, model_based)
+        early = None if scheduler is None else stopping(scheduler, problem, model_based, **options)
         study = Study(problem.space, strategy=strategy, seed=seed, early_stopping=early)
         spent, best, trace = 0, np.inf, []
         while spent < budget:
@@ -124,6 +127,12 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "hyperband + bayesian": hyperstep_method("bayesian", "hyperband"),
     "model-based asha": hyperstep_method("bayesian", "asha", model_based=True),
     "model-based hyperband": hyperstep_method("bayesian", "hyperband", model_based=True),
+    "model-based hyperband, uniform brackets": hyperstep_method(
+        "bayesian", "hyperband", model_based=True, brackets="uniform"
+    ),
+    "model-based hyperband, no curve model": hyperstep_method(
+        "bayesian", "hyperband", model_based=True, curve_model=False
+    ),
     "optuna tpe + sha": optuna_method("sha"),
     "optuna tpe + hyperband": optuna_method("hyperband"),
 }

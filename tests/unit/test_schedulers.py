@@ -117,3 +117,10 @@ def test_asha_with_a_curve_model_lets_a_slow_starter_with_the_best_slope_go_on()
     assert ASHA(1, 27, 3, curve_model=True).should_stop(2, Curves({**others, 2: flat}))
     # at rung 1 there is no curve to fit: plain ASHA
     assert ASHA(1, 27, 3, curve_model=True).should_stop(2, Curves({0: {1: 0.3}, 1: {1: 0.35}, 2: {1: 1.6}}))
+
+
+def test_hyperband_with_uniform_brackets_gives_each_bracket_the_same_share() -> None:
+    band = Hyperband(1, 27, 3, seed=7, brackets="uniform")
+    assert band.bracket_weights() == pytest.approx([0.25] * 4)
+    shares = [sum(band.bracket(n) == b for n in range(4000)) / 4000 for b in range(4)]
+    assert shares == pytest.approx([0.25] * 4, abs=0.03)

@@ -22,6 +22,7 @@ aggressive brackets), and is compared only with trials of its bracket.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -91,14 +92,25 @@ class ASHA(Scheduler):
 class Hyperband(ASHA):
     name = "hyperband"
 
+    def __init__(self, *args: Any, brackets: str = "hyperband", **kwargs: Any) -> None:
+        """``brackets``: ``hyperband`` (Hyperband's shares of trials per bracket) or
+        ``uniform`` (as many trials in each bracket)."""
+        super().__init__(*args, **kwargs)
+        self.weighting = brackets
+
     @property
     def brackets(self) -> int:
         """How many brackets: one per rung of the most aggressive, plus one that never stops."""
         return len(rungs(self.min_resource, self.max_resource, self.eta)) + 1
 
     def bracket_weights(self) -> np.ndarray:
-        """Hyperband's share of trials per bracket: ``eta**(s_max - b) / (s_max - b + 1)``."""
+        """Each bracket's share of trials: Hyperband's ``eta**(s_max - b) / (s_max - b + 1)``
+        (the same budget per bracket under successive halving, so most trials go to the
+        most aggressive), or the same share for every bracket (``uniform``: more trials are
+        judged late, which slow starters that end best need)."""
         s_max = self.brackets - 1
+        if self.weighting == "uniform":
+            return np.full(self.brackets, 1.0 / self.brackets)
         weights = np.array([self.eta ** (s_max - b) / (s_max - b + 1) for b in range(self.brackets)], dtype=float)
         return weights / weights.sum()
 
