@@ -241,7 +241,9 @@ def markdown(results: dict[str, Any], check: dict[str, Any], args: argparse.Name
         f"{args.trials} full-fidelity trials' steps, eta {ETA}, min_resource 1, max_resource 27; "
         f"{seconds / 60:.0f} min on 2 shared cores. Medians over seeds. *reach*: compute needed to reach "
         "full-fidelity Bayesian's final best of the same seed, as a fraction of the budget (`-`: not within "
-        "the budget); *best*: best final value at the budget (equal compute); *best@1/3*: at a third of it.",
+        "the budget); *best*: best final value at the budget (equal compute); *best@1/3*: at a third of it. "
+        "mlp-diabetes was added after the methods were built: a kind of problem they were not tuned on. "
+        "Plot: `early_stopping.png` (median best value against compute).",
         "",
     ]
     for problem, methods in results.items():
