@@ -226,8 +226,8 @@ def plot(curves: dict[str, dict[str, tuple[list[float], list[float]]]], path: Pa
     for ax in list(axes.flat)[len(curves) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower right", fontsize=8)
-    figure.tight_layout()
+    figure.legend(handles, labels, loc="lower center", ncol=5, fontsize=8)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     figure.savefig(path, dpi=90)
     plt.close(figure)
 
@@ -276,7 +276,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="*", help="methods to run (default: all)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--stem", default="early_stopping", help="the results files' name")
+    parser.add_argument("--plot-only", action="store_true", help="draw the PNG again from the stored JSON")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        stored = json.loads((args.out / f"{args.stem}.json").read_text())
+        plot(stored["curves"], args.out / f"{args.stem}.png")
+        return
     args.seeds = args.seeds or (2 if args.quick else 5)
     args.trials = args.trials or (12 if args.quick else 20)
     methods = {m: METHODS[m] for m in (args.methods or METHODS)}
