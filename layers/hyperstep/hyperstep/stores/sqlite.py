@@ -98,6 +98,10 @@ class SQLiteStore(TrialStore):
         """Transactions committed on this connection (``PRAGMA data_version`` counts the others')."""
         self._listed: dict[str, tuple[tuple[int, int], list[Trial]]] = {}
         """Each job's last ``list_trials``, with the database version it was read at."""
+        self._curves: dict[str, tuple[int, dict[str, tuple[int, dict[int, float]]]]] = {}
+        """Each job's curves as read so far: the last rowid read, and per trial its newest rowid and points."""
+        self._viewed: dict[tuple[str, str], tuple[Trial, int, Trial]] = {}
+        """Per trial, the body model and curve version its listed model (with the curve) was built from."""
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -242,12 +246,32 @@ class SQLiteStore(TrialStore):
         return list(listed[1])
 
     def _with_curves(self, job_id: str, trials: list[Trial]) -> list[Trial]:
-        """The job's trials with their curves' rows (one query for the job)."""
-        curves: dict[str, dict[int, float]] = {}
-        query = "SELECT trial_id, step, value FROM curves WHERE job_id = ?"
-        for trial_id_, step, value in self._conn.execute(query, (job_id,)):
-            curves.setdefault(trial_id_, {})[step] = value
-        return [t.model_copy(update={"curve": {**t.curve, **curves[t.id]}}) if t.id in curves else t for t in trials]
+        """The job's trials with their curves' rows.
+
+        Every Suggest lists the job's trials, and every step report commits, so reading
+        every curve row each time would cost O(steps of the job) per listing. Instead the
+        rows are read incrementally, by rowid (a row written or replaced since gets a higher
+        one, whichever connection wrote it), into a per-job copy of the curves, and a
+        trial's model with its curve is rebuilt only when its body or curve changed."""
+        last, curves = self._curves.get(job_id, (0, {}))
+        query = "SELECT rowid, trial_id, step, value FROM curves WHERE job_id = ? AND rowid > ? ORDER BY rowid"
+        for rowid, trial_id_, step, value in self._conn.execute(query, (job_id, last)):
+            _, points = curves.get(trial_id_, (0, {}))
+            points[step] = value
+            curves[trial_id_], last = (rowid, points), rowid
+        self._curves[job_id] = (last, curves)
+        out = []
+        for trial in trials:
+            if trial.id not in curves:
+                out.append(trial)
+                continue
+            version, points = curves[trial.id]
+            seen = self._viewed.get((job_id, trial.id))
+            if seen is None or seen[0] is not trial or seen[1] != version:
+                seen = (trial, version, trial.model_copy(update={"curve": {**trial.curve, **points}}))
+                self._viewed[(job_id, trial.id)] = seen
+            out.append(seen[2])
+        return out
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:
