@@ -19,8 +19,10 @@ predicts anything.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,12 +49,20 @@ def predict(curve: Mapping[int, float], target: int) -> Prediction | None:
     """The value at step ``target`` that the power law fit to ``curve`` predicts; None with
     fewer than ``MIN_POINTS`` steps, or when ``target`` is not past the last one (then
     the curve's value there is known, not predicted)."""
-    steps = np.array(sorted(s for s in curve if s > 0), dtype=float)
+    steps = tuple(sorted(s for s in curve if s > 0))
     if len(steps) < MIN_POINTS or steps[-1] >= target:
         return None
-    values = np.array([curve[int(s)] for s in steps], dtype=float)
-    if not np.all(np.isfinite(values)):
+    values = tuple(float(curve[s]) for s in steps)
+    if not all(math.isfinite(v) for v in values):
         return None
+    return _predict(steps, values, target)
+
+
+@lru_cache(maxsize=8192)
+def _predict(steps_: tuple[int, ...], values_: tuple[float, ...], target: int) -> Prediction:
+    """``predict`` on a curve's steps and values (cached: a decision at a rung predicts
+    every peer's final value, and a finished peer's curve no longer changes)."""
+    steps, values = np.array(steps_, dtype=float), np.array(values_, dtype=float)
     finals, residuals = _fits(steps, values, EXPONENTS, target)
     best = int(np.argmin(residuals))  # refine between the best's neighbours on the grid
     fine = np.geomspace(EXPONENTS[max(best - 1, 0)], EXPONENTS[min(best + 1, len(EXPONENTS) - 1)], len(EXPONENTS))
@@ -64,13 +74,12 @@ def predict(curve: Mapping[int, float], target: int) -> Prediction | None:
 
 
 def _fits(steps: np.ndarray, values: np.ndarray, exponents: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each exponent ``b``: the least-squares ``c, a`` of ``c + a * s**-b``, the value it
-    predicts at ``target`` and its residual sum of squares."""
-    finals = np.empty(len(exponents))
-    residuals = np.empty(len(exponents))
-    for i, b in enumerate(exponents):
-        design = np.column_stack([np.ones_like(steps), steps**-b])
-        coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
-        residuals[i] = float(np.sum((design @ coefficients - values) ** 2))
-        finals[i] = coefficients[0] + coefficients[1] * float(target) ** -b
-    return finals, residuals
+    """For each exponent ``b``: the least-squares ``c, a`` of ``c + a * s**-b`` (closed
+    form, all exponents at once), the value it predicts at ``target`` and its residual
+    sum of squares."""
+    powers = steps[None, :] ** -exponents[:, None]
+    centred = powers - powers.mean(axis=1, keepdims=True)
+    slope = centred @ (values - values.mean()) / np.sum(centred**2, axis=1)
+    intercept = values.mean() - slope * powers.mean(axis=1)
+    residuals = np.sum((intercept[:, None] + slope[:, None] * powers - values[None, :]) ** 2, axis=1)
+    return intercept + slope * float(target) ** -exponents, residuals
