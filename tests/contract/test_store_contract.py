@@ -6,7 +6,10 @@ Each test names one guarantee of ``hyperstep.stores.base``; the races live in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -439,3 +442,54 @@ def test_best_is_only_ever_a_feasible_trial(store: TrialStore, make_job: MakeJob
     store.finish_trial(job.id, trial_id(3), TrialState.COMPLETED, 0.25)  # better, its metric missing
     after = store.get_job(job.id)
     assert (after.best_value, after.best_trial_id, after.completed) == (0.5, trial_id(1), 3)
+
+
+def test_a_curve_merges_step_reports_in_any_order_and_stays_with_a_finished_trial(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """A trial's curve is kept apart from its record; whatever the order of its step
+    reports (and repeats), every read shows the same curve, also once the trial ended."""
+    job = make_job()
+    steps = {1: 0.9, 2: 0.7, 3: 0.6, 1500: 0.3, 2999: 0.25}  # past 1,000 steps: more than one DynamoDB chunk
+    orders = [[1, 2, 3, 1500, 2999, 2], [2999, 1500, 3, 2, 1, 1]]
+    store.put_trials(trials_of(job, [1, 2]))
+    for number, order in enumerate(orders, start=1):
+        for step in order:
+            written = store.report_metrics(job.id, trial_id(number), {"loss": at_step(steps[step], step)}, "loss")
+            assert written is not None and written == store.get_trial(job.id, trial_id(number))
+        assert written.curve == steps and written.metrics == {"loss": 0.25}
+    assert [t.curve for t in store.list_trials(job.id)] == [steps, steps]
+    store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.1, final=True)}, "loss")  # no point of the curve
+    store.finish_trial(job.id, trial_id(1), TrialState.PRUNED, 0.25)
+    assert store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.2, 3000)}, "loss") is None
+    assert store.get_trial(job.id, trial_id(1)).curve == steps == store.list_trials(job.id)[0].curve
+
+
+def test_a_step_report_writes_kilobytes_not_the_whole_curve(dynamodb: Any, table: str) -> None:
+    """At 10,000 steps a curve packs into 120 KB: a step report rewrites neither it nor
+    the trial's record with it (each write a DynamoDB item's few KB, not ~160 KB)."""
+    from hyperstep.stores import dynamodb_items as items
+    from hyperstep.stores.dynamodb import DynamoDBStore
+
+    store = DynamoDBStore(table, client=dynamodb)
+    job = Job(id="long-curve", spec=full_spec())
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1]))
+    curve = {step: 1.0 / step for step in range(1, 10_000)}
+    for written in range(10):  # the curve so far, as chunk items
+        chunk = {s: v for s, v in curve.items() if s // items.CURVE_CHUNK_STEPS == written}
+        dynamodb.put_item(TableName=table, Item=items.curve_item(job.id, trial_id(1), written, chunk, 0))
+    sizes: list[int] = []
+    real = store._call
+
+    def measured(operation: str, **kwargs: Any) -> dict:
+        if operation in ("put_item", "update_item"):
+            sizes.append(len(json.dumps(kwargs, default=lambda b: "x" * len(b))))
+        return real(operation, **kwargs)
+
+    with mock.patch.object(store, "_call", side_effect=measured):
+        after = store.report_metrics(job.id, trial_id(1), {"loss": at_step(1e-4, 10_000)}, "loss")
+    assert after is not None and after.curve == {**curve, 10_000: 1e-4}
+    assert sizes and max(sizes) < 16_000
+    body = dynamodb.get_item(TableName=table, Key=items.key(job.id, items.trial_sk(trial_id(1))))["Item"]["body"]
+    assert len(body["S"]) < 2_000

@@ -276,6 +276,16 @@ def _get_secret_value(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     return [Request("secretsmanager:GetSecretValue", secret, _resource_tag_context(tags(secret)))]
 
 
+@_maps("logs", "DescribeLogStreams")
+def _describe_log_streams(call: Call, arns: Arns, tags: Tags) -> list[Request]:
+    """Authorized on the log group, in its ARN form with the trailing ``:*`` (CloudWatch
+    Logs' access-control overview: that form for every action but the tagging ones)."""
+    if "logGroupName" not in call.params:
+        raise Unmapped(f"{call.function} calls logs:DescribeLogStreams without logGroupName: map logGroupIdentifier")
+    group = call.params["logGroupName"]
+    return [Request("logs:DescribeLogStreams", arns.of("logs", call.region, f"log-group:{group}:*"))]
+
+
 @_maps("events", "PutEvents")
 def _put_events(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     buses = {entry.get("EventBusName", "default") for entry in call.params["Entries"]}

@@ -55,6 +55,7 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
 from hyperstep.backends.naming import ENV_TRIAL_ID
+from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import HANDOFF_EVENTS, TuningService
 from hyperstep.spec import parse_spec
@@ -399,6 +400,41 @@ def stopped_early(stack: MotoStack, backend: str) -> None:
     assert (pruned.state, completed.state) == (TrialState.PRUNED, TrialState.COMPLETED), (pruned, completed)
 
 
+def sagemaker_steps_read_from_the_log(stack: MotoStack) -> None:
+    """Both training jobs run and print ``val_loss=...`` lines, nothing else: the reaper
+    finds each one's log stream (the second's only at its second run), reads the lines as
+    steps, and stops the one behind at rung 1 (``StopTrainingJob``); its "stopped" end
+    finds it recorded, the other completes."""
+    name = "iam-early-log"
+    status, accepted = api(stack, "POST", "/jobs", spec("sagemaker", name, early_stopping=ASHA))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    launched_and_waiting(stack, job_id)
+    platform = TrainingPlatform(stack, job_id, "sagemaker", val_loss, "val_loss")
+    ahead, behind = sorted(platform.new_jobs(), key=lambda j: val_loss(j.hyperparameters))
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+    for cloud_job in (ahead, behind):
+        still_running(cloud_job, "sagemaker")
+    for cloud_job in (ahead, behind):  # the one ahead prints first; the other's stream appears later
+        stream = f"{cloud_job.name}/algo-1-1732662000"
+        logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
+        line = f"epoch 1 val_loss={val_loss(cloud_job.hyperparameters) + 1!r}"
+        logs.put_log_events(
+            logGroupName=TRAINING_LOG_GROUP,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": line}],
+        )
+        stack.invoke("reaper", sample("scheduled-event"))
+    behind_trial = stack.service.store.get_trial(job_id, behind.environment[ENV_TRIAL_ID])
+    assert behind_trial.state is TrialState.PRUNED, behind_trial
+    stopped = "sagemaker-training-job-state-change-stopped"
+    assert platform.deliver(restate(behind.events[-1], stopped)) == {"recorded": False}
+    for event in ahead.events:
+        assert platform.deliver(event) == {"recorded": True}
+    ended(stack, job_id)
+
+
 def sagemaker_trial_stopped_early(stack: MotoStack) -> None:
     stopped_early(stack, "sagemaker")
 
@@ -446,6 +482,7 @@ SCENARIOS = (
     sagemaker_trial_stopped_early,
     batch_trial_stopped_early,
     secrets_resolved_at_launch,
+    sagemaker_steps_read_from_the_log,
 )
 
 
@@ -554,6 +591,7 @@ NEEDED = {
     ("reaper", "batch:DescribeJobs"),
     ("reaper", "batch:TerminateJob"),
     ("reaper", "logs:GetLogEvents"),
+    ("reaper", "logs:DescribeLogStreams"),  # a SageMaker trial's steps from its log
     ("reaper", "states:SendTaskSuccess"),
 }
 """What the scenarios must make each function do, so the check above covers it."""

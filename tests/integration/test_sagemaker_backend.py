@@ -13,6 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core.responses import EmptyResult
+from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend, build_request
@@ -364,3 +365,60 @@ def test_a_losing_step_report_makes_collect_stop_the_training_job_under_moto(aws
         assert service.store.get_trial(job.id, bad.id) == pruned
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.pruned) == (2, 1)
+
+
+def test_the_reaper_reads_running_training_jobs_logs_and_stops_the_trial_behind_under_moto(
+    aws_credentials: None,
+) -> None:
+    """No ``hyperstep.report`` events: the script only prints ``val_loss=...`` lines, which
+    SageMaker sends to CloudWatch Logs. The reaper reads each running trial's stream past
+    the token kept on the trial, numbers the objective's lines as steps, and the trial behind
+    at rung 1 gets ``StopTrainingJob`` and ends pruned; the next reading starts at the token."""
+    from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
+
+    stopped: list[str] = []
+
+    def stop_training_job(self: SageMakerResponse) -> EmptyResult:
+        stopped.append(self._get_param("TrainingJobName"))
+        return EmptyResult()
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True):
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        logs = boto3.client("logs", region_name="us-east-1")
+        reads: list[dict[str, Any]] = []
+        logs.meta.events.register("provide-client-params.logs.GetLogEvents", lambda params, **_: reads.append(params))
+        service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus", logs=logs)})
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
+        good, bad = Study.from_job(service.store, job).ask(2)
+        logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        names = {}
+        for trial, lines in ((good, ["epoch 1 val_loss=0.5", "loading data", "val_loss=0.4"]), (bad, ["val_loss=0.9"])):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+            name = names[trial.id] = service.store.get_trial(job.id, trial.id).backend_ref
+            sagemaker_backends["123456789012"]["us-east-1"].training_jobs[name].training_job_status = "InProgress"
+            logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=f"{name}/algo-1-1732662000")
+            put_lines(logs, TRAINING_LOG_GROUP, f"{name}/algo-1-1732662000", lines)
+
+        assert service.reap(grace_seconds=300)["recorded"] == 0
+        assert stopped == [names[bad.id]]
+        pruned = service.store.get_trial(job.id, bad.id)
+        assert (pruned.state, pruned.value, pruned.curve) == (TrialState.PRUNED, 0.9, {1: 0.9})
+        running = service.store.get_trial(job.id, good.id)
+        assert (running.state, running.curve) == (TrialState.RUNNING, {1: 0.5, 2: 0.4})
+        assert running.log_cursor is not None and running.log_cursor.counts == {"val_loss": 2}
+
+        put_lines(logs, TRAINING_LOG_GROUP, f"{names[good.id]}/algo-1-1732662000", ["val_loss=0.35"])
+        reads.clear()
+        service.reap(grace_seconds=300)
+        assert reads[0]["nextToken"] == running.log_cursor.token  # where the last reading stopped
+        assert service.store.get_trial(job.id, good.id).curve == {1: 0.5, 2: 0.4, 3: 0.35}
+
+
+def put_lines(logs: Any, group: str, stream: str, lines: list[str]) -> None:
+    """Lines a container printed, stamped now (CloudWatch Logs rejects events older than 14 days)."""
+    import time
+
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)

@@ -92,3 +92,35 @@ def test_hyperband_compares_only_within_a_bracket() -> None:
     # a trial of the last bracket is never judged, however bad
     (d,) = last
     assert not band.should_stop(d, Curves({a: {1: 0.1, 3: 0.1, 9: 0.1}, d: {1: 9.0, 3: 9.0, 9: 9.0}}))
+
+
+def test_a_power_law_curve_predicts_its_final_value_once_it_has_three_steps() -> None:
+    from hyperstep.schedulers.curves import predict
+
+    curve = {s: 0.1 + 1.2 * s**-1.0 for s in range(1, 4)}
+    assert predict({1: 1.3, 2: 0.7}, 27) is None  # two steps: nothing to fit
+    assert predict(curve, 3) is None  # the target is no prediction: it is known
+    heading = predict(curve, 27)
+    assert heading is not None and heading.mean == pytest.approx(0.1 + 1.2 / 27, abs=0.02)
+    assert heading.low <= heading.mean <= heading.high
+
+
+def test_asha_with_a_curve_model_lets_a_slow_starter_with_the_best_slope_go_on() -> None:
+    # at rung 3: trial 0 flat at 0.30, trial 1 at 0.35 and flattening; trial 2 is worst there
+    # (0.40) but falls fast (1.6, 0.8, 0.4: heading near 0): plain ASHA stops it, the curve model does not
+    others = {0: {1: 0.3, 2: 0.3, 3: 0.3}, 1: {1: 0.5, 2: 0.4, 3: 0.35}}
+    slow = {1: 1.6, 2: 0.8, 3: 0.4}
+    assert ASHA(1, 27, 3).should_stop(2, Curves({**others, 2: slow}))
+    assert not ASHA(1, 27, 3, curve_model=True).should_stop(2, Curves({**others, 2: slow}))
+    # one merely slow (worst at rung 3 and flattening above the others) still stops
+    flat = {1: 0.6, 2: 0.5, 3: 0.45}
+    assert ASHA(1, 27, 3, curve_model=True).should_stop(2, Curves({**others, 2: flat}))
+    # at rung 1 there is no curve to fit: plain ASHA
+    assert ASHA(1, 27, 3, curve_model=True).should_stop(2, Curves({0: {1: 0.3}, 1: {1: 0.35}, 2: {1: 1.6}}))
+
+
+def test_hyperband_with_uniform_brackets_gives_each_bracket_the_same_share() -> None:
+    band = Hyperband(1, 27, 3, seed=7, brackets="uniform")
+    assert band.bracket_weights() == pytest.approx([0.25] * 4)
+    shares = [sum(band.bracket(n) == b for n in range(4000)) / 4000 for b in range(4)]
+    assert shares == pytest.approx([0.25] * 4, abs=0.03)

@@ -80,6 +80,7 @@ EXPECTED_ACTIONS = {
         "sagemaker:DescribeTrainingJob",
         "batch:DescribeJobs",
         "logs:GetLogEvents",
+        "logs:DescribeLogStreams",  # a running SageMaker trial's steps from its log
     },
 }
 """What each function's use cases call (service.py, the store, the backends, scheduling)."""

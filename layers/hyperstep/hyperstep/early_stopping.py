@@ -13,10 +13,10 @@ the job's best while a trial has reached ``max_resource`` (those end ``completed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from hyperstep.models import Trial, TrialState
-from hyperstep.schedulers import Curves, Scheduler
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.schedulers import Curves, Scheduler, make_scheduler
 from hyperstep.spec import JobSpec
 
 
@@ -25,16 +25,39 @@ def enabled(spec: JobSpec) -> bool:
     return spec.early_stopping is not None and spec.early_stopping.name != "none"
 
 
+def pruned_when_stopped(spec: JobSpec, trial: Trial) -> bool:
+    """Whether a trial that ended ``stopped`` was stopped by the scheduler, so ends pruned:
+    the job stops trials early and the trial has a curve (what the scheduler judged).
+
+    The rule is not asked of the scheduler again: by the time a backend's "stopped" end
+    arrives the trial may have reported more steps, past the rung where it was judged,
+    and the decision would differ. (A trial the user stops in a job that stops early, with
+    a curve, counts as pruned too; a whole job stopped by the user is the caller's case.)"""
+    return enabled(spec) and bool(trial.curve)
+
+
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized."""
     sign = 1.0 if minimize else -1.0
     return Curves({t.number: {s: sign * v for s, v in t.curve.items()} for t in trials if t.curve})
 
 
-def should_stop(scheduler: Scheduler, trial: Trial, trials: Sequence[Trial], minimize: bool) -> bool:
-    """The scheduler's verdict on ``trial`` at its newest step, given the job's ``trials``
-    (``trial``'s own newest record is used, whatever ``trials`` holds of it)."""
-    others = [t for t in trials if t.id != trial.id]
+def scheduler_of(job: Job) -> Scheduler:
+    """The job's scheduler, seeded as its study's (no strategy is built: a step report
+    needs none)."""
+    seed = job.strategy_seed
+    return make_scheduler(job.spec.early_stopping, 0 if seed is None else seed)
+
+
+def should_stop(scheduler: Scheduler, trial: Trial, trials: Callable[[], Sequence[Trial]], minimize: bool) -> bool:
+    """The scheduler's verdict on ``trial`` at its newest step, given the job's trials
+    (``trial``'s own newest record is used, whatever they hold of it). ``trials`` is called
+    only when the newest step can decide anything (``Scheduler.decides``: for ASHA, a
+    rung passed), so most step reports read no other trial."""
+    sign = 1.0 if minimize else -1.0
+    if not scheduler.decides(trial.number, {s: sign * v for s, v in trial.curve.items()}):
+        return False
+    others = [t for t in trials() if t.id != trial.id]
     return scheduler.should_stop(trial.number, curves_of([*others, trial], minimize))
 
 

@@ -49,6 +49,19 @@ class Usage(BaseModel):
     region: str | None = None
 
 
+class LogCursor(BaseModel):
+    """How far a running trial's log has been read for its step values (kept on the trial,
+    so each reading starts where the last one stopped): the log stream once found, the
+    ``nextForwardToken`` of the last page read, and how many lines matched each metric's
+    regex so far (a metric's step is its count of matching lines, as locally)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stream: str | None = None
+    token: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
 class TrialResult(BaseModel):
     """How a trial ended, as a backend or an event reports it."""
 

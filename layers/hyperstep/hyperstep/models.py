@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from hyperstep.messages import MAX_STEP
+from hyperstep.messages import MAX_STEP, LogCursor
 from hyperstep.spec import JobSpec
 
 
@@ -94,25 +94,34 @@ def merge_reports(kept: Mapping[str, MetricReport], new: Mapping[str, MetricRepo
 
 
 MAX_CURVE_STEPS = 10_000
-"""A curve keeps at most this many steps (later new steps are dropped): 12 bytes a step,
-base64 in the trial's JSON, 160 KB at most, so a trial stays well inside one DynamoDB
-item (400 KB) for 10,000 steps."""
+"""A curve keeps at most this many steps (later new steps are dropped). The stores keep a
+curve apart from its trial's record (SQLite rows, DynamoDB items of ``CURVE_CHUNK_STEPS``
+steps), so a step report writes a few kilobytes, not the whole curve."""
 
 
-def _pack_curve(curve: Mapping[int, float]) -> str:
-    """Steps (int32) then values (float64), little-endian, as one base64 string."""
+def pack_points(curve: Mapping[int, float]) -> bytes:
+    """Steps (int32) then values (float64), little-endian: 12 bytes a step."""
     steps = sorted(curve)
     packed_steps, packed_values = array("i", steps), array("d", [curve[s] for s in steps])
     if sys.byteorder != "little":
         packed_steps.byteswap()
         packed_values.byteswap()
-    return base64.b64encode(packed_steps.tobytes() + packed_values.tobytes()).decode()
+    return packed_steps.tobytes() + packed_values.tobytes()
+
+
+def _pack_curve(curve: Mapping[int, float]) -> str:
+    """``pack_points`` as one base64 string (a curve in a trial's JSON)."""
+    return base64.b64encode(pack_points(curve)).decode()
 
 
 def _unpack_curve(data: Any) -> Any:
     if not isinstance(data, str):
         return data
-    raw = base64.b64decode(data)
+    return unpack_points(base64.b64decode(data))
+
+
+def unpack_points(raw: bytes) -> dict[int, float]:
+    """The curve ``pack_points`` packed."""
     count = len(raw) // 12
     steps, values = array("i"), array("d")
     steps.frombytes(raw[: 4 * count])
@@ -193,10 +202,14 @@ class Trial(BaseModel):
     """The seconds it was billed for (per instance), as its platform reported them."""
     cost_basis: str | None = None
     """How it was priced: the rate and where the rate comes from."""
+    log_cursor: LogCursor | None = None
+    """How far the running trial's platform log has been read for step values (SageMaker:
+    ``TuningService.follow_log``); None before the first reading."""
 
     curve: PackedCurve = Field(default_factory=dict)
     """The objective by step, as the script reported it on the way (``merge_curve``): what
-    early stopping decides from; a trial stopped early keeps it."""
+    early stopping decides from; a trial stopped early keeps it. The stores keep it apart
+    from the trial's record and attach it on every read."""
 
     def with_reports(self, reports: Mapping[str, MetricReport], curve_metric: str | None = None) -> Trial:
         """The trial with ``reports`` merged in and ``metrics`` showing the merged values;

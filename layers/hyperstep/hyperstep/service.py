@@ -26,7 +26,9 @@ joins the trial's curve, and the job's scheduler judges the trial at once
 (``StopTrainingJob``, ``TerminateJob``, a killed process) and records it ``pruned`` with its
 last value, keeping its curve and its unit of budget. The backend's own "stopped" end then
 finds it recorded; should that end come first (the stop landed, the record did not), it
-is recorded pruned all the same.
+is recorded pruned all the same, by ``tell``'s rule (early stopping on, a curve, the job
+running: ``early_stopping.pruned_when_stopped``), not by asking the scheduler again, whose
+answer may have changed with the steps reported since.
 """
 
 from __future__ import annotations
@@ -272,7 +274,11 @@ class TuningService:
         if not trial.state.active:
             return False
         usage = result.usage
-        if result.state == "stopped" and self._stops_early(job, trial):
+        if (
+            result.state == "stopped"
+            and job.status is JobStatus.RUNNING
+            and early_stopping.pruned_when_stopped(job.spec, trial)
+        ):
             return self._end(
                 job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial), usage
             )
@@ -421,8 +427,8 @@ class TuningService:
     def _stops_early(self, job: Job, trial: Trial) -> bool:
         if not early_stopping.enabled(job.spec) or not trial.curve:
             return False
-        scheduler = Study.from_job(self.store, job).scheduler
-        return early_stopping.should_stop(scheduler, trial, self.store.list_trials(job.id), job.minimize)
+        scheduler = early_stopping.scheduler_of(job)
+        return early_stopping.should_stop(scheduler, trial, lambda: self.store.list_trials(job.id), job.minimize)
 
     @staticmethod
     def _pruned(job: Job, trial: Trial) -> str:
@@ -506,6 +512,8 @@ class TuningService:
             if self.clock() - trial.awaiting_result_since > grace:
                 counts["recorded"] += self._settle_from_source(job, trial, grace)
             return
+        if early_stopping.enabled(job.spec) and not self.follow_log(job, trial):
+            return  # stopped early on what its log printed
         timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
@@ -514,6 +522,20 @@ class TuningService:
             self.backend_for(job).stop(job, trial)
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
             counts["timed_out"] += self.collect(stuck)
+
+    def follow_log(self, job: Job, trial: Trial) -> bool:
+        """Report the step values the running trial's log printed since it was last read
+        (``TrialBackend.step_reports``: SageMaker's CloudWatch log), each judged as a step
+        report is, then keep how far the log was read. Reported before the cursor moves: a
+        reading cut short reads the same lines again, numbered the same (duplicates merge).
+        Returns whether the trial is still running."""
+        reports, cursor = self.backend_for(job).step_reports(job, trial)
+        for metric, step, value in reports:
+            if not self.report_metrics(job.id, trial.id, {metric: value}, step=step, final=False):
+                return False
+        if cursor is not None and cursor != trial.log_cursor:
+            return self.store.set_log_cursor(job.id, trial.id, cursor)
+        return True
 
     def _settle_from_source(self, job: Job, trial: Trial, grace: float | None = None) -> bool:
         """End a trial that completed without its final objective and has waited ``grace``

@@ -118,6 +118,15 @@ class EarlyStopping(SpecModel):
     """The strategy learns from every trial's value at the highest rung it reached (pruned
     and running trials too, ranked per rung onto the top rung's scale: BOHB's idea, see
     ``hyperstep.schedulers.fidelity``); false: from completed trials only."""
+    curve_model: bool = True
+    """asha and hyperband: a trial out of the top at a rung still goes on when the final
+    value its curve predicts (a power-law fit once it has three steps, optimistic end of
+    its interval) ranks in the top there (``hyperstep.schedulers.curves``): a slow starter
+    with the best slope is not stopped; false: plain ASHA."""
+    brackets: Literal["hyperband", "uniform"] = "hyperband"
+    """hyperband: each bracket's share of trials as Hyperband's (most to the bracket that
+    judges first at ``min_resource``); uniform: the same share for each bracket, so more
+    trials are first judged later (slow starters that end best need it)."""
 
     @model_validator(mode="after")
     def _min_within_max(self) -> EarlyStopping:

@@ -178,7 +178,7 @@ class Study:
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
         if state is TrialState.STOPPED and stopping.enabled(self.spec):
             trial = self.store.get_trial(self.job_id, trial_id)
-            if trial.curve:  # stopped on the scheduler's word: pruned, with its curve and budget
+            if stopping.pruned_when_stopped(self.spec, trial):  # on the scheduler's word: curve and budget kept
                 state = TrialState.PRUNED
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
         if metrics is not None:
@@ -230,7 +230,7 @@ class Study:
         trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric)
         if trial is None:
             return True
-        return stopping.should_stop(self.scheduler, trial, self.store.list_trials(self.job_id), self.minimize)
+        return stopping.should_stop(self.scheduler, trial, lambda: self.store.list_trials(self.job_id), self.minimize)
 
     def prior_trials(self) -> list[Trial]:
         """Completed trials of the parent jobs that fit this space (warm start)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol
 
-from hyperstep.messages import TrialResult, Usage
+from hyperstep.messages import LogCursor, TrialResult, Usage
 from hyperstep.spec_base import TrialBlockBase
 
 
@@ -77,6 +77,10 @@ class TrialView(Protocol):
     def backend_ref(self) -> str | None:
         """What ``launch`` returned, once the store recorded it."""
 
+    @property
+    def log_cursor(self) -> LogCursor | None:
+        """How far ``step_reports`` has read the trial's log (None: not yet)."""
+
 
 class TrialBackend(ABC):
     """Runs trials. Implementations: one per folder under ``hyperstep.backends``."""
@@ -118,6 +122,14 @@ class TrialBackend(ABC):
         none (``hyperstep.pricing`` prices it); None when the backend keeps no record (the
         default: the service then takes the trial's wall time)."""
         return None
+
+    def step_reports(self, job: JobView, trial: TrialView) -> tuple[list[tuple[str, int, float]], LogCursor | None]:
+        """Step values of the running trial's objective that its log printed since
+        ``trial.log_cursor``, as ``(metric, step, value)``, and the cursor after them: for
+        a platform whose log is where a script's per-step lines go (SageMaker), so early
+        stopping sees them without ``hyperstep.report`` events. The reaper calls it for
+        running trials of jobs that stop early; one call's cost is bounded. Default: none."""
+        return [], trial.log_cursor
 
     def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """The final metrics by any means the backend has (a log included), for a trial

@@ -21,10 +21,84 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from hyperstep.messages import LogCursor
 from hyperstep.spec_base import MetricDefinition
 
 MAX_LOG_PAGES = 20
 """At most 20 pages (up to 20 MB, 200,000 lines) from the end of a log are read."""
+MAX_FOLLOW_PAGES = 5
+"""``follow_log`` reads at most 5 pages (up to 5 MB, 50,000 lines) a call; the next call goes on."""
+StepReport = tuple[str, int, float]
+"""(metric, step, value): one line's match, its step the metric's count of matching lines."""
+
+
+def step_matches(
+    lines: Sequence[str], definitions: Sequence[MetricDefinition], counts: dict[str, int]
+) -> list[StepReport]:
+    """Every match of the metric regexes in ``lines``, in order, each numbered by its
+    metric's count of matching lines so far (``counts``, updated here): how the local
+    backend numbers a running trial's steps, and how a SageMaker log's are numbered."""
+    patterns = [(d.name, re.compile(d.regex)) for d in definitions]
+    reports = []
+    for line in lines:
+        for name, pattern in patterns:
+            for match in pattern.finditer(line):
+                try:
+                    value = float(match.group(1))
+                except (TypeError, ValueError):
+                    continue
+                counts[name] = counts.get(name, 0) + 1
+                reports.append((name, counts[name], value))
+    return reports
+
+
+def _code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def find_stream(client: Any, group: str, prefix: str) -> str | None:
+    """The first log stream of ``group`` whose name starts with ``prefix`` (one
+    ``DescribeLogStreams``), None while there is none or the group does not exist."""
+    try:
+        found = client.describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix, limit=1)
+    except Exception as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+    streams = found.get("logStreams") or []
+    return streams[0]["logStreamName"] if streams else None
+
+
+def follow_log(
+    client: Any,
+    group: str,
+    cursor: LogCursor,
+    definitions: Sequence[MetricDefinition],
+    max_pages: int = MAX_FOLLOW_PAGES,
+) -> tuple[list[StepReport], LogCursor]:
+    """The step reports in ``cursor.stream`` past ``cursor`` and the cursor after them.
+
+    Reads forward (``startFromHead``, then ``nextForwardToken``) until the token comes back
+    unchanged (the stream's end for now) or ``max_pages`` pages: the cost of one call is
+    bounded, and the next call starts where this one stopped."""
+    assert cursor.stream is not None, "follow_log needs the stream (find_stream)"
+    counts, token, reports = dict(cursor.counts), cursor.token, []
+    for _ in range(max_pages):
+        request: dict[str, Any] = {"logGroupName": group, "logStreamName": cursor.stream, "startFromHead": True}
+        if token is not None:
+            request["nextToken"] = token
+        try:
+            page = client.get_log_events(**request)
+        except Exception as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                break
+            raise
+        reports += step_matches([e.get("message", "") for e in page.get("events", [])], definitions, counts)
+        following = page.get("nextForwardToken")
+        if following is None or following == token:
+            break
+        token = following
+    return reports, cursor.model_copy(update={"token": token, "counts": counts})
 
 
 def parse_metrics(text: str, definitions: Sequence[MetricDefinition]) -> dict[str, float]:

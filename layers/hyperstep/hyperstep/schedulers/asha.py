@@ -6,6 +6,13 @@ on only if its value there ranks among the top ``ceil(n / eta)`` of the ``n`` va
 recorded at that rung so far (its own included; ties go its way); else it stops. The first
 trial at a rung always goes on. Each decision is taken once, as the trial passes the rung.
 
+With ``curve_model`` (the spec's default), a trial out of the top at a rung still goes on
+when its curve is heading there: the optimistic end of the final value its curve predicts
+(``schedulers.curves``, a power-law fit, once it has three steps) ranks among the top
+``ceil(n / eta)`` of its peers' expected finals (a peer's final value if it reached
+``max_resource``, else its own curve's prediction, else its newest value). So a slow
+starter whose slope is best passes; one that is merely slow does not.
+
 Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (``0`` the
 most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
 bracket from its number and the seed, with Hyperband's weights (more trials to the
@@ -15,10 +22,12 @@ aggressive brackets), and is compared only with trials of its bracket.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from hyperstep.schedulers.base import Curve, Curves, Scheduler, crossed, value_at
+from hyperstep.schedulers.curves import predict
 
 
 def rungs(min_resource: int, max_resource: int, eta: int, first: int = 0) -> list[int]:
@@ -42,6 +51,11 @@ class ASHA(Scheduler):
     def bracket(self, number: int) -> int:
         return 0
 
+    def decides(self, number: int, curve: Curve) -> bool:
+        """Only as the trial passes one of its bracket's rungs."""
+        bracket_rungs = rungs(self.min_resource, self.max_resource, self.eta, self.bracket(number))
+        return super().decides(number, curve) and any(crossed(curve, rung) for rung in bracket_rungs)
+
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         bracket = self.bracket(number)
         for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):
@@ -50,12 +64,39 @@ class ASHA(Scheduler):
                 recorded = [value_at(curves.by_number[n], rung) for n in peers]
                 mine = value_at(curve, rung)
                 assert mine is not None
-                return not keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta)
+                if keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta):
+                    return False
+                reached = [curves.by_number[n] for n, v in zip(peers, recorded) if v is not None]
+                return not (self.curve_model and self.heading_top(curve, reached))
         return False
+
+    def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:
+        """Whether the optimistic end of ``curve``'s predicted final value ranks among the
+        top ``ceil(n / eta)`` of the ``peers``' expected finals (see the module docstring)."""
+        mine = predict(curve, self.max_resource)
+        if mine is None:
+            return False
+        return keeps_going(mine.low, [mine.low, *(self.expected_final(c) for c in peers)], self.eta)
+
+    def expected_final(self, curve: Curve) -> float:
+        """A peer's final value if it reached ``max_resource``, else what its curve predicts,
+        else its newest value."""
+        if max(curve) >= self.max_resource:
+            final = value_at(curve, self.max_resource)
+            assert final is not None
+            return final
+        heading = predict(curve, self.max_resource)
+        return heading.mean if heading is not None else curve[max(curve)]
 
 
 class Hyperband(ASHA):
     name = "hyperband"
+
+    def __init__(self, *args: Any, brackets: str = "hyperband", **kwargs: Any) -> None:
+        """``brackets``: ``hyperband`` (Hyperband's shares of trials per bracket) or
+        ``uniform`` (as many trials in each bracket)."""
+        super().__init__(*args, **kwargs)
+        self.weighting = brackets
 
     @property
     def brackets(self) -> int:
@@ -63,8 +104,13 @@ class Hyperband(ASHA):
         return len(rungs(self.min_resource, self.max_resource, self.eta)) + 1
 
     def bracket_weights(self) -> np.ndarray:
-        """Hyperband's share of trials per bracket: ``eta**(s_max - b) / (s_max - b + 1)``."""
+        """Each bracket's share of trials: Hyperband's ``eta**(s_max - b) / (s_max - b + 1)``
+        (the same budget per bracket under successive halving, so most trials go to the
+        most aggressive), or the same share for every bracket (``uniform``: more trials are
+        judged late, which slow starters that end best need)."""
         s_max = self.brackets - 1
+        if self.weighting == "uniform":
+            return np.full(self.brackets, 1.0 / self.brackets)
         weights = np.array([self.eta ** (s_max - b) / (s_max - b + 1) for b in range(self.brackets)], dtype=float)
         return weights / weights.sum()
 

@@ -53,11 +53,20 @@ class Scheduler(ABC):
 
     name: str = ""
 
-    def __init__(self, min_resource: int = 1, max_resource: int = 1, reduction_factor: int = 3, seed: int = 0) -> None:
+    def __init__(
+        self,
+        min_resource: int = 1,
+        max_resource: int = 1,
+        reduction_factor: int = 3,
+        seed: int = 0,
+        curve_model: bool = False,
+    ) -> None:
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.eta = reduction_factor
         self.seed = seed
+        self.curve_model = curve_model
+        """Whether a trial's predicted final value can save it (asha, hyperband: ``schedulers.curves``)."""
 
     def should_stop(self, number: int, curves: Curves) -> bool:
         """True when trial ``number`` should stop at its newest step. Never for a trial
@@ -66,6 +75,13 @@ class Scheduler(ABC):
         if not curve or max(curve) >= self.max_resource:
             return False
         return self._stop(number, curve, curves)
+
+    def decides(self, number: int, curve: Curve) -> bool:
+        """Whether trial ``number``'s newest step (its ``curve``'s) may stop it at all,
+        before any other trial's curve is read: False means ``should_stop`` is False
+        whatever the others did, so a step report that decides nothing reads nothing more.
+        Default: every step below ``max_resource``."""
+        return bool(curve) and max(curve) < self.max_resource
 
     @abstractmethod
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
@@ -76,6 +92,9 @@ class NoStopping(Scheduler):
     """Every trial runs to its end."""
 
     name = "none"
+
+    def decides(self, number: int, curve: Curve) -> bool:
+        return False
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         return False

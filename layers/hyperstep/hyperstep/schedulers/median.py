@@ -19,6 +19,9 @@ MIN_OTHERS = 2
 class MedianStopping(Scheduler):
     name = "median"
 
+    def decides(self, number: int, curve: Curve) -> bool:
+        return super().decides(number, curve) and max(curve) >= self.min_resource
+
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         step = max(curve)
         if step < self.min_resource:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState
 
 
@@ -107,6 +108,11 @@ class TrialStore(ABC):
         the highest-ranking report, whatever the order of calls; the step reports of
         ``curve_metric`` join its curve) and return the trial as written; None, changing
         nothing, when the trial has already finished."""
+
+    @abstractmethod
+    def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
+        """Keep how far the active trial's log has been read (``Trial.log_cursor``); False,
+        changing nothing, when the trial has already finished."""
 
     @abstractmethod
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:

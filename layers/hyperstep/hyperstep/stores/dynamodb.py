@@ -14,6 +14,8 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
                                                       execution_id, error, seed,
                                                       owner (+ gsi2pk, gsi2sk)
 trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
+curve chunk     ``JOB#<job_id>``      ``CURVE#<id>#   trial, points (B: steps and values
+                                      <k:06d>``       packed), ver: steps 1000k to 1000k+999
 task token      ``JOB#<job_id>``      ``TOKEN``       token
 unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
 schedule spec   ``SCHEDULE#<name>``   ``SPEC``        spec (JSON), owner; no TTL
@@ -34,6 +36,13 @@ caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperst
 - TTL attribute ``expires_at`` (epoch seconds): every write stamps it ``retention_days``
   after the write, so a job's items vanish that long after it was last touched; None
   disables it.
+
+A trial's curve (``Trial.curve``) is kept in chunk items beside the trial's, not in its
+body: a step report rewrites the small body (the merged reports) and one chunk of at most
+12 KB (each conditioned on its version), never the whole curve (a 10,000-step curve is 10
+chunks, 120 KB). Reading a trial adds one query of its chunks; listing a job's trials, one
+query of the job's chunks. A body written before curves had their items keeps its points,
+which the chunks extend.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression`` (``reserve_trials``: ``budget_used <= max - n``, retried with a
@@ -65,10 +74,21 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.messages import LogCursor
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, merge_curve
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import ScheduleSpec, TrialStore
-from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
+from hyperstep.stores.dynamodb_items import (
+    CURVE_CHUNK_STEPS,
+    JOB_SK,
+    TOKEN_SK,
+    create_table,
+    curve_sk,
+    key,
+    s,
+    table_definition,
+    trial_sk,
+)
 
 __all__ = ["TRANSACTION_LIMIT", "DynamoDBStore", "create_table", "table_definition"]
 
@@ -301,15 +321,39 @@ class DynamoDBStore(TrialStore):
         return items.trial_from_item(found), int(found["ver"]["N"])
 
     def get_trial(self, job_id: str, trial_id: str) -> Trial:
-        return self._read_trial(job_id, trial_id)[0]
+        return self._with_curve(self._read_trial(job_id, trial_id)[0])
 
     def list_trials(self, job_id: str) -> list[Trial]:
-        found = self._pages(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :trials)",
-            ExpressionAttributeValues={":pk": s(items.job_pk(job_id)), ":trials": s(items.TRIAL_PREFIX)},
+        found = self._prefixed(job_id, items.TRIAL_PREFIX)
+        trials = sorted((items.trial_from_item(i) for i in found), key=lambda t: t.number)
+        curves: dict[str, dict[int, float]] = {}
+        for item in self._prefixed(job_id, items.CURVE_PREFIX):
+            trial, _, points, _ = items.curve_from_item(item)
+            curves.setdefault(trial, {}).update(points)
+        return [t.model_copy(update={"curve": {**t.curve, **curves[t.id]}}) if t.id in curves else t for t in trials]
+
+    def _prefixed(self, job_id: str, prefix: str) -> Iterator[items.Item]:
+        """The job's items whose sort key starts with ``prefix``, read consistently."""
+        return self._pages(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": s(items.job_pk(job_id)), ":prefix": s(prefix)},
             ConsistentRead=True,
         )
-        return sorted((items.trial_from_item(i) for i in found), key=lambda t: t.number)
+
+    def _chunks(self, trial: Trial) -> dict[int, tuple[dict[int, float], int]]:
+        """The trial's curve chunks: points and version by chunk number."""
+        found = self._prefixed(trial.job_id, curve_sk(trial.id))
+        return {chunk: (points, ver) for _, chunk, points, ver in map(items.curve_from_item, found)}
+
+    def _with_curve(self, trial: Trial) -> Trial:
+        """The trial (as its body holds it) with its curve's chunks."""
+        chunks = self._chunks(trial)
+        if not chunks:
+            return trial
+        curve = dict(trial.curve)
+        for points, _ in chunks.values():
+            curve.update(points)
+        return trial.model_copy(update={"curve": curve})
 
     def _pages(self, **query: Any) -> Iterator[items.Item]:
         """The items of a query, page after page (fetched lazily)."""
@@ -347,15 +391,53 @@ class DynamoDBStore(TrialStore):
 
         started = self._rewrite_trial(job_id, trial_id, start)
         assert started is not None  # start never leaves the trial alone
-        return started
+        return self._with_curve(started)
 
     def report_metrics(
         self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
     ) -> Trial | None:
         def merge(trial: Trial) -> Trial | None:
-            return trial.with_reports(reports, curve_metric) if trial.state.active else None
+            return trial.with_reports(reports) if trial.state.active else None
 
-        return self._rewrite_trial(job_id, trial_id, merge)
+        body = self._rewrite_trial(job_id, trial_id, merge)
+        if body is None:
+            return None
+        if curve_metric is None:
+            return self._with_curve(body)
+        return body.model_copy(update={"curve": self._add_to_curve(body, reports, curve_metric)})
+
+    def _add_to_curve(self, body: Trial, reports: Mapping[str, MetricReport], metric: str) -> dict[int, float]:
+        """Write the step report of ``metric`` into its chunk (``merge_curve``'s rules, the
+        chunk's version checked, re-read on a lost race); the whole curve after it."""
+        for attempt in range(_ATTEMPTS):
+            chunks = self._chunks(body)
+            curve = dict(body.curve)
+            for points, _ in chunks.values():
+                curve.update(points)
+            merged = merge_curve(curve, reports, metric)
+            changed = [step for step, value in merged.items() if curve.get(step) != value]
+            if not changed:
+                return merged
+            chunk = changed[0] // CURVE_CHUNK_STEPS
+            points, ver = chunks.get(chunk, ({}, -1))
+            points = {**points, **{step: merged[step] for step in changed}}
+            item = self._stamped(items.curve_item(body.job_id, body.id, chunk, points, ver + 1))
+            condition = "attribute_not_exists(sk)" if ver < 0 else "ver = :ver"
+            values = {} if ver < 0 else {"ExpressionAttributeValues": {":ver": items.n(ver)}}
+            try:
+                self._call("put_item", Item=item, ConditionExpression=condition, **values)
+                return merged
+            except Exception as exc:
+                if _code(exc) != _CHECK_FAILED:
+                    raise
+                _backoff(attempt)
+        raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
+
+    def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
+        def keep(trial: Trial) -> Trial | None:
+            return trial.model_copy(update={"log_cursor": cursor}) if trial.state.active else None
+
+        return self._rewrite_trial(job_id, trial_id, keep) is not None
 
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         def mark(trial: Trial) -> Trial | None:
@@ -364,7 +446,8 @@ class DynamoDBStore(TrialStore):
             first = self.clock() if trial.awaiting_result_since is None else trial.awaiting_result_since
             return trial.model_copy(update={"awaiting_result_since": first})
 
-        return self._rewrite_trial(job_id, trial_id, mark)
+        marked = self._rewrite_trial(job_id, trial_id, mark)
+        return None if marked is None else self._with_curve(marked)
 
     def finish_trial(
         self,

@@ -17,7 +17,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.models import Job, JobStatus, Trial, TrialState, pack_points, unpack_points
 from hyperstep.spec import STORED, JobSpec
 
 PK, SK = "pk", "sk"
@@ -28,7 +28,9 @@ TTL_ATTRIBUTE = "expires_at"
 JOBS_PARTITION = "JOBS"
 UNFINISHED_PARTITION = "UNFINISHED"
 """The partition holding one marker item per job that is running or stopping."""
-JOB_SK, TOKEN_SK, TRIAL_PREFIX = "JOB", "TOKEN", "TRIAL#"
+JOB_SK, TOKEN_SK, TRIAL_PREFIX, CURVE_PREFIX = "JOB", "TOKEN", "TRIAL#", "CURVE#"
+CURVE_CHUNK_STEPS = 1000
+"""Steps ``k * 1000`` to ``k * 1000 + 999`` of a trial's curve share one item (12 KB at most)."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
 
@@ -218,6 +220,29 @@ def trial_item(trial: Trial) -> Item:
 
 def trial_from_item(item: Item) -> Trial:
     return Trial.model_validate_json(item["body"]["S"])
+
+
+def curve_sk(trial_id: str, chunk: int | None = None) -> str:
+    """The sort key of one chunk of a trial's curve; without ``chunk``, the prefix of all of them."""
+    prefix = f"{CURVE_PREFIX}{trial_id}#"
+    return prefix if chunk is None else f"{prefix}{chunk:06d}"
+
+
+def curve_item(job_id: str, trial_id: str, chunk: int, points: dict[int, float], ver: int) -> Item:
+    """One chunk of a trial's curve: its points packed (``models.pack_points``) and the
+    chunk's write version (its writes are conditioned on it, as a trial's are)."""
+    return {
+        **key(job_id, curve_sk(trial_id, chunk)),
+        "trial": s(trial_id),
+        "points": {"B": pack_points(points)},
+        "ver": n(ver),
+    }
+
+
+def curve_from_item(item: Item) -> tuple[str, int, dict[int, float], int]:
+    """(trial id, chunk, points, version) of a curve chunk's item."""
+    chunk = int(item[SK]["S"].rsplit("#", 1)[1])
+    return item["trial"]["S"], chunk, unpack_points(bytes(item["points"]["B"])), int(item["ver"]["N"])
 
 
 # update expressions (pure: the store adds TableName and sends them)

@@ -16,6 +16,11 @@ its job, so a model is parsed once per body and reused while the stored body is 
 (``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation;
 and a job's list of trials is read again only once something was committed since
 (on this connection, or on another: SQLite's ``PRAGMA data_version``).
+
+A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step, not in
+its body: a step report writes its row and the small body (the merged reports), never
+the whole curve again. Reads attach the rows to the trial (a body written before curves
+had their table keeps its points, which the rows extend).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.messages import LogCursor
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, merge_curve
 from hyperstep.spec import STORED
 from hyperstep.stores.base import ScheduleSpec, TrialStore, counter_changes
 
@@ -41,6 +47,9 @@ CREATE TABLE IF NOT EXISTS trials (
     PRIMARY KEY (job_id, id));
 CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule_specs (name TEXT PRIMARY KEY, owner TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS curves (
+    job_id TEXT NOT NULL, trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (job_id, trial_id, step));
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
 """
 
@@ -91,6 +100,10 @@ class SQLiteStore(TrialStore):
         """Transactions committed on this connection (``PRAGMA data_version`` counts the others')."""
         self._listed: dict[str, tuple[tuple[int, int], list[Trial]]] = {}
         """Each job's last ``list_trials``, with the database version it was read at."""
+        self._curves: dict[str, tuple[int, dict[str, tuple[int, dict[int, float]]]]] = {}
+        """Each job's curves as read so far: the last rowid read, and per trial its newest rowid and points."""
+        self._viewed: dict[tuple[str, str], tuple[Trial, int, Trial]] = {}
+        """Per trial, the body model and curve version its listed model (with the curve) was built from."""
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -212,7 +225,14 @@ class SQLiteStore(TrialStore):
 
     def get_trial(self, job_id: str, trial_id: str) -> Trial:
         with self._lock:
-            return self._read_trial(self._conn, job_id, trial_id)
+            return self._with_curve(self._conn, self._read_trial(self._conn, job_id, trial_id))
+
+    def _with_curve(self, conn: sqlite3.Connection, trial: Trial) -> Trial:
+        """The trial (as its body holds it) with its curve's rows."""
+        rows = conn.execute(
+            "SELECT step, value FROM curves WHERE job_id = ? AND trial_id = ?", (trial.job_id, trial.id)
+        ).fetchall()
+        return trial.model_copy(update={"curve": {**trial.curve, **dict(rows)}}) if rows else trial
 
     def list_trials(self, job_id: str) -> list[Trial]:
         with self._lock:  # nothing committed since the last read, here or elsewhere: the same list
@@ -222,9 +242,38 @@ class SQLiteStore(TrialStore):
                 rows = self._conn.execute(
                     "SELECT job_id, id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
                 ).fetchall()
-                listed = version, self._trials.many([((job, trial), body) for job, trial, body in rows])
+                trials = self._trials.many([((job, trial), body) for job, trial, body in rows])
+                listed = version, self._with_curves(job_id, trials)
                 self._listed[job_id] = listed
         return list(listed[1])
+
+    def _with_curves(self, job_id: str, trials: list[Trial]) -> list[Trial]:
+        """The job's trials with their curves' rows.
+
+        Every Suggest lists the job's trials, and every step report commits, so reading
+        every curve row each time would cost O(steps of the job) per listing. Instead the
+        rows are read incrementally, by rowid (a row written or replaced since gets a higher
+        one, whichever connection wrote it), into a per-job copy of the curves, and a
+        trial's model with its curve is rebuilt only when its body or curve changed."""
+        last, curves = self._curves.get(job_id, (0, {}))
+        query = "SELECT rowid, trial_id, step, value FROM curves WHERE job_id = ? AND rowid > ? ORDER BY rowid"
+        for rowid, trial_id_, step, value in self._conn.execute(query, (job_id, last)):
+            _, points = curves.get(trial_id_, (0, {}))
+            points[step] = value
+            curves[trial_id_], last = (rowid, points), rowid
+        self._curves[job_id] = (last, curves)
+        out = []
+        for trial in trials:
+            if trial.id not in curves:
+                out.append(trial)
+                continue
+            version, points = curves[trial.id]
+            seen = self._viewed.get((job_id, trial.id))
+            if seen is None or seen[0] is not trial or seen[1] != version:
+                seen = (trial, version, trial.model_copy(update={"curve": {**trial.curve, **points}}))
+                self._viewed[(job_id, trial.id)] = seen
+            out.append(seen[2])
+        return out
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:
@@ -235,7 +284,7 @@ class SQLiteStore(TrialStore):
                 update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
             self._write_trial(conn, trial)
-            return trial
+            return self._with_curve(conn, trial)
 
     def report_metrics(
         self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
@@ -244,9 +293,23 @@ class SQLiteStore(TrialStore):
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return None
-            trial = trial.with_reports(reports, curve_metric)
+            trial = trial.with_reports(reports)
             self._write_trial(conn, trial)
-            return trial
+            viewed = self._with_curve(conn, trial)
+            if curve_metric is None:
+                return viewed
+            curve = merge_curve(viewed.curve, reports, curve_metric)
+            added = [(job_id, trial_id, step, v) for step, v in curve.items() if viewed.curve.get(step) != v]
+            conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
+            return viewed.model_copy(update={"curve": curve})
+
+    def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if not trial.state.active:
+                return False
+            self._write_trial(conn, trial.model_copy(update={"log_cursor": cursor}))
+            return True
 
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         with self._tx() as conn:
@@ -256,7 +319,7 @@ class SQLiteStore(TrialStore):
             if trial.awaiting_result_since is None:
                 trial = trial.model_copy(update={"awaiting_result_since": self.clock()})
                 self._write_trial(conn, trial)
-            return trial
+            return self._with_curve(conn, trial)
 
     def finish_trial(
         self,

@@ -11,10 +11,10 @@ still comes from the whole log when the process ends (``backends.logs.parse_metr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from hyperstep.backends.logs import step_matches
 from hyperstep.spec_base import MetricDefinition
 
 
@@ -23,7 +23,7 @@ class LogTail:
 
     def __init__(self, path: Path, definitions: Sequence[MetricDefinition]) -> None:
         self.path = path
-        self.patterns = [(d.name, re.compile(d.regex)) for d in definitions]
+        self.definitions = list(definitions)
         self.offset = 0
         self.counts: dict[str, int] = {}
 
@@ -37,14 +37,4 @@ class LogTail:
             return []
         end = chunk.rfind(b"\n") + 1  # a line still being written waits for its newline
         self.offset += end
-        reports = []
-        for line in chunk[:end].decode(errors="replace").splitlines():
-            for name, pattern in self.patterns:
-                for match in pattern.finditer(line):
-                    try:
-                        value = float(match.group(1))
-                    except (TypeError, ValueError):
-                        continue
-                    self.counts[name] = self.counts.get(name, 0) + 1
-                    reports.append((name, self.counts[name], value))
-        return reports
+        return step_matches(chunk[:end].decode(errors="replace").splitlines(), self.definitions, self.counts)

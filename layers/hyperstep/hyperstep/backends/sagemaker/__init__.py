@@ -14,11 +14,13 @@ from hyperstep.backends.sagemaker.events import DETAIL_TYPE, RULE_PATTERN, SOURC
 
 
 def make_backend(context: BackendContext) -> SageMakerBackend:
-    """Training jobs through a ``sagemaker`` client; scripts report to ``context.event_bus``;
-    secret references resolved by ``context.secrets``."""
+    """Training jobs through a ``sagemaker`` client (their logs through a ``logs`` client);
+    scripts report to ``context.event_bus``; secret references resolved by ``context.secrets``."""
     if context.client is None:
         raise ValueError("the sagemaker backend needs a client factory")
-    return SageMakerBackend(context.client("sagemaker"), event_bus=context.event_bus, secrets=context.secrets)
+    return SageMakerBackend(
+        context.client("sagemaker"), event_bus=context.event_bus, logs=context.client("logs"), secrets=context.secrets
+    )
 
 
 BACKEND = BackendDescriptor(

@@ -8,6 +8,13 @@ arrives as a "SageMaker Training Job State Change" event (``sagemaker.events``);
 ``describe`` is the reaper's way to fetch it, with ``FinalMetricDataList`` as metrics,
 through the same status mapping.
 
+While a trial runs in a job that stops early, ``step_reports`` reads its CloudWatch log
+(group ``/aws/sagemaker/TrainingJobs``, stream ``<training job name>/algo-1-<epoch>``,
+found once with ``DescribeLogStreams`` by prefix) forward from the ``nextForwardToken``
+kept on the trial, through the spec's regex of the objective metric: each matching line
+is one step, as locally. The reaper calls it on its schedule, so a trial is judged (and
+stopped) within one reaper period of printing its rung's line.
+
 The end event may lack ``FinalMetricDataList`` (AWS's own sample event has none): then
 ``final_metrics`` asks ``DescribeTrainingJob`` for it, and collect calls it every time the
 event lacks the objective, so the value never depends on which event came first. A
@@ -16,7 +23,9 @@ script may also report by event (``late_reports``), which can arrive after the e
 IAM for the caller: ``sagemaker:CreateTrainingJob``, ``sagemaker:AddTags`` (tagging on
 create), ``sagemaker:DescribeTrainingJob``, ``sagemaker:StopTrainingJob`` and
 ``iam:PassRole`` on the spec's ``role_arn``; to resolve secret references, what
-``hyperstep.aws.AwsSecrets`` needs.
+``hyperstep.aws.AwsSecrets`` needs; for ``step_reports`` (the reaper)
+``logs:DescribeLogStreams`` on ``...:log-group:/aws/sagemaker/TrainingJobs:*`` and
+``logs:GetLogEvents`` on its streams ``...:log-group:/aws/sagemaker/TrainingJobs:log-stream:hs-*``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from typing import Any, ClassVar
 from botocore.exceptions import ClientError
 
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
+from hyperstep.backends.logs import find_stream, follow_log
 from hyperstep.backends.naming import (
     ENV_HYPERPARAMETERS,
     hyperparameter_strings,
@@ -37,9 +47,12 @@ from hyperstep.backends.naming import (
 from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYPERPARAMETERS, SageMakerTrial
 from hyperstep.backends.sagemaker.events import sagemaker_result, sagemaker_usage
 from hyperstep.errors import LaunchError
-from hyperstep.messages import TrialResult, Usage
+from hyperstep.messages import LogCursor, TrialResult, Usage
 from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
 
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+"""Where SageMaker sends a training job's stdout and stderr; one stream per instance,
+``<training job name>/algo-<instance number>-<epoch seconds>``."""
 SAGEMAKER_NAME_MAX = 63
 """CreateTrainingJob ``TrainingJobName``: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
 MAX_ENV_VALUE = 512
@@ -167,13 +180,17 @@ class SageMakerBackend(TrialBackend):
 
     late_reports: ClassVar[bool] = True
 
-    def __init__(self, client: Any, event_bus: str | None = None, secrets: SecretResolver = NO_SECRETS) -> None:
+    def __init__(
+        self, client: Any, event_bus: str | None = None, logs: Any = None, secrets: SecretResolver = NO_SECRETS
+    ) -> None:
         self.client = client
         self.region = getattr(getattr(client, "meta", None), "region_name", None)
         self.event_bus = event_bus
         """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
         self.secrets = secrets
         """Resolves the environment's secret references at launch."""
+        self.logs = logs
+        """A boto3 ``logs`` client for ``step_reports`` (None: no step values from the log)."""
 
     @staticmethod
     def job_name(job: JobView, trial: TrialView, attempt: int = 1) -> str:
@@ -252,3 +269,18 @@ class SageMakerBackend(TrialBackend):
         """``FinalMetricDataList`` of the completed training job; {} before it completes or if unknown."""
         result = self.describe(job, trial)
         return result.metrics if result is not None else {}
+
+    def step_reports(self, job: JobView, trial: TrialView) -> tuple[list[tuple[str, int, float]], LogCursor | None]:
+        """The objective's lines the first instance's log printed since ``trial.log_cursor``
+        (at most ``logs.MAX_FOLLOW_PAGES`` pages a call); none before the stream exists."""
+        block = _block(job)
+        definitions = [d for d in block.metric_definitions if d.name == job.spec.objective.metric]
+        cursor = trial.log_cursor or LogCursor()
+        if self.logs is None or not definitions:
+            return [], trial.log_cursor
+        if cursor.stream is None:
+            stream = find_stream(self.logs, TRAINING_LOG_GROUP, f"{self._name(job, trial)}/algo-1-")
+            if stream is None:
+                return [], trial.log_cursor
+            cursor = cursor.model_copy(update={"stream": stream})
+        return follow_log(self.logs, TRAINING_LOG_GROUP, cursor, definitions)

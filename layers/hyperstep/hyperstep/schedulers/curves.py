@@ -1,0 +1,85 @@
+"""What a partial learning curve predicts of its final value (a power-law fit, numpy only).
+
+ASHA judges a trial by its value at a rung, so a configuration that learns slowly but
+ends best (a small learning rate, a large model) is stopped at the first rung it meets.
+Learning-curve extrapolation (Domhan et al., 2015; the "pow3" family of Klein et al.'s
+LC-Net; freeze-thaw's exponential decay) asks instead where the curve is heading.
+
+Here a curve is fit with ``y(s) = c + a * s**(-b)``, the pow3 family: for each decay
+exponent ``b`` on a fixed log-spaced grid (then a finer one around the best), ``c`` and
+``a`` are one linear least-squares solve, so the fit is exact, deterministic and takes
+microseconds. The uncertainty is the profile of that fit: every exponent whose residual
+is within ``PLAUSIBLE`` times the best one's is plausible, and the prediction is the
+interval their extrapolations span. A noisy or short curve thus gets a wide interval,
+an exact power law a point.
+
+A curve needs ``MIN_POINTS`` distinct steps (three parameters, one residual) before it
+predicts anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+MIN_POINTS = 3
+EXPONENTS = np.geomspace(0.05, 4.0, 24)
+"""The decay exponents ``b`` tried (from nearly flat in log-steps to fast decay)."""
+PLAUSIBLE = 2.0
+"""An exponent is plausible when its residual sum of squares is at most this many times the best's."""
+TOLERANCE = 1e-12
+"""Residuals below this (relative to the values' size) count as zero: an exact power law
+gets a point, not an interval picked up by rounding."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The final value a curve is heading to: the best fit's, and the plausible interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def predict(curve: Mapping[int, float], target: int) -> Prediction | None:
+    """The value at step ``target`` that the power law fit to ``curve`` predicts; None with
+    fewer than ``MIN_POINTS`` steps, or when ``target`` is not past the last one (then
+    the curve's value there is known, not predicted)."""
+    steps = tuple(sorted(s for s in curve if s > 0))
+    if len(steps) < MIN_POINTS or steps[-1] >= target:
+        return None
+    values = tuple(float(curve[s]) for s in steps)
+    if not all(math.isfinite(v) for v in values):
+        return None
+    return _predict(steps, values, target)
+
+
+@lru_cache(maxsize=8192)
+def _predict(steps_: tuple[int, ...], values_: tuple[float, ...], target: int) -> Prediction:
+    """``predict`` on a curve's steps and values (cached: a decision at a rung predicts
+    every peer's final value, and a finished peer's curve no longer changes)."""
+    steps, values = np.array(steps_, dtype=float), np.array(values_, dtype=float)
+    finals, residuals = _fits(steps, values, EXPONENTS, target)
+    best = int(np.argmin(residuals))  # refine between the best's neighbours on the grid
+    fine = np.geomspace(EXPONENTS[max(best - 1, 0)], EXPONENTS[min(best + 1, len(EXPONENTS) - 1)], len(EXPONENTS))
+    fine_finals, fine_residuals = _fits(steps, values, fine, target)
+    finals, residuals = np.concatenate([finals, fine_finals]), np.concatenate([residuals, fine_residuals])
+    best = int(np.argmin(residuals))
+    plausible = residuals <= PLAUSIBLE * residuals[best] + TOLERANCE * (1.0 + float(np.sum(values**2)))
+    return Prediction(mean=float(finals[best]), low=float(finals[plausible].min()), high=float(finals[plausible].max()))
+
+
+def _fits(steps: np.ndarray, values: np.ndarray, exponents: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each exponent ``b``: the least-squares ``c, a`` of ``c + a * s**-b`` (closed
+    form, all exponents at once), the value it predicts at ``target`` and its residual
+    sum of squares."""
+    powers = steps[None, :] ** -exponents[:, None]
+    centred = powers - powers.mean(axis=1, keepdims=True)
+    slope = centred @ (values - values.mean()) / np.sum(centred**2, axis=1)
+    intercept = values.mean() - slope * powers.mean(axis=1)
+    residuals = np.sum((intercept[:, None] + slope[:, None] * powers - values[None, :]) ** 2, axis=1)
+    return intercept + slope * float(target) ** -exponents, residuals

@@ -1,0 +1,72 @@
+"""Collect and step reports with early stopping: the rule a backend's "stopped" end follows,
+and what one step report reads to be judged."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+
+from hyperstep.messages import LaunchRequest, TrialResult
+from hyperstep.models import TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
+from tests.conftest import spec_document
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+ASHA = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3, "curve_model": False}
+
+
+@pytest.fixture
+def service() -> TuningService:
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    spec = parse_spec(spec_document(early_stopping=ASHA, budget={"max_trials": 6, "max_parallel": 3}))
+    job = service.submit(spec, job_id="job")
+    for trial in Study.from_job(service.store, job).ask(3):
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    return service
+
+
+def test_a_stop_that_landed_on_the_backend_but_not_in_the_store_still_ends_pruned(service: TuningService) -> None:
+    """stop_early stops the trial on its backend, then its own write is lost (a crash, a
+    timeout). The backend's "stopped" end comes later, after the script reported one more
+    step (a training job takes a while to stop), so asking the scheduler again would find
+    no rung crossed: the trial was stopped by the scheduler all the same, so it ends pruned,
+    keeping its curve and its unit of budget, instead of stopped (budget given back)."""
+    backend = service.backends["local"]
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    lost = mock.patch.object(service.store, "finish_trial", side_effect=TimeoutError("write lost"))
+    with lost, pytest.raises(TimeoutError):
+        service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # behind t0001: stop
+    assert backend.stopped == ["t0002"] and service.store.get_trial("job", "t0002").state is TrialState.RUNNING
+    service.report_metrics("job", "t0002", {"loss": 0.4}, step=2)  # on its way down: no rung at step 2
+    assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped"))
+    stopped = service.store.get_trial("job", "t0002")
+    assert (stopped.state, stopped.value, stopped.curve) == (TrialState.PRUNED, 0.4, {1: 0.5, 2: 0.4})
+    job = service.store.get_job("job")
+    assert (job.budget_used, job.pruned) == (3, 1)
+
+
+def test_a_trial_stopped_without_a_curve_or_by_a_job_stop_gives_its_budget_back(service: TuningService) -> None:
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped"))  # no curve
+    assert service.store.get_trial("job", "t0002").state is TrialState.STOPPED
+    service.stop("job")  # the user stops the job: its running trials are stopped, not pruned
+    assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="stopped"))
+    assert service.store.get_trial("job", "t0001").state is TrialState.STOPPED
+    assert service.store.get_job("job").budget_used == 1
+
+
+def test_a_step_report_builds_no_strategy_and_reads_other_trials_only_at_a_rung(service: TuningService) -> None:
+    """With early stopping each step report is judged; judging needs the scheduler and,
+    only as a trial passes a rung (steps 1 and 3 of 9 here), the other trials' curves."""
+    listed = mock.patch.object(service.store, "list_trials", wraps=service.store.list_trials)
+    no_strategy = mock.patch("hyperstep.study.make_strategy", side_effect=AssertionError("a strategy was built"))
+    with listed as list_trials, no_strategy:
+        for step, loss in enumerate([0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35], start=1):
+            assert service.report_metrics("job", "t0001", {"loss": loss}, step=step)
+        assert list_trials.call_count == 2  # rungs 1 and 3; steps 2 and 4-8 read nothing more
+        service.report_metrics("job", "t0002", {"loss": 0.95}, step=1)  # behind t0001 at rung 1: stopped
+    assert service.store.get_trial("job", "t0002").state is TrialState.PRUNED
