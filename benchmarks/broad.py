@@ -24,11 +24,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from benchmarks import reporting, scoring  # noqa: E402
-from benchmarks.broad_problems import KINDS, Problem, problems  # noqa: E402
+from benchmarks import broad_holdout, broad_problems, reporting, scoring  # noqa: E402
+from benchmarks.broad_problems import KINDS, Problem  # noqa: E402
 from benchmarks.optimizers import FACTORIES, run_batches  # noqa: E402
 
 DEFAULT_METHODS = ["hyperstep", "random", "optuna-tpe", "optuna-gp"]
+SETS = {
+    "tuned": broad_problems.problems,
+    "holdout": broad_holdout.problems,
+    "all": lambda: [*broad_problems.problems(), *broad_holdout.problems()],
+}
 
 
 def recommended_true(problem: Problem, noisy_losses: np.ndarray, true_losses: np.ndarray) -> np.ndarray:
@@ -219,13 +224,19 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="earlier results JSON files whose methods (on the same problems and seeds) join the scoring",
     )
+    parser.add_argument(
+        "--set",
+        choices=sorted(SETS),
+        default="tuned",
+        help="tuned: the problems the strategy was tuned on; holdout: those never used while tuning (broad_holdout)",
+    )
     parser.add_argument("--no-random", action="store_true", help="do not run random search (take it from --merge)")
     args = parser.parse_args(argv)
     methods = args.methods or DEFAULT_METHODS
     if "random" not in methods and not args.no_random:
         methods = ["random", *methods]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    chosen = [p for p in problems() if not args.only or any(s in p.name or s in p.kind for s in args.only)]
+    chosen = [p for p in SETS[args.set]() if not args.only or any(s in p.name or s in p.kind for s in args.only)]
 
     start = time.perf_counter()
     losses: dict[str, dict[str, np.ndarray]] = {}
