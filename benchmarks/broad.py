@@ -276,6 +276,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{problem.name:26s} {method:11s} best per seed {np.round(best, 4).tolist()}", flush=True)
         _checkpoint(args.name, losses, pairs, seeds)
     merged = merge(losses, pairs, args.merge, len(seeds), args.first_seed)
+    if not any("random" in by for by in losses.values()):  # --no-random and nothing merged: nothing to score against
+        print("no random search to score against; raw losses in", reporting.RESULTS / f"{args.name}.partial.json")
+        return
     scores = score_by_kind(losses, {p.name: p.kind for p in chosen}, pairs)
     config = {
         "n_problems": len(chosen),
