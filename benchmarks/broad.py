@@ -24,11 +24,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from benchmarks import reporting, scoring  # noqa: E402
-from benchmarks.broad_problems import KINDS, Problem, problems  # noqa: E402
+from benchmarks import broad_holdout, broad_problems, reporting, scoring  # noqa: E402
+from benchmarks.broad_problems import KINDS, Problem  # noqa: E402
 from benchmarks.optimizers import FACTORIES, run_batches  # noqa: E402
 
 DEFAULT_METHODS = ["hyperstep", "random", "optuna-tpe", "optuna-gp"]
+SETS = {
+    "tuned": broad_problems.problems,
+    "holdout": broad_holdout.problems,
+    "all": lambda: [*broad_problems.problems(), *broad_holdout.problems()],
+}
 
 
 def recommended_true(problem: Problem, noisy_losses: np.ndarray, true_losses: np.ndarray) -> np.ndarray:
@@ -76,35 +81,52 @@ def merge(
 
     Random search's noisy/true pairs come along with it (into ``pairs``).
 
-    A method already in ``losses`` is kept. A file must hold the seeds from ``first_seed``
-    on (its ``config.seeds``); it may hold fewer than ``seeds`` of them (HEBO is slow).
-    Returns what came from where, for the record.
+    A method already in ``losses`` is kept. Runs of one method are gathered seed by seed
+    across the files (seeds 0-4 from one, 5-9 from another), and the longest run of
+    consecutive seeds from ``first_seed`` on, at most ``seeds`` of them, is taken (it may
+    be fewer: HEBO and Optuna's GP are slow). Returns what came from where, for the record.
     """
     import json
     from pathlib import Path
 
-    record: dict[str, Any] = {}
+    found: dict[tuple[str, str], dict[int, tuple[Any, Any, dict[str, Any]]]] = {}
     for name in files:
         data = json.loads(Path(name).read_text())
         their_seeds = data["config"]["seeds"]
-        if their_seeds[0] != first_seed:
-            raise ValueError(f"{name} starts at seed {their_seeds[0]}, not {first_seed}")
-        take = min(seeds, len(their_seeds))
+        commit = data["config"]["machine"]["hyperstep_commit"]
         for problem, by_method in data["losses"].items():
             if problem not in losses:
                 continue
             for method, runs in by_method.items():
-                if method not in losses[problem]:
-                    losses[problem][method] = np.array(runs)[:take]
-                    if method == "random" and problem in data.get("random_pairs", {}):
-                        pairs[problem] = tuple(np.array(a)[:take] for a in data["random_pairs"][problem])
-                    source = {
-                        "file": name,
-                        "seeds": their_seeds[:take],
-                        "commit": data["config"]["machine"]["hyperstep_commit"],
-                    }
-                    if source not in record.setdefault(method, []):
-                        record[method].append(source)
+                both = data.get("random_pairs", {}).get(problem) if method == "random" else None
+                for i, seed in enumerate(their_seeds[: len(runs)]):
+                    pair = None if both is None else (both[0][i], both[1][i])
+                    source = {"file": name, "commit": commit}
+                    found.setdefault((problem, method), {}).setdefault(seed, (runs[i], pair, source))
+    record: dict[str, Any] = {}
+    for (problem, method), by_seed in found.items():
+        if method in losses[problem]:
+            continue
+        take = []
+        for seed in range(first_seed, first_seed + seeds):
+            if seed not in by_seed:
+                break
+            take.append(seed)
+        if not take:
+            continue
+        losses[problem][method] = np.array([by_seed[s][0] for s in take])
+        if by_seed[take[0]][1] is not None:
+            pairs[problem] = tuple(np.array([by_seed[s][1][k] for s in take]) for k in (0, 1))
+        for seed in take:
+            source = by_seed[seed][2]
+            entry = next((e for e in record.setdefault(method, []) if e["file"] == source["file"]), None)
+            if entry is None:
+                record[method].append(entry := {**source, "seeds": []})
+            if seed not in entry["seeds"]:
+                entry["seeds"].append(seed)
+    for entries in record.values():
+        for entry in entries:
+            entry["seeds"].sort()
     return record
 
 
@@ -219,13 +241,19 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="earlier results JSON files whose methods (on the same problems and seeds) join the scoring",
     )
+    parser.add_argument(
+        "--set",
+        choices=sorted(SETS),
+        default="tuned",
+        help="tuned: the problems the strategy was tuned on; holdout: those never used while tuning (broad_holdout)",
+    )
     parser.add_argument("--no-random", action="store_true", help="do not run random search (take it from --merge)")
     args = parser.parse_args(argv)
     methods = args.methods or DEFAULT_METHODS
     if "random" not in methods and not args.no_random:
         methods = ["random", *methods]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    chosen = [p for p in problems() if not args.only or any(s in p.name or s in p.kind for s in args.only)]
+    chosen = [p for p in SETS[args.set]() if not args.only or any(s in p.name or s in p.kind for s in args.only)]
 
     start = time.perf_counter()
     losses: dict[str, dict[str, np.ndarray]] = {}
@@ -248,6 +276,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{problem.name:26s} {method:11s} best per seed {np.round(best, 4).tolist()}", flush=True)
         _checkpoint(args.name, losses, pairs, seeds)
     merged = merge(losses, pairs, args.merge, len(seeds), args.first_seed)
+    if not any("random" in by for by in losses.values()):  # --no-random and nothing merged: nothing to score against
+        print("no random search to score against; raw losses in", reporting.RESULTS / f"{args.name}.partial.json")
+        return
     scores = score_by_kind(losses, {p.name: p.kind for p in chosen}, pairs)
     config = {
         "n_problems": len(chosen),

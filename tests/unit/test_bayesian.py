@@ -189,6 +189,29 @@ def test_fine_perturbations_still_move_a_chosen_integer_by_one_step() -> None:
         np.testing.assert_allclose(x, MIXED.round(x), atol=1e-12)  # still valid encodings
 
 
+def test_the_acquisition_search_reaches_the_peak_of_a_wide_integer_lattice() -> None:
+    """Six integers of 101 values: random perturbations of a few coordinates rarely hit the peak exactly."""
+    from hyperstep.strategies.search import maximize
+    from hyperstep.strategies.transforms import Projector
+
+    space = SearchSpace.model_validate(
+        {"parameters": [{"name": f"n{i}", "type": "int", "low": 0, "high": 100} for i in range(6)]}
+    )
+    target = np.array([3, 97, 41, 60, 12, 88])
+    decode = np.vectorize(lambda u: round(-0.5 + u * 101))  # linear integers: the lattice value ``u`` encodes
+
+    def score(C: np.ndarray) -> np.ndarray:
+        return -np.abs(decode(C) - target).sum(1).astype(float)  # separable, peak at ``target``
+
+    proj = Projector(space)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        pool = proj(rng.random((300, 6)))
+        found = maximize(pool, score, np.empty((0, 6)), proj, rng)
+        assert found is not None
+        assert [space.decode(found)[f"n{i}"] for i in range(6)] == target.tolist()
+
+
 def test_a_converged_basin_is_marked_exhausted_and_a_fresh_one_is_not() -> None:
     from hyperstep.strategies.gp import GaussianProcess, PoolPosterior
 

@@ -4,7 +4,14 @@ Gradient steps do not apply to integers and categories, so the search is
 derivative-free: score a pool of random points and perturbations of the best trials,
 then refine the winners by shrinking random perturbations (continuous and integer
 columns move by Gaussian steps and are snapped back; a categorical parameter is
-mutated to another choice). Every point scored is a valid encoding.
+mutated to another choice), and finish with a coordinate sweep: each parameter in
+turn tries every value of its lattice (an integer with up to ``SWEEP_POINTS`` values,
+every category) or a grid over its range (a wider integer: the grid and moves of
+1, 2, 4 and 8 steps), the others held, and the best single move is taken, a few times
+over (taking every improving move at once scored lower on the broad set). Random
+perturbations of a few coordinates at once rarely land on the one integer value, far
+from the start, where the acquisition peaks on a wide lattice (33-101 values): the
+sweep reaches it in one move. Every point scored is a valid encoding.
 """
 
 from __future__ import annotations
@@ -14,12 +21,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hyperstep.space import IntParameter
+from hyperstep.space import CategoricalParameter, IntParameter
 from hyperstep.strategies.transforms import Projector, step_int
 
 Score = Callable[[np.ndarray], np.ndarray]
 SCALES = (0.2, 0.08, 0.03, 0.01, 0.003)
 DUPLICATE_TOL = 1e-6
+SWEEP_POINTS = 64
+"""Grid points per float parameter (and lattice values per integer at most) in the coordinate sweep."""
+SWEEP_PASSES = 3
+NEAR_STEPS = np.array([-8.0, -4.0, -2.0, -1.0, 1.0, 2.0, 4.0, 8.0])
+"""Lattice moves tried beside the grid on an integer with more than ``SWEEP_POINTS`` values."""
 
 
 def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generator) -> np.ndarray:
@@ -125,7 +137,51 @@ def maximize(
     values = score(pool) if pool_values is None else pool_values
     top = pool[np.argsort(-values, kind="stable")[:3]]
     found = local_search(top, score, seen, proj, rng)
-    return top[0] if found is None else found
+    start = top[0] if found is None else found
+    swept = coordinate_sweep(start, score, seen, proj, rng)
+    return start if swept is None else swept
+
+
+def coordinate_lines(x: np.ndarray, proj: Projector, rng: np.random.Generator) -> np.ndarray:
+    """Copies of ``x`` with one parameter moved to each value of its lattice or grid (all parameters)."""
+    rows: list[np.ndarray] = []
+    offset = rng.random() / SWEEP_POINTS
+    for param, cols in zip(proj.space.parameters, proj.space.slices()):
+        width = cols.stop - cols.start
+        if isinstance(param, CategoricalParameter):
+            block = np.repeat(x[None], width, axis=0)
+            block[:, cols] = np.eye(width)
+        else:
+            count = SWEEP_POINTS
+            if isinstance(param, IntParameter):
+                count = min(SWEEP_POINTS, param.high - param.low + 1)
+            values = (np.arange(count) + (0.5 if count < SWEEP_POINTS else offset * SWEEP_POINTS)) / count
+            if isinstance(param, IntParameter) and param.high - param.low + 1 > SWEEP_POINTS:
+                values = np.r_[values, step_int(np.full(len(NEAR_STEPS), x[cols.start]), param, NEAR_STEPS)]
+            block = np.repeat(x[None], len(values), axis=0)
+            block[:, cols.start] = values
+        rows.append(block)
+    return proj(np.vstack(rows))
+
+
+def coordinate_sweep(
+    x: np.ndarray, score: Score, seen: np.ndarray, proj: Projector, rng: np.random.Generator
+) -> np.ndarray | None:
+    """The best new point reached from ``x`` by up to ``SWEEP_PASSES`` single-parameter moves (None if none)."""
+    value = float(score(x[None])[0])
+    best: np.ndarray | None = None
+    for _ in range(SWEEP_PASSES):
+        C = coordinate_lines(x, proj, rng)
+        C = C[far_from(C, seen)]
+        if len(C) == 0:
+            break
+        values = score(C)
+        i = int(np.argmax(values))
+        if values[i] <= value:
+            break
+        x, value = C[i], float(values[i])
+        best = x
+    return best
 
 
 def unseen_points(n: int, seen: np.ndarray, proj: Projector, rng: np.random.Generator) -> np.ndarray:
