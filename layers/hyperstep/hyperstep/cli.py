@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from hyperstep import views
 from hyperstep.backends.local.adapter import resolve_command
@@ -26,7 +27,7 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus, TrialState
-from hyperstep.spec import JobSpec, load_spec
+from hyperstep.spec import JobSpec, WarmStart, describe_validation_error, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
 DEFAULT_STORE = ".hyperstep/hyperstep.db"
@@ -81,6 +82,13 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a tuning job locally through the state machine")
     p.add_argument("spec", nargs="?")
     p.add_argument("--resume", metavar="JOB", help="carry on an interrupted job")
+    p.add_argument(
+        "--warm-start",
+        metavar="JOB",
+        action="append",
+        default=[],
+        help="learn from an earlier job's trials (repeatable; added to the spec's warm_start.jobs)",
+    )
     p.add_argument("--out", default="runs", help="directory for trial outputs and logs (default: runs)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the final summary")
     p.add_argument("--definition", type=Path, help="state machine to run instead of statemachine/tuning.asl.json")
@@ -184,7 +192,9 @@ def check_program(program: str, workdir: Path, path: str | None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     if bool(args.spec) == bool(args.resume):
         raise SpecError("run: give either a SPEC file or --resume JOB")
-    spec = prepare_spec(args.spec) if args.spec else None
+    if args.resume and args.warm_start:
+        raise SpecError("--warm-start: a resumed job keeps the parents it was started with")
+    spec = with_parents(prepare_spec(args.spec), args.warm_start) if args.spec else None
     if spec is not None and spec.trial is not None and spec.trial.backend in AWS_BACKENDS:
         raise SpecError(
             f"trial.backend: {spec.trial.backend!r} trials run on AWS; submit with: hyperstep submit SPEC --api URL"
@@ -216,6 +226,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if job.status is JobStatus.COMPLETED else 1
 
 
+def with_parents(spec: JobSpec, jobs: list[str]) -> JobSpec:
+    """``spec`` warm-started also from ``jobs`` (``--warm-start``), each job named once."""
+    if not jobs:
+        return spec
+    named = spec.warm_start.jobs if spec.warm_start is not None else []
+    try:
+        warm_start = WarmStart(jobs=list(dict.fromkeys([*named, *jobs])))
+    except ValidationError as exc:
+        raise SpecError(f"--warm-start: {describe_validation_error(exc)}") from None
+    return spec.model_copy(update={"warm_start": warm_start})
+
+
 def _interrupted(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -237,6 +259,8 @@ def progress_printer() -> Any:
 
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
+    if summary.get("warm_start"):
+        print(f"warm-started from: {', '.join(summary['warm_start'])}")
     if summary["best_value"] is None:
         print("no trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
         return

@@ -42,7 +42,7 @@ from typing import Any
 
 from hyperstep import early_stopping
 from hyperstep.backends.base import TrialBackend
-from hyperstep.errors import ConflictError, LaunchError
+from hyperstep.errors import ConflictError, LaunchError, NotFoundError, SpecError
 from hyperstep.messages import (
     FinishRequest,
     LaunchRequest,
@@ -100,11 +100,16 @@ class TuningService:
     ) -> Job:
         """Store a validated spec as a new running job (no execution yet).
 
-        ``parents`` are earlier jobs (ids) whose completed trials the strategy learns from;
-        ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
+        ``parents`` are earlier jobs (ids) whose trials the strategy learns from, besides
+        the spec's ``warm_start.jobs`` (``SpecError`` naming an unknown one: nothing is
+        stored); ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
         """
+        parents = warm_start_parents(spec, parents)
         for parent in parents:
-            self.store.get_job(parent)  # NotFoundError for an unknown parent
+            try:
+                self.store.get_job(parent)
+            except NotFoundError:
+                raise SpecError(f"warm_start.jobs: job {parent!r} not found") from None
         now = self.clock()
         job_id = job_id or new_job_id(spec.name, now)
         job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec), owner=owner)
@@ -518,6 +523,13 @@ def missing_objective(job: Job, trial: Trial, grace: float | None = None, proble
             " report the final value without a step, or with final=True"
         )
     return reason
+
+
+def warm_start_parents(spec: JobSpec, parents: Sequence[str] = ()) -> tuple[str, ...]:
+    """The jobs a new job learns from: ``parents`` given by the caller (a schedule's earlier
+    runs), then the spec's ``warm_start.jobs``, each once, in that order."""
+    named = spec.warm_start.jobs if spec.warm_start is not None else []
+    return tuple(dict.fromkeys([*parents, *named]))
 
 
 def execution_name(job_id: str, seed: str) -> str:

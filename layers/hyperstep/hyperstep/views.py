@@ -80,6 +80,8 @@ def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = N
     summary["objective"] = job.spec.objective.model_dump()
     summary["best_params"] = best.params if best else None
     summary["error"] = job.error
+    if job.parents:
+        summary["warm_start"] = list(job.parents)
     if trials is not None and job.spec.early_stopping is not None and job.spec.early_stopping.name != "none":
         summary["early_stopping"] = steps_saved(job, trials)
     return summary
