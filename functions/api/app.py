@@ -288,6 +288,7 @@ def submit_job(
 ) -> Response[JobAccepted | ScheduleCreated]:
     check_runs_on_aws(spec)
     guardrails.check(spec)
+    check_parents(spec)
     request = {"spec": spec.model_dump(mode="json"), "key": idempotency_key, "owner": _current().owner}
     if idempotency_key is None:
         outcome = _submit(request=request)
@@ -307,6 +308,17 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return {"status": 202, "body": accepted.model_dump()}
+
+
+def check_parents(spec: JobSpec) -> None:
+    """A job learns only from jobs its caller may see: a parent that is unknown or another
+    principal's is refused (422) naming it, worded alike for both (ids are not confirmed
+    to strangers), before anything is stored or scheduled."""
+    for index, parent in enumerate(spec.warm_start.jobs if spec.warm_start is not None else ()):
+        try:
+            _visible_job(parent)
+        except NotFoundError:
+            raise SpecError(f"warm_start.jobs.{index}: job {parent!r} not found") from None
 
 
 @cache

@@ -137,6 +137,13 @@ def parser() -> argparse.ArgumentParser:
         help='local runs: the command that replaces the training image, e.g. "python train.py"',
     )
     p.add_argument("--max-trials", type=int, metavar="N", help="trial budget instead of MaxNumberOfTrainingJobs")
+    p.add_argument(
+        "--parent",
+        action="append",
+        default=[],
+        metavar="NAME=JOB",
+        help="warm start: the hyperstep job that ran the request's parent tuning job NAME (repeatable)",
+    )
     p.set_defaults(command=cmd_import_amt)
     return top
 
@@ -327,7 +334,8 @@ def cmd_import_amt(args: argparse.Namespace) -> int:
     command = shlex.split(args.train_command) if args.train_command else None
     if command == []:
         raise SpecError("--command: empty")
-    imported = import_request(read_request(args.request), command=command, max_trials=args.max_trials)
+    parents = dict(parent_pair(text) for text in args.parent)
+    imported = import_request(read_request(args.request), command=command, max_trials=args.max_trials, parents=parents)
     text = yaml.safe_dump(imported.spec, sort_keys=False, width=120)
     for line in imported.notes:
         print(f"hyperstep: import-amt: {line}", file=sys.stderr)
@@ -337,6 +345,14 @@ def cmd_import_amt(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def parent_pair(text: str) -> tuple[str, str]:
+    """``NAME=JOB`` of ``import-amt --parent`` as (AMT tuning job name, hyperstep job id)."""
+    name, _, job = text.partition("=")
+    if not name or not job:
+        raise SpecError(f"--parent: expected NAME=JOB (the AMT parent's name, the hyperstep job's id), got {text!r}")
+    return name, job
 
 
 def read_request(path: str) -> Any:
