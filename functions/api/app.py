@@ -62,7 +62,7 @@ from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
 from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
-from hyperstep.models import Job, Trial
+from hyperstep.models import Job, StopReason, Trial
 from hyperstep.owners import Caller, owner_of, parse_admins
 from hyperstep.recurring import (
     RecurringSchedules,
@@ -139,6 +139,11 @@ class JobSummary(_Out):
     failed: int
     best_trial_id: str | None = None
     best_value: float | None = None
+    stop_reason: StopReason | None = None
+    """Why the job stopped starting trials (``hyperstep.completion``); set once it finishes,
+    or earlier by a rule that lets running trials finish (no_improvement, converged)."""
+    stop_detail: str | None = None
+    """The same in words, with the numbers."""
 
 
 class JobDetail(JobSummary):

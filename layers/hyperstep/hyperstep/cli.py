@@ -266,6 +266,8 @@ def progress_printer() -> Any:
 
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
+    if summary.get("stop_reason"):
+        print(f"stopped because: {summary['stop_detail']} ({summary['stop_reason']})")
     if summary.get("warm_start"):
         print(f"warm-started from: {', '.join(summary['warm_start'])}")
     if summary["best_value"] is None:

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hyperstep import early_stopping
+from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
 from hyperstep.errors import ConflictError, LaunchError, NotFoundError, SpecError
 from hyperstep.messages import (
@@ -151,22 +151,25 @@ class TuningService:
         seen = results_of(job)
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
-        reason = self.stop_reason(job)
-        if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
-            return self.hand_over(job, request.execution, seen)
         trials = self.store.list_trials(job.id)
-        if reason is not None:
-            self._stop_active(job, trials)
+        stop = self.stop_rule(job, trials)
+        if stop is None and request.execution and request.history_events >= HANDOFF_EVENTS:
+            return self.hand_over(job, request.execution, seen)
+        if stop is not None:
+            self._record_draining(job, stop)
+            if stop.stops_running:
+                self._stop_active(job, trials)
             seen = results_of(self.store.get_job(job.id))
             trials = self.store.list_trials(job.id)
         pending = [t for t in trials if t.state is TrialState.PENDING]
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
-        if reason is None and free > 0:
+        reason = None if stop is None else stop.detail
+        if stop is None and free > 0:
             new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
             if not new and active == 0:
-                reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
+                reason = completion.final_stop(job, trials, self.clock(), None, self._budget_left(job)).detail
         planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
         return Plan(
@@ -177,6 +180,20 @@ class TuningService:
             reason=reason if done else None,
             history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(planned),
         )
+
+    def _record_draining(self, job: Job, stop: completion.Stop) -> None:
+        """Keep a rule that lets running trials finish on the job the first time it fires,
+        so it holds until Finish (a trial still running may yet improve the best)."""
+        if stop.stops_running or job.stop_reason is not None:
+            return
+        with contextlib.suppress(ConflictError):  # stopped meanwhile: Finish says so
+            self.store.set_job_status(
+                job.id,
+                JobStatus.RUNNING,
+                expected=(JobStatus.RUNNING,),
+                stop_reason=stop.reason,
+                stop_detail=stop.detail,
+            )
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
         """Continue the job in a new execution before this one's history runs out.
@@ -208,18 +225,10 @@ class TuningService:
     def _handoff_plan(job: Job, seen: int) -> Plan:
         return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
 
-    def stop_reason(self, job: Job) -> str | None:
-        """Why no new trial may start (user stop, target, runtime, failures), or None."""
-        budget = job.spec.budget
-        if job.status is not JobStatus.RUNNING:
-            return f"job is {job.status.value}"
-        if budget.target is not None and job.best_value is not None and not job.better(budget.target, job.best_value):
-            return f"target {budget.target} reached"
-        if budget.max_runtime_seconds is not None and self.clock() - job.created_at >= budget.max_runtime_seconds:
-            return f"max_runtime_seconds {budget.max_runtime_seconds:g} reached"
-        if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
-            return f"more than max_failed_trials ({budget.max_failed_trials}) failed"
-        return None
+    def stop_rule(self, job: Job, trials: Sequence[Trial] | None = None) -> completion.Stop | None:
+        """The completion rule that stops the job from starting trials now, or None
+        (``hyperstep.completion``); ``trials``: the job's, read when not given."""
+        return completion.stop_rule(job, self.store.list_trials(job.id) if trials is None else trials, self.clock())
 
     def _budget_left(self, job: Job) -> int | None:
         job = self.store.get_job(job.id)
@@ -389,9 +398,10 @@ class TuningService:
 
     def progress(self, job_id: str) -> Progress:
         job = self.store.get_job(job_id)
-        active = sum(t.state.active for t in self.store.list_trials(job_id))
+        trials = self.store.list_trials(job_id)
+        active = sum(t.state.active for t in trials)
         left = self._budget_left(job)
-        no_more = left == 0 or self.stop_reason(job) is not None
+        no_more = left == 0 or self.stop_rule(job, trials) is not None
         return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
 
     def wake(self, job_id: str) -> bool:
@@ -418,7 +428,11 @@ class TuningService:
         else:
             status, error = JobStatus.COMPLETED, None
         if not job.status.finished:
-            job = self.store.set_job_status(job.id, status, error=error)
+            failure = error if request.error else None
+            stop = completion.final_stop(job, trials, self.clock(), failure, self._budget_left(job))
+            job = self.store.set_job_status(
+                job.id, status, error=error, stop_reason=stop.reason, stop_detail=stop.detail
+            )
         summary = job.summary()
         best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
         summary["best_params"] = best.params if best else None

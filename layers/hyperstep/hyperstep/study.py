@@ -114,7 +114,8 @@ class Study:
             self.space, [*self.prior_trials(), *trials], self.minimize, seed=self.seed, fidelity=self.fidelity_levels
         )
         rng = np.random.default_rng([self.seed, len(trials)])
-        points = self.strategy.suggest(history, n, rng)
+        proposal = self.strategy.propose(history, n, rng)
+        points = proposal.points
         if len(points) == 0:
             return []
         numbers = self.store.reserve_trials(self.job_id, len(points), max_trials)
@@ -125,6 +126,7 @@ class Study:
                 number=number,
                 params=self.space.decode(x),
                 created_at=self.store.clock(),
+                expected_improvement=proposal.expected_improvement,
             )
             for number, x in zip(numbers, points)
         ]

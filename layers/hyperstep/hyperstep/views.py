@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from hyperstep.completion import DRAINING
 from hyperstep.models import Job, Trial, TrialState
 
 
@@ -68,9 +69,17 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
 
 def jobs_table(jobs: Sequence[Job]) -> str:
     rows = [
-        [j.id, j.status.value, str(j.budget_used), str(j.completed), str(j.failed), fmt(j.best_value)] for j in jobs
+        [j.id, j.status.value, str(j.budget_used), str(j.completed), str(j.failed), fmt(j.best_value), _stop(j)]
+        for j in jobs
     ]
-    return table(rows, ["job", "status", "trials", "completed", "failed", "best"])
+    return table(rows, ["job", "status", "trials", "completed", "failed", "best", "stopped because"])
+
+
+def _stop(job: Job) -> str:
+    """The stop reason a job list shows: a finished job's, or a draining rule already
+    recorded (a resumed job's earlier one is not shown)."""
+    shown = job.stop_reason is not None and (job.status.finished or job.stop_reason in DRAINING)
+    return job.stop_reason.value if shown and job.stop_reason is not None else ""
 
 
 def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = None) -> dict[str, Any]:

@@ -19,7 +19,18 @@ from hyperstep.models import Job, Trial
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 
-JOB_FIELDS = ("created_at", "ended_at", "completed", "failed", "best_trial_id", "best_value", "execution_id", "error")
+JOB_FIELDS = (
+    "created_at",
+    "ended_at",
+    "completed",
+    "failed",
+    "best_trial_id",
+    "best_value",
+    "execution_id",
+    "error",
+    "stop_reason",
+    "stop_detail",
+)
 """Fields of the API's job detail that a ``Job`` holds under the same name."""
 
 

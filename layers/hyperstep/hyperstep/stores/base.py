@@ -27,7 +27,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Job, JobStatus, MetricReport, StopReason, Trial, TrialState
 
 
 class TrialStore(ABC):
@@ -67,11 +67,14 @@ class TrialStore(ABC):
         expected: Collection[JobStatus] | None = None,
         error: str | None = None,
         execution_id: str | None = None,
+        stop_reason: StopReason | None = None,
+        stop_detail: str | None = None,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status).
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
-        ``execution_id`` and ``error`` are stored when given. Returns the updated job.
+        ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
+        given. Returns the updated job.
         """
 
     @abstractmethod

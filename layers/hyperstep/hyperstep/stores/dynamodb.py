@@ -62,7 +62,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Job, JobStatus, MetricReport, StopReason, Trial, TrialState
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
@@ -209,11 +209,14 @@ class DynamoDBStore(TrialStore):
         expected: Collection[JobStatus] | None = None,
         error: str | None = None,
         execution_id: str | None = None,
+        stop_reason: StopReason | None = None,
+        stop_detail: str | None = None,
     ) -> Job:
         allowed = None if expected is None else sorted({e.value for e in expected})
         if allowed == []:
             raise ConflictError(f"job {job_id!r} is {self.get_job(job_id).status.value}, not in an empty set")
-        extra = {"error": error, "execution_id": execution_id}
+        reason = None if stop_reason is None else stop_reason.value
+        extra = {"error": error, "execution_id": execution_id, "stop_reason": reason, "stop_detail": stop_detail}
         update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock())
         if not status.finished:  # the marker first: an unfinished job always has one
             self._call("put_item", Item=items.unfinished_key(job_id))

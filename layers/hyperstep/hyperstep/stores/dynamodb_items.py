@@ -156,6 +156,8 @@ def job_item(job: Job) -> Item:
         "execution_id": job.execution_id,
         "error": job.error,
         "seed": job.seed,
+        "stop_reason": None if job.stop_reason is None else job.stop_reason.value,
+        "stop_detail": job.stop_detail,
     }
     for name, value in optional.items():
         if value is not None:
@@ -191,6 +193,8 @@ def job_from_item(item: Item) -> Job:
         parents=tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         seed=None if seed is None else int(seed),
         owner=text("owner"),
+        stop_reason=text("stop_reason"),
+        stop_detail=text("stop_detail"),
     )
 
 

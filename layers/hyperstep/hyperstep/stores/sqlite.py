@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Job, JobStatus, MetricReport, StopReason, Trial, TrialState
 from hyperstep.spec import STORED
 from hyperstep.stores.base import TrialStore, counter_changes
 
@@ -158,6 +158,8 @@ class SQLiteStore(TrialStore):
         expected: Collection[JobStatus] | None = None,
         error: str | None = None,
         execution_id: str | None = None,
+        stop_reason: StopReason | None = None,
+        stop_detail: str | None = None,
     ) -> Job:
         with self._tx() as conn:
             job = self._read_job(conn, job_id)
@@ -168,6 +170,8 @@ class SQLiteStore(TrialStore):
                 changes["error"] = error
             if execution_id is not None:
                 changes["execution_id"] = execution_id
+            if stop_reason is not None:
+                changes.update(stop_reason=stop_reason, stop_detail=stop_detail)
             job = job.model_copy(update=changes)
             self._write_job(conn, job)
             return job
