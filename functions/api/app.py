@@ -9,11 +9,13 @@ Routes (``openapi.json`` next to this file is generated from them and kept in th
   ``offset``; ``next_offset`` says where the next page starts): a page also ends before
   its body would pass ``PAGE_BYTES``, so it fits Lambda's 6 MB response whatever the trials hold.
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job is not running.
+- ``PATCH /jobs/{job_id}``: change a running job's budget (``BudgetUpdate``): 200 with the
+  job; 409 when it is not running; the guardrails apply as at submit.
 - ``GET /schedules``: the caller's recurring schedules; ``DELETE /schedules/{name}``: delete one.
 
 Every job and schedule has an owner, the IAM principal that signed the request that
 created it (``hyperstep.owners``: a role's sessions count as the role). A caller lists,
-reads, reads the trials of and stops only its own jobs; another's job answers 404 exactly
+reads, reads the trials of, changes and stops only its own jobs; another's job answers 404 exactly
 as a missing one (ids are not confirmed to strangers). The principals named in
 ``HYPERSTEP_ADMIN_PRINCIPALS`` (the ``AdminPrincipals`` parameter) see and stop every job.
 A request without an identity is refused with 403 before anything else. A job's spec is
@@ -73,7 +75,7 @@ from hyperstep.recurring import (
 )
 from hyperstep.redaction import redacted_spec
 from hyperstep.service import TuningService
-from hyperstep.spec import JobSpec, field_and_reason
+from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason
 from hyperstep.wiring import aws_service_factory, schedules_factory
 
 logger = Logger()
@@ -376,7 +378,11 @@ def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
 def get_job(job_id: JobId) -> JobDetail:
-    job = _visible_job(job_id)
+    return job_detail(_visible_job(job_id))
+
+
+def job_detail(job: Job) -> JobDetail:
+    """What ``GET /jobs/{job_id}`` answers: the job, with its spec's secrets redacted."""
     return JobDetail(
         **job.summary(),
         created_at=job.created_at,
@@ -424,6 +430,21 @@ def stop_job(job_id: JobId) -> Response[JobAccepted]:
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
+
+
+@app.patch(
+    "/jobs/<job_id>",
+    summary="Change a running job's budget",
+    responses=_docs(JobDetail, "Changed: the job's next round plans with the new budget", 404, 409),
+)
+def update_job(job_id: JobId, update: BudgetUpdate) -> JobDetail:
+    """Raise or lower ``max_parallel``, ``max_trials``, ``max_runtime_seconds`` (the fields of
+    ``BudgetUpdate``) of a running job: lowering one stops no running trial. The
+    deployment's guardrails hold as at submit; a job that is not running answers 409."""
+    _visible_job(job_id)
+    job = _service().update_budget(job_id, update, check=guardrails.check)
+    logger.info("job budget changed", extra={"job_id": job_id, "changes": update.model_dump(exclude_none=True)})
+    return job_detail(job)
 
 
 @app.get("/schedules", summary="List the caller's recurring schedules", responses=_docs(ScheduleList, "Schedules", 501))
@@ -523,10 +544,10 @@ def openapi_document() -> str:
     return app.get_openapi_json_schema(
         title="hyperstep",
         version="0.1.0",
-        description="Serverless hyperparameter tuning: submit, inspect and stop tuning jobs. "
+        description="Serverless hyperparameter tuning: submit, inspect, change and stop tuning jobs. "
         "Every request is signed with AWS Signature Version 4 (service execute-api); a request without an IAM "
-        "identity is refused (403). Each caller sees and stops only its own jobs and schedules (a role's sessions "
-        "count as the role); another's job answers 404. "
+        "identity is refused (403). Each caller sees, changes and stops only its own jobs and schedules (a role's "
+        "sessions count as the role); another's job answers 404. "
         f"Request bodies: at most {MAX_BODY_BYTES:,} bytes of UTF-8 JSON (413 beyond), nested at most "
         f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond).",
     )

@@ -1,4 +1,4 @@
-"""The ``hyperstep`` command line: validate, run, status, trials, report, import-amt.
+"""The ``hyperstep`` command line: validate, run, status, trials, update, report, import-amt.
 
 Every failure the user can cause ends with exit code 2 and one line
 ``hyperstep: error: <field>: <reason>``; nothing is written to the store before the
@@ -27,7 +27,7 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.models import Job, JobStatus, TrialState
-from hyperstep.spec import JobSpec, WarmStart, describe_validation_error, load_spec
+from hyperstep.spec import BudgetUpdate, JobSpec, WarmStart, describe_validation_error, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
 DEFAULT_STORE = ".hyperstep/hyperstep.db"
@@ -122,6 +122,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
     p.set_defaults(command=cmd_stop)
+
+    p = sub.add_parser("update", help="change a running job's budget (local store, or --api)")
+    p.add_argument("job")
+    for name, field in BudgetUpdate.model_fields.items():  # the patchable fields, from their one list
+        number = int if field.annotation == int | None else float
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=number, metavar="N", help=field.description)
+    p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
+    p.set_defaults(command=cmd_update)
 
     p = sub.add_parser("import-amt", help="turn a SageMaker AMT tuning job request into a spec")
     p.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON, as for --cli-input-json)")
@@ -309,6 +317,28 @@ def cmd_stop(args: argparse.Namespace) -> int:
     from hyperstep import remote
 
     print(json.dumps(remote.stop(args.job, need_api(args))))
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    """Change a running job's budget; its loop plans with it from its next round."""
+    changes = {name: getattr(args, name) for name in BudgetUpdate.model_fields if getattr(args, name) is not None}
+    try:
+        update = BudgetUpdate.model_validate(changes)
+    except ValidationError as exc:
+        field, _, reason = describe_validation_error(exc).partition(": ")
+        flag = f"--{field.replace('_', '-')}" if field in BudgetUpdate.model_fields else "update"
+        raise SpecError(f"{flag}: {reason}") from None
+    if args.api:
+        from hyperstep import remote
+
+        print(json.dumps(remote.update(args.job, update.model_dump(exclude_none=True), args.api), indent=2))
+        return 0
+    from hyperstep.service import TuningService
+
+    store = open_store(args.store)
+    job = TuningService(store, {}).update_budget(args.job, update)
+    print(json.dumps({"job_id": job.id, "status": job.status.value, "budget": job.spec.budget.model_dump()}, indent=2))
     return 0
 
 

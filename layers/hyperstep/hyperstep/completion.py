@@ -105,6 +105,6 @@ def final_stop(job: Job, trials: Sequence[Trial], now: float, error: str | None,
     rule = stop_rule(job, trials, now)
     if rule is not None:
         return rule
-    if budget_left == 0:
+    if budget_left is not None and budget_left <= 0:  # below 0: max_trials lowered under what ran
         return Stop(StopReason.MAX_TRIALS, f"max_trials {job.spec.budget.max_trials} used")
     return Stop(StopReason.SEARCH_SPACE_EXHAUSTED, "the strategy has nothing new to propose")

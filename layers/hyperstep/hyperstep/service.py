@@ -40,6 +40,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
 from hyperstep.errors import ConflictError, LaunchError, NotFoundError, SpecError
@@ -55,7 +57,7 @@ from hyperstep.messages import (
 )
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
-from hyperstep.spec import JobSpec
+from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study
 
@@ -401,7 +403,7 @@ class TuningService:
         trials = self.store.list_trials(job_id)
         active = sum(t.state.active for t in trials)
         left = self._budget_left(job)
-        no_more = left == 0 or self.stop_rule(job, trials) is not None
+        no_more = (left is not None and left <= 0) or self.stop_rule(job, trials) is not None
         return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
 
     def wake(self, job_id: str) -> bool:
@@ -445,6 +447,26 @@ class TuningService:
         """Ask a running job to stop: no new trials, running ones stopped, then it finishes."""
         job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
         self._stop_active(job, self.store.list_trials(job_id))
+        self.wake(job_id)
+        return job
+
+    def update_budget(self, job_id: str, update: BudgetUpdate, check: Callable[[JobSpec], None] | None = None) -> Job:
+        """Change a running job's budget (``BudgetUpdate``'s fields) and wake its execution,
+        so its next round (now, if it waits) plans with it: a raised ``max_parallel`` or
+        ``max_trials`` starts trials, a lowered one starts none until the job is back within
+        it; no running trial is stopped. ``check`` vets the changed spec first (the API's
+        guardrails). ``ConflictError`` for a job that is not running; ``SpecError`` naming
+        the field for a change the budget's rules refuse."""
+        job = self.store.get_job(job_id)
+        if job.status is not JobStatus.RUNNING:
+            raise ConflictError(f"job {job_id!r} is {job.status.value}: only a running job's budget can change")
+        try:
+            budget = update.applied_to(job.spec.budget)
+        except ValidationError as exc:
+            raise SpecError(f"budget.{describe_validation_error(exc)}") from None
+        if check is not None:
+            check(job.spec.model_copy(update={"budget": budget}))
+        job = self.store.set_budget(job_id, budget)
         self.wake(job_id)
         return job
 

@@ -85,9 +85,15 @@ class BudgetUpdate(SpecModel):
     each change is checked by ``Budget``'s own rules. Lowering a limit stops no running
     trial; the loop applies it at its next round."""
 
-    max_parallel: int | None = Field(default=None, ge=1, le=100)
-    max_trials: int | None = Field(default=None, ge=1, le=10_000)
-    max_runtime_seconds: float | None = Field(default=None, gt=0)
+    max_parallel: int | None = Field(default=None, ge=1, le=100, description="trials at once")
+    max_trials: int | None = Field(default=None, ge=1, le=10_000, description="trials in all")
+    max_runtime_seconds: float | None = Field(default=None, gt=0, description="seconds from the job's creation")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> BudgetUpdate:
+        if not self.model_fields_set - {name for name, value in self if value is None}:
+            raise ValueError(f"give at least one of {', '.join(type(self).model_fields)}")
+        return self
 
     def applied_to(self, budget: Budget) -> Budget:
         """``budget`` with these changes (``ValidationError`` when the result breaks a rule)."""

@@ -28,6 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 
 from hyperstep.models import Job, JobStatus, MetricReport, StopReason, Trial, TrialState
+from hyperstep.spec import Budget
 
 
 class TrialStore(ABC):
@@ -76,6 +77,12 @@ class TrialStore(ABC):
         ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
         given. Returns the updated job.
         """
+
+    @abstractmethod
+    def set_budget(self, job_id: str, budget: Budget) -> Job:
+        """Replace a running job's ``spec.budget`` (a live change, ``PATCH /jobs/{id}``) and
+        return the job; ``ConflictError`` unless the job is running. The rest of the job is
+        left as it is, whatever was written meanwhile."""
 
     @abstractmethod
     def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:

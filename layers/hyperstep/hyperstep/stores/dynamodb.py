@@ -63,6 +63,7 @@ from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, StopReason, Trial, TrialState
+from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import JOB_SK, TOKEN_SK, create_table, key, s, table_definition, trial_sk
@@ -234,6 +235,27 @@ class DynamoDBStore(TrialStore):
         if status.finished:
             self._call("delete_item", Key=items.unfinished_key(job_id))
         return items.job_from_item(reply["Attributes"])
+
+    def set_budget(self, job_id: str, budget: Budget) -> Job:
+        """Rewrite the spec's JSON, conditioned on the job running and its spec being the
+        one read (another change landing in between is read again and kept)."""
+        for _ in range(_ATTEMPTS):
+            found = self._call("get_item", Key=key(job_id, JOB_SK), ConsistentRead=True).get("Item")
+            if found is None:
+                raise NotFoundError(f"job {job_id!r} not found")
+            job = items.job_from_item(found)
+            if job.status is not JobStatus.RUNNING:
+                raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
+            spec = job.spec.model_copy(update={"budget": budget})
+            update = items.spec_update(job_id, found["spec"]["S"], spec)
+            try:
+                reply = self._call("update_item", **update, ReturnValues="ALL_NEW")
+            except Exception as exc:
+                if _code(exc) != _CHECK_FAILED:
+                    raise
+                continue
+            return items.job_from_item(reply["Attributes"])
+        raise ConflictError(f"job {job_id!r}: its budget kept changing; try again")
 
     def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
         take = n if max_trials is None else min(n, max_trials)

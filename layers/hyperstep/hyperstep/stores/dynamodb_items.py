@@ -296,6 +296,22 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
     }
 
 
+def spec_update(job_id: str, stored: str, spec: JobSpec) -> dict[str, Any]:
+    """Replace the job's spec with ``spec`` while the job runs and its spec is still
+    ``stored`` (the JSON text read)."""
+    return {
+        "Key": key(job_id, JOB_SK),
+        "UpdateExpression": "SET spec = :new",
+        "ConditionExpression": "#status = :running AND spec = :old",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {
+            ":new": s(spec.model_dump_json()),
+            ":old": s(stored),
+            ":running": s(JobStatus.RUNNING.value),
+        },
+    }
+
+
 def status_update(
     job_id: str,
     status: JobStatus,

@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, StopReason, Trial, TrialState
-from hyperstep.spec import STORED
+from hyperstep.spec import STORED, Budget
 from hyperstep.stores.base import TrialStore, counter_changes
 
 SCHEMA = """
@@ -173,6 +173,15 @@ class SQLiteStore(TrialStore):
             if stop_reason is not None:
                 changes.update(stop_reason=stop_reason, stop_detail=stop_detail)
             job = job.model_copy(update=changes)
+            self._write_job(conn, job)
+            return job
+
+    def set_budget(self, job_id: str, budget: Budget) -> Job:
+        with self._tx() as conn:
+            job = self._read_job(conn, job_id)
+            if job.status is not JobStatus.RUNNING:
+                raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
+            job = job.model_copy(update={"spec": job.spec.model_copy(update={"budget": budget})})
             self._write_job(conn, job)
             return job
 
