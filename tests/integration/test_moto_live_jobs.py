@@ -99,3 +99,22 @@ def test_a_parent_the_caller_does_not_own_or_that_does_not_exist_is_refused_at_s
             {"field": f"warm_start.jobs.{index}", "reason": f"job {parents[-1]!r} not found"},
         )
     assert stack.service.store.list_jobs() == before  # nothing stored
+
+
+def test_patch_changes_the_budget_in_dynamodb_for_its_owner_only(stack: MotoStack) -> None:
+    status, accepted = call_api(stack, "POST", "/jobs", spec_for(SAGEMAKER_BLOCK))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    path = f"/jobs/{job_id}"
+    assert call_api(stack, "PATCH", path, {"max_trials": 6}, user=BOB) == (
+        404,
+        {"field": None, "reason": f"job {job_id!r} not found"},
+    )
+    status, detail = call_api(stack, "PATCH", path, {"max_trials": 6, "max_runtime_seconds": 7200})
+    assert status == 200 and detail["spec"]["budget"]["max_trials"] == 6
+    budget = stack.service.store.get_job(job_id).spec.budget  # read back from the table
+    assert (budget.max_trials, budget.max_parallel, budget.max_runtime_seconds) == (6, 2, 7200)
+    assert call_api(stack, "POST", f"{path}/stop")[0] == 202
+    status, refused = call_api(stack, "PATCH", path, {"max_parallel": 1})
+    assert status == 409 and "only a running job's budget can change" in refused["reason"]
+    assert stack.service.store.get_job(job_id).spec.budget.max_parallel == 2
