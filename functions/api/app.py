@@ -9,11 +9,13 @@ Routes (``openapi.json`` next to this file is generated from them and kept in th
   ``offset``; ``next_offset`` says where the next page starts): a page also ends before
   its body would pass ``PAGE_BYTES``, so it fits Lambda's 6 MB response whatever the trials hold.
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job is not running.
+- ``PATCH /jobs/{job_id}``: change a running job's budget (``BudgetUpdate``): 200 with the
+  job; 409 when it is not running; the guardrails apply as at submit.
 - ``GET /schedules``: the caller's recurring schedules; ``DELETE /schedules/{name}``: delete one.
 
 Every job and schedule has an owner, the IAM principal that signed the request that
 created it (``hyperstep.owners``: a role's sessions count as the role). A caller lists,
-reads, reads the trials of and stops only its own jobs; another's job answers 404 exactly
+reads, reads the trials of, changes and stops only its own jobs; another's job answers 404 exactly
 as a missing one (ids are not confirmed to strangers). The principals named in
 ``HYPERSTEP_ADMIN_PRINCIPALS`` (the ``AdminPrincipals`` parameter) see and stop every job.
 A request without an identity is refused with 403 before anything else. A job's spec is
@@ -62,7 +64,7 @@ from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
 from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
-from hyperstep.models import Job, Trial
+from hyperstep.models import Job, StopReason, Trial
 from hyperstep.owners import Caller, owner_of, parse_admins
 from hyperstep.recurring import (
     RecurringSchedules,
@@ -73,7 +75,7 @@ from hyperstep.recurring import (
 )
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
-from hyperstep.spec import JobSpec, field_and_reason
+from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason
 from hyperstep.study import pareto_front
 from hyperstep.throttling import CallerThrottle, retry_after
 from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
@@ -144,6 +146,11 @@ class JobSummary(_Out):
     best_value: float | None = None
     cost_usd: float = 0.0
     """Dollars the job's ended trials cost (list prices: ``hyperstep.pricing``)."""
+    stop_reason: StopReason | None = None
+    """Why the job stopped starting trials (``hyperstep.completion``); set once it finishes,
+    or earlier by a rule that lets running trials finish (no_improvement, converged)."""
+    stop_detail: str | None = None
+    """The same in words, with the numbers."""
 
 
 class JobDetail(JobSummary):
@@ -296,6 +303,7 @@ def submit_job(
 ) -> Response[JobAccepted | ScheduleCreated]:
     check_runs_on_aws(spec)
     guardrails.check(spec)
+    check_parents(spec)
     request = {"spec": spec.model_dump(mode="json"), "key": idempotency_key, "owner": _current().owner}
     if idempotency_key is None:
         outcome = _submit(request=request)
@@ -315,6 +323,17 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return {"status": 202, "body": accepted.model_dump()}
+
+
+def check_parents(spec: JobSpec) -> None:
+    """A job learns only from jobs its caller may see: a parent that is unknown or another
+    principal's is refused (422) naming it, worded alike for both (ids are not confirmed
+    to strangers), before anything is stored or scheduled."""
+    for index, parent in enumerate(spec.warm_start.jobs if spec.warm_start is not None else ()):
+        try:
+            _visible_job(parent)
+        except NotFoundError:
+            raise SpecError(f"warm_start.jobs.{index}: job {parent!r} not found") from None
 
 
 @cache
@@ -367,7 +386,12 @@ def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
 def get_job(job_id: JobId) -> JobDetail:
-    job = _visible_job(job_id)
+    return job_detail(_visible_job(job_id))
+
+
+def job_detail(job: Job) -> JobDetail:
+    """What ``GET /jobs/{job_id}`` answers: the job, with its spec's secrets redacted (and,
+    with several objectives, its Pareto front's trial ids)."""
     front = None
     if job.spec.multi_objective:
         front = [t.id for t in pareto_front(job.spec, _service().store.list_trials(job.id))]
@@ -419,6 +443,21 @@ def stop_job(job_id: JobId) -> Response[JobAccepted]:
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
+
+
+@app.patch(
+    "/jobs/<job_id>",
+    summary="Change a running job's budget",
+    responses=_docs(JobDetail, "Changed: the job's next round plans with the new budget", 404, 409),
+)
+def update_job(job_id: JobId, update: BudgetUpdate) -> JobDetail:
+    """Raise or lower ``max_parallel``, ``max_trials``, ``max_runtime_seconds`` (the fields of
+    ``BudgetUpdate``) of a running job: lowering one stops no running trial. The
+    deployment's guardrails hold as at submit; a job that is not running answers 409."""
+    _visible_job(job_id)
+    job = _service().update_budget(job_id, update, check=guardrails.check)
+    logger.info("job budget changed", extra={"job_id": job_id, "changes": update.model_dump(exclude_none=True)})
+    return job_detail(job)
 
 
 @app.get("/schedules", summary="List the caller's recurring schedules", responses=_docs(ScheduleList, "Schedules", 501))
@@ -538,10 +577,10 @@ def openapi_document() -> str:
     return app.get_openapi_json_schema(
         title="hyperstep",
         version="0.1.0",
-        description="Serverless hyperparameter tuning: submit, inspect and stop tuning jobs. "
+        description="Serverless hyperparameter tuning: submit, inspect, change and stop tuning jobs. "
         "Every request is signed with AWS Signature Version 4 (service execute-api); a request without an IAM "
-        "identity is refused (403). Each caller sees and stops only its own jobs and schedules (a role's sessions "
-        "count as the role); another's job answers 404. "
+        "identity is refused (403). Each caller sees, changes and stops only its own jobs and schedules (a role's "
+        "sessions count as the role); another's job answers 404. "
         f"Request bodies: at most {MAX_BODY_BYTES:,} bytes of UTF-8 JSON (413 beyond), nested at most "
         f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond). "
         "Each caller (a role's sessions together) has its own request rate, set at deploy time: beyond it, "

@@ -21,6 +21,8 @@ The scenarios, in one moto deployment:
 - a recurring spec through the API (``CreateSchedule``, passing the scheduler role), one
   tick of it through the start function, that job stopped through the API while its
   trials run (``StopTrainingJob``), and a Batch job stopped the same way (``TerminateJob``);
+- a job's budget changed through the API while it waits (``PATCH /jobs/{id}``: the API
+  function rewrites the job and wakes the execution, which launches one more trial);
 - jobs on both backends whose Wait state fails for good: Finish's error path stops the
   trials still running;
 - the reaper over jobs whose end events were lost: one cloud job ended (Describe*; SageMaker
@@ -298,6 +300,19 @@ def stop_through_the_api(stack: MotoStack, job_id: str, backend: str) -> None:
     assert stack.service.store.get_job(job_id).status is JobStatus.STOPPED
 
 
+def budget_changed_through_the_api(stack: MotoStack) -> None:
+    """``PATCH /jobs/{id}`` on a job waiting for its trials: the API function rewrites the
+    job and wakes its execution (``SendTaskSuccess``), which launches the trial it now may."""
+    status, accepted = api(stack, "POST", "/jobs", spec("sagemaker", "iam-update"))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    launched_and_waiting(stack, job_id)
+    status, changed = api(stack, "PATCH", f"/jobs/{job_id}", {"max_trials": 3, "max_parallel": 3})
+    assert status == 200, changed
+    run_to_end(stack, TrainingPlatform(stack, job_id, "sagemaker", val_loss, "val_loss"), job_id)
+    assert len(stack.service.store.list_trials(job_id)) == 3
+
+
 def recurring_job_started_and_stopped(stack: MotoStack) -> None:
     document = spec("sagemaker", "iam-nightly", schedule="rate(1 day)")
     status, created = api(stack, "POST", "/jobs", document)
@@ -474,6 +489,7 @@ SCENARIOS = (
     sagemaker_job_through_the_api,
     batch_job_through_the_api,
     recurring_job_started_and_stopped,
+    budget_changed_through_the_api,
     batch_job_stopped,
     wait_fails_for_good,
     reaper_reconciles,
@@ -567,6 +583,7 @@ NEEDED = {
     ("api", "batch:TerminateJob"),
     ("api", "dynamodb:PutItem"),  # the idempotency record, the caller's token bucket
     ("api", "dynamodb:GetItem"),
+    ("api", "states:SendTaskSuccess"),  # a stopped or changed job woken
     ("start", "states:StartExecution"),
     ("suggest", "states:StartExecution"),
     ("suggest", "dynamodb:Query"),

@@ -105,8 +105,6 @@ def test_every_mapped_field_arrives_in_the_spec() -> None:
         "ContinuousParameterRanges[2].ScalingType: ReverseLogarithmic (momentum)",
         "ContinuousParameterRanges[3].ScalingType: Auto (weight_decay)",
         f"{CONFIG}.TrainingJobEarlyStoppingType: not carried over",
-        f"{CONFIG}.TuningJobCompletionCriteria.BestObjectiveNotImproving: not carried over",
-        f"{CONFIG}.TuningJobCompletionCriteria.ConvergenceDetected: not carried over",
         "WarmStartConfig.ParentHyperParameterTuningJobs[0]: not carried over: parent tuning job 'MyParentTuningJob'",
         f"{DEFINITION}.InputDataConfig[0].ShuffleConfig: not carried over",
         f"{DEFINITION}.OutputDataConfig.KmsKeyId: not carried over",
@@ -121,7 +119,23 @@ def test_what_does_not_carry_over_is_named_once(named: str) -> None:
 
 
 def test_nothing_else_is_named() -> None:
-    assert len(import_request(load(EVERY_FIELD)).notes) == 11
+    assert len(import_request(load(EVERY_FIELD)).notes) == 9
+
+
+def test_completion_criteria_and_a_parent_that_ran_in_hyperstep_carry_over() -> None:
+    imported = import_request(load(EVERY_FIELD), parents={"MyParentTuningJob": "gan-20261101000000-ab12"})
+    spec = parse_spec(imported.spec)
+    assert (spec.budget.no_improvement_trials, spec.budget.stop_on_convergence) == (10, True)
+    assert spec.warm_start is not None and spec.warm_start.jobs == ["gan-20261101000000-ab12"]
+    assert not any("WarmStartConfig" in line or "Criteria" in line for line in imported.notes)
+
+
+def test_convergence_under_a_strategy_without_a_model_is_named() -> None:
+    request = load(EVERY_FIELD)
+    request[CONFIG]["Strategy"] = "Random"
+    imported = import_request(request)
+    assert "stop_on_convergence" not in imported.spec["budget"]
+    assert sum("ConvergenceDetected: not carried over" in line and "random" in line for line in imported.notes) == 1
 
 
 def test_a_field_hyperstep_does_not_know_is_named_not_dropped() -> None:
@@ -283,9 +297,10 @@ def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "spec.yaml"
-    assert main(["import-amt", str(EVERY_FIELD), "-o", str(out)]) == 0
+    assert main(["import-amt", str(EVERY_FIELD), "-o", str(out), "--parent", "MyParentTuningJob=gan-1"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 11
+    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 8  # the parent carries over
+    assert yaml.safe_load(out.read_text())["warm_start"] == {"jobs": ["gan-1"]}
     assert yaml.safe_load(out.read_text())["name"] == "gan-tuning-2"
     assert main(["validate", str(out)]) == 0
     assert capsys.readouterr().out.startswith("ok: gan-tuning-2")

@@ -309,6 +309,7 @@ def test_the_committed_openapi_document_is_the_resolvers() -> None:
         ("GET", "/jobs"),
         ("GET", "/jobs/{job_id}"),
         ("GET", "/jobs/{job_id}/trials"),
+        ("PATCH", "/jobs/{job_id}"),
         ("POST", "/jobs/{job_id}/stop"),
         ("GET", "/schedules"),
         ("DELETE", "/schedules/{name}"),

@@ -224,6 +224,7 @@ def test_only_the_owner_or_an_admin_stops_a_job(service: TuningService) -> None:
         ("GET", "/jobs/{id}"),
         ("GET", "/jobs/{id}/trials"),
         ("POST", "/jobs/{id}/stop"),
+        ("PATCH", "/jobs/{id}"),
         ("GET", "/schedules"),
         ("DELETE", "/schedules/mnist"),
         ("GET", "/no/such/route"),
@@ -233,11 +234,12 @@ def test_a_request_without_an_identity_is_refused_on_every_route(
     service: TuningService, identity: dict[str, Any] | None, method: str, path: str
 ) -> None:
     job_id = submit(ALICE)
-    body = sagemaker_spec() if method == "POST" else None
+    body = sagemaker_spec() if method == "POST" else {"max_trials": 1} if method == "PATCH" else None
     status, answer = raw(event(method, path.replace("{id}", job_id), identity, body))
     assert status == 403 and answer["field"] == "identity" and "IAM" in answer["reason"]
     assert [j.id for j in service.store.list_jobs()] == [job_id]  # nothing submitted
     assert service.store.get_job(job_id).status.value == "running"  # nothing stopped
+    assert service.store.get_job(job_id).spec.budget.max_trials == 4  # nothing changed
 
 
 # ---- schedules ------------------------------------------------------------------------
@@ -308,6 +310,7 @@ def test_environment_values_appear_in_no_answer_log_line_or_event(
         as_(ALICE, "GET", "/jobs")[1],
         as_(ADMIN, "GET", f"/jobs/{job_id}")[1],
         as_(ALICE, "GET", f"/jobs/{job_id}/trials")[1],
+        as_(ALICE, "PATCH", f"/jobs/{job_id}", {"max_trials": 5})[1],
         as_(ALICE, "POST", f"/jobs/{job_id}/stop")[1],
     ]
     detail = as_(ALICE, "GET", f"/jobs/{job_id}")[1]

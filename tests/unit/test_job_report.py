@@ -249,3 +249,15 @@ def test_from_store_reads_the_logs_of_a_local_run(tmp_path: Path) -> None:
     (tmp_path / "runs" / job.id / "t0001" / "train.log").write_text("loss=0.9\nloss=0.4\n")
     data: Any = from_store(store, job.id, tmp_path / "runs")
     assert data.curves == {"t0001": [0.9, 0.4]} and len(data.trials) == 6
+
+
+def test_the_report_says_why_the_job_stopped(tmp_path: Path) -> None:
+    from hyperstep.models import StopReason
+
+    data = make_data(n=3, failed=0, curves=False)
+    detail = "no improvement in the last 4 completed trials"
+    data.job = data.job.model_copy(update={"stop_reason": StopReason.NO_IMPROVEMENT, "stop_detail": detail})
+    html = write_report(data, tmp_path).read_text()
+    assert "stopped because" in html and f"{detail} (no_improvement)" in html
+    answer = {**data.job.summary(), "created_at": 1.0, "spec": data.job.spec.model_dump()}  # GET /jobs/{id}
+    assert job_from_detail(answer).stop_reason is StopReason.NO_IMPROVEMENT

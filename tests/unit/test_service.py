@@ -89,7 +89,7 @@ def test_suggest_fills_free_slots_then_finishes_when_budget_is_used(parts) -> No
     finish(service, "t0002", 0.2)
     finish(service, "t0003", 0.9)
     plan = service.suggest(SuggestRequest(job_id="job"))
-    assert plan.done and plan.reason == "budget used up" and plan.results_seen == 3
+    assert plan.done and plan.reason == "max_trials 3 used" and plan.results_seen == 3
     summary = service.finish(FinishRequest(job_id="job"))
     assert summary["status"] == "completed" and summary["best_trial_id"] == "t0002"
 

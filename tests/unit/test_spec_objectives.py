@@ -64,6 +64,8 @@ def test_one_objective_takes_constraints_with_min_and_max() -> None:
         ),
         (multi(objectives=[TWO[0], {"metric": "kb"}]), "spec", "objectives.1.metric 'kb' is not produced"),
         (multi(budget={"max_trials": 4, "target": 0.1}), "spec", "budget.target works with one objective"),
+        (multi(budget={"no_improvement_trials": 5}), "spec", "budget.no_improvement_trials works with one objective"),
+        (multi(budget={"stop_on_convergence": True}), "spec", "budget.stop_on_convergence works with one objective"),
     ],
 )
 def test_bad_objectives_and_constraints_are_refused(doc: dict[str, Any], field: str, reason: str) -> None:
@@ -78,3 +80,4 @@ def test_neither_objective_nor_objectives_is_refused() -> None:
     del doc["objective"]
     with pytest.raises(SpecError, match="objective: Field required"):
         parse_spec(doc)
+

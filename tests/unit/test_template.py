@@ -349,7 +349,7 @@ def test_api_gateway_invokes_the_function_under_its_permission_not_the_callers_c
     (api,) = [r for r in document["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     paths = api["Properties"]["Body"]["paths"]
     operations = [(path, method, op) for path, item in paths.items() for method, op in item.items()]
-    assert len(operations) == 7
+    assert len(operations) == 8
     permissions = [
         r["Properties"]
         for r in document["Resources"].values()

@@ -1,4 +1,4 @@
-"""The ``hyperstep`` command line: validate, run, status, trials, report, import-amt.
+"""The ``hyperstep`` command line: validate, run, status, trials, update, report, import-amt.
 
 Every failure the user can cause ends with exit code 2 and one line
 ``hyperstep: error: <field>: <reason>``; nothing is written to the store before the
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from hyperstep import views
 from hyperstep.backends.local.adapter import resolve_command
@@ -29,7 +30,7 @@ from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.metric_regex import regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
-from hyperstep.spec import JobSpec, load_spec
+from hyperstep.spec import BudgetUpdate, JobSpec, WarmStart, describe_validation_error, load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
 DEFAULT_STORE = ".hyperstep/hyperstep.db"
@@ -84,6 +85,13 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a tuning job locally through the state machine")
     p.add_argument("spec", nargs="?")
     p.add_argument("--resume", metavar="JOB", help="carry on an interrupted job")
+    p.add_argument(
+        "--warm-start",
+        metavar="JOB",
+        action="append",
+        default=[],
+        help="learn from an earlier job's trials (repeatable; added to the spec's warm_start.jobs)",
+    )
     p.add_argument("--out", default="runs", help="directory for trial outputs and logs (default: runs)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the final summary")
     p.add_argument("--definition", type=Path, help="state machine to run instead of statemachine/tuning.asl.json")
@@ -118,6 +126,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
     p.set_defaults(command=cmd_stop)
 
+    p = sub.add_parser("update", help="change a running job's budget (local store, or --api)")
+    p.add_argument("job")
+    for name, field in BudgetUpdate.model_fields.items():  # the patchable fields, from their one list
+        number = int if field.annotation == int | None else float
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=number, metavar="N", help=field.description)
+    p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
+    p.set_defaults(command=cmd_update)
+
     p = sub.add_parser("import-amt", help="turn a SageMaker AMT tuning job request into a spec")
     p.add_argument("request", help="a CreateHyperParameterTuningJob request (JSON, as for --cli-input-json)")
     p.add_argument("-o", "--output", metavar="SPEC", help="write the spec here (default: standard output)")
@@ -132,6 +148,13 @@ def parser() -> argparse.ArgumentParser:
         help='local runs: the command that replaces the training image, e.g. "python train.py"',
     )
     p.add_argument("--max-trials", type=int, metavar="N", help="trial budget instead of MaxNumberOfTrainingJobs")
+    p.add_argument(
+        "--parent",
+        action="append",
+        default=[],
+        metavar="NAME=JOB",
+        help="warm start: the hyperstep job that ran the request's parent tuning job NAME (repeatable)",
+    )
     p.set_defaults(command=cmd_import_amt)
     for command in sub.choices.values():  # --store before or after the command: the same store
         command.add_argument("--store", default=argparse.SUPPRESS, help="SQLite file of the local store")
@@ -246,7 +269,9 @@ def check_program(program: str, workdir: Path, path: str | None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     if bool(args.spec) == bool(args.resume):
         raise SpecError("run: give either a SPEC file or --resume JOB")
-    spec = prepare_spec(args.spec) if args.spec else None
+    if args.resume and args.warm_start:
+        raise SpecError("--warm-start: a resumed job keeps the parents it was started with")
+    spec = with_parents(prepare_spec(args.spec), args.warm_start) if args.spec else None
     if spec is not None and spec.trial is not None and spec.trial.backend in AWS_BACKENDS:
         raise SpecError(
             f"trial.backend: {spec.trial.backend!r} trials run on AWS; submit with: hyperstep submit SPEC --api URL"
@@ -278,6 +303,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if job.status is JobStatus.COMPLETED else 1
 
 
+def with_parents(spec: JobSpec, jobs: list[str]) -> JobSpec:
+    """``spec`` warm-started also from ``jobs`` (``--warm-start``), each job named once."""
+    if not jobs:
+        return spec
+    named = spec.warm_start.jobs if spec.warm_start is not None else []
+    try:
+        warm_start = WarmStart(jobs=list(dict.fromkeys([*named, *jobs])))
+    except ValidationError as exc:
+        raise SpecError(f"--warm-start: {describe_validation_error(exc)}") from None
+    return spec.model_copy(update={"warm_start": warm_start})
+
+
 def _interrupted(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -301,6 +338,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
     if summary.get("cost_usd") or summary.get("max_cost_usd") is not None:
         print(views.cost_text(summary["cost_usd"], summary.get("max_cost_usd")))
+    if summary.get("stop_reason"):
+        print(f"stopped because: {summary['stop_detail']} ({summary['stop_reason']})")
+    if summary.get("warm_start"):
+        print(f"warm-started from: {', '.join(summary['warm_start'])}")
     if "pareto_front" in summary:
         print_front(summary)
         return
@@ -366,6 +407,28 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_update(args: argparse.Namespace) -> int:
+    """Change a running job's budget; its loop plans with it from its next round."""
+    changes = {name: getattr(args, name) for name in BudgetUpdate.model_fields if getattr(args, name) is not None}
+    try:
+        update = BudgetUpdate.model_validate(changes)
+    except ValidationError as exc:
+        field, _, reason = describe_validation_error(exc).partition(": ")
+        flag = f"--{field.replace('_', '-')}" if field in BudgetUpdate.model_fields else "update"
+        raise SpecError(f"{flag}: {reason}") from None
+    if args.api:
+        from hyperstep import remote
+
+        print(json.dumps(remote.update(args.job, update.model_dump(exclude_none=True), args.api), indent=2))
+        return 0
+    from hyperstep.service import TuningService
+
+    store = open_store(args.store)
+    job = TuningService(store, {}).update_budget(args.job, update)
+    print(json.dumps({"job_id": job.id, "status": job.status.value, "budget": job.spec.budget.model_dump()}, indent=2))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from hyperstep import job_report
 
@@ -390,7 +453,8 @@ def cmd_import_amt(args: argparse.Namespace) -> int:
     command = shlex.split(args.train_command) if args.train_command else None
     if command == []:
         raise SpecError("--command: empty")
-    imported = import_request(read_request(args.request), command=command, max_trials=args.max_trials)
+    parents = dict(parent_pair(text) for text in args.parent)
+    imported = import_request(read_request(args.request), command=command, max_trials=args.max_trials, parents=parents)
     text = yaml.safe_dump(imported.spec, sort_keys=False, width=120)
     for line in imported.notes:
         print(f"hyperstep: import-amt: {line}", file=sys.stderr)
@@ -400,6 +464,14 @@ def cmd_import_amt(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def parent_pair(text: str) -> tuple[str, str]:
+    """``NAME=JOB`` of ``import-amt --parent`` as (AMT tuning job name, hyperstep job id)."""
+    name, _, job = text.partition("=")
+    if not name or not job:
+        raise SpecError(f"--parent: expected NAME=JOB (the AMT parent's name, the hyperstep job's id), got {text!r}")
+    return name, job
 
 
 def read_request(path: str) -> Any:

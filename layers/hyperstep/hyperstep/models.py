@@ -44,6 +44,21 @@ class TrialState(StrEnum):
         return self in (TrialState.PENDING, TrialState.RUNNING)
 
 
+class StopReason(StrEnum):
+    """Why a job stopped starting trials (``Job.stop_reason``; ``hyperstep.completion``)."""
+
+    MAX_TRIALS = "max_trials"
+    MAX_RUNTIME = "max_runtime"
+    MAX_COST = "max_cost"
+    TARGET_REACHED = "target_reached"
+    NO_IMPROVEMENT = "no_improvement"
+    CONVERGED = "converged"
+    MAX_FAILED_TRIALS = "max_failed_trials"
+    SEARCH_SPACE_EXHAUSTED = "search_space_exhausted"
+    STOPPED_BY_USER = "stopped_by_user"
+    FAILED = "failed"
+
+
 class JobStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
@@ -205,6 +220,11 @@ class Trial(BaseModel):
     log_cursor: LogCursor | None = None
     """How far the running trial's platform log has been read for step values (SageMaker:
     ``TuningService.follow_log``); None before the first reading."""
+    expected_improvement: float | None = None
+    """What the strategy's model expected when it proposed this trial: the largest expected
+    improvement over its candidates, in units of the spread of the objective values it
+    models (``strategies.base.Proposal``); None for a trial proposed without a model. Near
+    zero for a few proposals in a row: converged (``hyperstep.completion``)."""
 
     curve: PackedCurve = Field(default_factory=dict)
     """The objective by step, as the script reported it on the way (``merge_curve``): what
@@ -281,6 +301,11 @@ class Job(BaseModel):
     owner: str | None = None
     """The principal that submitted the job through the API (``hyperstep.owners``); None
     for a job created locally. Only its owner (and the deployment's admins) see it there."""
+    stop_reason: StopReason | None = None
+    """Why the job stopped starting trials: set by Finish (and, for a rule that lets
+    running trials finish, by the Suggest that first saw it, so it holds until then)."""
+    stop_detail: str | None = None
+    """The same in words, with the numbers: ``no improvement in the last 10 completed trials``."""
 
     @property
     def strategy_seed(self) -> int | None:
@@ -317,4 +342,6 @@ class Job(BaseModel):
             "best_trial_id": self.best_trial_id,
             "best_value": self.best_value,
             "cost_usd": self.cost_usd,
+            "stop_reason": None if self.stop_reason is None else self.stop_reason.value,
+            "stop_detail": self.stop_detail,
         }

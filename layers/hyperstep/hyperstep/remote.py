@@ -77,6 +77,11 @@ def stop(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
     return request("POST", api_url, f"/jobs/{_segment(job_id)}/stop", session=session)
 
 
+def update(job_id: str, changes: dict[str, Any], api_url: str, *, session: Any = None) -> dict[str, Any]:
+    """Change a running job's budget (``PATCH /jobs/{job_id}``, ``BudgetUpdate``'s fields)."""
+    return request("PATCH", api_url, f"/jobs/{_segment(job_id)}", changes, session=session)
+
+
 def request(
     method: str,
     api_url: str,

@@ -42,9 +42,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hyperstep import early_stopping
+from pydantic import ValidationError
+
+from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
-from hyperstep.errors import ConflictError, LaunchError
+from hyperstep.errors import ConflictError, LaunchError, NotFoundError, SpecError
 from hyperstep.messages import (
     FinishRequest,
     LaunchRequest,
@@ -56,10 +58,20 @@ from hyperstep.messages import (
     Usage,
     WaitRequest,
 )
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics
+from hyperstep.models import (
+    Charge,
+    Job,
+    JobStatus,
+    MetricReport,
+    StopReason,
+    Trial,
+    TrialState,
+    drawn_seed,
+    finite_metrics,
+)
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
-from hyperstep.spec import JobSpec
+from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study, pareto_front
 
@@ -104,11 +116,16 @@ class TuningService:
     ) -> Job:
         """Store a validated spec as a new running job (no execution yet).
 
-        ``parents`` are earlier jobs (ids) whose completed trials the strategy learns from;
-        ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
+        ``parents`` are earlier jobs (ids) whose trials the strategy learns from, besides
+        the spec's ``warm_start.jobs`` (``SpecError`` naming an unknown one: nothing is
+        stored); ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
         """
+        parents = warm_start_parents(spec, parents)
         for parent in parents:
-            self.store.get_job(parent)  # NotFoundError for an unknown parent
+            try:
+                self.store.get_job(parent)
+            except NotFoundError:
+                raise SpecError(f"warm_start.jobs: job {parent!r} not found") from None
         now = self.clock()
         job_id = job_id or new_job_id(spec.name, now)
         job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec), owner=owner)
@@ -150,12 +167,14 @@ class TuningService:
         seen = results_of(job)
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
-        reason = self.stop_reason(job)
-        if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
-            return self.hand_over(job, request.execution, seen)
         trials = self.store.list_trials(job.id)
-        if reason is not None:
-            self._stop_active(job, trials)
+        stop = self.stop_rule(job, trials)
+        if stop is None and request.execution and request.history_events >= HANDOFF_EVENTS:
+            return self.hand_over(job, request.execution, seen)
+        if stop is not None:
+            self._record_draining(job, stop)
+            if stop.stops_running:
+                self._stop_active(job, trials)
             seen = results_of(self.store.get_job(job.id))
             trials = self.store.list_trials(job.id)
         pending = [t for t in trials if t.state is TrialState.PENDING]
@@ -165,12 +184,11 @@ class TuningService:
         affordable = dollars.affordable(job, trials, self._region(job))
         if affordable is not None:
             free = min(free, affordable)
-            if reason is None and affordable == 0 and active == 0:
-                reason = dollars.exhausted_reason(job, trials, self._region(job))
-        if reason is None and free > 0:
+        reason = None if stop is None else stop.detail
+        if stop is None and free > 0:
             new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
-            if not new and active == 0:
-                reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
+        if stop is None and not new and active == 0:
+            reason = self._final_stop(job, trials).detail
         planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
         return Plan(
@@ -181,6 +199,20 @@ class TuningService:
             reason=reason if done else None,
             history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(planned),
         )
+
+    def _record_draining(self, job: Job, stop: completion.Stop) -> None:
+        """Keep a rule that lets running trials finish on the job the first time it fires,
+        so it holds until Finish (a trial still running may yet improve the best)."""
+        if stop.stops_running or job.stop_reason is not None:
+            return
+        with contextlib.suppress(ConflictError):  # stopped meanwhile: Finish says so
+            self.store.set_job_status(
+                job.id,
+                JobStatus.RUNNING,
+                expected=(JobStatus.RUNNING,),
+                stop_reason=stop.reason,
+                stop_detail=stop.detail,
+            )
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
         """Continue the job in a new execution before this one's history runs out.
@@ -212,18 +244,10 @@ class TuningService:
     def _handoff_plan(job: Job, seen: int) -> Plan:
         return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
 
-    def stop_reason(self, job: Job) -> str | None:
-        """Why no new trial may start (user stop, target, runtime, failures), or None."""
-        budget = job.spec.budget
-        if job.status is not JobStatus.RUNNING:
-            return f"job is {job.status.value}"
-        if budget.target is not None and job.best_value is not None and not job.better(budget.target, job.best_value):
-            return f"target {budget.target} reached"
-        if budget.max_runtime_seconds is not None and self.clock() - job.created_at >= budget.max_runtime_seconds:
-            return f"max_runtime_seconds {budget.max_runtime_seconds:g} reached"
-        if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
-            return f"more than max_failed_trials ({budget.max_failed_trials}) failed"
-        return None
+    def stop_rule(self, job: Job, trials: Sequence[Trial] | None = None) -> completion.Stop | None:
+        """The completion rule that stops the job from starting trials now, or None
+        (``hyperstep.completion``); ``trials``: the job's, read when not given."""
+        return completion.stop_rule(job, self.store.list_trials(job.id) if trials is None else trials, self.clock())
 
     def _budget_left(self, job: Job) -> int | None:
         job = self.store.get_job(job.id)
@@ -365,6 +389,15 @@ class TuningService:
             return Charge(billable_seconds=usage.seconds)
         return Charge(cost_usd=rate.cost(usage.seconds), billable_seconds=usage.seconds, cost_basis=rate.basis)
 
+    def _final_stop(self, job: Job, trials: Sequence[Trial], failure: str | None = None) -> completion.Stop:
+        """Why the job stops (``completion.final_stop``), its dollar budget included: a job
+        whose ``max_cost_usd`` cannot cover one more trial stopped for it."""
+        region = self._region(job)
+        cost = None
+        if dollars.affordable(job, trials, region) == 0:
+            cost = completion.Stop(StopReason.MAX_COST, dollars.exhausted_reason(job, trials, region))
+        return completion.final_stop(job, trials, self.clock(), failure, self._budget_left(job), cost)
+
     def _region(self, job: Job) -> str | None:
         try:
             return getattr(self.backend_for(job), "region", None)
@@ -443,9 +476,10 @@ class TuningService:
 
     def progress(self, job_id: str) -> Progress:
         job = self.store.get_job(job_id)
-        active = sum(t.state.active for t in self.store.list_trials(job_id))
+        trials = self.store.list_trials(job_id)
+        active = sum(t.state.active for t in trials)
         left = self._budget_left(job)
-        no_more = left == 0 or self.stop_reason(job) is not None
+        no_more = (left is not None and left <= 0) or self.stop_rule(job, trials) is not None
         return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
 
     def wake(self, job_id: str) -> bool:
@@ -472,7 +506,11 @@ class TuningService:
         else:
             status, error = JobStatus.COMPLETED, None
         if not job.status.finished:
-            job = self.store.set_job_status(job.id, status, error=error)
+            failure = error if request.error else None
+            stop = self._final_stop(job, trials, failure)
+            job = self.store.set_job_status(
+                job.id, status, error=error, stop_reason=stop.reason, stop_detail=stop.detail
+            )
         summary = job.summary()
         best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
         summary["best_params"] = best.params if best else None
@@ -487,6 +525,26 @@ class TuningService:
         """Ask a running job to stop: no new trials, running ones stopped, then it finishes."""
         job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
         self._stop_active(job, self.store.list_trials(job_id))
+        self.wake(job_id)
+        return job
+
+    def update_budget(self, job_id: str, update: BudgetUpdate, check: Callable[[JobSpec], None] | None = None) -> Job:
+        """Change a running job's budget (``BudgetUpdate``'s fields) and wake its execution,
+        so its next round (now, if it waits) plans with it: a raised ``max_parallel`` or
+        ``max_trials`` starts trials, a lowered one starts none until the job is back within
+        it; no running trial is stopped. ``check`` vets the changed spec first (the API's
+        guardrails). ``ConflictError`` for a job that is not running; ``SpecError`` naming
+        the field for a change the budget's rules refuse."""
+        job = self.store.get_job(job_id)
+        if job.status is not JobStatus.RUNNING:
+            raise ConflictError(f"job {job_id!r} is {job.status.value}: only a running job's budget can change")
+        try:
+            budget = update.applied_to(job.spec.budget)
+        except ValidationError as exc:
+            raise SpecError(f"budget.{describe_validation_error(exc)}") from None
+        if check is not None:
+            check(job.spec.model_copy(update={"budget": budget}))
+        job = self.store.set_budget(job_id, budget)
         self.wake(job_id)
         return job
 
@@ -615,6 +673,13 @@ def has_objectives(job: Job, final: Mapping[str, float]) -> bool:
 def has_every_metric(job: Job, final: Mapping[str, float]) -> bool:
     """Whether ``final`` metrics hold every objective and every constraint's metric."""
     return all(metric in final for metric in job.spec.measured_metrics)
+
+
+def warm_start_parents(spec: JobSpec, parents: Sequence[str] = ()) -> tuple[str, ...]:
+    """The jobs a new job learns from: ``parents`` given by the caller (a schedule's earlier
+    runs), then the spec's ``warm_start.jobs``, each once, in that order."""
+    named = spec.warm_start.jobs if spec.warm_start is not None else []
+    return tuple(dict.fromkeys([*parents, *named]))
 
 
 def execution_name(job_id: str, seed: str) -> str:

@@ -100,6 +100,53 @@ class Budget(SpecModel):
     max_cost_usd: float | None = Field(default=None, gt=0)
     """Dollars the job's trials may cost in all (``hyperstep.pricing``): no trial starts that
     what is left cannot cover at the running average cost of a trial."""
+    no_improvement_trials: int | None = Field(default=None, ge=1, le=10_000)
+    """Stop when the best value has not improved over the last N completed trials (AMT's
+    ``BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving``); running trials finish."""
+    stop_on_convergence: bool = False
+    """Stop when the model expects no meaningful improvement left (AMT's
+    ``ConvergenceDetected``): the Bayesian strategy's largest expected improvement over its
+    candidates stayed below ``hyperstep.completion.CONVERGED_EI`` for the last few proposals
+    (``hyperstep.completion``); running trials finish. Bayesian strategy only."""
+
+
+class BudgetUpdate(SpecModel):
+    """The budget fields a running job's owner may change (``PATCH /jobs/{id}``,
+    ``hyperstep update``): the one list of them. A field left out (None) keeps its value;
+    each change is checked by ``Budget``'s own rules. Lowering a limit stops no running
+    trial; the loop applies it at its next round."""
+
+    max_parallel: int | None = Field(default=None, ge=1, le=100, description="trials at once")
+    max_trials: int | None = Field(default=None, ge=1, le=10_000, description="trials in all")
+    max_runtime_seconds: float | None = Field(default=None, gt=0, description="seconds from the job's creation")
+    max_cost_usd: float | None = Field(default=None, gt=0, description="dollars the job's trials may cost in all")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> BudgetUpdate:
+        if not self.model_fields_set - {name for name, value in self if value is None}:
+            raise ValueError(f"give at least one of {', '.join(type(self).model_fields)}")
+        return self
+
+    def applied_to(self, budget: Budget) -> Budget:
+        """``budget`` with these changes (``ValidationError`` when the result breaks a rule)."""
+        return Budget.model_validate({**budget.model_dump(), **self.model_dump(exclude_none=True)})
+
+
+MAX_PARENTS = 100
+"""Parents one job may name (AMT allows five): every Suggest reads all their trials."""
+
+
+class WarmStart(SpecModel):
+    """Earlier jobs whose trials this one learns from (``hyperstep.warm_start``)."""
+
+    jobs: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(min_length=1, max_length=MAX_PARENTS)
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique(cls, jobs: list[str]) -> list[str]:
+        if len(set(jobs)) != len(jobs):
+            raise ValueError("a job is named twice")
+        return jobs
 
 
 class EarlyStopping(SpecModel):
@@ -164,6 +211,9 @@ class JobSpec(SpecModel):
     budget: Budget = Field(default_factory=Budget)
     early_stopping: EarlyStopping | None = None
     """Stop losing trials early (median, ASHA, Hyperband); None runs every trial to its end."""
+    warm_start: WarmStart | None = None
+    """Learn from earlier jobs' trials (``hyperstep.warm_start``); checked to exist (and, on
+    the API, to be the caller's) when the job is submitted."""
     trial: TrialBlock | None = None
     """How one trial trains; None for a study driven by ask/tell from outside."""
     schedule: str | None = Field(default=None, max_length=256)
@@ -207,8 +257,9 @@ class JobSpec(SpecModel):
         if self.objectives is not None:
             if self.early_stopping is not None and self.early_stopping.name != "none":
                 raise ValueError("early_stopping works with one objective, not with objectives")
-            if self.budget.target is not None:
-                raise ValueError("budget.target works with one objective, not with objectives")
+            for rule in ("target", "no_improvement_trials", "stop_on_convergence"):
+                if getattr(self.budget, rule) not in (None, False):
+                    raise ValueError(f"budget.{rule} works with one objective, not with objectives")
         return self
 
     @model_validator(mode="after")
@@ -268,6 +319,15 @@ class JobSpec(SpecModel):
         else:
             fields = [(f"objectives.{i}.metric", o.metric) for i, o in enumerate(self.objectives)]
         return fields + [(f"constraints.{i}.metric", c.metric) for i, c in enumerate(self.constraints)]
+
+    @model_validator(mode="after")
+    def _convergence_needs_a_model(self) -> JobSpec:
+        if self.budget.stop_on_convergence and self.strategy.name != "bayesian":
+            raise ValueError(
+                f"budget.stop_on_convergence needs the bayesian strategy (its model judges convergence),"
+                f" not {self.strategy.name}"
+            )
+        return self
 
     @property
     def space(self) -> SearchSpace:

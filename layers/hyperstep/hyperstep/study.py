@@ -26,6 +26,7 @@ from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
+from hyperstep.warm_start import carried_over
 
 Goal = Literal["minimize", "maximize"]
 
@@ -139,7 +140,8 @@ class Study:
             spec=self.spec,
         )
         rng = np.random.default_rng([self.seed, len(trials)])
-        points = self.strategy.suggest(history, n, rng)
+        proposal = self.strategy.propose(history, n, rng)
+        points = proposal.points
         if len(points) == 0:
             return []
         numbers = self.store.reserve_trials(self.job_id, len(points), max_trials)
@@ -150,6 +152,7 @@ class Study:
                 number=number,
                 params=self.space.decode(x),
                 created_at=self.store.clock(),
+                expected_improvement=proposal.expected_improvement,
             )
             for number, x in zip(numbers, points)
         ]
@@ -233,13 +236,38 @@ class Study:
         return stopping.should_stop(self.scheduler, trial, lambda: self.store.list_trials(self.job_id), self.minimize)
 
     def prior_trials(self) -> list[Trial]:
-        """Completed trials of the parent jobs that fit this space (warm start)."""
-        prior = []
-        for parent in self.parents:
-            for trial in self.store.list_trials(parent):
-                if trial.state is TrialState.COMPLETED and self.space.contains(trial.params):
-                    prior.append(trial)
-        return prior
+        """The parent jobs' ended trials, as this space sees them (``hyperstep.warm_start``):
+        they inform the strategy; they are neither this study's trials nor its budget."""
+        parents = [trial for parent in self.parents for trial in self.store.list_trials(parent)]
+        return carried_over(self.space, parents, self.seed)
+
+    def add_trial(
+        self,
+        params: dict[str, Any],
+        value: float | None = None,
+        state: Literal["completed", "failed"] | TrialState = "completed",
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> Trial:
+        """Record a trial that ran elsewhere (a notebook, an earlier tool), so the strategy
+        learns from it: a completed one needs a finite ``value``, a failed one none.
+
+        It becomes one of this study's trials (numbered, counted, shown) and takes one
+        unit of a ``max_trials`` given to ``ask``. To learn from a whole earlier job
+        without that, name it as a parent (``warm_start``)."""
+        state = TrialState(state)
+        if state not in (TrialState.COMPLETED, TrialState.FAILED):
+            raise ValueError(f"state must be completed or failed, got {state.value!r}")
+        if state is TrialState.COMPLETED and (value is None or not math.isfinite(value)):
+            raise ValueError(f"a completed trial needs a finite value, got {value!r}")
+        if not self.space.contains(params):
+            names = ", ".join(p.name for p in self.space.parameters)
+            raise ValueError(f"params {params!r} are not a point of this space (parameters: {names})")
+        (number,) = self.store.reserve_trials(self.job_id, 1, None)
+        now = self.store.clock()
+        trial = Trial(job_id=self.job_id, id=trial_id(number), number=number, params=params, created_at=now)
+        self.store.put_trials([trial])
+        return self.tell(trial.id, value if state is TrialState.COMPLETED else None, state, metrics, error)
 
     # reading
 

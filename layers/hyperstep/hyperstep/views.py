@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from hyperstep.completion import DRAINING
 from hyperstep.models import Job, Trial, TrialState
 
 
@@ -133,10 +134,26 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
 
 def jobs_table(jobs: Sequence[Job]) -> str:
     rows = [
-        [j.id, j.status.value, str(j.budget_used), str(j.completed), str(j.failed), fmt(j.best_value), fmt(j.cost_usd)]
+        [
+            j.id,
+            j.status.value,
+            str(j.budget_used),
+            str(j.completed),
+            str(j.failed),
+            fmt(j.best_value),
+            fmt(j.cost_usd),
+            _stop(j),
+        ]
         for j in jobs
     ]
-    return table(rows, ["job", "status", "trials", "completed", "failed", "best", "cost $"])
+    return table(rows, ["job", "status", "trials", "completed", "failed", "best", "cost $", "stopped because"])
+
+
+def _stop(job: Job) -> str:
+    """The stop reason a job list shows: a finished job's, or a draining rule already
+    recorded (a resumed job's earlier one is not shown)."""
+    shown = job.stop_reason is not None and (job.status.finished or job.stop_reason in DRAINING)
+    return job.stop_reason.value if shown and job.stop_reason is not None else ""
 
 
 def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
@@ -156,6 +173,8 @@ def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = N
         summary["pareto_front"] = [
             {"trial_id": t.id, "values": t.values, "params": t.params} for t in front_of(job, trials)
         ]
+    if job.parents:
+        summary["warm_start"] = list(job.parents)
     if trials is not None and job.spec.early_stopping is not None and job.spec.early_stopping.name != "none":
         summary["early_stopping"] = steps_saved(job, trials)
     return summary

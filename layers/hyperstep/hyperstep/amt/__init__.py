@@ -5,7 +5,10 @@ becomes a hyperstep spec.
 What maps: the strategy (Bayesian, Random, Grid; Hyperband searches at random), the
 objective, every parameter range, static hyperparameters (constants: a categorical with
 one choice, so they reach the script as ``--name value`` as in AMT), metric definitions,
-resource limits, the random seed, ``TargetObjectiveMetricValue`` (``budget.target``), and
+resource limits, the random seed, the completion criteria (``TargetObjectiveMetricValue``:
+``budget.target``; ``BestObjectiveNotImproving``: ``budget.no_improvement_trials``;
+``ConvergenceDetected``: ``budget.stop_on_convergence``, Bayesian only), warm start parents
+that have run in hyperstep (``--parent NAME=JOB``: ``warm_start.jobs``), and
 the training job definition as the SageMaker trial block, or with ``command`` as a local
 trial that runs that command instead of the image.
 
@@ -18,6 +21,7 @@ with one line.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +45,17 @@ class Imported:
     """One line per part of the request that the spec does not carry over."""
 
 
-def import_request(document: Any, *, command: list[str] | None = None, max_trials: int | None = None) -> Imported:
+def import_request(
+    document: Any,
+    *,
+    command: list[str] | None = None,
+    max_trials: int | None = None,
+    parents: Mapping[str, str] | None = None,
+) -> Imported:
     """Turn a ``CreateHyperParameterTuningJob`` request into a spec document and notes.
+
+    ``parents`` maps the names of the request's parent tuning jobs (``WarmStartConfig``) to
+    the hyperstep jobs that ran them: those become ``warm_start.jobs``.
 
     ``command`` replaces the training image with a local process (a local trial block);
     ``max_trials`` sets the trial budget (needed when the request has no
@@ -56,18 +69,22 @@ def import_request(document: Any, *, command: list[str] | None = None, max_trial
     definition = _definition(request)
     config = ("HyperParameterTuningJobConfig",)
     parameters = _parameters(request, config, definition)
+    strategy = _strategy(request, config)
     spec: dict[str, Any] = {
         "name": request.text("HyperParameterTuningJobName", required=True),
         "objective": _objective(request, config, definition),
         "parameters": parameters,
-        "strategy": _strategy(request, config),
-        "budget": _budget(request, config, parameters, max_trials),
+        "strategy": strategy,
+        "budget": _budget(request, config, parameters, max_trials, strategy["name"]),
     }
     trial = common_fields(request, definition, spec["objective"]["metric"])
     spec["trial"] = (
         local_trial(request, definition, trial, command) if command else sagemaker_trial(request, definition, trial)
     )
     _unsupported(request, config, definition)
+    warm_start = _warm_start(request, parents or {})
+    if warm_start:
+        spec["warm_start"] = {"jobs": warm_start}
     where = "a local run does not use it" if command else "hyperstep's sagemaker trial block has no such setting"
     notes = request.notes + request.leftovers(where)
     try:
@@ -182,7 +199,9 @@ def _strategy(request: Request, config: tuple) -> dict[str, Any]:
     return strategy
 
 
-def _budget(request: Request, config: tuple, parameters: list[dict], max_trials: int | None) -> dict[str, Any]:
+def _budget(
+    request: Request, config: tuple, parameters: list[dict], max_trials: int | None, strategy: str
+) -> dict[str, Any]:
     limits = (*config, "ResourceLimits")
     trials = request.integer(*limits, "MaxNumberOfTrainingJobs")
     if max_trials is not None:
@@ -208,9 +227,36 @@ def _budget(request: Request, config: tuple, parameters: list[dict], max_trials:
         if isinstance(target, bool) or not isinstance(target, int | float):
             raise SpecError(f"{dotted(criteria)}.TargetObjectiveMetricValue: expected a number, got {target!r}")
         budget["target"] = float(target)
+    plateau = request.integer(*criteria, "BestObjectiveNotImproving", "MaxNumberOfTrainingJobsNotImproving")
+    if plateau is not None:
+        budget["no_improvement_trials"] = plateau
     if request.get(*criteria, "ConvergenceDetected", "CompleteOnConvergence") == "Enabled":
-        request.note((*criteria, "ConvergenceDetected"), "hyperstep does not stop on convergence yet")
+        if strategy == "bayesian":
+            budget["stop_on_convergence"] = True
+        else:
+            request.note(
+                (*criteria, "ConvergenceDetected"),
+                f"hyperstep judges convergence by the Bayesian model only, not {strategy}",
+            )
     return budget
+
+
+def _warm_start(request: Request, parents: Mapping[str, str]) -> list[str]:
+    """The hyperstep jobs that stand for the request's parent tuning jobs (``parents``: AMT
+    name -> hyperstep job id, ``import-amt --parent``). Either ``WarmStartType`` maps: a
+    hyperstep job learns from whatever its parents share with its space. A parent with no
+    hyperstep job is named: AMT's own history stays in SageMaker."""
+    jobs = []
+    path = ("WarmStartConfig", "ParentHyperParameterTuningJobs")
+    for i, parent in enumerate(request.items(*path)):
+        name = request.text(*path, i, "HyperParameterTuningJobName") if isinstance(parent, dict) else None
+        if name in parents:
+            jobs.append(parents[name])
+        else:
+            hint = f"; name the hyperstep job that ran it with --parent {name}=JOB" if name else ""
+            request.note((*path, i), f"parent tuning job {name!r}: AMT's history stays in SageMaker{hint}")
+    request.get("WarmStartConfig", "WarmStartType")
+    return list(dict.fromkeys(jobs))
 
 
 def _unsupported(request: Request, config: tuple, definition: tuple) -> None:
@@ -223,16 +269,6 @@ def _unsupported(request: Request, config: tuple, definition: tuple) -> None:
     hyperband = (*config, "StrategyConfig", "HyperbandStrategyConfig")
     if request.mapping(*hyperband):
         request.note(hyperband, "not carried over: set early_stopping.min_resource and max_resource yourself")
-    not_improving = (*config, "TuningJobCompletionCriteria", "BestObjectiveNotImproving")
-    if request.mapping(*not_improving):
-        request.note(not_improving, "hyperstep does not stop on a plateau yet")
-    for i, parent in enumerate(request.items("WarmStartConfig", "ParentHyperParameterTuningJobs")):
-        name = parent.get("HyperParameterTuningJobName") if isinstance(parent, dict) else parent
-        request.note(
-            ("WarmStartConfig", "ParentHyperParameterTuningJobs", i),
-            f"parent tuning job {name!r}: AMT's history stays in SageMaker; this job starts cold",
-        )
-    request.get("WarmStartConfig", "WarmStartType")
     if request.get("Autotune", "Mode") == "Enabled":
         request.note(("Autotune",), "hyperstep does not choose tuning settings itself")
     for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining"):

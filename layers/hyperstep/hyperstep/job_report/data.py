@@ -29,6 +29,8 @@ JOB_FIELDS = (
     "execution_id",
     "error",
     "cost_usd",
+    "stop_reason",
+    "stop_detail",
 )
 """Fields of the API's job detail that a ``Job`` holds under the same name."""
 

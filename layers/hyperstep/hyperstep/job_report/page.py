@@ -99,6 +99,8 @@ def _summary(data: ReportData) -> str:
         ("trials", f"{len(trials)} of {job.spec.budget.max_trials or 'no limit'}: {job.completed} completed"),
         ("failed", str(job.failed)),
     ]
+    if job.stop_reason is not None and job.status.finished:
+        rows.append(("stopped because", f"{job.stop_detail or ''} ({job.stop_reason.value})"))
     ended = job.ended_at or max((t.ended_at or 0.0 for t in trials), default=0.0)
     if ended > job.created_at:
         rows.append(("duration", _seconds(ended - job.created_at)))

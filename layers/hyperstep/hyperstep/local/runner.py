@@ -13,7 +13,7 @@ from hyperstep.errors import HyperstepError, NotFoundError
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
 from hyperstep.messages import FinishRequest
-from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.spec import JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -149,7 +149,9 @@ def interrupt(runtime: LocalRuntime, job_id: str) -> None:
     for trial in runtime.store.list_trials(job_id):
         if trial.state.active:
             runtime.store.finish_trial(job_id, trial.id, TrialState.STOPPED, error="interrupted")
-    runtime.store.set_job_status(job_id, JobStatus.STOPPED)
+    runtime.store.set_job_status(
+        job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="interrupted (Ctrl-C)"
+    )
 
 
 def _report(runtime: LocalRuntime, job_id: str, on_progress: ProgressCallback | None, final: bool = False) -> None:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyperstep.messages import LogCursor
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState
+from hyperstep.spec import Budget
 
 
 class TrialStore(ABC):
@@ -70,12 +71,21 @@ class TrialStore(ABC):
         expected: Collection[JobStatus] | None = None,
         error: str | None = None,
         execution_id: str | None = None,
+        stop_reason: StopReason | None = None,
+        stop_detail: str | None = None,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status).
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
-        ``execution_id`` and ``error`` are stored when given. Returns the updated job.
+        ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
+        given. Returns the updated job.
         """
+
+    @abstractmethod
+    def set_budget(self, job_id: str, budget: Budget) -> Job:
+        """Replace a running job's ``spec.budget`` (a live change, ``PATCH /jobs/{id}``) and
+        return the job; ``ConflictError`` unless the job is running. The rest of the job is
+        left as it is, whatever was written meanwhile."""
 
     @abstractmethod
     def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:

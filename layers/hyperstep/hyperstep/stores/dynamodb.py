@@ -75,7 +75,8 @@ from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.messages import LogCursor
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, merge_curve
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
+from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import ScheduleSpec, TrialStore
 from hyperstep.stores.dynamodb_items import (
@@ -232,11 +233,14 @@ class DynamoDBStore(TrialStore):
         expected: Collection[JobStatus] | None = None,
         error: str | None = None,
         execution_id: str | None = None,
+        stop_reason: StopReason | None = None,
+        stop_detail: str | None = None,
     ) -> Job:
         allowed = None if expected is None else sorted({e.value for e in expected})
         if allowed == []:
             raise ConflictError(f"job {job_id!r} is {self.get_job(job_id).status.value}, not in an empty set")
-        extra = {"error": error, "execution_id": execution_id}
+        reason = None if stop_reason is None else stop_reason.value
+        extra = {"error": error, "execution_id": execution_id, "stop_reason": reason, "stop_detail": stop_detail}
         update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock())
         if not status.finished:  # the marker first: an unfinished job always has one
             self._call("put_item", Item=items.unfinished_key(job_id))
@@ -254,6 +258,27 @@ class DynamoDBStore(TrialStore):
         if status.finished:
             self._call("delete_item", Key=items.unfinished_key(job_id))
         return items.job_from_item(reply["Attributes"])
+
+    def set_budget(self, job_id: str, budget: Budget) -> Job:
+        """Rewrite the spec's JSON, conditioned on the job running and its spec being the
+        one read (another change landing in between is read again and kept)."""
+        for _ in range(_ATTEMPTS):
+            found = self._call("get_item", Key=key(job_id, JOB_SK), ConsistentRead=True).get("Item")
+            if found is None:
+                raise NotFoundError(f"job {job_id!r} not found")
+            job = items.job_from_item(found)
+            if job.status is not JobStatus.RUNNING:
+                raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
+            spec = job.spec.model_copy(update={"budget": budget})
+            update = items.spec_update(job_id, found["spec"]["S"], spec)
+            try:
+                reply = self._call("update_item", **update, ReturnValues="ALL_NEW")
+            except Exception as exc:
+                if _code(exc) != _CHECK_FAILED:
+                    raise
+                continue
+            return items.job_from_item(reply["Attributes"])
+        raise ConflictError(f"job {job_id!r}: its budget kept changing; try again")
 
     def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
         take = n if max_trials is None else min(n, max_trials)

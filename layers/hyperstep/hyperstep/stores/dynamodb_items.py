@@ -164,6 +164,8 @@ def job_item(job: Job) -> Item:
         "execution_id": job.execution_id,
         "error": job.error,
         "seed": job.seed,
+        "stop_reason": None if job.stop_reason is None else job.stop_reason.value,
+        "stop_detail": job.stop_detail,
     }
     for name, value in optional.items():
         if value is not None:
@@ -200,6 +202,8 @@ def job_from_item(item: Item) -> Job:
         parents=tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         seed=None if seed is None else int(seed),
         owner=text("owner"),
+        stop_reason=text("stop_reason"),
+        stop_detail=text("stop_detail"),
     )
 
 
@@ -325,6 +329,22 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
         "UpdateExpression": f"ADD {adds} {sets(*clauses)}".rstrip(),
         "ConditionExpression": condition,
         "ExpressionAttributeValues": values,
+    }
+
+
+def spec_update(job_id: str, stored: str, spec: JobSpec) -> dict[str, Any]:
+    """Replace the job's spec with ``spec`` while the job runs and its spec is still
+    ``stored`` (the JSON text read)."""
+    return {
+        "Key": key(job_id, JOB_SK),
+        "UpdateExpression": "SET spec = :new",
+        "ConditionExpression": "#status = :running AND spec = :old",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {
+            ":new": s(spec.model_dump_json()),
+            ":old": s(stored),
+            ":running": s(JobStatus.RUNNING.value),
+        },
     }
 
 

@@ -36,8 +36,8 @@ from typing import Any, Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.messages import LogCursor
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, merge_curve
-from hyperstep.spec import STORED
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
+from hyperstep.spec import STORED, Budget
 from hyperstep.stores.base import ScheduleSpec, TrialStore, counter_changes
 
 SCHEMA = """
@@ -173,6 +173,8 @@ class SQLiteStore(TrialStore):
         expected: Collection[JobStatus] | None = None,
         error: str | None = None,
         execution_id: str | None = None,
+        stop_reason: StopReason | None = None,
+        stop_detail: str | None = None,
     ) -> Job:
         with self._tx() as conn:
             job = self._read_job(conn, job_id)
@@ -183,7 +185,18 @@ class SQLiteStore(TrialStore):
                 changes["error"] = error
             if execution_id is not None:
                 changes["execution_id"] = execution_id
+            if stop_reason is not None:
+                changes.update(stop_reason=stop_reason, stop_detail=stop_detail)
             job = job.model_copy(update=changes)
+            self._write_job(conn, job)
+            return job
+
+    def set_budget(self, job_id: str, budget: Budget) -> Job:
+        with self._tx() as conn:
+            job = self._read_job(conn, job_id)
+            if job.status is not JobStatus.RUNNING:
+                raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
+            job = job.model_copy(update={"spec": job.spec.model_copy(update={"budget": budget})})
             self._write_job(conn, job)
             return job
 

@@ -94,3 +94,19 @@ class Strategy(ABC):
         Fewer than ``n`` (even none) means the strategy has nothing new to offer, as a
         finished grid does.
         """
+
+    def propose(self, history: History, n: int, rng: np.random.Generator) -> Proposal:
+        """``suggest``'s points with what the strategy's model expects of them; a strategy
+        without a model expects nothing (None)."""
+        return Proposal(self.suggest(history, n, rng))
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Points a strategy proposes and, for a model-based one, the largest expected
+    improvement its model saw over its candidates (``expected_improvement``), in units of
+    the spread of the objective values it models: near zero, the model expects nothing
+    meaningful left to find (``hyperstep.completion``, convergence)."""
+
+    points: np.ndarray
+    expected_improvement: float | None = None

@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from hyperstep.strategies.base import History, Strategy, StrategyOptions
+from hyperstep.strategies.base import History, Proposal, Strategy, StrategyOptions
 from hyperstep.strategies.search import candidate_pool, far_from, maximize, unseen_points
 
 BATCH_RADIUS = 0.02
@@ -74,6 +74,12 @@ class BayesianOptimization(Strategy):
         self.trust_region_dim = self.options.trust_region_dim
 
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.propose(history, n, rng).points
+
+    def propose(self, history: History, n: int, rng: np.random.Generator) -> Proposal:
+        """The points, and the model's largest expected improvement over its candidates
+        (warped units, roughly standard deviations of the objective values) when the
+        model chose any (None while the initial design fills)."""
         from hyperstep.strategies.transforms import Projector
 
         space = history.space
@@ -82,6 +88,7 @@ class BayesianOptimization(Strategy):
         n_init = self.n_initial or min(2 * space.dim + 1, 10)
         n_sobol = max(0, n_init - len(seen)) if len(history.X) >= 2 else n
         chosen = self._sobol(history, min(n, n_sobol), seen, proj)
+        expected = None
         if len(chosen) < n and len(history.X) >= 2 and history.Y is not None:
             from hyperstep.strategies.multiobjective import suggest_pareto
 
@@ -89,11 +96,13 @@ class BayesianOptimization(Strategy):
             more = suggest_pareto(history, n - len(chosen), rng, proj, np.vstack([seen, chosen]), chosen, failures)
             chosen = np.vstack([chosen, more])
         elif len(chosen) < n and len(history.X) >= 2:
-            chosen = self._bayesian(history, n - len(chosen), rng, proj, np.vstack([seen, chosen]), chosen)
+            seen_now = np.vstack([seen, chosen])
+            chosen, expected = self._bayesian(history, n - len(chosen), rng, proj, seen_now, chosen)
         if len(chosen) < n:
             extra = unseen_points(n - len(chosen), np.vstack([seen, chosen]), proj, rng)
             chosen = np.vstack([chosen, extra])
-        return np.array([space.round(x) for x in chosen]).reshape(len(chosen), space.dim)
+        points = np.array([space.round(x) for x in chosen]).reshape(len(chosen), space.dim)
+        return Proposal(points, expected)
 
     def _sobol(self, history: History, k: int, seen: np.ndarray, proj: Any) -> np.ndarray:
         """Up to ``k`` new points of the study's Sobol' sequence."""
@@ -110,8 +119,10 @@ class BayesianOptimization(Strategy):
 
     def _bayesian(
         self, history: History, k: int, rng: np.random.Generator, proj: Any, seen: np.ndarray, chosen: np.ndarray
-    ) -> np.ndarray:
-        """``k`` points (or fewer if nothing new exists) chosen one by one on a fantasized GP."""
+    ) -> tuple[np.ndarray, float | None]:
+        """``k`` points (or fewer if nothing new exists) chosen one by one on a fantasized GP,
+        and the largest expected improvement over the candidate pool before any was chosen
+        (None while no trial is feasible)."""
         from hyperstep.strategies.constraints import ConstraintModel, JointFeasibility
         from hyperstep.strategies.gp import GaussianProcess, PoolPosterior
         from hyperstep.strategies.transforms import warp_objective
@@ -142,6 +153,7 @@ class BayesianOptimization(Strategy):
         posterior = PoolPosterior(model, pool[far_from(pool, seen)])
         if feasible is not None:
             feasible.remember(posterior.C)
+        expected = _largest_expected_improvement(posterior, best) if math.isfinite(best) else None
         out = list(chosen)
         basin = self._exhausted_basin(model, posterior, X[int(np.argmin(yw))], best) if ok.any() else None
         for i in range(k):
@@ -163,7 +175,7 @@ class BayesianOptimization(Strategy):
             model = model.condition(x[None], believed)
             if math.isfinite(best):
                 best = min(best, float(believed[0]))
-        return np.array(out).reshape(len(out), history.space.dim)
+        return np.array(out).reshape(len(out), history.space.dim), expected
 
     def _exhausted_basin(self, model: Any, posterior: Any, incumbent: np.ndarray, best: float) -> np.ndarray | None:
         """The incumbent if the model expects nothing more from its basin, else None.
@@ -286,6 +298,15 @@ class BayesianOptimization(Strategy):
             return value
 
         return score
+
+
+def _largest_expected_improvement(posterior: Any, best: float) -> float:
+    """Plain EI's maximum over the pool (0.0 for an empty pool): what the model still expects."""
+    from hyperstep.strategies.acquisition import log_ei
+
+    if len(posterior.C) == 0:
+        return 0.0
+    return float(np.exp(log_ei(posterior.mean, posterior.sd, best).max()))
 
 
 def _batches_since_best(y: np.ndarray, batch: int) -> int:

@@ -1,0 +1,114 @@
+"""When a job stops starting trials, and why: the completion rules, as SageMaker AMT has them.
+
+Suggest asks ``stop_rule`` every round (and Wait's progress after every result); Finish
+records the final ``StopReason`` with ``final_stop``. The rules, in the order they are checked:
+
+- the user stopped the job (``stopped_by_user``);
+- a trial reached ``budget.target`` (``target_reached``, AMT's ``TargetObjectiveMetricValue``);
+- ``budget.max_runtime_seconds`` passed since the job was created (``max_runtime``);
+- more than ``budget.max_failed_trials`` failed (``max_failed_trials``);
+- the best value has not improved over the last ``budget.no_improvement_trials`` completed
+  trials (``no_improvement``, AMT's ``BestObjectiveNotImproving``);
+- with ``budget.stop_on_convergence``, the Bayesian model expected almost nothing more
+  (largest expected improvement below ``CONVERGED_EI``) for each of the last few trials
+  it proposed (``converged``, AMT's ``ConvergenceDetected``).
+
+The first four stop running trials too (what the user or the budget asks for); the last
+two only start no new one and let running trials finish (their results are nearly
+paid for). Such a stop is recorded on the job the first time Suggest sees it and holds from
+then on, even if a trial that was still running improves the best. Without any rule
+firing, a job ends when its ``max_trials`` are used (``max_trials``) or its strategy has
+nothing left to propose (``search_space_exhausted``, a finished grid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
+
+CONVERGED_EI = 1e-3
+"""The largest expected improvement (in standard deviations of the warped objective values
+the model sees) below which a proposal counts as converged."""
+CONVERGED_PROPOSALS = 3
+"""How many proposals in a row (at least ``max_parallel``, so a whole batch) must be converged."""
+DRAINING = (StopReason.NO_IMPROVEMENT, StopReason.CONVERGED)
+"""Rules that let running trials finish, and hold once recorded."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A rule that fired: its reason, in words, and whether running trials stop too."""
+
+    reason: StopReason
+    detail: str
+
+    @property
+    def stops_running(self) -> bool:
+        return self.reason not in DRAINING
+
+
+def stop_rule(job: Job, trials: Sequence[Trial], now: float) -> Stop | None:
+    """The first completion rule (module docstring) that holds for the job now, or None."""
+    budget = job.spec.budget
+    if job.status is not JobStatus.RUNNING:
+        return Stop(StopReason.STOPPED_BY_USER, f"job is {job.status.value}")
+    if job.stop_reason in DRAINING:
+        return Stop(job.stop_reason, job.stop_detail or job.stop_reason.value)
+    if budget.target is not None and job.best_value is not None and not job.better(budget.target, job.best_value):
+        return Stop(StopReason.TARGET_REACHED, f"target {budget.target:g} reached")
+    if budget.max_runtime_seconds is not None and now - job.created_at >= budget.max_runtime_seconds:
+        return Stop(StopReason.MAX_RUNTIME, f"max_runtime_seconds {budget.max_runtime_seconds:g} reached")
+    if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
+        return Stop(StopReason.MAX_FAILED_TRIALS, f"more than max_failed_trials ({budget.max_failed_trials}) failed")
+    if budget.no_improvement_trials is not None:
+        since = completed_since_best(job, trials)
+        if since >= budget.no_improvement_trials:
+            return Stop(StopReason.NO_IMPROVEMENT, f"no improvement in the last {since} completed trials")
+    if budget.stop_on_convergence and converged(trials, max(CONVERGED_PROPOSALS, budget.max_parallel)):
+        return Stop(
+            StopReason.CONVERGED, f"converged: the model expects no meaningful improvement (EI < {CONVERGED_EI:g})"
+        )
+    return None
+
+
+def completed_since_best(job: Job, trials: Sequence[Trial]) -> int:
+    """How many of the job's trials completed (in the order they ended) after the last one
+    that improved the best value."""
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
+    best, since = None, 0
+    for trial in sorted(done, key=lambda t: (t.ended_at or 0.0, t.number)):
+        if job.better(trial.value, best):  # type: ignore[arg-type]
+            best, since = trial.value, 0
+        else:
+            since += 1
+    return since
+
+
+def converged(trials: Sequence[Trial], proposals: int) -> bool:
+    """Whether each of the last ``proposals`` trials (by number) was proposed by a model
+    that expected less than ``CONVERGED_EI`` of improvement anywhere."""
+    last = sorted(trials, key=lambda t: t.number)[-proposals:]
+    return len(last) == proposals and all(
+        t.expected_improvement is not None and t.expected_improvement < CONVERGED_EI for t in last
+    )
+
+
+def final_stop(
+    job: Job, trials: Sequence[Trial], now: float, error: str | None, budget_left: int | None, cost: Stop | None = None
+) -> Stop:
+    """Why a job that is finishing stopped: an error, a rule, its trial budget used up, its
+    dollar budget (``cost``: the caller prices it) used up, or nothing left to propose."""
+    if error is not None:
+        return Stop(StopReason.FAILED, error)
+    if job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
+        return Stop(StopReason.STOPPED_BY_USER, "stopped by the user")
+    rule = stop_rule(job, trials, now)
+    if rule is not None:
+        return rule
+    if budget_left is not None and budget_left <= 0:  # below 0: max_trials lowered under what ran
+        return Stop(StopReason.MAX_TRIALS, f"max_trials {job.spec.budget.max_trials} used")
+    if cost is not None:
+        return cost
+    return Stop(StopReason.SEARCH_SPACE_EXHAUSTED, "the strategy has nothing new to propose")

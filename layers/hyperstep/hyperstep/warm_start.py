@@ -1,0 +1,67 @@
+"""Warm start: what a job learns from earlier jobs' trials, whatever their search spaces.
+
+A job names its parents (``warm_start.jobs`` in the spec, ``hyperstep run --warm-start``,
+a recurring schedule's previous runs); each Suggest reads their ended trials and hands the
+strategy those that say something about this job's space (``carried_over``), next to the
+job's own. They inform the model only: they are not the job's trials and hold none of its
+budget. Unlike SageMaker AMT there is no limit of five parents, and the spaces need not be
+identical:
+
+- a parameter both spaces have carries its value over;
+- a parameter only this job has (a new one) gets, for each parent trial, a value drawn at
+  random from its range (seeded by the job and the trial): the parent's value there is
+  unknown, and a random one tells the model "this observation says nothing about the new
+  parameter", so the new parameter is explored, not pinned to one value;
+- a parameter only the parent had is left out (its effect is averaged over);
+- a value outside this job's range (a range narrowed or moved), of another type (a float
+  where this job has an int) or a categorical value no longer among the choices drops the
+  trial. Dropped, not clipped: clipping would tell the model that the boundary scored what
+  was measured somewhere beyond it, wrong exactly where the range was changed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from hyperstep.models import Trial, TrialState
+from hyperstep.space import SearchSpace
+
+INFORMATIVE = (TrialState.COMPLETED, TrialState.FAILED)
+"""A parent's trials the new job learns from: values, and where trials crash. Active ones
+are not knowledge (their results may never come); stopped ones have no result."""
+
+
+def carried_over(space: SearchSpace, trials: Iterable[Trial], seed: int) -> list[Trial]:
+    """The ended ``trials`` of parent jobs as this ``space`` sees them (module docstring):
+    their params projected onto it; those it cannot express left out."""
+    out = []
+    for trial in trials:
+        if trial.state not in INFORMATIVE:
+            continue
+        params = projected(space, trial.params, _rng(seed, trial))
+        if params is not None:
+            out.append(trial.model_copy(update={"params": params}))
+    return out
+
+
+def projected(space: SearchSpace, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any] | None:
+    """``params`` on ``space``: shared values kept, new parameters drawn from ``rng``; None
+    when a shared value lies outside this space."""
+    out: dict[str, Any] = {}
+    for parameter in space.parameters:
+        if parameter.name not in params:
+            out[parameter.name] = parameter.decode(rng.random(parameter.width))
+        elif parameter.contains(params[parameter.name]):
+            out[parameter.name] = params[parameter.name]
+        else:
+            return None
+    return out
+
+
+def _rng(seed: int, trial: Trial) -> np.random.Generator:
+    """The same draws for the same trial in every Suggest of one job (stateless, seeded)."""
+    return np.random.default_rng([seed, zlib.crc32(f"{trial.job_id}/{trial.id}".encode())])

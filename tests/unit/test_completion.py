@@ -1,0 +1,146 @@
+"""Completion rules and the stop reason (``hyperstep.completion``): AMT's
+``BestObjectiveNotImproving`` and ``ConvergenceDetected``, and why every job stopped."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperstep.completion import CONVERGED_EI, converged
+from hyperstep.errors import SpecError
+from hyperstep.messages import FinishRequest, SuggestRequest
+from hyperstep.models import JobStatus, StopReason, Trial, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.views import jobs_table
+from tests.conftest import spec_document
+from tests.unit.test_service import Clock, FakeBackend, FakeOrchestrator, finish, submit
+
+
+@pytest.fixture
+def parts() -> tuple[TuningService, FakeBackend, FakeOrchestrator, Clock]:
+    backend, orchestrator, clock = FakeBackend(), FakeOrchestrator(), Clock()
+    return TuningService(SQLiteStore(clock=clock), {"local": backend}, orchestrator), backend, orchestrator, clock
+
+
+def launch_all(service: TuningService) -> list[str]:
+    """One Suggest; its trials started (as Launch would)."""
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    for trial_id in plan.trial_ids:
+        service.store.start_trial("job", trial_id, f"ref-{trial_id}")
+    return plan.trial_ids
+
+
+def test_no_improvement_in_n_completed_trials_ends_the_job_and_says_so(parts) -> None:
+    service, _, _, clock = parts
+    submit(service, budget={"max_trials": 20, "max_parallel": 1, "no_improvement_trials": 3})
+    for value in (0.5, 0.4, 0.6, 0.7, 0.45):  # 0.4 is the best; three after it are no better
+        (trial_id,) = launch_all(service)
+        clock.now += 1
+        finish(service, trial_id, value)
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.done and plan.reason == "no improvement in the last 3 completed trials"
+    summary = service.finish(FinishRequest(job_id="job"))
+    job = service.store.get_job("job")
+    assert (job.status, job.stop_reason, job.budget_used) == (JobStatus.COMPLETED, StopReason.NO_IMPROVEMENT, 5)
+    assert summary["stop_reason"] == "no_improvement" and "no_improvement" in jobs_table([job])
+
+
+def test_a_plateau_lets_running_trials_finish_and_holds_once_seen(parts) -> None:
+    service, backend, _, clock = parts
+    submit(service, budget={"max_trials": 20, "max_parallel": 2, "no_improvement_trials": 2})
+    first, running = launch_all(service)
+    finish(service, first, 0.5)
+    for value in (0.6, 0.7):
+        (trial_id,) = launch_all(service)
+        clock.now += 1
+        finish(service, trial_id, value)
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert (plan.trial_ids, plan.done, backend.stopped) == ([], False, [])  # no new trial; the running one goes on
+    assert service.store.get_job("job").stop_reason is StopReason.NO_IMPROVEMENT  # recorded when first seen
+    finish(service, running, 0.1)  # it improves the best: the job still ends, as AMT's does
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.done and plan.reason == "no improvement in the last 2 completed trials"
+    service.finish(FinishRequest(job_id="job"))
+    assert service.store.get_job("job").stop_reason is StopReason.NO_IMPROVEMENT
+
+
+@pytest.mark.parametrize(
+    ("budget", "outcome", "reason"),
+    [
+        ({"max_trials": 2, "max_parallel": 2}, [0.3, 0.2], StopReason.MAX_TRIALS),
+        ({"max_trials": 9, "max_parallel": 2, "target": 0.25}, [0.2, None], StopReason.TARGET_REACHED),
+        ({"max_trials": 9, "max_parallel": 2, "max_failed_trials": 0}, ["failed", None], StopReason.MAX_FAILED_TRIALS),
+    ],
+)
+def test_finish_records_why_the_job_stopped(parts, budget, outcome, reason) -> None:
+    service, _, _, _ = parts
+    submit(service, budget=budget)
+    first, second = launch_all(service)
+    for trial_id, value in zip((first, second), outcome):
+        if value == "failed":
+            finish(service, trial_id, None, state="failed")
+        elif value is not None:
+            finish(service, trial_id, value)
+    while not service.suggest(SuggestRequest(job_id="job")).done:
+        finish(service, second, None, state="stopped")  # stopped by the rule, as its backend reports
+    service.finish(FinishRequest(job_id="job"))
+    assert service.store.get_job("job").stop_reason is reason
+
+
+def test_a_user_stop_and_an_execution_error_are_reasons_too(parts) -> None:
+    service, _, _, _ = parts
+    submit(service)
+    launch_all(service)
+    service.stop("job")
+    service.finish(FinishRequest(job_id="job"))
+    assert service.store.get_job("job").stop_reason is StopReason.STOPPED_BY_USER
+    other = service.store.get_job("job").model_copy(update={"id": "other", "status": JobStatus.RUNNING})
+    service.store.create_job(other)
+    service.finish(FinishRequest(job_id="other", error={"Error": "States.Timeout", "Cause": "too slow"}))
+    other = service.store.get_job("other")
+    assert (other.stop_reason, other.stop_detail) == (StopReason.FAILED, "States.Timeout: too slow")
+
+
+def trial(number: int, ei: float | None) -> Trial:
+    return Trial(job_id="job", id=f"t{number:04d}", number=number, params={}, expected_improvement=ei)
+
+
+def test_converged_needs_the_last_proposals_all_below_the_threshold() -> None:
+    low, high = CONVERGED_EI / 2, CONVERGED_EI * 2
+    assert converged([trial(1, high), trial(2, low), trial(3, low), trial(4, low)], 3)
+    assert not converged([trial(1, low), trial(2, low), trial(3, high)], 3)
+    assert not converged([trial(1, low), trial(2, None), trial(3, low)], 3)  # a Sobol' point: no model spoke
+    assert not converged([trial(1, low), trial(2, low)], 3)
+
+
+def test_stop_on_convergence_is_refused_for_a_strategy_without_a_model() -> None:
+    with pytest.raises(SpecError, match="stop_on_convergence needs the bayesian strategy"):
+        parse_spec(spec_document(budget={"max_trials": 5, "stop_on_convergence": True}))
+
+
+def test_a_bayesian_job_on_a_bowl_stops_on_convergence_well_before_its_budget(parts) -> None:
+    """On a 1-D quadratic the model's largest expected improvement falls from about 0.1
+    (after the initial design) below 1e-3 within some 15 trials; then the job ends."""
+    service, _, _, clock = parts
+    submit(
+        service,
+        parameters=[{"name": "x", "type": "float", "low": 0.0, "high": 1.0}],
+        strategy={"name": "bayesian", "seed": 0},
+        budget={"max_trials": 40, "max_parallel": 1, "stop_on_convergence": True},
+    )
+    while True:
+        plan = service.suggest(SuggestRequest(job_id="job"))
+        if plan.done:
+            break
+        (trial_id,) = plan.trial_ids
+        params = service.store.get_trial("job", trial_id).params
+        clock.now += 1
+        finish(service, trial_id, (params["x"] - 0.3) ** 2)
+    service.finish(FinishRequest(job_id="job"))
+    job = service.store.get_job("job")
+    trials = service.store.list_trials("job")
+    assert job.stop_reason is StopReason.CONVERGED and 10 <= len(trials) < 30
+    assert trials[0].expected_improvement is None and trials[-1].expected_improvement < CONVERGED_EI
+    assert abs(service.store.get_trial("job", job.best_trial_id).params["x"] - 0.3) < 0.02
+    assert all(t.state is TrialState.COMPLETED for t in trials)

@@ -1,0 +1,157 @@
+"""Warm start (``hyperstep.warm_start``): parents' trials projected onto a new space, trials
+added by hand, and a warm-started Bayesian job beating a cold one on the same budget."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import hyperstep
+from hyperstep.errors import SpecError
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import JobSpec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.warm_start import carried_over
+
+CHILD = hyperstep.SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "lr", "type": "float", "low": 0.001, "high": 0.1, "scale": "log"},
+            {"name": "depth", "type": "int", "low": 2, "high": 8},
+            {"name": "kernel", "type": "categorical", "choices": ["rbf", "linear"]},
+            {"name": "dropout", "type": "float", "low": 0.0, "high": 0.5},  # new: the parents had none
+        ]
+    }
+)
+
+
+def parent_trial(number: int, params: dict, state: TrialState = TrialState.COMPLETED) -> Trial:
+    value = 1.0 if state is TrialState.COMPLETED else None
+    return Trial(job_id="parent", id=f"t{number:04d}", number=number, params=params, state=state, value=value)
+
+
+def test_shared_parameters_carry_over_new_ones_are_drawn_and_the_parents_own_are_left_out() -> None:
+    trials = [
+        parent_trial(i, {"lr": 0.01, "depth": 4, "kernel": "rbf", "momentum": 0.9})  # momentum: the parent's only
+        for i in range(20)
+    ]
+    prior = carried_over(CHILD, trials, seed=7)
+    assert len(prior) == 20
+    assert all(CHILD.contains(t.params) for t in prior)
+    assert {(t.params["lr"], t.params["depth"], t.params["kernel"]) for t in prior} == {(0.01, 4, "rbf")}
+    dropouts = [t.params["dropout"] for t in prior]
+    assert len(set(dropouts)) == 20 and min(dropouts) < 0.15 and max(dropouts) > 0.35  # explored, not pinned
+    assert [t.params for t in carried_over(CHILD, trials, seed=7)] == [t.params for t in prior]  # every Suggest alike
+
+
+def test_values_outside_the_new_space_drop_the_trial_and_active_trials_are_no_knowledge() -> None:
+    kept = {"lr": 0.05, "depth": 8, "kernel": "linear", "dropout": 0.1}
+    trials = [
+        parent_trial(1, kept),
+        parent_trial(2, {**kept, "lr": 0.5}),  # the range was narrowed: dropped, not clipped to 0.1
+        parent_trial(3, {**kept, "depth": 12}),
+        parent_trial(4, {**kept, "depth": 4.5}),  # a float where the child has an int
+        parent_trial(5, {**kept, "kernel": "poly"}),  # a choice no longer offered
+        parent_trial(6, kept, TrialState.FAILED),  # where trials crash is knowledge
+        parent_trial(7, kept, TrialState.RUNNING),
+        parent_trial(8, kept, TrialState.PENDING),
+        parent_trial(9, kept, TrialState.STOPPED),
+    ]
+    prior = carried_over(CHILD, trials, seed=0)
+    assert [(t.id, t.state) for t in prior] == [("t0001", TrialState.COMPLETED), ("t0006", TrialState.FAILED)]
+
+
+def test_add_trial_records_a_completed_or_failed_trial_the_strategy_learns_from() -> None:
+    study = hyperstep.Study(CHILD, strategy="bayesian", seed=0)
+    params = {"lr": 0.01, "depth": 3, "kernel": "rbf", "dropout": 0.2}
+    done = study.add_trial(params, 0.25)
+    crashed = study.add_trial({**params, "depth": 7}, state="failed", error="out of memory")
+    assert (done.state, done.value, done.id) == (TrialState.COMPLETED, 0.25, "t0001")
+    assert (crashed.state, crashed.value, crashed.error) == (TrialState.FAILED, None, "out of memory")
+    assert study.best_trial.id == done.id and study.job.completed == 1 and study.job.failed == 1
+    with pytest.raises(ValueError, match="finite value"):
+        study.add_trial(params, float("nan"))
+    with pytest.raises(ValueError, match="not a point of this space"):
+        study.add_trial({**params, "depth": 99}, 1.0)
+    with pytest.raises(ValueError, match="completed or failed"):
+        study.add_trial(params, 1.0, state="running")  # type: ignore[arg-type]
+
+
+def test_a_job_naming_an_unknown_parent_is_refused_before_anything_is_stored() -> None:
+    store = SQLiteStore(":memory:")
+    spec = JobSpec.model_validate(
+        {
+            "name": "child",
+            "objective": {"metric": "loss"},
+            "parameters": CHILD.parameters,
+            "warm_start": {"jobs": ["nobody-20260101000000-abcd"]},
+        }
+    )
+    with pytest.raises(SpecError, match=r"warm_start\.jobs: job .nobody-20260101000000-abcd. not found"):
+        TuningService(store, {}).create_job(spec)
+    assert store.list_jobs() == []
+
+
+def test_a_spec_names_each_parent_once_and_at_most_a_hundred() -> None:
+    base = {"name": "c", "objective": {"metric": "loss"}, "parameters": CHILD.parameters}
+    with pytest.raises(ValueError, match="named twice"):
+        JobSpec.model_validate({**base, "warm_start": {"jobs": ["a", "a"]}})
+    JobSpec.model_validate({**base, "warm_start": {"jobs": [f"job-{i}" for i in range(100)]}})  # AMT: five
+
+
+# --- a warm start pays: Branin, a random parent, a Bayesian child on a small budget ---------
+
+BRANIN = hyperstep.SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "x", "type": "float", "low": -5, "high": 10},
+            {"name": "y", "type": "float", "low": 0, "high": 15},
+        ]
+    }
+)
+
+
+def branin(params: dict) -> float:
+    x, y = params["x"], params["y"]
+    bowl = (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
+    return bowl + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+
+
+def child_values(seed: int, warm: bool, budget: int = 6) -> list[float]:
+    """The values of the child's own trials, one ask at a time; warm: after a parent job of
+    20 random trials in the same store, whose space had one more parameter (which did not
+    matter): the spaces differ, the shared parameters carry over."""
+    store = SQLiteStore(":memory:")
+    if warm:
+        extra = {"name": "batch", "type": "categorical", "choices": [32, 64]}
+        space = hyperstep.SearchSpace.model_validate({"parameters": [*BRANIN.parameters, extra]})
+        parent = hyperstep.Study(space, strategy="random", seed=100 + seed, store=store, job_id="parent")
+        for trial in parent.ask(20):
+            parent.tell(trial.id, branin(trial.params))
+    spec = hyperstep.Study(BRANIN, strategy="bayesian", seed=seed).spec
+    job = Job(id="child", spec=spec, parents=("parent",) if warm else ())
+    store.create_job(job)
+    child = hyperstep.Study.from_job(store, job)
+    values = []
+    for _ in range(budget):
+        (trial,) = child.ask(1)
+        values.append(branin(trial.params))
+        child.tell(trial.id, values[-1])
+    assert len(child.trials) == budget and child.job.budget_used == budget  # the parent's are not the child's
+    return values
+
+
+def test_a_warm_started_bayesian_job_beats_a_cold_start_on_the_same_budget() -> None:
+    """Deterministic (seeded) over six seeds. A cold Bayesian job spends its first five
+    trials on its Sobol' design; a warm-started one fits its model to the parent's 20
+    trials from its first proposal on. Measured: the warm child's best is better in five
+    seeds of six (in one, a Sobol' point of the cold job lands near a minimum: 2.0 against
+    3.4), and its mean best is 1.2 against 6.4 (Branin's minimum: 0.398)."""
+    seeds = range(6)
+    warm = [min(child_values(seed, warm=True)) for seed in seeds]
+    cold = [min(child_values(seed, warm=False)) for seed in seeds]
+    assert sum(w < c for w, c in zip(warm, cold)) >= 5
+    assert np.mean(warm) < 0.5 * np.mean(cold)
