@@ -10,6 +10,11 @@ Failed trials count as worse than every completed one, and a sample whose neares
 known neighbour is a failure is redrawn, so the search walks away from crashes.
 New points are drawn in mirrored pairs (z and -z) for a spread batch, reflected into
 the unit cube, snapped to valid encodings and never repeat a seen point.
+
+In a conditional space the search stays within the tree: a replayed trial's inactive
+coordinates count as the mean (they do not move it), and a drawn point keeps only the
+values its parents activate. So when a mutation changes a parent, the children it activates take values drawn from the
+distribution's own (learnt) marginals and those it deactivates are dropped.
 """
 
 from __future__ import annotations
@@ -110,6 +115,8 @@ class EvolutionarySearch(Strategy):
         state = CMAState(dim=d, mean=np.full(d, 0.5), sigma=self.sigma0)
         for start in range(0, len(history.X) - lam + 1, lam):
             X, y = history.X[start : start + lam], history.y[start : start + lam]
+            if history.space.conditional:
+                X = np.where(history.space.active_columns(X), X, state.mean)
             state.update(X, np.argsort(np.argsort(y, kind="stable"), kind="stable"), lam // 2)
         return state
 

@@ -3,7 +3,9 @@
 Categorical and int parameters take each of their values (an int with more than
 ``resolution`` values is thinned evenly); float parameters take ``resolution`` evenly
 spaced values in their scale. The grid is walked in a seeded random order, so a budget
-smaller than the grid still covers it evenly.
+smaller than the grid still covers it evenly. In a conditional space a combination keeps
+only its active parameters, and combinations that then coincide count once (a linear
+kernel is not tried once per unused gamma).
 """
 
 from __future__ import annotations
@@ -50,7 +52,19 @@ class GridSearch(Strategy):
         space = history.space
         names = [p.name for p in space.parameters]
         grid = [dict(zip(names, combo)) for combo in itertools.product(*self.axes(space))]
+        if space.conditional:
+            grid = list({space.key(c): c for c in map(_active_only(space), grid)}.values())
         order = np.random.default_rng(history.seed).permutation(len(grid))
         seen = {space.key(space.decode(x)) for x in history.X_seen}
         fresh = [grid[i] for i in order if space.key(grid[i]) not in seen][:n]
         return space.encode_many(fresh)
+
+
+def _active_only(space: SearchSpace) -> Any:
+    """A function dropping a combination's inactive parameters."""
+
+    def drop(combo: dict[str, Any]) -> dict[str, Any]:
+        active = space.active_names(combo)
+        return {name: value for name, value in combo.items() if name in active}
+
+    return drop
