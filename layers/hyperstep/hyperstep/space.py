@@ -338,10 +338,14 @@ class SearchSpace(BaseModel):
             return out
         index = {p.name: i for i, p in enumerate(self.parameters)}
         slices = self.slices()
+        holds: dict[tuple[int, str], np.ndarray] = {}  # siblings share their parent's test
         for i in self._order:
             for parent, values in (self.parameters[i].when or {}).items():
                 j = index[parent]
-                out[:, i] &= out[:, j] & self.parameters[j].matches(X[:, slices[j]], values)  # type: ignore[union-attr]
+                key = (j, repr(values))
+                if key not in holds:
+                    holds[key] = out[:, j] & self.parameters[j].matches(X[:, slices[j]], values)  # type: ignore[union-attr]
+                out[:, i] &= holds[key]
         return out
 
     def active_columns(self, X: np.ndarray) -> np.ndarray:

@@ -297,9 +297,17 @@ class GaussianProcess:
 
     def prior_var(self, A: np.ndarray) -> np.ndarray:
         """Prior variance at the rows of ``A`` (the kernel's diagonal)."""
+        return self._prior_var(self._embed(A))
+
+    def _prior_var(self, F: np.ndarray) -> np.ndarray:
         if self.onehot is None:
-            return np.full(len(A), self.signal)
-        return self.signal + self.offset * (self._embed(A)[:, self._onehot] ** 2).sum(1)
+            return np.full(len(F), self.signal)
+        return self.signal + self.offset * (F[:, self._onehot] ** 2).sum(1)
+
+    def moments_prior(self, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``cross(A)`` and ``prior_var(A)`` at once (the rows embedded once)."""
+        F = self._embed(A)
+        return self._kernel(F, self.F), self._prior_var(F)
 
     def condition(self, X_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
         """The posterior with more observations, keeping the hyperparameters."""
@@ -307,9 +315,9 @@ class GaussianProcess:
 
     def predict(self, Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the latent function at ``Xs``."""
-        Ks = self.cross(Xs)
+        Ks, prior = self.moments_prior(Xs)
         mean = Ks @ self.alpha
-        var = self.prior_var(Xs) - np.einsum("ij,ij->i", Ks @ self.K_inv, Ks)
+        var = prior - np.einsum("ij,ij->i", Ks @ self.K_inv, Ks)
         return mean, np.sqrt(np.maximum(var, 1e-12))
 
 
@@ -323,9 +331,9 @@ class PoolPosterior:
 
     def __init__(self, model: GaussianProcess, C: np.ndarray) -> None:
         self.C = C
-        self.K = model.cross(C)
+        self.K, prior = model.moments_prior(C)
         self.mean = self.K @ model.alpha
-        self.var = np.maximum(model.prior_var(C) - np.einsum("ij,ij->i", self.K @ model.K_inv, self.K), 1e-12)
+        self.var = np.maximum(prior - np.einsum("ij,ij->i", self.K @ model.K_inv, self.K), 1e-12)
 
     @property
     def sd(self) -> np.ndarray:
