@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from hyperstep import conditions
+
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
 """Int bounds are encoded as floats, which hold every integer up to 2**53 exactly."""
@@ -206,70 +208,14 @@ Parameter = Annotated[FloatParameter | IntParameter | CategoricalParameter, Fiel
 
 def unique_names(parameters: list[Parameter]) -> list[Parameter]:
     """The parameters, if no two share a name and their conditions form a tree (a pydantic
-    field validator: ``check_conditions``)."""
+    field validator; ``conditions.check``)."""
     seen: set[str] = set()
     for p in parameters:
         if p.name in seen:
             raise ValueError(f"duplicate parameter name {p.name!r}")
         seen.add(p.name)
-    check_conditions(parameters)
+    conditions.check(parameters)
     return parameters
-
-
-def check_conditions(parameters: list[Parameter]) -> list[int]:
-    """Refuse ``when`` conditions that cannot hold; return the parameters' indices, parents first.
-
-    A parent must be another categorical or int parameter of the space (a float never
-    equals a listed value once encoded), every listed value one it takes, and no chain of
-    parents may lead back to where it started.
-    """
-    by_name = {p.name: p for p in parameters}
-    for p in parameters:
-        for parent, values in (p.when or {}).items():
-            if parent not in by_name:
-                raise ValueError(f"parameter {p.name!r}: when names {parent!r}, which is not a parameter")
-            q = by_name[parent]
-            if isinstance(q, FloatParameter):
-                raise ValueError(
-                    f"parameter {p.name!r}: when names the float parameter {parent!r}; "
-                    "a parent must be categorical or int"
-                )
-            bad = [v for v in values if not q.contains(v)]
-            if bad:
-                raise ValueError(
-                    f"parameter {p.name!r}: when.{parent} lists {bad[0]!r}, a value {parent!r} never takes"
-                )
-    return _parents_first(parameters)
-
-
-def _parents_first(parameters: list[Parameter]) -> list[int]:
-    """Indices of ``parameters`` with every parent before its children; ValueError on a cycle."""
-    index = {p.name: i for i, p in enumerate(parameters)}
-    order: list[int] = []
-    state: dict[int, str] = {}
-
-    def visit(i: int, path: list[str]) -> None:
-        if state.get(i) == "done":
-            return
-        if state.get(i) == "open":
-            cycle = [*path[path.index(parameters[i].name) :], parameters[i].name]
-            raise ValueError(f"conditions form a cycle: {' -> '.join(cycle)}")
-        state[i] = "open"
-        for parent in parameters[i].when or {}:
-            visit(index[parent], [*path, parameters[i].name])
-        state[i] = "done"
-        order.append(i)
-
-    for i in range(len(parameters)):
-        visit(i, [])
-    return order
-
-
-def _takes(parent: Parameter, value: Any, values: list[Any]) -> bool:
-    """Whether ``parent``'s ``value`` is one of ``values`` (choices compare as the parameter does)."""
-    if isinstance(parent, CategoricalParameter):
-        return parent.index(value) in {parent.index(v) for v in values}
-    return value in values
 
 
 class SearchSpace(BaseModel):
@@ -296,7 +242,7 @@ class SearchSpace(BaseModel):
 
     @cached_property
     def _order(self) -> list[int]:
-        return _parents_first(self.parameters)
+        return conditions.parents_first(self.parameters)
 
     @cached_property
     def inactive_fill(self) -> np.ndarray:
@@ -319,34 +265,14 @@ class SearchSpace(BaseModel):
 
     def active_names(self, params: dict[str, Any]) -> set[str]:
         """The parameters active in ``params`` (a parent's value decides; an absent parent is inactive)."""
-        active: set[str] = set()
-        by_name = {q.name: q for q in self.parameters}
-        for i in self._order:
-            p = self.parameters[i]
-            if all(
-                parent in active and _takes(by_name[parent], params[parent], values)
-                for parent, values in (p.when or {}).items()
-            ):
-                active.add(p.name)
-        return active
+        return conditions.active_names(self.parameters, self._order, params)
 
     def activity(self, X: np.ndarray) -> np.ndarray:
         """Which parameters are active at each row of snapped encodings, shape ``(n, len(parameters))``."""
         X = np.atleast_2d(X)
-        out = np.ones((len(X), len(self.parameters)), dtype=bool)
         if not self.conditional:
-            return out
-        index = {p.name: i for i, p in enumerate(self.parameters)}
-        slices = self.slices()
-        holds: dict[tuple[int, str], np.ndarray] = {}  # siblings share their parent's test
-        for i in self._order:
-            for parent, values in (self.parameters[i].when or {}).items():
-                j = index[parent]
-                key = (j, repr(values))
-                if key not in holds:
-                    holds[key] = out[:, j] & self.parameters[j].matches(X[:, slices[j]], values)  # type: ignore[union-attr]
-                out[:, i] &= holds[key]
-        return out
+            return np.ones((len(X), len(self.parameters)), dtype=bool)
+        return conditions.activity(self.parameters, self._order, self.slices(), X)
 
     def active_columns(self, X: np.ndarray) -> np.ndarray:
         """``activity`` spread over each parameter's columns, shape ``(n, dim)``."""
