@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -318,3 +320,45 @@ def test_a_fitted_gp_learns_a_branch_parameter_only_from_its_branch() -> None:
     linear = space.encode({"kernel": "linear"})
     mean = model.predict(np.array([best, worst, linear]))[0]
     assert mean[0] < mean[2] < mean[1]
+
+
+# the example's trials on AWS
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf", "poly"])
+def test_sagemaker_and_batch_trials_of_the_example_carry_only_active_hyperparameters(kernel: str) -> None:
+    from hyperstep.backends.batch.adapter import build_request as batch_request
+    from hyperstep.backends.naming import ENV_HYPERPARAMETERS
+    from hyperstep.backends.sagemaker.adapter import build_request as sagemaker_request
+    from hyperstep.models import Job, Trial
+    from hyperstep.spec import load_spec
+    from tests.integration.aws_model import violations
+
+    examples = Path(__file__).parents[2] / "examples" / "svm-breast-cancer"
+    expected = (
+        {"C", "kernel"} | ({"gamma"} if kernel != "linear" else set()) | ({"degree"} if kernel == "poly" else set())
+    )
+    for name, build, operation in (
+        ("spec-sagemaker.yaml", sagemaker_request, ("sagemaker", "CreateTrainingJob")),
+        ("spec-batch.yaml", batch_request, ("batch", "SubmitJob")),
+    ):
+        spec = load_spec(examples / name)
+        space = spec.space
+        params = next(
+            p
+            for p in (space.decode(x) for x in np.random.default_rng(0).random((200, space.dim)))
+            if p["kernel"] == kernel
+        )
+        assert set(params) == expected
+        job = Job(id="svm-1", spec=spec)
+        request = build(job, Trial(job_id=job.id, id="t0001", number=1, params=params), "hs-svm-t0001-1")
+        assert violations(*operation, request) == []
+        if operation[0] == "sagemaker":
+            passed = {k for k in request["HyperParameters"] if not k.startswith("sagemaker_")}
+            env = request["Environment"]
+        else:
+            overrides = request["containerOverrides"]
+            passed = {arg[2:] for arg in overrides["command"] if arg.startswith("--")}
+            env = {e["name"]: e["value"] for e in overrides["environment"]}
+        assert passed == expected
+        assert set(json.loads(env[ENV_HYPERPARAMETERS])) == expected
