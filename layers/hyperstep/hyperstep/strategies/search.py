@@ -34,17 +34,22 @@ def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generat
     """
     m, d = X.shape
     out = X.copy()
-    if proj.conditional:
-        out = np.where(proj.active_columns(X), out, rng.random((m, d)))
     numeric = ~np.zeros(d, dtype=bool)
     for cols in proj.cats:
         numeric[cols] = False
-    n_units = int(numeric.sum()) + len(proj.cats)
-    p = min(1.0, 3.0 / max(n_units, 1))
-    mask = (rng.random((m, d)) < p) & numeric
+    movable = np.broadcast_to(numeric, (m, d))
+    cats_on = np.ones((m, len(proj.cats)), dtype=bool)
+    if proj.conditional:  # move only what a row has: a few of its active coordinates
+        was = proj.active_columns(X)
+        out = np.where(was, out, rng.random((m, d)))
+        movable = movable & was
+        cats_on = was[:, [cols.start for cols in proj.cats]].reshape(m, len(proj.cats))
+    n_units = np.maximum(movable.sum(1) + cats_on.sum(1), 1)
+    p = np.minimum(1.0, 3.0 / n_units)
+    mask = (rng.random((m, d)) < p[:, None]) & movable
     out += mask * rng.normal(0.0, scale, (m, d))
-    for cols in proj.cats:
-        flip = rng.random(m) < max(p, 0.5 / max(n_units, 1))
+    for k, cols in enumerate(proj.cats):
+        flip = (rng.random(m) < np.maximum(p, 0.5 / n_units)) & cats_on[:, k]
         choice = rng.integers(0, cols.stop - cols.start, m)
         block = out[flip, cols]
         block[:] = 0.0
