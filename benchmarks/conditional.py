@@ -16,8 +16,8 @@ Both hyperstep methods see the same objective, seeds, rounds and batch; scores a
 Bayesmark's normalized mean score (``scoring``): 100 = the best loss any method found,
 0 = random search's expected best after as many evaluations.
 
-    nice -n 19 .venv/bin/python -m benchmarks.conditional            # 4 problems, 3 seeds
-    nice -n 19 .venv/bin/python -m benchmarks.conditional --seeds 5 --rounds 12 --batch 4
+    nice -n 19 .venv/bin/python -m benchmarks.conditional            # 4 problems, 3 seeds, 12 rounds x batch 4
+    nice -n 19 .venv/bin/python -m benchmarks.conditional --seeds 5
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from benchmarks.sklearn_problems import DATASETS, Problem, model_spec
 from hyperstep.space import SearchSpace
 
 MODELS = ("kNN", "SVM", "DT", "ada", "linear")
-PROBLEMS = (("wine", "nll"), ("iris", "nll"), ("breast", "acc"), ("digits", "acc"))
+PROBLEMS = (("wine", "nll"), ("iris", "nll"), ("breast", "acc"), ("diabetes", "mae"))
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,11 @@ class TreeProblem:
         parameters: list[dict[str, Any]] = [{"name": "model", "type": "categorical", "choices": list(MODELS)}]
         for model in MODELS:
             for name, (kind, scale, low, high) in model_spec(model, DATASETS[self.dataset], self.metric)[2].items():
-                parameter = {"name": f"{model}.{name}", "type": kind, "low": low, "high": high, "scale": scale}
+                parameter: dict[str, Any] = (
+                    {"name": f"{model}.{name}", "type": "categorical", "choices": [True, False]}
+                    if kind == "bool"
+                    else {"name": f"{model}.{name}", "type": kind, "low": low, "high": high, "scale": scale}
+                )
                 if self.conditional:
                     parameter["when"] = {"model": [model]}
                 parameters.append(parameter)
