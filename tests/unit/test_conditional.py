@@ -231,6 +231,24 @@ def test_the_grid_holds_each_configuration_once() -> None:
     assert {c["kernel"] for c in configs if set(c) == {"kernel"}} == {"linear"}
 
 
+def test_the_grid_of_a_deep_tree_is_walked_branch_by_branch() -> None:
+    """Five models with eight parameters each: the product over all 41 would hold 5 * 3**40
+    combinations; the tree holds 5 * 3**8 configurations."""
+    parameters: list[dict[str, Any]] = [{"name": "model", "type": "categorical", "choices": list("abcde")}]
+    for model in "abcde":
+        parameters += [
+            {"name": f"{model}{i}", "type": "float", "low": 0, "high": 1, "when": {"model": [model]}} for i in range(8)
+        ]
+    space = space_of(parameters)
+    points = GridSearch(resolution=3).suggest(history_of(space, [], minimize=True), 10**6, np.random.default_rng(0))
+    assert len(points) == 5 * 3**8
+    nested = GridSearch(resolution=4).suggest(history_of(space_of(NESTED), [], True), 10**6, np.random.default_rng(0))
+    configs = [space_of(NESTED).decode(x) for x in nested]
+    by_kernel = {k: sum(c["kernel"] == k for c in configs) for k in ("linear", "rbf", "poly")}
+    # C x 4; rbf: gamma x shrink; poly: gamma x (degree 2 or 5, or 3 or 4 with coef0 x 4)
+    assert by_kernel == {"linear": 4, "rbf": 4 * 4 * 2, "poly": 4 * 4 * (2 + 2 * 4)}
+
+
 def test_the_evolutionary_search_mutates_within_the_tree() -> None:
     space = space_of(NESTED)
     study = _run(space, "evolutionary", seed=0, rounds=6, batch=4)
