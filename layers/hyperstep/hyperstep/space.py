@@ -46,8 +46,11 @@ class _Parameter(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=NAME_PATTERN)
-    when: dict[str, Annotated[list[Choice], Field(min_length=1)]] | None = Field(default=None, min_length=1)
-    """Active only while every named parent takes one of the listed values (``SearchSpace``)."""
+    when: dict[str, Annotated[list[Choice], Field(min_length=1)]] | None = Field(
+        default=None, min_length=1, exclude_if=lambda when: when is None
+    )
+    """Active only while every named parent takes one of the listed values (``SearchSpace``).
+    Left out of dumps when unset, so a spec without conditions reads as it always did."""
 
     @property
     def width(self) -> int:
