@@ -6,7 +6,7 @@ fit a 2-core budget or today's scikit-learn:
 
 * 3-fold CV (Bayesmark: 5) with a fixed shuffled split, on the whole dataset (Bayesmark
   also holds out 20% for a generalization loss that its leaderboard does not use).
-* ``logit``-scaled reals become linear (hyperstep has linear and log scales only).
+* ``logit``-scaled reals become linear (hyperstep has no logit scale).
 * Models get ``random_state=0`` so the objective is deterministic; MLPs get
   ``max_iter=50`` (default 200), AdaBoost ``n_estimators`` tops out at 50 (Bayesmark:
   100); digits is subsampled to 600 rows.

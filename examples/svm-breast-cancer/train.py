@@ -32,9 +32,9 @@ except ImportError:  # e.g. SageMaker's scikit-learn image: the printed line is 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--C", type=float, default=1.0)
-    parser.add_argument("--gamma", type=float, default=0.01)
+    parser.add_argument("--gamma", type=float, default=0.01)  # absent for a linear kernel
     parser.add_argument("--kernel", default="rbf")
-    parser.add_argument("--degree", type=int, default=3)
+    parser.add_argument("--degree", type=int, default=3)  # passed only for a polynomial kernel
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "model"))
     args = parser.parse_args()
 

@@ -83,6 +83,7 @@ def test_every_mapped_field_arrives_in_the_spec() -> None:
     ranges = {p.name: p for p in spec.parameters}
     assert ranges["learning_rate"].scale == "log" and ranges["batch_size"].scale == "log"
     assert ranges["batch_size"].type == "int" and ranges["dropout"].scale == "linear"
+    assert ranges["momentum"].scale == "reverse_log"
     assert ranges["optimizer"].choices == ["sgd", "adam"] and ranges["epochs"].choices == ["20"]
     assert not any(name.startswith("sagemaker_") for name in ranges)
     budget = spec.budget
@@ -102,7 +103,6 @@ def test_every_mapped_field_arrives_in_the_spec() -> None:
 @pytest.mark.parametrize(
     "named",
     [
-        "ContinuousParameterRanges[2].ScalingType: ReverseLogarithmic (momentum)",
         "ContinuousParameterRanges[3].ScalingType: Auto (weight_decay)",
         f"{CONFIG}.TrainingJobEarlyStoppingType: not carried over",
         "WarmStartConfig.ParentHyperParameterTuningJobs[0]: not carried over: parent tuning job 'MyParentTuningJob'",
@@ -119,7 +119,7 @@ def test_what_does_not_carry_over_is_named_once(named: str) -> None:
 
 
 def test_nothing_else_is_named() -> None:
-    assert len(import_request(load(EVERY_FIELD)).notes) == 9
+    assert len(import_request(load(EVERY_FIELD)).notes) == 8
 
 
 def test_completion_criteria_and_a_parent_that_ran_in_hyperstep_carry_over() -> None:
@@ -167,12 +167,36 @@ def test_scaling_types(scaling: str | None, scale: str, named: bool) -> None:
     assert any("(eta)" in line for line in imported.notes) is named
 
 
-def test_reverse_logarithmic_is_searched_linearly_and_named() -> None:
+def test_reverse_logarithmic_maps_to_reverse_log() -> None:
     request = load(DOC_EXAMPLE)
-    request[CONFIG]["ParameterRanges"]["ContinuousParameterRanges"][0]["ScalingType"] = "ReverseLogarithmic"
+    eta = request[CONFIG]["ParameterRanges"]["ContinuousParameterRanges"][0]
+    eta.update({"MinValue": "0.9", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"})
     imported = import_request(amt_valid(request))
-    assert imported.spec["parameters"][0]["scale"] == "linear"
-    assert any("ReverseLogarithmic (eta)" in line and "linearly" in line for line in imported.notes)
+    assert imported.spec["parameters"][0] == {
+        "name": "eta",
+        "type": "float",
+        "low": 0.9,
+        "high": 0.999,
+        "scale": "reverse_log",
+    }
+    assert not any("(eta)" in line for line in imported.notes)
+    assert parse_spec(imported.spec).parameters[0].scale == "reverse_log"
+
+
+@pytest.mark.parametrize(
+    ("kind", "low", "high"),
+    [
+        ("ContinuousParameterRanges", "0.5", "1.0"),
+        ("ContinuousParameterRanges", "-0.1", "0.5"),
+        ("IntegerParameterRanges", "0", "1"),
+    ],
+)
+def test_reverse_logarithmic_outside_zero_one_is_refused(kind: str, low: str, high: str) -> None:
+    request = load(DOC_EXAMPLE)
+    ranges = request[CONFIG]["ParameterRanges"]
+    ranges[kind] = [{"Name": "m", "MinValue": low, "MaxValue": high, "ScalingType": "ReverseLogarithmic"}]
+    with pytest.raises(SpecError, match=r"ReverseLogarithmic needs a continuous range inside \[0, 1\)"):
+        import_request(amt_valid(request))
 
 
 def test_random_and_grid_strategies() -> None:
@@ -299,7 +323,7 @@ def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
     out = tmp_path / "spec.yaml"
     assert main(["import-amt", str(EVERY_FIELD), "-o", str(out), "--parent", "MyParentTuningJob=gan-1"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 8  # the parent carries over
+    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 7  # the parent carries over
     assert yaml.safe_load(out.read_text())["warm_start"] == {"jobs": ["gan-1"]}
     assert yaml.safe_load(out.read_text())["name"] == "gan-tuning-2"
     assert main(["validate", str(out)]) == 0

@@ -132,6 +132,18 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
         ),
         (sagemaker_spec(schedule="every day"), "schedule", "cron(...) or rate(...)"),
         (
+            sagemaker_spec(parameters=[{"name": "lr", "type": "float", "low": 0, "high": 1, "when": {"opt": ["sgd"]}}]),
+            "parameters",
+            "parameter 'lr': when names 'opt', which is not a parameter",
+        ),
+        (
+            sagemaker_spec(
+                parameters=[{"name": "m", "type": "float", "low": 0.9, "high": 1.5, "scale": "reverse_log"}]
+            ),
+            "parameters.0",
+            "reverse_log scale needs a float range with 0 <= low < high < 1",
+        ),
+        (
             sagemaker_spec(strategy={"name": "bayesian", "options": {"acquisition": "magic"}}),
             "strategy.options.acquisition",
             "'ei' or 'ensemble'",
@@ -152,6 +164,27 @@ def test_a_bad_spec_is_refused_with_field_and_reason_and_nothing_is_stored(
     assert body["field"] == field
     assert reason in body["reason"]
     assert service.store.list_jobs() == []
+
+
+def test_a_conditional_space_with_a_reverse_log_scale_is_accepted_and_kept(service: TuningService) -> None:
+    parameters = [
+        {"name": "optimizer", "type": "categorical", "choices": ["sgd", "adam"]},
+        {
+            "name": "momentum",
+            "type": "float",
+            "low": 0.5,
+            "high": 0.999,
+            "scale": "reverse_log",
+            "when": {"optimizer": ["sgd"]},
+        },
+    ]
+    status, body = call("POST", "/jobs", sagemaker_spec(parameters=parameters))
+    assert status == 202, body
+    stored = service.store.get_job(body["job_id"]).spec.parameters[1]
+    assert stored.when == {"optimizer": ["sgd"]} and stored.scale == "reverse_log"
+    status, detail = call("GET", f"/jobs/{body['job_id']}")
+    assert status == 200
+    assert detail["spec"]["parameters"][1]["when"] == {"optimizer": ["sgd"]}
 
 
 def test_a_body_that_is_not_json_is_refused(service: TuningService) -> None:

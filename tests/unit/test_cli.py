@@ -31,6 +31,19 @@ BAD_SPECS = {
         spec_document(parameters=[{"name": "x", "type": "int", "low": 0, "high": 3}] * 2),
         "parameters",
     ),
+    "condition on an unknown parent": (
+        spec_document(parameters=[{"name": "x", "type": "float", "low": 0, "high": 1, "when": {"kind": ["a"]}}]),
+        "parameter 'x': when names 'kind', which is not a parameter",
+    ),
+    "conditions in a cycle": (
+        spec_document(
+            parameters=[
+                {"name": "a", "type": "int", "low": 0, "high": 3, "when": {"b": [1]}},
+                {"name": "b", "type": "int", "low": 0, "high": 3, "when": {"a": [1]}},
+            ]
+        ),
+        "conditions form a cycle: a -> b -> a",
+    ),
     "unknown strategy": (spec_document(strategy={"name": "annealing"}), "strategy.name"),
     "bad strategy option": (
         spec_document(strategy={"name": "bayesian", "options": {"n_initial": 0}}),

@@ -261,3 +261,27 @@ def test_the_report_says_why_the_job_stopped(tmp_path: Path) -> None:
     assert "stopped because" in html and f"{detail} (no_improvement)" in html
     answer = {**data.job.summary(), "created_at": 1.0, "spec": data.job.spec.model_dump()}  # GET /jobs/{id}
     assert job_from_detail(answer).stop_reason is StopReason.NO_IMPROVEMENT
+
+
+def test_a_conditional_job_reports_each_parameter_where_it_was_set(tmp_path: Path) -> None:
+    """``x`` is set for kind a only, ``n`` for kind b only: the loss is (x - 0.3)^2 on a, 0.5 on b."""
+    parameters = [
+        {"name": "kind", "type": "categorical", "choices": ["a", "b"]},
+        {"name": "x", "type": "float", "low": -1.0, "high": 1.0, "when": {"kind": ["a"]}},
+        {"name": "n", "type": "int", "low": 1, "high": 4, "when": {"kind": ["b"]}},
+    ]
+    data = make_data(n=24, failed=0)
+    spec = parse_spec(spec_document(parameters=parameters, budget={"max_trials": 24, "max_parallel": 2}))
+    trials = []
+    for t in data.trials:
+        params = {"kind": t.params["kind"], "x": t.params["x"]} if t.params["kind"] == "a" else {"kind": "b", "n": 2}
+        loss = (params["x"] - 0.3) ** 2 if "x" in params else 0.5
+        trials.append(t.model_copy(update={"params": params, "value": loss}))
+    best = min(trials, key=lambda t: t.value or 0.0)
+    job = data.job.model_copy(update={"spec": spec, "best_trial_id": best.id, "best_value": best.value})
+    shares = analysis.importance(job, trials)
+    assert shares is not None and set(shares) == {"kind", "x", "n"}
+    assert shares["x"] > shares["n"], shares
+    html = write_report(ReportData(job, trials, {}), tmp_path / "out").read_text()
+    for key in ("parallel_coordinates", "slices", "importance"):
+        assert f'<figure id="{key}">' in html

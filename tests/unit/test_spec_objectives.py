@@ -80,4 +80,3 @@ def test_neither_objective_nor_objectives_is_refused() -> None:
     del doc["objective"]
     with pytest.raises(SpecError, match="objective: Field required"):
         parse_spec(doc)
-

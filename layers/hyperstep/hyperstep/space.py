@@ -1,22 +1,44 @@
 """Search space: parameter definitions and their encoding to the unit cube.
 
 Every strategy works on the unit cube ``[0, 1]^d``: a float or int parameter takes one
-dimension (log-scaled ones are encoded in log space), a categorical one takes one
-dimension per choice (one-hot). ``SearchSpace.encode`` and ``decode`` are inverse up
-to rounding, so a strategy never needs to know what a parameter means.
+dimension (log-scaled ones are encoded in log space, reverse-log ones in ``log(1 - x)``),
+a categorical one takes one dimension per choice (one-hot). ``SearchSpace.encode`` and
+``decode`` are inverse up to rounding, so a strategy never needs to know what a
+parameter means.
+
+A parameter with ``when: {parent: [values]}`` is active only while every named parent is
+active and takes one of the listed values (a search tree: a kernel's own parameters).
+An inactive parameter is absent from decoded configurations; its columns hold a fixed
+filler (``INACTIVE_NUMERIC``, or an all-zero one-hot block), so each configuration has
+exactly one encoding and duplicates differing only in inactive values cannot arise.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from hyperstep import conditions
+
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
 """Int bounds are encoded as floats, which hold every integer up to 2**53 exactly."""
+INACTIVE_NUMERIC = 0.5
+"""The encoding of an inactive float or int parameter (an inactive categorical's one-hot block is all zeros)."""
+
+
+def _plain_choice(value: Any) -> Any:
+    """A choice is a JSON scalar; say so rather than list every union member's complaint."""
+    if not isinstance(value, bool | int | float | str):
+        raise ValueError(f"a choice must be a string, number or boolean, got {value!r}")
+    return value
+
+
+Choice = Annotated[Union[bool, int, float, str], BeforeValidator(_plain_choice)]
 
 
 class _Parameter(BaseModel):
@@ -24,6 +46,11 @@ class _Parameter(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=NAME_PATTERN)
+    when: dict[str, Annotated[list[Choice], Field(min_length=1)]] | None = Field(
+        default=None, min_length=1, exclude_if=lambda when: when is None
+    )
+    """Active only while every named parent takes one of the listed values (``SearchSpace``).
+    Left out of dumps when unset, so a spec without conditions reads as it always did."""
 
     @property
     def width(self) -> int:
@@ -39,7 +66,9 @@ class _Parameter(BaseModel):
 
 
 class _NumericParameter(_Parameter):
-    scale: Literal["linear", "log"] = "linear"
+    scale: Literal["linear", "log", "reverse_log"] = "linear"
+    """``log`` is dense near ``low`` (needs ``low > 0``); ``reverse_log`` is dense near ``high``
+    (SageMaker's ReverseLogarithmic: a float range inside ``[0, 1)``, encoded as ``-log(1 - x)``)."""
 
     @model_validator(mode="after")
     def _check_bounds(self) -> _NumericParameter:
@@ -48,6 +77,9 @@ class _NumericParameter(_Parameter):
             raise ValueError(f"low ({self.low}) must be less than high ({self.high}){hint}")  # type: ignore[attr-defined]
         if self.scale == "log" and self.low <= 0:  # type: ignore[attr-defined]
             raise ValueError(f"a log scale needs low > 0, got low={self.low}")  # type: ignore[attr-defined]
+        if self.scale == "reverse_log" and not 0 <= self.low < self.high < 1:  # type: ignore[attr-defined]
+            bounds = f"low={self.low}, high={self.high}"  # type: ignore[attr-defined]
+            raise ValueError(f"a reverse_log scale needs a float range with 0 <= low < high < 1, got {bounds}")
         if not math.isfinite(float(self.high) - float(self.low)):  # type: ignore[attr-defined]
             raise ValueError("the range from low to high is too wide to encode (high - low overflows)")
         return self
@@ -57,10 +89,14 @@ class _NumericParameter(_Parameter):
         raise NotImplementedError
 
     def _forward(self, value: float) -> float:
-        return math.log(value) if self.scale == "log" else float(value)
+        if self.scale == "log":
+            return math.log(value)
+        return -math.log1p(-value) if self.scale == "reverse_log" else float(value)
 
     def _backward(self, value: float) -> float:
-        return math.exp(value) if self.scale == "log" else float(value)
+        if self.scale == "log":
+            return math.exp(value)
+        return -math.expm1(-value) if self.scale == "reverse_log" else float(value)
 
     def encode(self, value: Any) -> list[float]:
         return self.encode_values([value])[0].tolist()
@@ -69,8 +105,7 @@ class _NumericParameter(_Parameter):
         """The column at once (every Suggest encodes every trial): ``_forward`` per value,
         then the same float64 arithmetic as one value's, on the array."""
         lo, hi = self._span()
-        forward = math.log if self.scale == "log" else float
-        raw = np.fromiter((forward(float(value)) for value in values), dtype=float, count=len(values))
+        raw = np.fromiter((self._forward(float(value)) for value in values), dtype=float, count=len(values))
         return np.minimum(1.0, np.maximum(0.0, (raw - lo) / (hi - lo))).reshape(len(values), 1)
 
     def contains(self, value: Any) -> bool:
@@ -116,15 +151,12 @@ class IntParameter(_NumericParameter):
     def decode(self, u: np.ndarray) -> int:
         return int(min(self.high, max(self.low, round(self._raw(u[0])))))
 
-
-def _plain_choice(value: Any) -> Any:
-    """A choice is a JSON scalar; say so rather than list every union member's complaint."""
-    if not isinstance(value, bool | int | float | str):
-        raise ValueError(f"a choice must be a string, number or boolean, got {value!r}")
-    return value
-
-
-Choice = Annotated[Union[bool, int, float, str], BeforeValidator(_plain_choice)]
+    def matches(self, block: np.ndarray, values: list[Any]) -> np.ndarray:
+        """Which rows of this parameter's encoded column decode to one of ``values``."""
+        lo, hi = self._span()
+        t = lo + np.clip(block[:, 0], 0.0, 1.0) * (hi - lo)
+        k = np.clip(np.round(np.exp(t) if self.scale == "log" else t), self.low, self.high)
+        return np.isin(k, np.array(values, dtype=float))
 
 
 class CategoricalParameter(_Parameter):
@@ -169,22 +201,28 @@ class CategoricalParameter(_Parameter):
     def decode(self, u: np.ndarray) -> Choice:
         return self.choices[int(np.argmax(u))]
 
+    def matches(self, block: np.ndarray, values: list[Any]) -> np.ndarray:
+        """Which rows of this parameter's one-hot block (snapped) hold one of ``values``."""
+        return block[:, [self.index(v) for v in values]].sum(1) > 0.5
+
 
 Parameter = Annotated[FloatParameter | IntParameter | CategoricalParameter, Field(discriminator="type")]
 
 
 def unique_names(parameters: list[Parameter]) -> list[Parameter]:
-    """The parameters, if no two share a name (a pydantic field validator)."""
+    """The parameters, if no two share a name and their conditions form a tree (a pydantic
+    field validator; ``conditions.check``)."""
     seen: set[str] = set()
     for p in parameters:
         if p.name in seen:
             raise ValueError(f"duplicate parameter name {p.name!r}")
         seen.add(p.name)
+    conditions.check(parameters)
     return parameters
 
 
 class SearchSpace(BaseModel):
-    """An ordered list of parameters with unique names."""
+    """An ordered list of parameters with unique names, some of them conditional (``when``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -200,6 +238,26 @@ class SearchSpace(BaseModel):
         """Dimension of the unit-cube encoding."""
         return sum(p.width for p in self.parameters)
 
+    @cached_property
+    def conditional(self) -> bool:
+        """Whether some parameter has a ``when``: the space is a tree, not a box."""
+        return any(p.when for p in self.parameters)
+
+    @cached_property
+    def _order(self) -> list[int]:
+        return conditions.parents_first(self.parameters)
+
+    @cached_property
+    def inactive_fill(self) -> np.ndarray:
+        """The encoding's value in each column of an inactive parameter."""
+        return np.array(
+            [
+                0.0 if isinstance(p, CategoricalParameter) else INACTIVE_NUMERIC
+                for p in self.parameters
+                for _ in range(p.width)
+            ]
+        )
+
     def slices(self) -> list[slice]:
         """The columns of the encoding that belong to each parameter, in order."""
         out, start = [], 0
@@ -208,29 +266,66 @@ class SearchSpace(BaseModel):
             start += p.width
         return out
 
+    def active_names(self, params: dict[str, Any]) -> set[str]:
+        """The parameters active in ``params`` (a parent's value decides; an absent parent is inactive)."""
+        return conditions.active_names(self.parameters, self._order, params)
+
+    def activity(self, X: np.ndarray) -> np.ndarray:
+        """Which parameters are active at each row of snapped encodings, shape ``(n, len(parameters))``."""
+        X = np.atleast_2d(X)
+        if not self.conditional:
+            return np.ones((len(X), len(self.parameters)), dtype=bool)
+        return conditions.activity(self.parameters, self._order, self.slices(), X)
+
+    def active_columns(self, X: np.ndarray) -> np.ndarray:
+        """``activity`` spread over each parameter's columns, shape ``(n, dim)``."""
+        widths = [p.width for p in self.parameters]
+        return np.repeat(self.activity(X), widths, axis=1)
+
     def encode(self, params: dict[str, Any]) -> np.ndarray:
-        """Map a parameter dict to a point of the unit cube."""
+        """Map a parameter dict to a point of the unit cube (inactive parameters to their filler)."""
+        if self.conditional:
+            return self.encode_many([params])[0]
         return np.array([u for p in self.parameters for u in p.encode(params[p.name])], dtype=float)
 
     def encode_many(self, many: list[dict[str, Any]]) -> np.ndarray:
         """``encode`` of each parameter dict, as rows; column by column, since a Suggest
         encodes every trial of its job."""
-        return np.hstack([p.encode_values([params[p.name] for params in many]) for p in self.parameters])
+        if not self.conditional:
+            return np.hstack([p.encode_values([params[p.name] for params in many]) for p in self.parameters])
+        active = [self.active_names(params) for params in many]
+        blocks = []
+        for p, cols in zip(self.parameters, self.slices()):
+            block = np.tile(self.inactive_fill[cols], (len(many), 1))
+            rows = [i for i, names in enumerate(active) if p.name in names]
+            if rows:
+                block[rows] = p.encode_values([many[i][p.name] for i in rows])
+            blocks.append(block)
+        return np.hstack(blocks)
 
     def decode(self, x: np.ndarray) -> dict[str, Any]:
-        """Map a point of the unit cube to plain Python parameter values."""
+        """Map a point of the unit cube to plain Python values of the active parameters."""
         x = np.asarray(x, dtype=float)
-        return {p.name: p.decode(x[s]) for p, s in zip(self.parameters, self.slices())}
+        values = {p.name: p.decode(x[s]) for p, s in zip(self.parameters, self.slices())}
+        if not self.conditional:
+            return values
+        active = self.active_names(values)
+        return {name: value for name, value in values.items() if name in active}
 
     def round(self, x: np.ndarray) -> np.ndarray:
         """Snap a point to the encoding of the parameters it decodes to."""
         return self.encode(self.decode(x))
 
     def contains(self, params: dict[str, Any]) -> bool:
-        """Whether ``params`` sets exactly this space's parameters, each to a valid value."""
-        names = {p.name for p in self.parameters}
-        return set(params) == names and all(p.contains(params[p.name]) for p in self.parameters)
+        """Whether ``params`` sets exactly this space's active parameters, each to a valid value."""
+        by_name = {p.name: p for p in self.parameters}
+        if not set(params) <= set(by_name) or not all(by_name[k].contains(v) for k, v in params.items()):
+            return False
+        try:
+            return set(params) == self.active_names(params)
+        except KeyError:  # an active parameter's parent is missing
+            return False
 
     def key(self, params: dict[str, Any]) -> tuple:
-        """A hashable identity of a configuration, for duplicate checks."""
-        return tuple(repr(params[p.name]) for p in self.parameters)
+        """A hashable identity of a configuration, for duplicate checks (inactive ones count as absent)."""
+        return tuple(repr(params[p.name]) if p.name in params else "<inactive>" for p in self.parameters)

@@ -32,7 +32,7 @@ from hyperstep.spec import parse_spec
 
 STRATEGIES = {"Bayesian": "bayesian", "Random": "random", "Grid": "grid", "Hyperband": "random"}
 GOALS = {"Maximize": "maximize", "Minimize": "minimize"}
-SCALES = {"Linear": "linear", "Logarithmic": "log"}
+SCALES = {"Linear": "linear", "Logarithmic": "log", "ReverseLogarithmic": "reverse_log"}
 MAX_PARALLEL = 100
 MAX_TRIALS = 10_000
 
@@ -160,15 +160,15 @@ def _numeric(request: Request, path: tuple, integer: bool) -> dict[str, Any]:
         request.notes.append(
             f"{dotted(path)}.ScalingType: Auto ({name}): AMT picks a scale itself; hyperstep searches linearly"
         )
-    elif scaling == "ReverseLogarithmic":
-        request.notes.append(
-            f"{dotted(path)}.ScalingType: ReverseLogarithmic ({name}): hyperstep has no reverse-log scale; "
-            "searched linearly"
-        )
     elif scaling not in SCALES:
         raise SpecError(f"{dotted(path)}.ScalingType: unknown scaling type {scaling!r}")
     if low == high:  # AMT accepts a one-value range; hyperstep says it as a constant
         return {"name": name, "type": "categorical", "choices": [low]}
+    if scaling == "ReverseLogarithmic" and (integer or not 0 <= low < high < 1):
+        raise SpecError(
+            f"{dotted(path)}.ScalingType: ReverseLogarithmic needs a continuous range inside [0, 1), "
+            f"got {kind} {low}..{high}"
+        )
     return parameter
 
 

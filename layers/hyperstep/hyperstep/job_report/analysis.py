@@ -58,6 +58,7 @@ def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, fl
     """Each varying parameter's share (0..1) of the objective's variance explained by that
     parameter alone; None with fewer than ``MIN_TRIALS_FOR_IMPORTANCE`` completed trials,
     a single varying parameter, or an objective that never changed."""
+    from hyperstep.strategies.conditional import ArcFeatures
     from hyperstep.strategies.gp import GaussianProcess
     from hyperstep.strategies.transforms import Projector, warp_objective
 
@@ -68,22 +69,33 @@ def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, fl
     rng = np.random.default_rng(seed)
     if len(done) > MAX_MODEL_TRIALS:
         done = [done[i] for i in sorted(rng.choice(len(done), MAX_MODEL_TRIALS, replace=False))]
-    space = SearchSpace(parameters=params)
+    conditional = job.spec.space.conditional
+    space = job.spec.space if conditional else SearchSpace(parameters=params)
     y = np.array([t.value for t in done], dtype=float)
     if float(np.ptp(y)) <= 0:
         return None
-    X = space.encode_many([{p.name: t.params[p.name] for p in params} for t in done])
+    X = space.encode_many([t.params if conditional else {p.name: t.params[p.name] for p in params} for t in done])
     projector = Projector(space)
     warped = warp_objective(y if job.minimize else -y)
-    model = GaussianProcess.fit(X, warped, rng, restarts=2, onehot=~projector.numeric)
-    base = projector(rng.random((SAMPLES, space.dim)))
+    features = ArcFeatures(space) if conditional else None
+    model = GaussianProcess.fit(X, warped, rng, restarts=2, onehot=~projector.numeric, features=features)
+    raw = rng.random((SAMPLES, space.dim))
+    base = projector(raw)
     total = float(np.var(model.predict(base)[0]))
     if total <= 0:
         return None
     shares = {}
-    for param, cols in zip(params, space.slices()):
-        effect = [float(model.predict(_with(base, cols, point))[0].mean()) for point in _points(param)]
-        shares[param.name] = min(1.0, float(np.var(effect)) / total)
+    slices = dict(zip([p.name for p in space.parameters], space.slices()))
+    active = dict(zip([p.name for p in space.parameters], space.activity(base).T))
+    for param in params:
+        cols = slices[param.name]
+        if conditional:  # over the points where it is active; a parent's value (de)activates children
+            rows = active[param.name]
+            points = [projector(_with(raw[rows], cols, point)) for point in _points(param)] if rows.any() else []
+        else:
+            points = [_with(base, cols, point) for point in _points(param)]
+        effect = [float(model.predict(X_point)[0].mean()) for X_point in points]
+        shares[param.name] = min(1.0, float(np.var(effect)) / total) if effect else 0.0
     return shares
 
 

@@ -115,7 +115,7 @@ def parallel_coordinates(data: ReportData) -> Plot | None:
     xs = np.arange(len(params))
     for i in order:
         trial = done[i]
-        ys = [analysis.position(p, trial.params[p.name]) for p in params]
+        ys = [analysis.position(p, trial.params[p.name]) if p.name in trial.params else np.nan for p in params]
         best = trial.id == job.best_trial_id
         color = BEST if best else colormap((values[i] - values.min()) / span)
         ax.plot(xs, ys, color=color, alpha=1.0 if best else 0.55, linewidth=2.4 if best else 1.0)
@@ -140,21 +140,22 @@ def slices(data: ReportData) -> Plot | None:
     columns = min(3, len(params))
     rows = math.ceil(len(params) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.2 * rows))
-    values = [t.value for t in done]
     rng = np.random.default_rng(0)
     for k, param in enumerate(params):
         ax = figure.add_subplot(rows, columns, k + 1)
+        active = [t for t in done if param.name in t.params]  # a conditional parameter: where it was set
+        ys = [t.value for t in active]
         if isinstance(param, CategoricalParameter):
-            xs = [param.index(t.params[param.name]) + rng.uniform(-0.15, 0.15) for t in done]
+            xs = [param.index(t.params[param.name]) + rng.uniform(-0.15, 0.15) for t in active]
             ax.set_xticks(range(len(param.choices)), [str(c) for c in param.choices])
         else:
-            xs = [t.params[param.name] for t in done]
+            xs = [t.params[param.name] for t in active]
             if param.scale == "log":
                 ax.set_xscale("log")
-        ax.scatter(xs, values, s=16, alpha=0.7, color="#1f77b4")
-        best = [i for i, t in enumerate(done) if t.id == job.best_trial_id]
+        ax.scatter(xs, ys, s=16, alpha=0.7, color="#1f77b4")
+        best = [i for i, t in enumerate(active) if t.id == job.best_trial_id]
         if best:
-            ax.scatter([xs[best[0]]], [values[best[0]]], s=60, color=BEST, marker="*", zorder=3)
+            ax.scatter([xs[best[0]]], [ys[best[0]]], s=60, color=BEST, marker="*", zorder=3)
         ax.set(xlabel=param.name, ylabel=metric if k % columns == 0 else None)
     figure.tight_layout()
     caption = f"{metric} against each parameter alone (a slice of the search); the star is the best trial."

@@ -18,7 +18,12 @@ Each call rebuilds everything from the history (no state between calls):
    confined to a TuRBO-style box around the incumbent (global and local search hedged);
    the box halves for every two batches that did not improve on the best (down to an
    eighth) and is back to full size once one does.
-6. When the model expects almost nothing more near the incumbent (log-EI within one
+6. In a conditional space (parameters with ``when``) the GP reads inactive parameters as
+   absent, not as a value (an arc kernel, ``strategies.conditional``); every candidate is
+   snapped to the tree (inactive columns to their filler) before it is scored, the trust
+   region leaves alone the columns inactive at the incumbent, and its box binds a
+   candidate only where the candidate's parameters are active.
+7. When the model expects almost nothing more near the incumbent (log-EI within one
    length scale below ``EXHAUSTED_LOG_EI``), the global half of the batch must leave
    that basin while the box half keeps refining it: converged exploitation otherwise
    fills the batch with near-copies of a local optimum.
@@ -37,6 +42,7 @@ import numpy as np
 from pydantic import Field
 
 from hyperstep.strategies.base import History, Proposal, Strategy, StrategyOptions
+from hyperstep.strategies.conditional import features_of
 from hyperstep.strategies.search import candidate_pool, far_from, maximize, unseen_points
 
 BATCH_RADIUS = 0.02
@@ -133,8 +139,8 @@ class BayesianOptimization(Strategy):
         yw = yw[: len(X)]
         ok = np.r_[ok, np.zeros(len(X) - len(ok), dtype=bool)]
         restarts = 3 if len(X) < 60 else 2 if len(X) < 150 else 1
-        model = GaussianProcess.fit(X, yw, rng, restarts, onehot=~proj.numeric)
-        constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric)
+        model = GaussianProcess.fit(X, yw, rng, restarts, onehot=~proj.numeric, features=features_of(proj))
+        constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric, features_of(proj))
         feasible = JointFeasibility.of(self._feasibility(history, rng), constraints)
         if constraints is not None:  # the incumbent is the best feasible point; none yet: find one first
             yw = np.where(ok, yw, np.inf)
@@ -159,7 +165,7 @@ class BayesianOptimization(Strategy):
         for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
             region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
-            score = self._score(model, feasible, best, i, avoid, region, None if i % 2 else basin)
+            score = self._score(model, feasible, best, i, avoid, region, None if i % 2 else basin, proj)
             pool_values = score(posterior.C, (posterior.mean, posterior.sd))
             x = maximize(posterior.C, score, seen, proj, rng, pool_values)
             if x is None:
@@ -222,13 +228,17 @@ class BayesianOptimization(Strategy):
         if len(history.X_failed) == 0:
             return None
         from hyperstep.strategies.gp import GaussianProcess
+        from hyperstep.strategies.transforms import Projector
 
         level = float((len(history.X) - len(history.X_failed)) / (len(history.X) + len(history.X_failed)))
         bad = _sample_rows(history.X_failed, FEASIBILITY_POINTS // 3, rng)
         good = _sample_rows(history.X, FEASIBILITY_POINTS - len(bad), rng)
         Xa = np.vstack([good, bad])
         t = np.r_[np.ones(len(good)), -np.ones(len(bad))]
-        return _Feasibility(GaussianProcess.fit(Xa, t - level, rng, restarts=1, maxiter=20), level)
+        model = GaussianProcess.fit(
+            Xa, t - level, rng, restarts=1, maxiter=20, features=features_of(Projector(history.space))
+        )
+        return _Feasibility(model, level)
 
     def _trust_region(
         self, center: np.ndarray, lengths: np.ndarray, proj: Any, shrink: float = 1.0
@@ -238,12 +248,14 @@ class BayesianOptimization(Strategy):
         In five or more numeric dimensions a global acquisition keeps chasing the
         uncertainty of the cube's corners; a box around the incumbent, longer along
         dimensions the GP finds smooth, keeps the search where it can pay off.
-        Categorical columns are never restricted.
+        Categorical columns are never restricted, nor those inactive at the centre.
         """
         lo, hi = np.zeros(len(center)), np.ones(len(center))
         numeric = ~np.zeros(len(center), dtype=bool)
         for cols in proj.cats:
             numeric[cols] = False
+        if proj.conditional:
+            numeric &= proj.active_columns(center[None])[0]
         if numeric.sum() < self.trust_region_dim:
             return lo, hi
         ell = lengths[numeric]
@@ -262,6 +274,7 @@ class BayesianOptimization(Strategy):
         avoid: np.ndarray,
         box: tuple[np.ndarray, np.ndarray],
         basin: np.ndarray | None = None,
+        proj: Any = None,
     ) -> Any:
         """The acquisition for the ``i``-th point of the batch (ensemble cycles through three).
 
@@ -286,7 +299,10 @@ class BayesianOptimization(Strategy):
                 value = lcb(mean, sd, beta=4.0)
             if feasible is not None:
                 value = value + feasible.log_prob(C)
-            outside = np.maximum(box[0] - C, 0.0).sum(1) + np.maximum(C - box[1], 0.0).sum(1)
+            outside = np.maximum(box[0] - C, 0.0) + np.maximum(C - box[1], 0.0)
+            if proj is not None and proj.conditional:
+                outside = outside * proj.active_columns(C)
+            outside = outside.sum(1)
             value = value - 1e6 * outside
             if basin is not None:
                 dist = np.sqrt((((C - basin) / model.lengths) ** 2).sum(1))

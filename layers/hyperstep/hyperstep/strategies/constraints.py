@@ -33,9 +33,10 @@ class ConstraintModel:
 
     @classmethod
     def fit(
-        cls, X: np.ndarray, G: np.ndarray | None, rng: np.random.Generator, onehot: np.ndarray
+        cls, X: np.ndarray, G: np.ndarray | None, rng: np.random.Generator, onehot: np.ndarray, features: Any = None
     ) -> ConstraintModel | None:
-        """The model of ``G``'s columns over ``X``; None without constraints or data."""
+        """The model of ``G``'s columns over ``X`` (``features``: a conditional space's
+        embedding, as the objective's GP takes it); None without constraints or data."""
         if G is None or G.shape[1] == 0 or len(X) < 2:
             return None
         from hyperstep.strategies.gp import GaussianProcess
@@ -52,7 +53,7 @@ class ConstraintModel:
             g = np.where(known, g, max(float(g[known].max()), 0.0) + spread)  # missing: violated
             mean, sd = float(g.mean()), float(g.std()) or 1.0
             z = (g - mean) / sd
-            model = GaussianProcess.fit(X[keep], z, rng, restarts=1, maxiter=30, onehot=onehot)
+            model = GaussianProcess.fit(X[keep], z, rng, restarts=1, maxiter=30, onehot=onehot, features=features)
             models.append((model, -mean / sd))
         return cls(models) if models else None
 

@@ -14,6 +14,11 @@ the unit cube, snapped to valid encodings and never repeat a seen point.
 With constraints, infeasible trials rank after every feasible one. With several
 objectives the strategy is NSGA-II-like instead (``strategies.nsga``): parents by
 non-dominated rank and crowding distance, offspring by crossover and mutation.
+
+In a conditional space the search stays within the tree: a replayed trial's inactive
+coordinates count as the mean (they do not move it), and a drawn point keeps only the
+values its parents activate. So when a mutation changes a parent, the children it activates take values drawn from the
+distribution's own (learnt) marginals and those it deactivates are dropped.
 """
 
 from __future__ import annotations
@@ -120,6 +125,8 @@ class EvolutionarySearch(Strategy):
             y_all = np.where(violation > 0, y_all.max() + 1.0 + np.minimum(violation, 1e12), y_all)
         for start in range(0, len(history.X) - lam + 1, lam):
             X, y = history.X[start : start + lam], y_all[start : start + lam]
+            if history.space.conditional:
+                X = np.where(history.space.active_columns(X), X, state.mean)
             state.update(X, np.argsort(np.argsort(y, kind="stable"), kind="stable"), lam // 2)
         return state
 

@@ -30,6 +30,11 @@ model predicts a constant and the acquisition chases uncertainty alone, so the s
 is no better than random. Capped, the GP must explain at least most of the variance
 with structure, and the trend towards the basin becomes visible.
 
+In a conditional space (``features``: ``conditional.ArcFeatures``) the kernel reads each
+conditional numeric column through an arc embedding, so inactive parameters are
+modelled as absent rather than as a value (see ``strategies.conditional``); the
+length scales stay one per unit-cube column.
+
 Hyperparameters are fitted on ``theta = [log l_1..l_d, log signal var, log noise var]``
 (plus ``log offset var`` when there are categorical columns) with L-BFGS-B and
 analytic gradients. scipy is imported inside functions: the module
@@ -40,8 +45,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hyperstep.strategies.conditional import ArcFeatures
 
 SQRT5 = math.sqrt(5.0)
 JITTER = 1e-8
@@ -154,19 +163,24 @@ def fit_hyperparameters(
     restarts: int = 2,
     maxiter: int | None = None,
     onehot: np.ndarray | None = None,
+    features: ArcFeatures | None = None,
 ) -> np.ndarray:
     """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior).
 
     Iterations are capped lower for larger ``n`` (each costs O(n^3)): the acquisition
     barely changes once the length scales are roughly right. ``onehot`` (a column mask)
-    adds the category-offset variance as a last hyperparameter.
+    adds the category-offset variance as a last hyperparameter. With ``features`` the
+    kernel sees the conditional embedding, each cube column's features sharing its length.
     """
     from scipy.optimize import minimize
 
     n, d = X.shape
     prior = Prior(onehot=onehot if onehot is not None and onehot.any() else None)
-    D2 = (X[:, None, :] - X[None, :, :]) ** 2
-    same = _same_category(X, X, onehot)
+    F = X if features is None else features(X)
+    D2 = (F[:, None, :] - F[None, :, :]) ** 2
+    if features is not None:
+        D2 = features.tie(D2)
+    same = _same_category(F, F, _feature_mask(onehot, features))
     extra = [] if same is None else [prior.offset_mean]
     bounds = [LOG_LENGTH_BOUNDS] * d + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS] + ([LOG_OFFSET_BOUNDS] if extra else [])
     starts = [
@@ -206,6 +220,11 @@ def _robust_cholesky(K: np.ndarray, diagonal: float) -> np.ndarray:
     raise np.linalg.LinAlgError("kernel matrix is not positive definite")
 
 
+def _feature_mask(onehot: np.ndarray | None, features: ArcFeatures | None) -> np.ndarray | None:
+    """The one-hot column mask over the kernel's input columns."""
+    return onehot if onehot is None or features is None else features.columns(onehot)
+
+
 def _same_category(A: np.ndarray, B: np.ndarray, onehot: np.ndarray | None) -> np.ndarray | None:
     """How many categorical parameters rows of ``A`` and ``B`` share (None without any)."""
     if onehot is None or not onehot.any():
@@ -218,18 +237,30 @@ class GaussianProcess:
 
     ``onehot`` marks the one-hot columns of categorical parameters; with it (and a
     ``theta`` one longer) the kernel adds a per-category offset (module docstring).
+    ``features`` (a conditional space) maps unit-cube rows to the kernel's inputs.
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray, onehot: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        theta: np.ndarray,
+        onehot: np.ndarray | None = None,
+        features: ArcFeatures | None = None,
+    ) -> None:
         from scipy.linalg import cho_solve
 
         d = X.shape[1]
         self.X, self.y, self.theta = X, y, theta
         self.onehot = onehot if onehot is not None and onehot.any() else None
+        self.features = features
         self.lengths = np.exp(theta[:d])
         self.signal, self.noise = math.exp(theta[d]), math.exp(theta[d + 1])
         self.offset = math.exp(theta[d + 2]) if self.onehot is not None else 0.0
-        K = self.kernel(X, X)
+        self._lengths = self.lengths if features is None else features.lengths(self.lengths)
+        self._onehot = _feature_mask(self.onehot, features)
+        self.F = self._embed(X)
+        K = self._kernel(self.F, self.F)
         L = _robust_cholesky(K, self.noise + JITTER)
         self.alpha = cho_solve((L, True), y, check_finite=False)
         self.K_inv = cho_solve((L, True), np.eye(len(y)), check_finite=False)
@@ -243,30 +274,50 @@ class GaussianProcess:
         restarts: int = 2,
         maxiter: int | None = None,
         onehot: np.ndarray | None = None,
+        features: ArcFeatures | None = None,
     ) -> GaussianProcess:
-        return cls(X, y, fit_hyperparameters(X, y, rng, restarts, maxiter, onehot), onehot)
+        theta = fit_hyperparameters(X, y, rng, restarts, maxiter, onehot, features)
+        return cls(X, y, theta, onehot, features)
+
+    def _embed(self, A: np.ndarray) -> np.ndarray:
+        return A if self.features is None else self.features(A)
+
+    def _kernel(self, FA: np.ndarray, FB: np.ndarray) -> np.ndarray:
+        K = self.signal * matern52(np.sqrt(scaled_sqdist(FA, FB, self._lengths)))
+        same = _same_category(FA, FB, self._onehot)
+        return K if same is None else K + self.offset * same
 
     def kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
         """Prior covariance between the rows of ``A`` and ``B``."""
-        K = self.signal * matern52(np.sqrt(scaled_sqdist(A, B, self.lengths)))
-        same = _same_category(A, B, self.onehot)
-        return K if same is None else K + self.offset * same
+        return self._kernel(self._embed(A), self._embed(B))
+
+    def cross(self, A: np.ndarray) -> np.ndarray:
+        """Prior covariance between the rows of ``A`` and the data (``kernel(A, X)``)."""
+        return self._kernel(self._embed(A), self.F)
 
     def prior_var(self, A: np.ndarray) -> np.ndarray:
         """Prior variance at the rows of ``A`` (the kernel's diagonal)."""
+        return self._prior_var(self._embed(A))
+
+    def _prior_var(self, F: np.ndarray) -> np.ndarray:
         if self.onehot is None:
-            return np.full(len(A), self.signal)
-        return self.signal + self.offset * (A[:, self.onehot] ** 2).sum(1)
+            return np.full(len(F), self.signal)
+        return self.signal + self.offset * (F[:, self._onehot] ** 2).sum(1)
+
+    def moments_prior(self, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``cross(A)`` and ``prior_var(A)`` at once (the rows embedded once)."""
+        F = self._embed(A)
+        return self._kernel(F, self.F), self._prior_var(F)
 
     def condition(self, X_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
         """The posterior with more observations, keeping the hyperparameters."""
-        return GaussianProcess(np.vstack([self.X, X_new]), np.r_[self.y, y_new], self.theta, self.onehot)
+        return GaussianProcess(np.vstack([self.X, X_new]), np.r_[self.y, y_new], self.theta, self.onehot, self.features)
 
     def predict(self, Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the latent function at ``Xs``."""
-        Ks = self.kernel(Xs, self.X)
+        Ks, prior = self.moments_prior(Xs)
         mean = Ks @ self.alpha
-        var = self.prior_var(Xs) - np.einsum("ij,ij->i", Ks @ self.K_inv, Ks)
+        var = prior - np.einsum("ij,ij->i", Ks @ self.K_inv, Ks)
         return mean, np.sqrt(np.maximum(var, 1e-12))
 
 
@@ -280,9 +331,9 @@ class PoolPosterior:
 
     def __init__(self, model: GaussianProcess, C: np.ndarray) -> None:
         self.C = C
-        self.K = model.kernel(C, model.X)
+        self.K, prior = model.moments_prior(C)
         self.mean = self.K @ model.alpha
-        self.var = np.maximum(model.prior_var(C) - np.einsum("ij,ij->i", self.K @ model.K_inv, self.K), 1e-12)
+        self.var = np.maximum(prior - np.einsum("ij,ij->i", self.K @ model.K_inv, self.K), 1e-12)
 
     @property
     def sd(self) -> np.ndarray:
@@ -290,7 +341,7 @@ class PoolPosterior:
 
     def add_fantasy(self, model: GaussianProcess, x: np.ndarray) -> None:
         """Account for a fantasy at ``x`` added to ``model`` (the posterior *before* it)."""
-        kx = model.kernel(model.X, x[None])[:, 0]
+        kx = model.cross(x[None])[0]
         v = model.K_inv @ kx
         k_pool = model.kernel(self.C, x[None])[:, 0]
         cov = k_pool - self.K @ v

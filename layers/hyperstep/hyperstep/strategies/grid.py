@@ -3,7 +3,9 @@
 Categorical and int parameters take each of their values (an int with more than
 ``resolution`` values is thinned evenly); float parameters take ``resolution`` evenly
 spaced values in their scale. The grid is walked in a seeded random order, so a budget
-smaller than the grid still covers it evenly.
+smaller than the grid still covers it evenly. In a conditional space a combination keeps
+only its active parameters, and combinations that then coincide count once (a linear
+kernel is not tried once per unused gamma).
 """
 
 from __future__ import annotations
@@ -62,9 +64,34 @@ class GridSearch(Strategy):
 
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
         space = history.space
-        names = [p.name for p in space.parameters]
-        grid = [dict(zip(names, combo)) for combo in itertools.product(*self.axes(space))]
+        if space.conditional:
+            grid = _tree(space, self.axes(space))
+        else:
+            names = [p.name for p in space.parameters]
+            grid = [dict(zip(names, combo)) for combo in itertools.product(*self.axes(space))]
         order = np.random.default_rng(history.seed).permutation(len(grid))
         seen = {space.key(space.decode(x)) for x in history.X_seen}
         fresh = [grid[i] for i in order if space.key(grid[i]) not in seen][:n]
         return space.encode_many(fresh)
+
+
+def _tree(space: SearchSpace, axes: list[list[Any]]) -> list[dict[str, Any]]:
+    """Every configuration of a conditional space's grid, each once: parameters are taken
+    parents first, and a parameter branches a partial configuration only where its
+    conditions hold (the product over every parameter would repeat each configuration
+    once per value of every inactive one, and can be astronomically long)."""
+    from hyperstep.conditions import parents_first, takes
+
+    by_name = {p.name: p for p in space.parameters}
+    configs: list[dict[str, Any]] = [{}]
+    for i in parents_first(space.parameters):
+        p = space.parameters[i]
+        grown = []
+        for config in configs:
+            when = (p.when or {}).items()
+            if all(parent in config and takes(by_name[parent], config[parent], values) for parent, values in when):
+                grown.extend({**config, p.name: value} for value in axes[i])
+            else:
+                grown.append(config)
+        configs = grown
+    return configs

@@ -55,6 +55,7 @@ def suggest_pareto(
 ) -> np.ndarray:
     """``k`` new points (fewer if nothing new exists) for ``history`` with ``Y``; ``failures``
     is the ran/failed classifier (or None), ``chosen`` points already in this batch."""
+    from hyperstep.strategies.conditional import features_of
     from hyperstep.strategies.constraints import ConstraintModel, JointFeasibility
 
     assert history.Y is not None
@@ -63,8 +64,9 @@ def suggest_pareto(
     Yn = (Y - lo) / np.where(span > 0, span, 1.0)
     onehot = ~proj.numeric
     restarts = 2 if len(X) < 60 else 1
-    models = [_Scaled.fit(X, Yn[:, j], rng, restarts, onehot) for j in range(Y.shape[1])]
-    feasible = JointFeasibility.of(failures, ConstraintModel.fit(history.X, history.G, rng, onehot))
+    features = features_of(proj)
+    models = [_Scaled.fit(X, Yn[:, j], rng, restarts, onehot, features) for j in range(Y.shape[1])]
+    feasible = JointFeasibility.of(failures, ConstraintModel.fit(history.X, history.G, rng, onehot, features))
     fantasies = np.vstack([history.X_pending, chosen]) if len(history.X_pending) else chosen
     targets = Yn[ok]
     if len(fantasies):
@@ -160,11 +162,13 @@ class _Scaled:
         self.gp, self.mean, self.sd = gp, mean, sd
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int, onehot: np.ndarray) -> _Scaled:
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int, onehot: np.ndarray, features: Any
+    ) -> _Scaled:
         from hyperstep.strategies.gp import GaussianProcess
 
         mean, sd = float(y.mean()), float(y.std()) or 1.0
-        return cls(GaussianProcess.fit(X, (y - mean) / sd, rng, restarts, onehot=onehot), mean, sd)
+        return cls(GaussianProcess.fit(X, (y - mean) / sd, rng, restarts, onehot=onehot, features=features), mean, sd)
 
     def predict(self, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mu, s = self.gp.predict(C)

@@ -40,29 +40,41 @@ def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generat
     Moving only some coordinates (TuRBO's trick) keeps steps local in higher dimensions.
     An integer chosen to move moves by at least one step: at fine scales a Gaussian
     step would round back to the same integer, and the local search would stall on
-    integer columns while it refines the continuous ones.
+    integer columns while it refines the continuous ones. In a conditional space the
+    inactive columns are drawn afresh before snapping: where a move activates a
+    parameter (a category changed), it gets a random value, not its filler.
     """
     m, d = X.shape
     out = X.copy()
     numeric = ~np.zeros(d, dtype=bool)
     for cols in proj.cats:
         numeric[cols] = False
-    n_units = int(numeric.sum()) + len(proj.cats)
-    p = min(1.0, 3.0 / max(n_units, 1))
-    mask = (rng.random((m, d)) < p) & numeric
+    movable = np.broadcast_to(numeric, (m, d))
+    cats_on = np.ones((m, len(proj.cats)), dtype=bool)
+    if proj.conditional:  # move only what a row has: a few of its active coordinates
+        was = proj.active_columns(X)
+        out = np.where(was, out, rng.random((m, d)))
+        movable = movable & was
+        cats_on = was[:, [cols.start for cols in proj.cats]].reshape(m, len(proj.cats))
+    n_units = np.maximum(movable.sum(1) + cats_on.sum(1), 1)
+    p = np.minimum(1.0, 3.0 / n_units)
+    mask = (rng.random((m, d)) < p[:, None]) & movable
     out += mask * rng.normal(0.0, scale, (m, d))
-    for cols in proj.cats:
-        flip = rng.random(m) < max(p, 0.5 / max(n_units, 1))
+    for k, cols in enumerate(proj.cats):
+        flip = (rng.random(m) < np.maximum(p, 0.5 / n_units)) & cats_on[:, k]
         choice = rng.integers(0, cols.stop - cols.start, m)
         block = out[flip, cols]
         block[:] = 0.0
         block[np.arange(len(block)), choice[flip]] = 1.0
         out[flip, cols] = block
     out = proj(out)
+    active = proj.active_columns(out) if proj.conditional else None
     for col, param in proj.ints:  # a step finer than one integer would snap straight back
         stuck = mask[:, col] & (np.abs(out[:, col] - X[:, col]) < 1e-12)
         direction = np.where(rng.random(int(stuck.sum())) < 0.5, -1.0, 1.0)
         out[stuck, col] = step_int(X[stuck, col], param, direction)
+    if active is not None:  # an integer parent's step may (de)activate children: back onto the tree
+        out = proj(np.where(active, out, rng.random((m, d))))
     return out
 
 
@@ -196,6 +208,7 @@ def unseen_points(n: int, seen: np.ndarray, proj: Projector, rng: np.random.Gene
 
 
 def _unique_rows(C: np.ndarray) -> np.ndarray:
+    """The distinct rows of ``C``, in their first order."""
     if len(C) == 0:
         return C
     _, index = np.unique(np.round(C, 9), axis=0, return_index=True)
@@ -211,4 +224,5 @@ def enumerate_space(proj: Projector) -> np.ndarray:
         else:
             columns.append(list(np.eye(cols.stop - cols.start)))
     rows = [np.concatenate(combo) for combo in itertools.product(*columns)]
-    return np.array(rows, dtype=float).reshape(len(rows), proj.dim)
+    X = np.array(rows, dtype=float).reshape(len(rows), proj.dim)
+    return _unique_rows(proj(X)) if proj.conditional else X

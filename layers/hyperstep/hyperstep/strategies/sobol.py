@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from hyperstep.strategies.base import History, Strategy
+from hyperstep.strategies.transforms import Projector
 
 
 def sobol_points(dim: int, start: int, n: int, seed: int) -> np.ndarray:
@@ -26,7 +27,11 @@ def sobol_points(dim: int, start: int, n: int, seed: int) -> np.ndarray:
 
 
 class SobolSearch(Strategy):
+    """The study's Sobol' sequence, continued; in a conditional space each point keeps the
+    values of its active parameters (the sequence stays one sequence across branches)."""
+
     name = "sobol"
 
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:
-        return sobol_points(history.space.dim, len(history.X_seen), n, history.seed)
+        X = sobol_points(history.space.dim, len(history.X_seen), n, history.seed)
+        return Projector(history.space)(X) if history.space.conditional else X

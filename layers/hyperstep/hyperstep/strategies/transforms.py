@@ -6,7 +6,9 @@ robustly, apply a Yeo-Johnson power transform whose exponent maximizes the Gauss
 likelihood (as HEBO does), and standardize again.
 
 ``Projector`` snaps many unit-cube points at once to the encodings of the integers and
-categories they decode to, so the acquisition is evaluated where trials can really run.
+categories they decode to, and in a conditional space sets the columns of inactive
+parameters to their filler, so the acquisition is evaluated where trials can really run
+and every configuration has one encoding.
 """
 
 from __future__ import annotations
@@ -88,7 +90,18 @@ class Projector:
             onehot = np.zeros_like(block)
             onehot[np.arange(len(block)), block.argmax(1)] = 1.0
             X[:, cols] = onehot
+        if self.conditional:
+            X = np.where(self.space.active_columns(X), X, self.space.inactive_fill)
         return X
+
+    @property
+    def conditional(self) -> bool:
+        """Whether some parameters are active only under conditions (``when``)."""
+        return self.space.conditional
+
+    def active_columns(self, X: np.ndarray) -> np.ndarray:
+        """Which columns of the snapped rows of ``X`` belong to active parameters (all in a plain space)."""
+        return self.space.active_columns(X)
 
     @property
     def numeric(self) -> np.ndarray:

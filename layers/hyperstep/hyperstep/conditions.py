@@ -1,0 +1,101 @@
+"""Conditions of a search tree: which parameters a configuration activates (``when``).
+
+A parameter with ``when: {parent: [values]}`` is active only while every named parent is
+active and takes one of the listed values. These functions work on a space's parameter
+list (``hyperstep.space``), in an order that puts parents first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from hyperstep.space import Parameter
+
+
+def check(parameters: list[Parameter]) -> list[int]:
+    """Refuse ``when`` conditions that cannot hold (ValueError); return the parameters'
+    indices, parents first.
+
+    A parent must be another categorical or int parameter of the space (a float never
+    equals a listed value once encoded), every listed value one it takes, and no chain of
+    parents may lead back to where it started.
+    """
+    by_name = {p.name: p for p in parameters}
+    for p in parameters:
+        for parent, values in (p.when or {}).items():
+            if parent not in by_name:
+                raise ValueError(f"parameter {p.name!r}: when names {parent!r}, which is not a parameter")
+            q = by_name[parent]
+            if q.type == "float":
+                raise ValueError(
+                    f"parameter {p.name!r}: when names the float parameter {parent!r}; "
+                    "a parent must be categorical or int"
+                )
+            bad = [v for v in values if not q.contains(v)]
+            if bad:
+                raise ValueError(
+                    f"parameter {p.name!r}: when.{parent} lists {bad[0]!r}, a value {parent!r} never takes"
+                )
+    return parents_first(parameters)
+
+
+def parents_first(parameters: list[Parameter]) -> list[int]:
+    """Indices of ``parameters`` with every parent before its children; ValueError on a cycle."""
+    index = {p.name: i for i, p in enumerate(parameters)}
+    order: list[int] = []
+    state: dict[int, str] = {}
+
+    def visit(i: int, path: list[str]) -> None:
+        if state.get(i) == "done":
+            return
+        if state.get(i) == "open":
+            cycle = [*path[path.index(parameters[i].name) :], parameters[i].name]
+            raise ValueError(f"conditions form a cycle: {' -> '.join(cycle)}")
+        state[i] = "open"
+        for parent in parameters[i].when or {}:
+            visit(index[parent], [*path, parameters[i].name])
+        state[i] = "done"
+        order.append(i)
+
+    for i in range(len(parameters)):
+        visit(i, [])
+    return order
+
+
+def takes(parent: Parameter, value: Any, values: list[Any]) -> bool:
+    """Whether ``parent``'s ``value`` is one of ``values`` (choices compare as the parameter does)."""
+    if parent.type == "categorical":
+        return parent.index(value) in {parent.index(v) for v in values}  # type: ignore[union-attr]
+    return value in values
+
+
+def active_names(parameters: list[Parameter], order: list[int], params: dict[str, Any]) -> set[str]:
+    """The names active in the configuration ``params`` (``order``: parents first)."""
+    active: set[str] = set()
+    by_name = {q.name: q for q in parameters}
+    for i in order:
+        p = parameters[i]
+        if all(
+            parent in active and takes(by_name[parent], params[parent], values)
+            for parent, values in (p.when or {}).items()
+        ):
+            active.add(p.name)
+    return active
+
+
+def activity(parameters: list[Parameter], order: list[int], slices: list[slice], X: np.ndarray) -> np.ndarray:
+    """Which parameters are active at each row of snapped encodings ``X``, shape ``(n, len(parameters))``."""
+    out = np.ones((len(X), len(parameters)), dtype=bool)
+    index = {p.name: i for i, p in enumerate(parameters)}
+    holds: dict[tuple[int, str], np.ndarray] = {}  # siblings share their parent's test
+    for i in order:
+        for parent, values in (parameters[i].when or {}).items():
+            j = index[parent]
+            key = (j, repr(values))
+            if key not in holds:
+                holds[key] = out[:, j] & parameters[j].matches(X[:, slices[j]], values)  # type: ignore[union-attr]
+            out[:, i] &= holds[key]
+    return out
