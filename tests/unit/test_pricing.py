@@ -16,8 +16,8 @@ from hyperstep.backends.sagemaker.events import sagemaker_usage
 from hyperstep.cli import main
 from hyperstep.errors import SpecError
 from hyperstep.events import parse_event
-from hyperstep.messages import SuggestRequest, TrialResult, Usage
-from hyperstep.models import Charge, Job, Trial, TrialState
+from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult, Usage
+from hyperstep.models import Charge, Job, StopReason, Trial, TrialState
 from hyperstep.pricing import budget, prices
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -239,6 +239,8 @@ def test_no_trial_starts_that_the_rest_cannot_cover_and_the_job_says_why_it_stop
     plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.trial_ids == [] and plan.done
     assert plan.reason == "max_cost_usd 0.15 reached: $0.09 spent; a trial costs about $0.09"
+    summary = service.finish(FinishRequest(job_id="job"))
+    assert (summary["stop_reason"], summary["stop_detail"]) == (StopReason.MAX_COST.value, plan.reason)
 
 
 def test_affordable_counts_running_trials_at_the_estimate() -> None:
