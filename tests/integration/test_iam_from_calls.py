@@ -495,12 +495,12 @@ NEEDED = {
     ("start", "states:StartExecution"),
     ("suggest", "states:StartExecution"),
     ("suggest", "dynamodb:Query"),
-    ("launch", "sagemaker:CreateTrainingJob"),
-    ("launch", "sagemaker:AddTags"),
-    ("launch", "iam:PassRole"),
-    ("launch", "batch:SubmitJob"),
-    ("launch", "batch:TagResource"),
-    ("launch", "batch:ListJobs"),
+    ("suggest", "sagemaker:CreateTrainingJob"),
+    ("suggest", "sagemaker:AddTags"),
+    ("suggest", "iam:PassRole"),
+    ("suggest", "batch:SubmitJob"),
+    ("suggest", "batch:TagResource"),
+    ("suggest", "batch:ListJobs"),
     ("wait", "states:SendTaskSuccess"),
     ("collect", "sagemaker:DescribeTrainingJob"),
     ("collect", "dynamodb:UpdateItem"),
@@ -545,11 +545,11 @@ JOB_TAGS = {"hyperstep:job-id": "j-1", "hyperstep:trial-id": "t0001"}
 def test_a_role_may_pass_only_its_role_and_only_to_its_service() -> None:
     training = {"TrainingJobName": "hs-j-1-t0001-1", "RoleArn": BACKENDS["TrainingRoleArn"]}
     tags = [{"Key": k, "Value": v} for k, v in JOB_TAGS.items()]
-    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", {**training, "Tags": tags})) == [True] * 3
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", {**training, "Tags": tags})) == [True] * 3
     other_role = {**training, "RoleArn": "arn:aws:iam::123456789012:role/Admin"}
-    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", other_role)) == [True, False]
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", other_role)) == [True, False]
     foreign = {**training, "TrainingJobName": "someone-elses-job"}
-    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", foreign)) == [False, True]
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", foreign)) == [False, True]
     schedule = {"Name": "n", "GroupName": "default", "Target": {"RoleArn": BACKENDS["TrainingRoleArn"]}}
     assert judge("api", call("api", "scheduler", "CreateSchedule", schedule)) == [False, False]
 
@@ -557,10 +557,10 @@ def test_a_role_may_pass_only_its_role_and_only_to_its_service() -> None:
 def test_batch_jobs_are_tagged_only_with_hyperstep_tags_and_terminated_only_when_tagged() -> None:
     submit = {"jobName": "hs-j-1-t0001-1", "jobQueue": BATCH_QUEUE, "jobDefinition": BATCH_DEFINITION}
     created = {"jobArn": f"arn:aws:batch:{REGION}:{ACCOUNT}:job/0f1e"}
-    tagged = call("launch", "batch", "SubmitJob", {**submit, "tags": {**JOB_TAGS, "team": "ml"}}, created)
-    assert judge("launch", tagged) == [True] * 4
-    untagged = call("launch", "batch", "SubmitJob", {**submit, "tags": {"team": "ml"}}, created)
-    assert judge("launch", untagged) == [True, True, True, False]  # TagResource without hyperstep's tags
+    tagged = call("suggest", "batch", "SubmitJob", {**submit, "tags": {**JOB_TAGS, "team": "ml"}}, created)
+    assert judge("suggest", tagged) == [True] * 4
+    untagged = call("suggest", "batch", "SubmitJob", {**submit, "tags": {"team": "ml"}}, created)
+    assert judge("suggest", untagged) == [True, True, True, False]  # TagResource without hyperstep's tags
     terminate = call("finish", "batch", "TerminateJob", {"jobId": "0f1e", "reason": "Stopped by hyperstep"})
     assert judge("finish", terminate, tags=JOB_TAGS) == [True]
     assert judge("finish", terminate, tags={"team": "ml"}) == [False]
@@ -599,4 +599,4 @@ def test_the_reaper_reads_only_log_streams_of_the_batch_log_group() -> None:
 
 def test_a_call_without_an_iam_mapping_fails_loudly() -> None:
     with pytest.raises(Unmapped, match="sagemaker:DeleteModel"):
-        authorizations(call("launch", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})
+        authorizations(call("suggest", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})

@@ -61,11 +61,11 @@ from hyperstep.study import Study
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
-# round writes about ROUND_EVENTS events and each trial launched in it LAUNCH_EVENTS more
-# (measured on the local executor's history, which mirrors GetExecutionHistory; retries
-# add a few). Past HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
-ROUND_EVENTS = 20
-LAUNCH_EVENTS = 8
+# round (Suggest Trials, Job Done?, Wait For Results) writes about ROUND_EVENTS events
+# however many trials it launches (Suggest launches them itself), measured on the local
+# executor's history, which mirrors GetExecutionHistory; retries add a few. Past
+# HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
+ROUND_EVENTS = 14
 HANDOFF_EVENTS = 10_000
 
 
@@ -158,10 +158,12 @@ class TuningService:
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
+        if job.spec.budget.max_trials is not None:  # no model fit for trials the budget cannot take
+            free = min(free, job.spec.budget.max_trials - job.budget_used)
         if reason is None and free > 0:
             new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
-            if not new and active == 0:
-                reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
+        if reason is None and not new and active == 0:
+            reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
         planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
         return Plan(
@@ -170,8 +172,22 @@ class TuningService:
             trial_ids=planned,
             results_seen=seen,
             reason=reason if done else None,
-            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(planned),
+            history_events=request.history_events + ROUND_EVENTS,
         )
+
+    def suggest_and_launch(self, request: SuggestRequest) -> Plan:
+        """One round of Suggest Trials: plan (``suggest``), then launch every planned trial.
+
+        Safe to run twice: a planned trial another attempt launched is a no-op to
+        ``launch``. A launch that raises (a throttled API, say) fails the round, and
+        the state's retry plans the trial again (it is still pending), as does the next
+        round or, once the retries are spent, Finish stops it; a ``LaunchError`` (a
+        request the platform rejects) fails the trial alone.
+        """
+        plan = self.suggest(request)
+        for trial_id in plan.trial_ids:
+            self.launch(LaunchRequest(job_id=plan.job_id, trial_id=trial_id))
+        return plan
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
         """Continue the job in a new execution before this one's history runs out.
