@@ -360,3 +360,19 @@ def test_task_token_is_taken_once(store: TrialStore, make_job: MakeJob) -> None:
     store.put_task_token(job.id, "token-2")  # a newer wait replaces the old token
     assert store.take_task_token(job.id) == "token-2"
     assert store.take_task_token(job.id) is None
+
+
+def test_recently_ended_holds_each_ended_trial_until_forgotten(store: TrialStore, make_job: MakeJob) -> None:
+    """What ``TrialView`` reads each round instead of every trial: ended ids, active ones never."""
+    job = make_job()
+    store.reserve_trials(job.id, 3, None)
+    store.put_trials(trials_of(job, [1, 2, 3]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    assert store.recently_ended(job.id) == frozenset()
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    store.finish_trial(job.id, trial_id(2), TrialState.STOPPED)
+    assert store.recently_ended(job.id) == {trial_id(1), trial_id(2)}
+    store.forget_ended(job.id, [trial_id(1)])
+    store.finish_trial(job.id, trial_id(3), TrialState.FAILED, error="boom")
+    assert {trial_id(2), trial_id(3)} <= store.recently_ended(job.id)
+    assert store.get_job(job.id).completed == 1  # the ids ride along with the counters, changing none

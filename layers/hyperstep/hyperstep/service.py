@@ -58,6 +58,9 @@ from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study
+from hyperstep.trial_view import TrialView, results_of
+
+__all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "results_of"]
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
@@ -67,11 +70,6 @@ from hyperstep.study import Study
 # HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
 ROUND_EVENTS = 14
 HANDOFF_EVENTS = 10_000
-
-
-def results_of(job: Job) -> int:
-    """Trials that have ended: completed, failed, pruned or stopped (stopped ones left the budget)."""
-    return job.completed + job.failed + job.pruned + (job.trial_seq - job.budget_used)
 
 
 class TuningService:
@@ -92,6 +90,8 @@ class TuningService:
         self.orchestrator = orchestrator
         self.publisher = publisher or NullPublisher()
         self.clock = store.clock if clock is None else clock
+        self.view = TrialView(store)
+        """The jobs' trials as Suggest last read them, kept while this service lives (a warm Lambda)."""
 
     # submit
 
@@ -149,11 +149,13 @@ class TuningService:
         reason = self.stop_reason(job)
         if reason is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
-        trials = self.store.list_trials(job.id)
+        study = Study.from_job(self.store, job)
+        whole = study.fidelity_levels is not None  # its model reads running trials' curves
+        trials = self.view.trials(job, whole=whole)
         if reason is not None:
             self._stop_active(job, trials)
-            seen = results_of(self.store.get_job(job.id))
-            trials = self.store.list_trials(job.id)
+            job = self.store.get_job(job.id)
+            seen, trials = results_of(job), self.view.trials(job, whole=whole)
         pending = [t for t in trials if t.state is TrialState.PENDING]
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
@@ -161,7 +163,8 @@ class TuningService:
         if job.spec.budget.max_trials is not None:  # no model fit for trials the budget cannot take
             free = min(free, job.spec.budget.max_trials - job.budget_used)
         if reason is None and free > 0:
-            new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
+            new = study.ask(free, max_trials=job.spec.budget.max_trials, trials=trials)
+            self.view.remember(new)
         if reason is None and not new and active == 0:
             reason = "budget used up" if self._budget_left(job) == 0 else "search space exhausted"
         planned = [t.id for t in [*pending, *new]]
@@ -257,7 +260,7 @@ class TuningService:
             self.wake(job.id)
             return {"trial_id": trial.id, "state": TrialState.FAILED.value}
         with contextlib.suppress(ConflictError):  # a fast trial's result can beat this write
-            self.store.start_trial(job.id, trial.id, ref)
+            self.view.remember([self.store.start_trial(job.id, trial.id, ref)])
         return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
 
     def wait(self, request: WaitRequest) -> None:
@@ -399,9 +402,14 @@ class TuningService:
         return self.collect(event)
 
     def progress(self, job_id: str) -> Progress:
+        """What a woken execution is told, from the job item alone (its counters), so that
+        waking costs the same however many trials the job has. ``active`` counts trials
+        holding budget that have not ended (a number reserved by a Suggest that failed
+        before writing its trial counts too); Suggest, reading the trials, decides when
+        the job is done."""
         job = self.store.get_job(job_id)
-        active = sum(t.state.active for t in self.store.list_trials(job_id))
-        left = self._budget_left(job)
+        active = job.budget_used - job.completed - job.failed - job.pruned
+        left = None if job.spec.budget.max_trials is None else job.spec.budget.max_trials - job.budget_used
         no_more = left == 0 or self.stop_reason(job) is not None
         return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
 

@@ -29,6 +29,9 @@ JOBS_PARTITION = "JOBS"
 UNFINISHED_PARTITION = "UNFINISHED"
 """The partition holding one marker item per job that is running or stopping."""
 JOB_SK, TOKEN_SK, TRIAL_PREFIX = "JOB", "TOKEN", "TRIAL#"
+ENDED = "ended_ids"
+"""The job item's string set of trial ids that ended since a reader last dropped them
+(``TrialStore.recently_ended``): what Suggest reads instead of every trial of the job."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
 
@@ -263,9 +266,10 @@ def trial_update(trial: Trial, ver: int, expires: int | None) -> dict[str, Any]:
 
 
 def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, Any]:
-    """The job half of a trial's end (mirrors ``base.counter_changes``): one counter moves
-    and, with ``best``, the trial becomes the job's best, on condition that it still beats
-    the stored best by the job's goal (else the transaction is cancelled and retried)."""
+    """The job half of a trial's end (mirrors ``base.counter_changes``): one counter moves,
+    the trial's id joins the job's recently ended ids (``ENDED``) and, with ``best``, the
+    trial becomes the job's best, on condition that it still beats the stored best by the
+    job's goal (else the transaction is cancelled and retried)."""
     if trial.state is TrialState.STOPPED:
         counter, step = "budget_used", -1
     elif trial.state is TrialState.PRUNED:
@@ -275,7 +279,7 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
     else:
         counter, step = "completed", 1
     ttl, values = stamp(expires)
-    values[":step"] = n(step)
+    values.update({":step": n(step), ":ended": {"SS": [trial.id]}})
     clauses, condition = [ttl], "attribute_exists(pk)"
     if best:
         clauses += ["best_value = :v", "best_trial_id = :t"]
@@ -286,7 +290,7 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
         )
     return {
         "Key": key(trial.job_id, JOB_SK),
-        "UpdateExpression": f"ADD {counter} :step {sets(*clauses)}".rstrip(),
+        "UpdateExpression": f"ADD {counter} :step, {ENDED} :ended {sets(*clauses)}".rstrip(),
         "ConditionExpression": condition,
         "ExpressionAttributeValues": values,
     }
