@@ -68,7 +68,7 @@ def run_local_job(trials: int, parallel: int) -> dict[str, Any]:
         began = time.perf_counter()
         job = run_local(parse_spec(spec(trials, parallel, seed=0)), Path(tmp) / "s.db", Path(tmp) / "runs", env={})
         wall = time.perf_counter() - began
-    assert job.status is JobStatus.COMPLETED and job.completed == trials, job
+    assert job.status is JobStatus.COMPLETED and job.completed + job.failed == trials, job  # some curves diverge
     moves: Counter[str] = Counter()
     for execution in started_executions:
         moves.update(e.name for e in execution.history.events() if e.type.endswith("StateEntered"))
