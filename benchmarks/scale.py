@@ -9,6 +9,8 @@ Each job runs through the real ``statemachine/tuning.asl.json`` and the real han
   bus) with the simulated backend on a virtual clock (``benchmarks.simulated_run``'s
   crossing curves, 27 step reports a trial, durations that differ, so results come one
   at a time). Reports wall time and state transitions (every execution's history).
+- ``service``: the loop's use cases (Suggest, Wait, Collect) on moto's DynamoDB alone,
+  one result per round: DynamoDB request units at sizes the moto engine is too slow for.
 - ``moto``: the moto harness (``tests/integration/moto_harness.py``: moto's Step Functions
   engine, DynamoDB, SageMaker) with instant trials: the driver ends the oldest running
   trial with AWS's SageMaker Completed event each time the execution has parked its task
@@ -158,6 +160,78 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
     }
 
 
+# --- the loop's use cases on moto's DynamoDB alone ----------------------------------------------
+
+
+def run_service_job(trials: int, parallel: int) -> dict[str, Any]:
+    """DynamoDB request units of the loop's use cases, without the state machine: what a
+    10,000-trial job costs the store where the moto engine is too slow to go (about 1 s a
+    round here). Each round is what the Tasks run: Suggest (``suggest_and_launch``), Wait
+    (``wait``), then Collect records the oldest running trial's end (``collect``)."""
+    import os
+    from unittest import mock
+
+    import boto3
+    from moto import mock_aws
+
+    from benchmarks import cost_meters
+    from hyperstep.messages import SuggestRequest, TrialResult, WaitRequest
+    from hyperstep.models import TrialState, trial_id
+    from hyperstep.service import TuningService
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.dynamodb import DynamoDBStore, create_table
+    from tests.conftest import spec_document
+    from tests.integration.moto_harness import REGION
+    from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+    meter, label = cost_meters.DynamoDBMeter(), {"function": None}
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+    with (
+        mock.patch.dict(os.environ, env),
+        mock_aws(),
+        mock.patch.object(cost_meters, "current_function", lambda: label["function"]),
+    ):
+        session = boto3.Session(region_name=REGION)
+        meter.install(session)
+        client = session.client("dynamodb")
+        create_table(client, "hyperstep")
+        store = DynamoDBStore("hyperstep", client=client)
+        service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
+        budget = {"max_trials": trials, "max_parallel": parallel}
+        job = service.create_job(parse_spec(spec_document(strategy={"name": "random", "seed": 1}, budget=budget)))
+        began, oldest, rounds = time.perf_counter(), 1, 0
+        while True:
+            label["function"] = "suggest"
+            plan = service.suggest_and_launch(SuggestRequest(job_id=job.id))
+            rounds += 1
+            if plan.done:
+                break
+            label["function"] = "wait"
+            service.wait(WaitRequest(job_id=job.id, task_token=f"token-{rounds}", results_seen=plan.results_seen))
+            label["function"] = None
+            while store.get_trial(job.id, trial_id(oldest)).state is not TrialState.RUNNING:
+                oldest += 1
+            label["function"] = "collect"
+            result = TrialResult(job_id=job.id, trial_id=trial_id(oldest), state="completed", metrics={"loss": 0.5})
+            assert service.collect(result)
+        wall = time.perf_counter() - began
+        assert store.get_job(job.id).completed == trials
+    return {
+        "engine": "service",
+        "trials": trials,
+        "parallel": parallel,
+        "wall_seconds": wall,
+        "executions": 0,
+        "rounds": rounds,
+        "transitions": {},
+        "dynamodb": {
+            "write_units": _by_call(meter.usage.write_units),
+            "read_units": _by_call(meter.usage.read_units),
+            "calls": _by_call(meter.usage.calls),
+        },
+    }
+
+
 def _by_call(counter: Counter[tuple[str, str]]) -> dict[str, float]:
     return {f"{function} {operation}": units for (function, operation), units in sorted(counter.items())}
 
@@ -171,6 +245,10 @@ def dollars(result: dict[str, Any]) -> dict[str, float]:
 
     per_k = 1000 / result["trials"]
     out = {"transitions": sum(result["transitions"].values()) * PRICES["transition"] * per_k}
+    if result["engine"] == "service":
+        out["dynamodb_writes"] = sum(result["dynamodb"]["write_units"].values()) * PRICES["write_unit"] * per_k
+        out["dynamodb_reads"] = sum(result["dynamodb"]["read_units"].values()) * PRICES["read_unit"] * per_k
+        return out
     if result["engine"] != "moto":
         return out
     requests = sum(u["invocations"] for u in result["lambda"].values())
@@ -193,6 +271,10 @@ def summary_row(result: dict[str, Any]) -> list[Any]:
         f"{sum(result['transitions'].values()) / n:.2f}",
         result["executions"],
     ]
+    if result["engine"] == "service":
+        wru = sum(result["dynamodb"]["write_units"].values()) / n
+        rru = sum(result["dynamodb"]["read_units"].values()) / n
+        return [*row, "", f"{wru:.2f}", f"{rru:.2f}", "", f"{sum(cost.values()):.4f} (DynamoDB only)"]
     if result["engine"] != "moto":
         return [*row, "", "", "", f"{cost['transitions']:.4f}", f"**{cost['transitions']:.4f}** (transitions only)"]
     gb_s = sum(u["billed_ms"] / 1000 * result["memory_mb"].get(f, 512) / 1024 for f, u in result["lambda"].items())
@@ -256,7 +338,7 @@ def report() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--engine", choices=("local", "moto"), default="local")
+    parser.add_argument("--engine", choices=("local", "moto", "service"), default="local")
     parser.add_argument("--trials", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--parallel", type=int, default=PARALLEL)
     parser.add_argument("--hours", type=float, default=2.0, help="give up on a size after this long")
@@ -266,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         for trials in args.trials:
             if args.engine == "local":
                 result = run_local_job(trials, args.parallel)
+            elif args.engine == "service":
+                result = run_service_job(trials, args.parallel)
             else:
                 result = run_moto_job(trials, args.parallel, args.hours * 3600)
             machine = reporting.machine()
