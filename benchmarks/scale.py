@@ -321,7 +321,7 @@ def report() -> str:
         "",
         f"Target: at most ${TARGET:.2f} per 1,000 trials (transitions, Lambda, DynamoDB, EventBridge).",
         "",
-        "## Prices (us-east-1 list prices, as read 2026-11-30)",
+        "## Prices (us-east-1 list prices: `benchmarks.orchestration_cost.PRICES`, not re-read for these runs)",
         "",
         *[f"- {source}" for source in SOURCES],
         "",
