@@ -186,7 +186,7 @@ NOTES = [
     "DynamoDB units come from moto's item sizes: a trial item is just over 1 KB, so ending a trial "
     "(one TransactWriteItems of trial and job) costs 6 write units. Suggest reads what changed since its "
     "last round (the trials that ended, from the ids Collect keeps on the job item), not the whole job: "
-    "`benchmarks.scale` shows read units per trial flat from 1,000 to 10,000 trials.",
+    "`benchmarks.scale --engine service` measured 12.0 read units per trial at 100 trials and at 1,000.",
     "Not counted (per deployment or per job, not per trial): the API call and start function per job, "
     "the reaper's schedule, CloudWatch Logs, X-Ray traces (Tracing: Active) and Powertools' EMF metrics. "
     "A Batch trial adds one collect invocation and one custom PutEvents entry (the Trial Metric Reported "
