@@ -177,27 +177,25 @@ def dynamodb_rows(m: Measurement) -> list[list[Any]]:
 
 
 NOTES = [
-    "Step Functions transitions dominate: ~6 per trial when trials end one at a time (each result wakes "
-    "the loop: Budget Left?, Suggest Trials, Job Done?, Launch Trials, Launch Trial, Wait For Results), "
-    "fewer when results arrive together (the loop then launches several trials per round).",
+    "Step Functions transitions dominate: 3 per trial when trials end one at a time (each result wakes "
+    "the loop: Suggest Trials, which launches, Job Done?, Wait For Results), fewer when results arrive "
+    "together (the loop then launches several trials per round). Before launching moved into Suggest "
+    "(issue 13) it was ~6: Launch Trials, a Launch Trial per trial and Budget Left? came on top.",
     "Lambda durations are measured in-process against moto on a shared 2-core machine (first calls include "
-    "building boto3 clients; init phases of real cold starts are not counted); even tripled they stay "
-    "under $0.04 per 1,000 trials.",
+    "building boto3 clients; init phases of real cold starts are not counted).",
     "DynamoDB units come from moto's item sizes: a trial item is just over 1 KB, so ending a trial "
-    "(one TransactWriteItems of trial and job) costs 6 write units; Suggest's Query of all trials grows "
-    "with the job (reads are cheap: 20 read units per trial cost $0.0025 per 1,000 trials at 40 trials).",
+    "(one TransactWriteItems of trial and job) costs 6 write units. Suggest reads what changed since its "
+    "last round (the trials that ended, from the ids Collect keeps on the job item), not the whole job: "
+    "`benchmarks.scale --engine service` measured 12.0 read units per trial at 100 trials and at 1,000.",
     "Not counted (per deployment or per job, not per trial): the API call and start function per job, "
     "the reaper's schedule, CloudWatch Logs, X-Ray traces (Tracing: Active) and Powertools' EMF metrics. "
     "A Batch trial adds one collect invocation and one custom PutEvents entry (the Trial Metric Reported "
     "event): about $0.0012 more per 1,000 trials.",
     "History: a Standard execution fails once its history passes 25,000 events (the limit the inline Map "
     "page cites: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-asl-use-map-state-inline.html); "
-    "Suggest counts this execution's history (20 events a round, 8 a launch) and past 10,000 hands the job "
+    "Suggest counts this execution's history (14 events a round) and past 10,000 hands the job "
     "to a new execution (service.HANDOFF_EVENTS), so a job of any length stays under the quota; each "
     "hand-over costs about 3 transitions (Begin, Job Done?, Handed Over).",
-    "If transitions must come down: launching the new trials inside Suggest (instead of the Launch Trials "
-    "Map) removes Launch Trials and every Launch Trial, ~1.9 of the ~6 transitions per trial (about $0.05 "
-    "per 1,000 trials when trials end one at a time), at the price of the Map's per-trial retries.",
 ]
 
 

@@ -26,8 +26,8 @@ from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import TuningService
 from hyperstep.stores.base import TrialStore
 
-TASK_FUNCTIONS = ("suggest", "launch", "wait", "finish")
-"""The functions behind the Task states: Suggest Trials, Launch Trial, Wait For Results, Finish Job."""
+TASK_FUNCTIONS = ("suggest", "wait", "finish")
+"""The functions behind the Task states: Suggest Trials (which launches), Wait For Results, Finish Job."""
 
 LostResponse = type(
     "Lambda.ServiceException",

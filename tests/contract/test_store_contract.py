@@ -493,3 +493,19 @@ def test_a_step_report_writes_kilobytes_not_the_whole_curve(dynamodb: Any, table
     assert sizes and max(sizes) < 16_000
     body = dynamodb.get_item(TableName=table, Key=items.key(job.id, items.trial_sk(trial_id(1))))["Item"]["body"]
     assert len(body["S"]) < 2_000
+
+
+def test_recently_ended_holds_each_ended_trial_until_forgotten(store: TrialStore, make_job: MakeJob) -> None:
+    """What ``TrialView`` reads each round instead of every trial: ended ids, active ones never."""
+    job = make_job()
+    store.reserve_trials(job.id, 3, None)
+    store.put_trials(trials_of(job, [1, 2, 3]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    assert store.recently_ended(job.id) == frozenset()
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    store.finish_trial(job.id, trial_id(2), TrialState.STOPPED)
+    assert store.recently_ended(job.id) == {trial_id(1), trial_id(2)}
+    store.forget_ended(job.id, [trial_id(1)])
+    store.finish_trial(job.id, trial_id(3), TrialState.FAILED, error="boom")
+    assert {trial_id(2), trial_id(3)} <= store.recently_ended(job.id)
+    assert store.get_job(job.id).completed == 1  # the ids ride along with the counters, changing none

@@ -112,7 +112,7 @@ def test_a_retried_suggest_across_hand_overs_changes_nothing(
 ) -> None:
     from hyperstep import service
 
-    monkeypatch.setattr(service, "HANDOFF_EVENTS", 2 * service.ROUND_EVENTS)
+    monkeypatch.setattr(service, "HANDOFF_EVENTS", service.ROUND_EVENTS)  # at every second Suggest
     with LoseFirstResponse("suggest") as lost:
         result, backend, executions = run_job(tmp_path)
     assert executions >= 2, "the job was handed over to a new execution"

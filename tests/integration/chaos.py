@@ -8,9 +8,9 @@ the end while:
 - the platform's events are lost, late, out of order and duplicated, and some trials fail
   (``chaos_platform``);
 - some launches are throttled: ``CreateTrainingJob`` / ``SubmitJob`` refuse every SDK attempt
-  of the launch function's first invocation (botocore's default retry mode makes
+  of the first Suggest invocation that launches it (botocore's default retry mode makes
   ``SDK_ATTEMPTS``), so the Lambda fails and the state machine's Retry must absorb it;
-- some Task invocations (Suggest, Launch, Wait, Finish) run and write, then their response
+- some Task invocations (Suggest, Wait, Finish) run and write, then their response
   is lost (``Lambda.ServiceException``), so Step Functions' Retry runs them again;
 - the reaper runs every ``reap_every`` ticks with ``grace_seconds`` of grace, beside the
   event traffic, as its schedule would.
@@ -59,7 +59,7 @@ from tests.integration.test_moto_tuning_job import BATCH_BLOCK, PARAMETERS, SAGE
 
 SDK_ATTEMPTS = 5
 """Attempts botocore makes per call in its default (legacy) retry mode (``_retry.json``)."""
-TASKS = ("suggest", "launch", "wait", "finish")
+TASKS = ("suggest", "wait", "finish")
 """The functions the state machine runs as Task states (collect and the API are not Tasks)."""
 BLOCKS = {"sagemaker": SAGEMAKER_BLOCK, "batch": BATCH_BLOCK}
 

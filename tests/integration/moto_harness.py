@@ -51,7 +51,9 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.awslambda.models import LambdaBackend  # noqa: E402
 from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
+from moto.core.responses import EmptyResult  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
+from moto.sagemaker.responses import SageMakerResponse  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: E402
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for as _boto_client_for  # noqa: E402
 
@@ -73,7 +75,7 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
     "batch": {"use_docker": False},
 }
-HANDLERS = ("api", "suggest", "launch", "wait", "finish", "collect", "reaper", "start")
+HANDLERS = ("api", "suggest", "wait", "finish", "collect", "reaper", "start")
 """The functions a job runs through: the API submits it, the state machine runs the loop,
 ``collect`` is the EventBridge rules' target; ``reaper`` and ``start`` run on schedules."""
 
@@ -270,6 +272,12 @@ def _deploy(memory: dict[str, int], machine_name: str) -> str:
     return sfn.create_state_machine(name=machine_name, definition=tuning_definition(), roleArn=role)["stateMachineArn"]
 
 
+def stop_training_job(self: SageMakerResponse) -> EmptyResult:
+    """moto has no StopTrainingJob: the job goes to Stopping, as on AWS."""
+    self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")].training_job_status = "Stopping"
+    return EmptyResult()
+
+
 @contextmanager
 def moto_stack(
     on_invoke: Callable[[Invocation], None] | None = None,
@@ -295,4 +303,6 @@ def moto_stack(
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialized_call_action))
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", _engine_clients()))
+        # Suggest launches trials itself, so stopping a job stops SageMaker trials at once.
+        stack.enter_context(mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True))
         yield deployed

@@ -51,7 +51,6 @@ import boto3
 import pytest
 from moto.batch.models import JobStatus as BatchStatus
 from moto.batch.models import batch_backends
-from moto.core.responses import EmptyResult
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
@@ -80,6 +79,7 @@ from tests.integration.moto_harness import (
     MotoStack,
     function_name,
     moto_stack,
+    stop_training_job,
 )
 from tests.integration.moto_platform import (
     BATCH_DEFINITION,
@@ -216,12 +216,6 @@ def run_to_end(stack: MotoStack, platform: TrainingPlatform, job_id: str, object
                 platform.deliver(event)
         time.sleep(0.02)
     ended(stack, job_id)
-
-
-def stop_training_job(self: SageMakerResponse) -> EmptyResult:
-    """moto has no StopTrainingJob: the job goes to Stopping, as on AWS."""
-    self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")].training_job_status = "Stopping"
-    return EmptyResult()
 
 
 def moto_batch_job(launched: Launched) -> Any:
@@ -546,7 +540,7 @@ def verdicts() -> list[Verdict]:
     with moto_stack(machine_name=machine_name) as stack:
         assert stack.state_machine_arn == function_environment("suggest")["HYPERSTEP_STATE_MACHINE_ARN"]
         create_batch_environment()
-        stack.environment["HYPERSTEP_SECRETS_PREFIX"] = function_environment("launch")["HYPERSTEP_SECRETS_PREFIX"]
+        stack.environment["HYPERSTEP_SECRETS_PREFIX"] = function_environment("suggest")["HYPERSTEP_SECRETS_PREFIX"]
         api_environment = function_environment("api")
         for variable in ("HYPERSTEP_CALLER_RATE", "HYPERSTEP_CALLER_BURST"):  # the API's throttle per caller
             stack.environment[variable] = api_environment[variable]
@@ -587,14 +581,14 @@ NEEDED = {
     ("start", "states:StartExecution"),
     ("suggest", "states:StartExecution"),
     ("suggest", "dynamodb:Query"),
-    ("launch", "sagemaker:CreateTrainingJob"),
-    ("launch", "sagemaker:AddTags"),
-    ("launch", "iam:PassRole"),
-    ("launch", "batch:SubmitJob"),
-    ("launch", "batch:TagResource"),
-    ("launch", "batch:ListJobs"),
-    ("launch", "ssm:GetParameter"),
-    ("launch", "secretsmanager:GetSecretValue"),
+    ("suggest", "sagemaker:CreateTrainingJob"),
+    ("suggest", "sagemaker:AddTags"),
+    ("suggest", "iam:PassRole"),
+    ("suggest", "batch:SubmitJob"),
+    ("suggest", "batch:TagResource"),
+    ("suggest", "batch:ListJobs"),
+    ("suggest", "ssm:GetParameter"),
+    ("suggest", "secretsmanager:GetSecretValue"),
     ("wait", "states:SendTaskSuccess"),
     ("collect", "sagemaker:DescribeTrainingJob"),
     ("collect", "dynamodb:UpdateItem"),
@@ -641,11 +635,11 @@ JOB_TAGS = {"hyperstep:job-id": "j-1", "hyperstep:trial-id": "t0001"}
 def test_a_role_may_pass_only_its_role_and_only_to_its_service() -> None:
     training = {"TrainingJobName": "hs-j-1-t0001-1", "RoleArn": BACKENDS["TrainingRoleArn"]}
     tags = [{"Key": k, "Value": v} for k, v in JOB_TAGS.items()]
-    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", {**training, "Tags": tags})) == [True] * 3
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", {**training, "Tags": tags})) == [True] * 3
     other_role = {**training, "RoleArn": "arn:aws:iam::123456789012:role/Admin"}
-    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", other_role)) == [True, False]
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", other_role)) == [True, False]
     foreign = {**training, "TrainingJobName": "someone-elses-job"}
-    assert judge("launch", call("launch", "sagemaker", "CreateTrainingJob", foreign)) == [False, True]
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", foreign)) == [False, True]
     schedule = {"Name": "n", "GroupName": "default", "Target": {"RoleArn": BACKENDS["TrainingRoleArn"]}}
     assert judge("api", call("api", "scheduler", "CreateSchedule", schedule)) == [False, False]
 
@@ -653,10 +647,10 @@ def test_a_role_may_pass_only_its_role_and_only_to_its_service() -> None:
 def test_batch_jobs_are_tagged_only_with_hyperstep_tags_and_terminated_only_when_tagged() -> None:
     submit = {"jobName": "hs-j-1-t0001-1", "jobQueue": BATCH_QUEUE, "jobDefinition": BATCH_DEFINITION}
     created = {"jobArn": f"arn:aws:batch:{REGION}:{ACCOUNT}:job/0f1e"}
-    tagged = call("launch", "batch", "SubmitJob", {**submit, "tags": {**JOB_TAGS, "team": "ml"}}, created)
-    assert judge("launch", tagged) == [True] * 4
-    untagged = call("launch", "batch", "SubmitJob", {**submit, "tags": {"team": "ml"}}, created)
-    assert judge("launch", untagged) == [True, True, True, False]  # TagResource without hyperstep's tags
+    tagged = call("suggest", "batch", "SubmitJob", {**submit, "tags": {**JOB_TAGS, "team": "ml"}}, created)
+    assert judge("suggest", tagged) == [True] * 4
+    untagged = call("suggest", "batch", "SubmitJob", {**submit, "tags": {"team": "ml"}}, created)
+    assert judge("suggest", untagged) == [True, True, True, False]  # TagResource without hyperstep's tags
     terminate = call("finish", "batch", "TerminateJob", {"jobId": "0f1e", "reason": "Stopped by hyperstep"})
     assert judge("finish", terminate, tags=JOB_TAGS) == [True]
     assert judge("finish", terminate, tags={"team": "ml"}) == [False]
@@ -695,4 +689,4 @@ def test_the_reaper_reads_only_log_streams_of_the_batch_log_group() -> None:
 
 def test_a_call_without_an_iam_mapping_fails_loudly() -> None:
     with pytest.raises(Unmapped, match="sagemaker:DeleteModel"):
-        authorizations(call("launch", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})
+        authorizations(call("suggest", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})

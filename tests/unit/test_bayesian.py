@@ -243,3 +243,23 @@ def test_the_trust_region_halves_after_batches_without_improvement() -> None:
     full = BayesianOptimization()._trust_region(center, lengths, Projector(space))
     half = BayesianOptimization()._trust_region(center, lengths, Projector(space), 0.5)
     np.testing.assert_allclose(half[1] - half[0], 0.5 * (full[1] - full[0]))
+
+
+def test_far_from_gives_the_same_mask_through_the_k_d_tree_as_through_every_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long job's history (thousands of seen rows) goes through the tree: same answer, near
+    duplicates (within the tolerance, on one coordinate or all) and exact repeats included."""
+    from hyperstep.strategies import search
+
+    rng = np.random.default_rng(5)
+    seen = rng.random((3000, 10))
+    C = rng.random((600, 10))
+    C[:50] = seen[:50]  # repeats
+    C[50:100] = seen[50:100] + 0.4 * search.DUPLICATE_TOL / np.sqrt(10)  # within the tolerance
+    C[100:150, 1:] = seen[100:150, 1:]  # same but for one coordinate: far
+    by_tree = search.far_from(C, seen)
+    monkeypatch.setattr(search, "DENSE_PAIRS", 10**12)
+    every_pair = search.far_from(C, seen)
+    assert (by_tree == every_pair).all()
+    assert not by_tree[:100].any() and by_tree[100:].all()

@@ -24,11 +24,8 @@ def parts() -> tuple[TuningService, FakeBackend, FakeOrchestrator, Clock]:
 
 
 def launch_all(service: TuningService) -> list[str]:
-    """One Suggest; its trials started (as Launch would)."""
-    plan = service.suggest(SuggestRequest(job_id="job"))
-    for trial_id in plan.trial_ids:
-        service.store.start_trial("job", trial_id, f"ref-{trial_id}")
-    return plan.trial_ids
+    """One round of Suggest Trials, which launches the trials it plans."""
+    return service.suggest_and_launch(SuggestRequest(job_id="job")).trial_ids
 
 
 def test_no_improvement_in_n_completed_trials_ends_the_job_and_says_so(parts) -> None:

@@ -50,7 +50,6 @@ from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api
 from hyperstep_functions.collect import app as collect
 from hyperstep_functions.finish import app as finish
-from hyperstep_functions.launch import app as launch
 from hyperstep_functions.reaper import app as reaper
 from hyperstep_functions.start import app as start
 from hyperstep_functions.suggest import app as suggest
@@ -64,7 +63,7 @@ REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
 JOB = "mnist-3f2a9c1b7d4e"
 FIRST_ROUND = [f"t{i:04d}" for i in range(1, 9)]
-HANDLERS = (api, collect, finish, launch, reaper, start, suggest, wait)
+HANDLERS = (api, collect, finish, reaper, start, suggest, wait)
 
 API = {  # file -> status the API answers
     "api-post-jobs.json": 202,
@@ -77,7 +76,6 @@ API = {  # file -> status the API answers
 COLLECT = {name: kind != "none" for name, (kind, _) in TRIAL_EVENTS.items()}
 TASK_MODELS: dict[str, type[Any]] = {
     "suggest.json": SuggestRequest,
-    "launch.json": LaunchRequest,
     "wait.json": WaitRequest,
 }
 STEP_FUNCTIONS = (*TASK_MODELS, "finish.json", "finish-after-error.json")
@@ -180,16 +178,10 @@ def test_api_sample_is_a_rest_proxy_event_of_an_iam_signed_request(name: str) ->
 # ---- Step Functions task inputs --------------------------------------------------------
 
 
-def test_suggest_sample_fills_the_free_slots(svc: TuningService) -> None:
+def test_suggest_sample_fills_the_free_slots_and_launches_them(svc: TuningService) -> None:
     plan = suggest.lambda_handler(load("suggest.json"), Context(function_name="hyperstep-suggest"))
     assert plan["trial_ids"] == FIRST_ROUND and not plan["done"]
-
-
-def test_launch_sample_starts_its_trial(svc: TuningService) -> None:
-    svc.suggest(SuggestRequest(job_id=JOB))
-    result = launch.lambda_handler(load("launch.json"), Context(function_name="hyperstep-launch"))
-    assert result == {"trial_id": "t0007", "state": "running"}
-    assert svc.store.get_trial(JOB, "t0007").state is TrialState.RUNNING
+    assert {t.id: t.state for t in svc.store.list_trials(JOB)} == dict.fromkeys(FIRST_ROUND, TrialState.RUNNING)
 
 
 def test_wait_sample_parks_its_task_token(running: TuningService) -> None:
@@ -230,15 +222,15 @@ def tuning_executor(handlers: dict[str, Any]) -> Executor:
 
 def first_plan(final: dict[str, Any]) -> dict[str, Any]:
     trial_ids = FIRST_ROUND
-    return {**final, "done": False, "trial_ids": trial_ids, "results_seen": 0, "reason": None, "history_events": 84}
+    return {**final, "done": False, "trial_ids": trial_ids, "results_seen": 0, "reason": None, "history_events": 14}
 
 
 def test_step_functions_samples_are_what_the_state_machine_passes() -> None:
-    """Run tuning.asl.json: Suggest, Launch x8, Wait, Suggest, Wait, Finish (through Budget Left?)."""
+    """Run tuning.asl.json: Suggest (which launches), Wait, Suggest (done), Finish (through Job Done?)."""
     final = load("finish.json")
     plans = iter([first_plan(final["plan"]), final["plan"]])
-    progress = iter([{**final["progress"], "done": False, "results": 0, "active": 8}, final["progress"]])
-    seen: dict[str, list[Any]] = {"Suggest": [], "Launch": [], "Wait": [], "Finish": []}
+    progress = iter([final["progress"]])
+    seen: dict[str, list[Any]] = {"Suggest": [], "Wait": [], "Finish": []}
     holder: dict[str, Executor] = {}
 
     def waiting(event: dict[str, Any], _: Any) -> None:
@@ -248,7 +240,6 @@ def test_step_functions_samples_are_what_the_state_machine_passes() -> None:
     holder["ex"] = tuning_executor(
         {
             "Suggest": lambda e, _: seen["Suggest"].append(e) or next(plans),
-            "Launch": lambda e, _: seen["Launch"].append(e) or {"trial_id": e["trial_id"], "state": "running"},
             "Wait": waiting,
             "Finish": lambda e, _: seen["Finish"].append(e) or {},
         }
@@ -256,7 +247,6 @@ def test_step_functions_samples_are_what_the_state_machine_passes() -> None:
     result = holder["ex"].run({"job_id": JOB}, name=load("suggest.json")["execution"], timeout=10)
     assert result.status == "SUCCEEDED", result.cause
     assert seen["Suggest"][0] == load("suggest.json")
-    assert load("launch.json") in seen["Launch"]
     token_free = {k: v for k, v in load("wait.json").items() if k != "task_token"}
     assert {k: v for k, v in seen["Wait"][0].items() if k != "task_token"} == token_free
     assert set(seen["Wait"][0]) == set(load("wait.json"))
@@ -279,7 +269,6 @@ def test_finish_after_error_sample_is_what_the_catch_passes() -> None:
     holder["ex"] = tuning_executor(
         {
             "Suggest": suggesting,
-            "Launch": lambda e, _: {},
             "Wait": lambda e, _: holder["ex"].send_task_success(e["task_token"], sample["progress"]) and None,
             "Finish": lambda e, _: finished.append(e) or {},
         }

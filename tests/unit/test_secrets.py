@@ -274,7 +274,7 @@ def test_without_a_resolver_a_reference_fails_the_launch() -> None:
         sagemaker_request(job, trial_view(job, trial_id), "hs-j-1-t0001-1")
 
 
-def test_the_launch_function_logs_no_resolved_value(
+def test_the_suggest_function_launching_logs_no_resolved_value(
     aws: Callable[[str], Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -283,11 +283,12 @@ def test_the_launch_function_logs_no_resolved_value(
     caplog.set_level(logging.INFO, logger="botocore")
     service, job, trial_id = launched_job(one_trial(with_environment(sagemaker_spec(), REFERENCES)))
     service.backends = {"sagemaker": SageMakerBackend(aws("sagemaker"), secrets=AwsSecrets(aws, "hyperstep/"))}
-    from hyperstep_functions.launch import app as launch
+    from hyperstep_functions.suggest import app as suggest
 
-    monkeypatch.setattr(launch, "service", lambda: service)
-    answer = launch.lambda_handler({"job_id": job.id, "trial_id": trial_id}, Context(function_name="hyperstep-launch"))
-    assert answer["state"] == "running"
+    monkeypatch.setattr(suggest, "service", lambda: service)
+    answer = suggest.lambda_handler({"job_id": job.id}, Context(function_name="hyperstep-suggest"))
+    assert answer["trial_ids"] == [trial_id]
+    assert service.store.get_trial(job.id, trial_id).state is TrialState.RUNNING
     text = json.dumps([{**vars(r), "text": r.getMessage()} for r in caplog.records], default=str) + json.dumps(answer)
     assert PASSWORD not in text and TOKEN not in text
 

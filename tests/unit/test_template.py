@@ -48,10 +48,11 @@ SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:Del
 EXPECTED_ACTIONS = {
     "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
     "StartFunction": {*TABLE, "states:StartExecution"},
-    "SuggestFunction": {*TABLE, *STOP, "states:StartExecution"},
-    "LaunchFunction": {
+    "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
+        *STOP,
         *WAKE,
+        "states:StartExecution",
         "sagemaker:CreateTrainingJob",
         "sagemaker:AddTags",
         "iam:PassRole",
@@ -338,7 +339,7 @@ def test_every_arn_in_the_definition_is_in_the_stacks_partition(partition: str) 
     values = stack.resolve(machine["DefinitionSubstitutions"], document)
     definition = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], ASL.read_text())
     arns = re.findall(r'"(arn:[^"]*)"', definition)
-    assert len(arns) >= 5 and all(arn.startswith(f"arn:{partition}:") for arn in arns), arns
+    assert len(arns) >= 4 and all(arn.startswith(f"arn:{partition}:") for arn in arns), arns
 
 
 def test_api_gateway_invokes_the_function_under_its_permission_not_the_callers_credentials() -> None:
@@ -366,9 +367,9 @@ def test_api_gateway_invokes_the_function_under_its_permission_not_the_callers_c
 
 
 def test_tagging_batch_jobs_requires_hyperstep_tags_in_the_request() -> None:
-    """Launch may tag only the jobs it submits (their request carries hyperstep's tags), not
-    any job in the account: TerminateJob trusts the ``hyperstep:job-id`` tag."""
-    launch = role_statements(Stack(parameters=BACKENDS), "LaunchFunction")
+    """Suggest (which launches) may tag only the jobs it submits (their request carries
+    hyperstep's tags), not any job in the account: TerminateJob trusts the ``hyperstep:job-id`` tag."""
+    launch = role_statements(Stack(parameters=BACKENDS), "SuggestFunction")
     (tagging,) = [s for s in launch if s["Action"] == "batch:TagResource"]
     assert tagging["Condition"] == {
         "Null": {"aws:RequestTag/hyperstep:job-id": "false", "aws:RequestTag/hyperstep:trial-id": "false"}
@@ -503,11 +504,11 @@ def test_parameters_refuse_what_hyperstep_cannot_use(name: str, value: str, acce
     assert parameter_accepts(name, value) is accepted
 
 
-def test_launch_reads_secrets_under_the_prefix_only_and_decrypts_only_through_ssm_and_secrets_manager() -> None:
-    """``SecretsPrefix`` bounds what Launch may read; empty (the default), it may read none."""
+def test_suggest_reads_secrets_under_the_prefix_only_and_decrypts_only_through_ssm_and_secrets_manager() -> None:
+    """``SecretsPrefix`` bounds what Suggest (which launches trials) may read; empty (the default), it may read none."""
     secret_actions = {"ssm:GetParameter", "secretsmanager:GetSecretValue", "kms:Decrypt"}
     stack = Stack(parameters={**BACKENDS, "SecretsPrefix": "team-a/"})
-    granted = {s["Action"]: s for s in role_statements(stack, "LaunchFunction") if str(s["Action"]) in secret_actions}
+    granted = {s["Action"]: s for s in role_statements(stack, "SuggestFunction") if str(s["Action"]) in secret_actions}
     base = f"arn:aws:{{}}:{stack.region}:{stack.account}"
     assert granted["ssm:GetParameter"]["Resource"] == base.format("ssm") + ":parameter/team-a/*"
     assert granted["secretsmanager:GetSecretValue"]["Resource"] == base.format("secretsmanager") + ":secret:team-a/*"
@@ -517,7 +518,7 @@ def test_launch_reads_secrets_under_the_prefix_only_and_decrypts_only_through_ss
         }
     }
     default = Stack(parameters=BACKENDS)
-    assert not [s for s in role_statements(default, "LaunchFunction") if str(s["Action"]) in secret_actions]
-    for function in ("ApiFunction", "StartFunction", "LaunchFunction"):
+    assert not [s for s in role_statements(default, "SuggestFunction") if str(s["Action"]) in secret_actions]
+    for function in ("ApiFunction", "StartFunction", "SuggestFunction"):
         variables = transformed()["Resources"][function]["Properties"]["Environment"]["Variables"]
         assert stack.resolve(variables["HYPERSTEP_SECRETS_PREFIX"], transformed()) == "team-a/", function

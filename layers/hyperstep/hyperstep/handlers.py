@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from hyperstep.events import EventError, parse_event
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
-from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
+from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.recurring import ScheduleInput, start_scheduled_job, tick_spec
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -81,22 +81,15 @@ Handler = Callable[[TuningService, dict[str, Any], Telemetry], dict[str, Any]]
 
 
 def handle_suggest(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
-    """Suggest Trials: fill the job's free parallel slots with new trials, or say it is done."""
+    """Suggest Trials: fill the job's free parallel slots with new trials and launch them, or say it is done."""
     request = SuggestRequest.model_validate(event)
     log, metrics = telemetry.log, telemetry.metrics
     log.append_keys(job_id=request.job_id)
-    plan = service.suggest(request)
+    plan = service.suggest_and_launch(request)
     metrics.add_dimension(name="JobId", value=request.job_id)
     metrics.add_metric(name="TrialsStarted", unit=COUNT, value=len(plan.trial_ids))
     log.info("planned", extra={"trials": len(plan.trial_ids), "done": plan.done, "reason": plan.reason})
     return plan.model_dump(mode="json")
-
-
-def handle_launch(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
-    """Launch Trial: start one trial on its backend (one Map iteration)."""
-    request = LaunchRequest.model_validate(event)
-    telemetry.log.append_keys(job_id=request.job_id, trial_id=request.trial_id)
-    return service.launch(request)
 
 
 def handle_wait(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
@@ -204,7 +197,6 @@ def handle_start(
 
 LOOP_HANDLERS: dict[str, Handler] = {
     "suggest": handle_suggest,
-    "launch": handle_launch,
     "wait": handle_wait,
     "finish": handle_finish,
     "collect": handle_collect,

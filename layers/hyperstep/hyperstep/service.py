@@ -74,20 +74,18 @@ from hyperstep.pricing import budget as dollars
 from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study, pareto_front
+from hyperstep.trial_view import TrialView, results_of
+
+__all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "results_of"]
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
-# round writes about ROUND_EVENTS events and each trial launched in it LAUNCH_EVENTS more
-# (measured on the local executor's history, which mirrors GetExecutionHistory; retries
-# add a few). Past HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
-ROUND_EVENTS = 20
-LAUNCH_EVENTS = 8
+# round (Suggest Trials, Job Done?, Wait For Results) writes about ROUND_EVENTS events
+# however many trials it launches (Suggest launches them itself), measured on the local
+# executor's history, which mirrors GetExecutionHistory; retries add a few. Past
+# HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
+ROUND_EVENTS = 14
 HANDOFF_EVENTS = 10_000
-
-
-def results_of(job: Job) -> int:
-    """Trials that have ended: completed, failed, pruned or stopped (stopped ones left the budget)."""
-    return job.completed + job.failed + job.pruned + (job.trial_seq - job.budget_used)
 
 
 class TuningService:
@@ -108,6 +106,8 @@ class TuningService:
         self.orchestrator = orchestrator
         self.publisher = publisher or NullPublisher()
         self.clock = store.clock if clock is None else clock
+        self.view = TrialView(store)
+        """The jobs' trials as Suggest last read them, kept while this service lives (a warm Lambda)."""
 
     # submit
 
@@ -167,7 +167,9 @@ class TuningService:
         seen = results_of(job)
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
-        trials = self.store.list_trials(job.id)
+        study = Study.from_job(self.store, job)
+        whole = study.fidelity_levels is not None  # its model reads running trials' curves
+        trials = self.view.trials(job, whole=whole)
         stop = self.stop_rule(job, trials)
         if stop is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
@@ -175,18 +177,21 @@ class TuningService:
             self._record_draining(job, stop)
             if stop.stops_running:
                 self._stop_active(job, trials)
-            seen = results_of(self.store.get_job(job.id))
-            trials = self.store.list_trials(job.id)
+            job = self.store.get_job(job.id)
+            seen, trials = results_of(job), self.view.trials(job, whole=whole)
         pending = [t for t in trials if t.state is TrialState.PENDING]
         active = sum(t.state.active for t in trials)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
+        if job.spec.budget.max_trials is not None:  # no model fit for trials the budget cannot take
+            free = min(free, job.spec.budget.max_trials - job.budget_used)
         affordable = dollars.affordable(job, trials, self._region(job))
         if affordable is not None:
             free = min(free, affordable)
         reason = None if stop is None else stop.detail
         if stop is None and free > 0:
-            new = Study.from_job(self.store, job).ask(free, max_trials=job.spec.budget.max_trials)
+            new = study.ask(free, max_trials=job.spec.budget.max_trials, trials=trials)
+            self.view.remember(new)
         if stop is None and not new and active == 0:
             reason = self._final_stop(job, trials).detail
         planned = [t.id for t in [*pending, *new]]
@@ -197,7 +202,7 @@ class TuningService:
             trial_ids=planned,
             results_seen=seen,
             reason=reason if done else None,
-            history_events=request.history_events + ROUND_EVENTS + LAUNCH_EVENTS * len(planned),
+            history_events=request.history_events + ROUND_EVENTS,
         )
 
     def _record_draining(self, job: Job, stop: completion.Stop) -> None:
@@ -213,6 +218,20 @@ class TuningService:
                 stop_reason=stop.reason,
                 stop_detail=stop.detail,
             )
+
+    def suggest_and_launch(self, request: SuggestRequest) -> Plan:
+        """One round of Suggest Trials: plan (``suggest``), then launch every planned trial.
+
+        Safe to run twice: a planned trial another attempt launched is a no-op to
+        ``launch``. A launch that raises (a throttled API, say) fails the round, and
+        the state's retry plans the trial again (it is still pending), as does the next
+        round or, once the retries are spent, Finish stops it; a ``LaunchError`` (a
+        request the platform rejects) fails the trial alone.
+        """
+        plan = self.suggest(request)
+        for trial_id in plan.trial_ids:
+            self.launch(LaunchRequest(job_id=plan.job_id, trial_id=trial_id))
+        return plan
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
         """Continue the job in a new execution before this one's history runs out.
@@ -274,7 +293,7 @@ class TuningService:
             self.wake(job.id)
             return {"trial_id": trial.id, "state": TrialState.FAILED.value}
         with contextlib.suppress(ConflictError):  # a fast trial's result can beat this write
-            self.store.start_trial(job.id, trial.id, ref)
+            self.view.remember([self.store.start_trial(job.id, trial.id, ref)])
         return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
 
     def wait(self, request: WaitRequest) -> None:
@@ -475,11 +494,17 @@ class TuningService:
         return self.collect(event)
 
     def progress(self, job_id: str) -> Progress:
+        """What a woken execution is told, from the job item alone (its counters), so that
+        waking costs the same however many trials the job has. ``active`` counts trials
+        holding budget that have not ended (a number reserved by a Suggest that failed
+        before writing its trial counts too); Suggest, reading the trials, decides when
+        the job is done."""
         job = self.store.get_job(job_id)
-        trials = self.store.list_trials(job_id)
-        active = sum(t.state.active for t in trials)
-        left = self._budget_left(job)
-        no_more = (left is not None and left <= 0) or self.stop_rule(job, trials) is not None
+        active = job.budget_used - job.completed - job.failed - job.pruned
+        left = None if job.spec.budget.max_trials is None else job.spec.budget.max_trials - job.budget_used
+        # The rules read from the job item alone (a draining rule Suggest recorded among them):
+        # those that need the trials fire on a result, which wakes the execution anyway.
+        no_more = (left is not None and left <= 0) or self.stop_rule(job, ()) is not None
         return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
 
     def wake(self, job_id: str) -> bool:

@@ -122,15 +122,17 @@ class Study:
 
     # ask / tell
 
-    def ask(self, n: int = 1, max_trials: int | None = None) -> list[Trial]:
+    def ask(self, n: int = 1, max_trials: int | None = None, trials: Sequence[Trial] | None = None) -> list[Trial]:
         """Propose ``n`` new trials, spread out from each other and from those not yet told.
 
         With ``max_trials`` (the job's budget), fewer or none come back when the budget
-        is used up; racing callers never overspend it together.
+        is used up; racing callers never overspend it together. ``trials`` are the job's
+        trials when the caller has just read them (Suggest's ``TrialView``), else they are
+        read from the store.
         """
         if n < 1:
             return []
-        trials = self.store.list_trials(self.job_id)
+        trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         history = history_of(
             self.space,
             [*self.prior_trials(), *trials],

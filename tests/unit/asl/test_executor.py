@@ -633,7 +633,8 @@ def test_load_definition_substitutes_placeholders(tmp_path: Path) -> None:
 
 
 def test_hyperstep_state_machine_runs_its_loop() -> None:
-    """The real tuning.asl.json: suggest, launch (Map), wait for the token, loop, finish."""
+    """The real tuning.asl.json: suggest (which launches), wait for the token, loop, finish:
+    three states a round."""
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
     rounds = iter(
         [
@@ -641,7 +642,6 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
             {"done": True},
         ]
     )
-    launched: list[str] = []
     suggested: list[dict[str, Any]] = []
     holder: dict[str, Executor] = {}
 
@@ -651,14 +651,12 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
 
     handlers: dict[str, Handler] = {
         "Suggest": lambda e, _: suggested.append(e) or next(rounds),
-        "Launch": lambda e, _: launched.append(e["trial_id"]),
         "Wait": wait,
         "Finish": lambda e, _: {"finished": e["job_id"]},
     }
     holder["ex"] = executor(definition, handlers)
     result = holder["ex"].run({"job_id": "j-1"}, timeout=10)
     assert result.status == "SUCCEEDED", result.cause
-    assert sorted(launched) == ["t1", "t2"]
     # Suggest gets the execution's name and the history estimate it returned last round.
     name = suggested[0]["execution"]
     assert suggested == [
@@ -669,11 +667,7 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
         "Begin",
         "Suggest Trials",
         "Job Done?",
-        "Launch Trials",
-        "Launch Trial",
-        "Launch Trial",
         "Wait For Results",
-        "Budget Left?",
         "Suggest Trials",
         "Job Done?",
         "Finish Job",
@@ -683,7 +677,7 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
 def test_a_plan_that_hands_over_ends_the_execution() -> None:
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
     handoff = {"done": False, "handoff": True, "trial_ids": [], "results_seen": 0, "history_events": 0}
-    handlers: dict[str, Handler] = {name: (lambda e, _: handoff) for name in ("Suggest", "Launch", "Wait", "Finish")}
+    handlers: dict[str, Handler] = {name: (lambda e, _: handoff) for name in ("Suggest", "Wait", "Finish")}
     result = executor(definition, handlers).run({"job_id": "j-1"}, timeout=10)
     assert result.status == "SUCCEEDED"
     assert result.state_path == ["Begin", "Suggest Trials", "Job Done?", "Handed Over"]
@@ -703,7 +697,7 @@ def test_starting_a_running_execution_again_with_the_same_input_returns_it() -> 
         ex.start({"x": 1}, name="same")
 
 
-@pytest.mark.parametrize("failing", ["Launch", "Wait"])
+@pytest.mark.parametrize("failing", ["Suggest", "Wait"])
 def test_a_task_that_keeps_failing_still_ends_in_finish_job(failing: str) -> None:
     """No way out of the loop skips Finish Job: otherwise the job would stay running forever."""
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
@@ -715,7 +709,6 @@ def test_a_task_that_keeps_failing_still_ends_in_finish_job(failing: str) -> Non
 
     handlers: dict[str, Handler] = {
         "Suggest": lambda e, _: plan,
-        "Launch": lambda e, _: {},
         "Wait": lambda e, _: {},
         "Finish": lambda e, _: finished.append(e) or {},
         failing: boom,

@@ -153,6 +153,16 @@ class TrialStore(ABC):
         ``cost_usd``. Returns False, changing nothing, when the trial had already finished.
         """
 
+    def recently_ended(self, job_id: str) -> frozenset[str]:
+        """Ids of the job's trials that ended since ``forget_ended`` last dropped them: at
+        least those (``TrialView`` reads only these each round). This default, for an
+        adapter that records none, lists every ended trial of the job."""
+        return frozenset(t.id for t in self.list_trials(job_id) if not t.state.active)
+
+    def forget_ended(self, job_id: str, trial_ids: Collection[str]) -> None:
+        """Drop these ids from ``recently_ended`` (ids of trials ended meanwhile stay)."""
+        return None
+
     @abstractmethod
     def put_task_token(self, job_id: str, token: str) -> None:
         """Remember the token of the execution waiting for this job's results."""

@@ -517,6 +517,29 @@ class DynamoDBStore(TrialStore):
                 self.get_job(done.job_id)  # NotFoundError when the job is gone, else its best moved
             return False
 
+    def recently_ended(self, job_id: str) -> frozenset[str]:
+        found = self._call(
+            "get_item", Key=key(job_id, JOB_SK), ProjectionExpression=items.ENDED, ConsistentRead=True
+        ).get("Item")
+        if found is None:
+            raise NotFoundError(f"job {job_id!r} not found")
+        return frozenset(found.get(items.ENDED, {}).get("SS", []))
+
+    def forget_ended(self, job_id: str, trial_ids: Collection[str]) -> None:
+        if not trial_ids:
+            return
+        try:
+            self._call(
+                "update_item",
+                Key=key(job_id, JOB_SK),
+                UpdateExpression=f"DELETE {items.ENDED} :ids",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":ids": {"SS": sorted(trial_ids)}},
+            )
+        except Exception as exc:
+            if _code(exc) != _CHECK_FAILED:  # a job deleted meanwhile has nothing to forget
+                raise
+
     # task tokens
 
     def put_task_token(self, job_id: str, token: str) -> None:

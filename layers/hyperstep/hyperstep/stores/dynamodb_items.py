@@ -31,6 +31,9 @@ UNFINISHED_PARTITION = "UNFINISHED"
 JOB_SK, TOKEN_SK, TRIAL_PREFIX, CURVE_PREFIX = "JOB", "TOKEN", "TRIAL#", "CURVE#"
 CURVE_CHUNK_STEPS = 1000
 """Steps ``k * 1000`` to ``k * 1000 + 999`` of a trial's curve share one item (12 KB at most)."""
+ENDED = "ended_ids"
+"""The job item's string set of trial ids that ended since a reader last dropped them
+(``TrialStore.recently_ended``): what Suggest reads instead of every trial of the job."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
 
@@ -299,9 +302,10 @@ def trial_update(trial: Trial, ver: int, expires: int | None) -> dict[str, Any]:
 
 
 def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, Any]:
-    """The job half of a trial's end (mirrors ``base.counter_changes``): one counter moves
-    and, with ``best``, the trial becomes the job's best, on condition that it still beats
-    the stored best by the job's goal (else the transaction is cancelled and retried)."""
+    """The job half of a trial's end (mirrors ``base.counter_changes``): one counter moves,
+    the trial's id joins the job's recently ended ids (``ENDED``) and, with ``best``, the
+    trial becomes the job's best, on condition that it still beats the stored best by the
+    job's goal (else the transaction is cancelled and retried)."""
     if trial.state is TrialState.STOPPED:
         counter, step = "budget_used", -1
     elif trial.state is TrialState.PRUNED:
@@ -311,8 +315,8 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
     else:
         counter, step = "completed", 1
     ttl, values = stamp(expires)
-    values[":step"] = n(step)
-    adds = f"{counter} :step"
+    values.update({":step": n(step), ":ended": {"SS": [trial.id]}})
+    adds = f"{counter} :step, {ENDED} :ended"
     if trial.cost_usd:
         adds += ", cost_usd :cost"
         values[":cost"] = n(trial.cost_usd)

@@ -92,10 +92,25 @@ def candidate_pool(
     return np.vstack(pool)
 
 
+DENSE_PAIRS = 1_000_000
+"""Above this many (candidate, seen) pairs, ``far_from`` asks a k-d tree instead of every pair."""
+
+
 def far_from(C: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Mask of the rows of ``C`` farther than a duplicate's tolerance from every seen row."""
+    """Mask of the rows of ``C`` farther than a duplicate's tolerance from every seen row.
+
+    Every pair costs len(C) x len(seen): with a long job's 10,000 seen rows and a pool of
+    thousands of candidates that was most of a suggestion's time. Past ``DENSE_PAIRS`` a
+    k-d tree answers the same question (a nearest neighbour within the tolerance) in
+    about (len(C) + len(seen)) log len(seen); ``scipy.spatial`` comes with ``scipy.optimize``.
+    """
     if len(seen) == 0 or len(C) == 0:
         return np.ones(len(C), dtype=bool)
+    if len(C) * len(seen) > DENSE_PAIRS:
+        from scipy.spatial import cKDTree
+
+        distance, _ = cKDTree(seen).query(C, k=1, distance_upper_bound=DUPLICATE_TOL)
+        return ~(distance <= DUPLICATE_TOL)  # inf where nothing is within the tolerance
     sq = (C * C).sum(1)[:, None] + (seen * seen).sum(1)[None, :] - 2.0 * C @ seen.T
     return sq.min(1) > DUPLICATE_TOL**2
 

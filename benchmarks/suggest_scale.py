@@ -1,0 +1,210 @@
+"""Suggest at 10,000 trials: ``ask(8)`` latency on one core, peak memory, and the cold start.
+
+    nice -n 19 .venv/bin/python -m benchmarks.suggest_scale [--trials 10000] [--reps 10]
+
+- **latency**: ``Study.ask(8)`` of the Bayesian strategy (d = 10) on a job with ``--trials``
+  completed trials, given the trials as Suggest's ``TrialView`` holds them (the store is
+  not read again), one BLAS thread, pinned to one CPU; p50 and p95 over ``--reps`` asks.
+- **peak memory**: a fresh interpreter imports what the suggest function imports
+  (``functions/suggest/app.py``: Powertools, hyperstep's handlers and service, boto3) and
+  the Bayesian strategy, holds a snapshot of ``--trials`` trials and asks 8; its peak
+  resident set (``ru_maxrss``) is what the function's ``MemorySize`` must hold.
+- **cold start**: a fresh interpreter imports the suggest function's module, then makes
+  the first call on a 100-trial history (a SQLite store: the DynamoDB read is not in it),
+  timed from before the import to after the call, interpreter start-up excluded.
+
+Results: ``benchmarks/results/suggest_scale.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from benchmarks import reporting  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"ask8_p95_seconds": 1.0, "cold_start_seconds": 1.0}
+
+CHILD_SETUP = """
+import os, sys, time
+for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[v] = "1"
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "hyperstep")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep")
+sys.path[:0] = [{functions!r}, {repo!r}]
+"""
+
+COLD = (
+    CHILD_SETUP
+    + """
+started, cpu = time.perf_counter(), time.process_time()
+import app  # the suggest function's module: Powertools, handlers, service, wiring
+import boto3
+boto3.client("dynamodb", region_name="us-east-1")  # the service's first client
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
+store = SQLiteStore({db!r})
+job = store.get_job("cold")
+trials = Study.from_job(store, job).ask(8, trials=store.list_trials("cold"))
+print(time.perf_counter() - started, time.process_time() - cpu, len(trials))
+"""
+)
+
+PEAK = (
+    CHILD_SETUP
+    + """
+import resource
+import app, boto3
+from benchmarks.suggest_scale import completed_study
+study, trials = completed_study({n}, seed=1)
+study.ask(8, trials=trials)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+)
+
+
+def space() -> object:
+    import hyperstep
+
+    params = [{"name": f"x{i}", "type": "float", "low": -5.0, "high": 10.0} for i in range(10)]
+    return hyperstep.SearchSpace.model_validate({"parameters": params})
+
+
+def completed_study(n: int, seed: int, path: str = ":memory:", job_id: str | None = None) -> tuple[object, list]:
+    """A Bayesian study with ``n`` completed random trials (10-d Ackley), and its trials."""
+    import hyperstep
+    from hyperstep.models import Trial, TrialState, trial_id
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    sp = space()
+    store = SQLiteStore(path)
+    study = hyperstep.Study(sp, goal="minimize", strategy="bayesian", seed=seed, store=store, job_id=job_id)
+    rng = np.random.default_rng(seed)
+    points = rng.random((n, sp.dim))
+    x = points * 15 - 5
+    values = -20 * np.exp(-0.2 * np.sqrt((x**2).mean(1))) - np.exp(np.cos(2 * np.pi * x).mean(1)) + 20 + np.e
+    numbers = store.reserve_trials(study.job_id, n, None)
+    trials = [
+        Trial(
+            job_id=study.job_id,
+            id=trial_id(k),
+            number=k,
+            params=sp.decode(u),
+            state=TrialState.COMPLETED,
+            value=float(v),
+        )
+        for k, u, v in zip(numbers, points, values)
+    ]
+    store.put_trials(trials)
+    return study, trials
+
+
+def latency(n: int, reps: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each ask (one thread: CPU time is the wall time of an idle core)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        study, trials = completed_study(n, seed=0)
+        study.ask(8, trials=trials)  # imports, caches
+        wall, cpu = [], []
+        for _ in range(reps):
+            started, used = time.perf_counter(), time.process_time()
+            new = study.ask(8, trials=trials)
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - used)
+            trials = [*trials, *new]
+    return wall, cpu
+
+
+def child(code: str) -> str:
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
+def cold_start(reps: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of import plus first call, in ``reps`` fresh interpreters."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "cold.db")
+        completed_study(100, seed=2, path=db, job_id="cold")
+        code = COLD.format(functions=str(REPO / "functions" / "suggest"), repo=str(REPO), db=db)
+        runs = [child(code).split() for _ in range(reps)]
+        return [float(r[0]) for r in runs], [float(r[1]) for r in runs]
+
+
+def peak_mb(n: int) -> float:
+    return float(child(PEAK.format(functions=str(REPO / "functions" / "suggest"), repo=str(REPO), n=n)))
+
+
+def pin_one_cpu() -> str:
+    try:
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to CPU {cpu}"
+    except (AttributeError, OSError):
+        return "not pinned (threads limited to 1)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--reps", type=int, default=10)
+    args = parser.parse_args(argv)
+    pinning = pin_one_cpu()
+    asks, ask_cpu = latency(args.trials, args.reps)
+    peak = peak_mb(args.trials)
+    colds, cold_cpu = cold_start(5)
+    result = {
+        "trials": args.trials,
+        "ask8_seconds": asks,
+        "ask8_cpu_seconds": ask_cpu,
+        "ask8_p50": float(np.percentile(asks, 50)),
+        "ask8_p95": float(np.percentile(asks, 95)),
+        "ask8_cpu_p95": float(np.percentile(ask_cpu, 95)),
+        "peak_rss_mb": peak,
+        "cold_start_seconds": colds,
+        "cold_start_cpu_seconds": cold_cpu,
+        "cold_start_median": float(np.median(colds)),
+        "cold_start_cpu_median": float(np.median(cold_cpu)),
+        "pinning": pinning,
+    }
+    m = reporting.machine()
+    rows = [
+        [f"ask(8) at {args.trials:,} trials, d = 10, one core: p50 / p95 wall (p95 CPU)",
+         f"{result['ask8_p50']:.2f} s / {result['ask8_p95']:.2f} s ({result['ask8_cpu_p95']:.2f} s)",
+         f"p95 <= {TARGETS['ask8_p95_seconds']:g} s"],
+        [f"peak resident memory (imports + {args.trials:,}-trial snapshot + ask)", f"{peak:.0f} MB", "sets MemorySize"],
+        ["cold start: import + first ask(8) on 100 trials, median of 5: wall (CPU)",
+         f"{result['cold_start_median']:.2f} s ({result['cold_start_cpu_median']:.2f} s)",
+         f"<= {TARGETS['cold_start_seconds']:g} s"],
+    ]  # fmt: skip
+    text = (
+        "# Suggest at scale\n\n"
+        f"Command: `nice -n 19 .venv/bin/python -m benchmarks.suggest_scale {' '.join(argv or sys.argv[1:])}`\n\n"
+        f"Measured {m['date_utc']} on {m['cpus']} CPUs (Python {m['python']}), commit {m['hyperstep_commit']}, "
+        f"one BLAS thread, {pinning}, load average {m['load_average_1m']} (a shared machine: wall times there are\n"
+        "inflated by other work; CPU time of the one thread is what an idle core would take).\n\n"
+        + reporting.table(["what", "measured", "target"], rows)
+        + "\n"
+    )
+    reporting.write("suggest_scale", text, {"result": result, "machine": m, "targets": TARGETS})
+    print(text)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Each job's trials as the newest round sees them, read incrementally: Suggest's cost stays
+independent of how long the job has run.
+
+Reading every trial of a job on every round makes Suggest's reads grow with the job (a
+10,000-trial job re-reads megabytes per round). A ``TrialView`` lives as long as its
+service (a warm Lambda, a local run) and keeps a snapshot of each job's trials; a round
+reads only what changed since the last one:
+
+- trials numbered past the snapshot (``Job.trial_seq`` says how many were handed out):
+  created by another instance of the function, one ``get_trial`` each;
+- trials that ended since: the store keeps the ids of recently ended trials
+  (``TrialStore.recently_ended``, on DynamoDB a string set on the job item written in the
+  same transaction as the job's counters), one ``get_trial`` each; the view trims that set
+  once it has grown (``forget_ended``), and a store that keeps none lists every ended id.
+
+The snapshot is never trusted without a check against the job item just read (strongly
+consistent): the number of ended trials it holds must reach ``results_of(job)``. When it
+does not (another instance trimmed ids this one never saw), it re-reads each trial it holds
+as active: at most the job's parallelism, never the whole job. Ended trials never change,
+so what the snapshot holds of them is final. Early stopping with a model-based strategy
+reads the curves of running trials, which change with every report: the view then reads
+every trial, as before.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from hyperstep.errors import NotFoundError
+from hyperstep.models import Job, Trial, trial_id
+from hyperstep.stores.base import TrialStore
+
+TRIM_ENDED = 32
+"""Once the store holds this many recently ended ids of a job, the view drops those it has read."""
+JOBS_KEPT = 16
+"""Snapshots kept per view (least recently used first out): a warm Lambda serves many jobs."""
+
+
+def results_of(job: Job) -> int:
+    """Trials that have ended: completed, failed, pruned or stopped (stopped ones left the budget)."""
+    return job.completed + job.failed + job.pruned + (job.trial_seq - job.budget_used)
+
+
+@dataclass
+class Snapshot:
+    """One job's trials by id, and the highest trial number looked up."""
+
+    trials: dict[str, Trial] = field(default_factory=dict)
+    seen_seq: int = 0
+    missing: set[int] = field(default_factory=set)
+    """Numbers handed out whose trial was not there when looked up (being written, or never)."""
+
+    def ended(self) -> int:
+        return sum(not t.state.active for t in self.trials.values())
+
+    def active(self) -> list[Trial]:
+        return [t for t in self.trials.values() if t.state.active]
+
+    def put(self, trials: Iterable[Trial]) -> None:
+        for trial in trials:
+            self.trials[trial.id] = trial
+
+
+class TrialView:
+    """Snapshots of jobs' trials over one store, caught up at each ``trials`` call."""
+
+    def __init__(self, store: TrialStore, jobs_kept: int = JOBS_KEPT) -> None:
+        self.store = store
+        self.jobs_kept = jobs_kept
+        self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
+
+    def trials(self, job: Job, *, whole: bool = False) -> list[Trial]:
+        """Every trial of ``job`` (as just read from the store), by number. ``whole`` reads
+        them all from the store (what a model that reads running trials' curves needs)."""
+        snapshot = self._snapshots.get(job.id)
+        if snapshot is None or whole:
+            snapshot = self._load(job)
+        else:
+            self._catch_up(snapshot, job)
+        self._snapshots.move_to_end(job.id)
+        return sorted(snapshot.trials.values(), key=lambda t: t.number)
+
+    def remember(self, trials: Iterable[Trial]) -> None:
+        """Trials this process has just written (created, started): no need to read them back."""
+        for trial in trials:
+            snapshot = self._snapshots.get(trial.job_id)
+            if snapshot is not None:
+                snapshot.put([trial])
+                snapshot.missing.discard(trial.number)
+
+    def _load(self, job: Job) -> Snapshot:
+        snapshot = Snapshot(seen_seq=job.trial_seq)
+        snapshot.put(self.store.list_trials(job.id))
+        self._snapshots[job.id] = snapshot
+        while len(self._snapshots) > self.jobs_kept:
+            self._snapshots.popitem(last=False)
+        return snapshot
+
+    def _catch_up(self, snapshot: Snapshot, job: Job) -> None:
+        numbers = [*sorted(snapshot.missing), *range(snapshot.seen_seq + 1, job.trial_seq + 1)]
+        snapshot.seen_seq = max(snapshot.seen_seq, job.trial_seq)
+        for number in numbers:
+            if trial_id(number) in snapshot.trials or self._read(snapshot, job.id, trial_id(number)):
+                snapshot.missing.discard(number)
+            else:
+                snapshot.missing.add(number)
+        ended = self.store.recently_ended(job.id)
+        for id_ in ended:
+            if id_ not in snapshot.trials or snapshot.trials[id_].state.active:
+                self._read(snapshot, job.id, id_)
+        if snapshot.ended() < results_of(job):  # ids dropped by another instance: re-read the active ones
+            for trial in snapshot.active():
+                self._read(snapshot, job.id, trial.id)
+        if len(ended) >= TRIM_ENDED:
+            self.store.forget_ended(job.id, ended)
+
+    def _read(self, snapshot: Snapshot, job_id: str, id_: str) -> bool:
+        """Read one trial into the snapshot; False when the store has none of that id."""
+        try:
+            snapshot.put([self.store.get_trial(job_id, id_)])
+        except NotFoundError:
+            return False
+        return True
