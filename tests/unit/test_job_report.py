@@ -228,6 +228,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
     job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 6, "max_parallel": 6}))[1]["job_id"]
     hour = Usage(seconds=3600, instance_type="ml.m5.large", platform="sagemaker", region="us-east-1")
     for number, trial_id in enumerate(service.suggest(SuggestRequest(job_id=job_id)).trial_ids):
+        for step in (1, 2, 3):  # step reports, as early stopping keeps them: the API's trials carry the curve
+            service.report_metrics(job_id, trial_id, {"loss": number + 1.0 / step}, step=step)
         ended = TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number}, usage=hour)
         service.collect(ended)
     detail, trials = call("GET", f"/jobs/{job_id}")[1], call("GET", f"/jobs/{job_id}/trials")[1]
@@ -241,7 +243,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
         ("GET", f"/v1/jobs/{job_id}/trials"),
     ]
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 5  # one parameter: no importance, no curves
+    assert html.count("<figure") == 6  # one parameter: no importance; learning curves from the stored curves
+    assert 'id="learning_curves"' in html
     assert "t0001: loss = 0" in html and "<dt>cost</dt><dd>$0.69</dd>" in html and 'id="best_vs_cost"' in html
 
 
