@@ -124,9 +124,11 @@ def best_vs_time(data: ReportData) -> Plot | None:
     _draw_progress(ax, elapsed / divisor, shown)
     ax.set(xlabel=f"{unit} since the job started", ylabel=shown.label)
     ax.legend(loc="best", fontsize="small")
-    caption = f"{_subject(data)} as trials ended, against wall-clock time."
-    title = "Hypervolume so far, over time" if job.spec.multi_objective else "Best so far, over time"
-    return Plot("best_vs_time", title, caption[0].upper() + caption[1:], render(figure))
+    if job.spec.multi_objective:
+        caption = f"{_subject(data)} as trials ended, against wall-clock time."
+        return Plot("best_vs_time", "Hypervolume so far, over time", caption[0].upper() + caption[1:], render(figure))
+    caption = f"{_subject(data)} of each trial when it ended, and the best so far, against wall-clock time."
+    return Plot("best_vs_time", "Best so far, over time", caption, render(figure))
 
 
 def best_vs_cost(data: ReportData) -> Plot | None:
@@ -146,9 +148,13 @@ def best_vs_cost(data: ReportData) -> Plot | None:
     _draw_progress(ax, [d for d, _ in pairs], shown)
     ax.set(xlabel="dollars spent (list prices)", ylabel=shown.label)
     ax.legend(loc="best", fontsize="small")
-    caption = f"{_subject(data)} as trials ended, against what the trials had cost by then."
-    title = "Hypervolume so far, by cost" if data.job.spec.multi_objective else "Best so far, by cost"
-    return Plot("best_vs_cost", title, caption[0].upper() + caption[1:], render(figure))
+    if data.job.spec.multi_objective:
+        caption = f"{_subject(data)} as trials ended, against what the trials had cost by then."
+        return Plot("best_vs_cost", "Hypervolume so far, by cost", caption[0].upper() + caption[1:], render(figure))
+    caption = (
+        f"{_subject(data)} of each trial when it ended, and the best so far, against what the trials had cost by then."
+    )
+    return Plot("best_vs_cost", "Best so far, by cost", caption, render(figure))
 
 
 def pareto_front(data: ReportData) -> Plot | None:
