@@ -353,6 +353,7 @@ def test_a_multi_objective_report_draws_the_front_and_the_hypervolume(objectives
     assert "<dt>constraints</dt><dd>latency &lt;= 0.7</dd>" in html
     assert html.count('<tr class="best">') == len(front)
     assert "Crosses broke a constraint." in html
+    assert "With several objectives: of the first, objective_1." in html  # importance, slices: the first
     height, width, _ = imread(tmp_path / "pareto_front.png").shape
     assert (width > 2 * height) == (objectives == 3)  # three objectives: three panels side by side
 

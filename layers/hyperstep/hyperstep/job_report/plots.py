@@ -272,6 +272,8 @@ def importance(data: ReportData) -> Plot | None:
         "from a Gaussian process fitted to the completed trials (fANOVA's main effects). The rest comes "
         "from interactions and noise."
     )
+    if data.job.spec.multi_objective:
+        caption += f" With several objectives: of the first, {data.job.spec.primary.metric}."
     return Plot("importance", "Parameter importance", caption, render(figure))
 
 
