@@ -1,5 +1,7 @@
-"""The report of a real local job, opened in headless Chromium (Debian's ``chromium``, which
-``.ci/run`` installs): every plot must have drawn in the rendered page.
+"""The reports of real local jobs, opened in headless Chromium (Debian's ``chromium``, which
+``.ci/run`` installs): every plot must have drawn in the rendered page. The jobs: a tiny one
+that has every one-objective plot, one with two objectives and a constraint (the Pareto
+front), and the ``make demo`` job itself (its spec and script from ``examples/``).
 
 The page marks each figure once loaded (``data-drawn="WxH"`` when its image decoded, "no"
 when not); Chromium runs that script under the page's own Content-Security-Policy and
@@ -56,6 +58,23 @@ TRAIN = textwrap.dedent(
     """
 )
 
+TRAIN_TWO_OBJECTIVES = textwrap.dedent(
+    """
+    import argparse
+    p = argparse.ArgumentParser()
+    p.add_argument("--x", type=float)
+    p.add_argument("--n", type=int)
+    p.add_argument("--kind")
+    a = p.parse_args()
+    loss, size = (a.x - 0.3) ** 2 + (0.2 if a.kind == "b" else 0.0), a.n * (1.5 - a.x)
+    for epoch in (3, 2, 1):
+        print(f"loss={loss * epoch:.6g}", flush=True)
+    print(f"size={size:.6g}", flush=True)
+    print(f"latency={a.n * 10:.6g}", flush=True)
+    """
+)
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "svm-breast-cancer"
+
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed (.ci/run installs it)"
 )
@@ -80,28 +99,78 @@ def drawn(dom: str) -> dict[str, str]:
     return dict(re.findall(r'<figure id="([a-z_]+)" data-drawn="([^"]*)"', dom))
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The report of a real 12-trial local job with learning curves."""
-    folder = tmp_path_factory.mktemp("job")
-    (folder / "train.py").write_text(TRAIN)
-    spec = folder / "spec.yaml"
-    trial = {**spec_document()["trial"], "cost_per_hour": 3.6}
-    spec.write_text(yaml.safe_dump(spec_document(budget={"max_trials": 12, "max_parallel": 3}, trial=trial)))
+def run_and_report(folder: Path, spec: dict, script: str) -> Path:
+    """Run ``spec`` locally with ``script`` as its train.py, then write its report (both
+    through the CLI, as a user would); the report page's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.py").write_text(script)
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
     store = folder / "store.db"
-    assert main(["--store", str(store), "run", str(spec), "--out", str(folder / "runs")]) == 0
+    assert main(["--store", str(store), "run", str(folder / "spec.yaml"), "--out", str(folder / "runs")]) == 0
     [job] = SQLiteStore(str(store)).list_jobs()
     out = folder / "report"
     assert main(["--store", str(store), "report", job.id, "--out", str(out), "--runs", str(folder / "runs")]) == 0
     return out / "report.html"
 
 
-def test_every_plot_of_a_real_job_draws_in_chromium(report: Path, tmp_path: Path) -> None:
-    figures = drawn(dump_dom(report, tmp_path / "profile"))
-    assert set(figures) == PLOTS
+def assert_drawn(figures: dict[str, str]) -> None:
     for key, size in figures.items():
         width, _, height = size.partition("x")
         assert width.isdigit() and height.isdigit() and int(width) > 200 and int(height) > 150, (key, size)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of a real 12-trial local job with learning curves."""
+    trial = {**spec_document()["trial"], "cost_per_hour": 3.6}
+    spec = spec_document(budget={"max_trials": 12, "max_parallel": 3}, trial=trial)
+    return run_and_report(tmp_path_factory.mktemp("job"), spec, TRAIN)
+
+
+def test_every_plot_of_a_real_job_draws_in_chromium(report: Path, tmp_path: Path) -> None:
+    figures = drawn(dump_dom(report, tmp_path / "profile"))
+    assert set(figures) == PLOTS
+    assert_drawn(figures)
+
+
+def test_the_pareto_front_of_a_real_two_objective_job_draws_in_chromium(tmp_path: Path) -> None:
+    """Two objectives and a constraint that some trials break: the front and the hypervolume."""
+    block = {
+        **spec_document()["trial"],
+        "cost_per_hour": 3.6,
+        "metric_definitions": [
+            {"name": name, "regex": rf"^{name}=([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)"}
+            for name in ("loss", "size", "latency")
+        ],
+    }
+    spec = spec_document(
+        objective=None,
+        objectives=[{"metric": "loss", "goal": "minimize"}, {"metric": "size", "goal": "minimize"}],
+        constraints=[{"metric": "latency", "max": 30}],
+        budget={"max_trials": 12, "max_parallel": 3},
+        trial=block,
+    )
+    del spec["objective"]
+    page = run_and_report(tmp_path / "job", spec, TRAIN_TWO_OBJECTIVES)
+    figures = drawn(dump_dom(page, tmp_path / "profile"))
+    assert set(figures) == PLOTS | {"pareto_front"}
+    assert_drawn(figures)
+    html = page.read_text()
+    assert "Hypervolume so far, by trial" in html and "<dt>Pareto front</dt>" in html
+
+
+def test_the_report_of_the_make_demo_job_draws_every_plot_in_chromium(tmp_path: Path) -> None:
+    """``make demo``'s spec and script as shipped, with a smaller budget (8 trials, not 24, to
+    keep the test short). Its script prints its accuracy once and the spec prices nothing, so
+    the page says so for learning curves and cost instead of drawing them; every plot it has drew."""
+    spec = yaml.safe_load((DEMO / "spec.yaml").read_text())
+    spec["budget"] = {**spec["budget"], "max_trials": 8}
+    page = run_and_report(tmp_path / "demo", spec, (DEMO / "train.py").read_text())
+    figures = drawn(dump_dom(page, tmp_path / "profile"))
+    assert set(figures) == PLOTS - {"best_vs_cost", "learning_curves"}
+    assert_drawn(figures)
+    html = page.read_text()
+    assert "Learning curves: no trial reported" in html and "Best so far by cost: no completed trial has a cost" in html
 
 
 def test_a_plot_that_does_not_decode_is_caught(report: Path, tmp_path: Path) -> None:

@@ -88,8 +88,8 @@ def make_data(n: int = 20, failed: int = 2, seed: int = 0, curves: bool = True) 
         best_value=best and best.value,
         cost_usd=sum(t.cost_usd or 0.0 for t in trials),
     )
-    series = {t.id: [t.value + 1.0, t.value + 0.5, t.value] for t in trials if t.value is not None} if curves else {}
-    return ReportData(job, trials, series)  # type: ignore[arg-type]
+    series = {t.id: {1: t.value + 1.0, 2: t.value + 0.5, 3: t.value} for t in trials if t.value is not None}
+    return ReportData(job, trials, series if curves else {})  # type: ignore[arg-type]
 
 
 def test_best_so_far_follows_the_goal() -> None:
@@ -171,7 +171,7 @@ def test_learning_curves_come_from_the_trial_logs(tmp_path: Path) -> None:
     for trial, lines in {"t0001": "loss=3\nloss=2\nstep=3 loss=9\nloss=1.5e-1\n", "t0002": "nothing\n"}.items():
         (tmp_path / job.id / trial).mkdir(parents=True)
         (tmp_path / job.id / trial / "train.log").write_text(lines)
-    assert learning_curves(job, tmp_path) == {"t0001": [3.0, 2.0, 0.15]}  # the spec's regex is ^loss=
+    assert learning_curves(job, tmp_path) == {"t0001": {1: 3.0, 2: 2.0, 3: 0.15}}  # the spec's regex is ^loss=
 
 
 def test_without_matplotlib_the_report_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,13 +180,16 @@ def test_without_matplotlib_the_report_says_how_to_get_it(tmp_path: Path, monkey
         write_report(make_data(), tmp_path)
 
 
-def run_service_job(store: SQLiteStore) -> Job:
-    """A local-spec job driven through the service with made-up results (no processes)."""
+def run_service_job(store: SQLiteStore, steps: dict[int, float] | None = None) -> Job:
+    """A local-spec job driven through the service with made-up results (no processes);
+    ``steps``: step reports of the loss that t0002 sends before it ends."""
     from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
     svc = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
     job = svc.submit(parse_spec(spec_document(budget={"max_trials": 6, "max_parallel": 6})), job_id="tiny-7")
     for trial_id in svc.suggest(SuggestRequest(job_id=job.id)).trial_ids:
+        for step, value in (steps or {}).items() if trial_id == "t0002" else ():
+            svc.report_metrics(job.id, trial_id, {"loss": value}, step=step)
         loss = (store.get_trial(job.id, trial_id).params["x"] - 0.3) ** 2
         result = (
             {"state": "completed", "metrics": {"loss": loss}}
@@ -225,6 +228,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
     job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 6, "max_parallel": 6}))[1]["job_id"]
     hour = Usage(seconds=3600, instance_type="ml.m5.large", platform="sagemaker", region="us-east-1")
     for number, trial_id in enumerate(service.suggest(SuggestRequest(job_id=job_id)).trial_ids):
+        for step in (1, 2, 3):  # step reports, as early stopping keeps them: the API's trials carry the curve
+            service.report_metrics(job_id, trial_id, {"loss": number + 1.0 / step}, step=step)
         ended = TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number}, usage=hour)
         service.collect(ended)
     detail, trials = call("GET", f"/jobs/{job_id}")[1], call("GET", f"/jobs/{job_id}/trials")[1]
@@ -238,7 +243,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
         ("GET", f"/v1/jobs/{job_id}/trials"),
     ]
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 5  # one parameter: no importance, no curves
+    assert html.count("<figure") == 6  # one parameter: no importance; learning curves from the stored curves
+    assert 'id="learning_curves"' in html
     assert "t0001: loss = 0" in html and "<dt>cost</dt><dd>$0.69</dd>" in html and 'id="best_vs_cost"' in html
 
 
@@ -248,7 +254,7 @@ def test_from_store_reads_the_logs_of_a_local_run(tmp_path: Path) -> None:
     (tmp_path / "runs" / job.id / "t0001").mkdir(parents=True)
     (tmp_path / "runs" / job.id / "t0001" / "train.log").write_text("loss=0.9\nloss=0.4\n")
     data: Any = from_store(store, job.id, tmp_path / "runs")
-    assert data.curves == {"t0001": [0.9, 0.4]} and len(data.trials) == 6
+    assert data.curves == {"t0001": {1: 0.9, 2: 0.4}} and len(data.trials) == 6
 
 
 def test_the_report_says_why_the_job_stopped(tmp_path: Path) -> None:
@@ -285,3 +291,85 @@ def test_a_conditional_job_reports_each_parameter_where_it_was_set(tmp_path: Pat
     html = write_report(ReportData(job, trials, {}), tmp_path / "out").read_text()
     for key in ("parallel_coordinates", "slices", "importance"):
         assert f'<figure id="{key}">' in html
+
+
+def multi_objective_data(objectives: int = 2, n: int = 16, seed: int = 0) -> tuple[Any, ReportData]:
+    """A study of ``objectives`` objectives (maximize the first, minimize the rest) with a
+    constraint ``latency <= 0.7`` that some trials break, driven with made-up results."""
+    import hyperstep
+
+    space = hyperstep.SearchSpace.model_validate(
+        {
+            "parameters": [
+                {"name": "x", "type": "float", "low": 0.0, "high": 1.0},
+                {"name": "y", "type": "float", "low": 0.0, "high": 1.0},
+            ]
+        }
+    )
+    goals = ["maximize"] + ["minimize"] * (objectives - 1)
+    study = hyperstep.Study(
+        space, goal=goals, strategy="random", seed=seed, constraints=[{"metric": "latency", "max": 0.7}]
+    )
+    for trial in study.ask(n):
+        x, y = trial.params["x"], trial.params["y"]
+        values = [x, (1 - x) ** 2 + y, y * x][:objectives]
+        study.tell(trial.id, values, metrics={"latency": y})
+    return study, ReportData(study.job, study.trials, {})
+
+
+def test_the_front_is_the_studys_and_its_hypervolume_only_grows() -> None:
+    from hyperstep.pareto import hypervolume
+
+    study, data = multi_objective_data()
+    found = analysis.front(data.job, data.trials)
+    assert found is not None and found.values.shape == (16, 2)
+    assert [t.id for t, on in zip(found.trials, found.on_front) if on] == [t.id for t in study.pareto_front]
+    assert (~found.feasible).any() and not (found.on_front & ~found.feasible).any()
+    assert found.values[0].tolist() == found.trials[0].values  # as reported: the maximized one not negated
+    volumes = analysis.hypervolume_so_far(found.minimized, found.feasible, found.reference)
+    assert (np.diff(volumes) >= 0).all() and volumes[-1] > 0
+    assert volumes[-1] == pytest.approx(hypervolume(found.minimized[found.on_front], found.reference))
+    assert analysis.front(make_data().job, make_data().trials) is None  # one objective: no front
+
+
+def test_best_so_far_skips_trials_outside_the_constraints() -> None:
+    best = analysis.best_feasible_so_far([3, 1, 2, 0.5], [True, False, True, True], minimize=True)
+    assert best.tolist() == [3, 3, 2, 0.5]
+    assert np.isnan(analysis.best_feasible_so_far([1.0], [False], minimize=False)).all()
+
+
+@pytest.mark.parametrize("objectives", [2, 3])
+def test_a_multi_objective_report_draws_the_front_and_the_hypervolume(objectives: int, tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    study, data = multi_objective_data(objectives)
+    html = write_report(data, tmp_path).read_text()
+    figures = re.findall(r'<figure id="([a-z_]+)"><h3>([^<]*)</h3>', html)
+    assert ("pareto_front", "Pareto front") in figures
+    assert ("best_vs_trials", "Hypervolume so far, by trial") in figures
+    assert "the hypervolume of the feasible Pareto front (maximize objective_1, minimize objective_2" in html
+    front = [t.id for t in study.pareto_front]
+    assert f"<dt>Pareto front</dt><dd>{len(front)} trials: {', '.join(front)}</dd>" in html
+    assert "<dt>constraints</dt><dd>latency &lt;= 0.7</dd>" in html
+    assert html.count('<tr class="best">') == len(front)
+    assert "Crosses broke a constraint." in html
+    assert "With several objectives: of the first, objective_1." in html  # importance, slices: the first
+    height, width, _ = imread(tmp_path / "pareto_front.png").shape
+    assert (width > 2 * height) == (objectives == 3)  # three objectives: three panels side by side
+
+
+def test_a_one_objective_report_has_no_front_and_no_note_about_one(tmp_path: Path) -> None:
+    html = write_report(make_data(), tmp_path).read_text()
+    assert "pareto" not in html.lower()
+
+
+def test_stored_curves_come_first_and_logs_fill_in(tmp_path: Path) -> None:
+    """A curve the store keeps (the early-stopping step reports) is the trial's curve; a trial
+    without one falls back to its log."""
+    store = SQLiteStore(str(tmp_path / "store.db"))
+    job = run_service_job(store, steps={1: 0.8, 2: 0.5, 4: 0.3})
+    for trial in ("t0001", "t0002"):
+        (tmp_path / "runs" / job.id / trial).mkdir(parents=True)
+        (tmp_path / "runs" / job.id / trial / "train.log").write_text("loss=0.9\nloss=0.4\n")
+    data: Any = from_store(store, job.id, tmp_path / "runs")
+    assert data.curves == {"t0001": {1: 0.9, 2: 0.4}, "t0002": {1: 0.8, 2: 0.5, 4: 0.3}}

@@ -155,3 +155,23 @@ def test_a_warm_started_bayesian_job_beats_a_cold_start_on_the_same_budget() -> 
     cold = [min(child_values(seed, warm=False)) for seed in seeds]
     assert sum(w < c for w, c in zip(warm, cold)) >= 5
     assert np.mean(warm) < 0.5 * np.mean(cold)
+
+
+def first_proposals(warm: bool, n: int = 3) -> list[Trial]:
+    """The child's first ``n`` proposals (one batch), with or without the 20-trial parent."""
+    store = SQLiteStore(":memory:")
+    if warm:
+        parent = hyperstep.Study(BRANIN, strategy="random", seed=100, store=store, job_id="parent")
+        for trial in parent.ask(20):
+            parent.tell(trial.id, branin(trial.params))
+    job = Job(id="child", spec=hyperstep.Study(BRANIN, strategy="bayesian", seed=0).spec, parents=("parent",) * warm)
+    store.create_job(job)
+    return hyperstep.Study.from_job(store, job).ask(n)
+
+
+def test_a_warm_started_jobs_very_first_proposals_come_from_a_model_of_the_parents_trials() -> None:
+    """Before the child has a trial of its own, its Bayesian proposals already carry the
+    expected improvement of a model (fitted to the parent's history); a cold start's first
+    proposals are its space-filling design, with no model behind them."""
+    assert all(t.expected_improvement is not None for t in first_proposals(warm=True))
+    assert all(t.expected_improvement is None for t in first_proposals(warm=False))

@@ -1,6 +1,7 @@
 """``hyperstep report JOB``: one self-contained HTML page and its plots as PNG files.
 
-The page shows where the search stands: best so far against trials, time and cost,
+The page shows where the search stands: best so far against trials, time and cost (with
+several objectives: the hypervolume of the front so far, and the Pareto front itself),
 parallel coordinates, each parameter's effect (slices) and importance, learning curves
 when trials printed intermediate values, and every trial with its state, failure reason
 duration and cost. It needs matplotlib, the optional ``report`` extra
@@ -21,10 +22,11 @@ WHY_MISSING = {
     "best_vs_trials": "Best so far: no trial has completed yet.",
     "best_vs_time": "Best so far over time: no trial has completed yet.",
     "best_vs_cost": "Best so far by cost: no completed trial has a cost (local trials: set trial.cost_per_hour).",
+    "pareto_front": "Pareto front: no trial has completed with every objective yet.",
     "parallel_coordinates": "Parallel coordinates: no completed trial (or no parameter varies).",
     "slices": "Parameter effects: no completed trial (or no parameter varies).",
     "importance": "Parameter importance: needs 5 completed trials with different results and 2 varying parameters.",
-    "learning_curves": "Learning curves: no trial printed its objective more than once (or its log was not found).",
+    "learning_curves": "Learning curves: no trial reported its objective at two steps or more (nor printed it twice).",
 }
 
 
@@ -38,6 +40,8 @@ def write_report(data: ReportData, out_dir: Path) -> Path:
 
     drawn, missing = [], []
     for draw in plots.ALL:
+        if draw is plots.pareto_front and not data.job.spec.multi_objective:
+            continue
         plot = draw(data)
         if plot is None:
             missing.append(WHY_MISSING[draw.__name__])

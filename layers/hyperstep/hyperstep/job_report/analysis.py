@@ -3,6 +3,11 @@
 - ``best_so_far``: the running best objective value, trial by trial.
 - ``varying``: the parameters that vary (a constant, such as an imported AMT static
   hyperparameter, has no effect to show).
+- ``best_feasible_so_far``: the same over the trials that meet the spec's constraints.
+- ``front`` and ``hypervolume_so_far``: with several objectives, which completed trials are
+  feasible and on the Pareto front, and the hypervolume their front encloses trial by trial
+  (against a reference point just beyond the worst feasible values seen: the plot shows
+  how the front grew, on one fixed scale).
 - ``importance``: each parameter's first-order share of the objective's variance (the
   main effects of a functional ANOVA, as fANOVA computes them on a random forest), here
   on hyperstep's own Gaussian process fitted to the completed trials: for each parameter,
@@ -13,10 +18,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from hyperstep.models import Job, Trial, TrialState
+from hyperstep.pareto import dominated_by, hypervolume, pareto_mask
 from hyperstep.space import CategoricalParameter, Parameter, SearchSpace
 
 MIN_TRIALS_FOR_IMPORTANCE = 5
@@ -38,6 +45,75 @@ def best_so_far(values: Sequence[float], minimize: bool) -> np.ndarray:
     """The best value among the first 1, 2, ... values."""
     array = np.asarray(values, dtype=float)
     return np.minimum.accumulate(array) if minimize else np.maximum.accumulate(array)
+
+
+def best_feasible_so_far(values: Sequence[float], feasible: Sequence[bool], minimize: bool) -> np.ndarray:
+    """The best feasible value among the first 1, 2, ... values (NaN until one is feasible):
+    a trial outside the constraints is never the best, as for the job's ``best_trial_id``."""
+    worst = np.inf if minimize else -np.inf
+    array = np.where(np.asarray(feasible, dtype=bool), np.asarray(values, dtype=float), worst)
+    best = best_so_far(array, minimize)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+@dataclass(frozen=True)
+class Front:
+    """A multi-objective job's completed trials (every objective finite), in number order."""
+
+    trials: list[Trial]
+    values: np.ndarray
+    """One row per trial: its objectives' values as reported, in the spec's order."""
+    minimized: np.ndarray
+    """The same with maximized objectives negated (what dominance and hypervolume take)."""
+    feasible: np.ndarray
+    on_front: np.ndarray
+    """Feasible and dominated by no other feasible trial (``Study.pareto_front``'s trials)."""
+
+    @property
+    def reference(self) -> np.ndarray:
+        """A point just beyond the worst feasible value of each objective (a tenth of its
+        range, or 1 for an objective that never changed), where the hypervolume is measured from."""
+        rows = self.minimized[self.feasible] if self.feasible.any() else self.minimized
+        worst, span = rows.max(axis=0), np.ptp(rows, axis=0)
+        return worst + np.where(span > 0, 0.1 * span, 1.0)
+
+
+def front(job: Job, trials: Sequence[Trial]) -> Front | None:
+    """The ``Front`` of a job with several objectives; None with one, or before any trial
+    completed with all of them."""
+    from hyperstep.study import objective_values
+
+    spec = job.spec
+    if not spec.multi_objective:
+        return None
+    scored = [(t, objective_values(spec, t)) for t in sorted(trials, key=lambda t: t.number)]
+    scored = [(t, v) for t, v in scored if v is not None]
+    if not scored:
+        return None
+    done = [t for t, _ in scored]
+    minimized = np.array([v for _, v in scored], dtype=float)
+    feasible = np.array([spec.feasible(t.metrics) for t in done], dtype=bool)
+    on_front = np.zeros(len(done), dtype=bool)
+    if feasible.any():
+        on_front[np.flatnonzero(feasible)[pareto_mask(minimized[feasible])]] = True
+    values = np.array([t.values for t in done], dtype=float)
+    return Front(done, values, minimized, feasible, on_front)
+
+
+def hypervolume_so_far(minimized: np.ndarray, feasible: Sequence[bool], reference: np.ndarray) -> np.ndarray:
+    """The hypervolume of the feasible points among the first 1, 2, ... rows. It is
+    recomputed only when a point joins the front (one not dominated by it), so a long job
+    costs a few hypervolumes, not one per trial."""
+    volumes = np.zeros(len(minimized))
+    kept = np.empty((0, minimized.shape[1]))
+    volume = 0.0
+    for i, (row, ok) in enumerate(zip(minimized, feasible)):
+        beaten = bool(np.any(np.all(kept <= row, axis=1) & np.any(kept < row, axis=1)))
+        if ok and not beaten:
+            kept = np.vstack([kept[~dominated_by(kept, row)], row])
+            volume = hypervolume(kept, reference)
+        volumes[i] = volume
+    return volumes
 
 
 def varying(space: SearchSpace) -> list[Parameter]:

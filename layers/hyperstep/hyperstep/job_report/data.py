@@ -1,11 +1,12 @@
-"""What a report is drawn from: the job, its trials and, where the logs are at hand, each
-trial's intermediate metric values.
+"""What a report is drawn from: the job, its trials and each trial's learning curve.
 
 Local jobs come from the SQLite store; jobs on a deployment from its API
 (``GET /jobs/{id}`` and ``GET /jobs/{id}/trials``, through ``hyperstep.remote``).
-Learning curves are read from a local run's trial logs (``<runs>/<job>/<trial>/train.log``)
-with the job's metric regexes, line by line as the local backend and SageMaker read them:
-every match of the objective's regex is one point.
+A trial's learning curve is the one its store keeps (``Trial.curve``: the objective's step
+reports, which early stopping decides from; the API's trials carry it too). For a local
+trial without one (a trial too short for the log to be followed while it ran), the curve is
+read from its log (``<runs>/<job>/<trial>/train.log``) with the job's metric regex, line by
+line as the local backend reads it: the n-th match is step n.
 """
 
 from __future__ import annotations
@@ -39,14 +40,20 @@ JOB_FIELDS = (
 class ReportData:
     job: Job
     trials: list[Trial]
-    curves: dict[str, list[float]] = field(default_factory=dict)
-    """Trial id to the objective's values in the order the trial printed them."""
+    curves: dict[str, dict[int, float]] = field(default_factory=dict)
+    """Trial id to the objective's value at each step the trial reported."""
 
 
 def from_store(store: TrialStore, job_id: str, runs_dir: Path | None = None) -> ReportData:
     job = store.get_job(job_id)
     trials = store.list_trials(job.id)
-    return ReportData(job, trials, learning_curves(job, runs_dir) if runs_dir else {})
+    logged = learning_curves(job, runs_dir) if runs_dir else {}
+    return ReportData(job, trials, {**logged, **stored_curves(trials)})
+
+
+def stored_curves(trials: list[Trial]) -> dict[str, dict[int, float]]:
+    """The curves the store keeps, by trial (trials with none left out)."""
+    return {t.id: dict(sorted(t.curve.items())) for t in trials if t.curve}
 
 
 def from_api(job_id: str, api_url: str, *, session: Any = None) -> ReportData:
@@ -56,7 +63,7 @@ def from_api(job_id: str, api_url: str, *, session: Any = None) -> ReportData:
     detail = remote.status(job_id, api_url, session=session)
     job = job_from_detail(detail)
     trials = [Trial.model_validate(t) for t in remote.trials(job.id, api_url, session=session)["trials"]]
-    return ReportData(job, trials)
+    return ReportData(job, trials, stored_curves(trials))
 
 
 def job_from_detail(detail: dict[str, Any]) -> Job:
@@ -71,18 +78,19 @@ def job_from_detail(detail: dict[str, Any]) -> Job:
     )
 
 
-def learning_curves(job: Job, runs_dir: Path) -> dict[str, list[float]]:
-    """The objective's successive values in each trial's log (trials that printed one or more)."""
+def learning_curves(job: Job, runs_dir: Path) -> dict[str, dict[int, float]]:
+    """The objective's successive values in each trial's log, at steps 1, 2, ... (trials
+    that printed one or more)."""
     block = job.spec.trial
     definitions = [d for d in getattr(block, "metric_definitions", []) if d.name == job.spec.primary.metric]
     if not definitions:
         return {}
     pattern = re.compile(definitions[0].regex)
-    curves: dict[str, list[float]] = {}
+    curves: dict[str, dict[int, float]] = {}
     for log in sorted((runs_dir / job.id).glob("*/train.log")):
         values = _values(log.read_text(errors="replace"), pattern)
         if values:
-            curves[log.parent.name] = values
+            curves[log.parent.name] = dict(enumerate(values, start=1))
     return curves
 
 

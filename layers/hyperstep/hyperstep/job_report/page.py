@@ -16,9 +16,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from hyperstep.job_report import analysis
 from hyperstep.job_report.data import ReportData
-from hyperstep.job_report.plots import Plot
+from hyperstep.job_report.plots import Plot, highlighted
 from hyperstep.models import Trial
+from hyperstep.spec import Constraint
 from hyperstep.views import fmt
 
 CHECK_SCRIPT = """
@@ -92,9 +94,10 @@ def _figure(plot: Plot) -> str:
 def _summary(data: ReportData) -> str:
     job, trials = data.job, data.trials
     objective = job.spec.primary
+    goals = ", ".join(f"{o.goal} {o.metric}" for o in job.spec.goals)
     rows: list[tuple[str, Any]] = [
         ("status", job.status.value + (f": {job.error}" if job.error else "")),
-        ("objective", f"{objective.goal} {objective.metric}"),
+        ("objectives" if job.spec.multi_objective else "objective", goals),
         ("strategy", job.spec.strategy.name),
         ("trials", f"{len(trials)} of {job.spec.budget.max_trials or 'no limit'}: {job.completed} completed"),
         ("failed", str(job.failed)),
@@ -107,12 +110,24 @@ def _summary(data: ReportData) -> str:
     if job.cost_usd or job.spec.budget.max_cost_usd is not None:
         limit = job.spec.budget.max_cost_usd
         rows.append(("cost", f"${job.cost_usd:.4g}" + (f" of ${limit:g}" if limit is not None else "")))
+    if job.spec.constraints:
+        rows.append(("constraints", ", ".join(_limit(c) for c in job.spec.constraints)))
+    found = analysis.front(job, trials)
+    if found is not None:
+        ids = [t.id for t, on in zip(found.trials, found.on_front) if on]
+        rows.append(("Pareto front", f"{len(ids)} trials: {', '.join(ids)}" if ids else "no feasible trial yet"))
     best = next((t for t in trials if t.id == job.best_trial_id), None)
     if best is not None:
         rows.append(("best trial", f"{best.id}: {objective.metric} = {fmt(best.value)}"))
         rows += [(f"  {name}", fmt(value)) for name, value in best.params.items()]
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows)
     return f"<dl>{items}</dl>"
+
+
+def _limit(constraint: Constraint) -> str:
+    bounds = [f"{constraint.min:g} <=" if constraint.min is not None else "", constraint.metric]
+    bounds.append(f"<= {constraint.max:g}" if constraint.max is not None else "")
+    return " ".join(b for b in bounds if b)
 
 
 def _table(data: ReportData) -> str:
@@ -131,11 +146,12 @@ def _table(data: ReportData) -> str:
         "failure reason",
     ]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(_row(t, job.best_trial_id, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
+    marked = highlighted(data)
+    body = "".join(_row(t, marked, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _row(trial: Trial, best_id: str | None, names: list[str], metrics: list[str]) -> str:
+def _row(trial: Trial, marked: set[str], names: list[str], metrics: list[str]) -> str:
     seconds = trial.ended_at - trial.started_at if trial.ended_at and trial.started_at else None
     started = time.strftime("%H:%M:%S", time.localtime(trial.started_at)) if trial.started_at else ""
     cells = [
@@ -148,7 +164,7 @@ def _row(trial: Trial, best_id: str | None, names: list[str], metrics: list[str]
         f"{seconds:.1f}" if seconds is not None else "",
         fmt(trial.cost_usd),
     ]
-    kind = "best" if trial.id == best_id else "failed" if trial.state.value == "failed" else ""
+    kind = "best" if trial.id in marked else "failed" if trial.state.value == "failed" else ""
     tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
     error = f'<td class="error">{html.escape(trial.error or "")}</td>'
     return f'<tr class="{kind}">{tds}{error}</tr>'

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hyperstep.job_report import analysis
 from hyperstep.job_report.data import ReportData
-from hyperstep.models import TrialState
+from hyperstep.models import Trial, TrialState
 from hyperstep.space import CategoricalParameter, Parameter
 
 DPI = 100
@@ -40,23 +41,73 @@ def render(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What the three best-so-far plots draw against their x axis: with one objective, each
+    completed trial's value and the best feasible so far; with several, the hypervolume of
+    the feasible front so far (a value per trial would show one objective of several)."""
+
+    label: str
+    values: np.ndarray | None
+    feasible: np.ndarray
+    line: np.ndarray
+    line_label: str
+
+
+def progress(data: ReportData, done: list[Trial]) -> Progress:
+    """``Progress`` over ``done`` (completed trials, in the plot's order)."""
+    job = data.job
+    feasible = np.array([job.spec.feasible(t.metrics) for t in done], dtype=bool)
+    found = analysis.front(job, data.trials)
+    if found is not None:
+        rows = {t.id: row for t, row in zip(found.trials, found.minimized)}
+        kept = [i for i, t in enumerate(done) if t.id in rows]
+        minimized = np.full((len(done), len(job.spec.goals)), np.nan)
+        minimized[kept] = [rows[done[i].id] for i in kept]
+        ok = feasible & np.isin(np.arange(len(done)), kept)
+        volumes = analysis.hypervolume_so_far(np.nan_to_num(minimized), ok, found.reference)
+        return Progress("hypervolume of the front", None, feasible, volumes, "hypervolume so far")
+    values = np.array([t.value for t in done], dtype=float)
+    line = analysis.best_feasible_so_far(values, feasible, job.minimize)
+    return Progress(job.spec.primary.metric, values, feasible, line, "best so far")
+
+
+def _draw_progress(ax: Axes, xs: Sequence[float], shown: Progress) -> None:
+    if shown.values is not None:
+        xs_ = np.asarray(xs, dtype=float)
+        ok = shown.feasible
+        ax.scatter(xs_[ok], shown.values[ok], s=18, color="#1f77b4", alpha=0.7, label="trial")
+        if not ok.all():
+            ax.scatter(xs_[~ok], shown.values[~ok], s=22, color=FAILED, marker="x", label="infeasible (constraints)")
+    ax.step(xs, shown.line, where="post", color=BEST, label=shown.line_label)
+
+
+def _subject(data: ReportData) -> str:
+    spec = data.job.spec
+    if spec.multi_objective:
+        goals = ", ".join(f"{o.goal} {o.metric}" for o in spec.goals)
+        return f"the hypervolume of the feasible Pareto front ({goals})"
+    return f"{spec.primary.metric}"
+
+
 def best_vs_trials(data: ReportData) -> Plot | None:
     done = analysis.completed(data.trials)
     if not done:
         return None
-    job, metric = data.job, data.job.spec.primary.metric
     figure = Figure(figsize=(7, 3.6))
     ax = figure.add_subplot()
     numbers = [t.number for t in done]
-    ax.scatter(numbers, [t.value for t in done], s=18, color="#1f77b4", alpha=0.7, label="trial")
-    best = analysis.best_so_far([t.value for t in done], job.minimize)
-    ax.step(numbers, best, where="post", color=BEST, label="best so far")
+    shown = progress(data, done)
+    _draw_progress(ax, numbers, shown)
     failed = [t.number for t in data.trials if t.state is TrialState.FAILED]
     if failed:
         ax.plot(failed, [ax.get_ylim()[0]] * len(failed), "x", color=FAILED, label="failed", clip_on=False)
-    ax.set(xlabel="trial number", ylabel=metric)
+    ax.set(xlabel="trial number", ylabel=shown.label)
     ax.legend(loc="best", fontsize="small")
-    caption = f"Each completed trial's {metric}; the line is the best so far ({job.spec.primary.goal})."
+    if data.job.spec.multi_objective:
+        caption = f"After each completed trial, {_subject(data)}: it grows when a trial extends the front."
+        return Plot("best_vs_trials", "Hypervolume so far, by trial", caption, render(figure))
+    caption = f"Each completed trial's {_subject(data)}; the line is the best so far ({data.job.spec.primary.goal})."
     return Plot("best_vs_trials", "Best so far, by trial", caption, render(figure))
 
 
@@ -64,17 +115,19 @@ def best_vs_time(data: ReportData) -> Plot | None:
     done = sorted((t for t in analysis.completed(data.trials) if t.ended_at), key=lambda t: t.ended_at or 0.0)
     if not done:
         return None
-    job, metric = data.job, data.job.spec.primary.metric
+    job = data.job
     elapsed = np.array([(t.ended_at or 0.0) - job.created_at for t in done])
     divisor, unit = analysis.elapsed_unit(float(elapsed.max()))
     figure = Figure(figsize=(7, 3.6))
     ax = figure.add_subplot()
-    ax.scatter(elapsed / divisor, [t.value for t in done], s=18, color="#1f77b4", alpha=0.7, label="trial ends")
-    best = analysis.best_so_far([t.value for t in done], job.minimize)
-    ax.step(elapsed / divisor, best, where="post", color=BEST, label="best so far")
-    ax.set(xlabel=f"{unit} since the job started", ylabel=metric)
+    shown = progress(data, done)
+    _draw_progress(ax, elapsed / divisor, shown)
+    ax.set(xlabel=f"{unit} since the job started", ylabel=shown.label)
     ax.legend(loc="best", fontsize="small")
-    caption = f"{metric} of each trial when it ended, and the best so far, against wall-clock time."
+    if job.spec.multi_objective:
+        caption = f"{_subject(data)} as trials ended, against wall-clock time."
+        return Plot("best_vs_time", "Hypervolume so far, over time", caption[0].upper() + caption[1:], render(figure))
+    caption = f"{_subject(data)} of each trial when it ended, and the best so far, against wall-clock time."
     return Plot("best_vs_time", "Best so far, over time", caption, render(figure))
 
 
@@ -84,20 +137,58 @@ def best_vs_cost(data: ReportData) -> Plot | None:
     ended = sorted((t for t in data.trials if t.ended_at and t.cost_usd is not None), key=lambda t: t.ended_at or 0.0)
     if not any(t.cost_usd for t in ended):
         return None
-    job, metric = data.job, data.job.spec.primary.metric
     spent = np.cumsum([t.cost_usd or 0.0 for t in ended])
-    done = [(dollars, t.value) for dollars, t in zip(spent, ended) if t.state is TrialState.COMPLETED]
-    if not done:
+    done = [t.state is TrialState.COMPLETED and t.value is not None for t in ended]
+    pairs = [(dollars, t) for dollars, t, ok in zip(spent, ended, done) if ok]
+    if not pairs:
         return None
     figure = Figure(figsize=(7, 3.6))
     ax = figure.add_subplot()
-    xs, values = [d for d, _ in done], [v for _, v in done]
-    ax.scatter(xs, values, s=18, color="#1f77b4", alpha=0.7, label="trial ends")
-    ax.step(xs, analysis.best_so_far(values, job.minimize), where="post", color=BEST, label="best so far")
-    ax.set(xlabel="dollars spent (list prices)", ylabel=metric)
+    shown = progress(data, [t for _, t in pairs])
+    _draw_progress(ax, [d for d, _ in pairs], shown)
+    ax.set(xlabel="dollars spent (list prices)", ylabel=shown.label)
     ax.legend(loc="best", fontsize="small")
-    caption = f"{metric} of each trial when it ended, and the best so far, against what the trials had cost by then."
+    if data.job.spec.multi_objective:
+        caption = f"{_subject(data)} as trials ended, against what the trials had cost by then."
+        return Plot("best_vs_cost", "Hypervolume so far, by cost", caption[0].upper() + caption[1:], render(figure))
+    caption = (
+        f"{_subject(data)} of each trial when it ended, and the best so far, against what the trials had cost by then."
+    )
     return Plot("best_vs_cost", "Best so far, by cost", caption, render(figure))
+
+
+def pareto_front(data: ReportData) -> Plot | None:
+    """Two objectives: every completed trial, the feasible front highlighted and joined as
+    the staircase that bounds what it dominates. Three: one panel per pair of objectives
+    (the front's trials are those of the three-objective front, seen from each side)."""
+    found = analysis.front(data.job, data.trials)
+    if found is None:
+        return None
+    goals = data.job.spec.goals
+    pairs = [(0, 1)] if len(goals) == 2 else [(0, 1), (0, 2), (1, 2)]
+    figure = Figure(figsize=(7, 4.6) if len(pairs) == 1 else (14, 4.4))
+    rest = found.feasible & ~found.on_front
+    for k, (i, j) in enumerate(pairs):
+        ax = figure.add_subplot(1, len(pairs), k + 1)
+        V = found.values
+        ax.scatter(V[rest, i], V[rest, j], s=18, color="#1f77b4", alpha=0.6, label="feasible trial")
+        if not found.feasible.all():
+            off = ~found.feasible
+            ax.scatter(V[off, i], V[off, j], s=24, color=FAILED, marker="x", label="infeasible (constraints)")
+        ax.scatter(V[found.on_front, i], V[found.on_front, j], s=48, color=BEST, zorder=3, label="Pareto front")
+        if len(pairs) == 1 and found.on_front.any():
+            order = np.argsort(found.minimized[found.on_front, 0], kind="stable")
+            ax.step(V[found.on_front, 0][order], V[found.on_front, 1][order], where="post", color=BEST, linewidth=1.2)
+        ax.set(xlabel=f"{goals[i].metric} ({goals[i].goal})", ylabel=f"{goals[j].metric} ({goals[j].goal})")
+        if k == 0:
+            ax.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    count = int(found.on_front.sum())
+    caption = f"Every completed trial's objectives; the {count} feasible trials no other feasible one dominates in red"
+    caption += " (joined as the front's staircase)." if len(pairs) == 1 else ", in each pair of objectives."
+    if not found.feasible.all():
+        caption += " Crosses broke a constraint."
+    return Plot("pareto_front", "Pareto front", caption, render(figure))
 
 
 def parallel_coordinates(data: ReportData) -> Plot | None:
@@ -113,10 +204,11 @@ def parallel_coordinates(data: ReportData) -> Plot | None:
     ax = figure.add_subplot()
     colormap = _colormap(job.minimize)
     xs = np.arange(len(params))
+    marked = highlighted(data)
     for i in order:
         trial = done[i]
         ys = [analysis.position(p, trial.params[p.name]) if p.name in trial.params else np.nan for p in params]
-        best = trial.id == job.best_trial_id
+        best = trial.id in marked
         color = BEST if best else colormap((values[i] - values.min()) / span)
         ax.plot(xs, ys, color=color, alpha=1.0 if best else 0.55, linewidth=2.4 if best else 1.0)
     for x, param in zip(xs, params):
@@ -127,7 +219,8 @@ def parallel_coordinates(data: ReportData) -> Plot | None:
     ax.set_yticks([])
     ax.set_xlim(-0.2, len(params) - 0.6)
     _colorbar(figure, ax, colormap, values, metric)
-    caption = f"One line per completed trial through its parameter values, colored by {metric}; the best in red."
+    caption = f"One line per completed trial through its parameter values, colored by {metric}; "
+    caption += f"{_marked_words(data)} in red."
     return Plot("parallel_coordinates", "Parallel coordinates", caption, render(figure))
 
 
@@ -136,11 +229,12 @@ def slices(data: ReportData) -> Plot | None:
     params = analysis.varying(data.job.spec.space)
     if not done or not params:
         return None
-    job, metric = data.job, data.job.spec.primary.metric
+    metric = data.job.spec.primary.metric
     columns = min(3, len(params))
     rows = math.ceil(len(params) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.2 * rows))
     rng = np.random.default_rng(0)
+    marked = highlighted(data)
     for k, param in enumerate(params):
         ax = figure.add_subplot(rows, columns, k + 1)
         active = [t for t in done if param.name in t.params]  # a conditional parameter: where it was set
@@ -153,12 +247,12 @@ def slices(data: ReportData) -> Plot | None:
             if param.scale == "log":
                 ax.set_xscale("log")
         ax.scatter(xs, ys, s=16, alpha=0.7, color="#1f77b4")
-        best = [i for i, t in enumerate(active) if t.id == job.best_trial_id]
+        best = [i for i, t in enumerate(active) if t.id in marked]
         if best:
-            ax.scatter([xs[best[0]]], [ys[best[0]]], s=60, color=BEST, marker="*", zorder=3)
+            ax.scatter([xs[i] for i in best], [ys[i] for i in best], s=60, color=BEST, marker="*", zorder=3)
         ax.set(xlabel=param.name, ylabel=metric if k % columns == 0 else None)
     figure.tight_layout()
-    caption = f"{metric} against each parameter alone (a slice of the search); the star is the best trial."
+    caption = f"{metric} against each parameter alone (a slice of the search); stars: {_marked_words(data)}."
     return Plot("slices", "Each parameter's effect", caption, render(figure))
 
 
@@ -178,22 +272,38 @@ def importance(data: ReportData) -> Plot | None:
         "from a Gaussian process fitted to the completed trials (fANOVA's main effects). The rest comes "
         "from interactions and noise."
     )
+    if data.job.spec.multi_objective:
+        caption += f" With several objectives: of the first, {data.job.spec.primary.metric}."
     return Plot("importance", "Parameter importance", caption, render(figure))
 
 
 def learning_curves(data: ReportData) -> Plot | None:
-    curves = {trial: values for trial, values in data.curves.items() if len(values) > 1}
+    curves = {trial: points for trial, points in data.curves.items() if len(points) > 1}
     if not curves:
         return None
     metric = data.job.spec.primary.metric
+    marked = highlighted(data)
     figure = Figure(figsize=(7, 3.6))
     ax = figure.add_subplot()
-    for trial, values in sorted(curves.items()):
-        best = trial == data.job.best_trial_id
-        ax.plot(range(1, len(values) + 1), values, color=BEST if best else "#1f77b4", alpha=1.0 if best else 0.35)
-    ax.set(xlabel="report (step) within the trial", ylabel=metric)
-    caption = f"Every {metric} value each trial printed, in order; the best trial in red."
+    for trial, points in sorted(curves.items()):
+        steps = sorted(points)
+        best = trial in marked
+        ax.plot(steps, [points[s] for s in steps], color=BEST if best else "#1f77b4", alpha=1.0 if best else 0.35)
+    ax.set(xlabel="step within the trial", ylabel=metric)
+    caption = f"Every {metric} value each trial reported on the way, by step; {_marked_words(data)} in red."
     return Plot("learning_curves", "Learning curves", caption, render(figure))
+
+
+def highlighted(data: ReportData) -> set[str]:
+    """The trials drawn in red: the best one, or with several objectives the front's."""
+    found = analysis.front(data.job, data.trials)
+    if found is not None:
+        return {t.id for t, on in zip(found.trials, found.on_front) if on}
+    return {data.job.best_trial_id} if data.job.best_trial_id else set()
+
+
+def _marked_words(data: ReportData) -> str:
+    return "the Pareto front's trials" if data.job.spec.multi_objective else "the best trial"
 
 
 def _colormap(minimize: bool) -> Callable:
@@ -216,4 +326,13 @@ def _axis_labels(param: Parameter) -> list[tuple[float, str]]:
     return [(analysis.position(param, bound), f"{bound:g}") for bound in (param.low, param.high)]
 
 
-ALL = (best_vs_trials, best_vs_time, best_vs_cost, parallel_coordinates, slices, importance, learning_curves)
+ALL = (
+    best_vs_trials,
+    best_vs_time,
+    best_vs_cost,
+    pareto_front,
+    parallel_coordinates,
+    slices,
+    importance,
+    learning_curves,
+)
