@@ -100,3 +100,17 @@ def test_nsga_offspring_are_new_valid_points() -> None:
     points = EvolutionarySearch().suggest(history, 6, np.random.default_rng(7))
     assert points.shape == (6, 2) and ((points >= 0) & (points <= 1)).all()
     assert np.sqrt(((points[:, None] - X[None]) ** 2).sum(2)).min() > 0
+
+
+def test_the_evolutionary_search_with_one_objective_moves_towards_the_feasible_region() -> None:
+    """CMA-ES ranks infeasible trials after feasible ones: its mean leaves the infeasible
+    unconstrained optimum (the origin) for the feasible side a >= 0.6."""
+    for seed in range(4):
+        history = constrained_history(np.random.default_rng(seed), 32)
+        free = History(SPACE, history.X, history.y, EMPTY, EMPTY, seed=1)
+        strategy = EvolutionarySearch()
+        assert strategy.replay(history).mean[0] > 0.6 > strategy.replay(free).mean[0]
+        points = strategy.suggest(history, 8, np.random.default_rng(seed))
+        assert (points[:, 0] >= 0.6).mean() > (
+            strategy.suggest(free, 8, np.random.default_rng(seed))[:, 0] >= 0.6
+        ).mean()
