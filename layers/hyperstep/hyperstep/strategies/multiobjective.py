@@ -12,7 +12,8 @@ Each call:
 1. Objectives are scaled to [0, 1] over the observed trials, each gets a GP (the
    existing Matérn-5/2 ARD GP on standardized values).
 2. For each slot of the batch a weight ``w`` is drawn from the simplex; the scalarized
-   value of a point is ``max_j w_j f_j + rho sum_j w_j f_j`` (augmented Chebyshev, rho = 0.05).
+   value of a point is ``max_j w_j (f_j + u) + rho sum_j w_j (f_j + u)`` (augmented Chebyshev,
+   rho = 0.05, from a utopia point u = 0.1 below the observed minima: see ``UTOPIA``).
    Its distribution under the GPs is matched to a normal by Monte Carlo with common
    random numbers (so the acquisition stays smooth), and the acquisition is the
    analytic log-EI of that normal below the best feasible scalarized value observed.
@@ -37,6 +38,12 @@ from hyperstep.strategies.search import candidate_pool, far_from, maximize
 
 RHO = 0.05
 """Weight of the sum term of the augmented Chebyshev scalarization (keeps weakly dominated points out)."""
+UTOPIA = 0.1
+"""How far below each objective's observed minimum (in the [0, 1] scale) the scalarization's
+ideal point lies. At the minima themselves, a trial that attains every observed minimum at
+once (early in a search, one point often dominates all others) scores 0 under every
+weight, and nothing can improve on it but a point better in every objective: the search
+then piles up around that trial (ZDT2: 0.11 of hypervolume on 2 seeds of 5)."""
 SAMPLES = 64
 """Monte Carlo draws per point that moment-match the scalarized value."""
 MAX_MODEL_POINTS = 250
@@ -109,8 +116,9 @@ def suggest_pareto(
 
 
 def _chebyshev(F: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Augmented Chebyshev scalarization along the last axis of ``F`` (scaled objectives)."""
-    weighted = F * w
+    """Augmented Chebyshev scalarization along the last axis of ``F`` (scaled objectives),
+    measured from a utopia point ``UTOPIA`` below the observed minima."""
+    weighted = (F + UTOPIA) * w
     return weighted.max(-1) + RHO * weighted.sum(-1)
 
 
