@@ -115,7 +115,9 @@ def dtlz2(d: int = 8, m: int = 3) -> Problem:
         """The box up to ``ref`` (every side >= 1) less the unit ball's positive orthant (m = 3)."""
         return float(np.prod(ref)) - math.pi / 6
 
-    return Problem("DTLZ2", [(0.0, 1.0)] * d, evaluate, [1.1] * m, front, [3.0] * m, volume)
+    return Problem(
+        "DTLZ2", [(0.0, 1.0)] * d, evaluate, [1.1] * m, front=front, wide_ref=[3.0] * m, front_hypervolume=volume
+    )
 
 
 def bnh() -> Problem:

@@ -21,6 +21,7 @@ import pytest
 
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.spec import parse_spec
+from tests import issue10
 from tests.integration.moto_harness import MotoStack, moto_stack, state_path
 from tests.integration.moto_platform import (
     BATCH_DEFINITION,
@@ -244,3 +245,56 @@ def test_every_objective_and_constraint_metric_arrives_through_the_metric_regexe
         assert t.metrics["latency_ms"] == pytest.approx(sent["latency_ms"])
     final = stack.service.store.get_job(job.id)
     assert final.status is JobStatus.COMPLETED and final.completed == TRIALS and final.best_trial_id is None
+
+
+@pytest.mark.parametrize("block", [SAGEMAKER_BLOCK, BATCH_BLOCK], ids=["sagemaker", "batch"])
+def test_the_issue_space_objectives_and_constraint_run_through_the_api(stack: MotoStack, block: dict[str, Any]) -> None:
+    """Issue 10's YAML as written, submitted with ``POST /jobs``: every cloud job carries only
+    the active hyperparameters (SageMaker's ``HyperParameters``, Batch's command and
+    environment), every trial keeps both objectives and the constraint's metric, and the API
+    answers the feasible front."""
+    metrics = [{"name": n, "regex": f"{n}=([0-9.eE+-]+)"} for n in issue10.METRICS]
+    document = issue10.document(
+        name=f"issue10-{block['backend']}",
+        strategy={"name": "bayesian", "seed": 0, "options": {"n_initial": 2}},
+        budget={"max_trials": 6, "max_parallel": PARALLEL},
+        trial={**block, "metric_definitions": metrics},
+    )
+    job = submit_through_the_api(stack, document)
+    assert job.execution_id is not None
+    platform = TrainingPlatform(stack, job.id, block["backend"], issue10.outcome, "accuracy")
+    launched: list[Launched] = []
+    assert platform.run(job.execution_id, seconds=90, on_job=launched.append)["status"] == "SUCCEEDED"
+    assert len(launched) == 6
+    for cloud_job in launched:
+        if block["backend"] == "sagemaker":
+            passed = {k for k in cloud_job.hyperparameters if not k.startswith("sagemaker_")}
+            hyperparameters = cloud_job.hyperparameters
+        else:
+            command = cloud_job.events[-1]["detail"]["container"]["command"]
+            passed = {arg[2:] for arg in command if arg.startswith("--")}
+            hyperparameters = json.loads(cloud_job.environment["HYPERSTEP_HYPERPARAMETERS"])
+        assert passed == set(hyperparameters) == issue10.active(hyperparameters), cloud_job
+
+    status, listed = call_api(stack, "GET", f"/jobs/{job.id}/trials")
+    assert status == 200
+    trials = listed["trials"]
+    assert len(trials) == 6 and all(t["state"] == "completed" for t in trials)
+    assert any(len(t["params"]) < 4 for t in trials)  # some trial left a conditional parameter out
+    for t in trials:
+        assert set(t["params"]) == issue10.active(t["params"])
+        sent = platform.values[t["id"]]
+        assert t["values"] == pytest.approx([sent["accuracy"], sent["model_kb"]])
+        assert t["metrics"]["latency_ms"] == pytest.approx(sent["latency_ms"])
+    status, detail = call_api(stack, "GET", f"/jobs/{job.id}")
+    assert status == 200 and detail["status"] == "completed"
+    feasible = [t for t in trials if t["metrics"]["latency_ms"] <= 50]
+    front = [
+        t["id"]
+        for t in feasible
+        if not any(
+            o["values"][0] >= t["values"][0] and o["values"][1] <= t["values"][1] and o["values"] != t["values"]
+            for o in feasible
+        )
+    ]
+    assert detail["pareto_front"] == front != []

@@ -138,6 +138,16 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
         ),
         (
             sagemaker_spec(
+                parameters=[
+                    {"name": "a", "type": "int", "low": 1, "high": 3, "when": {"b": [1]}},
+                    {"name": "b", "type": "int", "low": 1, "high": 3, "when": {"a": [2]}},
+                ]
+            ),
+            "parameters",
+            "conditions form a cycle: a -> b -> a",
+        ),
+        (
+            sagemaker_spec(
                 parameters=[{"name": "m", "type": "float", "low": 0.9, "high": 1.5, "scale": "reverse_log"}]
             ),
             "parameters.0",

@@ -258,3 +258,21 @@ def test_early_stopping_benchmark_measures_compute_and_best_at_equal_compute(tmp
         assert [b for _, b in run] == sorted((b for _, b in run), reverse=True)  # the best so far only improves
     full = early_stopping.METHODS[early_stopping.FULL](problem, 4 * 27, 0)
     assert [spent for spent, _ in full] == [27, 54, 81, 108]  # full fidelity: every trial to the end
+
+
+def test_the_multi_objective_problems_are_unconstrained_except_bnh() -> None:
+    """DTLZ2 once passed its front as the constraint count (a positional slip), so the
+    Bayesian run crashed on it; every problem's fields must be what they say."""
+    from benchmarks import multi_objective
+
+    problems = {key: make() for key, make in multi_objective.PROBLEMS.items() if key != "forest"}
+    assert {key: p.n_constraints for key, p in problems.items()} == {
+        "zdt1": 0,
+        "zdt2": 0,
+        "zdt3": 0,
+        "dtlz2": 0,
+        "bnh": 2,
+    }
+    dtlz2 = problems["dtlz2"]
+    assert dtlz2.wide_ref == [3.0, 3.0, 3.0]
+    assert dtlz2.best_hypervolume(dtlz2.ref) == pytest.approx(1.1**3 - np.pi / 6)

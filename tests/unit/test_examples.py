@@ -33,3 +33,20 @@ def test_the_svm_script_prints_the_metric_its_spec_reads(tmp_path: Path) -> None
     metrics = parse_metrics(done.stdout, spec.trial.metric_definitions)
     assert 0.9 < metrics["accuracy"] <= 1.0
     assert (tmp_path / "model.pkl").exists()
+
+
+SVC_USES = {"linear": set(), "rbf": {"gamma"}, "poly": {"gamma", "degree"}}
+"""The kernel parameters scikit-learn's ``SVC`` reads for each kernel the example tunes."""
+
+
+@pytest.mark.parametrize("name", ["spec.yaml", "spec-sagemaker.yaml", "spec-batch.yaml"])
+def test_no_svm_trial_tunes_a_parameter_its_kernel_ignores(name: str) -> None:
+    import numpy as np
+
+    space = load_spec(EXAMPLES / "svm-breast-cancer" / name).space
+    kernels = set()
+    for x in np.random.default_rng(0).random((60, space.dim)):
+        params = space.decode(x)
+        kernels.add(params["kernel"])
+        assert set(params) - {"C", "kernel"} == SVC_USES[params["kernel"]], params
+    assert kernels == set(SVC_USES)

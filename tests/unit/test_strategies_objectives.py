@@ -100,3 +100,38 @@ def test_nsga_offspring_are_new_valid_points() -> None:
     points = EvolutionarySearch().suggest(history, 6, np.random.default_rng(7))
     assert points.shape == (6, 2) and ((points >= 0) & (points <= 1)).all()
     assert np.sqrt(((points[:, None] - X[None]) ** 2).sum(2)).min() > 0
+
+
+def test_the_evolutionary_search_with_one_objective_moves_towards_the_feasible_region() -> None:
+    """CMA-ES ranks infeasible trials after feasible ones: its mean leaves the infeasible
+    unconstrained optimum (the origin) for the feasible side a >= 0.6."""
+    for seed in range(4):
+        history = constrained_history(np.random.default_rng(seed), 32)
+        free = History(SPACE, history.X, history.y, EMPTY, EMPTY, seed=1)
+        strategy = EvolutionarySearch()
+        assert strategy.replay(history).mean[0] > 0.6 > strategy.replay(free).mean[0]
+        points = strategy.suggest(history, 8, np.random.default_rng(seed))
+        assert (points[:, 0] >= 0.6).mean() > (
+            strategy.suggest(free, 8, np.random.default_rng(seed))[:, 0] >= 0.6
+        ).mean()
+
+
+def zdt2(X: np.ndarray) -> np.ndarray:
+    g = 1 + 9 * X[:, 1]
+    return np.column_stack([X[:, 0], g * (1 - (X[:, 0] / g) ** 2)])
+
+
+def test_a_trial_that_dominates_every_other_does_not_hold_the_batch_at_its_corner() -> None:
+    """ZDT2's corner (0, 1) attains both observed minima at once. Scalarized from those
+    minima it scores 0 under every weight and nothing short of a point better in both
+    objectives improves on it, so the whole batch piled up next to it; from a utopia point
+    below the minima, points along the (concave) front improve under some weights."""
+    spread = 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        X = np.vstack([[0.0, 0.0], rng.random((11, 2)) * [1.0, 0.7] + [0.0, 0.3]])  # (0, 0) dominates
+        Y = zdt2(X)
+        history = History(SPACE, X, Y[:, 0], EMPTY, EMPTY, seed=0, Y=Y)
+        batch = BayesianOptimization().suggest(history, 4, np.random.default_rng(0))
+        spread += int(((batch[:, 0] > 0.2) & (batch[:, 1] < 0.05)).sum())  # on the front, away from the corner
+    assert spread >= 8

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import hyperstep
 from hyperstep.stores.sqlite import SQLiteStore
+from tests import issue10
 
 SPACE = hyperstep.SearchSpace.model_validate(
     {
@@ -81,3 +83,50 @@ def test_values_survive_a_fresh_study_on_the_same_file(tmp_path) -> None:
     study.tell(trial.id, [1.5, 2.5], metrics={"extra": 3.0})
     again = hyperstep.Study(SPACE, goal=["minimize", "maximize"], store=SQLiteStore(tmp_path / "s.db"), job_id="j")
     assert again.trials[0].values == [1.5, 2.5] and again.trials[0].metrics == {"extra": 3.0}
+
+
+@pytest.mark.parametrize("strategy", ["random", "sobol", "grid", "bayesian", "evolutionary"])
+def test_the_issue_space_objectives_and_constraint_together(strategy: str) -> None:
+    """The issue's conditional space with its two objectives and latency constraint, in one
+    Study: trials hold only active parameters, values come back in the objectives' order, and
+    the front holds exactly the feasible non-dominated trials."""
+    space = hyperstep.SearchSpace.model_validate(yaml.safe_load(issue10.PARAMETERS_YAML))
+    study = hyperstep.Study(
+        space,
+        goal=["maximize", "minimize"],
+        strategy=strategy,
+        seed=0,
+        constraints=[{"metric": "latency_ms", "max": 50}],
+    )
+    for _ in range(4):
+        for trial in study.ask(4):
+            assert set(trial.params) == issue10.active(trial.params), trial.params
+            out = issue10.outcome(trial.params)
+            study.tell(trial.id, [out["accuracy"], out["model_kb"]], metrics={"latency_ms": out["latency_ms"]})
+    trials = study.trials
+    assert len(trials) == 16
+    feasible = [t for t in trials if t.metrics["latency_ms"] <= 50]
+    expected = [
+        t
+        for t in feasible
+        if not any(o.values[0] >= t.values[0] and o.values[1] <= t.values[1] and o.values != t.values for o in feasible)
+    ]
+    assert [t.id for t in study.pareto_front] == [t.id for t in expected] != []
+    for t in trials:
+        assert t.values == [issue10.outcome(t.params)[m] for m in ("accuracy", "model_kb")]
+    assert study.best_trial is None
+
+
+def test_one_objective_with_the_issue_space_best_trial_is_the_best_feasible_one() -> None:
+    space = hyperstep.SearchSpace.model_validate(yaml.safe_load(issue10.PARAMETERS_YAML))
+    study = hyperstep.Study(
+        space, goal="maximize", strategy="bayesian", seed=0, constraints=[{"metric": "latency_ms", "max": 50}]
+    )
+    for _ in range(3):
+        for trial in study.ask(4):
+            out = issue10.outcome(trial.params)
+            study.tell(trial.id, out["accuracy"], metrics={"latency_ms": out["latency_ms"]})
+    feasible = [t for t in study.trials if t.metrics["latency_ms"] <= 50]
+    assert study.best_trial is not None
+    assert study.best_trial.id == max(feasible, key=lambda t: t.value).id
+    assert study.best_trial.metrics["latency_ms"] <= 50

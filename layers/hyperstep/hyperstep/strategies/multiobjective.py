@@ -12,7 +12,9 @@ Each call:
 1. Objectives are scaled to [0, 1] over the observed trials, each gets a GP (the
    existing Matérn-5/2 ARD GP on standardized values).
 2. For each slot of the batch a weight ``w`` is drawn from the simplex; the scalarized
-   value of a point is ``max_j w_j f_j + rho sum_j w_j f_j`` (augmented Chebyshev, rho = 0.05).
+   value of a point is ``max_j w_j (f_j + u) + rho sum_j w_j (f_j + u)`` (augmented Chebyshev,
+   rho = 0.05), ``u`` keeping the ideal point ``UTOPIA`` away from every feasible trial
+   (0 unless a trial comes that close to every observed minimum at once).
    Its distribution under the GPs is matched to a normal by Monte Carlo with common
    random numbers (so the acquisition stays smooth), and the acquisition is the
    analytic log-EI of that normal below the best feasible scalarized value observed.
@@ -37,6 +39,13 @@ from hyperstep.strategies.search import candidate_pool, far_from, maximize
 
 RHO = 0.05
 """Weight of the sum term of the augmented Chebyshev scalarization (keeps weakly dominated points out)."""
+UTOPIA = 0.1
+"""How close (Chebyshev distance, in the [0, 1] scale) the scalarization's ideal point may
+come to a feasible trial; it is moved below the observed minima as far as needed. Early in
+a search one trial often attains every observed minimum at once (it dominates all the
+others): from the minima themselves it scores 0 under every weight and only a point better
+in every objective improves on it, so every batch piled up next to it (ZDT2: 0.11 of the
+front's 0.54 hypervolume on 3 seeds of 5)."""
 SAMPLES = 64
 """Monte Carlo draws per point that moment-match the scalarized value."""
 MAX_MODEL_POINTS = 250
@@ -82,12 +91,13 @@ def suggest_pareto(
     if feasible is not None:
         feasible.remember(pool)
     Z = rng.standard_normal((SAMPLES, Y.shape[1]))
+    utopia = _utopia(Yn[ok])
     out = list(chosen)
     for _ in range(k):
         w = rng.dirichlet(np.ones(Y.shape[1]))
-        best = float(_chebyshev(targets, w).min()) if len(targets) else math.inf
+        best = float(_chebyshev(targets, w, utopia).min()) if len(targets) else math.inf
         avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
-        score = _score(models, w, best, Z, feasible, avoid)
+        score = _score(models, w, utopia, best, Z, feasible, avoid)
         x = maximize(pool, score, seen, proj, rng, score(pool, [(p.mean, p.sd) for p in posteriors]))
         if x is None:
             break
@@ -108,13 +118,22 @@ def suggest_pareto(
     return np.array(out[len(chosen) :]).reshape(len(out) - len(chosen), X.shape[1])
 
 
-def _chebyshev(F: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Augmented Chebyshev scalarization along the last axis of ``F`` (scaled objectives)."""
-    weighted = F * w
+def _utopia(targets: np.ndarray) -> float:
+    """How far below the observed minima the ideal point goes: enough to keep it ``UTOPIA``
+    away from the feasible ``targets`` (scaled objectives, minima at 0)."""
+    return max(0.0, UTOPIA - float(targets.max(1).min())) if len(targets) else 0.0
+
+
+def _chebyshev(F: np.ndarray, w: np.ndarray, utopia: float = 0.0) -> np.ndarray:
+    """Augmented Chebyshev scalarization along the last axis of ``F`` (scaled objectives),
+    measured from the ideal point ``utopia`` below the observed minima."""
+    weighted = (F + utopia) * w
     return weighted.max(-1) + RHO * weighted.sum(-1)
 
 
-def _score(models: list[_Scaled], w: np.ndarray, best: float, Z: np.ndarray, feasible: Any, avoid: np.ndarray) -> Any:
+def _score(
+    models: list[_Scaled], w: np.ndarray, utopia: float, best: float, Z: np.ndarray, feasible: Any, avoid: np.ndarray
+) -> Any:
     """The acquisition of one slot: log-EI of the moment-matched scalarization, times the
     feasibility, penalized near ``avoid``."""
     from hyperstep.strategies.acquisition import log_ei
@@ -123,7 +142,7 @@ def _score(models: list[_Scaled], w: np.ndarray, best: float, Z: np.ndarray, fea
         moments = [m.predict(C) for m in models] if moments is None else moments
         mean = np.column_stack([mu for mu, _ in moments])
         sd = np.column_stack([s for _, s in moments])
-        S = _chebyshev(mean[:, None, :] + sd[:, None, :] * Z[None], w)
+        S = _chebyshev(mean[:, None, :] + sd[:, None, :] * Z[None], w, utopia)
         finite = math.isfinite(best)  # no feasible trial yet: feasibility alone
         value = log_ei(S.mean(1), np.maximum(S.std(1), 1e-9), best) if finite else np.zeros(len(C))
         if feasible is not None:
