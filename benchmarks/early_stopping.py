@@ -12,11 +12,11 @@ needed to reach full-fidelity Bayesian's final best (of the same seed; as a frac
 the budget, ``-`` when it never did), and the best value at equal compute (the budget, and
 a third of it). Then it checks issue 9's "Done when".
 
-    python -m benchmarks.early_stopping             # 5 seeds, 100 full-fidelity trials' compute
+    python -m benchmarks.early_stopping             # 3 seeds, 50 full-fidelity trials' compute
     python -m benchmarks.early_stopping --quick     # 2 seeds, same budget
     python -m benchmarks.early_stopping --seeds 2 --trials 12 --stem early_stopping_12trials   # the first record
 
-The budget is 100 full-fidelity trials (not 12, the first record's): a single Hyperband
+The budget is 50 full-fidelity trials (not 12, the first record's): a single Hyperband
 bracket with eta 3 from 1 to 27 steps costs 4 full trials' steps and brings one trial to the
 end, so at 12 trials "a third of the compute" was one bracket set against the best of 12
 Bayesian trials. The papers that measure multi-fidelity speed-ups (Hyperband, BOHB, DEHB,
@@ -145,6 +145,11 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "optuna tpe + hyperband": optuna_method("hyperband"),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
+ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
+DEFAULT = [m for m in METHODS if m not in ABLATIONS]
+"""The issue's methods, and hyperstep's model-based ASHA and Hyperband as configured by
+default; the ablations run with ``--methods`` (the verdict takes the best of the hyperstep
+methods run, so fewer configurations give it fewer chances)."""
 OPTUNA = [m for m in METHODS if m.startswith("optuna")]
 
 
@@ -178,8 +183,9 @@ def verdict(results: dict[str, dict[str, dict[str, float]]], crossing: set[str])
     """Issue 9's "Done when", problem by problem, for the best of hyperstep's multi-fidelity methods."""
     rows = {}
     for problem, methods in results.items():
-        third = min(methods[m]["reach"] for m in OURS) <= 1 / 3
-        top = min(OURS, key=lambda m: methods[m]["best"])
+        ours = [m for m in OURS if m in methods]
+        third = min(methods[m]["reach"] for m in ours) <= 1 / 3
+        top = min(ours, key=lambda m: methods[m]["best"])
         rows[problem] = {
             "best method": top,
             "reaches full fidelity's best within 1/3": third,
@@ -285,14 +291,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--stem", default="early_stopping", help="the results files' name")
     parser.add_argument("--plot-only", action="store_true", help="draw the PNG again from the stored JSON")
+    parser.add_argument("--merge", nargs="*", help="stems of runs on other problems (same settings) to report as one")
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(args)
+        return
     if args.plot_only:
         stored = json.loads((args.out / f"{args.stem}.json").read_text())
         plot(stored["curves"], args.out / f"{args.stem}.png")
         return
-    args.seeds = args.seeds or (2 if args.quick else 5)
-    args.trials = args.trials or 100
-    methods = {m: METHODS[m] for m in (args.methods or METHODS)}
+    args.seeds = args.seeds or (2 if args.quick else 3)
+    args.trials = args.trials or 50
+    methods = {m: METHODS[m] for m in (args.methods or DEFAULT)}
     methods = {FULL: METHODS[FULL], **methods}
     start, results, curves = time.time(), {}, {}
     every = problems()
@@ -305,15 +315,40 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = summarize(traces, budget)
         curves[name] = {m: median_curve(runs, budget) for m, runs in traces.items()}
         print(name, json.dumps(results[name]), f"{time.time() - start:.0f}s", flush=True)
-    check = verdict(results, {k for k, p in chosen.items() if p.crossing}) if set(METHODS) <= set(methods) else {}
-    stem = args.stem  # the mode is in the file's first line
+    crossing = sorted(k for k, p in chosen.items() if p.crossing)
+    meta = {"seeds": args.seeds, "trials": args.trials, "seconds": time.time() - start, "crossing": crossing}
+    write(args, results, curves, meta)
+
+
+def write(args: argparse.Namespace, results: dict[str, Any], curves: dict[str, Any], meta: dict[str, Any]) -> None:
+    """The JSON, and with full-fidelity BO, Optuna and a hyperstep method: the verdict, markdown and plot."""
+    methods = set(next(iter(results.values())))
+    complete = FULL in methods and set(OPTUNA) <= methods and any(m in OURS for m in methods)
+    check = verdict(results, set(meta["crossing"])) if complete else {}
     args.out.mkdir(parents=True, exist_ok=True)
-    data = {"results": results, "check": check, "curves": curves}
-    (args.out / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str))
+    data = {"results": results, "check": check, "curves": curves, "meta": meta}
+    (args.out / f"{args.stem}.json").write_text(json.dumps(data, indent=1, default=str))
     if check:
-        (args.out / f"{stem}.md").write_text(markdown(results, check, args, time.time() - start))
-        plot(curves, args.out / f"{stem}.png")
+        args.seeds, args.trials = meta["seeds"], meta["trials"]
+        (args.out / f"{args.stem}.md").write_text(markdown(results, check, args, meta["seconds"]))
+        plot(curves, args.out / f"{args.stem}.png")
         print(json.dumps({k: v for k, v in check.items() if k != "problems"}))
+
+
+def merge(args: argparse.Namespace) -> None:
+    """Runs split by problem (to use several cores), reported as one under ``--stem``."""
+    results: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
+    metas = []
+    for stem in args.merge:
+        stored = json.loads((args.out / f"{stem}.json").read_text())
+        results.update(stored["results"])
+        curves.update(stored["curves"])
+        metas.append(stored["meta"])
+    assert len({(m["seeds"], m["trials"]) for m in metas}) == 1, "runs with different settings"
+    crossing = sorted({p for m in metas for p in m["crossing"]})
+    seconds = max(m["seconds"] for m in metas)
+    write(args, results, curves, {**metas[0], "seconds": seconds, "crossing": crossing})
 
 
 if __name__ == "__main__":
