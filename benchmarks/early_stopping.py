@@ -67,14 +67,15 @@ def hyperstep_method(
         spent, best, trace = 0, np.inf, []
         while spent < budget:
             trial = study.ask(1)[0]
-            for step in range(1, problem.max_resource + 1):
+            for step in range(1, problem.max_resource + 1):  # the loop: every step reported
                 value = problem.value(trial.params, step)
                 spent += 1
+                stop = study.report(trial.id, step, value)
                 if step == problem.max_resource:
                     study.tell(trial.id, value)
                     best = min(best, value)
                     trace.append((spent, best))
-                elif study.report(trial.id, step, value) or spent >= budget:
+                elif stop or spent >= budget:
                     study.tell(trial.id, value, state="stopped")
                     break
         return trace
