@@ -120,3 +120,16 @@ def test_model_based_early_stopping_finds_a_good_config_on_a_learning_curve_prob
     run(blind, learning, 30)
     assert final_best(model) - OPTIMUM < 0.005  # learning from the pruned trials, it finds the optimum
     assert final_best(blind) - OPTIMUM > 0.05  # from the few completed ones only, it does not
+
+
+def test_rung_observations_leave_out_a_rung_whose_ranking_crosses_the_reference() -> None:
+    """Six completed trials rank one way at rung 1 and the other way at the end: a trial
+    best at rung 1 would be read as the best final value; the crossing rung gives nothing."""
+    steps = [1, 3, 9]
+    finals = {i: 1.0 - 0.1 * i for i in range(6)}
+    curves = {i: {1: 0.1 * i, 3: 0.1 * i} for i in range(6)}
+    out = rung_observations({**curves, 6: {1: 0.0}}, finals, steps)
+    assert 6 not in out and out == finals
+    agreeing = {i: 0.1 * i for i in range(6)}
+    out = rung_observations({**curves, 6: {1: 0.0}}, agreeing, steps)
+    assert out[6] == pytest.approx(np.quantile(sorted(agreeing.values()), 1.0 / 7))  # tied first of 7 at rung 1

@@ -124,3 +124,19 @@ def test_hyperband_with_uniform_brackets_gives_each_bracket_the_same_share() -> 
     assert band.bracket_weights() == pytest.approx([0.25] * 4)
     shares = [sum(band.bracket(n) == b for n in range(4000)) / 4000 for b in range(4)]
     assert shares == pytest.approx([0.25] * 4, abs=0.03)
+
+
+def crossing_peers(sign: float) -> dict[int, dict[int, float]]:
+    """Six trials run to 27: value 0.1*i at rung 1 and, at the end, 0.1*i (sign 1: curves
+    keep their order) or 1 - 0.1*i (sign -1: curves cross, the first ahead ends behind)."""
+    return {i: {1: 0.1 * i, 3: 0.1 * i, 9: 0.1 * i, 27: 0.1 * i if sign > 0 else 1.0 - 0.1 * i} for i in range(6)}
+
+
+def test_asha_does_not_stop_on_a_rung_whose_ranking_the_finished_trials_contradict() -> None:
+    asha = ASHA(1, 27, 3)
+    # trial 6 is last at rung 1 (0.9 behind 0.0-0.5): out of the top ceil(7/3) = 3
+    assert asha.should_stop(6, Curves({**crossing_peers(1.0), 6: {1: 0.9}}))
+    assert not asha.should_stop(6, Curves({**crossing_peers(-1.0), 6: {1: 0.9}}))
+    # with fewer than six finished trials, the rung is trusted as ASHA does
+    five = {i: c for i, c in crossing_peers(-1.0).items() if i < 5}
+    assert asha.should_stop(6, Curves({**five, 6: {1: 0.9}}))

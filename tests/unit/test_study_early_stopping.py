@@ -51,6 +51,37 @@ def test_the_issue_interface_stops_losers_and_runs_winners_to_the_end() -> None:
     assert (job.completed, job.pruned, job.budget_used) == (len(complete), len(stopped), 12)  # stopped trials count
 
 
+ISSUE_SNIPPET = """
+study = hyperstep.Study(space, goal="minimize", strategy="bayesian", seed=0,
+                        early_stopping={"name": "asha", "min_resource": 1, "max_resource": 27,
+                                        "reduction_factor": 3})
+trial = study.ask(1)[0]
+for step in range(1, 28):
+    value = train_one_more_epoch()
+    if study.report(trial.id, step, value):      # True: stop this trial now
+        study.tell(trial.id, value, state="stopped")
+        break
+else:
+    study.tell(trial.id, value)
+"""
+"""Issue 9's Python interface, character for character (code outside the repository drives it so)."""
+
+
+def test_the_issue_snippet_runs_character_for_character() -> None:
+    """The snippet, executed as written, once a finished trial makes a rung: a trial that
+    learns worse is stopped at rung 1 and told stopped; the first runs to the end."""
+    values = iter([0.1] * 27 + [0.9] * 27)
+    namespace = {"hyperstep": hyperstep, "space": SPACE, "train_one_more_epoch": lambda: next(values)}
+    exec(ISSUE_SNIPPET, namespace)
+    study, first = namespace["study"], namespace["trial"]
+    exec(ISSUE_SNIPPET.split("\n", 4)[-1], namespace)  # its loop again (from ``trial = ...``) on the same study
+    trials = sorted(study.store.list_trials(study.job_id), key=lambda t: t.number)
+    assert [t.state for t in trials] == [TrialState.COMPLETED, TrialState.PRUNED]
+    assert trials[0].id == first.id and sorted(trials[0].curve) == list(range(1, 28))
+    assert sorted(trials[1].curve) == [1] and trials[1].value == 0.9
+    assert study.best_trial.id == first.id
+
+
 def test_report_is_a_plain_bool_and_false_without_early_stopping() -> None:
     study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0)
     trial = study.ask(1)[0]

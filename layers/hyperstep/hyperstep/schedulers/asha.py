@@ -13,6 +13,13 @@ when its curve is heading there: the optimistic end of the final value its curve
 ``max_resource``, else its own curve's prediction, else its newest value). So a slow
 starter whose slope is best passes; one that is merely slow does not.
 
+A rung whose ranking misleads stops nobody: once ``MIN_PAIRS`` trials have reached
+``max_resource``, a trial behind at a rung still goes on when their values at that rung
+and at the end do not rank alike (``base.agrees``: the curves cross, so the trials ahead
+at the rung are not those ahead at the end). That is Hyperband's hedge (a bracket that
+never stops) made adaptive: the rung's own evidence, read from the trials that ran to
+the end, says whether to trust it.
+
 Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (``0`` the
 most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
 bracket from its number and the seed, with Hyperband's weights (more trials to the
@@ -26,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperstep.schedulers.base import Curve, Curves, Scheduler, crossed, value_at
+from hyperstep.schedulers.base import Curve, Curves, Scheduler, agrees, crossed, value_at
 from hyperstep.schedulers.curves import predict
 
 
@@ -67,8 +74,21 @@ class ASHA(Scheduler):
                 if keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta):
                     return False
                 reached = [curves.by_number[n] for n, v in zip(peers, recorded) if v is not None]
-                return not (self.curve_model and self.heading_top(curve, reached))
+                if self.curve_model and self.heading_top(curve, reached):
+                    return False
+                return self.rung_ranks_finals(rung, curves)
         return False
+
+    def rung_ranks_finals(self, rung: int, curves: Curves) -> bool:
+        """Whether the trials that reached ``max_resource`` (of every bracket) rank alike
+        at ``rung`` and at the end (``base.agrees``; True while too few have)."""
+        pairs = []
+        for curve in curves.by_number.values():
+            final = value_at(curve, self.max_resource) if curve else None
+            early = value_at(curve, rung) if final is not None else None
+            if final is not None and early is not None:
+                pairs.append((early, final))
+        return agrees(pairs)
 
     def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the

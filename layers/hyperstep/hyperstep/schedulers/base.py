@@ -15,8 +15,10 @@ never stopped.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 Curve = Mapping[int, float]
 """One trial's objective by step (only steps it reported)."""
@@ -46,6 +48,31 @@ def crossed(curve: Curve, rung: int) -> bool:
     if not steps or steps[-1] < rung:
         return False
     return len(steps) == 1 or steps[-2] < rung
+
+
+MIN_PAIRS = 6
+"""Trials seen at both steps before ``agrees`` can say that two steps rank trials apart."""
+
+
+def mid_ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's rank in ``values`` (0-based, ties sharing the mean of their ranks)."""
+    less = (values[None, :] < values[:, None]).sum(axis=1)
+    equal = (values[None, :] == values[:, None]).sum(axis=1)
+    return less + (equal - 1) / 2
+
+
+def agrees(pairs: Sequence[tuple[float, float]]) -> bool:
+    """Whether trials ranked by their first values rank alike by their second ones
+    (Spearman's rho above 0): a lower rung's ranking tells something of the final one.
+    False when the curves cross (the trials ahead early end behind, rho at or below 0);
+    True while fewer than ``MIN_PAIRS`` trials show both (nothing known yet: the lower
+    rung is trusted, as ASHA does)."""
+    if len(pairs) < MIN_PAIRS:
+        return True
+    ranks = [mid_ranks(np.array(column, dtype=float)) for column in zip(*pairs)]
+    if min(float(np.ptp(r)) for r in ranks) == 0.0:
+        return True  # one side all tied: no ranking to compare
+    return float(np.corrcoef(ranks[0], ranks[1])[0, 1]) > 0.0
 
 
 class Scheduler(ABC):

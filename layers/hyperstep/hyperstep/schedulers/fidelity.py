@@ -14,6 +14,10 @@ others by ranks.
   below it with its mid-rank quantile in its own rung's population, read off the
   reference population's values (linear interpolation). A trial best at rung 1 thus looks
   as good as the best values at the reference rung, a trial worst there as bad as the worst.
+- A rung whose ranking disagrees with the reference rung's (``base.agrees`` over the
+  trials that reached both: crossing curves) gives no observations: its trials ahead
+  would teach the strategy the wrong region. Trials that stopped there then count as
+  nothing (BOHB likewise models only the highest budget with enough points).
 
 Values are to be minimized. Deterministic, numpy only.
 """
@@ -25,7 +29,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from hyperstep.schedulers.asha import rungs
-from hyperstep.schedulers.base import Curve, value_at
+from hyperstep.schedulers.base import Curve, agrees, mid_ranks, value_at
 
 MIN_REFERENCE = 2
 """Trials a rung needs to serve as the reference scale."""
@@ -51,9 +55,7 @@ def populations(
 
 def quantiles(values: np.ndarray) -> np.ndarray:
     """Each value's mid-rank quantile in ``values`` ((rank + 0.5) / n, ties sharing ranks)."""
-    less = (values[None, :] < values[:, None]).sum(axis=1)
-    equal = (values[None, :] == values[:, None]).sum(axis=1)
-    return (less + (equal - 1) / 2 + 0.5) / len(values)
+    return (mid_ranks(values) + 0.5) / len(values)
 
 
 def rung_observations(
@@ -74,7 +76,8 @@ def rung_observations(
                 out.setdefault(number, value)  # above the reference without a value there: as told
             continue
         numbers = [n for n in by_step[step] if n not in out]
-        if numbers:
+        both = [(v, by_step[reference][n]) for n, v in by_step[step].items() if n in by_step[reference]]
+        if numbers and agrees(both):
             values = np.fromiter(by_step[step].values(), dtype=float)
             q = dict(zip(by_step[step], quantiles(values)))
             out.update({n: float(np.quantile(scale, q[n])) for n in numbers})
