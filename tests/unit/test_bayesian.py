@@ -243,38 +243,3 @@ def test_the_trust_region_halves_after_batches_without_improvement() -> None:
     full = BayesianOptimization()._trust_region(center, lengths, Projector(space))
     half = BayesianOptimization()._trust_region(center, lengths, Projector(space), 0.5)
     np.testing.assert_allclose(half[1] - half[0], 0.5 * (full[1] - full[0]))
-
-
-def test_the_candidate_pool_recombines_the_best_trials_parameter_by_parameter() -> None:
-    """Two good trials, each right in half the coordinates of a separable objective: the pool
-    holds the point taking each half from the trial that had it right (no perturbation of one
-    trial reaches it), and every child is a valid encoding made of its parents' values."""
-    from hyperstep.strategies.search import candidate_pool
-    from hyperstep.strategies.transforms import Projector
-
-    space = SearchSpace.model_validate(
-        {"parameters": [{"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(4)]}
-    )
-    proj = Projector(space)
-    parents = np.array([[0.1, 0.1, 0.9, 0.9], [0.9, 0.9, 0.1, 0.1]])
-    pool = candidate_pool(parents, (np.zeros(4), np.ones(4)), proj, np.random.default_rng(0))
-    assert np.any(np.all(np.abs(pool - 0.1) < 1e-12, axis=1))
-
-    mixed = Projector(MIXED)
-    rows = np.array(
-        [
-            MIXED.encode({"lr": 0.01, "layers": 2, "width": 16, "act": "relu"}),
-            MIXED.encode({"lr": 0.3, "layers": 5, "width": 256, "act": "gelu"}),
-            MIXED.encode({"lr": 0.001, "layers": 1, "width": 64, "act": "tanh"}),
-        ]
-    )
-    pool = candidate_pool(rows, (np.zeros(MIXED.dim), np.ones(MIXED.dim)), mixed, np.random.default_rng(1))
-    children = pool[-120:]  # the recombinations come last
-    values = [[MIXED.decode(r)[p.name] for r in rows] for p in MIXED.parameters]
-    mixes = 0
-    for child in children:
-        np.testing.assert_allclose(child, MIXED.round(child), atol=1e-12)
-        decoded = MIXED.decode(child)
-        assert all(decoded[p.name] in values[j] for j, p in enumerate(MIXED.parameters))
-        mixes += len({values[j].index(decoded[p.name]) for j, p in enumerate(MIXED.parameters)}) > 1
-    assert mixes > 60
