@@ -81,8 +81,7 @@ def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generat
 def candidate_pool(
     X_best: np.ndarray, box: tuple[np.ndarray, np.ndarray], proj: Projector, rng: np.random.Generator
 ) -> np.ndarray:
-    """Uniform random points in ``box`` (low, high corners), perturbations of the best points
-    and recombinations of them (``recombine``)."""
+    """Uniform random points in ``box`` (low, high corners) plus perturbations of the best points."""
     lo, hi = box
     dim = len(lo)
     n_random = int(min(2000, 200 + 100 * dim))
@@ -90,24 +89,7 @@ def candidate_pool(
     for scale in SCALES[:3]:
         if len(X_best):
             pool.append(perturb(np.repeat(X_best, 40, axis=0), scale, proj, rng))
-    if len(X_best) > 1:
-        pool.append(recombine(X_best, 40 * len(X_best), proj, rng))
     return np.vstack(pool)
-
-
-def recombine(X_best: np.ndarray, k: int, proj: Projector, rng: np.random.Generator) -> np.ndarray:
-    """``k`` children of the rows of ``X_best``: each parameter's value taken from a random parent.
-
-    Where the objective is (nearly) separable, each good trial holds some coordinates
-    near their best values: recombining them reaches points that no perturbation of a
-    single trial does (the good trials sit in different local basins of a multimodal
-    surface), as TPE's per-parameter densities do.
-    """
-    parents = rng.integers(0, len(X_best), (k, len(proj.space.parameters)))
-    out = np.empty((k, X_best.shape[1]))
-    for j, cols in enumerate(proj.space.slices()):
-        out[:, cols] = X_best[parents[:, j], cols]
-    return proj(out)
 
 
 def far_from(C: np.ndarray, seen: np.ndarray) -> np.ndarray:
