@@ -60,8 +60,35 @@ def run_suite(
         if name:
             _checkpoint(name, losses, {}, seeds)
     merged = merge(losses, {}, merge_files or [], len(seeds), seeds[0]) if merge_files else {}
-    scores = scoring.score(losses)
+    scores = score_with_partial(losses)
     return {"losses": losses, "optimizer_seconds": seconds, "scores": scores, "merged": merged}
+
+
+def score_with_partial(losses: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Scores of the methods that ran on every problem, and, apart (``partial``), of each
+    method that ran on only some (HEBO, slow here) beside the others on those problems."""
+    everywhere = set.intersection(*(set(by) for by in losses.values()))
+    full = {p: {m: a for m, a in by.items() if m in everywhere} for p, by in losses.items()}
+    scores: dict[str, Any] = {**scoring.score(full), "partial": {}}
+    for method in sorted({m for by in losses.values() for m in by} - everywhere):
+        where = {p: by for p, by in losses.items() if method in by}
+        common = set.intersection(*(set(by) for by in where.values()))
+        kept = {p: {m: by[m] for m in common} for p, by in where.items()}
+        scores["partial"][method] = {"problems": sorted(where), **scoring.score(kept)}
+    return scores
+
+
+def _partial_tables(scores: dict[str, Any]) -> str:
+    out = ""
+    for method, part in scores.get("partial", {}).items():
+        cols = sorted(part["normalized"], key=lambda m: -part["normalized"][m])
+        rows = [[p, *[by[m] for m in cols]] for p, by in part["per_problem"].items()]
+        rows.append(["**these problems**", *[part["normalized"][m] for m in cols]])
+        out += f"\n## Where {method} ran ({len(part['problems'])} problems)\n\n" + reporting.table(
+            ["problem", *cols], rows
+        )
+        out += "\n"
+    return out
 
 
 def markdown(result: dict[str, Any], config: dict[str, Any]) -> str:
@@ -96,6 +123,7 @@ def markdown(result: dict[str, Any], config: dict[str, Any]) -> str:
         "Normalized score: 100 = best loss found by any method, 0 = random search's expected best "
         "(Bayesmark `norm_mean_perf`, see `benchmarks/scoring.py`).\n\n"
         f"{sources}\n{summary}\n\n## Per problem (100 x (1 - norm_mean_perf), last batch)\n\n{per_problem}\n"
+        + _partial_tables(scores)
     )
 
 
