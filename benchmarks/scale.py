@@ -87,8 +87,9 @@ def run_local_job(trials: int, parallel: int) -> dict[str, Any]:
 # --- moto, instant trials -----------------------------------------------------------------------
 
 
-def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
-    """One SageMaker job under moto, one result per round, metered."""
+def run_moto_job(trials: int, parallel: int, seconds: float, together: bool = False) -> dict[str, Any]:
+    """One SageMaker job under moto, metered: one result per round, or (``together``) every
+    running trial ending at once each time the execution parks its token."""
     from benchmarks.cost_meters import DynamoDBMeter, EventsMeter, LambdaMeter, transitions
     from benchmarks.orchestration_cost import memory_sizes
     from hyperstep.models import TrialState, trial_id
@@ -114,8 +115,11 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
         began = time.perf_counter()
         job = stack.service.submit(parse_spec(document))
         platform = TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss")
-        deadline, oldest = began + seconds, 1
-        while not store.get_job(job.id).status.finished:
+        deadline, oldest, shown = began + seconds, 1, 0
+        while not (now := store.get_job(job.id)).status.finished:
+            if now.completed >= shown + 500:  # progress, for a long run cut short
+                shown = now.completed
+                print(f"{shown} trials done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
             assert time.perf_counter() < deadline, f"job not done in {seconds} s: {store.get_job(job.id)}"
             if "Item" not in client.get_item(TableName=TABLE, Key=key(job.id, TOKEN_SK)):
                 time.sleep(0.002)  # the execution has not parked its token yet
@@ -125,13 +129,16 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
                 if trial.state is TrialState.RUNNING:
                     break
                 oldest += 1
-            found = stack.sagemaker.describe_training_job(TrainingJobName=trial.backend_ref)
-            tags = {
-                t["Key"]: t["Value"] for t in stack.sagemaker.list_tags(ResourceArn=found["TrainingJobArn"])["Tags"]
-            }
-            assert tags[TAG_JOB_ID] == job.id
-            for event in platform._sagemaker_job(found, tags).events:
-                assert platform.deliver(event) == {"recorded": True}
+            ending = [trial]
+            if together:  # every running trial ends now
+                ending = [t for t in store.list_trials(job.id) if t.state is TrialState.RUNNING]
+            for trial in ending:
+                found = stack.sagemaker.describe_training_job(TrainingJobName=trial.backend_ref)
+                arn = found["TrainingJobArn"]
+                tags = {t["Key"]: t["Value"] for t in stack.sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+                assert tags[TAG_JOB_ID] == job.id
+                for event in platform._sagemaker_job(found, tags).events:
+                    assert platform.deliver(event) == {"recorded": True}
         wall = time.perf_counter() - began
         final = store.get_job(job.id)
         assert final.completed == trials, final
@@ -146,6 +153,7 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
         "engine": "moto",
         "trials": trials,
         "parallel": parallel,
+        "results_together": together,
         "wall_seconds": wall,
         "executions": len(arns),
         "transitions": dict(moves),
@@ -265,7 +273,7 @@ def summary_row(result: dict[str, Any]) -> list[Any]:
     n = result["trials"]
     cost = dollars(result)
     row = [
-        result["engine"],
+        result["engine"] + (" (results together)" if result.get("results_together") else ""),
         f"{n:,}",
         f"{result['wall_seconds']:.0f} s",
         f"{sum(result['transitions'].values()) / n:.2f}",
@@ -343,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=PARALLEL)
     parser.add_argument("--hours", type=float, default=2.0, help="give up on a size after this long")
     parser.add_argument("--report", action="store_true", help="only gather the results into scale.md")
+    parser.add_argument(
+        "--together", action="store_true", help="moto: every running trial ends each round (not one a round)"
+    )
     args = parser.parse_args(argv)
     if not args.report:
         for trials in args.trials:
@@ -351,10 +362,10 @@ def main(argv: list[str] | None = None) -> int:
             elif args.engine == "service":
                 result = run_service_job(trials, args.parallel)
             else:
-                result = run_moto_job(trials, args.parallel, args.hours * 3600)
+                result = run_moto_job(trials, args.parallel, args.hours * 3600, args.together)
             machine = reporting.machine()
             result.update(measured=machine["date_utc"], commit=machine["hyperstep_commit"], machine=machine)
-            path = RESULTS / f"scale_{args.engine}_{trials}.json"
+            path = RESULTS / f"scale_{args.engine}_{trials}{'_together' if args.together else ''}.json"
             path.write_text(json.dumps(result, indent=2))
             print(json.dumps({k: result[k] for k in ("engine", "trials", "wall_seconds", "executions")}), flush=True)
     text = report()

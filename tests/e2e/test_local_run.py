@@ -75,7 +75,7 @@ def test_a_trial_past_its_timeout_is_killed_and_failed(workdir: Path, monkeypatc
 
 def test_rerouting_the_state_machine_changes_what_run_does(workdir: Path) -> None:
     definition = json.loads(definition_path().read_text())
-    definition["States"]["Wait For Results"]["Next"] = "Finish Job"  # finish at the first result
+    definition["States"]["Job Done?"]["Default"] = "Finish Job"  # finish at the first result
     rerouted = workdir / "rerouted.asl.json"
     rerouted.write_text(json.dumps(definition))
     spec_file = workdir / "spec.yaml"
