@@ -130,8 +130,9 @@ def run_moto_job(trials: int, parallel: int, seconds: float, together: bool = Fa
                     break
                 oldest += 1
             ending = [trial]
-            if together:  # every running trial ends now
-                ending = [t for t in store.list_trials(job.id) if t.state is TrialState.RUNNING]
+            if together:  # every running trial ends now (trials are numbered in launch order)
+                ending = [store.get_trial(job.id, trial_id(n)) for n in range(oldest + 1, now.budget_used + 1)]
+                ending = [trial, *(t for t in ending if t.state is TrialState.RUNNING)]
             for trial in ending:
                 found = stack.sagemaker.describe_training_job(TrainingJobName=trial.backend_ref)
                 arn = found["TrainingJobArn"]
