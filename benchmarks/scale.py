@@ -9,7 +9,7 @@ Each job runs through the real ``statemachine/tuning.asl.json`` and the real han
   bus) with the simulated backend on a virtual clock (``benchmarks.simulated_run``'s
   crossing curves, 27 step reports a trial, durations that differ, so results come one
   at a time). Reports wall time and state transitions (every execution's history).
-- ``service``: the loop's use cases (Suggest, Wait, Collect) on moto's DynamoDB alone,
+- ``service``: the loop's use cases (Suggest, Collect) on moto's DynamoDB alone,
   one result per round: DynamoDB request units at sizes the moto engine is too slow for.
 - ``moto``: the moto harness (``tests/integration/moto_harness.py``: moto's Step Functions
   engine, DynamoDB, SageMaker) with instant trials: the driver ends the oldest running
@@ -175,8 +175,8 @@ def run_moto_job(trials: int, parallel: int, seconds: float, together: bool = Fa
 def run_service_job(trials: int, parallel: int) -> dict[str, Any]:
     """DynamoDB request units of the loop's use cases, without the state machine: what a
     10,000-trial job costs the store where the moto engine is too slow to go (about 1 s a
-    round here). Each round is what the Tasks run: Suggest (``suggest_and_launch``), Wait
-    (``wait``), then Collect records the oldest running trial's end (``collect``)."""
+    round here). Each round is what the Task runs: Suggest (``suggest_round``: plan, launch,
+    park the token), then Collect records the oldest running trial's end (``collect``)."""
     import os
     from unittest import mock
 
@@ -184,7 +184,7 @@ def run_service_job(trials: int, parallel: int) -> dict[str, Any]:
     from moto import mock_aws
 
     from benchmarks import cost_meters
-    from hyperstep.messages import SuggestRequest, TrialResult, WaitRequest
+    from hyperstep.messages import SuggestRequest, TrialResult
     from hyperstep.models import TrialState, trial_id
     from hyperstep.service import TuningService
     from hyperstep.spec import parse_spec
@@ -210,13 +210,11 @@ def run_service_job(trials: int, parallel: int) -> dict[str, Any]:
         job = service.create_job(parse_spec(spec_document(strategy={"name": "random", "seed": 1}, budget=budget)))
         began, oldest, rounds = time.perf_counter(), 1, 0
         while True:
-            label["function"] = "suggest"
-            plan = service.suggest_and_launch(SuggestRequest(job_id=job.id))
+            label["function"] = "suggest"  # plans, launches, parks its token
+            plan = service.suggest_round(SuggestRequest(job_id=job.id, task_token=f"token-{rounds}"))
             rounds += 1
             if plan.done:
                 break
-            label["function"] = "wait"
-            service.wait(WaitRequest(job_id=job.id, task_token=f"token-{rounds}", results_seen=plan.results_seen))
             label["function"] = None
             while store.get_trial(job.id, trial_id(oldest)).state is not TrialState.RUNNING:
                 oldest += 1

@@ -53,10 +53,11 @@ def scripted(wake: Wake) -> dict[str, Handler]:
     """Handlers that drive the tuning loop: Suggest plans two trials and parks its token
     twice (a result wakes the round, from another thread), then sends its own plan back
     (the job is done, from inside the invocation, as ``TuningService.suggest_round`` does); finish."""
+    woken = {"job_id": "j-1", "done": False, "active": 0, "handoff": False}
     rounds = iter(
         [
-            ("park", {"job_id": "j-1", "done": False, "results": 2, "active": 0, "handoff": False, "history_events": 8}),
-            ("park", {"job_id": "j-1", "done": False, "results": 3, "active": 0, "handoff": False, "history_events": 16}),
+            ("park", {**woken, "results": 2, "history_events": 8}),
+            ("park", {**woken, "results": 3, "history_events": 16}),
             ("send", {"done": True, "handoff": False, "trial_ids": [], "results_seen": 3, "history_events": 24}),
         ]
     )
