@@ -168,7 +168,7 @@ class TuningService:
         seen = results_of(job)
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
-        study = Study.from_job(self.store, job)
+        study = Study.from_job(self.store, job, self.view.parent_trials)
         whole = study.fidelity_levels is not None  # its model reads running trials' curves
         trials = self.view.trials(job, whole=whole)
         stop = self.stop_rule(job, trials)
