@@ -117,9 +117,15 @@ def run_moto_job(trials: int, parallel: int, seconds: float, together: bool = Fa
         platform = TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss")
         deadline, oldest, shown = began + seconds, 1, 0
         while not (now := store.get_job(job.id)).status.finished:
-            if now.completed >= shown + 500:  # progress, for a long run cut short
+            if now.completed >= shown + 250:  # progress, for a long run cut short: units so far
                 shown = now.completed
-                print(f"{shown} trials done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+                progress = {
+                    "completed": shown,
+                    "seconds": round(time.perf_counter() - began),
+                    "write_units": sum(dynamodb.usage.write_units.values()),
+                    "read_units": sum(dynamodb.usage.read_units.values()),
+                }
+                print(json.dumps(progress), file=sys.stderr, flush=True)
             assert time.perf_counter() < deadline, f"job not done in {seconds} s: {store.get_job(job.id)}"
             if "Item" not in client.get_item(TableName=TABLE, Key=key(job.id, TOKEN_SK)):
                 time.sleep(0.002)  # the execution has not parked its token yet
