@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from hyperstep.events import EventError, parse_event
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult
-from hyperstep.recurring import ScheduleInput, start_scheduled_job, tick_spec
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -175,6 +174,8 @@ def handle_start(
     checked against ``guardrails`` (the deployment's may have tightened since the schedule
     was made); an invalid spec, or one outside them, raises ``SpecError``, failing the invocation.
     """
+    from hyperstep.recurring import ScheduleInput, start_scheduled_job, tick_spec  # the start function's alone
+
     tick = ScheduleInput.model_validate(event)
     log = telemetry.log
     log.append_keys(schedule=tick.schedule_name)
