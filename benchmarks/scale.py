@@ -330,7 +330,13 @@ def report() -> str:
         "",
         reporting.table(HEADERS, [summary_row(r) for r in results]),
         "",
-        "Measured: " + "; ".join(f"{r['engine']} {r['trials']:,} at {r.get('measured', '?')}" for r in results) + ".",
+        "Measured: "
+        + "; ".join(
+            f"{r['engine']} {r['trials']:,} at {r.get('measured', '?')} (commit {r.get('commit', '?')})"
+            for r in results
+        )
+        + ". Before commit 84edf2a a round was three states (Suggest Trials, Job Done?, Wait For Results); "
+        "since, two (Suggest Trials waits for its own task token, then Job Done?).",
         "",
         f"Target: at most ${TARGET:.2f} per 1,000 trials (transitions, Lambda, DynamoDB, EventBridge).",
         "",
