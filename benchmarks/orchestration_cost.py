@@ -177,10 +177,10 @@ def dynamodb_rows(m: Measurement) -> list[list[Any]]:
 
 
 NOTES = [
-    "Step Functions transitions dominate: 3 per trial when trials end one at a time (each result wakes "
-    "the loop: Suggest Trials, which launches, Job Done?, Wait For Results), fewer when results arrive "
-    "together (the loop then launches several trials per round). Before launching moved into Suggest "
-    "(issue 13) it was ~6: Launch Trials, a Launch Trial per trial and Budget Left? came on top.",
+    "Step Functions transitions dominate: 2 per trial when trials end one at a time (each result wakes "
+    "the loop: Suggest Trials, which launches and waits for its task token, and Job Done?), fewer when "
+    "results arrive together (the loop then launches several trials per round). Before issue 13 it was ~6: "
+    "Launch Trials, a Launch Trial per trial, Budget Left? and Wait For Results came on top.",
     "Lambda durations are measured in-process against moto on a shared 2-core machine (first calls include "
     "building boto3 clients; init phases of real cold starts are not counted).",
     "DynamoDB units come from moto's item sizes: a trial item is just over 1 KB, so ending a trial "

@@ -9,7 +9,7 @@ Each job runs through the real ``statemachine/tuning.asl.json`` and the real han
   bus) with the simulated backend on a virtual clock (``benchmarks.simulated_run``'s
   crossing curves, 27 step reports a trial, durations that differ, so results come one
   at a time). Reports wall time and state transitions (every execution's history).
-- ``service``: the loop's use cases (Suggest, Wait, Collect) on moto's DynamoDB alone,
+- ``service``: the loop's use cases (Suggest, Collect) on moto's DynamoDB alone,
   one result per round: DynamoDB request units at sizes the moto engine is too slow for.
 - ``moto``: the moto harness (``tests/integration/moto_harness.py``: moto's Step Functions
   engine, DynamoDB, SageMaker) with instant trials: the driver ends the oldest running
@@ -87,8 +87,9 @@ def run_local_job(trials: int, parallel: int) -> dict[str, Any]:
 # --- moto, instant trials -----------------------------------------------------------------------
 
 
-def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
-    """One SageMaker job under moto, one result per round, metered."""
+def run_moto_job(trials: int, parallel: int, seconds: float, together: bool = False) -> dict[str, Any]:
+    """One SageMaker job under moto, metered: one result per round, or (``together``) every
+    running trial ending at once each time the execution parks its token."""
     from benchmarks.cost_meters import DynamoDBMeter, EventsMeter, LambdaMeter, transitions
     from benchmarks.orchestration_cost import memory_sizes
     from hyperstep.models import TrialState, trial_id
@@ -114,8 +115,17 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
         began = time.perf_counter()
         job = stack.service.submit(parse_spec(document))
         platform = TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss")
-        deadline, oldest = began + seconds, 1
-        while not store.get_job(job.id).status.finished:
+        deadline, oldest, shown = began + seconds, 1, 0
+        while not (now := store.get_job(job.id)).status.finished:
+            if now.completed >= shown + 250:  # progress, for a long run cut short: units so far
+                shown = now.completed
+                progress = {
+                    "completed": shown,
+                    "seconds": round(time.perf_counter() - began),
+                    "write_units": sum(dynamodb.usage.write_units.values()),
+                    "read_units": sum(dynamodb.usage.read_units.values()),
+                }
+                print(json.dumps(progress), file=sys.stderr, flush=True)
             assert time.perf_counter() < deadline, f"job not done in {seconds} s: {store.get_job(job.id)}"
             if "Item" not in client.get_item(TableName=TABLE, Key=key(job.id, TOKEN_SK)):
                 time.sleep(0.002)  # the execution has not parked its token yet
@@ -125,13 +135,17 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
                 if trial.state is TrialState.RUNNING:
                     break
                 oldest += 1
-            found = stack.sagemaker.describe_training_job(TrainingJobName=trial.backend_ref)
-            tags = {
-                t["Key"]: t["Value"] for t in stack.sagemaker.list_tags(ResourceArn=found["TrainingJobArn"])["Tags"]
-            }
-            assert tags[TAG_JOB_ID] == job.id
-            for event in platform._sagemaker_job(found, tags).events:
-                assert platform.deliver(event) == {"recorded": True}
+            ending = [trial]
+            if together:  # every running trial ends now (trials are numbered in launch order)
+                ending = [store.get_trial(job.id, trial_id(n)) for n in range(oldest + 1, now.budget_used + 1)]
+                ending = [trial, *(t for t in ending if t.state is TrialState.RUNNING)]
+            for trial in ending:
+                found = stack.sagemaker.describe_training_job(TrainingJobName=trial.backend_ref)
+                arn = found["TrainingJobArn"]
+                tags = {t["Key"]: t["Value"] for t in stack.sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+                assert tags[TAG_JOB_ID] == job.id
+                for event in platform._sagemaker_job(found, tags).events:
+                    assert platform.deliver(event) == {"recorded": True}
         wall = time.perf_counter() - began
         final = store.get_job(job.id)
         assert final.completed == trials, final
@@ -146,6 +160,7 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
         "engine": "moto",
         "trials": trials,
         "parallel": parallel,
+        "results_together": together,
         "wall_seconds": wall,
         "executions": len(arns),
         "transitions": dict(moves),
@@ -166,8 +181,8 @@ def run_moto_job(trials: int, parallel: int, seconds: float) -> dict[str, Any]:
 def run_service_job(trials: int, parallel: int) -> dict[str, Any]:
     """DynamoDB request units of the loop's use cases, without the state machine: what a
     10,000-trial job costs the store where the moto engine is too slow to go (about 1 s a
-    round here). Each round is what the Tasks run: Suggest (``suggest_and_launch``), Wait
-    (``wait``), then Collect records the oldest running trial's end (``collect``)."""
+    round here). Each round is what the Task runs: Suggest (``suggest_round``: plan, launch,
+    park the token), then Collect records the oldest running trial's end (``collect``)."""
     import os
     from unittest import mock
 
@@ -175,7 +190,7 @@ def run_service_job(trials: int, parallel: int) -> dict[str, Any]:
     from moto import mock_aws
 
     from benchmarks import cost_meters
-    from hyperstep.messages import SuggestRequest, TrialResult, WaitRequest
+    from hyperstep.messages import SuggestRequest, TrialResult
     from hyperstep.models import TrialState, trial_id
     from hyperstep.service import TuningService
     from hyperstep.spec import parse_spec
@@ -201,13 +216,11 @@ def run_service_job(trials: int, parallel: int) -> dict[str, Any]:
         job = service.create_job(parse_spec(spec_document(strategy={"name": "random", "seed": 1}, budget=budget)))
         began, oldest, rounds = time.perf_counter(), 1, 0
         while True:
-            label["function"] = "suggest"
-            plan = service.suggest_and_launch(SuggestRequest(job_id=job.id))
+            label["function"] = "suggest"  # plans, launches, parks its token
+            plan = service.suggest_round(SuggestRequest(job_id=job.id, task_token=f"token-{rounds}"))
             rounds += 1
             if plan.done:
                 break
-            label["function"] = "wait"
-            service.wait(WaitRequest(job_id=job.id, task_token=f"token-{rounds}", results_seen=plan.results_seen))
             label["function"] = None
             while store.get_trial(job.id, trial_id(oldest)).state is not TrialState.RUNNING:
                 oldest += 1
@@ -265,7 +278,7 @@ def summary_row(result: dict[str, Any]) -> list[Any]:
     n = result["trials"]
     cost = dollars(result)
     row = [
-        result["engine"],
+        result["engine"] + (" (results together)" if result.get("results_together") else ""),
         f"{n:,}",
         f"{result['wall_seconds']:.0f} s",
         f"{sum(result['transitions'].values()) / n:.2f}",
@@ -317,7 +330,13 @@ def report() -> str:
         "",
         reporting.table(HEADERS, [summary_row(r) for r in results]),
         "",
-        "Measured: " + "; ".join(f"{r['engine']} {r['trials']:,} at {r.get('measured', '?')}" for r in results) + ".",
+        "Measured: "
+        + "; ".join(
+            f"{r['engine']} {r['trials']:,} at {r.get('measured', '?')} (commit {r.get('commit', '?')})"
+            for r in results
+        )
+        + ". Before commit 84edf2a a round was three states (Suggest Trials, Job Done?, Wait For Results); "
+        "since, two (Suggest Trials waits for its own task token, then Job Done?).",
         "",
         f"Target: at most ${TARGET:.2f} per 1,000 trials (transitions, Lambda, DynamoDB, EventBridge).",
         "",
@@ -343,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=PARALLEL)
     parser.add_argument("--hours", type=float, default=2.0, help="give up on a size after this long")
     parser.add_argument("--report", action="store_true", help="only gather the results into scale.md")
+    parser.add_argument(
+        "--together", action="store_true", help="moto: every running trial ends each round (not one a round)"
+    )
     args = parser.parse_args(argv)
     if not args.report:
         for trials in args.trials:
@@ -351,10 +373,10 @@ def main(argv: list[str] | None = None) -> int:
             elif args.engine == "service":
                 result = run_service_job(trials, args.parallel)
             else:
-                result = run_moto_job(trials, args.parallel, args.hours * 3600)
+                result = run_moto_job(trials, args.parallel, args.hours * 3600, args.together)
             machine = reporting.machine()
             result.update(measured=machine["date_utc"], commit=machine["hyperstep_commit"], machine=machine)
-            path = RESULTS / f"scale_{args.engine}_{trials}.json"
+            path = RESULTS / f"scale_{args.engine}_{trials}{'_together' if args.together else ''}.json"
             path.write_text(json.dumps(result, indent=2))
             print(json.dumps({k: result[k] for k in ("engine", "trials", "wall_seconds", "executions")}), flush=True)
     text = report()

@@ -26,8 +26,8 @@ from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import TuningService
 from hyperstep.stores.base import TrialStore
 
-TASK_FUNCTIONS = ("suggest", "wait", "finish")
-"""The functions behind the Task states: Suggest Trials (which launches), Wait For Results, Finish Job."""
+TASK_FUNCTIONS = ("suggest", "finish")
+"""The functions behind the Task states: Suggest Trials (which launches, then parks or sends its token), Finish Job."""
 
 LostResponse = type(
     "Lambda.ServiceException",
@@ -40,8 +40,8 @@ class LoseFirstResponse:
     """Within the block, the first call of function ``name`` with each input runs the
     handler, then raises ``LostResponse``; the repeat with the same input goes through.
 
-    ``ignore`` names input fields that differ between attempts of one Task (the Wait
-    state's task token is new on every attempt).
+    ``ignore`` names input fields that differ between attempts of one Task (Suggest
+    Trials' task token is new on every attempt).
     """
 
     def __init__(self, name: str, ignore: tuple[str, ...] = ("task_token",)) -> None:

@@ -5,7 +5,7 @@
   (its Lambda invocations routed to the test's function, as in the ASL parity test).
 
 Each engine runs one state machine: a ``lambda:invoke.waitForTaskToken`` Task that parks
-its token (``$$.Task.Token``) with a function, as Wait For Results does, and ends with the
+its token (``$$.Task.Token``) with a function, as Suggest Trials does, and ends with the
 output ``send_task_success`` sends. What the service relies on:
 
 - ``start_execution(job_id, name)`` starts one execution with input ``{"job_id": job_id}``

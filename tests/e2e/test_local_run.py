@@ -75,7 +75,7 @@ def test_a_trial_past_its_timeout_is_killed_and_failed(workdir: Path, monkeypatc
 
 def test_rerouting_the_state_machine_changes_what_run_does(workdir: Path) -> None:
     definition = json.loads(definition_path().read_text())
-    definition["States"]["Wait For Results"]["Next"] = "Finish Job"  # finish at the first result
+    definition["States"]["Job Done?"]["Default"] = "Finish Job"  # finish at the first result
     rerouted = workdir / "rerouted.asl.json"
     rerouted.write_text(json.dumps(definition))
     spec_file = workdir / "spec.yaml"
@@ -150,7 +150,7 @@ def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypat
         return execution
 
     monkeypatch.setattr(Executor, "start", recording_start)
-    monkeypatch.setattr(service, "HANDOFF_EVENTS", 60)
+    monkeypatch.setattr(service, "HANDOFF_EVENTS", 30)  # about four rounds
     job = run(workdir, local_spec(workdir, budget={"max_trials": 6, "max_parallel": 1}))
 
     trials = SQLiteStore(workdir / "store.db").list_trials(job.id)
@@ -163,7 +163,7 @@ def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypat
     # The estimate must not undercount: each execution's real history stays near the threshold
     # (past it by at most the round that crossed it and the hand-over round).
     for execution in started:
-        assert len(execution.history.events()) <= 60 + 2 * service.ROUND_EVENTS
+        assert len(execution.history.events()) <= service.HANDOFF_EVENTS + 2 * service.ROUND_EVENTS
 
 
 def test_handlers_emit_per_job_metrics_as_trials_end(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,6 +212,7 @@ def test_an_execution_that_fails_outside_finish_fails_the_job_with_the_reason(
     suggest = definition["States"]["Suggest Trials"]  # it launches the trials
     suggest.pop("Retry", None)  # fail at once instead of after 30 s of retries
     suggest.pop("Catch", None)
+    del definition["States"]["No News"]  # reached from the Catch alone
     fast = workdir / "fast.asl.json"
     fast.write_text(json.dumps(definition))
     job = run(workdir, local_spec(workdir), definition=fast)

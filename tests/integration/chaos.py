@@ -10,7 +10,7 @@ the end while:
 - some launches are throttled: ``CreateTrainingJob`` / ``SubmitJob`` refuse every SDK attempt
   of the first Suggest invocation that launches it (botocore's default retry mode makes
   ``SDK_ATTEMPTS``), so the Lambda fails and the state machine's Retry must absorb it;
-- some Task invocations (Suggest, Wait, Finish) run and write, then their response
+- some Task invocations (Suggest, Finish) run and write, then their response
   is lost (``Lambda.ServiceException``), so Step Functions' Retry runs them again;
 - the reaper runs every ``reap_every`` ticks with ``grace_seconds`` of grace, beside the
   event traffic, as its schedule would.
@@ -59,7 +59,7 @@ from tests.integration.test_moto_tuning_job import BATCH_BLOCK, PARAMETERS, SAGE
 
 SDK_ATTEMPTS = 5
 """Attempts botocore makes per call in its default (legacy) retry mode (``_retry.json``)."""
-TASKS = ("suggest", "wait", "finish")
+TASKS = ("suggest", "finish")
 """The functions the state machine runs as Task states (collect and the API are not Tasks)."""
 BLOCKS = {"sagemaker": SAGEMAKER_BLOCK, "batch": BATCH_BLOCK}
 

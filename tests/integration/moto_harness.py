@@ -75,7 +75,7 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
     "batch": {"use_docker": False},
 }
-HANDLERS = ("api", "suggest", "wait", "finish", "collect", "reaper", "start")
+HANDLERS = ("api", "suggest", "finish", "collect", "reaper", "start")
 """The functions a job runs through: the API submits it, the state machine runs the loop,
 ``collect`` is the EventBridge rules' target; ``reaper`` and ``start`` run on schedules."""
 

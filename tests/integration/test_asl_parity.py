@@ -50,26 +50,44 @@ def tuning_definition() -> dict[str, Any]:
 
 
 def scripted(wake: Wake) -> dict[str, Handler]:
-    """Handlers that drive the tuning loop: plan two trials, wait twice, finish."""
-    plans = iter(
+    """Handlers that drive the tuning loop: Suggest plans two trials and parks its token
+    twice (a result wakes the round, from another thread), then sends its own plan back
+    (the job is done, from inside the invocation, as ``TuningService.suggest_round`` does); finish."""
+    woken = {"job_id": "j-1", "done": False, "active": 0, "handoff": False}
+    rounds = iter(
         [
-            {"done": False, "handoff": False, "trial_ids": ["t1", "t2"], "results_seen": 0, "history_events": 36},
-            {"done": False, "handoff": False, "trial_ids": [], "results_seen": 2, "history_events": 56},
-            {"done": True, "handoff": False, "trial_ids": [], "results_seen": 3, "history_events": 70},
+            ("park", {**woken, "results": 2, "history_events": 8}),
+            ("park", {**woken, "results": 3, "history_events": 16}),
+            ("send", {"done": True, "handoff": False, "trial_ids": [], "results_seen": 3, "history_events": 24}),
         ]
     )
-    progress = iter([{"done": False, "results_seen": 2}, {"done": True, "results_seen": 3}])
 
-    def wait(event: dict[str, Any], _: Any) -> dict[str, Any]:
-        outcome = next(progress)
-        threading.Thread(target=wake, args=(event["task_token"], outcome), daemon=True).start()
-        return {"job_id": event["job_id"]}
+    def suggest(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        how, output = next(rounds)
+        if how == "send":
+            wake(event["task_token"], output)
+        else:
+            threading.Thread(target=wake, args=(event["task_token"], output), daemon=True).start()
+        return {"job_id": event["job_id"], "parked": how == "park"}
 
     return {
-        "Suggest": lambda event, _: next(plans),
-        "Wait": wait,
+        "Suggest": suggest,
         "Finish": lambda event, _: {"job_id": event["job_id"], "finished": True},
     }
+
+
+def unanswered_once(wake: Wake) -> dict[str, Handler]:
+    """The first round's token is never sent (a lost wake-up): its timeout leads to No News,
+    which counts the round's history; the next round ends the job."""
+    seen: list[int] = []
+
+    def suggest(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        seen.append(event["history_events"])
+        if len(seen) > 1:
+            wake(event["task_token"], {"done": True, "handoff": False, "history_events": seen[-1] + 8, "seen": seen})
+        return {"parked": len(seen) == 1}
+
+    return {"Suggest": suggest, "Finish": lambda event, _: {"plan": event["plan"]}}
 
 
 def failing(_: Any) -> dict[str, Handler]:
@@ -232,14 +250,23 @@ def test_tuning_machine_takes_the_same_path_in_both_engines() -> None:
         "Begin",
         "Suggest Trials",
         "Job Done?",
-        "Wait For Results",
         "Suggest Trials",
         "Job Done?",
-        "Wait For Results",
         "Suggest Trials",
         "Job Done?",
         "Finish Job",
     ]
+    assert moto.path == local.path
+    assert moto.output == local.output
+    assert moto.events == local.events
+
+
+def test_a_round_nobody_wakes_times_out_into_the_next_in_both_engines() -> None:
+    definition = tuning_definition()
+    definition["States"]["Suggest Trials"]["TimeoutSeconds"] = 1
+    local, moto = run_locally(definition, unanswered_once), run_on_moto(definition, unanswered_once)
+    assert local.path == ["Begin", "Suggest Trials", "No News", "Suggest Trials", "Job Done?", "Finish Job"]
+    assert local.output["plan"]["seen"] == [0, 8]  # the timed-out round's history events are counted
     assert moto.path == local.path
     assert moto.output == local.output
     assert moto.events == local.events

@@ -38,7 +38,7 @@ from moto.server import ThreadedMotoServer
 
 from hyperstep.messages import LaunchRequest, SuggestRequest
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.service import TuningService
+from hyperstep.service import TuningService, unparked
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.dynamodb_items import create_table
@@ -76,7 +76,6 @@ SAMPLES: dict[str, list[str]] = {
     "api": list(API),
     "collect": list(COLLECT),
     "suggest": ["suggest.json"],
-    "wait": ["wait.json"],
     "finish": ["finish.json", "finish-after-error.json"],
     "start": ["start-scheduled.json", "start-scheduled-legacy.json"],
     "reaper": ["scheduled-event.json"],
@@ -230,11 +229,8 @@ def check_suggest(sample: str, result: dict[str, Any], store: TrialStore) -> Non
     assert all(t.state is TrialState.RUNNING for t in store.list_trials(JOB))  # Suggest launches what it plans
     jobs = boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
     assert sorted(j["TrainingJobName"] for j in jobs) == [f"hs-{JOB}-{trial}-1" for trial in FIRST_ROUND]
-
-
-def check_wait(sample: str, result: dict[str, Any], store: TrialStore) -> None:
-    assert result == {"job_id": JOB}
-    assert store.take_task_token(JOB) == load(sample)["task_token"]
+    stored = store.take_task_token(JOB)  # no result yet: the round's token is parked
+    assert stored is not None and unparked(stored) == (load(sample)["task_token"], result["history_events"])
 
 
 def check_finish(sample: str, result: dict[str, Any], store: TrialStore) -> None:
@@ -262,7 +258,6 @@ def check_reaper(sample: str, result: dict[str, Any], store: TrialStore) -> None
 CHECKS: dict[str, Callable[[str, dict[str, Any], TrialStore], None]] = {
     "api": check_api,
     "suggest": check_suggest,
-    "wait": check_wait,
     "finish": check_finish,
     "collect": check_collect,
     "start": check_start,

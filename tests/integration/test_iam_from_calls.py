@@ -23,7 +23,7 @@ The scenarios, in one moto deployment:
   trials run (``StopTrainingJob``), and a Batch job stopped the same way (``TerminateJob``);
 - a job's budget changed through the API while it waits (``PATCH /jobs/{id}``: the API
   function rewrites the job and wakes the execution, which launches one more trial);
-- jobs on both backends whose Wait state fails for good: Finish's error path stops the
+- jobs on both backends whose Suggest round fails for good: Finish's error path stops the
   trials still running;
 - the reaper over jobs whose end events were lost: one cloud job ended (Describe*; SageMaker
   keeps its final metric, the Batch job's script reported it), one still running past its
@@ -190,8 +190,8 @@ def launched_and_waiting(stack: MotoStack, job_id: str) -> None:
     wait_for(ready, f"job {job_id} launched its trials and waits")
 
 
-def ended(stack: MotoStack, job_id: str) -> dict[str, Any]:
-    description = stack.wait_until_done(execution_of(stack, job_id), seconds=30)
+def ended(stack: MotoStack, job_id: str, seconds: float = 30) -> dict[str, Any]:
+    description = stack.wait_until_done(execution_of(stack, job_id), seconds=seconds)
     assert description["status"] == "SUCCEEDED", description
     assert stack.service.store.get_job(job_id).status.finished
     return description
@@ -326,12 +326,13 @@ def batch_job_stopped(stack: MotoStack) -> None:
     stop_through_the_api(stack, accepted["job_id"], "batch")
 
 
-def wait_fails_for_good(stack: MotoStack) -> None:
-    """A failed Wait state is caught to Finish Job with ``$.error``: Finish stops the trials."""
+def park_fails_for_good(stack: MotoStack) -> None:
+    """A Suggest Trials round that cannot park its token (after launching) fails for good,
+    caught to Finish Job with ``$.error``: Finish stops the trials."""
     with mock.patch.object(TuningService, "wait", side_effect=RuntimeError("the trial store is unreachable")):
         jobs = [stack.service.submit(parse_spec(spec(b, f"iam-error-{b}"))) for b in ("sagemaker", "batch")]
         for job in jobs:
-            ended(stack, job.id)
+            ended(stack, job.id, seconds=75)  # after the retries' 30 s of back-off
     for job in jobs:
         final = stack.service.store.get_job(job.id)
         assert final.status is JobStatus.FAILED and "unreachable" in (final.error or ""), final
@@ -485,7 +486,7 @@ SCENARIOS = (
     recurring_job_started_and_stopped,
     budget_changed_through_the_api,
     batch_job_stopped,
-    wait_fails_for_good,
+    park_fails_for_good,
     reaper_reconciles,
     batch_objective_recovered_from_the_log,
     suggest_hands_over,
@@ -589,7 +590,7 @@ NEEDED = {
     ("suggest", "batch:ListJobs"),
     ("suggest", "ssm:GetParameter"),
     ("suggest", "secretsmanager:GetSecretValue"),
-    ("wait", "states:SendTaskSuccess"),
+    ("suggest", "states:SendTaskSuccess"),  # its own round's token: the job is done
     ("collect", "sagemaker:DescribeTrainingJob"),
     ("collect", "dynamodb:UpdateItem"),
     ("collect", "sagemaker:StopTrainingJob"),  # early stopping

@@ -59,8 +59,7 @@ BATCH_BLOCK = {
 ALLOWED = {
     "Begin": {"Suggest Trials"},
     "Suggest Trials": {"Job Done?"},
-    "Job Done?": {"Wait For Results", "Finish Job", "Handed Over"},
-    "Wait For Results": {"Suggest Trials"},
+    "Job Done?": {"Suggest Trials", "Finish Job", "Handed Over"},
 }
 """Every edge of tuning.asl.json a run without errors may take."""
 
@@ -163,11 +162,11 @@ def run_job(stack: MotoStack, block: dict[str, Any], through_api: bool = False) 
 
     path = state_path(stack.history(job.execution_id))
     assert path[-1] == "Finish Job" and path.count("Finish Job") == 1
-    assert path[:4] == ["Begin", "Suggest Trials", "Job Done?", "Wait For Results"]
+    assert path[:4] == ["Begin", "Suggest Trials", "Job Done?", "Suggest Trials"]
     for here, there in itertools.pairwise(path):
         assert there in ALLOWED[here], f"{here} -> {there} in {path}"
-    assert path.count("Wait For Results") >= TRIALS // PARALLEL
-    assert len(path) <= 3 * TRIALS + 5  # at most three states a round, a round at least per result
+    assert path.count("Suggest Trials") >= TRIALS // PARALLEL
+    assert len(path) <= 2 * TRIALS + 5  # at most two states a round, a round at least per result
 
 
 def test_a_sagemaker_job_submitted_through_the_api_runs_to_the_end(stack: MotoStack) -> None:

@@ -96,7 +96,7 @@ print(json.dumps(loaded))
     assert run.returncode == 0, run.stderr
     loaded = json.loads(run.stdout.strip().splitlines()[-1])
     assert loaded == {f.name: True for f in FUNCTIONS}
-    assert {"api", "start", "suggest", "wait", "collect", "finish", "reaper"} <= set(loaded)
+    assert {"api", "start", "suggest", "collect", "finish", "reaper"} <= set(loaded)
 
 
 def test_sam_builds_the_layer_with_the_build_script() -> None:

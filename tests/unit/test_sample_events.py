@@ -40,10 +40,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 from hyperstep.asl.definition import load_definition
 from hyperstep.asl.executor import Executor
 from hyperstep.local.runtime import substitutions
-from hyperstep.messages import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, WaitRequest
+from hyperstep.messages import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.recurring import RecurringSchedules
-from hyperstep.service import TuningService
+from hyperstep.service import TuningService, unparked
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.sqlite import SQLiteStore
@@ -53,7 +53,6 @@ from hyperstep_functions.finish import app as finish
 from hyperstep_functions.reaper import app as reaper
 from hyperstep_functions.start import app as start
 from hyperstep_functions.suggest import app as suggest
-from hyperstep_functions.wait import app as wait
 from tests.unit.test_api import SCHEDULER_ROLE, START_ARN, Context
 from tests.unit.test_events import EXPECTED as TRIAL_EVENTS
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
@@ -63,7 +62,7 @@ REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
 JOB = "mnist-3f2a9c1b7d4e"
 FIRST_ROUND = [f"t{i:04d}" for i in range(1, 9)]
-HANDLERS = (api, collect, finish, reaper, start, suggest, wait)
+HANDLERS = (api, collect, finish, reaper, start, suggest)
 
 API = {  # file -> status the API answers
     "api-post-jobs.json": 202,
@@ -76,7 +75,6 @@ API = {  # file -> status the API answers
 COLLECT = {name: kind != "none" for name, (kind, _) in TRIAL_EVENTS.items()}
 TASK_MODELS: dict[str, type[Any]] = {
     "suggest.json": SuggestRequest,
-    "wait.json": WaitRequest,
 }
 STEP_FUNCTIONS = (*TASK_MODELS, "finish.json", "finish-after-error.json")
 OTHERS = ("start-scheduled.json", "start-scheduled-legacy.json", "scheduled-event.json")
@@ -178,16 +176,13 @@ def test_api_sample_is_a_rest_proxy_event_of_an_iam_signed_request(name: str) ->
 # ---- Step Functions task inputs --------------------------------------------------------
 
 
-def test_suggest_sample_fills_the_free_slots_and_launches_them(svc: TuningService) -> None:
-    plan = suggest.lambda_handler(load("suggest.json"), Context(function_name="hyperstep-suggest"))
+def test_suggest_sample_fills_the_free_slots_launches_them_and_parks_its_task_token(svc: TuningService) -> None:
+    event = load("suggest.json")
+    plan = suggest.lambda_handler(event, Context(function_name="hyperstep-suggest"))
     assert plan["trial_ids"] == FIRST_ROUND and not plan["done"]
     assert {t.id: t.state for t in svc.store.list_trials(JOB)} == dict.fromkeys(FIRST_ROUND, TrialState.RUNNING)
-
-
-def test_wait_sample_parks_its_task_token(running: TuningService) -> None:
-    event = load("wait.json")
-    assert wait.lambda_handler(event, Context(function_name="hyperstep-wait")) == {"job_id": JOB}
-    assert running.store.take_task_token(JOB) == event["task_token"]
+    stored = svc.store.take_task_token(JOB)
+    assert stored is not None and unparked(stored) == (event["task_token"], plan["history_events"])
     assert 1 <= len(event["task_token"]) <= 2048
 
 
@@ -211,8 +206,8 @@ def test_task_sample_carries_exactly_its_request_model(name: str, model: type[An
 def test_finish_sample_state_holds_what_the_functions_return(name: str) -> None:
     event = load(name)
     assert FinishRequest.model_validate(event).job_id == JOB
-    assert Plan.model_validate(event["plan"]).model_dump(mode="json") == event["plan"]
-    assert Progress.model_validate(event["progress"]).model_dump(mode="json") == event["progress"]
+    model = Plan if "trial_ids" in event["plan"] else Progress  # Suggest's own plan, or a wake-up's
+    assert model.model_validate(event["plan"]).model_dump(mode="json") == event["plan"]
 
 
 def tuning_executor(handlers: dict[str, Any]) -> Executor:
@@ -220,36 +215,35 @@ def tuning_executor(handlers: dict[str, Any]) -> Executor:
     return Executor(definition, lambda name: handlers[name], sleep=lambda _: None)
 
 
-def first_plan(final: dict[str, Any]) -> dict[str, Any]:
-    trial_ids = FIRST_ROUND
-    return {**final, "done": False, "trial_ids": trial_ids, "results_seen": 0, "reason": None, "history_events": 14}
+def woken(history_events: int) -> dict[str, Any]:
+    """What a result waking the first round sends back (``TuningService.wake``)."""
+    return {"job_id": JOB, "done": False, "results": 1, "active": 7, "handoff": False, "history_events": history_events}
+
+
+def without_token(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k != "task_token"}
 
 
 def test_step_functions_samples_are_what_the_state_machine_passes() -> None:
-    """Run tuning.asl.json: Suggest (which launches), Wait, Suggest (done), Finish (through Job Done?)."""
+    """Run tuning.asl.json: Suggest (which launches and parks its token; a result wakes it),
+    Suggest (done: it sends its plan back itself), Finish (through Job Done?)."""
     final = load("finish.json")
-    plans = iter([first_plan(final["plan"]), final["plan"]])
-    progress = iter([final["progress"]])
-    seen: dict[str, list[Any]] = {"Suggest": [], "Wait": [], "Finish": []}
+    outputs = iter([woken(8), final["plan"]])
+    seen: dict[str, list[Any]] = {"Suggest": [], "Finish": []}
     holder: dict[str, Executor] = {}
 
-    def waiting(event: dict[str, Any], _: Any) -> None:
-        seen["Wait"].append(event)
-        holder["ex"].send_task_success(event["task_token"], next(progress))
+    def suggesting(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        seen["Suggest"].append(event)
+        holder["ex"].send_task_success(event["task_token"], next(outputs))
+        return {"ignored": "a task waiting for its token takes what is sent back, not this"}
 
-    holder["ex"] = tuning_executor(
-        {
-            "Suggest": lambda e, _: seen["Suggest"].append(e) or next(plans),
-            "Wait": waiting,
-            "Finish": lambda e, _: seen["Finish"].append(e) or {},
-        }
-    )
+    holder["ex"] = tuning_executor({"Suggest": suggesting, "Finish": lambda e, _: seen["Finish"].append(e) or {}})
     result = holder["ex"].run({"job_id": JOB}, name=load("suggest.json")["execution"], timeout=10)
     assert result.status == "SUCCEEDED", result.cause
-    assert seen["Suggest"][0] == load("suggest.json")
-    token_free = {k: v for k, v in load("wait.json").items() if k != "task_token"}
-    assert {k: v for k, v in seen["Wait"][0].items() if k != "task_token"} == token_free
-    assert set(seen["Wait"][0]) == set(load("wait.json"))
+    assert without_token(seen["Suggest"][0]) == without_token(load("suggest.json"))
+    assert set(seen["Suggest"][0]) == set(load("suggest.json"))
+    assert seen["Suggest"][1]["history_events"] == 8  # the woken round's count, carried on
+    assert seen["Suggest"][0]["task_token"] != seen["Suggest"][1]["task_token"]
     assert seen["Finish"] == [final]
 
 
@@ -264,15 +258,10 @@ def test_finish_after_error_sample_is_what_the_catch_passes() -> None:
         plan = next(rounds, None)
         if plan is None:
             raise np.linalg.LinAlgError(json.loads(sample["error"]["Cause"])["errorMessage"])
-        return plan
+        holder["ex"].send_task_success(event["task_token"], plan)
+        return {}
 
-    holder["ex"] = tuning_executor(
-        {
-            "Suggest": suggesting,
-            "Wait": lambda e, _: holder["ex"].send_task_success(e["task_token"], sample["progress"]) and None,
-            "Finish": lambda e, _: finished.append(e) or {},
-        }
-    )
+    holder["ex"] = tuning_executor({"Suggest": suggesting, "Finish": lambda e, _: finished.append(e) or {}})
     assert holder["ex"].run({"job_id": JOB}, timeout=10).status == "SUCCEEDED"
     [got] = finished
     assert {k: v for k, v in got.items() if k != "error"} == {k: v for k, v in sample.items() if k != "error"}

@@ -127,6 +127,33 @@ def test_wait_wakes_at_once_when_results_came_in_before_it(parts) -> None:
     assert [token for token, _ in orchestrator.woken] == ["tok-1", "tok-2"]  # news since the plan
 
 
+def test_a_round_parks_its_token_and_a_retry_replaces_it_with_its_own(parts) -> None:
+    """Suggest Trials waits for its own token: a plan that goes on parks it (with the
+    execution's history count, handed back on waking); a retried attempt's new token
+    replaces the first, so the result wakes the attempt that waits, never a stale one."""
+    service, _, orchestrator, _ = parts
+    submit(service, budget={"max_trials": 4, "max_parallel": 2})
+    first = service.suggest_round(SuggestRequest(job_id="job", task_token="attempt-1", history_events=16))
+    retried = service.suggest_round(SuggestRequest(job_id="job", task_token="attempt-2", history_events=16))
+    assert (first.trial_ids, retried.trial_ids) == (["t0001", "t0002"], [])  # the first launched them
+    assert orchestrator.woken == []
+    finish(service, "t0001", 0.3)
+    [(token, output)] = orchestrator.woken
+    assert token == "attempt-2"
+    assert (output["done"], output["handoff"], output["history_events"]) == (False, False, 16 + ROUND_EVENTS)
+
+
+def test_a_round_that_ends_the_job_sends_its_plan_back_itself(parts) -> None:
+    service, _, orchestrator, _ = parts
+    submit(service, budget={"max_trials": 1, "max_parallel": 1})
+    service.suggest_round(SuggestRequest(job_id="job", task_token="round-1"))
+    finish(service, "t0001", 0.3)  # wakes round 1
+    plan = service.suggest_round(SuggestRequest(job_id="job", task_token="round-2"))
+    assert plan.done
+    assert orchestrator.woken[-1] == ("round-2", plan.model_dump(mode="json"))
+    assert service.store.take_task_token("job") is None  # nothing parked
+
+
 def test_target_reached_stops_running_trials_and_ends_the_job(parts) -> None:
     service, backend, _, _ = parts
     submit(service, budget={"max_trials": 10, "max_parallel": 2, "target": 0.1})

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hyperstep import trial_view
-from hyperstep.messages import SuggestRequest
+from hyperstep.messages import FinishRequest, SuggestRequest
 from hyperstep.models import Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -103,3 +103,15 @@ def test_views_of_two_instances_stay_exact_when_each_trims_what_the_other_has_no
         service.suggest_and_launch(SuggestRequest(job_id=job_id))
         job = store.get_job(job_id)
         assert service.view.trials(job) == store.list_trials(job_id)
+
+
+def test_a_warm_started_jobs_rounds_read_no_more_than_a_cold_ones(store: CountingStore) -> None:
+    """The parents' trials are read once and kept (their job has finished: they cannot change)."""
+    service, parent = service_on(store, trials=12, parallel=3)
+    while not service.suggest_and_launch(SuggestRequest(job_id=parent)).done:
+        end_oldest(service, parent)
+    service.finish(FinishRequest(job_id=parent))
+    spec = service.store.get_job(parent).spec
+    child = service.create_job(spec, parents=[parent]).id
+    counts = items_per_round(service, store, child, rounds=10)
+    assert max(counts) <= 2, counts  # the trial that ended, as for a cold job; not the parent's 12 again

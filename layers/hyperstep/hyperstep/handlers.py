@@ -20,8 +20,7 @@ from typing import Any, Protocol
 
 from hyperstep.events import EventError, parse_event
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
-from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult, WaitRequest
-from hyperstep.recurring import ScheduleInput, start_scheduled_job, tick_spec
+from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -81,23 +80,17 @@ Handler = Callable[[TuningService, dict[str, Any], Telemetry], dict[str, Any]]
 
 
 def handle_suggest(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
-    """Suggest Trials: fill the job's free parallel slots with new trials and launch them, or say it is done."""
+    """Suggest Trials: fill the job's free parallel slots with new trials and launch them, or
+    say it is done; then send the plan back on the task token, or park the token until a
+    result wakes it (``TuningService.suggest_round``)."""
     request = SuggestRequest.model_validate(event)
     log, metrics = telemetry.log, telemetry.metrics
     log.append_keys(job_id=request.job_id)
-    plan = service.suggest_and_launch(request)
+    plan = service.suggest_round(request)
     metrics.add_dimension(name="JobId", value=request.job_id)
     metrics.add_metric(name="TrialsStarted", unit=COUNT, value=len(plan.trial_ids))
     log.info("planned", extra={"trials": len(plan.trial_ids), "done": plan.done, "reason": plan.reason})
     return plan.model_dump(mode="json")
-
-
-def handle_wait(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
-    """Wait For Results: park the execution's task token until a result wakes it."""
-    request = WaitRequest.model_validate(event)
-    telemetry.log.append_keys(job_id=request.job_id)
-    service.wait(request)
-    return {"job_id": request.job_id}
 
 
 def handle_finish(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
@@ -181,6 +174,8 @@ def handle_start(
     checked against ``guardrails`` (the deployment's may have tightened since the schedule
     was made); an invalid spec, or one outside them, raises ``SpecError``, failing the invocation.
     """
+    from hyperstep.recurring import ScheduleInput, start_scheduled_job, tick_spec  # the start function's alone
+
     tick = ScheduleInput.model_validate(event)
     log = telemetry.log
     log.append_keys(schedule=tick.schedule_name)
@@ -197,7 +192,6 @@ def handle_start(
 
 LOOP_HANDLERS: dict[str, Handler] = {
     "suggest": handle_suggest,
-    "wait": handle_wait,
     "finish": handle_finish,
     "collect": handle_collect,
 }

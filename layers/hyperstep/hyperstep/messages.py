@@ -131,6 +131,9 @@ class SuggestRequest(_Message):
     """The execution's name (``$$.Execution.Name``): names the one it may hand over to."""
     history_events: int = 0
     """Estimated history events of this execution so far (carried round to round in ``$.plan``)."""
+    task_token: str | None = None
+    """The Suggest Trials task's token (``$$.Task.Token``): the round ends when it is sent
+    back, by Suggest itself (the job is done or handed over) or by the result that wakes it."""
 
 
 class Plan(_Message):
@@ -155,18 +158,25 @@ class LaunchRequest(_Message):
 
 
 class WaitRequest(_Message):
+    """A round's task token to park until a result wakes it (``TuningService.wait``)."""
+
     job_id: str
     task_token: str
     results_seen: int
+    history_events: int = 0
+    """The execution's history count after this round, handed back with the token."""
 
 
 class Progress(_Message):
-    """What a woken execution gets: whether the job is done."""
+    """What a woken execution gets in ``$.plan``: whether the job is done, and this
+    execution's history count (kept with the parked token) for the next round."""
 
     job_id: str
     done: bool
     results: int
     active: int
+    handoff: bool = False
+    history_events: int = 0
 
 
 class FinishRequest(_Message):

@@ -76,15 +76,16 @@ from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study, pareto_front
 from hyperstep.trial_view import TrialView, results_of
 
-__all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "results_of"]
+__all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results_of", "unparked"]
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
-# round (Suggest Trials, Job Done?, Wait For Results) writes about ROUND_EVENTS events
-# however many trials it launches (Suggest launches them itself), measured on the local
-# executor's history, which mirrors GetExecutionHistory; retries add a few. Past
-# HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
-ROUND_EVENTS = 14
+# round (Suggest Trials, whose task waits for its token, then Job Done?) writes ROUND_EVENTS
+# events however many trials it launches (Suggest launches them itself), measured on the
+# local executor's history, which mirrors GetExecutionHistory; retries add a few, and a
+# round that timed out adds ROUND_EVENTS in its No News state (statemachine/tuning.asl.json).
+# Past HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
+ROUND_EVENTS = 8
 HANDOFF_EVENTS = 10_000
 
 
@@ -167,7 +168,7 @@ class TuningService:
         seen = results_of(job)
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
-        study = Study.from_job(self.store, job)
+        study = Study.from_job(self.store, job, self.view.parent_trials)
         whole = study.fidelity_levels is not None  # its model reads running trials' curves
         trials = self.view.trials(job, whole=whole)
         stop = self.stop_rule(job, trials)
@@ -231,6 +232,33 @@ class TuningService:
         plan = self.suggest(request)
         for trial_id in plan.trial_ids:
             self.launch(LaunchRequest(job_id=plan.job_id, trial_id=trial_id))
+        return plan
+
+    def suggest_round(self, request: SuggestRequest) -> Plan:
+        """The Suggest Trials task: plan and launch (``suggest_and_launch``), then end the
+        round or park it.
+
+        The task waits for its token (``request.task_token``): a plan that ends the loop
+        (the job is done or handed over) is sent back at once; any other parks the token
+        until a result wakes it (``wait``: at once if one came meanwhile). A retried attempt
+        has a new token, which replaces the one an earlier attempt parked. Without a token
+        (a direct call) the plan is only returned.
+        """
+        plan = self.suggest_and_launch(request)
+        if request.task_token is None:
+            return plan
+        if plan.done or plan.handoff:
+            assert self.orchestrator is not None, "ending a round needs an orchestrator"
+            self.orchestrator.send_task_success(request.task_token, plan.model_dump(mode="json"))
+        else:
+            self.wait(
+                WaitRequest(
+                    job_id=plan.job_id,
+                    task_token=request.task_token,
+                    results_seen=plan.results_seen,
+                    history_events=plan.history_events,
+                )
+            )
         return plan
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
@@ -297,8 +325,9 @@ class TuningService:
         return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
 
     def wait(self, request: WaitRequest) -> None:
-        """Park the execution's token; wake it at once if results came in meanwhile."""
-        self.store.put_task_token(request.job_id, request.task_token)
+        """Park the execution's token (with its history count); wake it at once if results
+        came in meanwhile."""
+        self.store.put_task_token(request.job_id, parked(request.task_token, request.history_events))
         job = self.store.get_job(request.job_id)
         if results_of(job) > request.results_seen or job.status is not JobStatus.RUNNING:
             self.wake(job.id)
@@ -509,10 +538,12 @@ class TuningService:
 
     def wake(self, job_id: str) -> bool:
         """Resume the execution waiting on this job, if one waits; True if one was woken."""
-        token = self.store.take_task_token(job_id)
-        if token is None or self.orchestrator is None:
+        stored = self.store.take_task_token(job_id)
+        if stored is None or self.orchestrator is None:
             return False
-        return self.orchestrator.send_task_success(token, self.progress(job_id).model_dump(mode="json"))
+        token, history_events = unparked(stored)
+        progress = self.progress(job_id).model_copy(update={"history_events": history_events})
+        return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event."""
@@ -646,6 +677,21 @@ class TuningService:
         if name not in self.backends:
             raise LaunchError(f"backend {name!r} is not available here (have: {', '.join(self.backends)})")
         return self.backends[name]
+
+
+def parked(token: str, history_events: int) -> str:
+    """What the store keeps for a parked round: its task token and the execution's history
+    count, which the round's waker hands back (the state machine carries it round to round)."""
+    return json.dumps({"token": token, "history_events": history_events})
+
+
+def unparked(stored: str) -> tuple[str, int]:
+    """``parked``'s inverse: the token and history count (a bare token, as kept by an
+    earlier version, counts 0)."""
+    if not stored.startswith("{"):
+        return stored, 0
+    value = json.loads(stored)
+    return value["token"], int(value.get("history_events", 0))
 
 
 def failure_reason(error: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -91,14 +91,21 @@ class Study:
         self._init(store, job)
 
     @classmethod
-    def from_job(cls, store: TrialStore, job: Job) -> Study:
-        """The study of a stored job (what the suggester and the CLI use)."""
+    def from_job(
+        cls, store: TrialStore, job: Job, parent_trials: Callable[[str], Sequence[Trial]] | None = None
+    ) -> Study:
+        """The study of a stored job (what the suggester and the CLI use). ``parent_trials``
+        reads a parent job's trials (Suggest passes its ``TrialView``'s, which keeps them);
+        by default, the store's ``list_trials``."""
         study = cls.__new__(cls)
         study._init(store, job)
+        if parent_trials is not None:
+            study.parent_trials = parent_trials
         return study
 
     def _init(self, store: TrialStore, job: Job) -> None:
         self.store = store
+        self.parent_trials: Callable[[str], Sequence[Trial]] = store.list_trials
         self.job_id = job.id
         self.spec = job.spec
         self.space = job.spec.space
@@ -240,7 +247,7 @@ class Study:
     def prior_trials(self) -> list[Trial]:
         """The parent jobs' ended trials, as this space sees them (``hyperstep.warm_start``):
         they inform the strategy; they are neither this study's trials nor its budget."""
-        parents = [trial for parent in self.parents for trial in self.store.list_trials(parent)]
+        parents = [trial for parent in self.parents for trial in self.parent_trials(parent)]
         return carried_over(self.space, parents, self.seed)
 
     def add_trial(

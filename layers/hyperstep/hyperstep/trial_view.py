@@ -20,6 +20,10 @@ as active: at most the job's parallelism, never the whole job. Ended trials neve
 so what the snapshot holds of them is final. Early stopping with a model-based strategy
 reads the curves of running trials, which change with every report: the view then reads
 every trial, as before.
+
+A warm-started job learns from its parents' trials every round: the view reads each parent
+whole once and keeps it (``parent_trials``), so such a job's rounds read no more than a
+cold one's.
 """
 
 from __future__ import annotations
@@ -70,6 +74,28 @@ class TrialView:
         self.store = store
         self.jobs_kept = jobs_kept
         self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
+        self._parents: OrderedDict[str, tuple[int | None, list[Trial]]] = OrderedDict()
+
+    def parent_trials(self, job_id: str) -> list[Trial]:
+        """The trials of a job another one learns from (a warm start's parent), read whole
+        once and kept: for good once the job has finished with none active (its trials
+        cannot change any more); until then, re-read when its count of ended trials moves
+        (one job item read a round)."""
+        kept = self._parents.get(job_id)
+        if kept is not None and kept[0] is None:
+            self._parents.move_to_end(job_id)
+            return kept[1]
+        job = self.store.get_job(job_id)
+        ended = results_of(job)
+        if kept is None or kept[0] != ended:
+            trials = self.store.list_trials(job_id)
+            final = job.status.finished and not any(t.state.active for t in trials)
+            kept = (None if final else ended, trials)
+        self._parents[job_id] = kept
+        self._parents.move_to_end(job_id)
+        while len(self._parents) > self.jobs_kept:
+            self._parents.popitem(last=False)
+        return kept[1]
 
     def trials(self, job: Job, *, whole: bool = False) -> list[Trial]:
         """Every trial of ``job`` (as just read from the store), by number. ``whole`` reads

@@ -20,12 +20,42 @@ A laptop's wiring is ``hyperstep.local.runtime``; moto's is ``tests/integration/
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from hyperstep.recurring import DEFAULT_GROUP, RecurringSchedules, SchedulingUnavailable
 from hyperstep.service import TuningService
-from hyperstep.throttling import CallerThrottle
+
+if TYPE_CHECKING:
+    from hyperstep.recurring import RecurringSchedules
+    from hyperstep.throttling import CallerThrottle
+
+
+class LazyClient:
+    """A boto3 client made on first use: making one loads its service's model (SageMaker's
+    takes tens of milliseconds), so a cold start builds only the clients its call uses
+    (Suggest launching on SageMaker needs neither Batch's, Logs', EventBridge's nor Step
+    Functions'). Any attribute is the real client's."""
+
+    _making = threading.Lock()
+    """One client made at a time: boto3's default session is not thread-safe."""
+
+    def __init__(self, make: Callable[[str], Any], service: str) -> None:
+        self._make, self._service = make, service
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with LazyClient._making:
+                if self._client is None:
+                    self._client = self._make(self._service)
+        return getattr(self._client, name)
+
+
+def lazy_clients(make: Callable[[str], Any]) -> Callable[[str], LazyClient]:
+    """``make`` (``boto3.client``), each client made on first use (``LazyClient``)."""
+    return lambda service: LazyClient(make, service)
 
 
 def aws_service_factory(env: Mapping[str, str]) -> Callable[[], TuningService]:
@@ -51,14 +81,13 @@ def build_aws_service(env: Mapping[str, str]) -> TuningService:
     from hyperstep.stores.dynamodb import DynamoDBStore
 
     bus = env.get("HYPERSTEP_EVENT_BUS", "default")
+    client = lazy_clients(boto3.client)
     secrets = AwsSecrets(boto3.client, env.get("HYPERSTEP_SECRETS_PREFIX"))
     return TuningService(
         store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
-        backends=aws_backends(BackendContext(client=boto3.client, event_bus=bus, secrets=secrets)),
-        orchestrator=StepFunctionsOrchestrator(
-            boto3.client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")
-        ),
-        publisher=EventBridgePublisher(boto3.client("events"), bus),
+        backends=aws_backends(BackendContext(client=client, event_bus=bus, secrets=secrets)),
+        orchestrator=StepFunctionsOrchestrator(client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")),
+        publisher=EventBridgePublisher(client("events"), bus),
     )
 
 
@@ -75,6 +104,8 @@ def schedules_factory(env: Mapping[str, str]) -> Callable[[], RecurringSchedules
     def build() -> RecurringSchedules:
         function_arn = settings.get("HYPERSTEP_START_FUNCTION_ARN")
         role_arn = settings.get("HYPERSTEP_SCHEDULER_ROLE_ARN")
+        from hyperstep.recurring import DEFAULT_GROUP, RecurringSchedules, SchedulingUnavailable
+
         if not function_arn or not role_arn:
             raise SchedulingUnavailable("recurring tuning needs the deployment's scheduler settings")
         import boto3

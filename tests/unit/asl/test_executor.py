@@ -633,52 +633,43 @@ def test_load_definition_substitutes_placeholders(tmp_path: Path) -> None:
 
 
 def test_hyperstep_state_machine_runs_its_loop() -> None:
-    """The real tuning.asl.json: suggest (which launches), wait for the token, loop, finish:
-    three states a round."""
+    """The real tuning.asl.json: suggest (which launches, then parks or sends back its task
+    token), loop, finish: two states a round."""
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
-    rounds = iter(
-        [
-            {"done": False, "handoff": False, "trial_ids": ["t1", "t2"], "results_seen": 0, "history_events": 36},
-            {"done": True},
-        ]
-    )
+    rounds = iter([{"done": False, "handoff": False, "history_events": 8}, {"done": True}])
     suggested: list[dict[str, Any]] = []
     holder: dict[str, Executor] = {}
 
-    def wait(event: Any, _: Any) -> dict[str, Any]:
-        holder["ex"].send_task_success(event["task_token"], {"done": False})
-        return {}
+    def suggest(event: Any, _: Any) -> dict[str, Any]:
+        suggested.append(event)
+        holder["ex"].send_task_success(event["task_token"], next(rounds))
+        return {"ignored": True}
 
-    handlers: dict[str, Handler] = {
-        "Suggest": lambda e, _: suggested.append(e) or next(rounds),
-        "Wait": wait,
-        "Finish": lambda e, _: {"finished": e["job_id"]},
-    }
+    handlers: dict[str, Handler] = {"Suggest": suggest, "Finish": lambda e, _: {"finished": e["job_id"]}}
     holder["ex"] = executor(definition, handlers)
     result = holder["ex"].run({"job_id": "j-1"}, timeout=10)
     assert result.status == "SUCCEEDED", result.cause
-    # Suggest gets the execution's name and the history estimate it returned last round.
-    name = suggested[0]["execution"]
+    # Suggest gets the execution's name, the history estimate of the last round, a new token each round.
+    name, tokens = suggested[0]["execution"], [e.pop("task_token") for e in suggested]
     assert suggested == [
         {"job_id": "j-1", "execution": name, "history_events": 0},
-        {"job_id": "j-1", "execution": name, "history_events": 36},
+        {"job_id": "j-1", "execution": name, "history_events": 8},
     ]
-    assert result.state_path == [
-        "Begin",
-        "Suggest Trials",
-        "Job Done?",
-        "Wait For Results",
-        "Suggest Trials",
-        "Job Done?",
-        "Finish Job",
-    ]
+    assert len(set(tokens)) == 2
+    assert result.state_path == ["Begin", "Suggest Trials", "Job Done?", "Suggest Trials", "Job Done?", "Finish Job"]
 
 
 def test_a_plan_that_hands_over_ends_the_execution() -> None:
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
     handoff = {"done": False, "handoff": True, "trial_ids": [], "results_seen": 0, "history_events": 0}
-    handlers: dict[str, Handler] = {name: (lambda e, _: handoff) for name in ("Suggest", "Wait", "Finish")}
-    result = executor(definition, handlers).run({"job_id": "j-1"}, timeout=10)
+    holder: dict[str, Executor] = {}
+
+    def suggest(event: Any, _: Any) -> dict[str, Any]:
+        holder["ex"].send_task_success(event["task_token"], handoff)
+        return handoff
+
+    holder["ex"] = executor(definition, {"Suggest": suggest, "Finish": lambda e, _: {}})
+    result = holder["ex"].run({"job_id": "j-1"}, timeout=10)
     assert result.status == "SUCCEEDED"
     assert result.state_path == ["Begin", "Suggest Trials", "Job Done?", "Handed Over"]
 
@@ -697,23 +688,28 @@ def test_starting_a_running_execution_again_with_the_same_input_returns_it() -> 
         ex.start({"x": 1}, name="same")
 
 
-@pytest.mark.parametrize("failing", ["Suggest", "Wait"])
+@pytest.mark.parametrize("failing", ["raises", "fails its token"])
 def test_a_task_that_keeps_failing_still_ends_in_finish_job(failing: str) -> None:
-    """No way out of the loop skips Finish Job: otherwise the job would stay running forever."""
+    """No way out of the loop skips Finish Job: otherwise the job would stay running forever.
+    Suggest's first round parks (a result wakes it); every later attempt fails."""
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
-    plan = {"done": False, "handoff": False, "trial_ids": ["t1"], "results_seen": 0, "history_events": 28}
     finished: list[dict[str, Any]] = []
+    holder: dict[str, Executor] = {}
+    calls: list[str] = []
 
-    def boom(event: Any, _: Any) -> None:
-        raise RuntimeError("throttled")
+    def suggest(event: Any, _: Any) -> dict[str, Any]:
+        calls.append(event["task_token"])
+        if len(calls) == 1:
+            holder["ex"].send_task_success(event["task_token"], {"done": False, "handoff": False, "history_events": 8})
+        elif failing == "raises":
+            raise RuntimeError("throttled")
+        else:
+            holder["ex"].send_task_failure(event["task_token"], "RuntimeError", "throttled")
+        return {}
 
-    handlers: dict[str, Handler] = {
-        "Suggest": lambda e, _: plan,
-        "Wait": lambda e, _: {},
-        "Finish": lambda e, _: finished.append(e) or {},
-        failing: boom,
-    }
-    result = executor(definition, handlers).run({"job_id": "j-1"}, timeout=10)
+    holder["ex"] = executor(definition, {"Suggest": suggest, "Finish": lambda e, _: finished.append(e) or {}})
+    result = holder["ex"].run({"job_id": "j-1"}, timeout=10)
     assert result.status == "SUCCEEDED", result.cause
     assert result.state_path[-1] == "Finish Job"
+    assert len(calls) == 1 + 5 and len(set(calls)) == 6  # four retries, each with a new token
     assert finished[0]["error"]["Error"] == "RuntimeError"

@@ -12,7 +12,8 @@ Three kinds of resource, as on AWS:
   return value is the result.
 
 A ``.waitForTaskToken`` suffix makes the attempt wait for ``SendTaskSuccess`` /
-``SendTaskFailure`` on a fresh token (``$$.Task.Token``) after the call returns. Every
+``SendTaskFailure`` on a fresh token (``$$.Task.Token``) after the call returns (a token
+the callable sends back itself completes the task once the call has returned). Every
 attempt runs its callable in a worker thread, so ``TimeoutSeconds``, heartbeats and
 cancellation interrupt the wait even while the callable is still running.
 """
@@ -121,6 +122,8 @@ class TaskRunner:
         worker.start()
         try:
             result = pending.wait(attempt.timeout_seconds, scope)
+            if attempt.token:  # sent back by the callable itself: its call returns first, as on AWS
+                worker.join(None if deadline is None else max(deadline - time.monotonic(), 0.0))
         except StatesError as error:
             suffix = "TimedOut" if error.error == "States.Timeout" else "Failed"
             history.add(f"{kind}{suffix}", attempt.state_name, **tags, error=error.error, cause=error.cause)

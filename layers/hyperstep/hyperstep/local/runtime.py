@@ -41,7 +41,7 @@ from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 
-FUNCTIONS = ("suggest", "wait", "finish", "collect")
+FUNCTIONS = ("suggest", "finish", "collect")
 """The functions the state machine's definition names (``${<Name>FunctionArn}``)."""
 
 
@@ -63,7 +63,7 @@ def function_name(resource: str) -> str:
 def substitutions(function_arn: Callable[[str], str] = local_function_arn) -> dict[str, str]:
     """Stand-ins for the template's ``DefinitionSubstitutions``: the partition of the
     service-integration ARNs (a local run is in ``aws``) and each Task function's ARN,
-    ``function_arn(name)`` for ``suggest``, ``wait``, ``finish``, ``collect``."""
+    ``function_arn(name)`` for ``suggest``, ``finish``, ``collect``."""
     return {"Partition": "aws", **{f"{name.capitalize()}FunctionArn": function_arn(name) for name in FUNCTIONS}}
 
 

@@ -2,8 +2,8 @@
 
 A simulated trial (``hyperstep.backends.simulated``) has its reports and end scheduled on
 a ``VirtualClock``; nothing moves that clock but this driver. Whenever the job's
-execution parks in Wait For Results with no news (the wait handler found no result it
-had not seen, and the job runs), the job has nothing left to do in real time: the driver
+execution parks its Suggest Trials token with no news (the suggest handler found no result
+it had not seen, and the job runs), the job has nothing left to do in real time: the driver
 delivers the job's next event (moving the clock to it), lets the bus hand it to collect,
 and goes on until a result has woken the execution. The state machine, the handlers, the
 store and the bus are the real ones; only waiting is skipped.
@@ -37,22 +37,24 @@ class SimulationDriver:
         self._lock = threading.Lock()
 
     def resolver(self, resolve: Callable[[str], Function]) -> Callable[[str], Function]:
-        """``resolve`` (the executor's: a function name to its handler), with the wait
-        handler followed by moving the job's time on (``after_wait``)."""
+        """``resolve`` (the executor's: a function name to its handler), with the suggest
+        handler followed by moving the job's time on (``after_suggest``)."""
 
         def resolved(name: str) -> Function:
             handler = resolve(name)
-            return self.after_wait(handler) if name.rsplit(":", 1)[-1].endswith("-wait") else handler
+            return self.after_suggest(handler) if name.rsplit(":", 1)[-1].endswith("-suggest") else handler
 
         return resolved
 
-    def after_wait(self, wait: Function) -> Function:
-        """The wait handler, followed by moving the job's time on while it still waits."""
+    def after_suggest(self, suggest: Function) -> Function:
+        """The suggest handler, followed, when it parked its token (a plan that neither
+        ends the job nor hands it over), by moving the job's time on while it still waits."""
 
         def invoke(event: dict[str, Any], *args: Any) -> Any:
-            output = wait(event, *args)
-            self.job_waits(event["job_id"], event["results_seen"])
-            return output
+            plan = suggest(event, *args)
+            if event.get("task_token") and not (plan["done"] or plan["handoff"]):
+                self.job_waits(event["job_id"], plan["results_seen"])
+            return plan
 
         return invoke
 

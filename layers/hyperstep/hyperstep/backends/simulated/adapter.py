@@ -3,7 +3,7 @@
 ``launch`` asks the spec's callable for the trial's simulation (``simulation.simulate``)
 and schedules its step reports and its end on the virtual clock, from now. Nothing
 happens on its own: whoever drives the run calls ``deliver_next(job_id)`` when the job
-has nothing left to do but wait (the local runtime, after the job's Wait For Results has
+has nothing left to do but wait (the local runtime, after the job's Suggest Trials has
 parked its token: ``hyperstep.local.simulation``), which moves the clock to the job's
 next event, in time order (ties: trial number, then step), and publishes it. So a job's
 thousands of trials take as long as their handlers take, and a seed gives the same
