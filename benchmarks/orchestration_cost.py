@@ -109,17 +109,22 @@ def _staggered(stack: MotoStack, platform: TrainingPlatform, execution_arn: str,
         time.sleep(0.02)
 
 
-def run(trials: int, parallel: int, mode: str) -> Measurement:
-    """One SageMaker job of ``trials`` trials under the moto harness, metered."""
-    lambdas, dynamodb, events, memory = LambdaMeter(), DynamoDBMeter(), EventsMeter(), memory_sizes()
-    document = {
-        "name": "cost",
+def job_document(name: str, trials: int, parallel: int) -> dict[str, Any]:
+    """The metered job: random search over the moto tests' SageMaker trial."""
+    return {
+        "name": name,
         "objective": {"metric": "val_loss", "goal": "minimize"},
         "parameters": PARAMETERS,
         "strategy": {"name": "random", "seed": 3},
         "budget": {"max_trials": trials, "max_parallel": parallel},
         "trial": SAGEMAKER_BLOCK,
     }
+
+
+def run(trials: int, parallel: int, mode: str) -> Measurement:
+    """One SageMaker job of ``trials`` trials under the moto harness, metered."""
+    lambdas, dynamodb, events, memory = LambdaMeter(), DynamoDBMeter(), EventsMeter(), memory_sizes()
+    document = job_document("cost", trials, parallel)
     with moto_stack(on_invoke=lambdas, memory=memory) as stack:
         dynamodb.install(stack.session)
         events.install(stack.session)

@@ -91,23 +91,16 @@ def run_moto_job(trials: int, parallel: int, seconds: float, together: bool = Fa
     """One SageMaker job under moto, metered: one result per round, or (``together``) every
     running trial ending at once each time the execution parks its token."""
     from benchmarks.cost_meters import DynamoDBMeter, EventsMeter, LambdaMeter, transitions
-    from benchmarks.orchestration_cost import memory_sizes
+    from benchmarks.orchestration_cost import job_document, memory_sizes
     from hyperstep.models import TrialState, trial_id
     from hyperstep.spec import parse_spec
     from hyperstep.stores.dynamodb_items import TOKEN_SK, key
     from tests.integration.moto_harness import TABLE, moto_stack
     from tests.integration.moto_platform import TAG_JOB_ID, TrainingPlatform
-    from tests.integration.test_moto_tuning_job import PARAMETERS, SAGEMAKER_BLOCK, val_loss
+    from tests.integration.test_moto_tuning_job import val_loss
 
     lambdas, dynamodb, events, memory = LambdaMeter(), DynamoDBMeter(), EventsMeter(), memory_sizes()
-    document = {
-        "name": "scale",
-        "objective": {"metric": "val_loss", "goal": "minimize"},
-        "parameters": PARAMETERS,
-        "strategy": {"name": "random", "seed": 3},
-        "budget": {"max_trials": trials, "max_parallel": parallel},
-        "trial": SAGEMAKER_BLOCK,
-    }
+    document = job_document("scale", trials, parallel)
     with moto_stack(on_invoke=lambdas, memory=memory) as stack:
         dynamodb.install(stack.session)
         events.install(stack.session)

@@ -36,6 +36,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks import reporting  # noqa: E402
+from benchmarks.latency import pin_one_cpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"ask8_p95_seconds": 1.0, "cold_start_seconds": 1.0}
@@ -152,15 +153,6 @@ def cold_start(reps: int) -> tuple[list[float], list[float]]:
 
 def peak_mb(n: int) -> float:
     return float(child(PEAK.format(functions=str(REPO / "functions" / "suggest"), repo=str(REPO), n=n)))
-
-
-def pin_one_cpu() -> str:
-    try:
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"pinned to CPU {cpu}"
-    except (AttributeError, OSError):
-        return "not pinned (threads limited to 1)"
 
 
 def main(argv: list[str] | None = None) -> int:
