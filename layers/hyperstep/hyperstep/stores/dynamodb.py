@@ -40,9 +40,10 @@ caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperst
 A trial's curve (``Trial.curve``) is kept in chunk items beside the trial's, not in its
 body: a step report rewrites the small body (the merged reports) and one chunk of at most
 12 KB (each conditioned on its version), never the whole curve (a 10,000-step curve is 10
-chunks, 120 KB). Reading a trial adds one query of its chunks; listing a job's trials, one
-query of the job's chunks. A body written before curves had their items keeps its points,
-which the chunks extend.
+chunks, 120 KB). Reading a trial adds one query of its chunks when its item's ``chunked``
+marker says it may have some (set by the body write before the first chunk; absent on items
+older than the marker, which are queried); listing a job's trials, one query of the job's
+chunks. A body written before curves had their items keeps its points, which the chunks extend.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression`` (``reserve_trials``: ``budget_used <= max - n``, retried with a
@@ -338,15 +339,16 @@ class DynamoDBStore(TrialStore):
                 _backoff(attempt)
         raise ConflictError("trials not written: transaction conflicts persisted")
 
-    def _read_trial(self, job_id: str, trial_id: str) -> tuple[Trial, int]:
-        """The trial and its item's write version."""
+    def _read_trial(self, job_id: str, trial_id: str) -> tuple[Trial, int, bool]:
+        """The trial, its item's write version and whether its curve may have chunks."""
         found = self._call("get_item", Key=key(job_id, trial_sk(trial_id)), ConsistentRead=True).get("Item")
         if found is None:
             raise NotFoundError(f"trial {trial_id!r} of job {job_id!r} not found")
-        return items.trial_from_item(found), int(found["ver"]["N"])
+        return items.trial_from_item(found), int(found["ver"]["N"]), items.has_chunks(found)
 
     def get_trial(self, job_id: str, trial_id: str) -> Trial:
-        return self._with_curve(self._read_trial(job_id, trial_id)[0])
+        trial, _, chunked = self._read_trial(job_id, trial_id)
+        return self._with_curve(trial, chunked)
 
     def list_trials(self, job_id: str) -> list[Trial]:
         found = self._prefixed(job_id, items.TRIAL_PREFIX)
@@ -370,9 +372,10 @@ class DynamoDBStore(TrialStore):
         found = self._prefixed(trial.job_id, curve_sk(trial.id))
         return {chunk: (points, ver) for _, chunk, points, ver in map(items.curve_from_item, found)}
 
-    def _with_curve(self, trial: Trial) -> Trial:
-        """The trial (as its body holds it) with its curve's chunks."""
-        chunks = self._chunks(trial)
+    def _with_curve(self, trial: Trial, chunked: bool) -> Trial:
+        """The trial (as its body holds it) with its curve's chunks; no query when its item
+        says it has none (``chunked`` false, see ``items.has_chunks``)."""
+        chunks = self._chunks(trial) if chunked else {}
         if not chunks:
             return trial
         curve = dict(trial.curve)
@@ -389,17 +392,21 @@ class DynamoDBStore(TrialStore):
                 return
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
-    def _rewrite_trial(self, job_id: str, trial_id: str, change: Callable[[Trial], Trial | None]) -> Trial | None:
+    def _rewrite_trial(
+        self, job_id: str, trial_id: str, change: Callable[[Trial], Trial | None], chunking: bool = False
+    ) -> tuple[Trial, bool] | None:
         """Apply ``change`` to the trial with optimistic concurrency (re-read on a lost
-        race); ``change`` returning None means "leave it", and None is returned."""
+        race); the new trial and whether its curve may have chunks. ``change`` returning
+        None means "leave it", and None is returned. ``chunking`` sets the chunk marker in
+        the same write (before any chunk is written, so a chunk never lacks it)."""
         for attempt in range(_ATTEMPTS):
-            trial, ver = self._read_trial(job_id, trial_id)
+            trial, ver, chunked = self._read_trial(job_id, trial_id)
             new = change(trial)
             if new is None:
                 return None
             try:
-                self._call("update_item", **items.trial_update(new, ver, self._expires()))
-                return new
+                self._call("update_item", **items.trial_update(new, ver, self._expires(), chunking))
+                return new, chunked or chunking
             except Exception as exc:
                 if _code(exc) != _CHECK_FAILED:
                     raise
@@ -416,7 +423,7 @@ class DynamoDBStore(TrialStore):
 
         started = self._rewrite_trial(job_id, trial_id, start)
         assert started is not None  # start never leaves the trial alone
-        return self._with_curve(started)
+        return self._with_curve(*started)
 
     def report_metrics(
         self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
@@ -424,11 +431,12 @@ class DynamoDBStore(TrialStore):
         def merge(trial: Trial) -> Trial | None:
             return trial.with_reports(reports) if trial.state.active else None
 
-        body = self._rewrite_trial(job_id, trial_id, merge)
-        if body is None:
+        rewritten = self._rewrite_trial(job_id, trial_id, merge, chunking=curve_metric is not None)
+        if rewritten is None:
             return None
         if curve_metric is None:
-            return self._with_curve(body)
+            return self._with_curve(*rewritten)
+        body = rewritten[0]
         return body.model_copy(update={"curve": self._add_to_curve(body, reports, curve_metric)})
 
     def _add_to_curve(self, body: Trial, reports: Mapping[str, MetricReport], metric: str) -> dict[int, float]:
@@ -472,7 +480,7 @@ class DynamoDBStore(TrialStore):
             return trial.model_copy(update={"awaiting_result_since": first})
 
         marked = self._rewrite_trial(job_id, trial_id, mark)
-        return None if marked is None else self._with_curve(marked)
+        return None if marked is None else self._with_curve(*marked)
 
     def finish_trial(
         self,
@@ -488,7 +496,7 @@ class DynamoDBStore(TrialStore):
         end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
         end.update(charge.fields() if charge is not None else {})
         for attempt in range(_ATTEMPTS):
-            trial, ver = self._read_trial(job_id, trial_id)
+            trial, ver, _ = self._read_trial(job_id, trial_id)
             if not trial.state.active:
                 return False
             if self._try_finish(trial.model_copy(update={**end, "ended_at": self.clock()}), ver):

@@ -34,6 +34,8 @@ CURVE_CHUNK_STEPS = 1000
 ENDED = "ended_ids"
 """The job item's string set of trial ids that ended since a reader last dropped them
 (``TrialStore.recently_ended``): what Suggest reads instead of every trial of the job."""
+CHUNKED = "chunked"
+"""A trial item's boolean: whether its curve may have chunk items (``has_chunks``)."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
 
@@ -214,7 +216,8 @@ def trial_item(trial: Trial) -> Item:
     """A new trial as an item: the whole record as JSON, plus what conditions test.
 
     ``ver`` counts the item's writes; every update is conditioned on the version it read
-    (optimistic concurrency), so no two writers merge into a stale body.
+    (optimistic concurrency), so no two writers merge into a stale body. ``chunked`` (see
+    ``has_chunks``) starts false: a new trial has no curve chunks.
     """
     return {
         **key(trial.job_id, trial_sk(trial.id)),
@@ -222,11 +225,24 @@ def trial_item(trial: Trial) -> Item:
         "state": s(trial.state.value),
         "body": s(trial.model_dump_json()),
         "ver": n(0),
+        CHUNKED: {"BOOL": False},
     }
 
 
 def trial_from_item(item: Item) -> Trial:
     return Trial.model_validate_json(item["body"]["S"])
+
+
+def has_chunks(item: Item) -> bool:
+    """Whether the trial's curve may have chunk items, so a read must query them.
+
+    ``chunked`` is a storage detail (not in ``Trial``): false on a new trial, set true by the
+    body rewrite that precedes a trial's first chunk write and never cleared, so a chunk never
+    exists without it (a crash in between leaves it true with no chunks: one wasted query).
+    An item written before the attribute existed lacks it and may have chunks: it reads as
+    true, so old curves are still found (no migration needed).
+    """
+    return item.get(CHUNKED, {"BOOL": True})["BOOL"]
 
 
 def curve_sk(trial_id: str, chunk: int | None = None) -> str:
@@ -283,12 +299,16 @@ def reserve_update(job_id: str, take: int, max_trials: int | None, expires: int 
     }
 
 
-def trial_update(trial: Trial, ver: int, expires: int | None) -> dict[str, Any]:
-    """Write ``trial`` over its item if the item is still at version ``ver``."""
+def trial_update(trial: Trial, ver: int, expires: int | None, chunked: bool = False) -> dict[str, Any]:
+    """Write ``trial`` over its item if the item is still at version ``ver``; ``chunked``
+    also sets the item's chunk marker (``has_chunks``), which nothing ever clears."""
     ttl, ttl_value = stamp(expires)
+    marker = {":chunked": {"BOOL": True}} if chunked else {}
     return {
         "Key": key(trial.job_id, trial_sk(trial.id)),
-        "UpdateExpression": sets("#state = :state", "body = :body", "ver = :next", ttl),
+        "UpdateExpression": sets(
+            "#state = :state", "body = :body", "ver = :next", f"{CHUNKED} = :chunked" if chunked else "", ttl
+        ),
         "ConditionExpression": "ver = :ver",
         "ExpressionAttributeNames": {"#state": "state"},
         "ExpressionAttributeValues": {
@@ -296,6 +316,7 @@ def trial_update(trial: Trial, ver: int, expires: int | None) -> dict[str, Any]:
             ":body": s(trial.model_dump_json()),
             ":ver": n(ver),
             ":next": n(ver + 1),
+            **marker,
             **ttl_value,
         },
     }

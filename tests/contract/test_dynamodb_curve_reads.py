@@ -1,0 +1,96 @@
+"""DynamoDB adapter only: a trial read queries its curve chunks only when its item says it
+may have some (the ``chunked`` marker), and items older than the marker still read theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hyperstep.models import Job, MetricReport
+from hyperstep.stores.dynamodb import DynamoDBStore
+from tests.contract.conftest import full_spec, trials_of
+
+
+class Counting:
+    """A DynamoDB client that records the operations the store calls (and can fail one)."""
+
+    def __init__(self, client: Any, fail: str | None = None) -> None:
+        self._client, self._fail, self.calls = client, fail, []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name == "meta":
+            return attribute
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(name)
+            if name == self._fail:
+                raise RuntimeError(f"{name} failed")
+            return attribute(**kwargs)
+
+        return call
+
+
+def step(value: float, k: int) -> dict[str, MetricReport]:
+    return {"loss": MetricReport(value=value, step=k)}
+
+
+@pytest.fixture
+def counted(dynamodb: Any, table: str) -> tuple[DynamoDBStore, Counting]:
+    client = Counting(dynamodb)
+    store = DynamoDBStore(table, client=client)
+    job = Job(id="curves", spec=full_spec(), created_at=1.0)
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1, 2]))
+    return store, client
+
+
+def test_only_a_trial_with_a_curve_is_read_with_a_query(counted: tuple[DynamoDBStore, Counting]) -> None:
+    store, client = counted
+    for read in (
+        lambda: store.start_trial("curves", "t0001", "ref"),
+        lambda: store.report_metrics("curves", "t0001", {"acc": MetricReport(value=0.5)}),
+        lambda: store.await_result("curves", "t0001"),
+        lambda: store.get_trial("curves", "t0001"),
+    ):
+        client.calls.clear()
+        assert read().curve == {}
+        assert "query" not in client.calls
+    store.start_trial("curves", "t0002", "ref")
+    for k in (0, 1, 1500):
+        store.report_metrics("curves", "t0002", step(1.0 / (k + 1), k), curve_metric="loss")
+    client.calls.clear()
+    trial = store.get_trial("curves", "t0002")
+    assert trial.curve == {0: 1.0, 1: 0.5, 1500: 1.0 / 1501}
+    assert client.calls == ["get_item", "query"]
+    assert "chunked" not in trial.model_dump_json()  # a storage detail, not part of the trial
+
+
+def test_an_item_older_than_the_marker_still_reads_its_chunks(
+    dynamodb: Any, table: str, counted: tuple[DynamoDBStore, Counting]
+) -> None:
+    store, _ = counted
+    store.start_trial("curves", "t0002", "ref")
+    store.report_metrics("curves", "t0002", step(2.0, 3), curve_metric="loss")
+    key = {"pk": {"S": "JOB#curves"}, "sk": {"S": "TRIAL#t0002"}}
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE chunked")  # as the old code wrote it
+    assert store.get_trial("curves", "t0002").curve == {3: 2.0}
+    assert store.report_metrics("curves", "t0002", {"acc": MetricReport(value=0.1)}).curve == {3: 2.0}
+
+
+def test_the_marker_is_written_before_the_first_chunk(dynamodb: Any, table: str) -> None:
+    """A crash between the body write and the chunk write leaves the marker without chunks
+    (harmless), never a chunk without the marker (a lost curve)."""
+    client = Counting(dynamodb, fail="put_item")
+    store = DynamoDBStore(table, client=client)
+    job = Job(id="crash", spec=full_spec(), created_at=1.0)
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1]))
+    with pytest.raises(RuntimeError, match="put_item failed"):
+        store.report_metrics("crash", "t0001", step(1.0, 0), curve_metric="loss")
+    item = dynamodb.get_item(
+        TableName=table, Key={"pk": {"S": "JOB#crash"}, "sk": {"S": "TRIAL#t0001"}}, ConsistentRead=True
+    )["Item"]
+    assert item["chunked"] == {"BOOL": True}
+    assert store.get_trial("crash", "t0001").curve == {}
