@@ -43,10 +43,8 @@ from pydantic import Field
 
 from hyperstep.strategies.base import History, Proposal, Strategy, StrategyOptions
 from hyperstep.strategies.conditional import features_of
-from hyperstep.strategies.search import candidate_pool, far_from, maximize, unseen_points
+from hyperstep.strategies.search import batch_penalty, candidate_pool, far_from, maximize, unseen_points
 
-BATCH_RADIUS = 0.02
-"""Points of one batch keep at least this far apart (unit cube, times sqrt(dim))."""
 FEASIBILITY_POINTS = 120
 """How many trials the ran/failed classifier sees at most."""
 EXHAUSTED_LOG_EI = math.log(1e-3)
@@ -307,11 +305,7 @@ class BayesianOptimization(Strategy):
             if basin is not None:
                 dist = np.sqrt((((C - basin) / model.lengths) ** 2).sum(1))
                 value = value - 1e6 * np.maximum(0.0, 1.0 - dist)
-            if len(avoid):
-                radius = BATCH_RADIUS * math.sqrt(C.shape[1])
-                dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
-                value = value - 1e6 * np.maximum(0.0, 1.0 - dist / radius)
-            return value
+            return value - batch_penalty(C, avoid)
 
         return score
 

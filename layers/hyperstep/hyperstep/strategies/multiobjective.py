@@ -35,7 +35,7 @@ import numpy as np
 
 from hyperstep.pareto import non_dominated_sort
 from hyperstep.strategies.base import History
-from hyperstep.strategies.search import candidate_pool, far_from, maximize
+from hyperstep.strategies.search import batch_penalty, candidate_pool, far_from, maximize
 
 RHO = 0.05
 """Weight of the sum term of the augmented Chebyshev scalarization (keeps weakly dominated points out)."""
@@ -50,7 +50,6 @@ SAMPLES = 64
 """Monte Carlo draws per point that moment-match the scalarized value."""
 MAX_MODEL_POINTS = 250
 """How many trials each objective's GP sees at most: the first fronts, then random ones."""
-BATCH_RADIUS = 0.02
 
 
 def suggest_pareto(
@@ -147,11 +146,7 @@ def _score(
         value = log_ei(S.mean(1), np.maximum(S.std(1), 1e-9), best) if finite else np.zeros(len(C))
         if feasible is not None:
             value = value + feasible.log_prob(C)
-        if len(avoid):
-            radius = BATCH_RADIUS * math.sqrt(C.shape[1])
-            dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
-            value = value - 1e6 * np.maximum(0.0, 1.0 - dist / radius)
-        return value
+        return value - batch_penalty(C, avoid)
 
     return score
 

@@ -17,6 +17,7 @@ sweep reaches it in one move. Every point scored is a valid encoding.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +33,20 @@ SWEEP_POINTS = 64
 SWEEP_PASSES = 3
 NEAR_STEPS = np.array([-8.0, -4.0, -2.0, -1.0, 1.0, 2.0, 4.0, 8.0])
 """Lattice moves tried beside the grid on an integer with more than ``SWEEP_POINTS`` values."""
+
+
+BATCH_RADIUS = 0.02
+"""Points of one batch keep at least this far apart (unit cube, times sqrt(dim))."""
+
+
+def batch_penalty(C: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+    """A large penalty for candidates within ``BATCH_RADIUS`` of a point already chosen for
+    the batch (``avoid``), falling linearly to 0 at the radius; zeros when nothing is chosen."""
+    if not len(avoid):
+        return np.zeros(len(C))
+    radius = BATCH_RADIUS * math.sqrt(C.shape[1])
+    dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
+    return 1e6 * np.maximum(0.0, 1.0 - dist / radius)
 
 
 def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generator) -> np.ndarray:
