@@ -23,6 +23,7 @@ import yaml
 from hyperstep.cli import main
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
+from tests.unit.test_job_report import PLOTS as PLOT_ORDER
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -35,15 +36,8 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PLOTS = {
-    "best_vs_trials",
-    "best_vs_time",
-    "best_vs_cost",
-    "parallel_coordinates",
-    "slices",
-    "importance",
-    "learning_curves",
-}
+PLOTS = set(PLOT_ORDER)
+"""Every plot a one-objective page draws (the unit tests' list, in page order)."""
 TRAIN = textwrap.dedent(
     """
     import argparse
