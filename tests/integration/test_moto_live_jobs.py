@@ -3,7 +3,6 @@ Suggest over DynamoDB, with the owner rules of ``hyperstep.owners``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from hyperstep.models import Job
 from hyperstep.spec import parse_spec
 from hyperstep.study import Study
 from tests.integration.moto_harness import MotoStack, moto_stack
-from tests.integration.test_moto_tuning_job import SAGEMAKER_BLOCK, spec_for
+from tests.integration.test_moto_tuning_job import SAGEMAKER_BLOCK, call_api, spec_for
 
 pytestmark = pytest.mark.slow
 ALICE = "arn:aws:iam::123456789012:user/alice"
@@ -25,32 +24,6 @@ BOB = "arn:aws:iam::123456789012:user/bob"
 def stack() -> Iterator[MotoStack]:
     with moto_stack() as deployed:
         yield deployed
-
-
-def call_api(stack: MotoStack, method: str, path: str, body: Any = None, user: str = ALICE) -> tuple[int, Any]:
-    """One request signed by ``user``, as API Gateway's REST proxy integration hands it over."""
-    event = {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "stage": "v1",
-            "httpMethod": method,
-            "resourcePath": path,
-            "requestId": "r-1",
-            "identity": {"userArn": user},
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
-    response = stack.invoke("api", event)
-    return response["statusCode"], json.loads(response["body"]) if response["body"] else None
 
 
 def finished_parent(stack: MotoStack, owner: str, trials: int = 8) -> Job:

@@ -98,8 +98,10 @@ def late_events(platform: TrainingPlatform, job: Launched) -> list[dict[str, Any
     return [end, restate(end, "batch-job-state-change-running"), worse]
 
 
-def call_api(stack: MotoStack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """One request as API Gateway's REST proxy integration hands it to the API function."""
+def call_api(
+    stack: MotoStack, method: str, path: str, body: Any = None, user: str = "arn:aws:iam::123456789012:user/alice"
+) -> tuple[int, Any]:
+    """One request signed by ``user``, as API Gateway's REST proxy integration hands it to the API function."""
     event = {
         "resource": path,
         "path": path,
@@ -115,7 +117,7 @@ def call_api(stack: MotoStack, method: str, path: str, body: Any = None) -> tupl
             "httpMethod": method,
             "resourcePath": path,
             "requestId": "r-1",
-            "identity": {"userArn": "arn:aws:iam::123456789012:user/alice"},
+            "identity": {"userArn": user},
         },
         "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
