@@ -525,9 +525,8 @@ class TuningService:
     def progress(self, job_id: str) -> Progress:
         """What a woken execution is told, from the job item alone (its counters), so that
         waking costs the same however many trials the job has. ``active`` counts trials
-        holding budget that have not ended (a number reserved by a Suggest that failed
-        before writing its trial counts too); Suggest, reading the trials, decides when
-        the job is done."""
+        holding budget that have not ended (``TrialStore.add_trials`` writes a trial with
+        each unit it takes); Suggest, reading the trials, decides when the job is done."""
         job = self.store.get_job(job_id)
         active = job.budget_used - job.completed - job.failed - job.pruned
         left = None if job.spec.budget.max_trials is None else job.spec.budget.max_trials - job.budget_used

@@ -153,20 +153,18 @@ class Study:
         points = proposal.points
         if len(points) == 0:
             return []
-        numbers = self.store.reserve_trials(self.job_id, len(points), max_trials)
-        new = [
-            Trial(
+
+        def make(i: int, number: int) -> Trial:
+            return Trial(
                 job_id=self.job_id,
                 id=trial_id(number),
                 number=number,
-                params=self.space.decode(x),
+                params=self.space.decode(points[i]),
                 created_at=self.store.clock(),
                 expected_improvement=proposal.expected_improvement,
             )
-            for number, x in zip(numbers, points)
-        ]
-        self.store.put_trials(new)
-        return new
+
+        return self.store.add_trials(self.job_id, len(points), max_trials, make)
 
     def tell(
         self,
@@ -272,10 +270,15 @@ class Study:
         if not self.space.contains(params):
             names = ", ".join(p.name for p in self.space.parameters)
             raise ValueError(f"params {params!r} are not a point of this space (parameters: {names})")
-        (number,) = self.store.reserve_trials(self.job_id, 1, None)
         now = self.store.clock()
-        trial = Trial(job_id=self.job_id, id=trial_id(number), number=number, params=params, created_at=now)
-        self.store.put_trials([trial])
+        (trial,) = self.store.add_trials(
+            self.job_id,
+            1,
+            None,
+            lambda _, number: Trial(
+                job_id=self.job_id, id=trial_id(number), number=number, params=params, created_at=now
+            ),
+        )
         return self.tell(trial.id, value if state is TrialState.COMPLETED else None, state, metrics, error)
 
     # reading

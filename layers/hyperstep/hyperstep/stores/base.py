@@ -8,8 +8,10 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
   of them; ``start_trial`` and ``set_job_status`` raise ``ConflictError`` when the record
   is not in an expected state. ``get_*`` raise ``NotFoundError``.
 - **No lost updates under concurrency.** Counters only move by atomic increments:
-  two suggesters racing on ``reserve_trials`` never hand out the same trial number and
-  never overspend ``max_trials`` together.
+  two suggesters racing on ``reserve_trials`` (or ``add_trials``) never hand out the same
+  trial number and never overspend ``max_trials`` together.
+- **No half-written trials.** ``add_trials`` takes budget and writes the trials holding it
+  in one atomic step: a suggester that dies midway leaks no budget.
 - **Exactly once.** ``finish_trial`` records a result only for a pending or running trial
   and returns False for a repeat (events arrive twice): the job's counters move once.
 - **Order-free reports.** ``report_metrics`` merges by rank (final, step, time), so any
@@ -92,6 +94,19 @@ class TrialStore(ABC):
         """Atomically take up to ``n`` trial numbers while ``budget_used`` stays within
         ``max_trials`` (None: no limit). Returns the numbers taken, maybe fewer than
         ``n``, maybe none. Numbers are never handed out twice."""
+
+    @abstractmethod
+    def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
+        """``reserve_trials`` and ``put_trials`` in one atomic step: take up to ``n`` trial
+        numbers while ``budget_used`` stays within ``max_trials`` and store, with them, the
+        trial ``make(i, number)`` builds for the ``i``-th number taken (``make`` may be
+        called again for the same ``i`` when a write is retried). Returns the trials
+        stored, maybe fewer than ``n``, maybe none.
+
+        A caller that dies midway (Step Functions retries a Suggest whose Lambda timed
+        out) leaves either the budget taken and its trials written, or neither: budget is
+        never held by a trial that does not exist. Batches past a store's atomic limit
+        are written in parts, each part atomic on its own."""
 
     @abstractmethod
     def put_trials(self, trials: list[Trial]) -> None:

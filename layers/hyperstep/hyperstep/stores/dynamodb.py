@@ -47,7 +47,9 @@ chunks. A body written before curves had their items keeps its points, which the
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression`` (``reserve_trials``: ``budget_used <= max - n``, retried with a
-smaller n from a consistent read). A trial's end is one ``TransactWriteItems``: the trial
+smaller n from a consistent read); ``add_trials`` is one ``TransactWriteItems`` of that
+update, also conditioned on the ``trial_seq`` it read, and the puts of the trials under
+the numbers after it (99 a part). A trial's end is one ``TransactWriteItems``: the trial
 update, conditioned on the version it read (so only a pending/running trial ends, once),
 and the job update (counter, plus best value and trial when it beats the stored best by
 the job's goal, conditioned on that); a cancelled transaction is read again and retried.
@@ -301,6 +303,47 @@ class DynamoDBStore(TrialStore):
         """Add ``take`` to both counters if the budget allows; the new ``trial_seq``."""
         update = items.reserve_update(job_id, take, max_trials, self._expires())
         return int(self._call("update_item", **update, ReturnValues="UPDATED_NEW")["Attributes"]["trial_seq"]["N"])
+
+    def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
+        """Parts of up to 99 trials, each one transaction with the job's counters."""
+        added: list[Trial] = []
+        while len(added) < n:
+            done = len(added)
+            part = self._add_part(job_id, min(n - done, TRANSACTION_LIMIT - 1), max_trials, make, done)
+            if not part:
+                break
+            added.extend(part)
+        return added
+
+    def _add_part(
+        self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial], offset: int
+    ) -> list[Trial]:
+        """One transaction: the job's counters, conditioned on the ``trial_seq`` just read
+        (the numbers after it are this part's), and its trials; read again and retried when
+        another writer took numbers meanwhile."""
+        for attempt in range(_ATTEMPTS):
+            job = self.get_job(job_id)  # NotFoundError when the job is gone
+            take = n if max_trials is None else min(n, max_trials - job.budget_used)
+            if take <= 0:
+                return []
+            trials = [make(offset + i, job.trial_seq + 1 + i) for i in range(take)]
+            table = {"TableName": self.table_name, "ConditionExpression": "attribute_not_exists(pk)"}
+            puts = [{"Put": {**table, "Item": self._stamped(items.trial_item(t))}} for t in trials]
+            update = items.reserve_update(job_id, take, max_trials, self._expires(), seq=job.trial_seq)
+            try:
+                self._transact([{"Update": {"TableName": self.table_name, **update}}, *puts])
+                return trials
+            except Exception as exc:
+                reasons = _reasons(exc)
+                if reasons[:1] == ["ConditionalCheckFailed"]:  # numbers taken meanwhile (their trials too)
+                    continue
+                if "ConditionalCheckFailed" in reasons:
+                    t = trials[reasons.index("ConditionalCheckFailed") - 1]
+                    raise TrialExistsError(f"trial {t.id!r} of job {t.job_id!r} already exists") from None
+                if "TransactionConflict" not in reasons:
+                    raise
+                _backoff(attempt)
+        raise ConflictError(f"job {job_id!r}: could not add trials after {_ATTEMPTS} attempts")
 
     # trials
 

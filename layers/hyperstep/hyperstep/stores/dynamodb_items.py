@@ -282,12 +282,18 @@ def sets(*clauses: str) -> str:
     return "SET " + ", ".join(present) if present else ""
 
 
-def reserve_update(job_id: str, take: int, max_trials: int | None, expires: int | None) -> dict[str, Any]:
+def reserve_update(
+    job_id: str, take: int, max_trials: int | None, expires: int | None, seq: int | None = None
+) -> dict[str, Any]:
     """Add ``take`` to ``trial_seq`` and ``budget_used`` while ``budget_used + take`` stays
-    within ``max_trials`` (None: no limit)."""
+    within ``max_trials`` (None: no limit) and, with ``seq``, ``trial_seq`` is still ``seq``
+    (the numbers after it are the ones a transaction writes trials under)."""
     ttl, values = stamp(expires)
     values[":n"] = n(take)
     condition = "attribute_exists(pk)"
+    if seq is not None:
+        condition += " AND trial_seq = :seq"
+        values[":seq"] = n(seq)
     if max_trials is not None:
         condition += " AND budget_used <= :limit"
         values[":limit"] = n(max_trials - take)

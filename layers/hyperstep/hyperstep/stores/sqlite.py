@@ -202,15 +202,25 @@ class SQLiteStore(TrialStore):
 
     def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
         with self._tx() as conn:
-            job = self._read_job(conn, job_id)
-            take = n if max_trials is None else max(0, min(n, max_trials - job.budget_used))
-            if take <= 0:
-                return []
-            first = job.trial_seq + 1
-            self._write_job(
-                conn, job.model_copy(update={"trial_seq": job.trial_seq + take, "budget_used": job.budget_used + take})
-            )
-            return list(range(first, first + take))
+            return self._reserve(conn, job_id, n, max_trials)
+
+    def _reserve(self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None) -> list[int]:
+        job = self._read_job(conn, job_id)
+        take = n if max_trials is None else max(0, min(n, max_trials - job.budget_used))
+        if take <= 0:
+            return []
+        first = job.trial_seq + 1
+        self._write_job(
+            conn, job.model_copy(update={"trial_seq": job.trial_seq + take, "budget_used": job.budget_used + take})
+        )
+        return list(range(first, first + take))
+
+    def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
+        """The numbers and the trials in one transaction."""
+        with self._tx() as conn:
+            trials = [make(i, number) for i, number in enumerate(self._reserve(conn, job_id, n, max_trials))]
+            self._insert_trials(conn, trials)
+            return trials
 
     # trials
 
@@ -227,14 +237,18 @@ class SQLiteStore(TrialStore):
 
     def put_trials(self, trials: list[Trial]) -> None:
         with self._tx() as conn:
-            for t in trials:
-                try:
-                    conn.execute(
-                        "INSERT INTO trials (job_id, id, number, body) VALUES (?, ?, ?, ?)",
-                        (t.job_id, t.id, t.number, t.model_dump_json()),
-                    )
-                except sqlite3.IntegrityError:
-                    raise TrialExistsError(f"trial {t.id!r} of job {t.job_id!r} already exists") from None
+            self._insert_trials(conn, trials)
+
+    @staticmethod
+    def _insert_trials(conn: sqlite3.Connection, trials: list[Trial]) -> None:
+        for t in trials:
+            try:
+                conn.execute(
+                    "INSERT INTO trials (job_id, id, number, body) VALUES (?, ?, ?, ?)",
+                    (t.job_id, t.id, t.number, t.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:
+                raise TrialExistsError(f"trial {t.id!r} of job {t.job_id!r} already exists") from None
 
     def get_trial(self, job_id: str, trial_id: str) -> Trial:
         with self._lock:
