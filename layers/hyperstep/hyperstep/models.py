@@ -306,6 +306,10 @@ class Job(BaseModel):
     running trials finish, by the Suggest that first saw it, so it holds until then)."""
     stop_detail: str | None = None
     """The same in words, with the numbers: ``no improvement in the last 10 completed trials``."""
+    completion_published: bool = False
+    """Whether Finish has published the job's completion event since the job last became
+    finished (``TrialStore.mark_completion_published``; a status write that leaves the job
+    unfinished clears it): a retried Finish does not publish it twice."""
 
     @property
     def strategy_seed(self) -> int | None:

@@ -545,7 +545,11 @@ class TuningService:
         return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
-        """Close the job: its final status, best trial, and a completion event."""
+        """Close the job: its final status, best trial, and a completion event.
+
+        Safe to run twice: a retry finds the status written and the event published
+        (``Job.completion_published``, marked after publishing: a Finish that dies in
+        between publishes again on its retry, at least once rather than never)."""
         job = self.store.get_job(request.job_id)
         trials = self.store.list_trials(job.id)
         self._stop_active(job, trials)  # none, unless the loop broke off
@@ -571,7 +575,9 @@ class TuningService:
         summary["best_params"] = best.params if best else None
         if job.spec.multi_objective:  # several objectives: the front instead of a best trial
             summary["pareto_front"] = [t.id for t in pareto_front(job.spec, self.store.list_trials(job.id))]
-        self.publisher.publish("Tuning Job Completed", summary)
+        if not job.completion_published:  # else a retried Finish: its first run published it
+            self.publisher.publish("Tuning Job Completed", summary)
+            self.store.mark_completion_published(job.id)
         return summary
 
     # outside the loop

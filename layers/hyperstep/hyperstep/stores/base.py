@@ -76,12 +76,19 @@ class TrialStore(ABC):
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
     ) -> Job:
-        """Move the job to ``status`` (stamping ``ended_at`` for a finished status).
+        """Move the job to ``status`` (stamping ``ended_at`` for a finished status; clearing
+        ``ended_at`` and ``completion_published`` for an unfinished one).
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
         ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
         given. Returns the updated job.
         """
+
+    @abstractmethod
+    def mark_completion_published(self, job_id: str) -> None:
+        """Set the job's ``completion_published``, leaving the rest of it as it is; a later
+        ``set_job_status`` to an unfinished status clears it (a reopened job announces its
+        next end). ``NotFoundError`` if the job is absent."""
 
     @abstractmethod
     def set_budget(self, job_id: str, budget: Budget) -> Job:

@@ -262,6 +262,14 @@ class DynamoDBStore(TrialStore):
             self._call("delete_item", Key=items.unfinished_key(job_id))
         return items.job_from_item(reply["Attributes"])
 
+    def mark_completion_published(self, job_id: str) -> None:
+        try:
+            self._call("update_item", **items.published_update(job_id, self._expires()))
+        except Exception as exc:
+            if _code(exc) != _CHECK_FAILED:
+                raise
+            raise NotFoundError(f"job {job_id!r} not found") from None
+
     def set_budget(self, job_id: str, budget: Budget) -> Job:
         """Rewrite the spec's JSON, conditioned on the job running and its spec being the
         one read (another change landing in between is read again and kept)."""

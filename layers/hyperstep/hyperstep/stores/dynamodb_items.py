@@ -36,6 +36,8 @@ ENDED = "ended_ids"
 (``TrialStore.recently_ended``): what Suggest reads instead of every trial of the job."""
 CHUNKED = "chunked"
 """A trial item's boolean: whether its curve may have chunk items (``has_chunks``)."""
+PUBLISHED = "completion_published"
+"""A job item's boolean (``Job.completion_published``), absent while false."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
 
@@ -162,6 +164,8 @@ def job_item(job: Job) -> Item:
         item.update({GSI2_PK: s(owner_partition(job.owner)), GSI2_SK: newest_first, "owner": s(job.owner)})
     if job.parents:
         item["parents"] = {"L": [s(parent) for parent in job.parents]}
+    if job.completion_published:
+        item[PUBLISHED] = {"BOOL": True}
     optional = {
         "ended_at": job.ended_at,
         "best_value": job.best_value,
@@ -209,6 +213,7 @@ def job_from_item(item: Item) -> Job:
         owner=text("owner"),
         stop_reason=text("stop_reason"),
         stop_detail=text("stop_detail"),
+        completion_published=item.get(PUBLISHED, {}).get("BOOL", False),
     )
 
 
@@ -280,6 +285,18 @@ def sets(*clauses: str) -> str:
     """``SET a, b`` from the non-empty clauses."""
     present = [c for c in clauses if c]
     return "SET " + ", ".join(present) if present else ""
+
+
+def published_update(job_id: str, expires: int | None) -> dict[str, Any]:
+    """Set the job's ``completion_published`` (``Job.completion_published``)."""
+    ttl, values = stamp(expires)
+    values[":true"] = {"BOOL": True}
+    return {
+        "Key": key(job_id, JOB_SK),
+        "UpdateExpression": sets(f"{PUBLISHED} = :true", ttl),
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": values,
+    }
 
 
 def reserve_update(
@@ -405,7 +422,7 @@ def status_update(
         condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
     return {
         "Key": key(job_id, JOB_SK),
-        "UpdateExpression": sets(*clauses) + ("" if status.finished else " REMOVE ended_at"),
+        "UpdateExpression": sets(*clauses) + ("" if status.finished else f" REMOVE ended_at, {PUBLISHED}"),
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,

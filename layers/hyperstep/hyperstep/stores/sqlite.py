@@ -181,6 +181,8 @@ class SQLiteStore(TrialStore):
             if expected is not None and job.status not in expected:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
             changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
+            if not status.finished:
+                changes["completion_published"] = False
             if error is not None:
                 changes["error"] = error
             if execution_id is not None:
@@ -190,6 +192,10 @@ class SQLiteStore(TrialStore):
             job = job.model_copy(update=changes)
             self._write_job(conn, job)
             return job
+
+    def mark_completion_published(self, job_id: str) -> None:
+        with self._tx() as conn:
+            self._write_job(conn, self._read_job(conn, job_id).model_copy(update={"completion_published": True}))
 
     def set_budget(self, job_id: str, budget: Budget) -> Job:
         with self._tx() as conn:
