@@ -33,7 +33,9 @@ The scenarios, in one moto deployment:
   Collect stops the trial behind (``StopTrainingJob``, ``TerminateJob``);
 - jobs on both backends whose environment holds secret references under the deployment's
   ``SecretsPrefix`` (an SSM SecureString, a Secrets Manager secret): Launch reads them
-  (``GetParameter``, ``GetSecretValue``) as it starts each trial.
+  (``GetParameter``, ``GetSecretValue``) as it starts each trial;
+- jobs on both backends whose execution is stopped by hand while their trials run: from
+  Step Functions' status-change event, Finish fails each job and stops its trials.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -87,6 +90,7 @@ from tests.integration.moto_platform import (
     Launched,
     TrainingPlatform,
     create_batch_environment,
+    envelope,
     restate,
     sample,
 )
@@ -480,6 +484,34 @@ def secrets_resolved_at_launch(stack: MotoStack) -> None:
         assert all(t.state is TrialState.COMPLETED for t in stack.service.store.list_trials(job_id))
 
 
+def aborted(described: dict[str, Any], stopped: datetime) -> dict[str, Any]:
+    """Step Functions' status-change event for an execution stopped at ``stopped``
+    (``DescribeExecution``'s fields, as the sample in ``events/`` carries them)."""
+    template = sample("step-functions-execution-status-change-aborted")
+    detail = {
+        **template["detail"],
+        **{k: described[k] for k in ("executionArn", "stateMachineArn", "name", "input")},
+        "status": "ABORTED",
+        "startDate": int(described["startDate"].timestamp() * 1000),
+        "stopDate": int(stopped.timestamp() * 1000),
+    }
+    return envelope(template, detail, [described["executionArn"]])
+
+
+def execution_stopped_by_hand(stack: MotoStack) -> None:
+    """Each job's execution is stopped from the console while its trials run
+    (``StopExecution``): from Step Functions' event, Finish fails the job and stops its
+    trials. (moto's engine leaves an execution that waits for a task token RUNNING when
+    stopped: the event says what AWS says.)"""
+    for backend in ("sagemaker", "batch"):
+        job = stack.service.submit(parse_spec(spec(backend, f"iam-aborted-{backend}")))
+        launched_and_waiting(stack, job.id)
+        execution = execution_of(stack, job.id)
+        stack.sfn.stop_execution(executionArn=execution, error="Manual", cause="stopped from the console")
+        assert stack.invoke("finish", aborted(stack.status(execution), datetime.now(UTC)))["closed"]
+        assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
+
+
 SCENARIOS = (
     sagemaker_job_through_the_api,
     batch_job_through_the_api,
@@ -494,6 +526,7 @@ SCENARIOS = (
     batch_trial_stopped_early,
     secrets_resolved_at_launch,
     sagemaker_steps_read_from_the_log,
+    execution_stopped_by_hand,
 )
 
 

@@ -78,6 +78,7 @@ TASK_MODELS: dict[str, type[Any]] = {
 }
 STEP_FUNCTIONS = (*TASK_MODELS, "finish.json", "finish-after-error.json")
 OTHERS = ("start-scheduled.json", "start-scheduled-legacy.json", "scheduled-event.json")
+EXECUTION_ENDED = "step-functions-execution-status-change-aborted.json"
 
 # Keys API Gateway documents for a REST API proxy event (see the module docstring).
 PROXY_KEYS = {
@@ -129,7 +130,7 @@ def running(svc: TuningService) -> TuningService:
 
 
 def test_every_file_in_events_is_a_known_sample() -> None:
-    known = {*API, *COLLECT, *STEP_FUNCTIONS, *OTHERS}
+    known = {*API, *COLLECT, *STEP_FUNCTIONS, *OTHERS, EXECUTION_ENDED}
     assert sorted(p.name for p in EVENTS.iterdir()) == sorted(known)
 
 
@@ -319,6 +320,24 @@ def test_collect_sample_records_the_trial_once(running: TuningService, name: str
     context = Context(function_name="hyperstep-collect")
     assert collect.lambda_handler(load(name), context)["recorded"] is recorded
     assert collect.lambda_handler(load(name), context)["recorded"] is (recorded and name.startswith("trial-metric"))
+
+
+def test_execution_ended_sample_makes_finish_close_the_job_once(running: TuningService) -> None:
+    """Shaped as the AWS documentation's "Execution Aborted" example (Step Functions
+    Developer Guide, "EventBridge for Step Functions execution status changes"), about the
+    samples' job and the execution ``suggest.json`` runs in."""
+    event = load(EXECUTION_ENDED)
+    detail = event["detail"]
+    assert set(detail) == {
+        "executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate",
+        "input", "inputDetails", "output", "outputDetails",
+    }  # fmt: skip
+    assert detail["name"] == load("suggest.json")["execution"] and event["resources"] == [detail["executionArn"]]
+    running.store.set_job_status(JOB, JobStatus.RUNNING, execution_id=detail["executionArn"])
+    context = Context(function_name="hyperstep-finish")
+    closed = finish.lambda_handler(event, context)
+    assert closed["closed"] and closed["status"] == running.store.get_job(JOB).status.value == "failed"
+    assert finish.lambda_handler(event, context) == {"closed": False}
 
 
 def test_reaper_sample_reconciles_the_running_job(running: TuningService) -> None:

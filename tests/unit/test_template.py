@@ -384,7 +384,7 @@ def test_every_function_folder_has_its_handler() -> None:
 
 def test_every_event_rule_has_a_dead_letter_queue_that_may_receive_and_is_alarmed() -> None:
     rules = resources("AWS::Events::Rule")
-    assert len(rules) == 3
+    assert len(rules) == 4
     for rule in rules.values():
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
@@ -449,6 +449,22 @@ def test_metric_rule_takes_trial_metric_events(fake_credentials: None) -> None:
     pattern = resources()["TrialMetricRule"]["Properties"]["EventPattern"]
     assert routed(pattern, sample("trial-metric-reported.json"))
     assert not routed(pattern, sample("scheduled-event.json"))
+
+
+def test_execution_rule_takes_only_this_stacks_executions_that_ended_outside_finish(fake_credentials: None) -> None:
+    pattern = resources()["ExecutionEndedRule"]["Properties"]["EventPattern"]
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "TuningStateMachine"}]
+    ended = sample("step-functions-execution-status-change-aborted.json")
+    arn = ended["detail"]["stateMachineArn"]
+    deployed = {**pattern, "detail": {**pattern["detail"], "stateMachineArn": [arn]}}
+    for status in ("ABORTED", "FAILED", "TIMED_OUT"):
+        assert routed(deployed, {**ended, "detail": {**ended["detail"], "status": status}})
+    for status in ("SUCCEEDED", "RUNNING"):  # Finish Job closed it; it runs on
+        assert not routed(deployed, {**ended, "detail": {**ended["detail"], "status": status}})
+    other = arn.replace("hyperstep-tuning-", "someone-elses-")
+    assert not routed(deployed, {**ended, "detail": {**ended["detail"], "stateMachineArn": other}})
+    target = resources()["ExecutionEndedRule"]["Properties"]["Targets"][0]
+    assert target["Arn"] == {"Fn::GetAtt": ["FinishFunction", "Arn"]}
 
 
 def test_the_api_admits_the_deploying_account_and_named_accounts_only() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hyperstep.events import EventError, parse_event
+from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult
 from hyperstep.service import TuningService
@@ -94,7 +95,13 @@ def handle_suggest(service: TuningService, event: dict[str, Any], telemetry: Tel
 
 
 def handle_finish(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
-    """Finish Job: store the job's final status and best trial; emit the completion event."""
+    """Finish Job: store the job's final status and best trial; emit the completion event.
+
+    The function also gets Step Functions' status-change event of an execution that ended
+    outside Finish Job (failed, aborted, timed out: ``hyperstep.execution_events``), and
+    closes that execution's job the same way (``handle_execution_ended``)."""
+    if is_execution_status_change(event):
+        return handle_execution_ended(service, event, telemetry)
     request = FinishRequest.model_validate(event)
     log, metrics = telemetry.log, telemetry.metrics
     log.append_keys(job_id=request.job_id)
@@ -105,6 +112,24 @@ def handle_finish(service: TuningService, event: dict[str, Any], telemetry: Tele
         metrics.add_metric(name="BestValue", unit=NO_UNIT, value=summary["best_value"])
     log.info("finished", extra={"status": summary["status"], "trials": summary["trials"]})
     return summary
+
+
+def handle_execution_ended(
+    service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET
+) -> dict[str, Any]:
+    """Close the job of an execution that ended outside Finish Job, from Step Functions'
+    status-change event; ``{"closed": False}`` when there was nothing to close (an earlier
+    execution of the job, a job closed already or not hyperstep's)."""
+    log = telemetry.log
+    change = ExecutionStatusChange.model_validate(event["detail"])
+    log.append_keys(job_id=change.job_id, execution=change.execution_arn)
+    summary = service.close_ended_execution(change)
+    if summary is None:
+        log.info("execution ended: nothing to close", extra={"status": change.status})
+        return {"closed": False}
+    telemetry.metrics.add_metric(name="ExecutionsClosed", unit=COUNT, value=1)
+    log.error("closed the job of an execution that ended outside Finish Job", extra={"status": change.status})
+    return {"closed": True, **summary}
 
 
 def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from pydantic import ValidationError
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
 from hyperstep.errors import ConflictError, LaunchError, NotFoundError, SpecError
+from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
     FinishRequest,
     LaunchRequest,
@@ -579,6 +580,24 @@ class TuningService:
             self.publisher.publish("Tuning Job Completed", summary)
             self.store.mark_completion_published(job.id)
         return summary
+
+    def close_ended_execution(self, change: ExecutionStatusChange) -> dict[str, Any] | None:
+        """Close a job whose execution ended outside Finish Job (``hyperstep.execution_events``)
+        as Finish Job would have: stop its running trials, fail it with the execution's error
+        (an execution aborted while the job was stopping ends it stopped), and publish the
+        completion event. Returns Finish's summary; None, changing nothing, when the
+        execution is not the job's current one (an earlier one: a job handed over or
+        restarted runs on in another), the job is gone, or it was closed already."""
+        if change.status not in ENDED_OUTSIDE or change.job_id is None:
+            return None
+        try:
+            job = self.store.get_job(change.job_id)
+        except NotFoundError:
+            return None
+        if job.execution_id != change.execution_arn or (job.status.finished and job.completion_published):
+            return None
+        stopping = job.status is JobStatus.STOPPING and change.status == "ABORTED"
+        return self.finish(FinishRequest(job_id=job.id, error=None if stopping else change.failure()))
 
     # outside the loop
 

@@ -10,7 +10,10 @@ The same ``.asl.json`` that Step Functions runs on AWS runs here, with every Tas
     execution.stop("Interrupted", "Ctrl-C")           # any wait returns promptly
 
 Executions end ``SUCCEEDED``, ``FAILED``, ``ABORTED`` or ``TIMED_OUT`` (the definition's
-top-level ``TimeoutSeconds``) and keep a history shaped after ``GetExecutionHistory``.
+top-level ``TimeoutSeconds``) and keep a history shaped after ``GetExecutionHistory``. As
+an execution ends, the executor's ``on_end`` (if any) gets the ``detail`` of the
+"Step Functions Execution Status Change" event Step Functions sends EventBridge then
+(``Execution.status_change``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import logging
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +49,8 @@ __all__ = [
 DEFAULT_STATE_MACHINE_ARN = "arn:aws:states:local:000000000000:stateMachine:local"
 DEFAULT_ROLE_ARN = "arn:aws:iam::000000000000:role/local"
 logger = logging.getLogger(__name__)
+OnEnd = Callable[[dict[str, Any]], None]
+"""What is told an execution's status-change detail as it ends (``Execution.status_change``)."""
 # StartExecution's name rule: no whitespace, brackets, wildcards, these specials or control characters.
 _FORBIDDEN = '<>{}[]?*"#%\\^|~`$&,;:/'
 _NAME = re.compile(r"[^\s" + re.escape(_FORBIDDEN) + r"\x00-\x1f\x7f-\x9f]{1,80}")
@@ -70,6 +76,7 @@ class Execution:
         self.name = name
         self.input = input
         self.start_time = datetime.now(UTC)
+        self.stop_time: datetime | None = None
         self.history = ExecutionHistory()
         self.scope = Scope()
         self.context: dict[str, Any] = {
@@ -119,8 +126,32 @@ class Execution:
         assert self._result is not None
         return self._result
 
-    def run(self, interpreter: Interpreter, definition: dict[str, Any]) -> None:
-        """Run to the end and record the result (called on the execution's own thread)."""
+    def status_change(self) -> dict[str, Any]:
+        """The ``detail`` of the "Step Functions Execution Status Change" event for the
+        execution's status now, shaped as AWS's (EventBridge Events Reference, "AWS Step
+        Functions events"): dates in epoch milliseconds, input and output as JSON text;
+        ``error`` and ``cause`` when the execution has them."""
+        result = self._result
+        output = None if result is None or result.status != "SUCCEEDED" else json.dumps(result.output)
+        detail: dict[str, Any] = {
+            "executionArn": self.id,
+            "stateMachineArn": self.context["StateMachine"]["Id"],
+            "name": self.name,
+            "status": self.status,
+            "startDate": _epoch_ms(self.start_time),
+            "stopDate": None if self.stop_time is None else _epoch_ms(self.stop_time),
+            "input": json.dumps(self.input),
+            "inputDetails": {"included": True},
+            "output": output,
+            "outputDetails": None if output is None else {"included": True},
+        }
+        if result is not None:
+            detail.update({k: v for k, v in (("error", result.error), ("cause", result.cause)) if v is not None})
+        return detail
+
+    def run(self, interpreter: Interpreter, definition: dict[str, Any], on_end: OnEnd | None = None) -> None:
+        """Run to the end, record the result and tell ``on_end`` (before any waiter
+        returns), on the execution's own thread."""
         self.history.add("ExecutionStarted", input=json.dumps(self.input), roleArn=DEFAULT_ROLE_ARN)
         status: Status
         output, error, cause = None, None, None
@@ -143,7 +174,17 @@ class Execution:
             status, error, cause = "FAILED", RUNTIME, f"{type(exc).__name__}: {exc}"
             self.history.add("ExecutionFailed", error=error, cause=cause)
         self._result = ExecutionResult(self.id, self.name, status, output, error, cause, self.history.events())
+        self.stop_time = datetime.now(UTC)
+        if on_end is not None:
+            try:
+                on_end(self.status_change())
+            except Exception:  # a listener's failure must not keep the execution from ending
+                logger.exception("on_end of execution %s failed", self.name)
         self._done.set()
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class Executor:
@@ -162,12 +203,15 @@ class Executor:
         *,
         sleep: Sleep | None = None,
         state_machine_arn: str = DEFAULT_STATE_MACHINE_ARN,
+        on_end: OnEnd | None = None,
     ) -> None:
+        """``on_end`` gets each execution's status-change detail as it ends (see the module docstring)."""
         validate(definition)
         self.definition = copy.deepcopy(definition)
         self.state_machine_arn = state_machine_arn
         self._tasks = TaskRunner(resolver, region=state_machine_arn.split(":")[3])
         self._sleep = sleep
+        self._on_end = on_end
         self._executions: dict[str, Execution] = {}
         self._lock = threading.Lock()
 
@@ -207,7 +251,7 @@ class Executor:
 
     def _run(self, execution: Execution, interpreter: Interpreter, timer: threading.Timer | None) -> None:
         try:
-            execution.run(interpreter, self.definition)
+            execution.run(interpreter, self.definition, self._on_end)
         finally:
             if timer is not None:
                 timer.cancel()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from hyperstep.backends.simulated import VirtualClock
 from hyperstep.errors import HyperstepError, NotFoundError
+from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
-from hyperstep.messages import FinishRequest
 from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.spec import JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -67,6 +67,7 @@ def run_local(
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:
             interrupt(runtime, job.id)
+        runtime.bus.drain()  # an execution that ended outside Finish Job: its event closes the job
         if not runtime.store.get_job(job.id).status.finished:
             finish_abandoned(runtime, job.id)
         _report(runtime, job.id, on_progress, final=True)
@@ -122,11 +123,10 @@ def _ended(runtime: LocalRuntime, job_id: str) -> bool:
 
 
 def finish_abandoned(runtime: LocalRuntime, job_id: str) -> None:
-    """Do what Finish Job would have done for an execution that failed outside it (a
-    state without a Catch): stop what is left and fail the job with the execution's error."""
-    result = runtime.executor.execution(runtime.store.get_job(job_id).execution_id or "").wait(0)
-    error = {"Error": result.error or result.status, "Cause": result.cause or "the execution ended early"}
-    runtime.service.finish(FinishRequest(job_id=job_id, error=error))
+    """Do what Finish Job would have done for an execution that ended outside it, should
+    its status-change event not have done so (the bus dropped it after its retries)."""
+    execution = runtime.executor.execution(runtime.store.get_job(job_id).execution_id or "")
+    runtime.service.close_ended_execution(ExecutionStatusChange.model_validate(execution.status_change()))
 
 
 def reopen(runtime: LocalRuntime, job_id: str) -> Job:

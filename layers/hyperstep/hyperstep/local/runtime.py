@@ -6,7 +6,8 @@ a SQLite store, the local process backend, an in-process bus and a local reaper
 (``local/reaper.py``), and runs ``statemachine/tuning.asl.json`` on the state machine
 engine (``hyperstep.asl``) with every Task resource mapped to the plain handler of that
 function (``hyperstep.handlers.LOOP_HANDLERS``) called with this runtime's service; the
-bus delivers trial events to ``handle_collect`` the same way. What the handlers log and
+bus delivers trial events to ``handle_collect`` the same way, and the status-change event of
+an execution that ended outside Finish Job to ``handle_finish``, as on AWS. What the handlers log and
 count goes to a ``HandlerLog`` (``handlers.log`` in a ``hyperstep run``).
 """
 
@@ -19,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hyperstep.asl.executor import DefinitionError, ExecutionExistsError, Executor, load_definition
+from hyperstep.asl.executor import DefinitionError, ExecutionExistsError, Executor, OnEnd, load_definition
 from hyperstep.asl.interpreter import Sleep
 from hyperstep.asl.tasks import Function, Resolver
 from hyperstep.backends.base import TrialBackend
@@ -31,6 +32,9 @@ from hyperstep.backends.registry import BACKENDS
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
 from hyperstep.backends.simulated.events import SOURCES as SIMULATED_SOURCES
 from hyperstep.errors import HyperstepError
+from hyperstep.execution_events import DETAIL_TYPE as EXECUTION_DETAIL_TYPE
+from hyperstep.execution_events import ENDED_OUTSIDE
+from hyperstep.execution_events import SOURCE as EXECUTION_SOURCE
 from hyperstep.handlers import LOOP_HANDLERS
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
@@ -67,11 +71,12 @@ def substitutions(function_arn: Callable[[str], str] = local_function_arn) -> di
     return {"Partition": "aws", **{f"{name.capitalize()}FunctionArn": function_arn(name) for name in FUNCTIONS}}
 
 
-def local_executor(definition: Path, resolver: Resolver, sleep: Sleep | None) -> Executor:
-    """The engine running ``definition``; a definition Step Functions would refuse is a
-    ``HyperstepError`` (the CLI reports it in one line, as any other mistake of the user)."""
+def local_executor(definition: Path, resolver: Resolver, sleep: Sleep | None, on_end: OnEnd | None = None) -> Executor:
+    """The engine running ``definition`` (``on_end``: see ``Executor``); a definition Step
+    Functions would refuse is a ``HyperstepError`` (the CLI reports it in one line, as any
+    other mistake of the user)."""
     try:
-        return Executor(load_definition(definition, substitutions()), resolver, sleep=sleep)
+        return Executor(load_definition(definition, substitutions()), resolver, sleep=sleep, on_end=on_end)
     except DefinitionError as exc:
         raise HyperstepError(str(exc)) from None
 
@@ -127,7 +132,7 @@ class LocalRuntime:
             backends["simulated"] = simulated = BACKENDS["simulated"].factory(context)
             assert isinstance(simulated, SimulatedBackend)
             resolver = SimulationDriver(simulated, self.store, self.bus.drain).resolver(self.function)
-        self.executor = local_executor(definition or definition_path(), resolver, sleep)
+        self.executor = local_executor(definition or definition_path(), resolver, sleep, self._publish_execution_end)
         self.service = TuningService(
             self.store,
             backends,
@@ -137,6 +142,7 @@ class LocalRuntime:
         collect = self.function("collect")
         for source in dict.fromkeys((LOCAL_EVENT_SOURCE, METRIC_EVENT_SOURCE, *(SIMULATED_SOURCES if clock else ()))):
             self.bus.subscribe(collect, source=source)
+        self.bus.subscribe(self.function("finish"), source=EXECUTION_SOURCE)  # the template's ExecutionEndedRule
         self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
 
     def function(self, resource: str) -> Function:
@@ -155,6 +161,12 @@ class LocalRuntime:
 
     def _publish_result(self, result: TrialResult) -> None:
         self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
+
+    def _publish_execution_end(self, detail: dict[str, Any]) -> None:
+        """An execution that ended outside Finish Job, as Step Functions tells EventBridge
+        (to the finish function, which closes its job: ``hyperstep.execution_events``)."""
+        if detail["status"] in ENDED_OUTSIDE:
+            self.bus.publish(envelope(EXECUTION_SOURCE, EXECUTION_DETAIL_TYPE, detail))
 
     def _publish_metric(self, metric: TrialMetric) -> None:
         """A running trial's step report, delivered to collect as a script's metric event."""
