@@ -251,15 +251,18 @@ def test_far_from_gives_the_same_mask_through_the_k_d_tree_as_through_every_pair
     """A long job's history (thousands of seen rows) goes through the tree: same answer, near
     duplicates (within the tolerance, on one coordinate or all) and exact repeats included."""
     from hyperstep.strategies import search
+    from hyperstep.strategies.transforms import FLOAT_RESOLUTION, Projector
 
+    floats = [{"name": f"p{i}", "type": "float", "low": 0, "high": 1} for i in range(10)]
+    proj = Projector(SearchSpace.model_validate({"parameters": floats}))
     rng = np.random.default_rng(5)
     seen = rng.random((3000, 10))
     C = rng.random((600, 10))
     C[:50] = seen[:50]  # repeats
-    C[50:100] = seen[50:100] + 0.4 * search.DUPLICATE_TOL / np.sqrt(10)  # within the tolerance
+    C[50:100] = seen[50:100] + 0.4 * FLOAT_RESOLUTION  # within the resolution
     C[100:150, 1:] = seen[100:150, 1:]  # same but for one coordinate: far
-    by_tree = search.far_from(C, seen)
+    by_tree = search.far_from(C, seen, proj)
     monkeypatch.setattr(search, "DENSE_PAIRS", 10**12)
-    every_pair = search.far_from(C, seen)
+    every_pair = search.far_from(C, seen, proj)
     assert (by_tree == every_pair).all()
     assert not by_tree[:100].any() and by_tree[100:].all()

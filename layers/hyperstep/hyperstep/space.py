@@ -88,6 +88,11 @@ class _NumericParameter(_Parameter):
         """The encoded interval in the parameter's own scale (log for log scale)."""
         raise NotImplementedError
 
+    def encoded_span(self) -> tuple[float, float]:
+        """The interval the unit interval stands for, in the parameter's own scale (its
+        log on a log scale, ``-log(1 - x)`` on reverse_log)."""
+        return self._span()
+
     def _forward(self, value: float) -> float:
         if self.scale == "log":
             return math.log(value)

@@ -117,7 +117,7 @@ class BayesianOptimization(Strategy):
         C = proj(sobol_points(history.space.dim, len(seen), k, history.seed))
         keep: list[np.ndarray] = []
         for x in C:
-            if far_from(x[None], np.vstack([seen, *keep]) if keep else seen)[0]:
+            if far_from(x[None], np.vstack([seen, *keep]) if keep else seen, proj)[0]:
                 keep.append(x)
         return np.array(keep).reshape(len(keep), history.space.dim)
 
@@ -154,7 +154,7 @@ class BayesianOptimization(Strategy):
             yw = np.zeros(len(X))  # no feasible incumbent: the trust region centres on the first point
         box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj, shrink)
         pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], box, proj, rng)
-        posterior = PoolPosterior(model, pool[far_from(pool, seen)])
+        posterior = PoolPosterior(model, pool[far_from(pool, seen, proj)])
         if feasible is not None:
             feasible.remember(posterior.C)
         expected = _largest_expected_improvement(posterior, best) if math.isfinite(best) else None
@@ -172,7 +172,7 @@ class BayesianOptimization(Strategy):
             seen = np.vstack([seen, x])
             believed = model.predict(x[None])[0]
             posterior.add_fantasy(model, x)
-            keep = far_from(posterior.C, x[None])
+            keep = far_from(posterior.C, x[None], proj)
             posterior.keep(keep)
             if feasible is not None:
                 feasible.remember(posterior.C, keep)

@@ -166,7 +166,7 @@ class EvolutionarySearch(Strategy):
                 C = C[~failed[nearest]]
             for x in C:
                 taken = np.vstack([seen, *out]) if out else seen
-                if len(out) < n and far_from(x[None], taken)[0]:
+                if len(out) < n and far_from(x[None], taken, proj)[0]:
                     out.append(x)
             if len(out) >= n:
                 break

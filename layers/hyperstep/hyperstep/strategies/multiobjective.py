@@ -85,7 +85,7 @@ def suggest_pareto(
     front = X[non_dominated_sort(Yn[ok])[0]] if ok.any() else X[:0]
     best_rows = front[rng.permutation(len(front))[:8]]
     pool = candidate_pool(best_rows, (np.zeros(X.shape[1]), np.ones(X.shape[1])), proj, rng)
-    pool = pool[far_from(pool, seen)]
+    pool = pool[far_from(pool, seen, proj)]
     posteriors = [m.pool(pool) for m in models]
     if feasible is not None:
         feasible.remember(pool)
@@ -105,7 +105,7 @@ def suggest_pareto(
         believed = np.array([m.predict(x[None])[0][0] for m in models])
         for m, p in zip(models, posteriors):
             p.add(m, x)
-        keep = far_from(pool, x[None])
+        keep = far_from(pool, x[None], proj)
         pool = pool[keep]
         for p in posteriors:
             p.keep(keep)

@@ -54,7 +54,7 @@ def offspring(history: History, n: int, size: int, seen: np.ndarray, proj: Any, 
         children = _mutate(_crossover(parents[a], parents[b], rng), rng)
         for x in proj(children):
             taken = np.vstack([seen, *out]) if out else seen
-            if len(out) < n and far_from(x[None], taken)[0]:
+            if len(out) < n and far_from(x[None], taken, proj)[0]:
                 out.append(x)
         if len(out) >= n:
             break

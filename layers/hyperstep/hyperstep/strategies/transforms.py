@@ -17,9 +17,15 @@ import math
 
 import numpy as np
 
-from hyperstep.space import CategoricalParameter, IntParameter, SearchSpace
+from hyperstep.space import CategoricalParameter, FloatParameter, IntParameter, SearchSpace
 
 LAMBDAS = np.linspace(-2.0, 2.0, 41)
+FLOAT_RESOLUTION = 1e-4
+"""Two values of a float parameter this close are one configuration (``Projector.resolution_units``):
+relative to the value on a log scale (to ``1 - value`` on reverse_log), to the range on a
+linear one; about four significant digits, finer than a script prints or a model tells apart."""
+DISCRETE_UNIT = 4.0
+"""Distinct integers and categories differ by at least this in resolution units (more than 1)."""
 
 
 def yeo_johnson(x: np.ndarray, lam: float) -> np.ndarray:
@@ -73,6 +79,8 @@ class Projector:
         self.ints: list[tuple[int, IntParameter]] = []
         self.cats: list[slice] = []
         self.continuous = np.ones(space.dim, dtype=bool)
+        self._units = np.ones(space.dim)
+        """Per column, what one resolution unit is (``resolution_units``; integer columns decode first)."""
         for param, cols in zip(space.parameters, space.slices()):
             if isinstance(param, IntParameter):
                 self.ints.append((cols.start, param))
@@ -80,6 +88,9 @@ class Projector:
             elif isinstance(param, CategoricalParameter):
                 self.cats.append(cols)
                 self.continuous[cols] = False
+                self._units[cols] = DISCRETE_UNIT
+            elif isinstance(param, FloatParameter):
+                self._units[cols] = 1.0 / float_resolution(param)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.clip(np.array(X, dtype=float, ndmin=2), 0.0, 1.0)
@@ -98,6 +109,18 @@ class Projector:
     def conditional(self) -> bool:
         """Whether some parameters are active only under conditions (``when``)."""
         return self.space.conditional
+
+    def resolution_units(self, X: np.ndarray) -> np.ndarray:
+        """Rows of ``X`` measured in each parameter's resolution: two rows are one
+        configuration when no coordinate differs by more than 1. A float's encoding is
+        divided by its ``FLOAT_RESOLUTION`` in the encoding's units; an integer column
+        becomes the integer it decodes to and a category's one-hot columns stay 0 or 1,
+        both times ``DISCRETE_UNIT``: equal after rounding, whatever the last bits of the
+        encoding, and distinct ones far apart however close their encodings."""
+        out = np.array(X, dtype=float, ndmin=2) * self._units
+        for col, param in self.ints:
+            out[:, col] = DISCRETE_UNIT * _int_values(np.clip(out[:, col], 0.0, 1.0), param)
+        return out
 
     def active_columns(self, X: np.ndarray) -> np.ndarray:
         """Which columns of the snapped rows of ``X`` belong to active parameters (all in a plain space)."""
@@ -122,6 +145,14 @@ class Projector:
         return size
 
 
+def float_resolution(p: FloatParameter) -> float:
+    """``FLOAT_RESOLUTION`` in the units of the parameter's encoding (its unit interval):
+    relative to the range on a linear scale; on a log (reverse_log) scale, a relative change
+    of the value (of ``1 - value``) moves the encoding by about itself over the log span."""
+    lo, hi = p.encoded_span()
+    return FLOAT_RESOLUTION if p.scale == "linear" else FLOAT_RESOLUTION / (hi - lo)
+
+
 def step_int(u: np.ndarray, p: IntParameter, direction: np.ndarray) -> np.ndarray:
     """Encodings of the integers one step (``direction``: -1 or +1) from those ``u`` decodes to."""
     fwd, bwd = (np.log, np.exp) if p.scale == "log" else (np.asarray, np.asarray)
@@ -130,9 +161,15 @@ def step_int(u: np.ndarray, p: IntParameter, direction: np.ndarray) -> np.ndarra
     return np.clip((fwd(k) - lo) / (hi - lo), 0.0, 1.0)
 
 
-def _snap_int(u: np.ndarray, p: IntParameter) -> np.ndarray:
-    """Encodings of the integers that ``u`` decodes to (as ``IntParameter`` does)."""
+def _int_values(u: np.ndarray, p: IntParameter) -> np.ndarray:
+    """The integers that encodings ``u`` decode to (as ``IntParameter`` does), as floats."""
     fwd, bwd = (np.log, np.exp) if p.scale == "log" else (np.asarray, np.asarray)
     lo, hi = float(fwd(p.low - 0.5)), float(fwd(p.high + 0.5))
-    k = np.clip(np.round(bwd(lo + u * (hi - lo))), p.low, p.high)
-    return np.clip((fwd(k) - lo) / (hi - lo), 0.0, 1.0)
+    return np.clip(np.round(bwd(lo + u * (hi - lo))), p.low, p.high)
+
+
+def _snap_int(u: np.ndarray, p: IntParameter) -> np.ndarray:
+    """Encodings of the integers that ``u`` decodes to (as ``IntParameter`` does)."""
+    fwd = np.log if p.scale == "log" else np.asarray
+    lo, hi = float(fwd(p.low - 0.5)), float(fwd(p.high + 0.5))
+    return np.clip((fwd(_int_values(u, p)) - lo) / (hi - lo), 0.0, 1.0)
