@@ -198,14 +198,23 @@ def handle_start(
     schedule deleted meanwhile), validated again (a stored spec may predate a change of the spec model) and
     checked against ``guardrails`` (the deployment's may have tightened since the schedule
     was made); an invalid spec, or one outside them, raises ``SpecError``, failing the invocation.
+    Warm-start parents that are gone or another owner's are left out (``recurring.learnable_parents``).
     """
-    from hyperstep.recurring import ScheduleInput, start_scheduled_job, tick_spec  # the start function's alone
+    from hyperstep.recurring import (  # the start function's alone
+        ScheduleInput,
+        learnable_parents,
+        start_scheduled_job,
+        tick_spec,
+    )
 
     tick = ScheduleInput.model_validate(event)
     log = telemetry.log
     log.append_keys(schedule=tick.schedule_name)
     spec = parse_spec(tick_spec(service.store, tick))
     guardrails.check(spec)
+    spec, dropped = learnable_parents(service.store, spec, tick.owner)
+    if dropped:
+        log.info("warm-start parents left out: gone, or another owner's", extra={"jobs": dropped})
     job = start_scheduled_job(service, spec, tick.owner)
     if job is None:
         log.info("tick skipped: the previous run is still going")

@@ -234,6 +234,28 @@ def previous_runs(store: TrialStore, spec: JobSpec, owner: str | None = None, sc
     return [j for j in jobs if j.owner == owner and j.spec.name == spec.name and j.spec.schedule == spec.schedule]
 
 
+def learnable_parents(store: TrialStore, spec: JobSpec, owner: str | None) -> tuple[JobSpec, list[str]]:
+    """``spec`` with only the ``warm_start.jobs`` a tick may still learn from (jobs that exist
+    and are ``owner``'s), and the ids left out.
+
+    The API checked them when the schedule was made, but the schedule outlives them: the
+    table's TTL (``RetentionDays``) removes a parent, after which every tick failed; and a
+    schedule made before specs moved to the store carries its spec in its input, which
+    anyone allowed ``scheduler:UpdateSchedule`` may edit. Such a parent is left out and
+    the job starts (it still learns from the schedule's own earlier runs)."""
+    if spec.warm_start is None:
+        return spec, []
+    kept, dropped = [], []
+    for parent in spec.warm_start.jobs:
+        try:
+            mine = store.get_job(parent).owner == owner
+        except NotFoundError:
+            mine = False
+        (kept if mine else dropped).append(parent)
+    warm_start = spec.warm_start.model_copy(update={"jobs": kept}) if kept else None
+    return spec.model_copy(update={"warm_start": warm_start}), dropped
+
+
 MAX_PARENTS = 5
 """How many earlier runs a run learns from (SageMaker AMT allows 5 parent jobs)."""
 

@@ -1,0 +1,53 @@
+"""A recurring schedule's tick learns only from warm-start parents it still may and can.
+
+The API checks a recurring spec's ``warm_start.jobs`` when the schedule is made (each one
+exists and is the caller's). The schedule runs on for months; a parent does not: the
+table's TTL (``RetentionDays``) removes it, and every tick then failed ("job not found")
+and Scheduler dropped it, so the schedule never started a job again. A spec kept in a
+schedule made before specs moved to the store travels in the schedule's input, which
+Scheduler lets anyone allowed ``UpdateSchedule`` edit. A tick now leaves out a parent that
+is gone or another owner's, and starts its job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperstep.handlers import handle_start
+from hyperstep.models import JobStatus
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import spec_document
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+ALICE, BOB = "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/bob"
+
+
+def service_with_parents() -> TuningService:
+    """Alice's finished job ``alice-old`` and Bob's ``bob-old``."""
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    for job_id, owner in (("alice-old", ALICE), ("bob-old", BOB)):
+        service.create_job(parse_spec(spec_document(name="old")), job_id=job_id, owner=owner)
+        service.store.set_job_status(job_id, JobStatus.COMPLETED)
+    return service
+
+
+def nightly(*parents: str) -> dict[str, Any]:
+    return spec_document(name="nightly", schedule="rate(1 day)", warm_start={"jobs": list(parents)})
+
+
+def test_a_tick_leaves_out_a_parent_gone_from_the_table_and_starts_its_job() -> None:
+    service = service_with_parents()
+    service.store.put_schedule_spec("nightly", ALICE, nightly("alice-old", "alice-expired"))
+    started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
+    job = service.store.get_job(started["job_id"])
+    assert job.status is JobStatus.RUNNING and job.owner == ALICE
+    assert job.parents == ("alice-old",)
+
+
+def test_a_tick_never_learns_from_another_owners_job() -> None:
+    service = service_with_parents()
+    legacy = {"schedule_name": "nightly", "owner": ALICE, "spec": nightly("bob-old", "alice-old")}
+    started = handle_start(service, legacy)
+    assert service.store.get_job(started["job_id"]).parents == ("alice-old",)
