@@ -110,6 +110,8 @@ class TuningService:
         self.clock = store.clock if clock is None else clock
         self.view = TrialView(store)
         """The jobs' trials as Suggest last read them, kept while this service lives (a warm Lambda)."""
+        self.reaped = TrialView(store)
+        """The same as the reaper last read them (its own: locally the reaper runs on a thread of its own)."""
 
     # submit
 
@@ -640,10 +642,19 @@ class TuningService:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its
         execution. The wake also rescues pending trials nobody launched: the Suggest it
         leads to plans every pending trial again."""
-        for trial in self.store.list_trials(job.id):
-            if trial.state is TrialState.RUNNING:
-                self._reap_trial(job, trial, grace_seconds, counts)
+        for trial in self._running(job):
+            self._reap_trial(job, trial, grace_seconds, counts)
         self.wake(job.id)
+
+    def _running(self, job: Job) -> list[Trial]:
+        """The job's running trials, read now, without reading the whole job (the store has
+        no index of running trials): the reaper's view catches up on what changed since its
+        last pass (``TrialView``), and each trial it holds as active is read again, since a
+        start, a report or an awaited result changes a trial without ending it."""
+        active = [t.id for t in self.reaped.trials(job) if t.state.active]
+        trials = [self.store.get_trial(job.id, trial_id) for trial_id in active]
+        self.reaped.remember(trials)
+        return [t for t in trials if t.state is TrialState.RUNNING]
 
     def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
         if trial.awaiting_result_since is not None:
