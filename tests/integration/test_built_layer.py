@@ -59,6 +59,7 @@ from tests.integration.moto_harness import tuning_definition
 from tests.unit.test_sample_events import (
     API,
     COLLECT,
+    EXECUTION_ENDED,
     FIRST_ROUND,
     JOB,
     keep_scheduled_spec,
@@ -76,7 +77,7 @@ SAMPLES: dict[str, list[str]] = {
     "api": list(API),
     "collect": list(COLLECT),
     "suggest": ["suggest.json"],
-    "finish": ["finish.json", "finish-after-error.json"],
+    "finish": ["finish.json", "finish-after-error.json", EXECUTION_ENDED],
     "start": ["start-scheduled.json", "start-scheduled-legacy.json"],
     "reaper": ["scheduled-event.json"],
 }
@@ -201,6 +202,8 @@ def prepare(deployment: Deployment, sample: str) -> None:
         return
     assert "t0007" in service.suggest(SuggestRequest(job_id=JOB)).trial_ids
     service.launch(LaunchRequest(job_id=JOB, trial_id="t0007"))
+    if sample == EXECUTION_ENDED:  # the execution the sample is about is the job's
+        service.store.set_job_status(JOB, JobStatus.RUNNING, execution_id=load(sample)["detail"]["executionArn"])
     if (
         sample in COLLECT
     ):  # the job's trials run on SageMaker: an end event without the objective makes collect describe it
@@ -234,7 +237,8 @@ def check_suggest(sample: str, result: dict[str, Any], store: TrialStore) -> Non
 
 
 def check_finish(sample: str, result: dict[str, Any], store: TrialStore) -> None:
-    assert result["status"] == store.get_job(JOB).status.value == ("failed" if "error" in sample else "completed")
+    failed = "error" in sample or sample == EXECUTION_ENDED
+    assert result["status"] == store.get_job(JOB).status.value == ("failed" if failed else "completed")
 
 
 def check_collect(sample: str, result: dict[str, Any], store: TrialStore) -> None:
