@@ -509,3 +509,18 @@ def test_recently_ended_holds_each_ended_trial_until_forgotten(store: TrialStore
     store.finish_trial(job.id, trial_id(3), TrialState.FAILED, error="boom")
     assert {trial_id(2), trial_id(3)} <= store.recently_ended(job.id)
     assert store.get_job(job.id).completed == 1  # the ids ride along with the counters, changing none
+
+
+def test_forgotten_ended_ids_stay_forgotten(store: TrialStore, make_job: MakeJob) -> None:
+    """A round reads the ids ended since the last trim, not every ended trial of the job
+    (listing them all made the local engine's rounds grow with the job)."""
+    job = make_job()
+    store.reserve_trials(job.id, 3, None)
+    store.put_trials(trials_of(job, [1, 2, 3]))
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    store.finish_trial(job.id, trial_id(3), TrialState.STOPPED)
+    assert store.recently_ended(job.id) == {trial_id(1), trial_id(3)}
+    store.forget_ended(job.id, [trial_id(1), trial_id(3)])
+    assert store.recently_ended(job.id) == frozenset()
+    store.finish_trial(job.id, trial_id(2), TrialState.FAILED, error="boom")
+    assert store.recently_ended(job.id) == {trial_id(2)}

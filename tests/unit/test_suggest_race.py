@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult, WaitRequest
-from hyperstep.models import Trial
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -21,16 +20,17 @@ from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 
 class RacingStore(SQLiteStore):
-    """Runs ``meanwhile`` once, right after the next ``list_trials`` has read the trials."""
+    """Runs ``meanwhile`` once, right after the next ``recently_ended`` has read the ended
+    ids (what a round's ``TrialView`` reads of the trials that changed)."""
 
     meanwhile: Callable[[], None] | None = None
 
-    def list_trials(self, job_id: str) -> list[Trial]:
-        trials = super().list_trials(job_id)
+    def recently_ended(self, job_id: str) -> frozenset[str]:
+        ended = super().recently_ended(job_id)
         action, self.meanwhile = self.meanwhile, None
         if action is not None:
             action()
-        return trials
+        return ended
 
 
 def test_a_result_landing_while_suggest_plans_wakes_the_waiting_execution() -> None:

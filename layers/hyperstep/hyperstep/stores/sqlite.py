@@ -21,6 +21,10 @@ A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step,
 its body: a step report writes its row and the small body (the merged reports), never
 the whole curve again. Reads attach the rows to the trial (a body written before curves
 had their table keeps its points, which the rows extend).
+
+The ``ended`` table holds the ids of trials that ended since ``forget_ended`` dropped
+them, written in the same transaction as the trial's body: what ``TrialView`` reads each
+round instead of listing the job (which made a round's cost grow with the job).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ CREATE TABLE IF NOT EXISTS schedule_specs (name TEXT PRIMARY KEY, owner TEXT, bo
 CREATE TABLE IF NOT EXISTS curves (
     job_id TEXT NOT NULL, trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (job_id, trial_id, step));
+CREATE TABLE IF NOT EXISTS ended (
+    job_id TEXT NOT NULL, trial_id TEXT NOT NULL, PRIMARY KEY (job_id, trial_id));
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
 """
 
@@ -240,6 +246,17 @@ class SQLiteStore(TrialStore):
         conn.execute(
             "UPDATE trials SET body = ? WHERE job_id = ? AND id = ?", (trial.model_dump_json(), trial.job_id, trial.id)
         )
+        if not trial.state.active:  # every change of a trial's state comes here: kept for ``recently_ended``
+            conn.execute("INSERT OR IGNORE INTO ended (job_id, trial_id) VALUES (?, ?)", (trial.job_id, trial.id))
+
+    def recently_ended(self, job_id: str) -> frozenset[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT trial_id FROM ended WHERE job_id = ?", (job_id,)).fetchall()
+        return frozenset(row[0] for row in rows)
+
+    def forget_ended(self, job_id: str, trial_ids: Collection[str]) -> None:
+        with self._tx() as conn:
+            conn.executemany("DELETE FROM ended WHERE job_id = ? AND trial_id = ?", [(job_id, t) for t in trial_ids])
 
     def put_trials(self, trials: list[Trial]) -> None:
         with self._tx() as conn:
