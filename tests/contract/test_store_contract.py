@@ -509,3 +509,19 @@ def test_recently_ended_holds_each_ended_trial_until_forgotten(store: TrialStore
     store.finish_trial(job.id, trial_id(3), TrialState.FAILED, error="boom")
     assert {trial_id(2), trial_id(3)} <= store.recently_ended(job.id)
     assert store.get_job(job.id).completed == 1  # the ids ride along with the counters, changing none
+
+
+def test_forget_ended_drops_the_ids_it_is_given_so_a_round_reads_only_new_ends(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """Every adapter keeps the ids itself (SQLite in its ``ended`` table): a Suggest round of
+    a long job reads the few trials ended since the last, not an id per trial of the job."""
+    job = make_job()
+    store.reserve_trials(job.id, 3, None)
+    store.put_trials(trials_of(job, [1, 2, 3]))
+    store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
+    store.finish_trial(job.id, trial_id(2), TrialState.PRUNED, 0.7)
+    store.forget_ended(job.id, [trial_id(1), trial_id(2)])
+    assert store.recently_ended(job.id) == frozenset()
+    store.finish_trial(job.id, trial_id(3), TrialState.COMPLETED, 0.4)
+    assert store.recently_ended(job.id) == {trial_id(3)}

@@ -21,6 +21,12 @@ A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step,
 its body: a step report writes its row and the small body (the merged reports), never
 the whole curve again. Reads attach the rows to the trial (a body written before curves
 had their table keeps its points, which the rows extend).
+
+The ``ended`` table holds the ids of trials ended since ``forget_ended`` dropped them
+(``TrialStore.recently_ended``; DynamoDB's string set on the job item): written in the
+same transaction as the trial's end, so a Suggest round reads these few ids instead of
+listing every trial of the job. A file written before the table existed has no rows for
+its earlier ends; a ``TrialView`` reads such a job whole on its first round anyway.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ CREATE TABLE IF NOT EXISTS schedule_specs (name TEXT PRIMARY KEY, owner TEXT, bo
 CREATE TABLE IF NOT EXISTS curves (
     job_id TEXT NOT NULL, trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (job_id, trial_id, step));
+CREATE TABLE IF NOT EXISTS ended (job_id TEXT NOT NULL, trial_id TEXT NOT NULL, PRIMARY KEY (job_id, trial_id));
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
 """
 
@@ -356,7 +363,20 @@ class SQLiteStore(TrialStore):
             self._write_trial(conn, trial)
             job = self._read_job(conn, job_id)
             self._write_job(conn, job.model_copy(update=counter_changes(job, trial)))
+            conn.execute("INSERT OR IGNORE INTO ended (job_id, trial_id) VALUES (?, ?)", (job_id, trial_id))
             return True
+
+    def recently_ended(self, job_id: str) -> frozenset[str]:
+        with self._lock:
+            self._read_job(self._conn, job_id)  # NotFoundError for a job that is not there
+            rows = self._conn.execute("SELECT trial_id FROM ended WHERE job_id = ?", (job_id,)).fetchall()
+        return frozenset(row[0] for row in rows)
+
+    def forget_ended(self, job_id: str, trial_ids: Collection[str]) -> None:
+        if not trial_ids:
+            return
+        with self._tx() as conn:
+            conn.executemany("DELETE FROM ended WHERE job_id = ? AND trial_id = ?", [(job_id, t) for t in trial_ids])
 
     # task tokens
 
