@@ -133,3 +133,24 @@ def test_rung_observations_leave_out_a_rung_whose_ranking_crosses_the_reference(
     agreeing = {i: 0.1 * i for i in range(6)}
     out = rung_observations({**curves, 6: {1: 0.0}}, agreeing, steps)
     assert out[6] == pytest.approx(np.quantile(sorted(agreeing.values()), 1.0 / 7))  # tied first of 7 at rung 1
+
+
+def test_with_extrapolation_a_stopped_trial_counts_with_the_final_its_curve_predicts() -> None:
+    # crossing curves: rung 1 ranks the finished trials against their finals, so a trial
+    # stopped at rung 1 or 3 teaches nothing by rank; its power law's final still does
+    finished = {i: {1: 0.1 * i, 3: 0.1 * i, 9: 0.1 * i, 27: 1.0 - 0.1 * i} for i in range(6)}
+    finals = {i: 1.0 - 0.1 * i for i in range(6)}
+    stopped = {s: 0.6 + 0.3 * s**-1.0 for s in (1, 2, 3)}  # heading to 0.6 + 0.3/27
+    curves = {**finished, 6: stopped, 7: {1: 0.95}}
+    plain = rung_observations(curves, finals, [1, 3, 9, 27])
+    assert 6 not in plain and 7 not in plain
+    out = rung_observations(curves, finals, [1, 3, 9, 27], extrapolate=True)
+    assert out[6] == pytest.approx(0.6 + 0.3 / 27, abs=2e-3)  # the fit on its grid of exponents
+    assert 7 not in out  # one step: no curve to fit
+    assert all(out[i] == finals[i] for i in finals)
+
+
+def test_a_study_with_the_curve_model_extrapolates_and_one_without_does_not() -> None:
+    with_model = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=ASHA)
+    without = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "curve_model": False})
+    assert with_model.extrapolates and not without.extrapolates

@@ -20,6 +20,13 @@ at the rung are not those ahead at the end). That is Hyperband's hedge (a bracke
 never stops) made adaptive: the rung's own evidence, read from the trials that ran to
 the end, says whether to trust it.
 
+With ``curve_model``, a trial also stops at a rung, however it ranks there, when even the
+optimistic end of its predicted final value is worse than the best final value any trial
+has reached (``behind_incumbent``; Domhan et al., 2015, stop a run whose extrapolated
+curve is unlikely to beat the best so far). Ranks at a rung say nothing of that when the
+curves cross, or when each new proposal beats the ones before it early and the first
+trials at a rung pass by default: the incumbent is the bar a final value must clear.
+
 Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (``0`` the
 most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
 bracket from its number and the seed, with Hyperband's weights (more trials to the
@@ -67,6 +74,8 @@ class ASHA(Scheduler):
         bracket = self.bracket(number)
         for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):
             if crossed(curve, rung):
+                if self.curve_model and self.behind_incumbent(curve, curves):
+                    return True
                 peers = [n for n in curves.others(number) if self.bracket(n) == bracket]
                 recorded = [value_at(curves.by_number[n], rung) for n in peers]
                 mine = value_at(curve, rung)
@@ -89,6 +98,17 @@ class ASHA(Scheduler):
             if final is not None and early is not None:
                 pairs.append((early, final))
         return agrees(pairs)
+
+    def behind_incumbent(self, curve: Curve, curves: Curves) -> bool:
+        """Whether the optimistic end of ``curve``'s predicted final value is worse than
+        the best final value of the trials that reached ``max_resource`` (False while none
+        has, or while the curve predicts nothing: fewer than three steps)."""
+        finals = [value_at(c, self.max_resource) for c in curves.by_number.values() if c]
+        best = min((v for v in finals if v is not None), default=None)
+        if best is None:
+            return False
+        mine = predict(curve, self.max_resource)
+        return mine is not None and mine.low > best
 
     def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the
