@@ -13,7 +13,7 @@ when its curve is heading there: the optimistic end of the final value its curve
 ``max_resource``, else its own curve's prediction, else its newest value). So a slow
 starter whose slope is best passes; one that is merely slow does not.
 
-A rung whose ranking misleads stops nobody: once ``MIN_PAIRS`` trials have reached
+A rung whose ranking misleads stops nobody by rank: once ``MIN_PAIRS`` trials have reached
 ``max_resource``, a trial behind at a rung still goes on when their values at that rung
 and at the end do not rank alike (``base.agrees``: the curves cross, so the trials ahead
 at the rung are not those ahead at the end). That is Hyperband's hedge (a bracket that
