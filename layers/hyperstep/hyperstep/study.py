@@ -362,7 +362,9 @@ def history_of(
     extrapolate: bool = False,
 ) -> History:
     """What a strategy sees of these trials: completed ones with a finite value (as values
-    to minimize), failed ones, and active ones (pending or running) as points to avoid.
+    to minimize), failed ones, and active ones (pending or running) as points to avoid;
+    so are pruned ones that give no observation (stopped early: proposing one again would
+    run what the scheduler just stopped).
 
     With ``fidelity`` (the rungs, ``max_resource`` last: model-based early stopping), every
     trial that is not failed and reached a rung is an observation, at the highest rung it
@@ -391,6 +393,8 @@ def history_of(
         done = [index[i] for i in sorted(values)]
         y = [values[i] for i in sorted(values)]
         pending = [t for t in pending if id(t) not in {id(d) for d in done}]
+    observed = {id(t) for t in done}
+    pending += [t for t in trials if t.state is TrialState.PRUNED and id(t) not in observed]
     return History(
         space=space,
         X=space.encode_many([t.params for t in done]),
