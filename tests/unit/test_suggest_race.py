@@ -21,16 +21,25 @@ from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 
 class RacingStore(SQLiteStore):
-    """Runs ``meanwhile`` once, right after the next ``list_trials`` has read the trials."""
+    """Runs ``meanwhile`` once, right after the next read of the trials' states: a whole
+    ``list_trials``, or ``recently_ended`` (what a round after the first reads)."""
 
     meanwhile: Callable[[], None] | None = None
 
-    def list_trials(self, job_id: str) -> list[Trial]:
-        trials = super().list_trials(job_id)
+    def _then(self) -> None:
         action, self.meanwhile = self.meanwhile, None
         if action is not None:
             action()
+
+    def list_trials(self, job_id: str) -> list[Trial]:
+        trials = super().list_trials(job_id)
+        self._then()
         return trials
+
+    def recently_ended(self, job_id: str) -> frozenset[str]:
+        ended = super().recently_ended(job_id)
+        self._then()
+        return ended
 
 
 def test_a_result_landing_while_suggest_plans_wakes_the_waiting_execution() -> None:
