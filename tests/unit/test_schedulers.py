@@ -155,3 +155,11 @@ def test_with_a_curve_model_a_trial_top_at_its_rung_stops_when_its_curve_cannot_
     assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: falling}))
     unfinished = {s: v for s, v in done.items() if s < 27}
     assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: unfinished, 1: flattening}))
+
+
+def test_with_a_curve_model_predicted_finals_show_a_crossing_rung_before_six_trials_finish() -> None:
+    # six trials stopped at rung 3 on power laws that cross: ahead at rung 1, behind at the end
+    crossing = {i: {s: (0.5 - 0.05 * i) + (0.1 * i) * s**-1.0 for s in (1, 2, 3)} for i in range(6)}
+    late = {6: {1: 2.0}}  # last at rung 1: out of the top third there
+    assert ASHA(1, 27, 3).should_stop(6, Curves({**crossing, **late}))  # no trial finished: the rung is trusted
+    assert not ASHA(1, 27, 3, curve_model=True).should_stop(6, Curves({**crossing, **late}))

@@ -90,14 +90,26 @@ class ASHA(Scheduler):
 
     def rung_ranks_finals(self, rung: int, curves: Curves) -> bool:
         """Whether the trials that reached ``max_resource`` (of every bracket) rank alike
-        at ``rung`` and at the end (``base.agrees``; True while too few have)."""
+        at ``rung`` and at the end (``base.agrees``; True while too few have). With the
+        curve model, a trial whose curve predicts its final value counts with that too:
+        when few trials run to the end (the incumbent stop), the finished ones alone would
+        take long to show that a rung's ranking crosses, and it would stop slow starters."""
         pairs = []
         for curve in curves.by_number.values():
-            final = value_at(curve, self.max_resource) if curve else None
-            early = value_at(curve, rung) if final is not None else None
+            early = value_at(curve, rung) if curve else None
+            final = None if early is None else self.final_of(curve)
             if final is not None and early is not None:
                 pairs.append((early, final))
         return agrees(pairs)
+
+    def final_of(self, curve: Curve) -> float | None:
+        """The curve's value at ``max_resource``; before it, with the curve model, the
+        final value it predicts (None: neither)."""
+        final = value_at(curve, self.max_resource)
+        if final is not None or not self.curve_model:
+            return final
+        heading = predict(curve, self.max_resource)
+        return None if heading is None else heading.mean
 
     def behind_incumbent(self, curve: Curve, curves: Curves) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value is worse than
