@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     methods = {FULL: METHODS[FULL], **methods}
     start, results, curves = time.time(), {}, {}
     every = problems()
-    chosen = {k: every[k] for k in (args.only or every)}  # in the order asked
+    chosen = {k: every[k] for k in (args.only or [k for k, p in every.items() if not p.held_out])}  # in the order asked
     for name, problem in chosen.items():
         problem.load()
         budget = args.trials * problem.max_resource

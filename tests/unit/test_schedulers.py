@@ -140,3 +140,26 @@ def test_asha_does_not_stop_on_a_rung_whose_ranking_the_finished_trials_contradi
     # with fewer than six finished trials, the rung is trusted as ASHA does
     five = {i: c for i, c in crossing_peers(-1.0).items() if i < 5}
     assert asha.should_stop(6, Curves({**five, 6: {1: 0.9}}))
+
+
+def test_with_a_curve_model_a_trial_top_at_its_rung_stops_when_its_curve_cannot_reach_the_best_final() -> None:
+    # trial 0 ran to 27 and ended at 0.10; trial 1 is best at rung 3 of the trials there
+    # (trial 0 was 0.50 at 3), but its exact power law flattens at 0.30: it cannot end below 0.10
+    done = {1: 1.0, 2: 0.7, 3: 0.5, 9: 0.2, 27: 0.1}
+    flattening = {s: 0.3 + 0.2 * s**-1.0 for s in (1, 2, 3)}
+    peers = Curves({0: done, 1: flattening})
+    assert not ASHA(1, 27, 3).should_stop(1, peers)  # plain ASHA: top at the rung, goes on
+    assert ASHA(1, 27, 3, curve_model=True).should_stop(1, peers)
+    # one heading below the best final goes on; so does any while no trial has reached 27
+    falling = {s: 0.05 + 0.4 * s**-1.0 for s in (1, 2, 3)}
+    assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: falling}))
+    unfinished = {s: v for s, v in done.items() if s < 27}
+    assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: unfinished, 1: flattening}))
+
+
+def test_with_a_curve_model_predicted_finals_show_a_crossing_rung_before_six_trials_finish() -> None:
+    # six trials stopped at rung 3 on power laws that cross: ahead at rung 1, behind at the end
+    crossing = {i: {s: (0.5 - 0.05 * i) + (0.1 * i) * s**-1.0 for s in (1, 2, 3)} for i in range(6)}
+    late = {6: {1: 2.0}}  # last at rung 1: out of the top third there
+    assert ASHA(1, 27, 3).should_stop(6, Curves({**crossing, **late}))  # no trial finished: the rung is trusted
+    assert not ASHA(1, 27, 3, curve_model=True).should_stop(6, Curves({**crossing, **late}))

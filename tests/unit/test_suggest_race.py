@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult, WaitRequest
+from hyperstep.models import Trial
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -20,16 +21,24 @@ from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 
 class RacingStore(SQLiteStore):
-    """Runs ``meanwhile`` once, right after the next ``recently_ended`` has read the ended
-    ids (what a round's ``TrialView`` reads of the trials that changed)."""
+    """Runs ``meanwhile`` once, right after the next read of the trials' states: a whole
+    ``list_trials``, or ``recently_ended`` (what a round after the first reads)."""
 
     meanwhile: Callable[[], None] | None = None
 
-    def recently_ended(self, job_id: str) -> frozenset[str]:
-        ended = super().recently_ended(job_id)
+    def _then(self) -> None:
         action, self.meanwhile = self.meanwhile, None
         if action is not None:
             action()
+
+    def list_trials(self, job_id: str) -> list[Trial]:
+        trials = super().list_trials(job_id)
+        self._then()
+        return trials
+
+    def recently_ended(self, job_id: str) -> frozenset[str]:
+        ended = super().recently_ended(job_id)
+        self._then()
         return ended
 
 

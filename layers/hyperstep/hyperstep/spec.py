@@ -169,7 +169,10 @@ class EarlyStopping(SpecModel):
     """asha and hyperband: a trial out of the top at a rung still goes on when the final
     value its curve predicts (a power-law fit once it has three steps, optimistic end of
     its interval) ranks in the top there (``hyperstep.schedulers.curves``): a slow starter
-    with the best slope is not stopped; false: plain ASHA."""
+    with the best slope is not stopped; and a trial stops at a rung, however it ranks,
+    when that optimistic end is worse than the best final value reached so far. With
+    ``model_based``, a trial that did not complete counts at the final its curve predicts.
+    False: plain ASHA."""
     brackets: Literal["hyperband", "uniform"] = "hyperband"
     """hyperband: each bracket's share of trials as Hyperband's (most to the bracket that
     judges first at ``min_resource``); uniform: the same share for each bracket, so more

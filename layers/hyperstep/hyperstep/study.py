@@ -127,6 +127,13 @@ class Study:
             return None
         return levels(config.min_resource, config.max_resource, config.reduction_factor)
 
+    @property
+    def extrapolates(self) -> bool:
+        """Whether the strategy reads a trial that did not complete at the final value its
+        curve predicts (model-based early stopping with the curve model)."""
+        config = self.spec.early_stopping
+        return self.fidelity_levels is not None and config is not None and config.curve_model
+
     # ask / tell
 
     def ask(self, n: int = 1, max_trials: int | None = None, trials: Sequence[Trial] | None = None) -> list[Trial]:
@@ -147,6 +154,7 @@ class Study:
             seed=self.seed,
             fidelity=self.fidelity_levels,
             spec=self.spec,
+            extrapolate=self.extrapolates,
         )
         rng = np.random.default_rng([self.seed, len(trials)])
         proposal = self.strategy.propose(history, n, rng)
@@ -354,14 +362,19 @@ def history_of(
     seed: int = 0,
     fidelity: Sequence[int] | None = None,
     spec: JobSpec | None = None,
+    extrapolate: bool = False,
 ) -> History:
     """What a strategy sees of these trials: completed ones with a finite value (as values
-    to minimize), failed ones, and active ones (pending or running) as points to avoid.
+    to minimize), failed ones, and active ones (pending or running) as points to avoid;
+    so are pruned ones that give no observation (stopped early: proposing one again would
+    run what the scheduler just stopped).
 
     With ``fidelity`` (the rungs, ``max_resource`` last: model-based early stopping), every
     trial that is not failed and reached a rung is an observation, at the highest rung it
     reached, ranked onto the top rung's scale (``schedulers.fidelity.rung_observations``):
-    pruned trials count, and running ones count instead of being points to avoid.
+    pruned trials count, and running ones count instead of being points to avoid. With
+    ``extrapolate`` too, a trial whose curve predicts its final value counts with that
+    (``schedulers.fidelity.extrapolated``).
 
     With ``spec`` (its objectives and constraints): several objectives give ``Y``, the
     constraints ``G`` (``History``); a trial whose objectives are not all finite is
@@ -379,10 +392,12 @@ def history_of(
         index = dict(enumerate(observed))  # keyed by position: prior trials may share numbers
         curves = {i: {s: sign * v for s, v in t.curve.items() if math.isfinite(v)} for i, t in index.items()}
         finals = {i: sign * float(t.value) for i, t in index.items() if id(t) in completed}  # type: ignore[arg-type]
-        values = rung_observations(curves, finals, fidelity)
+        values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate)
         done = [index[i] for i in sorted(values)]
         y = [values[i] for i in sorted(values)]
         pending = [t for t in pending if id(t) not in {id(d) for d in done}]
+    observed = {id(t) for t in done}
+    pending += [t for t in trials if t.state is TrialState.PRUNED and id(t) not in observed]
     return History(
         space=space,
         X=space.encode_many([t.params for t in done]),

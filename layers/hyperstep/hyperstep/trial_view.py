@@ -55,15 +55,19 @@ class Snapshot:
     seen_seq: int = 0
     missing: set[int] = field(default_factory=set)
     """Numbers handed out whose trial was not there when looked up (being written, or never)."""
+    _ended: int = 0
+    """How many of ``trials`` have ended (kept by ``put``: a round counts them without a pass over the job)."""
 
     def ended(self) -> int:
-        return sum(not t.state.active for t in self.trials.values())
+        return self._ended
 
     def active(self) -> list[Trial]:
         return [t for t in self.trials.values() if t.state.active]
 
     def put(self, trials: Iterable[Trial]) -> None:
         for trial in trials:
+            before = self.trials.get(trial.id)
+            self._ended += (not trial.state.active) - (before is not None and not before.state.active)
             self.trials[trial.id] = trial
 
 

@@ -13,12 +13,19 @@ when its curve is heading there: the optimistic end of the final value its curve
 ``max_resource``, else its own curve's prediction, else its newest value). So a slow
 starter whose slope is best passes; one that is merely slow does not.
 
-A rung whose ranking misleads stops nobody: once ``MIN_PAIRS`` trials have reached
+A rung whose ranking misleads stops nobody by rank: once ``MIN_PAIRS`` trials have reached
 ``max_resource``, a trial behind at a rung still goes on when their values at that rung
 and at the end do not rank alike (``base.agrees``: the curves cross, so the trials ahead
 at the rung are not those ahead at the end). That is Hyperband's hedge (a bracket that
 never stops) made adaptive: the rung's own evidence, read from the trials that ran to
 the end, says whether to trust it.
+
+With ``curve_model``, a trial also stops at a rung, however it ranks there, when even the
+optimistic end of its predicted final value is worse than the best final value any trial
+has reached (``behind_incumbent``; Domhan et al., 2015, stop a run whose extrapolated
+curve is unlikely to beat the best so far). Ranks at a rung say nothing of that when the
+curves cross, or when each new proposal beats the ones before it early and the first
+trials at a rung pass by default: the incumbent is the bar a final value must clear.
 
 Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (``0`` the
 most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
@@ -67,6 +74,8 @@ class ASHA(Scheduler):
         bracket = self.bracket(number)
         for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):
             if crossed(curve, rung):
+                if self.curve_model and self.behind_incumbent(curve, curves):
+                    return True
                 peers = [n for n in curves.others(number) if self.bracket(n) == bracket]
                 recorded = [value_at(curves.by_number[n], rung) for n in peers]
                 mine = value_at(curve, rung)
@@ -81,14 +90,37 @@ class ASHA(Scheduler):
 
     def rung_ranks_finals(self, rung: int, curves: Curves) -> bool:
         """Whether the trials that reached ``max_resource`` (of every bracket) rank alike
-        at ``rung`` and at the end (``base.agrees``; True while too few have)."""
+        at ``rung`` and at the end (``base.agrees``; True while too few have). With the
+        curve model, a trial whose curve predicts its final value counts with that too:
+        when few trials run to the end (the incumbent stop), the finished ones alone would
+        take long to show that a rung's ranking crosses, and it would stop slow starters."""
         pairs = []
         for curve in curves.by_number.values():
-            final = value_at(curve, self.max_resource) if curve else None
-            early = value_at(curve, rung) if final is not None else None
+            early = value_at(curve, rung) if curve else None
+            final = None if early is None else self.final_of(curve)
             if final is not None and early is not None:
                 pairs.append((early, final))
         return agrees(pairs)
+
+    def final_of(self, curve: Curve) -> float | None:
+        """The curve's value at ``max_resource``; before it, with the curve model, the
+        final value it predicts (None: neither)."""
+        final = value_at(curve, self.max_resource)
+        if final is not None or not self.curve_model:
+            return final
+        heading = predict(curve, self.max_resource)
+        return None if heading is None else heading.mean
+
+    def behind_incumbent(self, curve: Curve, curves: Curves) -> bool:
+        """Whether the optimistic end of ``curve``'s predicted final value is worse than
+        the best final value of the trials that reached ``max_resource`` (False while none
+        has, or while the curve predicts nothing: fewer than three steps)."""
+        finals = [value_at(c, self.max_resource) for c in curves.by_number.values() if c]
+        best = min((v for v in finals if v is not None), default=None)
+        if best is None:
+            return False
+        mine = predict(curve, self.max_resource)
+        return mine is not None and mine.low > best
 
     def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the

@@ -18,18 +18,28 @@ others by ranks.
   trials that reached both: crossing curves) gives no observations: its trials ahead
   would teach the strategy the wrong region. Trials that stopped there then count as
   nothing (BOHB likewise models only the highest budget with enough points).
+- With ``extrapolate`` (the curve model on), a trial that did not complete but whose curve
+  predicts its final value (``schedulers.curves``: three steps or more) joins the top
+  rung's population with that prediction, kept within the values seen (Domhan et al.,
+  2015, hand a stopped run's extrapolated final value to the optimizer). So the reference
+  scale is final values, told or predicted; a prediction needs no agreement of ranks
+  between rungs, so trials stopped where curves cross teach the strategy too, instead of
+  counting as nothing (and drawing its proposals back to where they stopped); trials with
+  fewer steps are ranked onto that scale as above, when their rung agrees with it.
 
 Values are to be minimized. Deterministic, numpy only.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from hyperstep.schedulers.asha import rungs
 from hyperstep.schedulers.base import Curve, agrees, mid_ranks, value_at
+from hyperstep.schedulers.curves import predict
 
 MIN_REFERENCE = 2
 """Trials a rung needs to serve as the reference scale."""
@@ -59,14 +69,37 @@ def quantiles(values: np.ndarray) -> np.ndarray:
 
 
 def rung_observations(
-    curves: Mapping[int, Curve], finals: Mapping[int, float], steps: Sequence[int]
+    curves: Mapping[int, Curve], finals: Mapping[int, float], steps: Sequence[int], extrapolate: bool = False
 ) -> dict[int, float]:
     """One comparable value per trial that reached any rung in ``steps`` (ascending, the
     last ``max_resource``): see the module's docstring. ``curves`` are the trials' values
     by step, ``finals`` the told values of completed trials, all to be minimized."""
     by_step = populations(curves, finals, steps)
+    heading = extrapolated(curves, finals, steps[-1]) if extrapolate else {}
+    if heading:
+        by_step[steps[-1]] = {**by_step.get(steps[-1], {}), **heading}
     if not by_step:
         return {}
+    return ranked_observations(by_step)
+
+
+def extrapolated(curves: Mapping[int, Curve], finals: Mapping[int, float], top: int) -> dict[int, float]:
+    """The final value each trial without one is heading to (its curve's prediction at
+    ``top``), clipped to the range of every value seen (an extrapolation does not leave it)."""
+    seen = [v for c in curves.values() for v in c.values()] + list(finals.values())
+    if not seen:
+        return {}
+    low, high = min(seen), max(seen)
+    out = {}
+    for number, curve in curves.items():
+        heading = None if number in finals else predict(curve, top)
+        if heading is not None and math.isfinite(heading.mean):
+            out[number] = min(high, max(low, heading.mean))
+    return out
+
+
+def ranked_observations(by_step: dict[int, dict[int, float]]) -> dict[int, float]:
+    """The rank-quantile reading of every rung's population onto the reference rung's."""
     reference = max((s for s, vs in by_step.items() if len(vs) >= MIN_REFERENCE), default=max(by_step))
     scale = np.sort(np.fromiter(by_step[reference].values(), dtype=float))
     out = dict(by_step[reference])

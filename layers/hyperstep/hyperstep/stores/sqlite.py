@@ -22,9 +22,11 @@ its body: a step report writes its row and the small body (the merged reports), 
 the whole curve again. Reads attach the rows to the trial (a body written before curves
 had their table keeps its points, which the rows extend).
 
-The ``ended`` table holds the ids of trials that ended since ``forget_ended`` dropped
-them, written in the same transaction as the trial's body: what ``TrialView`` reads each
-round instead of listing the job (which made a round's cost grow with the job).
+The ``ended`` table holds the ids of trials ended since ``forget_ended`` dropped them
+(``TrialStore.recently_ended``; DynamoDB's string set on the job item): written in the
+same transaction as the trial's end, so a Suggest round reads these few ids instead of
+listing every trial of the job. A file written before the table existed has no rows for
+its earlier ends; a ``TrialView`` reads such a job whole on its first round anyway.
 """
 
 from __future__ import annotations
@@ -251,10 +253,13 @@ class SQLiteStore(TrialStore):
 
     def recently_ended(self, job_id: str) -> frozenset[str]:
         with self._lock:
+            self._read_job(self._conn, job_id)  # NotFoundError for a job that is not there
             rows = self._conn.execute("SELECT trial_id FROM ended WHERE job_id = ?", (job_id,)).fetchall()
         return frozenset(row[0] for row in rows)
 
     def forget_ended(self, job_id: str, trial_ids: Collection[str]) -> None:
+        if not trial_ids:
+            return
         with self._tx() as conn:
             conn.executemany("DELETE FROM ended WHERE job_id = ? AND trial_id = ?", [(job_id, t) for t in trial_ids])
 

@@ -1,0 +1,96 @@
+"""Why a multi-fidelity method misses full fidelity's best within a third of its compute (issue 9).
+
+For each problem and seed it runs full-fidelity Bayesian optimization (the target: its
+final best at the budget) and one multi-fidelity method, and reads off, for the trials the
+method started within the first third of the budget:
+
+- how many it started and how many it ran to ``max_resource`` (few starts and many
+  completions: it hardly stops anything, so it explores little more than full fidelity);
+- the best final value it completed, and the best final value any of its proposals would
+  have reached had it run to the end (computed apart, not charged): when the latter beats
+  the target but the former does not, the scheduler stopped the winner; when neither does,
+  the proposals never came near it;
+- Spearman's rho between each rung's value and the final one over those proposals (near 0
+  or below: that rung's ranking is noise or crosses, so decisions there cannot help).
+
+    nice -n 19 python -m benchmarks.early_stopping_diagnose --only gbm-cancer --seeds 0 1 --method hyperband
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+from benchmarks.early_stopping import stopping  # noqa: E402
+from benchmarks.learning_curves import CurveProblem, problems  # noqa: E402
+from hyperstep.study import Study  # noqa: E402
+
+
+def trials_of(problem: CurveProblem, budget: int, seed: int, scheduler: str | None) -> list[dict[str, Any]]:
+    """The benchmark's loop (``early_stopping.hyperstep_method``, model-based), one row per trial."""
+    early = None if scheduler is None else stopping(scheduler, problem, True)
+    study = Study(problem.space, strategy="bayesian", seed=seed, early_stopping=early)
+    spent, rows = 0, []
+    while spent < budget:
+        trial = study.ask(1)[0]
+        start = spent
+        for step in range(1, problem.max_resource + 1):
+            value = problem.value(trial.params, step)
+            spent += 1
+            stop = study.report(trial.id, step, value)
+            if step == problem.max_resource:
+                study.tell(trial.id, value)
+                break
+            if stop or spent >= budget:
+                study.tell(trial.id, value, state="stopped")
+                break
+        rows.append({"start": start, "steps": step, "value": value, "params": trial.params})
+    return rows
+
+
+def diagnose(problem: CurveProblem, seed: int, method: str, trials: int) -> str:
+    budget, top = trials * problem.max_resource, problem.max_resource
+    full = trials_of(problem, budget, seed, None)
+    target = min(r["value"] for r in full)
+    reached = next(r["start"] + top for r in full if r["value"] <= target)
+    early = [r for r in trials_of(problem, budget, seed, method) if r["start"] < budget / 3]
+    finals = [problem.value(r["params"], top) for r in early]
+    done = [r["value"] for r in early if r["steps"] == top and r["start"] + top <= budget / 3]
+    rhos = [spearmanr([problem.value(r["params"], rung) for r in early], finals).correlation for rung in (1, 3, 9)]
+    return (
+        f"| {problem.name} | {seed} | {target:.4g} ({reached / budget:.2f}) | {len(early)} | {len(done)} | "
+        f"{min(done, default=np.inf):.4g} | {min(finals):.4g} | " + " / ".join(f"{r:.2f}" for r in rhos) + " |"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="problems (default: the verdict's)")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
+    parser.add_argument("--method", default="hyperband", choices=["asha", "hyperband"])
+    parser.add_argument("--trials", type=int, default=50)
+    args = parser.parse_args(argv)
+    every = problems()
+    names = args.only or [k for k, p in every.items() if not p.held_out]
+    print(
+        "| problem | seed | target (full fidelity reaches it at) | trials started in 1/3 | completed in 1/3 | "
+        "best completed in 1/3 | best final of those proposals | rho rung 1 / 3 / 9 vs final |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        problem = every[name]
+        problem.load()
+        for seed in args.seeds:
+            print(diagnose(problem, seed, args.method, args.trials), flush=True)
+        problem.save()
+
+
+if __name__ == "__main__":
+    main()
