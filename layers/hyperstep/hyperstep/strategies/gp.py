@@ -174,6 +174,7 @@ def fit_hyperparameters(
     maxiter: int | None = None,
     onehot: np.ndarray | None = None,
     features: ArcFeatures | None = None,
+    length_mode: float = Prior.length_mode,
 ) -> np.ndarray:
     """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior).
 
@@ -185,7 +186,7 @@ def fit_hyperparameters(
     from scipy.optimize import minimize
 
     n, d = X.shape
-    prior = Prior(onehot=onehot if onehot is not None and onehot.any() else None)
+    prior = Prior(length_mode=length_mode, onehot=onehot if onehot is not None and onehot.any() else None)
     F = X if features is None else features(X)
     D2 = (F[:, None, :] - F[None, :, :]) ** 2
     if features is not None:
@@ -285,8 +286,9 @@ class GaussianProcess:
         maxiter: int | None = None,
         onehot: np.ndarray | None = None,
         features: ArcFeatures | None = None,
+        length_mode: float = Prior.length_mode,
     ) -> GaussianProcess:
-        theta = fit_hyperparameters(X, y, rng, restarts, maxiter, onehot, features)
+        theta = fit_hyperparameters(X, y, rng, restarts, maxiter, onehot, features, length_mode)
         return cls(X, y, theta, onehot, features)
 
     def _embed(self, A: np.ndarray) -> np.ndarray:
