@@ -60,7 +60,8 @@ def run_suite(
         if name:
             _checkpoint(name, losses, {}, seeds)
     merged = merge(losses, {}, merge_files or [], len(seeds), seeds[0]) if merge_files else {}
-    scores = score_with_partial(losses)
+    scored = any("random" in by for by in losses.values())  # --no-random and nothing merged: nothing to score against
+    scores = score_with_partial(losses) if scored else None
     return {"losses": losses, "optimizer_seconds": seconds, "scores": scores, "merged": merged}
 
 
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     name = args.name or ("bayesmark_quick" if args.quick else "bayesmark")
     start = time.perf_counter()
     result = run_suite(problems, methods, seeds, args.rounds, args.batch, name=name, merge_files=args.merge)
+    if result["scores"] is None:
+        print("no random search to score against; raw losses in", reporting.RESULTS / f"{name}.partial.json")
+        return
     config = {
         "mode": "quick" if args.quick else "full",
         "n_problems": len(problems),

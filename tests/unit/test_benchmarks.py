@@ -89,6 +89,14 @@ def test_a_tiny_suite_run_executes_for_the_library_and_random_search() -> None:
     assert set(result["scores"]["normalized"]) == {"random", "hyperstep"}
 
 
+def test_a_suite_run_without_random_search_keeps_its_losses_unscored() -> None:
+    from benchmarks.bayesmark_suite import run_suite
+
+    result = run_suite([Problem("DT", "iris", "acc")], ["hyperstep"], [0], rounds=2, batch=2, log=False)
+    assert result["losses"]["DT_iris_acc"]["hyperstep"].shape == (1, 2, 2)
+    assert result["scores"] is None  # --no-random without --merge: the partial file is the result
+
+
 def test_random_optimizer_covers_the_space_and_run_batches_records_failures() -> None:
     fn = {f.name: f for f in synthetic.functions()}["ackley10-mixed"]
     seen = RandomOptimizer(fn.space, 0).ask(200)

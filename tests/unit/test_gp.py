@@ -149,7 +149,7 @@ def test_category_offsets_share_the_numeric_trend_across_categories() -> None:
         grid = np.c_[rng.random((50, 6)), np.tile([1.0, 0.0, 0.0, 0.0], (50, 1))]
         truth = (np.sin(5 * grid[:, 0]) + 2 * grid[:, 1] - raw.mean()) / raw.std()
         rms = float(np.sqrt(((model.predict(grid)[0] - truth) ** 2).mean()))
-        assert rms < 0.02  # a joint Matern alone: 0.02-0.1 (0.01-0.019 here: the length prior keeps x2..x5 < 5)
+        assert rms < 0.04  # a joint Matern alone: 0.16-0.27 (0.017-0.028 here: the length prior keeps x2..x5 < 3)
         assert model.offset > 0.1
 
 

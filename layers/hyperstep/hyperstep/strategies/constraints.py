@@ -33,13 +33,22 @@ class ConstraintModel:
 
     @classmethod
     def fit(
-        cls, X: np.ndarray, G: np.ndarray | None, rng: np.random.Generator, onehot: np.ndarray, features: Any = None
+        cls,
+        X: np.ndarray,
+        G: np.ndarray | None,
+        rng: np.random.Generator,
+        onehot: np.ndarray,
+        features: Any = None,
+        length_mode: float | None = None,
     ) -> ConstraintModel | None:
         """The model of ``G``'s columns over ``X`` (``features``: a conditional space's
-        embedding, as the objective's GP takes it); None without constraints or data."""
+        embedding, as the objective's GP takes it; ``length_mode``: the GPs' length-scale
+        prior mode, the default's when None); None without constraints or data."""
         if G is None or G.shape[1] == 0 or len(X) < 2:
             return None
-        from hyperstep.strategies.gp import GaussianProcess
+        from hyperstep.strategies.gp import GaussianProcess, Prior
+
+        mode = Prior.length_mode if length_mode is None else length_mode
 
         keep = np.arange(len(X))
         if len(X) > CONSTRAINT_POINTS:
@@ -53,7 +62,9 @@ class ConstraintModel:
             g = np.where(known, g, max(float(g[known].max()), 0.0) + spread)  # missing: violated
             mean, sd = float(g.mean()), float(g.std()) or 1.0
             z = (g - mean) / sd
-            model = GaussianProcess.fit(X[keep], z, rng, restarts=1, maxiter=30, onehot=onehot, features=features)
+            model = GaussianProcess.fit(
+                X[keep], z, rng, restarts=1, maxiter=30, onehot=onehot, features=features, length_mode=mode
+            )
             models.append((model, -mean / sd))
         return cls(models) if models else None
 

@@ -4,16 +4,23 @@ Why these choices: Matérn-5/2 is the standard for hyperparameter surfaces (smoo
 not analytic); one length scale per dimension lets the model weigh parameters; weak
 priors keep the fit sane with a handful of points.
 
-The length-scale prior is Optuna's (``GPSampler``): ``0.1 * (l**2 + 1/l**2)`` nats, mode
-at ``l = 1``, steep beyond a few cube widths. It replaced a dimension-scaled log-normal
-(Hvarfner et al., 2024, median 11.6 in 8 d) after instrumenting losses on problems the
-strategy was not tuned on (issue 14): with 20-40 points that prior let the MAP fit call
-half of the dimensions irrelevant (lengths near 12, a different half each round, on
-Levy-8 where all matter alike), the acquisition could not tell values apart there, and
-every suggestion carried arbitrary values, often on the cube's faces, in dimensions
-that did matter. With lengths held near the cube's size the model keeps every
-dimension in play; on the broad set it raised the multimodal, crash and wide-integer
-kinds by 10-25 points (benchmarks/README.md).
+The length-scale prior has the shape of Optuna's (``GPSampler``): ``0.1 * (u**2 + 1/u**2)``
+nats with ``u = l / 0.5``, mode at half the cube, steep beyond a few cube widths. It
+replaced a dimension-scaled log-normal (Hvarfner et al., 2024, median 11.6 in 8 d) after
+instrumenting losses on problems the strategy was not tuned on (issue 14): with 20-40
+points that prior let the MAP fit call half of the dimensions irrelevant (lengths near
+12, a different half each round, on Levy-8 where all matter alike), the acquisition could
+not tell values apart there, and every suggestion carried arbitrary values, often on the
+cube's faces, in dimensions that did matter. With lengths held near the cube's size the
+model keeps every dimension in play; on the broad set it raised the multimodal, crash and
+wide-integer kinds by 10-25 points (benchmarks/README.md).
+
+The mode moved from 1 (Optuna's) to 0.5 in issue 14's third round, where HEBO led by
+20-40 points on the separable multimodal functions (Rastrigin, Styblinski-Tang,
+Michalewicz) and the search stalled there for many batches. HEBO's GP starts its length
+scales at the data's median spacing per dimension (about 0.3 of the range) and trains
+them only briefly: a more local model. Half the cube is the step towards it that scored
+higher on the multimodal kind without losing on the others (benchmarks/README.md).
 
 Categorical parameters (one-hot columns) get, on top of the Matérn term, an additive
 offset per category: a linear kernel ``offset_var * <h, h'>`` on the one-hot columns,
@@ -77,14 +84,16 @@ def scaled_sqdist(A: np.ndarray, B: np.ndarray, lengths: np.ndarray) -> np.ndarr
 class Prior:
     """Priors on the log hyperparameters: normal for signal, noise and offsets, soft bounds on lengths.
 
-    A numeric column's length scale ``l`` (unit cube) costs ``length_rate * (l**2 + 1/l**2)``
-    nats: the prior Optuna's ``GPSampler`` puts on inverse squared length scales, mode at 1.
+    A numeric column's length scale ``l`` (unit cube) costs ``length_rate * (u**2 + 1/u**2)``
+    nats with ``u = l / length_mode``: the shape of the prior Optuna's ``GPSampler`` puts on
+    inverse squared length scales, its mode moved from 1 to half the cube (module docstring).
     One-hot columns (``onehot``) keep a log-normal prior with a long median: the category
     offset kernel explains the categories' shifts, and long one-hot length scales let the
     numeric structure be shared across categories.
     """
 
     length_rate: float = 0.1
+    length_mode: float = 0.5
     onehot: np.ndarray | None = None
     onehot_length_mean: float = math.log(10.0)
     onehot_length_sd: float = math.sqrt(3.0)
@@ -106,7 +115,8 @@ class Prior:
         sds = np.r_[self.signal_sd, self.noise_sd, extra_sds]
         z = (theta[d:] - means) / sds
         logs = theta[:d]
-        up, down = np.exp(2.0 * logs), np.exp(-2.0 * logs)
+        scaled = logs - math.log(self.length_mode)
+        up, down = np.exp(2.0 * scaled), np.exp(-2.0 * scaled)
         lengths_value = self.length_rate * (up + down)
         lengths_grad = 2.0 * self.length_rate * (up - down)
         if self.onehot is not None:
@@ -164,6 +174,7 @@ def fit_hyperparameters(
     maxiter: int | None = None,
     onehot: np.ndarray | None = None,
     features: ArcFeatures | None = None,
+    length_mode: float = Prior.length_mode,
 ) -> np.ndarray:
     """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior).
 
@@ -175,7 +186,7 @@ def fit_hyperparameters(
     from scipy.optimize import minimize
 
     n, d = X.shape
-    prior = Prior(onehot=onehot if onehot is not None and onehot.any() else None)
+    prior = Prior(length_mode=length_mode, onehot=onehot if onehot is not None and onehot.any() else None)
     F = X if features is None else features(X)
     D2 = (F[:, None, :] - F[None, :, :]) ** 2
     if features is not None:
@@ -275,8 +286,9 @@ class GaussianProcess:
         maxiter: int | None = None,
         onehot: np.ndarray | None = None,
         features: ArcFeatures | None = None,
+        length_mode: float = Prior.length_mode,
     ) -> GaussianProcess:
-        theta = fit_hyperparameters(X, y, rng, restarts, maxiter, onehot, features)
+        theta = fit_hyperparameters(X, y, rng, restarts, maxiter, onehot, features, length_mode)
         return cls(X, y, theta, onehot, features)
 
     def _embed(self, A: np.ndarray) -> np.ndarray:
