@@ -115,12 +115,18 @@ def final_best(study: hyperstep.Study) -> float:
 
 
 def test_model_based_early_stopping_finds_a_good_config_on_a_learning_curve_problem() -> None:
-    model = hyperstep.Study(TWO_D, strategy="bayesian", seed=3, early_stopping=ASHA)
-    blind = hyperstep.Study(TWO_D, strategy="bayesian", seed=3, early_stopping={**ASHA, "model_based": False})
-    run(model, learning, 30)
-    run(blind, learning, 30)
-    assert final_best(model) - OPTIMUM < 0.005  # learning from the pruned trials, it finds the optimum
-    assert final_best(blind) - OPTIMUM > 0.02  # from the few completed ones only, it does not
+    """Over six seeds: learning from the pruned trials, it finds the optimum every time, and
+    its mean regret is well under that of the same search fed only the completed trials."""
+    model_regrets, blind_regrets = [], []
+    for seed in range(6):
+        model = hyperstep.Study(TWO_D, strategy="bayesian", seed=seed, early_stopping=ASHA)
+        blind = hyperstep.Study(TWO_D, strategy="bayesian", seed=seed, early_stopping={**ASHA, "model_based": False})
+        run(model, learning, 30)
+        run(blind, learning, 30)
+        model_regrets.append(final_best(model) - OPTIMUM)
+        blind_regrets.append(final_best(blind) - OPTIMUM)
+    assert max(model_regrets) < 0.005
+    assert sum(model_regrets) < 0.5 * sum(blind_regrets)
 
 
 def test_rung_observations_leave_out_a_rung_whose_ranking_crosses_the_reference() -> None:
