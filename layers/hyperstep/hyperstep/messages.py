@@ -150,6 +150,9 @@ class Plan(_Message):
     reason: str | None = None
     handoff: bool = False
     history_events: int = 0
+    stopping: bool = False
+    """The plan was made on a job being stopped: its running trials were told to stop, and
+    the round waits for their ends (``WaitRequest.stopping``)."""
 
 
 class LaunchRequest(_Message):
@@ -165,6 +168,9 @@ class WaitRequest(_Message):
     results_seen: int
     history_events: int = 0
     """The execution's history count after this round, handed back with the token."""
+    stopping: bool = False
+    """The round saw the job stopping (``Plan.stopping``): a job found stopping wakes it only
+    with a result, one found in any other status than the round saw wakes it at once."""
 
 
 class Progress(_Message):

@@ -164,11 +164,19 @@ class TuningService:
         was lost after its writes landed): the trials a first run reserved are still
         pending, so the second run plans them again instead of counting them as running
         and planning nothing; a first run that handed the job over hands it over again.
+
+        A job already closed (finished by Finish Job or by its execution's end,
+        ``close_ended_execution``) is done at once, planning and stopping nothing: a
+        redriven execution (``RedriveExecution`` re-runs the failed state with the same
+        input) or a Suggest still running when its execution was stopped goes straight to
+        Finish Job, which changes nothing and publishes nothing again.
         """
         job = self.store.get_job(request.job_id)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
+        if job.status.finished:
+            return self._closed_plan(job, seen, request.history_events)
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
         study = Study.from_job(self.store, job, self.view.parent_trials)
@@ -207,6 +215,15 @@ class TuningService:
             results_seen=seen,
             reason=reason if done else None,
             history_events=request.history_events + ROUND_EVENTS,
+            stopping=job.status is JobStatus.STOPPING,
+        )
+
+    @staticmethod
+    def _closed_plan(job: Job, seen: int, history_events: int) -> Plan:
+        """The plan for a job that is closed already: done, nothing to launch."""
+        reason = f"job is {job.status.value}"
+        return Plan(
+            job_id=job.id, done=True, results_seen=seen, reason=reason, history_events=history_events + ROUND_EVENTS
         )
 
     def _record_draining(self, job: Job, stop: completion.Stop) -> None:
@@ -260,6 +277,7 @@ class TuningService:
                     task_token=request.task_token,
                     results_seen=plan.results_seen,
                     history_events=plan.history_events,
+                    stopping=plan.stopping,
                 )
             )
         return plan
@@ -312,11 +330,20 @@ class TuningService:
                 self.backend_for(job).stop(job, trial)  # one awaiting its result has ended already
 
     def launch(self, request: LaunchRequest) -> dict[str, Any]:
-        """Start one trial on its backend; idempotent for a trial already started."""
+        """Start one trial on its backend; idempotent for a trial already started.
+
+        Only while the job runs: a pending trial of a job stopped or closed since it was
+        planned (a Suggest still running when its execution was stopped and the job
+        closed, whose trials nothing would ever stop) is recorded stopped, not launched."""
         job = self.store.get_job(request.job_id)
         trial = self.store.get_trial(job.id, request.trial_id)
         if trial.state is not TrialState.PENDING:
             return {"trial_id": trial.id, "state": trial.state.value}
+        if job.status is not JobStatus.RUNNING:
+            self.store.finish_trial(
+                job.id, trial.id, TrialState.STOPPED, error=f"not launched: job is {job.status.value}"
+            )
+            return {"trial_id": trial.id, "state": TrialState.STOPPED.value}
         try:
             ref = self.backend_for(job).launch(job, trial)
         except LaunchError as exc:
@@ -329,10 +356,13 @@ class TuningService:
 
     def wait(self, request: WaitRequest) -> None:
         """Park the execution's token (with its history count); wake it at once if results
-        came in meanwhile."""
+        came in meanwhile, or if the job's status is no longer the one the round planned
+        with (a stop landed during the round). A round that found the job stopping waits
+        for its trials' ends: waking it at once would spin the loop until they end."""
         self.store.put_task_token(request.job_id, parked(request.task_token, request.history_events))
         job = self.store.get_job(request.job_id)
-        if results_of(job) > request.results_seen or job.status is not JobStatus.RUNNING:
+        planned_with = JobStatus.STOPPING if request.stopping else JobStatus.RUNNING
+        if results_of(job) > request.results_seen or job.status is not planned_with:
             self.wake(job.id)
 
     def collect(self, result: TrialResult) -> bool:
