@@ -327,6 +327,29 @@ def test_state_machine_substitutions_cover_the_definition_and_invoke_only_its_fu
     assert machine["Logging"]["IncludeExecutionData"] is False
 
 
+def test_a_failing_suggest_function_ends_in_finish_job_and_never_in_a_timeout_of_its_round() -> None:
+    """Suggest Trials invokes its function with ``lambda:invoke.waitForTaskToken``. On AWS a
+    function error fails the task at once ("If ... an exception is raised within the Lambda
+    function, the task fails"), a heartbeat timeout would count only once the function has
+    returned, and ``TimeoutSeconds`` counts from the task's start (Developer Guide, "Invoke
+    Lambda with Step Functions"). So the function's own ``Timeout`` must end it well inside
+    the state's ``TimeoutSeconds``: a function that runs too long then fails as a function
+    error, retried and at last caught into Finish Job with its error, rather than timing the
+    round out into No News, which plans again while the first Suggest still runs (and would
+    loop so forever). Nothing sends heartbeats, so there is no ``HeartbeatSeconds``."""
+    definition = json.loads(ASL.read_text())["States"]
+    suggest, finish = definition["Suggest Trials"], definition["Finish Job"]
+    function = resources()["SuggestFunction"]["Properties"]
+    timeout = function.get("Timeout", template()["Globals"]["Function"]["Timeout"])
+    assert suggest["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert timeout * 2 <= suggest["TimeoutSeconds"] and "HeartbeatSeconds" not in suggest
+    [retry] = suggest["Retry"]
+    assert "States.TaskFailed" in retry["ErrorEquals"]  # a function error, by any name but States.Timeout
+    catches = [(c["ErrorEquals"], c["Next"], c.get("ResultPath", "$")) for c in suggest["Catch"]]
+    assert catches == [(["States.Timeout"], "No News", None), (["States.ALL"], "Finish Job", "$.error")]
+    assert finish.get("End") is True and "Catch" not in finish  # the execution-ended rule closes what fails here
+
+
 @pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
 def test_every_arn_in_the_definition_is_in_the_stacks_partition(partition: str) -> None:
     """``arn:aws:`` written out breaks the China and GovCloud partitions: the definition gets

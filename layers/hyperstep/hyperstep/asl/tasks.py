@@ -13,7 +13,11 @@ Three kinds of resource, as on AWS:
 
 A ``.waitForTaskToken`` suffix makes the attempt wait for ``SendTaskSuccess`` /
 ``SendTaskFailure`` on a fresh token (``$$.Task.Token``) after the call returns (a token
-the callable sends back itself completes the task once the call has returned). Every
+the callable sends back itself completes the task once the call has returned). As on AWS
+("Invoke Lambda with Step Functions"), a callable that raises fails the attempt with its
+error at once (the optimized Lambda integration fails the task on a function error), and
+``HeartbeatSeconds`` counts only from when the call has returned; ``TimeoutSeconds``
+counts from the attempt's start. Every
 attempt runs its callable in a worker thread, so ``TimeoutSeconds``, heartbeats and
 cancellation interrupt the wait even while the callable is still running.
 """
@@ -196,6 +200,7 @@ class TaskRunner:
             pending.succeed(value)
         else:
             history.add(f"{kind}Submitted", attempt.state_name, **tags, output=json.dumps(value))
+            pending.called()  # its heartbeat clock starts once the call has returned
 
 
 def invoke_response(payload: Any, request_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hyperstep.asl.failures import StatesError, timeout_error
@@ -89,14 +90,24 @@ class PendingTask:
 
     Thread-safe: the first outcome wins; later ones are refused (``resolve`` returns False),
     like ``SendTaskSuccess`` on a task that no longer waits.
+
+    ``TimeoutSeconds`` counts from the start of the attempt; ``HeartbeatSeconds`` only from
+    when the call that hands out the token has returned (``called``): "the heartbeat timeout
+    doesn't start counting until after the Lambda function has completed executing and
+    returned a result" (Step Functions Developer Guide, "Invoke Lambda with Step Functions").
+    ``clock`` (``time.monotonic`` by default) is what both count with.
     """
 
-    def __init__(self, token: str | None = None, heartbeat_seconds: float | None = None) -> None:
+    def __init__(
+        self, token: str | None = None, heartbeat_seconds: float | None = None, clock: Callable[[], float] | None = None
+    ) -> None:
         self.token = token
         self._heartbeat_seconds = heartbeat_seconds
+        self._clock = clock or time.monotonic
         self._condition = threading.Condition()
         self._outcome: tuple[str, Any] | None = None
-        self._last_beat = time.monotonic()
+        self._called = False
+        self._last_beat = self._clock()
 
     def succeed(self, output: Any) -> bool:
         return self._resolve(("success", output))
@@ -107,11 +118,18 @@ class PendingTask:
     def cancel(self) -> bool:
         return self._resolve(("cancelled", None))
 
+    def called(self) -> None:
+        """The call that handed out the token has returned: the heartbeat clock starts now."""
+        with self._condition:
+            self._called = True
+            self._last_beat = self._clock()
+            self._condition.notify_all()
+
     def heartbeat(self) -> bool:
         with self._condition:
             if self._outcome is not None:
                 return False
-            self._last_beat = time.monotonic()
+            self._last_beat = self._clock()
             return True
 
     def _resolve(self, outcome: tuple[str, Any]) -> bool:
@@ -122,22 +140,32 @@ class PendingTask:
             self._condition.notify_all()
             return True
 
+    def _beat_deadline(self) -> float | None:
+        if self._heartbeat_seconds is None or not self._called:
+            return None
+        return self._last_beat + self._heartbeat_seconds
+
+    def overdue(self, deadline: float | None) -> StatesError | None:
+        """The timeout the attempt has run into by now (``deadline``: its ``TimeoutSeconds``
+        on ``clock``), or None."""
+        now, beat_deadline = self._clock(), self._beat_deadline()
+        if deadline is not None and now >= deadline:
+            return timeout_error()
+        if beat_deadline is not None and now >= beat_deadline:
+            return timeout_error(heartbeat=True)
+        return None
+
     def wait(self, timeout_seconds: float | None, scope: Scope) -> Any:
         """The task's output; raises its error, ``States.Timeout`` or ``Cancelled``."""
-        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        deadline = None if timeout_seconds is None else self._clock() + timeout_seconds
         with self._condition:
             while self._outcome is None:
-                now = time.monotonic()
-                beat_deadline = None
-                if self._heartbeat_seconds is not None:
-                    beat_deadline = self._last_beat + self._heartbeat_seconds
-                if deadline is not None and now >= deadline:
-                    self._outcome = ("failure", timeout_error())
-                elif beat_deadline is not None and now >= beat_deadline:
-                    self._outcome = ("failure", timeout_error(heartbeat=True))
-                else:
-                    wakes = [t for t in (deadline, beat_deadline) if t is not None]
-                    self._condition.wait(min(wakes) - now if wakes else None)
+                error = self.overdue(deadline)
+                if error is not None:
+                    self._outcome = ("failure", error)
+                    break
+                wakes = [t for t in (deadline, self._beat_deadline()) if t is not None]
+                self._condition.wait(min(wakes) - self._clock() if wakes else None)
             kind, value = self._outcome
         if kind == "cancelled":
             scope.check()
