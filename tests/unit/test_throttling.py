@@ -5,8 +5,7 @@ parameters feeding the API function."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -70,25 +69,57 @@ def test_each_caller_spends_its_own_bucket(dynamodb: Any) -> None:
     assert int(item["expires_at"]["N"]) > clock.now  # buckets leave with the table's TTL
 
 
+class ReadThenRace:
+    """A DynamoDB client on which, right after every other read of a bucket, another
+    caller's whole request (``interpose``) lands before the reader writes: the race two
+    functions run into, played in one order every time, so that each request of the reader
+    meets one conflicting write and must read again (threads on moto would race at random,
+    and moto's conditional writes are not atomic under threads)."""
+
+    def __init__(self, client: Any, interpose: Callable[[], None]) -> None:
+        self._client = client
+        self._interpose = interpose
+        self.reads = 0
+        self.refused_writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_item(self, **kwargs: Any) -> Any:
+        found = self._client.get_item(**kwargs)
+        self.reads += 1
+        if self.reads % 2 == 1:
+            self._interpose()
+        return found
+
+    def put_item(self, **kwargs: Any) -> Any:
+        try:
+            return self._client.put_item(**kwargs)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            self.refused_writes += 1
+            raise
+
+
 def test_concurrent_requests_of_one_caller_never_spend_a_token_twice(dynamodb: Any) -> None:
-    """Two functions racing on one bucket (a frozen clock: no refill): exactly the burst goes through."""
-    clock = Clock()
-    throttles = [DynamoDBThrottle(dynamodb, TABLE, Limit(rate=1.0, burst=10), clock) for _ in range(2)]
-    allowed: list[bool] = []
-    lock = threading.Lock()
+    """Two functions racing on one bucket (a frozen clock: no refill): between each read of
+    the first and its write, a request of the second lands. The first's stale write must be
+    refused and made again from a fresh read: exactly the burst goes through, shared half
+    and half, and the bucket is left empty."""
+    clock, limit = Clock(), Limit(rate=1.0, burst=10)
+    second = DynamoDBThrottle(dynamodb, TABLE, limit, clock)
+    allowed = {"first": 0, "second": 0}
 
-    def requests(throttle: DynamoDBThrottle) -> None:
-        for _ in range(15):
-            result = throttle.take(ALICE) is None
-            with lock:
-                allowed.append(result)
+    def second_request() -> None:
+        allowed["second"] += second.take(ALICE) is None
 
-    threads = [threading.Thread(target=requests, args=(t,)) for t in throttles]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(allowed) == 30 and sum(allowed) == 10
+    racing = ReadThenRace(dynamodb, second_request)
+    first = DynamoDBThrottle(racing, TABLE, limit, clock)
+    for _ in range(15):
+        allowed["first"] += first.take(ALICE) is None
+    assert allowed == {"first": 5, "second": 5}
+    assert racing.refused_writes == 5  # the new bucket's creation among them
+    item = dynamodb.get_item(TableName=TABLE, Key=DynamoDBThrottle.key(ALICE))["Item"]
+    assert float(item["tokens"]["N"]) == 0
 
 
 def test_the_api_answers_429_with_retry_after_to_a_caller_over_its_rate(
