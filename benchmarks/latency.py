@@ -47,14 +47,13 @@ def study_with_history(n: int, seed: int, strategy: str = "bayesian") -> hyperst
     """A study whose store holds ``n`` completed random trials, written straight to the store."""
     study = hyperstep.Study(SPACE, goal="minimize", strategy=strategy, seed=seed)
     rng = np.random.default_rng(seed)
-    numbers = study.store.reserve_trials(study.job_id, n, None)
     params = [SPACE.decode(u) for u in rng.random((n, SPACE.dim))]
-    study.store.put_trials(
-        [Trial(job_id=study.job_id, id=trial_id(k), number=k, params=p) for k, p in zip(numbers, params)]
+    trials = study.store.add_trials(
+        study.job_id, n, None, lambda i, k: Trial(job_id=study.job_id, id=trial_id(k), number=k, params=params[i])
     )
-    for k, p in zip(numbers, params):
-        value = _ackley(np.array(list(p.values())))
-        study.store.finish_trial(study.job_id, trial_id(k), TrialState.COMPLETED, value=value)
+    for trial in trials:
+        value = _ackley(np.array(list(trial.params.values())))
+        study.store.finish_trial(study.job_id, trial.id, TrialState.COMPLETED, value=value)
     return study
 
 

@@ -102,19 +102,19 @@ def completed_study(n: int, seed: int, path: str = ":memory:", job_id: str | Non
     points = rng.random((n, sp.dim))
     x = points * 15 - 5
     values = -20 * np.exp(-0.2 * np.sqrt((x**2).mean(1))) - np.exp(np.cos(2 * np.pi * x).mean(1)) + 20 + np.e
-    numbers = store.reserve_trials(study.job_id, n, None)
-    trials = [
-        Trial(
+    trials = store.add_trials(
+        study.job_id,
+        n,
+        None,
+        lambda i, k: Trial(
             job_id=study.job_id,
             id=trial_id(k),
             number=k,
-            params=sp.decode(u),
+            params=sp.decode(points[i]),
             state=TrialState.COMPLETED,
-            value=float(v),
-        )
-        for k, u, v in zip(numbers, points, values)
-    ]
-    store.put_trials(trials)
+            value=float(values[i]),
+        ),
+    )
     return study, trials
 
 

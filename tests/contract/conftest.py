@@ -74,6 +74,13 @@ def trials_of(job: Job, numbers: list[int], **fields: Any) -> list[Trial]:
     return [Trial(job_id=job.id, id=trial_id(k), number=k, params={"layers": k}, **fields) for k in numbers]
 
 
+def add(store: TrialStore, job: Job, n: int, max_trials: int | None = None) -> list[int]:
+    """Up to ``n`` pending trials of ``job`` (built as ``trials_of`` builds them) added the way
+    Suggest adds them, budget and trials in one step (``TrialStore.add_trials``) within
+    ``max_trials``; the numbers they got."""
+    return [t.number for t in store.add_trials(job.id, n, max_trials, lambda i, k: trials_of(job, [k])[0])]
+
+
 @pytest.fixture(scope="module")
 def dynamodb() -> Iterator[Any]:
     """A moto DynamoDB client (fake credentials, us-east-1), one per test module.

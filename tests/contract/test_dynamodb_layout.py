@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from hyperstep.errors import TrialExistsError
 from hyperstep.models import Job, TrialState, trial_id
 from hyperstep.stores.dynamodb import TRANSACTION_LIMIT, DynamoDBStore, table_definition
-from tests.contract.conftest import full_spec, trials_of
+from tests.contract.conftest import add, full_spec, trials_of
 
 DAY = 86400
 
@@ -76,7 +76,7 @@ def test_no_retention_writes_no_expiry(dynamodb: Any, table: str) -> None:
     store = DynamoDBStore(table, client=dynamodb, retention_days=None)
     job = Job(id="keep", spec=full_spec())
     store.create_job(job)
-    store.reserve_trials(job.id, 1, None)
+    add(store, job, 1)
     store.set_job_status(job.id, job.status)
     assert "expires_at" not in raw(dynamodb, table, "JOB#keep", "JOB")
 
@@ -188,15 +188,14 @@ class Colliding:
         return call
 
 
-@pytest.mark.parametrize(("operation", "calls"), [("update_item", 4), ("transact_write_items", 6), ("delete_item", 2)])
+@pytest.mark.parametrize(("operation", "calls"), [("update_item", 2), ("transact_write_items", 6), ("delete_item", 2)])
 def test_transaction_collisions_are_retried(dynamodb: Any, table: str, operation: str, calls: int) -> None:
     colliding = Colliding(dynamodb, operation)
     store = DynamoDBStore(table, client=colliding)
     job = Job(id="collide", spec=full_spec())
     store.create_job(job)
     store.put_task_token(job.id, "tok")
-    assert store.reserve_trials(job.id, 2, 5) == [1, 2]
-    store.put_trials(trials_of(job, [1, 2]))
+    assert add(store, job, 2, 5) == [1, 2]
     store.start_trial(job.id, trial_id(1), "ref")
     assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
     assert store.take_task_token(job.id) == "tok"

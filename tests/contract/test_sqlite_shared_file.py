@@ -12,7 +12,7 @@ import pytest
 
 from hyperstep.models import Job, TrialState, trial_id
 from hyperstep.stores.sqlite import SQLiteStore
-from tests.contract.conftest import full_spec, trials_of
+from tests.contract.conftest import add, full_spec, trials_of
 from tests.contract.test_store_races import RACERS, race
 
 
@@ -42,14 +42,13 @@ def test_each_store_sees_the_others_writes(pair: tuple[SQLiteStore, SQLiteStore]
 
 
 def test_reservations_through_two_stores_never_collide(pair: tuple[SQLiteStore, SQLiteStore], job: Job) -> None:
-    taken = race(lambda i: pair[i % 2].reserve_trials(job.id, 3, 10))
+    taken = race(lambda i: add(pair[i % 2], job, 3, 10))
     assert sorted(k for batch in taken for k in batch) == list(range(1, 11))
     assert pair[1].get_job(job.id).budget_used == 10
 
 
 def test_finishes_through_two_stores_count_once(pair: tuple[SQLiteStore, SQLiteStore], job: Job) -> None:
-    pair[0].reserve_trials(job.id, RACERS, None)
-    pair[0].put_trials(trials_of(job, list(range(1, RACERS + 1))))
+    add(pair[0], job, RACERS)
     outcomes = race(lambda i: pair[i % 2].finish_trial(job.id, trial_id(1 + i // 2), TrialState.COMPLETED, i))
     assert outcomes.count(True) == RACERS // 2
     after = pair[1].get_job(job.id)
@@ -58,7 +57,8 @@ def test_finishes_through_two_stores_count_once(pair: tuple[SQLiteStore, SQLiteS
 
 def _reserve_one_by_one(path: str, job_id: str, tries: int, out: multiprocessing.Queue) -> None:
     store = SQLiteStore(path)
-    out.put([k for _ in range(tries) for k in store.reserve_trials(job_id, 1, 20)])
+    job = store.get_job(job_id)
+    out.put([k for _ in range(tries) for k in add(store, job, 1, 20)])
     store.close()
 
 

@@ -17,7 +17,7 @@ from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, Trial
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, trial_id
 from hyperstep.spec import STORED, JobSpec
 from hyperstep.stores.base import TrialStore
-from tests.contract.conftest import Clock, full_spec, trials_of
+from tests.contract.conftest import Clock, add, full_spec, trials_of
 
 MakeJob = Callable[..., Job]
 
@@ -74,7 +74,7 @@ def test_missing_records_raise_not_found(store: TrialStore, make_job: MakeJob) -
     with pytest.raises(NotFoundError):
         store.set_job_status("no-such-job", JobStatus.COMPLETED)
     with pytest.raises(NotFoundError):
-        store.reserve_trials("no-such-job", 1, 5)
+        add(store, Job(id="no-such-job", spec=full_spec()), 1, 5)
     with pytest.raises(NotFoundError):
         store.get_trial(job.id, "t9999")
     with pytest.raises(NotFoundError):
@@ -147,31 +147,30 @@ def test_set_job_status_from_an_unexpected_status_conflicts(store: TrialStore, m
 
 def test_reserve_hands_out_consecutive_numbers_within_budget(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    assert store.reserve_trials(job.id, 3, 5) == [1, 2, 3]
-    assert store.reserve_trials(job.id, 3, 5) == [4, 5]
-    assert store.reserve_trials(job.id, 3, 5) == []
+    assert add(store, job, 3, 5) == [1, 2, 3]
+    assert add(store, job, 3, 5) == [4, 5]
+    assert add(store, job, 3, 5) == []
     after = store.get_job(job.id)
     assert (after.trial_seq, after.budget_used) == (5, 5)
 
 
 def test_reserve_without_limit_and_zero_requests(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    assert store.reserve_trials(job.id, 0, None) == []
-    assert store.reserve_trials(job.id, -2, None) == []
-    assert store.reserve_trials(job.id, -2, 3) == []
-    assert store.reserve_trials(job.id, 4, None) == [1, 2, 3, 4]
-    assert store.reserve_trials(job.id, 2, 3) == []
+    assert add(store, job, 0) == []
+    assert add(store, job, -2) == []
+    assert add(store, job, -2, 3) == []
+    assert add(store, job, 4) == [1, 2, 3, 4]
+    assert add(store, job, 2, 3) == []
     assert store.get_job(job.id).budget_used == 4
 
 
 def test_stopped_trial_gives_its_budget_back(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    assert store.reserve_trials(job.id, 2, 2) == [1, 2]
-    store.put_trials(trials_of(job, [1, 2]))
+    assert add(store, job, 2, 2) == [1, 2]
     assert store.finish_trial(job.id, trial_id(1), TrialState.STOPPED)
     after = store.get_job(job.id)
     assert (after.budget_used, after.completed, after.failed) == (1, 0, 0)
-    assert store.reserve_trials(job.id, 2, 2) == [3]  # a fresh number, never a reused one
+    assert add(store, job, 2, 2) == [3]  # a fresh number, never a reused one
 
 
 # trials
@@ -258,8 +257,7 @@ def test_await_result_keeps_the_first_end_and_the_trial_active(
     store: TrialStore, make_job: MakeJob, clock: Clock
 ) -> None:
     job = make_job()
-    store.reserve_trials(job.id, 1, None)
-    store.put_trials(trials_of(job, [1]))
+    add(store, job, 1)
     store.start_trial(job.id, trial_id(1), "ref")
     clock.now = 1000.5
     first = store.await_result(job.id, trial_id(1))
@@ -276,8 +274,7 @@ def test_await_result_keeps_the_first_end_and_the_trial_active(
 
 def test_every_time_a_store_writes_comes_from_its_clock(store: TrialStore, make_job: MakeJob, clock: Clock) -> None:
     job = make_job()
-    store.reserve_trials(job.id, 2, None)
-    store.put_trials(trials_of(job, [1, 2]))
+    add(store, job, 2)
     clock.now = 100.25
     store.start_trial(job.id, trial_id(1), "ref-1")
     store.start_trial(job.id, trial_id(2), "ref-2")
@@ -298,8 +295,7 @@ def test_every_time_a_store_writes_comes_from_its_clock(store: TrialStore, make_
 
 def test_finish_records_once_and_a_repeat_changes_nothing(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    store.reserve_trials(job.id, 1, None)
-    store.put_trials(trials_of(job, [1]))
+    add(store, job, 1)
     store.start_trial(job.id, trial_id(1), "ref")
     assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.75, {"val-loss": 0.75, "acc": 0.5})
     trial, after = store.get_trial(job.id, trial_id(1)), store.get_job(job.id)
@@ -319,8 +315,7 @@ def test_finish_keeps_the_charge_and_adds_it_to_the_job_whatever_the_end(
     """A stopped or failed trial cost money too: every end adds its cost to the job's total,
     once (a repeated end adds nothing)."""
     job = make_job()
-    store.reserve_trials(job.id, 2, None)
-    store.put_trials(trials_of(job, [1, 2]))
+    add(store, job, 2)
     first = Charge(cost_usd=0.125, billable_seconds=1957.0, cost_basis="1 x ml.m5.xlarge at $0.23/h")
     assert store.finish_trial(job.id, trial_id(1), state, 0.5, charge=first)
     assert store.finish_trial(job.id, trial_id(2), TrialState.COMPLETED, 0.25, charge=Charge(cost_usd=1e-05))
@@ -345,8 +340,7 @@ def test_finish_moves_the_right_counter(
     store: TrialStore, make_job: MakeJob, state: TrialState, value: float | None, counts: tuple[int, int, int]
 ) -> None:
     job = make_job()
-    store.reserve_trials(job.id, 2, None)
-    store.put_trials(trials_of(job, [1, 2]))
+    add(store, job, 2)
     assert store.finish_trial(job.id, trial_id(1), state, value)  # a pending trial may finish too
     after = store.get_job(job.id)
     assert (after.completed, after.failed, after.budget_used) == counts
@@ -498,8 +492,7 @@ def test_a_step_report_writes_kilobytes_not_the_whole_curve(dynamodb: Any, table
 def test_recently_ended_holds_each_ended_trial_until_forgotten(store: TrialStore, make_job: MakeJob) -> None:
     """What ``TrialView`` reads each round instead of every trial: ended ids, active ones never."""
     job = make_job()
-    store.reserve_trials(job.id, 3, None)
-    store.put_trials(trials_of(job, [1, 2, 3]))
+    add(store, job, 3)
     store.start_trial(job.id, trial_id(1), "ref")
     assert store.recently_ended(job.id) == frozenset()
     store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
@@ -517,8 +510,7 @@ def test_forget_ended_drops_the_ids_it_is_given_so_a_round_reads_only_new_ends(
     """Every adapter keeps the ids itself (SQLite in its ``ended`` table): a Suggest round of
     a long job reads the few trials ended since the last, not an id per trial of the job."""
     job = make_job()
-    store.reserve_trials(job.id, 3, None)
-    store.put_trials(trials_of(job, [1, 2, 3]))
+    add(store, job, 3)
     store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
     store.finish_trial(job.id, trial_id(2), TrialState.PRUNED, 0.7)
     store.forget_ended(job.id, [trial_id(1), trial_id(2)])

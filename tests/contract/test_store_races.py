@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from hyperstep.models import Job, MetricReport, TrialState, trial_id
 from hyperstep.stores.base import TrialStore
-from tests.contract.conftest import trials_of
+from tests.contract.conftest import add, trials_of
 
 MakeJob = Callable[..., Job]
 T = TypeVar("T")
@@ -34,7 +34,7 @@ def race(work: Callable[[int], T], racers: int = RACERS) -> list[T]:
 
 def test_racing_reservations_never_share_a_number_or_overspend(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    taken = race(lambda _: store.reserve_trials(job.id, 3, 10))
+    taken = race(lambda _: add(store, job, 3, 10))
     numbers = [k for batch in taken for k in batch]
     assert sorted(numbers) == list(range(1, 11))
     after = store.get_job(job.id)
@@ -43,14 +43,13 @@ def test_racing_reservations_never_share_a_number_or_overspend(store: TrialStore
 
 def test_racing_unlimited_reservations_never_share_a_number(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    taken = race(lambda _: store.reserve_trials(job.id, 2, None))
+    taken = race(lambda _: add(store, job, 2))
     assert sorted(k for batch in taken for k in batch) == list(range(1, 2 * RACERS + 1))
 
 
 def test_racing_finishes_record_exactly_once(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    store.reserve_trials(job.id, 1, None)
-    store.put_trials(trials_of(job, [1]))
+    add(store, job, 1)
     store.start_trial(job.id, trial_id(1), "ref")
     outcomes = race(lambda i: store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, float(i)))
     assert outcomes.count(True) == 1
@@ -62,8 +61,7 @@ def test_racing_finishes_record_exactly_once(store: TrialStore, make_job: MakeJo
 
 def test_racing_mixed_endings_move_one_counter_once(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
-    store.reserve_trials(job.id, 1, None)
-    store.put_trials(trials_of(job, [1]))
+    add(store, job, 1)
     endings = [TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.COMPLETED] * 2
     outcomes = race(lambda i: store.finish_trial(job.id, trial_id(1), endings[i], 0.5))
     assert outcomes.count(True) == 1
@@ -80,8 +78,7 @@ def test_racing_mixed_endings_move_one_counter_once(store: TrialStore, make_job:
 
 def test_many_trials_finishing_at_once_keep_every_count_and_the_best(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job("maximize")
-    store.reserve_trials(job.id, RACERS, None)
-    store.put_trials(trials_of(job, list(range(1, RACERS + 1))))
+    add(store, job, RACERS)
     values = [0.3, 0.9, 0.1, 0.7, 0.95, 0.2, 0.5, 0.4]
     assert all(race(lambda i: store.finish_trial(job.id, trial_id(i + 1), TrialState.COMPLETED, values[i])))
     after = store.get_job(job.id)

@@ -267,7 +267,7 @@ class Job(BaseModel):
 
     ``budget_used`` counts trials that hold budget (all but stopped ones; trials stopped
     early by the scheduler, ``pruned``, keep theirs), ``trial_seq`` the trial numbers
-    handed out; both only move up through ``TrialStore.add_trials`` (or ``reserve_trials``).
+    handed out; both only move up through ``TrialStore.add_trials``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -8,8 +8,8 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
   of them; ``start_trial`` and ``set_job_status`` raise ``ConflictError`` when the record
   is not in an expected state. ``get_*`` raise ``NotFoundError``.
 - **No lost updates under concurrency.** Counters only move by atomic increments:
-  two suggesters racing on ``reserve_trials`` (or ``add_trials``) never hand out the same
-  trial number and never overspend ``max_trials`` together.
+  two suggesters racing on ``add_trials`` never hand out the same trial number and never
+  overspend ``max_trials`` together.
 - **No half-written trials.** ``add_trials`` takes budget and writes the trials holding it
   in one atomic step: a suggester that dies midway leaks no budget.
 - **Exactly once.** ``finish_trial`` records a result only for a pending or running trial
@@ -97,18 +97,13 @@ class TrialStore(ABC):
         left as it is, whatever was written meanwhile."""
 
     @abstractmethod
-    def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
-        """Atomically take up to ``n`` trial numbers while ``budget_used`` stays within
-        ``max_trials`` (None: no limit). Returns the numbers taken, maybe fewer than
-        ``n``, maybe none. Numbers are never handed out twice."""
-
-    @abstractmethod
     def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
-        """``reserve_trials`` and ``put_trials`` in one atomic step: take up to ``n`` trial
-        numbers while ``budget_used`` stays within ``max_trials`` and store, with them, the
-        trial ``make(i, number)`` builds for the ``i``-th number taken (``make`` may be
-        called again for the same ``i`` when a write is retried). Returns the trials
-        stored, maybe fewer than ``n``, maybe none.
+        """Take up to ``n`` trial numbers while ``budget_used`` stays within ``max_trials``
+        (None: no limit) and store, with them, in one atomic step, the trial
+        ``make(i, number)`` builds for the ``i``-th number taken (``make`` may be called
+        again for the same ``i`` when a write is retried). Returns the trials stored, maybe
+        fewer than ``n``, maybe none; numbers are never handed out twice.
+        ``NotFoundError`` if the job is absent.
 
         A caller that dies midway (Step Functions retries a Suggest whose Lambda timed
         out) leaves either the budget taken and its trials written, or neither: budget is

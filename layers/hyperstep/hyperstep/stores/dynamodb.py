@@ -46,10 +46,9 @@ older than the marker, which are queried); listing a job's trials, one query of 
 chunks. A body written before curves had their items keeps its points, which the chunks extend.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
-``ConditionExpression`` (``reserve_trials``: ``budget_used <= max - n``, retried with a
-smaller n from a consistent read); ``add_trials`` is one ``TransactWriteItems`` of that
-update, also conditioned on the ``trial_seq`` it read, and the puts of the trials under
-the numbers after it (99 a part). A trial's end is one ``TransactWriteItems``: the trial
+``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
+update (``budget_used <= max - n``, and ``trial_seq`` still the one it read), and the puts
+of the trials under the numbers after it (99 a part). A trial's end is one ``TransactWriteItems``: the trial
 update, conditioned on the version it read (so only a pending/running trial ends, once),
 and the job update (counter, plus best value and trial when it beats the stored best by
 the job's goal, conditioned on that); a cancelled transaction is read again and retried.
@@ -290,27 +289,6 @@ class DynamoDBStore(TrialStore):
                 continue
             return items.job_from_item(reply["Attributes"])
         raise ConflictError(f"job {job_id!r}: its budget kept changing; try again")
-
-    def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
-        take = n if max_trials is None else min(n, max_trials)
-        for _ in range(_ATTEMPTS):
-            if take <= 0:
-                return []
-            try:
-                last = self._reserve(job_id, take, max_trials)
-            except Exception as exc:
-                if _code(exc) != _CHECK_FAILED:
-                    raise
-                budget_used = self.get_job(job_id).budget_used  # NotFoundError when the job is gone
-                take = n if max_trials is None else min(n, max_trials - budget_used)
-                continue
-            return list(range(last - take + 1, last + 1))
-        raise ConflictError(f"job {job_id!r}: could not reserve trials after {_ATTEMPTS} attempts")
-
-    def _reserve(self, job_id: str, take: int, max_trials: int | None) -> int:
-        """Add ``take`` to both counters if the budget allows; the new ``trial_seq``."""
-        update = items.reserve_update(job_id, take, max_trials, self._expires())
-        return int(self._call("update_item", **update, ReturnValues="UPDATED_NEW")["Attributes"]["trial_seq"]["N"])
 
     def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
         """Parts of up to 99 trials, each one transaction with the job's counters."""

@@ -299,18 +299,14 @@ def published_update(job_id: str, expires: int | None) -> dict[str, Any]:
     }
 
 
-def reserve_update(
-    job_id: str, take: int, max_trials: int | None, expires: int | None, seq: int | None = None
-) -> dict[str, Any]:
+def reserve_update(job_id: str, take: int, max_trials: int | None, expires: int | None, seq: int) -> dict[str, Any]:
     """Add ``take`` to ``trial_seq`` and ``budget_used`` while ``budget_used + take`` stays
-    within ``max_trials`` (None: no limit) and, with ``seq``, ``trial_seq`` is still ``seq``
-    (the numbers after it are the ones a transaction writes trials under)."""
+    within ``max_trials`` (None: no limit) and ``trial_seq`` is still ``seq`` (the numbers
+    after it are the ones a transaction writes trials under)."""
     ttl, values = stamp(expires)
     values[":n"] = n(take)
-    condition = "attribute_exists(pk)"
-    if seq is not None:
-        condition += " AND trial_seq = :seq"
-        values[":seq"] = n(seq)
+    values[":seq"] = n(seq)
+    condition = "attribute_exists(pk) AND trial_seq = :seq"
     if max_trials is not None:
         condition += " AND budget_used <= :limit"
         values[":limit"] = n(max_trials - take)

@@ -214,10 +214,6 @@ class SQLiteStore(TrialStore):
             self._write_job(conn, job)
             return job
 
-    def reserve_trials(self, job_id: str, n: int, max_trials: int | None) -> list[int]:
-        with self._tx() as conn:
-            return self._reserve(conn, job_id, n, max_trials)
-
     def _reserve(self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None) -> list[int]:
         job = self._read_job(conn, job_id)
         take = n if max_trials is None else max(0, min(n, max_trials - job.budget_used))
