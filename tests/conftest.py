@@ -1,8 +1,9 @@
-"""Shared fixtures: specs and a tiny training script."""
+"""Shared fixtures: specs, a tiny training script, a settable clock, fake AWS credentials."""
 
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,27 @@ def workdir(tmp_path: Path) -> Path:
     """A directory holding the tiny training script."""
     (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
     return tmp_path
+
+
+class Clock:
+    """A clock a test sets or moves forward; it starts at ``now``, else at the wall clock's time."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials in us-east-1 and no profile, for boto3 clients on moto or a Stubber
+    (nothing may reach a real account)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from hyperstep.models import Job, Trial, trial_id
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import Clock
 
 
 def full_spec(goal: str = "minimize") -> JobSpec:
@@ -138,16 +138,6 @@ class Serialized:
                 return attribute(*args, **kwargs)
 
         return call
-
-
-class Clock:
-    """A clock a test sets or moves forward; it starts at the wall clock's time."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -233,14 +233,7 @@ def run_locally(definition: dict[str, Any], make_handlers: Callable[[Wake], dict
 INPUT = {"job_id": "j-1", "xs": [1, 2, 3]}
 
 
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
+pytestmark = pytest.mark.usefixtures("aws_credentials")
 
 
 def test_tuning_machine_takes_the_same_path_in_both_engines() -> None:

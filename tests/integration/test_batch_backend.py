@@ -54,18 +54,6 @@ def make_job(**block: Any) -> Job:
 
 
 @pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-@pytest.fixture
 def stubbed(aws_credentials: None) -> Iterator[tuple[BatchBackend, Stubber]]:
     client = boto3.client("batch", region_name="us-east-1")
     with Stubber(client) as stubber:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from moto import mock_aws
 
 from hyperstep.events import RULE_PATTERNS
@@ -39,17 +38,6 @@ def foreign(name: str, field: str, value: str) -> dict[str, Any]:
     event = json.loads((EVENTS / name).read_text())
     event["detail"][field] = value
     return event
-
-
-@pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
 
 
 def test_rules_deliver_only_hyperstep_final_events(aws_credentials: None) -> None:

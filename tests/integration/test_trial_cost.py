@@ -25,7 +25,6 @@ from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.integration.test_batch_backend import batch_environment
 from tests.integration.test_batch_backend import make_job as batch_job
-from tests.integration.test_sagemaker_backend import aws_credentials  # noqa: F401  (a fixture)
 from tests.integration.test_sagemaker_backend import make_job as sagemaker_job
 from tests.unit.test_order_free_results import end_event
 

@@ -63,27 +63,40 @@ Context = partial(LambdaContext, aws_request_id="request-1")
 """A Lambda context with a known request id, which a 500 answer names."""
 
 
-def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
-    """One API Gateway REST proxy event through the handler; (status, parsed body)."""
-    event = {
+def proxy_event(
+    method: str,
+    path: str,
+    identity: dict[str, Any] | None = None,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    encoded: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event: ``identity`` as API Gateway reports the caller (none:
+    no ``identity``), ``body`` a JSON value or the raw text, ``headers`` (else a JSON content
+    type) also given as ``multiValueHeaders``, ``query`` the query string's parameters."""
+    context: dict[str, Any] = {"stage": "v1", "httpMethod": method, "resourcePath": path, "requestId": "r-1"}
+    if identity is not None:
+        context["identity"] = identity
+    return {
         "resource": path,
         "path": path,
         "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {},
+        "headers": {"Content-Type": "application/json"} if headers is None else headers,
+        "multiValueHeaders": {} if headers is None else {k: [v] for k, v in headers.items()},
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": None,
-        "requestContext": {
-            "stage": "v1",
-            "httpMethod": method,
-            "resourcePath": path,
-            "requestId": "r-1",
-            "identity": {"userArn": ALICE},
-        },
+        "requestContext": context,
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
-        "isBase64Encoded": False,
+        "isBase64Encoded": encoded,
     }
+
+
+def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One API Gateway REST proxy event through the handler; (status, parsed body)."""
+    event = proxy_event(method, path, {"userArn": ALICE}, body, query=query)
     response = api.lambda_handler(event, Context())
     return int(response["statusCode"]), json.loads(response["body"]) if response["body"] else None
 
@@ -98,9 +111,8 @@ def service(monkeypatch: pytest.MonkeyPatch) -> TuningService:
 
 
 @pytest.fixture
-def scheduler(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def scheduler(monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Any:
+    """EventBridge Scheduler on moto, with the ``hyperstep`` group, behind the API's schedules."""
     with mock_aws():
         client = boto3.client("scheduler", "us-east-1")
         client.create_schedule_group(Name="hyperstep")

@@ -20,7 +20,7 @@ from hyperstep.models import Trial
 from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep_functions.api import app as api
-from tests.unit.test_api import OPENAPI, Context, call, sagemaker_spec
+from tests.unit.test_api import OPENAPI, Context, call, proxy_event, sagemaker_spec
 from tests.unit.test_api import service as service  # the fixture
 
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
@@ -30,25 +30,8 @@ SPEC = json.dumps(sagemaker_spec())
 def send(body: str | None, content_type: str | None = "application/json", encoded: bool = False) -> dict[str, Any]:
     """POST /jobs with this raw body; the handler's whole proxy response."""
     headers = {"Content-Type": content_type} if content_type else {}
-    event = {
-        "resource": "/jobs",
-        "path": "/jobs",
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": {
-            "stage": "v1",
-            "httpMethod": "POST",
-            "resourcePath": "/jobs",
-            "requestId": "r-1",
-            "identity": {"userArn": "arn:aws:iam::123456789012:user/alice"},
-        },
-        "body": body,
-        "isBase64Encoded": encoded,
-    }
+    identity = {"userArn": "arn:aws:iam::123456789012:user/alice"}
+    event = proxy_event("POST", "/jobs", identity, body, headers=headers, encoded=encoded)
     return api.lambda_handler(event, Context())
 
 

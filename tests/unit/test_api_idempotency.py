@@ -16,7 +16,7 @@ from hyperstep.stores.dynamodb_items import create_table
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api
 from tests.lambda_context import LambdaContext
-from tests.unit.test_api import sagemaker_spec
+from tests.unit.test_api import proxy_event, sagemaker_spec
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 TABLE = "hyperstep-idempotency-test"
@@ -40,25 +40,7 @@ def post(
     document: dict[str, Any], key: str | None, user: str = "arn:aws:iam::123456789012:user/ada"
 ) -> tuple[int, Any]:
     headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
-    event = {
-        "resource": "/jobs",
-        "path": "/jobs",
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": {
-            "stage": "v1",
-            "httpMethod": "POST",
-            "resourcePath": "/jobs",
-            "requestId": "r-1",
-            "identity": {"userArn": user},
-        },
-        "body": json.dumps(document),
-        "isBase64Encoded": False,
-    }
+    event = proxy_event("POST", "/jobs", {"userArn": user}, json.dumps(document), headers=headers)
     response = api.lambda_handler(event, LambdaContext())
     return int(response["statusCode"]), json.loads(response["body"])
 

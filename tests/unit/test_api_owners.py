@@ -17,21 +17,19 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
 from hyperstep.errors import NotFoundError
 from hyperstep.messages import FinishRequest, SuggestRequest
 from hyperstep.owners import normalized, owner_of, parse_admins
-from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api
 from hyperstep_functions.start import app as start
-from tests.unit.test_api import SCHEDULER_ROLE, START_ARN, Context, sagemaker_spec
+from tests.unit.test_api import Context, proxy_event, sagemaker_spec
+from tests.unit.test_api import scheduler as scheduler  # the fixture
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 ACCOUNT, OTHER_ACCOUNT = "123456789012", "210987654321"
@@ -48,22 +46,7 @@ SECRET = "pa55-w0rd-never-shown"
 
 
 def event(method: str, path: str, identity: dict[str, Any] | None, body: Any = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"stage": "v1", "httpMethod": method, "resourcePath": path, "requestId": "r-1"}
-    if identity is not None:
-        context["identity"] = identity
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": context,
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    return proxy_event(method, path, identity, body)
 
 
 def as_(user_arn: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -124,18 +107,6 @@ def service(monkeypatch: pytest.MonkeyPatch, published: Recorder) -> TuningServi
     monkeypatch.setattr(start, "service", lambda: svc)
     monkeypatch.setattr(api, "ADMINS", parse_admins(ADMINS))
     return svc
-
-
-@pytest.fixture
-def scheduler(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("scheduler", "us-east-1")
-        client.create_schedule_group(Name="hyperstep")
-        schedules = RecurringSchedules(client, "hyperstep", START_ARN, SCHEDULER_ROLE)
-        monkeypatch.setattr(api, "schedules", lambda: schedules)
-        yield client
 
 
 def submit(user_arn: str, name: str = "mnist") -> str:

@@ -14,7 +14,7 @@ from hyperstep.ports import Orchestrator
 from hyperstep.service import HANDOFF_EVENTS, ROUND_EVENTS, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
-from tests.conftest import spec_document
+from tests.conftest import Clock, spec_document
 
 
 class FakeBackend(TrialBackend):
@@ -46,16 +46,6 @@ class FakeOrchestrator(Orchestrator):
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         self.woken.append((token, output))
         return True
-
-
-class Clock:
-    """A clock that a test moves forward; it starts at the wall clock's time."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from moto import mock_aws
 from hyperstep.service import TuningService
 from hyperstep.stores.dynamodb_items import create_table
 from hyperstep.throttling import Bucket, DynamoDBThrottle, Limit, retry_after
+from tests.conftest import Clock
 from tests.template_model import Stack, transformed
 from tests.unit.test_api import ALICE, call
 from tests.unit.test_api import api as api_module
@@ -22,14 +23,6 @@ from tests.unit.test_api import service as service
 from tests.unit.test_api_owners import BOB, RUN_1, RUN_2, as_
 
 TABLE = "hyperstep-throttle"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -55,7 +48,7 @@ def test_a_bucket_refills_at_the_rate_up_to_the_burst() -> None:
 
 
 def test_each_caller_spends_its_own_bucket(dynamodb: Any) -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     throttle = DynamoDBThrottle(dynamodb, TABLE, Limit(rate=1.0, burst=2), clock)
     assert [throttle.take(ALICE), throttle.take(ALICE)] == [None, None]
     assert throttle.take(ALICE) == pytest.approx(1.0)
@@ -105,7 +98,7 @@ def test_concurrent_requests_of_one_caller_never_spend_a_token_twice(dynamodb: A
     the first and its write, a request of the second lands. The first's stale write must be
     refused and made again from a fresh read: exactly the burst goes through, shared half
     and half, and the bucket is left empty."""
-    clock, limit = Clock(), Limit(rate=1.0, burst=10)
+    clock, limit = Clock(1_000.0), Limit(rate=1.0, burst=10)
     second = DynamoDBThrottle(dynamodb, TABLE, limit, clock)
     allowed = {"first": 0, "second": 0}
 
@@ -125,7 +118,7 @@ def test_concurrent_requests_of_one_caller_never_spend_a_token_twice(dynamodb: A
 def test_the_api_answers_429_with_retry_after_to_a_caller_over_its_rate(
     service: TuningService, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     throttle = DynamoDBThrottle(dynamodb, TABLE, Limit(rate=0.5, burst=2), clock)
     monkeypatch.setattr(api_module, "throttle", lambda: throttle)
     assert [call("GET", "/jobs")[0] for _ in range(2)] == [200, 200]

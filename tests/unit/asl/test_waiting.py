@@ -15,18 +15,11 @@ from hyperstep.asl.failures import HEARTBEAT_TIMEOUT, TIMEOUT, StatesError
 from hyperstep.asl.history import ExecutionHistory
 from hyperstep.asl.tasks import Attempt, TaskRunner
 from hyperstep.asl.waiting import PendingTask, Scope
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import Clock
 
 
 def test_the_heartbeat_is_not_enforced_while_the_call_that_hands_out_the_token_runs() -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     pending = PendingTask("token", heartbeat_seconds=60, clock=clock)
     clock.now += 3_600  # the function still runs, an hour past HeartbeatSeconds
     assert pending.overdue(deadline=None) is None
@@ -39,7 +32,7 @@ def test_the_heartbeat_is_not_enforced_while_the_call_that_hands_out_the_token_r
 
 
 def test_a_heartbeat_after_the_call_restarts_the_clock_and_timeout_seconds_bounds_it_all() -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     pending = PendingTask("token", heartbeat_seconds=60, clock=clock)
     deadline = clock.now + 600
     pending.called()
@@ -54,7 +47,7 @@ def test_a_heartbeat_after_the_call_restarts_the_clock_and_timeout_seconds_bound
 
 
 def test_timeout_seconds_counts_while_the_call_still_runs() -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     pending = PendingTask("token", heartbeat_seconds=60, clock=clock)
     deadline = clock.now + 600
     clock.now = deadline
