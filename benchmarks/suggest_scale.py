@@ -3,12 +3,14 @@
     nice -n 19 .venv/bin/python -m benchmarks.suggest_scale [--trials 10000] [--reps 10]
 
 - **latency**: ``Study.ask(8)`` of the Bayesian strategy (d = 10) on a job with ``--trials``
-  completed trials, given the trials as Suggest's ``TrialView`` holds them (the store is
-  not read again), one BLAS thread, pinned to one CPU; p50 and p95 over ``--reps`` asks.
+  completed trials, given the trials as Suggest's ``TrialView`` holds them (its snapshot,
+  with the strategy's rows of the ended trials; the store is not read again), one BLAS
+  thread, pinned to one CPU; p50 and p95 over ``--reps`` asks.
 - **peak memory**: a fresh interpreter imports what the suggest function imports
   (``functions/suggest/app.py``: Powertools, hyperstep's handlers and service, boto3) and
-  the Bayesian strategy, holds a snapshot of ``--trials`` trials and asks 8; its peak
-  resident set (``ru_maxrss``) is what the function's ``MemorySize`` must hold.
+  the Bayesian strategy, holds a ``TrialView`` snapshot of ``--trials`` trials (with the
+  strategy's rows kept in it, as a warm Suggest holds them) and asks 8; its peak resident
+  set (``ru_maxrss``) is what the function's ``MemorySize`` must hold.
 - **cold start**: a fresh interpreter imports the suggest function's module, builds the
   AWS service as the first invocation does (``app.service()``: DynamoDB's client; the
   others are made on first use) and SageMaker's client (launching makes it), then makes
@@ -75,8 +77,11 @@ PEAK = (
 import resource
 import app, boto3
 from benchmarks.suggest_scale import completed_study
+from hyperstep.trial_view import Snapshot
 study, trials = completed_study({n}, seed=1)
-study.ask(8, trials=trials)
+snapshot = Snapshot()  # what a warm Suggest keeps: the trials, by number, and the strategy's rows
+snapshot.put(trials)
+study.ask(8, trials=snapshot.ordered(), snapshot=snapshot)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 )
@@ -123,15 +128,19 @@ def latency(n: int, reps: int) -> tuple[list[float], list[float]]:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
+        from hyperstep.trial_view import Snapshot
+
         study, trials = completed_study(n, seed=0)
-        study.ask(8, trials=trials)  # imports, caches
+        snapshot = Snapshot()
+        snapshot.put(trials)
+        snapshot.put(study.ask(8, trials=snapshot.ordered(), snapshot=snapshot))  # imports, caches
         wall, cpu = [], []
         for _ in range(reps):
             started, used = time.perf_counter(), time.process_time()
-            new = study.ask(8, trials=trials)
+            new = study.ask(8, trials=snapshot.ordered(), snapshot=snapshot)
             wall.append(time.perf_counter() - started)
             cpu.append(time.process_time() - used)
-            trials = [*trials, *new]
+            snapshot.put(new)
     return wall, cpu
 
 
