@@ -29,6 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -42,6 +43,7 @@ from benchmarks.latency import pin_one_cpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"ask8_p95_seconds": 1.0, "cold_start_seconds": 1.0}
+STAGES = ("import app", "AWS service and SageMaker client", "study, strategy, scipy", "first ask(8)")
 
 CHILD_SETUP = """
 import os, sys, time
@@ -58,16 +60,24 @@ COLD = (
 os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="cold", AWS_SECRET_ACCESS_KEY="start",
                   HYPERSTEP_TABLE="t", HYPERSTEP_STATE_MACHINE_ARN="arn:aws:states:us-east-1:1:stateMachine:x")
 started, cpu = time.perf_counter(), time.process_time()
+stages = []
 import app  # the suggest function's module: Powertools, handlers, service, wiring
+stages.append(time.process_time())
 app.service()  # the AWS service, as the first invocation builds it (DynamoDB's client; the others on first use)
 import boto3
 boto3.client("sagemaker")  # what launching on SageMaker makes on the first call
+stages.append(time.process_time())
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 store = SQLiteStore({db!r})
 job = store.get_job("cold")
-trials = Study.from_job(store, job).ask(8, trials=store.list_trials("cold"))
-print(time.perf_counter() - started, time.process_time() - cpu, len(trials))
+study = Study.from_job(store, job)  # imports the strategy (the Bayesian one: scipy)
+import scipy.linalg, scipy.optimize  # what its first fit imports
+stages.append(time.process_time())
+trials = study.ask(8, trials=store.list_trials("cold"))
+stages.append(time.process_time())
+spent = (b - a for a, b in zip([cpu, *stages], stages))
+print(time.perf_counter() - started, time.process_time() - cpu, len(trials), *spent)
 """
 )
 
@@ -150,14 +160,18 @@ def child(code: str) -> str:
     return run.stdout.strip()
 
 
-def cold_start(reps: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of import plus first call, in ``reps`` fresh interpreters."""
+def cold_start(reps: int) -> tuple[list[float], list[float], list[list[float]]]:
+    """Wall and CPU seconds of import plus first call, in ``reps`` fresh interpreters, and
+    each one's CPU seconds by stage (``STAGES``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        db = str(Path(tmp) / "cold.db")
-        completed_study(100, seed=2, path=db, job_id="cold")
+        made, db = str(Path(tmp) / "made.db"), str(Path(tmp) / "cold.db")
+        completed_study(100, seed=2, path=made, job_id="cold")
         code = COLD.format(functions=str(REPO / "functions" / "suggest"), repo=str(REPO), db=db)
-        runs = [child(code).split() for _ in range(reps)]
-        return [float(r[0]) for r in runs], [float(r[1]) for r in runs]
+        runs = []
+        for _ in range(reps):  # each from the 100-trial history (an ask adds 8 pending trials to it)
+            shutil.copyfile(made, db)
+            runs.append([float(v) for v in child(code).split()])
+        return [r[0] for r in runs], [r[1] for r in runs], [r[3:] for r in runs]
 
 
 def peak_mb(n: int) -> float:
@@ -172,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     pinning = pin_one_cpu()
     asks, ask_cpu = latency(args.trials, args.reps)
     peak = peak_mb(args.trials)
-    colds, cold_cpu = cold_start(5)
+    colds, cold_cpu, cold_stages = cold_start(5)
+    stage_cpu = {name: float(np.median([r[i] for r in cold_stages])) for i, name in enumerate(STAGES)}
     result = {
         "trials": args.trials,
         "ask8_seconds": asks,
@@ -185,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_cpu_seconds": cold_cpu,
         "cold_start_median": float(np.median(colds)),
         "cold_start_cpu_median": float(np.median(cold_cpu)),
+        "cold_start_stage_cpu_median": stage_cpu,
         "pinning": pinning,
     }
     m = reporting.machine()
@@ -196,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         ["cold start: import + first ask(8) on 100 trials, median of 5: wall (CPU)",
          f"{result['cold_start_median']:.2f} s ({result['cold_start_cpu_median']:.2f} s)",
          f"<= {TARGETS['cold_start_seconds']:g} s"],
+        ["cold start CPU by stage, medians: " + ", ".join(STAGES),
+         " / ".join(f"{v:.2f}" for v in stage_cpu.values()) + " s", ""],
     ]  # fmt: skip
     text = (
         "# Suggest at scale\n\n"
