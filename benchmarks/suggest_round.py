@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Measured {m['date_utc']} on {m['cpus']} CPUs (Python {m['python']}), commit {m['hyperstep_commit']}, "
         f"load average {m['load_average_1m']}; in-memory SQLite store, strategy random, 10 floats, "
         f"{PARALLEL} running, one result a round.\n\n"
-        + reporting.table(["completed trials", "round CPU median", "round CPU p95", "of it in the history"], rows)
+        + reporting.table(["trials in the job", "round CPU median", "round CPU p95", "of it in the history"], rows)
         + "\n"
     )
     reporting.write(args.out, text, {"results": results, "machine": m})
