@@ -29,7 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import shutil  # noqa: E402
+import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -169,7 +169,9 @@ def cold_start(reps: int) -> tuple[list[float], list[float], list[list[float]]]:
         code = COLD.format(functions=str(REPO / "functions" / "suggest"), repo=str(REPO), db=db)
         runs = []
         for _ in range(reps):  # each from the 100-trial history (an ask adds 8 pending trials to it)
-            shutil.copyfile(made, db)
+            Path(db).unlink(missing_ok=True)
+            with sqlite3.connect(made) as source, sqlite3.connect(db) as copy:
+                source.backup(copy)  # the WAL's pages too, which a file copy would miss
             runs.append([float(v) for v in child(code).split()])
         return [r[0] for r in runs], [r[1] for r in runs], [r[3:] for r in runs]
 
