@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import hyperstep
-from hyperstep.messages import SuggestRequest
+from hyperstep.messages import FinishRequest, SuggestRequest
 from hyperstep.models import Trial, TrialState, trial_id
 from hyperstep.service import TuningService
 from hyperstep.space import SearchSpace
@@ -121,9 +121,10 @@ def test_an_ended_trial_replaced_in_the_snapshot_has_its_rows_made_again() -> No
     assert study.history(snapshot.ordered(), snapshot).y.tolist() == [5.0]
 
 
-def test_a_round_encodes_the_trials_that_changed_not_the_whole_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A warm Suggest encodes the trial that ended since the last round and the running ones,
-    however many trials the job has had (it encoded every trial of the job each round)."""
+def rows_encoded_per_round(monkeypatch: pytest.MonkeyPatch, rounds: int, parent: int = 0) -> list[int]:
+    """Rows a warm Suggest encodes in each round after the first, one trial of 3 running
+    ending before each; with ``parent``, the job is warm-started from a finished job of
+    that many trials."""
     encoded: list[int] = []
     encode_many = SearchSpace.encode_many
 
@@ -134,14 +135,42 @@ def test_a_round_encodes_the_trials_that_changed_not_the_whole_job(monkeypatch: 
     monkeypatch.setattr(SearchSpace, "encode_many", counting)
     store = SQLiteStore(":memory:")
     service = TuningService(store, {"local": FakeBackend()})
-    budget = {"max_trials": 80, "max_parallel": 3}
-    job_id = service.create_job(parse_spec(spec_document(strategy={"name": "random", "seed": 1}, budget=budget))).id
-    service.suggest_and_launch(SuggestRequest(job_id=job_id))
-    rows = []
-    for _ in range(60):
+
+    def job(trials: int, parents: Sequence[str] = ()) -> str:
+        budget = {"max_trials": trials, "max_parallel": 3}
+        spec = parse_spec(spec_document(strategy={"name": "random", "seed": 1}, budget=budget))
+        return service.create_job(spec, parents=parents).id
+
+    def end_oldest(job_id: str) -> None:
         oldest = next(t for t in store.list_trials(job_id) if t.state.active)
         store.finish_trial(job_id, oldest.id, TrialState.COMPLETED, value=float(oldest.number))
+
+    parents = []
+    if parent:
+        parents.append(job(parent))
+        while not service.suggest_and_launch(SuggestRequest(job_id=parents[0])).done:
+            end_oldest(parents[0])
+        service.finish(FinishRequest(job_id=parents[0]))
+    job_id = job(rounds + 20, parents)
+    service.suggest_and_launch(SuggestRequest(job_id=job_id))
+    rows = []
+    for _ in range(rounds):
+        end_oldest(job_id)
         encoded.clear()
         service.suggest_and_launch(SuggestRequest(job_id=job_id))
         rows.append(sum(encoded))
+    return rows
+
+
+def test_a_round_encodes_the_trials_that_changed_not_the_whole_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm Suggest encodes the trial that ended since the last round and the running ones,
+    however many trials the job has had (it encoded every trial of the job each round)."""
+    rows = rows_encoded_per_round(monkeypatch, rounds=60)
     assert max(rows) <= 1 + 3, rows  # the one that ended, the running ones; not the 60 ended before
+
+
+def test_a_warm_started_round_encodes_the_parents_trials_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The finished parent's 30 trials are encoded in the first round and kept (they were
+    carried over and encoded again every round)."""
+    rows = rows_encoded_per_round(monkeypatch, rounds=20, parent=30)
+    assert max(rows) <= 1 + 3, rows

@@ -7,7 +7,8 @@ encoded point; a completed trial's values to minimize and constraint slack) are 
 when the ``TrialView`` snapshot learns the trial ended (``Snapshot.ended_log``), and kept
 with the snapshot in the warm process's memory. A round adds the rows of the trials that
 ended since, encodes the active ones (at most the job's parallelism) and puts the arrays
-together in ``history_of``'s order: the same ``History``, array for array
+together in ``history_of``'s order, after the rows of a warm start's parents (made again
+only when the view has read a parent again): the same ``History``, array for array
 (``tests/unit/test_history_rows.py``).
 
 The rows are no better than the snapshot, which the view catches up and checks against the
@@ -17,7 +18,7 @@ one whose ended trial was replaced (``Snapshot.rewrites``) has its rows made aga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,16 @@ class EndedRows:
         self._objectives = len(spec.goals)
         self._slack = sum((c.max is not None) + (c.min is not None) for c in spec.constraints)
         self._start_over(rewrites=0)
+        self._parents: list[Sequence[Trial]] = []
+        self._prior: History | None = None
+
+    def prior(self, parents: Sequence[Sequence[Trial]], make: Callable[[], History | None]) -> History | None:
+        """The history of a warm start's parents' trials, ``make``'s, kept while ``parents``
+        are the very lists of the last call (the ``TrialView`` keeps a parent's list until
+        its count of ended trials moves): made again when any is another list."""
+        if len(parents) != len(self._parents) or any(a is not b for a, b in zip(parents, self._parents)):
+            self._parents, self._prior = list(parents), make()
+        return self._prior
 
     def fits(self, space: SearchSpace, spec: JobSpec) -> bool:
         """Whether these rows are what ``history_of`` would make for this space and spec."""

@@ -194,9 +194,13 @@ class Study:
 
         if snapshot.rows is None or not snapshot.rows.fits(self.space, self.spec):
             snapshot.rows = EndedRows(self.space, self.spec)
-        prior = self.prior_trials()
-        kept = history_of(self.space, prior, self.minimize, seed=self.seed, spec=self.spec) if prior else None
-        return snapshot.rows.history(snapshot, kept, self.seed)
+        parents = [self.parent_trials(parent) for parent in self.parents]
+
+        def prior() -> History | None:
+            carried = carried_over(self.space, [trial for trials in parents for trial in trials], self.seed)
+            return history_of(self.space, carried, self.minimize, seed=self.seed, spec=self.spec) if carried else None
+
+        return snapshot.rows.history(snapshot, snapshot.rows.prior(parents, prior), self.seed)
 
     def tell(
         self,
