@@ -119,6 +119,9 @@ def test_an_ended_trial_replaced_in_the_snapshot_has_its_rows_made_again() -> No
     assert snapshot.rewrites == 1 and snapshot.ended() == 1
     assert_same(study.history(snapshot.ordered(), snapshot), study.history(snapshot.ordered()))
     assert study.history(snapshot.ordered(), snapshot).y.tolist() == [5.0]
+    snapshot.put([first.model_copy(update={"state": TrialState.RUNNING})])  # nor one that shows as running again
+    assert snapshot.rewrites == 2 and snapshot.ended() == 0 and len(snapshot.active()) == 2
+    assert_same(study.history(snapshot.ordered(), snapshot), study.history(snapshot.ordered()))
 
 
 def rows_encoded_per_round(monkeypatch: pytest.MonkeyPatch, rounds: int, parent: int = 0) -> list[int]:

@@ -98,13 +98,15 @@ class Snapshot:
             self._place(trial, before)
             if trial.state.active:
                 self._active[trial.id] = trial
-                continue
-            self._active.pop(trial.id, None)
+            else:
+                self._active.pop(trial.id, None)
             if before is None or before.state.active:
-                self.ended_log.append(trial)
-            elif before != trial:
+                if not trial.state.active:
+                    self.ended_log.append(trial)
+            elif before != trial:  # an ended trial replaced: never, by the view's rules
                 self.rewrites += 1
-                self.ended_log = [*(t for t in self.ended_log if t.id != trial.id), trial]
+                kept = [t for t in self.ended_log if t.id != trial.id]
+                self.ended_log = kept if trial.state.active else [*kept, trial]
 
     def _place(self, trial: Trial, before: Trial | None) -> None:
         """Keep ``_ordered`` by number: replace in place, append a newest, insert a late one."""
