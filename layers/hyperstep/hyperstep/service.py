@@ -181,18 +181,21 @@ class TuningService:
             return self._handoff_plan(job, seen)
         study = Study.from_job(self.store, job, self.view.parent_trials)
         whole = study.fidelity_levels is not None  # its model reads running trials' curves
-        trials = self.view.trials(job, whole=whole)
+        snapshot = self.view.snapshot(job, whole=whole)
+        trials = snapshot.ordered()
         stop = self.stop_rule(job, trials)
         if stop is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
         if stop is not None:
             self._record_draining(job, stop)
             if stop.stops_running:
-                self._stop_active(job, trials)
+                self._stop_active(job, snapshot.active())
             job = self.store.get_job(job.id)
-            seen, trials = results_of(job), self.view.trials(job, whole=whole)
-        pending = [t for t in trials if t.state is TrialState.PENDING]
-        active = sum(t.state.active for t in trials)
+            seen, snapshot = results_of(job), self.view.snapshot(job, whole=whole)
+            trials = snapshot.ordered()
+        running = snapshot.active()  # the pending and running: a pass over the job's few, not all
+        pending = [t for t in running if t.state is TrialState.PENDING]
+        active = len(running)
         new: list[Trial] = []
         free = job.spec.budget.max_parallel - active
         if job.spec.budget.max_trials is not None:  # no model fit for trials the budget cannot take
@@ -202,7 +205,7 @@ class TuningService:
             free = min(free, affordable)
         reason = None if stop is None else stop.detail
         if stop is None and free > 0:
-            new = study.ask(free, max_trials=job.spec.budget.max_trials, trials=trials)
+            new = study.ask(free, max_trials=job.spec.budget.max_trials, trials=trials, snapshot=snapshot)
             self.view.remember(new)
         if stop is None and not new and active == 0:
             reason = self._final_stop(job, trials).detail

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hyperstep.backends.registry import BACKENDS
@@ -436,6 +435,8 @@ def read_document(path: str | Path) -> Any:
         raise SpecError(f"{path}: cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}): is this the spec file?") from None
+    import yaml  # on first use: a Lambda's cold start reads no YAML
+
     try:
         if path.suffix == ".json":
             return json.loads(text)

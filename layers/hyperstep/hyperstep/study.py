@@ -11,7 +11,7 @@ import math
 import numbers
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
 from hyperstep.warm_start import carried_over
+
+if TYPE_CHECKING:
+    from hyperstep.trial_view import Snapshot
 
 Goal = Literal["minimize", "maximize"]
 
@@ -136,26 +139,24 @@ class Study:
 
     # ask / tell
 
-    def ask(self, n: int = 1, max_trials: int | None = None, trials: Sequence[Trial] | None = None) -> list[Trial]:
+    def ask(
+        self,
+        n: int = 1,
+        max_trials: int | None = None,
+        trials: Sequence[Trial] | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> list[Trial]:
         """Propose ``n`` new trials, spread out from each other and from those not yet told.
 
         With ``max_trials`` (the job's budget), fewer or none come back when the budget
         is used up; racing callers never overspend it together. ``trials`` are the job's
         trials when the caller has just read them (Suggest's ``TrialView``), else they are
-        read from the store.
+        read from the store; ``snapshot``, the view's snapshot they come from (see ``history``).
         """
         if n < 1:
             return []
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
-        history = history_of(
-            self.space,
-            [*self.prior_trials(), *trials],
-            self.minimize,
-            seed=self.seed,
-            fidelity=self.fidelity_levels,
-            spec=self.spec,
-            extrapolate=self.extrapolates,
-        )
+        history = self.history(trials, snapshot)
         rng = np.random.default_rng([self.seed, len(trials)])
         proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
@@ -173,6 +174,33 @@ class Study:
             )
 
         return self.store.add_trials(self.job_id, len(points), max_trials, make)
+
+    def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
+        """What the strategy reads: ``history_of`` the parents' trials and ``trials``. Given
+        the ``TrialView`` snapshot ``trials`` come from, the same made from the rows kept
+        with it (``hyperstep.history_rows``: each ended trial encoded once, not every
+        round), except with model-based early stopping, whose rungs rank every trial anew."""
+        if snapshot is None or self.fidelity_levels is not None:
+            return history_of(
+                self.space,
+                [*self.prior_trials(), *trials],
+                self.minimize,
+                seed=self.seed,
+                fidelity=self.fidelity_levels,
+                spec=self.spec,
+                extrapolate=self.extrapolates,
+            )
+        from hyperstep.history_rows import EndedRows  # it imports this module
+
+        if snapshot.rows is None or not snapshot.rows.fits(self.space, self.spec):
+            snapshot.rows = EndedRows(self.space, self.spec)
+        parents = [self.parent_trials(parent) for parent in self.parents]
+
+        def prior() -> History | None:
+            carried = carried_over(self.space, [trial for trials in parents for trial in trials], self.seed)
+            return history_of(self.space, carried, self.minimize, seed=self.seed, spec=self.spec) if carried else None
+
+        return snapshot.rows.history(snapshot, snapshot.rows.prior(parents, prior), self.seed)
 
     def tell(
         self,

@@ -21,6 +21,10 @@ so what the snapshot holds of them is final. Early stopping with a model-based s
 reads the curves of running trials, which change with every report: the view then reads
 every trial, as before.
 
+The in-memory work of a round does not grow with the job either: the snapshot keeps its
+trials by number and its active ones as they change (no sort, no pass over the job), and
+the strategy's rows of the ended trials, each made once (``hyperstep.history_rows``).
+
 A warm-started job learns from its parents' trials every round: the view reads each parent
 whole once and keeps it (``parent_trials``), so such a job's rounds read no more than a
 cold one's.
@@ -28,13 +32,18 @@ cold one's.
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hyperstep.errors import NotFoundError
 from hyperstep.models import Job, Trial, trial_id
 from hyperstep.stores.base import TrialStore
+
+if TYPE_CHECKING:
+    from hyperstep.history_rows import EndedRows
 
 TRIM_ENDED = 32
 """Once the store holds this many recently ended ids of a job, the view drops those it has read."""
@@ -49,26 +58,67 @@ def results_of(job: Job) -> int:
 
 @dataclass
 class Snapshot:
-    """One job's trials by id, and the highest trial number looked up."""
+    """One job's trials by id, and the highest trial number looked up.
+
+    Besides the trials, it keeps what a round would otherwise rebuild with a pass over the
+    whole job: the trials by number (``ordered``), the active ones (``active``) and the
+    ended ones in the order it learned of them (``ended_log``, append-only: a consumer
+    keeps how far it has read, ``EndedRows`` the strategy's rows). Ended trials never
+    change: ``rewrites`` counts the times one held as ended was replaced all the same, so
+    a consumer of the log starts over rather than trust rows it made from the old one."""
 
     trials: dict[str, Trial] = field(default_factory=dict)
     seen_seq: int = 0
     missing: set[int] = field(default_factory=set)
     """Numbers handed out whose trial was not there when looked up (being written, or never)."""
-    _ended: int = 0
-    """How many of ``trials`` have ended (kept by ``put``: a round counts them without a pass over the job)."""
+    ended_log: list[Trial] = field(default_factory=list)
+    rewrites: int = 0
+    rows: EndedRows | None = None
+    """The strategy's rows of ``ended_log`` (``hyperstep.history_rows``), kept by the study that made them."""
+    _active: dict[str, Trial] = field(default_factory=dict)
+    _ordered: list[Trial] = field(default_factory=list)
+    _position: dict[str, int] = field(default_factory=dict)
 
     def ended(self) -> int:
-        return self._ended
+        """How many of ``trials`` have ended."""
+        return len(self.ended_log)
 
     def active(self) -> list[Trial]:
-        return [t for t in self.trials.values() if t.state.active]
+        """The pending and running trials, by number."""
+        return sorted(self._active.values(), key=lambda t: t.number)
+
+    def ordered(self) -> list[Trial]:
+        """Every trial, by number (a copy: the caller may keep it)."""
+        return list(self._ordered)
 
     def put(self, trials: Iterable[Trial]) -> None:
         for trial in trials:
             before = self.trials.get(trial.id)
-            self._ended += (not trial.state.active) - (before is not None and not before.state.active)
             self.trials[trial.id] = trial
+            self._place(trial, before)
+            if trial.state.active:
+                self._active[trial.id] = trial
+            else:
+                self._active.pop(trial.id, None)
+            if before is None or before.state.active:
+                if not trial.state.active:
+                    self.ended_log.append(trial)
+            elif before != trial:  # an ended trial replaced: never, by the view's rules
+                self.rewrites += 1
+                kept = [t for t in self.ended_log if t.id != trial.id]
+                self.ended_log = kept if trial.state.active else [*kept, trial]
+
+    def _place(self, trial: Trial, before: Trial | None) -> None:
+        """Keep ``_ordered`` by number: replace in place, append a newest, insert a late one."""
+        if before is not None:
+            self._ordered[self._position[trial.id]] = trial
+        elif not self._ordered or self._ordered[-1].number < trial.number:
+            self._position[trial.id] = len(self._ordered)
+            self._ordered.append(trial)
+        else:
+            at = bisect.bisect(self._ordered, trial.number, key=lambda t: t.number)
+            self._ordered.insert(at, trial)
+            self._position = {t.id: i for i, t in enumerate(self._ordered)}
 
 
 class TrialView:
@@ -104,13 +154,17 @@ class TrialView:
     def trials(self, job: Job, *, whole: bool = False) -> list[Trial]:
         """Every trial of ``job`` (as just read from the store), by number. ``whole`` reads
         them all from the store (what a model that reads running trials' curves needs)."""
+        return self.snapshot(job, whole=whole).ordered()
+
+    def snapshot(self, job: Job, *, whole: bool = False) -> Snapshot:
+        """``job``'s snapshot, caught up with the store (``trials``' source)."""
         snapshot = self._snapshots.get(job.id)
         if snapshot is None or whole:
             snapshot = self._load(job)
         else:
             self._catch_up(snapshot, job)
         self._snapshots.move_to_end(job.id)
-        return sorted(snapshot.trials.values(), key=lambda t: t.number)
+        return snapshot
 
     def remember(self, trials: Iterable[Trial]) -> None:
         """Trials this process has just written (created, started): no need to read them back."""
@@ -122,7 +176,7 @@ class TrialView:
 
     def _load(self, job: Job) -> Snapshot:
         snapshot = Snapshot(seen_seq=job.trial_seq)
-        snapshot.put(self.store.list_trials(job.id))
+        snapshot.put(sorted(self.store.list_trials(job.id), key=lambda t: t.number))
         self._snapshots[job.id] = snapshot
         while len(self._snapshots) > self.jobs_kept:
             self._snapshots.popitem(last=False)
