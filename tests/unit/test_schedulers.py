@@ -163,3 +163,24 @@ def test_with_a_curve_model_predicted_finals_show_a_crossing_rung_before_six_tri
     late = {6: {1: 2.0}}  # last at rung 1: out of the top third there
     assert ASHA(1, 27, 3).should_stop(6, Curves({**crossing, **late}))  # no trial finished: the rung is trusted
     assert not ASHA(1, 27, 3, curve_model=True).should_stop(6, Curves({**crossing, **late}))
+
+
+def test_an_exact_power_law_predicts_its_final_value_between_the_grid_exponents() -> None:
+    # exponents off the fit's grid: the grid's best alone was up to 2.7e-3 off the final value
+    # here, with the truth outside the interval (low above it)
+    from hyperstep.schedulers.curves import predict
+
+    for b in (0.437, 1.13):
+        final = 0.1 + 1.2 * 27**-b
+        heading = predict({s: 0.1 + 1.2 * s**-b for s in (1, 2, 3)}, 27)
+        assert heading is not None and heading.mean == pytest.approx(final, abs=1e-5)
+        assert heading.low <= final + 1e-6
+
+
+def test_with_a_curve_model_a_trial_heading_just_below_the_best_final_goes_on() -> None:
+    # trial 0 ended at 0.1 + 1.2 * 27**-1.13 + 5e-4; trial 1's exact power law ends 5e-4 below
+    # it: refining near the incumbent, what the incumbent stop must not cut
+    final = 0.1 + 1.2 * 27**-1.13
+    done = {1: 1.0, 3: 0.6, 9: 0.3, 27: final + 5e-4}
+    refining = {s: 0.1 + 1.2 * s**-1.13 for s in (1, 2, 3)}
+    assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: refining}))
