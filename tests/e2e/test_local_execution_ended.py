@@ -14,32 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from hyperstep.backends.base import TrialBackend
 from hyperstep.local.runtime import LocalRuntime
-from hyperstep.messages import TrialResult
-from hyperstep.models import Job, JobStatus, Trial
+from hyperstep.models import JobStatus
 from hyperstep.spec import parse_spec
 from tests.conftest import spec_document
+from tests.unit.test_service import FakeBackend
 
 pytestmark = pytest.mark.slow
-
-
-class EndlessBackend(TrialBackend):
-    """Trials that run until stopped."""
-
-    def __init__(self) -> None:
-        self.running: set[str] = set()
-        self.stopped: set[str] = set()
-
-    def launch(self, job: Job, trial: Trial) -> str:
-        self.running.add(trial.id)
-        return f"endless-{trial.id}"
-
-    def stop(self, job: Job, trial: Trial) -> None:
-        self.stopped.add(trial.id)
-
-    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
-        return None
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
@@ -52,14 +33,14 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 20) -> N
 def test_an_execution_stopped_by_hand_fails_its_job_and_stops_its_trials(tmp_path: Path) -> None:
     spec = parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 2}))
     with LocalRuntime(tmp_path / "store.db", tmp_path / "runs", sleep=lambda _: None) as runtime:
-        backend = EndlessBackend()
+        backend = FakeBackend()  # no results: its trials run until stopped
         runtime.service.backends = {"local": backend}
         job = runtime.service.submit(spec)
-        wait_for(lambda: len(backend.running) == 2, "both trials launched")
+        wait_for(lambda: len(backend.launched) == 2, "both trials launched")
         execution = runtime.executor.execution(job.execution_id or "")
         execution.stop("Manual", "stopped from the console")
         wait_for(lambda: runtime.store.get_job(job.id).status.finished, "the job was closed")
         closed = runtime.store.get_job(job.id)
         assert execution.wait(1).status == "ABORTED"
         assert closed.status is JobStatus.FAILED and closed.error == "Manual: stopped from the console"
-        assert backend.stopped == backend.running
+        assert sorted(backend.stopped) == sorted(backend.launched)
