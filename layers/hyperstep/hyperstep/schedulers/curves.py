@@ -68,18 +68,23 @@ def _predict(steps_: tuple[int, ...], values_: tuple[float, ...], target: int) -
     every peer's final value, and a finished peer's curve no longer changes)."""
     steps, values = np.array(steps_, dtype=float), np.array(values_, dtype=float)
     finals, residuals = _fits(steps, values, EXPONENTS, target)
-    best = int(np.argmin(residuals))  # refine between the best's neighbours on the grid
-    fine = np.geomspace(EXPONENTS[max(best - 1, 0)], EXPONENTS[min(best + 1, len(EXPONENTS) - 1)], len(EXPONENTS))
+    fine = _zoomed(EXPONENTS, residuals)  # refine between the best's neighbours on the grid
     fine_finals, fine_residuals = _fits(steps, values, fine, target)
+    mean = _refined(steps, values, fine, fine_residuals, target)
     finals, residuals = np.concatenate([finals, fine_finals]), np.concatenate([residuals, fine_residuals])
     best = int(np.argmin(residuals))
     plausible = residuals <= PLAUSIBLE * residuals[best] + TOLERANCE * (1.0 + float(np.sum(values**2)))
-    mean = _refined(steps, values, fine, target)
     span = np.append(finals[plausible], mean)
     return Prediction(mean=mean, low=float(span.min()), high=float(span.max()))
 
 
-def _refined(steps: np.ndarray, values: np.ndarray, grid: np.ndarray, target: int) -> float:
+def _zoomed(grid: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+    """A grid as fine as ``grid`` between the neighbours of its best point."""
+    i = int(np.argmin(residuals))
+    return np.geomspace(grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)], len(grid))
+
+
+def _refined(steps: np.ndarray, values: np.ndarray, grid: np.ndarray, residuals: np.ndarray, target: int) -> float:
     """The value at ``target`` of the least-squares exponent itself: the grid around the
     best point is zoomed ``ZOOMS`` more times (each time between the best's neighbours),
     so ``b`` is found to about 1e-5 relative. The grids alone leave ``b`` a percent or two
@@ -87,10 +92,8 @@ def _refined(steps: np.ndarray, values: np.ndarray, grid: np.ndarray, target: in
     a decision near the incumbent turns on: an exact power law was predicted 1e-3 off its
     final value, and a trial that would have ended best could be stopped as behind."""
     for _ in range(ZOOMS):
+        grid = _zoomed(grid, residuals)
         finals, residuals = _fits(steps, values, grid, target)
-        i = int(np.argmin(residuals))
-        grid = np.geomspace(grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)], len(grid))
-    finals, residuals = _fits(steps, values, grid, target)
     return float(finals[int(np.argmin(residuals))])
 
 
