@@ -65,6 +65,7 @@ from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecE
 from hyperstep.guardrails import Guardrails
 from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
 from hyperstep.models import Job, StopReason, Trial
+from hyperstep.objectives import pareto_front
 from hyperstep.owners import Caller, owner_of, parse_admins
 from hyperstep.recurring import (
     RecurringSchedules,
@@ -76,7 +77,6 @@ from hyperstep.recurring import (
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason
-from hyperstep.study import pareto_front
 from hyperstep.throttling import CallerThrottle, retry_after
 from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
 

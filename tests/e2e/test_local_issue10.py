@@ -12,8 +12,8 @@ import pytest
 
 from hyperstep.cli import main
 from hyperstep.models import TrialState
+from hyperstep.objectives import pareto_front
 from hyperstep.stores.sqlite import SQLiteStore
-from hyperstep.study import pareto_front
 from tests import issue10
 
 REPO = Path(__file__).parents[2]

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from hyperstep.cli import main
+from hyperstep.objectives import pareto_front
 from hyperstep.stores.sqlite import SQLiteStore
-from hyperstep.study import pareto_front
 
 SCRIPT = textwrap.dedent(
     """

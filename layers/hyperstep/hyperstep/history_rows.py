@@ -19,16 +19,25 @@ one whose ended trial was replaced (``Snapshot.rewrites``) has its rows made aga
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from hyperstep.models import Trial, TrialState
+from hyperstep.objectives import constraint_slack, objective_values
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec
 from hyperstep.strategies import History
-from hyperstep.study import constraint_slack, objective_values
-from hyperstep.trial_view import Snapshot
+
+
+class EndedLog(Protocol):
+    """What the rows read of a ``trial_view.Snapshot``: its ended trials in the order it
+    learned of them, how often one of those was replaced, and its active trials."""
+
+    ended_log: list[Trial]
+    rewrites: int
+
+    def active(self) -> list[Trial]: ...
 
 
 class _Rows:
@@ -83,7 +92,7 @@ class EndedRows:
         """Whether these rows are what ``history_of`` would make for this space and spec."""
         return _key(space, spec) == self._key
 
-    def history(self, snapshot: Snapshot, prior: History | None, seed: int) -> History:
+    def history(self, snapshot: EndedLog, prior: History | None, seed: int) -> History:
         """``history_of`` of the prior trials (their ``History``, a warm start's parents) and
         then the snapshot's trials by number, for the strategy to read."""
         self._catch_up(snapshot)
@@ -116,7 +125,7 @@ class EndedRows:
         self._failed, self._pruned = _Rows(d), _Rows(d)
         self._read, self._rewrites = 0, rewrites
 
-    def _catch_up(self, snapshot: Snapshot) -> None:
+    def _catch_up(self, snapshot: EndedLog) -> None:
         if snapshot.rewrites != self._rewrites:
             self._start_over(snapshot.rewrites)
         self._add(snapshot.ended_log[self._read :])

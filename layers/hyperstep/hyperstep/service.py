@@ -70,11 +70,12 @@ from hyperstep.models import (
     drawn_seed,
     finite_metrics,
 )
+from hyperstep.objectives import pareto_front
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
 from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
-from hyperstep.study import Study, pareto_front
+from hyperstep.study import Study
 from hyperstep.trial_view import TrialView, results_of
 
 __all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results_of", "unparked"]

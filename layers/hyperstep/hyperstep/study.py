@@ -17,9 +17,10 @@ import numpy as np
 
 from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError
+from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
-from hyperstep.pareto import pareto_mask
+from hyperstep.objectives import constraint_slack, objective_values, pareto_front
 from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.schedulers.fidelity import levels, rung_observations
 from hyperstep.space import SearchSpace
@@ -190,8 +191,6 @@ class Study:
                 spec=self.spec,
                 extrapolate=self.extrapolates,
             )
-        from hyperstep.history_rows import EndedRows  # it imports this module
-
         if snapshot.rows is None or not snapshot.rows.fits(self.space, self.spec):
             snapshot.rows = EndedRows(self.space, self.spec)
         parents = [self.parent_trials(parent) for parent in self.parents]
@@ -345,42 +344,6 @@ class Study:
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
-
-
-def objective_values(spec: JobSpec, trial: Trial) -> list[float] | None:
-    """The trial's values of every objective, to minimize (maximized ones negated); None
-    unless it completed with all of them finite."""
-    if trial.state is not TrialState.COMPLETED or trial.value is None:
-        return None
-    raw = trial.values if spec.multi_objective else [trial.value]
-    if raw is None or len(raw) != len(spec.goals) or not all(math.isfinite(v) for v in raw):
-        return None
-    return [v if o.goal == "minimize" else -v for v, o in zip(raw, spec.goals)]
-
-
-def pareto_front(spec: JobSpec, trials: Sequence[Trial]) -> list[Trial]:
-    """The feasible completed trials of ``trials`` that no other such trial dominates."""
-    scored = [(t, objective_values(spec, t)) for t in trials if spec.feasible(t.metrics)]
-    scored = [(t, v) for t, v in scored if v is not None]
-    if not scored:
-        return []
-    mask = pareto_mask(np.array([v for _, v in scored]))
-    return [t for (t, _), keep in zip(scored, mask) if keep]
-
-
-def constraint_slack(spec: JobSpec, trials: Sequence[Trial]) -> np.ndarray | None:
-    """``History.G`` of these trials: per constraint limit, how far each trial's metric
-    exceeds it (NaN when missing); None without constraints."""
-    if not spec.constraints:
-        return None
-    columns = []
-    for c in spec.constraints:
-        values = np.array([t.metrics.get(c.metric, math.nan) for t in trials], dtype=float)
-        if c.max is not None:
-            columns.append(values - c.max)
-        if c.min is not None:
-            columns.append(c.min - values)
-    return np.column_stack(columns).reshape(len(trials), len(columns))
 
 
 def history_of(

@@ -10,6 +10,7 @@ from typing import Any
 
 from hyperstep.completion import DRAINING
 from hyperstep.models import Job, Trial, TrialState
+from hyperstep.objectives import pareto_front
 
 
 def fmt(value: Any) -> str:
@@ -53,8 +54,6 @@ def _seconds(trial: Trial) -> float | None:
 
 def front_of(job: Job, trials: Sequence[Trial]) -> list[Trial]:
     """The job's Pareto front among ``trials`` (feasible, non-dominated)."""
-    from hyperstep.study import pareto_front
-
     return pareto_front(job.spec, trials)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyperstep.models import Job, Trial, TrialState
+from hyperstep.objectives import objective_values
 from hyperstep.pareto import dominated_by, hypervolume, pareto_mask
 from hyperstep.space import CategoricalParameter, Parameter, SearchSpace
 
@@ -81,8 +82,6 @@ class Front:
 def front(job: Job, trials: Sequence[Trial]) -> Front | None:
     """The ``Front`` of a job with several objectives; None with one, or before any trial
     completed with all of them."""
-    from hyperstep.study import objective_values
-
     spec = job.spec
     if not spec.multi_objective:
         return None
