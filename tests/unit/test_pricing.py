@@ -22,6 +22,7 @@ from hyperstep.pricing import budget, prices
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.trial_view import Snapshot
 from hyperstep.views import progress_line
 from tests.conftest import spec_document
 from tests.unit.test_service import Clock, FakeBackend, FakeOrchestrator
@@ -246,8 +247,8 @@ def test_no_trial_starts_that_the_rest_cannot_cover_and_the_job_says_why_it_stop
 def test_affordable_counts_running_trials_at_the_estimate() -> None:
     document = spec_document(trial=local_trial(), budget={"max_trials": 50, "max_parallel": 8, "max_cost_usd": 1.0})
     job = Job(id="j", spec=parse_spec(document))
-    assert budget.affordable(job, [], None) == 10  # $0.10 at most each
-    assert budget.affordable(job.model_copy(update={"spec": parse_spec(spec_document())}), [], None) is None
+    assert budget.affordable(job, Snapshot(), None) == 10  # $0.10 at most each
+    assert budget.affordable(job.model_copy(update={"spec": parse_spec(spec_document())}), Snapshot(), None) is None
 
 
 def test_a_trial_without_usage_is_charged_from_the_backend_record_else_its_wall_time(parts) -> None:

@@ -25,8 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
+from hyperstep.models import Job, JobStatus, StopReason, Trial
+
+if TYPE_CHECKING:
+    from hyperstep.trial_view import Snapshot
 
 CONVERGED_EI = 1e-3
 """The largest expected improvement (in standard deviations of the warped objective values
@@ -49,8 +53,10 @@ class Stop:
         return self.reason not in DRAINING
 
 
-def stop_rule(job: Job, trials: Sequence[Trial], now: float) -> Stop | None:
-    """The first completion rule (module docstring) that holds for the job now, or None."""
+def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
+    """The first completion rule (module docstring) that holds for the job now, or None.
+    ``trials``: the job's, as Suggest's ``TrialView`` keeps them (the rules read its running
+    totals and its latest trials, not every trial: ``hyperstep.ended_totals``)."""
     budget = job.spec.budget
     if job.status is not JobStatus.RUNNING:
         return Stop(StopReason.STOPPED_BY_USER, f"job is {job.status.value}")
@@ -63,27 +69,15 @@ def stop_rule(job: Job, trials: Sequence[Trial], now: float) -> Stop | None:
     if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
         return Stop(StopReason.MAX_FAILED_TRIALS, f"more than max_failed_trials ({budget.max_failed_trials}) failed")
     if budget.no_improvement_trials is not None:
-        since = completed_since_best(job, trials)
+        since = trials.totals.completed_since_best(job.minimize)
         if since >= budget.no_improvement_trials:
             return Stop(StopReason.NO_IMPROVEMENT, f"no improvement in the last {since} completed trials")
-    if budget.stop_on_convergence and converged(trials, max(CONVERGED_PROPOSALS, budget.max_parallel)):
+    proposals = max(CONVERGED_PROPOSALS, budget.max_parallel)
+    if budget.stop_on_convergence and converged(trials.latest(proposals), proposals):
         return Stop(
             StopReason.CONVERGED, f"converged: the model expects no meaningful improvement (EI < {CONVERGED_EI:g})"
         )
     return None
-
-
-def completed_since_best(job: Job, trials: Sequence[Trial]) -> int:
-    """How many of the job's trials completed (in the order they ended) after the last one
-    that improved the best value."""
-    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
-    best, since = None, 0
-    for trial in sorted(done, key=lambda t: (t.ended_at or 0.0, t.number)):
-        if job.better(trial.value, best):  # type: ignore[arg-type]
-            best, since = trial.value, 0
-        else:
-            since += 1
-    return since
 
 
 def converged(trials: Sequence[Trial], proposals: int) -> bool:
@@ -96,7 +90,7 @@ def converged(trials: Sequence[Trial], proposals: int) -> bool:
 
 
 def final_stop(
-    job: Job, trials: Sequence[Trial], now: float, error: str | None, budget_left: int | None, cost: Stop | None = None
+    job: Job, trials: Snapshot, now: float, error: str | None, budget_left: int | None, cost: Stop | None = None
 ) -> Stop:
     """Why a job that is finishing stopped: an error, a rule, its trial budget used up, its
     dollar budget (``cost``: the caller prices it) used up, or nothing left to propose."""

@@ -76,7 +76,7 @@ from hyperstep.pricing import budget as dollars
 from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.study import Study
-from hyperstep.trial_view import TrialView, results_of
+from hyperstep.trial_view import Snapshot, TrialView, results_of
 
 __all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results_of", "unparked"]
 
@@ -183,8 +183,7 @@ class TuningService:
         study = Study.from_job(self.store, job, self.view.parent_trials)
         whole = study.fidelity_levels is not None  # its model reads running trials' curves
         snapshot = self.view.snapshot(job, whole=whole)
-        trials = snapshot.ordered()
-        stop = self.stop_rule(job, trials)
+        stop = self.stop_rule(job, snapshot)
         if stop is None and request.execution and request.history_events >= HANDOFF_EVENTS:
             return self.hand_over(job, request.execution, seen)
         if stop is not None:
@@ -193,7 +192,6 @@ class TuningService:
                 self._stop_active(job, snapshot.active())
             job = self.store.get_job(job.id)
             seen, snapshot = results_of(job), self.view.snapshot(job, whole=whole)
-            trials = snapshot.ordered()
         running = snapshot.active()  # the pending and running: a pass over the job's few, not all
         pending = [t for t in running if t.state is TrialState.PENDING]
         active = len(running)
@@ -201,15 +199,15 @@ class TuningService:
         free = job.spec.budget.max_parallel - active
         if job.spec.budget.max_trials is not None:  # no model fit for trials the budget cannot take
             free = min(free, job.spec.budget.max_trials - job.budget_used)
-        affordable = dollars.affordable(job, trials, self._region(job))
+        affordable = dollars.affordable(job, snapshot, self._region(job))
         if affordable is not None:
             free = min(free, affordable)
         reason = None if stop is None else stop.detail
         if stop is None and free > 0:
-            new = study.ask(free, max_trials=job.spec.budget.max_trials, trials=trials, snapshot=snapshot)
+            new = study.ask(free, max_trials=job.spec.budget.max_trials, trials=snapshot.ordered(), snapshot=snapshot)
             self.view.remember(new)
         if stop is None and not new and active == 0:
-            reason = self._final_stop(job, trials).detail
+            reason = self._final_stop(job, snapshot).detail
         planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
         return Plan(
@@ -316,10 +314,11 @@ class TuningService:
     def _handoff_plan(job: Job, seen: int) -> Plan:
         return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
 
-    def stop_rule(self, job: Job, trials: Sequence[Trial] | None = None) -> completion.Stop | None:
+    def stop_rule(self, job: Job, trials: Snapshot | None = None) -> completion.Stop | None:
         """The completion rule that stops the job from starting trials now, or None
         (``hyperstep.completion``); ``trials``: the job's, read when not given."""
-        return completion.stop_rule(job, self.store.list_trials(job.id) if trials is None else trials, self.clock())
+        trials = Snapshot.of(self.store.list_trials(job.id)) if trials is None else trials
+        return completion.stop_rule(job, trials, self.clock())
 
     def _budget_left(self, job: Job) -> int | None:
         job = self.store.get_job(job.id)
@@ -474,7 +473,7 @@ class TuningService:
             return Charge(billable_seconds=usage.seconds)
         return Charge(cost_usd=rate.cost(usage.seconds), billable_seconds=usage.seconds, cost_basis=rate.basis)
 
-    def _final_stop(self, job: Job, trials: Sequence[Trial], failure: str | None = None) -> completion.Stop:
+    def _final_stop(self, job: Job, trials: Snapshot, failure: str | None = None) -> completion.Stop:
         """Why the job stops (``completion.final_stop``), its dollar budget included: a job
         whose ``max_cost_usd`` cannot cover one more trial stopped for it."""
         region = self._region(job)
@@ -569,7 +568,7 @@ class TuningService:
         left = None if job.spec.budget.max_trials is None else job.spec.budget.max_trials - job.budget_used
         # The rules read from the job item alone (a draining rule Suggest recorded among them):
         # those that need the trials fire on a result, which wakes the execution anyway.
-        no_more = (left is not None and left <= 0) or self.stop_rule(job, ()) is not None
+        no_more = (left is not None and left <= 0) or self.stop_rule(job, Snapshot()) is not None
         return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
 
     def wake(self, job_id: str) -> bool:
@@ -603,7 +602,7 @@ class TuningService:
             status, error = JobStatus.COMPLETED, None
         if not job.status.finished:
             failure = error if request.error else None
-            stop = self._final_stop(job, trials, failure)
+            stop = self._final_stop(job, Snapshot.of(trials), failure)
             job = self.store.set_job_status(
                 job.id, status, error=error, stop_reason=stop.reason, stop_detail=stop.detail
             )

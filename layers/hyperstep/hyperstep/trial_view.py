@@ -22,8 +22,9 @@ reads the curves of running trials, which change with every report: the view the
 every trial, as before.
 
 The in-memory work of a round does not grow with the job either: the snapshot keeps its
-trials by number and its active ones as they change (no sort, no pass over the job), and
-the strategy's rows of the ended trials, each made once (``hyperstep.history_rows``).
+trials by number and its active ones as they change (no sort, no pass over the job), the
+strategy's rows of the ended trials, each made once (``hyperstep.history_rows``), and the
+totals the completion rules and the dollar budget read (``hyperstep.ended_totals``).
 
 A warm-started job learns from its parents' trials every round: the view reads each parent
 whole once and keeps it (``parent_trials``), so such a job's rounds read no more than a
@@ -34,10 +35,11 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hyperstep.ended_totals import EndedTotals
 from hyperstep.errors import NotFoundError
 from hyperstep.models import Job, Trial, trial_id
 from hyperstep.stores.base import TrialStore
@@ -75,9 +77,18 @@ class Snapshot:
     rewrites: int = 0
     rows: EndedRows | None = None
     """The strategy's rows of ``ended_log`` (``hyperstep.history_rows``), kept by the study that made them."""
+    totals: EndedTotals = field(default_factory=EndedTotals)
+    """What the completion rules and the dollar budget read of ``ended_log``, added up as it grows."""
     _active: dict[str, Trial] = field(default_factory=dict)
     _ordered: list[Trial] = field(default_factory=list)
     _position: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, trials: Iterable[Trial], seen_seq: int = 0) -> Snapshot:
+        """A snapshot of these trials (a job's, read whole)."""
+        snapshot = cls(seen_seq=seen_seq)
+        snapshot.put(sorted(trials, key=lambda t: t.number))
+        return snapshot
 
     def ended(self) -> int:
         """How many of ``trials`` have ended."""
@@ -86,6 +97,10 @@ class Snapshot:
     def active(self) -> list[Trial]:
         """The pending and running trials, by number."""
         return sorted(self._active.values(), key=lambda t: t.number)
+
+    def latest(self, count: int) -> Sequence[Trial]:
+        """The ``count`` trials of highest number (fewer when there are fewer)."""
+        return self._ordered[-count:] if count > 0 else []
 
     def ordered(self) -> list[Trial]:
         """Every trial, by number (a copy: the caller may keep it)."""
@@ -103,10 +118,12 @@ class Snapshot:
             if before is None or before.state.active:
                 if not trial.state.active:
                     self.ended_log.append(trial)
+                    self.totals.add(trial)
             elif before != trial:  # an ended trial replaced: never, by the view's rules
                 self.rewrites += 1
                 kept = [t for t in self.ended_log if t.id != trial.id]
                 self.ended_log = kept if trial.state.active else [*kept, trial]
+                self.totals = EndedTotals.of(self.ended_log)
 
     def _place(self, trial: Trial, before: Trial | None) -> None:
         """Keep ``_ordered`` by number: replace in place, append a newest, insert a late one."""
@@ -175,8 +192,7 @@ class TrialView:
                 snapshot.missing.discard(trial.number)
 
     def _load(self, job: Job) -> Snapshot:
-        snapshot = Snapshot(seen_seq=job.trial_seq)
-        snapshot.put(sorted(self.store.list_trials(job.id), key=lambda t: t.number))
+        snapshot = Snapshot.of(self.store.list_trials(job.id), seen_seq=job.trial_seq)
         self._snapshots[job.id] = snapshot
         while len(self._snapshots) > self.jobs_kept:
             self._snapshots.popitem(last=False)
