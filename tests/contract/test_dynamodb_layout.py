@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from hyperstep.errors import TrialExistsError
-from hyperstep.models import Job, TrialState, trial_id
+from hyperstep.models import Job, MetricReport, TrialState, trial_id
 from hyperstep.stores.dynamodb import TRANSACTION_LIMIT, DynamoDBStore, table_definition
 from tests.contract.conftest import add, full_spec, trials_of
 
@@ -188,7 +188,7 @@ class Colliding:
         return call
 
 
-@pytest.mark.parametrize(("operation", "calls"), [("update_item", 2), ("transact_write_items", 6), ("delete_item", 2)])
+@pytest.mark.parametrize(("operation", "calls"), [("update_item", 2), ("transact_write_items", 8), ("delete_item", 2)])
 def test_transaction_collisions_are_retried(dynamodb: Any, table: str, operation: str, calls: int) -> None:
     colliding = Colliding(dynamodb, operation)
     store = DynamoDBStore(table, client=colliding)
@@ -196,7 +196,8 @@ def test_transaction_collisions_are_retried(dynamodb: Any, table: str, operation
     store.create_job(job)
     store.put_task_token(job.id, "tok")
     assert add(store, job, 2, 5) == [1, 2]
-    store.start_trial(job.id, trial_id(1), "ref")
+    store.start_trial(job.id, trial_id(1), "ref")  # a transaction: the trial, and its job running
+    store.report_metrics(job.id, trial_id(1), {"loss": MetricReport(value=0.7, step=1)})
     assert store.finish_trial(job.id, trial_id(1), TrialState.COMPLETED, 0.5)
     assert store.take_task_token(job.id) == "tok"
     after = store.get_job(job.id)

@@ -326,9 +326,16 @@ class TuningService:
         return None if limit is None else limit - job.budget_used
 
     def _stop_active(self, job: Job, trials: list[Trial]) -> None:
+        """Stop these trials (as read): a pending one is recorded stopped; a running one is
+        stopped on its backend, and its end recorded when its result comes. A pending one
+        whose launch recorded it started after it was read is stopped on its backend too
+        (the stop write ends it either way; read again after it, it says which it was)."""
         for trial in trials:
             if trial.state is TrialState.PENDING:
-                self.store.finish_trial(job.id, trial.id, TrialState.STOPPED, error="stopped before launch")
+                if self.store.finish_trial(job.id, trial.id, TrialState.STOPPED, error="stopped before launch"):
+                    stopped = self.store.get_trial(job.id, trial.id)
+                    if stopped.backend_ref is not None:
+                        self.backend_for(job).stop(job, stopped)
             elif trial.state is TrialState.RUNNING and trial.awaiting_result_since is None:
                 self.backend_for(job).stop(job, trial)  # one awaiting its result has ended already
 
@@ -337,7 +344,15 @@ class TuningService:
 
         Only while the job runs: a pending trial of a job stopped or closed since it was
         planned (a Suggest still running when its execution was stopped and the job
-        closed, whose trials nothing would ever stop) is recorded stopped, not launched."""
+        closed, whose trials nothing would ever stop) is recorded stopped, not launched.
+        A job stopped or closed between that check and the launch is caught by the write
+        that records the trial started, which holds only while the job runs: what was
+        launched is stopped again (``_not_started``). No write can come before the launch
+        instead: the launch is a call to another service, outside any store transaction.
+        One case stays open: a trial planned after Finish read the job's trials (a Suggest
+        still running when its execution ended) and recorded started before Finish closes
+        the job is never stopped; closing it would need Finish to take the job out of
+        running before it reads the trials."""
         job = self.store.get_job(request.job_id)
         trial = self.store.get_trial(job.id, request.trial_id)
         if trial.state is not TrialState.PENDING:
@@ -353,9 +368,29 @@ class TuningService:
             self.store.finish_trial(job.id, trial.id, TrialState.FAILED, error=str(exc))
             self.wake(job.id)
             return {"trial_id": trial.id, "state": TrialState.FAILED.value}
-        with contextlib.suppress(ConflictError):  # a fast trial's result can beat this write
+        try:
             self.view.remember([self.store.start_trial(job.id, trial.id, ref)])
+        except ConflictError:
+            return self._not_started(job, trial.id, ref)
         return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
+
+    def _not_started(self, job: Job, trial_id: str, ref: str) -> dict[str, Any]:
+        """A launched trial the store would not record started. Its result may have beaten
+        the write (a fast trial), or another launch started it: nothing to do. Its job may
+        have stopped or closed since ``launch`` read it (the trial is still pending), or a
+        stop recorded the pending trial stopped meanwhile (it has no ``backend_ref``):
+        nothing would ever stop what was launched, so it is stopped here, then recorded."""
+        trial = self.store.get_trial(job.id, trial_id)
+        pending = trial.state is TrialState.PENDING
+        if not pending and (trial.state is not TrialState.STOPPED or trial.backend_ref is not None):
+            return {"trial_id": trial.id, "state": trial.state.value}
+        self.backend_for(job).stop(job, trial.model_copy(update={"backend_ref": ref}))
+        if pending:
+            status = self.store.get_job(job.id).status
+            self.store.finish_trial(
+                job.id, trial.id, TrialState.STOPPED, error=f"stopped at launch: job is {status.value}"
+            )
+        return {"trial_id": trial.id, "state": TrialState.STOPPED.value}
 
     def wait(self, request: WaitRequest) -> None:
         """Park the execution's token (with its history count); wake it at once if results

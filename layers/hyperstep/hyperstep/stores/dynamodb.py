@@ -52,7 +52,9 @@ of the trials under the numbers after it (99 a part). A trial's end is one ``Tra
 update, conditioned on the version it read (so only a pending/running trial ends, once),
 and the job update (counter, plus best value and trial when it beats the stored best by
 the job's goal, conditioned on that); a cancelled transaction is read again and retried.
-Trial rewrites use the same version check (optimistic concurrency). The task token is
+Trial rewrites use the same version check (optimistic concurrency); a trial's start is one
+``TransactWriteItems`` of that rewrite and a ``ConditionCheck`` that its job's status is
+running. The task token is
 taken by ``DeleteItem`` with ``ReturnValues=ALL_OLD``. Requests that collide with a
 transaction (``TransactionConflict``) are retried. Values DynamoDB cannot hold as numbers
 (NaN, inf, beyond 1E+-125) never become the best. ``put_trials`` is atomic up to 100
@@ -60,9 +62,10 @@ trials (one transaction); larger batches are undone best effort on failure.
 ``list_jobs`` reads the GSI, which is eventually consistent; everything else reads with
 ``ConsistentRead``.
 
-IAM (least privilege): ``dynamodb:GetItem``, ``PutItem``, ``UpdateItem``, ``DeleteItem``
-and ``Query`` on the table and on ``<table arn>/index/gsi1``. ``TransactWriteItems`` has
-no IAM action of its own: its Put/Update actions are authorized as PutItem/UpdateItem.
+IAM (least privilege): ``dynamodb:GetItem``, ``PutItem``, ``UpdateItem``, ``DeleteItem``,
+``ConditionCheckItem`` and ``Query`` on the table and on ``<table arn>/index/gsi1``.
+``TransactWriteItems`` has no IAM action of its own: its Put/Update actions are authorized
+as PutItem/UpdateItem, its ConditionCheck as ConditionCheckItem.
 ``create_table`` (tooling only) also uses CreateTable, DescribeTable, UpdateTimeToLive.
 """
 
@@ -443,16 +446,34 @@ class DynamoDBStore(TrialStore):
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
-        def start(trial: Trial) -> Trial:
+        """One transaction: the trial's update (if still at the version read) and a check
+        that its job is running; a lost race on the trial is read again and retried."""
+        for attempt in range(_ATTEMPTS):
+            trial, ver, chunked = self._read_trial(job_id, trial_id)
             if trial.state is not TrialState.PENDING:
                 raise ConflictError(f"trial {trial_id!r} is {trial.state.value}, not pending")
-            return trial.model_copy(
+            started = trial.model_copy(
                 update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
-
-        started = self._rewrite_trial(job_id, trial_id, start)
-        assert started is not None  # start never leaves the trial alone
-        return self._with_curve(*started)
+            update = items.trial_update(started, ver, self._expires())
+            check = items.running_check(job_id)
+            try:
+                self._transact(
+                    [
+                        {"Update": {"TableName": self.table_name, **update}},
+                        {"ConditionCheck": {"TableName": self.table_name, **check}},
+                    ]
+                )
+                return self._with_curve(started, chunked)
+            except Exception as exc:
+                reasons = _reasons(exc)
+                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                    status = self.get_job(job_id).status.value  # NotFoundError when the job is gone
+                    raise ConflictError(f"trial {trial_id!r} not started: job {job_id!r} is {status}") from None
+                if "ConditionalCheckFailed" not in reasons and "TransactionConflict" not in reasons:
+                    raise
+                _backoff(attempt)
+        raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
     def report_metrics(
         self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None

@@ -376,6 +376,16 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
     }
 
 
+def running_check(job_id: str) -> dict[str, Any]:
+    """A transaction's condition that the job is running (a ``ConditionCheck`` of its item)."""
+    return {
+        "Key": key(job_id, JOB_SK),
+        "ConditionExpression": "#status = :running",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":running": s(JobStatus.RUNNING.value)},
+    }
+
+
 def spec_update(job_id: str, stored: str, spec: JobSpec) -> dict[str, Any]:
     """Replace the job's spec with ``spec`` while the job runs and its spec is still
     ``stored`` (the JSON text read)."""

@@ -1,0 +1,97 @@
+"""A job stopped or closed between ``launch``'s read of it and its write of the started
+trial: what was launched is stopped, and the trial recorded stopped (it ran on, with
+nothing left to stop it: a finished job is visited by neither the loop nor the reaper)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult
+from hyperstep.models import JobStatus, Trial, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import spec_document
+from tests.unit.test_service import FakeBackend
+
+
+class ClosingStore(SQLiteStore):
+    """Runs ``meanwhile`` once, right after the next trial read (``launch`` reads the job,
+    then the trial): another process acting on the job between those reads and the launch."""
+
+    meanwhile: Callable[[], object] | None = None
+
+    def get_trial(self, job_id: str, trial_id: str) -> Trial:
+        trial = super().get_trial(job_id, trial_id)
+        act, self.meanwhile = self.meanwhile, None
+        if act is not None:
+            act()
+        return trial
+
+
+@pytest.fixture
+def parts() -> tuple[TuningService, ClosingStore, FakeBackend]:
+    store, backend = ClosingStore(), FakeBackend()
+    service = TuningService(store, {"local": backend})
+    service.create_job(parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 1})), job_id="job")
+    return service, store, backend
+
+
+def planned(service: TuningService) -> str:
+    (trial_id,) = service.suggest(SuggestRequest(job_id="job")).trial_ids
+    return trial_id
+
+
+@pytest.mark.parametrize("status", [JobStatus.STOPPED, JobStatus.FAILED, JobStatus.STOPPING])
+def test_a_job_closed_after_launch_read_it_stops_the_trial_it_launched(parts, status: JobStatus) -> None:
+    service, store, backend = parts
+    trial_id = planned(service)
+    store.meanwhile = lambda: store.set_job_status("job", status)  # Finish, or close_ended_execution
+    assert service.launch(LaunchRequest(job_id="job", trial_id=trial_id)) == {"trial_id": trial_id, "state": "stopped"}
+    trial = store.get_trial("job", trial_id)
+    assert backend.launched == backend.stopped == [trial_id]
+    assert (trial.state, trial.error) == (TrialState.STOPPED, f"stopped at launch: job is {status.value}")
+
+
+def test_a_stop_that_recorded_the_pending_trial_stopped_meanwhile_leaves_its_launch_stopped(parts) -> None:
+    service, store, backend = parts
+    trial_id = planned(service)
+    store.meanwhile = lambda: service.stop("job")  # the API's stop: the trial is pending, it records it stopped
+    service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    assert backend.launched == backend.stopped == [trial_id]
+    assert store.get_trial("job", trial_id).error == "stopped before launch"
+
+
+def test_a_result_that_beat_the_started_write_stops_nothing(parts) -> None:
+    service, store, backend = parts
+    trial_id = planned(service)
+    result = TrialResult(job_id="job", trial_id=trial_id, state="completed", metrics={"loss": 0.5})
+    store.meanwhile = lambda: service.collect(result)  # a trial quicker than its launch's write
+    assert service.launch(LaunchRequest(job_id="job", trial_id=trial_id))["state"] == "completed"
+    assert (backend.launched, backend.stopped) == ([trial_id], [])
+
+
+class LaunchingStore(ClosingStore):
+    """Runs ``meanwhile`` once, right after the next listing of a job's trials."""
+
+    def list_trials(self, job_id: str) -> list[Trial]:
+        trials = super().list_trials(job_id)
+        act, self.meanwhile = self.meanwhile, None
+        if act is not None:
+            act()
+        return trials
+
+
+def test_a_launch_that_lands_between_finishs_read_and_its_stop_is_stopped_on_its_backend() -> None:
+    """Finish (its loop broken off) reads the trial pending; its launch records it started
+    before Finish records it stopped: the trial was running, so Finish stops it on the backend."""
+    store, backend = LaunchingStore(), FakeBackend()
+    service = TuningService(store, {"local": backend})
+    service.create_job(parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 1})), job_id="job")
+    trial_id = planned(service)
+    store.meanwhile = lambda: service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    service.finish(FinishRequest(job_id="job", error={"Error": "States.Timeout", "Cause": "Suggest timed out"}))
+    assert backend.launched == backend.stopped == [trial_id]
+    assert store.get_trial("job", trial_id).state is TrialState.STOPPED
