@@ -216,16 +216,19 @@ def test_start_trial_only_from_pending(store: TrialStore, make_job: MakeJob) -> 
     assert store.get_trial(job.id, trial_id(1)) == started
 
 
-@pytest.mark.parametrize("status", [JobStatus.STOPPING, JobStatus.STOPPED, JobStatus.COMPLETED])
-def test_start_trial_only_while_the_job_runs(store: TrialStore, make_job: MakeJob, status: JobStatus) -> None:
-    """A job stopped or closed after its trial was planned starts it no more: the trial
-    stays pending (the launcher stops what it launched and records the trial stopped)."""
+@pytest.mark.parametrize("status", [JobStatus.STOPPED, JobStatus.COMPLETED, JobStatus.FAILED])
+def test_start_trial_only_while_the_job_is_unfinished(store: TrialStore, make_job: MakeJob, status: JobStatus) -> None:
+    """A job closed after its trial was planned starts it no more: the trial stays pending
+    (the launcher stops what it launched and records the trial stopped). A stopping job's
+    trial starts: its loop stops it with the others."""
     job = make_job()
-    store.put_trials(trials_of(job, [1]))
+    store.put_trials(trials_of(job, [1, 2]))
+    store.set_job_status(job.id, JobStatus.STOPPING)
+    assert store.start_trial(job.id, trial_id(1), "training-job-1").state is TrialState.RUNNING
     store.set_job_status(job.id, status)
     with pytest.raises(ConflictError, match=f"job {job.id!r} is {status.value}"):
-        store.start_trial(job.id, trial_id(1), "training-job-1")
-    assert store.get_trial(job.id, trial_id(1)).state is TrialState.PENDING
+        store.start_trial(job.id, trial_id(2), "training-job-2")
+    assert store.get_trial(job.id, trial_id(2)).state is TrialState.PENDING
 
 
 def at_step(value: float, step: int | None = None, final: bool = False, at: float | None = None) -> MetricReport:

@@ -44,7 +44,7 @@ def planned(service: TuningService) -> str:
     return trial_id
 
 
-@pytest.mark.parametrize("status", [JobStatus.STOPPED, JobStatus.FAILED, JobStatus.STOPPING])
+@pytest.mark.parametrize("status", [JobStatus.STOPPED, JobStatus.FAILED, JobStatus.COMPLETED])
 def test_a_job_closed_after_launch_read_it_stops_the_trial_it_launched(parts, status: JobStatus) -> None:
     service, store, backend = parts
     trial_id = planned(service)

@@ -345,9 +345,11 @@ class TuningService:
         Only while the job runs: a pending trial of a job stopped or closed since it was
         planned (a Suggest still running when its execution was stopped and the job
         closed, whose trials nothing would ever stop) is recorded stopped, not launched.
-        A job stopped or closed between that check and the launch is caught by the write
-        that records the trial started, which holds only while the job runs: what was
-        launched is stopped again (``_not_started``). No write can come before the launch
+        A job closed between that check and the launch is caught by the write that records
+        the trial started, which holds only while the job is unfinished, and a stop that
+        recorded the pending trial stopped meanwhile by that write finding it so: what was
+        launched is stopped again (``_not_started``). A job that is stopping meanwhile lets
+        the trial start: its loop stops it with the others. No write can come before the launch
         instead: the launch is a call to another service, outside any store transaction.
         One case stays open: a trial planned after Finish read the job's trials (a Suggest
         still running when its execution ended) and recorded started before Finish closes
@@ -377,7 +379,7 @@ class TuningService:
     def _not_started(self, job: Job, trial_id: str, ref: str) -> dict[str, Any]:
         """A launched trial the store would not record started. Its result may have beaten
         the write (a fast trial), or another launch started it: nothing to do. Its job may
-        have stopped or closed since ``launch`` read it (the trial is still pending), or a
+        have closed since ``launch`` read it (the trial is still pending), or a
         stop recorded the pending trial stopped meanwhile (it has no ``backend_ref``):
         nothing would ever stop what was launched, so it is stopped here, then recorded."""
         trial = self.store.get_trial(job.id, trial_id)

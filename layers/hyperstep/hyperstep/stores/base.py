@@ -6,8 +6,8 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
 - **Conditional writes.** ``create_job`` raises ``JobExistsError`` when the id is taken;
   ``put_trials`` raises ``TrialExistsError`` when a trial id is taken and then writes none
   of them; ``start_trial`` and ``set_job_status`` raise ``ConflictError`` when the record
-  is not in an expected state (``start_trial``: also when the trial's job is not
-  running). ``get_*`` raise ``NotFoundError``.
+  is not in an expected state (``start_trial``: also when the trial's job has finished).
+  ``get_*`` raise ``NotFoundError``.
 - **No lost updates under concurrency.** Counters only move by atomic increments:
   two suggesters racing on ``add_trials`` never hand out the same trial number and never
   overspend ``max_trials`` together.
@@ -126,9 +126,10 @@ class TrialStore(ABC):
     @abstractmethod
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         """Mark a pending trial running on the backend under ``backend_ref``, in one atomic
-        step with a check that its job is running; ``ConflictError`` unless it is pending
-        and its job running (a job stopped or closed since the caller read it starts no
-        trial: the caller stops what it launched, ``TuningService.launch``)."""
+        step with a check that its job is unfinished; ``ConflictError`` unless it is pending
+        and its job running or stopping (a job closed since the caller read it starts no
+        trial: the caller stops what it launched, ``TuningService.launch``; a stopping
+        job's loop stops its running trials)."""
 
     @abstractmethod
     def report_metrics(

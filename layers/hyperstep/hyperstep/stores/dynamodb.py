@@ -53,8 +53,9 @@ update, conditioned on the version it read (so only a pending/running trial ends
 and the job update (counter, plus best value and trial when it beats the stored best by
 the job's goal, conditioned on that); a cancelled transaction is read again and retried.
 Trial rewrites use the same version check (optimistic concurrency); a trial's start is one
-``TransactWriteItems`` of that rewrite and a ``ConditionCheck`` that its job's status is
-running. The task token is
+``TransactWriteItems`` of that rewrite and a ``ConditionCheck`` that its job's unfinished
+marker exists (2 write units: the job's own item would cost 2 a KB of its spec, and it is
+the item every trial's end writes). The task token is
 taken by ``DeleteItem`` with ``ReturnValues=ALL_OLD``. Requests that collide with a
 transaction (``TransactionConflict``) are retried. Values DynamoDB cannot hold as numbers
 (NaN, inf, beyond 1E+-125) never become the best. ``put_trials`` is atomic up to 100
@@ -447,7 +448,8 @@ class DynamoDBStore(TrialStore):
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         """One transaction: the trial's update (if still at the version read) and a check
-        that its job is running; a lost race on the trial is read again and retried."""
+        that its job is unfinished (its marker exists); a lost race on the trial is read
+        again and retried."""
         for attempt in range(_ATTEMPTS):
             trial, ver, chunked = self._read_trial(job_id, trial_id)
             if trial.state is not TrialState.PENDING:
@@ -456,7 +458,7 @@ class DynamoDBStore(TrialStore):
                 update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
             )
             update = items.trial_update(started, ver, self._expires())
-            check = items.running_check(job_id)
+            check = items.unfinished_check(job_id)
             try:
                 self._transact(
                     [

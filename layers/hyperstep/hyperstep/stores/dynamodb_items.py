@@ -376,14 +376,10 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
     }
 
 
-def running_check(job_id: str) -> dict[str, Any]:
-    """A transaction's condition that the job is running (a ``ConditionCheck`` of its item)."""
-    return {
-        "Key": key(job_id, JOB_SK),
-        "ConditionExpression": "#status = :running",
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": {":running": s(JobStatus.RUNNING.value)},
-    }
+def unfinished_check(job_id: str) -> dict[str, Any]:
+    """A transaction's condition that the job is unfinished: a ``ConditionCheck`` that its
+    marker exists (a small item no other transaction writes, unlike the job's own)."""
+    return {"Key": unfinished_key(job_id), "ConditionExpression": "attribute_exists(pk)"}
 
 
 def spec_update(job_id: str, stored: str, spec: JobSpec) -> dict[str, Any]:

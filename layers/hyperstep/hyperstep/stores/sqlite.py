@@ -332,7 +332,7 @@ class SQLiteStore(TrialStore):
             if trial.state is not TrialState.PENDING:
                 raise ConflictError(f"trial {trial_id!r} is {trial.state.value}, not pending")
             status = self._read_job(conn, job_id).status
-            if status is not JobStatus.RUNNING:
+            if status.finished:
                 raise ConflictError(f"trial {trial_id!r} not started: job {job_id!r} is {status.value}")
             trial = trial.model_copy(
                 update={"state": TrialState.RUNNING, "backend_ref": backend_ref, "started_at": self.clock()}
