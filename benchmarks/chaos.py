@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import logging
-import subprocess
 import sys
 import warnings
 from collections import Counter
-from pathlib import Path
 
-from benchmarks.reporting import machine, table
+from benchmarks.reporting import RESULTS, commit, machine, table
 from tests.integration.chaos import ChaosConfig, ChaosResult, run_chaos
 from tests.integration.chaos_audit import Finding
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SHOWN = 3
 """Findings per figure printed with their event logs (all of them go to the markdown file)."""
 
@@ -81,13 +77,6 @@ def kinds(result: ChaosResult) -> list[str]:
     counted = Counter((f.figure, f.backend, f.kind) for f in result.findings)
     rows = [[figure, backend, kind, str(n)] for (figure, backend, kind), n in sorted(counted.items())]
     return table(["figure", "backend", "kind", "findings"], rows).splitlines() if rows else ["None."]
-
-
-def commit() -> str:
-    """The commit measured (``+`` when the working tree differs from it)."""
-    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=RESULTS.parent.parent)
-    head = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() or "unknown"
-    return head + ("+" if run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip() else "")
 
 
 def markdown(result: ChaosResult, command: str, measured: str) -> str:

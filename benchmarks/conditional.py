@@ -137,13 +137,6 @@ def markdown(result: dict[str, Any], config: dict[str, Any]) -> str:
     )
 
 
-def _commit() -> str:
-    import subprocess
-
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    return out.stdout.strip() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -163,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         "batch": args.batch,
         "wall_seconds": time.perf_counter() - start,
         "machine": reporting.machine(),
-        "commit": _commit(),
+        "commit": reporting.commit(),
     }
     data = {
         "config": config,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -11,15 +13,35 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def commit() -> str:
+    """The commit measured: ``HYPERSTEP_BENCH_COMMIT`` when set (the commit whose code runs,
+    e.g. a ``git archive`` of it on ``PYTHONPATH``); else, in a git checkout, its HEAD (``+``
+    when tracked files other than the results differ from it); else "working tree"."""
+    given = os.environ.get("HYPERSTEP_BENCH_COMMIT")
+    if given:
+        return given
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent, check=False)
+        except OSError:  # no git on the machine
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "working tree"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)benchmarks/results")
+    return head + ("+" if changed else "")
+
+
 def machine() -> dict[str, Any]:
     """Where and when a result was measured."""
-    import os
-
     import hyperstep
 
     return {
         "hyperstep_source": str(Path(hyperstep.__file__).parent),
-        "hyperstep_commit": os.environ.get("HYPERSTEP_BENCH_COMMIT", "working tree"),
+        "hyperstep_commit": commit(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
