@@ -13,7 +13,6 @@ method found, 0 = random search's expected best after as many evaluations.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from typing import Any
 
@@ -94,20 +93,8 @@ def _partial_tables(scores: dict[str, Any]) -> str:
 
 def markdown(result: dict[str, Any], config: dict[str, Any]) -> str:
     """The summary and per-problem tables."""
-    scores = result["scores"]
-    methods = sorted(scores["normalized"], key=lambda m: -scores["normalized"][m])
-    runs = config["n_problems"] * len(config["seeds"])
-    summary = reporting.table(
-        ["method", "normalized score", "Bayesmark leaderboard score", "optimizer s / run"],
-        [
-            [m, scores["normalized"][m], scores["leaderboard"][m], result["optimizer_seconds"].get(m, math.nan) / runs]
-            for m in methods
-        ],
-    )
-    per_problem = reporting.table(
-        ["problem", *methods],
-        [[p, *[by[m] for m in methods]] for p, by in scores["per_problem"].items()],
-    )
+    scores, runs = result["scores"], config["n_problems"] * len(config["seeds"])
+    _, summary, per_problem = reporting.score_tables(scores, result["optimizer_seconds"], runs)
     sources = "".join(
         f"\n- `{method}`: seeds {src['seeds']} from `{src['file']}` (commit {src['commit']})"
         for method, srcs in config.get("merged", {}).items()

@@ -98,19 +98,8 @@ def run(problems: list[tuple[str, str]], seeds: list[int], rounds: int, batch: i
 
 def markdown(result: dict[str, Any], config: dict[str, Any]) -> str:
     """The summary and per-problem tables."""
-    scores = result["scores"]
-    methods = sorted(scores["normalized"], key=lambda m: -scores["normalized"][m])
     runs = config["n_problems"] * len(config["seeds"])
-    summary = reporting.table(
-        ["method", "normalized score", "Bayesmark leaderboard score", "optimizer s / run"],
-        [
-            [m, scores["normalized"][m], scores["leaderboard"][m], result["optimizer_seconds"][m] / runs]
-            for m in methods
-        ],
-    )
-    per_problem = reporting.table(
-        ["problem", *methods], [[p, *[by[m] for m in methods]] for p, by in scores["per_problem"].items()]
-    )
+    methods, summary, per_problem = reporting.score_tables(result["scores"], result["optimizer_seconds"], runs)
     mean_best = reporting.table(
         ["problem", *methods],
         [

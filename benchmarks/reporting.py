@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -61,6 +62,19 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def score_tables(scores: dict[str, Any], seconds: dict[str, float], runs: int) -> tuple[list[str], str, str]:
+    """Of ``scoring.score``'s ``scores``: the methods, best first; the summary table (both
+    scores, and the optimizer's ``seconds`` over ``runs`` runs); the per-problem table."""
+    methods = sorted(scores["normalized"], key=lambda m: -scores["normalized"][m])
+    summary = table(
+        ["method", "normalized score", "Bayesmark leaderboard score", "optimizer s / run"],
+        [[m, scores["normalized"][m], scores["leaderboard"][m], seconds.get(m, math.nan) / runs] for m in methods],
+    )
+    rows = [[p, *[by[m] for m in methods]] for p, by in scores["per_problem"].items()]
+    per_problem = table(["problem", *methods], rows)
+    return methods, summary, per_problem
 
 
 def write(name: str, markdown: str, data: dict[str, Any]) -> tuple[Path, Path]:
