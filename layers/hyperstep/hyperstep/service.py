@@ -345,16 +345,15 @@ class TuningService:
         Only while the job runs: a pending trial of a job stopped or closed since it was
         planned (a Suggest still running when its execution was stopped and the job
         closed, whose trials nothing would ever stop) is recorded stopped, not launched.
-        A job closed between that check and the launch is caught by the write that records
-        the trial started, which holds only while the job is unfinished, and a stop that
-        recorded the pending trial stopped meanwhile by that write finding it so: what was
-        launched is stopped again (``_not_started``). A job that is stopping meanwhile lets
-        the trial start: its loop stops it with the others. No write can come before the launch
-        instead: the launch is a call to another service, outside any store transaction.
-        One case stays open: a trial planned after Finish read the job's trials (a Suggest
-        still running when its execution ended) and recorded started before Finish closes
-        the job is never stopped; closing it would need Finish to take the job out of
-        running before it reads the trials."""
+        The write that records the trial started holds only while the trial is pending and
+        its job unfinished, so a job closed, or the trial recorded stopped, between this
+        check and the launch leaves what was launched to be stopped here (``_not_started``);
+        a job that is only stopping lets it start, and its loop stops it with the others.
+        No write can come before the launch instead: the launch is a call to another
+        service, outside any store transaction. One case stays open: a trial planned after
+        Finish read the job's trials (a Suggest still running when its execution ended) and
+        recorded started before Finish closes the job is never stopped; closing it would
+        need Finish to take the job out of running before it reads the trials."""
         job = self.store.get_job(request.job_id)
         trial = self.store.get_trial(job.id, request.trial_id)
         if trial.state is not TrialState.PENDING:
