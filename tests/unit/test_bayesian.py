@@ -266,3 +266,24 @@ def test_far_from_gives_the_same_mask_through_the_k_d_tree_as_through_every_pair
     every_pair = search.far_from(C, seen, proj)
     assert (by_tree == every_pair).all()
     assert not by_tree[:100].any() and by_tree[100:].all()
+
+
+def test_batch_penalty_is_the_same_as_every_pair_at_once() -> None:
+    """The per-avoided-point loop gives bit-identical penalties to the all-pairs broadcast
+    (random candidates, some inside the radius of an avoided point, some outside)."""
+    import math
+
+    from hyperstep.strategies.search import BATCH_RADIUS, batch_penalty
+
+    rng = np.random.default_rng(11)
+    for dim, n_avoid in [(1, 1), (3, 2), (10, 7), (24, 15)]:
+        avoid = rng.random((n_avoid, dim))
+        C = rng.random((500, dim))
+        C[:100] = avoid[rng.integers(0, n_avoid, 100)] + rng.normal(0.0, 0.01, (100, dim))
+        radius = BATCH_RADIUS * math.sqrt(dim)
+        dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
+        expected = 1e6 * np.maximum(0.0, 1.0 - dist / radius)
+        got = batch_penalty(C, avoid)
+        assert np.array_equal(got, expected)
+        assert (got[:100] > 0).any() and (got == 0).any()
+    assert np.array_equal(batch_penalty(C, np.empty((0, C.shape[1]))), np.zeros(len(C)))
