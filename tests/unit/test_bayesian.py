@@ -266,3 +266,61 @@ def test_far_from_gives_the_same_mask_through_the_k_d_tree_as_through_every_pair
     every_pair = search.far_from(C, seen, proj)
     assert (by_tree == every_pair).all()
     assert not by_tree[:100].any() and by_tree[100:].all()
+
+
+def test_batch_penalty_is_the_same_as_every_pair_at_once() -> None:
+    """The per-avoided-point loop gives bit-identical penalties to the all-pairs broadcast
+    (random candidates, some inside the radius of an avoided point, some outside)."""
+    import math
+
+    from hyperstep.strategies.search import BATCH_RADIUS, batch_penalty
+
+    rng = np.random.default_rng(11)
+    for dim, n_avoid in [(1, 1), (3, 2), (10, 7), (24, 15)]:
+        avoid = rng.random((n_avoid, dim))
+        C = rng.random((500, dim))
+        C[:100] = avoid[rng.integers(0, n_avoid, 100)] + rng.normal(0.0, 0.01, (100, dim))
+        radius = BATCH_RADIUS * math.sqrt(dim)
+        dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
+        expected = 1e6 * np.maximum(0.0, 1.0 - dist / radius)
+        got = batch_penalty(C, avoid)
+        assert np.array_equal(got, expected)
+        assert (got[:100] > 0).any() and (got == 0).any()
+    assert np.array_equal(batch_penalty(C, np.empty((0, C.shape[1]))), np.zeros(len(C)))
+
+
+def test_a_failure_enters_the_objective_model_only_where_it_would_draw_the_search() -> None:
+    """A failure the model (fitted on the trials that ran) predicts worse than the best trial
+    stays out of the objective's GP; one it predicts better than every trial goes in at the
+    worst value, so the objective alone no longer leads the search there."""
+    from hyperstep.strategies.bayesian import _add_attractive_failures
+    from hyperstep.strategies.gp import GaussianProcess
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0.3, 1.0, (20, 2))
+    yw = X[:, 0] + X[:, 1]  # improves towards the origin, where nothing ran
+    yw = (yw - yw.mean()) / yw.std()
+    model = GaussianProcess.fit(X, yw, rng)
+    lone, drawn = np.array([[0.95, 0.95]]), np.array([[0.05, 0.05]])
+    assert model.predict(lone)[0][0] > yw.min() and model.predict(drawn)[0][0] < yw.min()
+    ok = np.ones(len(X), dtype=bool)
+    X2, y2, ok2, model2 = _add_attractive_failures(model, X, yw, ok, np.vstack([lone, drawn]))
+    assert len(X2) == len(X) + 1 and (X2[-1] == drawn[0]).all()
+    assert y2[-1] == yw.max() and not ok2[-1] and ok2[:-1].all()
+    assert model2.predict(drawn)[0][0] > yw.max() - 0.5  # now predicted bad
+    np.testing.assert_allclose(model2.theta, model.theta)
+    same = _add_attractive_failures(model, X, yw, ok, lone)
+    assert same[3] is model and len(same[0]) == len(X)
+
+
+def test_the_failure_classifier_counts_twice_in_the_single_objective_acquisition() -> None:
+    from hyperstep.strategies import bayesian
+
+    rng = np.random.default_rng(4)
+    pts = rng.random((20, 2))
+    history = _history(SPACE2, pts[:15], pts[:15, 0], X_failed=pts[15:])
+    once = BayesianOptimization()._feasibility(history, np.random.default_rng(0))
+    twice = BayesianOptimization()._feasibility(history, np.random.default_rng(0), bayesian.FAILURE_WEIGHT)
+    C = rng.random((50, 2))
+    assert bayesian.FAILURE_WEIGHT == 2.0
+    np.testing.assert_allclose(twice.log_prob(C), 2.0 * once.log_prob(C))

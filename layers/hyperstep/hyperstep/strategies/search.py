@@ -40,12 +40,19 @@ BATCH_RADIUS = 0.02
 
 def batch_penalty(C: np.ndarray, avoid: np.ndarray) -> np.ndarray:
     """A large penalty for candidates within ``BATCH_RADIUS`` of a point already chosen for
-    the batch (``avoid``), falling linearly to 0 at the radius; zeros when nothing is chosen."""
+    the batch (``avoid``), falling linearly to 0 at the radius; zeros when nothing is chosen.
+
+    One pass per avoided point keeps the work in arrays the size of ``C`` (the broadcast
+    over every pair at once built a len(C) x len(avoid) x dim temporary); each pass sums
+    the same contiguous rows, so the distances are bit-identical to the broadcast's.
+    """
     if not len(avoid):
         return np.zeros(len(C))
     radius = BATCH_RADIUS * math.sqrt(C.shape[1])
-    dist = np.sqrt(((C[:, None, :] - avoid[None]) ** 2).sum(2).min(1))
-    return 1e6 * np.maximum(0.0, 1.0 - dist / radius)
+    nearest = np.full(len(C), np.inf)
+    for a in avoid:
+        np.minimum(nearest, ((C - a) ** 2).sum(1), out=nearest)
+    return 1e6 * np.maximum(0.0, 1.0 - np.sqrt(nearest) / radius)
 
 
 def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generator) -> np.ndarray:
