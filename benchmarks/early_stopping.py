@@ -136,6 +136,8 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "hyperband + bayesian": hyperstep_method("bayesian", "hyperband"),
     "model-based asha": hyperstep_method("bayesian", "asha", model_based=True),
     "model-based hyperband": hyperstep_method("bayesian", "hyperband", model_based=True),
+    "joint-gp asha": hyperstep_method("bayesian", "asha", model_based=True, resource_model="gp"),
+    "joint-gp hyperband": hyperstep_method("bayesian", "hyperband", model_based=True, resource_model="gp"),
     "model-based hyperband, uniform brackets": hyperstep_method(
         "bayesian", "hyperband", model_based=True, brackets="uniform"
     ),
