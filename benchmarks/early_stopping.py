@@ -136,6 +136,8 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "hyperband + bayesian": hyperstep_method("bayesian", "hyperband"),
     "model-based asha": hyperstep_method("bayesian", "asha", model_based=True),
     "model-based hyperband": hyperstep_method("bayesian", "hyperband", model_based=True),
+    "joint-gp asha": hyperstep_method("bayesian", "asha", model_based=True, resource_model="gp"),
+    "joint-gp hyperband": hyperstep_method("bayesian", "hyperband", model_based=True, resource_model="gp"),
     "model-based hyperband, uniform brackets": hyperstep_method(
         "bayesian", "hyperband", model_based=True, brackets="uniform"
     ),
@@ -367,14 +369,16 @@ def write(args: argparse.Namespace, results: dict[str, Any], curves: dict[str, A
 
 
 def merge(args: argparse.Namespace) -> None:
-    """Runs split by problem (to use several cores), reported as one under ``--stem``."""
+    """Runs split by problem or by method (to use several cores), reported as one under
+    ``--stem``; a method run in two stems on a problem is the later stem's."""
     results: dict[str, Any] = {}
     curves: dict[str, Any] = {}
     metas = []
     for stem in args.merge:
         stored = json.loads((args.out / f"{stem}.json").read_text())
-        results.update(stored["results"])
-        curves.update(stored["curves"])
+        for problem, methods in stored["results"].items():
+            results.setdefault(problem, {}).update(methods)
+            curves.setdefault(problem, {}).update(stored["curves"][problem])
         metas.append(stored["meta"])
     assert len({(m["seeds"], m["trials"]) for m in metas}) == 1, "runs with different settings"
     crossing = sorted({p for m in metas for p in m["crossing"]})

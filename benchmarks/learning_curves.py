@@ -229,6 +229,27 @@ def noisy_decay(params: Params, steps: int) -> Iterator[float]:
         yield value + noise * float(rng.standard_normal())
 
 
+def plateau_drop(params: Params, steps: int) -> Iterator[float]:
+    """Curves with a plateau, then a drop (log-logistic in the step) to a final floor, with
+    noise: neither power laws nor an exponential decay. A configuration sits near its start
+    level (set by ``x3`` alone, unrelated to the floor) until around step ``t0``, which grows
+    with ``x1``, then falls to its floor, least near ``(0.4, 0.55, 0.3, 0.6, 0.5)``; ``x2`` sets
+    how sharp the drop is. So the best configurations drop around step 12: the first rungs
+    show the plateau's noise and start levels, not the ranking at the end. Held out: made
+    after the joint model of the resource (``schedulers.joint``) was written, before it was
+    run on it, to judge it on a kind of curve nothing here was shaped on."""
+    x = np.array([params[f"x{i}"] for i in range(5)], dtype=float)
+    centre = np.array([0.4, 0.55, 0.3, 0.6, 0.5])
+    floor = 0.1 + float(np.sum((x - centre) ** 2)) + 0.02 * math.sin(7 * x[4]) ** 2
+    start = 1.0 + 0.2 * x[3]
+    t0 = 1.0 + 20.0 * x[1]
+    sharpness = 2.0 + 4.0 * x[2]
+    rng = np.random.default_rng([round(float(v) * 1e6) for v in x] + [7])
+    for s in range(1, steps + 1):
+        value = floor + (start - floor) / (1.0 + (s / t0) ** sharpness)
+        yield value + 0.01 * float(rng.standard_normal())
+
+
 def problems() -> dict[str, CurveProblem]:
     """Every problem of the benchmark, by name."""
     unit = [{"name": f"x{i}", "type": "float", "low": 0.0, "high": 1.0} for i in range(6)]
@@ -275,4 +296,5 @@ def problems() -> dict[str, CurveProblem]:
         "crossing-2d": CurveProblem("crossing-2d", unit[:2], crossing_curve, crossing=True),
         "crossing-6d": CurveProblem("crossing-6d", unit, crossing_curve, crossing=True),
         "noisy-decay-4d": CurveProblem("noisy-decay-4d", unit[:4], noisy_decay, held_out=True),
+        "plateau-5d": CurveProblem("plateau-5d", unit[:5], plateau_drop, held_out=True),
     }

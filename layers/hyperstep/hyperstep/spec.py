@@ -172,6 +172,12 @@ class EarlyStopping(SpecModel):
     when that optimistic end is worse than the best final value reached so far. With
     ``model_based``, a trial that did not complete counts at the final its curve predicts.
     False: plain ASHA."""
+    resource_model: Literal["ranks", "gp"] = "ranks"
+    """With ``model_based``, how a trial that did not complete is made comparable with final
+    values: ``ranks``, ranked per rung onto the top rung's scale (and, with ``curve_model``,
+    at the final its curve predicts: ``schedulers.fidelity``); ``gp``, one Gaussian process
+    over (configuration, steps) fitted on every trial's value at every rung it reached, read
+    at the highest rung with enough trials (MOBSTER: ``schedulers.joint``)."""
     brackets: Literal["hyperband", "uniform"] = "hyperband"
     """hyperband: each bracket's share of trials as Hyperband's (most to the bracket that
     judges first at ``min_resource``); uniform: the same share for each bracket, so more

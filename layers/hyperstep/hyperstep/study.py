@@ -23,6 +23,7 @@ from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, f
 from hyperstep.objectives import constraint_slack, objective_values, pareto_front
 from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.schedulers.fidelity import levels, rung_observations
+from hyperstep.schedulers.joint import joint_observations
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
 from hyperstep.stores.base import TrialStore
@@ -138,6 +139,13 @@ class Study:
         config = self.spec.early_stopping
         return self.fidelity_levels is not None and config is not None and config.curve_model
 
+    @property
+    def joint_model(self) -> bool:
+        """Whether the strategy reads every trial through one GP over (configuration, steps)
+        (model-based early stopping with ``resource_model: gp``, ``schedulers.joint``)."""
+        config = self.spec.early_stopping
+        return self.fidelity_levels is not None and config is not None and config.resource_model == "gp"
+
     # ask / tell
 
     def ask(
@@ -190,6 +198,7 @@ class Study:
                 fidelity=self.fidelity_levels,
                 spec=self.spec,
                 extrapolate=self.extrapolates,
+                joint=self.joint_model,
             )
         if snapshot.rows is None or not snapshot.rows.fits(self.space, self.spec):
             snapshot.rows = EndedRows(self.space, self.spec)
@@ -354,6 +363,7 @@ def history_of(
     fidelity: Sequence[int] | None = None,
     spec: JobSpec | None = None,
     extrapolate: bool = False,
+    joint: bool = False,
 ) -> History:
     """What a strategy sees of these trials: completed ones with a finite value (as values
     to minimize), failed ones, and active ones (pending or running) as points to avoid;
@@ -365,7 +375,8 @@ def history_of(
     reached, ranked onto the top rung's scale (``schedulers.fidelity.rung_observations``):
     pruned trials count, and running ones count instead of being points to avoid. With
     ``extrapolate`` too, a trial whose curve predicts its final value counts with that
-    (``schedulers.fidelity.extrapolated``).
+    (``schedulers.fidelity.extrapolated``). With ``joint`` instead, through one GP over
+    (configuration, steps) fitted on every rung's values (``schedulers.joint``).
 
     With ``spec`` (its objectives and constraints): several objectives give ``Y``, the
     constraints ``G`` (``History``); a trial whose objectives are not all finite is
@@ -383,7 +394,12 @@ def history_of(
         index = dict(enumerate(observed))  # keyed by position: prior trials may share numbers
         curves = {i: {s: sign * v for s, v in t.curve.items() if math.isfinite(v)} for i, t in index.items()}
         finals = {i: sign * float(t.value) for i, t in index.items() if id(t) in completed}  # type: ignore[arg-type]
-        values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate)
+        if joint:
+            encoded = space.encode_many([t.params for t in observed])
+            points = dict(enumerate(encoded))
+            values = joint_observations(points, curves, finals, fidelity, seed, onehot=_onehot(space))
+        else:
+            values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate)
         done = [index[i] for i in sorted(values)]
         y = [values[i] for i in sorted(values)]
         pending = [t for t in pending if id(t) not in {id(d) for d in done}]
@@ -398,6 +414,13 @@ def history_of(
         seed=seed,
         G=None if spec is None else constraint_slack(spec, done),
     )
+
+
+def _onehot(space: SearchSpace) -> np.ndarray:
+    """The encoded columns that are one-hot categories (what the GP's category offset reads)."""
+    from hyperstep.strategies.transforms import Projector
+
+    return ~Projector(space).numeric
 
 
 def _multi_objective_history(space: SearchSpace, trials: Sequence[Trial], spec: JobSpec, seed: int) -> History:
