@@ -49,11 +49,10 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.latency --quick
 	$(BIN)/python -m benchmarks.orchestration_cost --trials 40 --parallel 4
 
-# The fault-injection run (issue 7): 1,000 trials across SageMaker and Batch under moto with
-# duplicated, late and lost events, failing trials, throttled launches and retried tasks; prints
-# trials lost / counted twice / budget overrun / stuck executions (all must be 0) and fails otherwise.
-# The fault-injection run (1,000 trials under moto) and the API fuzz's full run; each exits
-# non-zero on any lost, double-counted, overrun or stuck trial, or any undocumented answer.
+# The fault-injection run (issue 7: 1,000 trials across SageMaker and Batch under moto with
+# duplicated, late and lost events, failing trials, throttled launches and retried tasks), then
+# the API fuzz's full run; each exits non-zero on any lost, double-counted, overrun or stuck
+# trial, or any undocumented answer.
 chaos: $(STAMP)
 	$(BIN)/python -m benchmarks.chaos
 	$(BIN)/python -m benchmarks.api_fuzz --examples 20000
