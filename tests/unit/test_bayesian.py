@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -313,14 +314,26 @@ def test_a_failure_enters_the_objective_model_only_where_it_would_draw_the_searc
     assert same[3] is model and len(same[0]) == len(X)
 
 
-def test_the_failure_classifier_counts_twice_in_the_single_objective_acquisition() -> None:
+def test_the_failure_classifier_counts_twice_in_the_single_objective_acquisition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``suggest`` builds the classifier with ``FAILURE_WEIGHT``, which multiplies its log probability."""
     from hyperstep.strategies import bayesian
 
     rng = np.random.default_rng(4)
     pts = rng.random((20, 2))
     history = _history(SPACE2, pts[:15], pts[:15, 0], X_failed=pts[15:])
     once = BayesianOptimization()._feasibility(history, np.random.default_rng(0))
-    twice = BayesianOptimization()._feasibility(history, np.random.default_rng(0), bayesian.FAILURE_WEIGHT)
+    twice = BayesianOptimization()._feasibility(history, np.random.default_rng(0), 2.0)
     C = rng.random((50, 2))
-    assert bayesian.FAILURE_WEIGHT == 2.0
     np.testing.assert_allclose(twice.log_prob(C), 2.0 * once.log_prob(C))
+    weights: list[float] = []
+    built = BayesianOptimization._feasibility
+
+    def recorded(self: BayesianOptimization, history: History, rng: np.random.Generator, weight: float = 1.0) -> Any:
+        weights.append(weight)
+        return built(self, history, rng, weight)
+
+    monkeypatch.setattr(BayesianOptimization, "_feasibility", recorded)
+    BayesianOptimization().suggest(history, 2, np.random.default_rng(0))
+    assert weights and set(weights) == {bayesian.FAILURE_WEIGHT} and bayesian.FAILURE_WEIGHT > 1
