@@ -31,6 +31,15 @@ Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (`
 most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
 bracket from its number and the seed, with Hyperband's weights (more trials to the
 aggressive brackets), and is compared only with trials of its bracket.
+
+With ``brackets: adaptive`` (Hyper-Tune's bracket selection, Li et al., VLDB 2022), those
+weights are multiplied by how well each bracket's first rung ranks trials as their final
+values do (Kendall's tau over trials that reached ``max_resource``, at 0 when negative), so
+a rung that ranks unlike the finals (a plateau, crossing curves) judges few trials or
+none, and their compute goes to the brackets that judge later. A trial's weights come
+from the trials that had ended before it was created (``Curves.known_at_start``): fixed
+data, so its bracket is drawn once, from its number and the seed, and never changes while
+it runs; any process that reads the store draws the same one.
 """
 
 from __future__ import annotations
