@@ -138,6 +138,13 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "model-based hyperband": hyperstep_method("bayesian", "hyperband", model_based=True),
     "joint-gp asha": hyperstep_method("bayesian", "asha", model_based=True, resource_model="gp"),
     "joint-gp hyperband": hyperstep_method("bayesian", "hyperband", model_based=True, resource_model="gp"),
+    "model-based hyperband, adaptive brackets": hyperstep_method(
+        "bayesian", "hyperband", model_based=True, brackets="adaptive"
+    ),
+    "joint-gp hyperband, adaptive brackets": hyperstep_method(
+        "bayesian", "hyperband", model_based=True, resource_model="gp", brackets="adaptive"
+    ),
+    "hyperband + bayesian, adaptive brackets": hyperstep_method("bayesian", "hyperband", brackets="adaptive"),
     "model-based hyperband, uniform brackets": hyperstep_method(
         "bayesian", "hyperband", model_based=True, brackets="uniform"
     ),

@@ -37,9 +37,15 @@ def pruned_when_stopped(spec: JobSpec, trial: Trial) -> bool:
 
 
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
-    """Every trial's curve by number, signed to be minimized."""
+    """Every trial's curve by number, signed to be minimized, with when each was created
+    and ended (what a trial's adaptive Hyperband bracket is drawn from)."""
     sign = 1.0 if minimize else -1.0
-    return Curves({t.number: {s: sign * v for s, v in t.curve.items()} for t in trials if t.curve})
+    curved = [t for t in trials if t.curve]
+    return Curves(
+        {t.number: {s: sign * v for s, v in t.curve.items()} for t in curved},
+        created={t.number: t.created_at for t in curved},
+        ended={t.number: t.ended_at for t in curved if t.ended_at is not None and not t.state.active},
+    )
 
 
 def scheduler_of(job: Job) -> Scheduler:

@@ -178,10 +178,12 @@ class EarlyStopping(SpecModel):
     at the final its curve predicts: ``schedulers.fidelity``); ``gp``, one Gaussian process
     over (configuration, steps) fitted on every trial's value at every rung it reached, read
     at the highest rung with enough trials (MOBSTER: ``schedulers.joint``)."""
-    brackets: Literal["hyperband", "uniform"] = "hyperband"
+    brackets: Literal["hyperband", "uniform", "adaptive"] = "hyperband"
     """hyperband: each bracket's share of trials as Hyperband's (most to the bracket that
     judges first at ``min_resource``); uniform: the same share for each bracket, so more
-    trials are first judged later (slow starters that end best need it)."""
+    trials are first judged later (slow starters that end best need it); adaptive:
+    Hyperband's shares weighted by how well each bracket's first rung ranks the finished
+    trials as their final values do (Hyper-Tune), from what was known when a trial started."""
 
     @model_validator(mode="after")
     def _min_within_max(self) -> EarlyStopping:

@@ -31,17 +31,37 @@ Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (`
 most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
 bracket from its number and the seed, with Hyperband's weights (more trials to the
 aggressive brackets), and is compared only with trials of its bracket.
+
+With ``brackets: adaptive`` (Hyper-Tune's bracket selection, Li et al., VLDB 2022), those
+weights are multiplied by how well each bracket's first rung ranks trials as their final
+values do (Kendall's tau over trials that reached ``max_resource``, at 0 when negative), so
+a rung that ranks unlike the finals (a plateau, crossing curves) judges few trials or
+none, and their compute goes to the brackets that judge later. A trial's weights come
+from the trials that had ended before it was created (``Curves.known_at_start``): fixed
+data, so its bracket is drawn once, from its number and the seed, and never changes while
+it runs; any process that reads the store draws the same one.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from hyperstep.schedulers.base import Curve, Curves, Scheduler, agrees, crossed, value_at
+from hyperstep.schedulers.base import MIN_PAIRS, Curve, Curves, Scheduler, agrees, crossed, kendall_tau, value_at
 from hyperstep.schedulers.curves import predict
+
+MAX_EVIDENCE = 100
+"""Finished trials adaptive brackets read at most (the newest): tau costs their square."""
+
+
+def hyperband_shares(brackets: int, eta: int) -> np.ndarray:
+    """Hyperband's share of trials for each bracket ``b``: ``eta**(s_max - b) / (s_max - b + 1)``, normalised."""
+    s_max = brackets - 1
+    weights = np.array([eta ** (s_max - b) / (s_max - b + 1) for b in range(brackets)], dtype=float)
+    return weights / weights.sum()
 
 
 def rungs(min_resource: int, max_resource: int, eta: int, first: int = 0) -> list[int]:
@@ -62,7 +82,8 @@ def keeps_going(value: float, recorded: list[float], eta: int) -> bool:
 class ASHA(Scheduler):
     name = "asha"
 
-    def bracket(self, number: int) -> int:
+    def bracket(self, number: int, curves: Curves | None = None) -> int:
+        """The trial's bracket (ASHA has one: ``0``); ``curves`` for a bracket chosen from data."""
         return 0
 
     def decides(self, number: int, curve: Curve) -> bool:
@@ -71,12 +92,13 @@ class ASHA(Scheduler):
         return super().decides(number, curve) and any(crossed(curve, rung) for rung in bracket_rungs)
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
-        bracket = self.bracket(number)
+        bracket = self.bracket(number, curves)
         for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):
             if crossed(curve, rung):
                 if self.curve_model and self.behind_incumbent(curve, curves):
                     return True
-                peers = [n for n in curves.others(number) if self.bracket(n) == bracket]
+                reached_rung = [n for n, c in curves.others(number).items() if max(c) >= rung]
+                peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
                 recorded = [value_at(curves.by_number[n], rung) for n in peers]
                 mine = value_at(curve, rung)
                 assert mine is not None
@@ -145,10 +167,15 @@ class Hyperband(ASHA):
     name = "hyperband"
 
     def __init__(self, *args: Any, brackets: str = "hyperband", **kwargs: Any) -> None:
-        """``brackets``: ``hyperband`` (Hyperband's shares of trials per bracket) or
-        ``uniform`` (as many trials in each bracket)."""
+        """``brackets``: ``hyperband`` (Hyperband's shares of trials per bracket),
+        ``uniform`` (as many trials in each bracket) or ``adaptive`` (Hyperband's shares
+        weighted by how well each bracket's first rung ranks the trials as their final
+        values do: ``adaptive_weights``)."""
         super().__init__(*args, **kwargs)
         self.weighting = brackets
+        self._drawn: dict[tuple[int, int], int] = {}
+        """Adaptive brackets already drawn, by (trial, how many trials were known at its
+        start): a trial's bracket is a function of these, so it is drawn once per scheduler."""
 
     @property
     def brackets(self) -> int:
@@ -158,15 +185,60 @@ class Hyperband(ASHA):
     def bracket_weights(self) -> np.ndarray:
         """Each bracket's share of trials: Hyperband's ``eta**(s_max - b) / (s_max - b + 1)``
         (the same budget per bracket under successive halving, so most trials go to the
-        most aggressive), or the same share for every bracket (``uniform``: more trials are
-        judged late, which slow starters that end best need)."""
-        s_max = self.brackets - 1
+        most aggressive; ``adaptive`` too, before anything is known), or the same share for
+        every bracket (``uniform``: more trials are judged late, which slow starters that
+        end best need)."""
         if self.weighting == "uniform":
             return np.full(self.brackets, 1.0 / self.brackets)
-        weights = np.array([self.eta ** (s_max - b) / (s_max - b + 1) for b in range(self.brackets)], dtype=float)
+        return hyperband_shares(self.brackets, self.eta)
+
+    def rung_agreement(self, curves: Curves, known: Sequence[int]) -> np.ndarray:
+        """Per bracket, how well its first rung ranks the ``known`` trials that reached
+        ``max_resource`` as their final values do: Kendall's tau between the two over the
+        newest ``MAX_EVIDENCE`` of them, at 0 when negative (the rung misleads); 1 for
+        the bracket that never stops (it ranks by the final values themselves), and while
+        fewer than ``MIN_PAIRS`` trials show both (nothing known: trusted, as Hyperband)."""
+        finished = [c for c in map(curves.by_number.get, known) if c and max(c) >= self.max_resource]
+        finished = finished[-MAX_EVIDENCE:]
+        agreement = np.ones(self.brackets)
+        for b, rung in enumerate(rungs(self.min_resource, self.max_resource, self.eta)):
+            pairs = [(value_at(c, rung), value_at(c, self.max_resource)) for c in finished]
+            if len(pairs) >= MIN_PAIRS:
+                tau = kendall_tau(pairs)  # type: ignore[arg-type]  # every finished curve reached every rung
+                agreement[b] = 1.0 if tau is None else max(tau, 0.0)
+        return agreement
+
+    def adaptive_weights(self, curves: Curves, known: Sequence[int]) -> np.ndarray:
+        """Hyperband's shares times each bracket's ``rung_agreement`` over ``known``,
+        normalised: a bracket whose first rung ranks unlike the finals gets few trials, none
+        when it ranks against them (Hyper-Tune's bracket selection, Li et al., VLDB 2022,
+        with a rank correlation over finished trials instead of a model's ranking loss)."""
+        weights = hyperband_shares(self.brackets, self.eta) * self.rung_agreement(curves, known)
         return weights / weights.sum()
 
-    def bracket(self, number: int) -> int:
-        """The trial's bracket: drawn from its number and the seed, so every process agrees."""
+    def bracket(self, number: int, curves: Curves | None = None) -> int:
+        """The trial's bracket: drawn from its number and the seed, so every process agrees.
+        ``adaptive``: with the weights of what was known when it started
+        (``Curves.known_at_start``, which does not change while it runs, so neither does
+        its bracket); Hyperband's weights when nothing is known."""
+        if self.weighting != "adaptive":
+            return self._draw(number, self.bracket_weights())
+        known = () if curves is None else curves.known_at_start(number)
+        key = (number, len(known))  # a trial's known trials only ever are one prefix of the ends
+        if key not in self._drawn:
+            known_any = curves is not None and known
+            weights = self.adaptive_weights(curves, known) if known_any else self.bracket_weights()
+            self._drawn[key] = self._draw(number, weights)
+        return self._drawn[key]
+
+    def _draw(self, number: int, weights: np.ndarray) -> int:
         rng = np.random.default_rng([self.seed, number])
-        return int(rng.choice(self.brackets, p=self.bracket_weights()))
+        return int(rng.choice(self.brackets, p=weights))
+
+    def decides(self, number: int, curve: Curve) -> bool:
+        """With adaptive brackets the trial's bracket needs the others' curves: any rung of
+        the first bracket (every bracket's rungs are among them) may decide."""
+        if self.weighting != "adaptive":
+            return super().decides(number, curve)
+        every = rungs(self.min_resource, self.max_resource, self.eta)
+        return Scheduler.decides(self, number, curve) and any(crossed(curve, rung) for rung in every)

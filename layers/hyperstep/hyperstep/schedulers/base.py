@@ -14,9 +14,12 @@ never stopped.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -26,12 +29,34 @@ Curve = Mapping[int, float]
 
 @dataclass(frozen=True)
 class Curves:
-    """Every trial's curve by trial number; the one to decide about among them."""
+    """Every trial's curve by trial number; the one to decide about among them. With
+    ``created`` and ``ended`` (the store's times, one clock), a scheduler can also tell
+    what was known when a trial started (``known_at_start``)."""
 
     by_number: Mapping[int, Curve] = field(default_factory=dict)
+    created: Mapping[int, float] = field(default_factory=dict)
+    """When each trial was created (its number's key), epoch seconds of the store's clock."""
+    ended: Mapping[int, float] = field(default_factory=dict)
+    """When each trial that has ended ended (running trials are absent)."""
 
     def others(self, number: int) -> dict[int, Curve]:
         return {n: c for n, c in self.by_number.items() if n != number and c}
+
+    @cached_property
+    def _ends(self) -> tuple[list[float], list[int]]:
+        order = sorted((at, n) for n, at in self.ended.items() if n in self.by_number)
+        return [at for at, _ in order], [n for _, n in order]
+
+    def known_at_start(self, number: int) -> tuple[int, ...]:
+        """The trials that had ended strictly before trial ``number`` was created, in the
+        order they ended: what was known when it started. An ended trial's curve and end
+        time no longer change, and an end is stamped with the store's clock as it is
+        written, so this never changes while the trial runs (empty when its creation
+        time is unknown)."""
+        if number not in self.created:
+            return ()
+        times, numbers = self._ends
+        return tuple(numbers[: bisect_left(times, self.created[number])])
 
 
 def value_at(curve: Curve, step: int) -> float | None:
@@ -73,6 +98,17 @@ def agrees(pairs: Sequence[tuple[float, float]]) -> bool:
     if min(float(np.ptp(r)) for r in ranks) == 0.0:
         return True  # one side all tied: no ranking to compare
     return float(np.corrcoef(ranks[0], ranks[1])[0, 1]) > 0.0
+
+
+def kendall_tau(pairs: Sequence[tuple[float, float]]) -> float | None:
+    """Kendall's tau-b between the pairs' first and second values (tied pairs count as
+    neither concordant nor discordant); None when either side is all tied."""
+    first, second = np.array(pairs, dtype=float).reshape(-1, 2).T
+    upper = np.triu_indices(len(first), 1)
+    dx = np.sign(first[:, None] - first[None, :])[upper]
+    dy = np.sign(second[:, None] - second[None, :])[upper]
+    scale = math.sqrt(float(np.count_nonzero(dx)) * float(np.count_nonzero(dy)))
+    return None if scale == 0.0 else float((dx * dy).sum()) / scale
 
 
 class Scheduler(ABC):

@@ -56,9 +56,8 @@ def level_values(
     for number in sorted(set(curves) | set(finals)):
         curve = curves.get(number) or {}
         for step in steps:
-            value = finals.get(number) if step == top and number in finals else value_at(curve, step)
-            if step == top and number not in finals:
-                value = None  # reaching the last step is told, not reported (a stopped trial's last report)
+            # the top level is told, never read off the curve (a stopped trial's last report is no final)
+            value = finals.get(number) if step == top else value_at(curve, step)
             if value is not None and math.isfinite(value):
                 rows.append((number, step, float(value)))
     return rows
@@ -103,7 +102,12 @@ def fit_joint(
     onehot: np.ndarray | None = None,
 ) -> JointModel:
     """The joint GP on ``rows`` ((trial, level, value), trials keyed into ``points``); at
-    most ``MAX_POINTS`` of them, the values warped over all of them first."""
+    most ``MAX_POINTS`` of them, the values warped over all of them first.
+
+    Fitted anew on every call (each of the strategy's rounds), not cached: a round comes
+    after new results (the trial that ran since), which change the warping and the
+    hyperparameters, and the service keeps nothing between calls (a fit of at most
+    ``MAX_POINTS`` points costs tens of milliseconds)."""
     from hyperstep.strategies.gp import GaussianProcess
     from hyperstep.strategies.transforms import warp_objective
 
