@@ -86,7 +86,8 @@ class LaunchingStore(ClosingStore):
 
 def test_a_launch_that_lands_between_finishs_read_and_its_stop_is_stopped_on_its_backend() -> None:
     """Finish (its loop broken off) reads the trial pending; its launch records it started
-    before Finish records it stopped: the trial was running, so Finish stops it on the backend."""
+    before Finish's stop write, which then holds no more: the trial is running, so Finish
+    stops it on the backend, and its end, with what it reported, comes as any trial's does."""
     store, backend = LaunchingStore(), FakeBackend()
     service = TuningService(store, {"local": backend})
     service.create_job(parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 1})), job_id="job")
@@ -94,4 +95,21 @@ def test_a_launch_that_lands_between_finishs_read_and_its_stop_is_stopped_on_its
     store.meanwhile = lambda: service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
     service.finish(FinishRequest(job_id="job", error={"Error": "States.Timeout", "Cause": "Suggest timed out"}))
     assert backend.launched == backend.stopped == [trial_id]
-    assert store.get_trial("job", trial_id).state is TrialState.STOPPED
+    assert store.get_trial("job", trial_id).state is TrialState.RUNNING
+    service.report_metrics("job", trial_id, {"loss": 0.75}, step=3)
+    service.collect(TrialResult(job_id="job", trial_id=trial_id, state="stopped"))
+    trial = store.get_trial("job", trial_id)
+    assert (trial.state, trial.metrics) == (TrialState.STOPPED, {"loss": 0.75})
+
+
+def test_a_stop_reads_a_pending_trial_once(parts, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop write of a pending trial says whether a launch started it meanwhile: no
+    second read of a trial it stopped (the job's listing is the one read)."""
+    service, store, backend = parts
+    trial_id = planned(service)
+    reads: list[str] = []
+    read = store.get_trial
+    monkeypatch.setattr(store, "get_trial", lambda job_id, tid: reads.append(tid) or read(job_id, tid))
+    service.stop("job")
+    assert reads == []
+    assert (store.get_trial("job", trial_id).state, backend.stopped) == (TrialState.STOPPED, [])

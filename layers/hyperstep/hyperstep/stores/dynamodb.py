@@ -544,12 +544,13 @@ class DynamoDBStore(TrialStore):
         error: str | None = None,
         charge: Charge | None = None,
         values: list[float] | None = None,
+        expected: Collection[TrialState] | None = None,
     ) -> bool:
         end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
         end.update(charge.fields() if charge is not None else {})
         for attempt in range(_ATTEMPTS):
             trial, ver, _ = self._read_trial(job_id, trial_id)
-            if not trial.state.active:
+            if not trial.state.active or (expected is not None and trial.state not in expected):
                 return False
             if self._try_finish(trial.model_copy(update={**end, "ended_at": self.clock()}), ver):
                 return True
