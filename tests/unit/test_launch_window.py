@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult
-from hyperstep.models import JobStatus, Trial, TrialState
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, Usage
+from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -71,6 +71,26 @@ def test_a_result_that_beat_the_started_write_stops_nothing(parts) -> None:
     store.meanwhile = lambda: service.collect(result)  # a trial quicker than its launch's write
     assert service.launch(LaunchRequest(job_id="job", trial_id=trial_id))["state"] == "completed"
     assert (backend.launched, backend.stopped) == ([trial_id], [])
+
+
+class BillingBackend(FakeBackend):
+    """Keeps a record of what each trial used, as SageMaker's ``DescribeTrainingJob`` does."""
+
+    def usage(self, job: Job, trial: Trial) -> Usage | None:
+        return Usage(seconds=3600.0)
+
+
+def test_a_result_that_beat_the_started_write_is_charged_from_the_backends_record() -> None:
+    """Not recorded started, the trial ran all the same: its usage is read as any trial's."""
+    store, backend = ClosingStore(), BillingBackend()
+    service = TuningService(store, {"local": backend})
+    service.create_job(parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 1})), job_id="job")
+    trial_id = planned(service)
+    result = TrialResult(job_id="job", trial_id=trial_id, state="completed", metrics={"loss": 0.5})
+    store.meanwhile = lambda: service.collect(result)
+    service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    trial = store.get_trial("job", trial_id)
+    assert (trial.state, trial.started_at, trial.billable_seconds) == (TrialState.COMPLETED, None, 3600.0)
 
 
 class LaunchingStore(ClosingStore):

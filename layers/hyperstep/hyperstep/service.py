@@ -499,14 +499,21 @@ class TuningService:
     def _charge(self, job: Job, trial: Trial, usage: Usage | None) -> Charge | None:
         """What the ending trial cost (``hyperstep.pricing``): priced from ``usage``, else
         from the backend's record (``TrialBackend.usage``: SageMaker's billable time), else
-        from its wall time since launch; None for a trial that never started."""
-        if job.spec.trial is None or (trial.started_at is None and usage is None):
+        from its wall time since launch; None when there is neither.
+
+        A trial not recorded started may have run all the same: its end can beat the
+        launch's write of its start (a quick training job, events out of order), and the
+        backend's record of it is read as for any other; uncharged, it would leave its cost
+        out of the job's, and the dollar budget would start trials it cannot pay for."""
+        if job.spec.trial is None:
             return None
         if usage is None:
             with contextlib.suppress(Exception):  # an unreadable record must not stop the trial's end
                 usage = self.backend_for(job).usage(job, trial)
         if usage is None:
-            usage = Usage(seconds=max(self.clock() - (trial.started_at or self.clock()), 0.0))
+            if trial.started_at is None:
+                return None
+            usage = Usage(seconds=max(self.clock() - trial.started_at, 0.0))
         rate = job.spec.trial.rate(usage, usage.region or self._region(job))
         if rate is None:
             return Charge(billable_seconds=usage.seconds)
