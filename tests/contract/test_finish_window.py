@@ -100,3 +100,29 @@ def test_a_launch_whose_start_write_comes_after_the_close_is_stopped(
     assert service.launch(LaunchRequest(job_id="job", trial_id=trial_id))["state"] == "stopped"
     assert backend.launched == backend.stopped == [trial_id]
     assert store.get_job("job").status is JobStatus.FAILED
+
+
+def test_a_finish_cut_off_after_its_close_stops_the_late_trial_on_its_retry(
+    service: TuningService, store: TrialStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Lambda times out between the close and the second listing; Step Functions runs
+    Finish Job again, which finds the job closed and winds down every trial it lists."""
+    backend = service.backends["local"]
+    assert isinstance(backend, FakeBackend)
+    before_the_close(monkeypatch, store, lambda: service.suggest_and_launch(SuggestRequest(job_id="job")))
+    cut: list[str] = []
+    listed = store.list_trials
+
+    def cut_off_after_the_close(job_id: str) -> object:
+        if not cut and store.get_job(job_id).status.finished:
+            cut.append(job_id)
+            raise TimeoutError("Task timed out")
+        return listed(job_id)
+
+    monkeypatch.setattr(store, "list_trials", cut_off_after_the_close)
+    with pytest.raises(TimeoutError):
+        service.finish(FinishRequest(job_id="job", error=TIMED_OUT))
+    assert store.get_job("job").status is JobStatus.FAILED and backend.stopped == []
+    summary = service.finish(FinishRequest(job_id="job", error=TIMED_OUT))
+    assert summary["status"] == "failed"
+    assert backend.launched == backend.stopped == [t.id for t in listed("job")]
