@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from hyperstep.errors import TrialExistsError
-from hyperstep.models import Job, MetricReport, TrialState, trial_id
+from hyperstep.models import Job, JobStatus, MetricReport, TrialState, trial_id
 from hyperstep.stores.dynamodb import TRANSACTION_LIMIT, DynamoDBStore, table_definition
 from tests.contract.conftest import add, full_spec, trials_of
 
@@ -233,3 +233,53 @@ def test_a_best_overtaken_mid_finish_is_not_overwritten(dynamodb: Any, table: st
     after = store.get_job(job.id)
     assert (after.completed, after.best_value, after.best_trial_id) == (2, 0.1, trial_id(2))
     assert store.get_trial(job.id, trial_id(1)).value == 0.5
+
+
+class CutOffAtTheMarker:
+    """A DynamoDB client whose next write naming a job's unfinished marker fails, as a
+    Lambda that times out (or a throttled request) right there: what came before it landed."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.armed = client, False
+
+    def _names_the_marker(self, kwargs: dict[str, Any]) -> bool:
+        text = repr(kwargs.get("Key", kwargs.get("Item", kwargs.get("TransactItems", ""))))
+        return "'UNFINISHED'" in text
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name not in ("put_item", "delete_item", "transact_write_items"):
+            return attribute
+
+        def call(**kwargs: Any) -> Any:
+            if self.armed and self._names_the_marker(kwargs):
+                self.armed = False
+                raise TimeoutError("Task timed out")
+            return attribute(**kwargs)
+
+        return call
+
+
+def has_marker(client: Any, table: str, job_id: str) -> bool:
+    key = {"pk": {"S": "UNFINISHED"}, "sk": {"S": job_id}}
+    return "Item" in client.get_item(TableName=table, Key=key, ConsistentRead=True)
+
+
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.RUNNING])
+def test_a_status_write_cut_off_leaves_the_job_and_its_marker_agreeing(
+    dynamodb: Any, table: str, status: JobStatus
+) -> None:
+    """A job has its unfinished marker exactly while it is unfinished, whatever fails where:
+    a finished job with a marker would let a trial start after Finish closed it, and a
+    retried Finish, finding the job closed, would never remove it."""
+    client = CutOffAtTheMarker(dynamodb)
+    store = DynamoDBStore(table, client=client)
+    start = JobStatus.RUNNING if status.finished else JobStatus.COMPLETED
+    store.create_job(Job(id="job", spec=full_spec(), status=start))
+    client.armed = True
+    with pytest.raises(TimeoutError):
+        store.set_job_status("job", status)
+    assert store.get_job("job").status.finished != has_marker(dynamodb, table, "job")
+    store.set_job_status("job", status)  # the retry
+    assert store.get_job("job").status is status
+    assert has_marker(dynamodb, table, "job") is not status.finished

@@ -308,6 +308,21 @@ def test_every_time_a_store_writes_comes_from_its_clock(store: TrialStore, make_
 # exactly once
 
 
+def test_finish_with_expected_states_ends_only_a_trial_in_one_of_them(store: TrialStore, make_job: MakeJob) -> None:
+    """A stop meant for a pending trial leaves one its launch started (the caller stops it
+    on its backend instead) and ends one still pending."""
+    job = make_job()
+    add(store, job, 2)
+    started = store.start_trial(job.id, trial_id(1), "ref")
+    before = store.get_job(job.id)
+    assert not store.finish_trial(job.id, trial_id(1), TrialState.STOPPED, expected=(TrialState.PENDING,))
+    assert store.get_trial(job.id, trial_id(1)) == started
+    assert store.get_job(job.id) == before
+    assert store.finish_trial(job.id, trial_id(2), TrialState.STOPPED, expected=(TrialState.PENDING,))
+    assert store.get_trial(job.id, trial_id(2)).state is TrialState.STOPPED
+    assert store.get_job(job.id).budget_used == before.budget_used - 1
+
+
 def test_finish_records_once_and_a_repeat_changes_nothing(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     add(store, job, 1)

@@ -14,6 +14,8 @@ The scenarios, in one moto deployment:
 - a SageMaker job through the API with an Idempotency-Key, read back through every GET
   route; each training job's first Completed event lacks ``FinalMetricDataList`` (as AWS's
   own sample event), so Collect asks ``DescribeTrainingJob``;
+- a grid that runs out before the budget does: Suggest ends the loop itself (sending its
+  own round's token);
 - a Batch job through the API whose ``SUCCEEDED`` events come before the metric reports
   (Collect asks Batch nothing: the trials await their reports);
 - a Batch job whose final reports never come: after the grace period the reaper reads each
@@ -60,7 +62,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
 from hyperstep.backends.naming import ENV_TRIAL_ID
 from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
-from hyperstep.models import JobStatus, TrialState
+from hyperstep.models import JobStatus, StopReason, TrialState
 from hyperstep.service import HANDOFF_EVENTS, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.wiring import schedules_factory, throttle_factory
@@ -277,6 +279,21 @@ def sagemaker_job_through_the_api(stack: MotoStack) -> None:
     run_to_end(stack, TrainingPlatform(stack, job_id, "sagemaker", val_loss, "val_loss"), job_id, objective_late=True)
     for path in ("/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/trials"):
         assert api(stack, "GET", path)[0] == 200
+
+
+def grid_runs_out(stack: MotoStack) -> None:
+    """A grid of two points with budget for three: once both trials have ended, the next
+    Suggest Trials round has nothing to propose and ends the loop itself, sending its own
+    round's token (``SendTaskSuccess``), whatever the order of the events and the rounds
+    (a Suggest also sends it when a result lands before it parks its token, which depends
+    on thread timing: under heavy load no round of the other scenarios may do it)."""
+    grid = {"strategy": {"name": "grid", "options": {"resolution": 2}}, "budget": {"max_trials": 3, "max_parallel": 2}}
+    status, accepted = api(stack, "POST", "/jobs", spec("sagemaker", "iam-grid", **grid))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    run_to_end(stack, TrainingPlatform(stack, job_id, "sagemaker", val_loss, "val_loss"), job_id)
+    job = stack.service.store.get_job(job_id)
+    assert (job.stop_reason, job.completed) == (StopReason.SEARCH_SPACE_EXHAUSTED, 2), job
 
 
 def batch_job_through_the_api(stack: MotoStack) -> None:
@@ -514,6 +531,7 @@ def execution_stopped_by_hand(stack: MotoStack) -> None:
 
 SCENARIOS = (
     sagemaker_job_through_the_api,
+    grid_runs_out,
     batch_job_through_the_api,
     recurring_job_started_and_stopped,
     budget_changed_through_the_api,

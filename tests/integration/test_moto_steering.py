@@ -13,8 +13,7 @@ import pytest
 from hyperstep.models import JobStatus, TrialState
 from tests.integration.moto_harness import MotoStack, moto_stack
 from tests.integration.moto_platform import Launched, TrainingPlatform
-from tests.integration.test_moto_live_jobs import call_api
-from tests.integration.test_moto_tuning_job import SAGEMAKER_BLOCK, spec_for, val_loss
+from tests.integration.test_moto_tuning_job import SAGEMAKER_BLOCK, call_api, spec_for, val_loss
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +61,41 @@ def test_a_dollar_budget_stops_the_job_at_its_cost_and_the_api_shows_it(stack: M
     assert detail["trials"] == 2 and detail["cost_usd"] == pytest.approx(0.23)
     trials = stack.service.store.list_trials(detail["job_id"])
     assert [t.cost_usd for t in trials] == pytest.approx([0.115, 0.115])
+
+
+def test_a_dollar_budget_holds_when_each_training_jobs_end_beats_its_start_write(stack: MotoStack) -> None:
+    """The order heavy load now and then gave the test above (which then ran 3 trials):
+    each training job's end event is collected as soon as CreateTrainingJob returns, before
+    the launch records the trial started. Each trial is charged its billable hour all the
+    same (SageMaker's record), so the job still stops after two."""
+    ends: list[TrainingPlatform] = []
+
+    def billed(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["BillableTimeInSeconds"] = parsed["TrainingTimeInSeconds"] = 3600
+        parsed["TrainingEndTime"] = parsed["TrainingStartTime"] + timedelta(seconds=3600)
+
+    def ended_at_once(**_: Any) -> None:  # on the Suggest function's thread, inside its launch
+        if not ends:
+            [job] = stack.service.store.list_jobs()
+            ends.append(TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss"))
+        for launched in ends[0].new_jobs():
+            for event in launched.events:
+                assert ends[0].deliver(event) == {"recorded": True}
+
+    stack.session.events.register("after-call.sagemaker.DescribeTrainingJob", billed)
+    stack.session.events.register("after-call.sagemaker.CreateTrainingJob", ended_at_once)
+    document = {**spec_for(SAGEMAKER_BLOCK), "budget": {"max_trials": 10, "max_parallel": 1, "max_cost_usd": 0.3}}
+    status, accepted = call_api(stack, "POST", "/jobs", document)
+    assert status == 202, accepted
+    execution_id = stack.service.store.get_job(accepted["job_id"]).execution_id
+    assert execution_id is not None
+    assert stack.wait_until_done(execution_id)["status"] == "SUCCEEDED"
+    trials = stack.service.store.list_trials(accepted["job_id"])
+    assert [(t.state, t.started_at) for t in trials] == [(TrialState.COMPLETED, None)] * 2  # ended before started
+    assert [t.cost_usd for t in trials] == pytest.approx([0.115, 0.115])
+    status, detail = call_api(stack, "GET", f"/jobs/{accepted['job_id']}")
+    assert (detail["stop_reason"], detail["trials"]) == ("max_cost", 2)
+    assert detail["cost_usd"] == pytest.approx(0.23)
 
 
 def test_a_budget_raised_through_patch_while_the_job_runs_is_followed(stack: MotoStack) -> None:

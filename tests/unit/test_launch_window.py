@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult
-from hyperstep.models import JobStatus, Trial, TrialState
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, Usage
+from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -73,6 +73,26 @@ def test_a_result_that_beat_the_started_write_stops_nothing(parts) -> None:
     assert (backend.launched, backend.stopped) == ([trial_id], [])
 
 
+class BillingBackend(FakeBackend):
+    """Keeps a record of what each trial used, as SageMaker's ``DescribeTrainingJob`` does."""
+
+    def usage(self, job: Job, trial: Trial) -> Usage | None:
+        return Usage(seconds=3600.0)
+
+
+def test_a_result_that_beat_the_started_write_is_charged_from_the_backends_record() -> None:
+    """Not recorded started, the trial ran all the same: its usage is read as any trial's."""
+    store, backend = ClosingStore(), BillingBackend()
+    service = TuningService(store, {"local": backend})
+    service.create_job(parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 1})), job_id="job")
+    trial_id = planned(service)
+    result = TrialResult(job_id="job", trial_id=trial_id, state="completed", metrics={"loss": 0.5})
+    store.meanwhile = lambda: service.collect(result)
+    service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    trial = store.get_trial("job", trial_id)
+    assert (trial.state, trial.started_at, trial.billable_seconds) == (TrialState.COMPLETED, None, 3600.0)
+
+
 class LaunchingStore(ClosingStore):
     """Runs ``meanwhile`` once, right after the next listing of a job's trials."""
 
@@ -86,7 +106,8 @@ class LaunchingStore(ClosingStore):
 
 def test_a_launch_that_lands_between_finishs_read_and_its_stop_is_stopped_on_its_backend() -> None:
     """Finish (its loop broken off) reads the trial pending; its launch records it started
-    before Finish records it stopped: the trial was running, so Finish stops it on the backend."""
+    before Finish's stop write, which then holds no more: the trial is running, so Finish
+    stops it on the backend, and its end, with what it reported, comes as any trial's does."""
     store, backend = LaunchingStore(), FakeBackend()
     service = TuningService(store, {"local": backend})
     service.create_job(parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 1})), job_id="job")
@@ -94,4 +115,21 @@ def test_a_launch_that_lands_between_finishs_read_and_its_stop_is_stopped_on_its
     store.meanwhile = lambda: service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
     service.finish(FinishRequest(job_id="job", error={"Error": "States.Timeout", "Cause": "Suggest timed out"}))
     assert backend.launched == backend.stopped == [trial_id]
-    assert store.get_trial("job", trial_id).state is TrialState.STOPPED
+    assert store.get_trial("job", trial_id).state is TrialState.RUNNING
+    service.report_metrics("job", trial_id, {"loss": 0.75}, step=3)
+    service.collect(TrialResult(job_id="job", trial_id=trial_id, state="stopped"))
+    trial = store.get_trial("job", trial_id)
+    assert (trial.state, trial.metrics) == (TrialState.STOPPED, {"loss": 0.75})
+
+
+def test_a_stop_reads_a_pending_trial_once(parts, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop write of a pending trial says whether a launch started it meanwhile: no
+    second read of a trial it stopped (the job's listing is the one read)."""
+    service, store, backend = parts
+    trial_id = planned(service)
+    reads: list[str] = []
+    read = store.get_trial
+    monkeypatch.setattr(store, "get_trial", lambda job_id, tid: reads.append(tid) or read(job_id, tid))
+    service.stop("job")
+    assert reads == []
+    assert (store.get_trial("job", trial_id).state, backend.stopped) == (TrialState.STOPPED, [])

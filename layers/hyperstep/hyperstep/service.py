@@ -327,16 +327,19 @@ class TuningService:
 
     def _stop_active(self, job: Job, trials: list[Trial]) -> None:
         """Stop these trials (as read): a pending one is recorded stopped; a running one is
-        stopped on its backend, and its end recorded when its result comes. A pending one
-        whose launch recorded it started after it was read is stopped on its backend too
-        (the stop write ends it either way; read again after it, it says which it was)."""
+        stopped on its backend, and its end recorded when its result comes. The stop write
+        of a pending one holds only while it is pending: one whose launch recorded it
+        started after it was read is read again (that race alone costs a read) and stopped
+        as the running trial it is."""
         for trial in trials:
             if trial.state is TrialState.PENDING:
-                if self.store.finish_trial(job.id, trial.id, TrialState.STOPPED, error="stopped before launch"):
-                    stopped = self.store.get_trial(job.id, trial.id)
-                    if stopped.backend_ref is not None:
-                        self.backend_for(job).stop(job, stopped)
-            elif trial.state is TrialState.RUNNING and trial.awaiting_result_since is None:
+                before_launch = (TrialState.PENDING,)
+                if self.store.finish_trial(
+                    job.id, trial.id, TrialState.STOPPED, error="stopped before launch", expected=before_launch
+                ):
+                    continue
+                trial = self.store.get_trial(job.id, trial.id)  # started meanwhile, or ended
+            if trial.state is TrialState.RUNNING and trial.awaiting_result_since is None:
                 self.backend_for(job).stop(job, trial)  # one awaiting its result has ended already
 
     def launch(self, request: LaunchRequest) -> dict[str, Any]:
@@ -350,10 +353,10 @@ class TuningService:
         check and the launch leaves what was launched to be stopped here (``_not_started``);
         a job that is only stopping lets it start, and its loop stops it with the others.
         No write can come before the launch instead: the launch is a call to another
-        service, outside any store transaction. One case stays open: a trial planned after
-        Finish read the job's trials (a Suggest still running when its execution ended) and
-        recorded started before Finish closes the job is never stopped; closing it would
-        need Finish to take the job out of running before it reads the trials."""
+        service, outside any store transaction. A trial planned after Finish read the
+        job's trials (a Suggest still running when its execution ended) and recorded
+        started before Finish closes the job is stopped by Finish, which reads the trials
+        again once the job is closed (``finish``)."""
         job = self.store.get_job(request.job_id)
         trial = self.store.get_trial(job.id, request.trial_id)
         if trial.state is not TrialState.PENDING:
@@ -496,14 +499,21 @@ class TuningService:
     def _charge(self, job: Job, trial: Trial, usage: Usage | None) -> Charge | None:
         """What the ending trial cost (``hyperstep.pricing``): priced from ``usage``, else
         from the backend's record (``TrialBackend.usage``: SageMaker's billable time), else
-        from its wall time since launch; None for a trial that never started."""
-        if job.spec.trial is None or (trial.started_at is None and usage is None):
+        from its wall time since launch; None when there is neither.
+
+        A trial not recorded started may have run all the same: its end can beat the
+        launch's write of its start (a quick training job, events out of order), and the
+        backend's record of it is read as for any other; uncharged, it would leave its cost
+        out of the job's, and the dollar budget would start trials it cannot pay for."""
+        if job.spec.trial is None:
             return None
         if usage is None:
             with contextlib.suppress(Exception):  # an unreadable record must not stop the trial's end
                 usage = self.backend_for(job).usage(job, trial)
         if usage is None:
-            usage = Usage(seconds=max(self.clock() - (trial.started_at or self.clock()), 0.0))
+            if trial.started_at is None:
+                return None
+            usage = Usage(seconds=max(self.clock() - trial.started_at, 0.0))
         rate = job.spec.trial.rate(usage, usage.region or self._region(job))
         if rate is None:
             return Charge(billable_seconds=usage.seconds)
@@ -621,27 +631,23 @@ class TuningService:
 
         Safe to run twice: a retry finds the status written and the event published
         (``Job.completion_published``, marked after publishing: a Finish that dies in
-        between publishes again on its retry, at least once rather than never)."""
+        between publishes again on its retry, at least once rather than never).
+
+        Trials are wound down (``_wind_down``) before the job is closed, as read then, and
+        the trials that appeared since are wound down after it: a Suggest still running
+        (its execution ended meanwhile) may plan and start trials until the close, and
+        none after it (``TrialStore.start_trial``), so the listing after the close holds
+        every trial that ever started."""
         job = self.store.get_job(request.job_id)
         trials = self.store.list_trials(job.id)
-        self._stop_active(job, trials)  # none, unless the loop broke off
-        for trial in trials:  # ended on the backend, final objective still to come: settle now,
-            if trial.state is TrialState.RUNNING and trial.awaiting_result_since is not None:
-                self._settle_from_source(job, trial)  # the reaper does not visit finished jobs
-        if request.error:
-            status, error = JobStatus.FAILED, failure_reason(request.error)
-        elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
-            status, error = JobStatus.STOPPED, None
-        elif job.completed == 0 and job.failed > 0:
-            status, error = JobStatus.FAILED, "every trial failed"
-        else:
-            status, error = JobStatus.COMPLETED, None
+        self._wind_down(job, trials)  # none to stop, unless the loop broke off
         if not job.status.finished:
-            failure = error if request.error else None
-            stop = self._final_stop(job, Snapshot.of(trials), failure)
-            job = self.store.set_job_status(
-                job.id, status, error=error, stop_reason=stop.reason, stop_detail=stop.detail
-            )
+            job = self._close(job, trials, request)
+            seen = {t.id for t in trials}
+            late = [t for t in self.store.list_trials(job.id) if t.id not in seen]
+            if late:
+                self._wind_down(job, late)
+                job = self.store.get_job(job.id)  # their ends moved its counters
         summary = job.summary()
         best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
         summary["best_params"] = best.params if best else None
@@ -651,6 +657,28 @@ class TuningService:
             self.publisher.publish("Tuning Job Completed", summary)
             self.store.mark_completion_published(job.id)
         return summary
+
+    def _wind_down(self, job: Job, trials: list[Trial]) -> None:
+        """Stop these trials where active (``_stop_active``), and settle from the source
+        those that ended on the backend with their final objective still to come: the
+        reaper does not visit finished jobs."""
+        self._stop_active(job, trials)
+        for trial in trials:
+            if trial.state is TrialState.RUNNING and trial.awaiting_result_since is not None:
+                self._settle_from_source(job, trial)
+
+    def _close(self, job: Job, trials: list[Trial], request: FinishRequest) -> Job:
+        """Write the job's final status (``trials``: as Finish read them) and return the job."""
+        if request.error:
+            status, error = JobStatus.FAILED, failure_reason(request.error)
+        elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
+            status, error = JobStatus.STOPPED, None
+        elif job.completed == 0 and job.failed > 0:
+            status, error = JobStatus.FAILED, "every trial failed"
+        else:
+            status, error = JobStatus.COMPLETED, None
+        stop = self._final_stop(job, Snapshot.of(trials), error if request.error else None)
+        return self.store.set_job_status(job.id, status, error=error, stop_reason=stop.reason, stop_detail=stop.detail)
 
     def close_ended_execution(self, change: ExecutionStatusChange) -> dict[str, Any] | None:
         """Close a job whose execution ended outside Finish Job (``hyperstep.execution_events``)

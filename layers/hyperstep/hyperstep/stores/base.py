@@ -163,10 +163,13 @@ class TrialStore(ABC):
         error: str | None = None,
         charge: Charge | None = None,
         values: list[float] | None = None,
+        expected: Collection[TrialState] | None = None,
     ) -> bool:
         """Record a trial's end exactly once (``values``: every objective's, with several).
 
-        Only a pending or running trial changes; then, in the same atomic step, the
+        Only a pending or running trial changes (with ``expected``, only one in one of
+        those states: ``(PENDING,)`` stops a trial only if no launch has started it
+        meanwhile, a call that returns False otherwise); then, in the same atomic step, the
         job's ``completed`` / ``failed`` / ``pruned`` counter goes up (a stopped trial gives
         its unit of ``budget_used`` back instead; a pruned one keeps it), the job's best is
         updated when the trial beats it (``Job.beats_best``: feasible, one objective), and the

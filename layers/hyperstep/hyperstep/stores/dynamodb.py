@@ -28,11 +28,12 @@ caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperst
   are one query, newest first (``list_jobs(owner=...)``).
 - The ``UNFINISHED`` partition holds a marker per running or stopping job, so the reaper
   finds every unfinished job with one consistent query however many jobs the table
-  holds. A job is created with its marker in one transaction; a status write puts the
-  marker first when the new status is unfinished and deletes it after when it is
-  finished, so an unfinished job always has one (a crash in between leaves a stale
-  marker, which ``list_unfinished_jobs`` skips; it deletes those of jobs gone by TTL).
-  Markers carry no TTL.
+  holds. A job is created with its marker in one transaction, and each status write is
+  one transaction of the job's update and the marker's put (an unfinished status) or
+  delete (a finished one): a job has its marker exactly while it is unfinished, whatever
+  fails where, so a trial's start (which checks the marker) never lands on a closed job.
+  ``list_unfinished_jobs`` skips a marker of a finished job (one an earlier version left,
+  writing the two apart) and deletes those of jobs gone by TTL. Markers carry no TTL.
 - TTL attribute ``expires_at`` (epoch seconds): every write stamps it ``retention_days``
   after the write, so a job's items vanish that long after it was last touched; None
   disables it.
@@ -248,22 +249,22 @@ class DynamoDBStore(TrialStore):
         reason = None if stop_reason is None else stop_reason.value
         extra = {"error": error, "execution_id": execution_id, "stop_reason": reason, "stop_detail": stop_detail}
         update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock())
-        if not status.finished:  # the marker first: an unfinished job always has one
-            self._call("put_item", Item=items.unfinished_key(job_id))
-        try:
-            reply = self._call(
-                "update_item", **update, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD"
-            )
-        except Exception as exc:
-            if _code(exc) != _CHECK_FAILED:
-                raise
-            old = getattr(exc, "response", {}).get("Item")
-            if old is None:
-                raise NotFoundError(f"job {job_id!r} not found") from None
-            raise ConflictError(f"job {job_id!r} is {old['status']['S']}, not {'/'.join(allowed or [])}") from None
-        if status.finished:
-            self._call("delete_item", Key=items.unfinished_key(job_id))
-        return items.job_from_item(reply["Attributes"])
+        table, mark = {"TableName": self.table_name}, items.unfinished_key(job_id)
+        marker = {"Delete": {**table, "Key": mark}} if status.finished else {"Put": {**table, "Item": mark}}
+        actions = [{"Update": {**table, **update}}, marker]
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._transact(actions)
+                return self.get_job(job_id)
+            except Exception as exc:
+                reasons = _reasons(exc)
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    now = self.get_job(job_id).status.value  # NotFoundError when the job is absent
+                    raise ConflictError(f"job {job_id!r} is {now}, not {'/'.join(allowed or [])}") from None
+                if "TransactionConflict" not in reasons:
+                    raise
+                _backoff(attempt)
+        raise ConflictError(f"job {job_id!r}: status not set, transaction conflicts persisted")
 
     def mark_completion_published(self, job_id: str) -> None:
         try:
@@ -544,12 +545,13 @@ class DynamoDBStore(TrialStore):
         error: str | None = None,
         charge: Charge | None = None,
         values: list[float] | None = None,
+        expected: Collection[TrialState] | None = None,
     ) -> bool:
         end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
         end.update(charge.fields() if charge is not None else {})
         for attempt in range(_ATTEMPTS):
             trial, ver, _ = self._read_trial(job_id, trial_id)
-            if not trial.state.active:
+            if not trial.state.active or (expected is not None and trial.state not in expected):
                 return False
             if self._try_finish(trial.model_copy(update={**end, "ended_at": self.clock()}), ver):
                 return True

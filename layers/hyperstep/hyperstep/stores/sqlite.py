@@ -385,10 +385,11 @@ class SQLiteStore(TrialStore):
         error: str | None = None,
         charge: Charge | None = None,
         values: list[float] | None = None,
+        expected: Collection[TrialState] | None = None,
     ) -> bool:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
-            if not trial.state.active:
+            if not trial.state.active or (expected is not None and trial.state not in expected):
                 return False
             end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
             end["ended_at"] = self.clock()
