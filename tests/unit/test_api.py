@@ -172,6 +172,16 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
         ),
         (sagemaker_spec(trial=None), "trial", "required to run on AWS"),
         (
+            sagemaker_spec(strategy={"name": "grid", "options": {"resolution": 10**9}}),
+            "strategy.options.resolution",
+            "less than or equal to 100000",
+        ),
+        (
+            sagemaker_spec(parameters=[{"name": "k", "type": "categorical", "choices": ["a\x00", "b"]}]),
+            "parameters.0.choices.0",
+            "a choice cannot hold a NUL character",
+        ),
+        (
             sagemaker_spec(trial={"backend": "local", "command": ["python"], "metric_definitions": LOSS}),
             "trial.backend",
             "cannot run on AWS",

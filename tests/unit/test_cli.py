@@ -12,6 +12,7 @@ import yaml
 
 from hyperstep.cli import main
 from tests.conftest import spec_document
+from tests.unit.test_spec import alias_bomb
 
 
 def write_spec(directory: Path, document: dict | str) -> Path:
@@ -71,6 +72,24 @@ BAD_SPECS = {
         ),
         "strategy.options.resolution: 10 makes a grid of 1,000,000 points",
     ),
+    "a grid resolution no grid can take": (
+        spec_document(strategy={"name": "grid", "options": {"resolution": 10**9}}),
+        "strategy.options.resolution: Input should be less than or equal to 100000",
+    ),
+    "an environment variable no process can have": (
+        spec_document(trial={**spec_document()["trial"], "env": {"A=B": "1"}}),
+        "trial.env: 'A=B' is not a variable name",
+    ),
+    "a NUL character in a choice": (
+        spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b"]}]),
+        "parameters.0.choices.0: a choice cannot hold a NUL character",
+    ),
+    "a choice that is not a number": (
+        spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": [1.5, float("nan")]}]),
+        "parameters.0.choices.1: a choice must be a finite number, got nan",
+    ),
+    "an empty file": ("", "spec: the document is empty"),
+    "yaml aliases expanding past any spec": (alias_bomb(), "values once its YAML aliases are expanded"),
     "dollar budget without a price": (
         spec_document(budget={"max_trials": 4, "max_cost_usd": 1}),
         "budget.max_cost_usd: needs each trial's price",

@@ -69,6 +69,14 @@ def test_the_valid_spec_parses() -> None:
         ("name", "has space", "name", "should match pattern"),
         ("surprise", 1, "surprise", "Extra inputs are not permitted"),
         ("trial.backend", "mainframe", "trial", "does not match any of the expected tags"),
+        ("parameters.2.choices", ["a", float("nan")], "parameters.2.choices.1", "a choice must be a finite number"),
+        ("parameters.2.choices", ["a\x00b", "c"], "parameters.2.choices.0", "NUL character"),
+        ("trial.env", {"A=B": "x"}, "trial.env", "'A=B' is not a variable name"),
+        ("trial.env", {"": "x"}, "trial.env", "'' is not a variable name"),
+        ("trial.env", {"A": "x\x00y"}, "trial.env", "A: a value cannot hold a NUL character"),
+        ("trial.command", ["python", "train.py", "--x\x00"], "trial.command", "NUL character"),
+        ("trial.workdir", "sub\x00dir", "trial.workdir", "NUL character"),
+        ("strategy", {"name": "grid", "options": {"resolution": 10**9}}, "strategy.options.resolution", "100000"),
     ],
 )
 def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:
@@ -106,6 +114,32 @@ def test_missing_file_and_non_mapping_are_reported(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(SpecError, match="expected a mapping"):
         load_spec(tmp_path / "list.yaml")
+    (tmp_path / "empty.yaml").write_text("# nothing here yet\n")
+    with pytest.raises(SpecError, match=r"^spec: the document is empty$"):
+        load_spec(tmp_path / "empty.yaml")
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """A YAML "billion laughs": ten aliases of ten aliases of ... (10**levels strings once expanded)."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
+    spec = "name: tiny\nobjective: {metric: loss}\nparameters: [{name: k, type: categorical, choices: *a%d}]\n"
+    return "\n".join(lines) + "\n" + spec % (levels - 1)
+
+
+def test_yaml_aliases_that_expand_past_any_spec_are_refused_before_validation(tmp_path: Path) -> None:
+    """A few hundred bytes of aliases would otherwise expand into 10**9 choices in validation."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb())
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    assert str(error.value) == f"{path}: more than 100,000 values once its YAML aliases are expanded; a spec has fewer"
+    (tmp_path / "ok.yaml").write_text(
+        "name: tiny\nobjective: {metric: loss}\nparameters:\n"
+        "  - {name: kind, type: categorical, choices: &kinds [a, b]}\n"
+        "  - {name: x, type: float, low: 0, high: 1, when: {kind: *kinds}}\n"
+    )
+    assert load_spec(tmp_path / "ok.yaml").parameters[1].when == {"kind": ["a", "b"]}  # aliases within reason are fine
 
 
 def test_a_file_that_is_not_text_is_one_line(tmp_path: Path) -> None:

@@ -32,9 +32,14 @@ INACTIVE_NUMERIC = 0.5
 
 
 def _plain_choice(value: Any) -> Any:
-    """A choice is a JSON scalar; say so rather than list every union member's complaint."""
+    """A choice is a JSON scalar a program argument can carry; say so rather than list every
+    union member's complaint."""
     if not isinstance(value, bool | int | float | str):
         raise ValueError(f"a choice must be a string, number or boolean, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"a choice must be a finite number, got {value}")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("a choice cannot hold a NUL character (no program argument can)")
     return value
 
 

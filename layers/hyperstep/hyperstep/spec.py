@@ -426,6 +426,8 @@ def parse_spec(document: Any, base_dir: Path | None = None) -> JobSpec:
 
     ``base_dir``: the folder of the spec's file, which relative paths in it are taken from
     (a trial block that imports code from one reads it from the validation context)."""
+    if document is None:
+        raise SpecError("spec: the document is empty")
     if not isinstance(document, dict):
         raise SpecError(f"spec: expected a mapping at the top level, got {type(document).__name__}")
     try:
@@ -446,14 +448,34 @@ def read_document(path: str | Path) -> Any:
     import yaml  # on first use: a Lambda's cold start reads no YAML
 
     try:
-        if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"{path}: not valid YAML/JSON{line}: {reason}") from None
+    if count_values(document, MAX_VALUES) > MAX_VALUES:
+        raise SpecError(f"{path}: more than {MAX_VALUES:,} values once its YAML aliases are expanded; a spec has fewer")
+    return document
+
+
+MAX_VALUES = MAX_SPEC_BYTES // 2
+"""Values (lists, mappings, scalars) a spec can hold: each takes two bytes or more of its JSON."""
+
+
+def count_values(document: Any, limit: int) -> int:
+    """How many values ``document`` holds with every YAML alias expanded, counted up to just
+    past ``limit``: a few lines of aliases of aliases stand for billions of values ("billion
+    laughs"), which validation would expand; the count stops long before."""
+    count, stack = 0, [document]
+    while stack and count <= limit:
+        value = stack.pop()
+        count += 1
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return count
 
 
 def load_spec(path: str | Path) -> JobSpec:

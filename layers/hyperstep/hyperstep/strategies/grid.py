@@ -20,16 +20,16 @@ from pydantic import Field
 from hyperstep.space import CategoricalParameter, IntParameter, SearchSpace
 from hyperstep.strategies.base import History, Strategy, StrategyOptions
 
+MAX_GRID_POINTS = 100_000
+"""Each Suggest lists the whole grid: larger ones take minutes and gigabytes there."""
+
 
 class GridOptions(StrategyOptions):
     """The ``strategy.options`` of ``grid``."""
 
-    resolution: int = Field(default=5, ge=2)
-    """Values per float parameter (and at most per int parameter)."""
-
-
-MAX_GRID_POINTS = 100_000
-"""Each Suggest lists the whole grid: larger ones take minutes and gigabytes there."""
+    resolution: int = Field(default=5, ge=2, le=MAX_GRID_POINTS)
+    """Values per float parameter (and at most per int parameter); a float parameter alone
+    then makes a grid of ``resolution`` points, so at most ``MAX_GRID_POINTS``."""
 
 
 class GridSearch(Strategy):
@@ -43,16 +43,23 @@ class GridSearch(Strategy):
 
     def check_space(self, space: SearchSpace) -> None:
         """Refuse a grid of more than ``MAX_GRID_POINTS`` points, naming ``resolution``."""
-        size = math.prod(len(axis) for axis in self.axes(space))
+        axes = self.axes(space, stop_past=MAX_GRID_POINTS)
+        size = math.prod(len(axis) for axis in axes)
         if size > MAX_GRID_POINTS:
+            least = "at least " if len(axes) < len(space.parameters) else ""
             raise ValueError(
-                f"resolution: {self.resolution} makes a grid of {size:,} points over {space.dim} parameters; "
+                f"resolution: {self.resolution} makes a grid of {least}{size:,} points over {space.dim} parameters; "
                 f"at most {MAX_GRID_POINTS:,} (lower it, or use sobol or random)"
             )
 
-    def axes(self, space: SearchSpace) -> list[list[Any]]:
-        axes = []
+    def axes(self, space: SearchSpace, stop_past: float = math.inf) -> list[list[Any]]:
+        """Each parameter's values; only the first ones once their grid holds more than
+        ``stop_past`` points (``check_space`` need not list the rest)."""
+        axes: list[list[Any]] = []
+        size = 1
         for p in space.parameters:
+            if size > stop_past:
+                break
             if isinstance(p, CategoricalParameter):
                 axes.append(list(p.choices))
             elif isinstance(p, IntParameter) and p.high - p.low + 1 <= self.resolution:
@@ -60,6 +67,7 @@ class GridSearch(Strategy):
             else:
                 values = [p.decode(np.array([u])) for u in np.linspace(0.0, 1.0, self.resolution)]
                 axes.append(list(dict.fromkeys(values)))
+            size *= len(axes[-1])
         return axes
 
     def suggest(self, history: History, n: int, rng: np.random.Generator) -> np.ndarray:

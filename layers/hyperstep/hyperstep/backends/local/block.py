@@ -27,4 +27,28 @@ class LocalTrial(TrialBlockBase):
     def _non_empty(cls, command: list[str]) -> list[str]:
         if not command[0].strip():
             raise ValueError("the command's program must not be empty")
+        if any(NUL in argument for argument in command):
+            raise ValueError("an argument cannot hold a NUL character")
         return command
+
+    @field_validator("env")
+    @classmethod
+    def _settable(cls, env: dict[str, EnvValue]) -> dict[str, EnvValue]:
+        """Only what a process environment can hold: else every trial would fail to start."""
+        for name, value in env.items():
+            if not name or "=" in name or NUL in name:
+                raise ValueError(f"{name!r} is not a variable name (no '=', not empty)")
+            if isinstance(value, str) and NUL in value:
+                raise ValueError(f"{name}: a value cannot hold a NUL character")
+        return env
+
+    @field_validator("workdir")
+    @classmethod
+    def _a_path(cls, workdir: str | None) -> str | None:
+        if workdir is not None and NUL in workdir:
+            raise ValueError("a path cannot hold a NUL character")
+        return workdir
+
+
+NUL = "\x00"
+"""No program argument, environment variable or path can hold it (``execve`` ends strings there)."""
