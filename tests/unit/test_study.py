@@ -192,3 +192,12 @@ def test_an_unseeded_job_resumed_from_its_store_proposes_what_an_uninterrupted_o
                 proposed[name].append(trial.params)
                 study.tell(trial.id, objective(trial.params))
     assert proposed["resumed"] == proposed["uninterrupted"]
+
+
+def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_field() -> None:
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    assert [p.name for p in study.space.parameters] == ["x", "depth", "kernel"]
+    with pytest.raises(ValidationError, match=r"parameters\n  List should have at least 1 item"):
+        hyperstep.Study({"parameters": []})
+    with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace or its document"):
+        hyperstep.Study(None)  # type: ignore[arg-type]

@@ -149,3 +149,12 @@ def test_a_curve_of_10000_steps_stays_far_below_dynamodbs_item_limit() -> None:
     back = Trial.model_validate_json(body)
     assert back.curve == trial.curve  # exact: float64 round trip
     assert json.loads(body)["curve"] != {}
+
+
+@pytest.mark.parametrize("value", ["0.5", None, [0.5]])
+def test_report_refuses_a_value_that_is_not_a_number_saying_so(value: object) -> None:
+    study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0, early_stopping=ASHA)
+    trial = study.ask(1)[0]
+    with pytest.raises(ValueError, match=r"^report a number as the value, got "):
+        study.report(trial.id, 1, value)  # type: ignore[arg-type]
+    assert study.store.get_trial(study.job_id, trial.id).curve == {}

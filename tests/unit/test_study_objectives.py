@@ -130,3 +130,12 @@ def test_one_objective_with_the_issue_space_best_trial_is_the_best_feasible_one(
     assert study.best_trial is not None
     assert study.best_trial.id == max(feasible, key=lambda t: t.value).id
     assert study.best_trial.metrics["latency_ms"] <= 50
+
+
+@pytest.mark.parametrize("value", ["ab", {"a": 1.0, "b": 2.0}, ["0.5", "x"]])
+def test_tell_refuses_values_that_are_not_numbers_saying_so(value: object) -> None:
+    study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    with pytest.raises(ValueError, match=r"^this study has 2 objectives: tell a list of 2 numbers, got "):
+        study.tell(trial.id, value)
+    assert study.store.get_trial(study.job_id, trial.id).state.value == "pending"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -62,7 +62,7 @@ class Study:
 
     def __init__(
         self,
-        space: SearchSpace,
+        space: SearchSpace | Mapping[str, Any],
         goal: Goal | Sequence[Goal] = "minimize",
         strategy: str = "bayesian",
         seed: int | None = None,
@@ -76,6 +76,7 @@ class Study:
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
+        space = _as_space(space)
         spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
             {
                 "name": name,
@@ -259,6 +260,8 @@ class Study:
         if value is not None:
             if isinstance(value, numbers.Real) or len(value) != m:
                 raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
+            if isinstance(value, str | Mapping) or not all(isinstance(v, numbers.Real) for v in value):
+                raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
             values = [float(v) for v in value]
         if state is TrialState.COMPLETED:
             if values is None:
@@ -277,6 +280,8 @@ class Study:
         A trial already told gets True: there is nothing to continue."""
         if not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step}")
+        if not isinstance(value, numbers.Real):
+            raise ValueError(f"report a number as the value, got {value!r}")
         if not math.isfinite(value):
             return stopping.enabled(self.spec)  # a diverged trial stops
         metric = self.spec.primary.metric
@@ -353,6 +358,16 @@ class Study:
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def _as_space(space: SearchSpace | Mapping[str, Any]) -> SearchSpace:
+    """The study's space: a ``SearchSpace``, or its document (``{"parameters": [...]}``) read
+    as one (a ``ValidationError`` names the field at fault)."""
+    if isinstance(space, SearchSpace):
+        return space
+    if isinstance(space, Mapping):
+        return SearchSpace.model_validate(space)
+    raise TypeError(f"space: a hyperstep.SearchSpace or its document ({{'parameters': [...]}}), got {space!r}")
 
 
 def history_of(
