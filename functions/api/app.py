@@ -76,7 +76,7 @@ from hyperstep.recurring import (
 )
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
-from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason
+from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason, named_field
 from hyperstep.throttling import CallerThrottle, retry_after
 from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
 
@@ -226,7 +226,7 @@ def _invalid(exc: RequestValidationError) -> Response:
         return _problem(422, f"not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}", "body")
     part = first["loc"][0] if first["loc"] else None  # body, path, query or header
     in_part = part in ("body", "path", "query", "header")
-    field, reason = field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]})
+    field, reason = named_field(*field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]}))
     return _problem(422, reason, field or ("body" if part == "body" else None))
 
 

@@ -176,6 +176,21 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "strategy.options.resolution",
             "less than or equal to 100000",
         ),
+        (sagemaker_spec(objective={"metric": "f1"}), "objective.metric", "'f1' is not produced by any"),
+        (sagemaker_spec(budget={"max_parallel": 2}), "budget.max_trials", "required to run trials"),
+        (
+            sagemaker_spec(parameters=[{"name": f"p{i}", "type": "float", "low": 0, "high": 1} for i in range(101)]),
+            "parameters",
+            "SageMaker takes at most 100 hyperparameters, got 101",
+        ),
+        (
+            sagemaker_spec(
+                parameters=[{"name": f"p{i}", "type": "float", "low": 0, "high": 1} for i in range(6)],
+                strategy={"name": "grid", "options": {"resolution": 10}},
+            ),
+            "strategy.options.resolution",
+            "10 makes a grid of 1,000,000 points",
+        ),
         (
             sagemaker_spec(parameters=[{"name": "k", "type": "categorical", "choices": ["a\x00", "b"]}]),
             "parameters.0.choices.0",

@@ -112,7 +112,7 @@ def test_converged_needs_the_last_proposals_all_below_the_threshold() -> None:
 
 
 def test_stop_on_convergence_is_refused_for_a_strategy_without_a_model() -> None:
-    with pytest.raises(SpecError, match="stop_on_convergence needs the bayesian strategy"):
+    with pytest.raises(SpecError, match="stop_on_convergence: needs the bayesian strategy"):
         parse_spec(spec_document(budget={"max_trials": 5, "stop_on_convergence": True}))
 
 

@@ -59,7 +59,7 @@ def test_the_valid_spec_parses() -> None:
         ("budget.max_runtime_seconds", float("inf"), "budget.max_runtime_seconds", "finite number"),
         ("trial.command", [], "trial.command", "at least 1 item"),
         ("trial.command", [""], "trial.command", "must not be empty"),
-        ("objective.metric", "accuracy", "spec", "objective.metric 'accuracy' is not produced"),
+        ("objective.metric", "accuracy", "objective.metric", "'accuracy' is not produced"),
         ("objective.goal", "maximise", "objective.goal", "'minimize' or 'maximize'"),
         ("budget.max_trials", 0, "budget.max_trials", "greater than or equal to 1"),
         ("budget.max_trials", 10_001, "budget.max_trials", "less than or equal to 10000"),

@@ -266,10 +266,10 @@ class JobSpec(SpecModel):
             raise ValueError("objective: Field required (or objectives, for two or three)")
         if self.objectives is not None:
             if self.early_stopping is not None and self.early_stopping.name != "none":
-                raise ValueError("early_stopping works with one objective, not with objectives")
+                raise ValueError("early_stopping: works with one objective, not with objectives")
             for rule in ("target", "no_improvement_trials", "stop_on_convergence"):
                 if getattr(self.budget, rule) not in (None, False):
-                    raise ValueError(f"budget.{rule} works with one objective, not with objectives")
+                    raise ValueError(f"budget.{rule}: works with one objective, not with objectives")
         return self
 
     @model_validator(mode="after")
@@ -313,13 +313,16 @@ class JobSpec(SpecModel):
         if self.trial is None:
             return self
         if self.budget.max_trials is None:
-            raise ValueError("budget.max_trials is required to run trials")
+            raise ValueError("budget.max_trials: required to run trials")
         for label, metric in self._metric_fields():
             try:
                 self.trial.check_objective(metric)
             except ValueError as exc:  # the block names objective.metric; say which entry
                 raise ValueError(str(exc).replace("objective.metric", label, 1)) from None
-        self.trial.check_hyperparameters(self.parameters)
+        try:
+            self.trial.check_hyperparameters(self.parameters)
+        except ValueError as exc:
+            raise ValueError(f"parameters: {exc}") from None
         return self
 
     def _metric_fields(self) -> list[tuple[str, str]]:
@@ -334,7 +337,7 @@ class JobSpec(SpecModel):
     def _convergence_needs_a_model(self) -> JobSpec:
         if self.budget.stop_on_convergence and self.strategy.name != "bayesian":
             raise ValueError(
-                f"budget.stop_on_convergence needs the bayesian strategy (its model judges convergence),"
+                f"budget.stop_on_convergence: needs the bayesian strategy (its model judges convergence),"
                 f" not {self.strategy.name}"
             )
         return self
@@ -392,12 +395,22 @@ def describe_validation_error(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     field, reason = field_and_reason(errors[0])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    if "." not in field and _NAMES_ITS_FIELD.match(reason):  # a check of the whole names the field it faults
-        return f"{reason}{more}"
+    field, reason = named_field(field, reason)
     return f"{field or 'spec'}: {reason}{more}"
 
 
-_NAMES_ITS_FIELD = re.compile(r"^(budget|strategy|trial|objective)\.[a-z_]+[.:\w]*: ")
+_NAMES_ITS_FIELD = re.compile(
+    r"^((?:objectives?|constraints|parameters|strategy|budget|early_stopping|warm_start|trial|schedule)"
+    r"(?:\.[\w\-]+)*): "
+)
+
+
+def named_field(field: str, reason: str) -> tuple[str, str]:
+    """(field, reason) of an error whose reason starts with the spec field it faults, as
+    ``budget.max_cost_usd: needs ...``: a check of several fields (the spec's own, or one
+    field's that reads another) names it there. Else as given."""
+    match = _NAMES_ITS_FIELD.match(reason)
+    return (field, reason) if match is None else (match.group(1), reason[match.end() :])
 
 
 _TAGS = {"type": ("float", "int", "categorical"), "backend": tuple(BACKENDS)}

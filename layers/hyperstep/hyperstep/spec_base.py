@@ -73,7 +73,7 @@ class TrialBlockBase(SpecModel):
         names = [m.name for m in self.metric_definitions]
         if metric not in names:
             raise ValueError(
-                f"objective.metric {metric!r} is not produced by any "
+                f"objective.metric: {metric!r} is not produced by any "
                 f"trial.metric_definitions entry (have: {', '.join(names) or 'none'})"
             )
 
