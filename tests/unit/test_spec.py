@@ -156,3 +156,17 @@ def test_a_spec_too_large_for_one_store_item_is_refused() -> None:
     with pytest.raises(SpecError, match=r"^spec: the spec is [\d,]+ bytes as JSON; at most 200,000$"):
         parse_spec(document)
     parse_spec(spec_document(parameters=[{"name": "k", "type": "categorical", "choices": choices[:500]}]))
+
+
+def test_a_job_stored_before_a_rule_was_added_stays_readable() -> None:
+    """The stores read a spec back with ``STORED``: NUL characters and unsettable environment
+    names, refused as a spec comes in, do not make a job stored earlier (and every listing
+    with it) unreadable."""
+    from hyperstep.spec import STORED, JobSpec
+
+    document = spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b"]}])
+    document["trial"] = {**document["trial"], "env": {"A=B": "x\x00"}, "command": ["python", "t\x00.py"]}
+    with pytest.raises(SpecError):
+        parse_spec(document)
+    spec = JobSpec.model_validate(document, context=STORED)
+    assert spec.parameters[0].choices == ["a\x00", "b"] and spec.trial.env == {"A=B": "x\x00"}

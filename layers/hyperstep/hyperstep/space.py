@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
 
@@ -31,14 +31,15 @@ INACTIVE_NUMERIC = 0.5
 """The encoding of an inactive float or int parameter (an inactive categorical's one-hot block is all zeros)."""
 
 
-def _plain_choice(value: Any) -> Any:
+def _plain_choice(value: Any, info: ValidationInfo) -> Any:
     """A choice is a JSON scalar a program argument can carry; say so rather than list every
-    union member's complaint."""
+    union member's complaint. (A NUL, refused since, is left to a spec read back from a store.)"""
     if not isinstance(value, bool | int | float | str):
         raise ValueError(f"a choice must be a string, number or boolean, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"a choice must be a finite number, got {value}")
-    if isinstance(value, str) and "\x00" in value:
+    stored = isinstance(info.context, dict) and info.context.get("stored")
+    if isinstance(value, str) and "\x00" in value and not stored:
         raise ValueError("a choice cannot hold a NUL character (no program argument can)")
     return value
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from hyperstep.secrets import EnvValue
 from hyperstep.spec_base import SECRET, TrialBlockBase
@@ -24,17 +24,19 @@ class LocalTrial(TrialBlockBase):
 
     @field_validator("command")
     @classmethod
-    def _non_empty(cls, command: list[str]) -> list[str]:
+    def _non_empty(cls, command: list[str], info: ValidationInfo) -> list[str]:
         if not command[0].strip():
             raise ValueError("the command's program must not be empty")
-        if any(NUL in argument for argument in command):
+        if any(NUL in argument for argument in command) and not _stored(info):
             raise ValueError("an argument cannot hold a NUL character")
         return command
 
     @field_validator("env")
     @classmethod
-    def _settable(cls, env: dict[str, EnvValue]) -> dict[str, EnvValue]:
+    def _settable(cls, env: dict[str, EnvValue], info: ValidationInfo) -> dict[str, EnvValue]:
         """Only what a process environment can hold: else every trial would fail to start."""
+        if _stored(info):
+            return env
         for name, value in env.items():
             if not name or "=" in name or NUL in name:
                 raise ValueError(f"{name!r} is not a variable name (no '=', not empty)")
@@ -44,11 +46,17 @@ class LocalTrial(TrialBlockBase):
 
     @field_validator("workdir")
     @classmethod
-    def _a_path(cls, workdir: str | None) -> str | None:
-        if workdir is not None and NUL in workdir:
+    def _a_path(cls, workdir: str | None, info: ValidationInfo) -> str | None:
+        if workdir is not None and NUL in workdir and not _stored(info):
             raise ValueError("a path cannot hold a NUL character")
         return workdir
 
 
 NUL = "\x00"
 """No program argument, environment variable or path can hold it (``execve`` ends strings there)."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Whether the block is read back from a store: a rule added since must not make a job
+    stored before it unreadable (``hyperstep.spec.STORED``)."""
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
