@@ -237,3 +237,25 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     monkeypatch.setenv("HYPERSTEP_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main(["validate", "spec.yaml"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["update", "job-1", "--max-trials", "abc"], "update: argument --max-trials: invalid int value: 'abc'"),
+        (["update"], "update: the following arguments are required: job"),
+        (["run", "--resume"], "run: argument --resume: expected one argument"),
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_a_command_line_argparse_refuses_is_one_line_too(
+    argv: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.startswith(f"hyperstep: error: {reason}") and err.count("\n") == 1, err
+    command = argv[0] + " " if argv and argv[0] in ("update", "run") else ""
+    assert err.endswith(f" (hyperstep {command}-h for usage)\n"), err

@@ -17,7 +17,7 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from pydantic import ValidationError
@@ -69,8 +69,17 @@ def fail(reason: str) -> int:
     return 2
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's refusals as every other failure: one line, exit code 2 (``-h`` has the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("hyperstep").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"hyperstep: error: {where}{message} (hyperstep {command + ' ' if command else ''}-h for usage)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
+    top = OneLineParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
     top.add_argument(
         "--store",
         default=default_store(),
