@@ -177,6 +177,11 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "less than or equal to 100000",
         ),
         (sagemaker_spec(objective={"metric": "f1"}), "objective.metric", "'f1' is not produced by any"),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "environment": {"TOKEN": {"resolve": "ssm-typo:/x"}}}),
+            "trial.environment.TOKEN.resolve",
+            "String should match pattern",
+        ),
         (sagemaker_spec(budget={"max_parallel": 2}), "budget.max_trials", "required to run trials"),
         (
             sagemaker_spec(parameters=[{"name": f"p{i}", "type": "float", "low": 0, "high": 1} for i in range(101)]),

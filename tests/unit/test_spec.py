@@ -76,6 +76,8 @@ def test_the_valid_spec_parses() -> None:
         ("trial.env", {"A": "x\x00y"}, "trial.env", "A: a value cannot hold a NUL character"),
         ("trial.command", ["python", "train.py", "--x\x00"], "trial.command", "NUL character"),
         ("trial.workdir", "sub\x00dir", "trial.workdir", "NUL character"),
+        ("trial.env", {"A": {"resolve": "ssm-typo:/x"}}, "trial.env.A.resolve", "String should match pattern"),
+        ("trial.env", {"A": 5}, "trial.env.A", "Input should be a valid string"),
         ("strategy", {"name": "grid", "options": {"resolution": 10**9}}, "strategy.options.resolution", "100000"),
     ],
 )

@@ -40,9 +40,9 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from hyperstep.errors import LaunchError
 
@@ -84,7 +84,22 @@ class SecretRef(BaseModel):
         return bool(prefix) and self.name.startswith(prefix)
 
 
-EnvValue = str | SecretRef
+PLAIN, REFERENCE = "plain-value", "secret-reference"
+"""The tags of an environment value's two kinds (left out of the field paths errors name)."""
+
+
+def _kind(value: Any) -> str:
+    return REFERENCE if isinstance(value, dict | SecretRef) else PLAIN
+
+
+def env_value(plain: Any = str) -> Any:
+    """The type of a trial environment value: ``plain`` (a string type) or a reference, told
+    apart by the value's shape, so that a bad reference is refused for what is wrong with it
+    (not as "should be a valid string") and anything else as no string."""
+    return Annotated[Union[Annotated[plain, Tag(PLAIN)], Annotated[SecretRef, Tag(REFERENCE)]], Discriminator(_kind)]
+
+
+EnvValue = env_value()
 """A trial environment value: plain or a reference."""
 
 

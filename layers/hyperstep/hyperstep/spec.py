@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import SpecError
 from hyperstep.schedule_expressions import check_schedule_expression
+from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, unique_names
 from hyperstep.spec_base import SpecModel, TrialBlockBase
 
@@ -431,7 +432,7 @@ def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _is_union_tag(part: Any) -> bool:
-    return part in [tag for tags in _TAGS.values() for tag in tags]
+    return part in [tag for tags in _TAGS.values() for tag in tags] or part in (PLAIN, REFERENCE)
 
 
 def parse_spec(document: Any, base_dir: Path | None = None) -> JobSpec:

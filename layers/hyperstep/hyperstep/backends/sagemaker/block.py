@@ -13,7 +13,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.pricing import Rate, sagemaker_rate
-from hyperstep.secrets import SecretRef
+from hyperstep.secrets import SecretRef, env_value
 from hyperstep.spec_base import SECRET, SpecModel, TrialBlockBase
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class SageMakerTrial(TrialBlockBase):
     ``sagemaker_submit_directory``)."""
     environment: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
-        Annotated[str, StringConstraints(max_length=512)] | SecretRef,
+        env_value(Annotated[str, StringConstraints(max_length=512)]),
     ] = Field(default_factory=dict, max_length=96, repr=False, json_schema_extra=SECRET)
     """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones. A value may
     be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved at launch.
