@@ -78,6 +78,8 @@ def test_the_valid_spec_parses() -> None:
         ("trial.workdir", "sub\x00dir", "trial.workdir", "NUL character"),
         ("trial.env", {"A": {"resolve": "ssm-typo:/x"}}, "trial.env.A.resolve", "String should match pattern"),
         ("trial.env", {"A": 5}, "trial.env.A", "Input should be a valid string"),
+        ("parameters.2.choices", ["1", 1], "parameters.2.choices", "unique as a script reads them: '1' and 1"),
+        ("parameters.2.choices", [True, "True", 2], "parameters.2.choices", "True and 'True' are both --kind True"),
         ("strategy", {"name": "grid", "options": {"resolution": 10**9}}, "strategy.options.resolution", "100000"),
     ],
 )
@@ -166,9 +168,9 @@ def test_a_job_stored_before_a_rule_was_added_stays_readable() -> None:
     with it) unreadable."""
     from hyperstep.spec import STORED, JobSpec
 
-    document = spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b"]}])
+    document = spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b", "1", 1]}])
     document["trial"] = {**document["trial"], "env": {"A=B": "x\x00"}, "command": ["python", "t\x00.py"]}
     with pytest.raises(SpecError):
         parse_spec(document)
     spec = JobSpec.model_validate(document, context=STORED)
-    assert spec.parameters[0].choices == ["a\x00", "b"] and spec.trial.env == {"A=B": "x\x00"}
+    assert spec.parameters[0].choices == ["a\x00", "b", "1", 1] and spec.trial.env == {"A=B": "x\x00"}

@@ -184,10 +184,18 @@ class CategoricalParameter(_Parameter):
 
     @field_validator("choices")
     @classmethod
-    def _unique(cls, choices: list[Choice]) -> list[Choice]:
+    def _unique(cls, choices: list[Choice], info: ValidationInfo) -> list[Choice]:
         keys = [repr(c) for c in choices]
         if len(set(keys)) != len(keys):
             raise ValueError("choices must be unique")
+        if isinstance(info.context, dict) and info.context.get("stored"):
+            return choices  # the rule below came later: a job stored before it stays readable
+        seen: dict[str, Choice] = {}
+        for choice in choices:  # a script (SageMaker's too) reads every value as text
+            first = seen.setdefault(str(choice), choice)
+            if first is not choice:
+                both = f"{first!r} and {choice!r} are both --{info.data.get('name', 'name')} {choice}"
+                raise ValueError(f"choices must be unique as a script reads them: {both}")
         return choices
 
     @property
