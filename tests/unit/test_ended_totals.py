@@ -63,9 +63,19 @@ def test_the_totals_of_trials_added_in_any_order_are_the_pass_over_them(seed: in
     totals = EndedTotals.of(rng.sample(trials, len(trials)))
     for minimize in (True, False):
         assert totals.completed_since_best(minimize) == completed_since_best(minimize, trials)
-    priced = [t.cost_usd for t in trials if t.cost_usd is not None and t.started_at is not None]
+    priced = [t.cost_usd for t in trials if t.cost_usd is not None]
     assert totals.spent_usd == sum(t.cost_usd or 0.0 for t in trials)  # eighths: exact in any order
     assert totals.average_cost() == (sum(priced) / len(priced) if priced else None)
+
+
+def test_a_trial_whose_end_beat_its_start_write_counts_in_the_average_it_is_charged_to() -> None:
+    """Collect prices such a trial from the backend's record (``TuningService._charge``): its
+    cost is spent, so it is one of the trials the average is taken over."""
+    quick = Trial(job_id="job", id="t0001", number=1, params={}, state=TrialState.COMPLETED, value=1.0, cost_usd=3.0)
+    slow = quick.model_copy(update={"id": "t0002", "number": 2, "started_at": 0.0, "cost_usd": 1.0})
+    assert quick.started_at is None
+    totals = EndedTotals.of([quick, slow])
+    assert (totals.spent_usd, totals.average_cost()) == (4.0, 2.0)
 
 
 def test_an_ended_trial_replaced_in_the_snapshot_is_counted_once_as_it_is_now() -> None:

@@ -37,7 +37,8 @@ class EndedTotals:
     lowest: _Best | None = None
     highest: _Best | None = None
     priced: int = 0
-    """Ended trials that started and have a cost."""
+    """Ended trials that have a cost (one whose end beat the write of its start too: it is
+    charged from the backend's record, ``TuningService._charge``)."""
     priced_usd: float = 0.0
     spent_usd: float = 0.0
     """What every ended trial cost."""
@@ -53,7 +54,7 @@ class EndedTotals:
     def add(self, trial: Trial) -> None:
         """Count one ended trial in."""
         self.spent_usd += trial.cost_usd or 0.0
-        if trial.cost_usd is not None and trial.started_at is not None:
+        if trial.cost_usd is not None:
             self.priced += 1
             self.priced_usd += trial.cost_usd
         if trial.state is not TrialState.COMPLETED or trial.value is None:
