@@ -107,11 +107,15 @@ def wait_until_a_trial_runs(store_path: Path) -> list:
 
 
 def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
+    """Ctrl-C while trials run. They sleep 30 s (within their 60 s timeout), so the one seen
+    running is still running when the signal lands however loaded the machine is: with
+    3 s, a poll delayed past a trial's end could signal between rounds (nothing to stop)
+    or after the last (the job completed). The resumed run's trials need not be slow."""
     spec_file = workdir / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
     store_path = workdir / "s.db"
     command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path)]
-    env = {**os.environ, "TRAIN_SLEEP": "3"}
+    env = {**os.environ, "TRAIN_SLEEP": "30"}
     proc = subprocess.Popen([*command, "run", str(spec_file), "--out", str(workdir / "runs")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_until_a_trial_runs(store_path)
@@ -128,7 +132,7 @@ def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
     hint = err.split("carry on with: ")[1].split()
     assert hint == ["hyperstep", "run", "--resume", job.id, "--store", str(store_path)]  # runs as printed
     again = [sys.executable, "-m", "hyperstep.cli", *hint[1:], "--json", "--out", str(workdir / "runs")]
-    resumed = subprocess.run(again, capture_output=True, text=True, timeout=120, env=env)
+    resumed = subprocess.run(again, capture_output=True, text=True, timeout=120, env={**env, "TRAIN_SLEEP": "0"})
     assert resumed.returncode == 0, resumed.stderr
     job = store.get_job(job.id)
     assert job.status is JobStatus.COMPLETED and job.completed == 6 and job.budget_used == 6
