@@ -201,3 +201,5 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
         hyperstep.Study({"parameters": []})
     with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace or its document"):
         hyperstep.Study(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got None"):
+        hyperstep.Study({"parameters": PARAMETERS}, goal=None)  # type: ignore[arg-type]

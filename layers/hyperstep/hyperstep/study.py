@@ -40,6 +40,8 @@ def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
     """The spec's ``objective`` (one goal) or ``objectives`` (a list: ``objective_1``...)."""
     if isinstance(goal, str):
         return {"objective": Objective(metric="objective", goal=goal)}
+    if not isinstance(goal, Sequence):
+        raise TypeError(f"goal: 'minimize', 'maximize' or a list of two or three of them, got {goal!r}")
     goals = list(goal)
     if len(goals) == 1:
         return {"objective": Objective(metric="objective", goal=goals[0])}
