@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +64,43 @@ def test_an_ended_process_is_described_by_its_result_and_never_started_twice(tmp
     assert backend.describe(job, other) == TrialResult(
         job_id="job", trial_id="t0002", state="failed", error="process lost (hyperstep restarted)"
     )
+
+
+@pytest.mark.parametrize("lands", ["before the spawn", "after the spawn"])
+def test_a_trial_mid_launch_when_every_trial_is_stopped_is_killed_and_ends_stopped_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lands: str
+) -> None:
+    """Ctrl-C's ``stop_all`` landing while a trial is being launched (past the check for a
+    copy, its process not yet registered) kills that process too: it was marked stopped
+    and left running. The interleaving is forced by a ``Popen`` that runs ``stop_all``
+    just before or just after it starts the process. The trial ends stopped, once, and
+    stopping it again is a no-op."""
+    document = spec_document()
+    sleeps = ["python", "-c", "import time; time.sleep(60)"]
+    document["trial"] = {**document["trial"], "command": sleeps, "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
+    results: list[TrialResult] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+
+    class InterruptedPopen(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if lands == "before the spawn":
+                backend.stop_all()
+            super().__init__(*args, **kwargs)
+            if lands == "after the spawn":
+                backend.stop_all()
+
+    monkeypatch.setattr(subprocess, "Popen", InterruptedPopen)
+    try:
+        ref = backend.launch(job, trial)
+        monkeypatch.undo()
+        assert done.wait(10), "the trial's process was left running"
+    finally:
+        backend.stop_all()  # the process the old code left behind
+    backend.stop(job, trial)
+    backend.stop_all()
+    assert backend.launch(job, trial) == ref
+    assert [(r.state, r.error) for r in results] == [("stopped", "stopped")]
+    assert backend.describe(job, trial) == results[0] and backend.running() == 0

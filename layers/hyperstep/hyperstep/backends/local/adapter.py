@@ -67,6 +67,8 @@ class LocalProcessBackend(TrialBackend):
         """The process id of every trial this backend started."""
         self._results: dict[tuple[str, str], TrialResult] = {}
         """Results of the processes that have ended, for ``describe`` (the reaper)."""
+        self._stops = 0
+        """How many times ``stop_all`` has run: a launch it lands in kills its own process."""
         self._lock = threading.Lock()
 
     def trial_dir(self, job: JobView, trial: TrialView) -> Path:
@@ -79,6 +81,7 @@ class LocalProcessBackend(TrialBackend):
         with self._lock:
             if key in self._refs:  # running or ended: never a second copy
                 return self._refs[key]
+            stops = self._stops
         user_env = resolved_environment(block.env, VariableSecrets(self.base_env))  # LaunchError if one is unset
         directory = self.trial_dir(job, trial)
         try:  # a retry cannot mend an unwritable --out: fail the trial, say why
@@ -106,6 +109,11 @@ class LocalProcessBackend(TrialBackend):
         with self._lock:
             self._procs[key] = proc
             self._refs[key] = str(proc.pid)
+            stopped = self._stops != stops  # Ctrl-C landed during the launch: it missed this process
+            if stopped:
+                self._stopping.add(key)
+        if stopped:
+            self._kill(proc)
         threading.Thread(target=self._watch, args=(job, trial, proc), daemon=True).start()
         return str(proc.pid)
 
@@ -200,8 +208,10 @@ class LocalProcessBackend(TrialBackend):
         self._kill(proc)
 
     def stop_all(self) -> None:
-        """Kill every running trial (Ctrl-C); each still reports itself stopped."""
+        """Kill every running trial (Ctrl-C), and every trial being launched meanwhile once
+        its process has started; each still reports itself stopped."""
         with self._lock:
+            self._stops += 1
             running = list(self._procs.items())
             self._stopping.update(key for key, _ in running)
         for _, proc in running:
