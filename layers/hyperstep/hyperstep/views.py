@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -40,10 +41,18 @@ def progress_line(job: Job, trials: Sequence[Trial], width: int = 24) -> str:
     return f"[{bar}] {done}/{total} done · {running} running{failed_part}{cost_part} · best {best}"
 
 
+def _cell(value: Any) -> str:
+    """A table cell: a value with a line break or other control character (a categorical
+    choice may hold one) escaped as ``repr`` does, so that it stays on its row."""
+    text = str(value)
+    return repr(text) if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text) else text
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain left-aligned text table."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    """A plain left-aligned text table, one line per row."""
+    cells = [[_cell(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(cell) for cell in column) for column in zip(*cells)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
