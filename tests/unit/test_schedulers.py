@@ -215,31 +215,3 @@ def test_with_a_curve_model_a_trial_heading_just_behind_the_best_final_stops_at_
     # heading 1e-4 ahead of the best final: goes on
     ahead = exact_law(0.97, 9, final=0.1489)
     assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: ahead}))
-
-
-def plateau_then_drop(i: int) -> dict[int, float]:
-    """A trial run to 27 that sat on a plateau through rung 9 and then dropped to 0.2 + 0.01 i."""
-    return {1: 1.0, 2: 0.995, 3: 0.99 + 0.001 * i, 9: 0.98, 27: 0.2 + 0.01 * i}
-
-
-def test_the_incumbent_stop_is_not_taken_at_a_rung_where_the_power_law_has_not_held() -> None:
-    # six finished trials all ended far below what their first three steps predicted (a
-    # plateau, then a drop); trial 6 is top at rung 3 but its plateau predicts ~0.95, worse
-    # than the best final 0.2: the incumbent stop would cut it as it cut them
-    finished = {i: plateau_then_drop(i) for i in range(6)}
-    on_plateau = {1: 1.0, 2: 0.99, 3: 0.975}
-    asha = ASHA(1, 27, 3, curve_model=True)
-    assert not asha.curve_model_holds(3, Curves(finished))
-    assert not asha.should_stop(6, Curves({**finished, 6: on_plateau}))
-    # with five finished trials nothing is known yet: the stop is trusted, as before
-    five = {i: c for i, c in finished.items() if i < 5}
-    assert asha.should_stop(6, Curves({**five, 6: on_plateau}))
-
-
-def test_the_incumbent_stop_is_kept_where_the_power_law_has_held() -> None:
-    # six finished trials on exact power laws (their finals as predicted); trial 6 is top at
-    # rung 9 but heading 1e-3 behind the best final: stopped
-    finished = {i: {**exact_law(0.5, 26, final=0.149 + 0.001 * i), 27: 0.149 + 0.001 * i} for i in range(6)}
-    asha = ASHA(1, 27, 3, curve_model=True)
-    assert asha.curve_model_holds(9, Curves(finished)) and asha.curve_model_holds(3, Curves(finished))
-    assert asha.should_stop(6, Curves({**finished, 6: exact_law(0.97, 9)}))

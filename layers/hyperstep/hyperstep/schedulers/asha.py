@@ -26,11 +26,6 @@ has reached (``behind_incumbent``; Domhan et al., 2015, stop a run whose extrapo
 curve is unlikely to beat the best so far). Ranks at a rung say nothing of that when the
 curves cross, or when each new proposal beats the ones before it early and the first
 trials at a rung pass by default: the incumbent is the bar a final value must clear.
-That stop is taken at a rung only while the power law has held there (``curve_model_holds``):
-at most ``1/eta`` of the trials that reached ``max_resource`` ended below the optimistic end
-predicted from their own steps up to that rung. Where the curves are not power laws (a
-plateau, then a drop; noisy, quantised error rates), the fit from the first steps is
-pessimistic for the very trials that end best, and the stop cut them all.
 
 Hyperband (Li et al., 2018) runs several ASHA brackets at once: bracket ``b`` (``0`` the
 most aggressive) has its first rung at ``min_resource * eta**b``; a trial is assigned a
@@ -59,11 +54,7 @@ from hyperstep.schedulers.base import MIN_PAIRS, Curve, Curves, Scheduler, agree
 from hyperstep.schedulers.curves import predict
 
 MAX_EVIDENCE = 100
-"""Finished trials adaptive brackets and ``curve_model_holds`` read at most (the newest): tau costs their square."""
-MISS_TOLERANCE = 1e-5
-"""How far (relative) below a prediction's optimistic end a final value must be to count as a miss:
-an exact power law's optimistic end from 3 or 9 steps was at most 2.7e-6 (relative) above its
-value at 27 on 4,000 crossing curves, so its trials never count as misses."""
+"""Finished trials adaptive brackets read at most (the newest): tau costs their square."""
 
 
 def hyperband_shares(brackets: int, eta: int) -> np.ndarray:
@@ -104,7 +95,7 @@ class ASHA(Scheduler):
         bracket = self.bracket(number, curves)
         for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):
             if crossed(curve, rung):
-                if self.curve_model and self.behind_incumbent(curve, curves) and self.curve_model_holds(rung, curves):
+                if self.curve_model and self.behind_incumbent(curve, curves):
                     return True
                 reached_rung = [n for n, c in curves.others(number).items() if max(c) >= rung]
                 peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
@@ -152,27 +143,6 @@ class ASHA(Scheduler):
             return False
         mine = predict(curve, self.max_resource)
         return mine is not None and mine.low > best
-
-    def curve_model_holds(self, rung: int, curves: Curves) -> bool:
-        """Whether the power law's optimistic end, fitted to a trial's steps up to ``rung``,
-        has held the final values of the trials that reached ``max_resource``: at most
-        ``1/eta`` of them (the newest ``MAX_EVIDENCE``) ended below it. True while fewer than
-        ``MIN_PAIRS`` finished trials show a prediction there (nothing known: trusted).
-
-        The trials that reached the end are those the stop let through (and the last
-        bracket's), so the check sees the misses that the stop did not prevent; on a
-        plateau that drops late, every one of the best is a miss, seen as soon as a few
-        of them finish."""
-        finished = [c for c in curves.by_number.values() if c and max(c) >= self.max_resource][-MAX_EVIDENCE:]
-        misses = seen = 0
-        for c in finished:
-            heading = predict({s: v for s, v in c.items() if s <= rung}, self.max_resource)
-            final = value_at(c, self.max_resource)
-            if heading is None or final is None:
-                continue
-            seen += 1
-            misses += final < heading.low - MISS_TOLERANCE * (1.0 + abs(final))
-        return seen < MIN_PAIRS or misses <= seen / self.eta
 
     def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the
