@@ -16,7 +16,15 @@ method started within the first third of the budget:
   stopped whose final value would have beaten it (winners cut: on crossing-2d the incumbent
   stop cut three near the optimum before the curve fit's exponent was refined).
 
+With ``--where`` it prints instead where the compute went before the method first *proposed*
+a configuration whose final value reaches the target (its first winning proposal; a third
+of the budget if it never did): when that proposal started and how it ended (run to the
+end, or stopped at a rung: a winner cut), and before it, the steps spent on trials run to
+the end (and how many of those did not improve the best final value so far: the compute
+an incumbent stop could have saved) and on trials stopped at each rung.
+
     nice -n 19 python -m benchmarks.early_stopping_diagnose --only gbm-cancer --seeds 0 1 --method hyperband
+    nice -n 19 python -m benchmarks.early_stopping_diagnose --only crossing-2d --seeds 0 1 2 --where
 """
 
 from __future__ import annotations
@@ -36,9 +44,11 @@ from benchmarks.learning_curves import CurveProblem, problems  # noqa: E402
 from hyperstep.study import Study  # noqa: E402
 
 
-def trials_of(problem: CurveProblem, budget: int, seed: int, scheduler: str | None) -> list[dict[str, Any]]:
+def trials_of(
+    problem: CurveProblem, budget: int, seed: int, scheduler: str | None, **options: Any
+) -> list[dict[str, Any]]:
     """The benchmark's loop (``early_stopping.hyperstep_method``, model-based), one row per trial."""
-    early = None if scheduler is None else stopping(scheduler, problem, True)
+    early = None if scheduler is None else stopping(scheduler, problem, True, **options)
     study = Study(problem.space, strategy="bayesian", seed=seed, early_stopping=early)
     spent, rows = 0, []
     while spent < budget:
@@ -77,15 +87,63 @@ def diagnose(problem: CurveProblem, seed: int, method: str, trials: int) -> str:
     )
 
 
+def where(problem: CurveProblem, seed: int, method: str, trials: int, **options: Any) -> str:
+    """One row of the ``--where`` table (see the module docstring)."""
+    budget, top = trials * problem.max_resource, problem.max_resource
+    full = trials_of(problem, budget, seed, None)
+    target = min(r["value"] for r in full)
+    full_reach = next(r["start"] + top for r in full if r["value"] <= target) / budget
+    rows = trials_of(problem, budget, seed, method, **options)
+    winner = next((r for r in rows if problem.value(r["params"], top) <= target + 1e-12), None)
+    reach = next((r["start"] + top for r in rows if r["steps"] == top and r["value"] <= target + 1e-12), None)
+    until = winner["start"] if winner else budget / 3
+    before = [r for r in rows if r["start"] < until]
+    incumbent, behind, stopped = np.inf, 0, {}
+    for r in before:
+        if r["steps"] == top:
+            behind += r["value"] >= incumbent
+            incumbent = min(incumbent, r["value"])
+        else:
+            stopped[r["steps"]] = stopped.get(r["steps"], 0) + r["steps"]
+    completed = sum(r["steps"] == top for r in before)
+    fate = "-" if winner is None else ("run to the end" if winner["steps"] == top else f"stopped at {winner['steps']}")
+    started = "never" if winner is None else f"{winner['start'] / budget:.3f}"
+    return (
+        f"| {problem.name} | {seed} | {target:.6g} ({full_reach:.2f}) | "
+        f"{'never' if reach is None else f'{reach / budget:.3f}'} | "
+        f"{started} ({fate}) | {len(before)} | "
+        f"{completed} ({completed * top / budget:.2f}; {behind} not improving) | "
+        + ", ".join(f"{k}: {v / budget:.2f}" for k, v in sorted(stopped.items()))
+        + " |"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="problems (default: the verdict's)")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
     parser.add_argument("--method", default="hyperband", choices=["asha", "hyperband"])
     parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--where", action="store_true", help="where the compute went before the first winner")
+    parser.add_argument("--resource-model", default="ranks", choices=["ranks", "gp"])
+    parser.add_argument("--brackets", default="hyperband", choices=["hyperband", "uniform", "adaptive"])
     args = parser.parse_args(argv)
     every = problems()
     names = args.only or [k for k, p in every.items() if not p.held_out]
+    if args.where:
+        options = {"resource_model": args.resource_model, "brackets": args.brackets}
+        print(
+            "| problem | seed | target (full fidelity reaches it at) | method reaches it at | first winning proposal "
+            "started at (its fate) | trials started before it | run to the end before it (compute) | "
+            "compute on trials stopped at rung 1 / 3 / 9 before it |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        for name in names:
+            every[name].load()
+            for seed in args.seeds:
+                print(where(every[name], seed, args.method, args.trials, **options), flush=True)
+            every[name].save()
+        return
     print(
         "| problem | seed | target (full fidelity reaches it at) | trials started in 1/3 | completed in 1/3 | "
         "best completed in 1/3 | best final of those proposals | rho rung 1 / 3 / 9 vs final | "

@@ -184,3 +184,34 @@ def test_with_a_curve_model_a_trial_heading_just_below_the_best_final_goes_on() 
     done = {1: 1.0, 3: 0.6, 9: 0.3, 27: final + 5e-4}
     refining = {s: 0.1 + 1.2 * s**-1.13 for s in (1, 2, 3)}
     assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: refining}))
+
+
+def exact_law(b: float, last: int, final: float = 0.15) -> dict[int, float]:
+    """Steps 1..``last`` of ``c + 1.2 * s**-b`` whose value at 27 is ``final``."""
+    c = final - 1.2 * 27**-b
+    return {s: c + 1.2 * s**-b for s in range(1, last + 1)}
+
+
+def test_an_exact_power_law_with_a_residual_left_predicts_a_narrow_interval() -> None:
+    # b = 0.97 falls between the grid's exponents: judged against the grids' best residual,
+    # the interval ran from 0.1490 to 0.1535 about a final of 0.15 after nine steps
+    from hyperstep.schedulers.curves import predict
+
+    for last in (4, 9):
+        heading = predict(exact_law(0.97, last), 27)
+        assert heading is not None
+        assert heading.low >= 0.15 - 2e-5 and heading.high <= 0.15 + 2e-5
+    # three steps, three parameters: some exponent fits (nearly) any curve, a zero residual
+    # says nothing, and the interval stays as wide as the grids make it
+    short = predict(exact_law(0.97, 3), 27)
+    assert short is not None and short.low < 0.15 - 1e-3
+
+
+def test_with_a_curve_model_a_trial_heading_just_behind_the_best_final_stops_at_rung_9() -> None:
+    # trial 0 ended at 0.149; trial 1's exact power law is heading to 0.150, 1e-3 behind:
+    # at rung 9 its curve says so (it ran to the end before: the interval reached 0.1490)
+    done = {**exact_law(0.5, 26, final=0.149), 27: 0.149}
+    assert ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: exact_law(0.97, 9)}))
+    # heading 1e-4 ahead of the best final: goes on
+    ahead = exact_law(0.97, 9, final=0.1489)
+    assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: ahead}))
