@@ -106,6 +106,62 @@ def table(levers: list[str], seed_sets: list[tuple[int, int]]) -> None:
                     print(f"      {p:28s} {per[p]}")
 
 
+RECORDS_R6 = {"tuned": "broad_r6.json", "holdout": "broad_holdout_r6.json"}
+
+
+def records(lever: str) -> None:
+    """The round-six records (every method seeds 0-9) with hyperstep's runs replaced by the
+    lever's seeds 0-9: per kind and over all problems, as the records' tables score them."""
+    from benchmarks.broad import score_by_kind
+
+    for which, probs in (("tuned", broad_problems.problems()), ("holdout", broad_holdout.problems())):
+        rec = load(R / RECORDS_R6[which])
+        lev = lever_runs(lever, which)
+        kinds = {p.name: p.kind for p in probs}
+        if not all(all(s in lev.get(p, {}) for s in range(10)) for p in kinds):
+            print(f"{which}: the lever lacks seeds 0-9 on some problem")
+            continue
+        pairs = {p: tuple(np.array(a, float) for a in v) for p, v in rec["random_pairs"].items()}
+        out = {}
+        for label in ("records", lever):
+            losses = {p: {m: np.array(a, float) for m, a in by.items()} for p, by in rec["losses"].items()}
+            if label != "records":
+                for p in losses:
+                    losses[p]["hyperstep"] = np.array([lev[p][s][0] for s in range(10)], float)
+            out[label] = score_by_kind(losses, kinds, pairs)
+        methods = ["hyperstep", "hebo", "optuna-gp", "optuna-tpe"]
+        print(f"\n{which} (records r6, seeds 0-9): kind | hyperstep records | {lever} | HEBO | Optuna GP | TPE")
+        print(f"(the anchors' scores are those of the {lever} scoring; best anchor gap = hyperstep - best anchor)")
+        for kind in [*KINDS, "all"]:
+            a = out["records"]["all"] if kind == "all" else out["records"]["per_kind"][kind]
+            b = out[lever]["all"] if kind == "all" else out[lever]["per_kind"][kind]
+            gap = b["hyperstep"] - max(b[m] for m in methods[1:])
+            cells = " | ".join(f"{b[m]:.1f}" for m in methods[1:])
+            print(f"| {kind} | {a['hyperstep']:.1f} | {b['hyperstep']:.1f} | {cells} | gap {gap:+.1f} |")
+
+
+def bayesmark(lever: str) -> None:
+    """The round-five Bayesmark-style record (quick, 12 x 4, every method seeds 0-9) with
+    hyperstep's runs replaced by the lever's (``opt8_<lever>_bm_*.json``), where it ran."""
+    rec = load(R / "bayesmark_r5_seeds10.json")
+    lev: dict[str, list] = {}
+    for f in sorted(R.glob(f"opt8_{lever}_bm_*.json")):
+        lev.update({p: by["hyperstep"] for p, by in load(f)["losses"].items() if len(by.get("hyperstep", [])) == 10})
+    losses = {p: {m: np.array(a, float) for m, a in by.items()} for p, by in rec["losses"].items()}
+    before = scoring.score(losses)["normalized"]
+    for p in lev:
+        losses[p]["hyperstep"] = np.array(lev[p], float)
+    after = scoring.score(losses)
+    print(f"\nBayesmark-style quick (bayesmark_r5_seeds10, seeds 0-9), hyperstep replaced by {lever} on {sorted(lev)}")
+    print("   records: " + ", ".join(f"{m} {v:.1f}" for m, v in before.items()))
+    print(f"   {lever}: " + ", ".join(f"{m} {v:.1f}" for m, v in after["normalized"].items()))
+    for p, by in after["per_problem"].items():
+        print(f"      {p:22s} " + ", ".join(f"{m} {v:.1f}" for m, v in by.items()))
+
+
 if __name__ == "__main__":
-    names = sys.argv[1:] or ["add"]
+    names = sys.argv[1:] or ["sum"]
     table(names, [(0, 10), (10, 20), (0, 20)])
+    for name in names:
+        records(name)
+        bayesmark(name)
