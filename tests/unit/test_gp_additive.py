@@ -130,3 +130,12 @@ def test_categorical_columns_keep_the_ard_kernel() -> None:
     assert not model.additive
     with pytest.raises(ValueError):
         GaussianProcess(Xc, y, model.theta, onehot=onehot, additive=True)
+
+
+def test_above_the_point_limit_only_the_ard_kernel_is_fitted() -> None:
+    n = gp.ADDITIVE_MAX_POINTS + 1
+    X, y = _standardized(_sum_of_1d, n, 0)
+    assert not GaussianProcess.fit(X, y, np.random.default_rng(0), additive=True).additive
+    # the same function on as many points as the limit allows takes the additive kernel
+    X, y = X[:-1], (_sum_of_1d(X[:-1]) - _sum_of_1d(X[:-1]).mean()) / _sum_of_1d(X[:-1]).std()
+    assert GaussianProcess.fit(X, y, np.random.default_rng(0), additive=True).additive
