@@ -138,6 +138,10 @@ def records(lever: str) -> None:
             gap = b["hyperstep"] - max(b[m] for m in methods[1:])
             cells = " | ".join(f"{b[m]:.1f}" for m in methods[1:])
             print(f"| {kind} | {a['hyperstep']:.1f} | {b['hyperstep']:.1f} | {cells} | gap {gap:+.1f} |")
+        for p in [q.name for q in probs if q.kind == "multimodal"]:
+            a, b = out["records"]["per_problem"][p], out[lever]["per_problem"][p]
+            cells = " / ".join(f"{b[m]:.1f}" for m in methods[1:])
+            print(f"      {p:28s} hyperstep {a['hyperstep']:.1f} -> {lever} {b['hyperstep']:.1f}; anchors {cells}")
 
 
 def bayesmark(lever: str) -> None:
