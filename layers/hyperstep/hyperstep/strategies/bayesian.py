@@ -4,8 +4,10 @@ Each call rebuilds everything from the history (no state between calls):
 
 1. While fewer than ``n_initial`` points exist, scrambled Sobol' points fill the gap.
 2. The objective values are warped (robust Yeo-Johnson), a Matérn-5/2 ARD GP is fitted
-   as MAP; long histories are cut down to ``max_model_points`` (the best ones, those
-   near the incumbent and a random rest) so the fit stays fast.
+   as MAP (in a numeric space also with an additive term beside it, kept where its
+   posterior density is higher: ``strategies.gp``); long histories are cut down to
+   ``max_model_points`` (the best ones, those near the incumbent and a random rest) so
+   the fit stays fast.
 3. Failed trials feed a second GP on ran/failed labels whose log probability of
    running, counted twice (``FAILURE_WEIGHT``), is added to the acquisition. A failed
    trial enters the objective's GP too, at the worst value seen, only where that GP
@@ -155,7 +157,9 @@ class BayesianOptimization(Strategy):
         # failures count in the warp as the worst value, so the ran trials' scale does not depend on them
         yw = warp_objective(np.r_[y, np.full(len(history.X_failed), y.max())])[: len(y)]
         restarts = 3 if len(X) < 60 else 2 if len(X) < 150 else 1
-        model = GaussianProcess.fit(X, yw, rng, restarts, onehot=~proj.numeric, features=features_of(proj))
+        model = GaussianProcess.fit(
+            X, yw, rng, restarts, onehot=~proj.numeric, features=features_of(proj), additive=True
+        )
         X, yw, ok, model = _add_attractive_failures(model, X, yw, ok, history.X_failed[: self.max_model_points // 4])
         constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric, features_of(proj))
         feasible = JointFeasibility.of(self._feasibility(history, rng, FAILURE_WEIGHT), constraints)

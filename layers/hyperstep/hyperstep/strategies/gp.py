@@ -37,13 +37,31 @@ model predicts a constant and the acquisition chases uncertainty alone, so the s
 is no better than random. Capped, the GP must explain at least most of the variance
 with structure, and the trend towards the basin becomes visible.
 
+Additive structure (issue 14, round eight): for the objective in a space of numeric columns
+only, a second kernel is fitted beside the ARD one, the ARD term plus a first-order additive
+term with its own variance, ``additive / d * sum_j matern52(|x_j - x'_j| / l_j)``, sharing the
+length scales (orders 1 and d of Duvenaud et al.'s additive kernels, 2011), and the fit with
+the higher posterior density is kept (``GaussianProcess.fit(additive=True)``). A separable
+function (Rastrigin, Styblinski-Tang, Schwefel) is a sum of 1-d functions: the additive term
+learns each from every point's projection on its axis, where the Euclidean ARD term in 10-20
+dimensions sees a few dozen points as nearly unrelated, and the acquisition can then move
+every coordinate towards its own best value. The ARD term stays for what is not a sum, so
+the sum kernel nests the ARD model; the additive variance's prior (the signal variance's)
+is the Occam cost it must earn back. Only while the model sees at most
+``ADDITIVE_MAX_POINTS`` points: beyond, each prediction's ``d`` one-dimensional kernels cost
+more than the latency bound allows. A pure additive kernel lost where it replaced the ARD
+one: with the noise capped it rarely won the evidence (ripples finer than the data resolve
+are not a sum of smooth 1-d functions), with the noise free it won as "trend plus noise" and
+the search degraded (benchmarks/README.md, "Issue 14, round eight").
+
 In a conditional space (``features``: ``conditional.ArcFeatures``) the kernel reads each
 conditional numeric column through an arc embedding, so inactive parameters are
 modelled as absent rather than as a value (see ``strategies.conditional``); the
 length scales stay one per unit-cube column.
 
 Hyperparameters are fitted on ``theta = [log l_1..l_d, log signal var, log noise var]``
-(plus ``log offset var`` when there are categorical columns) with L-BFGS-B and
+(plus ``log offset var`` when there are categorical columns, ``log additive var`` with the
+additive term) with L-BFGS-B and
 analytic gradients. scipy is imported inside functions: the module
 must import fast (the suggester Lambda cold-starts through it).
 """
@@ -57,6 +75,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hyperstep.strategies.conditional import ArcFeatures
 
 SQRT5 = math.sqrt(5.0)
@@ -66,6 +86,11 @@ LOG_NOISE_BOUNDS = (math.log(1e-6), math.log(0.1))
 LOG_SIGNAL_BOUNDS = (math.log(0.05), math.log(20.0))
 LOG_LENGTH_BOUNDS = (math.log(0.01), math.log(100.0))
 LOG_OFFSET_BOUNDS = (math.log(1e-4), math.log(10.0))
+ADDITIVE_MAX_POINTS = 100
+"""Above this many points only the ARD kernel is fitted: the additive term's fit and every
+prediction cost ``d`` one-dimensional kernels (measured at 200 trials, d = 10: ``ask(8)`` 1.2 s
+of CPU at the p95 against 0.25-0.5 s without it), and with that many points the ARD term
+resolves the structure on its own more often."""
 
 
 def matern52(r: np.ndarray) -> np.ndarray:
@@ -166,7 +191,60 @@ def _neg_log_posterior(
     return nll + p, grad + pg
 
 
-def fit_hyperparameters(
+def _neg_log_posterior_additive(
+    theta: np.ndarray, D2: np.ndarray, D: np.ndarray, y: np.ndarray, prior: Prior
+) -> tuple[float, np.ndarray]:
+    """``_neg_log_posterior`` for the ARD kernel plus an additive one sharing its length scales:
+    ``signal * matern52(r) + additive / d * sum_j matern52(|x_j - x'_j| / l_j)``.
+
+    ``D2`` and ``D`` hold the per-dimension squared and absolute differences, shape ``(n, n, d)``;
+    ``theta`` is the ARD kernel's (lengths, log signal, log noise variance) and then the log
+    variance of the additive part, whose prior is the signal variance's.
+    """
+    from scipy.linalg import cho_solve, cholesky
+
+    d = D.shape[2]
+    lengths, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
+    additive = math.exp(theta[d + 2])
+    inv_l2 = 1.0 / lengths**2
+    r = np.sqrt(np.maximum(D2 @ inv_l2, 0.0))
+    e = np.exp(-SQRT5 * r)
+    K_ard = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e
+    r1 = D / lengths
+    e1 = np.exp(-SQRT5 * r1)
+    scale = additive / d
+    K_add = scale * ((1.0 + SQRT5 * r1 + (5.0 / 3.0) * r1 * r1) * e1).sum(2)
+    n = len(y)
+    try:
+        L = cholesky(K_ard + K_add + (noise + JITTER) * np.eye(n), lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return 1e10, np.zeros_like(theta)
+    alpha = cho_solve((L, True), y, check_finite=False)
+    nll = 0.5 * float(y @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * math.log(2 * math.pi)
+    W = np.outer(alpha, alpha) - cho_solve((L, True), np.eye(n), check_finite=False)
+    grad = np.empty_like(theta)
+    C = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e
+    # each 1-d term: d k / d log l = (5/3) r^2 (1 + sqrt5 r) exp(-sqrt5 r)
+    slope1 = (5.0 / 3.0) * r1 * r1 * (1.0 + SQRT5 * r1) * e1
+    grad[:d] = -0.5 * np.einsum("ik,ikj->j", W * C, D2) * inv_l2 - 0.5 * scale * np.einsum("ik,ikj->j", W, slope1)
+    grad[d] = -0.5 * float((W * K_ard).sum())
+    grad[d + 1] = -0.5 * noise * float(np.trace(W))
+    grad[d + 2] = -0.5 * float((W * K_add).sum())
+    p, pg = prior.neg_log_and_grad(theta[: d + 2])
+    z = (theta[d + 2] - prior.signal_mean) / prior.signal_sd
+    return nll + p + 0.5 * z * z, np.r_[grad[: d + 2] + pg, grad[d + 2] + z / prior.signal_sd]
+
+
+def additive_matern(A: np.ndarray, B: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The unit-variance additive kernel between rows of ``A`` and ``B``: the mean over
+    dimensions of a 1-d Matérn-5/2 with that dimension's length scale."""
+    K = np.zeros((len(A), len(B)))
+    for j in range(A.shape[1]):
+        K += matern52(np.abs(A[:, j, None] - B[None, :, j]) / lengths[j])
+    return K / A.shape[1]
+
+
+def fit_map(
     X: np.ndarray,
     y: np.ndarray,
     rng: np.random.Generator,
@@ -175,16 +253,15 @@ def fit_hyperparameters(
     onehot: np.ndarray | None = None,
     features: ArcFeatures | None = None,
     length_mode: float = Prior.length_mode,
-) -> np.ndarray:
-    """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior).
+) -> tuple[np.ndarray, float]:
+    """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior),
+    and the negative log posterior density there.
 
     Iterations are capped lower for larger ``n`` (each costs O(n^3)): the acquisition
     barely changes once the length scales are roughly right. ``onehot`` (a column mask)
     adds the category-offset variance as a last hyperparameter. With ``features`` the
     kernel sees the conditional embedding, each cube column's features sharing its length.
     """
-    from scipy.optimize import minimize
-
     n, d = X.shape
     prior = Prior(length_mode=length_mode, onehot=onehot if onehot is not None and onehot.any() else None)
     F = X if features is None else features(X)
@@ -201,14 +278,23 @@ def fit_hyperparameters(
     for _ in range(max(0, restarts - len(starts))):
         random_extra = rng.normal(prior.offset_mean, 1.0, len(extra))
         starts.append(np.r_[rng.normal(0.0, 1.0, d), rng.normal(0.0, 0.5), rng.normal(-4.0, 1.0), random_extra])
-    lo, hi = np.array(bounds).T
     maxiter = maxiter or (80 if n < 100 else 30)
+    return _best_of(_neg_log_posterior, starts[: max(1, restarts)], (D2, y, prior, same), bounds, maxiter)
+
+
+def _best_of(
+    fun: Callable[..., tuple[float, np.ndarray]], starts: list[np.ndarray], args: tuple, bounds: list, maxiter: int
+) -> tuple[np.ndarray, float]:
+    """The lowest of ``fun``'s L-BFGS-B minima from ``starts`` (clipped into ``bounds``) and its value."""
+    from scipy.optimize import minimize
+
+    lo, hi = np.array(bounds).T
     best_theta, best_value = starts[0], math.inf
-    for start in starts[: max(1, restarts)]:
+    for start in starts:
         result = minimize(
-            _neg_log_posterior,
+            fun,
             np.clip(start, lo, hi),
-            args=(D2, y, prior, same),
+            args=args,
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -216,7 +302,34 @@ def fit_hyperparameters(
         )
         if np.isfinite(result.fun) and result.fun < best_value:
             best_theta, best_value = result.x, float(result.fun)
-    return best_theta
+    return best_theta, best_value
+
+
+def fit_additive(
+    X: np.ndarray,
+    y: np.ndarray,
+    ard_theta: np.ndarray,
+    maxiter: int | None = None,
+    length_mode: float = Prior.length_mode,
+) -> tuple[np.ndarray, float]:
+    """MAP hyperparameters of the ARD-plus-additive kernel and the negative log posterior there.
+
+    Two fixed starts: the ARD fit ``ard_theta`` with a small additive part, and every length
+    at half the cube with the two parts equal. The fit draws nothing from a generator, so
+    fitting it beside the ARD kernel leaves that fit and everything after it unchanged
+    wherever the ARD kernel is kept.
+    """
+    n, d = X.shape
+    prior = Prior(length_mode=length_mode)
+    diff = X[:, None, :] - X[None, :, :]
+    D2, D = diff * diff, np.abs(diff)
+    bounds = [LOG_LENGTH_BOUNDS] * d + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS, LOG_SIGNAL_BOUNDS]
+    starts = [
+        np.r_[ard_theta[: d + 2], ard_theta[d] - 2.0],
+        np.r_[np.full(d, math.log(0.5)), math.log(0.5), math.log(1e-2), math.log(0.5)],
+    ]
+    maxiter = maxiter or (80 if n < 100 else 30)
+    return _best_of(_neg_log_posterior_additive, starts[: 2 if n < 150 else 1], (D2, D, y, prior), bounds, maxiter)
 
 
 def _robust_cholesky(K: np.ndarray, diagonal: float) -> np.ndarray:
@@ -258,16 +371,20 @@ class GaussianProcess:
         theta: np.ndarray,
         onehot: np.ndarray | None = None,
         features: ArcFeatures | None = None,
+        additive: bool = False,
     ) -> None:
         from scipy.linalg import cho_solve
 
         d = X.shape[1]
-        self.X, self.y, self.theta = X, y, theta
+        if additive and ((onehot is not None and onehot.any()) or features is not None):
+            raise ValueError("the additive kernel takes neither categorical columns nor conditional features")
+        self.X, self.y, self.theta, self.additive = X, y, theta, additive
         self.onehot = onehot if onehot is not None and onehot.any() else None
         self.features = features
         self.lengths = np.exp(theta[:d])
         self.signal, self.noise = math.exp(theta[d]), math.exp(theta[d + 1])
         self.offset = math.exp(theta[d + 2]) if self.onehot is not None else 0.0
+        self.additive_var = math.exp(theta[d + 2]) if additive else 0.0
         self._lengths = self.lengths if features is None else features.lengths(self.lengths)
         self._onehot = _feature_mask(self.onehot, features)
         self.F = self._embed(X)
@@ -287,8 +404,18 @@ class GaussianProcess:
         onehot: np.ndarray | None = None,
         features: ArcFeatures | None = None,
         length_mode: float = Prior.length_mode,
+        additive: bool = False,
     ) -> GaussianProcess:
-        theta = fit_hyperparameters(X, y, rng, restarts, maxiter, onehot, features, length_mode)
+        """The MAP fit; with ``additive`` (and a space of two or more numeric columns, no
+        categorical or conditional one, at most ``ADDITIVE_MAX_POINTS`` points) the additive
+        kernel is fitted beside the ARD one and the fit with the higher posterior density kept
+        (module docstring)."""
+        theta, value = fit_map(X, y, rng, restarts, maxiter, onehot, features, length_mode)
+        plain = (onehot is None or not onehot.any()) and features is None
+        if additive and plain and X.shape[1] >= 2 and 2 <= len(X) <= ADDITIVE_MAX_POINTS:
+            theta_add, value_add = fit_additive(X, y, theta, maxiter, length_mode)
+            if value_add < value:
+                return cls(X, y, theta_add, additive=True)
         return cls(X, y, theta, onehot, features)
 
     def _embed(self, A: np.ndarray) -> np.ndarray:
@@ -296,6 +423,8 @@ class GaussianProcess:
 
     def _kernel(self, FA: np.ndarray, FB: np.ndarray) -> np.ndarray:
         K = self.signal * matern52(np.sqrt(scaled_sqdist(FA, FB, self._lengths)))
+        if self.additive:
+            return K + self.additive_var * additive_matern(FA, FB, self.lengths)
         same = _same_category(FA, FB, self._onehot)
         return K if same is None else K + self.offset * same
 
@@ -313,7 +442,7 @@ class GaussianProcess:
 
     def _prior_var(self, F: np.ndarray) -> np.ndarray:
         if self.onehot is None:
-            return np.full(len(F), self.signal)
+            return np.full(len(F), self.signal + self.additive_var)
         return self.signal + self.offset * (F[:, self._onehot] ** 2).sum(1)
 
     def moments_prior(self, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +452,9 @@ class GaussianProcess:
 
     def condition(self, X_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
         """The posterior with more observations, keeping the hyperparameters."""
-        return GaussianProcess(np.vstack([self.X, X_new]), np.r_[self.y, y_new], self.theta, self.onehot, self.features)
+        return GaussianProcess(
+            np.vstack([self.X, X_new]), np.r_[self.y, y_new], self.theta, self.onehot, self.features, self.additive
+        )
 
     def predict(self, Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the latent function at ``Xs``."""
