@@ -157,8 +157,30 @@ def twenty_seeds(levers: list[str]) -> None:
             print(f"   {which:8s} all        " + " / ".join(f"{m} {s[m]:.1f}" for m in ("hyperstep", *levers)))
 
 
+def bayesmark(levers: list[str]) -> None:
+    """The Bayesmark-style quick record (``bayesmark_r5_seeds10.json``) with each lever's
+    hyperstep (``opt8b_bm_<lever>.json``) as one more column."""
+    rec = load("bayesmark_r5_seeds10.json")["losses"]
+    have = [v for v in levers if (R / f"opt8b_bm_{v}.json").exists()]
+    if not have:
+        return
+    losses = {p: {m: np.array(a, float) for m, a in by.items()} for p, by in rec.items()}
+    for v in have:
+        for p, by in load(f"opt8b_bm_{v}.json")["losses"].items():
+            losses[p][v] = np.array(by["hyperstep"], float)
+    losses = {p: by for p, by in losses.items() if all(v in by for v in have)}
+    s = scoring.score(losses)
+    print(
+        f"\nBayesmark-style quick, seeds 0-9 ({len(losses)} problems): "
+        + ", ".join(f"{m} {x:.1f}" for m, x in s["normalized"].items())
+    )
+    for p in losses:
+        print(f"   {p:22s} " + ", ".join(f"{m} {x:.1f}" for m, x in s["per_problem"][p].items()))
+
+
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     ten_seeds(args)
+    bayesmark(args)
     if "--seeds20" in sys.argv:
         twenty_seeds(args)
