@@ -31,6 +31,12 @@ Each call rebuilds everything from the history (no state between calls):
    length scale below ``EXHAUSTED_LOG_EI``), the global half of the batch must leave
    that basin while the box half keeps refining it: converged exploitation otherwise
    fills the batch with near-copies of a local optimum.
+8. Once the search stalls (``STALLED_BATCHES`` batches without a new best), the box's
+   LCB slot (``PARETO_SLOTS``) takes instead a random point of the Pareto front of the
+   three acquisitions over the whole space (HEBO's MACE in small, ``search.pareto_search``):
+   moves of every size between the incumbent's basin and the model's unexplored regions,
+   where the single acquisitions kept proposing 2-6-coordinate steps next to the
+   incumbent and the box's edge (issue 14, round eight).
 
 Options (the spec's ``strategy.options``): ``n_initial`` (initial design size, default
 ``min(2 * dim + 1, 10)``), ``max_model_points`` (300), ``acquisition`` (``"ensemble"``
