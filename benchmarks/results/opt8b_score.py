@@ -178,9 +178,35 @@ def bayesmark(levers: list[str]) -> None:
         print(f"   {p:22s} " + ", ".join(f"{m} {x:.1f}" for m, x in s["per_problem"][p].items()))
 
 
+def noisy_thirty(lever: str = "pa1g") -> None:
+    """The noisy kinds on seeds 0-29: the library unchanged (records, ``opt6_base_*_s10``,
+    ``opt8b_base_*_s20_noisy``, with random) against ``lever`` (``opt8b_<lever>_*``)."""
+    print(f"\nnoisy kinds, seeds 0-29: hyperstep unchanged against {lever} (hyperstep and random only)")
+    for which in ("tuned", "holdout"):
+        files = [RECORDS[which], f"opt6_base_{which}_s10.json", f"opt8b_base_{which}_s20_noisy.json"]
+        if not all((R / f).exists() for f in files):
+            continue
+        data = [load(f) for f in files]
+        lev = runs(f"opt8b_{lever}_{which}*.json")
+        ps = [p.name for p in PROBLEMS[which]() if p.kind == "noisy"]
+        losses, pairs = {}, {}
+        for p in ps:
+            losses[p] = {
+                m: np.concatenate([np.array(d["losses"][p][m], float) for d in data]) for m in ("hyperstep", "random")
+            }
+            losses[p][lever] = stack(lev[p], range(30))
+            pairs[p] = tuple(np.concatenate([np.array(d["random_pairs"][p][i], float) for d in data]) for i in range(2))
+        s = scoring.score(losses, noisy_pairs=pairs)
+        print(f"   {which:8s} noisy: " + " / ".join(f"{m} {s['normalized'][m]:.1f}" for m in ("hyperstep", lever)))
+        for p in ps:
+            print(f"      {p:28s} " + " / ".join(f"{m} {s['per_problem'][p][m]:.1f}" for m in ("hyperstep", lever)))
+
+
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     ten_seeds(args)
     bayesmark(args)
     if "--seeds20" in sys.argv:
         twenty_seeds(args)
+    if "--noisy30" in sys.argv:
+        noisy_thirty()

@@ -133,3 +133,20 @@ def test_the_pareto_slot_stays_off_for_plain_log_ei(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(bayesian, "PARETO_SLOTS", ())
     b = BayesianOptimization(acquisition="ei").suggest(history, 4, np.random.default_rng(rng))
     np.testing.assert_array_equal(a, b)
+
+
+def test_an_empty_pool_or_a_fully_seen_space_gives_no_point() -> None:
+    proj = Projector(SPACE2)
+    rng = np.random.default_rng(0)
+
+    def objectives(C: np.ndarray) -> np.ndarray:
+        return np.column_stack([-C[:, 0], C[:, 1]])
+
+    assert pareto_search(np.empty((0, 2)), objectives, np.full(2, 0.5), np.empty((0, 2)), proj, rng) is None
+    small = SearchSpace.model_validate({"parameters": [{"name": "a", "type": "int", "low": 0, "high": 3}]})
+    every = np.array([[v] for v in np.linspace(0, 1, 4)])
+    whole = Projector(small)(every)
+    assert (
+        pareto_search(whole, lambda C: np.column_stack([C[:, 0], -C[:, 0]]), whole[0], whole, Projector(small), rng)
+        is None
+    )
