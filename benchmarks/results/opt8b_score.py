@@ -8,6 +8,9 @@ together per kind (only kinds every lever ran whole). ``--seeds20``: hyperstep a
 seeds 0-19 (seeds 10-19 from ``opt6_base_*_s10.json`` and ``opt8b_base_*_s10*.json``) against each
 lever's seeds 0-19, with the paired-bootstrap spread of (lever - unchanged).
 Also the rounds 8-12 (of seed-rounds) that improved the best, per problem of the multimodal kind.
+A lever named ``opt8_<name>`` is read from ``opt8_<name>_<set>_*.json`` and ``opt8_<name>_bm_*.json``
+instead (branch opt-8's additive kernel ``opt8_sum``; the two levers together ``opt8_combo``), so
+``opt8b_score.py pa1g opt8_sum opt8_combo`` puts both levers and their combination in one scoring.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def runs(pattern: str) -> dict[str, dict[int, np.ndarray]]:
     return out
 
 
+def lever_files(lever: str, which: str) -> str:
+    """The glob of a lever's runs on one set (see the module docstring)."""
+    return f"{lever}_{which}_*.json" if lever.startswith("opt8_") else f"opt8b_{lever}_{which}*.json"
+
+
 def stack(by_seed: dict[int, np.ndarray] | None, seeds: range) -> np.ndarray | None:
     if by_seed is None or any(s not in by_seed for s in seeds):
         return None
@@ -61,7 +69,7 @@ def ten_seeds(levers: list[str]) -> None:
     print("seeds 0-9, scored with the records' methods")
     for which in ("tuned", "holdout"):
         rec = load(RECORDS[which])
-        lev = {v: runs(f"opt8b_{v}_{which}*.json") for v in levers}
+        lev = {v: runs(lever_files(v, which)) for v in levers}
         probs = PROBLEMS[which]()
         head = ["hyperstep", *levers, "hebo", "optuna-gp", "optuna-tpe"]
         print(f"| {which} kind | " + " | ".join(head) + " |")
@@ -105,7 +113,7 @@ def twenty_seeds(levers: list[str]) -> None:
         rec = load(RECORDS[which])
         base = runs(f"opt6_base_{which}_s10.json")
         base.update({k: {**base.get(k, {}), **v} for k, v in runs(f"opt8b_base_{which}_s10*.json").items()})
-        lev = {v: runs(f"opt8b_{v}_{which}*.json") for v in levers}
+        lev = {v: runs(lever_files(v, which)) for v in levers}
         probs = PROBLEMS[which]()
         all_losses, all_pairs = {}, {}
         for kind in KINDS:
@@ -161,13 +169,16 @@ def bayesmark(levers: list[str]) -> None:
     """The Bayesmark-style quick record (``bayesmark_r5_seeds10.json``) with each lever's
     hyperstep (``opt8b_bm_<lever>.json``) as one more column."""
     rec = load("bayesmark_r5_seeds10.json")["losses"]
-    have = [v for v in levers if (R / f"opt8b_bm_{v}.json").exists()]
+    bm = {v: sorted(R.glob(f"{v}_bm_*.json" if v.startswith("opt8_") else f"opt8b_bm_{v}.json")) for v in levers}
+    have = [v for v in levers if bm[v]]
     if not have:
         return
     losses = {p: {m: np.array(a, float) for m, a in by.items()} for p, by in rec.items()}
     for v in have:
-        for p, by in load(f"opt8b_bm_{v}.json")["losses"].items():
-            losses[p][v] = np.array(by["hyperstep"], float)
+        for f in bm[v]:
+            for p, by in load(f.name)["losses"].items():
+                if len(by.get("hyperstep", [])) == 10:
+                    losses[p][v] = np.array(by["hyperstep"], float)
     losses = {p: by for p, by in losses.items() if all(v in by for v in have)}
     s = scoring.score(losses)
     print(
