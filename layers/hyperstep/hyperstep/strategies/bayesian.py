@@ -33,12 +33,6 @@ Each call rebuilds everything from the history (no state between calls):
    length scale below ``EXHAUSTED_LOG_EI``), the global half of the batch must leave
    that basin while the box half keeps refining it: converged exploitation otherwise
    fills the batch with near-copies of a local optimum.
-8. Once the search stalls (``STALLED_BATCHES`` batches without a new best), the box's
-   LCB slot (``PARETO_SLOTS``) takes instead a random point of the Pareto front of the
-   three acquisitions over the whole space (HEBO's MACE in small, ``search.pareto_search``):
-   moves of every size between the incumbent's basin and the model's unexplored regions,
-   where the single acquisitions kept proposing 2-6-coordinate steps next to the
-   incumbent and the box's edge (issue 14, round eight).
 
 Options (the spec's ``strategy.options``): ``n_initial`` (initial design size, default
 ``min(2 * dim + 1, 10)``), ``max_model_points`` (300), ``acquisition`` (``"ensemble"``
@@ -55,14 +49,7 @@ from pydantic import Field
 
 from hyperstep.strategies.base import History, Proposal, Strategy, StrategyOptions
 from hyperstep.strategies.conditional import features_of
-from hyperstep.strategies.search import (
-    batch_penalty,
-    candidate_pool,
-    far_from,
-    maximize,
-    pareto_search,
-    unseen_points,
-)
+from hyperstep.strategies.search import batch_penalty, candidate_pool, far_from, maximize, unseen_points
 
 FEASIBILITY_POINTS = 120
 """How many trials the ran/failed classifier sees at most."""
@@ -70,11 +57,6 @@ EXHAUSTED_LOG_EI = math.log(1e-3)
 """Below this log expected improvement (warped units) the incumbent's basin counts as exhausted."""
 TRUST_REGION_HALF_WIDTH = 0.3
 """Half the side of the trust region along a dimension of average length scale."""
-STALLED_BATCHES = 2
-"""After this many batches without a new best the search counts as stalled (``PARETO_SLOTS``)."""
-PARETO_SLOTS = (1,)
-"""The batch slots (modulo 4) that, once the search is stalled, take a point of the Pareto
-front of the three acquisitions (``search.pareto_search``) instead of their own one."""
 FAILURE_WEIGHT = 2.0
 """How many times the ran/failed classifier's log probability counts in the acquisition.
 
@@ -190,8 +172,7 @@ class BayesianOptimization(Strategy):
             model = model.condition(fantasies, believed)
             if math.isfinite(best):  # fantasies are no feasible incumbent when none is known
                 best = min(best, float(believed.min()))
-        since_best = _batches_since_best(np.where(history.feasible, history.y, np.inf), k + len(chosen))
-        shrink = 0.5 ** min(3, since_best // 2)
+        shrink = 0.5 ** min(3, _batches_since_best(np.where(history.feasible, history.y, np.inf), k + len(chosen)) // 2)
         if not ok.any():
             yw = np.zeros(len(X))  # no feasible incumbent: the trust region centres on the first point
         box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj, shrink)
@@ -202,18 +183,12 @@ class BayesianOptimization(Strategy):
         expected = _largest_expected_improvement(posterior, best) if math.isfinite(best) else None
         out = list(chosen)
         basin = self._exhausted_basin(model, posterior, X[int(np.argmin(yw))], best) if ok.any() else None
-        stalled = since_best >= STALLED_BATCHES and self.acquisition == "ensemble" and math.isfinite(best)
         for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
-            x = None
-            if stalled and i % 4 in PARETO_SLOTS:
-                objectives = _front_objectives(model, feasible, best, avoid)
-                x = pareto_search(posterior.C, objectives, X[int(np.argmin(yw))], seen, proj, rng)
-            if x is None:
-                region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
-                score = self._score(model, feasible, best, i, avoid, region, None if i % 2 else basin, proj)
-                pool_values = score(posterior.C, (posterior.mean, posterior.sd))
-                x = maximize(posterior.C, score, seen, proj, rng, pool_values)
+            region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
+            score = self._score(model, feasible, best, i, avoid, region, None if i % 2 else basin, proj)
+            pool_values = score(posterior.C, (posterior.mean, posterior.sd))
+            x = maximize(posterior.C, score, seen, proj, rng, pool_values)
             if x is None:
                 break
             out.append(x)
@@ -373,23 +348,6 @@ def _add_attractive_failures(
     worst = np.full(int(pull.sum()), float(yw.max()))
     model = model.condition(X_failed[pull], worst)
     return np.vstack([X, X_failed[pull]]), np.r_[yw, worst], np.r_[ok, np.zeros(len(worst), dtype=bool)], model
-
-
-def _front_objectives(model: Any, feasible: Any, best: float, avoid: np.ndarray) -> Any:
-    """The ensemble's three acquisitions side by side (log-EI, log-PI, LCB; larger is better),
-    each with the classifier's log probability of running and the batch penalty, for
-    ``search.pareto_search``."""
-    from hyperstep.strategies.acquisition import lcb, log_ei, log_pi
-
-    def objectives(C: np.ndarray) -> np.ndarray:
-        mean, sd = model.predict(C)
-        F = np.column_stack([log_ei(mean, sd, best), log_pi(mean, sd, best - 0.1), lcb(mean, sd, beta=4.0)])
-        extra = -batch_penalty(C, avoid)
-        if feasible is not None:
-            extra = extra + feasible.log_prob(C)
-        return F + extra[:, None]
-
-    return objectives
 
 
 def _largest_expected_improvement(posterior: Any, best: float) -> float:
