@@ -7,6 +7,9 @@ For each set and kind, the library unchanged (the records' hyperstep seeds 0-9 i
 lever (``opt8_<lever>_<set>_*.json`` or ``.partial.json``, hyperstep seeds in file order) are
 scored together with random search; a kind is scored on the seeds every method has on all its
 problems. With 20 seeds, the paired bootstrap's standard deviation of (lever - unchanged).
+``opt8b_<name>`` is branch opt-8b's lever of that name (``opt8b_pa1g``), ``r8`` the round-eight
+records (``broad_r8.json``, ``broad_holdout_r8.json``, ``bayesmark_r8.json``; benchmarks/README.md,
+"Issue 14, round eight: the records").
 """
 
 from __future__ import annotations
@@ -55,8 +58,23 @@ def base_runs(which: str) -> dict[str, dict[int, tuple]]:
     return runs(files)
 
 
+R8 = {"tuned": "broad_r8.json", "holdout": "broad_holdout_r8.json", "bm": "bayesmark_r8.json"}
+"""The round-eight records (lever ``r8``): hyperstep's runs in them are the chosen default's."""
+
+
+def lever_files(lever: str, which: str) -> list[Path]:
+    """A lever's runs on one set (``which`` = "bm": the Bayesmark-style ones): ``opt8_<lever>_*``;
+    ``opt8b_<name>`` reads branch opt-8b's files, ``r8`` the round-eight records."""
+    if lever == "r8":
+        return [R / R8[which]] if (R / R8[which]).exists() else []
+    if lever.startswith("opt8b_"):
+        name = f"opt8b_bm_{lever[6:]}.json" if which == "bm" else f"{lever}_{which}*.json"
+        return sorted(R.glob(name))
+    return sorted(R.glob(f"opt8_{lever}_{which}_*.json"))
+
+
 def lever_runs(lever: str, which: str) -> dict[str, dict[int, tuple]]:
-    return runs(sorted(R.glob(f"opt8_{lever}_{which}_*.json")))
+    return runs(lever_files(lever, which))
 
 
 def bootstrap(losses: dict, pairs: dict, levers: list[str], k: int, draws: int = 200) -> dict[str, float]:
@@ -149,7 +167,7 @@ def bayesmark(lever: str) -> None:
     hyperstep's runs replaced by the lever's (``opt8_<lever>_bm_*.json``), where it ran."""
     rec = load(R / "bayesmark_r5_seeds10.json")
     lev: dict[str, list] = {}
-    for f in sorted(R.glob(f"opt8_{lever}_bm_*.json")):
+    for f in lever_files(lever, "bm"):
         lev.update({p: by["hyperstep"] for p, by in load(f)["losses"].items() if len(by.get("hyperstep", [])) == 10})
     losses = {p: {m: np.array(a, float) for m, a in by.items()} for p, by in rec["losses"].items()}
     before = scoring.score(losses)["normalized"]
