@@ -104,3 +104,68 @@ def test_a_trial_mid_launch_when_every_trial_is_stopped_is_killed_and_ends_stopp
     assert backend.launch(job, trial) == ref
     assert [(r.state, r.error) for r in results] == [("stopped", "stopped")]
     assert backend.describe(job, trial) == results[0] and backend.running() == 0
+
+
+@pytest.mark.parametrize("first_start", ["succeeds", "fails"])
+def test_two_concurrent_launches_of_a_trial_start_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_start: str
+) -> None:
+    """A retried Launch arriving while the first is still starting the process gets that
+    process: the copy check and the registration were two locked steps, so both calls
+    started one, the second replaced the first in the books and both reported. The first
+    call's ``Popen`` holds until the second launch has started its own process (the old
+    code) or had time to reach the wait for the first (3 s: a bound on
+    reaching it, not a check of speed). When the first start fails, the waiting launch
+    starts the process itself."""
+    document = spec_document()
+    reports = ["python", "-c", "print('loss=0.5')"]
+    document["trial"] = {**document["trial"], "command": reports, "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
+    results: list[TrialResult] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    started: list[subprocess.Popen[bytes]] = []
+    first_entered, second_started = threading.Event(), threading.Event()
+    refs: dict[str, str] = {}
+    errors: dict[str, BaseException] = {}
+
+    class HeldPopen(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            first = not first_entered.is_set()
+            if first:
+                first_entered.set()
+                second_started.wait(3)
+                if first_start == "fails":
+                    raise FileNotFoundError(2, "No such file or directory")
+            super().__init__(*args, **kwargs)
+            started.append(self)
+            if not first:
+                second_started.set()
+
+    def launch(name: str) -> None:
+        try:
+            refs[name] = backend.launch(job, trial)
+        except BaseException as exc:
+            errors[name] = exc
+
+    monkeypatch.setattr(subprocess, "Popen", HeldPopen)
+    first = threading.Thread(target=launch, args=("first",))
+    second = threading.Thread(target=launch, args=("second",))
+    first.start()
+    assert first_entered.wait(10)
+    second.start()
+    first.join(20)
+    second.join(20)
+    monkeypatch.undo()
+    for proc in started:
+        proc.wait(10)
+    assert done.wait(10)
+    assert len(started) == 1, "a second process was started for the trial"
+    if first_start == "fails":
+        assert list(errors) == ["first"] and "cannot start" in str(errors["first"])
+        assert refs == {"second": str(started[0].pid)}
+    else:
+        assert not errors and refs == {"first": str(started[0].pid), "second": str(started[0].pid)}
+    assert [(r.state, r.metrics) for r in results] == [("completed", {"loss": 0.5})]
+    assert backend.describe(job, trial) == results[0] and backend.launch(job, trial) == str(started[0].pid)

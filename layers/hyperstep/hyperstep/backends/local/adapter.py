@@ -67,6 +67,9 @@ class LocalProcessBackend(TrialBackend):
         """The process id of every trial this backend started."""
         self._results: dict[tuple[str, str], TrialResult] = {}
         """Results of the processes that have ended, for ``describe`` (the reaper)."""
+        self._launching: dict[tuple[str, str], threading.Event] = {}
+        """Trials whose process is being started, each set once it is registered or its
+        start failed: a concurrent launch of one waits for it instead of starting a copy."""
         self._stops = 0
         """How many times ``stop_all`` has run: a launch it lands in kills its own process."""
         self._lock = threading.Lock()
@@ -78,10 +81,38 @@ class LocalProcessBackend(TrialBackend):
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
+        while True:  # the copy check and the reservation are one step: one process per trial
+            with self._lock:
+                if key in self._refs:  # running or ended: never a second copy
+                    return self._refs[key]
+                launching = self._launching.get(key)
+                if launching is None:
+                    launching = self._launching[key] = threading.Event()
+                    stops = self._stops
+                    break
+            launching.wait()  # a concurrent launch: then its process, or a retry if its start failed
+        try:
+            proc = self._start(job, trial, block)
+        except BaseException:
+            with self._lock:
+                del self._launching[key]
+            launching.set()
+            raise
         with self._lock:
-            if key in self._refs:  # running or ended: never a second copy
-                return self._refs[key]
-            stops = self._stops
+            self._procs[key] = proc
+            self._refs[key] = str(proc.pid)
+            del self._launching[key]
+            stopped = self._stops != stops  # Ctrl-C landed during the launch: it missed this process
+            if stopped:
+                self._stopping.add(key)
+        launching.set()
+        if stopped:
+            self._kill(proc)
+        threading.Thread(target=self._watch, args=(job, trial, proc), daemon=True).start()
+        return str(proc.pid)
+
+    def _start(self, job: JobView, trial: TrialView, block: LocalTrial) -> subprocess.Popen[bytes]:
+        """Write the trial's folder and start its process (LaunchError if it cannot)."""
         user_env = resolved_environment(block.env, VariableSecrets(self.base_env))  # LaunchError if one is unset
         directory = self.trial_dir(job, trial)
         try:  # a retry cannot mend an unwritable --out: fail the trial, say why
@@ -93,7 +124,7 @@ class LocalProcessBackend(TrialBackend):
             raise LaunchError(f"cannot create the trial folder {directory}: {exc.strerror or exc}") from None
         env = {**self.base_env, **user_env, **self._script_mode_env(job, trial, directory)}
         try:
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 [*resolve_command(block.command), *script_arguments(trial.params)],
                 cwd=block.workdir,
                 env=env,
@@ -106,16 +137,6 @@ class LocalProcessBackend(TrialBackend):
             raise LaunchError(f"cannot start {block.command[0]!r}: {exc.strerror or exc}") from None
         finally:
             log_file.close()
-        with self._lock:
-            self._procs[key] = proc
-            self._refs[key] = str(proc.pid)
-            stopped = self._stops != stops  # Ctrl-C landed during the launch: it missed this process
-            if stopped:
-                self._stopping.add(key)
-        if stopped:
-            self._kill(proc)
-        threading.Thread(target=self._watch, args=(job, trial, proc), daemon=True).start()
-        return str(proc.pid)
 
     @staticmethod
     def _script_mode_env(job: JobView, trial: TrialView, directory: Path) -> dict[str, str]:
