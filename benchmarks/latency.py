@@ -7,7 +7,7 @@ random points of a 10-d space (values from a 10-d Ackley function), never by run
 Each repetition builds a fresh study with a different seed, so every timed ``ask`` sees
 exactly ``n`` completed trials.
 
-    .venv/bin/python -m benchmarks.latency --quick     # 5 repetitions per size
+    .venv/bin/python -m benchmarks.latency --quick     # 5 repetitions per size [--name NAME: results/NAME.*]
     .venv/bin/python -m benchmarks.latency             # 20 repetitions (10 at 500 and 1000)
 """
 
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5 repetitions per history size")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--name", default=None, help="results file name (default latency or latency_quick)")
     args = parser.parse_args(argv)
     pinning = pin_one_cpu()
     rows, data = [], {}
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         f"({'met' if med_import <= IMPORT_TARGET else 'MISSED'}).\n"
     )
     result = {"machine": m, "pinning": pinning, "ask8": data, "cold_import_seconds": imports}
-    paths = reporting.write("latency_quick" if args.quick else "latency", text, result)
+    paths = reporting.write(args.name or ("latency_quick" if args.quick else "latency"), text, result)
     print(text)
     print("wrote", *paths)
 
