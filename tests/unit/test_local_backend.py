@@ -66,31 +66,44 @@ def test_an_ended_process_is_described_by_its_result_and_never_started_twice(tmp
     )
 
 
-@pytest.mark.parametrize("lands", ["before the spawn", "after the spawn"])
-def test_a_trial_mid_launch_when_every_trial_is_stopped_is_killed_and_ends_stopped_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lands: str
-) -> None:
-    """Ctrl-C's ``stop_all`` landing while a trial is being launched (past the check for a
-    copy, its process not yet registered) kills that process too: it was marked stopped
-    and left running. The interleaving is forced by a ``Popen`` that runs ``stop_all``
-    just before or just after it starts the process. The trial ends stopped, once, and
-    stopping it again is a no-op."""
+def one_trial(
+    tmp_path: Path, command: list[str]
+) -> tuple[Job, Trial, LocalProcessBackend, list[TrialResult], threading.Event]:
+    """A job running ``command`` in ``tmp_path``, its first trial, and a backend whose
+    results go to the list (the event set at each)."""
     document = spec_document()
-    sleeps = ["python", "-c", "import time; time.sleep(60)"]
-    document["trial"] = {**document["trial"], "command": sleeps, "workdir": str(tmp_path)}
+    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
     job = Job(id="job", spec=parse_spec(document))
     trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
     results: list[TrialResult] = []
     done = threading.Event()
     backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    return job, trial, backend, results, done
+
+
+@pytest.mark.parametrize("stopper", ["stop_all", "stop"])
+@pytest.mark.parametrize("lands", ["before the spawn", "after the spawn"])
+def test_a_trial_stopped_mid_launch_is_killed_and_ends_stopped_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lands: str, stopper: str
+) -> None:
+    """Ctrl-C's ``stop_all``, or ``stop`` of the trial, landing while it is being launched
+    (past the check for a copy, its process not yet registered) kills that process too:
+    ``stop_all`` marked it stopped and left it running, ``stop`` found no process and did
+    nothing. The interleaving is forced by a ``Popen`` that stops just before or just
+    after it starts the process. The trial ends stopped, once, and stopping it again is a
+    no-op."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["python", "-c", "import time; time.sleep(60)"])
+
+    def stop() -> None:
+        backend.stop_all() if stopper == "stop_all" else backend.stop(job, trial)
 
     class InterruptedPopen(subprocess.Popen[bytes]):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             if lands == "before the spawn":
-                backend.stop_all()
+                stop()
             super().__init__(*args, **kwargs)
             if lands == "after the spawn":
-                backend.stop_all()
+                stop()
 
     monkeypatch.setattr(subprocess, "Popen", InterruptedPopen)
     try:
@@ -106,6 +119,32 @@ def test_a_trial_mid_launch_when_every_trial_is_stopped_is_killed_and_ends_stopp
     assert backend.describe(job, trial) == results[0] and backend.running() == 0
 
 
+@pytest.mark.parametrize("asked", ["before the spawn", "after the spawn"])
+def test_a_trial_mid_launch_is_described_as_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, asked: str
+) -> None:
+    """``describe`` of a trial whose launch is in progress says it runs (None), not
+    "process lost": the reaper would have failed a trial that was starting. The question
+    is asked from ``Popen``, just before or just after it starts the process."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["python", "-c", "print('loss=0.5')"])
+    described: list[TrialResult | None] = []
+
+    class AskingPopen(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if asked == "before the spawn":
+                described.append(backend.describe(job, trial))
+            super().__init__(*args, **kwargs)
+            if asked == "after the spawn":
+                described.append(backend.describe(job, trial))
+
+    monkeypatch.setattr(subprocess, "Popen", AskingPopen)
+    backend.launch(job, trial)
+    monkeypatch.undo()
+    assert done.wait(10)
+    assert described == [None]
+    assert [r.state for r in results] == ["completed"] and backend.describe(job, trial) == results[0]
+
+
 @pytest.mark.parametrize("first_start", ["succeeds", "fails"])
 def test_two_concurrent_launches_of_a_trial_start_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_start: str
@@ -117,14 +156,7 @@ def test_two_concurrent_launches_of_a_trial_start_one_process(
     code) or had time to reach the wait for the first (3 s: a bound on
     reaching it, not a check of speed). When the first start fails, the waiting launch
     starts the process itself."""
-    document = spec_document()
-    reports = ["python", "-c", "print('loss=0.5')"]
-    document["trial"] = {**document["trial"], "command": reports, "workdir": str(tmp_path)}
-    job = Job(id="job", spec=parse_spec(document))
-    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
-    results: list[TrialResult] = []
-    done = threading.Event()
-    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    job, trial, backend, results, done = one_trial(tmp_path, ["python", "-c", "print('loss=0.5')"])
     started: list[subprocess.Popen[bytes]] = []
     first_entered, second_started = threading.Event(), threading.Event()
     refs: dict[str, str] = {}

@@ -96,15 +96,16 @@ class LocalProcessBackend(TrialBackend):
         except BaseException:
             with self._lock:
                 del self._launching[key]
+                self._stopping.discard(key)  # a stop that landed meanwhile: nothing left to stop
             launching.set()
             raise
         with self._lock:
             self._procs[key] = proc
             self._refs[key] = str(proc.pid)
             del self._launching[key]
-            stopped = self._stops != stops  # Ctrl-C landed during the launch: it missed this process
-            if stopped:
+            if self._stops != stops:  # Ctrl-C landed during the launch: it missed this process
                 self._stopping.add(key)
+            stopped = key in self._stopping  # or ``stop`` of this trial did
         launching.set()
         if stopped:
             self._kill(proc)
@@ -224,6 +225,8 @@ class LocalProcessBackend(TrialBackend):
         with self._lock:
             proc = self._procs.get(key)
             if proc is None:
+                if key in self._launching:  # its launch kills the process once registered
+                    self._stopping.add(key)
                 return
             self._stopping.add(key)
         self._kill(proc)
@@ -248,11 +251,11 @@ class LocalProcessBackend(TrialBackend):
             os.killpg(proc.pid, signal.SIGKILL)
 
     def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
-        """None while the process runs; the result it ended with (which the reaper records
+        """None while the process runs or is being launched; the result it ended with (which the reaper records
         when its event was lost); failed for a process this backend never ran."""
         key = (job.id, trial.id)
         with self._lock:
-            if key in self._procs:
+            if key in self._procs or key in self._launching:
                 return None
             if key in self._results:
                 return self._results[key]
