@@ -124,24 +124,28 @@ def test_a_trial_mid_launch_is_described_as_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, asked: str
 ) -> None:
     """``describe`` of a trial whose launch is in progress says it runs (None), not
-    "process lost": the reaper would have failed a trial that was starting. The question
-    is asked from ``Popen``, just before or just after it starts the process."""
+    "process lost": the reaper would have failed a trial that was starting; and ``running``
+    counts it, so Ctrl-C's drain waits for its result. Both are asked from ``Popen``, just
+    before or just after it starts the process."""
     job, trial, backend, results, done = one_trial(tmp_path, ["python", "-c", "print('loss=0.5')"])
     described: list[TrialResult | None] = []
+    counted: list[int] = []
 
     class AskingPopen(subprocess.Popen[bytes]):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             if asked == "before the spawn":
                 described.append(backend.describe(job, trial))
+                counted.append(backend.running())
             super().__init__(*args, **kwargs)
             if asked == "after the spawn":
                 described.append(backend.describe(job, trial))
+                counted.append(backend.running())
 
     monkeypatch.setattr(subprocess, "Popen", AskingPopen)
     backend.launch(job, trial)
     monkeypatch.undo()
     assert done.wait(10)
-    assert described == [None]
+    assert described == [None] and counted == [1]
     assert [r.state for r in results] == ["completed"] and backend.describe(job, trial) == results[0]
 
 

@@ -242,8 +242,10 @@ class LocalProcessBackend(TrialBackend):
             self._kill(proc)
 
     def running(self) -> int:
+        """Trials whose process runs or is being started (a launch in progress is counted, so
+        a drain after ``stop_all`` waits for the result of the process that launch kills)."""
         with self._lock:
-            return len(self._procs)
+            return len(self._procs) + len(self._launching)
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes]) -> None:
