@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -21,19 +22,22 @@ def _data(n: int = 30, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return X, (y - y.mean()) / y.std()
 
 
+def assert_gradient_matches_finite_differences(
+    fun: Callable[..., tuple[float, np.ndarray]], theta: np.ndarray, *args: object
+) -> None:
+    """``fun(theta, *args)`` returns (value, gradient): the gradient agrees with central differences."""
+    _, grad = fun(theta, *args)
+    h = 1e-6
+    numeric = [(fun(theta + e, *args)[0] - fun(theta - e, *args)[0]) / (2 * h) for e in np.eye(len(theta)) * h]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+
+
 def test_gradient_of_the_negative_log_posterior_matches_finite_differences() -> None:
     X, y = _data()
     D2 = (X[:, None, :] - X[None, :, :]) ** 2
     prior = gp.Prior()
     theta = np.r_[np.log([0.3, 0.5, 2.0]), 0.2, math.log(1e-2)]
-    _, grad = gp._neg_log_posterior(theta, D2, y, prior)
-    h = 1e-6
-    numeric = [
-        (gp._neg_log_posterior(theta + e, D2, y, prior)[0] - gp._neg_log_posterior(theta - e, D2, y, prior)[0])
-        / (2 * h)
-        for e in np.eye(5) * h
-    ]
-    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+    assert_gradient_matches_finite_differences(gp._neg_log_posterior, theta, D2, y, prior)
 
 
 def test_posterior_interpolates_noise_free_training_points() -> None:
@@ -123,17 +127,7 @@ def test_gradient_with_category_offsets_matches_finite_differences() -> None:
     same = X[:, onehot] @ X[:, onehot].T
     prior = gp.Prior(onehot=onehot)  # log-normal on the one-hot lengths, soft bounds on the others
     theta = np.r_[np.log([0.3, 0.5, 2.0, 1.0, 3.0]), 0.2, math.log(1e-2), math.log(0.7)]
-    _, grad = gp._neg_log_posterior(theta, D2, y, prior, same)
-    h = 1e-6
-    numeric = [
-        (
-            gp._neg_log_posterior(theta + e, D2, y, prior, same)[0]
-            - gp._neg_log_posterior(theta - e, D2, y, prior, same)[0]
-        )
-        / (2 * h)
-        for e in np.eye(8) * h
-    ]
-    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+    assert_gradient_matches_finite_differences(gp._neg_log_posterior, theta, D2, y, prior, same)
 
 
 def test_category_offsets_share_the_numeric_trend_across_categories() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from hyperstep.strategies import gp
 from hyperstep.strategies.gp import GaussianProcess
+from tests.unit.test_gp import assert_gradient_matches_finite_differences
 
 
 def _sum_of_1d(X: np.ndarray) -> np.ndarray:
@@ -38,17 +39,7 @@ def test_gradient_of_the_additive_negative_log_posterior_matches_finite_differen
         np.r_[np.log([0.3, 0.5, 2.0, 0.1]), 0.2, math.log(1e-2), -1.0],
         np.r_[np.log([0.05, 1.5, 0.7, 0.3]), -0.8, math.log(0.04), 0.5],
     ):
-        _, grad = gp._neg_log_posterior_additive(theta, D2, D, y, prior)
-        h = 1e-6
-        numeric = [
-            (
-                gp._neg_log_posterior_additive(theta + e, D2, D, y, prior)[0]
-                - gp._neg_log_posterior_additive(theta - e, D2, D, y, prior)[0]
-            )
-            / (2 * h)
-            for e in np.eye(len(theta)) * h
-        ]
-        np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+        assert_gradient_matches_finite_differences(gp._neg_log_posterior_additive, theta, D2, D, y, prior)
 
 
 def test_additive_kernel_is_the_mean_of_one_dimensional_materns() -> None:

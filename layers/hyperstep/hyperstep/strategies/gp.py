@@ -151,6 +151,31 @@ class Prior:
         return 0.5 * float(z @ z) + float(lengths_value.sum()), np.r_[lengths_grad, z / sds]
 
 
+def _matern_ard(D2: np.ndarray, lengths: np.ndarray, signal: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ARD Matérn-5/2 Gram matrix ``K`` from per-dimension squared differences ``D2``,
+    with ``C`` and ``inv_l2`` such that ``d K / d log l_j = C * D2[..., j] * inv_l2[j]``."""
+    inv_l2 = 1.0 / lengths**2
+    r = np.sqrt(np.maximum(D2 @ inv_l2, 0.0))
+    e = np.exp(-SQRT5 * r)
+    return signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e, signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e, inv_l2
+
+
+def _marginal(K: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The negative log marginal likelihood of ``y`` under covariance ``K`` and
+    ``W = alpha alpha^T - K^-1`` (``d nll / d K = -W / 2``); None where ``K`` is not
+    positive definite."""
+    from scipy.linalg import cho_solve, cholesky
+
+    n = len(y)
+    try:
+        L = cholesky(K, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    alpha = cho_solve((L, True), y, check_finite=False)
+    nll = 0.5 * float(y @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * math.log(2 * math.pi)
+    return nll, np.outer(alpha, alpha) - cho_solve((L, True), np.eye(n), check_finite=False)
+
+
 def _neg_log_posterior(
     theta: np.ndarray, D2: np.ndarray, y: np.ndarray, prior: Prior, same: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
@@ -160,27 +185,17 @@ def _neg_log_posterior(
     (one-hot Gram matrix: how many categorical parameters two rows share) switches on
     the category-offset term, whose log variance is then the last entry of ``theta``.
     """
-    from scipy.linalg import cho_solve, cholesky
-
     d = D2.shape[2]
     lengths, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
-    inv_l2 = 1.0 / lengths**2
-    r = np.sqrt(np.maximum(D2 @ inv_l2, 0.0))
-    e = np.exp(-SQRT5 * r)
-    Kf = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e
-    n = len(y)
-    K = Kf + (noise + JITTER) * np.eye(n)
+    Kf, C, inv_l2 = _matern_ard(D2, lengths, signal)
+    K = Kf + (noise + JITTER) * np.eye(len(y))
     if same is not None:
         offset = math.exp(theta[d + 2])
         K = K + offset * same
-    try:
-        L = cholesky(K, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
+    fit = _marginal(K, y)
+    if fit is None:
         return 1e10, np.zeros_like(theta)
-    alpha = cho_solve((L, True), y, check_finite=False)
-    nll = 0.5 * float(y @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * math.log(2 * math.pi)
-    W = np.outer(alpha, alpha) - cho_solve((L, True), np.eye(n), check_finite=False)
-    C = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e
+    nll, W = fit
     grad = np.empty_like(theta)
     grad[:d] = -0.5 * np.einsum("ik,ikj->j", W * C, D2) * inv_l2
     grad[d] = -0.5 * float((W * Kf).sum())
@@ -201,29 +216,19 @@ def _neg_log_posterior_additive(
     ``theta`` is the ARD kernel's (lengths, log signal, log noise variance) and then the log
     variance of the additive part, whose prior is the signal variance's.
     """
-    from scipy.linalg import cho_solve, cholesky
-
     d = D.shape[2]
     lengths, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
     additive = math.exp(theta[d + 2])
-    inv_l2 = 1.0 / lengths**2
-    r = np.sqrt(np.maximum(D2 @ inv_l2, 0.0))
-    e = np.exp(-SQRT5 * r)
-    K_ard = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e
+    K_ard, C, inv_l2 = _matern_ard(D2, lengths, signal)
     r1 = D / lengths
     e1 = np.exp(-SQRT5 * r1)
     scale = additive / d
     K_add = scale * ((1.0 + SQRT5 * r1 + (5.0 / 3.0) * r1 * r1) * e1).sum(2)
-    n = len(y)
-    try:
-        L = cholesky(K_ard + K_add + (noise + JITTER) * np.eye(n), lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
+    fit = _marginal(K_ard + K_add + (noise + JITTER) * np.eye(len(y)), y)
+    if fit is None:
         return 1e10, np.zeros_like(theta)
-    alpha = cho_solve((L, True), y, check_finite=False)
-    nll = 0.5 * float(y @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * math.log(2 * math.pi)
-    W = np.outer(alpha, alpha) - cho_solve((L, True), np.eye(n), check_finite=False)
+    nll, W = fit
     grad = np.empty_like(theta)
-    C = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e
     # each 1-d term: d k / d log l = (5/3) r^2 (1 + sqrt5 r) exp(-sqrt5 r)
     slope1 = (5.0 / 3.0) * r1 * r1 * (1.0 + SQRT5 * r1) * e1
     grad[:d] = -0.5 * np.einsum("ik,ikj->j", W * C, D2) * inv_l2 - 0.5 * scale * np.einsum("ik,ikj->j", W, slope1)
@@ -329,7 +334,7 @@ def fit_additive(
         np.r_[np.full(d, math.log(0.5)), math.log(0.5), math.log(1e-2), math.log(0.5)],
     ]
     maxiter = maxiter or (80 if n < 100 else 30)
-    return _best_of(_neg_log_posterior_additive, starts[: 2 if n < 150 else 1], (D2, D, y, prior), bounds, maxiter)
+    return _best_of(_neg_log_posterior_additive, starts, (D2, D, y, prior), bounds, maxiter)
 
 
 def _robust_cholesky(K: np.ndarray, diagonal: float) -> np.ndarray:
