@@ -15,7 +15,8 @@ import pytest
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, trial_id
-from hyperstep.spec import STORED, JobSpec
+from hyperstep.spec import JobSpec
+from hyperstep.spec_base import STORED
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import Clock, add, full_spec, trials_of
 

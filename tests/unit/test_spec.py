@@ -166,7 +166,8 @@ def test_a_job_stored_before_a_rule_was_added_stays_readable() -> None:
     """The stores read a spec back with ``STORED``: NUL characters and unsettable environment
     names, refused as a spec comes in, do not make a job stored earlier (and every listing
     with it) unreadable."""
-    from hyperstep.spec import STORED, JobSpec
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
 
     document = spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b", "1", 1]}])
     document["trial"] = {**document["trial"], "env": {"A=B": "x\x00"}, "command": ["python", "t\x00.py"]}

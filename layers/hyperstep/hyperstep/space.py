@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
+from hyperstep.spec_base import read_back
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
@@ -38,8 +39,7 @@ def _plain_choice(value: Any, info: ValidationInfo) -> Any:
         raise ValueError(f"a choice must be a string, number or boolean, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"a choice must be a finite number, got {value}")
-    stored = isinstance(info.context, dict) and info.context.get("stored")
-    if isinstance(value, str) and "\x00" in value and not stored:
+    if isinstance(value, str) and "\x00" in value and not read_back(info):
         raise ValueError("a choice cannot hold a NUL character (no program argument can)")
     return value
 
@@ -188,7 +188,7 @@ class CategoricalParameter(_Parameter):
         keys = [repr(c) for c in choices]
         if len(set(keys)) != len(keys):
             raise ValueError("choices must be unique")
-        if isinstance(info.context, dict) and info.context.get("stored"):
+        if read_back(info):
             return choices  # the rule below came later: a job stored before it stays readable
         seen: dict[str, Choice] = {}
         for choice in choices:  # a script (SageMaker's too) reads every value as text

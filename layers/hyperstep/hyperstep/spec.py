@@ -24,7 +24,7 @@ from hyperstep.errors import SpecError
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, unique_names
-from hyperstep.spec_base import SpecModel, TrialBlockBase
+from hyperstep.spec_base import SpecModel, TrialBlockBase, read_back
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -61,12 +61,6 @@ MAX_OBJECTIVES = 3
 MAX_CONSTRAINTS = 10
 
 
-STORED = {"stored": True}
-"""Validation context for a spec read back from a store: it was checked when it came in,
-and checks that depend on the code (which options a strategy takes) are not repeated, so
-a job stored under older rules stays readable."""
-
-
 class StrategyConfig(SpecModel):
     name: Literal["random", "sobol", "grid", "bayesian", "evolutionary"] = "bayesian"
     seed: int | None = Field(default=None, ge=0)
@@ -79,7 +73,7 @@ class StrategyConfig(SpecModel):
     def _build_the_strategy(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """Build the strategy now: a bad option fails here as ``strategy.options.<name>``,
         not at the job's first Suggest."""
-        if info.context == STORED or "name" not in info.data:
+        if read_back(info) or "name" not in info.data:
             return options
         from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
 
@@ -286,7 +280,7 @@ class JobSpec(SpecModel):
         """The strategy's options on this space (a grid too large to list): refused now, as
         ``strategy.options``, not at the job's first Suggest. A field validator, so that a
         stored spec (and a spec given as a ``JobSpec``) is not checked again."""
-        if info.context == STORED or "parameters" not in info.data:
+        if read_back(info) or "parameters" not in info.data:
             return strategy
         from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
 
@@ -303,7 +297,7 @@ class JobSpec(SpecModel):
         cover one trial at its most. Checked as the spec comes in only: a price table of a
         later release must not make a stored job unreadable."""
         budget = info.data.get("budget")
-        if block is None or info.context == STORED or budget is None or budget.max_cost_usd is None:
+        if block is None or read_back(info) or budget is None or budget.max_cost_usd is None:
             return block
         block.check_priced()
         covers_one_trial(budget.max_cost_usd, block)

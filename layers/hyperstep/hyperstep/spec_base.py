@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hyperstep.pricing import Rate, own_rate
 
@@ -25,6 +25,17 @@ SECRET: dict[str, Any] = {"x-hyperstep-secret": True}
 """Marks a spec field whose values are secret (``Field(..., repr=False, json_schema_extra=SECRET)``):
 ``hyperstep.redaction`` finds every field so marked and redacts its values wherever a spec is
 shown; the mark also tells the OpenAPI document's readers."""
+
+
+STORED = {"stored": True}
+"""Validation context for a spec read back from a store: it was checked when it came in,
+and checks that depend on the code (which options a strategy takes) or came later are not
+repeated, so a job stored under older rules stays readable."""
+
+
+def read_back(info: ValidationInfo) -> bool:
+    """Whether the model is being read back from a store (validated with ``STORED``)."""
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
 
 
 class SpecModel(BaseModel):

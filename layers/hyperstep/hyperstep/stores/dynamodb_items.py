@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from hyperstep.models import Job, JobStatus, Trial, TrialState, pack_points, unpack_points
-from hyperstep.spec import STORED, JobSpec
+from hyperstep.spec import JobSpec
+from hyperstep.spec_base import STORED
 
 PK, SK = "pk", "sk"
 GSI1, GSI1_PK, GSI1_SK = "gsi1", "gsi1pk", "gsi1sk"

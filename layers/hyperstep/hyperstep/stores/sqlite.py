@@ -43,7 +43,8 @@ from typing import Any, Generic, TypeVar
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
-from hyperstep.spec import STORED, Budget
+from hyperstep.spec import Budget
+from hyperstep.spec_base import STORED
 from hyperstep.stores.base import ScheduleSpec, TrialStore, counter_changes
 
 SCHEMA = """

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from hyperstep.secrets import EnvValue
-from hyperstep.spec_base import SECRET, TrialBlockBase
+from hyperstep.spec_base import SECRET, TrialBlockBase, read_back
 
 
 class LocalTrial(TrialBlockBase):
@@ -27,7 +27,7 @@ class LocalTrial(TrialBlockBase):
     def _non_empty(cls, command: list[str], info: ValidationInfo) -> list[str]:
         if not command[0].strip():
             raise ValueError("the command's program must not be empty")
-        if any(NUL in argument for argument in command) and not _stored(info):
+        if any(NUL in argument for argument in command) and not read_back(info):
             raise ValueError("an argument cannot hold a NUL character")
         return command
 
@@ -35,7 +35,7 @@ class LocalTrial(TrialBlockBase):
     @classmethod
     def _settable(cls, env: dict[str, EnvValue], info: ValidationInfo) -> dict[str, EnvValue]:
         """Only what a process environment can hold: else every trial would fail to start."""
-        if _stored(info):
+        if read_back(info):
             return env
         for name, value in env.items():
             if not name or "=" in name or NUL in name:
@@ -47,16 +47,10 @@ class LocalTrial(TrialBlockBase):
     @field_validator("workdir")
     @classmethod
     def _a_path(cls, workdir: str | None, info: ValidationInfo) -> str | None:
-        if workdir is not None and NUL in workdir and not _stored(info):
+        if workdir is not None and NUL in workdir and not read_back(info):
             raise ValueError("a path cannot hold a NUL character")
         return workdir
 
 
 NUL = "\x00"
 """No program argument, environment variable or path can hold it (``execve`` ends strings there)."""
-
-
-def _stored(info: ValidationInfo) -> bool:
-    """Whether the block is read back from a store: a rule added since must not make a job
-    stored before it unreadable (``hyperstep.spec.STORED``)."""
-    return isinstance(info.context, dict) and bool(info.context.get("stored"))

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, model_validator
 
 from hyperstep.backends.simulated.simulation import load_objective
-from hyperstep.spec_base import TrialBlockBase
+from hyperstep.spec_base import TrialBlockBase, read_back
 
 BASE_DIR = "base_dir"
 """Validation context key: the folder a relative ``path`` is taken from (the spec file's)."""
@@ -48,7 +48,7 @@ class SimulatedTrial(TrialBlockBase):
     @classmethod
     def _absolute_path(cls, data: Any, info: ValidationInfo) -> Any:
         context = info.context if isinstance(info.context, dict) else {}
-        if not isinstance(data, dict) or context.get("stored"):
+        if not isinstance(data, dict) or read_back(info):
             return data
         base = context.get(BASE_DIR)
         path = data.get("path", None if base is None else ".")
