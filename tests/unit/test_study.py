@@ -203,3 +203,25 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
         hyperstep.Study(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got None"):
         hyperstep.Study({"parameters": PARAMETERS}, goal=None)  # type: ignore[arg-type]
+
+
+def test_a_grid_job_stored_before_the_resolution_cap_still_suggests() -> None:
+    """A job is checked when it comes in; each Suggest rebuilds its strategy from the stored
+    spec, which must not repeat the checks that came later (the 100,000 ``resolution`` cap)
+    or a job stored before them fails at its next round."""
+    from hyperstep.models import Job
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
+    from hyperstep.study import Study
+    from tests.conftest import spec_document
+
+    document = spec_document(
+        parameters=[{"name": "n", "type": "int", "low": 1, "high": 3}],
+        strategy={"name": "grid", "seed": 0, "options": {"resolution": 200_000}},
+    )
+    with pytest.raises(ValidationError, match=r"strategy\.options\.resolution"):
+        JobSpec.model_validate(document)  # refused as it comes in
+    store = SQLiteStore(":memory:")
+    store.create_job(Job(id="old-grid", spec=JobSpec.model_validate(document, context=STORED)))
+    study = Study.from_job(store, store.get_job("old-grid"))
+    assert sorted(t.params["n"] for t in study.ask(5)) == [1, 2, 3]

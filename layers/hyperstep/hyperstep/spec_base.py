@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticKnownError
 
 from hyperstep.pricing import Rate, own_rate
 
@@ -36,6 +37,15 @@ repeated, so a job stored under older rules stays readable."""
 def read_back(info: ValidationInfo) -> bool:
     """Whether the model is being read back from a store (validated with ``STORED``)."""
     return isinstance(info.context, dict) and bool(info.context.get("stored"))
+
+
+def at_most(value: int | None, most: int, info: ValidationInfo) -> int | None:
+    """``value``, refused past ``most`` (pydantic's own ``le`` error) as a spec comes in but
+    not when it is read back: for a bound added after jobs were stored with larger values,
+    which must stay readable and keep running (a ``Field(le=...)`` cannot tell the two)."""
+    if value is not None and value > most and not read_back(info):
+        raise PydanticKnownError("less_than_equal", {"le": most})
+    return value
 
 
 class SpecModel(BaseModel):

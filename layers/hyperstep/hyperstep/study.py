@@ -123,7 +123,7 @@ class Study:
         seed = job.strategy_seed
         self.seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         """The job's seed; a job stored before seeds were kept draws one per study."""
-        self.strategy: Strategy = make_strategy(config.name, config.options)
+        self.strategy: Strategy = make_strategy(config.name, config.options, stored=True)  # checked as it came in
         self.scheduler: Scheduler = make_scheduler(job.spec.early_stopping, self.seed)
 
     @property

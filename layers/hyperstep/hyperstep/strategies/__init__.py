@@ -7,8 +7,9 @@ from typing import Any
 from hyperstep.strategies.base import History, Strategy
 
 
-def make_strategy(name: str, options: dict[str, Any] | None = None) -> Strategy:
-    """The strategy called ``name`` with the spec's options; ValueError if unknown."""
+def make_strategy(name: str, options: dict[str, Any] | None = None, *, stored: bool = False) -> Strategy:
+    """The strategy called ``name`` with the spec's options; ValueError if unknown.
+    ``stored``: the options of a spec read back from a store (``Strategy.read_back``)."""
     from hyperstep.strategies import bayesian, evolutionary, grid, random, sobol
 
     classes: dict[str, type[Strategy]] = {
@@ -23,6 +24,8 @@ def make_strategy(name: str, options: dict[str, Any] | None = None) -> Strategy:
     }
     if name not in classes:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(sorted(classes))}")
+    if stored:
+        return classes[name].read_back(options or {})
     return classes[name](**(options or {}))
 
 

@@ -8,13 +8,15 @@ and history give the same suggestions (Vizier's designers, Optuna's samplers).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from hyperstep.space import SearchSpace
+from hyperstep.spec_base import STORED
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,22 @@ class Strategy(ABC):
     Options: ClassVar[type[StrategyOptions]] = StrategyOptions
     """The options this strategy takes (none by default)."""
 
+    _read_back = False
+    """Set by ``read_back`` before ``__init__`` runs: its options are validated with ``STORED``."""
+
     def __init__(self, **options: Any) -> None:
-        self.options = self.Options.model_validate(options)
+        self.options = self.Options.model_validate(options, context=STORED if self._read_back else None)
+
+    @classmethod
+    def read_back(cls, options: Mapping[str, Any]) -> Self:
+        """The strategy of a stored spec, checked when it came in: its options are validated
+        with ``STORED``, so a bound added since (``spec_base.at_most``) does not fail every
+        later Suggest of a job stored before it. What Suggest and ``Study`` build; a spec
+        coming in builds ``cls(**options)``, with every check."""
+        strategy = cls.__new__(cls)
+        strategy._read_back = True
+        strategy.__init__(**options)  # type: ignore[misc]  # each subclass keeps __init__(**options)
+        return strategy
 
     def check_space(self, space: SearchSpace) -> None:
         """Refuse (ValueError, ``<option>: <reason>``) options this strategy cannot run with on
