@@ -225,3 +225,21 @@ def test_a_grid_job_stored_before_the_resolution_cap_still_suggests() -> None:
     store.create_job(Job(id="old-grid", spec=JobSpec.model_validate(document, context=STORED)))
     study = Study.from_job(store, store.get_job("old-grid"))
     assert sorted(t.params["n"] for t in study.ask(5)) == [1, 2, 3]
+
+
+def test_a_job_stored_with_an_option_since_removed_still_suggests() -> None:
+    """The stores keep a spec whose strategy option no strategy takes any more readable
+    (``test_a_spec_stored_under_older_rules_stays_readable``); its next Suggest runs too,
+    without the option, which nothing reads."""
+    from hyperstep.models import Job
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
+    from hyperstep.study import Study
+    from tests.conftest import spec_document
+
+    document = spec_document(strategy={"name": "random", "seed": 0, "options": {"kappa": 2.5}})
+    with pytest.raises(ValidationError, match=r"strategy\.options\.kappa"):
+        JobSpec.model_validate(document)
+    store = SQLiteStore(":memory:")
+    store.create_job(Job(id="old-option", spec=JobSpec.model_validate(document, context=STORED)))
+    assert len(Study.from_job(store, store.get_job("old-option")).ask(2)) == 2

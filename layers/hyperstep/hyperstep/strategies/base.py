@@ -91,11 +91,13 @@ class Strategy(ABC):
     def read_back(cls, options: Mapping[str, Any]) -> Self:
         """The strategy of a stored spec, checked when it came in: its options are validated
         with ``STORED``, so a bound added since (``spec_base.at_most``) does not fail every
-        later Suggest of a job stored before it. What Suggest and ``Study`` build; a spec
-        coming in builds ``cls(**options)``, with every check."""
+        later Suggest of a job stored before it, and an option this strategy no longer takes
+        is left out (nothing reads it). What Suggest and ``Study`` build; a spec coming in
+        builds ``cls(**options)``, with every check."""
         strategy = cls.__new__(cls)
         strategy._read_back = True
-        strategy.__init__(**options)  # type: ignore[misc]  # each subclass keeps __init__(**options)
+        known = {name: value for name, value in options.items() if name in cls.Options.model_fields}
+        strategy.__init__(**known)  # type: ignore[misc]  # each subclass keeps __init__(**options)
         return strategy
 
     def check_space(self, space: SearchSpace) -> None:
