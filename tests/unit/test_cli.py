@@ -89,6 +89,14 @@ BAD_SPECS = {
         "parameters.0.choices.1: a choice must be a finite number, got nan",
     ),
     "an empty file": ("", "spec: the document is empty"),
+    "a key given twice": (
+        yaml.safe_dump(spec_document()) + "name: other\n",
+        f"at line {len(yaml.safe_dump(spec_document()).splitlines()) + 1}: duplicate key 'name'",
+    ),
+    "a key given twice inside a block": (
+        yaml.safe_dump(spec_document()).replace("max_trials:", "max_parallel: 2\n  max_trials:"),
+        "duplicate key 'max_parallel'",
+    ),
     "yaml aliases expanding past any spec": (alias_bomb(), "values once its YAML aliases are expanded"),
     "dollar budget without a price": (
         spec_document(budget={"max_trials": 4, "max_cost_usd": 1}),

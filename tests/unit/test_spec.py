@@ -104,6 +104,33 @@ def test_broken_yaml_is_one_line_with_the_position(tmp_path: Path) -> None:
     assert "not valid YAML/JSON at line" in str(error.value) and "\n" not in str(error.value)
 
 
+def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    """YAML and JSON parsers keep the last of two values of one key; a spec file refuses
+    them, as the API refuses such a body (``http_input.strict_json``), naming the key."""
+    import json
+
+    text = json.dumps(spec_document())
+    (tmp_path / "s.json").write_text(text[:-1] + ', "name": "other"}')
+    (tmp_path / "s.yaml").write_text(text.replace('"metric": "loss"', '"metric": "loss", "metric": "f1"'))
+    for path, reason in [("s.json", r"duplicate key 'name'$"), ("s.yaml", r"at line 1: duplicate key 'metric'$")]:
+        with pytest.raises(SpecError, match=rf"^{tmp_path / path}: not valid YAML/JSON.*{reason}"):
+            load_spec(tmp_path / path)
+
+
+def test_a_yaml_merge_key_may_be_overridden(workdir: Path) -> None:
+    """``<<: {...}`` then a key of its own is YAML's override, not a key given twice."""
+    document = spec_document()
+    del document["trial"]
+    trial = """trial:
+  <<: {backend: local, timeout_seconds: 10}
+  timeout_seconds: 30
+  command: [python, train.py]
+  metric_definitions: [{name: loss, regex: "^loss=([0-9.eE+-]+)"}]
+"""
+    (workdir / "s.yaml").write_text(yaml.safe_dump(document) + trial)
+    assert load_spec(workdir / "s.yaml").trial.timeout_seconds == 30
+
+
 def test_json_and_yaml_specs_load_the_same(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec_document()))
     import json

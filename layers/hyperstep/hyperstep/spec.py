@@ -11,9 +11,10 @@ is the union of those the registry lists, discriminated on ``backend``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -21,6 +22,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import SpecError
+from hyperstep.http_input import strict_json
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, unique_names
@@ -456,8 +458,11 @@ def read_document(path: str | Path) -> Any:
     import yaml  # on first use: a Lambda's cold start reads no YAML
 
     try:
-        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        document = strict_json(text) if path.suffix == ".json" else yaml.load(text, Loader=_loader())
+    except json.JSONDecodeError as exc:  # strict_json's own refusals (a key given twice) are at position 0
+        line = f" at line {exc.lineno}" if exc.pos else ""
+        raise SpecError(f"{path}: not valid YAML/JSON{line}: {exc.msg}") from None
+    except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -465,6 +470,30 @@ def read_document(path: str | Path) -> Any:
     if count_values(document, MAX_VALUES) > MAX_VALUES:
         raise SpecError(f"{path}: more than {MAX_VALUES:,} values once its YAML aliases are expanded; a spec has fewer")
     return document
+
+
+@functools.cache
+def _loader() -> type:
+    """``yaml.SafeLoader`` refusing a key given twice in one mapping, which it would take as
+    the last value (the API refuses the same in JSON: ``http_input.strict_json``). A key
+    after a merge (``<<: *defaults``) overrides the merged one, as YAML means it to."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable) and key in seen:
+                    text = str(key)[:50]
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {text!r}", key_node.start_mark)
+                if isinstance(key, Hashable):
+                    seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
 
 
 MAX_VALUES = MAX_SPEC_BYTES // 2
