@@ -243,3 +243,22 @@ def test_a_job_stored_with_an_option_since_removed_still_suggests() -> None:
     store = SQLiteStore(":memory:")
     store.create_job(Job(id="old-option", spec=JobSpec.model_validate(document, context=STORED)))
     assert len(Study.from_job(store, store.get_job("old-option")).ask(2)) == 2
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_bool_is_no_value_to_tell(value: bool) -> None:
+    """``True`` is an int to Python, not a metric: tell and add_trial refuse it, as any
+    other non-number, and the trial stays as it was."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    with pytest.raises(ValueError, match=r"tell one value, not (True|False)$"):
+        study.tell(trial.id, value)
+    with pytest.raises(ValueError, match="a completed trial needs a finite value"):
+        study.add_trial({"x": 0.0, "depth": 3, "kernel": "rbf"}, value)
+    assert [t.state.value for t in study.trials] == ["pending"]
+    two = hyperstep.Study(space, goal=["minimize", "maximize"], strategy="random", seed=0)
+    trial = two.ask(1)[0]
+    with pytest.raises(ValueError, match="tell a list of 2 numbers"):
+        two.tell(trial.id, [0.5, value])
+    assert two.trials[0].state.value == "pending"

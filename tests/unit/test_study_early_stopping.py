@@ -151,7 +151,7 @@ def test_a_curve_of_10000_steps_stays_far_below_dynamodbs_item_limit() -> None:
     assert json.loads(body)["curve"] != {}
 
 
-@pytest.mark.parametrize("value", ["0.5", None, [0.5]])
+@pytest.mark.parametrize("value", ["0.5", None, [0.5], True, False])
 def test_report_refuses_a_value_that_is_not_a_number_saying_so(value: object) -> None:
     study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0, early_stopping=ASHA)
     trial = study.ask(1)[0]

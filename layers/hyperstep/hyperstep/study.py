@@ -231,7 +231,7 @@ class Study:
         state = TrialState(state)
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error)
-        if value is not None and not isinstance(value, numbers.Real):
+        if value is not None and not is_number(value):
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
         if state is TrialState.STOPPED and stopping.enabled(self.spec):
             trial = self.store.get_trial(self.job_id, trial_id)
@@ -260,9 +260,9 @@ class Study:
         m = len(self.spec.goals)
         values = None
         if value is not None:
-            if isinstance(value, numbers.Real) or len(value) != m:
+            if is_number(value) or len(value) != m:
                 raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
-            if isinstance(value, str | Mapping) or not all(isinstance(v, numbers.Real) for v in value):
+            if isinstance(value, str | Mapping) or not all(is_number(v) for v in value):
                 raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
             values = [float(v) for v in value]
         if state is TrialState.COMPLETED:
@@ -282,7 +282,7 @@ class Study:
         A trial already told gets True: there is nothing to continue."""
         if not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step}")
-        if not isinstance(value, numbers.Real):
+        if not is_number(value):
             raise ValueError(f"report a number as the value, got {value!r}")
         if not math.isfinite(value):
             return stopping.enabled(self.spec)  # a diverged trial stops
@@ -316,7 +316,7 @@ class Study:
         state = TrialState(state)
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
-        if state is TrialState.COMPLETED and (value is None or not math.isfinite(value)):
+        if state is TrialState.COMPLETED and (value is None or not is_number(value) or not math.isfinite(value)):
             raise ValueError(f"a completed trial needs a finite value, got {value!r}")
         if not self.space.contains(params):
             names = ", ".join(p.name for p in self.space.parameters)
@@ -360,6 +360,12 @@ class Study:
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a metric value: a real number, and not a bool (Python's ``True``
+    is the int 1, but a script telling ``True`` has mixed up its outputs)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _as_space(space: SearchSpace | Mapping[str, Any]) -> SearchSpace:
