@@ -81,6 +81,20 @@ def test_the_valid_spec_parses() -> None:
         ("parameters.2.choices", ["1", 1], "parameters.2.choices", "unique as a script reads them: '1' and 1"),
         ("parameters.2.choices", [True, "True", 2], "parameters.2.choices", "True and 'True' are both --kind True"),
         ("strategy", {"name": "grid", "options": {"resolution": 10**9}}, "strategy.options.resolution", "100000"),
+        (
+            "strategy",
+            {"name": "evolutionary", "options": {"population_size": 1001}},
+            "strategy.options.population_size",
+            "less than or equal to 1000",
+        ),
+        ("strategy", {"name": "evolutionary", "options": {"population_size": 1000}}, "spec", None),
+        (
+            "strategy",
+            {"name": "bayesian", "options": {"max_model_points": 1001}},
+            "strategy.options.max_model_points",
+            "less than or equal to 1000",
+        ),
+        ("strategy", {"name": "bayesian", "options": {"max_model_points": 1000}}, "spec", None),
     ],
 )
 def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:

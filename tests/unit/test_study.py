@@ -205,10 +205,21 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
         hyperstep.Study({"parameters": PARAMETERS}, goal=None)  # type: ignore[arg-type]
 
 
-def test_a_grid_job_stored_before_the_resolution_cap_still_suggests() -> None:
+@pytest.mark.parametrize(
+    ("strategy", "option", "value", "points"),
+    [
+        ("grid", "resolution", 200_000, 3),  # the whole 3-point grid
+        ("evolutionary", "population_size", 5_000, 5),
+        ("bayesian", "max_model_points", 5_000, 5),
+    ],
+)
+def test_a_job_stored_before_an_options_bound_still_suggests(
+    strategy: str, option: str, value: int, points: int
+) -> None:
     """A job is checked when it comes in; each Suggest rebuilds its strategy from the stored
-    spec, which must not repeat the checks that came later (the 100,000 ``resolution`` cap)
-    or a job stored before them fails at its next round."""
+    spec, which must not repeat the checks that came later (the 100,000 ``resolution`` cap,
+    the bounds on ``population_size`` and ``max_model_points``) or a job stored before them
+    fails at its next round."""
     from hyperstep.models import Job
     from hyperstep.spec import JobSpec
     from hyperstep.spec_base import STORED
@@ -216,15 +227,17 @@ def test_a_grid_job_stored_before_the_resolution_cap_still_suggests() -> None:
     from tests.conftest import spec_document
 
     document = spec_document(
-        parameters=[{"name": "n", "type": "int", "low": 1, "high": 3}],
-        strategy={"name": "grid", "seed": 0, "options": {"resolution": 200_000}},
+        parameters=[{"name": "n", "type": "int", "low": 1, "high": 3}]
+        + ([] if strategy == "grid" else [{"name": "x", "type": "float", "low": 0, "high": 1}]),
+        strategy={"name": strategy, "seed": 0, "options": {option: value}},
     )
-    with pytest.raises(ValidationError, match=r"strategy\.options\.resolution"):
+    with pytest.raises(ValidationError, match=rf"strategy\.options\.{option}"):
         JobSpec.model_validate(document)  # refused as it comes in
     store = SQLiteStore(":memory:")
-    store.create_job(Job(id="old-grid", spec=JobSpec.model_validate(document, context=STORED)))
-    study = Study.from_job(store, store.get_job("old-grid"))
-    assert sorted(t.params["n"] for t in study.ask(5)) == [1, 2, 3]
+    store.create_job(Job(id="old", spec=JobSpec.model_validate(document, context=STORED)))
+    study = Study.from_job(store, store.get_job("old"))
+    assert getattr(study.strategy.options, option) == value
+    assert len(study.ask(5)) == points
 
 
 def test_a_job_stored_with_an_option_since_removed_still_suggests() -> None:

@@ -45,8 +45,9 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
+from hyperstep.spec_base import at_most
 from hyperstep.strategies.base import History, Proposal, Strategy, StrategyOptions
 from hyperstep.strategies.conditional import features_of
 from hyperstep.strategies.search import batch_penalty, candidate_pool, far_from, maximize, unseen_points
@@ -75,6 +76,13 @@ classifier counts twice: at most 1 of 8 points in the region on the six draws, a
 crash kind at 63.1 / 74.9 (benchmarks/README.md, "Issue 14, round five")."""
 
 
+MAX_MODEL_POINTS = 1_000
+"""The GP's fit grows with the cube of its points: one suggestion (4-D, one point, shared
+2-core machine, commit 45ab76a) took 3.8 s at 300 points, 6.7 s at 1,000, 58 s at 2,000 and
+242 s at 4,000, and the Suggest function has one vCPU and 60 s. A spec stored before this
+bound keeps its value (``spec_base.at_most``)."""
+
+
 class BayesianOptions(StrategyOptions):
     """The ``strategy.options`` of ``bayesian`` (see the module docstring)."""
 
@@ -83,6 +91,11 @@ class BayesianOptions(StrategyOptions):
     max_model_points: int = Field(default=300, ge=20)
     acquisition: Literal["ei", "ensemble"] = "ensemble"
     trust_region_dim: int = Field(default=5, ge=1)
+
+    @field_validator("max_model_points")
+    @classmethod
+    def _bounded(cls, points: int, info: ValidationInfo) -> int | None:
+        return at_most(points, MAX_MODEL_POINTS, info)
 
 
 class BayesianOptimization(Strategy):

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
+from hyperstep.spec_base import at_most
 from hyperstep.strategies.base import History, Strategy, StrategyOptions
 from hyperstep.strategies.search import far_from, unseen_points
 from hyperstep.strategies.transforms import Projector
@@ -93,11 +94,24 @@ def reflect(X: np.ndarray) -> np.ndarray:
     return np.where(X > 1.0, 2.0 - X, X)
 
 
+MAX_POPULATION = 1_000
+"""CMA-ES learns from full generations only; until the first is complete every point comes
+from the first distribution. At 1,000 the largest budget (``max_trials`` 10,000) still sees
+ten generations; a larger population is a fixed Gaussian sample, not a search. A spec stored
+before this bound keeps its value (``spec_base.at_most``)."""
+
+
 class EvolutionaryOptions(StrategyOptions):
     """The ``strategy.options`` of ``evolutionary``."""
 
     population_size: int | None = Field(default=None, ge=4)
-    """Points per generation; default ``max(8, 4 + 3 ln dim)``."""
+    """Points per generation; default ``max(8, 4 + 3 ln dim)``. At most ``MAX_POPULATION``."""
+
+    @field_validator("population_size")
+    @classmethod
+    def _bounded(cls, size: int | None, info: ValidationInfo) -> int | None:
+        return at_most(size, MAX_POPULATION, info)
+
     sigma0: float = Field(default=0.3, gt=0.0, le=1.0)
     """The first step size, in unit-cube coordinates."""
 
