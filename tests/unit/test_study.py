@@ -275,3 +275,4 @@ def test_a_bool_is_no_value_to_tell(value: bool) -> None:
     with pytest.raises(ValueError, match="tell a list of 2 numbers"):
         two.tell(trial.id, [0.5, value])
     assert two.trials[0].state.value == "pending"
+

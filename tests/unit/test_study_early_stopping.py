@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -149,6 +150,19 @@ def test_a_curve_of_10000_steps_stays_far_below_dynamodbs_item_limit() -> None:
     back = Trial.model_validate_json(body)
     assert back.curve == trial.curve  # exact: float64 round trip
     assert json.loads(body)["curve"] != {}
+
+
+@pytest.mark.parametrize("step", [1.5, "2", True, None])
+def test_report_refuses_a_step_that_is_not_an_integer_saying_so(step: object) -> None:
+    """A step is an integer (numpy's too); ``True`` is no step 1, and a float or a string
+    is refused with the same ValueError as a negative step, not a pydantic or type error."""
+    study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0, early_stopping=ASHA)
+    trial = study.ask(1)[0]
+    with pytest.raises(ValueError, match=r"^step must be an integer from 0 to \d+, got "):
+        study.report(trial.id, step, 0.5)  # type: ignore[arg-type]
+    assert study.store.get_trial(study.job_id, trial.id).curve == {}
+    assert study.report(trial.id, np.int64(2), 0.5) is False
+    assert study.store.get_trial(study.job_id, trial.id).curve == {2: 0.5}
 
 
 @pytest.mark.parametrize("value", ["0.5", None, [0.5], True, False])

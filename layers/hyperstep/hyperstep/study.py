@@ -279,9 +279,16 @@ class Study:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
-        A trial already told gets True: there is nothing to continue."""
-        if not 0 <= step <= MAX_STEP:
-            raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step}")
+        A trial already told gets True: there is nothing to continue.
+
+        Steps may come in any order, as a backend's events do: each joins the trial's curve
+        (a step reported again takes the newer value) and the decision is on the newest
+        step. A value that is not finite (a diverged trial) is not recorded: with early
+        stopping the answer is True (stop it; telling it ``stopped`` ends it pruned at its
+        last finite value, or stopped without a curve), without it False."""
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
+            raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
+        step = int(step)
         if not is_number(value):
             raise ValueError(f"report a number as the value, got {value!r}")
         if not math.isfinite(value):
