@@ -276,3 +276,16 @@ def test_a_bool_is_no_value_to_tell(value: bool) -> None:
         two.tell(trial.id, [0.5, value])
     assert two.trials[0].state.value == "pending"
 
+
+
+@pytest.mark.parametrize("state", ["running", "pending", "pruned"])
+def test_tell_takes_only_the_states_a_trial_ends_in(state: str) -> None:
+    """``tell`` records how a trial ended: completed, failed or stopped. A trial told
+    ``running`` or ``pending`` is not ended (and took a value), and ``pruned`` is the
+    scheduler's word, given by telling ``stopped`` after ``report`` said so."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    with pytest.raises(ValueError, match=rf"^state must be completed, failed or stopped, got '{state}'$"):
+        study.tell(trial.id, 0.3, state=state)  # type: ignore[arg-type]
+    assert study.trials[0].state.value == "pending" and study.trials[0].value is None

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from hyperstep.trial_view import Snapshot
 
 Goal = Literal["minimize", "maximize"]
+TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED)
+"""What ``tell`` takes: how a trial ended (``pruned`` is the scheduler's word: ``stopped``
+becomes it; running and pending are not an end)."""
 
 
 def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
@@ -229,6 +232,8 @@ class Study:
         NaN or infinity.
         """
         state = TrialState(state)
+        if state not in TOLD_STATES:
+            raise ValueError(f"state must be completed, failed or stopped, got {state.value!r}")
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error)
         if value is not None and not is_number(value):
