@@ -128,6 +128,36 @@ def test_validate_accepts_a_good_spec(workdir: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.startswith("ok: tiny: 3 parameters")
 
 
+@pytest.mark.parametrize(
+    ("block", "says", "warns"),
+    [
+        (
+            {"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3},
+            ", early stopping asha (steps 1 to 27, reduction factor 3)",
+            None,
+        ),
+        ({"name": "median", "min_resource": 2, "max_resource": 9}, ", early stopping median (steps 2 to 9)", None),
+        ({"name": "none"}, "2 in parallel\n", None),
+        ({"name": "none", "min_resource": 1, "max_resource": 27}, "2 in parallel\n", None),  # switched off on purpose
+        (
+            {"min_resource": 1, "max_resource": 27},
+            "2 in parallel\n",
+            "early_stopping: no name, so no trial stops early (name: median, asha or hyperband)",
+        ),
+    ],
+)
+def test_validate_says_how_trials_stop_early(
+    block: dict, says: str, warns: str | None, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """validate says what it would run: with early stopping, which scheduler and its steps;
+    a block with resources but no name (so ``none``: nothing stops) is warned about."""
+    spec = write_spec(workdir, spec_document(early_stopping=block))
+    assert main(["validate", str(spec)]) == 0
+    out, err = capsys.readouterr()
+    assert says in out and out.count("early stopping") == (0 if says.endswith("\n") else 1), out
+    assert err == ("" if warns is None else f"hyperstep: warning: {warns}\n")
+
+
 def test_status_of_unknown_job_is_one_line(workdir: Path) -> None:
     store = workdir / "s.db"
     from hyperstep.stores.sqlite import SQLiteStore

@@ -190,9 +190,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
         f"{goals}{limits}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+        + early_stopping_summary(spec)
         + ("" if budget.max_cost_usd is None else f", at most ${budget.max_cost_usd:g}")
     )
     return 0
+
+
+def early_stopping_summary(spec: JobSpec) -> str:
+    """``, early stopping asha (steps 1 to 27, reduction factor 3)``; nothing without it."""
+    block = spec.early_stopping
+    if block is None or block.name == "none":
+        return ""
+    eta = "" if block.name == "median" else f", reduction factor {block.reduction_factor}"
+    return f", early stopping {block.name} (steps {block.min_resource} to {block.max_resource}{eta})"
 
 
 def prepare_spec(path: str) -> JobSpec:
@@ -228,9 +238,13 @@ def local_environment(block: LocalTrial) -> dict[str, str]:
 
 
 def spec_warnings(spec: JobSpec) -> list[str]:
-    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5."""
+    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5; an
+    early_stopping block with resources but no name (so none: nothing stops early)."""
     definitions = spec.trial.metric_definitions if spec.trial is not None else []
-    found = (regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions))
+    found = [regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions)]
+    block = spec.early_stopping
+    if block is not None and "name" not in block.model_fields_set and block.model_fields_set:
+        found.append("early_stopping: no name, so no trial stops early (name: median, asha or hyperband)")
     return [warning for warning in found if warning]
 
 
