@@ -158,6 +158,44 @@ def test_validate_says_how_trials_stop_early(
     assert err == ("" if warns is None else f"hyperstep: warning: {warns}\n")
 
 
+@pytest.mark.parametrize(
+    ("block", "strategy", "warnings"),
+    [
+        (
+            {"name": "asha", "max_resource": 9, "brackets": "uniform"},
+            "bayesian",
+            ["brackets is ignored: only hyperband"],
+        ),
+        ({"name": "hyperband", "max_resource": 9, "brackets": "uniform"}, "bayesian", []),
+        ({"name": "median", "max_resource": 9, "curve_model": False}, "bayesian", ["curve_model is ignored: median"]),
+        (
+            {"name": "asha", "max_resource": 9, "model_based": False, "resource_model": "gp"},
+            "bayesian",
+            ["resource_model is ignored: it is read with model_based: true only"],
+        ),
+        (
+            {"name": "asha", "max_resource": 9, "model_based": True, "resource_model": "gp"},
+            "random",
+            [
+                "resource_model is ignored: the random strategy learns from no result",
+                "model_based is ignored: the random strategy learns from no result",
+            ],
+        ),
+        ({"name": "asha", "max_resource": 9, "model_based": True}, "evolutionary", []),
+        ({"name": "none", "brackets": "uniform", "model_based": True}, "grid", []),  # switched off: all ignored
+    ],
+)
+def test_validate_warns_about_early_stopping_options_nothing_reads(
+    block: dict, strategy: str, warnings: list[str], workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write_spec(workdir, spec_document(early_stopping=block, strategy={"name": strategy, "seed": 0}))
+    assert main(["validate", str(spec)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == len(warnings) and all(
+        line.startswith(f"hyperstep: warning: early_stopping.{w}") for line, w in zip(err, warnings)
+    ), err
+
+
 def test_status_of_unknown_job_is_one_line(workdir: Path) -> None:
     store = workdir / "s.db"
     from hyperstep.stores.sqlite import SQLiteStore

@@ -242,10 +242,35 @@ def spec_warnings(spec: JobSpec) -> list[str]:
     early_stopping block with resources but no name (so none: nothing stops early)."""
     definitions = spec.trial.metric_definitions if spec.trial is not None else []
     found = [regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions)]
+    return [warning for warning in [*found, *early_stopping_warnings(spec)] if warning]
+
+
+LEARNS_NOTHING = ("random", "sobol", "grid")
+"""Strategies that read no results: what early stopping's model gives the strategy is lost on them."""
+
+
+def early_stopping_warnings(spec: JobSpec) -> list[str]:
+    """An early_stopping block with resources but no name (so none: nothing stops early), and
+    options set that nothing reads with the rest of the spec (they are ignored, not refused)."""
     block = spec.early_stopping
-    if block is not None and "name" not in block.model_fields_set and block.model_fields_set:
-        found.append("early_stopping: no name, so no trial stops early (name: median, asha or hyperband)")
-    return [warning for warning in found if warning]
+    given = set() if block is None else block.model_fields_set
+    if block is None or not given:
+        return []
+    if "name" not in given:
+        return ["early_stopping: no name, so no trial stops early (name: median, asha or hyperband)"]
+    unused = {
+        "brackets": "only hyperband has brackets" if block.name != "hyperband" else None,
+        "curve_model": "median stopping fits no curve" if block.name == "median" else None,
+        "resource_model": "it is read with model_based: true only" if not block.model_based else None,
+    }
+    if spec.strategy.name in LEARNS_NOTHING:
+        for option in ("model_based", "resource_model"):
+            unused[option] = unused.get(option) or f"the {spec.strategy.name} strategy learns from no result"
+    return [
+        f"early_stopping.{option} is ignored: {why}"
+        for option, why in unused.items()
+        if why and option in given and block.name != "none"
+    ]
 
 
 SCRIPT_SUFFIXES = (".py", ".sh", ".r", ".R", ".jl", ".js", ".pl", ".rb")
