@@ -27,3 +27,28 @@ def test_a_choice_with_a_line_break_or_control_character_is_escaped_in_the_table
     assert cells == ["'two\\nlines'", "'tab\\there'", "'esc\\x1b[31m'", "'line\\u2028sep'", "plain"]
     rows = list(csv.DictReader(io.StringIO(trials_csv(job, trials))))
     assert [row["kind"] for row in rows] == choices
+
+
+def test_steps_saved_count_to_where_completed_trials_ended() -> None:
+    """A pruned trial would have run as far as the trials that completed: ``max_resource``,
+    or less when the script ends sooner (27 epochs under a max_resource of 100 saved 97
+    steps a pruned trial at step 3 would never have run)."""
+    from hyperstep.models import TrialState
+    from hyperstep.views import steps_saved
+
+    def trial(number: int, state: TrialState, steps: int) -> Trial:
+        curve = {s: 1.0 / s for s in range(1, steps + 1)}
+        return Trial(job_id="j", id=f"t{number:04d}", number=number, params={}, state=state, value=1.0, curve=curve)
+
+    for top, saved in [(100, 24 + 18), (27, 24 + 18), (20, 17 + 11)]:
+        block = {"name": "asha", "min_resource": 1, "max_resource": top}
+        job = Job(id="j", spec=parse_spec(spec_document(early_stopping=block)))
+        trials = [
+            trial(1, TrialState.COMPLETED, min(27, top)),
+            trial(2, TrialState.PRUNED, 3),
+            trial(3, TrialState.PRUNED, 9),
+        ]
+        assert steps_saved(job, trials) == {"pruned": 2, "steps": min(27, top) + 12, "steps_saved": saved}, top
+    only_pruned = [trial(2, TrialState.PRUNED, 3)]  # nothing completed yet: max_resource
+    job = Job(id="j", spec=parse_spec(spec_document(early_stopping={"name": "asha", "max_resource": 100})))
+    assert steps_saved(job, only_pruned)["steps_saved"] == 97

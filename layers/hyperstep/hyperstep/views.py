@@ -190,10 +190,14 @@ def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = N
 
 def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:
     """Steps the job's trials ran (each trial's highest reported step) and the steps its
-    pruned trials would have run to ``max_resource`` had they not been stopped."""
+    pruned trials would have run had they not been stopped: to ``max_resource``, or to the
+    furthest step a completed trial reached when none reached it (a script that ends at
+    epoch 27 under a ``max_resource`` of 100)."""
     assert job.spec.early_stopping is not None
     top = job.spec.early_stopping.max_resource
+    ends = [max(t.curve) for t in trials if t.state is TrialState.COMPLETED and t.curve]
+    full = min(top, max(ends)) if ends else top
     ran = sum(max(t.curve) for t in trials if t.curve)
-    saved = sum(top - max(t.curve) for t in trials if t.state is TrialState.PRUNED and t.curve)
+    saved = sum(max(0, full - max(t.curve)) for t in trials if t.state is TrialState.PRUNED and t.curve)
     pruned = sum(t.state is TrialState.PRUNED for t in trials)
     return {"pruned": pruned, "steps": ran, "steps_saved": saved}
