@@ -131,6 +131,24 @@ def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
             load_spec(tmp_path / path)
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("x: " + "[" * 5000 + "]" * 5000, "nested too deeply for Python to read"),
+        ("name: " + "9" * 5000, "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits"),
+        ("name: 2024-13-45", "month must be in 1..12"),
+    ],
+)
+def test_yaml_the_parser_cannot_build_is_one_line(tmp_path: Path, text: str, reason: str) -> None:
+    """A document nested past Python's recursion limit, an integer past its 4,300 digits or
+    a date that is no date fail in the YAML parser itself: one line, not an internal error."""
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    assert str(error.value) == f"{path}: not valid YAML/JSON: {reason}"
+
+
 def test_a_yaml_merge_key_may_be_overridden(workdir: Path) -> None:
     """``<<: {...}`` then a key of its own is YAML's override, not a key given twice."""
     document = spec_document()

@@ -467,6 +467,10 @@ def read_document(path: str | Path) -> Any:
         line = f" at line {where.line + 1}" if where is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"{path}: not valid YAML/JSON{line}: {reason}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: not valid YAML/JSON: nested too deeply for Python to read") from None
+    except ValueError as exc:  # what the parser's own constructors refuse: an int past 4,300 digits, a 13th month
+        raise SpecError(f"{path}: not valid YAML/JSON: {str(exc).split(';')[0]}") from None
     if count_values(document, MAX_VALUES) > MAX_VALUES:
         raise SpecError(f"{path}: more than {MAX_VALUES:,} values once its YAML aliases are expanded; a spec has fewer")
     return document
