@@ -336,6 +336,8 @@ def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
     ("content", "extra", "reason"),
     [
         ("{not json", [], "not valid JSON"),
+        ('{"a": ' + "9" * 5000 + "}", [], "not valid JSON: a number literal longer than 100 characters"),
+        ('{"HyperParameterTuningJobName": "a", "HyperParameterTuningJobName": "b"}', [], "duplicate key"),
         ("[1, 2]", [], "expected a JSON object"),
         ("{}", [], "HyperParameterTuningJobConfig: missing"),
         (None, ["--backend", "local"], "--command"),

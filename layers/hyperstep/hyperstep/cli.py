@@ -27,6 +27,7 @@ from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
+from hyperstep.http_input import strict_json
 from hyperstep.metric_regex import regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
@@ -523,13 +524,15 @@ def parent_pair(text: str) -> tuple[str, str]:
 
 
 def read_request(path: str) -> Any:
-    """A request file as JSON data; ``SpecError`` (one line) when it is not JSON."""
+    """A request file as JSON data; ``SpecError`` (one line) when it is not JSON, or not what
+    the API would read (``strict_json``: a key given twice, NaN, a 5,000-digit number)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return strict_json(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    except json.JSONDecodeError as exc:  # strict_json's own refusals are at position 0
+        line = f" at line {exc.lineno}" if exc.pos else ""
+        raise SpecError(f"{path}: not valid JSON{line}: {exc.msg}") from None
 
 
 def need_api(args: argparse.Namespace) -> str:
