@@ -95,6 +95,25 @@ def test_the_valid_spec_parses() -> None:
             "less than or equal to 1000",
         ),
         ("strategy", {"name": "bayesian", "options": {"max_model_points": 1000}}, "spec", None),
+        ("budget.max_trials", True, "budget.max_trials", "Input should be a valid integer"),
+        ("budget.max_parallel", False, "budget.max_parallel", "Input should be a valid integer"),
+        ("budget.target", True, "budget.target", "Input should be a valid number"),
+        ("parameters.0.low", True, "parameters.0.low", "Input should be a valid number"),
+        ("parameters.1.high", True, "parameters.1.high", "Input should be a valid integer"),
+        (
+            "strategy",
+            {"name": "bayesian", "options": {"n_initial": True}},
+            "strategy.options.n_initial",
+            "valid integer",
+        ),
+        (
+            "early_stopping",
+            {"name": "asha", "min_resource": True, "max_resource": 9},
+            "early_stopping.min_resource",
+            "Input should be a valid integer",
+        ),
+        ("early_stopping", {"name": "asha", "max_resource": 9, "model_based": False}, "spec", None),  # a bool field
+        ("parameters.2.choices", ["a", True], "spec", None),  # a choice may be a bool
     ],
 )
 def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:

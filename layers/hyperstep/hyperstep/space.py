@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
-from hyperstep.spec_base import read_back
+from hyperstep.spec_base import NumbersNotBools, read_back
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
@@ -47,7 +47,7 @@ def _plain_choice(value: Any, info: ValidationInfo) -> Any:
 Choice = Annotated[Union[bool, int, float, str], BeforeValidator(_plain_choice)]
 
 
-class _Parameter(BaseModel):
+class _Parameter(NumbersNotBools):
     # NaN and infinity in bounds or choices would break the encoding (and JSON stores).
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 

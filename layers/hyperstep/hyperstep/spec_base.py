@@ -10,9 +10,9 @@ this module sits below both, and neither imports the other's level.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticKnownError
 
 from hyperstep.pricing import Rate, own_rate
@@ -48,7 +48,30 @@ def at_most(value: int | None, most: int, info: ValidationInfo) -> int | None:
     return value
 
 
-class SpecModel(BaseModel):
+class NumbersNotBools(BaseModel):
+    """Refuses ``true``/``false`` for a number field (pydantic takes them as 1 and 0, and YAML
+    reads ``yes``, ``on`` and ``no`` as them: ``max_trials: yes`` ran one trial). A model
+    validator, not a ``"*"`` field one: pydantic allows none on a union's tag (``type``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        errors: list[Any] = []
+        for name, value in data.items():
+            field = cls.model_fields.get(name) if isinstance(name, str) else None
+            if field is None or not isinstance(value, bool):
+                continue
+            kinds = set(get_args(field.annotation)) or {field.annotation}
+            if bool not in kinds and kinds & {int, float}:
+                errors.append({"type": "int_type" if int in kinds else "float_type", "loc": (name,), "input": value})
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return data
+
+
+class SpecModel(NumbersNotBools):
     # NaN and infinity are no valid target, runtime or size (and no JSON store keeps them).
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from hyperstep.space import SearchSpace
-from hyperstep.spec_base import STORED
+from hyperstep.spec_base import STORED, NumbersNotBools
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class History:
         return np.vstack([self.X, self.X_failed, self.X_pending])
 
 
-class StrategyOptions(BaseModel):
+class StrategyOptions(NumbersNotBools):
     """A strategy's ``strategy.options``; each strategy with options subclasses it.
 
     Unknown names and bad values raise ``pydantic.ValidationError`` naming the option,
