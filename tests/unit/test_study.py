@@ -211,6 +211,7 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
         ("grid", "resolution", 200_000, 3),  # the whole 3-point grid
         ("evolutionary", "population_size", 5_000, 5),
         ("bayesian", "max_model_points", 5_000, 5),
+        ("bayesian", "n_initial", True, 5),  # options are stored as given: true was taken as 1
     ],
 )
 def test_a_job_stored_before_an_options_bound_still_suggests(
@@ -275,7 +276,6 @@ def test_a_bool_is_no_value_to_tell(value: bool) -> None:
     with pytest.raises(ValueError, match="tell a list of 2 numbers"):
         two.tell(trial.id, [0.5, value])
     assert two.trials[0].state.value == "pending"
-
 
 
 @pytest.mark.parametrize("state", ["running", "pending", "pruned"])

@@ -55,8 +55,8 @@ class NumbersNotBools(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_bool_for_a_number(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
+    def _no_bool_for_a_number(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or read_back(info):  # strategy options are stored as given
             return data
         errors: list[Any] = []
         for name, value in data.items():
