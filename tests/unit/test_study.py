@@ -289,3 +289,17 @@ def test_tell_takes_only_the_states_a_trial_ends_in(state: str) -> None:
     with pytest.raises(ValueError, match=rf"^state must be completed, failed or stopped, got '{state}'$"):
         study.tell(trial.id, 0.3, state=state)  # type: ignore[arg-type]
     assert study.trials[0].state.value == "pending" and study.trials[0].value is None
+
+
+@pytest.mark.parametrize("strategy", ["random", "grid", "bayesian"])
+@pytest.mark.parametrize("n", [2.5, True, "3", None])
+def test_ask_refuses_a_count_that_is_not_an_integer(strategy: str, n: object) -> None:
+    """``ask(n)`` takes an integer (numpy's too), refused as ``report``'s step is: a float
+    failed deep in a strategy, and ``True`` asked one trial of the grid."""
+    import numpy as np
+
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy=strategy, seed=0)
+    with pytest.raises(ValueError, match=r"^n must be an integer, got "):
+        study.ask(n)  # type: ignore[arg-type]
+    assert study.trials == [] and len(study.ask(np.int64(2))) == 2

@@ -168,8 +168,11 @@ class Study:
         trials when the caller has just read them (Suggest's ``TrialView``), else they are
         read from the store; ``snapshot``, the view's snapshot they come from (see ``history``).
         """
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise ValueError(f"n must be an integer, got {n!r}")
         if n < 1:
             return []
+        n = int(n)
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         history = self.history(trials, snapshot)
         rng = np.random.default_rng([self.seed, len(trials)])
