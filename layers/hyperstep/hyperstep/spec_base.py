@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticKnownError
 
 from hyperstep.pricing import Rate, own_rate
 
@@ -44,7 +43,9 @@ def at_most(value: int | None, most: int, info: ValidationInfo) -> int | None:
     not when it is read back: for a bound added after jobs were stored with larger values,
     which must stay readable and keep running (a ``Field(le=...)`` cannot tell the two)."""
     if value is not None and value > most and not read_back(info):
-        raise PydanticKnownError("less_than_equal", {"le": most})
+        raise ValidationError.from_exception_data(
+            "at_most", [{"type": "less_than_equal", "loc": (), "input": value, "ctx": {"le": most}}]
+        )
     return value
 
 
