@@ -303,3 +303,25 @@ def test_ask_refuses_a_count_that_is_not_an_integer(strategy: str, n: object) ->
     with pytest.raises(ValueError, match=r"^n must be an integer, got "):
         study.ask(n)  # type: ignore[arg-type]
     assert study.trials == [] and len(study.ask(np.int64(2))) == 2
+
+
+@pytest.mark.parametrize(
+    ("metrics", "reason"),
+    [
+        ({"lat": True}, "metrics: 'lat' must be a number, got True"),
+        ({"lat": "x"}, "metrics: 'lat' must be a number, got 'x'"),
+        ({"lat": None}, "metrics: 'lat' must be a number, got None"),
+        ({1: 0.3}, "metrics: a metric's name is a string, got 1"),
+    ],
+)
+def test_tell_refuses_metrics_that_are_not_numbers_by_name(metrics: dict, reason: str) -> None:
+    """What the constraints read is checked as the value is: a bool was kept as 1.0, an int
+    name as a string, and a string or None value was a TypeError from ``math.isfinite``."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    for goal in ("minimize", ["minimize", "maximize"]):
+        study = hyperstep.Study(space, goal=goal, strategy="random", seed=0, constraints=[{"metric": "lat", "max": 1}])
+        trial = study.ask(1)[0]
+        with pytest.raises(ValueError) as error:
+            study.tell(trial.id, 0.5 if goal == "minimize" else [0.5, 0.5], metrics=metrics)
+        assert str(error.value) == reason
+        assert study.trials[0].state.value == "pending"

@@ -247,7 +247,7 @@ class Study:
                 state = TrialState.PRUNED
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
         if metrics is not None:
-            metrics = finite_metrics(metrics)
+            metrics = finite_metrics(checked_metrics(metrics))
         if state is TrialState.COMPLETED:
             if value is None:
                 raise ValueError("a completed trial needs a value; use state='failed' for none")
@@ -278,7 +278,7 @@ class Study:
                 raise ValueError("a completed trial needs its values; use state='failed' for none")
             if not all(math.isfinite(v) for v in values):
                 state, error, values = TrialState.FAILED, error or f"objectives are not all finite ({values})", None
-        metrics = None if metrics is None else finite_metrics(metrics)
+        metrics = None if metrics is None else finite_metrics(checked_metrics(metrics))
         first = None if values is None else values[0]
         self.store.finish_trial(self.job_id, trial_id, state, value=first, metrics=metrics, error=error, values=values)
         return self.store.get_trial(self.job_id, trial_id)
@@ -381,6 +381,16 @@ def is_number(value: Any) -> bool:
     """Whether ``value`` is a metric value: a real number, and not a bool (Python's ``True``
     is the int 1, but a script telling ``True`` has mixed up its outputs)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
+    """``metrics`` as told, refused (ValueError) unless each is a number under a name."""
+    for name, value in metrics.items():
+        if not isinstance(name, str):
+            raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
+        if not is_number(value):
+            raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
+    return metrics
 
 
 def _as_space(space: SearchSpace | Mapping[str, Any]) -> SearchSpace:
