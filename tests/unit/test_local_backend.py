@@ -205,3 +205,23 @@ def test_two_concurrent_launches_of_a_trial_start_one_process(
         assert not errors and refs == {"first": str(started[0].pid), "second": str(started[0].pid)}
     assert [(r.state, r.metrics) for r in results] == [("completed", {"loss": 0.5})]
     assert backend.describe(job, trial) == results[0] and backend.launch(job, trial) == str(started[0].pid)
+
+
+def test_a_process_that_ended_by_itself_before_a_stop_keeps_its_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C's ``stop_all`` lands after the trial's process exited 0 but before its watcher
+    read its result: the kill found nothing to kill, and the training ran to its end, so
+    the result is completed with its metrics (old code: stopped, as if killed)."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["python", "-c", "print('loss=0.125')"])
+    waited = backend._wait
+
+    def wait_then_interrupt(*args: Any) -> int | None:
+        code = waited(*args)
+        backend.stop_all()
+        return code
+
+    monkeypatch.setattr(backend, "_wait", wait_then_interrupt)
+    backend.launch(job, trial)
+    assert done.wait(10)
+    assert [(r.state, r.metrics) for r in results] == [("completed", {"loss": 0.125})]

@@ -205,7 +205,7 @@ class LocalProcessBackend(TrialBackend):
         log = (self.trial_dir(job, trial) / "train.log").read_text(errors="replace")
         metrics = parse_metrics(log, block.metric_definitions)
         base = {"job_id": job.id, "trial_id": trial.id, "metrics": metrics}
-        if stopped:
+        if stopped and code != 0:  # exit 0: it ended by itself before the kill, which found nothing to kill
             return TrialResult(**base, state="stopped", error="stopped")
         if code is None:
             return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")
