@@ -70,3 +70,47 @@ def test_a_step_report_builds_no_strategy_and_reads_other_trials_only_at_a_rung(
         assert list_trials.call_count == 2  # rungs 1 and 3; steps 2 and 4-8 read nothing more
         service.report_metrics("job", "t0002", {"loss": 0.95}, step=1)  # behind t0001 at rung 1: stopped
     assert service.store.get_trial("job", "t0002").state is TrialState.PRUNED
+
+
+def test_a_trial_stopped_after_its_curve_reached_max_resource_completes_with_its_value(
+    service: TuningService,
+) -> None:
+    """Ctrl-C (the job stopping) kills a trial that had printed all 9 of its 9 steps, while
+    it saved its model: its result is its training's. It ends completed with the value a
+    normal end gives (the log's last value), keeps its curve and its unit of budget, and
+    becomes the job's best; the repeated end changes nothing. (Old code: stopped, no value,
+    its budget given back, so a resumed job trained a replacement.) A trial stopped at
+    step 5 of 9 still ends stopped and gives its budget back."""
+    for step in range(1, 10):
+        service.report_metrics("job", "t0001", {"loss": 1.0 / step}, step=step)
+    service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)
+    service.stop("job")
+    done = TrialResult(job_id="job", trial_id="t0001", state="stopped", error="stopped", metrics={"loss": 1.0 / 9})
+    assert service.collect(done) and not service.collect(done)
+    trial = service.store.get_trial("job", "t0001")
+    assert (trial.state, trial.value, trial.error) == (TrialState.COMPLETED, 1.0 / 9, None)
+    assert sorted(trial.curve) == list(range(1, 10))
+    assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped", metrics={"loss": 0.5}))
+    assert service.store.get_trial("job", "t0002").state is TrialState.STOPPED
+    job = service.store.get_job("job")
+    assert (job.completed, job.budget_used, job.best_trial_id, job.best_value) == (1, 2, "t0001", 1.0 / 9)
+
+
+def test_a_trial_stopped_after_its_final_report_completes_with_it() -> None:
+    """Without early stopping: a script that reported its final value (no step) and was
+    stopped before its process ended (a user's stop, a late stop decision) ends completed
+    with that value; a stopped event without metrics still finds it."""
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    job = service.submit(parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2})), job_id="job")
+    for trial in Study.from_job(service.store, job).ask(2):
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    service.report_metrics("job", "t0001", {"loss": 0.7}, step=3)
+    service.report_metrics("job", "t0001", {"loss": 0.25})  # final
+    service.report_metrics("job", "t0002", {"loss": 0.3}, step=3)  # not final
+    service.stop("job")
+    assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="stopped"))
+    assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped"))
+    first, second = service.store.get_trial("job", "t0001"), service.store.get_trial("job", "t0002")
+    assert (first.state, first.value) == (TrialState.COMPLETED, 0.25)
+    assert (second.state, second.value) == (TrialState.STOPPED, None)
+    assert service.store.get_job("job").budget_used == 1

@@ -421,6 +421,9 @@ class TuningService:
         if not trial.state.active:
             return False
         usage = result.usage
+        trained = self._trained_out(job, trial, result.metrics) if result.state == "stopped" else None
+        if trained is not None:  # stopped after its training ended: its result counts
+            return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **trained}, usage=usage)
         if (
             result.state == "stopped"
             and job.status is JobStatus.RUNNING
@@ -437,6 +440,26 @@ class TuningService:
             described, described_usage = self._described(job, trial)
             platform, usage = {**described, **platform}, usage or described_usage
         return self._complete(job, trial, platform, usage)
+
+    @staticmethod
+    def _trained_out(job: Job, trial: Trial, platform: Mapping[str, float]) -> dict[str, float] | None:
+        """The final metrics of a trial stopped once its training was over, None for any other.
+
+        Over means its script reported every objective as final (``hyperstep.report``
+        without a step), or, with early stopping, its curve reached ``max_resource``: a stop
+        (Ctrl-C, ``hyperstep stop``, a stop decision that lands late) then cut only what
+        came after, saving a model say. Such a trial ends ``completed`` with the value a
+        normal end would have given it (final reports overlaid by the ``platform``'s last
+        values, as ``_complete`` reads them; the curve's newest value when neither holds the
+        objective), and keeps its unit of budget: recorded ``stopped`` it gave that back
+        and lost its value, so a resumed job trained a replacement."""
+        final = {**trial.final_reports(), **platform}
+        done = has_objectives(job, trial.final_reports())
+        spec = job.spec.early_stopping
+        if not done and early_stopping.enabled(job.spec) and spec is not None and trial.curve:
+            done = max(trial.curve) >= spec.max_resource
+            final = {job.spec.primary.metric: trial.curve[max(trial.curve)], **final}
+        return final if done and has_objectives(job, final) else None
 
     def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float], usage: Usage | None = None) -> bool:
         """End a trial the backend says completed: with the objective among its final
