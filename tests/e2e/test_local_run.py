@@ -258,3 +258,40 @@ def test_resuming_a_job_another_process_runs_is_refused(workdir: Path) -> None:
     assert SQLiteStore(store_path).list_trials("busy-1") == []  # nothing was started
     job = run(workdir, None, resume="busy-1")  # once the other process let go
     assert job.status is JobStatus.COMPLETED
+
+
+def test_ctrl_c_after_a_trial_printed_its_last_step_keeps_its_value(workdir: Path) -> None:
+    """The trial prints all 3 of its max_resource 3 steps, then "saves its model" (sleeps):
+    Ctrl-C then kills it, and its training's result counts. It ends completed with the value
+    of its last step, its curve kept, counted once (old code: stopped, no value, its budget
+    given back)."""
+    (workdir / "steps.py").write_text(
+        "import time\nfor step in (1, 2, 3):\n    print(f'loss={1 / step:.6f}', flush=True)\ntime.sleep(60)\n"
+    )
+    spec = local_spec(
+        workdir,
+        budget={"max_trials": 1, "max_parallel": 1},
+        early_stopping={"name": "asha", "min_resource": 1, "max_resource": 3, "reduction_factor": 3},
+    )
+    spec = spec.model_copy(update={"trial": spec.trial.model_copy(update={"command": ["python", "steps.py"]})})
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
+    store_path = workdir / "s.db"
+    command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path), "run", str(spec_file)]
+    out = ["--out", str(workdir / "runs")]
+    proc = subprocess.Popen([*command, *out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = [t for t in wait_until_a_trial_runs(store_path) if len(t.curve) == 3]
+        if running:
+            break
+    else:
+        raise AssertionError("no trial printed its 3 steps within 60 s")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    store = SQLiteStore(store_path)
+    (job,) = store.list_jobs()
+    (trial,) = store.list_trials(job.id)
+    assert (trial.state, trial.value, sorted(trial.curve)) == (TrialState.COMPLETED, round(1 / 3, 6), [1, 2, 3])
+    assert (job.status, job.completed, job.budget_used, job.best_trial_id) == (JobStatus.STOPPED, 1, 1, trial.id)

@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 
 from hyperstep.messages import LaunchRequest, TrialResult
-from hyperstep.models import TrialState
+from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -113,4 +113,26 @@ def test_a_trial_stopped_after_its_final_report_completes_with_it() -> None:
     first, second = service.store.get_trial("job", "t0001"), service.store.get_trial("job", "t0002")
     assert (first.state, first.value) == (TrialState.COMPLETED, 0.25)
     assert (second.state, second.value) == (TrialState.STOPPED, None)
+    assert service.store.get_job("job").budget_used == 1
+
+
+def test_ctrl_c_ends_a_trial_whose_result_never_came_by_the_same_rule(service: TuningService) -> None:
+    """Ctrl-C's drain can give up before a killed trial's result arrives (and a resumed job
+    finds the trials of a run that died): such a trial that had reported all 9 of its 9
+    steps completes with its curve's newest value; one at step 2 ends stopped, interrupted;
+    a pending one stopped. (Old code: all stopped, no value, budget given back.)"""
+    from types import SimpleNamespace
+
+    from hyperstep.local.runner import end_interrupted
+
+    for step in range(1, 10):
+        service.report_metrics("job", "t0001", {"loss": 1.0 / step}, step=step)
+    for step in (1, 2):
+        service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
+    service.store.set_job_status("job", JobStatus.STOPPING)
+    end_interrupted(SimpleNamespace(store=service.store, service=service), "job")  # type: ignore[arg-type]
+    first, second, third = (service.store.get_trial("job", f"t000{n}") for n in (1, 2, 3))
+    assert (first.state, first.value, len(first.curve)) == (TrialState.COMPLETED, 1.0 / 9, 9)
+    assert (second.state, second.value, second.error) == (TrialState.STOPPED, None, "interrupted")
+    assert third.state is TrialState.STOPPED
     assert service.store.get_job("job").budget_used == 1

@@ -13,7 +13,8 @@ from hyperstep.errors import HyperstepError, NotFoundError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
-from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
+from hyperstep.messages import TrialResult
+from hyperstep.models import Job, JobStatus, StopReason, Trial
 from hyperstep.spec import JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -134,9 +135,7 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
     job = runtime.store.get_job(job_id)
     if job.status is JobStatus.COMPLETED:
         raise HyperstepError(f"--resume: job {job_id!r} has already completed")
-    for trial in runtime.store.list_trials(job_id):
-        if trial.state.active:  # a process that died with the last run
-            runtime.store.finish_trial(job_id, trial.id, TrialState.STOPPED, error="interrupted")
+    end_interrupted(runtime, job_id)  # a process that died with the last run
     runtime.store.set_job_status(job_id, JobStatus.RUNNING)
     return runtime.service.start_execution(job_id)
 
@@ -146,12 +145,20 @@ def interrupt(runtime: LocalRuntime, job_id: str) -> None:
     runtime.store.set_job_status(job_id, JobStatus.STOPPING)
     runtime.executor.stop_all(error="Interrupted", cause="stopped by the user")
     runtime.stop_trials()
-    for trial in runtime.store.list_trials(job_id):
-        if trial.state.active:
-            runtime.store.finish_trial(job_id, trial.id, TrialState.STOPPED, error="interrupted")
+    end_interrupted(runtime, job_id)
     runtime.store.set_job_status(
         job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="interrupted (Ctrl-C)"
     )
+
+
+def end_interrupted(runtime: LocalRuntime, job_id: str) -> None:
+    """End the job's active trials whose result never came (the drain gave up, or the
+    process died with the last run) as an interrupted "stopped" end is collected: stopped,
+    giving their budget back, unless their training was over (their curve reached
+    ``max_resource``), which completes them with their value (``TuningService.collect``)."""
+    for trial in runtime.store.list_trials(job_id):
+        if trial.state.active:
+            runtime.service.collect(TrialResult(job_id=job_id, trial_id=trial.id, state="stopped", error="interrupted"))
 
 
 def _report(runtime: LocalRuntime, job_id: str, on_progress: ProgressCallback | None, final: bool = False) -> None:
