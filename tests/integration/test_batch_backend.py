@@ -15,6 +15,7 @@ from hyperstep.backends.batch.adapter import BatchBackend, build_request, log_lo
 from hyperstep.backends.batch.events import BATCH_STOP_REASON
 from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.errors import LaunchError
+from hyperstep.messages import LaunchRequest
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
 from tests.integration.aws_model import violations
@@ -387,6 +388,15 @@ def test_the_aws_wiring_gives_the_batch_backend_a_logs_client(aws_credentials: N
     assert isinstance(batch, BatchBackend) and batch.logs.meta.service_model.service_name == "logs"
 
 
+def running(batch_job_id: str | None) -> None:
+    """Put a moto Batch job back to RUNNING (moto runs every job to SUCCEEDED at once)."""
+    from moto.batch.models import batch_backends
+
+    found = batch_backends["123456789012"]["us-east-1"].get_job_by_id(batch_job_id or "")
+    assert found is not None
+    found.status = "RUNNING"
+
+
 def test_a_losing_step_report_makes_collect_terminate_the_batch_job_under_moto(aws_credentials: None) -> None:
     """With early_stopping, collect judges each step report: the trial behind at rung 1 is
     terminated (TerminateJob) and recorded pruned, keeping its curve and its budget."""
@@ -410,6 +420,7 @@ def test_a_losing_step_report_makes_collect_terminate_the_batch_job_under_moto(a
         good, bad = Study.from_job(service.store, job).ask(2)
         for trial in (good, bad):
             service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+            running(service.store.get_trial(job.id, trial.id).backend_ref)  # reporting steps: running
         metric = {"source": "hyperstep.trial", "detail-type": "Trial Metric Reported"}
         envelope = {"version": "0", "id": "e", "account": "1", "time": "2024-01-01T00:00:00Z", "region": "us-east-1"}
         for trial, loss in ((good, 0.5), (bad, 0.9)):
@@ -423,3 +434,62 @@ def test_a_losing_step_report_makes_collect_terminate_the_batch_job_under_moto(a
         assert service.store.get_trial(job.id, good.id).state is TrialState.RUNNING
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.pruned) == (2, 1)
+
+
+def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_under_moto(aws_credentials: None) -> None:
+    """A step report that lags behind its job (EventBridge orders nothing) makes the
+    scheduler stop a trial whose Batch job has already succeeded. Batch accepts
+    ``TerminateJob`` of a finished job and leaves it SUCCEEDED (as moto does), so the trial
+    is read back: it waits for its final report as any succeeded trial, which arrives after
+    the stop and completes it with its value and its curve, counted once; the SUCCEEDED
+    event, delivered twice, and a step report after the end change nothing. (Old code:
+    pruned at 0.9, the final report refused, 0.3 lost.)"""
+    from hyperstep.events import parse_event
+    from hyperstep.models import TrialState
+    from hyperstep.service import TuningService
+    from hyperstep.spec import EarlyStopping
+    from hyperstep.stores.sqlite import SQLiteStore
+    from hyperstep.study import Study
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        batch_environment()
+        client = boto3.client("batch", region_name="us-east-1")
+        terminated: list[str] = []
+        client.meta.events.register(
+            "provide-client-params.batch.TerminateJob", lambda params, **_: terminated.append(params["jobId"])
+        )
+        service = TuningService(SQLiteStore(), {"batch": BatchBackend(client, "hyperstep-bus")})
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id="mnist-early")
+        good, done = Study.from_job(service.store, job).ask(2)
+        for trial in (good, done):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        running(service.store.get_trial(job.id, good.id).backend_ref)
+        ref = service.store.get_trial(job.id, done.id).backend_ref  # moto: SUCCEEDED already
+        envelope = {"version": "0", "id": "e", "account": "1", "time": "2024-01-01T00:00:00Z", "region": "us-east-1"}
+
+        def deliver(source: str, detail_type: str, detail: dict[str, Any]) -> bool:
+            event = parse_event({**envelope, "source": source, "detail-type": detail_type, "detail": detail})
+            assert event is not None
+            return service.record(event)
+
+        def report(trial_id: str, loss: float, step: int | None = None) -> bool:
+            detail = {"job_id": job.id, "trial_id": trial_id, "metrics": {"val_loss": loss}}
+            return deliver(
+                "hyperstep.trial", "Trial Metric Reported", detail | ({} if step is None else {"step": step})
+            )
+
+        assert report(good.id, 0.5, step=1) and report(done.id, 0.9, step=1)  # behind at rung 1: stop
+        assert terminated == [ref]
+        waiting = service.store.get_trial(job.id, done.id)
+        assert (waiting.state, waiting.awaiting_result_since is not None) == (TrialState.RUNNING, True)
+        assert report(done.id, 0.3)  # its final report, published before the job ended
+        ended = service.store.get_trial(job.id, done.id)
+        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.3, {1: 0.9})
+        detail = client.describe_jobs(jobs=[ref])["jobs"][0]
+        for _ in range(2):
+            assert deliver("aws.batch", "Batch Job State Change", detail) is False
+        assert report(done.id, 0.4, step=2) is False
+        assert service.store.get_trial(job.id, done.id) == ended
+        counted = service.store.get_job(job.id)
+        assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.3)

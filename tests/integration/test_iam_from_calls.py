@@ -418,6 +418,7 @@ def stopped_early(stack: MotoStack, backend: str) -> None:
     launched_and_waiting(stack, job_id)
     platform = TrainingPlatform(stack, job_id, backend, val_loss, "val_loss")
     ahead, behind = sorted(platform.new_jobs(), key=lambda j: val_loss(j.hyperparameters))
+    still_running(behind, backend)  # reporting its steps; read back after the stop (still stopping)
     for cloud_job in (ahead, behind):
         step = platform.step_reported(cloud_job, 1, val_loss(cloud_job.hyperparameters) + 1)
         assert platform.deliver(step) == {"recorded": True}

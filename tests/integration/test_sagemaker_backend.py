@@ -410,3 +410,55 @@ def put_lines(logs: Any, group: str, stream: str, lines: list[str]) -> None:
     now = int(time.time() * 1000)
     events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+def test_a_stop_decision_after_the_training_job_completed_keeps_its_result_under_moto(aws_credentials: None) -> None:
+    """The scheduler judges a curve that lags behind the job (read from events or the log):
+    it stops a trial whose training job has already completed. SageMaker refuses
+    ``StopTrainingJob`` of a job that is not in progress (the adapter passes over it), so
+    the trial is read back: it ends completed with its ``FinalMetricDataList`` value, keeps
+    its curve, and counts once; its Completed event, delivered twice, and a step report
+    arriving after it change nothing. (Old code: pruned at 0.9, the job's 0.31 lost.)"""
+    from botocore.exceptions import ClientError
+
+    stops: list[str] = []
+
+    def stop_training_job(self: SageMakerResponse) -> EmptyResult:
+        """moto has no StopTrainingJob: refuse a job that is not InProgress, as the adapter expects."""
+        name = self._get_param("TrainingJobName")
+        stops.append(name)
+        status = self.sagemaker_backend.training_jobs[name].training_job_status
+        if status != "InProgress":
+            error = {"Error": {"Code": "ValidationException", "Message": f"job is in status {status}"}}
+            raise ClientError(error, "StopTrainingJob")
+        return EmptyResult()
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True):
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus")})
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
+        good, late = Study.from_job(service.store, job).ask(2)
+        for trial in (good, late):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        name = service.store.get_trial(job.id, late.id).backend_ref
+        training = sagemaker_backends["123456789012"]["us-east-1"].training_jobs[name]  # moto: Completed at once
+        training.final_metric_data_list = [
+            {"MetricName": "val_loss", "Value": 0.31, "Timestamp": training.creation_time}
+        ]
+        service.report_metrics(job.id, good.id, {"val_loss": 0.5}, step=1)
+        service.report_metrics(job.id, late.id, {"val_loss": 0.9}, step=1)  # behind at rung 1: stop
+        assert stops == [name]
+        ended = service.store.get_trial(job.id, late.id)
+        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.31, {1: 0.9})
+
+        end = json.loads((EVENTS / "sagemaker-training-job-state-change-stopped.json").read_text())
+        end["detail"].update(TrainingJobName=name, TrainingJobStatus="Completed", SecondaryStatus="Completed")
+        end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": late.id}
+        for _ in range(2):
+            parsed = parse_event(end)
+            assert parsed is not None and service.record(parsed) is False
+        assert service.report_metrics(job.id, late.id, {"val_loss": 0.4}, step=2) is False
+        assert service.store.get_trial(job.id, late.id) == ended
+        counted = service.store.get_job(job.id)
+        assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.31)

@@ -608,7 +608,26 @@ class TuningService:
         if trial.state is not TrialState.RUNNING or not self._stops_early(job, trial):
             return False
         self.backend_for(job).stop(job, trial)
+        ended = self._ended_before_stop(job, trial)
+        if ended is not None:
+            return self.collect(ended)
         return self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial))
+
+    def _ended_before_stop(self, job: Job, trial: Trial) -> TrialResult | None:
+        """The end a trial just told to stop had reached on its own, read from its backend
+        (``describe``) after the stop; None while it runs or stops, or when this stop ended it.
+
+        The decision can come after the trial's end: its curve is read from events or a log
+        that lag behind the job, and its end event may still be on the way. SageMaker then
+        refuses ``StopTrainingJob`` (the adapter passes over it), Batch accepts
+        ``TerminateJob`` of a job that already succeeded and leaves it as it was, a local
+        process has exited: recorded pruned, the trial lost the value it ended with, and its
+        end event found it recorded. A backend that cannot be read leaves the trial pruned."""
+        try:
+            ended = self.backend_for(job).describe(job, trial)
+        except Exception:  # the stop stands: pruned, as before the read
+            return None
+        return None if ended is None or ended.state == "stopped" else ended
 
     def _stops_early(self, job: Job, trial: Trial) -> bool:
         if not early_stopping.enabled(job.spec) or not trial.curve:
