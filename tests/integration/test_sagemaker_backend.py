@@ -462,3 +462,70 @@ def test_a_stop_decision_after_the_training_job_completed_keeps_its_result_under
         assert service.store.get_trial(job.id, late.id) == ended
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.31)
+
+
+def test_a_user_stop_a_retried_finish_and_a_twice_delivered_stopped_event_count_each_trial_once_under_moto(
+    aws_credentials: None,
+) -> None:
+    """``hyperstep stop`` of a job that stops early, while two training jobs run: one has
+    printed all 9 of its 9 steps (it saves its model), the other 4. Finish Job runs twice
+    (Step Functions retried it): ``StopTrainingJob`` goes out once per job for the stop
+    and again at each Finish, refused then (the job is Stopping), quietly. Each job's
+    Stopped event comes twice, one before the other's last step report, which arrives
+    after its end. The trial at 9 of 9 ends completed with its value, the other stopped
+    with its 4 steps, its budget given back once; the late report changes nothing."""
+    from botocore.exceptions import ClientError
+
+    from hyperstep.messages import FinishRequest
+
+    stops: list[str] = []
+
+    def stop_training_job(self: SageMakerResponse) -> EmptyResult:
+        """moto has no StopTrainingJob: InProgress goes to Stopping, anything else is refused."""
+        name = self._get_param("TrainingJobName")
+        stops.append(name)
+        training = self.sagemaker_backend.training_jobs[name]
+        if training.training_job_status != "InProgress":
+            error = {"Error": {"Code": "ValidationException", "Message": f"job is {training.training_job_status}"}}
+            raise ClientError(error, "StopTrainingJob")
+        training.training_job_status = "Stopping"
+        return EmptyResult()
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True):
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus")})
+        median = EarlyStopping(name="median", min_resource=5, max_resource=9)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": median}), job_id=make_job().id)
+        done, half = Study.from_job(service.store, job).ask(2)
+        names = {}
+        for trial in (done, half):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+            names[trial.id] = service.store.get_trial(job.id, trial.id).backend_ref
+            sagemaker_backends["123456789012"]["us-east-1"].training_jobs[
+                names[trial.id]
+            ].training_job_status = "InProgress"
+        for step in range(1, 10):
+            service.report_metrics(job.id, done.id, {"val_loss": 1.0 / step}, step=step)
+        for step in range(1, 5):
+            service.report_metrics(job.id, half.id, {"val_loss": 2.0 / step}, step=step)
+        service.stop(job.id)
+        for _ in range(2):
+            service.finish(FinishRequest(job_id=job.id))
+        assert sorted(stops) == sorted([*names.values()] * 3)
+
+        def stopped_event(trial_id: str) -> bool:
+            end = json.loads((EVENTS / "sagemaker-training-job-state-change-stopped.json").read_text())
+            end["detail"].update(TrainingJobName=names[trial_id])
+            end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": trial_id}
+            parsed = parse_event(end)
+            assert parsed is not None
+            return service.record(parsed)
+
+        assert [stopped_event(done.id), stopped_event(half.id), stopped_event(done.id)] == [True, True, False]
+        assert service.report_metrics(job.id, half.id, {"val_loss": 0.45}, step=5) is False  # after its end
+        assert stopped_event(half.id) is False
+        first, second = service.store.get_trial(job.id, done.id), service.store.get_trial(job.id, half.id)
+        assert (first.state, first.value, len(first.curve)) == (TrialState.COMPLETED, 1.0 / 9, 9)
+        assert (second.state, second.value, sorted(second.curve)) == (TrialState.STOPPED, None, [1, 2, 3, 4])
+        counted = service.store.get_job(job.id)
+        assert (counted.budget_used, counted.completed, counted.best_trial_id) == (1, 1, done.id)
