@@ -114,6 +114,9 @@ def test_the_valid_spec_parses() -> None:
         ),
         ("early_stopping", {"name": "asha", "max_resource": 9, "model_based": False}, "spec", None),  # a bool field
         ("parameters.2.choices", ["a", True], "spec", None),  # a choice may be a bool
+        ("strategy.seed", 2**53, "strategy.seed", "less than or equal to 9007199254740991"),
+        pytest.param("strategy.seed", 10**4299, "strategy.seed", "less than or equal to 9", id="seed-of-4300-digits"),
+        ("strategy.seed", 2**53 - 1, "spec", None),
     ],
 )
 def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:

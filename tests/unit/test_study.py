@@ -259,6 +259,31 @@ def test_a_job_stored_with_an_option_since_removed_still_suggests() -> None:
     assert len(Study.from_job(store, store.get_job("old-option")).ask(2)) == 2
 
 
+def test_a_seed_past_json_s_exact_integers_is_refused_before_anything_is_stored() -> None:
+    """A seed of 4,400 digits was stored by ``Study`` and its job could not be read back
+    (pydantic: JSON number out of range), so the study failed and left an unreadable job;
+    one past 2**53 - 1 is read rounded by JavaScript and jq. Both are refused as the spec
+    comes in, naming the field, with nothing stored; 2**53 - 1 runs. A job stored with a
+    larger seed before the bound keeps its seed and suggests."""
+    from hyperstep.models import Job
+    from hyperstep.spec import MAX_SEED, JobSpec
+    from hyperstep.spec_base import STORED
+    from hyperstep.study import Study
+    from tests.conftest import spec_document
+
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    store = SQLiteStore(":memory:")
+    for seed in (10**4400, MAX_SEED + 1):
+        with pytest.raises(ValidationError, match=r"strategy\.seed"):
+            hyperstep.Study(space, strategy="random", seed=seed, store=store)
+    assert store.list_jobs() == []
+    assert len(hyperstep.Study(space, strategy="random", seed=MAX_SEED, store=store).ask(2)) == 2
+    document = spec_document(strategy={"name": "random", "seed": 2**70})
+    store.create_job(Job(id="old-seed", spec=JobSpec.model_validate(document, context=STORED)))
+    study = Study.from_job(store, store.get_job("old-seed"))
+    assert study.seed == 2**70 and len(study.ask(2)) == 2
+
+
 @pytest.mark.parametrize("value", [True, False])
 def test_a_bool_is_no_value_to_tell(value: bool) -> None:
     """``True`` is an int to Python, not a metric: tell and add_trial refuse it, as any

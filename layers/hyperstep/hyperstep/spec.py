@@ -26,7 +26,7 @@ from hyperstep.http_input import strict_json
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, unique_names
-from hyperstep.spec_base import SpecModel, TrialBlockBase, read_back
+from hyperstep.spec_base import SpecModel, TrialBlockBase, at_most, read_back
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -61,6 +61,12 @@ class Constraint(SpecModel):
 
 MAX_OBJECTIVES = 3
 MAX_CONSTRAINTS = 10
+MAX_SEED = 2**53 - 1
+"""The largest ``strategy.seed``: the largest integer a JSON number keeps exactly everywhere
+(RFC 7493's interoperable range, a double's; JavaScript and jq read larger ones rounded, so
+a spec read and sent back there would change its seed). It holds numpy's legacy, Optuna's
+and scikit-learn's 32-bit seeds. Without it, a seed past 4,300 digits was stored by
+``Study`` and the job could not be read back (pydantic: JSON number out of range)."""
 
 
 class StrategyConfig(SpecModel):
@@ -69,6 +75,11 @@ class StrategyConfig(SpecModel):
     """numpy seeds are non-negative integers. Without one, a job draws its seed once, when
     it is created, and keeps it (``Job.seed``): its rounds continue one sequence."""
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_within_json(cls, seed: int | None, info: ValidationInfo) -> int | None:
+        return at_most(seed, MAX_SEED, info)  # a job stored with a larger seed keeps it
 
     @field_validator("options")
     @classmethod
