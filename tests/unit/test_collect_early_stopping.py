@@ -136,3 +136,22 @@ def test_ctrl_c_ends_a_trial_whose_result_never_came_by_the_same_rule(service: T
     assert (second.state, second.value, second.error) == (TrialState.STOPPED, None, "interrupted")
     assert third.state is TrialState.STOPPED
     assert service.store.get_job("job").budget_used == 1
+
+
+def test_a_trial_of_a_run_that_died_is_charged_to_its_last_report_on_resume(service: TuningService) -> None:
+    """``run --resume`` ends the trials whose process died with the last run: each is
+    charged from its start to its newest report (here 5 s), not up to the resume, which may
+    be days later; one that never reported, nothing beyond its start."""
+    from types import SimpleNamespace
+
+    from hyperstep.local.runner import end_interrupted
+
+    started = service.store.get_trial("job", "t0002").started_at
+    assert started is not None
+    service.report_metrics("job", "t0002", {"loss": 0.9}, step=1, at=started + 2)
+    service.report_metrics("job", "t0002", {"loss": 0.8}, step=2, at=started + 5)
+    service.store.set_job_status("job", JobStatus.STOPPED)
+    end_interrupted(SimpleNamespace(store=service.store, service=service), "job", died_earlier=True)  # type: ignore[arg-type]
+    reported, silent = service.store.get_trial("job", "t0002"), service.store.get_trial("job", "t0003")
+    assert (reported.state, reported.billable_seconds) == (TrialState.STOPPED, 5.0)
+    assert (silent.state, silent.billable_seconds) == (TrialState.STOPPED, 0.0)

@@ -13,7 +13,7 @@ from hyperstep.errors import HyperstepError, NotFoundError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
-from hyperstep.messages import TrialResult
+from hyperstep.messages import TrialResult, Usage
 from hyperstep.models import Job, JobStatus, StopReason, Trial
 from hyperstep.spec import JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -135,7 +135,7 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
     job = runtime.store.get_job(job_id)
     if job.status is JobStatus.COMPLETED:
         raise HyperstepError(f"--resume: job {job_id!r} has already completed")
-    end_interrupted(runtime, job_id)  # a process that died with the last run
+    end_interrupted(runtime, job_id, died_earlier=True)  # a process that died with the last run
     runtime.store.set_job_status(job_id, JobStatus.RUNNING)
     return runtime.service.start_execution(job_id)
 
@@ -151,14 +151,26 @@ def interrupt(runtime: LocalRuntime, job_id: str) -> None:
     )
 
 
-def end_interrupted(runtime: LocalRuntime, job_id: str) -> None:
-    """End the job's active trials whose result never came (the drain gave up, or the
-    process died with the last run) as an interrupted "stopped" end is collected: stopped,
-    giving their budget back, unless their training was over (their curve reached
-    ``max_resource``), which completes them with their value (``TuningService.collect``)."""
+def end_interrupted(runtime: LocalRuntime, job_id: str, died_earlier: bool = False) -> None:
+    """End the job's active trials whose result never came (the drain gave up, or, with
+    ``died_earlier``, the process died with the last run) as an interrupted "stopped" end is
+    collected: stopped, giving their budget back, unless their training was over (their
+    curve reached ``max_resource``), which completes them with their value
+    (``TuningService.collect``). A trial of the last run is charged up to its last report,
+    not up to now: nothing says how long its process outlived it."""
     for trial in runtime.store.list_trials(job_id):
         if trial.state.active:
-            runtime.service.collect(TrialResult(job_id=job_id, trial_id=trial.id, state="stopped", error="interrupted"))
+            usage = _until_last_report(trial) if died_earlier else None  # None: up to now
+            end = TrialResult(job_id=job_id, trial_id=trial.id, state="stopped", error="interrupted", usage=usage)
+            runtime.service.collect(end)
+
+
+def _until_last_report(trial: Trial) -> Usage | None:
+    """The trial's time from its start to its newest report (None if it never started)."""
+    if trial.started_at is None:
+        return None
+    last = max((r.at for r in trial.reports.values() if r.at is not None), default=trial.started_at)
+    return Usage(seconds=max(last - trial.started_at, 0.0), platform="local")
 
 
 def _report(runtime: LocalRuntime, job_id: str, on_progress: ProgressCallback | None, final: bool = False) -> None:
