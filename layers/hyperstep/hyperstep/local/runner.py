@@ -36,8 +36,9 @@ def run_local(
 
     The handlers' own output (their warnings and errors, and their metrics as CloudWatch
     EMF lines) goes to ``handlers.log`` beside the store. Ctrl-C kills the running trials,
-    records them stopped (their budget is given back) and marks the job stopped, so
-    ``resume`` carries on from a consistent store.
+    records them stopped (their budget is given back; one whose training was over completes
+    with its value, ``TuningService.collect``) and marks the job stopped, so ``resume``
+    carries on from a consistent store.
     """
     log_path = Path(store_path).parent / "handlers.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
