@@ -250,6 +250,26 @@ def plateau_drop(params: Params, steps: int) -> Iterator[float]:
         yield value + 0.01 * float(rng.standard_normal())
 
 
+def diverging(params: Params, steps: int) -> Iterator[float]:
+    """Curves of a learning rate near its stability limit: a configuration converges at a
+    rate set by its learning rate ``lr`` (``x0``, log scale 1e-3 to 1) to a floor least near
+    ``(x2, x3) = (0.35, 0.6)``; past a limit set by ``x1`` (0.1 to 0.4), it diverges, the
+    later the nearer the limit (an exponential blow-up, capped at 3). So the best
+    configurations sit just below the limit, and those just above it look best at every
+    rung before the end: the fast starter that ends worst, where the crossing curves' slow
+    starter ends best. Noise seeded by the configuration. Held out: made in round nine,
+    after the methods were changed for the last time, and run apart."""
+    x = np.array([params[f"x{i}"] for i in range(4)], dtype=float)
+    lr = 10.0 ** (-3.0 + 3.0 * x[0])
+    limit = 10.0 ** (-1.0 + 0.6 * x[1])
+    floor = 0.05 + 0.3 * (x[2] - 0.35) ** 2 + 0.2 * (x[3] - 0.6) ** 2 + 0.02 * math.sin(9 * x[3]) ** 2
+    growth = 0.15 * max(0.0, lr / limit - 1.0)  # per step, once past the limit
+    rng = np.random.default_rng([round(float(v) * 1e6) for v in x] + [11])
+    for s in range(1, steps + 1):
+        value = floor + (1.0 - floor) * math.exp(-3.0 * lr * s) + 0.01 * math.expm1(growth * s)
+        yield min(3.0, value + 0.005 * float(rng.standard_normal()))
+
+
 def problems() -> dict[str, CurveProblem]:
     """Every problem of the benchmark, by name."""
     unit = [{"name": f"x{i}", "type": "float", "low": 0.0, "high": 1.0} for i in range(6)]
@@ -297,4 +317,5 @@ def problems() -> dict[str, CurveProblem]:
         "crossing-6d": CurveProblem("crossing-6d", unit, crossing_curve, crossing=True),
         "noisy-decay-4d": CurveProblem("noisy-decay-4d", unit[:4], noisy_decay, held_out=True),
         "plateau-5d": CurveProblem("plateau-5d", unit[:5], plateau_drop, held_out=True),
+        "diverging-4d": CurveProblem("diverging-4d", unit[:4], diverging, held_out=True),
     }

@@ -9,6 +9,7 @@ import pytest
 
 import hyperstep
 from hyperstep.models import TrialState
+from hyperstep.schedulers.curves import held, predict
 from hyperstep.schedulers.fidelity import levels, rung_observations
 from hyperstep.study import history_of
 
@@ -161,3 +162,37 @@ def test_a_study_with_the_curve_model_extrapolates_and_one_without_does_not() ->
     with_model = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=ASHA)
     without = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "curve_model": False})
     assert with_model.extrapolates and not without.extrapolates
+
+
+def plateau(step: int, floor: float, drop: float = 12.0) -> float:
+    """A curve flat near 1.0 until about ``drop``, then down to ``floor`` (not a power law)."""
+    return floor + (1.0 - floor) / (1.0 + (step / drop) ** 4)
+
+
+def test_power_law_predictions_hold_on_power_laws_and_not_on_late_drops() -> None:
+    power_laws = [{s: 0.1 * i + 0.5 * s**-0.7 for s in range(1, 28)} for i in range(8)]
+    drops = [{s: plateau(s, 0.1 + 0.02 * i) for s in range(1, 28)} for i in range(8)]
+    assert held(power_laws, 3, 1 / 3) and held(power_laws, 9, 1 / 3)
+    assert not held(drops, 3, 1 / 3) and not held(drops, 9, 1 / 3)
+    assert held(drops[:5], 3, 1 / 3)  # fewer than six curves: nothing known, trusted
+    # a trial stopped at 9 shows a miss from 3 steps too (its value at 9, below the prediction)
+    stopped = [{s: plateau(s, 0.1, drop=6.0) for s in range(1, 10)} for _ in range(6)]
+    assert not held(stopped, 3, 1 / 3)
+
+
+def test_a_stopped_trial_is_not_extrapolated_where_the_power_law_failed_on_the_finished_trials() -> None:
+    """Six finished trials dropped late to low finals that their first three steps' power law
+    put far above: a stopped trial's three flat steps say nothing of its final value, so it
+    is read by its rank at rung 3 (best there: the best quantile), not as a final near 1."""
+    finished = {i: {s: plateau(s, 0.1 + 0.02 * i) + 0.001 * i for s in range(1, 28)} for i in range(6)}
+    finals = {i: c[27] for i, c in finished.items()}
+    stopped = {s: plateau(s, 0.1) - 0.01 for s in (1, 2, 3)}
+    steps = [1, 3, 9, 27]
+    out = rung_observations({**finished, 6: stopped}, finals, steps, extrapolate=True)
+    assert out[6] == pytest.approx(np.quantile(sorted(finals.values()), 0.5 / 7))
+    # where the power law held (the same finished values, power-law curves), it is extrapolated
+    laws = {i: {s: finals[i] + 0.9 * s**-0.5 for s in range(1, 28)} for i in range(6)}
+    out = rung_observations({**laws, 6: stopped}, finals, steps, extrapolate=True)
+    heading = predict(stopped, 27)
+    highest = max(v for c in laws.values() for v in c.values())
+    assert heading is not None and out[6] == pytest.approx(min(heading.mean, highest))

@@ -215,3 +215,29 @@ def test_with_a_curve_model_a_trial_heading_just_behind_the_best_final_stops_at_
     # heading 1e-4 ahead of the best final: goes on
     ahead = exact_law(0.97, 9, final=0.1489)
     assert not ASHA(1, 27, 3, curve_model=True).should_stop(1, Curves({0: done, 1: ahead}))
+
+
+def late_drop(step: int, floor: float) -> float:
+    """Flat near 1.0 until about step 12, then down to ``floor`` (not a power law)."""
+    return floor + (1.0 - floor) / (1.0 + (step / 12.0) ** 4)
+
+
+def test_with_a_curve_model_the_incumbent_stop_turns_off_at_a_rung_where_it_would_have_cut_the_winners() -> None:
+    # trial 0 ended first at 0.5; trials 1-3 then each beat the best final before them, though
+    # their first three steps (flat) predicted finals near 1: the incumbent stop at rung 3
+    # would have cut all three. Trial 4, flat at rung 3 and top there, goes on
+    first = {s: 0.5 + 0.5 * s**-1.0 for s in range(1, 28)}
+    winners = {i: {s: late_drop(s, 0.3 - 0.05 * i) for s in range(1, 28)} for i in (1, 2, 3)}
+    flat = {s: late_drop(s, 0.1) - 0.01 for s in (1, 2, 3)}
+    ended = {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0}
+    asha = ASHA(1, 27, 3, curve_model=True)
+    assert asha.behind_incumbent(flat, Curves({0: first, **winners, 4: flat}, ended=ended))
+    assert not asha.incumbent_stop_held(3, Curves({0: first, **winners, 4: flat}, ended=ended))
+    assert not asha.should_stop(4, Curves({0: first, **winners, 4: flat}, ended=ended))
+    # the same winners on power laws their first three steps predicted: the stop holds, trial 4 stops
+    laws = {i: {s: (0.3 - 0.05 * i) + 0.7 * s**-0.5 for s in range(1, 28)} for i in (1, 2, 3)}
+    assert asha.incumbent_stop_held(3, Curves({0: first, **laws, 4: flat}, ended=ended))
+    assert asha.should_stop(4, Curves({0: first, **laws, 4: flat}, ended=ended))
+    # a pessimistic prediction for a trial that ended behind the best before it is no miss
+    behind = {i: {s: late_drop(s, 0.6 + 0.05 * i) for s in range(1, 28)} for i in (1, 2, 3)}
+    assert asha.incumbent_stop_held(3, Curves({0: first, **behind, 4: flat}, ended=ended))
