@@ -183,7 +183,7 @@ class BayesianOptimization(Strategy):
         expected = _largest_expected_improvement(posterior, best) if math.isfinite(best) else None
         out = list(chosen)
         basin = self._exhausted_basin(model, posterior, X[int(np.argmin(yw))], best) if ok.any() else None
-        for i in range(history.offset, history.offset + k):
+        for i in range(k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
             region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
             score = self._score(model, feasible, best, i, avoid, region, None if i % 2 else basin, proj)
