@@ -337,3 +337,40 @@ def test_the_failure_classifier_counts_twice_in_the_single_objective_acquisition
     monkeypatch.setattr(BayesianOptimization, "_feasibility", recorded)
     BayesianOptimization().suggest(history, 2, np.random.default_rng(0))
     assert weights and set(weights) == {bayesian.FAILURE_WEIGHT} and bayesian.FAILURE_WEIGHT > 1
+
+
+def _regions_scored(monkeypatch: pytest.MonkeyPatch, offset: int, n: int) -> list[tuple[bool, int]]:
+    """For each point ``suggest`` chooses on a 6-d bowl: whether its acquisition was confined to a
+    box smaller than the cube (the trust region), and the ensemble member (``_score``'s ``i``)."""
+    calls: list[tuple[bool, int]] = []
+    original = BayesianOptimization._score
+
+    def spy(
+        self: BayesianOptimization, model: Any, feasible: Any, best: float, i: int, avoid: Any, box: Any, *rest: Any
+    ) -> Any:
+        calls.append((bool(np.any(box[0] > 0.0) or np.any(box[1] < 1.0)), i))
+        return original(self, model, feasible, best, i, avoid, box, *rest)
+
+    monkeypatch.setattr(BayesianOptimization, "_score", spy)
+    space = SearchSpace.model_validate(
+        {"parameters": [{"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(6)]}
+    )
+    X = np.random.default_rng(1).random((20, 6))
+    empty = np.empty((0, 6))
+    history = History(
+        space=space, X=X, y=((X - 0.4) ** 2).sum(1), X_failed=empty, X_pending=empty, seed=3, offset=offset
+    )
+    BayesianOptimization().suggest(history, n, np.random.default_rng(0))
+    return calls
+
+
+def test_one_point_at_a_time_alternates_global_and_trust_region_asks_when_given_an_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Model-based early stopping asks one trial at a time: the batch's global/local hedge goes on
+    across asks (``History.offset``); a plain call (offset 0) is a batch of its own, as before."""
+    assert _regions_scored(monkeypatch, 0, 1) == [(False, 0)]  # one point: global log-EI, as always
+    assert _regions_scored(monkeypatch, 1, 1) == [(True, 0)]  # the next ask: in the box, by log-EI
+    assert _regions_scored(monkeypatch, 2, 1) == [(False, 0)]
+    assert _regions_scored(monkeypatch, 0, 2) == [(False, 0), (True, 1)]  # a batch: unchanged
+    assert _regions_scored(monkeypatch, 1, 2) == [(True, 0), (False, 1)]

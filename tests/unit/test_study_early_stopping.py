@@ -172,3 +172,23 @@ def test_report_refuses_a_value_that_is_not_a_number_saying_so(value: object) ->
     with pytest.raises(ValueError, match=r"^report a number as the value, got "):
         study.report(trial.id, 1, value)  # type: ignore[arg-type]
     assert study.store.get_trial(study.job_id, trial.id).curve == {}
+
+
+def test_model_based_asks_carry_the_trial_count_as_the_strategys_offset_and_plain_ones_none() -> None:
+    """``History.offset``: the strategy's global/local hedge goes on across one-at-a-time asks
+    with model-based early stopping; without it every ask is a batch of its own (offset 0)."""
+    space = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
+    early = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3, "model_based": True}
+    for stopping, offsets in ((early, [0, 1, 2, 3]), (None, [0, 0, 0, 0])):
+        study = hyperstep.Study(space, strategy="random", seed=0, early_stopping=stopping)
+        seen = []
+        for _ in range(4):
+            seen.append(study.history(study.store.list_trials(study.job_id)).offset)
+            trial = study.ask(1)[0]
+            for step in range(1, 10):
+                if study.report(trial.id, step, (trial.params["x"] - 0.3) ** 2 + 1 / step):
+                    study.tell(trial.id, (trial.params["x"] - 0.3) ** 2 + 1 / step, state="stopped")
+                    break
+            else:
+                study.tell(trial.id, (trial.params["x"] - 0.3) ** 2 + 1 / 9)
+        assert seen == offsets

@@ -461,6 +461,7 @@ def history_of(
         X_pending=space.encode_many([t.params for t in pending]),
         seed=seed,
         G=None if spec is None else constraint_slack(spec, done),
+        offset=len(trials) if fidelity else 0,
     )
 
 

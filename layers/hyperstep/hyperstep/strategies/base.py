@@ -43,6 +43,11 @@ class History:
     """With constraints: one column per limit (a constraint's ``max`` and ``min`` are one
     each), a row per row of ``X``, the amount by which the limit is exceeded (feasible where
     <= 0; NaN where the metric is missing, which is infeasible); None without constraints."""
+    offset: int = 0
+    """Where this call's first point sits in a sequence of proposals asked one or a few at a
+    time (model-based early stopping asks one trial at a time, and many): a strategy that
+    alternates within a batch (global and local points) goes on alternating across calls.
+    0: every call is a batch of its own."""
 
     @property
     def objectives(self) -> np.ndarray:

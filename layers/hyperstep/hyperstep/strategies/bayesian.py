@@ -24,6 +24,9 @@ Each call rebuilds everything from the history (no state between calls):
    confined to a TuRBO-style box around the incumbent (global and local search hedged);
    the box halves for every two batches that did not improve on the best (down to an
    eighth) and is back to full size once one does.
+   With model-based early stopping, which asks one trial at a time, the hedge goes on
+   across asks (``History.offset``, the trials so far): every other trial is confined to
+   the box (each by log-EI).
 6. In a conditional space (parameters with ``when``) the GP reads inactive parameters as
    absent, not as a value (an arc kernel, ``strategies.conditional``); every candidate is
    snapped to the tree (inactive columns to their filler) before it is scored, the trust
@@ -196,10 +199,11 @@ class BayesianOptimization(Strategy):
         expected = _largest_expected_improvement(posterior, best) if math.isfinite(best) else None
         out = list(chosen)
         basin = self._exhausted_basin(model, posterior, X[int(np.argmin(yw))], best) if ok.any() else None
-        for i in range(k):
+        for i in range(history.offset, history.offset + k):
             avoid = np.vstack([history.X_pending, *out]) if out else history.X_pending
             region = box if i % 2 else (np.zeros(len(box[0])), np.ones(len(box[0])))  # half the batch local
-            score = self._score(model, feasible, best, i, avoid, region, None if i % 2 else basin, proj)
+            kind = i - history.offset  # the ensemble cycles within a call; across calls only the region alternates
+            score = self._score(model, feasible, best, kind, avoid, region, None if i % 2 else basin, proj)
             pool_values = score(posterior.C, (posterior.mean, posterior.sd))
             x = maximize(posterior.C, score, seen, proj, rng, pool_values)
             if x is None:
