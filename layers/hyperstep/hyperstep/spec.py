@@ -71,15 +71,11 @@ and scikit-learn's 32-bit seeds. Without it, a seed past 4,300 digits was stored
 
 class StrategyConfig(SpecModel):
     name: Literal["random", "sobol", "grid", "bayesian", "evolutionary"] = "bayesian"
-    seed: int | None = Field(default=None, ge=0)
-    """numpy seeds are non-negative integers. Without one, a job draws its seed once, when
-    it is created, and keeps it (``Job.seed``): its rounds continue one sequence."""
+    seed: Annotated[int | None, at_most(MAX_SEED)] = Field(default=None, ge=0)
+    """numpy seeds are non-negative integers, at most ``MAX_SEED`` (a job stored with a larger
+    one keeps it). Without one, a job draws its seed once, when it is created, and keeps it
+    (``Job.seed``): its rounds continue one sequence."""
     options: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("seed")
-    @classmethod
-    def _seed_within_json(cls, seed: int | None, info: ValidationInfo) -> int | None:
-        return at_most(seed, MAX_SEED, info)  # a job stored with a larger seed keeps it
 
     @field_validator("options")
     @classmethod

@@ -12,7 +12,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hyperstep.pricing import Rate, own_rate
 
@@ -38,15 +47,20 @@ def read_back(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("stored"))
 
 
-def at_most(value: int | None, most: int, info: ValidationInfo) -> int | None:
-    """``value``, refused past ``most`` (pydantic's own ``le`` error) as a spec comes in but
-    not when it is read back: for a bound added after jobs were stored with larger values,
-    which must stay readable and keep running (a ``Field(le=...)`` cannot tell the two)."""
-    if value is not None and value > most and not read_back(info):
-        raise ValidationError.from_exception_data(
-            "at_most", [{"type": "less_than_equal", "loc": (), "input": value, "ctx": {"le": most}}]
-        )
-    return value
+def at_most(most: int) -> AfterValidator:
+    """A field's upper bound (``Annotated[int, at_most(n)]``), refused past ``most`` with
+    pydantic's own ``le`` error as a spec comes in but not when it is read back: for a bound
+    added after jobs were stored with larger values, which must stay readable and keep
+    running (a ``Field(le=...)`` cannot tell the two)."""
+
+    def check(value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value > most and not read_back(info):
+            raise ValidationError.from_exception_data(
+                "at_most", [{"type": "less_than_equal", "loc": (), "input": value, "ctx": {"le": most}}]
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 class NumbersNotBools(BaseModel):

@@ -45,10 +45,10 @@ or ``"ei"``), ``trust_region_dim`` (5).
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from hyperstep.spec_base import at_most
 from hyperstep.strategies.base import History, Proposal, Strategy, StrategyOptions
@@ -91,14 +91,9 @@ class BayesianOptions(StrategyOptions):
 
     n_initial: int | None = Field(default=None, ge=1)
     """Initial design size; default ``min(2 * dim + 1, 10)``."""
-    max_model_points: int = Field(default=300, ge=20)
+    max_model_points: Annotated[int, at_most(MAX_MODEL_POINTS)] = Field(default=300, ge=20)
     acquisition: Literal["ei", "ensemble"] = "ensemble"
     trust_region_dim: int = Field(default=5, ge=1)
-
-    @field_validator("max_model_points")
-    @classmethod
-    def _bounded(cls, points: int, info: ValidationInfo) -> int | None:
-        return at_most(points, MAX_MODEL_POINTS, info)
 
 
 class BayesianOptimization(Strategy):

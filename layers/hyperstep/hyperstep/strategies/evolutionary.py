@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from hyperstep.spec_base import at_most
 from hyperstep.strategies.base import History, Strategy, StrategyOptions
@@ -104,13 +104,8 @@ before this bound keeps its value (``spec_base.at_most``)."""
 class EvolutionaryOptions(StrategyOptions):
     """The ``strategy.options`` of ``evolutionary``."""
 
-    population_size: int | None = Field(default=None, ge=4)
+    population_size: Annotated[int | None, at_most(MAX_POPULATION)] = Field(default=None, ge=4)
     """Points per generation; default ``max(8, 4 + 3 ln dim)``. At most ``MAX_POPULATION``."""
-
-    @field_validator("population_size")
-    @classmethod
-    def _bounded(cls, size: int | None, info: ValidationInfo) -> int | None:
-        return at_most(size, MAX_POPULATION, info)
 
     sigma0: float = Field(default=0.3, gt=0.0, le=1.0)
     """The first step size, in unit-cube coordinates."""

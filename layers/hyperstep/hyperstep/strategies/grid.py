@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from hyperstep.space import CategoricalParameter, IntParameter, SearchSpace
 from hyperstep.spec_base import at_most
@@ -28,15 +28,10 @@ MAX_GRID_POINTS = 100_000
 class GridOptions(StrategyOptions):
     """The ``strategy.options`` of ``grid``."""
 
-    resolution: int = Field(default=5, ge=2)
+    resolution: Annotated[int, at_most(MAX_GRID_POINTS)] = Field(default=5, ge=2)
     """Values per float parameter (and at most per int parameter); a float parameter alone
     then makes a grid of ``resolution`` points, so at most ``MAX_GRID_POINTS`` (a spec
     stored before that bound keeps its value: ``spec_base.at_most``)."""
-
-    @field_validator("resolution")
-    @classmethod
-    def _bounded(cls, resolution: int, info: ValidationInfo) -> int | None:
-        return at_most(resolution, MAX_GRID_POINTS, info)
 
 
 class GridSearch(Strategy):
