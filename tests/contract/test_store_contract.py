@@ -490,6 +490,71 @@ def test_a_curve_merges_step_reports_in_any_order_and_stays_with_a_finished_tria
     assert store.get_trial(job.id, trial_id(1)).curve == steps == store.list_trials(job.id)[0].curve
 
 
+def completed_by_final_report(trial: Trial) -> Trial | None:
+    """``report_after_end``'s ``complete`` as the service's, cut down: a final report of the
+    objective completes the trial with its value."""
+    final = trial.reports.get("val-loss")
+    if final is None or not final.final:
+        return None
+    update = {"state": TrialState.COMPLETED, "value": final.value, "metrics": {**trial.metrics}, "error": None}
+    return trial.model_copy(update=update)
+
+
+@pytest.mark.parametrize("was", [TrialState.STOPPED, TrialState.PRUNED])
+def test_reports_after_a_stopped_or_pruned_end_are_kept_and_a_completion_replaces_it_once(
+    store: TrialStore, make_job: MakeJob, was: TrialState
+) -> None:
+    """Events come in no order: reports that reach a trial recorded stopped or pruned are
+    kept (a step joins its curve); the end ``complete`` makes of them replaces that end
+    once, in one step with the job's counters (the stopped trial's unit of budget taken
+    back, or ``pruned`` moved to ``completed``), its best, and its recently ended id; its
+    charge, counted at the first end, is not counted again."""
+    job = make_job()
+    add(store, job, 3)
+    store.report_metrics(job.id, trial_id(1), {"val-loss": at_step(0.9, 1)}, "val-loss")
+    assert store.finish_trial(job.id, trial_id(1), was, 0.9, {"val-loss": 0.9}, "stopped", Charge(cost_usd=0.5))
+    assert store.finish_trial(job.id, trial_id(2), TrialState.COMPLETED, 0.6)
+    store.forget_ended(job.id, [trial_id(1), trial_id(2)])
+    before = store.get_job(job.id)
+    step = store.report_after_end(
+        job.id, trial_id(1), {"val-loss": at_step(0.7, 2)}, "val-loss", completed_by_final_report
+    )
+    assert step is not None and step == store.get_trial(job.id, trial_id(1))
+    assert (step.state, step.curve, step.metrics) == (was, {1: 0.9, 2: 0.7}, {"val-loss": 0.7})
+    assert store.get_job(job.id) == before
+    final = {"val-loss": at_step(0.4, final=True)}
+    ended = store.report_after_end(job.id, trial_id(1), final, "val-loss", completed_by_final_report)
+    assert ended is not None and ended == store.get_trial(job.id, trial_id(1))
+    assert (ended.state, ended.value, ended.error, ended.curve) == (TrialState.COMPLETED, 0.4, None, {1: 0.9, 2: 0.7})
+    assert ended.cost_usd == 0.5
+    after = store.get_job(job.id)
+    assert (after.completed, after.pruned, after.failed, after.budget_used) == (2, 0, 0, 3)
+    assert (after.best_trial_id, after.best_value, after.cost_usd) == (trial_id(1), 0.4, 0.5)
+    assert store.recently_ended(job.id) >= {trial_id(1)}
+    assert store.report_after_end(job.id, trial_id(1), final, "val-loss", completed_by_final_report) is None
+    assert store.get_job(job.id) == after
+
+
+@pytest.mark.parametrize("state", [TrialState.PENDING, TrialState.RUNNING, TrialState.COMPLETED, TrialState.FAILED])
+def test_report_after_end_leaves_an_active_completed_or_failed_trial_as_it_is(
+    store: TrialStore, make_job: MakeJob, state: TrialState
+) -> None:
+    job = make_job()
+    add(store, job, 1)
+    if state is not TrialState.PENDING:
+        store.start_trial(job.id, trial_id(1), "ref")
+    if state.finished:
+        store.finish_trial(job.id, trial_id(1), state, 0.5 if state is TrialState.COMPLETED else None)
+    trial, counters = store.get_trial(job.id, trial_id(1)), store.get_job(job.id)
+    complete = mock.Mock(side_effect=completed_by_final_report)
+    assert (
+        store.report_after_end(job.id, trial_id(1), {"val-loss": at_step(0.1, final=True)}, "val-loss", complete)
+        is None
+    )
+    assert complete.call_count == 0
+    assert (store.get_trial(job.id, trial_id(1)), store.get_job(job.id)) == (trial, counters)
+
+
 def test_a_step_report_writes_kilobytes_not_the_whole_curve(dynamodb: Any, table: str) -> None:
     """At 10,000 steps a curve packs into 120 KB: a step report rewrites neither it nor
     the trial's record with it (each write a DynamoDB item's few KB, not ~160 KB)."""

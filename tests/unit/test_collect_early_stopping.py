@@ -155,3 +155,43 @@ def test_a_trial_of_a_run_that_died_is_charged_to_its_last_report_on_resume(serv
     reported, silent = service.store.get_trial("job", "t0002"), service.store.get_trial("job", "t0003")
     assert (reported.state, reported.billable_seconds) == (TrialState.STOPPED, 5.0)
     assert (silent.state, silent.billable_seconds) == (TrialState.STOPPED, 0.0)
+
+
+def test_a_pruned_trial_whose_late_reports_show_it_trained_out_completes_once(service: TuningService) -> None:
+    """The stopped end of a trial the user stopped mid-way (a curve, the job running:
+    pruned) is processed before the reports its script sent before the stop landed: a late
+    step keeps to its curve; the step at ``max_resource`` (9) shows its training was over,
+    so it ends completed with that value, as had the step come before the end; ``pruned``
+    becomes ``completed``, its unit of budget held throughout; a repeat changes nothing."""
+    for step in range(1, 8):
+        service.report_metrics("job", "t0001", {"loss": 1.0 / step}, step=step)
+    assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="stopped"))
+    assert service.store.get_trial("job", "t0001").state is TrialState.PRUNED
+    assert service.store.get_job("job").pruned == 1
+    assert service.report_metrics("job", "t0001", {"loss": 1.0 / 8}, step=8)
+    kept = service.store.get_trial("job", "t0001")
+    assert (kept.state, max(kept.curve)) == (TrialState.PRUNED, 8)
+    assert service.report_metrics("job", "t0001", {"loss": 1.0 / 9}, step=9)
+    assert not service.report_metrics("job", "t0001", {"loss": 1.0 / 9}, step=9)  # a duplicate: it ended completed
+    trial = service.store.get_trial("job", "t0001")
+    assert (trial.state, trial.value, sorted(trial.curve)) == (TrialState.COMPLETED, 1.0 / 9, list(range(1, 10)))
+    job = service.store.get_job("job")
+    assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 0, 3, "t0001")
+
+
+def test_a_late_step_report_does_not_prune_a_trial_that_reported_its_final_value(service: TuningService) -> None:
+    """A final report then a late step report that the scheduler would stop (behind
+    t0001 at rung 1): the trial's training is over, so it is not stopped, and its end
+    completes it with the final value, as in the other order (pruned, then completed by
+    the final report)."""
+    backend = service.backends["local"]
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    service.report_metrics("job", "t0002", {"loss": 0.3})  # final
+    service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # behind t0001 at rung 1
+    assert backend.stopped == [] and service.store.get_trial("job", "t0002").state is TrialState.RUNNING
+    assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="completed"))
+    service.report_metrics("job", "t0003", {"loss": 0.5}, step=1)  # the other order: pruned first
+    assert backend.stopped == ["t0003"] and service.store.get_trial("job", "t0003").state is TrialState.PRUNED
+    service.report_metrics("job", "t0003", {"loss": 0.3})
+    ends = [(t.state, t.value) for t in service.store.list_trials("job")[1:3]]
+    assert ends == [(TrialState.COMPLETED, 0.3)] * 2

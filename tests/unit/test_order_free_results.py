@@ -278,3 +278,79 @@ def test_a_job_that_ends_on_an_error_settles_its_trials_awaiting_a_result(in_log
         assert (trial.state, trial.value) == (TrialState.COMPLETED, FINAL)
     else:
         assert trial.state is TrialState.FAILED and "'loss' was not reported" in (trial.error or "")
+
+
+def stopped_event(job_id: str, trial_id: str) -> dict[str, Any]:
+    """Batch's end of a job hyperstep terminated (``TerminateJob`` with its reason: FAILED,
+    ``statusReason`` "Stopped by hyperstep"), for this trial."""
+    event = sample("batch-job-state-change-stopped")
+    event["detail"].update(
+        jobName=f"hs-{job_id}-{trial_id}-1", tags={"hyperstep:job-id": job_id, "hyperstep:trial-id": trial_id}
+    )
+    return event
+
+
+def test_a_final_report_after_a_stopped_end_completes_the_trial_once() -> None:
+    """A trial stopped (the user's ``hyperstep stop``, a late stop decision) while its script
+    sent its final report: Batch's "stopped" end is processed first (EventBridge keeps no
+    order; here it is delivered first) and records it stopped, budget given back. The final
+    report then ends it completed with its value, takes its unit of budget back, becomes the
+    job's best and wakes the execution; repeated, or with another final value, it changes
+    nothing. (Old code: refused, its value lost, a replacement trained.)"""
+    service, job, _, orchestrator = make_service("batch", 2)
+    service.store.put_task_token(job.id, "token")
+    assert deliver(service, metric_event(job.id, "t0001", 0.9, 1, 1001.0))
+    assert deliver(service, stopped_event(job.id, "t0001"))
+    assert service.store.get_trial(job.id, "t0001").state is TrialState.STOPPED
+    assert service.store.get_job(job.id).budget_used == 1
+    service.store.put_task_token(job.id, "token")
+    assert deliver(service, metric_event(job.id, "t0001", FINAL, None, 1010.0))
+    trial = service.store.get_trial(job.id, "t0001")
+    assert (trial.state, trial.value, trial.error, trial.metrics["loss"]) == (TrialState.COMPLETED, FINAL, None, FINAL)
+    assert len(orchestrator.woken) == 2
+    assert not deliver(service, metric_event(job.id, "t0001", FINAL, None, 1010.0))
+    assert not deliver(service, metric_event(job.id, "t0001", 0.1, None, 1020.0))
+    assert not deliver(service, stopped_event(job.id, "t0001"))
+    after = service.store.get_job(job.id)
+    assert (after.completed, after.failed, after.pruned, after.budget_used) == (1, 0, 0, 2)
+    assert (after.best_trial_id, after.best_value) == ("t0001", FINAL)
+    assert service.store.get_trial(job.id, "t0001").value == FINAL
+
+
+def test_a_stopped_trial_ends_the_same_in_any_order_of_its_events() -> None:
+    """40 random orders (fixed seed) of steps, the final report, Batch's "stopped" end and
+    duplicates: every trial completes once with the final report's value, as when the end
+    comes last (``collect``'s rule for a trial stopped after its training)."""
+    orders = 40
+    service, job, _, _ = make_service("batch", orders)
+    rng = random.Random(11)
+    for trial in service.store.list_trials(job.id):
+        events = trial_events("batch", job.id, trial.id)
+        events = [stopped_event(job.id, trial.id) if "status" in e["detail"] else e for e in events]
+        rng.shuffle(events)
+        for event in events:
+            deliver(service, event)
+    trials = service.store.list_trials(job.id)
+    assert [(t.state, t.value) for t in trials] == [(TrialState.COMPLETED, FINAL)] * orders
+    after = service.store.get_job(job.id)
+    assert (after.completed, after.budget_used, after.best_value) == (orders, orders, FINAL)
+
+
+def test_a_step_report_after_a_stopped_end_is_kept_and_a_failed_end_stands() -> None:
+    """A late step report is not the trial's final value: a stopped trial stays stopped
+    (budget given back) with the step kept on its curve. A failed end (a crash, the user's
+    own TerminateJob) stands whatever comes after: in order it would have failed too."""
+    service, job, _, _ = make_service("batch", 2)
+    assert deliver(service, stopped_event(job.id, "t0001"))
+    assert deliver(service, metric_event(job.id, "t0001", 0.55, 3, 1003.0))
+    stopped = service.store.get_trial(job.id, "t0001")
+    assert (stopped.state, stopped.value, stopped.curve) == (TrialState.STOPPED, None, {3: 0.55})
+    failed = sample("batch-job-state-change-failed")
+    failed["detail"].update(
+        jobName=f"hs-{job.id}-t0002-1", tags={"hyperstep:job-id": job.id, "hyperstep:trial-id": "t0002"}
+    )
+    assert deliver(service, failed)
+    assert not deliver(service, metric_event(job.id, "t0002", FINAL, None, 1010.0))
+    assert service.store.get_trial(job.id, "t0002").state is TrialState.FAILED
+    after = service.store.get_job(job.id)
+    assert (after.completed, after.failed, after.budget_used) == (0, 1, 1)

@@ -18,7 +18,10 @@ some late, some never. So:
   final report arriving later completes it, and the reaper, once the grace period has
   passed, completes it from the source (``TrialBackend.recover_metrics``: SageMaker's
   Describe, a Batch job's log read with the spec's regexes) or fails it saying what was
-  missing. A failed or stopped trial is recorded at once with what was reported.
+  missing. A failed or stopped trial is recorded at once with what was reported; a
+  stopped (or pruned) one whose final report, or step at ``max_resource``, comes after its
+  end then completes with it, as it would have had the report come first
+  (``_report_after_end``: a stop can land after the training ended).
 
 **Early stopping.** With the spec's ``early_stopping``, every step report of the objective
 joins the trial's curve, and the job's scheduler judges the trial at once
@@ -496,14 +499,9 @@ class TuningService:
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
         if state is TrialState.COMPLETED:
-            reported = [metrics.get(o.metric) for o in job.spec.goals]
-            bad = [(o.metric, v) for o, v in zip(job.spec.goals, reported) if v is None or not math.isfinite(v)]
-            if bad:
-                metric, number = bad[0]
-                state, error = TrialState.FAILED, f"objective metric {metric!r} is not a finite number ({number})"
-            else:
-                value = reported[0]
-                values = list(reported) if job.spec.multi_objective else None  # type: ignore[arg-type]
+            value, values, bad = objective_values(job, metrics)
+            if bad is not None:
+                state, error = TrialState.FAILED, bad
         charge = self._charge(job, trial, usage)
         recorded = self.store.finish_trial(
             job.id,
@@ -584,7 +582,8 @@ class TuningService:
         """Keep metrics a trial's script reported (the finite ones), merged order-free by
         rank (``MetricReport``). ``final`` defaults to "no step given", the rule of
         ``hyperstep.report``. A final report of the objective completes a trial that ended
-        awaiting it. Returns False, keeping nothing, for a trial already recorded."""
+        awaiting it, or one recorded stopped or pruned before it came (``_report_after_end``).
+        Returns False, keeping nothing, for a trial recorded completed or failed."""
         final = step is None if final is None else final
         reports = {
             name: MetricReport(value=value, step=step, final=final, at=at)
@@ -594,7 +593,7 @@ class TuningService:
         objective = job.spec.primary.metric
         trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective)
         if trial is None:
-            return False
+            return self._report_after_end(job, trial_id, reports)
         if trial.awaiting_result_since is not None:
             if has_every_metric(job, trial.final_reports()):
                 self._complete(job, trial, *self._described(job, trial))
@@ -602,10 +601,40 @@ class TuningService:
             self.stop_early(job, trial)
         return True
 
+    def _report_after_end(self, job: Job, trial_id: str, reports: Mapping[str, MetricReport]) -> bool:
+        """Keep reports that came after the trial's end was recorded stopped or pruned (its
+        stop's end event beat them: a Batch job terminated, a training job stopped, a
+        process killed while its last reports were on the way); when they show its training
+        was over, by ``collect``'s rule for a stopped trial (``_trained_out``: its final
+        objective reported, or its curve at ``max_resource``), end it completed instead, as
+        had they come first, and wake its execution. False for a trial recorded completed
+        or failed: that end stands (a failed end fails the trial whatever came before it)."""
+
+        def completed(trial: Trial) -> Trial | None:
+            trained = self._trained_out(job, trial, {})
+            if trained is None:
+                return None
+            metrics = finite_metrics({**trial.metrics, **trained})
+            value, values, error = objective_values(job, metrics)
+            if error is not None:
+                return None
+            update = {"state": TrialState.COMPLETED, "value": value, "values": values, "metrics": metrics}
+            return trial.model_copy(update={**update, "error": None})
+
+        objective = job.spec.primary.metric
+        trial = self.store.report_after_end(job.id, trial_id, reports, objective, completed)
+        if trial is not None and trial.state is TrialState.COMPLETED:
+            self.wake(job.id)
+        return trial is not None
+
     def stop_early(self, job: Job, trial: Trial) -> bool:
         """Stop a running trial the job's scheduler says should stop at its newest step,
-        on its backend first, then record it pruned; True when this call recorded it."""
-        if trial.state is not TrialState.RUNNING or not self._stops_early(job, trial):
+        on its backend first, then record it pruned; True when this call recorded it. A
+        trial whose training is over (``_trained_out``: a late step report after its final
+        one) is not stopped: its end completes it, as it would were the step first."""
+        if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}) is not None:
+            return False
+        if not self._stops_early(job, trial):
             return False
         self.backend_for(job).stop(job, trial)
         ended = self._ended_before_stop(job, trial)
@@ -907,6 +936,18 @@ def missing_objective(
             " report the final value without a step, or with final=True"
         )
     return reason
+
+
+def objective_values(job: Job, metrics: Mapping[str, float]) -> tuple[float | None, list[float] | None, str | None]:
+    """A completed trial's ``value`` and ``values`` (every objective's, with several) from
+    its ``metrics``; or, when an objective is missing or not finite, the error that fails it."""
+    reported = [metrics.get(o.metric) for o in job.spec.goals]
+    bad = [(o.metric, v) for o, v in zip(job.spec.goals, reported) if v is None or not math.isfinite(v)]
+    if bad:
+        metric, number = bad[0]
+        return None, None, f"objective metric {metric!r} is not a finite number ({number})"
+    values = [float(v) for v in reported if v is not None]
+    return values[0], values if job.spec.multi_objective else None, None
 
 
 def has_objectives(job: Job, final: Mapping[str, float]) -> bool:

@@ -16,7 +16,9 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
 - **Exactly once.** ``finish_trial`` records a result only for a pending or running trial
   and returns False for a repeat (events arrive twice): the job's counters move once.
 - **Order-free reports.** ``report_metrics`` merges by rank (final, step, time), so any
-  order and any repetition of the same reports leave the same trial.
+  order and any repetition of the same reports leave the same trial; ``report_after_end``
+  merges those that come after a stopped or pruned end, and turns that end into the
+  completed one they show, once.
 - **One waker.** ``take_task_token`` returns a stored token to exactly one caller.
 - **One clock.** Every time a store writes (``started_at``, ``ended_at``,
   ``awaiting_result_since``, DynamoDB's ``expires_at``) comes from its ``clock``, given
@@ -141,6 +143,32 @@ class TrialStore(ABC):
         nothing, when the trial has already finished."""
 
     @abstractmethod
+    def report_after_end(
+        self,
+        job_id: str,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        curve_metric: str | None = None,
+        complete: Callable[[Trial], Trial | None] = lambda trial: None,
+    ) -> Trial | None:
+        """Merge reports that reached a trial after its end was recorded ``stopped`` or
+        ``pruned`` (events come in no order: a stop's end event can beat the script's last
+        reports) as ``report_metrics`` merges them, and return the trial as written; None,
+        changing nothing, for a trial in any other state (an active one takes
+        ``report_metrics``; a completed or failed end stands).
+
+        ``complete`` gets the trial with the reports merged (its whole curve) and returns
+        it ended ``completed`` (state, value, values, metrics, error) when they show its
+        training was over, else None (it may be called again when a write is retried).
+        Then, in the same atomic step, that end replaces the recorded one, once: the job's
+        counters move as if the trial had ended so (``revised_counter_changes``: a stopped
+        trial takes its unit of ``budget_used`` back, which may pass ``max_trials`` when a
+        replacement started meanwhile; a pruned one moves from ``pruned`` to ``completed``),
+        the job's best is updated when it beats it, and its charge, counted at the first
+        end, is not added again.
+        """
+
+    @abstractmethod
     def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
         """Keep how far the active trial's log has been read (``Trial.log_cursor``); False,
         changing nothing, when the trial has already finished."""
@@ -223,6 +251,18 @@ def counter_changes(job: Job, trial: Trial) -> dict:
     if trial.cost_usd:
         changes["cost_usd"] = job.cost_usd + trial.cost_usd
     return changes
+
+
+REVISABLE_ENDS = frozenset({TrialState.STOPPED, TrialState.PRUNED})
+"""The ends a late final report may turn into ``completed`` (``TrialStore.report_after_end``)."""
+
+
+def revised_counter_changes(job: Job, was: TrialState, trial: Trial) -> dict:
+    """How a job's counters and best move when ``trial``, recorded ended ``was`` (stopped or
+    pruned), now ends as it is: the first end's counter undone, the new one's moved; its
+    cost, counted at the first end, stays as it is."""
+    undone = {"budget_used": job.budget_used + 1} if was is TrialState.STOPPED else {"pruned": job.pruned - 1}
+    return {**undone, **_counts_and_best(job.model_copy(update=undone), trial)}
 
 
 def _counts_and_best(job: Job, trial: Trial) -> dict:

@@ -85,7 +85,7 @@ from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
 from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
-from hyperstep.stores.base import ScheduleSpec, TrialStore
+from hyperstep.stores.base import REVISABLE_ENDS, ScheduleSpec, TrialStore
 from hyperstep.stores.dynamodb_items import (
     CURVE_CHUNK_STEPS,
     JOB_SK,
@@ -492,6 +492,46 @@ class DynamoDBStore(TrialStore):
         body = rewritten[0]
         return body.model_copy(update={"curve": self._add_to_curve(body, reports, curve_metric)})
 
+    def report_after_end(
+        self,
+        job_id: str,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        curve_metric: str | None = None,
+        complete: Callable[[Trial], Trial | None] = lambda trial: None,
+    ) -> Trial | None:
+        """The body's rewrite (conditioned on its version; with a new end, in one transaction
+        with the job's counters, ``_try_finish``'s way), then the curve's chunk, as
+        ``report_metrics`` writes them; a lost race is read again and retried."""
+        chunking = curve_metric is not None
+        for attempt in range(_ATTEMPTS):
+            body, ver, chunked = self._read_trial(job_id, trial_id)
+            if body.state not in REVISABLE_ENDS:
+                return None
+            merged = body.with_reports(reports)
+            curve = self._with_curve(merged, chunked).curve
+            if curve_metric is not None:
+                curve = merge_curve(curve, reports, curve_metric)
+            ended = complete(merged.model_copy(update={"curve": curve}))
+            assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
+            written = merged if ended is None else ended.model_copy(update={"curve": merged.curve})
+            if ended is None:
+                update = items.trial_update(written, ver, self._expires(), chunking)
+                try:
+                    self._call("update_item", **update)
+                except Exception as exc:
+                    if _code(exc) != _CHECK_FAILED:
+                        raise
+                    _backoff(attempt)
+                    continue
+            elif not self._try_finish(written, ver, was=body.state, chunking=chunking):
+                _backoff(attempt)
+                continue
+            if curve_metric is not None:
+                return written.model_copy(update={"curve": self._add_to_curve(written, reports, curve_metric)})
+            return self._with_curve(written, chunked)
+        raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
+
     def _add_to_curve(self, body: Trial, reports: Mapping[str, MetricReport], metric: str) -> dict[int, float]:
         """Write the step report of ``metric`` into its chunk (``merge_curve``'s rules, the
         chunk's version checked, re-read on a lost race); the whole curve after it."""
@@ -558,16 +598,17 @@ class DynamoDBStore(TrialStore):
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
-    def _try_finish(self, done: Trial, ver: int) -> bool:
+    def _try_finish(self, done: Trial, ver: int, was: TrialState | None = None, chunking: bool = False) -> bool:
         """One transaction writing the ended trial (if still at ``ver``), its job counter
         and, when it beats the job's best, the best; False when the trial or the best moved
-        meanwhile (the caller reads again and retries)."""
+        meanwhile (the caller reads again and retries). ``was``: the end it replaces
+        (``items.counter_update``); ``chunking``: as for ``items.trial_update``."""
         best = False
         if done.state is TrialState.COMPLETED and done.value is not None and items.storable(done.value):
             job = self.get_job(done.job_id)  # the best only ever improves: beaten now, beaten for good
             best = job.beats_best(done)
         expires = self._expires()
-        actions = [items.trial_update(done, ver, expires), items.counter_update(done, expires, best)]
+        actions = [items.trial_update(done, ver, expires, chunking), items.counter_update(done, expires, best, was)]
         try:
             self._transact([{"Update": {"TableName": self.table_name, **a}} for a in actions])
             return True

@@ -342,11 +342,15 @@ def trial_update(trial: Trial, ver: int, expires: int | None, chunked: bool = Fa
     }
 
 
-def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, Any]:
+def counter_update(trial: Trial, expires: int | None, best: bool, was: TrialState | None = None) -> dict[str, Any]:
     """The job half of a trial's end (mirrors ``base.counter_changes``): one counter moves,
     the trial's id joins the job's recently ended ids (``ENDED``) and, with ``best``, the
     trial becomes the job's best, on condition that it still beats the stored best by the
-    job's goal (else the transaction is cancelled and retried)."""
+    job's goal (else the transaction is cancelled and retried).
+
+    With ``was`` (the stopped or pruned end it replaces, ``report_after_end``), that end's
+    counter is undone too and the cost, counted then, is not added again (mirrors
+    ``base.revised_counter_changes``)."""
     if trial.state is TrialState.STOPPED:
         counter, step = "budget_used", -1
     elif trial.state is TrialState.PRUNED:
@@ -358,7 +362,11 @@ def counter_update(trial: Trial, expires: int | None, best: bool) -> dict[str, A
     ttl, values = stamp(expires)
     values.update({":step": n(step), ":ended": {"SS": [trial.id]}})
     adds = f"{counter} :step, {ENDED} :ended"
-    if trial.cost_usd:
+    if was is not None:
+        undone = "budget_used" if was is TrialState.STOPPED else "pruned"
+        adds += f", {undone} :undo"
+        values[":undo"] = n(1 if was is TrialState.STOPPED else -1)
+    elif trial.cost_usd:
         adds += ", cost_usd :cost"
         values[":cost"] = n(trial.cost_usd)
     clauses, condition = [ttl], "attribute_exists(pk)"

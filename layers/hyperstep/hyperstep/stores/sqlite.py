@@ -45,7 +45,13 @@ from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
 from hyperstep.spec import Budget
 from hyperstep.spec_base import STORED
-from hyperstep.stores.base import ScheduleSpec, TrialStore, counter_changes
+from hyperstep.stores.base import (
+    REVISABLE_ENDS,
+    ScheduleSpec,
+    TrialStore,
+    counter_changes,
+    revised_counter_changes,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at REAL NOT NULL, body TEXT NOT NULL);
@@ -357,6 +363,34 @@ class SQLiteStore(TrialStore):
             added = [(job_id, trial_id, step, v) for step, v in curve.items() if viewed.curve.get(step) != v]
             conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
             return viewed.model_copy(update={"curve": curve})
+
+    def report_after_end(
+        self,
+        job_id: str,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        curve_metric: str | None = None,
+        complete: Callable[[Trial], Trial | None] = lambda trial: None,
+    ) -> Trial | None:
+        with self._tx() as conn:
+            body = self._read_trial(conn, job_id, trial_id)
+            if body.state not in REVISABLE_ENDS:
+                return None
+            merged = body.with_reports(reports)
+            viewed = self._with_curve(conn, merged)
+            curve = viewed.curve if curve_metric is None else merge_curve(viewed.curve, reports, curve_metric)
+            added = [(job_id, trial_id, step, v) for step, v in curve.items() if viewed.curve.get(step) != v]
+            conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
+            viewed = viewed.model_copy(update={"curve": curve})
+            ended = complete(viewed)
+            assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
+            if ended is None:
+                self._write_trial(conn, merged)
+                return viewed
+            self._write_trial(conn, ended.model_copy(update={"curve": merged.curve}))  # the rows hold the rest
+            job = self._read_job(conn, job_id)
+            self._write_job(conn, job.model_copy(update=revised_counter_changes(job, body.state, ended)))
+            return ended
 
     def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
         with self._tx() as conn:
