@@ -303,17 +303,41 @@ def test_a_bool_is_no_value_to_tell(value: bool) -> None:
     assert two.trials[0].state.value == "pending"
 
 
-@pytest.mark.parametrize("state", ["running", "pending", "pruned"])
+@pytest.mark.parametrize("state", ["running", "pending"])
 def test_tell_takes_only_the_states_a_trial_ends_in(state: str) -> None:
-    """``tell`` records how a trial ended: completed, failed or stopped. A trial told
-    ``running`` or ``pending`` is not ended (and took a value), and ``pruned`` is the
-    scheduler's word, given by telling ``stopped`` after ``report`` said so."""
+    """``tell`` records how a trial ended: completed, failed, stopped or pruned. A trial
+    told ``running`` or ``pending`` is not ended (and took a value)."""
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
     trial = study.ask(1)[0]
-    with pytest.raises(ValueError, match=rf"^state must be completed, failed or stopped, got '{state}'$"):
+    with pytest.raises(ValueError, match=rf"^state must be completed, failed, stopped or pruned, got '{state}'$"):
         study.tell(trial.id, 0.3, state=state)  # type: ignore[arg-type]
     assert study.trials[0].state.value == "pending" and study.trials[0].value is None
+
+
+@pytest.mark.parametrize("early_stopping", [None, {"name": "median", "min_resource": 1, "max_resource": 9}])
+def test_a_trial_told_pruned_keeps_its_curve_and_budget_counts_once_and_is_no_failure(
+    early_stopping: dict | None,
+) -> None:
+    """Optuna's ``tell(trial, state=TrialState.PRUNED)``, here ``state="pruned"``: the
+    trial ends as early stopping ends one (with or without the study's scheduler): its
+    curve kept, its value the one told, else the curve's newest, counted once in
+    ``pruned`` with its unit of budget (a stopped trial gives it back), never the best
+    while a trial completed, never a failure. A repeated tell changes nothing."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0, early_stopping=early_stopping)
+    done, told, bare, stopped = study.ask(4)
+    study.tell(done.id, 0.5)
+    study.report(told.id, 1, 0.4)
+    study.report(told.id, 2, 0.3)
+    pruned = study.tell(told.id, None, state="pruned")
+    assert (pruned.state.value, pruned.value, pruned.curve) == ("pruned", 0.3, {1: 0.4, 2: 0.3})
+    assert study.tell(bare.id, 0.2, state="pruned").value == 0.2  # no curve: the value told
+    assert study.tell(stopped.id, None, state="stopped").state.value == "stopped"
+    assert study.tell(told.id, 0.1, state="completed") == pruned
+    job = study.job
+    assert (job.completed, job.pruned, job.failed, job.budget_used) == (1, 2, 0, 3)
+    assert study.best_trial is not None and study.best_trial.id == done.id
 
 
 @pytest.mark.parametrize("strategy", ["random", "grid", "bayesian"])

@@ -34,9 +34,8 @@ if TYPE_CHECKING:
     from hyperstep.trial_view import Snapshot
 
 Goal = Literal["minimize", "maximize"]
-TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED)
-"""What ``tell`` takes: how a trial ended (``pruned`` is the scheduler's word: ``stopped``
-becomes it; running and pending are not an end)."""
+TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED)
+"""What ``tell`` takes: how a trial ended (running and pending are not an end)."""
 
 
 def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
@@ -223,7 +222,7 @@ class Study:
         self,
         trial_id: str,
         value: float | Sequence[float] | None,
-        state: Literal["completed", "failed", "stopped"] | TrialState = "completed",
+        state: Literal["completed", "failed", "stopped", "pruned"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
         error: str | None = None,
     ) -> Trial:
@@ -233,17 +232,23 @@ class Study:
         in the objectives' order); a non-finite one is recorded as failed. ``metrics`` hold
         what the constraints read. Non-finite ``metrics`` are dropped: no store can keep
         NaN or infinity.
+
+        ``pruned`` (Optuna's word for a trial its pruner stopped) ends the trial as early
+        stopping does: it keeps its curve and its unit of budget, is no failure, and its
+        value is the one told, else its curve's newest. ``stopped`` (the user's stop) gives
+        its budget back, unless the study stops trials early and the trial has a curve:
+        then it is pruned too (``report`` said stop).
         """
         state = TrialState(state)
         if state not in TOLD_STATES:
-            raise ValueError(f"state must be completed, failed or stopped, got {state.value!r}")
+            raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error)
         if value is not None and not is_number(value):
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
-        if state is TrialState.STOPPED and stopping.enabled(self.spec):
+        if state is TrialState.PRUNED or (state is TrialState.STOPPED and stopping.enabled(self.spec)):
             trial = self.store.get_trial(self.job_id, trial_id)
-            if stopping.pruned_when_stopped(self.spec, trial):  # on the scheduler's word: curve and budget kept
+            if state is TrialState.PRUNED or stopping.pruned_when_stopped(self.spec, trial):  # curve and budget kept
                 state = TrialState.PRUNED
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
         if metrics is not None:
