@@ -195,3 +195,36 @@ def test_a_late_step_report_does_not_prune_a_trial_that_reported_its_final_value
     service.report_metrics("job", "t0003", {"loss": 0.3})
     ends = [(t.state, t.value) for t in service.store.list_trials("job")[1:3]]
     assert ends == [(TrialState.COMPLETED, 0.3)] * 2
+
+
+class ClientError(Exception):
+    """Shaped as botocore's: the AWS error code in ``response``, details in the message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.response = {"Error": {"Code": code, "Message": message}}
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ClientError("AccessDeniedException", "not authorized; command: train.py --api-key s3cr3t"), "ClientError"),
+        (ProcessLookupError("train.py --api-key s3cr3t"), "ProcessLookupError"),
+    ],
+)
+def test_an_unreadable_backend_after_a_stop_leaves_the_trial_pruned_and_logs_the_ids_only(
+    service: TuningService, caplog: pytest.LogCaptureFixture, error: Exception, kind: str
+) -> None:
+    """The read-back after a stop decision (``_ended_before_stop``) fails: the stop stands,
+    the trial ends pruned, and the log says which trial of which job and the error's type
+    and AWS code, never its message (it may quote the trial's command or values)."""
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    unreadable = mock.patch.object(service.backends["local"], "describe", side_effect=error)
+    with unreadable, caplog.at_level("WARNING", logger="hyperstep.service"):
+        service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # behind t0001: stopped
+    assert service.store.get_trial("job", "t0002").state is TrialState.PRUNED
+    (record,) = [r for r in caplog.records if r.name == "hyperstep.service"]
+    assert record.levelname == "WARNING"
+    message = record.getMessage()
+    assert "t0002" in message and "job" in message and kind in message and "s3cr3t" not in message
+    assert ("AccessDeniedException" in message) == isinstance(error, ClientError)

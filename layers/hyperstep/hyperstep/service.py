@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import time
 import uuid
@@ -82,6 +83,8 @@ from hyperstep.study import Study
 from hyperstep.trial_view import Snapshot, TrialView, results_of
 
 __all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results_of", "unparked"]
+
+log = logging.getLogger(__name__)
 
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
@@ -651,10 +654,19 @@ class TuningService:
         refuses ``StopTrainingJob`` (the adapter passes over it), Batch accepts
         ``TerminateJob`` of a job that already succeeded and leaves it as it was, a local
         process has exited: recorded pruned, the trial lost the value it ended with, and its
-        end event found it recorded. A backend that cannot be read leaves the trial pruned."""
+        end event found it recorded. A backend that cannot be read (any error: each backend
+        raises its own, a denied or throttled Describe, a gone process) leaves the trial
+        pruned, and says so in the log with the ids and the error's type and code (never
+        its message, which may quote the trial's own command or values)."""
         try:
             ended = self.backend_for(job).describe(job, trial)
-        except Exception:  # the stop stands: pruned, as before the read
+        except Exception as exc:  # the stop stands: pruned, as before the read
+            log.warning(
+                "could not read the end of trial %s of job %s after stopping it (%s); recording it pruned",
+                trial.id,
+                job.id,
+                error_kind(exc),
+            )
             return None
         return None if ended is None or ended.state == "stopped" else ended
 
@@ -948,6 +960,14 @@ def objective_values(job: Job, metrics: Mapping[str, float]) -> tuple[float | No
         return None, None, f"objective metric {metric!r} is not a finite number ({number})"
     values = [float(v) for v in reported if v is not None]
     return values[0], values if job.spec.multi_objective else None, None
+
+
+def error_kind(exc: BaseException) -> str:
+    """An error's type, with its AWS error code when it carries one (botocore's
+    ``ClientError.response``, read without importing botocore): what a log may say of it."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, Mapping) else None
+    return type(exc).__name__ if not code else f"{type(exc).__name__} {code}"
 
 
 def has_objectives(job: Job, final: Mapping[str, float]) -> bool:
