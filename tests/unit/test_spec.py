@@ -154,6 +154,31 @@ def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{\n  "name": "x",\n  "budget": {,}\n}', " at line 3: Expecting property name enclosed in double quotes"),
+        ('{"name": "x",\n "name": "y"}', ": duplicate key 'name'"),  # strict_json's own refusal: no position
+        ('{"name": 1e999}', ": the number 1e999 is out of range"),
+    ],
+)
+def test_a_json_spec_and_a_json_request_say_the_line_only_when_it_is_known(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    """``hyperstep validate spec.json`` and ``hyperstep import-amt request.json`` word a file
+    that is not JSON alike (one helper, ``spec.not_valid_json``): the line where the parser
+    stopped, none for what ``strict_json`` refuses on its own (at position 0)."""
+    from hyperstep.cli import read_request
+    from hyperstep.spec import read_document
+
+    path = tmp_path / "s.json"
+    path.write_text(text)
+    for read, kind in [(read_document, "YAML/JSON"), (read_request, "JSON")]:
+        with pytest.raises(SpecError) as error:
+            read(str(path))
+        assert str(error.value) == f"{path}: not valid {kind}{where}"
+
+
+@pytest.mark.parametrize(
     ("text", "reason"),
     [
         ("x: " + "[" * 5000 + "]" * 5000, "nested too deeply for Python to read"),

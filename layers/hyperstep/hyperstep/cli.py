@@ -31,7 +31,7 @@ from hyperstep.http_input import strict_json
 from hyperstep.metric_regex import regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
-from hyperstep.spec import BudgetUpdate, JobSpec, WarmStart, describe_validation_error, load_spec
+from hyperstep.spec import BudgetUpdate, JobSpec, WarmStart, describe_validation_error, load_spec, not_valid_json
 from hyperstep.stores.sqlite import SQLiteStore
 
 DEFAULT_STORE = ".hyperstep/hyperstep.db"
@@ -530,9 +530,8 @@ def read_request(path: str) -> Any:
         return strict_json(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:  # strict_json's own refusals are at position 0
-        line = f" at line {exc.lineno}" if exc.pos else ""
-        raise SpecError(f"{path}: not valid JSON{line}: {exc.msg}") from None
+    except json.JSONDecodeError as exc:
+        raise not_valid_json(path, exc) from None
 
 
 def need_api(args: argparse.Namespace) -> str:

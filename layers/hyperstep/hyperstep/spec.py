@@ -453,6 +453,19 @@ def parse_spec(document: Any, base_dir: Path | None = None) -> JobSpec:
         raise SpecError(describe_validation_error(exc)) from None
 
 
+def not_valid(path: str | Path, kind: str, reason: str, line: int | None = None) -> SpecError:
+    """The one line a file that does not parse gets: ``path: not valid KIND at line N: reason``,
+    the line only when it is known."""
+    where = "" if line is None else f" at line {line}"
+    return SpecError(f"{path}: not valid {kind}{where}: {reason}")
+
+
+def not_valid_json(path: str | Path, exc: json.JSONDecodeError, kind: str = "JSON") -> SpecError:
+    """``not_valid`` for what ``strict_json`` refused, at its line when the position is known:
+    its own refusals (a key given twice, NaN, a 5,000-digit number) are at position 0."""
+    return not_valid(path, kind, exc.msg, exc.lineno if exc.pos else None)
+
+
 def read_document(path: str | Path) -> Any:
     """Read a YAML or JSON file into Python data; raise ``SpecError`` with one line."""
     path = Path(path)
@@ -464,20 +477,19 @@ def read_document(path: str | Path) -> Any:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}): is this the spec file?") from None
     import yaml  # on first use: a Lambda's cold start reads no YAML
 
+    kind = "YAML/JSON"
     try:
         document = strict_json(text) if path.suffix == ".json" else yaml.load(text, Loader=_loader())
-    except json.JSONDecodeError as exc:  # strict_json's own refusals (a key given twice) are at position 0
-        line = f" at line {exc.lineno}" if exc.pos else ""
-        raise SpecError(f"{path}: not valid YAML/JSON{line}: {exc.msg}") from None
+    except json.JSONDecodeError as exc:
+        raise not_valid_json(path, exc, kind) from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{path}: not valid YAML/JSON{line}: {reason}") from None
+        raise not_valid(path, kind, reason, None if where is None else where.line + 1) from None
     except RecursionError:
-        raise SpecError(f"{path}: not valid YAML/JSON: nested too deeply for Python to read") from None
+        raise not_valid(path, kind, "nested too deeply for Python to read") from None
     except ValueError as exc:  # what the parser's own constructors refuse: an int past 4,300 digits, a 13th month
-        raise SpecError(f"{path}: not valid YAML/JSON: {str(exc).split(';')[0]}") from None
+        raise not_valid(path, kind, str(exc).split(";")[0]) from None
     if count_values(document, MAX_VALUES) > MAX_VALUES:
         raise SpecError(f"{path}: more than {MAX_VALUES:,} values once its YAML aliases are expanded; a spec has fewer")
     return document
