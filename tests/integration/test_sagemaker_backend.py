@@ -473,7 +473,8 @@ def test_a_user_stop_a_retried_finish_and_a_twice_delivered_stopped_event_count_
     and again at each Finish, refused then (the job is Stopping), quietly. Each job's
     Stopped event comes twice, one before the other's last step report, which arrives
     after its end. The trial at 9 of 9 ends completed with its value, the other stopped
-    with its 4 steps, its budget given back once; the late report changes nothing."""
+    with its 4 steps, its budget given back once; the late step report joins its curve
+    (steps it trained) and changes nothing else: a step is no final value."""
     from botocore.exceptions import ClientError
 
     from hyperstep.messages import FinishRequest
@@ -522,10 +523,10 @@ def test_a_user_stop_a_retried_finish_and_a_twice_delivered_stopped_event_count_
             return service.record(parsed)
 
         assert [stopped_event(done.id), stopped_event(half.id), stopped_event(done.id)] == [True, True, False]
-        assert service.report_metrics(job.id, half.id, {"val_loss": 0.45}, step=5) is False  # after its end
+        assert service.report_metrics(job.id, half.id, {"val_loss": 0.45}, step=5) is True  # kept after its end
         assert stopped_event(half.id) is False
         first, second = service.store.get_trial(job.id, done.id), service.store.get_trial(job.id, half.id)
         assert (first.state, first.value, len(first.curve)) == (TrialState.COMPLETED, 1.0 / 9, 9)
-        assert (second.state, second.value, sorted(second.curve)) == (TrialState.STOPPED, None, [1, 2, 3, 4])
+        assert (second.state, second.value, sorted(second.curve)) == (TrialState.STOPPED, None, [1, 2, 3, 4, 5])
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.best_trial_id) == (1, 1, done.id)
