@@ -112,3 +112,27 @@ def test_racing_reports_of_one_metric_keep_the_highest_rank(store: TrialStore, m
     trial = store.get_trial(job.id, trial_id(1))
     assert trial.reports == {"loss": MetricReport(value=1.0 / RACERS, step=RACERS - 1)}
     assert trial.metrics == {"loss": 1.0 / RACERS}
+
+
+def test_racing_late_final_reports_complete_a_stopped_trial_once(store: TrialStore, make_job: MakeJob) -> None:
+    """Final reports (the same event delivered again, or two final values) racing to a
+    trial recorded stopped: one turns the stop into its completion, the rest find it
+    completed and change nothing; its unit of budget is taken back once."""
+    job = make_job()
+    add(store, job, 1)
+    store.finish_trial(job.id, trial_id(1), TrialState.STOPPED)
+
+    def complete(trial: Any) -> Any:
+        final = trial.reports["val-loss"]
+        return trial.model_copy(update={"state": TrialState.COMPLETED, "value": final.value})
+
+    def report(i: int) -> Any:
+        final = {"val-loss": MetricReport(value=float(i), final=True)}
+        return store.report_after_end(job.id, trial_id(1), final, "val-loss", complete)
+
+    outcomes = race(report)
+    winners = [i for i, trial in enumerate(outcomes) if trial is not None]
+    assert len(winners) == 1 and outcomes[winners[0]].state is TrialState.COMPLETED
+    after, trial = store.get_job(job.id), store.get_trial(job.id, trial_id(1))
+    assert (after.completed, after.budget_used, after.best_value) == (1, 1, float(winners[0]))
+    assert (trial.state, trial.value) == (TrialState.COMPLETED, float(winners[0]))
