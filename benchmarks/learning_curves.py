@@ -1,7 +1,8 @@
 """Learning-curve problems for the early-stopping benchmark: a configuration's objective by step.
 
 Four real ones, scikit-learn learners trained step by step on data sets that ship with
-scikit-learn (validation error or log loss after each epoch or boosting round), and
+scikit-learn (validation error or log loss after each epoch or boosting round; two more,
+held out, added in round ten: a regression boosting and a linear regression by SGD), and
 parametric synthetic ones whose curves cross (the configurations that end best start
 slowest). A real curve is computed lazily, as far as a method asks, by a live generator
 kept per configuration (so a trial continued later does not retrain), and cached (in
@@ -196,6 +197,83 @@ def mlp_diabetes(params: Params, steps: int) -> Iterator[float]:
         yield float(np.mean((model.predict(x_val) - y_val) ** 2))
 
 
+def gbm_diabetes(params: Params, steps: int) -> Iterator[float]:
+    """``GradientBoostingRegressor`` with ``warm_start``, one boosting round per step (the
+    ensemble grown by one tree a step, so only the steps asked are trained): validation mean
+    squared error (targets standardized) on diabetes. A regression boosting on 309 noisy
+    rows: a small learning rate is still far from its floor at step 27, a large one with
+    deep trees overfits and turns up. Held out: added in round ten, after the methods were
+    changed for the last time, and run apart."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    x_train, x_val, y_train, y_val = _diabetes()
+    model = GradientBoostingRegressor(
+        n_estimators=1,
+        warm_start=True,
+        learning_rate=params["learning_rate"],
+        max_depth=params["max_depth"],
+        subsample=params["subsample"],
+        min_samples_leaf=params["min_samples_leaf"],
+        max_features=params["max_features"],
+        random_state=0,
+    )
+    for rounds in range(1, steps + 1):
+        model.set_params(n_estimators=rounds).fit(x_train, y_train)
+        yield float(np.mean((model.predict(x_val) - y_val) ** 2))
+
+
+@cache
+def _diabetes_quadratic() -> tuple[np.ndarray, ...]:
+    """Diabetes with its 65 degree-2 features (standardized): enough features for 309 rows
+    that the penalty matters and an unregularized fit overfits."""
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    x_train, x_val, y_train, y_val = _diabetes()
+    expand = PolynomialFeatures(2, include_bias=False).fit(x_train)
+    scaler = StandardScaler().fit(expand.transform(x_train))
+    return scaler.transform(expand.transform(x_train)), scaler.transform(expand.transform(x_val)), y_train, y_val
+
+
+DIVERGED = 10.0
+"""sgd-diabetes' value once SGD has blown up (the error capped, as diverging-4d caps at 3)."""
+
+
+def sgd_diabetes(params: Params, steps: int) -> Iterator[float]:
+    """``SGDRegressor.partial_fit`` (squared loss, elastic net, ``invscaling`` rate), one
+    epoch per step: validation mean squared error (targets standardized, capped at
+    ``DIVERGED``) on diabetes' degree-2 features. A real counterpart of diverging-4d: a
+    step size above the stability limit blows up (at once or after some epochs), a large
+    one with a slow decay wanders, noisy and not monotone, and a weak penalty overfits the
+    65 features. Held out: added in round ten, after the methods were changed for the last
+    time, and run apart."""
+    from sklearn.linear_model import SGDRegressor
+
+    x_train, x_val, y_train, y_val = _diabetes_quadratic()
+    model = SGDRegressor(
+        penalty="elasticnet",
+        alpha=params["alpha"],
+        l1_ratio=params["l1_ratio"],
+        learning_rate="invscaling",
+        eta0=params["eta0"],
+        power_t=params["power_t"],
+        random_state=0,
+    )
+    order = np.random.default_rng(0)
+    value = 0.0
+    for _ in range(steps):
+        shuffle = order.permutation(len(x_train))
+        if value < DIVERGED:
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    model.partial_fit(x_train[shuffle], y_train[shuffle])
+                    error = float(np.mean((model.predict(x_val) - y_val) ** 2))
+            except ValueError:  # sklearn's "Floating-point under-/overflow occurred at epoch"
+                error = math.inf
+            value = min(DIVERGED, error) if math.isfinite(error) else DIVERGED
+        yield value
+
+
 def crossing_curve(params: Params, steps: int) -> Iterator[float]:
     """Parametric curves ``final + gap * step**-speed`` that cross: the final value is least
     near the centre ``c`` (0.7, 0.3, 0.5, ...), and the closer a configuration is to it, the
@@ -318,4 +396,27 @@ def problems() -> dict[str, CurveProblem]:
         "noisy-decay-4d": CurveProblem("noisy-decay-4d", unit[:4], noisy_decay, held_out=True),
         "plateau-5d": CurveProblem("plateau-5d", unit[:5], plateau_drop, held_out=True),
         "diverging-4d": CurveProblem("diverging-4d", unit[:4], diverging, held_out=True),
+        "gbm-diabetes": CurveProblem(
+            "gbm-diabetes",
+            [
+                {"name": "learning_rate", "type": "float", "low": 0.005, "high": 1.0, "scale": "log"},
+                {"name": "max_depth", "type": "int", "low": 1, "high": 6},
+                {"name": "subsample", "type": "float", "low": 0.2, "high": 1.0},
+                {"name": "min_samples_leaf", "type": "int", "low": 1, "high": 60, "scale": "log"},
+                {"name": "max_features", "type": "float", "low": 0.1, "high": 1.0},
+            ],
+            gbm_diabetes,
+            held_out=True,
+        ),
+        "sgd-diabetes": CurveProblem(
+            "sgd-diabetes",
+            [
+                {"name": "alpha", "type": "float", "low": 1e-6, "high": 10.0, "scale": "log"},
+                {"name": "l1_ratio", "type": "float", "low": 0.0, "high": 1.0},
+                {"name": "eta0", "type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
+                {"name": "power_t", "type": "float", "low": 0.05, "high": 1.0},
+            ],
+            sgd_diabetes,
+            held_out=True,
+        ),
     }
