@@ -48,6 +48,8 @@ Trace = list[tuple[int, float]]
 
 
 def stopping(name: str, problem: CurveProblem, model_based: bool, **options: Any) -> dict[str, Any]:
+    """The spec's ``early_stopping`` block; ``options`` add to it or override its defaults
+    (``min_resource``, ``reduction_factor``: a grace period or gentler cuts, as a user would set)."""
     return {
         "name": name,
         "min_resource": 1,
@@ -151,12 +153,36 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "model-based hyperband, no curve model": hyperstep_method(
         "bayesian", "hyperband", model_based=True, curve_model=False
     ),
+    # scheduler levers (es-10a): the median stopping rule, and a grace period (min_resource 3:
+    # rungs 3, 9, 27) or gentler cuts (reduction_factor 2) as spec options a user would set
+    "median + bayesian": hyperstep_method("bayesian", "median"),
+    "model-based median": hyperstep_method("bayesian", "median", model_based=True),
+    "model-based asha, min_resource 3": hyperstep_method("bayesian", "asha", model_based=True, min_resource=3),
+    "model-based hyperband, min_resource 3": hyperstep_method(
+        "bayesian", "hyperband", model_based=True, min_resource=3
+    ),
+    "joint-gp hyperband, adaptive brackets, min_resource 3": hyperstep_method(
+        "bayesian", "hyperband", model_based=True, resource_model="gp", brackets="adaptive", min_resource=3
+    ),
+    "model-based asha, eta 2": hyperstep_method("bayesian", "asha", model_based=True, reduction_factor=2),
+    "model-based hyperband, eta 2": hyperstep_method("bayesian", "hyperband", model_based=True, reduction_factor=2),
+    "model-based asha, min_resource 3, eta 2": hyperstep_method(
+        "bayesian", "asha", model_based=True, min_resource=3, reduction_factor=2
+    ),
+    "model-based asha, min_resource 6, eta 2": hyperstep_method(
+        "bayesian", "asha", model_based=True, min_resource=6, reduction_factor=2
+    ),
+    "model-based hyperband, min_resource 3, eta 2": hyperstep_method(
+        "bayesian", "hyperband", model_based=True, min_resource=3, reduction_factor=2
+    ),
     "optuna tpe + sha": optuna_method("sha"),
     "optuna tpe + hyperband": optuna_method("hyperband"),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
-DEFAULT = [m for m in METHODS if m not in ABLATIONS]
+LEVERS = [m for m in METHODS if "median" in m or "min_resource" in m or "eta 2" in m]
+"""Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""
+DEFAULT = [m for m in METHODS if m not in ABLATIONS and m not in LEVERS]
 """The issue's methods, and hyperstep's model-based ASHA and Hyperband as configured by
 default; the ablations run with ``--methods`` (the verdict takes the best of the hyperstep
 methods run, so fewer configurations give it fewer chances)."""
