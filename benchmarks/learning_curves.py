@@ -75,10 +75,21 @@ class CurveProblem:
             self.cached.update(json.loads(self._path().read_text()))
 
     def save(self) -> None:
+        """Write the curves known here joined with those another process saved meanwhile
+        (per configuration the longer curve), through a temporary file: runs on the same
+        problem in parallel no longer drop each other's curves or read a half-written file."""
         if self.crossing:
             return  # synthetic: cheaper to recompute than to store
-        self._path().parent.mkdir(parents=True, exist_ok=True)
-        self._path().write_text(json.dumps(self.cached))
+        path = self._path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        on_disk = json.loads(path.read_text()) if path.exists() else {}
+        for key, curve in on_disk.items():
+            if len(curve) > len(self.cached.get(key, [])):
+                self.cached[key] = curve
+                self.live.pop(key, None)  # its generator is behind: a later step starts one afresh
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(self.cached))
+        os.replace(temporary, path)
 
 
 @cache
