@@ -23,8 +23,17 @@ end, or stopped at a rung: a winner cut), and before it, the steps spent on tria
 the end (and how many of those did not improve the best final value so far: the compute
 an incumbent stop could have saved) and on trials stopped at each rung.
 
+With ``--proposals asha hyperband`` it reads how good the configurations each model-based
+method proposes are, against full fidelity's of the same seed: the final value each would
+reach (computed apart, not charged), its quantile among 200 random configurations' finals
+(first and second half of the budget), how many land in those configurations' top tenth,
+and how many would reach the target at all (winners), when the first was started and how
+many the scheduler stopped. Proposals worse than full fidelity's: the strategy is the gap;
+as good but no winner completed: the scheduler (or the target is a rare draw).
+
     nice -n 19 python -m benchmarks.early_stopping_diagnose --only gbm-cancer --seeds 0 1 --method hyperband
     nice -n 19 python -m benchmarks.early_stopping_diagnose --only crossing-2d --seeds 0 1 2 --where
+    nice -n 19 python -m benchmarks.early_stopping_diagnose --only gbm-cancer --seeds 0 1 2 --proposals asha hyperband
 """
 
 from __future__ import annotations
@@ -118,6 +127,44 @@ def where(problem: CurveProblem, seed: int, method: str, trials: int, **options:
     )
 
 
+def reference_finals(problem: CurveProblem, n: int = 200) -> np.ndarray:
+    """The final values of ``n`` uniformly random configurations (hyperstep's random strategy,
+    seed 0): the scale a proposal's quality is read on (its quantile among these)."""
+    study = Study(problem.space, strategy="random", seed=0)
+    return np.sort([problem.value(t.params, problem.max_resource) for t in study.ask(n)])
+
+
+def proposals(
+    problem: CurveProblem, seed: int, methods: list[str], trials: int, reference: np.ndarray, **options: Any
+) -> list[str]:
+    """Rows of the ``--proposals`` table: how good the configurations a method proposes are,
+    read off the final value each would reach (computed apart, not charged), against full
+    fidelity's proposals of the same seed."""
+    budget, top = trials * problem.max_resource, problem.max_resource
+    full = trials_of(problem, budget, seed, None)
+    target = min(r["value"] for r in full)
+    tenth = float(np.quantile(reference, 0.1))
+    out = []
+    for method in [None, *methods]:
+        rows = full if method is None else trials_of(problem, budget, seed, method, **options)
+        finals = np.array([problem.value(r["params"], top) for r in rows])
+        starts = np.array([r["start"] for r in rows]) / budget
+        completed = np.array([r["steps"] == top for r in rows])
+        q = np.searchsorted(reference, finals, side="right") / len(reference)  # quantile among random configs
+        late = starts >= 0.5
+        winners = finals <= target + 1e-12
+        first = f"{starts[winners][0]:.2f}" if winners.any() else "never"
+        halves = [f"{np.median(q[h]):.2f}" if h.any() else "-" for h in (~late, late)]
+        out.append(
+            f"| {problem.name} | {seed} | {method or 'full fidelity'} | {target:.5g} | {len(rows)} | "
+            + " / ".join(f"{v:.4g}" for v in np.quantile(finals, [0.1, 0.5]))
+            + f" | {' / '.join(halves)} | "
+            f"{int((finals <= tenth).sum())} ({(finals <= tenth).mean():.2f}) | {int(winners.sum())} | {first} | "
+            f"{int((winners & ~completed).sum())} | {min(finals[completed], default=np.inf):.5g} |"
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="problems (default: the verdict's)")
@@ -125,11 +172,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--method", default="hyperband", choices=["asha", "hyperband"])
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--where", action="store_true", help="where the compute went before the first winner")
+    parser.add_argument(
+        "--proposals", nargs="*", choices=["asha", "hyperband"], help="proposal quality of these against full fidelity"
+    )
     parser.add_argument("--resource-model", default="ranks", choices=["ranks", "gp"])
     parser.add_argument("--brackets", default="hyperband", choices=["hyperband", "uniform", "adaptive"])
     args = parser.parse_args(argv)
     every = problems()
     names = args.only or [k for k, p in every.items() if not p.held_out]
+    if args.proposals is not None:
+        options = {"resource_model": args.resource_model, "brackets": args.brackets}
+        print(
+            "| problem | seed | method | target | trials started | final they would reach: 10% / 50% | "
+            "their median quantile among 200 random configurations: first / second half of the budget | "
+            "in the random configurations' top tenth | winners proposed (final <= target) | first started at | "
+            "winners stopped | best completed |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for name in names:
+            every[name].load()
+            reference = reference_finals(every[name])
+            for seed in args.seeds:
+                rows = proposals(every[name], seed, args.proposals, args.trials, reference, **options)
+                print("\n".join(rows), flush=True)
+            every[name].save()
+        return
     if args.where:
         options = {"resource_model": args.resource_model, "brackets": args.brackets}
         print(
