@@ -539,8 +539,15 @@ class TuningService:
         if job.spec.trial is None:
             return None
         if usage is None:
-            with contextlib.suppress(Exception):  # an unreadable record must not stop the trial's end
+            try:
                 usage = self.backend_for(job).usage(job, trial)
+            except Exception as exc:  # an unreadable record must not stop the trial's end
+                log.warning(
+                    "could not read what trial %s of job %s used (%s); charging its wall time since launch, if any",
+                    trial.id,
+                    job.id,
+                    error_kind(exc),
+                )
         if usage is None:
             if trial.started_at is None:
                 return None
