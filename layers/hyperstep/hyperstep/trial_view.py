@@ -70,9 +70,10 @@ class Snapshot:
     Besides the trials, it keeps what a round would otherwise rebuild with a pass over the
     whole job: the trials by number (``ordered``), the active ones (``active``) and the
     ended ones in the order it learned of them (``ended_log``, append-only: a consumer
-    keeps how far it has read, ``EndedRows`` the strategy's rows). Ended trials never
-    change: ``rewrites`` counts the times one held as ended was replaced all the same, so
-    a consumer of the log starts over rather than trust rows it made from the old one."""
+    keeps how far it has read, ``EndedRows`` the strategy's rows). Ended trials change
+    only when a stopped or pruned end is revised to completed: ``rewrites`` counts the
+    times one held as ended was replaced, so a consumer of the log starts over rather than
+    trust rows it made from the old one."""
 
     trials: dict[str, Trial] = field(default_factory=dict)
     seen_seq: int = 0
