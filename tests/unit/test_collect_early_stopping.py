@@ -228,3 +228,28 @@ def test_an_unreadable_backend_after_a_stop_leaves_the_trial_pruned_and_logs_the
     message = record.getMessage()
     assert "t0002" in message and "job" in message and kind in message and "s3cr3t" not in message
     assert ("AccessDeniedException" in message) == isinstance(error, ClientError)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ClientError("ThrottlingException", "rate exceeded; command: train.py --api-key s3cr3t"), "ClientError"),
+        (KeyError("s3cr3t"), "KeyError"),
+    ],
+)
+def test_an_unreadable_usage_record_still_ends_the_trial_and_logs_the_ids_only(
+    service: TuningService, caplog: pytest.LogCaptureFixture, error: Exception, kind: str
+) -> None:
+    """The backend's record of what a trial used (``TrialBackend.usage``) cannot be read at
+    its end (``_charge``): the trial ends all the same, priced from its wall time, and the
+    log says which trial of which job and the error's type and AWS code, never its message."""
+    unreadable = mock.patch.object(service.backends["local"], "usage", side_effect=error)
+    with unreadable, caplog.at_level("WARNING", logger="hyperstep.service"):
+        assert service.collect(TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"loss": 0.2}))
+    trial = service.store.get_trial("job", "t0001")
+    assert (trial.state, trial.value) == (TrialState.COMPLETED, 0.2)
+    (record,) = [r for r in caplog.records if r.name == "hyperstep.service"]
+    assert record.levelname == "WARNING"
+    message = record.getMessage()
+    assert "t0001" in message and "job" in message and kind in message and "s3cr3t" not in message
+    assert ("ThrottlingException" in message) == isinstance(error, ClientError)

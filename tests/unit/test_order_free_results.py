@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from hyperstep.backends.batch.adapter import BatchBackend
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend
 from hyperstep.events import parse_event
+from hyperstep.handlers import Telemetry, handle_collect
 from hyperstep.messages import FinishRequest
 from hyperstep.models import Job, TrialState
 from hyperstep.service import TuningService
@@ -354,3 +356,67 @@ def test_a_step_report_after_a_stopped_end_is_kept_and_a_failed_end_stands() -> 
     assert service.store.get_trial(job.id, "t0002").state is TrialState.FAILED
     after = service.store.get_job(job.id)
     assert (after.completed, after.failed, after.budget_used) == (0, 1, 1)
+
+
+class Counted:
+    """A ``handlers.Meter`` keeping what Collect counts, per metric name."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def add_dimension(self, name: str, value: str) -> None:
+        return None
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        if unit == "Count":
+            self.counts[name] += int(value)
+
+
+def test_collect_counts_a_completion_after_a_stopped_end_once_as_a_normal_one() -> None:
+    """Collect counts one ``TrialsCompleted`` per trial that completes, whichever event ends
+    it: here the final report after Batch's "stopped" end (the end event counted
+    ``TrialsStopped`` then). Duplicates and later events count nothing; nor does a late step
+    that leaves a trial stopped."""
+    service, job, _, _ = make_service("batch", 2)
+    meter = Counted()
+    telemetry = Telemetry(metrics=meter)
+
+    def collect(event: dict[str, Any]) -> bool:
+        return handle_collect(service, event, telemetry)["recorded"]
+
+    assert collect(metric_event(job.id, "t0001", 0.9, 1, 1001.0))
+    assert collect(stopped_event(job.id, "t0001"))
+    assert collect(stopped_event(job.id, "t0002"))
+    assert collect(metric_event(job.id, "t0002", 0.55, 3, 1003.0))  # a step: t0002 stays stopped
+    assert meter.counts == {"TrialsStopped": 2}
+    assert collect(metric_event(job.id, "t0001", FINAL, None, 1010.0))
+    for event in (metric_event(job.id, "t0001", FINAL, None, 1010.0), stopped_event(job.id, "t0001")):
+        assert not collect(event)
+    assert meter.counts == {"TrialsStopped": 2, "TrialsCompleted": 1}
+    assert service.store.get_job(job.id).completed == 1
+
+
+@pytest.mark.parametrize("end", ["completed", "stopped"])
+def test_collect_counts_each_trial_once_in_any_order_of_its_events(end: str) -> None:
+    """20 random orders (fixed seed) of steps, the final report, the end event (completed:
+    a trial may await its final report, which then ends it; stopped: it may end stopped,
+    then complete on the report) and duplicates: ``TrialsCompleted`` counts each trial
+    once. A stop recorded before the final report came counts ``TrialsStopped`` too (a
+    count of ends recorded: the later completion cannot take it back)."""
+    orders = 20
+    service, job, _, _ = make_service("batch", orders)
+    meter = Counted()
+    rng = random.Random(5)
+    stopped_first = 0
+    for trial in service.store.list_trials(job.id):
+        events = trial_events("batch", job.id, trial.id)
+        if end == "stopped":
+            events = [stopped_event(job.id, trial.id) if "status" in e["detail"] else e for e in events]
+        rng.shuffle(events)
+        kinds = ["end" if "status" in e["detail"] else e["detail"]["final"] for e in events]
+        stopped_first += end == "stopped" and kinds.index("end") < kinds.index(True)
+        for event in events:
+            handle_collect(service, event, Telemetry(metrics=meter))
+    assert [t.state for t in service.store.list_trials(job.id)] == [TrialState.COMPLETED] * orders
+    assert meter.counts == {"TrialsCompleted": orders} | ({"TrialsStopped": stopped_first} if stopped_first else {})
+    assert end == "completed" or 0 < stopped_first < orders  # both orders happen

@@ -115,3 +115,31 @@ def test_a_warm_started_jobs_rounds_read_no_more_than_a_cold_ones(store: Countin
     child = service.create_job(spec, parents=[parent]).id
     counts = items_per_round(service, store, child, rounds=10)
     assert max(counts) <= 2, counts  # the trial that ended, as for a cold job; not the parent's 12 again
+
+
+@pytest.mark.parametrize("was", [TrialState.STOPPED, TrialState.PRUNED])
+@pytest.mark.parametrize("trim", [trial_view.TRIM_ENDED, 1])
+def test_a_stopped_or_pruned_end_revised_to_completed_reaches_the_next_round(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch, was: TrialState, trim: int
+) -> None:
+    """A final report that came after a trial was recorded stopped or pruned completes it
+    (``TuningService._report_after_end``): the next round's strategy and completion rules
+    must see it completed with its value, not the end the view read first. The job's
+    counters do not tell (it ended either way): its ``completed`` count does. With ``trim``
+    1, the other instance has dropped the trial's id from the recently ended ones before
+    this one's round."""
+    monkeypatch.setattr(trial_view, "TRIM_ENDED", trim)
+    first, job_id = service_on(store, trials=12, parallel=3)
+    second = TuningService(store, first.backends)
+    first.suggest_and_launch(SuggestRequest(job_id=job_id))
+    oldest = min((t for t in store.list_trials(job_id) if t.state.active), key=lambda t: t.number)
+    store.finish_trial(job_id, oldest.id, was, value=0.9 if was is TrialState.PRUNED else None)
+    first.suggest_and_launch(SuggestRequest(job_id=job_id))  # its view holds the trial stopped or pruned
+    assert first.report_metrics(job_id, oldest.id, {"loss": 0.25})  # the final report, late
+    assert store.get_trial(job_id, oldest.id).state is TrialState.COMPLETED
+    second.suggest_and_launch(SuggestRequest(job_id=job_id))  # trims the id with TRIM_ENDED 1
+    first.suggest_and_launch(SuggestRequest(job_id=job_id))
+    job = store.get_job(job_id)
+    held = {t.id: t for t in first.view.trials(job)}
+    assert (held[oldest.id].state, held[oldest.id].value) == (TrialState.COMPLETED, 0.25)
+    assert first.view.trials(job) == store.list_trials(job_id)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from hyperstep.events import EventError, parse_event
 from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
-from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult
+from hyperstep.messages import FinishRequest, SuggestRequest, TrialMetric, TrialResult
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -148,15 +148,16 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
     if parsed is None:
         return {"recorded": False, "reason": "no action needed"}
     log.append_keys(job_id=parsed.job_id, trial_id=parsed.trial_id)
-    recorded = service.record(parsed)
+    recorded, ended = service.record_event(parsed)
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
-    if recorded and isinstance(parsed, TrialResult):
+    if ended:
         count_result(service, parsed, telemetry.metrics)
     return {"recorded": recorded}
 
 
-def count_result(service: TuningService, result: TrialResult, metrics: Meter) -> None:
-    """Per job: one more completed, failed or stopped trial, and the best value so far."""
+def count_result(service: TuningService, result: TrialResult | TrialMetric, metrics: Meter) -> None:
+    """Per job: one more completed, failed, pruned or stopped trial (the end ``result`` just
+    recorded, by an end event or by metrics that ended the trial), and the best value so far."""
     store = service.store
     trial, job = store.get_trial(result.job_id, result.trial_id), store.get_job(result.job_id)
     metrics.add_dimension(name="JobId", value=job.id)

@@ -44,7 +44,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -95,6 +95,13 @@ log = logging.getLogger(__name__)
 # Past HANDOFF_EVENTS, Suggest hands the job to a fresh execution.
 ROUND_EVENTS = 8
 HANDOFF_EVENTS = 10_000
+
+
+class Recorded(NamedTuple):
+    """What recording one event did: kept it (``recorded``), and ended its trial (``ended``)."""
+
+    recorded: bool
+    ended: bool
 
 
 class TuningService:
@@ -532,8 +539,15 @@ class TuningService:
         if job.spec.trial is None:
             return None
         if usage is None:
-            with contextlib.suppress(Exception):  # an unreadable record must not stop the trial's end
+            try:
                 usage = self.backend_for(job).usage(job, trial)
+            except Exception as exc:  # an unreadable record must not stop the trial's end
+                log.warning(
+                    "could not read what trial %s of job %s used (%s); charging its wall time since launch, if any",
+                    trial.id,
+                    job.id,
+                    error_kind(exc),
+                )
         if usage is None:
             if trial.started_at is None:
                 return None
@@ -587,6 +601,18 @@ class TuningService:
         ``hyperstep.report``. A final report of the objective completes a trial that ended
         awaiting it, or one recorded stopped or pruned before it came (``_report_after_end``).
         Returns False, keeping nothing, for a trial recorded completed or failed."""
+        return self._report(job_id, trial_id, metrics, step, final, at).recorded
+
+    def _report(
+        self,
+        job_id: str,
+        trial_id: str,
+        metrics: dict[str, float],
+        step: int | None,
+        final: bool | None,
+        at: float | None,
+    ) -> Recorded:
+        """``report_metrics``, saying too whether the reports ended the trial."""
         final = step is None if final is None else final
         reports = {
             name: MetricReport(value=value, step=step, final=final, at=at)
@@ -597,14 +623,15 @@ class TuningService:
         trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective)
         if trial is None:
             return self._report_after_end(job, trial_id, reports)
+        ended = False
         if trial.awaiting_result_since is not None:
             if has_every_metric(job, trial.final_reports()):
-                self._complete(job, trial, *self._described(job, trial))
+                ended = self._complete(job, trial, *self._described(job, trial))
         elif step is not None and not final and objective in reports:
-            self.stop_early(job, trial)
-        return True
+            ended = self.stop_early(job, trial)
+        return Recorded(recorded=True, ended=ended)
 
-    def _report_after_end(self, job: Job, trial_id: str, reports: Mapping[str, MetricReport]) -> bool:
+    def _report_after_end(self, job: Job, trial_id: str, reports: Mapping[str, MetricReport]) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
         process killed while its last reports were on the way); when they show its training
@@ -626,9 +653,10 @@ class TuningService:
 
         objective = job.spec.primary.metric
         trial = self.store.report_after_end(job.id, trial_id, reports, objective, completed)
-        if trial is not None and trial.state is TrialState.COMPLETED:
+        ended = trial is not None and trial.state is TrialState.COMPLETED  # by this call: the store's once
+        if ended:
             self.wake(job.id)
-        return trial is not None
+        return Recorded(recorded=trial is not None, ended=ended)
 
     def stop_early(self, job: Job, trial: Trial) -> bool:
         """Stop a running trial the job's scheduler says should stop at its newest step,
@@ -683,9 +711,17 @@ class TuningService:
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way."""
+        return self.record_event(event).recorded
+
+    def record_event(self, event: TrialResult | TrialMetric) -> Recorded:
+        """``record``, saying too whether this call recorded the trial's end (once per
+        trial, whichever event it came with): an end event, or metrics that ended it (a
+        final report the trial awaited, a step its scheduler stopped it at, a final report
+        after a stopped or pruned end, ``_report_after_end``). What Collect counts."""
         if isinstance(event, TrialMetric):
-            return self.report_metrics(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at)
-        return self.collect(event)
+            return self._report(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at)
+        recorded = self.collect(event)
+        return Recorded(recorded=recorded, ended=recorded)
 
     def progress(self, job_id: str) -> Progress:
         """What a woken execution is told, from the job item alone (its counters), so that

@@ -16,8 +16,13 @@ reads only what changed since the last one:
 The snapshot is never trusted without a check against the job item just read (strongly
 consistent): the number of ended trials it holds must reach ``results_of(job)``. When it
 does not (another instance trimmed ids this one never saw), it re-reads each trial it holds
-as active: at most the job's parallelism, never the whole job. Ended trials never change,
-so what the snapshot holds of them is final. Early stopping with a model-based strategy
+as active: at most the job's parallelism, never the whole job. An ended trial changes only
+when a final report that came after its stopped or pruned end completes it
+(``TrialStore.report_after_end``): the job's ``completed`` count then passes the snapshot's,
+and the view re-reads the stopped and pruned trials among the recently ended ids (every one
+it holds, when another instance dropped those ids). A late step report alone, which extends
+such a trial's curve, is not read: what a round reads of an ended trial is its state and
+value, and curves only with a model-based strategy, which reads every trial. Early stopping with a model-based strategy
 reads the curves of running trials, which change with every report: the view then reads
 every trial, as before.
 
@@ -41,8 +46,8 @@ from typing import TYPE_CHECKING
 
 from hyperstep.ended_totals import EndedTotals
 from hyperstep.errors import NotFoundError
-from hyperstep.models import Job, Trial, trial_id
-from hyperstep.stores.base import TrialStore
+from hyperstep.models import Job, Trial, TrialState, trial_id
+from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
 
 if TYPE_CHECKING:
     from hyperstep.history_rows import EndedRows
@@ -65,9 +70,10 @@ class Snapshot:
     Besides the trials, it keeps what a round would otherwise rebuild with a pass over the
     whole job: the trials by number (``ordered``), the active ones (``active``) and the
     ended ones in the order it learned of them (``ended_log``, append-only: a consumer
-    keeps how far it has read, ``EndedRows`` the strategy's rows). Ended trials never
-    change: ``rewrites`` counts the times one held as ended was replaced all the same, so
-    a consumer of the log starts over rather than trust rows it made from the old one."""
+    keeps how far it has read, ``EndedRows`` the strategy's rows). Ended trials change
+    only when a stopped or pruned end is revised to completed: ``rewrites`` counts the
+    times one held as ended was replaced, so a consumer of the log starts over rather than
+    trust rows it made from the old one."""
 
     trials: dict[str, Trial] = field(default_factory=dict)
     seen_seq: int = 0
@@ -79,6 +85,8 @@ class Snapshot:
     """The strategy's rows of ``ended_log`` (``hyperstep.history_rows``), kept by the study that made them."""
     totals: EndedTotals = field(default_factory=EndedTotals)
     """What the completion rules and the dollar budget read of ``ended_log``, added up as it grows."""
+    completed: int = 0
+    """How many of ``ended_log`` are completed (held against the job's ``completed``)."""
     _active: dict[str, Trial] = field(default_factory=dict)
     _ordered: list[Trial] = field(default_factory=list)
     _position: dict[str, int] = field(default_factory=dict)
@@ -119,11 +127,13 @@ class Snapshot:
                 if not trial.state.active:
                     self.ended_log.append(trial)
                     self.totals.add(trial)
-            elif before != trial:  # an ended trial replaced: never, by the view's rules
+                    self.completed += trial.state is TrialState.COMPLETED
+            elif before != trial:  # an ended trial replaced: a stopped or pruned end revised
                 self.rewrites += 1
                 kept = [t for t in self.ended_log if t.id != trial.id]
                 self.ended_log = kept if trial.state.active else [*kept, trial]
                 self.totals = EndedTotals.of(self.ended_log)
+                self.completed = sum(t.state is TrialState.COMPLETED for t in self.ended_log)
 
     def _place(self, trial: Trial, before: Trial | None) -> None:
         """Keep ``_ordered`` by number: replace in place, append a newest, insert a late one."""
@@ -145,7 +155,7 @@ class TrialView:
         self.store = store
         self.jobs_kept = jobs_kept
         self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
-        self._parents: OrderedDict[str, tuple[int | None, list[Trial]]] = OrderedDict()
+        self._parents: OrderedDict[str, tuple[tuple[int, int] | None, list[Trial]]] = OrderedDict()
 
     def parent_trials(self, job_id: str) -> list[Trial]:
         """The trials of a job another one learns from (a warm start's parent), read whole
@@ -157,7 +167,7 @@ class TrialView:
             self._parents.move_to_end(job_id)
             return kept[1]
         job = self.store.get_job(job_id)
-        ended = results_of(job)
+        ended = (results_of(job), job.completed)  # a revised end moves only ``completed``
         if kept is None or kept[0] != ended:
             trials = self.store.list_trials(job_id)
             final = job.status.finished and not any(t.state.active for t in trials)
@@ -213,8 +223,22 @@ class TrialView:
         if snapshot.ended() < results_of(job):  # ids dropped by another instance: re-read the active ones
             for trial in snapshot.active():
                 self._read(snapshot, job.id, trial.id)
+        if snapshot.completed < job.completed:
+            self._read_revised(snapshot, job, ended)
         if len(ended) >= TRIM_ENDED:
             self.store.forget_ended(job.id, ended)
+
+    def _read_revised(self, snapshot: Snapshot, job: Job, ended: frozenset[str]) -> None:
+        """Read again the trials held stopped or pruned that the job counts completed since
+        (``TrialStore.report_after_end``: a final report after the end; the job's count of
+        ended trials did not move): those among the recently ended ids, else, when another
+        instance dropped their ids, every one held stopped or pruned."""
+        revisable = [t.id for t in snapshot.ended_log if t.state in REVISABLE_ENDS]
+        for id_ in [i for i in revisable if i in ended]:
+            self._read(snapshot, job.id, id_)
+        if snapshot.completed < job.completed:
+            for id_ in [i for i in revisable if i not in ended]:
+                self._read(snapshot, job.id, id_)
 
     def _read(self, snapshot: Snapshot, job_id: str, id_: str) -> bool:
         """Read one trial into the snapshot; False when the store has none of that id."""

@@ -164,8 +164,10 @@ class TrialStore(ABC):
         counters move as if the trial had ended so (``revised_counter_changes``: a stopped
         trial takes its unit of ``budget_used`` back, which may pass ``max_trials`` when a
         replacement started meanwhile; a pruned one moves from ``pruned`` to ``completed``),
-        the job's best is updated when it beats it, and its charge, counted at the first
-        end, is not added again.
+        the job's best is updated when it beats it, its id joins ``recently_ended`` and its
+        charge, counted at the first end, is not added again. Reports that leave the end as
+        it is (a late step extending the curve) do not list it in ``recently_ended``: what a
+        Suggest round reads of an ended trial (``TrialView``) did not change.
         """
 
     @abstractmethod

@@ -247,11 +247,13 @@ class SQLiteStore(TrialStore):
             raise NotFoundError(f"trial {trial_id_!r} of job {job_id!r} not found")
         return self._trials((job_id, trial_id_), row[0])
 
-    def _write_trial(self, conn: sqlite3.Connection, trial: Trial) -> None:
+    def _write_trial(self, conn: sqlite3.Connection, trial: Trial, ends: bool = True) -> None:
+        """Write the trial's body; an ended one joins ``recently_ended`` unless ``ends`` is
+        False (reports kept after its end, which leave that end as it is)."""
         conn.execute(
             "UPDATE trials SET body = ? WHERE job_id = ? AND id = ?", (trial.model_dump_json(), trial.job_id, trial.id)
         )
-        if not trial.state.active:  # every change of a trial's state comes here: kept for ``recently_ended``
+        if ends and not trial.state.active:  # every change of a trial's state comes here: kept for ``recently_ended``
             conn.execute("INSERT OR IGNORE INTO ended (job_id, trial_id) VALUES (?, ?)", (trial.job_id, trial.id))
 
     def recently_ended(self, job_id: str) -> frozenset[str]:
@@ -385,7 +387,7 @@ class SQLiteStore(TrialStore):
             ended = complete(viewed)
             assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
             if ended is None:
-                self._write_trial(conn, merged)
+                self._write_trial(conn, merged, ends=False)  # its end stands: not ended again (as DynamoDB)
                 return viewed
             self._write_trial(conn, ended.model_copy(update={"curve": merged.curve}))  # the rows hold the rest
             job = self._read_job(conn, job_id)
