@@ -2,7 +2,9 @@
 at 10,000 trials does the in-memory work of one at 1,000.
 
 ``study.history_of`` encodes and sorts every trial of the job on every round; at 10,000
-trials that pass was most of a round's CPU. Ended trials never change, so their rows (the
+trials that pass was most of a round's CPU. An ended trial changes only if a late final
+report turns its stopped or pruned end into a completed one (``TrialStore.report_after_end``;
+the view reads it again, below), so the rows of ended trials (the
 encoded point; a completed trial's values to minimize and constraint slack) are made once,
 when the ``TrialView`` snapshot learns the trial ended (``Snapshot.ended_log``), and kept
 with the snapshot in the warm process's memory. A round adds the rows of the trials that

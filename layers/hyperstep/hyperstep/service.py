@@ -509,7 +509,7 @@ class TuningService:
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
         if state is TrialState.COMPLETED:
-            value, values, bad = objective_values(job, metrics)
+            value, values, bad = reported_objectives(job, metrics)
             if bad is not None:
                 state, error = TrialState.FAILED, bad
         charge = self._charge(job, trial, usage)
@@ -645,7 +645,7 @@ class TuningService:
             if trained is None:
                 return None
             metrics = finite_metrics({**trial.metrics, **trained})
-            value, values, error = objective_values(job, metrics)
+            value, values, error = reported_objectives(job, metrics)
             if error is not None:
                 return None
             update = {"state": TrialState.COMPLETED, "value": value, "values": values, "metrics": metrics}
@@ -986,7 +986,7 @@ def missing_objective(
     return reason
 
 
-def objective_values(job: Job, metrics: Mapping[str, float]) -> tuple[float | None, list[float] | None, str | None]:
+def reported_objectives(job: Job, metrics: Mapping[str, float]) -> tuple[float | None, list[float] | None, str | None]:
     """A completed trial's ``value`` and ``values`` (every objective's, with several) from
     its ``metrics``; or, when an objective is missing or not finite, the error that fails it."""
     reported = [metrics.get(o.metric) for o in job.spec.goals]
