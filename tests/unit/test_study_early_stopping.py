@@ -192,3 +192,22 @@ def test_model_based_asks_carry_the_trial_count_as_the_strategys_offset_and_plai
             else:
                 study.tell(trial.id, (trial.params["x"] - 0.3) ** 2 + 1 / 9)
         assert seen == offsets
+
+
+@pytest.mark.parametrize("state", ["stopped", "pruned"])
+def test_a_trial_told_stopped_after_reaching_max_resource_completes_and_can_be_the_best(state: str) -> None:
+    """A trial whose curve reached ``max_resource`` before it was told stopped (or pruned)
+    had trained to the end: it ends completed with its value, as the service ends a stop
+    that lands after the last step, so ``best_trial`` (the best that reached
+    ``max_resource``) is it, not a worse trial that was told completed."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 3})
+    ran_out, worse = study.ask(2)
+    for step in (1, 2, 3):
+        study.report(ran_out.id, step, 0.5 / step)
+        study.report(worse.id, step, 1.0 / step)
+    study.tell(worse.id, 1.0 / 3)
+    told = study.tell(ran_out.id, None, state=state)
+    assert (told.state, told.value, told.curve) == (TrialState.COMPLETED, 0.5 / 3, {1: 0.5, 2: 0.25, 3: 0.5 / 3})
+    assert study.best_trial.id == ran_out.id
+    job = study.job
+    assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (2, 0, 2, ran_out.id)

@@ -237,7 +237,9 @@ class Study:
         stopping does: it keeps its curve and its unit of budget, is no failure, and its
         value is the one told, else its curve's newest. ``stopped`` (the user's stop) gives
         its budget back, unless the study stops trials early and the trial has a curve:
-        then it is pruned too (``report`` said stop).
+        then it is pruned too (``report`` said stop). Either ends ``completed`` when the
+        study stops early and the curve reached ``max_resource`` (the training was over,
+        as the service rules for a late stop: ``early_stopping.stopped_end``).
         """
         state = TrialState(state)
         if state not in TOLD_STATES:
@@ -249,7 +251,7 @@ class Study:
         if state is TrialState.PRUNED or (state is TrialState.STOPPED and stopping.enabled(self.spec)):
             trial = self.store.get_trial(self.job_id, trial_id)
             if state is TrialState.PRUNED or stopping.pruned_when_stopped(self.spec, trial):  # curve and budget kept
-                state = TrialState.PRUNED
+                state = stopping.stopped_end(self.spec, trial)
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
         if metrics is not None:
             metrics = finite_metrics(checked_metrics(metrics))
