@@ -128,6 +128,7 @@ def test_decisions_are_deterministic_for_a_seed() -> None:
         ({"name": "asha", "min_resource": 10, "max_resource": 9}, "min_resource (10) must not exceed max_resource"),
         ({"name": "asha", "max_resource": 9, "reduction_factor": 1}, "reduction_factor: Input should be greater"),
         ({"name": "median"}, "median needs max_resource"),
+        ({"name": "asha", "min_resource": 5}, "asha needs max_resource"),  # not "exceed max_resource (1)": unwritten
         ({"name": "asha", "max_resource": 10_001}, "max_resource: Input should be less than or equal to 10000"),
     ],
 )
@@ -139,6 +140,19 @@ def test_spec_validation_errors(block: dict, message: str) -> None:
     assert str(caught.value).startswith("early_stopping") and message in str(caught.value)
     with pytest.raises(ValidationError):
         hyperstep.Study(SPACE, early_stopping=block)
+
+
+@pytest.mark.parametrize("block", [{"name": "none", "min_resource": 5}, {"min_resource": 5}])
+def test_a_switched_off_block_with_min_resource_alone_is_accepted(block: dict) -> None:
+    """``none`` (or no name) switches early stopping off whatever else the block holds, as
+    with ``max_resource`` and ``reduction_factor``: a ``min_resource`` alone is not held
+    against a ``max_resource`` nobody wrote (the default, 1)."""
+    parameters = [{"name": "x", "type": "float", "low": 0, "high": 1}]
+    document = {"name": "j", "objective": {"metric": "loss"}, "parameters": parameters, "early_stopping": block}
+    assert parse_spec(document).early_stopping.name == "none"
+    study = hyperstep.Study(SPACE, early_stopping=block)
+    trial = study.ask(1)[0]
+    assert study.report(trial.id, 7, 0.5) is False
 
 
 def test_a_curve_of_10000_steps_stays_far_below_dynamodbs_item_limit() -> None:
