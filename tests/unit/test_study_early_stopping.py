@@ -225,3 +225,28 @@ def test_a_trial_told_stopped_after_reaching_max_resource_completes_and_can_be_t
     assert study.best_trial.id == ran_out.id
     job = study.job
     assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (2, 0, 2, ran_out.id)
+
+
+def test_a_study_reopened_on_its_store_with_other_early_stopping_is_refused(tmp_path) -> None:
+    """A stored job keeps its spec: reopened with another early_stopping, the study would
+    silently run the stored one (``report`` always False for a job stored without), so it
+    is refused; the same block, or none given, opens it with its own."""
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "s.db"
+    hyperstep.Study(SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="plain")
+    with pytest.raises(ValueError, match=r"^early_stopping: job 'plain' is stored with other early stopping \(none\)"):
+        hyperstep.Study(SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="plain", early_stopping=ASHA)
+    stopping = hyperstep.Study(
+        SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="es", early_stopping=ASHA
+    )
+    with pytest.raises(ValueError, match=r"stored with other early stopping \(asha\)"):
+        hyperstep.Study(SPACE, store=SQLiteStore(path), job_id="es", early_stopping={**ASHA, "max_resource": 9})
+    good, bad = stopping.ask(2)
+    stopping.report(good.id, 1, 0.1)
+    for block in (ASHA, None):
+        again = hyperstep.Study(
+            SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="es", early_stopping=block
+        )
+        assert again.spec.early_stopping == stopping.spec.early_stopping
+    assert again.report(bad.id, 1, 0.9) is True  # the stored ASHA judges it: worse at rung 1

@@ -98,6 +98,12 @@ class Study:
         except NotFoundError:
             job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
             store.create_job(job)
+        if early_stopping is not None and _scheduling(spec) != _scheduling(job.spec):
+            stored = job.spec.early_stopping.name if job.spec.early_stopping is not None else "none"
+            raise ValueError(
+                f"early_stopping: job {job_id!r} is stored with other early stopping ({stored}): a study"
+                " opened on a stored job keeps its spec; leave early_stopping out or use another job_id"
+            )
         self._init(store, job)
 
     @classmethod
@@ -382,6 +388,11 @@ class Study:
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
+    """The spec's early stopping as compared when a study is reopened (None: off)."""
+    return spec.early_stopping.model_dump() if stopping.enabled(spec) and spec.early_stopping is not None else None
 
 
 def is_number(value: Any) -> bool:
