@@ -259,11 +259,13 @@ def early_stopping_warnings(spec: JobSpec) -> list[str]:
         return []
     if "name" not in given:
         return ["early_stopping: no name, so no trial stops early (name: median, asha or hyperband)"]
-    strategy_reads_curves = (  # extrapolated finals (``Study.extrapolates``), whatever the scheduler
-        block.model_based and block.resource_model == "ranks" and spec.strategy.name not in LEARNS_NOTHING
-    )
+    strategy_reads_rungs = block.model_based and spec.strategy.name not in LEARNS_NOTHING  # ``Study.fidelity_levels``
+    strategy_reads_curves = strategy_reads_rungs and block.resource_model == "ranks"  # ``Study.extrapolates``
     unused = {
         "brackets": "only hyperband has brackets" if block.name != "hyperband" else None,
+        "reduction_factor": "median stopping has no rungs, and the strategy reads rungs only model-based"
+        if block.name == "median" and not strategy_reads_rungs
+        else None,
         "curve_model": "median stopping fits no curve, and the strategy reads one only model-based with ranks"
         if block.name == "median" and not strategy_reads_curves
         else None,
