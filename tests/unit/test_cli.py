@@ -167,7 +167,20 @@ def test_validate_says_how_trials_stop_early(
             ["brackets is ignored: only hyperband"],
         ),
         ({"name": "hyperband", "max_resource": 9, "brackets": "uniform"}, "bayesian", []),
-        ({"name": "median", "max_resource": 9, "curve_model": False}, "bayesian", ["curve_model is ignored: median"]),
+        (
+            {"name": "median", "max_resource": 9, "curve_model": False, "model_based": False},
+            "bayesian",
+            ["curve_model is ignored: median"],
+        ),
+        ({"name": "median", "max_resource": 9, "curve_model": False}, "random", ["curve_model is ignored: median"]),
+        (
+            {"name": "median", "max_resource": 9, "reduction_factor": 2},
+            "random",
+            ["reduction_factor is ignored: median"],
+        ),
+        # read: the model-based Bayesian strategy takes its rungs and extrapolated finals with median stopping too
+        ({"name": "median", "max_resource": 9, "reduction_factor": 2}, "bayesian", []),
+        ({"name": "median", "max_resource": 9, "curve_model": False}, "bayesian", []),
         (
             {"name": "asha", "max_resource": 9, "model_based": False, "resource_model": "gp"},
             "bayesian",

@@ -128,6 +128,7 @@ def test_decisions_are_deterministic_for_a_seed() -> None:
         ({"name": "asha", "min_resource": 10, "max_resource": 9}, "min_resource (10) must not exceed max_resource"),
         ({"name": "asha", "max_resource": 9, "reduction_factor": 1}, "reduction_factor: Input should be greater"),
         ({"name": "median"}, "median needs max_resource"),
+        ({"name": "asha", "min_resource": 5}, "asha needs max_resource"),  # not "exceed max_resource (1)": unwritten
         ({"name": "asha", "max_resource": 10_001}, "max_resource: Input should be less than or equal to 10000"),
     ],
 )
@@ -139,6 +140,19 @@ def test_spec_validation_errors(block: dict, message: str) -> None:
     assert str(caught.value).startswith("early_stopping") and message in str(caught.value)
     with pytest.raises(ValidationError):
         hyperstep.Study(SPACE, early_stopping=block)
+
+
+@pytest.mark.parametrize("block", [{"name": "none", "min_resource": 5}, {"min_resource": 5}])
+def test_a_switched_off_block_with_min_resource_alone_is_accepted(block: dict) -> None:
+    """``none`` (or no name) switches early stopping off whatever else the block holds, as
+    with ``max_resource`` and ``reduction_factor``: a ``min_resource`` alone is not held
+    against a ``max_resource`` nobody wrote (the default, 1)."""
+    parameters = [{"name": "x", "type": "float", "low": 0, "high": 1}]
+    document = {"name": "j", "objective": {"metric": "loss"}, "parameters": parameters, "early_stopping": block}
+    assert parse_spec(document).early_stopping.name == "none"
+    study = hyperstep.Study(SPACE, early_stopping=block)
+    trial = study.ask(1)[0]
+    assert study.report(trial.id, 7, 0.5) is False
 
 
 def test_a_curve_of_10000_steps_stays_far_below_dynamodbs_item_limit() -> None:
@@ -192,3 +206,47 @@ def test_model_based_asks_carry_the_trial_count_as_the_strategys_offset_and_plai
             else:
                 study.tell(trial.id, (trial.params["x"] - 0.3) ** 2 + 1 / 9)
         assert seen == offsets
+
+
+@pytest.mark.parametrize("state", ["stopped", "pruned"])
+def test_a_trial_told_stopped_after_reaching_max_resource_completes_and_can_be_the_best(state: str) -> None:
+    """A trial whose curve reached ``max_resource`` before it was told stopped (or pruned)
+    had trained to the end: it ends completed with its value, as the service ends a stop
+    that lands after the last step, so ``best_trial`` (the best that reached
+    ``max_resource``) is it, not a worse trial that was told completed."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 3})
+    ran_out, worse = study.ask(2)
+    for step in (1, 2, 3):
+        study.report(ran_out.id, step, 0.5 / step)
+        study.report(worse.id, step, 1.0 / step)
+    study.tell(worse.id, 1.0 / 3)
+    told = study.tell(ran_out.id, None, state=state)
+    assert (told.state, told.value, told.curve) == (TrialState.COMPLETED, 0.5 / 3, {1: 0.5, 2: 0.25, 3: 0.5 / 3})
+    assert study.best_trial.id == ran_out.id
+    job = study.job
+    assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (2, 0, 2, ran_out.id)
+
+
+def test_a_study_reopened_on_its_store_with_other_early_stopping_is_refused(tmp_path) -> None:
+    """A stored job keeps its spec: reopened with another early_stopping, the study would
+    silently run the stored one (``report`` always False for a job stored without), so it
+    is refused; the same block, or none given, opens it with its own."""
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "s.db"
+    hyperstep.Study(SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="plain")
+    with pytest.raises(ValueError, match=r"^early_stopping: job 'plain' is stored with other early stopping \(none\)"):
+        hyperstep.Study(SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="plain", early_stopping=ASHA)
+    stopping = hyperstep.Study(
+        SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="es", early_stopping=ASHA
+    )
+    with pytest.raises(ValueError, match=r"stored with other early stopping \(asha\)"):
+        hyperstep.Study(SPACE, store=SQLiteStore(path), job_id="es", early_stopping={**ASHA, "max_resource": 9})
+    good, bad = stopping.ask(2)
+    stopping.report(good.id, 1, 0.1)
+    for block in (ASHA, None):
+        again = hyperstep.Study(
+            SPACE, strategy="random", seed=0, store=SQLiteStore(path), job_id="es", early_stopping=block
+        )
+        assert again.spec.early_stopping == stopping.spec.early_stopping
+    assert again.report(bad.id, 1, 0.9) is True  # the stored ASHA judges it: worse at rung 1

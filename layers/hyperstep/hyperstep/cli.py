@@ -259,9 +259,16 @@ def early_stopping_warnings(spec: JobSpec) -> list[str]:
         return []
     if "name" not in given:
         return ["early_stopping: no name, so no trial stops early (name: median, asha or hyperband)"]
+    strategy_reads_rungs = block.model_based and spec.strategy.name not in LEARNS_NOTHING  # ``Study.fidelity_levels``
+    strategy_reads_curves = strategy_reads_rungs and block.resource_model == "ranks"  # ``Study.extrapolates``
     unused = {
         "brackets": "only hyperband has brackets" if block.name != "hyperband" else None,
-        "curve_model": "median stopping fits no curve" if block.name == "median" else None,
+        "reduction_factor": "median stopping has no rungs, and the strategy reads rungs only model-based"
+        if block.name == "median" and not strategy_reads_rungs
+        else None,
+        "curve_model": "median stopping fits no curve, and the strategy reads one only model-based with ranks"
+        if block.name == "median" and not strategy_reads_curves
+        else None,
         "resource_model": "it is read with model_based: true only" if not block.model_based else None,
     }
     if spec.strategy.name in LEARNS_NOTHING:

@@ -36,6 +36,16 @@ def pruned_when_stopped(spec: JobSpec, trial: Trial) -> bool:
     return enabled(spec) and bool(trial.curve)
 
 
+def stopped_end(spec: JobSpec, trial: Trial) -> TrialState:
+    """How a trial told stopped or pruned with its curve kept ends: ``completed`` when the
+    job stops early and its curve reached ``max_resource`` (its training was over: the
+    service's rule for a stop that lands after the last step, so it can be the best
+    trial), else ``pruned``."""
+    block = spec.early_stopping
+    reached = enabled(spec) and block is not None and bool(trial.curve) and max(trial.curve) >= block.max_resource
+    return TrialState.COMPLETED if reached else TrialState.PRUNED
+
+
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
     and ended (what a trial's adaptive Hyperband bracket is drawn from)."""

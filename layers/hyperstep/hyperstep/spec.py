@@ -191,10 +191,12 @@ class EarlyStopping(SpecModel):
 
     @model_validator(mode="after")
     def _min_within_max(self) -> EarlyStopping:
+        if self.name == "none":  # switched off: the rest is ignored (and max_resource may be the default, 1)
+            return self
+        if "max_resource" not in self.model_fields_set:
+            raise ValueError(f"{self.name} needs max_resource: the step at which a trial is complete")
         if self.min_resource > self.max_resource:
             raise ValueError(f"min_resource ({self.min_resource}) must not exceed max_resource ({self.max_resource})")
-        if self.name != "none" and "max_resource" not in self.model_fields_set:
-            raise ValueError(f"{self.name} needs max_resource: the step at which a trial is complete")
         return self
 
 

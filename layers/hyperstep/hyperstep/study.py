@@ -98,6 +98,12 @@ class Study:
         except NotFoundError:
             job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
             store.create_job(job)
+        if early_stopping is not None and _scheduling(spec) != _scheduling(job.spec):
+            stored = job.spec.early_stopping.name if job.spec.early_stopping is not None else "none"
+            raise ValueError(
+                f"early_stopping: job {job_id!r} is stored with other early stopping ({stored}): a study"
+                " opened on a stored job keeps its spec; leave early_stopping out or use another job_id"
+            )
         self._init(store, job)
 
     @classmethod
@@ -237,7 +243,9 @@ class Study:
         stopping does: it keeps its curve and its unit of budget, is no failure, and its
         value is the one told, else its curve's newest. ``stopped`` (the user's stop) gives
         its budget back, unless the study stops trials early and the trial has a curve:
-        then it is pruned too (``report`` said stop).
+        then it is pruned too (``report`` said stop). Either ends ``completed`` when the
+        study stops early and the curve reached ``max_resource`` (the training was over,
+        as the service rules for a late stop: ``early_stopping.stopped_end``).
         """
         state = TrialState(state)
         if state not in TOLD_STATES:
@@ -249,7 +257,7 @@ class Study:
         if state is TrialState.PRUNED or (state is TrialState.STOPPED and stopping.enabled(self.spec)):
             trial = self.store.get_trial(self.job_id, trial_id)
             if state is TrialState.PRUNED or stopping.pruned_when_stopped(self.spec, trial):  # curve and budget kept
-                state = TrialState.PRUNED
+                state = stopping.stopped_end(self.spec, trial)
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
         if metrics is not None:
             metrics = finite_metrics(checked_metrics(metrics))
@@ -380,6 +388,11 @@ class Study:
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
+    """The spec's early stopping as compared when a study is reopened (None: off)."""
+    return spec.early_stopping.model_dump() if stopping.enabled(spec) and spec.early_stopping is not None else None
 
 
 def is_number(value: Any) -> bool:
