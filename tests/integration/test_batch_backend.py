@@ -440,10 +440,10 @@ def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_un
     """A step report that lags behind its job (EventBridge orders nothing) makes the
     scheduler stop a trial whose Batch job has already succeeded. Batch accepts
     ``TerminateJob`` of a finished job and leaves it SUCCEEDED (as moto does), so the trial
-    is read back: it waits for its final report as any succeeded trial, which arrives after
-    the stop and completes it with its value and its curve, counted once; the SUCCEEDED
-    event, delivered twice, and a step report after the end change nothing. (Old code:
-    pruned at 0.9, the final report refused, 0.3 lost.)"""
+    is read back: found SUCCEEDED, it is left running, nothing recorded. Its final report,
+    which arrives after the stop, and then its SUCCEEDED event complete it with its value
+    and its curve, counted once; the event again and a step report after the end change
+    nothing. (Old code: pruned at 0.9, the final report refused, 0.3 lost.)"""
     from hyperstep.events import parse_event
     from hyperstep.models import TrialState
     from hyperstep.service import TuningService
@@ -481,14 +481,13 @@ def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_un
 
         assert report(good.id, 0.5, step=1) and report(done.id, 0.9, step=1)  # behind at rung 1: stop
         assert terminated == [ref]
-        waiting = service.store.get_trial(job.id, done.id)
-        assert (waiting.state, waiting.awaiting_result_since is not None) == (TrialState.RUNNING, True)
+        assert service.store.get_trial(job.id, done.id).state is TrialState.RUNNING
         assert report(done.id, 0.3)  # its final report, published before the job ended
+        detail = client.describe_jobs(jobs=[ref])["jobs"][0]
+        for delivery in range(2):
+            assert deliver("aws.batch", "Batch Job State Change", detail) is (delivery == 0)
         ended = service.store.get_trial(job.id, done.id)
         assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.3, {1: 0.9})
-        detail = client.describe_jobs(jobs=[ref])["jobs"][0]
-        for _ in range(2):
-            assert deliver("aws.batch", "Batch Job State Change", detail) is False
         assert report(done.id, 0.4, step=2) is False
         assert service.store.get_trial(job.id, done.id) == ended
         counted = service.store.get_job(job.id)

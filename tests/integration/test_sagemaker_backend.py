@@ -416,9 +416,11 @@ def test_a_stop_decision_after_the_training_job_completed_keeps_its_result_under
     """The scheduler judges a curve that lags behind the job (read from events or the log):
     it stops a trial whose training job has already completed. SageMaker refuses
     ``StopTrainingJob`` of a job that is not in progress (the adapter passes over it), so
-    the trial is read back: it ends completed with its ``FinalMetricDataList`` value, keeps
-    its curve, and counts once; its Completed event, delivered twice, and a step report
-    arriving after it change nothing. (Old code: pruned at 0.9, the job's 0.31 lost.)"""
+    the trial is read back: found Completed, it is left running, nothing recorded; a step
+    report still on the way joins its curve, and its Completed event ends it completed with
+    its ``FinalMetricDataList`` value and the whole curve, counted once; the event again
+    and a step report after it change nothing. (Old code: pruned at 0.9, the job's 0.31
+    lost; then completed at the stop, the late step lost.)"""
     from botocore.exceptions import ClientError
 
     stops: list[str] = []
@@ -449,16 +451,18 @@ def test_a_stop_decision_after_the_training_job_completed_keeps_its_result_under
         service.report_metrics(job.id, good.id, {"val_loss": 0.5}, step=1)
         service.report_metrics(job.id, late.id, {"val_loss": 0.9}, step=1)  # behind at rung 1: stop
         assert stops == [name]
-        ended = service.store.get_trial(job.id, late.id)
-        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.31, {1: 0.9})
+        assert service.store.get_trial(job.id, late.id).state is TrialState.RUNNING
+        assert service.report_metrics(job.id, late.id, {"val_loss": 0.35}, step=2)  # sent before the job ended
 
         end = json.loads((EVENTS / "sagemaker-training-job-state-change-stopped.json").read_text())
         end["detail"].update(TrainingJobName=name, TrainingJobStatus="Completed", SecondaryStatus="Completed")
         end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": late.id}
-        for _ in range(2):
+        for delivery in range(2):
             parsed = parse_event(end)
-            assert parsed is not None and service.record(parsed) is False
-        assert service.report_metrics(job.id, late.id, {"val_loss": 0.4}, step=2) is False
+            assert parsed is not None and service.record(parsed) is (delivery == 0)
+        ended = service.store.get_trial(job.id, late.id)
+        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.31, {1: 0.9, 2: 0.35})
+        assert service.report_metrics(job.id, late.id, {"val_loss": 0.4}, step=3) is False
         assert service.store.get_trial(job.id, late.id) == ended
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.31)

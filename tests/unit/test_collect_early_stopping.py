@@ -253,3 +253,27 @@ def test_an_unreadable_usage_record_still_ends_the_trial_and_logs_the_ids_only(
     message = record.getMessage()
     assert "t0001" in message and "job" in message and kind in message and "s3cr3t" not in message
     assert ("ThrottlingException" in message) == isinstance(error, ClientError)
+
+
+def test_a_stop_that_finds_the_process_exited_records_nothing_and_its_end_keeps_every_step(
+    service: TuningService,
+) -> None:
+    """A fast script has printed every epoch and exited 0 before the tail's step reports are
+    judged: the stop at rung 1 finds it ended (``describe``: completed). Nothing is recorded
+    then, so the steps still on the way join its curve, and its end event completes it with
+    the whole curve (recorded at the stop, it kept only step 1: 21 of 96 steps counted)."""
+    backend = service.backends["local"]
+    exited = TrialResult(job_id="job", trial_id="t0002", state="completed", metrics={"loss": 0.2})
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    with mock.patch.object(backend, "describe", return_value=exited):
+        service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # behind t0001: stop, but it had exited
+        assert backend.stopped == ["t0002"]
+        assert service.store.get_trial("job", "t0002").state is TrialState.RUNNING
+        for step, loss in ((2, 0.4), (3, 0.3)):  # at rung 3 judged again: still the same end
+            assert service.report_metrics("job", "t0002", {"loss": loss}, step=step)
+    assert service.collect(exited)
+    assert not service.collect(exited)  # its end event again
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.2, {1: 0.5, 2: 0.4, 3: 0.3})
+    job = service.store.get_job("job")
+    assert (job.completed, job.pruned, job.budget_used) == (1, 0, 3)

@@ -662,27 +662,31 @@ class TuningService:
         """Stop a running trial the job's scheduler says should stop at its newest step,
         on its backend first, then record it pruned; True when this call recorded it. A
         trial whose training is over (``_trained_out``: a late step report after its final
-        one) is not stopped: its end completes it, as it would were the step first."""
+        one) is not stopped: its end completes it, as it would were the step first. Nor is
+        one whose job had already ended on its own (``_ended_before_stop``): nothing is
+        recorded, and its end event, which comes after the reports its script sent before
+        it (the reaper's read, were it lost), records that end with the whole curve."""
         if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}) is not None:
             return False
         if not self._stops_early(job, trial):
             return False
         self.backend_for(job).stop(job, trial)
-        ended = self._ended_before_stop(job, trial)
-        if ended is not None:
-            return self.collect(ended)
+        if self._ended_before_stop(job, trial):
+            return False
         return self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial))
 
-    def _ended_before_stop(self, job: Job, trial: Trial) -> TrialResult | None:
-        """The end a trial just told to stop had reached on its own, read from its backend
-        (``describe``) after the stop; None while it runs or stops, or when this stop ended it.
+    def _ended_before_stop(self, job: Job, trial: Trial) -> bool:
+        """Whether a trial just told to stop had ended on its own (completed or failed), read
+        from its backend (``describe``) after the stop; False while it runs or stops, or when
+        this stop ended it.
 
         The decision can come after the trial's end: its curve is read from events or a log
         that lag behind the job, and its end event may still be on the way. SageMaker then
         refuses ``StopTrainingJob`` (the adapter passes over it), Batch accepts
         ``TerminateJob`` of a job that already succeeded and leaves it as it was, a local
-        process has exited: recorded pruned, the trial lost the value it ended with, and its
-        end event found it recorded. A backend that cannot be read (any error: each backend
+        process has exited. Recorded pruned, the trial lost the value it ended with; recorded
+        at once with that end, it lost the steps still on the way (a fast local script kept 1
+        to 3 of its 12). A backend that cannot be read (any error: each backend
         raises its own, a denied or throttled Describe, a gone process) leaves the trial
         pruned, and says so in the log with the ids and the error's type and code (never
         its message, which may quote the trial's own command or values)."""
@@ -695,8 +699,8 @@ class TuningService:
                 job.id,
                 error_kind(exc),
             )
-            return None
-        return None if ended is None or ended.state == "stopped" else ended
+            return False
+        return ended is not None and ended.state != "stopped"
 
     def _stops_early(self, job: Job, trial: Trial) -> bool:
         if not early_stopping.enabled(job.spec) or not trial.curve:
