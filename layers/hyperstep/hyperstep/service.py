@@ -31,7 +31,10 @@ last value, keeping its curve and its unit of budget. The backend's own "stopped
 finds it recorded; should that end come first (the stop landed, the record did not), it
 is recorded pruned all the same, by ``tell``'s rule (early stopping on, a curve, the job
 running: ``early_stopping.pruned_when_stopped``), not by asking the scheduler again, whose
-answer may have changed with the steps reported since.
+answer may have changed with the steps reported since. A trial the stop finds already
+ended on its own (a refused ``StopTrainingJob``, a SUCCEEDED Batch job, an exited process)
+is not recorded then: its own end event, which comes after the reports still on the way,
+records that end with the whole curve (``stop_early``).
 """
 
 from __future__ import annotations
