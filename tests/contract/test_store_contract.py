@@ -537,6 +537,39 @@ def test_reports_after_a_stopped_or_pruned_end_are_kept_and_a_completion_replace
     assert store.get_job(job.id) == after
 
 
+@pytest.mark.parametrize("was", [TrialState.STOPPED, TrialState.PRUNED])
+def test_a_revised_end_with_a_larger_charge_adds_only_the_difference_to_the_job_s_cost(
+    store: TrialStore, make_job: MakeJob, was: TrialState
+) -> None:
+    """The completed end ``complete`` makes may carry a larger charge than the stopped or
+    pruned end it replaces (its usage covers the whole run): the trial keeps that charge,
+    and the job's cost grows by the difference only, counted once."""
+    job = make_job()
+    add(store, job, 2)
+    assert store.finish_trial(job.id, trial_id(2), TrialState.COMPLETED, 0.6, charge=Charge(cost_usd=0.25))
+    assert store.finish_trial(job.id, trial_id(1), was, 0.9, charge=Charge(cost_usd=0.5, billable_seconds=100.0))
+    assert store.get_job(job.id).cost_usd == 0.75
+    larger = Charge(cost_usd=0.625, billable_seconds=125.0, cost_basis="1 x $18/h (cost_per_hour)")
+
+    def completed_and_charged(trial: Trial) -> Trial | None:
+        ended = completed_by_final_report(trial)
+        return None if ended is None else ended.model_copy(update=larger.fields())
+
+    final = {"val-loss": at_step(0.4, final=True)}
+    ended = store.report_after_end(job.id, trial_id(1), final, "val-loss", completed_and_charged)
+    assert ended is not None and ended == store.get_trial(job.id, trial_id(1))
+    assert (ended.state, ended.cost_usd, ended.billable_seconds, ended.cost_basis) == (
+        TrialState.COMPLETED,
+        0.625,
+        125.0,
+        larger.cost_basis,
+    )
+    after = store.get_job(job.id)
+    assert (after.completed, after.cost_usd) == (2, 0.875)
+    assert store.report_after_end(job.id, trial_id(1), final, "val-loss", completed_and_charged) is None
+    assert store.get_job(job.id) == after
+
+
 @pytest.mark.parametrize("state", [TrialState.PENDING, TrialState.RUNNING, TrialState.COMPLETED, TrialState.FAILED])
 def test_report_after_end_leaves_an_active_completed_or_failed_trial_as_it_is(
     store: TrialStore, make_job: MakeJob, state: TrialState

@@ -19,9 +19,10 @@ some late, some never. So:
   passed, completes it from the source (``TrialBackend.recover_metrics``: SageMaker's
   Describe, a Batch job's log read with the spec's regexes) or fails it saying what was
   missing. A failed or stopped trial is recorded at once with what was reported; a
-  stopped (or pruned) one whose final report, or step at ``max_resource``, comes after its
-  end then completes with it, as it would have had the report come first
-  (``_report_after_end``: a stop can land after the training ended).
+  stopped (or pruned) one whose final report, or step at ``max_resource``, or whose
+  backend's completed end with the objective, comes after its end then completes with it,
+  as it would have had that come first (``_report_after_end``, ``_completed_after_end``:
+  a stop can land after, or in the last seconds of, the training).
 
 **Early stopping.** With the spec's ``early_stopping``, every step report of the objective
 joins the trial's curve, and the job's scheduler judges the trial at once
@@ -81,7 +82,7 @@ from hyperstep.objectives import pareto_front
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
 from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
-from hyperstep.stores.base import TrialStore
+from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
 from hyperstep.study import Study
 from hyperstep.trial_view import Snapshot, TrialView, results_of
 
@@ -429,13 +430,17 @@ class TuningService:
         A failed or stopped trial is recorded at once with the metrics reported so far. A
         completed one completes when its final metrics hold the objective (NaN or infinity
         fail it; other non-finite metrics are dropped), else waits for them or fails (see
-        ``_complete``). Returns whether this call recorded the end: False for a repeated or
-        late event, and while the trial waits for its final objective.
+        ``_complete``). A completed end of a trial already recorded stopped or pruned (the
+        stop landed in its last seconds) completes it once with its final metrics
+        (``_completed_after_end``). Returns whether this call recorded the end: False for a
+        repeated event, a late one that changes no end, and while the trial waits for its
+        final objective.
         """
         job = self.store.get_job(result.job_id)
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
-            return False
+            revisable = result.state == "completed" and trial.state in REVISABLE_ENDS
+            return revisable and self._completed_after_end(job, trial, result)
         usage = result.usage
         trained = self._trained_out(job, trial, result.metrics) if result.state == "stopped" else None
         if trained is not None:  # stopped after its training ended: its result counts
@@ -451,11 +456,40 @@ class TuningService:
         if result.state != "completed":
             metrics = {**trial.metrics, **result.metrics}
             return self._end(job, trial, TrialState(result.state), metrics, result.error, usage)
-        platform = dict(result.metrics)
+        return self._complete(job, trial, *self._platform_record(job, trial, result))
+
+    def _platform_record(self, job: Job, trial: Trial, result: TrialResult) -> tuple[dict[str, float], Usage | None]:
+        """A completed end's final metrics and usage: the event's, and, when it lacks a
+        measured metric, the platform's record (``_described``) under them."""
+        platform, usage = dict(result.metrics), result.usage
         if any(metric not in platform for metric in job.spec.measured_metrics):
             described, described_usage = self._described(job, trial)
             platform, usage = {**described, **platform}, usage or described_usage
-        return self._complete(job, trial, platform, usage)
+        return platform, usage
+
+    def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
+        """End completed, once, a trial recorded stopped or pruned whose backend then says it
+        completed: a stop that landed in its last seconds (``StopTrainingJob`` accepted, then
+        "Completed"; ``TerminateJob`` accepted, then SUCCEEDED; a process that exited 0 before
+        the kill). Its final metrics (``_platform_record``, the finite ones) count as final
+        reports that came after the end (``_report_after_end``): with the objective, it ends
+        completed as had the event come first (a stopped trial takes its unit of budget back,
+        a pruned one moves to ``completed``); without it, or NaN, it keeps its end, having
+        nothing better to record. True when this call completed it; a repeat finds it
+        completed and changes nothing.
+
+        Its cost is counted once: the stop's end priced it up to the stop (for a running
+        Batch or SageMaker job, often from the wall time, which the platform's record does
+        not hold yet); when this end's usage, as the platform reports it (the event's, else
+        its record: ``TrialBackend.usage``), prices it higher, the trial takes that charge and
+        the job's cost grows by the difference only (``TrialStore.report_after_end``); never
+        lower, and without a record of usage the stop's charge stands (the wall time to now
+        would count the event's delay). A trial that keeps its end keeps its charge too."""
+        platform, usage = self._platform_record(job, trial, result)
+        platform = finite_metrics(platform)
+        reports = {name: MetricReport(value=value, final=True) for name, value in platform.items()}
+        charge = self._charge(job, trial, usage, wall_time=False)
+        return self._report_after_end(job, trial.id, reports, platform, charge).ended
 
     @staticmethod
     def _trained_out(job: Job, trial: Trial, platform: Mapping[str, float]) -> dict[str, float] | None:
@@ -530,10 +564,10 @@ class TuningService:
             self.wake(job.id)
         return recorded
 
-    def _charge(self, job: Job, trial: Trial, usage: Usage | None) -> Charge | None:
+    def _charge(self, job: Job, trial: Trial, usage: Usage | None, wall_time: bool = True) -> Charge | None:
         """What the ending trial cost (``hyperstep.pricing``): priced from ``usage``, else
         from the backend's record (``TrialBackend.usage``: SageMaker's billable time), else
-        from its wall time since launch; None when there is neither.
+        (with ``wall_time``) from its wall time since launch; None when there is none.
 
         A trial not recorded started may have run all the same: its end can beat the
         launch's write of its start (a quick training job, events out of order), and the
@@ -552,7 +586,7 @@ class TuningService:
                     error_kind(exc),
                 )
         if usage is None:
-            if trial.started_at is None:
+            if trial.started_at is None or not wall_time:
                 return None
             usage = Usage(seconds=max(self.clock() - trial.started_at, 0.0))
         rate = job.spec.trial.rate(usage, usage.region or self._region(job))
@@ -634,17 +668,28 @@ class TuningService:
             ended = self.stop_early(job, trial)
         return Recorded(recorded=True, ended=ended)
 
-    def _report_after_end(self, job: Job, trial_id: str, reports: Mapping[str, MetricReport]) -> Recorded:
+    def _report_after_end(
+        self,
+        job: Job,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        platform: Mapping[str, float] | None = None,
+        charge: Charge | None = None,
+    ) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
         process killed while its last reports were on the way); when they show its training
         was over, by ``collect``'s rule for a stopped trial (``_trained_out``: its final
         objective reported, or its curve at ``max_resource``), end it completed instead, as
         had they come first, and wake its execution. False for a trial recorded completed
-        or failed: that end stands (a failed end fails the trial whatever came before it)."""
+        or failed: that end stands (a failed end fails the trial whatever came before it).
+
+        ``platform``: a completed end event's final metrics, over the reports (as
+        ``_complete`` reads them); ``charge``: what that end says the trial cost, kept when
+        it is more than the stop's end charged (``_completed_after_end``)."""
 
         def completed(trial: Trial) -> Trial | None:
-            trained = self._trained_out(job, trial, {})
+            trained = self._trained_out(job, trial, platform or {})
             if trained is None:
                 return None
             metrics = finite_metrics({**trial.metrics, **trained})
@@ -652,6 +697,8 @@ class TuningService:
             if error is not None:
                 return None
             update = {"state": TrialState.COMPLETED, "value": value, "values": values, "metrics": metrics}
+            if charge is not None and charged(charge) > charged(trial):
+                update.update(charge.fields())
             return trial.model_copy(update={**update, "error": None})
 
         objective = job.spec.primary.metric
@@ -1003,6 +1050,11 @@ def reported_objectives(job: Job, metrics: Mapping[str, float]) -> tuple[float |
         return None, None, f"objective metric {metric!r} is not a finite number ({number})"
     values = [float(v) for v in reported if v is not None]
     return values[0], values if job.spec.multi_objective else None, None
+
+
+def charged(charge: Charge | Trial) -> tuple[float, float]:
+    """How much a charge (or a trial's) comes to, to compare two: dollars, then seconds."""
+    return (charge.cost_usd or 0.0, charge.billable_seconds or 0.0)
 
 
 def error_kind(exc: BaseException) -> str:

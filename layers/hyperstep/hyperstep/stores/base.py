@@ -165,9 +165,12 @@ class TrialStore(ABC):
         trial takes its unit of ``budget_used`` back, which may pass ``max_trials`` when a
         replacement started meanwhile; a pruned one moves from ``pruned`` to ``completed``),
         the job's best is updated when it beats it, its id joins ``recently_ended`` and its
-        charge, counted at the first end, is not added again. Reports that leave the end as
-        it is (a late step extending the curve) do not list it in ``recently_ended``: what a
-        Suggest round reads of an ended trial (``TrialView``) did not change.
+        charge, counted at the first end, is not added again: only what the completed end's
+        charge adds to it, when ``complete`` gives it a larger one (``revised_cost``: the
+        completed end's usage covers the whole run, the stop's only what ran till the stop).
+        Reports that leave the end as it is (a late step extending the curve) do not list it
+        in ``recently_ended``: what a Suggest round reads of an ended trial (``TrialView``)
+        did not change.
         """
 
     @abstractmethod
@@ -259,12 +262,20 @@ REVISABLE_ENDS = frozenset({TrialState.STOPPED, TrialState.PRUNED})
 """The ends a late final report may turn into ``completed`` (``TrialStore.report_after_end``)."""
 
 
-def revised_counter_changes(job: Job, was: TrialState, trial: Trial) -> dict:
-    """How a job's counters and best move when ``trial``, recorded ended ``was`` (stopped or
-    pruned), now ends as it is: the first end's counter undone, the new one's moved; its
-    cost, counted at the first end, stays as it is."""
-    undone = {"budget_used": job.budget_used + 1} if was is TrialState.STOPPED else {"pruned": job.pruned - 1}
-    return {**undone, **_counts_and_best(job.model_copy(update=undone), trial)}
+def revised_counter_changes(job: Job, was: Trial, trial: Trial) -> dict:
+    """How a job's counters and best move when ``trial``, recorded ended as ``was`` (stopped
+    or pruned), now ends as it is: the first end's counter undone, the new one's moved; its
+    cost, counted at the first end, is not counted again (``revised_cost``)."""
+    undone = {"budget_used": job.budget_used + 1} if was.state is TrialState.STOPPED else {"pruned": job.pruned - 1}
+    changes = {**undone, **_counts_and_best(job.model_copy(update=undone), trial)}
+    added = revised_cost(was, trial)
+    return {**changes, "cost_usd": job.cost_usd + added} if added else changes
+
+
+def revised_cost(was: Trial, trial: Trial) -> float:
+    """What a revised end adds to its job's cost: what ``trial`` cost beyond ``was``, the
+    end it replaces, already counted (never less than nothing)."""
+    return max((trial.cost_usd or 0.0) - (was.cost_usd or 0.0), 0.0)
 
 
 def _counts_and_best(job: Job, trial: Trial) -> dict:

@@ -85,7 +85,7 @@ from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
 from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
-from hyperstep.stores.base import REVISABLE_ENDS, ScheduleSpec, TrialStore
+from hyperstep.stores.base import REVISABLE_ENDS, ScheduleSpec, TrialStore, revised_cost
 from hyperstep.stores.dynamodb_items import (
     CURVE_CHUNK_STEPS,
     JOB_SK,
@@ -524,7 +524,7 @@ class DynamoDBStore(TrialStore):
                         raise
                     _backoff(attempt)
                     continue
-            elif not self._try_finish(written, ver, was=body.state, chunking=chunking):
+            elif not self._try_finish(written, ver, was=body, chunking=chunking):
                 _backoff(attempt)
                 continue
             if curve_metric is not None:
@@ -598,17 +598,20 @@ class DynamoDBStore(TrialStore):
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
-    def _try_finish(self, done: Trial, ver: int, was: TrialState | None = None, chunking: bool = False) -> bool:
+    def _try_finish(self, done: Trial, ver: int, was: Trial | None = None, chunking: bool = False) -> bool:
         """One transaction writing the ended trial (if still at ``ver``), its job counter
         and, when it beats the job's best, the best; False when the trial or the best moved
-        meanwhile (the caller reads again and retries). ``was``: the end it replaces
-        (``items.counter_update``); ``chunking``: as for ``items.trial_update``."""
+        meanwhile (the caller reads again and retries). ``was``: the ended trial it replaces
+        (``items.counter_update``, with the cost it adds, ``revised_cost``); ``chunking``: as
+        for ``items.trial_update``."""
         best = False
         if done.state is TrialState.COMPLETED and done.value is not None and items.storable(done.value):
             job = self.get_job(done.job_id)  # the best only ever improves: beaten now, beaten for good
             best = job.beats_best(done)
         expires = self._expires()
-        actions = [items.trial_update(done, ver, expires, chunking), items.counter_update(done, expires, best, was)]
+        revision = {} if was is None else {"was": was.state, "added_cost": revised_cost(was, done)}
+        counters = items.counter_update(done, expires, best, **revision)
+        actions = [items.trial_update(done, ver, expires, chunking), counters]
         try:
             self._transact([{"Update": {"TableName": self.table_name, **a}} for a in actions])
             return True

@@ -342,14 +342,17 @@ def trial_update(trial: Trial, ver: int, expires: int | None, chunked: bool = Fa
     }
 
 
-def counter_update(trial: Trial, expires: int | None, best: bool, was: TrialState | None = None) -> dict[str, Any]:
+def counter_update(
+    trial: Trial, expires: int | None, best: bool, was: TrialState | None = None, added_cost: float = 0.0
+) -> dict[str, Any]:
     """The job half of a trial's end (mirrors ``base.counter_changes``): one counter moves,
     the trial's id joins the job's recently ended ids (``ENDED``) and, with ``best``, the
     trial becomes the job's best, on condition that it still beats the stored best by the
     job's goal (else the transaction is cancelled and retried).
 
     With ``was`` (the stopped or pruned end it replaces, ``report_after_end``), that end's
-    counter is undone too and the cost, counted then, is not added again (mirrors
+    counter is undone too and the cost, counted then, is not added again: only
+    ``added_cost``, what the new end's charge adds to it (mirrors
     ``base.revised_counter_changes``)."""
     if trial.state is TrialState.STOPPED:
         counter, step = "budget_used", -1
@@ -362,13 +365,15 @@ def counter_update(trial: Trial, expires: int | None, best: bool, was: TrialStat
     ttl, values = stamp(expires)
     values.update({":step": n(step), ":ended": {"SS": [trial.id]}})
     adds = f"{counter} :step, {ENDED} :ended"
+    cost = trial.cost_usd
     if was is not None:
         undone = "budget_used" if was is TrialState.STOPPED else "pruned"
         adds += f", {undone} :undo"
         values[":undo"] = n(1 if was is TrialState.STOPPED else -1)
-    elif trial.cost_usd:
+        cost = added_cost
+    if cost:
         adds += ", cost_usd :cost"
-        values[":cost"] = n(trial.cost_usd)
+        values[":cost"] = n(cost)
     clauses, condition = [ttl], "attribute_exists(pk)"
     if best:
         clauses += ["best_value = :v", "best_trial_id = :t"]

@@ -391,7 +391,7 @@ class SQLiteStore(TrialStore):
                 return viewed
             self._write_trial(conn, ended.model_copy(update={"curve": merged.curve}))  # the rows hold the rest
             job = self._read_job(conn, job_id)
-            self._write_job(conn, job.model_copy(update=revised_counter_changes(job, body.state, ended)))
+            self._write_job(conn, job.model_copy(update=revised_counter_changes(job, body, ended)))
             return ended
 
     def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:

@@ -1,0 +1,170 @@
+"""A completed end that comes after the trial was recorded pruned or stopped, on every store.
+
+A stop can land in a trial's last seconds: early stopping stops it (``StopTrainingJob``,
+``TerminateJob``, a killed process) and records it pruned, but the training ends on its
+own all the same and its backend says "completed" with its final metrics. That end
+completes the trial once (``TuningService._completed_after_end``, through
+``TrialStore.report_after_end``): the counters move once, its cost is counted once (the
+larger charge kept), and an end without a usable objective leaves the trial as it was.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hyperstep.messages import LaunchRequest, TrialResult, Usage
+from hyperstep.models import Job, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.base import TrialStore
+from hyperstep.study import Study
+from tests.conftest import Clock, spec_document
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+ASHA = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3, "curve_model": False}
+TRIAL = {
+    "backend": "local",
+    "command": ["python", "train.py"],
+    "metric_definitions": [{"name": "loss", "regex": r"^loss=([0-9.eE+-]+)"}],
+    "timeout_seconds": 600,
+    "cost_per_hour": 3.6,  # a dollar per 1,000 s
+}
+
+
+def dollars(seconds: float) -> float:
+    return seconds * 3.6 / 3600
+
+
+@pytest.fixture
+def parts(store: TrialStore, clock: Clock) -> tuple[TuningService, FakeBackend, FakeOrchestrator]:
+    """Three trials launched at the clock's now on a job with ASHA, on the store under test."""
+    backend, orchestrator = FakeBackend(), FakeOrchestrator()
+    service = TuningService(store, {"local": backend}, orchestrator)
+    budget = {"max_trials": 6, "max_parallel": 3}
+    job = service.submit(parse_spec(spec_document(early_stopping=ASHA, budget=budget, trial=TRIAL)), job_id="job")
+    for trial in Study.from_job(store, job).ask(3):
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    return service, backend, orchestrator
+
+
+def pruned_at(service: TuningService, clock: Clock, seconds: float) -> Job:
+    """t0002 stopped by ASHA ``seconds`` after its launch (behind t0001 at rung 1; its
+    backend, still running, priced from its wall time): the job as it then is."""
+    clock.now += seconds
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)
+    pruned = service.store.get_trial("job", "t0002")
+    assert (pruned.state, pruned.value, pruned.billable_seconds) == (TrialState.PRUNED, 0.5, seconds)
+    return service.store.get_job("job")
+
+
+def completed(metrics: dict[str, float], seconds: float | None = None) -> TrialResult:
+    usage = None if seconds is None else Usage(seconds=seconds, platform="local")
+    return TrialResult(job_id="job", trial_id="t0002", state="completed", metrics=metrics, usage=usage)
+
+
+def test_a_completed_end_after_a_pruned_one_completes_the_trial_once_and_counts_its_cost_once(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """Pruned 100 s in (charged $0.10 from its wall time), the training ended at 130 s on
+    its own: its completed end ends it completed with the final loss, the job's best, moves
+    ``pruned`` to ``completed`` (its budget held throughout), wakes the execution, and
+    charges 130 s once ($0.13, not $0.23). Delivered again (EventBridge: at least once),
+    it changes nothing. (Old code: dropped; the trial stayed pruned at 0.5.)"""
+    service, backend, orchestrator = parts
+    before = pruned_at(service, clock, 100.0)
+    assert backend.stopped == ["t0002"] and before.cost_usd == pytest.approx(dollars(100))
+    service.store.put_task_token("job", "token")
+    clock.now += 60
+    assert service.collect(completed({"loss": 0.05}, seconds=130.0))
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.value, trial.error, trial.curve) == (TrialState.COMPLETED, 0.05, None, {1: 0.5})
+    assert trial.billable_seconds == 130.0 and trial.cost_usd == pytest.approx(dollars(130))
+    job = service.store.get_job("job")
+    assert (job.completed, job.pruned, job.failed, job.budget_used) == (1, 0, 0, 3)
+    assert (job.best_trial_id, job.best_value) == ("t0002", 0.05)
+    assert job.cost_usd == pytest.approx(dollars(130))
+    assert [token for token, _ in orchestrator.woken] == ["token"]
+    assert "t0002" in service.store.recently_ended("job")
+
+    service.store.put_task_token("job", "token")
+    assert not service.collect(completed({"loss": 0.05}, seconds=130.0))  # the same event again
+    assert not service.collect(completed({"loss": 0.01}, seconds=500.0))  # or another completed end
+    assert service.store.get_trial("job", "t0002") == trial
+    assert service.store.get_job("job") == job and len(orchestrator.woken) == 1
+
+
+@pytest.mark.parametrize(
+    "metrics", [{}, {"accuracy": 0.9}, {"loss": math.nan}, {"loss": math.inf}], ids=["none", "other", "nan", "inf"]
+)
+def test_a_completed_end_without_a_usable_objective_leaves_the_trial_pruned(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock, metrics: dict[str, float]
+) -> None:
+    """No objective in the end's metrics (nor in the platform's record), or a NaN or infinite
+    one: nothing better than the pruned end to record, so the trial stays pruned with its
+    value and charge (not failed: the stop was the scheduler's), nothing counted or woken."""
+    service, _, orchestrator = parts
+    before = pruned_at(service, clock, 100.0)
+    pruned = service.store.get_trial("job", "t0002")
+    service.store.put_task_token("job", "token")
+    for _ in range(2):
+        assert not service.collect(completed(metrics, seconds=130.0))
+    after = service.store.get_trial("job", "t0002")
+    assert (after.state, after.value, after.error, after.cost_usd) == (
+        TrialState.PRUNED,
+        0.5,
+        pruned.error,
+        pruned.cost_usd,
+    )
+    assert service.store.get_job("job") == before
+    assert orchestrator.woken == []
+
+
+def test_a_completed_end_after_a_stopped_one_takes_the_budget_back_and_never_lowers_the_charge(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """A trial stopped by its job's stop (no curve: ``stopped``, its unit of budget given
+    back) whose training completed meanwhile: its completed end completes it and takes the
+    unit back. Its usage says less than the stop's end charged (a record read differently):
+    the higher charge, counted then, stands."""
+    service, _, _ = parts
+    stop = TrialResult(job_id="job", trial_id="t0002", state="stopped", usage=Usage(seconds=50.0))
+    assert service.collect(stop)
+    assert service.store.get_job("job").budget_used == 2
+    assert service.collect(completed({"loss": 0.2}, seconds=40.0))
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.value, trial.billable_seconds) == (TrialState.COMPLETED, 0.2, 50.0)
+    job = service.store.get_job("job")
+    assert (job.completed, job.budget_used, job.best_value) == (1, 3, 0.2)
+    assert job.cost_usd == pytest.approx(dollars(50))
+
+
+def test_a_completed_end_without_usage_keeps_the_stop_s_charge(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """No usage in the event nor in the backend's record: the charge of the pruned end
+    stands (the wall time to now would count the event's delay too)."""
+    service, _, _ = parts
+    pruned_at(service, clock, 100.0)
+    clock.now += 3600
+    assert service.collect(completed({"loss": 0.05}))
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.billable_seconds) == (TrialState.COMPLETED, 100.0)
+    assert service.store.get_job("job").cost_usd == pytest.approx(dollars(100))
+
+
+@pytest.mark.parametrize("end", ["completed", "stopped", "failed"])
+def test_other_late_ends_change_nothing(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock, end: str
+) -> None:
+    """A stopped or failed end of a pruned trial, and any end of a failed one, are no-ops."""
+    service, _, _ = parts
+    pruned_at(service, clock, 100.0)
+    assert service.collect(TrialResult(job_id="job", trial_id="t0003", state="failed", error="exit code 1"))
+    trials, job = service.store.list_trials("job"), service.store.get_job("job")
+    if end != "completed":
+        assert not service.collect(TrialResult(job_id="job", trial_id="t0002", state=end, metrics={"loss": 0.05}))
+    assert not service.collect(TrialResult(job_id="job", trial_id="t0003", state=end, metrics={"loss": 0.05}))
+    assert service.store.list_trials("job") == trials and service.store.get_job("job") == job
