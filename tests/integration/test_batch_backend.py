@@ -436,6 +436,15 @@ def test_a_losing_step_report_makes_collect_terminate_the_batch_job_under_moto(a
         assert (counted.budget_used, counted.pruned) == (2, 1)
 
 
+def terminations(client: Any) -> list[str]:
+    """The ids of the jobs ``client`` will send ``TerminateJob`` for, as it sends them."""
+    terminated: list[str] = []
+    client.meta.events.register(
+        "provide-client-params.batch.TerminateJob", lambda params, **_: terminated.append(params["jobId"])
+    )
+    return terminated
+
+
 def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_under_moto(aws_credentials: None) -> None:
     """A step report that lags behind its job (EventBridge orders nothing) makes the
     scheduler stop a trial whose Batch job has already succeeded. Batch accepts
@@ -454,10 +463,7 @@ def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_un
     with mock_aws(config={"batch": {"use_docker": False}}):
         batch_environment()
         client = boto3.client("batch", region_name="us-east-1")
-        terminated: list[str] = []
-        client.meta.events.register(
-            "provide-client-params.batch.TerminateJob", lambda params, **_: terminated.append(params["jobId"])
-        )
+        terminated = terminations(client)
         service = TuningService(SQLiteStore(), {"batch": BatchBackend(client, "hyperstep-bus")})
         asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
         job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id="mnist-early")
@@ -492,3 +498,75 @@ def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_un
         assert service.store.get_trial(job.id, done.id) == ended
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.3)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_pruned_till_its_report_under_moto(
+    aws_credentials: None, store_kind: str
+) -> None:
+    """ASHA stops a running trial (``TerminateJob`` accepted, the trial recorded pruned,
+    counted ``TrialsPruned``) in its last seconds: the job ends SUCCEEDED all the same.
+    Batch's SUCCEEDED event (AWS's sample, this job's names) carries no metrics, so,
+    delivered twice, it leaves the trial pruned, counting nothing: there is no better value
+    to record. The script's final report, published before the job ended, then completes
+    it once (``pruned`` moved to ``completed``, the job's best), counted ``TrialsCompleted``;
+    the SUCCEEDED event once more changes nothing."""
+    from moto.batch.models import batch_backends
+
+    from hyperstep.handlers import Telemetry, handle_collect
+    from hyperstep.models import TrialState
+    from hyperstep.service import TuningService
+    from hyperstep.spec import EarlyStopping
+    from hyperstep.study import Study
+    from tests.integration.moto_stores import store_under_moto
+    from tests.unit.test_order_free_results import Counted, sample
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        batch_environment()
+        client = boto3.client("batch", region_name="us-east-1")
+        terminated = terminations(client)
+        store = store_under_moto(store_kind)
+        service, meter = TuningService(store, {"batch": BatchBackend(client, "hyperstep-bus")}), Counted()
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id="mnist-early")
+        good, late = Study.from_job(service.store, job).ask(2)
+        for trial in (good, late):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+            running(service.store.get_trial(job.id, trial.id).backend_ref)
+
+        def collect(event: dict[str, Any]) -> bool:
+            return handle_collect(service, event, Telemetry(metrics=meter))["recorded"]
+
+        def reported(trial_id: str, loss: float, step: int | None = None) -> bool:
+            """The event ``hyperstep.report`` publishes (final without a step)."""
+            event = sample("trial-metric-reported")
+            event["detail"] = {"job_id": job.id, "trial_id": trial_id, "metrics": {"val_loss": loss}}
+            event["detail"].update({"final": True} if step is None else {"step": step, "final": False})
+            return collect(event)
+
+        assert reported(good.id, 0.5, step=1)
+        assert reported(late.id, 0.9, step=1)  # behind at rung 1: terminated
+        ref = service.store.get_trial(job.id, late.id).backend_ref
+        assert terminated == [ref] and meter.counts == {"TrialsPruned": 1}
+        pruned = service.store.get_trial(job.id, late.id)
+        assert (pruned.state, pruned.value) == (TrialState.PRUNED, 0.9)
+        found = batch_backends["123456789012"]["us-east-1"].get_job_by_id(ref or "")
+        assert found is not None
+        found.status = "SUCCEEDED"  # it was in its last seconds
+
+        end = sample("batch-job-state-change-succeeded")
+        arn = client.describe_jobs(jobs=[ref])["jobs"][0]["jobArn"]
+        tags = {"resourceArn": arn, "hyperstep:job-id": job.id, "hyperstep:trial-id": late.id}
+        end["detail"].update(jobName=f"hs-{job.id}-{late.id}-1", jobId=ref, jobArn=arn, tags=tags)
+        end["resources"] = [arn]
+        assert [collect(end), collect(end)] == [False, False]
+        assert service.store.get_trial(job.id, late.id).state is TrialState.PRUNED
+        assert service.store.get_job(job.id).pruned == 1 and meter.counts == {"TrialsPruned": 1}
+
+        assert reported(late.id, 0.3)  # its final report, sent before the end
+        assert not collect(end)
+        ended = service.store.get_trial(job.id, late.id)
+        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.3, {1: 0.9})
+        counted = service.store.get_job(job.id)
+        assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.3)
+        assert meter.counts == {"TrialsPruned": 1, "TrialsCompleted": 1}

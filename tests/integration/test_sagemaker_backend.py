@@ -534,3 +534,84 @@ def test_a_user_stop_a_retried_finish_and_a_twice_delivered_stopped_event_count_
         assert (second.state, second.value, sorted(second.curve)) == (TrialState.STOPPED, None, [1, 2, 3, 4, 5])
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.best_trial_id) == (1, 1, done.id)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_training_job_that_completes_after_an_accepted_stop_completes_its_pruned_trial_once_under_moto(
+    aws_credentials: None, store_kind: str
+) -> None:
+    """ASHA stops a trial in its training job's last seconds: ``StopTrainingJob`` is
+    accepted (Stopping; no ``TrainingEndTime`` yet, so the prune is priced from the wall
+    time) and the trial recorded pruned, counted ``TrialsPruned``. The job completes all
+    the same, and EventBridge delivers its "Completed" event (AWS's sample, without
+    ``FinalMetricDataList``), twice: the first asks Describe for the final metric and the
+    billable time, ends the trial completed with them (``pruned`` moved to ``completed``,
+    the job's best, its 1,200 s charged once), wakes the execution and counts
+    ``TrialsCompleted``; the second changes and counts nothing. (Old code: both dropped,
+    the trial left pruned at 0.9 and 0.28 lost.)"""
+    from datetime import timedelta
+
+    from hyperstep.handlers import Telemetry, handle_collect
+    from tests.integration.moto_stores import store_under_moto
+    from tests.unit.test_order_free_results import Counted
+    from tests.unit.test_service import FakeOrchestrator
+
+    def stop_training_job(self: SageMakerResponse) -> EmptyResult:
+        """moto has no StopTrainingJob: an InProgress job goes to Stopping, as on AWS."""
+        training = self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")]
+        assert training.training_job_status == "InProgress"
+        training.training_job_status = "Stopping"
+        return EmptyResult()
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True):
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        store = store_under_moto(store_kind)
+        orchestrator, meter = FakeOrchestrator(), Counted()
+        service = TuningService(store, {"sagemaker": SageMakerBackend(client, "hyperstep-bus")}, orchestrator)
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
+        good, late = Study.from_job(service.store, job).ask(2)
+        jobs = sagemaker_backends["123456789012"]["us-east-1"].training_jobs
+        for trial in (good, late):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+            training = jobs[service.store.get_trial(job.id, trial.id).backend_ref]
+            training.training_job_status, training.training_end_time = "InProgress", None  # moto: Completed at once
+
+        def collect(event: dict[str, Any]) -> bool:
+            return handle_collect(service, event, Telemetry(metrics=meter))["recorded"]
+
+        def reported(trial_id: str, step: int, loss: float) -> bool:
+            event = json.loads((EVENTS / "trial-metric-reported.json").read_text())
+            event["detail"] = {"job_id": job.id, "trial_id": trial_id, "metrics": {"val_loss": loss}, "step": step}
+            return collect(event)
+
+        assert reported(good.id, 1, 0.5) and reported(late.id, 1, 0.9)  # behind at rung 1: stopped
+        name = service.store.get_trial(job.id, late.id).backend_ref
+        pruned = service.store.get_trial(job.id, late.id)
+        assert (pruned.state, pruned.value, meter.counts) == (TrialState.PRUNED, 0.9, {"TrialsPruned": 1})
+        assert client.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopping"
+
+        training = jobs[name]  # it was in its last seconds: it completes, with its final metric
+        training.training_job_status = training.secondary_status = "Completed"
+        training.training_end_time = training.training_start_time + timedelta(seconds=1200)
+        training.final_metric_data_list = [
+            {"MetricName": "val_loss", "Value": 0.28, "Timestamp": training.creation_time}
+        ]
+        end = json.loads((EVENTS / "sagemaker-training-job-state-change-completed.json").read_text())
+        end["detail"].update(TrainingJobName=name, TrainingJobArn=training.arn)
+        end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": late.id}
+        end["resources"] = [training.arn]
+        assert "FinalMetricDataList" not in end["detail"]
+        service.store.put_task_token(job.id, "token")
+        assert [collect(end), collect(end)] == [True, False]
+        ended = service.store.get_trial(job.id, late.id)
+        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.28, {1: 0.9})
+        assert (
+            ended.billable_seconds == 1200.0 and ended.cost_usd is not None and ended.cost_usd > (pruned.cost_usd or 0)
+        )
+        counted = service.store.get_job(job.id)
+        assert (counted.budget_used, counted.completed, counted.pruned) == (2, 1, 0)
+        assert (counted.best_trial_id, counted.best_value) == (late.id, 0.28)
+        assert counted.cost_usd == pytest.approx(ended.cost_usd)  # the prune's charge not counted twice
+        assert meter.counts == {"TrialsPruned": 1, "TrialsCompleted": 1}
+        assert [token for token, _ in orchestrator.woken] == ["token"]
