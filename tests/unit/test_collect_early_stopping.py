@@ -3,10 +3,14 @@ and what one step report reads to be judged."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
 
+from hyperstep.backends.local.adapter import LocalProcessBackend
 from hyperstep.messages import LaunchRequest, TrialResult
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import TuningService
@@ -277,3 +281,46 @@ def test_a_stop_that_finds_the_process_exited_records_nothing_and_its_end_keeps_
     assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.2, {1: 0.5, 2: 0.4, 3: 0.3})
     job = service.store.get_job("job")
     assert (job.completed, job.pruned, job.budget_used) == (1, 0, 3)
+
+
+def test_a_local_process_that_exits_0_just_as_it_is_stopped_completes_its_pruned_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real training process prints its final loss and exits 0; the stop decision on its
+    (late) step report lands just then, before the backend has read the exit: the kill finds
+    nothing to kill, the read-back sees it still running, so the trial is recorded pruned.
+    The process's result is "completed" with its final loss (exit 0: it ended by itself),
+    and collect completes the trial with it, once. (Old code: dropped, the trial left pruned
+    at 0.5 and its 0.05 lost.)"""
+    document = spec_document(early_stopping=ASHA, budget={"max_trials": 6, "max_parallel": 3})
+    script = "import time; time.sleep(0.2); print('loss=0.05')"
+    document["trial"] = {**document["trial"], "command": ["python", "-c", script], "workdir": str(tmp_path)}
+    ended, results = threading.Event(), []
+
+    def collected(result: TrialResult) -> None:
+        results.append(service.collect(result))
+        ended.set()
+
+    backend = LocalProcessBackend(tmp_path / "runs", collected)
+    service = TuningService(SQLiteStore(), {"local": backend}, FakeOrchestrator())
+    job = service.submit(parse_spec(document), job_id="job")
+    first, second = Study.from_job(service.store, job).ask(2)
+    service.store.start_trial(job.id, first.id, "elsewhere")  # reports only, no process
+    service.report_metrics(job.id, first.id, {"loss": 0.1}, step=1)
+    waited = backend._wait
+
+    def exited_then_judged(*args: Any) -> int | None:
+        code = waited(*args)
+        service.report_metrics(job.id, second.id, {"loss": 0.5}, step=1)  # behind at rung 1: stop
+        pruned = service.store.get_trial(job.id, second.id)
+        assert (pruned.state, pruned.value) == (TrialState.PRUNED, 0.5)
+        return code
+
+    monkeypatch.setattr(backend, "_wait", exited_then_judged)
+    service.launch(LaunchRequest(job_id=job.id, trial_id=second.id))
+    assert ended.wait(10) and results == [True]
+    trial = service.store.get_trial(job.id, second.id)
+    assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.05, {1: 0.5})
+    assert not service.collect(backend.describe(job, trial))  # its result read again: a no-op
+    counted = service.store.get_job(job.id)
+    assert (counted.completed, counted.pruned, counted.budget_used, counted.best_value) == (1, 0, 2, 0.05)
