@@ -141,6 +141,37 @@ def test_study_survives_in_a_sqlite_file(tmp_path) -> None:
     assert again.best_trial.value == 2.5 and len(again.trials) == 1
 
 
+def test_a_study_reopened_on_its_store_with_another_goal_space_or_strategy_is_refused(tmp_path) -> None:
+    """A stored job keeps its spec: reopened with another goal it would silently go on
+    minimizing what the caller now maximizes (Optuna refuses another direction too), with
+    another space propose points of the old one. What is given must match what is stored;
+    what is left out (goal, strategy, seed) is taken from the store."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    path = tmp_path / "study.db"
+    study = hyperstep.Study(space, goal="minimize", strategy="random", seed=1, store=SQLiteStore(path), job_id="j")
+    study.tell(study.ask(1)[0].id, 1.0)
+    wider = hyperstep.SearchSpace.model_validate({"parameters": [{**PARAMETERS[0], "high": 9.0}, *PARAMETERS[1:]]})
+    refused = [
+        ({"goal": "maximize"}, r"^goal: job 'j' is stored with goal minimize"),
+        ({"goal": ["minimize", "maximize"]}, r"^goal: job 'j' is stored with goal minimize"),
+        ({"strategy": "sobol"}, r"^strategy: job 'j' is stored with strategy random"),
+        ({"seed": 2}, r"^seed: job 'j' is stored with seed 1"),
+        ({"constraints": [{"metric": "m", "max": 1}]}, r"^constraints: job 'j' is stored with constraints \[\]"),
+        ({"space": wider}, r"^space: job 'j' is stored with other parameters"),
+    ]
+    for change, message in refused:
+        given = {"space": space, "goal": "minimize", "strategy": "random", "seed": 1, **change}
+        with pytest.raises(ValueError, match=message):
+            hyperstep.Study(given.pop("space"), **given, store=SQLiteStore(path), job_id="j")
+    for given in ({"goal": "minimize", "strategy": "random", "seed": 1}, {}):  # the same, or left out
+        again = hyperstep.Study(space, **given, store=SQLiteStore(path), job_id="j")
+        assert again.minimize and again.spec.strategy.name == "random" and again.best_trial.value == 1.0
+    options = {"space": space, "strategy": "bayesian", "store": SQLiteStore(path), "job_id": "b"}
+    hyperstep.Study(**options, strategy_options={"n_initial": 3})
+    with pytest.raises(ValueError, match=r"^strategy_options: job 'b' is stored with strategy_options \{'n_in"):
+        hyperstep.Study(**options, strategy_options={"n_initial": 4})
+
+
 def test_a_warm_started_study_learns_from_its_parents_trials(tmp_path) -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     store = SQLiteStore(tmp_path / "s.db")
@@ -201,8 +232,9 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
         hyperstep.Study({"parameters": []})
     with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace or its document"):
         hyperstep.Study(None)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got None"):
-        hyperstep.Study({"parameters": PARAMETERS}, goal=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got 42"):
+        hyperstep.Study({"parameters": PARAMETERS}, goal=42)  # type: ignore[arg-type]
+    assert hyperstep.Study({"parameters": PARAMETERS}, goal=None).minimize  # as Optuna's direction=None
 
 
 @pytest.mark.parametrize(

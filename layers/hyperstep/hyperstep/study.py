@@ -62,13 +62,18 @@ class Study:
     list of values in that order and ``pareto_front`` holds the feasible non-dominated
     trials. ``constraints`` (the spec's: ``{"metric", "max" and/or "min"}``) are checked
     against the ``metrics`` a trial is told with; a trial missing one is infeasible.
+
+    With ``store`` and the ``job_id`` of a stored job, the study reopens that job with its
+    stored spec: ``goal`` and ``strategy`` left out (None) take the stored ones (a new
+    study: minimize, bayesian); another space, or another value of an argument given, is
+    refused (``ValueError``) rather than silently run as stored.
     """
 
     def __init__(
         self,
         space: SearchSpace | Mapping[str, Any],
-        goal: Goal | Sequence[Goal] = "minimize",
-        strategy: str = "bayesian",
+        goal: Goal | Sequence[Goal] | None = None,
+        strategy: str | None = None,
         seed: int | None = None,
         *,
         store: TrialStore | None = None,
@@ -84,10 +89,10 @@ class Study:
         spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
             {
                 "name": name,
-                **objectives_of(goal),
+                **objectives_of("minimize" if goal is None else goal),
                 "constraints": list(constraints),
                 "parameters": space.parameters,
-                "strategy": {"name": strategy, "seed": seed, "options": strategy_options or {}},
+                "strategy": {"name": strategy or "bayesian", "seed": seed, "options": strategy_options or {}},
                 "early_stopping": early_stopping,
             }
         )
@@ -98,12 +103,15 @@ class Study:
         except NotFoundError:
             job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
             store.create_job(job)
-        if early_stopping is not None and _scheduling(spec) != _scheduling(job.spec):
-            stored = job.spec.early_stopping.name if job.spec.early_stopping is not None else "none"
-            raise ValueError(
-                f"early_stopping: job {job_id!r} is stored with other early stopping ({stored}): a study"
-                " opened on a stored job keeps its spec; leave early_stopping out or use another job_id"
-            )
+        given = {
+            "goal": goal is not None,
+            "strategy": strategy is not None,
+            "seed": seed is not None,
+            "strategy_options": strategy_options is not None,
+            "constraints": bool(constraints),
+            "early_stopping": early_stopping is not None,
+        }
+        _refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
 
     @classmethod
@@ -388,6 +396,48 @@ class Study:
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
+    """Refuse (ValueError) to open stored ``job`` as a study of another ``spec``: the study
+    would silently run the stored one (minimize what the caller maximizes, propose points
+    of the old space). The space is always compared; of the rest only the arguments
+    ``given`` (a study reopened without them takes the stored ones)."""
+    stored = job.spec
+    differs = {
+        "goal": lambda: [o.goal for o in spec.goals] != [o.goal for o in stored.goals],
+        "strategy": lambda: spec.strategy.name != stored.strategy.name,
+        "seed": lambda: spec.strategy.seed != job.strategy_seed,
+        "strategy_options": lambda: spec.strategy.options != stored.strategy.options,
+        "constraints": lambda: spec.constraints != stored.constraints,
+        "early_stopping": lambda: _scheduling(spec) != _scheduling(stored),
+    }
+    shown = {
+        "goal": lambda: " and ".join(o.goal for o in stored.goals),
+        "strategy": lambda: stored.strategy.name,
+        "seed": lambda: str(job.strategy_seed),
+        "strategy_options": lambda: str(stored.strategy.options),
+        "constraints": lambda: str([c.model_dump(exclude_none=True) for c in stored.constraints]),
+        "early_stopping": lambda: f"other early stopping ({_stopping_name(stored)})",
+    }
+    keeps = "a study opened on a stored job keeps its spec"
+    if spec.parameters != stored.parameters:
+        names = ", ".join(p.name for p in stored.parameters)
+        raise ValueError(
+            f"space: job {job.id!r} is stored with other parameters ({names}): {keeps};"
+            " give its space or use another job_id"
+        )
+    for field in given:
+        if differs[field]():
+            what = shown[field]()
+            what = what if field == "early_stopping" else f"{field} {what}"
+            raise ValueError(
+                f"{field}: job {job.id!r} is stored with {what}: {keeps}; leave {field} out or use another job_id"
+            )
+
+
+def _stopping_name(spec: JobSpec) -> str:
+    return spec.early_stopping.name if spec.early_stopping is not None else "none"
 
 
 def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
