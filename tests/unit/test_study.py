@@ -386,6 +386,15 @@ def test_ask_refuses_a_count_that_is_not_an_integer(strategy: str, n: object) ->
     assert study.trials == [] and len(study.ask(np.int64(2))) == 2
 
 
+def test_ask_refuses_a_negative_count_and_asks_none_for_zero() -> None:
+    """``ask(-1)`` is a caller's arithmetic gone wrong (free slots counted below zero): it
+    said nothing and returned no trial; ``ask(0)`` asks for none, and gets none."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    with pytest.raises(ValueError, match=r"^n must be 0 or more, got -1$"):
+        study.ask(-1)
+    assert study.ask(0) == [] and study.trials == []
+
+
 @pytest.mark.parametrize(
     ("metrics", "reason"),
     [

@@ -183,7 +183,9 @@ class Study:
         """
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
             raise ValueError(f"n must be an integer, got {n!r}")
-        if n < 1:
+        if n < 0:
+            raise ValueError(f"n must be 0 or more, got {n}")
+        if n == 0:
             return []
         n = int(n)
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
