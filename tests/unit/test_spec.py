@@ -215,6 +215,42 @@ def test_a_yaml_merge_key_may_be_overridden(workdir: Path) -> None:
     assert load_spec(workdir / "s.yaml").trial.timeout_seconds == 30
 
 
+def test_yaml_numbers_in_exponent_form_are_numbers_as_in_json(workdir: Path) -> None:
+    """PyYAML reads YAML 1.1, where ``1e-4`` (no dot) and ``-.5`` are strings: a float bound
+    passed only because pydantic reads a numeric string, ``max_trials: 1e3`` or an int
+    ``high: 1e3`` was refused as "unable to parse string as an integer", and a categorical
+    choice ``1e-3`` reached the script as the text it was written as, not the number JSON
+    gives. Read as YAML 1.2 (and JSON) read them, the YAML and JSON specs are the same."""
+    import json
+
+    trial = "trial: {backend: local, command: [python, train.py], metric_definitions: [{name: loss, regex: 'l=(.+)'}]}"
+    (workdir / "s.yaml").write_text(
+        "name: tiny\nobjective: {metric: loss}\nbudget: {max_trials: 1e2}\n"
+        "parameters:\n  - {name: lr, type: float, low: 1e-4, high: 1E-1, scale: log}\n"
+        "  - {name: n, type: int, low: -.5e1, high: 1e3}\n"
+        "  - {name: wd, type: categorical, choices: [1e-3, -.5, +2e+2]}\n" + trial + "\n"
+    )
+    document = {
+        "name": "tiny",
+        "objective": {"metric": "loss"},
+        "budget": {"max_trials": 100},
+        "parameters": [
+            {"name": "lr", "type": "float", "low": 0.0001, "high": 0.1, "scale": "log"},
+            {"name": "n", "type": "int", "low": -5, "high": 1000},
+            {"name": "wd", "type": "categorical", "choices": [0.001, -0.5, 200.0]},
+        ],
+        "trial": {
+            "backend": "local",
+            "command": ["python", "train.py"],
+            "metric_definitions": [{"name": "loss", "regex": "l=(.+)"}],
+        },
+    }
+    (workdir / "s.json").write_text(json.dumps(document))
+    spec = load_spec(workdir / "s.yaml")
+    assert spec == load_spec(workdir / "s.json")
+    assert spec.parameters[2].choices == [0.001, -0.5, 200.0] and spec.budget.max_trials == 100
+
+
 def test_json_and_yaml_specs_load_the_same(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec_document()))
     import json

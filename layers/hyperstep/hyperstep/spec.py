@@ -505,6 +505,9 @@ def _loader() -> type:
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
+        """Also reads numbers as YAML 1.2 and JSON do where YAML 1.1 reads text: an exponent
+        without a dot (``1e-4``, ``1e3``) and a fraction without a leading digit (``-.5``)."""
+
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -518,7 +521,13 @@ def _loader() -> type:
                     seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
+    StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
     return StrictLoader
+
+
+_YAML12_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$")
+"""The numbers YAML 1.1's float and int patterns leave as text (``1e-4``, ``-.5``), added after
+them: what they match is read by them first, as before."""
 
 
 MAX_VALUES = MAX_SPEC_BYTES // 2
