@@ -28,7 +28,7 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.http_input import strict_json
-from hyperstep.metric_regex import regex_warning
+from hyperstep.metric_regex import SHORT_NUMBER, first_group, regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
 from hyperstep.spec import BudgetUpdate, JobSpec, WarmStart, describe_validation_error, load_spec, not_valid_json
@@ -239,11 +239,33 @@ def local_environment(block: LocalTrial) -> dict[str, str]:
 
 
 def spec_warnings(spec: JobSpec) -> list[str]:
-    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5; an
-    early_stopping block with resources but no name (so none: nothing stops early)."""
+    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5, an
+    objective's or constraint's that reads 0.25 as 0; an early_stopping block with resources
+    but no name (so none: nothing stops early)."""
     definitions = spec.trial.metric_definitions if spec.trial is not None else []
     found = [regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions)]
-    return [warning for warning in [*found, *early_stopping_warnings(spec)] if warning]
+    whole = [
+        whole_numbers_warning(f"trial.metric_definitions.{i}", d.name, d.regex)
+        for i, d in enumerate(definitions)
+        if d.name in spec.measured_metrics
+    ]
+    return [warning for warning in [*found, *whole, *early_stopping_warnings(spec)] if warning]
+
+
+def whole_numbers_warning(where: str, name: str, regex: str) -> str | None:
+    """One line about a regex whose value group reads whole numbers only (``([0-9]+)``): for
+    an objective, ``loss=0.0447`` would read as 0. None for any other group."""
+    group = first_group(regex)
+    try:
+        pattern = re.compile(group) if group is not None else None
+    except re.error:
+        return None
+    if pattern is None or not pattern.fullmatch("15") or pattern.fullmatch("1.5") or pattern.fullmatch("0.25"):
+        return None
+    return (
+        f"{where} ({name}): the value group {group} reads whole numbers only: a printed 0.25 reads as 0"
+        f" or not at all; use {SHORT_NUMBER}"
+    )
 
 
 LEARNS_NOTHING = ("random", "sobol", "grid")
