@@ -248,6 +248,21 @@ def test_a_store_that_cannot_be_created_is_one_line_and_runs_nothing(workdir: Pa
     assert not (workdir / "runs").exists()
 
 
+@pytest.mark.parametrize("out", ["afile", "afile/below"])
+def test_an_out_folder_that_cannot_be_one_is_refused_before_a_job_is_stored(
+    out: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` naming a file: the job was stored and every trial failed ("cannot create
+    the trial folder"), exit 1; it is bad input, refused before anything is written."""
+    (workdir / "afile").write_text("")
+    spec = write_spec(workdir, spec_document())
+    store = workdir / "s.db"
+    code = main(["--store", str(store), "run", str(spec), "--out", str(workdir / out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"hyperstep: error: --out: {workdir / 'afile'} is not a directory"
+    assert not store.exists()
+
+
 def test_a_reader_that_goes_away_early_gets_no_traceback(workdir: Path) -> None:
     """``hyperstep status | head -1``: the pipe closes before hyperstep writes."""
     from hyperstep.stores.sqlite import SQLiteStore

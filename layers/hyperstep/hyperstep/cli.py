@@ -354,6 +354,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError(
             f"trial.backend: {spec.trial.backend!r} trials run on AWS; submit with: hyperstep submit SPEC --api URL"
         )
+    check_out_folder(Path(args.out))
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
     signal.signal(signal.SIGTERM, _interrupted)  # kill, timeout, a CI cancel: stop as Ctrl-C does
@@ -379,6 +380,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
         return 130
     return 0 if job.status is JobStatus.COMPLETED else 1
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse (``SpecError``) an ``--out`` no trial folder could be made in, before the job is
+    stored: its nearest existing part must be a directory this process may write in. Nothing
+    is created here (a simulated run writes no trial folder)."""
+    existing = out.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SpecError(f"--out: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SpecError(f"--out: {existing} is not writable")
 
 
 def with_parents(spec: JobSpec, jobs: list[str]) -> JobSpec:
