@@ -251,6 +251,20 @@ def test_yaml_numbers_in_exponent_form_are_numbers_as_in_json(workdir: Path) -> 
     assert spec.parameters[2].choices == [0.001, -0.5, 200.0] and spec.budget.max_trials == 100
 
 
+def test_a_spec_or_request_file_starting_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -> None:
+    """Windows editors (Notepad, PowerShell's Out-File) start UTF-8 files with a BOM: the YAML
+    reader skipped it, the JSON one refused the file ("Unexpected UTF-8 BOM")."""
+    import json
+
+    from hyperstep.cli import read_request
+
+    text = json.dumps(spec_document())
+    for suffix in ("json", "yaml"):
+        (tmp_path / f"s.{suffix}").write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert load_spec(tmp_path / f"s.{suffix}") == parse_spec(spec_document())
+    assert read_request(str(tmp_path / "s.json")) == spec_document()
+
+
 def test_json_and_yaml_specs_load_the_same(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec_document()))
     import json

@@ -472,7 +472,7 @@ def read_document(path: str | Path) -> Any:
     """Read a YAML or JSON file into Python data; raise ``SpecError`` with one line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors write one) is skipped
     except OSError as exc:
         raise SpecError(f"{path}: cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
