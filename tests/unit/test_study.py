@@ -386,6 +386,21 @@ def test_ask_refuses_a_count_that_is_not_an_integer(strategy: str, n: object) ->
     assert study.trials == [] and len(study.ask(np.int64(2))) == 2
 
 
+def test_a_failed_trial_is_told_without_a_value_as_optuna_refuses_one() -> None:
+    """``tell(id, 1.0, state="failed")`` kept 1.0 on a failed trial, shown in its value
+    column as if measured; Optuna refuses values with FAIL. Refused, nothing recorded; the
+    same trial is then told failed without one."""
+    one = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    two = hyperstep.Study({"parameters": PARAMETERS}, goal=["minimize", "maximize"], strategy="random", seed=0)
+    for study, value in ((one, 1.0), (two, [1.0, 2.0])):
+        trial = study.ask(1)[0]
+        with pytest.raises(ValueError, match=r"^a failed trial takes no value; tell None \(got "):
+            study.tell(trial.id, value, state="failed")
+        assert study.trials[0].state.value == "pending"
+        told = study.tell(trial.id, None, state="failed")
+        assert (told.state.value, told.value, told.values) == ("failed", None, None)
+
+
 def test_ask_refuses_a_negative_count_and_asks_none_for_zero() -> None:
     """``ask(-1)`` is a caller's arithmetic gone wrong (free slots counted below zero): it
     said nothing and returned no trial; ``ask(0)`` asks for none, and gets none."""

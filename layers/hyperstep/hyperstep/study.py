@@ -245,7 +245,8 @@ class Study:
         """Record how a trial ended; a repeated tell of the same trial changes nothing.
 
         A completed trial needs a finite value (with several objectives: a list of them,
-        in the objectives' order); a non-finite one is recorded as failed. ``metrics`` hold
+        in the objectives' order); a non-finite one is recorded as failed. A failed one
+        takes none (``ValueError``, as Optuna's FAIL). ``metrics`` hold
         what the constraints read. Non-finite ``metrics`` are dropped: no store can keep
         NaN or infinity.
 
@@ -260,6 +261,8 @@ class Study:
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
+        if state is TrialState.FAILED and value is not None:  # as Optuna refuses values with FAIL
+            raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error)
         if value is not None and not is_number(value):
