@@ -68,6 +68,12 @@ def test_the_valid_spec_parses() -> None:
         ("trial.metric_definitions.0.regex", "loss=[0-9.]+", "trial.metric_definitions.0.regex", "capture group"),
         ("name", "has space", "name", "should match pattern"),
         ("surprise", 1, "surprise", "unknown field (known: name, objective, objectives, constraints,"),
+        (
+            "trial.metric_definitions",
+            [{"name": "loss", "regex": "loss=(.+)"}, {"name": "loss", "regex": "val_loss=(.+)"}],
+            "trial.metric_definitions",
+            "'loss' is defined twice: which regex gives its value?",
+        ),
         ("budget.max_trial", 3, "budget.max_trial", "unknown field; did you mean max_trials?"),
         ("objectve", {"metric": "loss"}, "objectve", "unknown field; did you mean objective or objectives?"),
         ("parameters.0.scal", "log", "parameters.0.scal", "unknown field; did you mean scale?"),

@@ -142,6 +142,19 @@ class TrialBlockBase(SpecModel):
     """Dollars per hour one trial costs (per instance on SageMaker): how a local trial is
     priced, and on AWS a price of your own instead of the list price (``hyperstep.pricing``)."""
 
+    @field_validator("metric_definitions")
+    @classmethod
+    def _one_definition_per_metric(
+        cls, definitions: list[MetricDefinition], info: ValidationInfo
+    ) -> list[MetricDefinition]:
+        if read_back(info):  # a rule that came later: a job stored before it stays readable
+            return definitions
+        names = [d.name for d in definitions]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise ValueError(f"{twice!r} is defined twice: which regex gives its value?")
+        return definitions
+
     def rate(self, usage: Usage | None, region: str | None) -> Rate | None:
         """What one trial costs per hour: from what it used (``usage``, when it has ended)
         or else from this block's settings; None when it cannot be priced. By default,
