@@ -401,6 +401,31 @@ def test_a_failed_trial_is_told_without_a_value_as_optuna_refuses_one() -> None:
         assert (told.state.value, told.value, told.values) == ("failed", None, None)
 
 
+def test_add_trial_takes_numpy_scalars_as_the_numbers_they_are(tmp_path) -> None:
+    """Earlier results read from a DataFrame or an array hold numpy scalars: an
+    ``np.int64`` depth was "not a point of this space", an ``np.int64`` choice failed deep in
+    the store (PydanticSerializationError). They are taken as Python's, and stored so."""
+    import numpy as np
+
+    parameters = [*PARAMETERS[:2], {"name": "kernel", "type": "categorical", "choices": ["rbf", 7, True]}]
+    study = hyperstep.Study({"parameters": parameters}, strategy="random", seed=0, store=SQLiteStore(tmp_path / "s.db"))
+    rows = [
+        ({"x": np.float64(0.5), "depth": np.int64(3), "kernel": np.str_("rbf")}, np.float64(0.25)),
+        ({"x": np.float32(0.5), "depth": np.int32(4), "kernel": np.int64(7)}, np.float32(0.5)),
+        ({"x": 0.5, "depth": 5, "kernel": np.bool_(True)}, 0.75),
+    ]
+    for params, value in rows:
+        study.add_trial(params, value)
+    stored = SQLiteStore(tmp_path / "s.db").list_trials(study.job_id)
+    assert [t.params for t in stored] == [
+        {"x": 0.5, "depth": 3, "kernel": "rbf"},
+        {"x": 0.5, "depth": 4, "kernel": 7},
+        {"x": 0.5, "depth": 5, "kernel": True},
+    ]
+    assert [type(t.params["depth"]) for t in stored] == [int, int, int] and stored[2].params["kernel"] is True
+    assert [t.value for t in stored] == [0.25, 0.5, 0.75]
+
+
 def test_ask_refuses_a_negative_count_and_asks_none_for_zero() -> None:
     """``ask(-1)`` is a caller's arithmetic gone wrong (free slots counted below zero): it
     said nothing and returned no trial; ``ask(0)`` asks for none, and gets none."""

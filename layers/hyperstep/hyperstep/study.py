@@ -359,7 +359,8 @@ class Study:
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
         if state is TrialState.COMPLETED and (value is None or not is_number(value) or not math.isfinite(value)):
             raise ValueError(f"a completed trial needs a finite value, got {value!r}")
-        if not self.space.contains(params):
+        params = {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
+        if not self.space.contains(params):  # numpy scalars (from a DataFrame, an array) taken as Python's
             names = ", ".join(p.name for p in self.space.parameters)
             raise ValueError(f"params {params!r} are not a point of this space (parameters: {names})")
         now = self.store.clock()
