@@ -66,7 +66,10 @@ def test_the_valid_spec_parses() -> None:
         ("budget.max_parallel", None, "spec", None),  # max_parallel has a default: valid
         ("trial.metric_definitions.0.regex", "loss=[0-9", "trial.metric_definitions.0.regex", "not a valid regular"),
         ("trial.metric_definitions.0.regex", "loss=[0-9.]+", "trial.metric_definitions.0.regex", "capture group"),
-        ("name", "has space", "name", "should match pattern"),
+        ("name", "has space", "name", "letters, digits and hyphens, starting with a letter or digit"),
+        ("name", "my_study", "name", "which names its training jobs), got 'my_study'"),
+        ("name", "a" * 41, "name", "at most 40 characters"),
+        ("name", 2024, "name", "Input should be a valid string"),
         ("surprise", 1, "surprise", "unknown field (known: name, objective, objectives, constraints,"),
         (
             "trial.metric_definitions",

@@ -207,6 +207,9 @@ TrialBlock = Annotated[
 """The ``trial`` block: one of the registry's backends' blocks, chosen by its ``backend``."""
 
 
+JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$"
+"""A job's name: part of its id and of each trial's SageMaker training job name."""
+
 MAX_SPEC_BYTES = 200_000
 """A job (its spec included) is one DynamoDB item, and an item holds at most 400 KB."""
 
@@ -214,7 +217,7 @@ MAX_SPEC_BYTES = 200_000
 class JobSpec(SpecModel):
     """Everything hyperstep needs to run one tuning job."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")
+    name: str = Field(pattern=JOB_NAME_PATTERN)
     objective: Objective | None = Field(default=None, exclude_if=lambda v: v is None)
     """The one metric to optimize; ``objectives`` instead for two or three. (Unset fields
     of this block stay out of dumps: a spec without them reads as it was written.)"""
@@ -235,6 +238,17 @@ class JobSpec(SpecModel):
     schedule: str | None = Field(default=None, max_length=256)
     """Recurring tuning on AWS: an EventBridge Scheduler ``cron(...)`` or ``rate(...)``
     expression; each tick starts a fresh job from this spec."""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_in_words(cls, name: Any) -> Any:
+        """The pattern's rule in words (it is kept for the OpenAPI schema's readers)."""
+        if isinstance(name, str) and not re.fullmatch(JOB_NAME_PATTERN, name):
+            raise ValueError(
+                "letters, digits and hyphens, starting with a letter or digit, at most 40 characters"
+                f" (it starts the job's id, which names its training jobs), got {name[:60]!r}"
+            )
+        return name
 
     @field_validator("schedule")
     @classmethod
