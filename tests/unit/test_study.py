@@ -235,6 +235,8 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
     with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got 42"):
         hyperstep.Study({"parameters": PARAMETERS}, goal=42)  # type: ignore[arg-type]
     assert hyperstep.Study({"parameters": PARAMETERS}, goal=None).minimize  # as Optuna's direction=None
+    with pytest.raises(ValidationError, match=r"strategy.name\n  Input should be 'random'"):
+        hyperstep.Study({"parameters": PARAMETERS}, strategy="")  # not the default
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,11 @@ class Study:
                 **objectives_of("minimize" if goal is None else goal),
                 "constraints": list(constraints),
                 "parameters": space.parameters,
-                "strategy": {"name": strategy or "bayesian", "seed": seed, "options": strategy_options or {}},
+                "strategy": {
+                    "name": "bayesian" if strategy is None else strategy,
+                    "seed": seed,
+                    "options": strategy_options or {},
+                },
                 "early_stopping": early_stopping,
             }
         )
