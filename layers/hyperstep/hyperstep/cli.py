@@ -16,6 +16,7 @@ import shutil
 import signal
 import sqlite3
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -524,11 +525,21 @@ def cmd_update(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from hyperstep import job_report
 
+    if args.out:
+        check_out_folder(Path(args.out))  # before any plot is drawn
     if args.api:
         data = job_report.from_api(args.job, args.api)
     else:
         data = job_report.from_store(open_store(args.store), args.job, Path(args.runs))
-    page = job_report.write_report(data, Path(args.out or Path("reports") / data.job.id))
+    with warnings.catch_warnings(record=True) as caught:  # matplotlib warns per glyph, per plot
+        warnings.filterwarnings("always", message=r"Glyph \d+ .* missing from font")
+        page = job_report.write_report(data, Path(args.out or Path("reports") / data.job.id))
+    glyphs = [w for w in caught if str(w.message).startswith("Glyph ")]
+    for w in caught:
+        if w not in glyphs:  # anything else as Python shows it
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if glyphs:
+        print("hyperstep: warning: the plots' font lacks some characters (drawn as boxes)", file=sys.stderr)
     print(f"wrote {page} (open it in a browser; the plots are also PNG files beside it)")
     return 0
 
