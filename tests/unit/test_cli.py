@@ -263,6 +263,26 @@ def test_an_out_folder_that_cannot_be_one_is_refused_before_a_job_is_stored(
     assert not store.exists()
 
 
+def test_an_empty_store_path_is_the_default_store_or_refused(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``HYPERSTEP_STORE=`` (exported empty, as CI templates do) ran the job in SQLite's
+    temporary database: gone at exit, its resume hint useless. Empty is unset, as an empty
+    ``HYPERSTEP_API_URL`` is; an empty ``--store`` is refused."""
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("HYPERSTEP_STORE", "")
+    spec = write_spec(workdir, spec_document(budget={"max_trials": 1, "max_parallel": 1}))
+    assert main(["run", str(spec)]) == 0
+    assert (workdir / ".hyperstep" / "hyperstep.db").is_file()
+    capsys.readouterr()
+    for argv in (["--store", "", "status"], ["status", "--store", ""]):
+        with pytest.raises(SystemExit) as exited:  # argparse's refusal, one line (OneLineParser)
+            main(argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert "argument --store: give the store file's path, not ''" in err and "\n" not in err, err
+
+
 def test_a_reader_that_goes_away_early_gets_no_traceback(workdir: Path) -> None:
     """``hyperstep status | head -1``: the pipe closes before hyperstep writes."""
     from hyperstep.stores.sqlite import SQLiteStore

@@ -84,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     top = OneLineParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
     top.add_argument(
         "--store",
+        type=store_path,
         default=default_store(),
         help=f"SQLite file of the local store (default: $HYPERSTEP_STORE or {DEFAULT_STORE})",
     )
@@ -168,12 +169,22 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(command=cmd_import_amt)
     for command in sub.choices.values():  # --store before or after the command: the same store
-        command.add_argument("--store", default=argparse.SUPPRESS, help="SQLite file of the local store")
+        command.add_argument(
+            "--store", type=store_path, default=argparse.SUPPRESS, help="SQLite file of the local store"
+        )
     return top
 
 
 def default_store() -> str:
-    return os.environ.get("HYPERSTEP_STORE", DEFAULT_STORE)
+    """``$HYPERSTEP_STORE``, unless unset or empty (an empty path is SQLite's temporary database)."""
+    return os.environ.get("HYPERSTEP_STORE") or DEFAULT_STORE
+
+
+def store_path(text: str) -> str:
+    """``--store``'s value: a path, never empty (which SQLite reads as a temporary database)."""
+    if not text:
+        raise argparse.ArgumentTypeError(f"give the store file's path, not {text!r}")
+    return text
 
 
 def store_flag(args: argparse.Namespace) -> str:
