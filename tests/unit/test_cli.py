@@ -283,6 +283,33 @@ def test_an_empty_store_path_is_the_default_store_or_refused(
         assert "argument --store: give the store file's path, not ''" in err and "\n" not in err, err
 
 
+def test_resuming_an_ask_tell_study_is_refused_and_leaves_it_as_it_was(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``Study``'s job has no trial block (and no max_trials): ``run --resume`` of it made
+    failed trials without end ("no trial block: it is driven by ask/tell"), 11,430 a
+    minute, and left the study stopped. Refused up front; the study is untouched."""
+    import hyperstep
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    store = workdir / "s.db"
+    study = hyperstep.Study(
+        {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]},
+        strategy="random",
+        store=SQLiteStore(store),
+        job_id="asked",
+    )
+    study.tell(study.ask(1)[0].id, 0.5)
+    assert main(["--store", str(store), "run", "--resume", "asked"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "hyperstep: error: --resume: job 'asked' has no trial block: it is driven by ask/tell"
+        " (hyperstep.Study), not by run"
+    )
+    job = SQLiteStore(store).get_job("asked")
+    assert (job.status.value, job.trial_seq, job.execution_id) == ("running", 1, None)
+
+
 def test_a_reader_that_goes_away_early_gets_no_traceback(workdir: Path) -> None:
     """``hyperstep status | head -1``: the pipe closes before hyperstep writes."""
     from hyperstep.stores.sqlite import SQLiteStore

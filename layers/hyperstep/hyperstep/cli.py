@@ -361,6 +361,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError("run: give either a SPEC file or --resume JOB")
     if args.resume and args.warm_start:
         raise SpecError("--warm-start: a resumed job keeps the parents it was started with")
+    if args.resume and open_store(args.store).get_job(args.resume).spec.trial is None:
+        raise SpecError(
+            f"--resume: job {args.resume!r} has no trial block: it is driven by ask/tell (hyperstep.Study), not by run"
+        )
     spec = with_parents(prepare_spec(args.spec), args.warm_start) if args.spec else None
     if spec is not None and spec.trial is not None and spec.trial.backend in AWS_BACKENDS:
         raise SpecError(
