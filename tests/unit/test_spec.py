@@ -274,6 +274,21 @@ def test_a_spec_or_request_file_starting_with_a_byte_order_mark_reads_as_without
     assert read_request(str(tmp_path / "s.json")) == spec_document()
 
 
+def test_numbers_given_as_numeric_strings_are_kept_as_the_numbers() -> None:
+    """A numeric string where a number is expected is read as the number (pydantic's lax
+    mode: JSON clients and quoted YAML), and stored as the number everywhere, strategy
+    options included (they were kept as given: ``"3"`` showed in every view of the job)."""
+    spec = parse_spec(
+        spec_document(
+            budget={"max_trials": "6", "target": "0.5"},
+            strategy={"name": "bayesian", "options": {"n_initial": "3"}, "seed": "7"},
+        )
+    )
+    assert spec.budget.max_trials == 6 and spec.budget.target == 0.5 and spec.strategy.seed == 7
+    assert spec.strategy.options == {"n_initial": 3}
+    assert spec.model_dump(mode="json")["strategy"]["options"] == {"n_initial": 3}
+
+
 def test_json_and_yaml_specs_load_the_same(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec_document()))
     import json

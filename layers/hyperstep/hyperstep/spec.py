@@ -81,13 +81,14 @@ class StrategyConfig(SpecModel):
     @classmethod
     def _build_the_strategy(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """Build the strategy now: a bad option fails here as ``strategy.options.<name>``,
-        not at the job's first Suggest."""
+        not at the job's first Suggest; the options are kept as it read them (a numeric
+        string given for a number is stored as the number)."""
         if read_back(info) or "name" not in info.data:
             return options
         from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
 
-        make_strategy(info.data["name"], options)
-        return options
+        built = make_strategy(info.data["name"], options)
+        return built.options.model_dump(exclude_unset=True)  # as the strategy reads them: "3" is 3
 
 
 class Budget(SpecModel):
