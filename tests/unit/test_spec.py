@@ -71,6 +71,10 @@ def test_the_valid_spec_parses() -> None:
         ("name", "a" * 41, "name", "at most 40 characters"),
         ("name", 2024, "name", "Input should be a valid string"),
         ("surprise", 1, "surprise", "unknown field (known: name, objective, objectives, constraints,"),
+        ("objective", "loss", "objective", "should be a mapping (key: value pairs), not a string"),
+        ("budget", 6, "budget", "should be a mapping (key: value pairs), not a number"),
+        ("strategy", ["random"], "strategy", "should be a mapping (key: value pairs), not a list"),
+        ("trial.env", "TOKEN=hunter2", "trial.env", "should be a mapping (key: value pairs), not a string"),
         (
             "trial.metric_definitions",
             [{"name": "loss", "regex": "loss=(.+)"}, {"name": "loss", "regex": "val_loss=(.+)"}],
