@@ -23,7 +23,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from hyperstep.pricing import Rate, own_rate
 
@@ -85,7 +84,7 @@ class NumbersNotBools(BaseModel):
         for name, value in data.items():
             field = cls.model_fields.get(name) if isinstance(name, str) else None
             if field is None and forbids_extra:
-                errors.append({"type": unknown_field(name, list(cls.model_fields)), "loc": (name,), "input": value})
+                errors.append({**unknown_field(name, list(cls.model_fields)), "input": value})
             if field is None or not isinstance(value, bool):
                 continue
             kinds = set(get_args(field.annotation)) or {field.annotation}
@@ -96,13 +95,16 @@ class NumbersNotBools(BaseModel):
         return data
 
 
-def unknown_field(name: Any, known: list[str]) -> PydanticCustomError:
-    """The error of a field ``name`` no model field is: the known ones it is close to, or all."""
+def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
+    """The error (a pydantic line error, less its input) of a field ``name`` no model field
+    is: the known ones it is close to, or all."""
     close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.8)
     if close:
-        return PydanticCustomError("extra_forbidden", f"unknown field; did you mean {' or '.join(close)}?")
-    shown = ", ".join(known[:MAX_NAMED]) + (", ..." if len(known) > MAX_NAMED else "")
-    return PydanticCustomError("extra_forbidden", f"unknown field (known: {shown or 'none'})")
+        reason = f"unknown field; did you mean {' or '.join(close)}?"
+    else:
+        shown = ", ".join(known[:MAX_NAMED]) + (", ..." if len(known) > MAX_NAMED else "")
+        reason = f"unknown field (known: {shown or 'none'})"
+    return {"type": "value_error", "loc": (name,), "ctx": {"error": reason}}
 
 
 MAX_NAMED = 12
