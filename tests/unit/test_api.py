@@ -135,7 +135,7 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
     [
         (sagemaker_spec(parameters=[{"name": "lr", "type": "float", "low": 2, "high": 1}]), "parameters.0", "low"),
         (sagemaker_spec(budget={"max_trials": 0}), "budget.max_trials", "greater than or equal to 1"),
-        (sagemaker_spec(name="bad name!"), "name", "pattern"),
+        (sagemaker_spec(name="bad name!"), "name", "letters, digits and hyphens"),
         (sagemaker_spec(parameters=[{"name": "lr", "low": 0, "high": 1}]), "parameters.0.type", "Field required"),
         (
             sagemaker_spec(parameters=[{"name": "k", "type": "categorical", "choices": ["a", None]}]),

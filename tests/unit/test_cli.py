@@ -248,6 +248,68 @@ def test_a_store_that_cannot_be_created_is_one_line_and_runs_nothing(workdir: Pa
     assert not (workdir / "runs").exists()
 
 
+@pytest.mark.parametrize("out", ["afile", "afile/below"])
+def test_an_out_folder_that_cannot_be_one_is_refused_before_a_job_is_stored(
+    out: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` naming a file: the job was stored and every trial failed ("cannot create
+    the trial folder"), exit 1; it is bad input, refused before anything is written."""
+    (workdir / "afile").write_text("")
+    spec = write_spec(workdir, spec_document())
+    store = workdir / "s.db"
+    code = main(["--store", str(store), "run", str(spec), "--out", str(workdir / out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"hyperstep: error: --out: {workdir / 'afile'} is not a directory"
+    assert not store.exists()
+
+
+def test_an_empty_store_path_is_the_default_store_or_refused(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``HYPERSTEP_STORE=`` (exported empty, as CI templates do) ran the job in SQLite's
+    temporary database: gone at exit, its resume hint useless. Empty is unset, as an empty
+    ``HYPERSTEP_API_URL`` is; an empty ``--store`` is refused."""
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("HYPERSTEP_STORE", "")
+    spec = write_spec(workdir, spec_document(budget={"max_trials": 1, "max_parallel": 1}))
+    assert main(["run", str(spec)]) == 0
+    assert (workdir / ".hyperstep" / "hyperstep.db").is_file()
+    capsys.readouterr()
+    for argv in (["--store", "", "status"], ["status", "--store", ""]):
+        with pytest.raises(SystemExit) as exited:  # argparse's refusal, one line (OneLineParser)
+            main(argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert "argument --store: give the store file's path, not ''" in err and "\n" not in err, err
+
+
+def test_resuming_an_ask_tell_study_is_refused_and_leaves_it_as_it_was(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``Study``'s job has no trial block (and no max_trials): ``run --resume`` of it made
+    failed trials without end ("no trial block: it is driven by ask/tell"), 11,430 a
+    minute, and left the study stopped. Refused up front; the study is untouched."""
+    import hyperstep
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    store = workdir / "s.db"
+    study = hyperstep.Study(
+        {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]},
+        strategy="random",
+        store=SQLiteStore(store),
+        job_id="asked",
+    )
+    study.tell(study.ask(1)[0].id, 0.5)
+    assert main(["--store", str(store), "run", "--resume", "asked"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "hyperstep: error: --resume: job 'asked' has no trial block: it is driven by ask/tell"
+        " (hyperstep.Study), not by run"
+    )
+    job = SQLiteStore(store).get_job("asked")
+    assert (job.status.value, job.trial_seq, job.execution_id) == ("running", 1, None)
+
+
 def test_a_reader_that_goes_away_early_gets_no_traceback(workdir: Path) -> None:
     """``hyperstep status | head -1``: the pipe closes before hyperstep writes."""
     from hyperstep.stores.sqlite import SQLiteStore

@@ -83,6 +83,29 @@ def test_validate_warns_about_a_regex_that_stops_before_an_exponent(
     assert regex_warning("w", "n", "n=([0-9.eE+-]+)") is None
 
 
+def test_validate_warns_about_an_objective_regex_that_reads_whole_numbers_only(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``loss=([0-9]+)`` reads a printed ``loss=0.0447`` as 0: every trial ties at a value
+    the script never printed, silently. Said for an objective's or a constraint's regex;
+    another metric's (a count of epochs) may rightly read whole numbers."""
+    definitions = [
+        {"name": "loss", "regex": "^loss=([0-9]+)"},
+        {"name": "epochs", "regex": "epochs=([0-9]+)"},
+        {"name": "kb", "regex": "kb=(\\d+)"},
+    ]
+    trial = {**spec_document()["trial"], "metric_definitions": definitions}
+    document = spec_document(trial=trial, constraints=[{"metric": "kb", "max": 10}])
+    (workdir / "spec.yaml").write_text(yaml.safe_dump(document))
+    assert main(["validate", str(workdir / "spec.yaml")]) == 0
+    assert capsys.readouterr().err == (
+        "hyperstep: warning: trial.metric_definitions.0 (loss): the value group [0-9]+ reads whole numbers only:"
+        f" a printed 0.25 reads as 0 or not at all; use {SHORT_NUMBER}\n"
+        "hyperstep: warning: trial.metric_definitions.2 (kb): the value group \\d+ reads whole numbers only:"
+        f" a printed 0.25 reads as 0 or not at all; use {SHORT_NUMBER}\n"
+    )
+
+
 def test_a_value_that_matched_but_is_no_number_says_what_matched(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

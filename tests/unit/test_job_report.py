@@ -223,6 +223,39 @@ def test_cli_report_of_an_unknown_job_or_store_is_exit_2(tmp_path: Path, capsys:
     assert not (tmp_path / "r").exists()
 
 
+def test_cli_report_refuses_an_out_that_is_a_file_before_drawing(tmp_path: Path, capsys) -> None:
+    """``--out`` naming a file: every plot was drawn, then "afile: File exists"."""
+    import hyperstep.job_report as job_report
+
+    store = tmp_path / "store.db"
+    job = run_service_job(SQLiteStore(str(store)))
+    (tmp_path / "afile").write_text("")
+    drawn: list[Any] = []
+    original = job_report.write_report
+    job_report.write_report = lambda *a, **k: drawn.append(a) or original(*a, **k)  # type: ignore[assignment]
+    try:
+        assert main(["--store", str(store), "report", job.id, "--out", str(tmp_path / "afile" / "r")]) == 2
+    finally:
+        job_report.write_report = original  # type: ignore[assignment]
+    assert capsys.readouterr().err.strip() == f"hyperstep: error: --out: {tmp_path / 'afile'} is not a directory"
+    assert drawn == []
+
+
+def test_cli_report_of_values_the_font_lacks_says_so_once(tmp_path: Path, capsys) -> None:
+    """A categorical choice in a script the plots' font lacks (CJK under DejaVu Sans) printed
+    two lines of matplotlib's UserWarning per glyph per plot; now one line, once."""
+    import hyperstep
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "k", "type": "categorical", "choices": ["学习", "λ", "a"]}]}
+    study = hyperstep.Study(space, strategy="grid", store=store, job_id="cjk")
+    for i, trial in enumerate(study.ask(3)):
+        study.tell(trial.id, float(i))
+    assert main(["--store", str(tmp_path / "s.db"), "report", "cjk", "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "UserWarning" not in err and err.count("\n") <= 1, err
+
+
 def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_path: Path) -> None:  # noqa: F811
     """The API's own answers (the real handler), served to the client as a deployment would."""
     job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 6, "max_parallel": 6}))[1]["job_id"]

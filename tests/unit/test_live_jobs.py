@@ -84,6 +84,13 @@ def test_patch_refuses_a_bad_body_a_guardrail_and_a_finished_job(service, monkey
     assert as_(ALICE, "PATCH", f"/jobs/{job_id}", {})[0] == 422
     assert as_(ALICE, "PATCH", f"/jobs/{job_id}", {"max_parallel": 0})[1]["field"] == "max_parallel"
     assert as_(ALICE, "PATCH", f"/jobs/{job_id}", {"target": 0.1})[1]["field"] == "target"  # not patchable
+    assert as_(ALICE, "PATCH", f"/jobs/{job_id}", {"target": 0.1})[1]["reason"] == (
+        "unknown field (known: max_parallel, max_trials, max_runtime_seconds, max_cost_usd)"
+    )
+    assert as_(ALICE, "PATCH", f"/jobs/{job_id}", {"max_paralel": 4}) == (
+        422,
+        {"field": "max_paralel", "reason": "unknown field; did you mean max_parallel?"},
+    )
     monkeypatch.setattr(api, "guardrails", Guardrails(max_parallel=3))
     status, body = as_(ALICE, "PATCH", f"/jobs/{job_id}", {"max_parallel": 4})
     assert (status, body["field"]) == (422, "budget.max_parallel") and "limit of 3" in body["reason"]

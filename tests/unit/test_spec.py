@@ -53,7 +53,7 @@ def test_the_valid_spec_parses() -> None:
         ("strategy", {"name": "evolutionary", "options": {"sigma0": 2}}, "strategy.options.sigma0", "less than or"),
         ("strategy", {"name": "bayesian", "options": {"n_initial": "many"}}, "strategy.options.n_initial", "integer"),
         ("strategy", {"name": "grid", "options": {"resolution": 1}}, "strategy.options.resolution", "greater than"),
-        ("strategy", {"name": "random", "options": {"jitter": 1}}, "strategy.options.jitter", "Extra inputs"),
+        ("strategy", {"name": "random", "options": {"jitter": 1}}, "strategy.options.jitter", "(known: none)"),
         ("strategy", {"name": "bayesian", "options": {"n_initial": 4, "acquisition": "ei"}}, "spec", None),
         ("budget.target", float("nan"), "budget.target", "finite number"),
         ("budget.max_runtime_seconds", float("inf"), "budget.max_runtime_seconds", "finite number"),
@@ -66,8 +66,26 @@ def test_the_valid_spec_parses() -> None:
         ("budget.max_parallel", None, "spec", None),  # max_parallel has a default: valid
         ("trial.metric_definitions.0.regex", "loss=[0-9", "trial.metric_definitions.0.regex", "not a valid regular"),
         ("trial.metric_definitions.0.regex", "loss=[0-9.]+", "trial.metric_definitions.0.regex", "capture group"),
-        ("name", "has space", "name", "should match pattern"),
-        ("surprise", 1, "surprise", "Extra inputs are not permitted"),
+        ("name", "has space", "name", "letters, digits and hyphens, starting with a letter or digit"),
+        ("name", "my_study", "name", "which names its training jobs), got 'my_study'"),
+        ("name", "a" * 41, "name", "at most 40 characters"),
+        ("name", 2024, "name", "Input should be a valid string"),
+        ("surprise", 1, "surprise", "unknown field (known: name, objective, objectives, constraints,"),
+        ("objective", "loss", "objective", "should be a mapping (key: value pairs), not a string"),
+        ("budget", 6, "budget", "should be a mapping (key: value pairs), not a number"),
+        ("strategy", ["random"], "strategy", "should be a mapping (key: value pairs), not a list"),
+        ("trial.env", "TOKEN=hunter2", "trial.env", "should be a mapping (key: value pairs), not a string"),
+        (
+            "trial.metric_definitions",
+            [{"name": "loss", "regex": "loss=(.+)"}, {"name": "loss", "regex": "val_loss=(.+)"}],
+            "trial.metric_definitions",
+            "'loss' is defined twice: which regex gives its value?",
+        ),
+        ("budget.max_trial", 3, "budget.max_trial", "unknown field; did you mean max_trials?"),
+        ("objectve", {"metric": "loss"}, "objectve", "unknown field; did you mean objective or objectives?"),
+        ("parameters.0.scal", "log", "parameters.0.scal", "unknown field; did you mean scale?"),
+        ("trial.comand", ["python"], "trial.comand", "unknown field; did you mean command?"),
+        ("strategy", {"name": "bayesian", "options": {"n_intial": 3}}, "strategy.options.n_intial", "n_initial?"),
         ("trial.backend", "mainframe", "trial", "does not match any of the expected tags"),
         ("parameters.2.choices", ["a", float("nan")], "parameters.2.choices.1", "a choice must be a finite number"),
         ("parameters.2.choices", ["a\x00b", "c"], "parameters.2.choices.0", "NUL character"),
@@ -208,6 +226,71 @@ def test_a_yaml_merge_key_may_be_overridden(workdir: Path) -> None:
 """
     (workdir / "s.yaml").write_text(yaml.safe_dump(document) + trial)
     assert load_spec(workdir / "s.yaml").trial.timeout_seconds == 30
+
+
+def test_yaml_numbers_in_exponent_form_are_numbers_as_in_json(workdir: Path) -> None:
+    """PyYAML reads YAML 1.1, where ``1e-4`` (no dot) and ``-.5`` are strings: a float bound
+    passed only because pydantic reads a numeric string, ``max_trials: 1e3`` or an int
+    ``high: 1e3`` was refused as "unable to parse string as an integer", and a categorical
+    choice ``1e-3`` reached the script as the text it was written as, not the number JSON
+    gives. Read as YAML 1.2 (and JSON) read them, the YAML and JSON specs are the same."""
+    import json
+
+    trial = "trial: {backend: local, command: [python, train.py], metric_definitions: [{name: loss, regex: 'l=(.+)'}]}"
+    (workdir / "s.yaml").write_text(
+        "name: tiny\nobjective: {metric: loss}\nbudget: {max_trials: 1e2}\n"
+        "parameters:\n  - {name: lr, type: float, low: 1e-4, high: 1E-1, scale: log}\n"
+        "  - {name: n, type: int, low: -.5e1, high: 1e3}\n"
+        "  - {name: wd, type: categorical, choices: [1e-3, -.5, +2e+2]}\n" + trial + "\n"
+    )
+    document = {
+        "name": "tiny",
+        "objective": {"metric": "loss"},
+        "budget": {"max_trials": 100},
+        "parameters": [
+            {"name": "lr", "type": "float", "low": 0.0001, "high": 0.1, "scale": "log"},
+            {"name": "n", "type": "int", "low": -5, "high": 1000},
+            {"name": "wd", "type": "categorical", "choices": [0.001, -0.5, 200.0]},
+        ],
+        "trial": {
+            "backend": "local",
+            "command": ["python", "train.py"],
+            "metric_definitions": [{"name": "loss", "regex": "l=(.+)"}],
+        },
+    }
+    (workdir / "s.json").write_text(json.dumps(document))
+    spec = load_spec(workdir / "s.yaml")
+    assert spec == load_spec(workdir / "s.json")
+    assert spec.parameters[2].choices == [0.001, -0.5, 200.0] and spec.budget.max_trials == 100
+
+
+def test_a_spec_or_request_file_starting_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -> None:
+    """Windows editors (Notepad, PowerShell's Out-File) start UTF-8 files with a BOM: the YAML
+    reader skipped it, the JSON one refused the file ("Unexpected UTF-8 BOM")."""
+    import json
+
+    from hyperstep.cli import read_request
+
+    text = json.dumps(spec_document())
+    for suffix in ("json", "yaml"):
+        (tmp_path / f"s.{suffix}").write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert load_spec(tmp_path / f"s.{suffix}") == parse_spec(spec_document())
+    assert read_request(str(tmp_path / "s.json")) == spec_document()
+
+
+def test_numbers_given_as_numeric_strings_are_kept_as_the_numbers() -> None:
+    """A numeric string where a number is expected is read as the number (pydantic's lax
+    mode: JSON clients and quoted YAML), and stored as the number everywhere, strategy
+    options included (they were kept as given: ``"3"`` showed in every view of the job)."""
+    spec = parse_spec(
+        spec_document(
+            budget={"max_trials": "6", "target": "0.5"},
+            strategy={"name": "bayesian", "options": {"n_initial": "3"}, "seed": "7"},
+        )
+    )
+    assert spec.budget.max_trials == 6 and spec.budget.target == 0.5 and spec.strategy.seed == 7
+    assert spec.strategy.options == {"n_initial": 3}
+    assert spec.model_dump(mode="json")["strategy"]["options"] == {"n_initial": 3}
 
 
 def test_json_and_yaml_specs_load_the_same(tmp_path: Path) -> None:

@@ -141,6 +141,37 @@ def test_study_survives_in_a_sqlite_file(tmp_path) -> None:
     assert again.best_trial.value == 2.5 and len(again.trials) == 1
 
 
+def test_a_study_reopened_on_its_store_with_another_goal_space_or_strategy_is_refused(tmp_path) -> None:
+    """A stored job keeps its spec: reopened with another goal it would silently go on
+    minimizing what the caller now maximizes (Optuna refuses another direction too), with
+    another space propose points of the old one. What is given must match what is stored;
+    what is left out (goal, strategy, seed) is taken from the store."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    path = tmp_path / "study.db"
+    study = hyperstep.Study(space, goal="minimize", strategy="random", seed=1, store=SQLiteStore(path), job_id="j")
+    study.tell(study.ask(1)[0].id, 1.0)
+    wider = hyperstep.SearchSpace.model_validate({"parameters": [{**PARAMETERS[0], "high": 9.0}, *PARAMETERS[1:]]})
+    refused = [
+        ({"goal": "maximize"}, r"^goal: job 'j' is stored with goal minimize"),
+        ({"goal": ["minimize", "maximize"]}, r"^goal: job 'j' is stored with goal minimize"),
+        ({"strategy": "sobol"}, r"^strategy: job 'j' is stored with strategy random"),
+        ({"seed": 2}, r"^seed: job 'j' is stored with seed 1"),
+        ({"constraints": [{"metric": "m", "max": 1}]}, r"^constraints: job 'j' is stored with constraints \[\]"),
+        ({"space": wider}, r"^space: job 'j' is stored with other parameters"),
+    ]
+    for change, message in refused:
+        given = {"space": space, "goal": "minimize", "strategy": "random", "seed": 1, **change}
+        with pytest.raises(ValueError, match=message):
+            hyperstep.Study(given.pop("space"), **given, store=SQLiteStore(path), job_id="j")
+    for given in ({"goal": "minimize", "strategy": "random", "seed": 1}, {}):  # the same, or left out
+        again = hyperstep.Study(space, **given, store=SQLiteStore(path), job_id="j")
+        assert again.minimize and again.spec.strategy.name == "random" and again.best_trial.value == 1.0
+    options = {"space": space, "strategy": "bayesian", "store": SQLiteStore(path), "job_id": "b"}
+    hyperstep.Study(**options, strategy_options={"n_initial": 3})
+    with pytest.raises(ValueError, match=r"^strategy_options: job 'b' is stored with strategy_options \{'n_in"):
+        hyperstep.Study(**options, strategy_options={"n_initial": 4})
+
+
 def test_a_warm_started_study_learns_from_its_parents_trials(tmp_path) -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     store = SQLiteStore(tmp_path / "s.db")
@@ -201,8 +232,11 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
         hyperstep.Study({"parameters": []})
     with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace or its document"):
         hyperstep.Study(None)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got None"):
-        hyperstep.Study({"parameters": PARAMETERS}, goal=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got 42"):
+        hyperstep.Study({"parameters": PARAMETERS}, goal=42)  # type: ignore[arg-type]
+    assert hyperstep.Study({"parameters": PARAMETERS}, goal=None).minimize  # as Optuna's direction=None
+    with pytest.raises(ValidationError, match=r"strategy.name\n  Input should be 'random'"):
+        hyperstep.Study({"parameters": PARAMETERS}, strategy="")  # not the default
 
 
 @pytest.mark.parametrize(
@@ -352,6 +386,55 @@ def test_ask_refuses_a_count_that_is_not_an_integer(strategy: str, n: object) ->
     with pytest.raises(ValueError, match=r"^n must be an integer, got "):
         study.ask(n)  # type: ignore[arg-type]
     assert study.trials == [] and len(study.ask(np.int64(2))) == 2
+
+
+def test_a_failed_trial_is_told_without_a_value_as_optuna_refuses_one() -> None:
+    """``tell(id, 1.0, state="failed")`` kept 1.0 on a failed trial, shown in its value
+    column as if measured; Optuna refuses values with FAIL. Refused, nothing recorded; the
+    same trial is then told failed without one."""
+    one = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    two = hyperstep.Study({"parameters": PARAMETERS}, goal=["minimize", "maximize"], strategy="random", seed=0)
+    for study, value in ((one, 1.0), (two, [1.0, 2.0])):
+        trial = study.ask(1)[0]
+        with pytest.raises(ValueError, match=r"^a failed trial takes no value; tell None \(got "):
+            study.tell(trial.id, value, state="failed")
+        assert study.trials[0].state.value == "pending"
+        told = study.tell(trial.id, None, state="failed")
+        assert (told.state.value, told.value, told.values) == ("failed", None, None)
+
+
+def test_add_trial_takes_numpy_scalars_as_the_numbers_they_are(tmp_path) -> None:
+    """Earlier results read from a DataFrame or an array hold numpy scalars: an
+    ``np.int64`` depth was "not a point of this space", an ``np.int64`` choice failed deep in
+    the store (PydanticSerializationError). They are taken as Python's, and stored so."""
+    import numpy as np
+
+    parameters = [*PARAMETERS[:2], {"name": "kernel", "type": "categorical", "choices": ["rbf", 7, True]}]
+    study = hyperstep.Study({"parameters": parameters}, strategy="random", seed=0, store=SQLiteStore(tmp_path / "s.db"))
+    rows = [
+        ({"x": np.float64(0.5), "depth": np.int64(3), "kernel": np.str_("rbf")}, np.float64(0.25)),
+        ({"x": np.float32(0.5), "depth": np.int32(4), "kernel": np.int64(7)}, np.float32(0.5)),
+        ({"x": 0.5, "depth": 5, "kernel": np.bool_(True)}, 0.75),
+    ]
+    for params, value in rows:
+        study.add_trial(params, value)
+    stored = SQLiteStore(tmp_path / "s.db").list_trials(study.job_id)
+    assert [t.params for t in stored] == [
+        {"x": 0.5, "depth": 3, "kernel": "rbf"},
+        {"x": 0.5, "depth": 4, "kernel": 7},
+        {"x": 0.5, "depth": 5, "kernel": True},
+    ]
+    assert [type(t.params["depth"]) for t in stored] == [int, int, int] and stored[2].params["kernel"] is True
+    assert [t.value for t in stored] == [0.25, 0.5, 0.75]
+
+
+def test_ask_refuses_a_negative_count_and_asks_none_for_zero() -> None:
+    """``ask(-1)`` is a caller's arithmetic gone wrong (free slots counted below zero): it
+    said nothing and returned no trial; ``ask(0)`` asks for none, and gets none."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    with pytest.raises(ValueError, match=r"^n must be 0 or more, got -1$"):
+        study.ask(-1)
+    assert study.ask(0) == [] and study.trials == []
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import shutil
 import signal
 import sqlite3
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,7 +29,7 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.http_input import strict_json
-from hyperstep.metric_regex import regex_warning
+from hyperstep.metric_regex import SHORT_NUMBER, first_group, regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
 from hyperstep.spec import BudgetUpdate, JobSpec, WarmStart, describe_validation_error, load_spec, not_valid_json
@@ -83,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     top = OneLineParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
     top.add_argument(
         "--store",
+        type=store_path,
         default=default_store(),
         help=f"SQLite file of the local store (default: $HYPERSTEP_STORE or {DEFAULT_STORE})",
     )
@@ -167,12 +169,22 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(command=cmd_import_amt)
     for command in sub.choices.values():  # --store before or after the command: the same store
-        command.add_argument("--store", default=argparse.SUPPRESS, help="SQLite file of the local store")
+        command.add_argument(
+            "--store", type=store_path, default=argparse.SUPPRESS, help="SQLite file of the local store"
+        )
     return top
 
 
 def default_store() -> str:
-    return os.environ.get("HYPERSTEP_STORE", DEFAULT_STORE)
+    """``$HYPERSTEP_STORE``, unless unset or empty (an empty path is SQLite's temporary database)."""
+    return os.environ.get("HYPERSTEP_STORE") or DEFAULT_STORE
+
+
+def store_path(text: str) -> str:
+    """``--store``'s value: a path, never empty (which SQLite reads as a temporary database)."""
+    if not text:
+        raise argparse.ArgumentTypeError(f"give the store file's path, not {text!r}")
+    return text
 
 
 def store_flag(args: argparse.Namespace) -> str:
@@ -239,11 +251,33 @@ def local_environment(block: LocalTrial) -> dict[str, str]:
 
 
 def spec_warnings(spec: JobSpec) -> list[str]:
-    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5; an
-    early_stopping block with resources but no name (so none: nothing stops early)."""
+    """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5, an
+    objective's or constraint's that reads 0.25 as 0; an early_stopping block with resources
+    but no name (so none: nothing stops early)."""
     definitions = spec.trial.metric_definitions if spec.trial is not None else []
     found = [regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions)]
-    return [warning for warning in [*found, *early_stopping_warnings(spec)] if warning]
+    whole = [
+        whole_numbers_warning(f"trial.metric_definitions.{i}", d.name, d.regex)
+        for i, d in enumerate(definitions)
+        if d.name in spec.measured_metrics
+    ]
+    return [warning for warning in [*found, *whole, *early_stopping_warnings(spec)] if warning]
+
+
+def whole_numbers_warning(where: str, name: str, regex: str) -> str | None:
+    """One line about a regex whose value group reads whole numbers only (``([0-9]+)``): for
+    an objective, ``loss=0.0447`` would read as 0. None for any other group."""
+    group = first_group(regex)
+    try:
+        pattern = re.compile(group) if group is not None else None
+    except re.error:
+        return None
+    if pattern is None or not pattern.fullmatch("15") or pattern.fullmatch("1.5") or pattern.fullmatch("0.25"):
+        return None
+    return (
+        f"{where} ({name}): the value group {group} reads whole numbers only: a printed 0.25 reads as 0"
+        f" or not at all; use {SHORT_NUMBER}"
+    )
 
 
 LEARNS_NOTHING = ("random", "sobol", "grid")
@@ -327,11 +361,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError("run: give either a SPEC file or --resume JOB")
     if args.resume and args.warm_start:
         raise SpecError("--warm-start: a resumed job keeps the parents it was started with")
+    if args.resume and open_store(args.store).get_job(args.resume).spec.trial is None:
+        raise SpecError(
+            f"--resume: job {args.resume!r} has no trial block: it is driven by ask/tell (hyperstep.Study), not by run"
+        )
     spec = with_parents(prepare_spec(args.spec), args.warm_start) if args.spec else None
     if spec is not None and spec.trial is not None and spec.trial.backend in AWS_BACKENDS:
         raise SpecError(
             f"trial.backend: {spec.trial.backend!r} trials run on AWS; submit with: hyperstep submit SPEC --api URL"
         )
+    check_out_folder(Path(args.out))
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
     signal.signal(signal.SIGTERM, _interrupted)  # kill, timeout, a CI cancel: stop as Ctrl-C does
@@ -357,6 +396,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
         return 130
     return 0 if job.status is JobStatus.COMPLETED else 1
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse (``SpecError``) an ``--out`` no trial folder could be made in, before the job is
+    stored: its nearest existing part must be a directory this process may write in. Nothing
+    is created here (a simulated run writes no trial folder)."""
+    existing = out.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SpecError(f"--out: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SpecError(f"--out: {existing} is not writable")
 
 
 def with_parents(spec: JobSpec, jobs: list[str]) -> JobSpec:
@@ -488,11 +540,21 @@ def cmd_update(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from hyperstep import job_report
 
+    if args.out:
+        check_out_folder(Path(args.out))  # before any plot is drawn
     if args.api:
         data = job_report.from_api(args.job, args.api)
     else:
         data = job_report.from_store(open_store(args.store), args.job, Path(args.runs))
-    page = job_report.write_report(data, Path(args.out or Path("reports") / data.job.id))
+    with warnings.catch_warnings(record=True) as caught:  # matplotlib warns per glyph, per plot
+        warnings.filterwarnings("always", message=r"Glyph \d+ .* missing from font")
+        page = job_report.write_report(data, Path(args.out or Path("reports") / data.job.id))
+    glyphs = [w for w in caught if str(w.message).startswith("Glyph ")]
+    for w in caught:
+        if w not in glyphs:  # anything else as Python shows it
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if glyphs:
+        print("hyperstep: warning: the plots' font lacks some characters (drawn as boxes)", file=sys.stderr)
     print(f"wrote {page} (open it in a browser; the plots are also PNG files beside it)")
     return 0
 
@@ -534,7 +596,7 @@ def read_request(path: str) -> Any:
     """A request file as JSON data; ``SpecError`` (one line) when it is not JSON, or not what
     the API would read (``strict_json``: a key given twice, NaN, a 5,000-digit number)."""
     try:
-        return strict_json(Path(path).read_text(encoding="utf-8"))
+        return strict_json(Path(path).read_text(encoding="utf-8-sig"))  # a leading BOM is skipped
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:

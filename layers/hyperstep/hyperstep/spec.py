@@ -81,13 +81,14 @@ class StrategyConfig(SpecModel):
     @classmethod
     def _build_the_strategy(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """Build the strategy now: a bad option fails here as ``strategy.options.<name>``,
-        not at the job's first Suggest."""
+        not at the job's first Suggest; the options are kept as it read them (a numeric
+        string given for a number is stored as the number)."""
         if read_back(info) or "name" not in info.data:
             return options
         from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
 
-        make_strategy(info.data["name"], options)
-        return options
+        built = make_strategy(info.data["name"], options)
+        return built.options.model_dump(exclude_unset=True)  # as the strategy reads them: "3" is 3
 
 
 class Budget(SpecModel):
@@ -207,6 +208,9 @@ TrialBlock = Annotated[
 """The ``trial`` block: one of the registry's backends' blocks, chosen by its ``backend``."""
 
 
+JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$"
+"""A job's name: part of its id and of each trial's SageMaker training job name."""
+
 MAX_SPEC_BYTES = 200_000
 """A job (its spec included) is one DynamoDB item, and an item holds at most 400 KB."""
 
@@ -214,7 +218,7 @@ MAX_SPEC_BYTES = 200_000
 class JobSpec(SpecModel):
     """Everything hyperstep needs to run one tuning job."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")
+    name: str = Field(pattern=JOB_NAME_PATTERN)
     objective: Objective | None = Field(default=None, exclude_if=lambda v: v is None)
     """The one metric to optimize; ``objectives`` instead for two or three. (Unset fields
     of this block stay out of dumps: a spec without them reads as it was written.)"""
@@ -235,6 +239,17 @@ class JobSpec(SpecModel):
     schedule: str | None = Field(default=None, max_length=256)
     """Recurring tuning on AWS: an EventBridge Scheduler ``cron(...)`` or ``rate(...)``
     expression; each tick starts a fresh job from this spec."""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_in_words(cls, name: Any) -> Any:
+        """The pattern's rule in words (it is kept for the OpenAPI schema's readers)."""
+        if isinstance(name, str) and not re.fullmatch(JOB_NAME_PATTERN, name):
+            raise ValueError(
+                "letters, digits and hyphens, starting with a letter or digit, at most 40 characters"
+                f" (it starts the job's id, which names its training jobs), got {name[:60]!r}"
+            )
+        return name
 
     @field_validator("schedule")
     @classmethod
@@ -427,6 +442,8 @@ def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
     a missing ``type`` or ``backend`` is named as the field, with the values it takes."""
     loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
     reason = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("model_type", "dict_type"):  # not "instance of Budget"; never the value (a secret?)
+        reason = f"should be a mapping (key: value pairs), not {_kind_of(error.get('input'))}"
     if error["type"] == "union_tag_not_found":
         tag = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
         if tag in _TAGS:
@@ -434,6 +451,17 @@ def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
             loc.append(tag)
             reason = f"Field required ({', '.join(first)} or {last})"
     return ".".join(loc), reason
+
+
+def _kind_of(value: Any) -> str:
+    """What a value is, in a spec's words (a YAML or JSON reader's types)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "a list"}.get(type(value), type(value).__name__)
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -472,7 +500,7 @@ def read_document(path: str | Path) -> Any:
     """Read a YAML or JSON file into Python data; raise ``SpecError`` with one line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors write one) is skipped
     except OSError as exc:
         raise SpecError(f"{path}: cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -505,6 +533,9 @@ def _loader() -> type:
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
+        """Also reads numbers as YAML 1.2 and JSON do where YAML 1.1 reads text: an exponent
+        without a dot (``1e-4``, ``1e3``) and a fraction without a leading digit (``-.5``)."""
+
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -518,7 +549,13 @@ def _loader() -> type:
                     seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
+    StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
     return StrictLoader
+
+
+_YAML12_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$")
+"""The numbers YAML 1.1's float and int patterns leave as text (``1e-4``, ``-.5``), added after
+them: what they match is read by them first, as before."""
 
 
 MAX_VALUES = MAX_SPEC_BYTES // 2

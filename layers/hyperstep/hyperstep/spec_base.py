@@ -9,6 +9,7 @@ this module sits below both, and neither imports the other's level.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -66,7 +67,12 @@ def at_most(most: int) -> AfterValidator:
 class NumbersNotBools(BaseModel):
     """Refuses ``true``/``false`` for a number field (pydantic takes them as 1 and 0, and YAML
     reads ``yes``, ``on`` and ``no`` as them: ``max_trials: yes`` ran one trial). A model
-    validator, not a ``"*"`` field one: pydantic allows none on a union's tag (``type``)."""
+    validator, not a ``"*"`` field one: pydantic allows none on a union's tag (``type``).
+
+    In a model that forbids extra fields, an unknown one is refused naming the field it
+    was likely meant to be (``budget.max_trial: unknown field; did you mean max_trials?``)
+    or, with none close, the fields the block takes, rather than pydantic's bare "Extra
+    inputs are not permitted"."""
 
     @model_validator(mode="before")
     @classmethod
@@ -74,8 +80,11 @@ class NumbersNotBools(BaseModel):
         if not isinstance(data, dict) or read_back(info):  # strategy options are stored as given
             return data
         errors: list[Any] = []
+        forbids_extra = cls.model_config.get("extra") == "forbid"
         for name, value in data.items():
             field = cls.model_fields.get(name) if isinstance(name, str) else None
+            if field is None and forbids_extra:
+                errors.append({**unknown_field(name, list(cls.model_fields)), "input": value})
             if field is None or not isinstance(value, bool):
                 continue
             kinds = set(get_args(field.annotation)) or {field.annotation}
@@ -84,6 +93,22 @@ class NumbersNotBools(BaseModel):
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)
         return data
+
+
+def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
+    """The error (a pydantic line error, less its input) of a field ``name`` no model field
+    is: the known ones it is close to, or all."""
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.8)
+    if close:
+        reason = f"unknown field; did you mean {' or '.join(close)}?"
+    else:
+        shown = ", ".join(known[:MAX_NAMED]) + (", ..." if len(known) > MAX_NAMED else "")
+        reason = f"unknown field (known: {shown or 'none'})"
+    return {"type": "value_error", "loc": (name,), "ctx": {"error": reason}}
+
+
+MAX_NAMED = 12
+"""Fields an unknown field's error lists at most (a SageMaker block has some 30)."""
 
 
 class SpecModel(NumbersNotBools):
@@ -118,6 +143,19 @@ class TrialBlockBase(SpecModel):
     cost_per_hour: float | None = Field(default=None, gt=0, le=100_000)
     """Dollars per hour one trial costs (per instance on SageMaker): how a local trial is
     priced, and on AWS a price of your own instead of the list price (``hyperstep.pricing``)."""
+
+    @field_validator("metric_definitions")
+    @classmethod
+    def _one_definition_per_metric(
+        cls, definitions: list[MetricDefinition], info: ValidationInfo
+    ) -> list[MetricDefinition]:
+        if read_back(info):  # a rule that came later: a job stored before it stays readable
+            return definitions
+        names = [d.name for d in definitions]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise ValueError(f"{twice!r} is defined twice: which regex gives its value?")
+        return definitions
 
     def rate(self, usage: Usage | None, region: str | None) -> Rate | None:
         """What one trial costs per hour: from what it used (``usage``, when it has ended)

@@ -62,13 +62,18 @@ class Study:
     list of values in that order and ``pareto_front`` holds the feasible non-dominated
     trials. ``constraints`` (the spec's: ``{"metric", "max" and/or "min"}``) are checked
     against the ``metrics`` a trial is told with; a trial missing one is infeasible.
+
+    With ``store`` and the ``job_id`` of a stored job, the study reopens that job with its
+    stored spec: ``goal`` and ``strategy`` left out (None) take the stored ones (a new
+    study: minimize, bayesian); another space, or another value of an argument given, is
+    refused (``ValueError``) rather than silently run as stored.
     """
 
     def __init__(
         self,
         space: SearchSpace | Mapping[str, Any],
-        goal: Goal | Sequence[Goal] = "minimize",
-        strategy: str = "bayesian",
+        goal: Goal | Sequence[Goal] | None = None,
+        strategy: str | None = None,
         seed: int | None = None,
         *,
         store: TrialStore | None = None,
@@ -84,10 +89,14 @@ class Study:
         spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
             {
                 "name": name,
-                **objectives_of(goal),
+                **objectives_of("minimize" if goal is None else goal),
                 "constraints": list(constraints),
                 "parameters": space.parameters,
-                "strategy": {"name": strategy, "seed": seed, "options": strategy_options or {}},
+                "strategy": {
+                    "name": "bayesian" if strategy is None else strategy,
+                    "seed": seed,
+                    "options": strategy_options or {},
+                },
                 "early_stopping": early_stopping,
             }
         )
@@ -98,12 +107,15 @@ class Study:
         except NotFoundError:
             job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
             store.create_job(job)
-        if early_stopping is not None and _scheduling(spec) != _scheduling(job.spec):
-            stored = job.spec.early_stopping.name if job.spec.early_stopping is not None else "none"
-            raise ValueError(
-                f"early_stopping: job {job_id!r} is stored with other early stopping ({stored}): a study"
-                " opened on a stored job keeps its spec; leave early_stopping out or use another job_id"
-            )
+        given = {
+            "goal": goal is not None,
+            "strategy": strategy is not None,
+            "seed": seed is not None,
+            "strategy_options": strategy_options is not None,
+            "constraints": bool(constraints),
+            "early_stopping": early_stopping is not None,
+        }
+        _refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
 
     @classmethod
@@ -175,7 +187,9 @@ class Study:
         """
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
             raise ValueError(f"n must be an integer, got {n!r}")
-        if n < 1:
+        if n < 0:
+            raise ValueError(f"n must be 0 or more, got {n}")
+        if n == 0:
             return []
         n = int(n)
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
@@ -235,7 +249,8 @@ class Study:
         """Record how a trial ended; a repeated tell of the same trial changes nothing.
 
         A completed trial needs a finite value (with several objectives: a list of them,
-        in the objectives' order); a non-finite one is recorded as failed. ``metrics`` hold
+        in the objectives' order); a non-finite one is recorded as failed. A failed one
+        takes none (``ValueError``, as Optuna's FAIL). ``metrics`` hold
         what the constraints read. Non-finite ``metrics`` are dropped: no store can keep
         NaN or infinity.
 
@@ -250,6 +265,8 @@ class Study:
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
+        if state is TrialState.FAILED and value is not None:  # as Optuna refuses values with FAIL
+            raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error)
         if value is not None and not is_number(value):
@@ -346,7 +363,8 @@ class Study:
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
         if state is TrialState.COMPLETED and (value is None or not is_number(value) or not math.isfinite(value)):
             raise ValueError(f"a completed trial needs a finite value, got {value!r}")
-        if not self.space.contains(params):
+        params = {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
+        if not self.space.contains(params):  # numpy scalars (from a DataFrame, an array) taken as Python's
             names = ", ".join(p.name for p in self.space.parameters)
             raise ValueError(f"params {params!r} are not a point of this space (parameters: {names})")
         now = self.store.clock()
@@ -388,6 +406,48 @@ class Study:
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
+
+
+def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
+    """Refuse (ValueError) to open stored ``job`` as a study of another ``spec``: the study
+    would silently run the stored one (minimize what the caller maximizes, propose points
+    of the old space). The space is always compared; of the rest only the arguments
+    ``given`` (a study reopened without them takes the stored ones)."""
+    stored = job.spec
+    differs = {
+        "goal": lambda: [o.goal for o in spec.goals] != [o.goal for o in stored.goals],
+        "strategy": lambda: spec.strategy.name != stored.strategy.name,
+        "seed": lambda: spec.strategy.seed != job.strategy_seed,
+        "strategy_options": lambda: spec.strategy.options != stored.strategy.options,
+        "constraints": lambda: spec.constraints != stored.constraints,
+        "early_stopping": lambda: _scheduling(spec) != _scheduling(stored),
+    }
+    shown = {
+        "goal": lambda: " and ".join(o.goal for o in stored.goals),
+        "strategy": lambda: stored.strategy.name,
+        "seed": lambda: str(job.strategy_seed),
+        "strategy_options": lambda: str(stored.strategy.options),
+        "constraints": lambda: str([c.model_dump(exclude_none=True) for c in stored.constraints]),
+        "early_stopping": lambda: f"other early stopping ({_stopping_name(stored)})",
+    }
+    keeps = "a study opened on a stored job keeps its spec"
+    if spec.parameters != stored.parameters:
+        names = ", ".join(p.name for p in stored.parameters)
+        raise ValueError(
+            f"space: job {job.id!r} is stored with other parameters ({names}): {keeps};"
+            " give its space or use another job_id"
+        )
+    for field in given:
+        if differs[field]():
+            what = shown[field]()
+            what = what if field == "early_stopping" else f"{field} {what}"
+            raise ValueError(
+                f"{field}: job {job.id!r} is stored with {what}: {keeps}; leave {field} out or use another job_id"
+            )
+
+
+def _stopping_name(spec: JobSpec) -> str:
+    return spec.early_stopping.name if spec.early_stopping is not None else "none"
 
 
 def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
