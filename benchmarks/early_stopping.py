@@ -96,7 +96,11 @@ def optuna_method(pruner_name: str) -> Callable[..., Trace]:
             pruner = optuna.pruners.HyperbandPruner(
                 min_resource=1, max_resource=problem.max_resource, reduction_factor=ETA
             )
-        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+        # HyperbandPruner draws a trial's bracket from the study's name (crc32 of name and trial
+        # number): a fixed name per problem and seed makes a run repeatable, as the sampler's seed does.
+        study = optuna.create_study(
+            study_name=f"{problem.name}-{seed}", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner
+        )
         spent, best, trace = 0, np.inf, []
         while spent < budget:
             trial = study.ask()
