@@ -521,7 +521,8 @@ def parameter_accepts(name: str, value: str) -> bool:
     (a CommaDelimitedList's pattern is matched against each element)."""
     parameter = template()["Parameters"][name]
     values = value.split(",") if parameter["Type"] == "CommaDelimitedList" else [value]
-    return all(re.fullmatch(parameter["AllowedPattern"], item) for item in values)
+    pattern = parameter.get("AllowedPattern", "(?s).*")  # none: CloudFormation takes any value
+    return all(re.fullmatch(pattern, item) for item in values)
 
 
 @pytest.mark.parametrize(
@@ -541,11 +542,20 @@ def parameter_accepts(name: str, value: str) -> bool:
         ("MaxBatchVcpus", "0", False),
         ("MaxBatchVcpus", "0.0", False),
         ("MaxBatchVcpus", "-1", False),
+        ("EventBusName", "default", True),
+        ("EventBusName", "hyperstep-bus", True),
+        ("EventBusName", "team.ml_events-1", True),
+        ("EventBusName", "arn:aws:events:us-east-1:123456789012:event-bus/hyperstep-bus", False),
+        ("EventBusName", "", False),
     ],
 )
 def test_parameters_refuse_what_hyperstep_cannot_use(name: str, value: str, accepted: bool) -> None:
-    """An admin list of anything but IAM ARNs (a typo would silently make nobody an admin) and
-    a Batch vCPU limit of 0 (every Batch trial refused) fail at deploy time."""
+    """An admin list of anything but IAM ARNs (a typo would silently make nobody an admin), a
+    Batch vCPU limit of 0 (every Batch trial refused) and an event bus given by its ARN fail at
+    deploy time. The bus: Finish's ``events:PutEvents`` grant is built as
+    ``event-bus/${EventBusName}``, so an ARN there (which the rule and PutEvents would take)
+    grants ``event-bus/arn:...`` and every completion event is denied on AWS. A bus name is 1
+    to 256 of ``/ . - _ A-Z a-z 0-9`` (EventBridge API Reference, CreateEventBus ``Name``)."""
     assert parameter_accepts(name, value) is accepted
 
 
