@@ -743,3 +743,31 @@ def test_the_reaper_reads_only_log_streams_of_the_batch_log_group() -> None:
 def test_a_call_without_an_iam_mapping_fails_loudly() -> None:
     with pytest.raises(Unmapped, match="sagemaker:DeleteModel"):
         authorizations(call("suggest", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})
+
+
+def test_names_given_as_arns_map_to_the_same_resources() -> None:
+    """A spec may name its Batch queue and job definition by name or ARN (``BatchTrial``), and
+    PutEvents takes a bus's name or ARN: IAM evaluates the same resource either way, so the
+    verdict must not depend on the form (an ARN under ``job-queue/`` would be no ARN at all)."""
+    created = {"jobArn": f"arn:aws:batch:{REGION}:{ACCOUNT}:job/0f1e"}
+    tags = {**JOB_TAGS}
+    by_name = {"jobName": "hs-j-1-t0001-1", "jobQueue": BATCH_QUEUE, "jobDefinition": f"{BATCH_DEFINITION}:3"}
+    by_arn = {
+        **by_name,
+        "jobQueue": BACKENDS["BatchJobQueueArn"],
+        "jobDefinition": f"{BACKENDS['BatchJobDefinitionArn']}:3",
+    }
+    requests = [
+        authorizations(call("suggest", "batch", "SubmitJob", {**p, "tags": tags}, created), Arns(ACCOUNT), dict)
+        for p in (by_name, by_arn)
+    ]
+    assert requests[0] == requests[1]
+    assert judge("suggest", call("suggest", "batch", "SubmitJob", {**by_arn, "tags": tags}, created)) == [True] * 4
+    bus_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    entry = {"Source": "hyperstep", "DetailType": "Tuning Job Completed", "Detail": "{}"}
+    named, arned = (
+        call("finish", "events", "PutEvents", {"Entries": [{**entry, "EventBusName": bus}]})
+        for bus in ("default", bus_arn)
+    )
+    assert authorizations(named, Arns(ACCOUNT), dict) == authorizations(arned, Arns(ACCOUNT), dict)
+    assert judge("finish", arned) == [True]
