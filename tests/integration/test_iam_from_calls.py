@@ -37,7 +37,9 @@ The scenarios, in one moto deployment:
   ``SecretsPrefix`` (an SSM SecureString, a Secrets Manager secret): Launch reads them
   (``GetParameter``, ``GetSecretValue``) as it starts each trial;
 - jobs on both backends whose execution is stopped by hand while their trials run: from
-  Step Functions' status-change event, Finish fails each job and stops its trials.
+  Step Functions' status-change event, Finish fails each job and stops its trials;
+- the same with one trial awaiting its final objective (its end carried none): Finish settles
+  it from the source (``DescribeTrainingJob``; ``DescribeJobs`` and the job's log).
 """
 
 from __future__ import annotations
@@ -530,6 +532,38 @@ def execution_stopped_by_hand(stack: MotoStack) -> None:
         assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
 
 
+def awaiting_objective(platform: TrainingPlatform, launched: Launched) -> None:
+    """The trial's job ended and its end carried no objective, nor does the platform's record
+    (SageMaker's ``FinalMetricDataList`` empty; Batch keeps none): the trial awaits its final
+    report. A Batch job's log holds the value (its script printed it), as for the reaper."""
+    if platform.backend == "sagemaker":
+        sagemaker_backends[ACCOUNT][REGION].training_jobs[launched.name].final_metric_data_list = []
+    else:
+        logged(launched, [f"val_loss={val_loss(launched.hyperparameters)!r}"])
+    assert platform.deliver(without_objective(launched)) == {"recorded": False}
+
+
+def execution_stopped_while_a_trial_awaits_its_objective(stack: MotoStack) -> None:
+    """Each job's execution is stopped by hand while one trial runs and the other awaits its
+    final objective: from Step Functions' event, Finish stops the one running and settles the
+    one awaiting from the source (the reaper visits unfinished jobs only): SageMaker's record
+    (``DescribeTrainingJob``, which prices it too), a Batch job's log (``DescribeJobs``,
+    ``GetLogEvents``)."""
+    for backend in ("sagemaker", "batch"):
+        job = stack.service.submit(parse_spec(spec(backend, f"iam-aborted-awaiting-{backend}")))
+        launched_and_waiting(stack, job.id)
+        platform = TrainingPlatform(stack, job.id, backend, val_loss, "val_loss")
+        awaiting, running = platform.new_jobs()
+        still_running(running, backend)
+        awaiting_objective(platform, awaiting)
+        execution = execution_of(stack, job.id)
+        stack.sfn.stop_execution(executionArn=execution, error="Manual", cause="stopped from the console")
+        assert stack.invoke("finish", aborted(stack.status(execution), datetime.now(UTC)))["closed"]
+        settled = stack.service.store.get_trial(job.id, awaiting.environment[ENV_TRIAL_ID])
+        expected = TrialState.COMPLETED if backend == "batch" else TrialState.FAILED  # SageMaker kept no value
+        assert settled.state is expected, settled
+
+
 SCENARIOS = (
     sagemaker_job_through_the_api,
     grid_runs_out,
@@ -546,6 +580,7 @@ SCENARIOS = (
     secrets_resolved_at_launch,
     sagemaker_steps_read_from_the_log,
     execution_stopped_by_hand,
+    execution_stopped_while_a_trial_awaits_its_objective,
 )
 
 
@@ -650,6 +685,11 @@ NEEDED = {
     ("finish", "sagemaker:StopTrainingJob"),
     ("finish", "batch:TerminateJob"),
     ("finish", "events:PutEvents"),
+    ("finish", "sagemaker:DescribeTrainingJob"),  # a trial awaiting its objective, settled as the job closes
+    ("finish", "batch:DescribeJobs"),
+    ("finish", "logs:GetLogEvents"),
+    ("finish", "states:SendTaskSuccess"),  # that trial's end wakes the parked round
+    ("collect", "batch:DescribeJobs"),  # a trial stopped early, read back after the stop
     ("reaper", "sagemaker:DescribeTrainingJob"),
     ("reaper", "sagemaker:StopTrainingJob"),
     ("reaper", "batch:DescribeJobs"),

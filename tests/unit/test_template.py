@@ -74,6 +74,7 @@ EXPECTED_ACTIONS = {
     "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},
     "FinishFunction": {
         *TABLE,
+        *WAKE,  # a trial settled as the job closes ends as any does: its end wakes the parked round
         "events:PutEvents",
         *STOP,
         "sagemaker:DescribeTrainingJob",
