@@ -578,3 +578,32 @@ def test_suggest_reads_secrets_under_the_prefix_only_and_decrypts_only_through_s
     for function in ("ApiFunction", "StartFunction", "SuggestFunction"):
         variables = transformed()["Resources"][function]["Properties"]["Environment"]["Variables"]
         assert stack.resolve(variables["HYPERSTEP_SECRETS_PREFIX"], transformed()) == "team-a/", function
+
+
+def test_the_state_machine_uses_only_integrations_its_role_can_run() -> None:
+    """Every Task is a Lambda function the role may invoke, directly or through
+    ``lambda:invoke.waitForTaskToken`` (which needs nothing more). A ``.sync`` integration
+    would also need ``events:PutTargets``, ``events:PutRule`` and ``events:DescribeRule`` on
+    the managed rule ``StepFunctionsGetEventsFor...`` (the Step Functions Developer Guide's
+    IAM policies for its Batch and SageMaker integrations), which the role lacks: moto's
+    engine cannot run ``.sync`` at all (FIELD-NOTES), so only this check would say so before
+    a deploy."""
+    definition = json.loads(ASL.read_text())
+    tasks: list[str] = []
+
+    def walk(states: dict[str, Any]) -> None:
+        for state in states.values():
+            if state["Type"] == "Task":
+                tasks.append(state["Resource"])
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+            if "ItemProcessor" in state or "Iterator" in state:
+                walk(state.get("ItemProcessor", state.get("Iterator"))["States"])
+
+    walk(definition["States"])
+    substitutions = resources("AWS::Serverless::StateMachine")["TuningStateMachine"]["Properties"]
+    functions = {f"${{{name}}}" for name in substitutions["DefinitionSubstitutions"] if name != "Partition"}
+    for resource in tasks:
+        assert ".sync" not in resource, f"{resource}: the role has no managed-rule permissions for .sync"
+        assert resource in functions or resource == "arn:${Partition}:states:::lambda:invoke.waitForTaskToken", resource
+    assert len(tasks) == 2
