@@ -607,3 +607,33 @@ def test_the_state_machine_uses_only_integrations_its_role_can_run() -> None:
         assert ".sync" not in resource, f"{resource}: the role has no managed-rule permissions for .sync"
         assert resource in functions or resource == "arn:${Partition}:states:::lambda:invoke.waitForTaskToken", resource
     assert len(tasks) == 2
+
+
+def test_events_a_function_fails_on_land_in_the_dead_letter_queue_too() -> None:
+    """EventBridge's dead-letter queue takes only the events it could not deliver. Once Lambda
+    has accepted one (an asynchronous invoke), a function error is run twice more and then the
+    event is discarded, unless the function has an on-failure destination (Lambda Developer
+    Guide, "How Lambda handles errors and retries with asynchronous invocation"): a Collect
+    that fails three times on a result, or a Finish on an execution's end, would lose it with
+    no alarm. moto retries nothing, so only the template can say. Each function an event rule
+    targets sends what it failed on to the alarmed queue, and its role may."""
+    document = transformed()
+    targeted = {
+        target["Arn"]["Fn::GetAtt"][0]
+        for rule in resources("AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+    }
+    assert targeted == {"CollectFunction", "FinishFunction"}
+    configs = {
+        r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
+        for r in document["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+    }
+    stack = Stack(parameters=BACKENDS)
+    queue = stack.arn("EventsDeadLetterQueue", document)
+    for function in targeted:
+        assert function in configs, f"{function} has no on-failure destination"
+        on_failure = stack.resolve(configs[function]["DestinationConfig"]["OnFailure"]["Destination"], document)
+        assert on_failure == queue, function
+        sends = [s for s in role_statements(stack, function) if "sqs:SendMessage" in as_list(s["Action"])]
+        assert [s["Resource"] for s in sends] == [queue], function
