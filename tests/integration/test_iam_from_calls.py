@@ -669,6 +669,7 @@ NEEDED = {
     ("start", "states:StartExecution"),
     ("suggest", "states:StartExecution"),
     ("suggest", "dynamodb:Query"),
+    ("suggest", "dynamodb:ConditionCheckItem"),  # a trial's start checks its job's marker (TransactWriteItems)
     ("suggest", "sagemaker:CreateTrainingJob"),
     ("suggest", "sagemaker:AddTags"),
     ("suggest", "iam:PassRole"),
