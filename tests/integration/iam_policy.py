@@ -343,6 +343,8 @@ def check_shape(request: Request) -> None:
     """The action exists, and the resource is ``*`` exactly when the action has no resource
     type, else an ARN of one of its types (the reference's ARN formats)."""
     service = request.action.split(":")[0].lower()
+    if request.resource.count("arn:") > 1:  # a name that was an ARN already (the reference's ".*" takes it)
+        raise Unmapped(f"{request.action} was mapped to an ARN inside an ARN: {request.resource}")
     types = resource_types(request.action)
     if not types:
         if request.resource != "*":

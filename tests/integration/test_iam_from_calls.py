@@ -76,6 +76,7 @@ from tests.integration.iam_policy import (
     Request,
     Unmapped,
     authorizations,
+    check_shape,
 )
 from tests.integration.moto_harness import (
     ACCOUNT,
@@ -784,6 +785,9 @@ def test_the_reaper_reads_only_log_streams_of_the_batch_log_group() -> None:
 def test_a_call_without_an_iam_mapping_fails_loudly() -> None:
     with pytest.raises(Unmapped, match="sagemaker:DeleteModel"):
         authorizations(call("suggest", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})
+    nested = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    with pytest.raises(Unmapped, match="ARN inside an ARN"):
+        check_shape(Request("events:PutEvents", nested))
 
 
 def test_names_given_as_arns_map_to_the_same_resources() -> None:
