@@ -129,6 +129,12 @@ class Arns:
             return resource
         return f"arn:{self.partition}:{service}:{region}:{self.account}:{resource}"
 
+    def named(self, service: str, region: str, kind: str, name: str) -> str:
+        """The ARN of the ``kind`` resource a request names by ``name``, which may be its ARN
+        already (a Batch queue or job definition, an event bus, a secret): ``job-queue/<ARN>``
+        is no resource at all, and the reference's ``job-queue/.*`` format would not say so."""
+        return name if name.startswith("arn:") else self.of(service, region, f"{kind}{name}")
+
 
 def _tag_context(tags: Mapping[str, str]) -> dict[str, ContextValue]:
     """``aws:RequestTag/<key>`` for each tag the request sets, and ``aws:TagKeys``."""
@@ -220,14 +226,14 @@ def _training_job_action(call: Call, arns: Arns, tags: Tags) -> list[Request]:
 
 def _batch_definition(call: Call, arns: Arns) -> str:
     """``name``, ``name:revision`` or an ARN; without a revision Batch uses the latest."""
-    return arns.of("batch", call.region, f"job-definition/{call.params['jobDefinition']}")
+    return arns.named("batch", call.region, "job-definition/", call.params["jobDefinition"])
 
 
 @_maps("batch", "SubmitJob")
 def _submit_job(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     """Authorized on the queue, the job definition and the new job; tags on submit are
     also ``batch:TagResource`` on the new job (its id comes with the response)."""
-    queue = arns.of("batch", call.region, f"job-queue/{call.params['jobQueue']}")
+    queue = arns.named("batch", call.region, "job-queue/", call.params["jobQueue"])
     job = (call.response or {}).get("jobArn") or arns.of("batch", call.region, "job/(not created)")
     request_tags = _tag_context(call.params.get("tags", {}))
     resources = (queue, _batch_definition(call, arns), job)
@@ -270,8 +276,8 @@ def _get_parameter(call: Call, arns: Arns, tags: Tags) -> list[Request]:
 def _get_secret_value(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     """Authorized on the secret's full ARN (its name and a 6-character suffix), which the
     answer names; a call that failed is judged by the name it asked for."""
-    secret = (call.response or {}).get("ARN") or arns.of(
-        "secretsmanager", call.region, f"secret:{call.params['SecretId']}"
+    secret = (call.response or {}).get("ARN") or arns.named(
+        "secretsmanager", call.region, "secret:", call.params["SecretId"]
     )
     return [Request("secretsmanager:GetSecretValue", secret, _resource_tag_context(tags(secret)))]
 
@@ -289,7 +295,8 @@ def _describe_log_streams(call: Call, arns: Arns, tags: Tags) -> list[Request]:
 @_maps("events", "PutEvents")
 def _put_events(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     buses = {entry.get("EventBusName", "default") for entry in call.params["Entries"]}
-    return [Request("events:PutEvents", arns.of("events", call.region, f"event-bus/{bus}")) for bus in sorted(buses)]
+    resources = {arns.named("events", call.region, "event-bus/", bus) for bus in buses}
+    return [Request("events:PutEvents", resource) for resource in sorted(resources)]
 
 
 @_maps("scheduler", "CreateSchedule")
@@ -336,6 +343,8 @@ def check_shape(request: Request) -> None:
     """The action exists, and the resource is ``*`` exactly when the action has no resource
     type, else an ARN of one of its types (the reference's ARN formats)."""
     service = request.action.split(":")[0].lower()
+    if request.resource.count("arn:") > 1:  # a name that was an ARN already (the reference's ".*" takes it)
+        raise Unmapped(f"{request.action} was mapped to an ARN inside an ARN: {request.resource}")
     types = resource_types(request.action)
     if not types:
         if request.resource != "*":

@@ -37,7 +37,9 @@ The scenarios, in one moto deployment:
   ``SecretsPrefix`` (an SSM SecureString, a Secrets Manager secret): Launch reads them
   (``GetParameter``, ``GetSecretValue``) as it starts each trial;
 - jobs on both backends whose execution is stopped by hand while their trials run: from
-  Step Functions' status-change event, Finish fails each job and stops its trials.
+  Step Functions' status-change event, Finish fails each job and stops its trials;
+- the same with one trial awaiting its final objective (its end carried none): Finish settles
+  it from the source (``DescribeTrainingJob``; ``DescribeJobs`` and the job's log).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ from tests.integration.iam_policy import (
     Request,
     Unmapped,
     authorizations,
+    check_shape,
 )
 from tests.integration.moto_harness import (
     ACCOUNT,
@@ -530,6 +533,38 @@ def execution_stopped_by_hand(stack: MotoStack) -> None:
         assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
 
 
+def awaiting_objective(platform: TrainingPlatform, launched: Launched) -> None:
+    """The trial's job ended and its end carried no objective, nor does the platform's record
+    (SageMaker's ``FinalMetricDataList`` empty; Batch keeps none): the trial awaits its final
+    report. A Batch job's log holds the value (its script printed it), as for the reaper."""
+    if platform.backend == "sagemaker":
+        sagemaker_backends[ACCOUNT][REGION].training_jobs[launched.name].final_metric_data_list = []
+    else:
+        logged(launched, [f"val_loss={val_loss(launched.hyperparameters)!r}"])
+    assert platform.deliver(without_objective(launched)) == {"recorded": False}
+
+
+def execution_stopped_while_a_trial_awaits_its_objective(stack: MotoStack) -> None:
+    """Each job's execution is stopped by hand while one trial runs and the other awaits its
+    final objective: from Step Functions' event, Finish stops the one running and settles the
+    one awaiting from the source (the reaper visits unfinished jobs only): SageMaker's record
+    (``DescribeTrainingJob``, which prices it too), a Batch job's log (``DescribeJobs``,
+    ``GetLogEvents``)."""
+    for backend in ("sagemaker", "batch"):
+        job = stack.service.submit(parse_spec(spec(backend, f"iam-aborted-awaiting-{backend}")))
+        launched_and_waiting(stack, job.id)
+        platform = TrainingPlatform(stack, job.id, backend, val_loss, "val_loss")
+        awaiting, running = platform.new_jobs()
+        still_running(running, backend)
+        awaiting_objective(platform, awaiting)
+        execution = execution_of(stack, job.id)
+        stack.sfn.stop_execution(executionArn=execution, error="Manual", cause="stopped from the console")
+        assert stack.invoke("finish", aborted(stack.status(execution), datetime.now(UTC)))["closed"]
+        settled = stack.service.store.get_trial(job.id, awaiting.environment[ENV_TRIAL_ID])
+        expected = TrialState.COMPLETED if backend == "batch" else TrialState.FAILED  # SageMaker kept no value
+        assert settled.state is expected, settled
+
+
 SCENARIOS = (
     sagemaker_job_through_the_api,
     grid_runs_out,
@@ -546,6 +581,7 @@ SCENARIOS = (
     secrets_resolved_at_launch,
     sagemaker_steps_read_from_the_log,
     execution_stopped_by_hand,
+    execution_stopped_while_a_trial_awaits_its_objective,
 )
 
 
@@ -634,6 +670,7 @@ NEEDED = {
     ("start", "states:StartExecution"),
     ("suggest", "states:StartExecution"),
     ("suggest", "dynamodb:Query"),
+    ("suggest", "dynamodb:ConditionCheckItem"),  # a trial's start checks its job's marker (TransactWriteItems)
     ("suggest", "sagemaker:CreateTrainingJob"),
     ("suggest", "sagemaker:AddTags"),
     ("suggest", "iam:PassRole"),
@@ -650,6 +687,11 @@ NEEDED = {
     ("finish", "sagemaker:StopTrainingJob"),
     ("finish", "batch:TerminateJob"),
     ("finish", "events:PutEvents"),
+    ("finish", "sagemaker:DescribeTrainingJob"),  # a trial awaiting its objective, settled as the job closes
+    ("finish", "batch:DescribeJobs"),
+    ("finish", "logs:GetLogEvents"),
+    ("finish", "states:SendTaskSuccess"),  # that trial's end wakes the parked round
+    ("collect", "batch:DescribeJobs"),  # a trial stopped early, read back after the stop
     ("reaper", "sagemaker:DescribeTrainingJob"),
     ("reaper", "sagemaker:StopTrainingJob"),
     ("reaper", "batch:DescribeJobs"),
@@ -743,3 +785,34 @@ def test_the_reaper_reads_only_log_streams_of_the_batch_log_group() -> None:
 def test_a_call_without_an_iam_mapping_fails_loudly() -> None:
     with pytest.raises(Unmapped, match="sagemaker:DeleteModel"):
         authorizations(call("suggest", "sagemaker", "DeleteModel", {"ModelName": "m"}), Arns(ACCOUNT), lambda _: {})
+    nested = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    with pytest.raises(Unmapped, match="ARN inside an ARN"):
+        check_shape(Request("events:PutEvents", nested))
+
+
+def test_names_given_as_arns_map_to_the_same_resources() -> None:
+    """A spec may name its Batch queue and job definition by name or ARN (``BatchTrial``), and
+    PutEvents takes a bus's name or ARN: IAM evaluates the same resource either way, so the
+    verdict must not depend on the form (an ARN under ``job-queue/`` would be no ARN at all)."""
+    created = {"jobArn": f"arn:aws:batch:{REGION}:{ACCOUNT}:job/0f1e"}
+    tags = {**JOB_TAGS}
+    by_name = {"jobName": "hs-j-1-t0001-1", "jobQueue": BATCH_QUEUE, "jobDefinition": f"{BATCH_DEFINITION}:3"}
+    by_arn = {
+        **by_name,
+        "jobQueue": BACKENDS["BatchJobQueueArn"],
+        "jobDefinition": f"{BACKENDS['BatchJobDefinitionArn']}:3",
+    }
+    requests = [
+        authorizations(call("suggest", "batch", "SubmitJob", {**p, "tags": tags}, created), Arns(ACCOUNT), dict)
+        for p in (by_name, by_arn)
+    ]
+    assert requests[0] == requests[1]
+    assert judge("suggest", call("suggest", "batch", "SubmitJob", {**by_arn, "tags": tags}, created)) == [True] * 4
+    bus_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    entry = {"Source": "hyperstep", "DetailType": "Tuning Job Completed", "Detail": "{}"}
+    named, arned = (
+        call("finish", "events", "PutEvents", {"Entries": [{**entry, "EventBusName": bus}]})
+        for bus in ("default", bus_arn)
+    )
+    assert authorizations(named, Arns(ACCOUNT), dict) == authorizations(arned, Arns(ACCOUNT), dict)
+    assert judge("finish", arned) == [True]

@@ -74,6 +74,7 @@ EXPECTED_ACTIONS = {
     "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},
     "FinishFunction": {
         *TABLE,
+        *WAKE,  # a trial settled as the job closes ends as any does: its end wakes the parked round
         "events:PutEvents",
         *STOP,
         "sagemaker:DescribeTrainingJob",
@@ -521,7 +522,8 @@ def parameter_accepts(name: str, value: str) -> bool:
     (a CommaDelimitedList's pattern is matched against each element)."""
     parameter = template()["Parameters"][name]
     values = value.split(",") if parameter["Type"] == "CommaDelimitedList" else [value]
-    return all(re.fullmatch(parameter["AllowedPattern"], item) for item in values)
+    pattern = parameter.get("AllowedPattern", "(?s).*")  # none: CloudFormation takes any value
+    return all(re.fullmatch(pattern, item) for item in values)
 
 
 @pytest.mark.parametrize(
@@ -541,11 +543,20 @@ def parameter_accepts(name: str, value: str) -> bool:
         ("MaxBatchVcpus", "0", False),
         ("MaxBatchVcpus", "0.0", False),
         ("MaxBatchVcpus", "-1", False),
+        ("EventBusName", "default", True),
+        ("EventBusName", "hyperstep-bus", True),
+        ("EventBusName", "team.ml_events-1", True),
+        ("EventBusName", "arn:aws:events:us-east-1:123456789012:event-bus/hyperstep-bus", False),
+        ("EventBusName", "", False),
     ],
 )
 def test_parameters_refuse_what_hyperstep_cannot_use(name: str, value: str, accepted: bool) -> None:
-    """An admin list of anything but IAM ARNs (a typo would silently make nobody an admin) and
-    a Batch vCPU limit of 0 (every Batch trial refused) fail at deploy time."""
+    """An admin list of anything but IAM ARNs (a typo would silently make nobody an admin), a
+    Batch vCPU limit of 0 (every Batch trial refused) and an event bus given by its ARN fail at
+    deploy time. The bus: Finish's ``events:PutEvents`` grant is built as
+    ``event-bus/${EventBusName}``, so an ARN there (which the rule and PutEvents would take)
+    grants ``event-bus/arn:...`` and every completion event is denied on AWS. A bus name is 1
+    to 256 of ``/ . - _ A-Z a-z 0-9`` (EventBridge API Reference, CreateEventBus ``Name``)."""
     assert parameter_accepts(name, value) is accepted
 
 
@@ -567,3 +578,62 @@ def test_suggest_reads_secrets_under_the_prefix_only_and_decrypts_only_through_s
     for function in ("ApiFunction", "StartFunction", "SuggestFunction"):
         variables = transformed()["Resources"][function]["Properties"]["Environment"]["Variables"]
         assert stack.resolve(variables["HYPERSTEP_SECRETS_PREFIX"], transformed()) == "team-a/", function
+
+
+def test_the_state_machine_uses_only_integrations_its_role_can_run() -> None:
+    """Every Task is a Lambda function the role may invoke, directly or through
+    ``lambda:invoke.waitForTaskToken`` (which needs nothing more). A ``.sync`` integration
+    would also need ``events:PutTargets``, ``events:PutRule`` and ``events:DescribeRule`` on
+    the managed rule ``StepFunctionsGetEventsFor...`` (the Step Functions Developer Guide's
+    IAM policies for its Batch and SageMaker integrations), which the role lacks: moto's
+    engine cannot run ``.sync`` at all (FIELD-NOTES), so only this check would say so before
+    a deploy."""
+    definition = json.loads(ASL.read_text())
+    tasks: list[str] = []
+
+    def walk(states: dict[str, Any]) -> None:
+        for state in states.values():
+            if state["Type"] == "Task":
+                tasks.append(state["Resource"])
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+            if "ItemProcessor" in state or "Iterator" in state:
+                walk(state.get("ItemProcessor", state.get("Iterator"))["States"])
+
+    walk(definition["States"])
+    substitutions = resources("AWS::Serverless::StateMachine")["TuningStateMachine"]["Properties"]
+    functions = {f"${{{name}}}" for name in substitutions["DefinitionSubstitutions"] if name != "Partition"}
+    for resource in tasks:
+        assert ".sync" not in resource, f"{resource}: the role has no managed-rule permissions for .sync"
+        assert resource in functions or resource == "arn:${Partition}:states:::lambda:invoke.waitForTaskToken", resource
+    assert len(tasks) == 2
+
+
+def test_events_a_function_fails_on_land_in_the_dead_letter_queue_too() -> None:
+    """EventBridge's dead-letter queue takes only the events it could not deliver. Once Lambda
+    has accepted one (an asynchronous invoke), a function error is run twice more and then the
+    event is discarded, unless the function has an on-failure destination (Lambda Developer
+    Guide, "How Lambda handles errors and retries with asynchronous invocation"): a Collect
+    that fails three times on a result, or a Finish on an execution's end, would lose it with
+    no alarm. moto retries nothing, so only the template can say. Each function an event rule
+    targets sends what it failed on to the alarmed queue, and its role may."""
+    document = transformed()
+    targeted = {
+        target["Arn"]["Fn::GetAtt"][0]
+        for rule in resources("AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+    }
+    assert targeted == {"CollectFunction", "FinishFunction"}
+    configs = {
+        r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
+        for r in document["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+    }
+    stack = Stack(parameters=BACKENDS)
+    queue = stack.arn("EventsDeadLetterQueue", document)
+    for function in targeted:
+        assert function in configs, f"{function} has no on-failure destination"
+        on_failure = stack.resolve(configs[function]["DestinationConfig"]["OnFailure"]["Destination"], document)
+        assert on_failure == queue, function
+        sends = [s for s in role_statements(stack, function) if "sqs:SendMessage" in as_list(s["Action"])]
+        assert [s["Resource"] for s in sends] == [queue], function

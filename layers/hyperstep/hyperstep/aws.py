@@ -46,7 +46,10 @@ class EventBridgePublisher(EventPublisher):
         self.bus_name = bus_name
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        self.client.put_events(
+        """Raises when PutEvents did not accept the entry: it answers 200 with
+        ``FailedEntryCount`` for a throttled or failed entry, which would be lost silently
+        (and Finish would mark the completion event published)."""
+        response = self.client.put_events(
             Entries=[
                 {
                     "Source": "hyperstep",
@@ -56,6 +59,10 @@ class EventBridgePublisher(EventPublisher):
                 }
             ]
         )
+        if response.get("FailedEntryCount", 0):
+            failed = (response.get("Entries") or [{}])[0]
+            reason = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
+            raise RuntimeError(f"EventBridge did not accept the {detail_type!r} event ({reason})")
 
 
 class AwsSecrets(SecretResolver):
