@@ -4,8 +4,9 @@
 and schedules its step reports and its end on the virtual clock, from now. Nothing
 happens on its own: whoever drives the run calls ``deliver_next(job_id)`` when the job
 has nothing left to do but wait (the local runtime, after the job's Suggest Trials has
-parked its token: ``hyperstep.local.simulation``), which moves the clock to the job's
-next event, in time order (ties: trial number, then step), and publishes it. So a job's
+parked its token: ``hyperstep.local.simulation``, through ``next_event``), which moves
+the clock to the job's next event, in time order (ties: trial number, then step), and
+publishes it. So a job's
 thousands of trials take as long as their handlers take, and a seed gives the same
 trials and values on every run, whatever the machine's speed.
 
@@ -76,6 +77,15 @@ class SimulatedBackend(TrialBackend):
     def deliver_next(self, job_id: str) -> bool:
         """Move the clock to the job's next event and publish it; False when none is due
         (no trial of the job is running here)."""
+        event = self.next_event(job_id)
+        if event is not None:
+            self.publish(event)
+        return event is not None
+
+    def next_event(self, job_id: str) -> TrialEvent | None:
+        """``deliver_next`` but for publishing: the event, for a caller that hands it on
+        itself (the local runtime's driver delivers it on its own thread); None when none
+        is due."""
         with self._lock:
             heap = self._due.get(job_id, [])
             while heap:
@@ -87,10 +97,9 @@ class SimulatedBackend(TrialBackend):
                     self._end(key, due.event)
                 break
             else:
-                return False
+                return None
         self.clock.advance_to(due.at)
-        self.publish(due.event)
-        return True
+        return due.event
 
     def _end(self, key: Key, result: TrialResult) -> None:
         """Record the trial ended (under the lock): ``describe`` sees its result from now on."""
