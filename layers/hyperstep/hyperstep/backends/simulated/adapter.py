@@ -35,8 +35,9 @@ class SimulatedBackend(TrialBackend):
         """``publish`` delivers a trial's reports and its result (the runtime's bus)."""
         self.clock = clock
         self.publish = publish
-        self._due: dict[str, list[Due]] = {}
-        """Per job, the events to come of its running trials (a heap)."""
+        self._due: dict[str, list[tuple[float, int, int, Due]]] = {}
+        """Per job, the events to come of its running trials: a heap of ``Due``'s order
+        (time, trial number, step) before each, so that it compares tuples, not ``Due``s."""
         self._running: set[Key] = set()
         self._refs: dict[Key, str] = {}
         self._results: dict[Key, TrialResult] = {}
@@ -67,7 +68,7 @@ class SimulatedBackend(TrialBackend):
             self._running.add(key)
             heap = self._due.setdefault(job.id, [])
             for due in events:
-                heapq.heappush(heap, due)
+                heapq.heappush(heap, (due.at, due.number, due.seq, due))
         return ref
 
     def _failed_now(self, job: JobView, trial: TrialView, error: str) -> Due:
@@ -89,7 +90,7 @@ class SimulatedBackend(TrialBackend):
         with self._lock:
             heap = self._due.get(job_id, [])
             while heap:
-                due = heapq.heappop(heap)
+                due = heapq.heappop(heap)[-1]
                 key = (job_id, due.event.trial_id)
                 if key not in self._running:
                     continue  # the rest of a stopped trial's timeline
