@@ -1,8 +1,10 @@
 """The in-process bus delivers in order and retries a failing target as Lambda retries
-an asynchronous invocation (two more attempts), then moves on."""
+an asynchronous invocation (two more attempts), then moves on; ``deliver`` does the same
+on the caller's thread, after what was published before it."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from hyperstep.local.bus import InProcessBus, envelope
@@ -39,4 +41,41 @@ def test_after_the_retries_the_event_is_dropped_and_the_next_one_goes_out() -> N
     bus.publish(envelope("test", "Thing", {"n": "b"}))
     bus.drain()
     assert calls == ["a", "a", "a", "b"]
+    bus.close()
+
+
+def test_deliver_comes_after_what_was_published_before_on_the_caller_s_thread() -> None:
+    bus = InProcessBus()
+    gate, calls = threading.Event(), []
+
+    def target(event: dict[str, Any]) -> None:
+        if event["detail"]["n"] == "a":
+            gate.wait(5)  # "a" is still being delivered when "b" is handed over
+        calls.append((event["detail"]["n"], threading.current_thread().name))
+
+    bus.subscribe(target, source="test")
+    bus.publish(envelope("test", "Thing", {"n": "a"}))
+    threading.Timer(0.2, gate.set).start()
+    bus.deliver(envelope("test", "Thing", {"n": "b"}))
+    assert calls == [("a", "hyperstep-bus"), ("b", threading.current_thread().name)]
+    bus.close()
+
+
+def test_what_a_delivery_publishes_goes_out_after_it_and_a_failing_target_is_retried() -> None:
+    bus = InProcessBus(retry_delays=(0, 0))
+    calls: list[str] = []
+
+    def target(event: dict[str, Any]) -> None:
+        n = event["detail"]["n"]
+        calls.append(n)
+        if n == "a" and calls.count("a") < 3:
+            raise RuntimeError("database is locked")
+        if n == "a":
+            bus.publish(envelope("test", "Thing", {"n": "stopped"}))  # a stop's end, published from collect
+            calls.append("a done")
+
+    bus.subscribe(target, source="test")
+    bus.deliver(envelope("test", "Thing", {"n": "a"}))
+    bus.drain()
+    assert calls == ["a", "a", "a", "a done", "stopped"]
     bus.close()

@@ -163,3 +163,16 @@ def test_a_trial_the_backend_never_ran_is_described_as_lost() -> None:
     sim = Sim()
     lost = Trial(job_id="j", id="t0009", number=9, params={"d": 1.0})
     assert "simulation lost" in (sim.backend.describe(sim.job, lost).error or "")
+
+
+def test_next_event_hands_the_event_over_unpublished_with_the_clock_and_the_end_moved() -> None:
+    sim = Sim()
+    trial = sim.launch(1, 10.0)
+    report = sim.backend.next_event("j")
+    assert isinstance(report, TrialMetric) and (report.step, sim.clock()) == (1, 5.0)
+    assert isinstance(sim.backend.next_event("j"), TrialMetric)
+    assert sim.backend.describe(sim.job, trial) is None and sim.backend.ended == 0
+    end = sim.backend.next_event("j")
+    assert isinstance(end, TrialResult) and end.state == "completed"
+    assert sim.backend.describe(sim.job, trial) == end and sim.backend.ended == 1 and sim.clock() == 10.0
+    assert sim.backend.next_event("j") is None and sim.published == []

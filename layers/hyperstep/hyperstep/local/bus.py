@@ -1,7 +1,10 @@
 """In-process event bus: EventBridge's role on a laptop.
 
-Events are EventBridge-shaped dicts. Subscribers get them one at a time on a single
-dispatcher thread, in publish order, as Lambda targets would (one invocation each).
+Events are EventBridge-shaped dicts. Subscribers get them one at a time, in publish
+order, as Lambda targets would (one invocation each): on a single dispatcher thread, or,
+for ``deliver``, on the thread of a caller that waits for its event's delivery anyway
+(the simulation driver: two thread switches an event saved, which on a loaded machine
+cost more than the delivery).
 A subscriber that raises gets the event again, twice, as Lambda retries an asynchronous
 invocation that failed (``MaximumRetryAttempts`` defaults to 2; Lambda waits a minute or
 two, here ``retry_delays``); after that the failure is logged and the next event goes out.
@@ -46,6 +49,8 @@ class InProcessBus:
         self.retry_delays = tuple(retry_delays)
         self._subscribers: list[tuple[Callable[[Event], bool], Callable[[Event], Any]]] = []
         self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._delivering = threading.Lock()
+        """Held while an event goes to the subscribers: one at a time, whichever thread delivers."""
         self._thread = threading.Thread(target=self._dispatch, name="hyperstep-bus", daemon=True)
         self._thread.start()
 
@@ -55,6 +60,16 @@ class InProcessBus:
 
     def publish(self, event: Event) -> None:
         self._queue.put(event)
+
+    def deliver(self, event: Event) -> None:
+        """Publish ``event`` and deliver it on the calling thread, which returns once its
+        subscribers have had it: after every event published before the call (``drain``),
+        and with the dispatcher's retries. The events its subscribers publish are queued
+        as any, delivered after it on the dispatcher thread: drain to wait for them. Not
+        from a subscriber (it would wait for the event being delivered)."""
+        self.drain()
+        with self._delivering:
+            self._to_subscribers(event)
 
     def drain(self) -> None:
         """Block until every event published so far has been delivered."""
@@ -67,11 +82,15 @@ class InProcessBus:
 
     def _dispatch(self) -> None:
         while (event := self._queue.get()) is not None:
-            for matches, target in self._subscribers:
-                if matches(event):
-                    self._deliver(target, event)
+            with self._delivering:
+                self._to_subscribers(event)
             self._queue.task_done()
         self._queue.task_done()
+
+    def _to_subscribers(self, event: Event) -> None:
+        for matches, target in self._subscribers:
+            if matches(event):
+                self._deliver(target, event)
 
     def _deliver(self, target: Callable[[Event], Any], event: Event) -> None:
         for delay in (*self.retry_delays, None):

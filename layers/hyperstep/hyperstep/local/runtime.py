@@ -31,6 +31,7 @@ from hyperstep.backends.naming import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOU
 from hyperstep.backends.registry import BACKENDS
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
 from hyperstep.backends.simulated.events import SOURCES as SIMULATED_SOURCES
+from hyperstep.backends.simulated.events import event_of
 from hyperstep.errors import HyperstepError
 from hyperstep.execution_events import DETAIL_TYPE as EXECUTION_DETAIL_TYPE
 from hyperstep.execution_events import ENDED_OUTSIDE
@@ -40,7 +41,7 @@ from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
 from hyperstep.local.reaper import REAP_SECONDS, LocalReaper
 from hyperstep.local.simulation import SimulationDriver
 from hyperstep.local.telemetry import HandlerLog, Silent
-from hyperstep.messages import TrialMetric, TrialResult
+from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.ports import Orchestrator, execution_arn
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -131,7 +132,8 @@ class LocalRuntime:
             context = BackendContext(clock=clock, publish_event=lambda *event: self.bus.publish(envelope(*event)))
             backends["simulated"] = simulated = BACKENDS["simulated"].factory(context)
             assert isinstance(simulated, SimulatedBackend)
-            resolver = SimulationDriver(simulated, self.store, self.bus.drain).resolver(self.function)
+            driver = SimulationDriver(simulated, self.store, self.bus.drain, self._deliver_simulated)
+            resolver = driver.resolver(self.function)
         self.executor = local_executor(definition or definition_path(), resolver, sleep, self._publish_execution_end)
         self.service = TuningService(
             self.store,
@@ -161,6 +163,11 @@ class LocalRuntime:
 
     def _publish_result(self, result: TrialResult) -> None:
         self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
+
+    def _deliver_simulated(self, event: TrialEvent) -> None:
+        """A simulated trial's next event, delivered to collect on the driver's thread,
+        which waits for it anyway (``InProcessBus.deliver``)."""
+        self.bus.deliver(envelope(*event_of(event)))
 
     def _publish_execution_end(self, detail: dict[str, Any]) -> None:
         """An execution that ended outside Finish Job, as Step Functions tells EventBridge

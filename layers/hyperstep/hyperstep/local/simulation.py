@@ -4,9 +4,11 @@ A simulated trial (``hyperstep.backends.simulated``) has its reports and end sch
 a ``VirtualClock``; nothing moves that clock but this driver. Whenever the job's
 execution parks its Suggest Trials token with no news (the suggest handler found no result
 it had not seen, and the job runs), the job has nothing left to do in real time: the driver
-delivers the job's next event (moving the clock to it), lets the bus hand it to collect,
-and goes on until a result has woken the execution. The state machine, the handlers, the
-store and the bus are the real ones; only waiting is skipped.
+delivers the job's next event (moving the clock to it) to collect through the bus, on
+its own thread (``InProcessBus.deliver``: no thread switch), waits for what that
+published (a stopped trial's end), and goes on until a result has woken the execution.
+The state machine, the handlers, the store and the bus are the real ones; only waiting
+is skipped.
 
 One delivery at a time, each delivered before the next is chosen, and only while the
 execution waits: so the execution's every Suggest sees the same results on every run
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperstep.backends.simulated.adapter import SimulatedBackend
+from hyperstep.messages import TrialEvent
 from hyperstep.models import JobStatus
 from hyperstep.service import results_of
 from hyperstep.stores.base import TrialStore
@@ -31,9 +34,19 @@ Function = Callable[..., Any]
 class SimulationDriver:
     """Advances simulated jobs' virtual time whenever their executions wait."""
 
-    def __init__(self, backend: SimulatedBackend, store: TrialStore, drain: Callable[[], None]) -> None:
-        """``drain`` returns once the bus has delivered every event published so far."""
+    def __init__(
+        self,
+        backend: SimulatedBackend,
+        store: TrialStore,
+        drain: Callable[[], None],
+        deliver: Callable[[TrialEvent], None] | None = None,
+    ) -> None:
+        """``drain`` returns once the bus has delivered every event published so far;
+        ``deliver`` publishes a trial's event and returns once it has been delivered
+        (``InProcessBus.deliver``, on this thread); by default the backend publishes it
+        and the driver drains."""
         self.backend, self.store, self.drain = backend, store, drain
+        self.deliver = deliver or backend.publish
         self._lock = threading.Lock()
 
     def resolver(self, resolve: Callable[[str], Function]) -> Callable[[str], Function]:
@@ -67,10 +80,12 @@ class SimulationDriver:
             waiting = self._waiting(job_id, results_seen)
             while waiting:
                 ended = self.backend.ended
-                if not self.backend.deliver_next(job_id):
+                event = self.backend.next_event(job_id)
+                if event is None:
                     break
                 delivered += 1
-                self.drain()
+                self.deliver(event)
+                self.drain()  # and what its delivery published (a stopped trial's end)
                 if self.backend.ended != ended:  # a result (or a stop it led to): the job may be awake
                     waiting = self._waiting(job_id, results_seen)
         return delivered

@@ -4,8 +4,9 @@
 and schedules its step reports and its end on the virtual clock, from now. Nothing
 happens on its own: whoever drives the run calls ``deliver_next(job_id)`` when the job
 has nothing left to do but wait (the local runtime, after the job's Suggest Trials has
-parked its token: ``hyperstep.local.simulation``), which moves the clock to the job's
-next event, in time order (ties: trial number, then step), and publishes it. So a job's
+parked its token: ``hyperstep.local.simulation``, through ``next_event``), which moves
+the clock to the job's next event, in time order (ties: trial number, then step), and
+publishes it. So a job's
 thousands of trials take as long as their handlers take, and a seed gives the same
 trials and values on every run, whatever the machine's speed.
 
@@ -34,8 +35,9 @@ class SimulatedBackend(TrialBackend):
         """``publish`` delivers a trial's reports and its result (the runtime's bus)."""
         self.clock = clock
         self.publish = publish
-        self._due: dict[str, list[Due]] = {}
-        """Per job, the events to come of its running trials (a heap)."""
+        self._due: dict[str, list[tuple[float, int, int, Due]]] = {}
+        """Per job, the events to come of its running trials: a heap of ``Due``'s order
+        (time, trial number, step) before each, so that it compares tuples, not ``Due``s."""
         self._running: set[Key] = set()
         self._refs: dict[Key, str] = {}
         self._results: dict[Key, TrialResult] = {}
@@ -66,7 +68,7 @@ class SimulatedBackend(TrialBackend):
             self._running.add(key)
             heap = self._due.setdefault(job.id, [])
             for due in events:
-                heapq.heappush(heap, due)
+                heapq.heappush(heap, (due.at, due.number, due.seq, due))
         return ref
 
     def _failed_now(self, job: JobView, trial: TrialView, error: str) -> Due:
@@ -76,10 +78,19 @@ class SimulatedBackend(TrialBackend):
     def deliver_next(self, job_id: str) -> bool:
         """Move the clock to the job's next event and publish it; False when none is due
         (no trial of the job is running here)."""
+        event = self.next_event(job_id)
+        if event is not None:
+            self.publish(event)
+        return event is not None
+
+    def next_event(self, job_id: str) -> TrialEvent | None:
+        """``deliver_next`` but for publishing: the event, for a caller that hands it on
+        itself (the local runtime's driver delivers it on its own thread); None when none
+        is due."""
         with self._lock:
             heap = self._due.get(job_id, [])
             while heap:
-                due = heapq.heappop(heap)
+                due = heapq.heappop(heap)[-1]
                 key = (job_id, due.event.trial_id)
                 if key not in self._running:
                     continue  # the rest of a stopped trial's timeline
@@ -87,10 +98,9 @@ class SimulatedBackend(TrialBackend):
                     self._end(key, due.event)
                 break
             else:
-                return False
+                return None
         self.clock.advance_to(due.at)
-        self.publish(due.event)
-        return True
+        return due.event
 
     def _end(self, key: Key, result: TrialResult) -> None:
         """Record the trial ended (under the lock): ``describe`` sees its result from now on."""
