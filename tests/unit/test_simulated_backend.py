@@ -163,3 +163,19 @@ def test_a_trial_the_backend_never_ran_is_described_as_lost() -> None:
     sim = Sim()
     lost = Trial(job_id="j", id="t0009", number=9, params={"d": 1.0})
     assert "simulation lost" in (sim.backend.describe(sim.job, lost).error or "")
+
+
+def test_a_simulation_s_other_metrics_end_the_trial_with_the_objective() -> None:
+    """A spec with several objectives or constraints: the curve is the first objective's,
+    ``metrics`` the final values of the others (without them every such trial failed)."""
+    simulation = Simulation(duration=10, curve=[0.9, 0.4], metrics={"size": 12.0, "latency": 3.5})
+    due = timeline(simulation, ("j", "t1", 1), "loss", 0.0, 60)
+    assert due[-1].event.metrics == {"loss": 0.4, "size": 12.0, "latency": 3.5}
+    assert all(set(d.event.metrics) == {"loss"} for d in due[:-1])
+
+
+@pytest.mark.parametrize("curve", [[0.5, True], ["0.5"], [None]])
+def test_a_curve_value_that_is_no_number_is_refused(curve: list[Any]) -> None:
+    """Not read as 1.0 (True) or parsed from a string: the trial fails saying so."""
+    with pytest.raises(ValueError, match="curve"):
+        Simulation.model_validate({"duration": 1, "curve": curve})
