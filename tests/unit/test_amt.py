@@ -17,7 +17,7 @@ from hyperstep.backends.sagemaker.adapter import build_request
 from hyperstep.cli import main
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial
-from hyperstep.spec import parse_spec
+from hyperstep.spec import load_spec, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.integration.aws_model import violations
 
@@ -330,6 +330,21 @@ def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
     assert capsys.readouterr().out.startswith("ok: gan-tuning-2")
     assert main(["import-amt", str(DOC_EXAMPLE)]) == 0  # without -o: the spec on stdout
     assert yaml.safe_load(capsys.readouterr().out)["name"] == "MyTuningJob"
+
+
+def test_a_string_that_reads_as_a_number_in_a_spec_stays_a_string(tmp_path: Path) -> None:
+    """AMT passes a categorical or static value as its text: ``1e-3`` (which YAML 1.1, and so
+    PyYAML's writer, takes for text) was written plain and read back as the number 0.001."""
+    request = load(DOC_EXAMPLE)
+    ranges = request[CONFIG]["ParameterRanges"]
+    ranges["CategoricalParameterRanges"] = [{"Name": "lr", "Values": ["1e-3", "1E5", "-.5", "0.1"]}]
+    request[DEFINITION]["StaticHyperParameters"] = {"decay": "1e-4"}
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    out = tmp_path / "spec.yaml"
+    assert main(["import-amt", str(tmp_path / "request.json"), "-o", str(out)]) == 0
+    spec = load_spec(out)
+    choices = {p.name: p.choices for p in spec.parameters if p.type == "categorical"}
+    assert choices["lr"] == ["1e-3", "1E5", "-.5", "0.1"] and choices["decay"] == ["1e-4"]
 
 
 @pytest.mark.parametrize(
