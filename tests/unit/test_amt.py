@@ -230,6 +230,25 @@ def test_hyperband_searches_at_random_and_says_so() -> None:
     assert sum("Hyperband" in line for line in imported.notes) == 2
 
 
+def test_the_early_stopping_notes_say_once_what_is_left_out_and_give_a_block_that_validates() -> None:
+    """The notes read "not carried over: not carried over: ..." and the hint for Auto,
+    ``{name: median, min_resource}``, is a block validate refuses (median needs max_resource)."""
+    request = load(DOC_EXAMPLE)
+    request[CONFIG]["Strategy"] = "Hyperband"
+    request[CONFIG]["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 2, "MaxResource": 27}}
+    request[CONFIG]["TrainingJobEarlyStoppingType"] = "Auto"
+    imported = import_request(request)
+    notes = [line for line in imported.notes if "EarlyStoppingType" in line or "HyperbandStrategyConfig" in line]
+    assert len(notes) == 2 and all(line.count("not carried over") == 1 for line in notes), notes
+    hyperband = next(line for line in notes if "HyperbandStrategyConfig" in line)
+    assert "early_stopping: {name: hyperband, min_resource: 2, max_resource: 27}" in hyperband
+    auto = next(line for line in notes if "EarlyStoppingType" in line)
+    block = yaml.safe_load(auto[auto.index("early_stopping: ") + len("early_stopping: ") :].split(" to ")[0])
+    block["max_resource"] = 27  # the hint names what the user fills in
+    assert "max_resource" in auto
+    parse_spec({**imported.spec, "early_stopping": block})
+
+
 def test_only_the_first_of_several_training_definitions_is_imported_and_the_rest_named() -> None:
     request = load(DOC_EXAMPLE)
     first = request.pop(DEFINITION)

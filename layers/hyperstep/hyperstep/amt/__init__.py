@@ -264,11 +264,13 @@ def _unsupported(request: Request, config: tuple, definition: tuple) -> None:
     if request.get(*config, "TrainingJobEarlyStoppingType") == "Auto":
         request.note(
             (*config, "TrainingJobEarlyStoppingType"),
-            "Auto: not carried over; add early_stopping: {name: median, min_resource} to stop trials early",
+            "Auto (AMT's own rule); add early_stopping: {name: median, max_resource: N} to stop trials early"
+            " (N: the last step a trial reports, as its epochs)",
         )
     hyperband = (*config, "StrategyConfig", "HyperbandStrategyConfig")
-    if request.mapping(*hyperband):
-        request.note(hyperband, "not carried over: set early_stopping.min_resource and max_resource yourself")
+    if settings := request.mapping(*hyperband):
+        low, high = settings.get("MinResource", "MIN"), settings.get("MaxResource", "MAX")
+        request.note(hyperband, f"add early_stopping: {{name: hyperband, min_resource: {low}, max_resource: {high}}}")
     if request.get("Autotune", "Mode") == "Enabled":
         request.note(("Autotune",), "hyperstep does not choose tuning settings itself")
     for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining"):
