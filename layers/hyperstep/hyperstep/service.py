@@ -85,6 +85,7 @@ from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
 from hyperstep.study import Study
 from hyperstep.trial_view import Snapshot, TrialView, results_of
+from hyperstep.warm_start import check_parent
 
 __all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results_of", "unparked"]
 
@@ -145,7 +146,7 @@ class TuningService:
         parents = warm_start_parents(spec, parents)
         for parent in parents:
             try:
-                self.store.get_job(parent)
+                check_parent(spec, self.store.get_job(parent))
             except NotFoundError:
                 raise SpecError(f"warm_start.jobs: job {parent!r} not found") from None
         now = self.clock()
