@@ -164,3 +164,9 @@ def test_a_study_whose_goal_is_a_list_of_one_takes_a_list_of_one_value() -> None
     assert study.best_trial.value == 0.7
     with pytest.raises(ValueError, match="one objective"):
         study.tell(study.ask(1)[0].id, [0.3, 0.4])
+
+
+def test_constraints_none_is_a_study_without_constraints() -> None:
+    """As ``early_stopping=None`` and ``strategy_options=None`` are: it raised TypeError."""
+    study = hyperstep.Study(SPACE, goal=["maximize", "minimize"], seed=0, constraints=None)
+    assert study.spec.constraints == []

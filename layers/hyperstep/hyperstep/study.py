@@ -81,7 +81,7 @@ class Study:
         strategy_options: dict[str, Any] | None = None,
         name: str = "study",
         early_stopping: dict[str, Any] | None = None,
-        constraints: Sequence[dict[str, Any]] = (),
+        constraints: Sequence[dict[str, Any]] | None = (),
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
@@ -90,7 +90,7 @@ class Study:
             {
                 "name": name,
                 **objectives_of("minimize" if goal is None else goal),
-                "constraints": list(constraints),
+                "constraints": list(constraints or ()),
                 "parameters": space.parameters,
                 "strategy": {
                     "name": "bayesian" if strategy is None else strategy,
