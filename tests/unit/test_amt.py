@@ -130,6 +130,17 @@ def test_completion_criteria_and_a_parent_that_ran_in_hyperstep_carry_over() -> 
     assert not any("WarmStartConfig" in line or "Criteria" in line for line in imported.notes)
 
 
+def test_a_parent_the_request_does_not_name_is_refused() -> None:
+    """``--parent MyParentTuningjob=JOB`` (a typo) was ignored without a word: the spec
+    lost its warm start while the user believed it had one."""
+    with pytest.raises(
+        SpecError, match=r"^--parent: no parent tuning job 'Typo' in the request \(it has: MyParentTuningJob\)"
+    ):
+        import_request(load(EVERY_FIELD), parents={"MyParentTuningJob": "gan-1", "Typo": "gan-2"})
+    with pytest.raises(SpecError, match=r"it has: none"):
+        import_request(load(DOC_EXAMPLE), parents={"Typo": "gan-2"})
+
+
 def test_convergence_under_a_strategy_without_a_model_is_named() -> None:
     request = load(EVERY_FIELD)
     request[CONFIG]["Strategy"] = "Random"

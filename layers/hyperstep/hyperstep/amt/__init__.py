@@ -246,15 +246,20 @@ def _warm_start(request: Request, parents: Mapping[str, str]) -> list[str]:
     name -> hyperstep job id, ``import-amt --parent``). Either ``WarmStartType`` maps: a
     hyperstep job learns from whatever its parents share with its space. A parent with no
     hyperstep job is named: AMT's own history stays in SageMaker."""
-    jobs = []
+    jobs, names = [], []
     path = ("WarmStartConfig", "ParentHyperParameterTuningJobs")
     for i, parent in enumerate(request.items(*path)):
         name = request.text(*path, i, "HyperParameterTuningJobName") if isinstance(parent, dict) else None
+        names.append(name)
         if name in parents:
             jobs.append(parents[name])
         else:
             hint = f"; name the hyperstep job that ran it with --parent {name}=JOB" if name else ""
             request.note((*path, i), f"parent tuning job {name!r}: AMT's history stays in SageMaker{hint}")
+    for name in parents:
+        if name not in names:
+            has = ", ".join(str(n) for n in names if n) or "none"
+            raise SpecError(f"--parent: no parent tuning job {name!r} in the request (it has: {has})")
     request.get("WarmStartConfig", "WarmStartType")
     return list(dict.fromkeys(jobs))
 
