@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 
@@ -160,6 +161,7 @@ def test_a_study_whose_goal_is_a_list_of_one_takes_a_list_of_one_value() -> None
     study = hyperstep.Study(SPACE, goal=["maximize"], seed=0)
     trial = study.ask(1)[0]
     assert study.tell(trial.id, [0.3]).value == 0.3
+    assert study.tell(study.ask(1)[0].id, np.array([0.2])).value == 0.2  # as a multi-objective tell takes arrays
     assert study.add_trial({"x": 0.5, "k": 3}, [0.7]).value == 0.7
     assert study.best_trial.value == 0.7
     with pytest.raises(ValueError, match="one objective"):

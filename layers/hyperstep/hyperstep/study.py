@@ -467,7 +467,8 @@ def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
 def _one_of_one(value: Any) -> Any:
     """A one-objective study's value told as a list of one (``goal=["maximize"]``, as
     Optuna takes it) as that value; anything else as it is."""
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 1 and is_number(value[0]):
+    listed = (isinstance(value, Sequence) and not isinstance(value, str)) or np.shape(value) == (1,)
+    if listed and len(value) == 1 and is_number(value[0]):
         return value[0]
     return value
 
