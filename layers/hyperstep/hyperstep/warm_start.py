@@ -40,13 +40,20 @@ INFORMATIVE = (TrialState.COMPLETED, TrialState.FAILED)
 are not knowledge (their results may never come); stopped ones have no result."""
 
 
-def check_parent(spec: JobSpec, parent: Job) -> None:
-    """Refuse (``SpecError``) a parent whose trials' values are not this job's objectives:
-    the same metrics in the same order, or, for a job with one objective, the parent's
-    first (a trial's ``value``). Goals may differ: a value is the metric as measured."""
+def same_objectives(spec: JobSpec, parent: Job) -> bool:
+    """Whether ``parent``'s trials' values are this job's objectives: the same metrics in
+    the same order, or, for a job with one objective, the parent's first (a trial's
+    ``value``). Goals may differ: a value is the metric as measured."""
     mine = [o.metric for o in spec.goals]
     theirs = [o.metric for o in parent.spec.goals]
-    if mine != theirs and not (len(mine) == 1 and mine[0] == theirs[0]):
+    return mine == theirs or (len(mine) == 1 and mine[0] == theirs[0])
+
+
+def check_parent(spec: JobSpec, parent: Job) -> None:
+    """Refuse (``SpecError``) a parent that is not ``same_objectives``."""
+    if not same_objectives(spec, parent):
+        mine = [o.metric for o in spec.goals]
+        theirs = [o.metric for o in parent.spec.goals]
         raise SpecError(
             f"warm_start.jobs: job {parent.id!r} optimized {' and '.join(theirs)}, not {' and '.join(mine)}:"
             " its trials' values would be read as this job's"
