@@ -179,3 +179,18 @@ def test_a_curve_value_that_is_no_number_is_refused(curve: list[Any]) -> None:
     """Not read as 1.0 (True) or parsed from a string: the trial fails saying so."""
     with pytest.raises(ValueError, match="curve"):
         Simulation.model_validate({"duration": 1, "curve": curve})
+
+
+def chatty(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    print("debug", params)
+    return {"duration": 1, "curve": [0.5]}
+
+
+def test_what_the_callable_prints_goes_to_stderr_not_into_run_s_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """``hyperstep run --json`` prints one summary object on stdout: a callable's debugging
+    print went there too, before it, so the output was no JSON."""
+    from hyperstep.backends.simulated.simulation import simulate
+
+    assert simulate(chatty, {"d": 1.0}, 0).curve == [0.5]
+    out, err = capsys.readouterr()
+    assert out == "" and "debug {'d': 1.0}" in err

@@ -16,6 +16,7 @@ timed out) as the other backends' trials are.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import sys
@@ -101,9 +102,11 @@ def trial_seed(job_seed: int | None, number: int) -> int:
 
 def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
     """Run the callable; what it raises, or a return value that is no ``Simulation``, is a
-    trial that fails at once saying so (as a script that crashes on start would)."""
+    trial that fails at once saying so (as a script that crashes on start would). What it
+    prints goes to stderr."""
     try:
-        returned = objective(dict(params), seed)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is run's: --json prints its summary there
+            returned = objective(dict(params), seed)
     except Exception as exc:
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
     try:
