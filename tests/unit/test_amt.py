@@ -297,6 +297,17 @@ def test_flexible_instances_take_the_first_instance_config_and_name_the_others()
     assert f"{flexible}.AllocationStrategy" in named and f"{flexible}.InstanceConfigs[1]" in named
 
 
+def test_a_range_the_spec_refuses_is_named_by_the_request_s_parameter() -> None:
+    """ "parameters.0: a log scale needs low > 0" named a list the request does not have."""
+    request = load(DOC_EXAMPLE)
+    ranges = request[CONFIG]["ParameterRanges"]
+    ranges["ContinuousParameterRanges"] = [
+        {"Name": "eta", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}
+    ]
+    with pytest.raises(SpecError, match=r"^the imported spec is not valid: parameters\.0 \(eta\): a log scale needs"):
+        import_request(request)
+
+
 def test_a_request_whose_spec_cannot_run_says_which_field_is_missing() -> None:
     request = load(DOC_EXAMPLE)
     del request[DEFINITION]["ResourceConfig"]  # the API allows it; a training job needs an instance type

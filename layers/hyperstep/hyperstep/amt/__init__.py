@@ -21,6 +21,7 @@ with one line.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,11 @@ def import_request(
     try:
         parse_spec(spec)
     except SpecError as exc:  # e.g. a request without an instance type: name the spec's field
-        raise SpecError(f"the imported spec is not valid: {exc}") from None
+        reason = str(exc)
+        if index := re.match(r"parameters\.(\d+)", reason):  # and the request's parameter it came from
+            named = f"{index.group(0)} ({spec['parameters'][int(index.group(1))]['name']})"
+            reason = named + reason[index.end() :]
+        raise SpecError(f"the imported spec is not valid: {reason}") from None
     return Imported(spec=spec, notes=notes)
 
 
