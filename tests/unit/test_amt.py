@@ -17,7 +17,7 @@ from hyperstep.backends.sagemaker.adapter import build_request
 from hyperstep.cli import main
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial
-from hyperstep.spec import parse_spec
+from hyperstep.spec import load_spec, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.integration.aws_model import violations
 
@@ -130,6 +130,17 @@ def test_completion_criteria_and_a_parent_that_ran_in_hyperstep_carry_over() -> 
     assert not any("WarmStartConfig" in line or "Criteria" in line for line in imported.notes)
 
 
+def test_a_parent_the_request_does_not_name_is_refused() -> None:
+    """``--parent MyParentTuningjob=JOB`` (a typo) was ignored without a word: the spec
+    lost its warm start while the user believed it had one."""
+    with pytest.raises(
+        SpecError, match=r"^--parent: no parent tuning job 'Typo' in the request \(it has: MyParentTuningJob\)"
+    ):
+        import_request(load(EVERY_FIELD), parents={"MyParentTuningJob": "gan-1", "Typo": "gan-2"})
+    with pytest.raises(SpecError, match=r"it has: none"):
+        import_request(load(DOC_EXAMPLE), parents={"Typo": "gan-2"})
+
+
 def test_convergence_under_a_strategy_without_a_model_is_named() -> None:
     request = load(EVERY_FIELD)
     request[CONFIG]["Strategy"] = "Random"
@@ -230,6 +241,25 @@ def test_hyperband_searches_at_random_and_says_so() -> None:
     assert sum("Hyperband" in line for line in imported.notes) == 2
 
 
+def test_the_early_stopping_notes_say_once_what_is_left_out_and_give_a_block_that_validates() -> None:
+    """The notes read "not carried over: not carried over: ..." and the hint for Auto,
+    ``{name: median, min_resource}``, is a block validate refuses (median needs max_resource)."""
+    request = load(DOC_EXAMPLE)
+    request[CONFIG]["Strategy"] = "Hyperband"
+    request[CONFIG]["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 2, "MaxResource": 27}}
+    request[CONFIG]["TrainingJobEarlyStoppingType"] = "Auto"
+    imported = import_request(request)
+    notes = [line for line in imported.notes if "EarlyStoppingType" in line or "HyperbandStrategyConfig" in line]
+    assert len(notes) == 2 and all(line.count("not carried over") == 1 for line in notes), notes
+    hyperband = next(line for line in notes if "HyperbandStrategyConfig" in line)
+    assert "early_stopping: {name: hyperband, min_resource: 2, max_resource: 27}" in hyperband
+    auto = next(line for line in notes if "EarlyStoppingType" in line)
+    block = yaml.safe_load(auto[auto.index("early_stopping: ") + len("early_stopping: ") :].split(" to ")[0])
+    block["max_resource"] = 27  # the hint names what the user fills in
+    assert "max_resource" in auto
+    parse_spec({**imported.spec, "early_stopping": block})
+
+
 def test_only_the_first_of_several_training_definitions_is_imported_and_the_rest_named() -> None:
     request = load(DOC_EXAMPLE)
     first = request.pop(DEFINITION)
@@ -265,6 +295,17 @@ def test_flexible_instances_take_the_first_instance_config_and_name_the_others()
     flexible = f"{DEFINITION}.HyperParameterTuningResourceConfig"
     named = [line.split(":")[0] for line in imported.notes]
     assert f"{flexible}.AllocationStrategy" in named and f"{flexible}.InstanceConfigs[1]" in named
+
+
+def test_a_range_the_spec_refuses_is_named_by_the_request_s_parameter() -> None:
+    """ "parameters.0: a log scale needs low > 0" named a list the request does not have."""
+    request = load(DOC_EXAMPLE)
+    ranges = request[CONFIG]["ParameterRanges"]
+    ranges["ContinuousParameterRanges"] = [
+        {"Name": "eta", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}
+    ]
+    with pytest.raises(SpecError, match=r"^the imported spec is not valid: parameters\.0 \(eta\): a log scale needs"):
+        import_request(request)
 
 
 def test_a_request_whose_spec_cannot_run_says_which_field_is_missing() -> None:
@@ -330,6 +371,21 @@ def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
     assert capsys.readouterr().out.startswith("ok: gan-tuning-2")
     assert main(["import-amt", str(DOC_EXAMPLE)]) == 0  # without -o: the spec on stdout
     assert yaml.safe_load(capsys.readouterr().out)["name"] == "MyTuningJob"
+
+
+def test_a_string_that_reads_as_a_number_in_a_spec_stays_a_string(tmp_path: Path) -> None:
+    """AMT passes a categorical or static value as its text: ``1e-3`` (which YAML 1.1, and so
+    PyYAML's writer, takes for text) was written plain and read back as the number 0.001."""
+    request = load(DOC_EXAMPLE)
+    ranges = request[CONFIG]["ParameterRanges"]
+    ranges["CategoricalParameterRanges"] = [{"Name": "lr", "Values": ["1e-3", "1E5", "-.5", "0.1"]}]
+    request[DEFINITION]["StaticHyperParameters"] = {"decay": "1e-4"}
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    out = tmp_path / "spec.yaml"
+    assert main(["import-amt", str(tmp_path / "request.json"), "-o", str(out)]) == 0
+    spec = load_spec(out)
+    choices = {p.name: p.choices for p in spec.parameters if p.type == "categorical"}
+    assert choices["lr"] == ["1e-3", "1E5", "-.5", "0.1"] and choices["decay"] == ["1e-4"]
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,20 @@ def test_a_tick_never_learns_from_another_owners_job() -> None:
     legacy = {"schedule_name": "nightly", "owner": ALICE, "spec": nightly("bob-old", "alice-old")}
     started = handle_start(service, legacy)
     assert service.store.get_job(started["job_id"]).parents == ("alice-old",)
+
+
+def test_a_tick_leaves_out_parents_that_optimized_another_metric_and_starts_its_job() -> None:
+    """A submit now refuses a parent of another objective (its values would be read as this
+    job's); a schedule whose spec changed its objective must not fail every tick for it:
+    its named parent and its earlier runs of the old objective are left out."""
+    service = service_with_parents()
+    old = spec_document(name="nightly", schedule="rate(1 day)")
+    service.create_job(parse_spec(old), job_id="nightly-1", owner=ALICE)
+    service.store.set_job_status("nightly-1", JobStatus.COMPLETED)
+    changed = nightly("alice-old")
+    changed["objective"] = {"metric": "acc", "goal": "maximize"}
+    changed["trial"]["metric_definitions"] = [{"name": "acc", "regex": "acc=([0-9.]+)"}]
+    service.store.put_schedule_spec("nightly", ALICE, changed)
+    started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
+    job = service.store.get_job(started["job_id"])
+    assert job.status is JobStatus.RUNNING and job.parents == ()

@@ -176,3 +176,34 @@ def test_next_event_hands_the_event_over_unpublished_with_the_clock_and_the_end_
     assert isinstance(end, TrialResult) and end.state == "completed"
     assert sim.backend.describe(sim.job, trial) == end and sim.backend.ended == 1 and sim.clock() == 10.0
     assert sim.backend.next_event("j") is None and sim.published == []
+
+
+def test_a_simulation_s_other_metrics_end_the_trial_with_the_objective() -> None:
+    """A spec with several objectives or constraints: the curve is the first objective's,
+    ``metrics`` the final values of the others (without them every such trial failed)."""
+    simulation = Simulation(duration=10, curve=[0.9, 0.4], metrics={"size": 12.0, "latency": 3.5})
+    due = timeline(simulation, ("j", "t1", 1), "loss", 0.0, 60)
+    assert due[-1].event.metrics == {"loss": 0.4, "size": 12.0, "latency": 3.5}
+    assert all(set(d.event.metrics) == {"loss"} for d in due[:-1])
+
+
+@pytest.mark.parametrize("curve", [[0.5, True], ["0.5"], [None]])
+def test_a_curve_value_that_is_no_number_is_refused(curve: list[Any]) -> None:
+    """Not read as 1.0 (True) or parsed from a string: the trial fails saying so."""
+    with pytest.raises(ValueError, match="curve"):
+        Simulation.model_validate({"duration": 1, "curve": curve})
+
+
+def chatty(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    print("debug", params)
+    return {"duration": 1, "curve": [0.5]}
+
+
+def test_what_the_callable_prints_goes_to_stderr_not_into_run_s_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """``hyperstep run --json`` prints one summary object on stdout: a callable's debugging
+    print went there too, before it, so the output was no JSON."""
+    from hyperstep.backends.simulated.simulation import simulate
+
+    assert simulate(chatty, {"d": 1.0}, 0).curve == [0.5]
+    out, err = capsys.readouterr()
+    assert out == "" and "debug {'d': 1.0}" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 
@@ -139,3 +140,35 @@ def test_tell_refuses_values_that_are_not_numbers_saying_so(value: object) -> No
     with pytest.raises(ValueError, match=r"^this study has 2 objectives: tell a list of 2 numbers, got "):
         study.tell(trial.id, value)
     assert study.store.get_trial(study.job_id, trial.id).state.value == "pending"
+
+
+def test_add_trial_takes_a_list_of_values_in_a_study_of_several_objectives() -> None:
+    """It refused every value there ("needs a finite value, got [0.5, 1.0]"), so no trial
+    that ran elsewhere could inform a multi-objective study."""
+    study = hyperstep.Study(SPACE, goal=["maximize", "minimize"], seed=0, constraints=[{"metric": "c", "max": 1}])
+    trial = study.add_trial({"x": 0.5, "k": 3}, [0.9, 2.0], metrics={"c": 0.5})
+    assert trial.state.value == "completed" and trial.values == [0.9, 2.0]
+    assert study.pareto_front == [trial]
+    for wrong in ([0.9], [0.9, float("nan")], 0.9, None):
+        with pytest.raises(ValueError, match="list of 2"):
+            study.add_trial({"x": 0.1, "k": 1}, wrong)
+    assert len(study.trials) == 1  # a refused value stores nothing
+    assert study.add_trial({"x": 0.2, "k": 1}, state="failed").state.value == "failed"
+
+
+def test_a_study_whose_goal_is_a_list_of_one_takes_a_list_of_one_value() -> None:
+    """``goal=["maximize"]`` makes a one-objective study; its ``tell`` refused ``[0.3]``."""
+    study = hyperstep.Study(SPACE, goal=["maximize"], seed=0)
+    trial = study.ask(1)[0]
+    assert study.tell(trial.id, [0.3]).value == 0.3
+    assert study.tell(study.ask(1)[0].id, np.array([0.2])).value == 0.2  # as a multi-objective tell takes arrays
+    assert study.add_trial({"x": 0.5, "k": 3}, [0.7]).value == 0.7
+    assert study.best_trial.value == 0.7
+    with pytest.raises(ValueError, match="one objective"):
+        study.tell(study.ask(1)[0].id, [0.3, 0.4])
+
+
+def test_constraints_none_is_a_study_without_constraints() -> None:
+    """As ``early_stopping=None`` and ``strategy_options=None`` are: it raised TypeError."""
+    study = hyperstep.Study(SPACE, goal=["maximize", "minimize"], seed=0, constraints=None)
+    assert study.spec.constraints == []

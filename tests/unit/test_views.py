@@ -52,3 +52,25 @@ def test_steps_saved_count_to_where_completed_trials_ended() -> None:
     only_pruned = [trial(2, TrialState.PRUNED, 3)]  # nothing completed yet: max_resource
     job = Job(id="j", spec=parse_spec(spec_document(early_stopping={"name": "asha", "max_resource": 100})))
     assert steps_saved(job, only_pruned)["steps_saved"] == 97
+
+
+def test_the_csv_of_several_objectives_holds_each_from_the_trial_s_values_and_marks_the_front() -> None:
+    """A study's second objective lives in ``Trial.values`` only (no metric of that name):
+    the CSV left it out, and no CSV said which trials were on the front (the table does)."""
+    document = spec_document()
+    document.pop("objective")
+    document["objectives"] = [{"metric": "acc", "goal": "maximize"}, {"metric": "kb", "goal": "minimize"}]
+    definitions = [{"name": "acc", "regex": "acc=(.*)"}, {"name": "kb", "regex": "kb=(.*)"}]
+    document["trial"]["metric_definitions"] += definitions
+    job = Job(id="job", spec=parse_spec(document))
+    trials = [
+        Trial(job_id="job", id=f"t{i:04d}", number=i, params={"x": 0.5}, state="completed", value=v[0], values=v)
+        for i, v in enumerate([[0.9, 10.0], [0.8, 20.0], [0.95, 30.0]], 1)
+    ]
+    rows = list(csv.DictReader(io.StringIO(trials_csv(job, trials))))
+    assert list(rows[0])[:5] == ["trial", "state", "acc", "kb", "front"]
+    assert [(float(r["acc"]), float(r["kb"]), r["front"]) for r in rows] == [
+        (0.9, 10.0, "*"),
+        (0.8, 20.0, ""),
+        (0.95, 30.0, "*"),
+    ]

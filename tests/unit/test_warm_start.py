@@ -95,6 +95,36 @@ def test_a_job_naming_an_unknown_parent_is_refused_before_anything_is_stored() -
     assert store.list_jobs() == []
 
 
+def child_of(parent: Job, objective: dict | None = None, objectives: list | None = None) -> JobSpec:
+    goals = {"objectives": objectives} if objectives else {"objective": objective}
+    return JobSpec.model_validate(
+        {"name": "child", **goals, "parameters": CHILD.parameters, "warm_start": {"jobs": [parent.id]}}
+    )
+
+
+def test_a_parent_that_optimized_another_metric_is_refused() -> None:
+    """Its trials' values are its own objective's: a child maximizing accuracy would read a
+    parent's losses as accuracies (AMT requires the same objective metric too)."""
+    store = SQLiteStore(":memory:")
+    service = TuningService(store, {})
+    parent = service.create_job(
+        JobSpec.model_validate({"name": "parent", "objective": {"metric": "loss"}, "parameters": CHILD.parameters})
+    )
+    with pytest.raises(SpecError, match=r"warm_start\.jobs: job .parent-.* optimized loss, not accuracy"):
+        service.create_job(child_of(parent, {"metric": "accuracy", "goal": "maximize"}))
+    with pytest.raises(SpecError, match="optimized loss, not loss and size"):
+        service.create_job(child_of(parent, objectives=[{"metric": "loss"}, {"metric": "size"}]))
+    assert len(store.list_jobs()) == 1
+    assert service.create_job(child_of(parent, {"metric": "loss", "goal": "maximize"})).parents == (parent.id,)
+    two = service.create_job(
+        JobSpec.model_validate(
+            {"name": "two", "objectives": [{"metric": "loss"}, {"metric": "size"}], "parameters": CHILD.parameters}
+        )
+    )
+    assert service.create_job(child_of(two, {"metric": "loss"})).parents == (two.id,)  # its first objective
+    assert service.create_job(child_of(two, objectives=[{"metric": "loss"}, {"metric": "size"}])).parents
+
+
 def test_a_spec_names_each_parent_once_and_at_most_a_hundred() -> None:
     base = {"name": "c", "objective": {"metric": "loss"}, "parameters": CHILD.parameters}
     with pytest.raises(ValueError, match="named twice"):

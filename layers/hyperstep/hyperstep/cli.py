@@ -20,7 +20,6 @@ import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
 from pydantic import ValidationError
 
 from hyperstep import views
@@ -32,7 +31,15 @@ from hyperstep.http_input import strict_json
 from hyperstep.metric_regex import SHORT_NUMBER, first_group, regex_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
-from hyperstep.spec import BudgetUpdate, JobSpec, WarmStart, describe_validation_error, load_spec, not_valid_json
+from hyperstep.spec import (
+    BudgetUpdate,
+    JobSpec,
+    WarmStart,
+    describe_validation_error,
+    dump_spec,
+    load_spec,
+    not_valid_json,
+)
 from hyperstep.stores.sqlite import SQLiteStore
 
 DEFAULT_STORE = ".hyperstep/hyperstep.db"
@@ -573,7 +580,7 @@ def cmd_import_amt(args: argparse.Namespace) -> int:
         raise SpecError("--command: empty")
     parents = dict(parent_pair(text) for text in args.parent)
     imported = import_request(read_request(args.request), command=command, max_trials=args.max_trials, parents=parents)
-    text = yaml.safe_dump(imported.spec, sort_keys=False, width=120)
+    text = dump_spec(imported.spec)
     for line in imported.notes:
         print(f"hyperstep: import-amt: {line}", file=sys.stderr)
     if args.output:

@@ -37,6 +37,7 @@ from hyperstep.owners import owner_tag
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
+from hyperstep.warm_start import same_objectives
 
 DEFAULT_GROUP = "hyperstep"
 RETRY_ATTEMPTS = 3
@@ -242,13 +243,16 @@ def learnable_parents(store: TrialStore, spec: JobSpec, owner: str | None) -> tu
     table's TTL (``RetentionDays``) removes a parent, after which every tick failed; and a
     schedule made before specs moved to the store carries its spec in its input, which
     anyone allowed ``scheduler:UpdateSchedule`` may edit. Such a parent is left out and
-    the job starts (it still learns from the schedule's own earlier runs)."""
+    the job starts (it still learns from the schedule's own earlier runs). So is a parent of
+    another objective (``warm_start.same_objectives``: the schedule's spec changed it), which
+    a submit would refuse."""
     if spec.warm_start is None:
         return spec, []
     kept, dropped = [], []
     for parent in spec.warm_start.jobs:
         try:
-            mine = store.get_job(parent).owner == owner
+            job = store.get_job(parent)
+            mine = job.owner == owner and same_objectives(spec, job)  # a changed objective: nothing to learn
         except NotFoundError:
             mine = False
         (kept if mine else dropped).append(parent)

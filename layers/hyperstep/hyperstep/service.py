@@ -85,6 +85,7 @@ from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
 from hyperstep.study import Study
 from hyperstep.trial_view import Snapshot, TrialView, results_of
+from hyperstep.warm_start import check_parent, same_objectives
 
 __all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results_of", "unparked"]
 
@@ -142,12 +143,19 @@ class TuningService:
         the spec's ``warm_start.jobs`` (``SpecError`` naming an unknown one: nothing is
         stored); ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
         """
-        parents = warm_start_parents(spec, parents)
-        for parent in parents:
+        named = set(warm_start_parents(spec))
+        kept = []
+        for parent in warm_start_parents(spec, parents):
             try:
-                self.store.get_job(parent)
+                job = self.store.get_job(parent)
             except NotFoundError:
                 raise SpecError(f"warm_start.jobs: job {parent!r} not found") from None
+            if parent in named:
+                check_parent(spec, job)
+            elif not same_objectives(spec, job):
+                continue  # a schedule's earlier run of another objective: nothing to learn
+            kept.append(parent)
+        parents = tuple(kept)
         now = self.clock()
         job_id = job_id or new_job_id(spec.name, now)
         job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec), owner=owner)

@@ -553,6 +553,18 @@ def _loader() -> type:
     return StrictLoader
 
 
+def dump_spec(document: Any) -> str:
+    """``document`` as YAML that ``load_spec`` reads back as it is: a string that the spec's
+    loader would take for a number (``"1e-3"``, which PyYAML writes plain) is quoted."""
+    import yaml
+
+    class SpecDumper(yaml.SafeDumper):
+        pass
+
+    SpecDumper.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
+    return yaml.dump(document, Dumper=SpecDumper, sort_keys=False, width=120)
+
+
 _YAML12_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$")
 """The numbers YAML 1.1's float and int patterns leave as text (``1e-4``, ``-.5``), added after
 them: what they match is read by them first, as before."""

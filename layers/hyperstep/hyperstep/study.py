@@ -81,7 +81,7 @@ class Study:
         strategy_options: dict[str, Any] | None = None,
         name: str = "study",
         early_stopping: dict[str, Any] | None = None,
-        constraints: Sequence[dict[str, Any]] = (),
+        constraints: Sequence[dict[str, Any]] | None = (),
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
@@ -90,7 +90,7 @@ class Study:
             {
                 "name": name,
                 **objectives_of("minimize" if goal is None else goal),
-                "constraints": list(constraints),
+                "constraints": list(constraints or ()),
                 "parameters": space.parameters,
                 "strategy": {
                     "name": "bayesian" if strategy is None else strategy,
@@ -269,6 +269,7 @@ class Study:
             raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error)
+        value = _one_of_one(value)
         if value is not None and not is_number(value):
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
         if state is TrialState.PRUNED or (state is TrialState.STOPPED and stopping.enabled(self.spec)):
@@ -295,14 +296,7 @@ class Study:
         error: str | None,
     ) -> Trial:
         """``tell`` for a multi-objective study: ``value`` is one value per objective."""
-        m = len(self.spec.goals)
-        values = None
-        if value is not None:
-            if is_number(value) or len(value) != m:
-                raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
-            if isinstance(value, str | Mapping) or not all(is_number(v) for v in value):
-                raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
-            values = [float(v) for v in value]
+        values = None if value is None else self._values(value)
         if state is TrialState.COMPLETED:
             if values is None:
                 raise ValueError("a completed trial needs its values; use state='failed' for none")
@@ -312,6 +306,15 @@ class Study:
         first = None if values is None else values[0]
         self.store.finish_trial(self.job_id, trial_id, state, value=first, metrics=metrics, error=error, values=values)
         return self.store.get_trial(self.job_id, trial_id)
+
+    def _values(self, value: Any) -> list[float]:
+        """A multi-objective study's told value as floats, one per objective (``ValueError``)."""
+        m = len(self.spec.goals)
+        if is_number(value) or not hasattr(value, "__len__") or len(value) != m:
+            raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
+        if isinstance(value, str | Mapping) or not all(is_number(v) for v in value):
+            raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
+        return [float(v) for v in value]
 
     def report(self, trial_id: str, step: int, value: float) -> bool:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
@@ -361,8 +364,14 @@ class Study:
         state = TrialState(state)
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
-        if state is TrialState.COMPLETED and (value is None or not is_number(value) or not math.isfinite(value)):
-            raise ValueError(f"a completed trial needs a finite value, got {value!r}")
+        if state is TrialState.COMPLETED and self.spec.multi_objective:
+            m = len(self.spec.goals)
+            if value is None or not all(math.isfinite(v) for v in self._values(value)):
+                raise ValueError(f"this study has {m} objectives: add a list of {m} finite values, got {value!r}")
+        elif state is TrialState.COMPLETED:
+            value = _one_of_one(value)
+            if value is None or not is_number(value) or not math.isfinite(value):
+                raise ValueError(f"a completed trial needs a finite value, got {value!r}")
         params = {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
         if not self.space.contains(params):  # numpy scalars (from a DataFrame, an array) taken as Python's
             names = ", ".join(p.name for p in self.space.parameters)
@@ -453,6 +462,15 @@ def _stopping_name(spec: JobSpec) -> str:
 def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
     """The spec's early stopping as compared when a study is reopened (None: off)."""
     return spec.early_stopping.model_dump() if stopping.enabled(spec) and spec.early_stopping is not None else None
+
+
+def _one_of_one(value: Any) -> Any:
+    """A one-objective study's value told as a list of one (``goal=["maximize"]``, as
+    Optuna takes it) as that value; anything else as it is."""
+    listed = (isinstance(value, Sequence) and not isinstance(value, str)) or np.shape(value) == (1,)
+    if listed and len(value) == 1 and is_number(value[0]):
+        return value[0]
+    return value
 
 
 def is_number(value: Any) -> bool:

@@ -111,22 +111,29 @@ def iso(epoch: float | None) -> str:
 
 
 def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
-    """Every trial with its parameters and every metric any trial reported, in full
-    precision, its start and end (ISO 8601, UTC), duration, billable seconds and cost."""
-    names = [p.name for p in job.spec.parameters]
-    objective = job.spec.primary.metric
-    metrics = sorted({m for t in trials for m in t.metrics} - {objective})
-    header = ["trial", "state", objective, *names, *metrics, "started_at", "ended_at", "seconds"]
-    header += ["billable_seconds", "cost_usd", "error"]
+    """Every trial with its objectives (with several, each from the trial's ``values``,
+    then ``front`` as the table marks it), its parameters and every other metric any trial
+    reported, in full precision, its start and end (ISO 8601, UTC), duration, billable
+    seconds and cost."""
+    spec = job.spec
+    names = [p.name for p in spec.parameters]
+    objectives = [o.metric for o in spec.goals]
+    metrics = sorted({m for t in trials for m in t.metrics} - set(objectives))
+    marked = spec.multi_objective or bool(spec.constraints)
+    front = {t.id for t in front_of(job, trials)} if marked else set()
+    header = ["trial", "state", *objectives, *(["front"] if marked else []), *names, *metrics]
+    header += ["started_at", "ended_at", "seconds", "billable_seconds", "cost_usd", "error"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for t in trials:
+        values = (t.values or [None] * len(objectives)) if spec.multi_objective else [t.value]
         writer.writerow(
             [
                 t.id,
                 t.state.value,
-                exact(t.value),
+                *(exact(v) for v in values),
+                *(["*" if t.id in front else ""] if marked else []),
                 *(exact(t.params.get(n)) for n in names),
                 *(exact(t.metrics.get(m)) for m in metrics),
                 iso(t.started_at),

@@ -17,6 +17,9 @@ identical:
   where this job has an int) or a categorical value no longer among the choices drops the
   trial. Dropped, not clipped: clipping would tell the model that the boundary scored what
   was measured somewhere beyond it, wrong exactly where the range was changed.
+
+The objectives must be the parent's (``check_parent``): a trial's value is its job's
+objective, so a parent that minimized a loss cannot teach a job that maximizes accuracy.
 """
 
 from __future__ import annotations
@@ -27,12 +30,34 @@ from typing import Any
 
 import numpy as np
 
-from hyperstep.models import Trial, TrialState
+from hyperstep.errors import SpecError
+from hyperstep.models import Job, Trial, TrialState
 from hyperstep.space import SearchSpace
+from hyperstep.spec import JobSpec
 
 INFORMATIVE = (TrialState.COMPLETED, TrialState.FAILED)
 """A parent's trials the new job learns from: values, and where trials crash. Active ones
 are not knowledge (their results may never come); stopped ones have no result."""
+
+
+def same_objectives(spec: JobSpec, parent: Job) -> bool:
+    """Whether ``parent``'s trials' values are this job's objectives: the same metrics in
+    the same order, or, for a job with one objective, the parent's first (a trial's
+    ``value``). Goals may differ: a value is the metric as measured."""
+    mine = [o.metric for o in spec.goals]
+    theirs = [o.metric for o in parent.spec.goals]
+    return mine == theirs or (len(mine) == 1 and mine[0] == theirs[0])
+
+
+def check_parent(spec: JobSpec, parent: Job) -> None:
+    """Refuse (``SpecError``) a parent that is not ``same_objectives``."""
+    if not same_objectives(spec, parent):
+        mine = [o.metric for o in spec.goals]
+        theirs = [o.metric for o in parent.spec.goals]
+        raise SpecError(
+            f"warm_start.jobs: job {parent.id!r} optimized {' and '.join(theirs)}, not {' and '.join(mine)}:"
+            " its trials' values would be read as this job's"
+        )
 
 
 def carried_over(space: SearchSpace, trials: Iterable[Trial], seed: int) -> list[Trial]:

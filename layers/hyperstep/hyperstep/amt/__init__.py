@@ -21,6 +21,7 @@ with one line.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,11 @@ def import_request(
     try:
         parse_spec(spec)
     except SpecError as exc:  # e.g. a request without an instance type: name the spec's field
-        raise SpecError(f"the imported spec is not valid: {exc}") from None
+        reason = str(exc)
+        if index := re.match(r"parameters\.(\d+)", reason):  # and the request's parameter it came from
+            named = f"{index.group(0)} ({spec['parameters'][int(index.group(1))]['name']})"
+            reason = named + reason[index.end() :]
+        raise SpecError(f"the imported spec is not valid: {reason}") from None
     return Imported(spec=spec, notes=notes)
 
 
@@ -246,15 +251,20 @@ def _warm_start(request: Request, parents: Mapping[str, str]) -> list[str]:
     name -> hyperstep job id, ``import-amt --parent``). Either ``WarmStartType`` maps: a
     hyperstep job learns from whatever its parents share with its space. A parent with no
     hyperstep job is named: AMT's own history stays in SageMaker."""
-    jobs = []
+    jobs, names = [], []
     path = ("WarmStartConfig", "ParentHyperParameterTuningJobs")
     for i, parent in enumerate(request.items(*path)):
         name = request.text(*path, i, "HyperParameterTuningJobName") if isinstance(parent, dict) else None
+        names.append(name)
         if name in parents:
             jobs.append(parents[name])
         else:
             hint = f"; name the hyperstep job that ran it with --parent {name}=JOB" if name else ""
             request.note((*path, i), f"parent tuning job {name!r}: AMT's history stays in SageMaker{hint}")
+    for name in parents:
+        if name not in names:
+            has = ", ".join(str(n) for n in names if n) or "none"
+            raise SpecError(f"--parent: no parent tuning job {name!r} in the request (it has: {has})")
     request.get("WarmStartConfig", "WarmStartType")
     return list(dict.fromkeys(jobs))
 
@@ -264,11 +274,13 @@ def _unsupported(request: Request, config: tuple, definition: tuple) -> None:
     if request.get(*config, "TrainingJobEarlyStoppingType") == "Auto":
         request.note(
             (*config, "TrainingJobEarlyStoppingType"),
-            "Auto: not carried over; add early_stopping: {name: median, min_resource} to stop trials early",
+            "Auto (AMT's own rule); add early_stopping: {name: median, max_resource: N} to stop trials early"
+            " (N: the last step a trial reports, as its epochs)",
         )
     hyperband = (*config, "StrategyConfig", "HyperbandStrategyConfig")
-    if request.mapping(*hyperband):
-        request.note(hyperband, "not carried over: set early_stopping.min_resource and max_resource yourself")
+    if settings := request.mapping(*hyperband):
+        low, high = settings.get("MinResource", "MIN"), settings.get("MaxResource", "MAX")
+        request.note(hyperband, f"add early_stopping: {{name: hyperband, min_resource: {low}, max_resource: {high}}}")
     if request.get("Autotune", "Mode") == "Enabled":
         request.note(("Autotune",), "hyperstep does not choose tuning settings itself")
     for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining"):

@@ -16,20 +16,31 @@ timed out) as the other backends' trials are.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 
 Objective = Callable[[dict[str, Any], int], "Simulation | Mapping[str, Any]"]
+
+
+def _a_number(value: Any) -> Any:
+    """A curve's value as a number: ``True`` or ``"0.5"`` is refused, not read as 1.0 or 0.5."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"a value of the curve must be a number, got {value!r}")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_a_number)]
 
 
 class Simulation(BaseModel):
@@ -39,9 +50,13 @@ class Simulation(BaseModel):
 
     duration: float = Field(ge=0, allow_inf_nan=False)
     """Virtual seconds from launch to the trial's end."""
-    curve: list[float] = Field(default_factory=list)
+    curve: list[Number] = Field(default_factory=list)
     """The objective after each step; the last value is the final one. NaN or infinity (a
     diverged run) is reported as nothing at that step, and fails the trial when final."""
+    metrics: dict[str, Number] = Field(default_factory=dict)
+    """Final values of other metrics, sent with the last step's: a job's other objectives
+    and its constraints (the curve is the first objective's). One that is not finite is not
+    sent: the trial then misses it, as a script that never printed it."""
     failure: str | None = None
     """Why the trial fails at its end (after reporting its curve); None: it completes."""
 
@@ -87,9 +102,11 @@ def trial_seed(job_seed: int | None, number: int) -> int:
 
 def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
     """Run the callable; what it raises, or a return value that is no ``Simulation``, is a
-    trial that fails at once saying so (as a script that crashes on start would)."""
+    trial that fails at once saying so (as a script that crashes on start would). What it
+    prints goes to stderr."""
     try:
-        returned = objective(dict(params), seed)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is run's: --json prints its summary there
+            returned = objective(dict(params), seed)
     except Exception as exc:
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
     try:
@@ -132,6 +149,7 @@ def timeline(
     elif not math.isfinite(curve[-1]):  # an event cannot carry NaN: fail it as collect would
         result = TrialResult(**base, state="failed", error=f"objective metric {metric!r} is not a finite number")
     else:
-        result = TrialResult(**base, state="completed", metrics={metric: curve[-1]})
+        others = {name: value for name, value in simulation.metrics.items() if math.isfinite(value)}
+        result = TrialResult(**base, state="completed", metrics={**others, metric: curve[-1]})
     due.append(Due(end, number, len(curve) + 1, result))
     return due
