@@ -16,11 +16,20 @@ import pytest
 
 from hyperstep.handlers import LOOP_HANDLERS, Telemetry, handle_collect
 from hyperstep.local.runtime import LocalRuntime
-from hyperstep.models import JobStatus, TrialState
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.service import TuningService
 from tests.e2e.test_local_run import local_spec
 
 pytestmark = pytest.mark.slow
+
+
+def run_to_its_end(runtime: LocalRuntime, job: Job, within: float) -> tuple[Job, list[Trial]]:
+    """The job once finished, and its trials; fails when it has not finished ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not (job := runtime.store.get_job(job.id)).status.finished:
+        assert time.monotonic() < deadline, f"the job waits forever: {runtime.store.list_trials(job.id)}"
+        time.sleep(0.05)
+    return job, runtime.store.list_trials(job.id)
 
 
 def test_a_result_whose_collect_fails_three_times_is_still_recorded(
@@ -37,14 +46,22 @@ def test_a_result_whose_collect_fails_three_times_is_still_recorded(
     monkeypatch.setitem(LOOP_HANDLERS, "collect", broken_for_the_first_trial)
     spec = local_spec(workdir, budget={"max_trials": 3, "max_parallel": 1})
     with LocalRuntime(workdir / "store.db", workdir / "runs", base_env=dict(os.environ), reap_seconds=0.2) as runtime:
-        job = runtime.service.submit(spec)
-        deadline = time.monotonic() + 30
-        while not (job := runtime.store.get_job(job.id)).status.finished:
-            assert time.monotonic() < deadline, f"the job waits forever: {runtime.store.list_trials(job.id)}"
-            time.sleep(0.05)
-        trials = runtime.store.list_trials(job.id)
+        job, trials = run_to_its_end(runtime, runtime.service.submit(spec), within=30)
     assert len(failures) == 3 and len(set(failures)) == 1  # one event, delivered three times, then dropped
     assert job.status is JobStatus.COMPLETED and job.completed == 3
     assert all(t.state is TrialState.COMPLETED for t in trials)
     first = trials[0]
     assert first.value == pytest.approx((first.params["x"] - 0.3) ** 2 + 0.01 * first.params["n"], abs=1e-6)
+
+
+def test_a_time_budget_stops_running_trials_at_its_deadline_not_at_the_next_pass(workdir: Path) -> None:
+    """``max_runtime_seconds`` 2 with trials of 20 s and the reaper's usual 30 s: no result
+    comes before the deadline, so only a pass at the deadline stops the trials. Before the
+    reaper kept deadlines, both trials completed (at 20 s) and counted."""
+    spec = local_spec(workdir, budget={"max_trials": 4, "max_parallel": 2, "max_runtime_seconds": 2})
+    env = {**os.environ, "TRAIN_SLEEP": "20"}
+    with LocalRuntime(workdir / "store.db", workdir / "runs", base_env=env) as runtime:
+        job, trials = run_to_its_end(runtime, runtime.service.submit(spec), within=60)
+    assert job.stop_reason is StopReason.MAX_RUNTIME
+    assert len(trials) == 2 and all(t.state is TrialState.STOPPED for t in trials)
+    assert job.completed == 0

@@ -64,7 +64,7 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
         return Stop(job.stop_reason, job.stop_detail or job.stop_reason.value)
     if budget.target is not None and job.best_value is not None and not job.better(budget.target, job.best_value):
         return Stop(StopReason.TARGET_REACHED, f"target {budget.target:g} reached")
-    if budget.max_runtime_seconds is not None and now - job.created_at >= budget.max_runtime_seconds:
+    if (end := deadline(job)) is not None and now >= end:
         return Stop(StopReason.MAX_RUNTIME, f"max_runtime_seconds {budget.max_runtime_seconds:g} reached")
     if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
         return Stop(StopReason.MAX_FAILED_TRIALS, f"more than max_failed_trials ({budget.max_failed_trials}) failed")
@@ -78,6 +78,14 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
             StopReason.CONVERGED, f"converged: the model expects no meaningful improvement (EI < {CONVERGED_EI:g})"
         )
     return None
+
+
+def deadline(job: Job) -> float | None:
+    """When the job's time budget (``budget.max_runtime_seconds`` from its creation) runs
+    out, on the clock the job was stamped with; None without one. The runtimes wake the job
+    then (``hyperstep.local``), so its running trials stop at the deadline."""
+    limit = job.spec.budget.max_runtime_seconds
+    return None if limit is None else job.created_at + limit
 
 
 def converged(trials: Sequence[Trial], proposals: int) -> bool:

@@ -88,14 +88,19 @@ def json_round_trip(value: Any) -> Any:
 
 
 class LocalOrchestrator(Orchestrator):
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, on_start: Callable[[], None] | None = None) -> None:
+        """``on_start`` is told each execution started (the local reaper: a new deadline)."""
         self.executor = executor
+        self.on_start = on_start
 
     def start_execution(self, job_id: str, name: str) -> str:
         try:
-            return self.executor.start({"job_id": job_id}, name=name).id
+            execution = self.executor.start({"job_id": job_id}, name=name)
         except ExecutionExistsError:  # closed already: as StepFunctionsOrchestrator does
             return execution_arn(self.executor.state_machine_arn, name)
+        if self.on_start is not None:
+            self.on_start()
+        return execution.id
 
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         return self.executor.send_task_success(token, output)
@@ -138,14 +143,14 @@ class LocalRuntime:
         self.service = TuningService(
             self.store,
             backends,
-            orchestrator=LocalOrchestrator(self.executor),
+            orchestrator=LocalOrchestrator(self.executor, on_start=lambda: self.reaper.nudge()),
             publisher=BusPublisher(self.bus),
         )
         collect = self.function("collect")
         for source in dict.fromkeys((LOCAL_EVENT_SOURCE, METRIC_EVENT_SOURCE, *(SIMULATED_SOURCES if clock else ()))):
             self.bus.subscribe(collect, source=source)
         self.bus.subscribe(self.function("finish"), source=EXECUTION_SOURCE)  # the template's ExecutionEndedRule
-        self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds)
+        self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds, deadlines=clock is None)
 
     def function(self, resource: str) -> Function:
         """The function a Task resource (or the bus) invokes: the plain handler of that
