@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 
 from hyperstep.local.runner import run_clock, run_local
-from hyperstep.models import JobStatus, TrialState
+from hyperstep.models import JobStatus, StopReason, TrialState
 from hyperstep.spec import load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "simulated" / "spec.yaml"
 
 
-def run_example(folder: Path, max_trials: int = 40, max_parallel: int = 8) -> tuple[Any, list[Any]]:
+def run_example(folder: Path, max_trials: int = 40, max_parallel: int = 8, **budget: Any) -> tuple[Any, list[Any]]:
+    """The example run to its end with this budget (``budget``: other keys of it)."""
     spec = load_spec(EXAMPLE)
-    spec = spec.model_copy(
-        update={"budget": spec.budget.model_copy(update={"max_trials": max_trials, "max_parallel": max_parallel})}
-    )
+    limits = {"max_trials": max_trials, "max_parallel": max_parallel, **budget}
+    spec = spec.model_copy(update={"budget": spec.budget.model_copy(update=limits)})
     job = run_local(spec=spec, store_path=folder / "store.db", runs_dir=folder / "runs", env={})
     return job, SQLiteStore(folder / "store.db").list_trials(job.id)
 
@@ -70,3 +70,21 @@ def test_a_resumed_simulated_job_s_clock_starts_where_its_virtual_time_stopped(t
     job, trials = run_example(tmp_path, max_trials=6, max_parallel=3)
     clock = run_clock(None, tmp_path / "store.db", job.id)
     assert clock is not None and clock() >= max(t.ended_at for t in trials) > job.created_at + 1000
+
+
+def test_a_time_budget_stops_the_running_trials_at_its_deadline_in_virtual_time(tmp_path: Path) -> None:
+    """``max_runtime_seconds`` 2500 on trials of 20 to 90 virtual minutes: the job stops
+    at the deadline, its running trials stopped there with the steps they reported, none
+    ending after it; the same again on a second run. Before the driver kept deadlines the
+    job woke at its next trial's end, up to an hour late (the last trial ended at +3532 s,
+    completed)."""
+    runs = [run_example(tmp_path / name, max_runtime_seconds=2500) for name in ("first", "second")]
+    job, trials = runs[0]
+    assert job.status is JobStatus.COMPLETED and job.stop_reason is StopReason.MAX_RUNTIME
+    deadline = job.created_at + 2500
+    assert max(t.ended_at for t in trials) == job.ended_at == deadline
+    stopped = [t for t in trials if t.state is TrialState.STOPPED]
+    assert stopped and all(t.ended_at == deadline for t in stopped)
+    assert any(t.reports for t in stopped)  # stopped with their curves so far
+    assert all(t.ended_at <= deadline for t in trials if t.state is TrialState.COMPLETED)
+    assert timeline(*runs[0]) == timeline(*runs[1])

@@ -207,3 +207,15 @@ def test_what_the_callable_prints_goes_to_stderr_not_into_run_s_json(capsys: pyt
     assert simulate(chatty, {"d": 1.0}, 0).curve == [0.5]
     out, err = capsys.readouterr()
     assert out == "" and "debug {'d': 1.0}" in err
+
+
+def test_next_due_tells_when_the_next_live_event_comes_and_moves_nothing() -> None:
+    """A driver reads it to stop at a deadline first: the clock stays, no event goes, and a
+    stopped trial's remaining events are not counted."""
+    sim = Sim()
+    first, _ = sim.launch(1, 10.0), sim.launch(2, 30.0)
+    assert sim.backend.next_due("j") == 5.0 and sim.backend.next_due("j") == 5.0
+    assert sim.clock() == 0.0 and sim.published == [] and sim.backend.ended == 0
+    sim.backend.stop(sim.job, first)
+    assert sim.backend.next_due("j") == 15.0  # trial 2's first step
+    assert sim.backend.next_due("other") is None

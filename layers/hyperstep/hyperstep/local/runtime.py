@@ -137,7 +137,7 @@ class LocalRuntime:
             context = BackendContext(clock=clock, publish_event=lambda *event: self.bus.publish(envelope(*event)))
             backends["simulated"] = simulated = BACKENDS["simulated"].factory(context)
             assert isinstance(simulated, SimulatedBackend)
-            driver = SimulationDriver(simulated, self.store, self.bus.drain, self._deliver_simulated)
+            driver = SimulationDriver(simulated, self.store, self.bus.drain, self._deliver_simulated, self._wake)
             resolver = driver.resolver(self.function)
         self.executor = local_executor(definition or definition_path(), resolver, sleep, self._publish_execution_end)
         self.service = TuningService(
@@ -173,6 +173,10 @@ class LocalRuntime:
         """A simulated trial's next event, delivered to collect on the driver's thread,
         which waits for it anyway (``InProcessBus.deliver``)."""
         self.bus.deliver(envelope(*event_of(event)))
+
+    def _wake(self, job_id: str) -> bool:
+        """Resume the job's waiting execution (the driver's, at a deadline; made before the service)."""
+        return self.service.wake(job_id)
 
     def _publish_execution_end(self, detail: dict[str, Any]) -> None:
         """An execution that ended outside Finish Job, as Step Functions tells EventBridge

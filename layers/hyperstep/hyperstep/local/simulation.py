@@ -10,6 +10,11 @@ published (a stopped trial's end), and goes on until a result has woken the exec
 The state machine, the handlers, the store and the bus are the real ones; only waiting
 is skipped.
 
+A job with a time budget (``budget.max_runtime_seconds``) is woken at its deadline: when
+its next event is due after it, the driver moves the clock to the deadline instead and
+wakes the job (``wake``), whose Suggest stops the running trials there, with the reports
+they made so far; no trial of it ends after the deadline.
+
 One delivery at a time, each delivered before the next is chosen, and only while the
 execution waits: so the execution's every Suggest sees the same results on every run
 of the same spec and seed, whatever the machine's speed (the seed decides the trials,
@@ -23,8 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperstep.backends.simulated.adapter import SimulatedBackend
+from hyperstep.completion import deadline
 from hyperstep.messages import TrialEvent
-from hyperstep.models import JobStatus
+from hyperstep.models import Job, JobStatus
 from hyperstep.service import results_of
 from hyperstep.stores.base import TrialStore
 
@@ -40,13 +46,19 @@ class SimulationDriver:
         store: TrialStore,
         drain: Callable[[], None],
         deliver: Callable[[TrialEvent], None] | None = None,
+        wake: Callable[[str], bool] | None = None,
     ) -> None:
         """``drain`` returns once the bus has delivered every event published so far;
         ``deliver`` publishes a trial's event and returns once it has been delivered
         (``InProcessBus.deliver``, on this thread); by default the backend publishes it
-        and the driver drains."""
+        and the driver drains. ``wake`` resumes a job's waiting execution
+        (``TuningService.wake``): at its time budget's deadline; without it, a job's
+        events are delivered past its deadline, as they come."""
         self.backend, self.store, self.drain = backend, store, drain
         self.deliver = deliver or backend.publish
+        self.wake = wake
+        self._woken: dict[str, float] = {}
+        """Per job, the deadline it was last woken at."""
         self._lock = threading.Lock()
 
     def resolver(self, resolve: Callable[[str], Function]) -> Callable[[str], Function]:
@@ -78,8 +90,10 @@ class SimulationDriver:
         delivered = 0
         with self._lock:
             waiting = self._waiting(job_id, results_seen)
-            while waiting:
+            while waiting is not None:
                 ended = self.backend.ended
+                if self._deadline_first(waiting):
+                    break
                 event = self.backend.next_event(job_id)
                 if event is None:
                     break
@@ -90,6 +104,22 @@ class SimulationDriver:
                     waiting = self._waiting(job_id, results_seen)
         return delivered
 
-    def _waiting(self, job_id: str, results_seen: int) -> bool:
+    def _waiting(self, job_id: str, results_seen: int) -> Job | None:
+        """The job, while its execution still waits; None once it may be awake."""
         job = self.store.get_job(job_id)
-        return job.status is JobStatus.RUNNING and results_of(job) <= results_seen
+        return job if job.status is JobStatus.RUNNING and results_of(job) <= results_seen else None
+
+    def _deadline_first(self, job: Job) -> bool:
+        """When the job's time budget runs out before its next event: move the clock to the
+        deadline and wake the job (its Suggest stops the running trials); True if so. A
+        job woken at its deadline already has its events delivered as they come."""
+        end = deadline(job)
+        if end is None or self.wake is None or self._woken.get(job.id) == end:
+            return False
+        due = self.backend.next_due(job.id)
+        if due is None or due <= end:
+            return False
+        self._woken[job.id] = end
+        self.backend.clock.advance_to(end)
+        self.wake(job.id)
+        return True

@@ -83,6 +83,15 @@ class SimulatedBackend(TrialBackend):
             self.publish(event)
         return event is not None
 
+    def next_due(self, job_id: str) -> float | None:
+        """When the job's next event is due (``next_event`` would move the clock there);
+        None when none is (no trial of the job is running here)."""
+        with self._lock:
+            heap = self._due.get(job_id, [])
+            while heap and (job_id, heap[0][-1].event.trial_id) not in self._running:
+                heapq.heappop(heap)  # the rest of a stopped trial's timeline
+            return heap[0][0] if heap else None
+
     def next_event(self, job_id: str) -> TrialEvent | None:
         """``deliver_next`` but for publishing: the event, for a caller that hands it on
         itself (the local runtime's driver delivers it on its own thread); None when none
