@@ -479,18 +479,29 @@ class DynamoDBStore(TrialStore):
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
     def report_metrics(
-        self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
+        self,
+        job_id: str,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        curve_metric: str | None = None,
+        whole_curve: bool = True,
     ) -> Trial | None:
+        """The body's rewrite, then the reported step's chunk (``_add_to_curve``, which still
+        queries every chunk of the curve: ``merge_curve``'s cap counts its points)."""
+
         def merge(trial: Trial) -> Trial | None:
             return trial.with_reports(reports) if trial.state.active else None
 
         rewritten = self._rewrite_trial(job_id, trial_id, merge, chunking=curve_metric is not None)
         if rewritten is None:
             return None
-        if curve_metric is None:
-            return self._with_curve(*rewritten)
         body = rewritten[0]
-        return body.model_copy(update={"curve": self._add_to_curve(body, reports, curve_metric)})
+        if curve_metric is None:
+            return self._with_curve(*rewritten) if whole_curve else body.model_copy(update={"curve": {}})
+        curve = self._add_to_curve(body, reports, curve_metric)
+        if not whole_curve:
+            curve = {step: curve[step] for step in merge_curve({}, reports, curve_metric) if step in curve}
+        return body.model_copy(update={"curve": curve})
 
     def report_after_end(
         self,
