@@ -140,6 +140,11 @@ def dynamodb(counts: list[int]) -> None:
                 points = {s: 1.0 / s for s in range(1, steps + 1) if s // items.CURVE_CHUNK_STEPS == chunk}
                 if points:
                     raw.put_item(TableName=table, Item=items.curve_item(job.id, trial_id(1), chunk, points, 0))
+                    added = {":chunk": {"NS": [str(chunk)]}}  # as the report that wrote it would have (chunk_numbers)
+                    key = items.key(job.id, items.trial_sk(trial_id(1)))
+                    raw.update_item(
+                        TableName=table, Key=key, UpdateExpression="ADD chunks :chunk", ExpressionAttributeValues=added
+                    )
             for whole in (False, True):
                 client.calls.clear()
                 client.read = 0

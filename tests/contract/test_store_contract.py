@@ -515,8 +515,9 @@ def test_a_curve_at_its_cap_drops_new_steps_and_still_takes_repeats(store: Trial
     way the report asks for the curve, and a step it holds still takes a newer value."""
     job = make_job()
     store.put_trials(trials_of(job, [1]))
-    capped = [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 3) for module in ("models", "stores.sqlite")]
-    with capped[0], capped[1]:
+    modules = ("models", "stores.sqlite", "stores.dynamodb")
+    capped = [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 3) for module in modules]
+    with capped[0], capped[1], capped[2]:
         for step in (5, 1, 1200):
             store.report_metrics(job.id, trial_id(1), {"loss": at_step(1.0 / step, step)}, "loss", whole_curve=False)
         dropped = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.3, 3)}, "loss", whole_curve=False)
