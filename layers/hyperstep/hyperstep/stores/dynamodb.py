@@ -47,8 +47,9 @@ older than the marker, which are queried); listing a job's trials, one query of 
 chunks. A body written before curves had their items keeps its points, which the chunks extend.
 The trial item also keeps the set of its chunks (``items.chunk_numbers``), so a step report
 that asks for no whole curve (``report_metrics(whole_curve=False)``) reads only its own chunk
-while the curve has fewer than 10 chunks (it cannot hold ``MAX_CURVE_STEPS`` points yet, so
-no step is dropped); past that, and for an item without the set, it reads every chunk.
+while that chunk's points and 1,000 for each other chunk stay below ``MAX_CURVE_STEPS`` (the
+cap cannot drop the step: all but step 10,000 of a curve of steps 1 to 10,000); else, and
+for an item without the set, it reads every chunk.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
@@ -510,10 +511,9 @@ class DynamoDBStore(TrialStore):
         curve_metric: str | None = None,
         whole_curve: bool = True,
     ) -> Trial | None:
-        """The body's rewrite, then the reported step's chunk. Without ``whole_curve``, a
-        curve known to have fewer than ``MAX_CURVE_STEPS / CURVE_CHUNK_STEPS`` chunks (so
-        that ``merge_curve``'s cap cannot drop the step) reads that one chunk
-        (``_add_to_chunk``); else every chunk is read (``_add_to_curve``)."""
+        """The body's rewrite, then the reported step's chunk. Without ``whole_curve``, for a
+        trial whose chunks are known, that one chunk is read (``_add_to_chunk``) unless the
+        curve could be full; else (and then) every chunk is read (``_add_to_curve``)."""
 
         def merge(trial: Trial) -> Trial | None:
             return trial.with_reports(reports) if trial.state.active else None
@@ -526,12 +526,8 @@ class DynamoDBStore(TrialStore):
         body, chunked, chunks = rewritten
         if curve_metric is None or chunk is None:
             return self._with_curve(body, chunked) if whole_curve else body.model_copy(update={"curve": {}})
-        if (
-            not whole_curve
-            and chunks is not None
-            and len(body.curve) + CURVE_CHUNK_STEPS * len(chunks) < MAX_CURVE_STEPS
-        ):
-            self._add_to_chunk(body, chunk, point)  # a curve of so few chunks cannot be full: the point is kept
+        others = None if chunks is None else len(body.curve) + CURVE_CHUNK_STEPS * (len(chunks) - 1)
+        if not whole_curve and others is not None and self._add_to_chunk(body, chunk, point, others):
             return body.model_copy(update={"curve": point})
         curve = self._add_to_curve(body, reports, curve_metric)
         if not whole_curve:
@@ -597,16 +593,21 @@ class DynamoDBStore(TrialStore):
             _backoff(attempt)
         raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
 
-    def _add_to_chunk(self, body: Trial, chunk: int, point: Mapping[int, float]) -> None:
+    def _add_to_chunk(self, body: Trial, chunk: int, point: Mapping[int, float], others: int) -> bool:
         """Write ``point`` into its chunk, reading that chunk alone (the chunk's version
-        checked, re-read on a lost race), for a curve that cannot be full."""
+        checked, re-read on a lost race), when ``merge_curve``'s cap cannot drop it: it
+        replaces a step of the chunk, or the chunk's points and ``others`` (at most as many
+        as the rest of the curve holds: each other chunk counts as full) are fewer than
+        ``MAX_CURVE_STEPS``. False, writing nothing, when the curve may be full."""
         for attempt in range(_ATTEMPTS):
             found = self._call("get_item", Key=key(body.job_id, curve_sk(body.id, chunk)), ConsistentRead=True)
             points, ver = ({}, -1) if "Item" not in found else items.curve_from_item(found["Item"])[2:]
+            if not point.keys() <= points.keys() and others + len(points) >= MAX_CURVE_STEPS:
+                return False
             if all(points.get(step) == value for step, value in point.items()):
-                return
+                return True
             if self._put_chunk_points(body, chunk, {**points, **point}, ver):
-                return
+                return True
             _backoff(attempt)
         raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
 
