@@ -4,6 +4,7 @@ may have some (the ``chunked`` marker), and items older than the marker still re
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -94,3 +95,53 @@ def test_the_marker_is_written_before_the_first_chunk(dynamodb: Any, table: str)
     )["Item"]
     assert item["chunked"] == {"BOOL": True}
     assert store.get_trial("crash", "t0001").curve == {}
+
+
+def test_a_report_that_asks_for_no_whole_curve_reads_one_chunk_while_the_curve_cannot_be_full(
+    counted: tuple[DynamoDBStore, Counting],
+) -> None:
+    """The trial item knows which chunks its curve has (``items.chunk_numbers``): while its
+    own chunk's points and 1,000 for each other chunk are fewer than ``MAX_CURVE_STEPS``
+    (10,000), a step can never be dropped, so its report reads its own chunk only; past
+    that, every chunk."""
+    store, client = counted
+    store.start_trial("curves", "t0001", "ref")
+    for k in range(10):
+        client.calls.clear()
+        written = store.report_metrics("curves", "t0001", step(1.0 / (k + 1), 1000 * k), "loss", whole_curve=False)
+        assert written is not None and written.curve == {1000 * k: 1.0 / (k + 1)}
+        assert client.calls == ["get_item", "update_item", "get_item", "put_item"]
+    client.calls.clear()
+    store.report_metrics("curves", "t0001", step(0.05, 10_000), "loss", whole_curve=False)  # 10,000 counted
+    assert client.calls == ["get_item", "update_item", "get_item", "query", "put_item"]
+    assert store.get_trial("curves", "t0001").curve == {**{1000 * k: 1.0 / (k + 1) for k in range(10)}, 10_000: 0.05}
+
+
+def test_a_curve_without_its_set_of_chunks_reads_them_all_and_keeps_the_cap(
+    dynamodb: Any, table: str, counted: tuple[DynamoDBStore, Counting]
+) -> None:
+    """Chunks of one step each, a cap of 3 points: the set of chunks, kept with every
+    report, sends the 4th step's report to read the whole curve, which drops that step;
+    an item without the set (as the code before it wrote) reads every chunk too, and is
+    given no set (one would not name its earlier chunks)."""
+    store, client = counted
+    store.start_trial("curves", "t0001", "ref")
+    store.start_trial("curves", "t0002", "ref")
+    small = [mock.patch("hyperstep.stores.dynamodb.CURVE_CHUNK_STEPS", 1)]
+    small += [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 3) for module in ("models", "stores.dynamodb")]
+    key = {"pk": {"S": "JOB#curves"}, "sk": {"S": "TRIAL#t0002"}}
+    with small[0], small[1], small[2]:
+        for k in (1, 2, 3, 4):
+            client.calls.clear()
+            written = store.report_metrics("curves", "t0001", step(1.0 / k, k), "loss", whole_curve=False)
+            assert written is not None and written.curve == ({} if k == 4 else {k: 1.0 / k})
+            assert ("query" in client.calls) is (k == 4)
+        for k in (1, 2, 3):
+            store.report_metrics("curves", "t0002", step(2.0 / k, k), "loss", whole_curve=False)
+            dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE chunks")  # as old code wrote it
+        for k in (4, 5):
+            client.calls.clear()
+            assert store.report_metrics("curves", "t0002", step(1.0, k), "loss", whole_curve=False).curve == {}
+            assert "query" in client.calls
+    assert store.get_trial("curves", "t0001").curve == {1: 1.0, 2: 0.5, 3: 1.0 / 3}
+    assert store.get_trial("curves", "t0002").curve == {1: 2.0, 2: 1.0, 3: 2.0 / 3}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperstep.models import Job, TrialState, trial_id
+from hyperstep.models import Job, MetricReport, TrialState, trial_id
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.contract.conftest import add, full_spec, trials_of
 from tests.contract.test_store_races import RACERS, race
@@ -39,6 +39,21 @@ def test_each_store_sees_the_others_writes(pair: tuple[SQLiteStore, SQLiteStore]
     first.put_task_token(job.id, "token")
     assert second.take_task_token(job.id) == "token"
     assert first.take_task_token(job.id) is None
+
+
+def test_a_report_returns_the_steps_the_other_store_wrote(pair: tuple[SQLiteStore, SQLiteStore], job: Job) -> None:
+    """Each store keeps the curves it has read and reads only the rows written since: the
+    other store's steps and replaced values (written in between) are in the curve it returns."""
+    first, second = pair
+    first.put_trials(trials_of(job, [1, 2]))
+    for k, store in enumerate([first, second, first, second, second, first], start=1):
+        store.report_metrics(job.id, trial_id(1), {"loss": MetricReport(value=1.0 / k, step=k)}, "loss")
+    second.report_metrics(job.id, trial_id(2), {"loss": MetricReport(value=9.0, step=1)}, "loss")
+    second.report_metrics(job.id, trial_id(1), {"loss": MetricReport(value=0.05, step=6)}, "loss")  # replaced
+    written = first.report_metrics(job.id, trial_id(1), {"loss": MetricReport(value=0.01, step=7)}, "loss")
+    assert written is not None and written.curve == {**{k: 1.0 / k for k in range(1, 6)}, 6: 0.05, 7: 0.01}
+    assert [t.curve for t in first.list_trials(job.id)] == [written.curve, {1: 9.0}]
+    assert [t.curve for t in second.list_trials(job.id)] == [written.curve, {1: 9.0}]
 
 
 def test_reservations_through_two_stores_never_collide(pair: tuple[SQLiteStore, SQLiteStore], job: Job) -> None:

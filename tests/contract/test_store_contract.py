@@ -490,6 +490,45 @@ def test_a_curve_merges_step_reports_in_any_order_and_stays_with_a_finished_tria
     assert store.get_trial(job.id, trial_id(1)).curve == steps == store.list_trials(job.id)[0].curve
 
 
+def test_a_report_that_asks_for_no_whole_curve_gets_its_step_and_keeps_every_step(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """``whole_curve=False`` returns only the reported step (the service without early
+    stopping); a later whole read, out of order steps among them, still has every step."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    for step, value in [(3, 0.6), (1, 0.9), (2999, 0.25), (2, 0.7), (3, 0.5)]:
+        written = store.report_metrics(job.id, trial_id(1), {"loss": at_step(value, step)}, "loss", whole_curve=False)
+        assert written is not None and written.curve == {step: value}
+        assert written.model_copy(update={"curve": {}}) == store.get_trial(job.id, trial_id(1)).model_copy(
+            update={"curve": {}}
+        )
+    final = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.1, final=True)}, "loss", whole_curve=False)
+    assert final is not None and final.curve == {}  # no point of the curve
+    whole = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.65, 2)}, "loss")  # at a rung: all of it
+    assert whole is not None and whole.curve == {1: 0.9, 2: 0.65, 3: 0.5, 2999: 0.25}
+    assert store.get_trial(job.id, trial_id(1)).curve == whole.curve == store.list_trials(job.id)[0].curve
+
+
+def test_a_curve_at_its_cap_drops_new_steps_and_still_takes_repeats(store: TrialStore, make_job: MakeJob) -> None:
+    """Past ``MAX_CURVE_STEPS`` points (10,000; 3 here) a new step is dropped, whichever
+    way the report asks for the curve, and a step it holds still takes a newer value."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    modules = ("models", "stores.sqlite", "stores.dynamodb")
+    capped = [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 3) for module in modules]
+    with capped[0], capped[1], capped[2]:
+        for step in (5, 1, 1200):
+            store.report_metrics(job.id, trial_id(1), {"loss": at_step(1.0 / step, step)}, "loss", whole_curve=False)
+        dropped = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.3, 3)}, "loss", whole_curve=False)
+        assert dropped is not None and dropped.curve == {}
+        whole = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.4, 4)}, "loss")
+        assert whole is not None and whole.curve == {1: 1.0, 5: 0.2, 1200: 1.0 / 1200}
+        repeat = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.1, 5)}, "loss", whole_curve=False)
+        assert repeat is not None and repeat.curve == {5: 0.1}
+    assert store.get_trial(job.id, trial_id(1)).curve == {1: 1.0, 5: 0.1, 1200: 1.0 / 1200}
+
+
 def completed_by_final_report(trial: Trial) -> Trial | None:
     """``report_after_end``'s ``complete`` as the service's, cut down: a final report of the
     objective completes the trial with its value."""

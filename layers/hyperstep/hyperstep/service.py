@@ -665,7 +665,8 @@ class TuningService:
         }
         job = self.store.get_job(job_id)
         objective = job.spec.primary.metric
-        trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective)
+        judged = early_stopping.enabled(job.spec)  # only a scheduler reads the whole curve (``stop_early``)
+        trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective, whole_curve=judged)
         if trial is None:
             return self._report_after_end(job, trial_id, reports)
         ended = False

@@ -135,12 +135,23 @@ class TrialStore(ABC):
 
     @abstractmethod
     def report_metrics(
-        self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
+        self,
+        job_id: str,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        curve_metric: str | None = None,
+        whole_curve: bool = True,
     ) -> Trial | None:
         """Merge reported metrics into an active trial (``Trial.with_reports``: per metric
         the highest-ranking report, whatever the order of calls; the step reports of
         ``curve_metric`` join its curve) and return the trial as written; None, changing
-        nothing, when the trial has already finished."""
+        nothing, when the trial has already finished.
+
+        With ``whole_curve`` False the returned trial's ``curve`` holds only the reported
+        step, as the curve now holds it (empty when the report kept no point of it: no step,
+        a final report, a new step past ``MAX_CURVE_STEPS``): what a caller that judges no
+        curve asks for (the service without early stopping), so that a report need not read
+        the steps before it."""
 
     @abstractmethod
     def report_after_end(

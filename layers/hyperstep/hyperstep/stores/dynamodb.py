@@ -45,6 +45,11 @@ chunks, 120 KB). Reading a trial adds one query of its chunks when its item's ``
 marker says it may have some (set by the body write before the first chunk; absent on items
 older than the marker, which are queried); listing a job's trials, one query of the job's
 chunks. A body written before curves had their items keeps its points, which the chunks extend.
+The trial item also keeps the set of its chunks (``items.chunk_numbers``), so a step report
+that asks for no whole curve (``report_metrics(whole_curve=False)``) reads only its own chunk
+while that chunk's points and 1,000 for each other chunk stay below ``MAX_CURVE_STEPS`` (the
+cap cannot drop the step: all but step 10,000 of a curve of steps 1 to 10,000); else, and
+for an item without the set, it reads every chunk.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
@@ -82,7 +87,17 @@ from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.messages import LogCursor
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
+from hyperstep.models import (
+    MAX_CURVE_STEPS,
+    Charge,
+    Job,
+    JobStatus,
+    MetricReport,
+    StopReason,
+    Trial,
+    TrialState,
+    merge_curve,
+)
 from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import REVISABLE_ENDS, ScheduleSpec, TrialStore, revised_cost
@@ -373,11 +388,15 @@ class DynamoDBStore(TrialStore):
                 _backoff(attempt)
         raise ConflictError("trials not written: transaction conflicts persisted")
 
-    def _read_trial(self, job_id: str, trial_id: str) -> tuple[Trial, int, bool]:
-        """The trial, its item's write version and whether its curve may have chunks."""
+    def _trial_item(self, job_id: str, trial_id: str) -> items.Item:
         found = self._call("get_item", Key=key(job_id, trial_sk(trial_id)), ConsistentRead=True).get("Item")
         if found is None:
             raise NotFoundError(f"trial {trial_id!r} of job {job_id!r} not found")
+        return found
+
+    def _read_trial(self, job_id: str, trial_id: str) -> tuple[Trial, int, bool]:
+        """The trial, its item's write version and whether its curve may have chunks."""
+        found = self._trial_item(job_id, trial_id)
         return items.trial_from_item(found), int(found["ver"]["N"]), items.has_chunks(found)
 
     def get_trial(self, job_id: str, trial_id: str) -> Trial:
@@ -427,20 +446,26 @@ class DynamoDBStore(TrialStore):
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     def _rewrite_trial(
-        self, job_id: str, trial_id: str, change: Callable[[Trial], Trial | None], chunking: bool = False
-    ) -> tuple[Trial, bool] | None:
+        self, job_id: str, trial_id: str, change: Callable[[Trial], Trial | None], chunk: int | None = None
+    ) -> tuple[Trial, bool, frozenset[int] | None] | None:
         """Apply ``change`` to the trial with optimistic concurrency (re-read on a lost
-        race); the new trial and whether its curve may have chunks. ``change`` returning
-        None means "leave it", and None is returned. ``chunking`` sets the chunk marker in
-        the same write (before any chunk is written, so a chunk never lacks it)."""
+        race); the new trial, whether its curve may have chunks and which ones (None: not
+        known, ``items.chunk_numbers``). ``change`` returning None means "leave it", and
+        None is returned. ``chunk``, the chunk a step report is about to write: the same
+        write sets the chunk marker and adds it to the known set (before the chunk is
+        written, so a chunk never lacks them)."""
         for attempt in range(_ATTEMPTS):
-            trial, ver, chunked = self._read_trial(job_id, trial_id)
+            found = self._trial_item(job_id, trial_id)
+            trial, ver, known = items.trial_from_item(found), int(found["ver"]["N"]), items.chunk_numbers(found)
             new = change(trial)
             if new is None:
                 return None
+            added = None if known is None else chunk
             try:
-                self._call("update_item", **items.trial_update(new, ver, self._expires(), chunking))
-                return new, chunked or chunking
+                update = items.trial_update(new, ver, self._expires(), chunk is not None, added)
+                self._call("update_item", **update)
+                chunks = known if added is None or known is None else known | {added}
+                return new, items.has_chunks(found) or chunk is not None, chunks
             except Exception as exc:
                 if _code(exc) != _CHECK_FAILED:
                     raise
@@ -479,18 +504,35 @@ class DynamoDBStore(TrialStore):
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
     def report_metrics(
-        self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
+        self,
+        job_id: str,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        curve_metric: str | None = None,
+        whole_curve: bool = True,
     ) -> Trial | None:
+        """The body's rewrite, then the reported step's chunk. Without ``whole_curve``, for a
+        trial whose chunks are known, that one chunk is read (``_add_to_chunk``) unless the
+        curve could be full; else (and then) every chunk is read (``_add_to_curve``)."""
+
         def merge(trial: Trial) -> Trial | None:
             return trial.with_reports(reports) if trial.state.active else None
 
-        rewritten = self._rewrite_trial(job_id, trial_id, merge, chunking=curve_metric is not None)
+        point = {} if curve_metric is None else merge_curve({}, reports, curve_metric)
+        chunk = next((step // CURVE_CHUNK_STEPS for step in point), None)
+        rewritten = self._rewrite_trial(job_id, trial_id, merge, chunk)
         if rewritten is None:
             return None
-        if curve_metric is None:
-            return self._with_curve(*rewritten)
-        body = rewritten[0]
-        return body.model_copy(update={"curve": self._add_to_curve(body, reports, curve_metric)})
+        body, chunked, chunks = rewritten
+        if curve_metric is None or chunk is None:
+            return self._with_curve(body, chunked) if whole_curve else body.model_copy(update={"curve": {}})
+        others = None if chunks is None else len(body.curve) + CURVE_CHUNK_STEPS * (len(chunks) - 1)
+        if not whole_curve and others is not None and self._add_to_chunk(body, chunk, point, others):
+            return body.model_copy(update={"curve": point})
+        curve = self._add_to_curve(body, reports, curve_metric)
+        if not whole_curve:
+            curve = {step: curve[step] for step in merge_curve({}, reports, curve_metric) if step in curve}
+        return body.model_copy(update={"curve": curve})
 
     def report_after_end(
         self,
@@ -546,18 +588,42 @@ class DynamoDBStore(TrialStore):
                 return merged
             chunk = changed[0] // CURVE_CHUNK_STEPS
             points, ver = chunks.get(chunk, ({}, -1))
-            points = {**points, **{step: merged[step] for step in changed}}
-            item = self._stamped(items.curve_item(body.job_id, body.id, chunk, points, ver + 1))
-            condition = "attribute_not_exists(sk)" if ver < 0 else "ver = :ver"
-            values = {} if ver < 0 else {"ExpressionAttributeValues": {":ver": items.n(ver)}}
-            try:
-                self._call("put_item", Item=item, ConditionExpression=condition, **values)
+            if self._put_chunk_points(body, chunk, {**points, **{step: merged[step] for step in changed}}, ver):
                 return merged
-            except Exception as exc:
-                if _code(exc) != _CHECK_FAILED:
-                    raise
-                _backoff(attempt)
+            _backoff(attempt)
         raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
+
+    def _add_to_chunk(self, body: Trial, chunk: int, point: Mapping[int, float], others: int) -> bool:
+        """Write ``point`` into its chunk, reading that chunk alone (the chunk's version
+        checked, re-read on a lost race), when ``merge_curve``'s cap cannot drop it: it
+        replaces a step of the chunk, or the chunk's points and ``others`` (at most as many
+        as the rest of the curve holds: each other chunk counts as full) are fewer than
+        ``MAX_CURVE_STEPS``. False, writing nothing, when the curve may be full."""
+        for attempt in range(_ATTEMPTS):
+            found = self._call("get_item", Key=key(body.job_id, curve_sk(body.id, chunk)), ConsistentRead=True)
+            points, ver = ({}, -1) if "Item" not in found else items.curve_from_item(found["Item"])[2:]
+            if not point.keys() <= points.keys() and others + len(points) >= MAX_CURVE_STEPS:
+                return False
+            if all(points.get(step) == value for step, value in point.items()):
+                return True
+            if self._put_chunk_points(body, chunk, {**points, **point}, ver):
+                return True
+            _backoff(attempt)
+        raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
+
+    def _put_chunk_points(self, body: Trial, chunk: int, points: dict[int, float], ver: int) -> bool:
+        """Put the chunk with these points if it is still at version ``ver`` (-1: absent);
+        False when another write came first."""
+        item = self._stamped(items.curve_item(body.job_id, body.id, chunk, points, ver + 1))
+        condition = "attribute_not_exists(sk)" if ver < 0 else "ver = :ver"
+        values = {} if ver < 0 else {"ExpressionAttributeValues": {":ver": items.n(ver)}}
+        try:
+            self._call("put_item", Item=item, ConditionExpression=condition, **values)
+            return True
+        except Exception as exc:
+            if _code(exc) != _CHECK_FAILED:
+                raise
+            return False
 
     def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
         def keep(trial: Trial) -> Trial | None:
@@ -573,7 +639,7 @@ class DynamoDBStore(TrialStore):
             return trial.model_copy(update={"awaiting_result_since": first})
 
         marked = self._rewrite_trial(job_id, trial_id, mark)
-        return None if marked is None else self._with_curve(*marked)
+        return None if marked is None else self._with_curve(marked[0], marked[1])
 
     def finish_trial(
         self,

@@ -37,6 +37,8 @@ ENDED = "ended_ids"
 (``TrialStore.recently_ended``): what Suggest reads instead of every trial of the job."""
 CHUNKED = "chunked"
 """A trial item's boolean: whether its curve may have chunk items (``has_chunks``)."""
+CHUNKS = "chunks"
+"""A trial item's number set: the chunks its curve may have items for (``chunk_numbers``)."""
 PUBLISHED = "completion_published"
 """A job item's boolean (``Job.completion_published``), absent while false."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
@@ -251,6 +253,19 @@ def has_chunks(item: Item) -> bool:
     return item.get(CHUNKED, {"BOOL": True})["BOOL"]
 
 
+def chunk_numbers(item: Item) -> frozenset[int] | None:
+    """The chunks the trial's curve may have items for; None when not known (any).
+
+    A step report adds its chunk's number to ``chunks`` in the body write that precedes
+    the chunk's write (as it sets ``chunked``), so the set holds every chunk written since
+    the trial was created. An item that may have chunks but has no set (written before
+    the set existed, or marked ``chunked`` by a write that named no chunk) is not known,
+    and never gets a set (``trial_update`` adds to known sets only)."""
+    if CHUNKS in item:
+        return frozenset(int(number) for number in item[CHUNKS]["NS"])
+    return None if has_chunks(item) else frozenset()
+
+
 def curve_sk(trial_id: str, chunk: int | None = None) -> str:
     """The sort key of one chunk of a trial's curve; without ``chunk``, the prefix of all of them."""
     prefix = f"{CURVE_PREFIX}{trial_id}#"
@@ -319,16 +334,24 @@ def reserve_update(job_id: str, take: int, max_trials: int | None, expires: int 
     }
 
 
-def trial_update(trial: Trial, ver: int, expires: int | None, chunked: bool = False) -> dict[str, Any]:
+def trial_update(
+    trial: Trial, ver: int, expires: int | None, chunked: bool = False, chunk: int | None = None
+) -> dict[str, Any]:
     """Write ``trial`` over its item if the item is still at version ``ver``; ``chunked``
-    also sets the item's chunk marker (``has_chunks``), which nothing ever clears."""
+    also sets the item's chunk marker (``has_chunks``), which nothing ever clears, and
+    ``chunk`` adds that number to its set of chunks (``chunk_numbers``: pass one only for
+    an item whose set is known at ``ver``)."""
     ttl, ttl_value = stamp(expires)
     marker = {":chunked": {"BOOL": True}} if chunked else {}
+    if chunk is not None:
+        marker[":chunk"] = {"NS": [str(chunk)]}
+    added = "" if chunk is None else f" ADD {CHUNKS} :chunk"
     return {
         "Key": key(trial.job_id, trial_sk(trial.id)),
         "UpdateExpression": sets(
             "#state = :state", "body = :body", "ver = :next", f"{CHUNKED} = :chunked" if chunked else "", ttl
-        ),
+        )
+        + added,
         "ConditionExpression": "ver = :ver",
         "ExpressionAttributeNames": {"#state": "state"},
         "ExpressionAttributeValues": {

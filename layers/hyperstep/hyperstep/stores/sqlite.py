@@ -42,7 +42,17 @@ from typing import Any, Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
 from hyperstep.messages import LogCursor
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
+from hyperstep.models import (
+    MAX_CURVE_STEPS,
+    Charge,
+    Job,
+    JobStatus,
+    MetricReport,
+    StopReason,
+    Trial,
+    TrialState,
+    merge_curve,
+)
 from hyperstep.spec import Budget
 from hyperstep.spec_base import STORED
 from hyperstep.stores.base import (
@@ -66,6 +76,7 @@ CREATE TABLE IF NOT EXISTS curves (
 CREATE TABLE IF NOT EXISTS ended (
     job_id TEXT NOT NULL, trial_id TEXT NOT NULL, PRIMARY KEY (job_id, trial_id));
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
+CREATE INDEX IF NOT EXISTS curves_by_job ON curves (job_id);
 """
 
 
@@ -311,17 +322,10 @@ class SQLiteStore(TrialStore):
         """The job's trials with their curves' rows.
 
         Every Suggest lists the job's trials, and every step report commits, so reading
-        every curve row each time would cost O(steps of the job) per listing. Instead the
-        rows are read incrementally, by rowid (a row written or replaced since gets a higher
-        one, whichever connection wrote it), into a per-job copy of the curves, and a
-        trial's model with its curve is rebuilt only when its body or curve changed."""
-        last, curves = self._curves.get(job_id, (0, {}))
-        query = "SELECT rowid, trial_id, step, value FROM curves WHERE job_id = ? AND rowid > ? ORDER BY rowid"
-        for rowid, trial_id_, step, value in self._conn.execute(query, (job_id, last)):
-            _, points = curves.get(trial_id_, (0, {}))
-            points[step] = value
-            curves[trial_id_], last = (rowid, points), rowid
-        self._curves[job_id] = (last, curves)
+        every curve row each time would cost O(steps of the job) per listing: the rows come
+        from ``_read_curves``, and a trial's model with its curve is rebuilt only when its
+        body or curve changed."""
+        curves = self._read_curves(self._conn, job_id)
         out = []
         for trial in trials:
             if trial.id not in curves:
@@ -334,6 +338,38 @@ class SQLiteStore(TrialStore):
                 self._viewed[(job_id, trial.id)] = seen
             out.append(seen[2])
         return out
+
+    def _read_curves(self, conn: sqlite3.Connection, job_id: str) -> dict[str, tuple[int, dict[int, float]]]:
+        """The job's curve rows as committed, per trial its newest rowid and its points.
+
+        Read incrementally, by rowid (a row written or replaced since gets a higher one,
+        whichever connection wrote it; ``curves_by_job`` finds them), into a per-job copy
+        held by this connection: a call reads only the rows written since the last one.
+        The points are that copy's own: callers copy them, never change them. Called
+        inside a transaction, before it writes rows (a rolled-back row must never join)."""
+        last, curves = self._curves.get(job_id, (0, {}))
+        query = "SELECT rowid, trial_id, step, value FROM curves WHERE job_id = ? AND rowid > ? ORDER BY rowid"
+        for rowid, trial_id_, step, value in conn.execute(query, (job_id, last)):
+            _, points = curves.get(trial_id_, (0, {}))
+            points[step] = value
+            curves[trial_id_], last = (rowid, points), rowid
+        self._curves[job_id] = (last, curves)
+        return curves
+
+    def _write_point(
+        self, conn: sqlite3.Connection, body: Trial, reports: Mapping[str, MetricReport], metric: str | None
+    ) -> tuple[Mapping[int, float], dict[int, float]]:
+        """Write the step report of ``metric`` as its row (``merge_curve``'s rules), reading
+        only the rows written since this connection last read the job's (``_read_curves``),
+        never the whole curve. Returns the curve before the report (read-only: the copy's
+        own points) and the reported point as the curve now holds it ({} for none)."""
+        _, points = self._read_curves(conn, body.job_id).get(body.id, (0, {}))
+        curve = {**body.curve, **points} if body.curve else points  # points in a body predate the rows
+        point = {} if metric is None else merge_curve({}, reports, metric)
+        kept = {step: v for step, v in point.items() if step in curve or len(curve) < MAX_CURVE_STEPS}
+        added = [(body.job_id, body.id, step, v) for step, v in kept.items() if curve.get(step) != v]
+        conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
+        return curve, kept
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:
@@ -350,21 +386,22 @@ class SQLiteStore(TrialStore):
             return self._with_curve(conn, trial)
 
     def report_metrics(
-        self, job_id: str, trial_id: str, reports: Mapping[str, MetricReport], curve_metric: str | None = None
+        self,
+        job_id: str,
+        trial_id: str,
+        reports: Mapping[str, MetricReport],
+        curve_metric: str | None = None,
+        whole_curve: bool = True,
     ) -> Trial | None:
+        """The body and the reported step's row (``_write_point``), in one transaction."""
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return None
             trial = trial.with_reports(reports)
             self._write_trial(conn, trial)
-            viewed = self._with_curve(conn, trial)
-            if curve_metric is None:
-                return viewed
-            curve = merge_curve(viewed.curve, reports, curve_metric)
-            added = [(job_id, trial_id, step, v) for step, v in curve.items() if viewed.curve.get(step) != v]
-            conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
-            return viewed.model_copy(update={"curve": curve})
+            curve, kept = self._write_point(conn, trial, reports, curve_metric)
+            return trial.model_copy(update={"curve": {**curve, **kept} if whole_curve else kept})
 
     def report_after_end(
         self,
@@ -379,11 +416,8 @@ class SQLiteStore(TrialStore):
             if body.state not in REVISABLE_ENDS:
                 return None
             merged = body.with_reports(reports)
-            viewed = self._with_curve(conn, merged)
-            curve = viewed.curve if curve_metric is None else merge_curve(viewed.curve, reports, curve_metric)
-            added = [(job_id, trial_id, step, v) for step, v in curve.items() if viewed.curve.get(step) != v]
-            conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
-            viewed = viewed.model_copy(update={"curve": curve})
+            curve, kept = self._write_point(conn, merged, reports, curve_metric)
+            viewed = merged.model_copy(update={"curve": {**curve, **kept}})
             ended = complete(viewed)
             assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
             if ended is None:
