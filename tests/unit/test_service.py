@@ -379,6 +379,25 @@ def test_a_stop_landing_during_a_hand_over_is_not_written_back_to_running(parts)
     assert job.execution_id and job.execution_id.endswith(service.orchestrator.started[-1])
 
 
+def test_an_execution_that_finishes_the_job_before_its_start_returns_is_not_written_back_to_running(parts) -> None:
+    """The local executor runs an execution on its own thread at once: a job whose trials
+    all fail at launch can be closed by Finish before ``start_execution`` returns. Recording
+    the execution must keep that end (it wrote the job back to running, its end lost, and
+    ``hyperstep run`` returned a running job: a flaky e2e test showed it)."""
+    service, _, _, _ = parts
+
+    class FinishedAtOnce(ArnOrchestrator):
+        def start_execution(self, job_id: str, name: str) -> str:
+            arn = super().start_execution(job_id, name)
+            service.finish(FinishRequest(job_id=job_id, error={"Error": "States.TaskFailed", "Cause": "boom"}))
+            return arn
+
+    service.orchestrator = FinishedAtOnce()
+    job = submit(service)
+    assert job.status is JobStatus.FAILED and service.store.get_job("job").status is JobStatus.FAILED
+    assert job.execution_id and job.execution_id.endswith(service.orchestrator.started[-1])
+
+
 def test_the_reaper_reaches_an_unfinished_job_behind_a_thousand_newer_ones(parts) -> None:
     service, backend, _, _ = parts
     submit(service, budget={"max_trials": 1, "max_parallel": 1})

@@ -171,7 +171,10 @@ class TuningService:
         return self.start_execution(job.id)
 
     def start_execution(self, job_id: str) -> Job:
-        """Start (or, for a resumed job, restart) the job's execution."""
+        """Start (or, for a resumed job, restart) the job's execution; the job is running
+        already (created so, or reopened). The execution may end the job before the start
+        returns (the local executor runs it at once; every trial failing at launch), so its
+        id is recorded keeping whatever status the job has by then (``_record_execution``)."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         name = execution_name(job_id, uuid.uuid4().hex)
         try:
@@ -179,7 +182,7 @@ class TuningService:
         except Exception as exc:
             self.store.set_job_status(job_id, JobStatus.FAILED, error=f"could not start execution: {exc}")
             raise
-        return self.store.set_job_status(job_id, JobStatus.RUNNING, execution_id=execution_id)
+        return self._record_execution(job_id, execution_id)
 
     # the loop
 
