@@ -54,7 +54,9 @@ STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
     "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
-    "StartFunction": {*TABLE, "states:StartExecution"},
+    # A tick reads its spec and earlier runs, creates the job, starts it or marks it failed
+    # (which deletes its unfinished marker): no ConditionCheckItem, a trial's start's alone.
+    "StartFunction": {*TABLE, "states:StartExecution"} - {"dynamodb:ConditionCheckItem"},
     "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
         *STOP,
