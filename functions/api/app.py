@@ -78,6 +78,7 @@ from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason, named_field
 from hyperstep.throttling import CallerThrottle, retry_after
+from hyperstep.warm_start import check_parent
 from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
 
 logger = Logger()
@@ -328,12 +329,15 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
 def check_parents(spec: JobSpec) -> None:
     """A job learns only from jobs its caller may see: a parent that is unknown or another
     principal's is refused (422) naming it, worded alike for both (ids are not confirmed
-    to strangers), before anything is stored or scheduled."""
+    to strangers), before anything is stored or scheduled. So is one of another objective
+    (``warm_start.check_parent``, as a job's creation refuses it): a schedule's ticks would
+    otherwise leave it out each run without a word (``recurring.learnable_parents``)."""
     for index, parent in enumerate(spec.warm_start.jobs if spec.warm_start is not None else ()):
         try:
-            _visible_job(parent)
+            job = _visible_job(parent)
         except NotFoundError:
             raise SpecError(f"warm_start.jobs.{index}: job {parent!r} not found") from None
+        check_parent(spec, job)
 
 
 @cache

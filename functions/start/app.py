@@ -6,7 +6,9 @@ the table for that schedule (a schedule made before specs were kept apart still 
 in its input). The spec is validated again
 (a stored spec may predate a change of the spec model) and checked against the
 deployment's guardrails (``hyperstep.guardrails``, from this function's environment);
-an invalid one, or one outside the guardrails, fails the invocation, which Scheduler retries and then drops.
+an invalid one, or one outside the guardrails, fails the invocation: Scheduler invokes
+asynchronously, so Lambda retries it twice and then sends it to the events dead-letter queue
+(the template's ``EventInvokeConfig``), which is alarmed.
 """
 
 from __future__ import annotations

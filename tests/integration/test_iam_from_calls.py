@@ -61,6 +61,7 @@ from moto.batch.models import batch_backends
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
+from hyperstep.aws import StepFunctionsOrchestrator
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
 from hyperstep.backends.naming import ENV_TRIAL_ID
 from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
@@ -344,6 +345,24 @@ def recurring_job_started_and_stopped(stack: MotoStack) -> None:
     assert api(stack, "DELETE", "/schedules/iam-nightly")[0] == 200
 
 
+def recurring_job_whose_execution_does_not_start(stack: MotoStack) -> None:
+    """A tick whose StartExecution fails marks its job failed, which deletes the job's
+    unfinished marker: Start's DeleteItem (its role has no other use for it)."""
+    status, created = api(stack, "POST", "/jobs", spec("sagemaker", "iam-unstarted", schedule="rate(1 day)"))
+    assert status == 201, created
+    group = DEPLOYED.physical_name("ScheduleGroup", transformed())
+    stored = stack.session.client("scheduler").get_schedule(Name=created["schedule_name"], GroupName=group)
+    refused = RuntimeError("ExecutionLimitExceeded")
+    with (
+        mock.patch.object(StepFunctionsOrchestrator, "start_execution", side_effect=refused),
+        pytest.raises(AssertionError, match="ExecutionLimitExceeded"),
+    ):
+        stack.invoke("start", json.loads(stored["Target"]["Input"]))
+    (job,) = [j for j in stack.service.store.list_jobs() if j.spec.name == "iam-unstarted"]
+    assert job.status is JobStatus.FAILED and job.id not in {j.id for j in stack.service.store.list_unfinished_jobs()}
+    assert api(stack, "DELETE", "/schedules/iam-unstarted")[0] == 200
+
+
 def batch_job_stopped(stack: MotoStack) -> None:
     status, accepted = api(stack, "POST", "/jobs", spec("batch", "iam-batch-stop"))
     assert status == 202, accepted
@@ -570,6 +589,7 @@ SCENARIOS = (
     grid_runs_out,
     batch_job_through_the_api,
     recurring_job_started_and_stopped,
+    recurring_job_whose_execution_does_not_start,
     budget_changed_through_the_api,
     batch_job_stopped,
     park_fails_for_good,
@@ -668,6 +688,7 @@ NEEDED = {
     ("api", "dynamodb:GetItem"),
     ("api", "states:SendTaskSuccess"),  # a stopped or changed job woken
     ("start", "states:StartExecution"),
+    ("start", "dynamodb:DeleteItem"),  # a job whose execution did not start, marked failed
     ("suggest", "states:StartExecution"),
     ("suggest", "dynamodb:Query"),
     ("suggest", "dynamodb:ConditionCheckItem"),  # a trial's start checks its job's marker (TransactWriteItems)

@@ -347,6 +347,25 @@ def test_a_spec_with_a_schedule_creates_a_schedule_that_targets_the_start_functi
     assert service.store.get_schedule_spec(body["schedule_name"]).spec["schedule"] == "rate(1 day)"  # type: ignore[union-attr]
 
 
+def test_a_schedule_naming_a_parent_of_another_metric_is_refused_as_a_job_is_and_nothing_is_created(
+    service: TuningService, scheduler: Any
+) -> None:
+    """Each tick would leave that parent out (``recurring.learnable_parents``) without a word:
+    the API refuses it when the schedule is made, as ``POST /jobs`` refuses it for a job."""
+    accuracy = sagemaker_spec(name="acc", objective={"metric": "accuracy", "goal": "maximize"})
+    accuracy["trial"] = {**accuracy["trial"], "metric_definitions": [{"name": "accuracy", "regex": "acc=([0-9.]+)"}]}
+    other = call("POST", "/jobs", accuracy)[1]["job_id"]
+    same = call("POST", "/jobs", sagemaker_spec(name="old"))[1]["job_id"]
+    reason = f"job {other!r} optimized accuracy, not loss: its trials' values would be read as this job's"
+    for schedule in ("rate(1 day)", None):
+        status, body = call("POST", "/jobs", sagemaker_spec(schedule=schedule, warm_start={"jobs": [same, other]}))
+        assert (status, body) == (422, {"field": "warm_start.jobs", "reason": reason}), schedule
+    assert scheduler.list_schedules(GroupName="hyperstep")["Schedules"] == []
+    assert service.store.get_schedule_spec(f"{owner_tag(ALICE)}-mnist") is None
+    assert {job.id for job in service.store.list_jobs()} == {other, same}
+    assert call("POST", "/jobs", sagemaker_spec(schedule="rate(1 day)", warm_start={"jobs": [same]}))[0] == 201
+
+
 def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
     service: TuningService, scheduler: Any
 ) -> None:

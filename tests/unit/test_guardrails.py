@@ -12,6 +12,7 @@ from hyperstep.errors import SpecError
 from hyperstep.guardrails import NO_GUARDRAILS, VARIABLES, GuardrailError, Guardrails
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from tests.template_model import BACKENDS, Stack, transformed
 from tests.unit.test_api import LOSS, Context, call, sagemaker_spec
 from tests.unit.test_api import api as api_module
 from tests.unit.test_api import service as service
@@ -36,6 +37,9 @@ def batch(**trial: Any) -> dict[str, Any]:
     return {**sagemaker_spec(), "trial": {**block, **trial}}
 
 
+QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/queue"
+DEFINITION = "arn:aws:batch:us-east-1:123456789012:job-definition/definition"
+BATCH_OK = {"batch_job_queues": (QUEUE,), "batch_job_definitions": (DEFINITION,)}
 VPC_OK = {"subnets": ["subnet-1"], "security_group_ids": ["sg-1"]}
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
 ALGORITHM = "arn:aws:sagemaker:us-east-1:123456789012:algorithm/"
@@ -130,6 +134,21 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], str, str]
     "vcpus": ({"max_vcpus": 4}, batch(vcpus=4), batch(vcpus=4.5), "trial.vcpus", "limit of 4"),
     "memory": ({"max_memory_mib": 8192}, batch(memory_mib=8192), batch(memory_mib=8193), "trial.memory_mib", "8192"),
     "gpus": ({"max_gpus": 1}, batch(gpus=1), batch(gpus=8), "trial.gpus", "limit of 1"),
+    "batch job queue": (BATCH_OK, batch(), batch(job_queue="gpu-queue"), "trial.job_queue", QUEUE),
+    "batch job definition": (
+        BATCH_OK,
+        batch(job_definition=f"{DEFINITION}:7"),
+        batch(job_definition="definition-admin:1"),
+        "trial.job_definition",
+        DEFINITION,
+    ),
+    "batch not enabled": (
+        {"batch_job_queues": (), "batch_job_definitions": ()},
+        sagemaker(),
+        batch(),
+        "trial.backend",
+        "'batch' is not enabled in this deployment",
+    ),
     "max_parallel": (
         {"max_parallel": 2},
         sagemaker_spec(budget={"max_trials": 4, "max_parallel": 2}),
@@ -159,6 +178,31 @@ def test_inside_passes_and_outside_is_refused_naming_the_field_and_what_is_allow
     assert named == field and allowed in reason and "\n" not in reason
 
 
+@pytest.mark.parametrize(
+    ("queue", "definition", "allowed"),
+    [
+        ("queue", "definition", True),
+        (QUEUE, DEFINITION, True),
+        ("queue", "definition:3", True),  # every revision, as the IAM policy's definition/*:*
+        ("queue", f"{DEFINITION}:12", True),
+        ("arn:aws:batch:us-east-1:999999999999:job-queue/queue", "definition", False),  # same name, not the ARN
+        ("queue-2", "definition", False),
+        ("queue", "definition-2", False),
+        ("queue", "arn:aws:batch:us-east-1:123456789012:job-definition/other:1", False),
+        ("queue", "definition:latest", False),  # not a revision: a name SubmitJob would not find
+    ],
+)
+def test_a_batch_queue_and_definition_are_allowed_by_arn_or_name_and_any_revision(
+    queue: str, definition: str, allowed: bool
+) -> None:
+    spec = parse_spec(batch(job_queue=queue, job_definition=definition))
+    if allowed:
+        Guardrails(**BATCH_OK).check(spec)
+    else:
+        with pytest.raises(GuardrailError, match=r"^trial\.job_(queue|definition): .* is not allowed"):
+            Guardrails(**BATCH_OK).check(spec)
+
+
 def test_the_environment_sets_them_star_opens_one_and_empty_allows_nothing() -> None:
     guardrails = Guardrails.from_env(
         {
@@ -168,8 +212,11 @@ def test_the_environment_sets_them_star_opens_one_and_empty_allows_nothing() -> 
             "HYPERSTEP_MAX_INSTANCE_COUNT": "*",
             "HYPERSTEP_MAX_BATCH_VCPUS": "2.5",
             "HYPERSTEP_MAX_TRIALS_PER_JOB": "500",
+            "HYPERSTEP_ALLOWED_BATCH_JOB_QUEUES": QUEUE,
+            "HYPERSTEP_ALLOWED_BATCH_JOB_DEFINITIONS": "",
         }
     )
+    assert guardrails.batch_job_queues == (QUEUE,) and guardrails.batch_job_definitions == ()
     assert guardrails.instance_types == ("ml.m5.large", "ml.g5.xlarge")
     assert guardrails.s3_prefixes == ()
     assert guardrails.image_prefixes is None and guardrails.max_instance_count is None
@@ -192,6 +239,53 @@ def test_the_api_answers_422_with_the_field_and_the_allowed_values_and_stores_no
     status, _ = call("POST", "/jobs", sagemaker(instance_type="ml.p4d.24xlarge", schedule="rate(1 day)"))
     assert status == 422  # a recurring spec too, before any schedule exists
     assert call("POST", "/jobs", sagemaker())[0] == 202
+
+
+def test_the_api_refuses_a_batch_queue_the_deployment_does_not_allow_with_422_and_stores_nothing(
+    service: TuningService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On AWS another queue is AccessDenied at SubmitJob, which Suggest retries and then fails the job."""
+    monkeypatch.setattr(api_module, "guardrails", Guardrails(**BATCH_OK))
+    status, body = call("POST", "/jobs", batch(job_queue="arn:aws:batch:us-east-1:123456789012:job-queue/big"))
+    assert status == 422 and body["field"] == "trial.job_queue" and f"allowed: {QUEUE}" in body["reason"]
+    monkeypatch.setattr(api_module, "guardrails", Guardrails(batch_job_queues=(), batch_job_definitions=()))
+    assert call("POST", "/jobs", batch()) == (
+        422,
+        {"field": "trial.backend", "reason": "'batch' is not enabled in this deployment"},
+    )
+    assert service.store.list_jobs() == []
+    monkeypatch.setattr(api_module, "guardrails", Guardrails(**BATCH_OK))
+    assert call("POST", "/jobs", batch())[0] == 202
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        (BACKENDS, None),
+        ({**BACKENDS, "BatchJobQueueArn": ""}, "trial.backend"),  # no queue: no Batch statement at all
+        ({**BACKENDS, "BatchJobDefinitionArn": ""}, "trial.backend"),
+        ({}, "trial.backend"),
+    ],
+)
+def test_the_template_allows_the_batch_queue_and_definition_its_iam_policy_allows_and_only_them(
+    parameters: dict[str, str], refused: str | None
+) -> None:
+    """The API and Start functions' environment, resolved for a stack, as Guardrails reads it."""
+    document = transformed()
+    queue, definition = BACKENDS["BatchJobQueueArn"], BACKENDS["BatchJobDefinitionArn"]
+    for function in ("ApiFunction", "StartFunction"):
+        variables = document["Resources"][function]["Properties"]["Environment"]["Variables"]
+        guardrails = Guardrails.from_env(Stack(parameters=parameters).resolve(variables, document))
+        spec = parse_spec(batch(job_queue="hyperstep-queue", job_definition="train:2", memory_mib=2048))
+        if refused is None:
+            guardrails.check(spec)
+            guardrails.check(parse_spec(batch(job_queue=queue, job_definition=definition)))
+            with pytest.raises(GuardrailError, match=r"^trial\.job_queue: 'other' is not allowed"):
+                guardrails.check(parse_spec(batch(job_queue="other", job_definition="train")))
+        else:
+            with pytest.raises(GuardrailError, match=rf"^{refused}: 'batch' is not enabled in this deployment$"):
+                guardrails.check(spec)
 
 
 def test_a_scheduled_start_outside_the_guardrails_fails_and_starts_nothing(

@@ -54,7 +54,9 @@ STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
     "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
-    "StartFunction": {*TABLE, "states:StartExecution"},
+    # A tick reads its spec and earlier runs, creates the job, starts it or marks it failed
+    # (which deletes its unfinished marker): no ConditionCheckItem, a trial's start's alone.
+    "StartFunction": {*TABLE, "states:StartExecution"} - {"dynamodb:ConditionCheckItem"},
     "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
         *STOP,
@@ -616,7 +618,11 @@ def test_events_a_function_fails_on_land_in_the_dead_letter_queue_too() -> None:
     Guide, "How Lambda handles errors and retries with asynchronous invocation"): a Collect
     that fails three times on a result, or a Finish on an execution's end, would lose it with
     no alarm. moto retries nothing, so only the template can say. Each function an event rule
-    targets sends what it failed on to the alarmed queue, and its role may."""
+    targets sends what it failed on to the alarmed queue, and its role may. So does Start:
+    EventBridge Scheduler invokes a Lambda target asynchronously too (Lambda Developer Guide,
+    "Invoke a Lambda function on a schedule"), so a tick it failed on three times (a spec now
+    outside the guardrails, a table or Step Functions error) was dropped without a trace;
+    the schedule's own dead-letter queue would see only a tick Lambda did not accept."""
     document = transformed()
     targeted = {
         target["Arn"]["Fn::GetAtt"][0]
@@ -624,6 +630,9 @@ def test_events_a_function_fails_on_land_in_the_dead_letter_queue_too() -> None:
         for target in rule["Properties"]["Targets"]
     }
     assert targeted == {"CollectFunction", "FinishFunction"}
+    (scheduled,) = resources()["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    targeted |= {arn["Fn::GetAtt"][0] for arn in scheduled["Resource"] if "Fn::GetAtt" in arn}
+    assert targeted == {"CollectFunction", "FinishFunction", "StartFunction"}
     configs = {
         r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
         for r in document["Resources"].values()

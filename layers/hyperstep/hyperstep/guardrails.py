@@ -20,6 +20,7 @@ own fields (``TrialBlockBase.check_guardrails``), so a new backend brings its ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -52,6 +53,8 @@ VARIABLES: Mapping[str, str] = {
     "role_arns": "HYPERSTEP_ALLOWED_ROLE_ARNS",
     "subnets": "HYPERSTEP_ALLOWED_SUBNETS",
     "security_groups": "HYPERSTEP_ALLOWED_SECURITY_GROUPS",
+    "batch_job_queues": "HYPERSTEP_ALLOWED_BATCH_JOB_QUEUES",
+    "batch_job_definitions": "HYPERSTEP_ALLOWED_BATCH_JOB_DEFINITIONS",
     "max_instance_count": "HYPERSTEP_MAX_INSTANCE_COUNT",
     "max_volume_size_gb": "HYPERSTEP_MAX_VOLUME_SIZE_GB",
     "max_vcpus": "HYPERSTEP_MAX_BATCH_VCPUS",
@@ -82,6 +85,13 @@ class Guardrails(BaseModel):
     """The training roles a job may name (SageMaker ``role_arn``)."""
     subnets: tuple[str, ...] | None = None
     security_groups: tuple[str, ...] | None = None
+    batch_job_queues: tuple[str, ...] | None = None
+    """The Batch job queues (ARNs) a job may submit to, by ARN or name: the queue the
+    deployment's IAM policy allows SubmitJob on. Empty: Batch is not enabled."""
+    batch_job_definitions: tuple[str, ...] | None = None
+    """The Batch job definitions (ARNs without a revision) a job may use, by ARN or name, with
+    or without a revision: every revision of each, as the IAM policy allows. Empty: Batch is
+    not enabled."""
     max_instance_count: int | None = None
     max_volume_size_gb: int | None = None
     max_vcpus: float | None = None
@@ -131,6 +141,20 @@ class Guardrails(BaseModel):
                 f"{field}: {value!r} is not under an allowed prefix in this deployment (allowed: {_listed(prefixes)})"
             )
 
+    def enabled(self, backend: str, *allowed: tuple[str, ...] | None) -> None:
+        """The ``backend`` may run here: none of its resource lists (``allowed``) is empty."""
+        if any(resources == () for resources in allowed):
+            raise GuardrailError(f"trial.backend: {backend!r} is not enabled in this deployment")
+
+    def resource(self, field: str, value: str, allowed: tuple[str, ...] | None, *, revisions: bool = False) -> None:
+        """``value``, a resource's name or ARN (with a ``:revision`` when ``revisions``), is one
+        of ``allowed`` (ARNs), named by its ARN or by the name that ends it."""
+        if allowed is None:
+            return
+        bare = _REVISION.sub("", value) if revisions else value
+        if not any(bare in (arn, arn.rpartition("/")[2]) for arn in allowed):
+            raise GuardrailError(f"{field}: {value!r} is not allowed in this deployment (allowed: {_listed(allowed)})")
+
     def secret_references(self, field: str, env: Mapping[str, object]) -> None:
         """Every secret reference among ``env``'s values names a parameter or secret under the
         deployment's prefix (when set); the field named with the variable."""
@@ -151,6 +175,10 @@ NO_GUARDRAILS = Guardrails()
 """Every guardrail open: a laptop's runs, and the default of a caller given none."""
 
 _LISTS = {name for name, field in Guardrails.model_fields.items() if "tuple" in str(field.annotation)}
+
+
+_REVISION = re.compile(r":[1-9][0-9]*$")
+"""A job definition's revision (``name:3``, ``arn:...:job-definition/name:3``)."""
 
 
 def _listed(allowed: tuple[str, ...]) -> str:

@@ -73,12 +73,16 @@ class BatchTrial(TrialBlockBase):
         """Every Batch trial is priced from what its job reports (platform, vCPUs, memory)."""
 
     def check_guardrails(self, guardrails: Guardrails) -> None:
-        """The resources one job asks for (the queue, definition and role are the deployment's,
-        held by its IAM policy)."""
-        guardrails.at_most("trial.vcpus", self.vcpus, guardrails.max_vcpus)
-        guardrails.at_most("trial.memory_mib", self.memory_mib, guardrails.max_memory_mib)
-        guardrails.at_most("trial.gpus", self.gpus, guardrails.max_gpus)
-        guardrails.secret_references("trial.environment", self.environment)
+        """The queue and definition (the ones the deployment's IAM policy allows SubmitJob on:
+        another is refused here, not by AccessDenied at launch) and the resources one job asks for."""
+        g = guardrails
+        g.enabled("batch", g.batch_job_queues, g.batch_job_definitions)
+        g.resource("trial.job_queue", self.job_queue, g.batch_job_queues)
+        g.resource("trial.job_definition", self.job_definition, g.batch_job_definitions, revisions=True)
+        g.at_most("trial.vcpus", self.vcpus, g.max_vcpus)
+        g.at_most("trial.memory_mib", self.memory_mib, g.max_memory_mib)
+        g.at_most("trial.gpus", self.gpus, g.max_gpus)
+        g.secret_references("trial.environment", self.environment)
 
     @field_validator("tags")
     @classmethod
