@@ -388,7 +388,7 @@ def test_the_reaper_reads_running_training_jobs_logs_and_stops_the_trial_behind_
             logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=f"{name}/algo-1-1732662000")
             put_lines(logs, TRAINING_LOG_GROUP, f"{name}/algo-1-1732662000", lines)
 
-        assert service.reap(grace_seconds=300)["recorded"] == 0
+        assert service.reap(grace_seconds=300)["recorded"] == 1  # the prune (was 0: a reaped end not counted)
         assert stopped == [names[bad.id]]
         pruned = service.store.get_trial(job.id, bad.id)
         assert (pruned.state, pruned.value, pruned.curve) == (TrialState.PRUNED, 0.9, {1: 0.9})

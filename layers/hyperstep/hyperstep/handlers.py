@@ -14,7 +14,8 @@ resolver) stay in ``functions/api/app.py``, as ``handle_api(service, event, cont
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from hyperstep.events import EventError, parse_event
 from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, SuggestRequest, TrialMetric, TrialResult
+from hyperstep.models import Job, Trial
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -42,11 +44,16 @@ class Log(Protocol):
 
 
 class Meter(Protocol):
-    """What a handler counts with (Powertools' ``Metrics`` is one); the caller flushes."""
+    """What a handler counts with (Powertools' ``Metrics`` is one); the caller flushes what
+    is left when the invocation ends. ``flush_metrics`` writes what was added so far as one
+    EMF object and starts a new one, without the dimensions added: how one invocation counts
+    under several dimension values (the reaper: one object per job)."""
 
     def add_dimension(self, name: str, value: str) -> None: ...
 
     def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+    def flush_metrics(self) -> None: ...
 
 
 class Quiet:
@@ -65,6 +72,9 @@ class Quiet:
         return None
 
     def add_metric(self, name: str, unit: str, value: float) -> None:
+        return None
+
+    def flush_metrics(self) -> None:
         return None
 
 
@@ -160,8 +170,15 @@ def count_result(service: TuningService, result: TrialResult | TrialMetric, metr
     recorded, by an end event or by metrics that ended the trial), and the best value so far."""
     store = service.store
     trial, job = store.get_trial(result.job_id, result.trial_id), store.get_job(result.job_id)
+    count_ends(metrics, job, [trial])
+
+
+def count_ends(metrics: Meter, job: Job, ends: Iterable[Trial]) -> None:
+    """``Trials{State}`` of the job for the ends just recorded (``ends``: each trial as read
+    after its end), under its ``JobId``, and its ``BestValue`` as ``job`` holds it."""
     metrics.add_dimension(name="JobId", value=job.id)
-    metrics.add_metric(name=f"Trials{trial.state.value.capitalize()}", unit=COUNT, value=1)
+    for state, count in Counter(trial.state for trial in ends).items():
+        metrics.add_metric(name=f"Trials{state.value.capitalize()}", unit=COUNT, value=count)
     if job.best_value is not None:
         metrics.add_metric(name="BestValue", unit=NO_UNIT, value=job.best_value)
 
@@ -172,16 +189,27 @@ def handle_reaper(
     telemetry: Telemetry = QUIET,
     *,
     grace_seconds: float = REAPER_GRACE_SECONDS,
+    jobs: Iterable[Job] | None = None,
 ) -> dict[str, Any]:
-    """Reaper: reconcile what events missed and wake every unfinished job's execution.
+    """Reaper: reconcile what events missed and wake every unfinished job's execution (or
+    those of ``jobs``: the local reaper's, the jobs running in its process).
 
     Fetches results of running trials whose end event never arrived (Describe* calls), fails
     trials past their timeout plus the grace, settles trials that ended without their final
-    objective and waited the grace for it (from the source, else failed).
+    objective and waited the grace for it (from the source, else failed), prunes trials on
+    what their log printed. Each end it recorded counts in the job's ``Trials{State}`` (and
+    ``BestValue``) as Collect counts it, one EMF object per job flushed once the job is
+    reaped (``count_ends``); then ``ReapedResults`` and ``TrialsTimedOut``, without a job.
     """
-    counts = service.reap(grace_seconds=grace_seconds)
-    telemetry.metrics.add_metric(name="ReapedResults", unit=COUNT, value=counts["recorded"])
-    telemetry.metrics.add_metric(name="TrialsTimedOut", unit=COUNT, value=counts["timed_out"])
+    metrics = telemetry.metrics
+
+    def reaped(job: Job, ends: list[Trial]) -> None:
+        count_ends(metrics, service.store.get_job(job.id), ends)
+        metrics.flush_metrics()
+
+    counts = service.reap(grace_seconds=grace_seconds, jobs=jobs, reaped=reaped)
+    metrics.add_metric(name="ReapedResults", unit=COUNT, value=counts["recorded"])
+    metrics.add_metric(name="TrialsTimedOut", unit=COUNT, value=counts["timed_out"])
     telemetry.log.info("reaped", extra=counts)
     return counts
 

@@ -47,7 +47,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -912,21 +912,37 @@ class TuningService:
         self.wake(job_id)
         return job
 
-    def reap(self, grace_seconds: float = 300.0) -> dict[str, int]:
-        """Reconcile what events missed, for every unfinished job however many jobs exist."""
+    def reap(
+        self,
+        grace_seconds: float = 300.0,
+        jobs: Iterable[Job] | None = None,
+        reaped: Callable[[Job, list[Trial]], None] | None = None,
+    ) -> dict[str, int]:
+        """Reconcile what events missed, for every unfinished job however many jobs exist
+        (or for ``jobs``); ``reaped`` is told, after each job, the ends this pass recorded
+        for it (``reap_job``), when there are any."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
-        for job in self.store.list_unfinished_jobs():
+        for job in self.store.list_unfinished_jobs() if jobs is None else jobs:
             counts["jobs"] += 1
-            self.reap_job(job, grace_seconds, counts)
+            ends = self.reap_job(job, grace_seconds, counts)
+            if ends and reaped is not None:
+                reaped(job, ends)
         return counts
 
-    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
+    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> list[Trial]:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its
         execution. The wake also rescues pending trials nobody launched: the Suggest it
-        leads to plans every pending trial again."""
+        leads to plans every pending trial again.
+
+        Returns the ends this call recorded, each trial as read just after its end: a result
+        fetched, a timeout, a settled wait, a prune on what its log printed (``follow_log``).
+        Each is recorded once whichever path gets there first (the store's conditional
+        write), so an end Collect recorded is never among them: what the reaper counts."""
+        ends: list[Trial] = []
         for trial in self._running(job):
-            self._reap_trial(job, trial, grace_seconds, counts)
+            self._reap_trial(job, trial, grace_seconds, counts, ends)
         self.wake(job.id)
+        return ends
 
     def _running(self, job: Job) -> list[Trial]:
         """The job's running trials, read now, without reading the whole job (the store has
@@ -938,31 +954,41 @@ class TuningService:
         self.reaped.remember(trials)
         return [t for t in trials if t.state is TrialState.RUNNING]
 
-    def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
+    def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int], ends: list[Trial]) -> None:
+        def ended(recorded: bool, count: str = "recorded") -> None:
+            if recorded:
+                counts[count] += 1
+                ends.append(self.store.get_trial(job.id, trial.id))
+
         if trial.awaiting_result_since is not None:
             if self.clock() - trial.awaiting_result_since > grace:
-                counts["recorded"] += self._settle_from_source(job, trial, grace)
+                ended(self._settle_from_source(job, trial, grace))
             return
-        if early_stopping.enabled(job.spec) and not self.follow_log(job, trial):
+        if early_stopping.enabled(job.spec) and not self.follow_log(job, trial, ended):
             return  # stopped early on what its log printed
         timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
-            counts["recorded"] += self.collect(result)
+            ended(self.collect(result))
         elif timeout is not None and trial.started_at and self.clock() - trial.started_at > timeout + grace:
             self.backend_for(job).stop(job, trial)
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
-            counts["timed_out"] += self.collect(stuck)
+            ended(self.collect(stuck), "timed_out")
 
-    def follow_log(self, job: Job, trial: Trial) -> bool:
+    def follow_log(self, job: Job, trial: Trial, ended: Callable[[bool], None] | None = None) -> bool:
         """Report the step values the running trial's log printed since it was last read
         (``TrialBackend.step_reports``: SageMaker's CloudWatch log), each judged as a step
         report is, then keep how far the log was read. Reported before the cursor moves: a
         reading cut short reads the same lines again, numbered the same (duplicates merge).
-        Returns whether the trial is still running."""
+        Returns whether the trial is still running; ``ended`` is told of each report that
+        ended it (a prune, ``stop_early``; a completion after it, ``_report_after_end``).
+        """
         reports, cursor = self.backend_for(job).step_reports(job, trial)
         for metric, step, value in reports:
-            if not self.report_metrics(job.id, trial.id, {metric: value}, step=step, final=False):
+            recorded = self._report(job.id, trial.id, {metric: value}, step, False, None)
+            if ended is not None:
+                ended(recorded.ended)
+            if not recorded.recorded:
                 return False
         if cursor is not None and cursor != trial.log_cursor:
             return self.store.set_log_cursor(job.id, trial.id, cursor)

@@ -6,7 +6,9 @@ end through Describe* calls. Here a thread does the same every ``interval`` seco
 the jobs whose executions run in this process (never for another process's jobs in a
 shared store file): it records the results the bus lost (the local backend's
 ``describe`` keeps each ended process's result), fails trials stuck past their timeout
-plus ``grace_seconds``, and wakes the waiting execution (``TuningService.reap_job``).
+plus ``grace_seconds``, and wakes the waiting execution, through the reaper function's
+handler (``handle_reaper``): the ends it records count in each job's ``Trials*`` metrics,
+written to the run's ``handlers.log`` as the function's would go to CloudWatch.
 
 A job with a time budget is also reaped at its deadline (``completion.deadline``), not
 at the next pass after it: the pass comes sooner when a running job's deadline is nearer
@@ -22,9 +24,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 
 from hyperstep.asl.executor import Executor
 from hyperstep.completion import deadline
+from hyperstep.handlers import handle_reaper
+from hyperstep.local.telemetry import HandlerLog, Silent
+from hyperstep.models import Job
 from hyperstep.service import TuningService
 
 REAP_SECONDS = 30.0
@@ -47,10 +53,14 @@ class LocalReaper:
         grace_seconds: float = GRACE_SECONDS,
         *,
         deadlines: bool = True,
+        handler_log: HandlerLog | Silent | None = None,
     ) -> None:
         """``deadlines``: whether a pass comes at a running job's time budget deadline (the
-        module docstring); only with a service whose clock is real time."""
+        module docstring); only with a service whose clock is real time. ``handler_log``
+        gets each pass's logs and metrics as one invocation of the reaper function (none
+        by default)."""
         self.service, self.executor = service, executor
+        self.handler_log = handler_log or Silent()
         self.interval, self.grace_seconds = interval, grace_seconds
         self.deadlines = deadlines
         self._closing = threading.Event()
@@ -76,14 +86,17 @@ class LocalReaper:
             self._thread.join(timeout=30)
 
     def reap_once(self) -> dict[str, int]:
-        """One pass over the jobs whose executions run here."""
-        counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
+        """One pass over the jobs whose executions run here: one invocation of the reaper
+        function's handler."""
+        with self.handler_log.invocation("reaper") as telemetry:
+            return handle_reaper(self.service, {}, telemetry, grace_seconds=self.grace_seconds, jobs=self._unfinished())
+
+    def _unfinished(self) -> Iterator[Job]:
+        """The unfinished jobs whose executions run here, each read as the pass comes to it."""
         for job_id in self._running_jobs():
             job = self.service.store.get_job(job_id)
             if not job.status.finished:
-                counts["jobs"] += 1
-                self.service.reap_job(job, self.grace_seconds, counts)
-        return counts
+                yield job
 
     def next_pass(self) -> float:
         """Seconds until the next pass: the rest of ``interval`` since the last, or less when

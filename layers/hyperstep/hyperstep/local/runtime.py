@@ -150,7 +150,9 @@ class LocalRuntime:
         for source in dict.fromkeys((LOCAL_EVENT_SOURCE, METRIC_EVENT_SOURCE, *(SIMULATED_SOURCES if clock else ()))):
             self.bus.subscribe(collect, source=source)
         self.bus.subscribe(self.function("finish"), source=EXECUTION_SOURCE)  # the template's ExecutionEndedRule
-        self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds, deadlines=clock is None)
+        self.reaper = LocalReaper(
+            self.service, self.executor, interval=reap_seconds, deadlines=clock is None, handler_log=self.handler_log
+        )
 
     def function(self, resource: str) -> Function:
         """The function a Task resource (or the bus) invokes: the plain handler of that

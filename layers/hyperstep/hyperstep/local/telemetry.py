@@ -3,9 +3,10 @@
 On AWS a function's Powertools ``Logger`` and ``Metrics`` print JSON lines that CloudWatch
 Logs keeps (metrics in the Embedded Metric Format, which CloudWatch turns into metrics).
 A local run writes the same lines to one file, ``handlers.log`` beside the store: log
-records at ``WARNING`` and above, and each invocation's metrics as one EMF line, the
-namespace and ``service`` dimension ``hyperstep``. Invocations run on several threads
-at once (Map iterations, the bus); each gets its own ``Telemetry``, flushed when it ends.
+records at ``WARNING`` and above, and each invocation's metrics as one EMF line (one a
+job for the reaper, which flushes after each), the namespace and ``service`` dimension
+``hyperstep``. Invocations run on several threads at once (Map iterations, the bus); each
+gets its own ``Telemetry``, flushed when it ends.
 """
 
 from __future__ import annotations
@@ -43,12 +44,11 @@ class HandlerLog:
     def invocation(self, function: str) -> Iterator[Telemetry]:
         """Telemetry for one invocation of ``function``; its metrics are written when it ends,
         also when the handler raised (as Powertools' ``log_metrics`` does)."""
-        metrics = InvocationMetrics()
+        metrics = InvocationMetrics(self)
         try:
             yield Telemetry(log=InvocationLog(self, function), metrics=metrics)
         finally:
-            if metrics.provider is not None and metrics.provider.metric_set:
-                self.write(metrics.provider.serialize_metric_set())
+            metrics.flush_metrics()
 
 
 class InvocationMetrics:
@@ -56,8 +56,16 @@ class InvocationMetrics:
     Most invocations count nothing (collect of a step report), and making a provider
     costs about 16 us here (it lists every unit): a simulated run makes 28 a trial."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: HandlerLog) -> None:
+        self.sink = sink
         self.provider: AmazonCloudWatchEMFProvider | None = None
+
+    def flush_metrics(self) -> None:
+        """Write the metrics added so far as one EMF line (none when there are none) and
+        start anew, without the dimensions added (Powertools' ``Metrics.flush_metrics``)."""
+        if self.provider is not None and self.provider.metric_set:
+            self.sink.write(self.provider.serialize_metric_set())
+            self.provider.clear_metrics()
 
     def _made(self) -> AmazonCloudWatchEMFProvider:
         if self.provider is None:
