@@ -531,7 +531,7 @@ class DynamoDBStore(TrialStore):
             return body.model_copy(update={"curve": point})
         curve = self._add_to_curve(body, reports, curve_metric)
         if not whole_curve:
-            curve = {step: curve[step] for step in merge_curve({}, reports, curve_metric) if step in curve}
+            curve = {step: curve[step] for step in point if step in curve}
         return body.model_copy(update={"curve": curve})
 
     def report_after_end(
