@@ -29,6 +29,7 @@ from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
+from tests.conftest import spec_document
 from tests.contract.test_dynamodb_curve_reads import Counting
 
 ASHA = {"name": "asha", "min_resource": 1, "max_resource": 10_000, "reduction_factor": 3, "curve_model": False}
@@ -57,19 +58,12 @@ class NoExecutions(Orchestrator):
 
 
 def spec(early_stopping: dict | None) -> dict:
-    document = {
-        "name": "curve-reports",
-        "objective": {"metric": "loss", "goal": "minimize"},
-        "parameters": [{"name": "x", "type": "float", "low": -1.0, "high": 1.0}],
-        "strategy": {"name": "random", "seed": 1},
-        "budget": {"max_trials": 1, "max_parallel": 1},
-        "trial": {
-            "backend": "local",
-            "command": ["python", "train.py"],
-            "metric_definitions": [{"name": "loss", "regex": r"^loss=([0-9.eE+-]+)"}],
-            "timeout_seconds": 60,
-        },
-    }
+    """The tests' tiny spec with one parameter and one trial at a time."""
+    document = spec_document(
+        name="curve-reports",
+        parameters=[{"name": "x", "type": "float", "low": -1.0, "high": 1.0}],
+        budget={"max_trials": 1, "max_parallel": 1},
+    )
     return document if early_stopping is None else {**document, "early_stopping": early_stopping}
 
 

@@ -2,7 +2,8 @@
 
 A reaper pass over two jobs records three ends Collect never saw: in job ``job-a`` (early
 stopping) a trial pruned on what its log printed (``follow_log``) and a completed result
-it fetched (``describe``), in ``job-b`` a trial stuck past its timeout plus the grace (failed).
+it fetched (``describe``), in ``job-b`` two trials stuck past their timeout plus the grace
+(failed: one count of 2).
 Each counts once in its job's ``Trials{State}`` under its ``JobId`` (and ``BestValue``),
 one EMF object a job, as Collect counts an end; the next pass records and counts nothing.
 An end Collect recorded is not counted again by the reaper. The same holds for the local
@@ -78,14 +79,14 @@ class Flushed:
 def reaped() -> tuple[TuningService, LoggedBackend, Clock]:
     """Two running jobs: ``job-a`` (ASHA, trials of up to an hour) with t0001 ahead at step 1,
     t0002 whose log printed a worse step 1 (the reaper's reading prunes it) and t0003 whose
-    end event was lost (completed, loss 0.3); ``job-b`` (timeout 60 s) with t0001 stuck, the
-    clock past its timeout plus the grace."""
+    end event was lost (completed, loss 0.3); ``job-b`` (timeout 60 s) with t0001 and t0002
+    stuck, the clock past their timeout plus the grace."""
     clock, backend = Clock(), LoggedBackend()
     service = TuningService(SQLiteStore(clock=clock), {"local": backend}, FakeOrchestrator())
     hour = {**spec_document()["trial"], "timeout_seconds": 3600}
     specs = {
         "job-a": spec_document(early_stopping=ASHA, trial=hour, budget={"max_trials": 6, "max_parallel": 3}),
-        "job-b": spec_document(budget={"max_trials": 2, "max_parallel": 1}),
+        "job-b": spec_document(budget={"max_trials": 2, "max_parallel": 2}),
     }
     for job_id, document in specs.items():
         job = service.submit(parse_spec(document), job_id=job_id)
@@ -102,7 +103,7 @@ def reaped() -> tuple[TuningService, LoggedBackend, Clock]:
 
 EXPECTED = [
     ({"JobId": "job-a"}, {"TrialsPruned": 1, "TrialsCompleted": 1, "BestValue": 0.3}),
-    ({"JobId": "job-b"}, {"TrialsFailed": 1}),
+    ({"JobId": "job-b"}, {"TrialsFailed": 2}),
 ]
 
 
@@ -111,15 +112,16 @@ def test_a_reaper_pass_counts_each_end_it_recorded_in_its_jobs_trials_metrics_on
     meter = Flushed()
     counts = handle_reaper(service, {}, Telemetry(metrics=meter), grace_seconds=GRACE)
     meter.flush_metrics()  # the invocation's end (Powertools' log_metrics)
-    assert counts == {"jobs": 2, "recorded": 2, "timed_out": 1}  # the prune counts as a reaped result now
+    assert counts == {"jobs": 2, "recorded": 2, "timed_out": 2}  # the prune counts as a reaped result now
     states = {(t.job_id, t.id): t.state for job in ("job-a", "job-b") for t in service.store.list_trials(job)}
     assert states == {
         ("job-a", "t0001"): TrialState.RUNNING,
         ("job-a", "t0002"): TrialState.PRUNED,
         ("job-a", "t0003"): TrialState.COMPLETED,
         ("job-b", "t0001"): TrialState.FAILED,
+        ("job-b", "t0002"): TrialState.FAILED,
     }
-    assert meter.objects == [*EXPECTED, ({}, {"ReapedResults": 2, "TrialsTimedOut": 1})]
+    assert meter.objects == [*EXPECTED, ({}, {"ReapedResults": 2, "TrialsTimedOut": 2})]
     again = Flushed()
     handle_reaper(service, {}, Telemetry(metrics=again), grace_seconds=GRACE)
     again.flush_metrics()
@@ -135,7 +137,7 @@ def test_an_end_collect_recorded_first_is_not_counted_by_the_reaper(reaped) -> N
     handle_reaper(service, {}, Telemetry(metrics=meter), grace_seconds=GRACE)
     assert meter.objects == [
         ({"JobId": "job-a"}, {"TrialsPruned": 1, "BestValue": 0.3}),
-        ({"JobId": "job-b"}, {"TrialsFailed": 1}),
+        ({"JobId": "job-b"}, {"TrialsFailed": 2}),
     ]
 
 
@@ -157,7 +159,7 @@ def test_with_powertools_each_job_is_one_emf_object_with_its_job_id(reaped, caps
         metrics.flush_metrics()
     assert emf_objects(capsys.readouterr().out, "hyperstep-tests") == [
         *EXPECTED,
-        ({}, {"ReapedResults": 2, "TrialsTimedOut": 1}),
+        ({}, {"ReapedResults": 2, "TrialsTimedOut": 2}),
     ]
 
 
@@ -188,10 +190,10 @@ def test_the_local_reaper_counts_the_same_in_its_handler_log(reaped) -> None:
     service, _, _ = reaped
     stream = io.StringIO()
     local = LocalReaper(service, Executions(), grace_seconds=GRACE, handler_log=HandlerLog(stream))  # type: ignore[arg-type]
-    assert local.reap_once() == {"jobs": 2, "recorded": 2, "timed_out": 1}
+    assert local.reap_once() == {"jobs": 2, "recorded": 2, "timed_out": 2}
     assert local.reap_once() == {"jobs": 2, "recorded": 0, "timed_out": 0}
     assert emf_objects(stream.getvalue(), "hyperstep") == [
         *EXPECTED,
-        ({}, {"ReapedResults": 2, "TrialsTimedOut": 1}),
+        ({}, {"ReapedResults": 2, "TrialsTimedOut": 2}),
         ({}, {"ReapedResults": 0, "TrialsTimedOut": 0}),
     ]

@@ -4,6 +4,7 @@ and the adapter's order of delivery, stops and ``describe``."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,31 @@ def test_next_due_tells_when_the_next_live_event_comes_and_moves_nothing() -> No
     sim.backend.stop(sim.job, first)
     assert sim.backend.next_due("j") == 15.0  # trial 2's first step
     assert sim.backend.next_due("other") is None
+
+
+def test_callables_run_on_two_threads_at_once_leave_stdout_as_it_was() -> None:
+    """Launches run on several threads (Map iterations): a redirect per call restored out of
+    order (entered A then B, left A then B) left stdout on stderr for the rest of the run,
+    and ``--json``'s summary went there."""
+    from hyperstep.backends.simulated.simulation import simulate
+
+    inside = {"a": threading.Event(), "b": threading.Event()}
+    leave = {"a": threading.Event(), "b": threading.Event()}
+
+    def objective(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        inside[params["who"]].set()
+        leave[params["who"]].wait(5)
+        return {"duration": 1, "curve": [0.5]}
+
+    before = sys.stdout
+    a = threading.Thread(target=simulate, args=(objective, {"who": "a"}, 0))
+    b = threading.Thread(target=simulate, args=(objective, {"who": "b"}, 0))
+    a.start()
+    inside["a"].wait(5)
+    b.start()
+    inside["b"].wait(0.5)  # b inside too, unless calls take turns
+    leave["a"].set()
+    a.join(5)
+    leave["b"].set()
+    b.join(5)
+    assert sys.stdout is before

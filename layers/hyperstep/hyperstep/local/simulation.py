@@ -45,18 +45,15 @@ class SimulationDriver:
         backend: SimulatedBackend,
         store: TrialStore,
         drain: Callable[[], None],
-        deliver: Callable[[TrialEvent], None] | None = None,
-        wake: Callable[[str], bool] | None = None,
+        deliver: Callable[[TrialEvent], None],
+        wake: Callable[[str], bool],
     ) -> None:
         """``drain`` returns once the bus has delivered every event published so far;
         ``deliver`` publishes a trial's event and returns once it has been delivered
-        (``InProcessBus.deliver``, on this thread); by default the backend publishes it
-        and the driver drains. ``wake`` resumes a job's waiting execution
-        (``TuningService.wake``): at its time budget's deadline; without it, a job's
-        events are delivered past its deadline, as they come."""
+        (``InProcessBus.deliver``, on this thread). ``wake`` resumes a job's waiting
+        execution (``TuningService.wake``): at its time budget's deadline."""
         self.backend, self.store, self.drain = backend, store, drain
-        self.deliver = deliver or backend.publish
-        self.wake = wake
+        self.deliver, self.wake = deliver, wake
         self._woken: dict[str, float] = {}
         """Per job, the deadline it was last woken at."""
         self._lock = threading.Lock()
@@ -114,7 +111,7 @@ class SimulationDriver:
         deadline and wake the job (its Suggest stops the running trials); True if so. A
         job woken at its deadline already has its events delivered as they come."""
         end = deadline(job)
-        if end is None or self.wake is None or self._woken.get(job.id) == end:
+        if end is None or self._woken.get(job.id) == end:
             return False
         due = self.backend.next_due(job.id)
         if due is None or due <= end:

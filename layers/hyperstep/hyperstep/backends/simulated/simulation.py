@@ -100,12 +100,18 @@ def trial_seed(job_seed: int | None, number: int) -> int:
     return int(np.random.SeedSequence([job_seed or 0, number]).generate_state(1)[0])
 
 
+_stdout_lock = threading.Lock()
+
+
 def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
     """Run the callable; what it raises, or a return value that is no ``Simulation``, is a
     trial that fails at once saying so (as a script that crashes on start would). What it
     prints goes to stderr."""
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # stdout is run's: --json prints its summary there
+        # stdout is run's (--json prints its summary there); sys.stdout is the process's, so
+        # callables take turns (launches run on several threads; redirects left out of order
+        # would leave stdout on stderr)
+        with _stdout_lock, contextlib.redirect_stdout(sys.stderr):
             returned = objective(dict(params), seed)
     except Exception as exc:
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
