@@ -28,7 +28,7 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.http_input import strict_json
-from hyperstep.metric_regex import SHORT_NUMBER, first_group, regex_warning
+from hyperstep.metric_regex import regex_warning, whole_numbers_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
 from hyperstep.spec import (
@@ -269,22 +269,6 @@ def spec_warnings(spec: JobSpec) -> list[str]:
         if d.name in spec.measured_metrics
     ]
     return [warning for warning in [*found, *whole, *early_stopping_warnings(spec)] if warning]
-
-
-def whole_numbers_warning(where: str, name: str, regex: str) -> str | None:
-    """One line about a regex whose value group reads whole numbers only (``([0-9]+)``): for
-    an objective, ``loss=0.0447`` would read as 0. None for any other group."""
-    group = first_group(regex)
-    try:
-        pattern = re.compile(group) if group is not None else None
-    except re.error:
-        return None
-    if pattern is None or not pattern.fullmatch("15") or pattern.fullmatch("1.5") or pattern.fullmatch("0.25"):
-        return None
-    return (
-        f"{where} ({name}): the value group {group} reads whole numbers only: a printed 0.25 reads as 0"
-        f" or not at all; use {SHORT_NUMBER}"
-    )
 
 
 LEARNS_NOTHING = ("random", "sobol", "grid")

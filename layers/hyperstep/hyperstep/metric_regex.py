@@ -51,11 +51,7 @@ def first_group(regex: str) -> str | None:
 def cuts_numbers_short(regex: str) -> list[str]:
     """What the value group of ``regex`` would read wrong, of an exponent and a sign: a
     group that reads a decimal (``1.5``) but stops before ``e-05``, or drops a ``-``."""
-    group = first_group(regex)
-    try:
-        pattern = re.compile(group) if group is not None else None
-    except re.error:
-        return []
+    pattern = _value_group(regex)
     if pattern is None or not pattern.fullmatch("1.5"):
         return []  # no decimal read here (an integer count, a word): nothing to say
     problems = []
@@ -64,6 +60,16 @@ def cuts_numbers_short(regex: str) -> list[str]:
     if not pattern.fullmatch("-1.5"):
         problems.append("sign")
     return problems
+
+
+def _value_group(regex: str) -> re.Pattern[str] | None:
+    """The first capturing group of ``regex`` compiled on its own; None without one (or
+    when the group alone is no valid regex)."""
+    group = first_group(regex)
+    try:
+        return re.compile(group) if group is not None else None
+    except re.error:
+        return None
 
 
 def regex_warning(where: str, name: str, regex: str) -> str | None:
@@ -75,4 +81,16 @@ def regex_warning(where: str, name: str, regex: str) -> str | None:
     return (
         f"{where} ({name}): the value group {first_group(regex)} reads a printed 1.5e-05 as 1.5{sign}; "
         f"use {SHORT_NUMBER}"
+    )
+
+
+def whole_numbers_warning(where: str, name: str, regex: str) -> str | None:
+    """One line about a regex whose value group reads whole numbers only (``([0-9]+)``): for
+    an objective, ``loss=0.0447`` would read as 0. None for any other group."""
+    pattern = _value_group(regex)
+    if pattern is None or not pattern.fullmatch("15") or pattern.fullmatch("1.5") or pattern.fullmatch("0.25"):
+        return None
+    return (
+        f"{where} ({name}): the value group {first_group(regex)} reads whole numbers only: a printed 0.25 reads"
+        f" as 0 or not at all; use {SHORT_NUMBER}"
     )

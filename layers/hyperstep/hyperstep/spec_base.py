@@ -9,7 +9,6 @@ this module sits below both, and neither imports the other's level.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -98,6 +97,8 @@ class NumbersNotBools(BaseModel):
 def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
     """The error (a pydantic line error, less its input) of a field ``name`` no model field
     is: the known ones it is close to, or all."""
+    import difflib  # only on an error: not on every cold start's import path
+
     close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.8)
     if close:
         reason = f"unknown field; did you mean {' or '.join(close)}?"

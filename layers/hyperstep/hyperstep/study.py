@@ -372,7 +372,7 @@ class Study:
             value = _one_of_one(value)
             if value is None or not is_number(value) or not math.isfinite(value):
                 raise ValueError(f"a completed trial needs a finite value, got {value!r}")
-        params = {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
+        params = {name: given.item() if isinstance(given, np.generic) else given for name, given in params.items()}
         if not self.space.contains(params):  # numpy scalars (from a DataFrame, an array) taken as Python's
             names = ", ".join(p.name for p in self.space.parameters)
             raise ValueError(f"params {params!r} are not a point of this space (parameters: {names})")
