@@ -149,6 +149,13 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], str, str]
         "trial.backend",
         "'batch' is not enabled in this deployment",
     ),
+    "sagemaker not enabled": (  # the template's TrainingRoleArn left empty: no role to pass
+        {"role_arns": ()},
+        batch(),
+        sagemaker(),
+        "trial.backend",
+        "'sagemaker' is not enabled in this deployment",
+    ),
     "max_parallel": (
         {"max_parallel": 2},
         sagemaker_spec(budget={"max_trials": 4, "max_parallel": 2}),

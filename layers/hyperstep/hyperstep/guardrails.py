@@ -82,7 +82,7 @@ class Guardrails(BaseModel):
     """Every S3 location a trial reads or writes (channels, output, checkpoints, code) starts with one."""
     instance_types: tuple[str, ...] | None = None
     role_arns: tuple[str, ...] | None = None
-    """The training roles a job may name (SageMaker ``role_arn``)."""
+    """The training roles a job may name (SageMaker ``role_arn``). Empty: SageMaker is not enabled."""
     subnets: tuple[str, ...] | None = None
     security_groups: tuple[str, ...] | None = None
     batch_job_queues: tuple[str, ...] | None = None

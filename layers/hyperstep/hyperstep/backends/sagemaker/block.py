@@ -133,6 +133,7 @@ class SageMakerTrial(TrialBlockBase):
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The image (or algorithm), role, instances, volume, every S3 location and the VPC."""
         g = guardrails
+        g.enabled("sagemaker", g.role_arns)  # no training role to pass: the template's TrainingRoleArn is empty
         g.starts_with("trial.training_image", self.training_image, g.image_prefixes)
         g.starts_with("trial.algorithm_name", self.algorithm_name, g.image_prefixes)
         g.one_of("trial.role_arn", self.role_arn, g.role_arns)
