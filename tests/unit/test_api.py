@@ -182,6 +182,30 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "trial.environment.TOKEN.resolve",
             "String should match pattern",
         ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "environment": {"LR": 0.001}}),
+            "trial.environment.LR",
+            "0.001 was read as a number; environment values are strings: quote it as written",
+        ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "tags": {"team": None}}),
+            "trial.tags.team",
+            "empty (read as null); tag values are strings",
+        ),
+        (
+            sagemaker_spec(
+                trial={
+                    "backend": "batch",
+                    "job_queue": "q",
+                    "job_definition": "d",
+                    "command": ["python", "train.py", "--epochs", 10],
+                    "environment": {"VERBOSE": True},
+                    "metric_definitions": LOSS,
+                }
+            ),
+            "trial.command.3",
+            "10 was read as a number; command arguments are strings: quote it as written",
+        ),
         (sagemaker_spec(budget={"max_parallel": 2}), "budget.max_trials", "required to run trials"),
         (
             sagemaker_spec(parameters=[{"name": f"p{i}", "type": "float", "low": 0, "high": 1} for i in range(101)]),

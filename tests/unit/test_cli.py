@@ -80,6 +80,10 @@ BAD_SPECS = {
         spec_document(trial={**spec_document()["trial"], "env": {"A=B": "1"}}),
         "trial.env: 'A=B' is not a variable name",
     ),
+    "an environment value YAML reads as a number": (
+        yaml.safe_dump(spec_document()).replace("trial:\n", "trial:\n  env: {LR: 1e-3}\n"),
+        "trial.env.LR: 0.001 was read as a number; environment values are strings: quote it as written",
+    ),
     "a NUL character in a choice": (
         spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b"]}]),
         "parameters.0.choices.0: a choice cannot hold a NUL character",
