@@ -228,6 +228,22 @@ def test_status_of_unknown_job_is_one_line(workdir: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_status_lists_every_job_of_the_store(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """More jobs than one page of the store (it gave the newest 100)."""
+    from hyperstep.models import Job
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    path, spec = workdir / "s.db", parse_spec(spec_document())
+    store = SQLiteStore(path)
+    for number in range(1001 + 100):
+        store.create_job(Job(id=f"tiny-{number:04d}", spec=spec, created_at=1_700_000_000.0 + number))
+    store.close()
+    assert main(["--store", str(path), "status"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("tiny-")]
+    assert listed == [f"tiny-{number:04d}" for number in reversed(range(1101))]
+
+
 def hyperstep(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "hyperstep.cli", *args]
     return subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60)
