@@ -64,6 +64,7 @@ from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
 from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
+from hyperstep.job_pages import PageTokenError, page_token, token_place
 from hyperstep.models import Job, StopReason, Trial
 from hyperstep.objectives import pareto_front
 from hyperstep.owners import Caller, owner_of, parse_admins
@@ -166,6 +167,8 @@ class JobDetail(JobSummary):
 
 class JobList(_Out):
     jobs: list[JobSummary]
+    next_token: str | None = None
+    """More jobs remain: pass it back (``?next_token=``) for the next page; None on the last."""
 
 
 class ScheduleList(_Out):
@@ -189,6 +192,7 @@ def _problem(status: int, reason: str, field: str | None = None) -> Response:
 
 
 REASONS = {
+    400: "A next_token no GET /jobs answer gave this caller",
     403: "The request carries no IAM identity",
     404: "No such job (or path); another principal's job answers the same",
     409: "A conflict: the job's state, an existing schedule, a request still in progress",
@@ -235,6 +239,11 @@ def _invalid(exc: RequestValidationError) -> Response:
 def _bad_spec(exc: SpecError) -> Response:
     field, _, reason = str(exc).partition(": ")
     return _problem(422, reason or field, field if reason else None)
+
+
+@app.exception_handler(PageTokenError)
+def _bad_token(exc: PageTokenError) -> Response:
+    return _problem(400, str(exc), "next_token")
 
 
 @app.exception_handler(NotFoundError)
@@ -381,11 +390,19 @@ def _visible_job(job_id: str) -> Job:
     return job
 
 
-@app.get("/jobs", summary="The caller's jobs (an admin's: every job), newest first", responses=_docs(JobList, "Jobs"))
-def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
+@app.get(
+    "/jobs",
+    summary="The caller's jobs (an admin's: every job), newest first, a page at a time",
+    responses=_docs(JobList, "Jobs", 400),
+)
+def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100, next_token: str | None = None) -> JobList:
     caller = _current()
-    jobs = _service().store.list_jobs(limit=limit, owner=None if caller.admin else caller.owner)
-    return JobList(jobs=[JobSummary(**job.summary()) for job in jobs])
+    owner = None if caller.admin else caller.owner
+    after = None if next_token is None else token_place(next_token, owner)
+    jobs = _service().store.list_jobs(limit=limit + 1, owner=owner, after=after)  # one more: is there a next page?
+    page = jobs[:limit]
+    token = page_token(page[-1], owner) if len(jobs) > limit else None
+    return JobList(jobs=[JobSummary(**job.summary()) for job in page], next_token=token)
 
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))

@@ -8,7 +8,8 @@ in its input). The spec is validated again
 deployment's guardrails (``hyperstep.guardrails``, from this function's environment);
 an invalid one, or one outside the guardrails, fails the invocation: Scheduler invokes
 asynchronously, so Lambda retries it twice and then sends it to the events dead-letter queue
-(the template's ``EventInvokeConfig``), which is alarmed.
+(the template's ``EventInvokeConfig``), which is alarmed. Each retry carries on the job the
+first attempt created (``hyperstep.recurring.tick_job_id``): a tick starts one job at most.
 """
 
 from __future__ import annotations
@@ -34,4 +35,4 @@ guardrails = Guardrails.from_env(os.environ)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return handle_start(service(), event, telemetry, guardrails=guardrails)
+    return handle_start(service(), event, telemetry, guardrails=guardrails, request_id=context.aws_request_id)

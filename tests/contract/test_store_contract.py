@@ -17,7 +17,7 @@ from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, Trial
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, trial_id
 from hyperstep.spec import JobSpec
 from hyperstep.spec_base import STORED
-from hyperstep.stores.base import TrialStore
+from hyperstep.stores.base import TrialStore, place
 from tests.contract.conftest import Clock, add, full_spec, trials_of
 
 MakeJob = Callable[..., Job]
@@ -101,6 +101,30 @@ def test_list_jobs_of_an_owner_holds_only_its_jobs_newest_first(store: TrialStor
     assert [j.id for j in store.list_jobs(owner=bob)] == ["b-1"]
     assert store.list_jobs(owner="arn:aws:iam::123456789012:user/nobody") == []
     assert len(store.list_jobs()) == 5
+
+
+def test_list_jobs_after_a_place_pages_through_every_job_once(store: TrialStore) -> None:
+    """Pages from ``after`` (the last job of the page before) neither repeat nor skip a job,
+    jobs created at the same time included (ordered by id, last first); with an owner, only
+    that owner's jobs, whatever place is given; a job created after the first page is not
+    slipped into a later one."""
+    alice, bob = "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/bob"
+    times = [1_700_000_000.0, 1_700_000_001.5, 1_700_000_001.5, 1_700_000_001.5, 1_700_000_002.0, 1_700_000_003.0]
+    for number, created_at in enumerate(times):
+        store.create_job(Job(id=f"a-{number}", spec=full_spec(), created_at=created_at, owner=alice))
+        store.create_job(Job(id=f"b-{number}", spec=full_spec(), created_at=created_at + 0.25, owner=bob))
+    everyone = [j.id for j in store.list_jobs(limit=100)]
+    assert everyone[:4] == ["b-5", "a-5", "b-4", "a-4"] and everyone[4:10] == ["b-3", "b-2", "b-1", "a-3", "a-2", "a-1"]
+    for owner, expected in ((None, everyone), (alice, [i for i in everyone if i.startswith("a-")])):
+        first = store.list_jobs(limit=2, owner=owner)
+        store.create_job(Job(id=f"new-{owner is None}", spec=full_spec(), created_at=1_800_000_000.0, owner=owner))
+        seen, page = [j.id for j in first], first
+        while page:
+            page = store.list_jobs(limit=2, owner=owner, after=place(page[-1]))
+            seen += [j.id for j in page]
+        assert seen == expected
+    bobs_place = place(store.get_job("b-3"))
+    assert [j.id for j in store.list_jobs(owner=alice, after=bobs_place)] == ["a-3", "a-2", "a-1", "a-0"]
 
 
 def test_list_unfinished_jobs_holds_every_running_or_stopping_job_and_only_those(

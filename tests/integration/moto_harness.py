@@ -277,7 +277,7 @@ class MotoStack:
         if handler == "reaper":
             return handle_reaper(service, event, grace_seconds=self.reaper_grace_seconds)
         if handler == "start":
-            return handle_start(service, event)
+            return handle_start(service, event, request_id=context.aws_request_id)
         return LOOP_HANDLERS[handler](service, event, QUIET)  # looked up now: a test may stand one in
 
     def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -100,6 +100,7 @@ from tests.integration.moto_platform import (
     restate,
     sample,
 )
+from tests.scheduler_ticks import delivered
 from tests.template_model import BACKENDS, Stack, role_statements, transformed
 
 pytestmark = pytest.mark.slow
@@ -338,7 +339,7 @@ def recurring_job_started_and_stopped(stack: MotoStack) -> None:
     assert status == 201, created
     group = DEPLOYED.physical_name("ScheduleGroup", transformed())
     stored = stack.session.client("scheduler").get_schedule(Name=created["schedule_name"], GroupName=group)
-    started = stack.invoke("start", json.loads(stored["Target"]["Input"]))  # the tick Scheduler sends
+    started = stack.invoke("start", delivered(stored["Target"]["Input"]))  # the tick Scheduler sends
     stop_through_the_api(stack, started["job_id"], "sagemaker")
     status, listed = api(stack, "GET", "/schedules")
     assert status == 200 and [s["name"] for s in listed["schedules"]] == ["iam-nightly"], listed
@@ -347,19 +348,25 @@ def recurring_job_started_and_stopped(stack: MotoStack) -> None:
 
 def recurring_job_whose_execution_does_not_start(stack: MotoStack) -> None:
     """A tick whose StartExecution fails marks its job failed, which deletes the job's
-    unfinished marker: Start's DeleteItem (its role has no other use for it)."""
+    unfinished marker: Start's DeleteItem (its role has no other use for it). Lambda's retry
+    of the tick reopens that job (its marker put back) and starts it: no second job."""
     status, created = api(stack, "POST", "/jobs", spec("sagemaker", "iam-unstarted", schedule="rate(1 day)"))
     assert status == 201, created
     group = DEPLOYED.physical_name("ScheduleGroup", transformed())
     stored = stack.session.client("scheduler").get_schedule(Name=created["schedule_name"], GroupName=group)
+    tick = delivered(stored["Target"]["Input"])
     refused = RuntimeError("ExecutionLimitExceeded")
     with (
         mock.patch.object(StepFunctionsOrchestrator, "start_execution", side_effect=refused),
         pytest.raises(AssertionError, match="ExecutionLimitExceeded"),
     ):
-        stack.invoke("start", json.loads(stored["Target"]["Input"]))
+        stack.invoke("start", tick)
     (job,) = [j for j in stack.service.store.list_jobs() if j.spec.name == "iam-unstarted"]
     assert job.status is JobStatus.FAILED and job.id not in {j.id for j in stack.service.store.list_unfinished_jobs()}
+    assert stack.invoke("start", tick)["job_id"] == job.id  # the retry
+    (job,) = [j for j in stack.service.store.list_jobs() if j.spec.name == "iam-unstarted"]
+    assert job.status is JobStatus.RUNNING and job.id in {j.id for j in stack.service.store.list_unfinished_jobs()}
+    stop_through_the_api(stack, job.id, "sagemaker")
     assert api(stack, "DELETE", "/schedules/iam-unstarted")[0] == 200
 
 

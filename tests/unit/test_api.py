@@ -21,7 +21,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 from hyperstep.messages import SuggestRequest, TrialResult, Usage
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.owners import owner_tag
-from hyperstep.recurring import RecurringSchedules
+from hyperstep.recurring import SCHEDULED_TIME, RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
@@ -29,6 +29,7 @@ from hyperstep_functions.api import app as api
 from hyperstep_functions.finish import app as finish
 from hyperstep_functions.start import app as start
 from tests.lambda_context import LambdaContext
+from tests.scheduler_ticks import delivered
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 OPENAPI = Path(api.__file__).with_name("openapi.json")
@@ -181,6 +182,30 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             sagemaker_spec(trial={**sagemaker_spec()["trial"], "environment": {"TOKEN": {"resolve": "ssm-typo:/x"}}}),
             "trial.environment.TOKEN.resolve",
             "String should match pattern",
+        ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "environment": {"LR": 0.001}}),
+            "trial.environment.LR",
+            "0.001 was read as a number; environment values are strings: quote it as written",
+        ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "tags": {"team": None}}),
+            "trial.tags.team",
+            "empty (read as null); tag values are strings",
+        ),
+        (
+            sagemaker_spec(
+                trial={
+                    "backend": "batch",
+                    "job_queue": "q",
+                    "job_definition": "d",
+                    "command": ["python", "train.py", "--epochs", 10],
+                    "environment": {"VERBOSE": True},
+                    "metric_definitions": LOSS,
+                }
+            ),
+            "trial.command.3",
+            "10 was read as a number; command arguments are strings: quote it as written",
         ),
         (sagemaker_spec(budget={"max_parallel": 2}), "budget.max_trials", "required to run trials"),
         (
@@ -340,7 +365,8 @@ def test_a_spec_with_a_schedule_creates_a_schedule_that_targets_the_start_functi
     found = scheduler.get_schedule(Name=body["schedule_name"], GroupName="hyperstep")
     assert found["ScheduleExpression"] == "rate(1 day)"
     assert found["Target"]["Arn"] == START_ARN and found["Target"]["RoleArn"] == SCHEDULER_ROLE
-    assert json.loads(found["Target"]["Input"]) == {"schedule_name": body["schedule_name"], "owner": ALICE}
+    tick = {"schedule_name": body["schedule_name"], "owner": ALICE, "scheduled_time": SCHEDULED_TIME}
+    assert json.loads(found["Target"]["Input"]) == tick  # Scheduler writes in the tick's time
     kept = service.store.get_schedule_spec(body["schedule_name"])  # the spec is kept in the store, not the input
     assert kept is not None and kept.owner == ALICE and kept.spec["schedule"] == "rate(1 day)"
     assert call("POST", "/jobs", sagemaker_spec(schedule="rate(2 days)"))[0] == 409
@@ -370,12 +396,12 @@ def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
     service: TuningService, scheduler: Any
 ) -> None:
     created = call("POST", "/jobs", sagemaker_spec(schedule="cron(0 3 * * ? *)"))[1]
-    tick = json.loads(scheduler.get_schedule(Name=created["schedule_name"], GroupName="hyperstep")["Target"]["Input"])
+    stored = scheduler.get_schedule(Name=created["schedule_name"], GroupName="hyperstep")["Target"]["Input"]
 
-    first = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
+    first = start.lambda_handler(delivered(stored, "2026-11-27T03:00:00Z"), Context(function_name="hyperstep-start"))
     assert first["status"] == "running" and service.store.get_job(first["job_id"]).parents == ()
     assert service.store.get_job(first["job_id"]).owner == ALICE  # the schedule owner's job
-    skipped = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
+    skipped = start.lambda_handler(delivered(stored, "2026-11-28T03:00:00Z"), Context(function_name="hyperstep-start"))
     assert skipped == {"skipped": "the previous run is still going"}
     job = service.store.get_job(first["job_id"])
     plan = service.suggest(SuggestRequest(job_id=job.id))
@@ -383,7 +409,7 @@ def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
         service.collect(TrialResult(job_id=job.id, trial_id=trial_id, state="completed", metrics={"loss": 0.5}))
     service.store.set_job_status(job.id, JobStatus.COMPLETED)
 
-    second = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
+    second = start.lambda_handler(delivered(stored, "2026-11-29T03:00:00Z"), Context(function_name="hyperstep-start"))
     assert second["job_id"] != first["job_id"]
     assert service.store.get_job(second["job_id"]).parents == (first["job_id"],)
     prior = Study.from_job(service.store, service.store.get_job(second["job_id"])).prior_trials()

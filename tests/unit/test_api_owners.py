@@ -28,6 +28,7 @@ from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.api import app as api
 from hyperstep_functions.start import app as start
+from tests.scheduler_ticks import TICK_TIME, delivered
 from tests.unit.test_api import Context, proxy_event, sagemaker_spec
 from tests.unit.test_api import scheduler as scheduler  # the fixture
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
@@ -253,7 +254,7 @@ def test_a_schedule_is_deleted_by_its_owner_only(service: TuningService, schedul
 
 def test_a_schedules_jobs_belong_to_its_owner(service: TuningService, scheduler: Any) -> None:
     created = create_schedule(RUN_1)
-    tick = json.loads(scheduler.get_schedule(Name=created["schedule_name"], GroupName="hyperstep")["Target"]["Input"])
+    tick = delivered(scheduler.get_schedule(Name=created["schedule_name"], GroupName="hyperstep")["Target"]["Input"])
     started = start.lambda_handler(tick, Context(function_name="hyperstep-start"))
     assert [j["job_id"] for j in as_(RUN_2, "GET", "/jobs")[1]["jobs"]] == [started["job_id"]]
     assert as_(ALICE, "GET", f"/jobs/{started['job_id']}")[0] == 404
@@ -305,15 +306,19 @@ def test_a_schedule_shows_no_environment_value_to_getschedule_and_keeps_its_spec
     assert status == 201, created
     name = created["schedule_name"]
     target = scheduler.get_schedule(Name=name, GroupName="hyperstep")["Target"]
-    assert SECRET not in json.dumps(target) and json.loads(target["Input"]) == {"schedule_name": name, "owner": ALICE}
+    assert SECRET not in json.dumps(target) and delivered(target["Input"]) == {
+        "schedule_name": name,
+        "owner": ALICE,
+        "scheduled_time": TICK_TIME,
+    }
     kept = service.store.get_schedule_spec(name)
     assert kept is not None and kept.spec["trial"]["environment"]["DB_PASSWORD"] == SECRET
-    started = start.lambda_handler(json.loads(target["Input"]), Context(function_name="hyperstep-start"))
+    started = start.lambda_handler(delivered(target["Input"]), Context(function_name="hyperstep-start"))
     assert service.store.get_job(started["job_id"]).spec.trial.environment["DB_PASSWORD"] == SECRET
     assert as_(ALICE, "DELETE", "/schedules/mnist")[0] == 200
     assert service.store.get_schedule_spec(name) is None
     with pytest.raises(NotFoundError, match="has no spec kept for it"):  # a tick already on its way
-        start.lambda_handler(json.loads(target["Input"]), Context(function_name="hyperstep-start"))
+        start.lambda_handler(delivered(target["Input"]), Context(function_name="hyperstep-start"))
 
 
 def test_a_tick_never_starts_a_spec_kept_for_another_owner(service: TuningService) -> None:

@@ -80,6 +80,10 @@ BAD_SPECS = {
         spec_document(trial={**spec_document()["trial"], "env": {"A=B": "1"}}),
         "trial.env: 'A=B' is not a variable name",
     ),
+    "an environment value YAML reads as a number": (
+        yaml.safe_dump(spec_document()).replace("trial:\n", "trial:\n  env: {LR: 1e-3}\n"),
+        "trial.env.LR: 0.001 was read as a number; environment values are strings: quote it as written",
+    ),
     "a NUL character in a choice": (
         spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b"]}]),
         "parameters.0.choices.0: a choice cannot hold a NUL character",
@@ -222,6 +226,22 @@ def test_status_of_unknown_job_is_one_line(workdir: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == "hyperstep: error: job 'nope' not found"
     assert "Traceback" not in done.stderr
+
+
+def test_status_lists_every_job_of_the_store(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """More jobs than one page of the store (it gave the newest 100)."""
+    from hyperstep.models import Job
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    path, spec = workdir / "s.db", parse_spec(spec_document())
+    store = SQLiteStore(path)
+    for number in range(1001 + 100):
+        store.create_job(Job(id=f"tiny-{number:04d}", spec=spec, created_at=1_700_000_000.0 + number))
+    store.close()
+    assert main(["--store", str(path), "status"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("tiny-")]
+    assert listed == [f"tiny-{number:04d}" for number in reversed(range(1101))]
 
 
 def hyperstep(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:

@@ -228,3 +228,17 @@ def test_trials_follows_the_pages(stub: Stub) -> None:
     answer = remote.trials("j1", stub.url)
     assert [t["id"] for t in answer["trials"]] == ["t0001", "t0002", "t0003"]
     assert [r["path"] for r in stub.received] == ["/v1/jobs/j1/trials", "/v1/jobs/j1/trials?offset=2"]
+
+
+def test_status_of_all_jobs_follows_next_token_to_the_last_page(stub: Stub) -> None:
+    """The token goes back as the answer gave it (URL-encoded), with the same page size."""
+    stub.first_answers = [
+        (200, {"jobs": [{"job_id": "j3"}, {"job_id": "j2"}], "next_token": "WzEuMCwiajIiLCIqIl0="}),
+    ]
+    stub.answer = (200, {"jobs": [{"job_id": "j1"}], "next_token": None})
+    answer = remote.status(None, stub.url, limit=2)
+    assert [j["job_id"] for j in answer["jobs"]] == ["j3", "j2", "j1"] and answer["next_token"] is None
+    assert [r["path"] for r in stub.received] == [
+        "/v1/jobs?limit=2",
+        "/v1/jobs?limit=2&next_token=WzEuMCwiajIiLCIqIl0%3D",
+    ]

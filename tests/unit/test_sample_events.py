@@ -53,6 +53,7 @@ from hyperstep_functions.finish import app as finish
 from hyperstep_functions.reaper import app as reaper
 from hyperstep_functions.start import app as start
 from hyperstep_functions.suggest import app as suggest
+from tests.scheduler_ticks import delivered
 from tests.unit.test_api import SCHEDULER_ROLE, START_ARN, Context
 from tests.unit.test_events import EXPECTED as TRIAL_EVENTS
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
@@ -299,7 +300,7 @@ def test_start_sample_is_the_input_of_the_schedule_a_recurring_spec_gets(monkeyp
         )
         target = client.get_schedule(Name=created.schedule_name, GroupName="hyperstep")["Target"]
     assert target["Arn"] == START_ARN
-    assert json.loads(target["Input"]) == sample
+    assert delivered(target["Input"], sample["scheduled_time"]) == sample
     kept = store.get_schedule_spec(sample["schedule_name"])
     assert kept is not None and kept.owner == sample["owner"]
     assert parse_spec(kept.spec) == parse_spec(scheduled_spec())  # fields added since the sample: their defaults

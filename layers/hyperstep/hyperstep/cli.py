@@ -28,6 +28,7 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import HyperstepError, SpecError
 from hyperstep.http_input import strict_json
+from hyperstep.job_pages import every_job
 from hyperstep.metric_regex import regex_warning, whole_numbers_warning
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.secrets import VariableSecrets, local_variable, references, resolved_environment
@@ -608,7 +609,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     store = open_store(args.store)
     if args.job is None:
-        print(views.jobs_table(store.list_jobs()))
+        print(views.jobs_table(list(every_job(store))))
         return 0
     job = store.get_job(args.job)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None

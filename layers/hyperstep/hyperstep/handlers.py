@@ -220,6 +220,7 @@ def handle_start(
     telemetry: Telemetry = QUIET,
     *,
     guardrails: Guardrails = NO_GUARDRAILS,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """Start Scheduled Job: one tick of a recurring schedule starts a fresh job from its spec.
 
@@ -228,11 +229,14 @@ def handle_start(
     checked against ``guardrails`` (the deployment's may have tightened since the schedule
     was made); an invalid spec, or one outside them, raises ``SpecError``, failing the invocation.
     Warm-start parents that are gone or another owner's are left out (``recurring.learnable_parents``).
+    A tick delivered again (Lambda's retries, under the same ``request_id``; any repeat, by
+    its scheduled time) carries on the job its first delivery created (``recurring.tick_job_id``).
     """
     from hyperstep.recurring import (  # the start function's alone
         ScheduleInput,
         learnable_parents,
         start_scheduled_job,
+        tick_job_id,
         tick_spec,
     )
 
@@ -244,12 +248,15 @@ def handle_start(
     spec, dropped = learnable_parents(service.store, spec, tick.owner)
     if dropped:
         log.info("warm-start parents left out: gone, or another owner's", extra={"jobs": dropped})
-    job = start_scheduled_job(service, spec, tick.owner)
+    job, started = start_scheduled_job(service, spec, tick.owner, tick_job_id(spec.name, tick, request_id))
     if job is None:
         log.info("tick skipped: the previous run is still going")
         return {"skipped": "the previous run is still going"}
-    telemetry.metrics.add_metric(name="ScheduledJobsStarted", unit=COUNT, value=1)
-    log.info("scheduled job started", extra={"job_id": job.id})
+    if started:
+        telemetry.metrics.add_metric(name="ScheduledJobsStarted", unit=COUNT, value=1)
+        log.info("scheduled job started", extra={"job_id": job.id})
+    else:
+        log.info("tick delivered again: its job was started already", extra={"job_id": job.id})
     return {"job_id": job.id, "status": job.status.value, "execution_id": job.execution_id}
 
 

@@ -10,6 +10,10 @@ Scheduler invokes that function at every tick under a role that may invoke only 
 function reads the kept spec (``tick_spec``) and starts a fresh job from it each time
 (``start_scheduled_job``), finding the
 schedule's previous completed run so that a warm start can seed the new job from it.
+A tick starts one job however often it is delivered: the input carries the tick's scheduled
+time (``SCHEDULED_TIME``, the same in Scheduler's retries, Lambda's two retries of a failed
+invocation and a repeated delivery), from which the job's id and its execution's name are
+made, so a retry finds the job its first attempt created and carries it on (``tick_job_id``).
 The API builds the adapter with ``hyperstep.wiring.schedules_factory``; the start
 function's logic is ``hyperstep.handlers.handle_start``.
 
@@ -27,11 +31,13 @@ scheduler role (passed to ``scheduler.amazonaws.com``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hyperstep.errors import ConflictError, HyperstepError, NotFoundError, SpecError
+from hyperstep.errors import ConflictError, HyperstepError, JobExistsError, NotFoundError, SpecError
 from hyperstep.models import Job, JobStatus
 from hyperstep.owners import owner_tag
 from hyperstep.service import TuningService
@@ -44,6 +50,13 @@ RETRY_ATTEMPTS = 3
 """Scheduler retries a failed invocation of the start function this often."""
 MAX_EVENT_AGE_SECONDS = 3600
 """A tick that could not start within an hour is dropped: the next tick comes anyway."""
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+"""EventBridge Scheduler's context attribute for the time a tick was scheduled for (e.g.
+``2022-03-22T18:59:43Z``; "Adding context attributes", EventBridge Scheduler User Guide):
+written in the schedule's input, replaced by that time in each invocation's."""
+TICK_SEED = "tick"
+"""The execution name's seed of a tick's job (``TuningService.start_execution``): one name
+per job, so a retried tick's start returns the execution an earlier attempt started."""
 
 
 class ScheduleInput(BaseModel):
@@ -61,6 +74,10 @@ class ScheduleInput(BaseModel):
     spec: dict[str, Any] | None = None
     """Only in schedules made before specs moved to the store: the spec as JSON data (such
     a schedule keeps working; delete and create it again to move its spec)."""
+    scheduled_time: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    """The time the tick was scheduled for (``SCHEDULED_TIME``, filled in by Scheduler): which
+    tick this is. None in the input of a schedule made before it was there; a keyword left
+    unreplaced is refused (every tick would look like the first)."""
 
 
 class ScheduleCreated(BaseModel):
@@ -137,7 +154,7 @@ class RecurringSchedules:
                 Target={
                     "Arn": self.start_function_arn,
                     "RoleArn": self.role_arn,
-                    "Input": tick.model_dump_json(exclude_none=True),
+                    "Input": json.dumps({**tick.model_dump(exclude_none=True), "scheduled_time": SCHEDULED_TIME}),
                     "RetryPolicy": {
                         "MaximumRetryAttempts": RETRY_ATTEMPTS,
                         "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
@@ -202,8 +219,10 @@ def _code(exc: Exception) -> str | None:
 def _stored_owner(schedule: dict[str, Any]) -> str | None:
     """The owner in a ``GetSchedule`` answer's target input (None if unreadable)."""
     try:
-        return ScheduleInput.model_validate_json(schedule["Target"]["Input"]).owner
-    except (KeyError, ValueError):
+        stored = json.loads(schedule["Target"]["Input"])
+        stored.pop("scheduled_time", None)  # the keyword Scheduler replaces at each tick
+        return ScheduleInput.model_validate(stored).owner
+    except (KeyError, ValueError, AttributeError):
         return None
 
 
@@ -264,17 +283,59 @@ MAX_PARENTS = 5
 """How many earlier runs a run learns from (SageMaker AMT allows 5 parent jobs)."""
 
 
-def start_scheduled_job(service: TuningService, spec: JobSpec, owner: str | None = None) -> Job | None:
-    """Start a fresh job from a recurring spec (one schedule tick), or None to skip it.
+def start_scheduled_job(
+    service: TuningService, spec: JobSpec, owner: str | None = None, job_id: str | None = None
+) -> tuple[Job | None, bool]:
+    """Start a fresh job from a recurring spec (one schedule tick), or None to skip it; and
+    whether this call started its execution (not: an earlier delivery of the tick had).
 
     The new job is warm-started from the newest completed run and that run's own parents
     (up to ``MAX_PARENTS``), so each run begins where the last one ended. A tick that
     comes while the previous run is still going is skipped, so runs never pile up. The new
     job belongs to ``owner`` (the schedule's), and only that owner's runs count as earlier.
+
+    ``job_id``, the tick's (``tick_job_id``): a job of that id is the one an earlier delivery
+    of the same tick created, carried on rather than another made (``carry_on``).
     """
+    if job_id is not None:
+        try:
+            return carry_on(service, service.store.get_job(job_id), owner)
+        except NotFoundError:
+            pass
     runs = previous_runs(service.store, spec, owner)
     if runs and not runs[0].status.finished:
-        return None
+        return None, False
     previous = next((job for job in runs if job.status is JobStatus.COMPLETED), None)
     parents = (previous.id, *previous.parents)[:MAX_PARENTS] if previous else ()
-    return service.submit(spec, parents=parents, owner=owner)
+    try:
+        seed = None if job_id is None else TICK_SEED
+        return service.submit(spec, job_id=job_id, parents=parents, owner=owner, seed=seed), True
+    except JobExistsError:  # a delivery of the same tick at the same time created it first
+        return carry_on(service, service.store.get_job(str(job_id)), owner)
+
+
+def tick_job_id(spec_name: str, tick: ScheduleInput, request_id: str | None) -> str | None:
+    """The id of the job a tick starts, the same in every delivery of that tick: made from the
+    schedule and the tick's scheduled time or, in a schedule's input made before that was
+    there, Lambda's request id (the same in its retries of a failed invocation: the
+    repeats a tick meets most). None when neither is known (a fresh id then)."""
+    which = tick.scheduled_time or request_id
+    if which is None:
+        return None
+    digest = hashlib.sha256(f"{tick.schedule_name}\n{which}".encode()).hexdigest()
+    return f"{spec_name[:24]}-tick-{digest[:16]}"
+
+
+def carry_on(service: TuningService, job: Job, owner: str | None) -> tuple[Job, bool]:
+    """The job an earlier delivery of the same tick created, carried on, and whether its
+    execution was started now: if it never was (under the same name: one that did start,
+    unrecorded, is the one returned), the job reopened first if that start failed it. A
+    job whose execution started, or that was stopped meanwhile, is left as it is.
+    ``ConflictError`` for a job of another owner (no tick of this schedule made it)."""
+    if job.owner != owner:
+        raise ConflictError(f"job {job.id!r} is not this schedule's")
+    if job.execution_id is not None or job.status not in (JobStatus.RUNNING, JobStatus.FAILED):
+        return job, False
+    if job.status is JobStatus.FAILED:  # its start failed (ExecutionLimitExceeded, a throttle)
+        service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
+    return service.start_execution(job.id, TICK_SEED), True

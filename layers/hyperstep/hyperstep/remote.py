@@ -55,21 +55,30 @@ def submit(spec_path: str | Path, api_url: str, *, session: Any = None) -> dict[
 
 
 def status(job_id: str | None, api_url: str, *, session: Any = None, limit: int = 100) -> dict[str, Any]:
-    """One job (``GET /jobs/{job_id}``), or with ``job_id`` None the newest jobs (``GET /jobs``)."""
+    """One job (``GET /jobs/{job_id}``), or with ``job_id`` None every job the caller sees,
+    newest first (``GET /jobs``, ``limit`` a page, page after page)."""
     if job_id is None:
-        return request("GET", api_url, f"/jobs?limit={int(limit)}", session=session)
+        return _every_page(api_url, f"/jobs?limit={int(limit)}", "jobs", "next_token", session)
     return request("GET", api_url, f"/jobs/{_segment(job_id)}", session=session)
 
 
 def trials(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
     """All the job's trials (``GET /jobs/{job_id}/trials``, page after page)."""
-    path = f"/jobs/{_segment(job_id)}/trials"
+    return _every_page(api_url, f"/jobs/{_segment(job_id)}/trials", "trials", "next_offset", session, "offset")
+
+
+def _every_page(
+    api_url: str, path: str, items: str, cursor: str, session: Any, parameter: str | None = None
+) -> dict[str, Any]:
+    """The last page's answer holding the ``items`` of every page: each next one asked for
+    with the ``cursor`` its answer gave, as query ``parameter`` (by default the cursor's name)."""
     answer = request("GET", api_url, path, session=session)
-    collected = list(answer.get("trials", []))
-    while answer.get("next_offset") is not None:
-        answer = request("GET", api_url, f"{path}?offset={int(answer['next_offset'])}", session=session)
-        collected += answer.get("trials", [])
-    return {**answer, "trials": collected, "next_offset": None}
+    collected = list(answer.get(items, []))
+    while answer.get(cursor) is not None:
+        query = urllib.parse.urlencode({parameter or cursor: answer[cursor]})
+        answer = request("GET", api_url, f"{path}{'&' if '?' in path else '?'}{query}", session=session)
+        collected += answer.get(items, [])
+    return {**answer, items: collected, cursor: None}
 
 
 def stop(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from hyperstep.errors import LaunchError
+from hyperstep.spec_base import text
 
 SSM = "ssm"
 SECRETS_MANAGER = "secretsmanager"
@@ -96,6 +97,7 @@ def env_value(plain: Any = str) -> Any:
     """The type of a trial environment value: ``plain`` (a string type) or a reference, told
     apart by the value's shape, so that a bad reference is refused for what is wrong with it
     (not as "should be a valid string") and anything else as no string."""
+    plain = text("environment values", plain)
     return Annotated[Union[Annotated[plain, Tag(PLAIN)], Annotated[SecretRef, Tag(REFERENCE)]], Discriminator(_kind)]
 
 

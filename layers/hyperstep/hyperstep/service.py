@@ -163,20 +163,30 @@ class TuningService:
         return job
 
     def submit(
-        self, spec: JobSpec, job_id: str | None = None, parents: Sequence[str] = (), owner: str | None = None
+        self,
+        spec: JobSpec,
+        job_id: str | None = None,
+        parents: Sequence[str] = (),
+        owner: str | None = None,
+        seed: str | None = None,
     ) -> Job:
-        """Create the job and start its execution; the job fails if the start fails."""
+        """Create the job and start its execution (``seed``: ``start_execution``'s); the job
+        fails if the start fails."""
         assert self.orchestrator is not None, "submit needs an orchestrator"
         job = self.create_job(spec, job_id, parents, owner)
-        return self.start_execution(job.id)
+        return self.start_execution(job.id, seed)
 
-    def start_execution(self, job_id: str) -> Job:
+    def start_execution(self, job_id: str, seed: str | None = None) -> Job:
         """Start (or, for a resumed job, restart) the job's execution; the job is running
         already (created so, or reopened). The execution may end the job before the start
         returns (the local executor runs it at once; every trial failing at launch), so its
-        id is recorded keeping whatever status the job has by then (``_record_execution``)."""
+        id is recorded keeping whatever status the job has by then (``_record_execution``).
+
+        ``seed`` names the execution: a start retried with the same seed gets the execution
+        an earlier try started, if it did (Step Functions starts none twice under one name);
+        without one, a new execution."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
-        name = execution_name(job_id, uuid.uuid4().hex)
+        name = execution_name(job_id, seed or uuid.uuid4().hex)
         try:
             execution_id = self.orchestrator.start_execution(job_id, name)
         except Exception as exc:

@@ -26,7 +26,7 @@ from hyperstep.http_input import strict_json
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, unique_names
-from hyperstep.spec_base import SpecModel, TrialBlockBase, at_most, read_back
+from hyperstep.spec_base import SpecModel, TrialBlockBase, at_most, kind_of, read_back
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -443,7 +443,7 @@ def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
     loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
     reason = error["msg"].removeprefix("Value error, ")
     if error["type"] in ("model_type", "dict_type"):  # not "instance of Budget"; never the value (a secret?)
-        reason = f"should be a mapping (key: value pairs), not {_kind_of(error.get('input'))}"
+        reason = f"should be a mapping (key: value pairs), not {kind_of(error.get('input'))}"
     if error["type"] == "union_tag_not_found":
         tag = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
         if tag in _TAGS:
@@ -451,17 +451,6 @@ def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
             loc.append(tag)
             reason = f"Field required ({', '.join(first)} or {last})"
     return ".".join(loc), reason
-
-
-def _kind_of(value: Any) -> str:
-    """What a value is, in a spec's words (a YAML or JSON reader's types)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return {str: "a string", list: "a list"}.get(type(value), type(value).__name__)
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -10,11 +10,12 @@ this module sits below both, and neither imports the other's level.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -61,6 +62,34 @@ def at_most(most: int) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def text(what: str, plain: Any = str) -> Any:
+    """The type of a spec string a YAML reader may have read as something else (``1e-3``, ``10``,
+    ``true``, an empty value): ``plain`` (``str`` or a constrained string), refusing any other
+    scalar with what it was read as and "quote it", naming ``what`` ("environment values").
+    Never converted: ``1e-3`` comes back as 0.001, which is not the text that was written."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            raise ValueError(f'empty (read as null); {what} are strings: write "" for an empty one')
+        if isinstance(value, bool | int | float):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ValueError(f"{shown} was read as {kind_of(value)}; {what} are strings: quote it as written")
+        return value
+
+    return Annotated[plain, BeforeValidator(check)]
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, in a spec's words (a YAML or JSON reader's types)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "a list"}.get(type(value), type(value).__name__)
 
 
 class NumbersNotBools(BaseModel):

@@ -27,6 +27,8 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
+from hyperstep.spec_base import text
+
 NAME_PREFIX = "hs-"
 TAG_JOB_ID = "hyperstep:job-id"
 TAG_TRIAL_ID = "hyperstep:trial-id"
@@ -107,8 +109,8 @@ def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str]) -> dict
     return {**user_tags, TAG_JOB_ID: job_id, TAG_TRIAL_ID: trial_id}
 
 
-TagKey = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)]
-TagValue = Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)]
+TagKey = text("tag keys", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)])
+TagValue = text("tag values", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)])
 MAX_TAGS = 50
 """SageMaker and Batch both allow 50 tags per job; hyperstep adds two of its own."""
 _OWN_TAGS = 2

@@ -38,6 +38,14 @@ from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState
 from hyperstep.spec import Budget
 
+JobPlace = tuple[float, str]
+"""Where a job stands in ``TrialStore.list_jobs``' order: its ``created_at`` and id."""
+
+
+def place(job: Job) -> JobPlace:
+    """The job's ``JobPlace``."""
+    return job.created_at, job.id
+
 
 class TrialStore(ABC):
     """Persistence for jobs and their trials."""
@@ -54,9 +62,11 @@ class TrialStore(ABC):
         """The job, read consistently; ``NotFoundError`` if absent."""
 
     @abstractmethod
-    def list_jobs(self, limit: int = 100, owner: str | None = None) -> list[Job]:
-        """Jobs, newest first; with ``owner``, only the jobs that owner owns (a query on
-        the owner, not a filter over every job)."""
+    def list_jobs(self, limit: int = 100, owner: str | None = None, after: JobPlace | None = None) -> list[Job]:
+        """Jobs, newest first (jobs created at the same time: by id, last first); with
+        ``owner``, only the jobs that owner owns (a query on the owner, not a filter over
+        every job); with ``after`` (``place`` of the last job of a page), the jobs that come
+        after it in that order, so pages neither repeat nor skip a job created meanwhile."""
 
     @abstractmethod
     def list_unfinished_jobs(self) -> list[Job]:

@@ -100,7 +100,7 @@ from hyperstep.models import (
 )
 from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
-from hyperstep.stores.base import REVISABLE_ENDS, ScheduleSpec, TrialStore, revised_cost
+from hyperstep.stores.base import REVISABLE_ENDS, JobPlace, ScheduleSpec, TrialStore, revised_cost
 from hyperstep.stores.dynamodb_items import (
     CURVE_CHUNK_STEPS,
     JOB_SK,
@@ -214,15 +214,20 @@ class DynamoDBStore(TrialStore):
             raise NotFoundError(f"job {job_id!r} not found")
         return items.job_from_item(found)
 
-    def list_jobs(self, limit: int = 100, owner: str | None = None) -> list[Job]:
-        """Newest first: every job from ``gsi1``, an owner's from ``gsi2`` (a query either way)."""
+    def list_jobs(self, limit: int = 100, owner: str | None = None, after: JobPlace | None = None) -> list[Job]:
+        """Newest first: every job from ``gsi1``, an owner's from ``gsi2`` (a query either way;
+        ``after``: on the index's sort key, ``created_at#id``, below the place's)."""
         index, partition = (items.GSI1, items.JOBS_PARTITION)
         if owner is not None:
             index, partition = items.GSI2, items.owner_partition(owner)
+        condition, values = f"{index}pk = :jobs", {":jobs": s(partition)}
+        if after is not None:
+            condition += f" AND {index}sk < :after"
+            values[":after"] = s(items.listing_key(*after))
         newest = self._pages(
             IndexName=index,
-            KeyConditionExpression=f"{index}pk = :jobs",
-            ExpressionAttributeValues={":jobs": s(partition)},
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
             ScanIndexForward=False,
             Limit=max(limit, 1),
         )

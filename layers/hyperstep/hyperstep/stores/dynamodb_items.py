@@ -138,6 +138,11 @@ def sortable_time(epoch: float) -> str:
     return f"{epoch:017.6f}"
 
 
+def listing_key(created_at: float, job_id: str) -> str:
+    """A job's sort key in ``gsi1`` and ``gsi2``: creation time, then id (newest first read backwards)."""
+    return f"{sortable_time(created_at)}#{job_id}"
+
+
 def owner_partition(owner: str) -> str:
     """The ``gsi2`` partition of an owner's jobs."""
     return f"OWNER#{owner}"
@@ -146,7 +151,7 @@ def owner_partition(owner: str) -> str:
 def job_item(job: Job) -> Item:
     """The job as an item: every field a top-level attribute, the spec as JSON text; a job
     with an owner also carries its ``gsi2`` keys (listed by owner, newest first)."""
-    newest_first = s(f"{sortable_time(job.created_at)}#{job.id}")
+    newest_first = s(listing_key(job.created_at, job.id))
     item: Item = {
         **key(job.id, JOB_SK),
         GSI1_PK: s(JOBS_PARTITION),

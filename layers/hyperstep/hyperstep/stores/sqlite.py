@@ -57,6 +57,7 @@ from hyperstep.spec import Budget
 from hyperstep.spec_base import STORED
 from hyperstep.stores.base import (
     REVISABLE_ENDS,
+    JobPlace,
     ScheduleSpec,
     TrialStore,
     counter_changes,
@@ -172,15 +173,19 @@ class SQLiteStore(TrialStore):
         with self._lock:
             return self._read_job(self._conn, job_id)
 
-    def list_jobs(self, limit: int = 100, owner: str | None = None) -> list[Job]:
+    def list_jobs(self, limit: int = 100, owner: str | None = None, after: JobPlace | None = None) -> list[Job]:
         """Newest first; an owner's jobs through the ``jobs_by_owner`` index."""
+        clauses, args = [], []
+        if owner is not None:
+            clauses.append("json_extract(body, '$.owner') = ?")
+            args.append(owner)
+        if after is not None:
+            clauses.append("(created_at, id) < (?, ?)")
+            args += after
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT body FROM jobs {where} ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._lock:
-            if owner is None:
-                query, args = "SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
-            else:
-                where = "WHERE json_extract(body, '$.owner') = ?"
-                query, args = f"SELECT body FROM jobs {where} ORDER BY created_at DESC LIMIT ?", (owner, limit)
-            rows = self._conn.execute(query, args).fetchall()
+            rows = self._conn.execute(query, [*args, limit]).fetchall()
         return [Job.model_validate_json(r[0], context=STORED) for r in rows]
 
     def list_unfinished_jobs(self) -> list[Job]:

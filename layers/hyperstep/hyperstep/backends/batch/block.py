@@ -14,7 +14,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.pricing import Rate, ec2_rate, fargate_rate, own_rate
 from hyperstep.secrets import EnvValue, SecretRef
-from hyperstep.spec_base import SECRET, TrialBlockBase
+from hyperstep.spec_base import SECRET, TrialBlockBase, text
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -36,7 +36,7 @@ class BatchTrial(TrialBlockBase):
     """The queue's name or ARN."""
     job_definition: str = Field(min_length=1)
     """``name``, ``name:revision`` or the ARN of a container job definition."""
-    command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    command: list[text("command arguments", Annotated[str, StringConstraints(min_length=1)])] = Field(min_length=1)
     environment: dict[Annotated[str, StringConstraints(min_length=1)], EnvValue] = Field(
         default_factory=dict, repr=False, json_schema_extra=SECRET
     )

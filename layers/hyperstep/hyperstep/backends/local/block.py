@@ -7,14 +7,14 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from hyperstep.secrets import EnvValue
-from hyperstep.spec_base import SECRET, TrialBlockBase, read_back
+from hyperstep.spec_base import SECRET, TrialBlockBase, read_back, text
 
 
 class LocalTrial(TrialBlockBase):
     """Run the command as a local process, SageMaker script-mode style."""
 
     backend: Literal["local"]
-    command: list[str] = Field(min_length=1)
+    command: list[text("command arguments")] = Field(min_length=1)
     env: dict[str, EnvValue] = Field(default_factory=dict, repr=False, json_schema_extra=SECRET)
     """A value may be a reference (``{resolve: "ssm:/path"}``), resolved from a local variable
     (``hyperstep.secrets.local_variable``). Secret: left out of the repr, redacted wherever a

@@ -1,0 +1,99 @@
+"""``GET /jobs`` a page at a time: ``next_token`` out, ``?next_token=`` back in, per caller.
+
+The real API handler over a SQLite store (``test_api_owners``' fixtures: Alice, Bob, an
+admin); jobs are stored directly, with the owners and times a page turns on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from hyperstep.models import Job
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.base import TrialStore
+from tests.unit.test_api import proxy_event, sagemaker_spec
+from tests.unit.test_api_owners import ADMIN, ALICE, BOB, raw
+from tests.unit.test_api_owners import published as published  # the fixtures
+from tests.unit.test_api_owners import service as service
+
+SPEC = parse_spec(sagemaker_spec())
+
+
+def listing(user_arn: str, **query: str) -> tuple[int, Any]:
+    """``GET /jobs`` signed by ``user_arn``, with these query parameters."""
+    identity = {"userArn": user_arn, "accountId": user_arn.split(":")[4], "caller": "AIDAEXAMPLE"}
+    return raw(proxy_event("GET", "/jobs", identity, query=query or None))
+
+
+def every_page(user_arn: str, limit: int) -> list[list[str]]:
+    """The job ids of each page the caller is given, following ``next_token`` to the end."""
+    pages, query = [], {"limit": str(limit)}
+    while True:
+        status, body = listing(user_arn, **query)
+        assert status == 200, body
+        pages.append([job["job_id"] for job in body["jobs"]])
+        if body["next_token"] is None:
+            return pages
+        query = {"limit": str(limit), "next_token": body["next_token"]}
+
+
+def store_jobs(store: TrialStore, owner: str, count: int, prefix: str, start: float = 1_700_000_000.0) -> list[str]:
+    """``count`` jobs of ``owner``, one a second from ``start``; their ids, newest first."""
+    for number in range(count):
+        store.create_job(Job(id=f"{prefix}-{number:04d}", spec=SPEC, created_at=start + number, owner=owner))
+    return [f"{prefix}-{number:04d}" for number in reversed(range(count))]
+
+
+def test_a_caller_with_more_jobs_than_a_page_gets_the_rest_by_next_token(service: TuningService) -> None:
+    """1,001 jobs: the largest page (1,000) says where the next starts; before, the 1,001st
+    could not be listed at all."""
+    alices = store_jobs(service.store, ALICE, 1001, "a")
+    pages = every_page(ALICE, 1000)
+    assert [len(page) for page in pages] == [1000, 1]
+    assert [job for page in pages for job in page] == alices
+
+
+def test_pages_hold_only_the_callers_jobs_and_an_admins_hold_every_job(service: TuningService) -> None:
+    alices = store_jobs(service.store, ALICE, 5, "a")
+    bobs = store_jobs(service.store, BOB, 4, "b", start=1_700_000_000.5)
+    assert every_page(ALICE, 2) == [alices[0:2], alices[2:4], alices[4:5]]
+    assert every_page(BOB, 2) == [bobs[0:2], bobs[2:4]]  # the last page full: its token is None
+    newest_first = ["a-0004", "b-0003", "a-0003", "b-0002", "a-0002", "b-0001", "a-0001", "b-0000", "a-0000"]
+    assert [job for page in every_page(ADMIN, 4) for job in page] == newest_first
+
+
+def test_a_page_answer_only_adds_next_token(service: TuningService) -> None:
+    store_jobs(service.store, ALICE, 2, "a")
+    status, body = listing(ALICE)
+    assert status == 200 and set(body) == {"jobs", "next_token"} and body["next_token"] is None
+    assert [job["job_id"] for job in body["jobs"]] == ["a-0001", "a-0000"]
+
+
+def forged(created_at: float, job_id: str, scope: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, job_id, scope]).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["not-a-token", "", "e30", forged(1.0, "a-0001", "0" * 16), forged(float("nan"), "a-0001", "*"), "x" * 5000],
+)
+def test_a_token_no_answer_gave_is_a_400_naming_next_token(service: TuningService, token: str) -> None:
+    store_jobs(service.store, ALICE, 3, "a")
+    status, body = listing(ALICE, limit="1", next_token=token)
+    assert status == 400 and body["field"] == "next_token", body
+
+
+def test_another_callers_token_is_refused_and_shows_nothing_of_theirs(service: TuningService) -> None:
+    store_jobs(service.store, ALICE, 3, "a")
+    store_jobs(service.store, BOB, 3, "b")
+    alices_token = listing(ALICE, limit="1")[1]["next_token"]
+    admins_token = listing(ADMIN, limit="1")[1]["next_token"]
+    for caller, token in ((BOB, alices_token), (ALICE, admins_token), (ADMIN, alices_token)):
+        status, body = listing(caller, limit="1", next_token=token)
+        assert (status, body["field"]) == (400, "next_token"), body
+        assert "another caller's listing" in body["reason"]
