@@ -14,12 +14,17 @@ seeds 0 and 1:
   one trial at a time so the order of events is the seed's; the trace is each trial's
   number, state, newest step and value as the store ends it.
 
+``--dynamodb``: the ``study`` path alone, over the DynamoDB store under moto, with a third
+of the budget (moto lists a job's items slowly; its traces should start as the SQLite
+store's do).
+
 The last line of the output is the SHA-256 of everything before it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +34,7 @@ from benchmarks import simulated_run
 from benchmarks.learning_curves import problems
 from hyperstep.local.runner import run_local
 from hyperstep.spec import parse_spec
+from hyperstep.stores.base import TrialStore
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 
@@ -41,11 +47,14 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
 SEEDS = (0, 1)
 
 
-def study_trace(block: dict[str, Any], seed: int, budget: int = 27 * 30) -> list[list[Any]]:
-    """(trial number, step, stop) of every report of a ``Study`` run spending ``budget`` steps."""
+def study_trace(
+    block: dict[str, Any], seed: int, budget: int = 27 * 30, store: TrialStore | None = None
+) -> list[list[Any]]:
+    """(trial number, step, stop) of every report of a ``Study`` run spending ``budget``
+    steps (over ``store``; None: SQLite in memory)."""
     problem = problems()["crossing-2d"]
     early = {"min_resource": 1, "max_resource": problem.max_resource, "reduction_factor": 3, **block}
-    study = Study(problem.space, strategy="random", seed=seed, early_stopping=early)
+    study = Study(problem.space, strategy="random", seed=seed, early_stopping=early, store=store)
     spent, trace = 0, []
     while spent < budget:
         trial = study.ask(1)[0]
@@ -75,17 +84,41 @@ def service_trace(block: dict[str, Any], seed: int, trials: int = 40) -> list[li
     return [[t.number, t.state.value, max(t.curve, default=None), t.value] for t in ended]
 
 
-def main() -> None:
+def dynamodb_traces() -> dict[str, Any]:
+    """Every scheduler's and seed's ``study_trace`` over one DynamoDB table under moto."""
+    import boto3
+    from moto import mock_aws
+
+    from hyperstep.stores.dynamodb import DynamoDBStore, create_table
+
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    out = {}
+    with mock_aws():
+        raw = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(raw, "decision-trace")
+        for name, block in SCHEDULERS.items():
+            for seed in SEEDS:
+                out[f"study/{name}/{seed}"] = study_trace(
+                    block, seed, store=DynamoDBStore("decision-trace", client=raw)
+                )
+                print(f"{name} seed {seed} done", file=sys.stderr)
+    return out
+
+
+def main(argv: list[str]) -> None:
     out: dict[str, Any] = {}
-    for name, block in SCHEDULERS.items():
-        for seed in SEEDS:
-            out[f"study/{name}/{seed}"] = study_trace(block, seed)
-            out[f"service/{name}/{seed}"] = service_trace(block, seed)
-            print(f"{name} seed {seed} done", file=sys.stderr)
+    if "--dynamodb" in argv:
+        out = dynamodb_traces()
+    else:
+        for name, block in SCHEDULERS.items():
+            for seed in SEEDS:
+                out[f"study/{name}/{seed}"] = study_trace(block, seed)
+                out[f"service/{name}/{seed}"] = service_trace(block, seed)
+                print(f"{name} seed {seed} done", file=sys.stderr)
     text = json.dumps(out, sort_keys=True)
     print(text)
     print(hashlib.sha256(text.encode()).hexdigest())
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
