@@ -1,13 +1,15 @@
 """One trial's step reports through the service path (``TuningService.report_metrics``,
 step after step), SQLite store in a temp file: CPU seconds for the whole run and per
-report over its last 500 steps, with early stopping off and with ASHA on.
+report over its last 500 steps (half of them for shorter curves), with early stopping off,
+with ASHA on and (``--median``) with median stopping.
 
-    nice -n 19 .venv/bin/python -m benchmarks.curve_reports 1000 5000 10000
+    nice -n 19 .venv/bin/python -m benchmarks.curve_reports 100 1000 10000
 
 ``--dynamodb``: the DynamoDB adapter under moto instead (too slow there to report every
 step): a trial whose curve of N steps is put as chunk items directly, then one report of
-the next step; prints the calls the report made, the bytes they read and the chunk item
-written.
+the next step through the store asking for no whole curve (early stopping off), and one
+of the step after through the service with ASHA on (a step that passes no rung); prints
+the calls each report made, the bytes they read and the chunk item written.
 
 Record: benchmarks/results/curve_reports.md."""
 
@@ -23,7 +25,7 @@ from typing import Any
 
 from hyperstep.backends.base import TrialBackend
 from hyperstep.messages import LaunchRequest, TrialResult
-from hyperstep.models import Job, MetricReport, Trial, trial_id
+from hyperstep.models import Job, MetricReport, Trial
 from hyperstep.ports import Orchestrator
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -33,6 +35,7 @@ from tests.conftest import spec_document
 from tests.contract.test_dynamodb_curve_reads import Counting
 
 ASHA = {"name": "asha", "min_resource": 1, "max_resource": 10_000, "reduction_factor": 3, "curve_model": False}
+MEDIAN = {**ASHA, "name": "median"}
 TAIL = 500
 
 
@@ -68,21 +71,28 @@ def spec(early_stopping: dict | None) -> dict:
 
 
 def run(steps: int, early_stopping: dict | None, folder: Path) -> tuple[float, float]:
-    """CPU seconds of all ``steps`` reports, and per report over the last ``TAIL``."""
-    service = TuningService(
-        SQLiteStore(folder / f"{steps}-{bool(early_stopping)}.db"), {"local": Idle()}, NoExecutions()
-    )
-    job = service.submit(parse_spec(spec(early_stopping)), job_id="job")
-    (trial,) = Study.from_job(service.store, job).ask(1)
-    service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    """CPU seconds of all ``steps`` reports, and per report over the last ``TAIL`` (half
+    the reports when fewer)."""
+    store = SQLiteStore(folder / f"{steps}-{None if early_stopping is None else early_stopping['name']}.db")
+    service, job, trial = started(store, early_stopping)
+    tail_length = min(TAIL, steps // 2)
     start = time.process_time()
     for step in range(1, steps + 1):
-        if step == steps - TAIL + 1:
+        if step == steps - tail_length + 1:
             tail = time.process_time()
         assert service.report_metrics(job.id, trial.id, {"loss": 1.0 / step}, step=step)
     end = time.process_time()
     assert len(service.store.get_trial(job.id, trial.id).curve) == steps
-    return end - start, (end - tail) / TAIL
+    return end - start, (end - tail) / tail_length
+
+
+def started(store: Any, early_stopping: dict | None) -> tuple[TuningService, Job, Trial]:
+    """A service over ``store`` with one job of one trial, launched."""
+    service = TuningService(store, {"local": Idle()}, NoExecutions())
+    job = service.submit(parse_spec(spec(early_stopping)), job_id="job")
+    (trial,) = Study.from_job(service.store, job).ask(1)
+    service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    return service, job, trial
 
 
 class Metered(Counting):
@@ -124,44 +134,45 @@ def dynamodb(counts: list[int]) -> None:
             table = f"curves-{steps}"
             create_table(raw, table)
             client = Metered(raw)
-            store = DynamoDBStore(table, client=client)
-            job = Job(id="job", spec=parse_spec(spec(None)))
-            store.create_job(job)
-            store.put_trials([Trial(job_id=job.id, id=trial_id(1), number=1, params={"x": 0.0})])
-            store.start_trial(job.id, trial_id(1), "ref")
-            store.report_metrics(job.id, trial_id(1), {"loss": MetricReport(value=1.0, step=1)}, "loss")
+            service, job, trial = started(DynamoDBStore(table, client=client), ASHA)
             for chunk in range(steps // items.CURVE_CHUNK_STEPS + 1):
                 points = {s: 1.0 / s for s in range(1, steps + 1) if s // items.CURVE_CHUNK_STEPS == chunk}
                 if points:
-                    raw.put_item(TableName=table, Item=items.curve_item(job.id, trial_id(1), chunk, points, 0))
-                    added = {":chunk": {"NS": [str(chunk)]}}  # as the report that wrote it would have (chunk_numbers)
-                    key = items.key(job.id, items.trial_sk(trial_id(1)))
+                    raw.put_item(TableName=table, Item=items.curve_item(job.id, trial.id, chunk, points, 0))
+                    added = {":chunk": {"NS": [str(chunk)]}, ":true": {"BOOL": True}}  # as its report would have
                     raw.update_item(
-                        TableName=table, Key=key, UpdateExpression="ADD chunks :chunk", ExpressionAttributeValues=added
+                        TableName=table,
+                        Key=items.key(job.id, items.trial_sk(trial.id)),
+                        UpdateExpression=f"SET {items.CHUNKED} = :true ADD {items.CHUNKS} :chunk",
+                        ExpressionAttributeValues=added,
                     )
-            for whole in (False, True):
+            for name in ("off (store, whole_curve=False)", "asha (service)"):
+                steps += 1
                 client.calls.clear()
                 client.read = 0
-                report = {"loss": MetricReport(value=0.5, step=steps + 1)}
-                store.report_metrics(job.id, trial_id(1), report, "loss", whole_curve=whole)
-                sk = items.curve_sk(trial_id(1), (steps + 1) // items.CURVE_CHUNK_STEPS)
+                if name.startswith("off"):
+                    report = {"loss": MetricReport(value=0.5, step=steps)}
+                    service.store.report_metrics(job.id, trial.id, report, "loss", whole_curve=False)
+                else:
+                    service.report_metrics(job.id, trial.id, {"loss": 0.5}, step=steps)
+                sk = items.curve_sk(trial.id, steps // items.CURVE_CHUNK_STEPS)
                 written = raw.get_item(TableName=table, Key=items.key(job.id, sk))["Item"]
-                print(f"curve of {steps:6} steps, whole_curve={whole!s:5}: {client.calls}, read {client.read} B,")
+                print(f"curve of {steps - 1:6} steps, early stopping {name}: {client.calls}, read {client.read} B,")
                 print(f"    the chunk item written: {size(written)} B")
-                steps += 1
 
 
 def main(argv: list[str]) -> None:
-    counts = [int(a) for a in argv if a != "--dynamodb"] or [1000, 5000, 10000]
+    counts = [int(a) for a in argv if not a.startswith("--")] or [100, 1000, 10000]
     if "--dynamodb" in argv:
-        dynamodb([min(n, 9999) for n in counts])
+        dynamodb([min(n, 9997) for n in counts])  # its reports stay below max_resource (10,000)
         return
+    blocks = [("off", None), ("asha", ASHA)] + ([("median", MEDIAN)] if "--median" in argv else [])
     with tempfile.TemporaryDirectory() as folder:
-        for name, block in (("off", None), ("asha", ASHA)):
+        for name, block in blocks:
             for steps in counts:
                 total, per = run(steps, block, Path(folder))
-                timing = f"cpu={total:7.2f} s  last {TAIL}: {per * 1e3:6.3f} ms/report"
-                print(f"early_stopping={name:4} steps={steps:6} {timing}")
+                timing = f"cpu={total:7.2f} s  last {min(TAIL, steps // 2)}: {per * 1e3:6.3f} ms/report"
+                print(f"early_stopping={name:6} steps={steps:6} {timing}")
                 sys.stdout.flush()
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from hyperstep.models import Job, MetricReport
 from hyperstep.stores.dynamodb import DynamoDBStore
+from hyperstep.study import Study
 from tests.contract.conftest import full_spec, trials_of
 
 
@@ -80,21 +81,50 @@ def test_an_item_older_than_the_marker_still_reads_its_chunks(
     assert store.report_metrics("curves", "t0002", {"acc": MetricReport(value=0.1)}).curve == {3: 2.0}
 
 
-def test_the_marker_is_written_before_the_first_chunk(dynamodb: Any, table: str) -> None:
-    """A crash between the body write and the chunk write leaves the marker without chunks
-    (harmless), never a chunk without the marker (a lost curve)."""
-    client = Counting(dynamodb, fail="put_item")
+class CrashAtChunkWrite:
+    """A DynamoDB client whose first request writing a curve chunk once ``armed`` fails (a
+    Lambda that dies there), whichever operation carries it; every other request goes through."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.armed = client, False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name not in ("put_item", "transact_write_items"):
+            return attribute
+
+        def call(**kwargs: Any) -> Any:
+            puts = [kwargs.get("Item")] + [a["Put"]["Item"] for a in kwargs.get("TransactItems", []) if "Put" in a]
+            if self.armed and any(p and p["sk"]["S"].startswith("CURVE#") for p in puts):
+                self.armed = False
+                raise RuntimeError("crashed at the chunk's write")
+            return attribute(**kwargs)
+
+        return call
+
+
+@pytest.mark.parametrize("whole_curve", [True, False])
+def test_a_step_report_lands_whole_or_not_at_all(dynamodb: Any, table: str, whole_curve: bool) -> None:
+    """The body (the merged reports, the chunk marker and set) and the step's chunk are one
+    ``TransactWriteItems``: a crash at the chunk's write leaves the trial as it was, so the
+    event's redelivery records both; never a report in the body whose point the curve lacks
+    (before, the body was written first: a crash in between kept ``metrics`` and lost the
+    point for good, the redelivery finding its report already merged)."""
+    client = CrashAtChunkWrite(dynamodb)
     store = DynamoDBStore(table, client=client)
     job = Job(id="crash", spec=full_spec(), created_at=1.0)
     store.create_job(job)
     store.put_trials(trials_of(job, [1]))
-    with pytest.raises(RuntimeError, match="put_item failed"):
-        store.report_metrics("crash", "t0001", step(1.0, 0), curve_metric="loss")
-    item = dynamodb.get_item(
-        TableName=table, Key={"pk": {"S": "JOB#crash"}, "sk": {"S": "TRIAL#t0001"}}, ConsistentRead=True
-    )["Item"]
-    assert item["chunked"] == {"BOOL": True}
-    assert store.get_trial("crash", "t0001").curve == {}
+    store.report_metrics("crash", "t0001", step(2.0, 1), "loss", whole_curve=whole_curve)
+    before = store.get_trial("crash", "t0001")
+    client.armed = True
+    with pytest.raises(RuntimeError, match="crashed"):
+        store.report_metrics("crash", "t0001", step(1.0, 2), "loss", whole_curve=whole_curve)
+    assert store.get_trial("crash", "t0001") == before  # nothing landed
+    assert before.curve == {1: 2.0} and before.metrics == {"loss": 2.0}
+    store.report_metrics("crash", "t0001", step(1.0, 2), "loss", whole_curve=whole_curve)  # redelivered
+    after = store.get_trial("crash", "t0001")
+    assert (after.curve, after.metrics) == ({1: 2.0, 2: 1.0}, {"loss": 1.0})
 
 
 def test_a_report_that_asks_for_no_whole_curve_reads_one_chunk_while_the_curve_cannot_be_full(
@@ -109,12 +139,18 @@ def test_a_report_that_asks_for_no_whole_curve_reads_one_chunk_while_the_curve_c
     for k in range(10):
         client.calls.clear()
         written = store.report_metrics("curves", "t0001", step(1.0 / (k + 1), 1000 * k), "loss", whole_curve=False)
-        assert written is not None and written.curve == {1000 * k: 1.0 / (k + 1)}
-        assert client.calls == ["get_item", "update_item", "get_item", "put_item"]
+        assert written is not None and written.curve == {1000 * j: 1.0 / (j + 1) for j in range(max(k - 1, 0), k + 1)}
+        # the body, its chunk; the chunk below for the curve's second newest step (a chunk's first step)
+        assert client.calls == ["get_item", "get_item", "transact_write_items"] + ["get_item"] * (k > 0)
+    client.calls.clear()
+    written = store.report_metrics("curves", "t0001", step(0.2, 9001), "loss", whole_curve=False)
+    assert written is not None and written.curve == {9001: 0.2, 9000: 0.1}
+    assert client.calls == ["get_item", "get_item", "transact_write_items"]  # its own chunk alone
     client.calls.clear()
     store.report_metrics("curves", "t0001", step(0.05, 10_000), "loss", whole_curve=False)  # 10,000 counted
-    assert client.calls == ["get_item", "update_item", "get_item", "query", "put_item"]
-    assert store.get_trial("curves", "t0001").curve == {**{1000 * k: 1.0 / (k + 1) for k in range(10)}, 10_000: 0.05}
+    assert client.calls == ["get_item", "get_item", "query", "transact_write_items"]
+    curve = {**{1000 * k: 1.0 / (k + 1) for k in range(10)}, 9001: 0.2, 10_000: 0.05}
+    assert store.get_trial("curves", "t0001").curve == curve
 
 
 def test_a_curve_without_its_set_of_chunks_reads_them_all_and_keeps_the_cap(
@@ -134,14 +170,35 @@ def test_a_curve_without_its_set_of_chunks_reads_them_all_and_keeps_the_cap(
         for k in (1, 2, 3, 4):
             client.calls.clear()
             written = store.report_metrics("curves", "t0001", step(1.0 / k, k), "loss", whole_curve=False)
-            assert written is not None and written.curve == ({} if k == 4 else {k: 1.0 / k})
+            newest = {j: 1.0 / j for j in range(max(min(k, 3) - 1, 1), min(k, 3) + 1)}  # step 4 dropped
+            assert written is not None and written.curve == newest
             assert ("query" in client.calls) is (k == 4)
         for k in (1, 2, 3):
             store.report_metrics("curves", "t0002", step(2.0 / k, k), "loss", whole_curve=False)
             dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE chunks")  # as old code wrote it
         for k in (4, 5):
             client.calls.clear()
-            assert store.report_metrics("curves", "t0002", step(1.0, k), "loss", whole_curve=False).curve == {}
+            dropped = store.report_metrics("curves", "t0002", step(1.0, k), "loss", whole_curve=False)
+            assert dropped.curve == {2: 1.0, 3: 2.0 / 3}
             assert "query" in client.calls
     assert store.get_trial("curves", "t0001").curve == {1: 1.0, 2: 0.5, 3: 1.0 / 3}
     assert store.get_trial("curves", "t0002").curve == {1: 2.0, 2: 1.0, 3: 2.0 / 3}
+
+
+def test_a_study_step_report_with_early_stopping_queries_curves_only_at_a_rung(dynamodb: Any, table: str) -> None:
+    """With ASHA (rungs 1, 3 and 9 of 27) a step report that passes no rung reads the
+    trial's item and its step's chunk, never a Query of the curve: it costs the same at any
+    length of the curve. One that passes a rung lists the trials to decide. (Before, every
+    report with early stopping read the whole curve.)"""
+    client = Counting(dynamodb)
+    asha = {"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3}
+    space = {"parameters": [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}]}
+    study = Study(space, strategy="random", seed=0, store=DynamoDBStore(table, client=client), early_stopping=asha)
+    (trial,) = study.ask(1)
+    queried = []
+    for k in range(1, 11):
+        client.calls.clear()
+        assert not study.report(trial.id, k, 1.0 / k)  # a lone trial goes on
+        queried.append("query" in client.calls)
+    assert queried == [k in (1, 3, 9) for k in range(1, 11)]
+    assert study.store.get_trial(study.job_id, trial.id).curve == {k: 1.0 / k for k in range(1, 11)}

@@ -517,13 +517,21 @@ def test_a_curve_merges_step_reports_in_any_order_and_stays_with_a_finished_tria
 def test_a_report_that_asks_for_no_whole_curve_gets_its_step_and_keeps_every_step(
     store: TrialStore, make_job: MakeJob
 ) -> None:
-    """``whole_curve=False`` returns only the reported step (the service without early
-    stopping); a later whole read, out of order steps among them, still has every step."""
+    """``whole_curve=False`` returns only the reported step and the curve's two newest
+    (what ``Scheduler.decides`` reads); a later whole read, out of order steps among them,
+    still has every step."""
     job = make_job()
     store.put_trials(trials_of(job, [1]))
-    for step, value in [(3, 0.6), (1, 0.9), (2999, 0.25), (2, 0.7), (3, 0.5)]:
+    reported = [
+        (3, 0.6, {3: 0.6}),
+        (1, 0.9, {3: 0.6, 1: 0.9}),
+        (2999, 0.25, {2999: 0.25, 3: 0.6}),
+        (2, 0.7, {2999: 0.25, 3: 0.6, 2: 0.7}),
+        (3, 0.5, {2999: 0.25, 3: 0.5}),
+    ]
+    for step, value, curve in reported:
         written = store.report_metrics(job.id, trial_id(1), {"loss": at_step(value, step)}, "loss", whole_curve=False)
-        assert written is not None and written.curve == {step: value}
+        assert written is not None and written.curve == curve
         assert written.model_copy(update={"curve": {}}) == store.get_trial(job.id, trial_id(1)).model_copy(
             update={"curve": {}}
         )
@@ -545,11 +553,11 @@ def test_a_curve_at_its_cap_drops_new_steps_and_still_takes_repeats(store: Trial
         for step in (5, 1, 1200):
             store.report_metrics(job.id, trial_id(1), {"loss": at_step(1.0 / step, step)}, "loss", whole_curve=False)
         dropped = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.3, 3)}, "loss", whole_curve=False)
-        assert dropped is not None and dropped.curve == {}
+        assert dropped is not None and dropped.curve == {1200: 1.0 / 1200, 5: 0.2}  # the newest two, not step 3
         whole = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.4, 4)}, "loss")
         assert whole is not None and whole.curve == {1: 1.0, 5: 0.2, 1200: 1.0 / 1200}
         repeat = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.1, 5)}, "loss", whole_curve=False)
-        assert repeat is not None and repeat.curve == {5: 0.1}
+        assert repeat is not None and repeat.curve == {5: 0.1, 1200: 1.0 / 1200}
     assert store.get_trial(job.id, trial_id(1)).curve == {1: 1.0, 5: 0.1, 1200: 1.0 / 1200}
 
 
@@ -675,7 +683,12 @@ def test_a_step_report_writes_kilobytes_not_the_whole_curve(dynamodb: Any, table
             sizes.append(len(json.dumps(kwargs, default=lambda b: "x" * len(b))))
         return real(operation, **kwargs)
 
-    with mock.patch.object(store, "_call", side_effect=measured):
+    def transacted(actions: list[dict[str, Any]]) -> None:
+        sizes.extend(len(json.dumps(action, default=lambda b: "x" * len(b))) for action in actions)
+        real_transact(actions)
+
+    real_transact = store._transact
+    with mock.patch.object(store, "_call", side_effect=measured), mock.patch.object(store, "_transact", transacted):
         after = store.report_metrics(job.id, trial_id(1), {"loss": at_step(1e-4, 10_000)}, "loss")
     assert after is not None and after.curve == {**curve, 10_000: 1e-4}
     assert sizes and max(sizes) < 16_000

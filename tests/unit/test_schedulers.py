@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from hyperstep.schedulers import Curves
 from hyperstep.schedulers.asha import ASHA, Hyperband, rungs
+from hyperstep.schedulers.base import newest
 from hyperstep.schedulers.median import MedianStopping
 
 
@@ -241,3 +244,28 @@ def test_with_a_curve_model_the_incumbent_stop_turns_off_at_a_rung_where_it_woul
     # a pessimistic prediction for a trial that ended behind the best before it is no miss
     behind = {i: {s: late_drop(s, 0.6 + 0.05 * i) for s in range(1, 28)} for i in (1, 2, 3)}
     assert asha.incumbent_stop_held(3, Curves({0: first, **behind, 4: flat}, ended=ended))
+
+
+def test_decides_needs_only_the_newest_step_and_the_one_below_it() -> None:
+    """``decides`` reads two steps of a curve, found in one scan (``newest``), and answers
+    as the sorted curve did: at a rung only as the newest step is the first at or past it,
+    for every order the steps arrived in (a late step below the newest moves the one below)."""
+    assert newest({5: 0.1, 1: 0.3, 9: 0.2, 2: 0.4}) == (9, 5)
+    assert newest({4: 1.0}) == (4, None)
+    rng = random.Random(0)
+
+    def sorted_crossed(curve: list[int], rung: int) -> bool:  # the rule as the sorted curve gave it
+        steps = sorted(set(curve))
+        return steps[-1] >= rung and (len(steps) == 1 or steps[-2] < rung)
+
+    schedulers = [ASHA(1, 27, 3), Hyperband(1, 27, 3), Hyperband(1, 27, 3, brackets="adaptive"), MedianStopping(2, 27)]
+    for _ in range(300):
+        arrived = [rng.randint(0, 30) for _ in range(rng.randint(1, 6))]
+        step, previous = newest(dict.fromkeys(arrived, 0.0))
+        for scheduler in schedulers:
+            if isinstance(scheduler, MedianStopping):
+                expected = 2 <= max(arrived) < 27
+            else:
+                first = scheduler.bracket(7) if scheduler.name == "asha" or scheduler.weighting != "adaptive" else 0
+                expected = max(arrived) < 27 and any(sorted_crossed(arrived, r) for r in rungs(1, 27, 3, first))
+            assert scheduler.decides(7, step, previous) is expected, (scheduler.name, arrived)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.schedulers import Curves, Scheduler, make_scheduler
+from hyperstep.schedulers.base import newest
 from hyperstep.spec import JobSpec
 
 
@@ -66,15 +67,24 @@ def scheduler_of(job: Job) -> Scheduler:
 
 
 def should_stop(scheduler: Scheduler, trial: Trial, trials: Callable[[], Sequence[Trial]], minimize: bool) -> bool:
-    """The scheduler's verdict on ``trial`` at its newest step, given the job's trials
-    (``trial``'s own newest record is used, whatever they hold of it). ``trials`` is called
-    only when the newest step can decide anything (``Scheduler.decides``: for ASHA, a
-    rung passed), so most step reports read no other trial."""
-    sign = 1.0 if minimize else -1.0
-    if not scheduler.decides(trial.number, {s: sign * v for s, v in trial.curve.items()}):
+    """The scheduler's verdict on ``trial`` at its newest step, given the job's trials.
+
+    ``trial`` is as a step report wrote it, and its curve need only hold the reported step
+    and the curve's two newest (``TrialStore.report_metrics(whole_curve=False)``): that is
+    all ``Scheduler.decides`` reads, so a report that can decide nothing (for ASHA, one
+    that passes no rung) costs the same at any length of the curve. Only when it can is
+    ``trials`` called: the trial's whole curve is read from it (up to its newest step,
+    with the points this report wrote) and the others' with it."""
+    if not trial.curve:
         return False
-    others = [t for t in trials() if t.id != trial.id]
-    return scheduler.should_stop(trial.number, curves_of([*others, trial], minimize))
+    step, previous = newest(trial.curve)
+    if not scheduler.decides(trial.number, step, previous):
+        return False
+    everyone = trials()
+    whole = next((t.curve for t in everyone if t.id == trial.id), {})
+    mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
+    others = [t for t in everyone if t.id != trial.id]
+    return scheduler.should_stop(trial.number, curves_of([*others, mine], minimize))
 
 
 def last_value(trial: Trial) -> float | None:

@@ -678,8 +678,8 @@ class TuningService:
         }
         job = self.store.get_job(job_id)
         objective = job.spec.primary.metric
-        judged = early_stopping.enabled(job.spec)  # only a scheduler reads the whole curve (``stop_early``)
-        trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective, whole_curve=judged)
+        # the curve's newest steps only: a scheduler reads the whole curve when it decides (``stop_early``)
+        trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective, whole_curve=False)
         if trial is None:
             return self._report_after_end(job, trial_id, reports)
         ended = False
@@ -737,7 +737,9 @@ class TuningService:
         one) is not stopped: its end completes it, as it would were the step first. Nor is
         one whose job had already ended on its own (``_ended_before_stop``): nothing is
         recorded, and its end event, which comes after the reports its script sent before
-        it (the reaper's read, were it lost), records that end with the whole curve."""
+        it (the reaper's read, were it lost), records that end with the whole curve.
+        ``trial`` as the report wrote it: its curve may hold only its newest steps
+        (``early_stopping.should_stop`` reads the rest when the scheduler can decide)."""
         if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}) is not None:
             return False
         if not self._stops_early(job, trial):

@@ -336,7 +336,7 @@ class Study:
             return stopping.enabled(self.spec)  # a diverged trial stops
         metric = self.spec.primary.metric
         report = {metric: MetricReport(value=value, step=step, at=self.store.clock())}
-        trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric)
+        trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric, whole_curve=False)
         if trial is None:
             return True
         return stopping.should_stop(self.scheduler, trial, lambda: self.store.list_trials(self.job_id), self.minimize)

@@ -58,7 +58,17 @@ from typing import Any
 
 import numpy as np
 
-from hyperstep.schedulers.base import MIN_PAIRS, Curve, Curves, Scheduler, agrees, crossed, kendall_tau, value_at
+from hyperstep.schedulers.base import (
+    MIN_PAIRS,
+    Curve,
+    Curves,
+    Scheduler,
+    agrees,
+    crossed,
+    kendall_tau,
+    newest,
+    value_at,
+)
 from hyperstep.schedulers.curves import predict
 
 MAX_EVIDENCE = 100
@@ -96,15 +106,16 @@ class ASHA(Scheduler):
         """The trial's bracket (ASHA has one: ``0``); ``curves`` for a bracket chosen from data."""
         return 0
 
-    def decides(self, number: int, curve: Curve) -> bool:
+    def decides(self, number: int, step: int, previous: int | None) -> bool:
         """Only as the trial passes one of its bracket's rungs."""
         bracket_rungs = rungs(self.min_resource, self.max_resource, self.eta, self.bracket(number))
-        return super().decides(number, curve) and any(crossed(curve, rung) for rung in bracket_rungs)
+        return super().decides(number, step, previous) and any(crossed(step, previous, r) for r in bracket_rungs)
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         bracket = self.bracket(number, curves)
+        step, previous = newest(curve)
         for rung in rungs(self.min_resource, self.max_resource, self.eta, bracket):
-            if crossed(curve, rung):
+            if crossed(step, previous, rung):
                 if self.curve_model and self.behind_incumbent(curve, curves) and self.incumbent_stop_held(rung, curves):
                     return True
                 reached_rung = [n for n, c in curves.others(number).items() if max(c) >= rung]
@@ -272,10 +283,10 @@ class Hyperband(ASHA):
         rng = np.random.default_rng([self.seed, number])
         return int(rng.choice(self.brackets, p=weights))
 
-    def decides(self, number: int, curve: Curve) -> bool:
+    def decides(self, number: int, step: int, previous: int | None) -> bool:
         """With adaptive brackets the trial's bracket needs the others' curves: any rung of
         the first bracket (every bracket's rungs are among them) may decide."""
         if self.weighting != "adaptive":
-            return super().decides(number, curve)
+            return super().decides(number, step, previous)
         every = rungs(self.min_resource, self.max_resource, self.eta)
-        return Scheduler.decides(self, number, curve) and any(crossed(curve, rung) for rung in every)
+        return Scheduler.decides(self, number, step, previous) and any(crossed(step, previous, r) for r in every)

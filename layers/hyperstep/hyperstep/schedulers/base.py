@@ -66,13 +66,25 @@ def value_at(curve: Curve, step: int) -> float | None:
     return None if not reached else curve[min(reached)]
 
 
-def crossed(curve: Curve, rung: int) -> bool:
-    """Whether the curve's newest step is the first one at or past ``rung``: the moment
-    to decide at that rung (once, as the trial passes it)."""
-    steps = sorted(curve)
-    if not steps or steps[-1] < rung:
-        return False
-    return len(steps) == 1 or steps[-2] < rung
+def newest(curve: Curve) -> tuple[int, int | None]:
+    """The curve's newest (highest) step and the one below it (None for a curve of one
+    step), in one scan: all a scheduler's ``decides`` needs of a curve. Not for an empty one."""
+    first: int | None = None
+    second: int | None = None
+    for step in curve:
+        if first is None or step > first:
+            first, second = step, first
+        elif second is None or step > second:
+            second = step
+    assert first is not None, "an empty curve has no newest step"
+    return first, second
+
+
+def crossed(step: int, previous: int | None, rung: int) -> bool:
+    """Whether ``step``, a curve's newest, is its first one at or past ``rung`` (``previous``:
+    the curve's step below it, None when there is none): the moment to decide at that rung
+    (once, as the trial passes it)."""
+    return step >= rung and (previous is None or previous < rung)
 
 
 MIN_PAIRS = 6
@@ -139,12 +151,13 @@ class Scheduler(ABC):
             return False
         return self._stop(number, curve, curves)
 
-    def decides(self, number: int, curve: Curve) -> bool:
-        """Whether trial ``number``'s newest step (its ``curve``'s) may stop it at all,
-        before any other trial's curve is read: False means ``should_stop`` is False
-        whatever the others did, so a step report that decides nothing reads nothing more.
-        Default: every step below ``max_resource``."""
-        return bool(curve) and max(curve) < self.max_resource
+    def decides(self, number: int, step: int, previous: int | None) -> bool:
+        """Whether trial ``number``'s newest step ``step`` may stop it at all (``previous``:
+        its curve's step below it, None when it has one step; ``newest``), before any curve
+        is read: False means ``should_stop`` is False whatever the curves hold, so a step
+        report that decides nothing reads nothing more, and costs the same at any length of
+        its curve. Default: every step below ``max_resource``."""
+        return step < self.max_resource
 
     @abstractmethod
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
@@ -156,7 +169,7 @@ class NoStopping(Scheduler):
 
     name = "none"
 
-    def decides(self, number: int, curve: Curve) -> bool:
+    def decides(self, number: int, step: int, previous: int | None) -> bool:
         return False
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:

@@ -29,13 +29,14 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
 
 from __future__ import annotations
 
+import heapq
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hyperstep.messages import LogCursor
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
 from hyperstep.spec import Budget
 
 JobPlace = tuple[float, str]
@@ -158,10 +159,12 @@ class TrialStore(ABC):
         nothing, when the trial has already finished.
 
         With ``whole_curve`` False the returned trial's ``curve`` holds only the reported
-        step, as the curve now holds it (empty when the report kept no point of it: no step,
-        a final report, a new step past ``MAX_CURVE_STEPS``): what a caller that judges no
-        curve asks for (the service without early stopping), so that a report need not read
-        the steps before it."""
+        step and the curve's two newest (highest) steps, as the curve now holds them (the
+        reported step is missing when the report kept no point of it, a new step past
+        ``MAX_CURVE_STEPS``; the curve is empty for a report with no point: no step, a
+        final report, another metric): what a caller asks for that judges no curve, or
+        only its newest steps (``Scheduler.decides``), so that a report costs the same at
+        any length of the curve."""
 
     @abstractmethod
     def report_after_end(
@@ -310,3 +313,13 @@ def _counts_and_best(job: Job, trial: Trial) -> dict:
     if job.beats_best(trial):
         changes.update(best_value=trial.value, best_trial_id=trial.id)
     return changes
+
+
+def newest_points(curve: Mapping[int, float], count: int = 2) -> dict[int, float]:
+    """The curve's ``count`` newest (highest) steps with their values (one scan)."""
+    return {step: curve[step] for step in heapq.nlargest(count, curve)}
+
+
+def point_of(reports: Mapping[str, MetricReport], metric: str | None) -> dict[int, float]:
+    """The point of ``metric``'s curve the reports hold (``merge_curve``'s rules; {}: none)."""
+    return {} if metric is None else merge_curve({}, reports, metric)

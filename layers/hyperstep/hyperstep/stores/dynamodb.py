@@ -40,16 +40,18 @@ caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperst
 
 A trial's curve (``Trial.curve``) is kept in chunk items beside the trial's, not in its
 body: a step report rewrites the small body (the merged reports) and one chunk of at most
-12 KB (each conditioned on its version), never the whole curve (a 10,000-step curve is 10
-chunks, 120 KB). Reading a trial adds one query of its chunks when its item's ``chunked``
-marker says it may have some (set by the body write before the first chunk; absent on items
-older than the marker, which are queried); listing a job's trials, one query of the job's
-chunks. A body written before curves had their items keeps its points, which the chunks extend.
+12 KB in one ``TransactWriteItems`` (each conditioned on its version), never the whole curve
+(a 10,000-step curve is 10 chunks, 120 KB). Reading a trial adds one query of its chunks when
+its item's ``chunked`` marker says it may have some (set by the write of the first chunk, or
+by the body write before it for reports after a trial's end; absent on items older than the
+marker, which are queried); listing a job's trials, one query of the job's chunks. A body
+written before curves had their items keeps its points, which the chunks extend.
 The trial item also keeps the set of its chunks (``items.chunk_numbers``), so a step report
 that asks for no whole curve (``report_metrics(whole_curve=False)``) reads only its own chunk
-while that chunk's points and 1,000 for each other chunk stay below ``MAX_CURVE_STEPS`` (the
-cap cannot drop the step: all but step 10,000 of a curve of steps 1 to 10,000); else, and
-for an item without the set, it reads every chunk.
+(and, for the curve's two newest steps, another now and then: a chunk's first step, a report
+below the newest chunk) while that chunk's points and 1,000 for each other chunk stay below
+``MAX_CURVE_STEPS`` (the cap cannot drop the step: all but step 10,000 of a curve of steps 1
+to 10,000); else, and for an item without the set, it reads every chunk.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
@@ -100,7 +102,15 @@ from hyperstep.models import (
 )
 from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
-from hyperstep.stores.base import REVISABLE_ENDS, JobPlace, ScheduleSpec, TrialStore, revised_cost
+from hyperstep.stores.base import (
+    REVISABLE_ENDS,
+    JobPlace,
+    ScheduleSpec,
+    TrialStore,
+    newest_points,
+    point_of,
+    revised_cost,
+)
 from hyperstep.stores.dynamodb_items import (
     CURVE_CHUNK_STEPS,
     JOB_SK,
@@ -451,26 +461,20 @@ class DynamoDBStore(TrialStore):
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     def _rewrite_trial(
-        self, job_id: str, trial_id: str, change: Callable[[Trial], Trial | None], chunk: int | None = None
-    ) -> tuple[Trial, bool, frozenset[int] | None] | None:
+        self, job_id: str, trial_id: str, change: Callable[[Trial], Trial | None]
+    ) -> tuple[Trial, bool] | None:
         """Apply ``change`` to the trial with optimistic concurrency (re-read on a lost
-        race); the new trial, whether its curve may have chunks and which ones (None: not
-        known, ``items.chunk_numbers``). ``change`` returning None means "leave it", and
-        None is returned. ``chunk``, the chunk a step report is about to write: the same
-        write sets the chunk marker and adds it to the known set (before the chunk is
-        written, so a chunk never lacks them)."""
+        race); the new trial and whether its curve may have chunks. ``change`` returning
+        None means "leave it", and None is returned."""
         for attempt in range(_ATTEMPTS):
             found = self._trial_item(job_id, trial_id)
-            trial, ver, known = items.trial_from_item(found), int(found["ver"]["N"]), items.chunk_numbers(found)
+            trial, ver = items.trial_from_item(found), int(found["ver"]["N"])
             new = change(trial)
             if new is None:
                 return None
-            added = None if known is None else chunk
             try:
-                update = items.trial_update(new, ver, self._expires(), chunk is not None, added)
-                self._call("update_item", **update)
-                chunks = known if added is None or known is None else known | {added}
-                return new, items.has_chunks(found) or chunk is not None, chunks
+                self._call("update_item", **items.trial_update(new, ver, self._expires()))
+                return new, items.has_chunks(found)
             except Exception as exc:
                 if _code(exc) != _CHECK_FAILED:
                     raise
@@ -516,28 +520,122 @@ class DynamoDBStore(TrialStore):
         curve_metric: str | None = None,
         whole_curve: bool = True,
     ) -> Trial | None:
-        """The body's rewrite, then the reported step's chunk. Without ``whole_curve``, for a
-        trial whose chunks are known, that one chunk is read (``_add_to_chunk``) unless the
-        curve could be full; else (and then) every chunk is read (``_add_to_curve``)."""
+        """The body's rewrite and, for a step report that changes the curve, the put of the
+        step's chunk, in one ``TransactWriteItems`` (each conditioned on the version read; a
+        lost race is read again and retried): a report lands whole or not at all, so a crash
+        between two writes cannot keep the body's report without its point in the curve.
 
-        def merge(trial: Trial) -> Trial | None:
-            return trial.with_reports(reports) if trial.state.active else None
-
-        point = {} if curve_metric is None else merge_curve({}, reports, curve_metric)
-        chunk = next((step // CURVE_CHUNK_STEPS for step in point), None)
-        rewritten = self._rewrite_trial(job_id, trial_id, merge, chunk)
-        if rewritten is None:
-            return None
-        body, chunked, chunks = rewritten
-        if curve_metric is None or chunk is None:
+        For a trial whose chunks are known, the step's chunk is read alone unless the curve
+        could be full (``_chunk_alone``), else every chunk; without ``whole_curve`` the
+        curve's two newest steps come from the chunks that hold them (``_newest``: mostly
+        the step's own), so a report costs the same at any length of the curve."""
+        point = point_of(reports, curve_metric)
+        if not point:
+            rewritten = self._rewrite_trial(
+                job_id, trial_id, lambda t: t.with_reports(reports) if t.state.active else None
+            )
+            if rewritten is None:
+                return None
+            body, chunked = rewritten
             return self._with_curve(body, chunked) if whole_curve else body.model_copy(update={"curve": {}})
-        others = None if chunks is None else len(body.curve) + CURVE_CHUNK_STEPS * (len(chunks) - 1)
-        if not whole_curve and others is not None and self._add_to_chunk(body, chunk, point, others):
-            return body.model_copy(update={"curve": point})
-        curve = self._add_to_curve(body, reports, curve_metric)
-        if not whole_curve:
-            curve = {step: curve[step] for step in point if step in curve}
-        return body.model_copy(update={"curve": curve})
+        ((step, value),) = point.items()
+        chunk = step // CURVE_CHUNK_STEPS
+        for attempt in range(_ATTEMPTS):
+            found = self._trial_item(job_id, trial_id)
+            trial, ver, known = items.trial_from_item(found), int(found["ver"]["N"]), items.chunk_numbers(found)
+            if not trial.state.active:
+                return None
+            body = trial.with_reports(reports)
+            alone = None if whole_curve else self._chunk_alone(body, chunk, known, step)
+            chunks = self._chunks(body) if alone is None else alone
+            points, chunk_ver = chunks.get(chunk, ({}, -1))
+            curve = {**body.curve}
+            for held, _ in chunks.values():
+                curve.update(held)
+            kept = alone is not None or step in curve or len(curve) < MAX_CURVE_STEPS
+            written = kept and curve.get(step) != value
+            if self._write_report(body, ver, known, chunk, {**points, step: value} if written else None, chunk_ver):
+                if kept:
+                    curve[step] = value
+                if whole_curve:
+                    return body.model_copy(update={"curve": curve})
+                if alone is None:
+                    newest = newest_points(curve)
+                else:
+                    assert known is not None  # a chunk is read alone only when the set is known
+                    newest = self._newest(body, known, chunk, {**points, **point})
+                return body.model_copy(update={"curve": {**newest, **({step: value} if kept else {})}})
+            _backoff(attempt)
+        raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
+
+    def _write_report(
+        self,
+        body: Trial,
+        ver: int,
+        known: frozenset[int] | None,
+        chunk: int,
+        points: dict[int, float] | None,
+        chunk_ver: int,
+    ) -> bool:
+        """Write the body if its item is still at ``ver`` and, with ``points``, the chunk's
+        new points if it is still at ``chunk_ver`` (-1: absent), in one transaction (the body
+        then also sets the chunk marker and, when ``known``, adds the chunk to its set);
+        False when another write came first."""
+        added = None if known is None or points is None else chunk
+        update = items.trial_update(body, ver, self._expires(), points is not None, added)
+        try:
+            if points is None:
+                self._call("update_item", **update)
+                return True
+            item = self._stamped(items.curve_item(body.job_id, body.id, chunk, points, chunk_ver + 1))
+            put = {"Item": item, **items.version_condition(chunk_ver)}
+            self._transact(
+                [{"Update": {"TableName": self.table_name, **update}}, {"Put": {"TableName": self.table_name, **put}}]
+            )
+            return True
+        except Exception as exc:
+            reasons = _reasons(exc)
+            if (
+                _code(exc) != _CHECK_FAILED
+                and "ConditionalCheckFailed" not in reasons
+                and "TransactionConflict" not in reasons
+            ):
+                raise
+            return False
+
+    def _chunk(self, body: Trial, chunk: int) -> tuple[dict[int, float], int]:
+        """One chunk of the trial's curve: its points and version (({}, -1): absent)."""
+        found = self._call("get_item", Key=key(body.job_id, curve_sk(body.id, chunk)), ConsistentRead=True)
+        return ({}, -1) if "Item" not in found else items.curve_from_item(found["Item"])[2:]
+
+    def _chunk_alone(
+        self, body: Trial, chunk: int, known: frozenset[int] | None, step: int
+    ) -> dict[int, tuple[dict[int, float], int]] | None:
+        """The step's chunk alone ({chunk: (points, version)}), read when the trial's chunks
+        are known and ``merge_curve``'s cap cannot drop the step: it replaces a step of the
+        chunk, or the chunk's points and 1,000 for each other chunk (at most as many as the
+        rest of the curve holds) are fewer than ``MAX_CURVE_STEPS``. None (read every chunk)
+        when the curve may be full."""
+        if known is None:
+            return None
+        points, ver = self._chunk(body, chunk)
+        others = len(body.curve) + CURVE_CHUNK_STEPS * len(known - {chunk})
+        if step not in points and others + len(points) >= MAX_CURVE_STEPS:
+            return None
+        return {chunk: (points, ver)}
+
+    def _newest(self, body: Trial, known: frozenset[int], chunk: int, points: Mapping[int, float]) -> dict[int, float]:
+        """The curve's two newest points, given ``chunk``'s ``points`` as written: the
+        chunks are read from the highest down (``chunk``'s already in hand) until two steps
+        are found at or above the lowest read; mostly ``chunk``'s alone (another chunk is
+        read for a chunk's first step, or a report below the newest chunk)."""
+        found = newest_points(body.curve)  # points in a body predate the chunks
+        for number in sorted(known | {chunk}, reverse=True):
+            held = points if number == chunk else self._chunk(body, number)[0]
+            found = newest_points({**found, **newest_points(held)})
+            if len(found) == 2 and min(found) >= number * CURVE_CHUNK_STEPS:
+                break
+        return found
 
     def report_after_end(
         self,
@@ -598,32 +696,12 @@ class DynamoDBStore(TrialStore):
             _backoff(attempt)
         raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
 
-    def _add_to_chunk(self, body: Trial, chunk: int, point: Mapping[int, float], others: int) -> bool:
-        """Write ``point`` into its chunk, reading that chunk alone (the chunk's version
-        checked, re-read on a lost race), when ``merge_curve``'s cap cannot drop it: it
-        replaces a step of the chunk, or the chunk's points and ``others`` (at most as many
-        as the rest of the curve holds: each other chunk counts as full) are fewer than
-        ``MAX_CURVE_STEPS``. False, writing nothing, when the curve may be full."""
-        for attempt in range(_ATTEMPTS):
-            found = self._call("get_item", Key=key(body.job_id, curve_sk(body.id, chunk)), ConsistentRead=True)
-            points, ver = ({}, -1) if "Item" not in found else items.curve_from_item(found["Item"])[2:]
-            if not point.keys() <= points.keys() and others + len(points) >= MAX_CURVE_STEPS:
-                return False
-            if all(points.get(step) == value for step, value in point.items()):
-                return True
-            if self._put_chunk_points(body, chunk, {**points, **point}, ver):
-                return True
-            _backoff(attempt)
-        raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
-
     def _put_chunk_points(self, body: Trial, chunk: int, points: dict[int, float], ver: int) -> bool:
         """Put the chunk with these points if it is still at version ``ver`` (-1: absent);
         False when another write came first."""
         item = self._stamped(items.curve_item(body.job_id, body.id, chunk, points, ver + 1))
-        condition = "attribute_not_exists(sk)" if ver < 0 else "ver = :ver"
-        values = {} if ver < 0 else {"ExpressionAttributeValues": {":ver": items.n(ver)}}
         try:
-            self._call("put_item", Item=item, ConditionExpression=condition, **values)
+            self._call("put_item", Item=item, **items.version_condition(ver))
             return True
         except Exception as exc:
             if _code(exc) != _CHECK_FAILED:

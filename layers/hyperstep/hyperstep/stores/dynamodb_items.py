@@ -250,8 +250,9 @@ def has_chunks(item: Item) -> bool:
     """Whether the trial's curve may have chunk items, so a read must query them.
 
     ``chunked`` is a storage detail (not in ``Trial``): false on a new trial, set true by the
-    body rewrite that precedes a trial's first chunk write and never cleared, so a chunk never
-    exists without it (a crash in between leaves it true with no chunks: one wasted query).
+    body rewrite in the transaction of a trial's first chunk write (or, for reports after its
+    end, the one that precedes it) and never cleared, so a chunk never exists without it (a
+    crash in between leaves it true with no chunks: one wasted query).
     An item written before the attribute existed lacks it and may have chunks: it reads as
     true, so old curves are still found (no migration needed).
     """
@@ -261,9 +262,9 @@ def has_chunks(item: Item) -> bool:
 def chunk_numbers(item: Item) -> frozenset[int] | None:
     """The chunks the trial's curve may have items for; None when not known (any).
 
-    A step report adds its chunk's number to ``chunks`` in the body write that precedes
-    the chunk's write (as it sets ``chunked``), so the set holds every chunk written since
-    the trial was created. An item that may have chunks but has no set (written before
+    A step report adds its chunk's number to ``chunks`` in the body write of the chunk's
+    transaction (as it sets ``chunked``), so the set holds every chunk written since the
+    trial was created. An item that may have chunks but has no set (written before
     the set existed, or marked ``chunked`` by a write that named no chunk) is not known,
     and never gets a set (``trial_update`` adds to known sets only)."""
     if CHUNKS in item:
@@ -286,6 +287,13 @@ def curve_item(job_id: str, trial_id: str, chunk: int, points: dict[int, float],
         "points": {"B": pack_points(points)},
         "ver": n(ver),
     }
+
+
+def version_condition(ver: int) -> dict[str, Any]:
+    """A put's condition that the item is still at version ``ver`` (-1: that it is absent)."""
+    if ver < 0:
+        return {"ConditionExpression": "attribute_not_exists(sk)"}
+    return {"ConditionExpression": "ver = :ver", "ExpressionAttributeValues": {":ver": n(ver)}}
 
 
 def curve_from_item(item: Item) -> tuple[str, int, dict[int, float], int]:

@@ -51,7 +51,6 @@ from hyperstep.models import (
     StopReason,
     Trial,
     TrialState,
-    merge_curve,
 )
 from hyperstep.spec import Budget
 from hyperstep.spec_base import STORED
@@ -61,6 +60,8 @@ from hyperstep.stores.base import (
     ScheduleSpec,
     TrialStore,
     counter_changes,
+    newest_points,
+    point_of,
     revised_counter_changes,
 )
 
@@ -370,7 +371,7 @@ class SQLiteStore(TrialStore):
         own points) and the reported point as the curve now holds it ({} for none)."""
         _, points = self._read_curves(conn, body.job_id).get(body.id, (0, {}))
         curve = {**body.curve, **points} if body.curve else points  # points in a body predate the rows
-        point = {} if metric is None else merge_curve({}, reports, metric)
+        point = point_of(reports, metric)
         kept = {step: v for step, v in point.items() if step in curve or len(curve) < MAX_CURVE_STEPS}
         added = [(body.job_id, body.id, step, v) for step, v in kept.items() if curve.get(step) != v]
         conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
@@ -398,7 +399,8 @@ class SQLiteStore(TrialStore):
         curve_metric: str | None = None,
         whole_curve: bool = True,
     ) -> Trial | None:
-        """The body and the reported step's row (``_write_point``), in one transaction."""
+        """The body and the reported step's row (``_write_point``), in one transaction;
+        without ``whole_curve``, the two newest rows are read by the key's index."""
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
@@ -406,7 +408,16 @@ class SQLiteStore(TrialStore):
             trial = trial.with_reports(reports)
             self._write_trial(conn, trial)
             curve, kept = self._write_point(conn, trial, reports, curve_metric)
-            return trial.model_copy(update={"curve": {**curve, **kept} if whole_curve else kept})
+            if whole_curve:
+                return trial.model_copy(update={"curve": {**curve, **kept}})
+            if not point_of(reports, curve_metric):
+                return trial.model_copy(update={"curve": {}})
+            rows = conn.execute(
+                "SELECT step, value FROM curves WHERE job_id = ? AND trial_id = ? ORDER BY step DESC LIMIT 2",
+                (job_id, trial_id),
+            ).fetchall()
+            newest = newest_points({**newest_points(trial.curve), **dict(rows)})  # points in a body predate the rows
+            return trial.model_copy(update={"curve": {**newest, **kept}})
 
     def report_after_end(
         self,
