@@ -6,13 +6,18 @@ path, and the same spec and seed give the same trials, values and virtual times 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
+from hyperstep.handlers import LOOP_HANDLERS, Handler, Telemetry
+from hyperstep.local import runner
 from hyperstep.local.runner import run_clock, run_local
 from hyperstep.models import JobStatus, StopReason, TrialState
+from hyperstep.service import TuningService
 from hyperstep.spec import load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -88,3 +93,76 @@ def test_a_time_budget_stops_the_running_trials_at_its_deadline_in_virtual_time(
     assert any(t.reports for t in stopped)  # stopped with their curves so far
     assert all(t.ended_at <= deadline for t in trials if t.state is TrialState.COMPLETED)
     assert timeline(*runs[0]) == timeline(*runs[1])
+
+
+def reaper_passes(folder: Path) -> int:
+    """How many reaper passes a run wrote to its ``handlers.log`` (each writes ``ReapedResults``)."""
+    return sum('"ReapedResults"' in line for line in (folder / "handlers.log").read_text().splitlines())
+
+
+def test_a_reaper_interval_shorter_than_the_run_makes_no_pass_and_changes_nothing(tmp_path: Path) -> None:
+    """The local reaper on a 1 ms real-time schedule: a simulated run makes no pass of its
+    own (a pass there would land between two deliveries, at a moment real time chose) and
+    gives the trials the default schedule gives. Before: passes every millisecond, written
+    to handlers.log (hundreds in this run), each free to record an end at whatever virtual
+    time it came."""
+    plain = run_example(tmp_path / "plain")
+    with mock.patch.object(runner, "LocalRuntime", functools.partial(runner.LocalRuntime, reap_seconds=0.001)):
+        eager = run_example(tmp_path / "eager")
+    assert reaper_passes(tmp_path / "eager") == 0
+    assert timeline(*eager) == timeline(*plain)
+
+
+class DropEnd:
+    """Collect fails on one trial's end event every time: the bus drops it after its retries."""
+
+    def __init__(self, trial_id: str) -> None:
+        self.trial_id, self.failed = trial_id, 0
+        self.collect = LOOP_HANDLERS["collect"]
+
+    def __call__(self, service: TuningService, event: dict[str, Any], telemetry: Telemetry) -> dict[str, Any]:
+        detail = event.get("detail", {})
+        if detail.get("trial_id") == self.trial_id and "state" in detail:
+            self.failed += 1
+            raise RuntimeError("collect failed")
+        return self.collect(service, event, telemetry)
+
+
+@pytest.mark.parametrize("trial_id", ["t0003", "t0040"])
+def test_a_dropped_end_is_reaped_at_the_virtual_time_it_was_due(tmp_path: Path, trial_id: str) -> None:
+    """A trial's end that collect failed on three times (the bus drops it, as Lambda's
+    retries of an asynchronous invocation end) is recorded by a reaper pass the simulation
+    makes at once, on virtual time: the trials and times are those of a run that lost
+    nothing, the dropped trial's too. t0003 ends while others run; t0040, the last trial,
+    leaves the job with nothing else to deliver. Before: the job went on (t0003 held its
+    slot) or stalled (t0040) until a real-time pass (30 s later by default, 5 s here); the trial's end was
+    recorded at whatever virtual time that pass came."""
+    plain = run_example(tmp_path / "plain")
+    drop: Handler = DropEnd(trial_id)
+    with (
+        mock.patch.dict(LOOP_HANDLERS, {"collect": drop}),
+        mock.patch.object(runner, "LocalRuntime", functools.partial(runner.LocalRuntime, reap_seconds=5.0)),
+    ):
+        dropped = run_example(tmp_path / "dropped")
+    assert isinstance(drop, DropEnd) and drop.failed == 3
+    assert timeline(*dropped) == timeline(*plain)
+    assert reaper_passes(tmp_path / "dropped") == 1
+
+
+def test_a_dropped_stop_at_the_time_budget_s_deadline_is_reaped_there(tmp_path: Path) -> None:
+    """The end of a trial the deadline stopped (published by the stop, outside any delivery)
+    dropped by the bus: the job waits with nothing left to deliver, and the pass the
+    simulation makes then records it stopped at the deadline, as a run that lost nothing
+    does. (Held before too, once a real-time pass came: 5 s here, 30 s by default, the
+    virtual clock standing still meanwhile. This guards the simulation's own pass there.)"""
+    plain = run_example(tmp_path / "plain", max_runtime_seconds=2500)
+    stopped = [t.id for t in plain[1] if t.state is TrialState.STOPPED]
+    drop: Handler = DropEnd(stopped[0])
+    with (
+        mock.patch.dict(LOOP_HANDLERS, {"collect": drop}),
+        mock.patch.object(runner, "LocalRuntime", functools.partial(runner.LocalRuntime, reap_seconds=5.0)),
+    ):
+        dropped = run_example(tmp_path / "dropped", max_runtime_seconds=2500)
+    assert isinstance(drop, DropEnd) and drop.failed == 3
+    assert timeline(*dropped) == timeline(*plain)
+    assert reaper_passes(tmp_path / "dropped") == 1

@@ -40,10 +40,10 @@ from typing import Any
 from unittest import mock
 
 for _name, _value in {
-    # read when the API's module is first imported (Logger, Tracer)
+    # read when the API's module is first imported (Logger, Tracer); POWERTOOLS_METRICS_DISABLED,
+    # read at each flush, is set inside moto_stack only
     "POWERTOOLS_SERVICE_NAME": "hyperstep",
     "POWERTOOLS_METRICS_NAMESPACE": "hyperstep-tests",
-    "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }.items():
@@ -350,6 +350,11 @@ def moto_stack(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
+        # Within the block only: disabled, Powertools' Metrics never flush, so never clear the
+        # dimensions its instances share; set for the whole process (as when this module was
+        # imported), every later test's function kept its JobId ("Dimension 'JobId' has already
+        # been added") and test_reaper_metrics had to enable them again.
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with ExitStack() as stack:
         stack.enter_context(mock.patch.dict(os.environ, env))

@@ -4,10 +4,13 @@ transaction writes to, which made a 10,000-trial job under moto quadratic)."""
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import Any
 from unittest import mock
 
 import pytest
+from aws_lambda_powertools import Metrics
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.dynamo_type import Item
 
@@ -46,3 +49,20 @@ def test_a_failed_transaction_leaves_every_item_as_it_was() -> None:
             client.transact_write_items(TransactItems=[put("j", "A", "new"), put("j", "B", "new"), failing])
         assert client.get_item(TableName=TABLE, Key=key("j", "A"))["Item"]["value"] == {"S": "old"}
         assert "Item" not in client.get_item(TableName=TABLE, Key=key("j", "B"))
+
+
+def test_outside_a_moto_stack_powertools_metrics_flush_and_clear_their_dimensions(capsys) -> None:
+    """With this module imported (as in the full suite), two invocations of a function's
+    Powertools ``Metrics`` each add ``JobId``, as ``log_metrics`` flushes them: no
+    "Dimension 'JobId' has already been added". Before, importing the module disabled
+    metrics for the whole process, and disabled, a flush neither prints nor clears."""
+    assert "POWERTOOLS_METRICS_DISABLED" not in os.environ
+    metrics = Metrics(namespace="hyperstep-tests", service="hyperstep")
+    metrics.clear_metrics()  # what an earlier test may have left
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for job in ("job-a", "job-b"):
+            metrics.add_dimension(name="JobId", value=job)
+            metrics.add_metric(name="TrialsCompleted", unit="Count", value=1)
+            metrics.flush_metrics()
+    assert [line.count('"JobId":"job-') for line in capsys.readouterr().out.splitlines()] == [1, 1]

@@ -547,7 +547,8 @@ def test_a_training_job_that_completes_after_an_accepted_stop_completes_its_prun
     ``FinalMetricDataList``), twice: the first asks Describe for the final metric and the
     billable time, ends the trial completed with them (``pruned`` moved to ``completed``,
     the job's best, its 1,200 s charged once), wakes the execution and counts
-    ``TrialsCompleted``; the second changes and counts nothing. (Old code: both dropped,
+    ``TrialsCompleted`` 1 and ``TrialsPruned`` -1 (summed: once, as completed); the second
+    changes and counts nothing. (Old code: both dropped,
     the trial left pruned at 0.9 and 0.28 lost.)"""
     from datetime import timedelta
 
@@ -613,5 +614,5 @@ def test_a_training_job_that_completes_after_an_accepted_stop_completes_its_prun
         assert (counted.budget_used, counted.completed, counted.pruned) == (2, 1, 0)
         assert (counted.best_trial_id, counted.best_value) == (late.id, 0.28)
         assert counted.cost_usd == pytest.approx(ended.cost_usd)  # the prune's charge not counted twice
-        assert meter.counts == {"TrialsPruned": 1, "TrialsCompleted": 1}
+        assert meter.sums() == {"TrialsCompleted": 1}
         assert [token for token, _ in orchestrator.woken] == ["token"]

@@ -27,11 +27,11 @@ class Executions:
         return [SimpleNamespace(finished=self.finished, input={"job_id": "job"})]
 
 
-def reaper(budget: dict[str, Any], **options: Any) -> tuple[LocalReaper, Clock, Executions]:
+def reaper(budget: dict[str, Any]) -> tuple[LocalReaper, Clock, Executions]:
     clock, executor = Clock(), Executions()
     service = TuningService(SQLiteStore(clock=clock), {"local": FakeBackend()}, FakeOrchestrator())
     submit(service, budget=budget)
-    return LocalReaper(service, executor, interval=30.0, **options), clock, executor
+    return LocalReaper(service, executor, interval=30.0), clock, executor
 
 
 def test_the_next_pass_comes_at_the_deadline_of_a_running_job() -> None:
@@ -49,17 +49,16 @@ def test_a_job_past_its_deadline_is_reaped_every_overdue_period_until_it_finishe
 
 
 @pytest.mark.parametrize(
-    ("budget", "options", "execution_finished"),
+    ("budget", "execution_finished"),
     [
-        ({"max_trials": 4, "max_parallel": 2}, {}, False),  # no time budget
-        ({"max_trials": 4, "max_parallel": 2, "max_runtime_seconds": 10}, {"deadlines": False}, False),  # virtual
-        ({"max_trials": 4, "max_parallel": 2, "max_runtime_seconds": 10}, {}, True),  # not this process's
+        ({"max_trials": 4, "max_parallel": 2}, False),  # no time budget
+        ({"max_trials": 4, "max_parallel": 2, "max_runtime_seconds": 10}, True),  # not this process's
     ],
 )
 def test_without_a_deadline_to_keep_the_pass_comes_every_interval(
-    budget: dict[str, Any], options: dict[str, Any], execution_finished: bool
+    budget: dict[str, Any], execution_finished: bool
 ) -> None:
-    local, clock, executor = reaper(budget, **options)
+    local, clock, executor = reaper(budget)
     executor.finished = execution_finished
     clock.now += 4
     assert 20 < local.next_pass() <= 30.0

@@ -144,9 +144,8 @@ def test_an_end_collect_recorded_first_is_not_counted_by_the_reaper(reaped) -> N
 def test_with_powertools_each_job_is_one_emf_object_with_its_job_id(reaped, capsys, monkeypatch) -> None:
     """Powertools' ``Metrics`` (its dimensions are the process's, shared by every instance)
     prints one EMF object per job, each with its ``JobId`` and ``service``, and the totals
-    without a job: no dimension value overwritten on the way. (Metrics enabled: the moto
-    harness disables them for the whole process when imported, and disabled, Powertools'
-    ``flush_metrics`` neither prints nor clears.)"""
+    without a job: no dimension value overwritten on the way. (Metrics enabled, whatever
+    the environment says: disabled, Powertools' ``flush_metrics`` neither prints nor clears.)"""
     for name in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"):
         monkeypatch.delenv(name, raising=False)
     service, _, _ = reaped

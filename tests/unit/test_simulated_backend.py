@@ -248,3 +248,25 @@ def test_callables_run_on_two_threads_at_once_leave_stdout_as_it_was() -> None:
     leave["b"].set()
     b.join(5)
     assert sys.stdout is before
+
+
+def test_a_trial_shows_ended_only_once_the_clock_is_at_its_end() -> None:
+    """What a reaper pass on another thread reads while the driver takes the next event:
+    each time the clock moves, the trial is still running (``describe`` None). Before, the
+    trial showed ended while the clock was still at its previous event, so a pass in
+    between recorded its end at that earlier virtual time."""
+    sim = Sim()
+    trial = sim.launch(1, 10.0)
+    seen: list[tuple[float, object]] = []
+    advance = sim.clock.advance_to
+
+    def watched(moment: float) -> float:
+        seen.append((moment, sim.backend.describe(sim.job, trial)))
+        return advance(moment)
+
+    sim.clock.advance_to = watched  # type: ignore[method-assign]
+    while sim.backend.next_event("j") is not None:
+        pass
+    assert [moment for moment, _ in seen] == [5.0, 10.0, 10.0]
+    assert all(described is None for _, described in seen)
+    assert sim.backend.describe(sim.job, trial).state == "completed"

@@ -22,8 +22,9 @@ from typing import Any, Protocol
 from hyperstep.events import EventError, parse_event
 from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
-from hyperstep.messages import FinishRequest, SuggestRequest, TrialMetric, TrialResult
-from hyperstep.models import Job, Trial
+from hyperstep.messages import FinishRequest, SuggestRequest
+from hyperstep.models import Job, TrialState
+from hyperstep.recorded_ends import RecordedEnd, recording
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -97,9 +98,11 @@ def handle_suggest(service: TuningService, event: dict[str, Any], telemetry: Tel
     request = SuggestRequest.model_validate(event)
     log, metrics = telemetry.log, telemetry.metrics
     log.append_keys(job_id=request.job_id)
-    plan = service.suggest_round(request)
+    with recording() as ends:  # trials failed at launch, pending ones stopped
+        plan = service.suggest_round(request)
     metrics.add_dimension(name="JobId", value=request.job_id)
     metrics.add_metric(name="TrialsStarted", unit=COUNT, value=len(plan.trial_ids))
+    count_trial_ends(metrics, ends)
     log.info("planned", extra={"trials": len(plan.trial_ids), "done": plan.done, "reason": plan.reason})
     return plan.model_dump(mode="json")
 
@@ -115,9 +118,11 @@ def handle_finish(service: TuningService, event: dict[str, Any], telemetry: Tele
     request = FinishRequest.model_validate(event)
     log, metrics = telemetry.log, telemetry.metrics
     log.append_keys(job_id=request.job_id)
-    summary = service.finish(request)
+    with recording() as ends:  # the trials it winds down
+        summary = service.finish(request)
     metrics.add_dimension(name="JobId", value=request.job_id)
     metrics.add_metric(name=f"Jobs{summary['status'].capitalize()}", unit=COUNT, value=1)
+    count_trial_ends(metrics, ends)
     if summary["best_value"] is not None:
         metrics.add_metric(name="BestValue", unit=NO_UNIT, value=summary["best_value"])
     log.info("finished", extra={"status": summary["status"], "trials": summary["trials"]})
@@ -133,10 +138,14 @@ def handle_execution_ended(
     log = telemetry.log
     change = ExecutionStatusChange.model_validate(event["detail"])
     log.append_keys(job_id=change.job_id, execution=change.execution_arn)
-    summary = service.close_ended_execution(change)
+    with recording() as ends:  # the trials it winds down
+        summary = service.close_ended_execution(change)
     if summary is None:
         log.info("execution ended: nothing to close", extra={"status": change.status})
         return {"closed": False}
+    if ends:  # under the job, apart from ExecutionsClosed (no JobId)
+        count_ends(telemetry.metrics, service.store.get_job(summary["job_id"]), ends)
+        telemetry.metrics.flush_metrics()
     telemetry.metrics.add_metric(name="ExecutionsClosed", unit=COUNT, value=1)
     log.error("closed the job of an execution that ended outside Finish Job", extra={"status": change.status})
     return {"closed": True, **summary}
@@ -158,29 +167,37 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
     if parsed is None:
         return {"recorded": False, "reason": "no action needed"}
     log.append_keys(job_id=parsed.job_id, trial_id=parsed.trial_id)
-    recorded, ended = service.record_event(parsed)
+    with recording() as ends:  # an end event, or reports that ended the trial
+        recorded = service.record(parsed)
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
-    if ended:
-        count_result(service, parsed, telemetry.metrics)
+    if ends:
+        count_ends(telemetry.metrics, service.store.get_job(parsed.job_id), ends)
     return {"recorded": recorded}
 
 
-def count_result(service: TuningService, result: TrialResult | TrialMetric, metrics: Meter) -> None:
-    """Per job: one more completed, failed, pruned or stopped trial (the end ``result`` just
-    recorded, by an end event or by metrics that ended the trial), and the best value so far."""
-    store = service.store
-    trial, job = store.get_trial(result.job_id, result.trial_id), store.get_job(result.job_id)
-    count_ends(metrics, job, [trial])
-
-
-def count_ends(metrics: Meter, job: Job, ends: Iterable[Trial]) -> None:
-    """``Trials{State}`` of the job for the ends just recorded (``ends``: each trial as read
-    after its end), under its ``JobId``, and its ``BestValue`` as ``job`` holds it."""
+def count_ends(metrics: Meter, job: Job, ends: Iterable[RecordedEnd]) -> None:
+    """``Trials{State}`` of the job for the ends an invocation recorded (``count_trial_ends``),
+    under its ``JobId``, and its ``BestValue`` as ``job`` holds it."""
     metrics.add_dimension(name="JobId", value=job.id)
-    for state, count in Counter(trial.state for trial in ends).items():
-        metrics.add_metric(name=f"Trials{state.value.capitalize()}", unit=COUNT, value=count)
+    count_trial_ends(metrics, ends)
     if job.best_value is not None:
         metrics.add_metric(name="BestValue", unit=NO_UNIT, value=job.best_value)
+
+
+def count_trial_ends(metrics: Meter, ends: Iterable[RecordedEnd]) -> None:
+    """``Trials{State}`` for the ends one job's invocation recorded (``hyperstep.recorded_ends``):
+    each end once, in its state. A late completion of a trial recorded stopped or pruned
+    counts ``TrialsCompleted`` 1 and its first end's metric -1 (EMF cannot take a count
+    back, but a sum can): summed over any period holding both, the trial counts once, as
+    completed, as the job's counters do (``TrialStore.report_after_end``)."""
+    counts: Counter[TrialState] = Counter()
+    for end in ends:
+        counts[end.state] += 1
+        if end.replaced is not None:
+            counts[end.replaced] -= 1
+    for state, count in counts.items():
+        if count:
+            metrics.add_metric(name=f"Trials{state.value.capitalize()}", unit=COUNT, value=count)
 
 
 def handle_reaper(
@@ -202,12 +219,15 @@ def handle_reaper(
     reaped (``count_ends``); then ``ReapedResults`` and ``TrialsTimedOut``, without a job.
     """
     metrics = telemetry.metrics
+    with recording() as ends:
 
-    def reaped(job: Job, ends: list[Trial]) -> None:
-        count_ends(metrics, service.store.get_job(job.id), ends)
-        metrics.flush_metrics()
+        def reaped(job: Job) -> None:
+            if ends:
+                count_ends(metrics, service.store.get_job(job.id), ends)
+                metrics.flush_metrics()
+                ends.clear()
 
-    counts = service.reap(grace_seconds=grace_seconds, jobs=jobs, reaped=reaped)
+        counts = service.reap(grace_seconds=grace_seconds, jobs=jobs, reaped=reaped)
     metrics.add_metric(name="ReapedResults", unit=COUNT, value=counts["recorded"])
     metrics.add_metric(name="TrialsTimedOut", unit=COUNT, value=counts["timed_out"])
     telemetry.log.info("reaped", extra=counts)

@@ -47,7 +47,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -81,6 +81,7 @@ from hyperstep.models import (
 from hyperstep.objectives import pareto_front
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
+from hyperstep.recorded_ends import RecordedEnd, note
 from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
 from hyperstep.study import Study
@@ -372,7 +373,7 @@ class TuningService:
         for trial in trials:
             if trial.state is TrialState.PENDING:
                 before_launch = (TrialState.PENDING,)
-                if self.store.finish_trial(
+                if self._finish(
                     job.id, trial.id, TrialState.STOPPED, error="stopped before launch", expected=before_launch
                 ):
                     continue
@@ -400,14 +401,12 @@ class TuningService:
         if trial.state is not TrialState.PENDING:
             return {"trial_id": trial.id, "state": trial.state.value}
         if job.status is not JobStatus.RUNNING:
-            self.store.finish_trial(
-                job.id, trial.id, TrialState.STOPPED, error=f"not launched: job is {job.status.value}"
-            )
+            self._finish(job.id, trial.id, TrialState.STOPPED, error=f"not launched: job is {job.status.value}")
             return {"trial_id": trial.id, "state": TrialState.STOPPED.value}
         try:
             ref = self.backend_for(job).launch(job, trial)
         except LaunchError as exc:
-            self.store.finish_trial(job.id, trial.id, TrialState.FAILED, error=str(exc))
+            self._finish(job.id, trial.id, TrialState.FAILED, error=str(exc))
             self.wake(job.id)
             return {"trial_id": trial.id, "state": TrialState.FAILED.value}
         try:
@@ -429,9 +428,7 @@ class TuningService:
         self.backend_for(job).stop(job, trial.model_copy(update={"backend_ref": ref}))
         if pending:
             status = self.store.get_job(job.id).status
-            self.store.finish_trial(
-                job.id, trial.id, TrialState.STOPPED, error=f"stopped at launch: job is {status.value}"
-            )
+            self._finish(job.id, trial.id, TrialState.STOPPED, error=f"stopped at launch: job is {status.value}")
         return {"trial_id": trial.id, "state": TrialState.STOPPED.value}
 
     def wait(self, request: WaitRequest) -> None:
@@ -571,7 +568,7 @@ class TuningService:
             if bad is not None:
                 state, error = TrialState.FAILED, bad
         charge = self._charge(job, trial, usage)
-        recorded = self.store.finish_trial(
+        recorded = self._finish(
             job.id,
             trial.id,
             state,
@@ -583,6 +580,35 @@ class TuningService:
         )
         if recorded:
             self.wake(job.id)
+        return recorded
+
+    def _finish(
+        self,
+        job_id: str,
+        trial_id: str,
+        state: TrialState,
+        value: float | None = None,
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+        charge: Charge | None = None,
+        values: list[float] | None = None,
+        expected: Collection[TrialState] | None = None,
+    ) -> bool:
+        """``TrialStore.finish_trial``, noting the end for the ``Trials*`` metrics of the
+        invocation under way when this call recorded it (``hyperstep.recorded_ends``)."""
+        recorded = self.store.finish_trial(
+            job_id,
+            trial_id,
+            state,
+            value=value,
+            metrics=metrics,
+            error=error,
+            charge=charge,
+            values=values,
+            expected=expected,
+        )
+        if recorded:
+            note(RecordedEnd(state))
         return recorded
 
     def _charge(self, job: Job, trial: Trial, usage: Usage | None, wall_time: bool = True) -> Charge | None:
@@ -708,9 +734,12 @@ class TuningService:
 
         ``platform``: a completed end event's final metrics, over the reports (as
         ``_complete`` reads them); ``charge``: what that end says the trial cost, kept when
-        it is more than the stop's end charged (``_completed_after_end``)."""
+        it is more than the stop's end charged (``_completed_after_end``). The completed end
+        is noted as replacing the recorded one (``hyperstep.recorded_ends``)."""
+        replaced: list[TrialState] = []
 
         def completed(trial: Trial) -> Trial | None:
+            replaced[:] = [trial.state]
             trained = self._trained_out(job, trial, platform or {})
             if trained is None:
                 return None
@@ -727,6 +756,7 @@ class TuningService:
         trial = self.store.report_after_end(job.id, trial_id, reports, objective, completed)
         ended = trial is not None and trial.state is TrialState.COMPLETED  # by this call: the store's once
         if ended:
+            note(RecordedEnd(TrialState.COMPLETED, replaced=replaced[-1]))
             self.wake(job.id)
         return Recorded(recorded=trial is not None, ended=ended)
 
@@ -788,18 +818,11 @@ class TuningService:
         return f"stopped early by {job.spec.early_stopping.name} at step {max(trial.curve)}"
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
-        """Record a parsed event: a trial's end, or metrics it reported on the way."""
-        return self.record_event(event).recorded
-
-    def record_event(self, event: TrialResult | TrialMetric) -> Recorded:
-        """``record``, saying too whether this call recorded the trial's end (once per
-        trial, whichever event it came with): an end event, or metrics that ended it (a
-        final report the trial awaited, a step its scheduler stopped it at, a final report
-        after a stopped or pruned end, ``_report_after_end``). What Collect counts."""
+        """Record a parsed event: a trial's end, or metrics it reported on the way (the
+        ends this records are noted: ``hyperstep.recorded_ends``)."""
         if isinstance(event, TrialMetric):
-            return self._report(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at)
-        recorded = self.collect(event)
-        return Recorded(recorded=recorded, ended=recorded)
+            return self._report(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at).recorded
+        return self.collect(event)
 
     def progress(self, job_id: str) -> Progress:
         """What a woken execution is told, from the job item alone (its counters), so that
@@ -928,33 +951,31 @@ class TuningService:
         self,
         grace_seconds: float = 300.0,
         jobs: Iterable[Job] | None = None,
-        reaped: Callable[[Job, list[Trial]], None] | None = None,
+        reaped: Callable[[Job], None] | None = None,
     ) -> dict[str, int]:
         """Reconcile what events missed, for every unfinished job however many jobs exist
-        (or for ``jobs``); ``reaped`` is told, after each job, the ends this pass recorded
-        for it (``reap_job``), when there are any."""
+        (or for ``jobs``); ``reaped`` is told of each job once it is reaped (the reaper
+        function counts the ends noted meanwhile: ``hyperstep.recorded_ends``)."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         for job in self.store.list_unfinished_jobs() if jobs is None else jobs:
             counts["jobs"] += 1
-            ends = self.reap_job(job, grace_seconds, counts)
-            if ends and reaped is not None:
-                reaped(job, ends)
+            self.reap_job(job, grace_seconds, counts)
+            if reaped is not None:
+                reaped(job)
         return counts
 
-    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> list[Trial]:
+    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its
         execution. The wake also rescues pending trials nobody launched: the Suggest it
         leads to plans every pending trial again.
 
-        Returns the ends this call recorded, each trial as read just after its end: a result
-        fetched, a timeout, a settled wait, a prune on what its log printed (``follow_log``).
-        Each is recorded once whichever path gets there first (the store's conditional
-        write), so an end Collect recorded is never among them: what the reaper counts."""
-        ends: list[Trial] = []
+        The ends it records (a result fetched, a timeout, a settled wait, a prune on what
+        its log printed: ``follow_log``) are each recorded once whichever path gets there
+        first (the store's conditional write), so an end Collect recorded is never among
+        them; each is noted as any end is (``hyperstep.recorded_ends``)."""
         for trial in self._running(job):
-            self._reap_trial(job, trial, grace_seconds, counts, ends)
+            self._reap_trial(job, trial, grace_seconds, counts)
         self.wake(job.id)
-        return ends
 
     def _running(self, job: Job) -> list[Trial]:
         """The job's running trials, read now, without reading the whole job (the store has
@@ -966,11 +987,10 @@ class TuningService:
         self.reaped.remember(trials)
         return [t for t in trials if t.state is TrialState.RUNNING]
 
-    def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int], ends: list[Trial]) -> None:
+    def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
         def ended(recorded: bool, count: str = "recorded") -> None:
             if recorded:
                 counts[count] += 1
-                ends.append(self.store.get_trial(job.id, trial.id))
 
         if trial.awaiting_result_since is not None:
             if self.clock() - trial.awaiting_result_since > grace:

@@ -15,8 +15,12 @@ at the next pass after it: the pass comes sooner when a running job's deadline i
 than ``interval``, and the wake lets the job's Suggest stop its running trials there
 (``max_runtime``). A job past its deadline that has not finished is reaped again every
 ``OVERDUE_SECONDS`` (its first wake may have found no parked token: a Suggest round under
-way). Deadlines are read on the service's clock and waited for in real time: a runtime on
-a virtual clock passes ``deadlines=False`` (its simulation driver wakes such jobs).
+way). Deadlines are read on the service's clock and waited for in real time.
+
+A runtime on a virtual clock (a simulated run) starts no thread: a pass at a moment real
+time chose would land between two of the simulation's deliveries. Its simulation driver
+calls ``reap_once`` for a job where an end was lost instead, at a point of virtual time
+the job's events fix (``local/simulation.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from hyperstep.asl.executor import Executor
 from hyperstep.completion import deadline
@@ -52,17 +56,13 @@ class LocalReaper:
         interval: float = REAP_SECONDS,
         grace_seconds: float = GRACE_SECONDS,
         *,
-        deadlines: bool = True,
         handler_log: HandlerLog | Silent | None = None,
     ) -> None:
-        """``deadlines``: whether a pass comes at a running job's time budget deadline (the
-        module docstring); only with a service whose clock is real time. ``handler_log``
-        gets each pass's logs and metrics as one invocation of the reaper function (none
-        by default)."""
+        """``handler_log`` gets each pass's logs and metrics as one invocation of the
+        reaper function (none by default)."""
         self.service, self.executor = service, executor
         self.handler_log = handler_log or Silent()
         self.interval, self.grace_seconds = interval, grace_seconds
-        self.deadlines = deadlines
         self._closing = threading.Event()
         self._nudged = threading.Event()
         """Set by ``close`` and ``nudge``: the loop reads the time to its next pass again."""
@@ -85,15 +85,16 @@ class LocalReaper:
         if self._thread.is_alive():
             self._thread.join(timeout=30)
 
-    def reap_once(self) -> dict[str, int]:
-        """One pass over the jobs whose executions run here: one invocation of the reaper
-        function's handler."""
+    def reap_once(self, job_ids: Iterable[str] | None = None) -> dict[str, int]:
+        """One pass over the jobs whose executions run here (or over ``job_ids``): one
+        invocation of the reaper function's handler."""
+        jobs = self._unfinished(self._running_jobs() if job_ids is None else job_ids)
         with self.handler_log.invocation("reaper") as telemetry:
-            return handle_reaper(self.service, {}, telemetry, grace_seconds=self.grace_seconds, jobs=self._unfinished())
+            return handle_reaper(self.service, {}, telemetry, grace_seconds=self.grace_seconds, jobs=jobs)
 
-    def _unfinished(self) -> Iterator[Job]:
-        """The unfinished jobs whose executions run here, each read as the pass comes to it."""
-        for job_id in self._running_jobs():
+    def _unfinished(self, job_ids: Iterable[str]) -> Iterator[Job]:
+        """The unfinished ones of these jobs, each read as the pass comes to it."""
+        for job_id in job_ids:
             job = self.service.store.get_job(job_id)
             if not job.status.finished:
                 yield job
@@ -103,8 +104,6 @@ class LocalReaper:
         a running job's deadline comes sooner (``LATE_SECONDS`` after it), or
         ``OVERDUE_SECONDS`` while a job past its deadline has not finished."""
         wait = max(self._regular - time.monotonic(), 0.0)
-        if not self.deadlines:
-            return wait
         now = self.service.clock()
         for job_id in self._running_jobs():
             job = self.service.store.get_job(job_id)

@@ -123,7 +123,8 @@ class LocalRuntime:
     ) -> None:
         """``base_env`` is the environment trials start from; ``sleep`` replaces real-time
         sleeping between a Task's retries (tests pass a no-op); ``reap_seconds`` is how
-        often the local reaper recovers results the bus lost; ``handler_log`` receives the
+        often the local reaper recovers results the bus lost (on real time only: the
+        simulation driver reaps a simulated job); ``handler_log`` receives the
         handlers' logs and metrics (none by default); ``clock``, a virtual clock, makes this
         a simulated run: the store and the service read it, and the simulated backend runs
         on it (``local/simulation.py``)."""
@@ -137,7 +138,9 @@ class LocalRuntime:
             context = BackendContext(clock=clock, publish_event=lambda *event: self.bus.publish(envelope(*event)))
             backends["simulated"] = simulated = BACKENDS["simulated"].factory(context)
             assert isinstance(simulated, SimulatedBackend)
-            driver = SimulationDriver(simulated, self.store, self.bus.drain, self._deliver_simulated, self._wake)
+            driver = SimulationDriver(
+                simulated, self.store, self.bus.drain, self._deliver_simulated, self._wake, self._reap
+            )
             resolver = driver.resolver(self.function)
         self.executor = local_executor(definition or definition_path(), resolver, sleep, self._publish_execution_end)
         self.service = TuningService(
@@ -150,9 +153,9 @@ class LocalRuntime:
         for source in dict.fromkeys((LOCAL_EVENT_SOURCE, METRIC_EVENT_SOURCE, *(SIMULATED_SOURCES if clock else ()))):
             self.bus.subscribe(collect, source=source)
         self.bus.subscribe(self.function("finish"), source=EXECUTION_SOURCE)  # the template's ExecutionEndedRule
-        self.reaper = LocalReaper(
-            self.service, self.executor, interval=reap_seconds, deadlines=clock is None, handler_log=self.handler_log
-        )
+        self.reaper = LocalReaper(self.service, self.executor, interval=reap_seconds, handler_log=self.handler_log)
+        self.simulated = clock is not None
+        """On a virtual clock, the reaper makes no passes of its own: the driver makes them (``_reap``)."""
 
     def function(self, resource: str) -> Function:
         """The function a Task resource (or the bus) invokes: the plain handler of that
@@ -180,6 +183,10 @@ class LocalRuntime:
         """Resume the job's waiting execution (the driver's, at a deadline; made before the service)."""
         return self.service.wake(job_id)
 
+    def _reap(self, job_id: str) -> None:
+        """One reaper pass over a simulated job (the driver's, where an end was lost)."""
+        self.reaper.reap_once([job_id])
+
     def _publish_execution_end(self, detail: dict[str, Any]) -> None:
         """An execution that ended outside Finish Job, as Step Functions tells EventBridge
         (to the finish function, which closes its job: ``hyperstep.execution_events``)."""
@@ -192,7 +199,8 @@ class LocalRuntime:
         self.bus.publish(envelope(METRIC_EVENT_SOURCE, METRIC_EVENT_DETAIL_TYPE, detail))
 
     def __enter__(self) -> LocalRuntime:
-        self.reaper.start()
+        if not self.simulated:
+            self.reaper.start()
         return self
 
     def stop_trials(self, drain_seconds: float = 10.0) -> None:

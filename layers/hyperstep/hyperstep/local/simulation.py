@@ -19,6 +19,16 @@ One delivery at a time, each delivered before the next is chosen, and only while
 execution waits: so the execution's every Suggest sees the same results on every run
 of the same spec and seed, whatever the machine's speed (the seed decides the trials,
 the virtual times decide their order, trial numbers break ties).
+
+The reaper of a simulated job runs here too, on virtual time, never on a real-time
+schedule (a pass between two deliveries would record or wake at whatever moment real
+time gave it). The bus drops an event collect failed on three times (``InProcessBus``),
+and only a reaper pass recovers a dropped end (``describe``): the driver makes one for
+the job (``reap``) at the two moments a lost end shows, both fixed by the job's events
+alone: a delivery ended a trial on the backend and the job still waits (its end was not
+recorded), and the job waits with no event left to deliver (the ends of trials stopped
+outside a delivery: a dropped stop). A pass there records the end at the virtual time it
+was due, as collect would have.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from typing import Any
 from hyperstep.backends.simulated.adapter import SimulatedBackend
 from hyperstep.completion import deadline
 from hyperstep.messages import TrialEvent
-from hyperstep.models import Job, JobStatus
+from hyperstep.models import Job
 from hyperstep.service import results_of
 from hyperstep.stores.base import TrialStore
 
@@ -47,13 +57,15 @@ class SimulationDriver:
         drain: Callable[[], None],
         deliver: Callable[[TrialEvent], None],
         wake: Callable[[str], bool],
+        reap: Callable[[str], object],
     ) -> None:
         """``drain`` returns once the bus has delivered every event published so far;
         ``deliver`` publishes a trial's event and returns once it has been delivered
         (``InProcessBus.deliver``, on this thread). ``wake`` resumes a job's waiting
-        execution (``TuningService.wake``): at its time budget's deadline."""
+        execution (``TuningService.wake``): at its time budget's deadline. ``reap`` makes
+        one reaper pass over a job (``LocalReaper.reap_once``): where an end was lost."""
         self.backend, self.store, self.drain = backend, store, drain
-        self.deliver, self.wake = deliver, wake
+        self.deliver, self.wake, self.reap = deliver, wake, reap
         self._woken: dict[str, float] = {}
         """Per job, the deadline it was last woken at."""
         self._lock = threading.Lock()
@@ -83,7 +95,8 @@ class SimulationDriver:
     def job_waits(self, job_id: str, results_seen: int) -> int:
         """Deliver the job's events in time order while its execution waits for a result
         newer than ``results_seen`` (the condition under which the wait handler woke it
-        at once, reversed); returns how many were delivered."""
+        at once, reversed), reaping the job where an end was lost (module docstring);
+        returns how many were delivered."""
         delivered = 0
         with self._lock:
             waiting = self._waiting(job_id, results_seen)
@@ -93,18 +106,29 @@ class SimulationDriver:
                     break
                 event = self.backend.next_event(job_id)
                 if event is None:
+                    self.drain()  # the ends of trials stopped outside a delivery, if on the way
+                    self._reap_if_waiting(job_id, results_seen)
                     break
                 delivered += 1
                 self.deliver(event)
                 self.drain()  # and what its delivery published (a stopped trial's end)
                 if self.backend.ended != ended:  # a result (or a stop it led to): the job may be awake
-                    waiting = self._waiting(job_id, results_seen)
+                    waiting = self._reap_if_waiting(job_id, results_seen)
         return delivered
 
     def _waiting(self, job_id: str, results_seen: int) -> Job | None:
-        """The job, while its execution still waits; None once it may be awake."""
+        """The job, while its execution still waits (running, or stopping until its trials'
+        ends are in); None once it may be awake."""
         job = self.store.get_job(job_id)
-        return job if job.status is JobStatus.RUNNING and results_of(job) <= results_seen else None
+        return None if job.status.finished or results_of(job) > results_seen else job
+
+    def _reap_if_waiting(self, job_id: str, results_seen: int) -> Job | None:
+        """When the job still waits, a reaper pass over it (what an end that was lost
+        leaves to the reaper); the job, while it waits even so."""
+        if self._waiting(job_id, results_seen) is None:
+            return None
+        self.reap(job_id)
+        return self._waiting(job_id, results_seen)
 
     def _deadline_first(self, job: Job) -> bool:
         """When the job's time budget runs out before its next event: move the clock to the

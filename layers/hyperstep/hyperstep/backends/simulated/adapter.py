@@ -87,29 +87,35 @@ class SimulatedBackend(TrialBackend):
         """When the job's next event is due (``next_event`` would move the clock there);
         None when none is (no trial of the job is running here)."""
         with self._lock:
-            heap = self._due.get(job_id, [])
-            while heap and (job_id, heap[0][-1].event.trial_id) not in self._running:
-                heapq.heappop(heap)  # the rest of a stopped trial's timeline
-            return heap[0][0] if heap else None
+            due = self._first(job_id)
+            return None if due is None else due.at
 
     def next_event(self, job_id: str) -> TrialEvent | None:
         """``deliver_next`` but for publishing: the event, for a caller that hands it on
         itself (the local runtime's driver delivers it on its own thread); None when none
-        is due."""
-        with self._lock:
-            heap = self._due.get(job_id, [])
-            while heap:
-                due = heapq.heappop(heap)[-1]
+        is due. The clock moves to the event before its trial shows as ended (``describe``,
+        ``running``): a reaper pass in between finds it running, never ended before its time."""
+        while True:
+            with self._lock:
+                due = self._first(job_id)
+                if due is None:
+                    return None
+                heapq.heappop(self._due[job_id])
+            self.clock.advance_to(due.at)
+            if not isinstance(due.event, TrialResult):
+                return due.event
+            with self._lock:
                 key = (job_id, due.event.trial_id)
-                if key not in self._running:
-                    continue  # the rest of a stopped trial's timeline
-                if isinstance(due.event, TrialResult):
+                if key in self._running:  # else stopped meanwhile: its end is published already
                     self._end(key, due.event)
-                break
-            else:
-                return None
-        self.clock.advance_to(due.at)
-        return due.event
+                    return due.event
+
+    def _first(self, job_id: str) -> Due | None:
+        """The job's next event (under the lock), the rest of stopped trials' timelines dropped."""
+        heap = self._due.get(job_id, [])
+        while heap and (job_id, heap[0][-1].event.trial_id) not in self._running:
+            heapq.heappop(heap)
+        return heap[0][-1] if heap else None
 
     def _end(self, key: Key, result: TrialResult) -> None:
         """Record the trial ended (under the lock): ``describe`` sees its result from now on."""

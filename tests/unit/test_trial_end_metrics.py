@@ -1,0 +1,168 @@
+"""Every end of a trial counts once in ``Trials*``, in the invocation that recorded it.
+
+An end is recorded by Collect (an end event, reports that ended the trial), the reaper
+(``test_reaper_metrics.py``), Suggest (a trial failed at launch, a pending one stopped)
+or Finish (the trials it winds down, also for an execution that ended outside it). A
+trial recorded stopped or pruned whose late final report or completed end completes it
+counts ``TrialsCompleted`` 1 and its first end's metric -1: summed, once, as completed.
+Each test sums every invocation's EMF objects over the job's life and holds the sums
+against the trials' final states.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
+from hyperstep.backends.naming import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE
+from hyperstep.errors import LaunchError
+from hyperstep.handlers import Telemetry, handle_collect, handle_finish, handle_suggest
+from hyperstep.local.bus import envelope
+from hyperstep.messages import LaunchRequest, SuggestRequest, TrialMetric, TrialResult
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import Clock, spec_document
+from tests.unit.test_collect_early_stopping import ASHA
+from tests.unit.test_execution_ended import status_change
+from tests.unit.test_reaper_metrics import Flushed
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+Objects = list[tuple[dict[str, str], dict[str, float]]]
+
+
+class Invocations:
+    """Calls handlers as their functions would, each with its own meter, keeping every EMF object."""
+
+    def __init__(self, service: TuningService) -> None:
+        self.service = service
+        self.objects: Objects = []
+
+    def __call__(self, handler: Any, event: dict[str, Any]) -> dict[str, Any]:
+        meter = Flushed()
+        answer = handler(self.service, event, Telemetry(metrics=meter))
+        meter.flush_metrics()  # the invocation's end (Powertools' log_metrics)
+        self.objects.extend(meter.objects)
+        return answer
+
+    def totals(self) -> dict[str, float]:
+        """Each ``Trials{State}`` summed over every object (as a CloudWatch Sum over the job's life)."""
+        sums: Counter[str] = Counter()
+        for _, values in self.objects:
+            sums.update(
+                {name: value for name, value in values.items() if name.startswith("Trials") and name != "TrialsStarted"}
+            )
+        return {name: value for name, value in sums.items() if value}
+
+
+def final_states(service: TuningService) -> dict[str, float]:
+    """``Trials{State}`` as the job's trials ended."""
+    states = Counter(f"Trials{t.state.value.capitalize()}" for t in service.store.list_trials("job"))
+    return dict(states)
+
+
+def result_event(trial_id: str, state: str, **fields: Any) -> dict[str, Any]:
+    detail = TrialResult(job_id="job", trial_id=trial_id, state=state, **fields).model_dump(mode="json")
+    return envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, detail)
+
+
+def metric_event(trial_id: str, loss: float, step: int | None = None) -> dict[str, Any]:
+    metric = TrialMetric(job_id="job", trial_id=trial_id, metrics={"loss": loss}, step=step)
+    return envelope(METRIC_EVENT_SOURCE, METRIC_EVENT_DETAIL_TYPE, metric.model_dump(mode="json", exclude_none=True))
+
+
+def running_job(**overrides: Any) -> tuple[TuningService, FakeBackend, Invocations]:
+    """Job ``job`` with its two trials running."""
+    backend = FakeBackend()
+    service = TuningService(SQLiteStore(clock=Clock()), {"local": backend}, FakeOrchestrator())
+    document = spec_document(budget={"max_trials": 2, "max_parallel": 2}, **overrides)
+    service.submit(parse_spec(document), job_id="job")
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    return service, backend, Invocations(service)
+
+
+@pytest.mark.parametrize(
+    ("first", "overrides", "late"),
+    [
+        ("stopped", {}, "report"),  # a stop's end beat the script's final report
+        ("stopped", {}, "end"),  # a stop that landed after the training's end: then "Completed"
+        ("pruned", {"early_stopping": ASHA}, "report"),
+    ],
+)
+def test_a_late_completion_ends_up_counted_once_as_completed(first: str, overrides: dict, late: str) -> None:
+    """Before: ``TrialsCompleted`` 1 and the first end's 1 both stood (two ends of one trial)."""
+    service, _, invoke = running_job(**overrides)
+    invoke(handle_collect, metric_event("t0001", 0.4, step=1))
+    invoke(handle_collect, result_event("t0001", "stopped", error="stopped"))
+    assert service.store.get_trial("job", "t0001").state is TrialState(first)
+    if late == "report":
+        invoke(handle_collect, metric_event("t0001", 0.2))
+    else:
+        invoke(handle_collect, result_event("t0001", "completed", metrics={"loss": 0.2}))
+    invoke(handle_collect, result_event("t0002", "completed", metrics={"loss": 0.3}))
+    assert service.store.get_trial("job", "t0001").state is TrialState.COMPLETED
+    assert invoke.totals() == final_states(service) == {"TrialsCompleted": 2}
+    revised = {"JobId": "job"}, {"TrialsCompleted": 1, f"Trials{first.capitalize()}": -1, "BestValue": 0.2}
+    assert revised in invoke.objects
+
+
+def test_the_trials_finish_winds_down_count_once_there_or_in_collect() -> None:
+    """Finish of a job with a pending trial (planned, never launched) and a running one:
+    Finish records the pending one stopped and counts it; the running one it stops on its
+    backend, whose stopped end Collect records and counts. Before: the pending one was
+    counted nowhere."""
+    service, backend, invoke = running_job()
+    service.store.set_budget(
+        "job", service.store.get_job("job").spec.budget.model_copy(update={"max_trials": 3, "max_parallel": 3})
+    )
+    invoke(handle_collect, result_event("t0001", "completed", metrics={"loss": 0.3}))
+    (pending,) = [t for t in service.suggest(SuggestRequest(job_id="job")).trial_ids if t != "t0002"]
+    invoke(handle_finish, {"job_id": "job"})
+    assert backend.stopped == ["t0002"]
+    invoke(handle_collect, result_event("t0002", "stopped", error="stopped"))
+    assert service.store.get_trial("job", pending).state is TrialState.STOPPED
+    assert ({"JobId": "job"}, {"JobsCompleted": 1, "TrialsStopped": 1, "BestValue": 0.3}) in invoke.objects
+    assert invoke.totals() == final_states(service) == {"TrialsCompleted": 1, "TrialsStopped": 2}
+
+
+def test_the_trials_finish_winds_down_for_an_execution_that_ended_outside_it_count_there() -> None:
+    """An aborted execution's job closed by the finish function: its pending trial counts
+    under its ``JobId``, in an object apart from ``ExecutionsClosed`` (which has none)."""
+    service, _, invoke = running_job()
+    service.store.set_budget(
+        "job", service.store.get_job("job").spec.budget.model_copy(update={"max_trials": 3, "max_parallel": 3})
+    )
+    invoke(handle_collect, result_event("t0001", "completed", metrics={"loss": 0.3}))
+    invoke(handle_collect, result_event("t0002", "failed", error="exit 1"))
+    service.suggest(SuggestRequest(job_id="job"))  # t0003, pending
+    execution = service.store.get_job("job").execution_id
+    assert execution is not None
+    assert invoke(handle_finish, status_change("job", execution))["closed"]
+    assert invoke.objects[-2:] == [
+        ({"JobId": "job"}, {"TrialsStopped": 1, "BestValue": 0.3}),
+        ({}, {"ExecutionsClosed": 1}),
+    ]
+    assert invoke.totals() == final_states(service) == {"TrialsCompleted": 1, "TrialsFailed": 1, "TrialsStopped": 1}
+
+
+class Refusing(FakeBackend):
+    """A platform that rejects every launch (a bad instance type, say)."""
+
+    def launch(self, job: Job, trial: Trial) -> str:
+        raise LaunchError("ValidationException: instance type not available")
+
+
+def test_trials_failed_at_launch_count_in_the_suggest_round_that_launched_them() -> None:
+    """Before: ``TrialsStarted`` 2 and no end: the failed trials were counted nowhere."""
+    service = TuningService(SQLiteStore(clock=Clock()), {"local": Refusing()}, FakeOrchestrator())
+    service.submit(parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2})), job_id="job")
+    invoke = Invocations(service)
+    invoke(handle_suggest, {"job_id": "job"})
+    assert invoke.objects == [({"JobId": "job"}, {"TrialsStarted": 2, "TrialsFailed": 2})]
+    invoke(handle_finish, {"job_id": "job"})
+    assert invoke.totals() == final_states(service) == {"TrialsFailed": 2}
