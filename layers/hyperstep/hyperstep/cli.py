@@ -612,8 +612,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     job = store.get_job(args.job)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    trials = store.list_trials(job.id) if job.spec.multi_objective else None
-    print(json.dumps(views.job_summary(job, best, trials), indent=2))
+    print(json.dumps(views.job_summary(job, best, store.list_trials(job.id)), indent=2))
     return 0
 
 
