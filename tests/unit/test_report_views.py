@@ -3,13 +3,16 @@ stored trials by hand: jobs with early stopping, several objectives, wide charac
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 import hyperstep
 from hyperstep.cli import main
+from hyperstep.job_report import from_store, page
 from hyperstep.stores.sqlite import SQLiteStore
 
 SPACE = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
@@ -39,3 +42,28 @@ def test_status_of_a_job_with_early_stopping_says_what_it_saved(
     summary = json.loads(capsys.readouterr().out)
     # by hand: 9 + 2 steps ran; the pruned trial would have run to 9, 7 more
     assert summary["early_stopping"] == {"pruned": 1, "steps": 11, "steps_saved": 7}
+
+
+def table_rows(page_html: str) -> list[list[str]]:
+    """The report's trial table, one list of cell texts a row (the header first)."""
+    table = page_html.split("<table>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S)
+    return [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, flags=re.S)] for r in rows]
+
+
+def test_the_report_table_shows_every_objective_of_each_trial(tmp_path: Path) -> None:
+    """With several objectives the report's trial table had the first objective's column
+    only (the others showed only when a trial's metrics also held them, which a trial told
+    through ``Study.tell`` does not); ``trials`` shows each."""
+    store = SQLiteStore(tmp_path / "s.db")
+    study = hyperstep.Study(SPACE, goal=["maximize", "minimize"], strategy="random", store=store, job_id="mo")
+    for i, trial in enumerate(study.ask(3)):
+        study.tell(trial.id, [i / 10, 10.0 - i])
+    rows = table_rows(page.page(from_store(store, "mo"), [], []))
+    header = rows[0]
+    first, second = header.index("objective_1"), header.index("objective_2")
+    assert [(r[0], r[first], r[second]) for r in rows[1:]] == [
+        ("t0001", "0", "10"),
+        ("t0002", "0.1", "9"),
+        ("t0003", "0.2", "8"),
+    ]

@@ -12,6 +12,7 @@ from typing import Any
 from hyperstep.completion import DRAINING
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.objectives import pareto_front
+from hyperstep.spec import JobSpec
 
 
 def fmt(value: Any) -> str:
@@ -66,6 +67,12 @@ def front_of(job: Job, trials: Sequence[Trial]) -> list[Trial]:
     return pareto_front(job.spec, trials)
 
 
+def objective_values(spec: JobSpec, trial: Trial) -> list[float | None]:
+    """The trial's value of each of the spec's objectives, in order (None where it has none)."""
+    values = (trial.values or []) if spec.multi_objective else [trial.value]
+    return [*values, *[None] * (len(spec.goals) - len(values))]
+
+
 def trial_rows(job: Job, trials: Sequence[Trial]) -> tuple[list[str], list[list[str]]]:
     """Columns: every objective, the constraints' metrics and, with several objectives or
     constraints, ``front`` (``*`` on the feasible non-dominated trials), then the params."""
@@ -78,9 +85,12 @@ def trial_rows(job: Job, trials: Sequence[Trial]) -> tuple[list[str], list[list[
     header += [*names, "seconds", "cost $", "error"]
     rows = []
     for t in trials:
-        values = (t.values or []) if spec.multi_objective else [t.value]
-        values = [*values, *[None] * (len(spec.goals) - len(values))]
-        row = [t.id, t.state.value, *(fmt(v) for v in values), *(fmt(t.metrics.get(m)) for m in limits)]
+        row = [
+            t.id,
+            t.state.value,
+            *(fmt(v) for v in objective_values(spec, t)),
+            *(fmt(t.metrics.get(m)) for m in limits),
+        ]
         row += ["*" if t.id in front else ""] if marked else []
         rows.append([*row, *(fmt(t.params.get(n)) for n in names), fmt(_seconds(t)), fmt(t.cost_usd), t.error or ""])
     return header, rows
@@ -127,12 +137,11 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for t in trials:
-        values = (t.values or [None] * len(objectives)) if spec.multi_objective else [t.value]
         writer.writerow(
             [
                 t.id,
                 t.state.value,
-                *(exact(v) for v in values),
+                *(exact(v) for v in objective_values(spec, t)),
                 *(["*" if t.id in front else ""] if marked else []),
                 *(exact(t.params.get(n)) for n in names),
                 *(exact(t.metrics.get(m)) for m in metrics),

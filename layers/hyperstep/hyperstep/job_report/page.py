@@ -20,8 +20,8 @@ from hyperstep.job_report import analysis
 from hyperstep.job_report.data import ReportData
 from hyperstep.job_report.plots import Plot, highlighted
 from hyperstep.models import Trial
-from hyperstep.spec import Constraint
-from hyperstep.views import fmt
+from hyperstep.spec import Constraint, JobSpec
+from hyperstep.views import fmt, objective_values
 
 CHECK_SCRIPT = """
 window.addEventListener("load", function () {
@@ -133,11 +133,12 @@ def _limit(constraint: Constraint) -> str:
 def _table(data: ReportData) -> str:
     job = data.job
     names = [p.name for p in job.spec.parameters]
-    metrics = sorted({m for t in data.trials for m in t.metrics} - {job.spec.primary.metric})
+    objectives = [o.metric for o in job.spec.goals]
+    metrics = sorted({m for t in data.trials for m in t.metrics} - set(objectives))
     header = [
         "trial",
         "state",
-        job.spec.primary.metric,
+        *objectives,
         *names,
         *metrics,
         "started",
@@ -147,17 +148,18 @@ def _table(data: ReportData) -> str:
     ]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     marked = highlighted(data)
-    body = "".join(_row(t, marked, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
+    rows = (_row(job.spec, t, marked, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
+    body = "".join(rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _row(trial: Trial, marked: set[str], names: list[str], metrics: list[str]) -> str:
+def _row(spec: JobSpec, trial: Trial, marked: set[str], names: list[str], metrics: list[str]) -> str:
     seconds = trial.ended_at - trial.started_at if trial.ended_at and trial.started_at else None
     started = time.strftime("%H:%M:%S", time.localtime(trial.started_at)) if trial.started_at else ""
     cells = [
         trial.id,
         trial.state.value,
-        fmt(trial.value),
+        *(fmt(v) for v in objective_values(spec, trial)),
         *(fmt(trial.params.get(n)) for n in names),
         *(fmt(trial.metrics.get(m)) for m in metrics),
         started,
