@@ -67,3 +67,20 @@ def test_the_report_table_shows_every_objective_of_each_trial(tmp_path: Path) ->
         ("t0002", "0.1", "9"),
         ("t0003", "0.2", "8"),
     ]
+
+
+def test_the_trials_table_stays_aligned_with_wide_characters() -> None:
+    """A choice with a CJK character or an emoji takes two terminal columns a character:
+    padded by ``len`` the columns after it were shifted on its rows."""
+    from hyperstep.views import table
+
+    text = table([["学习率", "1"], ["tanh 🚀", "2"], ["a\u0301", "3"], ["plain", "4"]], ["act", "n"])
+    # widths by hand: 学习率 6 columns, "tanh 🚀" 7, "á" (a and a combining accent) 1
+    assert text.splitlines() == [
+        "act      n",
+        "-------  -",
+        "学习率   1",
+        "tanh 🚀  2",
+        "a\u0301        3",
+        "plain    4",
+    ]

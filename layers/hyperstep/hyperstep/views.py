@@ -49,11 +49,19 @@ def _cell(value: Any) -> str:
     return repr(text) if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text) else text
 
 
+def _width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: two for a wide character (CJK, most emoji),
+    none for a combining mark, one for the rest."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text
+    )
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain left-aligned text table, one line per row."""
+    """A plain left-aligned text table, one line per row, aligned as a terminal shows it."""
     cells = [[_cell(cell) for cell in row] for row in [header, *rows]]
-    widths = [max(len(cell) for cell in column) for column in zip(*cells)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    widths = [max(_width(cell) for cell in column) for column in zip(*cells)]
+    lines = ["  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
