@@ -38,6 +38,8 @@ from hyperstep.spec import JobSpec
         "cron(59 23 31 12 ? 2199)",
         "cron(0 0 1 1 ? 1970/5)",
         "cron(0 0 ? jan sun *)",
+        # the last Friday of the month: the AWS CLI's example of ``aws scheduler update-schedule``
+        "cron(15 10 ? * 6L *)",
     ],
 )
 def test_what_scheduler_accepts_passes(expression: str) -> None:
@@ -74,6 +76,9 @@ def test_what_scheduler_accepts_passes(expression: str) -> None:
         ("cron(? 0 * * ? *)", "minutes: '?'"),
         ("cron(0 0 L,1 * ? *)", "stand alone"),
         ("cron(0 0 ? * 2#6 *)", "must be 1-5"),
+        ("cron(0 0 ? * 8L *)", "day-of-week: '8' is not in 1-7"),
+        ("cron(0 0 ? * 5L,6L *)", "stand alone"),
+        ("cron(0 0 6L * ? *)", "day-of-month: '6L'"),
         ("cron(0 0 ? * 9#1 *)", "day-of-week: '9'"),
         ("cron(0 0 32W * ? *)", "day-of-month: '32'"),
         ("cron(1,,2 0 * * ? *)", "minutes: ''"),

@@ -22,7 +22,9 @@ at submit time. The rules are those of AWS's "Schedule types on EventBridge Sche
   ============  ================  =================
 
   ``a/n`` and ``*/n`` step by ``n`` from ``a``; ``L`` (last day), ``nW`` (weekday nearest
-  day n) and ``d#k`` (the k-th weekday d of the month) stand alone in their field; exactly
+  day n), ``dL`` (the last weekday d of the month: ``cron(15 10 ? * 6L *)``, the last
+  Friday, is the AWS CLI's own ``update-schedule`` example) and ``d#k`` (the k-th weekday
+  d of the month) stand alone in their field; exactly
   one of day-of-month and day-of-week is ``?`` (a value or ``*`` in one needs ``?`` in the
   other).
 """
@@ -122,10 +124,13 @@ def _special(field: CronField, text: str) -> bool:
     if field.name == "day-of-month" and text.endswith("W") and "," not in text and "-" not in text:
         field.value(text[:-1])
         return True
+    if field.name == "day-of-week" and text.endswith("L") and _INTEGER.fullmatch(text[:-1]):
+        field.value(text[:-1])  # a number: AWS's examples name no day by name before L
+        return True
     if field.name == "day-of-week" and text.count("#") == 1 and "," not in text and "-" not in text:
         day, _, nth = text.partition("#")
         field.value(day)
         if nth not in ("1", "2", "3", "4", "5"):
             raise ValueError(f"{field.name}: the k in {text!r} (the k-th such day of the month) must be 1-5")
         return True
-    raise ValueError(f"{field.name}: {text!r}: '?', 'L', 'W' and '#' stand alone (?, L, 15W, MON#2)")
+    raise ValueError(f"{field.name}: {text!r}: '?', 'L', 'W' and '#' stand alone (?, L, 15W, 6L, MON#2)")
