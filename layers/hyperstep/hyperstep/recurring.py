@@ -268,7 +268,10 @@ def start_scheduled_job(service: TuningService, spec: JobSpec, owner: str | None
     """Start a fresh job from a recurring spec (one schedule tick), or None to skip it.
 
     The new job is warm-started from the newest completed run and that run's own parents
-    (up to ``MAX_PARENTS``), so each run begins where the last one ended. A tick that
+    (up to ``MAX_PARENTS``), so each run begins where the last one ended; of those parents
+    only the schedule's earlier runs still in the table (its TTL, ``RetentionDays``, removes
+    the oldest first: every tick then failed, "job not found"; the spec's own
+    ``warm_start.jobs`` come back from the spec, checked by ``learnable_parents``). A tick that
     comes while the previous run is still going is skipped, so runs never pile up. The new
     job belongs to ``owner`` (the schedule's), and only that owner's runs count as earlier.
     """
@@ -276,5 +279,6 @@ def start_scheduled_job(service: TuningService, spec: JobSpec, owner: str | None
     if runs and not runs[0].status.finished:
         return None
     previous = next((job for job in runs if job.status is JobStatus.COMPLETED), None)
-    parents = (previous.id, *previous.parents)[:MAX_PARENTS] if previous else ()
+    stored = {job.id for job in runs}
+    parents = (previous.id, *(p for p in previous.parents if p in stored))[:MAX_PARENTS] if previous else ()
     return service.submit(spec, parents=parents, owner=owner)
