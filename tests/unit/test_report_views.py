@@ -18,16 +18,13 @@ from hyperstep.stores.sqlite import SQLiteStore
 SPACE = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
 
 
-def test_status_of_a_job_with_early_stopping_says_what_it_saved(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``status JOB`` prints the summary ``run`` prints, steps saved included (it printed
-    them only for jobs with several objectives: the trials were not read otherwise)."""
-    store = tmp_path / "s.db"
+def asha_job(store: SQLiteStore) -> None:
+    """Job ``es`` with ASHA to step 9: t0001 runs the 9 steps and completes, t0002 is
+    stopped after 2 (it would have run 7 more)."""
     study = hyperstep.Study(
         SPACE,
         strategy="random",
-        store=SQLiteStore(store),
+        store=store,
         job_id="es",
         early_stopping={"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3},
     )
@@ -38,6 +35,15 @@ def test_status_of_a_job_with_early_stopping_says_what_it_saved(
     for step in (1, 2):
         study.report(second.id, step, 5.0)
     study.tell(second.id, 5.0, state="stopped")
+
+
+def test_status_of_a_job_with_early_stopping_says_what_it_saved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``status JOB`` prints the summary ``run`` prints, steps saved included (it printed
+    them only for jobs with several objectives: the trials were not read otherwise)."""
+    store = tmp_path / "s.db"
+    asha_job(SQLiteStore(store))
     assert main(["--store", str(store), "status", "es"]) == 0
     summary = json.loads(capsys.readouterr().out)
     # by hand: 9 + 2 steps ran; the pruned trial would have run to 9, 7 more
@@ -84,3 +90,19 @@ def test_the_trials_table_stays_aligned_with_wide_characters() -> None:
         "a\u0301        3",
         "plain    4",
     ]
+
+
+def summary_rows(page_html: str) -> dict[str, str]:
+    """The report's summary list, term to description."""
+    items = re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page_html.split("<dl>", 1)[1].split("</dl>", 1)[0])
+    return {html.unescape(k): html.unescape(v) for k, v in items}
+
+
+def test_the_report_says_what_early_stopping_saved(tmp_path: Path) -> None:
+    """The report counted completed and failed trials only: a job's pruned trials went
+    unexplained ("12 of 12: 5 completed", failed 0) and what they saved unsaid, which
+    ``run`` prints. Counted by hand: 9 + 2 steps ran, the pruned trial would have run 7 more."""
+    store = SQLiteStore(tmp_path / "s.db")
+    asha_job(store)
+    rows = summary_rows(page.page(from_store(store, "es"), [], []))
+    assert rows["early stopping"] == "1 trials stopped early, 11 steps run, 7 steps saved (39%)"

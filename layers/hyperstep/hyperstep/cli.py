@@ -453,12 +453,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  {name} = {views.fmt(value)}")
     saved = summary.get("early_stopping")
     if saved is not None:
-        spent = saved["steps"] + saved["steps_saved"]
-        share = f" ({100 * saved['steps_saved'] / spent:.0f}%)" if spent else ""
-        print(
-            f"early stopping: {saved['pruned']} trials stopped early, {saved['steps']} steps run,"
-            f" {saved['steps_saved']} steps saved{share}"
-        )
+        print(f"early stopping: {views.saved_text(saved)}")
 
 
 def print_front(summary: dict[str, Any]) -> None:

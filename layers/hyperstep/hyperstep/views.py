@@ -212,6 +212,16 @@ def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = N
     return summary
 
 
+def saved_text(saved: dict[str, int]) -> str:
+    """What ``steps_saved`` counted, in words: ``7 trials stopped early, 208 steps run, 116
+    steps saved (36%)`` (the share of the steps the trials would have run without it)."""
+    spent = saved["steps"] + saved["steps_saved"]
+    share = f" ({100 * saved['steps_saved'] / spent:.0f}%)" if spent else ""
+    return (
+        f"{saved['pruned']} trials stopped early, {saved['steps']} steps run, {saved['steps_saved']} steps saved{share}"
+    )
+
+
 def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:
     """Steps the job's trials ran (each trial's highest reported step) and the steps its
     pruned trials would have run had they not been stopped: to ``max_resource``, or to the

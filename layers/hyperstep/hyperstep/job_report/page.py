@@ -16,12 +16,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from hyperstep import early_stopping
 from hyperstep.job_report import analysis
 from hyperstep.job_report.data import ReportData
 from hyperstep.job_report.plots import Plot, highlighted
 from hyperstep.models import Trial
 from hyperstep.spec import Constraint, JobSpec
-from hyperstep.views import fmt, objective_values
+from hyperstep.views import fmt, objective_values, saved_text, steps_saved
 
 CHECK_SCRIPT = """
 window.addEventListener("load", function () {
@@ -102,6 +103,8 @@ def _summary(data: ReportData) -> str:
         ("trials", f"{len(trials)} of {job.spec.budget.max_trials or 'no limit'}: {job.completed} completed"),
         ("failed", str(job.failed)),
     ]
+    if early_stopping.enabled(job.spec):
+        rows.append(("early stopping", saved_text(steps_saved(job, trials))))
     if job.stop_reason is not None and job.status.finished:
         rows.append(("stopped because", f"{job.stop_detail or ''} ({job.stop_reason.value})"))
     ended = job.ended_at or max((t.ended_at or 0.0 for t in trials), default=0.0)
