@@ -612,14 +612,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
+    """The job's trials as a table (``--csv``: CSV), from the local store or, with ``--api``,
+    from the deployment (``GET /jobs/{id}`` and its trials, as ``report --api`` reads them)."""
     if args.api:
-        from hyperstep import remote
+        from hyperstep.job_report.data import from_api
 
-        print(json.dumps(remote.trials(args.job, args.api), indent=2))
-        return 0
-    store = open_store(args.store)
-    job = store.get_job(args.job)
-    trials = store.list_trials(job.id)
+        data = from_api(args.job, args.api)
+        job, trials = data.job, data.trials
+    else:
+        store = open_store(args.store)
+        job = store.get_job(args.job)
+        trials = store.list_trials(job.id)
     print(views.trials_csv(job, trials) if args.csv else views.trials_table(job, trials), end="" if args.csv else "\n")
     return 0
 
