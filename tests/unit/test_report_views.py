@@ -106,3 +106,39 @@ def test_the_report_says_what_early_stopping_saved(tmp_path: Path) -> None:
     asha_job(store)
     rows = summary_rows(page.page(from_store(store, "es"), [], []))
     assert rows["early stopping"] == "1 trials stopped early, 11 steps run, 7 steps saved (39%)"
+
+
+def test_plots_shorten_long_parameter_names_and_choices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 64-character parameter name or a long choice was written out whole: it ran across
+    the next axis and over the color bar. Every plot now writes at most 24 characters of one."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from hyperstep.job_report import plots, write_report
+
+    name, choice = "n_" + "x" * 62, "a" * 70
+    space = {
+        "parameters": [
+            {"name": "lr", "type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
+            {"name": name, "type": "int", "low": 1, "high": 100},
+            {"name": "act", "type": "categorical", "choices": ["relu", "tanh 🚀", choice]},
+        ]
+    }
+    store = SQLiteStore(tmp_path / "s.db")
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="long")
+    for i, trial in enumerate(study.ask(12)):
+        study.tell(trial.id, float(i % 5) + trial.params[name] / 100)
+    drawn: list[Figure] = []
+    monkeypatch.setattr(plots, "render", lambda figure: drawn.append(figure) or b"")
+    write_report(from_store(store, "long"), tmp_path / "report")
+    texts = [t.get_text() for figure in drawn for t in figure.findobj(Text)]
+    assert len(drawn) >= 3 and not [t for t in texts if name in t or choice in t]
+    shown = {t for t in texts if t.startswith(("n_xx", "aaaa"))}
+    assert shown == {name[:23] + "…", choice[:23] + "…"}, shown
+    # parallel coordinates: the last axis's choices stay inside the plot, clear of the color bar
+    (coordinates,) = [f for f in drawn if any(t.get_text() == "relu" for t in f.axes[0].texts)]
+    renderer = FigureCanvasAgg(coordinates).get_renderer()
+    ax = coordinates.axes[0]
+    right = ax.get_window_extent(renderer).x1
+    assert all(label.get_window_extent(renderer).x1 <= right for label in ax.texts)
