@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 
 _RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")
+_RATE_LIKE = re.compile(r"rate\((?P<value>[^ ()]*) (?P<unit>[^ ()]*)\)")
 _CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -80,6 +81,11 @@ def check_schedule_expression(expression: str) -> str:
         if (rate["value"] == "1") == rate["unit"].endswith("s"):
             raise ValueError("rate(...): the unit is singular for 1, plural otherwise: rate(1 day), rate(5 minutes)")
         return expression
+    rate_like = _RATE_LIKE.fullmatch(expression)
+    if rate_like is not None:
+        if not re.fullmatch(r"[1-9][0-9]*", rate_like["value"]):
+            raise ValueError(f"rate(...): the value must be a whole number from 1, got {rate_like['value']!r}")
+        raise ValueError(f"rate(...): the unit must be minute(s), hour(s) or day(s), got {rate_like['unit']!r}")
     cron = _CRON.fullmatch(expression)
     if cron is None:
         raise ValueError("expected cron(...) or rate(...), e.g. rate(1 day) or cron(0 3 * * ? *)")
