@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hyperstep import views
 from hyperstep.cli import main
-from tests.unit.test_api import sagemaker_spec
+from hyperstep.messages import SuggestRequest, TrialResult
+from hyperstep.service import TuningService
+from tests.unit.test_api import call, sagemaker_spec, service  # noqa: F401  (the fixture)
 from tests.unit.test_remote import Stub, stub  # noqa: F401  (the fixture)
 
 
@@ -22,13 +25,37 @@ def test_submit_prints_the_api_answer(stub: Stub, tmp_path: Path, capsys: pytest
     assert stub.received[0]["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 ")
 
 
-def test_status_trials_and_stop_go_to_the_api(stub: Stub, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+def test_status_and_stop_go_to_the_api(stub: Stub, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     stub.answer = (200, {"ok": True})
     assert main(["status", "job-1", "--api", stub.url]) == 0
-    assert main(["trials", "job-1", "--api", stub.url]) == 0
     assert main(["stop", "job-1", "--api", stub.url]) == 0
     sent = [(r["method"], r["path"]) for r in stub.received]
-    assert sent == [("GET", "/v1/jobs/job-1"), ("GET", "/v1/jobs/job-1/trials"), ("POST", "/v1/jobs/job-1/stop")]
+    assert sent == [("GET", "/v1/jobs/job-1"), ("POST", "/v1/jobs/job-1/stop")]
+
+
+@pytest.mark.parametrize("form", ["table", "csv"])
+def test_trials_of_a_deployed_job_print_as_a_local_jobs_do(
+    service: TuningService,  # noqa: F811
+    stub: Stub,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    form: str,
+) -> None:
+    """``trials --api`` printed the API's JSON and ignored ``--csv``: a table (or CSV) as for
+    a local job, from the real handler's answers."""
+    job_id = call("POST", "/jobs", sagemaker_spec(budget={"max_trials": 2, "max_parallel": 2}))[1]["job_id"]
+    for number, trial_id in enumerate(service.suggest(SuggestRequest(job_id=job_id)).trial_ids):
+        service.collect(TrialResult(job_id=job_id, trial_id=trial_id, state="completed", metrics={"loss": number / 4}))
+    stub.first_answers = [(200, call("GET", f"/jobs/{job_id}")[1])]
+    stub.answer = (200, call("GET", f"/jobs/{job_id}/trials")[1])
+    job, trials = service.store.get_job(job_id), service.store.list_trials(job_id)  # what the local command prints
+    expected = views.trials_csv(job, trials) if form == "csv" else views.trials_table(job, trials) + "\n"
+    assert main(["trials", job_id, "--api", stub.url] + (["--csv"] if form == "csv" else [])) == 0
+    printed = capsys.readouterr().out
+    assert printed == expected and "0.25" in printed
+    assert [(r["method"], r["path"]) for r in stub.received] == [
+        ("GET", f"/v1/jobs/{job_id}"),
+        ("GET", f"/v1/jobs/{job_id}/trials"),
+    ]
 
 
 def test_an_api_refusal_is_one_line_and_exit_2(stub: Stub, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811

@@ -67,12 +67,12 @@ def test_an_ended_process_is_described_by_its_result_and_never_started_twice(tmp
 
 
 def one_trial(
-    tmp_path: Path, command: list[str]
+    tmp_path: Path, command: list[str], **block: Any
 ) -> tuple[Job, Trial, LocalProcessBackend, list[TrialResult], threading.Event]:
-    """A job running ``command`` in ``tmp_path``, its first trial, and a backend whose
-    results go to the list (the event set at each)."""
+    """A job running ``command`` in ``tmp_path`` (other trial ``block`` fields as given),
+    its first trial, and a backend whose results go to the list (the event set at each)."""
     document = spec_document()
-    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
+    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path), **block}
     job = Job(id="job", spec=parse_spec(document))
     trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
     results: list[TrialResult] = []

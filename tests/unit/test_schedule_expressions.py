@@ -38,6 +38,8 @@ from hyperstep.spec import JobSpec
         "cron(59 23 31 12 ? 2199)",
         "cron(0 0 1 1 ? 1970/5)",
         "cron(0 0 ? jan sun *)",
+        # the last Friday of the month: the AWS CLI's example of ``aws scheduler update-schedule``
+        "cron(15 10 ? * 6L *)",
     ],
 )
 def test_what_scheduler_accepts_passes(expression: str) -> None:
@@ -48,12 +50,13 @@ def test_what_scheduler_accepts_passes(expression: str) -> None:
     ("expression", "reason"),
     [
         ("every day", "cron(...) or rate(...)"),
-        ("rate(0 days)", "cron(...) or rate(...)"),
+        ("rate(0 days)", "rate(...): the value must be a whole number from 1, got '0'"),
+        ("rate(1.5 hours)", "the value must be a whole number from 1, got '1.5'"),
         ("rate(1 days)", "singular for 1"),
         ("rate(2 day)", "singular for 1"),
-        ("rate(5 weeks)", "cron(...) or rate(...)"),
+        ("rate(5 weeks)", "rate(...): the unit must be minute(s), hour(s) or day(s), got 'weeks'"),
         ("rate(1 day)\n", "cron(...) or rate(...)"),
-        ("rate(\u0661 day)", "cron(...) or rate(...)"),
+        ("rate(\u0661 day)", "the value must be a whole number from 1"),
         ("cron(0 3 * * ?)", "needs 6 fields"),
         ("cron(60 * * * ? *)", "minutes: '60' is not in 0-59"),
         ("cron(0 24 * * ? *)", "hours: '24' is not in 0-23"),
@@ -74,6 +77,9 @@ def test_what_scheduler_accepts_passes(expression: str) -> None:
         ("cron(? 0 * * ? *)", "minutes: '?'"),
         ("cron(0 0 L,1 * ? *)", "stand alone"),
         ("cron(0 0 ? * 2#6 *)", "must be 1-5"),
+        ("cron(0 0 ? * 8L *)", "day-of-week: '8' is not in 1-7"),
+        ("cron(0 0 ? * 5L,6L *)", "stand alone"),
+        ("cron(0 0 6L * ? *)", "day-of-month: '6L'"),
         ("cron(0 0 ? * 9#1 *)", "day-of-week: '9'"),
         ("cron(0 0 32W * ? *)", "day-of-month: '32'"),
         ("cron(1,,2 0 * * ? *)", "minutes: ''"),

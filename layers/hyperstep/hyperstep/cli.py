@@ -454,12 +454,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  {name} = {views.fmt(value)}")
     saved = summary.get("early_stopping")
     if saved is not None:
-        spent = saved["steps"] + saved["steps_saved"]
-        share = f" ({100 * saved['steps_saved'] / spent:.0f}%)" if spent else ""
-        print(
-            f"early stopping: {saved['pruned']} trials stopped early, {saved['steps']} steps run,"
-            f" {saved['steps_saved']} steps saved{share}"
-        )
+        print(f"early stopping: {views.saved_text(saved)}")
 
 
 def print_front(summary: dict[str, Any]) -> None:
@@ -613,20 +608,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     job = store.get_job(args.job)
     best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    trials = store.list_trials(job.id) if job.spec.multi_objective else None
-    print(json.dumps(views.job_summary(job, best, trials), indent=2))
+    print(json.dumps(views.job_summary(job, best, store.list_trials(job.id)), indent=2))
     return 0
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
+    """The job's trials as a table (``--csv``: CSV), from the local store or, with ``--api``,
+    from the deployment (``GET /jobs/{id}`` and its trials, as ``report --api`` reads them)."""
     if args.api:
-        from hyperstep import remote
+        from hyperstep.job_report.data import from_api
 
-        print(json.dumps(remote.trials(args.job, args.api), indent=2))
-        return 0
-    store = open_store(args.store)
-    job = store.get_job(args.job)
-    trials = store.list_trials(job.id)
+        data = from_api(args.job, args.api)
+        job, trials = data.job, data.trials
+    else:
+        store = open_store(args.store)
+        job = store.get_job(args.job)
+        trials = store.list_trials(job.id)
     print(views.trials_csv(job, trials) if args.csv else views.trials_table(job, trials), end="" if args.csv else "\n")
     return 0
 

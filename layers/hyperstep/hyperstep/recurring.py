@@ -290,7 +290,10 @@ def start_scheduled_job(
     whether this call started its execution (not: an earlier delivery of the tick had).
 
     The new job is warm-started from the newest completed run and that run's own parents
-    (up to ``MAX_PARENTS``), so each run begins where the last one ended. A tick that
+    (up to ``MAX_PARENTS``), so each run begins where the last one ended; of those parents
+    only the schedule's earlier runs still in the table (its TTL, ``RetentionDays``, removes
+    the oldest first: every tick then failed, "job not found"; the spec's own
+    ``warm_start.jobs`` come back from the spec, checked by ``learnable_parents``). A tick that
     comes while the previous run is still going is skipped, so runs never pile up. The new
     job belongs to ``owner`` (the schedule's), and only that owner's runs count as earlier.
 
@@ -306,7 +309,8 @@ def start_scheduled_job(
     if runs and not runs[0].status.finished:
         return None, False
     previous = next((job for job in runs if job.status is JobStatus.COMPLETED), None)
-    parents = (previous.id, *previous.parents)[:MAX_PARENTS] if previous else ()
+    stored = {job.id for job in runs}
+    parents = (previous.id, *(p for p in previous.parents if p in stored))[:MAX_PARENTS] if previous else ()
     try:
         seed = None if job_id is None else TICK_SEED
         return service.submit(spec, job_id=job_id, parents=parents, owner=owner, seed=seed), True

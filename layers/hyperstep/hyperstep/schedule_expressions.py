@@ -22,7 +22,9 @@ at submit time. The rules are those of AWS's "Schedule types on EventBridge Sche
   ============  ================  =================
 
   ``a/n`` and ``*/n`` step by ``n`` from ``a``; ``L`` (last day), ``nW`` (weekday nearest
-  day n) and ``d#k`` (the k-th weekday d of the month) stand alone in their field; exactly
+  day n), ``dL`` (the last weekday d of the month: ``cron(15 10 ? * 6L *)``, the last
+  Friday, is the AWS CLI's own ``update-schedule`` example) and ``d#k`` (the k-th weekday
+  d of the month) stand alone in their field; exactly
   one of day-of-month and day-of-week is ``?`` (a value or ``*`` in one needs ``?`` in the
   other).
 """
@@ -33,6 +35,7 @@ import re
 from dataclasses import dataclass
 
 _RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")
+_RATE_LIKE = re.compile(r"rate\((?P<value>[^ ()]*) (?P<unit>[^ ()]*)\)")
 _CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -78,6 +81,11 @@ def check_schedule_expression(expression: str) -> str:
         if (rate["value"] == "1") == rate["unit"].endswith("s"):
             raise ValueError("rate(...): the unit is singular for 1, plural otherwise: rate(1 day), rate(5 minutes)")
         return expression
+    rate_like = _RATE_LIKE.fullmatch(expression)
+    if rate_like is not None:
+        if not re.fullmatch(r"[1-9][0-9]*", rate_like["value"]):
+            raise ValueError(f"rate(...): the value must be a whole number from 1, got {rate_like['value']!r}")
+        raise ValueError(f"rate(...): the unit must be minute(s), hour(s) or day(s), got {rate_like['unit']!r}")
     cron = _CRON.fullmatch(expression)
     if cron is None:
         raise ValueError("expected cron(...) or rate(...), e.g. rate(1 day) or cron(0 3 * * ? *)")
@@ -122,10 +130,13 @@ def _special(field: CronField, text: str) -> bool:
     if field.name == "day-of-month" and text.endswith("W") and "," not in text and "-" not in text:
         field.value(text[:-1])
         return True
+    if field.name == "day-of-week" and text.endswith("L") and _INTEGER.fullmatch(text[:-1]):
+        field.value(text[:-1])  # a number: AWS's examples name no day by name before L
+        return True
     if field.name == "day-of-week" and text.count("#") == 1 and "," not in text and "-" not in text:
         day, _, nth = text.partition("#")
         field.value(day)
         if nth not in ("1", "2", "3", "4", "5"):
             raise ValueError(f"{field.name}: the k in {text!r} (the k-th such day of the month) must be 1-5")
         return True
-    raise ValueError(f"{field.name}: {text!r}: '?', 'L', 'W' and '#' stand alone (?, L, 15W, MON#2)")
+    raise ValueError(f"{field.name}: {text!r}: '?', 'L', 'W' and '#' stand alone (?, L, 15W, 6L, MON#2)")

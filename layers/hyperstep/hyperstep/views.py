@@ -12,6 +12,7 @@ from typing import Any
 from hyperstep.completion import DRAINING
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.objectives import pareto_front
+from hyperstep.spec import JobSpec
 
 
 def fmt(value: Any) -> str:
@@ -48,11 +49,19 @@ def _cell(value: Any) -> str:
     return repr(text) if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text) else text
 
 
+def _width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: two for a wide character (CJK, most emoji),
+    none for a combining mark, one for the rest."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text
+    )
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain left-aligned text table, one line per row."""
+    """A plain left-aligned text table, one line per row, aligned as a terminal shows it."""
     cells = [[_cell(cell) for cell in row] for row in [header, *rows]]
-    widths = [max(len(cell) for cell in column) for column in zip(*cells)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    widths = [max(_width(cell) for cell in column) for column in zip(*cells)]
+    lines = ["  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -64,6 +73,12 @@ def _seconds(trial: Trial) -> float | None:
 def front_of(job: Job, trials: Sequence[Trial]) -> list[Trial]:
     """The job's Pareto front among ``trials`` (feasible, non-dominated)."""
     return pareto_front(job.spec, trials)
+
+
+def objective_values(spec: JobSpec, trial: Trial) -> list[float | None]:
+    """The trial's value of each of the spec's objectives, in order (None where it has none)."""
+    values = (trial.values or []) if spec.multi_objective else [trial.value]
+    return [*values, *[None] * (len(spec.goals) - len(values))]
 
 
 def trial_rows(job: Job, trials: Sequence[Trial]) -> tuple[list[str], list[list[str]]]:
@@ -78,9 +93,12 @@ def trial_rows(job: Job, trials: Sequence[Trial]) -> tuple[list[str], list[list[
     header += [*names, "seconds", "cost $", "error"]
     rows = []
     for t in trials:
-        values = (t.values or []) if spec.multi_objective else [t.value]
-        values = [*values, *[None] * (len(spec.goals) - len(values))]
-        row = [t.id, t.state.value, *(fmt(v) for v in values), *(fmt(t.metrics.get(m)) for m in limits)]
+        row = [
+            t.id,
+            t.state.value,
+            *(fmt(v) for v in objective_values(spec, t)),
+            *(fmt(t.metrics.get(m)) for m in limits),
+        ]
         row += ["*" if t.id in front else ""] if marked else []
         rows.append([*row, *(fmt(t.params.get(n)) for n in names), fmt(_seconds(t)), fmt(t.cost_usd), t.error or ""])
     return header, rows
@@ -127,12 +145,11 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for t in trials:
-        values = (t.values or [None] * len(objectives)) if spec.multi_objective else [t.value]
         writer.writerow(
             [
                 t.id,
                 t.state.value,
-                *(exact(v) for v in values),
+                *(exact(v) for v in objective_values(spec, t)),
                 *(["*" if t.id in front else ""] if marked else []),
                 *(exact(t.params.get(n)) for n in names),
                 *(exact(t.metrics.get(m)) for m in metrics),
@@ -193,6 +210,16 @@ def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = N
     if trials is not None and job.spec.early_stopping is not None and job.spec.early_stopping.name != "none":
         summary["early_stopping"] = steps_saved(job, trials)
     return summary
+
+
+def saved_text(saved: dict[str, int]) -> str:
+    """What ``steps_saved`` counted, in words: ``7 trials stopped early, 208 steps run, 116
+    steps saved (36%)`` (the share of the steps the trials would have run without it)."""
+    spent = saved["steps"] + saved["steps_saved"]
+    share = f" ({100 * saved['steps_saved'] / spent:.0f}%)" if spent else ""
+    return (
+        f"{saved['pruned']} trials stopped early, {saved['steps']} steps run, {saved['steps_saved']} steps saved{share}"
+    )
 
 
 def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:

@@ -16,12 +16,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from hyperstep import early_stopping
 from hyperstep.job_report import analysis
 from hyperstep.job_report.data import ReportData
 from hyperstep.job_report.plots import Plot, highlighted
 from hyperstep.models import Trial
-from hyperstep.spec import Constraint
-from hyperstep.views import fmt
+from hyperstep.spec import Constraint, JobSpec
+from hyperstep.views import fmt, objective_values, saved_text, steps_saved
 
 CHECK_SCRIPT = """
 window.addEventListener("load", function () {
@@ -102,6 +103,8 @@ def _summary(data: ReportData) -> str:
         ("trials", f"{len(trials)} of {job.spec.budget.max_trials or 'no limit'}: {job.completed} completed"),
         ("failed", str(job.failed)),
     ]
+    if early_stopping.enabled(job.spec):
+        rows.append(("early stopping", saved_text(steps_saved(job, trials))))
     if job.stop_reason is not None and job.status.finished:
         rows.append(("stopped because", f"{job.stop_detail or ''} ({job.stop_reason.value})"))
     ended = job.ended_at or max((t.ended_at or 0.0 for t in trials), default=0.0)
@@ -133,11 +136,12 @@ def _limit(constraint: Constraint) -> str:
 def _table(data: ReportData) -> str:
     job = data.job
     names = [p.name for p in job.spec.parameters]
-    metrics = sorted({m for t in data.trials for m in t.metrics} - {job.spec.primary.metric})
+    objectives = [o.metric for o in job.spec.goals]
+    metrics = sorted({m for t in data.trials for m in t.metrics} - set(objectives))
     header = [
         "trial",
         "state",
-        job.spec.primary.metric,
+        *objectives,
         *names,
         *metrics,
         "started",
@@ -147,17 +151,18 @@ def _table(data: ReportData) -> str:
     ]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     marked = highlighted(data)
-    body = "".join(_row(t, marked, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
+    rows = (_row(job.spec, t, marked, names, metrics) for t in sorted(data.trials, key=lambda t: t.number))
+    body = "".join(rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _row(trial: Trial, marked: set[str], names: list[str], metrics: list[str]) -> str:
+def _row(spec: JobSpec, trial: Trial, marked: set[str], names: list[str], metrics: list[str]) -> str:
     seconds = trial.ended_at - trial.started_at if trial.ended_at and trial.started_at else None
     started = time.strftime("%H:%M:%S", time.localtime(trial.started_at)) if trial.started_at else ""
     cells = [
         trial.id,
         trial.state.value,
-        fmt(trial.value),
+        *(fmt(v) for v in objective_values(spec, trial)),
         *(fmt(trial.params.get(n)) for n in names),
         *(fmt(trial.metrics.get(m)) for m in metrics),
         started,

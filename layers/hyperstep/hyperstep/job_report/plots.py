@@ -35,6 +35,16 @@ class Plot:
     png: bytes
 
 
+LABEL_CHARS = 24
+"""The longest parameter name or choice a plot writes out (a longer one ends in "…"): a
+64-character name or a long choice ran across the next axis and over the color bar."""
+
+
+def short(text: str) -> str:
+    """``text`` as a plot labels it: at most ``LABEL_CHARS`` characters."""
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
 def render(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
@@ -215,9 +225,10 @@ def parallel_coordinates(data: ReportData) -> Plot | None:
         ax.axvline(x, color="#444444", linewidth=0.8)
         for y, label in _axis_labels(param):
             ax.annotate(label, (x, y), xytext=(4, 0), textcoords="offset points", fontsize="x-small", va="center")
-    ax.set_xticks(xs, [p.name for p in params], rotation=20)
+    ax.set_xticks(xs, [short(p.name) for p in params], rotation=20, ha="right", rotation_mode="anchor")
     ax.set_yticks([])
-    ax.set_xlim(-0.2, len(params) - 0.6)
+    room = max(len(label) for _, label in _axis_labels(params[-1]))  # the last axis's labels, left of the bar
+    ax.set_xlim(-0.2, len(params) - 1 + max(0.4, 0.07 * room))
     _colorbar(figure, ax, colormap, values, metric)
     caption = f"One line per completed trial through its parameter values, colored by {metric}; "
     caption += f"{_marked_words(data)} in red."
@@ -241,7 +252,7 @@ def slices(data: ReportData) -> Plot | None:
         ys = [t.value for t in active]
         if isinstance(param, CategoricalParameter):
             xs = [param.index(t.params[param.name]) + rng.uniform(-0.15, 0.15) for t in active]
-            ax.set_xticks(range(len(param.choices)), [str(c) for c in param.choices])
+            ax.set_xticks(range(len(param.choices)), [short(str(c)) for c in param.choices])
         else:
             xs = [t.params[param.name] for t in active]
             if param.scale == "log":
@@ -250,7 +261,7 @@ def slices(data: ReportData) -> Plot | None:
         best = [i for i, t in enumerate(active) if t.id in marked]
         if best:
             ax.scatter([xs[i] for i in best], [ys[i] for i in best], s=60, color=BEST, marker="*", zorder=3)
-        ax.set(xlabel=param.name, ylabel=metric if k % columns == 0 else None)
+        ax.set(xlabel=short(param.name), ylabel=metric if k % columns == 0 else None)
     figure.tight_layout()
     caption = f"{metric} against each parameter alone (a slice of the search); stars: {_marked_words(data)}."
     return Plot("slices", "Each parameter's effect", caption, render(figure))
@@ -263,7 +274,8 @@ def importance(data: ReportData) -> Plot | None:
     names = sorted(shares, key=shares.get)
     figure = Figure(figsize=(6.5, 0.45 * len(names) + 1.4))
     ax = figure.add_subplot()
-    ax.barh(names, [shares[n] for n in names], color="#2ca02c")
+    ax.barh(range(len(names)), [shares[n] for n in names], color="#2ca02c")
+    ax.set_yticks(range(len(names)), [short(n) for n in names])
     for y, name in enumerate(names):
         ax.annotate(f"{shares[name]:.0%}", (shares[name], y), xytext=(3, 0), textcoords="offset points", va="center")
     ax.set(xlabel="share of the objective's variance explained alone", xlim=(0, min(1.0, max(shares.values()) * 1.25)))
@@ -322,7 +334,7 @@ def _colorbar(figure: Figure, ax: object, colormap: Callable, values: np.ndarray
 
 def _axis_labels(param: Parameter) -> list[tuple[float, str]]:
     if isinstance(param, CategoricalParameter):
-        return [(analysis.position(param, c), str(c)) for c in param.choices]
+        return [(analysis.position(param, c), short(str(c))) for c in param.choices]
     return [(analysis.position(param, bound), f"{bound:g}") for bound in (param.low, param.high)]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -195,6 +196,8 @@ class LocalProcessBackend(TrialBackend):
         if self.on_metric is None:
             return
         for name, step, value in tail.new_reports():
+            if not math.isfinite(value):  # a diverged step (loss=nan): TrialMetric refuses it, and raising here
+                continue  # would end this watcher, leaving the trial running and its process unwatched
             self.on_metric(
                 TrialMetric(job_id=job.id, trial_id=trial.id, metrics={name: value}, step=step, at=time.time())
             )

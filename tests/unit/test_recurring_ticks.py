@@ -1,0 +1,38 @@
+"""A recurring schedule's tick warm-starts from its earlier runs that are still stored."""
+
+from __future__ import annotations
+
+from hyperstep.handlers import handle_start
+from hyperstep.models import JobStatus
+from hyperstep.spec import parse_spec
+from tests.conftest import spec_document
+from tests.unit.test_recurring_parents import ALICE, service_with_parents
+
+
+def test_a_tick_starts_when_an_earlier_runs_own_parent_is_gone_from_the_table() -> None:
+    """Run 2 learned from run 1; the table's TTL (``RetentionDays``) removed run 1, the
+    oldest. The next tick warm-started from run 2 and run 2's parents, run 1 among them:
+    "warm_start.jobs: job 'nightly-1' not found", on every tick from then on."""
+    service = service_with_parents()
+    spec = spec_document(name="nightly", schedule="rate(1 day)")
+    service.create_job(parse_spec(spec), job_id="nightly-1", owner=ALICE)
+    service.store.set_job_status("nightly-1", JobStatus.COMPLETED)
+    service.create_job(parse_spec(spec), job_id="nightly-2", parents=("nightly-1",), owner=ALICE)
+    service.store.set_job_status("nightly-2", JobStatus.COMPLETED)
+    service.store._conn.execute("DELETE FROM jobs WHERE id = 'nightly-1'")  # what the TTL does to it
+    service.store.put_schedule_spec("nightly", ALICE, spec)
+    started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
+    job = service.store.get_job(started["job_id"])
+    assert job.status is JobStatus.RUNNING and job.parents == ("nightly-2",)
+
+
+def test_a_tick_learns_from_the_last_run_and_its_stored_parents_at_most_five() -> None:
+    service = service_with_parents()
+    spec = spec_document(name="nightly", schedule="rate(1 day)")
+    service.store.put_schedule_spec("nightly", ALICE, spec)
+    started = []
+    for _ in range(7):
+        started.append(handle_start(service, {"schedule_name": "nightly", "owner": ALICE})["job_id"])
+        service.store.set_job_status(started[-1], JobStatus.COMPLETED)
+    parents = service.store.get_job(started[-1]).parents
+    assert parents == tuple(reversed(started[1:6])), parents
