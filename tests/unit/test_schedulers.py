@@ -225,13 +225,19 @@ def late_drop(step: int, floor: float) -> float:
     return floor + (1.0 - floor) / (1.0 + (step / 12.0) ** 4)
 
 
+def slow_start(step: int, floor: float) -> float:
+    """``late_drop`` with a small early gain that levels off, so its first steps look like a
+    power law heading near 1 (a curve whose gains grow is no power law: ``bounded`` False)."""
+    return late_drop(step, floor) - 0.02 * (1.0 - 1.0 / step)
+
+
 def test_with_a_curve_model_the_incumbent_stop_turns_off_at_a_rung_where_it_would_have_cut_the_winners() -> None:
     # trial 0 ended first at 0.5; trials 1-3 then each beat the best final before them, though
-    # their first three steps (flat) predicted finals near 1: the incumbent stop at rung 3
-    # would have cut all three. Trial 4, flat at rung 3 and top there, goes on
+    # their first three steps (levelling off) predicted finals near 1: the incumbent stop at
+    # rung 3 would have cut all three. Trial 4, flat at rung 3 and top there, goes on
     first = {s: 0.5 + 0.5 * s**-1.0 for s in range(1, 28)}
-    winners = {i: {s: late_drop(s, 0.3 - 0.05 * i) for s in range(1, 28)} for i in (1, 2, 3)}
-    flat = {s: late_drop(s, 0.1) - 0.01 for s in (1, 2, 3)}
+    winners = {i: {s: slow_start(s, 0.3 - 0.05 * i) for s in range(1, 28)} for i in (1, 2, 3)}
+    flat = {s: slow_start(s, 0.1) - 0.01 for s in (1, 2, 3)}
     ended = {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0}
     asha = ASHA(1, 27, 3, curve_model=True)
     assert asha.behind_incumbent(flat, Curves({0: first, **winners, 4: flat}, ended=ended))
@@ -242,8 +248,33 @@ def test_with_a_curve_model_the_incumbent_stop_turns_off_at_a_rung_where_it_woul
     assert asha.incumbent_stop_held(3, Curves({0: first, **laws, 4: flat}, ended=ended))
     assert asha.should_stop(4, Curves({0: first, **laws, 4: flat}, ended=ended))
     # a pessimistic prediction for a trial that ended behind the best before it is no miss
-    behind = {i: {s: late_drop(s, 0.6 + 0.05 * i) for s in range(1, 28)} for i in (1, 2, 3)}
+    behind = {i: {s: slow_start(s, 0.6 + 0.05 * i) for s in range(1, 28)} for i in (1, 2, 3)}
     assert asha.incumbent_stop_held(3, Curves({0: first, **behind, 4: flat}, ended=ended))
+
+
+def test_a_curve_still_falling_in_a_straight_line_is_not_bounded_by_the_power_law() -> None:
+    from hyperstep.schedulers.curves import predict
+
+    def heading(values: list[float]) -> bool:
+        prediction = predict(dict(enumerate(values, start=1)), 27)
+        assert prediction is not None
+        return prediction.bounded
+
+    assert not heading([0.7, 0.4, 0.1])  # falling as fast as ever: no sign of levelling off
+    assert not heading([1.0, 0.99, 0.9])  # falling faster and faster (a late drop)
+    assert heading([1.0, 0.5, 0.4])  # levelling off: the power law's shape
+    assert heading(list(exact_law(0.97, 9).values()))
+    assert heading([0.1, 0.4, 0.7])  # getting worse in a straight line: the bound stands
+
+
+def test_with_a_curve_model_a_trial_ahead_at_every_step_on_straight_lines_is_not_stopped_as_behind() -> None:
+    # trial 0 ended at -0.8 from 1 - 0.2 s; trial 1 falls twice as fast (ahead at every step),
+    # but a power law fit to its three steps levels off above -0.8: the incumbent stop cut it
+    done = {s: 1.0 - 0.2 * s for s in range(1, 10)}
+    steeper = {s: 1.0 - 0.3 * s for s in (1, 2, 3)}
+    asha = ASHA(1, 9, 3, curve_model=True)
+    assert not asha.behind_incumbent(steeper, Curves({0: done, 1: steeper}))
+    assert not asha.should_stop(1, Curves({0: done, 1: steeper}))
 
 
 def test_decides_needs_only_the_newest_step_and_the_one_below_it() -> None:

@@ -157,13 +157,14 @@ class ASHA(Scheduler):
     def behind_incumbent(self, curve: Curve, curves: Curves) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value is worse than
         the best final value of the trials that reached ``max_resource`` (False while none
-        has, or while the curve predicts nothing: fewer than three steps)."""
+        has, or while the curve predicts nothing: fewer than three steps, or a curve the
+        power law cannot bound, still falling in a straight line: ``Prediction.bounded``)."""
         finals = [value_at(c, self.max_resource) for c in curves.by_number.values() if c]
         best = min((v for v in finals if v is not None), default=None)
         if best is None:
             return False
         mine = predict(curve, self.max_resource)
-        return mine is not None and mine.low > best
+        return mine is not None and mine.bounded and mine.low > best
 
     def incumbent_stop_held(self, rung: int, curves: Curves) -> bool:
         """Whether the incumbent stop at ``rung`` would have spared the winners seen so far:
@@ -189,7 +190,7 @@ class ASHA(Scheduler):
             if heading is None:
                 continue
             winners += 1
-            misses += heading.low > incumbent
+            misses += heading.bounded and heading.low > incumbent
         return winners < MIN_WINNERS or misses <= winners / self.eta
 
     def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:

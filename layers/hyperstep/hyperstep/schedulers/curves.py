@@ -71,6 +71,11 @@ class Prediction:
     mean: float
     low: float
     high: float
+    bounded: bool = True
+    """False when the curve gives the power law no support: it improves, and a straight line
+    fits its steps at least as well as any power law does (a loss still falling as fast as
+    it did, with no sign of levelling off). ``low`` is then no bound on where it ends: the
+    family only levels off, so it would put a limit the curve has not shown."""
 
 
 def predict(curve: Mapping[int, float], target: int) -> Prediction | None:
@@ -101,7 +106,16 @@ def _predict(steps_: tuple[int, ...], values_: tuple[float, ...], target: int) -
     best = float(residuals.min())
     plausible = residuals <= PLAUSIBLE * best + TOLERANCE * (1.0 + float(np.sum(values**2)))
     span = np.append(finals[plausible], mean)
-    return Prediction(mean=mean, low=float(span.min()), high=float(span.max()))
+    improving = values[-1] < values[0]
+    bounded = not (improving and _line_residual(steps, values) <= best)
+    return Prediction(mean=mean, low=float(span.min()), high=float(span.max()), bounded=bounded)
+
+
+def _line_residual(steps: np.ndarray, values: np.ndarray) -> float:
+    """The residual sum of squares of the least-squares straight line through the curve."""
+    centred = steps - steps.mean()
+    slope = float(centred @ (values - values.mean()) / np.sum(centred**2))
+    return float(np.sum((values.mean() + slope * centred - values) ** 2))
 
 
 def held(curves: Iterable[Mapping[int, float]], depth: int, ratio: float) -> bool:
