@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from hyperstep.cli import main
 from hyperstep.local.runner import run_local
-from hyperstep.models import Job, JobStatus
+from hyperstep.models import Job, JobStatus, StopReason
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.e2e.test_local_run import local_spec, wait_until_a_trial_runs
 
@@ -41,3 +43,62 @@ def test_update_from_another_shell_leaves_the_running_job_going(workdir: Path, m
     assert ended, "the job stood still after the update"
     job = SQLiteStore(workdir / "s.db").get_job(trial.job_id)
     assert (job.status, job.completed, job.spec.budget.max_parallel) == (JobStatus.COMPLETED, 6, 3)
+
+
+def trials_started_within(store_path: Path, job_id: str, count: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if len(SQLiteStore(store_path).list_trials(job_id)) >= count:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_raised_max_parallel_starts_a_trial_at_once(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update reaches the running process, whose waiting execution plans with it at once,
+    as README says (old code: at the next trial's end, here 30 s on, or the reaper's pass)."""
+    monkeypatch.setenv("TRAIN_SLEEP", "30")
+    thread, _ = run_in_background(workdir, local_spec(workdir))
+    (trial, *_) = wait_until_a_trial_runs(workdir / "s.db")
+    assert main(["--store", str(workdir / "s.db"), "update", trial.job_id, "--max-parallel", "3"]) == 0
+    try:
+        assert trials_started_within(workdir / "s.db", trial.job_id, 3, seconds=15)
+    finally:
+        assert main(["--store", str(workdir / "s.db"), "stop", trial.job_id]) == 0
+        thread.join(timeout=60)
+
+
+def test_stop_from_another_shell_stops_a_local_job(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``hyperstep stop JOB`` without a deployment stops the job that ``hyperstep run`` runs
+    on the store: its trials are killed, it closes stopped by the user (old code: refused,
+    "--api: give the deployment's API URL")."""
+    monkeypatch.setenv("TRAIN_SLEEP", "60")
+    thread, ended = run_in_background(workdir, local_spec(workdir))
+    running = wait_until_a_trial_runs(workdir / "s.db")
+    job_id = running[0].job_id
+    assert main(["--store", str(workdir / "s.db"), "stop", job_id]) == 0
+    assert json.loads(capsys.readouterr().out) == {"job_id": job_id, "status": "stopping"}
+    thread.join(timeout=30)
+    assert ended, "the job did not stop"
+    job = SQLiteStore(workdir / "s.db").get_job(job_id)
+    assert (job.status, job.stop_reason) == (JobStatus.STOPPED, StopReason.STOPPED_BY_USER)
+    assert not any(t.state.active for t in SQLiteStore(workdir / "s.db").list_trials(job_id))
+    for trial in running:
+        assert not Path(f"/proc/{trial.backend_ref}").exists(), f"trial process {trial.backend_ref} lives on"
+
+
+def test_stop_of_a_job_no_process_runs_says_how_to_carry_it_on(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A job left running by a killed ``hyperstep run``: nothing would act on a stop mark."""
+    store_path = workdir / "s.db"
+    SQLiteStore(store_path).create_job(Job(id="left-1", spec=local_spec(workdir), created_at=time.time()))
+    assert main(["--store", str(store_path), "stop", "left-1"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "hyperstep: error: job 'left-1' is running in no hyperstep process; carry it on with: "
+        f"hyperstep run --resume left-1 --store {store_path}\n"
+    )
+    assert SQLiteStore(store_path).get_job("left-1").status is JobStatus.RUNNING

@@ -140,9 +140,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
     p.set_defaults(command=cmd_submit)
 
-    p = sub.add_parser("stop", help="stop a job running on a deployment")
+    p = sub.add_parser("stop", help="stop a running job (local store, or --api)")
     p.add_argument("job")
-    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_stop)
 
     p = sub.add_parser("update", help="change a running job's budget (local store, or --api)")
@@ -500,9 +500,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from hyperstep import remote
+    """Stop a job on a deployment (``--api``), else a local one that ``hyperstep run`` runs."""
+    if args.api:
+        from hyperstep import remote
 
-    print(json.dumps(remote.stop(args.job, need_api(args))))
+        print(json.dumps(remote.stop(args.job, args.api)))
+        return 0
+    from hyperstep.local.runner import stop_local
+
+    resume = f"hyperstep run --resume {args.job}{store_flag(args)}"
+    job = stop_local(open_store(args.store), Path(args.store), args.job, resume)
+    print(json.dumps({"job_id": job.id, "status": job.status.value}))
     return 0
 
 

@@ -15,7 +15,7 @@ from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
 from hyperstep.messages import TrialResult, Usage
 from hyperstep.models import Job, JobStatus, StopReason, Trial
-from hyperstep.spec import JobSpec
+from hyperstep.spec import Budget, JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
 
 ProgressCallback = Callable[..., None]
@@ -64,7 +64,9 @@ def run_local(
             job = service.submit(spec)
             held.enter_context(job_lock(store_path, job.id))
         try:
+            seen = _changes(runtime.store.get_job(job.id))
             while not _ended(runtime, job.id):
+                seen = _wake_on_change(runtime, job.id, seen)
                 _report(runtime, job.id, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:
@@ -112,8 +114,47 @@ def job_lock(store_path: Path, job_id: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise HyperstepError(f"job {job_id!r} is running in another hyperstep process") from None
+            raise JobHeldError(f"job {job_id!r} is running in another hyperstep process") from None
         yield
+
+
+class JobHeldError(HyperstepError):
+    """Another process holds the job (``job_lock``)."""
+
+
+def stop_local(store: SQLiteStore, store_path: Path, job_id: str, resume_hint: str) -> Job:
+    """``hyperstep stop`` of a local job, from any shell: mark it stopping. The process that
+    runs it sees the change (``run_local`` polls its job) and stops it as a stop on AWS
+    does: no new trial, the running ones stopped, then the job closes, stopped by the user.
+    A running job that no process runs (its run was killed outside hyperstep's reach) is
+    refused with ``resume_hint``, the command that carries it on: nothing would act on the mark."""
+    if store.get_job(job_id).status is JobStatus.RUNNING and not held_elsewhere(store_path, job_id):
+        raise HyperstepError(f"job {job_id!r} is running in no hyperstep process; carry it on with: {resume_hint}")
+    return store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+
+
+def held_elsewhere(store_path: Path, job_id: str) -> bool:
+    """Whether another process holds the job (``job_lock``)."""
+    try:
+        with job_lock(store_path, job_id):
+            return False
+    except JobHeldError:
+        return True
+
+
+def _changes(job: Job) -> tuple[JobStatus, Budget]:
+    """What another shell changes on a running job: its status (``hyperstep stop``) and budget (``update``)."""
+    return job.status, job.spec.budget
+
+
+def _wake_on_change(runtime: LocalRuntime, job_id: str, seen: tuple[JobStatus, Budget]) -> tuple[JobStatus, Budget]:
+    """Wake the job's waiting execution when its status or budget changed since ``seen``:
+    another process's ``hyperstep stop`` or ``update`` cannot reach this one's executor,
+    so its round plans with the change at once instead of at the next trial's end."""
+    now = _changes(runtime.store.get_job(job_id))
+    if now != seen:
+        runtime.service.wake(job_id)
+    return now
 
 
 def _ended(runtime: LocalRuntime, job_id: str) -> bool:
