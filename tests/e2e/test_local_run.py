@@ -224,9 +224,12 @@ def test_an_execution_that_fails_outside_finish_fails_the_job_with_the_reason(
     assert job.error == "RuntimeError: the backend is broken"
 
 
-def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path) -> None:
-    """``kill``, ``timeout`` or a CI runner cancelling: the job stays resumable and no
-    trial process lives on (they run in their own session, out of reach of the signal)."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path, signum: signal.Signals) -> None:
+    """``kill``, ``timeout`` or a CI runner cancelling (SIGTERM), the terminal closed or the
+    ssh session lost (SIGHUP): the job stays resumable and no trial process lives on (they
+    run in their own session, out of reach of the signal). Old code, SIGHUP: hyperstep died
+    at once, its trials ran on orphaned and the job stayed "running"."""
     spec_file = workdir / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
     store_path = workdir / "s.db"
@@ -234,7 +237,7 @@ def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path) -> None:
     proc = subprocess.Popen([*command, "--out", str(workdir / "runs")], env={**os.environ, "TRAIN_SLEEP": "60"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     running = wait_until_a_trial_runs(store_path)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "hyperstep run --resume" in err

@@ -364,7 +364,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out_folder(Path(args.out))
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
-    signal.signal(signal.SIGTERM, _interrupted)  # kill, timeout, a CI cancel: stop as Ctrl-C does
+    for name in ("SIGTERM", "SIGHUP"):  # kill, timeout, a CI cancel; the terminal closed: stop as Ctrl-C does
+        if hasattr(signal, name):  # no SIGHUP on Windows
+            signal.signal(getattr(signal, name), _interrupted)
     job = run_local(
         spec=spec,
         resume=args.resume,
