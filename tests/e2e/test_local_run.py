@@ -298,3 +298,41 @@ def test_ctrl_c_after_a_trial_printed_its_last_step_keeps_its_value(workdir: Pat
     (trial,) = store.list_trials(job.id)
     assert (trial.state, trial.value, sorted(trial.curve)) == (TrialState.COMPLETED, round(1 / 3, 6), [1, 2, 3])
     assert (job.status, job.completed, job.budget_used, job.best_trial_id) == (JobStatus.STOPPED, 1, 1, trial.id)
+
+
+def alive(pid: str) -> bool:
+    """Whether the process runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finding a trial's process needs /proc")
+def test_resume_after_hyperstep_was_killed_outright_kills_the_trials_it_left(workdir: Path) -> None:
+    """SIGKILL or the OOM killer gives hyperstep no time to stop its trials, which run in
+    their own sessions: resuming the job stops them before it carries on (old code: they ran
+    on to their end, orphaned and with no timeout, beside the resumed job's trials)."""
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
+    store_path = workdir / "s.db"
+    command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path)]
+    out = ["--out", str(workdir / "runs")]
+    proc = subprocess.Popen([*command, "run", str(spec_file), *out], env={**os.environ, "TRAIN_SLEEP": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    running = wait_until_a_trial_runs(store_path)
+    proc.kill()
+    proc.communicate(timeout=30)
+    try:
+        assert all(alive(t.backend_ref) for t in running)  # left behind
+        again = [*command, "run", "--resume", running[0].job_id, "--json", *out]
+        resumed = subprocess.run(again, capture_output=True, text=True, timeout=120, env=os.environ)
+        assert resumed.returncode == 0, resumed.stderr
+        assert not [t.backend_ref for t in running if alive(t.backend_ref)], "trial processes live on"
+        store = SQLiteStore(store_path)
+        assert [store.get_trial(t.job_id, t.id).state for t in running] == [TrialState.STOPPED] * len(running)
+        assert store.get_job(running[0].job_id).completed == 6
+    finally:
+        for trial in running:  # what old code left
+            if alive(trial.backend_ref):
+                os.killpg(int(trial.backend_ref), signal.SIGKILL)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
 from hyperstep.errors import HyperstepError, NotFoundError
 from hyperstep.execution_events import ExecutionStatusChange
@@ -177,6 +178,10 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
     job = runtime.store.get_job(job_id)
     if job.status is JobStatus.COMPLETED:
         raise HyperstepError(f"--resume: job {job_id!r} has already completed")
+    if isinstance(job.spec.trial, LocalTrial):  # the last run's hyperstep was killed outright: its trials ran on
+        for trial in runtime.store.list_trials(job_id):
+            if trial.state.active and trial.backend_ref is not None:
+                runtime.backend.kill_leftover(job_id, trial.id, trial.backend_ref)
     end_interrupted(runtime, job_id, died_earlier=True)  # a process that died with the last run
     runtime.store.set_job_status(job_id, JobStatus.RUNNING)
     return runtime.service.start_execution(job_id)

@@ -32,7 +32,7 @@ from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.local.tail import LogTail
 from hyperstep.backends.logs import file_lines, read_metrics
-from hyperstep.backends.naming import script_arguments
+from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, script_arguments
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
 from hyperstep.secrets import VariableSecrets, resolved_environment
@@ -155,8 +155,8 @@ class LocalProcessBackend(TrialBackend):
             "SM_HPS": json.dumps(trial.params),
             "SM_MODEL_DIR": str(directory / "model"),
             "SM_OUTPUT_DATA_DIR": str(directory / "output"),
-            "HYPERSTEP_JOB_ID": job.id,
-            "HYPERSTEP_TRIAL_ID": trial.id,
+            ENV_JOB_ID: job.id,
+            ENV_TRIAL_ID: trial.id,
             "HYPERSTEP_TRIAL_DIR": str(directory),
         }
 
@@ -259,6 +259,23 @@ class LocalProcessBackend(TrialBackend):
     def _kill(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+    @staticmethod
+    def kill_leftover(job_id: str, trial_id: str, ref: str) -> bool:
+        """Kill the process (and its group) that a trial of an earlier run of its job left
+        running when that run's hyperstep was killed outright (SIGKILL, the OOM killer):
+        found by the pid it ran as (``ref``) and known by the environment it was started
+        with, so a pid reused since by another process is left alone. Needs ``/proc``
+        (Linux); elsewhere nothing is killed. True if it was killed."""
+        try:
+            environ = set(Path(f"/proc/{int(ref)}/environ").read_bytes().split(b"\0"))
+        except (OSError, ValueError):  # gone, not ours to read, no /proc
+            return False
+        if not {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()} <= environ:
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(ref), signal.SIGKILL)
+        return True
 
     def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
         """None while the process runs or is being launched; the result it ended with (which the reaper records
