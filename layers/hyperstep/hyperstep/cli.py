@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.command(args) or 0)
     except HyperstepError as exc:
         return fail(str(exc))
+    except sqlite3.OperationalError as exc:  # a store it cannot open or write: permissions, a read-only disk
+        return fail(f"--store: cannot use {args.store}: {exc}")
     except sqlite3.DatabaseError as exc:
         return fail(f"--store: {args.store} is not a hyperstep store ({exc})")
     except OSError as exc:
