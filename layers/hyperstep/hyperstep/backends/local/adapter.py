@@ -32,7 +32,7 @@ from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.local.tail import LogTail
 from hyperstep.backends.logs import file_lines, read_metrics
-from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, script_arguments
+from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, script_arguments, trial_environment
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
 from hyperstep.secrets import VariableSecrets, resolved_environment
@@ -133,7 +133,8 @@ class LocalProcessBackend(TrialBackend):
             log_file = (directory / "train.log").open("wb")
         except OSError as exc:
             raise LaunchError(f"cannot create the trial folder {directory}: {exc.strerror or exc}") from None
-        env = {**self.base_env, **user_env, **self._script_mode_env(job, trial, directory)}
+        variables = trial_environment(job.id, trial.id, trial.params, user_env, event_bus=None)  # as on AWS
+        env = {**self.base_env, **variables, **self._script_mode_env(trial, directory)}
         try:
             return subprocess.Popen(
                 [*resolve_command(block.command), *script_arguments(trial.params)],
@@ -150,13 +151,11 @@ class LocalProcessBackend(TrialBackend):
             log_file.close()
 
     @staticmethod
-    def _script_mode_env(job: JobView, trial: TrialView, directory: Path) -> dict[str, str]:
+    def _script_mode_env(trial: TrialView, directory: Path) -> dict[str, str]:
         return {
             "SM_HPS": json.dumps(trial.params),
             "SM_MODEL_DIR": str(directory / "model"),
             "SM_OUTPUT_DATA_DIR": str(directory / "output"),
-            ENV_JOB_ID: job.id,
-            ENV_TRIAL_ID: trial.id,
             "HYPERSTEP_TRIAL_DIR": str(directory),
         }
 
