@@ -18,7 +18,7 @@ from hyperstep.local.runtime import definition_path
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
-from tests.conftest import spec_document
+from tests.conftest import alive, spec_document
 
 
 def local_spec(workdir: Path, **overrides: object):
@@ -298,14 +298,6 @@ def test_ctrl_c_after_a_trial_printed_its_last_step_keeps_its_value(workdir: Pat
     (trial,) = store.list_trials(job.id)
     assert (trial.state, trial.value, sorted(trial.curve)) == (TrialState.COMPLETED, round(1 / 3, 6), [1, 2, 3])
     assert (job.status, job.completed, job.budget_used, job.best_trial_id) == (JobStatus.STOPPED, 1, 1, trial.id)
-
-
-def alive(pid: str) -> bool:
-    """Whether the process runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finding a trial's process needs /proc")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.messages import TrialResult
+from hyperstep.models import Job, Trial
+from hyperstep.spec import parse_spec
+from tests.conftest import alive, spec_document
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
@@ -45,3 +52,27 @@ def test_a_process_that_is_gone_is_no_error() -> None:
     proc.kill()
     proc.wait()
     assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+
+
+def test_what_a_trial_left_running_when_it_ended_is_killed(tmp_path: Path) -> None:
+    """A trial's script that started a background process and ended (``server &``, a
+    worker it never joined): the process is killed with the trial, as a container's end
+    kills everything in it on SageMaker and Batch (old code: it ran on, orphaned)."""
+    document = spec_document()
+    command = ["bash", "-c", "sleep 60 & echo $! > child.pid; echo loss=0.5", "bash"]
+    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    results: list[TrialResult] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    backend.launch(job, Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"}))
+    assert done.wait(30) and results[0].state == "completed", results
+    child = (tmp_path / "child.pid").read_text().strip()
+    try:
+        deadline = time.monotonic() + 10  # a signal is delivered, not waited for
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(child), "the trial's background process lives on"
+    finally:
+        if alive(child):
+            os.kill(int(child), signal.SIGKILL)

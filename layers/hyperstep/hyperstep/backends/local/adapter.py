@@ -165,6 +165,7 @@ class LocalProcessBackend(TrialBackend):
         key = (job.id, trial.id)
         began = time.monotonic()
         code = self._wait(job, trial, proc, block.timeout_seconds)
+        self._kill(proc)  # what it left running in its session ends with it, as all in a container ends with it
         usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
             stopped = key in self._stopping
