@@ -328,3 +328,26 @@ def test_resume_after_hyperstep_was_killed_outright_kills_the_trials_it_left(wor
         for trial in running:  # what old code left
             if alive(trial.backend_ref):
                 os.killpg(int(trial.backend_ref), signal.SIGKILL)
+
+
+def test_resume_of_a_job_whose_folder_moved_is_refused_before_it_burns_its_budget(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The project folder renamed between Ctrl-C and ``run --resume``: every remaining
+    trial failed to start ("cannot start 'python': No such file or directory") and the
+    job ended failed with its budget spent. The stored trial block is checked as a new
+    spec's is: one line, exit 2, nothing run."""
+    from hyperstep.cli import main
+    from hyperstep.models import Job
+
+    store_path = workdir / "s.db"
+    spec = local_spec(workdir)
+    moved = spec.model_copy(update={"trial": spec.trial.model_copy(update={"workdir": str(workdir / "gone")})})
+    SQLiteStore(store_path).create_job(Job(id="moved-1", spec=moved, created_at=time.time()))
+    code = main(["--store", str(store_path), "run", "--resume", "moved-1", "--out", str(workdir / "runs")])
+    assert (code, capsys.readouterr().err) == (
+        2,
+        f"hyperstep: error: trial.workdir: {workdir / 'gone'} is not a directory\n",
+    )
+    assert SQLiteStore(store_path).list_trials("moved-1") == []
+    assert SQLiteStore(store_path).get_job("moved-1").status is JobStatus.RUNNING

@@ -237,15 +237,23 @@ def prepare_spec(path: str) -> JobSpec:
     if isinstance(block, LocalTrial):
         base = Path(path).resolve().parent
         workdir = (base / block.workdir).resolve() if block.workdir else base
-        if not workdir.is_dir():
-            raise SpecError(f"trial.workdir: {workdir} is not a directory")
-        env = local_environment(block)
-        check_program(block.command[0], workdir, {**os.environ, **env}.get("PATH"))
-        check_script(block.command, workdir)
+        check_runnable(block, workdir)
         spec = spec.model_copy(update={"trial": block.model_copy(update={"workdir": str(workdir)})})
     elif block is None:
         raise SpecError("trial: a trial block is needed to run a job")
     return spec
+
+
+def check_runnable(block: LocalTrial, workdir: Path) -> None:
+    """Refuse (``SpecError``) local trials that could not start from ``workdir``: a folder
+    that is not there, a program or script not found, a secret that cannot be resolved.
+    A new spec is checked so, and a job's stored block when it is resumed (its folder may
+    have moved since)."""
+    if not workdir.is_dir():
+        raise SpecError(f"trial.workdir: {workdir} is not a directory")
+    env = local_environment(block)
+    check_program(block.command[0], workdir, {**os.environ, **env}.get("PATH"))
+    check_script(block.command, workdir)
 
 
 def local_environment(block: LocalTrial) -> dict[str, str]:
@@ -354,10 +362,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError("run: give either a SPEC file or --resume JOB")
     if args.resume and args.warm_start:
         raise SpecError("--warm-start: a resumed job keeps the parents it was started with")
-    if args.resume and open_store(args.store).get_job(args.resume).spec.trial is None:
+    resumed = open_store(args.store).get_job(args.resume).spec.trial if args.resume else None
+    if args.resume and resumed is None:
         raise SpecError(
             f"--resume: job {args.resume!r} has no trial block: it is driven by ask/tell (hyperstep.Study), not by run"
         )
+    if isinstance(resumed, LocalTrial) and resumed.workdir is not None:  # stored resolved; None: none in the spec
+        check_runnable(resumed, Path(resumed.workdir))
     spec = with_parents(prepare_spec(args.spec), args.warm_start) if args.spec else None
     if spec is not None and spec.trial is not None and spec.trial.backend in AWS_BACKENDS:
         raise SpecError(
