@@ -238,6 +238,15 @@ def test_a_store_that_is_not_a_database_is_one_line(workdir: Path) -> None:
     assert done.stderr.strip() == expected
 
 
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A newcomer's first check (old code: "the following arguments are required: COMMAND")."""
+    import hyperstep
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert (exited.value.code, capsys.readouterr().out) == (0, f"hyperstep {hyperstep.__version__}\n")
+
+
 def test_a_store_sqlite_cannot_open_is_not_called_no_store(workdir: Path) -> None:
     """A store on a read-only disk, or whose folder this user cannot write, is a hyperstep
     store all the same: old code said it was none ("is not a hyperstep store (unable to open

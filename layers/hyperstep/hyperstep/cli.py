@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from hyperstep import views
+from hyperstep import __version__, views
 from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
@@ -91,6 +91,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     top = OneLineParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
+    top.add_argument("--version", action="version", version=f"hyperstep {__version__}")
     top.add_argument(
         "--store",
         type=store_path,
