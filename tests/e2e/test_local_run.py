@@ -249,6 +249,26 @@ def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path, signum: s
         assert not Path(f"/proc/{trial.backend_ref}").exists(), f"trial process {trial.backend_ref} lives on"
 
 
+def test_a_run_under_nohup_outlives_its_terminal(workdir: Path) -> None:
+    """SIGHUP stops a run as Ctrl-C does, unless it was started ignoring it (``nohup``)."""
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
+    store_path = workdir / "s.db"
+    command = ["nohup", sys.executable, "-m", "hyperstep.cli", "--store", str(store_path), "run", str(spec_file)]
+    proc = subprocess.Popen([*command, "--out", str(workdir / "runs")], env={**os.environ, "TRAIN_SLEEP": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        running = wait_until_a_trial_runs(store_path)
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
+        assert all(alive(t.backend_ref) for t in running)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 130
+
+
 def test_resuming_a_job_another_process_runs_is_refused(workdir: Path) -> None:
     from hyperstep.errors import HyperstepError
     from hyperstep.local.runner import job_lock

@@ -379,8 +379,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
     for name in ("SIGTERM", "SIGHUP"):  # kill, timeout, a CI cancel; the terminal closed: stop as Ctrl-C does
-        if hasattr(signal, name):  # no SIGHUP on Windows
-            signal.signal(getattr(signal, name), _interrupted)
+        signum = getattr(signal, name, None)  # no SIGHUP on Windows
+        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: go on
+            signal.signal(signum, _interrupted)
     job = run_local(
         spec=spec,
         resume=args.resume,
