@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hyperstep.cli import main
 from hyperstep.local.runner import run_local
-from hyperstep.models import Job, JobStatus, StopReason
+from hyperstep.models import Job, JobStatus, StopReason, TrialState
 from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import alive
 from tests.e2e.test_local_run import local_spec, wait_until_a_trial_runs
 
 
@@ -89,16 +94,33 @@ def test_stop_from_another_shell_stops_a_local_job(
         assert not Path(f"/proc/{trial.backend_ref}").exists(), f"trial process {trial.backend_ref} lives on"
 
 
-def test_stop_of_a_job_no_process_runs_says_how_to_carry_it_on(
+def test_stop_of_a_job_whose_run_was_killed_closes_it_and_kills_its_trials(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A job left running by a killed ``hyperstep run``: nothing would act on a stop mark."""
+    """``hyperstep run`` killed outright (SIGKILL, the OOM killer) left the job running and
+    its trials' processes on: ``stop`` closes it as Ctrl-C would have (first version:
+    refused, "carry it on with: hyperstep run --resume", which runs more trials)."""
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
     store_path = workdir / "s.db"
-    SQLiteStore(store_path).create_job(Job(id="left-1", spec=local_spec(workdir), created_at=time.time()))
-    assert main(["--store", str(store_path), "stop", "left-1"]) == 2
-    err = capsys.readouterr().err
-    assert err == (
-        "hyperstep: error: job 'left-1' is running in no hyperstep process; carry it on with: "
-        f"hyperstep run --resume left-1 --store {store_path}\n"
-    )
-    assert SQLiteStore(store_path).get_job("left-1").status is JobStatus.RUNNING
+    command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path), "run", str(spec_file)]
+    proc = subprocess.Popen([*command, "--out", str(workdir / "runs")], env={**os.environ, "TRAIN_SLEEP": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    running = wait_until_a_trial_runs(store_path)
+    proc.kill()
+    proc.communicate(timeout=30)
+    job_id = running[0].job_id
+    try:
+        assert main(["--store", str(store_path), "stop", job_id]) == 0
+        assert json.loads(capsys.readouterr().out) == {"job_id": job_id, "status": "stopped"}
+        assert not [t.backend_ref for t in running if alive(t.backend_ref)], "trial processes live on"
+    finally:
+        for trial in running:
+            if alive(trial.backend_ref):
+                os.killpg(int(trial.backend_ref), signal.SIGKILL)
+    store = SQLiteStore(store_path)
+    job = store.get_job(job_id)
+    assert (job.status, job.stop_reason, job.budget_used) == (JobStatus.STOPPED, StopReason.STOPPED_BY_USER, 0)
+    assert [t.state for t in store.list_trials(job_id)] == [TrialState.STOPPED] * len(running)
+    assert main(["--store", str(store_path), "stop", job_id]) == 2  # stopped already
+    assert capsys.readouterr().err == f"hyperstep: error: job {job_id!r} is stopped, not running\n"

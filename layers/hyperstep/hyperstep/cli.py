@@ -525,8 +525,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         return 0
     from hyperstep.local.runner import stop_local
 
-    resume = f"hyperstep run --resume {args.job}{store_flag(args)}"
-    job = stop_local(open_store(args.store), Path(args.store), args.job, resume)
+    job = stop_local(open_store(args.store), Path(args.store), args.job)
     print(json.dumps({"job_id": job.id, "status": job.status.value}))
     return 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
-from hyperstep.errors import HyperstepError, NotFoundError
+from hyperstep.errors import ConflictError, HyperstepError, NotFoundError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
@@ -123,24 +123,26 @@ class JobHeldError(HyperstepError):
     """Another process holds the job (``job_lock``)."""
 
 
-def stop_local(store: SQLiteStore, store_path: Path, job_id: str, resume_hint: str) -> Job:
-    """``hyperstep stop`` of a local job, from any shell: mark it stopping. The process that
-    runs it sees the change (``run_local`` polls its job) and stops it as a stop on AWS
-    does: no new trial, the running ones stopped, then the job closes, stopped by the user.
-    A running job that no process runs (its run was killed outside hyperstep's reach) is
-    refused with ``resume_hint``, the command that carries it on: nothing would act on the mark."""
-    if store.get_job(job_id).status is JobStatus.RUNNING and not held_elsewhere(store_path, job_id):
-        raise HyperstepError(f"job {job_id!r} is running in no hyperstep process; carry it on with: {resume_hint}")
-    return store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
-
-
-def held_elsewhere(store_path: Path, job_id: str) -> bool:
-    """Whether another process holds the job (``job_lock``)."""
+def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
+    """``hyperstep stop`` of a local job, from any shell. The process that runs it is told
+    by a mark, stopping: it sees the change (``run_local`` polls its job) and stops the job
+    as a stop on AWS does: no new trial, the running ones stopped, then the job closes,
+    stopped by the user. A job no process runs (its run was killed outright: SIGKILL, the
+    OOM killer) is closed here as Ctrl-C would have closed it: the trial processes it left
+    are killed, its active trials recorded stopped; ``run --resume`` can carry it on."""
     try:
         with job_lock(store_path, job_id):
-            return False
-    except JobHeldError:
-        return True
+            job = store.get_job(job_id)
+            if job.status not in (JobStatus.RUNNING, JobStatus.STOPPING):
+                raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
+            with LocalRuntime(store_path, Path(store_path).parent / "runs", base_env={}) as runtime:
+                kill_leftovers(runtime, job)
+                end_interrupted(runtime, job_id, died_earlier=True)
+                return runtime.store.set_job_status(
+                    job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="stopped by the user"
+                )
+    except JobHeldError:  # ``run`` runs it: tell that process
+        return store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
 
 
 def _changes(job: Job) -> tuple[JobStatus, Budget]:
@@ -178,13 +180,19 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
     job = runtime.store.get_job(job_id)
     if job.status is JobStatus.COMPLETED:
         raise HyperstepError(f"--resume: job {job_id!r} has already completed")
-    if isinstance(job.spec.trial, LocalTrial):  # the last run's hyperstep was killed outright: its trials ran on
-        for trial in runtime.store.list_trials(job_id):
-            if trial.state.active and trial.backend_ref is not None:
-                runtime.backend.kill_leftover(job_id, trial.id, trial.backend_ref)
+    kill_leftovers(runtime, job)
     end_interrupted(runtime, job_id, died_earlier=True)  # a process that died with the last run
     runtime.store.set_job_status(job_id, JobStatus.RUNNING)
     return runtime.service.start_execution(job_id)
+
+
+def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
+    """Kill the processes of the job's active local trials that outlived the run that
+    started them (its hyperstep was killed outright), before they are recorded stopped."""
+    if isinstance(job.spec.trial, LocalTrial):
+        for trial in runtime.store.list_trials(job.id):
+            if trial.state.active and trial.backend_ref is not None:
+                runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref)
 
 
 def interrupt(runtime: LocalRuntime, job_id: str) -> None:
