@@ -52,6 +52,14 @@ def spec_document(**overrides: Any) -> dict[str, Any]:
     return document
 
 
+def alive(pid: str) -> bool:
+    """Whether the process runs (a zombie, ended but not yet reaped, does not); Linux's /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A directory holding the tiny training script."""

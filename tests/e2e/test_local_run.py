@@ -18,7 +18,7 @@ from hyperstep.local.runtime import definition_path
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
-from tests.conftest import spec_document
+from tests.conftest import alive, spec_document
 
 
 def local_spec(workdir: Path, **overrides: object):
@@ -224,9 +224,12 @@ def test_an_execution_that_fails_outside_finish_fails_the_job_with_the_reason(
     assert job.error == "RuntimeError: the backend is broken"
 
 
-def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path) -> None:
-    """``kill``, ``timeout`` or a CI runner cancelling: the job stays resumable and no
-    trial process lives on (they run in their own session, out of reach of the signal)."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path, signum: signal.Signals) -> None:
+    """``kill``, ``timeout`` or a CI runner cancelling (SIGTERM), the terminal closed or the
+    ssh session lost (SIGHUP): the job stays resumable and no trial process lives on (they
+    run in their own session, out of reach of the signal). Old code, SIGHUP: hyperstep died
+    at once, its trials ran on orphaned and the job stayed "running"."""
     spec_file = workdir / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
     store_path = workdir / "s.db"
@@ -234,7 +237,7 @@ def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path) -> None:
     proc = subprocess.Popen([*command, "--out", str(workdir / "runs")], env={**os.environ, "TRAIN_SLEEP": "60"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     running = wait_until_a_trial_runs(store_path)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "hyperstep run --resume" in err
@@ -244,6 +247,26 @@ def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path) -> None:
     assert not any(t.state.active for t in store.list_trials(job.id))
     for trial in running:
         assert not Path(f"/proc/{trial.backend_ref}").exists(), f"trial process {trial.backend_ref} lives on"
+
+
+def test_a_run_under_nohup_outlives_its_terminal(workdir: Path) -> None:
+    """SIGHUP stops a run as Ctrl-C does, unless it was started ignoring it (``nohup``)."""
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
+    store_path = workdir / "s.db"
+    command = ["nohup", sys.executable, "-m", "hyperstep.cli", "--store", str(store_path), "run", str(spec_file)]
+    proc = subprocess.Popen([*command, "--out", str(workdir / "runs")], env={**os.environ, "TRAIN_SLEEP": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        running = wait_until_a_trial_runs(store_path)
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
+        assert all(alive(t.backend_ref) for t in running)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 130
 
 
 def test_resuming_a_job_another_process_runs_is_refused(workdir: Path) -> None:
@@ -295,3 +318,56 @@ def test_ctrl_c_after_a_trial_printed_its_last_step_keeps_its_value(workdir: Pat
     (trial,) = store.list_trials(job.id)
     assert (trial.state, trial.value, sorted(trial.curve)) == (TrialState.COMPLETED, round(1 / 3, 6), [1, 2, 3])
     assert (job.status, job.completed, job.budget_used, job.best_trial_id) == (JobStatus.STOPPED, 1, 1, trial.id)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finding a trial's process needs /proc")
+def test_resume_after_hyperstep_was_killed_outright_kills_the_trials_it_left(workdir: Path) -> None:
+    """SIGKILL or the OOM killer gives hyperstep no time to stop its trials, which run in
+    their own sessions: resuming the job stops them before it carries on (old code: they ran
+    on to their end, orphaned and with no timeout, beside the resumed job's trials)."""
+    spec_file = workdir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
+    store_path = workdir / "s.db"
+    command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path)]
+    out = ["--out", str(workdir / "runs")]
+    proc = subprocess.Popen([*command, "run", str(spec_file), *out], env={**os.environ, "TRAIN_SLEEP": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    running = wait_until_a_trial_runs(store_path)
+    proc.kill()
+    proc.communicate(timeout=30)
+    try:
+        assert all(alive(t.backend_ref) for t in running)  # left behind
+        again = [*command, "run", "--resume", running[0].job_id, "--json", *out]
+        resumed = subprocess.run(again, capture_output=True, text=True, timeout=120, env=os.environ)
+        assert resumed.returncode == 0, resumed.stderr
+        assert not [t.backend_ref for t in running if alive(t.backend_ref)], "trial processes live on"
+        store = SQLiteStore(store_path)
+        assert [store.get_trial(t.job_id, t.id).state for t in running] == [TrialState.STOPPED] * len(running)
+        assert store.get_job(running[0].job_id).completed == 6
+    finally:
+        for trial in running:  # what old code left
+            if alive(trial.backend_ref):
+                os.killpg(int(trial.backend_ref), signal.SIGKILL)
+
+
+def test_resume_of_a_job_whose_folder_moved_is_refused_before_it_burns_its_budget(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The project folder renamed between Ctrl-C and ``run --resume``: every remaining
+    trial failed to start ("cannot start 'python': No such file or directory") and the
+    job ended failed with its budget spent. The stored trial block is checked as a new
+    spec's is: one line, exit 2, nothing run."""
+    from hyperstep.cli import main
+    from hyperstep.models import Job
+
+    store_path = workdir / "s.db"
+    spec = local_spec(workdir)
+    moved = spec.model_copy(update={"trial": spec.trial.model_copy(update={"workdir": str(workdir / "gone")})})
+    SQLiteStore(store_path).create_job(Job(id="moved-1", spec=moved, created_at=time.time()))
+    code = main(["--store", str(store_path), "run", "--resume", "moved-1", "--out", str(workdir / "runs")])
+    assert (code, capsys.readouterr().err) == (
+        2,
+        f"hyperstep: error: trial.workdir: {workdir / 'gone'} is not a directory\n",
+    )
+    assert SQLiteStore(store_path).list_trials("moved-1") == []
+    assert SQLiteStore(store_path).get_job("moved-1").status is JobStatus.RUNNING

@@ -258,6 +258,31 @@ def test_a_store_that_is_not_a_database_is_one_line(workdir: Path) -> None:
     assert done.stderr.strip() == expected
 
 
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A newcomer's first check (old code: "the following arguments are required: COMMAND")."""
+    import hyperstep
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert (exited.value.code, capsys.readouterr().out) == (0, f"hyperstep {hyperstep.__version__}\n")
+
+
+def test_a_store_sqlite_cannot_open_is_not_called_no_store(workdir: Path) -> None:
+    """A store on a read-only disk, or whose folder this user cannot write, is a hyperstep
+    store all the same: old code said it was none ("is not a hyperstep store (unable to open
+    database file)"), which reads as a corrupt file to delete. SQLite's write-ahead log
+    files are blocked here by folders of their names, as a read-only folder blocks them."""
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    store = workdir / "s.db"
+    SQLiteStore(store).close()
+    for suffix in ("-wal", "-shm"):
+        (workdir / f"s.db{suffix}").mkdir()
+    done = hyperstep("--store", str(store), "status")
+    assert done.returncode == 2
+    assert done.stderr == f"hyperstep: error: --store: cannot use {store}: unable to open database file\n"
+
+
 def test_a_store_that_cannot_be_created_is_one_line_and_runs_nothing(workdir: Path) -> None:
     (workdir / "afile").write_text("")
     spec = write_spec(workdir, spec_document())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,10 @@ def test_a_trial_whose_result_cannot_be_read_still_ends_failed(tmp_path: Path, m
     """Whatever goes wrong reading the result, the trial ends: a watcher thread that died
     without a result left the trial running and the job waiting forever."""
 
-    def broken(text: str, definitions: list[MetricDefinition]) -> dict[str, float]:
+    def broken(lines: Iterable[str], definitions: list[MetricDefinition]) -> dict[str, float]:
         raise RuntimeError("cannot parse")
 
-    monkeypatch.setattr(local, "parse_metrics", broken)
+    monkeypatch.setattr(local, "read_metrics", broken)
     document = spec_document()
     document["trial"] = {**document["trial"], "command": ["true"], "workdir": str(tmp_path)}
     job = Job(id="job", spec=parse_spec(document))

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from hyperstep import views
+from hyperstep import __version__, views
 from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.command(args) or 0)
     except HyperstepError as exc:
         return fail(str(exc))
+    except sqlite3.OperationalError as exc:  # a store it cannot open or write: permissions, a read-only disk
+        return fail(f"--store: cannot use {args.store}: {exc}")
     except sqlite3.DatabaseError as exc:
         return fail(f"--store: {args.store} is not a hyperstep store ({exc})")
     except OSError as exc:
@@ -90,6 +92,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     top = OneLineParser(prog="hyperstep", description="Hyperparameter tuning, locally or on AWS.")
+    top.add_argument("--version", action="version", version=f"hyperstep {__version__}")
     top.add_argument(
         "--store",
         type=store_path,
@@ -141,9 +144,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
     p.set_defaults(command=cmd_submit)
 
-    p = sub.add_parser("stop", help="stop a job running on a deployment")
+    p = sub.add_parser("stop", help="stop a running job (local store, or --api)")
     p.add_argument("job")
-    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_stop)
 
     p = sub.add_parser("update", help="change a running job's budget (local store, or --api)")
@@ -236,15 +239,23 @@ def prepare_spec(path: str) -> JobSpec:
     if isinstance(block, LocalTrial):
         base = Path(path).resolve().parent
         workdir = (base / block.workdir).resolve() if block.workdir else base
-        if not workdir.is_dir():
-            raise SpecError(f"trial.workdir: {workdir} is not a directory")
-        env = local_environment(block)
-        check_program(block.command[0], workdir, {**os.environ, **env}.get("PATH"))
-        check_script(block.command, workdir)
+        check_runnable(block, workdir)
         spec = spec.model_copy(update={"trial": block.model_copy(update={"workdir": str(workdir)})})
     elif block is None:
         raise SpecError("trial: a trial block is needed to run a job")
     return spec
+
+
+def check_runnable(block: LocalTrial, workdir: Path) -> None:
+    """Refuse (``SpecError``) local trials that could not start from ``workdir``: a folder
+    that is not there, a program or script not found, a secret that cannot be resolved.
+    A new spec is checked so, and a job's stored block when it is resumed (its folder may
+    have moved since)."""
+    if not workdir.is_dir():
+        raise SpecError(f"trial.workdir: {workdir} is not a directory")
+    env = local_environment(block)
+    check_program(block.command[0], workdir, {**os.environ, **env}.get("PATH"))
+    check_script(block.command, workdir)
 
 
 def local_environment(block: LocalTrial) -> dict[str, str]:
@@ -353,10 +364,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError("run: give either a SPEC file or --resume JOB")
     if args.resume and args.warm_start:
         raise SpecError("--warm-start: a resumed job keeps the parents it was started with")
-    if args.resume and open_store(args.store).get_job(args.resume).spec.trial is None:
+    resumed = open_store(args.store).get_job(args.resume).spec.trial if args.resume else None
+    if args.resume and resumed is None:
         raise SpecError(
             f"--resume: job {args.resume!r} has no trial block: it is driven by ask/tell (hyperstep.Study), not by run"
         )
+    if isinstance(resumed, LocalTrial) and resumed.workdir is not None:  # stored resolved; None: none in the spec
+        check_runnable(resumed, Path(resumed.workdir))
     spec = with_parents(prepare_spec(args.spec), args.warm_start) if args.spec else None
     if spec is not None and spec.trial is not None and spec.trial.backend in AWS_BACKENDS:
         raise SpecError(
@@ -365,7 +379,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out_folder(Path(args.out))
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
-    signal.signal(signal.SIGTERM, _interrupted)  # kill, timeout, a CI cancel: stop as Ctrl-C does
+    for name in ("SIGTERM", "SIGHUP"):  # kill, timeout, a CI cancel; the terminal closed: stop as Ctrl-C does
+        signum = getattr(signal, name, None)  # no SIGHUP on Windows
+        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: go on
+            signal.signal(signum, _interrupted)
     job = run_local(
         spec=spec,
         resume=args.resume,
@@ -496,9 +513,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from hyperstep import remote
+    """Stop a job on a deployment (``--api``), else a local one that ``hyperstep run`` runs."""
+    if args.api:
+        from hyperstep import remote
 
-    print(json.dumps(remote.stop(args.job, need_api(args))))
+        print(json.dumps(remote.stop(args.job, args.api)))
+        return 0
+    from hyperstep.local.runner import stop_local
+
+    job = stop_local(open_store(args.store), Path(args.store), args.job)
+    print(json.dumps({"job_id": job.id, "status": job.status.value}))
     return 0
 
 

@@ -838,9 +838,13 @@ class TuningService:
         return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
 
     def wake(self, job_id: str) -> bool:
-        """Resume the execution waiting on this job, if one waits; True if one was woken."""
+        """Resume the execution waiting on this job, if one waits; True if one was woken.
+        A service with no orchestrator (the CLI's ``update`` on a local store, while
+        another process runs the job) leaves the token parked for that process's wake."""
+        if self.orchestrator is None:
+            return False
         stored = self.store.take_task_token(job_id)
-        if stored is None or self.orchestrator is None:
+        if stored is None:
             return False
         token, history_events = unparked(stored)
         progress = self.progress(job_id).model_copy(update={"history_events": history_events})

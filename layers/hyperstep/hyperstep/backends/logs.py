@@ -18,7 +18,8 @@ while more events lie beyond it; only the unchanged token ends the stream. No bo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from hyperstep.messages import LogCursor
@@ -103,32 +104,35 @@ def follow_log(
 
 def parse_metrics(text: str, definitions: Sequence[MetricDefinition]) -> dict[str, float]:
     """The last value each metric regex matched, line by line as SageMaker reads logs."""
+    return read_metrics(text.splitlines(), definitions)[0]
+
+
+def read_metrics(
+    lines: Iterable[str], definitions: Sequence[MetricDefinition]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """``parse_metrics`` of ``lines``, read once, and for each metric whose regex matched
+    but never on a number the last text it captured (``loss=abc`` gives ``{"loss": "abc"}``):
+    why such a metric counts as missing."""
     metrics: dict[str, float] = {}
+    captured: dict[str, str] = {}
     patterns = [(d.name, re.compile(d.regex)) for d in definitions]
-    for line in text.splitlines():
+    for line in lines:
         for name, pattern in patterns:
             for match in pattern.finditer(line):
                 try:
                     metrics[name] = float(match.group(1))
                 except (TypeError, ValueError):  # not a number, or an optional group that matched nothing
-                    continue
-    return metrics
+                    if match.group(1) is not None:
+                        captured[name] = match.group(1)
+    return metrics, {name: text for name, text in captured.items() if name not in metrics}
 
 
-def unreadable_values(text: str, definitions: Sequence[MetricDefinition]) -> dict[str, str]:
-    """For each metric whose regex matched but never on a number, the last text it
-    captured (``loss=abc`` gives ``{"loss": "abc"}``): why such a metric counts as missing."""
-    read = parse_metrics(text, definitions)
-    captured: dict[str, str] = {}
-    for definition in definitions:
-        if definition.name in read:
-            continue
-        pattern = re.compile(definition.regex)
-        for line in text.splitlines():
-            for match in pattern.finditer(line):
-                if match.group(1) is not None:
-                    captured[definition.name] = match.group(1)
-    return captured
+def file_lines(path: Path) -> Iterator[str]:
+    """A log file's lines as ``str.splitlines`` splits its text, read a line at a time: a
+    long log is never held whole (a line still is)."""
+    with path.open(errors="replace", newline="") as handle:  # lines end at \n, \r or \r\n, kept
+        for physical in handle:
+            yield from physical.splitlines()
 
 
 def final_metrics_in_log(

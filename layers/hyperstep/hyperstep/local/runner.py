@@ -8,14 +8,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
-from hyperstep.errors import HyperstepError, NotFoundError
+from hyperstep.errors import ConflictError, HyperstepError, NotFoundError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
 from hyperstep.messages import TrialResult, Usage
 from hyperstep.models import Job, JobStatus, StopReason, Trial
-from hyperstep.spec import JobSpec
+from hyperstep.spec import Budget, JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
 
 ProgressCallback = Callable[..., None]
@@ -64,7 +65,9 @@ def run_local(
             job = service.submit(spec)
             held.enter_context(job_lock(store_path, job.id))
         try:
+            seen = _changes(runtime.store.get_job(job.id))
             while not _ended(runtime, job.id):
+                seen = _wake_on_change(runtime, job.id, seen)
                 _report(runtime, job.id, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:
@@ -112,8 +115,49 @@ def job_lock(store_path: Path, job_id: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise HyperstepError(f"job {job_id!r} is running in another hyperstep process") from None
+            raise JobHeldError(f"job {job_id!r} is running in another hyperstep process") from None
         yield
+
+
+class JobHeldError(HyperstepError):
+    """Another process holds the job (``job_lock``)."""
+
+
+def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
+    """``hyperstep stop`` of a local job, from any shell. The process that runs it is told
+    by a mark, stopping: it sees the change (``run_local`` polls its job) and stops the job
+    as a stop on AWS does: no new trial, the running ones stopped, then the job closes,
+    stopped by the user. A job no process runs (its run was killed outright: SIGKILL, the
+    OOM killer) is closed here as Ctrl-C would have closed it: the trial processes it left
+    are killed, its active trials recorded stopped; ``run --resume`` can carry it on."""
+    try:
+        with job_lock(store_path, job_id):
+            job = store.get_job(job_id)
+            if job.status not in (JobStatus.RUNNING, JobStatus.STOPPING):
+                raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
+            with LocalRuntime(store_path, Path(store_path).parent / "runs", base_env={}) as runtime:
+                kill_leftovers(runtime, job)
+                end_interrupted(runtime, job_id, died_earlier=True)
+                return runtime.store.set_job_status(
+                    job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="stopped by the user"
+                )
+    except JobHeldError:  # ``run`` runs it: tell that process
+        return store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+
+
+def _changes(job: Job) -> tuple[JobStatus, Budget]:
+    """What another shell changes on a running job: its status (``hyperstep stop``) and budget (``update``)."""
+    return job.status, job.spec.budget
+
+
+def _wake_on_change(runtime: LocalRuntime, job_id: str, seen: tuple[JobStatus, Budget]) -> tuple[JobStatus, Budget]:
+    """Wake the job's waiting execution when its status or budget changed since ``seen``:
+    another process's ``hyperstep stop`` or ``update`` cannot reach this one's executor,
+    so its round plans with the change at once instead of at the next trial's end."""
+    now = _changes(runtime.store.get_job(job_id))
+    if now != seen:
+        runtime.service.wake(job_id)
+    return now
 
 
 def _ended(runtime: LocalRuntime, job_id: str) -> bool:
@@ -136,9 +180,19 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
     job = runtime.store.get_job(job_id)
     if job.status is JobStatus.COMPLETED:
         raise HyperstepError(f"--resume: job {job_id!r} has already completed")
+    kill_leftovers(runtime, job)
     end_interrupted(runtime, job_id, died_earlier=True)  # a process that died with the last run
     runtime.store.set_job_status(job_id, JobStatus.RUNNING)
     return runtime.service.start_execution(job_id)
+
+
+def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
+    """Kill the processes of the job's active local trials that outlived the run that
+    started them (its hyperstep was killed outright), before they are recorded stopped."""
+    if isinstance(job.spec.trial, LocalTrial):
+        for trial in runtime.store.list_trials(job.id):
+            if trial.state.active and trial.backend_ref is not None:
+                runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref)
 
 
 def interrupt(runtime: LocalRuntime, job_id: str) -> None:

@@ -5,7 +5,7 @@ stderr). The command gets the hyperparameters as ``--name value`` arguments (str
 they are, other values as JSON, exactly as SageMaker and Batch trials get them) and the
 ``SM_*`` variables a script-mode script reads, so the script that tunes here tunes on
 SageMaker unchanged. Metrics are read from the log with the spec's regexes; the last
-match wins, as in SageMaker's ``FinalMetricDataList`` (``backends.logs.parse_metrics``).
+match wins, as in SageMaker's ``FinalMetricDataList`` (``backends.logs.read_metrics``, a line at a time).
 So a local result's metrics are final: ``hyperstep.report`` prints every report, and the
 last one printed is the final report of a script that ends with one. Nothing reaches the
 trial after its end (``late_reports`` is False): a result without the objective fails.
@@ -32,14 +32,24 @@ from pathlib import Path
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.local.tail import LogTail
-from hyperstep.backends.logs import parse_metrics, unreadable_values
-from hyperstep.backends.naming import script_arguments
+from hyperstep.backends.logs import file_lines, read_metrics
+from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, script_arguments, trial_environment
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
 from hyperstep.secrets import VariableSecrets, resolved_environment
 
 TAIL_SECONDS = 0.1
 """How often a running trial's log is read for new metric lines."""
+LAST_BYTES = 1 << 16
+"""How much of a log's end is read for its last line (a failed trial's reason)."""
+
+
+def last_line(log: Path) -> str:
+    """The last line of the log that is not blank, from its last ``LAST_BYTES`` bytes."""
+    with log.open("rb") as handle:
+        handle.seek(max(handle.seek(0, os.SEEK_END) - LAST_BYTES, 0))
+        text = handle.read().decode(errors="replace")
+    return next((line for line in reversed(text.splitlines()) if line.strip()), "")
 
 
 def resolve_command(command: list[str]) -> list[str]:
@@ -124,7 +134,8 @@ class LocalProcessBackend(TrialBackend):
             log_file = (directory / "train.log").open("wb")
         except OSError as exc:
             raise LaunchError(f"cannot create the trial folder {directory}: {exc.strerror or exc}") from None
-        env = {**self.base_env, **user_env, **self._script_mode_env(job, trial, directory)}
+        variables = trial_environment(job.id, trial.id, trial.params, user_env, event_bus=None)  # as on AWS
+        env = {**self.base_env, **variables, **self._script_mode_env(trial, directory)}
         try:
             return subprocess.Popen(
                 [*resolve_command(block.command), *script_arguments(trial.params)],
@@ -141,13 +152,11 @@ class LocalProcessBackend(TrialBackend):
             log_file.close()
 
     @staticmethod
-    def _script_mode_env(job: JobView, trial: TrialView, directory: Path) -> dict[str, str]:
+    def _script_mode_env(trial: TrialView, directory: Path) -> dict[str, str]:
         return {
             "SM_HPS": json.dumps(trial.params),
             "SM_MODEL_DIR": str(directory / "model"),
             "SM_OUTPUT_DATA_DIR": str(directory / "output"),
-            "HYPERSTEP_JOB_ID": job.id,
-            "HYPERSTEP_TRIAL_ID": trial.id,
             "HYPERSTEP_TRIAL_DIR": str(directory),
         }
 
@@ -157,6 +166,7 @@ class LocalProcessBackend(TrialBackend):
         key = (job.id, trial.id)
         began = time.monotonic()
         code = self._wait(job, trial, proc, block.timeout_seconds)
+        self._kill(proc)  # what it left running in its session ends with it, as all in a container ends with it
         usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
             stopped = key in self._stopping
@@ -205,18 +215,16 @@ class LocalProcessBackend(TrialBackend):
     def _result(self, job: JobView, trial: TrialView, code: int | None, stopped: bool) -> TrialResult:
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
-        log = (self.trial_dir(job, trial) / "train.log").read_text(errors="replace")
-        metrics = parse_metrics(log, block.metric_definitions)
+        log = self.trial_dir(job, trial) / "train.log"
+        metrics, captured = read_metrics(file_lines(log), block.metric_definitions)
         base = {"job_id": job.id, "trial_id": trial.id, "metrics": metrics}
         if stopped and code != 0:  # exit 0: it ended by itself before the kill, which found nothing to kill
             return TrialResult(**base, state="stopped", error="stopped")
         if code is None:
             return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")
         if code != 0:
-            last = next((line for line in reversed(log.splitlines()) if line.strip()), "")
-            return TrialResult(**base, state="failed", error=f"exit code {code}: {last[-300:]}")
+            return TrialResult(**base, state="failed", error=f"exit code {code}: {last_line(log)[-300:]}")
         missing = [o.metric for o in job.spec.goals if o.metric not in metrics]
-        captured = unreadable_values(log, [d for d in block.metric_definitions if d.name in missing])
         unread = next((metric for metric in missing if metric in captured), None)
         if unread is not None:
             error = f"objective metric {unread!r}: its regex matched {captured[unread]!r}, which is not a number"
@@ -254,6 +262,23 @@ class LocalProcessBackend(TrialBackend):
     def _kill(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+    @staticmethod
+    def kill_leftover(job_id: str, trial_id: str, ref: str) -> bool:
+        """Kill the process (and its group) that a trial of an earlier run of its job left
+        running when that run's hyperstep was killed outright (SIGKILL, the OOM killer):
+        found by the pid it ran as (``ref``) and known by the environment it was started
+        with, so a pid reused since by another process is left alone. Needs ``/proc``
+        (Linux); elsewhere nothing is killed. True if it was killed."""
+        try:
+            environ = set(Path(f"/proc/{int(ref)}/environ").read_bytes().split(b"\0"))
+        except (OSError, ValueError):  # gone, not ours to read, no /proc
+            return False
+        if not {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()} <= environ:
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(ref), signal.SIGKILL)
+        return True
 
     def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
         """None while the process runs or is being launched; the result it ended with (which the reaper records

@@ -6,7 +6,7 @@ trial trains. **A metric's step is how many lines so far matched its regex** (1,
 a script prints one line per epoch (``epoch=3 loss=0.41``, or ``hyperstep.report(...,
 step=)`` which prints ``loss=0.41``). A script that ends with a final
 ``hyperstep.report`` prints one line more, which counts as one step more; its final value
-still comes from the whole log when the process ends (``backends.logs.parse_metrics``).
+still comes from the whole log when the process ends (``backends.logs.read_metrics``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from pathlib import Path
 
 from hyperstep.backends.logs import step_matches
 from hyperstep.spec_base import MetricDefinition
+
+BLOCK = 1 << 20
+"""How much of the log is read at a time (1 MiB): memory stays bounded however fast it grows."""
 
 
 class LogTail:
@@ -28,13 +31,22 @@ class LogTail:
         self.counts: dict[str, int] = {}
 
     def new_reports(self) -> list[tuple[str, int, float]]:
-        """``(metric, step, value)`` for every match in the lines completed since the last call."""
+        """``(metric, step, value)`` for every match in the lines completed since the last
+        call. A line ends at a newline or a carriage return (a progress bar's redraw), as
+        ``str.splitlines`` ends it; one still being written waits for its end."""
+        reports: list[tuple[str, int, float]] = []
+        pending = bytearray()
         try:
             with self.path.open("rb") as handle:
                 handle.seek(self.offset)
-                chunk = handle.read()
+                while block := handle.read(BLOCK):
+                    pending += block
+                    end = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
+                    if end:
+                        lines = pending[:end].decode(errors="replace").splitlines()
+                        reports += step_matches(lines, self.definitions, self.counts)
+                        self.offset += end
+                        del pending[:end]
         except OSError:
-            return []
-        end = chunk.rfind(b"\n") + 1  # a line still being written waits for its newline
-        self.offset += end
-        return step_matches(chunk[:end].decode(errors="replace").splitlines(), self.definitions, self.counts)
+            pass
+        return reports

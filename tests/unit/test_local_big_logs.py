@@ -1,0 +1,86 @@
+"""A local trial's log is read a block and a line at a time, however much the script prints."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+from pathlib import Path
+
+from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.backends.local.tail import LogTail
+from hyperstep.backends.logs import parse_metrics
+from hyperstep.messages import TrialMetric, TrialResult
+from hyperstep.models import Job, Trial
+from hyperstep.spec import parse_spec
+from hyperstep.spec_base import MetricDefinition
+from tests.conftest import spec_document
+
+MB = 1 << 20
+
+LOUD = """
+import sys
+line = "y" * 1023 + "\\n"
+for _ in range(48 * 1024):  # 48 MB of lines: a verbose training
+    sys.stdout.write(line)
+bar = "z" * 1023 + "\\r"
+for _ in range(16 * 1024):  # 16 MB of a progress bar redrawn with carriage returns
+    sys.stdout.write(bar)
+print("\\nloss=0.25", flush=True)
+sys.exit(int("fail" in sys.argv))
+"""
+
+
+def run_loud_trial(tmp_path: Path, fail: bool) -> tuple[TrialResult, list[TrialMetric], int]:
+    """The loud script's trial, its step reports and the peak Python memory while it ran and was read."""
+    (tmp_path / "loud.py").write_text(LOUD)
+    document = spec_document()
+    command = ["python", "loud.py", "fail" if fail else "ok"]
+    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
+    results: list[TrialResult] = []
+    metrics: list[TrialMetric] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(
+        tmp_path / "runs", lambda r: (results.append(r), done.set()), on_metric=metrics.append
+    )
+    tracemalloc.start()
+    try:
+        backend.launch(job, trial)
+        assert done.wait(120)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "runs" / "job" / "t0001" / "train.log").stat().st_size > 64 * MB
+    return results[0], metrics, peak
+
+
+def test_a_trial_printing_64_mb_is_read_in_a_few_mb(tmp_path: Path) -> None:
+    """Old code read the whole log at once, while the trial ran (every new byte since the
+    last look) and at its end (the text, and its lines): Python memory peaked at several
+    times the log (a 300 MB log: 1.2 GB resident), with every parallel trial's on top."""
+    result, metrics, peak = run_loud_trial(tmp_path, fail=False)
+    assert (result.state, result.metrics) == ("completed", {"loss": 0.25})
+    assert [(m.step, m.metrics) for m in metrics] == [(1, {"loss": 0.25})]
+    assert peak < 8 * MB, f"peak {peak / MB:.0f} MB"
+
+
+def test_a_failed_loud_trial_names_its_last_line_in_a_few_mb(tmp_path: Path) -> None:
+    result, _, peak = run_loud_trial(tmp_path, fail=True)
+    assert (result.state, result.error) == ("failed", "exit code 1: loss=0.25")
+    assert peak < 8 * MB, f"peak {peak / MB:.0f} MB"
+
+
+def test_the_tail_reads_a_progress_bar_as_the_final_read_does(tmp_path: Path) -> None:
+    """Lines end at a newline or a carriage return alike (``str.splitlines``, as the
+    final read splits them), so a bar's redraws are steps as they come, and a line still
+    being written waits for its end."""
+    log = tmp_path / "train.log"
+    definitions = [MetricDefinition(name="loss", regex=r"loss=([0-9.]+)")]
+    tail = LogTail(log, definitions)
+    log.write_bytes(b"epoch 1 loss=0.9\r\nbar loss=0.8\rbar loss=0.7\rbar loss=0.")
+    assert tail.new_reports() == [("loss", 1, 0.9), ("loss", 2, 0.8), ("loss", 3, 0.7)]
+    with log.open("ab") as handle:
+        handle.write(b"6\n")
+    assert tail.new_reports() == [("loss", 4, 0.6)]
+    assert parse_metrics(log.read_text(), definitions) == {"loss": 0.6}

@@ -1,0 +1,78 @@
+"""Resuming a job kills the trial processes its killed run left, and only those."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.messages import TrialResult
+from hyperstep.models import Job, Trial
+from hyperstep.spec import parse_spec
+from tests.conftest import alive, spec_document
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+
+
+def sleeper(**env: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-c", "import time; time.sleep(60)"]
+    return subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True)
+
+
+def test_the_trials_own_process_is_killed() -> None:
+    proc = sleeper(HYPERSTEP_JOB_ID="job-1", HYPERSTEP_TRIAL_ID="t0002")
+    try:
+        assert LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+        assert proc.wait(timeout=10) == -9
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize("env", [{}, {"HYPERSTEP_JOB_ID": "job-1", "HYPERSTEP_TRIAL_ID": "t0001"}])
+def test_a_pid_reused_by_another_process_is_left_alone(env: dict[str, str]) -> None:
+    """Another program, or another trial of the job, now has the pid the trial ran as."""
+    proc = sleeper(**env)
+    try:
+        assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_process_that_is_gone_is_no_error() -> None:
+    proc = sleeper()
+    proc.kill()
+    proc.wait()
+    assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+
+
+def test_what_a_trial_left_running_when_it_ended_is_killed(tmp_path: Path) -> None:
+    """A trial's script that started a background process and ended (``server &``, a
+    worker it never joined): the process is killed with the trial, as a container's end
+    kills everything in it on SageMaker and Batch (old code: it ran on, orphaned)."""
+    document = spec_document()
+    command = ["bash", "-c", "sleep 60 & echo $! > child.pid; echo loss=0.5", "bash"]
+    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    results: list[TrialResult] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    backend.launch(job, Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"}))
+    assert done.wait(30) and results[0].state == "completed", results
+    child = (tmp_path / "child.pid").read_text().strip()
+    try:
+        deadline = time.monotonic() + 10  # a signal is delivered, not waited for
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(child), "the trial's background process lives on"
+    finally:
+        if alive(child):
+            os.kill(int(child), signal.SIGKILL)
