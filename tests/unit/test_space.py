@@ -52,6 +52,15 @@ def test_decoded_values_stay_in_bounds_at_the_cube_edges() -> None:
         assert 1e-4 <= params["lr"] <= 1.0 and 1 <= params["depth"] <= 12 and 8 <= params["units"] <= 512
 
 
+@pytest.mark.parametrize("scale", ["linear", "log", "reverse_log"])
+def test_the_cube_edges_decode_to_the_bounds_exactly(scale: str) -> None:
+    # a log scale's round trip gave 999.9999999999998 for high 1000: a script saw --C 999.9999999999998
+    low, high = (0.001, 0.999) if scale == "reverse_log" else (0.001, 1000.0)
+    parameter = {"name": "C", "type": "float", "low": low, "high": high, "scale": scale}
+    space = SearchSpace.model_validate({"parameters": [parameter]})
+    assert space.decode(np.array([1.0]))["C"] == high and space.decode(np.array([0.0]))["C"] == low
+
+
 @pytest.mark.parametrize(
     ("parameter", "message"),
     [
