@@ -229,13 +229,16 @@ def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path, signum: s
     """``kill``, ``timeout`` or a CI runner cancelling (SIGTERM), the terminal closed or the
     ssh session lost (SIGHUP): the job stays resumable and no trial process lives on (they
     run in their own session, out of reach of the signal). Old code, SIGHUP: hyperstep died
-    at once, its trials ran on orphaned and the job stayed "running"."""
+    at once, its trials ran on orphaned and the job stayed "running". The signal starts at its
+    default, as in a terminal's session: a test run under ``nohup`` (or a runner that ignores
+    SIGHUP) would otherwise pass it on ignored, and hyperstep keeps an ignored SIGHUP."""
     spec_file = workdir / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
     store_path = workdir / "s.db"
     command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path), "run", str(spec_file)]
     proc = subprocess.Popen([*command, "--out", str(workdir / "runs")], env={**os.environ, "TRAIN_SLEEP": "60"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))  # fmt: skip
     running = wait_until_a_trial_runs(store_path)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=30)
