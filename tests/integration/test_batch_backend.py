@@ -73,10 +73,26 @@ def no_existing_job(stubber: Stubber) -> None:
 # --- the request ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("block", [{}, {"vcpus": 0.25, "memory_mib": 512, "gpus": 1, "tags": {}}])
+@pytest.mark.parametrize(
+    "block",
+    [
+        {},
+        {"vcpus": 0.25, "memory_mib": 512, "gpus": 1, "tags": {}},
+        {"share_identifier": "mlresearch", "scheduling_priority": 9999},
+    ],
+)
 def test_request_satisfies_the_service_model(block: dict[str, Any]) -> None:
     request = build_request(make_job(**block), TRIAL, NAME, "hyperstep-bus")
     assert violations("batch", "SubmitJob", request) == []
+
+
+def test_a_fair_share_queue_gets_the_share_identifier_and_priority() -> None:
+    """A queue with a fair-share scheduling policy refuses a SubmitJob without ``shareIdentifier``
+    (AWS's SubmitJob reference); any other queue refuses one with it, so it is sent only when set."""
+    request = build_request(make_job(share_identifier="mlresearch", scheduling_priority=7), TRIAL, NAME)
+    assert request["shareIdentifier"] == "mlresearch" and request["schedulingPriorityOverride"] == 7
+    plain = build_request(make_job(), TRIAL, NAME)
+    assert "shareIdentifier" not in plain and "schedulingPriorityOverride" not in plain
 
 
 def test_request_appends_script_mode_arguments_and_identity() -> None:

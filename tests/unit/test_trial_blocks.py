@@ -94,6 +94,11 @@ def test_spot_with_enough_wait_is_accepted() -> None:
         ({"command": ["python", ""]}, "command"),
         ({"environment": {"AWS_BATCH_JOB_ID": "x"}}, "AWS_BATCH"),
         ({"vcpus": 0}, "vcpus"),
+        ({"share_identifier": "ml-research"}, "share_identifier"),
+        ({"share_identifier": "a" * 256}, "share_identifier"),
+        ({"share_identifier": "ml", "scheduling_priority": 10_000}, "scheduling_priority"),
+        ({"share_identifier": "ml", "scheduling_priority": -1}, "scheduling_priority"),
+        ({"scheduling_priority": 5}, "set share_identifier too"),
     ],
 )
 def test_batch_block_refuses_what_aws_refuses(change: dict[str, Any], message: str) -> None:

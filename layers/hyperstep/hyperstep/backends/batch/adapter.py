@@ -98,7 +98,7 @@ def build_request(
     }
     if resources := _resources(block):
         overrides["resourceRequirements"] = resources
-    return {
+    request: dict[str, Any] = {
         "jobName": name,
         "jobQueue": block.job_queue,
         "jobDefinition": block.job_definition,
@@ -108,6 +108,11 @@ def build_request(
         "tags": trial_tags(job.id, trial.id, block.tags),
         "propagateTags": block.propagate_tags,
     }
+    if block.share_identifier is not None:
+        request["shareIdentifier"] = block.share_identifier
+    if block.scheduling_priority is not None:
+        request["schedulingPriorityOverride"] = block.scheduling_priority
+    return request
 
 
 class BatchBackend(TrialBackend):
