@@ -54,7 +54,7 @@ from pydantic import ValidationError
 
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
-from hyperstep.errors import ConflictError, LaunchError, NotFoundError, SpecError
+from hyperstep.errors import CapacityError, ConflictError, LaunchError, NotFoundError, SpecError
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
     FinishRequest,
@@ -277,7 +277,8 @@ class TuningService:
         ``launch``. A launch that raises (a throttled API, say) fails the round, and
         the state's retry plans the trial again (it is still pending), as does the next
         round or, once the retries are spent, Finish stops it; a ``LaunchError`` (a
-        request the platform rejects) fails the trial alone.
+        request the platform rejects) fails the trial alone; a ``CapacityError`` (an
+        instance quota in use) leaves it pending for a later round while another trial runs.
         """
         plan = self.suggest(request)
         for trial_id in plan.trial_ids:
@@ -397,6 +398,9 @@ class TuningService:
         try:
             ref = self.backend_for(job).launch(job, trial)
         except LaunchError as exc:
+            if isinstance(exc, CapacityError) and self._runs_another(job, trial.id):
+                log.warning("launch deferred until a running trial ends: %s", exc)
+                return {"trial_id": trial.id, "state": TrialState.PENDING.value}
             self.store.finish_trial(job.id, trial.id, TrialState.FAILED, error=str(exc))
             self.wake(job.id)
             return {"trial_id": trial.id, "state": TrialState.FAILED.value}
@@ -405,6 +409,14 @@ class TuningService:
         except ConflictError:
             return self._not_started(job, trial.id, ref)
         return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
+
+    def _runs_another(self, job: Job, trial_id: str) -> bool:
+        """Whether a trial of the job other than ``trial_id`` runs on its platform (one that
+        awaits its final report has ended there), so that its end will wake the job."""
+        return any(
+            t.id != trial_id and t.state is TrialState.RUNNING and t.awaiting_result_since is None
+            for t in self.view.snapshot(job).active()
+        )
 
     def _not_started(self, job: Job, trial_id: str, ref: str) -> dict[str, Any]:
         """A launched trial the store would not record started. Its result may have beaten
