@@ -44,6 +44,7 @@ BLOCK: dict[str, Any] = {
     "environment": {"LOG_LEVEL": "info"},
 }
 PARAMS = {"lr": 0.0031, "batch_size": 64, "optimizer": "adam", "dropout": True}
+KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def make_job(job_id: str = "mnist-3f2a9c1b7d4e", **block: Any) -> Job:
@@ -82,6 +83,7 @@ def stubbed(aws_credentials: None) -> Iterator[tuple[SageMakerBackend, Stubber]]
         {"use_spot": True, "max_wait_seconds": 7200, "checkpoint_s3_uri": "s3://hyperstep-demo/ckpt"},
         {"vpc": {"subnets": ["subnet-0a1b2c3d"], "security_group_ids": ["sg-0a1b2c3d"]}},
         {"training_image": None, "algorithm_name": "xgboost", "input_mode": "Pipe"},
+        {"output_kms_key_id": "alias/sagemaker-output", "volume_kms_key_id": KMS_ARN},
     ],
 )
 def test_request_satisfies_the_service_model(block: dict[str, Any]) -> None:
@@ -105,6 +107,18 @@ def test_request_carries_trial_identity_and_string_hyperparameters() -> None:
     ]
     channels = {c["ChannelName"]: c for c in request["InputDataConfig"]}
     assert channels["test"]["CompressionType"] == "Gzip" and channels["test"]["ContentType"] == "text/csv"
+
+
+def test_kms_keys_encrypt_the_output_and_the_volumes() -> None:
+    """CreateTrainingJob's OutputDataConfig.KmsKeyId and ResourceConfig.VolumeKmsKeyId: an
+    account whose policies require encryption with its own keys can run trials."""
+    request = build_request(
+        make_job(output_kms_key_id="alias/sagemaker-output", volume_kms_key_id=KMS_ARN), TRIAL, NAME
+    )
+    assert request["OutputDataConfig"] == {"S3OutputPath": BLOCK["output_path"], "KmsKeyId": "alias/sagemaker-output"}
+    assert request["ResourceConfig"]["VolumeKmsKeyId"] == KMS_ARN
+    plain = build_request(make_job(), TRIAL, NAME)
+    assert "KmsKeyId" not in plain["OutputDataConfig"] and "VolumeKmsKeyId" not in plain["ResourceConfig"]
 
 
 def test_script_mode_runs_the_same_script_in_a_framework_image() -> None:

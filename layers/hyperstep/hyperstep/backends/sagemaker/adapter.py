@@ -166,6 +166,10 @@ def build_request(
         "Tags": [{"Key": k, "Value": v} for k, v in trial_tags(job.id, trial.id, block.tags).items()],
         "Environment": env,
     }
+    if block.output_kms_key_id is not None:
+        request["OutputDataConfig"]["KmsKeyId"] = block.output_kms_key_id
+    if block.volume_kms_key_id is not None:
+        request["ResourceConfig"]["VolumeKmsKeyId"] = block.volume_kms_key_id
     if block.input_channels:
         request["InputDataConfig"] = [_channel(n, c) for n, c in block.input_channels.items()]
     if block.vpc is not None:

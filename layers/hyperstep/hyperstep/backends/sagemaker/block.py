@@ -27,6 +27,8 @@ ALGORITHM_PATTERN = (
 )
 """``AlgorithmName``: a name or ARN; AWS's pattern ``...(?<!-)`` without the look-behind."""
 ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
+KmsKeyId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9:/_-]+$", max_length=2048)]
+"""A KMS key id, key ARN, alias (``alias/name``) or alias ARN, as CreateTrainingJob takes it."""
 
 MAX_HYPERPARAMETERS = 100
 MAX_HYPERPARAMETER_VALUE = 2500
@@ -82,6 +84,11 @@ class SageMakerTrial(TrialBlockBase):
         default_factory=dict, max_length=20
     )
     output_path: S3Uri
+    output_kms_key_id: KmsKeyId | None = None
+    """``OutputDataConfig.KmsKeyId``: the key SageMaker encrypts the model artifacts with (else
+    S3's default key). Its key policy must allow ``role_arn``, not hyperstep."""
+    volume_kms_key_id: KmsKeyId | None = None
+    """``ResourceConfig.VolumeKmsKeyId``: the key for the instances' ML storage volumes."""
     use_spot: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1)
     """Managed spot only: waiting for capacity plus running; at least ``timeout_seconds``."""
