@@ -978,7 +978,7 @@ class TuningService:
             return
         if early_stopping.enabled(job.spec) and not self.follow_log(job, trial, ended):
             return  # stopped early on what its log printed
-        timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
+        timeout = job.spec.trial.running_limit_seconds() if job.spec.trial else None
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
             ended(self.collect(result))

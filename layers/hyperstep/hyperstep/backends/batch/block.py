@@ -75,6 +75,10 @@ class BatchTrial(TrialBlockBase):
             return None
         return fargate_rate(vcpus, memory, region)
 
+    def running_limit_seconds(self) -> int:
+        """Each of the ``retry_attempts`` attempts may run ``attemptDurationSeconds``."""
+        return self.timeout_seconds * self.retry_attempts
+
     def check_priced(self) -> None:
         """Every Batch trial is priced from what its job reports (platform, vCPUs, memory)."""
 

@@ -137,6 +137,11 @@ class SageMakerTrial(TrialBlockBase):
             return Rate(self.cost_per_hour * count, f"{count} x ${self.cost_per_hour:g}/h (cost_per_hour)")
         return sagemaker_rate(instance_type, count, region)
 
+    def running_limit_seconds(self) -> int:
+        """``MaxWaitTimeInSeconds`` with managed spot (waiting for capacity plus running),
+        else ``MaxRuntimeInSeconds``."""
+        return self.max_wait_seconds if self.use_spot and self.max_wait_seconds else self.timeout_seconds
+
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The image (or algorithm), role, instances, volume, every S3 location and the VPC."""
         g = guardrails
