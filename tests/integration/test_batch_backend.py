@@ -16,8 +16,12 @@ from hyperstep.backends.batch.events import BATCH_STOP_REASON
 from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.errors import LaunchError
 from hyperstep.messages import LaunchRequest
-from hyperstep.models import Job, Trial
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
+from tests.conftest import Clock
 from tests.integration.aws_model import violations
 
 BLOCK: dict[str, Any] = {
@@ -586,3 +590,72 @@ def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_p
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.3)
         assert meter.counts == {"TrialsPruned": 1, "TrialsCompleted": 1}
+
+
+# --- how long a job may run: attemptDurationSeconds counts from the attempt's startedAt --
+
+
+class DescribingClient:
+    """DescribeJobs answering one detail, TerminateJob recorded. Not a Stubber: botocore's
+    model marks ``JobDetail.startedAt`` required, yet a job that never ran has none (AWS's
+    documented RUNNABLE job state change, whose detail 'resembles the JobDetail', has
+    ``attempts: []`` and no ``startedAt``)."""
+
+    def __init__(self, detail: dict[str, Any]) -> None:
+        self.detail = detail
+        self.terminated: list[dict[str, str]] = []
+
+    def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+        assert jobs == [JOB_ID]
+        return {"jobs": [self.detail]}
+
+    def terminate_job(self, **request: str) -> dict[str, Any]:
+        self.terminated.append(request)
+        return {}
+
+
+def reaped_after(seconds: float, detail: dict[str, Any]) -> tuple[Trial, list[dict[str, str]]]:
+    """A launched trial, ``seconds`` later, reaped while DescribeJobs answers ``detail``:
+    the trial then, and the TerminateJob requests made."""
+    client = DescribingClient(detail)
+    clock = Clock(1_800_000_000.0)
+    service = TuningService(SQLiteStore(clock=clock), {"batch": BatchBackend(client)})
+    job = service.create_job(make_job(timeout_seconds=600).spec, job_id="mnist-3f2a9c1b7d4e")
+    (trial,) = Study.from_job(service.store, job).ask(1)
+    service.store.start_trial(job.id, trial.id, JOB_ID)
+    clock.now += seconds
+    service.reap(grace_seconds=300)
+    return service.store.get_trial(job.id, trial.id), client.terminated
+
+
+def job_detail(status: str, started_at: float | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "jobName": NAME,
+        "jobId": JOB_ID,
+        "jobQueue": "hyperstep-queue",
+        "status": status,
+        "attempts": [],
+        "createdAt": 1_800_000_000_000,
+        "jobDefinition": "mnist-train",
+    }
+    if started_at is not None:
+        detail["startedAt"] = int(started_at * 1000)
+    return detail
+
+
+def test_a_job_waiting_in_its_queue_is_not_timed_out() -> None:
+    """Two hours RUNNABLE behind other work, with a 600 s attempt timeout: Batch's timeout has
+    not begun (it counts from the attempt's startedAt), so the reaper neither fails nor
+    terminates it. Before, it was failed 'timed out' and terminated at 600 s x 2 + the grace."""
+    trial, terminated = reaped_after(7200, job_detail("RUNNABLE"))
+    assert trial.state is TrialState.RUNNING and terminated == []
+
+
+def test_a_job_is_timed_out_past_its_attempts_from_when_it_started() -> None:
+    started = 1_800_000_000.0 + 7200 - 700  # queued for almost two hours, then ran 700 s
+    trial, terminated = reaped_after(7200, job_detail("RUNNING", started))
+    assert trial.state is TrialState.RUNNING and terminated == []
+    late = 1_800_000_000.0 + 7200 - 1600  # 1,600 s of running: past 600 s x 2 attempts + 300 s
+    trial, terminated = reaped_after(7200, job_detail("RUNNING", late))
+    assert (trial.state, trial.error) == (TrialState.FAILED, "timed out")
+    assert terminated == [{"jobId": JOB_ID, "reason": BATCH_STOP_REASON}]

@@ -982,10 +982,19 @@ class TuningService:
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
             ended(self.collect(result))
-        elif timeout is not None and trial.started_at and self.clock() - trial.started_at > timeout + grace:
+        elif timeout is not None and self._overdue(job, trial, timeout + grace):
             self.backend_for(job).stop(job, trial)
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
             ended(self.collect(stuck), "timed_out")
+
+    def _overdue(self, job: Job, trial: Trial, limit: float) -> bool:
+        """Whether the trial has run longer than ``limit`` seconds since its platform began
+        counting (``running_since``). Its launch is checked first: the platform's start is
+        never earlier, so a trial within its time since launch costs no platform call."""
+        if not trial.started_at or self.clock() - trial.started_at <= limit:
+            return False
+        since = self.backend_for(job).running_since(job, trial)
+        return since is not None and self.clock() - since > limit
 
     def follow_log(self, job: Job, trial: Trial, ended: Callable[[bool], None] | None = None) -> bool:
         """Report the step values the running trial's log printed since it was last read

@@ -202,6 +202,17 @@ class BatchBackend(TrialBackend):
     def _usage(self, found: dict[str, Any]) -> Usage:
         return batch_usage(found).model_copy(update={"region": self.region})
 
+    def running_since(self, job: JobView, trial: TrialView) -> float | None:
+        """The latest ``startedAt`` of the job or its attempts (``attemptDurationSeconds`` counts
+        from an attempt's start); None while it has never started (queued, however long).
+        A job Batch does not know keeps its launch time."""
+        found = self._detail(job, trial)
+        if found is None:
+            return trial.started_at
+        starts = [a.get("startedAt") for a in found.get("attempts") or []] + [found.get("startedAt")]
+        latest = max((s for s in starts if s), default=None)
+        return None if latest is None else latest / 1000.0
+
     def usage(self, job: JobView, trial: TrialView) -> Usage | None:
         """What the ended job ran (``DescribeJobs``: attempts, resources, platform); None
         while it runs or if unknown."""
