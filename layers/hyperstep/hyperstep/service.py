@@ -932,13 +932,25 @@ class TuningService:
     ) -> dict[str, int]:
         """Reconcile what events missed, for every unfinished job however many jobs exist
         (or for ``jobs``); ``reaped`` is told, after each job, the ends this pass recorded
-        for it (``reap_job``), when there are any."""
+        for it (``reap_job``), when there are any.
+
+        An error reaping one job (a throttled Describe, say) is logged and the pass goes on
+        with the others, then the first such error is raised at its end: the pass fails, but
+        one job in trouble never keeps the jobs after it unreconciled and unwoken."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
+        failure: Exception | None = None
         for job in self.store.list_unfinished_jobs() if jobs is None else jobs:
             counts["jobs"] += 1
-            ends = self.reap_job(job, grace_seconds, counts)
+            try:
+                ends = self.reap_job(job, grace_seconds, counts)
+            except Exception as exc:
+                log.exception("reaping job %s failed (%s); the pass goes on", job.id, error_kind(exc))
+                failure = failure or exc
+                continue
             if ends and reaped is not None:
                 reaped(job, ends)
+        if failure is not None:
+            raise failure
         return counts
 
     def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> list[Trial]:
