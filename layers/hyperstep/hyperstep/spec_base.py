@@ -170,6 +170,11 @@ class TrialBlockBase(SpecModel):
         this and its grace. By default ``timeout_seconds``."""
         return self.timeout_seconds
 
+    def billed_limit_seconds(self) -> int:
+        """The longest one trial is billed for: what the dollar budget takes a trial to cost,
+        at its rate, before any trial is priced. By default ``running_limit_seconds``."""
+        return self.running_limit_seconds()
+
     def check_objective(self, metric: str) -> None:
         """Refuse an objective no trial of this backend measures (raise ValueError); the
         spec calls it with ``objective.metric``. By default a metric is measured when one of

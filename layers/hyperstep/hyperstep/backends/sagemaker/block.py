@@ -142,6 +142,10 @@ class SageMakerTrial(TrialBlockBase):
         else ``MaxRuntimeInSeconds``."""
         return self.max_wait_seconds if self.use_spot and self.max_wait_seconds else self.timeout_seconds
 
+    def billed_limit_seconds(self) -> int:
+        """``MaxRuntimeInSeconds``: a managed spot job's wait for capacity is not billed."""
+        return self.timeout_seconds
+
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The image (or algorithm), role, instances, volume, every S3 location and the VPC."""
         g = guardrails
