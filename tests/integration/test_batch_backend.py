@@ -157,6 +157,17 @@ def test_server_errors_propagate_for_a_retry(stubbed: tuple[BatchBackend, Stubbe
         backend.launch(make_job(), TRIAL)
 
 
+def test_a_throttled_submission_propagates_for_a_retry(stubbed: tuple[BatchBackend, Stubber]) -> None:
+    """Batch throttles with TooManyRequestsException (HTTP 429), not ClientException, so a
+    throttle botocore's retries did not outlast fails the round (retried; the trial stays
+    pending) and is never taken for a rejected request that fails the trial."""
+    backend, stubber = stubbed
+    no_existing_job(stubber)
+    stubber.add_client_error("submit_job", "TooManyRequestsException", "Too Many Requests", 429)
+    with pytest.raises(Exception, match="TooManyRequestsException"):
+        backend.launch(make_job(), TRIAL)
+
+
 def test_stop_terminates_with_hyperstep_reason(stubbed: tuple[BatchBackend, Stubber]) -> None:
     backend, stubber = stubbed
     stubber.add_response("terminate_job", {}, {"jobId": JOB_ID, "reason": BATCH_STOP_REASON})
