@@ -16,8 +16,12 @@ from hyperstep.backends.batch.events import BATCH_STOP_REASON
 from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.errors import LaunchError
 from hyperstep.messages import LaunchRequest
-from hyperstep.models import Job, Trial
+from hyperstep.models import Job, Trial, TrialState
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
+from tests.conftest import Clock
 from tests.integration.aws_model import violations
 
 BLOCK: dict[str, Any] = {
@@ -73,10 +77,26 @@ def no_existing_job(stubber: Stubber) -> None:
 # --- the request ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("block", [{}, {"vcpus": 0.25, "memory_mib": 512, "gpus": 1, "tags": {}}])
+@pytest.mark.parametrize(
+    "block",
+    [
+        {},
+        {"vcpus": 0.25, "memory_mib": 512, "gpus": 1, "tags": {}},
+        {"share_identifier": "mlresearch", "scheduling_priority": 9999},
+    ],
+)
 def test_request_satisfies_the_service_model(block: dict[str, Any]) -> None:
     request = build_request(make_job(**block), TRIAL, NAME, "hyperstep-bus")
     assert violations("batch", "SubmitJob", request) == []
+
+
+def test_a_fair_share_queue_gets_the_share_identifier_and_priority() -> None:
+    """A queue with a fair-share scheduling policy refuses a SubmitJob without ``shareIdentifier``
+    (AWS's SubmitJob reference); any other queue refuses one with it, so it is sent only when set."""
+    request = build_request(make_job(share_identifier="mlresearch", scheduling_priority=7), TRIAL, NAME)
+    assert request["shareIdentifier"] == "mlresearch" and request["schedulingPriorityOverride"] == 7
+    plain = build_request(make_job(), TRIAL, NAME)
+    assert "shareIdentifier" not in plain and "schedulingPriorityOverride" not in plain
 
 
 def test_request_appends_script_mode_arguments_and_identity() -> None:
@@ -134,6 +154,17 @@ def test_server_errors_propagate_for_a_retry(stubbed: tuple[BatchBackend, Stubbe
     no_existing_job(stubber)
     stubber.add_client_error("submit_job", "ServerException", "internal error", 500)
     with pytest.raises(Exception, match="ServerException"):
+        backend.launch(make_job(), TRIAL)
+
+
+def test_a_throttled_submission_propagates_for_a_retry(stubbed: tuple[BatchBackend, Stubber]) -> None:
+    """Batch throttles with TooManyRequestsException (HTTP 429), not ClientException, so a
+    throttle botocore's retries did not outlast fails the round (retried; the trial stays
+    pending) and is never taken for a rejected request that fails the trial."""
+    backend, stubber = stubbed
+    no_existing_job(stubber)
+    stubber.add_client_error("submit_job", "TooManyRequestsException", "Too Many Requests", 429)
+    with pytest.raises(Exception, match="TooManyRequestsException"):
         backend.launch(make_job(), TRIAL)
 
 
@@ -571,3 +602,72 @@ def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_p
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.3)
         assert meter.sums() == {"TrialsCompleted": 1}
+
+
+# --- how long a job may run: attemptDurationSeconds counts from the attempt's startedAt --
+
+
+class DescribingClient:
+    """DescribeJobs answering one detail, TerminateJob recorded. Not a Stubber: botocore's
+    model marks ``JobDetail.startedAt`` required, yet a job that never ran has none (AWS's
+    documented RUNNABLE job state change, whose detail 'resembles the JobDetail', has
+    ``attempts: []`` and no ``startedAt``)."""
+
+    def __init__(self, detail: dict[str, Any]) -> None:
+        self.detail = detail
+        self.terminated: list[dict[str, str]] = []
+
+    def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+        assert jobs == [JOB_ID]
+        return {"jobs": [self.detail]}
+
+    def terminate_job(self, **request: str) -> dict[str, Any]:
+        self.terminated.append(request)
+        return {}
+
+
+def reaped_after(seconds: float, detail: dict[str, Any]) -> tuple[Trial, list[dict[str, str]]]:
+    """A launched trial, ``seconds`` later, reaped while DescribeJobs answers ``detail``:
+    the trial then, and the TerminateJob requests made."""
+    client = DescribingClient(detail)
+    clock = Clock(1_800_000_000.0)
+    service = TuningService(SQLiteStore(clock=clock), {"batch": BatchBackend(client)})
+    job = service.create_job(make_job(timeout_seconds=600).spec, job_id="mnist-3f2a9c1b7d4e")
+    (trial,) = Study.from_job(service.store, job).ask(1)
+    service.store.start_trial(job.id, trial.id, JOB_ID)
+    clock.now += seconds
+    service.reap(grace_seconds=300)
+    return service.store.get_trial(job.id, trial.id), client.terminated
+
+
+def job_detail(status: str, started_at: float | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "jobName": NAME,
+        "jobId": JOB_ID,
+        "jobQueue": "hyperstep-queue",
+        "status": status,
+        "attempts": [],
+        "createdAt": 1_800_000_000_000,
+        "jobDefinition": "mnist-train",
+    }
+    if started_at is not None:
+        detail["startedAt"] = int(started_at * 1000)
+    return detail
+
+
+def test_a_job_waiting_in_its_queue_is_not_timed_out() -> None:
+    """Two hours RUNNABLE behind other work, with a 600 s attempt timeout: Batch's timeout has
+    not begun (it counts from the attempt's startedAt), so the reaper neither fails nor
+    terminates it. Before, it was failed 'timed out' and terminated at 600 s x 2 + the grace."""
+    trial, terminated = reaped_after(7200, job_detail("RUNNABLE"))
+    assert trial.state is TrialState.RUNNING and terminated == []
+
+
+def test_a_job_is_timed_out_past_its_attempts_from_when_it_started() -> None:
+    started = 1_800_000_000.0 + 7200 - 700  # queued for almost two hours, then ran 700 s
+    trial, terminated = reaped_after(7200, job_detail("RUNNING", started))
+    assert trial.state is TrialState.RUNNING and terminated == []
+    late = 1_800_000_000.0 + 7200 - 1600  # 1,600 s of running: past 600 s x 2 attempts + 300 s
+    trial, terminated = reaped_after(7200, job_detail("RUNNING", late))
+    assert (trial.state, trial.error) == (TrialState.FAILED, "timed out")
+    assert terminated == [{"jobId": JOB_ID, "reason": BATCH_STOP_REASON}]

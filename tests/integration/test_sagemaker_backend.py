@@ -10,6 +10,7 @@ from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core.responses import EmptyResult
@@ -17,9 +18,9 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend, build_request
-from hyperstep.errors import LaunchError
+from hyperstep.errors import CapacityError, LaunchError
 from hyperstep.events import parse_event
-from hyperstep.messages import LaunchRequest
+from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import EarlyStopping, parse_spec
@@ -43,6 +44,7 @@ BLOCK: dict[str, Any] = {
     "environment": {"LOG_LEVEL": "info"},
 }
 PARAMS = {"lr": 0.0031, "batch_size": 64, "optimizer": "adam", "dropout": True}
+KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def make_job(job_id: str = "mnist-3f2a9c1b7d4e", **block: Any) -> Job:
@@ -81,6 +83,7 @@ def stubbed(aws_credentials: None) -> Iterator[tuple[SageMakerBackend, Stubber]]
         {"use_spot": True, "max_wait_seconds": 7200, "checkpoint_s3_uri": "s3://hyperstep-demo/ckpt"},
         {"vpc": {"subnets": ["subnet-0a1b2c3d"], "security_group_ids": ["sg-0a1b2c3d"]}},
         {"training_image": None, "algorithm_name": "xgboost", "input_mode": "Pipe"},
+        {"output_kms_key_id": "alias/sagemaker-output", "volume_kms_key_id": KMS_ARN},
     ],
 )
 def test_request_satisfies_the_service_model(block: dict[str, Any]) -> None:
@@ -104,6 +107,18 @@ def test_request_carries_trial_identity_and_string_hyperparameters() -> None:
     ]
     channels = {c["ChannelName"]: c for c in request["InputDataConfig"]}
     assert channels["test"]["CompressionType"] == "Gzip" and channels["test"]["ContentType"] == "text/csv"
+
+
+def test_kms_keys_encrypt_the_output_and_the_volumes() -> None:
+    """CreateTrainingJob's OutputDataConfig.KmsKeyId and ResourceConfig.VolumeKmsKeyId: an
+    account whose policies require encryption with its own keys can run trials."""
+    request = build_request(
+        make_job(output_kms_key_id="alias/sagemaker-output", volume_kms_key_id=KMS_ARN), TRIAL, NAME
+    )
+    assert request["OutputDataConfig"] == {"S3OutputPath": BLOCK["output_path"], "KmsKeyId": "alias/sagemaker-output"}
+    assert request["ResourceConfig"]["VolumeKmsKeyId"] == KMS_ARN
+    plain = build_request(make_job(), TRIAL, NAME)
+    assert "KmsKeyId" not in plain["OutputDataConfig"] and "VolumeKmsKeyId" not in plain["ResourceConfig"]
 
 
 def test_script_mode_runs_the_same_script_in_a_framework_image() -> None:
@@ -180,10 +195,19 @@ def test_rejected_request_is_a_launch_error(stubbed: tuple[SageMakerBackend, Stu
         backend.launch(make_job(), TRIAL)
 
 
-def test_quota_errors_propagate_for_a_retry(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+def test_quota_errors_are_capacity_errors(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
     backend, stubber = stubbed
     stubber.add_client_error("create_training_job", "ResourceLimitExceeded", "account-level quota", 400)
-    with pytest.raises(Exception, match="ResourceLimitExceeded"):
+    with pytest.raises(CapacityError, match="ResourceLimitExceeded: account-level quota"):
+        backend.launch(make_job(), TRIAL)
+
+
+def test_throttled_launches_propagate_for_a_retry(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    """botocore has retried a throttle already; what is left fails the round, which Step
+    Functions retries, and the trial stays pending: no trial is burnt on a throttle."""
+    backend, stubber = stubbed
+    stubber.add_client_error("create_training_job", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(ClientError, match="ThrottlingException"):
         backend.launch(make_job(), TRIAL)
 
 
@@ -616,3 +640,56 @@ def test_a_training_job_that_completes_after_an_accepted_stop_completes_its_prun
         assert counted.cost_usd == pytest.approx(ended.cost_usd)  # the prune's charge not counted twice
         assert meter.sums() == {"TrialsCompleted": 1}
         assert [token for token, _ in orchestrator.woken] == ["token"]
+
+
+# --- an account quota in use at launch (ResourceLimitExceeded) --------------------------
+
+QUOTA = (
+    "The account-level service limit 'ml.m5.xlarge for training job usage' is 2 Instances, "
+    "with current utilization of 2 Instances and a request delta of 1 Instances."
+)
+
+
+def quota_service(client: Any, max_parallel: int) -> tuple[TuningService, Job]:
+    service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus")})
+    spec = make_job().spec
+    spec = spec.model_copy(update={"budget": spec.budget.model_copy(update={"max_parallel": max_parallel})})
+    return service, service.create_job(spec, job_id=make_job().id)
+
+
+def test_a_launch_over_the_instance_quota_waits_for_a_running_trial_to_free_one(aws_credentials: None) -> None:
+    """CreateTrainingJob's documented ResourceLimitExceeded while another trial of the job runs:
+    the trial stays pending (no budget burnt, the round goes on) and the round after that
+    trial's end launches it. Before, the error failed the round, and once Step Functions'
+    retries were spent, the whole tuning job with its running trials."""
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        service, job = quota_service(client, max_parallel=2)
+        arn = "arn:aws:sagemaker:us-east-1:123456789012:training-job/x"
+        stubber.add_response("create_training_job", {"TrainingJobArn": arn})
+        stubber.add_client_error("create_training_job", "ResourceLimitExceeded", QUOTA, 400)
+        first, second = service.suggest_and_launch(SuggestRequest(job_id=job.id)).trial_ids
+        states = {t.id: t.state for t in service.store.list_trials(job.id)}
+        assert states == {first: TrialState.RUNNING, second: TrialState.PENDING}
+        assert service.store.get_job(job.id).budget_used == 2  # reserved, neither failed nor given back
+
+        service.record(TrialResult(job_id=job.id, trial_id=first, state="completed", metrics={"val_loss": 0.3}))
+        stubber.add_response("create_training_job", {"TrainingJobArn": arn})
+        stubber.add_response("create_training_job", {"TrainingJobArn": arn})  # the free slot's new trial
+        plan = service.suggest_and_launch(SuggestRequest(job_id=job.id))
+        assert plan.trial_ids[0] == second
+        assert service.store.get_trial(job.id, second).state is TrialState.RUNNING
+        stubber.assert_no_pending_responses()
+
+
+def test_a_launch_over_the_instance_quota_with_nothing_running_fails_the_trial_saying_so(aws_credentials: None) -> None:
+    """With no trial of the job running (a quota of 0, or one other work holds), nothing of the
+    job's own will free an instance: the trial fails with SageMaker's message, not the job."""
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        service, job = quota_service(client, max_parallel=1)
+        stubber.add_client_error("create_training_job", "ResourceLimitExceeded", QUOTA, 400)
+        (trial_id,) = service.suggest_and_launch(SuggestRequest(job_id=job.id)).trial_ids
+        trial = service.store.get_trial(job.id, trial_id)
+        assert trial.state is TrialState.FAILED
+        assert trial.error is not None and "ResourceLimitExceeded" in trial.error and "2 Instances" in trial.error

@@ -30,6 +30,7 @@ EVERY_FIELD = DATA / "script-mode-every-field.json"
 definitions from the guide's "Define Metrics" page, warm start from "Run a Warm Start
 Hyperparameter Tuning Job"."""
 CONFIG = "HyperParameterTuningJobConfig"
+KMS_KEY = "alias/sagemaker-output"
 DEFINITION = "TrainingJobDefinition"
 
 
@@ -98,6 +99,7 @@ def test_every_mapped_field_arrives_in_the_spec() -> None:
     assert (channel.input_mode, channel.distribution) == ("FastFile", "ShardedByS3Key")
     assert trial.vpc is not None and trial.vpc.security_group_ids == ["sg-0123456789abcdef0"]
     assert trial.environment == {"LOG_LEVEL": "info"} and trial.tags == {"project": "gan"}
+    assert trial.output_kms_key_id == KMS_KEY  # CreateTrainingJob's OutputDataConfig.KmsKeyId
 
 
 @pytest.mark.parametrize(
@@ -107,7 +109,6 @@ def test_every_mapped_field_arrives_in_the_spec() -> None:
         f"{CONFIG}.TrainingJobEarlyStoppingType: not carried over",
         "WarmStartConfig.ParentHyperParameterTuningJobs[0]: not carried over: parent tuning job 'MyParentTuningJob'",
         f"{DEFINITION}.InputDataConfig[0].ShuffleConfig: not carried over",
-        f"{DEFINITION}.OutputDataConfig.KmsKeyId: not carried over",
         f"{DEFINITION}.RetryStrategy: not carried over",
         f"{DEFINITION}.StaticHyperParameters.sagemaker_container_log_level: not carried over",
         f"{DEFINITION}.StaticHyperParameters.sagemaker_region: not carried over",
@@ -119,7 +120,7 @@ def test_what_does_not_carry_over_is_named_once(named: str) -> None:
 
 
 def test_nothing_else_is_named() -> None:
-    assert len(import_request(load(EVERY_FIELD)).notes) == 8
+    assert len(import_request(load(EVERY_FIELD)).notes) == 7
 
 
 def test_completion_criteria_and_a_parent_that_ran_in_hyperstep_carry_over() -> None:
@@ -364,7 +365,7 @@ def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
     out = tmp_path / "spec.yaml"
     assert main(["import-amt", str(EVERY_FIELD), "-o", str(out), "--parent", "MyParentTuningJob=gan-1"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 7  # the parent carries over
+    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 6  # the parent carries over
     assert yaml.safe_load(out.read_text())["warm_start"] == {"jobs": ["gan-1"]}
     assert yaml.safe_load(out.read_text())["name"] == "gan-tuning-2"
     assert main(["validate", str(out)]) == 0

@@ -74,6 +74,8 @@ def test_channel_shorthand_expands_to_defaults() -> None:
         ({"environment": {"HYPERSTEP_JOB_ID": "x"}}, "HYPERSTEP_"),
         ({"metric_definitions": [{"name": f"m{i}", "regex": "m=(.*)"} for i in range(41)]}, "at most 40"),
         ({"vpc": {"subnets": [], "security_group_ids": ["sg-1"]}}, "subnets"),
+        ({"output_kms_key_id": "alias/has space"}, "output_kms_key_id"),
+        ({"volume_kms_key_id": "k" * 2049}, "volume_kms_key_id"),
     ],
 )
 def test_sagemaker_block_refuses_what_aws_refuses(change: dict[str, Any], message: str) -> None:
@@ -94,6 +96,11 @@ def test_spot_with_enough_wait_is_accepted() -> None:
         ({"command": ["python", ""]}, "command"),
         ({"environment": {"AWS_BATCH_JOB_ID": "x"}}, "AWS_BATCH"),
         ({"vcpus": 0}, "vcpus"),
+        ({"share_identifier": "ml-research"}, "share_identifier"),
+        ({"share_identifier": "a" * 256}, "share_identifier"),
+        ({"share_identifier": "ml", "scheduling_priority": 10_000}, "scheduling_priority"),
+        ({"share_identifier": "ml", "scheduling_priority": -1}, "scheduling_priority"),
+        ({"scheduling_priority": 5}, "set share_identifier too"),
     ],
 )
 def test_batch_block_refuses_what_aws_refuses(change: dict[str, Any], message: str) -> None:

@@ -37,3 +37,11 @@ class BudgetExhaustedError(HyperstepError):
 class LaunchError(HyperstepError):
     """A trial cannot start and retrying will not help (bad image, missing program);
     the trial is recorded as failed with this reason."""
+
+
+class CapacityError(LaunchError):
+    """A trial cannot start now for want of capacity the platform frees as work ends (an
+    account quota of instances in use: SageMaker's ``ResourceLimitExceeded``). While another
+    trial of the job runs, the trial stays pending and a later round launches it again (that
+    trial's end frees an instance and wakes the round); with none running, nothing of the
+    job's own will, and the trial fails with this reason like any ``LaunchError``."""

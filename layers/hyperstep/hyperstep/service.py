@@ -54,7 +54,7 @@ from pydantic import ValidationError
 
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
-from hyperstep.errors import ConflictError, LaunchError, NotFoundError, SpecError
+from hyperstep.errors import CapacityError, ConflictError, LaunchError, NotFoundError, SpecError
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
     FinishRequest,
@@ -288,7 +288,8 @@ class TuningService:
         ``launch``. A launch that raises (a throttled API, say) fails the round, and
         the state's retry plans the trial again (it is still pending), as does the next
         round or, once the retries are spent, Finish stops it; a ``LaunchError`` (a
-        request the platform rejects) fails the trial alone.
+        request the platform rejects) fails the trial alone; a ``CapacityError`` (an
+        instance quota in use) leaves it pending for a later round while another trial runs.
         """
         plan = self.suggest(request)
         for trial_id in plan.trial_ids:
@@ -406,6 +407,9 @@ class TuningService:
         try:
             ref = self.backend_for(job).launch(job, trial)
         except LaunchError as exc:
+            if isinstance(exc, CapacityError) and self._runs_another(job, trial.id):
+                log.warning("launch deferred until a running trial ends: %s", exc)
+                return {"trial_id": trial.id, "state": TrialState.PENDING.value}
             self._finish(job.id, trial.id, TrialState.FAILED, error=str(exc))
             self.wake(job.id)
             return {"trial_id": trial.id, "state": TrialState.FAILED.value}
@@ -414,6 +418,14 @@ class TuningService:
         except ConflictError:
             return self._not_started(job, trial.id, ref)
         return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
+
+    def _runs_another(self, job: Job, trial_id: str) -> bool:
+        """Whether a trial of the job other than ``trial_id`` runs on its platform (one that
+        awaits its final report has ended there), so that its end will wake the job."""
+        return any(
+            t.id != trial_id and t.state is TrialState.RUNNING and t.awaiting_result_since is None
+            for t in self.view.snapshot(job).active()
+        )
 
     def _not_started(self, job: Job, trial_id: str, ref: str) -> dict[str, Any]:
         """A launched trial the store would not record started. Its result may have beaten
@@ -959,13 +971,25 @@ class TuningService:
     ) -> dict[str, int]:
         """Reconcile what events missed, for every unfinished job however many jobs exist
         (or for ``jobs``); ``reaped`` is told of each job once it is reaped (the reaper
-        function counts the ends noted meanwhile: ``hyperstep.recorded_ends``)."""
+        function counts the ends noted meanwhile: ``hyperstep.recorded_ends``), also when
+        reaping it failed part way (the ends recorded before the error count under it).
+
+        An error reaping one job (a throttled Describe, say) is logged and the pass goes on
+        with the others, then the first such error is raised at its end: the pass fails, but
+        one job in trouble never keeps the jobs after it unreconciled and unwoken."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
+        failure: Exception | None = None
         for job in self.store.list_unfinished_jobs() if jobs is None else jobs:
             counts["jobs"] += 1
-            self.reap_job(job, grace_seconds, counts)
+            try:
+                self.reap_job(job, grace_seconds, counts)
+            except Exception as exc:
+                log.exception("reaping job %s failed (%s); the pass goes on", job.id, error_kind(exc))
+                failure = failure or exc
             if reaped is not None:
                 reaped(job)
+        if failure is not None:
+            raise failure
         return counts
 
     def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
@@ -1002,14 +1026,23 @@ class TuningService:
             return
         if early_stopping.enabled(job.spec) and not self.follow_log(job, trial, ended):
             return  # stopped early on what its log printed
-        timeout = job.spec.trial.timeout_seconds if job.spec.trial else None
+        timeout = job.spec.trial.running_limit_seconds() if job.spec.trial else None
         result = self.backend_for(job).describe(job, trial)
         if result is not None:
             ended(self.collect(result))
-        elif timeout is not None and trial.started_at and self.clock() - trial.started_at > timeout + grace:
+        elif timeout is not None and self._overdue(job, trial, timeout + grace):
             self.backend_for(job).stop(job, trial)
             stuck = TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="timed out")
             ended(self.collect(stuck), "timed_out")
+
+    def _overdue(self, job: Job, trial: Trial, limit: float) -> bool:
+        """Whether the trial has run longer than ``limit`` seconds since its platform began
+        counting (``running_since``). Its launch is checked first: the platform's start is
+        never earlier, so a trial within its time since launch costs no platform call."""
+        if not trial.started_at or self.clock() - trial.started_at <= limit:
+            return False
+        since = self.backend_for(job).running_since(job, trial)
+        return since is not None and self.clock() - since > limit
 
     def follow_log(self, job: Job, trial: Trial, ended: Callable[[bool], None] | None = None) -> bool:
         """Report the step values the running trial's log printed since it was last read

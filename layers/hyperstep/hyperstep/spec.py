@@ -399,15 +399,17 @@ def _no_duplicate_metrics(metrics: list[str], kind: str) -> None:
 
 
 def covers_one_trial(limit: float, block: TrialBlockBase) -> None:
-    """Refuse a dollar budget below what one trial may cost (its rate at list price x
-    ``timeout_seconds``): before any trial is priced, that is what a trial is taken to
-    cost, and such a job would never start one."""
+    """Refuse a dollar budget below what one trial may cost (its rate at list price x the
+    longest it is billed, ``billed_limit_seconds``): before any trial is priced, that is what
+    a trial is taken to cost, and such a job would never start one."""
     rate = block.rate(None, None)
-    most = None if rate is None else rate.cost(block.timeout_seconds)
+    seconds = block.billed_limit_seconds()
+    most = None if rate is None else rate.cost(seconds)
     if rate is not None and most is not None and most > limit:
+        billed = f"trial.timeout_seconds {seconds}" if seconds == block.timeout_seconds else f"{seconds} s in all"
         raise ValueError(
             f"budget.max_cost_usd: ${limit:g} does not cover one trial at its most (${most:.4g}: "
-            f"{rate.basis} for trial.timeout_seconds {block.timeout_seconds}); raise it or lower the timeout"
+            f"{rate.basis} for {billed}); raise it or lower the timeout"
         )
 
 

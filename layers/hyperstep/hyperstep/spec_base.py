@@ -193,6 +193,17 @@ class TrialBlockBase(SpecModel):
         ``cost_per_hour``."""
         return None if self.cost_per_hour is None else own_rate(self.cost_per_hour, "trial")
 
+    def running_limit_seconds(self) -> int:
+        """The longest a trial may run after its launch before its platform ends it itself:
+        the reaper times out (fails and stops) one its platform says still runs only past
+        this and its grace. By default ``timeout_seconds``."""
+        return self.timeout_seconds
+
+    def billed_limit_seconds(self) -> int:
+        """The longest one trial is billed for: what the dollar budget takes a trial to cost,
+        at its rate, before any trial is priced. By default ``running_limit_seconds``."""
+        return self.running_limit_seconds()
+
     def check_objective(self, metric: str) -> None:
         """Refuse an objective no trial of this backend measures (raise ValueError); the
         spec calls it with ``objective.metric``. By default a metric is measured when one of

@@ -64,9 +64,11 @@ def sagemaker_trial(request: Request, definition: tuple, trial: dict[str, Any]) 
         "input_mode": (*algorithm, "TrainingInputMode"),
         "role_arn": (*definition, "RoleArn"),
         "output_path": (*definition, "OutputDataConfig", "S3OutputPath"),
+        "output_kms_key_id": (*definition, "OutputDataConfig", "KmsKeyId"),
         "instance_type": (*resources, "InstanceType"),
         "instance_count": (*resources, "InstanceCount"),
         "volume_size_gb": (*resources, "VolumeSizeInGB"),
+        "volume_kms_key_id": (*resources, "VolumeKmsKeyId"),
         "max_wait_seconds": (*definition, "StoppingCondition", "MaxWaitTimeInSeconds"),
         "checkpoint_s3_uri": (*definition, "CheckpointConfig", "S3Uri"),
     }

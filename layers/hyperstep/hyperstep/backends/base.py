@@ -81,6 +81,10 @@ class TrialView(Protocol):
     def log_cursor(self) -> LogCursor | None:
         """How far ``step_reports`` has read the trial's log (None: not yet)."""
 
+    @property
+    def started_at(self) -> float | None:
+        """When the trial was launched (epoch seconds), once the store recorded it."""
+
 
 class TrialBackend(ABC):
     """Runs trials. Implementations: one per folder under ``hyperstep.backends``."""
@@ -105,6 +109,12 @@ class TrialBackend(ABC):
     @abstractmethod
     def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
         """The trial's result if it has ended, None while it runs (for the reaper)."""
+
+    def running_since(self, job: JobView, trial: TrialView) -> float | None:
+        """When the running trial's platform began counting its time limit (epoch seconds),
+        which the reaper's timeout counts from too; None while it has not begun (a job
+        waiting in a queue for capacity). By default its launch (``trial.started_at``)."""
+        return trial.started_at
 
     def final_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """The final metrics the platform keeps for an ended trial, for an end event that

@@ -4,9 +4,10 @@ A trial's cost is known only once it has ended, so the ones still to come are es
 
 - once trials have been priced, at the running average of their costs: the best guess of
   what the next one costs (it may overrun by the spread of the trials still running);
-- before any, at the most the first can cost, its block's hourly rate x ``timeout_seconds``
-  (the platform stops a trial there): the first round then never overspends, at the price
-  of starting fewer trials than ``max_parallel`` when the budget is tight;
+- before any, at the most the first can cost, its block's hourly rate x the longest a
+  trial is billed (``billed_limit_seconds``: ``timeout_seconds``, where the platform stops
+  it, times a Batch block's ``retry_attempts``): the first round then never overspends, at
+  the price of starting fewer trials than ``max_parallel`` when the budget is tight;
 - a block that cannot be priced before a run (a Batch job whose definition holds its vCPUs
   and memory) runs one trial at a time until the first is priced.
 
@@ -38,7 +39,7 @@ def trial_estimate(job: Job, totals: EndedTotals, region: str | None) -> float |
         return average
     block = job.spec.trial
     rate = None if block is None else block.rate(None, region)
-    return None if rate is None or block is None else rate.cost(block.timeout_seconds)
+    return None if rate is None or block is None else rate.cost(block.billed_limit_seconds())
 
 
 def affordable(job: Job, trials: Snapshot, region: str | None) -> int | None:

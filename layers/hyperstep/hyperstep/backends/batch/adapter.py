@@ -98,7 +98,7 @@ def build_request(
     }
     if resources := _resources(block):
         overrides["resourceRequirements"] = resources
-    return {
+    request: dict[str, Any] = {
         "jobName": name,
         "jobQueue": block.job_queue,
         "jobDefinition": block.job_definition,
@@ -108,6 +108,11 @@ def build_request(
         "tags": trial_tags(job.id, trial.id, block.tags),
         "propagateTags": block.propagate_tags,
     }
+    if block.share_identifier is not None:
+        request["shareIdentifier"] = block.share_identifier
+    if block.scheduling_priority is not None:
+        request["schedulingPriorityOverride"] = block.scheduling_priority
+    return request
 
 
 class BatchBackend(TrialBackend):
@@ -196,6 +201,17 @@ class BatchBackend(TrialBackend):
 
     def _usage(self, found: dict[str, Any]) -> Usage:
         return batch_usage(found).model_copy(update={"region": self.region})
+
+    def running_since(self, job: JobView, trial: TrialView) -> float | None:
+        """The latest ``startedAt`` of the job or its attempts (``attemptDurationSeconds`` counts
+        from an attempt's start); None while it has never started (queued, however long).
+        A job Batch does not know keeps its launch time."""
+        found = self._detail(job, trial)
+        if found is None:
+            return trial.started_at
+        starts = [a.get("startedAt") for a in found.get("attempts") or []] + [found.get("startedAt")]
+        latest = max((s for s in starts if s), default=None)
+        return None if latest is None else latest / 1000.0
 
     def usage(self, job: JobView, trial: TrialView) -> Usage | None:
         """What the ended job ran (``DescribeJobs``: attempts, resources, platform); None

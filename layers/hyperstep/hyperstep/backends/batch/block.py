@@ -49,6 +49,12 @@ class BatchTrial(TrialBlockBase):
     retry_attempts: int = Field(default=1, ge=1, le=10)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     propagate_tags: bool = False
+    share_identifier: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,255}\*?$")
+    """SubmitJob ``shareIdentifier``: required by a job queue with a fair-share scheduling
+    policy (every job submitted there without one is refused), refused by any other queue."""
+    scheduling_priority: int | None = Field(default=None, ge=0, le=9999)
+    """SubmitJob ``schedulingPriorityOverride`` (fair-share queues only): higher runs first
+    within the share identifier."""
     instance_type: str | None = Field(default=None, pattern=r"^[a-z0-9-]+\.[a-z0-9-]+$")
     """For pricing only: the EC2 instance type the compute environment runs a trial on
     (a trial is priced as the whole instance). Without it, a trial on EC2 is priced by its
@@ -68,6 +74,10 @@ class BatchTrial(TrialBlockBase):
         if vcpus is None or memory is None:
             return None
         return fargate_rate(vcpus, memory, region)
+
+    def running_limit_seconds(self) -> int:
+        """Each of the ``retry_attempts`` attempts may run ``attemptDurationSeconds``."""
+        return self.timeout_seconds * self.retry_attempts
 
     def check_priced(self) -> None:
         """Every Batch trial is priced from what its job reports (platform, vCPUs, memory)."""
@@ -103,4 +113,10 @@ class BatchTrial(TrialBlockBase):
     def _timeout(self) -> BatchTrial:
         if self.timeout_seconds < 60:
             raise ValueError("timeout_seconds must be at least 60 for Batch (attemptDurationSeconds)")
+        return self
+
+    @model_validator(mode="after")
+    def _fair_share(self) -> BatchTrial:
+        if self.scheduling_priority is not None and self.share_identifier is None:
+            raise ValueError("scheduling_priority applies to fair-share job queues only: set share_identifier too")
         return self

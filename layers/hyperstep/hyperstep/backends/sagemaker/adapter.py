@@ -6,7 +6,10 @@ and trial ids and given the trial's hyperparameters as strings (SageMaker accept
 strings; script mode hands them to the entry point as ``--name value``). The job's end
 arrives as a "SageMaker Training Job State Change" event (``sagemaker.events``);
 ``describe`` is the reaper's way to fetch it, with ``FinalMetricDataList`` as metrics,
-through the same status mapping.
+through the same status mapping. A launch SageMaker refuses is a ``LaunchError`` (the trial
+fails), one over an instance quota a ``CapacityError`` (it may wait for a running trial's
+end); anything else (a throttle botocore's retries did not outlast) propagates, for the
+round's retry.
 
 While a trial runs in a job that stops early, ``step_reports`` reads its CloudWatch log
 (group ``/aws/sagemaker/TrainingJobs``, stream ``<training job name>/algo-1-<epoch>``,
@@ -46,7 +49,7 @@ from hyperstep.backends.naming import (
 )
 from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYPERPARAMETERS, SageMakerTrial
 from hyperstep.backends.sagemaker.events import sagemaker_result, sagemaker_usage
-from hyperstep.errors import LaunchError
+from hyperstep.errors import CapacityError, LaunchError
 from hyperstep.messages import LogCursor, TrialResult, Usage
 from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
 
@@ -163,6 +166,10 @@ def build_request(
         "Tags": [{"Key": k, "Value": v} for k, v in trial_tags(job.id, trial.id, block.tags).items()],
         "Environment": env,
     }
+    if block.output_kms_key_id is not None:
+        request["OutputDataConfig"]["KmsKeyId"] = block.output_kms_key_id
+    if block.volume_kms_key_id is not None:
+        request["ResourceConfig"]["VolumeKmsKeyId"] = block.volume_kms_key_id
     if block.input_channels:
         request["InputDataConfig"] = [_channel(n, c) for n, c in block.input_channels.items()]
     if block.vpc is not None:
@@ -211,8 +218,10 @@ class SageMakerBackend(TrialBackend):
             code, message = _error(exc)
             if code == "ResourceInUse" or (code == "ValidationException" and "already exists" in message):
                 return name
-            if code in _NOT_RETRYABLE:  # a validation message may echo a value: secret values are scrubbed
-                reason = scrubbed(message, user_variables(request["Environment"]))
+            reason = scrubbed(message, user_variables(request["Environment"]))  # a message may echo a value
+            if code == "ResourceLimitExceeded":  # an instance quota in use: later, or never (a quota of 0)
+                raise CapacityError(f"SageMaker could not start training job {name}: {code}: {reason}") from None
+            if code in _NOT_RETRYABLE:
                 raise LaunchError(f"SageMaker rejected training job {name}: {code}: {reason}") from None
             raise
         return name

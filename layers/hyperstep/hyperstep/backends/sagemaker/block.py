@@ -27,6 +27,8 @@ ALGORITHM_PATTERN = (
 )
 """``AlgorithmName``: a name or ARN; AWS's pattern ``...(?<!-)`` without the look-behind."""
 ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
+KmsKeyId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9:/_-]+$", max_length=2048)]
+"""A KMS key id, key ARN, alias (``alias/name``) or alias ARN, as CreateTrainingJob takes it."""
 
 MAX_HYPERPARAMETERS = 100
 MAX_HYPERPARAMETER_VALUE = 2500
@@ -82,6 +84,11 @@ class SageMakerTrial(TrialBlockBase):
         default_factory=dict, max_length=20
     )
     output_path: S3Uri
+    output_kms_key_id: KmsKeyId | None = None
+    """``OutputDataConfig.KmsKeyId``: the key SageMaker encrypts the model artifacts with (else
+    S3's default key). Its key policy must allow ``role_arn``, not hyperstep."""
+    volume_kms_key_id: KmsKeyId | None = None
+    """``ResourceConfig.VolumeKmsKeyId``: the key for the instances' ML storage volumes."""
     use_spot: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1)
     """Managed spot only: waiting for capacity plus running; at least ``timeout_seconds``."""
@@ -129,6 +136,15 @@ class SageMakerTrial(TrialBlockBase):
         if self.cost_per_hour is not None:
             return Rate(self.cost_per_hour * count, f"{count} x ${self.cost_per_hour:g}/h (cost_per_hour)")
         return sagemaker_rate(instance_type, count, region)
+
+    def running_limit_seconds(self) -> int:
+        """``MaxWaitTimeInSeconds`` with managed spot (waiting for capacity plus running),
+        else ``MaxRuntimeInSeconds``."""
+        return self.max_wait_seconds if self.use_spot and self.max_wait_seconds else self.timeout_seconds
+
+    def billed_limit_seconds(self) -> int:
+        """``MaxRuntimeInSeconds``: a managed spot job's wait for capacity is not billed."""
+        return self.timeout_seconds
 
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The image (or algorithm), role, instances, volume, every S3 location and the VPC."""
