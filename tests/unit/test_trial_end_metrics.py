@@ -18,7 +18,7 @@ import pytest
 
 from hyperstep.backends.local.events import LOCAL_EVENT_DETAIL_TYPE, LOCAL_EVENT_SOURCE
 from hyperstep.backends.naming import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE
-from hyperstep.errors import LaunchError
+from hyperstep.errors import CapacityError, LaunchError
 from hyperstep.handlers import Telemetry, handle_collect, handle_finish, handle_suggest
 from hyperstep.local.bus import envelope
 from hyperstep.messages import LaunchRequest, SuggestRequest, TrialMetric, TrialResult
@@ -166,3 +166,31 @@ def test_trials_failed_at_launch_count_in_the_suggest_round_that_launched_them()
     assert invoke.objects == [({"JobId": "job"}, {"TrialsStarted": 2, "TrialsFailed": 2})]
     invoke(handle_finish, {"job_id": "job"})
     assert invoke.totals() == final_states(service) == {"TrialsFailed": 2}
+
+
+class FullOnce(FakeBackend):
+    """The instance quota is in use for the first launch of the second trial (SageMaker's
+    ResourceLimitExceeded): a ``CapacityError`` while another trial of the job runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = False
+
+    def launch(self, job: Job, trial: Trial) -> str:
+        if self.launched and not self.refused:  # the second launch
+            self.refused = True
+            raise CapacityError("ResourceLimitExceeded: the account-level service limit is 1 instance")
+        return super().launch(job, trial)
+
+
+def test_a_launch_deferred_for_capacity_counts_as_started_once_in_the_round_that_starts_it() -> None:
+    """Before: ``TrialsStarted`` counted every planned trial, so the deferred trial counted
+    in the round that deferred it and again in the round that started it."""
+    service = TuningService(SQLiteStore(clock=Clock()), {"local": FullOnce()}, FakeOrchestrator())
+    service.submit(parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2})), job_id="job")
+    invoke = Invocations(service)
+    invoke(handle_suggest, {"job_id": "job"})
+    states = sorted(t.state.value for t in service.store.list_trials("job"))
+    assert states == ["pending", "running"]
+    invoke(handle_suggest, {"job_id": "job"})
+    assert [values.get("TrialsStarted") for _, values in invoke.objects] == [1, 1]

@@ -101,7 +101,7 @@ def handle_suggest(service: TuningService, event: dict[str, Any], telemetry: Tel
     with recording() as ends:  # trials failed at launch, pending ones stopped
         plan = service.suggest_round(request)
     metrics.add_dimension(name="JobId", value=request.job_id)
-    metrics.add_metric(name="TrialsStarted", unit=COUNT, value=len(plan.trial_ids))
+    metrics.add_metric(name="TrialsStarted", unit=COUNT, value=plan.started)
     count_trial_ends(metrics, ends)
     log.info("planned", extra={"trials": len(plan.trial_ids), "done": plan.done, "reason": plan.reason})
     return plan.model_dump(mode="json")

@@ -153,6 +153,10 @@ class Plan(_Message):
     stopping: bool = False
     """The plan was made on a job being stopped: its running trials were told to stop, and
     the round waits for their ends (``WaitRequest.stopping``)."""
+    started: int = 0
+    """How many of ``trial_ids`` this round's launches took out of pending: started on their
+    platform, or failed at launch (``TrialsStarted``). Not a launch deferred for capacity
+    (planned again next round) nor a trial recorded stopped unlaunched."""
 
 
 class LaunchRequest(_Message):

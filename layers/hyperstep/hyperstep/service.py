@@ -292,9 +292,11 @@ class TuningService:
         instance quota in use) leaves it pending for a later round while another trial runs.
         """
         plan = self.suggest(request)
+        started = 0
         for trial_id in plan.trial_ids:
-            self.launch(LaunchRequest(job_id=plan.job_id, trial_id=trial_id))
-        return plan
+            outcome = self.launch(LaunchRequest(job_id=plan.job_id, trial_id=trial_id))
+            started += outcome["state"] in (TrialState.RUNNING.value, TrialState.FAILED.value)
+        return plan.model_copy(update={"started": started})
 
     def suggest_round(self, request: SuggestRequest) -> Plan:
         """The Suggest Trials task: plan and launch (``suggest_and_launch``), then end the
