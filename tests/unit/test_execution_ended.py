@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hyperstep.handlers import handle_finish
+from hyperstep.handlers import Telemetry, handle_finish
 from hyperstep.messages import LaunchRequest, SuggestRequest
 from hyperstep.models import JobStatus
 from hyperstep.service import TuningService
@@ -111,3 +111,32 @@ def test_a_job_whose_finish_failed_after_its_status_gets_its_completion_event(pa
         handle_finish(parts.service, {"job_id": "job"})
     assert handle_finish(parts.service, status_change("job", parts.execution, "FAILED"))["closed"]
     assert [detail["status"] for _, detail in parts.published.events] == ["completed"]
+
+
+class Said:
+    """A handler's log, kept by level."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def append_keys(self, **keys: Any) -> None:
+        return None
+
+    def info(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("info", msg))
+
+    def error(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("error", msg))
+
+
+@pytest.mark.parametrize(("stopping", "level"), [(True, "info"), (False, "error")])
+def test_an_execution_aborted_by_the_jobs_own_stop_is_no_error(parts: Parts, stopping: bool, level: str) -> None:
+    """A local Ctrl-C (or a stop racing the execution's end) aborts the execution of a job
+    being stopped: that closes it stopped, as asked, and logged an ERROR every time. An abort
+    nobody asked hyperstep for (StopExecution from the console) fails the job: still an error."""
+    if stopping:
+        parts.service.store.set_job_status("job", JobStatus.STOPPING)
+    said = Said()
+    handle_finish(parts.service, status_change("job", parts.execution), Telemetry(log=said))
+    assert (level, "closed the job of an execution that ended outside Finish Job") in said.lines
+    assert len([line for line in said.lines if line[0] == "error"]) == (0 if stopping else 1)

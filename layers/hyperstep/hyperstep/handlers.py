@@ -23,7 +23,7 @@ from hyperstep.events import EventError, parse_event
 from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, SuggestRequest
-from hyperstep.models import Job, TrialState
+from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.recorded_ends import RecordedEnd, recording
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -147,7 +147,11 @@ def handle_execution_ended(
         count_ends(telemetry.metrics, service.store.get_job(summary["job_id"]), ends)
         telemetry.metrics.flush_metrics()
     telemetry.metrics.add_metric(name="ExecutionsClosed", unit=COUNT, value=1)
-    log.error("closed the job of an execution that ended outside Finish Job", extra={"status": change.status})
+    # An execution aborted while its job was being stopped (a local Ctrl-C, a stop racing the
+    # execution's end) is the stop taking effect, not a fault: the job ends stopped
+    stopped = summary["status"] == JobStatus.STOPPED.value
+    report = log.info if stopped else log.error
+    report("closed the job of an execution that ended outside Finish Job", extra={"status": change.status})
     return {"closed": True, **summary}
 
 
