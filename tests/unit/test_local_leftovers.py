@@ -35,6 +35,26 @@ def test_the_trials_own_process_is_killed() -> None:
         proc.kill()
 
 
+def test_the_kill_returns_once_the_process_has_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGKILL takes effect at the process's next scheduling, which a loaded machine puts off
+    (a clean-clone CI run saw a leftover still running just after ``stop`` returned): here the
+    signal lands 0.3 s after the call. ``stop`` and ``--resume`` record the trial stopped
+    only once its process has ended."""
+    proc = sleeper(HYPERSTEP_JOB_ID="job-1", HYPERSTEP_TRIAL_ID="t0002")
+    deliver = os.killpg
+
+    def later(pgid: int, signum: int) -> None:
+        threading.Timer(0.3, deliver, (pgid, signum)).start()
+
+    monkeypatch.setattr(os, "killpg", later)
+    try:
+        assert LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+        assert not alive(str(proc.pid))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.parametrize("env", [{}, {"HYPERSTEP_JOB_ID": "job-1", "HYPERSTEP_TRIAL_ID": "t0001"}])
 def test_a_pid_reused_by_another_process_is_left_alone(env: dict[str, str]) -> None:
     """Another program, or another trial of the job, now has the pid the trial ran as."""

@@ -278,6 +278,7 @@ class LocalProcessBackend(TrialBackend):
             return False
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(ref), signal.SIGKILL)
+        _wait_ended(int(ref))
         return True
 
     def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
@@ -290,3 +291,21 @@ class LocalProcessBackend(TrialBackend):
             if key in self._results:
                 return self._results[key]
         return TrialResult(job_id=job.id, trial_id=trial.id, state="failed", error="process lost (hyperstep restarted)")
+
+
+LEFTOVER_EXIT_SECONDS = 5.0
+"""How long ``kill_leftover`` waits for a killed process to end (SIGKILL is delivered at the
+process's next scheduling, which a loaded machine can put off)."""
+
+
+def _wait_ended(pid: int) -> None:
+    """Until ``pid`` has ended (gone, or a zombie: its parent, dead, never reaps it), at most
+    ``LEFTOVER_EXIT_SECONDS``: so a trial recorded stopped has no process left running."""
+    deadline = time.monotonic() + LEFTOVER_EXIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return
+        except OSError:
+            return
+        time.sleep(0.01)
