@@ -300,3 +300,24 @@ def test_decides_needs_only_the_newest_step_and_the_one_below_it() -> None:
                 first = scheduler.bracket(7) if scheduler.name == "asha" or scheduler.weighting != "adaptive" else 0
                 expected = max(arrived) < 27 and any(sorted_crossed(arrived, r) for r in rungs(1, 27, 3, first))
             assert scheduler.decides(7, step, previous) is expected, (scheduler.name, arrived)
+
+
+def test_should_stop_judges_the_whole_curve_up_to_the_reported_step() -> None:
+    """A step report's trial holds only its newest steps (``report_metrics(whole_curve=False)``);
+    as it passes a rung the scheduler gets its whole curve from the listed trials, up to the
+    reported step (a step a later report wrote meanwhile left out), with this report's values."""
+    from hyperstep.early_stopping import should_stop
+    from hyperstep.models import Trial, TrialState
+
+    seen: dict[str, object] = {}
+
+    class Recording(ASHA):
+        def _stop(self, number: int, curve: dict[int, float], curves: Curves) -> bool:
+            seen.update(curve=curve, others=curves.others(number))
+            return False
+
+    reported = Trial(job_id="j", id="t0002", number=2, params={}, state=TrialState.RUNNING, curve={2: 0.5, 3: 0.4})
+    listed = reported.model_copy(update={"curve": {1: 0.9, 2: 0.6, 3: 0.45, 4: 0.3}})
+    other = Trial(job_id="j", id="t0001", number=1, params={}, state=TrialState.RUNNING, curve={1: 0.8, 3: 0.2})
+    assert not should_stop(Recording(1, 27, 3), reported, lambda: [other, listed], minimize=True)
+    assert seen == {"curve": {1: 0.9, 2: 0.5, 3: 0.4}, "others": {1: {1: 0.8, 3: 0.2}}}
