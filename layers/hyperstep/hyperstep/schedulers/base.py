@@ -14,6 +14,7 @@ never stopped.
 
 from __future__ import annotations
 
+import heapq
 import math
 from abc import ABC, abstractmethod
 from bisect import bisect_left
@@ -69,15 +70,8 @@ def value_at(curve: Curve, step: int) -> float | None:
 def newest(curve: Curve) -> tuple[int, int | None]:
     """The curve's newest (highest) step and the one below it (None for a curve of one
     step), in one scan: all a scheduler's ``decides`` needs of a curve. Not for an empty one."""
-    first: int | None = None
-    second: int | None = None
-    for step in curve:
-        if first is None or step > first:
-            first, second = step, first
-        elif second is None or step > second:
-            second = step
-    assert first is not None, "an empty curve has no newest step"
-    return first, second
+    first, *below = heapq.nlargest(2, curve)
+    return first, next(iter(below), None)
 
 
 def crossed(step: int, previous: int | None, rung: int) -> bool:
