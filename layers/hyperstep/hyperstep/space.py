@@ -147,8 +147,10 @@ class FloatParameter(_NumericParameter):
     def decode(self, u: np.ndarray) -> float:
         """The value at ``u``; a bound exactly at the cube's ends (a log scale's round trip
         gave ``999.9999999999998`` for ``high: 1000``)."""
-        if u[0] >= 1.0 or u[0] <= 0.0:
-            return self.high if u[0] >= 1.0 else self.low
+        if u[0] >= 1.0:
+            return self.high
+        if u[0] <= 0.0:
+            return self.low
         return min(self.high, max(self.low, self._raw(u[0])))
 
 
