@@ -11,6 +11,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import pytest
+
 from hyperstep.models import Job, MetricReport, TrialState, trial_id
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import add, trials_of
@@ -112,6 +114,23 @@ def test_racing_reports_of_one_metric_keep_the_highest_rank(store: TrialStore, m
     trial = store.get_trial(job.id, trial_id(1))
     assert trial.reports == {"loss": MetricReport(value=1.0 / RACERS, step=RACERS - 1)}
     assert trial.metrics == {"loss": 1.0 / RACERS}
+
+
+@pytest.mark.parametrize("whole_curve", [True, False])
+def test_racing_step_reports_keep_every_point_of_the_curve(
+    store: TrialStore, make_job: MakeJob, whole_curve: bool
+) -> None:
+    """Steps 1..8 of the curve's metric written at once (one chunk on DynamoDB: each report
+    a transaction of the body and the chunk, conditioned on both versions): a lost race is
+    read again and retried, so every point stays and the highest step's report is kept."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    store.start_trial(job.id, trial_id(1), "ref")
+    report = lambda i: {"loss": MetricReport(value=1.0 / (i + 1), step=i + 1)}  # noqa: E731
+    assert all(race(lambda i: store.report_metrics(job.id, trial_id(1), report(i), "loss", whole_curve=whole_curve)))
+    trial = store.get_trial(job.id, trial_id(1))
+    assert trial.curve == {i + 1: 1.0 / (i + 1) for i in range(RACERS)}
+    assert trial.reports == report(RACERS - 1)
 
 
 def test_racing_late_final_reports_complete_a_stopped_trial_once(store: TrialStore, make_job: MakeJob) -> None:
