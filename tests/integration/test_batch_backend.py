@@ -671,3 +671,14 @@ def test_a_job_is_timed_out_past_its_attempts_from_when_it_started() -> None:
     trial, terminated = reaped_after(7200, job_detail("RUNNING", late))
     assert (trial.state, trial.error) == (TrialState.FAILED, "timed out")
     assert terminated == [{"jobId": JOB_ID, "reason": BATCH_STOP_REASON}]
+
+
+def test_a_retried_job_counts_from_its_latest_attempts_start() -> None:
+    """A first attempt ran from the launch and failed; Batch queued the retry, which started
+    700 s ago: the limit counts from that attempt's start, not the first one's (2,000 s ago,
+    past 600 s x 2 attempts + 300 s), so the trial is neither failed nor terminated."""
+    launch = 1_800_000_000.0
+    detail = job_detail("RUNNING", launch + 1300)
+    detail["attempts"] = [{"startedAt": int(launch * 1000), "stoppedAt": int((launch + 600) * 1000)}]
+    trial, terminated = reaped_after(2000, detail)
+    assert trial.state is TrialState.RUNNING and terminated == []
