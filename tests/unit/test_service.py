@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hyperstep.backends.base import TrialBackend
+from hyperstep.errors import JobExistsError
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import Orchestrator
@@ -422,3 +423,17 @@ def test_the_reaper_wakes_a_job_whose_planned_trials_were_never_launched(parts) 
     service.reap()
     assert [(token, output["done"]) for token, output in orchestrator.woken] == [("tok", False)]
     assert service.suggest(SuggestRequest(job_id="job")).trial_ids == lost.trial_ids
+
+
+def test_a_generated_job_id_that_collides_is_drawn_again(parts: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two jobs of one name created in the same second: the second draws its random part again
+    rather than failing with "already exists" (a caller's own id still fails)."""
+    service, *_ = parts
+    draws = iter(["a" * 32, "a" * 32, "b" * 32])
+    monkeypatch.setattr("hyperstep.service.uuid.uuid4", lambda: type("U", (), {"hex": next(draws)})())
+    spec = parse_spec(spec_document())
+    first, second = service.create_job(spec), service.create_job(spec)
+    assert first.id.endswith("-aaaaaaaa") and second.id.endswith("-bbbbbbbb")
+    assert {job.id for job in service.store.list_jobs()} == {first.id, second.id}
+    with pytest.raises(JobExistsError):
+        service.create_job(spec, job_id=first.id)

@@ -54,7 +54,7 @@ from pydantic import ValidationError
 
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
-from hyperstep.errors import CapacityError, ConflictError, LaunchError, NotFoundError, SpecError
+from hyperstep.errors import CapacityError, ConflictError, JobExistsError, LaunchError, NotFoundError, SpecError
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
     FinishRequest,
@@ -158,8 +158,22 @@ class TuningService:
             kept.append(parent)
         parents = tuple(kept)
         now = self.clock()
-        job_id = job_id or new_job_id(spec.name, now)
-        job = Job(id=job_id, spec=spec, created_at=now, parents=tuple(parents), seed=drawn_seed(spec), owner=owner)
+        job = Job(
+            id=job_id or new_job_id(spec.name, now),
+            spec=spec,
+            created_at=now,
+            parents=tuple(parents),
+            seed=drawn_seed(spec),
+            owner=owner,
+        )
+        for _ in range(ID_DRAWS - 1):
+            try:
+                self.store.create_job(job)
+                return job
+            except JobExistsError:
+                if job_id is not None:  # the caller's own id: theirs to change
+                    raise
+                job = job.model_copy(update={"id": new_job_id(spec.name, now)})
         self.store.create_job(job)
         return job
 
@@ -1197,6 +1211,12 @@ def execution_name(job_id: str, seed: str) -> str:
     return f"{job_id[:60]}-{hashlib.sha256(seed.encode()).hexdigest()[:8]}"
 
 
+ID_DRAWS = 3
+"""Generated ids a create tries before it gives up: two jobs of one name created in the same
+second (two callers, two schedules) draw their random part again on the rare collision."""
+
+
 def new_job_id(name: str, now: float) -> str:
-    """A job id that sorts by time (``now``, epoch seconds) and stays short enough for resource names."""
-    return f"{name[:24]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:4]}"
+    """A job id that sorts by time (``now``, epoch seconds) and stays short enough for resource
+    names (``hs-<id>-t0001-1`` fits SageMaker's 63 characters), with 32 random bits."""
+    return f"{name[:24]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}"
