@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -90,13 +91,29 @@ def test_same_seed_and_history_give_the_same_suggestions() -> None:
     assert runs[0] == runs[1]
 
 
-def test_tell_twice_records_once_and_non_finite_fails() -> None:
+@pytest.mark.parametrize("goal", ["minimize", ["minimize", "maximize"]])
+def test_a_second_tell_is_refused_naming_the_trial_unless_skip_if_finished(goal: str | list) -> None:
+    """As Optuna: telling an ended trial again is a ValueError (a user's loop telling the
+    wrong trial would otherwise lose a result silently); ``skip_if_finished=True``, Optuna's
+    flag for a retried call, changes nothing and returns the trial as it ended."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, goal=goal, strategy="random", seed=0)
+    (trial,) = study.ask(1)
+    first, second = (1.0, 0.0) if goal == "minimize" else ([1.0, 2.0], [0.0, 3.0])
+    study.tell(trial.id, first)
+    with pytest.raises(ValueError, match=r"trial t0001 was already told \(completed with .*skip_if_finished"):
+        study.tell(trial.id, second)
+    with pytest.raises(ValueError, match="already told"):
+        study.tell(trial.id, None, state="failed")
+    again = study.tell(trial.id, second, skip_if_finished=True)
+    assert again.state is hyperstep.TrialState.COMPLETED and again.value == 1.0
+    assert study.job.completed == 1 and study.job.failed == 0
+
+
+def test_tell_non_finite_fails() -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
-    a, b = study.ask(2)
-    study.tell(a.id, 1.0)
-    study.tell(a.id, 0.0)
-    assert study.trials[0].value == 1.0 and study.job.completed == 1
+    b = study.ask(1)[0]
     assert study.tell(b.id, float("nan")).state is hyperstep.TrialState.FAILED
     with pytest.raises(ValueError, match="needs a value"):
         study.tell(study.ask(1)[0].id, None)
@@ -129,6 +146,34 @@ def test_budget_is_never_overspent_by_racing_askers(tmp_path) -> None:
         t.join()
     assert len(got) == 15 and len({t.id for t in got}) == 15
     assert study.job.budget_used == 15
+
+
+@pytest.mark.parametrize("strategy", ["random", "bayesian"])
+def test_two_threads_asking_one_study_at_once_get_different_configurations(strategy: str) -> None:
+    """Threads sharing one Study (Optuna's ``n_jobs`` pattern) ask one at a time: before,
+    two asks that read the history at once proposed from the same history and seed, so
+    both got the same configurations. The store makes both read at the same moment
+    unless ask is serialized (then the first read waits out the barrier alone)."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy=strategy, seed=0)
+    together = threading.Barrier(2, timeout=1)
+    list_trials = study.store.list_trials
+
+    def read_together(job_id: str) -> list:
+        with contextlib.suppress(threading.BrokenBarrierError):  # asks are serialized: nobody else reads now
+            together.wait()
+        return list_trials(job_id)
+
+    study.store.list_trials = read_together  # type: ignore[method-assign]
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.extend(study.ask(2))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    study.store.list_trials = list_trials  # type: ignore[method-assign]
+    assert len(got) == 4
+    assert len({tuple(sorted(t.params.items())) for t in got}) == 4
 
 
 def test_study_survives_in_a_sqlite_file(tmp_path) -> None:
@@ -357,7 +402,7 @@ def test_a_trial_told_pruned_keeps_its_curve_and_budget_counts_once_and_is_no_fa
     trial ends as early stopping ends one (with or without the study's scheduler): its
     curve kept, its value the one told, else the curve's newest, counted once in
     ``pruned`` with its unit of budget (a stopped trial gives it back), never the best
-    while a trial completed, never a failure. A repeated tell changes nothing."""
+    while a trial completed, never a failure. A retried tell changes nothing."""
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0, early_stopping=early_stopping)
     done, told, bare, stopped = study.ask(4)
@@ -368,7 +413,7 @@ def test_a_trial_told_pruned_keeps_its_curve_and_budget_counts_once_and_is_no_fa
     assert (pruned.state.value, pruned.value, pruned.curve) == ("pruned", 0.3, {1: 0.4, 2: 0.3})
     assert study.tell(bare.id, 0.2, state="pruned").value == 0.2  # no curve: the value told
     assert study.tell(stopped.id, None, state="stopped").state.value == "stopped"
-    assert study.tell(told.id, 0.1, state="completed") == pruned
+    assert study.tell(told.id, 0.1, state="completed", skip_if_finished=True) == pruned
     job = study.job
     assert (job.completed, job.pruned, job.failed, job.budget_used) == (1, 2, 0, 3)
     assert study.best_trial is not None and study.best_trial.id == done.id
@@ -457,3 +502,22 @@ def test_tell_refuses_metrics_that_are_not_numbers_by_name(metrics: dict, reason
             study.tell(trial.id, 0.5 if goal == "minimize" else [0.5, 0.5], metrics=metrics)
         assert str(error.value) == reason
         assert study.trials[0].state.value == "pending"
+
+
+def test_tell_and_report_take_the_trial_or_its_number_as_optuna_does() -> None:
+    """Optuna's ``study.tell(trial, value)`` takes the trial or its number: so do ``tell``
+    and ``report`` (before, a Trial reached SQLite as a parameter: ``ProgrammingError``;
+    a number was 'not found'). A trial of another study is refused naming both jobs."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0, early_stopping={"name": "median", "max_resource": 9})
+    a, b, c = study.ask(3)
+    assert study.report(a, 1, 0.5) is False and study.report(b.number, 1, 0.25) is False
+    assert study.tell(a, 0.5).value == 0.5
+    assert study.tell(b.number, 0.25).value == 0.25
+    assert study.tell(c.id, 0.75).value == 0.75
+    assert [t.curve for t in study.trials[:2]] == [{1: 0.5}, {1: 0.25}]
+    other = hyperstep.Study(space, strategy="random", seed=0).ask(1)[0]
+    with pytest.raises(ValueError, match=rf"trial: t0001 is a trial of job '{other.job_id}', not of '{study.job_id}'"):
+        study.tell(other, 1.0)
+    with pytest.raises(TypeError, match=r"trial: a trial id, a Trial or a trial number, got 1\.5"):
+        study.tell(1.5, 1.0)  # type: ignore[arg-type]

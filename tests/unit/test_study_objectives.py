@@ -51,7 +51,9 @@ def test_pareto_front_holds_feasible_non_dominated_trials(strategy: str) -> None
     study.tell(e.id, [0.99, 10.0])  # infeasible: latency never reported
     study.tell(f.id, None, state="failed")
     assert [t.id for t in study.pareto_front] == [a.id, b.id]
-    assert study.best_trial is None  # several objectives: a front, no single best
+    assert study.best_trials == study.pareto_front  # Optuna's name
+    with pytest.raises(RuntimeError, match=r"best_trial: this study has 2 objectives.*use study\.pareto_front"):
+        study.best_trial  # noqa: B018  several objectives: a front, no single best (Optuna raises too)
     assert len(study.ask(4)) == 4  # every strategy proposes on from such a history
 
 
@@ -115,7 +117,6 @@ def test_the_issue_space_objectives_and_constraint_together(strategy: str) -> No
     assert [t.id for t in study.pareto_front] == [t.id for t in expected] != []
     for t in trials:
         assert t.values == [issue10.outcome(t.params)[m] for m in ("accuracy", "model_kb")]
-    assert study.best_trial is None
 
 
 def test_one_objective_with_the_issue_space_best_trial_is_the_best_feasible_one() -> None:

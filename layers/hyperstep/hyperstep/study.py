@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 Goal = Literal["minimize", "maximize"]
 TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED)
 """What ``tell`` takes: how a trial ended (running and pending are not an end)."""
+TrialRef = str | Trial | int
+"""A trial as ``tell`` and ``report`` take it: its id, the ``Trial`` ``ask`` returned, or its
+number (Optuna's ``tell`` takes the trial or its number)."""
 
 
 def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
@@ -145,6 +149,9 @@ class Study:
         """The job's seed; a job stored before seeds were kept draws one per study."""
         self.strategy: Strategy = make_strategy(config.name, config.options, stored=True)  # checked as it came in
         self.scheduler: Scheduler = make_scheduler(job.spec.early_stopping, self.seed)
+        self._asking = threading.Lock()
+        """One ``ask`` at a time: threads asking at once would read the same history and,
+        with the same seed, be given the same configurations."""
 
     @property
     def fidelity_levels(self) -> list[int] | None:
@@ -192,6 +199,12 @@ class Study:
         if n == 0:
             return []
         n = int(n)
+        with self._asking:
+            return self._ask(n, max_trials, trials, snapshot)
+
+    def _ask(
+        self, n: int, max_trials: int | None, trials: Sequence[Trial] | None, snapshot: Snapshot | None
+    ) -> list[Trial]:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         history = self.history(trials, snapshot)
         rng = np.random.default_rng([self.seed, len(trials)])
@@ -240,13 +253,18 @@ class Study:
 
     def tell(
         self,
-        trial_id: str,
+        trial_id: TrialRef,
         value: float | Sequence[float] | None,
         state: Literal["completed", "failed", "stopped", "pruned"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
         error: str | None = None,
+        skip_if_finished: bool = False,
     ) -> Trial:
-        """Record how a trial ended; a repeated tell of the same trial changes nothing.
+        """Record how a trial ended (``trial_id``: its id, the ``Trial`` or its number).
+
+        A trial is told once: telling an ended trial again is a ``ValueError`` (as in
+        Optuna), or, with ``skip_if_finished`` (Optuna's flag: a retried call), changes
+        nothing and returns the trial as it ended.
 
         A completed trial needs a finite value (with several objectives: a list of them,
         in the objectives' order); a non-finite one is recorded as failed. A failed one
@@ -262,13 +280,14 @@ class Study:
         study stops early and the curve reached ``max_resource`` (the training was over,
         as the service rules for a late stop: ``early_stopping.stopped_end``).
         """
+        trial_id = self._id_of(trial_id)
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
         if state is TrialState.FAILED and value is not None:  # as Optuna refuses values with FAIL
             raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
         if self.spec.multi_objective:
-            return self._tell_several(trial_id, value, state, metrics, error)
+            return self._tell_several(trial_id, value, state, metrics, error, skip_if_finished)
         value = _one_of_one(value)
         if value is not None and not is_number(value):
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
@@ -284,8 +303,32 @@ class Study:
                 raise ValueError("a completed trial needs a value; use state='failed' for none")
             if not math.isfinite(value):
                 state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
-        self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
-        return self.store.get_trial(self.job_id, trial_id)
+        ended = self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
+        return self._told(trial_id, ended, skip_if_finished)
+
+    def _told(self, trial_id: str, ended: bool, skip_if_finished: bool) -> Trial:
+        """The trial ``tell`` has just ended, or, when it had ended before (``ended`` False),
+        a ``ValueError`` unless ``skip_if_finished``."""
+        trial = self.store.get_trial(self.job_id, trial_id)
+        if not ended and not skip_if_finished:
+            told = "" if trial.value is None else f" with {trial.values or trial.value}"
+            raise ValueError(
+                f"trial {trial_id} was already told ({trial.state.value}{told}): a trial is told once;"
+                " skip_if_finished=True ignores a repeated tell"
+            )
+        return trial
+
+    def _id_of(self, trial: TrialRef) -> str:
+        """The id of ``trial`` as ``tell`` and ``report`` take it (``TrialRef``)."""
+        if isinstance(trial, Trial):
+            if trial.job_id != self.job_id:
+                raise ValueError(f"trial: {trial.id} is a trial of job {trial.job_id!r}, not of {self.job_id!r}")
+            return trial.id
+        if isinstance(trial, numbers.Integral) and not isinstance(trial, bool):
+            return trial_id(int(trial))
+        if isinstance(trial, str):
+            return trial
+        raise TypeError(f"trial: a trial id, a Trial or a trial number, got {trial!r}")
 
     def _tell_several(
         self,
@@ -294,6 +337,7 @@ class Study:
         state: TrialState,
         metrics: dict[str, float] | None,
         error: str | None,
+        skip_if_finished: bool,
     ) -> Trial:
         """``tell`` for a multi-objective study: ``value`` is one value per objective."""
         values = None if value is None else self._values(value)
@@ -304,8 +348,10 @@ class Study:
                 state, error, values = TrialState.FAILED, error or f"objectives are not all finite ({values})", None
         metrics = None if metrics is None else finite_metrics(checked_metrics(metrics))
         first = None if values is None else values[0]
-        self.store.finish_trial(self.job_id, trial_id, state, value=first, metrics=metrics, error=error, values=values)
-        return self.store.get_trial(self.job_id, trial_id)
+        ended = self.store.finish_trial(
+            self.job_id, trial_id, state, value=first, metrics=metrics, error=error, values=values
+        )
+        return self._told(trial_id, ended, skip_if_finished)
 
     def _values(self, value: Any) -> list[float]:
         """A multi-objective study's told value as floats, one per objective (``ValueError``)."""
@@ -316,7 +362,7 @@ class Study:
             raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
         return [float(v) for v in value]
 
-    def report(self, trial_id: str, step: int, value: float) -> bool:
+    def report(self, trial_id: TrialRef, step: int, value: float) -> bool:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
@@ -327,6 +373,7 @@ class Study:
         step. A value that is not finite (a diverged trial) is not recorded: with early
         stopping the answer is True (stop it; telling it ``stopped`` ends it pruned at its
         last finite value, or stopped without a curve), without it False."""
+        trial_id = self._id_of(trial_id)
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
         step = int(step)
@@ -405,11 +452,22 @@ class Study:
         return pareto_front(self.spec, self.trials)
 
     @property
+    def best_trials(self) -> list[Trial]:
+        """Optuna's name for ``pareto_front``."""
+        return self.pareto_front
+
+    @property
     def best_trial(self) -> Trial | None:
-        """The feasible completed trial with the best value (None before any completes; with
-        several objectives always None: see ``pareto_front``). With early
-        stopping: the best trial that reached ``max_resource``, or, while none has, the
-        best at the highest step reached (``early_stopping.best_trial``)."""
+        """The feasible completed trial with the best value (None before any completes). With
+        several objectives there is none: a ``RuntimeError`` points to ``pareto_front``, as
+        Optuna's points to ``best_trials`` (a None would read as "nothing completed yet").
+        With early stopping: the best trial that reached ``max_resource``, or, while none
+        has, the best at the highest step reached (``early_stopping.best_trial``)."""
+        if self.spec.multi_objective:
+            raise RuntimeError(
+                f"best_trial: this study has {len(self.spec.goals)} objectives, so no single best trial;"
+                " use study.pareto_front (or best_trials, as in Optuna)"
+            )
         if stopping.enabled(self.spec):
             assert self.spec.early_stopping is not None
             return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
