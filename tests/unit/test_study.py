@@ -521,3 +521,78 @@ def test_tell_and_report_take_the_trial_or_its_number_as_optuna_does() -> None:
         study.tell(other, 1.0)
     with pytest.raises(TypeError, match=r"trial: a trial id, a Trial or a trial number, got 1\.5"):
         study.tell(1.5, 1.0)  # type: ignore[arg-type]
+
+
+CONDITIONAL = [
+    {"name": "x", "type": "float", "low": 0.0, "high": 1.0},
+    {"name": "kernel", "type": "categorical", "choices": ["rbf", "linear", 3]},
+    {"name": "gamma", "type": "int", "low": 1, "high": 10, "when": {"kernel": ["rbf"]}},
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"x": 1.5, "kernel": "linear"}, r"params\.x: 1\.5 is outside \[0\.0, 1\.0\]"),
+        ({"x": True, "kernel": "linear"}, r"params\.x: True is not a number"),
+        ({"x": 0.5, "kernel": "poly"}, r"params\.kernel: 'poly' is not one of \['rbf', 'linear', 3\]"),
+        ({"x": 0.5, "kernel": "rbf", "gamma": 2.5}, r"params\.gamma: 2\.5 is not an integer"),
+        ({"x": 0.5, "kernel": "rbf"}, r"params\.gamma: missing \(it is active here\)"),
+        (
+            {"x": 0.5, "kernel": "linear", "gamma": 2},
+            r"params\.gamma: set, but inactive here \(when: \{'kernel': \['rbf'\]\}\)",
+        ),
+        ({"x": 0.5, "gamma": 2}, r"params\.kernel: missing"),
+        ({"x": 0.5, "kernel": "linear", "lr": 0.1}, r"params\.lr: not a parameter of this space \(x, kernel, gamma\)"),
+    ],
+)
+def test_add_trial_names_the_parameter_at_fault_and_why(params: dict, message: str) -> None:
+    """Before, every bad ``params`` gave the same "params {...} are not a point of this
+    space", naming neither the parameter nor the reason."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    with pytest.raises(ValueError, match=message):
+        study.add_trial(params, 1.0)
+    assert study.trials == []
+
+
+def test_add_trial_takes_an_integral_float_for_an_int_and_stores_the_choice_named() -> None:
+    """A DataFrame's int column with a gap holds 3.0 (Optuna takes it for an int); a
+    choice named by an equal value or its text is stored as the space's choice."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    trial = study.add_trial({"x": 1, "kernel": "rbf", "gamma": 3.0}, 0.5)
+    assert trial.params == {"x": 1.0, "kernel": "rbf", "gamma": 3}
+    assert [type(v) for v in trial.params.values()] == [float, str, int]
+    assert study.add_trial({"x": 0.5, "kernel": 3.0}, 0.5).params == {"x": 0.5, "kernel": 3}
+    assert study.add_trial({"x": 0.5, "kernel": "3"}, 0.5).params["kernel"] == 3
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ({"value": 1.0, "state": "failed"}, r"a failed trial takes no value"),
+        ({"value": 1.0, "metrics": {"acc": "high"}}, r"metrics: 'acc' must be a number"),
+        ({"value": None, "state": "failed", "error": 3}, r"error: a string or an exception, got 3"),
+    ],
+)
+def test_add_trial_refused_adds_no_trial(call: dict, message: str) -> None:
+    """A refused add_trial leaves no trial behind: before, bad metrics or error were
+    found by the tell after the trial was added (a pending trial nobody would tell), a
+    failed trial's value was dropped silently, and an int ``error`` was stored as it came,
+    after which the study could no longer be read (pydantic: error should be a string)."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    with pytest.raises(ValueError, match=message):
+        study.add_trial({"x": 0.5, "kernel": "linear"}, **call)
+    assert study.trials == []
+
+
+def test_tell_takes_an_exception_as_the_error_and_refuses_other_types() -> None:
+    """``except Exception as e: study.tell(trial, None, state="failed", error=e)``: the
+    trial fails with ``Type: message`` (before, PydanticSerializationError and the trial
+    stayed pending); an int error was stored and broke every later read of the study."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    a, b = study.ask(2)
+    told = study.tell(a, None, state="failed", error=RuntimeError("CUDA out of memory"))
+    assert (told.state.value, told.error) == ("failed", "RuntimeError: CUDA out of memory")
+    with pytest.raises(ValueError, match="error: a string or an exception, got 3"):
+        study.tell(b, None, state="failed", error=3)  # type: ignore[arg-type]
+    assert [t.state.value for t in study.trials] == ["failed", "pending"]

@@ -257,7 +257,7 @@ class Study:
         value: float | Sequence[float] | None,
         state: Literal["completed", "failed", "stopped", "pruned"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
-        error: str | None = None,
+        error: str | BaseException | None = None,
         skip_if_finished: bool = False,
     ) -> Trial:
         """Record how a trial ended (``trial_id``: its id, the ``Trial`` or its number).
@@ -284,8 +284,8 @@ class Study:
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
-        if state is TrialState.FAILED and value is not None:  # as Optuna refuses values with FAIL
-            raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
+        _refuse_a_failed_value(state, value)
+        error = error_text(error)
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error, skip_if_finished)
         value = _one_of_one(value)
@@ -400,7 +400,7 @@ class Study:
         value: float | None = None,
         state: Literal["completed", "failed"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
-        error: str | None = None,
+        error: str | BaseException | None = None,
     ) -> Trial:
         """Record a trial that ran elsewhere (a notebook, an earlier tool), so the strategy
         learns from it: a completed one needs a finite ``value``, a failed one none.
@@ -411,6 +411,7 @@ class Study:
         state = TrialState(state)
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
+        _refuse_a_failed_value(state, value)
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
             if value is None or not all(math.isfinite(v) for v in self._values(value)):
@@ -419,10 +420,11 @@ class Study:
             value = _one_of_one(value)
             if value is None or not is_number(value) or not math.isfinite(value):
                 raise ValueError(f"a completed trial needs a finite value, got {value!r}")
+        if metrics is not None:  # checked before the trial is added: a refused call adds none
+            checked_metrics(metrics)
+        error = error_text(error)
         params = {name: given.item() if isinstance(given, np.generic) else given for name, given in params.items()}
-        if not self.space.contains(params):  # numpy scalars (from a DataFrame, an array) taken as Python's
-            names = ", ".join(p.name for p in self.space.parameters)
-            raise ValueError(f"params {params!r} are not a point of this space (parameters: {names})")
+        params = self.space.configuration(params)  # numpy scalars (from a DataFrame, an array) taken as Python's
         now = self.store.clock()
         (trial,) = self.store.add_trials(
             self.job_id,
@@ -520,6 +522,23 @@ def _stopping_name(spec: JobSpec) -> str:
 def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
     """The spec's early stopping as compared when a study is reopened (None: off)."""
     return spec.early_stopping.model_dump() if stopping.enabled(spec) and spec.early_stopping is not None else None
+
+
+def _refuse_a_failed_value(state: TrialState, value: Any) -> None:
+    """A failed trial takes no value (``ValueError``), as Optuna refuses values with FAIL."""
+    if state is TrialState.FAILED and value is not None:
+        raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
+
+
+def error_text(error: str | BaseException | None) -> str | None:
+    """The ``error`` told with a failed trial as the store keeps it: a string, or an
+    exception as ``Type: message`` (``ValueError`` for anything else: a store that kept it
+    could not be read back)."""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    if error is not None and not isinstance(error, str):
+        raise ValueError(f"error: a string or an exception, got {error!r}")
+    return error
 
 
 def _one_of_one(value: Any) -> Any:
