@@ -464,7 +464,8 @@ class Study:
         several objectives there is none: a ``RuntimeError`` points to ``pareto_front``, as
         Optuna's points to ``best_trials`` (a None would read as "nothing completed yet").
         With early stopping: the best trial that reached ``max_resource``, or, while none
-        has, the best at the highest step reached (``early_stopping.best_trial``)."""
+        has, the best at the highest step reached (``early_stopping.best_trial``), of the
+        trials not known infeasible (one still running has no final metrics yet)."""
         if self.spec.multi_objective:
             raise RuntimeError(
                 f"best_trial: this study has {len(self.spec.goals)} objectives, so no single best trial;"
@@ -472,7 +473,8 @@ class Study:
             )
         if stopping.enabled(self.spec):
             assert self.spec.early_stopping is not None
-            return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
+            candidates = [t for t in self.trials if t.state.active or self.spec.feasible(t.metrics)]
+            return stopping.best_trial(candidates, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
 
