@@ -523,6 +523,17 @@ def test_tell_and_report_take_the_trial_or_its_number_as_optuna_does() -> None:
         study.tell(1.5, 1.0)  # type: ignore[arg-type]
 
 
+def test_tell_of_a_failed_or_pruned_trial_needs_no_value_as_in_optuna() -> None:
+    """Optuna's ``study.tell(trial, state=TrialState.FAIL)``: before, leaving the value
+    out was a TypeError (a required positional argument)."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    failed, pruned, completed = study.ask(3)
+    assert study.tell(failed, state="failed").state is hyperstep.TrialState.FAILED
+    assert study.tell(pruned, state="pruned").state is hyperstep.TrialState.PRUNED
+    with pytest.raises(ValueError, match="a completed trial needs a value"):
+        study.tell(completed)
+
+
 CONDITIONAL = [
     {"name": "x", "type": "float", "low": 0.0, "high": 1.0},
     {"name": "kernel", "type": "categorical", "choices": ["rbf", "linear", 3]},

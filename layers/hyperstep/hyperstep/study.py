@@ -254,13 +254,14 @@ class Study:
     def tell(
         self,
         trial_id: TrialRef,
-        value: float | Sequence[float] | None,
+        value: float | Sequence[float] | None = None,
         state: Literal["completed", "failed", "stopped", "pruned"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
         error: str | BaseException | None = None,
         skip_if_finished: bool = False,
     ) -> Trial:
-        """Record how a trial ended (``trial_id``: its id, the ``Trial`` or its number).
+        """Record how a trial ended (``trial_id``: its id, the ``Trial`` or its number;
+        ``tell(trial, state="failed")`` needs no value, as in Optuna).
 
         A trial is told once: telling an ended trial again is a ``ValueError`` (as in
         Optuna), or, with ``skip_if_finished`` (Optuna's flag: a retried call), changes
