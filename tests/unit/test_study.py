@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import hyperstep
+from hyperstep.errors import SpecError
 from hyperstep.stores.sqlite import SQLiteStore
 
 PARAMETERS = [
@@ -50,7 +51,7 @@ def test_ask_tell_surface(strategy: str) -> None:
 )
 def test_a_bad_strategy_option_is_refused_naming_it(strategy: str, options: dict, field: str) -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
-    with pytest.raises(ValidationError, match=rf"strategy\.options\.{field}\b"):
+    with pytest.raises(SpecError, match=rf"^strategy\.options\.{field}: "):  # one line, as the CLI's
         hyperstep.Study(space, strategy=strategy, strategy_options=options)
 
 
@@ -273,14 +274,14 @@ def test_an_unseeded_job_resumed_from_its_store_proposes_what_an_uninterrupted_o
 def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_field() -> None:
     study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
     assert [p.name for p in study.space.parameters] == ["x", "depth", "kernel"]
-    with pytest.raises(ValidationError, match=r"parameters\n  List should have at least 1 item"):
+    with pytest.raises(SpecError, match=r"^parameters: List should have at least 1 item"):
         hyperstep.Study({"parameters": []})
     with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace or its document"):
         hyperstep.Study(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got 42"):
         hyperstep.Study({"parameters": PARAMETERS}, goal=42)  # type: ignore[arg-type]
     assert hyperstep.Study({"parameters": PARAMETERS}, goal=None).minimize  # as Optuna's direction=None
-    with pytest.raises(ValidationError, match=r"strategy.name\n  Input should be 'random'"):
+    with pytest.raises(SpecError, match=r"^strategy\.name: Input should be 'random'"):
         hyperstep.Study({"parameters": PARAMETERS}, strategy="")  # not the default
 
 
@@ -353,7 +354,7 @@ def test_a_seed_past_json_s_exact_integers_is_refused_before_anything_is_stored(
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     store = SQLiteStore(":memory:")
     for seed in (10**4400, MAX_SEED + 1):
-        with pytest.raises(ValidationError, match=r"strategy\.seed"):
+        with pytest.raises(SpecError, match=r"^strategy\.seed: "):
             hyperstep.Study(space, strategy="random", seed=seed, store=store)
     assert store.list_jobs() == []
     assert len(hyperstep.Study(space, strategy="random", seed=MAX_SEED, store=store).ask(2)) == 2
@@ -607,3 +608,25 @@ def test_tell_takes_an_exception_as_the_error_and_refuses_other_types() -> None:
     with pytest.raises(ValueError, match="error: a string or an exception, got 3"):
         study.tell(b, None, state="failed", error=3)  # type: ignore[arg-type]
     assert [t.state.value for t in study.trials] == ["failed", "pending"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"goal": "max"}, "goal: Input should be 'minimize' or 'maximize'"),
+        ({"goal": ["minimize"] * 4}, "goal: one goal, or a list of two or three (one per objective), got 4"),
+        ({"constraints": {"metric": "mb", "max": 2}}, "constraints: a list of constraints, got one mapping"),
+        ({"constraints": [{"metric": "mb"}]}, "constraints.0: constraint on 'mb' needs max, min or both"),
+        ({"seed": -1}, "strategy.seed: Input should be greater than or equal to 0"),
+        ({"space": {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 1}]}}, "parameters.0: low (1.0)"),
+    ],
+)
+def test_a_bad_study_argument_is_one_line_naming_the_field(arguments: dict, message: str) -> None:
+    """As the CLI's and the API's: one line, the field first (before, pydantic's several
+    lines with a URL, "1 validation error for Objective", and a single constraint given
+    without its list was "constraints.0: Input should be a valid dictionary")."""
+    space = arguments.pop("space", {"parameters": PARAMETERS})
+    with pytest.raises(SpecError) as caught:
+        hyperstep.Study(space, strategy="random", **arguments)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert isinstance(caught.value, ValueError)

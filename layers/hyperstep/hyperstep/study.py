@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from pydantic import ValidationError
 
 from hyperstep import early_stopping as stopping
-from hyperstep.errors import NotFoundError
+from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
@@ -26,7 +27,7 @@ from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.schedulers.fidelity import levels, rung_observations
 from hyperstep.schedulers.joint import joint_observations
 from hyperstep.space import SearchSpace
-from hyperstep.spec import JobSpec, Objective
+from hyperstep.spec import JobSpec, Objective, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
 from hyperstep.warm_start import carried_over
@@ -49,6 +50,8 @@ def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
     if not isinstance(goal, Sequence):
         raise TypeError(f"goal: 'minimize', 'maximize' or a list of two or three of them, got {goal!r}")
     goals = list(goal)
+    if not 1 <= len(goals) <= 3:
+        raise SpecError(f"goal: one goal, or a list of two or three (one per objective), got {len(goals)}")
     if len(goals) == 1:
         return {"objective": Objective(metric="objective", goal=goals[0])}
     return {"objectives": [Objective(metric=f"objective_{i + 1}", goal=g) for i, g in enumerate(goals)]}
@@ -71,6 +74,9 @@ class Study:
     stored spec: ``goal`` and ``strategy`` left out (None) take the stored ones (a new
     study: minimize, bayesian); another space, or another value of an argument given, is
     refused (``ValueError``) rather than silently run as stored.
+
+    A bad argument is a ``SpecError`` (a ``ValueError``) of one line naming the field, as
+    ``hyperstep validate`` says it.
     """
 
     def __init__(
@@ -89,21 +95,26 @@ class Study:
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
-        space = _as_space(space)
-        spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
-            {
-                "name": name,
-                **objectives_of("minimize" if goal is None else goal),
-                "constraints": list(constraints or ()),
-                "parameters": space.parameters,
-                "strategy": {
-                    "name": "bayesian" if strategy is None else strategy,
-                    "seed": seed,
-                    "options": strategy_options or {},
-                },
-                "early_stopping": early_stopping,
-            }
-        )
+        if isinstance(constraints, Mapping):
+            raise SpecError("constraints: a list of constraints, got one mapping; put it in a list")
+        try:
+            space = _as_space(space)
+            spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
+                {
+                    "name": name,
+                    **objectives_of("minimize" if goal is None else goal),
+                    "constraints": list(constraints or ()),
+                    "parameters": space.parameters,
+                    "strategy": {
+                        "name": "bayesian" if strategy is None else strategy,
+                        "seed": seed,
+                        "options": strategy_options or {},
+                    },
+                    "early_stopping": early_stopping,
+                }
+            )
+        except ValidationError as exc:  # one line naming the field, as the CLI's and the API's
+            raise SpecError(describe_validation_error(exc)) from None
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
@@ -571,7 +582,7 @@ def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
 
 def _as_space(space: SearchSpace | Mapping[str, Any]) -> SearchSpace:
     """The study's space: a ``SearchSpace``, or its document (``{"parameters": [...]}``) read
-    as one (a ``ValidationError`` names the field at fault)."""
+    as one (a ``ValidationError`` names the field at fault: ``Study`` makes it one line)."""
     if isinstance(space, SearchSpace):
         return space
     if isinstance(space, Mapping):
