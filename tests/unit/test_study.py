@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import hyperstep
-from hyperstep.errors import SpecError
+from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.stores.sqlite import SQLiteStore
 
 PARAMETERS = [
@@ -630,3 +630,28 @@ def test_a_bad_study_argument_is_one_line_naming_the_field(arguments: dict, mess
         hyperstep.Study(space, strategy="random", **arguments)
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> None:
+    """``add_trial``'s docstring sent a user to ``warm_start`` to learn from a whole earlier
+    job, but ``Study`` took no such argument. Now it does, as the spec's ``warm_start.jobs``:
+    the parent's ended trials inform the first ask (its design filled: the model proposes) and are not
+    the study's; an unknown parent is refused before anything is stored."""
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id="first")
+    for trial in parent.ask(10):  # the child's initial design is 10 points
+        parent.tell(trial, objective(trial.params))
+    wider = [*PARAMETERS, {"name": "dropout", "type": "float", "low": 0.0, "high": 0.5}]
+    child = hyperstep.Study({"parameters": wider}, strategy="bayesian", seed=0, store=store, warm_start=["first"])
+    assert child.job.parents == ("first",) and child.trials == []
+    history = child.history(child.trials)
+    assert len(history.X) == 10  # the parent's ten, each with a random dropout
+    assert child.ask(1)[0].expected_improvement is not None  # the model proposes at once
+    with pytest.raises(SpecError, match=r"^warm_start\.jobs: job 'nope' not found"):
+        hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="orphan", warm_start=["nope"])
+    with pytest.raises(NotFoundError):
+        store.get_job("orphan")
+    reopened = hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id)
+    assert reopened.parents == ("first",)
+    with pytest.raises(ValueError, match=r"^warm_start: job '.*' is stored with warm_start \['first'\]"):
+        hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id, warm_start=["other"])

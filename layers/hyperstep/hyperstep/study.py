@@ -30,7 +30,7 @@ from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
-from hyperstep.warm_start import carried_over
+from hyperstep.warm_start import carried_over, check_parent
 
 if TYPE_CHECKING:
     from hyperstep.trial_view import Snapshot
@@ -75,6 +75,10 @@ class Study:
     study: minimize, bayesian); another space, or another value of an argument given, is
     refused (``ValueError``) rather than silently run as stored.
 
+    ``warm_start`` names earlier studies (jobs) of the same store to learn from, as the
+    spec's ``warm_start.jobs``: their trials inform the strategy from the first ``ask``
+    and are not this study's trials.
+
     A bad argument is a ``SpecError`` (a ``ValueError``) of one line naming the field, as
     ``hyperstep validate`` says it.
     """
@@ -92,6 +96,7 @@ class Study:
         name: str = "study",
         early_stopping: dict[str, Any] | None = None,
         constraints: Sequence[dict[str, Any]] | None = (),
+        warm_start: Sequence[str] | None = None,
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
@@ -111,6 +116,7 @@ class Study:
                         "options": strategy_options or {},
                     },
                     "early_stopping": early_stopping,
+                    "warm_start": {"jobs": list(warm_start)} if warm_start else None,
                 }
             )
         except ValidationError as exc:  # one line naming the field, as the CLI's and the API's
@@ -120,7 +126,8 @@ class Study:
         try:
             job = store.get_job(job_id)
         except NotFoundError:
-            job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
+            parents = _parents(store, spec)
+            job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec), parents=parents)
             store.create_job(job)
         given = {
             "goal": goal is not None,
@@ -129,6 +136,7 @@ class Study:
             "strategy_options": strategy_options is not None,
             "constraints": bool(constraints),
             "early_stopping": early_stopping is not None,
+            "warm_start": warm_start is not None,
         }
         _refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
@@ -504,6 +512,7 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "strategy_options": lambda: spec.strategy.options != stored.strategy.options,
         "constraints": lambda: spec.constraints != stored.constraints,
         "early_stopping": lambda: _scheduling(spec) != _scheduling(stored),
+        "warm_start": lambda: list(_parent_ids(spec)) != list(job.parents),
     }
     shown = {
         "goal": lambda: " and ".join(o.goal for o in stored.goals),
@@ -512,6 +521,7 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "strategy_options": lambda: str(stored.strategy.options),
         "constraints": lambda: str([c.model_dump(exclude_none=True) for c in stored.constraints]),
         "early_stopping": lambda: f"other early stopping ({_stopping_name(stored)})",
+        "warm_start": lambda: str(list(job.parents)),
     }
     keeps = "a study opened on a stored job keeps its spec"
     if spec.parameters != stored.parameters:
@@ -527,6 +537,21 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
             raise ValueError(
                 f"{field}: job {job.id!r} is stored with {what}: {keeps}; leave {field} out or use another job_id"
             )
+
+
+def _parent_ids(spec: JobSpec) -> tuple[str, ...]:
+    return tuple(spec.warm_start.jobs) if spec.warm_start is not None else ()
+
+
+def _parents(store: TrialStore, spec: JobSpec) -> tuple[str, ...]:
+    """The spec's ``warm_start.jobs``, each a job of ``store`` that optimized the same
+    objectives (``SpecError`` naming one that is not, before anything is stored)."""
+    for parent in _parent_ids(spec):
+        try:
+            check_parent(spec, store.get_job(parent))
+        except NotFoundError:
+            raise SpecError(f"warm_start.jobs: job {parent!r} not found in the study's store") from None
+    return _parent_ids(spec)
 
 
 def _stopping_name(spec: JobSpec) -> str:
