@@ -655,3 +655,40 @@ def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> Non
     assert reopened.parents == ("first",)
     with pytest.raises(ValueError, match=r"^warm_start: job '.*' is stored with warm_start \['first'\]"):
         hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id, warm_start=["other"])
+
+
+class _Loss:
+    """What a framework's 0-d loss tensor offers: a shape of () and ``__float__``."""
+
+    shape = ()
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return self.value
+
+
+def test_a_0d_array_or_loss_tensor_is_taken_as_the_number_it_holds() -> None:
+    """Optuna reads a value with ``float()``, so ``tell(trial, loss)`` with a 0-d tensor
+    works there; here it was "this study has one objective: tell one value, not
+    array(0.25)" (and the same for ``report`` and metrics)."""
+    import numpy as np
+
+    study = hyperstep.Study(
+        {"parameters": PARAMETERS},
+        strategy="random",
+        seed=0,
+        early_stopping={"name": "median", "max_resource": 9},
+        constraints=[{"metric": "mb", "max": 2}],
+    )
+    a, b = study.ask(2)
+    assert study.report(a, 1, np.array(0.5)) is False and study.report(b, 1, _Loss(0.75)) is False
+    told = study.tell(a, np.array(0.25), metrics={"mb": np.array(1.0)})
+    assert (told.value, told.metrics, told.curve) == (0.25, {"mb": 1.0}, {1: 0.5})
+    assert study.tell(b, _Loss(0.5), metrics={"mb": _Loss(1.5)}).value == 0.5
+    assert study.add_trial({"x": 0.0, "depth": 3, "kernel": "rbf"}, np.array(0.125)).value == 0.125
+    several = hyperstep.Study({"parameters": PARAMETERS}, goal=["minimize", "maximize"], strategy="random", seed=0)
+    assert several.tell(several.ask(1)[0], [np.array(0.1), _Loss(0.2)]).values == [0.1, 0.2]
+    with pytest.raises(ValueError, match="tell one value"):
+        study.tell(study.ask(1)[0], np.array([0.1, 0.2]))

@@ -378,7 +378,7 @@ class Study:
         m = len(self.spec.goals)
         if is_number(value) or not hasattr(value, "__len__") or len(value) != m:
             raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
-        if isinstance(value, str | Mapping) or not all(is_number(v) for v in value):
+        if isinstance(value, str | Mapping) or not all(is_number(scalar(v)) for v in value):
             raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
         return [float(v) for v in value]
 
@@ -397,6 +397,7 @@ class Study:
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
         step = int(step)
+        value = scalar(value)
         if not is_number(value):
             raise ValueError(f"report a number as the value, got {value!r}")
         if not math.isfinite(value):
@@ -583,9 +584,18 @@ def error_text(error: str | BaseException | None) -> str | None:
 def _one_of_one(value: Any) -> Any:
     """A one-objective study's value told as a list of one (``goal=["maximize"]``, as
     Optuna takes it) as that value; anything else as it is."""
+    value = scalar(value)
     listed = (isinstance(value, Sequence) and not isinstance(value, str)) or np.shape(value) == (1,)
-    if listed and len(value) == 1 and is_number(value[0]):
-        return value[0]
+    if listed and len(value) == 1 and is_number(scalar(value[0])):
+        return scalar(value[0])
+    return value
+
+
+def scalar(value: Any) -> Any:
+    """A 0-d array (numpy's, or a framework's loss tensor: what ``float()`` reads, as
+    Optuna does) as the float it holds; anything else as it is."""
+    if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
+        return float(value)
     return value
 
 
@@ -600,9 +610,9 @@ def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
     for name, value in metrics.items():
         if not isinstance(name, str):
             raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
-        if not is_number(value):
+        if not is_number(scalar(value)):
             raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
-    return metrics
+    return {name: scalar(value) for name, value in metrics.items()}
 
 
 def _as_space(space: SearchSpace | Mapping[str, Any]) -> SearchSpace:
