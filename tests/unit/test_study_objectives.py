@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 import hyperstep
+from hyperstep.errors import SpecError
 from hyperstep.stores.sqlite import SQLiteStore
 from tests import issue10
 
@@ -173,3 +174,13 @@ def test_constraints_none_is_a_study_without_constraints() -> None:
     """As ``early_stopping=None`` and ``strategy_options=None`` are: it raised TypeError."""
     study = hyperstep.Study(SPACE, goal=["maximize", "minimize"], seed=0, constraints=None)
     assert study.spec.constraints == []
+
+
+@pytest.mark.parametrize(("goal", "metric"), [("minimize", "objective"), (["minimize", "maximize"], "objective_2")])
+def test_a_constraint_on_the_told_value_is_refused(goal: str | list, metric: str) -> None:
+    """A study's objectives are the values tell takes, not metrics: a constraint on one
+    (``objective``) held every trial infeasible, silently (best None, an empty front)."""
+    with pytest.raises(
+        SpecError, match=rf"^constraints\.0: '{metric}' is the value tell takes, not one of its metrics"
+    ):
+        hyperstep.Study(SPACE, goal=goal, strategy="random", constraints=[{"metric": metric, "max": 0.5}])

@@ -121,6 +121,7 @@ class Study:
             )
         except ValidationError as exc:  # one line naming the field, as the CLI's and the API's
             raise SpecError(describe_validation_error(exc)) from None
+        _refuse_constraints_on_the_value(spec)
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
@@ -206,8 +207,11 @@ class Study:
     ) -> list[Trial]:
         """Propose ``n`` new trials, spread out from each other and from those not yet told.
 
-        With ``max_trials`` (the job's budget), fewer or none come back when the budget
-        is used up; racing callers never overspend it together. ``trials`` are the job's
+        Fewer or none come back when the space runs out of new configurations (grid,
+        bayesian and evolutionary never repeat one: a grid done, a small discrete space
+        asked through). With ``max_trials`` (the job's
+        budget), fewer or none come back when the budget is used up; racing callers never
+        overspend it together. ``trials`` are the job's
         trials when the caller has just read them (Suggest's ``TrialView``), else they are
         read from the store; ``snapshot``, the view's snapshot they come from (see ``history``).
         """
@@ -537,6 +541,18 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
             what = what if field == "early_stopping" else f"{field} {what}"
             raise ValueError(
                 f"{field}: job {job.id!r} is stored with {what}: {keeps}; leave {field} out or use another job_id"
+            )
+
+
+def _refuse_constraints_on_the_value(spec: JobSpec) -> None:
+    """A study's objectives are the values ``tell`` takes, never among its ``metrics``: a
+    constraint on one would hold every trial infeasible, silently (``SpecError``)."""
+    told = {o.metric for o in spec.goals}
+    for i, constraint in enumerate(spec.constraints):
+        if constraint.metric in told:
+            raise SpecError(
+                f"constraints.{i}: {constraint.metric!r} is the value tell takes, not one of its metrics:"
+                " constrain a metric told with tell(..., metrics={...})"
             )
 
 
