@@ -651,6 +651,8 @@ def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> Non
         hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="orphan", warm_start=["nope"])
     with pytest.raises(NotFoundError):
         store.get_job("orphan")
+    with pytest.raises(SpecError, match=r"^warm_start: a list of job ids, got the string 'first'"):  # not job 'f'
+        hyperstep.Study({"parameters": PARAMETERS}, store=store, warm_start="first")  # type: ignore[arg-type]
     reopened = hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id)
     assert reopened.parents == ("first",)
     with pytest.raises(ValueError, match=r"^warm_start: job '.*' is stored with warm_start \['first'\]"):

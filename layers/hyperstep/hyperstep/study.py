@@ -102,6 +102,8 @@ class Study:
 
         if isinstance(constraints, Mapping):
             raise SpecError("constraints: a list of constraints, got one mapping; put it in a list")
+        if isinstance(warm_start, str):
+            raise SpecError(f"warm_start: a list of job ids, got the string {warm_start!r}; put it in a list")
         try:
             space = _as_space(space)
             spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
