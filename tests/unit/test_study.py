@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
 from pydantic import ValidationError
 
 import hyperstep
+from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.stores.sqlite import SQLiteStore
 
 PARAMETERS = [
@@ -49,7 +51,7 @@ def test_ask_tell_surface(strategy: str) -> None:
 )
 def test_a_bad_strategy_option_is_refused_naming_it(strategy: str, options: dict, field: str) -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
-    with pytest.raises(ValidationError, match=rf"strategy\.options\.{field}\b"):
+    with pytest.raises(SpecError, match=rf"^strategy\.options\.{field}: "):  # one line, as the CLI's
         hyperstep.Study(space, strategy=strategy, strategy_options=options)
 
 
@@ -90,13 +92,29 @@ def test_same_seed_and_history_give_the_same_suggestions() -> None:
     assert runs[0] == runs[1]
 
 
-def test_tell_twice_records_once_and_non_finite_fails() -> None:
+@pytest.mark.parametrize("goal", ["minimize", ["minimize", "maximize"]])
+def test_a_second_tell_is_refused_naming_the_trial_unless_skip_if_finished(goal: str | list) -> None:
+    """As Optuna: telling an ended trial again is a ValueError (a user's loop telling the
+    wrong trial would otherwise lose a result silently); ``skip_if_finished=True``, Optuna's
+    flag for a retried call, changes nothing and returns the trial as it ended."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, goal=goal, strategy="random", seed=0)
+    (trial,) = study.ask(1)
+    first, second = (1.0, 0.0) if goal == "minimize" else ([1.0, 2.0], [0.0, 3.0])
+    study.tell(trial.id, first)
+    with pytest.raises(ValueError, match=r"trial t0001 was already told \(completed with .*skip_if_finished"):
+        study.tell(trial.id, second)
+    with pytest.raises(ValueError, match="already told"):
+        study.tell(trial.id, None, state="failed")
+    again = study.tell(trial.id, second, skip_if_finished=True)
+    assert again.state is hyperstep.TrialState.COMPLETED and again.value == 1.0
+    assert study.job.completed == 1 and study.job.failed == 0
+
+
+def test_tell_non_finite_fails() -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
-    a, b = study.ask(2)
-    study.tell(a.id, 1.0)
-    study.tell(a.id, 0.0)
-    assert study.trials[0].value == 1.0 and study.job.completed == 1
+    b = study.ask(1)[0]
     assert study.tell(b.id, float("nan")).state is hyperstep.TrialState.FAILED
     with pytest.raises(ValueError, match="needs a value"):
         study.tell(study.ask(1)[0].id, None)
@@ -129,6 +147,34 @@ def test_budget_is_never_overspent_by_racing_askers(tmp_path) -> None:
         t.join()
     assert len(got) == 15 and len({t.id for t in got}) == 15
     assert study.job.budget_used == 15
+
+
+@pytest.mark.parametrize("strategy", ["random", "bayesian"])
+def test_two_threads_asking_one_study_at_once_get_different_configurations(strategy: str) -> None:
+    """Threads sharing one Study (Optuna's ``n_jobs`` pattern) ask one at a time: before,
+    two asks that read the history at once proposed from the same history and seed, so
+    both got the same configurations. The store makes both read at the same moment
+    unless ask is serialized (then the first read waits out the barrier alone)."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy=strategy, seed=0)
+    together = threading.Barrier(2, timeout=1)
+    list_trials = study.store.list_trials
+
+    def read_together(job_id: str) -> list:
+        with contextlib.suppress(threading.BrokenBarrierError):  # asks are serialized: nobody else reads now
+            together.wait()
+        return list_trials(job_id)
+
+    study.store.list_trials = read_together  # type: ignore[method-assign]
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.extend(study.ask(2))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    study.store.list_trials = list_trials  # type: ignore[method-assign]
+    assert len(got) == 4
+    assert len({tuple(sorted(t.params.items())) for t in got}) == 4
 
 
 def test_study_survives_in_a_sqlite_file(tmp_path) -> None:
@@ -228,14 +274,14 @@ def test_an_unseeded_job_resumed_from_its_store_proposes_what_an_uninterrupted_o
 def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_field() -> None:
     study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
     assert [p.name for p in study.space.parameters] == ["x", "depth", "kernel"]
-    with pytest.raises(ValidationError, match=r"parameters\n  List should have at least 1 item"):
+    with pytest.raises(SpecError, match=r"^parameters: List should have at least 1 item"):
         hyperstep.Study({"parameters": []})
     with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace or its document"):
         hyperstep.Study(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got 42"):
         hyperstep.Study({"parameters": PARAMETERS}, goal=42)  # type: ignore[arg-type]
     assert hyperstep.Study({"parameters": PARAMETERS}, goal=None).minimize  # as Optuna's direction=None
-    with pytest.raises(ValidationError, match=r"strategy.name\n  Input should be 'random'"):
+    with pytest.raises(SpecError, match=r"^strategy\.name: Input should be 'random'"):
         hyperstep.Study({"parameters": PARAMETERS}, strategy="")  # not the default
 
 
@@ -308,7 +354,7 @@ def test_a_seed_past_json_s_exact_integers_is_refused_before_anything_is_stored(
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     store = SQLiteStore(":memory:")
     for seed in (10**4400, MAX_SEED + 1):
-        with pytest.raises(ValidationError, match=r"strategy\.seed"):
+        with pytest.raises(SpecError, match=r"^strategy\.seed: "):
             hyperstep.Study(space, strategy="random", seed=seed, store=store)
     assert store.list_jobs() == []
     assert len(hyperstep.Study(space, strategy="random", seed=MAX_SEED, store=store).ask(2)) == 2
@@ -357,7 +403,7 @@ def test_a_trial_told_pruned_keeps_its_curve_and_budget_counts_once_and_is_no_fa
     trial ends as early stopping ends one (with or without the study's scheduler): its
     curve kept, its value the one told, else the curve's newest, counted once in
     ``pruned`` with its unit of budget (a stopped trial gives it back), never the best
-    while a trial completed, never a failure. A repeated tell changes nothing."""
+    while a trial completed, never a failure. A retried tell changes nothing."""
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0, early_stopping=early_stopping)
     done, told, bare, stopped = study.ask(4)
@@ -368,7 +414,7 @@ def test_a_trial_told_pruned_keeps_its_curve_and_budget_counts_once_and_is_no_fa
     assert (pruned.state.value, pruned.value, pruned.curve) == ("pruned", 0.3, {1: 0.4, 2: 0.3})
     assert study.tell(bare.id, 0.2, state="pruned").value == 0.2  # no curve: the value told
     assert study.tell(stopped.id, None, state="stopped").state.value == "stopped"
-    assert study.tell(told.id, 0.1, state="completed") == pruned
+    assert study.tell(told.id, 0.1, state="completed", skip_if_finished=True) == pruned
     job = study.job
     assert (job.completed, job.pruned, job.failed, job.budget_used) == (1, 2, 0, 3)
     assert study.best_trial is not None and study.best_trial.id == done.id
@@ -457,3 +503,194 @@ def test_tell_refuses_metrics_that_are_not_numbers_by_name(metrics: dict, reason
             study.tell(trial.id, 0.5 if goal == "minimize" else [0.5, 0.5], metrics=metrics)
         assert str(error.value) == reason
         assert study.trials[0].state.value == "pending"
+
+
+def test_tell_and_report_take_the_trial_or_its_number_as_optuna_does() -> None:
+    """Optuna's ``study.tell(trial, value)`` takes the trial or its number: so do ``tell``
+    and ``report`` (before, a Trial reached SQLite as a parameter: ``ProgrammingError``;
+    a number was 'not found'). A trial of another study is refused naming both jobs."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0, early_stopping={"name": "median", "max_resource": 9})
+    a, b, c = study.ask(3)
+    assert study.report(a, 1, 0.5) is False and study.report(b.number, 1, 0.25) is False
+    assert study.tell(a, 0.5).value == 0.5
+    assert study.tell(b.number, 0.25).value == 0.25
+    assert study.tell(c.id, 0.75).value == 0.75
+    assert [t.curve for t in study.trials[:2]] == [{1: 0.5}, {1: 0.25}]
+    other = hyperstep.Study(space, strategy="random", seed=0).ask(1)[0]
+    with pytest.raises(ValueError, match=rf"trial: t0001 is a trial of job '{other.job_id}', not of '{study.job_id}'"):
+        study.tell(other, 1.0)
+    with pytest.raises(TypeError, match=r"trial: a trial id, a Trial or a trial number, got 1\.5"):
+        study.tell(1.5, 1.0)  # type: ignore[arg-type]
+
+
+def test_tell_of_a_failed_or_pruned_trial_needs_no_value_as_in_optuna() -> None:
+    """Optuna's ``study.tell(trial, state=TrialState.FAIL)``: before, leaving the value
+    out was a TypeError (a required positional argument)."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    failed, pruned, completed = study.ask(3)
+    assert study.tell(failed, state="failed").state is hyperstep.TrialState.FAILED
+    assert study.tell(pruned, state="pruned").state is hyperstep.TrialState.PRUNED
+    with pytest.raises(ValueError, match="a completed trial needs a value"):
+        study.tell(completed)
+
+
+CONDITIONAL = [
+    {"name": "x", "type": "float", "low": 0.0, "high": 1.0},
+    {"name": "kernel", "type": "categorical", "choices": ["rbf", "linear", 3]},
+    {"name": "gamma", "type": "int", "low": 1, "high": 10, "when": {"kernel": ["rbf"]}},
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"x": 1.5, "kernel": "linear"}, r"params\.x: 1\.5 is outside \[0\.0, 1\.0\]"),
+        ({"x": True, "kernel": "linear"}, r"params\.x: True is not a number"),
+        ({"x": 0.5, "kernel": "poly"}, r"params\.kernel: 'poly' is not one of \['rbf', 'linear', 3\]"),
+        ({"x": 0.5, "kernel": "rbf", "gamma": 2.5}, r"params\.gamma: 2\.5 is not an integer"),
+        ({"x": 0.5, "kernel": "rbf"}, r"params\.gamma: missing \(it is active here\)"),
+        (
+            {"x": 0.5, "kernel": "linear", "gamma": 2},
+            r"params\.gamma: set, but inactive here \(when: \{'kernel': \['rbf'\]\}\)",
+        ),
+        ({"x": 0.5, "gamma": 2}, r"params\.kernel: missing"),
+        ({"x": 0.5, "kernel": "linear", "lr": 0.1}, r"params\.lr: not a parameter of this space \(x, kernel, gamma\)"),
+    ],
+)
+def test_add_trial_names_the_parameter_at_fault_and_why(params: dict, message: str) -> None:
+    """Before, every bad ``params`` gave the same "params {...} are not a point of this
+    space", naming neither the parameter nor the reason."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    with pytest.raises(ValueError, match=message):
+        study.add_trial(params, 1.0)
+    assert study.trials == []
+
+
+def test_add_trial_takes_an_integral_float_for_an_int_and_stores_the_choice_named() -> None:
+    """A DataFrame's int column with a gap holds 3.0 (Optuna takes it for an int); a
+    choice named by an equal value or its text is stored as the space's choice."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    trial = study.add_trial({"x": 1, "kernel": "rbf", "gamma": 3.0}, 0.5)
+    assert trial.params == {"x": 1.0, "kernel": "rbf", "gamma": 3}
+    assert [type(v) for v in trial.params.values()] == [float, str, int]
+    assert study.add_trial({"x": 0.5, "kernel": 3.0}, 0.5).params == {"x": 0.5, "kernel": 3}
+    assert study.add_trial({"x": 0.5, "kernel": "3"}, 0.5).params["kernel"] == 3
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ({"value": 1.0, "state": "failed"}, r"a failed trial takes no value"),
+        ({"value": 1.0, "metrics": {"acc": "high"}}, r"metrics: 'acc' must be a number"),
+        ({"value": None, "state": "failed", "error": 3}, r"error: a string or an exception, got 3"),
+    ],
+)
+def test_add_trial_refused_adds_no_trial(call: dict, message: str) -> None:
+    """A refused add_trial leaves no trial behind: before, bad metrics or error were
+    found by the tell after the trial was added (a pending trial nobody would tell), a
+    failed trial's value was dropped silently, and an int ``error`` was stored as it came,
+    after which the study could no longer be read (pydantic: error should be a string)."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    with pytest.raises(ValueError, match=message):
+        study.add_trial({"x": 0.5, "kernel": "linear"}, **call)
+    assert study.trials == []
+
+
+def test_tell_takes_an_exception_as_the_error_and_refuses_other_types() -> None:
+    """``except Exception as e: study.tell(trial, None, state="failed", error=e)``: the
+    trial fails with ``Type: message`` (before, PydanticSerializationError and the trial
+    stayed pending); an int error was stored and broke every later read of the study."""
+    study = hyperstep.Study({"parameters": CONDITIONAL}, strategy="random", seed=0)
+    a, b = study.ask(2)
+    told = study.tell(a, None, state="failed", error=RuntimeError("CUDA out of memory"))
+    assert (told.state.value, told.error) == ("failed", "RuntimeError: CUDA out of memory")
+    with pytest.raises(ValueError, match="error: a string or an exception, got 3"):
+        study.tell(b, None, state="failed", error=3)  # type: ignore[arg-type]
+    assert [t.state.value for t in study.trials] == ["failed", "pending"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"goal": "max"}, "goal: Input should be 'minimize' or 'maximize'"),
+        ({"goal": ["minimize"] * 4}, "goal: one goal, or a list of two or three (one per objective), got 4"),
+        ({"constraints": {"metric": "mb", "max": 2}}, "constraints: a list of constraints, got one mapping"),
+        ({"constraints": [{"metric": "mb"}]}, "constraints.0: constraint on 'mb' needs max, min or both"),
+        ({"seed": -1}, "strategy.seed: Input should be greater than or equal to 0"),
+        ({"space": {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 1}]}}, "parameters.0: low (1.0)"),
+    ],
+)
+def test_a_bad_study_argument_is_one_line_naming_the_field(arguments: dict, message: str) -> None:
+    """As the CLI's and the API's: one line, the field first (before, pydantic's several
+    lines with a URL, "1 validation error for Objective", and a single constraint given
+    without its list was "constraints.0: Input should be a valid dictionary")."""
+    space = arguments.pop("space", {"parameters": PARAMETERS})
+    with pytest.raises(SpecError) as caught:
+        hyperstep.Study(space, strategy="random", **arguments)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> None:
+    """``add_trial``'s docstring sent a user to ``warm_start`` to learn from a whole earlier
+    job, but ``Study`` took no such argument. Now it does, as the spec's ``warm_start.jobs``:
+    the parent's ended trials inform the first ask (its design filled: the model proposes) and are not
+    the study's; an unknown parent is refused before anything is stored."""
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id="first")
+    for trial in parent.ask(10):  # the child's initial design is 10 points
+        parent.tell(trial, objective(trial.params))
+    wider = [*PARAMETERS, {"name": "dropout", "type": "float", "low": 0.0, "high": 0.5}]
+    child = hyperstep.Study({"parameters": wider}, strategy="bayesian", seed=0, store=store, warm_start=["first"])
+    assert child.job.parents == ("first",) and child.trials == []
+    history = child.history(child.trials)
+    assert len(history.X) == 10  # the parent's ten, each with a random dropout
+    assert child.ask(1)[0].expected_improvement is not None  # the model proposes at once
+    with pytest.raises(SpecError, match=r"^warm_start\.jobs: job 'nope' not found"):
+        hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="orphan", warm_start=["nope"])
+    with pytest.raises(NotFoundError):
+        store.get_job("orphan")
+    with pytest.raises(SpecError, match=r"^warm_start: a list of job ids, got the string 'first'"):  # not job 'f'
+        hyperstep.Study({"parameters": PARAMETERS}, store=store, warm_start="first")  # type: ignore[arg-type]
+    reopened = hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id)
+    assert reopened.parents == ("first",)
+    with pytest.raises(ValueError, match=r"^warm_start: job '.*' is stored with warm_start \['first'\]"):
+        hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id, warm_start=["other"])
+
+
+class _Loss:
+    """What a framework's 0-d loss tensor offers: a shape of () and ``__float__``."""
+
+    shape = ()
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return self.value
+
+
+def test_a_0d_array_or_loss_tensor_is_taken_as_the_number_it_holds() -> None:
+    """Optuna reads a value with ``float()``, so ``tell(trial, loss)`` with a 0-d tensor
+    works there; here it was "this study has one objective: tell one value, not
+    array(0.25)" (and the same for ``report`` and metrics)."""
+    import numpy as np
+
+    study = hyperstep.Study(
+        {"parameters": PARAMETERS},
+        strategy="random",
+        seed=0,
+        early_stopping={"name": "median", "max_resource": 9},
+        constraints=[{"metric": "mb", "max": 2}],
+    )
+    a, b = study.ask(2)
+    assert study.report(a, 1, np.array(0.5)) is False and study.report(b, 1, _Loss(0.75)) is False
+    told = study.tell(a, np.array(0.25), metrics={"mb": np.array(1.0)})
+    assert (told.value, told.metrics, told.curve) == (0.25, {"mb": 1.0}, {1: 0.5})
+    assert study.tell(b, _Loss(0.5), metrics={"mb": _Loss(1.5)}).value == 0.5
+    assert study.add_trial({"x": 0.0, "depth": 3, "kernel": "rbf"}, np.array(0.125)).value == 0.125
+    several = hyperstep.Study({"parameters": PARAMETERS}, goal=["minimize", "maximize"], strategy="random", seed=0)
+    assert several.tell(several.ask(1)[0], [np.array(0.1), _Loss(0.2)]).values == [0.1, 0.2]
+    with pytest.raises(ValueError, match="tell one value"):
+        study.tell(study.ask(1)[0], np.array([0.1, 0.2]))

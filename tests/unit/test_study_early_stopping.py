@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
 import hyperstep
 from hyperstep.errors import SpecError
@@ -138,8 +137,9 @@ def test_spec_validation_errors(block: dict, message: str) -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(document)
     assert str(caught.value).startswith("early_stopping") and message in str(caught.value)
-    with pytest.raises(ValidationError):
+    with pytest.raises(SpecError) as caught:  # the same one line from Python
         hyperstep.Study(SPACE, early_stopping=block)
+    assert str(caught.value).startswith("early_stopping") and message in str(caught.value)
 
 
 @pytest.mark.parametrize("block", [{"name": "none", "min_resource": 5}, {"min_resource": 5}])
@@ -250,3 +250,24 @@ def test_a_study_reopened_on_its_store_with_other_early_stopping_is_refused(tmp_
         )
         assert again.spec.early_stopping == stopping.spec.early_stopping
     assert again.report(bad.id, 1, 0.9) is True  # the stored ASHA judges it: worse at rung 1
+
+
+def test_best_trial_with_early_stopping_is_never_an_infeasible_one() -> None:
+    """README: a trial outside a constraint is never the best. With early stopping,
+    ``best_trial`` read every trial (``early_stopping.best_trial``) and answered the
+    infeasible one while the job's best and the front held the feasible one."""
+    study = hyperstep.Study(
+        SPACE,
+        strategy="random",
+        seed=0,
+        early_stopping={"name": "median", "min_resource": 1, "max_resource": 4},
+        constraints=[{"metric": "latency_ms", "max": 10}],
+    )
+    fast, slow, running = study.ask(3)
+    study.tell(slow, 0.1, metrics={"latency_ms": 99.0})
+    study.tell(fast, 0.5, metrics={"latency_ms": 1.0})
+    study.report(running, 4, 0.2)  # reached max_resource, no final metrics yet: not known infeasible
+    assert study.best_trial.id == running.id
+    study.tell(running, 0.2, metrics={"latency_ms": 50.0})
+    assert study.best_trial.id == fast.id == study.job.best_trial_id
+    assert [t.id for t in study.pareto_front] == [fast.id]

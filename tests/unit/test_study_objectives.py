@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 import hyperstep
+from hyperstep.errors import SpecError
 from hyperstep.stores.sqlite import SQLiteStore
 from tests import issue10
 
@@ -51,7 +52,9 @@ def test_pareto_front_holds_feasible_non_dominated_trials(strategy: str) -> None
     study.tell(e.id, [0.99, 10.0])  # infeasible: latency never reported
     study.tell(f.id, None, state="failed")
     assert [t.id for t in study.pareto_front] == [a.id, b.id]
-    assert study.best_trial is None  # several objectives: a front, no single best
+    assert study.best_trials == study.pareto_front  # Optuna's name
+    with pytest.raises(RuntimeError, match=r"best_trial: this study has 2 objectives.*use study\.pareto_front"):
+        study.best_trial  # noqa: B018  several objectives: a front, no single best (Optuna raises too)
     assert len(study.ask(4)) == 4  # every strategy proposes on from such a history
 
 
@@ -115,7 +118,6 @@ def test_the_issue_space_objectives_and_constraint_together(strategy: str) -> No
     assert [t.id for t in study.pareto_front] == [t.id for t in expected] != []
     for t in trials:
         assert t.values == [issue10.outcome(t.params)[m] for m in ("accuracy", "model_kb")]
-    assert study.best_trial is None
 
 
 def test_one_objective_with_the_issue_space_best_trial_is_the_best_feasible_one() -> None:
@@ -172,3 +174,13 @@ def test_constraints_none_is_a_study_without_constraints() -> None:
     """As ``early_stopping=None`` and ``strategy_options=None`` are: it raised TypeError."""
     study = hyperstep.Study(SPACE, goal=["maximize", "minimize"], seed=0, constraints=None)
     assert study.spec.constraints == []
+
+
+@pytest.mark.parametrize(("goal", "metric"), [("minimize", "objective"), (["minimize", "maximize"], "objective_2")])
+def test_a_constraint_on_the_told_value_is_refused(goal: str | list, metric: str) -> None:
+    """A study's objectives are the values tell takes, not metrics: a constraint on one
+    (``objective``) held every trial infeasible, silently (best None, an empty front)."""
+    with pytest.raises(
+        SpecError, match=rf"^constraints\.0: '{metric}' is the value tell takes, not one of its metrics"
+    ):
+        hyperstep.Study(SPACE, goal=goal, strategy="random", constraints=[{"metric": metric, "max": 0.5}])

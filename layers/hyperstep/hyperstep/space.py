@@ -129,6 +129,14 @@ class _NumericParameter(_Parameter):
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         return numeric and self.low <= value <= self.high  # type: ignore[attr-defined]
 
+    def value_of(self, value: Any) -> Any:
+        """``value`` as this parameter takes it, or a ``ValueError`` saying why not."""
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a number")
+        if not self.low <= value <= self.high:  # type: ignore[attr-defined]
+            raise ValueError(f"{value!r} is outside [{self.low}, {self.high}]")  # type: ignore[attr-defined]
+        return float(value)
+
     def _raw(self, u: float) -> float:
         lo, hi = self._span()
         return self._backward(lo + min(1.0, max(0.0, float(u))) * (hi - lo))
@@ -170,6 +178,13 @@ class IntParameter(_NumericParameter):
 
     def contains(self, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+
+    def value_of(self, value: Any) -> int:
+        """``value`` as an int (``3.0`` is 3, as a DataFrame's column with a gap holds it)."""
+        number = super().value_of(value)
+        if not number.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        return int(value)
 
     def decode(self, u: np.ndarray) -> int:
         return int(min(self.high, max(self.low, round(self._raw(u[0])))))
@@ -223,6 +238,10 @@ class CategoricalParameter(_Parameter):
         except ValueError:
             return False
         return True
+
+    def value_of(self, value: Any) -> Choice:
+        """The choice ``value`` names (``ValueError`` if none)."""
+        return self.choices[self.index(value)]
 
     def encode(self, value: Any) -> list[float]:
         onehot = [0.0] * len(self.choices)
@@ -349,13 +368,35 @@ class SearchSpace(BaseModel):
 
     def contains(self, params: dict[str, Any]) -> bool:
         """Whether ``params`` sets exactly this space's active parameters, each to a valid value."""
-        by_name = {p.name: p for p in self.parameters}
-        if not set(params) <= set(by_name) or not all(by_name[k].contains(v) for k, v in params.items()):
-            return False
         try:
-            return set(params) == self.active_names(params)
-        except KeyError:  # an active parameter's parent is missing
+            self.configuration(params)
+        except ValueError:
             return False
+        return True
+
+    def configuration(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` as a configuration of this space (each value as its parameter takes it:
+        ``value_of``), or a ``ValueError`` naming the first parameter at fault and why:
+        unknown, a bad value, missing while active, or set while its condition does not hold."""
+        by_name = {p.name: p for p in self.parameters}
+        values = {}
+        for name, value in params.items():
+            if name not in by_name:
+                raise ValueError(f"params.{name}: not a parameter of this space ({', '.join(by_name)})")
+            try:
+                values[name] = by_name[name].value_of(value)
+            except ValueError as bad:
+                raise ValueError(f"params.{name}: {bad}") from None
+        try:
+            active = self.active_names(values)
+        except KeyError as missing:  # a parent of an active parameter
+            raise ValueError(f"params.{missing.args[0]}: missing (it is active here)") from None
+        for p in self.parameters:
+            if p.name in active and p.name not in values:
+                raise ValueError(f"params.{p.name}: missing (it is active here)")
+            if p.name in values and p.name not in active:
+                raise ValueError(f"params.{p.name}: set, but inactive here (when: {p.when}); leave it out")
+        return {p.name: values[p.name] for p in self.parameters if p.name in values}
 
     def key(self, params: dict[str, Any]) -> tuple:
         """A hashable identity of a configuration, for duplicate checks (inactive ones count as absent)."""

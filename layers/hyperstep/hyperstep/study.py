@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from pydantic import ValidationError
 
 from hyperstep import early_stopping as stopping
-from hyperstep.errors import NotFoundError
+from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
@@ -25,10 +27,10 @@ from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.schedulers.fidelity import levels, rung_observations
 from hyperstep.schedulers.joint import joint_observations
 from hyperstep.space import SearchSpace
-from hyperstep.spec import JobSpec, Objective
+from hyperstep.spec import JobSpec, Objective, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
-from hyperstep.warm_start import carried_over
+from hyperstep.warm_start import carried_over, check_parent
 
 if TYPE_CHECKING:
     from hyperstep.trial_view import Snapshot
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 Goal = Literal["minimize", "maximize"]
 TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED)
 """What ``tell`` takes: how a trial ended (running and pending are not an end)."""
+TrialRef = str | Trial | int
+"""A trial as ``tell`` and ``report`` take it: its id, the ``Trial`` ``ask`` returned, or its
+number (Optuna's ``tell`` takes the trial or its number)."""
 
 
 def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
@@ -45,6 +50,8 @@ def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
     if not isinstance(goal, Sequence):
         raise TypeError(f"goal: 'minimize', 'maximize' or a list of two or three of them, got {goal!r}")
     goals = list(goal)
+    if not 1 <= len(goals) <= 3:
+        raise SpecError(f"goal: one goal, or a list of two or three (one per objective), got {len(goals)}")
     if len(goals) == 1:
         return {"objective": Objective(metric="objective", goal=goals[0])}
     return {"objectives": [Objective(metric=f"objective_{i + 1}", goal=g) for i, g in enumerate(goals)]}
@@ -67,6 +74,13 @@ class Study:
     stored spec: ``goal`` and ``strategy`` left out (None) take the stored ones (a new
     study: minimize, bayesian); another space, or another value of an argument given, is
     refused (``ValueError``) rather than silently run as stored.
+
+    ``warm_start`` names earlier studies (jobs) of the same store to learn from, as the
+    spec's ``warm_start.jobs``: their trials inform the strategy from the first ``ask``
+    and are not this study's trials.
+
+    A bad argument is a ``SpecError`` (a ``ValueError``) of one line naming the field, as
+    ``hyperstep validate`` says it.
     """
 
     def __init__(
@@ -82,30 +96,41 @@ class Study:
         name: str = "study",
         early_stopping: dict[str, Any] | None = None,
         constraints: Sequence[dict[str, Any]] | None = (),
+        warm_start: Sequence[str] | None = None,
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
-        space = _as_space(space)
-        spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
-            {
-                "name": name,
-                **objectives_of("minimize" if goal is None else goal),
-                "constraints": list(constraints or ()),
-                "parameters": space.parameters,
-                "strategy": {
-                    "name": "bayesian" if strategy is None else strategy,
-                    "seed": seed,
-                    "options": strategy_options or {},
-                },
-                "early_stopping": early_stopping,
-            }
-        )
+        if isinstance(constraints, Mapping):
+            raise SpecError("constraints: a list of constraints, got one mapping; put it in a list")
+        if isinstance(warm_start, str):
+            raise SpecError(f"warm_start: a list of job ids, got the string {warm_start!r}; put it in a list")
+        try:
+            space = _as_space(space)
+            spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
+                {
+                    "name": name,
+                    **objectives_of("minimize" if goal is None else goal),
+                    "constraints": list(constraints or ()),
+                    "parameters": space.parameters,
+                    "strategy": {
+                        "name": "bayesian" if strategy is None else strategy,
+                        "seed": seed,
+                        "options": strategy_options or {},
+                    },
+                    "early_stopping": early_stopping,
+                    "warm_start": {"jobs": list(warm_start)} if warm_start else None,
+                }
+            )
+        except ValidationError as exc:  # one line naming the field, as the CLI's and the API's
+            raise SpecError(describe_validation_error(exc)) from None
+        _refuse_constraints_on_the_value(spec)
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
             job = store.get_job(job_id)
         except NotFoundError:
-            job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec))
+            parents = _parents(store, spec)
+            job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec), parents=parents)
             store.create_job(job)
         given = {
             "goal": goal is not None,
@@ -114,6 +139,7 @@ class Study:
             "strategy_options": strategy_options is not None,
             "constraints": bool(constraints),
             "early_stopping": early_stopping is not None,
+            "warm_start": warm_start is not None,
         }
         _refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
@@ -145,6 +171,9 @@ class Study:
         """The job's seed; a job stored before seeds were kept draws one per study."""
         self.strategy: Strategy = make_strategy(config.name, config.options, stored=True)  # checked as it came in
         self.scheduler: Scheduler = make_scheduler(job.spec.early_stopping, self.seed)
+        self._asking = threading.Lock()
+        """One ``ask`` at a time: threads asking at once would read the same history and,
+        with the same seed, be given the same configurations."""
 
     @property
     def fidelity_levels(self) -> list[int] | None:
@@ -180,8 +209,11 @@ class Study:
     ) -> list[Trial]:
         """Propose ``n`` new trials, spread out from each other and from those not yet told.
 
-        With ``max_trials`` (the job's budget), fewer or none come back when the budget
-        is used up; racing callers never overspend it together. ``trials`` are the job's
+        Fewer or none come back when the space runs out of new configurations (grid,
+        bayesian and evolutionary never repeat one: a grid done, a small discrete space
+        asked through). With ``max_trials`` (the job's
+        budget), fewer or none come back when the budget is used up; racing callers never
+        overspend it together. ``trials`` are the job's
         trials when the caller has just read them (Suggest's ``TrialView``), else they are
         read from the store; ``snapshot``, the view's snapshot they come from (see ``history``).
         """
@@ -192,6 +224,12 @@ class Study:
         if n == 0:
             return []
         n = int(n)
+        with self._asking:
+            return self._ask(n, max_trials, trials, snapshot)
+
+    def _ask(
+        self, n: int, max_trials: int | None, trials: Sequence[Trial] | None, snapshot: Snapshot | None
+    ) -> list[Trial]:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         history = self.history(trials, snapshot)
         rng = np.random.default_rng([self.seed, len(trials)])
@@ -240,13 +278,19 @@ class Study:
 
     def tell(
         self,
-        trial_id: str,
-        value: float | Sequence[float] | None,
+        trial_id: TrialRef,
+        value: float | Sequence[float] | None = None,
         state: Literal["completed", "failed", "stopped", "pruned"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
-        error: str | None = None,
+        error: str | BaseException | None = None,
+        skip_if_finished: bool = False,
     ) -> Trial:
-        """Record how a trial ended; a repeated tell of the same trial changes nothing.
+        """Record how a trial ended (``trial_id``: its id, the ``Trial`` or its number;
+        ``tell(trial, state="failed")`` needs no value, as in Optuna).
+
+        A trial is told once: telling an ended trial again is a ``ValueError`` (as in
+        Optuna), or, with ``skip_if_finished`` (Optuna's flag: a retried call), changes
+        nothing and returns the trial as it ended.
 
         A completed trial needs a finite value (with several objectives: a list of them,
         in the objectives' order); a non-finite one is recorded as failed. A failed one
@@ -262,13 +306,14 @@ class Study:
         study stops early and the curve reached ``max_resource`` (the training was over,
         as the service rules for a late stop: ``early_stopping.stopped_end``).
         """
+        trial_id = self._id_of(trial_id)
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
-        if state is TrialState.FAILED and value is not None:  # as Optuna refuses values with FAIL
-            raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
+        _refuse_a_failed_value(state, value)
+        error = error_text(error)
         if self.spec.multi_objective:
-            return self._tell_several(trial_id, value, state, metrics, error)
+            return self._tell_several(trial_id, value, state, metrics, error, skip_if_finished)
         value = _one_of_one(value)
         if value is not None and not is_number(value):
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
@@ -284,8 +329,32 @@ class Study:
                 raise ValueError("a completed trial needs a value; use state='failed' for none")
             if not math.isfinite(value):
                 state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
-        self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
-        return self.store.get_trial(self.job_id, trial_id)
+        ended = self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
+        return self._told(trial_id, ended, skip_if_finished)
+
+    def _told(self, trial_id: str, ended: bool, skip_if_finished: bool) -> Trial:
+        """The trial ``tell`` has just ended, or, when it had ended before (``ended`` False),
+        a ``ValueError`` unless ``skip_if_finished``."""
+        trial = self.store.get_trial(self.job_id, trial_id)
+        if not ended and not skip_if_finished:
+            told = "" if trial.value is None else f" with {trial.values or trial.value}"
+            raise ValueError(
+                f"trial {trial_id} was already told ({trial.state.value}{told}): a trial is told once;"
+                " skip_if_finished=True ignores a repeated tell"
+            )
+        return trial
+
+    def _id_of(self, trial: TrialRef) -> str:
+        """The id of ``trial`` as ``tell`` and ``report`` take it (``TrialRef``)."""
+        if isinstance(trial, Trial):
+            if trial.job_id != self.job_id:
+                raise ValueError(f"trial: {trial.id} is a trial of job {trial.job_id!r}, not of {self.job_id!r}")
+            return trial.id
+        if isinstance(trial, numbers.Integral) and not isinstance(trial, bool):
+            return trial_id(int(trial))
+        if isinstance(trial, str):
+            return trial
+        raise TypeError(f"trial: a trial id, a Trial or a trial number, got {trial!r}")
 
     def _tell_several(
         self,
@@ -294,6 +363,7 @@ class Study:
         state: TrialState,
         metrics: dict[str, float] | None,
         error: str | None,
+        skip_if_finished: bool,
     ) -> Trial:
         """``tell`` for a multi-objective study: ``value`` is one value per objective."""
         values = None if value is None else self._values(value)
@@ -304,19 +374,21 @@ class Study:
                 state, error, values = TrialState.FAILED, error or f"objectives are not all finite ({values})", None
         metrics = None if metrics is None else finite_metrics(checked_metrics(metrics))
         first = None if values is None else values[0]
-        self.store.finish_trial(self.job_id, trial_id, state, value=first, metrics=metrics, error=error, values=values)
-        return self.store.get_trial(self.job_id, trial_id)
+        ended = self.store.finish_trial(
+            self.job_id, trial_id, state, value=first, metrics=metrics, error=error, values=values
+        )
+        return self._told(trial_id, ended, skip_if_finished)
 
     def _values(self, value: Any) -> list[float]:
         """A multi-objective study's told value as floats, one per objective (``ValueError``)."""
         m = len(self.spec.goals)
         if is_number(value) or not hasattr(value, "__len__") or len(value) != m:
             raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
-        if isinstance(value, str | Mapping) or not all(is_number(v) for v in value):
+        if isinstance(value, str | Mapping) or not all(is_number(scalar(v)) for v in value):
             raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
         return [float(v) for v in value]
 
-    def report(self, trial_id: str, step: int, value: float) -> bool:
+    def report(self, trial_id: TrialRef, step: int, value: float) -> bool:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
@@ -327,9 +399,11 @@ class Study:
         step. A value that is not finite (a diverged trial) is not recorded: with early
         stopping the answer is True (stop it; telling it ``stopped`` ends it pruned at its
         last finite value, or stopped without a curve), without it False."""
+        trial_id = self._id_of(trial_id)
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
         step = int(step)
+        value = scalar(value)
         if not is_number(value):
             raise ValueError(f"report a number as the value, got {value!r}")
         if not math.isfinite(value):
@@ -353,7 +427,7 @@ class Study:
         value: float | None = None,
         state: Literal["completed", "failed"] | TrialState = "completed",
         metrics: dict[str, float] | None = None,
-        error: str | None = None,
+        error: str | BaseException | None = None,
     ) -> Trial:
         """Record a trial that ran elsewhere (a notebook, an earlier tool), so the strategy
         learns from it: a completed one needs a finite ``value``, a failed one none.
@@ -364,6 +438,7 @@ class Study:
         state = TrialState(state)
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
+        _refuse_a_failed_value(state, value)
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
             if value is None or not all(math.isfinite(v) for v in self._values(value)):
@@ -372,10 +447,11 @@ class Study:
             value = _one_of_one(value)
             if value is None or not is_number(value) or not math.isfinite(value):
                 raise ValueError(f"a completed trial needs a finite value, got {value!r}")
+        if metrics is not None:  # checked before the trial is added: a refused call adds none
+            checked_metrics(metrics)
+        error = error_text(error)
         params = {name: given.item() if isinstance(given, np.generic) else given for name, given in params.items()}
-        if not self.space.contains(params):  # numpy scalars (from a DataFrame, an array) taken as Python's
-            names = ", ".join(p.name for p in self.space.parameters)
-            raise ValueError(f"params {params!r} are not a point of this space (parameters: {names})")
+        params = self.space.configuration(params)  # numpy scalars (from a DataFrame, an array) taken as Python's
         now = self.store.clock()
         (trial,) = self.store.add_trials(
             self.job_id,
@@ -405,14 +481,27 @@ class Study:
         return pareto_front(self.spec, self.trials)
 
     @property
+    def best_trials(self) -> list[Trial]:
+        """Optuna's name for ``pareto_front``."""
+        return self.pareto_front
+
+    @property
     def best_trial(self) -> Trial | None:
-        """The feasible completed trial with the best value (None before any completes; with
-        several objectives always None: see ``pareto_front``). With early
-        stopping: the best trial that reached ``max_resource``, or, while none has, the
-        best at the highest step reached (``early_stopping.best_trial``)."""
+        """The feasible completed trial with the best value (None before any completes). With
+        several objectives there is none: a ``RuntimeError`` points to ``pareto_front``, as
+        Optuna's points to ``best_trials`` (a None would read as "nothing completed yet").
+        With early stopping: the best trial that reached ``max_resource``, or, while none
+        has, the best at the highest step reached (``early_stopping.best_trial``), of the
+        trials not known infeasible (one still running has no final metrics yet)."""
+        if self.spec.multi_objective:
+            raise RuntimeError(
+                f"best_trial: this study has {len(self.spec.goals)} objectives, so no single best trial;"
+                " use study.pareto_front (or best_trials, as in Optuna)"
+            )
         if stopping.enabled(self.spec):
             assert self.spec.early_stopping is not None
-            return stopping.best_trial(self.trials, self.minimize, self.spec.early_stopping.max_resource)
+            candidates = [t for t in self.trials if t.state.active or self.spec.feasible(t.metrics)]
+            return stopping.best_trial(candidates, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
 
@@ -430,6 +519,7 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "strategy_options": lambda: spec.strategy.options != stored.strategy.options,
         "constraints": lambda: spec.constraints != stored.constraints,
         "early_stopping": lambda: _scheduling(spec) != _scheduling(stored),
+        "warm_start": lambda: list(_parent_ids(spec)) != list(job.parents),
     }
     shown = {
         "goal": lambda: " and ".join(o.goal for o in stored.goals),
@@ -438,6 +528,7 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "strategy_options": lambda: str(stored.strategy.options),
         "constraints": lambda: str([c.model_dump(exclude_none=True) for c in stored.constraints]),
         "early_stopping": lambda: f"other early stopping ({_stopping_name(stored)})",
+        "warm_start": lambda: str(list(job.parents)),
     }
     keeps = "a study opened on a stored job keeps its spec"
     if spec.parameters != stored.parameters:
@@ -455,6 +546,33 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
             )
 
 
+def _refuse_constraints_on_the_value(spec: JobSpec) -> None:
+    """A study's objectives are the values ``tell`` takes, never among its ``metrics``: a
+    constraint on one would hold every trial infeasible, silently (``SpecError``)."""
+    told = {o.metric for o in spec.goals}
+    for i, constraint in enumerate(spec.constraints):
+        if constraint.metric in told:
+            raise SpecError(
+                f"constraints.{i}: {constraint.metric!r} is the value tell takes, not one of its metrics:"
+                " constrain a metric told with tell(..., metrics={...})"
+            )
+
+
+def _parent_ids(spec: JobSpec) -> tuple[str, ...]:
+    return tuple(spec.warm_start.jobs) if spec.warm_start is not None else ()
+
+
+def _parents(store: TrialStore, spec: JobSpec) -> tuple[str, ...]:
+    """The spec's ``warm_start.jobs``, each a job of ``store`` that optimized the same
+    objectives (``SpecError`` naming one that is not, before anything is stored)."""
+    for parent in _parent_ids(spec):
+        try:
+            check_parent(spec, store.get_job(parent))
+        except NotFoundError:
+            raise SpecError(f"warm_start.jobs: job {parent!r} not found in the study's store") from None
+    return _parent_ids(spec)
+
+
 def _stopping_name(spec: JobSpec) -> str:
     return spec.early_stopping.name if spec.early_stopping is not None else "none"
 
@@ -464,12 +582,38 @@ def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
     return spec.early_stopping.model_dump() if stopping.enabled(spec) and spec.early_stopping is not None else None
 
 
+def _refuse_a_failed_value(state: TrialState, value: Any) -> None:
+    """A failed trial takes no value (``ValueError``), as Optuna refuses values with FAIL."""
+    if state is TrialState.FAILED and value is not None:
+        raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
+
+
+def error_text(error: str | BaseException | None) -> str | None:
+    """The ``error`` told with a failed trial as the store keeps it: a string, or an
+    exception as ``Type: message`` (``ValueError`` for anything else: a store that kept it
+    could not be read back)."""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    if error is not None and not isinstance(error, str):
+        raise ValueError(f"error: a string or an exception, got {error!r}")
+    return error
+
+
 def _one_of_one(value: Any) -> Any:
     """A one-objective study's value told as a list of one (``goal=["maximize"]``, as
     Optuna takes it) as that value; anything else as it is."""
+    value = scalar(value)
     listed = (isinstance(value, Sequence) and not isinstance(value, str)) or np.shape(value) == (1,)
-    if listed and len(value) == 1 and is_number(value[0]):
-        return value[0]
+    if listed and len(value) == 1 and is_number(scalar(value[0])):
+        return scalar(value[0])
+    return value
+
+
+def scalar(value: Any) -> Any:
+    """A 0-d array (numpy's, or a framework's loss tensor: what ``float()`` reads, as
+    Optuna does) as the float it holds; anything else as it is."""
+    if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
+        return float(value)
     return value
 
 
@@ -484,14 +628,14 @@ def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
     for name, value in metrics.items():
         if not isinstance(name, str):
             raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
-        if not is_number(value):
+        if not is_number(scalar(value)):
             raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
-    return metrics
+    return {name: scalar(value) for name, value in metrics.items()}
 
 
 def _as_space(space: SearchSpace | Mapping[str, Any]) -> SearchSpace:
     """The study's space: a ``SearchSpace``, or its document (``{"parameters": [...]}``) read
-    as one (a ``ValidationError`` names the field at fault)."""
+    as one (a ``ValidationError`` names the field at fault: ``Study`` makes it one line)."""
     if isinstance(space, SearchSpace):
         return space
     if isinstance(space, Mapping):
