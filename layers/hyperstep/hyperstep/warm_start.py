@@ -20,6 +20,9 @@ identical:
 
 The objectives must be the parent's (``check_parent``): a trial's value is its job's
 objective, so a parent that minimized a loss cannot teach a job that maximizes accuracy.
+And a parent must have measured every metric the job constrains: a trial without it counts
+as breaking the constraint, so a parent that never measured it would teach the model that
+its whole region (the best known) breaks it.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def same_objectives(spec: JobSpec, parent: Job) -> bool:
 
 
 def check_parent(spec: JobSpec, parent: Job) -> None:
-    """Refuse (``SpecError``) a parent that is not ``same_objectives``."""
+    """Refuse (``SpecError``) a parent that is not ``same_objectives``, or whose trials
+    never measured a metric this job constrains (``unmeasured``)."""
     if not same_objectives(spec, parent):
         mine = [o.metric for o in spec.goals]
         theirs = [o.metric for o in parent.spec.goals]
@@ -58,6 +62,27 @@ def check_parent(spec: JobSpec, parent: Job) -> None:
             f"warm_start.jobs: job {parent.id!r} optimized {' and '.join(theirs)}, not {' and '.join(mine)}:"
             " its trials' values would be read as this job's"
         )
+    for index, constraint in enumerate(spec.constraints):
+        if unmeasured(parent, constraint.metric):
+            raise SpecError(
+                f"warm_start.jobs: job {parent.id!r} never measured {constraint.metric} (constraints.{index}.metric):"
+                " every trial of it would count as breaking the constraint"
+            )
+
+
+def unmeasured(parent: Job, metric: str) -> bool:
+    """Whether ``parent``'s trials cannot carry ``metric``: its trial block produces no such
+    metric (``check_objective``). A trial without a constrained metric counts as breaking
+    the constraint (``strategies.constraints``), which for a parent that never measured it
+    says nothing true. A parent driven by ask/tell (no trial block) may hold any metric."""
+    block = parent.spec.trial
+    if block is None or metric in parent.spec.measured_metrics:
+        return False
+    try:
+        block.check_objective(metric)
+    except ValueError:
+        return True
+    return False
 
 
 def carried_over(space: SearchSpace, trials: Iterable[Trial], seed: int) -> list[Trial]:
