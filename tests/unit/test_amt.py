@@ -439,3 +439,39 @@ def test_the_documentation_example_imports_and_runs_locally(tmp_path: Path) -> N
     [job] = SQLiteStore(str(store)).list_jobs()
     assert (job.spec.name, job.completed, job.failed) == ("MyTuningJob", 6, 0)
     assert job.best_value is not None and 0.0 < job.best_value <= 1.0
+
+
+def test_a_describe_answer_imports_as_its_request_and_names_its_results_in_one_line() -> None:
+    """``aws sagemaker describe-hyper-parameter-tuning-job`` prints what a user of an AMT job
+    has at hand: the request's fields plus what the job did. Before, each result field was
+    named as a setting "hyperstep's sagemaker trial block has no such setting", ten lines
+    that said something untrue of the ARN, the status and the counters."""
+    described = {
+        **load(DOC_EXAMPLE),
+        "HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:111122223333:hyper-parameter-tuning-job/mytuningjob",
+        "HyperParameterTuningJobStatus": "Completed",
+        "CreationTime": "2026-11-01T10:00:00+00:00",
+        "TrainingJobStatusCounters": {"Completed": 20, "InProgress": 0},
+        "ObjectiveStatusCounters": {"Succeeded": 20, "Pending": 0, "Failed": 0},
+        "BestTrainingJob": {"TrainingJobName": "MyTuningJob-013-0a1b2c3d", "TunedHyperParameters": {"eta": "0.2"}},
+        "ConsumedResources": {"RuntimeInSeconds": 7200},
+    }
+    imported = import_request(described)
+    assert imported.spec == import_request(load(DOC_EXAMPLE)).spec
+    extra = [note for note in imported.notes if note not in import_request(load(DOC_EXAMPLE)).notes]
+    assert extra == [
+        "HyperParameterTuningJobArn, HyperParameterTuningJobStatus, CreationTime, TrainingJobStatusCounters, "
+        "ObjectiveStatusCounters, BestTrainingJob, ConsumedResources: not carried over: what the tuning job did "
+        "(a DescribeHyperParameterTuningJob answer), not how to run it"
+    ]
+
+
+def test_the_results_named_are_every_field_a_describe_answer_adds_to_the_request() -> None:
+    import botocore.session
+
+    from hyperstep.amt import OUTCOME
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    answer = model.operation_model("DescribeHyperParameterTuningJob").output_shape.members
+    request = model.operation_model("CreateHyperParameterTuningJob").input_shape.members
+    assert set(OUTCOME) == set(answer) - set(request)
