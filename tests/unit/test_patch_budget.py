@@ -59,3 +59,21 @@ def test_a_dollar_budget_for_priced_trials_is_taken_and_lowering_it_ends_the_job
     assert job.spec.budget.max_cost_usd == 50
     tuning.update_budget("job", BudgetUpdate(max_cost_usd=0.001))  # below one trial: no trial starts
     assert launch_all(tuning) == []
+
+
+def test_a_runtime_lowered_below_the_job_s_age_stops_its_running_trials(parts) -> None:  # noqa: F811
+    """What the README now says (it said "lowering a limit stops no running trial"): a
+    ``max_runtime_seconds`` below the job's age is its deadline passed, and at a deadline
+    running trials are stopped. A lowered ``max_trials`` stops none."""
+    from hyperstep.messages import SuggestRequest
+
+    tuning, backend, _, clock = parts
+    submit(tuning, budget={"max_trials": 10, "max_parallel": 2, "max_runtime_seconds": 3600})
+    assert launch_all(tuning) == ["t0001", "t0002"]
+    clock.now += 100
+    tuning.update_budget("job", BudgetUpdate(max_trials=2))
+    tuning.suggest(SuggestRequest(job_id="job"))
+    assert backend.stopped == []
+    tuning.update_budget("job", BudgetUpdate(max_runtime_seconds=50))
+    tuning.suggest(SuggestRequest(job_id="job"))
+    assert backend.stopped == ["t0001", "t0002"]

@@ -949,8 +949,9 @@ class TuningService:
         """Change a running job's budget (``BudgetUpdate``'s fields) and wake its execution,
         so its next round (now, if it waits) plans with it: a raised ``max_parallel`` or
         ``max_trials`` starts trials, a lowered one starts none until the job is back within
-        it; no running trial is stopped. ``check`` vets the changed spec first (the API's
-        guardrails). ``ConflictError`` for a job that is not running; ``SpecError`` naming
+        it; no running trial is stopped (a ``max_runtime_seconds`` below the job's age is a
+        deadline passed: the next round stops them, as at any deadline). ``check`` vets the
+        changed spec first (the API's guardrails). ``ConflictError`` for a job that is not running; ``SpecError`` naming
         the field for a change the budget's rules refuse, or a dollar budget for trials
         that cannot be priced (it could never stop the job, and would run one trial at a
         time). The change applies to the budget as stored when it is written: two changes
