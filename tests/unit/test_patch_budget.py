@@ -8,6 +8,7 @@ import pytest
 from hyperstep.errors import SpecError
 from hyperstep.spec import BudgetUpdate
 from tests.conftest import spec_document
+from tests.unit.test_api_owners import published, service  # noqa: F401  (fixtures)
 from tests.unit.test_completion import launch_all, parts  # noqa: F401  (parts: a fixture)
 from tests.unit.test_service import submit
 
@@ -77,3 +78,22 @@ def test_a_runtime_lowered_below_the_job_s_age_stops_its_running_trials(parts) -
     tuning.update_budget("job", BudgetUpdate(max_runtime_seconds=50))
     tuning.suggest(SuggestRequest(job_id="job"))
     assert backend.stopped == ["t0001", "t0002"]
+
+
+def test_a_null_limit_is_refused_naming_it_not_ignored() -> None:
+    """``{"max_parallel": 3, "max_runtime_seconds": null}`` (a JSON merge patch removing the
+    deadline): before, the null was read as "keep", the answer was 200 and the deadline
+    stayed. Now it is refused, naming the field (the API: a 422, below)."""
+    with pytest.raises(ValueError, match="max_runtime_seconds"):
+        BudgetUpdate.model_validate({"max_parallel": 3, "max_runtime_seconds": None})
+    assert BudgetUpdate.model_validate({"max_parallel": 3}).max_runtime_seconds is None  # left out: kept
+
+
+def test_the_api_answers_a_null_limit_with_422_naming_it(service) -> None:  # noqa: F811
+    from tests.unit.test_api_owners import ALICE, as_
+    from tests.unit.test_api_owners import submit as submit_api
+
+    job_id = submit_api(ALICE)
+    status, body = as_(ALICE, "PATCH", f"/jobs/{job_id}", {"max_parallel": 3, "max_runtime_seconds": None})
+    assert (status, body["field"]) == (422, "max_runtime_seconds") and "give a number" in body["reason"]
+    assert service.store.get_job(job_id).spec.budget.max_parallel != 3  # nothing half-applied
