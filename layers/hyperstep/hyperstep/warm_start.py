@@ -22,7 +22,9 @@ The objectives must be the parent's (``check_parent``): a trial's value is its j
 objective, so a parent that minimized a loss cannot teach a job that maximizes accuracy.
 And a parent must have measured every metric the job constrains: a trial without it counts
 as breaking the constraint, so a parent that never measured it would teach the model that
-its whole region (the best known) breaks it.
+its whole region (the best known) breaks it. A constant (a one-choice categorical, such as an
+imported AMT static hyperparameter) set to a value the parent never ran is refused too: every
+parent trial would be left out.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial, TrialState
-from hyperstep.space import SearchSpace
+from hyperstep.space import CategoricalParameter, Parameter, SearchSpace
 from hyperstep.spec import JobSpec
 
 INFORMATIVE = (TrialState.COMPLETED, TrialState.FAILED)
@@ -68,6 +70,29 @@ def check_parent(spec: JobSpec, parent: Job) -> None:
                 f"warm_start.jobs: job {parent.id!r} never measured {constraint.metric} (constraints.{index}.metric):"
                 " every trial of it would count as breaking the constraint"
             )
+    theirs = {p.name: p for p in parent.spec.parameters}
+    for index, parameter in enumerate(spec.parameters):
+        before = theirs.get(parameter.name)
+        if before is not None and _constant_changed(parameter, before):
+            raise SpecError(
+                f"warm_start.jobs: job {parent.id!r} ran {parameter.name} at {before.choices} and this job fixes it at"
+                f" {parameter.choices[0]!r} (parameters.{index}): none of its trials would fit this space"
+            )
+
+
+def _constant_changed(mine: Parameter, theirs: Parameter) -> bool:
+    """Whether ``mine`` is a constant (a one-choice categorical: an AMT static hyperparameter)
+    that none of the parent's choices for it equals, both always active: every parent trial
+    then has another value and ``projected`` leaves each out, so the warm start would carry
+    nothing, and nothing would say so (AMT's TransferLearning lets a static value change)."""
+    return (
+        isinstance(mine, CategoricalParameter)
+        and isinstance(theirs, CategoricalParameter)
+        and len(mine.choices) == 1
+        and mine.when is None
+        and theirs.when is None
+        and not any(mine.contains(choice) for choice in theirs.choices)
+    )
 
 
 def unmeasured(parent: Job, metric: str) -> bool:
