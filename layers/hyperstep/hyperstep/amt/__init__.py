@@ -254,9 +254,18 @@ def _budget(
     plateau = request.integer(*criteria, "BestObjectiveNotImproving", "MaxNumberOfTrainingJobsNotImproving")
     if plateau is not None:
         budget["no_improvement_trials"] = plateau
+        request.notes.append(
+            f"{dotted(criteria)}.BestObjectiveNotImproving: as budget.no_improvement_trials {plateau}, which"
+            " counts any improvement of the best, where AMT counts only one of 1% or more: the job may run longer"
+        )
     if request.get(*criteria, "ConvergenceDetected", "CompleteOnConvergence") == "Enabled":
         if strategy == "bayesian":
             budget["stop_on_convergence"] = True
+            request.notes.append(
+                f"{dotted(criteria)}.ConvergenceDetected: as budget.stop_on_convergence, hyperstep's own test"
+                " (the model's expected improvement), not AMT's (an improvement of 1% or less): it may stop"
+                " earlier or later"
+            )
         else:
             request.note(
                 (*criteria, "ConvergenceDetected"),
