@@ -473,7 +473,8 @@ def stop_job(job_id: JobId) -> Response[JobAccepted]:
 )
 def update_job(job_id: JobId, update: BudgetUpdate) -> JobDetail:
     """Raise or lower ``max_parallel``, ``max_trials``, ``max_runtime_seconds`` (the fields of
-    ``BudgetUpdate``) of a running job: lowering one stops no running trial. The
+    ``BudgetUpdate``) of a running job: lowering one stops no running trial, except a
+    ``max_runtime_seconds`` below the job's age (its deadline passed: running trials stop). The
     deployment's guardrails hold as at submit; a job that is not running answers 409."""
     _visible_job(job_id)
     job = _service().update_budget(job_id, update, check=guardrails.check)

@@ -120,7 +120,7 @@ def test_what_does_not_carry_over_is_named_once(named: str) -> None:
 
 
 def test_nothing_else_is_named() -> None:
-    assert len(import_request(load(EVERY_FIELD)).notes) == 7
+    assert len(import_request(load(EVERY_FIELD)).notes) == 9  # the 7 above, the 2 criteria below
 
 
 def test_completion_criteria_and_a_parent_that_ran_in_hyperstep_carry_over() -> None:
@@ -128,7 +128,15 @@ def test_completion_criteria_and_a_parent_that_ran_in_hyperstep_carry_over() -> 
     spec = parse_spec(imported.spec)
     assert (spec.budget.no_improvement_trials, spec.budget.stop_on_convergence) == (10, True)
     assert spec.warm_start is not None and spec.warm_start.jobs == ["gan-20261101000000-ab12"]
-    assert not any("WarmStartConfig" in line or "Criteria" in line for line in imported.notes)
+    assert not any("WarmStartConfig" in line for line in imported.notes)
+    criteria = [line for line in imported.notes if "Criteria" in line]
+    assert criteria == [  # the same names, other rules: said (before, not a word)
+        f"{CONFIG}.TuningJobCompletionCriteria.BestObjectiveNotImproving: as budget.no_improvement_trials 10, which"
+        " counts any improvement of the best, where AMT counts only one of 1% or more: the job may run longer",
+        f"{CONFIG}.TuningJobCompletionCriteria.ConvergenceDetected: as budget.stop_on_convergence, hyperstep's own"
+        " test (the model's expected improvement), not AMT's (an improvement of 1% or less): it may stop earlier"
+        " or later",
+    ]
 
 
 def test_a_parent_the_request_does_not_name_is_refused() -> None:
@@ -365,7 +373,7 @@ def test_cli_writes_a_spec_that_validates_and_names_the_rest_on_stderr(
     out = tmp_path / "spec.yaml"
     assert main(["import-amt", str(EVERY_FIELD), "-o", str(out), "--parent", "MyParentTuningJob=gan-1"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 6  # the parent carries over
+    assert sum(line.startswith("hyperstep: import-amt: ") for line in err) == 8  # the parent carries over
     assert yaml.safe_load(out.read_text())["warm_start"] == {"jobs": ["gan-1"]}
     assert yaml.safe_load(out.read_text())["name"] == "gan-tuning-2"
     assert main(["validate", str(out)]) == 0
@@ -439,3 +447,39 @@ def test_the_documentation_example_imports_and_runs_locally(tmp_path: Path) -> N
     [job] = SQLiteStore(str(store)).list_jobs()
     assert (job.spec.name, job.completed, job.failed) == ("MyTuningJob", 6, 0)
     assert job.best_value is not None and 0.0 < job.best_value <= 1.0
+
+
+def test_a_describe_answer_imports_as_its_request_and_names_its_results_in_one_line() -> None:
+    """``aws sagemaker describe-hyper-parameter-tuning-job`` prints what a user of an AMT job
+    has at hand: the request's fields plus what the job did. Before, each result field was
+    named as a setting "hyperstep's sagemaker trial block has no such setting", ten lines
+    that said something untrue of the ARN, the status and the counters."""
+    described = {
+        **load(DOC_EXAMPLE),
+        "HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:111122223333:hyper-parameter-tuning-job/mytuningjob",
+        "HyperParameterTuningJobStatus": "Completed",
+        "CreationTime": "2026-11-01T10:00:00+00:00",
+        "TrainingJobStatusCounters": {"Completed": 20, "InProgress": 0},
+        "ObjectiveStatusCounters": {"Succeeded": 20, "Pending": 0, "Failed": 0},
+        "BestTrainingJob": {"TrainingJobName": "MyTuningJob-013-0a1b2c3d", "TunedHyperParameters": {"eta": "0.2"}},
+        "ConsumedResources": {"RuntimeInSeconds": 7200},
+    }
+    imported = import_request(described)
+    assert imported.spec == import_request(load(DOC_EXAMPLE)).spec
+    extra = [note for note in imported.notes if note not in import_request(load(DOC_EXAMPLE)).notes]
+    assert extra == [
+        "HyperParameterTuningJobArn, HyperParameterTuningJobStatus, CreationTime, TrainingJobStatusCounters, "
+        "ObjectiveStatusCounters, BestTrainingJob, ConsumedResources: not carried over: what the tuning job did "
+        "(a DescribeHyperParameterTuningJob answer), not how to run it"
+    ]
+
+
+def test_the_results_named_are_every_field_a_describe_answer_adds_to_the_request() -> None:
+    import botocore.session
+
+    from hyperstep.amt import OUTCOME
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    answer = model.operation_model("DescribeHyperParameterTuningJob").output_shape.members
+    request = model.operation_model("CreateHyperParameterTuningJob").input_shape.members
+    assert set(OUTCOME) == set(answer) - set(request)

@@ -114,19 +114,33 @@ def test_cost_per_hour_overrides_the_table_per_instance() -> None:
     assert rate is not None and rate.usd_per_hour == pytest.approx(0.3) and "cost_per_hour" in rate.basis
 
 
-def test_batch_fargate_is_vcpus_and_memory_per_second_with_a_one_minute_minimum() -> None:
+def test_batch_fargate_is_vcpus_and_memory_per_second_rounded_up() -> None:
     event = json.loads((EVENTS / "batch-job-state-change-succeeded.json").read_text())
     event["detail"]["platformCapabilities"] = ["FARGATE"]
     result = parse_event(event)
     assert isinstance(result, TrialResult) and result.usage is not None
     usage = result.usage
-    assert (usage.seconds, usage.vcpus, usage.memory_mib) == (pytest.approx(1130.314), 2.0, 4096.0)
+    assert (usage.seconds, usage.vcpus, usage.memory_mib) == (1131, 2.0, 4096.0)  # 1130.314 s, rounded up
     assert (usage.platform, usage.region) == ("fargate", "us-east-1")
     rate = block_of(batch_block()).rate(usage, usage.region)
     assert rate is not None
     hourly = 2 * 0.04048 + 4 * 0.004445
-    assert rate.cost(usage.seconds) == pytest.approx(hourly * 1130.314 / 3600)
-    assert rate.cost(5) == pytest.approx(hourly * 60 / 3600)
+    assert rate.cost(usage.seconds) == pytest.approx(hourly * 1131 / 3600)
+
+
+def test_each_fargate_attempt_is_a_task_billed_at_least_a_minute_and_a_job_that_never_ran_costs_nothing() -> None:
+    """Fargate bills each task (a Batch attempt) per second rounded up, one minute at least.
+    Before, the minimum was applied once to the sum of the attempts (three 10 s attempts
+    charged 60 s, not 180 s) and to a job that never ran a task (charged 60 s, not 0)."""
+    fargate = {"platformCapabilities": ["FARGATE"], "container": {"vcpus": 1, "memory": 2048}}
+    attempts = [{"startedAt": t, "stoppedAt": t + 10_000} for t in (1_000, 20_000, 40_000)]
+    assert batch_usage({**fargate, "attempts": attempts}).seconds == 180
+    assert batch_usage({**fargate, "attempts": [{"startedAt": 1_000, "stoppedAt": 62_500}]}).seconds == 62
+    cancelled = batch_usage({**fargate, "status": "FAILED", "statusReason": "Cancelled while RUNNABLE"})
+    rate = block_of(batch_block()).rate(cancelled, "us-east-1")
+    assert rate is not None and rate.cost(cancelled.seconds) == 0
+    ec2 = batch_usage({"container": {"vcpus": 1, "memory": 2048}, "attempts": attempts})
+    assert ec2.seconds == 30  # EC2: the job's own run time (its instance is billed apart)
 
 
 def test_batch_on_ec2_is_its_instance_type_when_named_else_its_vcpus_at_the_estimate() -> None:

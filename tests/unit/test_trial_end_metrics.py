@@ -117,9 +117,7 @@ def test_the_trials_finish_winds_down_count_once_there_or_in_collect() -> None:
     backend, whose stopped end Collect records and counts. Before: the pending one was
     counted nowhere."""
     service, backend, invoke = running_job()
-    service.store.set_budget(
-        "job", service.store.get_job("job").spec.budget.model_copy(update={"max_trials": 3, "max_parallel": 3})
-    )
+    service.store.set_budget("job", lambda budget: budget.model_copy(update={"max_trials": 3, "max_parallel": 3}))
     invoke(handle_collect, result_event("t0001", "completed", metrics={"loss": 0.3}))
     (pending,) = [t for t in service.suggest(SuggestRequest(job_id="job")).trial_ids if t != "t0002"]
     invoke(handle_finish, {"job_id": "job"})
@@ -134,9 +132,7 @@ def test_the_trials_finish_winds_down_for_an_execution_that_ended_outside_it_cou
     """An aborted execution's job closed by the finish function: its pending trial counts
     under its ``JobId``, in an object apart from ``ExecutionsClosed`` (which has none)."""
     service, _, invoke = running_job()
-    service.store.set_budget(
-        "job", service.store.get_job("job").spec.budget.model_copy(update={"max_trials": 3, "max_parallel": 3})
-    )
+    service.store.set_budget("job", lambda budget: budget.model_copy(update={"max_trials": 3, "max_parallel": 3}))
     invoke(handle_collect, result_event("t0001", "completed", metrics={"loss": 0.3}))
     invoke(handle_collect, result_event("t0002", "failed", error="exit 1"))
     service.suggest(SuggestRequest(job_id="job"))  # t0003, pending

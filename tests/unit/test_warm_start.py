@@ -205,3 +205,53 @@ def test_a_warm_started_jobs_very_first_proposals_come_from_a_model_of_the_paren
     proposals are its space-filling design, with no model behind them."""
     assert all(t.expected_improvement is not None for t in first_proposals(warm=True))
     assert all(t.expected_improvement is None for t in first_proposals(warm=False))
+
+
+def test_a_parent_that_never_measured_a_constrained_metric_is_refused() -> None:
+    """A child adding ``latency_ms <= 50`` to a parent that never measured latency: every
+    parent trial lacks the metric, and a trial without a constrained metric counts as
+    breaking it (``strategies.constraints``, ``objectives.constraint_slack``: NaN), so the
+    model learned that the parent's best region breaks the constraint. Refused, as another
+    objective is; a parent whose trials measured it (a metric definition) is taken."""
+    from tests.conftest import spec_document
+
+    store = SQLiteStore(":memory:")
+    service = TuningService(store, {})
+    parent = service.create_job(JobSpec.model_validate(spec_document(name="parent")))
+    latency = {"name": "latency_ms", "regex": r"latency_ms=([0-9.]+)"}
+    child = spec_document(
+        name="child", warm_start={"jobs": [parent.id]}, constraints=[{"metric": "latency_ms", "max": 50}]
+    )
+    child["trial"]["metric_definitions"].append(latency)
+    with pytest.raises(
+        SpecError, match=r"warm_start\.jobs: job .parent-.* never measured latency_ms \(constraints\.0\.metric\)"
+    ):
+        service.create_job(JobSpec.model_validate(child))
+    measured = spec_document(name="measured")
+    measured["trial"]["metric_definitions"].append(latency)
+    parent = service.create_job(JobSpec.model_validate(measured))
+    child["warm_start"] = {"jobs": [parent.id]}
+    assert service.create_job(JobSpec.model_validate(child)).parents == (parent.id,)
+
+
+def test_a_constant_set_to_a_value_the_parent_never_ran_is_refused() -> None:
+    """An imported AMT job's static hyperparameter is a one-choice categorical. Warm-started
+    from a parent that ran ``num_round`` 100 with it at 200 (AMT's TransferLearning allows
+    it), every parent trial had another value and was left out: the job learned nothing
+    from its parent, and nothing said so. A constant the parent ran among others is taken."""
+    store = SQLiteStore(":memory:")
+    service = TuningService(store, {})
+
+    def spec(name: str, rounds: list[str], parents: list[str] | None = None) -> JobSpec:
+        constant = {"name": "num_round", "type": "categorical", "choices": rounds}
+        document = {"name": name, "objective": {"metric": "loss"}, "parameters": [*CHILD.parameters, constant]}
+        return JobSpec.model_validate({**document, **({"warm_start": {"jobs": parents}} if parents else {})})
+
+    parent = service.create_job(spec("parent", ["100"]))
+    with pytest.raises(
+        SpecError, match=r"warm_start\.jobs: job .parent-.* ran num_round at \['100'\] and this job fixes it at '200'"
+    ):
+        service.create_job(spec("child", ["200"], [parent.id]))
+    assert service.create_job(spec("same", ["100"], [parent.id])).parents == (parent.id,)
+    both = service.create_job(spec("both", ["100", "200"]))
+    assert service.create_job(spec("child", ["200"], [both.id])).parents == (both.id,)

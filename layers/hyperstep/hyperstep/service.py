@@ -82,7 +82,7 @@ from hyperstep.objectives import pareto_front
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
 from hyperstep.recorded_ends import RecordedEnd, note
-from hyperstep.spec import BudgetUpdate, JobSpec, describe_validation_error
+from hyperstep.spec import Budget, BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
 from hyperstep.study import Study
 from hyperstep.trial_view import Snapshot, TrialView, results_of
@@ -963,19 +963,32 @@ class TuningService:
         """Change a running job's budget (``BudgetUpdate``'s fields) and wake its execution,
         so its next round (now, if it waits) plans with it: a raised ``max_parallel`` or
         ``max_trials`` starts trials, a lowered one starts none until the job is back within
-        it; no running trial is stopped. ``check`` vets the changed spec first (the API's
-        guardrails). ``ConflictError`` for a job that is not running; ``SpecError`` naming
-        the field for a change the budget's rules refuse."""
+        it; no running trial is stopped (a ``max_runtime_seconds`` below the job's age is a
+        deadline passed: the next round stops them, as at any deadline). ``check`` vets the
+        changed spec first (the API's guardrails). ``ConflictError`` for a job that is not running; ``SpecError`` naming
+        the field for a change the budget's rules refuse, or a dollar budget for trials
+        that cannot be priced (it could never stop the job, and would run one trial at a
+        time). The change applies to the budget as stored when it is written: two changes
+        at once keep both."""
         job = self.store.get_job(job_id)
         if job.status is not JobStatus.RUNNING:
             raise ConflictError(f"job {job_id!r} is {job.status.value}: only a running job's budget can change")
-        try:
-            budget = update.applied_to(job.spec.budget)
-        except ValidationError as exc:
-            raise SpecError(f"budget.{describe_validation_error(exc)}") from None
-        if check is not None:
-            check(job.spec.model_copy(update={"budget": budget}))
-        job = self.store.set_budget(job_id, budget)
+        if update.max_cost_usd is not None and job.spec.trial is not None:
+            try:
+                job.spec.trial.check_priced()
+            except ValueError as exc:
+                raise SpecError(str(exc)) from None
+
+        def changed(budget: Budget) -> Budget:
+            try:
+                new = update.applied_to(budget)
+            except ValidationError as exc:
+                raise SpecError(f"budget.{describe_validation_error(exc)}") from None
+            if check is not None:
+                check(job.spec.model_copy(update={"budget": new}))
+            return new
+
+        job = self.store.set_budget(job_id, changed)
         self.wake(job_id)
         return job
 

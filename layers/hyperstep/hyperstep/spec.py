@@ -125,6 +125,15 @@ class BudgetUpdate(SpecModel):
     max_runtime_seconds: float | None = Field(default=None, gt=0, description="seconds from the job's creation")
     max_cost_usd: float | None = Field(default=None, gt=0, description="dollars the job's trials may cost in all")
 
+    @field_validator("max_parallel", "max_trials", "max_runtime_seconds", "max_cost_usd", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        """An explicit null (JSON merge patch's "remove") is refused: a limit can be changed,
+        not removed, and taken as "keep" it was a request silently not done."""
+        if value is None:
+            raise ValueError("null removes no limit (a running job's limits change, not go): give a number")
+        return value
+
     @model_validator(mode="after")
     def _changes_something(self) -> BudgetUpdate:
         if not self.model_fields_set - {name for name, value in self if value is None}:

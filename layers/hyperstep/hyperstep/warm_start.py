@@ -20,6 +20,11 @@ identical:
 
 The objectives must be the parent's (``check_parent``): a trial's value is its job's
 objective, so a parent that minimized a loss cannot teach a job that maximizes accuracy.
+And a parent must have measured every metric the job constrains: a trial without it counts
+as breaking the constraint, so a parent that never measured it would teach the model that
+its whole region (the best known) breaks it. A constant (a one-choice categorical, such as an
+imported AMT static hyperparameter) set to a value the parent never ran is refused too: every
+parent trial would be left out.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import numpy as np
 
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial, TrialState
-from hyperstep.space import SearchSpace
+from hyperstep.space import CategoricalParameter, Parameter, SearchSpace
 from hyperstep.spec import JobSpec
 
 INFORMATIVE = (TrialState.COMPLETED, TrialState.FAILED)
@@ -50,7 +55,8 @@ def same_objectives(spec: JobSpec, parent: Job) -> bool:
 
 
 def check_parent(spec: JobSpec, parent: Job) -> None:
-    """Refuse (``SpecError``) a parent that is not ``same_objectives``."""
+    """Refuse (``SpecError``) a parent that is not ``same_objectives``, or whose trials
+    never measured a metric this job constrains (``unmeasured``)."""
     if not same_objectives(spec, parent):
         mine = [o.metric for o in spec.goals]
         theirs = [o.metric for o in parent.spec.goals]
@@ -58,6 +64,50 @@ def check_parent(spec: JobSpec, parent: Job) -> None:
             f"warm_start.jobs: job {parent.id!r} optimized {' and '.join(theirs)}, not {' and '.join(mine)}:"
             " its trials' values would be read as this job's"
         )
+    for index, constraint in enumerate(spec.constraints):
+        if unmeasured(parent, constraint.metric):
+            raise SpecError(
+                f"warm_start.jobs: job {parent.id!r} never measured {constraint.metric} (constraints.{index}.metric):"
+                " every trial of it would count as breaking the constraint"
+            )
+    theirs = {p.name: p for p in parent.spec.parameters}
+    for index, parameter in enumerate(spec.parameters):
+        before = theirs.get(parameter.name)
+        if before is not None and _constant_changed(parameter, before):
+            raise SpecError(
+                f"warm_start.jobs: job {parent.id!r} ran {parameter.name} at {before.choices} and this job fixes it at"
+                f" {parameter.choices[0]!r} (parameters.{index}): none of its trials would fit this space"
+            )
+
+
+def _constant_changed(mine: Parameter, theirs: Parameter) -> bool:
+    """Whether ``mine`` is a constant (a one-choice categorical: an AMT static hyperparameter)
+    that none of the parent's choices for it equals, both always active: every parent trial
+    then has another value and ``projected`` leaves each out, so the warm start would carry
+    nothing, and nothing would say so (AMT's TransferLearning lets a static value change)."""
+    return (
+        isinstance(mine, CategoricalParameter)
+        and isinstance(theirs, CategoricalParameter)
+        and len(mine.choices) == 1
+        and mine.when is None
+        and theirs.when is None
+        and not any(mine.contains(choice) for choice in theirs.choices)
+    )
+
+
+def unmeasured(parent: Job, metric: str) -> bool:
+    """Whether ``parent``'s trials cannot carry ``metric``: its trial block produces no such
+    metric (``check_objective``). A trial without a constrained metric counts as breaking
+    the constraint (``strategies.constraints``), which for a parent that never measured it
+    says nothing true. A parent driven by ask/tell (no trial block) may hold any metric."""
+    block = parent.spec.trial
+    if block is None or metric in parent.spec.measured_metrics:
+        return False
+    try:
+        block.check_objective(metric)
+    except ValueError:
+        return True
+    return False
 
 
 def carried_over(space: SearchSpace, trials: Iterable[Trial], seed: int) -> list[Trial]:

@@ -1,6 +1,7 @@
 """Import a SageMaker Automatic Model Tuning job: a ``CreateHyperParameterTuningJob``
-request (as ``aws sagemaker create-hyper-parameter-tuning-job --cli-input-json`` takes it)
-becomes a hyperstep spec.
+request (as ``aws sagemaker create-hyper-parameter-tuning-job --cli-input-json`` takes it),
+or the ``DescribeHyperParameterTuningJob`` answer of a job that ran (its results named in
+one note), becomes a hyperstep spec.
 
 What maps: the strategy (Bayesian, Random, Grid; Hyperband searches at random), the
 objective, every parameter range, static hyperparameters (constants: a categorical with
@@ -36,6 +37,23 @@ GOALS = {"Maximize": "maximize", "Minimize": "minimize"}
 SCALES = {"Linear": "linear", "Logarithmic": "log", "ReverseLogarithmic": "reverse_log"}
 MAX_PARALLEL = 100
 MAX_TRIALS = 10_000
+OUTCOME = (
+    "HyperParameterTuningJobArn",
+    "HyperParameterTuningJobStatus",
+    "CreationTime",
+    "HyperParameterTuningEndTime",
+    "LastModifiedTime",
+    "TrainingJobStatusCounters",
+    "ObjectiveStatusCounters",
+    "BestTrainingJob",
+    "OverallBestTrainingJob",
+    "FailureReason",
+    "TuningJobCompletionDetails",
+    "ConsumedResources",
+)
+"""The fields of a ``DescribeHyperParameterTuningJob`` answer that its request has not: what
+the tuning job did, not how to run it (``aws sagemaker describe-hyper-parameter-tuning-job``
+prints the request's fields too, so its answer imports as the request would)."""
 
 
 @dataclass
@@ -83,6 +101,7 @@ def import_request(
         local_trial(request, definition, trial, command) if command else sagemaker_trial(request, definition, trial)
     )
     _unsupported(request, config, definition)
+    _outcome(request)
     warm_start = _warm_start(request, parents or {})
     if warm_start:
         spec["warm_start"] = {"jobs": warm_start}
@@ -235,9 +254,18 @@ def _budget(
     plateau = request.integer(*criteria, "BestObjectiveNotImproving", "MaxNumberOfTrainingJobsNotImproving")
     if plateau is not None:
         budget["no_improvement_trials"] = plateau
+        request.notes.append(
+            f"{dotted(criteria)}.BestObjectiveNotImproving: as budget.no_improvement_trials {plateau}, which"
+            " counts any improvement of the best, where AMT counts only one of 1% or more: the job may run longer"
+        )
     if request.get(*criteria, "ConvergenceDetected", "CompleteOnConvergence") == "Enabled":
         if strategy == "bayesian":
             budget["stop_on_convergence"] = True
+            request.notes.append(
+                f"{dotted(criteria)}.ConvergenceDetected: as budget.stop_on_convergence, hyperstep's own test"
+                " (the model's expected improvement), not AMT's (an improvement of 1% or less): it may stop"
+                " earlier or later"
+            )
         else:
             request.note(
                 (*criteria, "ConvergenceDetected"),
@@ -267,6 +295,18 @@ def _warm_start(request: Request, parents: Mapping[str, str]) -> list[str]:
             raise SpecError(f"--parent: no parent tuning job {name!r} in the request (it has: {has})")
     request.get("WarmStartConfig", "WarmStartType")
     return list(dict.fromkeys(jobs))
+
+
+def _outcome(request: Request) -> None:
+    """Name in one line a ``DescribeHyperParameterTuningJob`` answer's results (``OUTCOME``)."""
+    found = [name for name in OUTCOME if name in request.document]
+    for name in found:
+        request.get(name)
+    if found:
+        request.notes.append(
+            f"{', '.join(found)}: not carried over: what the tuning job did (a DescribeHyperParameterTuningJob"
+            " answer), not how to run it"
+        )
 
 
 def _unsupported(request: Request, config: tuple, definition: tuple) -> None:

@@ -9,7 +9,8 @@ logs and the orchestration's own Lambda and Step Functions charges are not count
   as what it bills, and managed spot's savings as ``1 - BillableTimeInSeconds /
   TrainingTimeInSeconds``: the spot discount is already in the billable seconds.
 - Batch on Fargate: the job's vCPUs x the vCPU-hour rate plus its memory (GB) x the
-  GB-hour rate, per second with Fargate's one-minute minimum, over its attempts' run time.
+  GB-hour rate, over its attempts' run time, each attempt (a Fargate task) per second
+  rounded up with Fargate's one-minute minimum (``batch_usage`` counts them so).
 - Batch on EC2: the instance type's rate when the trial block names it (``cost_per_hour``
   for any other), else the job's vCPUs at m5's rate per vCPU-hour (an estimate: Batch
   packs jobs onto instances it chooses).
@@ -32,10 +33,9 @@ class Rate:
 
     usd_per_hour: float
     basis: str
-    minimum_seconds: float = 0.0
 
     def cost(self, seconds: float) -> float:
-        return self.usd_per_hour * max(seconds, self.minimum_seconds) / 3600.0
+        return self.usd_per_hour * seconds / 3600.0
 
 
 def _regional(table: dict[str, dict[str, float]], region: str | None) -> tuple[dict[str, float], str]:
@@ -66,7 +66,7 @@ def fargate_rate(vcpus: float, memory_mib: float, region: str | None) -> Rate:
     basis = (
         f"Fargate {vcpus:g} vCPU, {gb:g} GB at ${rates['vcpu_hour']:g}/vCPU-h + ${rates['gb_hour']:g}/GB-h ({label})"
     )
-    return Rate(hourly, basis, prices.FARGATE_MINIMUM_SECONDS)
+    return Rate(hourly, basis)
 
 
 def ec2_rate(instance_type: str | None, vcpus: float | None, region: str | None) -> Rate | None:

@@ -105,10 +105,12 @@ class TrialStore(ABC):
         next end). ``NotFoundError`` if the job is absent."""
 
     @abstractmethod
-    def set_budget(self, job_id: str, budget: Budget) -> Job:
-        """Replace a running job's ``spec.budget`` (a live change, ``PATCH /jobs/{id}``) and
-        return the job; ``ConflictError`` unless the job is running. The rest of the job is
-        left as it is, whatever was written meanwhile."""
+    def set_budget(self, job_id: str, change: Callable[[Budget], Budget]) -> Job:
+        """Replace a running job's ``spec.budget`` with ``change`` of it as stored when the
+        write lands (a live change, ``PATCH /jobs/{id}``; ``change`` may be called more than
+        once, and what it raises propagates) and return the job; ``ConflictError`` unless
+        the job is running. The rest of the job is left as it is, whatever was written
+        meanwhile, and so is a change another call made meanwhile."""
 
     @abstractmethod
     def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:

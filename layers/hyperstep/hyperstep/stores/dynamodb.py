@@ -304,9 +304,10 @@ class DynamoDBStore(TrialStore):
                 raise
             raise NotFoundError(f"job {job_id!r} not found") from None
 
-    def set_budget(self, job_id: str, budget: Budget) -> Job:
-        """Rewrite the spec's JSON, conditioned on the job running and its spec being the
-        one read (another change landing in between is read again and kept)."""
+    def set_budget(self, job_id: str, change: Callable[[Budget], Budget]) -> Job:
+        """Rewrite the spec's JSON with ``change`` of the budget read, conditioned on the job
+        running and its spec being the one read (another change landing in between is read
+        again, changed again and kept)."""
         for _ in range(_ATTEMPTS):
             found = self._call("get_item", Key=key(job_id, JOB_SK), ConsistentRead=True).get("Item")
             if found is None:
@@ -314,7 +315,7 @@ class DynamoDBStore(TrialStore):
             job = items.job_from_item(found)
             if job.status is not JobStatus.RUNNING:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
-            spec = job.spec.model_copy(update={"budget": budget})
+            spec = job.spec.model_copy(update={"budget": change(job.spec.budget)})
             update = items.spec_update(job_id, found["spec"]["S"], spec)
             try:
                 reply = self._call("update_item", **update, ReturnValues="ALL_NEW")

@@ -229,11 +229,12 @@ class SQLiteStore(TrialStore):
         with self._tx() as conn:
             self._write_job(conn, self._read_job(conn, job_id).model_copy(update={"completion_published": True}))
 
-    def set_budget(self, job_id: str, budget: Budget) -> Job:
+    def set_budget(self, job_id: str, change: Callable[[Budget], Budget]) -> Job:
         with self._tx() as conn:
             job = self._read_job(conn, job_id)
             if job.status is not JobStatus.RUNNING:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
+            budget = change(job.spec.budget)
             job = job.model_copy(update={"spec": job.spec.model_copy(update={"budget": budget})})
             self._write_job(conn, job)
             return job

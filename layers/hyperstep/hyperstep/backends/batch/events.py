@@ -10,6 +10,7 @@ only hyperstep's ended jobs through.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import Field, field_validator
 from hyperstep.backends.aws_detail import AwsDetail, tag_map
 from hyperstep.backends.naming import NAME_PREFIX, trial_ids
 from hyperstep.messages import TrialResult, Usage
+from hyperstep.pricing.prices import FARGATE_MINIMUM_SECONDS
 
 SOURCE, DETAIL_TYPE = "aws.batch", "Batch Job State Change"
 RULE_PATTERN: dict[str, Any] = {
@@ -81,7 +83,11 @@ def batch_usage(found: Mapping[str, Any]) -> Usage:
     """What an ended Batch job (an event's detail or a ``DescribeJobs`` entry) ran: each
     attempt's ``startedAt`` to ``stoppedAt`` (milliseconds; the job's own when it lists no
     attempts, 0 s when it never started), its ``resourceRequirements`` (VCPU, MEMORY in MiB;
-    the older ``vcpus`` / ``memory``) and where (``platformCapabilities``: FARGATE, else EC2)."""
+    the older ``vcpus`` / ``memory``) and where (``platformCapabilities``: FARGATE, else EC2).
+
+    On Fargate each attempt is a task of its own, billed per second rounded up with a
+    one-minute minimum: three 10-second attempts bill three minutes; a job that never
+    started (cancelled while ``RUNNABLE``) ran no task and bills nothing."""
     attempts = [a for a in found.get("attempts") or [] if a.get("startedAt") and a.get("stoppedAt")]
     spans = [(a["startedAt"], a["stoppedAt"]) for a in attempts]
     if not spans and found.get("startedAt") and found.get("stoppedAt"):
@@ -89,11 +95,15 @@ def batch_usage(found: Mapping[str, Any]) -> Usage:
     container = found.get("container") or {}
     needs = {r.get("type"): r.get("value") for r in container.get("resourceRequirements") or []}
     vcpus, memory = needs.get("VCPU", container.get("vcpus")), needs.get("MEMORY", container.get("memory"))
+    fargate = "FARGATE" in (found.get("platformCapabilities") or [])
+    seconds = [max(stop - start, 0) / 1000.0 for start, stop in spans]
+    if fargate:
+        seconds = [max(math.ceil(s), FARGATE_MINIMUM_SECONDS) for s in seconds]
     return Usage(
-        seconds=sum(max(stop - start, 0) for start, stop in spans) / 1000.0,
+        seconds=sum(seconds),
         vcpus=float(vcpus) if vcpus else None,
         memory_mib=float(memory) if memory else None,
-        platform="fargate" if "FARGATE" in (found.get("platformCapabilities") or []) else "ec2",
+        platform="fargate" if fargate else "ec2",
     )
 
 
