@@ -118,7 +118,9 @@ class BudgetUpdate(SpecModel):
     """The budget fields a running job's owner may change (``PATCH /jobs/{id}``,
     ``hyperstep update``): the one list of them. A field left out (None) keeps its value;
     each change is checked by ``Budget``'s own rules. Lowering a limit stops no running
-    trial; the loop applies it at its next round."""
+    trial, except ``max_runtime_seconds`` lowered below the job's age: that deadline has
+    passed, and its running trials are stopped as at any deadline. The loop applies a
+    change at its next round."""
 
     max_parallel: int | None = Field(default=None, ge=1, le=100, description="trials at once")
     max_trials: int | None = Field(default=None, ge=1, le=10_000, description="trials in all")
