@@ -26,6 +26,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,24 @@ def size(item: dict[str, Any]) -> int:
     return sum(len(k) + (len(v["B"]) if "B" in v else len(json.dumps(v))) for k, v in item.items())
 
 
+def put_curve(raw: Any, table: str, trial: Trial, steps: int, scale: float) -> None:
+    """Put the trial's curve of ``steps`` steps (``scale / step``) as chunk items, and its
+    item's chunk marker and set as its reports would have written them."""
+    from hyperstep.stores import dynamodb_items as items
+
+    for chunk in range(steps // items.CURVE_CHUNK_STEPS + 1):
+        points = {s: scale / s for s in range(1, steps + 1) if s // items.CURVE_CHUNK_STEPS == chunk}
+        if points:
+            raw.put_item(TableName=table, Item=items.curve_item(trial.job_id, trial.id, chunk, points, 0))
+            added = {":chunk": {"NS": [str(chunk)]}, ":true": {"BOOL": True}}
+            raw.update_item(
+                TableName=table,
+                Key=items.key(trial.job_id, items.trial_sk(trial.id)),
+                UpdateExpression=f"SET {items.CHUNKED} = :true ADD {items.CHUNKS} :chunk",
+                ExpressionAttributeValues=added,
+            )
+
+
 def dynamodb(counts: list[int]) -> None:
     import boto3
     from moto import mock_aws
@@ -170,17 +189,7 @@ def dynamodb(counts: list[int]) -> None:
             create_table(raw, table)
             client = Metered(raw)
             service, job, trial = started(DynamoDBStore(table, client=client), ASHA)
-            for chunk in range(steps // items.CURVE_CHUNK_STEPS + 1):
-                points = {s: 1.0 / s for s in range(1, steps + 1) if s // items.CURVE_CHUNK_STEPS == chunk}
-                if points:
-                    raw.put_item(TableName=table, Item=items.curve_item(job.id, trial.id, chunk, points, 0))
-                    added = {":chunk": {"NS": [str(chunk)]}, ":true": {"BOOL": True}}  # as its report would have
-                    raw.update_item(
-                        TableName=table,
-                        Key=items.key(job.id, items.trial_sk(trial.id)),
-                        UpdateExpression=f"SET {items.CHUNKED} = :true ADD {items.CHUNKS} :chunk",
-                        ExpressionAttributeValues=added,
-                    )
+            put_curve(raw, table, trial, steps, 1.0)
             for name in ("off (store, whole_curve=False)", "asha (service)"):
                 steps += 1
                 client.calls.clear()
@@ -197,7 +206,8 @@ def dynamodb(counts: list[int]) -> None:
 
 
 def dynamodb_peers(counts: list[int], peers: int) -> None:
-    """One median report of a job of ``peers`` + 1 trials under moto: calls and bytes read."""
+    """One median report of a job of ``peers`` + 1 trials under moto, the curves put as
+    chunk items (``put_curve``): the calls it makes and the bytes it reads."""
     import boto3
     from moto import mock_aws
 
@@ -207,13 +217,17 @@ def dynamodb_peers(counts: list[int], peers: int) -> None:
     with mock_aws():
         raw = boto3.client("dynamodb", region_name="us-east-1")
         for steps in counts:
-            create_table(raw, f"peers-{steps}")
+            table = f"peers-{steps}"
+            create_table(raw, table)
             client = Metered(raw)
-            service, job, trial = with_peers(DynamoDBStore(f"peers-{steps}", client=client), steps, peers, 1)
+            service, job, (judged, *others) = launched(DynamoDBStore(table, client=client), MEDIAN, peers + 1)
+            for trial, scale, last in [*((t, 2.0, steps) for t in others), (judged, 1.0, steps - 1)]:
+                put_curve(raw, table, trial, last, scale)
             client.calls.clear()
             client.read = 0
-            assert service.report_metrics(job.id, trial.id, {"loss": 1.0 / steps}, step=steps)
-            print(f"median, {peers} peers of {steps:6} steps, a report: {client.calls}, read {client.read} B")
+            assert service.report_metrics(job.id, judged.id, {"loss": 1.0 / steps}, step=steps)
+            calls = ", ".join(f"{name} x{count}" for name, count in Counter(client.calls).items())
+            print(f"median, {peers} peers of {steps:6} steps, a report: {calls}; read {client.read} B")
             sys.stdout.flush()
 
 

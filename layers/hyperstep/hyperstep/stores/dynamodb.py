@@ -52,6 +52,10 @@ that asks for no whole curve (``report_metrics(whole_curve=False)``) reads only 
 below the newest chunk) while that chunk's points and 1,000 for each other chunk stay below
 ``MAX_CURVE_STEPS`` (the cap cannot drop the step: all but step 10,000 of a curve of steps 1
 to 10,000); else, and for an item without the set, it reads every chunk.
+Median stopping's query of every trial's value at a step (``curve_values_at``) reads the
+job's trial items and, of each trial whose chunks reach the step's, one chunk (a ``Query``
+page of ``Limit`` 1 from the step's chunk on; the next when it holds no step at or past the
+step): at most 12 KB a trial, never a whole curve, and no item that grows with the trials.
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
@@ -450,6 +454,38 @@ class DynamoDBStore(TrialStore):
         for points, _ in chunks.values():
             curve.update(points)
         return trial.model_copy(update={"curve": curve})
+
+    def curve_values_at(self, job_id: str, step: int) -> dict[str, float]:
+        """One query of the job's trial items, then for each trial whose chunks may reach
+        the step's, one query page of its chunks from the step's on (mostly the step's
+        alone; the next one when that chunk holds no step at or past it): at most 12 KB a
+        trial, never the whole curves."""
+        values = {}
+        for item in self._prefixed(job_id, items.TRIAL_PREFIX):
+            trial, known = items.trial_from_item(item), items.chunk_numbers(item)
+            reaches = known is None or any(number >= step // CURVE_CHUNK_STEPS for number in known)
+            points = {s: v for s, v in trial.curve.items() if s >= step}  # points in a body predate the chunks
+            points.update(self._first_point(trial, step) if reaches else {})
+            if points:
+                values[trial.id] = points[min(points)]
+        return values
+
+    def _first_point(self, trial: Trial, step: int) -> dict[int, float]:
+        """The first point of the trial's chunks at or past ``step`` ({}: none), its
+        chunks read one query page at a time from ``step``'s on."""
+        bounds = {":low": s(curve_sk(trial.id, step // CURVE_CHUNK_STEPS)), ":high": s(f"{curve_sk(trial.id)}~")}
+        pages = self._pages(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={":pk": s(items.job_pk(trial.job_id)), **bounds},
+            ConsistentRead=True,
+            Limit=1,
+        )
+        for item in pages:
+            points = items.curve_from_item(item)[2]
+            reached = [p for p in points if p >= step]
+            if reached:
+                return {min(reached): points[min(reached)]}
+        return {}
 
     def _pages(self, **query: Any) -> Iterator[items.Item]:
         """The items of a query, page after page (fetched lazily)."""
