@@ -44,6 +44,8 @@ from tests.contract.test_dynamodb_curve_reads import Counting
 ASHA = {"name": "asha", "min_resource": 1, "max_resource": 10_000, "reduction_factor": 3, "curve_model": False}
 MEDIAN = {**ASHA, "name": "median"}
 TAIL = 500
+SPAN = "curve_span"
+"""``dynamodb_items.SPAN``, named here so that the script also runs on a library before it."""
 
 
 class Idle(TrialBackend):
@@ -158,18 +160,22 @@ def size(item: dict[str, Any]) -> int:
 
 def put_curve(raw: Any, table: str, trial: Trial, steps: int, scale: float) -> None:
     """Put the trial's curve of ``steps`` steps (``scale / step``) as chunk items, and its
-    item's chunk marker and set as its reports would have written them."""
+    item's chunk marker and set and its curve's span (``items.SPAN``) as its reports would
+    have written them."""
+    import struct
+
     from hyperstep.stores import dynamodb_items as items
 
     for chunk in range(steps // items.CURVE_CHUNK_STEPS + 1):
         points = {s: scale / s for s in range(1, steps + 1) if s // items.CURVE_CHUNK_STEPS == chunk}
         if points:
             raw.put_item(TableName=table, Item=items.curve_item(trial.job_id, trial.id, chunk, points, 0))
-            added = {":chunk": {"NS": [str(chunk)]}, ":true": {"BOOL": True}}
+            span = {"B": struct.pack("<ddq", scale / steps, scale, steps)}
+            added = {":chunk": {"NS": [str(chunk)]}, ":true": {"BOOL": True}, ":span": span}
             raw.update_item(
                 TableName=table,
                 Key=items.key(trial.job_id, items.trial_sk(trial.id)),
-                UpdateExpression=f"SET {items.CHUNKED} = :true ADD {items.CHUNKS} :chunk",
+                UpdateExpression=f"SET {items.CHUNKED} = :true, {SPAN} = :span ADD {items.CHUNKS} :chunk",
                 ExpressionAttributeValues=added,
             )
 

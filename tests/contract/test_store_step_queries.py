@@ -42,11 +42,14 @@ def test_values_at_a_step_are_each_trials_first_value_at_or_past_it(store: Trial
     assert store.curve_values_at(job.id, 1000) == {trial_id(1): 0.3, trial_id(2): 0.4}
     assert store.curve_values_at(job.id, 1002) == {trial_id(1): 0.3}
     assert store.curve_values_at(job.id, 3000) == {}
+    assert store.curve_values_at(job.id, 3, besides=trial_id(1)) == {trial_id(2): 0.5}  # the trial judged left out
     report(store, job, 2, 4, 0.45)  # a step reported again takes the newer value
     store.finish_trial(job.id, trial_id(1), TrialState.PRUNED, 0.25)  # an ended trial still counts
     assert store.curve_values_at(job.id, 3) == {trial_id(1): 0.6, trial_id(2): 0.45}
     for step in (0, 1, 2, 3, 4, 5, 999, 1000, 1001, 1002, 1500, 1501, 2999, 3000):
         assert store.curve_values_at(job.id, step) == TrialStore.curve_values_at(store, job.id, step)
+        besides = TrialStore.curve_values_at(store, job.id, step, besides=trial_id(2))
+        assert store.curve_values_at(job.id, step, besides=trial_id(2)) == besides
 
 
 def test_the_best_up_to_a_step_is_the_lowest_or_highest_value_there(store: TrialStore, make_job: MakeJob) -> None:

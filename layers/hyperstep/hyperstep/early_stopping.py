@@ -98,8 +98,7 @@ def _median_stops(trial: Trial, step: int, store: TrialStore, minimize: bool) ->
     trials' values at ``step`` (``curve_values_at``) and the trial's best up to it
     (``curve_best``, with the points this report wrote), signed to be minimized."""
     sign = 1.0 if minimize else -1.0
-    at_step = store.curve_values_at(trial.job_id, step)
-    others = [sign * v for trial_id, v in at_step.items() if trial_id != trial.id]
+    others = [sign * v for v in store.curve_values_at(trial.job_id, step, besides=trial.id).values()]
     stored = store.curve_best(trial.job_id, trial.id, step, minimize)
     best = min(sign * v for v in [*trial.curve.values(), *([] if stored is None else [stored])])
     return MedianStopping.stops(best, others)

@@ -347,14 +347,14 @@ class SQLiteStore(TrialStore):
             out.append(seen[2])
         return out
 
-    def curve_values_at(self, job_id: str, step: int) -> dict[str, float]:
+    def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:
         """One seek a trial on the key's index: its first row at or past ``step``. A trial
         whose body holds points (written before the rows) is read whole."""
         query = """SELECT t.id, json_extract(t.body, '$.curve') != '', (SELECT value FROM curves c
             WHERE c.job_id = t.job_id AND c.trial_id = t.id AND c.step >= ? ORDER BY c.step LIMIT 1)
-            FROM trials t WHERE t.job_id = ?"""
+            FROM trials t WHERE t.job_id = ? AND t.id IS NOT ?"""
         with self._lock:
-            rows = self._conn.execute(query, (step, job_id)).fetchall()
+            rows = self._conn.execute(query, (step, job_id, besides)).fetchall()
             old = [self._read_trial(self._conn, job_id, t) for t, in_body, _ in rows if in_body]
             old = [self._with_curve(self._conn, t) for t in old]
         values = {trial_id: value for trial_id, in_body, value in rows if not in_body and value is not None}
