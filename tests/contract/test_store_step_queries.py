@@ -67,6 +67,11 @@ def test_the_best_up_to_a_step_is_the_lowest_or_highest_value_there(store: Trial
     assert best(job.id, trial_id(2), 1, True) is None and best(job.id, trial_id(3), 10, False) is None
     report(store, job, 1, 1, 0.2)  # its highest value replaced by a lower one
     assert (best(job.id, trial_id(1), 1, True), best(job.id, trial_id(1), 1500, False)) == (0.2, 0.7)
+    report(store, job, 2, 4, 0.6)  # a value between its lowest and highest replaced
+    report(store, job, 2, 1001, 0.3)  # its lowest replaced by a lower one
+    assert (best(job.id, trial_id(2), 3000, True), best(job.id, trial_id(2), 3000, False)) == (0.3, 0.8)
+    report(store, job, 2, 1001, 0.7)  # its lowest replaced by a higher one
+    assert (best(job.id, trial_id(2), 3000, True), best(job.id, trial_id(2), 3000, False)) == (0.6, 0.8)
     for number in CURVES:
         for step in (0, 1, 2, 3, 4, 1000, 1001, 1500, 3000):
             for minimize in (True, False):
