@@ -13,7 +13,8 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
                                                       failed, best_value, best_trial_id,
                                                       execution_id, error, seed,
                                                       owner (+ gsi2pk, gsi2sk)
-trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
+trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver,
+                                                      chunked, chunks, curve_span
 curve chunk     ``JOB#<job_id>``      ``CURVE#<id>#   trial, points (B: steps and values
                                       <k:06d>``       packed), ver: steps 1000k to 1000k+999
 task token      ``JOB#<job_id>``      ``TOKEN``       token
@@ -53,9 +54,12 @@ below the newest chunk) while that chunk's points and 1,000 for each other chunk
 ``MAX_CURVE_STEPS`` (the cap cannot drop the step: all but step 10,000 of a curve of steps 1
 to 10,000); else, and for an item without the set, it reads every chunk.
 Median stopping's query of every trial's value at a step (``curve_values_at``) reads the
-job's trial items and, of each trial whose chunks reach the step's, one chunk (a ``Query``
-page of ``Limit`` 1 from the step's chunk on; the next when it holds no step at or past the
-step): at most 12 KB a trial, never a whole curve, and no item that grows with the trials.
+job's trial items and, of each other trial whose chunks reach the step's, one chunk (a
+``Query`` page of ``Limit`` 1 from the step's chunk on; the next when it holds no step at or
+past the step): at most 12 KB a trial, never a whole curve, and no item that grows with the
+trials. The trial's own best so far (``curve_best``) comes from the 24 bytes of ``curve_span``
+its item keeps while it runs (``items.SPAN``, written by each step report in its transaction,
+dropped when not known: then the curve is read).
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
