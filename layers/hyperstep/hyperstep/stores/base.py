@@ -237,10 +237,10 @@ class TrialStore(ABC):
 
     def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:
         """Each trial's curve value at the first step it reported at or past ``step``, by
-        trial id, but the trial ``besides``; a trial whose curve has not reached ``step`` is absent. What median
-        stopping compares a trial with at ``step`` (``early_stopping.should_stop``): an
-        adapter answers with a keyed read a trial, never every curve (this default, for an
-        adapter that has no such read, lists them)."""
+        trial id, but trial ``besides``'s; a trial whose curve has not reached ``step`` is
+        absent. What median stopping compares a trial with at ``step``
+        (``early_stopping.should_stop``): an adapter answers with a keyed read a trial, never
+        every curve (this default, for an adapter that has no such read, lists them)."""
         listed = (t for t in self.list_trials(job_id) if t.id != besides)
         return {t.id: v for t in listed if (v := value_at(t.curve, step)) is not None}
 
