@@ -139,17 +139,17 @@ _CHECK_FAILED = "ConditionalCheckFailedException"
 
 
 def _next_span(
-    found: items.Item, curve: Mapping[int, float], whole: bool, step: int, value: float | None
+    found: items.Item, body: Trial, curve: Mapping[int, float], whole: bool, step: int, value: float | None
 ) -> items.Span | None:
     """The curve's span (``items.SPAN``) once a step report wrote ``value`` at ``step`` (None:
-    it changed no point), from the trial item as read (``found``) and the curve it read
-    (``whole``: every chunk, else the step's alone): the whole curve's when every chunk was
-    read, else the span the item keeps moved by the value, a new one for a curve with no
-    chunk yet. None (not known: read the curve) for points in the body, for an item that
-    keeps none, and when a value at the span's low or high end is replaced by one inside it.
-    Only step reports write chunks while a trial runs; reports after its end do not keep the
-    span, which is read only while the trial runs."""
-    if items.trial_from_item(found).curve:  # points in a body predate the chunks
+    it changed no point), from the trial item as read (``found``, its trial ``body``) and the
+    curve it read (``whole``: every chunk, else the step's alone): the whole curve's when
+    every chunk was read, else the span the item keeps moved by the value, a new one for a
+    curve with no chunk yet. None (not known: read the curve) for points in the body, for an
+    item that keeps none, and when a value at the span's low or high end is replaced by one
+    inside it. Only step reports write chunks while a trial runs; reports after its end do
+    not keep the span, which is read only while the trial runs."""
+    if body.curve:  # points in a body predate the chunks
         return None
     if whole:
         points = curve if value is None else {**curve, step: value}
@@ -634,7 +634,7 @@ class DynamoDBStore(TrialStore):
                 curve.update(held)
             kept = alone is not None or step in curve or len(curve) < MAX_CURVE_STEPS
             written = kept and curve.get(step) != value
-            span = _next_span(found, curve, alone is None, step, value if written else None)
+            span = _next_span(found, body, curve, alone is None, step, value if written else None)
             if self._write_report(
                 body, ver, known, chunk, {**points, step: value} if written else None, chunk_ver, span
             ):
