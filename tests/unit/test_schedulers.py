@@ -319,5 +319,10 @@ def test_should_stop_judges_the_whole_curve_up_to_the_reported_step() -> None:
     reported = Trial(job_id="j", id="t0002", number=2, params={}, state=TrialState.RUNNING, curve={2: 0.5, 3: 0.4})
     listed = reported.model_copy(update={"curve": {1: 0.9, 2: 0.6, 3: 0.45, 4: 0.3}})
     other = Trial(job_id="j", id="t0001", number=1, params={}, state=TrialState.RUNNING, curve={1: 0.8, 3: 0.2})
-    assert not should_stop(Recording(1, 27, 3), reported, lambda: [other, listed], minimize=True)
+
+    class Listed:
+        def list_trials(self, job_id: str) -> list[Trial]:
+            return [other, listed]
+
+    assert not should_stop(Recording(1, 27, 3), reported, Listed(), minimize=True)  # type: ignore[arg-type]
     assert seen == {"curve": {1: 0.9, 2: 0.5, 3: 0.4}, "others": {1: {1: 0.8, 3: 0.2}}}

@@ -13,12 +13,14 @@ the job's best while a trial has reached ``max_resource`` (those end ``completed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.schedulers import Curves, Scheduler, make_scheduler
 from hyperstep.schedulers.base import newest
+from hyperstep.schedulers.median import MedianStopping
 from hyperstep.spec import JobSpec
+from hyperstep.stores.base import TrialStore
 
 
 def enabled(spec: JobSpec) -> bool:
@@ -66,25 +68,40 @@ def scheduler_of(job: Job) -> Scheduler:
     return make_scheduler(job.spec.early_stopping, 0 if seed is None else seed)
 
 
-def should_stop(scheduler: Scheduler, trial: Trial, trials: Callable[[], Sequence[Trial]], minimize: bool) -> bool:
-    """The scheduler's verdict on ``trial`` at its newest step, given the job's trials.
+def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize: bool) -> bool:
+    """The scheduler's verdict on ``trial`` at its newest step, given the job's trials in
+    ``store``.
 
     ``trial`` is as a step report wrote it, and its curve need only hold the reported step
     and the curve's two newest (``TrialStore.report_metrics(whole_curve=False)``): that is
     all ``Scheduler.decides`` reads, so a report that can decide nothing (for ASHA, one
-    that passes no rung) costs the same at any length of the curve. Only when it can is
-    ``trials`` called: the trial's whole curve is read from it (up to its newest step,
-    with the points this report wrote) and the others' with it."""
+    that passes no rung) costs the same at any length of the curve. Only when it can are
+    the job's trials listed: the trial's whole curve is read (up to its newest step, with
+    the points this report wrote) and the others' with it; median stopping reads no curve
+    (``_median_stops``)."""
     if not trial.curve:
         return False
     step, previous = newest(trial.curve)
     if not scheduler.decides(trial.number, step, previous):
         return False
-    everyone = trials()
+    if isinstance(scheduler, MedianStopping):
+        return _median_stops(trial, step, store, minimize)
+    everyone = store.list_trials(trial.job_id)
     whole = next((t.curve for t in everyone if t.id == trial.id), {})
     mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
     others = [t for t in everyone if t.id != trial.id]
     return scheduler.should_stop(trial.number, curves_of([*others, mine], minimize))
+
+
+def _median_stops(trial: Trial, step: int, store: TrialStore, minimize: bool) -> bool:
+    """``MedianStopping``'s verdict from two store queries, not the curves: the other
+    trials' values at ``step`` (``curve_values_at``) and the trial's best up to it
+    (``curve_best``, with the points this report wrote), signed to be minimized."""
+    sign = 1.0 if minimize else -1.0
+    others = [sign * v for v in store.curve_values_at(trial.job_id, step, besides=trial.id).values()]
+    stored = store.curve_best(trial.job_id, trial.id, step, minimize)
+    best = min(sign * v for v in [*trial.curve.values(), *([] if stored is None else [stored])])
+    return MedianStopping.stops(best, others)
 
 
 def last_value(trial: Trial) -> float | None:

@@ -838,7 +838,7 @@ class TuningService:
         if not early_stopping.enabled(job.spec) or not trial.curve:
             return False
         scheduler = early_stopping.scheduler_of(job)
-        return early_stopping.should_stop(scheduler, trial, lambda: self.store.list_trials(job.id), job.minimize)
+        return early_stopping.should_stop(scheduler, trial, self.store, job.minimize)
 
     @staticmethod
     def _pruned(job: Job, trial: Trial) -> str:

@@ -413,7 +413,7 @@ class Study:
         trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric, whole_curve=False)
         if trial is None:
             return True
-        return stopping.should_stop(self.scheduler, trial, lambda: self.store.list_trials(self.job_id), self.minimize)
+        return stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
 
     def prior_trials(self) -> list[Trial]:
         """The parent jobs' ended trials, as this space sees them (``hyperstep.warm_start``):

@@ -66,17 +66,19 @@ def run_local(
             held.enter_context(job_lock(store_path, job.id))
         try:
             seen = _changes(runtime.store.get_job(job.id))
-            while not _ended(runtime, job.id):
-                seen = _wake_on_change(runtime, job.id, seen)
-                _report(runtime, job.id, on_progress)
+            while not _ended(runtime, polled := runtime.store.get_job(job.id)):  # the job read once a poll
+                seen = _wake_on_change(runtime, polled, seen)
+                _report(runtime, polled, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:
             interrupt(runtime, job.id)
         runtime.bus.drain()  # an execution that ended outside Finish Job: its event closes the job
-        if not runtime.store.get_job(job.id).status.finished:
+        ended = runtime.store.get_job(job.id)
+        if not ended.status.finished:
             finish_abandoned(runtime, job.id)
-        _report(runtime, job.id, on_progress, final=True)
-        return runtime.store.get_job(job.id)
+            ended = runtime.store.get_job(job.id)
+        _report(runtime, ended, on_progress, final=True)
+        return ended
 
 
 def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
@@ -150,22 +152,24 @@ def _changes(job: Job) -> tuple[JobStatus, Budget]:
     return job.status, job.spec.budget
 
 
-def _wake_on_change(runtime: LocalRuntime, job_id: str, seen: tuple[JobStatus, Budget]) -> tuple[JobStatus, Budget]:
-    """Wake the job's waiting execution when its status or budget changed since ``seen``:
-    another process's ``hyperstep stop`` or ``update`` cannot reach this one's executor,
-    so its round plans with the change at once instead of at the next trial's end."""
-    now = _changes(runtime.store.get_job(job_id))
+def _wake_on_change(runtime: LocalRuntime, job: Job, seen: tuple[JobStatus, Budget]) -> tuple[JobStatus, Budget]:
+    """Wake the job's waiting execution when its status or budget (``job`` as this poll
+    read it) changed since ``seen``: another process's ``hyperstep stop`` or ``update``
+    cannot reach this one's executor, so its round plans with the change at once instead
+    of at the next trial's end."""
+    now = _changes(job)
     if now != seen:
-        runtime.service.wake(job_id)
+        runtime.service.wake(job.id)
     return now
 
 
-def _ended(runtime: LocalRuntime, job_id: str) -> bool:
-    """Whether the job's execution has ended. The execution can change under us: a long
-    job hands itself over to a new one (Plan.handoff), which is recorded on the job
-    before the old one ends, so an ended execution still current on the job is the last."""
-    execution_id = runtime.store.get_job(job_id).execution_id or ""
-    return runtime.executor.finished(execution_id) and runtime.store.get_job(job_id).execution_id == execution_id
+def _ended(runtime: LocalRuntime, job: Job) -> bool:
+    """Whether the job's execution has ended (``job`` as this poll read it). The execution
+    can change under us: a long job hands itself over to a new one (Plan.handoff), which
+    is recorded on the job before the old one ends, so an ended execution is the last only
+    if the job, read again once it has ended, still names it."""
+    execution_id = job.execution_id or ""
+    return runtime.executor.finished(execution_id) and runtime.store.get_job(job.id).execution_id == execution_id
 
 
 def finish_abandoned(runtime: LocalRuntime, job_id: str) -> None:
@@ -228,7 +232,8 @@ def _until_last_report(trial: Trial) -> Usage | None:
     return Usage(seconds=max(last - trial.started_at, 0.0), platform="local")
 
 
-def _report(runtime: LocalRuntime, job_id: str, on_progress: ProgressCallback | None, final: bool = False) -> None:
+def _report(runtime: LocalRuntime, job: Job, on_progress: ProgressCallback | None, final: bool = False) -> None:
+    """Show the job (as the caller read it) and its trials."""
     if on_progress is not None:
-        trials: list[Trial] = runtime.store.list_trials(job_id)
-        on_progress(runtime.store.get_job(job_id), trials, final=final)
+        trials: list[Trial] = runtime.store.list_trials(job.id)
+        on_progress(job, trials, final=final)

@@ -7,12 +7,15 @@ waits until at least ``MIN_OTHERS`` other trials have reached the step, so the f
 trials are never judged against one or two others.
 
 Unlike ASHA's, the rule decides at every step from ``min_resource`` on, against the other
-trials' values at that step: such a step report reads every trial's curve (the store lists
-the job's trials), so its cost grows with the curves, its own among them. Only the reports
-below ``min_resource`` and at ``max_resource`` cost the same at any length (``decides``).
+trials' values at that step. It needs no curve: the others' values at the step and the
+trial's best so far (``stops``), which a store reads with a keyed read a trial
+(``TrialStore.curve_values_at``, ``curve_best``; ``early_stopping.should_stop``), so a
+report costs about the same at any length of the curves.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,9 +28,8 @@ class MedianStopping(Scheduler):
     name = "median"
 
     def decides(self, number: int, step: int, previous: int | None) -> bool:
-        """At every step from ``min_resource`` on: the rule compares the trial with the
-        others at each step, so such a report reads the others' curves (see the module
-        docstring)."""
+        """At every step from ``min_resource`` on (the rule compares the trial with the
+        others at each step)."""
         return super().decides(number, step, previous) and step >= self.min_resource
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
@@ -35,8 +37,11 @@ class MedianStopping(Scheduler):
         if step < self.min_resource:
             return False
         others = [value_at(c, step) for c in curves.others(number).values()]
-        values = [v for v in others if v is not None]
-        if len(values) < MIN_OTHERS:
-            return False
-        best = min(v for s, v in curve.items() if s <= step)
-        return bool(best > float(np.median(values)))
+        return self.stops(min(v for s, v in curve.items() if s <= step), [v for v in others if v is not None])
+
+    @staticmethod
+    def stops(best: float, others: Sequence[float]) -> bool:
+        """The rule on its inputs alone (values to be minimized): whether a trial whose best
+        value so far is ``best`` stops, given the other trials' values at its step (those
+        that reached it)."""
+        return len(others) >= MIN_OTHERS and best > float(np.median(others))

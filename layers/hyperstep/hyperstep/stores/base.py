@@ -37,6 +37,7 @@ from typing import Any
 
 from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
+from hyperstep.schedulers.base import value_at
 from hyperstep.spec import Budget
 
 JobPlace = tuple[float, str]
@@ -235,6 +236,23 @@ class TrialStore(ABC):
         ``charge`` (what the trial cost) is kept on the trial and added to the job's
         ``cost_usd``. Returns False, changing nothing, when the trial had already finished.
         """
+
+    def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:
+        """Each trial's curve value at the first step it reported at or past ``step``, by
+        trial id, but trial ``besides``'s; a trial whose curve has not reached ``step`` is
+        absent. What median stopping compares a trial with at ``step``
+        (``early_stopping.should_stop``): an adapter answers with a keyed read a trial, never
+        every curve (this default, for an adapter that has no such read, lists them)."""
+        listed = (t for t in self.list_trials(job_id) if t.id != besides)
+        return {t.id: v for t in listed if (v := value_at(t.curve, step)) is not None}
+
+    def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
+        """The trial's best curve value over its steps up to ``step`` (the lowest when
+        ``minimize``, else the highest); None when it has no step there. What median
+        stopping holds against the others' median (this default reads the whole curve)."""
+        curve = self.get_trial(job_id, trial_id).curve
+        values = [v for s, v in curve.items() if s <= step]
+        return None if not values else min(values) if minimize else max(values)
 
     def recently_ended(self, job_id: str) -> frozenset[str]:
         """Ids of the job's trials that ended since ``forget_ended`` last dropped them: at

@@ -13,7 +13,8 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
                                                       failed, best_value, best_trial_id,
                                                       execution_id, error, seed,
                                                       owner (+ gsi2pk, gsi2sk)
-trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver
+trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver,
+                                                      chunked, chunks, curve_span
 curve chunk     ``JOB#<job_id>``      ``CURVE#<id>#   trial, points (B: steps and values
                                       <k:06d>``       packed), ver: steps 1000k to 1000k+999
 task token      ``JOB#<job_id>``      ``TOKEN``       token
@@ -52,6 +53,13 @@ that asks for no whole curve (``report_metrics(whole_curve=False)``) reads only 
 below the newest chunk) while that chunk's points and 1,000 for each other chunk stay below
 ``MAX_CURVE_STEPS`` (the cap cannot drop the step: all but step 10,000 of a curve of steps 1
 to 10,000); else, and for an item without the set, it reads every chunk.
+Median stopping's query of every trial's value at a step (``curve_values_at``) reads the
+job's trial items and, of each other trial whose chunks reach the step's, one chunk (a
+``Query`` page of ``Limit`` 1 from the step's chunk on; the next when it holds no step at or
+past the step): at most 12 KB a trial, never a whole curve, and no item that grows with the
+trials. The trial's own best so far (``curve_best``) comes from the 24 bytes of ``curve_span``
+its item keeps while it runs (``items.SPAN``, written by each step report in its transaction,
+dropped when not known: then the curve is read).
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
@@ -128,6 +136,35 @@ __all__ = ["TRANSACTION_LIMIT", "DynamoDBStore", "create_table", "table_definiti
 TRANSACTION_LIMIT = 100  # TransactWriteItems takes up to 100 actions
 _ATTEMPTS = 64  # optimistic retries before giving up with ConflictError
 _CHECK_FAILED = "ConditionalCheckFailedException"
+
+
+def _next_span(
+    found: items.Item, body: Trial, curve: Mapping[int, float], whole: bool, step: int, value: float | None
+) -> items.Span | None:
+    """The curve's span (``items.SPAN``) once a step report wrote ``value`` at ``step`` (None:
+    it changed no point), from the trial item as read (``found``, its trial ``body``) and the
+    curve it read (``whole``: every chunk, else the step's alone): the whole curve's when
+    every chunk was read, else the span the item keeps moved by the value, a new one for a
+    curve with no chunk yet. None (not known: read the curve) for points in the body, for an
+    item that keeps none, and when a value at the span's low or high end is replaced by one
+    inside it. Only step reports write chunks while a trial runs; reports after its end do
+    not keep the span, which is read only while the trial runs."""
+    if body.curve:  # points in a body predate the chunks
+        return None
+    if whole:
+        points = curve if value is None else {**curve, step: value}
+        return (min(points.values()), max(points.values()), max(points)) if points else None
+    held = items.span_of(found)
+    if held is None:
+        fresh = items.chunk_numbers(found) == frozenset()  # no chunk yet: the curve starts here
+        return (value, value, step) if fresh and value is not None else None
+    if value is None:
+        return held
+    low, high, top = held
+    old = curve.get(step)
+    if old is not None and (old == low < value or old == high > value):
+        return None
+    return min(low, value), max(high, value), max(top, step)
 
 
 def _code(exc: Exception) -> str:
@@ -452,6 +489,49 @@ class DynamoDBStore(TrialStore):
             curve.update(points)
         return trial.model_copy(update={"curve": curve})
 
+    def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:
+        """One query of the job's trial items, then for each trial whose chunks may reach
+        the step's, one query page of its chunks from the step's on (mostly the step's
+        alone; the next one when that chunk holds no step at or past it): at most 12 KB a
+        trial, never the whole curves."""
+        values = {}
+        for item in self._prefixed(job_id, items.TRIAL_PREFIX):
+            trial, known = items.trial_from_item(item), items.chunk_numbers(item)
+            if trial.id == besides:
+                continue
+            reaches = known is None or any(number >= step // CURVE_CHUNK_STEPS for number in known)
+            points = {s: v for s, v in trial.curve.items() if s >= step}  # points in a body predate the chunks
+            points.update(self._first_point(trial, step) if reaches else {})
+            if points:
+                values[trial.id] = points[min(points)]
+        return values
+
+    def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
+        """A running trial's from the span its item keeps (``items.SPAN``: one ``GetItem``,
+        no chunk) when it covers ``step``; else the whole curve (the port's default)."""
+        found = self._trial_item(job_id, trial_id)
+        span, trial = items.span_of(found), items.trial_from_item(found)
+        if span is not None and trial.state.active and not trial.curve and span[2] <= step:
+            return span[0] if minimize else span[1]
+        return super().curve_best(job_id, trial_id, step, minimize)
+
+    def _first_point(self, trial: Trial, step: int) -> dict[int, float]:
+        """The first point of the trial's chunks at or past ``step`` ({}: none), its
+        chunks read one query page at a time from ``step``'s on."""
+        bounds = {":low": s(curve_sk(trial.id, step // CURVE_CHUNK_STEPS)), ":high": s(f"{curve_sk(trial.id)}~")}
+        pages = self._pages(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={":pk": s(items.job_pk(trial.job_id)), **bounds},
+            ConsistentRead=True,
+            Limit=1,
+        )
+        for item in pages:
+            points = items.curve_from_item(item)[2]
+            reached = [p for p in points if p >= step]
+            if reached:
+                return {min(reached): points[min(reached)]}
+        return {}
+
     def _pages(self, **query: Any) -> Iterator[items.Item]:
         """The items of a query, page after page (fetched lazily)."""
         while True:
@@ -555,7 +635,10 @@ class DynamoDBStore(TrialStore):
                 curve.update(held)
             kept = alone is not None or step in curve or len(curve) < MAX_CURVE_STEPS
             written = kept and curve.get(step) != value
-            if self._write_report(body, ver, known, chunk, {**points, step: value} if written else None, chunk_ver):
+            span = _next_span(found, body, curve, alone is None, step, value if written else None)
+            if self._write_report(
+                body, ver, known, chunk, {**points, step: value} if written else None, chunk_ver, span
+            ):
                 if kept:
                     curve[step] = value
                 if whole_curve:
@@ -577,13 +660,14 @@ class DynamoDBStore(TrialStore):
         chunk: int,
         points: dict[int, float] | None,
         chunk_ver: int,
+        span: items.Span | None,
     ) -> bool:
-        """Write the body if its item is still at ``ver`` and, with ``points``, the chunk's
-        new points if it is still at ``chunk_ver`` (-1: absent), in one transaction (the body
-        then also sets the chunk marker and, when ``known``, adds the chunk to its set);
-        False when another write came first."""
+        """Write the body (and the curve's ``span``, None: not known) if its item is still at
+        ``ver`` and, with ``points``, the chunk's new points if it is still at ``chunk_ver``
+        (-1: absent), in one transaction (the body then also sets the chunk marker and, when
+        ``known``, adds the chunk to its set); False when another write came first."""
         added = None if known is None or points is None else chunk
-        update = items.trial_update(body, ver, self._expires(), points is not None, added)
+        update = items.trial_update(body, ver, self._expires(), points is not None, added, span)
         try:
             if points is None:
                 self._call("update_item", **update)

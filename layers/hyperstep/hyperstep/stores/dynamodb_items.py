@@ -14,6 +14,7 @@ as the model's own JSON, which round-trips int/float/str/bool exactly.
 from __future__ import annotations
 
 import math
+import struct
 from decimal import Decimal
 from typing import Any
 
@@ -39,12 +40,18 @@ CHUNKED = "chunked"
 """A trial item's boolean: whether its curve may have chunk items (``has_chunks``)."""
 CHUNKS = "chunks"
 """A trial item's number set: the chunks its curve may have items for (``chunk_numbers``)."""
+SPAN = "curve_span"
+"""A trial item's binary: its curve's lowest and highest values and newest step (``span_of``),
+kept by its step reports while it runs, so that median stopping reads its best so far without
+its chunks (``DynamoDBStore.curve_best``); absent when not known."""
 PUBLISHED = "completion_published"
 """A job item's boolean (``Job.completion_published``), absent while false."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
 
 Item = dict[str, dict[str, Any]]
+Span = tuple[float, float, int]
+"""A curve's lowest value, highest value and newest step."""
 
 
 def table_definition(table_name: str = "hyperstep") -> dict[str, Any]:
@@ -272,6 +279,11 @@ def chunk_numbers(item: Item) -> frozenset[int] | None:
     return None if has_chunks(item) else frozenset()
 
 
+def span_of(item: Item) -> Span | None:
+    """The trial item's ``SPAN`` (None: not kept)."""
+    return struct.unpack("<ddq", bytes(item[SPAN]["B"])) if SPAN in item else None
+
+
 def curve_sk(trial_id: str, chunk: int | None = None) -> str:
     """The sort key of one chunk of a trial's curve; without ``chunk``, the prefix of all of them."""
     prefix = f"{CURVE_PREFIX}{trial_id}#"
@@ -348,22 +360,33 @@ def reserve_update(job_id: str, take: int, max_trials: int | None, expires: int 
 
 
 def trial_update(
-    trial: Trial, ver: int, expires: int | None, chunked: bool = False, chunk: int | None = None
+    trial: Trial,
+    ver: int,
+    expires: int | None,
+    chunked: bool = False,
+    chunk: int | None = None,
+    span: Span | bool | None = False,
 ) -> dict[str, Any]:
     """Write ``trial`` over its item if the item is still at version ``ver``; ``chunked``
     also sets the item's chunk marker (``has_chunks``), which nothing ever clears, and
     ``chunk`` adds that number to its set of chunks (``chunk_numbers``: pass one only for
-    an item whose set is known at ``ver``)."""
+    an item whose set is known at ``ver``); ``span`` replaces its ``SPAN`` (None removes
+    it; False, the default, leaves it)."""
     ttl, ttl_value = stamp(expires)
     marker = {":chunked": {"BOOL": True}} if chunked else {}
     if chunk is not None:
         marker[":chunk"] = {"NS": [str(chunk)]}
+    if span:
+        marker[":span"] = {"B": struct.pack("<ddq", *span)}
     added = "" if chunk is None else f" ADD {CHUNKS} :chunk"
+    kept = f"{SPAN} = :span" if span else ""
+    removed = f" REMOVE {SPAN}" if span is None else ""
     return {
         "Key": key(trial.job_id, trial_sk(trial.id)),
         "UpdateExpression": sets(
-            "#state = :state", "body = :body", "ver = :next", f"{CHUNKED} = :chunked" if chunked else "", ttl
+            "#state = :state", "body = :body", "ver = :next", f"{CHUNKED} = :chunked" if chunked else "", ttl, kept
         )
+        + removed
         + added,
         "ConditionExpression": "ver = :ver",
         "ExpressionAttributeNames": {"#state": "state"},

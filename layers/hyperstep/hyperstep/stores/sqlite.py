@@ -52,6 +52,7 @@ from hyperstep.models import (
     Trial,
     TrialState,
 )
+from hyperstep.schedulers.base import value_at
 from hyperstep.spec import Budget
 from hyperstep.spec_base import STORED
 from hyperstep.stores.base import (
@@ -79,6 +80,7 @@ CREATE TABLE IF NOT EXISTS ended (
     job_id TEXT NOT NULL, trial_id TEXT NOT NULL, PRIMARY KEY (job_id, trial_id));
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'), created_at);
 CREATE INDEX IF NOT EXISTS curves_by_job ON curves (job_id);
+CREATE INDEX IF NOT EXISTS curves_by_value ON curves (job_id, trial_id, value, step);
 """
 
 
@@ -345,6 +347,31 @@ class SQLiteStore(TrialStore):
                 self._viewed[(job_id, trial.id)] = seen
             out.append(seen[2])
         return out
+
+    def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:
+        """One seek a trial on the key's index: its first row at or past ``step``. A trial
+        whose body holds points (written before the rows) is read whole."""
+        query = """SELECT t.id, json_extract(t.body, '$.curve') != '', (SELECT value FROM curves c
+            WHERE c.job_id = t.job_id AND c.trial_id = t.id AND c.step >= ? ORDER BY c.step LIMIT 1)
+            FROM trials t WHERE t.job_id = ? AND t.id IS NOT ?"""
+        with self._lock:
+            rows = self._conn.execute(query, (step, job_id, besides)).fetchall()
+            old = [self._read_trial(self._conn, job_id, t) for t, in_body, _ in rows if in_body]
+            old = [self._with_curve(self._conn, t) for t in old]
+        values = {trial_id: value for trial_id, in_body, value in rows if not in_body and value is not None}
+        return values | {t.id: v for t in old if (v := value_at(t.curve, step)) is not None}
+
+    def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
+        """One seek on ``curves_by_value`` (the lowest or highest value first, its step
+        checked in the index); a trial whose body holds points is read whole."""
+        order = "ASC" if minimize else "DESC"
+        query = f"""SELECT value FROM curves WHERE job_id = ? AND trial_id = ? AND step <= ?
+            ORDER BY value {order} LIMIT 1"""
+        with self._lock:
+            if self._read_trial(self._conn, job_id, trial_id).curve:  # points in a body predate the rows
+                return super().curve_best(job_id, trial_id, step, minimize)
+            row = self._conn.execute(query, (job_id, trial_id, step)).fetchone()
+        return None if row is None else row[0]
 
     def _read_curves(self, conn: sqlite3.Connection, job_id: str) -> dict[str, tuple[int, dict[int, float]]]:
         """The job's curve rows as committed, per trial its newest rowid and its points.

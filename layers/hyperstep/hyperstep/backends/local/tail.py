@@ -20,6 +20,12 @@ from hyperstep.spec_base import MetricDefinition
 BLOCK = 1 << 20
 """How much of the log is read at a time (1 MiB): memory stays bounded however fast it grows."""
 
+MAX_LINE = BLOCK
+"""The longest line matched (1 MiB): a longer one is cut to its first ``MAX_LINE`` bytes,
+its rest skipped up to its end, so a script that prints megabytes with no newline costs
+one read of each byte and ``MAX_LINE`` bytes of memory, not a re-read of the whole line
+at every poll."""
+
 
 class LogTail:
     """Reads the complete lines appended to a log since the last call."""
@@ -28,6 +34,9 @@ class LogTail:
         self.path = path
         self.definitions = list(definitions)
         self.offset = 0
+        """How far the log has been read (every byte is read once)."""
+        self.pending = bytearray()
+        """The start of the line still being written (at most ``MAX_LINE`` bytes)."""
         self.counts: dict[str, int] = {}
 
     def new_reports(self) -> list[tuple[str, int, float]]:
@@ -35,18 +44,30 @@ class LogTail:
         call. A line ends at a newline or a carriage return (a progress bar's redraw), as
         ``str.splitlines`` ends it; one still being written waits for its end."""
         reports: list[tuple[str, int, float]] = []
-        pending = bytearray()
         try:
             with self.path.open("rb") as handle:
                 handle.seek(self.offset)
                 while block := handle.read(BLOCK):
-                    pending += block
-                    end = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
-                    if end:
-                        lines = pending[:end].decode(errors="replace").splitlines()
-                        reports += step_matches(lines, self.definitions, self.counts)
-                        self.offset += end
-                        del pending[:end]
+                    self.offset += len(block)
+                    reports += step_matches(self._lines(block), self.definitions, self.counts)
         except OSError:
             pass
         return reports
+
+    def _lines(self, block: bytes) -> list[str]:
+        """The lines ``block`` completes (the held start of a line first); what follows
+        its last line end is held for the next block."""
+        end = max(block.rfind(b"\n"), block.rfind(b"\r")) + 1
+        if not end:
+            self._hold(block)
+            return []
+        first = min(i for i in (block.find(b"\n"), block.find(b"\r")) if i >= 0)
+        self._hold(block[:first])
+        text = bytes(self.pending) + block[first:end]
+        self.pending.clear()
+        self._hold(block[end:])
+        return text.decode(errors="replace").splitlines()
+
+    def _hold(self, data: bytes) -> None:
+        """Keep ``data`` as part of the line being written, up to ``MAX_LINE`` bytes of it."""
+        self.pending += data[: MAX_LINE - len(self.pending)]
