@@ -406,3 +406,18 @@ def test_stored_curves_come_first_and_logs_fill_in(tmp_path: Path) -> None:
         (tmp_path / "runs" / job.id / trial / "train.log").write_text("loss=0.9\nloss=0.4\n")
     data: Any = from_store(store, job.id, tmp_path / "runs")
     assert data.curves == {"t0001": {1: 0.9, 2: 0.4}, "t0002": {1: 0.8, 2: 0.5, 4: 0.3}}
+
+
+def test_text_with_dollar_signs_is_drawn_as_written_not_parsed_as_math(tmp_path: Path) -> None:
+    """A categorical choice (or metric name) holding a pair of ``$`` was parsed by
+    matplotlib as mathtext: ``$\\frac{1$`` made ``hyperstep report`` fail with an empty
+    ``ValueError``, and ``a$x$b`` would be drawn as math."""
+    import hyperstep
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "k", "type": "categorical", "choices": ["$\\frac{1$", "$5 to $10", "a"]}]}
+    study = hyperstep.Study(space, strategy="grid", store=store, job_id="dollars")
+    for i, trial in enumerate(study.ask(3)):
+        study.tell(trial.id, float(i))
+    page = write_report(from_store(store, "dollars"), tmp_path / "r")
+    assert (tmp_path / "r" / "slices.png").exists() and "$\\frac{1$" in page.read_text()

@@ -33,20 +33,21 @@ WHY_MISSING = {
 def write_report(data: ReportData, out_dir: Path) -> Path:
     """Write ``report.html`` and one PNG per plot into ``out_dir``; return the page's path."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib
     except ImportError:
         raise HyperstepError('report: matplotlib is needed: pip install "hyperstep[report]"') from None
     from hyperstep.job_report import page, plots
 
     drawn, missing = [], []
-    for draw in plots.ALL:
-        if draw is plots.pareto_front and not data.job.spec.multi_objective:
-            continue
-        plot = draw(data)
-        if plot is None:
-            missing.append(WHY_MISSING[draw.__name__])
-        else:
-            drawn.append(plot)
+    with matplotlib.rc_context({"text.parse_math": False}):  # a "$" in a choice or a metric name is text
+        for draw in plots.ALL:
+            if draw is plots.pareto_front and not data.job.spec.multi_objective:
+                continue
+            plot = draw(data)
+            if plot is None:
+                missing.append(WHY_MISSING[draw.__name__])
+            else:
+                drawn.append(plot)
     out_dir.mkdir(parents=True, exist_ok=True)
     for plot in drawn:
         (out_dir / f"{plot.key}.png").write_bytes(plot.png)
