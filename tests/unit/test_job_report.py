@@ -276,7 +276,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
         ("GET", f"/v1/jobs/{job_id}/trials"),
     ]
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 6  # one parameter: no importance; learning curves from the stored curves
+    assert html.count("<figure") == 5  # one parameter: no importance nor parallel coordinates; learning curves
+    assert 'id="parallel_coordinates"' not in html
     assert 'id="learning_curves"' in html
     assert "t0001: loss = 0" in html and "<dt>cost</dt><dd>$0.69</dd>" in html and 'id="best_vs_cost"' in html
 
@@ -421,3 +422,18 @@ def test_text_with_dollar_signs_is_drawn_as_written_not_parsed_as_math(tmp_path:
         study.tell(trial.id, float(i))
     page = write_report(from_store(store, "dollars"), tmp_path / "r")
     assert (tmp_path / "r" / "slices.png").exists() and "$\\frac{1$" in page.read_text()
+
+
+def test_one_varying_parameter_draws_no_parallel_coordinates(tmp_path: Path) -> None:
+    """Parallel coordinates join a trial's values across axes: with one parameter there is one
+    axis and nothing to join, and the plot was an empty frame with a lone tick."""
+    import hyperstep
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    study = hyperstep.Study({"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}, store=store,
+                            strategy="random", seed=0, job_id="one-param")  # fmt: skip
+    for trial in study.ask(6):
+        study.tell(trial.id, trial.params["x"] ** 2)
+    html = write_report(from_store(store, "one-param"), tmp_path / "r").read_text()
+    assert 'id="parallel_coordinates"' not in html and 'id="slices"' in html
+    assert "Parallel coordinates: needs two parameters that vary" in html

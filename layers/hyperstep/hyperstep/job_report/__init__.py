@@ -23,7 +23,7 @@ WHY_MISSING = {
     "best_vs_time": "Best so far over time: no trial has completed yet.",
     "best_vs_cost": "Best so far by cost: no completed trial has a cost (local trials: set trial.cost_per_hour).",
     "pareto_front": "Pareto front: no trial has completed with every objective yet.",
-    "parallel_coordinates": "Parallel coordinates: no completed trial (or no parameter varies).",
+    "parallel_coordinates": "Parallel coordinates: needs two parameters that vary and a completed trial.",
     "slices": "Parameter effects: no completed trial (or no parameter varies).",
     "importance": "Parameter importance: needs 5 completed trials with different results and 2 varying parameters.",
     "learning_curves": "Learning curves: no trial reported its objective at two steps or more (nor printed it twice).",

@@ -204,7 +204,7 @@ def pareto_front(data: ReportData) -> Plot | None:
 def parallel_coordinates(data: ReportData) -> Plot | None:
     done = analysis.completed(data.trials)
     params = analysis.varying(data.job.spec.space)
-    if not done or not params:
+    if not done or len(params) < 2:  # one axis has nothing to join (slices show that parameter)
         return None
     job, metric = data.job, data.job.spec.primary.metric
     values = np.array([t.value for t in done], dtype=float)
