@@ -437,3 +437,23 @@ def test_one_varying_parameter_draws_no_parallel_coordinates(tmp_path: Path) -> 
     html = write_report(from_store(store, "one-param"), tmp_path / "r").read_text()
     assert 'id="parallel_coordinates"' not in html and 'id="slices"' in html
     assert "Parallel coordinates: needs two parameters that vary" in html
+
+
+def test_a_long_value_without_spaces_wraps_inside_its_cell(tmp_path: Path) -> None:
+    """A 300-character choice ran the trials table (and the summary) past the page's right
+    edge: a word with no space in it never wraps unless the style lets it break anywhere.
+    Only long cells may: short ones ("completed", a trial id) keep their words whole."""
+    import hyperstep
+    from hyperstep.job_report.page import STYLE
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "k", "type": "categorical", "choices": ["a" * 300, "b"]}]}
+    study = hyperstep.Study(space, strategy="grid", store=store, job_id="long")
+    for i, trial in enumerate(study.ask(2)):
+        study.tell(trial.id, float(i))
+    html = write_report(from_store(store, "long"), tmp_path / "r").read_text()
+    assert f'<td class="long">{"a" * 300}</td>' in html and "<td>completed</td>" in html
+    rules = {selector.strip(): body for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", STYLE)}
+    wraps = [sel for sel, body in rules.items() if "overflow-wrap: anywhere" in body]
+    wrapping = {part.strip() for sel in wraps for part in sel.split(",")}
+    assert {"td.long", "dd"} <= wrapping and "td" not in wrapping, rules
