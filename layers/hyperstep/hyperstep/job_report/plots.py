@@ -40,9 +40,15 @@ LABEL_CHARS = 24
 64-character name or a long choice ran across the next axis and over the color bar."""
 
 
-def short(text: str) -> str:
-    """``text`` as a plot labels it: at most ``LABEL_CHARS`` characters."""
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+CROWDED_CHARS = 40
+"""The most characters a slice's choices may hold in all and still be written side by side
+(each is cut to its share; with so many that a share would be under ``MIN_CHARS``, they stand up)."""
+MIN_CHARS = 5
+
+
+def short(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` as a plot labels it: at most ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render(figure: Figure) -> bytes:
@@ -252,7 +258,9 @@ def slices(data: ReportData) -> Plot | None:
         ys = [t.value for t in active]
         if isinstance(param, CategoricalParameter):
             xs = [param.index(t.params[param.name]) + rng.uniform(-0.15, 0.15) for t in active]
-            ax.set_xticks(range(len(param.choices)), [short(str(c)) for c in param.choices])
+            room = max(MIN_CHARS, CROWDED_CHARS // len(param.choices))  # side by side, they must not overlap
+            labels = [short(str(c), room) for c in param.choices]
+            ax.set_xticks(range(len(labels)), labels, rotation=90 if sum(map(len, labels)) > CROWDED_CHARS else 0)
         else:
             xs = [t.params[param.name] for t in active]
             if param.scale == "log":
