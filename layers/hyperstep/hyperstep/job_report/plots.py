@@ -40,7 +40,7 @@ LABEL_CHARS = 24
 64-character name or a long choice ran across the next axis and over the color bar."""
 
 
-CROWDED_CHARS = 40
+CROWDED_CHARS = 36
 """The most characters a slice's choices may hold in all and still be written side by side
 (each is cut to its share; with so many that a share would be under ``MIN_CHARS``, they stand up)."""
 MIN_CHARS = 5
