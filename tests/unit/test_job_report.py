@@ -535,3 +535,29 @@ def test_first_order_shares_do_not_add_up_to_more_than_the_whole(tmp_path: Path)
     shares = analysis.importance(data.job, data.trials)
     assert shares is not None and sum(shares.values()) <= 1.05, shares
     assert shares["x"] < 0.08 and 0.4 < shares["y"] < 0.56 and 0.4 < shares["k"] < 0.56, shares
+
+
+def test_the_best_trials_parameters_are_not_taken_for_the_jobs_own_fields(tmp_path: Path) -> None:
+    """The summary listed the best trial's parameters as terms of their own, beside the job's
+    (their two-space indent collapses in HTML): a parameter named ``status`` or ``failed`` read
+    as the job's status, shown twice with two values."""
+    import hyperstep
+    from tests.unit.test_report_views import summary_rows
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {
+        "parameters": [
+            {"name": "status", "type": "float", "low": 0, "high": 1},
+            {"name": "failed", "type": "categorical", "choices": ["yes", "no"]},
+        ]
+    }
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="names")
+    trials = study.ask(4)
+    for trial in trials:
+        study.tell(trial.id, trial.params["status"])
+    best = min(trials, key=lambda t: t.params["status"])
+    html = write_report(from_store(store, "names"), tmp_path / "r").read_text()
+    assert html.count("<dt>status</dt>") == 1 and html.count("<dt>failed</dt>") == 1
+    rows = summary_rows(html)
+    assert rows["status"] == "running" and rows["failed"] == "0"
+    assert rows["best parameters"] == f"status = {best.params['status']:g}, failed = {best.params['failed']}"

@@ -127,7 +127,7 @@ def _summary(data: ReportData) -> str:
     best = next((t for t in trials if t.id == job.best_trial_id), None)
     if best is not None:
         rows.append(("best trial", f"{best.id}: {objective.metric} = {fmt(best.value)}"))
-        rows += [(f"  {name}", fmt(value)) for name, value in best.params.items()]
+        rows.append(("best parameters", ", ".join(f"{name} = {fmt(value)}" for name, value in best.params.items())))
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows)
     return f"<dl>{items}</dl>"
 
