@@ -561,3 +561,51 @@ def test_the_best_trials_parameters_are_not_taken_for_the_jobs_own_fields(tmp_pa
     rows = summary_rows(html)
     assert rows["status"] == "running" and rows["failed"] == "0"
     assert rows["best parameters"] == f"status = {best.params['status']:g}, failed = {best.params['failed']}"
+
+
+def test_trial_numbers_and_int_parameters_get_whole_ticks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one trial the best-so-far plot's axis read 0.96, 0.98, 1.00, ... trial numbers, and an
+    int parameter's slice 2.0, 2.5, ... 5.0: no trial number or value of ``n`` is a fraction."""
+    import hyperstep
+    from hyperstep.job_report import plots
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {
+        "parameters": [
+            {"name": "x", "type": "float", "low": 0, "high": 1},
+            {"name": "n", "type": "int", "low": 2, "high": 5},
+        ]
+    }
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="ints")
+    (trial,) = study.ask(1)
+    study.tell(trial.id, 0.5)
+    data = from_store(store, "ints")
+    figures: list[Any] = []
+    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or b"")
+    assert plots.best_vs_trials(data) is not None and plots.slices(data) is not None
+    trials_axis, (_, n_axis) = figures[0].axes[0], figures[1].axes
+    for ticks in (trials_axis.get_xticks(), n_axis.get_xticks()):
+        assert len(ticks) and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_a_log_scale_axis_is_labelled_in_numbers_not_in_math_markup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text on the plots is drawn as written (a "$" in a choice is no math), so a log axis's
+    ticks, which matplotlib writes as math, read "$\\mathdefault{10^{-4}}$" until they were numbers."""
+    import hyperstep
+    from hyperstep.job_report import plots
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "lr", "type": "float", "low": 1e-4, "high": 1, "scale": "log"}]}
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="log")
+    for trial in study.ask(6):
+        study.tell(trial.id, trial.params["lr"])
+    figures: list[Any] = []
+    render = plots.render
+    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or render(figure))
+    write_report(from_store(store, "log"), tmp_path / "r")
+    (slices,) = [f for f in figures if f.axes and f.axes[0].get_xscale() == "log"]
+    labels = [t.get_text() for t in slices.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and not [label for label in labels if "$" in label or "mathdefault" in label], labels
+    assert "0.001" in labels, labels

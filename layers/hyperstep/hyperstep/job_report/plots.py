@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from hyperstep.job_report import analysis
 from hyperstep.job_report.data import ReportData
 from hyperstep.models import Trial, TrialState
-from hyperstep.space import CategoricalParameter, Parameter
+from hyperstep.space import CategoricalParameter, IntParameter, Parameter
 
 DPI = 100
 BEST = "#d62728"
@@ -119,6 +120,7 @@ def best_vs_trials(data: ReportData) -> Plot | None:
     if failed:
         ax.plot(failed, [ax.get_ylim()[0]] * len(failed), "x", color=FAILED, label="failed", clip_on=False)
     ax.set(xlabel="trial number", ylabel=shown.label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.legend(loc="best", fontsize="small")
     if data.job.spec.multi_objective:
         caption = f"After each completed trial, {_subject(data)}: it grows when a trial extends the front."
@@ -263,8 +265,12 @@ def slices(data: ReportData) -> Plot | None:
             ax.set_xticks(range(len(labels)), labels, rotation=90 if sum(map(len, labels)) > CROWDED_CHARS else 0)
         else:
             xs = [t.params[param.name] for t in active]
-            if param.scale == "log":
+            if param.scale == "log":  # numbers, not math: the page draws no text as math (a "$" is a "$")
                 ax.set_xscale("log")
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            elif isinstance(param, IntParameter):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.scatter(xs, ys, s=16, alpha=0.7, color="#1f77b4")
         best = [i for i, t in enumerate(active) if t.id in marked]
         if best:
