@@ -609,3 +609,31 @@ def test_a_log_scale_axis_is_labelled_in_numbers_not_in_math_markup(
     labels = [t.get_text() for t in slices.axes[0].get_xticklabels() if t.get_text()]
     assert labels and not [label for label in labels if "$" in label or "mathdefault" in label], labels
     assert "0.001" in labels, labels
+
+
+def test_the_best_trials_line_is_drawn_over_the_trials_that_tie_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the demo's parallel coordinates the best trial's red line looked orange: trials with its
+    very accuracy (same C, kernel and about the same gamma) were drawn after it, over it."""
+    from matplotlib.colors import to_hex
+
+    import hyperstep
+    from hyperstep.job_report import plots
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {
+        "parameters": [
+            {"name": "x", "type": "float", "low": 0, "high": 1},
+            {"name": "k", "type": "categorical", "choices": ["a", "b"]},
+        ]
+    }
+    study = hyperstep.Study(space, goal="maximize", strategy="random", seed=0, store=store, job_id="ties")
+    for trial in study.ask(8):
+        study.tell(trial.id, 0.9 if trial.number in (2, 5, 7) else 0.1 * trial.number / 8)
+    data = from_store(store, "ties")
+    figures: list[Any] = []
+    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or b"")
+    assert plots.parallel_coordinates(data) is not None
+    trial_lines = [line for line in figures[0].axes[0].lines if len(set(line.get_xdata())) == 2]  # not the axes
+    assert len(trial_lines) == 8 and to_hex(trial_lines[-1].get_color()) == plots.BEST

@@ -216,13 +216,14 @@ def parallel_coordinates(data: ReportData) -> Plot | None:
         return None
     job, metric = data.job, data.job.spec.primary.metric
     values = np.array([t.value for t in done], dtype=float)
-    order = np.argsort(-values if job.minimize else values)  # the best drawn last, on top
+    marked = highlighted(data)
+    better = -values if job.minimize else values
+    order = sorted(range(len(done)), key=lambda i: (done[i].id in marked, better[i]))  # the best last, over its ties
     span = float(np.ptp(values)) or 1.0
     figure = Figure(figsize=(max(6.0, 1.5 * len(params) + 2), 4.2))
     ax = figure.add_subplot()
     colormap = _colormap(job.minimize)
     xs = np.arange(len(params))
-    marked = highlighted(data)
     for i in order:
         trial = done[i]
         ys = [analysis.position(p, trial.params[p.name]) if p.name in trial.params else np.nan for p in params]
