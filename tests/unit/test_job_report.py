@@ -459,8 +459,18 @@ def test_a_long_value_without_spaces_wraps_inside_its_cell(tmp_path: Path) -> No
     assert {"td.long", "dd"} <= wrapping and "td" not in wrapping, rules
 
 
-def test_long_choices_on_a_slice_do_not_overlap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Four choices of 24 characters (as ``short`` cuts them) were written side by side under a
+@pytest.mark.parametrize(
+    "choices",
+    [
+        ["<script>alert(1)</script>", "a" * 300, "&amp; \"q\" 'q' <b>bold</b>", "x" * 40 + " " + "y" * 40],
+        [f"optimizer-{i}" for i in range(12)],  # so many that even cut short they stand up
+    ],
+    ids=["long", "many"],
+)
+def test_the_choices_on_a_slice_do_not_overlap(
+    choices: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four choices of 24 characters (as ``short`` cut them) were written side by side under a
     panel 4 inches wide, one over the other, unreadable."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -468,40 +478,17 @@ def test_long_choices_on_a_slice_do_not_overlap(tmp_path: Path, monkeypatch: pyt
     from hyperstep.job_report import plots
 
     store = SQLiteStore(str(tmp_path / "s.db"))
-    choices = ["<script>alert(1)</script>", "a" * 300, "&amp; \"q\" 'q' <b>bold</b>", "x" * 40 + " " + "y" * 40]
     space = {"parameters": [{"name": "k", "type": "categorical", "choices": choices}]}
     study = hyperstep.Study(space, strategy="grid", store=store, job_id="crowded")
-    for i, trial in enumerate(study.ask(4)):
+    for i, trial in enumerate(study.ask(len(choices))):
         study.tell(trial.id, float(i))
     figures: list[Any] = []
     monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or b"")
     assert plots.slices(from_store(store, "crowded")) is not None
     renderer = FigureCanvasAgg(figures[0]).get_renderer()
     boxes = [label.get_window_extent(renderer) for label in figures[0].axes[0].get_xticklabels()]
-    assert len(boxes) == 4
+    assert len(boxes) == len(choices)
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]), boxes
-
-
-def test_many_choices_on_a_slice_stand_up_instead_of_overlapping(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    import hyperstep
-    from hyperstep.job_report import plots
-
-    store = SQLiteStore(str(tmp_path / "s.db"))
-    space = {"parameters": [{"name": "k", "type": "categorical", "choices": [f"optimizer-{i}" for i in range(12)]}]}
-    study = hyperstep.Study(space, strategy="grid", store=store, job_id="many")
-    for i, trial in enumerate(study.ask(12)):
-        study.tell(trial.id, float(i))
-    figures: list[Any] = []
-    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or b"")
-    assert plots.slices(from_store(store, "many")) is not None
-    renderer = FigureCanvasAgg(figures[0]).get_renderer()
-    boxes = [label.get_window_extent(renderer) for label in figures[0].axes[0].get_xticklabels()]
-    assert len(boxes) == 12
-    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
 def additive_job(tmp_path: Path, n: int = 200) -> ReportData:
