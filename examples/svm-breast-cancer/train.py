@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import sys
 from pathlib import Path
 
-from sklearn.datasets import load_breast_cancer
-from sklearn.model_selection import cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+try:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+except ModuleNotFoundError:  # `pip install hyperstep` alone brings no scikit-learn: say so in one line
+    sys.exit("examples/svm-breast-cancer needs scikit-learn: pip install scikit-learn")
 
 try:
     from hyperstep import report

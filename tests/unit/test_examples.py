@@ -50,3 +50,27 @@ def test_no_svm_trial_tunes_a_parameter_its_kernel_ignores(name: str) -> None:
         kernels.add(params["kernel"])
         assert set(params) - {"C", "kernel"} == SVC_USES[params["kernel"]], params
     assert kernels == set(SVC_USES)
+
+
+BLOCK_SKLEARN = """
+import runpy, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
+sys.meta_path.insert(0, Block())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("example", ["svm-breast-cancer", "mlp-digits"])
+def test_an_example_without_scikit_learn_says_what_it_needs_in_one_line(example: str) -> None:
+    """``pip install hyperstep`` (no dev extra) brings no scikit-learn: every trial of the example
+    failed with a stack trace, its last line ModuleNotFoundError; now one line says what to install."""
+    script = EXAMPLES / example / "train.py"
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_SKLEARN, str(script)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"examples/{example} needs scikit-learn: pip install scikit-learn", done.stderr

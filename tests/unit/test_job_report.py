@@ -276,7 +276,8 @@ def test_cli_reports_a_job_on_the_api(service: TuningService, stub: Stub, tmp_pa
         ("GET", f"/v1/jobs/{job_id}/trials"),
     ]
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 6  # one parameter: no importance; learning curves from the stored curves
+    assert html.count("<figure") == 5  # one parameter: no importance nor parallel coordinates; learning curves
+    assert 'id="parallel_coordinates"' not in html
     assert 'id="learning_curves"' in html
     assert "t0001: loss = 0" in html and "<dt>cost</dt><dd>$0.69</dd>" in html and 'id="best_vs_cost"' in html
 
@@ -406,3 +407,220 @@ def test_stored_curves_come_first_and_logs_fill_in(tmp_path: Path) -> None:
         (tmp_path / "runs" / job.id / trial / "train.log").write_text("loss=0.9\nloss=0.4\n")
     data: Any = from_store(store, job.id, tmp_path / "runs")
     assert data.curves == {"t0001": {1: 0.9, 2: 0.4}, "t0002": {1: 0.8, 2: 0.5, 4: 0.3}}
+
+
+def test_text_with_dollar_signs_is_drawn_as_written_not_parsed_as_math(tmp_path: Path) -> None:
+    """A categorical choice (or metric name) holding a pair of ``$`` was parsed by
+    matplotlib as mathtext: ``$\\frac{1$`` made ``hyperstep report`` fail with an empty
+    ``ValueError``, and ``a$x$b`` would be drawn as math."""
+    import hyperstep
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "k", "type": "categorical", "choices": ["$\\frac{1$", "$5 to $10", "a"]}]}
+    study = hyperstep.Study(space, strategy="grid", store=store, job_id="dollars")
+    for i, trial in enumerate(study.ask(3)):
+        study.tell(trial.id, float(i))
+    page = write_report(from_store(store, "dollars"), tmp_path / "r")
+    assert (tmp_path / "r" / "slices.png").exists() and "$\\frac{1$" in page.read_text()
+
+
+def test_one_varying_parameter_draws_no_parallel_coordinates(tmp_path: Path) -> None:
+    """Parallel coordinates join a trial's values across axes: with one parameter there is one
+    axis and nothing to join, and the plot was an empty frame with a lone tick."""
+    import hyperstep
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    study = hyperstep.Study({"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}, store=store,
+                            strategy="random", seed=0, job_id="one-param")  # fmt: skip
+    for trial in study.ask(6):
+        study.tell(trial.id, trial.params["x"] ** 2)
+    html = write_report(from_store(store, "one-param"), tmp_path / "r").read_text()
+    assert 'id="parallel_coordinates"' not in html and 'id="slices"' in html
+    assert "Parallel coordinates: needs two parameters that vary" in html
+
+
+def test_a_long_value_without_spaces_wraps_inside_its_cell(tmp_path: Path) -> None:
+    """A 300-character choice ran the trials table (and the summary) past the page's right
+    edge: a word with no space in it never wraps unless the style lets it break anywhere.
+    Only long cells may: short ones ("completed", a trial id) keep their words whole."""
+    import hyperstep
+    from hyperstep.job_report.page import STYLE
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "k", "type": "categorical", "choices": ["a" * 300, "b"]}]}
+    study = hyperstep.Study(space, strategy="grid", store=store, job_id="long")
+    for i, trial in enumerate(study.ask(2)):
+        study.tell(trial.id, float(i))
+    html = write_report(from_store(store, "long"), tmp_path / "r").read_text()
+    assert f'<td class="long">{"a" * 300}</td>' in html and "<td>completed</td>" in html
+    rules = {selector.strip(): body for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", STYLE)}
+    wraps = [sel for sel, body in rules.items() if "overflow-wrap: anywhere" in body]
+    wrapping = {part.strip() for sel in wraps for part in sel.split(",")}
+    assert {"td.long", "dd"} <= wrapping and "td" not in wrapping, rules
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        ["<script>alert(1)</script>", "a" * 300, "&amp; \"q\" 'q' <b>bold</b>", "x" * 40 + " " + "y" * 40],
+        [f"optimizer-{i}" for i in range(12)],  # so many that even cut short they stand up
+    ],
+    ids=["long", "many"],
+)
+def test_the_choices_on_a_slice_do_not_overlap(
+    choices: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four choices of 24 characters (as ``short`` cut them) were written side by side under a
+    panel 4 inches wide, one over the other, unreadable."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    import hyperstep
+    from hyperstep.job_report import plots
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "k", "type": "categorical", "choices": choices}]}
+    study = hyperstep.Study(space, strategy="grid", store=store, job_id="crowded")
+    for i, trial in enumerate(study.ask(len(choices))):
+        study.tell(trial.id, float(i))
+    figures: list[Any] = []
+    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or b"")
+    assert plots.slices(from_store(store, "crowded")) is not None
+    renderer = FigureCanvasAgg(figures[0]).get_renderer()
+    boxes = [label.get_window_extent(renderer) for label in figures[0].axes[0].get_xticklabels()]
+    assert len(boxes) == len(choices)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]), boxes
+
+
+def additive_job(tmp_path: Path, n: int = 200) -> ReportData:
+    """A job whose objective is a sum of one term per parameter, with shares about 4% (x),
+    49% (y) and 47% (k) of its variance: (x - 0.3)^2 + log10(y)^2 / 10 + (k == "b")."""
+    import math
+
+    import hyperstep
+
+    store = SQLiteStore(str(tmp_path / "additive.db"))
+    space = {
+        "parameters": [
+            {"name": "x", "type": "float", "low": 0, "high": 1},
+            {"name": "y", "type": "float", "low": 1e-4, "high": 1, "scale": "log"},
+            {"name": "k", "type": "categorical", "choices": ["a", "b", "c"]},
+        ]
+    }
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="additive")
+    for trial in study.ask(n):
+        p = trial.params
+        study.tell(trial.id, (p["x"] - 0.3) ** 2 + math.log10(p["y"]) ** 2 / 10 + (p["k"] == "b"))
+    return from_store(store, "additive")
+
+
+def test_first_order_shares_do_not_add_up_to_more_than_the_whole(tmp_path: Path) -> None:
+    """Main effects are parts of the variance: on an additive objective they add up to about
+    all of it, never well above. The report showed y 60%, k 50%, x 5% (115%) on this job: each
+    effect was taken over a grid that includes the range's ends, the whole over 256 random
+    points, so a convex effect came out larger than its share."""
+    data = additive_job(tmp_path)
+    shares = analysis.importance(data.job, data.trials)
+    assert shares is not None and sum(shares.values()) <= 1.05, shares
+    assert shares["x"] < 0.08 and 0.4 < shares["y"] < 0.56 and 0.4 < shares["k"] < 0.56, shares
+
+
+def test_the_best_trials_parameters_are_not_taken_for_the_jobs_own_fields(tmp_path: Path) -> None:
+    """The summary listed the best trial's parameters as terms of their own, beside the job's
+    (their two-space indent collapses in HTML): a parameter named ``status`` or ``failed`` read
+    as the job's status, shown twice with two values."""
+    import hyperstep
+    from tests.unit.test_report_views import summary_rows
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {
+        "parameters": [
+            {"name": "status", "type": "float", "low": 0, "high": 1},
+            {"name": "failed", "type": "categorical", "choices": ["yes", "no"]},
+        ]
+    }
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="names")
+    trials = study.ask(4)
+    for trial in trials:
+        study.tell(trial.id, trial.params["status"])
+    best = min(trials, key=lambda t: t.params["status"])
+    html = write_report(from_store(store, "names"), tmp_path / "r").read_text()
+    assert html.count("<dt>status</dt>") == 1 and html.count("<dt>failed</dt>") == 1
+    rows = summary_rows(html)
+    assert rows["status"] == "running" and rows["failed"] == "0"
+    assert rows["best parameters"] == f"status = {best.params['status']:g}, failed = {best.params['failed']}"
+
+
+def test_trial_numbers_and_int_parameters_get_whole_ticks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one trial the best-so-far plot's axis read 0.96, 0.98, 1.00, ... trial numbers, and an
+    int parameter's slice 2.0, 2.5, ... 5.0: no trial number or value of ``n`` is a fraction."""
+    import hyperstep
+    from hyperstep.job_report import plots
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {
+        "parameters": [
+            {"name": "x", "type": "float", "low": 0, "high": 1},
+            {"name": "n", "type": "int", "low": 2, "high": 5},
+        ]
+    }
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="ints")
+    (trial,) = study.ask(1)
+    study.tell(trial.id, 0.5)
+    data = from_store(store, "ints")
+    figures: list[Any] = []
+    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or b"")
+    assert plots.best_vs_trials(data) is not None and plots.slices(data) is not None
+    trials_axis, (_, n_axis) = figures[0].axes[0], figures[1].axes
+    for ticks in (trials_axis.get_xticks(), n_axis.get_xticks()):
+        assert len(ticks) and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_a_log_scale_axis_is_labelled_in_numbers_not_in_math_markup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text on the plots is drawn as written (a "$" in a choice is no math), so a log axis's
+    ticks, which matplotlib writes as math, read "$\\mathdefault{10^{-4}}$" until they were numbers."""
+    import hyperstep
+    from hyperstep.job_report import plots
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {"parameters": [{"name": "lr", "type": "float", "low": 1e-4, "high": 1, "scale": "log"}]}
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="log")
+    for trial in study.ask(6):
+        study.tell(trial.id, trial.params["lr"])
+    figures: list[Any] = []
+    render = plots.render
+    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or render(figure))
+    write_report(from_store(store, "log"), tmp_path / "r")
+    (slices,) = [f for f in figures if f.axes and f.axes[0].get_xscale() == "log"]
+    labels = [t.get_text() for t in slices.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and not [label for label in labels if "$" in label or "mathdefault" in label], labels
+    assert "0.001" in labels, labels
+
+
+def test_the_best_trials_line_is_drawn_over_the_trials_that_tie_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the demo's parallel coordinates the best trial's red line looked orange: trials with its
+    very accuracy (same C, kernel and about the same gamma) were drawn after it, over it."""
+    from matplotlib.colors import to_hex
+
+    import hyperstep
+    from hyperstep.job_report import plots
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    space = {
+        "parameters": [
+            {"name": "x", "type": "float", "low": 0, "high": 1},
+            {"name": "k", "type": "categorical", "choices": ["a", "b"]},
+        ]
+    }
+    study = hyperstep.Study(space, goal="maximize", strategy="random", seed=0, store=store, job_id="ties")
+    for trial in study.ask(8):
+        study.tell(trial.id, 0.9 if trial.number in (2, 5, 7) else 0.1 * trial.number / 8)
+    data = from_store(store, "ties")
+    figures: list[Any] = []
+    monkeypatch.setattr(plots, "render", lambda figure: figures.append(figure) or b"")
+    assert plots.parallel_coordinates(data) is not None
+    trial_lines = [line for line in figures[0].axes[0].lines if len(set(line.get_xdata())) == 2]  # not the axes
+    assert len(trial_lines) == 8 and to_hex(trial_lines[-1].get_color()) == plots.BEST

@@ -66,6 +66,14 @@ def test_the_valid_spec_parses() -> None:
         ("budget.max_parallel", None, "spec", None),  # max_parallel has a default: valid
         ("trial.metric_definitions.0.regex", "loss=[0-9", "trial.metric_definitions.0.regex", "not a valid regular"),
         ("trial.metric_definitions.0.regex", "loss=[0-9.]+", "trial.metric_definitions.0.regex", "capture group"),
+        (
+            "trial.metric_definitions.0.regex",
+            "(loss)=([0-9.]+)",  # every trial failed: "its regex matched 'loss', which is not a number"
+            "trial.metric_definitions.0.regex",
+            "the value is read from the first capture group, (loss), which matches no number;"
+            " make the other groups non-capturing: (?:...)",
+        ),
+        ("trial.metric_definitions.0.regex", "loss=(([0-9.]+)(e-?[0-9]+)?)", "spec", None),  # nested: whole
         ("name", "has space", "name", "letters, digits and hyphens, starting with a letter or digit"),
         ("name", "my_study", "name", "which names its training jobs), got 'my_study'"),
         ("name", "a" * 41, "name", "at most 40 characters"),

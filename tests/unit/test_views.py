@@ -74,3 +74,25 @@ def test_the_csv_of_several_objectives_holds_each_from_the_trial_s_values_and_ma
         (0.8, 20.0, ""),
         (0.95, 30.0, "*"),
     ]
+
+
+def test_negative_zero_reads_as_zero() -> None:
+    """A script printing ``loss=-0`` made ``run`` say "best loss=-0" and the tables show -0."""
+    from hyperstep.views import fmt
+
+    assert fmt(-0.0) == "0" and fmt(0.0) == "0" and fmt(-1e-7) == "-1e-07"
+
+
+def test_the_jobs_table_leaves_the_cost_of_an_unpriced_job_blank() -> None:
+    """A local job without ``cost_per_hour`` showed cost 0 in ``hyperstep status`` while its
+    trials' cost was blank: unpriced is not free. A job with a dollar budget shows what it spent."""
+    from hyperstep.views import jobs_table
+
+    unpriced = Job(id="local-1", spec=parse_spec(spec_document()), created_at=0.0)
+    budget = spec_document(
+        budget={"max_trials": 6, "max_cost_usd": 5}, trial={**spec_document()["trial"], "cost_per_hour": 1}
+    )
+    priced = Job(id="priced-1", spec=parse_spec(budget), created_at=0.0)
+    rows = {line.split()[0]: line.split() for line in jobs_table([unpriced, priced]).splitlines()[2:]}
+    assert rows["local-1"] == ["local-1", "running", "0", "0", "0"]
+    assert rows["priced-1"] == ["priced-1", "running", "0", "0", "0", "0"]

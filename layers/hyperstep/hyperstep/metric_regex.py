@@ -72,6 +72,14 @@ def _value_group(regex: str) -> re.Pattern[str] | None:
         return None
 
 
+def reads_no_number(regex: str) -> bool:
+    """Whether the value group of ``regex`` (its first) matches no printed number at all, as
+    in ``(loss)=([0-9.]+)``: every trial would fail on the word it read. False when the group
+    alone is no valid regex (it cannot be judged apart from the rest)."""
+    pattern = _value_group(regex)
+    return pattern is not None and not any(pattern.fullmatch(n) for n in ("1", "15", "0.25", "-1.5", "1.5e-05"))
+
+
 def regex_warning(where: str, name: str, regex: str) -> str | None:
     """One line about a metric regex that cuts printed numbers short; None when it reads them whole."""
     problems = cuts_numbers_short(regex)

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from hyperstep.metric_regex import first_group, reads_no_number
 from hyperstep.pricing import Rate, own_rate
 
 if TYPE_CHECKING:
@@ -154,13 +155,18 @@ class MetricDefinition(SpecModel):
 
     @field_validator("regex")
     @classmethod
-    def _compiles(cls, regex: str) -> str:
+    def _compiles(cls, regex: str, info: ValidationInfo) -> str:
         try:
             pattern = re.compile(regex)
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
         if pattern.groups < 1:
             raise ValueError("the regex needs one capture group for the value")
+        if reads_no_number(regex) and not read_back(info):  # a rule that came later: stored jobs stay readable
+            raise ValueError(
+                f"the value is read from the first capture group, ({first_group(regex)}), which matches no number;"
+                " make the other groups non-capturing: (?:...)"
+            )
         return regex
 
 

@@ -18,7 +18,7 @@ from hyperstep.spec import JobSpec
 def fmt(value: Any) -> str:
     """A compact rendering of a parameter or metric value."""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value + 0.0:.6g}"  # + 0.0: a printed -0 reads 0
     return "" if value is None else str(value)
 
 
@@ -173,7 +173,7 @@ def jobs_table(jobs: Sequence[Job]) -> str:
             str(j.completed),
             str(j.failed),
             fmt(j.best_value),
-            fmt(j.cost_usd),
+            fmt(j.cost_usd) if j.cost_usd or j.spec.budget.max_cost_usd is not None else "",  # unpriced is not free
             _stop(j),
         ]
         for j in jobs

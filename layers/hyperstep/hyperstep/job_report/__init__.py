@@ -23,7 +23,7 @@ WHY_MISSING = {
     "best_vs_time": "Best so far over time: no trial has completed yet.",
     "best_vs_cost": "Best so far by cost: no completed trial has a cost (local trials: set trial.cost_per_hour).",
     "pareto_front": "Pareto front: no trial has completed with every objective yet.",
-    "parallel_coordinates": "Parallel coordinates: no completed trial (or no parameter varies).",
+    "parallel_coordinates": "Parallel coordinates: needs two parameters that vary and a completed trial.",
     "slices": "Parameter effects: no completed trial (or no parameter varies).",
     "importance": "Parameter importance: needs 5 completed trials with different results and 2 varying parameters.",
     "learning_curves": "Learning curves: no trial reported its objective at two steps or more (nor printed it twice).",
@@ -33,20 +33,21 @@ WHY_MISSING = {
 def write_report(data: ReportData, out_dir: Path) -> Path:
     """Write ``report.html`` and one PNG per plot into ``out_dir``; return the page's path."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib
     except ImportError:
         raise HyperstepError('report: matplotlib is needed: pip install "hyperstep[report]"') from None
     from hyperstep.job_report import page, plots
 
     drawn, missing = [], []
-    for draw in plots.ALL:
-        if draw is plots.pareto_front and not data.job.spec.multi_objective:
-            continue
-        plot = draw(data)
-        if plot is None:
-            missing.append(WHY_MISSING[draw.__name__])
-        else:
-            drawn.append(plot)
+    with matplotlib.rc_context({"text.parse_math": False}):  # a "$" in a choice or a metric name is text
+        for draw in plots.ALL:
+            if draw is plots.pareto_front and not data.job.spec.multi_objective:
+                continue
+            plot = draw(data)
+            if plot is None:
+                missing.append(WHY_MISSING[draw.__name__])
+            else:
+                drawn.append(plot)
     out_dir.mkdir(parents=True, exist_ok=True)
     for plot in drawn:
         (out_dir / f"{plot.key}.png").write_bytes(plot.png)

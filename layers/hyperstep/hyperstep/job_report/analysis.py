@@ -12,7 +12,8 @@
   main effects of a functional ANOVA, as fANOVA computes them on a random forest), here
   on hyperstep's own Gaussian process fitted to the completed trials: for each parameter,
   the variance over its values of the model's mean averaged over all other parameters,
-  divided by the variance of the model's mean over the whole space (Monte Carlo).
+  divided by the variance of the model's mean over those same points (Monte Carlo; its
+  values at the midpoints of equal slices of its range, so that both weigh them alike).
 """
 
 from __future__ import annotations
@@ -156,9 +157,7 @@ def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, fl
     model = GaussianProcess.fit(X, warped, rng, restarts=2, onehot=~projector.numeric, features=features)
     raw = rng.random((SAMPLES, space.dim))
     base = projector(raw)
-    total = float(np.var(model.predict(base)[0]))
-    if total <= 0:
-        return None
+    whole = float(np.var(model.predict(base)[0]))
     shares = {}
     slices = dict(zip([p.name for p in space.parameters], space.slices()))
     active = dict(zip([p.name for p in space.parameters], space.activity(base).T))
@@ -169,16 +168,20 @@ def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, fl
             points = [projector(_with(raw[rows], cols, point)) for point in _points(param)] if rows.any() else []
         else:
             points = [_with(base, cols, point) for point in _points(param)]
-        effect = [float(model.predict(X_point)[0].mean()) for X_point in points]
-        shares[param.name] = min(1.0, float(np.var(effect)) / total) if effect else 0.0
-    return shares
+        # One row per value of the parameter: its mean is the main effect. Without conditions the whole
+        # block (the parameter spread as its effect takes it, the others random) is the variance it is a
+        # share of; a conditional parameter's is a share of the whole space's, where it is active or not.
+        block = np.array([model.predict(X_point)[0] for X_point in points])
+        total = whole if conditional else float(np.var(block))
+        shares[param.name] = min(1.0, float(np.var(block.mean(axis=1))) / total) if block.size and total > 0 else 0.0
+    return shares if any(shares.values()) else None
 
 
 def _points(param: Parameter) -> list[np.ndarray]:
     """Encodings of values spread evenly over the parameter (each choice of a categorical)."""
     if isinstance(param, CategoricalParameter):
         return [np.eye(len(param.choices))[i] for i in range(len(param.choices))]
-    values = {param.decode(np.array([u])) for u in np.linspace(0.0, 1.0, GRID)}
+    values = {param.decode(np.array([u])) for u in (np.arange(GRID) + 0.5) / GRID}  # the midpoints: uniform weight
     return [np.array(param.encode(v)) for v in sorted(values)]
 
 

@@ -45,7 +45,12 @@ th, td { border-bottom: 1px solid #ddd; padding: .25rem .5rem; text-align: left;
 th { background: #f4f4f4; position: sticky; top: 0; } .failed td { background: #fff0f0; }
 .best td { background: #f0fff0; font-weight: 600; } .error { font-family: monospace; white-space: pre-wrap; }
 .empty { color: #777; font-style: italic; }
+dd, td.long { overflow-wrap: anywhere; } td.long { min-width: 16ch; }
 """
+
+LONG = 32
+"""A table cell longer than this may break anywhere (a 300-character choice ran the table off
+the page); shorter ones keep their words whole."""
 
 
 def csp() -> str:
@@ -122,7 +127,7 @@ def _summary(data: ReportData) -> str:
     best = next((t for t in trials if t.id == job.best_trial_id), None)
     if best is not None:
         rows.append(("best trial", f"{best.id}: {objective.metric} = {fmt(best.value)}"))
-        rows += [(f"  {name}", fmt(value)) for name, value in best.params.items()]
+        rows.append(("best parameters", ", ".join(f"{name} = {fmt(value)}" for name, value in best.params.items())))
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows)
     return f"<dl>{items}</dl>"
 
@@ -170,7 +175,9 @@ def _row(spec: JobSpec, trial: Trial, marked: set[str], names: list[str], metric
         fmt(trial.cost_usd),
     ]
     kind = "best" if trial.id in marked else "failed" if trial.state.value == "failed" else ""
-    tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+    tds = "".join(
+        f'<td class="long">{html.escape(c)}</td>' if len(c) > LONG else f"<td>{html.escape(c)}</td>" for c in cells
+    )
     error = f'<td class="error">{html.escape(trial.error or "")}</td>'
     return f'<tr class="{kind}">{tds}{error}</tr>'
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from hyperstep.job_report import analysis
 from hyperstep.job_report.data import ReportData
 from hyperstep.models import Trial, TrialState
-from hyperstep.space import CategoricalParameter, Parameter
+from hyperstep.space import CategoricalParameter, IntParameter, Parameter
 
 DPI = 100
 BEST = "#d62728"
@@ -40,9 +41,15 @@ LABEL_CHARS = 24
 64-character name or a long choice ran across the next axis and over the color bar."""
 
 
-def short(text: str) -> str:
-    """``text`` as a plot labels it: at most ``LABEL_CHARS`` characters."""
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+CROWDED_CHARS = 36
+"""The most characters a slice's choices may hold in all and still be written side by side
+(each is cut to its share; with so many that a share would be under ``MIN_CHARS``, they stand up)."""
+MIN_CHARS = 5
+
+
+def short(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` as a plot labels it: at most ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render(figure: Figure) -> bytes:
@@ -113,6 +120,7 @@ def best_vs_trials(data: ReportData) -> Plot | None:
     if failed:
         ax.plot(failed, [ax.get_ylim()[0]] * len(failed), "x", color=FAILED, label="failed", clip_on=False)
     ax.set(xlabel="trial number", ylabel=shown.label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.legend(loc="best", fontsize="small")
     if data.job.spec.multi_objective:
         caption = f"After each completed trial, {_subject(data)}: it grows when a trial extends the front."
@@ -204,17 +212,18 @@ def pareto_front(data: ReportData) -> Plot | None:
 def parallel_coordinates(data: ReportData) -> Plot | None:
     done = analysis.completed(data.trials)
     params = analysis.varying(data.job.spec.space)
-    if not done or not params:
+    if not done or len(params) < 2:  # one axis has nothing to join (slices show that parameter)
         return None
     job, metric = data.job, data.job.spec.primary.metric
     values = np.array([t.value for t in done], dtype=float)
-    order = np.argsort(-values if job.minimize else values)  # the best drawn last, on top
+    marked = highlighted(data)
+    better = -values if job.minimize else values
+    order = sorted(range(len(done)), key=lambda i: (done[i].id in marked, better[i]))  # the best last, over its ties
     span = float(np.ptp(values)) or 1.0
     figure = Figure(figsize=(max(6.0, 1.5 * len(params) + 2), 4.2))
     ax = figure.add_subplot()
     colormap = _colormap(job.minimize)
     xs = np.arange(len(params))
-    marked = highlighted(data)
     for i in order:
         trial = done[i]
         ys = [analysis.position(p, trial.params[p.name]) if p.name in trial.params else np.nan for p in params]
@@ -252,11 +261,17 @@ def slices(data: ReportData) -> Plot | None:
         ys = [t.value for t in active]
         if isinstance(param, CategoricalParameter):
             xs = [param.index(t.params[param.name]) + rng.uniform(-0.15, 0.15) for t in active]
-            ax.set_xticks(range(len(param.choices)), [short(str(c)) for c in param.choices])
+            room = max(MIN_CHARS, CROWDED_CHARS // len(param.choices))  # side by side, they must not overlap
+            labels = [short(str(c), room) for c in param.choices]
+            ax.set_xticks(range(len(labels)), labels, rotation=90 if sum(map(len, labels)) > CROWDED_CHARS else 0)
         else:
             xs = [t.params[param.name] for t in active]
-            if param.scale == "log":
+            if param.scale == "log":  # numbers, not math: the page draws no text as math (a "$" is a "$")
                 ax.set_xscale("log")
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            elif isinstance(param, IntParameter):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.scatter(xs, ys, s=16, alpha=0.7, color="#1f77b4")
         best = [i for i, t in enumerate(active) if t.id in marked]
         if best:
