@@ -246,7 +246,7 @@ def test_sigterm_stops_like_ctrl_c_and_kills_the_trials(workdir: Path, signum: s
     assert "Traceback" not in err and "hyperstep run --resume" in err
     store = SQLiteStore(store_path)
     (job,) = store.list_jobs()
-    assert job.status is JobStatus.STOPPED
+    assert (job.status, job.stop_detail) == (JobStatus.STOPPED, f"interrupted ({signum.name})")  # was "(Ctrl-C)"
     assert not any(t.state.active for t in store.list_trials(job.id))
     for trial in running:
         assert not Path(f"/proc/{trial.backend_ref}").exists(), f"trial process {trial.backend_ref} lives on"

@@ -26,7 +26,7 @@ from hyperstep import __version__, views
 from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
-from hyperstep.errors import HyperstepError, SpecError
+from hyperstep.errors import HyperstepError, Signalled, SpecError
 from hyperstep.http_input import strict_json
 from hyperstep.job_pages import every_job
 from hyperstep.metric_regex import regex_warning, whole_numbers_warning
@@ -433,7 +433,7 @@ def with_parents(spec: JobSpec, jobs: list[str]) -> JobSpec:
 
 
 def _interrupted(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    raise Signalled(signal.Signals(signum).name)
 
 
 def progress_printer() -> Any:

@@ -45,3 +45,7 @@ class CapacityError(LaunchError):
     trial of the job runs, the trial stays pending and a later round launches it again (that
     trial's end frees an instance and wakes the round); with none running, nothing of the
     job's own will, and the trial fails with this reason like any ``LaunchError``."""
+
+
+class Signalled(KeyboardInterrupt):
+    """A signal (its name, ``SIGTERM``, ``SIGHUP``) that stops a local run as Ctrl-C does."""

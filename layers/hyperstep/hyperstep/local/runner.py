@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
-from hyperstep.errors import ConflictError, HyperstepError, NotFoundError
+from hyperstep.errors import ConflictError, HyperstepError, NotFoundError, Signalled
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
@@ -70,8 +70,8 @@ def run_local(
                 seen = _wake_on_change(runtime, polled, seen)
                 _report(runtime, polled, on_progress)
                 time.sleep(poll_seconds)
-        except KeyboardInterrupt:
-            interrupt(runtime, job.id)
+        except KeyboardInterrupt as exc:
+            interrupt(runtime, job.id, by=str(exc) if isinstance(exc, Signalled) else "Ctrl-C")
         runtime.bus.drain()  # an execution that ended outside Finish Job: its event closes the job
         ended = runtime.store.get_job(job.id)
         if not ended.status.finished:
@@ -199,14 +199,14 @@ def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
                 runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref)
 
 
-def interrupt(runtime: LocalRuntime, job_id: str) -> None:
-    """Stop everything for Ctrl-C and leave the store consistent."""
+def interrupt(runtime: LocalRuntime, job_id: str, by: str = "Ctrl-C") -> None:
+    """Stop everything for Ctrl-C (or the signal ``by`` names) and leave the store consistent."""
     runtime.store.set_job_status(job_id, JobStatus.STOPPING)
     runtime.executor.stop_all(error="Interrupted", cause="stopped by the user")
     runtime.stop_trials()
     end_interrupted(runtime, job_id)
     runtime.store.set_job_status(
-        job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="interrupted (Ctrl-C)"
+        job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail=f"interrupted ({by})"
     )
 
 
