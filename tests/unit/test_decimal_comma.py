@@ -46,4 +46,7 @@ def test_a_trial_whose_objective_was_printed_with_a_decimal_comma_fails_saying_s
     assert main(["run", str(workdir / "spec.yaml"), "--store", store, "--out", str(workdir / "runs")]) == 1
     [job] = SQLiteStore(store).list_jobs()
     [trial] = SQLiteStore(store).list_trials(job.id)
-    assert trial.error == "objective metric 'loss': its regex matched '0,49', which is not a number"
+    assert trial.error == (
+        "objective metric 'loss': its regex matched '0,49', which is not a number"
+        " (a decimal comma: print the value with a point)"
+    )

@@ -228,6 +228,8 @@ class LocalProcessBackend(TrialBackend):
         unread = next((metric for metric in missing if metric in captured), None)
         if unread is not None:
             error = f"objective metric {unread!r}: its regex matched {captured[unread]!r}, which is not a number"
+            if "," in captured[unread]:  # logs.read_metrics: a value printed with a decimal comma
+                error += " (a decimal comma: print the value with a point)"
             return TrialResult(**base, state="failed", error=error)
         return TrialResult(**base, state="completed")
 
