@@ -465,8 +465,9 @@ def stop_job(job_id: JobId) -> Response[JobAccepted]:
     _visible_job(job_id)
     with recording() as ends:  # the pending trials it records stopped (running ones end in collect)
         job = _service().stop(job_id)
-    if ends:
+    if ends:  # flushed here: most requests count nothing (log_metrics would warn on each)
         count_ends(metrics, _service().store.get_job(job_id), ends)
+        metrics.flush_metrics()
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())
@@ -505,7 +506,6 @@ def delete_schedule(name: ScheduleName) -> ScheduleDeleted:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)  # responses hold hyperparameter values
-@metrics.log_metrics  # the Trials* a stop records (``stop_job``)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """The deployment's API: its AWS service, schedules and table (``HYPERSTEP_TABLE``)."""
     try:
