@@ -41,7 +41,7 @@ from collections.abc import Callable
 from functools import cache, partial
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as NoSuchRoute
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -63,11 +63,13 @@ from pydantic import BaseModel, ConfigDict
 from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
+from hyperstep.handlers import count_ends
 from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
 from hyperstep.job_pages import PageTokenError, page_token, token_place
 from hyperstep.models import Job, StopReason, Trial
 from hyperstep.objectives import pareto_front
 from hyperstep.owners import Caller, owner_of, parse_admins
+from hyperstep.recorded_ends import recording
 from hyperstep.recurring import (
     RecurringSchedules,
     ScheduleConflict,
@@ -84,6 +86,7 @@ from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_fa
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 to_json = partial(json.dumps, separators=(",", ":"), allow_nan=False, cls=Encoder)
 """Powertools' compact serializer, refusing NaN and infinity (not JSON) rather than sending them."""
 app = APIGatewayRestResolver(enable_validation=True, serializer=to_json, json_body_deserializer=strict_json)
@@ -460,7 +463,11 @@ def fitting_page(trials: list[Trial]) -> list[Trial]:
 )
 def stop_job(job_id: JobId) -> Response[JobAccepted]:
     _visible_job(job_id)
-    job = _service().stop(job_id)
+    with recording() as ends:  # the pending trials it records stopped (running ones end in collect)
+        job = _service().stop(job_id)
+    if ends:  # flushed here: most requests count nothing (log_metrics would warn on each)
+        count_ends(metrics, _service().store.get_job(job_id), ends)
+        metrics.flush_metrics()
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())

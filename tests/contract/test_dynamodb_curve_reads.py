@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from hyperstep.models import Job, MetricReport
+from hyperstep.models import Job, MetricReport, Trial, TrialState
 from hyperstep.stores.dynamodb import DynamoDBStore
 from hyperstep.study import Study
 from tests.contract.conftest import full_spec, trials_of
@@ -125,6 +125,40 @@ def test_a_step_report_lands_whole_or_not_at_all(dynamodb: Any, table: str, whol
     store.report_metrics("crash", "t0001", step(1.0, 2), "loss", whole_curve=whole_curve)  # redelivered
     after = store.get_trial("crash", "t0001")
     assert (after.curve, after.metrics) == ({1: 2.0, 2: 1.0}, {"loss": 1.0})
+
+
+def completed_by_final_acc(trial: Trial) -> Trial | None:
+    """``report_after_end``'s ``complete``: a final ``acc`` report completes the trial."""
+    final = trial.reports.get("acc")
+    if final is None or not final.final:
+        return None
+    return trial.model_copy(update={"state": TrialState.COMPLETED, "value": final.value, "error": None})
+
+
+@pytest.mark.parametrize("completes", [False, True])
+def test_a_report_after_a_stopped_end_lands_whole_or_not_at_all(dynamodb: Any, table: str, completes: bool) -> None:
+    """A late report reaching a stopped trial writes its body (with a completing report, the
+    job's counters too) and its step's chunk in one ``TransactWriteItems``: a crash at the
+    chunk's write leaves trial and job as they were, and the redelivery records it whole
+    (before, the body was written first: a crash in between kept the report and its end
+    without the step's point)."""
+    client = CrashAtChunkWrite(dynamodb)
+    store = DynamoDBStore(table, client=client)
+    store.create_job(Job(id="late", spec=full_spec(), created_at=1.0))
+    store.put_trials(trials_of(store.get_job("late"), [1]))
+    store.report_metrics("late", "t0001", step(2.0, 1), "loss")
+    assert store.finish_trial("late", "t0001", TrialState.STOPPED, error="stopped")
+    before, job = store.get_trial("late", "t0001"), store.get_job("late")
+    late = {**step(1.0, 2), **({"acc": MetricReport(value=0.8, final=True)} if completes else {})}
+    client.armed = True
+    with pytest.raises(RuntimeError, match="crashed"):
+        store.report_after_end("late", "t0001", late, "loss", completed_by_final_acc)
+    assert (store.get_trial("late", "t0001"), store.get_job("late")) == (before, job)  # nothing landed
+    written = store.report_after_end("late", "t0001", late, "loss", completed_by_final_acc)  # redelivered
+    assert written == store.get_trial("late", "t0001")
+    assert (written.curve, written.metrics["loss"]) == ({1: 2.0, 2: 1.0}, 1.0)
+    assert written.state is (TrialState.COMPLETED if completes else TrialState.STOPPED)
+    assert store.get_job("late").completed == int(completes)
 
 
 def test_a_report_that_asks_for_no_whole_curve_reads_one_chunk_while_the_curve_cannot_be_full(

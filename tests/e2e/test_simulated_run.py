@@ -22,6 +22,9 @@ from hyperstep.spec import load_spec
 from hyperstep.stores.sqlite import SQLiteStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "simulated" / "spec.yaml"
+pytestmark = pytest.mark.timeout(300)
+"""A broken loop (the driver's last reaper pass) hangs a run: fail it well before the global
+timeout. Each test here takes seconds (8 s at most, alone on 2 busy cores; 40 s the module)."""
 
 
 def run_example(folder: Path, max_trials: int = 40, max_parallel: int = 8, **budget: Any) -> tuple[Any, list[Any]]:

@@ -30,6 +30,7 @@ from hyperstep_functions.finish import app as finish
 from hyperstep_functions.start import app as start
 from tests.lambda_context import LambdaContext
 from tests.scheduler_ticks import delivered
+from tests.unit.test_reaper_metrics import Flushed
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 OPENAPI = Path(api.__file__).with_name("openapi.json")
@@ -345,6 +346,21 @@ def test_stop_a_running_job_then_409_once_it_is_not_running(service: TuningServi
     assert status == 202 and body["status"] == "stopping"
     assert {t.state for t in service.store.list_trials(job_id)} == {TrialState.STOPPED}
     assert call("POST", f"/jobs/{job_id}/stop")[0] == 409
+
+
+def test_the_pending_trials_a_stop_records_stopped_count_once_in_its_metrics(
+    service: TuningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They end in the API function, which counts them as Collect counts an end
+    (``hyperstep.recorded_ends``); before, no invocation counted them."""
+    meter = Flushed()
+    monkeypatch.setattr(api, "metrics", meter)
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    service.suggest(SuggestRequest(job_id=job_id))
+    pending = len(service.store.list_trials(job_id))
+    assert pending > 0 and call("POST", f"/jobs/{job_id}/stop")[0] == 202
+    call("POST", f"/jobs/{job_id}/stop")  # 409: nothing more ends
+    assert meter.objects == [({"JobId": job_id}, {"TrialsStopped": pending})]
 
 
 def test_stop_a_finished_job_is_409(service: TuningService) -> None:

@@ -132,6 +132,17 @@ def test_validate_accepts_a_good_spec(workdir: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.startswith("ok: tiny: 3 parameters")
 
 
+def test_validate_counts_one_parameter_and_one_trial_in_the_singular(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "1 parameters" and "1 trials"."""
+    document = spec_document(budget={"max_trials": 1, "max_parallel": 1})
+    document["parameters"] = document["parameters"][:1]
+    assert main(["validate", str(write_spec(workdir, document))]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok: tiny: 1 parameter, ") and ", 1 trial, 1 in parallel" in out, out
+
+
 @pytest.mark.parametrize(
     ("block", "says", "warns"),
     [

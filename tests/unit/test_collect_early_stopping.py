@@ -124,17 +124,25 @@ def test_ctrl_c_ends_a_trial_whose_result_never_came_by_the_same_rule(service: T
     """Ctrl-C's drain can give up before a killed trial's result arrives (and a resumed job
     finds the trials of a run that died): such a trial that had reported all 9 of its 9
     steps completes with its curve's newest value; one at step 2 ends stopped, interrupted;
-    a pending one stopped. (Old code: all stopped, no value, budget given back.)"""
+    a pending one stopped. (Old code: all stopped, no value, budget given back.) Each end
+    counts once in ``Trials*`` in ``handlers.log`` (before: in no invocation's metrics)."""
+    import io
+    import json
     from types import SimpleNamespace
 
     from hyperstep.local.runner import end_interrupted
+    from hyperstep.local.telemetry import HandlerLog
 
     for step in range(1, 10):
         service.report_metrics("job", "t0001", {"loss": 1.0 / step}, step=step)
     for step in (1, 2):
         service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
     service.store.set_job_status("job", JobStatus.STOPPING)
-    end_interrupted(SimpleNamespace(store=service.store, service=service), "job")  # type: ignore[arg-type]
+    log = io.StringIO()
+    runtime = SimpleNamespace(store=service.store, service=service, handler_log=HandlerLog(log))
+    end_interrupted(runtime, "job")  # type: ignore[arg-type]
+    (emf,) = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert (emf["JobId"], emf["TrialsCompleted"], emf["TrialsStopped"]) == ("job", [1.0], [2.0])
     first, second, third = (service.store.get_trial("job", f"t000{n}") for n in (1, 2, 3))
     assert (first.state, first.value, len(first.curve)) == (TrialState.COMPLETED, 1.0 / 9, 9)
     assert (second.state, second.value, second.error) == (TrialState.STOPPED, None, "interrupted")
@@ -149,13 +157,15 @@ def test_a_trial_of_a_run_that_died_is_charged_to_its_last_report_on_resume(serv
     from types import SimpleNamespace
 
     from hyperstep.local.runner import end_interrupted
+    from hyperstep.local.telemetry import Silent
 
     started = service.store.get_trial("job", "t0002").started_at
     assert started is not None
     service.report_metrics("job", "t0002", {"loss": 0.9}, step=1, at=started + 2)
     service.report_metrics("job", "t0002", {"loss": 0.8}, step=2, at=started + 5)
     service.store.set_job_status("job", JobStatus.STOPPED)
-    end_interrupted(SimpleNamespace(store=service.store, service=service), "job", died_earlier=True)  # type: ignore[arg-type]
+    runtime = SimpleNamespace(store=service.store, service=service, handler_log=Silent())
+    end_interrupted(runtime, "job", died_earlier=True)  # type: ignore[arg-type]
     reported, silent = service.store.get_trial("job", "t0002"), service.store.get_trial("job", "t0003")
     assert (reported.state, reported.billable_seconds) == (TrialState.STOPPED, 5.0)
     assert (silent.state, silent.billable_seconds) == (TrialState.STOPPED, 0.0)

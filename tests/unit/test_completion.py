@@ -141,3 +141,55 @@ def test_a_bayesian_job_on_a_bowl_stops_on_convergence_well_before_its_budget(pa
     assert trials[0].expected_improvement is None and trials[-1].expected_improvement < CONVERGED_EI
     assert abs(service.store.get_trial("job", job.best_trial_id).params["x"] - 0.3) < 0.02
     assert all(t.state is TrialState.COMPLETED for t in trials)
+
+
+def run_trials(service: TuningService, outcomes: list[float | None]) -> None:
+    """One trial at a time, each failing (None) or completing with its value."""
+    for value in outcomes:
+        (trial_id,) = launch_all(service)
+        finish(service, trial_id, value, state="failed" if value is None else "completed")
+
+
+def test_a_job_whose_first_five_trials_all_fail_stops_by_default(parts) -> None:
+    """Before: a job whose every trial failed the same way used its whole budget (20 here)."""
+    service, _, _, _ = parts
+    submit(service, budget={"max_trials": 20, "max_parallel": 1})
+    run_trials(service, [None] * 5)
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.done and plan.reason == "no trial succeeded: 5 failed"
+    service.finish(FinishRequest(job_id="job"))
+    job = service.store.get_job("job")
+    assert (job.stop_reason, job.failed, job.budget_used) == (StopReason.NO_TRIAL_SUCCEEDED, 5, 5)
+
+
+@pytest.mark.parametrize(
+    ("budget", "outcomes"),
+    [
+        ({"max_trials": 12, "max_parallel": 1}, [0.5, *[None] * 10]),  # one success: never
+        ({"max_trials": 12, "max_parallel": 1, "max_failed_before_success": None}, [None] * 11),  # turned off
+        ({"max_trials": 12, "max_parallel": 1, "max_failed_before_success": 8}, [None] * 7),
+    ],
+)
+def test_failures_stop_no_job_with_a_success_nor_one_that_turned_it_off_or_raised_it(parts, budget, outcomes) -> None:
+    service, _, _, _ = parts
+    submit(service, budget=budget)
+    run_trials(service, outcomes)
+    assert not service.suggest(SuggestRequest(job_id="job")).done
+
+
+def test_a_whole_batch_must_fail_before_a_parallel_job_stops(parts) -> None:
+    """With 8 trials at once, 5 quick failures among the first batch do not stop it: the
+    other 3 run on (the threshold is at least ``max_parallel``); running trials then finish."""
+    service, _, _, _ = parts
+    submit(service, budget={"max_trials": 40, "max_parallel": 8})
+    batch = launch_all(service)
+    for trial_id in batch[:5]:
+        finish(service, trial_id, None, state="failed")
+    assert not service.suggest(SuggestRequest(job_id="job")).done
+    for trial_id in service.suggest_and_launch(SuggestRequest(job_id="job")).trial_ids[:3]:
+        finish(service, trial_id, None, state="failed")
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert (plan.trial_ids, plan.done) == ([], False)  # three slots free, none filled: the 5 running finish
+    job = service.store.get_job("job")
+    assert (job.stop_reason, job.stop_detail) == (StopReason.NO_TRIAL_SUCCEEDED, "no trial succeeded: 8 failed")
+    assert not any(t.state.finished for t in service.store.list_trials("job") if t.id in batch[5:])

@@ -22,8 +22,15 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason=
 
 
 def sleeper(**env: str) -> subprocess.Popen[bytes]:
+    """A process started with ``env``, returned once its environment shows in ``/proc`` (just
+    after ``Popen`` returns, ``/proc/<pid>/environ`` is often still empty: the exec is not done
+    setting up; 18 of 40 starts here; a leftover of a killed run is long past that)."""
     command = [sys.executable, "-c", "import time; time.sleep(60)"]
-    return subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True)
+    proc = subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not Path(f"/proc/{proc.pid}/environ").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc
 
 
 def test_the_trials_own_process_is_killed() -> None:
@@ -72,6 +79,37 @@ def test_a_process_that_is_gone_is_no_error() -> None:
     proc.kill()
     proc.wait()
     assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+
+
+def orphaned_child(tmp_path: Path, **env: str) -> tuple[str, str]:
+    """The pids of an ended leader and of a child left running in its group by a leader that has ended (a trial's
+    script that started a worker and was then killed alone): the group's id is the leader's pid."""
+    script = f"sleep 60 & echo $! > {tmp_path / 'child.pid'}"
+    leader = subprocess.Popen(["bash", "-c", script], env={**os.environ, **env}, start_new_session=True)
+    assert leader.wait(timeout=10) == 0
+    return str(leader.pid), (tmp_path / "child.pid").read_text().strip()
+
+
+def test_the_trials_group_is_killed_when_only_its_children_are_left(tmp_path: Path) -> None:
+    """The trial's own process is gone but a child it started lives on in its group (old
+    code: nothing was killed, ``/proc/<pid>/environ`` being gone)."""
+    leader, child = orphaned_child(tmp_path, HYPERSTEP_JOB_ID="job-1", HYPERSTEP_TRIAL_ID="t0002")
+    try:
+        assert alive(child)
+        assert LocalProcessBackend.kill_leftover("job-1", "t0002", leader)
+        assert not alive(child)
+    finally:
+        if alive(child):
+            os.kill(int(child), signal.SIGKILL)
+
+
+def test_a_group_whose_members_are_anothers_is_left_alone(tmp_path: Path) -> None:
+    leader, child = orphaned_child(tmp_path, HYPERSTEP_JOB_ID="job-1", HYPERSTEP_TRIAL_ID="t0001")
+    try:
+        assert not LocalProcessBackend.kill_leftover("job-1", "t0002", leader)
+        assert alive(child)
+    finally:
+        os.kill(int(child), signal.SIGKILL)
 
 
 def test_what_a_trial_left_running_when_it_ended_is_killed(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyperstep.handlers import handle_start
-from hyperstep.models import JobStatus
+from hyperstep.models import Job, JobStatus
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -68,3 +68,41 @@ def test_a_tick_leaves_out_parents_that_optimized_another_metric_and_starts_its_
     started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
     job = service.store.get_job(started["job_id"])
     assert job.status is JobStatus.RUNNING and job.parents == ()
+
+
+DAILY = spec_document(name="nightly", schedule="rate(1 day)")
+
+
+def many_newer_jobs(service: TuningService, count: int, after: float) -> None:
+    """``count`` other jobs of Alice's, each made after ``after``."""
+    other = parse_spec(spec_document(name="other"))
+    for n in range(count):
+        service.store.create_job(Job(id=f"other-{n}", spec=other, created_at=after + 1 + n, owner=ALICE))
+
+
+def nightly_run(service: TuningService, job_id: str, status: JobStatus, parents: tuple[str, ...] = ()) -> float:
+    """A run of Alice's ``nightly`` schedule with ``status``; its creation time."""
+    job = service.create_job(parse_spec(DAILY), job_id=job_id, parents=parents, owner=ALICE)
+    service.store.set_job_status(job_id, status)
+    return job.created_at
+
+
+def test_a_tick_learns_from_its_previous_run_however_many_jobs_the_owner_made_since() -> None:
+    """``previous_runs`` read only the owner's newest 1,000 jobs: a run older than those was
+    never found, and the tick started cold."""
+    service = service_with_parents()
+    service.store.put_schedule_spec("nightly", ALICE, DAILY)
+    nightly_run(service, "nightly-0", JobStatus.COMPLETED)
+    latest = nightly_run(service, "nightly-1", JobStatus.COMPLETED, parents=("nightly-0",))
+    many_newer_jobs(service, 1001, after=latest)
+    started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
+    assert service.store.get_job(started["job_id"]).parents == ("nightly-1", "nightly-0")
+
+
+def test_a_tick_is_skipped_while_its_previous_run_goes_on_however_many_jobs_the_owner_made_since() -> None:
+    service = service_with_parents()
+    service.store.put_schedule_spec("nightly", ALICE, DAILY)
+    many_newer_jobs(service, 1001, after=nightly_run(service, "nightly-1", JobStatus.RUNNING))
+    assert handle_start(service, {"schedule_name": "nightly", "owner": ALICE}) == {
+        "skipped": "the previous run is still going"
+    }

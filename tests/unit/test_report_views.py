@@ -105,7 +105,7 @@ def test_the_report_says_what_early_stopping_saved(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     asha_job(store)
     rows = summary_rows(page.page(from_store(store, "es"), [], []))
-    assert rows["early stopping"] == "1 trials stopped early, 11 steps run, 7 steps saved (39%)"
+    assert rows["early stopping"] == "1 trial stopped early, 11 steps run, 7 steps saved (39%)"  # was "1 trials"
 
 
 def test_plots_shorten_long_parameter_names_and_choices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -211,9 +211,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f", {c.metric} {' and '.join(f'{k} {v:g}' for k, v in (('>=', c.min), ('<=', c.max)) if v is not None)}"
         for c in spec.constraints
     )
+    trials = "no trial limit" if budget.max_trials is None else views.counted(budget.max_trials, "trial")
     print(
-        f"ok: {spec.name}: {len(spec.parameters)} parameters, strategy {spec.strategy.name}, "
-        f"{goals}{limits}, {budget.max_trials} trials, {budget.max_parallel} in parallel"
+        f"ok: {spec.name}: {views.counted(len(spec.parameters), 'parameter')}, strategy {spec.strategy.name}, "
+        f"{goals}{limits}, {trials}, {budget.max_parallel} in parallel"
         + early_stopping_summary(spec)
         + ("" if budget.max_cost_usd is None else f", at most ${budget.max_cost_usd:g}")
     )
@@ -481,7 +482,7 @@ def print_front(summary: dict[str, Any]) -> None:
         print("no feasible trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
         return
     goals = ", ".join(f"{o['goal']} {o['metric']}" for o in summary["objectives"])
-    print(f"Pareto front: {len(front)} trials ({goals})")
+    print(f"Pareto front: {views.counted(len(front), 'trial')} ({goals})")
     metrics = [o["metric"] for o in summary["objectives"]]
     rows = [
         [

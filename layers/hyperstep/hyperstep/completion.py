@@ -7,6 +7,9 @@ records the final ``StopReason`` with ``final_stop``. The rules, in the order th
 - a trial reached ``budget.target`` (``target_reached``, AMT's ``TargetObjectiveMetricValue``);
 - ``budget.max_runtime_seconds`` passed since the job was created (``max_runtime``);
 - more than ``budget.max_failed_trials`` failed (``max_failed_trials``);
+- ``budget.max_failed_before_success`` trials (5 by default; at least ``max_parallel``)
+  failed while none completed or was pruned (``no_trial_succeeded``, AMT's "No training
+  job succeeded after 5 attempts");
 - the best value has not improved over the last ``budget.no_improvement_trials`` completed
   trials (``no_improvement``, AMT's ``BestObjectiveNotImproving``);
 - with ``budget.stop_on_convergence``, the Bayesian model expected almost nothing more
@@ -14,11 +17,12 @@ records the final ``StopReason`` with ``final_stop``. The rules, in the order th
   it proposed (``converged``, AMT's ``ConvergenceDetected``).
 
 The first four stop running trials too (what the user or the budget asks for); the last
-two only start no new one and let running trials finish (their results are nearly
-paid for). Such a stop is recorded on the job the first time Suggest sees it and holds from
-then on, even if a trial that was still running improves the best. Without any rule
-firing, a job ends when its ``max_trials`` are used (``max_trials``) or its strategy has
-nothing left to propose (``search_space_exhausted``, a finished grid).
+three only start no new one and let running trials finish (their results are nearly paid
+for; in a job where none succeeded yet, a running one may be the first that does). Such a
+stop is recorded on the job the first time Suggest sees it and holds from then on, even if
+a trial that was still running improves the best. Without any rule firing, a job ends when
+its ``max_trials`` are used (``max_trials``) or its strategy has nothing left to propose
+(``search_space_exhausted``, a finished grid).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ CONVERGED_EI = 1e-3
 the model sees) below which a proposal counts as converged."""
 CONVERGED_PROPOSALS = 3
 """How many proposals in a row (at least ``max_parallel``, so a whole batch) must be converged."""
-DRAINING = (StopReason.NO_IMPROVEMENT, StopReason.CONVERGED)
+DRAINING = (StopReason.NO_TRIAL_SUCCEEDED, StopReason.NO_IMPROVEMENT, StopReason.CONVERGED)
 """Rules that let running trials finish, and hold once recorded."""
 
 
@@ -68,6 +72,8 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
         return Stop(StopReason.MAX_RUNTIME, f"max_runtime_seconds {budget.max_runtime_seconds:g} reached")
     if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
         return Stop(StopReason.MAX_FAILED_TRIALS, f"more than max_failed_trials ({budget.max_failed_trials}) failed")
+    if (failed := failed_before_success(job)) is not None:
+        return Stop(StopReason.NO_TRIAL_SUCCEEDED, f"no trial succeeded: {failed} failed")
     if budget.no_improvement_trials is not None:
         since = trials.totals.completed_since_best(job.minimize)
         if since >= budget.no_improvement_trials:
@@ -78,6 +84,15 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
             StopReason.CONVERGED, f"converged: the model expects no meaningful improvement (EI < {CONVERGED_EI:g})"
         )
     return None
+
+
+def failed_before_success(job: Job) -> int | None:
+    """How many trials failed, when ``budget.max_failed_before_success`` of them (at least
+    ``max_parallel``) failed while none completed or was pruned; else None."""
+    budget = job.spec.budget
+    if budget.max_failed_before_success is None or job.completed or job.pruned:
+        return None
+    return job.failed if job.failed >= max(budget.max_failed_before_success, budget.max_parallel) else None
 
 
 def deadline(job: Job) -> float | None:

@@ -102,3 +102,17 @@ def whole_numbers_warning(where: str, name: str, regex: str) -> str | None:
         f"{where} ({name}): the value group {first_group(regex)} reads whole numbers only: a printed 0.25 reads"
         f" as 0 or not at all; use {SHORT_NUMBER}"
     )
+
+
+DECIMAL_COMMA = re.compile(r",[0-9]+")
+
+
+def decimal_comma(line: str, match: re.Match[str]) -> str | None:
+    """The value as printed when the value group of ``match`` stopped at a decimal comma, else
+    None: a whole number followed at once by a comma and digits (``loss=0,49``, a script run
+    under a comma locale, read as 0 by ``([0-9.]+)``). A value with a point or an exponent
+    (``0.5,0.7``, one field of a CSV line) is no decimal comma."""
+    value = match.group(1)
+    whole = value is not None and not any(mark in value for mark in ".eE")
+    rest = DECIMAL_COMMA.match(line, match.end(1)) if whole else None
+    return None if rest is None else value + rest.group(0)

@@ -54,6 +54,7 @@ class StopReason(StrEnum):
     NO_IMPROVEMENT = "no_improvement"
     CONVERGED = "converged"
     MAX_FAILED_TRIALS = "max_failed_trials"
+    NO_TRIAL_SUCCEEDED = "no_trial_succeeded"
     SEARCH_SPACE_EXHAUSTED = "search_space_exhausted"
     STOPPED_BY_USER = "stopped_by_user"
     FAILED = "failed"

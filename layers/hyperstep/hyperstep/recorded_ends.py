@@ -4,12 +4,13 @@ A trial's end is recorded once, by whichever call gets there first (the store's 
 write, ``TrialStore.finish_trial``), and a late completion replaces a stopped or pruned end
 once (``TrialStore.report_after_end``). The call may be Collect's (an end event, reports
 that ended the trial), the reaper's (a result it fetched, a timeout), Suggest's (a trial
-failed at launch, a pending trial stopped) or Finish's (trials it winds down). The service
-notes each end it recorded (``note``) in the list of the invocation under way
-(``recording``), and the handler counts that list when it is done
-(``hyperstep.handlers.count_trial_ends``): each end counts once, in the invocation that
-recorded it, whatever path it took. A call outside any recording (a local Ctrl-C, ask and
-tell) notes nothing.
+failed at launch, a pending trial stopped), Finish's (trials it winds down), the API's stop
+(pending trials it stops) or a local run's end of its interrupted trials
+(``local.runner.end_interrupted``). The service notes each end it recorded (``note``) in the
+list of the invocation under way (``recording``), and the caller counts that list when it
+is done (``hyperstep.handlers.count_ends``): each end counts once, in the invocation that
+recorded it, whatever path it took. A call outside any recording (ask and tell) notes
+nothing.
 
 The list belongs to the thread (a ``ContextVar``): a local run's invocations run on
 several threads at once, each with its own.

@@ -32,12 +32,15 @@ scheduler role (passed to ``scheduler.amazonaws.com``).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hyperstep.errors import ConflictError, HyperstepError, JobExistsError, NotFoundError, SpecError
+from hyperstep.job_pages import every_job
 from hyperstep.models import Job, JobStatus
 from hyperstep.owners import owner_tag
 from hyperstep.service import TuningService
@@ -248,10 +251,26 @@ class SchedulingUnavailable(HyperstepError):
     """This deployment (or a local run) has no scheduler configured."""
 
 
-def previous_runs(store: TrialStore, spec: JobSpec, owner: str | None = None, scan: int = 1000) -> list[Job]:
-    """Jobs of ``owner`` started from the same recurring spec (name and schedule), newest first."""
-    jobs = store.list_jobs(limit=scan, owner=owner)
-    return [j for j in jobs if j.owner == owner and j.spec.name == spec.name and j.spec.schedule == spec.schedule]
+def previous_runs(store: TrialStore, spec: JobSpec, owner: str | None = None) -> Iterator[Job]:
+    """Jobs of ``owner`` started from the same recurring spec (name and schedule), newest first.
+
+    Read lazily a page of the owner's jobs at a time (``job_pages.every_job``: a Query on the
+    owner's index, never a Scan), so a schedule's runs are found however many other jobs the
+    owner has made since, and a caller that stops early reads no further pages."""
+    return (job for job in every_job(store, owner) if is_run(job, spec, owner))
+
+
+def is_run(job: Job, spec: JobSpec, owner: str | None) -> bool:
+    """Whether ``job`` is one of ``owner``'s runs of the recurring spec (name and schedule)."""
+    return job.owner == owner and job.spec.name == spec.name and job.spec.schedule == spec.schedule
+
+
+def stored_run(store: TrialStore, job_id: str, spec: JobSpec, owner: str | None) -> bool:
+    """Whether ``job_id`` is one of ``owner``'s runs of the spec still in the store."""
+    try:
+        return is_run(store.get_job(job_id), spec, owner)
+    except NotFoundError:
+        return False
 
 
 def learnable_parents(store: TrialStore, spec: JobSpec, owner: str | None) -> tuple[JobSpec, list[str]]:
@@ -306,11 +325,15 @@ def start_scheduled_job(
         except NotFoundError:
             pass
     runs = previous_runs(service.store, spec, owner)
-    if runs and not runs[0].status.finished:
+    newest = next(runs, None)
+    if newest is not None and not newest.status.finished:
         return None, False
-    previous = next((job for job in runs if job.status is JobStatus.COMPLETED), None)
-    stored = {job.id for job in runs}
-    parents = (previous.id, *(p for p in previous.parents if p in stored))[:MAX_PARENTS] if previous else ()
+    finished = itertools.chain([newest], runs) if newest is not None else iter(())
+    previous = next((job for job in finished if job.status is JobStatus.COMPLETED), None)
+    parents: tuple[str, ...] = ()
+    if previous is not None:
+        earlier = (p for p in previous.parents if stored_run(service.store, p, spec, owner))
+        parents = (previous.id, *earlier)[:MAX_PARENTS]
     try:
         seed = None if job_id is None else TICK_SEED
         return service.submit(spec, job_id=job_id, parents=parents, owner=owner, seed=seed), True

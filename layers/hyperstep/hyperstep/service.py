@@ -436,12 +436,14 @@ class TuningService:
         return {"trial_id": trial.id, "state": TrialState.RUNNING.value}
 
     def _runs_another(self, job: Job, trial_id: str) -> bool:
-        """Whether a trial of the job other than ``trial_id`` runs on its platform (one that
-        awaits its final report has ended there), so that its end will wake the job."""
-        return any(
-            t.id != trial_id and t.state is TrialState.RUNNING and t.awaiting_result_since is None
-            for t in self.view.snapshot(job).active()
-        )
+        """Whether a trial of the job other than ``trial_id`` runs on its platform, so that
+        its end will free capacity and wake the job. One that awaits its final report does
+        not: its platform said it completed, so it holds no instance. Each active trial is
+        read afresh (the view sees ends, not the wait for a final report, nor another
+        launch's start): at most the job's parallelism, only after a refused launch."""
+        others = (t.id for t in self.view.snapshot(job).active() if t.id != trial_id)
+        fresh = (self.store.get_trial(job.id, other) for other in others)
+        return any(t.state is TrialState.RUNNING and t.awaiting_result_since is None for t in fresh)
 
     def _not_started(self, job: Job, trial_id: str, ref: str) -> dict[str, Any]:
         """A launched trial the store would not record started. Its result may have beaten

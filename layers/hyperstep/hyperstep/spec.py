@@ -99,6 +99,12 @@ class Budget(SpecModel):
     max_parallel: int = Field(default=1, ge=1, le=100)
     max_runtime_seconds: float | None = Field(default=None, gt=0)
     max_failed_trials: int | None = Field(default=None, ge=0)
+    max_failed_before_success: int | None = Field(default=5, ge=1)
+    """Stop starting trials once this many failed (at least ``max_parallel``: a whole batch)
+    while none completed, so a job whose every trial fails the same way (a typo, a missing
+    package) does not use its whole budget; as SageMaker AMT fails a tuning job when "No
+    training job succeeded after 5 attempts". Running trials finish. A job with any completed
+    (or pruned) trial never stops for it. None: never."""
     target: float | None = None
     """Stop as soon as a trial reaches this objective value (or better)."""
     max_cost_usd: float | None = Field(default=None, gt=0)

@@ -22,6 +22,11 @@ def fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 trial``, ``3 trials``: the count and its noun (one that takes an s), plural unless one."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def progress_line(job: Job, trials: Sequence[Trial], width: int = 24) -> str:
     """``[#####-----] 12/20 done · 2 running · best accuracy=0.97 (t0007)``."""
     total = job.spec.budget.max_trials or len(trials)
@@ -218,7 +223,8 @@ def saved_text(saved: dict[str, int]) -> str:
     spent = saved["steps"] + saved["steps_saved"]
     share = f" ({100 * saved['steps_saved'] / spent:.0f}%)" if spent else ""
     return (
-        f"{saved['pruned']} trials stopped early, {saved['steps']} steps run, {saved['steps_saved']} steps saved{share}"
+        f"{counted(saved['pruned'], 'trial')} stopped early, {counted(saved['steps'], 'step')} run, "
+        f"{counted(saved['steps_saved'], 'step')} saved{share}"
     )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperstep.messages import LogCursor
+from hyperstep.metric_regex import decimal_comma
 from hyperstep.spec_base import MetricDefinition
 
 MAX_LOG_PAGES = 20
@@ -44,8 +45,8 @@ def step_matches(
     for line in lines:
         for name, pattern in patterns:
             for match in pattern.finditer(line):
-                try:
-                    value = float(match.group(1))
+                try:  # a value printed with a decimal comma (0,49) is none, not 0
+                    value = float(decimal_comma(line, match) or match.group(1))
                 except (TypeError, ValueError):
                     continue
                 counts[name] = counts.get(name, 0) + 1
@@ -112,18 +113,21 @@ def read_metrics(
 ) -> tuple[dict[str, float], dict[str, str]]:
     """``parse_metrics`` of ``lines``, read once, and for each metric whose regex matched
     but never on a number the last text it captured (``loss=abc`` gives ``{"loss": "abc"}``):
-    why such a metric counts as missing."""
+    why such a metric counts as missing. A value the group read up to a decimal comma
+    (``loss=0,49`` read as 0: ``metric_regex.decimal_comma``) is no number either: its line
+    gives none, and the text is the value as printed (``{"loss": "0,49"}``)."""
     metrics: dict[str, float] = {}
     captured: dict[str, str] = {}
     patterns = [(d.name, re.compile(d.regex)) for d in definitions]
     for line in lines:
         for name, pattern in patterns:
             for match in pattern.finditer(line):
+                text = decimal_comma(line, match) or match.group(1)
                 try:
-                    metrics[name] = float(match.group(1))
+                    metrics[name] = float(text)
                 except (TypeError, ValueError):  # not a number, or an optional group that matched nothing
-                    if match.group(1) is not None:
-                        captured[name] = match.group(1)
+                    if text is not None:
+                        captured[name] = text
     return metrics, {name: text for name, text in captured.items() if name not in metrics}
 
 

@@ -22,7 +22,7 @@ from hyperstep.job_report.data import ReportData
 from hyperstep.job_report.plots import Plot, highlighted
 from hyperstep.models import Trial
 from hyperstep.spec import Constraint, JobSpec
-from hyperstep.views import fmt, objective_values, saved_text, steps_saved
+from hyperstep.views import counted, fmt, objective_values, saved_text, steps_saved
 
 CHECK_SCRIPT = """
 window.addEventListener("load", function () {
@@ -123,7 +123,9 @@ def _summary(data: ReportData) -> str:
     found = analysis.front(job, trials)
     if found is not None:
         ids = [t.id for t, on in zip(found.trials, found.on_front) if on]
-        rows.append(("Pareto front", f"{len(ids)} trials: {', '.join(ids)}" if ids else "no feasible trial yet"))
+        rows.append(
+            ("Pareto front", f"{counted(len(ids), 'trial')}: {', '.join(ids)}" if ids else "no feasible trial yet")
+        )
     best = next((t for t in trials if t.id == job.best_trial_id), None)
     if best is not None:
         rows.append(("best trial", f"{best.id}: {objective.metric} = {fmt(best.value)}"))

@@ -12,10 +12,12 @@ from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
 from hyperstep.errors import ConflictError, HyperstepError, NotFoundError, Signalled
 from hyperstep.execution_events import ExecutionStatusChange
+from hyperstep.handlers import count_ends
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.telemetry import HandlerLog
 from hyperstep.messages import TrialResult, Usage
 from hyperstep.models import Job, JobStatus, StopReason, Trial
+from hyperstep.recorded_ends import recording
 from hyperstep.spec import Budget, JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -137,7 +139,11 @@ def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
             job = store.get_job(job_id)
             if job.status not in (JobStatus.RUNNING, JobStatus.STOPPING):
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
-            with LocalRuntime(store_path, Path(store_path).parent / "runs", base_env={}) as runtime:
+            folder = Path(store_path).parent
+            with (
+                (folder / "handlers.log").open("a") as log,
+                LocalRuntime(store_path, folder / "runs", base_env={}, handler_log=HandlerLog(log)) as runtime,
+            ):
                 kill_leftovers(runtime, job)
                 end_interrupted(runtime, job_id, died_earlier=True)
                 return runtime.store.set_job_status(
@@ -216,12 +222,16 @@ def end_interrupted(runtime: LocalRuntime, job_id: str, died_earlier: bool = Fal
     collected: stopped, giving their budget back, unless their training was over (their
     curve reached ``max_resource``), which completes them with their value
     (``TuningService.collect``). A trial of the last run is charged up to its last report,
-    not up to now: nothing says how long its process outlived it."""
-    for trial in runtime.store.list_trials(job_id):
-        if trial.state.active:
-            usage = _until_last_report(trial) if died_earlier else None  # None: up to now
-            end = TrialResult(job_id=job_id, trial_id=trial.id, state="stopped", error="interrupted", usage=usage)
-            runtime.service.collect(end)
+    not up to now: nothing says how long its process outlived it. The ends recorded count in
+    ``Trials*`` as a function's do, in ``handlers.log`` (``hyperstep.recorded_ends``)."""
+    with runtime.handler_log.invocation("interrupted") as telemetry, recording() as ends:
+        for trial in runtime.store.list_trials(job_id):
+            if trial.state.active:
+                usage = _until_last_report(trial) if died_earlier else None  # None: up to now
+                end = TrialResult(job_id=job_id, trial_id=trial.id, state="stopped", error="interrupted", usage=usage)
+                runtime.service.collect(end)
+        if ends:
+            count_ends(telemetry.metrics, runtime.store.get_job(job_id), ends)
 
 
 def _until_last_report(trial: Trial) -> Usage | None:

@@ -136,6 +136,9 @@ __all__ = ["TRANSACTION_LIMIT", "DynamoDBStore", "create_table", "table_definiti
 TRANSACTION_LIMIT = 100  # TransactWriteItems takes up to 100 actions
 _ATTEMPTS = 64  # optimistic retries before giving up with ConflictError
 _CHECK_FAILED = "ConditionalCheckFailedException"
+ChunkWrite = tuple[frozenset[int] | None, int, dict[int, float] | None, int]
+"""A chunk's write joining a trial's (``_report_writes``): the known chunks, the chunk, its
+new points (None: no write) and its version."""
 
 
 def _next_span(
@@ -637,7 +640,7 @@ class DynamoDBStore(TrialStore):
             written = kept and curve.get(step) != value
             span = _next_span(found, body, curve, alone is None, step, value if written else None)
             if self._write_report(
-                body, ver, known, chunk, {**points, step: value} if written else None, chunk_ver, span
+                body, ver, (known, chunk, {**points, step: value} if written else None, chunk_ver), span
             ):
                 if kept:
                     curve[step] = value
@@ -652,31 +655,17 @@ class DynamoDBStore(TrialStore):
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
-    def _write_report(
-        self,
-        body: Trial,
-        ver: int,
-        known: frozenset[int] | None,
-        chunk: int,
-        points: dict[int, float] | None,
-        chunk_ver: int,
-        span: items.Span | None,
-    ) -> bool:
-        """Write the body (and the curve's ``span``, None: not known) if its item is still at
-        ``ver`` and, with ``points``, the chunk's new points if it is still at ``chunk_ver``
-        (-1: absent), in one transaction (the body then also sets the chunk marker and, when
-        ``known``, adds the chunk to its set); False when another write came first."""
-        added = None if known is None or points is None else chunk
-        update = items.trial_update(body, ver, self._expires(), points is not None, added, span)
+    def _write_report(self, body: Trial, ver: int, chunk: ChunkWrite, span: items.Span | bool | None = False) -> bool:
+        """Write the body (and the curve's ``span``: None, not known; False, left as it is) if
+        its item is still at ``ver`` and, with points, the chunk's new points if it is still at
+        its version, in one transaction (``_report_writes``); False when another write came
+        first."""
+        update, put = self._report_writes(body, ver, chunk, span)
         try:
-            if points is None:
+            if put is None:
                 self._call("update_item", **update)
                 return True
-            item = self._stamped(items.curve_item(body.job_id, body.id, chunk, points, chunk_ver + 1))
-            put = {"Item": item, **items.version_condition(chunk_ver)}
-            self._transact(
-                [{"Update": {"TableName": self.table_name, **update}}, {"Put": {"TableName": self.table_name, **put}}]
-            )
+            self._transact([{"Update": {"TableName": self.table_name, **update}}, put])
             return True
         except Exception as exc:
             reasons = _reasons(exc)
@@ -687,6 +676,21 @@ class DynamoDBStore(TrialStore):
             ):
                 raise
             return False
+
+    def _report_writes(
+        self, body: Trial, ver: int, chunk: ChunkWrite, span: items.Span | bool | None = False
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The body's update if its item is still at ``ver`` and, with ``chunk``'s ``points``,
+        the transaction's put of the chunk's new points if it is still at ``chunk_ver`` (-1:
+        absent); the body then also sets the chunk marker and, when ``known``, adds the
+        chunk to its set."""
+        known, number, points, chunk_ver = chunk
+        added = None if known is None or points is None else number
+        update = items.trial_update(body, ver, self._expires(), points is not None, added, span)
+        if points is None:
+            return update, None
+        item = self._stamped(items.curve_item(body.job_id, body.id, number, points, chunk_ver + 1))
+        return update, {"Put": {"TableName": self.table_name, "Item": item, **items.version_condition(chunk_ver)}}
 
     def _chunk(self, body: Trial, chunk: int) -> tuple[dict[int, float], int]:
         """One chunk of the trial's curve: its points and version (({}, -1): absent)."""
@@ -730,68 +734,38 @@ class DynamoDBStore(TrialStore):
         curve_metric: str | None = None,
         complete: Callable[[Trial], Trial | None] = lambda trial: None,
     ) -> Trial | None:
-        """The body's rewrite (conditioned on its version; with a new end, in one transaction
-        with the job's counters, ``_try_finish``'s way), then the curve's chunk, as
-        ``report_metrics`` writes them; a lost race is read again and retried."""
-        chunking = curve_metric is not None
+        """The body's rewrite (with a new end, the job's counters and best too, ``_try_finish``'s
+        way) and the put of a changed step's chunk, in one ``TransactWriteItems``, each
+        conditioned on the version read (a lost race is read again and retried): a crash
+        between writes cannot keep the body's report without its point in the curve."""
         for attempt in range(_ATTEMPTS):
-            body, ver, chunked = self._read_trial(job_id, trial_id)
+            found = self._trial_item(job_id, trial_id)
+            body, ver, known = items.trial_from_item(found), int(found["ver"]["N"]), items.chunk_numbers(found)
             if body.state not in REVISABLE_ENDS:
                 return None
             merged = body.with_reports(reports)
-            curve = self._with_curve(merged, chunked).curve
-            if curve_metric is not None:
-                curve = merge_curve(curve, reports, curve_metric)
+            chunks = self._chunks(body) if items.has_chunks(found) else {}
+            held = dict(merged.curve)
+            for points, _ in chunks.values():
+                held.update(points)
+            curve = held if curve_metric is None else merge_curve(held, reports, curve_metric)
+            changed = next((step for step, value in curve.items() if held.get(step) != value), None)
+            chunk, points, chunk_ver = 0, None, -1
+            if changed is not None:
+                chunk = changed // CURVE_CHUNK_STEPS
+                points, chunk_ver = chunks.get(chunk, ({}, -1))
+                points = {**points, changed: curve[changed]}
             ended = complete(merged.model_copy(update={"curve": curve}))
             assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
             written = merged if ended is None else ended.model_copy(update={"curve": merged.curve})
             if ended is None:
-                update = items.trial_update(written, ver, self._expires(), chunking)
-                try:
-                    self._call("update_item", **update)
-                except Exception as exc:
-                    if _code(exc) != _CHECK_FAILED:
-                        raise
-                    _backoff(attempt)
-                    continue
-            elif not self._try_finish(written, ver, was=body, chunking=chunking):
-                _backoff(attempt)
-                continue
-            if curve_metric is not None:
-                return written.model_copy(update={"curve": self._add_to_curve(written, reports, curve_metric)})
-            return self._with_curve(written, chunked)
-        raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
-
-    def _add_to_curve(self, body: Trial, reports: Mapping[str, MetricReport], metric: str) -> dict[int, float]:
-        """Write the step report of ``metric`` into its chunk (``merge_curve``'s rules, the
-        chunk's version checked, re-read on a lost race); the whole curve after it."""
-        for attempt in range(_ATTEMPTS):
-            chunks = self._chunks(body)
-            curve = dict(body.curve)
-            for points, _ in chunks.values():
-                curve.update(points)
-            merged = merge_curve(curve, reports, metric)
-            changed = [step for step, value in merged.items() if curve.get(step) != value]
-            if not changed:
-                return merged
-            chunk = changed[0] // CURVE_CHUNK_STEPS
-            points, ver = chunks.get(chunk, ({}, -1))
-            if self._put_chunk_points(body, chunk, {**points, **{step: merged[step] for step in changed}}, ver):
-                return merged
+                landed = self._write_report(written, ver, (known, chunk, points, chunk_ver))
+            else:
+                landed = self._try_finish(written, ver, was=body, chunk=(known, chunk, points, chunk_ver))
+            if landed:
+                return written.model_copy(update={"curve": curve})
             _backoff(attempt)
-        raise ConflictError(f"curve of trial {body.id!r} of job {body.job_id!r}: too many concurrent writers")
-
-    def _put_chunk_points(self, body: Trial, chunk: int, points: dict[int, float], ver: int) -> bool:
-        """Put the chunk with these points if it is still at version ``ver`` (-1: absent);
-        False when another write came first."""
-        item = self._stamped(items.curve_item(body.job_id, body.id, chunk, points, ver + 1))
-        try:
-            self._call("put_item", Item=item, **items.version_condition(ver))
-            return True
-        except Exception as exc:
-            if _code(exc) != _CHECK_FAILED:
-                raise
-            return False
+        raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
     def set_log_cursor(self, job_id: str, trial_id: str, cursor: LogCursor) -> bool:
         def keep(trial: Trial) -> Trial | None:
@@ -832,12 +806,15 @@ class DynamoDBStore(TrialStore):
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
-    def _try_finish(self, done: Trial, ver: int, was: Trial | None = None, chunking: bool = False) -> bool:
+    def _try_finish(
+        self, done: Trial, ver: int, was: Trial | None = None, chunk: ChunkWrite = (None, 0, None, -1)
+    ) -> bool:
         """One transaction writing the ended trial (if still at ``ver``), its job counter
         and, when it beats the job's best, the best; False when the trial or the best moved
         meanwhile (the caller reads again and retries). ``was``: the ended trial it replaces
-        (``items.counter_update``, with the cost it adds, ``revised_cost``); ``chunking``: as
-        for ``items.trial_update``."""
+        (``items.counter_update``, with the cost it adds, ``revised_cost``); ``chunk``: a
+        curve chunk's points written in the same transaction (``_report_writes``; no points:
+        none)."""
         best = False
         if done.state is TrialState.COMPLETED and done.value is not None and items.storable(done.value):
             job = self.get_job(done.job_id)  # the best only ever improves: beaten now, beaten for good
@@ -845,9 +822,10 @@ class DynamoDBStore(TrialStore):
         expires = self._expires()
         revision = {} if was is None else {"was": was.state, "added_cost": revised_cost(was, done)}
         counters = items.counter_update(done, expires, best, **revision)
-        actions = [items.trial_update(done, ver, expires, chunking), counters]
+        update, put = self._report_writes(done, ver, chunk)
+        actions = [{"Update": {"TableName": self.table_name, **a}} for a in (update, counters)]
         try:
-            self._transact([{"Update": {"TableName": self.table_name, **a}} for a in actions])
+            self._transact(actions if put is None else [*actions, put])
             return True
         except Exception as exc:
             reasons = _reasons(exc)

@@ -257,9 +257,8 @@ def has_chunks(item: Item) -> bool:
     """Whether the trial's curve may have chunk items, so a read must query them.
 
     ``chunked`` is a storage detail (not in ``Trial``): false on a new trial, set true by the
-    body rewrite in the transaction of a trial's first chunk write (or, for reports after its
-    end, the one that precedes it) and never cleared, so a chunk never exists without it (a
-    crash in between leaves it true with no chunks: one wasted query).
+    body rewrite in the transaction of a trial's first chunk write and never cleared, so a
+    chunk never exists without it.
     An item written before the attribute existed lacks it and may have chunks: it reads as
     true, so old curves are still found (no migration needed).
     """

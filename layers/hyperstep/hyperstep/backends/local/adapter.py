@@ -228,6 +228,8 @@ class LocalProcessBackend(TrialBackend):
         unread = next((metric for metric in missing if metric in captured), None)
         if unread is not None:
             error = f"objective metric {unread!r}: its regex matched {captured[unread]!r}, which is not a number"
+            if "," in captured[unread]:  # logs.read_metrics: a value printed with a decimal comma
+                error += " (a decimal comma: print the value with a point)"
             return TrialResult(**base, state="failed", error=error)
         return TrialResult(**base, state="completed")
 
@@ -265,20 +267,24 @@ class LocalProcessBackend(TrialBackend):
 
     @staticmethod
     def kill_leftover(job_id: str, trial_id: str, ref: str) -> bool:
-        """Kill the process (and its group) that a trial of an earlier run of its job left
-        running when that run's hyperstep was killed outright (SIGKILL, the OOM killer):
-        found by the pid it ran as (``ref``) and known by the environment it was started
-        with, so a pid reused since by another process is left alone. Needs ``/proc``
-        (Linux); elsewhere nothing is killed. True if it was killed."""
+        """Kill the process group that a trial of an earlier run of its job left running
+        when that run's hyperstep was killed outright (SIGKILL, the OOM killer): the group its
+        process led (``ref``, its pid, is the group's id), whether that process still runs or
+        only its children do. The group is known as the trial's by the environment it was
+        started with, carried by a member: Linux hands out no pid while a group of that id
+        lives, so a group of id ``ref`` holding a process of the trial's identity is the
+        trial's own, and a pid reused since by another process is left alone. Needs
+        ``/proc`` (Linux); elsewhere nothing is killed. True if it was killed."""
         try:
-            environ = set(Path(f"/proc/{int(ref)}/environ").read_bytes().split(b"\0"))
-        except (OSError, ValueError):  # gone, not ours to read, no /proc
+            members = _group_members(int(ref))
+        except (OSError, ValueError):  # no /proc, not a pid
             return False
-        if not {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()} <= environ:
+        identity = {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()}
+        if not any(identity <= _environ(pid) for pid in members):  # gone, another's, not ours to read
             return False
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(ref), signal.SIGKILL)
-        _wait_ended(int(ref))
+        _wait_ended(members)
         return True
 
     def describe(self, job: JobView, trial: TrialView) -> TrialResult | None:
@@ -298,14 +304,40 @@ LEFTOVER_EXIT_SECONDS = 5.0
 process's next scheduling, which a loaded machine can put off)."""
 
 
-def _wait_ended(pid: int) -> None:
-    """Until ``pid`` has ended (gone, or a zombie: its parent, dead, never reaps it), at most
-    ``LEFTOVER_EXIT_SECONDS``: so a trial recorded stopped has no process left running."""
+def _stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command's name: state, ppid, pgrp, ...
+    (OSError once the process is gone)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The processes of group ``pgid``, from ``/proc`` (OSError without it)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):  # ended meanwhile
+            if entry.name.isdigit() and _stat(entry.name)[2] == str(pgid):
+                members.append(int(entry.name))
+    return members
+
+
+def _environ(pid: int) -> set[bytes]:
+    """The environment ``pid`` was started with (empty when gone or not ours to read)."""
+    try:
+        return set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+    except OSError:
+        return set()
+
+
+def _wait_ended(pids: list[int]) -> None:
+    """Until every one of ``pids`` has ended (gone, or a zombie: its parent, dead, never
+    reaps it), at most ``LEFTOVER_EXIT_SECONDS``: so a trial recorded stopped has no process
+    left running."""
     deadline = time.monotonic() + LEFTOVER_EXIT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return
-        except OSError:
-            return
-        time.sleep(0.01)
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                if _stat(pid)[0] == "Z":
+                    break
+            except OSError:
+                break
+            time.sleep(0.01)
