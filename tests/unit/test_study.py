@@ -276,7 +276,11 @@ def test_a_space_given_as_its_document_is_read_and_a_bad_one_refused_naming_the_
     assert [p.name for p in study.space.parameters] == ["x", "depth", "kernel"]
     with pytest.raises(SpecError, match=r"^parameters: List should have at least 1 item"):
         hyperstep.Study({"parameters": []})
-    with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace or its document"):
+    listed = hyperstep.Study(PARAMETERS, strategy="random", seed=0)  # the parameters alone, as a list
+    assert listed.space == study.space
+    with pytest.raises(SpecError, match=r"^parameters\.0\.high"):
+        hyperstep.Study([{"name": "x", "type": "float", "low": 1.0}])
+    with pytest.raises(TypeError, match=r"^space: a hyperstep.SearchSpace, its document .* or a list of parameters"):
         hyperstep.Study(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^goal: 'minimize', 'maximize' or a list of two or three of them, got 42"):
         hyperstep.Study({"parameters": PARAMETERS}, goal=42)  # type: ignore[arg-type]

@@ -85,7 +85,7 @@ class Study:
 
     def __init__(
         self,
-        space: SearchSpace | Mapping[str, Any],
+        space: SearchSpace | Mapping[str, Any] | Sequence[Mapping[str, Any]],
         goal: Goal | Sequence[Goal] | None = None,
         strategy: str | None = None,
         seed: int | None = None,
@@ -633,14 +633,19 @@ def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
     return {name: scalar(value) for name, value in metrics.items()}
 
 
-def _as_space(space: SearchSpace | Mapping[str, Any]) -> SearchSpace:
-    """The study's space: a ``SearchSpace``, or its document (``{"parameters": [...]}``) read
-    as one (a ``ValidationError`` names the field at fault: ``Study`` makes it one line)."""
+def _as_space(space: SearchSpace | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> SearchSpace:
+    """The study's space: a ``SearchSpace``, its document (``{"parameters": [...]}``) or the
+    list of its parameters, read as one (a ``ValidationError`` names the field at fault:
+    ``Study`` makes it one line)."""
     if isinstance(space, SearchSpace):
         return space
     if isinstance(space, Mapping):
         return SearchSpace.model_validate(space)
-    raise TypeError(f"space: a hyperstep.SearchSpace or its document ({{'parameters': [...]}}), got {space!r}")
+    if isinstance(space, list | tuple):
+        return SearchSpace.model_validate({"parameters": list(space)})
+    raise TypeError(
+        f"space: a hyperstep.SearchSpace, its document ({{'parameters': [...]}}) or a list of parameters, got {space!r}"
+    )
 
 
 def history_of(
