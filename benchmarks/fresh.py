@@ -126,18 +126,19 @@ def score_kinds(
 ) -> dict[str, Any]:
     """Normalized scores per kind (its problems share one budget), per problem, and the mean of kinds.
 
-    A method scores on a kind only where it ran every problem of it with the same seeds as random.
+    A method scores on a kind only where it ran every problem of it with as many seeds as random; per
+    problem, wherever it did.
     """
     out: dict[str, Any] = {"per_kind": {}, "per_problem": {}}
     for kind in fresh_problems.KINDS:
         subset = {p: by for p, by in losses.items() if kinds[p] == kind and "random" in by}
         if not subset:
             continue
-        runs = {p: by["random"].shape[0] for p, by in subset.items()}
-        common = set.intersection(*({m for m, a in by.items() if a.shape[0] == runs[p]} for p, by in subset.items()))
-        kept = {p: {m: a for m, a in by.items() if m in common} for p, by in subset.items()}
+        full = {p: {m: a for m, a in by.items() if a.shape[0] == by["random"].shape[0]} for p, by in subset.items()}
+        common = set.intersection(*(set(by) for by in full.values()))
+        kept = {p: {m: a for m, a in by.items() if m in common} for p, by in full.items()}
         out["per_kind"][kind] = scoring.score(kept, noisy_pairs=pairs)["normalized"]
-        for p, by in kept.items():
+        for p, by in full.items():  # a method that ran only some of the kind's problems shows here
             out["per_problem"][p] = scoring.score({p: by}, noisy_pairs=pairs)["normalized"]
     methods = sorted({m for by in out["per_kind"].values() for m in by})
     out["mean_of_kinds"] = {
@@ -150,7 +151,7 @@ def score_kinds(
 
 def markdown(scores: dict[str, Any], config: dict[str, Any], defects: dict[str, list[str]]) -> str:
     methods = sorted(
-        {m for by in scores["per_kind"].values() for m in by}, key=lambda m: -scores["mean_of_kinds"].get(m, -1e9)
+        {m for by in scores["per_problem"].values() for m in by}, key=lambda m: -scores["mean_of_kinds"].get(m, -1e9)
     )
 
     def row(name: str, by: dict[str, float]) -> list[Any]:
