@@ -129,7 +129,7 @@ def score_kinds(
     A method scores on a kind only where it ran every problem of it with as many seeds as random; per
     problem, wherever it did.
     """
-    out: dict[str, Any] = {"per_kind": {}, "per_problem": {}}
+    out: dict[str, Any] = {"per_kind": {}, "per_problem": {}, "final_recommended": {}}
     for kind in fresh_problems.KINDS:
         subset = {p: by for p, by in losses.items() if kinds[p] == kind and "random" in by}
         if not subset:
@@ -140,6 +140,8 @@ def score_kinds(
         out["per_kind"][kind] = scoring.score(kept, noisy_pairs=pairs)["normalized"]
         for p, by in full.items():  # a method that ran only some of the kind's problems shows here
             out["per_problem"][p] = scoring.score({p: by}, noisy_pairs=pairs)["normalized"]
+            if p in pairs:  # the score credits the best of a run's recommendations so far; this is its last
+                out["final_recommended"][p] = {m: float(np.median(a[:, -1, 0])) for m, a in by.items()}
     methods = sorted({m for by in out["per_kind"].values() for m in by})
     out["mean_of_kinds"] = {
         m: float(np.mean([by[m] for by in out["per_kind"].values()]))
@@ -180,6 +182,12 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], defects: dict[str, 
         + reporting.table(["kind rounds x batch", *methods], kinds)
         + "\n\n## Per problem\n\n"
         + reporting.table(["problem", *methods], problems)
+        + "\n\n## Noisy problems: the true loss at the last recommendation\n\n"
+        + "Median over seeds of the true loss at each run's best noisy observation after its last round (lower "
+        + "is better). The score above credits a run with the best true loss among its recommendations so far "
+        + "(`scoring.best_so_far` of the recommended values), so a run whose recommendation jumps between regions "
+        + "is credited its best one.\n\n"
+        + reporting.table(["problem", *methods], [row(p, by) for p, by in scores["final_recommended"].items()])
         + f"\n\n## Crashes, hangs and invalid suggestions\n{found}\n"
     )
 
