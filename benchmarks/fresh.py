@@ -184,9 +184,8 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], defects: dict[str, 
         + reporting.table(["problem", *methods], problems)
         + "\n\n## Noisy problems: the true loss at the last recommendation\n\n"
         + "Median over seeds of the true loss at each run's best noisy observation after its last round (lower "
-        + "is better). The score above credits a run with the best true loss among its recommendations so far "
-        + "(`scoring.best_so_far` of the recommended values), so a run whose recommendation jumps between regions "
-        + "is credited its best one.\n\n"
+        + "is better). The score above scores the same point: the true loss at the current recommendation "
+        + "(`scoring.normed_mean_perf` with `noisy`), as random search's reference does.\n\n"
         + reporting.table(["problem", *methods], [row(p, by) for p, by in scores["final_recommended"].items()])
         + f"\n\n## Crashes, hangs and invalid suggestions\n{found}\n"
     )
