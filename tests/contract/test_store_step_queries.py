@@ -88,6 +88,7 @@ def test_points_a_body_holds_count_with_the_rows(store: TrialStore, make_job: Ma
     report(store, job, 2, 6, 0.3)
     assert store.curve_values_at(job.id, 2) == {trial_id(1): 0.2, trial_id(2): 0.3}
     assert store.curve_values_at(job.id, 6) == {trial_id(1): 0.4, trial_id(2): 0.3}
+    assert store.curve_values_at(job.id, 5) == {trial_id(1): 0.2, trial_id(2): 0.3}  # a body's point at the step
     assert store.curve_best(job.id, trial_id(1), 7, True) == 0.2
     assert store.curve_best(job.id, trial_id(1), 7, False) == 0.5
 
