@@ -11,7 +11,7 @@ from hyperstep.early_stopping import should_stop
 from hyperstep.models import Job, MetricReport
 from hyperstep.schedulers.median import MedianStopping
 from hyperstep.stores.dynamodb import DynamoDBStore
-from hyperstep.stores.dynamodb_items import curve_from_item
+from hyperstep.stores.dynamodb_items import SPAN, curve_from_item
 from tests.contract.conftest import full_spec, trials_of
 
 
@@ -55,3 +55,19 @@ def test_a_median_report_reads_one_chunk_of_each_other_trial(dynamodb: Any, tabl
     assert sorted(client.chunks) == [("t0001", 1), ("t0002", 1), ("t0003", 1)]  # each one's first step past 1,200
     # its own best so far from the span its item keeps (``items.SPAN``), none of its chunks
     assert "scan" not in client.calls
+
+
+def test_a_trial_item_without_a_span_is_not_given_one_from_a_single_report(dynamodb: Any, table: str) -> None:
+    """An item whose chunks were written before it kept ``curve_span`` (or whose span was
+    dropped) gets none from a report that reads only the step's chunk: its best is still
+    read from the whole curve, never from that one value."""
+    store = DynamoDBStore(table)
+    job = Job(id="spanless", spec=full_spec(), created_at=1.0)
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1]))
+    for step, value in ((1, 0.2), (2, 0.5)):
+        store.report_metrics(job.id, "t0001", {"loss": MetricReport(value=value, step=step)}, "loss")
+    key = {"pk": {"S": "JOB#spanless"}, "sk": {"S": "TRIAL#t0001"}}
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression=f"REMOVE {SPAN}")
+    store.report_metrics(job.id, "t0001", {"loss": MetricReport(value=0.6, step=3)}, "loss", whole_curve=False)
+    assert (store.curve_best(job.id, "t0001", 10, True), store.curve_best(job.id, "t0001", 10, False)) == (0.2, 0.6)

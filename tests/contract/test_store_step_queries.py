@@ -88,5 +88,20 @@ def test_points_a_body_holds_count_with_the_rows(store: TrialStore, make_job: Ma
     report(store, job, 2, 6, 0.3)
     assert store.curve_values_at(job.id, 2) == {trial_id(1): 0.2, trial_id(2): 0.3}
     assert store.curve_values_at(job.id, 6) == {trial_id(1): 0.4, trial_id(2): 0.3}
+    assert store.curve_values_at(job.id, 5) == {trial_id(1): 0.2, trial_id(2): 0.3}  # a body's point at the step
     assert store.curve_best(job.id, trial_id(1), 7, True) == 0.2
     assert store.curve_best(job.id, trial_id(1), 7, False) == 0.5
+
+
+def test_the_best_of_an_ended_trial_counts_reports_after_its_end(store: TrialStore, make_job: MakeJob) -> None:
+    """A step report after a trial's end (``report_after_end``) that replaces its lowest
+    value by a higher one moves its best: no kept shortcut of the running trial's answers."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    report(store, job, 1, 1, 0.5)
+    report(store, job, 1, 2, 0.4)
+    store.finish_trial(job.id, trial_id(1), TrialState.PRUNED, 0.4)
+    late = {"loss": MetricReport(value=0.9, step=2)}
+    assert store.report_after_end(job.id, trial_id(1), late, "loss") is not None
+    assert store.curve_best(job.id, trial_id(1), 10, True) == 0.5
+    assert store.curve_best(job.id, trial_id(1), 10, False) == 0.9

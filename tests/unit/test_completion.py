@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from hyperstep.completion import CONVERGED_EI, converged
+from hyperstep.completion import CONVERGED_EI, converged, failed_before_success
 from hyperstep.errors import SpecError
 from hyperstep.messages import FinishRequest, SuggestRequest
-from hyperstep.models import JobStatus, StopReason, Trial, TrialState
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.spec_base import STORED
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.views import jobs_table
 from tests.conftest import spec_document
@@ -193,3 +196,20 @@ def test_a_whole_batch_must_fail_before_a_parallel_job_stops(parts) -> None:
     job = service.store.get_job("job")
     assert (job.stop_reason, job.stop_detail) == (StopReason.NO_TRIAL_SUCCEEDED, "no trial succeeded: 8 failed")
     assert not any(t.state.finished for t in service.store.list_trials("job") if t.id in batch[5:])
+
+
+@pytest.mark.parametrize(("completed", "pruned", "stops"), [(0, 0, True), (1, 0, False), (0, 1, False)])
+def test_a_pruned_trial_counts_as_a_success_as_a_completed_one_does(parts, completed, pruned, stops) -> None:
+    """A trial the scheduler pruned ran the script to a reported step: the job works."""
+    service, _, _, _ = parts
+    job = submit(service, budget={"max_trials": 20, "max_parallel": 1})
+    counted = job.model_copy(update={"failed": 6, "completed": completed, "pruned": pruned})
+    assert (failed_before_success(counted) is not None) is stops
+
+
+def test_a_job_stored_without_the_field_reads_with_the_default_of_five(parts) -> None:
+    """A job stored before ``max_failed_before_success`` existed reads as it is, with the default."""
+    service, _, _, _ = parts
+    body = json.loads(submit(service).model_dump_json())
+    del body["spec"]["budget"]["max_failed_before_success"]
+    assert Job.model_validate_json(json.dumps(body), context=STORED).spec.budget.max_failed_before_success == 5

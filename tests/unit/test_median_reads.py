@@ -41,3 +41,18 @@ def test_a_median_step_report_reads_no_curve_and_still_stops_the_worse_trial(tmp
     answers = [study.report(judged.id, step, 0.695 if step > 1 else 0.1) for step in range(1, 7)]
     assert answers == [False] * 5 + [True]
     assert store.whole_reads == 0
+
+
+def test_the_judged_trials_best_so_far_counts_beyond_its_newest_steps(tmp_path: Path) -> None:
+    """A trial that was once above the others' median (to be maximized) goes on though its
+    newest values are below it: its best so far comes from the store (``curve_best``), not
+    from the few newest points a step report reads."""
+    study = hyperstep.Study(
+        SPACE, goal="maximize", strategy="random", seed=0, early_stopping=MEDIAN, store=SQLiteStore()
+    )
+    first, second, judged = study.ask(3)
+    for trial, level in ((first, 0.5), (second, 0.7)):
+        for step in range(1, 11):
+            assert not study.report(trial.id, step, level)
+    answers = [study.report(judged.id, step, 0.9 if step == 2 else 0.1) for step in range(1, 11)]
+    assert answers == [False] * 10  # its best, 0.9 at step 2, beats the median 0.6 at every step

@@ -106,3 +106,15 @@ def test_a_tick_is_skipped_while_its_previous_run_goes_on_however_many_jobs_the_
     assert handle_start(service, {"schedule_name": "nightly", "owner": ALICE}) == {
         "skipped": "the previous run is still going"
     }
+
+
+def test_a_tick_carries_on_only_the_earlier_runs_among_its_previous_runs_parents() -> None:
+    """The previous run learned from a job its spec named (``alice-old``, since dropped from
+    the spec) and from the run before it: the tick takes the runs, not the other job."""
+    service = service_with_parents()
+    service.store.put_schedule_spec("nightly", ALICE, DAILY)
+    nightly_run(service, "nightly-0", JobStatus.COMPLETED)
+    nightly_run(service, "nightly-1", JobStatus.COMPLETED, parents=("alice-old", "nightly-0"))
+    assert service.store.get_job("nightly-1").parents == ("alice-old", "nightly-0")
+    started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
+    assert service.store.get_job(started["job_id"]).parents == ("nightly-1", "nightly-0")

@@ -56,10 +56,10 @@ to 10,000); else, and for an item without the set, it reads every chunk.
 Median stopping's query of every trial's value at a step (``curve_values_at``) reads the
 job's trial items and, of each other trial whose chunks reach the step's, one chunk (a
 ``Query`` page of ``Limit`` 1 from the step's chunk on; the next when it holds no step at or
-past the step): at most 12 KB a trial, never a whole curve, and no item that grows with the
-trials. The trial's own best so far (``curve_best``) comes from the 24 bytes of ``curve_span``
-its item keeps while it runs (``items.SPAN``, written by each step report in its transaction,
-dropped when not known: then the curve is read).
+past the step): one chunk a trial, two at most (12 KB each when full), never a whole curve,
+and no item that grows with the trials. The trial's own best so far (``curve_best``) comes
+from the 24 bytes of ``curve_span`` its item keeps while it runs (``items.SPAN``, written by
+each step report in its transaction, dropped when not known: then the curve is read).
 
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
@@ -495,8 +495,8 @@ class DynamoDBStore(TrialStore):
     def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:
         """One query of the job's trial items, then for each trial whose chunks may reach
         the step's, one query page of its chunks from the step's on (mostly the step's
-        alone; the next one when that chunk holds no step at or past it): at most 12 KB a
-        trial, never the whole curves."""
+        alone; the next one when that chunk holds no step at or past it): two chunks at
+        most (12 KB each when full) a trial, never the whole curves."""
         values = {}
         for item in self._prefixed(job_id, items.TRIAL_PREFIX):
             trial, known = items.trial_from_item(item), items.chunk_numbers(item)
