@@ -159,7 +159,7 @@ def test_a_job_whose_first_five_trials_all_fail_stops_by_default(parts) -> None:
     submit(service, budget={"max_trials": 20, "max_parallel": 1})
     run_trials(service, [None] * 5)
     plan = service.suggest(SuggestRequest(job_id="job"))
-    assert plan.done and plan.reason == "no trial succeeded: 5 failed"
+    assert plan.done and plan.reason == "5 trials failed before any succeeded (max_failed_before_success)"
     service.finish(FinishRequest(job_id="job"))
     job = service.store.get_job("job")
     assert (job.stop_reason, job.failed, job.budget_used) == (StopReason.NO_TRIAL_SUCCEEDED, 5, 5)
@@ -194,7 +194,10 @@ def test_a_whole_batch_must_fail_before_a_parallel_job_stops(parts) -> None:
     plan = service.suggest(SuggestRequest(job_id="job"))
     assert (plan.trial_ids, plan.done) == ([], False)  # three slots free, none filled: the 5 running finish
     job = service.store.get_job("job")
-    assert (job.stop_reason, job.stop_detail) == (StopReason.NO_TRIAL_SUCCEEDED, "no trial succeeded: 8 failed")
+    assert (job.stop_reason, job.stop_detail) == (
+        StopReason.NO_TRIAL_SUCCEEDED,
+        "8 trials failed before any succeeded (max_failed_before_success)",
+    )
     assert not any(t.state.finished for t in service.store.list_trials("job") if t.id in batch[5:])
 
 

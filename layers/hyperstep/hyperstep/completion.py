@@ -73,7 +73,9 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
     if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
         return Stop(StopReason.MAX_FAILED_TRIALS, f"more than max_failed_trials ({budget.max_failed_trials}) failed")
     if (failed := failed_before_success(job)) is not None:
-        return Stop(StopReason.NO_TRIAL_SUCCEEDED, f"no trial succeeded: {failed} failed")
+        return Stop(
+            StopReason.NO_TRIAL_SUCCEEDED, f"{failed} trials failed before any succeeded (max_failed_before_success)"
+        )
     if budget.no_improvement_trials is not None:
         since = trials.totals.completed_since_best(job.minimize)
         if since >= budget.no_improvement_trials:
