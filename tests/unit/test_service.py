@@ -437,3 +437,18 @@ def test_a_generated_job_id_that_collides_is_drawn_again(parts: Any, monkeypatch
     assert {job.id for job in service.store.list_jobs()} == {first.id, second.id}
     with pytest.raises(JobExistsError):
         service.create_job(spec, job_id=first.id)
+
+
+def test_a_job_whose_trials_failed_or_were_pruned_completes_with_the_pruned_best(parts) -> None:
+    """A pruned trial keeps its value and is the job's best while none completed: the job did
+    not fail, and "every trial failed" would be false (the old rule read completed alone)."""
+    service, *_ = parts
+    submit(service, budget={"max_trials": 2, "max_parallel": 2})
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    finish(service, "t0001", None, state="failed")
+    assert service.store.finish_trial("job", "t0002", TrialState.PRUNED, value=0.4, metrics={"loss": 0.4})
+    job = service.store.get_job("job")
+    assert (job.completed, job.failed, job.pruned) == (0, 1, 1)
+    summary = service.finish(FinishRequest(job_id="job"))
+    assert (summary["status"], service.store.get_job("job").error) == ("completed", None)

@@ -927,7 +927,7 @@ class TuningService:
             status, error = JobStatus.FAILED, failure_reason(request.error)
         elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
             status, error = JobStatus.STOPPED, None
-        elif job.completed == 0 and job.failed > 0:
+        elif job.completed == 0 and job.pruned == 0 and job.failed > 0:  # a pruned trial keeps its value
             status, error = JobStatus.FAILED, "every trial failed"
         else:
             status, error = JobStatus.COMPLETED, None
