@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 import hyperstep
 from hyperstep.errors import NotFoundError, SpecError
+from hyperstep.models import TrialState
 from hyperstep.stores.sqlite import SQLiteStore
 
 PARAMETERS = [
@@ -698,3 +699,13 @@ def test_a_0d_array_or_loss_tensor_is_taken_as_the_number_it_holds() -> None:
     assert several.tell(several.ask(1)[0], [np.array(0.1), _Loss(0.2)]).values == [0.1, 0.2]
     with pytest.raises(ValueError, match="tell one value"):
         study.tell(study.ask(1)[0], np.array([0.1, 0.2]))
+
+
+def test_an_int_past_a_float_s_range_is_told_as_not_finite_not_an_overflow_error() -> None:
+    """``tell(trial, 10**400)`` raised a bare OverflowError from ``float()``: it is the infinity
+    it rounds to, so the trial fails as a NaN or an infinity does, and a report of it stops."""
+    study = hyperstep.Study([{"name": "x", "type": "float", "low": 0.0, "high": 1.0}], seed=0)
+    (trial,) = study.ask(1)
+    assert study.report(trial.id, 1, -(10**400)) is False  # not recorded, no early stopping
+    told = study.tell(trial.id, 10**400)
+    assert (told.state, told.value, told.error) == (TrialState.FAILED, None, "objective is not finite (inf)")

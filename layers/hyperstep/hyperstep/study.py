@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -611,9 +612,13 @@ def _one_of_one(value: Any) -> Any:
 
 def scalar(value: Any) -> Any:
     """A 0-d array (numpy's, or a framework's loss tensor: what ``float()`` reads, as
-    Optuna does) as the float it holds; anything else as it is."""
+    Optuna does) as the float it holds, an int past a float's range as the infinity it
+    rounds to (not finite, so it fails the trial; ``float()`` raised OverflowError); anything
+    else as it is."""
     if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
         return float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+        return math.inf if value > 0 else -math.inf
     return value
 
 
