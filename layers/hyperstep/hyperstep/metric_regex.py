@@ -125,8 +125,13 @@ def decimal_comma(line: str, match: re.Match[str]) -> str | None:
     """The value as printed when the value group of ``match`` stopped at a decimal comma, else
     None: a whole number followed at once by a comma and digits (``loss=0,49``, a script run
     under a comma locale, read as 0 by ``([0-9.]+)``). A value with a point or an exponent
-    (``0.5,0.7``, one field of a CSV line) is no decimal comma."""
+    (``0.5,0.7``, one field of a CSV line) is no decimal comma, nor is a comma the regex itself
+    names after the group, one it no longer matches with a point there (``^(\\d+),`` on a CSV
+    line ``3,0.25``: the comma parts two fields)."""
     value = match.group(1)
     whole = value is not None and not any(mark in value for mark in ".eE")
     rest = DECIMAL_COMMA.match(line, match.end(1)) if whole else None
-    return None if rest is None else value + rest.group(0)
+    if rest is None:
+        return None
+    pointed = line[: match.end(1)] + "." + line[match.end(1) + 1 :]
+    return None if match.re.match(pointed, match.start()) is None else value + rest.group(0)
