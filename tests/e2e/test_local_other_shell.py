@@ -112,10 +112,17 @@ def test_stop_of_a_job_whose_run_was_killed_closes_it_and_kills_its_trials(
     # what the run left, read after the kill: a second trial may have started meanwhile
     running = [t for t in SQLiteStore(store_path).list_trials(job_id) if t.state is TrialState.RUNNING]
     assert running, "the killed run left no running trial"
+    log = workdir / "handlers.log"
+    before = log.stat().st_size if log.exists() else 0
     try:
         assert main(["--store", str(store_path), "stop", job_id]) == 0
         assert json.loads(capsys.readouterr().out) == {"job_id": job_id, "status": "stopped"}
         assert not [t.backend_ref for t in running if alive(t.backend_ref)], "trial processes live on"
+        # the ends the stop recorded count in Trials* as the run's own would have
+        with log.open("rb") as handle:
+            handle.seek(before)
+            emitted = [json.loads(line) for line in handle.read().decode().splitlines() if '"_aws"' in line]
+        assert [(e["JobId"], e["TrialsStopped"]) for e in emitted] == [(job_id, [float(len(running))])]
     finally:
         for trial in running:
             if alive(trial.backend_ref):
