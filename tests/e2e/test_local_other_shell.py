@@ -110,12 +110,20 @@ def test_stop_of_a_job_whose_run_was_killed_closes_it_and_kills_its_trials(
     proc.kill()
     proc.communicate(timeout=30)
     # what the run left, read after the kill: a second trial may have started meanwhile
-    running = [t for t in SQLiteStore(store_path).list_trials(job_id) if t.state is TrialState.RUNNING]
+    active = [t for t in SQLiteStore(store_path).list_trials(job_id) if t.state.active]  # pending ones too
+    running = [t for t in active if t.state is TrialState.RUNNING]
     assert running, "the killed run left no running trial"
+    log = workdir / "handlers.log"
+    before = log.stat().st_size if log.exists() else 0
     try:
         assert main(["--store", str(store_path), "stop", job_id]) == 0
         assert json.loads(capsys.readouterr().out) == {"job_id": job_id, "status": "stopped"}
         assert not [t.backend_ref for t in running if alive(t.backend_ref)], "trial processes live on"
+        # the ends the stop recorded count in Trials* as the run's own would have
+        with log.open("rb") as handle:
+            handle.seek(before)
+            emitted = [json.loads(line) for line in handle.read().decode().splitlines() if '"_aws"' in line]
+        assert [(e["JobId"], e["TrialsStopped"]) for e in emitted] == [(job_id, [float(len(active))])]
     finally:
         for trial in running:
             if alive(trial.backend_ref):
@@ -123,6 +131,6 @@ def test_stop_of_a_job_whose_run_was_killed_closes_it_and_kills_its_trials(
     store = SQLiteStore(store_path)
     job = store.get_job(job_id)
     assert (job.status, job.stop_reason, job.budget_used) == (JobStatus.STOPPED, StopReason.STOPPED_BY_USER, 0)
-    assert [t.state for t in store.list_trials(job_id)] == [TrialState.STOPPED] * len(running)
+    assert [t.state for t in store.list_trials(job_id)] == [TrialState.STOPPED] * len(active)
     assert main(["--store", str(store_path), "stop", job_id]) == 2  # stopped already
     assert capsys.readouterr().err == f"hyperstep: error: job {job_id!r} is stopped, not running\n"

@@ -143,6 +143,15 @@ def test_validate_counts_one_parameter_and_one_trial_in_the_singular(
     assert out.startswith("ok: tiny: 1 parameter, ") and ", 1 trial, 1 in parallel" in out, out
 
 
+def test_a_pareto_front_of_one_trial_is_counted_in_the_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperstep.cli import print_front
+
+    objectives = [{"metric": "loss", "goal": "minimize"}, {"metric": "time", "goal": "minimize"}]
+    front = [{"trial_id": "t0001", "values": [0.5, 2.0], "params": {"x": 1}}]
+    print_front({"pareto_front": front, "objectives": objectives})
+    assert capsys.readouterr().out.startswith("Pareto front: 1 trial (minimize loss, minimize time)\n")
+
+
 @pytest.mark.parametrize(
     ("block", "says", "warns"),
     [

@@ -50,3 +50,19 @@ def test_a_trial_whose_objective_was_printed_with_a_decimal_comma_fails_saying_s
         "objective metric 'loss': its regex matched '0,49', which is not a number"
         " (a decimal comma: print the value with a point)"
     )
+
+
+@pytest.mark.parametrize(
+    ("regex", "lines", "value"),
+    [
+        (r"^([0-9]+),", ["epoch,loss", "3,0.25"], 3.0),  # a CSV line's first field: the regex names the comma
+        (r"correct ([0-9]+),[0-9]+", ["correct 95,100"], 95.0),
+    ],
+)
+def test_a_comma_the_regex_names_after_its_group_is_no_decimal_comma(
+    regex: str, lines: list[str], value: float
+) -> None:
+    """The comma parts two fields as the regex says: the value is read (refused as ``3,0`` before)."""
+    definitions = [MetricDefinition(name="m", regex=regex)]
+    assert read_metrics(lines, definitions) == ({"m": value}, {})
+    assert step_matches(lines, definitions, {}) == [("m", 1, value)]

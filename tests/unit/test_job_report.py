@@ -118,6 +118,20 @@ def test_importance_of_a_large_job_models_a_bounded_subset(monkeypatch: pytest.M
     assert seen == [30] and shares is not None and shares["x"] > 0.7
 
 
+def test_importance_of_a_model_that_is_flat_everywhere_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model whose mean never changes explains nothing: no importance (the page says why
+    it is missing), not a plot of every share at 0."""
+    from hyperstep.strategies.gp import GaussianProcess
+
+    class Flat:
+        def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return np.zeros(len(X)), np.ones(len(X))
+
+    monkeypatch.setattr(GaussianProcess, "fit", classmethod(lambda cls, *a, **k: Flat()))
+    data = make_data()
+    assert analysis.importance(data.job, data.trials) is None
+
+
 def test_importance_needs_enough_trials_and_ignores_constants() -> None:
     few = make_data(n=4)
     assert analysis.importance(few.job, few.trials) is None

@@ -51,3 +51,19 @@ def test_each_poll_reads_the_job_once_and_its_trials_once(tmp_path: Path, monkey
     assert len(polls) >= 2
     per_poll = [Counter(reads[start:end]) for start, end in itertools.pairwise(polls)]
     assert per_poll == [Counter(get_job=1, list_trials=1)] * len(per_poll)
+
+
+def test_an_ended_execution_the_job_handed_over_from_meanwhile_is_not_the_end() -> None:
+    """The poll read the job naming execution ``old``; it hands itself over to ``new`` (recorded
+    on the job) and ends before ``_ended`` asks: the job, read again, names ``new``, so the run
+    goes on (the poll's own read would have ended the run with ``new`` still running)."""
+    polled = SimpleNamespace(id="job", execution_id="old")
+    now = SimpleNamespace(id="job", execution_id="new")
+    ended = {"old"}
+    runtime = SimpleNamespace(
+        executor=SimpleNamespace(finished=lambda execution_id: execution_id in ended),
+        store=SimpleNamespace(get_job=lambda job_id: now),
+    )
+    assert not runner._ended(runtime, polled)  # type: ignore[arg-type]
+    ended.add("new")
+    assert runner._ended(runtime, now)  # type: ignore[arg-type]

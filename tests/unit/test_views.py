@@ -96,3 +96,11 @@ def test_the_jobs_table_leaves_the_cost_of_an_unpriced_job_blank() -> None:
     rows = {line.split()[0]: line.split() for line in jobs_table([unpriced, priced]).splitlines()[2:]}
     assert rows["local-1"] == ["local-1", "running", "0", "0", "0"]
     assert rows["priced-1"] == ["priced-1", "running", "0", "0", "0", "0"]
+
+
+def test_a_count_takes_its_noun_in_the_singular_for_one_only() -> None:
+    from hyperstep.views import counted, saved_text
+
+    assert [counted(n, "trial") for n in (0, 1, 2)] == ["0 trials", "1 trial", "2 trials"]
+    saved = saved_text({"pruned": 1, "steps": 0, "steps_saved": 1})
+    assert saved == "1 trial stopped early, 0 steps run, 1 step saved (100%)"

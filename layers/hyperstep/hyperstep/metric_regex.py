@@ -72,12 +72,26 @@ def _value_group(regex: str) -> re.Pattern[str] | None:
         return None
 
 
+PRINTED_NUMBERS = tuple(
+    sign + whole + ("" if places is None else "." + places) + exponent
+    for sign in ("", "-", "+")
+    for whole in ("", "0", "1", "5", "9", "10", "15", "99", "123", "1234", "12345")
+    for places in (None, "", "0", "5", "25", "250", "2500", "25000", "250000")
+    for exponent in ("", "e-05", "E+05", "e5")
+    if whole or places
+)
+"""Numbers as scripts print them (signed or not, whole or with up to six places, with an
+exponent or not) that a value group reading numbers fullmatches one of, whatever its shape:
+``(\\d\\.\\d{3})`` (three places, as ``f"{loss:.3f}"`` prints) reads ``0.250``."""
+
+
 def reads_no_number(regex: str) -> bool:
     """Whether the value group of ``regex`` (its first) matches no printed number at all, as
-    in ``(loss)=([0-9.]+)``: every trial would fail on the word it read. False when the group
-    alone is no valid regex (it cannot be judged apart from the rest)."""
+    in ``(loss)=([0-9.]+)``: every trial would fail on the word it read (none of
+    ``PRINTED_NUMBERS``). False when the group alone is no valid regex (it cannot be judged
+    apart from the rest)."""
     pattern = _value_group(regex)
-    return pattern is not None and not any(pattern.fullmatch(n) for n in ("1", "15", "0.25", "-1.5", "1.5e-05"))
+    return pattern is not None and not any(pattern.fullmatch(n) for n in PRINTED_NUMBERS)
 
 
 def regex_warning(where: str, name: str, regex: str) -> str | None:
@@ -111,8 +125,13 @@ def decimal_comma(line: str, match: re.Match[str]) -> str | None:
     """The value as printed when the value group of ``match`` stopped at a decimal comma, else
     None: a whole number followed at once by a comma and digits (``loss=0,49``, a script run
     under a comma locale, read as 0 by ``([0-9.]+)``). A value with a point or an exponent
-    (``0.5,0.7``, one field of a CSV line) is no decimal comma."""
+    (``0.5,0.7``, one field of a CSV line) is no decimal comma, nor is a comma the regex itself
+    names after the group, one it no longer matches with a point there (``^(\\d+),`` on a CSV
+    line ``3,0.25``: the comma parts two fields)."""
     value = match.group(1)
     whole = value is not None and not any(mark in value for mark in ".eE")
     rest = DECIMAL_COMMA.match(line, match.end(1)) if whole else None
-    return None if rest is None else value + rest.group(0)
+    if rest is None:
+        return None
+    pointed = line[: match.end(1)] + "." + line[match.end(1) + 1 :]
+    return None if match.re.match(pointed, match.start()) is None else value + rest.group(0)
