@@ -663,6 +663,17 @@ def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> Non
         hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id, warm_start=["other"])
 
 
+def test_a_study_refuses_a_warm_start_parent_of_other_objectives(tmp_path) -> None:
+    """A parent that optimized two objectives cannot teach a study of one (``check_parent``):
+    its values would be read as this study's. Refused before the study's job is stored."""
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study({"parameters": PARAMETERS}, goal=["minimize", "maximize"], seed=0, store=store)
+    with pytest.raises(SpecError, match=r"^warm_start\.jobs: job '.*' optimized objective_1 and objective_2, not"):
+        hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="child", warm_start=[parent.job_id])
+    with pytest.raises(NotFoundError):
+        store.get_job("child")
+
+
 class _Loss:
     """What a framework's 0-d loss tensor offers: a shape of () and ``__float__``."""
 
