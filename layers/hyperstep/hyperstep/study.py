@@ -382,6 +382,7 @@ class Study:
     def _values(self, value: Any) -> list[float]:
         """A multi-objective study's told value as floats, one per objective (``ValueError``)."""
         m = len(self.spec.goals)
+        value = scalar(value)  # a 0-d array has __len__ but no length
         if is_number(value) or not hasattr(value, "__len__") or len(value) != m:
             raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
         if isinstance(value, str | Mapping) or not all(is_number(scalar(v)) for v in value):
