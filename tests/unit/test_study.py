@@ -674,6 +674,21 @@ def test_a_study_refuses_a_warm_start_parent_of_other_objectives(tmp_path) -> No
         store.get_job("child")
 
 
+def test_a_constrained_study_warm_starts_from_a_study_that_told_the_metric(tmp_path) -> None:
+    """A parent driven by ask/tell has no trial block to say which metrics it measured: it
+    may hold any (``warm_start.unmeasured``), so a constrained study learns from it, and
+    its trials' told metrics carry over with them."""
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id="first")
+    for trial in parent.ask(3):
+        parent.tell(trial, objective(trial.params), metrics={"mb": 1.0})
+    child = hyperstep.Study(
+        {"parameters": PARAMETERS}, store=store, constraints=[{"metric": "mb", "max": 2}], warm_start=["first"]
+    )
+    assert child.job.parents == ("first",)
+    assert [t.metrics for t in child.prior_trials()] == [{"mb": 1.0}] * 3
+
+
 class _Loss:
     """What a framework's 0-d loss tensor offers: a shape of () and ``__float__``."""
 
