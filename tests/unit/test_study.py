@@ -111,6 +111,18 @@ def test_a_second_tell_is_refused_naming_the_trial_unless_skip_if_finished(goal:
     assert study.job.completed == 1 and study.job.failed == 0
 
 
+def test_skip_if_finished_returns_an_ended_trial_before_checking_what_was_told() -> None:
+    """As Optuna's: a finished trial is returned as it ended whatever the retried call
+    tells (here no value: before, "a completed trial needs a value" was raised)."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    (trial,) = study.ask(1)
+    study.tell(trial, 1.0)
+    again = study.tell(trial, skip_if_finished=True)
+    assert again.state is hyperstep.TrialState.COMPLETED and again.value == 1.0
+    with pytest.raises(ValueError, match="a completed trial needs a value"):  # a trial not ended is still checked
+        study.tell(study.ask(1)[0], skip_if_finished=True)
+
+
 def test_tell_non_finite_fails() -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)

@@ -307,6 +307,8 @@ class Study:
         as the service rules for a late stop: ``early_stopping.stopped_end``).
         """
         trial_id = self._id_of(trial_id)
+        if skip_if_finished and (ended := self.store.get_trial(self.job_id, trial_id)).state.finished:
+            return ended  # a retried call, skipped before its value is checked (as Optuna's)
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
