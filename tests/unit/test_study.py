@@ -112,6 +112,18 @@ def test_a_second_tell_is_refused_naming_the_trial_unless_skip_if_finished(goal:
     assert study.job.completed == 1 and study.job.failed == 0
 
 
+def test_skip_if_finished_returns_an_ended_trial_before_checking_what_was_told() -> None:
+    """As Optuna's: a finished trial is returned as it ended whatever the retried call
+    tells (here no value: before, "a completed trial needs a value" was raised)."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    (trial,) = study.ask(1)
+    study.tell(trial, 1.0)
+    again = study.tell(trial, skip_if_finished=True)
+    assert again.state is hyperstep.TrialState.COMPLETED and again.value == 1.0
+    with pytest.raises(ValueError, match="a completed trial needs a value"):  # a trial not ended is still checked
+        study.tell(study.ask(1)[0], skip_if_finished=True)
+
+
 def test_tell_non_finite_fails() -> None:
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
@@ -662,6 +674,32 @@ def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> Non
     assert reopened.parents == ("first",)
     with pytest.raises(ValueError, match=r"^warm_start: job '.*' is stored with warm_start \['first'\]"):
         hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id, warm_start=["other"])
+
+
+def test_a_study_refuses_a_warm_start_parent_of_other_objectives(tmp_path) -> None:
+    """A parent that optimized two objectives cannot teach a study of one (``check_parent``):
+    its values would be read as this study's. Refused before the study's job is stored."""
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study({"parameters": PARAMETERS}, goal=["minimize", "maximize"], seed=0, store=store)
+    with pytest.raises(SpecError, match=r"^warm_start\.jobs: job '.*' optimized objective_1 and objective_2, not"):
+        hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="child", warm_start=[parent.job_id])
+    with pytest.raises(NotFoundError):
+        store.get_job("child")
+
+
+def test_a_constrained_study_warm_starts_from_a_study_that_told_the_metric(tmp_path) -> None:
+    """A parent driven by ask/tell has no trial block to say which metrics it measured: it
+    may hold any (``warm_start.unmeasured``), so a constrained study learns from it, and
+    its trials' told metrics carry over with them."""
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id="first")
+    for trial in parent.ask(3):
+        parent.tell(trial, objective(trial.params), metrics={"mb": 1.0})
+    child = hyperstep.Study(
+        {"parameters": PARAMETERS}, store=store, constraints=[{"metric": "mb", "max": 2}], warm_start=["first"]
+    )
+    assert child.job.parents == ("first",)
+    assert [t.metrics for t in child.prior_trials()] == [{"mb": 1.0}] * 3
 
 
 class _Loss:

@@ -74,6 +74,8 @@ def test_tell_refuses_the_wrong_number_of_values_and_fails_non_finite_ones() -> 
         study.tell(a.id, [1.0, 2.0])
     with pytest.raises(ValueError, match="3 objectives"):
         study.tell(a.id, 1.0)
+    with pytest.raises(ValueError, match="3 objectives"):  # a loss as a 0-d array is one value, not a TypeError
+        study.tell(a.id, np.array(1.0))
     assert study.tell(b.id, [1.0, float("nan"), 2.0]).state.value == "failed"
     single = hyperstep.Study(SPACE, strategy="random", seed=0)
     with pytest.raises(ValueError, match="one objective"):

@@ -255,3 +255,7 @@ def test_a_constant_set_to_a_value_the_parent_never_ran_is_refused() -> None:
     assert service.create_job(spec("same", ["100"], [parent.id])).parents == (parent.id,)
     both = service.create_job(spec("both", ["100", "200"]))
     assert service.create_job(spec("child", ["200"], [both.id])).parents == (both.id,)
+    conditional = {"name": "num_round", "type": "categorical", "choices": ["200"], "when": {"kernel": ["linear"]}}
+    document = {"name": "child", "objective": {"metric": "loss"}, "parameters": [*CHILD.parameters, conditional]}
+    child = JobSpec.model_validate({**document, "warm_start": {"jobs": [parent.id]}})
+    assert service.create_job(child).parents == (parent.id,)  # its rbf trials carry over: not every one is left out

@@ -308,6 +308,8 @@ class Study:
         as the service rules for a late stop: ``early_stopping.stopped_end``).
         """
         trial_id = self._id_of(trial_id)
+        if skip_if_finished and (ended := self.store.get_trial(self.job_id, trial_id)).state.finished:
+            return ended  # a retried call, skipped before its value is checked (as Optuna's)
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
@@ -383,6 +385,7 @@ class Study:
     def _values(self, value: Any) -> list[float]:
         """A multi-objective study's told value as floats, one per objective (``ValueError``)."""
         m = len(self.spec.goals)
+        value = scalar(value)  # a 0-d array has __len__ but no length
         if is_number(value) or not hasattr(value, "__len__") or len(value) != m:
             raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
         if isinstance(value, str | Mapping) or not all(is_number(scalar(v)) for v in value):
