@@ -464,10 +464,12 @@ def fitting_page(trials: list[Trial]) -> list[Trial]:
 def stop_job(job_id: JobId) -> Response[JobAccepted]:
     _visible_job(job_id)
     with recording() as ends:  # the pending trials it records stopped (running ones end in collect)
-        job = _service().stop(job_id)
-    if ends:  # flushed here: most requests count nothing (log_metrics would warn on each)
-        count_ends(metrics, _service().store.get_job(job_id), ends)
-        metrics.flush_metrics()
+        try:
+            job = _service().stop(job_id)
+        finally:  # also when a later step of the stop fails: each end is recorded, and counted, once
+            if ends:  # flushed here: most requests count nothing (log_metrics would warn on each)
+                count_ends(metrics, _service().store.get_job(job_id), ends)
+                metrics.flush_metrics()
     logger.info("job stopping", extra={"job_id": job_id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return Response(202, content_types.APPLICATION_JSON, accepted.model_dump())

@@ -521,3 +521,24 @@ def test_a_spec_with_objective_and_objectives_is_refused(service: TuningService)
     document = sagemaker_spec(objectives=[{"metric": "loss"}, {"metric": "kb", "goal": "maximize"}])
     status, body = call("POST", "/jobs", document)
     assert status == 422 and "not both" in body["reason"]
+
+
+def test_the_ends_a_stop_recorded_count_even_when_the_stop_then_fails(
+    service: TuningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pending trials are recorded stopped before the execution is woken: a wake that
+    fails (a throttled SendTaskSuccess) fails the request, and a retry is a 409, so those
+    ends count in this request or never (before: never)."""
+    meter = Flushed()
+    monkeypatch.setattr(api, "metrics", meter)
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    service.suggest(SuggestRequest(job_id=job_id))
+    pending = len(service.store.list_trials(job_id))
+
+    def throttled(job_id: str) -> bool:
+        raise RuntimeError("Throttling")
+
+    monkeypatch.setattr(service, "wake", throttled)
+    assert call("POST", f"/jobs/{job_id}/stop")[0] == 500
+    assert {t.state for t in service.store.list_trials(job_id)} == {TrialState.STOPPED}
+    assert meter.objects == [({"JobId": job_id}, {"TrialsStopped": pending})]
