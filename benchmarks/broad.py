@@ -213,17 +213,26 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], seconds: dict[str, 
     )
 
 
-def _checkpoint(name: str, losses: dict[str, dict[str, np.ndarray]], pairs: dict[str, Any], seeds: list[int]) -> None:
-    """The raw losses so far (``results/NAME.partial.json``): a long run that is stopped keeps its problems."""
+def _checkpoint(
+    name: str,
+    losses: dict[str, dict[str, np.ndarray]],
+    pairs: dict[str, Any],
+    seeds: list[int],
+    extra: dict[str, Any] | None = None,
+    suffix: str = ".partial",
+) -> None:
+    """The raw losses so far (``results/NAME.partial.json``; ``suffix`` "": the record's own
+    file): a long run that is stopped keeps its problems. ``extra``: more top-level fields."""
     import json
 
     data = {
         "config": {"seeds": seeds, "machine": reporting.machine()},
         "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in losses.items()},
         "random_pairs": {p: [a.tolist() for a in both] for p, both in pairs.items()},
+        **(extra or {}),
     }
     reporting.RESULTS.mkdir(parents=True, exist_ok=True)
-    (reporting.RESULTS / f"{name}.partial.json").write_text(json.dumps(data) + "\n")
+    (reporting.RESULTS / f"{name}{suffix}.json").write_text(json.dumps(data) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,7 +35,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from benchmarks import fresh_problems, reporting, scoring  # noqa: E402
-from benchmarks.broad import merge, recommended_true  # noqa: E402
+from benchmarks.broad import _checkpoint, merge, recommended_true  # noqa: E402
 from benchmarks.broad_problems import Params, Problem  # noqa: E402
 from benchmarks.optimizers import FACTORIES, BatchOptimizer, run_batches  # noqa: E402
 from hyperstep.space import CategoricalParameter, IntParameter, SearchSpace  # noqa: E402
@@ -191,17 +191,6 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], defects: dict[str, 
     )
 
 
-def _save(name: str, losses: dict, pairs: dict, seeds: list[int], defects: dict, suffix: str = ".partial") -> None:
-    data = {
-        "config": {"seeds": seeds, "machine": reporting.machine()},
-        "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in losses.items()},
-        "random_pairs": {p: [a.tolist() for a in both] for p, both in pairs.items()},
-        "defects": defects,
-    }
-    reporting.RESULTS.mkdir(parents=True, exist_ok=True)
-    (reporting.RESULTS / f"{name}{suffix}.json").write_text(json.dumps(data) + "\n")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
@@ -250,12 +239,12 @@ def main(argv: list[str] | None = None) -> None:
                 losses[problem.name][method] = np.stack(runs)
                 if method == "random" and problem.noise > 0:
                     pairs[problem.name] = (np.stack([r[0] for r in raws]), np.stack([r[1] for r in raws]))
-        _save(args.name, losses, pairs, seeds, defects)
+        _checkpoint(args.name, losses, pairs, seeds, {"defects": defects})
     merged = merge(losses, pairs, args.merge, len(seeds), args.first_seed)
     for name in args.merge:
         for method, lines in json.loads(Path(name).read_text()).get("defects", {}).items():
             defects.setdefault(method, []).extend(lines)
-    _save(args.name, losses, pairs, seeds, defects, suffix="")
+    _checkpoint(args.name, losses, pairs, seeds, {"defects": defects}, suffix="")
     if not any("random" in by for by in losses.values()):
         print("no random search to score against; raw losses in", reporting.RESULTS / f"{args.name}.json")
         return
