@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -180,16 +182,22 @@ def put_curve(raw: Any, table: str, trial: Trial, steps: int, scale: float) -> N
             )
 
 
-def dynamodb(counts: list[int]) -> None:
+@contextmanager
+def moto_dynamodb() -> Iterator[Any]:
+    """A DynamoDB client of moto's in-memory AWS (no credentials, no network)."""
     import boto3
     from moto import mock_aws
 
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+def dynamodb(counts: list[int]) -> None:
     from hyperstep.stores import dynamodb_items as items
     from hyperstep.stores.dynamodb import DynamoDBStore, create_table
 
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    with mock_aws():
-        raw = boto3.client("dynamodb", region_name="us-east-1")
+    with moto_dynamodb() as raw:
         for steps in counts:
             table = f"curves-{steps}"
             create_table(raw, table)
@@ -214,14 +222,9 @@ def dynamodb(counts: list[int]) -> None:
 def dynamodb_peers(counts: list[int], peers: int) -> None:
     """One median report of a job of ``peers`` + 1 trials under moto, the curves put as
     chunk items (``put_curve``): the calls it makes and the bytes it reads."""
-    import boto3
-    from moto import mock_aws
-
     from hyperstep.stores.dynamodb import DynamoDBStore, create_table
 
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    with mock_aws():
-        raw = boto3.client("dynamodb", region_name="us-east-1")
+    with moto_dynamodb() as raw:
         for steps in counts:
             table = f"peers-{steps}"
             create_table(raw, table)
