@@ -967,11 +967,11 @@ class TuningService:
         ``max_trials`` starts trials, a lowered one starts none until the job is back within
         it; no running trial is stopped (a ``max_runtime_seconds`` below the job's age is a
         deadline passed: the next round stops them, as at any deadline). ``check`` vets the
-        changed spec first (the API's guardrails). ``ConflictError`` for a job that is not running; ``SpecError`` naming
-        the field for a change the budget's rules refuse, or a dollar budget for trials
-        that cannot be priced (it could never stop the job, and would run one trial at a
-        time). The change applies to the budget as stored when it is written: two changes
-        at once keep both."""
+        changed spec first (the API's guardrails). ``ConflictError`` for a job that is not
+        running; ``SpecError`` naming the field for a change the budget's rules refuse, or a
+        dollar budget for trials that cannot be priced (it could never stop the job, and
+        would run one trial at a time). The change applies to the budget as stored when it
+        is written: two changes at once keep both."""
         job = self.store.get_job(job_id)
         if job.status is not JobStatus.RUNNING:
             raise ConflictError(f"job {job_id!r} is {job.status.value}: only a running job's budget can change")

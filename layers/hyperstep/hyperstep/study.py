@@ -212,11 +212,11 @@ class Study:
 
         Fewer or none come back when the space runs out of new configurations (grid,
         bayesian and evolutionary never repeat one: a grid done, a small discrete space
-        asked through). With ``max_trials`` (the job's
-        budget), fewer or none come back when the budget is used up; racing callers never
-        overspend it together. ``trials`` are the job's
-        trials when the caller has just read them (Suggest's ``TrialView``), else they are
-        read from the store; ``snapshot``, the view's snapshot they come from (see ``history``).
+        asked through). With ``max_trials`` (the job's budget), fewer or none come back when
+        the budget is used up; racing callers never overspend it together. ``trials`` are
+        the job's trials when the caller has just read them (Suggest's ``TrialView``), else
+        they are read from the store; ``snapshot``, the view's snapshot they come from (see
+        ``history``).
         """
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
             raise ValueError(f"n must be an integer, got {n!r}")
