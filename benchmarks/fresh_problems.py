@@ -341,6 +341,72 @@ def hetero() -> list[Problem]:
     ]
 
 
+def hetero_holdout() -> list[Problem]:
+    """A held-out group for the heteroscedastic work of noise-14 (``benchmarks.hetero_noise``), not part of
+    ``problems()``: written and committed before any candidate ran on it (``results/hetero_noise_prereg.md``).
+
+    Other base functions, dimensions and noise shapes than ``hetero``: Levy-5 whose noise grows
+    smoothly with one coordinate (the optimum near the quiet end); Branin with three equal optima,
+    one of them in a noisy corner; two Gaussian wells in 5 d, the broader and shallower one noisy;
+    a training-like loss over a log learning rate, a log-int batch size and an optimizer choice whose
+    noise grows as the batch shrinks (the optimum at a middling batch).
+    """
+    names5 = _names("x", 5)
+
+    def sd_levy(p: Params) -> float:
+        return 0.05 + 4.0 / (1.0 + math.exp(-1.5 * (p["x0"] - 4.0)))
+
+    def sd_corner(p: Params) -> float:
+        return 6.0 if p["x0"] > 6.0 and p["x1"] < 6.0 else 0.05
+
+    deep, broad = np.array([0.25, 0.7, 0.3, 0.65, 0.2]), np.array([0.75, 0.25, 0.7, 0.3, 0.8])
+
+    def wells(p: Params) -> float:
+        x = _vector(p, names5)
+        a, b = float(np.sum((x - deep) ** 2)), float(np.sum((x - broad) ** 2))
+        return -1.0 * math.exp(-a / 0.08) - 0.6 * math.exp(-b / 0.3)
+
+    def sd_wells(p: Params) -> float:
+        return 0.5 if float(np.sum((_vector(p, names5) - broad) ** 2)) < 0.35 else 0.01
+
+    train_space = _space(
+        _floats(["lr"], 1e-5, 1.0, "log"),
+        _ints(["batch"], 8, 1024, "log"),
+        [{"name": "optimizer", "type": "categorical", "choices": ["sgd", "adam", "rmsprop"]}],
+    )
+    shift = {"sgd": -1.3, "adam": -3.2, "rmsprop": -3.6}
+    level = {"sgd": 0.05, "adam": 0.0, "rmsprop": 0.08}
+
+    def train(p: Params) -> float:
+        b = math.log2(p["batch"])
+        t = math.log10(p["lr"]) - 0.3 * (b - 6.0) - shift[p["optimizer"]] + 2.0
+        return float(0.2 * t * t + 0.05 * (b - 6.0) ** 2 + level[p["optimizer"]])
+
+    def sd_train(p: Params) -> float:
+        return 0.02 + 0.5 * (8.0 / p["batch"]) ** 0.75
+
+    return [
+        HeteroProblem(
+            "hetero-levy5-coord",
+            "hetero",
+            _space(_floats(names5, -10.0, 10.0)),
+            lambda p: levy(_vector(p, names5)),
+            1.0,
+            sd_levy,
+        ),
+        HeteroProblem(
+            "hetero-branin-corner",
+            "hetero",
+            _space(_floats(["x0"], -5.0, 10.0), _floats(["x1"], 0.0, 15.0)),
+            lambda p: branin(_vector(p, ["x0", "x1"])),
+            1.0,
+            sd_corner,
+        ),
+        HeteroProblem("hetero-wells5", "hetero", _space(_floats(names5, 0.0, 1.0)), wells, 1.0, sd_wells),
+        HeteroProblem("hetero-train3-batch", "hetero", train_space, train, 1.0, sd_train),
+    ]
+
+
 def needle() -> list[Problem]:
     """A 0.08-decade basin on a log float over 8 decades beside a broad decoy; a narrow log-int optimum."""
     space4 = _space(_floats(["alpha"], 1e-8, 1.0, "log"), _floats(_names("x", 3), 0.0, 1.0))
