@@ -8,12 +8,16 @@ went: the share of the second half of the trials in the noisy region (noise sd a
 ``NOISY_SD``), the best true value among all trials and the final recommendation's.
 
 ``hyperstep-<variant>`` runs the Bayesian strategy with ``bayesian.NOISE_MODEL`` set to
-``<variant>`` (the candidates of ``results/hetero_noise_prereg.md``); ``hyperstep`` is the
-default.
+``<variant>`` (the candidates of ``results/hetero_noise_prereg.md``; ``cap1`` raises
+``gp.LOG_NOISE_BOUNDS``'s cap to 1.0 instead); ``hyperstep`` is the default.
 
     nice -n 19 .venv/bin/python -m benchmarks.hetero_noise --set train --seeds 5 --methods hyperstep
     nice -n 19 .venv/bin/python -m benchmarks.hetero_noise --set holdout --seeds 5 \
         --methods random optuna-tpe hyperstep hyperstep-hetero --name hetero_holdout
+
+The candidates join ``benchmarks.optimizers.FACTORIES`` here, so the other benchmarks run them
+through this module (the no-harm check): ``python -m benchmarks.hetero_noise broad --set all
+--methods random hyperstep hyperstep-hetero ...`` runs ``benchmarks.broad`` (likewise ``fresh``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -32,8 +40,10 @@ import numpy as np  # noqa: E402
 from benchmarks import fresh_problems, reporting, scoring  # noqa: E402
 from benchmarks.broad import recommended_true  # noqa: E402
 from benchmarks.broad_problems import Params, Problem  # noqa: E402
-from benchmarks.optimizers import FACTORIES, run_batches  # noqa: E402
+from benchmarks.optimizers import FACTORIES, BatchOptimizer, HyperstepOptimizer, run_batches  # noqa: E402
+from hyperstep.space import SearchSpace  # noqa: E402
 
+VARIANTS = ("hetero", "hetero-pm", "cap1")
 NOISY_SD = 0.1
 """A trial lies in the noisy region where the problem's noise sd is above this."""
 
@@ -44,12 +54,42 @@ def problems(which: str) -> list[Problem]:
     return fresh_problems.hetero_holdout()
 
 
+@contextmanager
+def candidate(variant: str) -> Iterator[None]:
+    """The Bayesian strategy as the noise-14 candidate ``variant`` ("" = the default) within the block."""
+    from hyperstep.strategies import bayesian, gp
+
+    bounds = gp.LOG_NOISE_BOUNDS
+    if variant == "cap1":
+        gp.LOG_NOISE_BOUNDS = (bounds[0], 0.0)
+    elif variant:
+        bayesian.NOISE_MODEL = variant
+    try:
+        yield
+    finally:
+        bayesian.NOISE_MODEL, gp.LOG_NOISE_BOUNDS = "homoscedastic", bounds
+
+
+class Candidate(BatchOptimizer):
+    """hyperstep's Bayesian strategy as a noise-14 candidate (its flag set only while it asks)."""
+
+    def __init__(self, space: SearchSpace, seed: int, variant: str) -> None:
+        self.inner, self.variant = HyperstepOptimizer(space, seed), variant
+
+    def ask(self, n: int) -> list[Params]:
+        with candidate(self.variant):
+            return self.inner.ask(n)
+
+    def tell(self, losses: list[float | None]) -> None:
+        self.inner.tell(losses)
+
+
+for _variant in VARIANTS:
+    FACTORIES[f"hyperstep-{_variant}"] = partial(Candidate, variant=_variant)
+
+
 def run_one(problem: Any, method: str, seed: int) -> dict[str, Any]:
     """One run: the losses to score, random search's (noisy, true) pair, and where the trials went."""
-    from hyperstep.strategies import bayesian
-
-    base, _, variant = method.partition("-") if method.startswith("hyperstep") else (method, "", "")
-    bayesian.NOISE_MODEL = variant or "homoscedastic"
     rounds, batch = fresh_problems.budget(problem.kind)
     truths: list[float] = []
     sds: list[float] = []
@@ -62,10 +102,7 @@ def run_one(problem: Any, method: str, seed: int) -> dict[str, Any]:
         sds.append(problem.sd(params))
         return seen(params)
 
-    try:
-        losses, spent = run_batches(FACTORIES[base](problem.space, seed), objective, rounds, batch)
-    finally:
-        bayesian.NOISE_MODEL = "homoscedastic"
+    losses, spent = run_batches(FACTORIES[method](problem.space, seed), objective, rounds, batch)
     true = np.array(truths).reshape(rounds, batch)
     late = np.array(sds[len(sds) // 2 :])
     rec = recommended_true(problem, losses, true)
@@ -123,10 +160,16 @@ def summary(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("broad", "fresh"):
+        from benchmarks import broad, fresh
+
+        (broad if argv[0] == "broad" else fresh).main(argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=["train", "holdout"], default="train")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--methods", nargs="+", default=["random", "hyperstep"])
+    parser.add_argument("--methods", nargs="+", default=["random", "hyperstep"], choices=sorted(FACTORIES))
     parser.add_argument("--only", nargs="+", default=None, help="problems whose name contains one of these")
     parser.add_argument("--merge", nargs="+", default=[], help="earlier results of this script whose runs join")
     parser.add_argument("--name", default="hetero_noise")
