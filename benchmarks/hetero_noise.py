@@ -128,10 +128,28 @@ def score(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
     return scoring.score(losses, noisy_pairs=pairs)
 
 
+def bootstrap(runs: dict[str, dict[str, list[dict[str, Any]]]], draws: int = 500) -> dict[str, tuple[float, float]]:
+    """Each method's score minus the default's: the 5th and 95th percentiles over seed resamples (every
+    method and problem resampled with the same seeds, as they share each seed's noise)."""
+    rng = np.random.default_rng(0)
+    n = min(len(rs) for by in runs.values() for rs in by.values())
+    out: dict[str, list[float]] = {}
+    for _ in range(draws):
+        pick = rng.integers(0, n, n)
+        scores = score({p: {m: [rs[i] for i in pick] for m, rs in by.items()} for p, by in runs.items()})["normalized"]
+        for m, v in scores.items():
+            out.setdefault(m, []).append(v - scores["hyperstep"])
+    return {m: (float(np.percentile(v, 5)), float(np.percentile(v, 95))) for m, v in out.items()}
+
+
 def summary(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
     scores = score(runs)
     methods = sorted(scores["normalized"], key=lambda m: -scores["normalized"][m])
+    spread = bootstrap(runs) if "hyperstep" in methods else {}
     rows = [["**all problems**", *[f"{scores['normalized'][m]:.1f}" for m in methods]]]
+    if spread:
+        ranges = [f"{spread[m][0]:+.1f} to {spread[m][1]:+.1f}" for m in methods]
+        rows.append(["minus default, 90% seed bootstrap", *ranges])
     for p, by in runs.items():
         one = score({p: by})["normalized"]
         rows.append([p, *[f"{one[m]:.1f}" for m in methods]])
