@@ -79,11 +79,6 @@ classifier counts twice: at most 1 of 8 points in the region on the six draws, a
 crash kind at 63.1 / 74.9 (benchmarks/README.md, "Issue 14, round five")."""
 
 
-NOISE_MODEL = "homoscedastic"
-"""noise-14 candidates under test (``benchmarks/results/hetero_noise_prereg.md``): ``homoscedastic``
-(the default), ``hetero`` (``gp.RelativeNoise``), ``hetero-pm`` (that and the posterior-mean incumbent
-for the trust region and the pool)."""
-
 MAX_MODEL_POINTS = 1_000
 """The GP's fit grows with the cube of its points: one suggestion (4-D, one point, shared
 2-core machine, commit 45ab76a) took 3.8 s at 300 points, 6.7 s at 1,000, 58 s at 2,000 and
@@ -174,14 +169,7 @@ class BayesianOptimization(Strategy):
         yw = warp_objective(np.r_[y, np.full(len(history.X_failed), y.max())])[: len(y)]
         restarts = 3 if len(X) < 60 else 2 if len(X) < 150 else 1
         model = GaussianProcess.fit(
-            X,
-            yw,
-            rng,
-            restarts,
-            onehot=~proj.numeric,
-            features=features_of(proj),
-            additive=True,
-            heteroscedastic=NOISE_MODEL != "homoscedastic",
+            X, yw, rng, restarts, onehot=~proj.numeric, features=features_of(proj), additive=True
         )
         X, yw, ok, model = _add_attractive_failures(model, X, yw, ok, history.X_failed[: self.max_model_points // 4])
         constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric, features_of(proj))
@@ -198,8 +186,6 @@ class BayesianOptimization(Strategy):
         shrink = 0.5 ** min(3, _batches_since_best(np.where(history.feasible, history.y, np.inf), k + len(chosen)) // 2)
         if not ok.any():
             yw = np.zeros(len(X))  # no feasible incumbent: the trust region centres on the first point
-        elif NOISE_MODEL == "hetero-pm":
-            yw = np.where(ok, model.predict(X)[0], np.inf)  # fantasies at their mean leave it unchanged
         box = self._trust_region(X[int(np.argmin(yw))], model.lengths, proj, shrink)
         pool = candidate_pool(X[np.argsort(yw, kind="stable")[:5]], box, proj, rng)
         posterior = PoolPosterior(model, pool[far_from(pool, seen, proj)])

@@ -86,10 +86,6 @@ LOG_NOISE_BOUNDS = (math.log(1e-6), math.log(0.1))
 LOG_SIGNAL_BOUNDS = (math.log(0.05), math.log(20.0))
 LOG_LENGTH_BOUNDS = (math.log(0.01), math.log(100.0))
 LOG_OFFSET_BOUNDS = (math.log(1e-4), math.log(10.0))
-LOG_CHI2_VAR = math.pi**2 / 2.0
-"""Variance of the log of a chi-square variable of one degree of freedom (``RelativeNoise``)."""
-RELATIVE_NOISE_MIN_POINTS = 10
-"""Fewer leave-one-out residuals than this say nothing about where the noise is."""
 ADDITIVE_MAX_POINTS = 100
 """Above this many points only the ARD kernel is fitted: the additive term's fit and every
 prediction cost ``d`` one-dimensional kernels (measured at 200 trials, d = 10: ``ask(8)`` 1.2 s
@@ -181,24 +177,18 @@ def _marginal(K: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray] | None:
 
 
 def _neg_log_posterior(
-    theta: np.ndarray,
-    D2: np.ndarray,
-    y: np.ndarray,
-    prior: Prior,
-    same: np.ndarray | None = None,
-    noise_scale: np.ndarray | float = 1.0,
+    theta: np.ndarray, D2: np.ndarray, y: np.ndarray, prior: Prior, same: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus negative log prior, with its gradient.
 
     ``D2`` holds the per-dimension squared differences, shape ``(n, n, d)``; ``same``
     (one-hot Gram matrix: how many categorical parameters two rows share) switches on
-    the category-offset term, whose log variance is then the last entry of ``theta``;
-    ``noise_scale`` multiplies the noise variance per row (``RelativeNoise``).
+    the category-offset term, whose log variance is then the last entry of ``theta``.
     """
     d = D2.shape[2]
     lengths, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
     Kf, C, inv_l2 = _matern_ard(D2, lengths, signal)
-    K = Kf + (noise * noise_scale + JITTER) * np.eye(len(y))
+    K = Kf + (noise + JITTER) * np.eye(len(y))
     if same is not None:
         offset = math.exp(theta[d + 2])
         K = K + offset * same
@@ -209,7 +199,7 @@ def _neg_log_posterior(
     grad = np.empty_like(theta)
     grad[:d] = -0.5 * np.einsum("ik,ikj->j", W * C, D2) * inv_l2
     grad[d] = -0.5 * float((W * Kf).sum())
-    grad[d + 1] = -0.5 * noise * float(np.trace(W * noise_scale))
+    grad[d + 1] = -0.5 * noise * float(np.trace(W))
     if same is not None:
         grad[d + 2] = -0.5 * offset * float((W * same).sum())
     p, pg = prior.neg_log_and_grad(theta, same is not None)
@@ -217,7 +207,7 @@ def _neg_log_posterior(
 
 
 def _neg_log_posterior_additive(
-    theta: np.ndarray, D2: np.ndarray, D: np.ndarray, y: np.ndarray, prior: Prior, noise_scale: np.ndarray | float = 1.0
+    theta: np.ndarray, D2: np.ndarray, D: np.ndarray, y: np.ndarray, prior: Prior
 ) -> tuple[float, np.ndarray]:
     """``_neg_log_posterior`` for the ARD kernel plus an additive one sharing its length scales:
     ``signal * matern52(r) + additive / d * sum_j matern52(|x_j - x'_j| / l_j)``.
@@ -234,7 +224,7 @@ def _neg_log_posterior_additive(
     e1 = np.exp(-SQRT5 * r1)
     scale = additive / d
     K_add = scale * ((1.0 + SQRT5 * r1 + (5.0 / 3.0) * r1 * r1) * e1).sum(2)
-    fit = _marginal(K_ard + K_add + (noise * noise_scale + JITTER) * np.eye(len(y)), y)
+    fit = _marginal(K_ard + K_add + (noise + JITTER) * np.eye(len(y)), y)
     if fit is None:
         return 1e10, np.zeros_like(theta)
     nll, W = fit
@@ -243,7 +233,7 @@ def _neg_log_posterior_additive(
     slope1 = (5.0 / 3.0) * r1 * r1 * (1.0 + SQRT5 * r1) * e1
     grad[:d] = -0.5 * np.einsum("ik,ikj->j", W * C, D2) * inv_l2 - 0.5 * scale * np.einsum("ik,ikj->j", W, slope1)
     grad[d] = -0.5 * float((W * K_ard).sum())
-    grad[d + 1] = -0.5 * noise * float(np.trace(W * noise_scale))
+    grad[d + 1] = -0.5 * noise * float(np.trace(W))
     grad[d + 2] = -0.5 * float((W * K_add).sum())
     p, pg = prior.neg_log_and_grad(theta[: d + 2])
     z = (theta[d + 2] - prior.signal_mean) / prior.signal_sd
@@ -268,17 +258,14 @@ def fit_map(
     onehot: np.ndarray | None = None,
     features: ArcFeatures | None = None,
     length_mode: float = Prior.length_mode,
-    noise_scale: np.ndarray | float = 1.0,
-    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior;
-    only ``start`` when given), and the negative log posterior density there.
+    """MAP hyperparameters by L-BFGS-B from a few starts (two fixed, the rest from the prior),
+    and the negative log posterior density there.
 
     Iterations are capped lower for larger ``n`` (each costs O(n^3)): the acquisition
     barely changes once the length scales are roughly right. ``onehot`` (a column mask)
     adds the category-offset variance as a last hyperparameter. With ``features`` the
     kernel sees the conditional embedding, each cube column's features sharing its length.
-    ``noise_scale`` multiplies the noise variance per point (``RelativeNoise``).
     """
     n, d = X.shape
     prior = Prior(length_mode=length_mode, onehot=onehot if onehot is not None and onehot.any() else None)
@@ -297,8 +284,7 @@ def fit_map(
         random_extra = rng.normal(prior.offset_mean, 1.0, len(extra))
         starts.append(np.r_[rng.normal(0.0, 1.0, d), rng.normal(0.0, 0.5), rng.normal(-4.0, 1.0), random_extra])
     maxiter = maxiter or (80 if n < 100 else 30)
-    starts = starts[: max(1, restarts)] if start is None else [start]
-    return _best_of(_neg_log_posterior, starts, (D2, y, prior, same, noise_scale), bounds, maxiter)
+    return _best_of(_neg_log_posterior, starts[: max(1, restarts)], (D2, y, prior, same), bounds, maxiter)
 
 
 def _best_of(
@@ -330,16 +316,13 @@ def fit_additive(
     ard_theta: np.ndarray,
     maxiter: int | None = None,
     length_mode: float = Prior.length_mode,
-    noise_scale: np.ndarray | float = 1.0,
-    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """MAP hyperparameters of the ARD-plus-additive kernel and the negative log posterior there.
 
     Two fixed starts: the ARD fit ``ard_theta`` with a small additive part, and every length
     at half the cube with the two parts equal. The fit draws nothing from a generator, so
     fitting it beside the ARD kernel leaves that fit and everything after it unchanged
-    wherever the ARD kernel is kept. ``start`` (a fit of this kernel) replaces the two starts;
-    ``noise_scale`` multiplies the noise variance per point.
+    wherever the ARD kernel is kept.
     """
     n, d = X.shape
     prior = Prior(length_mode=length_mode)
@@ -351,11 +334,10 @@ def fit_additive(
         np.r_[np.full(d, math.log(0.5)), math.log(0.5), math.log(1e-2), math.log(0.5)],
     ]
     maxiter = maxiter or (80 if n < 100 else 30)
-    starts = starts if start is None else [start]
-    return _best_of(_neg_log_posterior_additive, starts, (D2, D, y, prior, noise_scale), bounds, maxiter)
+    return _best_of(_neg_log_posterior_additive, starts, (D2, D, y, prior), bounds, maxiter)
 
 
-def _robust_cholesky(K: np.ndarray, diagonal: np.ndarray | float) -> np.ndarray:
+def _robust_cholesky(K: np.ndarray, diagonal: float) -> np.ndarray:
     """Cholesky factor of ``K + diagonal * I``, adding jitter if repeated points make it singular."""
     from scipy.linalg import cholesky
 
@@ -379,54 +361,6 @@ def _same_category(A: np.ndarray, B: np.ndarray, onehot: np.ndarray | None) -> n
     return A[:, onehot] @ B[:, onehot].T
 
 
-class RelativeNoise:
-    """Where the noise is larger than elsewhere: the noise variance at a point relative to its
-    geometric mean over the data, from the data's leave-one-out residuals (one step of Kersting et
-    al.'s "most likely heteroscedastic GP", 2007).
-
-    ``z = log r^2`` of a residual ``r ~ N(0, s^2)`` is ``log s^2`` plus the log of a chi-square of
-    one degree of freedom: noise of known variance ``pi^2 / 2``. A GP on ``z`` with that noise, a
-    Matérn-5/2 kernel on the unit cube, one length scale and a signal variance chosen by marginal
-    likelihood on a small grid, smooths it; its mean, centred on the data, is ``log`` of the
-    relative noise. With no trend in the residuals the grid's smallest signal wins and the
-    relative noise stays near 1 everywhere.
-    """
-
-    LENGTHS = (0.2, 0.4, 0.8)
-    SIGNALS = (0.05, 0.5, 2.0, 8.0)
-    BOUNDS = (0.01, 100.0)
-
-    def __init__(self, X: np.ndarray, weights: np.ndarray, length: float, signal: float, centre: float) -> None:
-        self.X, self.weights, self.length, self.signal, self.centre = X, weights, length, signal, centre
-
-    @classmethod
-    def fit(cls, X: np.ndarray, residuals: np.ndarray) -> RelativeNoise:
-        from scipy.linalg import cho_solve, cholesky
-
-        z = np.log(residuals**2 + 1e-12)
-        z = z - z.mean()
-        best: tuple[float, np.ndarray, float, float] | None = None
-        for length in cls.LENGTHS:
-            R = matern52(np.sqrt(scaled_sqdist(X, X, np.full(X.shape[1], length))))
-            for signal in cls.SIGNALS:
-                L = cholesky(signal * R + LOG_CHI2_VAR * np.eye(len(z)), lower=True, check_finite=False)
-                alpha = cho_solve((L, True), z, check_finite=False)
-                nll = 0.5 * float(z @ alpha) + float(np.log(np.diag(L)).sum())
-                if best is None or nll < best[0]:
-                    best = (nll, alpha, length, signal)
-        _, alpha, length, signal = best
-        out = cls(X, alpha, length, signal, 0.0)
-        out.centre = float(out._log(X).mean())
-        return out
-
-    def _log(self, A: np.ndarray) -> np.ndarray:
-        K = self.signal * matern52(np.sqrt(scaled_sqdist(A, self.X, np.full(A.shape[1], self.length))))
-        return K @ self.weights
-
-    def __call__(self, A: np.ndarray) -> np.ndarray:
-        return np.clip(np.exp(self._log(A) - self.centre), *self.BOUNDS)
-
-
 class GaussianProcess:
     """A GP posterior for fixed hyperparameters; ``condition`` adds (fantasy) data.
 
@@ -443,7 +377,6 @@ class GaussianProcess:
         onehot: np.ndarray | None = None,
         features: ArcFeatures | None = None,
         additive: bool = False,
-        relative_noise: RelativeNoise | None = None,
     ) -> None:
         from scipy.linalg import cho_solve
 
@@ -451,7 +384,6 @@ class GaussianProcess:
         if additive and ((onehot is not None and onehot.any()) or features is not None):
             raise ValueError("the additive kernel takes neither categorical columns nor conditional features")
         self.X, self.y, self.theta, self.additive = X, y, theta, additive
-        self.relative_noise = relative_noise
         self.onehot = onehot if onehot is not None and onehot.any() else None
         self.features = features
         self.lengths = np.exp(theta[:d])
@@ -462,7 +394,7 @@ class GaussianProcess:
         self._onehot = _feature_mask(self.onehot, features)
         self.F = self._embed(X)
         K = self._kernel(self.F, self.F)
-        L = _robust_cholesky(K, self.noise_at(X) + JITTER)
+        L = _robust_cholesky(K, self.noise + JITTER)
         self.alpha = cho_solve((L, True), y, check_finite=False)
         self.K_inv = cho_solve((L, True), np.eye(len(y)), check_finite=False)
 
@@ -478,40 +410,18 @@ class GaussianProcess:
         features: ArcFeatures | None = None,
         length_mode: float = Prior.length_mode,
         additive: bool = False,
-        heteroscedastic: bool = False,
     ) -> GaussianProcess:
         """The MAP fit; with ``additive`` (and a space of two or more numeric columns, no
         categorical or conditional one, at most ``ADDITIVE_MAX_POINTS`` points) the additive
         kernel is fitted beside the ARD one and the fit with the higher posterior density kept
-        (module docstring). With ``heteroscedastic`` (and at least ``RELATIVE_NOISE_MIN_POINTS``
-        points) the fit is then redone with the noise spread by ``RelativeNoise``."""
+        (module docstring)."""
         theta, value = fit_map(X, y, rng, restarts, maxiter, onehot, features, length_mode)
         plain = (onehot is None or not onehot.any()) and features is None
-        model = cls(X, y, theta, onehot, features)
         if additive and plain and X.shape[1] >= 2 and 2 <= len(X) <= ADDITIVE_MAX_POINTS:
             theta_add, value_add = fit_additive(X, y, theta, maxiter, length_mode)
             if value_add < value:
-                model = cls(X, y, theta_add, additive=True)
-        if not heteroscedastic or len(X) < RELATIVE_NOISE_MIN_POINTS:
-            return model
-        relative = RelativeNoise.fit(X, model.loo_residuals())
-        noise_scale = relative(X)
-        if model.additive:
-            theta, _ = fit_additive(X, y, model.theta, maxiter, length_mode, noise_scale, model.theta)
-        else:
-            theta, _ = fit_map(X, y, rng, 1, maxiter, onehot, features, length_mode, noise_scale, model.theta)
-        return cls(X, y, theta, model.onehot, model.features, model.additive, relative)
-
-    def noise_at(self, A: np.ndarray) -> np.ndarray:
-        """The noise variance of an observation at each row of ``A``."""
-        if self.relative_noise is None:
-            return np.full(len(A), self.noise)
-        return self.noise * self.relative_noise(A)
-
-    def loo_residuals(self) -> np.ndarray:
-        """Each observation minus the posterior mean of the others (closed form, Rasmussen and
-        Williams 2006, eq. 5.12)."""
-        return self.alpha / np.diag(self.K_inv)
+                return cls(X, y, theta_add, additive=True)
+        return cls(X, y, theta, onehot, features)
 
     def _embed(self, A: np.ndarray) -> np.ndarray:
         return A if self.features is None else self.features(A)
@@ -548,13 +458,7 @@ class GaussianProcess:
     def condition(self, X_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
         """The posterior with more observations, keeping the hyperparameters."""
         return GaussianProcess(
-            np.vstack([self.X, X_new]),
-            np.r_[self.y, y_new],
-            self.theta,
-            self.onehot,
-            self.features,
-            self.additive,
-            self.relative_noise,
+            np.vstack([self.X, X_new]), np.r_[self.y, y_new], self.theta, self.onehot, self.features, self.additive
         )
 
     def predict(self, Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -589,8 +493,7 @@ class PoolPosterior:
         v = model.K_inv @ kx
         k_pool = model.kernel(self.C, x[None])[:, 0]
         cov = k_pool - self.K @ v
-        noise = float(model.noise_at(x[None])[0])
-        total = max(float(model.prior_var(x[None])[0]) - float(kx @ v), 0.0) + noise + JITTER
+        total = max(float(model.prior_var(x[None])[0]) - float(kx @ v), 0.0) + model.noise + JITTER
         self.var = np.maximum(self.var - cov * cov / total, 1e-12)
         self.K = np.hstack([self.K, k_pool[:, None]])
 
