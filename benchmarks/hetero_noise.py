@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> None:
         "scored on the true loss at each run's best noisy observation; late noisy share = the share of "
         f"the second half of the trials where the noise sd is above {NOISY_SD}.\n\n" + summary(runs) + "\n"
     )
-    reporting.write(args.name, text, {"runs": runs, "config": config, "machine": reporting.machine()})
+    (reporting.RESULTS / f"{args.name}.md").write_text(text)
+    data = {"runs": runs, "config": config, "machine": reporting.machine()}
+    (reporting.RESULTS / f"{args.name}.json").write_text(json.dumps(data) + "\n")  # compact: every trial's params
     (reporting.RESULTS / f"{args.name}.partial.json").unlink(missing_ok=True)
     print(text)
 
