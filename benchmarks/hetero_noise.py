@@ -1,4 +1,4 @@
-"""Issue noise-14: the Bayesian strategy under noise that is large in one region only.
+"""noise-14: the Bayesian strategy under noise that is large in one region only (the runs of results/hetero_noise.md).
 
 Runs methods on the fresh set's ``hetero`` kind (the training set of this work) or on the
 held-out group ``fresh_problems.hetero_holdout`` (written before any candidate ran on it),
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", default=["random", "hyperstep"], choices=sorted(FACTORIES))
     parser.add_argument("--only", nargs="+", default=None, help="problems whose name contains one of these")
     parser.add_argument("--merge", nargs="+", default=[], help="earlier results of this script whose runs join")
-    parser.add_argument("--name", default="hetero_noise")
+    parser.add_argument("--name", default="hetero_noise_run", help="results file name (results/NAME.md/.json)")
     args = parser.parse_args(argv)
     chosen = [p for p in problems(args.set) if not args.only or any(s in p.name for s in args.only)]
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {p.name: {} for p in chosen}
