@@ -128,6 +128,22 @@ def test_batch_fargate_is_vcpus_and_memory_per_second_rounded_up() -> None:
     assert rate.cost(usage.seconds) == pytest.approx(hourly * 1131 / 3600)
 
 
+def test_batch_fargate_on_arm64_is_priced_at_the_linux_arm_rates() -> None:
+    """The job's ``container.runtimePlatform.cpuArchitecture`` (Batch's ContainerDetail; X86_64
+    when absent) picks Fargate's Linux/ARM rates; before, an ARM64 job was priced at x86's."""
+    event = json.loads((EVENTS / "batch-job-state-change-succeeded.json").read_text())
+    event["detail"]["platformCapabilities"] = ["FARGATE"]
+    event["detail"]["container"]["runtimePlatform"] = {"operatingSystemFamily": "LINUX", "cpuArchitecture": "ARM64"}
+    usage = parse_event(event).usage
+    assert usage is not None and usage.cpu_architecture == "ARM64"
+    rate = block_of(batch_block()).rate(usage, usage.region)
+    assert rate is not None and "ARM64" in rate.basis
+    assert rate.usd_per_hour == pytest.approx(2 * 0.03238 + 4 * 0.00356)
+    del event["detail"]["container"]["runtimePlatform"]
+    x86 = block_of(batch_block()).rate(parse_event(event).usage, "us-east-1")
+    assert x86 is not None and x86.usd_per_hour == pytest.approx(2 * 0.04048 + 4 * 0.004445)
+
+
 def test_each_fargate_attempt_is_a_task_billed_at_least_a_minute_and_a_job_that_never_ran_costs_nothing() -> None:
     """Fargate bills each task (a Batch attempt) per second rounded up, one minute at least.
     Before, the minimum was applied once to the sum of the attempts (three 10 s attempts

@@ -9,7 +9,8 @@ logs and the orchestration's own Lambda and Step Functions charges are not count
   as what it bills, and managed spot's savings as ``1 - BillableTimeInSeconds /
   TrainingTimeInSeconds``: the spot discount is already in the billable seconds.
 - Batch on Fargate: the job's vCPUs x the vCPU-hour rate plus its memory (GB) x the
-  GB-hour rate, over its attempts' run time, each attempt (a Fargate task) per second
+  GB-hour rate (Linux/ARM's for a job whose ``runtimePlatform.cpuArchitecture`` is ARM64,
+  else Linux/x86's, AWS's default architecture), over its attempts' run time, each attempt (a Fargate task) per second
   rounded up with Fargate's one-minute minimum (``batch_usage`` counts them so).
 - Batch on EC2: the instance type's rate when the trial block names it (``cost_per_hour``
   for any other), else the job's vCPUs at m5's rate per vCPU-hour (an estimate: Batch
@@ -59,13 +60,14 @@ def sagemaker_rate(instance_type: str, count: int, region: str | None) -> Rate |
     return Rate(hourly * count, f"{count} x {instance_type} at ${hourly:g}/h ({label})")
 
 
-def fargate_rate(vcpus: float, memory_mib: float, region: str | None) -> Rate:
-    rates, label = _regional(prices.FARGATE, region)
+def fargate_rate(vcpus: float, memory_mib: float, region: str | None, arm64: bool = False) -> Rate:
+    """Linux/x86 rates, or Linux/ARM's for a task on ARM64 (Graviton)."""
+    rates, label = _regional(prices.FARGATE_ARM64 if arm64 else prices.FARGATE, region)
     gb = memory_mib / 1024.0
     hourly = vcpus * rates["vcpu_hour"] + gb * rates["gb_hour"]
-    basis = (
-        f"Fargate {vcpus:g} vCPU, {gb:g} GB at ${rates['vcpu_hour']:g}/vCPU-h + ${rates['gb_hour']:g}/GB-h ({label})"
-    )
+    kind = "Fargate ARM64" if arm64 else "Fargate"
+    per = f"${rates['vcpu_hour']:g}/vCPU-h + ${rates['gb_hour']:g}/GB-h"
+    basis = f"{kind} {vcpus:g} vCPU, {gb:g} GB at {per} ({label})"
     return Rate(hourly, basis)
 
 

@@ -73,6 +73,12 @@ FARGATE: dict[str, dict[str, float]] = {region: {"vcpu_hour": 0.04048, "gb_hour"
 # us-east-2 and us-west-2: unconfirmed
 """Fargate Linux/x86: per vCPU-hour and per GB-hour of memory, billed per second with a
 one-minute minimum (``FARGATE_MINIMUM_SECONDS``)."""
+FARGATE_ARM64: dict[str, dict[str, float]] = {
+    region: {"vcpu_hour": 0.03238, "gb_hour": 0.00356} for region in US_REGIONS
+}
+# us-east-1: a third party quoting https://aws.amazon.com/fargate/pricing/ (https://www.vantage.sh/blog/fargate-pricing,
+#   "Linux/ARM $0.03238 [per vCPU-hour] $0.00356 [per GB-hour]"); us-east-2 and us-west-2: unconfirmed
+"""Fargate Linux/ARM (a job whose ``runtimePlatform.cpuArchitecture`` is ARM64), as ``FARGATE``."""
 FARGATE_MINIMUM_SECONDS = 60.0
 EC2_VCPU_HOUR: dict[str, float] = {region: 0.048 for region in US_REGIONS}
 """A Batch job on EC2 whose instance type is unknown: its vCPUs at m5's rate per vCPU
