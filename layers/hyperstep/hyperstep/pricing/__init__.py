@@ -24,8 +24,11 @@ per job for Batch).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hyperstep.pricing import prices
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,25 @@ class Rate:
         return self.usd_per_hour * seconds / 3600.0
 
 
-def _regional(table: dict[str, dict[str, float]], region: str | None) -> tuple[dict[str, float], str]:
+def _regional(table: dict[str, T], region: str | None) -> tuple[T, str]:
     """The region's prices and the label to show: another region's list price is named."""
     if region in table:
         return table[region], f"{region} list price {prices.PRICES_DATE}"
     label = f"{prices.FALLBACK_REGION} list price {prices.PRICES_DATE}"
     return table[prices.FALLBACK_REGION], label + (f", {region} not in the table" if region else "")
+
+
+def check_listed(region: str | None) -> None:
+    """Refuse (ValueError) a dollar budget priced from the table in a region it lacks: that
+    region's list prices are unknown, and budgeting at ``FALLBACK_REGION``'s (lower than many
+    regions') could let the job spend more than ``max_cost_usd``. A block's ``cost_per_hour``
+    needs no table. Without a dollar budget such a region is priced at the fallback's, named
+    in each trial's ``cost_basis``."""
+    if region is not None and region not in prices.US_REGIONS:
+        raise ValueError(
+            f"budget.max_cost_usd: no list prices for region {region} (the table has "
+            f"{', '.join(prices.US_REGIONS)}): set trial.cost_per_hour to price its trials"
+        )
 
 
 def own_rate(cost_per_hour: float, unit: str) -> Rate:
@@ -79,5 +95,5 @@ def ec2_rate(instance_type: str | None, vcpus: float | None, region: str | None)
             return Rate(table[instance_type], f"EC2 {instance_type} at ${table[instance_type]:g}/h ({label})")
     if vcpus is None:
         return None
-    per_vcpu = prices.EC2_VCPU_HOUR.get(region or "", prices.EC2_VCPU_HOUR[prices.FALLBACK_REGION])
-    return Rate(vcpus * per_vcpu, f"EC2 {vcpus:g} vCPU at ${per_vcpu:g}/vCPU-h (estimate: m5's rate per vCPU)")
+    per_vcpu, label = _regional(prices.EC2_VCPU_HOUR, region)
+    return Rate(vcpus * per_vcpu, f"EC2 {vcpus:g} vCPU at ${per_vcpu:g}/vCPU-h (estimate: m5's rate per vCPU, {label})")

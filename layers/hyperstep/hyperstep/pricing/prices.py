@@ -6,10 +6,11 @@ value's comment says what confirms it, and "unconfirmed" where nothing did. AWS'
 and Fargate pricing pages draw their rate tables with JavaScript, so their stored text holds
 no instance rates; no value was changed by the check (none found contradicted), and the
 three US regions sharing one price is itself unconfirmed (nothing found lists us-east-2's or
-us-west-2's rates). Prices change and differ by region: a region missing here is priced
-at ``FALLBACK_REGION``'s list price (the trial's ``cost_basis`` says so), and a trial block's
-``cost_per_hour`` overrides the table for prices of your own (another region, a savings
-plan, a private rate). Refresh with the AWS Price List API
+us-west-2's rates). Prices change and differ by region: a job with a dollar budget in a
+region missing here is refused unless its block gives ``cost_per_hour`` (``check_listed``);
+any other is priced at ``FALLBACK_REGION``'s list price (the trial's ``cost_basis`` says
+so), and a trial block's ``cost_per_hour`` overrides the table for prices of your own
+(another region, a savings plan, a private rate). Refresh with the AWS Price List API
 (``aws pricing get-products --service-code AmazonSageMaker`` / ``AmazonECS`` / ``AmazonEC2``).
 """
 
