@@ -523,7 +523,7 @@ def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "strategy_options": lambda: spec.strategy.options != stored.strategy.options,
         "constraints": lambda: spec.constraints != stored.constraints,
         "early_stopping": lambda: _scheduling(spec) != _scheduling(stored),
-        "warm_start": lambda: list(_parent_ids(spec)) != list(job.parents),
+        "warm_start": lambda: not _same_parents(_parent_ids(spec), job),
     }
     shown = {
         "goal": lambda: " and ".join(o.goal for o in stored.goals),
@@ -564,6 +564,13 @@ def _refuse_constraints_on_the_value(spec: JobSpec) -> None:
 
 def _parent_ids(spec: JobSpec) -> tuple[str, ...]:
     return tuple(spec.warm_start.jobs) if spec.warm_start is not None else ()
+
+
+def _same_parents(given: Sequence[str], job: Job) -> bool:
+    """Whether ``given`` is the warm start ``job`` was made with: its spec's ``warm_start.jobs``,
+    or every parent in any order (a job may learn from parents besides its spec's: ``hyperstep
+    run --warm-start``, a schedule's earlier runs, which come first)."""
+    return list(given) == list(_parent_ids(job.spec)) or set(given) == set(job.parents)
 
 
 def _parents(store: TrialStore, spec: JobSpec) -> tuple[str, ...]:
