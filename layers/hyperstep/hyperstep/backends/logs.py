@@ -18,8 +18,7 @@ while more events lie beyond it; only the unchanged token ends the stream. No bo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hyperstep.messages import LogCursor
@@ -129,14 +128,6 @@ def read_metrics(
                     if text is not None:
                         captured[name] = text
     return metrics, {name: text for name, text in captured.items() if name not in metrics}
-
-
-def file_lines(path: Path) -> Iterator[str]:
-    """A log file's lines as ``str.splitlines`` splits its text, read a line at a time: a
-    long log is never held whole (a line still is)."""
-    with path.open(errors="replace", newline="") as handle:  # lines end at \n, \r or \r\n, kept
-        for physical in handle:
-            yield from physical.splitlines()
 
 
 def final_metrics_in_log(
