@@ -33,7 +33,7 @@ from pathlib import Path
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.local.tail import LogTail, log_lines
-from hyperstep.backends.logs import read_metrics
+from hyperstep.backends.logs import NOT_FINITE, read_metrics
 from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, script_arguments, trial_environment
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
@@ -228,10 +228,7 @@ class LocalProcessBackend(TrialBackend):
         missing = [o.metric for o in job.spec.goals if o.metric not in metrics]
         unread = next((metric for metric in missing if metric in captured), None)
         if unread is not None:
-            error = f"objective metric {unread!r}: its regex matched {captured[unread]!r}, which is not a number"
-            if "," in captured[unread]:  # logs.read_metrics: a value printed with a decimal comma
-                error += " (a decimal comma: print the value with a point)"
-            return TrialResult(**base, state="failed", error=error)
+            return TrialResult(**base, state="failed", error=unread_reason(unread, captured[unread]))
         return TrialResult(**base, state="completed")
 
     def stop(self, job: JobView, trial: TrialView) -> None:
@@ -342,3 +339,15 @@ def _wait_ended(pids: list[int]) -> None:
             except OSError:
                 break
             time.sleep(0.01)
+
+
+def unread_reason(metric: str, text: str) -> str:
+    """Why the objective ``metric``, printed as ``text`` (``logs.read_metrics``' captured),
+    has no value: NaN or an infinity is not finite (as ``tell`` and collect say), any other
+    text is not a number."""
+    if NOT_FINITE.fullmatch(text):
+        return f"objective metric {metric!r} is not a finite number ({text})"
+    error = f"objective metric {metric!r}: its regex matched {text!r}, which is not a number"
+    if "," in text:  # logs.read_metrics: a value printed with a decimal comma
+        error += " (a decimal comma: print the value with a point)"
+    return error
