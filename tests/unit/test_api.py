@@ -419,6 +419,7 @@ def test_a_dollar_budget_in_a_region_without_list_prices_is_refused_for_a_job_an
         assert body["reason"].startswith("no list prices for region ap-south-1"), schedule
     assert scheduler.list_schedules(GroupName="hyperstep")["Schedules"] == []
     assert service.store.list_jobs() == []
+    assert call("POST", "/jobs", sagemaker_spec())[0] == 202  # without a dollar budget: priced at us-east-1's
 
 
 def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
