@@ -317,6 +317,7 @@ def submit_job(
     check_runs_on_aws(spec)
     guardrails.check(spec)
     check_parents(spec)
+    _service().check_listed_prices(spec)  # a schedule's ticks would each be refused for it
     request = {"spec": spec.model_dump(mode="json"), "key": idempotency_key, "owner": _current().owner}
     if idempotency_key is None:
         outcome = _submit(request=request)

@@ -408,6 +408,20 @@ def test_a_schedule_naming_a_parent_of_another_metric_is_refused_as_a_job_is_and
     assert call("POST", "/jobs", sagemaker_spec(schedule="rate(1 day)", warm_start={"jobs": [same]}))[0] == 201
 
 
+def test_a_dollar_budget_in_a_region_without_list_prices_is_refused_for_a_job_and_a_schedule(
+    service: TuningService, scheduler: Any
+) -> None:
+    service.backends["sagemaker"].region = "ap-south-1"  # type: ignore[attr-defined]
+    capped = {"max_trials": 4, "max_cost_usd": 50}
+    for schedule in ("rate(1 day)", None):
+        status, body = call("POST", "/jobs", sagemaker_spec(schedule=schedule, budget=capped))
+        assert status == 422 and body["field"] == "budget.max_cost_usd", schedule
+        assert body["reason"].startswith("no list prices for region ap-south-1"), schedule
+    assert scheduler.list_schedules(GroupName="hyperstep")["Schedules"] == []
+    assert service.store.list_jobs() == []
+    assert call("POST", "/jobs", sagemaker_spec())[0] == 202  # without a dollar budget: priced at us-east-1's
+
+
 def test_each_tick_starts_a_fresh_job_warm_started_from_the_last_completed_run(
     service: TuningService, scheduler: Any
 ) -> None:

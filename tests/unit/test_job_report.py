@@ -538,6 +538,32 @@ def test_first_order_shares_do_not_add_up_to_more_than_the_whole(tmp_path: Path)
     assert shares["x"] < 0.08 and 0.4 < shares["y"] < 0.56 and 0.4 < shares["k"] < 0.56, shares
 
 
+def test_a_conditional_parameters_share_is_weighed_by_how_often_it_is_active(tmp_path: Path) -> None:
+    """``x`` acts on kind a only (a quarter of the space): the loss is 4 x^2 there, 1 elsewhere,
+    plus 0.3 y. Its effect was taken where it is active but divided by the whole space's
+    variance unweighted: x came out 100% (capped, about 4 times the whole) and the shares summed
+    to 112%. Weighed by its quarter, x explains most (about 88%, worked out by hand) and the
+    shares sum to at most 1."""
+    import hyperstep
+
+    store = SQLiteStore(tmp_path / "c.db")
+    space = {
+        "parameters": [
+            {"name": "kind", "type": "categorical", "choices": ["a", "b", "c", "d"]},
+            {"name": "x", "type": "float", "low": -1.0, "high": 1.0, "when": {"kind": ["a"]}},
+            {"name": "y", "type": "float", "low": -1.0, "high": 1.0},
+        ]
+    }
+    study = hyperstep.Study(space, strategy="random", seed=0, store=store, job_id="conditional")
+    for trial in study.ask(60):
+        p = trial.params
+        study.tell(trial.id, (4 * p["x"] ** 2 if p["kind"] == "a" else 1.0) + 0.3 * p["y"])
+    data = from_store(store, "conditional")
+    shares = analysis.importance(data.job, data.trials)
+    assert shares is not None and sum(shares.values()) <= 1.0 + 1e-9, shares
+    assert shares["x"] > 0.7 and shares["y"] < 0.2 and shares["kind"] < 0.2, shares
+
+
 def test_the_best_trials_parameters_are_not_taken_for_the_jobs_own_fields(tmp_path: Path) -> None:
     """The summary listed the best trial's parameters as terms of their own, beside the job's
     (their two-space indent collapses in HTML): a parameter named ``status`` or ``failed`` read

@@ -18,9 +18,9 @@ from hyperstep.errors import SpecError
 from hyperstep.events import parse_event
 from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult, Usage
 from hyperstep.models import Charge, Job, StopReason, Trial, TrialState
-from hyperstep.pricing import budget, prices
+from hyperstep.pricing import budget, ec2_rate, prices
 from hyperstep.service import TuningService
-from hyperstep.spec import parse_spec
+from hyperstep.spec import BudgetUpdate, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.trial_view import Snapshot
 from hyperstep.views import progress_line
@@ -128,6 +128,22 @@ def test_batch_fargate_is_vcpus_and_memory_per_second_rounded_up() -> None:
     assert rate.cost(usage.seconds) == pytest.approx(hourly * 1131 / 3600)
 
 
+def test_batch_fargate_on_arm64_is_priced_at_the_linux_arm_rates() -> None:
+    """The job's ``container.runtimePlatform.cpuArchitecture`` (Batch's ContainerDetail; X86_64
+    when absent) picks Fargate's Linux/ARM rates; before, an ARM64 job was priced at x86's."""
+    event = json.loads((EVENTS / "batch-job-state-change-succeeded.json").read_text())
+    event["detail"]["platformCapabilities"] = ["FARGATE"]
+    event["detail"]["container"]["runtimePlatform"] = {"operatingSystemFamily": "LINUX", "cpuArchitecture": "ARM64"}
+    usage = parse_event(event).usage
+    assert usage is not None and usage.cpu_architecture == "ARM64"
+    rate = block_of(batch_block()).rate(usage, usage.region)
+    assert rate is not None and "ARM64" in rate.basis
+    assert rate.usd_per_hour == pytest.approx(2 * 0.03238 + 4 * 0.00356)
+    del event["detail"]["container"]["runtimePlatform"]
+    x86 = block_of(batch_block()).rate(parse_event(event).usage, "us-east-1")
+    assert x86 is not None and x86.usd_per_hour == pytest.approx(2 * 0.04048 + 4 * 0.004445)
+
+
 def test_each_fargate_attempt_is_a_task_billed_at_least_a_minute_and_a_job_that_never_ran_costs_nothing() -> None:
     """Fargate bills each task (a Batch attempt) per second rounded up, one minute at least.
     Before, the minimum was applied once to the sum of the attempts (three 10 s attempts
@@ -192,6 +208,42 @@ def test_a_dollar_budget_needs_a_price_for_the_trials() -> None:
 def test_a_dollar_budget_must_cover_one_trial_at_its_most() -> None:
     with pytest.raises(SpecError, match=r"budget.max_cost_usd: \$0.05 does not cover one trial at its most \(\$0.1:"):
         block_of(local_trial(), max_cost_usd=0.05)
+
+
+class RegionalBackend(FakeBackend):
+    def __init__(self, region: str | None) -> None:
+        super().__init__()
+        self.region = region
+
+
+def test_a_dollar_budget_in_a_region_without_list_prices_is_refused_at_submit_and_on_a_budget_change() -> None:
+    """Before, such a job was accepted and budgeted at us-east-1's rates, which the region's
+    may exceed, so ``max_cost_usd`` could be overspent; now the submit names the region and the fix."""
+    service = TuningService(SQLiteStore(), {"sagemaker": RegionalBackend("ap-south-1")}, FakeOrchestrator())
+    capped = parse_spec(spec_document(trial=sagemaker_block(), budget={"max_trials": 4, "max_cost_usd": 50}))
+    message = (
+        r"^budget.max_cost_usd: no list prices for region ap-south-1 "
+        r"\(the table has us-east-1, .*: set trial.cost_per_hour"
+    )
+    with pytest.raises(SpecError, match=message):
+        service.submit(capped, job_id="capped")
+    assert service.store.list_jobs() == []
+    own = parse_spec(
+        spec_document(trial=sagemaker_block(cost_per_hour=0.3), budget={"max_trials": 4, "max_cost_usd": 50})
+    )
+    service.create_job(own, job_id="own")  # the block's own rate: no table needed
+    uncapped = service.create_job(parse_spec(spec_document(trial=sagemaker_block())), job_id="uncapped")
+    with pytest.raises(SpecError, match="no list prices for region ap-south-1"):
+        service.update_budget(uncapped.id, BudgetUpdate(max_cost_usd=50))
+    assert service.store.get_job("uncapped").spec.budget.max_cost_usd is None
+    listed = TuningService(SQLiteStore(), {"sagemaker": RegionalBackend("us-west-2")}, FakeOrchestrator())
+    listed.create_job(capped, job_id="listed")
+
+
+def test_without_a_dollar_budget_a_region_without_list_prices_is_priced_at_the_fallback_naming_it() -> None:
+    estimate = ec2_rate(None, 2, "ap-south-1")
+    assert estimate is not None and estimate.usd_per_hour == pytest.approx(2 * 0.048)
+    assert "ap-south-1 not in the table" in estimate.basis
 
 
 # ---- budget ---------------------------------------------------------------------------

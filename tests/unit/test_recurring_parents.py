@@ -14,9 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from hyperstep.handlers import handle_start
+from hyperstep.job_pages import PAGE
 from hyperstep.models import Job, JobStatus
+from hyperstep.recurring import LOOKBACK_JOBS, previous_runs
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.stores.base import JobPlace
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
@@ -118,3 +121,26 @@ def test_a_tick_carries_on_only_the_earlier_runs_among_its_previous_runs_parents
     assert service.store.get_job("nightly-1").parents == ("alice-old", "nightly-0")
     started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
     assert service.store.get_job(started["job_id"]).parents == ("nightly-1", "nightly-0")
+
+
+class EndlessOwner(SQLiteStore):
+    """An owner with more jobs than any tick should read: every page is full, none a run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages = 0
+        self.other = parse_spec(spec_document(name="other"))
+
+    def list_jobs(self, limit: int = 100, owner: str | None = None, after: JobPlace | None = None) -> list[Job]:
+        self.pages += 1
+        if self.pages > 100:
+            raise AssertionError("previous_runs pages through every job of its owner")
+        start = self.pages * limit
+        return [Job(id=f"other-{n}", spec=self.other, created_at=-n, owner=owner) for n in range(start, start + limit)]
+
+
+def test_a_schedule_with_no_completed_run_reads_a_bounded_number_of_its_owners_jobs() -> None:
+    """Before, a tick of a schedule with no completed run read every job its owner had, each tick."""
+    store = EndlessOwner()
+    assert list(previous_runs(store, parse_spec(DAILY), ALICE)) == []
+    assert store.pages == LOOKBACK_JOBS // PAGE

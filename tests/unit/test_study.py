@@ -11,6 +11,8 @@ from pydantic import ValidationError
 import hyperstep
 from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.models import TrialState
+from hyperstep.service import TuningService
+from hyperstep.spec import JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
 
 PARAMETERS = [
@@ -674,6 +676,26 @@ def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> Non
     assert reopened.parents == ("first",)
     with pytest.raises(ValueError, match=r"^warm_start: job '.*' is stored with warm_start \['first'\]"):
         hyperstep.Study({"parameters": wider}, store=store, job_id=child.job_id, warm_start=["other"])
+
+
+def test_a_study_reopens_a_job_with_parents_besides_its_specs_given_either_list(tmp_path) -> None:
+    """A job made with parents besides its spec's ``warm_start.jobs`` (``hyperstep run
+    --warm-start``, a schedule's earlier runs) was refused when reopened with the warm start it
+    was made with: its spec's list, or every parent, was compared in order with the stored
+    parents ('second', then 'first'). Another list is still refused."""
+    store = SQLiteStore(tmp_path / "s.db")
+    for name in ("first", "second"):
+        parent = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id=name)
+        parent.tell(parent.ask()[0], 1.0)
+    document = {"name": "child", "objective": {"metric": "objective"}, "parameters": PARAMETERS}
+    spec = JobSpec.model_validate({**document, "warm_start": {"jobs": ["first"]}})
+    job = TuningService(store, {}).create_job(spec, job_id="child", parents=("second",))
+    assert set(job.parents) == {"first", "second"}
+    for given in (["first"], ["first", "second"], ["second", "first"]):
+        reopened = hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="child", warm_start=given)
+        assert reopened.parents == job.parents
+    with pytest.raises(ValueError, match=r"^warm_start: job 'child' is stored with warm_start \['second', 'first'\]"):
+        hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="child", warm_start=["second"])
 
 
 def test_a_study_refuses_a_warm_start_parent_of_other_objectives(tmp_path) -> None:

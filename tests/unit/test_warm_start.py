@@ -259,3 +259,25 @@ def test_a_constant_set_to_a_value_the_parent_never_ran_is_refused() -> None:
     document = {"name": "child", "objective": {"metric": "loss"}, "parameters": [*CHILD.parameters, conditional]}
     child = JobSpec.model_validate({**document, "warm_start": {"jobs": [parent.id]}})
     assert service.create_job(child).parents == (parent.id,)  # its rbf trials carry over: not every one is left out
+
+
+def test_a_categorical_whose_choices_share_none_of_the_parents_values_is_refused_naming_it() -> None:
+    """Before, only a one-choice constant was refused: a categorical whose every choice was new
+    (``kernel`` ran at rbf and linear, now poly or sigmoid) left every parent trial out without
+    a word. Choices that still share one keep the trials that fit (AMT lets ranges change)."""
+    service = TuningService(SQLiteStore(":memory:"), {})
+
+    def spec(name: str, kernels: list[str], parents: list[str] | None = None) -> JobSpec:
+        kernel = {"name": "kernel", "type": "categorical", "choices": kernels}
+        others = [p for p in CHILD.parameters if p.name != "kernel"]
+        document = {"name": name, "objective": {"metric": "loss"}, "parameters": [*others, kernel]}
+        return JobSpec.model_validate({**document, **({"warm_start": {"jobs": parents}} if parents else {})})
+
+    parent = service.create_job(spec("parent", ["rbf", "linear"]))
+    with pytest.raises(
+        SpecError,
+        match=r"^warm_start\.jobs: job .parent-.* ran kernel at \['rbf', 'linear'\] and this job offers "
+        r"\['poly', 'sigmoid'\] \(parameters\.3\): none of its trials would fit this space$",
+    ):
+        service.create_job(spec("child", ["poly", "sigmoid"], [parent.id]))
+    assert service.create_job(spec("overlap", ["linear", "poly"], [parent.id])).parents == (parent.id,)

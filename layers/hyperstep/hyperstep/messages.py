@@ -33,7 +33,7 @@ class Usage(BaseModel):
     Each field is what the platform itself says, when it says it (a field left None is
     taken from the spec's trial block): SageMaker's ``BillableTimeInSeconds`` (managed spot
     savings already taken off) and ``ResourceConfig``; a Batch job's attempts' ``startedAt``
-    to ``stoppedAt``, its ``resourceRequirements`` and ``platformCapabilities``; a local
+    to ``stoppedAt``, its ``resourceRequirements``, ``platformCapabilities`` and CPU architecture; a local
     process's wall time.
     """
 
@@ -46,6 +46,9 @@ class Usage(BaseModel):
     vcpus: float | None = Field(default=None, gt=0)
     memory_mib: float | None = Field(default=None, gt=0)
     platform: Literal["sagemaker", "fargate", "ec2", "local"] | None = None
+    cpu_architecture: Literal["X86_64", "ARM64"] | None = None
+    """A Batch job's ``container.runtimePlatform.cpuArchitecture`` (Fargate prices ARM64 lower);
+    None when the job does not say, which AWS documents as X86_64."""
     region: str | None = None
 
 

@@ -40,7 +40,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hyperstep.errors import ConflictError, HyperstepError, JobExistsError, NotFoundError, SpecError
-from hyperstep.job_pages import every_job
+from hyperstep.job_pages import PAGE, every_job
 from hyperstep.models import Job, JobStatus
 from hyperstep.owners import owner_tag
 from hyperstep.service import TuningService
@@ -251,13 +251,22 @@ class SchedulingUnavailable(HyperstepError):
     """This deployment (or a local run) has no scheduler configured."""
 
 
+LOOKBACK_JOBS = 10 * PAGE
+"""How many of the owner's newest jobs a tick reads for the schedule's earlier runs (10
+Queries at most): without it, a schedule with no completed run read every job of its owner
+on every tick."""
+
+
 def previous_runs(store: TrialStore, spec: JobSpec, owner: str | None = None) -> Iterator[Job]:
-    """Jobs of ``owner`` started from the same recurring spec (name and schedule), newest first.
+    """Jobs of ``owner`` started from the same recurring spec (name and schedule), newest
+    first, among the owner's newest ``LOOKBACK_JOBS`` jobs.
 
     Read lazily a page of the owner's jobs at a time (``job_pages.every_job``: a Query on the
-    owner's index, never a Scan), so a schedule's runs are found however many other jobs the
-    owner has made since, and a caller that stops early reads no further pages."""
-    return (job for job in every_job(store, owner) if is_run(job, spec, owner))
+    owner's index, never a Scan), so a caller that stops early reads no further pages. A run
+    with more than ``LOOKBACK_JOBS`` of the owner's jobs made after it is not found: a tick
+    then starts without learning from it (and does not wait for it, were it still going)."""
+    newest = itertools.islice(every_job(store, owner), LOOKBACK_JOBS)
+    return (job for job in newest if is_run(job, spec, owner))
 
 
 def is_run(job: Job, spec: JobSpec, owner: str | None) -> bool:

@@ -81,8 +81,10 @@ from hyperstep.models import (
 from hyperstep.objectives import pareto_front
 from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
+from hyperstep.pricing import check_listed
 from hyperstep.recorded_ends import RecordedEnd, note
 from hyperstep.spec import Budget, BudgetUpdate, JobSpec, describe_validation_error
+from hyperstep.spec_base import TrialBlockBase
 from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
 from hyperstep.study import Study
 from hyperstep.trial_view import Snapshot, TrialView, results_of
@@ -157,6 +159,7 @@ class TuningService:
                 continue  # a schedule's earlier run of another objective: nothing to learn
             kept.append(parent)
         parents = tuple(kept)
+        self.check_listed_prices(spec)
         now = self.clock()
         job = Job(
             id=job_id or new_job_id(spec.name, now),
@@ -680,6 +683,20 @@ class TuningService:
             cost = completion.Stop(StopReason.MAX_COST, dollars.exhausted_reason(job, trials, region))
         return completion.final_stop(job, trials, self.clock(), failure, self._budget_left(job), cost)
 
+    def check_listed_prices(self, spec: JobSpec) -> None:
+        """``SpecError`` for a dollar budget on trials priced from the list price table in a
+        region it lacks (``pricing.check_listed``): nothing is stored."""
+        if spec.budget.max_cost_usd is not None:
+            self._check_listed(spec.trial)
+
+    def _check_listed(self, block: TrialBlockBase | None) -> None:
+        if block is None or block.cost_per_hour is not None or block.backend not in self.backends:
+            return
+        try:
+            check_listed(getattr(self.backends[block.backend], "region", None))
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+
     def _region(self, job: Job) -> str | None:
         try:
             return getattr(self.backend_for(job), "region", None)
@@ -980,6 +997,7 @@ class TuningService:
                 job.spec.trial.check_priced()
             except ValueError as exc:
                 raise SpecError(str(exc)) from None
+            self._check_listed(job.spec.trial)
 
         def changed(budget: Budget) -> Budget:
             try:

@@ -2,14 +2,14 @@
 
 The same class serves a notebook (in-memory store), the CLI (SQLite file) and the
 suggester Lambda (DynamoDB): the store holds everything, the Study holds nothing that
-a fresh instance could not rebuild from it.
+a fresh instance could not rebuild from it. Its arguments and told values are checked in
+``study_checks``; what its strategy sees of the trials is ``study_history.history_of``.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -23,39 +23,38 @@ from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
-from hyperstep.objectives import constraint_slack, objective_values, pareto_front
+from hyperstep.objectives import pareto_front
 from hyperstep.schedulers import Scheduler, make_scheduler
-from hyperstep.schedulers.fidelity import levels, rung_observations
-from hyperstep.schedulers.joint import joint_observations
+from hyperstep.schedulers.fidelity import levels
 from hyperstep.space import SearchSpace
-from hyperstep.spec import JobSpec, Objective, describe_validation_error
+from hyperstep.spec import JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
 from hyperstep.strategies import History, Strategy, make_strategy
-from hyperstep.warm_start import carried_over, check_parent
+from hyperstep.study_checks import (
+    Goal,
+    as_space,
+    checked_metrics,
+    checked_parents,
+    error_text,
+    is_number,
+    objectives_of,
+    one_of_one,
+    refuse_a_failed_value,
+    refuse_another_spec,
+    refuse_constraints_on_the_value,
+    scalar,
+)
+from hyperstep.study_history import history_of
+from hyperstep.warm_start import carried_over
 
 if TYPE_CHECKING:
     from hyperstep.trial_view import Snapshot
 
-Goal = Literal["minimize", "maximize"]
 TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED)
 """What ``tell`` takes: how a trial ended (running and pending are not an end)."""
 TrialRef = str | Trial | int
 """A trial as ``tell`` and ``report`` take it: its id, the ``Trial`` ``ask`` returned, or its
 number (Optuna's ``tell`` takes the trial or its number)."""
-
-
-def objectives_of(goal: Goal | Sequence[Goal]) -> dict[str, Any]:
-    """The spec's ``objective`` (one goal) or ``objectives`` (a list: ``objective_1``...)."""
-    if isinstance(goal, str):
-        return {"objective": Objective(metric="objective", goal=goal)}
-    if not isinstance(goal, Sequence):
-        raise TypeError(f"goal: 'minimize', 'maximize' or a list of two or three of them, got {goal!r}")
-    goals = list(goal)
-    if not 1 <= len(goals) <= 3:
-        raise SpecError(f"goal: one goal, or a list of two or three (one per objective), got {len(goals)}")
-    if len(goals) == 1:
-        return {"objective": Objective(metric="objective", goal=goals[0])}
-    return {"objectives": [Objective(metric=f"objective_{i + 1}", goal=g) for i, g in enumerate(goals)]}
 
 
 class Study:
@@ -106,7 +105,7 @@ class Study:
         if isinstance(warm_start, str):
             raise SpecError(f"warm_start: a list of job ids, got the string {warm_start!r}; put it in a list")
         try:
-            space = _as_space(space)
+            space = as_space(space)
             spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
                 {
                     "name": name,
@@ -124,13 +123,13 @@ class Study:
             )
         except ValidationError as exc:  # one line naming the field, as the CLI's and the API's
             raise SpecError(describe_validation_error(exc)) from None
-        _refuse_constraints_on_the_value(spec)
+        refuse_constraints_on_the_value(spec)
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
             job = store.get_job(job_id)
         except NotFoundError:
-            parents = _parents(store, spec)
+            parents = checked_parents(store, spec)
             job = Job(id=job_id, spec=spec, created_at=store.clock(), seed=drawn_seed(spec), parents=parents)
             store.create_job(job)
         given = {
@@ -142,7 +141,7 @@ class Study:
             "early_stopping": early_stopping is not None,
             "warm_start": warm_start is not None,
         }
-        _refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
+        refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
 
     @classmethod
@@ -313,11 +312,11 @@ class Study:
         state = TrialState(state)
         if state not in TOLD_STATES:
             raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
-        _refuse_a_failed_value(state, value)
+        refuse_a_failed_value(state, value)
         error = error_text(error)
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error, skip_if_finished)
-        value = _one_of_one(value)
+        value = one_of_one(value)
         if value is not None and not is_number(value):
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
         if state is TrialState.PRUNED or (state is TrialState.STOPPED and stopping.enabled(self.spec)):
@@ -442,13 +441,13 @@ class Study:
         state = TrialState(state)
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
-        _refuse_a_failed_value(state, value)
+        refuse_a_failed_value(state, value)
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
             if value is None or not all(math.isfinite(v) for v in self._values(value)):
                 raise ValueError(f"this study has {m} objectives: add a list of {m} finite values, got {value!r}")
         elif state is TrialState.COMPLETED:
-            value = _one_of_one(value)
+            value = one_of_one(value)
             if value is None or not is_number(value) or not math.isfinite(value):
                 raise ValueError(f"a completed trial needs a finite value, got {value!r}")
         if metrics is not None:  # checked before the trial is added: a refused call adds none
@@ -508,237 +507,3 @@ class Study:
             return stopping.best_trial(candidates, self.minimize, self.spec.early_stopping.max_resource)
         best_id = self.job.best_trial_id
         return None if best_id is None else self.store.get_trial(self.job_id, best_id)
-
-
-def _refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
-    """Refuse (ValueError) to open stored ``job`` as a study of another ``spec``: the study
-    would silently run the stored one (minimize what the caller maximizes, propose points
-    of the old space). The space is always compared; of the rest only the arguments
-    ``given`` (a study reopened without them takes the stored ones)."""
-    stored = job.spec
-    differs = {
-        "goal": lambda: [o.goal for o in spec.goals] != [o.goal for o in stored.goals],
-        "strategy": lambda: spec.strategy.name != stored.strategy.name,
-        "seed": lambda: spec.strategy.seed != job.strategy_seed,
-        "strategy_options": lambda: spec.strategy.options != stored.strategy.options,
-        "constraints": lambda: spec.constraints != stored.constraints,
-        "early_stopping": lambda: _scheduling(spec) != _scheduling(stored),
-        "warm_start": lambda: list(_parent_ids(spec)) != list(job.parents),
-    }
-    shown = {
-        "goal": lambda: " and ".join(o.goal for o in stored.goals),
-        "strategy": lambda: stored.strategy.name,
-        "seed": lambda: str(job.strategy_seed),
-        "strategy_options": lambda: str(stored.strategy.options),
-        "constraints": lambda: str([c.model_dump(exclude_none=True) for c in stored.constraints]),
-        "early_stopping": lambda: f"other early stopping ({_stopping_name(stored)})",
-        "warm_start": lambda: str(list(job.parents)),
-    }
-    keeps = "a study opened on a stored job keeps its spec"
-    if spec.parameters != stored.parameters:
-        names = ", ".join(p.name for p in stored.parameters)
-        raise ValueError(
-            f"space: job {job.id!r} is stored with other parameters ({names}): {keeps};"
-            " give its space or use another job_id"
-        )
-    for field in given:
-        if differs[field]():
-            what = shown[field]()
-            what = what if field == "early_stopping" else f"{field} {what}"
-            raise ValueError(
-                f"{field}: job {job.id!r} is stored with {what}: {keeps}; leave {field} out or use another job_id"
-            )
-
-
-def _refuse_constraints_on_the_value(spec: JobSpec) -> None:
-    """A study's objectives are the values ``tell`` takes, never among its ``metrics``: a
-    constraint on one would hold every trial infeasible, silently (``SpecError``)."""
-    told = {o.metric for o in spec.goals}
-    for i, constraint in enumerate(spec.constraints):
-        if constraint.metric in told:
-            raise SpecError(
-                f"constraints.{i}: {constraint.metric!r} is the value tell takes, not one of its metrics:"
-                " constrain a metric told with tell(..., metrics={...})"
-            )
-
-
-def _parent_ids(spec: JobSpec) -> tuple[str, ...]:
-    return tuple(spec.warm_start.jobs) if spec.warm_start is not None else ()
-
-
-def _parents(store: TrialStore, spec: JobSpec) -> tuple[str, ...]:
-    """The spec's ``warm_start.jobs``, each a job of ``store`` that optimized the same
-    objectives (``SpecError`` naming one that is not, before anything is stored)."""
-    for parent in _parent_ids(spec):
-        try:
-            check_parent(spec, store.get_job(parent))
-        except NotFoundError:
-            raise SpecError(f"warm_start.jobs: job {parent!r} not found in the study's store") from None
-    return _parent_ids(spec)
-
-
-def _stopping_name(spec: JobSpec) -> str:
-    return spec.early_stopping.name if spec.early_stopping is not None else "none"
-
-
-def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
-    """The spec's early stopping as compared when a study is reopened (None: off)."""
-    return spec.early_stopping.model_dump() if stopping.enabled(spec) and spec.early_stopping is not None else None
-
-
-def _refuse_a_failed_value(state: TrialState, value: Any) -> None:
-    """A failed trial takes no value (``ValueError``), as Optuna refuses values with FAIL."""
-    if state is TrialState.FAILED and value is not None:
-        raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
-
-
-def error_text(error: str | BaseException | None) -> str | None:
-    """The ``error`` told with a failed trial as the store keeps it: a string, or an
-    exception as ``Type: message`` (``ValueError`` for anything else: a store that kept it
-    could not be read back)."""
-    if isinstance(error, BaseException):
-        return f"{type(error).__name__}: {error}"
-    if error is not None and not isinstance(error, str):
-        raise ValueError(f"error: a string or an exception, got {error!r}")
-    return error
-
-
-def _one_of_one(value: Any) -> Any:
-    """A one-objective study's value told as a list of one (``goal=["maximize"]``, as
-    Optuna takes it) as that value; anything else as it is."""
-    value = scalar(value)
-    listed = (isinstance(value, Sequence) and not isinstance(value, str)) or np.shape(value) == (1,)
-    if listed and len(value) == 1 and is_number(scalar(value[0])):
-        return scalar(value[0])
-    return value
-
-
-def scalar(value: Any) -> Any:
-    """A 0-d array (numpy's, or a framework's loss tensor: what ``float()`` reads, as
-    Optuna does) as the float it holds, an int past a float's range as the infinity it
-    rounds to (not finite, so it fails the trial; ``float()`` raised OverflowError); anything
-    else as it is."""
-    if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
-        return math.inf if value > 0 else -math.inf
-    return value
-
-
-def is_number(value: Any) -> bool:
-    """Whether ``value`` is a metric value: a real number, and not a bool (Python's ``True``
-    is the int 1, but a script telling ``True`` has mixed up its outputs)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
-    """``metrics`` as told, refused (ValueError) unless each is a number under a name."""
-    for name, value in metrics.items():
-        if not isinstance(name, str):
-            raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
-        if not is_number(scalar(value)):
-            raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
-    return {name: scalar(value) for name, value in metrics.items()}
-
-
-def _as_space(space: SearchSpace | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> SearchSpace:
-    """The study's space: a ``SearchSpace``, its document (``{"parameters": [...]}``) or the
-    list of its parameters, read as one (a ``ValidationError`` names the field at fault:
-    ``Study`` makes it one line)."""
-    if isinstance(space, SearchSpace):
-        return space
-    if isinstance(space, Mapping):
-        return SearchSpace.model_validate(space)
-    if isinstance(space, list | tuple):
-        return SearchSpace.model_validate({"parameters": list(space)})
-    raise TypeError(
-        f"space: a hyperstep.SearchSpace, its document ({{'parameters': [...]}}) or a list of parameters, got {space!r}"
-    )
-
-
-def history_of(
-    space: SearchSpace,
-    trials: Sequence[Trial],
-    minimize: bool,
-    seed: int = 0,
-    fidelity: Sequence[int] | None = None,
-    spec: JobSpec | None = None,
-    extrapolate: bool = False,
-    joint: bool = False,
-) -> History:
-    """What a strategy sees of these trials: completed ones with a finite value (as values
-    to minimize), failed ones, and active ones (pending or running) as points to avoid;
-    so are pruned ones that give no observation (stopped early: proposing one again would
-    run what the scheduler just stopped).
-
-    With ``fidelity`` (the rungs, ``max_resource`` last: model-based early stopping), every
-    trial that is not failed and reached a rung is an observation, at the highest rung it
-    reached, ranked onto the top rung's scale (``schedulers.fidelity.rung_observations``):
-    pruned trials count, and running ones count instead of being points to avoid. With
-    ``extrapolate`` too, a trial whose curve predicts its final value counts with that
-    (``schedulers.fidelity.extrapolated``). With ``joint`` instead, through one GP over
-    (configuration, steps) fitted on every rung's values (``schedulers.joint``).
-
-    With ``spec`` (its objectives and constraints): several objectives give ``Y``, the
-    constraints ``G`` (``History``); a trial whose objectives are not all finite is
-    left out as a failed one would be."""
-    if spec is not None and spec.multi_objective:
-        return _multi_objective_history(space, trials, spec, seed)
-    sign = 1.0 if minimize else -1.0
-    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and math.isfinite(t.value)]
-    failed = [t for t in trials if t.state is TrialState.FAILED]
-    pending = [t for t in trials if t.state.active]
-    y = [sign * float(t.value) for t in done]  # type: ignore[arg-type]
-    if fidelity:
-        completed = {id(t) for t in done}
-        observed = [t for t in trials if t.state is not TrialState.FAILED and (t.curve or id(t) in completed)]
-        index = dict(enumerate(observed))  # keyed by position: prior trials may share numbers
-        curves = {i: {s: sign * v for s, v in t.curve.items() if math.isfinite(v)} for i, t in index.items()}
-        finals = {i: sign * float(t.value) for i, t in index.items() if id(t) in completed}  # type: ignore[arg-type]
-        if joint:
-            encoded = space.encode_many([t.params for t in observed])
-            points = dict(enumerate(encoded))
-            values = joint_observations(points, curves, finals, fidelity, seed, onehot=_onehot(space))
-        else:
-            values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate)
-        done = [index[i] for i in sorted(values)]
-        y = [values[i] for i in sorted(values)]
-        pending = [t for t in pending if id(t) not in {id(d) for d in done}]
-    observed = {id(t) for t in done}
-    pending += [t for t in trials if t.state is TrialState.PRUNED and id(t) not in observed]
-    return History(
-        space=space,
-        X=space.encode_many([t.params for t in done]),
-        y=np.array(y, dtype=float),
-        X_failed=space.encode_many([t.params for t in failed]),
-        X_pending=space.encode_many([t.params for t in pending]),
-        seed=seed,
-        G=None if spec is None else constraint_slack(spec, done),
-        offset=len(trials) if fidelity else 0,
-    )
-
-
-def _onehot(space: SearchSpace) -> np.ndarray:
-    """The encoded columns that are one-hot categories (what the GP's category offset reads)."""
-    from hyperstep.strategies.transforms import Projector
-
-    return ~Projector(space).numeric
-
-
-def _multi_objective_history(space: SearchSpace, trials: Sequence[Trial], spec: JobSpec, seed: int) -> History:
-    """``history_of`` for several objectives (no fidelity: early stopping needs one objective)."""
-    scored = [(t, objective_values(spec, t)) for t in trials]
-    done = [t for t, v in scored if v is not None]
-    Y = np.array([v for _, v in scored if v is not None], dtype=float).reshape(len(done), len(spec.goals))
-    failed = [t for t in trials if t.state is TrialState.FAILED]
-    pending = [t for t in trials if t.state.active]
-    return History(
-        space=space,
-        X=space.encode_many([t.params for t in done]),
-        y=Y[:, 0].copy(),
-        X_failed=space.encode_many([t.params for t in failed]),
-        X_pending=space.encode_many([t.params for t in pending]),
-        seed=seed,
-        Y=Y,
-        G=constraint_slack(spec, done),
-    )

@@ -22,9 +22,10 @@ The objectives must be the parent's (``check_parent``): a trial's value is its j
 objective, so a parent that minimized a loss cannot teach a job that maximizes accuracy.
 And a parent must have measured every metric the job constrains: a trial without it counts
 as breaking the constraint, so a parent that never measured it would teach the model that
-its whole region (the best known) breaks it. A constant (a one-choice categorical, such as an
-imported AMT static hyperparameter) set to a value the parent never ran is refused too: every
-parent trial would be left out.
+its whole region (the best known) breaks it. A categorical none of whose choices the parent
+ran (a constant among them: a one-choice categorical, such as an imported AMT static
+hyperparameter, set to a value the parent never ran) is refused too: every parent trial
+would be left out.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial, TrialState
-from hyperstep.space import CategoricalParameter, Parameter, SearchSpace
+from hyperstep.space import CategoricalParameter, SearchSpace
 from hyperstep.spec import JobSpec
 
 INFORMATIVE = (TrialState.COMPLETED, TrialState.FAILED)
@@ -73,26 +74,24 @@ def check_parent(spec: JobSpec, parent: Job) -> None:
     theirs = {p.name: p for p in parent.spec.parameters}
     for index, parameter in enumerate(spec.parameters):
         before = theirs.get(parameter.name)
-        if before is not None and _constant_changed(parameter, before):
+        if not isinstance(parameter, CategoricalParameter) or not isinstance(before, CategoricalParameter):
+            continue
+        if _no_choice_shared(parameter, before):
+            one = len(parameter.choices) == 1
+            now = f"fixes it at {parameter.choices[0]!r}" if one else f"offers {parameter.choices}"
             raise SpecError(
-                f"warm_start.jobs: job {parent.id!r} ran {parameter.name} at {before.choices} and this job fixes it at"
-                f" {parameter.choices[0]!r} (parameters.{index}): none of its trials would fit this space"
+                f"warm_start.jobs: job {parent.id!r} ran {parameter.name} at {before.choices} and this job {now}"
+                f" (parameters.{index}): none of its trials would fit this space"
             )
 
 
-def _constant_changed(mine: Parameter, theirs: Parameter) -> bool:
-    """Whether ``mine`` is a constant (a one-choice categorical: an AMT static hyperparameter)
-    that none of the parent's choices for it equals, both always active: every parent trial
-    then has another value and ``projected`` leaves each out, so the warm start would carry
-    nothing, and nothing would say so (AMT's TransferLearning lets a static value change)."""
-    return (
-        isinstance(mine, CategoricalParameter)
-        and isinstance(theirs, CategoricalParameter)
-        and len(mine.choices) == 1
-        and mine.when is None
-        and theirs.when is None
-        and not any(mine.contains(choice) for choice in theirs.choices)
-    )
+def _no_choice_shared(mine: CategoricalParameter, theirs: CategoricalParameter) -> bool:
+    """Whether ``mine`` is a categorical (a constant among them: a one-choice categorical, an
+    AMT static hyperparameter) none of whose choices the parent ran, both always active:
+    every parent trial then has another value and ``projected`` leaves each out, so the warm
+    start would carry nothing, and nothing would say so. Choices that share one keep the
+    trials that fit (AMT's TransferLearning lets ranges and static values change)."""
+    return mine.when is None and theirs.when is None and not any(mine.contains(c) for c in theirs.choices)
 
 
 def unmeasured(parent: Job, metric: str) -> bool:

@@ -18,8 +18,7 @@ while more events lie beyond it; only the unchanged token ends the stream. No bo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hyperstep.messages import LogCursor
@@ -30,6 +29,8 @@ MAX_LOG_PAGES = 20
 """At most 20 pages (up to 20 MB, 200,000 lines) from the end of a log are read."""
 MAX_FOLLOW_PAGES = 5
 """``follow_log`` reads at most 5 pages (up to 5 MB, 50,000 lines) a call; the next call goes on."""
+NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE)
+"""A value printed as NaN or an infinity (``nan``, ``-inf``, ``Infinity``), not within a word (INFO)."""
 StepReport = tuple[str, int, float]
 """(metric, step, value): one line's match, its step the metric's count of matching lines."""
 
@@ -115,28 +116,37 @@ def read_metrics(
     but never on a number the last text it captured (``loss=abc`` gives ``{"loss": "abc"}``):
     why such a metric counts as missing. A value the group read up to a decimal comma
     (``loss=0,49`` read as 0: ``metric_regex.decimal_comma``) is no number either: its line
-    gives none, and the text is the value as printed (``{"loss": "0,49"}``)."""
+    gives none, and the text is the value as printed (``{"loss": "0,49"}``). So is a value
+    printed as NaN or an infinity where a regex that reads numbers only would have read one
+    (``loss=nan``: ``{"loss": "nan"}``, ``not_finite``)."""
     metrics: dict[str, float] = {}
     captured: dict[str, str] = {}
     patterns = [(d.name, re.compile(d.regex)) for d in definitions]
     for line in lines:
         for name, pattern in patterns:
+            matched = False
             for match in pattern.finditer(line):
+                matched = True
                 text = decimal_comma(line, match) or match.group(1)
                 try:
                     metrics[name] = float(text)
                 except (TypeError, ValueError):  # not a number, or an optional group that matched nothing
                     if text is not None:
                         captured[name] = text
+            printed = None if matched else not_finite(line, pattern)
+            if printed is not None:
+                captured[name] = printed
     return metrics, {name: text for name, text in captured.items() if name not in metrics}
 
 
-def file_lines(path: Path) -> Iterator[str]:
-    """A log file's lines as ``str.splitlines`` splits its text, read a line at a time: a
-    long log is never held whole (a line still is)."""
-    with path.open(errors="replace", newline="") as handle:  # lines end at \n, \r or \r\n, kept
-        for physical in handle:
-            yield from physical.splitlines()
+def not_finite(line: str, pattern: re.Pattern[str]) -> str | None:
+    """The NaN or infinity ``line`` printed where ``pattern`` reads its value: with that
+    value written as 0, the pattern's group starts where it stood. None for any other line."""
+    for value in NOT_FINITE.finditer(line):
+        numeric = line[: value.start()] + "0" + line[value.end() :]
+        if any(match.start(1) == value.start() for match in pattern.finditer(numeric)):
+            return value.group()
+    return None
 
 
 def final_metrics_in_log(

@@ -13,7 +13,9 @@
   on hyperstep's own Gaussian process fitted to the completed trials: for each parameter,
   the variance over its values of the model's mean averaged over all other parameters,
   divided by the variance of the model's mean over those same points (Monte Carlo; its
-  values at the midpoints of equal slices of its range, so that both weigh them alike).
+  values at the midpoints of equal slices of its range, so that both weigh them alike). A
+  conditional parameter's effect is taken where it is active and weighed by how often it is
+  (a share of the whole space's variance); the shares sum to at most 1.
 """
 
 from __future__ import annotations
@@ -163,18 +165,29 @@ def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, fl
     active = dict(zip([p.name for p in space.parameters], space.activity(base).T))
     for param in params:
         cols = slices[param.name]
+        weight = 1.0
         if conditional:  # over the points where it is active; a parent's value (de)activates children
             rows = active[param.name]
+            weight = float(rows.mean())
             points = [projector(_with(raw[rows], cols, point)) for point in _points(param)] if rows.any() else []
         else:
             points = [_with(base, cols, point) for point in _points(param)]
         # One row per value of the parameter: its mean is the main effect. Without conditions the whole
         # block (the parameter spread as its effect takes it, the others random) is the variance it is a
-        # share of; a conditional parameter's is a share of the whole space's, where it is active or not.
+        # share of; a conditional parameter's is a share of the whole space's, weighed by how often it is
+        # active (where it is not, it explains nothing).
         block = np.array([model.predict(X_point)[0] for X_point in points])
         total = whole if conditional else float(np.var(block))
-        shares[param.name] = min(1.0, float(np.var(block.mean(axis=1))) / total) if block.size and total > 0 else 0.0
-    return shares if any(shares.values()) else None
+        explained = weight * float(np.var(block.mean(axis=1))) / total if block.size and total > 0 else 0.0
+        shares[param.name] = min(1.0, explained)
+    return _at_most_the_whole(shares) if any(shares.values()) else None
+
+
+def _at_most_the_whole(shares: dict[str, float]) -> dict[str, float]:
+    """Main effects are parts of one variance: their sum is at most 1. Their Monte Carlo
+    estimates may overshoot it slightly; then each is scaled down alike."""
+    total = sum(shares.values())
+    return shares if total <= 1.0 else {name: share / total for name, share in shares.items()}
 
 
 def _points(param: Parameter) -> list[np.ndarray]:

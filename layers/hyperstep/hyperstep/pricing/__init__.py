@@ -9,7 +9,8 @@ logs and the orchestration's own Lambda and Step Functions charges are not count
   as what it bills, and managed spot's savings as ``1 - BillableTimeInSeconds /
   TrainingTimeInSeconds``: the spot discount is already in the billable seconds.
 - Batch on Fargate: the job's vCPUs x the vCPU-hour rate plus its memory (GB) x the
-  GB-hour rate, over its attempts' run time, each attempt (a Fargate task) per second
+  GB-hour rate (Linux/ARM's for a job whose ``runtimePlatform.cpuArchitecture`` is ARM64,
+  else Linux/x86's, AWS's default architecture), over its attempts' run time, each attempt (a Fargate task) per second
   rounded up with Fargate's one-minute minimum (``batch_usage`` counts them so).
 - Batch on EC2: the instance type's rate when the trial block names it (``cost_per_hour``
   for any other), else the job's vCPUs at m5's rate per vCPU-hour (an estimate: Batch
@@ -23,8 +24,11 @@ per job for Batch).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hyperstep.pricing import prices
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,25 @@ class Rate:
         return self.usd_per_hour * seconds / 3600.0
 
 
-def _regional(table: dict[str, dict[str, float]], region: str | None) -> tuple[dict[str, float], str]:
+def _regional(table: dict[str, T], region: str | None) -> tuple[T, str]:
     """The region's prices and the label to show: another region's list price is named."""
     if region in table:
         return table[region], f"{region} list price {prices.PRICES_DATE}"
     label = f"{prices.FALLBACK_REGION} list price {prices.PRICES_DATE}"
     return table[prices.FALLBACK_REGION], label + (f", {region} not in the table" if region else "")
+
+
+def check_listed(region: str | None) -> None:
+    """Refuse (ValueError) a dollar budget priced from the table in a region it lacks: that
+    region's list prices are unknown, and budgeting at ``FALLBACK_REGION``'s (lower than many
+    regions') could let the job spend more than ``max_cost_usd``. A block's ``cost_per_hour``
+    needs no table. Without a dollar budget such a region is priced at the fallback's, named
+    in each trial's ``cost_basis``."""
+    if region is not None and region not in prices.US_REGIONS:
+        raise ValueError(
+            f"budget.max_cost_usd: no list prices for region {region} (the table has "
+            f"{', '.join(prices.US_REGIONS)}): set trial.cost_per_hour to price its trials"
+        )
 
 
 def own_rate(cost_per_hour: float, unit: str) -> Rate:
@@ -59,13 +76,14 @@ def sagemaker_rate(instance_type: str, count: int, region: str | None) -> Rate |
     return Rate(hourly * count, f"{count} x {instance_type} at ${hourly:g}/h ({label})")
 
 
-def fargate_rate(vcpus: float, memory_mib: float, region: str | None) -> Rate:
-    rates, label = _regional(prices.FARGATE, region)
+def fargate_rate(vcpus: float, memory_mib: float, region: str | None, arm64: bool = False) -> Rate:
+    """Linux/x86 rates, or Linux/ARM's for a task on ARM64 (Graviton)."""
+    rates, label = _regional(prices.FARGATE_ARM64 if arm64 else prices.FARGATE, region)
     gb = memory_mib / 1024.0
     hourly = vcpus * rates["vcpu_hour"] + gb * rates["gb_hour"]
-    basis = (
-        f"Fargate {vcpus:g} vCPU, {gb:g} GB at ${rates['vcpu_hour']:g}/vCPU-h + ${rates['gb_hour']:g}/GB-h ({label})"
-    )
+    kind = "Fargate ARM64" if arm64 else "Fargate"
+    per = f"${rates['vcpu_hour']:g}/vCPU-h + ${rates['gb_hour']:g}/GB-h"
+    basis = f"{kind} {vcpus:g} vCPU, {gb:g} GB at {per} ({label})"
     return Rate(hourly, basis)
 
 
@@ -77,5 +95,5 @@ def ec2_rate(instance_type: str | None, vcpus: float | None, region: str | None)
             return Rate(table[instance_type], f"EC2 {instance_type} at ${table[instance_type]:g}/h ({label})")
     if vcpus is None:
         return None
-    per_vcpu = prices.EC2_VCPU_HOUR.get(region or "", prices.EC2_VCPU_HOUR[prices.FALLBACK_REGION])
-    return Rate(vcpus * per_vcpu, f"EC2 {vcpus:g} vCPU at ${per_vcpu:g}/vCPU-h (estimate: m5's rate per vCPU)")
+    per_vcpu, label = _regional(prices.EC2_VCPU_HOUR, region)
+    return Rate(vcpus * per_vcpu, f"EC2 {vcpus:g} vCPU at ${per_vcpu:g}/vCPU-h (estimate: m5's rate per vCPU, {label})")

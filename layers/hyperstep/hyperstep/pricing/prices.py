@@ -6,10 +6,11 @@ value's comment says what confirms it, and "unconfirmed" where nothing did. AWS'
 and Fargate pricing pages draw their rate tables with JavaScript, so their stored text holds
 no instance rates; no value was changed by the check (none found contradicted), and the
 three US regions sharing one price is itself unconfirmed (nothing found lists us-east-2's or
-us-west-2's rates). Prices change and differ by region: a region missing here is priced
-at ``FALLBACK_REGION``'s list price (the trial's ``cost_basis`` says so), and a trial block's
-``cost_per_hour`` overrides the table for prices of your own (another region, a savings
-plan, a private rate). Refresh with the AWS Price List API
+us-west-2's rates). Prices change and differ by region: a job with a dollar budget in a
+region missing here is refused unless its block gives ``cost_per_hour`` (``check_listed``);
+any other is priced at ``FALLBACK_REGION``'s list price (the trial's ``cost_basis`` says
+so), and a trial block's ``cost_per_hour`` overrides the table for prices of your own
+(another region, a savings plan, a private rate). Refresh with the AWS Price List API
 (``aws pricing get-products --service-code AmazonSageMaker`` / ``AmazonECS`` / ``AmazonEC2``).
 """
 
@@ -73,6 +74,12 @@ FARGATE: dict[str, dict[str, float]] = {region: {"vcpu_hour": 0.04048, "gb_hour"
 # us-east-2 and us-west-2: unconfirmed
 """Fargate Linux/x86: per vCPU-hour and per GB-hour of memory, billed per second with a
 one-minute minimum (``FARGATE_MINIMUM_SECONDS``)."""
+FARGATE_ARM64: dict[str, dict[str, float]] = {
+    region: {"vcpu_hour": 0.03238, "gb_hour": 0.00356} for region in US_REGIONS
+}
+# us-east-1: a third party quoting https://aws.amazon.com/fargate/pricing/ (https://www.vantage.sh/blog/fargate-pricing,
+#   "Linux/ARM $0.03238 [per vCPU-hour] $0.00356 [per GB-hour]"); us-east-2 and us-west-2: unconfirmed
+"""Fargate Linux/ARM (a job whose ``runtimePlatform.cpuArchitecture`` is ARM64), as ``FARGATE``."""
 FARGATE_MINIMUM_SECONDS = 60.0
 EC2_VCPU_HOUR: dict[str, float] = {region: 0.048 for region in US_REGIONS}
 """A Batch job on EC2 whose instance type is unknown: its vCPUs at m5's rate per vCPU

@@ -63,7 +63,8 @@ class BatchTrial(TrialBlockBase):
     def rate(self, usage: Usage | None, region: str | None) -> Rate | None:
         """From the platform the job ran on (``usage.platform``) and the vCPUs and memory it
         had, else this block's: EC2 by ``instance_type`` or vCPUs; Fargate (and, before a
-        trial has ended, a block that names no instance type) by vCPUs and memory."""
+        trial has ended, a block that names no instance type) by vCPUs and memory, at the
+        Linux/ARM rates when the job ran on ARM64 (before it has, at x86's, the higher)."""
         if self.cost_per_hour is not None:
             return own_rate(self.cost_per_hour, "job")
         vcpus = usage.vcpus if usage is not None and usage.vcpus else self.vcpus
@@ -73,7 +74,8 @@ class BatchTrial(TrialBlockBase):
             return ec2_rate(self.instance_type, vcpus, region)
         if vcpus is None or memory is None:
             return None
-        return fargate_rate(vcpus, memory, region)
+        arm64 = usage is not None and usage.cpu_architecture == "ARM64"
+        return fargate_rate(vcpus, memory, region, arm64=arm64)
 
     def running_limit_seconds(self) -> int:
         """Each of the ``retry_attempts`` attempts may run ``attemptDurationSeconds``."""

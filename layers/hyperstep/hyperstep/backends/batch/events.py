@@ -83,7 +83,8 @@ def batch_usage(found: Mapping[str, Any]) -> Usage:
     """What an ended Batch job (an event's detail or a ``DescribeJobs`` entry) ran: each
     attempt's ``startedAt`` to ``stoppedAt`` (milliseconds; the job's own when it lists no
     attempts, 0 s when it never started), its ``resourceRequirements`` (VCPU, MEMORY in MiB;
-    the older ``vcpus`` / ``memory``) and where (``platformCapabilities``: FARGATE, else EC2).
+    the older ``vcpus`` / ``memory``), where (``platformCapabilities``: FARGATE, else EC2) and
+    on which CPUs (``container.runtimePlatform.cpuArchitecture``: X86_64 or ARM64).
 
     On Fargate each attempt is a task of its own, billed per second rounded up with a
     one-minute minimum: three 10-second attempts bill three minutes; a job that never
@@ -96,6 +97,7 @@ def batch_usage(found: Mapping[str, Any]) -> Usage:
     needs = {r.get("type"): r.get("value") for r in container.get("resourceRequirements") or []}
     vcpus, memory = needs.get("VCPU", container.get("vcpus")), needs.get("MEMORY", container.get("memory"))
     fargate = "FARGATE" in (found.get("platformCapabilities") or [])
+    architecture = (container.get("runtimePlatform") or {}).get("cpuArchitecture")
     seconds = [max(stop - start, 0) / 1000.0 for start, stop in spans]
     if fargate:
         seconds = [max(math.ceil(s), FARGATE_MINIMUM_SECONDS) for s in seconds]
@@ -104,6 +106,7 @@ def batch_usage(found: Mapping[str, Any]) -> Usage:
         vcpus=float(vcpus) if vcpus else None,
         memory_mib=float(memory) if memory else None,
         platform="fargate" if fargate else "ec2",
+        cpu_architecture=architecture if architecture in ("X86_64", "ARM64") else None,
     )
 
 

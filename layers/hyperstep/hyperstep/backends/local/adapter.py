@@ -5,7 +5,8 @@ stderr). The command gets the hyperparameters as ``--name value`` arguments (str
 they are, other values as JSON, exactly as SageMaker and Batch trials get them) and the
 ``SM_*`` variables a script-mode script reads, so the script that tunes here tunes on
 SageMaker unchanged. Metrics are read from the log with the spec's regexes; the last
-match wins, as in SageMaker's ``FinalMetricDataList`` (``backends.logs.read_metrics``, a line at a time).
+match wins, as in SageMaker's ``FinalMetricDataList`` (``backends.logs.read_metrics``, over the
+lines the step reports were read from: ``backends.local.tail.log_lines``).
 So a local result's metrics are final: ``hyperstep.report`` prints every report, and the
 last one printed is the final report of a script that ends with one. Nothing reaches the
 trial after its end (``late_reports`` is False): a result without the objective fails.
@@ -31,8 +32,8 @@ from pathlib import Path
 
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
-from hyperstep.backends.local.tail import LogTail
-from hyperstep.backends.logs import file_lines, read_metrics
+from hyperstep.backends.local.tail import LogTail, log_lines
+from hyperstep.backends.logs import NOT_FINITE, read_metrics
 from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, script_arguments, trial_environment
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
@@ -199,13 +200,13 @@ class LocalProcessBackend(TrialBackend):
                 if time.monotonic() >= deadline:
                     self._kill(proc)
                     break
-        self._pass_on(job, trial, tail)
+        self._pass_on(job, trial, tail, ended=True)
         return code
 
-    def _pass_on(self, job: JobView, trial: TrialView, tail: LogTail) -> None:
+    def _pass_on(self, job: JobView, trial: TrialView, tail: LogTail, ended: bool = False) -> None:
         if self.on_metric is None:
             return
-        for name, step, value in tail.new_reports():
+        for name, step, value in tail.new_reports(ended):
             if not math.isfinite(value):  # a diverged step (loss=nan): TrialMetric refuses it, and raising here
                 continue  # would end this watcher, leaving the trial running and its process unwatched
             self.on_metric(
@@ -216,7 +217,7 @@ class LocalProcessBackend(TrialBackend):
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         log = self.trial_dir(job, trial) / "train.log"
-        metrics, captured = read_metrics(file_lines(log), block.metric_definitions)
+        metrics, captured = read_metrics(log_lines(log), block.metric_definitions)
         base = {"job_id": job.id, "trial_id": trial.id, "metrics": metrics}
         if stopped and code != 0:  # exit 0: it ended by itself before the kill, which found nothing to kill
             return TrialResult(**base, state="stopped", error="stopped")
@@ -227,10 +228,7 @@ class LocalProcessBackend(TrialBackend):
         missing = [o.metric for o in job.spec.goals if o.metric not in metrics]
         unread = next((metric for metric in missing if metric in captured), None)
         if unread is not None:
-            error = f"objective metric {unread!r}: its regex matched {captured[unread]!r}, which is not a number"
-            if "," in captured[unread]:  # logs.read_metrics: a value printed with a decimal comma
-                error += " (a decimal comma: print the value with a point)"
-            return TrialResult(**base, state="failed", error=error)
+            return TrialResult(**base, state="failed", error=unread_reason(unread, captured[unread]))
         return TrialResult(**base, state="completed")
 
     def stop(self, job: JobView, trial: TrialView) -> None:
@@ -341,3 +339,15 @@ def _wait_ended(pids: list[int]) -> None:
             except OSError:
                 break
             time.sleep(0.01)
+
+
+def unread_reason(metric: str, text: str) -> str:
+    """Why the objective ``metric``, printed as ``text`` (``logs.read_metrics``' captured),
+    has no value: NaN or an infinity is not finite (as ``tell`` and collect say), any other
+    text is not a number."""
+    if NOT_FINITE.fullmatch(text):
+        return f"objective metric {metric!r} is not a finite number ({text})"
+    error = f"objective metric {metric!r}: its regex matched {text!r}, which is not a number"
+    if "," in text:  # logs.read_metrics: a value printed with a decimal comma
+        error += " (a decimal comma: print the value with a point)"
+    return error

@@ -5,13 +5,18 @@ of a ``metric_definitions`` regex on as a step report, so early stopping acts wh
 trial trains. **A metric's step is how many lines so far matched its regex** (1, 2, 3...):
 a script prints one line per epoch (``epoch=3 loss=0.41``, or ``hyperstep.report(...,
 step=)`` which prints ``loss=0.41``). A script that ends with a final
-``hyperstep.report`` prints one line more, which counts as one step more; its final value
-still comes from the whole log when the process ends (``backends.logs.read_metrics``).
+``hyperstep.report`` prints one line more, which counts as one step more.
+
+The final values come from the same lines when the process ends (``log_lines``, read by
+``backends.logs.read_metrics``: each metric's last match), so the two agree: a line longer
+than ``MAX_LINE`` bytes is cut for both (a value printed past its first MiB counts in
+neither), and a last line with no line end counts in both (the process has ended: nothing
+will end it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hyperstep.backends.logs import step_matches
@@ -39,20 +44,30 @@ class LogTail:
         """The start of the line still being written (at most ``MAX_LINE`` bytes)."""
         self.counts: dict[str, int] = {}
 
-    def new_reports(self) -> list[tuple[str, int, float]]:
+    def new_reports(self, ended: bool = False) -> list[tuple[str, int, float]]:
         """``(metric, step, value)`` for every match in the lines completed since the last
-        call. A line ends at a newline or a carriage return (a progress bar's redraw), as
-        ``str.splitlines`` ends it; one still being written waits for its end."""
+        call (``new_lines``)."""
         reports: list[tuple[str, int, float]] = []
+        for lines in self.new_lines(ended):
+            reports += step_matches(lines, self.definitions, self.counts)
+        return reports
+
+    def new_lines(self, ended: bool = False) -> Iterator[list[str]]:
+        """The lines completed since the last call, a block's at a time. A line ends at a
+        newline or a carriage return (a progress bar's redraw), as ``str.splitlines`` ends
+        it; one still being written waits for its end, unless the process has ``ended``."""
         try:
             with self.path.open("rb") as handle:
                 handle.seek(self.offset)
                 while block := handle.read(BLOCK):
                     self.offset += len(block)
-                    reports += step_matches(self._lines(block), self.definitions, self.counts)
+                    yield self._lines(block)
         except OSError:
             pass
-        return reports
+        if ended and self.pending:
+            last = bytes(self.pending)
+            self.pending.clear()
+            yield last.decode(errors="replace").splitlines()
 
     def _lines(self, block: bytes) -> list[str]:
         """The lines ``block`` completes (the held start of a line first); what follows
@@ -71,3 +86,10 @@ class LogTail:
     def _hold(self, data: bytes) -> None:
         """Keep ``data`` as part of the line being written, up to ``MAX_LINE`` bytes of it."""
         self.pending += data[: MAX_LINE - len(self.pending)]
+
+
+def log_lines(path: Path) -> Iterator[str]:
+    """Every line of an ended process's log, as its ``LogTail`` read them: the final values
+    are read from these (module docstring)."""
+    for lines in LogTail(path, ()).new_lines(ended=True):
+        yield from lines
