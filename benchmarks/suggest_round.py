@@ -8,7 +8,7 @@ in an in-memory SQLite store and 100 running; then, ``--rounds`` times, one runn
 result is collected and the service runs one Suggest round (``suggest_and_launch``: plan
 one new trial, launch it on a fake backend) on its warm ``TrialView``, as a warm Lambda
 does. Reported: the median and p95 CPU time of a round (one thread), and the share of it
-in ``hyperstep.study.history_of`` (cProfile over separate rounds).
+in ``hyperstep.study_history.history_of`` (cProfile over separate rounds).
 
 Results: ``benchmarks/results/suggest_round.{md,json}``.
 """

@@ -1,7 +1,7 @@
 """What a strategy reads of a job's ended trials, each trial encoded once: a Suggest round
 at 10,000 trials does the in-memory work of one at 1,000.
 
-``study.history_of`` encodes and sorts every trial of the job on every round; at 10,000
+``study_history.history_of`` encodes and sorts every trial of the job on every round; at 10,000
 trials that pass was most of a round's CPU. An ended trial changes only if a late final
 report turns its stopped or pruned end into a completed one (``TrialStore.report_after_end``;
 the view reads it again, below), so the rows of ended trials (the

@@ -1,7 +1,7 @@
 """What a trial scored, as the study compares trials: its objective values to minimize, its
 constraint slack, and the Pareto front such trials make.
 
-The study's history (``study.history_of``), the rows kept for it (``hyperstep.history_rows``),
+The study's history (``study_history.history_of``), the rows kept for it (``hyperstep.history_rows``),
 the job's summary and its report all read a trial this way; it lives apart from the study,
 which imports ``history_rows``, so that neither imports the other for it.
 """

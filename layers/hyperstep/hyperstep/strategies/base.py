@@ -24,7 +24,7 @@ class History:
     """What a strategy sees, in unit-cube coordinates.
 
     ``y`` is always to be minimized (the study flips the sign for ``maximize``). The study
-    builds it from its trials (``study.history_of``): strategies know no store records.
+    builds it from its trials (``study_history.history_of``): strategies know no store records.
     ``X_failed`` are points whose trials failed, ``X_pending`` points asked and not yet
     told (running or about to run): a strategy should propose away from both.
     """
