@@ -122,15 +122,19 @@ def run_one(problem: Problem, method: str, seed: int, timeout: int) -> dict[str,
 
 
 def score_kinds(
-    losses: dict[str, dict[str, np.ndarray]], kinds: dict[str, str], pairs: dict[str, tuple[np.ndarray, np.ndarray]]
+    losses: dict[str, dict[str, np.ndarray]],
+    kinds: dict[str, str],
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    order: tuple[str, ...] = fresh_problems.KINDS,
 ) -> dict[str, Any]:
-    """Normalized scores per kind (its problems share one budget), per problem, and the mean of kinds.
+    """Normalized scores per kind (its problems share one budget; kinds in ``order``), per problem, and the
+    mean of kinds.
 
     A method scores on a kind only where it ran every problem of it with as many seeds as random; per
     problem, wherever it did.
     """
     out: dict[str, Any] = {"per_kind": {}, "per_problem": {}, "final_recommended": {}}
-    for kind in fresh_problems.KINDS:
+    for kind in order:
         subset = {p: by for p, by in losses.items() if kinds[p] == kind and "random" in by}
         if not subset:
             continue

@@ -300,3 +300,18 @@ def test_random_search_scores_near_zero_on_a_noisy_problem_against_its_own_refer
     problems = {"p": {"random": recommended, "other": recommended - 0.01}}
     scores = scoring.score(problems, noisy_pairs={"p": (noisy, true)})["normalized"]
     assert abs(scores["random"]) < 5.0, scores
+
+
+def test_random_search_scores_near_zero_on_a_mostly_infeasible_problem_against_its_own_reference() -> None:
+    """With 90% of random draws infeasible (NaN), a reference built from the feasible draws only
+    is the best of m feasible draws: random search scored far below 0 against it (or NaN when
+    fewer draws were feasible than the budget); infeasible draws at the clip level put it near 0."""
+    from benchmarks.heldout3 import infeasible_at_clip
+
+    rng = np.random.default_rng(4)
+    losses = rng.uniform(0.0, 1.0, size=(400, 12, 4))
+    losses[rng.random(losses.shape) < 0.9] = np.nan
+    problem = {"random": losses, "other": losses - 0.01}
+    scores = scoring.score({"p": infeasible_at_clip(problem)})["normalized"]
+    assert abs(scores["random"]) < 5.0, scores
+    assert scoring.score({"p": problem})["normalized"]["random"] < -20.0
