@@ -143,10 +143,32 @@ def test_bus_without_ids_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("metrics", "step"),
-    [({}, None), ({"loss": float("nan")}, None), ({"loss": "0.1"}, None), ({"a=b": 1.0}, None), ({"loss": 1}, -1)],
+    [
+        ({}, None),
+        ({"loss": float("nan")}, None),
+        ({"loss": "0.1"}, None),
+        ({"a=b": 1.0}, None),
+        ({"loss": 1}, -1),
+        ({"loss": 1}, 2**31),  # past the largest step collect takes (MAX_STEP): its event would be dropped
+        ({"loss": 1}, True),
+        ({"loss": 1}, 2.0),
+    ],
 )
 def test_bad_reports_raise_before_anything_is_sent(metrics: dict[str, Any], step: int | None) -> None:
     client = FakeEvents()
     with pytest.raises(ReportError):
         report(metrics, step=step, environ=CLOUD_ENV, client=client, stream=io.StringIO())
     assert client.calls == []
+
+
+def test_a_step_past_the_largest_collect_takes_is_refused_and_numpy_steps_are_sent_as_integers() -> None:
+    """A step collect would refuse (``TrialMetric``: at most ``MAX_STEP``) fails the call in
+    the script, which would otherwise never learn its report was dropped; a numpy integer (an
+    epoch of ``np.arange``) is a step like Python's, as numpy scalars are values."""
+    np = pytest.importorskip("numpy")
+    with pytest.raises(ReportError, match="step must be an integer from 0 to 2147483647"):
+        report({"loss": 1.0}, step=2**31, environ=CLOUD_ENV, client=FakeEvents(), stream=io.StringIO())
+    client = FakeEvents()
+    report({"loss": 1.0}, step=np.int64(2**31 - 1), environ=CLOUD_ENV, client=client, stream=io.StringIO())
+    detail = json.loads(client.calls[0][0]["Detail"])
+    assert detail["step"] == 2**31 - 1 and TrialMetric.model_validate(detail).step == 2**31 - 1

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
@@ -188,11 +189,14 @@ def test_a_simulation_s_other_metrics_end_the_trial_with_the_objective() -> None
     assert all(set(d.event.metrics) == {"loss"} for d in due[:-1])
 
 
-@pytest.mark.parametrize("curve", [[0.5, True], ["0.5"], [None]])
+@pytest.mark.parametrize("curve", [[0.5, True], ["0.5"], [None], [np.bool_(True)], np.array([True, False])])
 def test_a_curve_value_that_is_no_number_is_refused(curve: list[Any]) -> None:
-    """Not read as 1.0 (True) or parsed from a string: the trial fails saying so."""
+    """Not read as 1.0 (True, numpy's as Python's: ``hyperstep.report`` refuses both) or parsed
+    from a string: the trial fails saying so."""
     with pytest.raises(ValueError, match="curve"):
         Simulation.model_validate({"duration": 1, "curve": curve})
+    with pytest.raises(ValueError, match="metrics"):
+        Simulation.model_validate({"duration": 1, "curve": [0.5], "metrics": {"size": curve[-1]}})
 
 
 def chatty(params: dict[str, Any], seed: int) -> dict[str, Any]:

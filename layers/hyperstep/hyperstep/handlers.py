@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hyperstep.errors import NotFoundError
 from hyperstep.events import EventError, parse_event
 from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
@@ -160,7 +161,9 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
 
     Each result is recorded exactly once (the store's conditional write): events that
     arrive twice, late or out of order change nothing. A malformed event is logged and
-    dropped rather than retried, since a retry cannot mend it.
+    dropped rather than retried, since a retry cannot mend it; so is an event of a job or
+    trial this store does not hold (another stack's in the same account and region: the
+    rules match every ``hs-`` job and report; a job gone with the table's TTL).
     """
     log = telemetry.log
     try:
@@ -172,7 +175,11 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
         return {"recorded": False, "reason": "no action needed"}
     log.append_keys(job_id=parsed.job_id, trial_id=parsed.trial_id)
     with recording() as ends:  # an end event, or reports that ended the trial
-        recorded = service.record(parsed)
+        try:
+            recorded = service.record(parsed)
+        except NotFoundError as exc:
+            log.info("dropped event: not a job or trial of this deployment", extra={"reason": str(exc)})
+            return {"recorded": False, "reason": str(exc)}
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
     if ends:
         count_ends(telemetry.metrics, service.store.get_job(parsed.job_id), ends)

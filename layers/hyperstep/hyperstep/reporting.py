@@ -46,6 +46,7 @@ from hyperstep.backends.naming import (
     METRIC_EVENT_SOURCE,
 )
 from hyperstep.errors import HyperstepError
+from hyperstep.messages import MAX_STEP
 
 PUT_ATTEMPTS = 3
 """PutEvents reports failures per entry (``FailedEntryCount``) instead of raising; retry a few times."""
@@ -123,8 +124,10 @@ def report(
     ``environ``, ``client`` and ``stream`` exist for tests.
     """
     values = _finite(metrics)
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
-        raise ReportError(f"step must be a non-negative integer, got {step!r}")
+    if step is not None:  # numpy's integers too (np.int64 is no int subclass); not bools
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
+            raise ReportError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
+        step = int(step)  # collect would drop a larger step's event; the script would never know
     out = stream or sys.stdout
     for name, value in values.items():
         print(f"{name}={positional(value)}", file=out, flush=True)

@@ -34,8 +34,8 @@ Objective = Callable[[dict[str, Any], int], "Simulation | Mapping[str, Any]"]
 
 
 def _a_number(value: Any) -> Any:
-    """A curve's value as a number: ``True`` or ``"0.5"`` is refused, not read as 1.0 or 0.5."""
-    if isinstance(value, (bool, str, bytes)):
+    """A curve's value as a number: ``True`` (numpy's too) or ``"0.5"`` is refused, not read as 1.0 or 0.5."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
         raise ValueError(f"a value of the curve must be a number, got {value!r}")
     return value
 
