@@ -26,13 +26,15 @@ def pareto_mask(Y: np.ndarray) -> np.ndarray:
     return keep
 
 
-def non_dominated_sort(Y: np.ndarray) -> list[np.ndarray]:
+def non_dominated_sort(Y: np.ndarray, enough: int | None = None) -> list[np.ndarray]:
     """The fronts of ``Y`` (NSGA-II's ranks): row indices of the first front, then of the
-    front that remains without it, and so on until every row has a front."""
+    front that remains without it, and so on until every row has a front, or until the
+    fronts hold at least ``enough`` rows (peeling every front of thousands of trials costs
+    seconds; survival needs only the first few)."""
     Y = np.asarray(Y, dtype=float)
     left = np.arange(len(Y))
-    fronts = []
-    while len(left):
+    fronts: list[np.ndarray] = []
+    while len(left) and (enough is None or len(Y) - len(left) < enough):
         mask = pareto_mask(Y[left])
         fronts.append(left[mask])
         left = left[~mask]

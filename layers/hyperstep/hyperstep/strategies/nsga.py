@@ -23,18 +23,19 @@ ETA_MUTATION = 20.0
 CROSSOVER_PROBABILITY = 0.9
 
 
-def survival_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
+def survival_order(Y: np.ndarray, violation: np.ndarray, size: int | None = None) -> np.ndarray:
     """Row indices of ``Y`` best first: feasible (``violation`` 0) before infeasible (least
-    violation first); among feasible ones by front, then by crowding distance (largest first)."""
+    violation first); among feasible ones by front, then by crowding distance (largest first).
+    With ``size``, only the best ``size`` rows (fronts past them are not peeled)."""
     feasible = np.flatnonzero(violation <= 0)
     order: list[int] = []
-    for front in non_dominated_sort(Y[feasible]):
+    for front in non_dominated_sort(Y[feasible], enough=size):
         rows = feasible[front]
         crowd = crowding_distance(Y[rows])
         order += list(rows[np.argsort(-crowd, kind="stable")])
     infeasible = np.flatnonzero(violation > 0)
     order += list(infeasible[np.argsort(violation[infeasible], kind="stable")])
-    return np.array(order, dtype=int)
+    return np.array(order[:size], dtype=int)
 
 
 def total_violation(history: History) -> np.ndarray:
@@ -47,7 +48,7 @@ def total_violation(history: History) -> np.ndarray:
 
 def offspring(history: History, n: int, size: int, seen: np.ndarray, proj: Any, rng: np.random.Generator) -> np.ndarray:
     """Up to ``n`` new points bred from the best ``size`` trials of ``history``."""
-    parents = history.X[survival_order(history.objectives, total_violation(history))[:size]]
+    parents = history.X[survival_order(history.objectives, total_violation(history), size)]
     out: list[np.ndarray] = []
     for _ in range(20):
         a, b = _tournament(len(parents), n, rng), _tournament(len(parents), n, rng)
