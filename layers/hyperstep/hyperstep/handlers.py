@@ -255,10 +255,11 @@ def handle_start(
 ) -> dict[str, Any]:
     """Start Scheduled Job: one tick of a recurring schedule starts a fresh job from its spec.
 
-    The spec is the one kept for the schedule (``recurring.tick_spec``: ``NotFoundError`` for a
-    schedule deleted meanwhile), validated again (a stored spec may predate a change of the spec model) and
-    checked against ``guardrails`` (the deployment's may have tightened since the schedule
-    was made); an invalid spec, or one outside them, raises ``SpecError``, failing the invocation.
+    The spec is the one kept for the schedule (``recurring.tick_spec``; a schedule deleted
+    meanwhile has none, and its tick is skipped), validated again (a stored spec may predate
+    a change of the spec model) and checked against ``guardrails`` (the deployment's may have
+    tightened since the schedule was made); an invalid spec, or one outside them, raises
+    ``SpecError``, failing the invocation.
     Warm-start parents that are gone or another owner's are left out (``recurring.learnable_parents``).
     A tick delivered again (Lambda's retries, under the same ``request_id``; any repeat, by
     its scheduled time) carries on the job its first delivery created (``recurring.tick_job_id``).
@@ -274,7 +275,11 @@ def handle_start(
     tick = ScheduleInput.model_validate(event)
     log = telemetry.log
     log.append_keys(schedule=tick.schedule_name)
-    spec = parse_spec(tick_spec(service.store, tick))
+    kept = tick_spec(service.store, tick)
+    if kept is None:
+        log.info("tick skipped: its schedule was deleted")
+        return {"skipped": "the schedule was deleted"}
+    spec = parse_spec(kept)
     guardrails.check(spec)
     spec, dropped = learnable_parents(service.store, spec, tick.owner)
     if dropped:

@@ -117,15 +117,17 @@ def owner_prefix(owner: str) -> str:
     return f"{owner_tag(owner)}-"
 
 
-def tick_spec(store: TrialStore, tick: ScheduleInput) -> dict[str, Any]:
+def tick_spec(store: TrialStore, tick: ScheduleInput) -> dict[str, Any] | None:
     """The spec a tick starts a job from: the one kept for its schedule (or, for a schedule
-    made before specs moved to the store, the one in its input). ``NotFoundError`` when none
-    is kept for it or the kept one is another owner's (the schedule was deleted meanwhile)."""
+    made before specs moved to the store, the one in its input). None when none is kept for
+    it or the kept one is another owner's: the schedule was deleted while this tick was on its
+    way, and the tick starts nothing (raising would have Scheduler retry it for hours and then
+    send it to the alarmed dead-letter queue)."""
     if tick.spec is not None:
         return tick.spec
     kept = store.get_schedule_spec(tick.schedule_name)
     if kept is None or kept.owner != tick.owner:
-        raise NotFoundError(f"schedule {tick.schedule_name!r} has no spec kept for it")
+        return None
     return kept.spec
 
 
