@@ -25,6 +25,7 @@ from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, SuggestRequest
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.recorded_ends import RecordedEnd, recording
+from hyperstep.report_signing import ReportRefused
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -160,7 +161,8 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
 
     Each result is recorded exactly once (the store's conditional write): events that
     arrive twice, late or out of order change nothing. A malformed event is logged and
-    dropped rather than retried, since a retry cannot mend it.
+    dropped rather than retried, since a retry cannot mend it; so is a metric report its
+    trial's key does not sign (``hyperstep.report_signing``), counted in ``ReportsRefused``.
     """
     log = telemetry.log
     try:
@@ -172,7 +174,12 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
         return {"recorded": False, "reason": "no action needed"}
     log.append_keys(job_id=parsed.job_id, trial_id=parsed.trial_id)
     with recording() as ends:  # an end event, or reports that ended the trial
-        recorded = service.record(parsed)
+        try:
+            recorded = service.record(parsed)
+        except ReportRefused as exc:  # forged or unsigned: a retry cannot mend it; no value is logged
+            log.error("refused report", extra={"reason": str(exc), "event_id": event.get("id")})
+            telemetry.metrics.add_metric(name="ReportsRefused", unit=COUNT, value=1)
+            return {"recorded": False, "reason": str(exc)}
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
     if ends:
         count_ends(telemetry.metrics, service.store.get_job(parsed.job_id), ends)
