@@ -23,6 +23,7 @@ from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.conftest import Clock
 from tests.integration.aws_model import violations
+from tests.report_keys import signed
 
 BLOCK: dict[str, Any] = {
     "backend": "batch",
@@ -456,7 +457,7 @@ def test_a_losing_step_report_makes_collect_terminate_the_batch_job_under_moto(a
         envelope = {"version": "0", "id": "e", "account": "1", "time": "2024-01-01T00:00:00Z", "region": "us-east-1"}
         for trial, loss in ((good, 0.5), (bad, 0.9)):
             detail = {"job_id": job.id, "trial_id": trial.id, "metrics": {"val_loss": loss}, "step": 1}
-            event = parse_event({**envelope, **metric, "detail": detail})
+            event = parse_event(signed(service.store, {**envelope, **metric, "detail": detail}))
             assert event is not None and service.record(event)
         ref = service.store.get_trial(job.id, bad.id).backend_ref
         assert [t["jobId"] for t in terminated] == [ref]
@@ -506,7 +507,9 @@ def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_un
         envelope = {"version": "0", "id": "e", "account": "1", "time": "2024-01-01T00:00:00Z", "region": "us-east-1"}
 
         def deliver(source: str, detail_type: str, detail: dict[str, Any]) -> bool:
-            event = parse_event({**envelope, "source": source, "detail-type": detail_type, "detail": detail})
+            event = parse_event(
+                signed(service.store, {**envelope, "source": source, "detail-type": detail_type, "detail": detail})
+            )
             assert event is not None
             return service.record(event)
 
@@ -574,7 +577,7 @@ def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_p
             event = sample("trial-metric-reported")
             event["detail"] = {"job_id": job.id, "trial_id": trial_id, "metrics": {"val_loss": loss}}
             event["detail"].update({"final": True} if step is None else {"step": step, "final": False})
-            return collect(event)
+            return collect(signed(service.store, event))
 
         assert reported(good.id, 0.5, step=1)
         assert reported(late.id, 0.9, step=1)  # behind at rung 1: terminated

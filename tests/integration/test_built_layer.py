@@ -56,6 +56,7 @@ from tests.integration.lambda_runtime import (
     runtime_version,
 )
 from tests.integration.moto_harness import tuning_definition
+from tests.report_keys import signed
 from tests.unit.test_sample_events import (
     API,
     COLLECT,
@@ -301,15 +302,16 @@ def test_function_runs_its_sample_events_from_the_built_layer(
         for sample in SAMPLES[name]:
             deployment = deploy()
             prepare(deployment, sample)
-            result = invoke(process, sample)
+            event = signed(deployment.service.store, load(sample))  # a metric sample as t0007's script signs it
+            result = invoke(process, sample, event)
             if name == "collect":  # EventBridge delivers at least once
-                result = {"first": result, "again": invoke(process, sample)}
+                result = {"first": result, "again": invoke(process, sample, event)}
             CHECKS[name](sample, result, deployment.service.store)
 
 
-def invoke(process: LambdaProcess, sample: str) -> dict[str, Any]:
-    """What the handler returned for the sample (it must not raise)."""
-    reply = process.invoke(load(sample), REGION, ACCOUNT)
+def invoke(process: LambdaProcess, sample: str, event: dict[str, Any]) -> dict[str, Any]:
+    """What the handler returned for the sample's ``event`` (it must not raise)."""
+    reply = process.invoke(event, REGION, ACCOUNT)
     stack = "".join(reply.get("stackTrace", []))
     assert reply["ok"], f"{sample}: {reply.get('errorType')}: {reply.get('errorMessage')}\n{stack}{process.output()}"
     return reply["result"]

@@ -31,6 +31,7 @@ from tests.integration.moto_platform import (
     create_batch_environment,
     restate,
 )
+from tests.report_keys import signed
 
 pytestmark = pytest.mark.slow
 
@@ -89,13 +90,13 @@ def stack() -> Iterator[MotoStack]:
 
 def late_events(platform: TrainingPlatform, job: Launched) -> list[dict[str, Any]]:
     """The same end event again, a "still running" event arriving after the end, and (Batch)
-    the trial's metric report again, with a worse value."""
+    the trial's metric report again, with a worse value (signed, as its script would sign it)."""
     end = job.events[-1]
     if platform.backend == "sagemaker":
         return [end, restate(end, "sagemaker-training-job-state-change-in-progress")]
     report = job.events[0]
     worse = {**report, "detail": {**report["detail"], "metrics": {"val_loss": 1e6}}}
-    return [end, restate(end, "batch-job-state-change-running"), worse]
+    return [end, restate(end, "batch-job-state-change-running"), signed(platform.stack.service.store, worse)]
 
 
 def call_api(

@@ -27,6 +27,7 @@ from hyperstep.spec import EarlyStopping, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.integration.aws_model import violations
+from tests.report_keys import signed
 
 BLOCK: dict[str, Any] = {
     "backend": "sagemaker",
@@ -344,7 +345,7 @@ def test_a_losing_step_report_makes_collect_stop_the_training_job_under_moto(aws
         """The event ``hyperstep.report({"val_loss": loss}, step=step)`` publishes, through collect's parsing."""
         event = json.loads((EVENTS / "trial-metric-reported.json").read_text())
         event["detail"] = {"job_id": job.id, "trial_id": trial_id, "metrics": {"val_loss": loss}, "step": step}
-        parsed = parse_event(event)
+        parsed = parse_event(signed(service.store, event))
         assert parsed is not None
         return service.record(parsed)
 
@@ -608,7 +609,7 @@ def test_a_training_job_that_completes_after_an_accepted_stop_completes_its_prun
         def reported(trial_id: str, step: int, loss: float) -> bool:
             event = json.loads((EVENTS / "trial-metric-reported.json").read_text())
             event["detail"] = {"job_id": job.id, "trial_id": trial_id, "metrics": {"val_loss": loss}, "step": step}
-            return collect(event)
+            return collect(signed(service.store, event))
 
         assert reported(good.id, 1, 0.5) and reported(late.id, 1, 0.9)  # behind at rung 1: stopped
         name = service.store.get_trial(job.id, late.id).backend_ref

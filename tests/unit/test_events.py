@@ -102,6 +102,7 @@ def test_metric_event_fields() -> None:
         step=12,
         final=False,
         at=1795734847.913,
+        signature="6d3c34d772a8b9e699f7b7c4e610473b29f51b72405c748eed0d5bc05880832e",
     )
 
 

@@ -26,6 +26,7 @@ from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
+from tests.report_keys import signed
 from tests.unit.test_service import Clock, FakeOrchestrator
 
 EVENTS = Path(__file__).parents[2] / "events"
@@ -140,7 +141,7 @@ def make_service(backend: str, trials: int) -> tuple[TuningService, Job, Clock, 
 
 
 def deliver(service: TuningService, event: dict[str, Any]) -> bool:
-    parsed = parse_event(event)
+    parsed = parse_event(signed(service.store, event))
     assert parsed is not None
     return service.record(parsed)
 
@@ -387,7 +388,7 @@ def test_collect_counts_a_completion_after_a_stopped_end_once_as_a_normal_one() 
     telemetry = Telemetry(metrics=meter)
 
     def collect(event: dict[str, Any]) -> bool:
-        return handle_collect(service, event, telemetry)["recorded"]
+        return handle_collect(service, signed(service.store, event), telemetry)["recorded"]
 
     assert collect(metric_event(job.id, "t0001", 0.9, 1, 1001.0))
     assert collect(stopped_event(job.id, "t0001"))
@@ -421,7 +422,7 @@ def test_collect_counts_each_trial_once_in_any_order_of_its_events(end: str) -> 
         kinds = ["end" if "status" in e["detail"] else e["detail"]["final"] for e in events]
         stopped_first += end == "stopped" and kinds.index("end") < kinds.index(True)
         for event in events:
-            handle_collect(service, event, Telemetry(metrics=meter))
+            handle_collect(service, signed(service.store, event), Telemetry(metrics=meter))
     assert [t.state for t in service.store.list_trials(job.id)] == [TrialState.COMPLETED] * orders
     assert meter.sums() == {"TrialsCompleted": orders}
     assert end == "completed" or 0 < stopped_first < orders  # both orders happen

@@ -40,9 +40,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read
 from hyperstep.asl.definition import load_definition
 from hyperstep.asl.executor import Executor
 from hyperstep.local.runtime import substitutions
-from hyperstep.messages import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest
+from hyperstep.messages import FinishRequest, LaunchRequest, Plan, Progress, SuggestRequest, TrialMetric
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.recurring import RecurringSchedules
+from hyperstep.report_signing import signature
 from hyperstep.service import TuningService, unparked
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
@@ -53,6 +54,7 @@ from hyperstep_functions.finish import app as finish
 from hyperstep_functions.reaper import app as reaper
 from hyperstep_functions.start import app as start
 from hyperstep_functions.suggest import app as suggest
+from tests.report_keys import signed
 from tests.scheduler_ticks import delivered
 from tests.unit.test_api import SCHEDULER_ROLE, START_ARN, Context
 from tests.unit.test_events import EXPECTED as TRIAL_EVENTS
@@ -318,9 +320,22 @@ def test_start_sample_starts_a_fresh_job(svc: TuningService, name: str) -> None:
 
 @pytest.mark.parametrize(("name", "recorded"), COLLECT.items())
 def test_collect_sample_records_the_trial_once(running: TuningService, name: str, recorded: bool) -> None:
+    """A metric sample is signed as its trial's script would sign it (``signed``)."""
     context = Context(function_name="hyperstep-collect")
-    assert collect.lambda_handler(load(name), context)["recorded"] is recorded
-    assert collect.lambda_handler(load(name), context)["recorded"] is (recorded and name.startswith("trial-metric"))
+    sample = signed(running.store, load(name))
+    assert collect.lambda_handler(sample, context)["recorded"] is recorded
+    assert collect.lambda_handler(sample, context)["recorded"] is (recorded and name.startswith("trial-metric"))
+
+
+def test_collect_refuses_the_metric_sample_under_another_key(running: TuningService) -> None:
+    """As stored, the sample is signed with an example key, not the one its trial was given."""
+    sample = load("trial-metric-reported.json")
+    metric = TrialMetric.model_validate(sample["detail"])
+    assert metric.signature == signature("0" * 64, metric.signed_message())
+    context = Context(function_name="hyperstep-collect")
+    answer = collect.lambda_handler(sample, context)
+    assert answer == {"recorded": False, "reason": "the report's signature does not match the trial's key"}
+    assert running.store.get_trial(JOB, "t0007").reports == {}
 
 
 def test_execution_ended_sample_makes_finish_close_the_job_once(running: TuningService) -> None:

@@ -415,6 +415,22 @@ def test_every_function_folder_has_its_handler() -> None:
     assert template()["Globals"]["Function"]["Handler"] == "app.lambda_handler"
 
 
+def test_no_function_copies_its_answers_into_its_traces() -> None:
+    """Powertools' Tracer records a handler's answer as X-Ray metadata unless
+    ``POWERTOOLS_TRACER_CAPTURE_RESPONSE`` says not to: the API's answers are callers' jobs,
+    trials and hyperparameters, which X-Ray's readers are not meant to see."""
+    from aws_lambda_powertools.shared.constants import TRACER_CAPTURE_RESPONSE_ENV
+    from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+
+    def captures(variables: dict[str, Any]) -> bool:
+        return resolve_truthy_env_var_choice(env=str(variables.get(TRACER_CAPTURE_RESPONSE_ENV, "true")))
+
+    assert not captures(template()["Globals"]["Function"]["Environment"]["Variables"])
+    for name, function in resources("AWS::Serverless::Function").items():
+        own = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert TRACER_CAPTURE_RESPONSE_ENV not in own or not captures(own), name
+
+
 def test_every_event_rule_has_a_dead_letter_queue_that_may_receive_and_is_alarmed() -> None:
     rules = resources("AWS::Events::Rule")
     assert len(rules) == 4

@@ -26,6 +26,7 @@ from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
 from hyperstep.messages import FinishRequest, SuggestRequest
 from hyperstep.models import Job, JobStatus, TrialState
 from hyperstep.recorded_ends import RecordedEnd, recording
+from hyperstep.report_signing import ReportRefused
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 
@@ -163,7 +164,9 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
     arrive twice, late or out of order change nothing. A malformed event is logged and
     dropped rather than retried, since a retry cannot mend it; so is an event of a job or
     trial this store does not hold (another stack's in the same account and region: the
-    rules match every ``hs-`` job and report; a job gone with the table's TTL).
+    rules match every ``hs-`` job and report; a job gone with the table's TTL), and a metric
+    report its trial's key does not sign (``hyperstep.report_signing``), counted in
+    ``ReportsRefused``.
     """
     log = telemetry.log
     try:
@@ -179,6 +182,10 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
             recorded = service.record(parsed)
         except NotFoundError as exc:
             log.info("dropped event: not a job or trial of this deployment", extra={"reason": str(exc)})
+            return {"recorded": False, "reason": str(exc)}
+        except ReportRefused as exc:  # forged or unsigned: a retry cannot mend it; no value is logged
+            log.error("refused report", extra={"reason": str(exc), "event_id": event.get("id")})
+            telemetry.metrics.add_metric(name="ReportsRefused", unit=COUNT, value=1)
             return {"recorded": False, "reason": str(exc)}
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
     if ends:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hyperstep.report_signing import signed_message
+
 # how trials end and report
 
 
@@ -99,6 +101,13 @@ class TrialMetric(BaseModel):
     step: int | None = Field(default=None, ge=0, le=MAX_STEP)
     final: bool = False
     at: float | None = Field(default=None, ge=0)
+    signature: str | None = Field(default=None, max_length=128)
+    """The HMAC of the report under its trial's key (``hyperstep.report_signing``): a trial
+    that runs on AWS takes only signed reports."""
+
+    def signed_message(self) -> bytes:
+        """What ``signature`` signs."""
+        return signed_message(self.job_id, self.trial_id, self.metrics, self.step, self.final, self.at)
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ unordered, some twice, some after the trial's end.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import secrets
 import sys
@@ -231,6 +232,10 @@ class Trial(BaseModel):
     """The objective by step, as the script reported it on the way (``merge_curve``): what
     early stopping decides from; a trial stopped early keeps it. The stores keep it apart
     from the trial's record and attach it on every read."""
+    report_key: str | None = Field(default=None, repr=False, exclude=True)
+    """The key its script's metric reports are signed with (``hyperstep.report_signing``).
+    Secret: out of the repr and of every dump (API answers, views, logs, events); the stores
+    alone keep it (``stored_json``)."""
 
     def with_reports(self, reports: Mapping[str, MetricReport], curve_metric: str | None = None) -> Trial:
         """The trial with ``reports`` merged in and ``metrics`` showing the merged values;
@@ -245,6 +250,15 @@ class Trial(BaseModel):
     def final_reports(self) -> dict[str, float]:
         """The values the script reported as final, by metric."""
         return {name: report.value for name, report in self.reports.items() if report.final}
+
+
+def stored_json(trial: Trial) -> str:
+    """The trial as a store keeps it: its JSON with its ``report_key``, which every other
+    dump leaves out (the store's item is encrypted at rest; reading it back takes the key)."""
+    body = trial.model_dump_json()
+    if trial.report_key is None:
+        return body
+    return f'{body[:-1]},"report_key":{json.dumps(trial.report_key)}}}'
 
 
 def drawn_seed(spec: JobSpec) -> int | None:

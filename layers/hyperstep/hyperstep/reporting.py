@@ -21,9 +21,11 @@ because there the environment is the only channel the backend had to pass anythi
 - Every call prints one ``name=value`` line per metric (flushed at once), which the local
   backend's and SageMaker's ``metric_definitions`` regexes match, e.g. ``loss=([0-9.eE+-]+)``.
 - When ``HYPERSTEP_EVENT_BUS`` is set (the SageMaker and Batch backends set it, with
-  ``HYPERSTEP_JOB_ID`` and ``HYPERSTEP_TRIAL_ID``), it also publishes a "Trial Metric
-  Reported" event with ``events:PutEvents``; the container's role needs that permission
-  on the bus. boto3 is imported only then, so a local run never needs it.
+  ``HYPERSTEP_JOB_ID``, ``HYPERSTEP_TRIAL_ID`` and ``HYPERSTEP_REPORT_KEY``), it also
+  publishes a "Trial Metric Reported" event with ``events:PutEvents``, signed with the
+  trial's key (``hyperstep.report_signing``: collect takes no unsigned report of a trial on
+  AWS); the container's role needs that permission on the bus. boto3 is imported only
+  then, so a local run never needs it.
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ from typing import Any, TextIO
 from hyperstep.backends.naming import (
     ENV_EVENT_BUS,
     ENV_JOB_ID,
+    ENV_REPORT_KEY,
     ENV_TRIAL_ID,
     METRIC_EVENT_DETAIL_TYPE,
     METRIC_EVENT_SOURCE,
 )
 from hyperstep.errors import HyperstepError
 from hyperstep.messages import MAX_STEP
+from hyperstep.report_signing import signature, signed_message
 
 PUT_ATTEMPTS = 3
 """PutEvents reports failures per entry (``FailedEntryCount``) instead of raising; retry a few times."""
@@ -148,4 +152,7 @@ def report(
     }
     if step is not None:
         detail["step"] = step
+    key = env.get(ENV_REPORT_KEY)
+    if key:
+        detail["signature"] = signature(key, signed_message(job_id, trial_id, values, step, final, detail["at"]))
     _publish(client or _events_client(), metric_entry(bus, detail))

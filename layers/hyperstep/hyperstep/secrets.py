@@ -44,6 +44,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from hyperstep.backends.naming import ENV_REPORT_KEY
 from hyperstep.errors import LaunchError
 from hyperstep.spec_base import text
 
@@ -160,7 +161,8 @@ def scrubbed(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
-def user_variables(env: Mapping[str, str]) -> dict[str, str]:
-    """A launch request's environment without hyperstep's own ``HYPERSTEP_*`` variables (ids,
-    hyperparameters: no secrets, and worth keeping in an error message): what ``scrubbed`` hides."""
-    return {name: value for name, value in env.items() if not name.startswith("HYPERSTEP_")}
+def secret_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """What ``scrubbed`` hides of a launch request's environment: the user's variables and the
+    trial's report key (``hyperstep.report_signing``), not hyperstep's other ``HYPERSTEP_*``
+    variables (ids, hyperparameters: no secrets, and worth keeping in an error message)."""
+    return {name: value for name, value in env.items() if not name.startswith("HYPERSTEP_") or name == ENV_REPORT_KEY}

@@ -54,6 +54,7 @@ from pydantic import ValidationError
 
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
+from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import CapacityError, ConflictError, JobExistsError, LaunchError, NotFoundError, SpecError
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
@@ -83,6 +84,7 @@ from hyperstep.ports import EventPublisher, NullPublisher, Orchestrator
 from hyperstep.pricing import budget as dollars
 from hyperstep.pricing import check_listed
 from hyperstep.recorded_ends import RecordedEnd, note
+from hyperstep.report_signing import check_signature
 from hyperstep.spec import Budget, BudgetUpdate, JobSpec, describe_validation_error
 from hyperstep.spec_base import TrialBlockBase
 from hyperstep.stores.base import REVISABLE_ENDS, TrialStore
@@ -866,10 +868,22 @@ class TuningService:
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way (the
-        ends this records are noted: ``hyperstep.recorded_ends``)."""
+        ends this records are noted: ``hyperstep.recorded_ends``). A report of a trial that
+        runs on AWS its key does not sign raises ``ReportRefused`` (``_check_signed``)."""
         if isinstance(event, TrialMetric):
+            self._check_signed(event)
             return self._report(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at).recorded
         return self.collect(event)
+
+    def _check_signed(self, metric: TrialMetric) -> None:
+        """Raise ``ReportRefused`` unless the report of a trial on an AWS backend carries its
+        trial key's signature (``hyperstep.report_signing``): there any principal allowed
+        ``events:PutEvents`` on the bus, another user's trial included, could send it. A local
+        run's reports come from its own processes over its in-process bus: not checked."""
+        trial_block = self.store.get_job(metric.job_id).spec.trial
+        if trial_block is not None and trial_block.backend in AWS_BACKENDS:
+            key = self.store.report_key(metric.job_id, metric.trial_id)
+            check_signature(key, metric.signed_message(), metric.signature)
 
     def progress(self, job_id: str) -> Progress:
         """What a woken execution is told, from the job item alone (its counters), so that

@@ -24,6 +24,7 @@ from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.objectives import pareto_front
+from hyperstep.report_signing import new_report_key
 from hyperstep.schedulers import Scheduler, make_scheduler
 from hyperstep.schedulers.fidelity import levels
 from hyperstep.space import SearchSpace
@@ -246,6 +247,7 @@ class Study:
                 params=self.space.decode(points[i]),
                 created_at=self.store.clock(),
                 expected_improvement=proposal.expected_improvement,
+                report_key=new_report_key(),
             )
 
         return self.store.add_trials(self.job_id, len(points), max_trials, make)

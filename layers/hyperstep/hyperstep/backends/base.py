@@ -85,6 +85,11 @@ class TrialView(Protocol):
     def started_at(self) -> float | None:
         """When the trial was launched (epoch seconds), once the store recorded it."""
 
+    @property
+    def report_key(self) -> str | None:
+        """The key its script signs metric reports with (``hyperstep.report_signing``): the
+        AWS backends pass it to the container, and nothing else may show it."""
+
 
 class TrialBackend(ABC):
     """Runs trials. Implementations: one per folder under ``hyperstep.backends``."""

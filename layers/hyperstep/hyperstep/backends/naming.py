@@ -36,6 +36,7 @@ ENV_JOB_ID = "HYPERSTEP_JOB_ID"
 ENV_TRIAL_ID = "HYPERSTEP_TRIAL_ID"
 ENV_HYPERPARAMETERS = "HYPERSTEP_HYPERPARAMETERS"
 ENV_EVENT_BUS = "HYPERSTEP_EVENT_BUS"
+ENV_REPORT_KEY = "HYPERSTEP_REPORT_KEY"
 RESERVED_ENV_PREFIX = "HYPERSTEP_"
 RESERVED_TAG_PREFIX = "hyperstep:"
 
@@ -130,9 +131,15 @@ def check_user_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 def trial_environment(
-    job_id: str, trial_id: str, params: Mapping[str, Any], user_env: Mapping[str, str], event_bus: str | None
+    job_id: str,
+    trial_id: str,
+    params: Mapping[str, Any],
+    user_env: Mapping[str, str],
+    event_bus: str | None,
+    report_key: str | None = None,
 ) -> dict[str, str]:
-    """The user's variables plus the ones ``hyperstep.reporting.report`` reads inside the container."""
+    """The user's variables plus the ones ``hyperstep.reporting.report`` reads inside the
+    container (with a bus, the trial's ``report_key`` its reports are signed with)."""
     env = {
         **user_env,
         ENV_JOB_ID: job_id,
@@ -141,4 +148,6 @@ def trial_environment(
     }
     if event_bus:
         env[ENV_EVENT_BUS] = event_bus
+        if report_key:
+            env[ENV_REPORT_KEY] = report_key
     return env

@@ -135,6 +135,11 @@ class TrialStore(ABC):
     def get_trial(self, job_id: str, trial_id: str) -> Trial:
         """One trial; ``NotFoundError`` if absent."""
 
+    def report_key(self, job_id: str, trial_id: str) -> str | None:
+        """The key the trial's metric reports are signed with (``Trial.report_key``), read
+        without its curve; ``NotFoundError`` if the trial is absent."""
+        return self.get_trial(job_id, trial_id).report_key
+
     @abstractmethod
     def list_trials(self, job_id: str) -> list[Trial]:
         """Every trial of the job, by number."""

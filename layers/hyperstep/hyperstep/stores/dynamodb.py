@@ -459,6 +459,9 @@ class DynamoDBStore(TrialStore):
         trial, _, chunked = self._read_trial(job_id, trial_id)
         return self._with_curve(trial, chunked)
 
+    def report_key(self, job_id: str, trial_id: str) -> str | None:
+        return items.trial_from_item(self._trial_item(job_id, trial_id)).report_key
+
     def list_trials(self, job_id: str) -> list[Trial]:
         found = self._prefixed(job_id, items.TRIAL_PREFIX)
         trials = sorted((items.trial_from_item(i) for i in found), key=lambda t: t.number)

@@ -18,7 +18,7 @@ import struct
 from decimal import Decimal
 from typing import Any
 
-from hyperstep.models import Job, JobStatus, Trial, TrialState, pack_points, unpack_points
+from hyperstep.models import Job, JobStatus, Trial, TrialState, pack_points, stored_json, unpack_points
 from hyperstep.spec import JobSpec
 from hyperstep.spec_base import STORED
 
@@ -243,7 +243,7 @@ def trial_item(trial: Trial) -> Item:
         **key(trial.job_id, trial_sk(trial.id)),
         "number": n(trial.number),
         "state": s(trial.state.value),
-        "body": s(trial.model_dump_json()),
+        "body": s(stored_json(trial)),
         "ver": n(0),
         CHUNKED: {"BOOL": False},
     }
@@ -391,7 +391,7 @@ def trial_update(
         "ExpressionAttributeNames": {"#state": "state"},
         "ExpressionAttributeValues": {
             ":state": s(trial.state.value),
-            ":body": s(trial.model_dump_json()),
+            ":body": s(stored_json(trial)),
             ":ver": n(ver),
             ":next": n(ver + 1),
             **marker,

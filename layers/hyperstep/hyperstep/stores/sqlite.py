@@ -51,6 +51,7 @@ from hyperstep.models import (
     StopReason,
     Trial,
     TrialState,
+    stored_json,
 )
 from hyperstep.schedulers.base import value_at
 from hyperstep.spec import Budget
@@ -271,7 +272,7 @@ class SQLiteStore(TrialStore):
         """Write the trial's body; an ended one joins ``recently_ended`` unless ``ends`` is
         False (reports kept after its end, which leave that end as it is)."""
         conn.execute(
-            "UPDATE trials SET body = ? WHERE job_id = ? AND id = ?", (trial.model_dump_json(), trial.job_id, trial.id)
+            "UPDATE trials SET body = ? WHERE job_id = ? AND id = ?", (stored_json(trial), trial.job_id, trial.id)
         )
         if ends and not trial.state.active:  # every change of a trial's state comes here: kept for ``recently_ended``
             conn.execute("INSERT OR IGNORE INTO ended (job_id, trial_id) VALUES (?, ?)", (trial.job_id, trial.id))
@@ -298,7 +299,7 @@ class SQLiteStore(TrialStore):
             try:
                 conn.execute(
                     "INSERT INTO trials (job_id, id, number, body) VALUES (?, ?, ?, ?)",
-                    (t.job_id, t.id, t.number, t.model_dump_json()),
+                    (t.job_id, t.id, t.number, stored_json(t)),
                 )
             except sqlite3.IntegrityError:
                 raise TrialExistsError(f"trial {t.id!r} of job {t.job_id!r} already exists") from None

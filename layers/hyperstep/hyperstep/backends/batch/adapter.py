@@ -44,7 +44,7 @@ from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.backends.naming import script_arguments, trial_environment, trial_job_name, trial_tags
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialResult, Usage
-from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
+from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, secret_variables
 
 NO_SECRETS = NoSecrets()
 BATCH_NAME_MAX = 128
@@ -91,7 +91,8 @@ def build_request(
     """The ``SubmitJob`` request for one attempt of a trial, its environment's secret references
     resolved by ``secrets`` (the request then holds their values: send it, never show it)."""
     block = _block(job)
-    env = trial_environment(job.id, trial.id, trial.params, resolved_environment(block.environment, secrets), event_bus)
+    user_env = resolved_environment(block.environment, secrets)
+    env = trial_environment(job.id, trial.id, trial.params, user_env, event_bus, trial.report_key)
     overrides: dict[str, Any] = {
         "command": [*block.command, *script_arguments(trial.params)],
         "environment": [{"name": k, "value": v} for k, v in env.items()],
@@ -160,7 +161,7 @@ class BatchBackend(TrialBackend):
                 return existing
             request = build_request(job, trial, name, self.event_bus, self.secrets)
             overrides = request["containerOverrides"]["environment"]
-            secret_values = user_variables({e["name"]: e["value"] for e in overrides})
+            secret_values = secret_variables({e["name"]: e["value"] for e in overrides})
             return self.client.submit_job(**request)["jobId"]
         except ClientError as exc:
             err = exc.response.get("Error", {})

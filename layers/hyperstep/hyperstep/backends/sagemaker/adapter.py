@@ -51,7 +51,7 @@ from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYP
 from hyperstep.backends.sagemaker.events import sagemaker_result, sagemaker_usage
 from hyperstep.errors import CapacityError, LaunchError
 from hyperstep.messages import LogCursor, TrialResult, Usage
-from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, user_variables
+from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, secret_variables
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 """Where SageMaker sends a training job's stdout and stderr; one stream per instance,
@@ -147,7 +147,7 @@ def build_request(
             raise LaunchError(
                 f"trial.environment.{key}: the secret's value is over SageMaker's {MAX_ENV_VALUE} characters"
             )
-    env = trial_environment(job.id, trial.id, trial.params, user_env, event_bus)
+    env = trial_environment(job.id, trial.id, trial.params, user_env, event_bus, trial.report_key)
     if len(env[ENV_HYPERPARAMETERS]) > MAX_ENV_VALUE:
         del env[ENV_HYPERPARAMETERS]  # scripts still read /opt/ml/input/config/hyperparameters.json
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": block.timeout_seconds}
@@ -218,7 +218,7 @@ class SageMakerBackend(TrialBackend):
             code, message = _error(exc)
             if code == "ResourceInUse" or (code == "ValidationException" and "already exists" in message):
                 return name
-            reason = scrubbed(message, user_variables(request["Environment"]))  # a message may echo a value
+            reason = scrubbed(message, secret_variables(request["Environment"]))  # a message may echo a value
             if code == "ResourceLimitExceeded":  # an instance quota in use: later, or never (a quota of 0)
                 raise CapacityError(f"SageMaker could not start training job {name}: {code}: {reason}") from None
             if code in _NOT_RETRYABLE:
