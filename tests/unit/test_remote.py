@@ -7,6 +7,7 @@ whose signature does not cover its method, path, query and body fails.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import threading
@@ -54,7 +55,7 @@ class Handler(BaseHTTPRequestHandler):
             {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
         )
         status, payload = self.server.first_answers.pop(0) if self.server.first_answers else self.server.answer
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()  # bytes: sent as they are
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -242,3 +243,34 @@ def test_status_of_all_jobs_follows_next_token_to_the_last_page(stub: Stub) -> N
         "/v1/jobs?limit=2",
         "/v1/jobs?limit=2&next_token=WzEuMCwiajIiLCIqIl0%3D",
     ]
+
+
+PAGE = b"<html>\n<head><title>Sign in</title></head>\n<body>Corporate proxy</body>\n</html>"
+
+
+@pytest.mark.parametrize(("status", "payload"), [(200, PAGE), (200, [1, 2]), (502, PAGE)])
+def test_an_answer_that_is_not_the_apis_json_is_one_line(stub: Stub, status: int, payload: Any) -> None:
+    """A proxy's or a login page's HTML (a wrong --api URL) was a JSONDecodeError, a JSON
+    list an AttributeError in the caller, and an HTML error page a message of many lines."""
+    stub.answer = (status, payload)
+    with pytest.raises(remote.RemoteError) as caught:
+        remote.stop("j1", stub.url)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(status)) and caught.value.status == status
+    assert ("<html> <head><title>Sign in" if payload == PAGE else "[1, 2]") in message
+
+
+def test_an_answer_cut_short_is_no_answer_and_is_retried(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection closed before the whole body came (``http.client.IncompleteRead``, not an
+    ``OSError``) escaped as an internal error; it is a lost answer, retried as one."""
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    sent = []
+
+    def cut(request: Any, timeout: float) -> None:
+        sent.append(request.full_url)
+        raise http.client.IncompleteRead(b'{"jo', 996)
+
+    monkeypatch.setattr(remote.urllib.request, "urlopen", cut)
+    with pytest.raises(remote.RemoteError, match=r"^no answer from .*/v1/jobs/j1: IncompleteRead") as caught:
+        remote.status("j1", stub.url)
+    assert caught.value.status == 0 and len(sent) == remote.ATTEMPTS

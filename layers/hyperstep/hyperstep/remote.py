@@ -13,6 +13,7 @@ often it is asked), are retried on throttling, 5xx answers and lost connections.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -134,13 +135,29 @@ def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str |
     outgoing = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as response:
-            return json.loads(response.read() or b"{}")
+            status, payload = response.status, response.read()
     except urllib.error.HTTPError as exc:
         raise RemoteError(_describe(exc.code, exc.read()), exc.code) from None
     except urllib.error.URLError as exc:
         raise RemoteError(f"cannot reach {url}: {exc.reason}") from None
-    except OSError as exc:  # the connection broke or timed out while reading the answer
+    except (OSError, http.client.HTTPException) as exc:  # the connection broke or timed out while reading the answer
         raise RemoteError(f"no answer from {url}: {exc}") from None
+    return _json_object(status, payload, url)
+
+
+def _json_object(status: int, payload: bytes, url: str) -> dict[str, Any]:
+    """The answer's JSON object; ``RemoteError`` for anything else (a proxy's or a login
+    page's HTML: the URL is not the API's)."""
+    try:
+        answer = json.loads(payload or b"{}")
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise RemoteError(
+            f"{status} from {url} is not the API's JSON ({_excerpt(payload)}): is --api the stack's ApiUrl output?",
+            status,
+        )
+    return answer
 
 
 def sign(method: str, url: str, data: bytes | None, *, session: Any = None) -> dict[str, str]:
@@ -186,5 +203,9 @@ def _describe(status: int, payload: bytes) -> str:
         if body.get("request_id"):
             reason = f"{reason} (request id {body['request_id']})"
         return f"{status} {body['field']}: {reason}" if body.get("field") else f"{status} {reason}"
-    text = payload.decode(errors="replace").strip()[:300]
-    return f"{status} {text or 'no details'}"
+    return f"{status} {_excerpt(payload) or 'no details'}"
+
+
+def _excerpt(payload: bytes) -> str:
+    """The start of a body that is not the API's, on one line (an HTML page has many)."""
+    return " ".join(payload.decode(errors="replace").split())[:300]
