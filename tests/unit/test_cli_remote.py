@@ -68,3 +68,17 @@ def test_submit_without_an_api_url_says_so(monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.delenv("HYPERSTEP_API_URL", raising=False)
     assert main(["submit", "spec.yaml"]) == 2
     assert "--api: give the deployment's API URL" in capsys.readouterr().err
+
+
+def test_a_profile_that_is_not_there_is_one_line_and_exit_2(
+    stub: Stub,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """botocore's ``ProfileNotFound`` was an internal error (exit 1, "HYPERSTEP_DEBUG=1 shows where")."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    assert main(["status", "job-1", "--api", stub.url]) == 2
+    assert capsys.readouterr().err == (
+        "hyperstep: error: AWS credentials: The config profile (no-such-profile) could not be found\n"
+    )
+    assert stub.received == []

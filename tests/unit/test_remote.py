@@ -21,6 +21,7 @@ import yaml
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import UnauthorizedSSOTokenError
 
 from hyperstep import remote
 from hyperstep.errors import SpecError
@@ -274,3 +275,44 @@ def test_an_answer_cut_short_is_no_answer_and_is_retried(stub: Stub, monkeypatch
     with pytest.raises(remote.RemoteError, match=r"^no answer from .*/v1/jobs/j1: IncompleteRead") as caught:
         remote.status("j1", stub.url)
     assert caught.value.status == 0 and len(sent) == remote.ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://exa mple.com/v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com:99999/v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com:v1",
+        "https://[::1/v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com/v1?stage=v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com/v1#jobs",
+    ],
+)
+def test_a_malformed_api_url_is_refused_before_anything_is_sent(
+    stub: Stub, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """A space, a bad port or a broken IPv6 host escaped as ``ValueError`` (an internal error);
+    a query or fragment had the route's path glued after it (``/v1?stage=v1/jobs/j1``)."""
+
+    def no_network(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a request was sent")
+
+    monkeypatch.setattr(remote.urllib.request, "urlopen", no_network)
+    with pytest.raises(remote.RemoteError, match=r"^--api: ") as caught:
+        remote.status("j1", url)
+    assert "\n" not in str(caught.value)
+
+
+class ExpiredSso:
+    """A botocore session whose SSO token has expired, as ``get_credentials`` then raises."""
+
+    def get_credentials(self) -> None:
+        raise UnauthorizedSSOTokenError()
+
+
+def test_credentials_that_cannot_be_loaded_are_one_line(stub: Stub) -> None:
+    """An expired SSO token (or a missing profile, a role that cannot be assumed) escaped as
+    botocore's exception: an internal error instead of what to do."""
+    with pytest.raises(remote.RemoteError, match=r"^AWS credentials: The SSO session .* has expired") as caught:
+        remote.status("j1", stub.url, session=ExpiredSso())
+    assert "\n" not in str(caught.value) and stub.received == []

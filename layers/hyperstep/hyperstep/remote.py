@@ -119,12 +119,22 @@ def request(
 
 
 def check_api_url(api_url: str) -> None:
-    """Refuse to send signed requests (session token, spec) anywhere but over HTTPS;
-    plain HTTP only to this machine (``sam local start-api``)."""
-    parts = urllib.parse.urlsplit(api_url)
+    """Refuse to send signed requests (session token, spec) anywhere but over HTTPS (plain
+    HTTP only to this machine: ``sam local start-api``), and a URL no request could be sent
+    to or that paths cannot be added to (a query, a fragment), before anything is signed."""
+    try:
+        parts = urllib.parse.urlsplit(api_url)
+        parts.port  # noqa: B018  (reading it checks it: a port that is no number or out of range)
+    except ValueError as exc:
+        raise RemoteError(f"--api: not a URL ({exc}): {api_url!r}") from None
     loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
         raise RemoteError(f"--api: an https:// URL is needed (plain http only to localhost), got {api_url!r}")
+    if parts.query or parts.fragment or any(c.isspace() or not c.isprintable() for c in api_url):
+        raise RemoteError(
+            f"--api: give the API's base URL (the stack's ApiUrl output, ending with its stage, e.g. "
+            f"https://abc123.execute-api.us-east-1.amazonaws.com/v1), without a query, fragment or space: {api_url!r}"
+        )
 
 
 def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str | None) -> dict[str, Any]:
@@ -165,19 +175,24 @@ def sign(method: str, url: str, data: bytes | None, *, session: Any = None) -> d
     import botocore.session
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import BotoCoreError, ClientError
 
     session = session or botocore.session.get_session()
-    credentials = session.get_credentials()
-    if credentials is None:
+    try:  # a profile that is not there, an expired SSO token, a role that cannot be assumed
+        credentials = session.get_credentials()
+        frozen = None if credentials is None else credentials.get_frozen_credentials()
+        region = region_of(url) or session.get_config_variable("region")
+    except (BotoCoreError, ClientError) as exc:
+        raise RemoteError(f"AWS credentials: {' '.join(str(exc).split())}") from None
+    if frozen is None:
         raise RemoteError("no AWS credentials found: configure them as for the AWS CLI")
-    region = region_of(url) or session.get_config_variable("region")
     if not region:
         raise RemoteError(f"cannot tell the region of {url}: set AWS_REGION or a profile region")
     headers = (
         {"Content-Type": "application/json", "Accept": "application/json"} if data else {"Accept": "application/json"}
     )
     signed = AWSRequest(method=method, url=url, data=data, headers=headers)
-    SigV4Auth(credentials.get_frozen_credentials(), SERVICE, region).add_auth(signed)
+    SigV4Auth(frozen, SERVICE, region).add_auth(signed)
     return dict(signed.headers.items())
 
 
