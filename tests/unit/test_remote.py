@@ -316,3 +316,25 @@ def test_credentials_that_cannot_be_loaded_are_one_line(stub: Stub) -> None:
     with pytest.raises(remote.RemoteError, match=r"^AWS credentials: The SSO session .* has expired") as caught:
         remote.status("j1", stub.url, session=ExpiredSso())
     assert "\n" not in str(caught.value) and stub.received == []
+
+
+def test_submit_retries_while_the_first_request_with_its_key_is_in_progress(
+    stub: Stub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a lost answer the retry can arrive while the first request still runs: the API
+    answers 409 naming the Idempotency-Key. Submit failed there (and a second submit by hand
+    started a second job); it tries again and gets the first request's answer. A conflict of
+    another field (a schedule that exists) is not retried."""
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(sagemaker_spec()))
+    in_progress = {"field": "Idempotency-Key", "reason": "a request with this Idempotency-Key is still in progress"}
+    stub.first_answers = [(409, in_progress)]
+    stub.answer = (202, {"job_id": "mnist-1", "status": "running"})
+    assert remote.submit(spec, stub.url) == {"job_id": "mnist-1", "status": "running"}
+    assert len(stub.received) == 2
+    assert len({r["headers"]["Idempotency-Key"] for r in stub.received}) == 1
+    stub.answer = (409, {"field": "schedule", "reason": "schedule 'mnist' exists"})
+    with pytest.raises(remote.RemoteError, match="409 schedule: schedule 'mnist' exists") as caught:
+        remote.submit(spec, stub.url)
+    assert len(stub.received) == 3 and caught.value.field == "schedule"

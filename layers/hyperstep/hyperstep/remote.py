@@ -33,15 +33,24 @@ ATTEMPTS = 3
 RETRY_SECONDS = 1.0
 TRANSIENT = {0, 429, 500, 502, 503, 504}
 """Statuses worth another try (0: no answer at all)."""
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
 
 class RemoteError(HyperstepError):
-    """The API refused a request or could not be reached; ``status`` is the HTTP status (0: none)."""
+    """The API refused a request or could not be reached; ``status`` is the HTTP status (0:
+    none), ``field`` the one the API's refusal names (None: none)."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
+    def __init__(self, message: str, status: int = 0, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
+
+    def transient(self, keyed: bool) -> bool:
+        """Worth another try: throttled, 5xx, no answer; for a request with an
+        ``Idempotency-Key`` also a 409 saying the first one with that key is still in
+        progress (a retry after a lost answer: the next try gets that request's answer)."""
+        return self.status in TRANSIENT or (keyed and self.status == 409 and self.field == IDEMPOTENCY_HEADER)
 
 
 def submit(spec_path: str | Path, api_url: str, *, session: Any = None) -> dict[str, Any]:
@@ -112,7 +121,7 @@ def request(
         try:
             return _send(method, api_url.rstrip("/") + path, body, session, idempotency_key)
         except RemoteError as exc:
-            if not repeatable or exc.status not in TRANSIENT or attempt == ATTEMPTS:
+            if not repeatable or not exc.transient(idempotency_key is not None) or attempt == ATTEMPTS:
                 raise
             time.sleep(RETRY_SECONDS * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
@@ -141,13 +150,13 @@ def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str |
     data = None if body is None else json.dumps(body).encode()
     headers = sign(method, url, data, session=session)
     if idempotency_key is not None:
-        headers["Idempotency-Key"] = idempotency_key
+        headers[IDEMPOTENCY_HEADER] = idempotency_key
     outgoing = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as response:
             status, payload = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        raise RemoteError(_describe(exc.code, exc.read()), exc.code) from None
+        raise _refusal(exc.code, exc.read()) from None
     except urllib.error.URLError as exc:
         raise RemoteError(f"cannot reach {url}: {exc.reason}") from None
     except (OSError, http.client.HTTPException) as exc:  # the connection broke or timed out while reading the answer
@@ -206,7 +215,7 @@ def _segment(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def _describe(status: int, payload: bytes) -> str:
+def _refusal(status: int, payload: bytes) -> RemoteError:
     """``"422 parameters.0: low must be less than high"`` from the API's error body; a 500
     says its request id (``"500 internal error (request id ...)"``), which finds the logs."""
     try:
@@ -217,8 +226,9 @@ def _describe(status: int, payload: bytes) -> str:
         reason = body.get("reason") or body.get("message")
         if body.get("request_id"):
             reason = f"{reason} (request id {body['request_id']})"
-        return f"{status} {body['field']}: {reason}" if body.get("field") else f"{status} {reason}"
-    return f"{status} {_excerpt(payload) or 'no details'}"
+        field = body.get("field")
+        return RemoteError(f"{status} {field}: {reason}" if field else f"{status} {reason}", status, field)
+    return RemoteError(f"{status} {_excerpt(payload) or 'no details'}", status)
 
 
 def _excerpt(payload: bytes) -> str:
