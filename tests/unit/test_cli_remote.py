@@ -82,3 +82,15 @@ def test_a_profile_that_is_not_there_is_one_line_and_exit_2(
         "hyperstep: error: AWS credentials: The config profile (no-such-profile) could not be found\n"
     )
     assert stub.received == []
+
+
+def test_a_url_api_gateway_has_no_route_for_says_so(stub: Stub, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """API Gateway answers a signed request to a path it has no route for (a wrong stage in
+    --api) with 403 "Missing Authentication Token", which read as a credentials problem."""
+    stub.answer = (403, {"message": "Missing Authentication Token"})
+    wrong_stage = stub.url.replace("/v1", "/prod")
+    assert main(["status", "job-1", "--api", wrong_stage]) == 2
+    assert capsys.readouterr().err == (
+        f"hyperstep: error: 403 Missing Authentication Token: API Gateway has no route {wrong_stage}/jobs/job-1; "
+        "is --api the stack's ApiUrl output (with its stage)?\n"
+    )

@@ -156,7 +156,7 @@ def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str |
         with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as response:
             status, payload = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        raise _refusal(exc.code, exc.read()) from None
+        raise _refusal(exc.code, exc.read(), url) from None
     except urllib.error.URLError as exc:
         raise RemoteError(f"cannot reach {url}: {exc.reason}") from None
     except (OSError, http.client.HTTPException) as exc:  # the connection broke or timed out while reading the answer
@@ -215,9 +215,14 @@ def _segment(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def _refusal(status: int, payload: bytes) -> RemoteError:
+NO_ROUTE = "Missing Authentication Token"
+"""What API Gateway answers (403) a signed request for a path or method it has no route for."""
+
+
+def _refusal(status: int, payload: bytes, url: str) -> RemoteError:
     """``"422 parameters.0: low must be less than high"`` from the API's error body; a 500
-    says its request id (``"500 internal error (request id ...)"``), which finds the logs."""
+    says its request id (``"500 internal error (request id ...)"``), which finds the logs;
+    API Gateway's 403 for a route it lacks says which URL (a wrong stage in ``--api``)."""
     try:
         body = json.loads(payload)
     except ValueError:
@@ -226,6 +231,8 @@ def _refusal(status: int, payload: bytes) -> RemoteError:
         reason = body.get("reason") or body.get("message")
         if body.get("request_id"):
             reason = f"{reason} (request id {body['request_id']})"
+        if status == 403 and reason == NO_ROUTE:
+            reason = f"{reason}: API Gateway has no route {url}; is --api the stack's ApiUrl output (with its stage)?"
         field = body.get("field")
         return RemoteError(f"{status} {field}: {reason}" if field else f"{status} {reason}", status, field)
     return RemoteError(f"{status} {_excerpt(payload) or 'no details'}", status)
