@@ -81,6 +81,7 @@ from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason, named_field
 from hyperstep.throttling import CallerThrottle, retry_after
+from hyperstep.views import job_row
 from hyperstep.warm_start import check_parent
 from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
 
@@ -156,6 +157,8 @@ class JobSummary(_Out):
     or earlier by a rule that lets running trials finish (no_improvement, converged)."""
     stop_detail: str | None = None
     """The same in words, with the numbers."""
+    max_cost_usd: float | None = None
+    """The job's dollar budget (``budget.max_cost_usd``); None: none."""
 
 
 class JobDetail(JobSummary):
@@ -166,6 +169,9 @@ class JobDetail(JobSummary):
     spec: dict[str, Any]
     pareto_front: list[str] | None = None
     """With several objectives: the ids of the feasible trials no other feasible one dominates."""
+    parents: list[str] = []
+    """The earlier jobs whose trials its strategy learns from: the spec's ``warm_start.jobs``
+    and, for a run a schedule started, the schedule's last completed run."""
 
 
 class JobList(_Out):
@@ -405,7 +411,7 @@ def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100, next_token: str
     jobs = _service().store.list_jobs(limit=limit + 1, owner=owner, after=after)  # one more: is there a next page?
     page = jobs[:limit]
     token = page_token(page[-1], owner) if len(jobs) > limit else None
-    return JobList(jobs=[JobSummary(**job.summary()) for job in page], next_token=token)
+    return JobList(jobs=[JobSummary(**job_row(job)) for job in page], next_token=token)
 
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
@@ -420,13 +426,14 @@ def job_detail(job: Job) -> JobDetail:
     if job.spec.multi_objective:
         front = [t.id for t in pareto_front(job.spec, _service().store.list_trials(job.id))]
     return JobDetail(
-        **job.summary(),
+        **job_row(job),
         created_at=job.created_at,
         ended_at=job.ended_at,
         execution_id=job.execution_id,
         error=job.error,
         spec=redacted(job.spec),
         pareto_front=front,
+        parents=list(job.parents),
     )
 
 

@@ -528,7 +528,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    """Change a running job's budget; its loop plans with it from its next round."""
+    """Change a running job's budget; its loop plans with it from its next round. Prints the
+    job's new budget, from the local store or the deployment (``PATCH /jobs/{id}``) alike."""
     changes = {name: getattr(args, name) for name in BudgetUpdate.model_fields if getattr(args, name) is not None}
     try:
         update = BudgetUpdate.model_validate(changes)
@@ -538,13 +539,13 @@ def cmd_update(args: argparse.Namespace) -> int:
         raise SpecError(f"{flag}: {reason}") from None
     if args.api:
         from hyperstep import remote
+        from hyperstep.job_report.data import job_from_detail
 
-        print(json.dumps(remote.update(args.job, update.model_dump(exclude_none=True), args.api), indent=2))
-        return 0
-    from hyperstep.service import TuningService
+        job = job_from_detail(remote.update(args.job, update.model_dump(exclude_none=True), args.api))
+    else:
+        from hyperstep.service import TuningService
 
-    store = open_store(args.store)
-    job = TuningService(store, {}).update_budget(args.job, update)
+        job = TuningService(open_store(args.store), {}).update_budget(args.job, update)
     print(json.dumps({"job_id": job.id, "status": job.status.value, "budget": job.spec.budget.model_dump()}, indent=2))
     return 0
 
@@ -622,18 +623,28 @@ def need_api(args: argparse.Namespace) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if args.api:
+    """Every job as a table, or one job's summary as JSON: from the local store or, with
+    ``--api``, from the deployment (``GET /jobs``; the job and its trials as ``trials --api``
+    reads them), printed alike."""
+    if args.api and args.job is None:
         from hyperstep import remote
 
-        print(json.dumps(remote.status(args.job, args.api), indent=2))
+        print(views.jobs_table(remote.status(None, args.api)["jobs"]))
         return 0
-    store = open_store(args.store)
-    if args.job is None:
-        print(views.jobs_table(list(every_job(store))))
-        return 0
-    job = store.get_job(args.job)
-    best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    print(json.dumps(views.job_summary(job, best, store.list_trials(job.id)), indent=2))
+    if args.api:
+        from hyperstep.job_report.data import from_api
+
+        data = from_api(args.job, args.api)
+        job, trials = data.job, data.trials
+    else:
+        store = open_store(args.store)
+        if args.job is None:
+            print(views.jobs_table([views.job_row(job) for job in every_job(store)]))
+            return 0
+        job = store.get_job(args.job)
+        trials = store.list_trials(job.id)
+    best = next((t for t in trials if t.id == job.best_trial_id), None)
+    print(json.dumps(views.job_summary(job, best, trials), indent=2))
     return 0
 
 

@@ -32,6 +32,7 @@ JOB_FIELDS = (
     "cost_usd",
     "stop_reason",
     "stop_detail",
+    "parents",
 )
 """Fields of the API's job detail that a ``Job`` holds under the same name."""
 
