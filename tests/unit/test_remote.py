@@ -37,8 +37,9 @@ class Stub(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.received: list[dict[str, Any]] = []
-        self.answer: tuple[int, Any] = (200, {"ok": True})
-        self.first_answers: list[tuple[int, Any]] = []
+        self.answer: tuple[Any, ...] = (200, {"ok": True})
+        """Status, body (JSON, or bytes sent as they are) and, optionally, headers."""
+        self.first_answers: list[tuple[Any, ...]] = []
         """Answers given (in order) before ``answer``."""
 
     @property
@@ -55,10 +56,13 @@ class Handler(BaseHTTPRequestHandler):
         self.server.received.append(
             {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
         )
-        status, payload = self.server.first_answers.pop(0) if self.server.first_answers else self.server.answer
+        answer = self.server.first_answers.pop(0) if self.server.first_answers else self.server.answer
+        status, payload, *headers = answer
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()  # bytes: sent as they are
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        for name, value in (headers[0] if headers else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -338,3 +342,15 @@ def test_submit_retries_while_the_first_request_with_its_key_is_in_progress(
     with pytest.raises(remote.RemoteError, match="409 schedule: schedule 'mnist' exists") as caught:
         remote.submit(spec, stub.url)
     assert len(stub.received) == 3 and caught.value.field == "schedule"
+
+
+def test_a_throttled_read_waits_what_retry_after_asks(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's 429 says how long the caller's bucket needs (``Retry-After``); the retry came
+    after 1 s whatever it said, and was throttled again. A wait past the cap is cut to it."""
+    waits: list[float] = []
+    monkeypatch.setattr(remote.time, "sleep", waits.append)
+    throttled = {"field": None, "reason": "too many requests from this caller: retry in 4 s"}
+    stub.first_answers = [(429, throttled, {"Retry-After": "4"}), (429, throttled, {"Retry-After": "3600"})]
+    stub.answer = (200, {"job_id": "j1", "status": "running"})
+    assert remote.status("j1", stub.url)["status"] == "running"
+    assert waits == [4.0, remote.MAX_RETRY_AFTER_SECONDS]

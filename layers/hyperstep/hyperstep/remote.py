@@ -31,6 +31,8 @@ SERVICE = "execute-api"
 TIMEOUT_SECONDS = 30.0
 ATTEMPTS = 3
 RETRY_SECONDS = 1.0
+MAX_RETRY_AFTER_SECONDS = 30.0
+"""The longest wait a ``Retry-After`` gets before a retry."""
 TRANSIENT = {0, 429, 500, 502, 503, 504}
 """Statuses worth another try (0: no answer at all)."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -41,10 +43,14 @@ class RemoteError(HyperstepError):
     """The API refused a request or could not be reached; ``status`` is the HTTP status (0:
     none), ``field`` the one the API's refusal names (None: none)."""
 
-    def __init__(self, message: str, status: int = 0, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, status: int = 0, field: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.field = field
+        self.retry_after = retry_after
+        """Seconds the answer's ``Retry-After`` asks to wait (a throttled caller), if it says."""
 
     def transient(self, keyed: bool) -> bool:
         """Worth another try: throttled, 5xx, no answer; for a request with an
@@ -113,7 +119,8 @@ def request(
     """Send a SigV4-signed JSON request and return the parsed JSON answer.
 
     GETs and requests with an ``idempotency_key`` are safe to repeat: they are tried up to
-    ``ATTEMPTS`` times while the answer is transient (throttled, 5xx, no answer).
+    ``ATTEMPTS`` times while the answer is transient (throttled, 5xx, no answer), waiting
+    longer each time, and at least what a throttled answer's ``Retry-After`` asks.
     """
     check_api_url(api_url)
     repeatable = method == "GET" or idempotency_key is not None
@@ -123,7 +130,7 @@ def request(
         except RemoteError as exc:
             if not repeatable or not exc.transient(idempotency_key is not None) or attempt == ATTEMPTS:
                 raise
-            time.sleep(RETRY_SECONDS * 2 ** (attempt - 1))
+            time.sleep(max(RETRY_SECONDS * 2 ** (attempt - 1), exc.retry_after or 0.0))
     raise AssertionError("unreachable")
 
 
@@ -156,7 +163,9 @@ def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str |
         with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as response:
             status, payload = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        raise _refusal(exc.code, exc.read(), url) from None
+        refusal = _refusal(exc.code, exc.read(), url)
+        refusal.retry_after = _seconds(exc.headers.get("Retry-After"))
+        raise refusal from None
     except urllib.error.URLError as exc:
         raise RemoteError(f"cannot reach {url}: {exc.reason}") from None
     except (OSError, http.client.HTTPException) as exc:  # the connection broke or timed out while reading the answer
@@ -236,6 +245,14 @@ def _refusal(status: int, payload: bytes, url: str) -> RemoteError:
         field = body.get("field")
         return RemoteError(f"{status} {field}: {reason}" if field else f"{status} {reason}", status, field)
     return RemoteError(f"{status} {_excerpt(payload) or 'no details'}", status)
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """A ``Retry-After`` in seconds (at most ``MAX_RETRY_AFTER_SECONDS``); None for none, or
+    for the HTTP-date form (the API sends seconds)."""
+    if retry_after is None or not retry_after.strip().isdigit():
+        return None
+    return min(float(retry_after), MAX_RETRY_AFTER_SECONDS)
 
 
 def _excerpt(payload: bytes) -> str:
