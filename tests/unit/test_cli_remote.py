@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from hyperstep import views
 from hyperstep.cli import main
 from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult, Usage
 from hyperstep.service import TuningService
-from tests.unit.test_api import call, sagemaker_spec, service  # noqa: F401  (the fixture)
+from tests.unit.test_api import call, sagemaker_spec, scheduler, service  # noqa: F401  (the fixtures)
 from tests.unit.test_remote import Stub, stub  # noqa: F401  (the fixture)
 
 
@@ -164,3 +165,25 @@ def test_update_of_a_deployed_job_prints_as_a_local_update_does(
     (sent,) = stub.received
     assert (sent["method"], sent["path"]) == ("PATCH", f"/v1/jobs/{job_id}")
     assert json.loads(sent["body"]) == {"max_parallel": 3}
+
+
+def test_schedules_are_listed_and_deleted_from_the_command_line(
+    service: TuningService,  # noqa: F811
+    scheduler: Any,  # noqa: F811
+    stub: Stub,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``submit`` of a spec with ``schedule`` creates a recurring schedule, but no command
+    listed or deleted one: its ticks went on until the caller signed DELETE requests by hand."""
+    assert call("POST", "/jobs", sagemaker_spec(name="nightly", schedule="rate(1 day)"))[0] == 201
+    stub.answer = (200, call("GET", "/schedules")[1])
+    assert main(["schedules", "--api", stub.url]) == 0
+    (row,) = capsys.readouterr().out.splitlines()[2:]
+    assert row.split()[:2] == ["nightly", "ENABLED"]
+    stub.answer = (200, call("DELETE", "/schedules/nightly")[1])
+    assert main(["unschedule", "nightly", "--api", stub.url]) == 0
+    assert json.loads(capsys.readouterr().out) == {"name": "nightly", "deleted": True}
+    assert [(r["method"], r["path"]) for r in stub.received] == [
+        ("GET", "/v1/schedules"),
+        ("DELETE", "/v1/schedules/nightly"),
+    ]

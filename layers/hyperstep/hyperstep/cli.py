@@ -1,4 +1,5 @@
-"""The ``hyperstep`` command line: validate, run, status, trials, update, report, import-amt.
+"""The ``hyperstep`` command line: validate, run, status, trials, update, report, import-amt;
+on a deployment also submit, stop, schedules and unschedule.
 
 Every failure the user can cause ends with exit code 2 and one line
 ``hyperstep: error: <field>: <reason>``; nothing is written to the store before the
@@ -143,6 +144,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
     p.set_defaults(command=cmd_submit)
+
+    p = sub.add_parser("schedules", help="list your recurring schedules on a deployment (submit creates them)")
+    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.set_defaults(command=cmd_schedules)
+
+    p = sub.add_parser("unschedule", help="delete one of your recurring schedules on a deployment")
+    p.add_argument("name", help="the schedule's name (its spec's name)")
+    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.set_defaults(command=cmd_unschedule)
 
     p = sub.add_parser("stop", help="stop a running job (local store, or --api)")
     p.add_argument("job")
@@ -510,6 +520,23 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from hyperstep import remote
 
     print(json.dumps(remote.submit(args.spec, need_api(args))))
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    """The caller's recurring schedules on the deployment, one a line."""
+    from hyperstep import remote
+
+    found = remote.schedules(need_api(args))["schedules"]
+    print(views.table([[s["name"], s["state"], s["schedule_arn"]] for s in found], ["schedule", "state", "arn"]))
+    return 0
+
+
+def cmd_unschedule(args: argparse.Namespace) -> int:
+    """Delete a recurring schedule: no further ticks; jobs it started go on."""
+    from hyperstep import remote
+
+    print(json.dumps(remote.delete_schedule(args.name, need_api(args))))
     return 0
 
 

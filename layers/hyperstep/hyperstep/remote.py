@@ -1,4 +1,4 @@
-"""Client of a deployed hyperstep API: what ``hyperstep submit/status/stop --api URL`` call.
+"""Client of a deployed hyperstep API: what ``hyperstep submit/status/stop/schedules --api URL`` call.
 
 The API accepts only IAM-signed requests (``AWS_IAM`` authorizer), so every request is
 signed with AWS Signature Version 4 for the ``execute-api`` service, using the caller's
@@ -105,6 +105,16 @@ def stop(job_id: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
 def update(job_id: str, changes: dict[str, Any], api_url: str, *, session: Any = None) -> dict[str, Any]:
     """Change a running job's budget (``PATCH /jobs/{job_id}``, ``BudgetUpdate``'s fields)."""
     return request("PATCH", api_url, f"/jobs/{_segment(job_id)}", changes, session=session)
+
+
+def schedules(api_url: str, *, session: Any = None) -> dict[str, Any]:
+    """The caller's recurring schedules (``GET /schedules``)."""
+    return request("GET", api_url, "/schedules", session=session)
+
+
+def delete_schedule(name: str, api_url: str, *, session: Any = None) -> dict[str, Any]:
+    """Delete one of the caller's recurring schedules (``DELETE /schedules/{name}``)."""
+    return request("DELETE", api_url, f"/schedules/{_segment(name)}", session=session)
 
 
 def request(
