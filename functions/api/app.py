@@ -107,6 +107,8 @@ PAGE_BYTES = 5_000_000
 inside the JSON response), passes this: Lambda's limit is 6 MB, a trial (one DynamoDB
 item) at most 400 KB."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+HEADERS = {IDEMPOTENCY_HEADER.lower(): IDEMPOTENCY_HEADER}
+"""The request headers the routes read, by the lower-case name a validation error gives."""
 # A retried POST /jobs with the same key (from the same owner: a role's sessions are one
 # owner, as they share their jobs) answers what the first
 # one did and starts nothing; the same key with another spec is refused.
@@ -241,6 +243,8 @@ def _invalid(exc: RequestValidationError) -> Response:
     part = first["loc"][0] if first["loc"] else None  # body, path, query or header
     in_part = part in ("body", "path", "query", "header")
     field, reason = named_field(*field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]}))
+    if part == "header":  # Powertools reads header names in lower case: named as documented
+        field = HEADERS.get(field, field)
     return _problem(422, reason, field or ("body" if part == "body" else None))
 
 
