@@ -187,3 +187,19 @@ def test_schedules_are_listed_and_deleted_from_the_command_line(
         ("GET", "/v1/schedules"),
         ("DELETE", "/v1/schedules/nightly"),
     ]
+
+
+def test_a_spec_this_version_cannot_read_is_one_line_and_exit_2(
+    service: TuningService,  # noqa: F811
+    stub: Stub,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A deployment of a newer hyperstep answers a spec field this CLI does not know: its
+    pydantic ValidationError was an internal error (exit 1)."""
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    detail = call("GET", f"/jobs/{job_id}")[1]
+    stub.answer = (200, {**detail, "spec": {**detail["spec"], "fidelity": {"name": "epochs"}}})
+    assert main(["status", job_id, "--api", stub.url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hyperstep: error: job '{job_id}': this hyperstep (") and err.count("\n") == 1
+    assert "fidelity" in err and "use the version the stack was deployed with" in err

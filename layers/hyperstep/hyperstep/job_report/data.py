@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from hyperstep import __version__
+from hyperstep.errors import HyperstepError
 from hyperstep.models import Job, Trial
-from hyperstep.spec import JobSpec
+from hyperstep.spec import JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
 
 JOB_FIELDS = (
@@ -70,9 +74,16 @@ def from_api(job_id: str, api_url: str, *, session: Any = None) -> ReportData:
 def job_from_detail(detail: dict[str, Any]) -> Job:
     """The ``Job`` that ``GET /jobs/{job_id}`` describes."""
     known = {name: detail[name] for name in JOB_FIELDS if name in detail}
+    try:
+        spec = JobSpec.model_validate(detail["spec"])
+    except ValidationError as exc:  # a deployment of another version than this CLI
+        raise HyperstepError(
+            f"job {detail['job_id']!r}: this hyperstep ({__version__}) cannot read the spec the deployment answers "
+            f"({describe_validation_error(exc)}): use the version the stack was deployed with"
+        ) from None
     return Job(
         id=detail["job_id"],
-        spec=JobSpec.model_validate(detail["spec"]),
+        spec=spec,
         status=detail["status"],
         budget_used=detail.get("trials", 0),
         **known,
