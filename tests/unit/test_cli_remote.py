@@ -194,8 +194,8 @@ def test_a_spec_this_version_cannot_read_is_one_line_and_exit_2(
     stub: Stub,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A deployment of a newer hyperstep answers a spec field this CLI does not know: its
-    pydantic ValidationError was an internal error (exit 1)."""
+    """A deployment of a newer hyperstep answers a spec or trial field this CLI does not
+    know: its pydantic ValidationError was an internal error (exit 1)."""
     job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
     detail = call("GET", f"/jobs/{job_id}")[1]
     stub.answer = (200, {**detail, "spec": {**detail["spec"], "fidelity": {"name": "epochs"}}})
@@ -203,3 +203,12 @@ def test_a_spec_this_version_cannot_read_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith(f"hyperstep: error: job '{job_id}': this hyperstep (") and err.count("\n") == 1
     assert "fidelity" in err and "use the version the stack was deployed with" in err
+    service.suggest(SuggestRequest(job_id=job_id))
+    trials = call("GET", f"/jobs/{job_id}/trials")[1]
+    first = trials["trials"][0]
+    stub.first_answers = [(200, detail)]
+    stub.answer = (200, {**trials, "trials": [{**first, "phase": "warmup"}]})
+    assert main(["trials", job_id, "--api", stub.url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hyperstep: error: job '{job_id}', trial '{first['id']}': this hyperstep (")
+    assert "phase" in err and err.count("\n") == 1
