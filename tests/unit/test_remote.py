@@ -223,7 +223,7 @@ def test_signed_requests_go_over_https_only(stub: Stub, monkeypatch: pytest.Monk
     def no_network(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a request was sent")
 
-    monkeypatch.setattr(remote.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(remote.OPENER, "open", no_network)
     with pytest.raises(remote.RemoteError, match=r"--api: an https:// URL is needed"):
         remote.status(None, url)
 
@@ -275,7 +275,7 @@ def test_an_answer_cut_short_is_no_answer_and_is_retried(stub: Stub, monkeypatch
         sent.append(request.full_url)
         raise http.client.IncompleteRead(b'{"jo', 996)
 
-    monkeypatch.setattr(remote.urllib.request, "urlopen", cut)
+    monkeypatch.setattr(remote.OPENER, "open", cut)
     with pytest.raises(remote.RemoteError, match=r"^no answer from .*/v1/jobs/j1: IncompleteRead") as caught:
         remote.status("j1", stub.url)
     assert caught.value.status == 0 and len(sent) == remote.ATTEMPTS
@@ -301,7 +301,7 @@ def test_a_malformed_api_url_is_refused_before_anything_is_sent(
     def no_network(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a request was sent")
 
-    monkeypatch.setattr(remote.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(remote.OPENER, "open", no_network)
     with pytest.raises(remote.RemoteError, match=r"^--api: ") as caught:
         remote.status("j1", url)
     assert "\n" not in str(caught.value)
@@ -354,3 +354,18 @@ def test_a_throttled_read_waits_what_retry_after_asks(stub: Stub, monkeypatch: p
     stub.answer = (200, {"job_id": "j1", "status": "running"})
     assert remote.status("j1", stub.url)["status"] == "running"
     assert waits == [4.0, remote.MAX_RETRY_AFTER_SECONDS]
+
+
+def test_a_redirect_is_not_followed_with_the_signed_headers(stub: Stub) -> None:
+    """urllib followed a 302 and sent Authorization and X-Amz-Security-Token on to where it
+    pointed, plain HTTP to another host included (check_api_url allows https only for that)."""
+    elsewhere = Stub()
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    try:
+        stub.answer = (302, b"", {"Location": f"{elsewhere.url}/jobs/j1"})
+        with pytest.raises(remote.RemoteError, match=rf"^302 .* redirects to {elsewhere.url}/jobs/j1: ") as caught:
+            remote.status("j1", stub.url)
+        assert elsewhere.received == [] and caught.value.status == 302
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()

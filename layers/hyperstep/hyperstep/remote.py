@@ -170,9 +170,16 @@ def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str |
         headers[IDEMPOTENCY_HEADER] = idempotency_key
     outgoing = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(outgoing, timeout=TIMEOUT_SECONDS) as response:
+        with OPENER.open(outgoing, timeout=TIMEOUT_SECONDS) as response:
             status, payload = response.status, response.read()
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            where = exc.headers.get("Location")
+            raise RemoteError(
+                f"{exc.code} {url} redirects to {where}: a signed request is not sent on; "
+                "give --api the URL it should go to",
+                exc.code,
+            ) from None
         refusal = _refusal(exc.code, exc.read(), url)
         refusal.retry_after = _seconds(exc.headers.get("Retry-After"))
         raise refusal from None
@@ -181,6 +188,17 @@ def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str |
     except (OSError, http.client.HTTPException) as exc:  # the connection broke or timed out while reading the answer
         raise RemoteError(f"no answer from {url}: {exc}") from None
     return _json_object(status, payload, url)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib's would send the signed headers (the session token among
+    them) on to wherever it points, plain HTTP included; the 3xx is answered as an error."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _json_object(status: int, payload: bytes, url: str) -> dict[str, Any]:
