@@ -22,8 +22,11 @@ def test_submit_prints_the_api_answer(stub: Stub, tmp_path: Path, capsys: pytest
     spec.write_text(yaml.safe_dump(sagemaker_spec()))
     stub.answer = (202, {"job_id": "mnist-1", "status": "running"})
     assert main(["submit", str(spec), "--api", stub.url]) == 0
-    assert json.loads(capsys.readouterr().out) == {"job_id": "mnist-1", "status": "running"}
+    printed = capsys.readouterr()
+    assert json.loads(printed.out) == {"job_id": "mnist-1", "status": "running"}
     assert stub.received[0]["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+    # the spec's loss regex reads 1.5e-05 as 1.5: submit warned of nothing, where validate and run warn
+    assert printed.err.startswith("hyperstep: warning: trial.metric_definitions.0") and printed.err.count("\n") == 1
 
 
 def test_stop_goes_to_the_api(stub: Stub, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811

@@ -245,8 +245,7 @@ def prepare_spec(path: str) -> JobSpec:
     check that the program exists, so a job that cannot run is never created."""
     spec = load_spec(path)
     block = spec.trial
-    for warning in spec_warnings(spec):
-        print(f"hyperstep: warning: {warning}", file=sys.stderr)
+    warn_about(spec)
     if isinstance(block, LocalTrial):
         base = Path(path).resolve().parent
         workdir = (base / block.workdir).resolve() if block.workdir else base
@@ -278,6 +277,12 @@ def local_environment(block: LocalTrial) -> dict[str, str]:
         if variable not in os.environ:
             raise SpecError(f"trial.env.{name}: {reference.resolve!r} cannot be resolved here: set {variable}")
     return resolved_environment(block.env, VariableSecrets(os.environ))
+
+
+def warn_about(spec: JobSpec) -> None:
+    """Print what in a valid spec is likely wrong (``spec_warnings``), a line each on stderr."""
+    for warning in spec_warnings(spec):
+        print(f"hyperstep: warning: {warning}", file=sys.stderr)
 
 
 def spec_warnings(spec: JobSpec) -> list[str]:
@@ -517,9 +522,13 @@ def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path, flag: str 
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    """Submit a spec to a deployment, warning first (as ``validate`` and ``run`` do) of what
+    in it is likely wrong."""
     from hyperstep import remote
 
-    print(json.dumps(remote.submit(args.spec, need_api(args))))
+    api_url = need_api(args)
+    warn_about(load_spec(args.spec))
+    print(json.dumps(remote.submit(args.spec, api_url)))
     return 0
 
 
