@@ -81,6 +81,7 @@ from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason, named_field
 from hyperstep.throttling import CallerThrottle, retry_after
+from hyperstep.views import job_row
 from hyperstep.warm_start import check_parent
 from hyperstep.wiring import aws_service_factory, schedules_factory, throttle_factory
 
@@ -106,6 +107,8 @@ PAGE_BYTES = 5_000_000
 inside the JSON response), passes this: Lambda's limit is 6 MB, a trial (one DynamoDB
 item) at most 400 KB."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+HEADERS = {IDEMPOTENCY_HEADER.lower(): IDEMPOTENCY_HEADER}
+"""The request headers the routes read, by the lower-case name a validation error gives."""
 # A retried POST /jobs with the same key (from the same owner: a role's sessions are one
 # owner, as they share their jobs) answers what the first
 # one did and starts nothing; the same key with another spec is refused.
@@ -156,6 +159,8 @@ class JobSummary(_Out):
     or earlier by a rule that lets running trials finish (no_improvement, converged)."""
     stop_detail: str | None = None
     """The same in words, with the numbers."""
+    max_cost_usd: float | None = None
+    """The job's dollar budget (``budget.max_cost_usd``); None: none."""
 
 
 class JobDetail(JobSummary):
@@ -166,6 +171,9 @@ class JobDetail(JobSummary):
     spec: dict[str, Any]
     pareto_front: list[str] | None = None
     """With several objectives: the ids of the feasible trials no other feasible one dominates."""
+    parents: list[str] = []
+    """The earlier jobs whose trials its strategy learns from: the spec's ``warm_start.jobs``
+    and, for a run a schedule started, the schedule's last completed run."""
 
 
 class JobList(_Out):
@@ -235,6 +243,10 @@ def _invalid(exc: RequestValidationError) -> Response:
     part = first["loc"][0] if first["loc"] else None  # body, path, query or header
     in_part = part in ("body", "path", "query", "header")
     field, reason = named_field(*field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]}))
+    if part == "header":  # Powertools reads header names in lower case: named as documented
+        field = HEADERS.get(field, field)
+    if part == "query" and isinstance(first.get("input"), list):  # ?limit=5&limit=6: a list, never valid
+        reason = "given more than once: give it once"
     return _problem(422, reason, field or ("body" if part == "body" else None))
 
 
@@ -406,7 +418,7 @@ def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100, next_token: str
     jobs = _service().store.list_jobs(limit=limit + 1, owner=owner, after=after)  # one more: is there a next page?
     page = jobs[:limit]
     token = page_token(page[-1], owner) if len(jobs) > limit else None
-    return JobList(jobs=[JobSummary(**job.summary()) for job in page], next_token=token)
+    return JobList(jobs=[JobSummary(**job_row(job)) for job in page], next_token=token)
 
 
 @app.get("/jobs/<job_id>", summary="One job with its spec", responses=_docs(JobDetail, "The job", 404))
@@ -421,13 +433,14 @@ def job_detail(job: Job) -> JobDetail:
     if job.spec.multi_objective:
         front = [t.id for t in pareto_front(job.spec, _service().store.list_trials(job.id))]
     return JobDetail(
-        **job.summary(),
+        **job_row(job),
         created_at=job.created_at,
         ended_at=job.ended_at,
         execution_id=job.execution_id,
         error=job.error,
         spec=redacted(job.spec),
         pareto_front=front,
+        parents=list(job.parents),
     )
 
 

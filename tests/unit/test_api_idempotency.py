@@ -90,3 +90,14 @@ def test_an_overlong_job_id_is_a_422_naming_it(service: TuningService) -> None:
 
     status, body = call("GET", "/jobs/" + "x" * 300)
     assert status == 422 and body["field"] == "job_id"
+
+
+@pytest.mark.parametrize(("key", "reason"), [("", "at least 1 character"), ("k" * 256, "at most 255 characters")])
+def test_a_bad_key_is_a_422_naming_the_header_as_documented(table: Any, key: str, reason: str) -> None:
+    """The 422 named ``idempotency-key`` (Powertools' lower-case reading) while every other
+    answer about the header, and the OpenAPI document, name ``Idempotency-Key``."""
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    event = proxy_event("POST", "/jobs", {"userArn": ADA}, json.dumps(sagemaker_spec()), headers=headers)
+    response = api.lambda_handler(event, LambdaContext())
+    body = json.loads(response["body"])
+    assert (response["statusCode"], body["field"]) == (422, "Idempotency-Key") and reason in body["reason"]

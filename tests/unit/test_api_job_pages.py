@@ -97,3 +97,12 @@ def test_another_callers_token_is_refused_and_shows_nothing_of_theirs(service: T
         status, body = listing(caller, limit="1", next_token=token)
         assert (status, body["field"]) == (400, "next_token"), body
         assert "another caller's listing" in body["reason"]
+
+
+def test_a_query_parameter_given_twice_is_a_422_saying_so(service: TuningService) -> None:
+    """API Gateway hands both values (``multiValueQueryStringParameters``) and Powertools
+    validated the list: "Input should be a valid integer" for ``?limit=5&limit=6``."""
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    event = proxy_event("GET", "/jobs", identity, query={"limit": "6"})
+    event["multiValueQueryStringParameters"] = {"limit": ["5", "6"]}
+    assert raw(event) == (422, {"field": "limit", "reason": "given more than once: give it once"})

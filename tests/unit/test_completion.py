@@ -15,7 +15,7 @@ from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.spec_base import STORED
 from hyperstep.stores.sqlite import SQLiteStore
-from hyperstep.views import jobs_table
+from hyperstep.views import job_row, jobs_table
 from tests.conftest import spec_document
 from tests.unit.test_service import Clock, FakeBackend, FakeOrchestrator, finish, submit
 
@@ -43,7 +43,7 @@ def test_no_improvement_in_n_completed_trials_ends_the_job_and_says_so(parts) ->
     summary = service.finish(FinishRequest(job_id="job"))
     job = service.store.get_job("job")
     assert (job.status, job.stop_reason, job.budget_used) == (JobStatus.COMPLETED, StopReason.NO_IMPROVEMENT, 5)
-    assert summary["stop_reason"] == "no_improvement" and "no_improvement" in jobs_table([job])
+    assert summary["stop_reason"] == "no_improvement" and "no_improvement" in jobs_table([job_row(job)])
 
 
 def test_a_plateau_lets_running_trials_finish_and_holds_once_seen(parts) -> None:

@@ -7,6 +7,7 @@ whose signature does not cover its method, path, query and body fails.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import threading
@@ -20,6 +21,7 @@ import yaml
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import UnauthorizedSSOTokenError
 
 from hyperstep import remote
 from hyperstep.errors import SpecError
@@ -35,8 +37,9 @@ class Stub(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.received: list[dict[str, Any]] = []
-        self.answer: tuple[int, Any] = (200, {"ok": True})
-        self.first_answers: list[tuple[int, Any]] = []
+        self.answer: tuple[Any, ...] = (200, {"ok": True})
+        """Status, body (JSON, or bytes sent as they are) and, optionally, headers."""
+        self.first_answers: list[tuple[Any, ...]] = []
         """Answers given (in order) before ``answer``."""
 
     @property
@@ -53,15 +56,18 @@ class Handler(BaseHTTPRequestHandler):
         self.server.received.append(
             {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
         )
-        status, payload = self.server.first_answers.pop(0) if self.server.first_answers else self.server.answer
-        data = json.dumps(payload).encode()
+        answer = self.server.first_answers.pop(0) if self.server.first_answers else self.server.answer
+        status, payload, *headers = answer
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()  # bytes: sent as they are
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        for name, value in (headers[0] if headers else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = _serve
+    do_GET = do_POST = do_PATCH = do_DELETE = _serve
 
     def log_message(self, *args: Any) -> None:
         return None
@@ -217,7 +223,7 @@ def test_signed_requests_go_over_https_only(stub: Stub, monkeypatch: pytest.Monk
     def no_network(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a request was sent")
 
-    monkeypatch.setattr(remote.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(remote.OPENER, "open", no_network)
     with pytest.raises(remote.RemoteError, match=r"--api: an https:// URL is needed"):
         remote.status(None, url)
 
@@ -242,3 +248,124 @@ def test_status_of_all_jobs_follows_next_token_to_the_last_page(stub: Stub) -> N
         "/v1/jobs?limit=2",
         "/v1/jobs?limit=2&next_token=WzEuMCwiajIiLCIqIl0%3D",
     ]
+
+
+PAGE = b"<html>\n<head><title>Sign in</title></head>\n<body>Corporate proxy</body>\n</html>"
+
+
+@pytest.mark.parametrize(("status", "payload"), [(200, PAGE), (200, [1, 2]), (502, PAGE)])
+def test_an_answer_that_is_not_the_apis_json_is_one_line(stub: Stub, status: int, payload: Any) -> None:
+    """A proxy's or a login page's HTML (a wrong --api URL) was a JSONDecodeError, a JSON
+    list an AttributeError in the caller, and an HTML error page a message of many lines."""
+    stub.answer = (status, payload)
+    with pytest.raises(remote.RemoteError) as caught:
+        remote.stop("j1", stub.url)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(status)) and caught.value.status == status
+    assert ("<html> <head><title>Sign in" if payload == PAGE else "[1, 2]") in message
+
+
+def test_an_answer_cut_short_is_no_answer_and_is_retried(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection closed before the whole body came (``http.client.IncompleteRead``, not an
+    ``OSError``) escaped as an internal error; it is a lost answer, retried as one."""
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    sent = []
+
+    def cut(request: Any, timeout: float) -> None:
+        sent.append(request.full_url)
+        raise http.client.IncompleteRead(b'{"jo', 996)
+
+    monkeypatch.setattr(remote.OPENER, "open", cut)
+    with pytest.raises(remote.RemoteError, match=r"^no answer from .*/v1/jobs/j1: IncompleteRead") as caught:
+        remote.status("j1", stub.url)
+    assert caught.value.status == 0 and len(sent) == remote.ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://exa mple.com/v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com:99999/v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com:v1",
+        "https://[::1/v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com/v1?stage=v1",
+        "https://abc123.execute-api.us-east-1.amazonaws.com/v1#jobs",
+    ],
+)
+def test_a_malformed_api_url_is_refused_before_anything_is_sent(
+    stub: Stub, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """A space, a bad port or a broken IPv6 host escaped as ``ValueError`` (an internal error);
+    a query or fragment had the route's path glued after it (``/v1?stage=v1/jobs/j1``)."""
+
+    def no_network(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a request was sent")
+
+    monkeypatch.setattr(remote.OPENER, "open", no_network)
+    with pytest.raises(remote.RemoteError, match=r"^--api: ") as caught:
+        remote.status("j1", url)
+    assert "\n" not in str(caught.value)
+
+
+class ExpiredSso:
+    """A botocore session whose SSO token has expired, as ``get_credentials`` then raises."""
+
+    def get_credentials(self) -> None:
+        raise UnauthorizedSSOTokenError()
+
+
+def test_credentials_that_cannot_be_loaded_are_one_line(stub: Stub) -> None:
+    """An expired SSO token (or a missing profile, a role that cannot be assumed) escaped as
+    botocore's exception: an internal error instead of what to do."""
+    with pytest.raises(remote.RemoteError, match=r"^AWS credentials: The SSO session .* has expired") as caught:
+        remote.status("j1", stub.url, session=ExpiredSso())
+    assert "\n" not in str(caught.value) and stub.received == []
+
+
+def test_submit_retries_while_the_first_request_with_its_key_is_in_progress(
+    stub: Stub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a lost answer the retry can arrive while the first request still runs: the API
+    answers 409 naming the Idempotency-Key. Submit failed there (and a second submit by hand
+    started a second job); it tries again and gets the first request's answer. A conflict of
+    another field (a schedule that exists) is not retried."""
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(sagemaker_spec()))
+    in_progress = {"field": "Idempotency-Key", "reason": "a request with this Idempotency-Key is still in progress"}
+    stub.first_answers = [(409, in_progress)]
+    stub.answer = (202, {"job_id": "mnist-1", "status": "running"})
+    assert remote.submit(spec, stub.url) == {"job_id": "mnist-1", "status": "running"}
+    assert len(stub.received) == 2
+    assert len({r["headers"]["Idempotency-Key"] for r in stub.received}) == 1
+    stub.answer = (409, {"field": "schedule", "reason": "schedule 'mnist' exists"})
+    with pytest.raises(remote.RemoteError, match="409 schedule: schedule 'mnist' exists") as caught:
+        remote.submit(spec, stub.url)
+    assert len(stub.received) == 3 and caught.value.field == "schedule"
+
+
+def test_a_throttled_read_waits_what_retry_after_asks(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's 429 says how long the caller's bucket needs (``Retry-After``); the retry came
+    after 1 s whatever it said, and was throttled again. A wait past the cap is cut to it."""
+    waits: list[float] = []
+    monkeypatch.setattr(remote.time, "sleep", waits.append)
+    throttled = {"field": None, "reason": "too many requests from this caller: retry in 4 s"}
+    stub.first_answers = [(429, throttled, {"Retry-After": "4"}), (429, throttled, {"Retry-After": "3600"})]
+    stub.answer = (200, {"job_id": "j1", "status": "running"})
+    assert remote.status("j1", stub.url)["status"] == "running"
+    assert waits == [4.0, remote.MAX_RETRY_AFTER_SECONDS]
+
+
+def test_a_redirect_is_not_followed_with_the_signed_headers(stub: Stub) -> None:
+    """urllib followed a 302 and sent Authorization and X-Amz-Security-Token on to where it
+    pointed, plain HTTP to another host included (check_api_url allows https only for that)."""
+    elsewhere = Stub()
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    try:
+        stub.answer = (302, b"", {"Location": f"{elsewhere.url}/jobs/j1"})
+        with pytest.raises(remote.RemoteError, match=rf"^302 .* redirects to {elsewhere.url}/jobs/j1: ") as caught:
+            remote.status("j1", stub.url)
+        assert elsewhere.received == [] and caught.value.status == 302
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()

@@ -86,14 +86,14 @@ def test_negative_zero_reads_as_zero() -> None:
 def test_the_jobs_table_leaves_the_cost_of_an_unpriced_job_blank() -> None:
     """A local job without ``cost_per_hour`` showed cost 0 in ``hyperstep status`` while its
     trials' cost was blank: unpriced is not free. A job with a dollar budget shows what it spent."""
-    from hyperstep.views import jobs_table
+    from hyperstep.views import job_row, jobs_table
 
     unpriced = Job(id="local-1", spec=parse_spec(spec_document()), created_at=0.0)
     budget = spec_document(
         budget={"max_trials": 6, "max_cost_usd": 5}, trial={**spec_document()["trial"], "cost_per_hour": 1}
     )
     priced = Job(id="priced-1", spec=parse_spec(budget), created_at=0.0)
-    rows = {line.split()[0]: line.split() for line in jobs_table([unpriced, priced]).splitlines()[2:]}
+    rows = {line.split()[0]: line.split() for line in jobs_table([job_row(unpriced), job_row(priced)]).splitlines()[2:]}
     assert rows["local-1"] == ["local-1", "running", "0", "0", "0"]
     assert rows["priced-1"] == ["priced-1", "running", "0", "0", "0", "0"]
 

@@ -1,4 +1,5 @@
-"""The ``hyperstep`` command line: validate, run, status, trials, update, report, import-amt.
+"""The ``hyperstep`` command line: validate, run, status, trials, update, report, import-amt;
+on a deployment also submit, stop, schedules and unschedule.
 
 Every failure the user can cause ends with exit code 2 and one line
 ``hyperstep: error: <field>: <reason>``; nothing is written to the store before the
@@ -144,6 +145,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
     p.set_defaults(command=cmd_submit)
 
+    p = sub.add_parser("schedules", help="list your recurring schedules on a deployment (submit creates them)")
+    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.set_defaults(command=cmd_schedules)
+
+    p = sub.add_parser("unschedule", help="delete one of your recurring schedules on a deployment")
+    p.add_argument("name", help="the schedule's name (its spec's name)")
+    p.add_argument("--api", **api, help="the deployment's API URL (default: $HYPERSTEP_API_URL)")
+    p.set_defaults(command=cmd_unschedule)
+
     p = sub.add_parser("stop", help="stop a running job (local store, or --api)")
     p.add_argument("job")
     p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
@@ -235,8 +245,7 @@ def prepare_spec(path: str) -> JobSpec:
     check that the program exists, so a job that cannot run is never created."""
     spec = load_spec(path)
     block = spec.trial
-    for warning in spec_warnings(spec):
-        print(f"hyperstep: warning: {warning}", file=sys.stderr)
+    warn_about(spec)
     if isinstance(block, LocalTrial):
         base = Path(path).resolve().parent
         workdir = (base / block.workdir).resolve() if block.workdir else base
@@ -268,6 +277,12 @@ def local_environment(block: LocalTrial) -> dict[str, str]:
         if variable not in os.environ:
             raise SpecError(f"trial.env.{name}: {reference.resolve!r} cannot be resolved here: set {variable}")
     return resolved_environment(block.env, VariableSecrets(os.environ))
+
+
+def warn_about(spec: JobSpec) -> None:
+    """Print what in a valid spec is likely wrong (``spec_warnings``), a line each on stderr."""
+    for warning in spec_warnings(spec):
+        print(f"hyperstep: warning: {warning}", file=sys.stderr)
 
 
 def spec_warnings(spec: JobSpec) -> list[str]:
@@ -507,9 +522,30 @@ def print_first_failure(store: SQLiteStore, job: Job, runs_dir: Path, flag: str 
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    """Submit a spec to a deployment, warning first (as ``validate`` and ``run`` do) of what
+    in it is likely wrong."""
     from hyperstep import remote
 
-    print(json.dumps(remote.submit(args.spec, need_api(args))))
+    api_url = need_api(args)
+    warn_about(load_spec(args.spec))
+    print(json.dumps(remote.submit(args.spec, api_url)))
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    """The caller's recurring schedules on the deployment, one a line."""
+    from hyperstep import remote
+
+    found = remote.schedules(need_api(args))["schedules"]
+    print(views.table([[s["name"], s["state"], s["schedule_arn"]] for s in found], ["schedule", "state", "arn"]))
+    return 0
+
+
+def cmd_unschedule(args: argparse.Namespace) -> int:
+    """Delete a recurring schedule: no further ticks; jobs it started go on."""
+    from hyperstep import remote
+
+    print(json.dumps(remote.delete_schedule(args.name, need_api(args))))
     return 0
 
 
@@ -528,7 +564,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    """Change a running job's budget; its loop plans with it from its next round."""
+    """Change a running job's budget; its loop plans with it from its next round. Prints the
+    job's new budget, from the local store or the deployment (``PATCH /jobs/{id}``) alike."""
     changes = {name: getattr(args, name) for name in BudgetUpdate.model_fields if getattr(args, name) is not None}
     try:
         update = BudgetUpdate.model_validate(changes)
@@ -538,13 +575,13 @@ def cmd_update(args: argparse.Namespace) -> int:
         raise SpecError(f"{flag}: {reason}") from None
     if args.api:
         from hyperstep import remote
+        from hyperstep.job_report.data import job_from_detail
 
-        print(json.dumps(remote.update(args.job, update.model_dump(exclude_none=True), args.api), indent=2))
-        return 0
-    from hyperstep.service import TuningService
+        job = job_from_detail(remote.update(args.job, update.model_dump(exclude_none=True), args.api))
+    else:
+        from hyperstep.service import TuningService
 
-    store = open_store(args.store)
-    job = TuningService(store, {}).update_budget(args.job, update)
+        job = TuningService(open_store(args.store), {}).update_budget(args.job, update)
     print(json.dumps({"job_id": job.id, "status": job.status.value, "budget": job.spec.budget.model_dump()}, indent=2))
     return 0
 
@@ -622,18 +659,28 @@ def need_api(args: argparse.Namespace) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if args.api:
+    """Every job as a table, or one job's summary as JSON: from the local store or, with
+    ``--api``, from the deployment (``GET /jobs``; the job and its trials as ``trials --api``
+    reads them), printed alike."""
+    if args.api and args.job is None:
         from hyperstep import remote
 
-        print(json.dumps(remote.status(args.job, args.api), indent=2))
+        print(views.jobs_table(remote.status(None, args.api)["jobs"]))
         return 0
-    store = open_store(args.store)
-    if args.job is None:
-        print(views.jobs_table(list(every_job(store))))
-        return 0
-    job = store.get_job(args.job)
-    best = store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
-    print(json.dumps(views.job_summary(job, best, store.list_trials(job.id)), indent=2))
+    if args.api:
+        from hyperstep.job_report.data import from_api
+
+        data = from_api(args.job, args.api)
+        job, trials = data.job, data.trials
+    else:
+        store = open_store(args.store)
+        if args.job is None:
+            print(views.jobs_table([views.job_row(job) for job in every_job(store)]))
+            return 0
+        job = store.get_job(args.job)
+        trials = store.list_trials(job.id)
+    best = next((t for t in trials if t.id == job.best_trial_id), None)
+    print(json.dumps(views.job_summary(job, best, trials), indent=2))
     return 0
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from hyperstep.completion import DRAINING
-from hyperstep.models import Job, Trial, TrialState
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.objectives import pareto_front
 from hyperstep.spec import JobSpec
 
@@ -169,16 +169,23 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     return out.getvalue()
 
 
-def jobs_table(jobs: Sequence[Job]) -> str:
+def job_row(job: Job) -> dict[str, Any]:
+    """A job as a listing shows it: its summary and its dollar budget (the fields ``GET /jobs``
+    answers, so that a local and a deployed listing print alike)."""
+    return {**job.summary(), "max_cost_usd": job.spec.budget.max_cost_usd}
+
+
+def jobs_table(jobs: Sequence[Mapping[str, Any]]) -> str:
+    """Jobs (``job_row``'s, or ``GET /jobs``'s), one a line."""
     rows = [
         [
-            j.id,
-            j.status.value,
-            str(j.budget_used),
-            str(j.completed),
-            str(j.failed),
-            fmt(j.best_value),
-            fmt(j.cost_usd) if j.cost_usd or j.spec.budget.max_cost_usd is not None else "",  # unpriced is not free
+            j["job_id"],
+            j["status"],
+            str(j["trials"]),
+            str(j["completed"]),
+            str(j["failed"]),
+            fmt(j["best_value"]),
+            fmt(j["cost_usd"]) if j["cost_usd"] or j["max_cost_usd"] is not None else "",  # unpriced is not free
             _stop(j),
         ]
         for j in jobs
@@ -186,11 +193,12 @@ def jobs_table(jobs: Sequence[Job]) -> str:
     return table(rows, ["job", "status", "trials", "completed", "failed", "best", "cost $", "stopped because"])
 
 
-def _stop(job: Job) -> str:
+def _stop(job: Mapping[str, Any]) -> str:
     """The stop reason a job list shows: a finished job's, or a draining rule already
     recorded (a resumed job's earlier one is not shown)."""
-    shown = job.stop_reason is not None and (job.status.finished or job.stop_reason in DRAINING)
-    return job.stop_reason.value if shown and job.stop_reason is not None else ""
+    reason = job["stop_reason"]
+    shown = reason is not None and (JobStatus(job["status"]).finished or StopReason(reason) in DRAINING)
+    return reason if shown else ""
 
 
 def job_summary(job: Job, best: Trial | None, trials: Sequence[Trial] | None = None) -> dict[str, Any]:

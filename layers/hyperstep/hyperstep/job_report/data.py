@@ -14,11 +14,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from hyperstep import __version__
+from hyperstep.errors import HyperstepError
 from hyperstep.models import Job, Trial
-from hyperstep.spec import JobSpec
+from hyperstep.spec import JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
+
+Read = TypeVar("Read", bound=BaseModel)
 
 JOB_FIELDS = (
     "created_at",
@@ -32,6 +38,7 @@ JOB_FIELDS = (
     "cost_usd",
     "stop_reason",
     "stop_detail",
+    "parents",
 )
 """Fields of the API's job detail that a ``Job`` holds under the same name."""
 
@@ -62,7 +69,8 @@ def from_api(job_id: str, api_url: str, *, session: Any = None) -> ReportData:
 
     detail = remote.status(job_id, api_url, session=session)
     job = job_from_detail(detail)
-    trials = [Trial.model_validate(t) for t in remote.trials(job.id, api_url, session=session)["trials"]]
+    answer = remote.trials(job.id, api_url, session=session)["trials"]
+    trials = [deployed(Trial, t, f"job {job.id!r}, trial {t.get('id')!r}") for t in answer]
     return ReportData(job, trials, stored_curves(trials))
 
 
@@ -71,11 +79,23 @@ def job_from_detail(detail: dict[str, Any]) -> Job:
     known = {name: detail[name] for name in JOB_FIELDS if name in detail}
     return Job(
         id=detail["job_id"],
-        spec=JobSpec.model_validate(detail["spec"]),
+        spec=deployed(JobSpec, detail["spec"], f"job {detail['job_id']!r}"),
         status=detail["status"],
         budget_used=detail.get("trials", 0),
         **known,
     )
+
+
+def deployed(model: type[Read], data: Any, what: str) -> Read:
+    """``data`` from a deployment's answer as ``model``; ``HyperstepError`` (one line) when
+    this hyperstep cannot read it: a deployment of another version than this CLI."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise HyperstepError(
+            f"{what}: this hyperstep ({__version__}) cannot read what the deployment answers "
+            f"({describe_validation_error(exc)}): use the version the stack was deployed with"
+        ) from None
 
 
 def learning_curves(job: Job, runs_dir: Path) -> dict[str, dict[int, float]]:
