@@ -475,3 +475,16 @@ def test_a_command_line_argparse_refuses_is_one_line_too(
     assert err.startswith(f"hyperstep: error: {reason}") and err.count("\n") == 1, err
     command = argv[0] + " " if argv and argv[0] in ("update", "run") else ""
     assert err.endswith(f" (hyperstep {command}-h for usage)\n"), err
+
+
+def test_run_says_a_schedule_repeats_only_on_a_deployment(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spec with ``schedule`` ran once locally and never said that its schedule was ignored."""
+    monkeypatch.chdir(workdir)
+    spec = write_spec(workdir, spec_document(schedule="rate(1 day)", budget={"max_trials": 1, "max_parallel": 1}))
+    assert main(["--store", str(workdir / "s.db"), "run", str(spec)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: schedule: 'rate(1 day)' repeats only on a deployment" in err, err
+    assert main(["--store", str(workdir / "s.db"), "validate", str(spec)]) == 0  # validate: the spec is fine
+    assert "schedule" not in capsys.readouterr().err

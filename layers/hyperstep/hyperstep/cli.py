@@ -392,6 +392,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError(
             f"trial.backend: {spec.trial.backend!r} trials run on AWS; submit with: hyperstep submit SPEC --api URL"
         )
+    if spec is not None and spec.schedule is not None:
+        print(
+            f"hyperstep: warning: schedule: {spec.schedule!r} repeats only on a deployment "
+            "(hyperstep submit SPEC --api URL); run runs this job once",
+            file=sys.stderr,
+        )
     check_out_folder(Path(args.out))
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
