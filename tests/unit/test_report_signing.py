@@ -214,3 +214,20 @@ def test_a_launch_refusal_quoting_the_environment_keeps_the_key_out_of_the_trial
     assert {"sagemaker": "SageMaker rejected", "batch": "Batch rejected"}[backend] in error
     assert "f" * 64 not in error and '"HYPERSTEP_REPORT_KEY": "***"' in error
     assert f'"HYPERSTEP_TRIAL_ID": "{pending.id}"' in error  # hyperstep's other variables stay, as before
+
+
+def test_a_genuine_report_is_taken_however_its_json_is_written_again(
+    two: tuple[TuningService, Job, Trial, Trial],
+) -> None:
+    """EventBridge hands collect the detail as JSON it may write differently from the script's:
+    its metrics in another key order, ``1.0`` as ``1``, ``-0.0`` as ``0``. The signature
+    covers the values, not how they are written, so the same report is taken."""
+    service, job, mine, _ = two
+    env = container_environment(job, service.store.get_trial(job.id, mine.id))
+    event = reported_event({"acc": 1.0, "loss": -0.0, "val-loss": 0.25}, env, step=4)
+    metrics = event["detail"]["metrics"]
+    assert list(metrics) == ["acc", "loss", "val-loss"]
+    written = json.dumps({"val-loss": 0.25, "loss": -0.0, "acc": 1.0}).replace("1.0", "1").replace("-0.0", "0")
+    event["detail"]["metrics"] = json.loads(written)
+    assert collect(service, event)[0] == {"recorded": True}
+    assert service.store.get_trial(job.id, mine.id).reports["acc"].value == 1.0
