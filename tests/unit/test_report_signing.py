@@ -14,6 +14,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +26,17 @@ from hyperstep.backends.batch.adapter import build_request as batch_request
 from hyperstep.backends.naming import ENV_REPORT_KEY
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend
 from hyperstep.backends.sagemaker.adapter import build_request as sagemaker_request
+from hyperstep.cli import main
 from hyperstep.handlers import Telemetry, handle_collect
+from hyperstep.job_report import from_store, write_report
 from hyperstep.messages import LaunchRequest
 from hyperstep.models import Job, Trial, trial_id
 from hyperstep.report_signing import ReportRefused, check_signature, signature
 from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
+from tests.conftest import spec_document
 from tests.integration.moto_platform import reported_event
 from tests.unit.test_order_free_results import make_service
 from tests.unit.test_reaper_metrics import Flushed
@@ -231,3 +238,25 @@ def test_a_genuine_report_is_taken_however_its_json_is_written_again(
     event["detail"]["metrics"] = json.loads(written)
     assert collect(service, event)[0] == {"recorded": True}
     assert service.store.get_trial(job.id, mine.id).reports["acc"].value == 1.0
+
+
+def test_the_cli_and_the_report_page_show_no_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hyperstep status JOB``, ``hyperstep trials`` (table and CSV) and the HTML report read
+    trials whose store keeps their keys, and print none of them."""
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    job = Job(id="tiny-keys", spec=parse_spec(spec_document()), created_at=1_700_000_000.0)
+    store.create_job(job)
+    study = Study.from_job(store, job)
+    asked = study.ask(3)
+    study.tell(asked[0].id, 0.5)
+    keys = [store.report_key(job.id, t.id) for t in asked]
+    assert all(key is not None and len(key) == 64 for key in keys)
+    page = write_report(from_store(store, job.id), tmp_path / "out").read_text()
+    store.close()
+    for command in (["status", job.id], ["trials", job.id], ["trials", job.id, "--csv"]):
+        assert main(["--store", str(path), *command]) == 0
+    printed = capsys.readouterr().out
+    assert asked[0].id in printed and asked[0].id in page
+    for key in keys:
+        assert key is not None and key not in printed and key not in page
