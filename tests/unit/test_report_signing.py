@@ -27,17 +27,20 @@ from hyperstep.backends.naming import ENV_REPORT_KEY
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend
 from hyperstep.backends.sagemaker.adapter import build_request as sagemaker_request
 from hyperstep.cli import main
+from hyperstep.errors import SpecError
 from hyperstep.handlers import Telemetry, handle_collect
 from hyperstep.job_report import from_store, write_report
 from hyperstep.messages import LaunchRequest
 from hyperstep.models import Job, Trial, trial_id
 from hyperstep.report_signing import ReportRefused, check_signature, signature
 from hyperstep.service import TuningService
-from hyperstep.spec import parse_spec
+from hyperstep.spec import JobSpec, parse_spec
+from hyperstep.spec_base import STORED
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.conftest import spec_document
 from tests.integration.moto_platform import reported_event
+from tests.unit.test_api import sagemaker_spec
 from tests.unit.test_order_free_results import make_service
 from tests.unit.test_reaper_metrics import Flushed
 
@@ -260,3 +263,21 @@ def test_the_cli_and_the_report_page_show_no_key(tmp_path: Path, capsys: pytest.
     assert asked[0].id in printed and asked[0].id in page
     for key in keys:
         assert key is not None and key not in printed and key not in page
+
+
+def test_a_sagemaker_trial_block_leaves_room_for_every_variable_hyperstep_sets() -> None:
+    """CreateTrainingJob takes at most 100 ``Environment`` entries; hyperstep sets five (ids,
+    hyperparameters, bus and the report key), so a block may name 95: with 96 every trial
+    would be refused at launch. A job stored with 96 before stays readable."""
+    def spec(count: int) -> dict[str, Any]:
+        document = sagemaker_spec()
+        document["trial"]["environment"] = {f"V{i}": "x" for i in range(count)}
+        return document
+
+    job = Job(id="mnist-envs", spec=parse_spec(spec(95)), created_at=1_700_000_000.0)
+    trial = Trial(job_id=job.id, id=trial_id(0), number=0, params={"lr": 0.01}, report_key="ab" * 32)
+    env = sagemaker_request(job, trial, "hs-name", event_bus="hyperstep-bus")["Environment"]
+    assert len(env) == 100 and env[ENV_REPORT_KEY] == "ab" * 32
+    with pytest.raises(SpecError, match="95"):
+        parse_spec(spec(96))
+    assert len(JobSpec.model_validate(spec(96), context=STORED).trial.environment) == 96
