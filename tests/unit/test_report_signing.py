@@ -269,6 +269,7 @@ def test_a_sagemaker_trial_block_leaves_room_for_every_variable_hyperstep_sets()
     """CreateTrainingJob takes at most 100 ``Environment`` entries; hyperstep sets five (ids,
     hyperparameters, bus and the report key), so a block may name 95: with 96 every trial
     would be refused at launch. A job stored with 96 before stays readable."""
+
     def spec(count: int) -> dict[str, Any]:
         document = sagemaker_spec()
         document["trial"]["environment"] = {f"V{i}": "x" for i in range(count)}
