@@ -282,3 +282,18 @@ def test_a_sagemaker_trial_block_leaves_room_for_every_variable_hyperstep_sets()
     with pytest.raises(SpecError, match="95"):
         parse_spec(spec(96))
     assert len(JobSpec.model_validate(spec(96), context=STORED).trial.environment) == 96
+
+
+def test_a_report_whose_time_is_out_of_range_is_dropped_not_failed(
+    two: tuple[TuningService, Job, Trial, Trial],
+) -> None:
+    """``1e999`` is valid JSON that reads as infinity: anyone allowed PutEvents could send it
+    as a report's ``at``. It is a malformed event, dropped, rather than an error in checking
+    the signature that fails the invocation (retried, then the alarmed dead-letter queue)."""
+    service, job, mine, _ = two
+    env = container_environment(job, service.store.get_trial(job.id, mine.id))
+    event = json.loads(json.dumps(reported_event({"loss": 0.5}, env, step=1)).replace('"at": ', '"at": 1e999, "_": '))
+    event["detail"].pop("_")
+    answer, _ = collect(service, event)
+    assert answer["recorded"] is False and "at" in answer["reason"]
+    assert service.store.get_trial(job.id, mine.id).reports == {}
