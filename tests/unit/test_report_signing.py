@@ -14,6 +14,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,12 +26,21 @@ from hyperstep.backends.batch.adapter import build_request as batch_request
 from hyperstep.backends.naming import ENV_REPORT_KEY
 from hyperstep.backends.sagemaker.adapter import SageMakerBackend
 from hyperstep.backends.sagemaker.adapter import build_request as sagemaker_request
+from hyperstep.cli import main
+from hyperstep.errors import SpecError
 from hyperstep.handlers import Telemetry, handle_collect
+from hyperstep.job_report import from_store, write_report
 from hyperstep.messages import LaunchRequest
 from hyperstep.models import Job, Trial, trial_id
 from hyperstep.report_signing import ReportRefused, check_signature, signature
 from hyperstep.service import TuningService
+from hyperstep.spec import JobSpec, parse_spec
+from hyperstep.spec_base import STORED
+from hyperstep.stores.sqlite import SQLiteStore
+from hyperstep.study import Study
+from tests.conftest import spec_document
 from tests.integration.moto_platform import reported_event
+from tests.unit.test_api import sagemaker_spec
 from tests.unit.test_order_free_results import make_service
 from tests.unit.test_reaper_metrics import Flushed
 
@@ -214,3 +224,76 @@ def test_a_launch_refusal_quoting_the_environment_keeps_the_key_out_of_the_trial
     assert {"sagemaker": "SageMaker rejected", "batch": "Batch rejected"}[backend] in error
     assert "f" * 64 not in error and '"HYPERSTEP_REPORT_KEY": "***"' in error
     assert f'"HYPERSTEP_TRIAL_ID": "{pending.id}"' in error  # hyperstep's other variables stay, as before
+
+
+def test_a_genuine_report_is_taken_however_its_json_is_written_again(
+    two: tuple[TuningService, Job, Trial, Trial],
+) -> None:
+    """EventBridge hands collect the detail as JSON it may write differently from the script's:
+    its metrics in another key order, ``1.0`` as ``1``, ``-0.0`` as ``0``. The signature
+    covers the values, not how they are written, so the same report is taken."""
+    service, job, mine, _ = two
+    env = container_environment(job, service.store.get_trial(job.id, mine.id))
+    event = reported_event({"acc": 1.0, "loss": -0.0, "val-loss": 0.25}, env, step=4)
+    metrics = event["detail"]["metrics"]
+    assert list(metrics) == ["acc", "loss", "val-loss"]
+    written = json.dumps({"val-loss": 0.25, "loss": -0.0, "acc": 1.0}).replace("1.0", "1").replace("-0.0", "0")
+    event["detail"]["metrics"] = json.loads(written)
+    assert collect(service, event)[0] == {"recorded": True}
+    assert service.store.get_trial(job.id, mine.id).reports["acc"].value == 1.0
+
+
+def test_the_cli_and_the_report_page_show_no_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hyperstep status JOB``, ``hyperstep trials`` (table and CSV) and the HTML report read
+    trials whose store keeps their keys, and print none of them."""
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    job = Job(id="tiny-keys", spec=parse_spec(spec_document()), created_at=1_700_000_000.0)
+    store.create_job(job)
+    study = Study.from_job(store, job)
+    asked = study.ask(3)
+    study.tell(asked[0].id, 0.5)
+    keys = [store.report_key(job.id, t.id) for t in asked]
+    assert all(key is not None and len(key) == 64 for key in keys)
+    page = write_report(from_store(store, job.id), tmp_path / "out").read_text()
+    store.close()
+    for command in (["status", job.id], ["trials", job.id], ["trials", job.id, "--csv"]):
+        assert main(["--store", str(path), *command]) == 0
+    printed = capsys.readouterr().out
+    assert asked[0].id in printed and asked[0].id in page
+    for key in keys:
+        assert key is not None and key not in printed and key not in page
+
+
+def test_a_sagemaker_trial_block_leaves_room_for_every_variable_hyperstep_sets() -> None:
+    """CreateTrainingJob takes at most 100 ``Environment`` entries; hyperstep sets five (ids,
+    hyperparameters, bus and the report key), so a block may name 95: with 96 every trial
+    would be refused at launch. A job stored with 96 before stays readable."""
+
+    def spec(count: int) -> dict[str, Any]:
+        document = sagemaker_spec()
+        document["trial"]["environment"] = {f"V{i}": "x" for i in range(count)}
+        return document
+
+    job = Job(id="mnist-envs", spec=parse_spec(spec(95)), created_at=1_700_000_000.0)
+    trial = Trial(job_id=job.id, id=trial_id(0), number=0, params={"lr": 0.01}, report_key="ab" * 32)
+    env = sagemaker_request(job, trial, "hs-name", event_bus="hyperstep-bus")["Environment"]
+    assert len(env) == 100 and env[ENV_REPORT_KEY] == "ab" * 32
+    with pytest.raises(SpecError, match="95"):
+        parse_spec(spec(96))
+    assert len(JobSpec.model_validate(spec(96), context=STORED).trial.environment) == 96
+
+
+def test_a_report_whose_time_is_out_of_range_is_dropped_not_failed(
+    two: tuple[TuningService, Job, Trial, Trial],
+) -> None:
+    """``1e999`` is valid JSON that reads as infinity: anyone allowed PutEvents could send it
+    as a report's ``at``. It is a malformed event, dropped, rather than an error in checking
+    the signature that fails the invocation (retried, then the alarmed dead-letter queue)."""
+    service, job, mine, _ = two
+    env = container_environment(job, service.store.get_trial(job.id, mine.id))
+    event = json.loads(json.dumps(reported_event({"loss": 0.5}, env, step=1)).replace('"at": ', '"at": 1e999, "_": '))
+    event["detail"].pop("_")
+    answer, _ = collect(service, event)
+    assert answer["recorded"] is False and "at" in answer["reason"]
+    assert service.store.get_trial(job.id, mine.id).reports == {}

@@ -100,7 +100,7 @@ class TrialMetric(BaseModel):
     metrics: dict[str, float] = Field(min_length=1)
     step: int | None = Field(default=None, ge=0, le=MAX_STEP)
     final: bool = False
-    at: float | None = Field(default=None, ge=0)
+    at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # 1e999 reads as inf: signs nothing
     signature: str | None = Field(default=None, max_length=128)
     """The HMAC of the report under its trial's key (``hyperstep.report_signing``): a trial
     that runs on AWS takes only signed reports."""

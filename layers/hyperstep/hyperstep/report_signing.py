@@ -51,14 +51,15 @@ def signed_message(
     job_id: str, trial_id: str, metrics: Mapping[str, float], step: int | None, final: bool, at: float | None
 ) -> bytes:
     """What a report's signature covers: its fields' values in one canonical JSON form
-    (numbers as floats, so ``1`` and ``1.0`` sign alike; keys sorted)."""
+    (numbers as floats, so ``1`` and ``1.0`` sign alike, and ``-0.0`` as ``0.0``, which JSON
+    written again as ``0`` reads back as; keys sorted)."""
     body = {
         "job_id": job_id,
         "trial_id": trial_id,
-        "metrics": {name: float(value) for name, value in metrics.items()},
+        "metrics": {name: float(value) + 0.0 for name, value in metrics.items()},  # + 0.0: -0.0 is 0.0
         "step": step,
         "final": final,
-        "at": None if at is None else float(at),
+        "at": None if at is None else float(at) + 0.0,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 

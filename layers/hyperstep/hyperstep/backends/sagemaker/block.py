@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.pricing import Rate, sagemaker_rate
 from hyperstep.secrets import SecretRef, env_value
-from hyperstep.spec_base import SECRET, SpecModel, TrialBlockBase
+from hyperstep.spec_base import SECRET, SpecModel, TrialBlockBase, read_back
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -33,6 +33,9 @@ KmsKeyId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9:/_-]+$", max_l
 MAX_HYPERPARAMETERS = 100
 MAX_HYPERPARAMETER_VALUE = 2500
 """CreateTrainingJob ``HyperParameters``: at most 100 entries, each value at most 2500 characters."""
+MAX_USER_ENV = 95
+"""CreateTrainingJob ``Environment``: at most 100 entries, of which hyperstep sets up to five
+(``HYPERSTEP_JOB_ID``, ``_TRIAL_ID``, ``_HYPERPARAMETERS``, ``_EVENT_BUS``, ``_REPORT_KEY``)."""
 SCRIPT_MODE_HYPERPARAMETERS = 5
 """``sagemaker_program``, ``_submit_directory``, ``_job_name``, ``_container_log_level``, ``_region``."""
 
@@ -105,7 +108,8 @@ class SageMakerTrial(TrialBlockBase):
         Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
         env_value(Annotated[str, StringConstraints(max_length=512)]),
     ] = Field(default_factory=dict, max_length=96, repr=False, json_schema_extra=SECRET)
-    """Up to 100 variables in all; hyperstep sets up to four ``HYPERSTEP_*`` ones. A value may
+    """Up to 100 variables in all; hyperstep sets up to five ``HYPERSTEP_*`` ones, so 95 here
+    (96 as a job stored before the report key is read back, ``_own_variables``). A value may
     be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved at launch.
     Secret: left out of the block's repr (which frameworks log) and redacted wherever a spec
     is shown (``hyperstep.redaction``)."""
@@ -181,10 +185,12 @@ class SageMakerTrial(TrialBlockBase):
 
     @field_validator("environment")
     @classmethod
-    def _own_variables(cls, env: dict[str, str | SecretRef]) -> dict[str, str | SecretRef]:
+    def _own_variables(cls, env: dict[str, str | SecretRef], info: ValidationInfo) -> dict[str, str | SecretRef]:
         taken = [k for k in env if k.startswith(RESERVED_ENV_PREFIX)]
         if taken:
             raise ValueError(f"{taken[0]}: HYPERSTEP_* variables are set by hyperstep")
+        if len(env) > MAX_USER_ENV and not read_back(info):  # the report key made hyperstep's five
+            raise ValueError(f"at most {MAX_USER_ENV} variables (SageMaker takes 100; hyperstep sets 5)")
         return env
 
     @model_validator(mode="after")
