@@ -44,3 +44,14 @@ def test_a_final_value_that_is_not_finite_is_named_so_not_as_unreported(tmp_path
     assert done.wait(20), "the trial's end was never published"
     (result,) = results
     assert (result.state, result.error) == ("failed", f"objective metric 'loss' is not a finite number ({printed})")
+
+
+def test_only_a_value_where_the_regex_reads_its_metric_is_named_not_finite() -> None:
+    """``loss=0.3 grad=nan`` does not match ``loss=(...) grad=[0-9.]+``: the NaN stands where the
+    regex reads no value, so loss is unreported (not "not finite"); ``loss=nan grad=0.1`` is."""
+    from hyperstep.backends.logs import read_metrics
+    from hyperstep.spec_base import MetricDefinition
+
+    both = [MetricDefinition(name="loss", regex=r"loss=([0-9.]+) grad=[0-9.]+")]
+    assert read_metrics(["loss=0.3 grad=nan"], both) == ({}, {})
+    assert read_metrics(["loss=nan grad=0.1"], both) == ({}, {"loss": "nan"})

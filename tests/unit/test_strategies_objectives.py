@@ -156,3 +156,20 @@ def test_survival_of_the_best_few_is_the_full_orders_head_and_peels_only_the_fro
         if size == 16:
             assert len(peeled) < len(pareto.non_dominated_sort(Y[violation <= 0]))
     assert sorted(survival_order(Y, violation, 10_000).tolist()) == list(range(400))
+
+
+def test_nsga_breeds_only_from_the_best_size_trials(monkeypatch) -> None:
+    """``offspring``'s parents are the head of the survival order, not the whole history."""
+    import hyperstep.strategies.nsga as nsga
+    from hyperstep.strategies.transforms import Projector
+
+    rng = np.random.default_rng(5)
+    X = rng.random((60, 2))
+    history = History(SPACE, X, zdt1(X)[:, 0], EMPTY, EMPTY, seed=0, Y=zdt1(X))
+    best = X[survival_order(history.objectives, nsga.total_violation(history))[:4]]
+    bred: list[np.ndarray] = []
+    real = nsga._crossover
+    monkeypatch.setattr(nsga, "_crossover", lambda A, B, r: bred.extend([A, B]) or real(A, B, r))
+    nsga.offspring(history, 6, 4, X, Projector(SPACE), np.random.default_rng(0))
+    rows = np.vstack(bred)
+    assert len(rows) and all(np.isclose(best, row).all(1).any() for row in rows)

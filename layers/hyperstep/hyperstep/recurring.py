@@ -255,7 +255,8 @@ class SchedulingUnavailable(HyperstepError):
 
 LOOKBACK_JOBS = 10 * PAGE
 """How many of the owner's newest jobs a tick reads for the schedule's earlier runs (10
-Queries at most): without it, a schedule with no completed run read every job of its owner
+pages of ``PAGE``; on DynamoDB a page takes more than one Query where its items pass a
+response's 1 MB): without it, a schedule with no completed run read every job of its owner
 on every tick."""
 
 
