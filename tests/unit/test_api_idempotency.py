@@ -109,10 +109,12 @@ class FlakyOrchestrator(FakeOrchestrator):
     def __init__(self, failures: int) -> None:
         super().__init__()
         self.failures = failures
+        self.tried: list[str] = []
 
     def start_execution(self, job_id: str, name: str) -> str:
         if self.failures:
             self.failures -= 1
+            self.tried.append(name)
             raise RuntimeError("ExecutionLimitExceeded")
         return super().start_execution(job_id, name)
 
@@ -126,6 +128,7 @@ def test_a_retry_after_a_failed_start_carries_the_first_job_on(table: Any, servi
     status, body = post(sagemaker_spec(), "k-1")
     assert (status, body["job_id"], body["status"]) == (202, failed.id, "running")
     assert [job.id for job in service.store.list_jobs()] == [failed.id]
+    assert service.orchestrator.started == service.orchestrator.tried  # one name: a start that landed is the one
     assert post(sagemaker_spec(), "k-1")[1] == body
 
 

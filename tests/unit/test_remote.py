@@ -417,3 +417,10 @@ def test_a_refusal_of_many_lines_is_one(stub: Stub) -> None:
     with pytest.raises(remote.RemoteError) as caught:
         remote.status("j1", stub.url)
     assert str(caught.value) == "403 denied by policy see admin"
+
+
+def test_a_schedule_name_is_one_path_segment(stub: Stub) -> None:
+    """A name typed with a slash or a query mark stays in its segment (the API refuses it)."""
+    stub.answer = (200, {"name": "a/b?c", "deleted": True})
+    remote.delete_schedule("a/b?c", stub.url)
+    assert stub.received[-1]["path"] == "/v1/schedules/a%2Fb%3Fc"
