@@ -247,7 +247,7 @@ def _invalid(exc: RequestValidationError) -> Response:
     field, reason = named_field(*field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]}))
     if part == "header":  # Powertools reads header names in lower case: named as documented
         field = HEADERS.get(field, field)
-    if part == "query" and isinstance(first.get("input"), list):  # ?limit=5&limit=6: a list, never valid
+    if part in ("query", "header") and isinstance(first.get("input"), list):  # ?limit=5&limit=6: a list, never valid
         reason = "given more than once: give it once"
     return _problem(422, reason, field or ("body" if part == "body" else None))
 

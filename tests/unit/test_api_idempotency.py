@@ -149,3 +149,18 @@ def scan_sk(table: Any) -> dict[str, str]:
     """The sort key of the one idempotency record in the table."""
     (item,) = [i for i in table.scan(TableName=TABLE)["Items"] if i["pk"]["S"] == "idempotency#submit"]
     return item["sk"]
+
+
+def test_a_key_given_twice_is_a_422_saying_so(table: Any, service: TuningService) -> None:
+    """Two Idempotency-Key headers reached the model as a list: "Input should be a valid
+    string", as a repeated query parameter did before it was worded."""
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "b"}
+    event = proxy_event("POST", "/jobs", {"userArn": ADA}, json.dumps(sagemaker_spec()), headers=headers)
+    event["multiValueHeaders"]["Idempotency-Key"] = ["a", "b"]
+    response = api.lambda_handler(event, LambdaContext())
+    body = json.loads(response["body"])
+    assert (response["statusCode"], body) == (
+        422,
+        {"field": "Idempotency-Key", "reason": "given more than once: give it once"},
+    )
+    assert service.store.list_jobs() == []
