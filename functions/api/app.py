@@ -35,6 +35,7 @@ passes the AWS service it builds once from its environment; the moto harness its
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -76,6 +77,7 @@ from hyperstep.recurring import (
     ScheduleCreated,
     ScheduleSummary,
     SchedulingUnavailable,
+    carry_on,
 )
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
@@ -245,7 +247,7 @@ def _invalid(exc: RequestValidationError) -> Response:
     field, reason = named_field(*field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]}))
     if part == "header":  # Powertools reads header names in lower case: named as documented
         field = HEADERS.get(field, field)
-    if part == "query" and isinstance(first.get("input"), list):  # ?limit=5&limit=6: a list, never valid
+    if part in ("query", "header") and isinstance(first.get("input"), list):  # ?limit=5&limit=6: a list, never valid
         reason = "given more than once: give it once"
     return _problem(422, reason, field or ("body" if part == "body" else None))
 
@@ -345,10 +347,35 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
         created = _recurring_schedules().create(spec, request["owner"], _service().store)
         logger.info("schedule created", extra={"schedule": created.schedule_name})
         return {"status": 201, "body": created.model_dump()}
-    job = _service().submit(spec, owner=request["owner"])
+    owner, key = request["owner"], request["key"]
+    job = _service().submit(spec, owner=owner) if key is None else _keyed_job(spec, owner, key)
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return {"status": 202, "body": accepted.model_dump()}
+
+
+def keyed_job_id(name: str, owner: str | None, key: str) -> str:
+    """The id of the job a submit with ``Idempotency-Key`` ``key`` makes, the same in every
+    try of it (``owner`` hashed in: another caller's same key makes another job)."""
+    digest = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+    return f"{name[:24]}-key-{digest[:16]}"
+
+
+def _keyed_job(spec: JobSpec, owner: str | None, key: str) -> Job:
+    """The job of a keyed submit, made once however often it is tried. Powertools answers a
+    repeat from its record, but drops the record when the try raised: a start that failed
+    (500; the job stored, failed) or a try cut short is retried here, and its job, found by
+    ``keyed_job_id``, is carried on (``carry_on``: started under the key's execution name if
+    it never was) instead of a second one made. Past the record's 24 h the job still answers
+    for its key; another spec with it is refused as within them."""
+    job_id = keyed_job_id(spec.name, owner, key)
+    try:
+        return _service().submit(spec, job_id=job_id, owner=owner, seed=key)
+    except JobExistsError:
+        job = _service().store.get_job(job_id)
+    if job.spec != spec:
+        raise IdempotencyValidationError("this Idempotency-Key was used with another spec")
+    return carry_on(_service(), job, owner, seed=key)[0]
 
 
 def check_parents(spec: JobSpec) -> None:

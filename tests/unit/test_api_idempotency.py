@@ -101,3 +101,66 @@ def test_a_bad_key_is_a_422_naming_the_header_as_documented(table: Any, key: str
     response = api.lambda_handler(event, LambdaContext())
     body = json.loads(response["body"])
     assert (response["statusCode"], body["field"]) == (422, "Idempotency-Key") and reason in body["reason"]
+
+
+class FlakyOrchestrator(FakeOrchestrator):
+    """StartExecution fails as often as ``failures`` says (a throttle, ExecutionLimitExceeded)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.tried: list[str] = []
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        if self.failures:
+            self.failures -= 1
+            self.tried.append(name)
+            raise RuntimeError("ExecutionLimitExceeded")
+        return super().start_execution(job_id, name)
+
+
+def test_a_retry_after_a_failed_start_carries_the_first_job_on(table: Any, service: TuningService) -> None:
+    """The first try stored the job, its start failed (500; the key's record dropped): the
+    retry with the same key starts that job, under the same execution name, not a second one."""
+    service.orchestrator = FlakyOrchestrator(failures=1)
+    assert post(sagemaker_spec(), "k-1")[0] == 500
+    (failed,) = service.store.list_jobs()
+    status, body = post(sagemaker_spec(), "k-1")
+    assert (status, body["job_id"], body["status"]) == (202, failed.id, "running")
+    assert [job.id for job in service.store.list_jobs()] == [failed.id]
+    assert service.orchestrator.started == service.orchestrator.tried  # one name: a start that landed is the one
+    assert post(sagemaker_spec(), "k-1")[1] == body
+
+
+def test_a_key_whose_record_expired_keeps_its_job_for_its_spec(table: Any, service: TuningService) -> None:
+    """Past the records' 24 h the job the key made still answers for it: the same spec gets
+    that job, started once; another spec is refused as within the 24 h."""
+    first = post(sagemaker_spec(), "k-1")[1]
+    table.delete_item(TableName=TABLE, Key={"pk": {"S": "idempotency#submit"}, "sk": scan_sk(table)})
+    assert post(sagemaker_spec(), "k-1")[1]["job_id"] == first["job_id"]
+    assert len(service.orchestrator.started) == 1
+    table.delete_item(TableName=TABLE, Key={"pk": {"S": "idempotency#submit"}, "sk": scan_sk(table)})
+    status, body = post(sagemaker_spec(budget={"max_trials": 7}), "k-1")
+    assert status == 422 and body["field"] == "Idempotency-Key"
+    assert len(service.store.list_jobs()) == 1
+
+
+def scan_sk(table: Any) -> dict[str, str]:
+    """The sort key of the one idempotency record in the table."""
+    (item,) = [i for i in table.scan(TableName=TABLE)["Items"] if i["pk"]["S"] == "idempotency#submit"]
+    return item["sk"]
+
+
+def test_a_key_given_twice_is_a_422_saying_so(table: Any, service: TuningService) -> None:
+    """Two Idempotency-Key headers reached the model as a list: "Input should be a valid
+    string", as a repeated query parameter did before it was worded."""
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "b"}
+    event = proxy_event("POST", "/jobs", {"userArn": ADA}, json.dumps(sagemaker_spec()), headers=headers)
+    event["multiValueHeaders"]["Idempotency-Key"] = ["a", "b"]
+    response = api.lambda_handler(event, LambdaContext())
+    body = json.loads(response["body"])
+    assert (response["statusCode"], body) == (
+        422,
+        {"field": "Idempotency-Key", "reason": "given more than once: give it once"},
+    )
+    assert service.store.list_jobs() == []

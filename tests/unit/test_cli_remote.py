@@ -179,10 +179,11 @@ def test_schedules_are_listed_and_deleted_from_the_command_line(
     """``submit`` of a spec with ``schedule`` creates a recurring schedule, but no command
     listed or deleted one: its ticks went on until the caller signed DELETE requests by hand."""
     assert call("POST", "/jobs", sagemaker_spec(name="nightly", schedule="rate(1 day)"))[0] == 201
-    stub.answer = (200, call("GET", "/schedules")[1])
+    listed = call("GET", "/schedules")[1]
+    stub.answer = (200, listed)
     assert main(["schedules", "--api", stub.url]) == 0
     (row,) = capsys.readouterr().out.splitlines()[2:]
-    assert row.split()[:2] == ["nightly", "ENABLED"]
+    assert row.split() == ["nightly", "ENABLED", listed["schedules"][0]["schedule_arn"]]
     stub.answer = (200, call("DELETE", "/schedules/nightly")[1])
     assert main(["unschedule", "nightly", "--api", stub.url]) == 0
     assert json.loads(capsys.readouterr().out) == {"name": "nightly", "deleted": True}

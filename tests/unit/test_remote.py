@@ -369,3 +369,58 @@ def test_a_redirect_is_not_followed_with_the_signed_headers(stub: Stub) -> None:
     finally:
         elsewhere.shutdown()
         elsewhere.server_close()
+
+
+class CutBody:
+    """An error answer's body whose connection closed part way (``IncompleteRead``)."""
+
+    def read(self, *args: Any) -> bytes:
+        raise http.client.IncompleteRead(b'{"re', 96)
+
+    def close(self) -> None:
+        return None
+
+
+def test_an_error_answer_cut_short_is_no_answer_and_is_retried(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 502 whose body was cut raised ``IncompleteRead`` from inside the ``HTTPError``
+    handler, past the other handlers: an internal error, not retried."""
+    import email.message
+    import urllib.error
+
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    sent = []
+
+    def cut(request: Any, timeout: float) -> None:
+        sent.append(request.full_url)
+        raise urllib.error.HTTPError(request.full_url, 502, "Bad Gateway", email.message.Message(), CutBody())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(remote.OPENER, "open", cut)
+    with pytest.raises(remote.RemoteError, match=r"^502 no details .*IncompleteRead") as caught:
+        remote.status("j1", stub.url)
+    assert caught.value.status == 502 and len(sent) == remote.ATTEMPTS
+
+
+def test_a_retry_after_of_other_digits_is_no_wait_asked(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``"²"`` (a latin-1 header byte) passed ``isdigit`` and then failed ``float``: ValueError."""
+    waits: list[float] = []
+    monkeypatch.setattr(remote.time, "sleep", waits.append)
+    stub.first_answers = [(429, {"reason": "slow down"}, {"Retry-After": "\xb2"})]
+    stub.answer = (200, {"job_id": "j1"})
+    assert remote.status("j1", stub.url) == {"job_id": "j1"}
+    assert waits == [remote.RETRY_SECONDS]
+
+
+def test_a_refusal_of_many_lines_is_one(stub: Stub) -> None:
+    """A JSON refusal whose reason has line breaks (a proxy's, not the API's) was printed as
+    several lines; every error is one."""
+    stub.answer = (403, {"message": "denied\nby policy\r\n  see admin"})
+    with pytest.raises(remote.RemoteError) as caught:
+        remote.status("j1", stub.url)
+    assert str(caught.value) == "403 denied by policy see admin"
+
+
+def test_a_schedule_name_is_one_path_segment(stub: Stub) -> None:
+    """A name typed with a slash or a query mark stays in its segment (the API refuses it)."""
+    stub.answer = (200, {"name": "a/b?c", "deleted": True})
+    remote.delete_schedule("a/b?c", stub.url)
+    assert stub.received[-1]["path"] == "/v1/schedules/a%2Fb%3Fc"

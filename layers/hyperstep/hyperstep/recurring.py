@@ -365,16 +365,17 @@ def tick_job_id(spec_name: str, tick: ScheduleInput, request_id: str | None) -> 
     return f"{spec_name[:24]}-tick-{digest[:16]}"
 
 
-def carry_on(service: TuningService, job: Job, owner: str | None) -> tuple[Job, bool]:
+def carry_on(service: TuningService, job: Job, owner: str | None, seed: str = TICK_SEED) -> tuple[Job, bool]:
     """The job an earlier delivery of the same tick created, carried on, and whether its
-    execution was started now: if it never was (under the same name: one that did start,
-    unrecorded, is the one returned), the job reopened first if that start failed it. A
-    job whose execution started, or that was stopped meanwhile, is left as it is.
-    ``ConflictError`` for a job of another owner (no tick of this schedule made it)."""
+    execution was started now: if it never was (under the same name, from ``seed``: one
+    that did start, unrecorded, is the one returned), the job reopened first if that start
+    failed it. A job whose execution started, or that was stopped meanwhile, is left as it
+    is. ``ConflictError`` for a job of another owner (no tick of this schedule made it).
+    The API carries on a keyed submit's job alike (its seed the ``Idempotency-Key``)."""
     if job.owner != owner:
         raise ConflictError(f"job {job.id!r} is not this schedule's")
     if job.execution_id is not None or job.status not in (JobStatus.RUNNING, JobStatus.FAILED):
         return job, False
     if job.status is JobStatus.FAILED:  # its start failed (ExecutionLimitExceeded, a throttle)
         service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
-    return service.start_execution(job.id, TICK_SEED), True
+    return service.start_execution(job.id, seed), True

@@ -180,7 +180,11 @@ def _send(method: str, url: str, body: Any, session: Any, idempotency_key: str |
                 "give --api the URL it should go to",
                 exc.code,
             ) from None
-        refusal = _refusal(exc.code, exc.read(), url)
+        try:
+            payload = exc.read()
+        except (OSError, http.client.HTTPException) as cut:  # raised here, the handlers below miss it
+            raise RemoteError(f"{exc.code} no details (the answer was cut short: {cut!r})", exc.code) from None
+        refusal = _refusal(exc.code, payload, url)
         refusal.retry_after = _seconds(exc.headers.get("Retry-After"))
         raise refusal from None
     except urllib.error.URLError as exc:
@@ -271,14 +275,15 @@ def _refusal(status: int, payload: bytes, url: str) -> RemoteError:
         if status == 403 and reason == NO_ROUTE:
             reason = f"{reason}: API Gateway has no route {url}; is --api the stack's ApiUrl output (with its stage)?"
         field = body.get("field")
-        return RemoteError(f"{status} {field}: {reason}" if field else f"{status} {reason}", status, field)
+        message = f"{status} {field}: {reason}" if field else f"{status} {reason}"
+        return RemoteError(" ".join(message.split()), status, field)  # one line, whatever the body held
     return RemoteError(f"{status} {_excerpt(payload) or 'no details'}", status)
 
 
 def _seconds(retry_after: str | None) -> float | None:
     """A ``Retry-After`` in seconds (at most ``MAX_RETRY_AFTER_SECONDS``); None for none, or
     for the HTTP-date form (the API sends seconds)."""
-    if retry_after is None or not retry_after.strip().isdigit():
+    if retry_after is None or not (retry_after.strip().isascii() and retry_after.strip().isdigit()):  # "²" isdigit
         return None
     return min(float(retry_after), MAX_RETRY_AFTER_SECONDS)
 
