@@ -122,11 +122,14 @@ def test_a_replayed_report_changes_nothing(two: tuple[TuningService, Job, Trial,
     assert after.curve == {1: 0.7, 2: 0.6} and after.reports["loss"].final
 
 
-def test_a_trial_without_a_key_takes_no_report_on_aws(two: tuple[TuningService, Job, Trial, Trial]) -> None:
-    """A trial launched before reports were signed has no key: its reports are refused and
-    its result comes from its platform (SageMaker's Describe, the Batch job's log) after the
-    reaper's grace, as for any report that never came."""
-    service, job, _, _ = two
+def test_a_trial_created_before_reports_were_signed_takes_its_unsigned_reports(
+    two: tuple[TuningService, Job, Trial, Trial],
+) -> None:
+    """A trial running across the deploy has no key, and its image cannot sign: its reports
+    are taken as before, so that the deploy loses none of its steps or its final value (a
+    Batch script that only calls ``hyperstep.report`` has no other). A trial with a key
+    still takes none unsigned."""
+    service, job, mine, _ = two
     (old,) = service.store.add_trials(
         job.id, 1, None, lambda _, n: Trial(job_id=job.id, id=trial_id(n), number=n, params={})
     )
@@ -134,7 +137,12 @@ def test_a_trial_without_a_key_takes_no_report_on_aws(two: tuple[TuningService, 
     env = container_environment(job, service.store.get_trial(job.id, old.id))
     assert ENV_REPORT_KEY not in env
     answer, _ = collect(service, reported_event({"loss": 0.5}, env, step=1))
-    assert answer == {"recorded": False, "reason": "the trial has no report key (launched before reports were signed)"}
+    assert answer == {"recorded": True}
+    assert service.store.get_trial(job.id, old.id).curve == {1: 0.5}
+    keyed = container_environment(job, service.store.get_trial(job.id, mine.id))
+    unsigned = {name: value for name, value in keyed.items() if name != ENV_REPORT_KEY}
+    answer, _ = collect(service, reported_event({"loss": 0.5}, unsigned, step=1))
+    assert answer == {"recorded": False, "reason": "the report is not signed"}
 
 
 def test_the_key_is_given_to_the_container_alone(two: tuple[TuningService, Job, Trial, Trial]) -> None:
