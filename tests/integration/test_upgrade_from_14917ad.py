@@ -26,6 +26,7 @@ from unittest import mock
 
 import pytest
 
+from hyperstep.aws import StepFunctionsOrchestrator
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.stores.dynamodb_items import table_definition
 from hyperstep.views import job_row, job_summary, jobs_table, trials_csv, trials_table
@@ -49,6 +50,12 @@ def typed(value: Any) -> Any:
     if isinstance(value, list):
         return [typed(v) for v in value]
     return value
+
+
+def parked_token(job_id: str) -> str:
+    """The task token the old version parked for the job's waiting round."""
+    (item,) = [i for i in FIXTURE["items"] if i["pk"]["S"] == f"JOB#{job_id}" and i["sk"]["S"] == "TOKEN"]
+    return json.loads(item["token"]["S"])["token"]
 
 
 @pytest.fixture
@@ -102,8 +109,17 @@ def test_collect_takes_an_old_trials_unsigned_report_and_its_end(stack: MotoStac
     assert stack.invoke("collect", events["step"]) == {"recorded": True}
     store = stack.service.store
     assert store.get_trial(job_id, "t0002").curve == {1: 0.5}
-    for event in events["second"]:  # Batch: the final report, then the end; SageMaker: the end
-        assert stack.invoke("collect", event) == {"recorded": True}, event
+    woken: list[str] = []
+    send = StepFunctionsOrchestrator.send_task_success
+
+    def recorded(self: StepFunctionsOrchestrator, token: str, output: dict[str, Any]) -> bool:
+        woken.append(token)
+        return send(self, token, output)  # unknown to this moto: False, as for an execution gone
+
+    with mock.patch.object(StepFunctionsOrchestrator, "send_task_success", recorded):
+        for event in events["second"]:  # Batch: the final report, then the end; SageMaker: the end
+            assert stack.invoke("collect", event) == {"recorded": True}, event
+    assert woken == [parked_token(job_id)]  # the old round's parked token, read as that version kept it
     trial = store.get_trial(job_id, "t0002")
     assert trial.state is TrialState.COMPLETED and trial.value is not None
     assert store.get_job(job_id).completed == 2
