@@ -40,7 +40,8 @@ pytestmark = pytest.mark.slow
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "items_14917ad.json").read_text())
 ALICE = "arn:aws:iam::123456789012:user/alice"
 ADMIN = "arn:aws:iam::123456789012:user/admin"
-SAGEMAKER, BATCH = FIXTURE["jobs"]["sagemaker"], FIXTURE["jobs"]["batch"]
+SAGEMAKER, BATCH, STOPPING = (FIXTURE["jobs"][name] for name in ("sagemaker", "batch", "stopping"))
+EVERY_JOB = sorted([SAGEMAKER, BATCH, STOPPING])
 
 
 def typed(value: Any) -> Any:
@@ -76,10 +77,10 @@ def test_the_table_keys_and_indexes_are_the_old_versions() -> None:
 def test_every_old_job_and_trial_reads_in_the_views_and_the_api(stack: MotoStack) -> None:
     store = stack.service.store
     jobs = store.list_jobs()
-    assert sorted(j.id for j in jobs) == sorted([SAGEMAKER, BATCH])
-    assert sorted(j.id for j in store.list_unfinished_jobs()) == sorted([SAGEMAKER, BATCH])
+    assert sorted(j.id for j in jobs) == sorted(j.id for j in store.list_unfinished_jobs()) == EVERY_JOB
     assert jobs_table([job_row(j) for j in jobs])
-    for job in jobs:
+    assert [t.state for t in store.list_trials(STOPPING)] == [TrialState.RUNNING] * 2  # until their ends come
+    for job in (store.get_job(SAGEMAKER), store.get_job(BATCH)):
         trials = store.list_trials(job.id)
         assert [(t.id, t.state, t.report_key) for t in trials] == [
             ("t0001", TrialState.COMPLETED, None),
@@ -98,9 +99,9 @@ def test_every_old_job_and_trial_reads_in_the_views_and_the_api(stack: MotoStack
         status, body = call_api(stack, "GET", f"/jobs/{job.id}/trials", user=ADMIN)
         assert (status, [t["id"] for t in body["trials"]]) == (200, ["t0001", "t0002", "t0003"]), body
     status, body = call_api(stack, "GET", "/jobs", user=ALICE)
-    assert (status, [j["job_id"] for j in body["jobs"]]) == (200, [SAGEMAKER]), body  # the API job is alice's
+    assert (status, sorted(j["job_id"] for j in body["jobs"])) == (200, sorted([SAGEMAKER, STOPPING])), body
     status, body = call_api(stack, "GET", "/jobs", user=ADMIN)
-    assert (status, sorted(j["job_id"] for j in body["jobs"])) == (200, sorted([SAGEMAKER, BATCH])), body
+    assert (status, sorted(j["job_id"] for j in body["jobs"])) == (200, EVERY_JOB), body
 
 
 @pytest.mark.parametrize("job_id,backend", [(SAGEMAKER, "sagemaker"), (BATCH, "batch")])
@@ -175,4 +176,16 @@ def test_a_keyed_submit_retried_across_the_deploy_answers_the_old_job(stack: Mot
     with mock.patch.object(stack, "invoke", keyed):
         status, body = call_api(stack, "POST", "/jobs", submitted["body"], user=ALICE)
     assert (status, body["job_id"]) == (202, SAGEMAKER), body
-    assert sorted(j.id for j in stack.service.store.list_jobs()) == sorted([SAGEMAKER, BATCH])
+    assert sorted(j.id for j in stack.service.store.list_jobs()) == EVERY_JOB
+
+
+def test_an_old_job_stopping_ends_stopped(stack: MotoStack) -> None:
+    """Stopped through the old API, its trials' "Stopped" events come after the deploy."""
+    store = stack.service.store
+    assert store.get_job(STOPPING).status is JobStatus.STOPPING
+    for event in FIXTURE["events"]["stopping"]:
+        assert stack.invoke("collect", event) == {"recorded": True}, event
+    assert [t.state for t in store.list_trials(STOPPING)] == [TrialState.STOPPED] * 2
+    assert stack.invoke("suggest", {"job_id": STOPPING})["done"] is True
+    assert stack.invoke("finish", {"job_id": STOPPING})["status"] == "stopped"
+    assert store.get_job(STOPPING).status is JobStatus.STOPPED
