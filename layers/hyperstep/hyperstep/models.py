@@ -22,10 +22,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from hyperstep.messages import MAX_STEP, LogCursor
 from hyperstep.spec import JobSpec
+from hyperstep.spec_base import ReadBackKeepsKnownFields
 
 
 class TrialState(StrEnum):
@@ -73,7 +74,7 @@ class JobStatus(StrEnum):
         return self in (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
 
 
-class MetricReport(BaseModel):
+class MetricReport(ReadBackKeepsKnownFields):
     """One value a trial's script reported for one metric, and what orders it.
 
     Reports of one metric are ranked by ``rank``: a final report beats any other, then a
@@ -168,7 +169,7 @@ def merge_curve(curve: Mapping[int, float], reports: Mapping[str, MetricReport],
     return merged
 
 
-class Charge(BaseModel):
+class Charge(ReadBackKeepsKnownFields):
     """What an ended trial cost (``hyperstep.pricing``), recorded with its end."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -182,7 +183,7 @@ class Charge(BaseModel):
         return self.model_dump()
 
 
-class Trial(BaseModel):
+class Trial(ReadBackKeepsKnownFields):
     """One configuration and what became of it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -277,7 +278,7 @@ def trial_id(number: int) -> str:
     return f"t{number:04d}"
 
 
-class Job(BaseModel):
+class Job(ReadBackKeepsKnownFields):
     """A tuning job: its spec, status and counters.
 
     ``budget_used`` counts trials that hold budget (all but stopped ones; trials stopped

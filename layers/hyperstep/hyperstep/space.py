@@ -20,10 +20,10 @@ from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
-from hyperstep.spec_base import NumbersNotBools, read_back
+from hyperstep.spec_base import NumbersNotBools, ReadBackKeepsKnownFields, read_back
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
@@ -271,7 +271,7 @@ def unique_names(parameters: list[Parameter]) -> list[Parameter]:
     return parameters
 
 
-class SearchSpace(BaseModel):
+class SearchSpace(ReadBackKeepsKnownFields):
     """An ordered list of parameters with unique names, some of them conditional (``when``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

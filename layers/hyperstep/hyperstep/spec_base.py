@@ -93,7 +93,21 @@ def kind_of(value: Any) -> str:
     return {str: "a string", list: "a list"}.get(type(value), type(value).__name__)
 
 
-class NumbersNotBools(BaseModel):
+class ReadBackKeepsKnownFields(BaseModel):
+    """A model the stores keep. Read back (``STORED``), it drops the fields it does not know
+    instead of refusing them: those a newer version wrote, when the stack was rolled back
+    after an upgrade (CloudFormation rolls a failed update back on its own) and this
+    version reads the newer one's items. As input, an unknown field is refused as before."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_fields_a_newer_version_wrote(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or not read_back(info) or cls.model_config.get("extra") != "forbid":
+            return data
+        return {name: value for name, value in data.items() if name in cls.model_fields}
+
+
+class NumbersNotBools(ReadBackKeepsKnownFields):
     """Refuses ``true``/``false`` for a number field (pydantic takes them as 1 and 0, and YAML
     reads ``yes``, ``on`` and ``no`` as them: ``max_trials: yes`` ran one trial). A model
     validator, not a ``"*"`` field one: pydantic allows none on a union's tag (``type``).

@@ -250,7 +250,7 @@ def trial_item(trial: Trial) -> Item:
 
 
 def trial_from_item(item: Item) -> Trial:
-    return Trial.model_validate_json(item["body"]["S"])
+    return Trial.model_validate_json(item["body"]["S"], context=STORED)
 
 
 def has_chunks(item: Item) -> bool:

@@ -126,7 +126,7 @@ class SQLiteStore(TrialStore):
             self._conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self._conn.executescript(SCHEMA)
         self._jobs = ParsedBodies(lambda body: Job.model_validate_json(body, context=STORED))
-        self._trials = ParsedBodies(Trial.model_validate_json)
+        self._trials = ParsedBodies(lambda body: Trial.model_validate_json(body, context=STORED))
         self._commits = 0
         """Transactions committed on this connection (``PRAGMA data_version`` counts the others')."""
         self._listed: dict[str, tuple[tuple[int, int], list[Trial]]] = {}
