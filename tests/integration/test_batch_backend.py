@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -376,39 +377,43 @@ def test_recover_metrics_reads_the_job_log_under_moto(aws_credentials: None) -> 
         assert backend.recover_metrics(job, trial) == {"val_loss": 0.42}
 
 
+def ended_awaiting_its_final_report(
+    log: list[str], step_value: float | None = None
+) -> tuple[TuningService, Clock, Trial]:
+    """Under moto: a Batch trial launched, its job SUCCEEDED with ``log`` in its stream and
+    no final report (a step-2 report of ``step_value`` before its end, if given)."""
+    from hyperstep.events import parse_event
+    from tests.unit.test_order_free_results import end_event
+
+    batch_environment()
+    logs = boto3.client("logs", region_name="us-east-1")
+    backend = BatchBackend(boto3.client("batch", region_name="us-east-1"), "hyperstep-bus", logs=logs)
+    clock = Clock()
+    service = TuningService(SQLiteStore(clock=clock), {"batch": backend})
+    job = service.create_job(make_job().spec, job_id="mnist-3f2a9c1b7d4e")
+    (trial,) = Study.from_job(service.store, job).ask(1)
+    service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    batch_id = service.store.get_trial(job.id, trial.id).backend_ref
+    assert batch_id is not None
+    if step_value is not None:
+        service.report_metrics(job.id, trial.id, {"val_loss": step_value}, step=2)
+    parsed = parse_event(end_event("batch", job.id, trial.id))
+    assert parsed is not None and not service.record(parsed)  # awaiting its final report
+    stream = f"mnist-train/default/{batch_id}"
+    ran_with_log(batch_id, stream)
+    put_log(logs, "/aws/batch/job", stream, log)
+    return service, clock, trial
+
+
 def test_the_reaper_recovers_a_batch_trial_s_final_value_from_its_log_under_moto(aws_credentials: None) -> None:
     """SUCCEEDED came, the final report never did: after the grace the reaper reads the
     job's log (the lines ``hyperstep.report`` printed) and completes the trial."""
-    from hyperstep.events import parse_event
-    from hyperstep.messages import LaunchRequest
-    from hyperstep.models import TrialState
-    from hyperstep.service import TuningService
-    from hyperstep.stores.sqlite import SQLiteStore
-    from hyperstep.study import Study
-    from tests.unit.test_order_free_results import end_event
-    from tests.unit.test_service import Clock
-
     with mock_aws(config={"batch": {"use_docker": False}}):
-        batch_environment()
-        logs = boto3.client("logs", region_name="us-east-1")
-        backend = BatchBackend(boto3.client("batch", region_name="us-east-1"), "hyperstep-bus", logs=logs)
-        clock = Clock()
-        service = TuningService(SQLiteStore(clock=clock), {"batch": backend})
-        job = service.create_job(make_job().spec, job_id="mnist-3f2a9c1b7d4e")
-        (trial,) = Study.from_job(service.store, job).ask(1)
-        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
-        batch_id = service.store.get_trial(job.id, trial.id).backend_ref
-        assert batch_id is not None
-        service.report_metrics(job.id, trial.id, {"val_loss": 0.7}, step=2)
-        parsed = parse_event(end_event("batch", job.id, trial.id))
-        assert parsed is not None and not service.record(parsed)  # awaiting its final report
-        stream = f"mnist-train/default/{batch_id}"
-        ran_with_log(batch_id, stream)
-        put_log(logs, "/aws/batch/job", stream, ["val_loss=0.9", "val_loss=0.7", "val_loss=0.42"])
+        service, clock, trial = ended_awaiting_its_final_report(["val_loss=0.9", "val_loss=0.7", "val_loss=0.42"], 0.7)
         assert service.reap(grace_seconds=300)["recorded"] == 0  # within the grace: it waits
         clock.now += 301
         assert service.reap(grace_seconds=300)["recorded"] == 1
-        done = service.store.get_trial(job.id, trial.id)
+        done = service.store.get_trial(trial.job_id, trial.id)
         assert (done.state, done.value) == (TrialState.COMPLETED, 0.42)
 
 
@@ -685,3 +690,24 @@ def test_a_retried_job_counts_from_its_latest_attempts_start() -> None:
     detail["attempts"] = [{"startedAt": int(launch * 1000), "stoppedAt": int((launch + 600) * 1000)}]
     trial, terminated = reaped_after(2000, detail)
     assert trial.state is TrialState.RUNNING and terminated == []
+
+
+def test_a_final_value_printed_not_finite_is_read_as_such_and_a_number_before_it_wins() -> None:
+    """As a local trial's log is read (``logs.read_metrics``): ``val_loss=nan`` where the regex
+    reads numbers only gives NaN when no line gave a number, and the last number otherwise."""
+    diverged = PagedLog([["val_acc=0.5", "val_loss=inf"], ["val_loss=nan", "done"]])
+    found = final_metrics_in_log(diverged, "g", "s", DEFINITIONS)
+    assert found.keys() == {"val_loss", "val_acc"} and math.isnan(found["val_loss"])
+    earlier = PagedLog([["val_loss=0.9"], ["val_acc=0.5", "val_loss=nan"]])
+    assert final_metrics_in_log(earlier, "g", "s", DEFINITIONS) == {"val_loss": 0.9, "val_acc": 0.5}
+
+
+def test_the_reaper_fails_a_batch_trial_whose_log_printed_nan_as_not_finite_under_moto(aws_credentials: None) -> None:
+    """It failed with "objective metric 'val_loss' was not reported", as if nothing was printed."""
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        service, clock, trial = ended_awaiting_its_final_report(["epoch 1", "val_loss=nan", "bye"])
+        clock.now += 301
+        assert service.reap(grace_seconds=300)["recorded"] == 1
+        done = service.store.get_trial(trial.job_id, trial.id)
+        assert done.state is TrialState.FAILED
+        assert done.error == "objective metric 'val_loss' is not a finite number (nan)"

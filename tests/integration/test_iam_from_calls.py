@@ -718,6 +718,7 @@ NEEDED = {
     ("finish", "sagemaker:DescribeTrainingJob"),  # a trial awaiting its objective, settled as the job closes
     ("finish", "batch:DescribeJobs"),
     ("finish", "logs:GetLogEvents"),
+    ("finish", "logs:DescribeLogStreams"),  # a SageMaker trial's objective its record lacks, from its log
     ("finish", "states:SendTaskSuccess"),  # that trial's end wakes the parked round
     ("collect", "batch:DescribeJobs"),  # a trial stopped early, read back after the stop
     ("reaper", "sagemaker:DescribeTrainingJob"),

@@ -437,6 +437,35 @@ def put_lines(logs: Any, group: str, stream: str, lines: list[str]) -> None:
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
 
+@pytest.mark.parametrize(("printed", "error"), [("nan", "is not a finite number (nan)"), ("abc", "was not reported")])
+def test_the_reaper_fails_a_training_job_whose_log_printed_nan_as_not_finite_under_moto(
+    aws_credentials: None, printed: str, error: str
+) -> None:
+    """``FinalMetricDataList`` holds no ``val_loss=nan`` (the regex reads numbers): the trial
+    failed with "objective metric 'val_loss' was not reported"; its log says it was not finite."""
+    from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
+    from tests.conftest import Clock
+
+    with mock_aws():
+        logs = boto3.client("logs", region_name="us-east-1")
+        backend = SageMakerBackend(boto3.client("sagemaker", region_name="us-east-1"), "hyperstep-bus", logs=logs)
+        clock = Clock()
+        service = TuningService(SQLiteStore(clock=clock), {"sagemaker": backend})
+        job = service.create_job(make_job().spec, job_id=make_job().id)
+        (trial,) = Study.from_job(service.store, job).ask(1)
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        name = service.store.get_trial(job.id, trial.id).backend_ref
+        sagemaker_backends["123456789012"]["us-east-1"].training_jobs[name].final_metric_data_list = []
+        assert not service.record(TrialResult(job_id=job.id, trial_id=trial.id, state="completed"))  # awaits it
+        logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=f"{name}/algo-1-1732662000")
+        put_lines(logs, TRAINING_LOG_GROUP, f"{name}/algo-1-1732662000", ["epoch 1", f"val_loss={printed}"])
+        clock.now += 301
+        assert service.reap(grace_seconds=300)["recorded"] == 1
+        done = service.store.get_trial(job.id, trial.id)
+        assert done.state is TrialState.FAILED and (done.error or "").startswith(f"objective metric 'val_loss' {error}")
+
+
 def test_a_stop_decision_after_the_training_job_completed_keeps_its_result_under_moto(aws_credentials: None) -> None:
     """The scheduler judges a curve that lags behind the job (read from events or the log):
     it stops a trial whose training job has already completed. SageMaker refuses

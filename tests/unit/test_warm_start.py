@@ -281,3 +281,49 @@ def test_a_categorical_whose_choices_share_none_of_the_parents_values_is_refused
     ):
         service.create_job(spec("child", ["poly", "sigmoid"], [parent.id]))
     assert service.create_job(spec("overlap", ["linear", "poly"], [parent.id])).parents == (parent.id,)
+
+
+def numbers_spec(name: str, changed: dict, parents: list[str] | None = None) -> JobSpec:
+    """CHILD's space with the parameter ``changed`` names replaced by it."""
+    others = [p.model_dump() for p in CHILD.parameters if p.name != changed["name"]]
+    document = {"name": name, "objective": {"metric": "loss"}, "parameters": [changed, *others]}
+    return JobSpec.model_validate({**document, **({"warm_start": {"jobs": parents}} if parents else {})})
+
+
+@pytest.mark.parametrize(
+    ("changed", "ran"),
+    [
+        ({"name": "lr", "type": "float", "low": 0.2, "high": 1.0}, "lr in [0.001, 0.1]"),
+        ({"name": "depth", "type": "int", "low": 9, "high": 12}, "depth in [2, 8]"),
+        ({"name": "depth", "type": "float", "low": 0.5, "high": 1.9}, "depth in [2, 8]"),
+    ],
+    ids=["float-above", "int-above", "float-between-the-parents-ints"],
+)
+def test_a_number_range_wholly_outside_the_parents_is_refused_naming_it(changed: dict, ran: str) -> None:
+    """Before, every parent trial was silently left out (its value outside the new range)."""
+    service = TuningService(SQLiteStore(":memory:"), {})
+    parent = service.create_job(numbers_spec("parent", CHILD.parameters[0].model_dump()))
+    with pytest.raises(SpecError) as refused:
+        service.create_job(numbers_spec("child", changed, [parent.id]))
+    assert str(refused.value) == (
+        f"warm_start.jobs: job {parent.id!r} ran {ran} and this job's range is [{changed['low']}, {changed['high']}]"
+        " (parameters.0): none of its trials would fit this space"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changed", "kept"),
+    [
+        ({"name": "lr", "type": "float", "low": 0.05, "high": 0.5}, {"lr": 0.07}),  # overlaps
+        ({"name": "lr", "type": "float", "low": 0.1, "high": 1.0}, {"lr": 0.1}),  # shares the parent's high
+        ({"name": "depth", "type": "int", "low": 8, "high": 12}, {"depth": 8}),
+        ({"name": "depth", "type": "float", "low": 1.5, "high": 2.0}, {"depth": 2}),  # holds the parent's 2
+    ],
+)
+def test_a_number_range_sharing_a_value_with_the_parents_keeps_the_trials_that_fit(changed: dict, kept: dict) -> None:
+    service = TuningService(SQLiteStore(":memory:"), {})
+    parent = service.create_job(numbers_spec("parent", CHILD.parameters[0].model_dump()))
+    assert service.create_job(numbers_spec("child", changed, [parent.id])).parents == (parent.id,)
+    fits = parent_trial(1, {"lr": 0.01, "depth": 4, "kernel": "linear", **kept})
+    child = hyperstep.SearchSpace(parameters=numbers_spec("child", changed).parameters)
+    assert [t.params[changed["name"]] for t in carried_over(child, [fits], seed=1)] == list(kept.values())

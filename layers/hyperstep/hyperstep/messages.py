@@ -16,7 +16,7 @@ module, and it imports nothing of hyperstep.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -27,6 +27,15 @@ from hyperstep.report_signing import signed_message
 
 MAX_STEP = 2**31 - 1
 """The largest step a report may carry: stored curves keep steps as int32 (``models._pack_curve``)."""
+
+MAX_ID_LENGTH = 200
+"""The longest job or trial id an event may carry: 800 bytes at most in UTF-8, so the
+store's keys (``JOB#<job id>``, ``TRIAL#<trial id>``, ``CURVE#<trial id>#000000``) stay
+under DynamoDB's 2,048-byte partition key and 1,024-byte sort key, which refuse a longer
+one with a ``ValidationException``. The product makes none longer than 53 characters (a
+``Study``'s ``<name>-<12 hex>``, its name at most 40); trial ids are ``t0001`` to ``t10000``."""
+EventId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+"""A job or trial id as an event carries it: an overlong one makes the event malformed."""
 
 
 class Usage(BaseModel):
@@ -72,8 +81,8 @@ class TrialResult(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    job_id: str
-    trial_id: str
+    job_id: EventId
+    trial_id: EventId
     state: Literal["completed", "failed", "stopped"]
     metrics: dict[str, float] = Field(default_factory=dict)
     """Final metrics by name; the job's objective metric among them when it completed."""
@@ -95,8 +104,8 @@ class TrialMetric(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    job_id: str = Field(min_length=1)
-    trial_id: str = Field(min_length=1)
+    job_id: EventId
+    trial_id: EventId
     metrics: dict[str, float] = Field(min_length=1)
     step: int | None = Field(default=None, ge=0, le=MAX_STEP)
     final: bool = False

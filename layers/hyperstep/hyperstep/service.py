@@ -17,7 +17,7 @@ some late, some never. So:
   late (``late_reports``), stays running, awaiting it (``Trial.awaiting_result_since``): a
   final report arriving later completes it, and the reaper, once the grace period has
   passed, completes it from the source (``TrialBackend.recover_metrics``: SageMaker's
-  Describe, a Batch job's log read with the spec's regexes) or fails it saying what was
+  Describe, else its log, a Batch job's log, read with the spec's regexes) or fails it saying what was
   missing. A failed or stopped trial is recorded at once with what was reported; a
   stopped (or pruned) one whose final report, or step at ``max_resource``, or whose
   backend's completed end with the objective, comes after its end then completes with it,

@@ -24,12 +24,13 @@ And a parent must have measured every metric the job constrains: a trial without
 as breaking the constraint, so a parent that never measured it would teach the model that
 its whole region (the best known) breaks it. A categorical none of whose choices the parent
 ran (a constant among them: a one-choice categorical, such as an imported AMT static
-hyperparameter, set to a value the parent never ran) is refused too: every parent trial
-would be left out.
+hyperparameter, set to a value the parent never ran), or a number range moved wholly
+outside the parent's, is refused too: every parent trial would be left out.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -38,7 +39,7 @@ import numpy as np
 
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial, TrialState
-from hyperstep.space import CategoricalParameter, SearchSpace
+from hyperstep.space import CategoricalParameter, FloatParameter, IntParameter, Parameter, SearchSpace
 from hyperstep.spec import JobSpec
 
 INFORMATIVE = (TrialState.COMPLETED, TrialState.FAILED)
@@ -74,24 +75,41 @@ def check_parent(spec: JobSpec, parent: Job) -> None:
     theirs = {p.name: p for p in parent.spec.parameters}
     for index, parameter in enumerate(spec.parameters):
         before = theirs.get(parameter.name)
-        if not isinstance(parameter, CategoricalParameter) or not isinstance(before, CategoricalParameter):
-            continue
-        if _no_choice_shared(parameter, before):
-            one = len(parameter.choices) == 1
-            now = f"fixes it at {parameter.choices[0]!r}" if one else f"offers {parameter.choices}"
+        change = None if before is None else _nothing_shared(parameter, before)
+        if change is not None:
             raise SpecError(
-                f"warm_start.jobs: job {parent.id!r} ran {parameter.name} at {before.choices} and this job {now}"
-                f" (parameters.{index}): none of its trials would fit this space"
+                f"warm_start.jobs: job {parent.id!r} ran {parameter.name} {change} (parameters.{index}):"
+                " none of its trials would fit this space"
             )
 
 
-def _no_choice_shared(mine: CategoricalParameter, theirs: CategoricalParameter) -> bool:
-    """Whether ``mine`` is a categorical (a constant among them: a one-choice categorical, an
-    AMT static hyperparameter) none of whose choices the parent ran, both always active:
-    every parent trial then has another value and ``projected`` leaves each out, so the warm
-    start would carry nothing, and nothing would say so. Choices that share one keep the
-    trials that fit (AMT's TransferLearning lets ranges and static values change)."""
-    return mine.when is None and theirs.when is None and not any(mine.contains(c) for c in theirs.choices)
+def _nothing_shared(mine: Parameter, theirs: Parameter) -> str | None:
+    """How ``mine`` and the parent's ``theirs``, both always active, share no value, else
+    None: a categorical none of whose choices the parent ran (a constant among them: a
+    one-choice categorical, an AMT static hyperparameter), or a number range wholly outside
+    the parent's (an int parent's: holding none of its whole numbers). Every parent trial
+    then has another value and ``projected`` leaves each out, so the warm start would carry
+    nothing, and nothing would say so. Ranges or choices that share a value keep the trials
+    that fit (AMT's TransferLearning lets ranges and static values change).
+
+    The parent's space is compared, not its trials' values: it is known at submit without
+    reading the trials, and it holds every trial the parent will ever run (a running parent,
+    a schedule's earlier run, adds more), so the answer does not change with its progress."""
+    if mine.when is not None or theirs.when is not None:
+        return None
+    if isinstance(mine, CategoricalParameter) and isinstance(theirs, CategoricalParameter):
+        if any(mine.contains(choice) for choice in theirs.choices):
+            return None
+        now = f"fixes it at {mine.choices[0]!r}" if len(mine.choices) == 1 else f"offers {mine.choices}"
+        return f"at {theirs.choices} and this job {now}"
+    numbers = (FloatParameter, IntParameter)
+    if not isinstance(mine, numbers) or not isinstance(theirs, numbers):
+        return None
+    low, high = max(mine.low, theirs.low), min(mine.high, theirs.high)
+    shared = math.ceil(low) <= math.floor(high) if isinstance(theirs, IntParameter) else low <= high
+    if shared:
+        return None
+    return f"in [{theirs.low}, {theirs.high}] and this job's range is [{mine.low}, {mine.high}]"
 
 
 def unmeasured(parent: Job, metric: str) -> bool:

@@ -157,9 +157,14 @@ def final_metrics_in_log(
     max_pages: int = MAX_LOG_PAGES,
 ) -> dict[str, float]:
     """The last match of each metric in one CloudWatch log stream; {} when the log group
-    or stream does not exist (``ResourceNotFoundException``). Other errors propagate."""
+    or stream does not exist (``ResourceNotFoundException``). Other errors propagate.
+
+    A metric that matched no number but was printed as NaN or an infinity where its regex
+    reads its value (``read_metrics``) is that value, so the trial fails as not finite, as
+    a local one does, rather than as unreported."""
     wanted = {d.name for d in definitions}
     found: dict[str, float] = {}
+    unread: dict[str, str] = {}
     token: str | None = None
     for _ in range(max_pages):
         request: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": False}
@@ -172,8 +177,11 @@ def final_metrics_in_log(
                 return {}
             raise
         text = "\n".join(event.get("message", "") for event in page.get("events", []))
-        found = {**parse_metrics(text, definitions), **found}  # pages come newest first: kept matches are later
+        metrics, captured = read_metrics(text.splitlines(), definitions)
+        found = {**metrics, **found}  # pages come newest first: kept matches are later
+        unread = {**captured, **unread}
         if wanted <= found.keys() or page.get("nextBackwardToken") in (None, token):
             break
         token = page["nextBackwardToken"]
-    return found
+    diverged = {name: float(text) for name, text in unread.items() if NOT_FINITE.fullmatch(text)}
+    return {**diverged, **found}

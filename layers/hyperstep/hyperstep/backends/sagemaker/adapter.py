@@ -28,7 +28,8 @@ create), ``sagemaker:DescribeTrainingJob``, ``sagemaker:StopTrainingJob`` and
 ``iam:PassRole`` on the spec's ``role_arn``; to resolve secret references, what
 ``hyperstep.aws.AwsSecrets`` needs; for ``step_reports`` (the reaper)
 ``logs:DescribeLogStreams`` on ``...:log-group:/aws/sagemaker/TrainingJobs:*`` and
-``logs:GetLogEvents`` on its streams ``...:log-group:/aws/sagemaker/TrainingJobs:log-stream:hs-*``.
+``logs:GetLogEvents`` on its streams ``...:log-group:/aws/sagemaker/TrainingJobs:log-stream:hs-*``;
+the same for ``recover_metrics`` (the reaper, and Finish as a job closes).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any, ClassVar
 from botocore.exceptions import ClientError
 
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
-from hyperstep.backends.logs import find_stream, follow_log
+from hyperstep.backends.logs import final_metrics_in_log, find_stream, follow_log
 from hyperstep.backends.naming import (
     ENV_HYPERPARAMETERS,
     hyperparameter_strings,
@@ -278,6 +279,20 @@ class SageMakerBackend(TrialBackend):
         """``FinalMetricDataList`` of the completed training job; {} before it completes or if unknown."""
         result = self.describe(job, trial)
         return result.metrics if result is not None else {}
+
+    def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
+        """``FinalMetricDataList``, and an objective it lacks as the first instance's log
+        printed it (``logs.final_metrics_in_log``, as the Batch backend reads its log): where
+        the regex reads numbers only, ``loss=nan`` is in no record, and so the trial fails as
+        not finite rather than as unreported."""
+        metrics = self.final_metrics(job, trial)
+        if self.logs is None or all(goal.metric in metrics for goal in job.spec.goals):
+            return metrics
+        stream = find_stream(self.logs, TRAINING_LOG_GROUP, f"{self._name(job, trial)}/algo-1-")
+        if stream is None:
+            return metrics
+        logged = final_metrics_in_log(self.logs, TRAINING_LOG_GROUP, stream, _block(job).metric_definitions)
+        return {**logged, **metrics}
 
     def step_reports(self, job: JobView, trial: TrialView) -> tuple[list[tuple[str, int, float]], LogCursor | None]:
         """The objective's lines the first instance's log printed since ``trial.log_cursor``
