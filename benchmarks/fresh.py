@@ -26,6 +26,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,28 +157,48 @@ def score_kinds(
 
 
 def markdown(scores: dict[str, Any], config: dict[str, Any], defects: dict[str, list[str]]) -> str:
+    head, row = record_head("Fresh held-out set", scores, config, fresh_problems.budget)
+    return (
+        head
+        + "\n\n## Noisy problems: the true loss at the last recommendation\n\n"
+        + "Median over seeds of the true loss at each run's best noisy observation after its last round (lower "
+        + "is better). The score above scores the same point: the true loss at the current recommendation "
+        + "(`scoring.normed_mean_perf` with `noisy`), as random search's reference does.\n\n"
+        + reporting.table(["problem", *row.methods], [row(p, by) for p, by in scores["final_recommended"].items()])
+        + crashes_section(defects)
+    )
+
+
+class Row:
+    """A table row of one problem or kind: its name, then each method's score ("-" where it has none)."""
+
+    def __init__(self, methods: list[str]) -> None:
+        self.methods = methods
+
+    def __call__(self, name: str, by: dict[str, float]) -> list[Any]:
+        return [name, *[by.get(m, "-") for m in self.methods]]
+
+
+def record_head(
+    title: str, scores: dict[str, Any], config: dict[str, Any], budget: Callable[[str], tuple[int, int]]
+) -> tuple[str, Row]:
+    """A held-out record's markdown up to its per-problem table (the title, the machine, what the
+    score means, the merged runs, the kinds and the problems), and the row maker of its tables,
+    the methods best first."""
     methods = sorted(
         {m for by in scores["per_problem"].values() for m in by}, key=lambda m: -scores["mean_of_kinds"].get(m, -1e9)
     )
-
-    def row(name: str, by: dict[str, float]) -> list[Any]:
-        return [name, *[by.get(m, "-") for m in methods]]
-
-    kinds = [
-        row(f"{k} {fresh_problems.budget(k)[0]}x{fresh_problems.budget(k)[1]}", by)
-        for k, by in scores["per_kind"].items()
-    ]
+    row = Row(methods)
+    kinds = [row(f"{k} {budget(k)[0]}x{budget(k)[1]}", by) for k, by in scores["per_kind"].items()]
     kinds.append(row("**mean of kinds**", scores["mean_of_kinds"]))
-    problems = [row(p, by) for p, by in scores["per_problem"].items()]
     sources = "".join(
         f"\n- `{method}`: seeds {src['seeds']} from `{src['file']}` (commit {src['commit']})"
         for method, srcs in config.get("merged", {}).items()
         for src in srcs
     )
-    found = "".join(f"\n- {line}" for lines in defects.values() for line in lines) or " none."
     m = config["machine"]
-    return (
-        f"# Fresh held-out set\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
+    head = (
+        f"# {title}\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
         f"{config['n_problems']} problems, seeds {config['seeds']}, wall time {config['wall_seconds']:.0f} s.\n\n"
         "Bayesmark normalized score (100 = best any method found, 0 = random search's expected best; "
         "a kind scores the methods that ran all its problems with random search's seeds)."
@@ -185,14 +206,58 @@ def markdown(scores: dict[str, Any], config: dict[str, Any], defects: dict[str, 
         + "\n\n"
         + reporting.table(["kind rounds x batch", *methods], kinds)
         + "\n\n## Per problem\n\n"
-        + reporting.table(["problem", *methods], problems)
-        + "\n\n## Noisy problems: the true loss at the last recommendation\n\n"
-        + "Median over seeds of the true loss at each run's best noisy observation after its last round (lower "
-        + "is better). The score above scores the same point: the true loss at the current recommendation "
-        + "(`scoring.normed_mean_perf` with `noisy`), as random search's reference does.\n\n"
-        + reporting.table(["problem", *methods], [row(p, by) for p, by in scores["final_recommended"].items()])
-        + f"\n\n## Crashes, hangs and invalid suggestions\n{found}\n"
+        + reporting.table(["problem", *methods], [row(p, by) for p, by in scores["per_problem"].items()])
     )
+    return head, row
+
+
+def crashes_section(defects: dict[str, list[str]]) -> str:
+    """A record's last section: every crash, hang and invalid suggestion its runs logged."""
+    found = "".join(f"\n- {line}" for lines in defects.values() for line in lines) or " none."
+    return f"\n\n## Crashes, hangs and invalid suggestions\n{found}\n"
+
+
+def run_grid(
+    chosen: list[Problem],
+    methods: list[str],
+    seeds: list[int],
+    name: str,
+    run: Callable[[Problem, str, int, int], dict[str, Any]],
+    timeout: int,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]], dict[str, list[str]]]:
+    """Every method on every problem, seeds in order (a method's seeds stop at its first error:
+    they must be consecutive to be scored), checkpointed after each problem as ``name``. The
+    losses by problem and method; random search's (noisy, true) losses on noisy problems, which
+    its reference needs; the defects each method showed."""
+    losses: dict[str, dict[str, np.ndarray]] = {p.name: {} for p in chosen}
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    defects: dict[str, list[str]] = {}
+    for problem in chosen:
+        for method in methods:
+            runs, raws = [], []
+            for seed in seeds:
+                t0 = time.perf_counter()
+                result = run(problem, method, seed, timeout)
+                for line in result["defects"] + ([result["error"]] if "error" in result else []):
+                    defects.setdefault(method, []).append(f"{method} {problem.name} seed {seed}: {line}")
+                    print("DEFECT", defects[method][-1], flush=True)
+                if "error" in result:
+                    break
+                runs.append(result["losses"])
+                raws.append(result.get("pair"))
+                best = float(np.nanmin(np.where(np.isfinite(result["losses"]), result["losses"], np.inf)))
+                took = time.perf_counter() - t0
+                print(
+                    f"{problem.name:28s} {method:11s} seed {seed} best {best:.5g} "
+                    f"({result['seconds']:.1f} s optimizer, {took:.0f} s)",
+                    flush=True,
+                )
+            if runs:
+                losses[problem.name][method] = np.stack(runs)
+                if method == "random" and problem.noise > 0:
+                    pairs[problem.name] = (np.stack([r[0] for r in raws]), np.stack([r[1] for r in raws]))
+        _checkpoint(name, losses, pairs, seeds, {"defects": defects})
+    return losses, pairs, defects
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -216,34 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         p for p in fresh_problems.problems() if not args.only or any(s in p.name or s in p.kind for s in args.only)
     ]
     start = time.perf_counter()
-    losses: dict[str, dict[str, np.ndarray]] = {p.name: {} for p in chosen}
-    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    defects: dict[str, list[str]] = {}
-    for problem in chosen:
-        for method in methods:
-            runs, raws = [], []
-            for seed in seeds:
-                t0 = time.perf_counter()
-                run = run_one(problem, method, seed, args.run_timeout)
-                for line in run["defects"] + ([run["error"]] if "error" in run else []):
-                    defects.setdefault(method, []).append(f"{method} {problem.name} seed {seed}: {line}")
-                    print("DEFECT", defects[method][-1], flush=True)
-                if "error" in run:
-                    break  # the method's seeds must be consecutive to be scored
-                runs.append(run["losses"])
-                raws.append(run["pair"])
-                best = float(np.nanmin(np.where(np.isfinite(run["losses"]), run["losses"], np.nan)))
-                took = time.perf_counter() - t0
-                print(
-                    f"{problem.name:28s} {method:11s} seed {seed} best {best:.5g} "
-                    f"({run['seconds']:.1f} s optimizer, {took:.0f} s)",
-                    flush=True,
-                )
-            if runs:
-                losses[problem.name][method] = np.stack(runs)
-                if method == "random" and problem.noise > 0:
-                    pairs[problem.name] = (np.stack([r[0] for r in raws]), np.stack([r[1] for r in raws]))
-        _checkpoint(args.name, losses, pairs, seeds, {"defects": defects})
+    losses, pairs, defects = run_grid(chosen, methods, seeds, args.name, run_one, args.run_timeout)
     merged = merge(losses, pairs, args.merge, len(seeds), args.first_seed)
     for name in args.merge:
         for method, lines in json.loads(Path(name).read_text()).get("defects", {}).items():

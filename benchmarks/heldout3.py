@@ -118,37 +118,13 @@ def run_one(problem: Problem, method: str, seed: int, timeout: int) -> dict[str,
 
 
 def markdown(scores: dict[str, Any], config: dict[str, Any], defects: dict[str, list[str]]) -> str:
-    methods = sorted(
-        {m for by in scores["per_problem"].values() for m in by}, key=lambda m: -scores["mean_of_kinds"].get(m, -1e9)
-    )
-
-    def row(name: str, by: dict[str, float]) -> list[Any]:
-        return [name, *[by.get(m, "-") for m in methods]]
-
-    budget = heldout3_problems.budget
-    kinds = [row(f"{k} {budget(k)[0]}x{budget(k)[1]}", by) for k, by in scores["per_kind"].items()]
-    kinds.append(row("**mean of kinds**", scores["mean_of_kinds"]))
-    sources = "".join(
-        f"\n- `{method}`: seeds {src['seeds']} from `{src['file']}` (commit {src['commit']})"
-        for method, srcs in config.get("merged", {}).items()
-        for src in srcs
-    )
+    head, row = fresh.record_head("Third held-out set", scores, config, heldout3_problems.budget)
     feasible = [row(p, by) for p, by in scores["feasible_share"].items()]
-    found = "".join(f"\n- {line}" for lines in defects.values() for line in lines) or " none."
-    m = config["machine"]
     return (
-        f"# Third held-out set\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
-        f"{config['n_problems']} problems, seeds {config['seeds']}, wall time {config['wall_seconds']:.0f} s.\n\n"
-        "Bayesmark normalized score (100 = best any method found, 0 = random search's expected best; "
-        "a kind scores the methods that ran all its problems with random search's seeds)."
-        + (f"\n\nMerged from earlier runs (`--merge`):{sources}" if sources else "")
-        + "\n\n"
-        + reporting.table(["kind rounds x batch", *methods], kinds)
-        + "\n\n## Per problem\n\n"
-        + reporting.table(["problem", *methods], [row(p, by) for p, by in scores["per_problem"].items()])
+        head
         + "\n\n## Constrained problems: share of feasible trials (mean over seeds)\n\n"
-        + reporting.table(["problem", *methods], feasible)
-        + f"\n\n## Crashes, hangs and invalid suggestions\n{found}\n"
+        + reporting.table(["problem", *row.methods], feasible)
+        + fresh.crashes_section(defects)
     )
 
 
@@ -198,29 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         p for p in heldout3_problems.problems() if not args.only or any(s in p.name or s in p.kind for s in args.only)
     ]
     start = time.perf_counter()
-    losses: dict[str, dict[str, np.ndarray]] = {p.name: {} for p in chosen}
-    defects: dict[str, list[str]] = {}
-    for problem in chosen:
-        for method in methods:
-            runs = []
-            for seed in seeds:
-                t0 = time.perf_counter()
-                run = run_one(problem, method, seed, args.run_timeout)
-                for line in run["defects"] + ([run["error"]] if "error" in run else []):
-                    defects.setdefault(method, []).append(f"{method} {problem.name} seed {seed}: {line}")
-                    print("DEFECT", defects[method][-1], flush=True)
-                if "error" in run:
-                    break  # the method's seeds must be consecutive to be scored
-                runs.append(run["losses"])
-                best = float(np.nanmin(np.where(np.isfinite(run["losses"]), run["losses"], np.inf)))
-                print(
-                    f"{problem.name:24s} {method:11s} seed {seed} best {best:.5g} "
-                    f"({run['seconds']:.1f} s optimizer, {time.perf_counter() - t0:.0f} s)",
-                    flush=True,
-                )
-            if runs:
-                losses[problem.name][method] = np.stack(runs)
-        _checkpoint(args.name, losses, {}, seeds, {"defects": defects})
+    losses, _, defects = fresh.run_grid(chosen, methods, seeds, args.name, run_one, args.run_timeout)
     merged = merge(losses, {}, args.merge, len(seeds), args.first_seed)
     for name in args.merge:
         for method, lines in json.loads(Path(name).read_text()).get("defects", {}).items():
