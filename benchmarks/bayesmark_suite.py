@@ -163,10 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         "optimizer_seconds": result["optimizer_seconds"],
         "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in result["losses"].items()},
     }
-    paths = reporting.write(name, text, data)
-    (reporting.RESULTS / f"{name}.partial.json").unlink(missing_ok=True)
-    print(text)
-    print("wrote", *paths)
+    reporting.write_final(name, text, data)
 
 
 if __name__ == "__main__":

@@ -308,10 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         "losses": {p: {m: a.tolist() for m, a in by.items()} for p, by in losses.items()},
         "random_pairs": {p: [a.tolist() for a in both] for p, both in pairs.items()},
     }
-    paths = reporting.write(args.name, text, data)
-    (reporting.RESULTS / f"{args.name}.partial.json").unlink(missing_ok=True)
-    print(text)
-    print("wrote", *paths)
+    reporting.write_final(args.name, text, data)
 
 
 if __name__ == "__main__":

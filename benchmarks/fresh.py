@@ -302,10 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(scores, config, defects)
     data = json.loads((reporting.RESULTS / f"{args.name}.json").read_text())
     data.update({"config": config, "scores": scores})
-    paths = reporting.write(args.name, text, data)
-    (reporting.RESULTS / f"{args.name}.partial.json").unlink(missing_ok=True)
-    print(text)
-    print("wrote", *paths)
+    reporting.write_final(args.name, text, data)
 
 
 if __name__ == "__main__":

@@ -84,3 +84,12 @@ def write(name: str, markdown: str, data: dict[str, Any]) -> tuple[Path, Path]:
     md_path.write_text(markdown.rstrip() + "\n")
     json_path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
     return md_path, json_path
+
+
+def write_final(name: str, markdown: str, data: dict[str, Any]) -> None:
+    """A finished run's record: ``write`` it, remove the run's checkpoint
+    (``results/<name>.partial.json``) and print the markdown and where it went."""
+    paths = write(name, markdown, data)
+    (RESULTS / f"{name}.partial.json").unlink(missing_ok=True)
+    print(markdown)
+    print("wrote", *paths)
