@@ -734,27 +734,27 @@ class TuningService:
         ``hyperstep.report``. A final report of the objective completes a trial that ended
         awaiting it, or one recorded stopped or pruned before it came (``_report_after_end``).
         Returns False, keeping nothing, for a trial recorded completed or failed."""
-        return self._report(job_id, trial_id, metrics, step, final, at).recorded
+        return self._report(self.store.get_job(job_id), trial_id, metrics, step, final, at).recorded
 
     def _report(
         self,
-        job_id: str,
+        job: Job,
         trial_id: str,
         metrics: dict[str, float],
         step: int | None,
         final: bool | None,
         at: float | None,
     ) -> Recorded:
-        """``report_metrics``, saying too whether the reports ended the trial."""
+        """``report_metrics``, saying too whether the reports ended the trial (``job`` read
+        for this report: its spec, and its state as the trial's end will count it)."""
         final = step is None if final is None else final
         reports = {
             name: MetricReport(value=value, step=step, final=final, at=at)
             for name, value in finite_metrics(metrics).items()
         }
-        job = self.store.get_job(job_id)
         objective = job.spec.primary.metric
         # the curve's newest steps only: a scheduler reads the whole curve when it decides (``stop_early``)
-        trial = self.store.report_metrics(job_id, trial_id, reports, curve_metric=objective, whole_curve=False)
+        trial = self.store.report_metrics(job.id, trial_id, reports, curve_metric=objective, whole_curve=False)
         if trial is None:
             return self._report_after_end(job, trial_id, reports)
         ended = False
@@ -871,16 +871,17 @@ class TuningService:
         ends this records are noted: ``hyperstep.recorded_ends``). A report of a trial that
         runs on AWS its key does not sign raises ``ReportRefused`` (``_check_signed``)."""
         if isinstance(event, TrialMetric):
-            self._check_signed(event)
-            return self._report(event.job_id, event.trial_id, event.metrics, event.step, event.final, event.at).recorded
+            job = self.store.get_job(event.job_id)  # read once: the signature's check and the report
+            self._check_signed(job, event)
+            return self._report(job, event.trial_id, event.metrics, event.step, event.final, event.at).recorded
         return self.collect(event)
 
-    def _check_signed(self, metric: TrialMetric) -> None:
+    def _check_signed(self, job: Job, metric: TrialMetric) -> None:
         """Raise ``ReportRefused`` unless the report of a trial on an AWS backend carries its
         trial key's signature (``hyperstep.report_signing``): there any principal allowed
         ``events:PutEvents`` on the bus, another user's trial included, could send it. A local
         run's reports come from its own processes over its in-process bus: not checked."""
-        trial_block = self.store.get_job(metric.job_id).spec.trial
+        trial_block = job.spec.trial
         if trial_block is not None and trial_block.backend in AWS_BACKENDS:
             key = self.store.report_key(metric.job_id, metric.trial_id)
             check_signature(key, metric.signed_message(), metric.signature)
@@ -1117,7 +1118,7 @@ class TuningService:
         """
         reports, cursor = self.backend_for(job).step_reports(job, trial)
         for metric, step, value in reports:
-            recorded = self._report(job.id, trial.id, {metric: value}, step, False, None)
+            recorded = self._report(self.store.get_job(job.id), trial.id, {metric: value}, step, False, None)
             if ended is not None:
                 ended(recorded.ended)
             if not recorded.recorded:
