@@ -8,10 +8,14 @@ import html
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
+from hyperstep.cli import main
 from hyperstep.job_report import ReportData, write_report
 from hyperstep.job_report.page import CHECK_SCRIPT
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
 
 HOSTILE = [
@@ -100,3 +104,28 @@ def test_hostile_values_show_as_text_and_run_nothing(tmp_path: Path) -> None:
     for value in [*HOSTILE, METRIC, CONSTRAINED, OTHER]:
         assert html.escape(value) in text, value[:40]  # still shown, escaped
 
+
+@pytest.mark.parametrize("relative", [True, False], ids=["dotdot", "absolute"])
+def test_the_default_folder_stays_inside_reports(
+    relative: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``reports/JOB`` took any job id as a path: a Study's ``job_id="../../escaped"`` (or an id
+    a deployment answered) wrote report.html and the PNGs two folders above, an absolute one
+    wherever it named. It is refused, naming the id and ``--out``; ``--out`` still writes it."""
+    import hyperstep
+
+    job_id = "../../escaped" if relative else str(tmp_path / "escaped")
+    store_path = tmp_path / "store.db"
+    space = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
+    study = hyperstep.Study(space, strategy="random", seed=0, store=SQLiteStore(str(store_path)), job_id=job_id)
+    for trial in study.ask(3):
+        study.tell(trial.id, trial.params["x"])
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["--store", str(store_path), "report", job_id]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"hyperstep: error: report: job id {job_id!r} is no folder name inside reports/; give --out DIR"
+    assert sorted(tmp_path.rglob("*")) == before
+    assert main(["--store", str(store_path), "report", job_id, "--out", "mine"]) == 0
+    assert (tmp_path / "a" / "b" / "mine" / "report.html").exists()

@@ -18,7 +18,7 @@ import signal
 import sqlite3
 import sys
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -603,7 +603,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         data = job_report.from_store(open_store(args.store), args.job, Path(args.runs))
     with warnings.catch_warnings(record=True) as caught:  # matplotlib warns per glyph, per plot
         warnings.filterwarnings("always", message=r"Glyph \d+ .* missing from font")
-        page = job_report.write_report(data, Path(args.out or Path("reports") / data.job.id))
+        page = job_report.write_report(data, Path(args.out) if args.out else report_folder(data.job.id))
     glyphs = [w for w in caught if str(w.message).startswith("Glyph ")]
     for w in caught:
         if w not in glyphs:  # anything else as Python shows it
@@ -612,6 +612,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("hyperstep: warning: the plots' font lacks some characters (drawn as boxes)", file=sys.stderr)
     print(f"wrote {page} (open it in a browser; the plots are also PNG files beside it)")
     return 0
+
+
+def report_folder(job_id: str) -> Path:
+    """``reports/<job id>``; ``SpecError`` for an id that would lead out of it (absolute, or a
+    ``..`` part: a Study takes any ``job_id``, and ``--api`` reads the id the deployment answers)."""
+    folder = PurePath(job_id)
+    if folder.is_absolute() or ".." in folder.parts or not folder.parts:
+        raise SpecError(f"report: job id {job_id!r} is no folder name inside reports/; give --out DIR")
+    return Path("reports") / folder
 
 
 def cmd_import_amt(args: argparse.Namespace) -> int:
