@@ -129,3 +129,31 @@ def test_the_default_folder_stays_inside_reports(
     assert sorted(tmp_path.rglob("*")) == before
     assert main(["--store", str(store_path), "report", job_id, "--out", "mine"]) == 0
     assert (tmp_path / "a" / "b" / "mine" / "report.html").exists()
+
+
+def test_the_pages_policy_allows_its_own_style_sheet_and_script_alone(tmp_path: Path) -> None:
+    """``style-src 'unsafe-inline'`` let any ``<style>`` or ``style=`` on the page apply: a value
+    that ever got past the escaping could restyle (hide, overlay) the report. Each of the page's
+    two inline blocks is allowed by its hash alone."""
+    import base64
+    import hashlib
+    import re
+
+    from hyperstep.job_report.page import STYLE
+
+    text = write_report(hostile_data(), tmp_path).read_text(encoding="utf-8")
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', text)[1].split(";")
+    )
+
+    def allowed(block: str) -> str:
+        assert f">{block}</" in text
+        return "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+
+    assert policy == {
+        "default-src": "'none'",
+        "img-src": "data:",
+        "style-src": allowed(STYLE),
+        "script-src": allowed(CHECK_SCRIPT),
+    }
