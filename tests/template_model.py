@@ -227,7 +227,8 @@ class Stack:
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in document.get("Parameters", {}):
-            return self.parameter(name, document)
+            value = self.parameter(name, document)
+            return value.split(",") if document["Parameters"][name]["Type"] == "CommaDelimitedList" else value
         kind = self._resource(name, document)["Type"]
         return self.arn(name, document) if kind in REF_IS_ARN else self.physical_name(name, document)
 

@@ -1,0 +1,69 @@
+"""What the deployment lets principals read and send, from the template as CloudFormation
+deploys it (``tests.template_model``): the dead-letter queue's readers."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+
+from tests.template_model import BACKENDS, Stack, as_list, role_statements, transformed
+
+OPS = "arn:aws:iam::123456789012:role/team/ops"
+CAROL = "arn:aws:iam::123456789012:user/carol"
+
+
+def denied(policy: dict[str, Any], action: str, principal: str) -> bool:
+    """Whether a statement of the resource policy denies ``action`` to ``principal`` (its
+    ``aws:PrincipalArn``: a role session's is the role's ARN). Only the conditions this
+    template uses are understood; any other fails the test, to be taught here."""
+    for statement in as_list(policy["Statement"]):
+        if statement["Effect"] != "Deny" or action not in as_list(statement["Action"]):
+            continue
+        assert statement["Principal"] in ("*", {"AWS": "*"}), statement
+        condition = statement.get("Condition")
+        if condition is None:
+            return True
+        ((operator, test),) = condition.items()
+        ((key, patterns),) = test.items()
+        assert (operator, key) == ("ArnNotLike", "aws:PrincipalArn"), condition
+        if not any(fnmatchcase(principal, p) for p in as_list(patterns)):
+            return True
+    return False
+
+
+def queue_policy(stack: Stack) -> dict[str, Any]:
+    document = transformed()
+    return stack.resolve(document["Resources"]["EventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"], document)
+
+
+@pytest.mark.parametrize("admins", ["", OPS, f"{OPS},{CAROL}"])
+def test_only_the_admins_may_read_the_dead_letter_queue(admins: str) -> None:
+    """A Batch job's end event carries its container's environment (the trial's report key and
+    every environment value, secrets resolved at launch included), and the dead-letter queue
+    keeps the events Collect failed on (EventBridge's undelivered ones and Lambda's on-failure
+    records, whose requestPayload is the event) for 14 days. Any principal whose own IAM policy
+    allowed sqs:ReceiveMessage on it (``sqs:*`` on ``*``) could read them. The queue's policy
+    denies ReceiveMessage to every principal but ``AdminPrincipals`` (nobody when empty); the
+    stack's own roles never read it, and sending is untouched."""
+    stack = Stack(parameters={**BACKENDS, "AdminPrincipals": admins})
+    policy = queue_policy(stack)
+    named = [a for a in admins.split(",") if a]
+    others = [
+        "arn:aws:iam::123456789012:role/developer",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:role/team/ops-and-more",
+        *({OPS, CAROL} - set(named)),
+    ]
+    document = transformed()
+    functions = [n for n, r in document["Resources"].items() if r["Type"] == "AWS::Lambda::Function"]
+    roles = [stack.arn(document["Resources"][f]["Properties"]["Role"]["Fn::GetAtt"][0], document) for f in functions]
+    for principal in [*others, *roles]:
+        assert denied(policy, "sqs:ReceiveMessage", principal), principal
+    for principal in named:
+        assert not denied(policy, "sqs:ReceiveMessage", principal), principal
+    for function in functions:  # no function of the stack needs to read it
+        for statement in role_statements(stack, function):
+            assert "sqs:ReceiveMessage" not in as_list(statement["Action"]), function
+    assert not denied(policy, "sqs:SendMessage", "events.amazonaws.com")
