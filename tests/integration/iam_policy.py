@@ -294,9 +294,23 @@ def _describe_log_streams(call: Call, arns: Arns, tags: Tags) -> list[Request]:
 
 @_maps("events", "PutEvents")
 def _put_events(call: Call, arns: Arns, tags: Tags) -> list[Request]:
-    buses = {entry.get("EventBusName", "default") for entry in call.params["Entries"]}
-    resources = {arns.named("events", call.region, "event-bus/", bus) for bus in buses}
-    return [Request("events:PutEvents", resource) for resource in sorted(resources)]
+    """One request per bus, with ``events:source`` and ``events:detail-type`` (ArrayOfString:
+    the values of that bus's entries)."""
+    by_bus: dict[str, list[dict[str, Any]]] = {}
+    for entry in call.params["Entries"]:
+        bus = arns.named("events", call.region, "event-bus/", entry.get("EventBusName", "default"))
+        by_bus.setdefault(bus, []).append(entry)
+    return [
+        Request(
+            "events:PutEvents",
+            bus,
+            {
+                "events:source": tuple(sorted({e["Source"] for e in entries})),
+                "events:detail-type": tuple(sorted({e["DetailType"] for e in entries})),
+            },
+        )
+        for bus, entries in sorted(by_bus.items())
+    ]
 
 
 @_maps("scheduler", "CreateSchedule")

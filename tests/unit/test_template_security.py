@@ -67,3 +67,40 @@ def test_only_the_admins_may_read_the_dead_letter_queue(admins: str) -> None:
         for statement in role_statements(stack, function):
             assert "sqs:ReceiveMessage" not in as_list(statement["Action"]), function
     assert not denied(policy, "sqs:SendMessage", "events.amazonaws.com")
+
+
+def finish_may_put(*entries: tuple[str, str]) -> bool:
+    """Whether Finish's role may send these (source, detail-type) entries to the stack's bus in
+    one PutEvents call, as IAM evaluates it (``tests.integration.iam_policy``)."""
+    from tests.integration.iam_policy import Arns, Call, Policy, authorizations
+
+    stack = Stack(parameters=BACKENDS)
+    sent = [{"Source": s, "DetailType": d, "Detail": "{}", "EventBusName": "default"} for s, d in entries]
+    made = Call("finish", "events", "PutEvents", {"Entries": sent}, stack.region)
+    policy = Policy(tuple(role_statements(stack, "FinishFunction")))
+    return all(policy.allows(r) for r in authorizations(made, Arns(stack.account), dict))
+
+
+def test_finish_may_send_its_completion_event_and_nothing_else() -> None:
+    """Finish's events:PutEvents held for any event on the bus: code running as Finish could
+    send a trial's "Trial Metric Reported" (source hyperstep.trial; signed, but a keyless trial
+    from before signing takes it unsigned) or any event another consumer of the bus trusts.
+    AWS's Service Authorization Reference lists events:source and events:detail-type as
+    condition keys of PutEvents ("Filters access by the AWS service or AWS partner event
+    source that generated the event to PutEvents and PutRule actions. Matches the literal
+    string of the source field of the event", ArrayOfString), so the grant names the one
+    source and detail-type the publisher sends."""
+    from unittest import mock
+
+    from hyperstep.aws import EventBridgePublisher
+
+    client = mock.Mock()
+    client.put_events.return_value = {"FailedEntryCount": 0}
+    EventBridgePublisher(client).publish("Tuning Job Completed", {})
+    (sent,) = client.put_events.call_args.kwargs["Entries"]
+    completion = (sent["Source"], sent["DetailType"])
+    assert finish_may_put(completion)
+    assert not finish_may_put(("hyperstep.trial", "Trial Metric Reported"))
+    assert not finish_may_put((sent["Source"], "Trial Metric Reported"))
+    assert not finish_may_put(("hyperstep.trial", sent["DetailType"]))
+    assert not finish_may_put(completion, ("hyperstep.trial", "Trial Metric Reported"))
