@@ -49,3 +49,7 @@ class CapacityError(LaunchError):
 
 class Signalled(KeyboardInterrupt):
     """A signal (its name, ``SIGTERM``, ``SIGHUP``) that stops a local run as Ctrl-C does."""
+
+
+class KeyReusedError(HyperstepError):
+    """A submit's idempotency key was used before with another spec."""

@@ -371,7 +371,7 @@ def carry_on(service: TuningService, job: Job, owner: str | None, seed: str = TI
     that did start, unrecorded, is the one returned), the job reopened first if that start
     failed it. A job whose execution started, or that was stopped meanwhile, is left as it
     is. ``ConflictError`` for a job of another owner (no tick of this schedule made it).
-    The API carries on a keyed submit's job alike (its seed the ``Idempotency-Key``)."""
+    A keyed submit's retry carries its job on alike (``keyed_submit``, its seed the key)."""
     if job.owner != owner:
         raise ConflictError(f"job {job.id!r} is not this schedule's")
     if job.execution_id is not None or job.status not in (JobStatus.RUNNING, JobStatus.FAILED):
