@@ -47,6 +47,15 @@ class CapacityError(LaunchError):
     job's own will, and the trial fails with this reason like any ``LaunchError``."""
 
 
+class UnreadMetricError(HyperstepError):
+    """A trial's log printed its objective as text that is no number (``loss=0,49``): the
+    message is why, as a local trial fails with it; ``metrics`` are those the log did give."""
+
+    def __init__(self, reason: str, metrics: dict[str, float]) -> None:
+        super().__init__(reason)
+        self.metrics = metrics
+
+
 class Signalled(KeyboardInterrupt):
     """A signal (its name, ``SIGTERM``, ``SIGHUP``) that stops a local run as Ctrl-C does."""
 

@@ -55,7 +55,15 @@ from pydantic import ValidationError
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
 from hyperstep.backends.registry import AWS_BACKENDS
-from hyperstep.errors import CapacityError, ConflictError, JobExistsError, LaunchError, NotFoundError, SpecError
+from hyperstep.errors import (
+    CapacityError,
+    ConflictError,
+    JobExistsError,
+    LaunchError,
+    NotFoundError,
+    SpecError,
+    UnreadMetricError,
+)
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
     FinishRequest,
@@ -1135,16 +1143,19 @@ class TuningService:
         A source that cannot be read (no permission, say) fails the trial with the reason
         rather than stopping the reaper: left running, it would hold its job forever.
         """
-        problem, trial = None, self.store.get_trial(job.id, trial.id)  # with any report that came meanwhile
+        problem, unread, trial = None, None, self.store.get_trial(job.id, trial.id)  # with any report since
         try:
             recovered = self.backend_for(job).recover_metrics(job, trial)
+        except UnreadMetricError as exc:  # its log printed the objective as no number (loss=0,49)
+            recovered, unread = exc.metrics, str(exc)
         except Exception as exc:
             recovered, problem = {}, f"{type(exc).__name__}: {exc}"
         final = {**trial.final_reports(), **recovered}
         metrics = {**trial.metrics, **final}
         if has_objectives(job, final):
             return self._end(job, trial, TrialState.COMPLETED, metrics)
-        return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial, grace, problem))
+        error = unread or missing_objective(job, trial, grace, problem)
+        return self._end(job, trial, TrialState.FAILED, metrics, error)
 
     def backend_for(self, job: Job) -> TrialBackend:
         if job.spec.trial is None:
