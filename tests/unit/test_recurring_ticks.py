@@ -141,3 +141,17 @@ def test_a_kept_spec_with_a_dollar_budget_in_a_region_without_prices_skips_its_t
     answer, recorded = refused_tick(service, sagemaker_spec(name="nightly", schedule="rate(1 day)", budget=budget))
     assert answer["skipped"].startswith("its spec cannot start a job: budget.max_cost_usd: no list prices for region")
     assert "tick of schedule 'nightly' skipped" in recorded.lines[-1] and "ap-south-2" in recorded.lines[-1]
+
+
+def test_a_retry_leaves_a_job_its_unrecorded_execution_failed_as_it_is() -> None:
+    """The first delivery started the execution and died before recording it; that execution
+    ran the job and failed it (every trial failed) before the retry came. The retry reopened
+    the job and started it again, as if its start had failed."""
+    service = service_with_parents()
+    service.store.put_schedule_spec("nightly", ALICE, spec_document(name="nightly", schedule="rate(1 day)"))
+    tick = {"schedule_name": "nightly", "owner": ALICE, "scheduled_time": "2026-11-27T03:00:00Z"}
+    job_id = tick_job_id("nightly", ScheduleInput.model_validate(tick), None)
+    service.create_job(parse_spec(spec_document(name="nightly", schedule="rate(1 day)")), job_id=job_id, owner=ALICE)
+    service.store.set_job_status(job_id, JobStatus.FAILED, error="every trial failed")  # Finish, the id unrecorded
+    answer = handle_start(service, tick)
+    assert (answer["job_id"], answer["status"]) == (job_id, "failed") and service.orchestrator.started == []

@@ -56,6 +56,15 @@ class UnreadMetricError(HyperstepError):
         self.metrics = metrics
 
 
+class ExecutionClosedError(HyperstepError):
+    """An execution of that name has closed: Step Functions refuses a closed execution's name
+    (``ExecutionAlreadyExists``) for 90 days. ``execution_id`` is that execution's."""
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"execution {execution_id} has closed: its name cannot start another")
+        self.execution_id = execution_id
+
+
 class Signalled(KeyboardInterrupt):
     """A signal (its name, ``SIGTERM``, ``SIGHUP``) that stops a local run as Ctrl-C does."""
 
