@@ -47,6 +47,10 @@ class CapacityError(LaunchError):
     job's own will, and the trial fails with this reason like any ``LaunchError``."""
 
 
+class KeyReusedError(HyperstepError):
+    """A submit's idempotency key was used before with another spec."""
+
+
 class UnreadMetricError(HyperstepError):
     """A trial's log printed its objective as text that is no number (``loss=0,49``): the
     message is why, as a local trial fails with it; ``metrics`` are those the log did give."""
@@ -67,7 +71,3 @@ class ExecutionClosedError(HyperstepError):
 
 class Signalled(KeyboardInterrupt):
     """A signal (its name, ``SIGTERM``, ``SIGHUP``) that stops a local run as Ctrl-C does."""
-
-
-class KeyReusedError(HyperstepError):
-    """A submit's idempotency key was used before with another spec."""
