@@ -35,7 +35,6 @@ passes the AWS service it builds once from its environment; the moto harness its
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -62,11 +61,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from hyperstep.backends.registry import AWS_BACKENDS
-from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, SpecError
+from hyperstep.errors import ConflictError, JobExistsError, KeyReusedError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
 from hyperstep.handlers import count_ends
 from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
 from hyperstep.job_pages import PageTokenError, page_token, token_place
+from hyperstep.keyed_submit import submit_keyed
 from hyperstep.models import Job, StopReason, Trial
 from hyperstep.objectives import pareto_front
 from hyperstep.owners import Caller, owner_of, parse_admins
@@ -77,7 +77,6 @@ from hyperstep.recurring import (
     ScheduleCreated,
     ScheduleSummary,
     SchedulingUnavailable,
-    carry_on,
 )
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
@@ -299,7 +298,8 @@ def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response:
 
 
 @app.exception_handler(IdempotencyValidationError)
-def _key_reused(exc: IdempotencyValidationError) -> Response:
+@app.exception_handler(KeyReusedError)
+def _key_reused(exc: Exception) -> Response:
     return _problem(422, "this Idempotency-Key was used with another spec", IDEMPOTENCY_HEADER)
 
 
@@ -348,34 +348,10 @@ def _submit(request: dict[str, Any]) -> dict[str, Any]:
         logger.info("schedule created", extra={"schedule": created.schedule_name})
         return {"status": 201, "body": created.model_dump()}
     owner, key = request["owner"], request["key"]
-    job = _service().submit(spec, owner=owner) if key is None else _keyed_job(spec, owner, key)
+    job = _service().submit(spec, owner=owner) if key is None else submit_keyed(_service(), spec, owner, key)
     logger.info("job submitted", extra={"job_id": job.id})
     accepted = JobAccepted(job_id=job.id, status=job.status.value, execution_id=job.execution_id)
     return {"status": 202, "body": accepted.model_dump()}
-
-
-def keyed_job_id(name: str, owner: str | None, key: str) -> str:
-    """The id of the job a submit with ``Idempotency-Key`` ``key`` makes, the same in every
-    try of it (``owner`` hashed in: another caller's same key makes another job)."""
-    digest = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
-    return f"{name[:24]}-key-{digest[:16]}"
-
-
-def _keyed_job(spec: JobSpec, owner: str | None, key: str) -> Job:
-    """The job of a keyed submit, made once however often it is tried. Powertools answers a
-    repeat from its record, but drops the record when the try raised: a start that failed
-    (500; the job stored, failed) or a try cut short is retried here, and its job, found by
-    ``keyed_job_id``, is carried on (``carry_on``: started under the key's execution name if
-    it never was) instead of a second one made. Past the record's 24 h the job still answers
-    for its key; another spec with it is refused as within them."""
-    job_id = keyed_job_id(spec.name, owner, key)
-    try:
-        return _service().submit(spec, job_id=job_id, owner=owner, seed=key)
-    except JobExistsError:
-        job = _service().store.get_job(job_id)
-    if job.spec != spec:
-        raise IdempotencyValidationError("this Idempotency-Key was used with another spec")
-    return carry_on(_service(), job, owner, seed=key)[0]
 
 
 def check_parents(spec: JobSpec) -> None:

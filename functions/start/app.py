@@ -6,10 +6,12 @@ the table for that schedule (a schedule made before specs were kept apart still 
 in its input). The spec is validated again
 (a stored spec may predate a change of the spec model) and checked against the
 deployment's guardrails (``hyperstep.guardrails``, from this function's environment);
-an invalid one, or one outside the guardrails, fails the invocation: Scheduler invokes
-asynchronously, so Lambda retries it twice and then sends it to the events dead-letter queue
-(the template's ``EventInvokeConfig``), which is alarmed. Each retry carries on the job the
-first attempt created (``hyperstep.recurring.tick_job_id``): a tick starts one job at most.
+a spec that cannot start a job (invalid, outside the guardrails, a dollar budget without
+prices) skips the tick, logged and counted (``ScheduledTicksRefused``): every retry would
+fail alike. Any other failure fails the invocation: Scheduler invokes asynchronously, so
+Lambda retries it twice and then sends it to the events dead-letter queue (the template's
+``EventInvokeConfig``), which is alarmed. Each retry carries on the job the first attempt
+created (``hyperstep.recurring.tick_job_id``): a tick starts one job at most.
 """
 
 from __future__ import annotations

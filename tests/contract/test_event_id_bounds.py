@@ -11,6 +11,7 @@ import pytest
 
 from hyperstep.events import parse_event
 from hyperstep.handlers import handle_collect
+from hyperstep.keyed_submit import keyed_job_id
 from hyperstep.messages import MAX_ID_LENGTH, TrialMetric, TrialResult
 from hyperstep.models import trial_id
 from hyperstep.recurring import ScheduleInput, tick_job_id
@@ -54,7 +55,7 @@ def test_every_id_the_product_makes_fits() -> None:
     name = "n" * 40  # JOB_NAME_PATTERN's longest
     study = Study([{"name": "x", "type": "float", "low": 0, "high": 1}], name=name)
     tick = tick_job_id(name, ScheduleInput(schedule_name="s" * 64), "request")
-    keyed = f"{name[:24]}-key-{'f' * 16}"  # functions/api/app.py keyed_job_id
+    keyed = keyed_job_id(name, "arn:aws:iam::123456789012:user/ada", "k" * 255)
     made = [study.job_id, new_job_id(name, 1.8e9), keyed, tick]
     assert max(len(job_id) for job_id in made) == len(study.job_id) == 53
     for job_id in made:

@@ -11,7 +11,8 @@ output ``send_task_success`` sends. What the service relies on:
 - ``start_execution(job_id, name)`` starts one execution with input ``{"job_id": job_id}``
   and returns its ARN (``execution_arn(machine, name)``);
 - starting the same name again while it runs returns the same execution (a retried
-  hand-over starts no second loop); once it has closed, returns its ARN without raising;
+  hand-over starts no second loop); once it has closed, raises ``ExecutionClosedError``
+  with its ARN (Step Functions: ``ExecutionAlreadyExists``, the name taken for 90 days);
 - ``send_task_success(token, output)`` resumes the execution parked on ``token`` with
   ``output`` and says True; a token nobody waits on (unknown, or spent) gives False.
 """
@@ -34,6 +35,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from hyperstep.asl.executor import Executor
 from hyperstep.aws import StepFunctionsOrchestrator
+from hyperstep.errors import ExecutionClosedError
 from hyperstep.local.runtime import LocalOrchestrator
 from hyperstep.ports import Orchestrator, execution_arn
 
@@ -189,9 +191,11 @@ def test_starting_the_same_name_while_it_runs_gives_the_same_execution(engine: E
     assert len(engine.parked.tokens["job-1"]) == 1
 
 
-def test_a_closed_execution_of_that_name_is_returned_not_raised(engine: Engine) -> None:
+def test_a_closed_execution_of_that_name_is_raised_with_its_id(engine: Engine) -> None:
     first = engine.orchestrator.start_execution("job-1", "job-1-abc")
     engine.orchestrator.send_task_success(engine.parked.token("job-1"), {"done": True})
     engine.ended(first)
-    assert engine.orchestrator.start_execution("job-1", "job-1-abc") == first
+    with pytest.raises(ExecutionClosedError) as closed:
+        engine.orchestrator.start_execution("job-1", "job-1-abc")
+    assert closed.value.execution_id == first
     assert engine.executions() == [("job-1-abc", {"job_id": "job-1"})]

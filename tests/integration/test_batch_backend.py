@@ -378,10 +378,11 @@ def test_recover_metrics_reads_the_job_log_under_moto(aws_credentials: None) -> 
 
 
 def ended_awaiting_its_final_report(
-    log: list[str], step_value: float | None = None
+    log: list[str], step_value: float | None = None, **block: Any
 ) -> tuple[TuningService, Clock, Trial]:
     """Under moto: a Batch trial launched, its job SUCCEEDED with ``log`` in its stream and
-    no final report (a step-2 report of ``step_value`` before its end, if given)."""
+    no final report (a step-2 report of ``step_value`` before its end, if given); ``block``
+    changes the spec's trial block."""
     from hyperstep.events import parse_event
     from tests.unit.test_order_free_results import end_event
 
@@ -390,7 +391,7 @@ def ended_awaiting_its_final_report(
     backend = BatchBackend(boto3.client("batch", region_name="us-east-1"), "hyperstep-bus", logs=logs)
     clock = Clock()
     service = TuningService(SQLiteStore(clock=clock), {"batch": backend})
-    job = service.create_job(make_job().spec, job_id="mnist-3f2a9c1b7d4e")
+    job = service.create_job(make_job(**block).spec, job_id="mnist-3f2a9c1b7d4e")
     (trial,) = Study.from_job(service.store, job).ask(1)
     service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
     batch_id = service.store.get_trial(job.id, trial.id).backend_ref
@@ -700,6 +701,33 @@ def test_a_final_value_printed_not_finite_is_read_as_such_and_a_number_before_it
     assert found.keys() == {"val_loss", "val_acc"} and math.isnan(found["val_loss"])
     earlier = PagedLog([["val_loss=0.9"], ["val_acc=0.5", "val_loss=nan"]])
     assert final_metrics_in_log(earlier, "g", "s", DEFINITIONS) == {"val_loss": 0.9, "val_acc": 0.5}
+
+
+UNREAD = [  # a regex, what the script printed, why a local trial of that log fails
+    (
+        "val_loss=([0-9.eE+-]+)",
+        "0,49",
+        "objective metric 'val_loss': its regex matched '0,49', which is not a number"
+        " (a decimal comma: print the value with a point)",
+    ),
+    (r"val_loss=(\S+)", "abc", "objective metric 'val_loss': its regex matched 'abc', which is not a number"),
+]
+"""Shared with the SageMaker backend's test."""
+
+
+@pytest.mark.parametrize(("regex", "printed", "error"), UNREAD)
+def test_the_reaper_fails_a_batch_trial_whose_log_printed_no_number_as_a_local_trial_under_moto(
+    aws_credentials: None, regex: str, printed: str, error: str
+) -> None:
+    """It failed with "objective metric 'val_loss' was not reported", as if nothing was printed."""
+    definitions = [{"name": "val_loss", "regex": regex}]
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        log = ["epoch 1", f"val_loss={printed}", "bye"]
+        service, clock, trial = ended_awaiting_its_final_report(log, metric_definitions=definitions)
+        clock.now += 301
+        assert service.reap(grace_seconds=300)["recorded"] == 1
+        done = service.store.get_trial(trial.job_id, trial.id)
+        assert (done.state, done.error) == (TrialState.FAILED, error)
 
 
 def test_the_reaper_fails_a_batch_trial_whose_log_printed_nan_as_not_finite_under_moto(aws_credentials: None) -> None:

@@ -23,7 +23,7 @@ from hyperstep.recurring import RecurringSchedules
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from tests.integration.moto_harness import MotoStack, function_name, moto_stack
-from tests.integration.test_moto_tuning_job import PARAMETERS, SAGEMAKER_BLOCK
+from tests.integration.test_moto_tuning_job import PARAMETERS, SAGEMAKER_BLOCK, call_api
 from tests.lambda_context import LambdaContext
 from tests.scheduler_ticks import delivered
 
@@ -147,3 +147,76 @@ def test_a_keyword_scheduler_did_not_replace_is_refused(stack: MotoStack) -> Non
     with pytest.raises(AssertionError, match="scheduled_time"):
         stack.invoke("start", delivered(nightly(stack), "<aws.scheduler.scheduled-time>"))
     assert jobs_of(stack) == []
+
+
+def lost_answer(error: str) -> Any:
+    """``StepFunctionsOrchestrator.start_execution`` as when its answer is lost: the execution
+    starts, then the call raises ``error`` (a read timeout after botocore's own retries)."""
+    original = StepFunctionsOrchestrator.start_execution
+
+    def start(self: StepFunctionsOrchestrator, job_id: str, name: str) -> str:
+        original(self, job_id, name)
+        raise RuntimeError(error)
+
+    return mock.patch.object(StepFunctionsOrchestrator, "start_execution", start)
+
+
+def only_live_execution(stack: MotoStack, job: Job) -> str:
+    """The job's one running execution, which must be the one it records."""
+    live = [e["executionArn"] for e in executions_of(stack, job) if e["status"] == "RUNNING"]
+    assert live == [job.execution_id], (live, job.execution_id)
+    return live[0]
+
+
+def test_a_retry_after_a_lost_answer_whose_execution_ended_starts_the_job_afresh(stack: MotoStack) -> None:
+    """The first attempt's StartExecution started the execution and then raised (its answer
+    lost): the job was stored failed, and that execution, finding it so, went to Finish Job
+    and ended before Lambda's retry came. The retry asked for the same name, which Step
+    Functions refuses for a closed execution (``ExecutionAlreadyExists``, for 90 days): the
+    adapter handed back the closed execution and the job was reopened running with no live
+    execution, for ever (the reaper wakes a parked token: none was parked)."""
+    tick = delivered(nightly(stack))
+    with lost_answer("Read timeout on endpoint URL"), pytest.raises(AssertionError, match="Read timeout"):
+        stack.invoke("start", tick)
+    (failed,) = jobs_of(stack)
+    (first,) = executions_of(stack, failed)
+    assert stack.wait_until_done(first["executionArn"])["status"] == "SUCCEEDED"
+    assert failed.status is JobStatus.FAILED and failed.execution_id is None
+    retried = stack.invoke("start", tick)
+    (job,) = jobs_of(stack)
+    assert retried["job_id"] == job.id == failed.id and retried["execution_id"] == job.execution_id
+    assert job.status is JobStatus.RUNNING and only_live_execution(stack, job) != first["executionArn"]
+    stack.invoke("start", tick)  # a third delivery starts nothing more
+    assert only_live_execution(stack, stack.service.store.get_job(job.id)) == job.execution_id
+
+
+def test_a_keyed_submit_retried_after_a_lost_answer_whose_execution_ended_starts_the_job_afresh(
+    stack: MotoStack,
+) -> None:
+    """The same race on ``POST /jobs`` with an ``Idempotency-Key``: the first try answered 500
+    (its record dropped), and the client's retry carried on the job with the closed execution."""
+    document = {
+        "name": "keyed",
+        "objective": {"metric": "val_loss", "goal": "minimize"},
+        "parameters": PARAMETERS,
+        "strategy": {"name": "random", "seed": 1},
+        "budget": {"max_trials": 2, "max_parallel": 1},
+        "trial": SAGEMAKER_BLOCK,
+    }
+    original = stack.invoke
+
+    def keyed(handler: str, event: dict[str, Any]) -> dict[str, Any]:
+        event["headers"]["Idempotency-Key"] = "retry-me"
+        event["multiValueHeaders"]["Idempotency-Key"] = ["retry-me"]
+        return original(handler, event)
+
+    with mock.patch.object(stack, "invoke", keyed):
+        with lost_answer("Read timeout on endpoint URL"):
+            assert call_api(stack, "POST", "/jobs", document, user=OWNER)[0] == 500
+        (failed,) = jobs_of(stack, "keyed")
+        (first,) = executions_of(stack, failed)
+        assert stack.wait_until_done(first["executionArn"])["status"] == "SUCCEEDED"
+        status, body = call_api(stack, "POST", "/jobs", document, user=OWNER)
+    (job,) = jobs_of(stack, "keyed")
+    assert (status, body["job_id"], body["status"]) == (202, failed.id, "running")
+    assert only_live_execution(stack, job) == body["execution_id"] != first["executionArn"]

@@ -27,6 +27,7 @@ from hyperstep.spec import EarlyStopping, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.integration.aws_model import violations
+from tests.integration.test_batch_backend import UNREAD
 from tests.report_keys import signed
 
 BLOCK: dict[str, Any] = {
@@ -437,12 +438,24 @@ def put_lines(logs: Any, group: str, stream: str, lines: list[str]) -> None:
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
 
-@pytest.mark.parametrize(("printed", "error"), [("nan", "is not a finite number (nan)"), ("abc", "was not reported")])
-def test_the_reaper_fails_a_training_job_whose_log_printed_nan_as_not_finite_under_moto(
-    aws_credentials: None, printed: str, error: str
+NUMBERS = "val_loss=([0-9.eE+-]+)"
+
+
+@pytest.mark.parametrize(
+    ("regex", "printed", "error"),
+    [
+        (NUMBERS, "nan", "objective metric 'val_loss' is not a finite number (nan)"),
+        (NUMBERS, "abc", "objective metric 'val_loss' was not reported"),  # the regex matched nothing: as locally
+        *UNREAD,
+    ],
+)
+def test_the_reaper_fails_a_training_job_whose_log_printed_no_number_as_a_local_trial_under_moto(
+    aws_credentials: None, regex: str, printed: str, error: str
 ) -> None:
-    """``FinalMetricDataList`` holds no ``val_loss=nan`` (the regex reads numbers): the trial
-    failed with "objective metric 'val_loss' was not reported"; its log says it was not finite."""
+    """``FinalMetricDataList`` holds no ``val_loss=nan`` (the regex reads numbers), nor what
+    a regex matched that is no number (``0,49``; ``abc`` where the regex takes it): the trial
+    failed with "objective metric 'val_loss' was not reported"; its log says why, as a local
+    trial's does."""
     from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
     from tests.conftest import Clock
 
@@ -451,7 +464,8 @@ def test_the_reaper_fails_a_training_job_whose_log_printed_nan_as_not_finite_und
         backend = SageMakerBackend(boto3.client("sagemaker", region_name="us-east-1"), "hyperstep-bus", logs=logs)
         clock = Clock()
         service = TuningService(SQLiteStore(clock=clock), {"sagemaker": backend})
-        job = service.create_job(make_job().spec, job_id=make_job().id)
+        job = make_job(metric_definitions=[{"name": "val_loss", "regex": regex}])
+        job = service.create_job(job.spec, job_id=job.id)
         (trial,) = Study.from_job(service.store, job).ask(1)
         service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
         name = service.store.get_trial(job.id, trial.id).backend_ref
@@ -463,7 +477,7 @@ def test_the_reaper_fails_a_training_job_whose_log_printed_nan_as_not_finite_und
         clock.now += 301
         assert service.reap(grace_seconds=300)["recorded"] == 1
         done = service.store.get_trial(job.id, trial.id)
-        assert done.state is TrialState.FAILED and (done.error or "").startswith(f"objective metric 'val_loss' {error}")
+        assert done.state is TrialState.FAILED and (done.error or "").startswith(error)
 
 
 def test_a_stop_decision_after_the_training_job_completed_keeps_its_result_under_moto(aws_credentials: None) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from hyperstep.errors import ConflictError
-from hyperstep.handlers import handle_start
+from hyperstep.handlers import Telemetry, handle_start
 from hyperstep.models import Job, JobStatus
 from hyperstep.recurring import ScheduleInput, tick_job_id
+from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
+from tests.unit.test_api import sagemaker_spec
 from tests.unit.test_recurring_parents import ALICE, BOB, service_with_parents
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 
 def test_a_tick_starts_when_an_earlier_runs_own_parent_is_gone_from_the_table() -> None:
@@ -75,3 +82,76 @@ def test_a_delivery_racing_another_of_the_same_tick_carries_on_the_job_the_other
     started = handle_start(service, tick)
     assert started["job_id"] == tick_job_id("nightly", ScheduleInput.model_validate(tick), None)
     assert started["execution_id"] is not None and len(service.orchestrator.started) == 1
+
+
+class Recorded:
+    """A ``handlers.Telemetry``'s log and meter in one: the lines logged and the metrics added."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.metrics: dict[str, float] = {}
+
+    def append_keys(self, **keys: Any) -> None:
+        return None
+
+    def info(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self.lines.append(msg)
+
+    error = info
+
+    def add_dimension(self, name: str, value: str) -> None:
+        return None
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        self.metrics[name] = self.metrics.get(name, 0) + value
+
+    def flush_metrics(self) -> None:
+        return None
+
+
+def refused_tick(service: TuningService, kept: dict[str, Any]) -> tuple[dict[str, Any], Recorded]:
+    """Deliver a tick of Alice's ``nightly`` schedule, its kept spec ``kept``, three times (its
+    retries): each answer the same, and nothing raised for Scheduler to retry."""
+    service.store.put_schedule_spec("nightly", ALICE, kept)
+    recorded = Recorded()
+    tick = {"schedule_name": "nightly", "owner": ALICE, "scheduled_time": "2026-11-27T03:00:00Z"}
+    answers = [handle_start(service, tick, Telemetry(recorded, recorded)) for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    assert not [job for job in service.store.list_jobs() if job.spec.name == "nightly"]
+    assert service.orchestrator.started == []
+    assert recorded.metrics == {"ScheduledTicksRefused": 3}
+    return answers[0], recorded
+
+
+def test_a_kept_spec_with_a_field_this_version_does_not_know_skips_its_tick_naming_it() -> None:
+    """A newer version kept the spec, then the stack rolled back: every tick raised
+    ``SpecError`` (Scheduler's and Lambda's retries, then the alarmed dead-letter queue)."""
+    service = service_with_parents()
+    kept = {**spec_document(name="nightly", schedule="rate(1 day)"), "pruning": {"min_trials": 3}}
+    answer, recorded = refused_tick(service, kept)
+    assert answer["skipped"].startswith("its spec cannot start a job: pruning: unknown field (known: name,")
+    assert recorded.lines[-1] == f"tick of schedule 'nightly' skipped: {answer['skipped']}"
+
+
+def test_a_kept_spec_with_a_dollar_budget_in_a_region_without_prices_skips_its_tick() -> None:
+    backend = FakeBackend()
+    backend.region = "ap-south-2"  # type: ignore[attr-defined]
+    service = TuningService(SQLiteStore(), {"sagemaker": backend}, FakeOrchestrator())
+    budget = {"max_trials": 4, "max_parallel": 2, "max_cost_usd": 100}
+    answer, recorded = refused_tick(service, sagemaker_spec(name="nightly", schedule="rate(1 day)", budget=budget))
+    assert answer["skipped"].startswith("its spec cannot start a job: budget.max_cost_usd: no list prices for region")
+    assert "tick of schedule 'nightly' skipped" in recorded.lines[-1] and "ap-south-2" in recorded.lines[-1]
+
+
+def test_a_retry_leaves_a_job_its_unrecorded_execution_failed_as_it_is() -> None:
+    """The first delivery started the execution and died before recording it; that execution
+    ran the job and failed it (every trial failed) before the retry came. The retry reopened
+    the job and started it again, as if its start had failed."""
+    service = service_with_parents()
+    service.store.put_schedule_spec("nightly", ALICE, spec_document(name="nightly", schedule="rate(1 day)"))
+    tick = {"schedule_name": "nightly", "owner": ALICE, "scheduled_time": "2026-11-27T03:00:00Z"}
+    job_id = tick_job_id("nightly", ScheduleInput.model_validate(tick), None)
+    service.create_job(parse_spec(spec_document(name="nightly", schedule="rate(1 day)")), job_id=job_id, owner=ALICE)
+    service.store.set_job_status(job_id, JobStatus.FAILED, error="every trial failed")  # Finish, the id unrecorded
+    answer = handle_start(service, tick)
+    assert (answer["job_id"], answer["status"]) == (job_id, "failed") and service.orchestrator.started == []

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hyperstep.backends.base import TrialBackend
-from hyperstep.errors import JobExistsError
+from hyperstep.errors import ExecutionClosedError, JobExistsError
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import Orchestrator
@@ -361,6 +361,26 @@ def test_a_retried_hand_over_hands_over_again_whatever_happened_since(parts) -> 
     plan = service.suggest(request)
     assert plan.handoff and not plan.done and plan.trial_ids == []
     assert orchestrator.started == started and backend.stopped == stopped  # nothing done twice
+
+
+def test_a_hand_over_whose_successor_has_closed_records_that_successor(parts) -> None:
+    """A retried hand-over's successor ran the job and ended: its name is refused
+    (``ExecutionClosedError``), and the job keeps it as its execution, starting no other."""
+    service, _, _, _ = parts
+
+    class SuccessorClosed(ArnOrchestrator):
+        def start_execution(self, job_id: str, name: str) -> str:
+            arn = super().start_execution(job_id, name)
+            if len(self.started) > 1:  # the hand-over, not the submit
+                raise ExecutionClosedError(arn)
+            return arn
+
+    service.orchestrator = SuccessorClosed()
+    submit(service)
+    plan = service.suggest(SuggestRequest(job_id="job", execution="first", history_events=HANDOFF_EVENTS))
+    job = service.store.get_job("job")
+    assert plan.handoff and len(service.orchestrator.started) == 2
+    assert job.execution_id and job.execution_id.endswith(service.orchestrator.started[-1])
 
 
 def test_a_stop_landing_during_a_hand_over_is_not_written_back_to_running(parts) -> None:

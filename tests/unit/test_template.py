@@ -445,6 +445,11 @@ def test_every_event_rule_has_a_dead_letter_queue_that_may_receive_and_is_alarme
     assert resources("AWS::SQS::Queue")["EventsDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
     alarm = resources("AWS::CloudWatch::Alarm")["EventsDeadLetterAlarm"]["Properties"]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    refused = resources("AWS::CloudWatch::Alarm")["RefusedTicksAlarm"]["Properties"]  # ticks no longer reach the queue
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    namespace = variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert (refused["Namespace"], refused["MetricName"]) == (namespace, "ScheduledTicksRefused")
+    assert refused["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
 
 
 def sample(name: str) -> dict[str, Any]:

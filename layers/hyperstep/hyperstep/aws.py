@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hyperstep.errors import LaunchError
+from hyperstep.errors import ExecutionClosedError, LaunchError
 from hyperstep.ports import EventPublisher, Orchestrator, execution_arn
 from hyperstep.secrets import SSM, SecretRef, SecretResolver
 
@@ -28,7 +28,7 @@ class StepFunctionsOrchestrator(Orchestrator):
         except self.client.exceptions.ExecutionAlreadyExists:
             # Names are unique per job and attempt: this is the execution an earlier try of
             # the same call started, and it has already closed (a running one is returned).
-            return execution_arn(self.state_machine_arn, name[:80])
+            raise ExecutionClosedError(execution_arn(self.state_machine_arn, name[:80])) from None
         return response["executionArn"]
 
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:

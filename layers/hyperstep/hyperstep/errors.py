@@ -47,5 +47,27 @@ class CapacityError(LaunchError):
     job's own will, and the trial fails with this reason like any ``LaunchError``."""
 
 
+class KeyReusedError(HyperstepError):
+    """A submit's idempotency key was used before with another spec."""
+
+
+class UnreadMetricError(HyperstepError):
+    """A trial's log printed its objective as text that is no number (``loss=0,49``): the
+    message is why, as a local trial fails with it; ``metrics`` are those the log did give."""
+
+    def __init__(self, reason: str, metrics: dict[str, float]) -> None:
+        super().__init__(reason)
+        self.metrics = metrics
+
+
+class ExecutionClosedError(HyperstepError):
+    """An execution of that name has closed: Step Functions refuses a closed execution's name
+    (``ExecutionAlreadyExists``) for 90 days. ``execution_id`` is that execution's."""
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"execution {execution_id} has closed: its name cannot start another")
+        self.execution_id = execution_id
+
+
 class Signalled(KeyboardInterrupt):
     """A signal (its name, ``SIGTERM``, ``SIGHUP``) that stops a local run as Ctrl-C does."""

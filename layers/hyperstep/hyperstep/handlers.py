@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hyperstep.errors import NotFoundError
+from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.events import EventError, parse_event
 from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
 from hyperstep.guardrails import NO_GUARDRAILS, Guardrails
@@ -265,8 +265,14 @@ def handle_start(
     The spec is the one kept for the schedule (``recurring.tick_spec``; a schedule deleted
     meanwhile has none, and its tick is skipped), validated again (a stored spec may predate
     a change of the spec model) and checked against ``guardrails`` (the deployment's may have
-    tightened since the schedule was made); an invalid spec, or one outside them, raises
-    ``SpecError``, failing the invocation.
+    tightened since the schedule was made) and as a submit checks it (a dollar budget in a
+    region the price table lacks). A spec that cannot start a job so starts none: the tick is
+    skipped, logged as an error naming the schedule and the reason and counted
+    (``ScheduledTicksRefused``), not raised (every retry would fail alike, into the alarmed
+    dead-letter queue). It is read as input, not as stored (``STORED`` drops a field this
+    version does not know, as a newer version wrote it before the stack rolled back): the
+    tick starts a new job, which without that field (a budget limit, a constraint) would run
+    another search than the one asked for; its ticks start again once the newer version is back.
     Warm-start parents that are gone or another owner's are left out (``recurring.learnable_parents``).
     A tick delivered again (Lambda's retries, under the same ``request_id``; any repeat, by
     its scheduled time) carries on the job its first delivery created (``recurring.tick_job_id``).
@@ -286,12 +292,17 @@ def handle_start(
     if kept is None:
         log.info("tick skipped: its schedule was deleted")
         return {"skipped": "the schedule was deleted"}
-    spec = parse_spec(kept)
-    guardrails.check(spec)
-    spec, dropped = learnable_parents(service.store, spec, tick.owner)
-    if dropped:
-        log.info("warm-start parents left out: gone, or another owner's", extra={"jobs": dropped})
-    job, started = start_scheduled_job(service, spec, tick.owner, tick_job_id(spec.name, tick, request_id))
+    try:
+        spec = parse_spec(kept)
+        guardrails.check(spec)
+        spec, dropped = learnable_parents(service.store, spec, tick.owner)
+        if dropped:
+            log.info("warm-start parents left out: gone, or another owner's", extra={"jobs": dropped})
+        job, started = start_scheduled_job(service, spec, tick.owner, tick_job_id(spec.name, tick, request_id))
+    except SpecError as exc:  # the same on every retry: no error for Scheduler to retry into the DLQ
+        log.error(f"tick of schedule {tick.schedule_name!r} skipped: its spec cannot start a job: {exc}")
+        telemetry.metrics.add_metric(name="ScheduledTicksRefused", unit=COUNT, value=1)
+        return {"skipped": f"its spec cannot start a job: {exc}"}
     if job is None:
         log.info("tick skipped: the previous run is still going")
         return {"skipped": "the previous run is still going"}

@@ -17,7 +17,10 @@ from typing import Any
 class Orchestrator(ABC):
     @abstractmethod
     def start_execution(self, job_id: str, name: str) -> str:
-        """Start one execution for the job with input ``{"job_id": job_id}``; return its id."""
+        """Start one execution for the job with input ``{"job_id": job_id}``; return its id.
+        Started again under the name of one that runs, it returns that one (Step Functions:
+        the same name and input are idempotent); under the name of one that has closed, it
+        raises ``ExecutionClosedError`` with that one's id (its name is taken for 90 days)."""
 
     @abstractmethod
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:

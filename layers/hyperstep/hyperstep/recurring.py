@@ -43,7 +43,7 @@ from hyperstep.errors import ConflictError, HyperstepError, JobExistsError, NotF
 from hyperstep.job_pages import PAGE, every_job
 from hyperstep.models import Job, JobStatus
 from hyperstep.owners import owner_tag
-from hyperstep.service import TuningService
+from hyperstep.service import START_FAILED, TuningService
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
 from hyperstep.warm_start import same_objectives
@@ -369,12 +369,15 @@ def carry_on(service: TuningService, job: Job, owner: str | None, seed: str = TI
     """The job an earlier delivery of the same tick created, carried on, and whether its
     execution was started now: if it never was (under the same name, from ``seed``: one
     that did start, unrecorded, is the one returned), the job reopened first if that start
-    failed it. A job whose execution started, or that was stopped meanwhile, is left as it
-    is. ``ConflictError`` for a job of another owner (no tick of this schedule made it).
-    The API carries on a keyed submit's job alike (its seed the ``Idempotency-Key``)."""
+    failed it. A job whose execution started, that was stopped meanwhile, or that failed for
+    another reason (an execution started, unrecorded, ran it to its end) is left as it is.
+    ``ConflictError`` for a job of another owner (no tick of this schedule made it).
+    A keyed submit's retry carries its job on alike (``keyed_submit``, its seed the key)."""
     if job.owner != owner:
         raise ConflictError(f"job {job.id!r} is not this schedule's")
     if job.execution_id is not None or job.status not in (JobStatus.RUNNING, JobStatus.FAILED):
+        return job, False
+    if job.status is JobStatus.FAILED and not (job.error or "").startswith(START_FAILED):
         return job, False
     if job.status is JobStatus.FAILED:  # its start failed (ExecutionLimitExceeded, a throttle)
         service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))

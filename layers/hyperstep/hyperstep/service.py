@@ -55,7 +55,16 @@ from pydantic import ValidationError
 from hyperstep import completion, early_stopping
 from hyperstep.backends.base import TrialBackend
 from hyperstep.backends.registry import AWS_BACKENDS
-from hyperstep.errors import CapacityError, ConflictError, JobExistsError, LaunchError, NotFoundError, SpecError
+from hyperstep.errors import (
+    CapacityError,
+    ConflictError,
+    ExecutionClosedError,
+    JobExistsError,
+    LaunchError,
+    NotFoundError,
+    SpecError,
+    UnreadMetricError,
+)
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
     FinishRequest,
@@ -204,15 +213,27 @@ class TuningService:
 
         ``seed`` names the execution: a start retried with the same seed gets the execution
         an earlier try started, if it did (Step Functions starts none twice under one name);
-        without one, a new execution."""
+        without one, a new execution. An earlier try's execution that has closed (its answer
+        was lost, so the job was stored failed; the execution found it so and ended) leaves
+        the job none that runs: the start goes on to the seed's next name (``_live_execution``)."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
-        name = execution_name(job_id, seed or uuid.uuid4().hex)
         try:
-            execution_id = self.orchestrator.start_execution(job_id, name)
+            execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
-            self.store.set_job_status(job_id, JobStatus.FAILED, error=f"could not start execution: {exc}")
+            self.store.set_job_status(job_id, JobStatus.FAILED, error=f"{START_FAILED}: {exc}")
             raise
         return self._record_execution(job_id, execution_id)
+
+    def _live_execution(self, job_id: str, seed: str) -> str:
+        """Start the job's execution under the first of the seed's names (``seed``, then
+        ``seed/1``, ``seed/2``, ...) that no closed execution holds, and return its id: the
+        same names in every try, so two tries at once still start one execution."""
+        assert self.orchestrator is not None, "starting needs an orchestrator"
+        *names, last = [execution_name(job_id, seed if n == 0 else f"{seed}/{n}") for n in range(MAX_NAMES)]
+        for name in names:
+            with contextlib.suppress(ExecutionClosedError):
+                return self.orchestrator.start_execution(job_id, name)
+        return self.orchestrator.start_execution(job_id, last)
 
     # the loop
 
@@ -353,7 +374,10 @@ class TuningService:
         Running trials carry on; the new execution's Wait gets their results.
         """
         assert self.orchestrator is not None, "handing over needs an orchestrator"
-        execution_id = self.orchestrator.start_execution(job.id, execution_name(job.id, execution))
+        try:
+            execution_id = self.orchestrator.start_execution(job.id, execution_name(job.id, execution))
+        except ExecutionClosedError as exc:  # an earlier try's successor, ended already: it had the job
+            execution_id = exc.execution_id
         self._record_execution(job.id, execution_id)
         return self._handoff_plan(job, seen)
 
@@ -1135,16 +1159,19 @@ class TuningService:
         A source that cannot be read (no permission, say) fails the trial with the reason
         rather than stopping the reaper: left running, it would hold its job forever.
         """
-        problem, trial = None, self.store.get_trial(job.id, trial.id)  # with any report that came meanwhile
+        problem, unread, trial = None, None, self.store.get_trial(job.id, trial.id)  # with any report since
         try:
             recovered = self.backend_for(job).recover_metrics(job, trial)
+        except UnreadMetricError as exc:  # its log printed the objective as no number (loss=0,49)
+            recovered, unread = exc.metrics, str(exc)
         except Exception as exc:
             recovered, problem = {}, f"{type(exc).__name__}: {exc}"
         final = {**trial.final_reports(), **recovered}
         metrics = {**trial.metrics, **final}
         if has_objectives(job, final):
             return self._end(job, trial, TrialState.COMPLETED, metrics)
-        return self._end(job, trial, TrialState.FAILED, metrics, missing_objective(job, trial, grace, problem))
+        error = unread or missing_objective(job, trial, grace, problem)
+        return self._end(job, trial, TrialState.FAILED, metrics, error)
 
     def backend_for(self, job: Job) -> TrialBackend:
         if job.spec.trial is None:
@@ -1252,6 +1279,12 @@ def warm_start_parents(spec: JobSpec, parents: Sequence[str] = ()) -> tuple[str,
     runs), then the spec's ``warm_start.jobs``, each once, in that order."""
     named = spec.warm_start.jobs if spec.warm_start is not None else []
     return tuple(dict.fromkeys([*parents, *named]))
+
+
+START_FAILED = "could not start execution"
+"""How the error of a job whose execution's start raised begins (``start_execution``)."""
+MAX_NAMES = 10
+"""Names of a seed a start tries, each held by a closed execution, before it fails (``_live_execution``)."""
 
 
 def execution_name(job_id: str, seed: str) -> str:

@@ -18,9 +18,10 @@ while more events lie beyond it; only the unchanged token ends the stream. No bo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from hyperstep.errors import UnreadMetricError
 from hyperstep.messages import LogCursor
 from hyperstep.metric_regex import decimal_comma
 from hyperstep.spec_base import MetricDefinition
@@ -149,11 +150,33 @@ def not_finite(line: str, pattern: re.Pattern[str]) -> str | None:
     return None
 
 
+def unread_objective(
+    objectives: Iterable[str], metrics: Mapping[str, float], captured: Mapping[str, str]
+) -> str | None:
+    """Why the first of ``objectives`` that ``metrics`` lack but whose regex matched text
+    (``read_metrics``' captured) has no value; None when there is no such objective."""
+    unread = next((metric for metric in objectives if metric not in metrics and metric in captured), None)
+    return None if unread is None else unread_reason(unread, captured[unread])
+
+
+def unread_reason(metric: str, text: str) -> str:
+    """Why the objective ``metric``, printed as ``text`` (``read_metrics``' captured), has
+    no value: NaN or an infinity is not finite (as ``tell`` and collect say), any other text
+    is not a number."""
+    if NOT_FINITE.fullmatch(text):
+        return f"objective metric {metric!r} is not a finite number ({text})"
+    error = f"objective metric {metric!r}: its regex matched {text!r}, which is not a number"
+    if "," in text:  # read_metrics: a value printed with a decimal comma
+        error += " (a decimal comma: print the value with a point)"
+    return error
+
+
 def final_metrics_in_log(
     client: Any,
     group: str,
     stream: str,
     definitions: Sequence[MetricDefinition],
+    objectives: Iterable[str] = (),
     max_pages: int = MAX_LOG_PAGES,
 ) -> dict[str, float]:
     """The last match of each metric in one CloudWatch log stream; {} when the log group
@@ -161,7 +184,10 @@ def final_metrics_in_log(
 
     A metric that matched no number but was printed as NaN or an infinity where its regex
     reads its value (``read_metrics``) is that value, so the trial fails as not finite, as
-    a local one does, rather than as unreported."""
+    a local one does, rather than as unreported. One of ``objectives`` whose regex matched
+    other text only (``loss=0,49``; ``loss=abc`` where the regex takes it) raises
+    ``UnreadMetricError`` with a local trial's reason (``unread_objective``) and the
+    metrics read."""
     wanted = {d.name for d in definitions}
     found: dict[str, float] = {}
     unread: dict[str, str] = {}
@@ -183,5 +209,8 @@ def final_metrics_in_log(
         if wanted <= found.keys() or page.get("nextBackwardToken") in (None, token):
             break
         token = page["nextBackwardToken"]
-    diverged = {name: float(text) for name, text in unread.items() if NOT_FINITE.fullmatch(text)}
-    return {**diverged, **found}
+    found = {**{name: float(text) for name, text in unread.items() if NOT_FINITE.fullmatch(text)}, **found}
+    reason = unread_objective(objectives, found, unread)
+    if reason is not None:
+        raise UnreadMetricError(reason, found)
+    return found

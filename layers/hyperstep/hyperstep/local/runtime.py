@@ -32,7 +32,7 @@ from hyperstep.backends.registry import BACKENDS
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
 from hyperstep.backends.simulated.events import SOURCES as SIMULATED_SOURCES
 from hyperstep.backends.simulated.events import event_of
-from hyperstep.errors import HyperstepError
+from hyperstep.errors import ExecutionClosedError, HyperstepError
 from hyperstep.execution_events import DETAIL_TYPE as EXECUTION_DETAIL_TYPE
 from hyperstep.execution_events import ENDED_OUTSIDE
 from hyperstep.execution_events import SOURCE as EXECUTION_SOURCE
@@ -97,7 +97,7 @@ class LocalOrchestrator(Orchestrator):
         try:
             execution = self.executor.start({"job_id": job_id}, name=name)
         except ExecutionExistsError:  # closed already: as StepFunctionsOrchestrator does
-            return execution_arn(self.executor.state_machine_arn, name)
+            raise ExecutionClosedError(execution_arn(self.executor.state_machine_arn, name)) from None
         if self.on_start is not None:
             self.on_start()
         return execution.id

@@ -224,9 +224,11 @@ class BatchBackend(TrialBackend):
 
     def recover_metrics(self, job: JobView, trial: TrialView) -> dict[str, float]:
         """The final metrics in the job's CloudWatch log: each metric's last match of its
-        ``metric_definitions`` regex; {} without a logs client, a log stream or a match."""
+        ``metric_definitions`` regex; {} without a logs client, a log stream or a match.
+        ``UnreadMetricError`` for an objective printed as no number (``loss=0,49``)."""
         found = None if self.logs is None else self._detail(job, trial)
         location = None if found is None else log_location(found)
         if location is None:
             return {}
-        return final_metrics_in_log(self.logs, *location, _block(job).metric_definitions)
+        objectives = [goal.metric for goal in job.spec.goals]
+        return final_metrics_in_log(self.logs, *location, _block(job).metric_definitions, objectives)

@@ -33,7 +33,7 @@ from pathlib import Path
 from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.local.tail import LogTail, log_lines
-from hyperstep.backends.logs import NOT_FINITE, read_metrics
+from hyperstep.backends.logs import read_metrics, unread_objective
 from hyperstep.backends.naming import ENV_JOB_ID, ENV_TRIAL_ID, script_arguments, trial_environment
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
@@ -225,10 +225,9 @@ class LocalProcessBackend(TrialBackend):
             return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")
         if code != 0:
             return TrialResult(**base, state="failed", error=f"exit code {code}: {last_line(log)[-300:]}")
-        missing = [o.metric for o in job.spec.goals if o.metric not in metrics]
-        unread = next((metric for metric in missing if metric in captured), None)
+        unread = unread_objective((o.metric for o in job.spec.goals), metrics, captured)
         if unread is not None:
-            return TrialResult(**base, state="failed", error=unread_reason(unread, captured[unread]))
+            return TrialResult(**base, state="failed", error=unread)
         return TrialResult(**base, state="completed")
 
     def stop(self, job: JobView, trial: TrialView) -> None:
@@ -339,15 +338,3 @@ def _wait_ended(pids: list[int]) -> None:
             except OSError:
                 break
             time.sleep(0.01)
-
-
-def unread_reason(metric: str, text: str) -> str:
-    """Why the objective ``metric``, printed as ``text`` (``logs.read_metrics``' captured),
-    has no value: NaN or an infinity is not finite (as ``tell`` and collect say), any other
-    text is not a number."""
-    if NOT_FINITE.fullmatch(text):
-        return f"objective metric {metric!r} is not a finite number ({text})"
-    error = f"objective metric {metric!r}: its regex matched {text!r}, which is not a number"
-    if "," in text:  # logs.read_metrics: a value printed with a decimal comma
-        error += " (a decimal comma: print the value with a point)"
-    return error

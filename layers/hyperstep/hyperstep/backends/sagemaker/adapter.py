@@ -284,14 +284,16 @@ class SageMakerBackend(TrialBackend):
         """``FinalMetricDataList``, and an objective it lacks as the first instance's log
         printed it (``logs.final_metrics_in_log``, as the Batch backend reads its log): where
         the regex reads numbers only, ``loss=nan`` is in no record, and so the trial fails as
-        not finite rather than as unreported."""
+        not finite rather than as unreported; one printed as other text the regex took
+        (``loss=0,49``, ``loss=abc``) raises ``UnreadMetricError`` saying so."""
         metrics = self.final_metrics(job, trial)
         if self.logs is None or all(goal.metric in metrics for goal in job.spec.goals):
             return metrics
         stream = find_stream(self.logs, TRAINING_LOG_GROUP, f"{self._name(job, trial)}/algo-1-")
         if stream is None:
             return metrics
-        logged = final_metrics_in_log(self.logs, TRAINING_LOG_GROUP, stream, _block(job).metric_definitions)
+        missing = [goal.metric for goal in job.spec.goals if goal.metric not in metrics]
+        logged = final_metrics_in_log(self.logs, TRAINING_LOG_GROUP, stream, _block(job).metric_definitions, missing)
         return {**logged, **metrics}
 
     def step_reports(self, job: JobView, trial: TrialView) -> tuple[list[tuple[str, int, float]], LogCursor | None]:
