@@ -223,10 +223,18 @@ class CategoricalParameter(_Parameter):
     def width(self) -> int:
         return len(self.choices)
 
+    @cached_property
+    def _positions(self) -> dict[tuple[type, Choice], int]:
+        """Each choice's position by its type and value: ``index``'s exact match in one lookup."""
+        return {(type(choice), choice): i for i, choice in enumerate(self.choices)}
+
     def index(self, value: Any) -> int:
-        for i, choice in enumerate(self.choices):
-            if type(choice) is type(value) and choice == value:
-                return i
+        """The position of the choice ``value`` is: the one of its type and value, else one
+        equal to it or read the same by a script (``"1"`` for ``1``)."""
+        try:
+            return self._positions[(type(value), value)]
+        except (KeyError, TypeError):  # TypeError: an unhashable value, which no choice is
+            pass
         for i, choice in enumerate(self.choices):
             if choice == value or str(choice) == str(value):
                 return i
@@ -316,9 +324,14 @@ class SearchSpace(ReadBackKeepsKnownFields):
             start += p.width
         return out
 
+    @cached_property
+    def rules(self) -> list[conditions.Rule]:
+        """Each parameter's conditions, parents first, as ``conditions.rules`` reads them."""
+        return conditions.rules(self.parameters, self._order)
+
     def active_names(self, params: dict[str, Any]) -> set[str]:
         """The parameters active in ``params`` (a parent's value decides; an absent parent is inactive)."""
-        return conditions.active_names(self.parameters, self._order, params)
+        return conditions.active_names(self.parameters, self.rules, params)
 
     def activity(self, X: np.ndarray) -> np.ndarray:
         """Which parameters are active at each row of snapped encodings, shape ``(n, len(parameters))``."""

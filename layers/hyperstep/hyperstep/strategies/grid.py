@@ -90,17 +90,19 @@ def _tree(space: SearchSpace, axes: list[list[Any]]) -> list[dict[str, Any]]:
     parents first, and a parameter branches a partial configuration only where its
     conditions hold (the product over every parameter would repeat each configuration
     once per value of every inactive one, and can be astronomically long)."""
-    from hyperstep.conditions import parents_first, takes
+    from hyperstep.conditions import takes
 
-    by_name = {p.name: p for p in space.parameters}
+    index = {p.name: i for i, p in enumerate(space.parameters)}
     configs: list[dict[str, Any]] = [{}]
-    for i in parents_first(space.parameters):
-        p = space.parameters[i]
+    for name, parents in space.rules:
+        i = index[name]
         grown = []
         for config in configs:
-            when = (p.when or {}).items()
-            if all(parent in config and takes(by_name[parent], config[parent], values) for parent, values in when):
-                grown.extend({**config, p.name: value} for value in axes[i])
+            if all(
+                parent in config and takes(space.parameters[index[parent]], config[parent], allowed)
+                for parent, allowed in parents
+            ):
+                grown.extend({**config, name: value} for value in axes[i])
             else:
                 grown.append(config)
         configs = grown
