@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from hyperstep.errors import SpecError
 from hyperstep.space import INACTIVE_NUMERIC, SearchSpace
-from hyperstep.spec import parse_spec
+from hyperstep.spec import JobSpec, parse_spec
+from hyperstep.spec_base import STORED
 from hyperstep.strategies import make_strategy
 from hyperstep.strategies.conditional import ARC_RADIUS, ArcFeatures
 from hyperstep.strategies.gp import GaussianProcess
@@ -97,6 +98,34 @@ def test_a_spec_names_the_bad_condition_in_one_line() -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(spec_document(parameters=[kind, x]))
     assert str(caught.value) == "parameters: parameter 'x': when.kind lists 'c', a value 'kind' never takes"
+
+
+def test_a_parameter_whose_conditions_can_never_hold_together_is_refused() -> None:
+    """``c`` needs ``model`` to be ``tree`` itself, and ``b`` (its parent), which needs
+    ``model`` to be ``svm``: no configuration activates it (each condition alone is valid)."""
+    parameters = [
+        {"name": "model", "type": "categorical", "choices": ["svm", "tree", "knn"]},
+        {"name": "b", "type": "categorical", "choices": ["p", "q"], "when": {"model": ["svm", "knn"]}},
+        {"name": "c", "type": "float", "low": 0, "high": 1, "when": {"b": ["p"], "model": ["tree"]}},
+    ]
+    with pytest.raises(SpecError) as caught:
+        parse_spec(spec_document(parameters=parameters))
+    assert str(caught.value) == (
+        "parameters: parameter 'c' is never active: its conditions need 'model' to be one of"
+        " ['tree'] and one of ['svm', 'knn'] at once"
+    )
+    deep = [
+        {"name": "n", "type": "int", "low": 1, "high": 9},
+        {"name": "m", "type": "int", "low": 1, "high": 3, "when": {"n": [1, 2]}},
+        {"name": "k", "type": "int", "low": 1, "high": 3, "when": {"m": [3]}},
+        {"name": "x", "type": "float", "low": 0, "high": 1, "when": {"k": [1], "n": [5, 6]}},
+    ]
+    with pytest.raises(ValidationError, match=r"'x' is never active: .* 'n' to be one of \[5, 6\] and one of \[1, 2\]"):
+        space_of(deep)
+    feasible = [*deep[:3], {**deep[3], "when": {"k": [1], "n": [2, 6]}}]  # n = 2 activates m, k and x
+    assert space_of(feasible).active_names({"n": 2, "m": 3, "k": 1, "x": 0.5}) == {"n", "m", "k", "x"}
+    stored = JobSpec.model_validate(spec_document(parameters=parameters), context=STORED)  # a job from before the rule
+    assert stored.space.active_names({"model": "tree"}) == {"model"}
 
 
 def test_a_condition_on_a_large_categorical_is_read_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

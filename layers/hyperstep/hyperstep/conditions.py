@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from hyperstep.space import Parameter
 
 
-def check(parameters: list[Parameter]) -> list[int]:
+def check(parameters: list[Parameter], stored: bool = False) -> list[int]:
     """Refuse ``when`` conditions that cannot hold (ValueError); return the parameters'
     indices, parents first.
 
     A parent must be another categorical or int parameter of the space (a float never
-    equals a listed value once encoded), every listed value one it takes, and no chain of
-    parents may lead back to where it started.
+    equals a listed value once encoded), every listed value one it takes, no chain of
+    parents may lead back to where it started, and each parameter must be active in some
+    configuration (not checked for a ``stored`` space: the rule came later).
     """
     by_name = {p.name: p for p in parameters}
     for p in parameters:
@@ -39,7 +40,38 @@ def check(parameters: list[Parameter]) -> list[int]:
                 raise ValueError(
                     f"parameter {p.name!r}: when.{parent} lists {bad[0]!r}, a value {parent!r} never takes"
                 )
-    return parents_first(parameters)
+    order = parents_first(parameters)
+    if not stored:
+        _refuse_never_active(parameters, rules(parameters, order))
+    return order
+
+
+def _refuse_never_active(parameters: list[Parameter], table: list[Rule]) -> None:
+    """Refuse a parameter that no configuration activates: its conditions and its ancestors'
+    are a conjunction of "ancestor takes one of these values", so it can be active exactly
+    when, for each ancestor, the value sets it needs of that ancestor share a value."""
+    by_name = {p.name: p for p in parameters}
+    needs: dict[str, dict[str, frozenset[Any]]] = {}  # parameter -> ancestor -> the values it may take
+    for name, parents in table:
+        need: dict[str, frozenset[Any]] = {}
+        for parent, allowed in parents:
+            for ancestor, values in [*needs[parent].items(), (parent, allowed)]:
+                both = need.get(ancestor, values) & values
+                if not both:
+                    first, second = (_shown(by_name[ancestor], v) for v in (need[ancestor], values))
+                    raise ValueError(
+                        f"parameter {name!r} is never active: its conditions need {ancestor!r} to be one of"
+                        f" {second} and one of {first} at once"
+                    )
+                need[ancestor] = both
+        needs[name] = need
+
+
+def _shown(parent: Parameter, allowed: frozenset[Any]) -> list[Any]:
+    """``allowed`` (``rules``) as the parent's values, in its order."""
+    if parent.type == "categorical":
+        return [parent.choices[i] for i in sorted(allowed)]  # type: ignore[union-attr]
+    return sorted(allowed)
 
 
 def parents_first(parameters: list[Parameter]) -> list[int]:

@@ -267,15 +267,16 @@ class CategoricalParameter(_Parameter):
 Parameter = Annotated[FloatParameter | IntParameter | CategoricalParameter, Field(discriminator="type")]
 
 
-def unique_names(parameters: list[Parameter]) -> list[Parameter]:
+def unique_names(parameters: list[Parameter], info: ValidationInfo) -> list[Parameter]:
     """The parameters, if no two share a name and their conditions form a tree (a pydantic
-    field validator; ``conditions.check``)."""
+    field validator; ``conditions.check``, with the rules that came later skipped for a
+    space read back from a store)."""
     seen: set[str] = set()
     for p in parameters:
         if p.name in seen:
             raise ValueError(f"duplicate parameter name {p.name!r}")
         seen.add(p.name)
-    conditions.check(parameters)
+    conditions.check(parameters, stored=read_back(info))
     return parameters
 
 
@@ -288,8 +289,8 @@ class SearchSpace(ReadBackKeepsKnownFields):
 
     @field_validator("parameters")
     @classmethod
-    def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
-        return unique_names(parameters)
+    def _unique_names(cls, parameters: list[Parameter], info: ValidationInfo) -> list[Parameter]:
+        return unique_names(parameters, info)
 
     @property
     def dim(self) -> int:
