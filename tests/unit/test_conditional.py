@@ -285,6 +285,27 @@ def test_the_grid_holds_each_configuration_once() -> None:
     assert {c["kernel"] for c in configs if set(c) == {"kernel"}} == {"linear"}
 
 
+def test_the_grid_keeps_an_int_parents_values_that_conditions_name() -> None:
+    """An int thinned to ``resolution`` values still takes those its children's conditions
+    list: else their branch is never tried (depth 8 is not among 1, 4, 6, 10, 12)."""
+    space = space_of(
+        [
+            {"name": "depth", "type": "int", "low": 1, "high": 12},
+            {"name": "leaf", "type": "float", "low": 0, "high": 1, "when": {"depth": [8]}},
+            {"name": "n", "type": "int", "low": 1, "high": 1000, "scale": "log"},
+            {"name": "m", "type": "categorical", "choices": ["a", "b"], "when": {"n": [500, 7]}},
+        ]
+    )
+    grid = GridSearch(resolution=5)
+    configs = [space.decode(x) for x in grid.suggest(history_of(space, [], True), 10**6, np.random.default_rng(0))]
+    assert {c["depth"] for c in configs} == {1, 4, 6, 8, 10, 12}
+    assert {c["n"] for c in configs} == {1, 3, 7, 22, 150, 500, 1000}
+    assert {c["leaf"] for c in configs if c["depth"] == 8} == {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert {c["m"] for c in configs if c["n"] in (7, 500)} == {"a", "b"} and all(
+        ("m" in c) == (c["n"] in (7, 500)) for c in configs
+    )
+
+
 def test_the_grid_of_a_deep_tree_is_walked_branch_by_branch() -> None:
     """Five models with eight parameters each: the product over all 41 would hold 5 * 3**40
     combinations; the tree holds 5 * 3**8 configurations."""

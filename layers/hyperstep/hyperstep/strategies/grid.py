@@ -1,7 +1,8 @@
 """Grid search: every combination, in order, each once.
 
 Categorical and int parameters take each of their values (an int with more than
-``resolution`` values is thinned evenly); float parameters take ``resolution`` evenly
+``resolution`` values is thinned evenly, keeping the values its children's ``when``
+lists, so every branch is tried); float parameters take ``resolution`` evenly
 spaced values in their scale. The grid is walked in a seeded random order, so a budget
 smaller than the grid still covers it evenly. In a conditional space a combination keeps
 only its active parameters, and combinations that then coincide count once (a linear
@@ -68,7 +69,8 @@ class GridSearch(Strategy):
                 axes.append(list(range(p.low, p.high + 1)))
             else:
                 values = [p.decode(np.array([u])) for u in np.linspace(0.0, 1.0, self.resolution)]
-                axes.append(list(dict.fromkeys(values)))
+                named = [v for q in space.parameters for v in (q.when or {}).get(p.name, [])]
+                axes.append(sorted(set(values + named)) if isinstance(p, IntParameter) else list(dict.fromkeys(values)))
             size *= len(axes[-1])
         return axes
 
