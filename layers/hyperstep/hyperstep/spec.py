@@ -299,7 +299,7 @@ class JobSpec(SpecModel):
     @model_validator(mode="after")
     def _objective_or_objectives(self) -> JobSpec:
         if self.objective is not None and self.objectives is not None:
-            raise ValueError("give objective (one) or objectives (two or three), not both")
+            raise ValueError("objectives: give objective (one) or objectives (two or three), not both")
         if self.objective is None and self.objectives is None:
             raise ValueError("objective: Field required (or objectives, for two or three)")
         if self.objectives is not None:
