@@ -208,7 +208,10 @@ class CategoricalParameter(_Parameter):
     def _unique(cls, choices: list[Choice], info: ValidationInfo) -> list[Choice]:
         keys = [repr(c) for c in choices]
         if len(set(keys)) != len(keys):
-            raise ValueError("choices must be unique")
+            twice = next(c for i, c in enumerate(choices) if keys[i] in keys[:i])
+            yaml = " (YAML reads yes, on and true as True, no, off and false as False: quote them for text)"
+            hint = yaml if isinstance(twice, bool) else ""
+            raise ValueError(f"choices must be unique: {twice!r} is given twice{hint}")
         if read_back(info):
             return choices  # the rule below came later: a job stored before it stays readable
         seen: dict[str, Choice] = {}
