@@ -63,8 +63,11 @@ def expected_active(params: dict[str, Any]) -> set[str]:
     ("when", "reason"),
     [
         ({"kernal": ["rbf"]}, "when names 'kernal', which is not a parameter"),
-        ({"kernel": ["sigmoid"]}, "when.kernel lists 'sigmoid', a value 'kernel' never takes"),
-        ({"degree": [7]}, "when.degree lists 7, a value 'degree' never takes"),
+        (
+            {"kernel": ["sigmoid"]},
+            "when.kernel lists 'sigmoid', a value 'kernel' never takes (it takes 'linear', 'rbf', 'poly')",
+        ),
+        ({"degree": [7]}, "when.degree lists 7, a value 'degree' never takes (it takes 2 to 5)"),
         ({"momentum": [0.9]}, "when names the float parameter 'momentum'; a parent must be categorical or int"),
         ({"extra": ["a"]}, "conditions form a cycle: extra -> extra"),
     ],
@@ -97,7 +100,13 @@ def test_a_spec_names_the_bad_condition_in_one_line() -> None:
     x = {"name": "x", "type": "float", "low": 0, "high": 1, "when": {"kind": ["c"]}}
     with pytest.raises(SpecError) as caught:
         parse_spec(spec_document(parameters=[kind, x]))
-    assert str(caught.value) == "parameters: parameter 'x': when.kind lists 'c', a value 'kind' never takes"
+    assert (
+        str(caught.value)
+        == "parameters: parameter 'x': when.kind lists 'c', a value 'kind' never takes (it takes 'a', 'b')"
+    )
+    flag = {"name": "flag", "type": "categorical", "choices": [True, False]}  # YAML's [yes, no]
+    with pytest.raises(SpecError, match=r"lists 'yes', a value 'flag' never takes \(it takes True, False\)$"):
+        parse_spec(spec_document(parameters=[flag, {**x, "when": {"flag": ["yes"]}}]))
 
 
 def test_a_parameter_whose_conditions_can_never_hold_together_is_refused() -> None:

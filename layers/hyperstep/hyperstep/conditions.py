@@ -39,6 +39,7 @@ def check(parameters: list[Parameter], stored: bool = False) -> list[int]:
             if bad:
                 raise ValueError(
                     f"parameter {p.name!r}: when.{parent} lists {bad[0]!r}, a value {parent!r} never takes"
+                    f" (it takes {_values_of(q)})"
                 )
     order = parents_first(parameters)
     if not stored:
@@ -65,6 +66,14 @@ def _refuse_never_active(parameters: list[Parameter], table: list[Rule]) -> None
                     )
                 need[ancestor] = both
         needs[name] = need
+
+
+def _values_of(parent: Parameter) -> str:
+    """What a parent takes, in words: ``'a', 'b'`` (the first ten choices) or ``2 to 5``."""
+    if parent.type == "categorical":
+        choices = parent.choices  # type: ignore[union-attr]
+        return ", ".join(map(repr, choices[:10])) + (f" and {len(choices) - 10} more" if len(choices) > 10 else "")
+    return f"{parent.low} to {parent.high}"  # type: ignore[union-attr]
 
 
 def _shown(parent: Parameter, allowed: frozenset[Any]) -> list[Any]:
