@@ -535,7 +535,7 @@ def test_a_job_with_several_objectives_and_a_constraint_keeps_every_value(servic
 def test_a_spec_with_objective_and_objectives_is_refused(service: TuningService) -> None:
     document = sagemaker_spec(objectives=[{"metric": "loss"}, {"metric": "kb", "goal": "maximize"}])
     status, body = call("POST", "/jobs", document)
-    assert status == 422 and "not both" in body["reason"]
+    assert status == 422 and body["field"] == "objectives" and "not both" in body["reason"]
 
 
 def test_the_ends_a_stop_recorded_count_even_when_the_stop_then_fails(

@@ -437,6 +437,21 @@ def test_a_job_whose_trials_all_failed_says_why_and_where_the_log_is(
     assert f"every trial: hyperstep trials {job_id}" in out
 
 
+@pytest.mark.parametrize("several", [False, True], ids=["one objective", "two objectives"])
+def test_a_job_whose_trials_all_broke_a_constraint_says_so_not_that_none_completed(
+    workdir: Path, capsys: pytest.CaptureFixture[str], several: bool
+) -> None:
+    goals = {"objectives": [{"metric": "loss"}, {"metric": "size", "goal": "maximize"}]} if several else {}
+    document = spec_document(constraints=[{"metric": "loss", "max": -1, "min": -5}], **goals)
+    if several:
+        del document["objective"]
+        document["trial"]["metric_definitions"].append({"name": "size", "regex": r"^loss=([0-9.eE+-]+)"})
+    assert main(["--store", str(workdir / "s.db"), "run", str(write_spec(workdir, document))]) == 0
+    out = capsys.readouterr().out
+    assert "6 completed, 0 failed" in out and "no trial completed" not in out
+    assert "no feasible trial: each of the 6 completed broke a constraint (loss >= -5 and <= -1)" in out
+
+
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

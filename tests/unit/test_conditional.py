@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from hyperstep.errors import SpecError
 from hyperstep.space import INACTIVE_NUMERIC, SearchSpace
-from hyperstep.spec import parse_spec
+from hyperstep.spec import JobSpec, parse_spec
+from hyperstep.spec_base import STORED
 from hyperstep.strategies import make_strategy
 from hyperstep.strategies.conditional import ARC_RADIUS, ArcFeatures
 from hyperstep.strategies.gp import GaussianProcess
@@ -62,8 +63,11 @@ def expected_active(params: dict[str, Any]) -> set[str]:
     ("when", "reason"),
     [
         ({"kernal": ["rbf"]}, "when names 'kernal', which is not a parameter"),
-        ({"kernel": ["sigmoid"]}, "when.kernel lists 'sigmoid', a value 'kernel' never takes"),
-        ({"degree": [7]}, "when.degree lists 7, a value 'degree' never takes"),
+        (
+            {"kernel": ["sigmoid"]},
+            "when.kernel lists 'sigmoid', a value 'kernel' never takes (it takes 'linear', 'rbf', 'poly')",
+        ),
+        ({"degree": [7]}, "when.degree lists 7, a value 'degree' never takes (it takes 2 to 5)"),
         ({"momentum": [0.9]}, "when names the float parameter 'momentum'; a parent must be categorical or int"),
         ({"extra": ["a"]}, "conditions form a cycle: extra -> extra"),
     ],
@@ -96,7 +100,66 @@ def test_a_spec_names_the_bad_condition_in_one_line() -> None:
     x = {"name": "x", "type": "float", "low": 0, "high": 1, "when": {"kind": ["c"]}}
     with pytest.raises(SpecError) as caught:
         parse_spec(spec_document(parameters=[kind, x]))
-    assert str(caught.value) == "parameters: parameter 'x': when.kind lists 'c', a value 'kind' never takes"
+    assert (
+        str(caught.value)
+        == "parameters: parameter 'x': when.kind lists 'c', a value 'kind' never takes (it takes 'a', 'b')"
+    )
+    flag = {"name": "flag", "type": "categorical", "choices": [True, False]}  # YAML's [yes, no]
+    with pytest.raises(SpecError, match=r"lists 'yes', a value 'flag' never takes \(it takes True, False\)$"):
+        parse_spec(spec_document(parameters=[flag, {**x, "when": {"flag": ["yes"]}}]))
+
+
+def test_a_parameter_whose_conditions_can_never_hold_together_is_refused() -> None:
+    """``c`` needs ``model`` to be ``tree`` itself, and ``b`` (its parent), which needs
+    ``model`` to be ``svm``: no configuration activates it (each condition alone is valid)."""
+    parameters = [
+        {"name": "model", "type": "categorical", "choices": ["svm", "tree", "knn"]},
+        {"name": "b", "type": "categorical", "choices": ["p", "q"], "when": {"model": ["svm", "knn"]}},
+        {"name": "c", "type": "float", "low": 0, "high": 1, "when": {"b": ["p"], "model": ["tree"]}},
+    ]
+    with pytest.raises(SpecError) as caught:
+        parse_spec(spec_document(parameters=parameters))
+    assert str(caught.value) == (
+        "parameters: parameter 'c' is never active: its conditions need 'model' to be one of"
+        " ['tree'] and one of ['svm', 'knn'] at once"
+    )
+    deep = [
+        {"name": "n", "type": "int", "low": 1, "high": 9},
+        {"name": "m", "type": "int", "low": 1, "high": 3, "when": {"n": [1, 2]}},
+        {"name": "k", "type": "int", "low": 1, "high": 3, "when": {"m": [3]}},
+        {"name": "x", "type": "float", "low": 0, "high": 1, "when": {"k": [1], "n": [5, 6]}},
+    ]
+    with pytest.raises(ValidationError, match=r"'x' is never active: .* 'n' to be one of \[5, 6\] and one of \[1, 2\]"):
+        space_of(deep)
+    feasible = [*deep[:3], {**deep[3], "when": {"k": [1], "n": [2, 6]}}]  # n = 2 activates m, k and x
+    assert space_of(feasible).active_names({"n": 2, "m": 3, "k": 1, "x": 0.5}) == {"n", "m", "k", "x"}
+    stored = JobSpec.model_validate(spec_document(parameters=parameters), context=STORED)  # a job from before the rule
+    assert stored.space.active_names({"model": "tree"}) == {"model"}
+
+
+def test_a_condition_on_a_large_categorical_is_read_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A condition listing 500 of 1,000 choices: reading which parameters a configuration
+    activates looks its parent's value up once, not once per listed value (every strategy
+    decodes thousands of candidates; a Bayesian ask(4) took 90 s here, most of it in
+    ``CategoricalParameter.index``)."""
+    from hyperstep.space import CategoricalParameter
+
+    choices = [f"v{i}" for i in range(1000)]
+    space = space_of(
+        [
+            {"name": "c", "type": "categorical", "choices": choices},
+            {"name": "y", "type": "float", "low": 0, "high": 1, "when": {"c": choices[::2]}},
+        ]
+    )
+    points = np.random.default_rng(0).random((50, space.dim))
+    space.activity(points)  # what is built once per space, before counting
+    space.decode(points[0])
+    calls = []
+    index = CategoricalParameter.index
+    monkeypatch.setattr(CategoricalParameter, "index", lambda self, value: calls.append(value) or index(self, value))
+    configs = [space.decode(x) for x in points]
+    assert len(calls) <= 2 * len(points)
+    assert all(("y" in c) == (int(c["c"][1:]) % 2 == 0) for c in configs)
 
 
 def test_parents_may_be_conditional_and_come_after_their_children() -> None:
@@ -229,6 +292,27 @@ def test_the_grid_holds_each_configuration_once() -> None:
     assert len(points) == 1 + 4 + 4 * 4  # linear; rbf x 4 gammas; poly x 4 gammas x 4 degrees
     assert len({space.key(c) for c in configs}) == len(configs)
     assert {c["kernel"] for c in configs if set(c) == {"kernel"}} == {"linear"}
+
+
+def test_the_grid_keeps_an_int_parents_values_that_conditions_name() -> None:
+    """An int thinned to ``resolution`` values still takes those its children's conditions
+    list: else their branch is never tried (depth 8 is not among 1, 4, 6, 10, 12)."""
+    space = space_of(
+        [
+            {"name": "depth", "type": "int", "low": 1, "high": 12},
+            {"name": "leaf", "type": "float", "low": 0, "high": 1, "when": {"depth": [8]}},
+            {"name": "n", "type": "int", "low": 1, "high": 1000, "scale": "log"},
+            {"name": "m", "type": "categorical", "choices": ["a", "b"], "when": {"n": [500, 7]}},
+        ]
+    )
+    grid = GridSearch(resolution=5)
+    configs = [space.decode(x) for x in grid.suggest(history_of(space, [], True), 10**6, np.random.default_rng(0))]
+    assert {c["depth"] for c in configs} == {1, 4, 6, 8, 10, 12}
+    assert {c["n"] for c in configs} == {1, 3, 7, 22, 150, 500, 1000}
+    assert {c["leaf"] for c in configs if c["depth"] == 8} == {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert {c["m"] for c in configs if c["n"] in (7, 500)} == {"a", "b"} and all(
+        ("m" in c) == (c["n"] in (7, 500)) for c in configs
+    )
 
 
 def test_the_grid_of_a_deep_tree_is_walked_branch_by_branch() -> None:

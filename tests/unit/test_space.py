@@ -71,7 +71,12 @@ def test_the_cube_edges_decode_to_the_bounds_exactly(scale: str) -> None:
         ({"name": "a", "type": "float", "low": 0, "high": 1, "scale": "log"}, "log scale needs low > 0"),
         ({"name": "a", "type": "int", "low": 5, "high": 2}, "must be less than high"),
         ({"name": "a", "type": "categorical", "choices": []}, "at least 1 item"),
-        ({"name": "a", "type": "categorical", "choices": ["x", "x"]}, "choices must be unique"),
+        ({"name": "a", "type": "categorical", "choices": ["x", "x"]}, "choices must be unique: 'x' is given twice"),
+        (  # YAML's [yes, no, on]
+            {"name": "a", "type": "categorical", "choices": [True, False, True]},
+            "choices must be unique: True is given twice (YAML reads yes, on and true as True,"
+            " no, off and false as False: quote them for text)",
+        ),
         ({"name": "a", "type": "complex", "low": 0, "high": 1}, "does not match any of the expected tags"),
         ({"name": "a b", "type": "float", "low": 0, "high": 1}, "should match pattern"),
         ({"name": "a", "type": "float", "low": 0, "high": float("inf")}, "finite number"),

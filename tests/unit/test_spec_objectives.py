@@ -46,7 +46,7 @@ def test_one_objective_takes_constraints_with_min_and_max() -> None:
 @pytest.mark.parametrize(
     ("doc", "field", "reason"),
     [
-        (document(objectives=TWO), "spec", "objective (one) or objectives (two or three), not both"),
+        (document(objectives=TWO), "objectives", "give objective (one) or objectives (two or three), not both"),
         (multi(objectives=TWO[:1]), "objectives", "give 2 or 3 objectives, got 1"),
         (multi(objectives=[*TWO, *TWO]), "objectives", "got 4"),
         (multi(objectives=[TWO[0], TWO[0]]), "objectives", "repeated: loss"),

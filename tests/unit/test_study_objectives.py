@@ -186,3 +186,12 @@ def test_a_constraint_on_the_told_value_is_refused(goal: str | list, metric: str
         SpecError, match=rf"^constraints\.0: '{metric}' is the value tell takes, not one of its metrics"
     ):
         hyperstep.Study(SPACE, goal=goal, strategy="random", constraints=[{"metric": metric, "max": 0.5}])
+
+
+def test_constraints_given_as_a_string_are_refused_in_one_line() -> None:
+    """Not read as a list of its characters ("constraints.0: should be a mapping ... (and 4 more)")."""
+    with pytest.raises(SpecError) as caught:
+        hyperstep.Study(SPACE, constraints="lat<5")  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "constraints: a list of constraints ({'metric': ..., 'max': ...}), got the string 'lat<5'"
+    )

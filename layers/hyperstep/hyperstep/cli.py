@@ -217,10 +217,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     spec = prepare_spec(args.spec)
     budget = spec.budget
     goals = " and ".join(f"{o.goal} {o.metric}" for o in spec.goals)
-    limits = "".join(
-        f", {c.metric} {' and '.join(f'{k} {v:g}' for k, v in (('>=', c.min), ('<=', c.max)) if v is not None)}"
-        for c in spec.constraints
-    )
+    limits = "".join(f", {limit_text(c.model_dump())}" for c in spec.constraints)
     trials = "no trial limit" if budget.max_trials is None else views.counted(budget.max_trials, "trial")
     print(
         f"ok: {spec.name}: {views.counted(len(spec.parameters), 'parameter')}, strategy {spec.strategy.name}, "
@@ -473,6 +470,24 @@ def progress_printer() -> Any:
     return show
 
 
+def limit_text(constraint: dict[str, Any]) -> str:
+    """A constraint (its dump) as ``latency_ms >= 1 and <= 50``."""
+    limits = ((">=", "min"), ("<=", "max"))
+    bounds = (f"{k} {constraint[key]:g}" for k, key in limits if constraint.get(key) is not None)
+    return f"{constraint['metric']} {' and '.join(bounds)}"
+
+
+def print_no_best(summary: dict[str, Any]) -> None:
+    """The line a job with no best trial (or no front) ends with: none completed, or (with
+    constraints) every completed one broke one."""
+    error = f": {summary['error']}" if summary.get("error") else ""
+    if summary["completed"] and summary.get("constraints"):
+        limits = ", ".join(limit_text(c) for c in summary["constraints"])
+        print(f"no feasible trial: each of the {summary['completed']} completed broke a constraint ({limits}){error}")
+    else:
+        print(f"no trial completed{error}")
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
     if summary.get("cost_usd") or summary.get("max_cost_usd") is not None:
@@ -485,7 +500,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         print_front(summary)
         return
     if summary["best_value"] is None:
-        print("no trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
+        print_no_best(summary)
         return
     objective = summary["objective"]
     print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {views.fmt(summary['best_value'])}")
@@ -500,7 +515,7 @@ def print_front(summary: dict[str, Any]) -> None:
     """The Pareto front of a job with several objectives: one line per trial."""
     front = summary["pareto_front"]
     if not front:
-        print("no feasible trial completed" + (f": {summary['error']}" if summary.get("error") else ""))
+        print_no_best(summary)
         return
     goals = ", ".join(f"{o['goal']} {o['metric']}" for o in summary["objectives"])
     print(f"Pareto front: {views.counted(len(front), 'trial')} ({goals})")

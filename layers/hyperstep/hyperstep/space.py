@@ -208,7 +208,10 @@ class CategoricalParameter(_Parameter):
     def _unique(cls, choices: list[Choice], info: ValidationInfo) -> list[Choice]:
         keys = [repr(c) for c in choices]
         if len(set(keys)) != len(keys):
-            raise ValueError("choices must be unique")
+            twice = next(c for i, c in enumerate(choices) if keys[i] in keys[:i])
+            yaml = " (YAML reads yes, on and true as True, no, off and false as False: quote them for text)"
+            hint = yaml if isinstance(twice, bool) else ""
+            raise ValueError(f"choices must be unique: {twice!r} is given twice{hint}")
         if read_back(info):
             return choices  # the rule below came later: a job stored before it stays readable
         seen: dict[str, Choice] = {}
@@ -223,10 +226,18 @@ class CategoricalParameter(_Parameter):
     def width(self) -> int:
         return len(self.choices)
 
+    @cached_property
+    def _positions(self) -> dict[tuple[type, Choice], int]:
+        """Each choice's position by its type and value: ``index``'s exact match in one lookup."""
+        return {(type(choice), choice): i for i, choice in enumerate(self.choices)}
+
     def index(self, value: Any) -> int:
-        for i, choice in enumerate(self.choices):
-            if type(choice) is type(value) and choice == value:
-                return i
+        """The position of the choice ``value`` is: the one of its type and value, else one
+        equal to it or read the same by a script (``"1"`` for ``1``)."""
+        try:
+            return self._positions[(type(value), value)]
+        except (KeyError, TypeError):  # TypeError: an unhashable value, which no choice is
+            pass
         for i, choice in enumerate(self.choices):
             if choice == value or str(choice) == str(value):
                 return i
@@ -259,15 +270,16 @@ class CategoricalParameter(_Parameter):
 Parameter = Annotated[FloatParameter | IntParameter | CategoricalParameter, Field(discriminator="type")]
 
 
-def unique_names(parameters: list[Parameter]) -> list[Parameter]:
+def unique_names(parameters: list[Parameter], info: ValidationInfo) -> list[Parameter]:
     """The parameters, if no two share a name and their conditions form a tree (a pydantic
-    field validator; ``conditions.check``)."""
+    field validator; ``conditions.check``, with the rules that came later skipped for a
+    space read back from a store)."""
     seen: set[str] = set()
     for p in parameters:
         if p.name in seen:
             raise ValueError(f"duplicate parameter name {p.name!r}")
         seen.add(p.name)
-    conditions.check(parameters)
+    conditions.check(parameters, stored=read_back(info))
     return parameters
 
 
@@ -280,8 +292,8 @@ class SearchSpace(ReadBackKeepsKnownFields):
 
     @field_validator("parameters")
     @classmethod
-    def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
-        return unique_names(parameters)
+    def _unique_names(cls, parameters: list[Parameter], info: ValidationInfo) -> list[Parameter]:
+        return unique_names(parameters, info)
 
     @property
     def dim(self) -> int:
@@ -316,9 +328,14 @@ class SearchSpace(ReadBackKeepsKnownFields):
             start += p.width
         return out
 
+    @cached_property
+    def rules(self) -> list[conditions.Rule]:
+        """Each parameter's conditions, parents first, as ``conditions.rules`` reads them."""
+        return conditions.rules(self.parameters, self._order)
+
     def active_names(self, params: dict[str, Any]) -> set[str]:
         """The parameters active in ``params`` (a parent's value decides; an absent parent is inactive)."""
-        return conditions.active_names(self.parameters, self._order, params)
+        return conditions.active_names(self.parameters, self.rules, params)
 
     def activity(self, X: np.ndarray) -> np.ndarray:
         """Which parameters are active at each row of snapped encodings, shape ``(n, len(parameters))``."""

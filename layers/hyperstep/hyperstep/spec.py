@@ -26,7 +26,7 @@ from hyperstep.http_input import strict_json
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, unique_names
-from hyperstep.spec_base import SpecModel, TrialBlockBase, at_most, kind_of, read_back
+from hyperstep.spec_base import STORED, SpecModel, TrialBlockBase, at_most, kind_of, read_back
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -275,8 +275,8 @@ class JobSpec(SpecModel):
 
     @field_validator("parameters")
     @classmethod
-    def _unique_names(cls, parameters: list[Parameter]) -> list[Parameter]:
-        return unique_names(parameters)
+    def _unique_names(cls, parameters: list[Parameter], info: ValidationInfo) -> list[Parameter]:
+        return unique_names(parameters, info)
 
     @field_validator("objectives")
     @classmethod
@@ -299,7 +299,7 @@ class JobSpec(SpecModel):
     @model_validator(mode="after")
     def _objective_or_objectives(self) -> JobSpec:
         if self.objective is not None and self.objectives is not None:
-            raise ValueError("give objective (one) or objectives (two or three), not both")
+            raise ValueError("objectives: give objective (one) or objectives (two or three), not both")
         if self.objective is None and self.objectives is None:
             raise ValueError("objective: Field required (or objectives, for two or three)")
         if self.objectives is not None:
@@ -382,7 +382,7 @@ class JobSpec(SpecModel):
 
     @property
     def space(self) -> SearchSpace:
-        return SearchSpace(parameters=self.parameters)
+        return SearchSpace.model_validate({"parameters": self.parameters}, context=STORED)  # checked as they came in
 
     @property
     def goals(self) -> list[Objective]:

@@ -103,6 +103,9 @@ class Study:
 
         if isinstance(constraints, Mapping):
             raise SpecError("constraints: a list of constraints, got one mapping; put it in a list")
+        if isinstance(constraints, str):
+            shape = "{'metric': ..., 'max': ...}"
+            raise SpecError(f"constraints: a list of constraints ({shape}), got the string {constraints!r}")
         if isinstance(warm_start, str):
             raise SpecError(f"warm_start: a list of job ids, got the string {warm_start!r}; put it in a list")
         try:

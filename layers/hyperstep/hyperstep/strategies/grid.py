@@ -1,7 +1,8 @@
 """Grid search: every combination, in order, each once.
 
 Categorical and int parameters take each of their values (an int with more than
-``resolution`` values is thinned evenly); float parameters take ``resolution`` evenly
+``resolution`` values is thinned evenly, keeping the values its children's ``when``
+lists, so every branch is tried); float parameters take ``resolution`` evenly
 spaced values in their scale. The grid is walked in a seeded random order, so a budget
 smaller than the grid still covers it evenly. In a conditional space a combination keeps
 only its active parameters, and combinations that then coincide count once (a linear
@@ -68,7 +69,8 @@ class GridSearch(Strategy):
                 axes.append(list(range(p.low, p.high + 1)))
             else:
                 values = [p.decode(np.array([u])) for u in np.linspace(0.0, 1.0, self.resolution)]
-                axes.append(list(dict.fromkeys(values)))
+                named = [v for q in space.parameters for v in (q.when or {}).get(p.name, [])]
+                axes.append(sorted(set(values + named)) if isinstance(p, IntParameter) else list(dict.fromkeys(values)))
             size *= len(axes[-1])
         return axes
 
@@ -90,17 +92,19 @@ def _tree(space: SearchSpace, axes: list[list[Any]]) -> list[dict[str, Any]]:
     parents first, and a parameter branches a partial configuration only where its
     conditions hold (the product over every parameter would repeat each configuration
     once per value of every inactive one, and can be astronomically long)."""
-    from hyperstep.conditions import parents_first, takes
+    from hyperstep.conditions import takes
 
-    by_name = {p.name: p for p in space.parameters}
+    index = {p.name: i for i, p in enumerate(space.parameters)}
     configs: list[dict[str, Any]] = [{}]
-    for i in parents_first(space.parameters):
-        p = space.parameters[i]
+    for name, parents in space.rules:
+        i = index[name]
         grown = []
         for config in configs:
-            when = (p.when or {}).items()
-            if all(parent in config and takes(by_name[parent], config[parent], values) for parent, values in when):
-                grown.extend({**config, p.name: value} for value in axes[i])
+            if all(
+                parent in config and takes(space.parameters[index[parent]], config[parent], allowed)
+                for parent, allowed in parents
+            ):
+                grown.extend({**config, name: value} for value in axes[i])
             else:
                 grown.append(config)
         configs = grown
