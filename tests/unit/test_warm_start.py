@@ -327,3 +327,48 @@ def test_a_number_range_sharing_a_value_with_the_parents_keeps_the_trials_that_f
     fits = parent_trial(1, {"lr": 0.01, "depth": 4, "kernel": "linear", **kept})
     child = hyperstep.SearchSpace(parameters=numbers_spec("child", changed).parameters)
     assert [t.params[changed["name"]] for t in carried_over(child, [fits], seed=1)] == list(kept.values())
+
+
+def test_a_float_parent_of_an_int_parameter_carries_its_whole_numbered_trials_over() -> None:
+    """A parameter tuned as a float and now as an int of the same name: a parent value that is
+    a whole number (3.0, as a grid or an imported job runs it) is that int, and an int parent's
+    value is a float child's. Before, every such parent trial was left out without a word."""
+    as_int = hyperstep.SearchSpace.model_validate({"parameters": [{"name": "x", "type": "int", "low": 1, "high": 10}]})
+    as_float = hyperstep.SearchSpace.model_validate(
+        {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 10}]}
+    )
+    trials = [parent_trial(1, {"x": 3.0}), parent_trial(2, {"x": 3.7}), parent_trial(3, {"x": 12.0})]
+    prior = carried_over(as_int, trials, seed=0)
+    assert [(t.id, t.params["x"], type(t.params["x"])) for t in prior] == [("t0001", 3, int)]  # 3.7 fits no int
+    prior = carried_over(as_float, [parent_trial(1, {"x": 3})], seed=0)
+    assert [(t.params["x"], type(t.params["x"])) for t in prior] == [(3.0, float)]
+
+
+def test_a_float_parent_none_of_whose_trials_is_a_whole_number_of_an_int_parameter_is_refused() -> None:
+    """Refused at submit naming the parameter only when no parent trial can be used: a float
+    range holding no whole number of the int one, or ended trials none of which ran one."""
+    store = SQLiteStore(":memory:")
+    service = TuningService(store, {})
+    as_int = {"name": "depth", "type": "int", "low": 2, "high": 8}
+    between = service.create_job(numbers_spec("between", {"name": "depth", "type": "float", "low": 2.1, "high": 2.9}))
+    with pytest.raises(SpecError) as refused:
+        service.create_job(numbers_spec("child", as_int, [between.id]))
+    assert str(refused.value) == (
+        f"warm_start.jobs: job {between.id!r} ran depth in [2.1, 2.9] and this job's range is [2, 8]"
+        " (parameters.0): none of its trials would fit this space"
+    )
+    continuous = service.create_job(numbers_spec("continuous", {"name": "depth", "type": "float", "low": 2, "high": 8}))
+
+    def ran(job: Job, number: int, depth: float) -> Trial:
+        params = {"lr": 0.01, "depth": depth, "kernel": "rbf", "dropout": 0.1}
+        return parent_trial(number, params).model_copy(update={"job_id": job.id})
+
+    store.put_trials([ran(continuous, 1, 2.5), ran(continuous, 2, 6.25)])
+    with pytest.raises(SpecError) as refused:
+        service.create_job(numbers_spec("child", as_int, [continuous.id]))
+    assert str(refused.value) == (
+        f"warm_start.jobs: job {continuous.id!r} ran depth as a float and none of its 2 ended trials"
+        " at a whole number of this job's range [2, 8] (parameters.0): none of its trials would fit this space"
+    )
+    store.put_trials([ran(continuous, 3, 4.0)])
+    assert service.create_job(numbers_spec("child", as_int, [continuous.id])).parents == (continuous.id,)
