@@ -372,3 +372,30 @@ def test_a_float_parent_none_of_whose_trials_is_a_whole_number_of_an_int_paramet
     )
     store.put_trials([ran(continuous, 3, 4.0)])
     assert service.create_job(numbers_spec("child", as_int, [continuous.id])).parents == (continuous.id,)
+
+
+KERNEL = {"name": "kernel", "type": "categorical", "choices": ["rbf", "poly"]}
+
+
+def test_a_parameter_conditional_in_one_space_only_keeps_each_parent_trial_where_it_means_the_same() -> None:
+    """A parent trial is a configuration of this space: a parameter inactive here is left out
+    of it (its value, even outside this range, averaged over as a parameter the parent alone
+    had), one active here the parent did not set is drawn as a new one. Before, a trial kept
+    an inactive ``degree`` (not a configuration of this space), or was dropped for its value."""
+    degree = {"name": "degree", "type": "int", "low": 2, "high": 3}
+    child = hyperstep.SearchSpace.model_validate({"parameters": [KERNEL, {**degree, "when": {"kernel": ["poly"]}}]})
+    trials = [
+        parent_trial(1, {"kernel": "rbf"}),  # the parent had no degree
+        parent_trial(2, {"kernel": "poly"}),
+        parent_trial(3, {"kernel": "rbf", "degree": 5}),  # always active in the parent, outside this range
+        parent_trial(4, {"kernel": "poly", "degree": 5}),  # active here: outside the range drops it
+        parent_trial(5, {"kernel": "poly", "degree": 3}),
+    ]
+    prior = {t.id: t.params for t in carried_over(child, trials, seed=3)}
+    assert all(child.contains(params) for params in prior.values())
+    assert sorted(prior) == ["t0001", "t0002", "t0003", "t0005"]
+    assert prior["t0001"] == prior["t0003"] == {"kernel": "rbf"} and prior["t0005"] == {"kernel": "poly", "degree": 3}
+    assert prior["t0002"]["degree"] in (2, 3)
+    always = hyperstep.SearchSpace.model_validate({"parameters": [KERNEL, degree]})  # the parent's was conditional
+    prior = {t.id: t.params for t in carried_over(always, trials[:1], seed=3)}
+    assert always.contains(prior["t0001"]) and prior["t0001"]["kernel"] == "rbf"

@@ -12,7 +12,10 @@ identical:
   random from its range (seeded by the job and the trial): the parent's value there is
   unknown, and a random one tells the model "this observation says nothing about the new
   parameter", so the new parameter is explored, not pinned to one value;
-- a parameter only the parent had is left out (its effect is averaged over);
+- a parameter only the parent had is left out (its effect is averaged over), and so is one
+  inactive here for the trial's values (a ``when`` this job added), whatever its value; one
+  active here that the parent trial did not set (a ``when`` the parent had) is drawn as a
+  new one;
 - a value is taken as this job's parameter takes it (a float 3.0 where this job has an int
   is 3, an int 3 where it has a float is 3.0); a value outside this job's range (a range
   narrowed or moved), a float that is no whole number where this job has an int, or a
@@ -174,18 +177,20 @@ def carried_over(space: SearchSpace, trials: Iterable[Trial], seed: int) -> list
 
 def projected(space: SearchSpace, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any] | None:
     """``params`` on ``space``: shared values kept as this space takes them (a float 3.0 as
-    an int's 3, an int 3 as a float's 3.0: ``value_of``), new parameters drawn from
-    ``rng``; None when a shared value lies outside this space."""
-    out: dict[str, Any] = {}
-    for parameter in space.parameters:
-        if parameter.name not in params:
-            out[parameter.name] = parameter.decode(rng.random(parameter.width))
-        else:
-            try:
-                out[parameter.name] = parameter.value_of(params[parameter.name])
-            except ValueError:
-                return None
-    return out
+    an int's 3, an int 3 as a float's 3.0: ``configuration``), new parameters drawn from
+    ``rng``, those inactive here left out (a parameter conditional in one space only);
+    None when a value active here lies outside this space."""
+    out = {
+        parameter.name: params[parameter.name]
+        if parameter.name in params
+        else parameter.decode(rng.random(parameter.width))
+        for parameter in space.parameters
+    }
+    active = space.active_names(out)
+    try:
+        return space.configuration({name: value for name, value in out.items() if name in active})
+    except ValueError:
+        return None
 
 
 def _rng(seed: int, trial: Trial) -> np.random.Generator:
