@@ -399,3 +399,33 @@ def test_a_parameter_conditional_in_one_space_only_keeps_each_parent_trial_where
     always = hyperstep.SearchSpace.model_validate({"parameters": [KERNEL, degree]})  # the parent's was conditional
     prior = {t.id: t.params for t in carried_over(always, trials[:1], seed=3)}
     assert always.contains(prior["t0001"]) and prior["t0001"]["kernel"] == "rbf"
+
+
+def test_a_static_hyperparameter_made_tunable_carries_the_parents_trials_over() -> None:
+    """AMT's warm start lets a static hyperparameter become tunable: an imported job holds it
+    as a one-choice categorical of text (``num_round: ['100']``), which a child tuning it as an
+    int took as no value of its range, leaving every parent trial out without a word. A
+    choice that reads as a number of the new range is that number; none is refused."""
+    service = TuningService(SQLiteStore(":memory:"), {})
+    static = {"name": "num_round", "type": "categorical", "choices": ["100"]}
+    parent = service.create_job(numbers_spec("parent", static))
+    tunable = {"name": "num_round", "type": "int", "low": 50, "high": 200}
+    assert service.create_job(numbers_spec("child", tunable, [parent.id])).parents == (parent.id,)
+    ran = parent_trial(1, {"lr": 0.01, "depth": 4, "kernel": "rbf", "dropout": 0.1, "num_round": "100"})
+    space = hyperstep.SearchSpace(parameters=numbers_spec("child", tunable).parameters)
+    assert [t.params["num_round"] for t in carried_over(space, [ran], seed=0)] == [100]
+    with pytest.raises(SpecError) as refused:
+        service.create_job(numbers_spec("child", {**tunable, "low": 150}, [parent.id]))
+    assert str(refused.value) == (
+        f"warm_start.jobs: job {parent.id!r} ran num_round at ['100'] and this job's range is [150, 200]"
+        " (parameters.0): none of its trials would fit this space"
+    )
+    words = service.create_job(numbers_spec("words", {"name": "depth", "type": "categorical", "choices": ["a", "b"]}))
+    with pytest.raises(SpecError, match=r"ran depth at \['a', 'b'\] and this job's range is \[2, 8\]"):
+        service.create_job(numbers_spec("child", {"name": "depth", "type": "int", "low": 2, "high": 8}, [words.id]))
+    numbers = service.create_job(numbers_spec("numbers", CHILD.parameters[1].model_dump()))  # depth: int in [2, 8]
+    as_words = {"name": "depth", "type": "categorical", "choices": ["deep", "shallow"]}
+    with pytest.raises(SpecError, match=r"ran depth in \[2, 8\] and this job offers \['deep', 'shallow'\]"):
+        service.create_job(numbers_spec("child", as_words, [numbers.id]))
+    as_text = {"name": "depth", "type": "categorical", "choices": ["4", "16"]}
+    assert service.create_job(numbers_spec("child", as_text, [numbers.id])).parents == (numbers.id,)

@@ -17,7 +17,8 @@ identical:
   active here that the parent trial did not set (a ``when`` the parent had) is drawn as a
   new one;
 - a value is taken as this job's parameter takes it (a float 3.0 where this job has an int
-  is 3, an int 3 where it has a float is 3.0); a value outside this job's range (a range
+  is 3, an int 3 where it has a float is 3.0, a categorical's "100" where it has a number
+  is 100: AMT's warm start lets a static hyperparameter become tunable); a value outside this job's range (a range
   narrowed or moved), a float that is no whole number where this job has an int, or a
   categorical value no longer among the choices drops the trial. Dropped, not clipped:
   clipping would tell the model that the boundary scored what was measured somewhere
@@ -113,6 +114,14 @@ def _nothing_shared(mine: Parameter, theirs: Parameter) -> str | None:
         now = f"fixes it at {mine.choices[0]!r}" if len(mine.choices) == 1 else f"offers {mine.choices}"
         return f"at {theirs.choices} and this job {now}"
     numbers = (FloatParameter, IntParameter)
+    if isinstance(theirs, CategoricalParameter) and isinstance(mine, numbers):  # a static made tunable
+        if any(_takes(mine, _number(choice)) for choice in theirs.choices):
+            return None
+        return f"at {theirs.choices} and this job's range is [{mine.low}, {mine.high}]"
+    if isinstance(mine, CategoricalParameter) and isinstance(theirs, numbers):
+        if any(_takes(theirs, _number(choice)) for choice in mine.choices):
+            return None
+        return f"in [{theirs.low}, {theirs.high}] and this job offers {mine.choices}"
     if not isinstance(mine, numbers) or not isinstance(theirs, numbers):
         return None
     low, high = max(mine.low, theirs.low), min(mine.high, theirs.high)
@@ -121,6 +130,23 @@ def _nothing_shared(mine: Parameter, theirs: Parameter) -> str | None:
     if shared:
         return None
     return f"in [{theirs.low}, {theirs.high}] and this job's range is [{mine.low}, {mine.high}]"
+
+
+def _carried(parameter: Parameter, value: Any) -> Any:
+    """A parent's value for ``parameter``: a number's text as the number (``_number``)."""
+    return value if isinstance(parameter, CategoricalParameter) else _number(value)
+
+
+def _number(value: Any) -> Any:
+    """A text that reads as a finite number (an imported AMT static hyperparameter's "100")
+    as that number, else ``value`` as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
 
 
 def _float_to_int(mine: Parameter, theirs: Parameter | None) -> bool:
@@ -177,14 +203,13 @@ def carried_over(space: SearchSpace, trials: Iterable[Trial], seed: int) -> list
 
 def projected(space: SearchSpace, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any] | None:
     """``params`` on ``space``: shared values kept as this space takes them (a float 3.0 as
-    an int's 3, an int 3 as a float's 3.0: ``configuration``), new parameters drawn from
+    an int's 3, an int 3 as a float's 3.0: ``configuration``; a categorical's "100", as an
+    imported static hyperparameter holds it, as a number's 100), new parameters drawn from
     ``rng``, those inactive here left out (a parameter conditional in one space only);
     None when a value active here lies outside this space."""
     out = {
-        parameter.name: params[parameter.name]
-        if parameter.name in params
-        else parameter.decode(rng.random(parameter.width))
-        for parameter in space.parameters
+        p.name: _carried(p, params[p.name]) if p.name in params else p.decode(rng.random(p.width))
+        for p in space.parameters
     }
     active = space.active_names(out)
     try:
