@@ -367,8 +367,8 @@ def test_a_float_parent_none_of_whose_trials_is_a_whole_number_of_an_int_paramet
     with pytest.raises(SpecError) as refused:
         service.create_job(numbers_spec("child", as_int, [continuous.id]))
     assert str(refused.value) == (
-        f"warm_start.jobs: job {continuous.id!r} ran depth as a float and none of its 2 ended trials"
-        " at a whole number of this job's range [2, 8] (parameters.0): none of its trials would fit this space"
+        f"warm_start.jobs: job {continuous.id!r} ran depth as a float, and none of its 2 ended trials"
+        " at a whole number in this job's int range [2, 8] (parameters.0): none of its trials would fit this space"
     )
     store.put_trials([ran(continuous, 3, 4.0)])
     assert service.create_job(numbers_spec("child", as_int, [continuous.id])).parents == (continuous.id,)

@@ -168,7 +168,7 @@ def _no_whole_number(mine: Parameter, ended: list[Trial]) -> str | None:
     if not ended or any(_takes(mine, t.params.get(mine.name)) for t in ended):
         return None
     return (
-        f"as a float and none of its {len(ended)} ended trials at a whole number of this job's range"
+        f"as a float, and none of its {len(ended)} ended trials at a whole number in this job's int range"
         f" [{mine.low}, {mine.high}]"
     )
 
