@@ -245,3 +245,21 @@ def test_no_improvement_counts_from_the_best_feasible_trial_not_one_that_breaks_
     plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.done and plan.reason == "no improvement in the last 2 completed trials"
     assert service.store.get_job("job").best_value == 0.4
+
+
+def test_a_best_trial_the_snapshot_still_holds_running_counts_no_trial_after_it() -> None:
+    """The job item names its best before a snapshot read earlier has seen it end: with no
+    end time, every completed trial would count as after it and the job stop at once."""
+    from hyperstep.completion import completed_since_best
+    from hyperstep.trial_view import Snapshot
+
+    def trial(number: int, state: TrialState, ended_at: float | None) -> Trial:
+        value = 0.5 if state is TrialState.COMPLETED else None
+        return Trial(
+            job_id="job", id=f"t{number:04d}", number=number, params={}, state=state, value=value, ended_at=ended_at
+        )
+
+    ended = [trial(n, TrialState.COMPLETED, 10.0 + n) for n in (1, 2, 3)]
+    job = Job(id="job", spec=parse_spec(spec_document()), created_at=0.0, best_trial_id="t0004", best_value=0.1)
+    assert completed_since_best(job, Snapshot.of([*ended, trial(4, TrialState.RUNNING, None)])) == 0
+    assert completed_since_best(job, Snapshot.of([*ended, trial(4, TrialState.COMPLETED, 12.5)])) == 1

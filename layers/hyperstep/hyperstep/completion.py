@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hyperstep.models import Job, JobStatus, StopReason, Trial
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 
 if TYPE_CHECKING:
     from hyperstep.trial_view import Snapshot
@@ -93,9 +93,11 @@ def completed_since_best(job: Job, trials: Snapshot) -> int:
     """How many trials completed after the job's best: the first completed trial to reach
     the best value of those that meet the constraints (``Job.beats_best``; one that breaks a
     constraint is never the best, however good its value). 0 without a best, or before the
-    snapshot holds it."""
+    snapshot holds it completed (read before its end: no end time to count from)."""
     best = trials.trials.get(job.best_trial_id) if job.best_trial_id is not None else None
-    return 0 if best is None else trials.totals.completed_after(best)
+    if best is None or best.state is not TrialState.COMPLETED:
+        return 0
+    return trials.totals.completed_after(best)
 
 
 def failed_before_success(job: Job) -> int | None:
