@@ -483,3 +483,31 @@ def test_the_results_named_are_every_field_a_describe_answer_adds_to_the_request
     answer = model.operation_model("DescribeHyperParameterTuningJob").output_shape.members
     request = model.operation_model("CreateHyperParameterTuningJob").input_shape.members
     assert set(OUTCOME) == set(answer) - set(request)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            (CONFIG, "TuningJobCompletionCriteria", "ConvergenceDetected", "CompleteOnConvergence"),
+            "Enable",
+            "Disabled, Enabled",
+        ),
+        ((CONFIG, "TrainingJobEarlyStoppingType"), "On", "Off, Auto"),
+        (("WarmStartConfig", "WarmStartType"), "Transfer", "IdenticalDataAndAlgorithm, TransferLearning"),
+    ],
+)
+def test_a_setting_aws_does_not_define_is_refused_naming_it_not_taken_as_off(
+    path: tuple[str, ...], value: str, expected: str
+) -> None:
+    """Before, a misspelt value was taken and ignored: a job meant to stop on convergence ran
+    its whole budget, without a note."""
+    request = load(DOC_EXAMPLE)
+    request.setdefault("WarmStartConfig", {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p"}]})
+    place = request
+    for key in path[:-1]:
+        place = place.setdefault(key, {})
+    place[path[-1]] = value
+    with pytest.raises(SpecError) as caught:
+        import_request(request)
+    assert str(caught.value) == f"{'.'.join(path)}: expected one of {expected}, got {value!r}"

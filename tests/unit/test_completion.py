@@ -9,7 +9,7 @@ import pytest
 
 from hyperstep.completion import CONVERGED_EI, converged, failed_before_success
 from hyperstep.errors import SpecError
-from hyperstep.messages import FinishRequest, SuggestRequest
+from hyperstep.messages import FinishRequest, SuggestRequest, TrialResult
 from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
@@ -216,3 +216,50 @@ def test_a_job_stored_without_the_field_reads_with_the_default_of_five(parts) ->
     body = json.loads(submit(service).model_dump_json())
     del body["spec"]["budget"]["max_failed_before_success"]
     assert Job.model_validate_json(json.dumps(body), context=STORED).spec.budget.max_failed_before_success == 5
+
+
+def test_no_improvement_counts_from_the_best_feasible_trial_not_one_that_breaks_a_constraint(parts) -> None:
+    """A trial breaking a constraint is never the best (``Job.feasible``): before, its value
+    was the plateau's best, so a job whose feasible best had just improved (0.5, then 0.4)
+    stopped with "no improvement in the last 2 completed trials"."""
+    service, _, _, clock = parts
+    document = spec_document(
+        budget={"max_trials": 20, "max_parallel": 1, "no_improvement_trials": 2},
+        constraints=[{"metric": "latency", "max": 50}],
+    )
+    document["trial"]["metric_definitions"].append({"name": "latency", "regex": r"latency=([0-9.]+)"})
+    service.submit(parse_spec(document), job_id="job")
+
+    def ends(loss: float, latency: float) -> None:
+        (trial_id,) = launch_all(service)
+        clock.now += 1
+        metrics = {"loss": loss, "latency": latency}
+        service.collect(TrialResult(job_id="job", trial_id=trial_id, state="completed", metrics=metrics))
+
+    ends(0.1, 99)  # the lowest loss, too slow: infeasible
+    for loss in (0.5, 0.4):
+        ends(loss, 10)
+        assert not service.suggest(SuggestRequest(job_id="job")).done
+    for loss in (0.45, 0.05):  # the second breaks the constraint again: no improvement either
+        ends(loss, 10 if loss > 0.1 else 99)
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.done and plan.reason == "no improvement in the last 2 completed trials"
+    assert service.store.get_job("job").best_value == 0.4
+
+
+def test_a_best_trial_the_snapshot_still_holds_running_counts_no_trial_after_it() -> None:
+    """The job item names its best before a snapshot read earlier has seen it end: with no
+    end time, every completed trial would count as after it and the job stop at once."""
+    from hyperstep.completion import completed_since_best
+    from hyperstep.trial_view import Snapshot
+
+    def trial(number: int, state: TrialState, ended_at: float | None) -> Trial:
+        value = 0.5 if state is TrialState.COMPLETED else None
+        return Trial(
+            job_id="job", id=f"t{number:04d}", number=number, params={}, state=state, value=value, ended_at=ended_at
+        )
+
+    ended = [trial(n, TrialState.COMPLETED, 10.0 + n) for n in (1, 2, 3)]
+    job = Job(id="job", spec=parse_spec(spec_document()), created_at=0.0, best_trial_id="t0004", best_value=0.1)
+    assert completed_since_best(job, Snapshot.of([*ended, trial(4, TrialState.RUNNING, None)])) == 0
+    assert completed_since_best(job, Snapshot.of([*ended, trial(4, TrialState.COMPLETED, 12.5)])) == 1

@@ -25,17 +25,19 @@ from tests.unit.test_service import Clock, FakeBackend, FakeOrchestrator
 ENDED = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED)
 
 
-def completed_since_best(minimize: bool, trials: Sequence[Trial]) -> int:
-    """The rule as a pass over every trial (what ``completion`` did before the totals)."""
+def completed_since_best(minimize: bool, trials: Sequence[Trial]) -> tuple[Trial | None, int]:
+    """The rule as a pass over every trial (what ``completion`` did before the totals): the
+    first trial to reach the best value, and how many completed after it."""
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
-    best, since = None, 0
+    best: Trial | None = None
+    since = 0
     for trial in sorted(done, key=lambda t: (t.ended_at or 0.0, t.number)):
         assert trial.value is not None
-        if best is None or (trial.value < best if minimize else trial.value > best):
-            best, since = trial.value, 0
+        if best is None or (trial.value < best.value if minimize else trial.value > best.value):  # type: ignore[operator]
+            best, since = trial, 0
         else:
             since += 1
-    return since
+    return best, since
 
 
 def random_trials(rng: random.Random, n: int) -> list[Trial]:
@@ -62,7 +64,8 @@ def test_the_totals_of_trials_added_in_any_order_are_the_pass_over_them(seed: in
     trials = random_trials(rng, rng.randint(0, 30))
     totals = EndedTotals.of(rng.sample(trials, len(trials)))
     for minimize in (True, False):
-        assert totals.completed_since_best(minimize) == completed_since_best(minimize, trials)
+        best, since = completed_since_best(minimize, trials)
+        assert (0 if best is None else totals.completed_after(best)) == since
     priced = [t.cost_usd for t in trials if t.cost_usd is not None]
     assert totals.spent_usd == sum(t.cost_usd or 0.0 for t in trials)  # eighths: exact in any order
     assert totals.average_cost() == (sum(priced) / len(priced) if priced else None)

@@ -317,6 +317,16 @@ def test_the_report_says_why_the_job_stopped(tmp_path: Path) -> None:
     assert job_from_detail(answer).stop_reason is StopReason.NO_IMPROVEMENT
 
 
+def test_the_report_names_the_jobs_a_warm_started_job_learned_from(tmp_path: Path) -> None:
+    """As ``run``'s summary and ``status`` do ("warm-started from"); before, the page did not
+    say that the job's first proposals came from other jobs' trials."""
+    data = make_data(n=3, failed=0, curves=False)
+    data.job = data.job.model_copy(update={"parents": ("parent-a", "parent-b")})
+    assert "<dt>warm-started from</dt><dd>parent-a, parent-b</dd>" in write_report(data, tmp_path).read_text()
+    data.job = data.job.model_copy(update={"parents": ()})
+    assert "warm-started from" not in write_report(data, tmp_path).read_text()
+
+
 def test_a_conditional_job_reports_each_parameter_where_it_was_set(tmp_path: Path) -> None:
     """``x`` is set for kind a only, ``n`` for kind b only: the loss is (x - 0.3)^2 on a, 0.5 on b."""
     parameters = [

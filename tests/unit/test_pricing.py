@@ -170,6 +170,24 @@ def test_batch_on_ec2_is_its_instance_type_when_named_else_its_vcpus_at_the_esti
     assert named is not None and named.usd_per_hour == pytest.approx(0.17)
 
 
+def test_a_batch_ec2_instance_type_the_table_lacks_is_named_not_budgeted_as_m5_vcpus() -> None:
+    """``trial.instance_type: p4d.24xlarge`` was priced as its vCPUs at m5's rate per vCPU
+    without a word, many times below its price: a dollar budget let the job overspend. It is
+    refused for a dollar budget unless ``cost_per_hour`` gives the price; without one the
+    estimate says that the type is not in the table."""
+    with pytest.raises(
+        SpecError,
+        match=r"^budget\.max_cost_usd: trial\.instance_type p4d\.24xlarge is not in hyperstep's price table "
+        r"\(2026-11-30\): set trial\.cost_per_hour \(dollars per hour\)$",
+    ):
+        block_of(batch_block(instance_type="p4d.24xlarge"), max_cost_usd=100)
+    block_of(batch_block(instance_type="p4d.24xlarge", cost_per_hour=32.77), max_cost_usd=100)
+    block_of(batch_block(instance_type="c5.xlarge"), max_cost_usd=100)
+    usage = Usage(seconds=3600, vcpus=96, memory_mib=1_179_648, platform="ec2")
+    estimate = block_of(batch_block(instance_type="p4d.24xlarge")).rate(usage, "us-east-1")
+    assert estimate is not None and "p4d.24xlarge is not in the price table" in estimate.basis
+
+
 def test_batch_usage_adds_up_every_attempt_and_is_zero_for_a_job_that_never_ran() -> None:
     detail = {
         "attempts": [{"startedAt": 1000, "stoppedAt": 61000}, {"startedAt": 70000, "stoppedAt": 100000}],

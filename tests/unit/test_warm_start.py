@@ -327,3 +327,105 @@ def test_a_number_range_sharing_a_value_with_the_parents_keeps_the_trials_that_f
     fits = parent_trial(1, {"lr": 0.01, "depth": 4, "kernel": "linear", **kept})
     child = hyperstep.SearchSpace(parameters=numbers_spec("child", changed).parameters)
     assert [t.params[changed["name"]] for t in carried_over(child, [fits], seed=1)] == list(kept.values())
+
+
+def test_a_float_parent_of_an_int_parameter_carries_its_whole_numbered_trials_over() -> None:
+    """A parameter tuned as a float and now as an int of the same name: a parent value that is
+    a whole number (3.0, as a grid or an imported job runs it) is that int, and an int parent's
+    value is a float child's. Before, every such parent trial was left out without a word."""
+    as_int = hyperstep.SearchSpace.model_validate({"parameters": [{"name": "x", "type": "int", "low": 1, "high": 10}]})
+    as_float = hyperstep.SearchSpace.model_validate(
+        {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 10}]}
+    )
+    trials = [parent_trial(1, {"x": 3.0}), parent_trial(2, {"x": 3.7}), parent_trial(3, {"x": 12.0})]
+    prior = carried_over(as_int, trials, seed=0)
+    assert [(t.id, t.params["x"], type(t.params["x"])) for t in prior] == [("t0001", 3, int)]  # 3.7 fits no int
+    prior = carried_over(as_float, [parent_trial(1, {"x": 3})], seed=0)
+    assert [(t.params["x"], type(t.params["x"])) for t in prior] == [(3.0, float)]
+
+
+def test_a_float_parent_none_of_whose_trials_is_a_whole_number_of_an_int_parameter_is_refused() -> None:
+    """Refused at submit naming the parameter only when no parent trial can be used: a float
+    range holding no whole number of the int one, or ended trials none of which ran one."""
+    store = SQLiteStore(":memory:")
+    service = TuningService(store, {})
+    as_int = {"name": "depth", "type": "int", "low": 2, "high": 8}
+    between = service.create_job(numbers_spec("between", {"name": "depth", "type": "float", "low": 2.1, "high": 2.9}))
+    with pytest.raises(SpecError) as refused:
+        service.create_job(numbers_spec("child", as_int, [between.id]))
+    assert str(refused.value) == (
+        f"warm_start.jobs: job {between.id!r} ran depth in [2.1, 2.9] and this job's range is [2, 8]"
+        " (parameters.0): none of its trials would fit this space"
+    )
+    continuous = service.create_job(numbers_spec("continuous", {"name": "depth", "type": "float", "low": 2, "high": 8}))
+
+    def ran(job: Job, number: int, depth: float) -> Trial:
+        params = {"lr": 0.01, "depth": depth, "kernel": "rbf", "dropout": 0.1}
+        return parent_trial(number, params).model_copy(update={"job_id": job.id})
+
+    store.put_trials([ran(continuous, 1, 2.5), ran(continuous, 2, 6.25)])
+    with pytest.raises(SpecError) as refused:
+        service.create_job(numbers_spec("child", as_int, [continuous.id]))
+    assert str(refused.value) == (
+        f"warm_start.jobs: job {continuous.id!r} ran depth as a float, and none of its 2 ended trials"
+        " at a whole number in this job's int range [2, 8] (parameters.0): none of its trials would fit this space"
+    )
+    store.put_trials([ran(continuous, 3, 4.0)])
+    assert service.create_job(numbers_spec("child", as_int, [continuous.id])).parents == (continuous.id,)
+
+
+KERNEL = {"name": "kernel", "type": "categorical", "choices": ["rbf", "poly"]}
+
+
+def test_a_parameter_conditional_in_one_space_only_keeps_each_parent_trial_where_it_means_the_same() -> None:
+    """A parent trial is a configuration of this space: a parameter inactive here is left out
+    of it (its value, even outside this range, averaged over as a parameter the parent alone
+    had), one active here the parent did not set is drawn as a new one. Before, a trial kept
+    an inactive ``degree`` (not a configuration of this space), or was dropped for its value."""
+    degree = {"name": "degree", "type": "int", "low": 2, "high": 3}
+    child = hyperstep.SearchSpace.model_validate({"parameters": [KERNEL, {**degree, "when": {"kernel": ["poly"]}}]})
+    trials = [
+        parent_trial(1, {"kernel": "rbf"}),  # the parent had no degree
+        parent_trial(2, {"kernel": "poly"}),
+        parent_trial(3, {"kernel": "rbf", "degree": 5}),  # always active in the parent, outside this range
+        parent_trial(4, {"kernel": "poly", "degree": 5}),  # active here: outside the range drops it
+        parent_trial(5, {"kernel": "poly", "degree": 3}),
+    ]
+    prior = {t.id: t.params for t in carried_over(child, trials, seed=3)}
+    assert all(child.contains(params) for params in prior.values())
+    assert sorted(prior) == ["t0001", "t0002", "t0003", "t0005"]
+    assert prior["t0001"] == prior["t0003"] == {"kernel": "rbf"} and prior["t0005"] == {"kernel": "poly", "degree": 3}
+    assert prior["t0002"]["degree"] in (2, 3)
+    always = hyperstep.SearchSpace.model_validate({"parameters": [KERNEL, degree]})  # the parent's was conditional
+    prior = {t.id: t.params for t in carried_over(always, trials[:1], seed=3)}
+    assert always.contains(prior["t0001"]) and prior["t0001"]["kernel"] == "rbf"
+
+
+def test_a_static_hyperparameter_made_tunable_carries_the_parents_trials_over() -> None:
+    """AMT's warm start lets a static hyperparameter become tunable: an imported job holds it
+    as a one-choice categorical of text (``num_round: ['100']``), which a child tuning it as an
+    int took as no value of its range, leaving every parent trial out without a word. A
+    choice that reads as a number of the new range is that number; none is refused."""
+    service = TuningService(SQLiteStore(":memory:"), {})
+    static = {"name": "num_round", "type": "categorical", "choices": ["100"]}
+    parent = service.create_job(numbers_spec("parent", static))
+    tunable = {"name": "num_round", "type": "int", "low": 50, "high": 200}
+    assert service.create_job(numbers_spec("child", tunable, [parent.id])).parents == (parent.id,)
+    ran = parent_trial(1, {"lr": 0.01, "depth": 4, "kernel": "rbf", "dropout": 0.1, "num_round": "100"})
+    space = hyperstep.SearchSpace(parameters=numbers_spec("child", tunable).parameters)
+    assert [t.params["num_round"] for t in carried_over(space, [ran], seed=0)] == [100]
+    with pytest.raises(SpecError) as refused:
+        service.create_job(numbers_spec("child", {**tunable, "low": 150}, [parent.id]))
+    assert str(refused.value) == (
+        f"warm_start.jobs: job {parent.id!r} ran num_round at ['100'] and this job's range is [150, 200]"
+        " (parameters.0): none of its trials would fit this space"
+    )
+    words = service.create_job(numbers_spec("words", {"name": "depth", "type": "categorical", "choices": ["a", "b"]}))
+    with pytest.raises(SpecError, match=r"ran depth at \['a', 'b'\] and this job's range is \[2, 8\]"):
+        service.create_job(numbers_spec("child", {"name": "depth", "type": "int", "low": 2, "high": 8}, [words.id]))
+    numbers = service.create_job(numbers_spec("numbers", CHILD.parameters[1].model_dump()))  # depth: int in [2, 8]
+    as_words = {"name": "depth", "type": "categorical", "choices": ["deep", "shallow"]}
+    with pytest.raises(SpecError, match=r"ran depth in \[2, 8\] and this job offers \['deep', 'shallow'\]"):
+        service.create_job(numbers_spec("child", as_words, [numbers.id]))
+    as_text = {"name": "depth", "type": "categorical", "choices": ["4", "16"]}
+    assert service.create_job(numbers_spec("child", as_text, [numbers.id])).parents == (numbers.id,)

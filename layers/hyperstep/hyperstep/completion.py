@@ -11,7 +11,8 @@ records the final ``StopReason`` with ``final_stop``. The rules, in the order th
   failed while none completed or was pruned (``no_trial_succeeded``, AMT's "No training
   job succeeded after 5 attempts");
 - the best value has not improved over the last ``budget.no_improvement_trials`` completed
-  trials (``no_improvement``, AMT's ``BestObjectiveNotImproving``);
+  trials (``no_improvement``, AMT's ``BestObjectiveNotImproving``; the best is the job's, of
+  the trials that meet its constraints);
 - with ``budget.stop_on_convergence``, the Bayesian model expected almost nothing more
   (largest expected improvement below ``CONVERGED_EI``) for each of the last few trials
   it proposed (``converged``, AMT's ``ConvergenceDetected``).
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hyperstep.models import Job, JobStatus, StopReason, Trial
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 
 if TYPE_CHECKING:
     from hyperstep.trial_view import Snapshot
@@ -77,7 +78,7 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
             StopReason.NO_TRIAL_SUCCEEDED, f"{failed} trials failed before any succeeded (max_failed_before_success)"
         )
     if budget.no_improvement_trials is not None:
-        since = trials.totals.completed_since_best(job.minimize)
+        since = completed_since_best(job, trials)
         if since >= budget.no_improvement_trials:
             return Stop(StopReason.NO_IMPROVEMENT, f"no improvement in the last {since} completed trials")
     proposals = max(CONVERGED_PROPOSALS, budget.max_parallel)
@@ -86,6 +87,17 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
             StopReason.CONVERGED, f"converged: the model expects no meaningful improvement (EI < {CONVERGED_EI:g})"
         )
     return None
+
+
+def completed_since_best(job: Job, trials: Snapshot) -> int:
+    """How many trials completed after the job's best: the first completed trial to reach
+    the best value of those that meet the constraints (``Job.beats_best``; one that breaks a
+    constraint is never the best, however good its value). 0 without a best, or before the
+    snapshot holds it completed (read before its end: no end time to count from)."""
+    best = trials.trials.get(job.best_trial_id) if job.best_trial_id is not None else None
+    if best is None or best.state is not TrialState.COMPLETED:
+        return 0
+    return trials.totals.completed_after(best)
 
 
 def failed_before_success(job: Job) -> int | None:

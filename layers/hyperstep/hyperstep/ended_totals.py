@@ -1,10 +1,10 @@
 """Running totals of a job's ended trials: what the completion rules and the dollar budget
 read every Suggest round, kept as the ``TrialView`` snapshot learns of each trial's end.
 
-``budget.no_improvement_trials`` asks how many trials completed after the last one that
-improved the best value, ``budget.max_cost_usd`` what the ended trials cost and what a
-priced one costs on average. Counted over the job's trials, each round passed over every
-one of them; added up as trials end, a round's rules cost the same at trial 10,000 as at 10.
+``budget.no_improvement_trials`` asks how many trials completed after the job's best,
+``budget.max_cost_usd`` what the ended trials cost and what a priced one costs on average.
+Counted over the job's trials, each round passed over every one of them; added up as
+trials end, a round's rules cost the same at trial 10,000 as at 10.
 The answers are those of the pass over the trials (``tests/unit/test_ended_totals.py``).
 """
 
@@ -21,21 +21,11 @@ Key = tuple[float, int]
 
 
 @dataclass
-class _Best:
-    """The best value so far and the first completed trial (in ``Key`` order) that has it."""
-
-    value: float
-    key: Key
-
-
-@dataclass
 class EndedTotals:
     """Totals of the ended trials added so far (each once, in any order)."""
 
     completed: list[Key] = field(default_factory=list)
     """The completed trials with a value, in the order they completed."""
-    lowest: _Best | None = None
-    highest: _Best | None = None
     priced: int = 0
     """Ended trials that have a cost (one whose end beat the write of its start too: it is
     charged from the backend's record, ``TuningService._charge``)."""
@@ -59,21 +49,17 @@ class EndedTotals:
             self.priced_usd += trial.cost_usd
         if trial.state is not TrialState.COMPLETED or trial.value is None:
             return
-        key = (trial.ended_at or 0.0, trial.number)
-        bisect.insort(self.completed, key)
-        value = trial.value
-        if self.lowest is None or (value, key) < (self.lowest.value, self.lowest.key):
-            self.lowest = _Best(value, key)
-        if self.highest is None or (-value, key) < (-self.highest.value, self.highest.key):
-            self.highest = _Best(value, key)
+        bisect.insort(self.completed, _key(trial))
 
-    def completed_since_best(self, minimize: bool) -> int:
-        """How many trials completed (in the order they ended) after the last one that
-        improved the best value: the first to reach the best value of all, since a value
-        equal to the best so far is no improvement."""
-        best = self.lowest if minimize else self.highest
-        return 0 if best is None else len(self.completed) - bisect.bisect_right(self.completed, best.key)
+    def completed_after(self, trial: Trial) -> int:
+        """How many trials completed (in the order they ended) after ``trial``: the job's best
+        (``completion``: the first to reach the best feasible value, kept by the store)."""
+        return len(self.completed) - bisect.bisect_right(self.completed, _key(trial))
 
     def average_cost(self) -> float | None:
         """What a priced trial cost on average; None before any was priced."""
         return self.priced_usd / self.priced if self.priced else None
+
+
+def _key(trial: Trial) -> Key:
+    return (trial.ended_at or 0.0, trial.number)

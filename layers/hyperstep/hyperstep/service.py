@@ -48,6 +48,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -165,7 +166,7 @@ class TuningService:
             except NotFoundError:
                 raise SpecError(f"warm_start.jobs: job {parent!r} not found") from None
             if parent in named:
-                check_parent(spec, job)
+                check_parent(spec, job, partial(self.store.list_trials, parent))
             elif not same_objectives(spec, job):
                 continue  # a schedule's earlier run of another objective: nothing to learn
             kept.append(parent)

@@ -13,6 +13,7 @@ import math
 import numbers
 import sys
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -110,7 +111,7 @@ def checked_parents(store: TrialStore, spec: JobSpec) -> tuple[str, ...]:
     objectives (``SpecError`` naming one that is not, before anything is stored)."""
     for parent in _parent_ids(spec):
         try:
-            check_parent(spec, store.get_job(parent))
+            check_parent(spec, store.get_job(parent), partial(store.list_trials, parent))
         except NotFoundError:
             raise SpecError(f"warm_start.jobs: job {parent!r} not found in the study's store") from None
     return _parent_ids(spec)

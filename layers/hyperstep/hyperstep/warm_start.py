@@ -12,11 +12,17 @@ identical:
   random from its range (seeded by the job and the trial): the parent's value there is
   unknown, and a random one tells the model "this observation says nothing about the new
   parameter", so the new parameter is explored, not pinned to one value;
-- a parameter only the parent had is left out (its effect is averaged over);
-- a value outside this job's range (a range narrowed or moved), of another type (a float
-  where this job has an int) or a categorical value no longer among the choices drops the
-  trial. Dropped, not clipped: clipping would tell the model that the boundary scored what
-  was measured somewhere beyond it, wrong exactly where the range was changed.
+- a parameter only the parent had is left out (its effect is averaged over), and so is one
+  inactive here for the trial's values (a ``when`` this job added), whatever its value; one
+  active here that the parent trial did not set (a ``when`` the parent had) is drawn as a
+  new one;
+- a value is taken as this job's parameter takes it (a float 3.0 where this job has an int
+  is 3, an int 3 where it has a float is 3.0, a categorical's "100" where it has a number
+  is 100: AMT's warm start lets a static hyperparameter become tunable); a value outside this job's range (a range
+  narrowed or moved), a float that is no whole number where this job has an int, or a
+  categorical value no longer among the choices drops the trial. Dropped, not clipped:
+  clipping would tell the model that the boundary scored what was measured somewhere
+  beyond it, wrong exactly where the range was changed.
 
 The objectives must be the parent's (``check_parent``): a trial's value is its job's
 objective, so a parent that minimized a loss cannot teach a job that maximizes accuracy.
@@ -24,15 +30,16 @@ And a parent must have measured every metric the job constrains: a trial without
 as breaking the constraint, so a parent that never measured it would teach the model that
 its whole region (the best known) breaks it. A categorical none of whose choices the parent
 ran (a constant among them: a one-choice categorical, such as an imported AMT static
-hyperparameter, set to a value the parent never ran), or a number range moved wholly
-outside the parent's, is refused too: every parent trial would be left out.
+hyperparameter, set to a value the parent never ran), a number range moved wholly
+outside the parent's, or an int the parent ran as a float none of whose ended trials
+took a whole number of it, is refused too: every parent trial would be left out.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -56,9 +63,11 @@ def same_objectives(spec: JobSpec, parent: Job) -> bool:
     return mine == theirs or (len(mine) == 1 and mine[0] == theirs[0])
 
 
-def check_parent(spec: JobSpec, parent: Job) -> None:
-    """Refuse (``SpecError``) a parent that is not ``same_objectives``, or whose trials
-    never measured a metric this job constrains (``unmeasured``)."""
+def check_parent(spec: JobSpec, parent: Job, trials: Callable[[], Iterable[Trial]] = tuple) -> None:
+    """Refuse (``SpecError``) a parent that is not ``same_objectives``, whose trials never
+    measured a metric this job constrains (``unmeasured``), or none of whose trials could fit
+    this space (``_nothing_shared``, ``_no_whole_number``: ``trials`` reads the parent's,
+    only for a parameter it ran as a float and this job as an int)."""
     if not same_objectives(spec, parent):
         mine = [o.metric for o in spec.goals]
         theirs = [o.metric for o in parent.spec.goals]
@@ -76,6 +85,8 @@ def check_parent(spec: JobSpec, parent: Job) -> None:
     for index, parameter in enumerate(spec.parameters):
         before = theirs.get(parameter.name)
         change = None if before is None else _nothing_shared(parameter, before)
+        if change is None and _float_to_int(parameter, before):
+            change = _no_whole_number(parameter, [t for t in trials() if t.state in INFORMATIVE])
         if change is not None:
             raise SpecError(
                 f"warm_start.jobs: job {parent.id!r} ran {parameter.name} {change} (parameters.{index}):"
@@ -103,13 +114,63 @@ def _nothing_shared(mine: Parameter, theirs: Parameter) -> str | None:
         now = f"fixes it at {mine.choices[0]!r}" if len(mine.choices) == 1 else f"offers {mine.choices}"
         return f"at {theirs.choices} and this job {now}"
     numbers = (FloatParameter, IntParameter)
+    if isinstance(theirs, CategoricalParameter) and isinstance(mine, numbers):  # a static made tunable
+        if any(_takes(mine, _number(choice)) for choice in theirs.choices):
+            return None
+        return f"at {theirs.choices} and this job's range is [{mine.low}, {mine.high}]"
+    if isinstance(mine, CategoricalParameter) and isinstance(theirs, numbers):
+        if any(_takes(theirs, _number(choice)) for choice in mine.choices):
+            return None
+        return f"in [{theirs.low}, {theirs.high}] and this job offers {mine.choices}"
     if not isinstance(mine, numbers) or not isinstance(theirs, numbers):
         return None
     low, high = max(mine.low, theirs.low), min(mine.high, theirs.high)
-    shared = math.ceil(low) <= math.floor(high) if isinstance(theirs, IntParameter) else low <= high
+    whole = isinstance(theirs, IntParameter) or isinstance(mine, IntParameter)
+    shared = math.ceil(low) <= math.floor(high) if whole else low <= high
     if shared:
         return None
     return f"in [{theirs.low}, {theirs.high}] and this job's range is [{mine.low}, {mine.high}]"
+
+
+def _carried(parameter: Parameter, value: Any) -> Any:
+    """A parent's value for ``parameter``: a number's text as the number (``_number``)."""
+    return value if isinstance(parameter, CategoricalParameter) else _number(value)
+
+
+def _number(value: Any) -> Any:
+    """A text that reads as a finite number (an imported AMT static hyperparameter's "100")
+    as that number, else ``value`` as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
+def _float_to_int(mine: Parameter, theirs: Parameter | None) -> bool:
+    return isinstance(mine, IntParameter) and isinstance(theirs, FloatParameter)
+
+
+def _takes(parameter: Parameter, value: Any) -> bool:
+    try:
+        parameter.value_of(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _no_whole_number(mine: Parameter, ended: list[Trial]) -> str | None:
+    """How a float parent's ``ended`` trials all ran ``mine``, an int here, at a value no int
+    of it takes (3.7), else None: only a whole number (3.0) carries over (``projected``). A
+    parent with no ended trial yet is not refused: its trials are still to come."""
+    if not ended or any(_takes(mine, t.params.get(mine.name)) for t in ended):
+        return None
+    return (
+        f"as a float, and none of its {len(ended)} ended trials at a whole number in this job's int range"
+        f" [{mine.low}, {mine.high}]"
+    )
 
 
 def unmeasured(parent: Job, metric: str) -> bool:
@@ -141,17 +202,20 @@ def carried_over(space: SearchSpace, trials: Iterable[Trial], seed: int) -> list
 
 
 def projected(space: SearchSpace, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any] | None:
-    """``params`` on ``space``: shared values kept, new parameters drawn from ``rng``; None
-    when a shared value lies outside this space."""
-    out: dict[str, Any] = {}
-    for parameter in space.parameters:
-        if parameter.name not in params:
-            out[parameter.name] = parameter.decode(rng.random(parameter.width))
-        elif parameter.contains(params[parameter.name]):
-            out[parameter.name] = params[parameter.name]
-        else:
-            return None
-    return out
+    """``params`` on ``space``: shared values kept as this space takes them (a float 3.0 as
+    an int's 3, an int 3 as a float's 3.0: ``configuration``; a categorical's "100", as an
+    imported static hyperparameter holds it, as a number's 100), new parameters drawn from
+    ``rng``, those inactive here left out (a parameter conditional in one space only);
+    None when a value active here lies outside this space."""
+    out = {
+        p.name: _carried(p, params[p.name]) if p.name in params else p.decode(rng.random(p.width))
+        for p in space.parameters
+    }
+    active = space.active_names(out)
+    try:
+        return space.configuration({name: value for name, value in out.items() if name in active})
+    except ValueError:
+        return None
 
 
 def _rng(seed: int, trial: Trial) -> np.random.Generator:

@@ -258,7 +258,8 @@ def _budget(
             f"{dotted(criteria)}.BestObjectiveNotImproving: as budget.no_improvement_trials {plateau}, which"
             " counts any improvement of the best, where AMT counts only one of 1% or more: the job may run longer"
         )
-    if request.get(*criteria, "ConvergenceDetected", "CompleteOnConvergence") == "Enabled":
+    convergence = (*criteria, "ConvergenceDetected", "CompleteOnConvergence")
+    if request.choice(*convergence, choices=("Disabled", "Enabled")) == "Enabled":
         if strategy == "bayesian":
             budget["stop_on_convergence"] = True
             request.notes.append(
@@ -293,7 +294,7 @@ def _warm_start(request: Request, parents: Mapping[str, str]) -> list[str]:
         if name not in names:
             has = ", ".join(str(n) for n in names if n) or "none"
             raise SpecError(f"--parent: no parent tuning job {name!r} in the request (it has: {has})")
-    request.get("WarmStartConfig", "WarmStartType")
+    request.choice("WarmStartConfig", "WarmStartType", choices=("IdenticalDataAndAlgorithm", "TransferLearning"))
     return list(dict.fromkeys(jobs))
 
 
@@ -311,7 +312,7 @@ def _outcome(request: Request) -> None:
 
 def _unsupported(request: Request, config: tuple, definition: tuple) -> None:
     """Name, with the reason, what hyperstep knowingly does not do (the rest the leftovers name)."""
-    if request.get(*config, "TrainingJobEarlyStoppingType") == "Auto":
+    if request.choice(*config, "TrainingJobEarlyStoppingType", choices=("Off", "Auto")) == "Auto":
         request.note(
             (*config, "TrainingJobEarlyStoppingType"),
             "Auto (AMT's own rule); add early_stopping: {name: median, max_resource: N} to stop trials early"

@@ -46,6 +46,13 @@ class Request:
             raise SpecError(f"{dotted(path)}: expected a string, got {json.dumps(value)}")
         return value
 
+    def choice(self, *path: Any, choices: tuple[str, ...]) -> str | None:
+        """A text that must be one of AWS's ``choices`` (a misspelt one would be ignored)."""
+        value = self.text(*path)
+        if value is not None and value not in choices:
+            raise SpecError(f"{dotted(path)}: expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
     def integer(self, *path: Any) -> int | None:
         value = self.get(*path)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):

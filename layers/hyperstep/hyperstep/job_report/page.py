@@ -113,6 +113,8 @@ def _summary(data: ReportData) -> str:
         ("trials", f"{len(trials)} of {job.spec.budget.max_trials or 'no limit'}: {job.completed} completed"),
         ("failed", str(job.failed)),
     ]
+    if job.parents:
+        rows.append(("warm-started from", ", ".join(job.parents)))
     if early_stopping.enabled(job.spec):
         rows.append(("early stopping", saved_text(steps_saved(job, trials))))
     if job.stop_reason is not None and job.status.finished:

@@ -87,8 +87,14 @@ def fargate_rate(vcpus: float, memory_mib: float, region: str | None, arm64: boo
     return Rate(hourly, basis)
 
 
+def ec2_listed(instance_type: str) -> bool:
+    """Whether the table has ``instance_type``'s EC2 rate (the same in each region it lists)."""
+    return instance_type in prices.EC2[prices.FALLBACK_REGION]
+
+
 def ec2_rate(instance_type: str | None, vcpus: float | None, region: str | None) -> Rate | None:
-    """An EC2 instance type's rate when known, else ``vcpus`` at the per-vCPU estimate."""
+    """An EC2 instance type's rate when known, else ``vcpus`` at the per-vCPU estimate (which
+    names an instance type the table lacks: its own rate may be many times the estimate)."""
     if instance_type is not None:
         table, label = _regional(prices.EC2, region)
         if instance_type in table:
@@ -96,4 +102,6 @@ def ec2_rate(instance_type: str | None, vcpus: float | None, region: str | None)
     if vcpus is None:
         return None
     per_vcpu, label = _regional(prices.EC2_VCPU_HOUR, region)
-    return Rate(vcpus * per_vcpu, f"EC2 {vcpus:g} vCPU at ${per_vcpu:g}/vCPU-h (estimate: m5's rate per vCPU, {label})")
+    unlisted = "" if instance_type is None else f"{instance_type} is not in the price table; "
+    basis = f"EC2 {vcpus:g} vCPU at ${per_vcpu:g}/vCPU-h (estimate: {unlisted}m5's rate per vCPU, {label})"
+    return Rate(vcpus * per_vcpu, basis)
