@@ -183,7 +183,7 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
         except NotFoundError as exc:
             log.info("dropped event: not a job or trial of this deployment", extra={"reason": str(exc)})
             return {"recorded": False, "reason": str(exc)}
-        except ReportRefused as exc:  # forged or unsigned: a retry cannot mend it; no value is logged
+        except ReportRefused as exc:  # forged, unsigned or too many metrics: a retry cannot mend it; no value is logged
             log.error("refused report", extra={"reason": str(exc), "event_id": event.get("id")})
             telemetry.metrics.add_metric(name="ReportsRefused", unit=COUNT, value=1)
             return {"recorded": False, "reason": str(exc)}

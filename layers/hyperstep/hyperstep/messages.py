@@ -35,6 +35,11 @@ under DynamoDB's 2,048-byte partition key and 1,024-byte sort key, which refuse 
 one with a ``ValidationException``. The product makes none longer than 53 characters (a
 ``Study``'s ``<name>-<12 hex>``, its name at most 40); trial ids are ``t0001`` to ``t10000``."""
 EventId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+MAX_TRIAL_METRICS = 100
+"""The most metrics a report names, and a trial keeps besides its objective
+(``Trial.with_reports``): a trial's reports live in its DynamoDB item, which holds 400 KB."""
+MAX_METRIC_NAME = 255
+"""The longest metric name a report may carry, in characters (SageMaker's ``MetricName``'s limit)."""
 """A job or trial id as an event carries it: an overlong one makes the event malformed."""
 
 
@@ -106,7 +111,7 @@ class TrialMetric(BaseModel):
 
     job_id: EventId
     trial_id: EventId
-    metrics: dict[str, float] = Field(min_length=1)
+    metrics: dict[str, float] = Field(min_length=1, max_length=MAX_TRIAL_METRICS)
     step: int | None = Field(default=None, ge=0, le=MAX_STEP)
     final: bool = False
     at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # 1e999 reads as inf: signs nothing
@@ -131,6 +136,9 @@ class TrialMetric(BaseModel):
         bad = [name for name, value in metrics.items() if not math.isfinite(value)]
         if bad:
             raise ValueError(f"metric {bad[0]!r} is not a finite number")
+        long = next((name for name in metrics if len(name) > MAX_METRIC_NAME), None)
+        if long is not None:
+            raise ValueError(f"metric name {long[:40]!r}... has {len(long)} characters: at most {MAX_METRIC_NAME}")
         return metrics
 
 
