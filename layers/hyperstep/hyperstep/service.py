@@ -1064,10 +1064,21 @@ class TuningService:
         The ends it records (a result fetched, a timeout, a settled wait, a prune on what
         its log printed: ``follow_log``) are each recorded once whichever path gets there
         first (the store's conditional write), so an end Collect recorded is never among
-        them; each is noted as any end is (``hyperstep.recorded_ends``)."""
+        them; each is noted as any end is (``hyperstep.recorded_ends``).
+
+        An error on one trial (a throttled Describe) is logged and the others are reaped and
+        the job woken before the first such error is raised: one trial in trouble never keeps
+        its job's other trials unreconciled, pass after pass."""
+        failure: Exception | None = None
         for trial in self._running(job):
-            self._reap_trial(job, trial, grace_seconds, counts)
+            try:
+                self._reap_trial(job, trial, grace_seconds, counts)
+            except Exception as exc:
+                log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
+                failure = failure or exc
         self.wake(job.id)
+        if failure is not None:
+            raise failure
 
     def _running(self, job: Job) -> list[Trial]:
         """The job's running trials, read now, without reading the whole job (the store has
