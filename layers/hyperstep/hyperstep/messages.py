@@ -148,6 +148,23 @@ TrialEvent = TrialResult | TrialMetric
 # the tuning loop
 
 
+ROUND_SECONDS = 600
+"""How long a round of the state machine waits for a wake (a result, the reaper) before it
+plans again anyway (Suggest Trials' timeout: ``round_seconds`` in its input's ``plan``)."""
+MIN_ROUND_SECONDS = 120
+"""The shortest round: twice the Suggest function's timeout (template.yaml), so a round
+never times out while its Suggest still runs."""
+
+
+def round_seconds(deadline: float | None, now: float) -> int:
+    """How long the next round may wait: until the job's deadline (its time budget), within
+    ``MIN_ROUND_SECONDS`` and ``ROUND_SECONDS``; ``ROUND_SECONDS`` without a deadline or past
+    it (its trials are being stopped: their ends wake the round)."""
+    if deadline is None or deadline <= now:
+        return ROUND_SECONDS
+    return max(MIN_ROUND_SECONDS, min(ROUND_SECONDS, math.ceil(deadline - now)))
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -182,6 +199,8 @@ class Plan(_Message):
     stopping: bool = False
     """The plan was made on a job being stopped: its running trials were told to stop, and
     the round waits for their ends (``WaitRequest.stopping``)."""
+    round_seconds: int = ROUND_SECONDS
+    """How long the next round waits before it plans again unwoken (``round_seconds``)."""
     started: int = 0
     """How many of ``trial_ids`` this round's launches took out of pending: started on their
     platform, or failed at launch (``TrialsStarted``). Not a launch deferred for capacity
@@ -216,6 +235,9 @@ class Progress(_Message):
     active: int
     handoff: bool = False
     history_events: int = 0
+    round_seconds: int = ROUND_SECONDS
+    """How long the next round waits before it plans again unwoken: until the job's
+    deadline, within bounds (``round_seconds``); the state machine times the round out by it."""
 
 
 class FinishRequest(_Message):

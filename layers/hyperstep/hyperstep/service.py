@@ -67,6 +67,7 @@ from hyperstep.messages import (
     TrialResult,
     Usage,
     WaitRequest,
+    round_seconds,
 )
 from hyperstep.models import (
     Charge,
@@ -897,7 +898,10 @@ class TuningService:
         # The rules read from the job item alone (a draining rule Suggest recorded among them):
         # those that need the trials fire on a result, which wakes the execution anyway.
         no_more = (left is not None and left <= 0) or self.stop_rule(job, Snapshot()) is not None
-        return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
+        seconds = round_seconds(completion.deadline(job), self.clock())
+        return Progress(
+            job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active, round_seconds=seconds
+        )
 
     def wake(self, job_id: str) -> bool:
         """Resume the execution waiting on this job, if one waits; True if one was woken.
