@@ -45,6 +45,7 @@ import hashlib
 import json
 import logging
 import math
+import random
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -1036,6 +1037,7 @@ class TuningService:
         grace_seconds: float = 300.0,
         jobs: Iterable[Job] | None = None,
         reaped: Callable[[Job], None] | None = None,
+        until: float | None = None,
     ) -> dict[str, int]:
         """Reconcile what events missed, for every unfinished job however many jobs exist
         (or for ``jobs``); ``reaped`` is told of each job once it is reaped (the reaper
@@ -1044,10 +1046,20 @@ class TuningService:
 
         An error reaping one job (a throttled Describe, say) is logged and the pass goes on
         with the others, then the first such error is raised at its end: the pass fails, but
-        one job in trouble never keeps the jobs after it unreconciled and unwoken."""
+        one job in trouble never keeps the jobs after it unreconciled and unwoken.
+
+        ``until`` (on the service's clock): no job is started after it (the reaper function's
+        timeout); with it, the jobs come in a new random order each pass, so passes cut short
+        still reach every job. A pass cut short counts the jobs it left for the next in ``left``."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
-        for job in self.store.list_unfinished_jobs() if jobs is None else jobs:
+        order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
+        if until is not None:  # a pass that may be cut short takes them in a new order
+            random.shuffle(order)
+        for job in order:
+            if until is not None and self.clock() >= until:
+                counts["left"] = len(order) - counts["jobs"]
+                break
             counts["jobs"] += 1
             try:
                 self.reap_job(job, grace_seconds, counts)
