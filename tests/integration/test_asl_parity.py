@@ -29,6 +29,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from hyperstep.asl.definition import load_definition
 from hyperstep.asl.executor import Executor
 from hyperstep.local.runtime import substitutions
+from hyperstep.messages import ROUND_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -53,7 +54,7 @@ def scripted(wake: Wake) -> dict[str, Handler]:
     """Handlers that drive the tuning loop: Suggest plans two trials and parks its token
     twice (a result wakes the round, from another thread), then sends its own plan back
     (the job is done, from inside the invocation, as ``TuningService.suggest_round`` does); finish."""
-    woken = {"job_id": "j-1", "done": False, "active": 0, "handoff": False}
+    woken = {"job_id": "j-1", "done": False, "active": 0, "handoff": False, "round_seconds": ROUND_SECONDS}
     rounds = iter(
         [
             ("park", {**woken, "results": 2, "history_events": 8}),
@@ -256,7 +257,7 @@ def test_tuning_machine_takes_the_same_path_in_both_engines() -> None:
 
 def test_a_round_nobody_wakes_times_out_into_the_next_in_both_engines() -> None:
     definition = tuning_definition()
-    definition["States"]["Suggest Trials"]["TimeoutSeconds"] = 1
+    definition["States"]["Begin"]["Result"]["round_seconds"] = 1  # the first round's timeout
     local, moto = run_locally(definition, unanswered_once), run_on_moto(definition, unanswered_once)
     assert local.path == ["Begin", "Suggest Trials", "No News", "Suggest Trials", "Job Done?", "Finish Job"]
     assert local.output["plan"]["seen"] == [0, 8]  # the timed-out round's history events are counted

@@ -17,7 +17,7 @@ from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import spec_document
-from tests.unit.test_service import FakeBackend
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 THROTTLED = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
 
@@ -93,3 +93,41 @@ def test_the_ends_a_failed_job_recorded_before_its_error_are_told_under_that_job
         with pytest.raises(ClientError, match="ThrottlingException"):
             service.reap(reaped=reaped)
     assert told == [(job.id, [TrialState.COMPLETED])]
+
+
+class OneTrialThrottled(FakeBackend):
+    """Describe of one trial is throttled on every call (its turn in a pass always lands on
+    the rate limit); every other trial's training has ended."""
+
+    def __init__(self, throttled: str, job_id: str, trial_ids: list[str]) -> None:
+        super().__init__()
+        self.throttled = throttled
+        self.ended = {
+            t: TrialResult(job_id=job_id, trial_id=t, state="completed", metrics={"loss": 0.5}) for t in trial_ids
+        }
+
+    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+        if trial.id == self.throttled:
+            raise ClientError(THROTTLED, "DescribeTrainingJob")
+        return self.ended[trial.id]
+
+
+def test_one_throttled_trial_does_not_keep_the_reaper_from_its_jobs_other_trials() -> None:
+    """The pass read a job's running trials in the same order each time and stopped at the
+    first that raised: the trials after it were never reconciled, nor the job woken, for as
+    long as that one trial's Describe kept failing. Now each trial is tried, the job woken,
+    and the first error raised at the end."""
+    store, orchestrator = SQLiteStore(), FakeOrchestrator()
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator)
+    spec = parse_spec(spec_document(budget={"max_trials": 5, "max_parallel": 5}))
+    job = service.create_job(spec, job_id="job-0")
+    trial_ids = service.suggest(SuggestRequest(job_id=job.id)).trial_ids
+    for trial_id in trial_ids:
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial_id))
+    store.put_task_token(job.id, "parked-token")
+    service.backends["local"] = OneTrialThrottled(trial_ids[0], job.id, trial_ids)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        service.reap()
+    states = [store.get_trial(job.id, t).state for t in trial_ids]
+    assert states == [TrialState.RUNNING] + [TrialState.COMPLETED] * 4
+    assert [token for token, _ in orchestrator.woken] == ["parked-token"]  # the job's execution was woken

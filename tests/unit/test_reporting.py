@@ -57,6 +57,17 @@ def test_numpy_scalars_are_numbers_too() -> None:
         report({"ok": np.bool_(True)}, environ={}, stream=io.StringIO())
 
 
+def test_a_report_past_the_metric_limits_is_refused_in_the_script() -> None:
+    """What collect would drop (``TrialMetric``'s limits) fails the script's own call, saying why."""
+    with pytest.raises(ReportError, match="at most 100 metrics, got 101"):
+        report({f"m{i}": 1.0 for i in range(101)}, environ={}, stream=io.StringIO())
+    with pytest.raises(ReportError, match="256 characters: at most 255"):
+        report({"m" * 256: 1.0}, environ={}, stream=io.StringIO())
+    out = io.StringIO()
+    report({f"{i:03d}".ljust(255, "m"): 1.0 for i in range(100)}, environ={}, stream=out)
+    assert len(out.getvalue().splitlines()) == 100
+
+
 def test_local_run_never_imports_boto3() -> None:
     code = (
         "import io, sys; from hyperstep.reporting import report; "

@@ -221,7 +221,7 @@ def tuning_executor(handlers: dict[str, Any]) -> Executor:
 
 def woken(history_events: int) -> dict[str, Any]:
     """What a result waking the first round sends back (``TuningService.wake``)."""
-    return {"job_id": JOB, "done": False, "results": 1, "active": 7, "handoff": False, "history_events": history_events}
+    return Progress(job_id=JOB, done=False, results=1, active=7, history_events=history_events).model_dump()
 
 
 def without_token(event: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from hyperstep.messages import MIN_ROUND_SECONDS
 from tests.template_model import (
     ASL,
     BACKENDS,
@@ -353,7 +354,8 @@ def test_a_failing_suggest_function_ends_in_finish_job_and_never_in_a_timeout_of
     function = resources()["SuggestFunction"]["Properties"]
     timeout = function.get("Timeout", template()["Globals"]["Function"]["Timeout"])
     assert suggest["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
-    assert timeout * 2 <= suggest["TimeoutSeconds"] and "HeartbeatSeconds" not in suggest
+    assert suggest["TimeoutSecondsPath"] == "$.plan.round_seconds"  # the round's length: Progress.round_seconds
+    assert timeout * 2 <= MIN_ROUND_SECONDS and "HeartbeatSeconds" not in suggest
     [retry] = suggest["Retry"]
     assert "States.TaskFailed" in retry["ErrorEquals"]  # a function error, by any name but States.Timeout
     catches = [(c["ErrorEquals"], c["Next"], c.get("ResultPath", "$")) for c in suggest["Catch"]]

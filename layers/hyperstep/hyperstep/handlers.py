@@ -183,7 +183,7 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
         except NotFoundError as exc:
             log.info("dropped event: not a job or trial of this deployment", extra={"reason": str(exc)})
             return {"recorded": False, "reason": str(exc)}
-        except ReportRefused as exc:  # forged or unsigned: a retry cannot mend it; no value is logged
+        except ReportRefused as exc:  # forged, unsigned or too many metrics: a retry cannot mend it; no value is logged
             log.error("refused report", extra={"reason": str(exc), "event_id": event.get("id")})
             telemetry.metrics.add_metric(name="ReportsRefused", unit=COUNT, value=1)
             return {"recorded": False, "reason": str(exc)}
@@ -225,9 +225,11 @@ def handle_reaper(
     *,
     grace_seconds: float = REAPER_GRACE_SECONDS,
     jobs: Iterable[Job] | None = None,
+    until: float | None = None,
 ) -> dict[str, Any]:
     """Reaper: reconcile what events missed and wake every unfinished job's execution (or
-    those of ``jobs``: the local reaper's, the jobs running in its process).
+    those of ``jobs``: the local reaper's, the jobs running in its process), starting no
+    job after ``until`` (epoch seconds: the function's timeout less a margin).
 
     Fetches results of running trials whose end event never arrived (Describe* calls), fails
     trials past their timeout plus the grace, settles trials that ended without their final
@@ -245,10 +247,13 @@ def handle_reaper(
                 metrics.flush_metrics()
                 ends.clear()
 
-        counts = service.reap(grace_seconds=grace_seconds, jobs=jobs, reaped=reaped)
+        counts = service.reap(grace_seconds=grace_seconds, jobs=jobs, reaped=reaped, until=until)
     metrics.add_metric(name="ReapedResults", unit=COUNT, value=counts["recorded"])
     metrics.add_metric(name="TrialsTimedOut", unit=COUNT, value=counts["timed_out"])
-    telemetry.log.info("reaped", extra=counts)
+    if "left" in counts:  # out of time (``until``): the next pass, in another order, takes them
+        telemetry.log.warning("pass cut short: jobs left for the next pass", extra=counts)
+    else:
+        telemetry.log.info("reaped", extra=counts)
     return counts
 
 

@@ -35,6 +35,11 @@ under DynamoDB's 2,048-byte partition key and 1,024-byte sort key, which refuse 
 one with a ``ValidationException``. The product makes none longer than 53 characters (a
 ``Study``'s ``<name>-<12 hex>``, its name at most 40); trial ids are ``t0001`` to ``t10000``."""
 EventId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+MAX_TRIAL_METRICS = 100
+"""The most metrics a report names, and a trial keeps besides its objective
+(``Trial.with_reports``): a trial's reports live in its DynamoDB item, which holds 400 KB."""
+MAX_METRIC_NAME = 255
+"""The longest metric name a report may carry, in characters (SageMaker's ``MetricName``'s limit)."""
 """A job or trial id as an event carries it: an overlong one makes the event malformed."""
 
 
@@ -106,7 +111,7 @@ class TrialMetric(BaseModel):
 
     job_id: EventId
     trial_id: EventId
-    metrics: dict[str, float] = Field(min_length=1)
+    metrics: dict[str, float] = Field(min_length=1, max_length=MAX_TRIAL_METRICS)
     step: int | None = Field(default=None, ge=0, le=MAX_STEP)
     final: bool = False
     at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # 1e999 reads as inf: signs nothing
@@ -131,6 +136,9 @@ class TrialMetric(BaseModel):
         bad = [name for name, value in metrics.items() if not math.isfinite(value)]
         if bad:
             raise ValueError(f"metric {bad[0]!r} is not a finite number")
+        long = next((name for name in metrics if len(name) > MAX_METRIC_NAME), None)
+        if long is not None:
+            raise ValueError(f"metric name {long[:40]!r}... has {len(long)} characters: at most {MAX_METRIC_NAME}")
         return metrics
 
 
@@ -138,6 +146,23 @@ TrialEvent = TrialResult | TrialMetric
 
 
 # the tuning loop
+
+
+ROUND_SECONDS = 600
+"""How long a round of the state machine waits for a wake (a result, the reaper) before it
+plans again anyway (Suggest Trials' timeout: ``round_seconds`` in its input's ``plan``)."""
+MIN_ROUND_SECONDS = 120
+"""The shortest round: twice the Suggest function's timeout (template.yaml), so a round
+never times out while its Suggest still runs."""
+
+
+def round_seconds(deadline: float | None, now: float) -> int:
+    """How long the next round may wait: until the job's deadline (its time budget), within
+    ``MIN_ROUND_SECONDS`` and ``ROUND_SECONDS``; ``ROUND_SECONDS`` without a deadline or past
+    it (its trials are being stopped: their ends wake the round)."""
+    if deadline is None or deadline <= now:
+        return ROUND_SECONDS
+    return max(MIN_ROUND_SECONDS, min(ROUND_SECONDS, math.ceil(deadline - now)))
 
 
 class _Message(BaseModel):
@@ -174,6 +199,8 @@ class Plan(_Message):
     stopping: bool = False
     """The plan was made on a job being stopped: its running trials were told to stop, and
     the round waits for their ends (``WaitRequest.stopping``)."""
+    round_seconds: int = ROUND_SECONDS
+    """How long the next round waits before it plans again unwoken (``round_seconds``)."""
     started: int = 0
     """How many of ``trial_ids`` this round's launches took out of pending: started on their
     platform, or failed at launch (``TrialsStarted``). Not a launch deferred for capacity
@@ -208,6 +235,9 @@ class Progress(_Message):
     active: int
     handoff: bool = False
     history_events: int = 0
+    round_seconds: int = ROUND_SECONDS
+    """How long the next round waits before it plans again unwoken: until the job's
+    deadline, within bounds (``round_seconds``); the state machine times the round out by it."""
 
 
 class FinishRequest(_Message):

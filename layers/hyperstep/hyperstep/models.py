@@ -24,7 +24,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from hyperstep.messages import MAX_STEP, LogCursor
+from hyperstep.messages import MAX_STEP, MAX_TRIAL_METRICS, LogCursor
+from hyperstep.report_signing import ReportRefused
 from hyperstep.spec import JobSpec
 from hyperstep.spec_base import ReadBackKeepsKnownFields
 
@@ -238,10 +239,22 @@ class Trial(ReadBackKeepsKnownFields):
     Secret: out of the repr and of every dump (API answers, views, logs, events); the stores
     alone keep it (``stored_json``)."""
 
-    def with_reports(self, reports: Mapping[str, MetricReport], curve_metric: str | None = None) -> Trial:
+    def with_reports(
+        self, reports: Mapping[str, MetricReport], curve_metric: str | None = None, objective: str | None = None
+    ) -> Trial:
         """The trial with ``reports`` merged in and ``metrics`` showing the merged values;
-        with ``curve_metric`` (the objective), its step reports join the ``curve``."""
+        with ``curve_metric`` (the objective), its step reports join the ``curve``.
+
+        Raises ``ReportRefused`` when ``reports`` name a metric the trial lacks and it would
+        then keep more than ``MAX_TRIAL_METRICS`` metrics besides ``objective`` (it keeps its
+        reports in one store item: a DynamoDB item holds 400 KB)."""
         merged = merge_reports(self.reports, reports)
+        kept = len(merged.keys() - {objective})
+        if kept > MAX_TRIAL_METRICS and not reports.keys() <= self.reports.keys():
+            raise ReportRefused(
+                f"the report would make trial {self.id} keep {kept} metrics: "
+                f"a trial keeps at most {MAX_TRIAL_METRICS} metrics besides its objective"
+            )
         values = {name: report.value for name, report in merged.items()}
         update: dict[str, Any] = {"reports": merged, "metrics": {**self.metrics, **values}}
         if curve_metric is not None:

@@ -41,7 +41,8 @@ KEY_BYTES = 32
 
 
 class ReportRefused(HyperstepError):
-    """A metric report whose signature is missing or wrong: it is not recorded."""
+    """A metric report that is not recorded: its signature is missing or wrong, or it would
+    make its trial keep more metrics than it may (``Trial.with_reports``)."""
 
 
 def new_report_key() -> str:

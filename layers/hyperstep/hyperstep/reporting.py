@@ -49,7 +49,7 @@ from hyperstep.backends.naming import (
     METRIC_EVENT_SOURCE,
 )
 from hyperstep.errors import HyperstepError
-from hyperstep.messages import MAX_STEP
+from hyperstep.messages import MAX_METRIC_NAME, MAX_STEP, MAX_TRIAL_METRICS
 from hyperstep.report_signing import signature, signed_message
 
 PUT_ATTEMPTS = 3
@@ -65,10 +65,14 @@ class ReportError(HyperstepError):
 def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
     if not metrics:
         raise ReportError("report() needs at least one metric")
+    if len(metrics) > MAX_TRIAL_METRICS:
+        raise ReportError(f"report() takes at most {MAX_TRIAL_METRICS} metrics, got {len(metrics)}")
     out: dict[str, float] = {}
     for name, value in metrics.items():
         if not isinstance(name, str) or not name or any(c in name for c in "= \n"):
             raise ReportError(f"metric name {name!r} must be a non-empty string without '=', spaces or newlines")
+        if len(name) > MAX_METRIC_NAME:
+            raise ReportError(f"metric name {name[:40]!r}... has {len(name)} characters: at most {MAX_METRIC_NAME}")
         # numbers.Real takes numpy's scalars (np.float32 is no float subclass); not bools.
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ReportError(f"metric {name!r} must be a finite number, got {value!r}")

@@ -45,6 +45,7 @@ import hashlib
 import json
 import logging
 import math
+import random
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -77,6 +78,7 @@ from hyperstep.messages import (
     TrialResult,
     Usage,
     WaitRequest,
+    round_seconds,
 )
 from hyperstep.models import (
     Charge,
@@ -922,7 +924,10 @@ class TuningService:
         # The rules read from the job item alone (a draining rule Suggest recorded among them):
         # those that need the trials fire on a result, which wakes the execution anyway.
         no_more = (left is not None and left <= 0) or self.stop_rule(job, Snapshot()) is not None
-        return Progress(job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active)
+        seconds = round_seconds(completion.deadline(job), self.clock())
+        return Progress(
+            job_id=job_id, done=no_more and active == 0, results=results_of(job), active=active, round_seconds=seconds
+        )
 
     def wake(self, job_id: str) -> bool:
         """Resume the execution waiting on this job, if one waits; True if one was woken.
@@ -1057,6 +1062,7 @@ class TuningService:
         grace_seconds: float = 300.0,
         jobs: Iterable[Job] | None = None,
         reaped: Callable[[Job], None] | None = None,
+        until: float | None = None,
     ) -> dict[str, int]:
         """Reconcile what events missed, for every unfinished job however many jobs exist
         (or for ``jobs``); ``reaped`` is told of each job once it is reaped (the reaper
@@ -1065,10 +1071,20 @@ class TuningService:
 
         An error reaping one job (a throttled Describe, say) is logged and the pass goes on
         with the others, then the first such error is raised at its end: the pass fails, but
-        one job in trouble never keeps the jobs after it unreconciled and unwoken."""
+        one job in trouble never keeps the jobs after it unreconciled and unwoken.
+
+        ``until`` (on the service's clock): no job is started after it (the reaper function's
+        timeout); with it, the jobs come in a new random order each pass, so passes cut short
+        still reach every job. A pass cut short counts the jobs it left for the next in ``left``."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
-        for job in self.store.list_unfinished_jobs() if jobs is None else jobs:
+        order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
+        if until is not None:  # a pass that may be cut short takes them in a new order
+            random.shuffle(order)
+        for job in order:
+            if until is not None and self.clock() >= until:
+                counts["left"] = len(order) - counts["jobs"]
+                break
             counts["jobs"] += 1
             try:
                 self.reap_job(job, grace_seconds, counts)
@@ -1089,10 +1105,21 @@ class TuningService:
         The ends it records (a result fetched, a timeout, a settled wait, a prune on what
         its log printed: ``follow_log``) are each recorded once whichever path gets there
         first (the store's conditional write), so an end Collect recorded is never among
-        them; each is noted as any end is (``hyperstep.recorded_ends``)."""
+        them; each is noted as any end is (``hyperstep.recorded_ends``).
+
+        An error on one trial (a throttled Describe) is logged and the others are reaped and
+        the job woken before the first such error is raised: one trial in trouble never keeps
+        its job's other trials unreconciled, pass after pass."""
+        failure: Exception | None = None
         for trial in self._running(job):
-            self._reap_trial(job, trial, grace_seconds, counts)
+            try:
+                self._reap_trial(job, trial, grace_seconds, counts)
+            except Exception as exc:
+                log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
+                failure = failure or exc
         self.wake(job.id)
+        if failure is not None:
+            raise failure
 
     def _running(self, job: Job) -> list[Trial]:
         """The job's running trials, read now, without reading the whole job (the store has

@@ -636,7 +636,7 @@ def test_hyperstep_state_machine_runs_its_loop() -> None:
     """The real tuning.asl.json: suggest (which launches, then parks or sends back its task
     token), loop, finish: two states a round."""
     definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
-    rounds = iter([{"done": False, "handoff": False, "history_events": 8}, {"done": True}])
+    rounds = iter([{"done": False, "handoff": False, "history_events": 8, "round_seconds": 600}, {"done": True}])
     suggested: list[dict[str, Any]] = []
     holder: dict[str, Executor] = {}
 
@@ -700,7 +700,9 @@ def test_a_task_that_keeps_failing_still_ends_in_finish_job(failing: str) -> Non
     def suggest(event: Any, _: Any) -> dict[str, Any]:
         calls.append(event["task_token"])
         if len(calls) == 1:
-            holder["ex"].send_task_success(event["task_token"], {"done": False, "handoff": False, "history_events": 8})
+            holder["ex"].send_task_success(
+                event["task_token"], {"done": False, "handoff": False, "history_events": 8, "round_seconds": 600}
+            )
         elif failing == "raises":
             raise RuntimeError("throttled")
         else:

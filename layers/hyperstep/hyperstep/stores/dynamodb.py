@@ -619,7 +619,7 @@ class DynamoDBStore(TrialStore):
         point = point_of(reports, curve_metric)
         if not point:
             rewritten = self._rewrite_trial(
-                job_id, trial_id, lambda t: t.with_reports(reports) if t.state.active else None
+                job_id, trial_id, lambda t: t.with_reports(reports, objective=curve_metric) if t.state.active else None
             )
             if rewritten is None:
                 return None
@@ -632,7 +632,7 @@ class DynamoDBStore(TrialStore):
             trial, ver, known = items.trial_from_item(found), int(found["ver"]["N"]), items.chunk_numbers(found)
             if not trial.state.active:
                 return None
-            body = trial.with_reports(reports)
+            body = trial.with_reports(reports, objective=curve_metric)
             alone = None if whole_curve else self._chunk_alone(body, chunk, known, step)
             chunks = self._chunks(body) if alone is None else alone
             points, chunk_ver = chunks.get(chunk, ({}, -1))
@@ -746,7 +746,7 @@ class DynamoDBStore(TrialStore):
             body, ver, known = items.trial_from_item(found), int(found["ver"]["N"]), items.chunk_numbers(found)
             if body.state not in REVISABLE_ENDS:
                 return None
-            merged = body.with_reports(reports)
+            merged = body.with_reports(reports, objective=curve_metric)
             chunks = self._chunks(body) if items.has_chunks(found) else {}
             held = dict(merged.curve)
             for points, _ in chunks.values():

@@ -434,7 +434,7 @@ class SQLiteStore(TrialStore):
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
                 return None
-            trial = trial.with_reports(reports)
+            trial = trial.with_reports(reports, objective=curve_metric)
             self._write_trial(conn, trial)
             curve, kept = self._write_point(conn, trial, reports, curve_metric)
             if whole_curve:
@@ -460,7 +460,7 @@ class SQLiteStore(TrialStore):
             body = self._read_trial(conn, job_id, trial_id)
             if body.state not in REVISABLE_ENDS:
                 return None
-            merged = body.with_reports(reports)
+            merged = body.with_reports(reports, objective=curve_metric)
             curve, kept = self._write_point(conn, merged, reports, curve_metric)
             viewed = merged.model_copy(update={"curve": {**curve, **kept}})
             ended = complete(viewed)
