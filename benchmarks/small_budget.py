@@ -61,7 +61,8 @@ ANCHORS = ("default", "random", "optuna-tpe")
 
 
 def default_n_initial(dim: int) -> int:
-    """Today's initial design size (``strategies/bayesian.py``)."""
+    """The initial design size without a known budget (``bayesian.initial_design_size(dim, None)``):
+    the default method's, since the harness's ``Study.ask`` passes no ``max_trials``."""
     return min(2 * dim + 1, 10)
 
 
