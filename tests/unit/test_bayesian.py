@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -374,3 +375,40 @@ def test_one_point_at_a_time_alternates_global_and_trust_region_asks_when_given_
     assert _regions_scored(monkeypatch, 2, 1) == [(False, 0)]
     assert _regions_scored(monkeypatch, 0, 2) == [(False, 0), (True, 1)]  # a batch: unchanged
     assert _regions_scored(monkeypatch, 1, 2) == [(True, 0), (False, 1)]
+
+
+SPACE10 = SearchSpace.model_validate(
+    {"parameters": [{"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(10)]}
+)
+
+
+def test_the_initial_design_is_at_most_a_quarter_of_a_known_budget() -> None:
+    from hyperstep.strategies.bayesian import initial_design_size
+
+    assert initial_design_size(10, None) == 10  # unknown budget: min(2 * dim + 1, 10)
+    assert initial_design_size(10, 10) == 3  # at least 3
+    assert initial_design_size(10, 20) == 5
+    assert initial_design_size(10, 40) == 10  # never more than without a budget
+    assert initial_design_size(2, 8) == 3
+    assert initial_design_size(2, 100) == 5
+
+
+def test_with_a_budget_of_12_the_model_proposes_after_3_trials_in_10_dimensions() -> None:
+    X = np.random.default_rng(0).random((3, 10))
+    history = _history(SPACE10, X, ((X - 0.3) ** 2).sum(1))
+    sobol = BayesianOptimization().propose(history, 2, np.random.default_rng(0))
+    assert sobol.expected_improvement is None  # budget unknown: 10 Sobol' points first
+    known = BayesianOptimization().propose(replace(history, budget=12), 2, np.random.default_rng(0))
+    assert known.expected_improvement is not None  # the model chose them
+
+
+def test_study_ask_tells_the_strategy_the_budget() -> None:
+    def run(max_trials: int | None) -> list[float | None]:
+        study = Study(SPACE10, seed=1)
+        for _ in range(2):
+            for trial in study.ask(2, max_trials=max_trials):
+                study.tell(trial.id, sum(v * v for v in trial.params.values()))
+        return [t.expected_improvement for t in study.ask(2, max_trials=max_trials)]
+
+    assert run(None) == [None, None]
+    assert all(ei is not None for ei in run(12))

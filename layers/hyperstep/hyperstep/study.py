@@ -13,6 +13,7 @@ import numbers
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -216,7 +217,8 @@ class Study:
         Fewer or none come back when the space runs out of new configurations (grid,
         bayesian and evolutionary never repeat one: a grid done, a small discrete space
         asked through). With ``max_trials`` (the job's budget), fewer or none come back when
-        the budget is used up; racing callers never overspend it together. ``trials`` are
+        the budget is used up; racing callers never overspend it together; the strategy
+        knows it (``History.budget``: the Bayesian one's initial design is at most a quarter of it). ``trials`` are
         the job's trials when the caller has just read them (Suggest's ``TrialView``), else
         they are read from the store; ``snapshot``, the view's snapshot they come from (see
         ``history``).
@@ -235,7 +237,7 @@ class Study:
         self, n: int, max_trials: int | None, trials: Sequence[Trial] | None, snapshot: Snapshot | None
     ) -> list[Trial]:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
-        history = self.history(trials, snapshot)
+        history = replace(self.history(trials, snapshot), budget=max_trials)
         rng = np.random.default_rng([self.seed, len(trials)])
         proposal = self.strategy.propose(history, n, rng)
         points = proposal.points

@@ -48,6 +48,9 @@ class History:
     time (model-based early stopping asks one trial at a time, and many): a strategy that
     alternates within a batch (global and local points) goes on alternating across calls.
     0: every call is a batch of its own."""
+    budget: int | None = None
+    """How many trials the job may run in all (its ``max_trials``) when the caller knows it; a
+    strategy may size its initial design to it. None: unknown (an ask/tell study without one)."""
 
     @property
     def objectives(self) -> np.ndarray:
