@@ -715,3 +715,28 @@ def test_a_task_that_keeps_failing_still_ends_in_finish_job(failing: str) -> Non
     assert result.state_path[-1] == "Finish Job"
     assert len(calls) == 1 + 5 and len(set(calls)) == 6  # four retries, each with a new token
     assert finished[0]["error"]["Error"] == "RuntimeError"
+
+
+def test_a_wake_without_round_seconds_still_plans_the_next_round() -> None:
+    """A deploy window: an execution on this definition woken by a function still running the
+    code before ``round_seconds`` (its Progress lacks it; the collector, the reaper and the API
+    do not depend on the state machine in template.yaml, so CloudFormation may update them
+    after it, an in-flight reaper pass runs the old code up to 300 s, a rollback restores it).
+    Without the field TimeoutSecondsPath would fail the execution with States.Runtime, which no
+    Catch takes: the job would fail. The round gets the default timeout, its events counted."""
+    definition = load_definition(REPO / "statemachine" / "tuning.asl.json", substitutions(str.capitalize))
+    old_progress = {"job_id": "j-1", "done": False, "results": [], "active": 1, "handoff": False, "history_events": 8}
+    rounds = iter([old_progress, {"done": True}])
+    suggested: list[dict[str, Any]] = []
+    holder: dict[str, Executor] = {}
+
+    def suggest(event: Any, _: Any) -> dict[str, Any]:
+        suggested.append(event)
+        holder["ex"].send_task_success(event["task_token"], next(rounds))
+        return {}
+
+    holder["ex"] = executor(definition, {"Suggest": suggest, "Finish": lambda e, _: {"finished": e["job_id"]}})
+    result = holder["ex"].run({"job_id": "j-1"}, timeout=10)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.state_path[-1] == "Finish Job" and len(suggested) == 2
+    assert suggested[1]["history_events"] == 8 + 2  # the extra Pass state's entered and exited events
