@@ -35,12 +35,12 @@ under DynamoDB's 2,048-byte partition key and 1,024-byte sort key, which refuse 
 one with a ``ValidationException``. The product makes none longer than 53 characters (a
 ``Study``'s ``<name>-<12 hex>``, its name at most 40); trial ids are ``t0001`` to ``t10000``."""
 EventId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+"""A job or trial id as an event carries it: an overlong one makes the event malformed."""
 MAX_TRIAL_METRICS = 100
 """The most metrics a report names, and a trial keeps besides its objective
 (``Trial.with_reports``): a trial's reports live in its DynamoDB item, which holds 400 KB."""
 MAX_METRIC_NAME = 255
 """The longest metric name a report may carry, in characters (SageMaker's ``MetricName``'s limit)."""
-"""A job or trial id as an event carries it: an overlong one makes the event malformed."""
 
 
 class Usage(BaseModel):
