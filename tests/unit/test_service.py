@@ -12,7 +12,7 @@ from hyperstep.errors import ExecutionClosedError, JobExistsError
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import Orchestrator
-from hyperstep.service import HANDOFF_EVENTS, ROUND_EVENTS, TuningService
+from hyperstep.service import HANDOFF_EVENTS, MAX_NAMES, ROUND_EVENTS, START_FAILED, TuningService, execution_name
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import Clock, spec_document
@@ -472,3 +472,41 @@ def test_a_job_whose_trials_failed_or_were_pruned_completes_with_the_pruned_best
     assert (job.completed, job.failed, job.pruned) == (0, 1, 1)
     summary = service.finish(FinishRequest(job_id="job"))
     assert (summary["status"], service.store.get_job("job").error) == ("completed", None)
+
+
+class SomeNamesClosed(FakeOrchestrator):
+    """Names in ``closed`` are held by executions that have ended (Step Functions refuses them)."""
+
+    def __init__(self, closed: set[str]) -> None:
+        super().__init__()
+        self.closed = closed
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if name in self.closed:
+            raise ExecutionClosedError(arn)
+        return arn
+
+
+def test_a_start_goes_past_the_seeds_closed_names_to_the_first_free_one(parts) -> None:
+    """The seed's own name first (the one code before ``_live_execution`` used, so a retry
+    finds an execution an earlier try started), then ``seed/1``, ``seed/2``, ... in order."""
+    service, _, _, _ = parts
+    names = [execution_name("job", "key" if n == 0 else f"key/{n}") for n in range(MAX_NAMES)]
+    service.orchestrator = SomeNamesClosed(set(names[:3]))
+    service.create_job(parse_spec(spec_document()), job_id="job")
+    job = service.start_execution("job", "key")
+    assert service.orchestrator.started == names[:4]
+    assert job.execution_id == f"exec-{names[3]}" and job.status is JobStatus.RUNNING
+
+
+def test_a_start_whose_every_name_has_closed_fails_the_job(parts) -> None:
+    service, _, _, _ = parts
+    names = [execution_name("job", "key" if n == 0 else f"key/{n}") for n in range(MAX_NAMES)]
+    service.orchestrator = SomeNamesClosed(set(names))
+    service.create_job(parse_spec(spec_document()), job_id="job")
+    with pytest.raises(ExecutionClosedError):
+        service.start_execution("job", "key")
+    assert service.orchestrator.started == names
+    job = service.store.get_job("job")
+    assert job.status is JobStatus.FAILED and job.error and job.error.startswith(START_FAILED)
