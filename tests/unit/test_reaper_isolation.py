@@ -131,3 +131,29 @@ def test_one_throttled_trial_does_not_keep_the_reaper_from_its_jobs_other_trials
     states = [store.get_trial(job.id, t).state for t in trial_ids]
     assert states == [TrialState.RUNNING] + [TrialState.COMPLETED] * 4
     assert [token for token, _ in orchestrator.woken] == ["parked-token"]  # the job's execution was woken
+
+
+class OneThrottledOthersRunning(OneTrialThrottled):
+    """As ``OneTrialThrottled``, but the other trials are still training: no end wakes the job."""
+
+    def describe(self, job: Job, trial: Trial) -> TrialResult | None:
+        super().describe(job, trial)
+        return None
+
+
+def test_a_job_whose_throttled_trial_raised_is_still_woken_when_no_trial_ended() -> None:
+    """The wake comes before the error is raised: a job none of whose trials ended this pass
+    (no end's own wake) still has its lost wake-up (and its pending trials) rescued."""
+    store, orchestrator = SQLiteStore(), FakeOrchestrator()
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator)
+    spec = parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2}))
+    job = service.create_job(spec, job_id="job-0")
+    trial_ids = service.suggest(SuggestRequest(job_id=job.id)).trial_ids
+    for trial_id in trial_ids:
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial_id))
+    store.put_task_token(job.id, "parked-token")
+    service.backends["local"] = OneThrottledOthersRunning(trial_ids[0], job.id, trial_ids)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        service.reap()
+    assert [store.get_trial(job.id, t).state for t in trial_ids] == [TrialState.RUNNING] * 2
+    assert [token for token, _ in orchestrator.woken] == ["parked-token"]
