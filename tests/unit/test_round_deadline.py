@@ -46,6 +46,7 @@ def service_with_budget(seconds: int | None) -> tuple[TuningService, str, Clock]
         (None, 0, ROUND_SECONDS),  # no deadline: the round waits as long as ever
         (3600, 0, ROUND_SECONDS),  # the deadline is further than a round
         (1000, 700, 300),  # the round ends at the deadline
+        (1000, 699.5, 301),  # rounded up: a round that ended just short of it would add a whole floor's round
         (1000, 950, MIN_ROUND_SECONDS),  # 50 s left: never shorter than the floor
         (1000, 1200, ROUND_SECONDS),  # past it: the trials are being stopped, their ends wake it
     ],
