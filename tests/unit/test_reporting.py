@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from hyperstep.events import parse_event
-from hyperstep.messages import TrialMetric
+from hyperstep.messages import MAX_TRIAL_METRICS, TrialMetric
+from hyperstep.models import MetricReport, Trial
+from hyperstep.report_signing import ReportRefused
 from hyperstep.reporting import ReportError, report
 
 
@@ -183,3 +185,22 @@ def test_a_step_past_the_largest_collect_takes_is_refused_and_numpy_steps_are_se
     report({"loss": 1.0}, step=np.int64(2**31 - 1), environ=CLOUD_ENV, client=client, stream=io.StringIO())
     detail = json.loads(client.calls[0][0]["Detail"])
     assert detail["step"] == 2**31 - 1 and TrialMetric.model_validate(detail).step == 2**31 - 1
+
+
+def test_a_metric_event_past_the_metric_limit_is_refused_before_any_store_is_read() -> None:
+    """``TrialMetric`` itself refuses 101 metrics (a 100 KB event is never processed further)."""
+    fields = {"job_id": "j", "trial_id": "t0001"}
+    assert len(TrialMetric(**fields, metrics={f"m{i}": 1.0 for i in range(100)}).metrics) == 100
+    with pytest.raises(ValueError, match="at most 100"):
+        TrialMetric(**fields, metrics={f"m{i}": 1.0 for i in range(101)})
+
+
+def test_a_trial_already_past_the_limit_still_takes_reports_of_metrics_it_keeps() -> None:
+    """A trial stored with more metrics than the limit (before it existed) is refused a new
+    metric, but its kept metrics, its objective's final report among them, still update."""
+    reports = {f"m{i}": MetricReport(value=1.0, step=1) for i in range(MAX_TRIAL_METRICS + 1)}
+    trial = Trial(job_id="j", id="t0001", number=1, params={}, reports=reports)
+    updated = trial.with_reports({"m0": MetricReport(value=0.5, step=2)}, objective="loss")
+    assert updated.metrics["m0"] == 0.5
+    with pytest.raises(ReportRefused, match=f"at most {MAX_TRIAL_METRICS}"):
+        trial.with_reports({"new": MetricReport(value=0.5)}, objective="loss")
