@@ -469,7 +469,10 @@ def test_the_reaper_fails_a_training_job_whose_log_printed_no_number_as_a_local_
         (trial,) = Study.from_job(service.store, job).ask(1)
         service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
         name = service.store.get_trial(job.id, trial.id).backend_ref
-        sagemaker_backends["123456789012"]["us-east-1"].training_jobs[name].final_metric_data_list = []
+        training = sagemaker_backends["123456789012"]["us-east-1"].training_jobs[name]
+        training.final_metric_data_list = [  # another metric than the objective
+            {"MetricName": "train_loss", "Value": 0.25, "Timestamp": training.creation_time}
+        ]
         assert not service.record(TrialResult(job_id=job.id, trial_id=trial.id, state="completed"))  # awaits it
         logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
         logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=f"{name}/algo-1-1732662000")
@@ -478,6 +481,7 @@ def test_the_reaper_fails_a_training_job_whose_log_printed_no_number_as_a_local_
         assert service.reap(grace_seconds=300)["recorded"] == 1
         done = service.store.get_trial(job.id, trial.id)
         assert done.state is TrialState.FAILED and (done.error or "").startswith(error)
+        assert done.metrics.get("train_loss") == 0.25  # FinalMetricDataList's metrics kept, whatever the log said
 
 
 def test_a_stop_decision_after_the_training_job_completed_keeps_its_result_under_moto(aws_credentials: None) -> None:

@@ -50,7 +50,7 @@ from hyperstep.backends.naming import (
 )
 from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYPERPARAMETERS, SageMakerTrial
 from hyperstep.backends.sagemaker.events import sagemaker_result, sagemaker_usage
-from hyperstep.errors import CapacityError, LaunchError
+from hyperstep.errors import CapacityError, LaunchError, UnreadMetricError
 from hyperstep.messages import LogCursor, TrialResult, Usage
 from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, secret_variables
 
@@ -293,7 +293,12 @@ class SageMakerBackend(TrialBackend):
         if stream is None:
             return metrics
         missing = [goal.metric for goal in job.spec.goals if goal.metric not in metrics]
-        logged = final_metrics_in_log(self.logs, TRAINING_LOG_GROUP, stream, _block(job).metric_definitions, missing)
+        try:
+            logged = final_metrics_in_log(
+                self.logs, TRAINING_LOG_GROUP, stream, _block(job).metric_definitions, missing
+            )
+        except UnreadMetricError as exc:  # with FinalMetricDataList's metrics, not the log's alone
+            raise UnreadMetricError(str(exc), {**exc.metrics, **metrics}) from None
         return {**logged, **metrics}
 
     def step_reports(self, job: JobView, trial: TrialView) -> tuple[list[tuple[str, int, float]], LogCursor | None]:
