@@ -359,3 +359,10 @@ def test_execution_ended_sample_makes_finish_close_the_job_once(running: TuningS
 def test_reaper_sample_reconciles_the_running_job(running: TuningService) -> None:
     counts = reaper.lambda_handler(load("scheduled-event.json"), Context(function_name="hyperstep-reaper"))
     assert counts == {"jobs": 1, "recorded": 0, "timed_out": 0}
+
+
+def test_reaper_sample_with_no_time_left_starts_no_job_and_says_it_left_one(running: TuningService) -> None:
+    """The handler passes its timeout, less the margin, as the pass's ``until``."""
+    context = Context(function_name="hyperstep-reaper", remaining_millis=0)
+    counts = reaper.lambda_handler(load("scheduled-event.json"), context)
+    assert counts == {"jobs": 0, "recorded": 0, "timed_out": 0, "left": 1}
