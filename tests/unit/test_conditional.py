@@ -464,3 +464,26 @@ def test_sagemaker_and_batch_trials_of_the_example_carry_only_active_hyperparame
             env = {e["name"]: e["value"] for e in overrides["environment"]}
         assert passed == expected
         assert set(json.loads(env[ENV_HYPERPARAMETERS])) == expected
+
+
+@pytest.mark.parametrize(
+    ("choices", "meant"),
+    [([True, "1"], "1"), (["1", True], "1"), ([True, 1.0], 1.0), ([True, False], True)],
+    ids=["true-then-text", "text-then-true", "true-then-float", "booleans-only"],
+)
+def test_a_1_in_a_when_is_the_choice_a_script_reads_as_1_not_true_whatever_their_order(
+    choices: list, meant: object
+) -> None:
+    """Python holds 1 == True: ``when: {x: [1]}`` over YAML's ``[yes, "1"]`` activated ``c``
+    at True (the first choice equal to 1), and over ``["1", yes]`` at "1". A bool matches a
+    number only when no choice is that number or reads as it (``[yes, no]``: True, as before,
+    so a stored job with such a when reads back the same)."""
+    space = SearchSpace.model_validate(
+        {
+            "parameters": [
+                {"name": "x", "type": "categorical", "choices": choices},
+                {"name": "c", "type": "int", "low": 1, "high": 3, "when": {"x": [1]}},
+            ]
+        }
+    )
+    assert [choice for choice in choices if "c" in space.active_names({"x": choice, "c": 2})] == [meant]

@@ -709,6 +709,21 @@ def test_a_study_refuses_a_warm_start_parent_of_other_objectives(tmp_path) -> No
         store.get_job("child")
 
 
+def test_a_study_refuses_a_float_parent_none_of_whose_trials_ran_a_whole_number_of_its_int(tmp_path) -> None:
+    """``Study`` checks its parents with their trials as a submit does (``study_checks``):
+    a parent that ran ``x`` as a float, told at 0.5 only, has nothing for a study of ``x``
+    as an int; one told at 1.0 too has."""
+    store = SQLiteStore(tmp_path / "s.db")
+    parent = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id="first")
+    parent.add_trial({"x": 0.5, "depth": 3, "kernel": "rbf"}, 1.0)
+    as_int = [{"name": "x", "type": "int", "low": -2, "high": 2}, *PARAMETERS[1:]]
+    with pytest.raises(SpecError, match=r"ran x as a float, and none of its 1 ended trials at a whole number"):
+        hyperstep.Study({"parameters": as_int}, store=store, job_id="child", warm_start=["first"])
+    parent.add_trial({"x": 1.0, "depth": 3, "kernel": "rbf"}, 2.0)
+    child = hyperstep.Study({"parameters": as_int}, store=store, job_id="child", warm_start=["first"])
+    assert len(child.history(child.trials).X) == 1  # the 1.0 trial, as x = 1; 0.5 left out
+
+
 def test_a_constrained_study_warm_starts_from_a_study_that_told_the_metric(tmp_path) -> None:
     """A parent driven by ask/tell has no trial block to say which metrics it measured: it
     may hold any (``warm_start.unmeasured``), so a constrained study learns from it, and

@@ -363,7 +363,9 @@ def test_a_float_parent_none_of_whose_trials_is_a_whole_number_of_an_int_paramet
         params = {"lr": 0.01, "depth": depth, "kernel": "rbf", "dropout": 0.1}
         return parent_trial(number, params).model_copy(update={"job_id": job.id})
 
-    store.put_trials([ran(continuous, 1, 2.5), ran(continuous, 2, 6.25)])
+    assert service.create_job(numbers_spec("child", as_int, [continuous.id])).parents == (continuous.id,)  # none yet
+    running = ran(continuous, 4, 5.0).model_copy(update={"state": TrialState.RUNNING, "value": None})
+    store.put_trials([ran(continuous, 1, 2.5), ran(continuous, 2, 6.25), running])  # 5.0: not ended, not counted
     with pytest.raises(SpecError) as refused:
         service.create_job(numbers_spec("child", as_int, [continuous.id]))
     assert str(refused.value) == (
@@ -396,6 +398,8 @@ def test_a_parameter_conditional_in_one_space_only_keeps_each_parent_trial_where
     assert sorted(prior) == ["t0001", "t0002", "t0003", "t0005"]
     assert prior["t0001"] == prior["t0003"] == {"kernel": "rbf"} and prior["t0005"] == {"kernel": "poly", "degree": 3}
     assert prior["t0002"]["degree"] in (2, 3)
+    dropped = parent_trial(6, {"kernel": "sigmoid", "degree": 3})  # a choice of the when's parent no longer offered
+    assert [t.id for t in carried_over(child, [*trials, dropped], seed=3)] == ["t0001", "t0002", "t0003", "t0005"]
     always = hyperstep.SearchSpace.model_validate({"parameters": [KERNEL, degree]})  # the parent's was conditional
     prior = {t.id: t.params for t in carried_over(always, trials[:1], seed=3)}
     assert always.contains(prior["t0001"]) and prior["t0001"]["kernel"] == "rbf"

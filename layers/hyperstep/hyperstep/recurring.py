@@ -35,6 +35,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +47,7 @@ from hyperstep.owners import owner_tag
 from hyperstep.service import START_FAILED, TuningService
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
-from hyperstep.warm_start import same_objectives
+from hyperstep.warm_start import check_parent
 
 DEFAULT_GROUP = "hyperstep"
 RETRY_ATTEMPTS = 3
@@ -293,17 +294,19 @@ def learnable_parents(store: TrialStore, spec: JobSpec, owner: str | None) -> tu
     table's TTL (``RetentionDays``) removes a parent, after which every tick failed; and a
     schedule made before specs moved to the store carries its spec in its input, which
     anyone allowed ``scheduler:UpdateSchedule`` may edit. Such a parent is left out and
-    the job starts (it still learns from the schedule's own earlier runs). So is a parent of
-    another objective (``warm_start.same_objectives``: the schedule's spec changed it), which
-    a submit would refuse."""
+    the job starts (it still learns from the schedule's own earlier runs). So is a parent a
+    submit would refuse (``warm_start.check_parent``): of another objective (the schedule's
+    spec changed it), or whose trials, ended since the schedule was made, none fit this space."""
     if spec.warm_start is None:
         return spec, []
     kept, dropped = [], []
     for parent in spec.warm_start.jobs:
         try:
             job = store.get_job(parent)
-            mine = job.owner == owner and same_objectives(spec, job)  # a changed objective: nothing to learn
-        except NotFoundError:
+            mine = job.owner == owner
+            if mine:  # refused as a submit refuses it: another objective, trials none of which fit
+                check_parent(spec, job, partial(store.list_trials, parent))
+        except (NotFoundError, SpecError):
             mine = False
         (kept if mine else dropped).append(parent)
     warm_start = spec.warm_start.model_copy(update={"jobs": kept}) if kept else None

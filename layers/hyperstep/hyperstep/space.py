@@ -233,13 +233,17 @@ class CategoricalParameter(_Parameter):
 
     def index(self, value: Any) -> int:
         """The position of the choice ``value`` is: the one of its type and value, else one
-        equal to it or read the same by a script (``"1"`` for ``1``)."""
+        equal to it or read the same by a script (``"1"`` for ``1``), else a bool Python
+        holds equal to a number (``True`` for ``1``: only when no choice is nearer)."""
         try:
             return self._positions[(type(value), value)]
         except (KeyError, TypeError):  # TypeError: an unhashable value, which no choice is
             pass
         for i, choice in enumerate(self.choices):
-            if choice == value or str(choice) == str(value):
+            if (choice == value and isinstance(choice, bool) is isinstance(value, bool)) or str(choice) == str(value):
+                return i
+        for i, choice in enumerate(self.choices):
+            if choice == value:
                 return i
         raise ValueError(f"{value!r} is not one of {self.choices}")
 

@@ -211,8 +211,8 @@ def projected(space: SearchSpace, params: dict[str, Any], rng: np.random.Generat
         p.name: _carried(p, params[p.name]) if p.name in params else p.decode(rng.random(p.width))
         for p in space.parameters
     }
-    active = space.active_names(out)
     try:
+        active = space.active_names(out)  # a when's categorical parent at a choice no longer offered raises
         return space.configuration({name: value for name, value in out.items() if name in active})
     except ValueError:
         return None
