@@ -157,3 +157,15 @@ def test_the_pages_policy_allows_its_own_style_sheet_and_script_alone(tmp_path: 
         "style-src": allowed(STYLE),
         "script-src": allowed(CHECK_SCRIPT),
     }
+
+
+@pytest.mark.parametrize("job_id", ["", ".", "./.", "a/../b", "/tmp/x"])
+def test_an_id_naming_no_folder_inside_reports_is_refused(job_id: str) -> None:
+    """``reports/.`` (an id ``.``) is ``reports`` itself; a ``..`` part anywhere, or an absolute id,
+    leads out of it."""
+    from hyperstep.cli import report_folder
+    from hyperstep.errors import SpecError
+
+    with pytest.raises(SpecError, match="give --out DIR"):
+        report_folder(job_id)
+    assert report_folder("a/b.c") == Path("reports") / "a" / "b.c"

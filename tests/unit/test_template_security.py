@@ -104,3 +104,20 @@ def test_finish_may_send_its_completion_event_and_nothing_else() -> None:
     assert not finish_may_put((sent["Source"], "Trial Metric Reported"))
     assert not finish_may_put(("hyperstep.trial", sent["DetailType"]))
     assert not finish_may_put(completion, ("hyperstep.trial", "Trial Metric Reported"))
+
+
+def test_finish_may_not_put_a_request_that_names_no_source_or_detail_type() -> None:
+    """``ForAllValues`` holds when the request has no value for its key at all (IAM: it "also
+    returns true if there are no context keys in the request"), so the two ``ForAllValues``
+    conditions alone would allow a PutEvents whose context lacks ``events:source`` or
+    ``events:detail-type``; the ``Null: false`` conditions refuse it."""
+    from tests.integration.iam_policy import Policy, Request
+
+    stack = Stack(parameters=BACKENDS)
+    policy = Policy(tuple(role_statements(stack, "FinishFunction")))
+    bus = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:event-bus/default"
+    source, detail_type = {"events:source": ("hyperstep",)}, {"events:detail-type": ("Tuning Job Completed",)}
+    assert policy.allows(Request("events:PutEvents", bus, {**source, **detail_type}))
+    assert not policy.allows(Request("events:PutEvents", bus, {}))
+    assert not policy.allows(Request("events:PutEvents", bus, source))
+    assert not policy.allows(Request("events:PutEvents", bus, detail_type))
