@@ -39,7 +39,7 @@ def test_a_dollar_budget_stops_the_job_and_every_view_shows_the_cost(
     assert 3 <= len(trials) < 8 and all(t.cost_usd and t.cost_usd > 0.01 for t in trials)
     assert job.cost_usd == pytest.approx(sum(t.cost_usd or 0 for t in trials))
     assert job.cost_usd <= 0.06 + 2 * max(t.cost_usd or 0 for t in trials)  # 2 running: the spread of 2 at most
-    assert f"cost: ${job.cost_usd:.4g} of $0.06 (list prices)" in out
+    assert f"cost: ${job.cost_usd:.4g} of $0.06 (at trial.cost_per_hour)" in out
 
     assert main(["--store", str(workdir / "store.db"), "status", job_id]) == 0
     status = json.loads(capsys.readouterr().out)

@@ -104,3 +104,19 @@ def test_a_count_takes_its_noun_in_the_singular_for_one_only() -> None:
     assert [counted(n, "trial") for n in (0, 1, 2)] == ["0 trials", "1 trial", "2 trials"]
     saved = saved_text({"pruned": 1, "steps": 0, "steps_saved": 1})
     assert saved == "1 trial stopped early, 0 steps run, 1 step saved (100%)"
+
+
+def test_the_cost_line_names_what_priced_the_trials() -> None:
+    """A job's cost comes from the list price table, or from the trial block's own
+    ``cost_per_hour`` (a local trial's always); the line said "list prices" for both."""
+    from tests.unit.test_pricing import sagemaker_block
+
+    listed = parse_spec(spec_document(trial=sagemaker_block(), budget={"max_trials": 4, "max_cost_usd": 5}))
+    own = parse_spec(spec_document(trial=sagemaker_block(cost_per_hour=2.0), budget={"max_trials": 4}))
+    local = parse_spec(spec_document(trial={**spec_document()["trial"], "cost_per_hour": 36.0}))
+    lines = [trials_table(Job(id="job", spec=spec, cost_usd=0.5), []).splitlines()[-1] for spec in (listed, own, local)]
+    assert lines == [
+        "cost: $0.5 of $5 (list prices)",
+        "cost: $0.5 (at trial.cost_per_hour)",
+        "cost: $0.5 (at trial.cost_per_hour)",
+    ]

@@ -417,7 +417,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print_summary(summary)
+        print_summary(summary, views.cost_basis(job.spec))
         if best is None and not summary.get("pareto_front"):
             print_first_failure(store, job, Path(args.out), store_flag(args))
     if job.status is JobStatus.STOPPED:
@@ -488,10 +488,10 @@ def print_no_best(summary: dict[str, Any]) -> None:
         print(f"no trial completed{error}")
 
 
-def print_summary(summary: dict[str, Any]) -> None:
+def print_summary(summary: dict[str, Any], cost_basis: str) -> None:
     print(f"job {summary['job_id']}: {summary['status']}, {summary['completed']} completed, {summary['failed']} failed")
     if summary.get("cost_usd") or summary.get("max_cost_usd") is not None:
-        print(views.cost_text(summary["cost_usd"], summary.get("max_cost_usd")))
+        print(views.cost_text(summary["cost_usd"], summary.get("max_cost_usd"), cost_basis))
     if summary.get("stop_reason"):
         print(f"stopped because: {summary['stop_detail']} ({summary['stop_reason']})")
     if summary.get("warm_start"):

@@ -113,13 +113,21 @@ def trials_table(job: Job, trials: Sequence[Trial]) -> str:
     header, rows = trial_rows(job, trials)
     text = table(rows, header)
     if job.cost_usd or job.spec.budget.max_cost_usd is not None:
-        text += "\n" + cost_text(job.cost_usd, job.spec.budget.max_cost_usd)
+        text += "\n" + cost_text(job.cost_usd, job.spec.budget.max_cost_usd, cost_basis(job.spec))
     return text
 
 
-def cost_text(cost_usd: float, limit: float | None) -> str:
-    """``cost: $0.42 of $5 (list prices)``: what a job's ended trials cost, of its dollar budget."""
-    return f"cost: ${cost_usd:.4g}" + ("" if limit is None else f" of ${limit:g}") + " (list prices)"
+def cost_text(cost_usd: float, limit: float | None, basis: str) -> str:
+    """``cost: $0.42 of $5 (list prices)``: what a job's ended trials cost, of its dollar budget,
+    priced on ``basis`` (``cost_basis``)."""
+    return f"cost: ${cost_usd:.4g}" + ("" if limit is None else f" of ${limit:g}") + f" ({basis})"
+
+
+def cost_basis(spec: JobSpec) -> str:
+    """What a job's trials are priced at: the trial block's own ``cost_per_hour`` (a local
+    trial's always), else the list price table (``hyperstep.pricing``)."""
+    own = spec.trial is not None and spec.trial.cost_per_hour is not None
+    return "at trial.cost_per_hour" if own else "list prices"
 
 
 def exact(value: Any) -> str:
