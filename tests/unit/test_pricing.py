@@ -217,8 +217,11 @@ def test_a_dollar_budget_needs_a_price_for_the_trials() -> None:
     with pytest.raises(SpecError, match=r"max_cost_usd: needs each trial's price: set trial\.cost_per_hour"):
         block_of(local, max_cost_usd=5)
     block_of({**local, "cost_per_hour": 0.5}, max_cost_usd=5)
-    with pytest.raises(SpecError, match="cost_per_hour"):
+    # an instance type the table lacks is named (it read as a block with no price at all)
+    unlisted = r"trial\.instance_type ml\.x9\.unknown is not in hyperstep's price table .*: set trial\.cost_per_hour"
+    with pytest.raises(SpecError, match=unlisted + r" \(dollars per hour per instance\)"):
         block_of(sagemaker_block(instance_type="ml.x9.unknown"), max_cost_usd=5)
+    block_of(sagemaker_block(instance_type="ml.x9.unknown", cost_per_hour=2.0), max_cost_usd=5)
     block_of(sagemaker_block(), max_cost_usd=5)
     block_of(batch_block(), max_cost_usd=5)  # priced from what each Batch job reports
 

@@ -63,6 +63,15 @@ def check_listed(region: str | None) -> None:
         )
 
 
+def unlisted_type(instance_type: str, per: str) -> ValueError:
+    """The refusal of a dollar budget on an instance type the table lacks (priced at nothing, or
+    below its price, it could let the job overspend): the block must give ``cost_per_hour``."""
+    return ValueError(
+        f"budget.max_cost_usd: trial.instance_type {instance_type} is not in hyperstep's price table"
+        f" ({prices.PRICES_DATE}): set trial.cost_per_hour (dollars per hour{per})"
+    )
+
+
 def own_rate(cost_per_hour: float, unit: str) -> Rate:
     return Rate(cost_per_hour, f"${cost_per_hour:g}/h per {unit} (cost_per_hour)")
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
-from hyperstep.pricing import Rate, ec2_listed, ec2_rate, fargate_rate, own_rate
-from hyperstep.pricing.prices import PRICES_DATE
+from hyperstep.pricing import Rate, ec2_listed, ec2_rate, fargate_rate, own_rate, unlisted_type
 from hyperstep.secrets import EnvValue, SecretRef
 from hyperstep.spec_base import SECRET, TrialBlockBase, text
 
@@ -87,10 +86,7 @@ class BatchTrial(TrialBlockBase):
         but a named EC2 ``instance_type`` only at its rate: one the table lacks needs
         ``cost_per_hour`` (its vCPUs at m5's rate could be many times below its price)."""
         if self.instance_type is not None and self.cost_per_hour is None and not ec2_listed(self.instance_type):
-            raise ValueError(
-                f"budget.max_cost_usd: trial.instance_type {self.instance_type} is not in hyperstep's price table"
-                f" ({PRICES_DATE}): set trial.cost_per_hour (dollars per hour)"
-            )
+            raise unlisted_type(self.instance_type, "")
 
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The queue and definition (the ones the deployment's IAM policy allows SubmitJob on:

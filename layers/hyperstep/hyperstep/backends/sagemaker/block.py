@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
-from hyperstep.pricing import Rate, sagemaker_rate
+from hyperstep.pricing import Rate, sagemaker_rate, unlisted_type
 from hyperstep.secrets import SecretRef, env_value
 from hyperstep.spec_base import SECRET, SpecModel, TrialBlockBase, read_back
 
@@ -140,6 +140,11 @@ class SageMakerTrial(TrialBlockBase):
         if self.cost_per_hour is not None:
             return Rate(self.cost_per_hour * count, f"{count} x ${self.cost_per_hour:g}/h (cost_per_hour)")
         return sagemaker_rate(instance_type, count, region)
+
+    def check_priced(self) -> None:
+        """A dollar budget needs the instance type's rate: one the table lacks needs ``cost_per_hour``."""
+        if self.rate(None, None) is None:
+            raise unlisted_type(self.instance_type, " per instance")
 
     def running_limit_seconds(self) -> int:
         """``MaxWaitTimeInSeconds`` with managed spot (waiting for capacity plus running),
