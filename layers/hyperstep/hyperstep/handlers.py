@@ -278,7 +278,8 @@ def handle_start(
     version does not know, as a newer version wrote it before the stack rolled back): the
     tick starts a new job, which without that field (a budget limit, a constraint) would run
     another search than the one asked for; its ticks start again once the newer version is back.
-    Warm-start parents that are gone or another owner's are left out (``recurring.learnable_parents``).
+    Warm-start parents that are gone, another owner's, or nothing to learn from (another objective,
+    no trial that fits) are left out (``recurring.learnable_parents``).
     A tick delivered again (Lambda's retries, under the same ``request_id``; any repeat, by
     its scheduled time) carries on the job its first delivery created (``recurring.tick_job_id``).
     """
@@ -302,7 +303,9 @@ def handle_start(
         guardrails.check(spec)
         spec, dropped = learnable_parents(service.store, spec, tick.owner)
         if dropped:
-            log.info("warm-start parents left out: gone, or another owner's", extra={"jobs": dropped})
+            log.info(
+                "warm-start parents left out: gone, another owner's, or nothing to learn from", extra={"jobs": dropped}
+            )
         job, started = start_scheduled_job(service, spec, tick.owner, tick_job_id(spec.name, tick, request_id))
     except SpecError as exc:  # the same on every retry: no error for Scheduler to retry into the DLQ
         log.error(f"tick of schedule {tick.schedule_name!r} skipped: its spec cannot start a job: {exc}")
