@@ -22,7 +22,6 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from hyperstep.backends.batch.adapter import BatchBackend
 from hyperstep.handlers import handle_collect
 from hyperstep.messages import MAX_METRIC_NAME, MAX_TRIAL_METRICS, LaunchRequest, SuggestRequest
 from hyperstep.models import MetricReport, Trial, stored_json
@@ -30,10 +29,10 @@ from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.dynamodb import DynamoDBStore
 from hyperstep.stores.dynamodb_items import create_table
-from hyperstep.study import Study
 from tests.conftest import spec_document
+from tests.contract.test_report_item_size import running_trial
 from tests.report_keys import signed
-from tests.unit.test_order_free_results import BLOCKS, metric_event
+from tests.unit.test_order_free_results import metric_event
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 
@@ -48,26 +47,13 @@ def report_sizes(names: int) -> tuple[bool, int]:
     """(recorded, trial item bytes) after one report of ``names`` eight-character metrics."""
     client = boto3.client("dynamodb", region_name="us-east-1")
     create_table(client, "t")
-    store = DynamoDBStore("t", client=client)
-    spec = parse_spec(
-        {
-            "name": "mnist",
-            "objective": {"metric": "loss"},
-            "parameters": [{"name": "lr", "type": "float", "low": 0.0001, "high": 0.1}],
-            "budget": {"max_trials": 1},
-            "trial": {**BLOCKS["batch"], "metric_definitions": [{"name": "loss", "regex": r"^loss=(\S+)"}]},
-        }
-    )
-    service = TuningService(store, {"batch": BatchBackend(client=None, event_bus="bus")}, FakeOrchestrator())
-    job = service.submit(spec, job_id="mnist-3f2a9c1b7d4e")
-    (trial,) = Study.from_job(store, job).ask(1)
-    store.start_trial(job.id, trial.id, "batch-job-id")
-    event = metric_event(job.id, trial.id, 0.5, 3, 1003.0)
+    service, job_id = running_trial(client, "t")
+    event = metric_event(job_id, "t0001", 0.5, 3, 1003.0)
     event["detail"]["metrics"] = {f"m{i:06d}x": 0.5 for i in range(names)}
     with contextlib.suppress(ValueError):  # malformed: collect drops it unsigned
-        event = signed(store, event)
+        event = signed(service.store, event)
     answer = handle_collect(service, event)
-    size = _item_bytes(client, job.id)
+    size = _item_bytes(client, job_id)
     client.delete_table(TableName="t")
     return answer["recorded"], size
 

@@ -112,20 +112,29 @@ class OneTrialThrottled(FakeBackend):
         return self.ended[trial.id]
 
 
-def test_one_throttled_trial_does_not_keep_the_reaper_from_its_jobs_other_trials() -> None:
-    """The pass read a job's running trials in the same order each time and stopped at the
-    first that raised: the trials after it were never reconciled, nor the job woken, for as
-    long as that one trial's Describe kept failing. Now each trial is tried, the job woken,
-    and the first error raised at the end."""
+def parked_job(
+    trials: int, backend: type[OneTrialThrottled]
+) -> tuple[SQLiteStore, FakeOrchestrator, TuningService, Job, list[str]]:
+    """A job with ``trials`` running trials and a parked task token, whose backend
+    (``backend``) throttles the first trial's Describe."""
     store, orchestrator = SQLiteStore(), FakeOrchestrator()
     service = TuningService(store, {"local": FakeBackend()}, orchestrator)
-    spec = parse_spec(spec_document(budget={"max_trials": 5, "max_parallel": 5}))
+    spec = parse_spec(spec_document(budget={"max_trials": trials, "max_parallel": trials}))
     job = service.create_job(spec, job_id="job-0")
     trial_ids = service.suggest(SuggestRequest(job_id=job.id)).trial_ids
     for trial_id in trial_ids:
         service.launch(LaunchRequest(job_id=job.id, trial_id=trial_id))
     store.put_task_token(job.id, "parked-token")
-    service.backends["local"] = OneTrialThrottled(trial_ids[0], job.id, trial_ids)
+    service.backends["local"] = backend(trial_ids[0], job.id, trial_ids)
+    return store, orchestrator, service, job, trial_ids
+
+
+def test_one_throttled_trial_does_not_keep_the_reaper_from_its_jobs_other_trials() -> None:
+    """The pass read a job's running trials in the same order each time and stopped at the
+    first that raised: the trials after it were never reconciled, nor the job woken, for as
+    long as that one trial's Describe kept failing. Now each trial is tried, the job woken,
+    and the first error raised at the end."""
+    store, orchestrator, service, job, trial_ids = parked_job(5, OneTrialThrottled)
     with pytest.raises(ClientError, match="ThrottlingException"):
         service.reap()
     states = [store.get_trial(job.id, t).state for t in trial_ids]
@@ -144,15 +153,7 @@ class OneThrottledOthersRunning(OneTrialThrottled):
 def test_a_job_whose_throttled_trial_raised_is_still_woken_when_no_trial_ended() -> None:
     """The wake comes before the error is raised: a job none of whose trials ended this pass
     (no end's own wake) still has its lost wake-up (and its pending trials) rescued."""
-    store, orchestrator = SQLiteStore(), FakeOrchestrator()
-    service = TuningService(store, {"local": FakeBackend()}, orchestrator)
-    spec = parse_spec(spec_document(budget={"max_trials": 2, "max_parallel": 2}))
-    job = service.create_job(spec, job_id="job-0")
-    trial_ids = service.suggest(SuggestRequest(job_id=job.id)).trial_ids
-    for trial_id in trial_ids:
-        service.launch(LaunchRequest(job_id=job.id, trial_id=trial_id))
-    store.put_task_token(job.id, "parked-token")
-    service.backends["local"] = OneThrottledOthersRunning(trial_ids[0], job.id, trial_ids)
+    store, orchestrator, service, job, trial_ids = parked_job(2, OneThrottledOthersRunning)
     with pytest.raises(ClientError, match="ThrottlingException"):
         service.reap()
     assert [store.get_trial(job.id, t).state for t in trial_ids] == [TrialState.RUNNING] * 2
