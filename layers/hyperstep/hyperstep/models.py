@@ -94,7 +94,23 @@ class MetricReport(ReadBackKeepsKnownFields):
 
     @property
     def rank(self) -> tuple[bool, int, float]:
-        return (self.final, -1 if self.step is None else self.step, 0.0 if self.at is None else self.at)
+        return (self.final, -1 if self.step is None else self.step, _time_rank(self.at))
+
+
+def _time_rank(at: float | None) -> float:
+    """How a report's ``at`` orders it: no ``at`` counts as older than any."""
+    return 0.0 if at is None else at
+
+
+def replaces_point(at: float | None, held: float | None) -> bool:
+    """Whether a step report made at ``at`` replaces the value its trial's curve holds at
+    that step, written by a report made at ``held`` (None: no ``at``: a report that carried
+    none, or a point stored before the stores kept one). The stores keep each point's ``at``
+    and ask this, so the curve orders a step's reports as ``merge_reports`` orders a metric's
+    (``MetricReport.rank``): the later ``at`` wins whatever the arrival order (EventBridge's,
+    or a replay of an older signed report), a report with no ``at`` is older than any with
+    one, and of equal ones (a duplicate; two with none) the later arrival wins."""
+    return _time_rank(at) >= _time_rank(held)
 
 
 def merge_reports(kept: Mapping[str, MetricReport], new: Mapping[str, MetricReport]) -> dict[str, MetricReport]:
@@ -160,7 +176,8 @@ PackedCurve = Annotated[
 def merge_curve(curve: Mapping[int, float], reports: Mapping[str, MetricReport], metric: str) -> dict[int, float]:
     """``curve`` with the step reports of ``metric`` among ``reports`` added (final
     reports and ones without a step are no point of the curve). A step reported again
-    takes the newer value; past ``MAX_CURVE_STEPS`` steps, new steps are dropped."""
+    takes the value that arrived last (the stores, which keep each point's ``at``, take it
+    only when ``replaces_point``); past ``MAX_CURVE_STEPS`` steps, new steps are dropped."""
     report = reports.get(metric)
     merged = dict(curve)
     if report is None or report.step is None or report.final or not math.isfinite(report.value):

@@ -348,3 +348,10 @@ def newest_points(curve: Mapping[int, float], count: int = 2) -> dict[int, float
 def point_of(reports: Mapping[str, MetricReport], metric: str | None) -> dict[int, float]:
     """The point of ``metric``'s curve the reports hold (``merge_curve``'s rules; {}: none)."""
     return {} if metric is None else merge_curve({}, reports, metric)
+
+
+def point_time(reports: Mapping[str, MetricReport], metric: str | None) -> float | None:
+    """The ``at`` of the report ``point_of`` takes its point from (what the stores keep with
+    the point, and ``replaces_point`` compares); None without one."""
+    report = None if metric is None else reports.get(metric)
+    return None if report is None else report.at

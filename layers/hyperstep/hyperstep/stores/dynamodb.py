@@ -106,7 +106,7 @@ from hyperstep.models import (
     StopReason,
     Trial,
     TrialState,
-    merge_curve,
+    replaces_point,
 )
 from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
@@ -117,6 +117,7 @@ from hyperstep.stores.base import (
     TrialStore,
     newest_points,
     point_of,
+    point_time,
     revised_cost,
 )
 from hyperstep.stores.dynamodb_items import (
@@ -136,9 +137,42 @@ __all__ = ["TRANSACTION_LIMIT", "DynamoDBStore", "create_table", "table_definiti
 TRANSACTION_LIMIT = 100  # TransactWriteItems takes up to 100 actions
 _ATTEMPTS = 64  # optimistic retries before giving up with ConflictError
 _CHECK_FAILED = "ConditionalCheckFailedException"
-ChunkWrite = tuple[frozenset[int] | None, int, dict[int, float] | None, int]
+Chunk = tuple[dict[int, float], int, dict[int, float]]
+"""A curve chunk as read: its points, its version (-1: absent) and the ``at`` of each point
+that has one (``items.ATS``)."""
+ChunkWrite = tuple[frozenset[int] | None, int, dict[int, float] | None, int, dict[int, float]]
 """A chunk's write joining a trial's (``_report_writes``): the known chunks, the chunk, its
-new points (None: no write) and its version."""
+new points (None: no write), its version and its points' ``at``s."""
+NO_WRITE: ChunkWrite = (None, 0, None, -1, {})
+
+
+def _chunk_of(item: items.Item) -> tuple[int, Chunk]:
+    """A curve chunk's number and what its item holds (``Chunk``)."""
+    _, number, points, ver = items.curve_from_item(item)
+    return number, (points, ver, items.point_times(item, points))
+
+
+def _point_write(
+    known: frozenset[int] | None,
+    chunks: Mapping[int, Chunk],
+    curve: Mapping[int, float],
+    point: tuple[int, float, float | None],
+    kept: bool,
+) -> tuple[bool, ChunkWrite]:
+    """Whether a report's ``point`` (step, value, ``at``) is what the curve now holds at its
+    step (``kept``: the cap leaves room for it; and ``replaces_point`` against the ``at`` its
+    chunk keeps), and the write of its chunk that puts it there (no points: the chunk holds
+    it already, or keeps the newer point). ``chunks`` holds the step's chunk when it exists,
+    ``curve`` every point read."""
+    step, value, at = point
+    number = step // CURVE_CHUNK_STEPS
+    points, ver, ats = chunks.get(number, ({}, -1, {}))
+    if not (kept and replaces_point(at, ats.get(step))):
+        return False, (known, number, None, ver, ats)
+    if curve.get(step) == value and ats.get(step) == at:
+        return True, (known, number, None, ver, ats)
+    timed = {s: held for s, held in ats.items() if s != step} | ({} if at is None else {step: at})
+    return True, (known, number, {**points, step: value}, ver, timed)
 
 
 def _next_span(
@@ -479,10 +513,9 @@ class DynamoDBStore(TrialStore):
             ConsistentRead=True,
         )
 
-    def _chunks(self, trial: Trial) -> dict[int, tuple[dict[int, float], int]]:
-        """The trial's curve chunks: points and version by chunk number."""
-        found = self._prefixed(trial.job_id, curve_sk(trial.id))
-        return {chunk: (points, ver) for _, chunk, points, ver in map(items.curve_from_item, found)}
+    def _chunks(self, trial: Trial) -> dict[int, Chunk]:
+        """The trial's curve chunks by chunk number."""
+        return dict(map(_chunk_of, self._prefixed(trial.job_id, curve_sk(trial.id))))
 
     def _with_curve(self, trial: Trial, chunked: bool) -> Trial:
         """The trial (as its body holds it) with its curve's chunks; no query when its item
@@ -491,7 +524,7 @@ class DynamoDBStore(TrialStore):
         if not chunks:
             return trial
         curve = dict(trial.curve)
-        for points, _ in chunks.values():
+        for points, *_ in chunks.values():
             curve.update(points)
         return trial.model_copy(update={"curve": curve})
 
@@ -626,7 +659,7 @@ class DynamoDBStore(TrialStore):
             body, chunked = rewritten
             return self._with_curve(body, chunked) if whole_curve else body.model_copy(update={"curve": {}})
         ((step, value),) = point.items()
-        chunk = step // CURVE_CHUNK_STEPS
+        chunk, at = step // CURVE_CHUNK_STEPS, point_time(reports, curve_metric)
         for attempt in range(_ATTEMPTS):
             found = self._trial_item(job_id, trial_id)
             trial, ver, known = items.trial_from_item(found), int(found["ver"]["N"]), items.chunk_numbers(found)
@@ -635,26 +668,25 @@ class DynamoDBStore(TrialStore):
             body = trial.with_reports(reports, objective=curve_metric)
             alone = None if whole_curve else self._chunk_alone(body, chunk, known, step)
             chunks = self._chunks(body) if alone is None else alone
-            points, chunk_ver = chunks.get(chunk, ({}, -1))
             curve = {**body.curve}
-            for held, _ in chunks.values():
+            for held, *_ in chunks.values():
                 curve.update(held)
             kept = alone is not None or step in curve or len(curve) < MAX_CURVE_STEPS
-            written = kept and curve.get(step) != value
+            taken, write = _point_write(known, chunks, curve, (step, value, at), kept)
+            written = write[2] is not None
             span = _next_span(found, body, curve, alone is None, step, value if written else None)
-            if self._write_report(
-                body, ver, (known, chunk, {**points, step: value} if written else None, chunk_ver), span
-            ):
-                if kept:
+            if self._write_report(body, ver, write, span):
+                if taken:
                     curve[step] = value
+                now = {step: curve[step]} if step in curve else {}  # the report's point, or the newer one kept
                 if whole_curve:
                     return body.model_copy(update={"curve": curve})
                 if alone is None:
                     newest = newest_points(curve)
                 else:
                     assert known is not None  # a chunk is read alone only when the set is known
-                    newest = self._newest(body, known, chunk, {**points, **point})
-                return body.model_copy(update={"curve": {**newest, **({step: value} if kept else {})}})
+                    newest = self._newest(body, known, chunk, {**chunks[chunk][0], **now})
+                return body.model_copy(update={"curve": {**newest, **now}})
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
@@ -687,34 +719,32 @@ class DynamoDBStore(TrialStore):
         the transaction's put of the chunk's new points if it is still at ``chunk_ver`` (-1:
         absent); the body then also sets the chunk marker and, when ``known``, adds the
         chunk to its set."""
-        known, number, points, chunk_ver = chunk
+        known, number, points, chunk_ver, ats = chunk
         added = None if known is None or points is None else number
         update = items.trial_update(body, ver, self._expires(), points is not None, added, span)
         if points is None:
             return update, None
-        item = self._stamped(items.curve_item(body.job_id, body.id, number, points, chunk_ver + 1))
+        item = self._stamped(items.curve_item(body.job_id, body.id, number, points, chunk_ver + 1, ats))
         return update, {"Put": {"TableName": self.table_name, "Item": item, **items.version_condition(chunk_ver)}}
 
-    def _chunk(self, body: Trial, chunk: int) -> tuple[dict[int, float], int]:
-        """One chunk of the trial's curve: its points and version (({}, -1): absent)."""
+    def _chunk(self, body: Trial, chunk: int) -> Chunk:
+        """One chunk of the trial's curve (({}, -1, {}): absent)."""
         found = self._call("get_item", Key=key(body.job_id, curve_sk(body.id, chunk)), ConsistentRead=True)
-        return ({}, -1) if "Item" not in found else items.curve_from_item(found["Item"])[2:]
+        return ({}, -1, {}) if "Item" not in found else _chunk_of(found["Item"])[1]
 
-    def _chunk_alone(
-        self, body: Trial, chunk: int, known: frozenset[int] | None, step: int
-    ) -> dict[int, tuple[dict[int, float], int]] | None:
-        """The step's chunk alone ({chunk: (points, version)}), read when the trial's chunks
+    def _chunk_alone(self, body: Trial, chunk: int, known: frozenset[int] | None, step: int) -> dict[int, Chunk] | None:
+        """The step's chunk alone ({chunk: its ``Chunk``}), read when the trial's chunks
         are known and ``merge_curve``'s cap cannot drop the step: it replaces a step of the
         chunk, or the chunk's points and 1,000 for each other chunk (at most as many as the
         rest of the curve holds) are fewer than ``MAX_CURVE_STEPS``. None (read every chunk)
         when the curve may be full."""
         if known is None:
             return None
-        points, ver = self._chunk(body, chunk)
+        read = self._chunk(body, chunk)
         others = len(body.curve) + CURVE_CHUNK_STEPS * len(known - {chunk})
-        if step not in points and others + len(points) >= MAX_CURVE_STEPS:
+        if step not in read[0] and others + len(read[0]) >= MAX_CURVE_STEPS:
             return None
-        return {chunk: (points, ver)}
+        return {chunk: read}
 
     def _newest(self, body: Trial, known: frozenset[int], chunk: int, points: Mapping[int, float]) -> dict[int, float]:
         """The curve's two newest points, given ``chunk``'s ``points`` as written: the
@@ -748,23 +778,21 @@ class DynamoDBStore(TrialStore):
                 return None
             merged = body.with_reports(reports, objective=curve_metric)
             chunks = self._chunks(body) if items.has_chunks(found) else {}
-            held = dict(merged.curve)
-            for points, _ in chunks.values():
-                held.update(points)
-            curve = held if curve_metric is None else merge_curve(held, reports, curve_metric)
-            changed = next((step for step, value in curve.items() if held.get(step) != value), None)
-            chunk, points, chunk_ver = 0, None, -1
-            if changed is not None:
-                chunk = changed // CURVE_CHUNK_STEPS
-                points, chunk_ver = chunks.get(chunk, ({}, -1))
-                points = {**points, changed: curve[changed]}
+            curve = dict(merged.curve)
+            for points, *_ in chunks.values():
+                curve.update(points)
+            write, at = NO_WRITE, point_time(reports, curve_metric)
+            for step, value in point_of(reports, curve_metric).items():  # one at most
+                kept = step in curve or len(curve) < MAX_CURVE_STEPS
+                taken, write = _point_write(known, chunks, curve, (step, value, at), kept)
+                curve = {**curve, step: value} if taken else curve
             ended = complete(merged.model_copy(update={"curve": curve}))
             assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
             written = merged if ended is None else ended.model_copy(update={"curve": merged.curve})
             if ended is None:
-                landed = self._write_report(written, ver, (known, chunk, points, chunk_ver))
+                landed = self._write_report(written, ver, write)
             else:
-                landed = self._try_finish(written, ver, was=body, chunk=(known, chunk, points, chunk_ver))
+                landed = self._try_finish(written, ver, was=body, chunk=write)
             if landed:
                 return written.model_copy(update={"curve": curve})
             _backoff(attempt)
@@ -809,9 +837,7 @@ class DynamoDBStore(TrialStore):
             _backoff(attempt)
         raise ConflictError(f"trial {trial_id!r} of job {job_id!r}: too many concurrent writers")
 
-    def _try_finish(
-        self, done: Trial, ver: int, was: Trial | None = None, chunk: ChunkWrite = (None, 0, None, -1)
-    ) -> bool:
+    def _try_finish(self, done: Trial, ver: int, was: Trial | None = None, chunk: ChunkWrite = NO_WRITE) -> bool:
         """One transaction writing the ended trial (if still at ``ver``), its job counter
         and, when it beats the job's best, the best; False when the trial or the best moved
         meanwhile (the caller reads again and retries). ``was``: the ended trial it replaces

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
+from array import array
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +47,11 @@ SPAN = "curve_span"
 """A trial item's binary: its curve's lowest and highest values and newest step (``span_of``),
 kept by its step reports while it runs, so that median stopping reads its best so far without
 its chunks (``DynamoDBStore.curve_best``); absent when not known."""
+ATS = "ats"
+"""A curve chunk's binary: the ``at`` of the report that wrote each of its points (float64,
+little-endian, in the points' step order; NaN: none), which a step reported again is
+compared with (``models.replaces_point``); absent when no point has one, as in a chunk
+written before it. 8 bytes a point: a full chunk of 1,000 steps holds 20 KB."""
 PUBLISHED = "completion_published"
 """A job item's boolean (``Job.completion_published``), absent while false."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
@@ -289,15 +297,42 @@ def curve_sk(trial_id: str, chunk: int | None = None) -> str:
     return prefix if chunk is None else f"{prefix}{chunk:06d}"
 
 
-def curve_item(job_id: str, trial_id: str, chunk: int, points: dict[int, float], ver: int) -> Item:
-    """One chunk of a trial's curve: its points packed (``models.pack_points``) and the
-    chunk's write version (its writes are conditioned on it, as a trial's are)."""
-    return {
+def curve_item(
+    job_id: str,
+    trial_id: str,
+    chunk: int,
+    points: Mapping[int, float],
+    ver: int,
+    ats: Mapping[int, float] | None = None,
+) -> Item:
+    """One chunk of a trial's curve: its points packed (``models.pack_points``), the
+    chunk's write version (its writes are conditioned on it, as a trial's are) and, when
+    one of its points has one, the ``at`` of the report that wrote each point (``ATS``)."""
+    item = {
         **key(job_id, curve_sk(trial_id, chunk)),
         "trial": s(trial_id),
         "points": {"B": pack_points(points)},
         "ver": n(ver),
     }
+    if ats:
+        times = array("d", [ats.get(step, math.nan) for step in sorted(points)])
+        if sys.byteorder != "little":
+            times.byteswap()
+        item[ATS] = {"B": times.tobytes()}
+    return item
+
+
+def point_times(item: Item, points: Mapping[int, float]) -> dict[int, float]:
+    """The ``at`` of each of a curve chunk's ``points`` (as ``curve_from_item`` read them
+    from its ``item``) that has one (``ATS``; none in an item written before it)."""
+    if ATS not in item:
+        return {}
+    times = array("d")
+    times.frombytes(bytes(item[ATS]["B"]))
+    if sys.byteorder != "little":
+        times.byteswap()
+    steps = sorted(points)
+    return {step: at for step, at in zip(steps, times) if not math.isnan(at)}
 
 
 def version_condition(ver: int) -> dict[str, Any]:

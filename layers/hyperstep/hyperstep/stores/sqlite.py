@@ -20,7 +20,10 @@ and a job's list of trials is read again only once something was committed since
 A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step, not in
 its body: a step report writes its row and the small body (the merged reports), never
 the whole curve again. Reads attach the rows to the trial (a body written before curves
-had their table keeps its points, which the rows extend).
+had their table keeps its points, which the rows extend). Each row keeps the ``at`` of the
+report that wrote it, so a step reported again takes only a report as new
+(``models.replaces_point``: a replayed or late older report leaves it); a file written
+before the column gets it, NULL on its rows, when a store opens it (``_migrate``).
 
 The ``ended`` table holds the ids of trials ended since ``forget_ended`` dropped them
 (``TrialStore.recently_ended``; DynamoDB's string set on the job item): written in the
@@ -51,6 +54,7 @@ from hyperstep.models import (
     StopReason,
     Trial,
     TrialState,
+    replaces_point,
     stored_json,
 )
 from hyperstep.schedulers.base import value_at
@@ -64,6 +68,7 @@ from hyperstep.stores.base import (
     counter_changes,
     newest_points,
     point_of,
+    point_time,
     revised_counter_changes,
 )
 
@@ -75,7 +80,7 @@ CREATE TABLE IF NOT EXISTS trials (
 CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule_specs (name TEXT PRIMARY KEY, owner TEXT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS curves (
-    job_id TEXT NOT NULL, trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,
+    job_id TEXT NOT NULL, trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL, at REAL,
     PRIMARY KEY (job_id, trial_id, step));
 CREATE TABLE IF NOT EXISTS ended (
     job_id TEXT NOT NULL, trial_id TEXT NOT NULL, PRIMARY KEY (job_id, trial_id));
@@ -125,6 +130,7 @@ class SQLiteStore(TrialStore):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self._conn.executescript(SCHEMA)
+        self._migrate()
         self._jobs = ParsedBodies(lambda body: Job.model_validate_json(body, context=STORED))
         self._trials = ParsedBodies(lambda body: Trial.model_validate_json(body, context=STORED))
         self._commits = 0
@@ -135,6 +141,20 @@ class SQLiteStore(TrialStore):
         """Each job's curves as read so far: the last rowid read, and per trial its newest rowid and points."""
         self._viewed: dict[tuple[str, str], tuple[Trial, int, Trial]] = {}
         """Per trial, the body model and curve version its listed model (with the curve) was built from."""
+
+    def _migrate(self) -> None:
+        """Bring a file an earlier version wrote up to ``SCHEMA`` in place: a ``curves``
+        table without the ``at`` column gets it (NULL on the rows it holds: points written
+        before it, which ``replaces_point`` orders as having no ``at``). New tables come
+        from ``SCHEMA``'s ``IF NOT EXISTS``."""
+        if "at" in self._columns("curves"):
+            return
+        with self._tx() as conn:  # another connection to the file may have added it meanwhile
+            if "at" not in self._columns("curves"):
+                conn.execute("ALTER TABLE curves ADD COLUMN at REAL")
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -394,17 +414,37 @@ class SQLiteStore(TrialStore):
     def _write_point(
         self, conn: sqlite3.Connection, body: Trial, reports: Mapping[str, MetricReport], metric: str | None
     ) -> tuple[Mapping[int, float], dict[int, float]]:
-        """Write the step report of ``metric`` as its row (``merge_curve``'s rules), reading
-        only the rows written since this connection last read the job's (``_read_curves``),
-        never the whole curve. Returns the curve before the report (read-only: the copy's
-        own points) and the reported point as the curve now holds it ({} for none)."""
+        """Write the step report of ``metric`` as its row, with its ``at`` (``merge_curve``'s
+        rules; a step the curve holds takes it only when ``replaces_point``, its row's ``at``
+        read by the key), reading only the rows written since this connection last read the
+        job's (``_read_curves``), never the whole curve. Returns the curve before the report
+        (read-only: the copy's own points) and the reported point as the curve now holds it
+        ({} for none; the held value when the report is older)."""
         _, points = self._read_curves(conn, body.job_id).get(body.id, (0, {}))
         curve = {**body.curve, **points} if body.curve else points  # points in a body predate the rows
         point = point_of(reports, metric)
-        kept = {step: v for step, v in point.items() if step in curve or len(curve) < MAX_CURVE_STEPS}
-        added = [(body.job_id, body.id, step, v) for step, v in kept.items() if curve.get(step) != v]
-        conn.executemany("INSERT OR REPLACE INTO curves (job_id, trial_id, step, value) VALUES (?, ?, ?, ?)", added)
-        return curve, kept
+        if not point:
+            return curve, {}
+        ((step, value),) = point.items()
+        if step not in curve and len(curve) >= MAX_CURVE_STEPS:
+            return curve, {}
+        at, held = point_time(reports, metric), self._point_time(conn, body, step) if step in curve else None
+        if not replaces_point(at, held):
+            return curve, {step: curve[step]}
+        if curve.get(step) != value or held != at:
+            conn.execute(
+                "INSERT OR REPLACE INTO curves (job_id, trial_id, step, value, at) VALUES (?, ?, ?, ?, ?)",
+                (body.job_id, body.id, step, value, at),
+            )
+        return curve, {step: value}
+
+    @staticmethod
+    def _point_time(conn: sqlite3.Connection, trial: Trial, step: int) -> float | None:
+        """The ``at`` kept with the curve's point at ``step`` (None: none kept, or no row)."""
+        row = conn.execute(
+            "SELECT at FROM curves WHERE job_id = ? AND trial_id = ? AND step = ?", (trial.job_id, trial.id, step)
+        ).fetchone()
+        return None if row is None else row[0]
 
     def start_trial(self, job_id: str, trial_id: str, backend_ref: str) -> Trial:
         with self._tx() as conn:

@@ -1,0 +1,97 @@
+"""A step reported twice keeps the newer report's value, whatever the arrival order.
+
+A script may report a step again (restarted from a checkpoint). EventBridge delivers the two
+reports in either order, and anyone allowed ``events:PutEvents`` on the bus who saw the older
+signed report can send it again (a replay the signature cannot tell from the first delivery).
+Each point of a curve keeps the ``at`` of the report that wrote it, and a report replaces it
+only when ``models.replaces_point``: its ``at`` is as new or newer; one without an ``at`` is
+older than any with one. Every adapter, every way a report asks for the curve, and the
+reports that come after a stopped or pruned end.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperstep.models import TrialState, replaces_point, trial_id
+from hyperstep.stores.base import TrialStore
+from tests.contract.conftest import add, trials_of
+from tests.contract.test_store_contract import MakeJob, at_step, completed_by_final_report
+
+
+def report(store: TrialStore, job_id: str, value: float, step: int, at: float | None, whole: bool = True) -> dict:
+    """Report ``value`` at ``step`` made at ``at``; the curve the store answers with."""
+    written = store.report_metrics(job_id, trial_id(1), {"val-loss": at_step(value, step, at=at)}, "val-loss", whole)
+    assert written is not None
+    return written.curve
+
+
+def test_the_curve_orders_a_step_s_reports_by_their_time() -> None:
+    assert replaces_point(2.0, 1.0) and not replaces_point(1.0, 2.0)
+    assert replaces_point(1.0, 1.0)  # a duplicate: the same value again
+    assert replaces_point(1.0, None) and not replaces_point(None, 1.0)  # no at: older than any
+    assert replaces_point(None, None)  # neither has one: the later arrival
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-curve", "newest-steps"])
+def test_an_older_report_of_a_step_arriving_after_the_newer_one_leaves_the_newer_value(
+    store: TrialStore, make_job: MakeJob, whole: bool
+) -> None:
+    """Replayed after the newer one (twice, one far apart in the curve), or delivered out of
+    order: the curve keeps the newer value, and the report's answer shows it (what early
+    stopping judges); the newer one after the older replaces it. Past 1,000 steps too (a
+    second DynamoDB chunk)."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    assert report(store, job.id, 0.9, 1, at=100.0, whole=whole) == {1: 0.9}
+    assert report(store, job.id, 0.8, 1, at=200.0, whole=whole) == {1: 0.8}
+    assert report(store, job.id, 0.9, 1, at=100.0, whole=whole) == {1: 0.8}  # the older one replayed
+    assert report(store, job.id, 0.5, 1500, at=400.0, whole=whole) == {1: 0.8, 1500: 0.5}
+    assert report(store, job.id, 0.6, 1500, at=300.0, whole=whole) == {1: 0.8, 1500: 0.5}  # out of order
+    assert report(store, job.id, 0.9, 1, at=100.0, whole=whole) == {1: 0.8, 1500: 0.5}
+    assert store.get_trial(job.id, trial_id(1)).curve == {1: 0.8, 1500: 0.5} == store.list_trials(job.id)[0].curve
+    assert report(store, job.id, 0.4, 1500, at=500.0, whole=whole) == {1: 0.8, 1500: 0.4}
+    assert store.get_trial(job.id, trial_id(1)).curve == {1: 0.8, 1500: 0.4}
+    assert store.get_trial(job.id, trial_id(1)).metrics == {"val-loss": 0.4}
+
+
+def test_a_point_the_same_value_kept_by_a_newer_report_still_outranks_the_replay(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """Reports at 100 and 300 of one value, then one at 200 of another: the point's time moved
+    to 300 with the second though its value did not, so the third is older and left."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    report(store, job.id, 0.5, 2, at=100.0)
+    report(store, job.id, 0.5, 2, at=300.0)
+    assert report(store, job.id, 0.9, 2, at=200.0) == {2: 0.5}
+
+
+def test_reports_without_a_time_keep_arrival_order_and_lose_to_one_with_a_time(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """Reports with no ``at`` (an older hyperstep's script, a value read from a log) replace
+    each other by arrival; one with an ``at`` replaces such a point, and none replaces it."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    assert report(store, job.id, 0.9, 3, at=None) == {3: 0.9}
+    assert report(store, job.id, 0.7, 3, at=None) == {3: 0.7}
+    assert report(store, job.id, 0.6, 3, at=50.0) == {3: 0.6}
+    assert report(store, job.id, 0.1, 3, at=None, whole=False) == {3: 0.6}
+    assert store.get_trial(job.id, trial_id(1)).curve == {3: 0.6}
+
+
+@pytest.mark.parametrize("was", [TrialState.STOPPED, TrialState.PRUNED])
+def test_an_older_report_after_a_stopped_or_pruned_end_leaves_the_newer_value(
+    store: TrialStore, make_job: MakeJob, was: TrialState
+) -> None:
+    job = make_job()
+    add(store, job, 1)
+    report(store, job.id, 0.7, 2, at=200.0)
+    assert store.finish_trial(job.id, trial_id(1), was, 0.7, {"val-loss": 0.7})
+    older = {"val-loss": at_step(0.95, 2, at=100.0)}
+    after = store.report_after_end(job.id, trial_id(1), older, "val-loss", completed_by_final_report)
+    assert after is not None and after.curve == {2: 0.7} == store.get_trial(job.id, trial_id(1)).curve
+    newer = {"val-loss": at_step(0.65, 2, at=300.0)}
+    after = store.report_after_end(job.id, trial_id(1), newer, "val-loss", completed_by_final_report)
+    assert after is not None and after.curve == {2: 0.65} == store.get_trial(job.id, trial_id(1)).curve
