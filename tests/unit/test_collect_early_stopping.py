@@ -53,6 +53,19 @@ def test_a_stop_that_landed_on_the_backend_but_not_in_the_store_still_ends_prune
     assert (job.budget_used, job.pruned) == (3, 1)
 
 
+def test_an_older_report_of_a_step_arriving_after_the_newer_one_is_not_what_is_judged(service: TuningService) -> None:
+    """t0002's script reports step 1 twice (restarted from a checkpoint); EventBridge delivers
+    the newer report first, then the older one (out of order, or the older one replayed).
+    Early stopping judges the newer value, which leads t0001 at rung 1: the trial runs on.
+    (Before, the curve took the older value, behind t0001, and the trial was pruned.)"""
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1, at=50.0)
+    service.report_metrics("job", "t0002", {"loss": 0.05}, step=1, at=200.0)
+    service.report_metrics("job", "t0002", {"loss": 0.95}, step=1, at=100.0)
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.curve) == (TrialState.RUNNING, {1: 0.05})
+    assert service.backends["local"].stopped == []
+
+
 def test_a_trial_stopped_without_a_curve_or_by_a_job_stop_gives_its_budget_back(service: TuningService) -> None:
     service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
     assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped"))  # no curve

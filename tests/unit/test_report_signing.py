@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from aws_lambda_powertools import Logger
@@ -120,6 +121,25 @@ def test_a_replayed_report_changes_nothing(two: tuple[TuningService, Job, Trial,
     after = service.store.get_trial(job.id, mine.id)
     assert (after.reports, after.curve, after.metrics) == (before.reports, before.curve, before.metrics)
     assert after.curve == {1: 0.7, 2: 0.6} and after.reports["loss"].final
+
+
+def test_an_older_signed_report_of_a_step_replayed_or_delivered_late_leaves_the_newer_value(
+    two: tuple[TuningService, Job, Trial, Trial],
+) -> None:
+    """A script reports step 3 twice (restarted from a checkpoint). Replaying the older
+    signed report after the newer one (anyone allowed ``events:PutEvents`` who saw it) or
+    EventBridge delivering the two out of order leaves the newer value on the curve: each
+    point keeps the signed ``at`` of the report that wrote it (``models.replaces_point``)."""
+    service, job, mine, theirs = two
+    for trial in (mine, theirs):
+        env = container_environment(job, service.store.get_trial(job.id, trial.id))
+        with mock.patch("hyperstep.reporting.time.time", side_effect=[1000.0, 2000.0]):
+            older, newer = reported_event({"loss": 0.9}, env, step=3), reported_event({"loss": 0.4}, env, step=3)
+        delivered = [older, newer, older] if trial is mine else [newer, older]  # replayed; out of order
+        for event in delivered:
+            assert collect(service, event)[0] == {"recorded": True}
+        after = service.store.get_trial(job.id, trial.id)
+        assert (after.curve, after.metrics) == ({3: 0.4}, {"loss": 0.4})
 
 
 def test_a_trial_created_before_reports_were_signed_takes_its_unsigned_reports(

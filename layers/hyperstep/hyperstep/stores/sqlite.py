@@ -130,7 +130,6 @@ class SQLiteStore(TrialStore):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self._conn.executescript(SCHEMA)
-        self._migrate()
         self._jobs = ParsedBodies(lambda body: Job.model_validate_json(body, context=STORED))
         self._trials = ParsedBodies(lambda body: Trial.model_validate_json(body, context=STORED))
         self._commits = 0
@@ -141,6 +140,7 @@ class SQLiteStore(TrialStore):
         """Each job's curves as read so far: the last rowid read, and per trial its newest rowid and points."""
         self._viewed: dict[tuple[str, str], tuple[Trial, int, Trial]] = {}
         """Per trial, the body model and curve version its listed model (with the curve) was built from."""
+        self._migrate()
 
     def _migrate(self) -> None:
         """Bring a file an earlier version wrote up to ``SCHEMA`` in place: a ``curves``
