@@ -17,6 +17,9 @@ its last 500 reports through the service, timed (CPU a report). With ``--dynamod
 same job under moto with 100 steps fewer, then one report through the service; its calls
 and bytes read.
 
+Every report carries its time (``at``, the step here), as ``hyperstep.report``'s do: a
+DynamoDB chunk a report writes keeps its points' times beside them (``items.ATS``).
+
 Record: benchmarks/results/curve_reports.md."""
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def run(steps: int, early_stopping: dict | None, folder: Path) -> tuple[float, f
     for step in range(1, steps + 1):
         if step == steps - tail_length + 1:
             tail = time.process_time()
-        assert service.report_metrics(job.id, trial.id, {"loss": 1.0 / step}, step=step)
+        assert service.report_metrics(job.id, trial.id, {"loss": 1.0 / step}, step=step, at=float(step))
     end = time.process_time()
     assert len(service.store.get_trial(job.id, trial.id).curve) == steps
     return end - start, (end - tail) / tail_length
@@ -120,7 +123,7 @@ def with_peers(store: Any, steps: int, peers: int, timed: int) -> tuple[TuningSe
     service, job, (judged, *others) = launched(store, MEDIAN, peers + 1)
     for trial, scale, last in [*((t, 2.0, steps) for t in others), (judged, 1.0, steps - timed)]:
         for step in range(1, last + 1):
-            report = {"loss": MetricReport(value=scale / step, step=step)}
+            report = {"loss": MetricReport(value=scale / step, step=step, at=float(step))}
             store.report_metrics(job.id, trial.id, report, "loss", whole_curve=False)
     return service, job, judged
 
@@ -131,7 +134,7 @@ def run_peers(steps: int, peers: int, folder: Path) -> float:
     service, job, trial = with_peers(SQLiteStore(folder / f"peers-{steps}.db"), steps, peers, timed)
     start = time.process_time()
     for step in range(steps - timed + 1, steps + 1):
-        assert service.report_metrics(job.id, trial.id, {"loss": 1.0 / step}, step=step)
+        assert service.report_metrics(job.id, trial.id, {"loss": 1.0 / step}, step=step, at=float(step))
     return (time.process_time() - start) / timed
 
 
@@ -209,10 +212,10 @@ def dynamodb(counts: list[int]) -> None:
                 client.calls.clear()
                 client.read = 0
                 if name.startswith("off"):
-                    report = {"loss": MetricReport(value=0.5, step=steps)}
+                    report = {"loss": MetricReport(value=0.5, step=steps, at=float(steps))}
                     service.store.report_metrics(job.id, trial.id, report, "loss", whole_curve=False)
                 else:
-                    service.report_metrics(job.id, trial.id, {"loss": 0.5}, step=steps)
+                    service.report_metrics(job.id, trial.id, {"loss": 0.5}, step=steps, at=float(steps))
                 sk = items.curve_sk(trial.id, steps // items.CURVE_CHUNK_STEPS)
                 written = raw.get_item(TableName=table, Key=items.key(job.id, sk))["Item"]
                 print(f"curve of {steps - 1:6} steps, early stopping {name}: {client.calls}, read {client.read} B,")
@@ -234,7 +237,7 @@ def dynamodb_peers(counts: list[int], peers: int) -> None:
                 put_curve(raw, table, trial, last, scale)
             client.calls.clear()
             client.read = 0
-            assert service.report_metrics(job.id, judged.id, {"loss": 1.0 / steps}, step=steps)
+            assert service.report_metrics(job.id, judged.id, {"loss": 1.0 / steps}, step=steps, at=float(steps))
             calls = ", ".join(f"{name} x{count}" for name, count in Counter(client.calls).items())
             print(f"median, {peers} peers of {steps:6} steps, a report: {calls}; read {client.read} B")
             sys.stdout.flush()

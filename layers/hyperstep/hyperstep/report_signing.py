@@ -15,11 +15,14 @@ JSON EventBridge hands collect (which may write a number differently) checks the
 report cannot be moved to another trial (another key, and its ids are signed) nor changed.
 No nonce is needed: a report sent again is what EventBridge's at-least-once delivery does
 anyway, and collect records a duplicate idempotently (a final report stays the final one;
-the reports keep, per metric, the one of highest rank: final, step, ``at``). One residue:
-the curve keeps a step's value by arrival, so replaying an older report of a step the script
-reported twice puts that older value of the same trial back on its curve. A trial created
-before reports were signed has no key, and its reports are taken unsigned, as they were
-before (``check_signature``).
+the reports keep, per metric, the one of highest rank: final, step, ``at``). The curve
+orders a step's reports by the same signed ``at``: each point keeps the ``at`` of the report
+that wrote it and takes a report's value only when it is as new (``models.replaces_point``),
+so replaying the older report of a step the script reported twice (after a checkpoint
+restart), like EventBridge delivering the two out of order, leaves the newer value, which
+early stopping judges. A value with no ``at`` (read from SageMaker's log, ``follow_log``)
+counts as older than any signed report's. A trial created before reports were signed has no
+key, and its reports are taken unsigned, as they were before (``check_signature``).
 
 The key is as secret as the container's environment: SageMaker shows a training job's
 ``Environment`` to whoever may ``sagemaker:DescribeTrainingJob`` it, Batch a job's to

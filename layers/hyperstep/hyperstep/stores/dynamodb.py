@@ -16,7 +16,8 @@ job             ``JOB#<job_id>``      ``JOB``         gsi1pk ``JOBS``, gsi1sk ``
 trial           ``JOB#<job_id>``      ``TRIAL#<id>``  number, state, body (Trial JSON), ver,
                                                       chunked, chunks, curve_span
 curve chunk     ``JOB#<job_id>``      ``CURVE#<id>#   trial, points (B: steps and values
-                                      <k:06d>``       packed), ver: steps 1000k to 1000k+999
+                                      <k:06d>``       packed), ats (B: each point's ``at``),
+                                                      ver: steps 1000k to 1000k+999
 task token      ``JOB#<job_id>``      ``TOKEN``       token
 unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
 schedule spec   ``SCHEDULE#<name>``   ``SPEC``        spec (JSON), owner; no TTL
@@ -41,8 +42,11 @@ caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperst
 
 A trial's curve (``Trial.curve``) is kept in chunk items beside the trial's, not in its
 body: a step report rewrites the small body (the merged reports) and one chunk of at most
-12 KB in one ``TransactWriteItems`` (each conditioned on its version), never the whole curve
-(a 10,000-step curve is 10 chunks, 120 KB). Reading a trial adds one query of its chunks when
+20 KB in one ``TransactWriteItems`` (each conditioned on its version), never the whole curve
+(a 10,000-step curve is 10 chunks, 200 KB). A chunk keeps beside its points the ``at`` of the
+report that wrote each (``items.ATS``, 8 bytes a point; absent in a chunk written before it,
+and while no point has one), and a step the chunk holds takes a report only when
+``models.replaces_point``, in the same conditional write. Reading a trial adds one query of its chunks when
 its item's ``chunked`` marker says it may have some (set by the write of the first chunk, or
 by the body write before it for reports after a trial's end; absent on items older than the
 marker, which are queried); listing a job's trials, one query of the job's chunks. A body
@@ -56,7 +60,7 @@ to 10,000); else, and for an item without the set, it reads every chunk.
 Median stopping's query of every trial's value at a step (``curve_values_at``) reads the
 job's trial items and, of each other trial whose chunks reach the step's, one chunk (a
 ``Query`` page of ``Limit`` 1 from the step's chunk on; the next when it holds no step at or
-past the step): one chunk a trial, two at most (12 KB each when full), never a whole curve,
+past the step): one chunk a trial, two at most (20 KB each when full), never a whole curve,
 and no item that grows with the trials. The trial's own best so far (``curve_best``) comes
 from the 24 bytes of ``curve_span`` its item keeps while it runs (``items.SPAN``, written by
 each step report in its transaction, dropped when not known: then the curve is read).
@@ -532,7 +536,7 @@ class DynamoDBStore(TrialStore):
         """One query of the job's trial items, then for each trial whose chunks may reach
         the step's, one query page of its chunks from the step's on (mostly the step's
         alone; the next one when that chunk holds no step at or past it): two chunks at
-        most (12 KB each when full) a trial, never the whole curves."""
+        most (20 KB each when full) a trial, never the whole curves."""
         values = {}
         for item in self._prefixed(job_id, items.TRIAL_PREFIX):
             trial, known = items.trial_from_item(item), items.chunk_numbers(item)

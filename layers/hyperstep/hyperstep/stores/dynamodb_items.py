@@ -35,7 +35,8 @@ UNFINISHED_PARTITION = "UNFINISHED"
 """The partition holding one marker item per job that is running or stopping."""
 JOB_SK, TOKEN_SK, TRIAL_PREFIX, CURVE_PREFIX = "JOB", "TOKEN", "TRIAL#", "CURVE#"
 CURVE_CHUNK_STEPS = 1000
-"""Steps ``k * 1000`` to ``k * 1000 + 999`` of a trial's curve share one item (12 KB at most)."""
+"""Steps ``k * 1000`` to ``k * 1000 + 999`` of a trial's curve share one item (20 KB at most:
+12 bytes a point, 8 for its ``at``)."""
 ENDED = "ended_ids"
 """The job item's string set of trial ids that ended since a reader last dropped them
 (``TrialStore.recently_ended``): what Suggest reads instead of every trial of the job."""
