@@ -248,8 +248,9 @@ class Trial(ReadBackKeepsKnownFields):
     zero for a few proposals in a row: converged (``hyperstep.completion``)."""
 
     curve: PackedCurve = Field(default_factory=dict)
-    """The objective by step, as the script reported it on the way (``merge_curve``): what
-    early stopping decides from; a trial stopped early keeps it. The stores keep it apart
+    """The objective by step, as the script reported it on the way (``merge_curve``; a step
+    reported twice keeps the newer report's value, ``replaces_point``): what early stopping
+    decides from; a trial stopped early keeps it. The stores keep it apart
     from the trial's record and attach it on every read."""
     report_key: str | None = Field(default=None, repr=False, exclude=True)
     """The key its script's metric reports are signed with (``hyperstep.report_signing``).

@@ -15,7 +15,8 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
   in one atomic step: a suggester that dies midway leaks no budget.
 - **Exactly once.** ``finish_trial`` records a result only for a pending or running trial
   and returns False for a repeat (events arrive twice): the job's counters move once.
-- **Order-free reports.** ``report_metrics`` merges by rank (final, step, time), so any
+- **Order-free reports.** ``report_metrics`` merges by rank (final, step, time), and a
+  curve's step keeps its newest report's value by time (``models.replaces_point``), so any
   order and any repetition of the same reports leave the same trial; ``report_after_end``
   merges those that come after a stopped or pruned end, and turns that end into the
   completed one they show, once.
@@ -163,8 +164,10 @@ class TrialStore(ABC):
     ) -> Trial | None:
         """Merge reported metrics into an active trial (``Trial.with_reports``: per metric
         the highest-ranking report, whatever the order of calls; the step reports of
-        ``curve_metric`` join its curve) and return the trial as written; None, changing
-        nothing, when the trial has already finished.
+        ``curve_metric`` join its curve, where each point keeps the ``at`` of the report that
+        wrote it and a step it holds takes a report only when ``models.replaces_point``) and
+        return the trial as written; None, changing nothing, when the trial has already
+        finished.
 
         With ``whole_curve`` False the returned trial's ``curve`` holds only the reported
         step and the curve's two newest (highest) steps, as the curve now holds them (the
