@@ -46,11 +46,12 @@ body: a step report rewrites the small body (the merged reports) and one chunk o
 (a 10,000-step curve is 10 chunks, 200 KB). A chunk keeps beside its points the ``at`` of the
 report that wrote each (``items.ATS``, 8 bytes a point; absent in a chunk written before it,
 and while no point has one), and a step the chunk holds takes a report only when
-``models.replaces_point``, in the same conditional write. Reading a trial adds one query of its chunks when
-its item's ``chunked`` marker says it may have some (set by the write of the first chunk, or
-by the body write before it for reports after a trial's end; absent on items older than the
-marker, which are queried); listing a job's trials, one query of the job's chunks. A body
-written before curves had their items keeps its points, which the chunks extend.
+``models.replaces_point``, in the same conditional write. Reading a trial adds one query
+of its chunks when its item's ``chunked`` marker says it may have some (set by the write of
+the first chunk, or by the body write before it for reports after a trial's end; absent on
+items older than the marker, which are queried); listing a job's trials, one query of the
+job's chunks. A body written before curves had their items keeps its points, which the
+chunks extend.
 The trial item also keeps the set of its chunks (``items.chunk_numbers``), so a step report
 that asks for no whole curve (``report_metrics(whole_curve=False)``) reads only its own chunk
 (and, for the curve's two newest steps, another now and then: a chunk's first step, a report
