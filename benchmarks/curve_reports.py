@@ -164,9 +164,9 @@ def size(item: dict[str, Any]) -> int:
 
 
 def put_curve(raw: Any, table: str, trial: Trial, steps: int, scale: float) -> None:
-    """Put the trial's curve of ``steps`` steps (``scale / step``) as chunk items, and its
-    item's chunk marker and set and its curve's span (``items.SPAN``) as its reports would
-    have written them."""
+    """Put the trial's curve of ``steps`` steps (``scale / step``) as chunk items with their
+    points' times (``items.ATS``; the step as its ``at``), and its item's chunk marker and set
+    and its curve's span (``items.SPAN``) as its reports would have written them."""
     import struct
 
     from hyperstep.stores import dynamodb_items as items
@@ -174,7 +174,8 @@ def put_curve(raw: Any, table: str, trial: Trial, steps: int, scale: float) -> N
     for chunk in range(steps // items.CURVE_CHUNK_STEPS + 1):
         points = {s: scale / s for s in range(1, steps + 1) if s // items.CURVE_CHUNK_STEPS == chunk}
         if points:
-            raw.put_item(TableName=table, Item=items.curve_item(trial.job_id, trial.id, chunk, points, 0))
+            timed = {s: float(s) for s in points}
+            raw.put_item(TableName=table, Item=items.curve_item(trial.job_id, trial.id, chunk, points, 0, timed))
             span = {"B": struct.pack("<ddq", scale / steps, scale, steps)}
             added = {":chunk": {"NS": [str(chunk)]}, ":true": {"BOOL": True}, ":span": span}
             raw.update_item(
