@@ -111,13 +111,13 @@ def test_a_dynamodb_chunk_written_before_points_kept_times_takes_a_newer_report_
 
 
 def test_at_10000_steps_with_times_the_largest_chunk_stays_far_below_the_item_limit(dynamodb: Any, table: str) -> None:
-    """A 10,000-step curve put as chunks of 1,000 points with their times (as the reports of a
-    signing script leave them), then step 10,000 reported through the store: the chunk it
-    writes, a full one's 1,000 points with their times, is about 20 KB (12 bytes a point and
-    8 for its time), under a twentieth of the 400 KB item limit; the transaction's items
-    together stay under 24 KB."""
+    """A curve of steps 0 to 9,998 put as chunks of up to 1,000 points with their times (as a
+    signing script's reports leave them), then step 9,999 reported through the store: the
+    chunk it writes, the 1,000 points of steps 9,000 to 9,999 with their times, is about 20 KB
+    (12 bytes a point and 8 for its time), under a nineteenth of the 400 KB item limit; the
+    transaction's items together stay under 24 KB. The curve then holds its 10,000 steps."""
     store, trial = started(dynamodb, table, "long-times")
-    curve = {step: 1.0 / step for step in range(1, 10_000)}
+    curve = {step: 1.0 / (step + 1) for step in range(9_999)}
     for number in range(10):
         points = {s: v for s, v in curve.items() if s // items.CURVE_CHUNK_STEPS == number}
         timed = {s: 1_700_000_000.0 + s for s in points}
@@ -130,11 +130,12 @@ def test_at_10000_steps_with_times_the_largest_chunk_stays_far_below_the_item_li
         real_transact(actions)
 
     with mock.patch.object(store, "_transact", transacted):
-        after = store.report_metrics(trial.job_id, trial.id, at(1e-4, 10_000, 1_700_010_000.0), "loss")
-    assert after is not None and after.curve == {**curve, 10_000: 1e-4}
-    largest = chunk(dynamodb, table, trial, 9)
-    assert len(items.curve_from_item(largest)[2]) == 1000
-    assert 20_000 <= item_size(largest) < 20_500 < ITEM_LIMIT // 19
+        after = store.report_metrics(trial.job_id, trial.id, at(1e-4, 9_999, 1_700_009_999.0), "loss")
+    assert after is not None and after.curve == {**curve, 9_999: 1e-4} and len(after.curve) == 10_000
+    written = chunk(dynamodb, table, trial, 9)
+    points = items.curve_from_item(written)[2]
+    assert len(points) == 1000 and len(items.point_times(written, points)) == 1000
+    assert 20_000 <= item_size(written) < 20_500 < ITEM_LIMIT // 19
     assert sum(sizes) < 24_000
 
 
