@@ -110,6 +110,21 @@ def test_a_dynamodb_chunk_written_before_points_kept_times_takes_a_newer_report_
     assert store.get_trial(trial.job_id, trial.id).curve == {1000: 0.7, 1001: 0.8}
 
 
+def test_a_duplicate_report_writes_no_chunk_and_a_newer_one_of_the_same_value_moves_the_time(
+    dynamodb: Any, table: str
+) -> None:
+    """EventBridge's second delivery of a report (same value, same time) leaves the chunk as
+    it is (its version too: nothing written); a newer report of the same value writes the
+    chunk for its time, which an older report of that step is then held against."""
+    store, trial = started(dynamodb, table, "duplicates")
+    store.report_metrics(trial.job_id, trial.id, at(0.5, 4, 100.0), "loss")
+    store.report_metrics(trial.job_id, trial.id, at(0.5, 4, 100.0), "loss", whole_curve=False)
+    assert items.curve_from_item(chunk(dynamodb, table, trial, 0))[3] == 0
+    store.report_metrics(trial.job_id, trial.id, at(0.5, 4, 300.0), "loss")
+    item = chunk(dynamodb, table, trial, 0)
+    assert (items.curve_from_item(item)[3], items.point_times(item, {4: 0.5})) == (1, {4: 300.0})
+
+
 def test_at_10000_steps_with_times_the_largest_chunk_stays_far_below_the_item_limit(dynamodb: Any, table: str) -> None:
     """A curve of steps 0 to 9,998 put as chunks of up to 1,000 points with their times (as a
     signing script's reports leave them), then step 9,999 reported through the store: the
