@@ -53,6 +53,21 @@ def last_line(log: Path) -> str:
     return next((line for line in reversed(text.splitlines()) if line.strip()), "")
 
 
+def failure_reason(code: int, log: Path) -> str:
+    """Why a process that ended with ``code`` (not 0) failed: its exit code, or the signal
+    that killed it (``Popen``'s negative code), then its log's last line, or that it
+    printed nothing (an empty tail said nothing of what happened)."""
+    if code < 0:
+        try:
+            what = f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:  # a real-time signal has no name
+            what = f"killed by signal {-code}"
+    else:
+        what = f"exit code {code}"
+    line = last_line(log)[-300:]
+    return f"{what}: {line}" if line else f"{what}, printing nothing on stdout or stderr"
+
+
 def resolve_command(command: list[str]) -> list[str]:
     """``python`` / ``python3`` as the program means the interpreter running hyperstep,
     so a script sees the packages of hyperstep's own environment."""
@@ -224,7 +239,7 @@ class LocalProcessBackend(TrialBackend):
         if code is None:
             return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")
         if code != 0:
-            return TrialResult(**base, state="failed", error=f"exit code {code}: {last_line(log)[-300:]}")
+            return TrialResult(**base, state="failed", error=failure_reason(code, log))
         unread = unread_objective((o.metric for o in job.spec.goals), metrics, captured)
         if unread is not None:
             return TrialResult(**base, state="failed", error=unread)
