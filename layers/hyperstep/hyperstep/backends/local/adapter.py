@@ -41,6 +41,9 @@ from hyperstep.secrets import VariableSecrets, resolved_environment
 
 TAIL_SECONDS = 0.1
 """How often a running trial's log is read for new metric lines."""
+ENV_TRIAL_DIR = "HYPERSTEP_TRIAL_DIR"
+"""The trial's own folder, in its environment (unique to it, as its ids may not be: two
+stores can hold a job of one id)."""
 LAST_BYTES = 1 << 16
 """How much of a log's end is read for its last line (a failed trial's reason)."""
 
@@ -173,7 +176,7 @@ class LocalProcessBackend(TrialBackend):
             "SM_HPS": json.dumps(trial.params),
             "SM_MODEL_DIR": str(directory / "model"),
             "SM_OUTPUT_DATA_DIR": str(directory / "output"),
-            "HYPERSTEP_TRIAL_DIR": str(directory),
+            ENV_TRIAL_DIR: str(directory),
         }
 
     def _watch(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes]) -> None:
@@ -182,7 +185,8 @@ class LocalProcessBackend(TrialBackend):
         key = (job.id, trial.id)
         began = time.monotonic()
         code = self._wait(job, trial, proc, block.timeout_seconds)
-        self._kill(proc)  # what it left running in its session ends with it, as all in a container ends with it
+        self._kill(proc)  # what it left running in its group ends with it, as all in a container ends with it
+        kill_detached(job.id, trial.id, self.trial_dir(job, trial))  # and what left it (setsid: a daemon)
         usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
             stopped = key in self._stopping
@@ -291,7 +295,7 @@ class LocalProcessBackend(TrialBackend):
             members = _group_members(int(ref))
         except (OSError, ValueError):  # no /proc, not a pid
             return False
-        identity = {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()}
+        identity = _identity(job_id, trial_id)
         if not any(identity <= _environ(pid) for pid in members):  # gone, another's, not ours to read
             return False
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -316,6 +320,33 @@ LEFTOVER_EXIT_SECONDS = 5.0
 process's next scheduling, which a loaded machine can put off)."""
 
 
+def kill_detached(job_id: str, trial_id: str, directory: Path) -> None:
+    """Kill the processes an ended trial left in sessions of their own (``setsid``, a daemon),
+    out of reach of its group's kill: found by the environment they were started with, which
+    every descendant inherits (the trial's ids and its own ``directory``: another store's, or
+    another test run's, trial of the same ids is not this one), and waited for
+    (``_wait_ended``). Needs ``/proc`` (Linux); elsewhere they run on."""
+    identity = _identity(job_id, trial_id) | {f"{ENV_TRIAL_DIR}={directory}".encode()}
+    try:
+        detached = [pid for pid in _processes() if identity <= _environ(pid)]
+    except OSError:  # no /proc
+        return
+    for pid in detached:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    _wait_ended(detached)
+
+
+def _identity(job_id: str, trial_id: str) -> set[bytes]:
+    """The environment entries that mark a process as the trial's (``trial_environment``)."""
+    return {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()}
+
+
+def _processes() -> list[int]:
+    """Every process's id, from ``/proc`` (OSError without it)."""
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
 def _stat(pid: int | str) -> list[str]:
     """The fields of ``/proc/<pid>/stat`` after the command's name: state, ppid, pgrp, ...
     (OSError once the process is gone)."""
@@ -325,10 +356,10 @@ def _stat(pid: int | str) -> list[str]:
 def _group_members(pgid: int) -> list[int]:
     """The processes of group ``pgid``, from ``/proc`` (OSError without it)."""
     members = []
-    for entry in Path("/proc").iterdir():
+    for pid in _processes():
         with contextlib.suppress(OSError):  # ended meanwhile
-            if entry.name.isdigit() and _stat(entry.name)[2] == str(pgid):
-                members.append(int(entry.name))
+            if _stat(pid)[2] == str(pgid):
+                members.append(pid)
     return members
 
 
