@@ -323,21 +323,30 @@ def test_ctrl_c_after_a_trial_printed_its_last_step_keeps_its_value(workdir: Pat
     assert (job.status, job.completed, job.budget_used, job.best_trial_id) == (JobStatus.STOPPED, 1, 1, trial.id)
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finding a trial's process needs /proc")
-def test_resume_after_hyperstep_was_killed_outright_kills_the_trials_it_left(workdir: Path) -> None:
-    """SIGKILL or the OOM killer gives hyperstep no time to stop its trials, which run in
-    their own sessions: resuming the job stops them before it carries on (old code: they ran
-    on to their end, orphaned and with no timeout, beside the resumed job's trials)."""
+def run_killed_outright(workdir: Path, train_seconds: float) -> tuple[list[str], list[str], list]:
+    """``hyperstep run`` (store ``s.db``, trials of ``train_seconds``) SIGKILLed once trials
+    run: the command to run it again (``--store``), its ``--out`` and the trials it left running."""
     spec_file = workdir / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(local_spec(workdir).model_dump(mode="json", exclude_none=True)))
     store_path = workdir / "s.db"
     command = [sys.executable, "-m", "hyperstep.cli", "--store", str(store_path)]
     out = ["--out", str(workdir / "runs")]
-    proc = subprocess.Popen([*command, "run", str(spec_file), *out], env={**os.environ, "TRAIN_SLEEP": "60"},
+    env = {**os.environ, "TRAIN_SLEEP": str(train_seconds)}
+    proc = subprocess.Popen([*command, "run", str(spec_file), *out], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     running = wait_until_a_trial_runs(store_path)
     proc.kill()
     proc.communicate(timeout=30)
+    return command, out, running
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finding a trial's process needs /proc")
+def test_resume_after_hyperstep_was_killed_outright_kills_the_trials_it_left(workdir: Path) -> None:
+    """SIGKILL or the OOM killer gives hyperstep no time to stop its trials, which run in
+    their own sessions: resuming the job stops them before it carries on (old code: they ran
+    on to their end, orphaned and with no timeout, beside the resumed job's trials)."""
+    command, out, running = run_killed_outright(workdir, train_seconds=60)
+    store_path = workdir / "s.db"
     try:
         assert all(alive(t.backend_ref) for t in running)  # left behind
         again = [*command, "run", "--resume", running[0].job_id, "--json", *out]
@@ -351,6 +360,30 @@ def test_resume_after_hyperstep_was_killed_outright_kills_the_trials_it_left(wor
         for trial in running:  # what old code left
             if alive(trial.backend_ref):
                 os.killpg(int(trial.backend_ref), signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finding a trial's process needs /proc")
+def test_resume_after_hyperstep_was_killed_outright_keeps_the_trials_that_ended_meanwhile(workdir: Path) -> None:
+    """hyperstep killed outright (SIGKILL, the OOM killer) while its trials train: they run
+    on in their own sessions and end by themselves, unwatched. Their launcher wrote each
+    one's exit status into its folder, so the resumed run records each as its own run would
+    have: completed with its value, counted once. Old code
+    recorded every one stopped ("interrupted"), losing the finished training."""
+    command, out, running = run_killed_outright(workdir, train_seconds=2)
+    store_path = workdir / "s.db"
+    deadline = time.monotonic() + 60
+    while any(alive(t.backend_ref) for t in running) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the trials end by themselves, no hyperstep watching
+    assert not any(alive(t.backend_ref) for t in running), "the trials did not end within 60 s"
+    again = [*command, "run", "--resume", running[0].job_id, "--json", *out]
+    resumed = subprocess.run(again, capture_output=True, text=True, timeout=120, env=os.environ)
+    assert resumed.returncode == 0, resumed.stderr
+    store = SQLiteStore(store_path)
+    ended = [store.get_trial(t.job_id, t.id) for t in running]
+    assert [(t.state, t.value is not None) for t in ended] == [(TrialState.COMPLETED, True)] * len(running), ended
+    assert all(t.error is None for t in ended)
+    job = store.get_job(running[0].job_id)
+    assert (job.completed, job.budget_used) == (6, 6)
 
 
 def test_resume_of_a_job_whose_folder_moved_is_refused_before_it_burns_its_budget(

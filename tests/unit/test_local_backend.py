@@ -226,3 +226,26 @@ def test_a_process_that_ended_by_itself_before_a_stop_keeps_its_result(
     backend.launch(job, trial)
     assert done.wait(10)
     assert [(r.state, r.metrics) for r in results] == [("completed", {"loss": 0.125})]
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ("exit 3", "exit code 3, printing nothing on stdout or stderr"),
+        ("printf '\\n  \\n'; exit 4", "exit code 4, printing nothing on stdout or stderr"),
+        ("echo epoch=1; echo; exit 5", "exit code 5: epoch=1"),
+        ("echo boom >&2; exit 1", "exit code 1: boom"),
+        ("kill -9 $$", "killed by signal 9 (SIGKILL), printing nothing on stdout or stderr"),
+        ("echo loss=; kill -TERM $$", "killed by signal 15 (SIGTERM): loss="),
+    ],
+)
+def test_a_failed_trial_says_how_it_ended_even_when_it_printed_nothing(
+    tmp_path: Path, script: str, reason: str
+) -> None:
+    """The reason names the exit code, or the signal that killed the process (Popen's
+    negative code), and the log's last line; old code gave ``exit code 3: `` with an empty
+    tail for a script that printed nothing, and ``exit code -9: `` for a killed one."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["sh", "-c", script])
+    backend.launch(job, trial)
+    assert done.wait(10)
+    assert [(r.state, r.error) for r in results] == [("failed", reason)]

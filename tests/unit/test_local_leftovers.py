@@ -112,12 +112,11 @@ def test_a_group_whose_members_are_anothers_is_left_alone(tmp_path: Path) -> Non
         os.kill(int(child), signal.SIGKILL)
 
 
-def test_what_a_trial_left_running_when_it_ended_is_killed(tmp_path: Path) -> None:
-    """A trial's script that started a background process and ended (``server &``, a
-    worker it never joined): the process is killed with the trial, as a container's end
-    kills everything in it on SageMaker and Batch (old code: it ran on, orphaned)."""
+def left_running_after(tmp_path: Path, starts: str) -> bool:
+    """Whether the process a trial's script ``starts`` (a shell line writing its pid to
+    ``left.pid``) still runs once the trial, which then prints its objective, has ended."""
     document = spec_document()
-    command = ["bash", "-c", "sleep 60 & echo $! > child.pid; echo loss=0.5", "bash"]
+    command = ["bash", "-c", f"{starts}\nwhile [ ! -s left.pid ]; do sleep 0.01; done; echo loss=0.5", "bash"]
     document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
     job = Job(id="job", spec=parse_spec(document))
     results: list[TrialResult] = []
@@ -125,12 +124,29 @@ def test_what_a_trial_left_running_when_it_ended_is_killed(tmp_path: Path) -> No
     backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
     backend.launch(job, Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"}))
     assert done.wait(30) and results[0].state == "completed", results
-    child = (tmp_path / "child.pid").read_text().strip()
+    pid = (tmp_path / "left.pid").read_text().strip()
     try:
         deadline = time.monotonic() + 10  # a signal is delivered, not waited for
-        while alive(child) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not alive(child), "the trial's background process lives on"
+        return alive(pid)
     finally:
-        if alive(child):
-            os.kill(int(child), signal.SIGKILL)
+        if alive(pid):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def test_what_a_trial_left_running_when_it_ended_is_killed(tmp_path: Path) -> None:
+    """A trial's script that started a background process and ended (``server &``, a
+    worker it never joined): the process is killed with the trial, as a container's end
+    kills everything in it on SageMaker and Batch (old code: it ran on, orphaned)."""
+    assert not left_running_after(tmp_path, "sleep 60 & echo $! > left.pid"), "its background process lives on"
+
+
+def test_what_a_trial_left_running_in_a_session_of_its_own_is_killed(tmp_path: Path) -> None:
+    """A process the script started in a new session (``setsid``: a daemon, a server that
+    detaches) is in no process group of the trial's, so killing the group missed it and it
+    ran on after the trial ended (old code). It carries the trial's identity in its
+    environment, as ``kill_leftover`` finds a group by: so it ends with the trial, as
+    everything in a container ends with it on SageMaker and Batch."""
+    detached = "setsid sh -c 'echo $$ > left.pid; exec sleep 60' &"
+    assert not left_running_after(tmp_path, detached), "its detached process lives on"

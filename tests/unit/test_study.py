@@ -502,6 +502,18 @@ def test_ask_refuses_a_negative_count_and_asks_none_for_zero() -> None:
     assert study.ask(0) == [] and study.trials == []
 
 
+def test_ask_refuses_more_trials_than_a_job_may_hold_at_once() -> None:
+    """``ask(10**9)`` tried to allocate 30 GiB of candidates (MemoryError, after a while) and
+    ``ask(10_001)`` added them all; one ask proposes at most a job's whole budget (10,000)."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    for n in (10**9, 10_001):
+        with pytest.raises(
+            ValueError, match=rf"^n must be at most 10,000 \(a job's whole budget at most\), got {n:,}$"
+        ):
+            study.ask(n)
+    assert study.trials == []
+
+
 @pytest.mark.parametrize(
     ("metrics", "reason"),
     [

@@ -433,3 +433,21 @@ def test_a_static_hyperparameter_made_tunable_carries_the_parents_trials_over() 
         service.create_job(numbers_spec("child", as_words, [numbers.id]))
     as_text = {"name": "depth", "type": "categorical", "choices": ["4", "16"]}
     assert service.create_job(numbers_spec("child", as_text, [numbers.id])).parents == (numbers.id,)
+
+
+@pytest.mark.parametrize("choices", [["2", "4"], ["2.0", "4.0"], [2, 4], [2.0, 4.0]])
+@pytest.mark.parametrize("ran", [4.0, 4])
+def test_a_number_the_parent_ran_carries_over_as_the_categorical_choice_equal_to_it(choices: list, ran: float) -> None:
+    """A parameter tuned as a number and now a categorical of numbers (as text or not): the
+    parent's value is the choice equal to it as a number, as a float 3.0 is an int's 3. The
+    submit check (``_nothing_shared``) already read the texts as numbers and let the parent
+    in, but a choice matched a number only as ``str`` prints it: a float parent's 4.0 missed
+    "4" and an int's 4 missed "4.0", every such trial left out without a word. A bool is no
+    number here (True == 1 in Python)."""
+    space = hyperstep.SearchSpace.model_validate(
+        {"parameters": [{"name": "batch", "type": "categorical", "choices": choices}]}
+    )
+    trials = [parent_trial(1, {"batch": ran}), parent_trial(2, {"batch": 3.0}), parent_trial(3, {"batch": True})]
+    prior = carried_over(space, trials, seed=0)
+    kept = [(t.id, t.params["batch"], type(t.params["batch"])) for t in prior]
+    assert kept == [("t0001", choices[1], type(choices[1]))]

@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 
 TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, TrialState.PRUNED)
 """What ``tell`` takes: how a trial ended (running and pending are not an end)."""
+MAX_ASK = 10_000
+"""The most trials one ``ask`` proposes: a spec's ``budget.max_trials`` at most. A larger count
+(a caller's arithmetic gone wrong) failed with a MemoryError of many GiB, or ran for hours."""
 TrialRef = str | Trial | int
 """A trial as ``tell`` and ``report`` take it: its id, the ``Trial`` ``ask`` returned, or its
 number (Optuna's ``tell`` takes the trial or its number)."""
@@ -227,6 +230,8 @@ class Study:
             raise ValueError(f"n must be an integer, got {n!r}")
         if n < 0:
             raise ValueError(f"n must be 0 or more, got {n}")
+        if n > MAX_ASK:
+            raise ValueError(f"n must be at most {MAX_ASK:,} (a job's whole budget at most), got {n:,}")
         if n == 0:
             return []
         n = int(n)

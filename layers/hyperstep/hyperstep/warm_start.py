@@ -18,9 +18,10 @@ identical:
   new one;
 - a value is taken as this job's parameter takes it (a float 3.0 where this job has an int
   is 3, an int 3 where it has a float is 3.0, a categorical's "100" where it has a number
-  is 100: AMT's warm start lets a static hyperparameter become tunable); a value outside this job's range (a range
-  narrowed or moved), a float that is no whole number where this job has an int, or a
-  categorical value no longer among the choices drops the trial. Dropped, not clipped:
+  is 100: AMT's warm start lets a static hyperparameter become tunable, and a number 4.0
+  where it has a categorical of numbers is its choice "4" or 4); a value outside this
+  job's range (a range narrowed or moved), a float that is no whole number where this job
+  has an int, or a categorical value no longer among the choices drops the trial. Dropped, not clipped:
   clipping would tell the model that the boundary scored what was measured somewhere
   beyond it, wrong exactly where the range was changed.
 
@@ -133,8 +134,19 @@ def _nothing_shared(mine: Parameter, theirs: Parameter) -> str | None:
 
 
 def _carried(parameter: Parameter, value: Any) -> Any:
-    """A parent's value for ``parameter``: a number's text as the number (``_number``)."""
-    return value if isinstance(parameter, CategoricalParameter) else _number(value)
+    """A parent's value for ``parameter``: a number's text as the number (``_number``); a
+    number as the categorical's choice equal to it as a number (a float parent's 4.0 is the
+    choice "4", an int's 4 the choice "4.0", as a float 3.0 is an int's 3)."""
+    if not isinstance(parameter, CategoricalParameter):
+        return _number(value)
+    if parameter.contains(value) or not _is_number(value):
+        return value
+    return next((c for c in parameter.choices if _is_number(_number(c)) and _number(c) == value), value)
+
+
+def _is_number(value: Any) -> bool:
+    """An int or a float, not a bool (which Python holds equal to 1 and 0)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _number(value: Any) -> Any:

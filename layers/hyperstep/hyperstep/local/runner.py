@@ -198,11 +198,17 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
 
 def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
     """Kill the processes of the job's active local trials that outlived the run that
-    started them (its hyperstep was killed outright), before they are recorded stopped."""
+    started them (its hyperstep was killed outright), before they are recorded stopped;
+    collect the result of each that ended by itself meanwhile instead (its launcher wrote
+    its exit status into its folder under this run's runs folder: ``ended_result``), so a
+    training that finished while no hyperstep watched it is not lost."""
     if isinstance(job.spec.trial, LocalTrial):
         for trial in runtime.store.list_trials(job.id):
             if trial.state.active and trial.backend_ref is not None:
                 runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref)
+                ended = runtime.backend.ended_result(job, trial, trial.started_at or trial.created_at)
+                if ended is not None:
+                    runtime.service.collect(ended)
 
 
 def interrupt(runtime: LocalRuntime, job_id: str, by: str = "Ctrl-C") -> None:

@@ -41,6 +41,39 @@ from hyperstep.secrets import VariableSecrets, resolved_environment
 
 TAIL_SECONDS = 0.1
 """How often a running trial's log is read for new metric lines."""
+ENV_TRIAL_DIR = "HYPERSTEP_TRIAL_DIR"
+"""The trial's own folder, in its environment (unique to it, as its ids may not be: two
+stores can hold a job of one id)."""
+EXIT_FILE = "exit_status"
+"""The file in a trial's folder that its launcher writes the command's exit status to (a
+negative one: the signal that killed it), for a run that did not see the end itself."""
+LAUNCHER = """
+import os, sys
+command = sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        print(f"cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr, flush=True)
+        os._exit(127)
+code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+with open(sys.argv[1] + ".tmp", "w") as out:
+    out.write(str(code))
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+if code < 0:
+    import signal
+    if -code != signal.SIGKILL:
+        signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+"""Runs a trial's command and writes its exit status (``EXIT_FILE``) when it ends, then ends
+as it did: the process the backend starts (forking itself: importing ``subprocess`` alone
+took 50 ms a trial). It leads the trial's process group, so every kill
+of the trial kills it first and no status is written; but when hyperstep itself is killed
+outright (SIGKILL, the OOM killer) a trial that goes on and ends by itself leaves its status,
+and ``ended_result`` reads the result a resumed run would otherwise record as stopped."""
 LAST_BYTES = 1 << 16
 """How much of a log's end is read for its last line (a failed trial's reason)."""
 
@@ -51,6 +84,26 @@ def last_line(log: Path) -> str:
         handle.seek(max(handle.seek(0, os.SEEK_END) - LAST_BYTES, 0))
         text = handle.read().decode(errors="replace")
     return next((line for line in reversed(text.splitlines()) if line.strip()), "")
+
+
+def failure_reason(code: int, log: Path) -> str:
+    """Why a process that ended with ``code`` (not 0) failed: its exit code, or the signal
+    that killed it (``Popen``'s negative code), then its log's last line, or that it
+    printed nothing (an empty tail said nothing of what happened)."""
+    if code < 0:
+        try:
+            what = f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:  # a real-time signal has no name
+            what = f"killed by signal {-code}"
+    else:
+        what = f"exit code {code}"
+    line = last_line(log)[-300:]
+    return f"{what}: {line}" if line else f"{what}, printing nothing on stdout or stderr"
+
+
+def launcher(exit_file: Path) -> list[str]:
+    """The ``LAUNCHER`` command, writing to ``exit_file``: the trial's command follows it."""
+    return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(exit_file)]
 
 
 def resolve_command(command: list[str]) -> list[str]:
@@ -139,7 +192,11 @@ class LocalProcessBackend(TrialBackend):
         env = {**self.base_env, **variables, **self._script_mode_env(trial, directory)}
         try:
             return subprocess.Popen(
-                [*resolve_command(block.command), *script_arguments(trial.params)],
+                [
+                    *launcher(directory / EXIT_FILE),
+                    *resolve_command(block.command),
+                    *script_arguments(trial.params),
+                ],
                 cwd=block.workdir,
                 env=env,
                 stdout=log_file,
@@ -158,7 +215,7 @@ class LocalProcessBackend(TrialBackend):
             "SM_HPS": json.dumps(trial.params),
             "SM_MODEL_DIR": str(directory / "model"),
             "SM_OUTPUT_DATA_DIR": str(directory / "output"),
-            "HYPERSTEP_TRIAL_DIR": str(directory),
+            ENV_TRIAL_DIR: str(directory),
         }
 
     def _watch(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes]) -> None:
@@ -167,7 +224,8 @@ class LocalProcessBackend(TrialBackend):
         key = (job.id, trial.id)
         began = time.monotonic()
         code = self._wait(job, trial, proc, block.timeout_seconds)
-        self._kill(proc)  # what it left running in its session ends with it, as all in a container ends with it
+        self._kill(proc)  # what it left running in its group ends with it, as all in a container ends with it
+        kill_detached(job.id, trial.id, self.trial_dir(job, trial))  # and what left it (setsid: a daemon)
         usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
             stopped = key in self._stopping
@@ -224,11 +282,25 @@ class LocalProcessBackend(TrialBackend):
         if code is None:
             return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")
         if code != 0:
-            return TrialResult(**base, state="failed", error=f"exit code {code}: {last_line(log)[-300:]}")
+            return TrialResult(**base, state="failed", error=failure_reason(code, log))
         unread = unread_objective((o.metric for o in job.spec.goals), metrics, captured)
         if unread is not None:
             return TrialResult(**base, state="failed", error=unread)
         return TrialResult(**base, state="completed")
+
+    def ended_result(self, job: JobView, trial: TrialView, started_at: float) -> TrialResult | None:
+        """The result of a trial an earlier run started whose command ended by itself after
+        that run died (its ``EXIT_FILE`` written), read as its own run would have read it;
+        None without one (still running, killed, or started elsewhere)."""
+        exit_file = self.trial_dir(job, trial) / EXIT_FILE
+        try:
+            code = int(exit_file.read_text())
+            ended = exit_file.stat().st_mtime
+        except (OSError, ValueError):
+            return None
+        result = self._result(job, trial, code, stopped=False)
+        usage = Usage(seconds=max(ended - started_at, 0.0), platform="local")
+        return result.model_copy(update={"usage": usage})
 
     def stop(self, job: JobView, trial: TrialView) -> None:
         key = (job.id, trial.id)
@@ -276,7 +348,7 @@ class LocalProcessBackend(TrialBackend):
             members = _group_members(int(ref))
         except (OSError, ValueError):  # no /proc, not a pid
             return False
-        identity = {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()}
+        identity = _identity(job_id, trial_id)
         if not any(identity <= _environ(pid) for pid in members):  # gone, another's, not ours to read
             return False
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -301,6 +373,33 @@ LEFTOVER_EXIT_SECONDS = 5.0
 process's next scheduling, which a loaded machine can put off)."""
 
 
+def kill_detached(job_id: str, trial_id: str, directory: Path) -> None:
+    """Kill the processes an ended trial left in sessions of their own (``setsid``, a daemon),
+    out of reach of its group's kill: found by the environment they were started with, which
+    every descendant inherits (the trial's ids and its own ``directory``: another store's, or
+    another test run's, trial of the same ids is not this one), and waited for
+    (``_wait_ended``). Needs ``/proc`` (Linux); elsewhere they run on."""
+    identity = _identity(job_id, trial_id) | {f"{ENV_TRIAL_DIR}={directory}".encode()}
+    try:
+        detached = [pid for pid in _processes() if identity <= _environ(pid)]
+    except OSError:  # no /proc
+        return
+    for pid in detached:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    _wait_ended(detached)
+
+
+def _identity(job_id: str, trial_id: str) -> set[bytes]:
+    """The environment entries that mark a process as the trial's (``trial_environment``)."""
+    return {f"{ENV_JOB_ID}={job_id}".encode(), f"{ENV_TRIAL_ID}={trial_id}".encode()}
+
+
+def _processes() -> list[int]:
+    """Every process's id, from ``/proc`` (OSError without it)."""
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
 def _stat(pid: int | str) -> list[str]:
     """The fields of ``/proc/<pid>/stat`` after the command's name: state, ppid, pgrp, ...
     (OSError once the process is gone)."""
@@ -310,10 +409,10 @@ def _stat(pid: int | str) -> list[str]:
 def _group_members(pgid: int) -> list[int]:
     """The processes of group ``pgid``, from ``/proc`` (OSError without it)."""
     members = []
-    for entry in Path("/proc").iterdir():
+    for pid in _processes():
         with contextlib.suppress(OSError):  # ended meanwhile
-            if entry.name.isdigit() and _stat(entry.name)[2] == str(pgid):
-                members.append(int(entry.name))
+            if _stat(pid)[2] == str(pgid):
+                members.append(pid)
     return members
 
 
