@@ -429,6 +429,44 @@ def test_the_reaper_reads_running_training_jobs_logs_and_stops_the_trial_behind_
         assert service.store.get_trial(job.id, good.id).curve == {1: 0.5, 2: 0.4, 3: 0.35}
 
 
+def test_the_reaper_numbers_no_log_line_of_a_script_that_reports_its_steps_by_event_under_moto(
+    aws_credentials: None,
+) -> None:
+    """A script that calls ``hyperstep.report({...}, step=epoch)`` sends each step as an event
+    and prints it too (``val_loss=...``), which SageMaker sends to CloudWatch Logs. Its steps
+    are the events' (here 0-based, as ``hyperstep.reporting``'s own example counts them): the
+    reaper must not number the same lines again as steps 1, 2, 3. (Old code: the curve became
+    {0: 0.9, 1: 0.9, 2: 0.7, 3: 0.5}, each value a step late, with a step 3 never trained.)
+    A script that only prints keeps its log read (the test above), and so does one that
+    prints its steps and reports only its final value by event, before the reaper's pass."""
+    from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
+
+    with mock_aws():
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        logs = boto3.client("logs", region_name="us-east-1")
+        service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus", logs=logs)})
+        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3)
+        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
+        by_event, final_only = Study.from_job(service.store, job).ask(2)
+        logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        names = {}
+        for trial in (by_event, final_only):
+            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+            name = names[trial.id] = service.store.get_trial(job.id, trial.id).backend_ref
+            sagemaker_backends["123456789012"]["us-east-1"].training_jobs[name].training_job_status = "InProgress"
+            logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=f"{name}/algo-1-1732662000")
+        losses = [0.9, 0.7, 0.5]
+        for epoch, loss in enumerate(losses):  # what collect records of the script's signed events
+            service.report_metrics(job.id, by_event.id, {"val_loss": loss}, step=epoch, at=1764198060.0 + epoch)
+        service.report_metrics(job.id, final_only.id, {"val_loss": 0.5}, at=1764198063.0)
+        for name in names.values():
+            put_lines(logs, TRAINING_LOG_GROUP, f"{name}/algo-1-1732662000", [f"val_loss={v}" for v in losses])
+
+        service.reap(grace_seconds=300)
+        assert service.store.get_trial(job.id, by_event.id).curve == {0: 0.9, 1: 0.7, 2: 0.5}
+        assert service.store.get_trial(job.id, final_only.id).curve == {1: 0.9, 2: 0.7, 3: 0.5}
+
+
 def put_lines(logs: Any, group: str, stream: str, lines: list[str]) -> None:
     """Lines a container printed, stamped now (CloudWatch Logs rejects events older than 14 days)."""
     import time

@@ -232,6 +232,11 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "trial.backend",
             "cannot run on AWS",
         ),
+        (  # accepted before as none: no trial stopped early, and nothing said so
+            sagemaker_spec(early_stopping={"min_resource": 1, "max_resource": 27}),
+            "early_stopping.name",
+            "missing: a block with fields needs a name (median, asha or hyperband",
+        ),
     ],
 )
 def test_a_bad_spec_is_refused_with_field_and_reason_and_nothing_is_stored(

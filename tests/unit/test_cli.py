@@ -32,6 +32,10 @@ BAD_SPECS = {
         spec_document(parameters=[{"name": "x", "type": "int", "low": 0, "high": 3}] * 2),
         "parameters",
     ),
+    "early stopping without a name": (  # it was none, every trial run to its end, with a warning
+        spec_document(early_stopping={"min_resource": 1, "max_resource": 27, "reduction_factor": 3}),
+        "early_stopping.name: missing: a block with fields needs a name",
+    ),
     "condition on an unknown parent": (
         spec_document(parameters=[{"name": "x", "type": "float", "low": 0, "high": 1, "when": {"kind": ["a"]}}]),
         "parameter 'x': when names 'kind', which is not a parameter",
@@ -163,18 +167,14 @@ def test_a_pareto_front_of_one_trial_is_counted_in_the_singular(capsys: pytest.C
         ({"name": "median", "min_resource": 2, "max_resource": 9}, ", early stopping median (steps 2 to 9)", None),
         ({"name": "none"}, "2 in parallel\n", None),
         ({"name": "none", "min_resource": 1, "max_resource": 27}, "2 in parallel\n", None),  # switched off on purpose
-        (
-            {"min_resource": 1, "max_resource": 27},
-            "2 in parallel\n",
-            "early_stopping: no name, so no trial stops early (name: median, asha or hyperband)",
-        ),
+        ({}, "2 in parallel\n", None),  # an empty block is none
     ],
 )
 def test_validate_says_how_trials_stop_early(
     block: dict, says: str, warns: str | None, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """validate says what it would run: with early stopping, which scheduler and its steps;
-    a block with resources but no name (so ``none``: nothing stops) is warned about."""
+    """validate says what it would run: with early stopping, which scheduler and its steps
+    (a block with fields but no name is refused: ``test_a_nameless_early_stopping_block_...``)."""
     spec = write_spec(workdir, spec_document(early_stopping=block))
     assert main(["validate", str(spec)]) == 0
     out, err = capsys.readouterr()

@@ -376,3 +376,14 @@ def test_a_job_stored_before_a_rule_was_added_stays_readable() -> None:
         parse_spec(document)
     spec = JobSpec.model_validate(document, context=STORED)
     assert spec.parameters[0].choices == ["a\x00", "b", "1", 1] and spec.trial.env == {"A=B": "x\x00"}
+
+
+def test_a_stored_early_stopping_block_without_a_name_stays_readable() -> None:
+    """A spec read back from a store is not checked for a name (it was none when stored)."""
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
+
+    document = spec_document(early_stopping={"min_resource": 1, "max_resource": 27})
+    with pytest.raises(SpecError, match=r"^early_stopping\.name: missing"):
+        parse_spec(document)
+    assert JobSpec.model_validate(document, context=STORED).early_stopping.name == "none"  # type: ignore[union-attr]

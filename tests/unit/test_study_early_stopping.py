@@ -142,9 +142,10 @@ def test_spec_validation_errors(block: dict, message: str) -> None:
     assert str(caught.value).startswith("early_stopping") and message in str(caught.value)
 
 
-@pytest.mark.parametrize("block", [{"name": "none", "min_resource": 5}, {"min_resource": 5}])
+@pytest.mark.parametrize("block", [{"name": "none", "min_resource": 5}])
 def test_a_switched_off_block_with_min_resource_alone_is_accepted(block: dict) -> None:
-    """``none`` (or no name) switches early stopping off whatever else the block holds, as
+    """``none`` switches early stopping off whatever else the block holds (no name is refused:
+    ``test_an_early_stopping_block_without_a_name_is_refused_...``), as
     with ``max_resource`` and ``reduction_factor``: a ``min_resource`` alone is not held
     against a ``max_resource`` nobody wrote (the default, 1)."""
     parameters = [{"name": "x", "type": "float", "low": 0, "high": 1}]
@@ -271,3 +272,17 @@ def test_best_trial_with_early_stopping_is_never_an_infeasible_one() -> None:
     study.tell(running, 0.2, metrics={"latency_ms": 50.0})
     assert study.best_trial.id == fast.id == study.job.best_trial_id
     assert [t.id for t in study.pareto_front] == [fast.id]
+
+
+def test_an_early_stopping_block_without_a_name_is_refused_and_an_empty_one_is_none() -> None:
+    """Absent, ``{}`` or ``{name: none}``: every trial runs to its end. A block with fields
+    but no name was ``none`` too, silently here and on the API (only ``validate`` warned):
+    ``report`` always answered False. It is refused naming the field; nothing is stored."""
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    store = SQLiteStore(":memory:")
+    nameless = {"min_resource": 1, "max_resource": 27, "reduction_factor": 3}
+    with pytest.raises(SpecError, match=r"^early_stopping\.name: missing: a block with fields needs a name \("):
+        hyperstep.Study(SPACE, early_stopping=nameless, store=store)
+    assert store.list_jobs() == []
+    assert hyperstep.Study(SPACE, early_stopping={}).spec.early_stopping.name == "none"  # type: ignore[union-attr]

@@ -284,8 +284,7 @@ def warn_about(spec: JobSpec) -> None:
 
 def spec_warnings(spec: JobSpec) -> list[str]:
     """What in a valid spec is likely wrong: a metric regex that reads 1.5e-05 as 1.5, an
-    objective's or constraint's that reads 0.25 as 0; an early_stopping block with resources
-    but no name (so none: nothing stops early)."""
+    objective's or constraint's that reads 0.25 as 0; early_stopping options nothing reads."""
     definitions = spec.trial.metric_definitions if spec.trial is not None else []
     found = [regex_warning(f"trial.metric_definitions.{i}", d.name, d.regex) for i, d in enumerate(definitions)]
     whole = [
@@ -301,14 +300,12 @@ LEARNS_NOTHING = ("random", "sobol", "grid")
 
 
 def early_stopping_warnings(spec: JobSpec) -> list[str]:
-    """An early_stopping block with resources but no name (so none: nothing stops early), and
-    options set that nothing reads with the rest of the spec (they are ignored, not refused)."""
+    """Options of an early_stopping block that nothing reads with the rest of the spec (they
+    are ignored, not refused; a block with fields but no name is refused: ``EarlyStopping``)."""
     block = spec.early_stopping
     given = set() if block is None else block.model_fields_set
     if block is None or not given:
         return []
-    if "name" not in given:
-        return ["early_stopping: no name, so no trial stops early (name: median, asha or hyperband)"]
     strategy_reads_rungs = block.model_based and spec.strategy.name not in LEARNS_NOTHING  # ``Study.fidelity_levels``
     strategy_reads_curves = strategy_reads_rungs and block.resource_model == "ranks"  # ``Study.extrapolates``
     unused = {

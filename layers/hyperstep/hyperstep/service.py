@@ -1167,7 +1167,18 @@ class TuningService:
         reading cut short reads the same lines again, numbered the same (duplicates merge).
         Returns whether the trial is still running; ``ended`` is told of each report that
         ended it (a prune, ``stop_early``; a completion after it, ``_report_after_end``).
+
+        Not for a trial with a curve whose objective came by event (its kept report carries
+        the script's clock, ``at``, which a log line's has not): its script calls
+        ``hyperstep.report``, which prints every value it sends, so the log holds the same
+        values, and numbering them 1, 2, 3 would put each on another step than the event's
+        (``step=epoch`` from 0, every 10th epoch) and mix the two on one curve. A script that
+        prints its steps and reports only its final value by event has no curve until its
+        log is read: it is read.
         """
+        kept = trial.reports.get(job.spec.primary.metric)
+        if kept is not None and kept.at is not None and trial.curve:
+            return True
         reports, cursor = self.backend_for(job).step_reports(job, trial)
         for metric, step, value in reports:
             recorded = self._report(self.store.get_job(job.id), trial.id, {metric: value}, step, False, None)

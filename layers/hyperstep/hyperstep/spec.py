@@ -207,6 +207,20 @@ class EarlyStopping(SpecModel):
     Hyperband's shares weighted by how well each bracket's first rung ranks the finished
     trials as their final values do (Hyper-Tune), from what was known when a trial started."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any, info: ValidationInfo) -> Any:
+        """A block with fields but no ``name`` is refused: it would be ``none`` (nothing stops
+        early) while its resources say otherwise, and the API and ``Study`` have no warning
+        to give. ``{}`` is ``none``, as the issue's "absent or {name: none}" is; a stored one
+        stays readable."""
+        if isinstance(data, dict) and data and "name" not in data and not read_back(info):
+            reason = "missing: a block with fields needs a name (median, asha or hyperband; none switches it off)"
+            raise ValidationError.from_exception_data(
+                cls.__name__, [{"type": "value_error", "loc": ("name",), "input": data, "ctx": {"error": reason}}]
+            )
+        return data
+
     @model_validator(mode="after")
     def _min_within_max(self) -> EarlyStopping:
         if self.name == "none":  # switched off: the rest is ignored (and max_resource may be the default, 1)
