@@ -101,7 +101,7 @@ from tests.integration.moto_platform import (
     sample,
 )
 from tests.scheduler_ticks import delivered
-from tests.template_model import BACKENDS, Stack, role_statements, transformed
+from tests.template_model import BACKENDS, Stack, as_list, role_statements, transformed
 
 pytestmark = pytest.mark.slow
 
@@ -741,6 +741,35 @@ def test_the_scenarios_exercise_every_permission_the_functions_need(verdicts: li
     assert any(key.startswith("THROTTLE#") for key in keys)
 
 
+NOT_MADE_BY_THE_FUNCTION = {
+    ("suggest", "kms:Decrypt"),  # SSM and Secrets Manager call it on Suggest's behalf (kms:ViaService)
+    ("start", "sqs:SendMessage"),  # Lambda itself sends a failed asynchronous invoke to the dead-letter queue
+    ("collect", "sqs:SendMessage"),
+    ("finish", "sqs:SendMessage"),
+}
+UNREACHED = {
+    ("finish", "dynamodb:PutItem"),  # a curve chunk put with a settled trial's end (store._try_finish)
+}
+"""Granted actions no recorded call shows: made by a service for the function, or made on a
+path the scenarios do not reach (each named)."""
+
+
+def test_each_function_is_granted_only_actions_its_calls_make(verdicts: list[Verdict]) -> None:
+    """The other direction: a grant no call of the function needs is privilege it should not
+    hold (the shared table policy once gave ConditionCheckItem, a trial's start's alone, to
+    every function)."""
+    made = {(v.call.function, v.request.action.lower()) for v in verdicts}
+    spare = {(f.lower(), a.lower()) for f, a in NOT_MADE_BY_THE_FUNCTION | UNREACHED}
+    unused = sorted(
+        f"{handler}: {action}"
+        for handler, policy in policies().items()
+        for statement in policy.statements
+        for action in as_list(statement["Action"])
+        if (handler, action.lower()) not in made | spare
+    )
+    assert not unused, "granted, never called:\n" + "\n".join(unused)
+
+
 # --- the evaluator itself: it must deny what AWS denies --------------------------------------
 
 
@@ -787,7 +816,8 @@ def test_transactions_are_authorized_per_item_on_the_table() -> None:
         "dynamodb:UpdateItem",
         "dynamodb:ConditionCheckItem",
     ]
-    assert judge("collect", made) == [True, True]  # a trial's start checks that its job runs
+    assert judge("suggest", made) == [True, True]  # a trial's start checks that its job runs
+    assert judge("collect", made) == [True, False]  # which only Suggest's launch does
     other_table = call("collect", "dynamodb", "GetItem", {"TableName": "someone-elses"})
     assert judge("collect", other_table) == [False]
 

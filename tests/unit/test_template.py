@@ -47,19 +47,20 @@ TABLE = [
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
+"""The trial store's actions; not ConditionCheckItem, which only a trial's start (Suggest) makes."""
 WAKE = ["states:SendTaskSuccess"]
 STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
     "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
     # A tick reads its spec and earlier runs, creates the job, starts it or marks it failed
-    # (which deletes its unfinished marker): no ConditionCheckItem, a trial's start's alone.
-    "StartFunction": {*TABLE, "states:StartExecution"} - {"dynamodb:ConditionCheckItem"},
+    # (which deletes its unfinished marker).
+    "StartFunction": {*TABLE, "states:StartExecution"},
     "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
+        "dynamodb:ConditionCheckItem",  # a trial's start checks its job is unfinished (store.start_trial)
         *STOP,
         *WAKE,
         "states:StartExecution",
