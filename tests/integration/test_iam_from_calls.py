@@ -78,6 +78,7 @@ from tests.integration.iam_policy import (
     Unmapped,
     authorizations,
     check_shape,
+    covers,
 )
 from tests.integration.moto_harness import (
     ACCOUNT,
@@ -742,32 +743,39 @@ def test_the_scenarios_exercise_every_permission_the_functions_need(verdicts: li
 
 
 NOT_MADE_BY_THE_FUNCTION = {
-    ("suggest", "kms:Decrypt"),  # SSM and Secrets Manager call it on Suggest's behalf (kms:ViaService)
-    ("start", "sqs:SendMessage"),  # Lambda itself sends a failed asynchronous invoke to the dead-letter queue
-    ("collect", "sqs:SendMessage"),
-    ("finish", "sqs:SendMessage"),
+    ("suggest", "kms:Decrypt", ":key/*"),  # SSM and Secrets Manager call it for Suggest (kms:ViaService)
+    ("start", "sqs:SendMessage", ""),  # Lambda itself sends a failed asynchronous invoke to the dead-letter queue
+    ("collect", "sqs:SendMessage", ""),
+    ("finish", "sqs:SendMessage", ""),
 }
 UNREACHED = {
-    ("finish", "dynamodb:PutItem"),  # a curve chunk put with a settled trial's end (store._try_finish)
+    ("finish", "dynamodb:PutItem", ":table/hyperstep"),  # a curve chunk put with a settled trial's end (_try_finish)
+    ("finish", "logs:GetLogEvents", "/TrainingJobs:log-stream:hs-*"),  # a SageMaker objective from its log
+    ("api", "dynamodb:Query", "/index/gsi1"),  # an admin lists every job
+    ("start", "dynamodb:Query", "/index/gsi1"),  # a schedule made before owners lists every job
+    ("start", "dynamodb:Query", ":table/hyperstep"),  # a tick's warm-start parent's trials (one tick here)
+    ("suggest", "batch:SubmitJob", ":job-definition/train:*"),  # a spec naming a definition's revision
 }
-"""Granted actions no recorded call shows: made by a service for the function, or made on a
-path the scenarios do not reach (each named)."""
+"""Grants (function, action, the resource's end) no recorded call uses: made by a service for
+the function, or on a path the scenarios do not reach (each named)."""
 
 
-def test_each_function_is_granted_only_actions_its_calls_make(verdicts: list[Verdict]) -> None:
-    """The other direction: a grant no call of the function needs is privilege it should not
-    hold (the shared table policy once gave ConditionCheckItem, a trial's start's alone, to
-    every function)."""
-    made = {(v.call.function, v.request.action.lower()) for v in verdicts}
-    spare = {(f.lower(), a.lower()) for f, a in NOT_MADE_BY_THE_FUNCTION | UNREACHED}
+def test_each_function_is_granted_only_what_its_calls_use(verdicts: list[Verdict]) -> None:
+    """The other direction: a grant (an action on a resource) no call of the function needs
+    is privilege it should not hold. The shared table policy once gave ConditionCheckItem (a
+    trial's start's alone) and Query on the job indexes (listing jobs: the API's and a tick's)
+    to every function."""
+    spare = NOT_MADE_BY_THE_FUNCTION | UNREACHED
     unused = sorted(
-        f"{handler}: {action}"
+        f"{handler}: {action} on {resource}"
         for handler, policy in policies().items()
         for statement in policy.statements
         for action in as_list(statement["Action"])
-        if (handler, action.lower()) not in made | spare
+        for resource in as_list(statement["Resource"])
+        if not any(v.call.function == handler and covers(action, resource, v.request) for v in verdicts)
+        and not any(f == handler and a == action and resource.endswith(end) for f, a, end in spare)
     )
-    assert not unused, "granted, never called:\n" + "\n".join(unused)
+    assert not unused, "granted, never used:\n" + "\n".join(unused)
 
 
 # --- the evaluator itself: it must deny what AWS denies --------------------------------------

@@ -80,8 +80,9 @@ trials (one transaction); larger batches are undone best effort on failure.
 ``ConsistentRead``.
 
 IAM (least privilege): ``dynamodb:GetItem``, ``PutItem``, ``UpdateItem``, ``DeleteItem``
-and ``Query`` on the table and on ``<table arn>/index/gsi1`` and ``gsi2``; ``start_trial``
-also needs ``ConditionCheckItem`` on the table (only Suggest, which launches, is granted it).
+and ``Query`` on the table; ``list_jobs`` also ``Query`` on ``<table arn>/index/gsi1`` and
+``gsi2``, and ``start_trial`` ``ConditionCheckItem`` on the table (the template grants each
+only to the functions that call it).
 ``TransactWriteItems`` has no IAM action of its own: its Put/Update actions are authorized
 as PutItem/UpdateItem, its ConditionCheck as ConditionCheckItem.
 ``create_table`` (tooling only) also uses CreateTable, DescribeTable, UpdateTimeToLive.
