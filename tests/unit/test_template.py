@@ -605,6 +605,11 @@ def test_suggest_reads_secrets_under_the_prefix_only_and_decrypts_only_through_s
     for function in ("ApiFunction", "StartFunction", "SuggestFunction"):
         variables = transformed()["Resources"][function]["Properties"]["Environment"]["Variables"]
         assert stack.resolve(variables["HYPERSTEP_SECRETS_PREFIX"], transformed()) == "team-a/", function
+        # a secret named by its ARN: the account and region of the grant above (hyperstep.secrets)
+        assert (
+            stack.resolve(variables["HYPERSTEP_SECRETS_ARN"], transformed())
+            == base.format("secretsmanager") + ":secret:"
+        )
 
 
 def test_the_state_machine_uses_only_integrations_its_role_can_run() -> None:
