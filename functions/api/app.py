@@ -64,7 +64,17 @@ from hyperstep.backends.registry import AWS_BACKENDS
 from hyperstep.errors import ConflictError, JobExistsError, KeyReusedError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
 from hyperstep.handlers import count_ends
-from hyperstep.http_input import MAX_BODY_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, BodyRefused, readable_body, strict_json
+from hyperstep.http_input import (
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    MAX_NUMBER_CHARS,
+    BodyRefused,
+    Routes,
+    check_query,
+    query_routes,
+    readable_body,
+    strict_json,
+)
 from hyperstep.job_pages import PageTokenError, page_token, token_place
 from hyperstep.keyed_submit import submit_keyed
 from hyperstep.models import Job, StopReason, Trial
@@ -575,6 +585,7 @@ def handle_api(
             refused = Problem(reason=f"too many requests from this caller: retry in {retry_after(wait)} s").model_dump()
             return _proxy_response(429, refused, {"Retry-After": retry_after(wait)})
         IDEMPOTENCY.register_lambda_context(context)
+        check_query(event, routes())
         body = readable_body(event)
         caller = Caller(owner=owner, admin=owner in admins)
         app.append_context(service=service, schedules=schedules, idempotency_table=idempotency_table, caller=caller)
@@ -584,6 +595,12 @@ def handle_api(
     except Exception:  # outside the routes: an event of another shape, a body that will not serialize
         logger.exception("unhandled error")
         return _proxy_response(500, server_error(context))
+
+
+@cache
+def routes() -> Routes:
+    """Each route's query parameters, from the OpenAPI document (built on first use)."""
+    return query_routes(app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)["paths"])
 
 
 def _throttled(throttle: CallerThrottle, owner: str) -> float | None:

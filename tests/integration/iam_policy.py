@@ -422,6 +422,12 @@ def condition_holds(operator: str, key: str, expected: Sequence[Any], context: M
     return any(match(actual, v) for v in values)
 
 
+def covers(action: str, resource: str, request: Request) -> bool:
+    """Whether one grant (an action and a resource, wildcards as IAM reads them) is what
+    ``request`` asks for, conditions aside."""
+    return _glob(action, request.action, ignore_case=True) and _glob(resource, request.resource)
+
+
 def statement_matches(statement: Mapping[str, Any], request: Request) -> bool:
     for unsupported in ("NotAction", "NotResource", "Principal", "NotPrincipal"):
         if unsupported in statement:

@@ -78,6 +78,7 @@ from tests.integration.iam_policy import (
     Unmapped,
     authorizations,
     check_shape,
+    covers,
 )
 from tests.integration.moto_harness import (
     ACCOUNT,
@@ -101,7 +102,7 @@ from tests.integration.moto_platform import (
     sample,
 )
 from tests.scheduler_ticks import delivered
-from tests.template_model import BACKENDS, Stack, role_statements, transformed
+from tests.template_model import BACKENDS, Stack, as_list, role_statements, transformed
 
 pytestmark = pytest.mark.slow
 
@@ -741,6 +742,42 @@ def test_the_scenarios_exercise_every_permission_the_functions_need(verdicts: li
     assert any(key.startswith("THROTTLE#") for key in keys)
 
 
+NOT_MADE_BY_THE_FUNCTION = {
+    ("suggest", "kms:Decrypt", ":key/*"),  # SSM and Secrets Manager call it for Suggest (kms:ViaService)
+    ("start", "sqs:SendMessage", ""),  # Lambda itself sends a failed asynchronous invoke to the dead-letter queue
+    ("collect", "sqs:SendMessage", ""),
+    ("finish", "sqs:SendMessage", ""),
+}
+UNREACHED = {
+    ("finish", "dynamodb:PutItem", ":table/hyperstep"),  # a curve chunk put with a settled trial's end (_try_finish)
+    ("finish", "logs:GetLogEvents", "/TrainingJobs:log-stream:hs-*"),  # a SageMaker objective from its log
+    ("api", "dynamodb:Query", "/index/gsi1"),  # an admin lists every job
+    ("start", "dynamodb:Query", "/index/gsi1"),  # a schedule made before owners lists every job
+    ("start", "dynamodb:Query", ":table/hyperstep"),  # a tick's warm-start parent's trials (one tick here)
+    ("suggest", "batch:SubmitJob", ":job-definition/train:*"),  # a spec naming a definition's revision
+}
+"""Grants (function, action, the resource's end) no recorded call uses: made by a service for
+the function, or on a path the scenarios do not reach (each named)."""
+
+
+def test_each_function_is_granted_only_what_its_calls_use(verdicts: list[Verdict]) -> None:
+    """The other direction: a grant (an action on a resource) no call of the function needs
+    is privilege it should not hold. The shared table policy once gave ConditionCheckItem (a
+    trial's start's alone) and Query on the job indexes (listing jobs: the API's and a tick's)
+    to every function."""
+    spare = NOT_MADE_BY_THE_FUNCTION | UNREACHED
+    unused = sorted(
+        f"{handler}: {action} on {resource}"
+        for handler, policy in policies().items()
+        for statement in policy.statements
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+        if not any(v.call.function == handler and covers(action, resource, v.request) for v in verdicts)
+        and not any(f == handler and a == action and resource.endswith(end) for f, a, end in spare)
+    )
+    assert not unused, "granted, never used:\n" + "\n".join(unused)
+
+
 # --- the evaluator itself: it must deny what AWS denies --------------------------------------
 
 
@@ -787,7 +824,8 @@ def test_transactions_are_authorized_per_item_on_the_table() -> None:
         "dynamodb:UpdateItem",
         "dynamodb:ConditionCheckItem",
     ]
-    assert judge("collect", made) == [True, True]  # a trial's start checks that its job runs
+    assert judge("suggest", made) == [True, True]  # a trial's start checks that its job runs
+    assert judge("collect", made) == [True, False]  # which only Suggest's launch does
     other_table = call("collect", "dynamodb", "GetItem", {"TableName": "someone-elses"})
     assert judge("collect", other_table) == [False]
 

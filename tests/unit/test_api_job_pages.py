@@ -106,3 +106,29 @@ def test_a_query_parameter_given_twice_is_a_422_saying_so(service: TuningService
     event = proxy_event("GET", "/jobs", identity, query={"limit": "6"})
     event["multiValueQueryStringParameters"] = {"limit": ["5", "6"]}
     assert raw(event) == (422, {"field": "limit", "reason": "given more than once: give it once"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "takes"),
+    [
+        ("GET", "/jobs", {"limt": "5"}, "limit, next_token"),  # a typo answered the default page
+        ("GET", "/jobs", {"owner": "arn:aws:iam::123456789012:user/bob"}, "limit, next_token"),
+        ("GET", "/jobs/j-1/trials", {"next_token": "x"}, "limit, offset"),
+        ("GET", "/jobs/j-1", {"fields": "spec"}, "none"),
+        ("POST", "/jobs/j-1/stop", {"force": "true"}, "none"),
+        ("POST", "/jobs", {"dry_run": "1"}, "none"),
+        ("GET", "/schedules", {"all": "1"}, "none"),
+    ],
+)
+def test_a_query_parameter_its_route_does_not_take_is_a_422_naming_it(
+    service: TuningService, method: str, path: str, query: dict[str, str], takes: str
+) -> None:
+    """Powertools ignores a query parameter no route declares: ``?limt=5`` answered a page of
+    100 as if asked for, ``POST /jobs?dry_run=1`` started the job. Refused before anything is
+    read or stored."""
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    body = sagemaker_spec() if path == "/jobs" and method == "POST" else None
+    status, answer = raw(proxy_event(method, path, identity, body, query=query))
+    (name,) = query
+    assert (status, answer) == (422, {"field": name, "reason": f"unknown query parameter (this route takes: {takes})"})
+    assert service.store.list_jobs() == []

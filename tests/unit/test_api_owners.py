@@ -127,6 +127,8 @@ def submit(user_arn: str, name: str = "mnist") -> str:
         (f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/pipeline/x", f"arn:aws-cn:iam::{ACCOUNT}:role/pipeline"),
         (f"arn:aws:iam::{ACCOUNT}:role/ops/ops-admin", f"arn:aws:iam::{ACCOUNT}:role/ops-admin"),
         (f"arn:aws:iam::{ACCOUNT}:root", f"arn:aws:iam::{ACCOUNT}:root"),
+        # GetFederationToken's name is its caller's choice: the federated user owns as that name (README)
+        (f"arn:aws:sts::{ACCOUNT}:federated-user/carol", f"arn:aws:sts::{ACCOUNT}:federated-user/carol"),
     ],
 )
 def test_an_assumed_role_session_owns_as_its_role(user_arn: str, owner: str) -> None:

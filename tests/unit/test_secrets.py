@@ -104,6 +104,39 @@ def test_a_reference_outside_the_prefix_is_refused_naming_the_field(backend: str
     Guardrails(secrets_prefix="").check(parse_spec(with_environment(document, {"MODE": "fast"})))
 
 
+OWN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+"""The deployment's ``HYPERSTEP_SECRETS_ARN``: Suggest may read secrets in this account and region only."""
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:secretsmanager:us-east-1:210987654321:secret:hyperstep/api-token",  # another account
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hyperstep/api-token",  # another region
+        "arn:aws-cn:secretsmanager:us-east-1:123456789012:secret:hyperstep/api-token",  # another partition
+    ],
+)
+def test_a_secret_arn_outside_the_deployments_account_and_region_is_refused_at_submit_and_launch(
+    arn: str, aws: Callable[[str], Any]
+) -> None:
+    """Its name is under the prefix, yet Suggest's role may read only its own account's and
+    region's secrets: without the ARN's check the job was accepted and each trial failed at
+    launch (AccessDeniedException)."""
+    document = with_environment(sagemaker_spec(), {"API_TOKEN": {"resolve": f"secretsmanager:{arn}"}})
+    guardrails = Guardrails(secrets_prefix="hyperstep/", secrets_arn=OWN)
+    with pytest.raises(GuardrailError, match=rf"^trial\.environment\.API_TOKEN: .*ARNs under '{OWN}hyperstep/'"):
+        guardrails.check(parse_spec(document))
+    asked: list[str] = []
+    with pytest.raises(LaunchError, match="is outside this deployment's prefix"):
+        AwsSecrets(lambda name: asked.append(name) or aws(name), "hyperstep/", OWN).resolve(
+            SecretRef(resolve=f"secretsmanager:{arn}")
+        )
+    assert asked == []
+    own = with_environment(sagemaker_spec(), {"API_TOKEN": {"resolve": f"secretsmanager:{OWN}hyperstep/api-token"}})
+    guardrails.check(parse_spec(own))
+    assert Guardrails.from_env({"HYPERSTEP_SECRETS_PREFIX": "hyperstep/", "HYPERSTEP_SECRETS_ARN": OWN}) == guardrails
+
+
 def test_the_api_refuses_a_reference_outside_the_prefix_and_shows_one_inside_as_it_is(
     service: TuningService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,6 +177,7 @@ def test_references_resolve_from_ssm_decrypted_and_from_secrets_manager(aws: Cal
     assert secrets.resolve(SecretRef(**API)) == TOKEN
     arn = aws("secretsmanager").describe_secret(SecretId="hyperstep/api-token")["ARN"]
     assert secrets.resolve(SecretRef(resolve=f"secretsmanager:{arn}")) == TOKEN
+    assert AwsSecrets(aws, "hyperstep/", OWN).resolve(SecretRef(resolve=f"secretsmanager:{arn}")) == TOKEN
 
 
 def test_a_reference_outside_the_prefix_is_never_resolved(aws: Callable[[str], Any]) -> None:

@@ -47,19 +47,20 @@ TABLE = [
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
+"""The trial store's actions; not ConditionCheckItem, which only a trial's start (Suggest) makes."""
 WAKE = ["states:SendTaskSuccess"]
 STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
     "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
     # A tick reads its spec and earlier runs, creates the job, starts it or marks it failed
-    # (which deletes its unfinished marker): no ConditionCheckItem, a trial's start's alone.
-    "StartFunction": {*TABLE, "states:StartExecution"} - {"dynamodb:ConditionCheckItem"},
+    # (which deletes its unfinished marker).
+    "StartFunction": {*TABLE, "states:StartExecution"},
     "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
+        "dynamodb:ConditionCheckItem",  # a trial's start checks its job is unfinished (store.start_trial)
         *STOP,
         *WAKE,
         "states:StartExecution",
@@ -604,6 +605,11 @@ def test_suggest_reads_secrets_under_the_prefix_only_and_decrypts_only_through_s
     for function in ("ApiFunction", "StartFunction", "SuggestFunction"):
         variables = transformed()["Resources"][function]["Properties"]["Environment"]["Variables"]
         assert stack.resolve(variables["HYPERSTEP_SECRETS_PREFIX"], transformed()) == "team-a/", function
+        # a secret named by its ARN: the account and region of the grant above (hyperstep.secrets)
+        assert (
+            stack.resolve(variables["HYPERSTEP_SECRETS_ARN"], transformed())
+            == base.format("secretsmanager") + ":secret:"
+        )
 
 
 def test_the_state_machine_uses_only_integrations_its_role_can_run() -> None:

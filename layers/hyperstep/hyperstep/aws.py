@@ -67,8 +67,8 @@ class EventBridgePublisher(EventPublisher):
 
 class AwsSecrets(SecretResolver):
     """Secret references resolved from SSM Parameter Store (``GetParameter`` with decryption)
-    and Secrets Manager (``GetSecretValue``), only under the deployment's ``prefix`` (None:
-    no check here, IAM decides). Clients are made on first use (only Launch resolves).
+    and Secrets Manager (``GetSecretValue``), only under the deployment's ``prefix`` and, by
+    ARN, its ``arn_base`` (None: no check here, IAM decides). Clients are made on first use (only Launch resolves).
 
     A reference refused, missing, not readable or not text raises ``LaunchError`` (the trial
     fails saying which reference and why); throttling and other transient errors propagate
@@ -88,12 +88,14 @@ class AwsSecrets(SecretResolver):
         }
     )
 
-    def __init__(self, client: Callable[[str], Any], prefix: str | None) -> None:
+    def __init__(self, client: Callable[[str], Any], prefix: str | None, arn_base: str | None = None) -> None:
         self.client = cache(client)
         self.prefix = prefix
+        self.arn_base = arn_base
+        """The deployment's ``arn:...:secret:`` (``SecretRef.within``); None: any."""
 
     def resolve(self, reference: SecretRef) -> str:
-        if self.prefix is not None and not reference.within(self.prefix):
+        if self.prefix is not None and not reference.within(self.prefix, self.arn_base):
             shown = self.prefix or "none: this deployment allows no secret references"
             raise LaunchError(f"secret reference {reference.resolve!r} is outside this deployment's prefix ({shown})")
         try:

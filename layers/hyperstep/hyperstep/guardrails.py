@@ -63,6 +63,7 @@ VARIABLES: Mapping[str, str] = {
     "max_parallel": "HYPERSTEP_MAX_PARALLEL_PER_JOB",
     "max_trials": "HYPERSTEP_MAX_TRIALS_PER_JOB",
     "secrets_prefix": "HYPERSTEP_SECRETS_PREFIX",
+    "secrets_arn": "HYPERSTEP_SECRETS_ARN",
 }
 """Each guardrail's environment variable (the template's parameters feed them)."""
 
@@ -102,6 +103,9 @@ class Guardrails(BaseModel):
     secrets_prefix: str | None = None
     """Secret references (``hyperstep.secrets``) must name a parameter or secret under this
     prefix (Launch's role may read only those); empty: no references at all."""
+    secrets_arn: str | None = None
+    """A secret named by its ARN must start with this, the deployment's own
+    ``arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:`` (Launch's role may read no other)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Guardrails:
@@ -160,8 +164,9 @@ class Guardrails(BaseModel):
         deployment's prefix (when set); the field named with the variable."""
         prefix = self.secrets_prefix
         for name, value in env.items():
-            if prefix is not None and isinstance(value, SecretRef) and not value.within(prefix):
-                allowed = f"names under {prefix!r}" if prefix else "none"
+            if prefix is not None and isinstance(value, SecretRef) and not value.within(prefix, self.secrets_arn):
+                arns = f", ARNs under {self.secrets_arn + prefix!r}" if self.secrets_arn else ""
+                allowed = f"names under {prefix!r}{arns}" if prefix else "none"
                 reason = f"{value.resolve!r} is outside this deployment's secrets prefix (allowed: {allowed})"
                 raise GuardrailError(f"{field}.{name}: {reason}")
 

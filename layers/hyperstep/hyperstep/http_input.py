@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +34,8 @@ JSON = "application/json"
 
 
 class BodyRefused(HyperstepError):
-    """A request body the API will not read: ``status``, the ``field`` at fault, the reason."""
+    """A request (its body, or a query parameter) the API will not read: ``status``, the
+    ``field`` at fault, the reason."""
 
     def __init__(self, status: int, field: str, reason: str) -> None:
         super().__init__(reason)
@@ -67,6 +69,35 @@ def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BodyRefused(422, "body", f"not UTF-8 text (byte {exc.start})") from None
     return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "Content-Type": JSON}}
+
+
+Routes = Mapping[tuple[str, str], frozenset[str]]
+"""Each route, as (method, path template such as ``/jobs/{job_id}``), and its query parameters."""
+
+
+def query_routes(paths: Mapping[str, Mapping[str, Any]]) -> Routes:
+    """The routes of an OpenAPI document's ``paths`` with the query parameters each declares."""
+    return {
+        (method.upper(), template): frozenset(p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
+        for template, ops in paths.items()
+        for method, op in ops.items()
+    }
+
+
+def check_query(event: Mapping[str, Any], routes: Routes) -> None:
+    """Refuse (``BodyRefused``, 422 naming it) a query parameter the request's route does not
+    declare: ``?limt=5`` would otherwise be ignored, and answer the default page as if it
+    were what was asked for. A request no route matches is left to the router (404)."""
+    names = set(event.get("multiValueQueryStringParameters") or {}) | set(event.get("queryStringParameters") or {})
+    if not names:
+        return
+    method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
+    for (route_method, template), allowed in routes.items():
+        if route_method == method and re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            if unknown := sorted(names - allowed):
+                takes = ", ".join(sorted(allowed)) or "none"
+                raise BodyRefused(422, unknown[0], f"unknown query parameter (this route takes: {takes})")
+            return
 
 
 def _body_bytes(body: str, encoded: bool) -> bytes:

@@ -18,7 +18,9 @@ and secrets under it. A reference outside it is refused at submit (a guardrail: 
 the field) and, should one reach Launch anyway (a spec stored before the prefix changed),
 refused there without any call (the trial fails saying why). The name checked is the SSM
 parameter's without its leading ``/`` (``ssm:/hyperstep/x`` is ``hyperstep/x``, as its ARN
-``parameter/hyperstep/x``), the secret's name (from an ARN, the part after ``:secret:``).
+``parameter/hyperstep/x``), the secret's name (from an ARN, the part after ``:secret:``); a
+secret's ARN must also be of the deployment's partition, region and account
+(``HYPERSTEP_SECRETS_ARN``), the only ones Launch's role may read in.
 
 **Where the value ends up.** SageMaker stores a training job's ``Environment`` and returns
 it to anyone allowed ``sagemaker:DescribeTrainingJob`` (SageMaker has no secret reference for
@@ -81,8 +83,13 @@ class SecretRef(BaseModel):
             return self.target.removeprefix("/")
         return self.target.partition(":secret:")[2] or self.target
 
-    def within(self, prefix: str) -> bool:
-        """Whether the deployment's prefix covers it; an empty prefix covers nothing."""
+    def within(self, prefix: str, arn_base: str | None = None) -> bool:
+        """Whether the deployment's prefix covers it; an empty prefix covers nothing. A secret
+        named by its ARN must also start with ``arn_base`` (when given: the deployment's
+        ``arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:``), the only account and region
+        Launch's role may read in: another's would pass the name check and fail at launch."""
+        if arn_base is not None and self.target.startswith("arn:") and not self.target.startswith(arn_base):
+            return False
         return bool(prefix) and self.name.startswith(prefix)
 
 

@@ -82,7 +82,7 @@ def build_aws_service(env: Mapping[str, str]) -> TuningService:
 
     bus = env.get("HYPERSTEP_EVENT_BUS", "default")
     client = lazy_clients(boto3.client)
-    secrets = AwsSecrets(boto3.client, env.get("HYPERSTEP_SECRETS_PREFIX"))
+    secrets = AwsSecrets(boto3.client, env.get("HYPERSTEP_SECRETS_PREFIX"), env.get("HYPERSTEP_SECRETS_ARN"))
     return TuningService(
         store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
         backends=aws_backends(BackendContext(client=client, event_bus=bus, secrets=secrets)),

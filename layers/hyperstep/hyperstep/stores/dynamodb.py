@@ -84,8 +84,10 @@ trials (one transaction); larger batches are undone best effort on failure.
 ``list_jobs`` reads the GSI, which is eventually consistent; everything else reads with
 ``ConsistentRead``.
 
-IAM (least privilege): ``dynamodb:GetItem``, ``PutItem``, ``UpdateItem``, ``DeleteItem``,
-``ConditionCheckItem`` and ``Query`` on the table and on ``<table arn>/index/gsi1``.
+IAM (least privilege): ``dynamodb:GetItem``, ``PutItem``, ``UpdateItem``, ``DeleteItem``
+and ``Query`` on the table; ``list_jobs`` also ``Query`` on ``<table arn>/index/gsi1`` and
+``gsi2``, and ``start_trial`` ``ConditionCheckItem`` on the table (the template grants each
+only to the functions that call it).
 ``TransactWriteItems`` has no IAM action of its own: its Put/Update actions are authorized
 as PutItem/UpdateItem, its ConditionCheck as ConditionCheckItem.
 ``create_table`` (tooling only) also uses CreateTable, DescribeTable, UpdateTimeToLive.
