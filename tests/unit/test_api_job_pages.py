@@ -132,3 +132,23 @@ def test_a_query_parameter_its_route_does_not_take_is_a_422_naming_it(
     (name,) = query
     assert (status, answer) == (422, {"field": name, "reason": f"unknown query parameter (this route takes: {takes})"})
     assert service.store.list_jobs() == []
+
+
+def test_a_request_signed_in_its_query_string_is_not_refused_for_its_signature(service: TuningService) -> None:
+    """Signature Version 4 can sign a request in its query string (X-Amz-Algorithm, -Credential,
+    -Date, -Expires, -SignedHeaders, -Signature, -Security-Token: AWS's "Common Parameters");
+    API Gateway passes them on, and they are no route's parameters to refuse."""
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    signed = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": "AKIDEXAMPLE/20261202/us-east-1/execute-api/aws4_request",
+        "X-Amz-Date": "20261202T120000Z",
+        "X-Amz-Expires": "300",
+        "X-Amz-SignedHeaders": "host",
+        "X-Amz-Signature": "0" * 64,
+        "limit": "1",
+    }
+    status, answer = raw(proxy_event("GET", "/jobs", identity, query=signed))
+    assert status == 200, answer
+    status, answer = raw(proxy_event("GET", "/jobs", identity, query={**signed, "limt": "1"}))
+    assert (status, answer["field"]) == (422, "limt")

@@ -87,8 +87,12 @@ def query_routes(paths: Mapping[str, Mapping[str, Any]]) -> Routes:
 def check_query(event: Mapping[str, Any], routes: Routes) -> None:
     """Refuse (``BodyRefused``, 422 naming it) a query parameter the request's route does not
     declare: ``?limt=5`` would otherwise be ignored, and answer the default page as if it
-    were what was asked for. A request no route matches is left to the router (404)."""
+    were what was asked for. A request no route matches is left to the router (404). The
+    ``X-Amz-*`` parameters of a request signed in its query string (Signature Version 4's
+    X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature,
+    -Security-Token) are IAM's, not the route's, and pass on any route."""
     names = set(event.get("multiValueQueryStringParameters") or {}) | set(event.get("queryStringParameters") or {})
+    names = {name for name in names if not name.lower().startswith("x-amz-")}
     if not names:
         return
     method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
