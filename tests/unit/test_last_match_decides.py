@@ -64,3 +64,12 @@ def test_a_local_trial_whose_last_match_is_no_number_fails_saying_so(tmp_path: P
     assert done.wait(20), "the trial's end was never published"
     (result,) = results
     assert (result.state, result.error) == ("failed", REASON)
+
+
+def test_the_reason_shows_a_long_text_cut_so_the_trials_error_stays_small() -> None:
+    """A regex of any text took a 1 MiB line whole (a local log's longest; a CloudWatch event
+    holds 256 KB) and the reason, the trial's error, held it all: past a trial item's 400 KB."""
+    lines = ["loss=" + "z" * (1 << 20)]
+    with pytest.raises(UnreadMetricError) as unread:
+        final_metrics_in_log(PagedLog([lines]), "g", "s", ANY_TEXT, ["loss"])
+    assert len(str(unread.value)) < 300 and "1,048,576 characters" in str(unread.value)

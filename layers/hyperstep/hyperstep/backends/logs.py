@@ -32,6 +32,8 @@ MAX_FOLLOW_PAGES = 5
 """``follow_log`` reads at most 5 pages (up to 5 MB, 50,000 lines) a call; the next call goes on."""
 NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE)
 """A value printed as NaN or an infinity (``nan``, ``-inf``, ``Infinity``), not within a word (INFO)."""
+SHOWN_TEXT = 100
+"""How much of a value that is no number a trial's error shows (``unread_reason``)."""
 StepReport = tuple[str, int, float]
 """(metric, step, value): one line's match, its step the metric's count of matching lines."""
 
@@ -167,10 +169,12 @@ def unread_objective(
 def unread_reason(metric: str, text: str) -> str:
     """Why the objective ``metric``, printed as ``text`` (``read_metrics``' captured), has
     no value: NaN or an infinity is not finite (as ``tell`` and collect say), any other text
-    is not a number."""
+    is not a number. The text is shown up to ``SHOWN_TEXT`` characters: a regex of any text
+    can take most of a 1 MiB line, and the reason becomes the trial's error, in its item."""
     if NOT_FINITE.fullmatch(text):
         return f"objective metric {metric!r} is not a finite number ({text})"
-    error = f"objective metric {metric!r}: its regex matched {text!r}, which is not a number"
+    shown = repr(text) if len(text) <= SHOWN_TEXT else f"{text[:SHOWN_TEXT]!r}... ({len(text):,} characters)"
+    error = f"objective metric {metric!r}: its regex matched {shown}, which is not a number"
     if "," in text:  # read_metrics: a value printed with a decimal comma
         error += " (a decimal comma: print the value with a point)"
     return error
