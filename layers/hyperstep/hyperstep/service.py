@@ -69,6 +69,8 @@ from hyperstep.errors import (
 )
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
+    MIN_ROUND_SECONDS,
+    ROUND_SECONDS,
     FinishRequest,
     LaunchRequest,
     Plan,
@@ -354,7 +356,10 @@ class TuningService:
         plan = self.suggest_and_launch(request)
         if request.task_token is None:
             return plan
-        if plan.done or plan.handoff:
+        sooner = self._sooner_first_round(request, plan)
+        if sooner is not None:
+            plan = plan.model_copy(update={"round_seconds": sooner})
+        if plan.done or plan.handoff or sooner is not None:
             assert self.orchestrator is not None, "ending a round needs an orchestrator"
             self.orchestrator.send_task_success(request.task_token, plan.model_dump(mode="json"))
         else:
@@ -368,6 +373,17 @@ class TuningService:
                 )
             )
         return plan
+
+    def _sooner_first_round(self, request: SuggestRequest, plan: Plan) -> int | None:
+        """The timeout an execution's first round should have, when the job's deadline comes
+        ``MIN_ROUND_SECONDS`` or more before the ``ROUND_SECONDS`` that round waits (Begin
+        sets it; no history yet): the round then ends at once and the next one waits only
+        until the deadline, which nothing else might mark before the reaper's pass (up to
+        5 minutes late). None for any other round: a wake sets its timeout by the deadline."""
+        if request.history_events or plan.done or plan.handoff:
+            return None
+        seconds = round_seconds(completion.deadline(self.store.get_job(plan.job_id)), self.clock())
+        return seconds if seconds + MIN_ROUND_SECONDS <= ROUND_SECONDS else None
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
         """Continue the job in a new execution before this one's history runs out.
