@@ -160,7 +160,9 @@ class TuningService:
 
         ``parents`` are earlier jobs (ids) whose trials the strategy learns from, besides
         the spec's ``warm_start.jobs`` (``SpecError`` naming an unknown one: nothing is
-        stored); ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
+        stored); one of ``parents`` gone is left out (a schedule's earlier run that the
+        table's TTL removed after the tick read it: the tick must still start its job);
+        ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
         """
         named = set(warm_start_parents(spec))
         kept = []
@@ -168,6 +170,8 @@ class TuningService:
             try:
                 job = self.store.get_job(parent)
             except NotFoundError:
+                if parent not in named:
+                    continue
                 raise SpecError(f"warm_start.jobs: job {parent!r} not found") from None
             if parent in named:
                 check_parent(spec, job, partial(self.store.list_trials, parent))
