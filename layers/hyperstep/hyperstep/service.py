@@ -1093,9 +1093,12 @@ class TuningService:
         with the others, then the first such error is raised at its end: the pass fails, but
         one job in trouble never keeps the jobs after it unreconciled and unwoken.
 
-        ``until`` (on the service's clock): no job is started after it (the reaper function's
-        timeout); with it, the jobs come in a new random order each pass, so passes cut short
-        still reach every job. A pass cut short counts the jobs it left for the next in ``left``."""
+        ``until`` (on the service's clock): no job, nor trial of a job, is started after it
+        (the reaper function's timeout); with it, the jobs and each job's trials come in a new
+        random order each pass, so passes cut short still reach every one. A pass cut short
+        counts the jobs it left for the next in ``left``, the trials of a job it reached in
+        ``trials_left``: one trial's reading is bounded (a Batch log: ``logs.MAX_LOG_PAGES``
+        pages), a job's many trials are not."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
         order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
@@ -1107,7 +1110,7 @@ class TuningService:
                 break
             counts["jobs"] += 1
             try:
-                self.reap_job(job, grace_seconds, counts)
+                self.reap_job(job, grace_seconds, counts, until)
             except Exception as exc:
                 log.exception("reaping job %s failed (%s); the pass goes on", job.id, error_kind(exc))
                 failure = failure or exc
@@ -1117,7 +1120,7 @@ class TuningService:
             raise failure
         return counts
 
-    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
+    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int], until: float | None = None) -> None:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its
         execution. The wake also rescues pending trials nobody launched: the Suggest it
         leads to plans every pending trial again.
@@ -1131,7 +1134,13 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
-        for trial in self._running(job):
+        running = self._running(job)
+        if until is not None:  # cut short, a pass leaves others than the last one did
+            random.shuffle(running)
+        for index, trial in enumerate(running):
+            if until is not None and self.clock() >= until:
+                counts["trials_left"] = counts.get("trials_left", 0) + len(running) - index
+                break
             try:
                 self._reap_trial(job, trial, grace_seconds, counts)
             except Exception as exc:
