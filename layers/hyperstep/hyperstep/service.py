@@ -260,7 +260,7 @@ class TuningService:
         input) or a Suggest still running when its execution was stopped goes straight to
         Finish Job, which changes nothing and publishes nothing again.
         """
-        job = self.store.get_job(request.job_id)
+        job = self._claimed(self.store.get_job(request.job_id), request.execution)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
@@ -307,6 +307,22 @@ class TuningService:
             history_events=request.history_events + ROUND_EVENTS,
             stopping=job.status is JobStatus.STOPPING,
         )
+
+    def _claimed(self, job: Job, execution: str | None) -> Job:
+        """The job, taken by this execution if its start failed only for its answer: stored
+        failed (``START_FAILED``, no execution recorded) while the execution it started runs.
+        Closing at once, that execution raced a retried start, which reopens the job and,
+        finding it still running under the seed's name, records it (``_live_execution``):
+        the job was left to an execution on its way to Finish, run by none. It reopens the
+        job and records itself (``start_execution`` under its own running name answers its
+        own id); a retry then finds the job running and starts nothing."""
+        unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
+        if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
+            return job
+        with contextlib.suppress(ConflictError):  # a retry reopened it first: it records this execution
+            self.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
+            return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution))
+        return self.store.get_job(job.id)
 
     @staticmethod
     def _closed_plan(job: Job, seen: int, history_events: int) -> Plan:
