@@ -7,7 +7,9 @@
 - the largest trial body the limits allow (``MAX_TRIAL_METRICS`` names of ``MAX_METRIC_NAME``
   characters, one-byte and four-byte), measured as its stored JSON;
 - the AWS calls one reaper pass makes per running trial (3 jobs of 100 running trials, each
-  trial's platform saying it still runs).
+  trial's platform saying it still runs);
+- how long the reaper reads one Batch trial's CloudWatch log whose objective never matched
+  (``logs.MAX_LOG_PAGES`` pages of 10,000 events), and in how many calls.
 
 Numbers are moto's and hyperstep's own; no AWS latency is measured here.
 """
@@ -17,16 +19,19 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import time
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
+from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.handlers import handle_collect
 from hyperstep.messages import MAX_METRIC_NAME, MAX_TRIAL_METRICS, LaunchRequest, SuggestRequest
 from hyperstep.models import MetricReport, Trial, stored_json
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.spec_base import MetricDefinition
 from hyperstep.stores.dynamodb import DynamoDBStore
 from hyperstep.stores.dynamodb_items import create_table
 from tests.conftest import spec_document
@@ -99,6 +104,35 @@ def reaper_calls(jobs: int = 3, trials: int = 100) -> float:
     return sum(calls.values()) / (jobs * trials)
 
 
+def log_read_seconds(pages: int = 25) -> tuple[float, int]:
+    """(seconds, GetLogEvents calls) for the reaper to read one Batch trial's log whose
+    objective never matched: ``pages`` x 10,000 events of about 90 bytes (moto's page is
+    10,000 events), read backwards up to ``logs.MAX_LOG_PAGES`` pages."""
+    logs = boto3.client("logs", region_name="us-east-1")
+    group, stream = "/aws/batch/job", "trial"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    start = int(time.time() * 1000) - pages * 10_000 - 60_000  # recent: moto drops events over 14 days old
+    for page in range(pages):
+        events = [
+            {"timestamp": start + page * 10_000 + i, "message": f"step {i} train_loss=0.{i:04d} " + "x" * 60}
+            for i in range(10_000)
+        ]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+    calls = collections.Counter[str]()
+    make_call = logs._make_api_call
+
+    def counted(operation: str, params: dict[str, Any]) -> Any:
+        calls[operation] += 1
+        return make_call(operation, params)
+
+    logs._make_api_call = counted  # type: ignore[method-assign]
+    definitions = [MetricDefinition(name="val_loss", regex=r"val_loss=([0-9.eE+-]+)")]
+    began = time.perf_counter()
+    final_metrics_in_log(logs, group, stream, definitions, ["val_loss"])
+    return time.perf_counter() - began, calls["GetLogEvents"]
+
+
 def main() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -112,6 +146,8 @@ def main() -> None:
             f"{largest_body(chr(0x1F600)):,} bytes (4-byte names); an item holds 409,600"
         )
         print(f"reaper: {reaper_calls():.2f} calls a running trial a pass")
+        seconds, calls = log_read_seconds()
+        print(f"reaper: one Batch trial's log, its objective never printed: {calls} GetLogEvents, {seconds:.2f} s")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from hyperstep.models import MetricReport, TrialState, stored_json
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.dynamodb import DynamoDBStore
+from hyperstep.stores.dynamodb_items import item_size
 from hyperstep.study import Study
 from tests.report_keys import signed
 from tests.unit.test_order_free_results import BLOCKS, end_event, metric_event
@@ -67,21 +68,7 @@ def item_bytes(dynamodb: Any, table: str, job_id: str) -> int:
     """The trial item's size by DynamoDB's rule (UTF-8 bytes of names and strings; numbers
     about one byte a two digits, plus one; binary as its bytes; booleans one)."""
     key = {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "TRIAL#t0001"}}
-    item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
-
-    def size(value: dict[str, Any]) -> int:
-        ((kind, held),) = value.items()
-        if kind == "S":
-            return len(held.encode())
-        if kind == "N":
-            return (len(held.strip("-").replace(".", "").lstrip("0")) + 1) // 2 + 1
-        if kind == "B":
-            return len(held)
-        if kind == "NS":
-            return sum(size({"N": number}) for number in held)
-        return 1
-
-    return sum(len(name.encode()) + size(value) for name, value in item.items())
+    return item_size(dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"])
 
 
 def completes(service: TuningService, job_id: str) -> None:

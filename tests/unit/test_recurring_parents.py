@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hyperstep.errors import NotFoundError
 from hyperstep.handlers import handle_start
 from hyperstep.job_pages import PAGE
 from hyperstep.models import Job, JobStatus, Trial, TrialState
@@ -162,5 +163,34 @@ def test_a_tick_leaves_out_a_parent_whose_ended_trials_no_longer_fit_and_starts_
     service.store.put_schedule_spec("nightly", ALICE, as_int)
     started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
     assert "skipped" not in started, started
+    job = service.store.get_job(started["job_id"])
+    assert job.status is JobStatus.RUNNING and job.parents == ()
+
+
+class Expiring(SQLiteStore):
+    """A store whose TTL removes the jobs in ``gone`` between a tick's listing of its
+    schedule's runs (``list_jobs``, which still holds them) and its reading of each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gone: set[str] = set()
+
+    def get_job(self, job_id: str) -> Job:
+        if job_id in self.gone:
+            raise NotFoundError(f"job {job_id!r} not found")
+        return super().get_job(job_id)
+
+
+def test_a_tick_whose_previous_run_expires_as_it_starts_still_starts_its_job() -> None:
+    """The tick listed ``nightly-1`` (completed) as the run to learn from, and the table's TTL
+    removed it before the new job was made: the submit said "warm_start.jobs: job
+    'nightly-1' not found", a SpecError, so the tick was skipped (and, every retry finding the
+    same, for good). The run gone is left out; the job starts."""
+    service = TuningService(Expiring(), {"local": FakeBackend()}, FakeOrchestrator())
+    service.create_job(parse_spec(DAILY), job_id="nightly-1", owner=ALICE)
+    service.store.set_job_status("nightly-1", JobStatus.COMPLETED)
+    service.store.put_schedule_spec("nightly", ALICE, DAILY)
+    service.store.gone.add("nightly-1")
+    started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
     job = service.store.get_job(started["job_id"])
     assert job.status is JobStatus.RUNNING and job.parents == ()

@@ -250,8 +250,8 @@ def handle_reaper(
         counts = service.reap(grace_seconds=grace_seconds, jobs=jobs, reaped=reaped, until=until)
     metrics.add_metric(name="ReapedResults", unit=COUNT, value=counts["recorded"])
     metrics.add_metric(name="TrialsTimedOut", unit=COUNT, value=counts["timed_out"])
-    if "left" in counts:  # out of time (``until``): the next pass, in another order, takes them
-        telemetry.log.warning("pass cut short: jobs left for the next pass", extra=counts)
+    if "left" in counts or "trials_left" in counts:  # out of time (``until``): the next pass, in another order
+        telemetry.log.warning("pass cut short: jobs or trials left for the next pass", extra=counts)
     else:
         telemetry.log.info("reaped", extra=counts)
     return counts

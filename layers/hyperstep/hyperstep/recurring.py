@@ -383,5 +383,8 @@ def carry_on(service: TuningService, job: Job, owner: str | None, seed: str = TI
     if job.status is JobStatus.FAILED and not (job.error or "").startswith(START_FAILED):
         return job, False
     if job.status is JobStatus.FAILED:  # its start failed (ExecutionLimitExceeded, a throttle)
-        service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
+        try:
+            service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
+        except ConflictError:  # the execution that start began took the job meanwhile (service._claimed)
+            return service.store.get_job(job.id), False
     return service.start_execution(job.id, seed), True

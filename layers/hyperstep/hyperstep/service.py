@@ -69,6 +69,8 @@ from hyperstep.errors import (
 )
 from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.messages import (
+    MIN_ROUND_SECONDS,
+    ROUND_SECONDS,
     FinishRequest,
     LaunchRequest,
     Plan,
@@ -158,7 +160,9 @@ class TuningService:
 
         ``parents`` are earlier jobs (ids) whose trials the strategy learns from, besides
         the spec's ``warm_start.jobs`` (``SpecError`` naming an unknown one: nothing is
-        stored); ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
+        stored); one of ``parents`` gone is left out (a schedule's earlier run that the
+        table's TTL removed after the tick read it: the tick must still start its job);
+        ``owner`` the principal that submitted it through the API (``hyperstep.owners``).
         """
         named = set(warm_start_parents(spec))
         kept = []
@@ -166,6 +170,8 @@ class TuningService:
             try:
                 job = self.store.get_job(parent)
             except NotFoundError:
+                if parent not in named:
+                    continue
                 raise SpecError(f"warm_start.jobs: job {parent!r} not found") from None
             if parent in named:
                 check_parent(spec, job, partial(self.store.list_trials, parent))
@@ -254,7 +260,7 @@ class TuningService:
         input) or a Suggest still running when its execution was stopped goes straight to
         Finish Job, which changes nothing and publishes nothing again.
         """
-        job = self.store.get_job(request.job_id)
+        job = self._claimed(self.store.get_job(request.job_id), request.execution)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
@@ -301,6 +307,22 @@ class TuningService:
             history_events=request.history_events + ROUND_EVENTS,
             stopping=job.status is JobStatus.STOPPING,
         )
+
+    def _claimed(self, job: Job, execution: str | None) -> Job:
+        """The job, taken by this execution if its start failed only for its answer: stored
+        failed (``START_FAILED``, no execution recorded) while the execution it started runs.
+        Closing at once, that execution raced a retried start, which reopens the job and,
+        finding it still running under the seed's name, records it (``_live_execution``):
+        the job was left to an execution on its way to Finish, run by none. It reopens the
+        job and records itself (``start_execution`` under its own running name answers its
+        own id); a retry then finds the job running and starts nothing."""
+        unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
+        if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
+            return job
+        with contextlib.suppress(ConflictError):  # a retry reopened it first: it records this execution
+            self.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
+            return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution))
+        return self.store.get_job(job.id)
 
     @staticmethod
     def _closed_plan(job: Job, seen: int, history_events: int) -> Plan:
@@ -354,7 +376,10 @@ class TuningService:
         plan = self.suggest_and_launch(request)
         if request.task_token is None:
             return plan
-        if plan.done or plan.handoff:
+        sooner = self._sooner_first_round(request, plan)
+        if sooner is not None:
+            plan = plan.model_copy(update={"round_seconds": sooner})
+        if plan.done or plan.handoff or sooner is not None:
             assert self.orchestrator is not None, "ending a round needs an orchestrator"
             self.orchestrator.send_task_success(request.task_token, plan.model_dump(mode="json"))
         else:
@@ -368,6 +393,17 @@ class TuningService:
                 )
             )
         return plan
+
+    def _sooner_first_round(self, request: SuggestRequest, plan: Plan) -> int | None:
+        """The timeout an execution's first round should have, when the job's deadline comes
+        ``MIN_ROUND_SECONDS`` or more before the ``ROUND_SECONDS`` that round waits (Begin
+        sets it; no history yet): the round then ends at once and the next one waits only
+        until the deadline, which nothing else might mark before the reaper's pass (up to
+        5 minutes late). None for any other round: a wake sets its timeout by the deadline."""
+        if request.history_events or plan.done or plan.handoff:
+            return None
+        seconds = round_seconds(completion.deadline(self.store.get_job(plan.job_id)), self.clock())
+        return seconds if seconds + MIN_ROUND_SECONDS <= ROUND_SECONDS else None
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
         """Continue the job in a new execution before this one's history runs out.
@@ -1073,9 +1109,12 @@ class TuningService:
         with the others, then the first such error is raised at its end: the pass fails, but
         one job in trouble never keeps the jobs after it unreconciled and unwoken.
 
-        ``until`` (on the service's clock): no job is started after it (the reaper function's
-        timeout); with it, the jobs come in a new random order each pass, so passes cut short
-        still reach every job. A pass cut short counts the jobs it left for the next in ``left``."""
+        ``until`` (on the service's clock): no job, nor trial of a job, is started after it
+        (the reaper function's timeout); with it, the jobs and each job's trials come in a new
+        random order each pass, so passes cut short still reach every one. A pass cut short
+        counts the jobs it left for the next in ``left``, the trials of a job it reached in
+        ``trials_left``: one trial's reading is bounded (a Batch log: ``logs.MAX_LOG_PAGES``
+        pages), a job's many trials are not."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
         order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
@@ -1087,7 +1126,7 @@ class TuningService:
                 break
             counts["jobs"] += 1
             try:
-                self.reap_job(job, grace_seconds, counts)
+                self.reap_job(job, grace_seconds, counts, until)
             except Exception as exc:
                 log.exception("reaping job %s failed (%s); the pass goes on", job.id, error_kind(exc))
                 failure = failure or exc
@@ -1097,7 +1136,7 @@ class TuningService:
             raise failure
         return counts
 
-    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int]) -> None:
+    def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int], until: float | None = None) -> None:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its
         execution. The wake also rescues pending trials nobody launched: the Suggest it
         leads to plans every pending trial again.
@@ -1111,7 +1150,13 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
-        for trial in self._running(job):
+        running = self._running(job)
+        if until is not None:  # cut short, a pass leaves others than the last one did
+            random.shuffle(running)
+        for index, trial in enumerate(running):
+            if until is not None and self.clock() >= until:
+                counts["trials_left"] = counts.get("trials_left", 0) + len(running) - index
+                break
             try:
                 self._reap_trial(job, trial, grace_seconds, counts)
             except Exception as exc:

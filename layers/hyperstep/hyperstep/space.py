@@ -15,6 +15,7 @@ exactly one encoding and duplicates differing only in inactive values cannot ari
 
 from __future__ import annotations
 
+import json
 import math
 from functools import cached_property
 from typing import Annotated, Any, Literal, Union
@@ -285,6 +286,26 @@ def unique_names(parameters: list[Parameter], info: ValidationInfo) -> list[Para
         seen.add(p.name)
     conditions.check(parameters, stored=read_back(info))
     return parameters
+
+
+LONGEST_NUMBER = -1.2345678901234567e-100
+"""A number whose JSON is as long as a float's can be (24 characters): what a float or int
+parameter's value stands as in ``largest_config``."""
+
+
+def largest_config(parameters: list[Parameter]) -> dict[str, Any]:
+    """Every parameter at its value of the longest JSON (a categorical's longest choice, a
+    number as ``LONGEST_NUMBER``): no trial of the space gets a larger configuration, so a
+    limit this one fits (a store item's, a launch request's) every trial fits."""
+    return {
+        p.name: max(p.choices, key=config_bytes) if isinstance(p, CategoricalParameter) else LONGEST_NUMBER
+        for p in parameters
+    }
+
+
+def config_bytes(value: Any) -> int:
+    """The bytes of ``value`` (a configuration, or one value of it) as a store keeps it: JSON in UTF-8."""
+    return len(json.dumps(value, ensure_ascii=False).encode())
 
 
 class SearchSpace(ReadBackKeepsKnownFields):

@@ -25,7 +25,7 @@ from hyperstep.errors import SpecError
 from hyperstep.http_input import strict_json
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
-from hyperstep.space import Parameter, SearchSpace, unique_names
+from hyperstep.space import Parameter, SearchSpace, config_bytes, largest_config, unique_names
 from hyperstep.spec_base import STORED, SpecModel, TrialBlockBase, at_most, kind_of, read_back
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
@@ -244,6 +244,14 @@ JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$"
 
 MAX_SPEC_BYTES = 200_000
 """A job (its spec included) is one DynamoDB item, and an item holds at most 400 KB."""
+MAX_CONFIG_BYTES = 150_000
+"""The largest configuration a trial may get, as JSON (``space.largest_config``). A trial,
+its configuration and its reports, is one DynamoDB item of at most 400 KB (409,600 bytes,
+DynamoDB's "Items" constraint, names and values counted in UTF-8): its reports can take
+207,253 bytes (``MAX_TRIAL_METRICS`` names of ``MAX_METRIC_NAME`` four-byte characters,
+``benchmarks.aws_item_limits``), which leaves about 52 KB for the rest of the trial (ids,
+times, error, cost basis, log cursor). A spec of 200,000 bytes could give a trial a choice
+of 199 KB, and its reports then passed the item's limit mid-job."""
 
 
 class JobSpec(SpecModel):
@@ -291,6 +299,21 @@ class JobSpec(SpecModel):
     @classmethod
     def _unique_names(cls, parameters: list[Parameter], info: ValidationInfo) -> list[Parameter]:
         return unique_names(parameters, info)
+
+    @field_validator("parameters")
+    @classmethod
+    def _a_trial_fits_one_item(cls, parameters: list[Parameter], info: ValidationInfo) -> list[Parameter]:
+        """Refused as the spec comes in only: a stored job stays readable."""
+        largest = largest_config(parameters)
+        size = config_bytes(largest)
+        if size > MAX_CONFIG_BYTES and not read_back(info):
+            name = max(largest, key=lambda p: config_bytes(largest[p]))
+            raise ValueError(
+                f"a trial's configuration can take {size:,} bytes as JSON (the longest choice of {name!r}: "
+                f"{config_bytes(largest[name]):,}); at most {MAX_CONFIG_BYTES:,}: a trial and its reports are"
+                " one DynamoDB item, which holds 400 KB"
+            )
+        return parameters
 
     @field_validator("objectives")
     @classmethod
@@ -361,7 +384,7 @@ class JobSpec(SpecModel):
         return block
 
     @model_validator(mode="after")
-    def _objective_is_measured(self) -> JobSpec:
+    def _objective_is_measured(self, info: ValidationInfo) -> JobSpec:
         if self.trial is None:
             return self
         if self.budget.max_trials is None:
@@ -371,6 +394,8 @@ class JobSpec(SpecModel):
                 self.trial.check_objective(metric)
             except ValueError as exc:  # the block names objective.metric; say which entry
                 raise ValueError(str(exc).replace("objective.metric", label, 1)) from None
+        if read_back(info):  # a limit checked later must not make a stored job unreadable
+            return self
         try:
             self.trial.check_hyperparameters(self.parameters)
         except ValueError as exc:

@@ -32,6 +32,8 @@ MAX_FOLLOW_PAGES = 5
 """``follow_log`` reads at most 5 pages (up to 5 MB, 50,000 lines) a call; the next call goes on."""
 NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE)
 """A value printed as NaN or an infinity (``nan``, ``-inf``, ``Infinity``), not within a word (INFO)."""
+SHOWN_TEXT = 100
+"""How much of a value that is no number a trial's error shows (``unread_reason``)."""
 StepReport = tuple[str, int, float]
 """(metric, step, value): one line's match, its step the metric's count of matching lines."""
 
@@ -113,9 +115,12 @@ def parse_metrics(text: str, definitions: Sequence[MetricDefinition]) -> dict[st
 def read_metrics(
     lines: Iterable[str], definitions: Sequence[MetricDefinition]
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """``parse_metrics`` of ``lines``, read once, and for each metric whose regex matched
-    but never on a number the last text it captured (``loss=abc`` gives ``{"loss": "abc"}``):
-    why such a metric counts as missing. A value the group read up to a decimal comma
+    """``parse_metrics`` of ``lines``, read once, and for each metric whose last match was
+    no number the text it captured (``loss=abc`` gives ``{"loss": "abc"}``): why such a metric
+    counts as missing. The last match decides, as SageMaker's "last match" of a regex: an
+    earlier number (``loss=0.3`` before ``loss=abc``) is not the final value. A NaN or an
+    infinity the regex did not match (``not_finite``) is no match: it stands only for a
+    metric with no match at all. A value the group read up to a decimal comma
     (``loss=0,49`` read as 0: ``metric_regex.decimal_comma``) is no number either: its line
     gives none, and the text is the value as printed (``{"loss": "0,49"}``). So is a value
     printed as NaN or an infinity where a regex that reads numbers only would have read one
@@ -131,13 +136,15 @@ def read_metrics(
                 text = decimal_comma(line, match) or match.group(1)
                 try:
                     metrics[name] = float(text)
+                    captured.pop(name, None)
                 except (TypeError, ValueError):  # not a number, or an optional group that matched nothing
                     if text is not None:
                         captured[name] = text
-            printed = None if matched else not_finite(line, pattern)
-            if printed is not None:
+                        metrics.pop(name, None)
+            printed = None if matched or name in metrics or name in captured else not_finite(line, pattern)
+            if printed is not None:  # no match: it stands only for a metric that has none
                 captured[name] = printed
-    return metrics, {name: text for name, text in captured.items() if name not in metrics}
+    return metrics, captured
 
 
 def not_finite(line: str, pattern: re.Pattern[str]) -> str | None:
@@ -162,13 +169,21 @@ def unread_objective(
 def unread_reason(metric: str, text: str) -> str:
     """Why the objective ``metric``, printed as ``text`` (``read_metrics``' captured), has
     no value: NaN or an infinity is not finite (as ``tell`` and collect say), any other text
-    is not a number."""
+    is not a number. The text is shown up to ``SHOWN_TEXT`` characters: a regex of any text
+    can take most of a 1 MiB line, and the reason becomes the trial's error, in its item."""
     if NOT_FINITE.fullmatch(text):
         return f"objective metric {metric!r} is not a finite number ({text})"
-    error = f"objective metric {metric!r}: its regex matched {text!r}, which is not a number"
+    shown = repr(text) if len(text) <= SHOWN_TEXT else f"{text[:SHOWN_TEXT]!r}... ({len(text):,} characters)"
+    error = f"objective metric {metric!r}: its regex matched {shown}, which is not a number"
     if "," in text:  # read_metrics: a value printed with a decimal comma
         error += " (a decimal comma: print the value with a point)"
     return error
+
+
+def _matched(found: Mapping[str, float], unread: Mapping[str, str]) -> set[str]:
+    """The metrics a match decided: a number, or other text the regex took (a NaN or an
+    infinity in ``unread`` is one the regex did not match: ``read_metrics``)."""
+    return set(found) | {name for name, text in unread.items() if not NOT_FINITE.fullmatch(text)}
 
 
 def final_metrics_in_log(
@@ -184,8 +199,8 @@ def final_metrics_in_log(
 
     A metric that matched no number but was printed as NaN or an infinity where its regex
     reads its value (``read_metrics``) is that value, so the trial fails as not finite, as
-    a local one does, rather than as unreported. One of ``objectives`` whose regex matched
-    other text only (``loss=0,49``; ``loss=abc`` where the regex takes it) raises
+    a local one does, rather than as unreported. One of ``objectives`` whose last match was
+    other text (``loss=0,49``; ``loss=abc`` where the regex takes it, after a number or not) raises
     ``UnreadMetricError`` with a local trial's reason (``unread_objective``) and the
     metrics read."""
     wanted = {d.name for d in definitions}
@@ -204,9 +219,14 @@ def final_metrics_in_log(
             raise
         text = "\n".join(event.get("message", "") for event in page.get("events", []))
         metrics, captured = read_metrics(text.splitlines(), definitions)
-        found = {**metrics, **found}  # pages come newest first: kept matches are later
-        unread = {**captured, **unread}
-        if wanted <= found.keys() or page.get("nextBackwardToken") in (None, token):
+        decided = _matched(found, unread)  # pages come newest first: a later page's last match stands
+        found |= {name: value for name, value in metrics.items() if name not in decided}
+        unread |= {
+            name: text
+            for name, text in captured.items()
+            if name not in decided and (name not in unread or not NOT_FINITE.fullmatch(text))
+        }
+        if wanted <= _matched(found, unread) or page.get("nextBackwardToken") in (None, token):
             break
         token = page["nextBackwardToken"]
     found = {**{name: float(text) for name, text in unread.items() if NOT_FINITE.fullmatch(text)}, **found}

@@ -69,7 +69,8 @@ each step report in its transaction, dropped when not known: then the curve is r
 How the guarantees are met: counters are top-level numbers moved only by ``ADD`` under a
 ``ConditionExpression``; ``add_trials`` is one ``TransactWriteItems`` of the counters'
 update (``budget_used <= max - n``, and ``trial_seq`` still the one it read), and the puts
-of the trials under the numbers after it (99 a part). A trial's end is one ``TransactWriteItems``: the trial
+of the trials under the numbers after it (99 a part, fewer when their items and the job's
+would pass a transaction's 4 MB: ``TRANSACTION_BYTES``). A trial's end is one ``TransactWriteItems``: the trial
 update, conditioned on the version it read (so only a pending/running trial ends, once),
 and the job update (counter, plus best value and trial when it beats the stored best by
 the job's goal, conditioned on that); a cancelled transaction is read again and retried.
@@ -80,7 +81,8 @@ the item every trial's end writes). The task token is
 taken by ``DeleteItem`` with ``ReturnValues=ALL_OLD``. Requests that collide with a
 transaction (``TransactionConflict``) are retried. Values DynamoDB cannot hold as numbers
 (NaN, inf, beyond 1E+-125) never become the best. ``put_trials`` is atomic up to 100
-trials (one transaction); larger batches are undone best effort on failure.
+trials whose items add up to 4 MB (one transaction); larger batches are undone best effort
+on failure.
 ``list_jobs`` reads the GSI, which is eventually consistent; everything else reads with
 ``ConsistentRead``.
 
@@ -142,6 +144,11 @@ from hyperstep.stores.dynamodb_items import (
 __all__ = ["TRANSACTION_LIMIT", "DynamoDBStore", "create_table", "table_definition"]
 
 TRANSACTION_LIMIT = 100  # TransactWriteItems takes up to 100 actions
+TRANSACTION_BYTES = 4 * 1024 * 1024
+"""TransactWriteItems: "The aggregate size of the items in the transaction cannot exceed 4 MB"
+(DynamoDB's API reference; its MB is 1,048,576 bytes)."""
+ITEM_BYTES = 400 * 1024
+"""DynamoDB's largest item (400 KB): what a transaction's update of an item may count for."""
 _ATTEMPTS = 64  # optimistic retries before giving up with ConflictError
 _CHECK_FAILED = "ConditionalCheckFailedException"
 Chunk = tuple[dict[int, float], int, dict[int, float]]
@@ -213,6 +220,17 @@ def _next_span(
 
 def _code(exc: Exception) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _fitting(puts: list[dict[str, Any]], room: int) -> int:
+    """How many of ``puts`` (from the first) one transaction takes: their items' sizes add up
+    to ``room`` at most (``TRANSACTION_BYTES``), one at least (an item holds 400 KB)."""
+    total = 0
+    for count, put in enumerate(puts):
+        total += items.item_size(put["Put"]["Item"])
+        if total > room:
+            return max(count, 1)
+    return len(puts)
 
 
 def _reasons(exc: Exception) -> list[str]:
@@ -408,7 +426,8 @@ class DynamoDBStore(TrialStore):
         raise ConflictError(f"job {job_id!r}: its budget kept changing; try again")
 
     def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
-        """Parts of up to 99 trials, each one transaction with the job's counters."""
+        """Parts of up to 99 trials (fewer past 4 MB with the job's item), each one transaction
+        with the job's counters."""
         added: list[Trial] = []
         while len(added) < n:
             done = len(added)
@@ -429,9 +448,11 @@ class DynamoDBStore(TrialStore):
             take = n if max_trials is None else min(n, max_trials - job.budget_used)
             if take <= 0:
                 return []
-            trials = [make(offset + i, job.trial_seq + 1 + i) for i in range(take)]
+            made = [make(offset + i, job.trial_seq + 1 + i) for i in range(take)]
             table = {"TableName": self.table_name, "ConditionExpression": "attribute_not_exists(pk)"}
-            puts = [{"Put": {**table, "Item": self._stamped(items.trial_item(t))}} for t in trials]
+            puts = [{"Put": {**table, "Item": self._stamped(items.trial_item(t))}} for t in made]
+            take = _fitting(puts, TRANSACTION_BYTES - ITEM_BYTES)  # the job's update counts its item
+            trials, puts = made[:take], puts[:take]
             update = items.reserve_update(job_id, take, max_trials, self._expires(), seq=job.trial_seq)
             try:
                 self._transact([{"Update": {"TableName": self.table_name, **update}}, *puts])
@@ -451,26 +472,27 @@ class DynamoDBStore(TrialStore):
     # trials
 
     def put_trials(self, trials: list[Trial]) -> None:
-        """All or none for up to 100 trials (one transaction). A larger batch goes in
-        transactions of 100; when a later one fails the earlier ones are deleted again,
-        which is best effort (a crash in between leaves them), not atomic."""
+        """All or none for up to 100 trials of 4 MB in all (one transaction). A larger batch
+        goes in transactions of 100 (fewer past 4 MB: ``TRANSACTION_BYTES``); when a later one
+        fails the earlier ones are deleted again, which is best effort (a crash in between
+        leaves them), not atomic."""
         if len({(t.job_id, t.id) for t in trials}) < len(trials):
             raise TrialExistsError("a trial id appears twice in the batch")
         written: list[Trial] = []
-        for start in range(0, len(trials), TRANSACTION_LIMIT):
-            chunk = trials[start : start + TRANSACTION_LIMIT]
+        item = {"TableName": self.table_name, "ConditionExpression": "attribute_not_exists(pk)"}
+        while len(written) < len(trials):
+            chunk = trials[len(written) : len(written) + TRANSACTION_LIMIT]
+            actions = [{"Put": {**item, "Item": self._stamped(items.trial_item(t))}} for t in chunk]
+            chunk = chunk[: _fitting(actions, TRANSACTION_BYTES)]
             try:
-                self._put_chunk(chunk)
+                self._put_chunk(chunk, actions[: len(chunk)])
             except BaseException:
                 for t in written:
                     self._call("delete_item", Key=key(t.job_id, trial_sk(t.id)))
                 raise
             written.extend(chunk)
 
-    def _put_chunk(self, chunk: list[Trial]) -> None:
-        condition = "attribute_not_exists(pk)"
-        item = {"TableName": self.table_name, "ConditionExpression": condition}
-        actions = [{"Put": {**item, "Item": self._stamped(items.trial_item(t))}} for t in chunk]
+    def _put_chunk(self, chunk: list[Trial], actions: list[dict[str, Any]]) -> None:
         for attempt in range(_ATTEMPTS):
             try:
                 self._transact(actions)

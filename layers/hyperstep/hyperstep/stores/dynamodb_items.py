@@ -131,6 +131,31 @@ def trial_sk(trial_id: str) -> str:
     return f"{TRIAL_PREFIX}{trial_id}"
 
 
+def item_size(item: Item) -> int:
+    """An item's size as DynamoDB counts it ("DynamoDB item sizes and formats" in its
+    developer guide): each attribute's name and value, strings in UTF-8 bytes, binary as its
+    bytes, a number about one byte a two significant digits plus one, a boolean or null one,
+    a list or map 3 plus one a element (and a map's names)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, held),) = value.items()
+    if kind == "S":
+        return len(held.encode())
+    if kind == "N":
+        return (len(held.strip("-").replace(".", "").lstrip("0")) + 1) // 2 + 1
+    if kind == "B":
+        return len(held)
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: element}) for element in held)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in held)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_size(element) for name, element in held.items())
+    return 1  # BOOL, NULL
+
+
 def s(text: str) -> dict[str, str]:
     return {"S": text}
 

@@ -7,18 +7,27 @@ than minutes later in a failed launch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+import json
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
+from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags, script_arguments
 from hyperstep.pricing import Rate, ec2_listed, ec2_rate, fargate_rate, own_rate, unlisted_type
 from hyperstep.secrets import EnvValue, SecretRef
+from hyperstep.space import largest_config
 from hyperstep.spec_base import SECRET, TrialBlockBase, text
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
     from hyperstep.messages import Usage
+
+MAX_SUBMIT_BYTES = 30 * 1024
+"""The largest SubmitJob request: "Maximum job payload size (for SubmitJob API operations)",
+30 KiB (AWS Batch service quotas, not adjustable)."""
+OWN_BYTES = 2048
+"""What hyperstep adds to a SubmitJob request beside the block's fields and the configuration:
+the job's name, the job and trial ids (as tags and variables), the event bus and the report key."""
 
 
 class BatchTrial(TrialBlockBase):
@@ -87,6 +96,25 @@ class BatchTrial(TrialBlockBase):
         ``cost_per_hour`` (its vCPUs at m5's rate could be many times below its price)."""
         if self.instance_type is not None and self.cost_per_hour is None and not ec2_listed(self.instance_type):
             raise unlisted_type(self.instance_type, "")
+
+    def check_hyperparameters(self, parameters: list[Any]) -> None:
+        """Refuse a space whose largest configuration (``space.largest_config``) makes a
+        SubmitJob request past ``MAX_SUBMIT_BYTES``: each trial's configuration is in the
+        request twice, as ``--name value`` arguments and as ``HYPERSTEP_HYPERPARAMETERS``'s
+        JSON, and a request past it fails every launch. Counted as botocore sends it (JSON,
+        non-ASCII escaped); a secret reference counts as written, not as its value."""
+        config = largest_config(parameters)
+        size = (
+            len(json.dumps(self.model_dump(mode="json")))
+            + len(json.dumps(script_arguments(config)))
+            + len(json.dumps(json.dumps(config, sort_keys=True)))
+            + OWN_BYTES
+        )
+        if size > MAX_SUBMIT_BYTES:
+            raise ValueError(
+                f"a trial's Batch SubmitJob request can take {size:,} bytes with its largest choices;"
+                f" Batch takes at most {MAX_SUBMIT_BYTES:,} (30 KiB, its job payload quota)"
+            )
 
     def check_guardrails(self, guardrails: Guardrails) -> None:
         """The queue and definition (the ones the deployment's IAM policy allows SubmitJob on:

@@ -1,0 +1,84 @@
+"""A round of large-but-valid trials never passes TransactWriteItems' 4 MB.
+
+TransactWriteItems groups up to 100 actions and "the aggregate size of the items in the
+transaction cannot exceed 4 MB" (DynamoDB API reference). A Suggest round wrote up to 99
+new trials and the job's counters in one transaction: 99 trials of 140 KB configurations
+(a spec may give 150,000 bytes: ``spec.MAX_CONFIG_BYTES``) made a 13.9 MB request, which
+DynamoDB refuses, so the round failed every time. moto checks no aggregate size, so the
+client here measures each transaction as DynamoDB counts it: every ``Put``'s item, and the
+stored item each other action names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from hyperstep.models import Job, Trial, trial_id
+from hyperstep.spec import MAX_CONFIG_BYTES
+from hyperstep.stores.dynamodb import TRANSACTION_BYTES, TRANSACTION_LIMIT, DynamoDBStore
+from hyperstep.stores.dynamodb_items import item_size
+from tests.contract.conftest import full_spec
+
+CONFIG = "x" * (MAX_CONFIG_BYTES - 10_000)  # a configuration a spec may give each trial
+
+
+def measured(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(actions, aggregate item bytes) of every TransactWriteItems the client sends."""
+    sent: list[tuple[int, int]] = []
+    call = dynamodb._make_api_call
+
+    def recording(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems":
+            size = 0
+            for action in params["TransactItems"]:
+                ((kind, body),) = action.items()
+                if kind == "Put":
+                    size += item_size(body["Item"])
+                else:
+                    found = call("GetItem", {"TableName": body["TableName"], "Key": body["Key"]}).get("Item")
+                    size += item_size(found or {})
+            sent.append((len(params["TransactItems"]), size))
+        return call(operation, params)
+
+    monkeypatch.setattr(dynamodb, "_make_api_call", recording)
+    return sent
+
+
+def large(job: Job) -> Callable[[int, int], Trial]:
+    return lambda i, number: Trial(job_id=job.id, id=trial_id(number), number=number, params={"arch": f"{i}{CONFIG}"})
+
+
+@pytest.fixture
+def store(dynamodb: Any, table: str) -> DynamoDBStore:
+    return DynamoDBStore(table, client=dynamodb)
+
+
+@pytest.fixture
+def job(store: DynamoDBStore) -> Job:
+    job = Job(id="big-trials", spec=full_spec(), created_at=1.0)
+    store.create_job(job)
+    return job
+
+
+def test_a_round_of_100_large_trials_is_written_in_transactions_within_4_mb(
+    store: DynamoDBStore, job: Job, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = measured(dynamodb, monkeypatch)
+    added = store.add_trials(job.id, 100, 100, large(job))
+    assert [t.number for t in added] == list(range(1, 101))
+    assert [t.params["arch"][:3] for t in added] == [f"{i}{CONFIG}"[:3] for i in range(100)]  # each made once, in order
+    assert store.get_job(job.id).budget_used == 100 and len(store.list_trials(job.id)) == 100
+    assert all(actions <= TRANSACTION_LIMIT and size <= TRANSACTION_BYTES for actions, size in sent), sent
+    assert len(sent) > 2  # 100 such trials need several (the code before sent 99 + 1)
+
+
+def test_put_trials_of_large_trials_keeps_each_transaction_within_4_mb(
+    store: DynamoDBStore, job: Job, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = measured(dynamodb, monkeypatch)
+    store.put_trials([large(job)(k, k) for k in range(1, 61)])
+    assert sorted(t.number for t in store.list_trials(job.id)) == list(range(1, 61))
+    assert all(size <= TRANSACTION_BYTES for _, size in sent) and len(sent) > 1, sent

@@ -1,0 +1,112 @@
+"""A retried start and the execution its lost try began: the job ends with one execution, never none.
+
+A keyed submit (or a schedule's tick) starts the job's execution under the seed's name; when
+StartExecution's answer is lost the start raises and the job is stored failed
+(``START_FAILED``) while the execution it began runs. That execution's Suggest read the job
+failed and went to Finish; a retry meanwhile reopened the job and, StartExecution being
+idempotent for a running name, recorded that same execution (``_live_execution``), which then
+ended the job without a trial: none ran it. The interleaving is modelled step by step (moto's
+engine cannot pause an execution between its Suggest and its Finish): the execution's Suggest
+now takes the job back itself, and the retry finds it running and starts nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperstep.errors import ExecutionClosedError
+from hyperstep.keyed_submit import keyed_job_id, submit_keyed
+from hyperstep.messages import FinishRequest, Plan, SuggestRequest
+from hyperstep.models import JobStatus
+from hyperstep.service import START_FAILED, TuningService, execution_name
+from hyperstep.spec import JobSpec, parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import spec_document
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+
+class StepFunctions(FakeOrchestrator):
+    """Executions by name: a running name answers its own id again (StartExecution is
+    idempotent for the same name and input), a closed one raises ``ExecutionClosedError``,
+    and the first start of a name in ``lose`` starts it but loses its answer."""
+
+    def __init__(self, lose: set[str]) -> None:
+        super().__init__()
+        self.running: set[str] = set()
+        self.closed: set[str] = set()
+        self.lose = lose
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if name in self.closed:
+            raise ExecutionClosedError(arn)
+        self.running.add(name)
+        if name in self.lose:
+            self.lose.discard(name)
+            raise TimeoutError("StartExecution: read timeout (the execution started)")
+        return arn
+
+
+def suggest(service: TuningService, name: str) -> Plan:
+    """The execution's first Suggest."""
+    return service.suggest(SuggestRequest(job_id=keyed_job_id("tiny", None, "k"), execution=name))
+
+
+def finish_if_done(service: TuningService, orchestrator: StepFunctions, name: str, plan: Plan) -> None:
+    """What the execution does after a Suggest that says done: Finish Job, then it ends."""
+    if plan.done:
+        service.finish(FinishRequest(job_id=plan.job_id))
+        orchestrator.running.discard(name)
+        orchestrator.closed.add(name)
+
+
+def lost_start(lose: str) -> tuple[TuningService, StepFunctions, JobSpec]:
+    """A keyed submit whose StartExecution started ``lose`` but lost its answer: the job is failed."""
+    orchestrator = StepFunctions(lose={lose})
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    spec = parse_spec(spec_document())
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, spec, None, "k")
+    stored = service.store.get_job(keyed_job_id("tiny", None, "k"))
+    assert stored.status is JobStatus.FAILED and (stored.error or "").startswith(START_FAILED)
+    return service, orchestrator, spec
+
+
+def test_a_retry_between_the_executions_reading_and_its_finish_leaves_the_job_run_by_it() -> None:
+    """Before: the execution read the job failed (done), the retry reopened it and recorded
+    that running execution, whose Finish then ended the job with no trial run."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, orchestrator, spec = lost_start(first)
+    plan = suggest(service, first)  # the execution reads the job
+    job = submit_keyed(service, spec, None, "k")  # the retry
+    finish_if_done(service, orchestrator, first, plan)
+    assert not plan.done and plan.trial_ids  # it took the job back and planned its trials
+    assert orchestrator.running == {first} and not orchestrator.closed  # one execution, running
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
+    assert service.store.get_job(job_id).status is JobStatus.RUNNING
+
+
+def test_a_retry_that_reopens_the_job_first_records_the_execution_that_then_runs_it() -> None:
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, orchestrator, spec = lost_start(first)
+    job = submit_keyed(service, spec, None, "k")  # the retry reopens the job, finds the execution running
+    plan = suggest(service, first)
+    finish_if_done(service, orchestrator, first, plan)
+    assert job.execution_id == f"exec-{first}" and not plan.done and plan.trial_ids
+    assert orchestrator.running == {first} and service.store.get_job(job_id).status is JobStatus.RUNNING
+
+
+def test_an_execution_that_finds_the_job_failed_then_finished_by_a_retry_leaves_one_running() -> None:
+    """The execution read the job failed and ended (Finish changed nothing); the retry then
+    finds its name closed and starts the seed's next one: one execution runs the job."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, orchestrator, spec = lost_start(first)
+    orchestrator.running.discard(first)
+    orchestrator.closed.add(first)  # it ended before reading the job
+    job = submit_keyed(service, spec, None, "k")
+    second = execution_name(job_id, "k/1")
+    assert orchestrator.running == {second} and job.execution_id == f"exec-{second}"
+    assert job.status is JobStatus.RUNNING
