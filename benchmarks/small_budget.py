@@ -62,7 +62,7 @@ ANCHORS = ("default", "random", "optuna-tpe")
 
 def default_n_initial(dim: int) -> int:
     """The initial design size without a known budget (``bayesian.initial_design_size(dim, None)``):
-    the default method's, since the harness's ``Study.ask`` passes no ``max_trials``."""
+    the default method's here, given as ``n_initial`` since the harness now passes ``max_trials``."""
     return min(2 * dim + 1, 10)
 
 
@@ -98,9 +98,11 @@ def runs_of(problem: Problem) -> list[tuple[str, int, int | None]]:
 
 
 def optimizer(problem: Problem, method: str, seed: int, n_initial: int | None) -> BatchOptimizer:
+    if method == "default":
+        return WithInitial(problem.space, seed, default_n_initial(problem.space.dim))
     if n_initial is not None:
         return WithInitial(problem.space, seed, n_initial)
-    return FACTORIES["hyperstep" if method == "default" else method](problem.space, seed)
+    return FACTORIES[method](problem.space, seed)
 
 
 def run(args: argparse.Namespace) -> None:

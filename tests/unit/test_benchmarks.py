@@ -315,3 +315,22 @@ def test_random_search_scores_near_zero_on_a_mostly_infeasible_problem_against_i
     scores = scoring.score({"p": infeasible_at_clip(problem)})["normalized"]
     assert abs(scores["random"]) < 5.0, scores
     assert scoring.score({"p": problem})["normalized"]["random"] < -20.0
+
+
+def test_run_batches_gives_hyperstep_the_run_s_trials_as_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job always has ``max_trials``; the harness passes the run's, through any wrapper (``Checked``)."""
+    import hyperstep
+    from benchmarks.fresh import Checked
+    from benchmarks.optimizers import HyperstepOptimizer
+
+    fn = {f.name: f for f in synthetic.functions()}["branin"]
+    asked: list[int | None] = []
+    real_ask = hyperstep.Study.ask
+
+    def spy(self: hyperstep.Study, n: int = 1, **kwargs: object) -> list:
+        asked.append(kwargs.get("max_trials"))  # type: ignore[arg-type]
+        return real_ask(self, n, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hyperstep.Study, "ask", spy)
+    run_batches(Checked(HyperstepOptimizer(fn.space, 0), fn.space), fn, rounds=3, batch=2)
+    assert asked == [6, 6, 6]
