@@ -130,6 +130,29 @@ def losses_at(lines: list[dict[str, Any]], budget: int, methods: list[str]) -> t
     return out, seeds
 
 
+def verdict(scores: dict[int, dict[str, Any]], without: dict[int, dict[str, float]]) -> dict[str, Any]:
+    """The pre-registered rule for ``hyperstep-intbox`` against ``hyperstep`` (points 1-3; 4 is not measured).
+    ``without``: the small-int group's scores without ord-int8-small, per budget."""
+    new, old = "hyperstep-intbox", "hyperstep"
+    gain = float(np.mean([scores[b]["all"][new] - scores[b]["all"][old] for b in BUDGETS]))
+    small = [b for b in BUDGETS if scores[b]["small-int"][new] > scores[b]["small-int"][old]]
+    rest = float(np.mean([without[b][new] - without[b][old] for b in BUDGETS]))
+    harm = [
+        f"{g} at {b}: {scores[b][g][new] - scores[b][g][old]:+.2f}"
+        for b in BUDGETS
+        for g in GROUPS
+        if scores[b][g][new] < scores[b][g][old] - 3.0
+    ]
+    passes = gain >= 2.0 and len(small) >= 2 and rest >= 0.0 and not harm
+    return {
+        "mean_gain_all": gain,
+        "small_int_up_at": small,
+        "small_int_without_ord_gain": rest,
+        "harm": harm,
+        "passes_1_to_3": passes,
+    }
+
+
 def report(args: argparse.Namespace) -> None:
     lines = load(args.files)
     methods = [*CANDIDATES, "optuna-tpe", "random"]
@@ -137,6 +160,7 @@ def report(args: argparse.Namespace) -> None:
         methods = [m for m in methods if m in args.methods or m == "random"]
     scores: dict[int, dict[str, Any]] = {}
     seeds: dict[int, list[int]] = {}
+    without: dict[int, dict[str, float]] = {}
     for budget in BUDGETS:
         at, seeds[budget] = losses_at(lines, budget, methods)
         if not seeds[budget]:
@@ -145,11 +169,17 @@ def report(args: argparse.Namespace) -> None:
         for group, names in GROUPS.items():
             scores[budget][group] = scoring.score({n: at[n] for n in names})["normalized"]
         scores[budget]["per_problem"] = {n: scoring.score({n: by})["normalized"] for n, by in at.items()}
+        rest = [n for n in GROUPS["small-int"] if n != "ord-int8-small"]
+        without[budget] = scoring.score({n: at[n] for n in rest})["normalized"]
+    decision = verdict(scores, without) if "hyperstep-intbox" in methods else None
     seconds = {m: float(np.mean([d["seconds"] for d in lines if d["method"] == m] or [0.0])) for m in methods}
     defects = [f"{d['method']} {d['problem']} seed {d['seed']}: {x}" for d in lines for x in d["defects"]]
     config = {"seeds": seeds, "budgets": BUDGETS, "groups": GROUPS, "machine": reporting.machine()}
-    text = markdown(scores, methods, config, seconds, defects)
-    reporting.write(args.name, text, {"config": config, "scores": scores, "runs": lines})
+    text = (
+        markdown(scores, methods, config, seconds, defects)
+        + f"\n## Verdict (pre-registered rule, points 1-3)\n\n{decision}\n"
+    )
+    reporting.write(args.name, text, {"config": config, "scores": scores, "verdict": decision, "runs": lines})
     print(text)
 
 
