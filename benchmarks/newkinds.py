@@ -191,8 +191,7 @@ def markdown(
     defects: list[str],
 ) -> str:
     m = config["machine"]
-    rows = [[f"{g} B={b}", *[scores[b][g][x] for x in methods]] for g in ["all", *GROUPS] for b in BUDGETS]
-    per = [[f"{n} B={b}", *[scores[b]["per_problem"][n][x] for x in methods]] for n in problems() for b in BUDGETS]
+    summary, per = reporting.budget_tables(scores, methods, list(GROUPS), list(problems()), list(BUDGETS))
     head = (
         f"# New kinds of problem (strat-17)\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
         f"seeds per budget {config['seeds']}; budgets (trials: per round) {config['budgets']}. "
@@ -202,11 +201,11 @@ def markdown(
     return "\n".join(
         [
             head,
-            reporting.table(["group, budget", *methods], rows),
+            summary,
             "\n## Optimizer seconds per run (mean over every run of the method)\n",
             reporting.table(["method", "seconds"], [[x, seconds[x]] for x in methods]),
             "\n## Per problem\n",
-            reporting.table(["problem, budget", *methods], per),
+            per,
             fresh.crashes_section({"all": defects}),
         ]
     )
