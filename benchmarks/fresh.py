@@ -81,6 +81,9 @@ class Checked(BatchOptimizer):
     def tell(self, losses: list[float | None]) -> None:
         self.inner.tell(losses)
 
+    def plan(self, trials: int) -> None:
+        self.inner.plan(trials)
+
     def close(self) -> None:
         self.inner.close()
 

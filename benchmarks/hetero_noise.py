@@ -91,6 +91,9 @@ class Candidate(BatchOptimizer):
     def tell(self, losses: list[float | None]) -> None:
         self.inner.tell(losses)
 
+    def plan(self, trials: int) -> None:
+        self.inner.plan(trials)
+
 
 for _variant in VARIANTS:
     FACTORIES[f"hyperstep-{_variant}"] = partial(Candidate, variant=_variant)

@@ -58,6 +58,9 @@ class Timed(BatchOptimizer):
     def tell(self, losses: list[float | None]) -> None:
         self.inner.tell(losses)
 
+    def plan(self, trials: int) -> None:
+        self.inner.plan(trials)
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -40,16 +40,26 @@ class BatchOptimizer(ABC):
         """Release what the optimizer holds (a child process); nothing by default."""
         return None
 
+    def plan(self, trials: int) -> None:
+        """The run will ask ``trials`` in all (``run_batches`` says so first); ignored by default:
+        the anchors' designs do not depend on it."""
+        return None
+
 
 class HyperstepOptimizer(BatchOptimizer):
-    """A hyperstep ``Study`` with an in-memory store (the library under test)."""
+    """A hyperstep ``Study`` with an in-memory store (the library under test).
+
+    Every ``ask`` passes the run's trials as ``max_trials``, as a job's budget does (``plan``):
+    the Bayesian strategy sizes its initial design from it (``bayesian.initial_design_size``)."""
+
+    budget: int | None = None
 
     def __init__(self, space: SearchSpace, seed: int, strategy: str = "bayesian") -> None:
         self.study = hyperstep.Study(space, goal="minimize", strategy=strategy, seed=seed)
         self._pending: list[str] = []
 
     def ask(self, n: int) -> list[Params]:
-        trials = self.study.ask(n)
+        trials = self.study.ask(n, max_trials=self.budget)
         self._pending = [t.id for t in trials]
         return [dict(t.params) for t in trials]
 
@@ -59,6 +69,9 @@ class HyperstepOptimizer(BatchOptimizer):
                 self.study.tell(tid, None, state="failed")
             else:
                 self.study.tell(tid, float(loss))
+
+    def plan(self, trials: int) -> None:
+        self.budget = trials
 
 
 class RandomOptimizer(BatchOptimizer):
@@ -276,8 +289,10 @@ def run_batches(
 
     A failed evaluation (an exception or a non-finite loss) is NaN in the losses and is
     told as failed. Only time spent inside ``ask`` and ``tell`` counts as optimizer time.
-    The optimizer is closed at the end (a subprocess anchor ends its child).
+    The optimizer is told the run's ``rounds * batch`` trials first (``plan``) and closed at
+    the end (a subprocess anchor ends its child).
     """
+    optimizer.plan(rounds * batch)
     try:
         return _run(optimizer, objective, rounds, batch)
     finally:

@@ -78,7 +78,7 @@ def run_hyperstep(strategy: str, problem: str, seed: int, rounds: int, batch: in
     best, spent = math.inf, 0.0
     for _ in range(rounds):
         start = time.perf_counter()
-        trials = study.ask(batch)
+        trials = study.ask(batch, max_trials=rounds * batch)
         spent += time.perf_counter() - start
         for trial in trials:
             value = f(np.array([trial.params[f"x{i}"] for i in range(len(bounds))]))

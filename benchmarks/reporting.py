@@ -77,6 +77,16 @@ def score_tables(scores: dict[str, Any], seconds: dict[str, float], runs: int) -
     return methods, summary, per_problem
 
 
+def budget_tables(
+    scores: dict[int, dict[str, Any]], methods: list[str], groups: list[str], names: list[str], budgets: list[int]
+) -> tuple[str, str]:
+    """Of scores by budget (``{budget: {group: {method: score}, "per_problem": {name: {method: score}}}}``):
+    the table of ``"all"`` and each group at each budget, and the per-problem table."""
+    rows = [[f"{g} B={b}", *[scores[b][g][x] for x in methods]] for g in ["all", *groups] for b in budgets]
+    per = [[f"{n} B={b}", *[scores[b]["per_problem"][n][x] for x in methods]] for n in names for b in budgets]
+    return table(["group, budget", *methods], rows), table(["problem, budget", *methods], per)
+
+
 def write(name: str, markdown: str, data: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``results/<name>.md`` and ``results/<name>.json``; return both paths."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ ANCHORS = ("default", "random", "optuna-tpe")
 
 def default_n_initial(dim: int) -> int:
     """The initial design size without a known budget (``bayesian.initial_design_size(dim, None)``):
-    the default method's, since the harness's ``Study.ask`` passes no ``max_trials``."""
+    the default method's here, given as ``n_initial`` since the harness now passes ``max_trials``."""
     return min(2 * dim + 1, 10)
 
 
@@ -98,9 +98,11 @@ def runs_of(problem: Problem) -> list[tuple[str, int, int | None]]:
 
 
 def optimizer(problem: Problem, method: str, seed: int, n_initial: int | None) -> BatchOptimizer:
+    if method == "default":
+        return WithInitial(problem.space, seed, default_n_initial(problem.space.dim))
     if n_initial is not None:
         return WithInitial(problem.space, seed, n_initial)
-    return FACTORIES["hyperstep" if method == "default" else method](problem.space, seed)
+    return FACTORIES[method](problem.space, seed)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -228,14 +230,13 @@ def markdown(
     defects: list[str],
 ) -> str:
     m = config["machine"]
-    rows = [[f"{g} B={b}", *[scores[b][g][x] for x in methods]] for g in ["all", *GROUPS] for b in BUDGETS]
-    per = [[f"{n} B={b}", *[scores[b]["per_problem"][n][x] for x in methods]] for n in problems() for b in BUDGETS]
+    summary, per = reporting.budget_tables(scores, methods, list(GROUPS), list(problems()), list(BUDGETS))
     lines = [
         f"# Small budgets: the Bayesian strategy's initial design (strat-16)\n\n{m['date_utc']}, {m['cpus']} CPUs, "
         f"commit {m['hyperstep_commit']}; seeds {config['seeds']}, budgets {list(BUDGETS)} at {BATCH} a round. "
         "Pre-registration: `results/s16_small_budget_prereg.md`.\n\n"
         "Normalized score (100 = best any method found within B trials, 0 = random search's expected best of B).\n",
-        reporting.table(["group, budget", *methods], rows),
+        summary,
         "\n## Verdict (the pre-registered rule)\n",
         *[
             f"- **{r}**: gains by budget { ({b: round(g, 2) for b, g in decision[r]['gains'].items()}) }; (1) strictly "
@@ -248,7 +249,7 @@ def markdown(
         "## Optimizer seconds per run (mean over every run of the method)\n",
         reporting.table(["method", "seconds"], [[x, seconds[x]] for x in methods]),
         "\n## Per problem\n",
-        reporting.table(["problem, budget", *methods], per),
+        per,
         fresh.crashes_section({"all": defects}),
     ]
     return "\n".join(lines)

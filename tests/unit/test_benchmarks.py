@@ -315,3 +315,53 @@ def test_random_search_scores_near_zero_on_a_mostly_infeasible_problem_against_i
     scores = scoring.score({"p": infeasible_at_clip(problem)})["normalized"]
     assert abs(scores["random"]) < 5.0, scores
     assert scoring.score({"p": problem})["normalized"]["random"] < -20.0
+
+
+def test_run_batches_gives_hyperstep_the_run_s_trials_as_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job always has ``max_trials``; the harness passes the run's, through any wrapper (``Checked``)."""
+    import hyperstep
+    from benchmarks.fresh import Checked
+    from benchmarks.optimizers import HyperstepOptimizer
+
+    fn = {f.name: f for f in synthetic.functions()}["branin"]
+    asked: list[int | None] = []
+    real_ask = hyperstep.Study.ask
+
+    def spy(self: hyperstep.Study, n: int = 1, **kwargs: object) -> list:
+        asked.append(kwargs.get("max_trials"))  # type: ignore[arg-type]
+        return real_ask(self, n, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hyperstep.Study, "ask", spy)
+    run_batches(Checked(HyperstepOptimizer(fn.space, 0), fn.space), fn, rounds=3, batch=2)
+    assert asked == [6, 6, 6]
+
+
+@pytest.mark.parametrize("name", ["cliff6-lr", "int3-small-rotated"])
+def test_the_intbox_candidate_is_the_default_where_its_report_reuses_the_default_s_runs(name: str) -> None:
+    """newkinds scores ``hyperstep-intbox`` with the default's runs outside ``INTBOX_PROBLEMS``: no int
+    column (cliff6-lr, which has a trust region) or no trust region (int3, 3 dimensions)."""
+    from benchmarks.newkinds import INTBOX_PROBLEMS, IntBox
+    from benchmarks.newkinds_problems import problems
+    from benchmarks.optimizers import HyperstepOptimizer
+
+    assert name not in INTBOX_PROBLEMS
+    problem = problems()[name]
+    default, _ = run_batches(HyperstepOptimizer(problem.space, 3), problem.f, rounds=5, batch=2)
+    candidate, _ = run_batches(IntBox(problem.space, 3), problem.f, rounds=5, batch=2)
+    np.testing.assert_array_equal(candidate, default)
+
+
+def test_the_intbox_candidate_reaches_the_incumbent_s_neighbouring_integers() -> None:
+    from benchmarks.newkinds import intbox
+    from benchmarks.newkinds_problems import problems
+    from hyperstep.strategies.bayesian import BayesianOptimization
+    from hyperstep.strategies.transforms import Projector
+
+    space = problems()["ord-int8-small"].space  # i0 in 0..4: encodings 0.1, 0.3, 0.5, ...
+    proj, centre = Projector(space), space.encode({f"i{j}": 2 for j in range(8)})
+    lengths = np.r_[0.01, np.ones(7)]  # i0 matters most: the default's box is narrowest there
+    narrow = BayesianOptimization()._trust_region(centre, lengths, proj, 0.125)
+    with intbox():
+        lo, hi = BayesianOptimization()._trust_region(centre, lengths, proj, 0.125)
+    assert narrow[0][0] > 0.3 and narrow[1][0] < 0.7  # the default's box holds i0 at 2
+    assert lo[0] <= 0.3 + 1e-12 and hi[0] >= 0.7 - 1e-12

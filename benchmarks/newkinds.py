@@ -1,0 +1,231 @@
+"""hyperstep against random search and Optuna TPE on kinds of problem not tuned on (strat-17).
+
+Problems and groups: ``newkinds_problems``; pre-registration:
+``results/s17_newkinds_prereg.md``. Budgets (``BUDGETS``): 16 trials at 2 a round, 24 at 4,
+64 at 4. hyperstep knows its budget (``max_trials``, as a job does), so it runs once per
+budget; random search once at 64 and Optuna TPE once at 16 x 2 and once at 64 x 4 (it does
+not know the budget: 24 x 4 is the first 24 trials of its 64), scored on their first B.
+
+    nice -n 19 .venv/bin/python -m benchmarks.newkinds run --out /tmp/s17/a.jsonl --seeds 200 201
+    .venv/bin/python -m benchmarks.newkinds report /tmp/s17/*.jsonl --name s17_newkinds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+from benchmarks import fresh, reporting, scoring  # noqa: E402
+from benchmarks.newkinds_problems import GROUPS, problems  # noqa: E402
+from benchmarks.optimizers import FACTORIES, HyperstepOptimizer, Params, run_batches  # noqa: E402
+from benchmarks.small_budget import load  # noqa: E402
+from hyperstep.strategies import bayesian  # noqa: E402
+
+BUDGETS = {16: 2, 24: 4, 64: 4}
+"""Trials: trials a round."""
+SEEDS = tuple(range(200, 210))
+CANDIDATES = ("hyperstep", "hyperstep-intbox")
+"""Budget-aware methods (one run per budget): the default and the pre-registered candidate."""
+INTBOX_PROBLEMS = ("ord-int8-small", "int5-tiny-mixed", "binary14-select")
+"""Where ``intbox`` can change anything: an int parameter and a trust region (5+ numeric dimensions).
+Elsewhere it returns the default's box unchanged, so its runs there are the default's (not rerun)."""
+
+
+@contextmanager
+def intbox() -> Iterator[None]:
+    """Candidate ``intbox`` (prereg): the trust region along an int column reaches the integers
+    next to the incumbent's on both sides (the default's is often narrower than one step)."""
+    default = bayesian.BayesianOptimization._trust_region
+
+    def widened(self: Any, center: Any, lengths: Any, proj: Any, shrink: float = 1.0) -> tuple[Any, Any]:
+        lo, hi = default(self, center, lengths, proj, shrink)
+        if (lo == 0).all() and (hi == 1).all():
+            return lo, hi
+        for col, param in proj.ints:
+            k = param.decode(center[col : col + 1])
+            lo[col] = min(lo[col], param.encode(max(param.low, k - 1))[0])
+            hi[col] = max(hi[col], param.encode(min(param.high, k + 1))[0])
+        return lo, hi
+
+    bayesian.BayesianOptimization._trust_region = widened  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        bayesian.BayesianOptimization._trust_region = default  # type: ignore[method-assign]
+
+
+class IntBox(HyperstepOptimizer):
+    """hyperstep with the candidate ``intbox`` while it asks."""
+
+    def ask(self, n: int) -> list[Params]:
+        with intbox():
+            return super().ask(n)
+
+
+FACTORIES["hyperstep-intbox"] = IntBox
+
+
+def runs() -> list[tuple[str, int, int]]:
+    """``(method, trials, batch)`` of every run one problem and seed need."""
+    out = [(m, b, k) for m in CANDIDATES for b, k in BUDGETS.items()]
+    return [*out, ("random", 64, 4), ("optuna-tpe", 16, 2), ("optuna-tpe", 64, 4)]
+
+
+def source(method: str, budget: int, problem: str) -> tuple[str, int]:
+    """Which run's first ``budget`` trials score ``method`` at ``budget`` on ``problem``."""
+    if method == "hyperstep-intbox" and problem not in INTBOX_PROBLEMS:
+        return "hyperstep", budget
+    if method in CANDIDATES:
+        return method, budget
+    return method, 16 if method == "optuna-tpe" and budget == 16 else 64
+
+
+def run(args: argparse.Namespace) -> None:
+    chosen = problems()
+    with Path(args.out).open("a") as out:
+        for seed in args.seeds:
+            for name in args.problems or list(chosen):
+                problem = chosen[name]
+                for method, trials, batch in runs():
+                    if args.methods and method not in args.methods:
+                        continue
+                    checked = fresh.Checked(FACTORIES[method](problem.space, seed), problem.space)
+                    losses, spent = run_batches(checked, problem.f, trials // batch, batch)
+                    line = {"problem": name, "seed": seed, "method": method, "trials": trials}
+                    line |= {"losses": losses.ravel().tolist(), "seconds": spent, "defects": checked.problems}
+                    out.write(json.dumps(line) + "\n")
+                    out.flush()
+                    print(f"{name:22s} {method:12s} B={trials} seed {seed} {spent:.1f} s", flush=True)
+
+
+def losses_at(lines: list[dict[str, Any]], budget: int, methods: list[str]) -> tuple[dict[str, Any], list[int]]:
+    """``{problem: {method: losses (seeds, rounds, batch)}}`` at ``budget`` over the seeds, consecutive
+    from 200, that every method finished on every problem; and those seeds."""
+    by = {(d["problem"], d["seed"], d["method"], d["trials"]): d["losses"] for d in lines}
+    seeds = []
+    for seed in SEEDS:
+        if not all((n, seed, *source(m, budget, n)) in by for n in problems() for m in methods):
+            break
+        seeds.append(seed)
+    batch = BUDGETS[budget]
+    out = {
+        n: {
+            m: np.array([by[(n, s, *source(m, budget, n))][:budget] for s in seeds], dtype=float).reshape(
+                len(seeds), budget // batch, batch
+            )
+            for m in methods
+        }
+        for n in problems()
+    }
+    return out, seeds
+
+
+def verdict(scores: dict[int, dict[str, Any]], without: dict[int, dict[str, float]]) -> dict[str, Any]:
+    """The pre-registered rule for ``hyperstep-intbox`` against ``hyperstep`` (points 1-3; 4 is not measured).
+    ``without``: the small-int group's scores without ord-int8-small, per budget."""
+    new, old = "hyperstep-intbox", "hyperstep"
+    gain = float(np.mean([scores[b]["all"][new] - scores[b]["all"][old] for b in BUDGETS]))
+    small = [b for b in BUDGETS if scores[b]["small-int"][new] > scores[b]["small-int"][old]]
+    rest = float(np.mean([without[b][new] - without[b][old] for b in BUDGETS]))
+    harm = [
+        f"{g} at {b}: {scores[b][g][new] - scores[b][g][old]:+.2f}"
+        for b in BUDGETS
+        for g in GROUPS
+        if scores[b][g][new] < scores[b][g][old] - 3.0
+    ]
+    passes = gain >= 2.0 and len(small) >= 2 and rest >= 0.0 and not harm
+    return {
+        "mean_gain_all": gain,
+        "small_int_up_at": small,
+        "small_int_without_ord_gain": rest,
+        "harm": harm,
+        "passes_1_to_3": passes,
+    }
+
+
+def report(args: argparse.Namespace) -> None:
+    lines = load(args.files)
+    methods = [*CANDIDATES, "optuna-tpe", "random"]
+    if args.methods:
+        methods = [m for m in methods if m in args.methods or m == "random"]
+    scores: dict[int, dict[str, Any]] = {}
+    seeds: dict[int, list[int]] = {}
+    without: dict[int, dict[str, float]] = {}
+    for budget in BUDGETS:
+        at, seeds[budget] = losses_at(lines, budget, methods)
+        if not seeds[budget]:
+            raise SystemExit(f"no seed finished every problem at {budget} trials")
+        scores[budget] = {"all": scoring.score(at)["normalized"]}
+        for group, names in GROUPS.items():
+            scores[budget][group] = scoring.score({n: at[n] for n in names})["normalized"]
+        scores[budget]["per_problem"] = {n: scoring.score({n: by})["normalized"] for n, by in at.items()}
+        rest = [n for n in GROUPS["small-int"] if n != "ord-int8-small"]
+        without[budget] = scoring.score({n: at[n] for n in rest})["normalized"]
+    decision = verdict(scores, without) if "hyperstep-intbox" in methods else None
+    seconds = {m: float(np.mean([d["seconds"] for d in lines if d["method"] == m] or [0.0])) for m in methods}
+    defects = [f"{d['method']} {d['problem']} seed {d['seed']}: {x}" for d in lines for x in d["defects"]]
+    config = {"seeds": seeds, "budgets": BUDGETS, "groups": GROUPS, "machine": reporting.machine()}
+    text = (
+        markdown(scores, methods, config, seconds, defects)
+        + f"\n## Verdict (pre-registered rule, points 1-3)\n\n{decision}\n"
+    )
+    reporting.write(args.name, text, {"config": config, "scores": scores, "verdict": decision, "runs": lines})
+    print(text)
+
+
+def markdown(
+    scores: dict[int, dict[str, Any]],
+    methods: list[str],
+    config: dict[str, Any],
+    seconds: dict[str, float],
+    defects: list[str],
+) -> str:
+    m = config["machine"]
+    summary, per = reporting.budget_tables(scores, methods, list(GROUPS), list(problems()), list(BUDGETS))
+    head = (
+        f"# New kinds of problem (strat-17)\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
+        f"seeds per budget {config['seeds']}; budgets (trials: per round) {config['budgets']}. "
+        "Pre-registration: `results/s17_newkinds_prereg.md`. HEBO not run (no HEBO virtualenv in this worktree).\n\n"
+        "Normalized score (100 = best any method found within B trials, 0 = random search's expected best of B).\n"
+    )
+    return "\n".join(
+        [
+            head,
+            summary,
+            "\n## Optimizer seconds per run (mean over every run of the method)\n",
+            reporting.table(["method", "seconds"], [[x, seconds[x]] for x in methods]),
+            "\n## Per problem\n",
+            per,
+            fresh.crashes_section({"all": defects}),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run")
+    go.add_argument("--out", required=True, help="JSON-lines file the runs are appended to")
+    go.add_argument("--problems", nargs="*", default=None, choices=sorted(problems()))
+    go.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
+    go.add_argument("--methods", nargs="*", default=None)
+    score = sub.add_parser("report")
+    score.add_argument("files", nargs="+")
+    score.add_argument("--name", default="s17_newkinds")
+    score.add_argument("--methods", nargs="*", default=None)
+    args = parser.parse_args(argv)
+    run(args) if args.command == "run" else report(args)
+
+
+if __name__ == "__main__":
+    main()
