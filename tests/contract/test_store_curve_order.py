@@ -95,3 +95,32 @@ def test_an_older_report_after_a_stopped_or_pruned_end_leaves_the_newer_value(
     newer = {"val-loss": at_step(0.65, 2, at=300.0)}
     after = store.report_after_end(job.id, trial_id(1), newer, "val-loss", completed_by_final_report)
     assert after is not None and after.curve == {2: 0.65} == store.get_trial(job.id, trial_id(1)).curve
+
+
+def test_an_older_report_of_an_inner_step_answers_the_newer_value_among_the_newest_steps(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """Without the whole curve a report's answer holds the curve's two newest steps and its
+    own step as the curve keeps it: a replayed older report of a step below them answers the
+    newer value at that step (what early stopping judges it by), not nothing."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    for step, at in ((1, 200.0), (2, 300.0), (3, 400.0)):
+        report(store, job.id, 0.8, step, at=at, whole=False)
+    assert report(store, job.id, 0.9, 1, at=100.0, whole=False) == {1: 0.8, 2: 0.8, 3: 0.8}
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-curve", "newest-steps"])
+def test_an_older_report_left_off_the_curve_leaves_its_best_so_far(
+    store: TrialStore, make_job: MakeJob, whole: bool
+) -> None:
+    """Median stopping reads a trial's best so far (``curve_best``; DynamoDB from the span its
+    trial item keeps): a replayed older report's value, lower than any the curve holds, is
+    left off the curve and off its best too."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    report(store, job.id, 0.5, 1, at=200.0, whole=whole)
+    report(store, job.id, 0.4, 2, at=300.0, whole=whole)
+    report(store, job.id, 0.1, 1, at=100.0, whole=whole)  # the older one replayed
+    assert store.curve_best(job.id, trial_id(1), 2, minimize=True) == 0.4
+    assert store.curve_best(job.id, trial_id(1), 2, minimize=False) == 0.5
