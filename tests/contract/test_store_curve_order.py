@@ -11,6 +11,8 @@ reports that come after a stopped or pruned end.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
 from hyperstep.models import TrialState, replaces_point, trial_id
@@ -124,3 +126,24 @@ def test_an_older_report_left_off_the_curve_leaves_its_best_so_far(
     report(store, job.id, 0.1, 1, at=100.0, whole=whole)  # the older one replayed
     assert store.curve_best(job.id, trial_id(1), 2, minimize=True) == 0.4
     assert store.curve_best(job.id, trial_id(1), 2, minimize=False) == 0.5
+
+
+def test_a_report_after_a_pruned_end_adds_no_step_past_the_cap(store: TrialStore, make_job: MakeJob) -> None:
+    """Past ``MAX_CURVE_STEPS`` points (10,000; 2 here) a late report of a new step is left off
+    the curve of a pruned trial too (the stores ask ``replaces_point`` only of a step with
+    room), and one of a step the curve holds still takes its newer value."""
+    job = make_job()
+    add(store, job, 1)
+    modules = ("models", "stores.sqlite", "stores.dynamodb")
+    capped = [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 2) for module in modules]
+    with capped[0], capped[1], capped[2]:
+        report(store, job.id, 0.7, 1, at=100.0)
+        report(store, job.id, 0.6, 2, at=200.0)
+        assert store.finish_trial(job.id, trial_id(1), TrialState.PRUNED, 0.6, {"val-loss": 0.6})
+        late = {"val-loss": at_step(0.5, 3, at=300.0)}
+        after = store.report_after_end(job.id, trial_id(1), late, "val-loss", completed_by_final_report)
+        assert after is not None and after.curve == {1: 0.7, 2: 0.6}
+        newer = {"val-loss": at_step(0.55, 2, at=400.0)}
+        after = store.report_after_end(job.id, trial_id(1), newer, "val-loss", completed_by_final_report)
+        assert after is not None and after.curve == {1: 0.7, 2: 0.55}
+    assert store.get_trial(job.id, trial_id(1)).curve == {1: 0.7, 2: 0.55}
