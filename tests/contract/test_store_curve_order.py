@@ -11,6 +11,8 @@ reports that come after a stopped or pruned end.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
 from hyperstep.models import TrialState, replaces_point, trial_id
@@ -95,3 +97,53 @@ def test_an_older_report_after_a_stopped_or_pruned_end_leaves_the_newer_value(
     newer = {"val-loss": at_step(0.65, 2, at=300.0)}
     after = store.report_after_end(job.id, trial_id(1), newer, "val-loss", completed_by_final_report)
     assert after is not None and after.curve == {2: 0.65} == store.get_trial(job.id, trial_id(1)).curve
+
+
+def test_an_older_report_of_an_inner_step_answers_the_newer_value_among_the_newest_steps(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """Without the whole curve a report's answer holds the curve's two newest steps and its
+    own step as the curve keeps it: a replayed older report of a step below them answers the
+    newer value at that step (what early stopping judges it by), not nothing."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    for step, at in ((1, 200.0), (2, 300.0), (3, 400.0)):
+        report(store, job.id, 0.8, step, at=at, whole=False)
+    assert report(store, job.id, 0.9, 1, at=100.0, whole=False) == {1: 0.8, 2: 0.8, 3: 0.8}
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-curve", "newest-steps"])
+def test_an_older_report_left_off_the_curve_leaves_its_best_so_far(
+    store: TrialStore, make_job: MakeJob, whole: bool
+) -> None:
+    """Median stopping reads a trial's best so far (``curve_best``; DynamoDB from the span its
+    trial item keeps): a replayed older report's value, lower than any the curve holds, is
+    left off the curve and off its best too."""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    report(store, job.id, 0.5, 1, at=200.0, whole=whole)
+    report(store, job.id, 0.4, 2, at=300.0, whole=whole)
+    report(store, job.id, 0.1, 1, at=100.0, whole=whole)  # the older one replayed
+    assert store.curve_best(job.id, trial_id(1), 2, minimize=True) == 0.4
+    assert store.curve_best(job.id, trial_id(1), 2, minimize=False) == 0.5
+
+
+def test_a_report_after_a_pruned_end_adds_no_step_past_the_cap(store: TrialStore, make_job: MakeJob) -> None:
+    """Past ``MAX_CURVE_STEPS`` points (10,000; 2 here) a late report of a new step is left off
+    the curve of a pruned trial too (the stores ask ``replaces_point`` only of a step with
+    room), and one of a step the curve holds still takes its newer value."""
+    job = make_job()
+    add(store, job, 1)
+    modules = ("models", "stores.sqlite", "stores.dynamodb")
+    capped = [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 2) for module in modules]
+    with capped[0], capped[1], capped[2]:
+        report(store, job.id, 0.7, 1, at=100.0)
+        report(store, job.id, 0.6, 2, at=200.0)
+        assert store.finish_trial(job.id, trial_id(1), TrialState.PRUNED, 0.6, {"val-loss": 0.6})
+        late = {"val-loss": at_step(0.5, 3, at=300.0)}
+        after = store.report_after_end(job.id, trial_id(1), late, "val-loss", completed_by_final_report)
+        assert after is not None and after.curve == {1: 0.7, 2: 0.6}
+        newer = {"val-loss": at_step(0.55, 2, at=400.0)}
+        after = store.report_after_end(job.id, trial_id(1), newer, "val-loss", completed_by_final_report)
+        assert after is not None and after.curve == {1: 0.7, 2: 0.55}
+    assert store.get_trial(job.id, trial_id(1)).curve == {1: 0.7, 2: 0.55}

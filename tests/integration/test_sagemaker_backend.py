@@ -27,6 +27,7 @@ from hyperstep.spec import EarlyStopping, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.integration.aws_model import violations
+from tests.integration.moto_stores import store_under_moto
 from tests.integration.test_batch_backend import UNREAD
 from tests.report_keys import signed
 
@@ -429,8 +430,9 @@ def test_the_reaper_reads_running_training_jobs_logs_and_stops_the_trial_behind_
         assert service.store.get_trial(job.id, good.id).curve == {1: 0.5, 2: 0.4, 3: 0.35}
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "dynamodb"])
 def test_the_reaper_numbers_no_log_line_of_a_script_that_reports_its_steps_by_event_under_moto(
-    aws_credentials: None,
+    aws_credentials: None, kind: str
 ) -> None:
     """A script that calls ``hyperstep.report({...}, step=epoch)`` sends each step as an event
     and prints it too (``val_loss=...``), which SageMaker sends to CloudWatch Logs. Its steps
@@ -444,7 +446,8 @@ def test_the_reaper_numbers_no_log_line_of_a_script_that_reports_its_steps_by_ev
     with mock_aws():
         client = boto3.client("sagemaker", region_name="us-east-1")
         logs = boto3.client("logs", region_name="us-east-1")
-        service = TuningService(SQLiteStore(), {"sagemaker": SageMakerBackend(client, "hyperstep-bus", logs=logs)})
+        backends = {"sagemaker": SageMakerBackend(client, "hyperstep-bus", logs=logs)}
+        service = TuningService(store_under_moto(kind), backends)  # on AWS: DynamoDB
         asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3)
         job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
         by_event, final_only = Study.from_job(service.store, job).ask(2)

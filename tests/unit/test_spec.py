@@ -387,3 +387,12 @@ def test_a_stored_early_stopping_block_without_a_name_stays_readable() -> None:
     with pytest.raises(SpecError, match=r"^early_stopping\.name: missing"):
         parse_spec(document)
     assert JobSpec.model_validate(document, context=STORED).early_stopping.name == "none"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("block", [{"max_resource": 27}, {"resource_model": "ranks"}])
+def test_an_early_stopping_block_of_one_field_without_a_name_is_refused(block: dict) -> None:
+    """One field is a block with fields too: it names no scheduler, so it is refused as the
+    issue's block less its name is (a one-field block passed a check of two or more)."""
+    with pytest.raises(SpecError, match=r"^early_stopping\.name: missing"):
+        parse_spec(spec_document(early_stopping=block))
+    assert parse_spec(spec_document(early_stopping={})).early_stopping.name == "none"  # type: ignore[union-attr]
