@@ -137,6 +137,17 @@ def test_a_secret_arn_outside_the_deployments_account_and_region_is_refused_at_s
     assert Guardrails.from_env({"HYPERSTEP_SECRETS_PREFIX": "hyperstep/", "HYPERSTEP_SECRETS_ARN": OWN}) == guardrails
 
 
+def test_references_by_name_pass_the_deployments_secret_arn(aws: Callable[[str], Any]) -> None:
+    """``HYPERSTEP_SECRETS_ARN`` holds a secret named by its ARN only: an SSM parameter's name
+    and a secret's name under the prefix are still taken at submit and resolved at launch
+    (the template sets the variable on every function that checks references)."""
+    Guardrails(secrets_prefix="hyperstep/", secrets_arn=OWN).check(
+        parse_spec(with_environment(sagemaker_spec(), REFERENCES))
+    )
+    secrets = AwsSecrets(aws, "hyperstep/", OWN)
+    assert (secrets.resolve(SecretRef(**DB)), secrets.resolve(SecretRef(**API))) == (PASSWORD, TOKEN)
+
+
 def test_the_aws_wiring_gives_launch_the_deployments_secret_arn(
     aws: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
