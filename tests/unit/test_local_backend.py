@@ -237,6 +237,7 @@ def test_a_process_that_ended_by_itself_before_a_stop_keeps_its_result(
         ("echo boom >&2; exit 1", "exit code 1: boom"),
         ("kill -9 $$", "killed by signal 9 (SIGKILL), printing nothing on stdout or stderr"),
         ("echo loss=; kill -TERM $$", "killed by signal 15 (SIGTERM): loss="),
+        ("kill -35 $$", "killed by signal 35, printing nothing on stdout or stderr"),  # SIGRTMIN+1: no name
     ],
 )
 def test_a_failed_trial_says_how_it_ended_even_when_it_printed_nothing(
