@@ -585,7 +585,7 @@ def handle_api(
             refused = Problem(reason=f"too many requests from this caller: retry in {retry_after(wait)} s").model_dump()
             return _proxy_response(429, refused, {"Retry-After": retry_after(wait)})
         IDEMPOTENCY.register_lambda_context(context)
-        check_query(event, routes())
+        check_query(event, routes)
         body = readable_body(event)
         caller = Caller(owner=owner, admin=owner in admins)
         app.append_context(service=service, schedules=schedules, idempotency_table=idempotency_table, caller=caller)

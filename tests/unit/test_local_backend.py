@@ -237,6 +237,7 @@ def test_a_process_that_ended_by_itself_before_a_stop_keeps_its_result(
         ("echo boom >&2; exit 1", "exit code 1: boom"),
         ("kill -9 $$", "killed by signal 9 (SIGKILL), printing nothing on stdout or stderr"),
         ("echo loss=; kill -TERM $$", "killed by signal 15 (SIGTERM): loss="),
+        ("kill -35 $$", "killed by signal 35, printing nothing on stdout or stderr"),  # SIGRTMIN+1: no name
     ],
 )
 def test_a_failed_trial_says_how_it_ended_even_when_it_printed_nothing(
@@ -248,4 +249,15 @@ def test_a_failed_trial_says_how_it_ended_even_when_it_printed_nothing(
     job, trial, backend, results, done = one_trial(tmp_path, ["sh", "-c", script])
     backend.launch(job, trial)
     assert done.wait(10)
+    assert [(r.state, r.error) for r in results] == [("failed", reason)]
+
+
+def test_a_program_that_cannot_be_started_fails_its_trial_saying_so(tmp_path: Path) -> None:
+    """The trial's command runs under the launcher (``local.LAUNCHER``), so a program gone
+    since the spec was checked (the CLI checks it at submit) is found missing by the
+    launcher's exec, not by ``Popen``: the trial fails with the reason, not a traceback."""
+    job, trial, backend, results, done = one_trial(tmp_path, [str(tmp_path / "gone-since")])
+    backend.launch(job, trial)
+    assert done.wait(10)
+    reason = f"exit code 127: cannot start '{tmp_path / 'gone-since'}': No such file or directory"
     assert [(r.state, r.error) for r in results] == [("failed", reason)]

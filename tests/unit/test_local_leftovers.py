@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperstep.backends.local.adapter import LocalProcessBackend
+from hyperstep.backends.local.adapter import LocalProcessBackend, kill_detached
 from hyperstep.messages import TrialResult
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
@@ -150,3 +150,22 @@ def test_what_a_trial_left_running_in_a_session_of_its_own_is_killed(tmp_path: P
     everything in a container ends with it on SageMaker and Batch."""
     detached = "setsid sh -c 'echo $$ > left.pid; exec sleep 60' &"
     assert not left_running_after(tmp_path, detached), "its detached process lives on"
+
+
+def test_a_process_of_the_same_ids_from_another_trial_folder_is_left_alone(tmp_path: Path) -> None:
+    """Two stores (or two test runs) can each hold a trial ``job-dup``/``t0001``: what the
+    ended one left detached is found by its ids and its own folder, so the other's process,
+    of the same ids in another folder, runs on; the one of this folder is killed."""
+    ids = {"HYPERSTEP_JOB_ID": "job-dup", "HYPERSTEP_TRIAL_ID": "t0001"}
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    theirs = sleeper(**ids, HYPERSTEP_TRIAL_DIR=str(other))
+    ours = sleeper(**ids, HYPERSTEP_TRIAL_DIR=str(mine))
+    try:
+        kill_detached("job-dup", "t0001", mine)
+        assert ours.wait(timeout=10) == -9
+        assert theirs.poll() is None, "another folder's trial of the same ids was killed"
+    finally:
+        for proc in (theirs, ours):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)

@@ -137,6 +137,43 @@ def test_a_secret_arn_outside_the_deployments_account_and_region_is_refused_at_s
     assert Guardrails.from_env({"HYPERSTEP_SECRETS_PREFIX": "hyperstep/", "HYPERSTEP_SECRETS_ARN": OWN}) == guardrails
 
 
+def test_references_by_name_pass_the_deployments_secret_arn(aws: Callable[[str], Any]) -> None:
+    """``HYPERSTEP_SECRETS_ARN`` holds a secret named by its ARN only: an SSM parameter's name
+    and a secret's name under the prefix are still taken at submit and resolved at launch
+    (the template sets the variable on every function that checks references)."""
+    Guardrails(secrets_prefix="hyperstep/", secrets_arn=OWN).check(
+        parse_spec(with_environment(sagemaker_spec(), REFERENCES))
+    )
+    secrets = AwsSecrets(aws, "hyperstep/", OWN)
+    assert (secrets.resolve(SecretRef(**DB)), secrets.resolve(SecretRef(**API))) == (PASSWORD, TOKEN)
+
+
+def test_the_aws_wiring_gives_launch_the_deployments_secret_arn(
+    aws: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template sets ``HYPERSTEP_SECRETS_ARN`` on Suggest (test_template); the service the
+    Lambdas build from their environment must hand it to the resolver Launch uses, or another
+    account's ARN under the prefix is asked for (AccessDeniedException, the trial failed)."""
+    import hyperstep.aws
+    from hyperstep.wiring import build_aws_service
+
+    built: list[AwsSecrets] = []
+
+    class Recorded(AwsSecrets):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(hyperstep.aws, "AwsSecrets", Recorded)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    env = {"HYPERSTEP_TABLE": "hyperstep", "HYPERSTEP_SECRETS_PREFIX": "hyperstep/", "HYPERSTEP_SECRETS_ARN": OWN}
+    build_aws_service(env)
+    other = "arn:aws:secretsmanager:us-east-1:210987654321:secret:hyperstep/api-token"
+    [secrets] = built
+    with pytest.raises(LaunchError, match="is outside this deployment's prefix"):
+        secrets.resolve(SecretRef(resolve=f"secretsmanager:{other}"))
+
+
 def test_the_api_refuses_a_reference_outside_the_prefix_and_shows_one_inside_as_it_is(
     service: TuningService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -514,6 +514,13 @@ def test_ask_refuses_more_trials_than_a_job_may_hold_at_once() -> None:
     assert study.trials == []
 
 
+def test_ask_takes_a_job_s_whole_budget_at_once() -> None:
+    """10,000 (a job's largest ``budget.max_trials``) is the bound itself, not past it: one
+    ask of a whole budget proposes every trial."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    assert len(study.ask(10_000)) == 10_000 == len(study.trials)
+
+
 @pytest.mark.parametrize(
     ("metrics", "reason"),
     [

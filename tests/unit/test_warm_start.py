@@ -451,3 +451,24 @@ def test_a_number_the_parent_ran_carries_over_as_the_categorical_choice_equal_to
     prior = carried_over(space, trials, seed=0)
     kept = [(t.id, t.params["batch"], type(t.params["batch"])) for t in prior]
     assert kept == [("t0001", choices[1], type(choices[1]))]
+
+
+def test_a_bool_the_parent_ran_is_no_number_for_a_categorical_of_number_texts() -> None:
+    """True == 1 in Python, and "1" reads as the number 1: still a parent's True is not the
+    choice "1" (a bool is no number, ``_is_number``), while its 1.0 is."""
+    space = hyperstep.SearchSpace.model_validate(
+        {"parameters": [{"name": "batch", "type": "categorical", "choices": ["1", "4"]}]}
+    )
+    prior = carried_over(space, [parent_trial(1, {"batch": True}), parent_trial(2, {"batch": 1.0})], seed=0)
+    assert [(t.id, t.params["batch"]) for t in prior] == [("t0002", "1")]
+
+
+@pytest.mark.parametrize(("ran", "kept"), [(4.0, "4.0"), (4, "4")])
+def test_a_number_the_parent_ran_is_the_choice_that_reads_as_it_first(ran: float, kept: str) -> None:
+    """Choices "4" and "4.0" are two: a parent's 4.0 is "4.0" (the choice it is, as a script
+    reads it), its 4 is "4"; the choice only equal as a number is for a value no choice is."""
+    space = hyperstep.SearchSpace.model_validate(
+        {"parameters": [{"name": "batch", "type": "categorical", "choices": ["4", "4.0"]}]}
+    )
+    [prior] = carried_over(space, [parent_trial(1, {"batch": ran})], seed=0)
+    assert prior.params["batch"] == kept
