@@ -169,3 +169,28 @@ def test_a_process_of_the_same_ids_from_another_trial_folder_is_left_alone(tmp_p
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+
+
+def test_a_trial_launched_again_in_its_folder_is_not_read_as_ended_by_the_earlier_launch(tmp_path: Path) -> None:
+    """A trial left pending by a hyperstep killed between its launch and its start is launched
+    again in the same folder: the first launch's ``exit_status`` must not be read as the new
+    process's end (a ``run --resume`` would record it completed while it runs)."""
+    document = spec_document()
+    command = ["bash", "-c", "while [ ! -e go ]; do sleep 0.01; done; echo loss=0.5", "bash"]
+    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
+    job = Job(id="job", spec=parse_spec(document))
+    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
+    results: list[TrialResult] = []
+    done = threading.Event()
+    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    folder = backend.trial_dir(job, trial)
+    folder.mkdir(parents=True)
+    (folder / "exit_status").write_text("0")  # the earlier launch's
+    (folder / "train.log").write_text("loss=0.1\n")
+    backend.launch(job, trial)
+    try:
+        assert backend.ended_result(job, trial, started_at=0.0) is None, "the earlier launch's end read as this one's"
+    finally:
+        (tmp_path / "go").touch()
+        assert done.wait(30)
+    assert results[0].state == "completed" and results[0].metrics == {"loss": 0.5}, results

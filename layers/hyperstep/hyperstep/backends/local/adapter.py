@@ -184,6 +184,7 @@ class LocalProcessBackend(TrialBackend):
         try:  # a retry cannot mend an unwritable --out: fail the trial, say why
             (directory / "model").mkdir(parents=True, exist_ok=True)
             (directory / "output").mkdir(exist_ok=True)
+            (directory / EXIT_FILE).unlink(missing_ok=True)  # an earlier launch's, read as this one's end
             (directory / "hyperparameters.json").write_text(json.dumps(trial.params, indent=2))
             log_file = (directory / "train.log").open("wb")
         except OSError as exc:
