@@ -153,6 +153,8 @@ def test_a_request_signed_in_its_query_string_is_not_refused_for_its_signature(s
     assert status == 200, answer
     status, answer = raw(proxy_event("GET", "/jobs", identity, query={**signed, "limt": "1"}))
     assert (status, answer["field"]) == (422, "limt")
+    status, answer = raw(proxy_event("GET", "/jobs", identity, query={**signed, "X-Amz-Dry-Run": "1"}))
+    assert (status, answer["field"]) == (422, "X-Amz-Dry-Run"), "an X-Amz- name SigV4 does not define passed"
 
 
 def test_a_request_without_a_query_does_not_build_the_routes(service: TuningService) -> None:

@@ -84,17 +84,26 @@ def query_routes(paths: Mapping[str, Mapping[str, Any]]) -> Routes:
     }
 
 
+# Signature Version 4's query-string authentication (AWS's "Common Parameters" and S3's
+# "Authenticating Requests: Using Query Parameters"), lower case.
+SIGV4_QUERY = frozenset(
+    f"x-amz-{name}"
+    for name in ("algorithm", "credential", "date", "expires", "signedheaders", "signature", "security-token")
+)
+
+
 def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
     """Refuse (``BodyRefused``, 422 naming it) a query parameter the request's route does not
     declare: ``?limt=5`` would otherwise be ignored, and answer the default page as if it
     were what was asked for. A request no route matches is left to the router (404). The
     ``X-Amz-*`` parameters of a request signed in its query string (Signature Version 4's
     X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature,
-    -Security-Token) are IAM's, not the route's, and pass on any route. ``routes`` is called
+    -Security-Token) are IAM's, not the route's, and pass on any route; any other ``X-Amz-``
+    name is refused like every unknown one. ``routes`` is called
     only for a request with other parameters (the API builds them from its OpenAPI document,
     0.4 s of CPU that a cold start's first request without a query need not pay)."""
     names = set(event.get("multiValueQueryStringParameters") or {}) | set(event.get("queryStringParameters") or {})
-    names = {name for name in names if not name.lower().startswith("x-amz-")}
+    names = {name for name in names if name.lower() not in SIGV4_QUERY}
     if not names:
         return
     method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
