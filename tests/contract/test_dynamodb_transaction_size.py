@@ -82,3 +82,18 @@ def test_put_trials_of_large_trials_keeps_each_transaction_within_4_mb(
     store.put_trials([large(job)(k, k) for k in range(1, 61)])
     assert sorted(t.number for t in store.list_trials(job.id)) == list(range(1, 61))
     assert all(size <= TRANSACTION_BYTES for _, size in sent) and len(sent) > 1, sent
+
+
+def test_a_round_leaves_room_for_a_large_job_item_its_counters_update(
+    store: DynamoDBStore, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's update counts its whole stored item toward the 4 MB: a job whose spec takes
+    most of MAX_SPEC_BYTES, with trials filling 4 MB by themselves, must still fit."""
+    spec = full_spec().model_dump(mode="json")
+    spec["parameters"].append({"name": "pad", "type": "categorical", "choices": ["p" * 90_000, "q" * 90_000]})
+    job = Job(id="big-job-item", spec=spec, created_at=1.0)
+    store.create_job(job)
+    sent = measured(dynamodb, monkeypatch)
+    store.add_trials(job.id, 40, 40, large(job))
+    assert len(store.list_trials(job.id)) == 40
+    assert all(size <= TRANSACTION_BYTES for _, size in sent), sent
