@@ -97,3 +97,19 @@ def test_a_round_leaves_room_for_a_large_job_item_its_counters_update(
     store.add_trials(job.id, 40, 40, large(job))
     assert len(store.list_trials(job.id)) == 40
     assert all(size <= TRANSACTION_BYTES for _, size in sent), sent
+
+
+@pytest.mark.parametrize(
+    ("item", "size"),
+    [
+        ({"s": {"S": "\u00e9a"}}, 1 + 3),  # a string's UTF-8 bytes
+        ({"n": {"N": "-12.3"}}, 1 + 2 + 1),  # 3 significant digits: 2 bytes (1 per two, rounded up) + 1
+        ({"n": {"N": "0.0012"}}, 1 + 1 + 1),  # leading zeroes trimmed
+        ({"l": {"L": [{"S": "ab"}, {"BOOL": True}]}}, 1 + 3 + (1 + 2) + (1 + 1)),  # 3 + 1 an element
+        ({"m": {"M": {"k": {"S": "ab"}}}}, 1 + 3 + 1 + 1 + 2),  # a map's element names count too
+    ],
+)
+def test_item_size_follows_dynamodbs_documented_rule(item: dict[str, Any], size: int) -> None:
+    """'DynamoDB item sizes and formats' (developer guide): strings in UTF-8 bytes, a number
+    1 byte per two significant digits plus 1, a list or map 3 bytes plus 1 an element."""
+    assert item_size(item) == size
