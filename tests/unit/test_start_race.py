@@ -110,3 +110,15 @@ def test_an_execution_that_finds_the_job_failed_then_finished_by_a_retry_leaves_
     second = execution_name(job_id, "k/1")
     assert orchestrator.running == {second} and job.execution_id == f"exec-{second}"
     assert job.status is JobStatus.RUNNING
+
+
+def test_an_execution_does_not_take_back_a_job_failed_for_another_reason() -> None:
+    """Only START_FAILED (its start's answer lost) is taken back: a job failed otherwise
+    with no execution recorded stays failed, and the execution's Suggest says done."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, _, _ = lost_start(first)
+    service.store.set_job_status(job_id, JobStatus.FAILED, error="stopped: its owner's guardrails changed")
+    plan = suggest(service, first)
+    assert plan.done and not plan.trial_ids
+    assert service.store.get_job(job_id).status is JobStatus.FAILED
