@@ -95,3 +95,10 @@ def test_reading_stops_at_the_page_whose_text_decided_the_objective() -> None:
     with pytest.raises(UnreadMetricError):
         final_metrics_in_log(log, "g", "s", ANY_TEXT, ["loss"])
     assert len(log.calls) == 1
+
+
+def test_the_newest_unmatched_non_finite_value_stands_in_one_page_as_across_pages() -> None:
+    """Local (one read of the whole log) and Batch/SageMaker (one page) agree with the pages:
+    the later unmatched inf, not the first nan, is the value."""
+    assert read_metrics(["loss=nan", "loss=inf"], NUMBERS) == ({}, {"loss": "inf"})
+    assert final_metrics_in_log(PagedLog([["loss=nan", "loss=inf"]]), "g", "s", NUMBERS) == {"loss": math.inf}
