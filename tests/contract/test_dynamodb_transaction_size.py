@@ -82,3 +82,34 @@ def test_put_trials_of_large_trials_keeps_each_transaction_within_4_mb(
     store.put_trials([large(job)(k, k) for k in range(1, 61)])
     assert sorted(t.number for t in store.list_trials(job.id)) == list(range(1, 61))
     assert all(size <= TRANSACTION_BYTES for _, size in sent) and len(sent) > 1, sent
+
+
+def test_a_round_leaves_room_for_a_large_job_item_its_counters_update(
+    store: DynamoDBStore, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's update counts its whole stored item toward the 4 MB: a job whose spec takes
+    most of MAX_SPEC_BYTES, with trials filling 4 MB by themselves, must still fit."""
+    spec = full_spec().model_dump(mode="json")
+    spec["parameters"].append({"name": "pad", "type": "categorical", "choices": ["p" * 90_000, "q" * 90_000]})
+    job = Job(id="big-job-item", spec=spec, created_at=1.0)
+    store.create_job(job)
+    sent = measured(dynamodb, monkeypatch)
+    store.add_trials(job.id, 40, 40, large(job))
+    assert len(store.list_trials(job.id)) == 40
+    assert all(size <= TRANSACTION_BYTES for _, size in sent), sent
+
+
+@pytest.mark.parametrize(
+    ("item", "size"),
+    [
+        ({"s": {"S": "\u00e9a"}}, 1 + 3),  # a string's UTF-8 bytes
+        ({"n": {"N": "-12.3"}}, 1 + 2 + 1),  # 3 significant digits: 2 bytes (1 per two, rounded up) + 1
+        ({"n": {"N": "0.0012"}}, 1 + 1 + 1),  # leading zeroes trimmed
+        ({"l": {"L": [{"S": "ab"}, {"BOOL": True}]}}, 1 + 3 + (1 + 2) + (1 + 1)),  # 3 + 1 an element
+        ({"m": {"M": {"k": {"S": "ab"}}}}, 1 + 3 + 1 + 1 + 2),  # a map's element names count too
+    ],
+)
+def test_item_size_follows_dynamodbs_documented_rule(item: dict[str, Any], size: int) -> None:
+    """'DynamoDB item sizes and formats' (developer guide): strings in UTF-8 bytes, a number
+    1 byte per two significant digits plus 1, a list or map 3 bytes plus 1 an element."""
+    assert item_size(item) == size

@@ -73,3 +73,32 @@ def test_the_reason_shows_a_long_text_cut_so_the_trials_error_stays_small() -> N
     with pytest.raises(UnreadMetricError) as unread:
         final_metrics_in_log(PagedLog([lines]), "g", "s", ANY_TEXT, ["loss"])
     assert len(str(unread.value)) < 300 and "1,048,576 characters" in str(unread.value)
+
+
+def test_a_later_pages_number_is_kept_while_older_pages_are_read_for_another_metric() -> None:
+    """Pages come newest first: an older page read for a metric still missing (acc) must
+    not replace the loss a later page decided."""
+    both = [*NUMBERS, MetricDefinition(name="acc", regex=r"acc=([0-9.]+)")]
+    log = PagedLog([["loss=0.1 acc=0.9"], ["loss=0.5"]])
+    assert final_metrics_in_log(log, "g", "s", both, ["loss"]) == {"loss": 0.5, "acc": 0.9}
+
+
+def test_the_newest_unmatched_non_finite_value_stands_across_pages() -> None:
+    log = PagedLog([["loss=nan"], ["loss=inf"], []])  # inf is printed last
+    assert final_metrics_in_log(log, "g", "s", NUMBERS) == {"loss": math.inf}
+
+
+def test_reading_stops_at_the_page_whose_text_decided_the_objective() -> None:
+    """A last match that is no number decides as a number does: older pages are not read
+    (each is a GetLogEvents call, and a reaper pass has a time limit)."""
+    log = PagedLog([["loss=0.3"] * 3, ["loss=abc"]])
+    with pytest.raises(UnreadMetricError):
+        final_metrics_in_log(log, "g", "s", ANY_TEXT, ["loss"])
+    assert len(log.calls) == 1
+
+
+def test_the_newest_unmatched_non_finite_value_stands_in_one_page_as_across_pages() -> None:
+    """Local (one read of the whole log) and Batch/SageMaker (one page) agree with the pages:
+    the later unmatched inf, not the first nan, is the value."""
+    assert read_metrics(["loss=nan", "loss=inf"], NUMBERS) == ({}, {"loss": "inf"})
+    assert final_metrics_in_log(PagedLog([["loss=nan", "loss=inf"]]), "g", "s", NUMBERS) == {"loss": math.inf}

@@ -18,6 +18,7 @@ from hyperstep.errors import ExecutionClosedError
 from hyperstep.keyed_submit import keyed_job_id, submit_keyed
 from hyperstep.messages import FinishRequest, Plan, SuggestRequest
 from hyperstep.models import JobStatus
+from hyperstep.recurring import carry_on
 from hyperstep.service import START_FAILED, TuningService, execution_name
 from hyperstep.spec import JobSpec, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -110,3 +111,28 @@ def test_an_execution_that_finds_the_job_failed_then_finished_by_a_retry_leaves_
     second = execution_name(job_id, "k/1")
     assert orchestrator.running == {second} and job.execution_id == f"exec-{second}"
     assert job.status is JobStatus.RUNNING
+
+
+def test_an_execution_does_not_take_back_a_job_failed_for_another_reason() -> None:
+    """Only START_FAILED (its start's answer lost) is taken back: a job failed otherwise
+    with no execution recorded stays failed, and the execution's Suggest says done."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, _, _ = lost_start(first)
+    service.store.set_job_status(job_id, JobStatus.FAILED, error="stopped: its owner's guardrails changed")
+    plan = suggest(service, first)
+    assert plan.done and not plan.trial_ids
+    assert service.store.get_job(job_id).status is JobStatus.FAILED
+
+
+def test_a_retry_that_read_the_job_failed_before_the_execution_took_it_back_starts_nothing() -> None:
+    """The retry read the job failed (START_FAILED); the execution's Suggest then took it
+    back; the retry's reopening conflicts and it answers the job as the execution left it."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, orchestrator, _ = lost_start(first)
+    read_by_the_retry = service.store.get_job(job_id)
+    suggest(service, first)  # the execution takes the job back
+    job, started = carry_on(service, read_by_the_retry, None, "k")
+    assert not started and job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
+    assert orchestrator.running == {first}

@@ -22,6 +22,7 @@ from hyperstep.backends.batch.block import MAX_SUBMIT_BYTES
 from hyperstep.errors import SpecError
 from hyperstep.models import Job, Trial
 from hyperstep.report_signing import new_report_key
+from hyperstep.space import config_bytes, largest_config
 from hyperstep.spec import MAX_CONFIG_BYTES, MAX_SPEC_BYTES, parse_spec
 from hyperstep.study import Study
 from tests.conftest import spec_document
@@ -90,3 +91,39 @@ def test_the_largest_batch_request_a_spec_is_taken_with_fits_the_quota(char: str
     request = build_request(job, trial, "hs-" + "n" * 125, bus)
     assert len(json.dumps(request, separators=(",", ":"))) <= MAX_SUBMIT_BYTES
     assert low > 1_000  # the bound leaves a useful room
+
+
+def test_the_configuration_limit_is_inclusive_at_its_byte() -> None:
+    """A configuration of exactly MAX_CONFIG_BYTES is taken, one byte more is refused."""
+    overhead = config_bytes({"arch": ""})
+    fits = "x" * (MAX_CONFIG_BYTES - overhead)
+    assert parse_spec(with_choice(fits)).parameters[0].choices[1] == fits
+    with pytest.raises(SpecError, match=f"{MAX_CONFIG_BYTES + 1:,} bytes"):
+        parse_spec(with_choice(fits + "x"))
+
+
+def test_non_ascii_choices_count_their_utf8_bytes_as_stored() -> None:
+    """DynamoDB counts a string's UTF-8 bytes: 30,000 emoji are 120,000 bytes (JSON's
+    escaped form, 360,000 characters, is not what the item holds), so they are taken."""
+    emoji = "\U0001f600" * 30_000
+    assert parse_spec(with_choice(emoji)).parameters[0].choices[1] == emoji
+
+
+def test_a_number_parameter_counts_as_long_as_any_value_it_can_take() -> None:
+    """A float of range [-1e-5, 1] can be -1.2345678901234567e-05 (23 characters of JSON):
+    largest_config must not count it shorter."""
+    drawn = -1.2345678901234567e-05
+    parameters = parse_spec(
+        spec_document(parameters=[{"name": "lr", "type": "float", "low": -1e-5, "high": 1.0}])
+    ).parameters
+    assert config_bytes(largest_config(parameters)) >= config_bytes({"lr": drawn})
+
+
+def test_a_stored_batch_job_past_the_payload_quota_stays_readable() -> None:
+    """The SubmitJob check is a submit's: a job stored before it (or under another quota
+    reading) must still read back, or every handler reading it fails."""
+    spec = parse_spec(with_choice("x" * 100, trial=BATCH))
+    job = Job(id="tiny-3f2a9c1b7d4e", spec=spec, created_at=1.0).model_dump(mode="json")
+    job["spec"]["parameters"][0]["choices"][1] = "x" * 16_000
+    back = Job.model_validate_json(json.dumps(job), context={"stored": True})
+    assert back.spec.parameters[0].choices[1] == "x" * 16_000

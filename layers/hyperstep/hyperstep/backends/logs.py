@@ -141,7 +141,8 @@ def read_metrics(
                     if text is not None:
                         captured[name] = text
                         metrics.pop(name, None)
-            printed = None if matched or name in metrics or name in captured else not_finite(line, pattern)
+            decided = name in metrics or (name in captured and not NOT_FINITE.fullmatch(captured[name]))
+            printed = None if matched or decided else not_finite(line, pattern)  # the newest stands
             if printed is not None:  # no match: it stands only for a metric that has none
                 captured[name] = printed
     return metrics, captured
