@@ -33,13 +33,8 @@ def test_a_trial_whose_result_cannot_be_read_still_ends_failed(tmp_path: Path, m
         raise RuntimeError("cannot parse")
 
     monkeypatch.setattr(local, "read_metrics", broken)
-    document = spec_document()
-    document["trial"] = {**document["trial"], "command": ["true"], "workdir": str(tmp_path)}
-    job = Job(id="job", spec=parse_spec(document))
-    results: list[TrialResult] = []
-    done = threading.Event()
-    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
-    backend.launch(job, Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"}))
+    job, trial, backend, results, done = one_trial(tmp_path, ["true"])
+    backend.launch(job, trial)
     assert done.wait(10)
     (result,) = results
     assert result.state == "failed" and result.error == "cannot read the trial's result: RuntimeError: cannot parse"
@@ -49,13 +44,7 @@ def test_an_ended_process_is_described_by_its_result_and_never_started_twice(tmp
     """The reaper reads a lost result through ``describe``; a repeated launch of the trial
     (a retried Launch) returns the first process instead of starting a second one."""
     (tmp_path / "count.py").write_text("open('launches', 'a').write('x')\nprint('loss=0.25')\n")
-    document = spec_document()
-    document["trial"] = {**document["trial"], "command": ["python", "count.py"], "workdir": str(tmp_path)}
-    job = Job(id="job", spec=parse_spec(document))
-    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
-    results: list[TrialResult] = []
-    done = threading.Event()
-    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    job, trial, backend, results, done = one_trial(tmp_path, ["python", "count.py"])
     ref = backend.launch(job, trial)
     assert done.wait(10)
     assert backend.describe(job, trial) == results[0] and results[0].metrics == {"loss": 0.25}

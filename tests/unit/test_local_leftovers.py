@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from hyperstep.backends.local.adapter import LocalProcessBackend, kill_detached
-from hyperstep.messages import TrialResult
-from hyperstep.models import Job, Trial
-from hyperstep.spec import parse_spec
-from tests.conftest import alive, spec_document
+from tests.conftest import alive
+from tests.unit.test_local_backend import one_trial
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
@@ -115,14 +113,9 @@ def test_a_group_whose_members_are_anothers_is_left_alone(tmp_path: Path) -> Non
 def left_running_after(tmp_path: Path, starts: str) -> bool:
     """Whether the process a trial's script ``starts`` (a shell line writing its pid to
     ``left.pid``) still runs once the trial, which then prints its objective, has ended."""
-    document = spec_document()
     command = ["bash", "-c", f"{starts}\nwhile [ ! -s left.pid ]; do sleep 0.01; done; echo loss=0.5", "bash"]
-    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
-    job = Job(id="job", spec=parse_spec(document))
-    results: list[TrialResult] = []
-    done = threading.Event()
-    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
-    backend.launch(job, Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"}))
+    job, trial, backend, results, done = one_trial(tmp_path, command)
+    backend.launch(job, trial)
     assert done.wait(30) and results[0].state == "completed", results
     pid = (tmp_path / "left.pid").read_text().strip()
     try:
@@ -175,14 +168,8 @@ def test_a_trial_launched_again_in_its_folder_is_not_read_as_ended_by_the_earlie
     """A trial left pending by a hyperstep killed between its launch and its start is launched
     again in the same folder: the first launch's ``exit_status`` must not be read as the new
     process's end (a ``run --resume`` would record it completed while it runs)."""
-    document = spec_document()
     command = ["bash", "-c", "while [ ! -e go ]; do sleep 0.01; done; echo loss=0.5", "bash"]
-    document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
-    job = Job(id="job", spec=parse_spec(document))
-    trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
-    results: list[TrialResult] = []
-    done = threading.Event()
-    backend = LocalProcessBackend(tmp_path / "runs", lambda r: (results.append(r), done.set()))
+    job, trial, backend, results, done = one_trial(tmp_path, command)
     folder = backend.trial_dir(job, trial)
     folder.mkdir(parents=True)
     (folder / "exit_status").write_text("0")  # the earlier launch's
