@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# A handler module's Powertools Metrics reads its namespace when it loads (the template sets
+# it on every function); set here, before any test module imports a handler, in any order.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")
 
 TRAIN_SCRIPT = textwrap.dedent(
     """

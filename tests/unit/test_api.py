@@ -7,7 +7,6 @@ orchestrator and backend, and moto's EventBridge Scheduler; only AWS is missing.
 from __future__ import annotations
 
 import json
-import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
 from hyperstep.messages import SuggestRequest, TrialResult, Usage
 from hyperstep.models import JobStatus, TrialState

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
 from hyperstep.messages import FinishRequest, SuggestRequest
 from hyperstep.owners import normalized, owner_of, parse_admins

@@ -25,7 +25,6 @@ and each is shaped exactly as AWS sends it. Sources of the shapes, field by fiel
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,6 @@ import numpy as np
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 from moto import mock_aws
-
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")  # read when a handler module loads
 
 from hyperstep.asl.definition import load_definition
 from hyperstep.asl.executor import Executor
