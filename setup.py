@@ -18,5 +18,5 @@ setup(
         "hyperstep_functions": "functions",
         "hyperstep_statemachine": "statemachine",
     },
-    package_data={"hyperstep_statemachine": ["*.json"]},
+    package_data={"hyperstep_statemachine": ["*.json"], "hyperstep_functions.api": ["openapi.json"]},
 )
