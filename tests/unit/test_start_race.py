@@ -136,3 +136,59 @@ def test_a_retry_that_read_the_job_failed_before_the_execution_took_it_back_star
     job, started = carry_on(service, read_by_the_retry, None, "k")
     assert not started and job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
     assert orchestrator.running == {first}
+
+
+class LosesTakeBack(StepFunctions):
+    """The take-back's own StartExecution (the execution naming itself, while it runs) fails
+    as ``fail`` says: ``"timeout"``, its answer lost after the SDK's retries (the call may
+    have landed); ``"exists"``, ``ExecutionAlreadyExists`` (``ExecutionClosedError``) to a retry.
+    Step Functions' StartExecution: "When the original execution is open and the execution
+    input from the new call is identical, the Success message is returned"; closed or another
+    input, ExecutionAlreadyExists (StartExecution, Step Functions API reference)."""
+
+    def __init__(self, lose: set[str], fail: str) -> None:
+        super().__init__(lose)
+        self.fail = fail
+        self.failures = 1
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if self.failures and name in self.running and len(self.started) > 1:
+            self.failures -= 1
+            if self.fail == "timeout":
+                raise TimeoutError("StartExecution: read timeout (the call landed)")
+            raise ExecutionClosedError(arn)
+        return arn
+
+
+def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_retry() -> None:
+    """Before: the take-back reopened the job, then its StartExecution raised; Step Functions'
+    retry of Suggest found the job running and recorded no execution: it ran, unrecorded."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    orchestrator = LosesTakeBack(lose={first}, fail="timeout")
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, parse_spec(spec_document()), None, "k")
+    with pytest.raises(TimeoutError):
+        suggest(service, first)  # the take-back's call: its answer lost
+    stored = service.store.get_job(job_id)
+    assert stored.status is JobStatus.FAILED and stored.execution_id is None  # nothing half-written
+    plan = suggest(service, first)  # Step Functions retries the Task
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
+    assert not plan.done and plan.trial_ids and orchestrator.running == {first}
+
+
+def test_a_take_back_answered_execution_already_exists_records_its_own_execution() -> None:
+    """Its own name, so the ARN that ``ExecutionClosedError`` names is this execution's."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    orchestrator = LosesTakeBack(lose={first}, fail="exists")
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, parse_spec(spec_document()), None, "k")
+    plan = suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
+    assert not plan.done and plan.trial_ids

@@ -315,13 +315,24 @@ class TuningService:
         finding it still running under the seed's name, records it (``_live_execution``):
         the job was left to an execution on its way to Finish, run by none. It reopens the
         job and records itself (``start_execution`` under its own running name answers its
-        own id); a retry then finds the job running and starts nothing."""
+        own id); a retry then finds the job running and starts nothing.
+
+        The id is asked for before the one write that reopens the job and records it: a call
+        that raises (its answer lost) leaves the job failed, and Step Functions' retry of
+        the Task takes it back again. Its own name, running, cannot be refused (StartExecution:
+        the same name and input while "the original execution is open" answer Success); an
+        ``ExecutionAlreadyExists`` all the same names this execution (``ExecutionClosedError``)."""
         unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
         if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
             return job
+        try:
+            execution_id = self.orchestrator.start_execution(job.id, execution)
+        except ExecutionClosedError as exc:
+            execution_id = exc.execution_id
         with contextlib.suppress(ConflictError):  # a retry reopened it first: it records this execution
-            self.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
-            return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution))
+            return self.store.set_job_status(
+                job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=execution_id
+            )
         return self.store.get_job(job.id)
 
     @staticmethod
