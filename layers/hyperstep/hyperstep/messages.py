@@ -41,6 +41,21 @@ MAX_TRIAL_METRICS = 100
 (``Trial.with_reports``): a trial's reports live in its DynamoDB item, which holds 400 KB."""
 MAX_METRIC_NAME = 255
 """The longest metric name a report may carry, in characters (SageMaker's ``MetricName``'s limit)."""
+MAX_ERROR_CHARS = 1024
+"""The longest error a trial or job keeps, in characters: SageMaker's ``FailureReason`` is at
+most 1,024 (DescribeTrainingJob, SageMaker API reference), so it is kept whole; Batch's
+``statusReason`` and a container's ``reason`` have no documented bound (DescribeJobs), and
+Step Functions' ``cause`` holds up to 32,768 (``ExecutionFailedEventDetails``). Longer text
+is cut (``clipped``): an item holds 400 KB, an event's entry 256 KB."""
+
+
+def clipped(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters at most, its end saying how long it was; the same
+    again for a text already clipped (a stored error read back and written again)."""
+    if len(text) <= limit:
+        return text
+    tail = f"... ({len(text):,} characters)"
+    return text[: max(limit - len(tail), 0)] + tail
 
 
 class Usage(BaseModel):
@@ -92,9 +107,15 @@ class TrialResult(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     """Final metrics by name; the job's objective metric among them when it completed."""
     error: str | None = None
+    """Why it failed or stopped: a platform's reason is clipped (``MAX_ERROR_CHARS``)."""
     usage: Usage | None = None
     """What the trial used, when the end event or the backend's record says (else collect
     asks the backend, ``TrialBackend.usage``)."""
+
+    @field_validator("error")
+    @classmethod
+    def _clipped(cls, error: str | None) -> str | None:
+        return None if error is None else clipped(error)
 
 
 class TrialMetric(BaseModel):

@@ -80,6 +80,7 @@ from hyperstep.messages import (
     TrialResult,
     Usage,
     WaitRequest,
+    clipped,
     round_seconds,
 )
 from hyperstep.models import (
@@ -229,7 +230,7 @@ class TuningService:
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
-            self.store.set_job_status(job_id, JobStatus.FAILED, error=f"{START_FAILED}: {exc}")
+            self.store.set_job_status(job_id, JobStatus.FAILED, error=clipped(f"{START_FAILED}: {exc}"))
             raise
         return self._record_execution(job_id, execution_id)
 
@@ -703,7 +704,7 @@ class TuningService:
         values: list[float] | None = None,
         expected: Collection[TrialState] | None = None,
     ) -> bool:
-        """``TrialStore.finish_trial``, noting the end for the ``Trials*`` metrics of the
+        """``TrialStore.finish_trial`` (the error ``clipped``), noting the end for the ``Trials*`` metrics of the
         invocation under way when this call recorded it (``hyperstep.recorded_ends``)."""
         recorded = self.store.finish_trial(
             job_id,
@@ -711,7 +712,7 @@ class TuningService:
             state,
             value=value,
             metrics=metrics,
-            error=error,
+            error=None if error is None else clipped(error),
             charge=charge,
             values=values,
             expected=expected,
@@ -1293,7 +1294,8 @@ def unparked(stored: str) -> tuple[str, int]:
 
 
 def failure_reason(error: Mapping[str, Any]) -> str:
-    """``Error: message`` from a caught Step Functions error, in one line.
+    """``Error: message`` from a caught Step Functions error, in one line (``clipped``: a
+    ``Cause`` holds up to 32,768 characters).
 
     A Lambda function's ``Cause`` is its error JSON (``errorMessage``, ``errorType``,
     ``stackTrace``): the job keeps the message, not the stack trace.
@@ -1301,7 +1303,7 @@ def failure_reason(error: Mapping[str, Any]) -> str:
     cause = error.get("Cause")
     with contextlib.suppress(ValueError, TypeError, AttributeError):
         cause = json.loads(cause).get("errorMessage", cause)
-    return f"{error.get('Error')}: {cause}"
+    return clipped(f"{error.get('Error')}: {cause}")
 
 
 def missing_objective(
