@@ -197,25 +197,37 @@ class RecurringSchedules:
 
     def delete(self, name: str, owner: str, specs: TrialStore) -> None:
         """Delete the owner's schedule ``name`` (the spec's name) and the spec kept for it in
-        ``specs``; ``NotFoundError`` when the owner has none of that name, including one whose
-        stored owner is someone else."""
+        ``specs``; ``NotFoundError`` when the owner has neither, including one whose stored
+        owner is someone else.
+
+        The spec goes first: a failure before the schedule's delete leaves a schedule whose
+        ticks start nothing (``tick_spec``), and a retry of the same delete finds it and
+        finishes; one left by a delete that went the other way (the schedule gone, its spec
+        kept) is deleted alone. A ``ResourceNotFoundException`` to ``DeleteSchedule`` (another
+        delete's, or the SDK's retry of this call after its answer was lost) is the schedule gone."""
         full = schedule_name(name, owner)
         missing = NotFoundError(f"schedule {name!r} not found")
         try:
             stored = self.client.get_schedule(Name=full, GroupName=self.group)
         except Exception as exc:
-            if _code(exc) == "ResourceNotFoundException":
-                raise missing from None
-            raise
-        if _stored_owner(stored) != owner:  # a digest collision never hands over a schedule
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            stored = None
+        if stored is not None and _stored_owner(stored) != owner:  # a digest collision never hands over a schedule
             raise missing
+        kept = specs.get_schedule_spec(full)
+        mine = kept is not None and kept.owner == owner
+        if stored is None and not mine:
+            raise missing
+        if mine:
+            specs.delete_schedule_spec(full)
+        if stored is None:
+            return
         try:
             self.client.delete_schedule(Name=full, GroupName=self.group)
         except Exception as exc:
-            if _code(exc) == "ResourceNotFoundException":  # deleted meanwhile
-                raise missing from None
-            raise
-        specs.delete_schedule_spec(full)
+            if _code(exc) != "ResourceNotFoundException":
+                raise
 
 
 def _code(exc: Exception) -> str | None:
