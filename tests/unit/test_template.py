@@ -299,6 +299,22 @@ def test_scheduler_role_may_only_invoke_the_start_function() -> None:
     assert "Function.Arn" not in json.dumps(statement["Resource"]).replace("StartFunction.Arn", "")
 
 
+def test_scheduler_role_is_assumed_only_for_this_stacks_schedule_group() -> None:
+    """Confused deputy prevention (EventBridge Scheduler User Guide, "Confused deputy prevention"):
+    ``aws:SourceAccount`` and ``aws:SourceArn`` in the execution role's trust policy, the
+    latter "must be your EventBridge Scheduler schedule group ARN" (not a schedule or a name
+    prefix): here the group the stack creates, so no other group's schedule (another stack's
+    in the account) can have Scheduler assume the role."""
+    (trust,) = resources()["SchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "aws:SourceAccount": {"Ref": "AWS::AccountId"},
+            "aws:SourceArn": {"Fn::GetAtt": ["ScheduleGroup", "Arn"]},
+        }
+    }
+    assert resources()["ScheduleGroup"]["Type"] == "AWS::Scheduler::ScheduleGroup"
+
+
 # --- the table, the API, the state machine, the rules -------------------------------------
 
 
