@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hyperstep.backends.batch.events import batch_result
+from hyperstep.backends.batch.events import BatchContainer, batch_result
 from hyperstep.backends.sagemaker.events import sagemaker_result
 from hyperstep.messages import MAX_ERROR_CHARS, TrialResult, clipped
 from hyperstep.models import JobStatus
@@ -57,7 +57,7 @@ def test_a_reason_of_a_mebibyte_in_an_end_event_is_kept_clipped(
     assert answer["recorded"] is True
     error = running.store.get_trial(JOB, "t0007").error
     assert error is not None and len(error) <= MAX_ERROR_CHARS
-    assert "x" * 100 in error and re.search(r"x\.\.\. \(1,048,\d{3} characters\)$", error)
+    assert "x" * 100 in error and re.search(r"x\.\.\. \(1,048,576 characters\)", error)
 
 
 def test_a_cause_of_a_mebibyte_in_an_execution_status_change_is_kept_clipped(running: TuningService) -> None:
@@ -76,6 +76,13 @@ def test_the_reapers_describe_paths_clip_the_reason_too() -> None:
     batch = batch_result(JOB, "t0007", "FAILED", MIB, None)
     for result in (sagemaker, batch):
         assert result is not None and result.error is not None and len(result.error) <= MAX_ERROR_CHARS
+
+
+def test_a_failed_batch_jobs_exit_code_outlasts_its_reasons() -> None:
+    container = BatchContainer.model_validate({"reason": MIB, "exitCode": 137})
+    result = batch_result(JOB, "t0007", "FAILED", MIB, container)
+    assert result is not None and result.error is not None
+    assert len(result.error) <= MAX_ERROR_CHARS and result.error.endswith("; exit code 137")
 
 
 def test_a_reason_within_the_bound_is_kept_whole_and_clipping_twice_changes_nothing() -> None:

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from hyperstep.backends.aws_detail import AwsDetail, tag_map
 from hyperstep.backends.naming import NAME_PREFIX, trial_ids
-from hyperstep.messages import TrialResult, Usage
+from hyperstep.messages import MAX_ERROR_CHARS, TrialResult, Usage, clipped
 from hyperstep.pricing.prices import FARGATE_MINIMUM_SECONDS
 
 SOURCE, DETAIL_TYPE = "aws.batch", "Batch Job State Change"
@@ -30,6 +30,9 @@ RULE_PATTERN: dict[str, Any] = {
 BATCH_STOP_REASON = "Stopped by hyperstep"
 """The ``TerminateJob`` reason; Batch returns it as ``statusReason``, which tells a trial
 hyperstep stopped (budget given back) from one that failed."""
+REASON_CHARS = (MAX_ERROR_CHARS - 40) // 2
+"""Each of a failed job's two reasons (``statusReason``, the container's ``reason``: neither
+has a documented bound) is cut to this, so the exit code after them stays in the error."""
 
 
 class KeyValue(AwsDetail):
@@ -71,9 +74,9 @@ def batch_result(
         return None  # SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING
     if status_reason == BATCH_STOP_REASON:
         return TrialResult(job_id=job_id, trial_id=trial_id, state="stopped", error=status_reason)
-    parts = [status_reason or "Batch job failed"]
+    parts = [clipped(status_reason or "Batch job failed", REASON_CHARS)]
     if container is not None and container.reason:
-        parts.append(container.reason)
+        parts.append(clipped(container.reason, REASON_CHARS))
     if container is not None and container.exit_code is not None:
         parts.append(f"exit code {container.exit_code}")
     return TrialResult(job_id=job_id, trial_id=trial_id, state="failed", error="; ".join(parts))
