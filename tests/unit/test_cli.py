@@ -527,3 +527,24 @@ def test_validate_of_a_file_that_is_not_a_spec_does_not_print_its_content(
     err = capsys.readouterr().err.removeprefix(f"hyperstep: error: {spec}: ")
     assert err.startswith(f"not valid YAML/JSON at {where}: {kind}"), err
     assert not any(part in err for part in ("Sup3r", "S3cret", "'q'", "'@'")), err
+
+
+@pytest.mark.parametrize(
+    "text", ['{"StartAt": "${NoSuchFunction}"}', "not json", '{"StartAt": "Nowhere", "States": {}}']
+)
+def test_run_with_a_definition_step_functions_would_refuse_writes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """The definition was read once the store and handlers.log had been made: bad input left
+    a store behind (README: bad input writes nothing)."""
+    definition = workdir / "machine.asl.json"
+    definition.write_text(text)
+    store = workdir / "state" / "store.db"
+    spec = write_spec(workdir, spec_document())
+    code = main(
+        ["--store", str(store), "run", str(spec), "--out", str(workdir / "runs"), "--definition", str(definition)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("hyperstep: error: ") and "definition" in err and "\n" not in err, err
+    assert not (workdir / "state").exists()
+    assert not (workdir / "runs").exists()
