@@ -548,3 +548,12 @@ def test_run_with_a_definition_step_functions_would_refuse_writes_nothing(
     assert code == 2 and err.startswith("hyperstep: error: ") and "definition" in err and "\n" not in err, err
     assert not (workdir / "state").exists()
     assert not (workdir / "runs").exists()
+
+
+def test_what_yaml_says_it_expected_is_still_said() -> None:
+    """Only the text PyYAML quotes from the file goes: its own tokens and expected characters stay."""
+    from hyperstep.spec import unquoted
+
+    assert unquoted("expected a digit or ' ', but found 'x'") == "expected a digit or ' ', but found (text not shown)"
+    assert unquoted("expected ',' or ']', but got '<scalar>'") == "expected ',' or ']', but got '<scalar>'"
+    assert unquoted('found undefined alias "it\'s"') == "found undefined alias (text not shown)"  # repr of it's

@@ -576,16 +576,19 @@ def read_document(path: str | Path) -> Any:
     return document
 
 
-QUOTED = re.compile(r"'(?!<[a-z ]+>')(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-"""What a YAML parser's problem quotes from the file (an alias, a tag, a character), not the
-names of its tokens (``'<scalar>'``)."""
+QUOTED = re.compile(
+    r"\b(found|tag|handle|alias|character|anchor) ('(?!<[a-z ]+>')(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+)
+"""What a YAML parser's problem quotes from the file, after the word PyYAML puts before it
+(``found undefined alias 'x'``, ``but found 'x'``, ``the tag '!x'``), not the names of its
+tokens (``'<scalar>'``) nor the characters it says it expected (``expected ',' or ']'``)."""
 
 
 def unquoted(problem: str) -> str:
     """A YAML parser's ``problem`` without the text it quotes from the file: a secrets file
     passed by mistake is not printed (``found undefined alias 'Sup3rS3cret'``); the line and
     column say where it is."""
-    return QUOTED.sub("(text not shown)", problem)
+    return QUOTED.sub(r"\1 (text not shown)", problem)
 
 
 class DuplicateKeyError(Exception):
