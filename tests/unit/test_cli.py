@@ -99,7 +99,7 @@ BAD_SPECS = {
     "an empty file": ("", "spec: the document is empty"),
     "a key given twice": (
         yaml.safe_dump(spec_document()) + "name: other\n",
-        f"at line {len(yaml.safe_dump(spec_document()).splitlines()) + 1}: duplicate key 'name'",
+        f"at line {len(yaml.safe_dump(spec_document()).splitlines()) + 1}, column 1: duplicate key 'name'",
     ),
     "a key given twice inside a block": (
         yaml.safe_dump(spec_document()).replace("max_trials:", "max_parallel: 2\n  max_trials:"),
@@ -503,3 +503,57 @@ def test_run_says_a_schedule_repeats_only_on_a_deployment(
     assert "warning: schedule: 'rate(1 day)' repeats only on a deployment" in err, err
     assert main(["--store", str(workdir / "s.db"), "validate", str(spec)]) == 0  # validate: the spec is fine
     assert "schedule" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "kind"),
+    [
+        ("user: me\npassword: *Sup3rS3cret\n", "line 2, column 11", "found undefined alias"),
+        ("password: !Sup3rS3cret value\n", "line 1, column 11", "could not determine a constructor for the tag"),
+        ("password: !Sup3r!S3cret value\n", "line 1, column 11", "found undefined tag handle"),
+        ('password: "Sup3r\\qS3cret"\n', "line 1, column 18", "found unknown escape character"),
+        ("password: @Sup3rS3cret\n", "line 1, column 11", "found character"),
+    ],
+)
+def test_validate_of_a_file_that_is_not_a_spec_does_not_print_its_content(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, where: str, kind: str
+) -> None:
+    """A secrets file passed by mistake: the error says where the parser stopped and what kind
+    of error it is, not the text it stopped on (PyYAML quotes it: an alias, a tag, a character,
+    printed as ``hyperstep: error: ...: found undefined alias 'Sup3rS3cret'``)."""
+    spec = tmp_path / "secrets.yaml"
+    spec.write_text(text)
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err.removeprefix(f"hyperstep: error: {spec}: ")
+    assert err.startswith(f"not valid YAML/JSON at {where}: {kind}"), err
+    assert not any(part in err for part in ("Sup3r", "S3cret", "'q'", "'@'")), err
+
+
+@pytest.mark.parametrize(
+    "text", ['{"StartAt": "${NoSuchFunction}"}', "not json", '{"StartAt": "Nowhere", "States": {}}']
+)
+def test_run_with_a_definition_step_functions_would_refuse_writes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """The definition was read once the store and handlers.log had been made: bad input left
+    a store behind (README: bad input writes nothing)."""
+    definition = workdir / "machine.asl.json"
+    definition.write_text(text)
+    store = workdir / "state" / "store.db"
+    spec = write_spec(workdir, spec_document())
+    code = main(
+        ["--store", str(store), "run", str(spec), "--out", str(workdir / "runs"), "--definition", str(definition)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("hyperstep: error: ") and "definition" in err and "\n" not in err, err
+    assert not (workdir / "state").exists()
+    assert not (workdir / "runs").exists()
+
+
+def test_what_yaml_says_it_expected_is_still_said() -> None:
+    """Only the text PyYAML quotes from the file goes: its own tokens and expected characters stay."""
+    from hyperstep.spec import unquoted
+
+    assert unquoted("expected a digit or ' ', but found 'x'") == "expected a digit or ' ', but found (text not shown)"
+    assert unquoted("expected ',' or ']', but got '<scalar>'") == "expected ',' or ']', but got '<scalar>'"
+    assert unquoted('found undefined alias "it\'s"') == "found undefined alias (text not shown)"  # repr of it's

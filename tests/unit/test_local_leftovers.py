@@ -16,6 +16,8 @@ from hyperstep.backends.local.adapter import LocalProcessBackend, kill_detached
 from tests.conftest import alive
 from tests.unit.test_local_backend import one_trial
 
+NO_FOLDER = Path("no-such-folder")
+"""A trial folder: with ``/proc`` it is not read."""
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
 
@@ -34,7 +36,7 @@ def sleeper(**env: str) -> subprocess.Popen[bytes]:
 def test_the_trials_own_process_is_killed() -> None:
     proc = sleeper(HYPERSTEP_JOB_ID="job-1", HYPERSTEP_TRIAL_ID="t0002")
     try:
-        assert LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+        assert LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid), NO_FOLDER)
         assert proc.wait(timeout=10) == -9
     finally:
         proc.kill()
@@ -53,7 +55,7 @@ def test_the_kill_returns_once_the_process_has_ended(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(os, "killpg", later)
     try:
-        assert LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+        assert LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid), NO_FOLDER)
         assert not alive(str(proc.pid))
     finally:
         proc.kill()
@@ -65,7 +67,7 @@ def test_a_pid_reused_by_another_process_is_left_alone(env: dict[str, str]) -> N
     """Another program, or another trial of the job, now has the pid the trial ran as."""
     proc = sleeper(**env)
     try:
-        assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+        assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid), NO_FOLDER)
         assert proc.poll() is None
     finally:
         proc.kill()
@@ -76,7 +78,7 @@ def test_a_process_that_is_gone_is_no_error() -> None:
     proc = sleeper()
     proc.kill()
     proc.wait()
-    assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid))
+    assert not LocalProcessBackend.kill_leftover("job-1", "t0002", str(proc.pid), NO_FOLDER)
 
 
 def orphaned_child(tmp_path: Path, **env: str) -> tuple[str, str]:
@@ -94,7 +96,7 @@ def test_the_trials_group_is_killed_when_only_its_children_are_left(tmp_path: Pa
     leader, child = orphaned_child(tmp_path, HYPERSTEP_JOB_ID="job-1", HYPERSTEP_TRIAL_ID="t0002")
     try:
         assert alive(child)
-        assert LocalProcessBackend.kill_leftover("job-1", "t0002", leader)
+        assert LocalProcessBackend.kill_leftover("job-1", "t0002", leader, NO_FOLDER)
         assert not alive(child)
     finally:
         if alive(child):
@@ -104,7 +106,7 @@ def test_the_trials_group_is_killed_when_only_its_children_are_left(tmp_path: Pa
 def test_a_group_whose_members_are_anothers_is_left_alone(tmp_path: Path) -> None:
     leader, child = orphaned_child(tmp_path, HYPERSTEP_JOB_ID="job-1", HYPERSTEP_TRIAL_ID="t0001")
     try:
-        assert not LocalProcessBackend.kill_leftover("job-1", "t0002", leader)
+        assert not LocalProcessBackend.kill_leftover("job-1", "t0002", leader, NO_FOLDER)
         assert alive(child)
     finally:
         os.kill(int(child), signal.SIGKILL)

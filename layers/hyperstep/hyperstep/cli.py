@@ -395,6 +395,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out_folder(Path(args.out))
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
+    if args.definition is not None:
+        check_definition(args.definition)
+
     for name in ("SIGTERM", "SIGHUP"):  # kill, timeout, a CI cancel; the terminal closed: stop as Ctrl-C does
         signum = getattr(signal, name, None)  # no SIGHUP on Windows
         if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: go on
@@ -421,6 +424,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
         return 130
     return 0 if job.status is JobStatus.COMPLETED else 1
+
+
+def check_definition(path: Path) -> None:
+    """Refuse (``SpecError``) a ``--definition`` the local engine would refuse, before the
+    store or ``handlers.log`` is made (``local_executor`` reads it again)."""
+    from hyperstep.asl.executor import DefinitionError, load_definition
+    from hyperstep.local.runtime import substitutions
+
+    try:
+        load_definition(path, substitutions())
+    except DefinitionError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def check_out_folder(out: Path) -> None:

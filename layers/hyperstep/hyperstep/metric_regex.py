@@ -8,7 +8,13 @@ matches ``MetricDefinitions`` the same way, so the check applies to every backen
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
+from collections.abc import Iterator
+from re import _constants as sre  # the parse ``re.compile`` itself uses (``nested_repeat``)
+from re import _parser
+from typing import Any
 
 NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 """A capture group for a number as Python prints one: sign, decimals, exponent."""
@@ -135,3 +141,149 @@ def decimal_comma(line: str, match: re.Match[str]) -> str | None:
         return None
     pointed = line[: match.end(1)] + "." + line[match.end(1) + 1 :]
     return None if match.re.match(pointed, match.start()) is None else value + rest.group(0)
+
+
+ALPHABET = frozenset(map(chr, range(32, 127))) | frozenset("\t\x0b\x0c\r\x85\xa0éß")
+"""The characters a regex's parts are compared on: printable ASCII, blanks and a few others
+(enough to tell ``\\d`` from ``\\.`` and ``\\w`` from ``\\s``)."""
+_CATEGORIES = {
+    str(category): frozenset(char for char in ALPHABET if re.fullmatch(escape, char))
+    for category, escape in [
+        (sre.CATEGORY_DIGIT, r"\d"),
+        (sre.CATEGORY_NOT_DIGIT, r"\D"),
+        (sre.CATEGORY_SPACE, r"\s"),
+        (sre.CATEGORY_NOT_SPACE, r"\S"),
+        (sre.CATEGORY_WORD, r"\w"),
+        (sre.CATEGORY_NOT_WORD, r"\W"),
+    ]
+}
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
+"""Repeats that backtrack (a possessive one, ``++``, does not)."""
+Item = tuple[Any, Any]
+"""One item of a parsed regex: (opcode, argument), as ``re._parser`` gives it."""
+
+
+def nested_repeat(regex: str) -> str | None:
+    """Why ``regex`` backtracks exponentially on a line that almost matches, or None: a part
+    repeated more than once (``+``, ``*``, ``{2,}``) that ends in a repeat of characters it
+    can also start with (``(?:\\d+\\.?)+``: a run of digits splits into iterations in
+    exponentially many ways, each tried when what follows fails). A possessive repeat never
+    backtracks and is not counted. Run on every printed line of a trial, such a regex holds
+    the interpreter for minutes on one line. ``regex`` compiles (checked before)."""
+    return _walk(list(_parser.parse(regex)))
+
+
+def _walk(items: list[Item]) -> str | None:
+    for op, av in items:
+        if op in _REPEATS and av[1] > 1 and _tail(list(av[2])) & _first(list(av[2])):
+            return "it repeats a part that ends in a repeat of what the part starts with"
+        for body in _bodies(op, av):
+            if (why := _walk(body)) is not None:
+                return why
+    return None
+
+
+def _chars(op: Any, av: Any) -> frozenset[str]:
+    """The characters one item can consume (all of what it repeats or holds)."""
+    if op is sre.LITERAL:
+        return frozenset({chr(av)}) & ALPHABET
+    if op is sre.NOT_LITERAL:
+        return ALPHABET - {chr(av)}
+    if op is sre.ANY:
+        return ALPHABET
+    if op is sre.IN:
+        found = frozenset[str]()
+        for item, value in av:
+            if item is sre.RANGE:
+                found |= frozenset(char for char in ALPHABET if value[0] <= ord(char) <= value[1])
+            elif item is sre.CATEGORY:
+                found |= _CATEGORIES.get(str(value), ALPHABET)
+            elif item is not sre.NEGATE:
+                found |= _chars(item, value)
+        return ALPHABET - found if av and av[0][0] is sre.NEGATE else found
+    return frozenset[str]().union(*(_chars(o, a) for body in _bodies(op, av) for o, a in body))
+
+
+def _first(items: list[Item]) -> frozenset[str]:
+    """What a match of ``items`` can start with."""
+    found = frozenset[str]()
+    for op, av in items:
+        bodies = _bodies(op, av)
+        found |= frozenset[str]().union(*map(_first, bodies)) if bodies else _chars(op, av)
+        if not _nullable(op, av):
+            break
+    return found
+
+
+def _tail(items: list[Item]) -> frozenset[str]:
+    """What the repeats at the end of ``items`` (followed by nothing but what may match
+    nothing) can consume."""
+    found = frozenset[str]()
+    for op, av in reversed(items):
+        if op in _REPEATS and av[1] > 1:
+            found |= _chars(op, av)
+        elif op in (*_REPEATS, sre.SUBPATTERN, sre.BRANCH):  # ``(...)?``, a group, alternatives
+            found |= frozenset[str]().union(*map(_tail, _bodies(op, av)))
+        if not _nullable(op, av):
+            break
+    return found
+
+
+def _nullable(op: Any, av: Any) -> bool:
+    """Whether the item can match nothing."""
+    if op in (*_REPEATS, sre.POSSESSIVE_REPEAT):
+        return av[0] == 0 or all(_nullable(o, a) for o, a in av[2])
+    if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+        return True
+    return any(all(_nullable(o, a) for o, a in body) for body in _bodies(op, av))
+
+
+def _bodies(op: Any, av: Any) -> list[list[Item]]:
+    """The sub-patterns an item holds (none for a character or a set)."""
+    if op in (*_REPEATS, sre.POSSESSIVE_REPEAT):
+        return [list(av[2])]
+    if op is sre.SUBPATTERN:
+        return [list(av[3])]
+    if op in (sre.ASSERT, sre.ASSERT_NOT):
+        return [list(av[1])]
+    if op is sre.ATOMIC_GROUP:
+        return [list(av)]
+    if op is sre.BRANCH:
+        return [list(body) for body in av[1]]
+    if op is sre.GROUPREF_EXISTS:
+        return [list(body) for body in av[1:] if body is not None]
+    return []
+
+
+def find_all(pattern: re.Pattern[str], line: str) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(line)``, trying a pattern that starts with any text (``.*``, as
+    SageMaker's built-in algorithms' regexes do) only where the last match ended: from a later
+    position it could match only where it matches from there too (its ``.*`` takes any text of
+    a line with no line feed), so ``finditer``'s tries from every position of a line it does not
+    match (the square of the line's length, 2 s of CPU on 40,000 characters) find nothing more."""
+    if "\n" in line or not _leading_any(pattern.pattern, pattern.flags):
+        yield from pattern.finditer(line)
+        return
+    start = 0
+    while (match := pattern.match(line, start)) is not None:
+        yield match
+        if match.end() == start:  # an empty match: the next may start here too, as finditer goes on
+            yield from itertools.islice(pattern.finditer(line, start), 1, None)
+            return
+        start = match.end()
+
+
+@functools.lru_cache(maxsize=256)
+def _leading_any(regex: str, flags: int) -> bool:
+    """Whether ``regex`` starts with a repeat of any character from none up (``.*``, ``.*?``,
+    in a group or not) and refers to no group's text (a backreference would see the ``.*``'s)."""
+    items = list(_parser.parse(regex, flags))
+    while items and items[0][0] is sre.SUBPATTERN:
+        items = list(items[0][1][3])
+    leading = bool(items) and items[0][0] in _REPEATS and items[0][1][:2] == (0, sre.MAXREPEAT)
+    return leading and list(items[0][1][2]) == [(sre.ANY, None)] and not _refers(list(_parser.parse(regex, flags)))
+
+
+def _refers(items: list[Item]) -> bool:
+    """Whether ``items`` hold a backreference (or a condition on a group)."""
+    return any(op in (sre.GROUPREF, sre.GROUPREF_EXISTS) or any(map(_refers, _bodies(op, av))) for op, av in items)

@@ -530,17 +530,19 @@ def parse_spec(document: Any, base_dir: Path | None = None) -> JobSpec:
         raise SpecError(describe_validation_error(exc)) from None
 
 
-def not_valid(path: str | Path, kind: str, reason: str, line: int | None = None) -> SpecError:
-    """The one line a file that does not parse gets: ``path: not valid KIND at line N: reason``,
-    the line only when it is known."""
-    where = "" if line is None else f" at line {line}"
+def not_valid(
+    path: str | Path, kind: str, reason: str, line: int | None = None, column: int | None = None
+) -> SpecError:
+    """The one line a file that does not parse gets: ``path: not valid KIND at line N, column
+    C: reason``, the line and column only when they are known."""
+    where = "" if line is None else f" at line {line}" if column is None else f" at line {line}, column {column}"
     return SpecError(f"{path}: not valid {kind}{where}: {reason}")
 
 
 def not_valid_json(path: str | Path, exc: json.JSONDecodeError, kind: str = "JSON") -> SpecError:
     """``not_valid`` for what ``strict_json`` refused, at its line when the position is known:
     its own refusals (a key given twice, NaN, a 5,000-digit number) are at position 0."""
-    return not_valid(path, kind, exc.msg, exc.lineno if exc.pos else None)
+    return not_valid(path, kind, exc.msg, *((exc.lineno, exc.colno) if exc.pos else ()))
 
 
 def read_document(path: str | Path) -> Any:
@@ -562,7 +564,9 @@ def read_document(path: str | Path) -> Any:
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise not_valid(path, kind, reason, None if where is None else where.line + 1) from None
+        if not isinstance(exc, DuplicateKeyError):  # a key's name is the spec's, and said
+            reason = unquoted(reason)
+        raise not_valid(path, kind, reason, *(() if where is None else (where.line + 1, where.column + 1))) from None
     except RecursionError:
         raise not_valid(path, kind, "nested too deeply for Python to read") from None
     except ValueError as exc:  # what the parser's own constructors refuse: an int past 4,300 digits, a 13th month
@@ -572,12 +576,34 @@ def read_document(path: str | Path) -> Any:
     return document
 
 
+QUOTED = re.compile(
+    r"\b(found|tag|handle|alias|character|anchor) ('(?!<[a-z ]+>')(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+)
+"""What a YAML parser's problem quotes from the file, after the word PyYAML puts before it
+(``found undefined alias 'x'``, ``but found 'x'``, ``the tag '!x'``), not the names of its
+tokens (``'<scalar>'``) nor the characters it says it expected (``expected ',' or ']'``)."""
+
+
+def unquoted(problem: str) -> str:
+    """A YAML parser's ``problem`` without the text it quotes from the file: a secrets file
+    passed by mistake is not printed (``found undefined alias 'Sup3rS3cret'``); the line and
+    column say where it is."""
+    return QUOTED.sub(r"\1 (text not shown)", problem)
+
+
+class DuplicateKeyError(Exception):
+    """Base of ``_loader``'s refusal of a key given twice (a ``ConstructorError`` too)."""
+
+
 @functools.cache
 def _loader() -> type:
     """``yaml.SafeLoader`` refusing a key given twice in one mapping, which it would take as
     the last value (the API refuses the same in JSON: ``http_input.strict_json``). A key
     after a merge (``<<: *defaults``) overrides the merged one, as YAML means it to."""
     import yaml
+
+    class DuplicateKey(yaml.constructor.ConstructorError, DuplicateKeyError):
+        pass
 
     class StrictLoader(yaml.SafeLoader):
         """Also reads numbers as YAML 1.2 and JSON do where YAML 1.1 reads text: an exponent
@@ -591,7 +617,7 @@ def _loader() -> type:
                 key = self.construct_object(key_node, deep=True)
                 if isinstance(key, Hashable) and key in seen:
                     text = str(key)[:50]
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {text!r}", key_node.start_mark)
+                    raise DuplicateKey(None, None, f"duplicate key {text!r}", key_node.start_mark)
                 if isinstance(key, Hashable):
                     seen.add(key)
             return super().construct_mapping(node, deep=deep)

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from hyperstep.metric_regex import first_group, reads_no_number
+from hyperstep.metric_regex import first_group, nested_repeat, reads_no_number
 from hyperstep.pricing import Rate, own_rate
 
 if TYPE_CHECKING:
@@ -176,6 +176,11 @@ class MetricDefinition(SpecModel):
             raise ValueError(f"not a valid regular expression: {exc}") from None
         if pattern.groups < 1:
             raise ValueError("the regex needs one capture group for the value")
+        if not read_back(info) and (why := nested_repeat(regex)) is not None:  # a rule that came later, too
+            raise ValueError(
+                f"{why}, which can backtrack for minutes on one printed line that almost matches;"
+                " make the inner repeat's end distinct from the part's start, or make it possessive: (?:...)++"
+            )
         if reads_no_number(regex) and not read_back(info):  # a rule that came later: stored jobs stay readable
             raise ValueError(
                 f"the value is read from the first capture group, ({first_group(regex)}), which matches no number;"

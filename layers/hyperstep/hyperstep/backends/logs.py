@@ -23,7 +23,7 @@ from typing import Any
 
 from hyperstep.errors import UnreadMetricError
 from hyperstep.messages import LogCursor
-from hyperstep.metric_regex import decimal_comma
+from hyperstep.metric_regex import decimal_comma, find_all
 from hyperstep.spec_base import MetricDefinition
 
 MAX_LOG_PAGES = 20
@@ -48,7 +48,7 @@ def step_matches(
     reports = []
     for line in lines:
         for name, pattern in patterns:
-            for match in pattern.finditer(line):
+            for match in find_all(pattern, line):
                 try:  # a value printed with a decimal comma (0,49) is none, not 0
                     value = float(decimal_comma(line, match) or match.group(1))
                 except (TypeError, ValueError):
@@ -131,7 +131,7 @@ def read_metrics(
     for line in lines:
         for name, pattern in patterns:
             matched = False
-            for match in pattern.finditer(line):
+            for match in find_all(pattern, line):
                 matched = True
                 text = decimal_comma(line, match) or match.group(1)
                 try:
@@ -153,7 +153,7 @@ def not_finite(line: str, pattern: re.Pattern[str]) -> str | None:
     value written as 0, the pattern's group starts where it stood. None for any other line."""
     for value in NOT_FINITE.finditer(line):
         numeric = line[: value.start()] + "0" + line[value.end() :]
-        if any(match.start(1) == value.start() for match in pattern.finditer(numeric)):
+        if any(match.start(1) == value.start() for match in find_all(pattern, numeric)):
             return value.group()
     return None
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from hyperstep import __version__
 from hyperstep.errors import HyperstepError
+from hyperstep.metric_regex import find_all
 from hyperstep.models import Job, Trial
 from hyperstep.spec import JobSpec, describe_validation_error
 from hyperstep.stores.base import TrialStore
@@ -117,7 +118,7 @@ def learning_curves(job: Job, runs_dir: Path) -> dict[str, dict[int, float]]:
 def _values(text: str, pattern: re.Pattern[str]) -> list[float]:
     values = []
     for line in text.splitlines():
-        for match in pattern.finditer(line):
+        for match in find_all(pattern, line):
             try:
                 values.append(float(match.group(1)))
             except (TypeError, ValueError):

@@ -205,7 +205,9 @@ def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
     if isinstance(job.spec.trial, LocalTrial):
         for trial in runtime.store.list_trials(job.id):
             if trial.state.active and trial.backend_ref is not None:
-                runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref)
+                runtime.backend.kill_leftover(
+                    job.id, trial.id, trial.backend_ref, runtime.backend.trial_dir(job, trial)
+                )
                 ended = runtime.backend.ended_result(job, trial, trial.started_at or trial.created_at)
                 if ended is not None:
                     runtime.service.collect(ended)

@@ -19,7 +19,9 @@ what early stopping judges, so a trial told to stop is killed within about one s
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import logging
 import math
 import os
 import signal
@@ -39,6 +41,8 @@ from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialMetric, TrialResult, Usage
 from hyperstep.secrets import VariableSecrets, resolved_environment
 
+log = logging.getLogger(__name__)
+
 TAIL_SECONDS = 0.1
 """How often a running trial's log is read for new metric lines."""
 ENV_TRIAL_DIR = "HYPERSTEP_TRIAL_DIR"
@@ -48,8 +52,10 @@ EXIT_FILE = "exit_status"
 """The file in a trial's folder that its launcher writes the command's exit status to (a
 negative one: the signal that killed it), for a run that did not see the end itself."""
 LAUNCHER = """
-import os, sys
-command = sys.argv[2:]
+import fcntl, os, sys
+command = sys.argv[3:]
+held = os.open(sys.argv[2], os.O_RDONLY)
+fcntl.flock(held, fcntl.LOCK_EX)
 pid = os.fork()
 if pid == 0:
     try:
@@ -73,7 +79,12 @@ as it did: the process the backend starts (forking itself: importing ``subproces
 took 50 ms a trial). It leads the trial's process group, so every kill
 of the trial kills it first and no status is written; but when hyperstep itself is killed
 outright (SIGKILL, the OOM killer) a trial that goes on and ends by itself leaves its status,
-and ``ended_result`` reads the result a resumed run would otherwise record as stopped."""
+and ``ended_result`` reads the result a resumed run would otherwise record as stopped. While
+it runs it holds a lock on the trial's ``HELD_FILE`` (its command does not inherit it): where
+no ``/proc`` shows whose a process group is (macOS), a held lock says the group it leads is
+still the trial's (``kill_leftover``)."""
+HELD_FILE = "hyperparameters.json"
+"""The file in a trial's folder its launcher holds a lock on for as long as it runs."""
 LAST_BYTES = 1 << 16
 """How much of a log's end is read for its last line (a failed trial's reason)."""
 
@@ -101,9 +112,9 @@ def failure_reason(code: int, log: Path) -> str:
     return f"{what}: {line}" if line else f"{what}, printing nothing on stdout or stderr"
 
 
-def launcher(exit_file: Path) -> list[str]:
-    """The ``LAUNCHER`` command, writing to ``exit_file``: the trial's command follows it."""
-    return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(exit_file)]
+def launcher(directory: Path) -> list[str]:
+    """The ``LAUNCHER`` command of the trial whose folder is ``directory``: its command follows it."""
+    return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(directory / EXIT_FILE), str(directory / HELD_FILE)]
 
 
 def resolve_command(command: list[str]) -> list[str]:
@@ -138,6 +149,8 @@ class LocalProcessBackend(TrialBackend):
         self._stops = 0
         """How many times ``stop_all`` has run: a launch it lands in kills its own process."""
         self._lock = threading.Lock()
+        self._said_no_proc = False
+        """Whether the log has said that detached processes are not looked for (no ``/proc``)."""
 
     def trial_dir(self, job: JobView, trial: TrialView) -> Path:
         return self.runs_dir / job.id / trial.id
@@ -194,7 +207,7 @@ class LocalProcessBackend(TrialBackend):
         try:
             return subprocess.Popen(
                 [
-                    *launcher(directory / EXIT_FILE),
+                    *launcher(directory),
                     *resolve_command(block.command),
                     *script_arguments(trial.params),
                 ],
@@ -226,7 +239,12 @@ class LocalProcessBackend(TrialBackend):
         began = time.monotonic()
         code = self._wait(job, trial, proc, block.timeout_seconds)
         self._kill(proc)  # what it left running in its group ends with it, as all in a container ends with it
-        kill_detached(job.id, trial.id, self.trial_dir(job, trial))  # and what left it (setsid: a daemon)
+        if not kill_detached(job.id, trial.id, self.trial_dir(job, trial)) and not self._said_no_proc:
+            self._said_no_proc = True  # and what left it (setsid: a daemon), where ``/proc`` shows it
+            log.warning(
+                "no /proc on this system: processes a local trial detaches into a session of its own "
+                "(setsid, a daemon) are not looked for and run on after it ends (its process group is killed)"
+            )
         usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
             stopped = key in self._stopping
@@ -336,19 +354,24 @@ class LocalProcessBackend(TrialBackend):
             os.killpg(proc.pid, signal.SIGKILL)
 
     @staticmethod
-    def kill_leftover(job_id: str, trial_id: str, ref: str) -> bool:
+    def kill_leftover(job_id: str, trial_id: str, ref: str, directory: Path) -> bool:
         """Kill the process group that a trial of an earlier run of its job left running
         when that run's hyperstep was killed outright (SIGKILL, the OOM killer): the group its
         process led (``ref``, its pid, is the group's id), whether that process still runs or
         only its children do. The group is known as the trial's by the environment it was
         started with, carried by a member: Linux hands out no pid while a group of that id
         lives, so a group of id ``ref`` holding a process of the trial's identity is the
-        trial's own, and a pid reused since by another process is left alone. Needs
-        ``/proc`` (Linux); elsewhere nothing is killed. True if it was killed."""
+        trial's own, and a pid reused since by another process is left alone. Without
+        ``/proc`` (macOS) the group is killed while its leader, the trial's launcher, runs (it
+        holds its lock on ``HELD_FILE`` in the trial's ``directory``, so the group is the trial's);
+        once the launcher has ended, what it left in its group is not looked for (the log says
+        so). True if it was killed."""
         try:
             members = _group_members(int(ref))
-        except (OSError, ValueError):  # no /proc, not a pid
+        except ValueError:  # not a pid
             return False
+        except OSError:  # no /proc
+            return _kill_held_group(int(ref), directory / HELD_FILE)
         identity = _identity(job_id, trial_id)
         if not any(identity <= _environ(pid) for pid in members):  # gone, another's, not ours to read
             return False
@@ -379,16 +402,56 @@ def kill_detached(job_id: str, trial_id: str, directory: Path) -> None:
     out of reach of its group's kill: found by the environment they were started with, which
     every descendant inherits (the trial's ids and its own ``directory``: another store's, or
     another test run's, trial of the same ids is not this one), and waited for
-    (``_wait_ended``). Needs ``/proc`` (Linux); elsewhere they run on."""
+    (``_wait_ended``). Needs ``/proc`` (Linux); elsewhere they run on: False then."""
     identity = _identity(job_id, trial_id) | {f"{ENV_TRIAL_DIR}={directory}".encode()}
     try:
         detached = [pid for pid in _processes() if identity <= _environ(pid)]
     except OSError:  # no /proc
-        return
+        return False
     for pid in detached:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     _wait_ended(detached)
+    return True
+
+
+def _kill_held_group(pgid: int, held: Path) -> bool:
+    """``kill_leftover`` without ``/proc``: kill group ``pgid`` if its leader, the trial's
+    launcher, still holds its lock on ``held`` (a group's id is not handed out again while
+    the group lives), and wait until the group is gone (at most ``LEFTOVER_EXIT_SECONDS``)."""
+    if not _lock_held(held):
+        log.warning(
+            "no /proc on this system: the launcher of the trial in %s has ended; processes it left "
+            "in its process group %d, if any, are not looked for and run on",
+            held.parent,
+            pgid,
+        )
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + LEFTOVER_EXIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):  # gone (or, after all, not ours)
+            break
+        time.sleep(0.01)
+    return True
+
+
+def _lock_held(path: Path) -> bool:
+    """Whether another process holds a lock on ``path`` (``flock``; False when it is missing)."""
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(handle)  # and the lock with it
+    return False
 
 
 def _identity(job_id: str, trial_id: str) -> set[bytes]:

@@ -1,0 +1,99 @@
+"""A metric regex that repeats a part which itself repeats over the same characters
+(``((?:\\d+\\.?)+)``) backtracks exponentially on a line that almost matches: every printed
+line of a trial runs through it (the local log watcher, the Batch log follower), and Python's
+``re`` holds the interpreter meanwhile: ``loss=((?:\\d+\\.?)+)x`` took 0.46 s of CPU on
+``loss=`` and 22 digits here, twice as long for each digit more (an hour at 35 digits).
+Such a regex is refused at validation; every regex whose repeats cannot split one run of
+characters two ways passes, as before."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hyperstep.metric_regex import NUMBER, SHORT_NUMBER, find_all, nested_repeat
+from hyperstep.spec_base import STORED, MetricDefinition
+
+CATASTROPHIC = [
+    r"loss=((?:\d+\.?)+)x",
+    r"loss=((?:[0-9]+)*\.[0-9]+)",
+    r"(?:.*)*loss=([0-9.]+)",
+    r"loss=([0-9.]+)(?:\s*\w+)*$",
+    r"loss=((?:\d{1,3})+)",
+    r"loss=(?:(?:(\d+)))+ end",
+]
+FINE = [
+    r"loss=([0-9.]+)",
+    NUMBER,
+    SHORT_NUMBER,
+    r"accuracy=([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)",
+    r".*\[[0-9]+\].*#011validation-rmse:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?).*",
+    r"loss=([0-9]+(?:\.[0-9]+)*)",
+    r"(?:\d+\.){3}(\d+)",
+    r"Train_error=(.*?);",
+    r"loss=((?:\d+\.?)++)",
+    r"(?:epoch \d+, )*loss=([0-9.]+)",
+]
+
+
+@pytest.mark.parametrize("regex", CATASTROPHIC)
+def test_a_regex_that_repeats_a_repeat_over_the_same_characters_is_refused(regex: str) -> None:
+    assert nested_repeat(regex) is not None
+    with pytest.raises(ValueError, match="backtrack"):
+        MetricDefinition(name="loss", regex=regex)
+
+
+@pytest.mark.parametrize("regex", FINE)
+def test_a_regex_whose_repeats_cannot_split_a_run_two_ways_passes(regex: str) -> None:
+    assert nested_repeat(regex) is None
+    assert MetricDefinition(name="loss", regex=regex).regex == regex
+
+
+def test_a_stored_job_with_such_a_regex_stays_readable() -> None:
+    """A rule that came later: a job stored before it is read back as it was."""
+    definition = MetricDefinition.model_validate({"name": "loss", "regex": CATASTROPHIC[0]}, context=STORED)
+    assert definition.regex == CATASTROPHIC[0]
+
+
+LEADING_ANY = [
+    r".*loss=([0-9.]+)",
+    r".*?loss=([0-9.]+)",
+    r"(.*)loss=([0-9.]+)",
+    r".*\[[0-9]+\].*#011validation-rmse:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?).*",
+    r".*?(\d*)",
+    r"(?s).*loss=(\d+)",
+    r".*(\d)(?<=1)",
+]
+LINES = ["", "loss=0.5", "a loss=0.5 b loss=0.25", "xx" * 50, "[3] #011validation-rmse:0.25 x", "1 22 333", "a\nloss=1"]
+
+
+@pytest.mark.parametrize("regex", LEADING_ANY)
+def test_a_regex_that_starts_with_any_text_finds_what_finditer_finds(regex: str) -> None:
+    pattern = re.compile(regex)
+    for line in LINES:
+        found = [(m.span(), m.groups()) for m in find_all(pattern, line)]
+        assert found == [(m.span(), m.groups()) for m in pattern.finditer(line)], line
+
+
+def test_a_regex_that_starts_with_any_text_tries_each_line_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``.*loss=([0-9.]+)`` (SageMaker's built-in algorithms' regexes start so) on a line that
+    does not match: ``finditer`` tries it from every position, each try running to the line's end
+    (2 s of CPU on a line of 40,000 characters here, 4 times that for twice the length; a 1 MiB
+    line, the longest the local watcher reads, would take some 20 minutes). A try from the line's
+    start covers every later one: the pattern is tried there alone."""
+    tried: list[int] = []
+    pattern = re.compile(r".*loss=([0-9.]+)")
+
+    class Counting:
+        groups = pattern.groups
+
+        def match(self, line: str, pos: int = 0) -> re.Match[str] | None:
+            tried.append(pos)
+            return pattern.match(line, pos)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(pattern, name)
+
+    assert list(find_all(Counting(), "x" * 40_000)) == []  # type: ignore[arg-type]
+    assert tried == [0]
