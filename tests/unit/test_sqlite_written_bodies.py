@@ -1,7 +1,7 @@
-"""The SQLite store keeps the model of a trial body it wrote with that body
+"""The SQLite store keeps the model of a job or trial body it wrote with that body
 (``ParsedBodies.wrote``): a trial's next step report reads it without parsing the JSON
-again, the model read is the one a fresh parse of the stored body gives, and a write that
-was rolled back leaves the stored body to be read."""
+again, nor the job a trial's end rewrote; the model read is the one a fresh parse of the
+stored body gives; a write that was rolled back leaves the stored body to be read."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hyperstep.models import Job, MetricReport, Trial, trial_id
+from hyperstep.models import Job, MetricReport, Trial, TrialState, trial_id
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.contract.conftest import full_spec, trials_of
 
@@ -48,6 +48,16 @@ def test_step_reports_read_the_body_the_one_before_wrote_without_parsing_it(
     assert parsed == []  # before: each report parsed the body the one before had written
 
 
+def test_a_job_written_is_read_again_without_parsing_it(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.get_job("job")
+    parsed: list[str] = []
+    parse = store._jobs._parse
+    monkeypatch.setattr(store._jobs, "_parse", lambda body: parsed.append(body) or parse(body))
+    store.finish_trial("job", trial_id(1), TrialState.COMPLETED, 0.5)  # rewrites the job's counters
+    assert store.get_job("job").completed == 1
+    assert parsed == []  # before: the job body the end wrote was parsed on the next read
+
+
 def test_the_model_read_is_the_one_the_stored_body_parses_to(store: SQLiteStore, tmp_path: Path) -> None:
     for step in range(1, 4):
         report(store, step)
@@ -55,6 +65,8 @@ def test_the_model_read_is_the_one_the_stored_body_parses_to(store: SQLiteStore,
     try:
         assert store.get_trial("job", trial_id(1)) == fresh.get_trial("job", trial_id(1))
         assert store.get_trial("job", trial_id(1)).report_key == fresh.get_trial("job", trial_id(1)).report_key
+        store.finish_trial("job", trial_id(1), TrialState.COMPLETED, 0.5)
+        assert store.get_job("job") == fresh.get_job("job")
     finally:
         fresh.close()
 

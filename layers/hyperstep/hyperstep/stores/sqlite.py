@@ -14,8 +14,8 @@ dozens of reports, each a commit, spent over a millisecond each waiting for the 
 Records are JSON bodies read back as frozen models. Every Suggest reads every trial of
 its job, so a model is parsed once per body and reused while the stored body is the same
 (``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation
-(a trial's body written on this connection is not parsed at all: the model written is
-kept with it); and a job's list of trials is read again only once something was committed since
+(a job's or trial's body written on this connection is not parsed at all: the model
+written is kept with it); and a job's list of trials is read again only once something was committed since
 (on this connection, or on another: SQLite's ``PRAGMA data_version``).
 
 A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step, not in
@@ -113,8 +113,8 @@ class ParsedBodies(Generic[Model]):
     def wrote(self, key: Hashable, body: str, model: Model) -> None:
         """``model`` was just written as ``body`` (its dump): the next read of that body
         takes it as it is, not parsed again (each of a trial's step reports reads the body
-        the one before wrote). A write rolled back leaves another body stored: read, it is
-        parsed."""
+        the one before wrote, and the job a trial's end rewrote). A write rolled back
+        leaves another body stored: read, it is parsed."""
         self._seen[key] = (body, model)
 
     def many(self, rows: list[tuple[Hashable, str]]) -> list[Model]:
@@ -189,7 +189,9 @@ class SQLiteStore(TrialStore):
         return self._jobs(job_id, row[0])
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
-        conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (job.model_dump_json(), job.id))
+        body = job.model_dump_json()
+        conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
+        self._jobs.wrote(job.id, body, job)
 
     def create_job(self, job: Job) -> None:
         with self._tx() as conn:
