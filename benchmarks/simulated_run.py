@@ -1,6 +1,6 @@
 """How fast the real state machine runs simulated trials, and what orchestrating one costs.
 
-    nice -n 19 .venv/bin/python -m benchmarks.simulated_run [--trials 2000] [--parallel 50] [--profile]
+    nice -n 19 .venv/bin/python -m benchmarks.simulated_run [--trials 2000] [--parallel 50] [--profile FILE]
 
 One job of ``--trials`` simulated trials (``examples/simulated/curves.py``'s crossing
 curves, 27 steps each, so 27 step reports and one result per trial) runs the way
@@ -20,9 +20,10 @@ import cProfile
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -103,22 +104,43 @@ def here() -> Any:
     return module
 
 
+@contextmanager
+def profiling_every_thread(path: Path) -> Iterator[None]:
+    """cProfile the calling thread and every thread started meanwhile (the executor's, the
+    bus's, the Task threads, where the simulation driver delivers events), one profiler a
+    thread, and write their stats merged to ``path``. The calling thread alone spends its
+    time waiting for the execution's end."""
+    profilers = [cProfile.Profile()]
+
+    def profile_this_thread(*_: Any) -> None:
+        sys.setprofile(None)  # this hook's own: the thread's profiler takes its place
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()
+
+    threading.setprofile(profile_this_thread)
+    profilers[0].enable()
+    try:
+        yield
+    finally:
+        profilers[0].disable()
+        threading.setprofile(None)  # type: ignore[arg-type]
+        pstats.Stats(*profilers).dump_stats(path)
+
+
 def measure(trials: int, parallel: int, seed: int = 0, profile: Path | None = None) -> dict[str, Any]:
     """Run one simulated job and return what it took."""
     module = here()
     module.SPENT.update(objective=0.0, strategy=0.0)
-    profiler = cProfile.Profile() if profile else None
     with tempfile.TemporaryDirectory() as tmp, timing_strategies():
         started, cpu = time.perf_counter(), time.process_time()
-        if profiler:
-            profiler.enable()
-        job = run_local(parse_spec(spec(trials, parallel, seed)), Path(tmp) / "store.db", Path(tmp) / "runs", env={})
-        if profiler:
-            profiler.disable()
+        with profiling_every_thread(profile) if profile else nullcontext():
+            job = run_local(
+                parse_spec(spec(trials, parallel, seed)), Path(tmp) / "store.db", Path(tmp) / "runs", env={}
+            )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    if profiler and profile:
-        profiler.dump_stats(profile)
-        pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
+    if profile:
+        pstats.Stats(str(profile)).sort_stats("tottime").print_stats(40)
     assert job.status is JobStatus.COMPLETED, job
     ended = job.completed + job.failed
     spent = module.SPENT["objective"] + module.SPENT["strategy"]
@@ -166,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--parallel", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", type=Path, help="write cProfile stats here and print the top entries")
+    parser.add_argument(
+        "--profile", type=Path, help="write cProfile stats of every thread here and print the top entries"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/results alone")
     args = parser.parse_args(argv)
     result = measure(args.trials, args.parallel, args.seed, args.profile)

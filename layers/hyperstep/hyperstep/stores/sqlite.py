@@ -13,8 +13,9 @@ dozens of reports, each a commit, spent over a millisecond each waiting for the 
 
 Records are JSON bodies read back as frozen models. Every Suggest reads every trial of
 its job, so a model is parsed once per body and reused while the stored body is the same
-(``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation;
-and a job's list of trials is read again only once something was committed since
+(``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation
+(a job's or trial's body written on this connection is not parsed at all: the model
+written is kept with it); and a job's list of trials is read again only once something was committed since
 (on this connection, or on another: SQLite's ``PRAGMA data_version``).
 
 A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step, not in
@@ -109,6 +110,13 @@ class ParsedBodies(Generic[Model]):
         self._seen[key] = (body, model)
         return model
 
+    def wrote(self, key: Hashable, body: str, model: Model) -> None:
+        """``model`` was just written as ``body`` (its dump): the next read of that body
+        takes it as it is, not parsed again (each of a trial's step reports reads the body
+        the one before wrote, and the job a trial's end rewrote). A write rolled back
+        leaves another body stored: read, it is parsed."""
+        self._seen[key] = (body, model)
+
     def many(self, rows: list[tuple[Hashable, str]]) -> list[Model]:
         """The models of ``(key, body)`` rows, in order (a job's every trial, each Suggest)."""
         seen, models = self._seen, []
@@ -181,7 +189,9 @@ class SQLiteStore(TrialStore):
         return self._jobs(job_id, row[0])
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
-        conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (job.model_dump_json(), job.id))
+        body = job.model_dump_json()
+        conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
+        self._jobs.wrote(job.id, body, job)
 
     def create_job(self, job: Job) -> None:
         with self._tx() as conn:
@@ -291,9 +301,9 @@ class SQLiteStore(TrialStore):
     def _write_trial(self, conn: sqlite3.Connection, trial: Trial, ends: bool = True) -> None:
         """Write the trial's body; an ended one joins ``recently_ended`` unless ``ends`` is
         False (reports kept after its end, which leave that end as it is)."""
-        conn.execute(
-            "UPDATE trials SET body = ? WHERE job_id = ? AND id = ?", (stored_json(trial), trial.job_id, trial.id)
-        )
+        body = stored_json(trial)
+        conn.execute("UPDATE trials SET body = ? WHERE job_id = ? AND id = ?", (body, trial.job_id, trial.id))
+        self._trials.wrote((trial.job_id, trial.id), body, trial)
         if ends and not trial.state.active:  # every change of a trial's state comes here: kept for ``recently_ended``
             conn.execute("INSERT OR IGNORE INTO ended (job_id, trial_id) VALUES (?, ?)", (trial.job_id, trial.id))
 

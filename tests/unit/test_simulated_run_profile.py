@@ -1,0 +1,16 @@
+"""``benchmarks.simulated_run --profile`` profiles every thread of the run: the handlers
+run on the executor's Task threads and the bus's, not on the thread that starts the run."""
+
+from __future__ import annotations
+
+import pstats
+from pathlib import Path
+
+from benchmarks.simulated_run import measure
+
+
+def test_the_profile_holds_the_handlers_run_on_other_threads(tmp_path: Path) -> None:
+    result = measure(trials=3, parallel=2, profile=tmp_path / "run.prof")
+    assert result["ended"] == 3
+    profiled = {function for _, _, function in pstats.Stats(str(tmp_path / "run.prof")).stats}  # type: ignore[attr-defined]
+    assert {"handle_suggest", "handle_collect", "report_metrics"} <= profiled  # before: the main thread's waits only
