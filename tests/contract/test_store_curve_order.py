@@ -15,7 +15,7 @@ from unittest import mock
 
 import pytest
 
-from hyperstep.models import TrialState, replaces_point, trial_id
+from hyperstep.models import MetricReport, TrialState, merge_reports, replaces_point, trial_id
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import add, trials_of
 from tests.contract.test_store_contract import MakeJob, at_step, completed_by_final_report
@@ -33,6 +33,26 @@ def test_the_curve_orders_a_step_s_reports_by_their_time() -> None:
     assert replaces_point(1.0, 1.0)  # a duplicate: the same value again
     assert replaces_point(1.0, None) and not replaces_point(None, 1.0)  # no at: older than any
     assert replaces_point(None, None)  # neither has one: the later arrival
+    assert replaces_point(0.0, None) and not replaces_point(None, 0.0)  # 0.0 is a time (a virtual clock's start)
+    timed, untimed = MetricReport(value=0.5, step=3, at=0.0), MetricReport(value=0.9, step=3)
+    assert timed.rank > untimed.rank
+    assert merge_reports({"loss": timed}, {"loss": untimed}) == {"loss": timed}
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-curve", "newest-steps"])
+def test_a_report_made_at_time_zero_outranks_one_without_a_time(
+    store: TrialStore, make_job: MakeJob, whole: bool
+) -> None:
+    """A virtual clock starts at 0.0: a step reported then keeps its value against a later
+    arriving report of that step with no ``at`` (a value read from a log), which it outranks;
+    a report at a later time replaces it. (Before, 0.0 ranked as no ``at``: the untimed
+    report replaced it.)"""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    assert report(store, job.id, 0.5, 3, at=0.0, whole=whole) == {3: 0.5}
+    assert report(store, job.id, 0.9, 3, at=None, whole=whole) == {3: 0.5}
+    assert store.get_trial(job.id, trial_id(1)).curve == {3: 0.5}
+    assert report(store, job.id, 0.4, 3, at=1.0, whole=whole) == {3: 0.4}
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["whole-curve", "newest-steps"])

@@ -98,8 +98,9 @@ class MetricReport(ReadBackKeepsKnownFields):
 
 
 def _time_rank(at: float | None) -> float:
-    """How a report's ``at`` orders it: no ``at`` counts as older than any."""
-    return 0.0 if at is None else at
+    """How a report's ``at`` orders it: no ``at`` counts as older than any, ``0.0`` (a
+    virtual clock's start) included."""
+    return -math.inf if at is None else at
 
 
 def replaces_point(at: float | None, held: float | None) -> bool:
