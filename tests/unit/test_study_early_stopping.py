@@ -285,3 +285,25 @@ def test_an_early_stopping_block_without_a_name_is_refused_and_an_empty_one_is_n
         hyperstep.Study(SPACE, early_stopping=nameless, store=store)
     assert store.list_jobs() == []
     assert hyperstep.Study(SPACE, early_stopping={}).spec.early_stopping.name == "none"  # type: ignore[union-attr]
+
+
+def test_a_trial_stopped_short_of_max_resource_stays_pruned_whatever_value_comes_late() -> None:
+    """``report`` says stop at rung 3 of 9; the script still sends a better final value
+    (told with the stop) and then tells it completed too: the trial stays pruned (told once),
+    keeps its curve and its unit of budget, and ``best_trial`` is the trial that reached
+    ``max_resource``, not it (issue 9; the service's rule for a late final report, pinned here
+    for ask/tell)."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 9})
+    leader, loser = study.ask(2)
+    for step in range(1, 10):
+        study.report(leader.id, step, 0.1 + 0.5 / step)
+    study.tell(leader.id, 0.1 + 0.5 / 9)
+    stopped = [step for step in (1, 2, 3) if study.report(loser.id, step, 2.0 / step)]
+    assert stopped  # behind the leader at a rung: stop
+    told = study.tell(loser.id, 0.01, state="stopped")  # the script's final value, sent anyway
+    assert (told.state, max(told.curve) < 9) == (TrialState.PRUNED, True)
+    with pytest.raises(ValueError, match="already told"):
+        study.tell(loser.id, 0.01)
+    assert study.best_trial.id == leader.id
+    job = study.job
+    assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 1, 2, leader.id)
