@@ -2,10 +2,11 @@
 
 A stop can land in a trial's last seconds: early stopping stops it (``StopTrainingJob``,
 ``TerminateJob``, a killed process) and records it pruned, but the training ends on its
-own all the same and its backend says "completed" with its final metrics. That end
-completes the trial once (``TuningService._completed_after_end``, through
-``TrialStore.report_after_end``): the counters move once, its cost is counted once (the
-larger charge kept), and an end without a usable objective leaves the trial as it was.
+own all the same and its backend says "completed" with its final metrics. A pruned trial
+stays pruned then, till its curve reaches ``max_resource``; a stopped one completes once
+(``TuningService._completed_after_end``, through ``TrialStore.report_after_end``): the
+counters move once, its cost is counted once (the larger charge kept), and an end without
+a usable objective leaves the trial as it was.
 """
 
 from __future__ import annotations
@@ -65,33 +66,40 @@ def completed(metrics: dict[str, float], seconds: float | None = None) -> TrialR
     return TrialResult(job_id="job", trial_id="t0002", state="completed", metrics=metrics, usage=usage)
 
 
-def test_a_completed_end_after_a_pruned_one_completes_the_trial_once_and_counts_its_cost_once(
+def test_a_completed_end_after_a_pruned_one_leaves_it_pruned_till_its_curve_reaches_max_resource(
     parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
 ) -> None:
-    """Pruned 100 s in (charged $0.10 from its wall time), the training ended at 130 s on
-    its own: its completed end ends it completed with the final loss, the job's best, moves
-    ``pruned`` to ``completed`` (its budget held throughout), wakes the execution, and
-    charges 130 s once ($0.13, not $0.23). Delivered again (EventBridge: at least once),
-    it changes nothing. (Old code: dropped; the trial stayed pruned at 0.5.)"""
+    """Pruned at step 1 of ``max_resource`` 9, 100 s in (charged $0.10 from its wall time),
+    the training ended at 130 s on its own: its completed end, with the final loss, leaves
+    it pruned (issue 9: only a trial that reaches ``max_resource`` is complete), nothing
+    counted or woken. Its script's steps 2 to 9, still on the way, join its curve; step 9
+    shows its training was over, so it ends completed, once, with the final loss its end
+    carried, the job's best, ``pruned`` moved to ``completed`` (its budget held
+    throughout), its charge counted once. (Before: the completed end alone completed it.)"""
     service, backend, orchestrator = parts
     before = pruned_at(service, clock, 100.0)
     assert backend.stopped == ["t0002"] and before.cost_usd == pytest.approx(dollars(100))
     service.store.put_task_token("job", "token")
     clock.now += 60
-    assert service.collect(completed({"loss": 0.05}, seconds=130.0))
+    assert not service.collect(completed({"loss": 0.05}, seconds=130.0))
+    pruned = service.store.get_trial("job", "t0002")
+    assert (pruned.state, pruned.value, pruned.curve) == (TrialState.PRUNED, 0.5, {1: 0.5})
+    assert service.store.get_job("job") == before and orchestrator.woken == []
+
+    for step in range(2, 10):
+        assert service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
     trial = service.store.get_trial("job", "t0002")
-    assert (trial.state, trial.value, trial.error, trial.curve) == (TrialState.COMPLETED, 0.05, None, {1: 0.5})
-    assert trial.billable_seconds == 130.0 and trial.cost_usd == pytest.approx(dollars(130))
+    assert (trial.state, trial.value, trial.error, len(trial.curve)) == (TrialState.COMPLETED, 0.05, None, 9)
     job = service.store.get_job("job")
     assert (job.completed, job.pruned, job.failed, job.budget_used) == (1, 0, 0, 3)
     assert (job.best_trial_id, job.best_value) == ("t0002", 0.05)
-    assert job.cost_usd == pytest.approx(dollars(130))
+    assert job.cost_usd == pytest.approx(dollars(100))
     assert [token for token, _ in orchestrator.woken] == ["token"]
     assert "t0002" in service.store.recently_ended("job")
 
     service.store.put_task_token("job", "token")
     assert not service.collect(completed({"loss": 0.05}, seconds=130.0))  # the same event again
-    assert not service.collect(completed({"loss": 0.01}, seconds=500.0))  # or another completed end
+    assert not service.report_metrics("job", "t0002", {"loss": 0.5 / 9}, step=9)  # or the step again
     assert service.store.get_trial("job", "t0002") == trial
     assert service.store.get_job("job") == job and len(orchestrator.woken) == 1
 
@@ -144,10 +152,12 @@ def test_a_completed_end_after_a_stopped_one_takes_the_budget_back_and_never_low
 def test_a_completed_end_without_usage_keeps_the_stop_s_charge(
     parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
 ) -> None:
-    """No usage in the event nor in the backend's record: the charge of the pruned end
-    stands (the wall time to now would count the event's delay too)."""
+    """A trial stopped by its job's stop 100 s in, whose training completed meanwhile: no
+    usage in its completed end nor in the backend's record, so the charge of the stopped
+    end stands (the wall time to now would count the event's delay too)."""
     service, _, _ = parts
-    pruned_at(service, clock, 100.0)
+    clock.now += 100
+    assert service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped"))
     clock.now += 3600
     assert service.collect(completed({"loss": 0.05}))
     trial = service.store.get_trial("job", "t0002")

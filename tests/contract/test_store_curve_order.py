@@ -11,11 +11,12 @@ reports that come after a stopped or pruned end.
 
 from __future__ import annotations
 
+from itertools import permutations
 from unittest import mock
 
 import pytest
 
-from hyperstep.models import TrialState, replaces_point, trial_id
+from hyperstep.models import MetricReport, TrialState, merge_reports, replaces_point, trial_id
 from hyperstep.stores.base import TrialStore
 from tests.contract.conftest import add, trials_of
 from tests.contract.test_store_contract import MakeJob, at_step, completed_by_final_report
@@ -33,6 +34,26 @@ def test_the_curve_orders_a_step_s_reports_by_their_time() -> None:
     assert replaces_point(1.0, 1.0)  # a duplicate: the same value again
     assert replaces_point(1.0, None) and not replaces_point(None, 1.0)  # no at: older than any
     assert replaces_point(None, None)  # neither has one: the later arrival
+    assert replaces_point(0.0, None) and not replaces_point(None, 0.0)  # 0.0 is a time (a virtual clock's start)
+    timed, untimed = MetricReport(value=0.5, step=3, at=0.0), MetricReport(value=0.9, step=3)
+    assert timed.rank > untimed.rank
+    assert merge_reports({"loss": timed}, {"loss": untimed}) == {"loss": timed}
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-curve", "newest-steps"])
+def test_a_report_made_at_time_zero_outranks_one_without_a_time(
+    store: TrialStore, make_job: MakeJob, whole: bool
+) -> None:
+    """A virtual clock starts at 0.0: a step reported then keeps its value against a later
+    arriving report of that step with no ``at`` (a value read from a log), which it outranks;
+    a report at a later time replaces it. (Before, 0.0 ranked as no ``at``: the untimed
+    report replaced it.)"""
+    job = make_job()
+    store.put_trials(trials_of(job, [1]))
+    assert report(store, job.id, 0.5, 3, at=0.0, whole=whole) == {3: 0.5}
+    assert report(store, job.id, 0.9, 3, at=None, whole=whole) == {3: 0.5}
+    assert store.get_trial(job.id, trial_id(1)).curve == {3: 0.5}
+    assert report(store, job.id, 0.4, 3, at=1.0, whole=whole) == {3: 0.4}
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["whole-curve", "newest-steps"])
@@ -147,3 +168,40 @@ def test_a_report_after_a_pruned_end_adds_no_step_past_the_cap(store: TrialStore
         after = store.report_after_end(job.id, trial_id(1), newer, "val-loss", completed_by_final_report)
         assert after is not None and after.curve == {1: 0.7, 2: 0.55}
     assert store.get_trial(job.id, trial_id(1)).curve == {1: 0.7, 2: 0.55}
+
+
+REPORTS = [(1, 0.9, None), (1, 0.8, 0.0), (2, 0.6, 3.0), (2, 0.5, 1.0)]
+"""Step reports (step, value, ``at``): two steps, each reported more than once, one at the
+virtual clock's 0.0 and one with no ``at``."""
+
+
+def newest_by_time(reports: list[tuple[int, float, float | None]]) -> dict[int, float]:
+    """The curve the reports make, by the rule alone: at each step, the value of the report
+    with the newest ``at`` (none: older than any)."""
+    curve: dict[int, tuple[float, float]] = {}
+    for step, value, at in reports:
+        rank = float("-inf") if at is None else at
+        if step not in curve or rank > curve[step][0]:
+            curve[step] = (rank, value)
+    return {step: value for step, (_, value) in curve.items()}
+
+
+def test_the_same_reports_in_any_order_make_the_same_curve(store: TrialStore, make_job: MakeJob) -> None:
+    """Every order of ``REPORTS`` (24, one trial each; every arrival order EventBridge may
+    deliver), the whole curve and the newest steps alike: the curve the store keeps and each
+    answer's point are the rule's (``newest_by_time``), on SQLite and DynamoDB alike. (Before,
+    a report with no ``at`` arriving after the one at 0.0 replaced it; and ``Trial.with_reports``
+    merged a curve by arrival order, a path no store took, now gone.)"""
+    orders = list(permutations(REPORTS))
+    job = make_job()
+    store.put_trials(trials_of(job, list(range(1, len(orders) + 1))))
+    expected = newest_by_time(REPORTS)
+    for number, order in enumerate(orders, start=1):
+        for k, (step, value, at) in enumerate(order):
+            whole = k % 2 == 0
+            written = store.report_metrics(
+                job.id, trial_id(number), {"val-loss": at_step(value, step, at=at)}, "val-loss", whole
+            )
+            assert written is not None
+            assert written.curve[step] == newest_by_time([r for r in order[: k + 1] if r[0] == step])[step]
+    assert [t.curve for t in store.list_trials(job.id)] == [expected] * len(orders)

@@ -483,14 +483,14 @@ def terminations(client: Any) -> list[str]:
     return terminated
 
 
-def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_under_moto(aws_credentials: None) -> None:
+def test_a_stop_decision_after_the_batch_job_succeeded_keeps_it_pruned_under_moto(aws_credentials: None) -> None:
     """A step report that lags behind its job (EventBridge orders nothing) makes the
     scheduler stop a trial whose Batch job has already succeeded. Batch accepts
-    ``TerminateJob`` of a finished job and leaves it SUCCEEDED (as moto does), so the trial
-    is read back: found SUCCEEDED, it is left running, nothing recorded. Its final report,
-    which arrives after the stop, and then its SUCCEEDED event complete it with its value
-    and its curve, counted once; the event again and a step report after the end change
-    nothing. (Old code: pruned at 0.9, the final report refused, 0.3 lost.)"""
+    ``TerminateJob`` of a finished job and leaves it SUCCEEDED (as moto does); the decision
+    stands: the trial is pruned at step 1 of ``max_resource`` 9. Its final report (0.3),
+    which arrives after the stop, and its SUCCEEDED event, twice, leave it pruned (issue 9:
+    only a trial that reaches ``max_resource`` is complete); a step report after them
+    joins its curve. (Before: left running, then completed with 0.3, the job's best.)"""
     from hyperstep.events import parse_event
     from hyperstep.models import TrialState
     from hyperstep.service import TuningService
@@ -527,31 +527,30 @@ def test_a_stop_decision_after_the_batch_job_succeeded_keeps_its_final_report_un
 
         assert report(good.id, 0.5, step=1) and report(done.id, 0.9, step=1)  # behind at rung 1: stop
         assert terminated == [ref]
-        assert service.store.get_trial(job.id, done.id).state is TrialState.RUNNING
+        assert service.store.get_trial(job.id, done.id).state is TrialState.PRUNED
         assert report(done.id, 0.3)  # its final report, published before the job ended
         detail = client.describe_jobs(jobs=[ref])["jobs"][0]
-        for delivery in range(2):
-            assert deliver("aws.batch", "Batch Job State Change", detail) is (delivery == 0)
+        for _ in range(2):
+            assert deliver("aws.batch", "Batch Job State Change", detail) is False
+        assert report(done.id, 0.4, step=2)
         ended = service.store.get_trial(job.id, done.id)
-        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.3, {1: 0.9})
-        assert report(done.id, 0.4, step=2) is False
-        assert service.store.get_trial(job.id, done.id) == ended
+        assert (ended.state, ended.value, ended.curve) == (TrialState.PRUNED, 0.9, {1: 0.9, 2: 0.4})
         counted = service.store.get_job(job.id)
-        assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.3)
+        assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 0, 1, None)
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
-def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_pruned_till_its_report_under_moto(
+def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_pruned_under_moto(
     aws_credentials: None, store_kind: str
 ) -> None:
     """ASHA stops a running trial (``TerminateJob`` accepted, the trial recorded pruned,
     counted ``TrialsPruned``) in its last seconds: the job ends SUCCEEDED all the same.
     Batch's SUCCEEDED event (AWS's sample, this job's names) carries no metrics, so,
-    delivered twice, it leaves the trial pruned, counting nothing: there is no better value
-    to record. The script's final report, published before the job ended, then completes
-    it once (``pruned`` moved to ``completed``, the job's best), counted ``TrialsCompleted``
-    1 and ``TrialsPruned`` -1 (summed: once, as completed); the SUCCEEDED event once more
-    changes nothing."""
+    delivered twice, it leaves the trial pruned, counting nothing. Nor does the script's
+    final report, published before the job ended: the trial stopped at step 1 of
+    ``max_resource`` 9 stays pruned (issue 9: only a trial that reaches it is complete);
+    the SUCCEEDED event once more changes nothing. (Before: the final report completed it,
+    the job's best.)"""
     from moto.batch.models import batch_backends
 
     from hyperstep.handlers import Telemetry, handle_collect
@@ -607,10 +606,10 @@ def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_p
         assert reported(late.id, 0.3)  # its final report, sent before the end
         assert not collect(end)
         ended = service.store.get_trial(job.id, late.id)
-        assert (ended.state, ended.value, ended.curve) == (TrialState.COMPLETED, 0.3, {1: 0.9})
+        assert (ended.state, ended.value, ended.curve) == (TrialState.PRUNED, 0.9, {1: 0.9})
         counted = service.store.get_job(job.id)
-        assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 1, 0, 0.3)
-        assert meter.sums() == {"TrialsCompleted": 1}
+        assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 0, 1, None)
+        assert meter.sums() == {"TrialsPruned": 1}
 
 
 # --- how long a job may run: attemptDurationSeconds counts from the attempt's startedAt --

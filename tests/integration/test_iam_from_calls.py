@@ -448,7 +448,7 @@ def stopped_early(stack: MotoStack, backend: str) -> None:
     launched_and_waiting(stack, job_id)
     platform = TrainingPlatform(stack, job_id, backend, val_loss, "val_loss")
     ahead, behind = sorted(platform.new_jobs(), key=lambda j: val_loss(j.hyperparameters))
-    still_running(behind, backend)  # reporting its steps; read back after the stop (still stopping)
+    still_running(behind, backend)  # reporting its steps; priced from its record at the stop (still stopping)
     for cloud_job in (ahead, behind):
         step = platform.step_reported(cloud_job, 1, val_loss(cloud_job.hyperparameters) + 1)
         assert platform.deliver(step) == {"recorded": True}
@@ -721,7 +721,7 @@ NEEDED = {
     ("finish", "logs:GetLogEvents"),
     ("finish", "logs:DescribeLogStreams"),  # a SageMaker trial's objective its record lacks, from its log
     ("finish", "states:SendTaskSuccess"),  # that trial's end wakes the parked round
-    ("collect", "batch:DescribeJobs"),  # a trial stopped early, read back after the stop
+    ("collect", "batch:DescribeJobs"),  # a trial stopped early, priced from its record (Usage)
     ("reaper", "sagemaker:DescribeTrainingJob"),
     ("reaper", "sagemaker:StopTrainingJob"),
     ("reaper", "batch:DescribeJobs"),

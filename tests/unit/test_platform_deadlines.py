@@ -25,9 +25,10 @@ SPOT = {**SAGEMAKER, "timeout_seconds": 3600, "use_spot": True, "max_wait_second
 RETRIED = {**BATCH, "timeout_seconds": 600, "retry_attempts": 3}
 
 
-def running_trial(trial: dict[str, Any]) -> tuple[TuningService, FakeBackend, Clock, str]:
-    """A job of one trial on ``trial``'s backend, launched; the fake platform says it still runs."""
-    clock, backend = Clock(), FakeBackend()
+def running_trial(trial: dict[str, Any], start: float | None = None) -> tuple[TuningService, FakeBackend, Clock, str]:
+    """A job of one trial on ``trial``'s backend, launched at ``start`` (default: now); the
+    fake platform says it still runs."""
+    clock, backend = Clock(start), FakeBackend()
     service = TuningService(SQLiteStore(clock=clock), {trial["backend"]: backend})
     spec = parse_spec(
         {
@@ -60,3 +61,13 @@ def test_an_on_demand_training_job_is_timed_out_at_its_runtime() -> None:
     service, backend, clock, trial_id = running_trial({**SAGEMAKER, "timeout_seconds": 3600})
     clock.now += 3600 + GRACE + 1
     assert service.reap(grace_seconds=GRACE)["timed_out"] == 1 and backend.stopped == [trial_id]
+
+
+def test_a_trial_launched_at_time_zero_is_timed_out_too() -> None:
+    """A virtual clock starts at 0.0: a trial launched then has a start (``started_at`` 0.0),
+    so it is timed out past its deadline. (Before, 0.0 read as "never started": never.)"""
+    service, backend, clock, trial_id = running_trial({**SAGEMAKER, "timeout_seconds": 3600}, start=0.0)
+    assert service.store.get_trial("job", trial_id).started_at == 0.0
+    clock.now += 3600 + GRACE + 1
+    assert service.reap(grace_seconds=GRACE)["timed_out"] == 1
+    assert backend.stopped == [trial_id]

@@ -9,7 +9,7 @@ import pytest
 
 import hyperstep
 from hyperstep.errors import SpecError
-from hyperstep.models import MAX_CURVE_STEPS, MetricReport, Trial, TrialState
+from hyperstep.models import MAX_CURVE_STEPS, Trial, TrialState
 from hyperstep.spec import parse_spec
 
 SPACE = hyperstep.SearchSpace.model_validate({"parameters": [{"name": "rate", "type": "float", "low": 0, "high": 1}]})
@@ -157,9 +157,8 @@ def test_a_switched_off_block_with_min_resource_alone_is_accepted(block: dict) -
 
 
 def test_a_curve_of_10000_steps_stays_far_below_dynamodbs_item_limit() -> None:
-    trial = Trial(job_id="j", id="t0000", number=0, params={"rate": 0.5})
-    for step in range(MAX_CURVE_STEPS + 50):
-        trial = trial.with_reports({"loss": MetricReport(value=1.0 / (step + 1) + 1e-9 * step, step=step)}, "loss")
+    curve = {step: 1.0 / (step + 1) + 1e-9 * step for step in range(MAX_CURVE_STEPS)}  # the stores' cap
+    trial = Trial(job_id="j", id="t0000", number=0, params={"rate": 0.5}, curve=curve)
     body = trial.model_dump_json()
     assert len(trial.curve) == MAX_CURVE_STEPS and len(body.encode()) < 200_000
     back = Trial.model_validate_json(body)
@@ -286,3 +285,45 @@ def test_an_early_stopping_block_without_a_name_is_refused_and_an_empty_one_is_n
         hyperstep.Study(SPACE, early_stopping=nameless, store=store)
     assert store.list_jobs() == []
     assert hyperstep.Study(SPACE, early_stopping={}).spec.early_stopping.name == "none"  # type: ignore[union-attr]
+
+
+def test_a_trial_stopped_short_of_max_resource_stays_pruned_whatever_value_comes_late() -> None:
+    """``report`` says stop at rung 3 of 9; the script still sends a better final value
+    (told with the stop) and then tells it completed too: the trial stays pruned (told once),
+    keeps its curve and its unit of budget, and ``best_trial`` is the trial that reached
+    ``max_resource``, not it (issue 9; the service's rule for a late final report, pinned here
+    for ask/tell)."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 9})
+    leader, loser = study.ask(2)
+    for step in range(1, 10):
+        study.report(leader.id, step, 0.1 + 0.5 / step)
+    study.tell(leader.id, 0.1 + 0.5 / 9)
+    stopped = [step for step in (1, 2, 3) if study.report(loser.id, step, 2.0 / step)]
+    assert stopped  # behind the leader at a rung: stop
+    told = study.tell(loser.id, 0.01, state="stopped")  # the script's final value, sent anyway
+    assert (told.state, max(told.curve) < 9) == (TrialState.PRUNED, True)
+    with pytest.raises(ValueError, match="already told"):
+        study.tell(loser.id, 0.01)
+    assert study.best_trial.id == leader.id
+    job = study.job
+    assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 1, 2, leader.id)
+
+
+def test_a_late_step_joins_a_pruned_trial_s_curve_and_completes_it_at_max_resource() -> None:
+    """Told stopped at step 2 of 3 (pruned), the trial's script still reports: step 2 again
+    (newer) and step 3 join its curve, ``report`` still answers True, and step 3, at
+    ``max_resource``, ends it completed with that value, counted once, the best trial. (Before,
+    a told trial's reports were dropped: pruned at 0.5 with its curve at step 2.)"""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 3})
+    (trial,) = study.ask(1)
+    study.report(trial.id, 1, 1.0)
+    study.report(trial.id, 2, 0.5)
+    assert study.tell(trial.id, state="stopped").state is TrialState.PRUNED
+    assert study.report(trial.id, 2, 0.45) is True
+    kept = study.store.get_trial(study.job_id, trial.id)
+    assert (kept.state, kept.curve) == (TrialState.PRUNED, {1: 1.0, 2: 0.45})
+    assert study.report(trial.id, 3, 0.25) is True
+    done = study.store.get_trial(study.job_id, trial.id)
+    assert (done.state, done.value, done.curve) == (TrialState.COMPLETED, 0.25, {1: 1.0, 2: 0.45, 3: 0.25})
+    job = study.job
+    assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 0, 1, trial.id)

@@ -91,7 +91,7 @@ def running_job(**overrides: Any) -> tuple[TuningService, FakeBackend, Invocatio
     [
         ("stopped", {}, "report"),  # a stop's end beat the script's final report
         ("stopped", {}, "end"),  # a stop that landed after the training's end: then "Completed"
-        ("pruned", {"early_stopping": ASHA}, "report"),
+        ("pruned", {"early_stopping": ASHA}, "max_resource"),  # a pruned trial completes by its curve alone
     ],
 )
 def test_a_late_completion_ends_up_counted_once_as_completed(first: str, overrides: dict, late: str) -> None:
@@ -102,6 +102,8 @@ def test_a_late_completion_ends_up_counted_once_as_completed(first: str, overrid
     assert service.store.get_trial("job", "t0001").state is TrialState(first)
     if late == "report":
         invoke(handle_collect, metric_event("t0001", 0.2))
+    elif late == "max_resource":
+        invoke(handle_collect, metric_event("t0001", 0.2, step=ASHA["max_resource"]))
     else:
         invoke(handle_collect, result_event("t0001", "completed", metrics={"loss": 0.2}))
     invoke(handle_collect, result_event("t0002", "completed", metrics={"loss": 0.3}))

@@ -56,10 +56,9 @@ def store() -> Iterator[CountingStore]:
             yield CountingStore(client, "view")
 
 
-def service_on(store: CountingStore, trials: int, parallel: int) -> tuple[TuningService, str]:
-    spec = parse_spec(
-        spec_document(strategy={"name": "random", "seed": 1}, budget={"max_trials": trials, "max_parallel": parallel})
-    )
+def service_on(store: CountingStore, trials: int, parallel: int, **overrides: Any) -> tuple[TuningService, str]:
+    budget = {"max_trials": trials, "max_parallel": parallel}
+    spec = parse_spec(spec_document(strategy={"name": "random", "seed": 1}, budget=budget, **overrides))
     service = TuningService(store, {"local": FakeBackend()})
     return service, service.create_job(spec).id
 
@@ -122,20 +121,22 @@ def test_a_warm_started_jobs_rounds_read_no_more_than_a_cold_ones(store: Countin
 def test_a_stopped_or_pruned_end_revised_to_completed_reaches_the_next_round(
     store: CountingStore, monkeypatch: pytest.MonkeyPatch, was: TrialState, trim: int
 ) -> None:
-    """A final report that came after a trial was recorded stopped or pruned completes it
-    (``TuningService._report_after_end``): the next round's strategy and completion rules
-    must see it completed with its value, not the end the view read first. The job's
-    counters do not tell (it ended either way): its ``completed`` count does. With ``trim``
-    1, the other instance has dropped the trial's id from the recently ended ones before
-    this one's round."""
+    """A final report that came after a trial was recorded stopped (for a pruned one: its
+    step at ``max_resource``) completes it (``TuningService._report_after_end``): the next
+    round's strategy and completion rules must see it completed with its value, not the end
+    the view read first. The job's counters do not tell (it ended either way): its
+    ``completed`` count does. With ``trim`` 1, the other instance has dropped the trial's id
+    from the recently ended ones before this one's round."""
     monkeypatch.setattr(trial_view, "TRIM_ENDED", trim)
-    first, job_id = service_on(store, trials=12, parallel=3)
+    asha = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+    first, job_id = service_on(store, trials=12, parallel=3, early_stopping=asha)
     second = TuningService(store, first.backends)
     first.suggest_and_launch(SuggestRequest(job_id=job_id))
     oldest = min((t for t in store.list_trials(job_id) if t.state.active), key=lambda t: t.number)
     store.finish_trial(job_id, oldest.id, was, value=0.9 if was is TrialState.PRUNED else None)
     first.suggest_and_launch(SuggestRequest(job_id=job_id))  # its view holds the trial stopped or pruned
-    assert first.report_metrics(job_id, oldest.id, {"loss": 0.25})  # the final report, late
+    late = {"step": 9} if was is TrialState.PRUNED else {}  # a pruned trial completes at max_resource only
+    assert first.report_metrics(job_id, oldest.id, {"loss": 0.25}, **late)  # the report, late
     assert store.get_trial(job_id, oldest.id).state is TrialState.COMPLETED
     second.suggest_and_launch(SuggestRequest(job_id=job_id))  # trims the id with TRIM_ENDED 1
     first.suggest_and_launch(SuggestRequest(job_id=job_id))

@@ -98,8 +98,9 @@ class MetricReport(ReadBackKeepsKnownFields):
 
 
 def _time_rank(at: float | None) -> float:
-    """How a report's ``at`` orders it: no ``at`` counts as older than any."""
-    return 0.0 if at is None else at
+    """How a report's ``at`` orders it: no ``at`` counts as older than any, ``0.0`` (a
+    virtual clock's start) included."""
+    return -math.inf if at is None else at
 
 
 def replaces_point(at: float | None, held: float | None) -> bool:
@@ -173,20 +174,6 @@ PackedCurve = Annotated[
 """A learning curve (step -> objective value), stored compactly (``_pack_curve``)."""
 
 
-def merge_curve(curve: Mapping[int, float], reports: Mapping[str, MetricReport], metric: str) -> dict[int, float]:
-    """``curve`` with the step reports of ``metric`` among ``reports`` added (final
-    reports and ones without a step are no point of the curve). A step reported again
-    takes the value that arrived last (the stores, which keep each point's ``at``, take it
-    only when ``replaces_point``); past ``MAX_CURVE_STEPS`` steps, new steps are dropped."""
-    report = reports.get(metric)
-    merged = dict(curve)
-    if report is None or report.step is None or report.final or not math.isfinite(report.value):
-        return merged
-    if report.step in merged or len(merged) < MAX_CURVE_STEPS:
-        merged[report.step] = report.value
-    return merged
-
-
 class Charge(ReadBackKeepsKnownFields):
     """What an ended trial cost (``hyperstep.pricing``), recorded with its end."""
 
@@ -248,8 +235,8 @@ class Trial(ReadBackKeepsKnownFields):
     zero for a few proposals in a row: converged (``hyperstep.completion``)."""
 
     curve: PackedCurve = Field(default_factory=dict)
-    """The objective by step, as the script reported it on the way (``merge_curve``; a step
-    reported twice keeps the newer report's value, ``replaces_point``): what early stopping
+    """The objective by step, as the script reported it on the way (``stores.base.point_of``;
+    a step reported twice keeps the newer report's value, ``replaces_point``): what early stopping
     decides from; a trial stopped early keeps it. The stores keep it apart
     from the trial's record and attach it on every read."""
     report_key: str | None = Field(default=None, repr=False, exclude=True)
@@ -257,11 +244,10 @@ class Trial(ReadBackKeepsKnownFields):
     Secret: out of the repr and of every dump (API answers, views, logs, events); the stores
     alone keep it (``stored_json``)."""
 
-    def with_reports(
-        self, reports: Mapping[str, MetricReport], curve_metric: str | None = None, objective: str | None = None
-    ) -> Trial:
-        """The trial with ``reports`` merged in and ``metrics`` showing the merged values;
-        with ``curve_metric`` (the objective), its step reports join the ``curve``.
+    def with_reports(self, reports: Mapping[str, MetricReport], objective: str | None = None) -> Trial:
+        """The trial with ``reports`` merged in and ``metrics`` showing the merged values
+        (its ``curve`` as it was: the stores write a step report's point, ordered by its
+        ``at``, ``replaces_point``).
 
         Raises ``ReportRefused`` when ``reports`` name a metric the trial lacks and it would
         then keep more than ``MAX_TRIAL_METRICS`` metrics besides ``objective`` (it keeps its
@@ -274,10 +260,7 @@ class Trial(ReadBackKeepsKnownFields):
                 f"a trial keeps at most {MAX_TRIAL_METRICS} metrics besides its objective"
             )
         values = {name: report.value for name, report in merged.items()}
-        update: dict[str, Any] = {"reports": merged, "metrics": {**self.metrics, **values}}
-        if curve_metric is not None:
-            update["curve"] = merge_curve(self.curve, reports, curve_metric)
-        return self.model_copy(update=update)
+        return self.model_copy(update={"reports": merged, "metrics": {**self.metrics, **values}})
 
     def final_reports(self) -> dict[str, float]:
         """The values the script reported as final, by metric."""

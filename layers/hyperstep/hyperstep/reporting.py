@@ -1,7 +1,7 @@
 """``report``: how a training script tells hyperstep its metrics.
 
     import hyperstep
-    for epoch in range(epochs):
+    for epoch in range(1, epochs + 1):  # steps from 1: printed lines are numbered so
         ...
         hyperstep.report({"val_loss": loss, "val_accuracy": acc}, step=epoch)  # intermediate
     hyperstep.report({"val_loss": best_loss, "val_accuracy": best_acc})       # final

@@ -19,10 +19,11 @@ some late, some never. So:
   passed, completes it from the source (``TrialBackend.recover_metrics``: SageMaker's
   Describe, else its log, a Batch job's log, read with the spec's regexes) or fails it saying what was
   missing. A failed or stopped trial is recorded at once with what was reported; a
-  stopped (or pruned) one whose final report, or step at ``max_resource``, or whose
-  backend's completed end with the objective, comes after its end then completes with it,
-  as it would have had that come first (``_report_after_end``, ``_completed_after_end``:
-  a stop can land after, or in the last seconds of, the training).
+  stopped one whose final report, or step at ``max_resource``, or whose backend's
+  completed end with the objective, comes after its end then completes with it, as it
+  would have had that come first (``_report_after_end``, ``_completed_after_end``: a stop
+  can land after, or in the last seconds of, the training). A pruned one (the scheduler's
+  decision) completes only when its curve reaches ``max_resource``.
 
 **Early stopping.** With the spec's ``early_stopping``, every step report of the objective
 joins the trial's curve, and the job's scheduler judges the trial at once
@@ -34,8 +35,8 @@ is recorded pruned all the same, by ``tell``'s rule (early stopping on, a curve,
 running: ``early_stopping.pruned_when_stopped``), not by asking the scheduler again, whose
 answer may have changed with the steps reported since. A trial the stop finds already
 ended on its own (a refused ``StopTrainingJob``, a SUCCEEDED Batch job, an exited process)
-is not recorded then: its own end event, which comes after the reports still on the way,
-records that end with the whole curve (``stop_early``).
+is recorded pruned all the same: the reports still on the way join its curve, and it
+completes only if they reach ``max_resource`` (``stop_early``).
 """
 
 from __future__ import annotations
@@ -579,14 +580,11 @@ class TuningService:
             revisable = result.state == "completed" and trial.state in REVISABLE_ENDS
             return revisable and self._completed_after_end(job, trial, result)
         usage = result.usage
-        trained = self._trained_out(job, trial, result.metrics) if result.state == "stopped" else None
+        decided = job.status is JobStatus.RUNNING and early_stopping.pruned_when_stopped(job.spec, trial)
+        trained = self._trained_out(job, trial, result.metrics, decided) if result.state == "stopped" else None
         if trained is not None:  # stopped after its training ended: its result counts
             return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **trained}, usage=usage)
-        if (
-            result.state == "stopped"
-            and job.status is JobStatus.RUNNING
-            and early_stopping.pruned_when_stopped(job.spec, trial)
-        ):
+        if result.state == "stopped" and decided:
             return self._end(
                 job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial), usage
             )
@@ -629,19 +627,25 @@ class TuningService:
         return self._report_after_end(job, trial.id, reports, platform, charge).ended
 
     @staticmethod
-    def _trained_out(job: Job, trial: Trial, platform: Mapping[str, float]) -> dict[str, float] | None:
+    def _trained_out(
+        job: Job, trial: Trial, platform: Mapping[str, float], decided: bool = False
+    ) -> dict[str, float] | None:
         """The final metrics of a trial stopped once its training was over, None for any other.
 
-        Over means its script reported every objective as final (``hyperstep.report``
-        without a step), or, with early stopping, its curve reached ``max_resource``: a stop
-        (Ctrl-C, ``hyperstep stop``, a stop decision that lands late) then cut only what
-        came after, saving a model say. Such a trial ends ``completed`` with the value a
-        normal end would have given it (final reports overlaid by the ``platform``'s last
-        values, as ``_complete`` reads them; the curve's newest value when neither holds the
-        objective), and keeps its unit of budget: recorded ``stopped`` it gave that back
-        and lost its value, so a resumed job trained a replacement."""
+        Over means, with early stopping, its curve reached ``max_resource``, or, for a stop
+        that is no scheduler's decision (``decided`` False: Ctrl-C, ``hyperstep stop``, no
+        early stopping), its script reported every objective as final (``hyperstep.report``
+        without a step): the stop then cut only what came after, saving a model say. Such a
+        trial ends ``completed`` with the value a normal end would have given it (final
+        reports overlaid by the ``platform``'s last values, as ``_complete`` reads them; the
+        curve's newest value when neither holds the objective), and keeps its unit of
+        budget: recorded ``stopped`` it gave that back and lost its value, so a resumed job
+        trained a replacement. A trial the scheduler stopped (``decided``: recorded pruned,
+        or about to be) stays pruned short of ``max_resource`` whatever final value its
+        script still sent or its platform recorded before the stop landed (issue 9: "a
+        trial that reaches ``max_resource`` is complete"), in every order of the events."""
         final = {**trial.final_reports(), **platform}
-        done = has_objectives(job, trial.final_reports())
+        done = not decided and has_objectives(job, trial.final_reports())
         spec = job.spec.early_stopping
         if not done and early_stopping.enabled(job.spec) and spec is not None and trial.curve:
             done = max(trial.curve) >= spec.max_resource
@@ -873,7 +877,7 @@ class TuningService:
 
         def completed(trial: Trial) -> Trial | None:
             replaced[:] = [trial.state]
-            trained = self._trained_out(job, trial, platform or {})
+            trained = self._trained_out(job, trial, platform or {}, decided=trial.state is TrialState.PRUNED)
             if trained is None:
                 return None
             metrics = finite_metrics({**trial.metrics, **trained})
@@ -896,48 +900,24 @@ class TuningService:
     def stop_early(self, job: Job, trial: Trial) -> bool:
         """Stop a running trial the job's scheduler says should stop at its newest step,
         on its backend first, then record it pruned; True when this call recorded it. A
-        trial whose training is over (``_trained_out``: a late step report after its final
-        one) is not stopped: its end completes it, as it would were the step first. Nor is
-        one whose job had already ended on its own (``_ended_before_stop``): nothing is
-        recorded, and its end event, which comes after the reports its script sent before
-        it (the reaper's read, were it lost), records that end with the whole curve.
-        ``trial`` as the report wrote it: its curve may hold only its newest steps
-        (``early_stopping.should_stop`` reads the rest when the scheduler can decide)."""
-        if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}) is not None:
+        trial whose curve already reached ``max_resource`` (``_trained_out``) is not
+        stopped: its training is over. ``trial`` as the report wrote it: its curve may hold
+        only its newest steps (``early_stopping.should_stop`` reads the rest when the
+        scheduler can decide).
+
+        The decision is recorded even when the trial had ended on its own before the stop
+        landed (SageMaker refuses ``StopTrainingJob`` of a ``Completed`` job, Batch accepts
+        ``TerminateJob`` of a ``SUCCEEDED`` one and leaves it so, a local process has
+        exited): its curve is read from events or a log that lag behind the job. The steps
+        still on the way join its curve after the end (``_report_after_end``), and the
+        trial completes only if they reach ``max_resource``; its final value, reported or
+        in its platform's completed end, does not undo the decision (``_trained_out``)."""
+        if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}, decided=True) is not None:
             return False
         if not self._stops_early(job, trial):
             return False
         self.backend_for(job).stop(job, trial)
-        if self._ended_before_stop(job, trial):
-            return False
         return self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial))
-
-    def _ended_before_stop(self, job: Job, trial: Trial) -> bool:
-        """Whether a trial just told to stop had ended on its own (completed or failed), read
-        from its backend (``describe``) after the stop; False while it runs or stops, or when
-        this stop ended it.
-
-        The decision can come after the trial's end: its curve is read from events or a log
-        that lag behind the job, and its end event may still be on the way. SageMaker then
-        refuses ``StopTrainingJob`` (the adapter passes over it), Batch accepts
-        ``TerminateJob`` of a job that already succeeded and leaves it as it was, a local
-        process has exited. Recorded pruned, the trial lost the value it ended with; recorded
-        at once with that end, it lost the steps still on the way (a fast local script kept 1
-        to 3 of its 12). A backend that cannot be read (any error: each backend
-        raises its own, a denied or throttled Describe, a gone process) leaves the trial
-        pruned, and says so in the log with the ids and the error's type and code (never
-        its message, which may quote the trial's own command or values)."""
-        try:
-            ended = self.backend_for(job).describe(job, trial)
-        except Exception as exc:  # the stop stands: pruned, as before the read
-            log.warning(
-                "could not read the end of trial %s of job %s after stopping it (%s); recording it pruned",
-                trial.id,
-                job.id,
-                error_kind(exc),
-            )
-            return False
-        return ended is not None and ended.state != "stopped"
 
     def _stops_early(self, job: Job, trial: Trial) -> bool:
         if not early_stopping.enabled(job.spec) or not trial.curve:
@@ -1221,7 +1201,7 @@ class TuningService:
         """Whether the trial has run longer than ``limit`` seconds since its platform began
         counting (``running_since``). Its launch is checked first: the platform's start is
         never earlier, so a trial within its time since launch costs no platform call."""
-        if not trial.started_at or self.clock() - trial.started_at <= limit:
+        if trial.started_at is None or self.clock() - trial.started_at <= limit:
             return False
         since = self.backend_for(job).running_since(job, trial)
         return since is not None and self.clock() - since > limit

@@ -407,7 +407,9 @@ class Study:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
-        A trial already told gets True: there is nothing to continue.
+        A trial already told gets True: there is nothing to continue; told stopped or
+        pruned, its late step still joins its curve, and a pruned one whose curve so reaches
+        ``max_resource`` ends completed with that value (the service's rule for late reports).
 
         Steps may come in any order, as a backend's events do: each joins the trial's curve
         (a step reported again takes the newer value) and the decision is on the newest
@@ -427,8 +429,18 @@ class Study:
         report = {metric: MetricReport(value=value, step=step, at=self.store.clock())}
         trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric, whole_curve=False)
         if trial is None:
+            self.store.report_after_end(self.job_id, trial_id, report, metric, self._reached_max_resource)
             return True
         return stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
+
+    def _reached_max_resource(self, trial: Trial) -> Trial | None:
+        """A pruned trial whose late steps reached ``max_resource``, ended completed with its
+        curve's newest value (``early_stopping.stopped_end``); None for any other."""
+        if trial.state is not TrialState.PRUNED or stopping.stopped_end(self.spec, trial) is not TrialState.COMPLETED:
+            return None
+        return trial.model_copy(
+            update={"state": TrialState.COMPLETED, "value": stopping.last_value(trial), "error": None}
+        )
 
     def prior_trials(self) -> list[Trial]:
         """The parent jobs' ended trials, as this space sees them (``hyperstep.warm_start``):

@@ -31,13 +31,14 @@ Every adapter (SQLite locally, DynamoDB on AWS) passes the one contract suite in
 from __future__ import annotations
 
 import heapq
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hyperstep.messages import LogCursor
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, merge_curve
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState
 from hyperstep.schedulers.base import value_at
 from hyperstep.spec import Budget
 
@@ -349,8 +350,14 @@ def newest_points(curve: Mapping[int, float], count: int = 2) -> dict[int, float
 
 
 def point_of(reports: Mapping[str, MetricReport], metric: str | None) -> dict[int, float]:
-    """The point of ``metric``'s curve the reports hold (``merge_curve``'s rules; {}: none)."""
-    return {} if metric is None else merge_curve({}, reports, metric)
+    """The point of ``metric``'s curve the reports hold ({}: none): its step report's, if
+    finite (a final report, or one without a step, is no point of the curve). The stores
+    write it at its step when ``replaces_point`` (past ``MAX_CURVE_STEPS`` steps, a new
+    step is dropped), so a curve is the same whatever order its reports arrive in."""
+    report = None if metric is None else reports.get(metric)
+    if report is None or report.step is None or report.final or not math.isfinite(report.value):
+        return {}
+    return {report.step: report.value}
 
 
 def point_time(reports: Mapping[str, MetricReport], metric: str | None) -> float | None:

@@ -763,7 +763,7 @@ class DynamoDBStore(TrialStore):
 
     def _chunk_alone(self, body: Trial, chunk: int, known: frozenset[int] | None, step: int) -> dict[int, Chunk] | None:
         """The step's chunk alone ({chunk: its ``Chunk``}), read when the trial's chunks
-        are known and ``merge_curve``'s cap cannot drop the step: it replaces a step of the
+        are known and the cap (``MAX_CURVE_STEPS``) cannot drop the step: it replaces a step of the
         chunk, or the chunk's points and 1,000 for each other chunk (at most as many as the
         rest of the curve holds) are fewer than ``MAX_CURVE_STEPS``. None (read every chunk)
         when the curve may be full."""

@@ -424,7 +424,7 @@ class SQLiteStore(TrialStore):
     def _write_point(
         self, conn: sqlite3.Connection, body: Trial, reports: Mapping[str, MetricReport], metric: str | None
     ) -> tuple[Mapping[int, float], dict[int, float]]:
-        """Write the step report of ``metric`` as its row, with its ``at`` (``merge_curve``'s
+        """Write the step report of ``metric`` as its row, with its ``at`` (``point_of``'s
         rules; a step the curve holds takes it only when ``replaces_point``, its row's ``at``
         read by the key), reading only the rows written since this connection last read the
         job's (``_read_curves``), never the whole curve. Returns the curve before the report
