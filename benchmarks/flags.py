@@ -12,8 +12,7 @@ and a trust region: ``FLAG_PROBLEMS``), elsewhere its report reuses the default'
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
@@ -23,9 +22,8 @@ from benchmarks import newkinds, reporting
 from benchmarks.broad_problems import Params, Problem, _floats, _ints, _names, _space, _vector
 from benchmarks.newkinds_problems import GROUPS as NEWKINDS_GROUPS
 from benchmarks.newkinds_problems import problems as newkinds_problems
-from benchmarks.optimizers import FACTORIES, HyperstepOptimizer
+from benchmarks.optimizers import FACTORIES
 from benchmarks.small_budget import load
-from hyperstep.strategies import bayesian
 
 SEEDS = tuple(range(210, 218))
 HELDOUT = ["diabetes10-mask", "flags6-ints3"]
@@ -86,36 +84,24 @@ def problems() -> dict[str, Problem]:
     return newkinds_problems() | {p.name: p for p in (diabetes_mask(), flags_ints())}
 
 
-@contextmanager
-def flagbox() -> Iterator[None]:
+def _flags_free(lo: np.ndarray, hi: np.ndarray, center: np.ndarray, proj: Any) -> None:
+    for col, param in proj.ints:
+        if param.high - param.low == 1:
+            lo[col], hi[col] = 0.0, 1.0
+
+
+def flagbox() -> AbstractContextManager[None]:
     """Candidate ``flagbox`` (prereg): the trust region does not restrict an int column of two values
     (the default's box is often narrower than the step between them, so the flag cannot move)."""
-    default = bayesian.BayesianOptimization._trust_region
-
-    def widened(self: Any, center: Any, lengths: Any, proj: Any, shrink: float = 1.0) -> tuple[Any, Any]:
-        lo, hi = default(self, center, lengths, proj, shrink)
-        for col, param in proj.ints:
-            if param.high - param.low == 1:
-                lo[col], hi[col] = 0.0, 1.0
-        return lo, hi
-
-    bayesian.BayesianOptimization._trust_region = widened  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        bayesian.BayesianOptimization._trust_region = default  # type: ignore[method-assign]
+    return newkinds.widened_box(_flags_free)
 
 
-class FlagBox(HyperstepOptimizer):
-    """hyperstep with the candidate ``flagbox`` while it asks."""
-
-    def ask(self, n: int) -> list[Params]:
-        with flagbox():
-            return super().ask(n)
+class FlagBox(newkinds.Boxed):
+    box = staticmethod(flagbox)
 
 
 FACTORIES[CANDIDATE] = FlagBox
-PLAN = newkinds.Plan(problems, GROUPS, SEEDS, CANDIDATE, FLAG_PROBLEMS)
+PLAN = newkinds.Plan(problems, GROUPS, SEEDS, CANDIDATE, FLAG_PROBLEMS, "s18_flags")
 
 
 def verdict(scores: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -154,18 +140,7 @@ def report(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    go = sub.add_parser("run")
-    go.add_argument("--out", required=True, help="JSON-lines file the runs are appended to")
-    go.add_argument("--problems", nargs="*", default=None, choices=sorted(problems()))
-    go.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
-    go.add_argument("--methods", nargs="*", default=None)
-    score = sub.add_parser("report")
-    score.add_argument("files", nargs="+")
-    score.add_argument("--name", default="s18_flags")
-    args = parser.parse_args(argv)
-    newkinds.run(args, PLAN) if args.command == "run" else report(args)
+    newkinds.main(argv, PLAN, report, __doc__)
 
 
 if __name__ == "__main__":

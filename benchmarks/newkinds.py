@@ -16,7 +16,7 @@ import argparse
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,19 +44,13 @@ Elsewhere it returns the default's box unchanged, so its runs there are the defa
 
 
 @contextmanager
-def intbox() -> Iterator[None]:
-    """Candidate ``intbox`` (prereg): the trust region along an int column reaches the integers
-    next to the incumbent's on both sides (the default's is often narrower than one step)."""
+def widened_box(widen: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], None]) -> Iterator[None]:
+    """While the block runs, the trust region's box is widened in place by ``widen(lo, hi, center, proj)``."""
     default = bayesian.BayesianOptimization._trust_region
 
     def widened(self: Any, center: Any, lengths: Any, proj: Any, shrink: float = 1.0) -> tuple[Any, Any]:
         lo, hi = default(self, center, lengths, proj, shrink)
-        if (lo == 0).all() and (hi == 1).all():
-            return lo, hi
-        for col, param in proj.ints:
-            k = param.decode(center[col : col + 1])
-            lo[col] = min(lo[col], param.encode(max(param.low, k - 1))[0])
-            hi[col] = max(hi[col], param.encode(min(param.high, k + 1))[0])
+        widen(lo, hi, center, proj)
         return lo, hi
 
     bayesian.BayesianOptimization._trust_region = widened  # type: ignore[method-assign]
@@ -66,12 +60,33 @@ def intbox() -> Iterator[None]:
         bayesian.BayesianOptimization._trust_region = default  # type: ignore[method-assign]
 
 
-class IntBox(HyperstepOptimizer):
-    """hyperstep with the candidate ``intbox`` while it asks."""
+def _to_neighbours(lo: np.ndarray, hi: np.ndarray, center: np.ndarray, proj: Any) -> None:
+    if (lo == 0).all() and (hi == 1).all():
+        return
+    for col, param in proj.ints:
+        k = param.decode(center[col : col + 1])
+        lo[col] = min(lo[col], param.encode(max(param.low, k - 1))[0])
+        hi[col] = max(hi[col], param.encode(min(param.high, k + 1))[0])
+
+
+def intbox() -> AbstractContextManager[None]:
+    """Candidate ``intbox`` (prereg): the trust region along an int column reaches the integers
+    next to the incumbent's on both sides (the default's is often narrower than one step)."""
+    return widened_box(_to_neighbours)
+
+
+class Boxed(HyperstepOptimizer):
+    """hyperstep with a candidate's widened trust region (``box``) while it asks."""
+
+    box: Callable[[], AbstractContextManager[None]]
 
     def ask(self, n: int) -> list[Params]:
-        with intbox():
+        with self.box():
             return super().ask(n)
+
+
+class IntBox(Boxed):
+    box = staticmethod(intbox)
 
 
 FACTORIES["hyperstep-intbox"] = IntBox
@@ -88,9 +103,11 @@ class Plan:
     seeds: tuple[int, ...]
     candidate: str
     changed: tuple[str, ...]
+    record: str
+    """The report's default name (``results/<record>.md``)."""
 
 
-S17 = Plan(problems, GROUPS, SEEDS, "hyperstep-intbox", INTBOX_PROBLEMS)
+S17 = Plan(problems, GROUPS, SEEDS, "hyperstep-intbox", INTBOX_PROBLEMS, "s17_newkinds")
 
 
 def runs(plan: Plan, problem: str) -> list[tuple[str, int, int]]:
@@ -246,20 +263,26 @@ def markdown(
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(
+    argv: list[str] | None = None,
+    plan: Plan = S17,
+    reporter: Callable[[argparse.Namespace], None] = report,
+    doc: str | None = __doc__,
+) -> None:
+    """The command line of ``plan``'s comparison: ``run`` with ``run``, ``report`` with ``reporter``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run")
     go.add_argument("--out", required=True, help="JSON-lines file the runs are appended to")
-    go.add_argument("--problems", nargs="*", default=None, choices=sorted(problems()))
-    go.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
+    go.add_argument("--problems", nargs="*", default=None, choices=sorted(plan.problems()))
+    go.add_argument("--seeds", nargs="*", type=int, default=list(plan.seeds))
     go.add_argument("--methods", nargs="*", default=None)
     score = sub.add_parser("report")
     score.add_argument("files", nargs="+")
-    score.add_argument("--name", default="s17_newkinds")
+    score.add_argument("--name", default=plan.record)
     score.add_argument("--methods", nargs="*", default=None)
     args = parser.parse_args(argv)
-    run(args) if args.command == "run" else report(args)
+    run(args, plan) if args.command == "run" else reporter(args)
 
 
 if __name__ == "__main__":
