@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -104,8 +105,8 @@ FACTORIES[CANDIDATE] = FlagBox
 PLAN = newkinds.Plan(problems, GROUPS, SEEDS, CANDIDATE, FLAG_PROBLEMS, "s18_flags")
 
 
-def verdict(scores: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """The pre-registered rule for ``flagbox`` against the default (points 1-4)."""
+def verdict(scores: dict[int, dict[str, Any]], groups: dict[str, list[str]]) -> dict[str, Any]:
+    """The pre-registered rule for ``flagbox`` against the default (points 1-4) over ``groups``."""
     budgets = list(newkinds.BUDGETS)
 
     def gain(group: str, budget: int) -> float:
@@ -113,7 +114,7 @@ def verdict(scores: dict[int, dict[str, Any]]) -> dict[str, Any]:
         return float(at[CANDIDATE] - at["hyperstep"])
 
     pooled = {b: gain("all", b) for b in budgets}
-    harm = [f"{g} at {b}: {gain(g, b):+.2f}" for b in budgets for g in GROUPS if gain(g, b) < -3.0]
+    harm = [f"{g} at {b}: {gain(g, b):+.2f}" for b in budgets for g in groups if gain(g, b) < -3.0]
     flags = float(np.mean([gain("binary14-select", b) for b in budgets]))
     heldout = float(np.mean([gain("flags-heldout", b) for b in budgets]))
     passes = all(v >= 0.0 for v in pooled.values()) and not harm and flags > 0.0 and heldout >= 0.0
@@ -127,11 +128,18 @@ def verdict(scores: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def report(args: argparse.Namespace) -> None:
+    """The record over the problems the runs hold (every problem of the plan, or fewer when runs were
+    cut short: then ``"all"`` pools the newkinds problems among them and groups keep those they hold)."""
     lines = load(args.files)
+    held = {d["problem"] for d in lines}
+    chosen = {n: p for n, p in problems().items() if n in held}
+    groups = {g: [n for n in names if n in held] for g, names in GROUPS.items()}
+    groups = {g: names for g, names in groups.items() if names}
+    plan = replace(PLAN, problems=lambda: chosen, groups=groups)
     methods = ["hyperstep", CANDIDATE, "optuna-tpe", "random"]
-    scores, seeds, _ = newkinds.scores_by_budget(lines, methods, PLAN)
-    decision = verdict(scores)
-    config = {"seeds": seeds, "budgets": newkinds.BUDGETS, "groups": GROUPS, "machine": reporting.machine()}
+    scores, seeds, _ = newkinds.scores_by_budget(lines, methods, plan)
+    decision = verdict(scores, groups)
+    config = {"seeds": seeds, "budgets": newkinds.BUDGETS, "groups": groups, "machine": reporting.machine()}
     title = "Binary flags in the trust region (strat-18)"
     text = newkinds.markdown(scores, methods, config, lines, (title, "s18_flags_prereg.md"))
     text += f"\n## Verdict (pre-registered rule, points 1-4)\n\n{decision}\n"
