@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from benchmarks import fresh, reporting, scoring  # noqa: E402
+from benchmarks.broad_problems import Problem  # noqa: E402
 from benchmarks.newkinds_problems import GROUPS, problems  # noqa: E402
 from benchmarks.optimizers import FACTORIES, HyperstepOptimizer, Params, run_batches  # noqa: E402
 from benchmarks.small_budget import load  # noqa: E402
@@ -42,19 +44,13 @@ Elsewhere it returns the default's box unchanged, so its runs there are the defa
 
 
 @contextmanager
-def intbox() -> Iterator[None]:
-    """Candidate ``intbox`` (prereg): the trust region along an int column reaches the integers
-    next to the incumbent's on both sides (the default's is often narrower than one step)."""
+def widened_box(widen: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], None]) -> Iterator[None]:
+    """While the block runs, the trust region's box is widened in place by ``widen(lo, hi, center, proj)``."""
     default = bayesian.BayesianOptimization._trust_region
 
     def widened(self: Any, center: Any, lengths: Any, proj: Any, shrink: float = 1.0) -> tuple[Any, Any]:
         lo, hi = default(self, center, lengths, proj, shrink)
-        if (lo == 0).all() and (hi == 1).all():
-            return lo, hi
-        for col, param in proj.ints:
-            k = param.decode(center[col : col + 1])
-            lo[col] = min(lo[col], param.encode(max(param.low, k - 1))[0])
-            hi[col] = max(hi[col], param.encode(min(param.high, k + 1))[0])
+        widen(lo, hi, center, proj)
         return lo, hi
 
     bayesian.BayesianOptimization._trust_region = widened  # type: ignore[method-assign]
@@ -64,39 +60,79 @@ def intbox() -> Iterator[None]:
         bayesian.BayesianOptimization._trust_region = default  # type: ignore[method-assign]
 
 
-class IntBox(HyperstepOptimizer):
-    """hyperstep with the candidate ``intbox`` while it asks."""
+def _to_neighbours(lo: np.ndarray, hi: np.ndarray, center: np.ndarray, proj: Any) -> None:
+    if (lo == 0).all() and (hi == 1).all():
+        return
+    for col, param in proj.ints:
+        k = param.decode(center[col : col + 1])
+        lo[col] = min(lo[col], param.encode(max(param.low, k - 1))[0])
+        hi[col] = max(hi[col], param.encode(min(param.high, k + 1))[0])
+
+
+def intbox() -> AbstractContextManager[None]:
+    """Candidate ``intbox`` (prereg): the trust region along an int column reaches the integers
+    next to the incumbent's on both sides (the default's is often narrower than one step)."""
+    return widened_box(_to_neighbours)
+
+
+class Boxed(HyperstepOptimizer):
+    """hyperstep with a candidate's widened trust region (``box``) while it asks."""
+
+    box: Callable[[], AbstractContextManager[None]]
 
     def ask(self, n: int) -> list[Params]:
-        with intbox():
+        with self.box():
             return super().ask(n)
+
+
+class IntBox(Boxed):
+    box = staticmethod(intbox)
 
 
 FACTORIES["hyperstep-intbox"] = IntBox
 
 
-def runs() -> list[tuple[str, int, int]]:
-    """``(method, trials, batch)`` of every run one problem and seed need."""
-    out = [(m, b, k) for m in CANDIDATES for b, k in BUDGETS.items()]
+@dataclass(frozen=True)
+class Plan:
+    """One pre-registered comparison: its problems and groups, seeds, and the candidate against the
+    default (``hyperstep``), run only where it can change anything (``changed``): elsewhere its
+    report reuses the default's runs."""
+
+    problems: Callable[[], dict[str, Problem]]
+    groups: dict[str, list[str]]
+    seeds: tuple[int, ...]
+    candidate: str
+    changed: tuple[str, ...]
+    record: str
+    """The report's default name (``results/<record>.md``)."""
+
+
+S17 = Plan(problems, GROUPS, SEEDS, "hyperstep-intbox", INTBOX_PROBLEMS, "s17_newkinds")
+
+
+def runs(plan: Plan, problem: str) -> list[tuple[str, int, int]]:
+    """``(method, trials, batch)`` of every run ``problem`` needs for one seed."""
+    methods = ("hyperstep", plan.candidate) if problem in plan.changed else ("hyperstep",)
+    out = [(m, b, k) for m in methods for b, k in BUDGETS.items()]
     return [*out, ("random", 64, 4), ("optuna-tpe", 16, 2), ("optuna-tpe", 64, 4)]
 
 
-def source(method: str, budget: int, problem: str) -> tuple[str, int]:
+def source(method: str, budget: int, problem: str, plan: Plan = S17) -> tuple[str, int]:
     """Which run's first ``budget`` trials score ``method`` at ``budget`` on ``problem``."""
-    if method == "hyperstep-intbox" and problem not in INTBOX_PROBLEMS:
+    if method == plan.candidate and problem not in plan.changed:
         return "hyperstep", budget
-    if method in CANDIDATES:
+    if method in ("hyperstep", plan.candidate):
         return method, budget
     return method, 16 if method == "optuna-tpe" and budget == 16 else 64
 
 
-def run(args: argparse.Namespace) -> None:
-    chosen = problems()
+def run(args: argparse.Namespace, plan: Plan = S17) -> None:
+    chosen = plan.problems()
     with Path(args.out).open("a") as out:
         for seed in args.seeds:
             for name in args.problems or list(chosen):
                 problem = chosen[name]
-                for method, trials, batch in runs():
+                for method, trials, batch in runs(plan, name):
                     if args.methods and method not in args.methods:
                         continue
                     checked = fresh.Checked(FACTORIES[method](problem.space, seed), problem.space)
@@ -108,26 +144,49 @@ def run(args: argparse.Namespace) -> None:
                     print(f"{name:22s} {method:12s} B={trials} seed {seed} {spent:.1f} s", flush=True)
 
 
-def losses_at(lines: list[dict[str, Any]], budget: int, methods: list[str]) -> tuple[dict[str, Any], list[int]]:
+def losses_at(
+    lines: list[dict[str, Any]], budget: int, methods: list[str], plan: Plan = S17
+) -> tuple[dict[str, Any], list[int]]:
     """``{problem: {method: losses (seeds, rounds, batch)}}`` at ``budget`` over the seeds, consecutive
-    from 200, that every method finished on every problem; and those seeds."""
+    from the plan's first, that every method finished on every problem; and those seeds."""
     by = {(d["problem"], d["seed"], d["method"], d["trials"]): d["losses"] for d in lines}
-    seeds = []
-    for seed in SEEDS:
-        if not all((n, seed, *source(m, budget, n)) in by for n in problems() for m in methods):
+    names, seeds = list(plan.problems()), []
+    for seed in plan.seeds:
+        if not all((n, seed, *source(m, budget, n, plan)) in by for n in names for m in methods):
             break
         seeds.append(seed)
     batch = BUDGETS[budget]
     out = {
         n: {
-            m: np.array([by[(n, s, *source(m, budget, n))][:budget] for s in seeds], dtype=float).reshape(
+            m: np.array([by[(n, s, *source(m, budget, n, plan))][:budget] for s in seeds], dtype=float).reshape(
                 len(seeds), budget // batch, batch
             )
             for m in methods
         }
-        for n in problems()
+        for n in names
     }
     return out, seeds
+
+
+def scores_by_budget(
+    lines: list[dict[str, Any]], methods: list[str], plan: Plan = S17
+) -> tuple[dict[int, dict[str, Any]], dict[int, list[int]], dict[int, dict[str, Any]]]:
+    """Normalized scores ``{budget: {"all" | group: {method: score}, "per_problem": ...}}`` (``"all"``:
+    the problems of every group but those the plan adds to newkinds'), the seeds scored, and the losses."""
+    scores: dict[int, dict[str, Any]] = {}
+    seeds: dict[int, list[int]] = {}
+    losses: dict[int, dict[str, Any]] = {}
+    pooled = {n for names in GROUPS.values() for n in names}
+    for budget in BUDGETS:
+        at, seeds[budget] = losses_at(lines, budget, methods, plan)
+        if not seeds[budget]:
+            raise SystemExit(f"no seed finished every problem at {budget} trials")
+        losses[budget] = at
+        scores[budget] = {"all": scoring.score({n: by for n, by in at.items() if n in pooled})["normalized"]}
+        for group, names in plan.groups.items():
+            scores[budget][group] = scoring.score({n: at[n] for n in names})["normalized"]
+        scores[budget]["per_problem"] = {n: scoring.score({n: by})["normalized"] for n, by in at.items()}
+    return scores, seeds, losses
 
 
 def verdict(scores: dict[int, dict[str, Any]], without: dict[int, dict[str, float]]) -> dict[str, Any]:
@@ -158,25 +217,14 @@ def report(args: argparse.Namespace) -> None:
     methods = [*CANDIDATES, "optuna-tpe", "random"]
     if args.methods:
         methods = [m for m in methods if m in args.methods or m == "random"]
-    scores: dict[int, dict[str, Any]] = {}
-    seeds: dict[int, list[int]] = {}
-    without: dict[int, dict[str, float]] = {}
-    for budget in BUDGETS:
-        at, seeds[budget] = losses_at(lines, budget, methods)
-        if not seeds[budget]:
-            raise SystemExit(f"no seed finished every problem at {budget} trials")
-        scores[budget] = {"all": scoring.score(at)["normalized"]}
-        for group, names in GROUPS.items():
-            scores[budget][group] = scoring.score({n: at[n] for n in names})["normalized"]
-        scores[budget]["per_problem"] = {n: scoring.score({n: by})["normalized"] for n, by in at.items()}
-        rest = [n for n in GROUPS["small-int"] if n != "ord-int8-small"]
-        without[budget] = scoring.score({n: at[n] for n in rest})["normalized"]
+    scores, seeds, losses = scores_by_budget(lines, methods)
+    rest = [n for n in GROUPS["small-int"] if n != "ord-int8-small"]
+    without = {b: scoring.score({n: losses[b][n] for n in rest})["normalized"] for b in BUDGETS}
     decision = verdict(scores, without) if "hyperstep-intbox" in methods else None
-    seconds = {m: float(np.mean([d["seconds"] for d in lines if d["method"] == m] or [0.0])) for m in methods}
-    defects = [f"{d['method']} {d['problem']} seed {d['seed']}: {x}" for d in lines for x in d["defects"]]
     config = {"seeds": seeds, "budgets": BUDGETS, "groups": GROUPS, "machine": reporting.machine()}
+    title = "New kinds of problem (strat-17)"
     text = (
-        markdown(scores, methods, config, seconds, defects)
+        markdown(scores, methods, config, lines, (title, "s17_newkinds_prereg.md"))
         + f"\n## Verdict (pre-registered rule, points 1-3)\n\n{decision}\n"
     )
     reporting.write(args.name, text, {"config": config, "scores": scores, "verdict": decision, "runs": lines})
@@ -187,15 +235,19 @@ def markdown(
     scores: dict[int, dict[str, Any]],
     methods: list[str],
     config: dict[str, Any],
-    seconds: dict[str, float],
-    defects: list[str],
+    lines: list[dict[str, Any]],
+    names: tuple[str, str],
 ) -> str:
-    m = config["machine"]
-    summary, per = reporting.budget_tables(scores, methods, list(GROUPS), list(problems()), list(BUDGETS))
+    """The record: ``names`` are its title and its pre-registration's file in ``results/``."""
+    m, (title, prereg) = config["machine"], names
+    seconds = {x: float(np.mean([d["seconds"] for d in lines if d["method"] == x] or [0.0])) for x in methods}
+    defects = [f"{d['method']} {d['problem']} seed {d['seed']}: {x}" for d in lines for x in d["defects"]]
+    problem_names = list(scores[next(iter(BUDGETS))]["per_problem"])
+    summary, per = reporting.budget_tables(scores, methods, list(config["groups"]), problem_names, list(BUDGETS))
     head = (
-        f"# New kinds of problem (strat-17)\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
+        f"# {title}\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
         f"seeds per budget {config['seeds']}; budgets (trials: per round) {config['budgets']}. "
-        "Pre-registration: `results/s17_newkinds_prereg.md`. HEBO not run (no HEBO virtualenv in this worktree).\n\n"
+        f"Pre-registration: `results/{prereg}`. HEBO not run (no HEBO virtualenv in this worktree).\n\n"
         "Normalized score (100 = best any method found within B trials, 0 = random search's expected best of B).\n"
     )
     return "\n".join(
@@ -211,20 +263,26 @@ def markdown(
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(
+    argv: list[str] | None = None,
+    plan: Plan = S17,
+    reporter: Callable[[argparse.Namespace], None] = report,
+    doc: str | None = __doc__,
+) -> None:
+    """The command line of ``plan``'s comparison: ``run`` with ``run``, ``report`` with ``reporter``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run")
     go.add_argument("--out", required=True, help="JSON-lines file the runs are appended to")
-    go.add_argument("--problems", nargs="*", default=None, choices=sorted(problems()))
-    go.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
+    go.add_argument("--problems", nargs="*", default=None, choices=sorted(plan.problems()))
+    go.add_argument("--seeds", nargs="*", type=int, default=list(plan.seeds))
     go.add_argument("--methods", nargs="*", default=None)
     score = sub.add_parser("report")
     score.add_argument("files", nargs="+")
-    score.add_argument("--name", default="s17_newkinds")
+    score.add_argument("--name", default=plan.record)
     score.add_argument("--methods", nargs="*", default=None)
     args = parser.parse_args(argv)
-    run(args) if args.command == "run" else report(args)
+    run(args, plan) if args.command == "run" else reporter(args)
 
 
 if __name__ == "__main__":

@@ -177,6 +177,37 @@ def test_trust_region_box_is_around_the_incumbent_and_longer_where_the_model_is_
     assert np.all(lo == 0.0) and np.all(hi == 1.0)  # too few numeric dimensions: the whole cube
 
 
+def test_the_local_search_flips_a_flag_the_model_prefers_at_its_other_value() -> None:
+    """Six 0/1 int flags and a float; the incumbent has every flag at 0 and the model's mean is lowest
+    with f0 at 1, f0's length scale short (it matters). The trust region's box along f0 (half-width
+    0.3 x 0.25 around 0.25) did not reach 1's encoding (0.75): the local half of a batch could not
+    flip the flag the model asks for (strat-18, benchmarks/results/s18_flags.md)."""
+    from hyperstep.strategies.search import candidate_pool, far_from, maximize
+    from hyperstep.strategies.transforms import Projector
+
+    flags = [{"name": f"f{i}", "type": "int", "low": 0, "high": 1} for i in range(6)]
+    space = SearchSpace.model_validate({"parameters": [*flags, {"name": "x", "type": "float", "low": 0, "high": 1}]})
+    proj = Projector(space)
+    incumbent = space.encode({**{f"f{i}": 0 for i in range(6)}, "x": 0.5})
+
+    class Model:
+        lengths = np.r_[0.05, np.ones(6)]
+
+        def predict(self, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return (C[:, 0] < 0.5) + (C[:, 6] - 0.5) ** 2, np.full(len(C), 0.1)
+
+    strategy = BayesianOptimization()
+    box = strategy._trust_region(incumbent, Model.lengths, proj)
+    score = strategy._score(Model(), None, 1.0, 1, np.empty((0, 7)), box, proj=proj)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        pool = candidate_pool(incumbent[None], box, proj, rng)
+        found = maximize(pool[far_from(pool, incumbent[None], proj)], score, incumbent[None], proj, rng)
+        assert found is not None
+        assert space.decode(found)["f0"] == 1
+        assert box[0][6] > 0.0 and box[1][6] < 1.0  # the float stays confined to the box
+
+
 def test_fine_perturbations_still_move_a_chosen_integer_by_one_step() -> None:
     from hyperstep.strategies.search import perturb
     from hyperstep.strategies.transforms import Projector

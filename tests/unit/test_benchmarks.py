@@ -336,18 +336,28 @@ def test_run_batches_gives_hyperstep_the_run_s_trials_as_its_budget(monkeypatch:
     assert asked == [6, 6, 6]
 
 
-@pytest.mark.parametrize("name", ["cliff6-lr", "int3-small-rotated"])
-def test_the_intbox_candidate_is_the_default_where_its_report_reuses_the_default_s_runs(name: str) -> None:
-    """newkinds scores ``hyperstep-intbox`` with the default's runs outside ``INTBOX_PROBLEMS``: no int
-    column (cliff6-lr, which has a trust region) or no trust region (int3, 3 dimensions)."""
-    from benchmarks.newkinds import INTBOX_PROBLEMS, IntBox
-    from benchmarks.newkinds_problems import problems
-    from benchmarks.optimizers import HyperstepOptimizer
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("newkinds", "cliff6-lr"),
+        ("newkinds", "int3-small-rotated"),
+        ("flags", "cliff6-lr"),
+        ("flags", "int5-tiny-mixed"),
+    ],
+)
+def test_a_candidate_is_the_default_where_its_report_reuses_the_default_s_runs(module: str, name: str) -> None:
+    """newkinds and flags score their candidate with the default's runs outside the plan's ``changed``
+    problems. intbox: no int column (cliff6-lr, which has a trust region) or no trust region (int3, 3
+    dimensions); flagbox: a continuous-only space with a trust region (cliff6-lr: the identical trace) or
+    ints of 3-8 values only (int5-tiny-mixed)."""
+    from benchmarks import flags, newkinds
+    from benchmarks.optimizers import FACTORIES, HyperstepOptimizer
 
-    assert name not in INTBOX_PROBLEMS
-    problem = problems()[name]
+    plan = {"newkinds": newkinds.S17, "flags": flags.PLAN}[module]
+    assert name not in plan.changed
+    problem = plan.problems()[name]
     default, _ = run_batches(HyperstepOptimizer(problem.space, 3), problem.f, rounds=5, batch=2)
-    candidate, _ = run_batches(IntBox(problem.space, 3), problem.f, rounds=5, batch=2)
+    candidate, _ = run_batches(FACTORIES[plan.candidate](problem.space, 3), problem.f, rounds=5, batch=2)
     np.testing.assert_array_equal(candidate, default)
 
 
@@ -365,3 +375,19 @@ def test_the_intbox_candidate_reaches_the_incumbent_s_neighbouring_integers() ->
         lo, hi = BayesianOptimization()._trust_region(centre, lengths, proj, 0.125)
     assert narrow[0][0] > 0.3 and narrow[1][0] < 0.7  # the default's box holds i0 at 2
     assert lo[0] <= 0.3 + 1e-12 and hi[0] >= 0.7 - 1e-12
+
+
+def test_the_flagbox_candidate_leaves_a_two_valued_int_unrestricted_and_nothing_else() -> None:
+    from benchmarks.flags import flagbox, problems
+    from hyperstep.strategies.bayesian import BayesianOptimization
+    from hyperstep.strategies.transforms import Projector
+
+    space = problems()["flags6-ints3"].space  # b0..b5 in 0..1 (0.25, 0.75), n0..n2 in 0..9, x
+    proj = Projector(space)
+    centre = space.encode({**{f"b{j}": 0 for j in range(6)}, **{f"n{j}": 4 for j in range(3)}, "x": 0.0})
+    lengths = np.r_[0.01, np.ones(9)]  # b0 matters most: the default's box is narrowest there
+    narrow = BayesianOptimization()._trust_region(centre, lengths, proj, 0.5)
+    with flagbox():
+        lo, hi = BayesianOptimization()._trust_region(centre, lengths, proj, 0.5)
+    np.testing.assert_array_equal(np.c_[lo[:6], hi[:6]], np.c_[np.zeros(6), np.ones(6)])
+    np.testing.assert_array_equal(np.c_[lo[6:], hi[6:]], np.c_[narrow[0][6:], narrow[1][6:]])

@@ -21,7 +21,8 @@ Each call rebuilds everything from the history (no state between calls):
 5. Each point maximizes an acquisition from an ensemble (log-EI, LCB, log-PI, as HEBO
    mixes them) over a mixed-space search that only scores valid encodings. With at
    least ``trust_region_dim`` numeric dimensions, every other point of a batch is
-   confined to a TuRBO-style box around the incumbent (global and local search hedged);
+   confined to a TuRBO-style box around the incumbent (global and local search hedged;
+   categories and ints of two values, flags, are free in it);
    the box halves for every two batches that did not improve on the best (down to an
    eighth) and is back to full size once one does.
    With model-based early stopping, which asks one trial at a time, the hedge goes on
@@ -295,7 +296,9 @@ class BayesianOptimization(Strategy):
         In five or more numeric dimensions a global acquisition keeps chasing the
         uncertainty of the cube's corners; a box around the incumbent, longer along
         dimensions the GP finds smooth, keeps the search where it can pay off.
-        Categorical columns are never restricted, nor those inactive at the centre.
+        Categorical columns are never restricted, nor those inactive at the centre, nor an
+        int of two values (a flag: otherwise the local half of a batch could not flip the flags
+        that matter, whose short length scales make the box narrowest; benchmarks/results/s18_flags.md).
         """
         lo, hi = np.zeros(len(center)), np.ones(len(center))
         numeric = ~np.zeros(len(center), dtype=bool)
@@ -310,6 +313,9 @@ class BayesianOptimization(Strategy):
         half = TRUST_REGION_HALF_WIDTH * shrink * weights
         lo[numeric] = np.clip(center[numeric] - half, 0.0, 1.0)
         hi[numeric] = np.clip(center[numeric] + half, 0.0, 1.0)
+        for col, param in proj.ints:  # a flag: its two values are further apart than most boxes are wide
+            if param.high - param.low == 1:
+                lo[col], hi[col] = 0.0, 1.0
         return lo, hi
 
     def _score(
