@@ -11,9 +11,12 @@ waits only until then. A later round, whose timeout a wake sets, parks its token
 
 from __future__ import annotations
 
-from hyperstep.messages import ROUND_SECONDS, SuggestRequest
-from hyperstep.models import Job
+from collections.abc import Callable
+
+from hyperstep.messages import MIN_ROUND_SECONDS, ROUND_SECONDS, SuggestRequest
+from hyperstep.models import Job, Trial
 from hyperstep.service import TuningService
+from hyperstep.spec import BudgetUpdate
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import Clock
 from tests.unit.test_service import FakeBackend, FakeOrchestrator, submit
@@ -47,30 +50,40 @@ def test_a_first_round_that_waits_less_than_two_minutes_past_the_deadline_parks(
     assert orchestrator.woken == [] and service.store.take_task_token(job.id) is not None
 
 
-class CountingStore(SQLiteStore):
-    """Counts ``get_job`` calls (a DynamoDB ``GetItem`` each)."""
+def test_a_first_round_whose_deadline_is_exactly_two_minutes_before_its_timeout_ends_at_once(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator, Clock],
+) -> None:
+    """The boundary: the deadline ``MIN_ROUND_SECONDS`` before ``ROUND_SECONDS`` ends the round."""
+    service, _, orchestrator, _ = parts
+    job = submit(service, budget={"max_trials": 6, "max_parallel": 2, "max_runtime_seconds": 480})
+    plan = service.suggest_round(SuggestRequest(job_id=job.id, task_token="first", execution="e"))
+    assert plan.round_seconds == ROUND_SECONDS - MIN_ROUND_SECONDS == 480
+    assert [token for token, _ in orchestrator.woken] == ["first"]
 
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(clock=clock)
-        self.job_reads = 0
 
-    def get_job(self, job_id: str) -> Job:
-        self.job_reads += 1
-        return super().get_job(job_id)
+class UpdatingBackend(FakeBackend):
+    """Each launch runs ``during`` first: what lands while the round's launches are under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: list[Callable[[], object]] = []
+
+    def launch(self, job: Job, trial: Trial) -> str:
+        during, self.during = self.during, []
+        for change in during:
+            change()
+        return super().launch(job, trial)
 
 
-def test_the_first_rounds_deadline_is_read_from_the_job_suggest_read() -> None:
-    """A first round with a task token reads the job no more often than the same round's plan
-    and launches (``suggest_and_launch``): ``_sooner_first_round`` read it once more."""
-    reads = []
-    for token in ("first", None):
-        clock = Clock()
-        store = CountingStore(clock)
-        service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
-        job = submit(service, budget={"max_trials": 6, "max_parallel": 2, "max_runtime_seconds": 200})
-        clock.now += 20
-        store.job_reads = 0
-        plan = service.suggest_round(SuggestRequest(job_id=job.id, task_token=token, execution="e"))
-        assert len(plan.trial_ids) == 2 and plan.round_seconds == (180 if token else ROUND_SECONDS)
-        reads.append(store.job_reads)
-    assert reads[0] == reads[1] > 0
+def test_a_deadline_brought_forward_during_the_first_rounds_launches_times_that_round() -> None:
+    """A budget update lowering ``max_runtime_seconds`` while the first round launches wakes
+    no one (no token is parked yet) and ``wait`` does not look at the budget: the round must
+    time itself by the deadline as it stands after its launches, or it parks for 600 s and the
+    deadline waits for the reaper's pass."""
+    backend, clock = UpdatingBackend(), Clock()
+    service = TuningService(SQLiteStore(clock=clock), {"local": backend}, FakeOrchestrator())
+    job = submit(service, budget={"max_trials": 6, "max_parallel": 2, "max_runtime_seconds": 3600})
+    backend.during = [lambda: service.update_budget(job.id, BudgetUpdate(max_runtime_seconds=200))]
+    plan = service.suggest_round(SuggestRequest(job_id=job.id, task_token="first", execution="e"))
+    assert len(plan.trial_ids) == 2 and plan.round_seconds == 200
+    assert service.store.take_task_token(job.id) is None  # nothing parked: the round is over

@@ -18,13 +18,18 @@ import pytest
 
 from hyperstep.backends.batch.events import BatchContainer, batch_result
 from hyperstep.backends.sagemaker.events import sagemaker_result
-from hyperstep.messages import MAX_ERROR_CHARS, TrialResult, clipped
-from hyperstep.models import JobStatus
-from hyperstep.service import TuningService
+from hyperstep.errors import LaunchError
+from hyperstep.messages import MAX_ERROR_CHARS, SuggestRequest, TrialResult, clipped
+from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.service import START_FAILED, TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep_functions.collect import app as collect
 from hyperstep_functions.finish import app as finish
+from tests.conftest import spec_document
 from tests.unit.test_api import Context
 from tests.unit.test_sample_events import EXECUTION_ENDED, JOB, load, running, svc
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
 __all__ = ["running", "svc"]  # the fixtures the samples' tests use
 
@@ -90,3 +95,34 @@ def test_a_reason_within_the_bound_is_kept_whole_and_clipping_twice_changes_noth
     assert TrialResult(job_id=JOB, trial_id="t0007", state="failed", error=whole).error == whole
     once = clipped(MIB)
     assert clipped(once) == once and once.endswith("... (1,048,576 characters)")
+
+
+class RefusingBackend(FakeBackend):
+    """A platform that refuses every launch with a reason of 1 MiB (``LaunchError``, as the
+    SageMaker and Batch adapters raise for a request the platform rejects)."""
+
+    def launch(self, job: Job, trial: Trial) -> str:
+        raise LaunchError(MIB)
+
+
+class RefusingOrchestrator(FakeOrchestrator):
+    def start_execution(self, job_id: str, name: str) -> str:
+        raise RuntimeError(MIB)
+
+
+def test_a_launch_refused_with_a_mebibyte_reason_fails_the_trial_with_it_clipped() -> None:
+    service = TuningService(SQLiteStore(), {"local": RefusingBackend()}, FakeOrchestrator())
+    job = service.submit(parse_spec(spec_document()), job_id="refused")
+    plan = service.suggest_and_launch(SuggestRequest(job_id=job.id))
+    (trial, *_) = service.store.list_trials(job.id)
+    assert plan.trial_ids and trial.state is TrialState.FAILED and trial.error is not None
+    assert len(trial.error) == MAX_ERROR_CHARS and trial.error.endswith("... (1,048,576 characters)")
+
+
+def test_a_start_that_raised_a_mebibyte_message_fails_the_job_with_it_clipped() -> None:
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, RefusingOrchestrator())
+    with pytest.raises(RuntimeError):
+        service.submit(parse_spec(spec_document()), job_id="unstarted")
+    job = service.store.get_job("unstarted")
+    assert job.status is JobStatus.FAILED and job.error is not None and job.error.startswith(START_FAILED)
+    assert len(job.error) == MAX_ERROR_CHARS

@@ -10,11 +10,13 @@ exist", HTTP 404). moto shows none of this: the failures are injected.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from hyperstep.recurring import ScheduleInput, tick_spec
 from hyperstep.service import TuningService
 from tests.unit.test_api import scheduler
 from tests.unit.test_api_owners import ALICE, as_, create_schedule, published, service
@@ -93,3 +95,20 @@ def test_a_spec_kept_for_another_owner_is_neither_deleted_nor_confirmed(service:
     service.store.put_schedule_spec(name, "arn:aws:iam::123456789012:user/mallory", kept.spec)
     assert as_(ALICE, "DELETE", "/schedules/nightly")[0] == 404
     assert service.store.get_schedule_spec(name) is not None
+
+
+def test_a_delete_schedule_that_fails_leaves_a_listed_schedule_whose_ticks_start_nothing(
+    service: TuningService, scheduler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec goes first (README): a DELETE answered 500 by DeleteSchedule leaves the
+    schedule, still listed for the caller to delete again, but its ticks start no job (the
+    spec they would start is gone), not a schedule that goes on starting jobs after its
+    owner asked for it to be deleted."""
+    name = create_schedule(ALICE)["schedule_name"]
+    error = ClientError({"Error": {"Code": "InternalServerException", "Message": "try again"}}, "DeleteSchedule")
+    fail_once(monkeypatch, scheduler, "delete_schedule", error)
+    assert as_(ALICE, "DELETE", "/schedules/nightly")[0] == 500
+    assert schedules(scheduler) == [name]
+    target = json.loads(scheduler.get_schedule(Name=name, GroupName="hyperstep")["Target"]["Input"])
+    target.pop("scheduled_time", None)  # the keyword Scheduler fills in at each tick
+    assert tick_spec(service.store, ScheduleInput.model_validate(target)) is None

@@ -12,6 +12,8 @@ now takes the job back itself, and the retry finds it running and starts nothing
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from hyperstep.errors import ExecutionClosedError
@@ -192,3 +194,38 @@ def test_a_take_back_answered_execution_already_exists_records_its_own_execution
     job = service.store.get_job(job_id)
     assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
     assert not plan.done and plan.trial_ids
+
+
+class ChangedDuringTakeBack(StepFunctions):
+    """Runs ``during`` inside the take-back's own StartExecution (the call after the lost
+    start): what another caller writes between the take-back's read and its one write."""
+
+    def __init__(self, lose: set[str]) -> None:
+        super().__init__(lose)
+        self.during: list[Callable[[], object]] = []
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        during, self.during = self.during, []  # the retry's own StartExecution runs none of them
+        for change in during:
+            change()
+        return arn
+
+
+def test_a_take_back_keeps_what_landed_during_its_start_execution() -> None:
+    """The retry reopens the job and records the execution, then the owner's stop lands,
+    all while the take-back's StartExecution is under way: its write, conditioned on the job
+    still failed, conflicts, and Suggest plans with the job as it is now (stopping), neither
+    writing it back to running nor planning from the failed job it read (done at once)."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    orchestrator = ChangedDuringTakeBack(lose={first})
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    spec = parse_spec(spec_document())
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, spec, None, "k")
+    orchestrator.during = [lambda: submit_keyed(service, spec, None, "k"), lambda: service.stop(job_id)]
+    plan = suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.STOPPING and job.execution_id == f"exec-{first}"
+    assert plan.stopping and orchestrator.running == {first}

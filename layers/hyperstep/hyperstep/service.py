@@ -262,24 +262,20 @@ class TuningService:
         input) or a Suggest still running when its execution was stopped goes straight to
         Finish Job, which changes nothing and publishes nothing again.
         """
-        return self._planned(request)[1]
-
-    def _planned(self, request: SuggestRequest) -> tuple[Job, Plan]:
-        """``suggest``, with the job as it read it last (``_sooner_first_round`` needs no read of its own)."""
         job = self._claimed(self.store.get_job(request.job_id), request.execution)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
         if job.status.finished:
-            return job, self._closed_plan(job, seen, request.history_events)
+            return self._closed_plan(job, seen, request.history_events)
         if request.execution and self.handed_over(job, request.execution):
-            return job, self._handoff_plan(job, seen)
+            return self._handoff_plan(job, seen)
         study = Study.from_job(self.store, job, self.view.parent_trials)
         whole = study.fidelity_levels is not None  # its model reads running trials' curves
         snapshot = self.view.snapshot(job, whole=whole)
         stop = self.stop_rule(job, snapshot)
         if stop is None and request.execution and request.history_events >= HANDOFF_EVENTS:
-            return job, self.hand_over(job, request.execution, seen)
+            return self.hand_over(job, request.execution, seen)
         if stop is not None:
             self._record_draining(job, stop)
             if stop.stops_running:
@@ -304,7 +300,7 @@ class TuningService:
             reason = self._final_stop(job, snapshot).detail
         planned = [t.id for t in [*pending, *new]]
         done = not new and active == 0
-        return job, Plan(
+        return Plan(
             job_id=job.id,
             done=done,
             trial_ids=planned,
@@ -373,16 +369,12 @@ class TuningService:
         request the platform rejects) fails the trial alone; a ``CapacityError`` (an
         instance quota in use) leaves it pending for a later round while another trial runs.
         """
-        return self._launched(request)[1]
-
-    def _launched(self, request: SuggestRequest) -> tuple[Job, Plan]:
-        """``suggest_and_launch``, with the job as planning read it last."""
-        job, plan = self._planned(request)
+        plan = self.suggest(request)
         started = 0
         for trial_id in plan.trial_ids:
             outcome = self.launch(LaunchRequest(job_id=plan.job_id, trial_id=trial_id))
             started += outcome["state"] in (TrialState.RUNNING.value, TrialState.FAILED.value)
-        return job, plan.model_copy(update={"started": started})
+        return plan.model_copy(update={"started": started})
 
     def suggest_round(self, request: SuggestRequest) -> Plan:
         """The Suggest Trials task: plan and launch (``suggest_and_launch``), then end the
@@ -394,10 +386,10 @@ class TuningService:
         has a new token, which replaces the one an earlier attempt parked. Without a token
         (a direct call) the plan is only returned.
         """
-        job, plan = self._launched(request)
+        plan = self.suggest_and_launch(request)
         if request.task_token is None:
             return plan
-        sooner = self._sooner_first_round(request, plan, job)
+        sooner = self._sooner_first_round(request, plan)
         if sooner is not None:
             plan = plan.model_copy(update={"round_seconds": sooner})
         if plan.done or plan.handoff or sooner is not None:
@@ -415,16 +407,17 @@ class TuningService:
             )
         return plan
 
-    def _sooner_first_round(self, request: SuggestRequest, plan: Plan, job: Job) -> int | None:
+    def _sooner_first_round(self, request: SuggestRequest, plan: Plan) -> int | None:
         """The timeout an execution's first round should have, when the job's deadline comes
         ``MIN_ROUND_SECONDS`` or more before the ``ROUND_SECONDS`` that round waits (Begin
         sets it; no history yet): the round then ends at once and the next one waits only
         until the deadline, which nothing else might mark before the reaper's pass (up to
         5 minutes late). None for any other round: a wake sets its timeout by the deadline.
-        ``job``: as planning read it (its creation and ``max_runtime_seconds``), not read again."""
+        The job is read again, after the launches: a budget update landing during them finds
+        no token to wake, and ``wait`` does not look at the budget."""
         if request.history_events or plan.done or plan.handoff:
             return None
-        seconds = round_seconds(completion.deadline(job), self.clock())
+        seconds = round_seconds(completion.deadline(self.store.get_job(plan.job_id)), self.clock())
         return seconds if seconds + MIN_ROUND_SECONDS <= ROUND_SECONDS else None
 
     def hand_over(self, job: Job, execution: str, seen: int) -> Plan:
