@@ -16,7 +16,7 @@ import math
 import pytest
 
 from hyperstep.messages import LaunchRequest, TrialResult, Usage
-from hyperstep.models import Job, TrialState
+from hyperstep.models import Job, MetricReport, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
@@ -178,3 +178,31 @@ def test_other_late_ends_change_nothing(
         assert not service.collect(TrialResult(job_id="job", trial_id="t0002", state=end, metrics={"loss": 0.05}))
     assert not service.collect(TrialResult(job_id="job", trial_id="t0003", state=end, metrics={"loss": 0.05}))
     assert service.store.list_trials("job") == trials and service.store.get_job("job") == job
+
+
+def test_a_step_at_max_resource_written_while_the_stop_is_on_its_way_completes_the_trial(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator],
+) -> None:
+    """Two step reports of t0002 race (two Collect invocations): step 1, behind t0001 at
+    rung 1, is judged and stopped; while the stop is on its way to the backend, the other
+    invocation writes step 9 (``max_resource``), finds the trial running and trained out,
+    and stops nothing. The prune written after it must not leave a trial whose curve
+    reached ``max_resource`` pruned at its step-1 value (issue 9: "a trial that reaches
+    max_resource is complete"); the backend's "stopped" end that follows changes nothing.
+    (Before: pruned at 0.5 for good, its curve at 9.)"""
+    service, backend, _ = parts
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+
+    def the_last_step_lands(job: Job, trial: Trial) -> None:
+        backend.stopped.append(trial.id)
+        last = {"loss": MetricReport(value=0.05, step=9, at=service.store.clock())}
+        assert service.store.report_metrics("job", trial.id, last, curve_metric="loss", whole_curve=False)
+
+    backend.stop = the_last_step_lands  # type: ignore[method-assign]
+    service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)
+    assert backend.stopped == ["t0002"]
+    assert not service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped"))
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.05, {1: 0.5, 9: 0.05})
+    job = service.store.get_job("job")
+    assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 0, 3, "t0002")

@@ -904,13 +904,18 @@ class TuningService:
         exited): its curve is read from events or a log that lag behind the job. The steps
         still on the way join its curve after the end (``_report_after_end``), and the
         trial completes only if they reach ``max_resource``; its final value, reported or
-        in its platform's completed end, does not undo the decision (``_trained_out``)."""
+        in its platform's completed end, does not undo the decision (``_trained_out``). A
+        step at ``max_resource`` that another report wrote while the stop was on its way
+        (after this one's read) completes it at once, as would a late one."""
         if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}, decided=True) is not None:
             return False
         if not self._stops_early(job, trial):
             return False
         self.backend_for(job).stop(job, trial)
-        return self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial))
+        if not self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial)):
+            return False
+        self._report_after_end(job, trial.id, {})  # a step at max_resource written meanwhile completes it
+        return True
 
     def _stops_early(self, job: Job, trial: Trial) -> bool:
         if not early_stopping.enabled(job.spec) or not trial.curve:
