@@ -547,6 +547,15 @@ def test_validate_of_a_value_its_explicit_tag_cannot_read_does_not_print_it(
     assert "sup3r" not in err.lower(), err
 
 
+def test_validate_runs_where_there_is_no_fcntl(workdir: Path) -> None:
+    """Windows has no ``fcntl``: validate and submit must not need it (the local backend,
+    which the CLI imports, imported it at the top, so ``hyperstep`` did not start at all)."""
+    spec = write_spec(workdir, spec_document())
+    code = "import sys; sys.modules['fcntl'] = None; from hyperstep.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", code, "validate", str(spec)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("ok: "), done.stderr
+
+
 @pytest.mark.parametrize(
     "text", ['{"StartAt": "${NoSuchFunction}"}', "not json", '{"StartAt": "Nowhere", "States": {}}']
 )
