@@ -583,4 +583,5 @@ def test_what_yaml_says_it_expected_is_still_said() -> None:
 
     assert unquoted("expected a digit or ' ', but found 'x'") == "expected a digit or ' ', but found (text not shown)"
     assert unquoted("expected ',' or ']', but got '<scalar>'") == "expected ',' or ']', but got '<scalar>'"
+    assert unquoted("expected <block end>, but found '<block mapping start>'").endswith("found '<block mapping start>'")
     assert unquoted('found undefined alias "it\'s"') == "found undefined alias (text not shown)"  # repr of it's

@@ -37,6 +37,19 @@ def test_a_trial_ends_and_the_log_says_detached_processes_were_not_looked_for(
     assert sum("setsid" in r.getMessage() and "/proc" in r.getMessage() for r in caplog.records) == 1, caplog.text
 
 
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_with_proc_a_trial_ends_and_the_log_says_nothing_of_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where ``/proc`` shows them (Linux), detached processes are looked for: no warning."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["bash", "-c", "echo loss=0.5", "bash"])
+    with caplog.at_level(logging.WARNING, logger=adapter.__name__):
+        backend.launch(job, trial)
+        assert done.wait(30)
+    assert results[0].state == "completed", results
+    assert not any("/proc" in r.getMessage() for r in caplog.records), caplog.text
+
+
 def test_a_resume_kills_the_group_a_killed_runs_trial_leads(tmp_path: Path, no_proc: None) -> None:
     """The run that launched it is as good as dead (nothing of it acts on the trial): the
     resume's kill, by the trial's pid and folder alone, ends the trial's group (old code:
