@@ -530,6 +530,33 @@ def test_validate_of_a_file_that_is_not_a_spec_does_not_print_its_content(
 
 
 @pytest.mark.parametrize(
+    "tagged", ["!!int Sup3rS3cret", "!!float Sup3rS3cret", "!!bool Sup3rS3cret", "!!timestamp Sup3rS3cret", "!!int ''"]
+)
+def test_validate_of_a_value_its_explicit_tag_cannot_read_does_not_print_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tagged: str
+) -> None:
+    """PyYAML's constructors of the standard tags refuse other text with Python's own errors:
+    int() and float() quote it ("invalid literal for int() with base 10: 'Sup3rS3cret'"),
+    !!bool raised KeyError('sup3rs3cret') and !!timestamp AttributeError, both printed as an
+    internal error (exit 1), the first with the text."""
+    spec = tmp_path / "secrets.yaml"
+    spec.write_text(f"password: {tagged}\n")
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hyperstep: error: {spec}: not valid YAML/JSON: ") and err.count("\n") == 1, err
+    assert "sup3r" not in err.lower(), err
+
+
+def test_validate_runs_where_there_is_no_fcntl(workdir: Path) -> None:
+    """Windows has no ``fcntl``: validate and submit must not need it (the local backend,
+    which the CLI imports, imported it at the top, so ``hyperstep`` did not start at all)."""
+    spec = write_spec(workdir, spec_document())
+    code = "import sys; sys.modules['fcntl'] = None; from hyperstep.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", code, "validate", str(spec)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("ok: "), done.stderr
+
+
+@pytest.mark.parametrize(
     "text", ['{"StartAt": "${NoSuchFunction}"}', "not json", '{"StartAt": "Nowhere", "States": {}}']
 )
 def test_run_with_a_definition_step_functions_would_refuse_writes_nothing(
@@ -556,4 +583,5 @@ def test_what_yaml_says_it_expected_is_still_said() -> None:
 
     assert unquoted("expected a digit or ' ', but found 'x'") == "expected a digit or ' ', but found (text not shown)"
     assert unquoted("expected ',' or ']', but got '<scalar>'") == "expected ',' or ']', but got '<scalar>'"
+    assert unquoted("expected <block end>, but found '<block mapping start>'").endswith("found '<block mapping start>'")
     assert unquoted('found undefined alias "it\'s"') == "found undefined alias (text not shown)"  # repr of it's

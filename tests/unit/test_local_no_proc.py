@@ -29,10 +29,25 @@ def test_a_trial_ends_and_the_log_says_detached_processes_were_not_looked_for(
 ) -> None:
     job, trial, backend, results, done = one_trial(tmp_path, ["bash", "-c", "echo loss=0.5", "bash"])
     with caplog.at_level(logging.WARNING, logger=adapter.__name__):
+        for number in (1, 2):  # said once a run, not at every trial's end
+            done.clear()
+            backend.launch(job, trial.model_copy(update={"id": f"t000{number}", "number": number}))
+            assert done.wait(30)
+    assert [r.state for r in results] == ["completed", "completed"], results
+    assert sum("setsid" in r.getMessage() and "/proc" in r.getMessage() for r in caplog.records) == 1, caplog.text
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_with_proc_a_trial_ends_and_the_log_says_nothing_of_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where ``/proc`` shows them (Linux), detached processes are looked for: no warning."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["bash", "-c", "echo loss=0.5", "bash"])
+    with caplog.at_level(logging.WARNING, logger=adapter.__name__):
         backend.launch(job, trial)
         assert done.wait(30)
     assert results[0].state == "completed", results
-    assert any("setsid" in r.getMessage() and "/proc" in r.getMessage() for r in caplog.records), caplog.text
+    assert not any("/proc" in r.getMessage() for r in caplog.records), caplog.text
 
 
 def test_a_resume_kills_the_group_a_killed_runs_trial_leads(tmp_path: Path, no_proc: None) -> None:

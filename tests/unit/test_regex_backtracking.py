@@ -22,6 +22,16 @@ CATASTROPHIC = [
     r"loss=([0-9.]+)(?:\s*\w+)*$",
     r"loss=((?:\d{1,3})+)",
     r"loss=(?:(?:(\d+)))+ end",
+    # each also read as fine by one slip of the check (parts it looks into, what it counts):
+    r"loss=((?:(?!x)\d+)+)x",
+    r"loss=((?:(-?)\d+)+)x",
+    r"loss=((?:\d+[^,]+)+),",
+    r"loss=((?:9[0-9]*)+)x",
+    r"loss=((?:\d+\.?)+?)x",
+    r"loss=((?:\d+|,)+)x",
+    r"loss=(?=(?:\d+\.?)+x)([0-9.]+)",
+    r"loss=(?>((?:\d+\.?)+)x)",
+    r"loss=((?:(?:\d+\.?)+x)++)",
 ]
 FINE = [
     r"loss=([0-9.]+)",
@@ -34,6 +44,17 @@ FINE = [
     r"Train_error=(.*?);",
     r"loss=((?:\d+\.?)++)",
     r"(?:epoch \d+, )*loss=([0-9.]+)",
+    # SageMaker built-in algorithms' metric regexes and common number groups
+    r"Train-accuracy=([0-9\.]+)",
+    r".*\[.*\].*loss: ([\d\.e\-]+)",
+    r"#quality_metric: host=\S+, test mse <loss>=(\S+)",
+    r"loss=([0-9]+(?:\.[0-9]+)?)",
+    r"(\d+(\.\d+)?([eE][-+]?\d+)?)",
+    # each read as backtracking by one slip of the check
+    r"loss=((?:\d+)?\.\d+)",
+    r"loss=([0-9.]+)(?:,\d+,?)+",
+    r"(?:\d+[^\d]+)*loss=([0-9.]+)",
+    r"loss=([0-9.]+)(?: \w+=\d+)*",
 ]
 
 
@@ -65,10 +86,22 @@ LEADING_ANY = [
     r"(?s).*loss=(\d+)",
     r".*(\d)(?<=1)",
 ]
-LINES = ["", "loss=0.5", "a loss=0.5 b loss=0.25", "xx" * 50, "[3] #011validation-rmse:0.25 x", "1 22 333", "a\nloss=1"]
+NOT_LEADING_ANY = [r".{0,2}loss=([0-9.]+)", r"[a-z ]*loss=([0-9.]+)", r"(.*)x(\1)"]
+"""Regexes a try from a line's start does not cover (finditer's tries from later positions find more)."""
+LINES = [
+    "",
+    "loss=0.5",
+    "0 loss=1",
+    "abxb",
+    "a loss=0.5 b loss=0.25",
+    "xx" * 50,
+    "[3] #011validation-rmse:0.25 x",
+    "1 22 333",
+    "a\nloss=1",
+]
 
 
-@pytest.mark.parametrize("regex", LEADING_ANY)
+@pytest.mark.parametrize("regex", LEADING_ANY + NOT_LEADING_ANY)
 def test_a_regex_that_starts_with_any_text_finds_what_finditer_finds(regex: str) -> None:
     pattern = re.compile(regex)
     for line in LINES:
@@ -76,14 +109,15 @@ def test_a_regex_that_starts_with_any_text_finds_what_finditer_finds(regex: str)
         assert found == [(m.span(), m.groups()) for m in pattern.finditer(line)], line
 
 
-def test_a_regex_that_starts_with_any_text_tries_each_line_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("regex", [r".*loss=([0-9.]+)", r"(.*)loss=([0-9.]+)"])
+def test_a_regex_that_starts_with_any_text_tries_each_line_once(regex: str) -> None:
     """``.*loss=([0-9.]+)`` (SageMaker's built-in algorithms' regexes start so) on a line that
     does not match: ``finditer`` tries it from every position, each try running to the line's end
     (2 s of CPU on a line of 40,000 characters here, 4 times that for twice the length; a 1 MiB
     line, the longest the local watcher reads, would take some 20 minutes). A try from the line's
     start covers every later one: the pattern is tried there alone."""
     tried: list[int] = []
-    pattern = re.compile(r".*loss=([0-9.]+)")
+    pattern = re.compile(regex)
 
     class Counting:
         groups = pattern.groups

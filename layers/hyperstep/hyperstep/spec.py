@@ -570,7 +570,12 @@ def read_document(path: str | Path) -> Any:
     except RecursionError:
         raise not_valid(path, kind, "nested too deeply for Python to read") from None
     except ValueError as exc:  # what the parser's own constructors refuse: an int past 4,300 digits, a 13th month
-        raise not_valid(path, kind, str(exc).split(";")[0]) from None
+        # int() and float() quote the text of an explicit !!int / !!float: not shown
+        raise not_valid(path, kind, PYTHON_QUOTED.sub("(text not shown)", str(exc).split(";")[0])) from None
+    except (LookupError, AttributeError):  # !!bool on other text (KeyError), !!timestamp (AttributeError), !!int ''
+        raise not_valid(
+            path, kind, "a value its explicit tag (!!bool, !!int, !!float, !!timestamp) cannot read"
+        ) from None
     if count_values(document, MAX_VALUES) > MAX_VALUES:
         raise SpecError(f"{path}: more than {MAX_VALUES:,} values once its YAML aliases are expanded; a spec has fewer")
     return document
@@ -582,6 +587,9 @@ QUOTED = re.compile(
 """What a YAML parser's problem quotes from the file, after the word PyYAML puts before it
 (``found undefined alias 'x'``, ``but found 'x'``, ``the tag '!x'``), not the names of its
 tokens (``'<scalar>'``) nor the characters it says it expected (``expected ',' or ']'``)."""
+
+PYTHON_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+"""Text Python's own errors quote (``invalid literal for int() with base 10: 'x'``)."""
 
 
 def unquoted(problem: str) -> str:

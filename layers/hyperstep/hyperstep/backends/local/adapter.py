@@ -19,7 +19,6 @@ what early stopping judges, so a trial told to stop is killed within about one s
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import math
@@ -441,6 +440,8 @@ def _kill_held_group(pgid: int, held: Path) -> bool:
 
 def _lock_held(path: Path) -> bool:
     """Whether another process holds a lock on ``path`` (``flock``; False when it is missing)."""
+    import fcntl  # POSIX only: the CLI (validate, submit) imports this module on Windows too
+
     try:
         handle = os.open(path, os.O_RDONLY)
     except OSError:
