@@ -882,6 +882,8 @@ class TuningService:
         it (the reaper's read, were it lost), records that end with the whole curve.
         ``trial`` as the report wrote it: its curve may hold only its newest steps
         (``early_stopping.should_stop`` reads the rest when the scheduler can decide)."""
+        if not early_stopping.enabled(job.spec):  # nothing to judge: whether its training is over is not read
+            return False
         if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}) is not None:
             return False
         if not self._stops_early(job, trial):
