@@ -331,3 +331,17 @@ def test_a_local_process_that_exits_0_just_as_it_is_stopped_stays_pruned(
     assert (trial.state, trial.value, trial.curve) == (TrialState.PRUNED, 0.5, {1: 0.5})
     counted = service.store.get_job(job.id)
     assert (counted.completed, counted.pruned, counted.budget_used, counted.best_value) == (0, 1, 2, None)
+
+
+def test_a_step_report_of_a_job_without_early_stopping_judges_nothing() -> None:
+    """Without early stopping a step report stops nothing, so whether the trial's training
+    is over (``_trained_out``, read before a stop) is not worked out on each report."""
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    job = service.submit(parse_spec(spec_document(budget={"max_trials": 1, "max_parallel": 1})), job_id="job")
+    (trial,) = Study.from_job(service.store, job).ask(1)
+    service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    with mock.patch.object(TuningService, "_trained_out", wraps=TuningService._trained_out) as trained_out:
+        for step in range(1, 4):
+            assert service.report_metrics("job", trial.id, {"loss": 1.0 / step}, step=step)
+    assert trained_out.call_count == 0  # before: once a step report
+    assert service.store.get_trial("job", trial.id).state is TrialState.RUNNING

@@ -907,6 +907,8 @@ class TuningService:
         in its platform's completed end, does not undo the decision (``_trained_out``). A
         step at ``max_resource`` that another report wrote while the stop was on its way
         (after this one's read) completes it at once, as would a late one."""
+        if not early_stopping.enabled(job.spec):  # nothing to judge: whether its training is over is not read
+            return False
         if trial.state is not TrialState.RUNNING or self._trained_out(job, trial, {}, decided=True) is not None:
             return False
         if not self._stops_early(job, trial):
