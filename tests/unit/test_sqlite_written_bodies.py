@@ -78,23 +78,3 @@ def test_a_write_rolled_back_leaves_the_stored_body_to_be_read(store: SQLiteStor
         store._write_trial(conn, stored.model_copy(update={"metrics": {"val-loss": 9.0}}))
         raise RuntimeError("rolled back")
     assert store.get_trial("job", trial_id(1)) == stored
-
-
-def test_a_step_report_reads_its_newest_points_from_the_rows_it_read_already(store: SQLiteStore) -> None:
-    old = {"val-loss": MetricReport(value=5.0, step=9, at=0.5)}  # older than step 9's report: kept as held
-    for step in (1, 3, 9, 2):
-        report(store, step)
-    statements: list[str] = []
-    store._conn.set_trace_callback(statements.append)
-    try:
-        newest = report(store, 4)
-        held = store.report_metrics("job", trial_id(1), old, "val-loss", whole_curve=False)
-    finally:
-        store._conn.set_trace_callback(None)
-    assert newest is not None and held is not None
-    assert newest.curve == {9: 1.0 / 9, 4: 0.25}  # the two newest steps, the one just written among them
-    assert held.curve == {9: 1.0 / 9, 4: 0.25}  # a report older than the point held leaves it
-    # before: each report read its two newest rows again (ORDER BY step DESC LIMIT 2)
-    assert not [sql for sql in statements if "ORDER BY step DESC" in sql]
-    # BEGIN, the body, its update, the rows since, the new row, COMMIT; the held step's `at` and no row instead
-    assert len(statements) == 12

@@ -479,8 +479,7 @@ class SQLiteStore(TrialStore):
         whole_curve: bool = True,
     ) -> Trial | None:
         """The body and the reported step's row (``_write_point``), in one transaction;
-        without ``whole_curve``, the two newest points of the curve ``_write_point`` read
-        (every row, as of this transaction), with the point it kept: no read of their own."""
+        without ``whole_curve``, the two newest rows are read by the key's index."""
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
@@ -492,7 +491,12 @@ class SQLiteStore(TrialStore):
                 return trial.model_copy(update={"curve": {**curve, **kept}})
             if not point_of(reports, curve_metric):
                 return trial.model_copy(update={"curve": {}})
-            return trial.model_copy(update={"curve": {**newest_points({**curve, **kept}), **kept}})
+            rows = conn.execute(
+                "SELECT step, value FROM curves WHERE job_id = ? AND trial_id = ? ORDER BY step DESC LIMIT 2",
+                (job_id, trial_id),
+            ).fetchall()
+            newest = newest_points({**newest_points(trial.curve), **dict(rows)})  # points in a body predate the rows
+            return trial.model_copy(update={"curve": {**newest, **kept}})
 
     def report_after_end(
         self,
