@@ -396,12 +396,12 @@ LEFTOVER_EXIT_SECONDS = 5.0
 process's next scheduling, which a loaded machine can put off)."""
 
 
-def kill_detached(job_id: str, trial_id: str, directory: Path) -> None:
+def kill_detached(job_id: str, trial_id: str, directory: Path) -> bool:
     """Kill the processes an ended trial left in sessions of their own (``setsid``, a daemon),
     out of reach of its group's kill: found by the environment they were started with, which
     every descendant inherits (the trial's ids and its own ``directory``: another store's, or
     another test run's, trial of the same ids is not this one), and waited for
-    (``_wait_ended``). Needs ``/proc`` (Linux); elsewhere they run on: False then."""
+    (``_wait_ended``); True. Needs ``/proc`` (Linux); elsewhere they run on: False then."""
     identity = _identity(job_id, trial_id) | {f"{ENV_TRIAL_DIR}={directory}".encode()}
     try:
         detached = [pid for pid in _processes() if identity <= _environ(pid)]
