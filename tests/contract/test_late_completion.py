@@ -20,6 +20,7 @@ from hyperstep.models import Job, MetricReport, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
+from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.conftest import Clock, spec_document
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
@@ -206,3 +207,26 @@ def test_a_step_at_max_resource_written_while_the_stop_is_on_its_way_completes_t
     assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.05, {1: 0.5, 9: 0.05})
     job = service.store.get_job("job")
     assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 0, 3, "t0002")
+
+
+def written(store: TrialStore) -> int:
+    """A count that every write of t0002 moves: SQLite's changes, the DynamoDB item's version."""
+    if isinstance(store, SQLiteStore):
+        return store._conn.total_changes
+    return int(store._trial_item("job", "t0002")["ver"]["N"])  # type: ignore[attr-defined]
+
+
+def test_a_prunes_check_for_a_step_written_meanwhile_writes_nothing_when_none_was(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """``stop_early`` asks ``report_after_end`` with no reports once the prune is recorded (a
+    step at ``max_resource`` written meanwhile completes the trial): with none written, the
+    trial stays as the prune left it and nothing is written. (Before: the body was rewritten
+    as it was, a write a prune; on DynamoDB a version bump racing the trial's stopped end.)"""
+    service, _, _ = parts
+    pruned_at(service, clock, 100.0)
+    trial, before = service.store.get_trial("job", "t0002"), written(service.store)
+    kept = service.store.report_after_end("job", "t0002", {}, "loss")
+    assert kept is not None and kept.state is TrialState.PRUNED and kept.curve == {1: 0.5}
+    assert written(service.store) == before
+    assert service.store.get_trial("job", "t0002") == trial

@@ -818,6 +818,8 @@ class DynamoDBStore(TrialStore):
             ended = complete(merged.model_copy(update={"curve": curve}))
             assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
             written = merged if ended is None else ended.model_copy(update={"curve": merged.curve})
+            if ended is None and not reports:  # a prune's check for a step written meanwhile: nothing to keep
+                return written.model_copy(update={"curve": curve})
             if ended is None:
                 landed = self._write_report(written, ver, write)
             else:

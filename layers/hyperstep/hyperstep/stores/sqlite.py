@@ -516,7 +516,8 @@ class SQLiteStore(TrialStore):
             ended = complete(viewed)
             assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
             if ended is None:
-                self._write_trial(conn, merged, ends=False)  # its end stands: not ended again (as DynamoDB)
+                if reports:  # none (a prune's check for a step written meanwhile): nothing to keep
+                    self._write_trial(conn, merged, ends=False)  # its end stands: not ended again (as DynamoDB)
                 return viewed
             self._write_trial(conn, ended.model_copy(update={"curve": merged.curve}))  # the rows hold the rest
             job = self._read_job(conn, job_id)
