@@ -6,6 +6,7 @@ Each test names one guarantee of ``hyperstep.stores.base``; the races live in
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -548,6 +549,11 @@ def test_a_curve_at_its_cap_drops_new_steps_and_still_takes_repeats(store: Trial
     job = make_job()
     store.put_trials(trials_of(job, [1]))
     modules = ("models", "stores.sqlite", "stores.dynamodb")
+    # Imported before any is patched: one first imported under the patch of ``models`` would
+    # bind its 3 for good (``from hyperstep.models import MAX_CURVE_STEPS``), and the patch
+    # would restore that 3 (a later test's 10,000th step dropped, when no DynamoDB test ran first).
+    for module in modules:
+        importlib.import_module(f"hyperstep.{module}")
     capped = [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 3) for module in modules]
     with capped[0], capped[1], capped[2]:
         for step in (5, 1, 1200):
