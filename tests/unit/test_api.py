@@ -234,6 +234,12 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "early_stopping.name",
             "missing: a block with fields needs a name (median, asha or hyperband",
         ),
+        (  # said "Input should be a valid dictionary or object to extract fields from" (as Study and validate do not)
+            sagemaker_spec(early_stopping=["asha"]),
+            "early_stopping",
+            "should be a mapping (key: value pairs), not a list",
+        ),
+        (sagemaker_spec(budget="4"), "budget", "should be a mapping (key: value pairs), not a string"),
     ],
 )
 def test_a_bad_spec_is_refused_with_field_and_reason_and_nothing_is_stored(
@@ -273,7 +279,10 @@ def test_a_body_that_is_not_json_is_refused(service: TuningService) -> None:
     assert body == {"field": "body", "reason": "not valid JSON: Expecting property name enclosed in double quotes"}
 
 
-@pytest.mark.parametrize(("document", "reason"), [(None, "Field required"), ([], "valid dictionary"), ("null", "")])
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [(None, "Field required"), ([], "should be a mapping (key: value pairs), not a list"), ("null", "")],
+)
 def test_a_body_that_is_no_spec_at_all_is_refused_naming_the_body(
     service: TuningService, document: Any, reason: str
 ) -> None:

@@ -500,7 +500,9 @@ def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
     a missing ``type`` or ``backend`` is named as the field, with the values it takes."""
     loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
     reason = error["msg"].removeprefix("Value error, ")
-    if error["type"] in ("model_type", "dict_type"):  # not "instance of Budget"; never the value (a secret?)
+    # not "instance of Budget"; never the value (a secret?). model_attributes_type: the API's
+    # (Powertools validates the parsed body), where Study and validate meet model_type
+    if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
         reason = f"should be a mapping (key: value pairs), not {kind_of(error.get('input'))}"
     if error["type"] == "union_tag_not_found":
         tag = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
