@@ -58,9 +58,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hyperstep.backends.registry import AWS_BACKENDS
+from hyperstep.early_stopping import early_stopping_warnings
 from hyperstep.errors import ConflictError, JobExistsError, KeyReusedError, NotFoundError, SpecError
 from hyperstep.guardrails import Guardrails
 from hyperstep.handlers import count_ends
@@ -152,6 +153,9 @@ class JobAccepted(_Out):
     job_id: str
     status: str
     execution_id: str | None = None
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    """What in the accepted spec nothing reads (``hyperstep validate`` prints the same lines);
+    left out when there is none."""
 
 
 class JobSummary(_Out):
@@ -347,7 +351,10 @@ def submit_job(
         outcome = _submit(request=request)
     else:
         outcome = idempotent_submit(app.context["idempotency_table"])(request=request)
-    return Response(outcome["status"], content_types.APPLICATION_JSON, outcome["body"])
+    body = outcome["body"]
+    if outcome["status"] == 202:  # read from the body as sent: the request's dump holds every field
+        body = JobAccepted.model_validate({**body, "warnings": early_stopping_warnings(spec)}).model_dump()
+    return Response(outcome["status"], content_types.APPLICATION_JSON, body)
 
 
 def _submit(request: dict[str, Any]) -> dict[str, Any]:

@@ -568,3 +568,21 @@ def test_the_ends_a_stop_recorded_count_even_when_the_stop_then_fails(
     assert call("POST", f"/jobs/{job_id}/stop")[0] == 500
     assert {t.state for t in service.store.list_trials(job_id)} == {TrialState.STOPPED}
     assert meter.objects == [({"JobId": job_id}, {"TrialsStopped": pending})]
+
+
+def test_submit_names_the_early_stopping_options_nothing_reads_as_validate_and_study_do(service: TuningService) -> None:
+    """The same rule at every entry point: an option nothing reads (``median`` stopping's
+    ``reduction_factor`` with the random strategy) is accepted and named, in the 202's
+    ``warnings``; it was accepted without a word (``hyperstep validate`` printed it, ``Study``
+    warns of it). A spec without one answers as before, with no ``warnings``."""
+    block = {"name": "median", "max_resource": 9, "reduction_factor": 2}
+    status, body = call("POST", "/jobs", sagemaker_spec(early_stopping=block))
+    assert status == 202, body
+    assert body["warnings"] == [
+        "early_stopping.reduction_factor is ignored: median stopping has no rungs,"
+        " and the strategy reads rungs only model-based"
+    ]
+    status, body = call("POST", "/jobs", sagemaker_spec(early_stopping={**block, "reduction_factor": 3}, name="b"))
+    assert status == 202 and "warnings" in body
+    status, body = call("POST", "/jobs", sagemaker_spec(name="plain"))
+    assert status == 202 and "warnings" not in body

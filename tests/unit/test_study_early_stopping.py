@@ -327,3 +327,28 @@ def test_a_late_step_joins_a_pruned_trial_s_curve_and_completes_it_at_max_resour
     assert (done.state, done.value, done.curve) == (TrialState.COMPLETED, 0.25, {1: 1.0, 2: 0.45, 3: 0.25})
     job = study.job
     assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 0, 1, trial.id)
+
+
+@pytest.mark.parametrize(
+    ("block", "strategy", "ignored"),
+    [
+        ({"name": "median", "max_resource": 9, "reduction_factor": 2}, "random", ["reduction_factor"]),
+        ({"name": "asha", "max_resource": 9, "brackets": "uniform"}, "bayesian", ["brackets"]),
+        ({"name": "asha", "max_resource": 9, "resource_model": "gp"}, "sobol", ["resource_model"]),
+        ({"name": "median", "max_resource": 9, "reduction_factor": 2}, "bayesian", []),  # the model's rungs read it
+        (ASHA, "bayesian", []),
+    ],
+)
+def test_a_study_warns_of_the_early_stopping_options_nothing_reads_as_validate_does(
+    block: dict, strategy: str, ignored: list[str]
+) -> None:
+    """The same rule at every entry point: an option nothing reads with the rest of the spec
+    is accepted with a warning naming it (``hyperstep validate`` prints the same line; it
+    was said there only, and Study took ``median`` with a ``reduction_factor`` silently)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hyperstep.Study(SPACE, strategy=strategy, seed=0, early_stopping=block)
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert [line.split(" is ignored: ")[0] for line in said] == [f"early_stopping.{name}" for name in ignored], said

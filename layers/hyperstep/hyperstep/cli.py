@@ -27,6 +27,7 @@ from hyperstep import __version__, views
 from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
+from hyperstep.early_stopping import early_stopping_warnings
 from hyperstep.errors import HyperstepError, Signalled, SpecError
 from hyperstep.http_input import strict_json
 from hyperstep.job_pages import every_job
@@ -293,39 +294,6 @@ def spec_warnings(spec: JobSpec) -> list[str]:
         if d.name in spec.measured_metrics
     ]
     return [warning for warning in [*found, *whole, *early_stopping_warnings(spec)] if warning]
-
-
-LEARNS_NOTHING = ("random", "sobol", "grid")
-"""Strategies that read no results: what early stopping's model gives the strategy is lost on them."""
-
-
-def early_stopping_warnings(spec: JobSpec) -> list[str]:
-    """Options of an early_stopping block that nothing reads with the rest of the spec (they
-    are ignored, not refused; a block with fields but no name is refused: ``EarlyStopping``)."""
-    block = spec.early_stopping
-    given = set() if block is None else block.model_fields_set
-    if block is None or not given:
-        return []
-    strategy_reads_rungs = block.model_based and spec.strategy.name not in LEARNS_NOTHING  # ``Study.fidelity_levels``
-    strategy_reads_curves = strategy_reads_rungs and block.resource_model == "ranks"  # ``Study.extrapolates``
-    unused = {
-        "brackets": "only hyperband has brackets" if block.name != "hyperband" else None,
-        "reduction_factor": "median stopping has no rungs, and the strategy reads rungs only model-based"
-        if block.name == "median" and not strategy_reads_rungs
-        else None,
-        "curve_model": "median stopping fits no curve, and the strategy reads one only model-based with ranks"
-        if block.name == "median" and not strategy_reads_curves
-        else None,
-        "resource_model": "it is read with model_based: true only" if not block.model_based else None,
-    }
-    if spec.strategy.name in LEARNS_NOTHING:
-        for option in ("model_based", "resource_model"):
-            unused[option] = unused.get(option) or f"the {spec.strategy.name} strategy learns from no result"
-    return [
-        f"early_stopping.{option} is ignored: {why}"
-        for option, why in unused.items()
-        if why and option in given and block.name != "none"
-    ]
 
 
 SCRIPT_SUFFIXES = (".py", ".sh", ".r", ".R", ".jl", ".js", ".pl", ".rb")

@@ -49,6 +49,40 @@ def stopped_end(spec: JobSpec, trial: Trial) -> TrialState:
     return TrialState.COMPLETED if reached else TrialState.PRUNED
 
 
+LEARNS_NOTHING = ("random", "sobol", "grid")
+"""Strategies that read no results: what early stopping's model gives the strategy is lost on them."""
+
+
+def early_stopping_warnings(spec: JobSpec) -> list[str]:
+    """Options of an early_stopping block that nothing reads with the rest of the spec: they
+    are ignored, not refused (``hyperstep validate`` prints them, ``Study`` warns of them); a
+    block with fields but no name is refused (``EarlyStopping``)."""
+    block = spec.early_stopping
+    given = set() if block is None else block.model_fields_set
+    if block is None or not given:
+        return []
+    strategy_reads_rungs = block.model_based and spec.strategy.name not in LEARNS_NOTHING  # ``Study.fidelity_levels``
+    strategy_reads_curves = strategy_reads_rungs and block.resource_model == "ranks"  # ``Study.extrapolates``
+    unused = {
+        "brackets": "only hyperband has brackets" if block.name != "hyperband" else None,
+        "reduction_factor": "median stopping has no rungs, and the strategy reads rungs only model-based"
+        if block.name == "median" and not strategy_reads_rungs
+        else None,
+        "curve_model": "median stopping fits no curve, and the strategy reads one only model-based with ranks"
+        if block.name == "median" and not strategy_reads_curves
+        else None,
+        "resource_model": "it is read with model_based: true only" if not block.model_based else None,
+    }
+    if spec.strategy.name in LEARNS_NOTHING:
+        for option in ("model_based", "resource_model"):
+            unused[option] = unused.get(option) or f"the {spec.strategy.name} strategy learns from no result"
+    return [
+        f"early_stopping.{option} is ignored: {why}"
+        for option, why in unused.items()
+        if why and option in given and block.name != "none"
+    ]
+
+
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
     and ended (what a trial's adaptive Hyperband bracket is drawn from)."""

@@ -12,6 +12,7 @@ import math
 import numbers
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -132,6 +133,8 @@ class Study:
         except ValidationError as exc:  # one line naming the field, as the CLI's and the API's
             raise SpecError(describe_validation_error(exc)) from None
         refuse_constraints_on_the_value(spec)
+        for warning in stopping.early_stopping_warnings(spec):  # as ``hyperstep validate`` prints them
+            warnings.warn(warning, UserWarning, stacklevel=2)
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
