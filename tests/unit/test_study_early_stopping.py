@@ -352,3 +352,20 @@ def test_a_study_warns_of_the_early_stopping_options_nothing_reads_as_validate_d
         hyperstep.Study(SPACE, strategy=strategy, seed=0, early_stopping=block)
     said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert [line.split(" is ignored: ")[0] for line in said] == [f"early_stopping.{name}" for name in ignored], said
+
+
+@pytest.mark.parametrize("early_stopping", [ASHA, None])
+@pytest.mark.parametrize("told", [float("nan"), float("inf"), 10**400], ids=["nan", "inf", "int-past-float"])
+def test_a_trial_told_stopped_with_a_value_that_is_not_finite_keeps_no_such_value(
+    early_stopping: dict | None, told: float
+) -> None:
+    """The issue's loop on a trial that diverges at its first step: ``report`` answers True
+    (not recorded, so no curve) and the loop tells ``stopped`` with the value it has, NaN. The
+    trial ends stopped with no value: it was stopped with NaN (or infinity) as its value,
+    which no store can keep (DynamoDB refuses NaN; JSON has none) and which read as a value."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=early_stopping)
+    trial = study.ask(1)[0]
+    assert study.report(trial.id, 1, told) is (early_stopping is not None)
+    ended = study.tell(trial.id, told, state="stopped")
+    assert ended.state is TrialState.STOPPED and ended.value is None and not ended.curve
+    assert study.trials[0].value is None

@@ -195,3 +195,13 @@ def test_constraints_given_as_a_string_are_refused_in_one_line() -> None:
     assert str(caught.value) == (
         "constraints: a list of constraints ({'metric': ..., 'max': ...}), got the string 'lat<5'"
     )
+
+
+@pytest.mark.parametrize("state", ["stopped", "pruned"])
+def test_a_trial_told_stopped_with_objectives_not_all_finite_keeps_none_of_them(state: str) -> None:
+    """Stopped or pruned with ``[nan, 1.0]`` kept ``[nan, 1.0]`` (no store keeps NaN; JSON has
+    none): it keeps no values, as a completed one with them fails."""
+    study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    ended = study.tell(trial.id, [float("nan"), 1.0], state=state)
+    assert ended.state.value == state and ended.values is None and ended.value is None

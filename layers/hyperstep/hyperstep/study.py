@@ -339,6 +339,8 @@ class Study:
             if state is TrialState.PRUNED or stopping.pruned_when_stopped(self.spec, trial):  # curve and budget kept
                 state = stopping.stopped_end(self.spec, trial)
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
+        if state is TrialState.STOPPED and value is not None and not math.isfinite(value):
+            value = None  # diverged: no store keeps NaN or infinity (a completed trial fails below)
         if metrics is not None:
             metrics = finite_metrics(checked_metrics(metrics))
         if state is TrialState.COMPLETED:
@@ -389,6 +391,8 @@ class Study:
                 raise ValueError("a completed trial needs its values; use state='failed' for none")
             if not all(math.isfinite(v) for v in values):
                 state, error, values = TrialState.FAILED, error or f"objectives are not all finite ({values})", None
+        elif values is not None and not all(math.isfinite(v) for v in values):
+            values = None  # a stopped or pruned trial's: no store keeps NaN or infinity
         metrics = None if metrics is None else finite_metrics(checked_metrics(metrics))
         first = None if values is None else values[0]
         ended = self.store.finish_trial(
