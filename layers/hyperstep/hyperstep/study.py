@@ -205,9 +205,11 @@ class Study:
     @property
     def joint_model(self) -> bool:
         """Whether the strategy reads every trial through one GP over (configuration, steps)
-        (model-based early stopping with ``resource_model: gp``, ``schedulers.joint``)."""
+        (model-based early stopping with ``resource_model: gp``, ``schedulers.joint``), when it
+        reads results at all: for random, sobol and grid its fit on every ask was lost."""
         config = self.spec.early_stopping
-        return self.fidelity_levels is not None and config is not None and config.resource_model == "gp"
+        learns = self.spec.strategy.name not in stopping.LEARNS_NOTHING
+        return self.fidelity_levels is not None and config is not None and config.resource_model == "gp" and learns
 
     # ask / tell
 
