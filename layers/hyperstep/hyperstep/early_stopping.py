@@ -55,8 +55,9 @@ LEARNS_NOTHING = ("random", "sobol", "grid")
 
 def early_stopping_warnings(spec: JobSpec) -> list[str]:
     """Options of an early_stopping block that nothing reads with the rest of the spec: they
-    are ignored, not refused (``hyperstep validate`` prints them, ``Study`` warns of them); a
-    block with fields but no name is refused (``EarlyStopping``)."""
+    are ignored, not refused (``hyperstep validate`` prints them, ``Study`` warns of them, the
+    API lists them), and so is a block that judges no trial (``min_resource`` at
+    ``max_resource``); a block with fields but no name is refused (``EarlyStopping``)."""
     block = spec.early_stopping
     given = set() if block is None else block.model_fields_set
     if block is None or not given:
@@ -76,11 +77,17 @@ def early_stopping_warnings(spec: JobSpec) -> list[str]:
     if spec.strategy.name in LEARNS_NOTHING:
         for option in ("model_based", "resource_model"):
             unused[option] = unused.get(option) or f"the {spec.strategy.name} strategy learns from no result"
-    return [
+    said = [
         f"early_stopping.{option} is ignored: {why}"
         for option, why in unused.items()
         if why and option in given and block.name != "none"
     ]
+    if block.name != "none" and block.min_resource == block.max_resource:
+        said.append(
+            f"early_stopping.min_resource is max_resource ({block.max_resource}): a trial is complete there,"
+            " so none is judged and none stops early"
+        )
+    return said
 
 
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
