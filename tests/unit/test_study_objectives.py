@@ -197,11 +197,23 @@ def test_constraints_given_as_a_string_are_refused_in_one_line() -> None:
     )
 
 
+@pytest.mark.parametrize("told", [float("nan"), 10**400], ids=["nan", "int-past-float"])
 @pytest.mark.parametrize("state", ["stopped", "pruned"])
-def test_a_trial_told_stopped_with_objectives_not_all_finite_keeps_none_of_them(state: str) -> None:
+def test_a_trial_told_stopped_with_objectives_not_all_finite_keeps_none_of_them(state: str, told: float) -> None:
     """Stopped or pruned with ``[nan, 1.0]`` kept ``[nan, 1.0]`` (no store keeps NaN; JSON has
-    none): it keeps no values, as a completed one with them fails."""
+    none): it keeps no values, as a completed one with them fails. An int past a float's range
+    is the infinity it rounds to, as with one objective (it raised ``OverflowError``)."""
     study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0)
     trial = study.ask(1)[0]
-    ended = study.tell(trial.id, [float("nan"), 1.0], state=state)
+    ended = study.tell(trial.id, [told, 1.0], state=state)
     assert ended.state.value == state and ended.values is None and ended.value is None
+    kept = study.tell(study.ask(1)[0].id, [0.5, 1.0], state=state)  # finite: kept as told
+    assert kept.values == [0.5, 1.0] and kept.value == 0.5
+
+
+def test_a_completed_trial_told_an_int_past_a_float_s_range_fails_as_with_one_objective() -> None:
+    """``tell(trial, [10**400, 1.0])`` raised ``OverflowError`` (``float()`` of the int) where
+    a one-objective study records the trial failed (``study_checks.scalar``)."""
+    study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0)
+    ended = study.tell(study.ask(1)[0].id, [10**400, 1.0])
+    assert ended.state.value == "failed" and ended.values is None

@@ -410,7 +410,7 @@ class Study:
             raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
         if isinstance(value, str | Mapping) or not all(is_number(scalar(v)) for v in value):
             raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
-        return [float(v) for v in value]
+        return [float(scalar(v)) for v in value]  # an int past a float's range: infinity (``scalar``)
 
     def report(self, trial_id: TrialRef, step: int, value: float) -> bool:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
