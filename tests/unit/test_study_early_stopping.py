@@ -355,6 +355,7 @@ def test_a_study_warns_of_the_early_stopping_options_nothing_reads_as_validate_d
         hyperstep.Study(SPACE, strategy=strategy, seed=0, early_stopping=block)
     said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert [line.split(" ")[0] for line in said] == [f"early_stopping.{name}" for name in ignored], said
+    assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]  # the caller's line
 
 
 @pytest.mark.parametrize("early_stopping", [ASHA, None])
@@ -372,3 +373,5 @@ def test_a_trial_told_stopped_with_a_value_that_is_not_finite_keeps_no_such_valu
     ended = study.tell(trial.id, told, state="stopped")
     assert ended.state is TrialState.STOPPED and ended.value is None and not ended.curve
     assert study.trials[0].value is None
+    kept = study.tell(study.ask(1)[0].id, 0.5, state="stopped")  # finite, with no curve: kept as told
+    assert (kept.state, kept.value) == (TrialState.STOPPED, 0.5)
