@@ -170,12 +170,12 @@ def test_a_completed_end_without_usage_keeps_the_stop_s_charge(
 def test_other_late_ends_change_nothing(
     parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock, end: str
 ) -> None:
-    """A stopped or failed end of a pruned trial, and any end of a failed one, are no-ops."""
+    """A stopped end of a pruned trial, and any end of a failed one, are no-ops."""
     service, _, _ = parts
     pruned_at(service, clock, 100.0)
     assert service.collect(TrialResult(job_id="job", trial_id="t0003", state="failed", error="exit code 1"))
     trials, job = service.store.list_trials("job"), service.store.get_job("job")
-    if end != "completed":
+    if end == "stopped":
         assert not service.collect(TrialResult(job_id="job", trial_id="t0002", state=end, metrics={"loss": 0.05}))
     assert not service.collect(TrialResult(job_id="job", trial_id="t0003", state=end, metrics={"loss": 0.05}))
     assert service.store.list_trials("job") == trials and service.store.get_job("job") == job
@@ -230,3 +230,52 @@ def test_a_prunes_check_for_a_step_written_meanwhile_writes_nothing_when_none_wa
     assert kept is not None and kept.state is TrialState.PRUNED and kept.curve == {1: 0.5}
     assert written(service.store) == before
     assert service.store.get_trial("job", "t0002") == trial
+
+
+def failed(error: str) -> TrialResult:
+    return TrialResult(job_id="job", trial_id="t0002", state="failed", error=error)
+
+
+def test_a_jobs_own_failure_after_a_prune_ends_it_failed_with_its_error(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """Pruned at step 1, 100 s in; the job had failed on its own before the stop landed
+    (SageMaker ``Failed`` with its FailureReason, a Batch ``FAILED`` whose reason is not our
+    ``TerminateJob``'s, a local exit 1: each backend reports our stop as "stopped", the job's
+    own failure as "failed"). An AMT user expects Failed with the platform's reason: it
+    ends failed, once, ``pruned`` moved to ``failed`` (its budget held), its charge counted
+    once, its execution woken; the same event again, or a late step, changes nothing.
+    (Before: it stayed pruned, its error lost.)"""
+    service, _, orchestrator = parts
+    before = pruned_at(service, clock, 100.0)
+    service.store.put_task_token("job", "token")
+    assert service.collect(failed("AlgorithmError: CUDA out of memory"))
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.value, trial.error) == (TrialState.FAILED, None, "AlgorithmError: CUDA out of memory")
+    assert trial.curve == {1: 0.5}
+    job = service.store.get_job("job")
+    assert (job.pruned, job.failed, job.completed, job.budget_used) == (0, 1, 0, 3)
+    assert job.cost_usd == pytest.approx(before.cost_usd)
+    assert [token for token, _ in orchestrator.woken] == ["token"]
+    assert "t0002" in service.store.recently_ended("job")
+
+    assert not service.collect(failed("AlgorithmError: CUDA out of memory"))
+    assert not service.report_metrics("job", "t0002", {"loss": 0.05}, step=9)
+    assert service.store.get_trial("job", "t0002") == trial and service.store.get_job("job") == job
+
+
+def test_a_failure_after_the_curve_reached_max_resource_leaves_it_completed(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """Pruned at step 1, its late steps reach ``max_resource`` (9): it completed (issue 9: a
+    trial that reaches ``max_resource`` is complete). A failure its job reports after that
+    (a crash saving the model after its last step) leaves it completed, as a completed end
+    stands whatever comes after it."""
+    service, _, _ = parts
+    pruned_at(service, clock, 100.0)
+    for step in range(2, 10):
+        service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
+    trial, job = service.store.get_trial("job", "t0002"), service.store.get_job("job")
+    assert trial.state is TrialState.COMPLETED
+    assert not service.collect(failed("exit code 1: cannot write model.pt"))
+    assert service.store.get_trial("job", "t0002") == trial and service.store.get_job("job") == job

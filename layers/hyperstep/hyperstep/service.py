@@ -570,8 +570,7 @@ class TuningService:
         job = self.store.get_job(result.job_id)
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
-            revisable = result.state == "completed" and trial.state in REVISABLE_ENDS
-            return revisable and self._completed_after_end(job, trial, result)
+            return trial.state in REVISABLE_ENDS and self._after_end(job, trial, result)
         usage = result.usage
         decided = job.status is JobStatus.RUNNING and early_stopping.pruned_when_stopped(job.spec, trial)
         trained = self._trained_out(job, trial, result.metrics, decided) if result.state == "stopped" else None
@@ -594,6 +593,23 @@ class TuningService:
             described, described_usage = self._described(job, trial)
             platform, usage = {**described, **platform}, usage or described_usage
         return platform, usage
+
+    def _after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
+        """A platform's end of a trial recorded stopped or pruned: a completed one may
+        complete it (``_completed_after_end``); a failed one of a pruned trial is the job's
+        own failure, not the result of our stop (each backend tells them apart: SageMaker's
+        ``Failed`` against the ``Stopped`` our ``StopTrainingJob`` gives, a Batch ``FAILED``
+        whose ``statusReason`` is not ``BATCH_STOP_REASON``, a local exit not by our kill's
+        SIGKILL), so it ends the trial failed with its error, as it would have ended had the
+        stop not been decided, unless its curve reached ``max_resource`` meanwhile (then
+        completed: a completed end stands, as does a failed one). A user's stop keeps its
+        ``stopped`` end. True when this call changed the end."""
+        if result.state == "completed":
+            return self._completed_after_end(job, trial, result)
+        if result.state != "failed" or trial.state is not TrialState.PRUNED:
+            return False
+        failure = clipped(result.error or "failed")
+        return self._report_after_end(job, trial.id, {}, failure=failure).ended
 
     def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """End completed, once, a trial recorded stopped or pruned whose backend then says it
@@ -853,6 +869,7 @@ class TuningService:
         reports: Mapping[str, MetricReport],
         platform: Mapping[str, float] | None = None,
         charge: Charge | None = None,
+        failure: str | None = None,
     ) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
@@ -864,29 +881,32 @@ class TuningService:
 
         ``platform``: a completed end event's final metrics, over the reports (as
         ``_complete`` reads them); ``charge``: what that end says the trial cost, kept when
-        it is more than the stop's end charged (``_completed_after_end``). The completed end
-        is noted as replacing the recorded one (``hyperstep.recorded_ends``)."""
+        it is more than the stop's end charged (``_completed_after_end``); ``failure``: the
+        error of a pruned trial's own failure (``_after_end``), which ends it failed when its
+        training was not over. The new end is noted as replacing the recorded one
+        (``hyperstep.recorded_ends``)."""
         replaced: list[TrialState] = []
 
-        def completed(trial: Trial) -> Trial | None:
+        def revised(trial: Trial) -> Trial | None:
             replaced[:] = [trial.state]
             trained = self._trained_out(job, trial, platform or {}, decided=trial.state is TrialState.PRUNED)
-            if trained is None:
-                return None
-            metrics = finite_metrics({**trial.metrics, **trained})
+            metrics = finite_metrics({**trial.metrics, **(trained or {})})
             value, values, error = reported_objectives(job, metrics)
-            if error is not None:
+            update: dict[str, Any] = {"state": TrialState.FAILED, "value": None, "values": None, "error": failure}
+            if trained is not None and error is None:
+                update = {"state": TrialState.COMPLETED, "value": value, "values": values, "error": None}
+            elif failure is None:
                 return None
-            update = {"state": TrialState.COMPLETED, "value": value, "values": values, "metrics": metrics}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
-            return trial.model_copy(update={**update, "error": None})
+            return trial.model_copy(update={**update, "metrics": metrics})
 
         objective = job.spec.primary.metric
-        trial = self.store.report_after_end(job.id, trial_id, reports, objective, completed)
-        ended = trial is not None and trial.state is TrialState.COMPLETED  # by this call: the store's once
+        trial = self.store.report_after_end(job.id, trial_id, reports, objective, revised)
+        ended = trial is not None and trial.state not in REVISABLE_ENDS  # by this call: the store's once
         if ended:
-            note(RecordedEnd(TrialState.COMPLETED, replaced=replaced[-1]))
+            assert trial is not None
+            note(RecordedEnd(trial.state, replaced=replaced[-1]))
             self.wake(job.id)
         return Recorded(recorded=trial is not None, ended=ended)
 
