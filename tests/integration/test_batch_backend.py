@@ -634,8 +634,9 @@ def test_a_batch_job_that_fails_on_its_own_after_a_prune_ends_its_trial_failed_u
     ``reason`` we pass as its ``statusReason`` (Batch API reference, TerminateJob: "Jobs
     that are in the STARTING or RUNNING state are terminated, which causes them to
     transition to FAILED"; reason: "returned by future DescribeJobs operations"): that
-    FAILED is our stop's, and the trial stays pruned. (Before: pruned either way, the
-    job's own error lost.)"""
+    FAILED is our stop's, and the trial stays pruned. Either way it takes the end's billed
+    time (startedAt to stoppedAt) over the stop's, the job's cost with it. (Before: pruned
+    either way, the job's own error lost, the stop's charge kept.)"""
     from hyperstep.handlers import Telemetry, handle_collect
     from tests.unit.test_order_free_results import sample
 
@@ -659,6 +660,8 @@ def test_a_batch_job_that_fails_on_its_own_after_a_prune_ends_its_trial_failed_u
         end["resources"] = [arn]
         assert [collect(end), collect(end)] == [own, False]
         ended, counted = service.store.get_trial(job.id, bad.id), service.store.get_job(job.id)
+        ran = (end["detail"]["stoppedAt"] - end["detail"]["startedAt"]) / 1000  # the billed end, not the stop's
+        assert ended.billable_seconds == pytest.approx(ran) and counted.cost_usd == pytest.approx(ended.cost_usd or 0)
         if own:
             assert (ended.state, ended.value, ended.curve) == (TrialState.FAILED, None, {1: 0.9})
             assert ended.error == "Essential container in task exited; exit code 1"

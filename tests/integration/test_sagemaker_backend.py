@@ -798,8 +798,12 @@ def test_a_training_job_that_fails_on_its_own_after_a_stop_ends_its_trial_failed
     training job had failed on its own: it ends ``Failed`` with its FailureReason (AWS's
     sample), which a stop never gives (StopTrainingJob ends a job ``Stopped``): the trial ends
     failed with that reason, counted once (``TrialsFailed`` 1, ``TrialsPruned`` -1), its
-    execution woken. A ``Stopped`` end is our stop's: the trial stays pruned. (Before: pruned
-    either way, the FailureReason lost.)"""
+    execution woken. A ``Stopped`` end is our stop's: the trial stays pruned. Either way the
+    trial takes the end's billed time (its TrainingStartTime to TrainingEndTime, 1,500 s:
+    moto keeps no BillableTimeInSeconds) over the stop's wall time, the job's cost with it.
+    (Before: pruned either way, the FailureReason lost, the stop's few seconds charged.)"""
+    from datetime import timedelta
+
     from hyperstep.handlers import Telemetry, handle_collect
 
     with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stopping, create=True):
@@ -815,8 +819,11 @@ def test_a_training_job_that_fails_on_its_own_after_a_stop_ends_its_trial_failed
             assert collect(signed(service.store, event))
         name = service.store.get_trial(job.id, bad.id).backend_ref
         assert service.store.get_trial(job.id, bad.id).state is TrialState.PRUNED
+        charged = service.store.get_job(job.id).cost_usd
+        assert service.store.get_trial(job.id, bad.id).billable_seconds < 60  # Stopping: its wall time so far
         training = jobs[name]
         training.training_job_status = training.secondary_status = status
+        training.training_end_time = training.training_start_time + timedelta(seconds=1500)
         end = json.loads((EVENTS / f"sagemaker-training-job-state-change-{status.lower()}.json").read_text())
         end["detail"].update(TrainingJobName=name, TrainingJobArn=training.arn)
         end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": bad.id}
@@ -825,6 +832,8 @@ def test_a_training_job_that_fails_on_its_own_after_a_stop_ends_its_trial_failed
         failed = status == "Failed"
         assert [collect(end), collect(end)] == [failed, False]
         ended, counted = service.store.get_trial(job.id, bad.id), service.store.get_job(job.id)
+        assert ended.billable_seconds == 1500 and ended.cost_usd is not None  # its end's record, not the stop's
+        assert counted.cost_usd == pytest.approx(ended.cost_usd) and counted.cost_usd > charged  # t0001 still runs
         if failed:
             assert (ended.state, ended.value, ended.curve) == (TrialState.FAILED, None, {1: 0.9})
             assert ended.error == end["detail"]["FailureReason"]

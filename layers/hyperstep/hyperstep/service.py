@@ -603,13 +603,18 @@ class TuningService:
         SIGKILL), so it ends the trial failed with its error, as it would have ended had the
         stop not been decided, unless its curve reached ``max_resource`` meanwhile (then
         completed: a completed end stands, as does a failed one). A user's stop keeps its
-        ``stopped`` end. True when this call changed the end."""
+        ``stopped`` end. Whatever the end, the trial takes its charge when the platform's
+        usage prices it higher than the stop's end did (SageMaker's BillableTimeInSeconds,
+        Batch's startedAt to stoppedAt, a local process's wall time: what the dollar budget
+        pays; the stop's end, priced while the job was still stopping, undercounts it), the
+        job's cost growing by the difference (``_report_after_end``). True when this call
+        changed the end."""
         if result.state == "completed":
             return self._completed_after_end(job, trial, result)
-        if result.state != "failed" or trial.state is not TrialState.PRUNED:
-            return False
-        failure = clipped(result.error or "failed")
-        return self._report_after_end(job, trial.id, {}, failure=failure).ended
+        failed = result.state == "failed" and trial.state is TrialState.PRUNED
+        failure = clipped(result.error or "failed") if failed else None
+        charge = self._charge(job, trial, result.usage, wall_time=False)
+        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure).ended
 
     def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """End completed, once, a trial recorded stopped or pruned whose backend then says it
@@ -628,7 +633,7 @@ class TuningService:
         its record: ``TrialBackend.usage``), prices it higher, the trial takes that charge and
         the job's cost grows by the difference only (``TrialStore.report_after_end``); never
         lower, and without a record of usage the stop's charge stands (the wall time to now
-        would count the event's delay). A trial that keeps its end keeps its charge too."""
+        would count the event's delay). A trial that keeps its end takes that charge too."""
         platform, usage = self._platform_record(job, trial, result)
         platform = finite_metrics(platform)
         reports = {name: MetricReport(value=value, final=True) for name, value in platform.items()}
@@ -880,8 +885,9 @@ class TuningService:
         or failed: that end stands (a failed end fails the trial whatever came before it).
 
         ``platform``: a completed end event's final metrics, over the reports (as
-        ``_complete`` reads them); ``charge``: what that end says the trial cost, kept when
-        it is more than the stop's end charged (``_completed_after_end``); ``failure``: the
+        ``_complete`` reads them); ``charge``: what the platform's end says the trial cost,
+        kept when it is more than the stop's end charged, whether or not the end changes
+        (``_after_end``; a charge alone is no new end); ``failure``: the
         error of a pruned trial's own failure (``_after_end``), which ends it failed when its
         training was not over. The new end is noted as replacing the recorded one
         (``hyperstep.recorded_ends``)."""
@@ -896,10 +902,10 @@ class TuningService:
             if trained is not None and error is None:
                 update = {"state": TrialState.COMPLETED, "value": value, "values": values, "error": None}
             elif failure is None:
-                return None
+                update = {}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
-            return trial.model_copy(update={**update, "metrics": metrics})
+            return trial.model_copy(update={**update, "metrics": metrics}) if update else None
 
         objective = job.spec.primary.metric
         trial = self.store.report_after_end(job.id, trial_id, reports, objective, revised)

@@ -817,7 +817,7 @@ class DynamoDBStore(TrialStore):
                 taken, write = _point_write(known, chunks, curve, (step, value, at), kept)
                 curve = {**curve, step: value} if taken else curve
             ended = complete(merged.model_copy(update={"curve": curve}))
-            assert ended is None or ended.state in REVISED_ENDS, "a revised end is a completed or failed one"
+            assert ended is None or ended.state in {*REVISED_ENDS, body.state}, "completed, failed or recharged"
             written = merged if ended is None else ended.model_copy(update={"curve": merged.curve})
             if ended is None and not reports:  # a prune's check for a step written meanwhile: nothing to keep
                 return written.model_copy(update={"curve": curve})
