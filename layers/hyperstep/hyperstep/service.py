@@ -660,10 +660,8 @@ class TuningService:
         trial that reaches ``max_resource`` is complete"), in every order of the events."""
         final = {**trial.final_reports(), **platform}
         done = not decided and has_objectives(job, trial.final_reports())
-        spec = job.spec.early_stopping
-        if not done and early_stopping.enabled(job.spec) and spec is not None and trial.curve:
-            done = max(trial.curve) >= spec.max_resource
-            final = {job.spec.primary.metric: trial.curve[max(trial.curve)], **final}
+        if not done and early_stopping.stopped_end(job.spec, trial) is TrialState.COMPLETED:  # Study's rule too
+            done, final = True, {job.spec.primary.metric: trial.curve[max(trial.curve)], **final}
         return final if done and has_objectives(job, final) else None
 
     def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float], usage: Usage | None = None) -> bool:
