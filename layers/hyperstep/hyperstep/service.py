@@ -570,8 +570,7 @@ class TuningService:
         job = self.store.get_job(result.job_id)
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
-            revisable = result.state == "completed" and trial.state in REVISABLE_ENDS
-            return revisable and self._completed_after_end(job, trial, result)
+            return trial.state in REVISABLE_ENDS and self._after_end(job, trial, result)
         usage = result.usage
         decided = job.status is JobStatus.RUNNING and early_stopping.pruned_when_stopped(job.spec, trial)
         trained = self._trained_out(job, trial, result.metrics, decided) if result.state == "stopped" else None
@@ -595,6 +594,28 @@ class TuningService:
             platform, usage = {**described, **platform}, usage or described_usage
         return platform, usage
 
+    def _after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
+        """A platform's end of a trial recorded stopped or pruned: a completed one may
+        complete it (``_completed_after_end``); a failed one of a pruned trial is the job's
+        own failure, not the result of our stop (each backend tells them apart: SageMaker's
+        ``Failed`` against the ``Stopped`` our ``StopTrainingJob`` gives, a Batch ``FAILED``
+        whose ``statusReason`` is not ``BATCH_STOP_REASON``, a local exit not by our kill's
+        SIGKILL), so it ends the trial failed with its error, as it would have ended had the
+        stop not been decided, unless its curve reached ``max_resource`` meanwhile (then
+        completed: a completed end stands, as does a failed one). A user's stop keeps its
+        ``stopped`` end. Whatever the end, the trial takes its charge when the platform's
+        usage prices it higher than the stop's end did (SageMaker's BillableTimeInSeconds,
+        Batch's startedAt to stoppedAt, a local process's wall time: what the dollar budget
+        pays; the stop's end, priced while the job was still stopping, undercounts it), the
+        job's cost growing by the difference (``_report_after_end``). True when this call
+        changed the end."""
+        if result.state == "completed":
+            return self._completed_after_end(job, trial, result)
+        failed = result.state == "failed" and trial.state is TrialState.PRUNED
+        failure = clipped(result.error or "failed") if failed else None
+        charge = self._charge(job, trial, result.usage, wall_time=False)
+        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure).ended
+
     def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """End completed, once, a trial recorded stopped or pruned whose backend then says it
         completed: a stop that landed in its last seconds (``StopTrainingJob`` accepted, then
@@ -612,7 +633,7 @@ class TuningService:
         its record: ``TrialBackend.usage``), prices it higher, the trial takes that charge and
         the job's cost grows by the difference only (``TrialStore.report_after_end``); never
         lower, and without a record of usage the stop's charge stands (the wall time to now
-        would count the event's delay). A trial that keeps its end keeps its charge too."""
+        would count the event's delay). A trial that keeps its end takes that charge too."""
         platform, usage = self._platform_record(job, trial, result)
         platform = finite_metrics(platform)
         reports = {name: MetricReport(value=value, final=True) for name, value in platform.items()}
@@ -639,10 +660,8 @@ class TuningService:
         trial that reaches ``max_resource`` is complete"), in every order of the events."""
         final = {**trial.final_reports(), **platform}
         done = not decided and has_objectives(job, trial.final_reports())
-        spec = job.spec.early_stopping
-        if not done and early_stopping.enabled(job.spec) and spec is not None and trial.curve:
-            done = max(trial.curve) >= spec.max_resource
-            final = {job.spec.primary.metric: trial.curve[max(trial.curve)], **final}
+        if not done and early_stopping.stopped_end(job.spec, trial) is TrialState.COMPLETED:  # Study's rule too
+            done, final = True, {job.spec.primary.metric: trial.curve[max(trial.curve)], **final}
         return final if done and has_objectives(job, final) else None
 
     def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float], usage: Usage | None = None) -> bool:
@@ -853,6 +872,7 @@ class TuningService:
         reports: Mapping[str, MetricReport],
         platform: Mapping[str, float] | None = None,
         charge: Charge | None = None,
+        failure: str | None = None,
     ) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
@@ -863,30 +883,34 @@ class TuningService:
         or failed: that end stands (a failed end fails the trial whatever came before it).
 
         ``platform``: a completed end event's final metrics, over the reports (as
-        ``_complete`` reads them); ``charge``: what that end says the trial cost, kept when
-        it is more than the stop's end charged (``_completed_after_end``). The completed end
-        is noted as replacing the recorded one (``hyperstep.recorded_ends``)."""
+        ``_complete`` reads them); ``charge``: what the platform's end says the trial cost,
+        kept when it is more than the stop's end charged, whether or not the end changes
+        (``_after_end``; a charge alone is no new end); ``failure``: the
+        error of a pruned trial's own failure (``_after_end``), which ends it failed when its
+        training was not over. The new end is noted as replacing the recorded one
+        (``hyperstep.recorded_ends``)."""
         replaced: list[TrialState] = []
 
-        def completed(trial: Trial) -> Trial | None:
+        def revised(trial: Trial) -> Trial | None:
             replaced[:] = [trial.state]
             trained = self._trained_out(job, trial, platform or {}, decided=trial.state is TrialState.PRUNED)
-            if trained is None:
-                return None
-            metrics = finite_metrics({**trial.metrics, **trained})
+            metrics = finite_metrics({**trial.metrics, **(trained or {})})
             value, values, error = reported_objectives(job, metrics)
-            if error is not None:
-                return None
-            update = {"state": TrialState.COMPLETED, "value": value, "values": values, "metrics": metrics}
+            update: dict[str, Any] = {"state": TrialState.FAILED, "value": None, "values": None, "error": failure}
+            if trained is not None and error is None:
+                update = {"state": TrialState.COMPLETED, "value": value, "values": values, "error": None}
+            elif failure is None:
+                update = {}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
-            return trial.model_copy(update={**update, "error": None})
+            return trial.model_copy(update={**update, "metrics": metrics}) if update else None
 
         objective = job.spec.primary.metric
-        trial = self.store.report_after_end(job.id, trial_id, reports, objective, completed)
-        ended = trial is not None and trial.state is TrialState.COMPLETED  # by this call: the store's once
+        trial = self.store.report_after_end(job.id, trial_id, reports, objective, revised)
+        ended = trial is not None and trial.state not in REVISABLE_ENDS  # by this call: the store's once
         if ended:
-            note(RecordedEnd(TrialState.COMPLETED, replaced=replaced[-1]))
+            assert trial is not None
+            note(RecordedEnd(trial.state, replaced=replaced[-1]))
             self.wake(job.id)
         return Recorded(recorded=trial is not None, ended=ended)
 

@@ -63,6 +63,7 @@ from hyperstep.spec import Budget
 from hyperstep.spec_base import STORED
 from hyperstep.stores.base import (
     REVISABLE_ENDS,
+    REVISED_ENDS,
     JobPlace,
     ScheduleSpec,
     TrialStore,
@@ -514,7 +515,7 @@ class SQLiteStore(TrialStore):
             curve, kept = self._write_point(conn, merged, reports, curve_metric)
             viewed = merged.model_copy(update={"curve": {**curve, **kept}})
             ended = complete(viewed)
-            assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
+            assert ended is None or ended.state in {*REVISED_ENDS, body.state}, "completed, failed or recharged"
             if ended is None:
                 if reports:  # none (a prune's check for a step written meanwhile): nothing to keep
                     self._write_trial(conn, merged, ends=False)  # its end stands: not ended again (as DynamoDB)
