@@ -12,11 +12,13 @@ now takes the job back itself, and the retry finds it running and starts nothing
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
 
 from hyperstep.errors import ExecutionClosedError
+from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.keyed_submit import keyed_job_id, submit_keyed
 from hyperstep.messages import FinishRequest, Plan, SuggestRequest
 from hyperstep.models import JobStatus
@@ -48,6 +50,11 @@ class StepFunctions(FakeOrchestrator):
             self.lose.discard(name)
             raise TimeoutError("StartExecution: read timeout (the execution started)")
         return arn
+
+    def abort(self, name: str) -> None:
+        """``StopExecution``: the execution closes (``ABORTED``)."""
+        self.running.discard(name)
+        self.closed.add(name)
 
 
 def suggest(service: TuningService, name: str) -> Plan:
@@ -163,15 +170,22 @@ class LosesTakeBack(StepFunctions):
         return arn
 
 
-def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_retry() -> None:
-    """Before: the take-back reopened the job, then its StartExecution raised; Step Functions'
-    retry of Suggest found the job running and recorded no execution: it ran, unrecorded."""
+def lost_take_back(fail: str) -> tuple[TuningService, LosesTakeBack, str]:
+    """A keyed submit whose start lost its answer, its execution's take-back to fail as ``fail`` says."""
     job_id = keyed_job_id("tiny", None, "k")
     first = execution_name(job_id, "k")
-    orchestrator = LosesTakeBack(lose={first}, fail="timeout")
+    orchestrator = LosesTakeBack(lose={first}, fail=fail)
     service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
     with pytest.raises(TimeoutError):
         submit_keyed(service, parse_spec(spec_document()), None, "k")
+    return service, orchestrator, first
+
+
+def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_retry() -> None:
+    """Before: the take-back reopened the job, then its StartExecution raised; Step Functions'
+    retry of Suggest found the job running and recorded no execution: it ran, unrecorded."""
+    service, orchestrator, first = lost_take_back("timeout")
+    job_id = keyed_job_id("tiny", None, "k")
     with pytest.raises(TimeoutError):
         suggest(service, first)  # the take-back's call: its answer lost
     stored = service.store.get_job(job_id)
@@ -182,18 +196,21 @@ def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_
     assert not plan.done and plan.trial_ids and orchestrator.running == {first}
 
 
-def test_a_take_back_answered_execution_already_exists_records_its_own_execution() -> None:
-    """Its own name, so the ARN that ``ExecutionClosedError`` names is this execution's."""
+def test_a_take_back_answered_execution_already_exists_leaves_the_job_to_the_retry() -> None:
+    """Its own name and input: ExecutionAlreadyExists says this execution has closed (its owner
+    stopped it, say) while its Suggest still ran. Before: the take-back recorded it, the job ran
+    trials with no execution to wake, and the closed one's end event had found nothing to close.
+    Now the job stays failed and the keyed submit's retry starts the seed's next name."""
+    service, orchestrator, first = lost_take_back("exists")
     job_id = keyed_job_id("tiny", None, "k")
-    first = execution_name(job_id, "k")
-    orchestrator = LosesTakeBack(lose={first}, fail="exists")
-    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
-    with pytest.raises(TimeoutError):
-        submit_keyed(service, parse_spec(spec_document()), None, "k")
     plan = suggest(service, first)
-    job = service.store.get_job(job_id)
-    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
-    assert not plan.done and plan.trial_ids
+    assert plan.done and not plan.trial_ids
+    stored = service.store.get_job(job_id)
+    assert stored.status is JobStatus.FAILED and stored.execution_id is None
+    orchestrator.abort(first)
+    job = submit_keyed(service, parse_spec(spec_document()), None, "k")
+    second = execution_name(job_id, "k/1")
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{second}"
 
 
 class ChangedDuringTakeBack(StepFunctions):
@@ -229,3 +246,37 @@ def test_a_take_back_keeps_what_landed_during_its_start_execution() -> None:
     job = service.store.get_job(job_id)
     assert job.status is JobStatus.STOPPING and job.execution_id == f"exec-{first}"
     assert plan.stopping and orchestrator.running == {first}
+
+
+def aborted(job_id: str, name: str) -> ExecutionStatusChange:
+    """Step Functions' status-change event of the execution ``name``, stopped (StopExecution)."""
+    return ExecutionStatusChange(
+        executionArn=f"exec-{name}",
+        stateMachineArn="sm",
+        name=name,
+        status="ABORTED",
+        input=json.dumps({"job_id": job_id}),
+    )
+
+
+def test_an_execution_stopped_during_its_take_back_leaves_its_job_closed() -> None:
+    """The owner stops the execution (StopExecution) after its take-back's StartExecution
+    answered, and its ABORTED event is handled before the take-back's write: the job then had
+    no execution, so the event closed nothing. Before: the write took the job, running, its
+    execution closed, and nothing would ever close it (the reaper's wakes find no token that
+    answers). Now the take-back asks its name again once the job is taken, finds it closed and
+    closes the job as the event would have."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    orchestrator = ChangedDuringTakeBack(lose={first})
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, parse_spec(spec_document()), None, "k")
+    orchestrator.during = [
+        lambda: orchestrator.abort(first),
+        lambda: service.close_ended_execution(aborted(job_id, first)),
+    ]
+    plan = suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.FAILED and job.completion_published
+    assert plan.done and not plan.trial_ids and not service.store.list_trials(job_id)

@@ -322,20 +322,36 @@ class TuningService:
         The id is asked for before the one write that reopens the job and records it: a call
         that raises (its answer lost) leaves the job failed, and Step Functions' retry of
         the Task takes it back again. Its own name, running, cannot be refused (StartExecution:
-        the same name and input while "the original execution is open" answer Success); an
-        ``ExecutionAlreadyExists`` all the same names this execution (``ExecutionClosedError``)."""
+        the same name and input while "the original execution is open" answer Success; "when
+        the original execution is closed, the ExecutionAlreadyExists message is returned
+        regardless of input", Step Functions API reference): an ``ExecutionClosedError`` says
+        this execution has closed (stopped by its owner, timed out) with its Suggest still
+        running, and the job is left failed, to a retry's next name.
+
+        Once the job is taken, the name is asked again: an execution that closed between the
+        first answer and the write had its end event find no execution of the job to close
+        (``close_ended_execution``), and would leave the job running, run by none; it is
+        closed here as that event would have closed it."""
         unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
         if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
             return job
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
-        except ExecutionClosedError as exc:
-            execution_id = exc.execution_id
-        with contextlib.suppress(ConflictError):  # a retry reopened it first: it records this execution
-            return self.store.set_job_status(
+        except ExecutionClosedError:
+            return job
+        try:
+            taken = self.store.set_job_status(
                 job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=execution_id
             )
-        return self.store.get_job(job.id)
+        except ConflictError:  # a retry reopened it first: it records this execution
+            return self.store.get_job(job.id)
+        try:
+            self.orchestrator.start_execution(job.id, execution)
+        except ExecutionClosedError:
+            cause = f"the job's execution {execution} closed while it took the job back"
+            self.finish(FinishRequest(job_id=job.id, error={"Error": "ExecutionClosed", "Cause": cause}))
+            return self.store.get_job(job.id)
+        return taken
 
     @staticmethod
     def _closed_plan(job: Job, seen: int, history_events: int) -> Plan:
