@@ -1070,9 +1070,17 @@ class TuningService:
     # outside the loop
 
     def stop(self, job_id: str) -> Job:
-        """Ask a running job to stop: no new trials, running ones stopped, then it finishes."""
+        """Ask a running job to stop: no new trials, running ones stopped, then it finishes.
+
+        The stop is recorded (the job stopping) before any trial is stopped: a trial's stop
+        that raises (``StopTrainingJob`` throttled past the SDK's retries) is logged, and the
+        execution is woken all the same, whose round stops every running trial of a stopping
+        job again (``suggest``), as every later round does until they end."""
         job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
-        self._stop_active(job, self.store.list_trials(job_id))
+        try:
+            self._stop_active(job, self.store.list_trials(job_id))
+        except Exception as exc:
+            log.warning("stopping job %s: a trial's stop failed (%s); its next round stops it", job_id, error_kind(exc))
         self.wake(job_id)
         return job
 
