@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -55,6 +56,9 @@ class StepFunctions(FakeOrchestrator):
         """``StopExecution``: the execution closes (``ABORTED``)."""
         self.running.discard(name)
         self.closed.add(name)
+
+
+Lost = TypeVar("Lost", bound=StepFunctions)
 
 
 def suggest(service: TuningService, name: str) -> Plan:
@@ -170,15 +174,20 @@ class LosesTakeBack(StepFunctions):
         return arn
 
 
-def lost_take_back(fail: str) -> tuple[TuningService, LosesTakeBack, str]:
-    """A keyed submit whose start lost its answer, its execution's take-back to fail as ``fail`` says."""
-    job_id = keyed_job_id("tiny", None, "k")
-    first = execution_name(job_id, "k")
-    orchestrator = LosesTakeBack(lose={first}, fail=fail)
+def lost_start_of(make: Callable[[set[str]], Lost]) -> tuple[TuningService, Lost, str]:
+    """A keyed submit whose start lost its answer, on the orchestrator ``make`` builds from
+    the names to lose; the service, that orchestrator and the execution's name."""
+    first = execution_name(keyed_job_id("tiny", None, "k"), "k")
+    orchestrator = make({first})
     service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
     with pytest.raises(TimeoutError):
         submit_keyed(service, parse_spec(spec_document()), None, "k")
     return service, orchestrator, first
+
+
+def lost_take_back(fail: str) -> tuple[TuningService, LosesTakeBack, str]:
+    """Its execution's take-back fails as ``fail`` says (``LosesTakeBack``)."""
+    return lost_start_of(lambda lose: LosesTakeBack(lose, fail))
 
 
 def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_retry() -> None:
@@ -234,13 +243,8 @@ def test_a_take_back_keeps_what_landed_during_its_start_execution() -> None:
     all while the take-back's StartExecution is under way: its write, conditioned on the job
     still failed, conflicts, and Suggest plans with the job as it is now (stopping), neither
     writing it back to running nor planning from the failed job it read (done at once)."""
-    job_id = keyed_job_id("tiny", None, "k")
-    first = execution_name(job_id, "k")
-    orchestrator = ChangedDuringTakeBack(lose={first})
-    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
-    spec = parse_spec(spec_document())
-    with pytest.raises(TimeoutError):
-        submit_keyed(service, spec, None, "k")
+    service, orchestrator, first = lost_start_of(ChangedDuringTakeBack)
+    job_id, spec = keyed_job_id("tiny", None, "k"), parse_spec(spec_document())
     orchestrator.during = [lambda: submit_keyed(service, spec, None, "k"), lambda: service.stop(job_id)]
     plan = suggest(service, first)
     job = service.store.get_job(job_id)
@@ -266,12 +270,8 @@ def test_an_execution_stopped_during_its_take_back_leaves_its_job_closed() -> No
     execution closed, and nothing would ever close it (the reaper's wakes find no token that
     answers). Now the take-back asks its name again once the job is taken, finds it closed and
     closes the job as the event would have."""
+    service, orchestrator, first = lost_start_of(ChangedDuringTakeBack)
     job_id = keyed_job_id("tiny", None, "k")
-    first = execution_name(job_id, "k")
-    orchestrator = ChangedDuringTakeBack(lose={first})
-    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
-    with pytest.raises(TimeoutError):
-        submit_keyed(service, parse_spec(spec_document()), None, "k")
     orchestrator.during = [
         lambda: orchestrator.abort(first),
         lambda: service.close_ended_execution(aborted(job_id, first)),
