@@ -280,3 +280,39 @@ def test_an_execution_stopped_during_its_take_back_leaves_its_job_closed() -> No
     job = service.store.get_job(job_id)
     assert job.status is JobStatus.FAILED and job.completion_published
     assert plan.done and not plan.trial_ids and not service.store.list_trials(job_id)
+
+
+class StoppedDuringRetry(StepFunctions):
+    """The retry's StartExecution (after the first start lost its answer): the owner's stop
+    lands while it is under way, then it raises, its answer lost again (the execution the
+    first start began runs on)."""
+
+    def __init__(self, lose: set[str]) -> None:
+        super().__init__(lose)
+        self.during: list[Callable[[], object]] = []
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        super().start_execution(job_id, name)
+        if len(self.started) > 1 and self.during:
+            during, self.during = self.during, []
+            for change in during:
+                change()
+            raise TimeoutError("StartExecution: read timeout (the retry's)")
+        return f"exec-{name}"
+
+
+def test_a_stop_landing_during_a_retrys_failed_start_is_kept() -> None:
+    """The retry reopens the job, the owner stops it, and the retry's StartExecution raises:
+    before, the start's failure wrote the job failed (``START_FAILED``) over the stop, and the
+    execution the first start began took it back and ran its trials: the stop was lost. Now
+    the failure is written only over the job running; a job stopping meanwhile is closed
+    stopped (no execution may be running it), and that execution's Suggest finds it closed."""
+    service, orchestrator, first = lost_start_of(StoppedDuringRetry)
+    job_id = keyed_job_id("tiny", None, "k")
+    orchestrator.during = [lambda: service.stop(job_id)]
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, parse_spec(spec_document()), None, "k")
+    plan = suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.STOPPED and job.completion_published
+    assert plan.done and not plan.trial_ids and not service.store.list_trials(job_id)

@@ -226,12 +226,22 @@ class TuningService:
         an earlier try started, if it did (Step Functions starts none twice under one name);
         without one, a new execution. An earlier try's execution that has closed (its answer
         was lost, so the job was stored failed; the execution found it so and ended) leaves
-        the job none that runs: the start goes on to the seed's next name (``_live_execution``)."""
+        the job none that runs: the start goes on to the seed's next name (``_live_execution``).
+
+        A start that raises fails the job only if it is still running: a stop that landed
+        meanwhile (the job stopping) is kept, and the job closed stopped, as no execution may
+        run it (one whose start lost only its answer finds it closed and ends); written failed
+        over it, the stop was lost, and such an execution took the job back (``_claimed``)."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
-            self.store.set_job_status(job_id, JobStatus.FAILED, error=clipped(f"{START_FAILED}: {exc}"))
+            try:
+                failed = clipped(f"{START_FAILED}: {exc}")
+                self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+            except ConflictError:
+                if self.store.get_job(job_id).status is JobStatus.STOPPING:
+                    self.finish(FinishRequest(job_id=job_id))
             raise
         return self._record_execution(job_id, execution_id)
 
