@@ -316,3 +316,15 @@ def test_a_stop_landing_during_a_retrys_failed_start_is_kept() -> None:
     job = service.store.get_job(job_id)
     assert job.status is JobStatus.STOPPED and job.completion_published
     assert plan.done and not plan.trial_ids and not service.store.list_trials(job_id)
+
+
+def test_a_start_that_raises_after_its_execution_closed_the_job_keeps_the_job_s_end() -> None:
+    """The execution the retry's start began runs the job to its end before the call raises
+    (the local executor runs at once): before, the failure was written over that end."""
+    service, orchestrator, _ = lost_start_of(StoppedDuringRetry)
+    job_id = keyed_job_id("tiny", None, "k")
+    orchestrator.during = [lambda: service.finish(FinishRequest(job_id=job_id))]
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, parse_spec(spec_document()), None, "k")
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.COMPLETED and job.completion_published
