@@ -221,10 +221,24 @@ def test_stop_names_the_recorded_job(stubbed: tuple[SageMakerBackend, Stubber]) 
     backend.stop(make_job(), running)
 
 
-def test_stopping_an_ended_job_is_quiet(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+@pytest.mark.parametrize("status", ["Completed", "Stopping", "Stopped", "Failed"])
+def test_stopping_an_ended_or_stopping_job_is_quiet(stubbed: tuple[SageMakerBackend, Stubber], status: str) -> None:
+    """SageMaker refuses StopTrainingJob of a job not InProgress with a ValidationException
+    ("The request was rejected because the training job is in status Stopped.", as quoted in
+    awslabs/benchmark-ai#928): a second stop (a duplicate report judged again, a user stop
+    after a prune) or a stop of a job that ended on its own must not fail its caller."""
     backend, stubber = stubbed
-    stubber.add_client_error("stop_training_job", "ValidationException", "job is in status Completed", 400)
+    message = f"The request was rejected because the training job is in status {status}."
+    stubber.add_client_error("stop_training_job", "ValidationException", message, 400)
     backend.stop(make_job(), TRIAL)
+
+
+def test_a_throttled_stop_raises_for_a_retry(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    """Not quiet: the caller's retry (Lambda's, Step Functions', the next round's) makes the stop."""
+    backend, stubber = stubbed
+    stubber.add_client_error("stop_training_job", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(ClientError):
+        backend.stop(make_job(), TRIAL)
 
 
 def described(status: str, secondary: str, **extra: Any) -> dict[str, Any]:

@@ -10,16 +10,18 @@ import json
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from hyperstep.messages import SuggestRequest, TrialResult, Usage
+from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult, Usage
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.owners import owner_tag
 from hyperstep.recurring import SCHEDULED_TIME, RecurringSchedules
-from hyperstep.service import TuningService
+from hyperstep.service import TuningService, parked
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from hyperstep_functions.api import app as api
@@ -357,6 +359,32 @@ def test_stop_a_running_job_then_409_once_it_is_not_running(service: TuningServi
     assert status == 202 and body["status"] == "stopping"
     assert {t.state for t in service.store.list_trials(job_id)} == {TrialState.STOPPED}
     assert call("POST", f"/jobs/{job_id}/stop")[0] == 409
+
+
+def test_a_stop_whose_stop_training_job_is_throttled_is_accepted_and_the_woken_round_stops_the_trials(
+    service: TuningService,
+) -> None:
+    """StopTrainingJob answers ``ThrottlingException`` ("Rate exceeded") past boto3's own retries
+    (AWS knowledge center, "sagemaker-python-throttlingexception": SageMaker API calls over the
+    account's request rate are throttled, "botocore.exceptions.ClientError: An error occurred
+    (ThrottlingException)"), for a user stop of a job with many running trials: the job is
+    stopping, recorded, so the stop is accepted and its execution woken, whose round stops the
+    running trials again (a stopping job's Suggest does). Before: a 500 after the job was
+    written stopping, no wake (the round slept until its timeout or the reaper), and the
+    caller's retry answered 409."""
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    for trial_id in service.suggest(SuggestRequest(job_id=job_id)).trial_ids:
+        service.launch(LaunchRequest(job_id=job_id, trial_id=trial_id))
+    running = sorted(t.id for t in service.store.list_trials(job_id) if t.state is TrialState.RUNNING)
+    service.store.put_task_token(job_id, parked("round-1", 8))
+    backend = service.backends["sagemaker"]
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StopTrainingJob")
+    with mock.patch.object(backend, "stop", side_effect=throttled):
+        status, body = call("POST", f"/jobs/{job_id}/stop")
+    assert status == 202 and body["status"] == "stopping"
+    assert [token for token, _ in service.orchestrator.woken] == ["round-1"]
+    plan = service.suggest(SuggestRequest(job_id=job_id))  # the round it woke
+    assert plan.stopping and not plan.done and running and sorted(backend.stopped) == running
 
 
 def test_the_pending_trials_a_stop_records_stopped_count_once_in_its_metrics(

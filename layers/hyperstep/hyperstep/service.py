@@ -226,12 +226,22 @@ class TuningService:
         an earlier try started, if it did (Step Functions starts none twice under one name);
         without one, a new execution. An earlier try's execution that has closed (its answer
         was lost, so the job was stored failed; the execution found it so and ended) leaves
-        the job none that runs: the start goes on to the seed's next name (``_live_execution``)."""
+        the job none that runs: the start goes on to the seed's next name (``_live_execution``).
+
+        A start that raises fails the job only if it is still running: a stop that landed
+        meanwhile (the job stopping) is kept, and the job closed stopped, as no execution may
+        run it (one whose start lost only its answer finds it closed and ends); written failed
+        over it, the stop was lost, and such an execution took the job back (``_claimed``)."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
-            self.store.set_job_status(job_id, JobStatus.FAILED, error=clipped(f"{START_FAILED}: {exc}"))
+            try:
+                failed = clipped(f"{START_FAILED}: {exc}")
+                self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+            except ConflictError:
+                if self.store.get_job(job_id).status is JobStatus.STOPPING:
+                    self.finish(FinishRequest(job_id=job_id))
             raise
         return self._record_execution(job_id, execution_id)
 
@@ -322,20 +332,36 @@ class TuningService:
         The id is asked for before the one write that reopens the job and records it: a call
         that raises (its answer lost) leaves the job failed, and Step Functions' retry of
         the Task takes it back again. Its own name, running, cannot be refused (StartExecution:
-        the same name and input while "the original execution is open" answer Success); an
-        ``ExecutionAlreadyExists`` all the same names this execution (``ExecutionClosedError``)."""
+        the same name and input while "the original execution is open" answer Success; "when
+        the original execution is closed, the ExecutionAlreadyExists message is returned
+        regardless of input", Step Functions API reference): an ``ExecutionClosedError`` says
+        this execution has closed (stopped by its owner, timed out) with its Suggest still
+        running, and the job is left failed, to a retry's next name.
+
+        Once the job is taken, the name is asked again: an execution that closed between the
+        first answer and the write had its end event find no execution of the job to close
+        (``close_ended_execution``), and would leave the job running, run by none; it is
+        closed here as that event would have closed it."""
         unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
         if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
             return job
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
-        except ExecutionClosedError as exc:
-            execution_id = exc.execution_id
-        with contextlib.suppress(ConflictError):  # a retry reopened it first: it records this execution
-            return self.store.set_job_status(
+        except ExecutionClosedError:
+            return job
+        try:
+            taken = self.store.set_job_status(
                 job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=execution_id
             )
-        return self.store.get_job(job.id)
+        except ConflictError:  # a retry reopened it first: it records this execution
+            return self.store.get_job(job.id)
+        try:
+            self.orchestrator.start_execution(job.id, execution)
+        except ExecutionClosedError:
+            cause = f"the job's execution {execution} closed while it took the job back"
+            self.finish(FinishRequest(job_id=job.id, error={"Error": "ExecutionClosed", "Cause": cause}))
+            return self.store.get_job(job.id)
+        return taken
 
     @staticmethod
     def _closed_plan(job: Job, seen: int, history_events: int) -> Plan:
@@ -1078,9 +1104,17 @@ class TuningService:
     # outside the loop
 
     def stop(self, job_id: str) -> Job:
-        """Ask a running job to stop: no new trials, running ones stopped, then it finishes."""
+        """Ask a running job to stop: no new trials, running ones stopped, then it finishes.
+
+        The stop is recorded (the job stopping) before any trial is stopped: a trial's stop
+        that raises (``StopTrainingJob`` throttled past the SDK's retries) is logged, and the
+        execution is woken all the same, whose round stops every running trial of a stopping
+        job again (``suggest``), as every later round does until they end."""
         job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
-        self._stop_active(job, self.store.list_trials(job_id))
+        try:
+            self._stop_active(job, self.store.list_trials(job_id))
+        except Exception as exc:
+            log.warning("stopping job %s: a trial's stop failed (%s); its next round stops it", job_id, error_kind(exc))
         self.wake(job_id)
         return job
 
