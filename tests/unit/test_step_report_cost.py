@@ -77,3 +77,12 @@ def test_a_trial_without_a_curve_in_its_body_is_dumped_without_packing(monkeypat
 
 def test_a_store_enters_one_transaction_context(store: SQLiteStore) -> None:
     assert store._tx() is store._tx()  # before: a generator and its context made for each transaction
+
+
+@pytest.mark.parametrize(
+    "curve", [{}, {4: 0.1}, {2: 0.2, 9: 0.9}, {9: 0.9, 2: 0.2, 5: 0.5}, {s: s / 10 for s in range(50)}]
+)
+def test_newest_points_are_the_highest_steps_newest_first(curve: dict[int, float]) -> None:
+    newest = newest_points(curve)
+    steps = sorted(curve, reverse=True)[:2]
+    assert list(newest.items()) == [(step, curve[step]) for step in steps]
