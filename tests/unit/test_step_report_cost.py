@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hyperstep import models
-from hyperstep.models import Job, MetricReport, Trial, trial_id
+from hyperstep.models import Job, MetricReport, Trial, TrialState, trial_id
 from hyperstep.stores.base import newest_points
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.contract.conftest import full_spec, trials_of
@@ -86,3 +86,27 @@ def test_newest_points_are_the_highest_steps_newest_first(curve: dict[int, float
     newest = newest_points(curve)
     steps = sorted(curve, reverse=True)[:2]
     assert list(newest.items()) == [(step, curve[step]) for step in steps]
+
+
+def test_the_job_read_again_with_nothing_changed_reads_no_row(store: SQLiteStore) -> None:
+    store.get_job("job")
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    assert store.get_job("job").id == "job"
+    store._conn.set_trace_callback(None)
+    assert statements == ["PRAGMA data_version"]  # before: the job's row, its whole spec, each event
+
+
+def test_the_job_read_again_sees_every_change(store: SQLiteStore, tmp_path: Path) -> None:
+
+    assert store.get_job("job").completed == 0
+    store.finish_trial("job", trial_id(1), TrialState.COMPLETED, 0.5)  # this connection
+    assert store.get_job("job").completed == 1
+    other = SQLiteStore(tmp_path / "store.db")  # another connection to the file (another process)
+    other.finish_trial("job", trial_id(2), TrialState.COMPLETED, 0.4)
+    other.close()
+    assert store.get_job("job").completed == 2
+    with pytest.raises(RuntimeError), store._tx() as conn:  # a write rolled back
+        store._write_job(conn, store.get_job("job").model_copy(update={"completed": 9}))
+        raise RuntimeError
+    assert store.get_job("job").completed == 2

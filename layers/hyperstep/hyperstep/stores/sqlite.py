@@ -184,6 +184,10 @@ class SQLiteStore(TrialStore):
         self._viewed: dict[tuple[str, str], tuple[Trial, int, Trial]] = {}
         """Per trial, the body model and curve version its listed model (with the curve) was built from."""
         self._transaction = Transaction(self)
+        self._job_writes = 0
+        """Jobs written on this connection (rolled back or not): ``get_job`` reads again after one."""
+        self._job_seen: dict[str, tuple[tuple[int, int], Job]] = {}
+        """Per job, what ``get_job`` last read, with the versions it was read at."""
         self._migrate()
 
     def _migrate(self) -> None:
@@ -218,6 +222,7 @@ class SQLiteStore(TrialStore):
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
         body = job.model_dump_json()
+        self._job_writes += 1  # before the write: one rolled back leaves ``get_job``'s copy stale too
         conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
         self._jobs.wrote(job.id, body, job)
 
@@ -232,8 +237,18 @@ class SQLiteStore(TrialStore):
                 raise JobExistsError(f"job {job.id!r} already exists") from None
 
     def get_job(self, job_id: str) -> Job:
+        """The job as last read, while nothing can have changed it since: no job written on
+        this connection (``_job_writes``) and no commit on another (``PRAGMA data_version``);
+        else read. Collect reads its job on every event (27 step reports a simulated trial):
+        the pragma reads no row, where the job's row is its whole spec."""
         with self._lock:
-            return self._read_job(self._conn, job_id)
+            version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._job_writes)
+            seen = self._job_seen.get(job_id)
+            if seen is not None and seen[0] == version:
+                return seen[1]
+            job = self._read_job(self._conn, job_id)
+            self._job_seen[job_id] = (version, job)
+            return job
 
     def list_jobs(self, limit: int = 100, owner: str | None = None, after: JobPlace | None = None) -> list[Job]:
         """Newest first; an owner's jobs through the ``jobs_by_owner`` index."""
