@@ -350,8 +350,10 @@ def _counts_and_best(job: Job, trial: Trial) -> dict:
 
 
 def newest_points(curve: Mapping[int, float], count: int = 2) -> dict[int, float]:
-    """The curve's ``count`` newest (highest) steps with their values (one scan)."""
-    return {step: curve[step] for step in heapq.nlargest(count, curve)}
+    """The curve's ``count`` newest (highest) steps with their values, newest first (one
+    scan; a curve that short, sorted: a step report's few points, three times each)."""
+    steps = sorted(curve, reverse=True) if len(curve) <= count else heapq.nlargest(count, curve)
+    return {step: curve[step] for step in steps}
 
 
 def point_of(reports: Mapping[str, MetricReport], metric: str | None) -> dict[int, float]:
