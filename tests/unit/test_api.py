@@ -362,7 +362,7 @@ def test_stop_a_running_job_then_409_once_it_is_not_running(service: TuningServi
 
 
 def test_a_stop_whose_stop_training_job_is_throttled_is_accepted_and_the_woken_round_stops_the_trials(
-    service: TuningService,
+    service: TuningService, caplog: pytest.LogCaptureFixture
 ) -> None:
     """StopTrainingJob answers ``ThrottlingException`` ("Rate exceeded") past boto3's own retries
     (AWS knowledge center, "sagemaker-python-throttlingexception": SageMaker API calls over the
@@ -378,10 +378,13 @@ def test_a_stop_whose_stop_training_job_is_throttled_is_accepted_and_the_woken_r
     running = sorted(t.id for t in service.store.list_trials(job_id) if t.state is TrialState.RUNNING)
     service.store.put_task_token(job_id, parked("round-1", 8))
     backend = service.backends["sagemaker"]
-    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StopTrainingJob")
-    with mock.patch.object(backend, "stop", side_effect=throttled):
+    message = "Rate exceeded (s3cr3t)"  # what the log must not carry: the job's log names type and code only
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": message}}, "StopTrainingJob")
+    with mock.patch.object(backend, "stop", side_effect=throttled), caplog.at_level("WARNING", "hyperstep.service"):
         status, body = call("POST", f"/jobs/{job_id}/stop")
     assert status == 202 and body["status"] == "stopping"
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "hyperstep.service"]
+    assert job_id in logged and "ClientError ThrottlingException" in logged and "s3cr3t" not in logged
     assert [token for token, _ in service.orchestrator.woken] == ["round-1"]
     plan = service.suggest(SuggestRequest(job_id=job_id))  # the round it woke
     assert plan.stopping and not plan.done and running and sorted(backend.stopped) == running
