@@ -390,7 +390,9 @@ def test_a_stop_whose_stop_training_job_is_throttled_is_accepted_and_the_woken_r
     assert plan.stopping and not plan.done and running and sorted(backend.stopped) == running
 
 
-def test_a_stop_whose_wake_fails_is_accepted_with_its_trials_stopped(service: TuningService) -> None:
+def test_a_stop_whose_wake_fails_is_accepted_with_its_trials_stopped(
+    service: TuningService, caplog: pytest.LogCaptureFixture
+) -> None:
     """SendTaskSuccess cannot be reached (botocore's ``EndpointConnectionError``, past its
     retries) when the stop wakes the execution: the job is stopping and its trials are stopped,
     so the stop is accepted; the execution's round wakes at its timeout (the Wait's
@@ -403,9 +405,14 @@ def test_a_stop_whose_wake_fails_is_accepted_with_its_trials_stopped(service: Tu
     running = sorted(t.id for t in service.store.list_trials(job_id) if t.state is TrialState.RUNNING)
     service.store.put_task_token(job_id, parked("round-1", 8))
     unreachable = EndpointConnectionError(endpoint_url="https://states.us-east-1.amazonaws.com/")
-    with mock.patch.object(service.orchestrator, "send_task_success", side_effect=unreachable):
+    with (
+        mock.patch.object(service.orchestrator, "send_task_success", side_effect=unreachable),
+        caplog.at_level("WARNING", "hyperstep.service"),
+    ):
         status, body = call("POST", f"/jobs/{job_id}/stop")
     assert status == 202 and body["status"] == "stopping"
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "hyperstep.service"]
+    assert job_id in logged and "EndpointConnectionError" in logged and "amazonaws.com" not in logged
     assert running and sorted(service.backends["sagemaker"].stopped) == running
     assert service.store.get_job(job_id).status is JobStatus.STOPPING
 
