@@ -328,3 +328,29 @@ def test_a_start_that_raises_after_its_execution_closed_the_job_keeps_the_job_s_
         submit_keyed(service, parse_spec(spec_document()), None, "k")
     job = service.store.get_job(job_id)
     assert job.status is JobStatus.COMPLETED and job.completion_published
+
+
+class LosesRecheck(StepFunctions):
+    """The take-back's second StartExecution (asking its own name again once the job is
+    taken) raises, its answer lost past the SDK's retries: the execution runs on."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if len(self.started) == 3:  # the lost start, the take-back's, then its recheck
+            raise TimeoutError("StartExecution: read timeout (the recheck's)")
+        return arn
+
+
+def test_a_take_back_whose_recheck_loses_its_answer_keeps_the_job_to_the_suggests_retry() -> None:
+    """Only ``ExecutionAlreadyExists`` (``ExecutionClosedError``) says the execution closed: a
+    recheck that raises otherwise says nothing of it (it runs on), so the job stays taken,
+    running under it, and Suggest fails for Step Functions' retry of the Task, which plans.
+    Closing the job on any error would fail the job its live execution runs."""
+    service, orchestrator, first = lost_start_of(LosesRecheck)
+    job_id = keyed_job_id("tiny", None, "k")
+    with pytest.raises(TimeoutError):
+        suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}" and not job.completion_published
+    plan = suggest(service, first)  # Step Functions retries the Task
+    assert not plan.done and plan.trial_ids and orchestrator.running == {first}

@@ -1109,13 +1109,19 @@ class TuningService:
         The stop is recorded (the job stopping) before any trial is stopped: a trial's stop
         that raises (``StopTrainingJob`` throttled past the SDK's retries) is logged, and the
         execution is woken all the same, whose round stops every running trial of a stopping
-        job again (``suggest``), as every later round does until they end."""
+        job again (``suggest``), as every later round does until they end. A wake that raises
+        (SendTaskSuccess unreachable) is logged too: the round wakes at its timeout."""
         job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
         try:
             self._stop_active(job, self.store.list_trials(job_id))
         except Exception as exc:
             log.warning("stopping job %s: a trial's stop failed (%s); its next round stops it", job_id, error_kind(exc))
-        self.wake(job_id)
+        try:
+            self.wake(job_id)
+        except Exception as exc:
+            log.warning(
+                "stopping job %s: waking its execution failed (%s); its round's timeout does", job_id, error_kind(exc)
+            )
         return job
 
     def update_budget(self, job_id: str, update: BudgetUpdate, check: Callable[[JobSpec], None] | None = None) -> Job:
