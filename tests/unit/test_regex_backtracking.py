@@ -43,6 +43,7 @@ CATASTROPHIC = [
     r"loss=((?:\d\d?)+)x",
     r"loss=((?:\da|1\w)+)x",
     r"loss=((?:\d+\.?){4})x",
+    r"loss=((?:(?:\d+\.?){3}){3})x",  # nine times in all: 0.36 s on 25 digits, 1.8 s on 30
 ]
 FINE = [
     r"loss=([0-9.]+)",

@@ -184,14 +184,18 @@ which the check accepts (``(\\d+\\.?){3}x``: 0.3 s on 100 digits, 4.5 s on 200; 
 6 s on 100)."""
 
 
-def _walk(items: list[Item]) -> str | None:
+def _walk(items: list[Item], times: int = 1) -> str | None:
+    """``nested_repeat`` of ``items``, each matched up to ``times`` times by the repeats around
+    them (``((\\d+\\.?){3}){3}`` repeats its part nine times)."""
     for op, av in items:
-        if op in _REPEATS and av[1] > FEW and _tail(list(av[2])) & _first(list(av[2])):
+        many = op in _REPEATS and av[1] * times > FEW
+        if many and _tail(list(av[2])) & _first(list(av[2])):
             return "it repeats a part that ends in a repeat of what the part starts with"
-        if op in _REPEATS and av[1] > FEW and _ends_two_ways(list(av[2]), list(av[2])):
+        if many and _ends_two_ways(list(av[2]), list(av[2])):
             return "it repeats a part that ends in alternatives, one the start of another and of the part"
+        inner = times * av[1] if op in (*_REPEATS, sre.POSSESSIVE_REPEAT) else times
         for body in _bodies(op, av):
-            if (why := _walk(body)) is not None:
+            if (why := _walk(body, inner)) is not None:
                 return why
     return None
 
