@@ -1,10 +1,13 @@
-# hyperstep: two commands do everything on a fresh machine with Python 3.11+.
+# hyperstep: two commands do everything on a fresh machine with Python 3.11, 3.12 or 3.13.
 #   make demo  - virtualenv, install, run a real tuning job locally, print the best trial
 #   make test  - virtualenv, dev dependencies, all tests (among them: the Lambda layer built
 #                for this machine into build/, cached, and every handler run from it in
 #                CPython 3.12, found on PATH, in pyenv or as $HYPERSTEP_LAMBDA_PYTHON)
 #   make bench - the quick benchmarks (benchmarks/README.md)
-PYTHON ?= python3
+# The first of python3, python3.13, python3.12, python3.11 on PATH that is a supported Python
+# (python3 may be an older one beside them); set PYTHON=/path/to/python to choose.
+SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYTHON ?= $(firstword $(foreach p,python3 python3.13 python3.12 python3.11,$(shell $(p) -c '$(SUPPORTED)' >/dev/null 2>&1 && echo $(p))) python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -12,7 +15,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint bench chaos venv clean
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hyperstep needs Python 3.11+, found " + sys.version.split()[0])'
+	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "hyperstep needs Python 3.11, 3.12 or 3.13: $(PYTHON) is $$(command -v $(PYTHON) >/dev/null && $(PYTHON) -V 2>&1 || echo not found); set PYTHON=/path/to/python3.12" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

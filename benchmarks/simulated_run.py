@@ -109,8 +109,16 @@ def profiling_every_thread(path: Path) -> Iterator[None]:
     """cProfile the calling thread and every thread started meanwhile (the executor's, the
     bus's, the Task threads, where the simulation driver delivers events), one profiler a
     thread, and write their stats merged to ``path``. The calling thread alone spends its
-    time waiting for the execution's end."""
+    time waiting for the execution's end. From Python 3.12 cProfile is built on
+    ``sys.monitoring``, whose events are the interpreter's: one profiler sees every thread
+    and a second one cannot be enabled (``ValueError: Another profiling tool is already
+    active``), so there the calling thread's profiler is the only one."""
     profilers = [cProfile.Profile()]
+    if sys.version_info >= (3, 12):
+        with profilers[0]:
+            yield
+        pstats.Stats(profilers[0]).dump_stats(path)
+        return
 
     def profile_this_thread(*_: Any) -> None:
         sys.setprofile(None)  # this hook's own: the thread's profiler takes its place

@@ -73,10 +73,11 @@ def test_a_completed_end_after_a_pruned_one_leaves_it_pruned_till_its_curve_reac
     """Pruned at step 1 of ``max_resource`` 9, 100 s in (charged $0.10 from its wall time),
     the training ended at 130 s on its own: its completed end, with the final loss, leaves
     it pruned (issue 9: only a trial that reaches ``max_resource`` is complete), nothing
-    counted or woken. Its script's steps 2 to 9, still on the way, join its curve; step 9
-    shows its training was over, so it ends completed, once, with the final loss its end
-    carried, the job's best, ``pruned`` moved to ``completed`` (its budget held
-    throughout), its charge counted once. (Before: the completed end alone completed it.)"""
+    counted or woken, but charged its billed 130 s (the job's cost too). Its script's steps
+    2 to 9, still on the way, join its curve; step 9 shows its training was over, so it
+    ends completed, once, with the final loss its end carried, the job's best, ``pruned``
+    moved to ``completed`` (its budget held throughout), its charge counted once. (Before:
+    the completed end alone completed it.)"""
     service, backend, orchestrator = parts
     before = pruned_at(service, clock, 100.0)
     assert backend.stopped == ["t0002"] and before.cost_usd == pytest.approx(dollars(100))
@@ -84,8 +85,14 @@ def test_a_completed_end_after_a_pruned_one_leaves_it_pruned_till_its_curve_reac
     clock.now += 60
     assert not service.collect(completed({"loss": 0.05}, seconds=130.0))
     pruned = service.store.get_trial("job", "t0002")
-    assert (pruned.state, pruned.value, pruned.curve) == (TrialState.PRUNED, 0.5, {1: 0.5})
-    assert service.store.get_job("job") == before and orchestrator.woken == []
+    assert (pruned.state, pruned.value, pruned.curve, pruned.billable_seconds) == (
+        TrialState.PRUNED,
+        0.5,
+        {1: 0.5},
+        130,
+    )
+    assert service.store.get_job("job") == before.model_copy(update={"cost_usd": pytest.approx(dollars(130))})
+    assert orchestrator.woken == []
 
     for step in range(2, 10):
         assert service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
@@ -94,7 +101,7 @@ def test_a_completed_end_after_a_pruned_one_leaves_it_pruned_till_its_curve_reac
     job = service.store.get_job("job")
     assert (job.completed, job.pruned, job.failed, job.budget_used) == (1, 0, 0, 3)
     assert (job.best_trial_id, job.best_value) == ("t0002", 0.05)
-    assert job.cost_usd == pytest.approx(dollars(100))
+    assert job.cost_usd == pytest.approx(dollars(130))
     assert [token for token, _ in orchestrator.woken] == ["token"]
     assert "t0002" in service.store.recently_ended("job")
 
@@ -113,7 +120,8 @@ def test_a_completed_end_without_a_usable_objective_leaves_the_trial_pruned(
 ) -> None:
     """No objective in the end's metrics (nor in the platform's record), or a NaN or infinite
     one: nothing better than the pruned end to record, so the trial stays pruned with its
-    value and charge (not failed: the stop was the scheduler's), nothing counted or woken."""
+    value (not failed: the stop was the scheduler's), nothing counted or woken; it takes the
+    end's billed 130 s, once, as the job's cost does (was: the stop's 100 s kept)."""
     service, _, orchestrator = parts
     before = pruned_at(service, clock, 100.0)
     pruned = service.store.get_trial("job", "t0002")
@@ -121,13 +129,16 @@ def test_a_completed_end_without_a_usable_objective_leaves_the_trial_pruned(
     for _ in range(2):
         assert not service.collect(completed(metrics, seconds=130.0))
     after = service.store.get_trial("job", "t0002")
-    assert (after.state, after.value, after.error, after.cost_usd) == (
+    assert (after.state, after.value, after.error, after.billable_seconds) == (
         TrialState.PRUNED,
         0.5,
         pruned.error,
-        pruned.cost_usd,
+        130.0,
     )
-    assert service.store.get_job("job") == before
+    assert after.cost_usd == pytest.approx(dollars(130))
+    job = service.store.get_job("job")
+    assert job.model_copy(update={"cost_usd": before.cost_usd}) == before
+    assert job.cost_usd == pytest.approx(dollars(130))
     assert orchestrator.woken == []
 
 
@@ -170,12 +181,12 @@ def test_a_completed_end_without_usage_keeps_the_stop_s_charge(
 def test_other_late_ends_change_nothing(
     parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock, end: str
 ) -> None:
-    """A stopped or failed end of a pruned trial, and any end of a failed one, are no-ops."""
+    """A stopped end of a pruned trial, and any end of a failed one, are no-ops."""
     service, _, _ = parts
     pruned_at(service, clock, 100.0)
     assert service.collect(TrialResult(job_id="job", trial_id="t0003", state="failed", error="exit code 1"))
     trials, job = service.store.list_trials("job"), service.store.get_job("job")
-    if end != "completed":
+    if end == "stopped":
         assert not service.collect(TrialResult(job_id="job", trial_id="t0002", state=end, metrics={"loss": 0.05}))
     assert not service.collect(TrialResult(job_id="job", trial_id="t0003", state=end, metrics={"loss": 0.05}))
     assert service.store.list_trials("job") == trials and service.store.get_job("job") == job
@@ -230,3 +241,77 @@ def test_a_prunes_check_for_a_step_written_meanwhile_writes_nothing_when_none_wa
     assert kept is not None and kept.state is TrialState.PRUNED and kept.curve == {1: 0.5}
     assert written(service.store) == before
     assert service.store.get_trial("job", "t0002") == trial
+
+
+def failed(error: str) -> TrialResult:
+    return TrialResult(job_id="job", trial_id="t0002", state="failed", error=error)
+
+
+def test_a_jobs_own_failure_after_a_prune_ends_it_failed_with_its_error(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """Pruned at step 1, 100 s in; the job had failed on its own before the stop landed
+    (SageMaker ``Failed`` with its FailureReason, a Batch ``FAILED`` whose reason is not our
+    ``TerminateJob``'s, a local exit 1: each backend reports our stop as "stopped", the job's
+    own failure as "failed"). An AMT user expects Failed with the platform's reason: it
+    ends failed, once, ``pruned`` moved to ``failed`` (its budget held), its charge counted
+    once, its execution woken; the same event again, or a late step, changes nothing.
+    (Before: it stayed pruned, its error lost.)"""
+    service, _, orchestrator = parts
+    before = pruned_at(service, clock, 100.0)
+    service.store.put_task_token("job", "token")
+    assert service.collect(failed("AlgorithmError: CUDA out of memory"))
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.value, trial.error) == (TrialState.FAILED, None, "AlgorithmError: CUDA out of memory")
+    assert trial.curve == {1: 0.5}
+    job = service.store.get_job("job")
+    assert (job.pruned, job.failed, job.completed, job.budget_used) == (0, 1, 0, 3)
+    assert job.cost_usd == pytest.approx(before.cost_usd)
+    assert [token for token, _ in orchestrator.woken] == ["token"]
+    assert "t0002" in service.store.recently_ended("job")
+
+    assert not service.collect(failed("AlgorithmError: CUDA out of memory"))
+    assert not service.report_metrics("job", "t0002", {"loss": 0.05}, step=9)
+    assert service.store.get_trial("job", "t0002") == trial and service.store.get_job("job") == job
+
+
+def test_a_failure_after_the_curve_reached_max_resource_leaves_it_completed(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """Pruned at step 1, its late steps reach ``max_resource`` (9): it completed (issue 9: a
+    trial that reaches ``max_resource`` is complete). A failure its job reports after that
+    (a crash saving the model after its last step) leaves it completed, as a completed end
+    stands whatever comes after it."""
+    service, _, _ = parts
+    pruned_at(service, clock, 100.0)
+    for step in range(2, 10):
+        service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
+    trial, job = service.store.get_trial("job", "t0002"), service.store.get_job("job")
+    assert trial.state is TrialState.COMPLETED
+    assert not service.collect(failed("exit code 1: cannot write model.pt"))
+    assert service.store.get_trial("job", "t0002") == trial and service.store.get_job("job") == job
+
+
+@pytest.mark.parametrize("end", ["stopped", "failed"])
+def test_a_pruned_trial_takes_the_billed_end_s_charge(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock, end: str
+) -> None:
+    """Pruned 100 s in, priced from its wall time then (the job still stopping, its platform
+    record without a billed time yet); its platform's end then says it ran 160 s (SageMaker's
+    BillableTimeInSeconds, Batch's startedAt to stoppedAt, a local process's wall time): what
+    the dollar budget pays. The trial takes that charge and duration, the job's cost grows by
+    the difference, once (the same end again adds nothing); a lower usage never lowers it.
+    (Before: the stop's 100 s stood, the job's cost undercounted by 60 s of billing.)"""
+    service, _, _ = parts
+    before = pruned_at(service, clock, 100.0)
+    billed = TrialResult(job_id="job", trial_id="t0002", state=end, error="exit 1", usage=Usage(seconds=160.0))
+    for _ in range(2):
+        service.collect(billed)
+    trial, job = service.store.get_trial("job", "t0002"), service.store.get_job("job")
+    assert trial.state is (TrialState.PRUNED if end == "stopped" else TrialState.FAILED)
+    assert (trial.billable_seconds, trial.cost_usd) == (160.0, pytest.approx(dollars(160)))
+    assert job.cost_usd == pytest.approx(dollars(160))
+    assert (job.pruned + job.failed, job.budget_used) == (before.pruned, before.budget_used)
+    service.collect(billed.model_copy(update={"usage": Usage(seconds=20.0)}))
+    assert service.store.get_trial("job", "t0002").billable_seconds == 160.0
+    assert service.store.get_job("job").cost_usd == pytest.approx(dollars(160))

@@ -19,7 +19,7 @@ from hyperstep.errors import LaunchError
 from hyperstep.messages import LaunchRequest
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.service import TuningService
-from hyperstep.spec import parse_spec
+from hyperstep.spec import EarlyStopping, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.conftest import Clock
@@ -483,6 +483,29 @@ def terminations(client: Any) -> list[str]:
     return terminated
 
 
+def asha_on_batch(store_kind: str) -> tuple[Any, list[str], TuningService, Any, Job, list[Trial]]:
+    """Under moto (inside ``mock_aws``): a Batch client (its ``TerminateJob`` ids listed as
+    sent), a service on the store of that kind, its ``Counted`` meter, a job with ASHA
+    (``max_resource`` 9) and its two trials launched and running."""
+    from tests.integration.moto_stores import store_under_moto
+    from tests.unit.test_order_free_results import Counted
+
+    batch_environment()
+    client = boto3.client("batch", region_name="us-east-1")
+    terminated = terminations(client)
+    service, meter = (
+        TuningService(store_under_moto(store_kind), {"batch": BatchBackend(client, "hyperstep-bus")}),
+        Counted(),
+    )
+    asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
+    job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id="mnist-early")
+    trials = Study.from_job(service.store, job).ask(2)
+    for trial in trials:
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        running(service.store.get_trial(job.id, trial.id).backend_ref)
+    return client, terminated, service, meter, job, trials
+
+
 def test_a_stop_decision_after_the_batch_job_succeeded_keeps_it_pruned_under_moto(aws_credentials: None) -> None:
     """A step report that lags behind its job (EventBridge orders nothing) makes the
     scheduler stop a trial whose Batch job has already succeeded. Batch accepts
@@ -555,24 +578,10 @@ def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_p
 
     from hyperstep.handlers import Telemetry, handle_collect
     from hyperstep.models import TrialState
-    from hyperstep.service import TuningService
-    from hyperstep.spec import EarlyStopping
-    from hyperstep.study import Study
-    from tests.integration.moto_stores import store_under_moto
-    from tests.unit.test_order_free_results import Counted, sample
+    from tests.unit.test_order_free_results import sample
 
     with mock_aws(config={"batch": {"use_docker": False}}):
-        batch_environment()
-        client = boto3.client("batch", region_name="us-east-1")
-        terminated = terminations(client)
-        store = store_under_moto(store_kind)
-        service, meter = TuningService(store, {"batch": BatchBackend(client, "hyperstep-bus")}), Counted()
-        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
-        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id="mnist-early")
-        good, late = Study.from_job(service.store, job).ask(2)
-        for trial in (good, late):
-            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
-            running(service.store.get_trial(job.id, trial.id).backend_ref)
+        client, terminated, service, meter, job, (good, late) = asha_on_batch(store_kind)
 
         def collect(event: dict[str, Any]) -> bool:
             return handle_collect(service, event, Telemetry(metrics=meter))["recorded"]
@@ -610,6 +619,62 @@ def test_a_batch_job_that_succeeds_after_an_accepted_terminate_keeps_its_trial_p
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.completed, counted.pruned, counted.best_value) == (2, 0, 1, None)
         assert meter.sums() == {"TrialsPruned": 1}
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+@pytest.mark.parametrize("own", [True, False], ids=["its-own-failure", "our-terminate"])
+def test_a_batch_job_that_fails_on_its_own_after_a_prune_ends_its_trial_failed_under_moto(
+    aws_credentials: None, store_kind: str, own: bool
+) -> None:
+    """ASHA stops a running trial (``TerminateJob`` accepted, recorded pruned), but its job
+    had failed on its own before the terminate landed: Batch's FAILED event carries the
+    job's own ``statusReason`` ("Essential container in task exited", exit code 1, AWS's
+    sample), so the trial ends failed with that reason, counted once (``TrialsFailed`` 1,
+    ``TrialsPruned`` -1). ``TerminateJob`` also ends a RUNNING job FAILED, with the
+    ``reason`` we pass as its ``statusReason`` (Batch API reference, TerminateJob: "Jobs
+    that are in the STARTING or RUNNING state are terminated, which causes them to
+    transition to FAILED"; reason: "returned by future DescribeJobs operations"): that
+    FAILED is our stop's, and the trial stays pruned. Either way it takes the end's billed
+    time (startedAt to stoppedAt) over the stop's, the job's cost with it. (Before: pruned
+    either way, the job's own error lost, the stop's charge kept.)"""
+    from hyperstep.handlers import Telemetry, handle_collect
+    from tests.unit.test_order_free_results import sample
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        client, terminated, service, meter, job, (good, bad) = asha_on_batch(store_kind)
+
+        def collect(event: dict[str, Any]) -> bool:
+            return handle_collect(service, event, Telemetry(metrics=meter))["recorded"]
+
+        for trial, loss in ((good, 0.5), (bad, 0.9)):
+            event = sample("trial-metric-reported")
+            event["detail"] = {"job_id": job.id, "trial_id": trial.id, "metrics": {"val_loss": loss}, "step": 1}
+            assert collect(signed(service.store, event))
+        ref = service.store.get_trial(job.id, bad.id).backend_ref
+        assert terminated == [ref] and service.store.get_trial(job.id, bad.id).state is TrialState.PRUNED
+
+        end = sample("batch-job-state-change-failed" if own else "batch-job-state-change-stopped")
+        arn = client.describe_jobs(jobs=[ref])["jobs"][0]["jobArn"]
+        tags = {"resourceArn": arn, "hyperstep:job-id": job.id, "hyperstep:trial-id": bad.id}
+        end["detail"].update(jobName=f"hs-{job.id}-{bad.id}-1", jobId=ref, jobArn=arn, tags=tags)
+        end["resources"] = [arn]
+        assert [collect(end), collect(end)] == [own, False]
+        ended, counted = service.store.get_trial(job.id, bad.id), service.store.get_job(job.id)
+        ran = (end["detail"]["stoppedAt"] - end["detail"]["startedAt"]) / 1000  # the billed end, not the stop's
+        assert ended.billable_seconds == pytest.approx(ran) and counted.cost_usd == pytest.approx(ended.cost_usd or 0)
+        if own:
+            assert (ended.state, ended.value, ended.curve) == (TrialState.FAILED, None, {1: 0.9})
+            assert ended.error == "Essential container in task exited; exit code 1"
+            assert (counted.budget_used, counted.pruned, counted.failed) == (2, 0, 1)
+            assert meter.sums() == {"TrialsFailed": 1}
+        else:
+            assert (ended.state, ended.value, ended.error) == (
+                TrialState.PRUNED,
+                0.9,
+                "stopped early by asha at step 1",
+            )
+            assert (counted.budget_used, counted.pruned, counted.failed) == (2, 1, 0)
+            assert meter.sums() == {"TrialsPruned": 1}
 
 
 # --- how long a job may run: attemptDurationSeconds counts from the attempt's startedAt --

@@ -25,6 +25,8 @@ The scenarios, in one moto deployment:
   trials run (``StopTrainingJob``), and a Batch job stopped the same way (``TerminateJob``);
 - a job's budget changed through the API while it waits (``PATCH /jobs/{id}``: the API
   function rewrites the job and wakes the execution, which launches one more trial);
+- a stop landing while a round parks its token: the round takes it back (``DeleteItem``) and
+  wakes its execution, whose next round stops the trials (``StopTrainingJob``);
 - jobs on both backends whose Suggest round fails for good: Finish's error path stops the
   trials still running;
 - the reaper over jobs whose end events were lost: one cloud job ended (Describe*; SageMaker
@@ -47,6 +49,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +68,7 @@ from hyperstep.aws import StepFunctionsOrchestrator
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
 from hyperstep.backends.naming import ENV_TRIAL_ID
 from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
+from hyperstep.messages import WaitRequest
 from hyperstep.models import JobStatus, StopReason, TrialState
 from hyperstep.service import HANDOFF_EVENTS, TuningService
 from hyperstep.spec import parse_spec
@@ -317,6 +321,33 @@ def stop_through_the_api(stack: MotoStack, job_id: str, backend: str) -> None:
     stopped = f"{backend.replace('sagemaker', 'sagemaker-training')}-job-state-change-stopped"
     for cloud_job in cloud_jobs:
         platform.deliver(restate(cloud_job.events[-1], stopped))
+    ended(stack, job_id)
+    assert stack.service.store.get_job(job_id).status is JobStatus.STOPPED
+
+
+def stopped_while_a_round_parks(stack: MotoStack) -> None:
+    """A stop lands while a Suggest Trials round parks its token (after its launches): the
+    round, finding the job no longer as it planned it, takes its token back and wakes its
+    execution itself (``TuningService.wait``: Suggest's ``DeleteItem``, which a result landing
+    before the park also makes, on thread timing alone: under load no other round may), and
+    the round it wakes stops the trials."""
+    status, accepted = api(stack, "POST", "/jobs", spec("sagemaker", "iam-stop-parking"))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    park, parked_stopping = TuningService.wait, threading.Event()
+
+    def stopped_first(service: TuningService, request: WaitRequest) -> None:
+        if request.job_id == job_id and not request.stopping:
+            service.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+        park(service, request)
+        if request.job_id == job_id and request.stopping:  # the round it woke stopped the trials
+            parked_stopping.set()
+
+    with mock.patch.object(TuningService, "wait", stopped_first):
+        assert parked_stopping.wait(30), f"job {job_id}: no round parked stopping"
+    platform = TrainingPlatform(stack, job_id, "sagemaker", val_loss, "val_loss")
+    for cloud_job in platform.new_jobs():
+        platform.deliver(restate(cloud_job.events[-1], "sagemaker-training-job-state-change-stopped"))
     ended(stack, job_id)
     assert stack.service.store.get_job(job_id).status is JobStatus.STOPPED
 
@@ -599,6 +630,7 @@ SCENARIOS = (
     recurring_job_started_and_stopped,
     recurring_job_whose_execution_does_not_start,
     budget_changed_through_the_api,
+    stopped_while_a_round_parks,
     batch_job_stopped,
     park_fails_for_good,
     reaper_reconciles,
@@ -709,6 +741,7 @@ NEEDED = {
     ("suggest", "ssm:GetParameter"),
     ("suggest", "secretsmanager:GetSecretValue"),
     ("suggest", "states:SendTaskSuccess"),  # its own round's token: the job is done
+    ("suggest", "dynamodb:DeleteItem"),  # a round that parked as the job changed takes its token back
     ("collect", "sagemaker:DescribeTrainingJob"),
     ("collect", "dynamodb:UpdateItem"),
     ("collect", "sagemaker:StopTrainingJob"),  # early stopping

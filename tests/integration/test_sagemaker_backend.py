@@ -221,10 +221,24 @@ def test_stop_names_the_recorded_job(stubbed: tuple[SageMakerBackend, Stubber]) 
     backend.stop(make_job(), running)
 
 
-def test_stopping_an_ended_job_is_quiet(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+@pytest.mark.parametrize("status", ["Completed", "Stopping", "Stopped", "Failed"])
+def test_stopping_an_ended_or_stopping_job_is_quiet(stubbed: tuple[SageMakerBackend, Stubber], status: str) -> None:
+    """SageMaker refuses StopTrainingJob of a job not InProgress with a ValidationException
+    ("The request was rejected because the training job is in status Stopped.", as quoted in
+    awslabs/benchmark-ai#928): a second stop (a duplicate report judged again, a user stop
+    after a prune) or a stop of a job that ended on its own must not fail its caller."""
     backend, stubber = stubbed
-    stubber.add_client_error("stop_training_job", "ValidationException", "job is in status Completed", 400)
+    message = f"The request was rejected because the training job is in status {status}."
+    stubber.add_client_error("stop_training_job", "ValidationException", message, 400)
     backend.stop(make_job(), TRIAL)
+
+
+def test_a_throttled_stop_raises_for_a_retry(stubbed: tuple[SageMakerBackend, Stubber]) -> None:
+    """Not quiet: the caller's retry (Lambda's, Step Functions', the next round's) makes the stop."""
+    backend, stubber = stubbed
+    stubber.add_client_error("stop_training_job", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(ClientError):
+        backend.stop(make_job(), TRIAL)
 
 
 def described(status: str, secondary: str, **extra: Any) -> dict[str, Any]:
@@ -650,6 +664,37 @@ def test_a_user_stop_a_retried_finish_and_a_twice_delivered_stopped_event_count_
         assert (counted.budget_used, counted.completed, counted.best_trial_id) == (1, 1, done.id)
 
 
+def asha_on_sagemaker(store_kind: str) -> tuple[Any, TuningService, Any, Any, Job, list[Trial]]:
+    """Under moto (inside ``mock_aws``): a SageMaker client, a service on the store of that
+    kind with a ``FakeOrchestrator`` and a ``Counted`` meter, a job with ASHA
+    (``max_resource`` 9) and its two trials launched, their training jobs InProgress."""
+    from tests.integration.moto_stores import store_under_moto
+    from tests.unit.test_order_free_results import Counted
+    from tests.unit.test_service import FakeOrchestrator
+
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    orchestrator, meter = FakeOrchestrator(), Counted()
+    backend = SageMakerBackend(client, "hyperstep-bus")
+    service = TuningService(store_under_moto(store_kind), {"sagemaker": backend}, orchestrator)
+    asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
+    job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
+    trials = Study.from_job(service.store, job).ask(2)
+    jobs = sagemaker_backends["123456789012"]["us-east-1"].training_jobs
+    for trial in trials:
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+        training = jobs[service.store.get_trial(job.id, trial.id).backend_ref]
+        training.training_job_status, training.training_end_time = "InProgress", None  # moto: Completed at once
+    return client, service, orchestrator, meter, job, trials
+
+
+def stopping(self: SageMakerResponse) -> EmptyResult:
+    """moto has no StopTrainingJob: an InProgress job goes to Stopping, as on AWS."""
+    training = self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")]
+    assert training.training_job_status == "InProgress"
+    training.training_job_status = "Stopping"
+    return EmptyResult()
+
+
 @pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
 def test_a_training_job_that_completes_after_an_accepted_stop_leaves_its_trial_pruned_under_moto(
     aws_credentials: None, store_kind: str
@@ -665,30 +710,10 @@ def test_a_training_job_that_completes_after_an_accepted_stop_leaves_its_trial_p
     from datetime import timedelta
 
     from hyperstep.handlers import Telemetry, handle_collect
-    from tests.integration.moto_stores import store_under_moto
-    from tests.unit.test_order_free_results import Counted
-    from tests.unit.test_service import FakeOrchestrator
 
-    def stop_training_job(self: SageMakerResponse) -> EmptyResult:
-        """moto has no StopTrainingJob: an InProgress job goes to Stopping, as on AWS."""
-        training = self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")]
-        assert training.training_job_status == "InProgress"
-        training.training_job_status = "Stopping"
-        return EmptyResult()
-
-    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stop_training_job, create=True):
-        client = boto3.client("sagemaker", region_name="us-east-1")
-        store = store_under_moto(store_kind)
-        orchestrator, meter = FakeOrchestrator(), Counted()
-        service = TuningService(store, {"sagemaker": SageMakerBackend(client, "hyperstep-bus")}, orchestrator)
-        asha = EarlyStopping(name="asha", min_resource=1, max_resource=9, reduction_factor=3, curve_model=False)
-        job = service.create_job(make_job().spec.model_copy(update={"early_stopping": asha}), job_id=make_job().id)
-        good, late = Study.from_job(service.store, job).ask(2)
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stopping, create=True):
+        client, service, orchestrator, meter, job, (good, late) = asha_on_sagemaker(store_kind)
         jobs = sagemaker_backends["123456789012"]["us-east-1"].training_jobs
-        for trial in (good, late):
-            service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
-            training = jobs[service.store.get_trial(job.id, trial.id).backend_ref]
-            training.training_job_status, training.training_end_time = "InProgress", None  # moto: Completed at once
 
         def collect(event: dict[str, Any]) -> bool:
             return handle_collect(service, event, Telemetry(metrics=meter))["recorded"]
@@ -776,3 +801,59 @@ def test_a_launch_over_the_instance_quota_with_nothing_running_fails_the_trial_s
         trial = service.store.get_trial(job.id, trial_id)
         assert trial.state is TrialState.FAILED
         assert trial.error is not None and "ResourceLimitExceeded" in trial.error and "2 Instances" in trial.error
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_a_training_job_that_fails_on_its_own_after_a_stop_ends_its_trial_failed_under_moto(
+    aws_credentials: None, store_kind: str, status: str
+) -> None:
+    """ASHA stops a trial (``StopTrainingJob`` accepted, Stopping; recorded pruned), but the
+    training job had failed on its own: it ends ``Failed`` with its FailureReason (AWS's
+    sample), which a stop never gives (StopTrainingJob ends a job ``Stopped``): the trial ends
+    failed with that reason, counted once (``TrialsFailed`` 1, ``TrialsPruned`` -1), its
+    execution woken. A ``Stopped`` end is our stop's: the trial stays pruned. Either way the
+    trial takes the end's billed time (its TrainingStartTime to TrainingEndTime, 1,500 s:
+    moto keeps no BillableTimeInSeconds) over the stop's wall time, the job's cost with it.
+    (Before: pruned either way, the FailureReason lost, the stop's few seconds charged.)"""
+    from datetime import timedelta
+
+    from hyperstep.handlers import Telemetry, handle_collect
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stopping, create=True):
+        _, service, orchestrator, meter, job, (good, bad) = asha_on_sagemaker(store_kind)
+        jobs = sagemaker_backends["123456789012"]["us-east-1"].training_jobs
+
+        def collect(event: dict[str, Any]) -> bool:
+            return handle_collect(service, event, Telemetry(metrics=meter))["recorded"]
+
+        for trial, loss in ((good, 0.5), (bad, 0.9)):
+            event = json.loads((EVENTS / "trial-metric-reported.json").read_text())
+            event["detail"] = {"job_id": job.id, "trial_id": trial.id, "metrics": {"val_loss": loss}, "step": 1}
+            assert collect(signed(service.store, event))
+        name = service.store.get_trial(job.id, bad.id).backend_ref
+        assert service.store.get_trial(job.id, bad.id).state is TrialState.PRUNED
+        charged = service.store.get_job(job.id).cost_usd
+        assert service.store.get_trial(job.id, bad.id).billable_seconds < 60  # Stopping: its wall time so far
+        training = jobs[name]
+        training.training_job_status = training.secondary_status = status
+        training.training_end_time = training.training_start_time + timedelta(seconds=1500)
+        end = json.loads((EVENTS / f"sagemaker-training-job-state-change-{status.lower()}.json").read_text())
+        end["detail"].update(TrainingJobName=name, TrainingJobArn=training.arn)
+        end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": bad.id}
+        end["resources"] = [training.arn]
+        service.store.put_task_token(job.id, "token")
+        failed = status == "Failed"
+        assert [collect(end), collect(end)] == [failed, False]
+        ended, counted = service.store.get_trial(job.id, bad.id), service.store.get_job(job.id)
+        assert ended.billable_seconds == 1500 and ended.cost_usd is not None  # its end's record, not the stop's
+        assert counted.cost_usd == pytest.approx(ended.cost_usd) and counted.cost_usd > charged  # t0001 still runs
+        if failed:
+            assert (ended.state, ended.value, ended.curve) == (TrialState.FAILED, None, {1: 0.9})
+            assert ended.error == end["detail"]["FailureReason"]
+            assert (counted.budget_used, counted.pruned, counted.failed) == (2, 0, 1)
+            assert meter.sums() == {"TrialsFailed": 1} and len(orchestrator.woken) == 1
+        else:
+            assert (ended.state, ended.value) == (TrialState.PRUNED, 0.9)
+            assert (counted.budget_used, counted.pruned, counted.failed) == (2, 1, 0)
+            assert meter.sums() == {"TrialsPruned": 1} and orchestrator.woken == []

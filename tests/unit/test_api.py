@@ -10,16 +10,18 @@ import json
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
-from hyperstep.messages import SuggestRequest, TrialResult, Usage
+from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult, Usage
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.owners import owner_tag
 from hyperstep.recurring import SCHEDULED_TIME, RecurringSchedules
-from hyperstep.service import TuningService
+from hyperstep.service import TuningService, parked
 from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from hyperstep_functions.api import app as api
@@ -359,6 +361,62 @@ def test_stop_a_running_job_then_409_once_it_is_not_running(service: TuningServi
     assert call("POST", f"/jobs/{job_id}/stop")[0] == 409
 
 
+def test_a_stop_whose_stop_training_job_is_throttled_is_accepted_and_the_woken_round_stops_the_trials(
+    service: TuningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """StopTrainingJob answers ``ThrottlingException`` ("Rate exceeded") past boto3's own retries
+    (AWS knowledge center, "sagemaker-python-throttlingexception": SageMaker API calls over the
+    account's request rate are throttled, "botocore.exceptions.ClientError: An error occurred
+    (ThrottlingException)"), for a user stop of a job with many running trials: the job is
+    stopping, recorded, so the stop is accepted and its execution woken, whose round stops the
+    running trials again (a stopping job's Suggest does). Before: a 500 after the job was
+    written stopping, no wake (the round slept until its timeout or the reaper), and the
+    caller's retry answered 409."""
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    for trial_id in service.suggest(SuggestRequest(job_id=job_id)).trial_ids:
+        service.launch(LaunchRequest(job_id=job_id, trial_id=trial_id))
+    running = sorted(t.id for t in service.store.list_trials(job_id) if t.state is TrialState.RUNNING)
+    service.store.put_task_token(job_id, parked("round-1", 8))
+    backend = service.backends["sagemaker"]
+    message = "Rate exceeded (s3cr3t)"  # what the log must not carry: the job's log names type and code only
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": message}}, "StopTrainingJob")
+    with mock.patch.object(backend, "stop", side_effect=throttled), caplog.at_level("WARNING", "hyperstep.service"):
+        status, body = call("POST", f"/jobs/{job_id}/stop")
+    assert status == 202 and body["status"] == "stopping"
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "hyperstep.service"]
+    assert job_id in logged and "ClientError ThrottlingException" in logged and "s3cr3t" not in logged
+    assert [token for token, _ in service.orchestrator.woken] == ["round-1"]
+    plan = service.suggest(SuggestRequest(job_id=job_id))  # the round it woke
+    assert plan.stopping and not plan.done and running and sorted(backend.stopped) == running
+
+
+def test_a_stop_whose_wake_fails_is_accepted_with_its_trials_stopped(
+    service: TuningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SendTaskSuccess cannot be reached (botocore's ``EndpointConnectionError``, past its
+    retries) when the stop wakes the execution: the job is stopping and its trials are stopped,
+    so the stop is accepted; the execution's round wakes at its timeout (the Wait's
+    ``TimeoutSecondsPath``), and Finish closes the job. Before: a 500 after the job was written
+    stopping, and the caller's retry answered 409 (the author's rule for a failed trial stop,
+    edc877b, held only up to the wake)."""
+    job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
+    for trial_id in service.suggest(SuggestRequest(job_id=job_id)).trial_ids:
+        service.launch(LaunchRequest(job_id=job_id, trial_id=trial_id))
+    running = sorted(t.id for t in service.store.list_trials(job_id) if t.state is TrialState.RUNNING)
+    service.store.put_task_token(job_id, parked("round-1", 8))
+    unreachable = EndpointConnectionError(endpoint_url="https://states.us-east-1.amazonaws.com/")
+    with (
+        mock.patch.object(service.orchestrator, "send_task_success", side_effect=unreachable),
+        caplog.at_level("WARNING", "hyperstep.service"),
+    ):
+        status, body = call("POST", f"/jobs/{job_id}/stop")
+    assert status == 202 and body["status"] == "stopping"
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "hyperstep.service"]
+    assert job_id in logged and "EndpointConnectionError" in logged and "amazonaws.com" not in logged
+    assert running and sorted(service.backends["sagemaker"].stopped) == running
+    assert service.store.get_job(job_id).status is JobStatus.STOPPING
+
+
 def test_the_pending_trials_a_stop_records_stopped_count_once_in_its_metrics(
     service: TuningService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -553,8 +611,8 @@ def test_the_ends_a_stop_recorded_count_even_when_the_stop_then_fails(
     service: TuningService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pending trials are recorded stopped before the execution is woken: a wake that
-    fails (a throttled SendTaskSuccess) fails the request, and a retry is a 409, so those
-    ends count in this request or never (before: never)."""
+    fails (a throttled SendTaskSuccess) is logged and the stop accepted (it failed the request
+    once, and a retry was a 409), so those ends count in this request or never (before: never)."""
     meter = Flushed()
     monkeypatch.setattr(api, "metrics", meter)
     job_id = call("POST", "/jobs", sagemaker_spec())[1]["job_id"]
@@ -565,7 +623,7 @@ def test_the_ends_a_stop_recorded_count_even_when_the_stop_then_fails(
         raise RuntimeError("Throttling")
 
     monkeypatch.setattr(service, "wake", throttled)
-    assert call("POST", f"/jobs/{job_id}/stop")[0] == 500
+    assert call("POST", f"/jobs/{job_id}/stop")[0] == 202
     assert {t.state for t in service.store.list_trials(job_id)} == {TrialState.STOPPED}
     assert meter.objects == [({"JobId": job_id}, {"TrialsStopped": pending})]
 

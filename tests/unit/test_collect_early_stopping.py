@@ -268,6 +268,34 @@ def assert_one_warning_with_ids_only(caplog: pytest.LogCaptureFixture, trial: st
         assert error.response["Error"]["Code"] in message
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ThrottlingException",  # StopTrainingJob (SageMaker), as aws_like.py's CreateTrainingJob answers it
+        "TooManyRequestsException",  # TerminateJob (Batch, HTTP 429: repost.aws, aws-batch-requests-error)
+    ],
+)
+def test_a_throttled_stop_fails_the_collect_and_its_retry_stops_and_records_the_prune_once(
+    service: TuningService, code: str
+) -> None:
+    """The stop call is throttled past the SDK's retries: nothing is recorded (the trial runs
+    on, as on its platform) and the Collect invocation fails, so Lambda retries it with the
+    same event. The retried report, a duplicate, is judged again: the stop is made, the
+    trial recorded pruned, and its "stopped" end, delivered after (and twice), changes nothing."""
+    backend = service.backends["local"]
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    throttled = mock.patch.object(backend, "stop", side_effect=ClientError(code, "Rate exceeded"))
+    with throttled, pytest.raises(ClientError):
+        service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # behind t0001: stop
+    assert service.store.get_trial("job", "t0002").state is TrialState.RUNNING and not backend.stopped
+    assert service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # Lambda's retry of the invocation
+    stopped = TrialResult(job_id="job", trial_id="t0002", state="stopped")
+    assert not service.collect(stopped) and not service.collect(stopped)
+    trial, job = service.store.get_trial("job", "t0002"), service.store.get_job("job")
+    assert backend.stopped == ["t0002"] and (trial.state, trial.value) == (TrialState.PRUNED, 0.5)
+    assert (job.pruned, job.failed, job.budget_used) == (1, 0, 3)
+
+
 def test_a_stop_that_finds_the_job_ended_records_the_prune_and_its_late_steps_join_the_curve(
     service: TuningService,
 ) -> None:

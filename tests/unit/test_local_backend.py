@@ -218,6 +218,39 @@ def test_a_process_that_ended_by_itself_before_a_stop_keeps_its_result(
 
 
 @pytest.mark.parametrize(
+    ("script", "state", "error"),
+    [
+        ("echo loss=0.5; echo out of memory >&2; exit 3", "failed", "exit code 3: out of memory"),
+        ("echo loss=0.5; kill -SEGV $$", "failed", "killed by signal 11 (SIGSEGV): loss=0.5"),
+        ("echo loss=0.5; sleep 30", "stopped", "stopped"),
+    ],
+    ids=["own-exit", "own-signal", "our-kill"],
+)
+def test_a_process_that_failed_by_itself_before_a_stop_ends_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, state: str, error: str
+) -> None:
+    """A stop (early stopping's, or Ctrl-C's) lands after the script failed on its own: its
+    end is its own failure with its reason, not a stop (issue 9: an AMT user expects Failed
+    with the platform's reason). Only our kill's SIGKILL (``_kill``) is a stop. (Before: any
+    code but 0 after a stop was "stopped", the failure's reason lost.)"""
+    job, trial, backend, results, done = one_trial(tmp_path, ["sh", "-c", script])
+    if state == "failed":
+        waited = backend._wait
+
+        def wait_then_stop(*args: Any) -> int | None:
+            code = waited(*args)
+            backend.stop(job, trial)
+            return code
+
+        monkeypatch.setattr(backend, "_wait", wait_then_stop)
+    backend.launch(job, trial)
+    if state == "stopped":
+        threading.Timer(0.5, backend.stop, (job, trial)).start()
+    assert done.wait(20)
+    assert [(r.state, r.error) for r in results] == [(state, error)]
+
+
+@pytest.mark.parametrize(
     ("script", "reason"),
     [
         ("exit 3", "exit code 3, printing nothing on stdout or stderr"),

@@ -186,6 +186,21 @@ def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
             load_spec(tmp_path / path)
 
 
+@pytest.mark.parametrize("indent", ["  ", "\t"])
+def test_a_key_given_twice_in_json_is_refused_at_its_line_and_column(tmp_path: Path, indent: str) -> None:
+    """As in YAML: the line and column of the second key (a JSON spec said no more than the
+    key's name, its place left to find in the file), and no value of the file is shown."""
+    path = tmp_path / "s.json"
+    path.write_text(
+        f'{{\n{indent}"name": "x",\n{indent}"trial": {{"environment": {{"TOKEN": "sk-one",\n'
+        f'{indent}{indent}"TOKEN": "sk-two"}}}}\n}}\n'
+    )
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    column = 2 * len(indent) + 1
+    assert str(error.value) == f"{path}: not valid YAML/JSON at line 4, column {column}: duplicate key 'TOKEN'"
+
+
 @pytest.mark.parametrize(
     ("text", "where"),
     [
@@ -193,7 +208,7 @@ def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
             '{\n  "name": "x",\n  "budget": {,}\n}',
             " at line 3, column 14: Expecting property name enclosed in double quotes",
         ),
-        ('{"name": "x",\n "name": "y"}', ": duplicate key 'name'"),  # strict_json's own refusal: no position
+        ('{"name": "x",\n "name": "y"}', " at line 2, column 2: duplicate key 'name'"),  # found again
         ('{"name": 1e999}', ": the number 1e999 is out of range"),
     ],
 )
@@ -202,7 +217,8 @@ def test_a_json_spec_and_a_json_request_say_the_line_only_when_it_is_known(
 ) -> None:
     """``hyperstep validate spec.json`` and ``hyperstep import-amt request.json`` word a file
     that is not JSON alike (one helper, ``spec.not_valid_json``): the line where the parser
-    stopped, none for what ``strict_json`` refuses on its own (at position 0)."""
+    stopped, none for what ``strict_json`` refuses on its own (at position 0) but a key given
+    twice."""
     from hyperstep.cli import read_request
     from hyperstep.spec import read_document
 

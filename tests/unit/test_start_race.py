@@ -12,11 +12,14 @@ now takes the job back itself, and the retry finds it running and starts nothing
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
 from hyperstep.errors import ExecutionClosedError
+from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.keyed_submit import keyed_job_id, submit_keyed
 from hyperstep.messages import FinishRequest, Plan, SuggestRequest
 from hyperstep.models import JobStatus
@@ -48,6 +51,14 @@ class StepFunctions(FakeOrchestrator):
             self.lose.discard(name)
             raise TimeoutError("StartExecution: read timeout (the execution started)")
         return arn
+
+    def abort(self, name: str) -> None:
+        """``StopExecution``: the execution closes (``ABORTED``)."""
+        self.running.discard(name)
+        self.closed.add(name)
+
+
+Lost = TypeVar("Lost", bound=StepFunctions)
 
 
 def suggest(service: TuningService, name: str) -> Plan:
@@ -163,15 +174,27 @@ class LosesTakeBack(StepFunctions):
         return arn
 
 
-def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_retry() -> None:
-    """Before: the take-back reopened the job, then its StartExecution raised; Step Functions'
-    retry of Suggest found the job running and recorded no execution: it ran, unrecorded."""
-    job_id = keyed_job_id("tiny", None, "k")
-    first = execution_name(job_id, "k")
-    orchestrator = LosesTakeBack(lose={first}, fail="timeout")
+def lost_start_of(make: Callable[[set[str]], Lost]) -> tuple[TuningService, Lost, str]:
+    """A keyed submit whose start lost its answer, on the orchestrator ``make`` builds from
+    the names to lose; the service, that orchestrator and the execution's name."""
+    first = execution_name(keyed_job_id("tiny", None, "k"), "k")
+    orchestrator = make({first})
     service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
     with pytest.raises(TimeoutError):
         submit_keyed(service, parse_spec(spec_document()), None, "k")
+    return service, orchestrator, first
+
+
+def lost_take_back(fail: str) -> tuple[TuningService, LosesTakeBack, str]:
+    """Its execution's take-back fails as ``fail`` says (``LosesTakeBack``)."""
+    return lost_start_of(lambda lose: LosesTakeBack(lose, fail))
+
+
+def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_retry() -> None:
+    """Before: the take-back reopened the job, then its StartExecution raised; Step Functions'
+    retry of Suggest found the job running and recorded no execution: it ran, unrecorded."""
+    service, orchestrator, first = lost_take_back("timeout")
+    job_id = keyed_job_id("tiny", None, "k")
     with pytest.raises(TimeoutError):
         suggest(service, first)  # the take-back's call: its answer lost
     stored = service.store.get_job(job_id)
@@ -182,18 +205,21 @@ def test_a_take_back_whose_start_loses_its_answer_is_taken_back_by_the_suggests_
     assert not plan.done and plan.trial_ids and orchestrator.running == {first}
 
 
-def test_a_take_back_answered_execution_already_exists_records_its_own_execution() -> None:
-    """Its own name, so the ARN that ``ExecutionClosedError`` names is this execution's."""
+def test_a_take_back_answered_execution_already_exists_leaves_the_job_to_the_retry() -> None:
+    """Its own name and input: ExecutionAlreadyExists says this execution has closed (its owner
+    stopped it, say) while its Suggest still ran. Before: the take-back recorded it, the job ran
+    trials with no execution to wake, and the closed one's end event had found nothing to close.
+    Now the job stays failed and the keyed submit's retry starts the seed's next name."""
+    service, orchestrator, first = lost_take_back("exists")
     job_id = keyed_job_id("tiny", None, "k")
-    first = execution_name(job_id, "k")
-    orchestrator = LosesTakeBack(lose={first}, fail="exists")
-    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
-    with pytest.raises(TimeoutError):
-        submit_keyed(service, parse_spec(spec_document()), None, "k")
     plan = suggest(service, first)
-    job = service.store.get_job(job_id)
-    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
-    assert not plan.done and plan.trial_ids
+    assert plan.done and not plan.trial_ids
+    stored = service.store.get_job(job_id)
+    assert stored.status is JobStatus.FAILED and stored.execution_id is None
+    orchestrator.abort(first)
+    job = submit_keyed(service, parse_spec(spec_document()), None, "k")
+    second = execution_name(job_id, "k/1")
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{second}"
 
 
 class ChangedDuringTakeBack(StepFunctions):
@@ -217,15 +243,114 @@ def test_a_take_back_keeps_what_landed_during_its_start_execution() -> None:
     all while the take-back's StartExecution is under way: its write, conditioned on the job
     still failed, conflicts, and Suggest plans with the job as it is now (stopping), neither
     writing it back to running nor planning from the failed job it read (done at once)."""
-    job_id = keyed_job_id("tiny", None, "k")
-    first = execution_name(job_id, "k")
-    orchestrator = ChangedDuringTakeBack(lose={first})
-    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
-    spec = parse_spec(spec_document())
-    with pytest.raises(TimeoutError):
-        submit_keyed(service, spec, None, "k")
+    service, orchestrator, first = lost_start_of(ChangedDuringTakeBack)
+    job_id, spec = keyed_job_id("tiny", None, "k"), parse_spec(spec_document())
     orchestrator.during = [lambda: submit_keyed(service, spec, None, "k"), lambda: service.stop(job_id)]
     plan = suggest(service, first)
     job = service.store.get_job(job_id)
     assert job.status is JobStatus.STOPPING and job.execution_id == f"exec-{first}"
     assert plan.stopping and orchestrator.running == {first}
+
+
+def aborted(job_id: str, name: str) -> ExecutionStatusChange:
+    """Step Functions' status-change event of the execution ``name``, stopped (StopExecution)."""
+    return ExecutionStatusChange(
+        executionArn=f"exec-{name}",
+        stateMachineArn="sm",
+        name=name,
+        status="ABORTED",
+        input=json.dumps({"job_id": job_id}),
+    )
+
+
+def test_an_execution_stopped_during_its_take_back_leaves_its_job_closed() -> None:
+    """The owner stops the execution (StopExecution) after its take-back's StartExecution
+    answered, and its ABORTED event is handled before the take-back's write: the job then had
+    no execution, so the event closed nothing. Before: the write took the job, running, its
+    execution closed, and nothing would ever close it (the reaper's wakes find no token that
+    answers). Now the take-back asks its name again once the job is taken, finds it closed and
+    closes the job as the event would have."""
+    service, orchestrator, first = lost_start_of(ChangedDuringTakeBack)
+    job_id = keyed_job_id("tiny", None, "k")
+    orchestrator.during = [
+        lambda: orchestrator.abort(first),
+        lambda: service.close_ended_execution(aborted(job_id, first)),
+    ]
+    plan = suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.FAILED and job.completion_published
+    assert plan.done and not plan.trial_ids and not service.store.list_trials(job_id)
+
+
+class StoppedDuringRetry(StepFunctions):
+    """The retry's StartExecution (after the first start lost its answer): the owner's stop
+    lands while it is under way, then it raises, its answer lost again (the execution the
+    first start began runs on)."""
+
+    def __init__(self, lose: set[str]) -> None:
+        super().__init__(lose)
+        self.during: list[Callable[[], object]] = []
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        super().start_execution(job_id, name)
+        if len(self.started) > 1 and self.during:
+            during, self.during = self.during, []
+            for change in during:
+                change()
+            raise TimeoutError("StartExecution: read timeout (the retry's)")
+        return f"exec-{name}"
+
+
+def test_a_stop_landing_during_a_retrys_failed_start_is_kept() -> None:
+    """The retry reopens the job, the owner stops it, and the retry's StartExecution raises:
+    before, the start's failure wrote the job failed (``START_FAILED``) over the stop, and the
+    execution the first start began took it back and ran its trials: the stop was lost. Now
+    the failure is written only over the job running; a job stopping meanwhile is closed
+    stopped (no execution may be running it), and that execution's Suggest finds it closed."""
+    service, orchestrator, first = lost_start_of(StoppedDuringRetry)
+    job_id = keyed_job_id("tiny", None, "k")
+    orchestrator.during = [lambda: service.stop(job_id)]
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, parse_spec(spec_document()), None, "k")
+    plan = suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.STOPPED and job.completion_published
+    assert plan.done and not plan.trial_ids and not service.store.list_trials(job_id)
+
+
+def test_a_start_that_raises_after_its_execution_closed_the_job_keeps_the_job_s_end() -> None:
+    """The execution the retry's start began runs the job to its end before the call raises
+    (the local executor runs at once): before, the failure was written over that end."""
+    service, orchestrator, _ = lost_start_of(StoppedDuringRetry)
+    job_id = keyed_job_id("tiny", None, "k")
+    orchestrator.during = [lambda: service.finish(FinishRequest(job_id=job_id))]
+    with pytest.raises(TimeoutError):
+        submit_keyed(service, parse_spec(spec_document()), None, "k")
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.COMPLETED and job.completion_published
+
+
+class LosesRecheck(StepFunctions):
+    """The take-back's second StartExecution (asking its own name again once the job is
+    taken) raises, its answer lost past the SDK's retries: the execution runs on."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if len(self.started) == 3:  # the lost start, the take-back's, then its recheck
+            raise TimeoutError("StartExecution: read timeout (the recheck's)")
+        return arn
+
+
+def test_a_take_back_whose_recheck_loses_its_answer_keeps_the_job_to_the_suggests_retry() -> None:
+    """Only ``ExecutionAlreadyExists`` (``ExecutionClosedError``) says the execution closed: a
+    recheck that raises otherwise says nothing of it (it runs on), so the job stays taken,
+    running under it, and Suggest fails for Step Functions' retry of the Task, which plans.
+    Closing the job on any error would fail the job its live execution runs."""
+    service, orchestrator, first = lost_start_of(LosesRecheck)
+    job_id = keyed_job_id("tiny", None, "k")
+    with pytest.raises(TimeoutError):
+        suggest(service, first)
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}" and not job.completion_published
+    plan = suggest(service, first)  # Step Functions retries the Task
+    assert not plan.done and plan.trial_ids and orchestrator.running == {first}

@@ -375,3 +375,41 @@ def test_a_trial_told_stopped_with_a_value_that_is_not_finite_keeps_no_such_valu
     assert study.trials[0].value is None
     kept = study.tell(study.ask(1)[0].id, 0.5, state="stopped")  # finite, with no curve: kept as told
     assert (kept.state, kept.value) == (TrialState.STOPPED, 0.5)
+
+
+def test_a_late_step_at_max_resource_completes_a_trial_told_stopped_as_the_service_does() -> None:
+    """The user stops a trial before any step (``tell(state="stopped")``, no curve: stopped,
+    its unit of budget given back); its script's report of step 3 (``max_resource``) still
+    comes. The service completes such a trial (``_report_after_end``: its training was
+    over), so ``Study`` does too: completed with that value, its unit of budget taken back,
+    the best trial. (Before: ``Study`` left it stopped, the service completed it.)"""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 3})
+    (trial,) = study.ask(1)
+    assert study.tell(trial.id, state="stopped").state is TrialState.STOPPED
+    assert study.job.budget_used == 0
+    assert study.report(trial.id, 3, 0.25) is True
+    done = study.store.get_trial(study.job_id, trial.id)
+    assert (done.state, done.value, done.curve) == (TrialState.COMPLETED, 0.25, {3: 0.25})
+    job = study.job
+    assert (job.completed, job.budget_used, job.best_trial_id) == (1, 1, trial.id)
+
+
+def test_a_stopped_trial_without_a_curve_ends_alike_in_study_and_service() -> None:
+    """The same trial, the same sequence (stopped with no curve, then a step at
+    ``max_resource``), through ``Study`` and through the service's collect: the same end."""
+    from hyperstep.service import TuningService
+    from tests.unit.test_service import FakeBackend
+
+    ends = []
+    for through_service in (False, True):
+        study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 3})
+        (trial,) = study.ask(1)
+        study.tell(trial.id, state="stopped")
+        if through_service:
+            service = TuningService(study.store, {"local": FakeBackend()})
+            service.report_metrics(study.job_id, trial.id, {study.spec.primary.metric: 0.25}, step=3)
+        else:
+            study.report(trial.id, 3, 0.25)
+        ended = study.store.get_trial(study.job_id, trial.id)
+        ends.append((ended.state, ended.value, study.job.budget_used))
+    assert ends[0] == ends[1] == (TrialState.COMPLETED, 0.25, 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
 from hyperstep.views import trials_csv, trials_table
@@ -120,3 +122,36 @@ def test_the_cost_line_names_what_priced_the_trials() -> None:
         "cost: $0.5 (at trial.cost_per_hour)",
         "cost: $0.5 (at trial.cost_per_hour)",
     ]
+
+
+@pytest.mark.parametrize("end", ["completed end", "final report", "none"])
+def test_steps_saved_leave_out_a_pruned_trial_whose_script_ran_to_its_end(end: str) -> None:
+    """ASHA prunes t0002 at step 1 of ``max_resource`` 9, but its script had run to its end
+    before the stop landed: its platform's completed end (with the final loss) or its
+    script's final ``hyperstep.report`` comes after the prune, its steps 2 to 9 never. It
+    stays pruned (issue 9), but the stop saved nothing: ``steps_saved`` (what ``run``'s
+    summary, ``status`` and the report page print) counts none of its steps. A trial with
+    no sign of its end still counts 8 saved. (Before: 8 saved either way.)"""
+    from hyperstep.messages import LaunchRequest, TrialResult
+    from hyperstep.service import TuningService
+    from hyperstep.stores.sqlite import SQLiteStore
+    from hyperstep.study import Study
+    from hyperstep.views import job_summary
+    from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    asha = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3, "curve_model": False}
+    job = service.submit(parse_spec(spec_document(early_stopping=asha, budget={"max_trials": 2})), job_id="job")
+    for trial in Study.from_job(service.store, job).ask(2):
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    for step in range(1, 10):
+        service.report_metrics("job", "t0001", {"loss": 0.1 / step}, step=step)
+    service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)
+    assert service.store.get_trial("job", "t0002").state.value == "pruned"
+    if end == "completed end":
+        service.collect(TrialResult(job_id="job", trial_id="t0002", state="completed", metrics={"loss": 0.05}))
+    elif end == "final report":
+        service.report_metrics("job", "t0002", {"loss": 0.05})
+    job = service.store.get_job("job")
+    summary = job_summary(job, None, service.store.list_trials("job"))
+    assert summary["early_stopping"] == {"pruned": 1, "steps": 10, "steps_saved": 8 if end == "none" else 0}

@@ -146,8 +146,10 @@ def pack_points(curve: Mapping[int, float]) -> bytes:
 
 
 def _pack_curve(curve: Mapping[int, float]) -> str:
-    """``pack_points`` as one base64 string (a curve in a trial's JSON)."""
-    return base64.b64encode(pack_points(curve)).decode()
+    """``pack_points`` as one base64 string (a curve in a trial's JSON). An empty curve is
+    the empty string, not packed: the body of every trial whose curve is in its store's
+    rows (each step report's write, ``stored_json``)."""
+    return base64.b64encode(pack_points(curve)).decode() if curve else ""
 
 
 def _unpack_curve(data: Any) -> Any:

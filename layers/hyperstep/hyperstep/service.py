@@ -226,12 +226,22 @@ class TuningService:
         an earlier try started, if it did (Step Functions starts none twice under one name);
         without one, a new execution. An earlier try's execution that has closed (its answer
         was lost, so the job was stored failed; the execution found it so and ended) leaves
-        the job none that runs: the start goes on to the seed's next name (``_live_execution``)."""
+        the job none that runs: the start goes on to the seed's next name (``_live_execution``).
+
+        A start that raises fails the job only if it is still running: a stop that landed
+        meanwhile (the job stopping) is kept, and the job closed stopped, as no execution may
+        run it (one whose start lost only its answer finds it closed and ends); written failed
+        over it, the stop was lost, and such an execution took the job back (``_claimed``)."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
-            self.store.set_job_status(job_id, JobStatus.FAILED, error=clipped(f"{START_FAILED}: {exc}"))
+            try:
+                failed = clipped(f"{START_FAILED}: {exc}")
+                self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+            except ConflictError:
+                if self.store.get_job(job_id).status is JobStatus.STOPPING:
+                    self.finish(FinishRequest(job_id=job_id))
             raise
         return self._record_execution(job_id, execution_id)
 
@@ -322,20 +332,36 @@ class TuningService:
         The id is asked for before the one write that reopens the job and records it: a call
         that raises (its answer lost) leaves the job failed, and Step Functions' retry of
         the Task takes it back again. Its own name, running, cannot be refused (StartExecution:
-        the same name and input while "the original execution is open" answer Success); an
-        ``ExecutionAlreadyExists`` all the same names this execution (``ExecutionClosedError``)."""
+        the same name and input while "the original execution is open" answer Success; "when
+        the original execution is closed, the ExecutionAlreadyExists message is returned
+        regardless of input", Step Functions API reference): an ``ExecutionClosedError`` says
+        this execution has closed (stopped by its owner, timed out) with its Suggest still
+        running, and the job is left failed, to a retry's next name.
+
+        Once the job is taken, the name is asked again: an execution that closed between the
+        first answer and the write had its end event find no execution of the job to close
+        (``close_ended_execution``), and would leave the job running, run by none; it is
+        closed here as that event would have closed it."""
         unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
         if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
             return job
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
-        except ExecutionClosedError as exc:
-            execution_id = exc.execution_id
-        with contextlib.suppress(ConflictError):  # a retry reopened it first: it records this execution
-            return self.store.set_job_status(
+        except ExecutionClosedError:
+            return job
+        try:
+            taken = self.store.set_job_status(
                 job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=execution_id
             )
-        return self.store.get_job(job.id)
+        except ConflictError:  # a retry reopened it first: it records this execution
+            return self.store.get_job(job.id)
+        try:
+            self.orchestrator.start_execution(job.id, execution)
+        except ExecutionClosedError:
+            cause = f"the job's execution {execution} closed while it took the job back"
+            self.finish(FinishRequest(job_id=job.id, error={"Error": "ExecutionClosed", "Cause": cause}))
+            return self.store.get_job(job.id)
+        return taken
 
     @staticmethod
     def _closed_plan(job: Job, seen: int, history_events: int) -> Plan:
@@ -570,8 +596,7 @@ class TuningService:
         job = self.store.get_job(result.job_id)
         trial = self.store.get_trial(job.id, result.trial_id)
         if not trial.state.active:
-            revisable = result.state == "completed" and trial.state in REVISABLE_ENDS
-            return revisable and self._completed_after_end(job, trial, result)
+            return trial.state in REVISABLE_ENDS and self._after_end(job, trial, result)
         usage = result.usage
         decided = job.status is JobStatus.RUNNING and early_stopping.pruned_when_stopped(job.spec, trial)
         trained = self._trained_out(job, trial, result.metrics, decided) if result.state == "stopped" else None
@@ -595,6 +620,28 @@ class TuningService:
             platform, usage = {**described, **platform}, usage or described_usage
         return platform, usage
 
+    def _after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
+        """A platform's end of a trial recorded stopped or pruned: a completed one may
+        complete it (``_completed_after_end``); a failed one of a pruned trial is the job's
+        own failure, not the result of our stop (each backend tells them apart: SageMaker's
+        ``Failed`` against the ``Stopped`` our ``StopTrainingJob`` gives, a Batch ``FAILED``
+        whose ``statusReason`` is not ``BATCH_STOP_REASON``, a local exit not by our kill's
+        SIGKILL), so it ends the trial failed with its error, as it would have ended had the
+        stop not been decided, unless its curve reached ``max_resource`` meanwhile (then
+        completed: a completed end stands, as does a failed one). A user's stop keeps its
+        ``stopped`` end. Whatever the end, the trial takes its charge when the platform's
+        usage prices it higher than the stop's end did (SageMaker's BillableTimeInSeconds,
+        Batch's startedAt to stoppedAt, a local process's wall time: what the dollar budget
+        pays; the stop's end, priced while the job was still stopping, undercounts it), the
+        job's cost growing by the difference (``_report_after_end``). True when this call
+        changed the end."""
+        if result.state == "completed":
+            return self._completed_after_end(job, trial, result)
+        failed = result.state == "failed" and trial.state is TrialState.PRUNED
+        failure = clipped(result.error or "failed") if failed else None
+        charge = self._charge(job, trial, result.usage, wall_time=False)
+        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure).ended
+
     def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """End completed, once, a trial recorded stopped or pruned whose backend then says it
         completed: a stop that landed in its last seconds (``StopTrainingJob`` accepted, then
@@ -612,7 +659,7 @@ class TuningService:
         its record: ``TrialBackend.usage``), prices it higher, the trial takes that charge and
         the job's cost grows by the difference only (``TrialStore.report_after_end``); never
         lower, and without a record of usage the stop's charge stands (the wall time to now
-        would count the event's delay). A trial that keeps its end keeps its charge too."""
+        would count the event's delay). A trial that keeps its end takes that charge too."""
         platform, usage = self._platform_record(job, trial, result)
         platform = finite_metrics(platform)
         reports = {name: MetricReport(value=value, final=True) for name, value in platform.items()}
@@ -639,10 +686,8 @@ class TuningService:
         trial that reaches ``max_resource`` is complete"), in every order of the events."""
         final = {**trial.final_reports(), **platform}
         done = not decided and has_objectives(job, trial.final_reports())
-        spec = job.spec.early_stopping
-        if not done and early_stopping.enabled(job.spec) and spec is not None and trial.curve:
-            done = max(trial.curve) >= spec.max_resource
-            final = {job.spec.primary.metric: trial.curve[max(trial.curve)], **final}
+        if not done and early_stopping.stopped_end(job.spec, trial) is TrialState.COMPLETED:  # Study's rule too
+            done, final = True, {job.spec.primary.metric: trial.curve[max(trial.curve)], **final}
         return final if done and has_objectives(job, final) else None
 
     def _complete(self, job: Job, trial: Trial, platform: Mapping[str, float], usage: Usage | None = None) -> bool:
@@ -853,6 +898,7 @@ class TuningService:
         reports: Mapping[str, MetricReport],
         platform: Mapping[str, float] | None = None,
         charge: Charge | None = None,
+        failure: str | None = None,
     ) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
@@ -863,30 +909,34 @@ class TuningService:
         or failed: that end stands (a failed end fails the trial whatever came before it).
 
         ``platform``: a completed end event's final metrics, over the reports (as
-        ``_complete`` reads them); ``charge``: what that end says the trial cost, kept when
-        it is more than the stop's end charged (``_completed_after_end``). The completed end
-        is noted as replacing the recorded one (``hyperstep.recorded_ends``)."""
+        ``_complete`` reads them); ``charge``: what the platform's end says the trial cost,
+        kept when it is more than the stop's end charged, whether or not the end changes
+        (``_after_end``; a charge alone is no new end); ``failure``: the
+        error of a pruned trial's own failure (``_after_end``), which ends it failed when its
+        training was not over. The new end is noted as replacing the recorded one
+        (``hyperstep.recorded_ends``)."""
         replaced: list[TrialState] = []
 
-        def completed(trial: Trial) -> Trial | None:
+        def revised(trial: Trial) -> Trial | None:
             replaced[:] = [trial.state]
             trained = self._trained_out(job, trial, platform or {}, decided=trial.state is TrialState.PRUNED)
-            if trained is None:
-                return None
-            metrics = finite_metrics({**trial.metrics, **trained})
+            metrics = finite_metrics({**trial.metrics, **(trained or {})})
             value, values, error = reported_objectives(job, metrics)
-            if error is not None:
-                return None
-            update = {"state": TrialState.COMPLETED, "value": value, "values": values, "metrics": metrics}
+            update: dict[str, Any] = {"state": TrialState.FAILED, "value": None, "values": None, "error": failure}
+            if trained is not None and error is None:
+                update = {"state": TrialState.COMPLETED, "value": value, "values": values, "error": None}
+            elif failure is None:
+                update = {}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
-            return trial.model_copy(update={**update, "error": None})
+            return trial.model_copy(update={**update, "metrics": metrics}) if update else None
 
         objective = job.spec.primary.metric
-        trial = self.store.report_after_end(job.id, trial_id, reports, objective, completed)
-        ended = trial is not None and trial.state is TrialState.COMPLETED  # by this call: the store's once
+        trial = self.store.report_after_end(job.id, trial_id, reports, objective, revised)
+        ended = trial is not None and trial.state not in REVISABLE_ENDS  # by this call: the store's once
         if ended:
-            note(RecordedEnd(TrialState.COMPLETED, replaced=replaced[-1]))
+            assert trial is not None
+            note(RecordedEnd(trial.state, replaced=replaced[-1]))
             self.wake(job.id)
         return Recorded(recorded=trial is not None, ended=ended)
 
@@ -1054,10 +1104,24 @@ class TuningService:
     # outside the loop
 
     def stop(self, job_id: str) -> Job:
-        """Ask a running job to stop: no new trials, running ones stopped, then it finishes."""
+        """Ask a running job to stop: no new trials, running ones stopped, then it finishes.
+
+        The stop is recorded (the job stopping) before any trial is stopped: a trial's stop
+        that raises (``StopTrainingJob`` throttled past the SDK's retries) is logged, and the
+        execution is woken all the same, whose round stops every running trial of a stopping
+        job again (``suggest``), as every later round does until they end. A wake that raises
+        (SendTaskSuccess unreachable) is logged too: the round wakes at its timeout."""
         job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
-        self._stop_active(job, self.store.list_trials(job_id))
-        self.wake(job_id)
+        try:
+            self._stop_active(job, self.store.list_trials(job_id))
+        except Exception as exc:
+            log.warning("stopping job %s: a trial's stop failed (%s); its next round stops it", job_id, error_kind(exc))
+        try:
+            self.wake(job_id)
+        except Exception as exc:
+            log.warning(
+                "stopping job %s: waking its execution failed (%s); its round's timeout does", job_id, error_kind(exc)
+            )
         return job
 
     def update_budget(self, job_id: str, update: BudgetUpdate, check: Callable[[JobSpec], None] | None = None) -> Job:

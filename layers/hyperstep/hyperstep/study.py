@@ -417,7 +417,7 @@ class Study:
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
         A trial already told gets True: there is nothing to continue; told stopped or
-        pruned, its late step still joins its curve, and a pruned one whose curve so reaches
+        pruned, its late step still joins its curve, and one whose curve so reaches
         ``max_resource`` ends completed with that value (the service's rule for late reports).
 
         Steps may come in any order, as a backend's events do: each joins the trial's curve
@@ -443,9 +443,11 @@ class Study:
         return stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
 
     def _reached_max_resource(self, trial: Trial) -> Trial | None:
-        """A pruned trial whose late steps reached ``max_resource``, ended completed with its
-        curve's newest value (``early_stopping.stopped_end``); None for any other."""
-        if trial.state is not TrialState.PRUNED or stopping.stopped_end(self.spec, trial) is not TrialState.COMPLETED:
+        """A trial told stopped or pruned whose late steps reached ``max_resource``, ended
+        completed with its curve's newest value (``early_stopping.stopped_end``, the
+        service's rule for late reports: a stopped one takes its unit of budget back); None
+        for any other."""
+        if stopping.stopped_end(self.spec, trial) is not TrialState.COMPLETED:
             return None
         return trial.model_copy(
             update={"state": TrialState.COMPLETED, "value": stopping.last_value(trial), "error": None}

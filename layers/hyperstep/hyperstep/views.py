@@ -248,12 +248,20 @@ def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:
     """Steps the job's trials ran (each trial's highest reported step) and the steps its
     pruned trials would have run had they not been stopped: to ``max_resource``, or to the
     furthest step a completed trial reached when none reached it (a script that ends at
-    epoch 27 under a ``max_resource`` of 100)."""
+    epoch 27 under a ``max_resource`` of 100). A pruned trial whose script ran to its end
+    before the stop landed (its final objective came: its platform's completed end, or its
+    script's final ``hyperstep.report``; its late steps may never come) saved nothing."""
     assert job.spec.early_stopping is not None
     top = job.spec.early_stopping.max_resource
     ends = [max(t.curve) for t in trials if t.state is TrialState.COMPLETED and t.curve]
     full = min(top, max(ends)) if ends else top
     ran = sum(max(t.curve) for t in trials if t.curve)
-    saved = sum(max(0, full - max(t.curve)) for t in trials if t.state is TrialState.PRUNED and t.curve)
+    cut = [t for t in trials if t.state is TrialState.PRUNED and t.curve and not ran_to_end(job, t)]
+    saved = sum(max(0, full - max(t.curve)) for t in cut)
     pruned = sum(t.state is TrialState.PRUNED for t in trials)
     return {"pruned": pruned, "steps": ran, "steps_saved": saved}
+
+
+def ran_to_end(job: Job, trial: Trial) -> bool:
+    """Whether the trial's script reported its final objective (it ran to its end)."""
+    return job.spec.primary.metric in trial.final_reports()

@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from hyperstep.ports import EventPublisher
@@ -37,7 +36,7 @@ def envelope(source: str, detail_type: str, detail: dict[str, Any]) -> Event:
         "detail-type": detail_type,
         "source": source,
         "account": "000000000000",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "region": "local",
         "resources": [],
         "detail": detail,

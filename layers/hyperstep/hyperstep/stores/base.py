@@ -195,7 +195,9 @@ class TrialStore(ABC):
 
         ``complete`` gets the trial with the reports merged (its whole curve) and returns
         it ended ``completed`` (state, value, values, metrics, error) when they show its
-        training was over, else None (it may be called again when a write is retried).
+        training was over, or ``failed`` (a pruned trial whose job failed on its own), or
+        in the end it has with a larger charge (the platform's billed end), else None (it
+        may be called again when a write is retried).
         Then, in the same atomic step, that end replaces the recorded one, once: the job's
         counters move as if the trial had ended so (``revised_counter_changes``: a stopped
         trial takes its unit of ``budget_used`` back, which may pass ``max_trials`` when a
@@ -313,6 +315,9 @@ def counter_changes(job: Job, trial: Trial) -> dict:
 
 REVISABLE_ENDS = frozenset({TrialState.STOPPED, TrialState.PRUNED})
 """The ends a late final report may turn into ``completed`` (``TrialStore.report_after_end``)."""
+REVISED_ENDS = frozenset({TrialState.COMPLETED, TrialState.FAILED})
+"""What such an end may become: ``completed``, or ``failed`` (a pruned trial's own failure);
+or it stays as it is with a larger charge (the platform's billed end: no counter moves)."""
 
 
 def revised_counter_changes(job: Job, was: Trial, trial: Trial) -> dict:
@@ -345,8 +350,10 @@ def _counts_and_best(job: Job, trial: Trial) -> dict:
 
 
 def newest_points(curve: Mapping[int, float], count: int = 2) -> dict[int, float]:
-    """The curve's ``count`` newest (highest) steps with their values (one scan)."""
-    return {step: curve[step] for step in heapq.nlargest(count, curve)}
+    """The curve's ``count`` newest (highest) steps with their values, newest first (one
+    scan; a curve that short, sorted: a step report's few points, three times each)."""
+    steps = sorted(curve, reverse=True) if len(curve) <= count else heapq.nlargest(count, curve)
+    return {step: curve[step] for step in steps}
 
 
 def point_of(reports: Mapping[str, MetricReport], metric: str | None) -> dict[int, float]:

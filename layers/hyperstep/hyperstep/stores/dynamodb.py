@@ -121,6 +121,7 @@ from hyperstep.spec import Budget
 from hyperstep.stores import dynamodb_items as items
 from hyperstep.stores.base import (
     REVISABLE_ENDS,
+    REVISED_ENDS,
     JobPlace,
     ScheduleSpec,
     TrialStore,
@@ -816,7 +817,7 @@ class DynamoDBStore(TrialStore):
                 taken, write = _point_write(known, chunks, curve, (step, value, at), kept)
                 curve = {**curve, step: value} if taken else curve
             ended = complete(merged.model_copy(update={"curve": curve}))
-            assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
+            assert ended is None or ended.state in {*REVISED_ENDS, body.state}, "completed, failed or recharged"
             written = merged if ended is None else ended.model_copy(update={"curve": merged.curve})
             if ended is None and not reports:  # a prune's check for a step written meanwhile: nothing to keep
                 return written.model_copy(update={"curve": curve})

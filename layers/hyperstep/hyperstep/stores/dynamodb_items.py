@@ -472,7 +472,7 @@ def counter_update(
     With ``was`` (the stopped or pruned end it replaces, ``report_after_end``), that end's
     counter is undone too and the cost, counted then, is not added again: only
     ``added_cost``, what the new end's charge adds to it (mirrors
-    ``base.revised_counter_changes``)."""
+    ``base.revised_counter_changes``); with ``was`` the trial's own state, only ``added_cost``."""
     if trial.state is TrialState.STOPPED:
         counter, step = "budget_used", -1
     elif trial.state is TrialState.PRUNED:
@@ -485,7 +485,10 @@ def counter_update(
     values.update({":step": n(step), ":ended": {"SS": [trial.id]}})
     adds = f"{counter} :step, {ENDED} :ended"
     cost = trial.cost_usd
-    if was is not None:
+    if was is trial.state:  # the same end, its charge revised: no counter moves
+        del values[":step"]
+        adds, cost = f"{ENDED} :ended", added_cost
+    elif was is not None:
         undone = "budget_used" if was is TrialState.STOPPED else "pruned"
         adds += f", {undone} :undo"
         values[":undo"] = n(1 if was is TrialState.STOPPED else -1)

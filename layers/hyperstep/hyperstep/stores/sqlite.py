@@ -39,8 +39,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Hashable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -63,6 +62,7 @@ from hyperstep.spec import Budget
 from hyperstep.spec_base import STORED
 from hyperstep.stores.base import (
     REVISABLE_ENDS,
+    REVISED_ENDS,
     JobPlace,
     ScheduleSpec,
     TrialStore,
@@ -126,6 +126,39 @@ class ParsedBodies(Generic[Model]):
         return models
 
 
+class Transaction:
+    """A store's transaction as a context: its lock held, ``BEGIN IMMEDIATE`` on entry,
+    ``COMMIT`` on a clean exit, ``ROLLBACK`` when the block raised. One object a store,
+    entered by every mutation (a simulated run makes about 30 a trial): a class, not a
+    generator made and driven through ``contextlib`` each time. Not reentrant."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self.store
+        store._lock.acquire()
+        try:
+            store._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            store._lock.release()
+            raise
+        return store._conn
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        store = self.store
+        try:
+            if kind is not None:
+                store._conn.execute("ROLLBACK")
+                return
+            store._conn.execute("COMMIT")
+            store._commits += 1
+        finally:
+            store._lock.release()
+
+
 class SQLiteStore(TrialStore):
     def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
@@ -146,8 +179,16 @@ class SQLiteStore(TrialStore):
         """Each job's last ``list_trials``, with the database version it was read at."""
         self._curves: dict[str, tuple[int, dict[str, tuple[int, dict[int, float]]]]] = {}
         """Each job's curves as read so far: the last rowid read, and per trial its newest rowid and points."""
+        self._newest: dict[tuple[str, str], tuple[int, ...]] = {}
+        """Per trial, the two highest steps of its rows as read so far (``_read_curves``; rows are
+        never deleted, so a new row's step is the only one that can join them)."""
         self._viewed: dict[tuple[str, str], tuple[Trial, int, Trial]] = {}
         """Per trial, the body model and curve version its listed model (with the curve) was built from."""
+        self._transaction = Transaction(self)
+        self._job_writes = 0
+        """Jobs written on this connection (rolled back or not): ``get_job`` reads again after one."""
+        self._job_seen: dict[str, tuple[tuple[int, int], Job]] = {}
+        """Per job, what ``get_job`` last read, with the versions it was read at."""
         self._migrate()
 
     def _migrate(self) -> None:
@@ -164,17 +205,9 @@ class SQLiteStore(TrialStore):
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-            self._commits += 1
+    def _tx(self) -> Transaction:
+        """One ``BEGIN IMMEDIATE`` transaction under the store's lock (``Transaction``)."""
+        return self._transaction
 
     def close(self) -> None:
         with self._lock:
@@ -190,6 +223,7 @@ class SQLiteStore(TrialStore):
 
     def _write_job(self, conn: sqlite3.Connection, job: Job) -> None:
         body = job.model_dump_json()
+        self._job_writes += 1  # before the write: one rolled back leaves ``get_job``'s copy stale too
         conn.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
         self._jobs.wrote(job.id, body, job)
 
@@ -204,8 +238,18 @@ class SQLiteStore(TrialStore):
                 raise JobExistsError(f"job {job.id!r} already exists") from None
 
     def get_job(self, job_id: str) -> Job:
+        """The job as last read, while nothing can have changed it since: no job written on
+        this connection (``_job_writes``) and no commit on another (``PRAGMA data_version``);
+        else read. Collect reads its job on every event (27 step reports a simulated trial):
+        the pragma reads no row, where the job's row is its whole spec."""
         with self._lock:
-            return self._read_job(self._conn, job_id)
+            version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._job_writes)
+            seen = self._job_seen.get(job_id)
+            if seen is not None and seen[0] == version:
+                return seen[1]
+            job = self._read_job(self._conn, job_id)
+            self._job_seen[job_id] = (version, job)
+            return job
 
     def list_jobs(self, limit: int = 100, owner: str | None = None, after: JobPlace | None = None) -> list[Job]:
         """Newest first; an owner's jobs through the ``jobs_by_owner`` index."""
@@ -413,11 +457,15 @@ class SQLiteStore(TrialStore):
         The points are that copy's own: callers copy them, never change them. Called
         inside a transaction, before it writes rows (a rolled-back row must never join)."""
         last, curves = self._curves.get(job_id, (0, {}))
+        newest = self._newest
         query = "SELECT rowid, trial_id, step, value FROM curves WHERE job_id = ? AND rowid > ? ORDER BY rowid"
         for rowid, trial_id_, step, value in conn.execute(query, (job_id, last)):
             _, points = curves.get(trial_id_, (0, {}))
             points[step] = value
             curves[trial_id_], last = (rowid, points), rowid
+            top = newest.get((job_id, trial_id_), ())
+            if step not in top:
+                newest[(job_id, trial_id_)] = tuple(sorted((*top, step), reverse=True)[:2])
         self._curves[job_id] = (last, curves)
         return curves
 
@@ -479,7 +527,10 @@ class SQLiteStore(TrialStore):
         whole_curve: bool = True,
     ) -> Trial | None:
         """The body and the reported step's row (``_write_point``), in one transaction;
-        without ``whole_curve``, the two newest rows are read by the key's index."""
+        without ``whole_curve``, the curve's two newest steps come from the two highest steps
+        of the rows read so far (``_newest``, kept as ``_read_curves`` reads them, which the
+        write just did) and the reported point: no statement, and no scan of the curve,
+        whatever its length."""
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active:
@@ -491,11 +542,9 @@ class SQLiteStore(TrialStore):
                 return trial.model_copy(update={"curve": {**curve, **kept}})
             if not point_of(reports, curve_metric):
                 return trial.model_copy(update={"curve": {}})
-            rows = conn.execute(
-                "SELECT step, value FROM curves WHERE job_id = ? AND trial_id = ? ORDER BY step DESC LIMIT 2",
-                (job_id, trial_id),
-            ).fetchall()
-            newest = newest_points({**newest_points(trial.curve), **dict(rows)})  # points in a body predate the rows
+            held = {step: curve[step] for step in self._newest.get((job_id, trial_id), ())}
+            rows = newest_points({**held, **kept})  # the two newest rows, this report's written
+            newest = newest_points({**newest_points(trial.curve), **rows})  # points in a body predate the rows
             return trial.model_copy(update={"curve": {**newest, **kept}})
 
     def report_after_end(
@@ -514,7 +563,7 @@ class SQLiteStore(TrialStore):
             curve, kept = self._write_point(conn, merged, reports, curve_metric)
             viewed = merged.model_copy(update={"curve": {**curve, **kept}})
             ended = complete(viewed)
-            assert ended is None or ended.state is TrialState.COMPLETED, "a revised end is a completed one"
+            assert ended is None or ended.state in {*REVISED_ENDS, body.state}, "completed, failed or recharged"
             if ended is None:
                 if reports:  # none (a prune's check for a step written meanwhile): nothing to keep
                     self._write_trial(conn, merged, ends=False)  # its end stands: not ended again (as DynamoDB)

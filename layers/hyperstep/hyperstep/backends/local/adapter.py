@@ -295,7 +295,7 @@ class LocalProcessBackend(TrialBackend):
         log = self.trial_dir(job, trial) / "train.log"
         metrics, captured = read_metrics(log_lines(log), block.metric_definitions)
         base = {"job_id": job.id, "trial_id": trial.id, "metrics": metrics}
-        if stopped and code != 0:  # exit 0: it ended by itself before the kill, which found nothing to kill
+        if stopped and code in (None, -signal.SIGKILL):  # our kill's (``_kill``); any other code is its own end
             return TrialResult(**base, state="stopped", error="stopped")
         if code is None:
             return TrialResult(**base, state="failed", error=f"timed out after {block.timeout_seconds} s")

@@ -1,0 +1,112 @@
+"""What one step report costs on a local run's path, counted (never timed): the SQLite
+store's statements and transactions, a trial body's dump. Issue 9's simulated run makes
+27 step reports a trial (benchmarks/README.md, section 5): a cost paid on each is paid
+54,000 times in 2,000 trials."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hyperstep import models
+from hyperstep.models import Job, MetricReport, Trial, TrialState, trial_id
+from hyperstep.stores.base import newest_points
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.contract.conftest import full_spec, trials_of
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path / "store.db")
+    job = Job(id="job", spec=full_spec())
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1, 2]))
+    store.start_trial("job", trial_id(1), "ref")
+    store.start_trial("job", trial_id(2), "ref")
+    yield store
+    store.close()
+
+
+def report(store: SQLiteStore, step: int, value: float, at: float, trial: int = 1) -> Trial | None:
+    point = {"val-loss": MetricReport(value=value, step=step, at=at)}
+    return store.report_metrics("job", trial_id(trial), point, "val-loss", whole_curve=False)
+
+
+def test_a_step_report_runs_six_statements(store: SQLiteStore) -> None:
+    report(store, 1, 0.9, 1.0)
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    report(store, 2, 0.8, 2.0)
+    store._conn.set_trace_callback(None)
+    # BEGIN, the body read and rewritten, the rows since, the new row, COMMIT. Before: a
+    # seventh, the two newest rows read again by ORDER BY step DESC LIMIT 2.
+    assert len(statements) == 6, statements
+    assert not any("LIMIT 2" in statement for statement in statements)
+
+
+def test_the_two_newest_points_a_step_report_returns_are_the_stored_curves(store: SQLiteStore) -> None:
+    """Steps in any order, some reported again (newer and older ``at``), the other trial's
+    rows in between: each report returns the two highest steps of the stored curve, with
+    the values the curve holds (what the indexed query of the rows gave)."""
+    rng = random.Random(9)
+    steps = [rng.randint(1, 40) for _ in range(120)]
+    for n, step in enumerate(steps):
+        at = float(n) if rng.random() < 0.8 else -float(n)  # some arrive older than what is kept
+        trial = report(store, step, rng.random(), at)
+        report(store, rng.randint(1, 40), rng.random(), float(n), trial=2)
+        assert trial is not None
+        assert trial.curve == newest_points(store.get_trial("job", trial_id(1)).curve) | {
+            step: store.get_trial("job", trial_id(1)).curve[step]
+        }
+
+
+def test_a_trial_without_a_curve_in_its_body_is_dumped_without_packing(monkeypatch: pytest.MonkeyPatch) -> None:
+    packed: list[object] = []
+    pack = models.pack_points
+    monkeypatch.setattr(models, "pack_points", lambda curve: packed.append(curve) or pack(curve))
+    trial = Trial(job_id="job", id=trial_id(1), number=1, params={})
+    body = models.stored_json(trial)
+    assert packed == []  # before: every dump packed the empty curve (each step report's body)
+    assert Trial.model_validate_json(body).curve == {}
+    assert models.stored_json(trial.model_copy(update={"curve": {3: 0.5}})) != body
+    assert packed == [{3: 0.5}]
+
+
+def test_a_store_enters_one_transaction_context(store: SQLiteStore) -> None:
+    assert store._tx() is store._tx()  # before: a generator and its context made for each transaction
+
+
+@pytest.mark.parametrize(
+    "curve", [{}, {4: 0.1}, {2: 0.2, 9: 0.9}, {9: 0.9, 2: 0.2, 5: 0.5}, {s: s / 10 for s in range(50)}]
+)
+def test_newest_points_are_the_highest_steps_newest_first(curve: dict[int, float]) -> None:
+    newest = newest_points(curve)
+    steps = sorted(curve, reverse=True)[:2]
+    assert list(newest.items()) == [(step, curve[step]) for step in steps]
+
+
+def test_the_job_read_again_with_nothing_changed_reads_no_row(store: SQLiteStore) -> None:
+    store.get_job("job")
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    assert store.get_job("job").id == "job"
+    store._conn.set_trace_callback(None)
+    assert statements == ["PRAGMA data_version"]  # before: the job's row, its whole spec, each event
+
+
+def test_the_job_read_again_sees_every_change(store: SQLiteStore, tmp_path: Path) -> None:
+
+    assert store.get_job("job").completed == 0
+    store.finish_trial("job", trial_id(1), TrialState.COMPLETED, 0.5)  # this connection
+    assert store.get_job("job").completed == 1
+    other = SQLiteStore(tmp_path / "store.db")  # another connection to the file (another process)
+    other.finish_trial("job", trial_id(2), TrialState.COMPLETED, 0.4)
+    other.close()
+    assert store.get_job("job").completed == 2
+    with pytest.raises(RuntimeError), store._tx() as conn:  # a write rolled back
+        store._write_job(conn, store.get_job("job").model_copy(update={"completed": 9}))
+        raise RuntimeError
+    assert store.get_job("job").completed == 2
