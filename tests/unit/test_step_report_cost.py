@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hyperstep import models
-from hyperstep.errors import ConflictError
+from hyperstep.errors import ConflictError, TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, trial_id
 from hyperstep.stores.base import newest_points
 from hyperstep.stores.sqlite import SQLiteStore
@@ -155,3 +155,17 @@ def test_the_trials_listed_again_after_a_commit_on_this_connection_show_it(store
     assert [t.state for t in store.list_trials("job")] == [TrialState.RUNNING] * 2
     store.finish_trial("job", trial_id(1), TrialState.COMPLETED, 0.5)  # data_version counts only others' commits
     assert [t.state for t in store.list_trials("job")] == [TrialState.COMPLETED, TrialState.RUNNING]
+
+
+def test_a_job_read_inside_a_transaction_then_rolled_back_is_not_kept(store: SQLiteStore) -> None:
+    """``add_trials``' ``make`` runs after the job's numbers were reserved (written, not yet
+    committed): a ``get_job`` there reads that write, which a trial already there rolls back."""
+    before = store.get_job("job")
+
+    def make(_: int, number: int) -> Trial:
+        assert store.get_job("job").trial_seq == before.trial_seq + 1  # the reservation, uncommitted
+        return Trial(job_id="job", id=trial_id(1), number=number, params={})  # trial 1 exists
+
+    with pytest.raises(TrialExistsError):
+        store.add_trials("job", 1, None, make)
+    assert store.get_job("job").trial_seq == before.trial_seq  # before: the rolled-back reservation, kept
