@@ -4,7 +4,10 @@ on the caller's thread, after what was published before it."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hyperstep.local.bus import InProcessBus, envelope
@@ -79,3 +82,20 @@ def test_what_a_delivery_publishes_goes_out_after_it_and_a_failing_target_is_ret
     bus.drain()
     assert calls == ["a", "a", "a", "a done", "stopped"]
     bus.close()
+
+
+def test_an_events_time_is_utc_whatever_the_machines_zone() -> None:
+    """EventBridge's envelope carries ``time`` in UTC (``...Z``): a machine set to another
+    zone (here nine hours east, a POSIX TZ needing no zone database) stamps the same."""
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "JST-9"
+    time.tzset()
+    try:
+        stamped = datetime.strptime(envelope("test", "Thing", {})["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+    assert abs(stamped - datetime.now(UTC)) < timedelta(hours=1)  # local time would be 9 hours off

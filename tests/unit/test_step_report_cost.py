@@ -6,13 +6,16 @@ store's statements and transactions, a trial body's dump. Issue 9's simulated ru
 from __future__ import annotations
 
 import random
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hyperstep import models
-from hyperstep.models import Job, MetricReport, Trial, TrialState, trial_id
+from hyperstep.errors import ConflictError, TrialExistsError
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, trial_id
 from hyperstep.stores.base import newest_points
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.contract.conftest import full_spec, trials_of
@@ -110,3 +113,59 @@ def test_the_job_read_again_sees_every_change(store: SQLiteStore, tmp_path: Path
         store._write_job(conn, store.get_job("job").model_copy(update={"completed": 9}))
         raise RuntimeError
     assert store.get_job("job").completed == 2
+
+
+def free_to_another_thread(store: SQLiteStore) -> bool:
+    """Whether another thread can take the store's lock now (tried, never waited for)."""
+    taken: list[bool] = []
+
+    def take() -> None:
+        if store._lock.acquire(blocking=False):
+            store._lock.release()
+            taken.append(True)
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return taken == [True]
+
+
+def test_a_transaction_that_ends_or_never_begins_leaves_the_store_to_other_threads(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    """The shared ``Transaction`` releases its (reentrant) lock however it ends: a test on
+    one thread never sees a lock kept, the local run's other threads (bus, executor) would
+    wait on it for ever."""
+    store.set_job_status("job", JobStatus.STOPPING)
+    assert free_to_another_thread(store)
+    with pytest.raises(ConflictError):  # rolled back
+        store.set_job_status("job", JobStatus.RUNNING, expected={JobStatus.RUNNING})
+    assert free_to_another_thread(store)
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)  # `hyperstep stop` in another shell
+    other.execute("BEGIN IMMEDIATE")
+    store._conn.execute("PRAGMA busy_timeout = 0")  # its 30 s wait, ended at once
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # BEGIN IMMEDIATE refused
+        store.set_job_status("job", JobStatus.STOPPED)
+    other.execute("ROLLBACK")
+    other.close()
+    assert free_to_another_thread(store)
+
+
+def test_the_trials_listed_again_after_a_commit_on_this_connection_show_it(store: SQLiteStore) -> None:
+    assert [t.state for t in store.list_trials("job")] == [TrialState.RUNNING] * 2
+    store.finish_trial("job", trial_id(1), TrialState.COMPLETED, 0.5)  # data_version counts only others' commits
+    assert [t.state for t in store.list_trials("job")] == [TrialState.COMPLETED, TrialState.RUNNING]
+
+
+def test_a_job_read_inside_a_transaction_then_rolled_back_is_not_kept(store: SQLiteStore) -> None:
+    """``add_trials``' ``make`` runs after the job's numbers were reserved (written, not yet
+    committed): a ``get_job`` there reads that write, which a trial already there rolls back."""
+    before = store.get_job("job")
+
+    def make(_: int, number: int) -> Trial:
+        assert store.get_job("job").trial_seq == before.trial_seq + 1  # the reservation, uncommitted
+        return Trial(job_id="job", id=trial_id(1), number=number, params={})  # trial 1 exists
+
+    with pytest.raises(TrialExistsError):
+        store.add_trials("job", 1, None, make)
+    assert store.get_job("job").trial_seq == before.trial_seq  # before: the rolled-back reservation, kept

@@ -241,14 +241,16 @@ class SQLiteStore(TrialStore):
         """The job as last read, while nothing can have changed it since: no job written on
         this connection (``_job_writes``) and no commit on another (``PRAGMA data_version``);
         else read. Collect reads its job on every event (27 step reports a simulated trial):
-        the pragma reads no row, where the job's row is its whole spec."""
+        the pragma reads no row, where the job's row is its whole spec. A read inside a
+        transaction (``add_trials``' ``make``) is not kept: it may see a write rolled back."""
         with self._lock:
             version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._job_writes)
             seen = self._job_seen.get(job_id)
             if seen is not None and seen[0] == version:
                 return seen[1]
             job = self._read_job(self._conn, job_id)
-            self._job_seen[job_id] = (version, job)
+            if not self._conn.in_transaction:
+                self._job_seen[job_id] = (version, job)
             return job
 
     def list_jobs(self, limit: int = 100, owner: str | None = None, after: JobPlace | None = None) -> list[Job]:
