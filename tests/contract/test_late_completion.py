@@ -305,8 +305,10 @@ def test_a_pruned_trial_takes_the_billed_end_s_charge(
     service, _, _ = parts
     before = pruned_at(service, clock, 100.0)
     billed = TrialResult(job_id="job", trial_id="t0002", state=end, error="exit 1", usage=Usage(seconds=160.0))
-    for _ in range(2):
-        service.collect(billed)
+    service.collect(billed)
+    once = written(service.store)
+    assert not service.collect(billed)  # the same end again: its charge is no more than the trial's
+    assert written(service.store) == once  # nothing written (was: rewritten at the same charge, never caught)
     trial, job = service.store.get_trial("job", "t0002"), service.store.get_job("job")
     assert trial.state is (TrialState.PRUNED if end == "stopped" else TrialState.FAILED)
     assert (trial.billable_seconds, trial.cost_usd) == (160.0, pytest.approx(dollars(160)))
@@ -315,3 +317,28 @@ def test_a_pruned_trial_takes_the_billed_end_s_charge(
     service.collect(billed.model_copy(update={"usage": Usage(seconds=20.0)}))
     assert service.store.get_trial("job", "t0002").billable_seconds == 160.0
     assert service.store.get_job("job").cost_usd == pytest.approx(dollars(160))
+
+
+def test_a_user_stopped_trial_that_fails_on_its_own_stays_stopped_and_takes_its_billed_charge(
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+) -> None:
+    """A trial stopped by its job's stop (no curve: ``stopped``, its unit of budget given
+    back), then its platform's failed end (the job's own failure, billed 80 s): the user's
+    stop stands (``_after_end``: only a pruned trial's own failure ends it failed), nothing
+    counted failed, nothing woken, its budget still given back; it takes the billed charge,
+    the job's cost growing by the difference (the stopped end's charge revised: on DynamoDB
+    no counter moves, ``counter_update``). (Review of 9a1dfbd/1070d81: no test held the
+    user's stop against a failed end; ending it failed passed every test.)"""
+    service, _, orchestrator = parts
+    stop = TrialResult(job_id="job", trial_id="t0002", state="stopped", usage=Usage(seconds=50.0))
+    assert service.collect(stop)
+    stopped, before = service.store.get_trial("job", "t0002"), service.store.get_job("job")
+    service.store.put_task_token("job", "token")
+    own = TrialResult(job_id="job", trial_id="t0002", state="failed", error="exit code 1", usage=Usage(seconds=80.0))
+    assert not service.collect(own)
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.error, trial.billable_seconds) == (TrialState.STOPPED, stopped.error, 80.0)
+    job = service.store.get_job("job")
+    assert (job.failed, job.completed, job.budget_used) == (before.failed, before.completed, 2)
+    assert job.cost_usd == pytest.approx(dollars(80))
+    assert orchestrator.woken == []
