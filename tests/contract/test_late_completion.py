@@ -243,12 +243,17 @@ def test_a_prunes_check_for_a_step_written_meanwhile_writes_nothing_when_none_wa
     assert service.store.get_trial("job", "t0002") == trial
 
 
-def failed(error: str) -> TrialResult:
+def failed(error: str | None) -> TrialResult:
     return TrialResult(job_id="job", trial_id="t0002", state="failed", error=error)
 
 
+@pytest.mark.parametrize(
+    ("error", "kept"),
+    [("AlgorithmError: CUDA out of memory", "AlgorithmError: CUDA out of memory"), (None, "failed")],
+    ids=["its-reason", "no-reason"],  # an end giving no reason fails it too (no reason, no failure: it stayed pruned)
+)
 def test_a_jobs_own_failure_after_a_prune_ends_it_failed_with_its_error(
-    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
+    parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock, error: str | None, kept: str
 ) -> None:
     """Pruned at step 1, 100 s in; the job had failed on its own before the stop landed
     (SageMaker ``Failed`` with its FailureReason, a Batch ``FAILED`` whose reason is not our
@@ -260,9 +265,9 @@ def test_a_jobs_own_failure_after_a_prune_ends_it_failed_with_its_error(
     service, _, orchestrator = parts
     before = pruned_at(service, clock, 100.0)
     service.store.put_task_token("job", "token")
-    assert service.collect(failed("AlgorithmError: CUDA out of memory"))
+    assert service.collect(failed(error))
     trial = service.store.get_trial("job", "t0002")
-    assert (trial.state, trial.value, trial.error) == (TrialState.FAILED, None, "AlgorithmError: CUDA out of memory")
+    assert (trial.state, trial.value, trial.error) == (TrialState.FAILED, None, kept)
     assert trial.curve == {1: 0.5}
     job = service.store.get_job("job")
     assert (job.pruned, job.failed, job.completed, job.budget_used) == (0, 1, 0, 3)
@@ -270,7 +275,7 @@ def test_a_jobs_own_failure_after_a_prune_ends_it_failed_with_its_error(
     assert [token for token, _ in orchestrator.woken] == ["token"]
     assert "t0002" in service.store.recently_ended("job")
 
-    assert not service.collect(failed("AlgorithmError: CUDA out of memory"))
+    assert not service.collect(failed(error))
     assert not service.report_metrics("job", "t0002", {"loss": 0.05}, step=9)
     assert service.store.get_trial("job", "t0002") == trial and service.store.get_job("job") == job
 
