@@ -347,3 +347,22 @@ def test_a_user_stopped_trial_that_fails_on_its_own_stays_stopped_and_takes_its_
     assert (job.failed, job.completed, job.budget_used) == (before.failed, before.completed, 2)
     assert job.cost_usd == pytest.approx(dollars(80))
     assert orchestrator.woken == []
+
+
+def test_a_job_that_stops_nothing_early_leaves_a_stopped_trial_with_steps_stopped(store: TrialStore) -> None:
+    """``early_stopping: {name: none}`` (its ``max_resource`` the default 1) judges no curve:
+    a trial stopped by its job's stop after reporting step 1 ends stopped, its unit of
+    budget given back, not completed at a "max_resource" nothing set
+    (``early_stopping.stopped_end`` reads the block only when it stops trials early).
+    (Review of ca67148, which moved that rule there: dropping the check passed every test.)"""
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
+    spec = spec_document(early_stopping={"name": "none"}, budget={"max_trials": 2}, trial=TRIAL)
+    job = service.submit(parse_spec(spec), job_id="job")
+    (trial,) = Study.from_job(store, job).ask(1)
+    service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    service.report_metrics("job", trial.id, {"loss": 0.5}, step=1)
+    assert service.store.get_trial("job", trial.id).curve == {1: 0.5}
+    assert service.collect(TrialResult(job_id="job", trial_id=trial.id, state="stopped"))
+    ended = service.store.get_trial("job", trial.id)
+    assert (ended.state, ended.value) == (TrialState.STOPPED, None)
+    assert (service.store.get_job("job").completed, service.store.get_job("job").budget_used) == (0, 0)
