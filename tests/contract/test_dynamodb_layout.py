@@ -4,6 +4,7 @@ batches beyond one transaction, and values DynamoDB cannot hold as numbers."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
@@ -283,3 +284,26 @@ def test_a_status_write_cut_off_leaves_the_job_and_its_marker_agreeing(
     store.set_job_status("job", status)  # the retry
     assert store.get_job("job").status is status
     assert has_marker(dynamodb, table, "job") is not status.finished
+
+
+@pytest.mark.parametrize("was", [None, TrialState.STOPPED, TrialState.PRUNED])
+@pytest.mark.parametrize("state", [TrialState.STOPPED, TrialState.PRUNED, TrialState.FAILED, TrialState.COMPLETED])
+@pytest.mark.parametrize("best", [False, True])
+def test_a_trial_end_s_counter_update_uses_every_value_it_passes(
+    state: TrialState, was: TrialState | None, best: bool
+) -> None:
+    """DynamoDB refuses an expression whose ``ExpressionAttributeValues`` holds a value no
+    expression uses (ValidationException "Value provided in ExpressionAttributeValues unused
+    in expressions", AWS's answer quoted in getmoto/moto#8474); moto checks it for UpdateItem
+    (getmoto/moto#7742) but not inside ``TransactWriteItems``, where ``_try_finish`` sends
+    this update, so the store's tests pass either way. Every end (a first one, and one that
+    revises a stopped or pruned end, the same end with its charge revised included: no
+    counter moves) uses each value it passes. (Review of 1070d81: dropping the ``:step`` its
+    same-end branch leaves unused passed every test under moto.)"""
+    from hyperstep.models import Trial
+    from hyperstep.stores import dynamodb_items as items
+
+    trial = Trial(job_id="job", id="t0001", number=1, params={}, state=state, value=0.5, cost_usd=0.2)
+    update = items.counter_update(trial, None, best and state is TrialState.COMPLETED, was=was, added_cost=0.1)
+    used = set(re.findall(r":\w+", update["UpdateExpression"] + " " + update["ConditionExpression"]))
+    assert sorted(set(update["ExpressionAttributeValues"]) - used) == [], update
