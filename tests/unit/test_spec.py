@@ -209,6 +209,10 @@ def test_a_key_given_twice_in_json_is_refused_at_its_line_and_column(tmp_path: P
             " at line 3, column 14: Expecting property name enclosed in double quotes",
         ),
         ('{"name": "x",\n "name": "y"}', " at line 2, column 2: duplicate key 'name'"),  # found again
+        # two keys given twice: the one named is the one at that place (json's refusal names the
+        # innermost, ``b``, found first; YAML's the outer ``a``, at line 2)
+        ('{"a": 1,\n "a": {"b": 1,\n   "b": 2}}', " at line 2, column 2: duplicate key 'a'"),
+        ('{"x": {"b": 1,\n "b": 2},\n "x": 3}', " at line 3, column 2: duplicate key 'x'"),
         ('{"name": 1e999}', ": the number 1e999 is out of range"),
     ],
 )

@@ -63,3 +63,15 @@ def test_pip_and_make_accept_the_same_pythons() -> None:
     check = re.search(r"^SUPPORTED := (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert check is not None
     assert "(3, 11) <= sys.version_info[:2] <= (3, 13)" in check.group(1)
+
+
+@needs_make
+def test_make_takes_python3_when_it_is_supported(tmp_path: Path) -> None:
+    """A supported ``python3`` is the one taken, before a ``python3.13`` beside it (the
+    Makefile's order: the Python the machine calls ``python3`` first)."""
+    (tmp_path / "bin").mkdir()
+    fake_python(tmp_path / "bin", "python3", "3.11.9")
+    fake_python(tmp_path / "bin", "python3.13", "3.13.0")
+    done = make(tmp_path, "-n", "venv")
+    assert done.returncode == 0, done.stderr
+    assert f"python3 -m venv {tmp_path / 'venv'}" in done.stdout

@@ -545,21 +545,25 @@ def not_valid_json(path: str | Path, exc: json.JSONDecodeError, kind: str = "JSO
     """``not_valid`` for what ``strict_json`` refused, at its line when the position is known:
     its own refusals (a key given twice, NaN, a 5,000-digit number) are at position 0, a key
     given twice is found again where it is (``duplicate_key_at``)."""
-    where = (exc.lineno, exc.colno) if exc.pos else duplicate_key_at(exc.doc) if exc.msg.startswith("duplicate") else ()
-    return not_valid(path, kind, exc.msg, *(where or ()))
+    if exc.pos:
+        return not_valid(path, kind, exc.msg, exc.lineno, exc.colno)
+    found = duplicate_key_at(exc.doc) if exc.msg.startswith("duplicate") else None
+    return not_valid(path, kind, *(found or (exc.msg,)))
 
 
-def duplicate_key_at(text: str) -> tuple[int, int] | None:
-    """The line and column of the second of a key given twice in the JSON ``text``, read as
-    the YAML it also is by the loader that refuses such a key at its place (a tab, JSON's
-    blank, as a space: YAML takes none before a token); None when YAML reads it otherwise."""
+def duplicate_key_at(text: str) -> tuple[str, int, int] | None:
+    """The refusal of a key given twice in the JSON ``text`` and the line and column of its
+    second, read as the YAML it also is by the loader that refuses such a key at its place (a
+    tab, JSON's blank, as a space: YAML takes none before a token); None when YAML reads it
+    otherwise. The key is YAML's, named with its place: of several, ``json`` refuses the
+    innermost first (``{"a": 1, "a": {"b": 1, "b": 2}}``: ``b``), YAML the outermost."""
     import yaml
 
     try:
         yaml.load(text.replace("\t", " "), Loader=_loader())
     except DuplicateKeyError as exc:
         mark = exc.problem_mark  # type: ignore[attr-defined]  # a ConstructorError too
-        return mark.line + 1, mark.column + 1
+        return exc.problem, mark.line + 1, mark.column + 1  # type: ignore[attr-defined]
     except (yaml.YAMLError, ValueError, LookupError, AttributeError, RecursionError):
         return None
     return None
