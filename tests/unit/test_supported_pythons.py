@@ -37,13 +37,21 @@ def make(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @needs_make
-def test_make_takes_a_supported_python_beside_an_older_python3(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("pythons", "taken"),
+    [
+        ({"python3": "3.10.13", "python3.12": "3.12.1"}, "python3.12"),  # beside an older python3
+        # a supported python3 first, before a python3.13 beside it (the Python the machine calls python3)
+        ({"python3": "3.11.9", "python3.13": "3.13.0"}, "python3"),
+    ],
+)
+def test_make_takes_the_first_supported_python(tmp_path: Path, pythons: dict[str, str], taken: str) -> None:
     (tmp_path / "bin").mkdir()
-    fake_python(tmp_path / "bin", "python3", "3.10.13")
-    fake_python(tmp_path / "bin", "python3.12", "3.12.1")
+    for name, version in pythons.items():
+        fake_python(tmp_path / "bin", name, version)
     done = make(tmp_path, "-n", "venv")
     assert done.returncode == 0, done.stderr
-    assert f"python3.12 -m venv {tmp_path / 'venv'}" in done.stdout
+    assert f"{taken} -m venv {tmp_path / 'venv'}" in done.stdout
 
 
 @needs_make
@@ -63,15 +71,3 @@ def test_pip_and_make_accept_the_same_pythons() -> None:
     check = re.search(r"^SUPPORTED := (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert check is not None
     assert "(3, 11) <= sys.version_info[:2] <= (3, 13)" in check.group(1)
-
-
-@needs_make
-def test_make_takes_python3_when_it_is_supported(tmp_path: Path) -> None:
-    """A supported ``python3`` is the one taken, before a ``python3.13`` beside it (the
-    Makefile's order: the Python the machine calls ``python3`` first)."""
-    (tmp_path / "bin").mkdir()
-    fake_python(tmp_path / "bin", "python3", "3.11.9")
-    fake_python(tmp_path / "bin", "python3.13", "3.13.0")
-    done = make(tmp_path, "-n", "venv")
-    assert done.returncode == 0, done.stderr
-    assert f"python3 -m venv {tmp_path / 'venv'}" in done.stdout
