@@ -119,6 +119,9 @@ COMMON = [
     r"(?:train|valid)_loss=([0-9.eE+-]+)",
     r"\bf1(?:_score)?\s*[:=]\s*([0-9.]+)",
     r"step (\d+): (?:loss|cost) = ([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)",
+    # an exact count is as fixed as its part written out ({2} as \d\d): a MAC-like address, hex pairs
+    r"((?:\d{2})+)x",
+    r"mac=((?:[0-9a-f]{2}:?)+) loss=([0-9.]+)",
 ]
 
 

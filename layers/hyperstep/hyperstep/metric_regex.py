@@ -307,7 +307,7 @@ def _tail(items: list[Item]) -> frozenset[str]:
     nothing) can consume."""
     found = frozenset[str]()
     for op, av in reversed(items):
-        if op in _REPEATS and av[1] > 1:
+        if op in _REPEATS and av[1] > 1 and av[0] != av[1]:  # an exact count is fixed: its body decides
             found |= _chars(op, av)
         elif op in (*_REPEATS, sre.SUBPATTERN, sre.BRANCH):  # ``(...)?``, a group, alternatives
             found |= frozenset[str]().union(*map(_tail, _bodies(op, av)))
