@@ -25,5 +25,5 @@ service = aws_service_factory(os.environ)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict | list, context: LambdaContext) -> dict:
     return handle_collect(service(), event, telemetry)

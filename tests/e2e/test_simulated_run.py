@@ -13,6 +13,7 @@ from unittest import mock
 
 import pytest
 
+from hyperstep.backends.simulated import SimulatedBackend
 from hyperstep.handlers import LOOP_HANDLERS, Handler, Telemetry
 from hyperstep.local import runner
 from hyperstep.local.runner import run_clock, run_local
@@ -123,8 +124,10 @@ class DropEnd:
         self.trial_id, self.failed = trial_id, 0
         self.collect = LOOP_HANDLERS["collect"]
 
-    def __call__(self, service: TuningService, event: dict[str, Any], telemetry: Telemetry) -> dict[str, Any]:
-        detail = event.get("detail", {})
+    def __call__(
+        self, service: TuningService, event: dict[str, Any] | list[dict[str, Any]], telemetry: Telemetry
+    ) -> dict[str, Any]:
+        detail = event.get("detail", {}) if isinstance(event, dict) else {}  # a batch holds step reports only
         if detail.get("trial_id") == self.trial_id and "state" in detail:
             self.failed += 1
             raise RuntimeError("collect failed")
@@ -169,3 +172,63 @@ def test_a_dropped_stop_at_the_time_budget_s_deadline_is_reaped_there(tmp_path: 
     assert isinstance(drop, DropEnd) and drop.failed == 3
     assert timeline(*dropped) == timeline(*plain)
     assert reaper_passes(tmp_path / "dropped") == 1
+
+
+class Counting:
+    """Collect, counting its invocations and the events they carried (a batch: several)."""
+
+    def __init__(self) -> None:
+        self.invocations, self.events = 0, 0
+        self.collect = LOOP_HANDLERS["collect"]
+
+    def __call__(
+        self, service: TuningService, event: dict[str, Any] | list[dict[str, Any]], telemetry: Telemetry
+    ) -> dict[str, Any]:
+        self.invocations += 1
+        self.events += len(event) if isinstance(event, list) else 1
+        return self.collect(service, event, telemetry)
+
+
+def curves(folder: Path, job: Any) -> dict[str, dict[int, float]]:
+    store = SQLiteStore(folder / "store.db")
+    return {t.id: store.get_trial(job.id, t.id).curve for t in store.list_trials(job.id)}
+
+
+@pytest.mark.parametrize("early_stopping", [None, {"name": "asha", "min_resource": 1, "max_resource": 27}])
+def test_step_reports_between_two_ends_go_to_collect_as_one_batch_unless_a_report_can_stop_a_trial(
+    tmp_path: Path, early_stopping: dict[str, Any] | None
+) -> None:
+    """Without early stopping, the step reports due before the job's next end reach collect
+    in one invocation, and the run is the one events delivered one at a time make: the same
+    trials, values, times and curves. With ASHA, one event an invocation (a report may stop
+    a trial, and the job's Suggest comes before the next one). Before: one event an
+    invocation always (for 40 trials, about 1,100: 27 reports and an end each)."""
+    spec = load_spec(EXAMPLE)
+    if early_stopping is not None:
+        spec = type(spec).model_validate({**spec.model_dump(), "early_stopping": early_stopping})
+
+    def run(folder: Path) -> tuple[Any, list[Any]]:
+        limits = {"max_trials": 40, "max_parallel": 8}
+        budget = spec.budget.model_copy(update=limits)
+        job = run_local(
+            spec=spec.model_copy(update={"budget": budget}),
+            store_path=folder / "store.db",
+            runs_dir=folder / "runs",
+            env={},
+        )
+        return job, SQLiteStore(folder / "store.db").list_trials(job.id)
+
+    one_at_a_time = mock.patch.object(
+        SimulatedBackend, "next_reports", lambda self, job_id, until: [e] if (e := self.next_event(job_id)) else []
+    )
+    with one_at_a_time:
+        alone = run(tmp_path / "alone")
+    counting = Counting()
+    with mock.patch.dict(LOOP_HANDLERS, {"collect": counting}):
+        batched = run(tmp_path / "batched")
+    assert timeline(*batched) == timeline(*alone)
+    assert curves(tmp_path / "batched", batched[0]) == curves(tmp_path / "alone", alone[0])
+    if early_stopping is None:
+        assert counting.invocations < counting.events / 5
+    else:
+        assert counting.invocations == counting.events

@@ -99,3 +99,19 @@ def test_an_events_time_is_utc_whatever_the_machines_zone() -> None:
             os.environ["TZ"] = zone
         time.tzset()
     assert abs(stamped - datetime.now(UTC)) < timedelta(hours=1)  # local time would be 9 hours off
+
+
+def test_deliver_hands_a_list_over_as_one_batch_to_the_targets_every_event_matches_retried_whole() -> None:
+    bus = InProcessBus(retry_delays=(0, 0))
+    batches: list[list[str]] = []
+
+    def flaky(batch: list[dict[str, Any]]) -> None:
+        batches.append([event["detail"]["n"] for event in batch])
+        if len(batches) < 2:
+            raise RuntimeError("database is locked")
+
+    bus.subscribe(flaky, source="test")
+    bus.subscribe(lambda batch: batches.append(["other"]), source="elsewhere")  # matches neither event
+    bus.deliver([envelope("test", "Thing", {"n": "a"}), envelope("test", "Thing", {"n": "b"})])
+    assert batches == [["a", "b"], ["a", "b"]]
+    bus.close()

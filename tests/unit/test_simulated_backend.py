@@ -3,6 +3,7 @@ and the adapter's order of delivery, stops and ``describe``."""
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from pathlib import Path
@@ -274,3 +275,19 @@ def test_a_trial_shows_ended_only_once_the_clock_is_at_its_end() -> None:
     assert [moment for moment, _ in seen] == [5.0, 10.0, 10.0]
     assert all(described is None for _, described in seen)
     assert sim.backend.describe(sim.job, trial).state == "completed"
+
+
+def test_next_reports_takes_the_step_reports_up_to_the_next_end_and_no_later_than_until() -> None:
+    sim = Sim()
+    sim.launch(1, 10.0)  # reports at 5 and 10, ends at 10
+    sim.launch(2, 4.0)  # reports at 2 and 4, ends at 4
+
+    def run(until: float = math.inf) -> list[tuple[str, str, float]]:
+        return [(e.trial_id, type(e).__name__, sim.clock()) for e in sim.backend.next_reports("j", until)]
+
+    assert run(until=3.0) == [("t0002", "TrialMetric", 2.0)]  # the report at 4 is past ``until``
+    assert run() == [("t0002", "TrialMetric", 4.0)]  # and not t0002's end, due at 4 too
+    assert run() == [("t0002", "TrialResult", 4.0)] and sim.backend.ended == 1
+    assert run() == [("t0001", "TrialMetric", 10.0), ("t0001", "TrialMetric", 10.0)]  # the clock at the last
+    assert run() == [("t0001", "TrialResult", 10.0)]
+    assert run() == [] and sim.published == []

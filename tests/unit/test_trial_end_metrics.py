@@ -42,7 +42,7 @@ class Invocations:
         self.service = service
         self.objects: Objects = []
 
-    def __call__(self, handler: Any, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, handler: Any, event: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
         meter = Flushed()
         answer = handler(self.service, event, Telemetry(metrics=meter))
         meter.flush_metrics()  # the invocation's end (Powertools' log_metrics)
@@ -192,3 +192,25 @@ def test_a_launch_deferred_for_capacity_counts_as_started_once_in_the_round_that
     assert states == ["pending", "running"]
     invoke(handle_suggest, {"job_id": "job"})
     assert [values.get("TrialsStarted") for _, values in invoke.objects] == [1, 1]
+
+
+def test_a_batch_of_events_records_each_in_turn_and_counts_each_end_in_its_own_object() -> None:
+    """A JSON array of events (as an EventBridge Pipe passes a batch to a Lambda target;
+    a simulated run's step reports): one reply an event, in order; a malformed one dropped
+    alone; each end counted once, under its job, in an object of its own (both ends in one
+    object would add ``TrialsCompleted`` twice). Before: the array was no event at all."""
+    service, _, invoke = running_job()
+    batch = [
+        metric_event("t0001", 0.5, step=1),
+        {"source": METRIC_EVENT_SOURCE, "detail-type": METRIC_EVENT_DETAIL_TYPE, "detail": {"job_id": "job"}},
+        result_event("t0001", "completed", metrics={"loss": 0.4}),
+        result_event("t0002", "completed", metrics={"loss": 0.3}),
+    ]
+    replies = invoke(handle_collect, batch)["collected"]
+    assert [reply["recorded"] for reply in replies] == [True, False, True, True]
+    assert service.store.get_trial("job", "t0001").curve == {1: 0.5}
+    assert invoke.objects == [
+        ({"JobId": "job"}, {"TrialsCompleted": 1, "BestValue": 0.4}),
+        ({"JobId": "job"}, {"TrialsCompleted": 1, "BestValue": 0.3}),
+    ]
+    assert invoke.totals() == final_states(service) == {"TrialsCompleted": 2}

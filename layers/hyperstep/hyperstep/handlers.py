@@ -157,8 +157,26 @@ def handle_execution_ended(
     return {"closed": True, **summary}
 
 
-def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET) -> dict[str, Any]:
-    """Collect: record a trial's end, or metrics it reported, from an EventBridge event.
+def handle_collect(
+    service: TuningService, event: dict[str, Any] | list[dict[str, Any]], telemetry: Telemetry = QUIET
+) -> dict[str, Any]:
+    """Collect: record a trial's end, or metrics it reported, from an EventBridge event; or
+    each of a JSON array of them in turn, as an EventBridge Pipe with batching passes a
+    batch to a Lambda target ("the batch is converted to a JSON array": EventBridge user
+    guide, Pipes target specifics), answering ``{"collected": [...]}``, one reply an event,
+    in order (a simulated run's step reports between two ends: ``hyperstep.local.simulation``).
+    An event is recorded as it would be alone: a decision it leads to is taken at its step,
+    and the ends it counts are flushed under its own job (the batch may hold several)."""
+    if isinstance(event, list):
+        return {"collected": [collect_event(service, one, telemetry, flush=True) for one in event]}
+    return collect_event(service, event, telemetry)
+
+
+def collect_event(
+    service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET, *, flush: bool = False
+) -> dict[str, Any]:
+    """Record a trial's end, or metrics it reported, from an EventBridge event (``handle_collect``;
+    ``flush``: the ends it counts are flushed at once, as one of a batch's).
 
     Each result is recorded exactly once (the store's conditional write): events that
     arrive twice, late or out of order change nothing. A malformed event is logged and
@@ -190,6 +208,8 @@ def handle_collect(service: TuningService, event: dict[str, Any], telemetry: Tel
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
     if ends:
         count_ends(telemetry.metrics, service.store.get_job(parsed.job_id), ends)
+        if flush:
+            telemetry.metrics.flush_metrics()
     return {"recorded": recorded}
 
 

@@ -60,12 +60,14 @@ class InProcessBus:
     def publish(self, event: Event) -> None:
         self._queue.put(event)
 
-    def deliver(self, event: Event) -> None:
+    def deliver(self, event: Event | list[Event]) -> None:
         """Publish ``event`` and deliver it on the calling thread, which returns once its
         subscribers have had it: after every event published before the call (``drain``),
         and with the dispatcher's retries. The events its subscribers publish are queued
         as any, delivered after it on the dispatcher thread: drain to wait for them. Not
-        from a subscriber (it would wait for the event being delivered)."""
+        from a subscriber (it would wait for the event being delivered). A list of events
+        goes as one batch (a JSON array, as an EventBridge Pipe batches) to the subscribers
+        every one of them matches, retried whole."""
         self.drain()
         with self._delivering:
             self._to_subscribers(event)
@@ -86,22 +88,28 @@ class InProcessBus:
             self._queue.task_done()
         self._queue.task_done()
 
-    def _to_subscribers(self, event: Event) -> None:
+    def _to_subscribers(self, event: Event | list[Event]) -> None:
+        events = event if isinstance(event, list) else (event,)
         for matches, target in self._subscribers:
-            if matches(event):
+            if all(matches(one) for one in events):
                 self._deliver(target, event)
 
-    def _deliver(self, target: Callable[[Event], Any], event: Event) -> None:
+    def _deliver(self, target: Callable[[Any], Any], event: Event | list[Event]) -> None:
         for delay in (*self.retry_delays, None):
             try:
                 target(event)
                 return
             except Exception:
                 if delay is None:
-                    log.exception("event target failed for %s; dropped after retries", event.get("detail-type"))
+                    log.exception("event target failed for %s; dropped after retries", _kind(event))
                     return
-                log.warning("event target failed for %s; retrying", event.get("detail-type"), exc_info=True)
+                log.warning("event target failed for %s; retrying", _kind(event), exc_info=True)
                 time.sleep(delay)
+
+
+def _kind(event: Event | list[Event]) -> str:
+    """An event's detail-type, or a batch's count, for the log."""
+    return f"a batch of {len(event)} events" if isinstance(event, list) else str(event.get("detail-type"))
 
 
 class BusPublisher(EventPublisher):

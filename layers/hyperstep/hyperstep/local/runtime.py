@@ -174,10 +174,14 @@ class LocalRuntime:
     def _publish_result(self, result: TrialResult) -> None:
         self.bus.publish(envelope(LOCAL_EVENT_SOURCE, LOCAL_EVENT_DETAIL_TYPE, result.model_dump(mode="json")))
 
-    def _deliver_simulated(self, event: TrialEvent) -> None:
-        """A simulated trial's next event, delivered to collect on the driver's thread,
-        which waits for it anyway (``InProcessBus.deliver``)."""
-        self.bus.deliver(envelope(*event_of(event)))
+    def _deliver_simulated(self, events: list[TrialEvent]) -> None:
+        """A simulated job's next event, or its next step reports as one batch (the
+        driver's ``_next``), delivered to collect on the driver's thread, which waits for
+        them anyway (``InProcessBus.deliver``)."""
+        if len(events) == 1:
+            self.bus.deliver(envelope(*event_of(events[0])))
+        else:
+            self.bus.deliver([envelope(*event_of(event)) for event in events])
 
     def _wake(self, job_id: str) -> bool:
         """Resume the job's waiting execution (the driver's, at a deadline; made before the service)."""

@@ -7,6 +7,8 @@ it had not seen, and the job runs), the job has nothing left to do in real time:
 delivers the job's next event (moving the clock to it) to collect through the bus, on
 its own thread (``InProcessBus.deliver``: no thread switch), waits for what that
 published (a stopped trial's end), and goes on until a result has woken the execution.
+A job that stops nothing early gets its step reports up to its next end as one batch
+(one collect invocation, each report recorded in turn): none of them can wake it.
 The state machine, the handlers, the store and the bus are the real ones; only waiting
 is skipped.
 
@@ -33,10 +35,12 @@ was due, as collect would have.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from hyperstep import early_stopping
 from hyperstep.backends.simulated.adapter import SimulatedBackend
 from hyperstep.completion import deadline
 from hyperstep.messages import TrialEvent
@@ -55,15 +59,16 @@ class SimulationDriver:
         backend: SimulatedBackend,
         store: TrialStore,
         drain: Callable[[], None],
-        deliver: Callable[[TrialEvent], None],
+        deliver: Callable[[list[TrialEvent]], None],
         wake: Callable[[str], bool],
         reap: Callable[[str], object],
     ) -> None:
         """``drain`` returns once the bus has delivered every event published so far;
-        ``deliver`` publishes a trial's event and returns once it has been delivered
-        (``InProcessBus.deliver``, on this thread). ``wake`` resumes a job's waiting
-        execution (``TuningService.wake``): at its time budget's deadline. ``reap`` makes
-        one reaper pass over a job (``LocalReaper.reap_once``): where an end was lost."""
+        ``deliver`` publishes trials' events (one, or a batch of step reports: ``_next``)
+        and returns once they have been delivered (``InProcessBus.deliver``, on this
+        thread). ``wake`` resumes a job's waiting execution (``TuningService.wake``): at its
+        time budget's deadline. ``reap`` makes one reaper pass over a job
+        (``LocalReaper.reap_once``): where an end was lost."""
         self.backend, self.store, self.drain = backend, store, drain
         self.deliver, self.wake, self.reap = deliver, wake, reap
         self._woken: dict[str, float] = {}
@@ -104,17 +109,30 @@ class SimulationDriver:
                 ended = self.backend.ended
                 if self._deadline_first(waiting):
                     break
-                event = self.backend.next_event(job_id)
-                if event is None:
+                events = self._next(waiting)
+                if not events:
                     self.drain()  # the ends of trials stopped outside a delivery, if on the way
                     self._reap_if_waiting(job_id, results_seen)
                     break
-                delivered += 1
-                self.deliver(event)
+                delivered += len(events)
+                self.deliver(events)
                 self.drain()  # and what its delivery published (a stopped trial's end)
                 if self.backend.ended != ended:  # a result (or a stop it led to): the job may be awake
                     waiting = self._reap_if_waiting(job_id, results_seen)
         return delivered
+
+    def _next(self, job: Job) -> list[TrialEvent]:
+        """The job's next event; when it is a step report and the job stops nothing early,
+        with the reports that follow it up to its next end (before its deadline, if any):
+        none of them can wake the job or change what the next one finds, so they go to
+        collect as one batch, each recorded in turn as it would be alone. With early
+        stopping a report may stop a trial, and the job's next Suggest must come before
+        the next report: one event at a time."""
+        if early_stopping.enabled(job.spec):
+            event = self.backend.next_event(job.id)
+            return [] if event is None else [event]
+        end = deadline(job)
+        return self.backend.next_reports(job.id, math.inf if end is None else end)
 
     def _waiting(self, job_id: str, results_seen: int) -> Job | None:
         """The job, while its execution still waits (running, or stopping until its trials'

@@ -25,7 +25,7 @@ from hyperstep.backends.base import JobView, TrialBackend, TrialView
 from hyperstep.backends.simulated.block import SimulatedTrial
 from hyperstep.backends.simulated.clock import VirtualClock
 from hyperstep.backends.simulated.simulation import Due, load_objective, simulate, timeline, trial_seed
-from hyperstep.messages import TrialEvent, TrialResult
+from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 
 Key = tuple[str, str]
 
@@ -109,6 +109,24 @@ class SimulatedBackend(TrialBackend):
                 if key in self._running:  # else stopped meanwhile: its end is published already
                     self._end(key, due.event)
                     return due.event
+
+    def next_reports(self, job_id: str, until: float) -> list[TrialEvent]:
+        """``next_event``, and when it is a step report, the job's step reports that follow
+        it, due no later than ``until``, up to its next end (left for the next call): what a
+        caller may deliver as one batch when no report can decide anything (no early
+        stopping). [] when none is due."""
+        run: list[TrialEvent] = []
+        while (not run or self._report_next(job_id, until)) and (event := self.next_event(job_id)) is not None:
+            run.append(event)
+            if isinstance(event, TrialResult):
+                break
+        return run
+
+    def _report_next(self, job_id: str, until: float) -> bool:
+        """Whether the job's next event is a step report due no later than ``until``."""
+        with self._lock:
+            due = self._first(job_id)
+            return due is not None and isinstance(due.event, TrialMetric) and due.at <= until
 
     def _first(self, job_id: str) -> Due | None:
         """The job's next event (under the lock), the rest of stopped trials' timelines dropped."""
