@@ -168,7 +168,8 @@ def handle_collect(
     An event is recorded as it would be alone: a decision it leads to is taken at its step,
     and the ends it counts are flushed under its own job (the batch may hold several)."""
     if isinstance(event, list):
-        return {"collected": [collect_event(service, one, telemetry, flush=True) for one in event]}
+        with service.store.batch():  # one commit (SQLite), each event's writes all or nothing
+            return {"collected": [collect_event(service, one, telemetry, flush=True) for one in event]}
     return collect_event(service, event, telemetry)
 
 

@@ -34,6 +34,7 @@ import heapq
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,13 @@ class TrialStore(ABC):
 
     clock: Callable[[], float]
     """What the store stamps times with (epoch seconds); set by each adapter's constructor."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Several mutations together (a collect invocation's batch of events), each still
+        all or nothing on its own, and each seen by the next as if made alone; the store may
+        save per-mutation work (one commit: ``SQLiteStore``). By default nothing changes
+        (DynamoDB writes each item as it comes)."""
+        return nullcontext()
 
     @abstractmethod
     def create_job(self, job: Job) -> None:
