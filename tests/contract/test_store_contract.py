@@ -434,6 +434,18 @@ def test_task_token_is_taken_once(store: TrialStore, make_job: MakeJob) -> None:
     assert store.take_task_token(job.id) is None
 
 
+def test_a_returned_task_token_is_kept_unless_a_newer_one_was_parked(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.put_task_token(job.id, "token-1")
+    taken = store.take_task_token(job.id)
+    store.return_task_token(job.id, taken)  # its send failed: the next waker gets it
+    assert store.take_task_token(job.id) == "token-1"
+    store.put_task_token(job.id, "token-2")  # the next round parked while a send of token-1 failed
+    store.return_task_token(job.id, "token-1")
+    assert store.take_task_token(job.id) == "token-2"
+    assert store.take_task_token(job.id) is None
+
+
 def test_a_schedules_spec_is_kept_with_its_owner_replaced_and_forgotten(store: TrialStore) -> None:
     assert store.get_schedule_spec("0123456789abcdef-nightly") is None
     store.put_schedule_spec("0123456789abcdef-nightly", "arn:aws:iam::123456789012:user/alice", {"name": "nightly"})

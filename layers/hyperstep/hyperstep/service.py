@@ -1019,15 +1019,24 @@ class TuningService:
     def wake(self, job_id: str) -> bool:
         """Resume the execution waiting on this job, if one waits; True if one was woken.
         A service with no orchestrator (the CLI's ``update`` on a local store, while
-        another process runs the job) leaves the token parked for that process's wake."""
+        another process runs the job) leaves the token parked for that process's wake.
+
+        The token is taken before it is sent, so two wakers never both send it; a send that
+        raises puts it back (``TrialStore.return_task_token``) for the next waker (the
+        reaper's, the next result's) rather than leaving the round to its Wait timeout. A
+        send answered ``TaskTimedOut``/``InvalidToken`` (a token used or expired) drops it."""
         if self.orchestrator is None:
             return False
         stored = self.store.take_task_token(job_id)
         if stored is None:
             return False
         token, history_events = unparked(stored)
-        progress = self.progress(job_id).model_copy(update={"history_events": history_events})
-        return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
+        try:
+            progress = self.progress(job_id).model_copy(update={"history_events": history_events})
+            return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
+        except Exception:  # not sent (throttled past retries, a 5xx): the next waker sends it
+            self.store.return_task_token(job_id, stored)
+            raise
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event.

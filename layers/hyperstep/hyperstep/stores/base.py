@@ -284,6 +284,12 @@ class TrialStore(ABC):
         """Remove and return the stored token; one caller gets it, the rest get None."""
 
     @abstractmethod
+    def return_task_token(self, job_id: str, token: str) -> None:
+        """Put back a token ``take_task_token`` gave out and its waker could not send,
+        unless a newer one was parked meanwhile (a Wait that timed out into the next round
+        parks its own: the one taken is dead and must not replace it)."""
+
+    @abstractmethod
     def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:
         """Keep a recurring schedule's spec (JSON data) and owner under the schedule's name
         (Scheduler's, unique per owner), replacing what was kept under it. Never expires."""

@@ -632,6 +632,10 @@ class SQLiteStore(TrialStore):
             conn.execute("DELETE FROM tokens WHERE job_id = ?", (job_id,))
             return row[0]
 
+    def return_task_token(self, job_id: str, token: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO tokens (job_id, token) VALUES (?, ?)", (job_id, token))
+
     def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:
         with self._tx() as conn:
             conn.execute(
