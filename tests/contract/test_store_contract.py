@@ -157,7 +157,8 @@ def test_set_job_status_stamps_end_and_stores_details(store: TrialStore, make_jo
     assert done.ended_at is not None and done.ended_at >= job.created_at
     assert store.get_job(job.id) == done
     reopened = store.set_job_status(job.id, JobStatus.RUNNING)
-    assert reopened.ended_at is None and store.get_job(job.id) == reopened
+    assert reopened.ended_at is None and reopened.error is None  # the failure was the earlier end's
+    assert store.get_job(job.id) == reopened
 
 
 def test_set_job_status_from_an_unexpected_status_conflicts(store: TrialStore, make_job: MakeJob) -> None:

@@ -112,6 +112,21 @@ def test_a_retry_that_reopens_the_job_first_records_the_execution_that_then_runs
     assert orchestrator.running == {first} and service.store.get_job(job_id).status is JobStatus.RUNNING
 
 
+@pytest.mark.parametrize("reopener", ["the keyed retry", "the execution's take-back"])
+def test_a_reopened_job_no_longer_shows_its_failed_start(reopener: str) -> None:
+    """Before: the job ran on with ``error`` still "could not start execution: ...", shown by
+    ``GET /jobs/{id}`` and ``hyperstep status`` as if it had failed."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, _, spec = lost_start(first)
+    if reopener == "the keyed retry":
+        submit_keyed(service, spec, None, "k")
+    else:
+        assert not suggest(service, first).done
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.RUNNING and job.error is None
+
+
 def test_an_execution_that_finds_the_job_failed_then_finished_by_a_retry_leaves_one_running() -> None:
     """The execution read the job failed and ended (Finish changed nothing); the retry then
     finds its name closed and starts the seed's next one: one execution runs the job."""

@@ -94,7 +94,8 @@ class TrialStore(ABC):
         stop_detail: str | None = None,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status; clearing
-        ``ended_at`` and ``completion_published`` for an unfinished one).
+        ``ended_at``, ``completion_published`` and ``error`` for an unfinished one: a job
+        reopened after a failed start no longer shows that failure).
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
         ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when

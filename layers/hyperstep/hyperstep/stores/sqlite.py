@@ -293,7 +293,7 @@ class SQLiteStore(TrialStore):
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
             changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
             if not status.finished:
-                changes["completion_published"] = False
+                changes.update(completion_published=False, error=None)
             if error is not None:
                 changes["error"] = error
             if execution_id is not None:
