@@ -40,6 +40,8 @@ The scenarios, in one moto deployment:
   (``GetParameter``, ``GetSecretValue``) as it starts each trial;
 - jobs on both backends whose execution is stopped by hand while their trials run: from
   Step Functions' status-change event, Finish fails each job and stops its trials;
+- the same with the event lost: the reaper asks ``DescribeExecution`` and closes the job
+  (``PutEvents``, ``StopTrainingJob``);
 - the same with one trial awaiting its final objective (its end carried none): Finish settles
   it from the source (``DescribeTrainingJob``; ``DescribeJobs`` and the job's log).
 """
@@ -63,6 +65,8 @@ from moto.batch.models import JobStatus as BatchStatus
 from moto.batch.models import batch_backends
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from hyperstep.aws import StepFunctionsOrchestrator
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
@@ -591,6 +595,24 @@ def execution_stopped_by_hand(stack: MotoStack) -> None:
         assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
 
 
+def execution_end_event_lost(stack: MotoStack) -> None:
+    """A job's execution is stopped by hand and its status-change event never comes: the
+    reaper's wake finds no round waiting, so it asks ``DescribeExecution`` and closes the job
+    as Finish would (stopping its trials, publishing its end). The execution is stopped
+    mid-round (no token parked). moto's engine keeps an execution that waits for a task token
+    RUNNING when stopped: its status is set as AWS's would read."""
+    job = stack.service.submit(parse_spec(spec("sagemaker", "iam-end-event-lost")))
+    launched_and_waiting(stack, job.id)
+    execution = execution_of(stack, job.id)
+    stack.sfn.stop_execution(executionArn=execution, error="Manual", cause="stopped from the console")
+    stack.service.store.take_task_token(job.id)
+    stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution).exec_status = ExecutionStatus.ABORTED
+    with mock.patch.object(stack, "reaper_grace_seconds", -10 * 3600.0):  # an old job
+        counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert counts.get("executions_ended") == 1, counts
+    assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
+
+
 def awaiting_objective(platform: TrainingPlatform, launched: Launched) -> None:
     """The trial's job ended and its end carried no objective, nor does the platform's record
     (SageMaker's ``FinalMetricDataList`` empty; Batch keeps none): the trial awaits its final
@@ -641,6 +663,7 @@ SCENARIOS = (
     secrets_resolved_at_launch,
     sagemaker_steps_read_from_the_log,
     execution_stopped_by_hand,
+    execution_end_event_lost,
     execution_stopped_while_a_trial_awaits_its_objective,
 )
 
@@ -762,6 +785,8 @@ NEEDED = {
     ("reaper", "logs:GetLogEvents"),
     ("reaper", "logs:DescribeLogStreams"),  # a SageMaker trial's steps from its log
     ("reaper", "states:SendTaskSuccess"),
+    ("reaper", "states:DescribeExecution"),  # a job whose execution's end event was lost
+    ("reaper", "events:PutEvents"),  # that job closed as Finish closes it
 }
 """What the scenarios must make each function do, so the check above covers it."""
 

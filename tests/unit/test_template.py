@@ -94,6 +94,8 @@ EXPECTED_ACTIONS = {
         "batch:DescribeJobs",
         "logs:GetLogEvents",
         "logs:DescribeLogStreams",  # a running SageMaker trial's steps from its log
+        "states:DescribeExecution",  # a job whose execution's end event was lost...
+        "events:PutEvents",  # ...closed as Finish closes it
     },
 }
 """What each function's use cases call (service.py, the store, the backends, scheduling)."""

@@ -1236,9 +1236,29 @@ class TuningService:
             except Exception as exc:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
-        self.wake(job.id)
+        if not self.wake(job.id) and self._close_if_execution_ended(job.id, grace_seconds):
+            counts["executions_ended"] = counts.get("executions_ended", 0) + 1
         if failure is not None:
             raise failure
+
+    def _close_if_execution_ended(self, job_id: str, grace: float) -> bool:
+        """Close the job as its execution's end event would have (``close_ended_execution``)
+        if that execution has ended outside Finish Job, and say whether it did: the event can
+        be lost for good (a rule disabled, its target throttled past its retries), and the job
+        would stay running forever.
+
+        Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
+        no parked token, or one nobody waits on), that is unfinished as read now, has an
+        execution recorded and is older than the grace: a live job's round waits at its Wait
+        between results, so a pass asks only of the jobs caught mid-round and those whose
+        execution is gone, at most once per job."""
+        job = self.store.get_job(job_id)
+        if self.orchestrator is None or job.status.finished or job.execution_id is None:
+            return False
+        if self.clock() - job.created_at <= grace:  # its first round may still be starting
+            return False
+        change = self.orchestrator.describe_execution(job.execution_id)
+        return change is not None and self.close_ended_execution(change) is not None
 
     def _running(self, job: Job) -> list[Trial]:
         """The job's running trials, read now, without reading the whole job (the store has
