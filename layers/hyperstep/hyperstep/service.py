@@ -342,8 +342,7 @@ class TuningService:
         first answer and the write had its end event find no execution of the job to close
         (``close_ended_execution``), and would leave the job running, run by none; it is
         closed here as that event would have closed it."""
-        unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
-        if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
+        if not is_unstarted(job) or not execution or self.orchestrator is None:
             return job
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
@@ -1119,8 +1118,27 @@ class TuningService:
         that raises (``StopTrainingJob`` throttled past the SDK's retries) is logged, and the
         execution is woken all the same, whose round stops every running trial of a stopping
         job again (``suggest``), as every later round does until they end. A wake that raises
-        (SendTaskSuccess unreachable) is logged too: the round wakes at its timeout."""
-        job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+        (SendTaskSuccess unreachable) is logged too: the round wakes at its timeout.
+
+        A job whose start failed (``START_FAILED``, no execution recorded) is not over for
+        good: the execution a start that lost only its answer began takes it back
+        (``_claimed``), a keyed retry or a tick's reopens it (``recurring.carry_on``). A stop
+        of it closes it stopped at once, and neither runs it then (a 409 before, and then it
+        ran). Any other job that is not running is ``ConflictError`` (409), as is one taken
+        back between the read and the write (the caller's retry stops it running)."""
+        try:
+            job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+        except ConflictError:
+            unstarted = self.store.get_job(job_id)
+            if not is_unstarted(unstarted):
+                raise
+            return self.store.set_job_status(
+                job_id,
+                JobStatus.STOPPED,
+                expected=(JobStatus.FAILED,),
+                stop_reason=StopReason.STOPPED_BY_USER,
+                stop_detail="stopped by the user before its execution started",
+            )
         try:
             self._stop_active(job, self.store.list_trials(job_id))
         except Exception as exc:
@@ -1373,6 +1391,12 @@ def unparked(stored: str) -> tuple[str, int]:
         return stored, 0
     value = json.loads(stored)
     return value["token"], int(value.get("history_events", 0))
+
+
+def is_unstarted(job: Job) -> bool:
+    """Whether the job failed only because its execution's start did (``START_FAILED``, no
+    execution recorded): its execution, or a retried start, may yet take it back."""
+    return job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED) and job.execution_id is None
 
 
 def failure_reason(error: Mapping[str, Any]) -> str:
