@@ -713,6 +713,7 @@ def verdicts() -> list[Verdict]:
         assert stack.state_machine_arn == function_environment("suggest")["HYPERSTEP_STATE_MACHINE_ARN"]
         create_batch_environment()
         stack.environment["HYPERSTEP_SECRETS_PREFIX"] = function_environment("suggest")["HYPERSTEP_SECRETS_PREFIX"]
+        stack.environment["HYPERSTEP_STACK_ID"] = function_environment("suggest")["HYPERSTEP_STACK_ID"]
         api_environment = function_environment("api")
         for variable in ("HYPERSTEP_CALLER_RATE", "HYPERSTEP_CALLER_BURST"):  # the API's throttle per caller
             stack.environment[variable] = api_environment[variable]
@@ -848,17 +849,31 @@ def judge(function: str, made: Call, tags: dict[str, str] | None = None) -> list
     return [policy.allows(r) for r in authorizations(made, Arns(ACCOUNT), lambda _: tags or {})]
 
 
-JOB_TAGS = {"hyperstep:job-id": "j-1", "hyperstep:trial-id": "t0001"}
+JOB_TAGS = {
+    "hyperstep:job-id": "j-1",
+    "hyperstep:trial-id": "t0001",
+    "hyperstep:stack": DEPLOYED.stack_id.split("/")[2],
+}
+OTHER_STACKS = {**JOB_TAGS, "hyperstep:stack": "0b7c1a2e-0000-11f0-9c7d-0a1b2c3d4e5f"}
+"""A trial of another hyperstep stack in the same account and region."""
 
 
 def test_a_role_may_pass_only_its_role_and_only_to_its_service() -> None:
     training = {"TrainingJobName": "hs-j-1-t0001-1", "RoleArn": BACKENDS["TrainingRoleArn"]}
     tags = [{"Key": k, "Value": v} for k, v in JOB_TAGS.items()]
     assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", {**training, "Tags": tags})) == [True] * 3
-    other_role = {**training, "RoleArn": "arn:aws:iam::123456789012:role/Admin"}
-    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", other_role)) == [True, False]
-    foreign = {**training, "TrainingJobName": "someone-elses-job"}
-    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", foreign)) == [False, True]
+    other_role = {**training, "RoleArn": "arn:aws:iam::123456789012:role/Admin", "Tags": tags}
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", other_role)) == [True, True, False]
+    foreign = {**training, "TrainingJobName": "someone-elses-job", "Tags": tags}
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", foreign)) == [False, False, True]
+    untagged = call("suggest", "sagemaker", "CreateTrainingJob", training)  # no stack tag: out of every grant
+    assert judge("suggest", untagged) == [False, True]
+    elsewhere = [{"Key": k, "Value": v} for k, v in OTHER_STACKS.items()]
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", {**training, "Tags": elsewhere})) == [
+        False,
+        False,
+        True,
+    ]
     schedule = {"Name": "n", "GroupName": "default", "Target": {"RoleArn": BACKENDS["TrainingRoleArn"]}}
     assert judge("api", call("api", "scheduler", "CreateSchedule", schedule)) == [False, False]
 
@@ -873,6 +888,10 @@ def test_batch_jobs_are_tagged_only_with_hyperstep_tags_and_terminated_only_when
     terminate = call("finish", "batch", "TerminateJob", {"jobId": "0f1e", "reason": "Stopped by hyperstep"})
     assert judge("finish", terminate, tags=JOB_TAGS) == [True]
     assert judge("finish", terminate, tags={"team": "ml"}) == [False]
+    assert judge("finish", terminate, tags=OTHER_STACKS) == [False]  # another stack's trial
+    stop = call("collect", "sagemaker", "StopTrainingJob", {"TrainingJobName": "hs-j-1-t0001-1"})
+    assert judge("collect", stop, tags=JOB_TAGS) == [True]
+    assert judge("collect", stop, tags=OTHER_STACKS) == [False]
 
 
 def test_transactions_are_authorized_per_item_on_the_table() -> None:

@@ -145,3 +145,54 @@ def test_the_reaper_may_describe_this_stacks_executions_only() -> None:
     assert policy.allows(Request("states:DescribeExecution", f"{executions}:{machine}:job-1-abc", {}))
     assert not policy.allows(Request("states:DescribeExecution", f"{executions}:other-machine:job-1-abc", {}))
     assert not policy.allows(Request("states:DescribeExecution", f"{executions}:{machine}-2:job-1-abc", {}))
+
+
+TRIAL_GRANTS = {
+    "ApiFunction": ["sagemaker:StopTrainingJob", "batch:TerminateJob"],
+    "SuggestFunction": ["sagemaker:StopTrainingJob", "batch:TerminateJob"],
+    "FinishFunction": ["sagemaker:StopTrainingJob", "sagemaker:DescribeTrainingJob", "batch:TerminateJob"],
+    "CollectFunction": ["sagemaker:StopTrainingJob", "sagemaker:DescribeTrainingJob", "batch:TerminateJob"],
+    "ReaperFunction": ["sagemaker:StopTrainingJob", "sagemaker:DescribeTrainingJob", "batch:TerminateJob"],
+}
+"""Every function's grants on trials that exist: what must not reach another stack's."""
+
+
+@pytest.mark.parametrize("function", sorted(TRIAL_GRANTS))
+def test_a_function_reaches_only_its_own_stacks_trials(function: str) -> None:
+    """Two hyperstep stacks in one account: before, ``training-job/hs-*`` and Batch's ``job/*``
+    tagged ``hyperstep:job-id`` let each stack's functions stop and describe the other's trials.
+    Now each grant needs the trial's ``hyperstep:stack`` tag to be its own stack's. SageMaker's
+    ``training-job`` and Batch's ``job`` resources take ``aws:ResourceTag/${TagKey}`` (Service
+    Authorization Reference; cfn-lint's copy, ``tests.template_model.iam_reference``)."""
+    from tests.integration.iam_policy import Policy, Request
+
+    stack = Stack(parameters=BACKENDS)
+    own, other = stack.stack_id.split("/")[2], "0b7c1a2e-0000-11f0-9c7d-0a1b2c3d4e5f"
+    policy = Policy(tuple(role_statements(stack, function)))
+    prefix = f"arn:{stack.partition}"
+    for action in TRIAL_GRANTS[function]:
+        arn = (
+            f"{prefix}:sagemaker:{stack.region}:{stack.account}:training-job/hs-job-t0001-1"
+            if action.startswith("sagemaker:")
+            else f"{prefix}:batch:{stack.region}:{stack.account}:job/0123abcd"
+        )
+        tagged = {"aws:ResourceTag/hyperstep:job-id": "job", "aws:ResourceTag/hyperstep:trial-id": "t0001"}
+        assert policy.allows(Request(action, arn, {**tagged, "aws:ResourceTag/hyperstep:stack": own})), action
+        assert not policy.allows(Request(action, arn, {**tagged, "aws:ResourceTag/hyperstep:stack": other})), action
+        assert not policy.allows(Request(action, arn, tagged)), action
+
+
+def test_suggest_creates_training_jobs_tagged_with_its_own_stack_only() -> None:
+    """``CreateTrainingJob`` and its dependent ``AddTags`` take ``aws:RequestTag/${TagKey}``
+    (Service Authorization Reference, SageMaker): a training job Suggest creates carries its
+    stack's tag, or is refused, so no job escapes the grants above."""
+    from tests.integration.iam_policy import Policy, Request
+
+    stack = Stack(parameters=BACKENDS)
+    own = stack.stack_id.split("/")[2]
+    policy = Policy(tuple(role_statements(stack, "SuggestFunction")))
+    arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/hs-job-t0001-1"
+    for action in ("sagemaker:CreateTrainingJob", "sagemaker:AddTags"):
+        assert policy.allows(Request(action, arn, {"aws:RequestTag/hyperstep:stack": own}))
+        assert not policy.allows(Request(action, arn, {"aws:RequestTag/hyperstep:stack": "another"}))
+        assert not policy.allows(Request(action, arn, {}))
