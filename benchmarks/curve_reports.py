@@ -73,6 +73,9 @@ class NoExecutions(Orchestrator):
     def send_task_success(self, token: str, output: dict) -> bool:
         return True
 
+    def describe_execution(self, execution_id: str) -> None:
+        return None
+
 
 def spec(early_stopping: dict | None, trials: int = 1) -> dict:
     """The tests' tiny spec with one parameter and ``trials`` trials, all at once."""

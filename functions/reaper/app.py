@@ -3,7 +3,9 @@
 Fetches results of running trials whose end event never arrived (Describe* calls), fails
 trials past their timeout plus a grace period, settles trials that ended without their
 final objective and waited the grace for it (from SageMaker's Describe or the Batch job's
-CloudWatch log, else failed), and wakes every unfinished job's execution.
+CloudWatch log, else failed), and wakes every unfinished job's execution; a job no round
+waits on whose execution ended with its status-change event lost (DescribeExecution) is
+closed as Finish closes it.
 ``HYPERSTEP_REAPER_GRACE_SECONDS`` sets the grace (default 300). A pass starts no job in
 its last ``MARGIN_SECONDS`` (a fifth of its time, when shorter) before the function's
 timeout: a job's trials take seconds; a pass cut short logs the jobs it left, which the next

@@ -15,6 +15,8 @@ output ``send_task_success`` sends. What the service relies on:
   with its ARN (Step Functions: ``ExecutionAlreadyExists``, the name taken for 90 days);
 - ``send_task_success(token, output)`` resumes the execution parked on ``token`` with
   ``output`` and says True; a token nobody waits on (unknown, or spent) gives False.
+- ``describe_execution(id)`` gives the execution as its status-change event would (its
+  ARN, machine, name, status and input), None for one not known.
 """
 
 from __future__ import annotations
@@ -199,3 +201,18 @@ def test_a_closed_execution_of_that_name_is_raised_with_its_id(engine: Engine) -
         engine.orchestrator.start_execution("job-1", "job-1-abc")
     assert closed.value.execution_id == first
     assert engine.executions() == [("job-1-abc", {"job_id": "job-1"})]
+
+
+def test_an_execution_is_described_as_its_status_change_event_would_be(engine: Engine) -> None:
+    """What the reaper asks of a job no round waits on (``close_ended_execution`` reads it as
+    the lost "Execution Status Change" event); an execution not known here is None."""
+    arn = engine.orchestrator.start_execution("job-1", "job-1-abc")
+    token = engine.parked.token("job-1")
+    running = engine.orchestrator.describe_execution(arn)
+    assert running is not None and (running.execution_arn, running.status, running.job_id) == (arn, "RUNNING", "job-1")
+    assert running.state_machine_arn == engine.machine_arn and running.name == "job-1-abc"
+    engine.orchestrator.send_task_success(token, {"done": True})
+    engine.ended(arn)
+    ended = engine.orchestrator.describe_execution(arn)
+    assert ended is not None and ended.status == "SUCCEEDED"
+    assert engine.orchestrator.describe_execution(execution_arn(engine.machine_arn, "never-started")) is None

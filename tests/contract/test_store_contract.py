@@ -157,7 +157,8 @@ def test_set_job_status_stamps_end_and_stores_details(store: TrialStore, make_jo
     assert done.ended_at is not None and done.ended_at >= job.created_at
     assert store.get_job(job.id) == done
     reopened = store.set_job_status(job.id, JobStatus.RUNNING)
-    assert reopened.ended_at is None and store.get_job(job.id) == reopened
+    assert reopened.ended_at is None and reopened.error is None  # the failure was the earlier end's
+    assert store.get_job(job.id) == reopened
 
 
 def test_set_job_status_from_an_unexpected_status_conflicts(store: TrialStore, make_job: MakeJob) -> None:
@@ -430,6 +431,18 @@ def test_task_token_is_taken_once(store: TrialStore, make_job: MakeJob) -> None:
     assert store.take_task_token(job.id) is None
     store.put_task_token(job.id, "token-1")
     store.put_task_token(job.id, "token-2")  # a newer wait replaces the old token
+    assert store.take_task_token(job.id) == "token-2"
+    assert store.take_task_token(job.id) is None
+
+
+def test_a_returned_task_token_is_kept_unless_a_newer_one_was_parked(store: TrialStore, make_job: MakeJob) -> None:
+    job = make_job()
+    store.put_task_token(job.id, "token-1")
+    taken = store.take_task_token(job.id)
+    store.return_task_token(job.id, taken)  # its send failed: the next waker gets it
+    assert store.take_task_token(job.id) == "token-1"
+    store.put_task_token(job.id, "token-2")  # the next round parked while a send of token-1 failed
+    store.return_task_token(job.id, "token-1")
     assert store.take_task_token(job.id) == "token-2"
     assert store.take_task_token(job.id) is None
 

@@ -198,6 +198,11 @@ def _start_execution(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     return [Request("states:StartExecution", call.params["stateMachineArn"])]
 
 
+@_maps("states", "DescribeExecution")
+def _describe_execution(call: Call, arns: Arns, tags: Tags) -> list[Request]:
+    return [Request("states:DescribeExecution", call.params["executionArn"])]  # resource type: execution
+
+
 @_maps("states", "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
 def _task_token(call: Call, arns: Arns, tags: Tags) -> list[Request]:
     return [Request(f"states:{call.operation}", "*")]  # the token names the task: no resource type

@@ -166,6 +166,7 @@ class Deployment:
             "HYPERSTEP_ALLOWED_S3_PREFIXES": "s3://hyperstep-demo/",
             "HYPERSTEP_ALLOWED_ROLE_ARNS": f"arn:aws:iam::{ACCOUNT}:role/HyperstepSageMakerRole",
             "HYPERSTEP_ADMIN_PRINCIPALS": "",  # the test deployment names no admins
+            "HYPERSTEP_STACK_ID": "6f1d2c3b-4a5e-11f0-9c7d-0a1b2c3d4e5f",  # the stack id's UUID, tagged on trials
         }
         """Variables the template fills from its own resources (or the deployer's parameters), by name."""
         self.service: TuningService = build_aws_service(self.values)

@@ -40,6 +40,8 @@ The scenarios, in one moto deployment:
   (``GetParameter``, ``GetSecretValue``) as it starts each trial;
 - jobs on both backends whose execution is stopped by hand while their trials run: from
   Step Functions' status-change event, Finish fails each job and stops its trials;
+- the same with the event lost: the reaper asks ``DescribeExecution`` and closes the job
+  (``PutEvents``, ``StopTrainingJob``);
 - the same with one trial awaiting its final objective (its end carried none): Finish settles
   it from the source (``DescribeTrainingJob``; ``DescribeJobs`` and the job's log).
 """
@@ -63,6 +65,8 @@ from moto.batch.models import JobStatus as BatchStatus
 from moto.batch.models import batch_backends
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from hyperstep.aws import StepFunctionsOrchestrator
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
@@ -591,6 +595,24 @@ def execution_stopped_by_hand(stack: MotoStack) -> None:
         assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
 
 
+def execution_end_event_lost(stack: MotoStack) -> None:
+    """A job's execution is stopped by hand and its status-change event never comes: the
+    reaper's wake finds no round waiting, so it asks ``DescribeExecution`` and closes the job
+    as Finish would (stopping its trials, publishing its end). The execution is stopped
+    mid-round (no token parked). moto's engine keeps an execution that waits for a task token
+    RUNNING when stopped: its status is set as AWS's would read."""
+    job = stack.service.submit(parse_spec(spec("sagemaker", "iam-end-event-lost")))
+    launched_and_waiting(stack, job.id)
+    execution = execution_of(stack, job.id)
+    stack.sfn.stop_execution(executionArn=execution, error="Manual", cause="stopped from the console")
+    stack.service.store.take_task_token(job.id)
+    stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution).exec_status = ExecutionStatus.ABORTED
+    with mock.patch.object(stack, "reaper_grace_seconds", -10 * 3600.0):  # an old job
+        counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert counts.get("executions_ended") == 1, counts
+    assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
+
+
 def awaiting_objective(platform: TrainingPlatform, launched: Launched) -> None:
     """The trial's job ended and its end carried no objective, nor does the platform's record
     (SageMaker's ``FinalMetricDataList`` empty; Batch keeps none): the trial awaits its final
@@ -641,6 +663,7 @@ SCENARIOS = (
     secrets_resolved_at_launch,
     sagemaker_steps_read_from_the_log,
     execution_stopped_by_hand,
+    execution_end_event_lost,
     execution_stopped_while_a_trial_awaits_its_objective,
 )
 
@@ -690,6 +713,7 @@ def verdicts() -> list[Verdict]:
         assert stack.state_machine_arn == function_environment("suggest")["HYPERSTEP_STATE_MACHINE_ARN"]
         create_batch_environment()
         stack.environment["HYPERSTEP_SECRETS_PREFIX"] = function_environment("suggest")["HYPERSTEP_SECRETS_PREFIX"]
+        stack.environment["HYPERSTEP_STACK_ID"] = function_environment("suggest")["HYPERSTEP_STACK_ID"]
         api_environment = function_environment("api")
         for variable in ("HYPERSTEP_CALLER_RATE", "HYPERSTEP_CALLER_BURST"):  # the API's throttle per caller
             stack.environment[variable] = api_environment[variable]
@@ -762,6 +786,8 @@ NEEDED = {
     ("reaper", "logs:GetLogEvents"),
     ("reaper", "logs:DescribeLogStreams"),  # a SageMaker trial's steps from its log
     ("reaper", "states:SendTaskSuccess"),
+    ("reaper", "states:DescribeExecution"),  # a job whose execution's end event was lost
+    ("reaper", "events:PutEvents"),  # that job closed as Finish closes it
 }
 """What the scenarios must make each function do, so the check above covers it."""
 
@@ -823,17 +849,31 @@ def judge(function: str, made: Call, tags: dict[str, str] | None = None) -> list
     return [policy.allows(r) for r in authorizations(made, Arns(ACCOUNT), lambda _: tags or {})]
 
 
-JOB_TAGS = {"hyperstep:job-id": "j-1", "hyperstep:trial-id": "t0001"}
+JOB_TAGS = {
+    "hyperstep:job-id": "j-1",
+    "hyperstep:trial-id": "t0001",
+    "hyperstep:stack": DEPLOYED.stack_id.split("/")[2],
+}
+OTHER_STACKS = {**JOB_TAGS, "hyperstep:stack": "0b7c1a2e-0000-11f0-9c7d-0a1b2c3d4e5f"}
+"""A trial of another hyperstep stack in the same account and region."""
 
 
 def test_a_role_may_pass_only_its_role_and_only_to_its_service() -> None:
     training = {"TrainingJobName": "hs-j-1-t0001-1", "RoleArn": BACKENDS["TrainingRoleArn"]}
     tags = [{"Key": k, "Value": v} for k, v in JOB_TAGS.items()]
     assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", {**training, "Tags": tags})) == [True] * 3
-    other_role = {**training, "RoleArn": "arn:aws:iam::123456789012:role/Admin"}
-    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", other_role)) == [True, False]
-    foreign = {**training, "TrainingJobName": "someone-elses-job"}
-    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", foreign)) == [False, True]
+    other_role = {**training, "RoleArn": "arn:aws:iam::123456789012:role/Admin", "Tags": tags}
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", other_role)) == [True, True, False]
+    foreign = {**training, "TrainingJobName": "someone-elses-job", "Tags": tags}
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", foreign)) == [False, False, True]
+    untagged = call("suggest", "sagemaker", "CreateTrainingJob", training)  # no stack tag: out of every grant
+    assert judge("suggest", untagged) == [False, True]
+    elsewhere = [{"Key": k, "Value": v} for k, v in OTHER_STACKS.items()]
+    assert judge("suggest", call("suggest", "sagemaker", "CreateTrainingJob", {**training, "Tags": elsewhere})) == [
+        False,
+        False,
+        True,
+    ]
     schedule = {"Name": "n", "GroupName": "default", "Target": {"RoleArn": BACKENDS["TrainingRoleArn"]}}
     assert judge("api", call("api", "scheduler", "CreateSchedule", schedule)) == [False, False]
 
@@ -848,6 +888,10 @@ def test_batch_jobs_are_tagged_only_with_hyperstep_tags_and_terminated_only_when
     terminate = call("finish", "batch", "TerminateJob", {"jobId": "0f1e", "reason": "Stopped by hyperstep"})
     assert judge("finish", terminate, tags=JOB_TAGS) == [True]
     assert judge("finish", terminate, tags={"team": "ml"}) == [False]
+    assert judge("finish", terminate, tags=OTHER_STACKS) == [False]  # another stack's trial
+    stop = call("collect", "sagemaker", "StopTrainingJob", {"TrainingJobName": "hs-j-1-t0001-1"})
+    assert judge("collect", stop, tags=JOB_TAGS) == [True]
+    assert judge("collect", stop, tags=OTHER_STACKS) == [False]
 
 
 def test_transactions_are_authorized_per_item_on_the_table() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from hyperstep.backends.base import TrialBackend
 from hyperstep.errors import ExecutionClosedError, JobExistsError
+from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.ports import Orchestrator
@@ -39,6 +40,8 @@ class FakeOrchestrator(Orchestrator):
     def __init__(self) -> None:
         self.woken: list[tuple[str, dict[str, Any]]] = []
         self.started: list[str] = []
+        self.executions: dict[str, ExecutionStatusChange] = {}
+        """What ``describe_execution`` answers, by execution id (none: unknown)."""
 
     def start_execution(self, job_id: str, name: str) -> str:
         self.started.append(name)
@@ -47,6 +50,9 @@ class FakeOrchestrator(Orchestrator):
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         self.woken.append((token, output))
         return True
+
+    def describe_execution(self, execution_id: str) -> ExecutionStatusChange | None:
+        return self.executions.get(execution_id)
 
 
 @pytest.fixture

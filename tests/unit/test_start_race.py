@@ -18,11 +18,11 @@ from typing import TypeVar
 
 import pytest
 
-from hyperstep.errors import ExecutionClosedError
+from hyperstep.errors import ConflictError, ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.keyed_submit import keyed_job_id, submit_keyed
 from hyperstep.messages import FinishRequest, Plan, SuggestRequest
-from hyperstep.models import JobStatus
+from hyperstep.models import JobStatus, StopReason
 from hyperstep.recurring import carry_on
 from hyperstep.service import START_FAILED, TuningService, execution_name
 from hyperstep.spec import JobSpec, parse_spec
@@ -112,6 +112,21 @@ def test_a_retry_that_reopens_the_job_first_records_the_execution_that_then_runs
     assert orchestrator.running == {first} and service.store.get_job(job_id).status is JobStatus.RUNNING
 
 
+@pytest.mark.parametrize("reopener", ["the keyed retry", "the execution's take-back"])
+def test_a_reopened_job_no_longer_shows_its_failed_start(reopener: str) -> None:
+    """Before: the job ran on with ``error`` still "could not start execution: ...", shown by
+    ``GET /jobs/{id}`` and ``hyperstep status`` as if it had failed."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, _, spec = lost_start(first)
+    if reopener == "the keyed retry":
+        submit_keyed(service, spec, None, "k")
+    else:
+        assert not suggest(service, first).done
+    job = service.store.get_job(job_id)
+    assert job.status is JobStatus.RUNNING and job.error is None
+
+
 def test_an_execution_that_finds_the_job_failed_then_finished_by_a_retry_leaves_one_running() -> None:
     """The execution read the job failed and ended (Finish changed nothing); the retry then
     finds its name closed and starts the seed's next one: one execution runs the job."""
@@ -124,6 +139,36 @@ def test_an_execution_that_finds_the_job_failed_then_finished_by_a_retry_leaves_
     second = execution_name(job_id, "k/1")
     assert orchestrator.running == {second} and job.execution_id == f"exec-{second}"
     assert job.status is JobStatus.RUNNING
+
+
+def test_a_stop_of_a_job_whose_start_failed_keeps_it_from_being_taken_back() -> None:
+    """A stop sent while the job is START_FAILED: the job is not over (the execution whose
+    start lost its answer takes it back, a keyed retry reopens it), so the stop is accepted
+    and closes it stopped; neither runs it then. Before: 409 "job is failed", and then the
+    execution took the job back and ran its trials against the user's stop."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, orchestrator, spec = lost_start(first)
+    stopped = service.stop(job_id)
+    assert stopped.status is JobStatus.STOPPED and stopped.stop_reason is StopReason.STOPPED_BY_USER
+    plan = suggest(service, first)  # the execution that started
+    assert plan.done and not plan.trial_ids
+    started = list(orchestrator.started)
+    assert submit_keyed(service, spec, None, "k").status is JobStatus.STOPPED  # the caller's retry
+    assert orchestrator.started == started and not service.store.list_trials(job_id)
+    with pytest.raises(ConflictError):  # stopped: a second stop is refused as for any ended job
+        service.stop(job_id)
+
+
+def test_a_stop_of_a_job_failed_for_another_reason_is_refused() -> None:
+    """Failed otherwise, nothing takes the job back: it is over, and a stop is 409 as for
+    any job that has ended."""
+    job_id = keyed_job_id("tiny", None, "k")
+    service, _, _ = lost_start(execution_name(job_id, "k"))
+    service.store.set_job_status(job_id, JobStatus.FAILED, error="stopped: its owner's guardrails changed")
+    with pytest.raises(ConflictError):
+        service.stop(job_id)
+    assert service.store.get_job(job_id).status is JobStatus.FAILED
 
 
 def test_an_execution_does_not_take_back_a_job_failed_for_another_reason() -> None:

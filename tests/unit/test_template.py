@@ -94,6 +94,8 @@ EXPECTED_ACTIONS = {
         "batch:DescribeJobs",
         "logs:GetLogEvents",
         "logs:DescribeLogStreams",  # a running SageMaker trial's steps from its log
+        "states:DescribeExecution",  # a job whose execution's end event was lost...
+        "events:PutEvents",  # ...closed as Finish closes it
     },
 }
 """What each function's use cases call (service.py, the store, the backends, scheduling)."""
@@ -420,11 +422,14 @@ def test_api_gateway_invokes_the_function_under_its_permission_not_the_callers_c
 
 def test_tagging_batch_jobs_requires_hyperstep_tags_in_the_request() -> None:
     """Suggest (which launches) may tag only the jobs it submits (their request carries
-    hyperstep's tags), not any job in the account: TerminateJob trusts the ``hyperstep:job-id`` tag."""
-    launch = role_statements(Stack(parameters=BACKENDS), "SuggestFunction")
+    hyperstep's tags, this stack's among them), not any job in the account: TerminateJob
+    trusts the ``hyperstep:stack`` tag."""
+    stack = Stack(parameters=BACKENDS)
+    launch = role_statements(stack, "SuggestFunction")
     (tagging,) = [s for s in launch if s["Action"] == "batch:TagResource"]
     assert tagging["Condition"] == {
-        "Null": {"aws:RequestTag/hyperstep:job-id": "false", "aws:RequestTag/hyperstep:trial-id": "false"}
+        "Null": {"aws:RequestTag/hyperstep:job-id": "false", "aws:RequestTag/hyperstep:trial-id": "false"},
+        "StringEquals": {"aws:RequestTag/hyperstep:stack": stack.stack_id.split("/")[2]},
     }
 
 

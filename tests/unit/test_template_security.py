@@ -69,19 +69,25 @@ def test_only_the_admins_may_read_the_dead_letter_queue(admins: str) -> None:
     assert not denied(policy, "sqs:SendMessage", "events.amazonaws.com")
 
 
-def finish_may_put(*entries: tuple[str, str]) -> bool:
-    """Whether Finish's role may send these (source, detail-type) entries to the stack's bus in
-    one PutEvents call, as IAM evaluates it (``tests.integration.iam_policy``)."""
+CLOSERS = ["FinishFunction", "ReaperFunction"]
+"""The functions that close jobs and publish their completion (the reaper: a job whose
+execution's end event was lost)."""
+
+
+def may_put(function: str, *entries: tuple[str, str]) -> bool:
+    """Whether the function's role may send these (source, detail-type) entries to the stack's
+    bus in one PutEvents call, as IAM evaluates it (``tests.integration.iam_policy``)."""
     from tests.integration.iam_policy import Arns, Call, Policy, authorizations
 
     stack = Stack(parameters=BACKENDS)
     sent = [{"Source": s, "DetailType": d, "Detail": "{}", "EventBusName": "default"} for s, d in entries]
-    made = Call("finish", "events", "PutEvents", {"Entries": sent}, stack.region)
-    policy = Policy(tuple(role_statements(stack, "FinishFunction")))
+    made = Call(function.removesuffix("Function").lower(), "events", "PutEvents", {"Entries": sent}, stack.region)
+    policy = Policy(tuple(role_statements(stack, function)))
     return all(policy.allows(r) for r in authorizations(made, Arns(stack.account), dict))
 
 
-def test_finish_may_send_its_completion_event_and_nothing_else() -> None:
+@pytest.mark.parametrize("function", CLOSERS)
+def test_finish_may_send_its_completion_event_and_nothing_else(function: str) -> None:
     """Finish's events:PutEvents held for any event on the bus: code running as Finish could
     send a trial's "Trial Metric Reported" (source hyperstep.trial; signed, but a keyless trial
     from before signing takes it unsigned) or any event another consumer of the bus trusts.
@@ -99,14 +105,15 @@ def test_finish_may_send_its_completion_event_and_nothing_else() -> None:
     EventBridgePublisher(client).publish("Tuning Job Completed", {})
     (sent,) = client.put_events.call_args.kwargs["Entries"]
     completion = (sent["Source"], sent["DetailType"])
-    assert finish_may_put(completion)
-    assert not finish_may_put(("hyperstep.trial", "Trial Metric Reported"))
-    assert not finish_may_put((sent["Source"], "Trial Metric Reported"))
-    assert not finish_may_put(("hyperstep.trial", sent["DetailType"]))
-    assert not finish_may_put(completion, ("hyperstep.trial", "Trial Metric Reported"))
+    assert may_put(function, completion)
+    assert not may_put(function, ("hyperstep.trial", "Trial Metric Reported"))
+    assert not may_put(function, (sent["Source"], "Trial Metric Reported"))
+    assert not may_put(function, ("hyperstep.trial", sent["DetailType"]))
+    assert not may_put(function, completion, ("hyperstep.trial", "Trial Metric Reported"))
 
 
-def test_finish_may_not_put_a_request_that_names_no_source_or_detail_type() -> None:
+@pytest.mark.parametrize("function", CLOSERS)
+def test_finish_may_not_put_a_request_that_names_no_source_or_detail_type(function: str) -> None:
     """``ForAllValues`` holds when the request has no value for its key at all (IAM: it "also
     returns true if there are no context keys in the request"), so the two ``ForAllValues``
     conditions alone would allow a PutEvents whose context lacks ``events:source`` or
@@ -114,10 +121,78 @@ def test_finish_may_not_put_a_request_that_names_no_source_or_detail_type() -> N
     from tests.integration.iam_policy import Policy, Request
 
     stack = Stack(parameters=BACKENDS)
-    policy = Policy(tuple(role_statements(stack, "FinishFunction")))
+    policy = Policy(tuple(role_statements(stack, function)))
     bus = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:event-bus/default"
     source, detail_type = {"events:source": ("hyperstep",)}, {"events:detail-type": ("Tuning Job Completed",)}
     assert policy.allows(Request("events:PutEvents", bus, {**source, **detail_type}))
     assert not policy.allows(Request("events:PutEvents", bus, {}))
     assert not policy.allows(Request("events:PutEvents", bus, source))
     assert not policy.allows(Request("events:PutEvents", bus, detail_type))
+
+
+def test_the_reaper_may_describe_this_stacks_executions_only() -> None:
+    """DescribeExecution's resource type is execution, ``arn:${Partition}:states:${Region}:
+    ${Account}:execution:${StateMachineName}:${ExecutionId}`` (Service Authorization
+    Reference, Step Functions): the grant names this stack's state machine, so the reaper
+    reads no other stack's executions (their input holds job ids)."""
+    from tests.integration.iam_policy import Policy, Request
+
+    stack = Stack(parameters=BACKENDS)
+    document = transformed()
+    machine = stack.physical_name("TuningStateMachine", document)
+    policy = Policy(tuple(role_statements(stack, "ReaperFunction")))
+    executions = f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution"
+    assert policy.allows(Request("states:DescribeExecution", f"{executions}:{machine}:job-1-abc", {}))
+    assert not policy.allows(Request("states:DescribeExecution", f"{executions}:other-machine:job-1-abc", {}))
+    assert not policy.allows(Request("states:DescribeExecution", f"{executions}:{machine}-2:job-1-abc", {}))
+
+
+TRIAL_GRANTS = {
+    "ApiFunction": ["sagemaker:StopTrainingJob", "batch:TerminateJob"],
+    "SuggestFunction": ["sagemaker:StopTrainingJob", "batch:TerminateJob"],
+    "FinishFunction": ["sagemaker:StopTrainingJob", "sagemaker:DescribeTrainingJob", "batch:TerminateJob"],
+    "CollectFunction": ["sagemaker:StopTrainingJob", "sagemaker:DescribeTrainingJob", "batch:TerminateJob"],
+    "ReaperFunction": ["sagemaker:StopTrainingJob", "sagemaker:DescribeTrainingJob", "batch:TerminateJob"],
+}
+"""Every function's grants on trials that exist: what must not reach another stack's."""
+
+
+@pytest.mark.parametrize("function", sorted(TRIAL_GRANTS))
+def test_a_function_reaches_only_its_own_stacks_trials(function: str) -> None:
+    """Two hyperstep stacks in one account: before, ``training-job/hs-*`` and Batch's ``job/*``
+    tagged ``hyperstep:job-id`` let each stack's functions stop and describe the other's trials.
+    Now each grant needs the trial's ``hyperstep:stack`` tag to be its own stack's. SageMaker's
+    ``training-job`` and Batch's ``job`` resources take ``aws:ResourceTag/${TagKey}`` (Service
+    Authorization Reference; cfn-lint's copy, ``tests.template_model.iam_reference``)."""
+    from tests.integration.iam_policy import Policy, Request
+
+    stack = Stack(parameters=BACKENDS)
+    own, other = stack.stack_id.split("/")[2], "0b7c1a2e-0000-11f0-9c7d-0a1b2c3d4e5f"
+    policy = Policy(tuple(role_statements(stack, function)))
+    prefix = f"arn:{stack.partition}"
+    for action in TRIAL_GRANTS[function]:
+        arn = (
+            f"{prefix}:sagemaker:{stack.region}:{stack.account}:training-job/hs-job-t0001-1"
+            if action.startswith("sagemaker:")
+            else f"{prefix}:batch:{stack.region}:{stack.account}:job/0123abcd"
+        )
+        tagged = {"aws:ResourceTag/hyperstep:job-id": "job", "aws:ResourceTag/hyperstep:trial-id": "t0001"}
+        assert policy.allows(Request(action, arn, {**tagged, "aws:ResourceTag/hyperstep:stack": own})), action
+        assert not policy.allows(Request(action, arn, {**tagged, "aws:ResourceTag/hyperstep:stack": other})), action
+        assert not policy.allows(Request(action, arn, tagged)), action
+
+
+def test_suggest_creates_training_jobs_tagged_with_its_own_stack_only() -> None:
+    """``CreateTrainingJob`` and its dependent ``AddTags`` take ``aws:RequestTag/${TagKey}``
+    (Service Authorization Reference, SageMaker): a training job Suggest creates carries its
+    stack's tag, or is refused, so no job escapes the grants above."""
+    from tests.integration.iam_policy import Policy, Request
+
+    stack = Stack(parameters=BACKENDS)
+    own = stack.stack_id.split("/")[2]
+    policy = Policy(tuple(role_statements(stack, "SuggestFunction")))
+    arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/hs-job-t0001-1"
+    for action in ("sagemaker:CreateTrainingJob", "sagemaker:AddTags"):
+        assert policy.allows(Request(action, arn, {"aws:RequestTag/hyperstep:stack": own}))
+        assert not policy.allows(Request(action, arn, {"aws:RequestTag/hyperstep:stack": "another"}))
+        assert not policy.allows(Request(action, arn, {}))

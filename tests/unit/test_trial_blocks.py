@@ -70,7 +70,7 @@ def test_channel_shorthand_expands_to_defaults() -> None:
         ({"input_channels": {"bad name": "s3://bucket/x"}}, "input_channels"),
         ({"tags": {"aws:created-by": "me"}}, "reserved"),
         ({"tags": {"hyperstep:job-id": "x"}}, "reserved"),
-        ({"tags": {f"k{i}": "v" for i in range(49)}}, "at most 48 tags"),
+        ({"tags": {f"k{i}": "v" for i in range(48)}}, "at most 47 tags"),
         ({"environment": {"HYPERSTEP_JOB_ID": "x"}}, "HYPERSTEP_"),
         ({"metric_definitions": [{"name": f"m{i}", "regex": "m=(.*)"} for i in range(41)]}, "at most 40"),
         ({"vpc": {"subnets": [], "security_group_ids": ["sg-1"]}}, "subnets"),

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hyperstep.errors import ExecutionClosedError, LaunchError
+from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.ports import EventPublisher, Orchestrator, execution_arn
 from hyperstep.secrets import SSM, SecretRef, SecretResolver
 
@@ -38,6 +39,16 @@ class StepFunctionsOrchestrator(Orchestrator):
         except (errors.TaskTimedOut, errors.TaskDoesNotExist, errors.InvalidToken):
             return False
         return True
+
+    def describe_execution(self, execution_id: str) -> ExecutionStatusChange | None:
+        """DescribeExecution's ``executionArn``, ``stateMachineArn``, ``name``, ``status``,
+        ``input``, ``error`` and ``cause`` are the status-change event's fields of the same
+        names (Step Functions API reference, DescribeExecution)."""
+        try:
+            described = self.client.describe_execution(executionArn=execution_id)
+        except self.client.exceptions.ExecutionDoesNotExist:
+            return None
+        return ExecutionStatusChange.model_validate(described)
 
 
 class EventBridgePublisher(EventPublisher):

@@ -1,7 +1,8 @@
 """The two small ports besides the store and the backends.
 
-- ``Orchestrator``: starts an execution of the tuning state machine and wakes one that
-  waits on a task token (Step Functions on AWS, the local executor on a laptop).
+- ``Orchestrator``: starts an execution of the tuning state machine, wakes one that
+  waits on a task token, and says how one stands (Step Functions on AWS, the local
+  executor on a laptop).
 - ``EventPublisher``: tells the world a job has finished (EventBridge, in-process bus).
 
 ``tests/contract/test_orchestrator_contract.py`` and ``test_publisher_contract.py`` hold
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import Any
+
+from hyperstep.execution_events import ExecutionStatusChange
 
 
 class Orchestrator(ABC):
@@ -25,6 +28,12 @@ class Orchestrator(ABC):
     @abstractmethod
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         """Resume the execution waiting on ``token``; False when it no longer waits."""
+
+    @abstractmethod
+    def describe_execution(self, execution_id: str) -> ExecutionStatusChange | None:
+        """The execution as its status-change event would describe it now (``status``
+        ``RUNNING`` while it runs; Step Functions' DescribeExecution, eventually consistent:
+        a just-ended one may still read running); None when no such execution is known."""
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

@@ -342,8 +342,7 @@ class TuningService:
         first answer and the write had its end event find no execution of the job to close
         (``close_ended_execution``), and would leave the job running, run by none; it is
         closed here as that event would have closed it."""
-        unstarted = job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
-        if not unstarted or job.execution_id is not None or not execution or self.orchestrator is None:
+        if not is_unstarted(job) or not execution or self.orchestrator is None:
             return job
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
@@ -1019,15 +1018,24 @@ class TuningService:
     def wake(self, job_id: str) -> bool:
         """Resume the execution waiting on this job, if one waits; True if one was woken.
         A service with no orchestrator (the CLI's ``update`` on a local store, while
-        another process runs the job) leaves the token parked for that process's wake."""
+        another process runs the job) leaves the token parked for that process's wake.
+
+        The token is taken before it is sent, so two wakers never both send it; a send that
+        raises puts it back (``TrialStore.return_task_token``) for the next waker (the
+        reaper's, the next result's) rather than leaving the round to its Wait timeout. A
+        send answered ``TaskTimedOut``/``InvalidToken`` (a token used or expired) drops it."""
         if self.orchestrator is None:
             return False
         stored = self.store.take_task_token(job_id)
         if stored is None:
             return False
         token, history_events = unparked(stored)
-        progress = self.progress(job_id).model_copy(update={"history_events": history_events})
-        return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
+        try:
+            progress = self.progress(job_id).model_copy(update={"history_events": history_events})
+            return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
+        except Exception:  # not sent (throttled past retries, a 5xx): the next waker sends it
+            self.store.return_task_token(job_id, stored)
+            raise
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event.
@@ -1110,8 +1118,27 @@ class TuningService:
         that raises (``StopTrainingJob`` throttled past the SDK's retries) is logged, and the
         execution is woken all the same, whose round stops every running trial of a stopping
         job again (``suggest``), as every later round does until they end. A wake that raises
-        (SendTaskSuccess unreachable) is logged too: the round wakes at its timeout."""
-        job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+        (SendTaskSuccess unreachable) is logged too: the round wakes at its timeout.
+
+        A job whose start failed (``START_FAILED``, no execution recorded) is not over for
+        good: the execution a start that lost only its answer began takes it back
+        (``_claimed``), a keyed retry or a tick's reopens it (``recurring.carry_on``). A stop
+        of it closes it stopped at once, and neither runs it then (a 409 before, and then it
+        ran). Any other job that is not running is ``ConflictError`` (409), as is one taken
+        back between the read and the write (the caller's retry stops it running)."""
+        try:
+            job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+        except ConflictError:
+            unstarted = self.store.get_job(job_id)
+            if not is_unstarted(unstarted):
+                raise
+            return self.store.set_job_status(
+                job_id,
+                JobStatus.STOPPED,
+                expected=(JobStatus.FAILED,),
+                stop_reason=StopReason.STOPPED_BY_USER,
+                stop_detail="stopped by the user before its execution started",
+            )
         try:
             self._stop_active(job, self.store.list_trials(job_id))
         except Exception as exc:
@@ -1227,9 +1254,29 @@ class TuningService:
             except Exception as exc:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
-        self.wake(job.id)
+        if not self.wake(job.id) and self._close_if_execution_ended(job.id, grace_seconds):
+            counts["executions_ended"] = counts.get("executions_ended", 0) + 1
         if failure is not None:
             raise failure
+
+    def _close_if_execution_ended(self, job_id: str, grace: float) -> bool:
+        """Close the job as its execution's end event would have (``close_ended_execution``)
+        if that execution has ended outside Finish Job, and say whether it did: the event can
+        be lost for good (a rule disabled, its target throttled past its retries), and the job
+        would stay running forever.
+
+        Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
+        no parked token, or one nobody waits on), that is unfinished as read now, has an
+        execution recorded and is older than the grace: a live job's round waits at its Wait
+        between results, so a pass asks only of the jobs caught mid-round and those whose
+        execution is gone, at most once per job."""
+        job = self.store.get_job(job_id)
+        if self.orchestrator is None or job.status.finished or job.execution_id is None:
+            return False
+        if self.clock() - job.created_at <= grace:  # its first round may still be starting
+            return False
+        change = self.orchestrator.describe_execution(job.execution_id)
+        return change is not None and self.close_ended_execution(change) is not None
 
     def _running(self, job: Job) -> list[Trial]:
         """The job's running trials, read now, without reading the whole job (the store has
@@ -1344,6 +1391,12 @@ def unparked(stored: str) -> tuple[str, int]:
         return stored, 0
     value = json.loads(stored)
     return value["token"], int(value.get("history_events", 0))
+
+
+def is_unstarted(job: Job) -> bool:
+    """Whether the job failed only because its execution's start did (``START_FAILED``, no
+    execution recorded): its execution, or a retried start, may yet take it back."""
+    return job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED) and job.execution_id is None
 
 
 def failure_reason(error: Mapping[str, Any]) -> str:

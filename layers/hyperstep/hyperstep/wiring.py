@@ -8,6 +8,8 @@ pass it here as a plain ``Mapping``. The variables, as ``template.yaml`` sets th
 - ``HYPERSTEP_EVENT_BUS``: where completion events and training scripts' metrics go
   (default ``default``);
 - ``HYPERSTEP_RETENTION_DAYS``: how long DynamoDB keeps items (TTL; default 90);
+- ``HYPERSTEP_STACK_ID``: the deployment's id, tagged on every training job and Batch job
+  (``hyperstep:stack``): the functions' grants on them hold only with it (unset: no tag);
 - ``HYPERSTEP_SECRETS_PREFIX``: the only SSM parameters and secrets a trial's secret references
   may name (``hyperstep.secrets``; unset: not checked here, Launch's IAM role decides);
 - ``HYPERSTEP_START_FUNCTION_ARN``, ``HYPERSTEP_SCHEDULER_ROLE_ARN``,
@@ -85,7 +87,9 @@ def build_aws_service(env: Mapping[str, str]) -> TuningService:
     secrets = AwsSecrets(boto3.client, env.get("HYPERSTEP_SECRETS_PREFIX"), env.get("HYPERSTEP_SECRETS_ARN"))
     return TuningService(
         store=DynamoDBStore(env["HYPERSTEP_TABLE"], retention_days=int(env.get("HYPERSTEP_RETENTION_DAYS", "90"))),
-        backends=aws_backends(BackendContext(client=client, event_bus=bus, secrets=secrets)),
+        backends=aws_backends(
+            BackendContext(client=client, event_bus=bus, secrets=secrets, stack=env.get("HYPERSTEP_STACK_ID"))
+        ),
         orchestrator=StepFunctionsOrchestrator(client("stepfunctions"), env.get("HYPERSTEP_STATE_MACHINE_ARN", "")),
         publisher=EventBridgePublisher(client("events"), bus),
     )

@@ -56,6 +56,9 @@ class BackendContext:
     whose trials' ends and reports are events it makes itself (the simulated backend)."""
     secrets: SecretResolver = field(default_factory=NoSecrets)
     """Resolves the secret references of a trial's environment at launch (``hyperstep.secrets``)."""
+    stack: str | None = None
+    """The deployment's id, tagged on every cloud job (``naming.TAG_STACK``): its IAM grants
+    hold only for its own jobs (None: no such tag, as locally)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ by the backends (each backend's own limits live in its folder).
 
 Every SageMaker training job and Batch job hyperstep starts is named
 ``hs-<job id>-<trial id>-<attempt>`` (for example ``hs-mnist-3f2a9c1b7d4e-t0007-1``) and
-tagged ``hyperstep:job-id`` / ``hyperstep:trial-id``, so a state-change event maps back to
+tagged ``hyperstep:job-id`` / ``hyperstep:trial-id`` (and, on AWS, ``hyperstep:stack``: the
+deployment's grants hold only for its own jobs), so a state-change event maps back to
 its trial from the tags or, when an event lacks them, from the name alone
 (``trial_ids``). The fixed ``hs-`` prefix lets an EventBridge rule match only hyperstep's jobs.
 
@@ -32,6 +33,9 @@ from hyperstep.spec_base import text
 NAME_PREFIX = "hs-"
 TAG_JOB_ID = "hyperstep:job-id"
 TAG_TRIAL_ID = "hyperstep:trial-id"
+TAG_STACK = "hyperstep:stack"
+"""The deployment that launched the job (its stack id's UUID): the functions' IAM grants on
+training jobs and Batch jobs hold only for their own stack's (``template.yaml``)."""
 ENV_JOB_ID = "HYPERSTEP_JOB_ID"
 ENV_TRIAL_ID = "HYPERSTEP_TRIAL_ID"
 ENV_HYPERPARAMETERS = "HYPERSTEP_HYPERPARAMETERS"
@@ -105,23 +109,25 @@ def script_arguments(params: Mapping[str, Any]) -> list[str]:
     return args
 
 
-def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str]) -> dict[str, str]:
-    """The user's tags plus hyperstep's two (which win on a clash)."""
-    return {**user_tags, TAG_JOB_ID: job_id, TAG_TRIAL_ID: trial_id}
+def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str], stack: str | None = None) -> dict[str, str]:
+    """The user's tags plus hyperstep's (which win on a clash): the job's and the trial's ids,
+    and the deployment's ``stack`` when it has one."""
+    own = {TAG_JOB_ID: job_id, TAG_TRIAL_ID: trial_id} | ({} if stack is None else {TAG_STACK: stack})
+    return {**user_tags, **own}
 
 
 TagKey = text("tag keys", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)])
 TagValue = text("tag values", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)])
 MAX_TAGS = 50
-"""SageMaker and Batch both allow 50 tags per job; hyperstep adds two of its own."""
-_OWN_TAGS = 2
+"""SageMaker and Batch both allow 50 tags per job; hyperstep adds up to three of its own."""
+_OWN_TAGS = 3
 
 
 def check_user_tags(tags: dict[str, str]) -> dict[str, str]:
-    """A spec block's ``tags``, refused when they leave no room for hyperstep's two or use
+    """A spec block's ``tags``, refused when they leave no room for hyperstep's three or use
     a reserved prefix (``aws:`` is AWS's, ``hyperstep:`` ours)."""
     if len(tags) > MAX_TAGS - _OWN_TAGS:
-        raise ValueError(f"at most {MAX_TAGS - _OWN_TAGS} tags (hyperstep adds 2 of the {MAX_TAGS})")
+        raise ValueError(f"at most {MAX_TAGS - _OWN_TAGS} tags (hyperstep adds {_OWN_TAGS} of the {MAX_TAGS})")
     for key in tags:
         if key.lower().startswith("aws:"):
             raise ValueError(f"tag key {key!r}: the aws: prefix is reserved for AWS")

@@ -20,7 +20,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hyperstep.asl.executor import DefinitionError, ExecutionExistsError, Executor, OnEnd, load_definition
+from hyperstep.asl.executor import (
+    DefinitionError,
+    ExecutionDoesNotExist,
+    ExecutionExistsError,
+    Executor,
+    OnEnd,
+    load_definition,
+)
 from hyperstep.asl.interpreter import Sleep
 from hyperstep.asl.tasks import Function, Resolver
 from hyperstep.backends.base import TrialBackend
@@ -34,7 +41,7 @@ from hyperstep.backends.simulated.events import SOURCES as SIMULATED_SOURCES
 from hyperstep.backends.simulated.events import event_of
 from hyperstep.errors import ExecutionClosedError, HyperstepError
 from hyperstep.execution_events import DETAIL_TYPE as EXECUTION_DETAIL_TYPE
-from hyperstep.execution_events import ENDED_OUTSIDE
+from hyperstep.execution_events import ENDED_OUTSIDE, ExecutionStatusChange
 from hyperstep.execution_events import SOURCE as EXECUTION_SOURCE
 from hyperstep.handlers import LOOP_HANDLERS
 from hyperstep.local.bus import BusPublisher, InProcessBus, envelope
@@ -104,6 +111,13 @@ class LocalOrchestrator(Orchestrator):
 
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         return self.executor.send_task_success(token, output)
+
+    def describe_execution(self, execution_id: str) -> ExecutionStatusChange | None:
+        try:
+            execution = self.executor.execution(execution_id)
+        except ExecutionDoesNotExist:
+            return None
+        return ExecutionStatusChange.model_validate(execution.status_change())
 
 
 class LocalRuntime:

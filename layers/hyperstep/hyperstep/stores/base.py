@@ -102,7 +102,8 @@ class TrialStore(ABC):
         stop_detail: str | None = None,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status; clearing
-        ``ended_at`` and ``completion_published`` for an unfinished one).
+        ``ended_at``, ``completion_published`` and ``error`` for an unfinished one: a job
+        reopened after a failed start no longer shows that failure).
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
         ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
@@ -290,6 +291,12 @@ class TrialStore(ABC):
     @abstractmethod
     def take_task_token(self, job_id: str) -> str | None:
         """Remove and return the stored token; one caller gets it, the rest get None."""
+
+    @abstractmethod
+    def return_task_token(self, job_id: str, token: str) -> None:
+        """Put back a token ``take_task_token`` gave out and its waker could not send,
+        unless a newer one was parked meanwhile (a Wait that timed out into the next round
+        parks its own: the one taken is dead and must not replace it)."""
 
     @abstractmethod
     def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:

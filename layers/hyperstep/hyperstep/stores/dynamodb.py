@@ -928,6 +928,14 @@ class DynamoDBStore(TrialStore):
         old = self._call("delete_item", Key=key(job_id, TOKEN_SK), ReturnValues="ALL_OLD").get("Attributes")
         return None if old is None else old["token"]["S"]
 
+    def return_task_token(self, job_id: str, token: str) -> None:
+        item = self._stamped({**key(job_id, TOKEN_SK), "token": s(token)})
+        try:
+            self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except Exception as exc:
+            if _code(exc) != _CHECK_FAILED:  # else a newer round parked its own token
+                raise
+
     def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:
         item = {**items.schedule_key(name), "spec": s(json.dumps(dict(spec)))}  # no TTL: it lives with its schedule
         if owner is not None:

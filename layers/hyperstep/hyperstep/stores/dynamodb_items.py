@@ -542,7 +542,8 @@ def status_update(
     expires: int | None,
     now: float,
 ) -> dict[str, Any]:
-    """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it), from ``expected`` only."""
+    """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it, with the
+    completion mark and the error of an earlier end), from ``expected`` only."""
     ttl, values = stamp(expires)
     values[":status"] = s(status.value)
     clauses = ["#status = :status", ttl]
@@ -558,9 +559,13 @@ def status_update(
     if expected is not None:
         values.update({f":e{i}": s(v) for i, v in enumerate(expected)})
         condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
+    removed = [] if status.finished else ["ended_at", PUBLISHED]
+    if not status.finished and extra.get("error") is None:  # a reopened job drops its old failure
+        removed.append("#error")
+        names["#error"] = "error"
     return {
         "Key": key(job_id, JOB_SK),
-        "UpdateExpression": sets(*clauses) + ("" if status.finished else f" REMOVE ended_at, {PUBLISHED}"),
+        "UpdateExpression": sets(*clauses) + (f" REMOVE {', '.join(removed)}" if removed else ""),
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,

@@ -332,7 +332,7 @@ class SQLiteStore(TrialStore):
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
             changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
             if not status.finished:
-                changes["completion_published"] = False
+                changes.update(completion_published=False, error=None)
             if error is not None:
                 changes["error"] = error
             if execution_id is not None:
@@ -670,6 +670,10 @@ class SQLiteStore(TrialStore):
                 return None
             conn.execute("DELETE FROM tokens WHERE job_id = ?", (job_id,))
             return row[0]
+
+    def return_task_token(self, job_id: str, token: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO tokens (job_id, token) VALUES (?, ?)", (job_id, token))
 
     def put_schedule_spec(self, name: str, owner: str | None, spec: Mapping[str, Any]) -> None:
         with self._tx() as conn:

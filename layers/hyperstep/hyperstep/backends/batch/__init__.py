@@ -20,7 +20,11 @@ def make_backend(context: BackendContext) -> BatchBackend:
     if context.client is None:
         raise ValueError("the batch backend needs a client factory")
     return BatchBackend(
-        context.client("batch"), event_bus=context.event_bus, logs=context.client("logs"), secrets=context.secrets
+        context.client("batch"),
+        event_bus=context.event_bus,
+        logs=context.client("logs"),
+        secrets=context.secrets,
+        stack=context.stack,
     )
 
 

@@ -37,16 +37,16 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from hyperstep.backends.base import JobView, TrialBackend, TrialView
+from hyperstep.backends.base import JobView, TrialView
 from hyperstep.backends.batch.block import BatchTrial
 from hyperstep.backends.batch.events import BATCH_STOP_REASON, BatchContainer, batch_result, batch_usage
+from hyperstep.backends.cloud import NO_SECRETS, CloudBackend
 from hyperstep.backends.logs import final_metrics_in_log
 from hyperstep.backends.naming import script_arguments, trial_environment, trial_job_name, trial_tags
 from hyperstep.errors import LaunchError
 from hyperstep.messages import TrialResult, Usage
-from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, secret_variables
+from hyperstep.secrets import SecretResolver, resolved_environment, scrubbed, secret_variables
 
-NO_SECRETS = NoSecrets()
 BATCH_NAME_MAX = 128
 """SubmitJob ``jobName``: up to 128 letters, digits, hyphens and underscores, alphanumeric first."""
 
@@ -86,10 +86,17 @@ def _number(value: float) -> str:
 
 
 def build_request(
-    job: JobView, trial: TrialView, name: str, event_bus: str | None = None, secrets: SecretResolver = NO_SECRETS
+    job: JobView,
+    trial: TrialView,
+    name: str,
+    event_bus: str | None = None,
+    secrets: SecretResolver = NO_SECRETS,
+    *,
+    stack: str | None = None,
 ) -> dict[str, Any]:
     """The ``SubmitJob`` request for one attempt of a trial, its environment's secret references
-    resolved by ``secrets`` (the request then holds their values: send it, never show it)."""
+    resolved by ``secrets`` (the request then holds their values: send it, never show it),
+    tagged with the deployment's ``stack`` when it has one."""
     block = _block(job)
     user_env = resolved_environment(block.environment, secrets)
     env = trial_environment(job.id, trial.id, trial.params, user_env, event_bus, trial.report_key)
@@ -106,7 +113,7 @@ def build_request(
         "containerOverrides": overrides,
         "retryStrategy": {"attempts": block.retry_attempts},
         "timeout": {"attemptDurationSeconds": block.timeout_seconds},
-        "tags": trial_tags(job.id, trial.id, block.tags),
+        "tags": trial_tags(job.id, trial.id, block.tags, stack),
         "propagateTags": block.propagate_tags,
     }
     if block.share_identifier is not None:
@@ -116,23 +123,11 @@ def build_request(
     return request
 
 
-class BatchBackend(TrialBackend):
+class BatchBackend(CloudBackend):
     """Submits, terminates and describes trials through a boto3 ``batch`` client, and
     reads their logs through a boto3 ``logs`` client."""
 
     late_reports: ClassVar[bool] = True
-
-    def __init__(
-        self, client: Any, event_bus: str | None = None, logs: Any = None, secrets: SecretResolver = NO_SECRETS
-    ) -> None:
-        self.secrets = secrets
-        """Resolves the environment's secret references at launch."""
-        self.client = client
-        self.region = getattr(getattr(client, "meta", None), "region_name", None)
-        self.event_bus = event_bus
-        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
-        self.logs = logs
-        """A CloudWatch Logs client for ``recover_metrics``; without one, no log is read."""
 
     @staticmethod
     def job_name(job: JobView, trial: TrialView, attempt: int = 1) -> str:
@@ -159,7 +154,7 @@ class BatchBackend(TrialBackend):
             existing = self.find(block.job_queue, name)
             if existing is not None:
                 return existing
-            request = build_request(job, trial, name, self.event_bus, self.secrets)
+            request = build_request(job, trial, name, self.event_bus, self.secrets, stack=self.stack)
             overrides = request["containerOverrides"]["environment"]
             secret_values = secret_variables({e["name"]: e["value"] for e in overrides})
             return self.client.submit_job(**request)["jobId"]

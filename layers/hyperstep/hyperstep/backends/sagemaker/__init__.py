@@ -19,7 +19,11 @@ def make_backend(context: BackendContext) -> SageMakerBackend:
     if context.client is None:
         raise ValueError("the sagemaker backend needs a client factory")
     return SageMakerBackend(
-        context.client("sagemaker"), event_bus=context.event_bus, logs=context.client("logs"), secrets=context.secrets
+        context.client("sagemaker"),
+        event_bus=context.event_bus,
+        logs=context.client("logs"),
+        secrets=context.secrets,
+        stack=context.stack,
     )
 
 

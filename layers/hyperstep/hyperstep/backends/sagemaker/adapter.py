@@ -39,7 +39,8 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from hyperstep.backends.base import JobView, TrialBackend, TrialView
+from hyperstep.backends.base import JobView, TrialView
+from hyperstep.backends.cloud import NO_SECRETS, CloudBackend
 from hyperstep.backends.logs import final_metrics_in_log, find_stream, follow_log
 from hyperstep.backends.naming import (
     ENV_HYPERPARAMETERS,
@@ -52,7 +53,7 @@ from hyperstep.backends.sagemaker.block import MAX_HYPERPARAMETER_VALUE, MAX_HYP
 from hyperstep.backends.sagemaker.events import sagemaker_result, sagemaker_usage
 from hyperstep.errors import CapacityError, LaunchError, UnreadMetricError
 from hyperstep.messages import LogCursor, TrialResult, Usage
-from hyperstep.secrets import NoSecrets, SecretResolver, resolved_environment, scrubbed, secret_variables
+from hyperstep.secrets import SecretResolver, resolved_environment, scrubbed, secret_variables
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 """Where SageMaker sends a training job's stdout and stderr; one stream per instance,
@@ -61,7 +62,6 @@ SAGEMAKER_NAME_MAX = 63
 """CreateTrainingJob ``TrainingJobName``: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
 MAX_ENV_VALUE = 512
 _NOT_RETRYABLE = ("ValidationException", "AccessDeniedException", "ResourceNotFound")
-NO_SECRETS = NoSecrets()
 
 
 def _block(job: JobView) -> SageMakerTrial:
@@ -138,9 +138,12 @@ def build_request(
     event_bus: str | None = None,
     region: str | None = None,
     secrets: SecretResolver = NO_SECRETS,
+    *,
+    stack: str | None = None,
 ) -> dict[str, Any]:
     """The ``CreateTrainingJob`` request for one attempt of a trial, its environment's secret
-    references resolved by ``secrets`` (the request then holds their values: send it, never show it)."""
+    references resolved by ``secrets`` (the request then holds their values: send it, never show
+    it), tagged with the deployment's ``stack`` when it has one."""
     block = _block(job)
     user_env = resolved_environment(block.environment, secrets)
     for key, value in user_env.items():
@@ -164,7 +167,7 @@ def build_request(
             "VolumeSizeInGB": block.volume_size_gb,
         },
         "StoppingCondition": stopping,
-        "Tags": [{"Key": k, "Value": v} for k, v in trial_tags(job.id, trial.id, block.tags).items()],
+        "Tags": [{"Key": k, "Value": v} for k, v in trial_tags(job.id, trial.id, block.tags, stack).items()],
         "Environment": env,
     }
     if block.output_kms_key_id is not None:
@@ -183,22 +186,10 @@ def build_request(
     return request
 
 
-class SageMakerBackend(TrialBackend):
+class SageMakerBackend(CloudBackend):
     """Launches, stops and describes trials through a boto3 ``sagemaker`` client."""
 
     late_reports: ClassVar[bool] = True
-
-    def __init__(
-        self, client: Any, event_bus: str | None = None, logs: Any = None, secrets: SecretResolver = NO_SECRETS
-    ) -> None:
-        self.client = client
-        self.region = getattr(getattr(client, "meta", None), "region_name", None)
-        self.event_bus = event_bus
-        """Set in the container as ``HYPERSTEP_EVENT_BUS`` so ``hyperstep.reporting.report`` can publish."""
-        self.secrets = secrets
-        """Resolves the environment's secret references at launch."""
-        self.logs = logs
-        """A boto3 ``logs`` client for ``step_reports`` (None: no step values from the log)."""
 
     @staticmethod
     def job_name(job: JobView, trial: TrialView, attempt: int = 1) -> str:
@@ -212,7 +203,7 @@ class SageMakerBackend(TrialBackend):
         """Create the training job; a job of the same name means an earlier call made it."""
         name = self.job_name(job, trial, attempt)
         region = getattr(self.client.meta, "region_name", None)
-        request = build_request(job, trial, name, self.event_bus, region, self.secrets)
+        request = build_request(job, trial, name, self.event_bus, region, self.secrets, stack=self.stack)
         try:
             self.client.create_training_job(**request)
         except ClientError as exc:
