@@ -391,3 +391,50 @@ def test_the_flagbox_candidate_leaves_a_two_valued_int_unrestricted_and_nothing_
         lo, hi = BayesianOptimization()._trust_region(centre, lengths, proj, 0.5)
     np.testing.assert_array_equal(np.c_[lo[:6], hi[:6]], np.c_[np.zeros(6), np.ones(6)])
     np.testing.assert_array_equal(np.c_[lo[6:], hi[6:]], np.c_[narrow[0][6:], narrow[1][6:]])
+
+
+def test_early_stopping_user_defaults_are_the_model_based_methods_records_name() -> None:
+    """Round twelve runs the issue's block with nothing else set; the older records name the
+    same configuration model-based ASHA / Hyperband / median: both must validate alike."""
+    from benchmarks import early_stopping
+    from hyperstep.spec import EarlyStopping
+
+    problem = early_stopping.problems()["reversing-4d"]
+    for scheduler in ("asha", "hyperband", "median"):
+        user = early_stopping.stopping(scheduler, problem, None)
+        assert set(user) == {"name", "min_resource", "max_resource", "reduction_factor"}
+        named = early_stopping.stopping(scheduler, problem, True)
+        assert EarlyStopping.model_validate(user) == EarlyStopping.model_validate(named)
+    assert not set(early_stopping.USER_DEFAULTS) & set(early_stopping.DEFAULT + early_stopping.LEVERS)
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("optuna"), reason="Optuna is in the bench extra")
+def test_optuna_draws_a_categorical_parameter_of_a_curve_problem() -> None:
+    """mlp-wine's solver and extra-trees-digits' criterion are categorical: Optuna's draw
+    read ``low``/``high`` of every parameter and raised KeyError on them."""
+    import optuna
+
+    from benchmarks import early_stopping
+
+    problem = early_stopping.problems()["mlp-wine"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = [early_stopping.suggest(study.ask(), problem) for _ in range(8)]
+    assert {d["solver"] for d in drawn} == {"adam", "sgd"}
+    assert all(4 <= d["hidden"] <= 64 for d in drawn)
+
+
+def test_round_twelve_problems_give_finite_curves_and_reversing_reverses() -> None:
+    from benchmarks.learning_curves import problems
+
+    every = problems()
+    for name, params in [
+        ("mlp-wine", {"solver": "sgd", "hidden": 8, "alpha": 1e-3, "learning_rate": 0.01, "batch_size": 16}),
+        ("extra-trees-digits", {"max_features": 0.3, "min_samples_leaf": 2, "max_depth": 10, "criterion": "gini"}),
+    ]:
+        curve = [every[name].value(params, step) for step in (1, 2, 3)]
+        assert all(np.isfinite(curve)) and curve[-1] < curve[0], name
+    reversing = every["reversing-4d"]
+    best = {"x0": 0.6, "x1": 0.35, "x2": 0.5, "x3": 0.7}
+    worse = {"x0": 0.4, "x1": 0.55, "x2": 0.5, "x3": 0.7}
+    at = lambda params, step: reversing.value(params, step)  # noqa: E731
+    assert at(best, 1) < at(worse, 1) and at(best, 9) > at(worse, 9) and at(best, 27) < at(worse, 27)
