@@ -640,7 +640,7 @@ class TuningService:
         failed = result.state == "failed" and trial.state is TrialState.PRUNED
         failure = clipped(result.error or "failed") if failed else None
         charge = self._charge(job, trial, result.usage, wall_time=False)
-        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure).ended
+        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure, end_unseen=False).ended
 
     def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """End completed, once, a trial recorded stopped or pruned whose backend then says it
@@ -664,7 +664,7 @@ class TuningService:
         platform = finite_metrics(platform)
         reports = {name: MetricReport(value=value, final=True) for name, value in platform.items()}
         charge = self._charge(job, trial, usage, wall_time=False)
-        return self._report_after_end(job, trial.id, reports, platform, charge).ended
+        return self._report_after_end(job, trial.id, reports, platform, charge, end_unseen=False).ended
 
     @staticmethod
     def _trained_out(
@@ -899,6 +899,7 @@ class TuningService:
         platform: Mapping[str, float] | None = None,
         charge: Charge | None = None,
         failure: str | None = None,
+        end_unseen: bool | None = None,
     ) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
@@ -913,8 +914,10 @@ class TuningService:
         kept when it is more than the stop's end charged, whether or not the end changes
         (``_after_end``; a charge alone is no new end); ``failure``: the
         error of a pruned trial's own failure (``_after_end``), which ends it failed when its
-        training was not over. The new end is noted as replacing the recorded one
-        (``hyperstep.recorded_ends``)."""
+        training was not over; ``end_unseen`` (None: as it is): True for a prune our stop
+        recorded, whose platform end is still to come (``stop_early``), False once the
+        platform's end is in (``_after_end``), ``Trial.end_unseen``. The new end is noted as
+        replacing the recorded one (``hyperstep.recorded_ends``)."""
         replaced: list[TrialState] = []
 
         def revised(trial: Trial) -> Trial | None:
@@ -929,6 +932,9 @@ class TuningService:
                 update = {}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
+            unseen = end_unseen and update.get("state", trial.state) is TrialState.PRUNED
+            if end_unseen is not None and unseen != trial.end_unseen:
+                update["end_unseen"] = unseen
             return trial.model_copy(update={**update, "metrics": metrics}) if update else None
 
         objective = job.spec.primary.metric
@@ -966,7 +972,9 @@ class TuningService:
         self.backend_for(job).stop(job, trial)
         if not self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial)):
             return False
-        self._report_after_end(job, trial.id, {})  # a step at max_resource written meanwhile completes it
+        ends_by_event = job.spec.trial is not None and job.spec.trial.backend in AWS_BACKENDS
+        # a step at max_resource written meanwhile completes it; else its platform's end is still to come
+        self._report_after_end(job, trial.id, {}, end_unseen=ends_by_event)
         return True
 
     def _stops_early(self, job: Job, trial: Trial) -> bool:
@@ -1215,7 +1223,7 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
-        running = self._running(job)
+        running = self._reapable(job)
         if until is not None:  # cut short, a pass leaves others than the last one did
             random.shuffle(running)
         for index, trial in enumerate(running):
@@ -1231,21 +1239,28 @@ class TuningService:
         if failure is not None:
             raise failure
 
-    def _running(self, job: Job) -> list[Trial]:
-        """The job's running trials, read now, without reading the whole job (the store has
-        no index of running trials): the reaper's view catches up on what changed since its
-        last pass (``TrialView``), and each trial it holds as active is read again, since a
-        start, a report or an awaited result changes a trial without ending it."""
-        active = [t.id for t in self.reaped.trials(job) if t.state.active]
-        trials = [self.store.get_trial(job.id, trial_id) for trial_id in active]
+    def _reapable(self, job: Job) -> list[Trial]:
+        """The job's running trials, and its pruned ones whose platform end is unseen
+        (``Trial.end_unseen``: a lost end event), read now, without reading the whole job (the
+        store has no index of running trials): the reaper's view catches up on what changed
+        since its last pass (``TrialView``), and each trial it holds as active or unseen is
+        read again, since a start, a report, an awaited result or a platform's end changes a
+        trial without ending it. Once a pruned trial's end is recorded it is asked no more."""
+        held = [t.id for t in self.reaped.trials(job) if t.state.active or t.end_unseen]
+        trials = [self.store.get_trial(job.id, trial_id) for trial_id in held]
         self.reaped.remember(trials)
-        return [t for t in trials if t.state is TrialState.RUNNING]
+        return [t for t in trials if t.state is TrialState.RUNNING or (t.state is TrialState.PRUNED and t.end_unseen)]
 
     def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
         def ended(recorded: bool, count: str = "recorded") -> None:
             if recorded:
                 counts[count] += 1
 
+        if trial.state is TrialState.PRUNED:  # its platform's end, read as its event is (``_after_end``)
+            unseen = self.backend_for(job).describe(job, trial)
+            if unseen is not None:
+                ended(self.collect(unseen))
+            return
         if trial.awaiting_result_since is not None:
             if self.clock() - trial.awaiting_result_since > grace:
                 ended(self._settle_from_source(job, trial, grace))
