@@ -622,23 +622,26 @@ class TuningService:
 
     def _after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """A platform's end of a trial recorded stopped or pruned: a completed one may
-        complete it (``_completed_after_end``); a failed one of a pruned trial is the job's
-        own failure, not the result of our stop (each backend tells them apart: SageMaker's
-        ``Failed`` against the ``Stopped`` our ``StopTrainingJob`` gives, a Batch ``FAILED``
-        whose ``statusReason`` is not ``BATCH_STOP_REASON``, a local exit not by our kill's
+        complete it (``_completed_after_end``); a failed one is the job's own failure, not
+        the result of our stop (each backend tells them apart: SageMaker's ``Failed`` against
+        the ``Stopped`` our ``StopTrainingJob`` gives, a Batch ``FAILED`` whose
+        ``statusReason`` is not ``BATCH_STOP_REASON``, a local exit not by our kill's
         SIGKILL), so it ends the trial failed with its error, as it would have ended had the
-        stop not been decided, unless its curve reached ``max_resource`` meanwhile (then
-        completed: a completed end stands, as does a failed one). A user's stop keeps its
-        ``stopped`` end. Whatever the end, the trial takes its charge when the platform's
-        usage prices it higher than the stop's end did (SageMaker's BillableTimeInSeconds,
-        Batch's startedAt to stoppedAt, a local process's wall time: what the dollar budget
-        pays; the stop's end, priced while the job was still stopping, undercounts it), the
-        job's cost growing by the difference (``_report_after_end``). True when this call
-        changed the end."""
+        stop not come, unless its training was over meanwhile (``_trained_out``; then
+        completed: a completed end stands, as does a failed one). So for a prune and for a
+        user's stop alike (``hyperstep stop``, the API's stop, Ctrl-C): AMT's stop of a
+        tuning job stops its running training jobs, and one that had failed stays ``Failed``,
+        counted among its errors, not its ``Stopped`` (``TrainingJobStatusCounters``); a
+        stopped trial so failed counts against the budget again, as failed trials do.
+        Whatever the end, the trial
+        takes its charge when the platform's usage prices it higher than the stop's end did
+        (SageMaker's BillableTimeInSeconds, Batch's startedAt to stoppedAt, a local
+        process's wall time: what the dollar budget pays; the stop's end, priced while the
+        job was still stopping, undercounts it), the job's cost growing by the difference
+        (``_report_after_end``). True when this call changed the end."""
         if result.state == "completed":
             return self._completed_after_end(job, trial, result)
-        failed = result.state == "failed" and trial.state is TrialState.PRUNED
-        failure = clipped(result.error or "failed") if failed else None
+        failure = clipped(result.error or "failed") if result.state == "failed" else None
         charge = self._charge(job, trial, result.usage, wall_time=False)
         return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure, end_unseen=False).ended
 
@@ -912,8 +915,8 @@ class TuningService:
         ``platform``: a completed end event's final metrics, over the reports (as
         ``_complete`` reads them); ``charge``: what the platform's end says the trial cost,
         kept when it is more than the stop's end charged, whether or not the end changes
-        (``_after_end``; a charge alone is no new end); ``failure``: the
-        error of a pruned trial's own failure (``_after_end``), which ends it failed when its
+        (``_after_end``; a charge alone is no new end); ``failure``: the error of a stopped
+        or pruned trial's own failure (``_after_end``), which ends it failed when its
         training was not over; ``end_unseen`` (None: as it is): True for a prune our stop
         recorded, whose platform end is still to come (``stop_early``), False once the
         platform's end is in (``_after_end``), ``Trial.end_unseen``. The new end is noted as
