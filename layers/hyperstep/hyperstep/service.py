@@ -643,7 +643,7 @@ class TuningService:
             return self._completed_after_end(job, trial, result)
         failure = clipped(result.error or "failed") if result.state == "failed" else None
         charge = self._charge(job, trial, result.usage, wall_time=False)
-        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure, end_unseen=False).ended
+        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure, end_seen=True).ended
 
     def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """End completed, once, a trial recorded stopped or pruned whose backend then says it
@@ -667,7 +667,7 @@ class TuningService:
         platform = finite_metrics(platform)
         reports = {name: MetricReport(value=value, final=True) for name, value in platform.items()}
         charge = self._charge(job, trial, usage, wall_time=False)
-        return self._report_after_end(job, trial.id, reports, platform, charge, end_unseen=False).ended
+        return self._report_after_end(job, trial.id, reports, platform, charge, end_seen=True).ended
 
     @staticmethod
     def _trained_out(
@@ -719,11 +719,13 @@ class TuningService:
         metrics: Mapping[str, float],
         error: str | None = None,
         usage: Usage | None = None,
+        end_unseen: bool = False,
     ) -> bool:
         """Record the trial's end once (the store's conditional write), with what it cost
         (``usage``, else the backend's record, else its wall time: ``_charge``), and wake
-        the job's execution. A completed trial's value is ``metrics[objective]`` (with several
-        objectives, ``values`` holds each one's, in order); NaN or infinity there fails it."""
+        the job's execution (``end_unseen``: ``Trial.end_unseen``, ``stop_early``'s). A
+        completed trial's value is ``metrics[objective]`` (with several objectives,
+        ``values`` holds each one's, in order); NaN or infinity there fails it."""
         value, values = None, None
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
@@ -741,6 +743,7 @@ class TuningService:
             error=error,
             charge=charge,
             values=values,
+            end_unseen=end_unseen,
         )
         if recorded:
             self.wake(job.id)
@@ -757,6 +760,7 @@ class TuningService:
         charge: Charge | None = None,
         values: list[float] | None = None,
         expected: Collection[TrialState] | None = None,
+        end_unseen: bool = False,
     ) -> bool:
         """``TrialStore.finish_trial`` (the error ``clipped``), noting the end for the ``Trials*`` metrics of the
         invocation under way when this call recorded it (``hyperstep.recorded_ends``)."""
@@ -770,6 +774,7 @@ class TuningService:
             charge=charge,
             values=values,
             expected=expected,
+            end_unseen=end_unseen,
         )
         if recorded:
             note(RecordedEnd(state))
@@ -902,7 +907,7 @@ class TuningService:
         platform: Mapping[str, float] | None = None,
         charge: Charge | None = None,
         failure: str | None = None,
-        end_unseen: bool | None = None,
+        end_seen: bool = False,
     ) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
@@ -917,10 +922,9 @@ class TuningService:
         kept when it is more than the stop's end charged, whether or not the end changes
         (``_after_end``; a charge alone is no new end); ``failure``: the error of a stopped
         or pruned trial's own failure (``_after_end``), which ends it failed when its
-        training was not over; ``end_unseen`` (None: as it is): True for a prune our stop
-        recorded, whose platform end is still to come (``stop_early``), False once the
-        platform's end is in (``_after_end``), ``Trial.end_unseen``. The new end is noted as
-        replacing the recorded one (``hyperstep.recorded_ends``)."""
+        training was not over; ``end_seen``: this is the platform's end (``_after_end``),
+        which clears ``Trial.end_unseen``. The new end is noted as replacing the recorded
+        one (``hyperstep.recorded_ends``)."""
         replaced: list[TrialState] = []
 
         def revised(trial: Trial) -> Trial | None:
@@ -935,9 +939,8 @@ class TuningService:
                 update = {}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
-            unseen = end_unseen and update.get("state", trial.state) is TrialState.PRUNED
-            if end_unseen is not None and unseen != trial.end_unseen:
-                update["end_unseen"] = unseen
+            if end_seen and trial.end_unseen:
+                update["end_unseen"] = False
             return trial.model_copy(update={**update, "metrics": metrics}) if update else None
 
         objective = job.spec.primary.metric
@@ -973,11 +976,12 @@ class TuningService:
         if not self._stops_early(job, trial):
             return False
         self.backend_for(job).stop(job, trial)
-        if not self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial)):
+        ends_by_event = job.spec.trial is not None and job.spec.trial.backend in AWS_BACKENDS  # its end may be lost
+        if not self._end(
+            job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial), end_unseen=ends_by_event
+        ):
             return False
-        ends_by_event = job.spec.trial is not None and job.spec.trial.backend in AWS_BACKENDS
-        # a step at max_resource written meanwhile completes it; else its platform's end is still to come
-        self._report_after_end(job, trial.id, {}, end_unseen=ends_by_event)
+        self._report_after_end(job, trial.id, {})  # a step at max_resource written meanwhile completes it
         return True
 
     def _stops_early(self, job: Job, trial: Trial) -> bool:
