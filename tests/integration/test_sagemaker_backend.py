@@ -902,3 +902,51 @@ def test_the_reaper_reads_a_pruned_trials_lost_end_under_moto(
             assert (counted_job.pruned, counted_job.failed) == (0, 1)
         else:
             assert (ended.state, ended.value, counted_job.pruned, counted_job.failed) == (TrialState.PRUNED, 0.9, 1, 0)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_user_stopped_trial_whose_training_job_failed_on_its_own_ends_failed_under_moto(
+    aws_credentials: None, store_kind: str
+) -> None:
+    """The user's stop lands while its trial is being launched: the pending trial is
+    recorded stopped (its unit of budget given back) and the launched training job is
+    stopped (``_not_started``). The job had failed on its own already: its end is ``Failed``
+    with its FailureReason (AWS's sample), which the stop never gives. AMT counts such a
+    job among its errors, not among the jobs "manually stopped"
+    (``TrainingJobStatusCounters``): the trial ends failed with that reason, counted once
+    against the budget. (Before: it stayed stopped, the reason lost.)"""
+    from hyperstep.handlers import Telemetry, handle_collect
+    from tests.unit.test_order_free_results import Counted
+    from tests.unit.test_service import FakeOrchestrator
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stopping, create=True):
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        backend = SageMakerBackend(client, "hyperstep-bus")
+        service = TuningService(store_under_moto(store_kind), {"sagemaker": backend}, FakeOrchestrator())
+        job = service.create_job(make_job().spec, job_id=make_job().id)
+        (trial,) = Study.from_job(service.store, job).ask(1)
+        jobs = sagemaker_backends["123456789012"]["us-east-1"].training_jobs
+        launch = backend.launch
+
+        def launched_then_stopped(job: Any, trial: Any) -> str:
+            ref = launch(job, trial)
+            jobs[ref].training_job_status, jobs[ref].training_end_time = "InProgress", None
+            service.stop(job.id)  # the user's stop, while the launch was on its way
+            return ref
+
+        backend.launch = launched_then_stopped  # type: ignore[method-assign]
+        assert service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))["state"] == "stopped"
+        name = next(iter(jobs))
+        assert jobs[name].training_job_status == "Stopping"
+        assert service.store.get_trial(job.id, trial.id).state is TrialState.STOPPED
+        jobs[name].training_job_status = jobs[name].secondary_status = "Failed"
+        end = json.loads((EVENTS / "sagemaker-training-job-state-change-failed.json").read_text())
+        end["detail"].update(TrainingJobName=name, TrainingJobArn=jobs[name].arn)
+        end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": trial.id}
+        end["resources"] = [jobs[name].arn]
+        meter = Counted()
+        assert [handle_collect(service, end, Telemetry(metrics=meter))["recorded"] for _ in range(2)] == [True, False]
+        ended, counted = service.store.get_trial(job.id, trial.id), service.store.get_job(job.id)
+        assert (ended.state, ended.error) == (TrialState.FAILED, end["detail"]["FailureReason"])
+        assert (counted.failed, counted.budget_used) == (1, 1)
+        assert meter.sums() == {"TrialsFailed": 1, "TrialsStopped": -1}  # the stopped end it replaces
