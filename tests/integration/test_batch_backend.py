@@ -868,3 +868,49 @@ def test_the_reaper_reads_a_pruned_trials_lost_batch_end_under_moto(
             assert (counted_job.pruned, counted_job.failed) == (0, 1)
         else:
             assert (ended.state, ended.value, counted_job.pruned, counted_job.failed) == (TrialState.PRUNED, 0.9, 1, 0)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_user_stopped_trial_whose_batch_job_failed_on_its_own_ends_failed_under_moto(
+    aws_credentials: None, store_kind: str
+) -> None:
+    """The user's stop lands while its trial is being launched: the pending trial is
+    recorded stopped and the submitted job terminated (``_not_started``); the job had failed
+    on its own already (its FAILED event's ``statusReason`` not the terminate's, AWS's
+    sample): the trial ends failed with that reason, counted once against the budget, as a
+    pruned one does. (Before: it stayed stopped, the reason lost.)"""
+    from hyperstep.handlers import Telemetry, handle_collect
+    from tests.integration.moto_stores import store_under_moto
+    from tests.unit.test_order_free_results import Counted, sample
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        batch_environment()
+        client = boto3.client("batch", region_name="us-east-1")
+        backend = BatchBackend(client, "hyperstep-bus")
+        service = TuningService(store_under_moto(store_kind), {"batch": backend})
+        job = service.create_job(make_job().spec, job_id="mnist-stop")
+        (trial,) = Study.from_job(service.store, job).ask(1)
+        launch, refs = backend.launch, []
+
+        def launched_then_stopped(job: Any, trial: Any) -> str:
+            ref = launch(job, trial)
+            refs.append(ref)
+            running(ref)
+            service.stop(job.id)  # the user's stop, while the launch was on its way
+            return ref
+
+        backend.launch = launched_then_stopped  # type: ignore[method-assign]
+        assert service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))["state"] == "stopped"
+        assert service.store.get_trial(job.id, trial.id).state is TrialState.STOPPED
+        end = sample("batch-job-state-change-failed")
+        job_ref = refs[0]
+        arn = client.describe_jobs(jobs=[job_ref])["jobs"][0]["jobArn"]
+        tags = {"resourceArn": arn, "hyperstep:job-id": job.id, "hyperstep:trial-id": trial.id}
+        end["detail"].update(jobName=f"hs-{job.id}-{trial.id}-1", jobId=job_ref, jobArn=arn, tags=tags)
+        end["resources"] = [arn]
+        meter = Counted()
+        assert [handle_collect(service, end, Telemetry(metrics=meter))["recorded"] for _ in range(2)] == [True, False]
+        ended, counted = service.store.get_trial(job.id, trial.id), service.store.get_job(job.id)
+        assert (ended.state, ended.error) == (TrialState.FAILED, "Essential container in task exited; exit code 1")
+        assert (counted.failed, counted.budget_used) == (1, 1)
+        assert meter.sums() == {"TrialsFailed": 1, "TrialsStopped": -1}  # the stopped end it replaces
