@@ -159,6 +159,13 @@ class JobAccepted(_Out):
     left out when there is none."""
 
 
+class ScheduleAccepted(ScheduleCreated):
+    """The schedule made (``ScheduleCreated``), with ``JobAccepted``'s ``warnings``: each
+    tick starts a job of the same spec."""
+
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+
+
 class JobSummary(_Out):
     job_id: str
     name: str
@@ -336,13 +343,16 @@ def check_runs_on_aws(spec: JobSpec) -> None:
     summary="Submit a tuning job (or create its recurring schedule)",
     responses={
         **_docs(JobAccepted, "Job stored and its execution started", 409, 501),
-        201: {"description": "Recurring schedule created", "content": {"application/json": {"model": ScheduleCreated}}},
+        201: {
+            "description": "Recurring schedule created",
+            "content": {"application/json": {"model": ScheduleAccepted}},
+        },
     },
 )
 def submit_job(
     spec: JobSpec,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255)] = None,
-) -> Response[JobAccepted | ScheduleCreated]:
+) -> Response[JobAccepted | ScheduleAccepted]:
     check_runs_on_aws(spec)
     guardrails.check(spec)
     check_parents(spec)
@@ -352,9 +362,8 @@ def submit_job(
         outcome = _submit(request=request)
     else:
         outcome = idempotent_submit(app.context["idempotency_table"])(request=request)
-    body = outcome["body"]
-    if outcome["status"] == 202:  # read from the body as sent: the request's dump holds every field
-        body = JobAccepted.model_validate({**body, "warnings": early_stopping_warnings(spec)}).model_dump()
+    answer = JobAccepted if outcome["status"] == 202 else ScheduleAccepted  # from the spec as sent: every field
+    body = answer.model_validate({**outcome["body"], "warnings": early_stopping_warnings(spec)}).model_dump()
     return Response(outcome["status"], content_types.APPLICATION_JSON, body)
 
 

@@ -324,29 +324,31 @@ def test_a_pruned_trial_takes_the_billed_end_s_charge(
     assert service.store.get_job("job").cost_usd == pytest.approx(dollars(160))
 
 
-def test_a_user_stopped_trial_that_fails_on_its_own_stays_stopped_and_takes_its_billed_charge(
+def test_a_user_stopped_trial_that_fails_on_its_own_ends_failed_and_takes_its_billed_charge(
     parts: tuple[TuningService, FakeBackend, FakeOrchestrator], clock: Clock
 ) -> None:
     """A trial stopped by its job's stop (no curve: ``stopped``, its unit of budget given
-    back), then its platform's failed end (the job's own failure, billed 80 s): the user's
-    stop stands (``_after_end``: only a pruned trial's own failure ends it failed), nothing
-    counted failed, nothing woken, its budget still given back; it takes the billed charge,
-    the job's cost growing by the difference (the stopped end's charge revised: on DynamoDB
-    no counter moves, ``counter_update``). (Review of 9a1dfbd/1070d81: no test held the
-    user's stop against a failed end; ending it failed passed every test.)"""
+    back), then its platform's failed end (the job's own failure, billed 80 s): it failed
+    before the stop landed, and ends failed with its error, as a pruned trial does and as AMT
+    shows a training job that failed before its tuning job's stop (``Failed``, counted in
+    ``TrainingJobStatusCounters``' errors, not ``Stopped``, which counts the jobs "manually
+    stopped"): counted failed once, its unit of budget counted again, its execution woken;
+    it takes the billed charge, the job's cost growing by the difference. A second delivery
+    changes nothing. (Before: it stayed stopped, the error lost, pinned by this test's
+    earlier version.)"""
     service, _, orchestrator = parts
     stop = TrialResult(job_id="job", trial_id="t0002", state="stopped", usage=Usage(seconds=50.0))
     assert service.collect(stop)
-    stopped, before = service.store.get_trial("job", "t0002"), service.store.get_job("job")
+    before = service.store.get_job("job")
     service.store.put_task_token("job", "token")
     own = TrialResult(job_id="job", trial_id="t0002", state="failed", error="exit code 1", usage=Usage(seconds=80.0))
-    assert not service.collect(own)
+    assert service.collect(own) and not service.collect(own)
     trial = service.store.get_trial("job", "t0002")
-    assert (trial.state, trial.error, trial.billable_seconds) == (TrialState.STOPPED, stopped.error, 80.0)
+    assert (trial.state, trial.error, trial.billable_seconds) == (TrialState.FAILED, "exit code 1", 80.0)
     job = service.store.get_job("job")
-    assert (job.failed, job.completed, job.budget_used) == (before.failed, before.completed, 2)
+    assert (job.failed, job.completed, job.budget_used) == (before.failed + 1, before.completed, before.budget_used + 1)
     assert job.cost_usd == pytest.approx(dollars(80))
-    assert orchestrator.woken == []
+    assert len(orchestrator.woken) == 1
 
 
 def test_a_job_that_stops_nothing_early_leaves_a_stopped_trial_with_steps_stopped(store: TrialStore) -> None:

@@ -350,6 +350,23 @@ def test_finish_with_expected_states_ends_only_a_trial_in_one_of_them(store: Tri
     assert store.get_job(job.id).budget_used == before.budget_used - 1
 
 
+def test_finish_keeps_an_unseen_end_out_of_every_dump_and_a_late_end_clears_it(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """A prune recorded before its platform's end (``end_unseen``: the reaper reads that end
+    back should its event be lost) keeps the flag with the trial, as the store alone keeps it
+    (no answer shows it), and a revision of the end that clears it clears it."""
+    job = make_job()
+    add(store, job, 1)
+    store.start_trial(job.id, trial_id(1), "ref")
+    assert store.finish_trial(job.id, trial_id(1), TrialState.PRUNED, 0.5, end_unseen=True)
+    pruned = store.get_trial(job.id, trial_id(1))
+    assert pruned.end_unseen and "end_unseen" not in pruned.model_dump()
+    seen = store.report_after_end(job.id, trial_id(1), {}, None, lambda t: t.model_copy(update={"end_unseen": False}))
+    assert seen is not None and not store.get_trial(job.id, trial_id(1)).end_unseen
+    assert store.get_job(job.id).pruned == 1  # the same end: no counter moved
+
+
 def test_finish_records_once_and_a_repeat_changes_nothing(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     add(store, job, 1)

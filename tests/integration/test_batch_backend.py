@@ -803,3 +803,114 @@ def test_the_reaper_fails_a_batch_trial_whose_log_printed_nan_as_not_finite_unde
         done = service.store.get_trial(trial.job_id, trial.id)
         assert done.state is TrialState.FAILED
         assert done.error == "objective metric 'val_loss' is not a finite number (nan)"
+
+
+def describes_asked(backend: Any) -> list[str]:
+    """The ids of the trials ``backend.describe`` is asked for from now on, in order."""
+    asked: list[str] = []
+    describe = backend.describe
+
+    def counted(job: Any, trial: Any) -> Any:
+        asked.append(trial.id)
+        return describe(job, trial)
+
+    backend.describe = counted
+    return asked
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+@pytest.mark.parametrize("own", [True, False], ids=["its-own-failure", "our-terminate"])
+def test_the_reaper_reads_a_pruned_trials_lost_batch_end_under_moto(
+    aws_credentials: None, store_kind: str, own: bool
+) -> None:
+    """ASHA stops a running trial (``TerminateJob`` accepted, recorded pruned) and Batch's
+    "Job State Change" FAILED event is lost. The reaper read running trials only, so the trial
+    stayed pruned for good, its own failure and its billed time lost. It now asks
+    ``DescribeJobs`` (the call it makes for running trials) of a pruned trial whose end it has
+    not seen, records the end by the event's rules (a ``statusReason`` not ours: failed;
+    ours: pruned; the billed startedAt to stoppedAt either way), then asks no more."""
+    from datetime import timedelta
+
+    from moto.batch.models import batch_backends
+
+    from hyperstep.handlers import Telemetry, handle_collect
+    from tests.unit.test_order_free_results import sample
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        _, _, service, meter, job, (good, bad) = asha_on_batch(store_kind)
+        asked = describes_asked(service.backends["batch"])
+        for trial, loss in ((good, 0.5), (bad, 0.9)):
+            event = sample("trial-metric-reported")
+            event["detail"] = {"job_id": job.id, "trial_id": trial.id, "metrics": {"val_loss": loss}, "step": 1}
+            assert handle_collect(service, signed(service.store, event), Telemetry(metrics=meter))["recorded"]
+        assert service.store.get_trial(job.id, bad.id).state is TrialState.PRUNED
+        found = batch_backends["123456789012"]["us-east-1"].get_job_by_id(
+            service.store.get_trial(job.id, bad.id).backend_ref or ""
+        )
+        assert found is not None
+        found.status, found.job_stopped = "FAILED", True
+        found.job_stopped_reason = "Essential container in task exited" if own else BATCH_STOP_REASON
+        found.job_stopped_at = found.job_started_at + timedelta(seconds=1500)
+        found.attempts = []  # moto ran its attempt at once: the job's own startedAt to stoppedAt is billed
+        running(good.backend_ref or service.store.get_trial(job.id, good.id).backend_ref)
+        service.reap(grace_seconds=300)
+        service.reap(grace_seconds=300)
+        assert asked.count(bad.id) == 1 and asked.count(good.id) == 2  # once its end is in, it is asked no more
+        ended, counted_job = service.store.get_trial(job.id, bad.id), service.store.get_job(job.id)
+        assert ended.billable_seconds == pytest.approx(1500)  # the billed end, not the stop's
+        assert counted_job.cost_usd == pytest.approx(ended.cost_usd or 0)
+        if own:
+            assert (ended.state, ended.value, ended.error) == (
+                TrialState.FAILED,
+                None,
+                "Essential container in task exited",
+            )
+            assert (counted_job.pruned, counted_job.failed) == (0, 1)
+        else:
+            assert (ended.state, ended.value, counted_job.pruned, counted_job.failed) == (TrialState.PRUNED, 0.9, 1, 0)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_user_stopped_trial_whose_batch_job_failed_on_its_own_ends_failed_under_moto(
+    aws_credentials: None, store_kind: str
+) -> None:
+    """The user's stop lands while its trial is being launched: the pending trial is
+    recorded stopped and the submitted job terminated (``_not_started``); the job had failed
+    on its own already (its FAILED event's ``statusReason`` not the terminate's, AWS's
+    sample): the trial ends failed with that reason, counted once against the budget, as a
+    pruned one does. (Before: it stayed stopped, the reason lost.)"""
+    from hyperstep.handlers import Telemetry, handle_collect
+    from tests.integration.moto_stores import store_under_moto
+    from tests.unit.test_order_free_results import Counted, sample
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        batch_environment()
+        client = boto3.client("batch", region_name="us-east-1")
+        backend = BatchBackend(client, "hyperstep-bus")
+        service = TuningService(store_under_moto(store_kind), {"batch": backend})
+        job = service.create_job(make_job().spec, job_id="mnist-stop")
+        (trial,) = Study.from_job(service.store, job).ask(1)
+        launch, refs = backend.launch, []
+
+        def launched_then_stopped(job: Any, trial: Any) -> str:
+            ref = launch(job, trial)
+            refs.append(ref)
+            running(ref)
+            service.stop(job.id)  # the user's stop, while the launch was on its way
+            return ref
+
+        backend.launch = launched_then_stopped  # type: ignore[method-assign]
+        assert service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))["state"] == "stopped"
+        assert service.store.get_trial(job.id, trial.id).state is TrialState.STOPPED
+        end = sample("batch-job-state-change-failed")
+        job_ref = refs[0]
+        arn = client.describe_jobs(jobs=[job_ref])["jobs"][0]["jobArn"]
+        tags = {"resourceArn": arn, "hyperstep:job-id": job.id, "hyperstep:trial-id": trial.id}
+        end["detail"].update(jobName=f"hs-{job.id}-{trial.id}-1", jobId=job_ref, jobArn=arn, tags=tags)
+        end["resources"] = [arn]
+        meter = Counted()
+        assert [handle_collect(service, end, Telemetry(metrics=meter))["recorded"] for _ in range(2)] == [True, False]
+        ended, counted = service.store.get_trial(job.id, trial.id), service.store.get_job(job.id)
+        assert (ended.state, ended.error) == (TrialState.FAILED, "Essential container in task exited; exit code 1")
+        assert (counted.failed, counted.budget_used) == (1, 1)
+        assert meter.sums() == {"TrialsFailed": 1, "TrialsStopped": -1}  # the stopped end it replaces

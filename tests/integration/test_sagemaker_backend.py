@@ -28,7 +28,7 @@ from hyperstep.stores.sqlite import SQLiteStore
 from hyperstep.study import Study
 from tests.integration.aws_model import violations
 from tests.integration.moto_stores import store_under_moto
-from tests.integration.test_batch_backend import UNREAD
+from tests.integration.test_batch_backend import UNREAD, describes_asked
 from tests.report_keys import signed
 
 BLOCK: dict[str, Any] = {
@@ -382,6 +382,7 @@ def test_a_losing_step_report_makes_collect_stop_the_training_job_under_moto(aws
         assert client.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopping"
         pruned = service.store.get_trial(job.id, bad.id)
         assert (pruned.state, pruned.value, pruned.curve) == (TrialState.PRUNED, 0.9, {0: 1.2, 1: 0.9})
+        assert pruned.end_unseen  # the reaper reads its end should the event below be lost
         assert service.store.get_trial(job.id, good.id).state is TrialState.RUNNING
 
         end = json.loads((EVENTS / "sagemaker-training-job-state-change-stopped.json").read_text())
@@ -391,7 +392,7 @@ def test_a_losing_step_report_makes_collect_stop_the_training_job_under_moto(aws
         end["resources"] = [arn]
         parsed = parse_event(end)
         assert parsed is not None and service.record(parsed) is False  # recorded already
-        assert service.store.get_trial(job.id, bad.id) == pruned
+        assert service.store.get_trial(job.id, bad.id) == pruned.model_copy(update={"end_unseen": False})  # end seen
         counted = service.store.get_job(job.id)
         assert (counted.budget_used, counted.pruned) == (2, 1)
 
@@ -857,3 +858,95 @@ def test_a_training_job_that_fails_on_its_own_after_a_stop_ends_its_trial_failed
             assert (ended.state, ended.value) == (TrialState.PRUNED, 0.9)
             assert (counted.budget_used, counted.pruned, counted.failed) == (2, 1, 0)
             assert meter.sums() == {"TrialsPruned": 1} and orchestrator.woken == []
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_the_reaper_reads_a_pruned_trials_lost_end_under_moto(
+    aws_credentials: None, store_kind: str, status: str
+) -> None:
+    """ASHA stops a trial (``StopTrainingJob`` accepted, Stopping; recorded pruned) and its
+    "Training Job State Change" end event is lost. The reaper read running trials only, so
+    the trial stayed pruned for good: a ``Failed`` job's FailureReason lost, the stop's few
+    seconds charged for 1,500 billed. It now asks ``DescribeTrainingJob`` (the call it makes
+    for running trials) of a pruned trial whose end it has not seen, while the job is
+    Stopping and once it ended, and records the end by the event's rules (``_after_end``):
+    then asks no more."""
+    from datetime import timedelta
+
+    from hyperstep.handlers import Telemetry, handle_collect
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stopping, create=True):
+        _, service, _, meter, job, (good, bad) = asha_on_sagemaker(store_kind)
+        jobs = sagemaker_backends["123456789012"]["us-east-1"].training_jobs
+        asked = describes_asked(service.backends["sagemaker"])
+        for trial, loss in ((good, 0.5), (bad, 0.9)):
+            event = json.loads((EVENTS / "trial-metric-reported.json").read_text())
+            event["detail"] = {"job_id": job.id, "trial_id": trial.id, "metrics": {"val_loss": loss}, "step": 1}
+            assert handle_collect(service, signed(service.store, event), Telemetry(metrics=meter))["recorded"]
+        assert service.store.get_trial(job.id, bad.id).state is TrialState.PRUNED
+        charged = service.store.get_job(job.id).cost_usd
+        service.reap(grace_seconds=300)  # Stopping: no end yet, asked again next pass
+        assert asked.count(bad.id) == 1 and service.store.get_trial(job.id, bad.id).state is TrialState.PRUNED
+        training = jobs[service.store.get_trial(job.id, bad.id).backend_ref]
+        training.training_job_status = training.secondary_status = status
+        training.training_end_time = training.training_start_time + timedelta(seconds=1500)
+        service.reap(grace_seconds=300)
+        service.reap(grace_seconds=300)
+        assert asked.count(bad.id) == 2 and asked.count(good.id) == 3  # once its end is in, it is asked no more
+        ended, counted_job = service.store.get_trial(job.id, bad.id), service.store.get_job(job.id)
+        assert ended.billable_seconds == 1500 and counted_job.cost_usd > charged  # its end's record, not the stop's
+        if status == "Failed":
+            assert (ended.state, ended.value, ended.curve) == (TrialState.FAILED, None, {1: 0.9})
+            assert ended.error == "SageMaker training job failed"  # moto keeps no FailureReason
+            assert (counted_job.pruned, counted_job.failed) == (0, 1)
+        else:
+            assert (ended.state, ended.value, counted_job.pruned, counted_job.failed) == (TrialState.PRUNED, 0.9, 1, 0)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_user_stopped_trial_whose_training_job_failed_on_its_own_ends_failed_under_moto(
+    aws_credentials: None, store_kind: str
+) -> None:
+    """The user's stop lands while its trial is being launched: the pending trial is
+    recorded stopped (its unit of budget given back) and the launched training job is
+    stopped (``_not_started``). The job had failed on its own already: its end is ``Failed``
+    with its FailureReason (AWS's sample), which the stop never gives. AMT counts such a
+    job among its errors, not among the jobs "manually stopped"
+    (``TrainingJobStatusCounters``): the trial ends failed with that reason, counted once
+    against the budget. (Before: it stayed stopped, the reason lost.)"""
+    from hyperstep.handlers import Telemetry, handle_collect
+    from tests.unit.test_order_free_results import Counted
+    from tests.unit.test_service import FakeOrchestrator
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stopping, create=True):
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        backend = SageMakerBackend(client, "hyperstep-bus")
+        service = TuningService(store_under_moto(store_kind), {"sagemaker": backend}, FakeOrchestrator())
+        job = service.create_job(make_job().spec, job_id=make_job().id)
+        (trial,) = Study.from_job(service.store, job).ask(1)
+        jobs = sagemaker_backends["123456789012"]["us-east-1"].training_jobs
+        launch = backend.launch
+
+        def launched_then_stopped(job: Any, trial: Any) -> str:
+            ref = launch(job, trial)
+            jobs[ref].training_job_status, jobs[ref].training_end_time = "InProgress", None
+            service.stop(job.id)  # the user's stop, while the launch was on its way
+            return ref
+
+        backend.launch = launched_then_stopped  # type: ignore[method-assign]
+        assert service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))["state"] == "stopped"
+        name = next(iter(jobs))
+        assert jobs[name].training_job_status == "Stopping"
+        assert service.store.get_trial(job.id, trial.id).state is TrialState.STOPPED
+        jobs[name].training_job_status = jobs[name].secondary_status = "Failed"
+        end = json.loads((EVENTS / "sagemaker-training-job-state-change-failed.json").read_text())
+        end["detail"].update(TrainingJobName=name, TrainingJobArn=jobs[name].arn)
+        end["detail"]["Tags"] = {"hyperstep:job-id": job.id, "hyperstep:trial-id": trial.id}
+        end["resources"] = [jobs[name].arn]
+        meter = Counted()
+        assert [handle_collect(service, end, Telemetry(metrics=meter))["recorded"] for _ in range(2)] == [True, False]
+        ended, counted = service.store.get_trial(job.id, trial.id), service.store.get_job(job.id)
+        assert (ended.state, ended.error) == (TrialState.FAILED, end["detail"]["FailureReason"])
+        assert (counted.failed, counted.budget_used) == (1, 1)
+        assert meter.sums() == {"TrialsFailed": 1, "TrialsStopped": -1}  # the stopped end it replaces

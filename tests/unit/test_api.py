@@ -644,3 +644,16 @@ def test_submit_names_the_early_stopping_options_nothing_reads_as_validate_and_s
     assert status == 202 and "warnings" in body
     status, body = call("POST", "/jobs", sagemaker_spec(name="plain"))
     assert status == 202 and "warnings" not in body
+
+
+def test_a_scheduled_submit_names_the_early_stopping_options_nothing_reads_as_an_immediate_one(
+    service: TuningService, scheduler: Any
+) -> None:
+    """A spec with a schedule answers 201, and its answer had no ``warnings`` while the same
+    spec without a schedule had them in its 202: both carry them, left out when empty."""
+    block = {"name": "asha", "max_resource": 9, "brackets": "uniform"}
+    status, body = call("POST", "/jobs", sagemaker_spec(schedule="rate(1 day)", early_stopping=block))
+    assert status == 201, body
+    assert body["warnings"] == ["early_stopping.brackets is ignored: only hyperband has brackets"]
+    status, body = call("POST", "/jobs", sagemaker_spec(schedule="rate(1 day)", name="plain"))
+    assert status == 201 and "warnings" not in body

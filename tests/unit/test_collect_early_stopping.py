@@ -373,3 +373,20 @@ def test_a_step_report_of_a_job_without_early_stopping_judges_nothing() -> None:
             assert service.report_metrics("job", trial.id, {"loss": 1.0 / step}, step=step)
     assert trained_out.call_count == 0  # before: once a step report
     assert service.store.get_trial("job", trial.id).state is TrialState.RUNNING
+
+
+def test_a_local_prune_is_not_read_back_by_the_reaper(service: TuningService) -> None:
+    """The reaper reads back the end of a trial pruned on SageMaker or Batch, whose end event
+    may be lost (``Trial.end_unseen``). A local (or simulated) trial's end comes over its own
+    process's bus, and its backend knows no process of another run (its ``describe`` would
+    say "process lost" and fail the pruned trial): such a prune is not marked, and the
+    reaper never asks for it."""
+    backend = service.backends["local"]
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # behind t0001: stop
+    pruned = service.store.get_trial("job", "t0002")
+    assert pruned.state is TrialState.PRUNED and not pruned.end_unseen
+    asked: list[str] = []
+    with mock.patch.object(backend, "describe", side_effect=lambda job, trial: asked.append(trial.id)):
+        service.reap(grace_seconds=300)
+    assert "t0002" not in asked and asked  # the running ones are asked, as before

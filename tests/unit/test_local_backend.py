@@ -217,6 +217,34 @@ def test_a_process_that_ended_by_itself_before_a_stop_keeps_its_result(
     assert [(r.state, r.metrics) for r in results] == [("completed", {"loss": 0.125})]
 
 
+def test_a_trial_its_timeout_killed_before_a_stop_arrived_ends_timed_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log tick that reaches ``timeout_seconds`` also passes on a step whose prune
+    decision comes back over the bus (a thread of its own) after the deadline's kill. On
+    SageMaker the runtime limit ends such a job first: ``Stopped`` with SecondaryStatus
+    ``MaxRuntimeExceeded`` ("The job stopped because it exceeded the maximum allowed
+    runtime", DescribeTrainingJob reference), which fails the trial (``SPOT_OR_RUNTIME_LIMITS``),
+    the prune's StopTrainingJob landing too late. Locally the stop that came after the
+    kill made it "stopped" (then pruned); it now ends as the deadline ended it. A stop that
+    came before the deadline still ends it stopped (``test_a_process_that_failed_...``,
+    our-kill)."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["sh", "-c", "echo loss=0.5; sleep 30"], timeout_seconds=1)
+    kill = backend._kill
+    kills: list[int] = []
+
+    def killed_then_stopped(proc: Any) -> None:
+        kill(proc)
+        kills.append(proc.pid)
+        if len(kills) == 1:  # the deadline's kill; the prune's stop arrives right after it
+            backend.stop(job, trial)
+
+    monkeypatch.setattr(backend, "_kill", killed_then_stopped)
+    backend.launch(job, trial)
+    assert done.wait(20)
+    assert [(r.state, r.error) for r in results] == [("failed", "timed out after 1 s")]
+
+
 @pytest.mark.parametrize(
     ("script", "state", "error"),
     [

@@ -56,7 +56,7 @@ def test_rung_observations_before_two_trials_complete_use_the_highest_rung_with_
 
 
 def test_with_early_stopping_pruned_and_running_trials_reach_the_history() -> None:
-    study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0, early_stopping=ASHA)
+    study = hyperstep.Study(SPACE, goal="minimize", strategy="evolutionary", seed=0, early_stopping=ASHA)
     run(study, simple, 10)
     running = study.ask(1)[0]
     study.report(running.id, 1, simple(running.params, 1))
@@ -159,9 +159,11 @@ def test_with_extrapolation_a_stopped_trial_counts_with_the_final_its_curve_pred
 
 
 def test_a_study_with_the_curve_model_extrapolates_and_one_without_does_not() -> None:
-    with_model = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=ASHA)
-    without = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "curve_model": False})
+    with_model = hyperstep.Study(SPACE, strategy="evolutionary", seed=0, early_stopping=ASHA)
+    without = hyperstep.Study(SPACE, strategy="evolutionary", seed=0, early_stopping={**ASHA, "curve_model": False})
     assert with_model.extrapolates and not without.extrapolates
+    reads_nothing = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=ASHA)
+    assert not reads_nothing.extrapolates  # it reads no result: nothing to extrapolate for
 
 
 def plateau(step: int, floor: float, drop: float = 12.0) -> float:

@@ -155,3 +155,32 @@ def test_a_retry_leaves_a_job_its_unrecorded_execution_failed_as_it_is() -> None
     service.store.set_job_status(job_id, JobStatus.FAILED, error="every trial failed")  # Finish, the id unrecorded
     answer = handle_start(service, tick)
     assert (answer["job_id"], answer["status"]) == (job_id, "failed") and service.orchestrator.started == []
+
+
+class Extras(Recorded):
+    """``Recorded``, with each line's ``extra``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extras: list[Mapping[str, Any] | None] = []
+
+    def info(self, msg: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        super().info(msg, extra=extra)
+        self.extras.append(extra)
+
+
+def test_a_tick_names_the_early_stopping_options_nothing_reads_once_a_run_without_their_values() -> None:
+    """``POST /jobs`` lists them in its 201's ``warnings``; the schedule's later starts said
+    nothing of them. The run a tick starts logs them once (its repeated delivery does not),
+    by field name: no value of the spec (``max_resource`` is in the warning's text)."""
+    service = service_with_parents()
+    block = {"name": "asha", "min_resource": 9, "max_resource": 9, "brackets": "uniform"}
+    service.store.put_schedule_spec("nightly", ALICE, spec_document(name="nightly", early_stopping=block))
+    recorded = Extras()
+    tick = {"schedule_name": "nightly", "owner": ALICE, "scheduled_time": "2026-11-27T03:00:00Z"}
+    answers = [handle_start(service, tick, Telemetry(recorded, recorded)) for _ in range(2)]  # and a repeat
+    job_id = answers[0]["job_id"]
+    assert answers[1]["job_id"] == job_id
+    named = [extra for line, extra in zip(recorded.lines, recorded.extras) if "nothing reads" in line]
+    assert named == [{"job_id": job_id, "ignored": ["early_stopping.brackets", "early_stopping.min_resource"]}]
+    assert "9" not in str(named[0]["ignored"])  # type: ignore[index]

@@ -190,11 +190,12 @@ def test_report_refuses_a_value_that_is_not_a_number_saying_so(value: object) ->
 
 def test_model_based_asks_carry_the_trial_count_as_the_strategys_offset_and_plain_ones_none() -> None:
     """``History.offset``: the strategy's global/local hedge goes on across one-at-a-time asks
-    with model-based early stopping; without it every ask is a batch of its own (offset 0)."""
+    with model-based early stopping; without it every ask is a batch of its own (offset 0).
+    (The Bayesian strategy: one that reads no result is given no rungs, hence no offset.)"""
     space = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
     early = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3, "model_based": True}
     for stopping, offsets in ((early, [0, 1, 2, 3]), (None, [0, 0, 0, 0])):
-        study = hyperstep.Study(space, strategy="random", seed=0, early_stopping=stopping)
+        study = hyperstep.Study(space, strategy="bayesian", seed=0, early_stopping=stopping)
         seen = []
         for _ in range(4):
             seen.append(study.history(study.store.list_trials(study.job_id)).offset)
@@ -413,3 +414,35 @@ def test_a_stopped_trial_without_a_curve_ends_alike_in_study_and_service() -> No
         ended = study.store.get_trial(study.job_id, trial.id)
         ends.append((ended.state, ended.value, study.job.budget_used))
     assert ends[0] == ends[1] == (TrialState.COMPLETED, 0.25, 1)
+
+
+@pytest.mark.parametrize("strategy", ["random", "sobol", "grid"])
+@pytest.mark.parametrize("scheduler", ["asha", "hyperband"])
+def test_a_strategy_that_reads_no_result_is_given_no_rungs_to_rank(
+    strategy: str, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``model_based`` (the default) with random, sobol or grid (``validate`` says it is
+    ignored) ranked every trial at every rung, and fitted the curves, on every ask, though
+    these strategies read only which points were tried. They are given none now; their
+    trials and the stops are the same (``benchmarks.learns_nothing_cost``: the same traces
+    before and after)."""
+    import hyperstep.study_history as study_history
+
+    def ranked(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the rungs were ranked for a strategy that reads no result")
+
+    monkeypatch.setattr(study_history, "rung_observations", ranked)
+    space = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
+    early = {"name": scheduler, "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+    study = hyperstep.Study(space, strategy=strategy, seed=0, early_stopping=early)
+    assert study.fidelity_levels is None
+    for _ in range(4):  # a 1-D grid has 5 points: the 5th ask reads the 4 ended trials
+        trial = study.ask(1)[0]
+        for step in range(1, 10):
+            value = (trial.params["x"] - 0.3) ** 2 + 1 / step
+            if study.report(trial.id, step, value) and step < 9:
+                study.tell(trial.id, value, state="stopped")
+                break
+        else:
+            study.tell(trial.id, value)
+    assert len(study.ask(1)) == 1

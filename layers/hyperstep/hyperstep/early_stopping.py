@@ -58,10 +58,16 @@ def early_stopping_warnings(spec: JobSpec) -> list[str]:
     are ignored, not refused (``hyperstep validate`` prints them, ``Study`` warns of them, the
     API lists them), and so is a block that judges no trial (``min_resource`` at
     ``max_resource``); a block with fields but no name is refused (``EarlyStopping``)."""
+    return list(ignored_options(spec).values())
+
+
+def ignored_options(spec: JobSpec) -> dict[str, str]:
+    """``early_stopping_warnings``' lines by the option each names (``early_stopping.brackets``):
+    the names alone carry no value of the spec (what a scheduled start logs)."""
     block = spec.early_stopping
     given = set() if block is None else block.model_fields_set
-    if block is None or not given:
-        return []
+    if block is None or not given or block.name == "none":
+        return {}
     strategy_reads_rungs = block.model_based and spec.strategy.name not in LEARNS_NOTHING  # ``Study.fidelity_levels``
     strategy_reads_curves = strategy_reads_rungs and block.resource_model == "ranks"  # ``Study.extrapolates``
     unused = {
@@ -77,13 +83,13 @@ def early_stopping_warnings(spec: JobSpec) -> list[str]:
     if spec.strategy.name in LEARNS_NOTHING:
         for option in ("model_based", "resource_model"):
             unused[option] = unused.get(option) or f"the {spec.strategy.name} strategy learns from no result"
-    said = [
-        f"early_stopping.{option} is ignored: {why}"
+    said = {
+        f"early_stopping.{option}": f"early_stopping.{option} is ignored: {why}"
         for option, why in unused.items()
-        if why and option in given and block.name != "none"
-    ]
-    if block.name != "none" and block.min_resource == block.max_resource:
-        said.append(
+        if why and option in given
+    }
+    if block.min_resource == block.max_resource:
+        said["early_stopping.min_resource"] = (
             f"early_stopping.min_resource is max_resource ({block.max_resource}): a trial is complete there,"
             " so none is judged and none stops early"
         )

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hyperstep.early_stopping import ignored_options
 from hyperstep.errors import NotFoundError, SpecError
 from hyperstep.events import EventError, parse_event
 from hyperstep.execution_events import ExecutionStatusChange, is_execution_status_change
@@ -338,6 +339,9 @@ def handle_start(
     if started:
         telemetry.metrics.add_metric(name="ScheduledJobsStarted", unit=COUNT, value=1)
         log.info("scheduled job started", extra={"job_id": job.id})
+        ignored = list(ignored_options(spec))
+        if ignored:  # POST /jobs answered them in its 201; named once a run, without the spec's values
+            log.info("scheduled job started with options nothing reads", extra={"job_id": job.id, "ignored": ignored})
     else:
         log.info("tick delivered again: its job was started already", extra={"job_id": job.id})
     return {"job_id": job.id, "status": job.status.value, "execution_id": job.execution_id}

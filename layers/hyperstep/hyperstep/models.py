@@ -241,6 +241,11 @@ class Trial(ReadBackKeepsKnownFields):
     a step reported twice keeps the newer report's value, ``replaces_point``): what early stopping
     decides from; a trial stopped early keeps it. The stores keep it apart
     from the trial's record and attach it on every read."""
+    end_unseen: bool = Field(default=False, repr=False, exclude=True)
+    """Recorded pruned (our stop) before its platform (SageMaker, Batch) was seen to end its
+    job: its end event may be lost, so the reaper reads the end from the platform until one
+    is recorded (``TuningService.reap_job``; the end decides its charge and whether it failed
+    on its own). The stores alone keep it (``stored_json``): no answer shows it."""
     report_key: str | None = Field(default=None, repr=False, exclude=True)
     """The key its script's metric reports are signed with (``hyperstep.report_signing``).
     Secret: out of the repr and of every dump (API answers, views, logs, events); the stores
@@ -270,12 +275,15 @@ class Trial(ReadBackKeepsKnownFields):
 
 
 def stored_json(trial: Trial) -> str:
-    """The trial as a store keeps it: its JSON with its ``report_key``, which every other
-    dump leaves out (the store's item is encrypted at rest; reading it back takes the key)."""
+    """The trial as a store keeps it: its JSON with its ``report_key`` and ``end_unseen``,
+    which every other dump leaves out (the store's item is encrypted at rest; reading it back
+    takes the key)."""
     body = trial.model_dump_json()
-    if trial.report_key is None:
+    kept = {"report_key": trial.report_key, "end_unseen": trial.end_unseen or None}
+    kept = {name: value for name, value in kept.items() if value is not None}
+    if not kept:
         return body
-    return f'{body[:-1]},"report_key":{json.dumps(trial.report_key)}}}'
+    return f"{body[:-1]},{json.dumps(kept, separators=(',', ':'))[1:]}"
 
 
 def drawn_seed(spec: JobSpec) -> int | None:

@@ -621,25 +621,28 @@ class TuningService:
 
     def _after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """A platform's end of a trial recorded stopped or pruned: a completed one may
-        complete it (``_completed_after_end``); a failed one of a pruned trial is the job's
-        own failure, not the result of our stop (each backend tells them apart: SageMaker's
-        ``Failed`` against the ``Stopped`` our ``StopTrainingJob`` gives, a Batch ``FAILED``
-        whose ``statusReason`` is not ``BATCH_STOP_REASON``, a local exit not by our kill's
+        complete it (``_completed_after_end``); a failed one is the job's own failure, not
+        the result of our stop (each backend tells them apart: SageMaker's ``Failed`` against
+        the ``Stopped`` our ``StopTrainingJob`` gives, a Batch ``FAILED`` whose
+        ``statusReason`` is not ``BATCH_STOP_REASON``, a local exit not by our kill's
         SIGKILL), so it ends the trial failed with its error, as it would have ended had the
-        stop not been decided, unless its curve reached ``max_resource`` meanwhile (then
-        completed: a completed end stands, as does a failed one). A user's stop keeps its
-        ``stopped`` end. Whatever the end, the trial takes its charge when the platform's
-        usage prices it higher than the stop's end did (SageMaker's BillableTimeInSeconds,
-        Batch's startedAt to stoppedAt, a local process's wall time: what the dollar budget
-        pays; the stop's end, priced while the job was still stopping, undercounts it), the
-        job's cost growing by the difference (``_report_after_end``). True when this call
-        changed the end."""
+        stop not come, unless its training was over meanwhile (``_trained_out``; then
+        completed: a completed end stands, as does a failed one). So for a prune and for a
+        user's stop alike (``hyperstep stop``, the API's stop, Ctrl-C): AMT's stop of a
+        tuning job stops its running training jobs, and one that had failed stays ``Failed``,
+        counted among its errors, not its ``Stopped`` (``TrainingJobStatusCounters``); a
+        stopped trial so failed counts against the budget again, as failed trials do.
+        Whatever the end, the trial
+        takes its charge when the platform's usage prices it higher than the stop's end did
+        (SageMaker's BillableTimeInSeconds, Batch's startedAt to stoppedAt, a local
+        process's wall time: what the dollar budget pays; the stop's end, priced while the
+        job was still stopping, undercounts it), the job's cost growing by the difference
+        (``_report_after_end``). True when this call changed the end."""
         if result.state == "completed":
             return self._completed_after_end(job, trial, result)
-        failed = result.state == "failed" and trial.state is TrialState.PRUNED
-        failure = clipped(result.error or "failed") if failed else None
+        failure = clipped(result.error or "failed") if result.state == "failed" else None
         charge = self._charge(job, trial, result.usage, wall_time=False)
-        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure).ended
+        return self._report_after_end(job, trial.id, {}, charge=charge, failure=failure, end_seen=True).ended
 
     def _completed_after_end(self, job: Job, trial: Trial, result: TrialResult) -> bool:
         """End completed, once, a trial recorded stopped or pruned whose backend then says it
@@ -663,7 +666,7 @@ class TuningService:
         platform = finite_metrics(platform)
         reports = {name: MetricReport(value=value, final=True) for name, value in platform.items()}
         charge = self._charge(job, trial, usage, wall_time=False)
-        return self._report_after_end(job, trial.id, reports, platform, charge).ended
+        return self._report_after_end(job, trial.id, reports, platform, charge, end_seen=True).ended
 
     @staticmethod
     def _trained_out(
@@ -715,11 +718,13 @@ class TuningService:
         metrics: Mapping[str, float],
         error: str | None = None,
         usage: Usage | None = None,
+        end_unseen: bool = False,
     ) -> bool:
         """Record the trial's end once (the store's conditional write), with what it cost
         (``usage``, else the backend's record, else its wall time: ``_charge``), and wake
-        the job's execution. A completed trial's value is ``metrics[objective]`` (with several
-        objectives, ``values`` holds each one's, in order); NaN or infinity there fails it."""
+        the job's execution (``end_unseen``: ``Trial.end_unseen``, ``stop_early``'s). A
+        completed trial's value is ``metrics[objective]`` (with several objectives,
+        ``values`` holds each one's, in order); NaN or infinity there fails it."""
         value, values = None, None
         if state is TrialState.PRUNED:
             value = early_stopping.last_value(trial)
@@ -737,6 +742,7 @@ class TuningService:
             error=error,
             charge=charge,
             values=values,
+            end_unseen=end_unseen,
         )
         if recorded:
             self.wake(job.id)
@@ -753,6 +759,7 @@ class TuningService:
         charge: Charge | None = None,
         values: list[float] | None = None,
         expected: Collection[TrialState] | None = None,
+        end_unseen: bool = False,
     ) -> bool:
         """``TrialStore.finish_trial`` (the error ``clipped``), noting the end for the ``Trials*`` metrics of the
         invocation under way when this call recorded it (``hyperstep.recorded_ends``)."""
@@ -766,6 +773,7 @@ class TuningService:
             charge=charge,
             values=values,
             expected=expected,
+            end_unseen=end_unseen,
         )
         if recorded:
             note(RecordedEnd(state))
@@ -898,6 +906,7 @@ class TuningService:
         platform: Mapping[str, float] | None = None,
         charge: Charge | None = None,
         failure: str | None = None,
+        end_seen: bool = False,
     ) -> Recorded:
         """Keep reports that came after the trial's end was recorded stopped or pruned (its
         stop's end event beat them: a Batch job terminated, a training job stopped, a
@@ -910,10 +919,11 @@ class TuningService:
         ``platform``: a completed end event's final metrics, over the reports (as
         ``_complete`` reads them); ``charge``: what the platform's end says the trial cost,
         kept when it is more than the stop's end charged, whether or not the end changes
-        (``_after_end``; a charge alone is no new end); ``failure``: the
-        error of a pruned trial's own failure (``_after_end``), which ends it failed when its
-        training was not over. The new end is noted as replacing the recorded one
-        (``hyperstep.recorded_ends``)."""
+        (``_after_end``; a charge alone is no new end); ``failure``: the error of a stopped
+        or pruned trial's own failure (``_after_end``), which ends it failed when its
+        training was not over; ``end_seen``: this is the platform's end (``_after_end``),
+        which clears ``Trial.end_unseen``. The new end is noted as replacing the recorded
+        one (``hyperstep.recorded_ends``)."""
         replaced: list[TrialState] = []
 
         def revised(trial: Trial) -> Trial | None:
@@ -928,6 +938,8 @@ class TuningService:
                 update = {}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
+            if end_seen and trial.end_unseen:
+                update["end_unseen"] = False
             return trial.model_copy(update={**update, "metrics": metrics}) if update else None
 
         objective = job.spec.primary.metric
@@ -963,7 +975,10 @@ class TuningService:
         if not self._stops_early(job, trial):
             return False
         self.backend_for(job).stop(job, trial)
-        if not self._end(job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial)):
+        ends_by_event = job.spec.trial is not None and job.spec.trial.backend in AWS_BACKENDS  # its end may be lost
+        if not self._end(
+            job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial), end_unseen=ends_by_event
+        ):
             return False
         self._report_after_end(job, trial.id, {})  # a step at max_resource written meanwhile completes it
         return True
@@ -1242,7 +1257,7 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
-        running = self._running(job)
+        running = self._reapable(job)
         if until is not None:  # cut short, a pass leaves others than the last one did
             random.shuffle(running)
         for index, trial in enumerate(running):
@@ -1278,21 +1293,28 @@ class TuningService:
         change = self.orchestrator.describe_execution(job.execution_id)
         return change is not None and self.close_ended_execution(change) is not None
 
-    def _running(self, job: Job) -> list[Trial]:
-        """The job's running trials, read now, without reading the whole job (the store has
-        no index of running trials): the reaper's view catches up on what changed since its
-        last pass (``TrialView``), and each trial it holds as active is read again, since a
-        start, a report or an awaited result changes a trial without ending it."""
-        active = [t.id for t in self.reaped.trials(job) if t.state.active]
-        trials = [self.store.get_trial(job.id, trial_id) for trial_id in active]
+    def _reapable(self, job: Job) -> list[Trial]:
+        """The job's running trials, and its pruned ones whose platform end is unseen
+        (``Trial.end_unseen``: a lost end event), read now, without reading the whole job (the
+        store has no index of running trials): the reaper's view catches up on what changed
+        since its last pass (``TrialView``), and each trial it holds as active or unseen is
+        read again, since a start, a report, an awaited result or a platform's end changes a
+        trial without ending it. Once a pruned trial's end is recorded it is asked no more."""
+        held = [t.id for t in self.reaped.trials(job) if t.state.active or t.end_unseen]
+        trials = [self.store.get_trial(job.id, trial_id) for trial_id in held]
         self.reaped.remember(trials)
-        return [t for t in trials if t.state is TrialState.RUNNING]
+        return [t for t in trials if t.state is TrialState.RUNNING or (t.state is TrialState.PRUNED and t.end_unseen)]
 
     def _reap_trial(self, job: Job, trial: Trial, grace: float, counts: dict[str, int]) -> None:
         def ended(recorded: bool, count: str = "recorded") -> None:
             if recorded:
                 counts[count] += 1
 
+        if trial.state is TrialState.PRUNED:  # its platform's end, read as its event is (``_after_end``)
+            unseen = self.backend_for(job).describe(job, trial)
+            if unseen is not None:
+                ended(self.collect(unseen))
+            return
         if trial.awaiting_result_since is not None:
             if self.clock() - trial.awaiting_result_since > grace:
                 ended(self._settle_from_source(job, trial, grace))

@@ -189,9 +189,13 @@ class Study:
     @property
     def fidelity_levels(self) -> list[int] | None:
         """The rungs at which the strategy reads every trial's result (model-based early
-        stopping), or None: it learns from completed trials only."""
+        stopping), or None: it learns from completed trials only, or from none (random,
+        sobol and grid read only which points were tried: ranking every trial at every rung,
+        and fitting their curves, on every ask was work nothing read)."""
         config = self.spec.early_stopping
         if config is None or not stopping.enabled(self.spec) or not config.model_based:
+            return None
+        if self.spec.strategy.name in stopping.LEARNS_NOTHING:
             return None
         return levels(config.min_resource, config.max_resource, config.reduction_factor)
 
@@ -206,10 +210,9 @@ class Study:
     def joint_model(self) -> bool:
         """Whether the strategy reads every trial through one GP over (configuration, steps)
         (model-based early stopping with ``resource_model: gp``, ``schedulers.joint``), when it
-        reads results at all: for random, sobol and grid its fit on every ask was lost."""
+        reads results at all (``fidelity_levels``: for random, sobol and grid its fit on every ask was lost)."""
         config = self.spec.early_stopping
-        learns = self.spec.strategy.name not in stopping.LEARNS_NOTHING
-        return self.fidelity_levels is not None and config is not None and config.resource_model == "gp" and learns
+        return self.fidelity_levels is not None and config is not None and config.resource_model == "gp"
 
     # ask / tell
 

@@ -244,6 +244,7 @@ class TrialStore(ABC):
         charge: Charge | None = None,
         values: list[float] | None = None,
         expected: Collection[TrialState] | None = None,
+        end_unseen: bool = False,
     ) -> bool:
         """Record a trial's end exactly once (``values``: every objective's, with several).
 
@@ -254,7 +255,8 @@ class TrialStore(ABC):
         its unit of ``budget_used`` back instead; a pruned one keeps it), the job's best is
         updated when the trial beats it (``Job.beats_best``: feasible, one objective), and the
         ``charge`` (what the trial cost) is kept on the trial and added to the job's
-        ``cost_usd``. Returns False, changing nothing, when the trial had already finished.
+        ``cost_usd``; ``end_unseen`` is kept on the trial (``Trial.end_unseen``). Returns
+        False, changing nothing, when the trial had already finished.
         """
 
     def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:

@@ -857,9 +857,10 @@ class DynamoDBStore(TrialStore):
         charge: Charge | None = None,
         values: list[float] | None = None,
         expected: Collection[TrialState] | None = None,
+        end_unseen: bool = False,
     ) -> bool:
         end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
-        end.update(charge.fields() if charge is not None else {})
+        end.update(charge.fields() if charge is not None else {}, end_unseen=end_unseen)
         for attempt in range(_ATTEMPTS):
             trial, ver, _ = self._read_trial(job_id, trial_id)
             if not trial.state.active or (expected is not None and trial.state not in expected):

@@ -643,13 +643,14 @@ class SQLiteStore(TrialStore):
         charge: Charge | None = None,
         values: list[float] | None = None,
         expected: Collection[TrialState] | None = None,
+        end_unseen: bool = False,
     ) -> bool:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
             if not trial.state.active or (expected is not None and trial.state not in expected):
                 return False
             end = {"state": state, "value": value, "values": values, "metrics": metrics or {}, "error": error}
-            end["ended_at"] = self.clock()
+            end.update(ended_at=self.clock(), end_unseen=end_unseen)
             end.update(charge.fields() if charge is not None else {})
             trial = trial.model_copy(update=end)
             self._write_trial(conn, trial)

@@ -138,6 +138,8 @@ class LocalProcessBackend(TrialBackend):
         self.base_env = dict(base_env or {})
         self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self._stopping: set[tuple[str, str]] = set()
+        self._timed_out: set[tuple[str, str]] = set()
+        """Trials whose deadline killed the process before any stop was asked (``_wait``)."""
         self._refs: dict[tuple[str, str], str] = {}
         """The process id of every trial this backend started."""
         self._results: dict[tuple[str, str], TrialResult] = {}
@@ -246,7 +248,7 @@ class LocalProcessBackend(TrialBackend):
             )
         usage = Usage(seconds=time.monotonic() - began, platform="local")
         with self._lock:
-            stopped = key in self._stopping
+            stopped = key in self._stopping and key not in self._timed_out
         try:
             result = self._result(job, trial, code, stopped)
         except Exception as exc:  # without a result the trial would stay running forever
@@ -257,11 +259,13 @@ class LocalProcessBackend(TrialBackend):
             self._results[key] = result
             self._procs.pop(key, None)
             self._stopping.discard(key)
+            self._timed_out.discard(key)
         self.on_result(result)
 
     def _wait(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes], timeout: float) -> int | None:
-        """Wait for the process (None: killed after ``timeout`` seconds), passing the
-        metric lines its log gains to ``on_metric`` meanwhile."""
+        """Wait for the process (None: killed after ``timeout`` seconds, noted in
+        ``_timed_out`` unless a stop was asked first), passing the metric lines its log gains
+        to ``on_metric`` meanwhile."""
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         tail = LogTail(self.trial_dir(job, trial) / "train.log", block.metric_definitions)
@@ -274,6 +278,9 @@ class LocalProcessBackend(TrialBackend):
             except subprocess.TimeoutExpired:
                 self._pass_on(job, trial, tail)
                 if time.monotonic() >= deadline:
+                    with self._lock:  # as SageMaker's runtime limit (MaxRuntimeExceeded): the first end decides
+                        if (job.id, trial.id) not in self._stopping:  # a stop asked after it, a prune on
+                            self._timed_out.add((job.id, trial.id))  # this tick's step, did not end it
                     self._kill(proc)
                     break
         self._pass_on(job, trial, tail, ended=True)
