@@ -105,4 +105,6 @@ def test_two_processes_share_the_budget(tmp_path: Path) -> None:
         w.join(timeout=60)
     assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
     assert sorted(got[0] + got[1]) == list(range(1, 21))
-    assert SQLiteStore(path).get_job("procs").budget_used == 20
+    reread = SQLiteStore(path)
+    assert reread.get_job("procs").budget_used == 20
+    reread.close()
