@@ -242,7 +242,7 @@ def _ways(items: list[Item]) -> int | None:
             body = _ways(list(av[2]))
             if body is None or av[1] == sre.MAXREPEAT:
                 return None
-            ways = sum(min(body ** min(k, 64), _CAP) for k in range(av[0], min(av[1], _CAP) + 1))
+            ways = _repeated(body, av[0], av[1])
         else:  # alternatives add up; of a condition on a group (one body taken) or a group, the most
             counts = [_ways(body) for body in _bodies(op, av)]
             if None in counts:
@@ -253,10 +253,24 @@ def _ways(items: list[Item]) -> int | None:
     return total
 
 
+def _repeated(body: int, low: int, high: int) -> int:
+    """The ways of ``low`` to ``high`` rounds of a part of ``body`` ways (at most ``_CAP``),
+    in a few steps however large the bounds (a regex is checked before it is stored)."""
+    if body == 1:
+        return min(high - low + 1, _CAP)
+    total, term = 0, body ** min(low, 21)  # 2**21 > _CAP
+    for _ in range(low, high + 1):
+        total += term
+        if total >= _CAP:
+            return _CAP
+        term *= body
+    return total
+
+
 def _shapes(items: list[Item]) -> list[Shape] | None:
     """The shapes of every way ``items`` match (one of ``_ways``' each, lookarounds and anchors
     left out: they take no character), or None: a repeat with no upper bound, a backreference,
-    or more than ``SHAPES`` ways."""
+    more than ``SHAPES`` ways, or a shape longer than ``SHAPES`` characters."""
     ways = _ways(items)
     if ways is None or ways > SHAPES:
         return None
@@ -265,6 +279,8 @@ def _shapes(items: list[Item]) -> list[Shape] | None:
         if op in (sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN):
             options: list[Shape] | None = [(_chars(op, av),)]
         elif op in (*_REPEATS, sre.POSSESSIVE_REPEAT) and (body := _shapes(list(av[2]))) is not None:
+            if av[1] * max(1, *map(len, body)) > SHAPES:
+                return None
             options = [sum(each, ()) for k in range(av[0], av[1] + 1) for each in itertools.product(body, repeat=k)]
         elif op is sre.SUBPATTERN:
             options = _shapes(list(av[3]))
@@ -278,6 +294,8 @@ def _shapes(items: list[Item]) -> list[Shape] | None:
         if options is None:
             return None
         found = [a + b for a in found for b in options]
+        if max(map(len, found)) > SHAPES:  # ``(?:a{1000})+``: too long to compare, left to the other rules
+            return None
     return found
 
 
