@@ -134,3 +134,29 @@ def test_stop_of_a_job_whose_run_was_killed_closes_it_and_kills_its_trials(
     assert [t.state for t in store.list_trials(job_id)] == [TrialState.STOPPED] * len(active)
     assert main(["--store", str(store_path), "stop", job_id]) == 2  # stopped already
     assert capsys.readouterr().err == f"hyperstep: error: job {job_id!r} is stopped, not running\n"
+
+
+def test_stop_of_a_simulated_job_whose_run_was_killed_ends_its_trials_on_the_job_s_clock(workdir: Path) -> None:
+    """A simulated job runs on a virtual clock ahead of real time (``run_clock``); ``stop`` of
+    one whose run was killed outright ended its running trials at the real time, before they
+    started: ``trials`` showed -76 to -212 seconds for four of examples/simulated's (hyperband,
+    300 trials, SIGKILL 12 s in). It ends them on the clock ``run --resume`` would take."""
+    from hyperstep.local.runner import stop_local
+    from hyperstep.models import trial_id
+    from hyperstep.spec import JobSpec
+    from tests.contract.conftest import add
+    from tests.unit.test_redaction import block_spec
+
+    ahead = time.time() + 3600.0  # the virtual time the killed run had reached
+    store_path = workdir / "s.db"
+    store = SQLiteStore(store_path, clock=lambda: ahead)
+    job = Job(id="sim", spec=JobSpec.model_validate(block_spec("simulated")))
+    store.create_job(job)
+    add(store, job, 2)
+    started = store.start_trial(job.id, trial_id(1), "sim-1").started_at
+    store.close()
+    ended = stop_local(SQLiteStore(store_path), store_path, job.id)
+    assert ended.status is JobStatus.STOPPED and ended.ended_at is not None and ended.ended_at >= ahead
+    trials = SQLiteStore(store_path).list_trials(job.id)
+    assert [t.state for t in trials] == [TrialState.STOPPED] * 2
+    assert started is not None and trials[0].ended_at is not None and trials[0].ended_at >= started

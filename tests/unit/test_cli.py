@@ -156,6 +156,30 @@ def test_a_pareto_front_of_one_trial_is_counted_in_the_singular(capsys: pytest.C
     assert capsys.readouterr().out.startswith("Pareto front: 1 trial (minimize loss, minimize time)\n")
 
 
+def test_a_job_with_no_best_trial_still_says_what_early_stopping_saved(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C of examples/mlp-digits (1 s an epoch) 25 s in: four trials pruned by asha, two
+    stopped, none completed. The summary said "no trial completed" and nothing of the four
+    (the early stopping line came only after a best trial's), though it is why none did."""
+    from hyperstep.cli import print_summary
+
+    summary = {
+        "job_id": "mlp-1",
+        "status": "stopped",
+        "completed": 0,
+        "failed": 0,
+        "stop_reason": "stopped_by_user",
+        "stop_detail": "interrupted (Ctrl-C)",
+        "best_value": None,
+        "early_stopping": {"pruned": 4, "steps": 45, "steps_saved": 98},
+    }
+    print_summary(summary, "")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == [
+        "no trial completed",
+        "early stopping: 4 trials stopped early, 45 steps run, 98 steps saved (69%)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("block", "says", "warns"),
     [

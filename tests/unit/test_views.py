@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from hyperstep.models import Job, Trial
+from hyperstep.models import Job, Trial, TrialState
 from hyperstep.spec import parse_spec
 from hyperstep.views import trials_csv, trials_table
 from tests.conftest import spec_document
@@ -31,29 +31,47 @@ def test_a_choice_with_a_line_break_or_control_character_is_escaped_in_the_table
     assert [row["kind"] for row in rows] == choices
 
 
+def curve_trial(number: int, state: TrialState, steps: int) -> Trial:
+    """A trial of job ``j`` with a curve of ``steps`` steps."""
+    curve = {s: 1.0 / s for s in range(1, steps + 1)}
+    return Trial(job_id="j", id=f"t{number:04d}", number=number, params={}, state=state, value=1.0, curve=curve)
+
+
 def test_steps_saved_count_to_where_completed_trials_ended() -> None:
     """A pruned trial would have run as far as the trials that completed: ``max_resource``,
     or less when the script ends sooner (27 epochs under a max_resource of 100 saved 97
     steps a pruned trial at step 3 would never have run)."""
-    from hyperstep.models import TrialState
     from hyperstep.views import steps_saved
-
-    def trial(number: int, state: TrialState, steps: int) -> Trial:
-        curve = {s: 1.0 / s for s in range(1, steps + 1)}
-        return Trial(job_id="j", id=f"t{number:04d}", number=number, params={}, state=state, value=1.0, curve=curve)
 
     for top, saved in [(100, 24 + 18), (27, 24 + 18), (20, 17 + 11)]:
         block = {"name": "asha", "min_resource": 1, "max_resource": top}
         job = Job(id="j", spec=parse_spec(spec_document(early_stopping=block)))
         trials = [
-            trial(1, TrialState.COMPLETED, min(27, top)),
-            trial(2, TrialState.PRUNED, 3),
-            trial(3, TrialState.PRUNED, 9),
+            curve_trial(1, TrialState.COMPLETED, min(27, top)),
+            curve_trial(2, TrialState.PRUNED, 3),
+            curve_trial(3, TrialState.PRUNED, 9),
         ]
         assert steps_saved(job, trials) == {"pruned": 2, "steps": min(27, top) + 12, "steps_saved": saved}, top
-    only_pruned = [trial(2, TrialState.PRUNED, 3)]  # nothing completed yet: max_resource
+    only_pruned = [curve_trial(2, TrialState.PRUNED, 3)]  # nothing completed yet: max_resource
     job = Job(id="j", spec=parse_spec(spec_document(early_stopping={"name": "asha", "max_resource": 100})))
     assert steps_saved(job, only_pruned)["steps_saved"] == 97
+
+
+def test_steps_saved_count_past_max_resource_to_where_completed_trials_ended() -> None:
+    """A trial that reaches ``max_resource`` is not stopped there: its script runs to its own
+    end (README), and so would a pruned one have. ``hyperstep run`` of examples/simulated
+    (27 epochs) with asha and a max_resource of 9: two trials completed with 27 steps, ten
+    pruned at step 1 or 3; the summary said 76 steps saved (53%), counting each pruned trial
+    only to step 9, where 256 (79%) were."""
+    from hyperstep.views import steps_saved
+
+    job = Job(id="j", spec=parse_spec(spec_document(early_stopping={"name": "asha", "max_resource": 9})))
+    trials = [
+        curve_trial(1, TrialState.COMPLETED, 27),
+        curve_trial(2, TrialState.PRUNED, 1),
+        curve_trial(3, TrialState.PRUNED, 3),
+    ]
+    assert steps_saved(job, trials) == {"pruned": 2, "steps": 31, "steps_saved": 26 + 24}
 
 
 def test_the_csv_of_several_objectives_holds_each_from_the_trial_s_values_and_marks_the_front() -> None:

@@ -480,12 +480,12 @@ def print_summary(summary: dict[str, Any], cost_basis: str) -> None:
         print_front(summary)
         return
     if summary["best_value"] is None:
-        print_no_best(summary)
-        return
-    objective = summary["objective"]
-    print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {views.fmt(summary['best_value'])}")
-    for name, value in summary["best_params"].items():
-        print(f"  {name} = {views.fmt(value)}")
+        print_no_best(summary)  # what early stopping did still follows: it may be why none completed
+    else:
+        objective = summary["objective"]
+        print(f"best trial {summary['best_trial_id']}: {objective['metric']} = {views.fmt(summary['best_value'])}")
+        for name, value in summary["best_params"].items():
+            print(f"  {name} = {views.fmt(value)}")
     saved = summary.get("early_stopping")
     if saved is not None:
         print(f"early stopping: {views.saved_text(saved)}")

@@ -172,7 +172,10 @@ def nested_repeat(regex: str) -> str | None:
     it splits a run in polynomially many ways, as the part written out three times does. A
     part that ends in alternatives of which one matches the start of another, the rest of
     which the next iteration can match (``(a|aa)+``, ``(a|ab|b)+``: ``ab`` is one iteration or
-    two), splits a run as exponentially: that is refused too. Run on every printed line of a
+    two), splits a run as exponentially: that is refused too, and so is any part of bounded
+    ways (no unbounded repeat in it) whose ways can split one text into iterations two ways
+    (``_a_code``: ``((?:\\d|\\d\\d)\\d)+``), unless it is repeated so few times that
+    one start tries at most ``SMALL`` ways (``(?:\\d\\d?){4}``: 16). Run on every printed line of a
     trial, such a regex holds the interpreter for minutes on one line. ``regex`` compiles
     (checked before)."""
     return _walk(list(_parser.parse(regex)))
@@ -188,16 +191,136 @@ def _walk(items: list[Item], times: int = 1) -> str | None:
     """``nested_repeat`` of ``items``, each matched up to ``times`` times by the repeats around
     them (``((\\d+\\.?){3}){3}`` repeats its part nine times)."""
     for op, av in items:
-        many = op in _REPEATS and av[1] * times > FEW
-        if many and _tail(list(av[2])) & _first(list(av[2])):
-            return "it repeats a part that ends in a repeat of what the part starts with"
-        if many and _ends_two_ways(list(av[2]), list(av[2])):
-            return "it repeats a part that ends in alternatives, one the start of another and of the part"
         inner = times * av[1] if op in (*_REPEATS, sre.POSSESSIVE_REPEAT) else times
-        for body in _bodies(op, av):
-            if (why := _walk(body, inner)) is not None:
-                return why
+        if op in _REPEATS and (shapes := _shapes(list(av[2]))) is not None:  # a part of few ways
+            if (ways := _ways([(op, av)])) is not None and ways ** min(times, 64) <= SMALL:
+                continue  # every start tries at most SMALL splits, whatever the line (and inside too)
+            if not _a_code(shapes):
+                return "it repeats a part that matches one text as one iteration or as several, or in two ways"
+            why = _walk(list(av[2]), inner)
+        else:
+            why = _unbounded(op, av, times) or next(filter(None, (_walk(b, inner) for b in _bodies(op, av))), None)
+        if why is not None:
+            return why
     return None
+
+
+def _unbounded(op: Any, av: Any, times: int) -> str | None:
+    """Why a repeat of a part that itself repeats without bound, or has too many ways to
+    compare them one by one (``_shapes``), backtracks exponentially; None for any other item."""
+    many = op in _REPEATS and av[1] * times > FEW
+    if many and _tail(list(av[2])) & _first(list(av[2])):
+        return "it repeats a part that ends in a repeat of what the part starts with"
+    if many and _ends_two_ways(list(av[2]), list(av[2])):
+        return "it repeats a part that ends in alternatives, one the start of another and of the part"
+    return None
+
+
+SMALL = 256
+"""A repeat whose part has bounded ways to match (no ``+``, ``*`` or ``{n,}`` in it) is tried
+in at most as many ways from one start as its iterations can choose: ``(?:\\d\\d?){4}`` in
+2**4 = 16, each of 8 characters at most, whatever the line; over a line that is linear in its
+length, as a regex of no repeat is. Up to this many ways such a repeat passes unexamined
+(``((?:\\d\\d?){8})x``, 256 ways: 0.67 s on a line of 50,000 digits, where ``([0-9.]+)x``,
+which passes, takes 11 s: ``benchmarks/metric_regex_cost.py``). More ways, or a part repeated
+without bound, must be a code (``_a_code``)."""
+SHAPES = 64
+"""The most ways a repeated part may have for its shapes to be compared one by one (``_a_code``)."""
+_CAP = 1 << 20
+"""Counts of ways stop here (only whether they reach ``SMALL`` or ``SHAPES`` matters)."""
+Shape = tuple[frozenset[str], ...]
+"""What each character of one way a part matches can be."""
+
+
+def _ways(items: list[Item]) -> int | None:
+    """In how many ways (at most ``_CAP``) ``items`` can match from one position, as the
+    backtracking tries them: each alternative, each count of a repeat and each way of each
+    iteration; None when a repeat has no upper bound (as many ways as the line has characters)."""
+    total = 1
+    for op, av in items:
+        if op in (*_REPEATS, sre.POSSESSIVE_REPEAT):
+            body = _ways(list(av[2]))
+            if body is None or av[1] == sre.MAXREPEAT:
+                return None
+            ways = _repeated(body, av[0], av[1])
+        else:  # alternatives add up; of a condition on a group (one body taken) or a group, the most
+            counts = [_ways(body) for body in _bodies(op, av)]
+            if None in counts:
+                return None
+            known = [count for count in counts if count is not None]
+            ways = sum(known) if op is sre.BRANCH else max(known, default=1)
+        total = min(total * ways, _CAP)
+    return total
+
+
+def _repeated(body: int, low: int, high: int) -> int:
+    """The ways of ``low`` to ``high`` rounds of a part of ``body`` ways (at most ``_CAP``),
+    in a few steps however large the bounds (a regex is checked before it is stored)."""
+    if body == 1:
+        return min(high - low + 1, _CAP)
+    total, term = 0, body ** min(low, 21)  # 2**21 > _CAP
+    for _ in range(low, high + 1):
+        total += term
+        if total >= _CAP:
+            return _CAP
+        term *= body
+    return total
+
+
+def _shapes(items: list[Item]) -> list[Shape] | None:
+    """The shapes of every way ``items`` match (one of ``_ways``' each, lookarounds and anchors
+    left out: they take no character), or None: a repeat with no upper bound, a backreference,
+    more than ``SHAPES`` ways, or a shape longer than ``SHAPES`` characters."""
+    ways = _ways(items)
+    if ways is None or ways > SHAPES:
+        return None
+    found: list[Shape] = [()]
+    for op, av in items:
+        if op in (sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN):
+            options: list[Shape] | None = [(_chars(op, av),)]
+        elif op in (*_REPEATS, sre.POSSESSIVE_REPEAT) and (body := _shapes(list(av[2]))) is not None:
+            if av[1] * max(1, *map(len, body)) > SHAPES:
+                return None
+            options = [sum(each, ()) for k in range(av[0], av[1] + 1) for each in itertools.product(body, repeat=k)]
+        elif op is sre.SUBPATTERN:
+            options = _shapes(list(av[3]))
+        elif op is sre.BRANCH:
+            shapes = [_shapes(list(body)) for body in av[1]]
+            options = None if None in shapes else [shape for each in shapes if each is not None for shape in each]
+        elif op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            options = [()]
+        else:
+            return None
+        if options is None:
+            return None
+        found = [a + b for a in found for b in options]
+        if max(map(len, found)) > SHAPES:  # ``(?:a{1000})+``: too long to compare, left to the other rules
+            return None
+    return found
+
+
+def _a_code(shapes: list[Shape]) -> bool:
+    """Whether no text splits into iterations of a part of these ``shapes`` in two ways
+    (Sardinas and Patterson's test of a code; two characters alike when their sets share
+    one): the rests of one shape after another that matches its start, then of those against
+    the shapes, never come to nothing. A repeat of such a part backtracks in polynomially
+    many ways; of any other part (``\\d|\\d\\d``, ``(?:\\d|\\d\\d)\\d``: a run
+    of digits splits in exponentially many), exponentially."""
+
+    def rest(short: Shape, long: Shape) -> Shape | None:
+        fits = len(short) <= len(long) and all(a & b for a, b in zip(short, long))
+        return long[len(short) :] if fits else None
+
+    rests = {r for i, a in enumerate(shapes) for j, b in enumerate(shapes) if i != j and (r := rest(a, b)) is not None}
+    seen: set[Shape] = set()
+    while rests - seen:
+        if () in rests:
+            return False
+        seen |= rests
+        rests = {
+            r for left in rests for shape in shapes for r in (rest(left, shape), rest(shape, left)) if r is not None
+        }
+    return True
 
 
 def _chars(op: Any, av: Any) -> frozenset[str]:

@@ -246,15 +246,16 @@ def saved_text(saved: dict[str, int]) -> str:
 
 def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:
     """Steps the job's trials ran (each trial's highest reported step) and the steps its
-    pruned trials would have run had they not been stopped: to ``max_resource``, or to the
-    furthest step a completed trial reached when none reached it (a script that ends at
-    epoch 27 under a ``max_resource`` of 100). A pruned trial whose script ran to its end
+    pruned trials would have run had they not been stopped: to the furthest step a completed
+    trial reached (a script that ends at epoch 27 under a ``max_resource`` of 100; one of 27
+    under a ``max_resource`` of 9 runs on past it, as a pruned one would have), to
+    ``max_resource`` while none has completed. A pruned trial whose script ran to its end
     before the stop landed (its final objective came: its platform's completed end, or its
     script's final ``hyperstep.report``; its late steps may never come) saved nothing."""
     assert job.spec.early_stopping is not None
     top = job.spec.early_stopping.max_resource
     ends = [max(t.curve) for t in trials if t.state is TrialState.COMPLETED and t.curve]
-    full = min(top, max(ends)) if ends else top
+    full = max(ends) if ends else top
     ran = sum(max(t.curve) for t in trials if t.curve)
     cut = [t for t in trials if t.state is TrialState.PRUNED and t.curve and not ran_to_end(job, t)]
     saved = sum(max(0, full - max(t.curve)) for t in cut)

@@ -142,7 +142,13 @@ def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
             folder = Path(store_path).parent
             with (
                 (folder / "handlers.log").open("a") as log,
-                LocalRuntime(store_path, folder / "runs", base_env={}, handler_log=HandlerLog(log)) as runtime,
+                LocalRuntime(
+                    store_path,
+                    folder / "runs",
+                    base_env={},
+                    handler_log=HandlerLog(log),
+                    clock=run_clock(None, store_path, job_id),  # a simulated job's virtual time
+                ) as runtime,
             ):
                 kill_leftovers(runtime, job)
                 end_interrupted(runtime, job_id, died_earlier=True)
