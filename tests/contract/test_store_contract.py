@@ -161,6 +161,17 @@ def test_set_job_status_stamps_end_and_stores_details(store: TrialStore, make_jo
     assert store.get_job(job.id) == reopened
 
 
+def test_set_job_status_keeps_an_error_given_or_of_a_finished_job(store: TrialStore, make_job: MakeJob) -> None:
+    """Only a reopened job drops its error: a finished status keeps why the job failed (a
+    failed start then stopped by its user), and an error given is stored whatever the status."""
+    job = make_job()
+    store.set_job_status(job.id, JobStatus.FAILED, error="could not start execution: throttled")
+    stopped = store.set_job_status(job.id, JobStatus.STOPPED, expected=[JobStatus.FAILED])
+    assert stopped.error == "could not start execution: throttled"
+    reopened = store.set_job_status(job.id, JobStatus.RUNNING, error="noted")
+    assert reopened.error == "noted" and store.get_job(job.id) == reopened
+
+
 def test_set_job_status_from_an_unexpected_status_conflicts(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     stopped = store.set_job_status(job.id, JobStatus.STOPPED)

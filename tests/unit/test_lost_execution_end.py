@@ -106,6 +106,18 @@ def test_a_running_execution_a_young_job_and_a_waiting_round_are_left_alone(runn
     assert orchestrator.described == [arn, arn] and service.store.get_job("job").status is JobStatus.RUNNING
 
 
+def test_a_job_just_the_grace_old_is_not_asked_of(running) -> None:
+    """The grace is inclusive: a job exactly that old may still be starting its first round."""
+    service, _, orchestrator, clock = running
+    ended(service, orchestrator, "FAILED")
+    clock.now += 300
+    service.reap(grace_seconds=300)
+    assert orchestrator.described == [] and service.store.get_job("job").status is JobStatus.RUNNING
+    clock.now += 1
+    service.reap(grace_seconds=300)
+    assert service.store.get_job("job").status is JobStatus.FAILED
+
+
 def test_an_earlier_execution_of_a_handed_over_job_closes_nothing(running) -> None:
     """The job runs on in a new execution: the old one's end is not the job's."""
     service, _, orchestrator, clock = running

@@ -4,6 +4,7 @@ test: ``test_template_security``): two stacks in one account reach only their ow
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -47,6 +48,7 @@ def test_the_stack_tag_is_hyperstep_s_own_and_absent_without_a_stack() -> None:
         TAG_STACK: STACK,
     }
     assert TAG_STACK not in trial_tags("job", "t0001", {})  # locally: no deployment
+    assert trial_tags("job", "t0001", {TAG_STACK: "another"}, STACK)[TAG_STACK] == STACK  # hyperstep's wins
 
 
 def request_tags(backend: str, stack: str | None) -> dict[str, str]:
@@ -67,3 +69,35 @@ def test_each_cloud_job_is_tagged_with_the_deployment_s_stack(backend: str) -> N
 def test_the_aws_backends_take_the_stack_from_their_context() -> None:
     backends = aws_backends(BackendContext(client=lambda name: object(), stack=STACK))
     assert {name: backend.stack for name, backend in backends.items()} == {"sagemaker": STACK, "batch": STACK}
+
+
+class Recording:
+    """A boto3 client of SageMaker or Batch that keeps the launch request it is sent."""
+
+    meta = SimpleNamespace(region_name="us-east-1")
+
+    def __init__(self) -> None:
+        self.sent: dict[str, Any] = {}
+
+    def create_training_job(self, **request: Any) -> dict[str, Any]:
+        self.sent = request
+        return {"TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/hs-job-t0001-1"}
+
+    def get_paginator(self, name: str) -> Any:  # Batch's ListJobs by name: none yet
+        return SimpleNamespace(paginate=lambda **_: [{"jobSummaryList": []}])
+
+    def submit_job(self, **request: Any) -> dict[str, Any]:
+        self.sent = request
+        return {"jobId": "0f1e", "jobName": request["jobName"]}
+
+
+@pytest.mark.parametrize("backend", ["sagemaker", "batch"])
+def test_a_launch_sends_its_backend_s_stack_tag(backend: str) -> None:
+    """What the backend sends, not only what ``build_request`` builds: the grants refuse a
+    launch without the tag (``CreateTrainingJob``) or could never stop the job it made (Batch)."""
+    client = Recording()
+    made = aws_backends(BackendContext(client=lambda name: client, stack=STACK))[backend]
+    job = Job(id="job", spec=parse_spec(spec_document(trial=BLOCKS[backend])))
+    made.launch(job, Trial(job_id="job", id="t0001", number=1, params={"x": 0.5, "n": 2, "kind": "a"}))
+    tags = client.sent["tags"] if backend == "batch" else {t["Key"]: t["Value"] for t in client.sent["Tags"]}
+    assert tags[TAG_STACK] == STACK

@@ -22,7 +22,7 @@ from hyperstep.errors import ConflictError, ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.keyed_submit import keyed_job_id, submit_keyed
 from hyperstep.messages import FinishRequest, Plan, SuggestRequest
-from hyperstep.models import JobStatus, StopReason
+from hyperstep.models import Job, JobStatus, StopReason
 from hyperstep.recurring import carry_on
 from hyperstep.service import START_FAILED, TuningService, execution_name
 from hyperstep.spec import JobSpec, parse_spec
@@ -169,6 +169,42 @@ def test_a_stop_of_a_job_failed_for_another_reason_is_refused() -> None:
     with pytest.raises(ConflictError):
         service.stop(job_id)
     assert service.store.get_job(job_id).status is JobStatus.FAILED
+
+
+def test_a_failed_start_of_a_job_that_had_an_execution_is_over_and_a_stop_refused() -> None:
+    """Only a job with no execution recorded may be taken back (``is_unstarted``): one whose
+    start failed after an execution ran it (a reopen, as local ``--resume`` does) is over,
+    and a stop is 409 as for any ended job."""
+    job_id = keyed_job_id("tiny", None, "k")
+    service, _, _ = lost_start(execution_name(job_id, "k"))
+    service.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.FAILED,), execution_id="exec-old")
+    with pytest.raises(ConflictError):
+        service.stop(job_id)
+    assert service.store.get_job(job_id).status is JobStatus.FAILED
+
+
+def test_a_take_back_between_the_stops_read_and_write_conflicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop read the job START_FAILED, then the execution took it back (running) before
+    the stop's write: the write holds only from failed, so it conflicts (409) rather than
+    closing a job its execution runs; the caller's retry stops the running job."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, _, _ = lost_start(first)
+    read = service.store.get_job
+    taken: list[str] = []
+
+    def read_then_taken_back(read_id: str) -> Job:
+        job = read(read_id)
+        if not taken and job.status is JobStatus.FAILED:  # the execution's first Suggest, now
+            taken.append(read_id)
+            service.store.set_job_status(read_id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=first)
+        return job
+
+    monkeypatch.setattr(service.store, "get_job", read_then_taken_back)
+    with pytest.raises(ConflictError):
+        service.stop(job_id)
+    assert taken and read(job_id).status is JobStatus.RUNNING
+    assert service.stop(job_id).status is JobStatus.STOPPING  # the retry
 
 
 def test_an_execution_does_not_take_back_a_job_failed_for_another_reason() -> None:

@@ -111,6 +111,7 @@ def test_two_wakes_send_the_token_once_and_a_failed_one_hands_it_on(blocking) ->
     assert raised and orchestrator.calls == 1
     assert service.wake("job")  # put back: the next waker sends it
     assert [token for token, _ in orchestrator.woken] == ["round-1"]
+    assert orchestrator.woken[0][1]["history_events"] == 8  # put back as parked, its round's history count too
 
 
 def test_a_failed_send_does_not_replace_the_next_rounds_token(blocking) -> None:
