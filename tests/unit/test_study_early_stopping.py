@@ -435,9 +435,12 @@ def test_a_strategy_that_reads_no_result_is_given_no_rungs_to_rank(
     monkeypatch.setattr(study_history, "rung_observations", ranked)
     space = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
     early = {"name": scheduler, "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
-    if resource_model is not None:  # the joint GP's fit is no more theirs than the rungs (rev-e20)
+    if resource_model is None:
+        study = hyperstep.Study(space, strategy=strategy, seed=0, early_stopping=early)
+    else:  # the joint GP's fit is no more theirs than the rungs (rev-e20); Study says it is ignored
         early["resource_model"] = resource_model
-    study = hyperstep.Study(space, strategy=strategy, seed=0, early_stopping=early)
+        with pytest.warns(UserWarning, match="resource_model is ignored"):
+            study = hyperstep.Study(space, strategy=strategy, seed=0, early_stopping=early)
     assert study.fidelity_levels is None and not study.joint_model
     for _ in range(4):  # a 1-D grid has 5 points: the 5th ask reads the 4 ended trials
         trial = study.ask(1)[0]
