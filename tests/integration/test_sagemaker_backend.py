@@ -861,7 +861,7 @@ def test_a_training_job_that_fails_on_its_own_after_a_stop_ends_its_trial_failed
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
-@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+@pytest.mark.parametrize("status", ["Failed", "Stopped", "Completed"])
 def test_the_reaper_reads_a_pruned_trials_lost_end_under_moto(
     aws_credentials: None, store_kind: str, status: str
 ) -> None:
@@ -891,9 +891,12 @@ def test_the_reaper_reads_a_pruned_trials_lost_end_under_moto(
         training = jobs[service.store.get_trial(job.id, bad.id).backend_ref]
         training.training_job_status = training.secondary_status = status
         training.training_end_time = training.training_start_time + timedelta(seconds=1500)
+        counts = service.reap(grace_seconds=300)
+        assert counts["recorded"] == (1 if status == "Failed" else 0)  # the end it changed, counted (rev-e20)
         service.reap(grace_seconds=300)
-        service.reap(grace_seconds=300)
-        assert asked.count(bad.id) == 2 and asked.count(good.id) == 3  # once its end is in, it is asked no more
+        once = 2 if status != "Completed" else 3  # a Completed end without FinalMetricDataList: Describe read again
+        assert asked.count(bad.id) == once and asked.count(good.id) == 3  # once its end is in, it is asked no more
+        assert not service.store.get_trial(job.id, bad.id).end_unseen
         ended, counted_job = service.store.get_trial(job.id, bad.id), service.store.get_job(job.id)
         assert ended.billable_seconds == 1500 and counted_job.cost_usd > charged  # its end's record, not the stop's
         if status == "Failed":
@@ -950,3 +953,36 @@ def test_a_user_stopped_trial_whose_training_job_failed_on_its_own_ends_failed_u
         assert (ended.state, ended.error) == (TrialState.FAILED, end["detail"]["FailureReason"])
         assert (counted.failed, counted.budget_used) == (1, 1)
         assert meter.sums() == {"TrialsFailed": 1, "TrialsStopped": -1}  # the stopped end it replaces
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_pruned_trial_its_late_steps_complete_is_no_longer_read_back_by_the_reaper_under_moto(
+    aws_credentials: None, store_kind: str
+) -> None:
+    """ASHA prunes a trial at step 1 (``end_unseen``: its end event may be lost); its steps
+    2-9, sent before the stop landed, come after and reach ``max_resource``: it ends
+    completed (``_report_after_end``), an end its platform's end no longer changes (collect
+    revises only stopped and pruned ends). The flag stayed set on the completed trial, so
+    every reaper pass of the job read it again, for nothing (rev-e20). Cleared now."""
+    from hyperstep.handlers import Telemetry, handle_collect
+
+    with mock_aws(), mock.patch.object(SageMakerResponse, "stop_training_job", stopping, create=True):
+        _, service, _, meter, job, (good, bad) = asha_on_sagemaker(store_kind)
+
+        def report(trial: Trial, loss: float, step: int) -> None:
+            event = json.loads((EVENTS / "trial-metric-reported.json").read_text())
+            event["detail"] = {"job_id": job.id, "trial_id": trial.id, "metrics": {"val_loss": loss}, "step": step}
+            handle_collect(service, signed(service.store, event), Telemetry(metrics=meter))
+
+        report(good, 0.5, 1)
+        report(bad, 0.9, 1)
+        assert service.store.get_trial(job.id, bad.id).end_unseen  # pruned, its end not seen
+        for step in range(2, 10):
+            report(bad, 0.9 - step / 100, step)
+        done = service.store.get_trial(job.id, bad.id)
+        assert (done.state, done.value) == (TrialState.COMPLETED, pytest.approx(0.81))
+        assert not done.end_unseen
+        asked = describes_asked(service.backends["sagemaker"])
+        with mock.patch.object(service.store, "get_trial", wraps=service.store.get_trial) as read:
+            service.reap(grace_seconds=300)
+        assert bad.id not in asked and bad.id not in [call.args[1] for call in read.call_args_list]

@@ -245,6 +245,29 @@ def test_a_trial_its_timeout_killed_before_a_stop_arrived_ends_timed_out(
     assert [(r.state, r.error) for r in results] == [("failed", "timed out after 1 s")]
 
 
+def test_a_trial_stopped_before_its_deadline_ends_stopped_though_the_deadline_killed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop asked before the deadline whose SIGKILL has not ended the process by then (a
+    loaded machine delivers it late) meets the deadline's kill: the stop came first, so the
+    trial ends stopped, not "timed out" (0188b9f's rule; rev-e20: its ``_stopping`` check
+    was not pinned). The stop's kill is made to miss here."""
+    job, trial, backend, results, done = one_trial(tmp_path, ["sh", "-c", "echo loss=0.5; sleep 30"], timeout_seconds=1)
+    kill = backend._kill
+    kills: list[int] = []
+
+    def first_kill_missed(proc: Any) -> None:
+        kills.append(proc.pid)
+        if len(kills) > 1:  # the stop's kill is lost; the deadline's lands
+            kill(proc)
+
+    monkeypatch.setattr(backend, "_kill", first_kill_missed)
+    backend.launch(job, trial)
+    backend.stop(job, trial)
+    assert done.wait(20)
+    assert [(r.state, r.error) for r in results] == [("stopped", "stopped")]
+
+
 @pytest.mark.parametrize(
     ("script", "state", "error"),
     [

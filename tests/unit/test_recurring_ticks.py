@@ -184,3 +184,6 @@ def test_a_tick_names_the_early_stopping_options_nothing_reads_once_a_run_withou
     named = [extra for line, extra in zip(recorded.lines, recorded.extras) if "nothing reads" in line]
     assert named == [{"job_id": job_id, "ignored": ["early_stopping.brackets", "early_stopping.min_resource"]}]
     assert "9" not in str(named[0]["ignored"])  # type: ignore[index]
+    service.store.put_schedule_spec("plain", ALICE, spec_document(name="plain"))
+    handle_start(service, {**tick, "schedule_name": "plain"}, Telemetry(recorded, recorded))
+    assert len([line for line in recorded.lines if "nothing reads" in line]) == 1  # none ignored: nothing said

@@ -416,10 +416,11 @@ def test_a_stopped_trial_without_a_curve_ends_alike_in_study_and_service() -> No
     assert ends[0] == ends[1] == (TrialState.COMPLETED, 0.25, 1)
 
 
+@pytest.mark.parametrize("resource_model", [None, "gp"])
 @pytest.mark.parametrize("strategy", ["random", "sobol", "grid"])
 @pytest.mark.parametrize("scheduler", ["asha", "hyperband"])
 def test_a_strategy_that_reads_no_result_is_given_no_rungs_to_rank(
-    strategy: str, scheduler: str, monkeypatch: pytest.MonkeyPatch
+    strategy: str, scheduler: str, resource_model: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``model_based`` (the default) with random, sobol or grid (``validate`` says it is
     ignored) ranked every trial at every rung, and fitted the curves, on every ask, though
@@ -434,8 +435,13 @@ def test_a_strategy_that_reads_no_result_is_given_no_rungs_to_rank(
     monkeypatch.setattr(study_history, "rung_observations", ranked)
     space = {"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]}
     early = {"name": scheduler, "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
-    study = hyperstep.Study(space, strategy=strategy, seed=0, early_stopping=early)
-    assert study.fidelity_levels is None
+    if resource_model is None:
+        study = hyperstep.Study(space, strategy=strategy, seed=0, early_stopping=early)
+    else:  # the joint GP's fit is no more theirs than the rungs (rev-e20); Study says it is ignored
+        early["resource_model"] = resource_model
+        with pytest.warns(UserWarning, match="resource_model is ignored"):
+            study = hyperstep.Study(space, strategy=strategy, seed=0, early_stopping=early)
+    assert study.fidelity_levels is None and not study.joint_model
     for _ in range(4):  # a 1-D grid has 5 points: the 5th ask reads the 4 ended trials
         trial = study.ask(1)[0]
         for step in range(1, 10):

@@ -922,7 +922,8 @@ class TuningService:
         (``_after_end``; a charge alone is no new end); ``failure``: the error of a stopped
         or pruned trial's own failure (``_after_end``), which ends it failed when its
         training was not over; ``end_seen``: this is the platform's end (``_after_end``),
-        which clears ``Trial.end_unseen``. The new end is noted as replacing the recorded
+        which clears ``Trial.end_unseen``, as does an end no longer pruned (its platform's
+        end would change nothing: the reaper need not read it). The new end is noted as replacing the recorded
         one (``hyperstep.recorded_ends``)."""
         replaced: list[TrialState] = []
 
@@ -938,7 +939,7 @@ class TuningService:
                 update = {}
             if charge is not None and charged(charge) > charged(trial):
                 update.update(charge.fields())
-            if end_seen and trial.end_unseen:
+            if trial.end_unseen and (end_seen or "state" in update):  # seen, or no longer pruned: nothing to read
                 update["end_unseen"] = False
             return trial.model_copy(update={**update, "metrics": metrics}) if update else None
 
