@@ -62,6 +62,12 @@ CATASTROPHIC = [
     r"loss=((?:(?:\d|\d\d)(?:\d|\.))+)x",
     r"loss=((?:\d(?:\.|\d\d{0,2}))+)x",
     r"loss=((?:x(?:\d\d?){4})+)y",
+    # bounded repeats of SMALL ways or fewer each, one after another: one start tries the ways of
+    # each for every way of the one before (three {8}: 0.87 s on 'loss=' and 60 digits; four: more
+    # than 60 s on 80, 2**32 ways), in one group or several, whatever sits between them
+    r"loss=((?:\d\d?){8}(?:\d\d?){8}(?:\d\d?){8}(?:\d\d?){8})x",
+    r"loss=((?:\d\d?){6})((?:\d\d?){6})((?:\d\d?){6})((?:\d\d?){6})x",
+    r"loss=((?:\d\d?){8}\.?(?:\d\d?){8}\.?(?:\d\d?){8})x",
 ]
 FINE = [
     r"loss=([0-9.]+)",
@@ -111,6 +117,10 @@ FINE = [
     r"loss=([0-9.]+) id=((?:\d\d?){8})x",
     r"loss=((?:\d{1,3}){4})x",
     r"loss=([0-9.]+) ip=((?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4})",
+    # repeats whose ways each match another length (\d{1,3}, [-+]?) try what follows once for each
+    # end: they add nothing to what the repeats above multiply (3**8 ways, none two alike)
+    r"loss=([0-9.]+) src=(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}) dst=(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})",
+    r"loss=([-+]?[0-9.]+) id=((?:\d\d?){8})x",
 ]
 COMMON = [
     # metric regexes of the shapes SageMaker's built-in algorithms, its docs' examples and common
