@@ -223,8 +223,12 @@ def _one_text_one_way(shapes: list[Shape] | None) -> bool:
 
 def _unbounded(op: Any, av: Any, times: int) -> str | None:
     """Why a repeat of a part that itself repeats without bound, or has too many ways to
-    compare them one by one (``_shapes``), backtracks exponentially; None for any other item."""
+    compare them one by one (``_shapes``), backtracks exponentially; None for any other item.
+    What a backreference matches is known only on the line (``(\\d)(?:\\1\\1?){30}`` is
+    ``(?:11?){30}`` on a line of ones): a part holding one, repeated, is refused."""
     many = op in _REPEATS and av[1] * times > FEW
+    if many and _refers(list(av[2])):
+        return "it repeats a backreference, which can match one text as one iteration or as several"
     if many and _tail(list(av[2])) & _first(list(av[2])):
         return "it repeats a part that ends in a repeat of what the part starts with"
     if many and _ends_two_ways(list(av[2]), list(av[2])):
