@@ -242,8 +242,9 @@ in at most as many ways from one start as its iterations can choose: ``(?:\\d\\d
 2**4 = 16, each of 8 characters at most, whatever the line; over a line that is linear in its
 length, as a regex of no repeat is. Up to this many ways such a repeat passes unexamined
 (``((?:\\d\\d?){8})x``, 256 ways: 0.67 s on a line of 50,000 digits, where ``([0-9.]+)x``,
-which passes, takes 11 s: ``benchmarks/metric_regex_cost.py``). More ways, or a part repeated
-without bound, must be a code (``_a_code``)."""
+which passes, takes 11 s: ``benchmarks/metric_regex_cost.py``), counted over the whole regex
+(one after another, such repeats multiply their ways). More ways, or a part repeated without
+bound, must be a code (``_a_code``)."""
 SHAPES = 64
 """The most ways a repeated part may have for its shapes to be compared one by one (``_a_code``)."""
 _CAP = 1 << 20
