@@ -72,6 +72,8 @@ def test_steps_saved_count_past_max_resource_to_where_completed_trials_ended() -
         curve_trial(3, TrialState.PRUNED, 3),
     ]
     assert steps_saved(job, trials) == {"pruned": 2, "steps": 31, "steps_saved": 26 + 24}
+    shorter = curve_trial(4, TrialState.COMPLETED, 20)  # a script that ended sooner: the furthest counts
+    assert steps_saved(job, [shorter, *trials])["steps_saved"] == 26 + 24
 
 
 def test_the_csv_of_several_objectives_holds_each_from_the_trial_s_values_and_marks_the_front() -> None:

@@ -178,7 +178,7 @@ def nested_repeat(regex: str) -> str | None:
     one start tries at most ``SMALL`` ways (``(?:\\d\\d?){4}``: 16). Run on every printed line of a
     trial, such a regex holds the interpreter for minutes on one line. ``regex`` compiles
     (checked before)."""
-    return _walk(list(_parser.parse(regex)))
+    return _walk(list(_parser.parse(regex)), 1, [1])
 
 
 FEW = 3
@@ -187,28 +187,48 @@ which the check accepts (``(\\d+\\.?){3}x``: 0.3 s on 100 digits, 4.5 s on 200; 
 6 s on 100)."""
 
 
-def _walk(items: list[Item], times: int = 1) -> str | None:
+def _walk(items: list[Item], times: int, tried: list[int]) -> str | None:
     """``nested_repeat`` of ``items``, each matched up to ``times`` times by the repeats around
-    them (``((\\d+\\.?){3}){3}`` repeats its part nine times)."""
+    them (``((\\d+\\.?){3}){3}`` repeats its part nine times). ``tried`` holds how many ways
+    one start tries in the repeats passed as ``SMALL`` so far, in the whole regex: one after
+    another they multiply (``(?:\\d\\d?){8}`` four times over: 2**32 ways)."""
     for op, av in items:
         inner = times * av[1] if op in (*_REPEATS, sre.POSSESSIVE_REPEAT) else times
         if op in _REPEATS and (shapes := _shapes(list(av[2]))) is not None:  # a part of few ways
-            if (ways := _ways([(op, av)])) is not None and ways ** min(times, 64) <= SMALL:
+            ways = _ways([(op, av)])
+            ways = 1 if ways is not None and _one_text_one_way(_shapes([(op, av)])) else ways
+            if ways is not None and tried[0] * ways ** min(times, 64) <= SMALL:
+                tried[0] *= ways ** min(times, 64)
                 continue  # every start tries at most SMALL splits, whatever the line (and inside too)
             if not _a_code(shapes):
                 return "it repeats a part that matches one text as one iteration or as several, or in two ways"
-            why = _walk(list(av[2]), inner)
+            why = _walk(list(av[2]), inner, tried)
         else:
-            why = _unbounded(op, av, times) or next(filter(None, (_walk(b, inner) for b in _bodies(op, av))), None)
+            why = _unbounded(op, av, times) or next(
+                filter(None, (_walk(b, inner, tried) for b in _bodies(op, av))), None
+            )
         if why is not None:
             return why
     return None
 
 
+def _one_text_one_way(shapes: list[Shape] | None) -> bool:
+    """Whether no two of these ``shapes`` (a repeat's own, all of its ways) can match one text
+    (``\\d{1,3}``, ``[-+]?``: each way another length): what follows is then tried once for
+    each end, as after a part of one way. False when unknown (None: too many ways)."""
+    return shapes is not None and not any(
+        len(a) == len(b) and all(x & y for x, y in zip(a, b)) for i, a in enumerate(shapes) for b in shapes[:i]
+    )
+
+
 def _unbounded(op: Any, av: Any, times: int) -> str | None:
     """Why a repeat of a part that itself repeats without bound, or has too many ways to
-    compare them one by one (``_shapes``), backtracks exponentially; None for any other item."""
+    compare them one by one (``_shapes``), backtracks exponentially; None for any other item.
+    What a backreference matches is known only on the line (``(\\d)(?:\\1\\1?){30}`` is
+    ``(?:11?){30}`` on a line of ones): a part holding one, repeated, is refused."""
     many = op in _REPEATS and av[1] * times > FEW
+    if many and _refers(list(av[2])):
+        return "it repeats a backreference, which can match one text as one iteration or as several"
     if many and _tail(list(av[2])) & _first(list(av[2])):
         return "it repeats a part that ends in a repeat of what the part starts with"
     if many and _ends_two_ways(list(av[2]), list(av[2])):
@@ -222,8 +242,9 @@ in at most as many ways from one start as its iterations can choose: ``(?:\\d\\d
 2**4 = 16, each of 8 characters at most, whatever the line; over a line that is linear in its
 length, as a regex of no repeat is. Up to this many ways such a repeat passes unexamined
 (``((?:\\d\\d?){8})x``, 256 ways: 0.67 s on a line of 50,000 digits, where ``([0-9.]+)x``,
-which passes, takes 11 s: ``benchmarks/metric_regex_cost.py``). More ways, or a part repeated
-without bound, must be a code (``_a_code``)."""
+which passes, takes 11 s: ``benchmarks/metric_regex_cost.py``), counted over the whole regex
+(one after another, such repeats multiply their ways). More ways, or a part repeated without
+bound, must be a code (``_a_code``)."""
 SHAPES = 64
 """The most ways a repeated part may have for its shapes to be compared one by one (``_a_code``)."""
 _CAP = 1 << 20
