@@ -4,6 +4,7 @@ batch once (each mutation a savepoint); DynamoDB writes each as it comes."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,3 +60,28 @@ def test_sqlite_commits_a_batch_once_and_undoes_it_whole_when_it_raises(tmp_path
     assert store.get_trial(job.id, trial_id(number)).curve == {1: 0.5, 2: 0.4}
     store.close()
     other.close()
+
+
+def test_sqlite_a_batch_whose_transaction_sqlite_rolled_back_raises_that_error(tmp_path: Path) -> None:
+    """SQLITE_FULL (some IOERR, NOMEM) rolls back the whole transaction, savepoints with it
+    (sqlite.org/lang_transaction.html, "Response To Errors Within A Transaction"): the
+    mutation's ``ROLLBACK TO`` would fail ("no such savepoint") and the batch's ``ROLLBACK``
+    too ("no transaction is active"), each hiding the disk-full error the caller must see.
+    Before: ``no such savepoint: mutation``. The file here is full at its size
+    (``PRAGMA max_page_count``)."""
+    store = SQLiteStore(tmp_path / "s.db")
+    job = Job(id="job", spec=full_spec())
+    store.create_job(job)
+    (number,) = add(store, job, 1)
+    store.start_trial(job.id, trial_id(number), "ref")
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+    wide = {f"metric-{k}-{'x' * 1000}": MetricReport(value=0.5, step=1, final=False, at=1.0) for k in range(90)}
+    with pytest.raises(sqlite3.OperationalError, match="full"), store.batch():
+        store.report_metrics(job.id, trial_id(number), report(1, 0.5), curve_metric="loss")
+        store.report_metrics(job.id, trial_id(number), wide, curve_metric="loss")
+    store._conn.execute(f"PRAGMA max_page_count = {pages * 100}")
+    assert store.get_trial(job.id, trial_id(number)).curve == {}  # the whole batch undone
+    assert store.report_metrics(job.id, trial_id(number), report(1, 0.5), curve_metric="loss") is not None
+    assert store.get_trial(job.id, trial_id(number)).curve == {1: 0.5}
+    store.close()

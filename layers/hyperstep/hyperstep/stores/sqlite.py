@@ -152,14 +152,19 @@ class Transaction:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         store = self.store
         try:
+            # SQLITE_FULL, some IOERR, NOMEM roll the whole transaction back, savepoints with
+            # it (sqlite.org/lang_transaction.html): undoing it again would raise instead of that error
+            aborted = kind is not None and not store._conn.in_transaction
             if store._batched:
-                if kind is not None:
-                    store._conn.execute("ROLLBACK TO mutation")
-                store._conn.execute("RELEASE mutation")
+                if not aborted:
+                    if kind is not None:
+                        store._conn.execute("ROLLBACK TO mutation")
+                    store._conn.execute("RELEASE mutation")
                 store._commits += 1  # what a read cached by version must see: each mutation, as a commit
                 return
             if kind is not None:
-                store._conn.execute("ROLLBACK")
+                if not aborted:
+                    store._conn.execute("ROLLBACK")
                 return
             store._conn.execute("COMMIT")
             store._commits += 1
