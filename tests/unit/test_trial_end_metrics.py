@@ -214,3 +214,17 @@ def test_a_batch_of_events_records_each_in_turn_and_counts_each_end_in_its_own_o
         ({"JobId": "job"}, {"TrialsCompleted": 1, "BestValue": 0.3}),
     ]
     assert invoke.totals() == final_states(service) == {"TrialsCompleted": 2}
+
+
+def test_a_batch_item_that_is_no_json_object_is_dropped_alone() -> None:
+    """A JSON array may hold anything JSON holds (a Pipe's batch, a hand-made invoke): an
+    item that is no object is malformed like any other, logged and dropped, and the rest of
+    the batch is recorded. Before: ``AttributeError`` ('int' object has no attribute 'get')
+    failed the whole invocation, to be retried with the same item."""
+    service, _, invoke = running_job()
+    batch = [metric_event("t0001", 0.5, step=1), 7, "text", [metric_event("t0001", 0.1, step=9)], None]
+    batch.append(metric_event("t0001", 0.4, step=2))
+    replies = invoke(handle_collect, batch)["collected"]
+    assert [reply["recorded"] for reply in replies] == [True, False, False, False, False, True]
+    assert all(reply["reason"].startswith("malformed event") for reply in replies[1:5])
+    assert service.store.get_trial("job", "t0001").curve == {1: 0.5, 2: 0.4}

@@ -191,7 +191,8 @@ def collect_event(
     try:
         parsed = parse_event(event)
     except EventError as exc:
-        log.error("dropped event", extra={"reason": str(exc), "event_id": event.get("id")})
+        event_id = event.get("id") if isinstance(event, dict) else None  # an array's item may be any JSON
+        log.error("dropped event", extra={"reason": str(exc), "event_id": event_id})
         return {"recorded": False, "reason": str(exc)}
     if parsed is None:
         return {"recorded": False, "reason": "no action needed"}
