@@ -192,6 +192,7 @@ class Batch:
         if kind is not None:
             store._commits += 1  # its released savepoints are undone too
             store._job_writes += 1
+            store._forget_curves()
         store._transaction.__exit__(kind, *rest)
 
 
@@ -248,6 +249,14 @@ class SQLiteStore(TrialStore):
         in it on this thread (others wait for the store's lock), each all or nothing on its
         own (a savepoint): what each of a batch's events costs in commits, once."""
         return Batch(self)
+
+    def _forget_curves(self) -> None:
+        """Drop the curves read so far, for ``_read_curves`` to read them again from the first
+        row: a batch undone had them read its rows (each mutation reads those the ones
+        before it wrote), and the rowids past them will be taken again by other rows."""
+        self._curves.clear()
+        self._newest.clear()
+        self._viewed.clear()
 
     def _tx(self) -> Transaction:
         """One ``BEGIN IMMEDIATE`` transaction under the store's lock (``Transaction``)."""
