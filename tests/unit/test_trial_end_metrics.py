@@ -228,3 +228,17 @@ def test_a_batch_item_that_is_no_json_object_is_dropped_alone() -> None:
     assert [reply["recorded"] for reply in replies] == [True, False, False, False, False, True]
     assert all(reply["reason"].startswith("malformed event") for reply in replies[1:5])
     assert service.store.get_trial("job", "t0001").curve == {1: 0.5, 2: 0.4}
+
+
+def test_a_batch_of_events_is_one_sqlite_transaction() -> None:
+    """What the batch is for: its events' writes commit once (``SQLiteStore.batch``), not
+    once an event (one ``BEGIN IMMEDIATE`` and ``COMMIT`` each)."""
+    service, _, invoke = running_job()
+    statements: list[str] = []
+    conn = service.store._conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(statements.append)
+    invoke(handle_collect, [metric_event("t0001", 0.5, step=1), metric_event("t0002", 0.4, step=1)])
+    invoke(handle_collect, [metric_event("t0001", 0.3, step=2), metric_event("t0002", 0.2, step=2)])
+    conn.set_trace_callback(None)
+    assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == ["BEGIN IMMEDIATE", "COMMIT"] * 2
+    assert service.store.get_trial("job", "t0002").curve == {1: 0.4, 2: 0.2}
