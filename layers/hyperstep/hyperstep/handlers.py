@@ -163,8 +163,10 @@ def handle_collect(
     """Collect: record a trial's end, or metrics it reported, from an EventBridge event; or
     each of a JSON array of them in turn, as an EventBridge Pipe with batching passes a
     batch to a Lambda target ("the batch is converted to a JSON array": EventBridge user
-    guide, Pipes target specifics), answering ``{"collected": [...]}``, one reply an event,
-    in order (a simulated run's step reports between two ends: ``hyperstep.local.simulation``).
+    guide, Pipes target specifics; a Pipe's items are its source's records, SQS messages,
+    say, not EventBridge events, and the stack deploys none: on AWS each event comes
+    alone), answering ``{"collected": [...]}``, one reply an event, in order (a simulated
+    run's step reports between two ends: ``hyperstep.local.simulation``).
     An event is recorded as it would be alone: a decision it leads to is taken at its step,
     and the ends it counts are flushed under its own job (the batch may hold several)."""
     if isinstance(event, list):
