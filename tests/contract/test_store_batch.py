@@ -130,4 +130,6 @@ def test_sqlite_reads_after_an_undone_batch_show_none_of_it_and_every_row_writte
     assert store.get_job(job.id).budget_used == 2
     store.report_metrics(job.id, second, report(1, 0.9), curve_metric="loss")
     assert [t.curve for t in store.list_trials(job.id)] == [{}, {1: 0.9}]
+    newest = store.report_metrics(job.id, first, report(1, 0.45), curve_metric="loss", whole_curve=False)
+    assert newest is not None and newest.curve == {1: 0.45}  # its newest steps: none undone
     store.close()

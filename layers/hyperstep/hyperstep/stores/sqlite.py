@@ -253,10 +253,10 @@ class SQLiteStore(TrialStore):
     def _forget_curves(self) -> None:
         """Drop the curves read so far, for ``_read_curves`` to read them again from the first
         row: a batch undone had them read its rows (each mutation reads those the ones
-        before it wrote), and the rowids past them will be taken again by other rows."""
+        before it wrote), and the rowids past them will be taken again by other rows. (A
+        listed model, ``_viewed``, is rebuilt anyway: the batch rewrote its trial's body.)"""
         self._curves.clear()
         self._newest.clear()
-        self._viewed.clear()
 
     def _tx(self) -> Transaction:
         """One ``BEGIN IMMEDIATE`` transaction under the store's lock (``Transaction``)."""
