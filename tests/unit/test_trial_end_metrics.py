@@ -242,3 +242,26 @@ def test_a_batch_of_events_is_one_sqlite_transaction() -> None:
     conn.set_trace_callback(None)
     assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == ["BEGIN IMMEDIATE", "COMMIT"] * 2
     assert service.store.get_trial("job", "t0002").curve == {1: 0.4, 2: 0.2}
+
+
+def test_a_report_refused_in_a_batch_counts_in_an_object_of_its_own_without_a_job() -> None:
+    """Alone, a refused report's invocation writes ``ReportsRefused`` with no dimension; in
+    a batch, an end after it must not carry it into its object, under ``JobId`` (another
+    metric to CloudWatch: a sum or alarm over the dimensionless one would miss it)."""
+    _, _, invoke = running_job()
+    first, crowding = (
+        envelope(
+            METRIC_EVENT_SOURCE,
+            METRIC_EVENT_DETAIL_TYPE,
+            TrialMetric(job_id="job", trial_id="t0002", metrics={f"m{k}": 1.0 for k in names}, step=1).model_dump(
+                mode="json"
+            ),
+        )
+        for names in (range(60), range(60, 120))  # 120 together: a trial keeps at most 100 besides its objective
+    )
+    replies = invoke(handle_collect, [first, crowding, result_event("t0001", "completed", metrics={"loss": 0.4})])
+    assert [reply["recorded"] for reply in replies["collected"]] == [True, False, True]
+    assert invoke.objects == [
+        ({}, {"ReportsRefused": 1}),
+        ({"JobId": "job"}, {"TrialsCompleted": 1, "BestValue": 0.4}),
+    ]

@@ -179,7 +179,7 @@ def collect_event(
     service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET, *, flush: bool = False
 ) -> dict[str, Any]:
     """Record a trial's end, or metrics it reported, from an EventBridge event (``handle_collect``;
-    ``flush``: the ends it counts are flushed at once, as one of a batch's).
+    ``flush``: what it counts is flushed at once, as one of a batch's).
 
     Each result is recorded exactly once (the store's conditional write): events that
     arrive twice, late or out of order change nothing. A malformed event is logged and
@@ -208,6 +208,8 @@ def collect_event(
         except ReportRefused as exc:  # forged, unsigned or too many metrics: a retry cannot mend it; no value is logged
             log.error("refused report", extra={"reason": str(exc), "event_id": event.get("id")})
             telemetry.metrics.add_metric(name="ReportsRefused", unit=COUNT, value=1)
+            if flush:  # not under the JobId of an end later in the batch
+                telemetry.metrics.flush_metrics()
             return {"recorded": False, "reason": str(exc)}
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
     if ends:
