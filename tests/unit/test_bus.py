@@ -115,3 +115,13 @@ def test_deliver_hands_a_list_over_as_one_batch_to_the_targets_every_event_match
     bus.deliver([envelope("test", "Thing", {"n": "a"}), envelope("test", "Thing", {"n": "b"})])
     assert batches == [["a", "b"], ["a", "b"]]
     bus.close()
+
+
+def test_a_batch_goes_only_to_the_targets_that_match_each_of_its_events() -> None:
+    bus = InProcessBus(retry_delays=())
+    got: list[Any] = []
+    bus.subscribe(got.append, source="test")
+    bus.deliver([envelope("test", "Thing", {"n": "a"}), envelope("elsewhere", "Thing", {"n": "b"})])
+    bus.deliver([envelope("test", "Thing", {"n": "c"})])
+    assert [[event["detail"]["n"] for event in batch] for batch in got] == [["c"]]
+    bus.close()

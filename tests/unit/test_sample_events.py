@@ -363,3 +363,14 @@ def test_reaper_sample_with_no_time_left_starts_no_job_and_says_it_left_one(runn
     context = Context(function_name="hyperstep-reaper", remaining_millis=0)
     counts = reaper.lambda_handler(load("scheduled-event.json"), context)
     assert counts == {"jobs": 0, "recorded": 0, "timed_out": 0, "left": 1}
+
+
+def test_collect_function_takes_an_array_of_events_through_its_decorators(running: TuningService) -> None:
+    """The deployed handler, Powertools' decorators around it, with a JSON array (what a
+    Lambda target of a batching EventBridge Pipe receives; the stack deploys none): each
+    event recorded or dropped on its own, an empty array answered empty, no traceback."""
+    context = Context(function_name="hyperstep-collect")
+    sample = signed(running.store, load("trial-metric-reported.json"))
+    answer = collect.lambda_handler([sample, 7, {"detail": "not an event"}, sample], context)
+    assert [reply["recorded"] for reply in answer["collected"]] == [True, False, False, True]
+    assert collect.lambda_handler([], context) == {"collected": []}

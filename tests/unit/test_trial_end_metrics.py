@@ -214,3 +214,54 @@ def test_a_batch_of_events_records_each_in_turn_and_counts_each_end_in_its_own_o
         ({"JobId": "job"}, {"TrialsCompleted": 1, "BestValue": 0.3}),
     ]
     assert invoke.totals() == final_states(service) == {"TrialsCompleted": 2}
+
+
+def test_a_batch_item_that_is_no_json_object_is_dropped_alone() -> None:
+    """A JSON array may hold anything JSON holds (a Pipe's batch, a hand-made invoke): an
+    item that is no object is malformed like any other, logged and dropped, and the rest of
+    the batch is recorded. Before: ``AttributeError`` ('int' object has no attribute 'get')
+    failed the whole invocation, to be retried with the same item."""
+    service, _, invoke = running_job()
+    batch = [metric_event("t0001", 0.5, step=1), 7, "text", [metric_event("t0001", 0.1, step=9)], None]
+    batch.append(metric_event("t0001", 0.4, step=2))
+    replies = invoke(handle_collect, batch)["collected"]
+    assert [reply["recorded"] for reply in replies] == [True, False, False, False, False, True]
+    assert all(reply["reason"].startswith("malformed event") for reply in replies[1:5])
+    assert service.store.get_trial("job", "t0001").curve == {1: 0.5, 2: 0.4}
+
+
+def test_a_batch_of_events_is_one_sqlite_transaction() -> None:
+    """What the batch is for: its events' writes commit once (``SQLiteStore.batch``), not
+    once an event (one ``BEGIN IMMEDIATE`` and ``COMMIT`` each)."""
+    service, _, invoke = running_job()
+    statements: list[str] = []
+    conn = service.store._conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(statements.append)
+    invoke(handle_collect, [metric_event("t0001", 0.5, step=1), metric_event("t0002", 0.4, step=1)])
+    invoke(handle_collect, [metric_event("t0001", 0.3, step=2), metric_event("t0002", 0.2, step=2)])
+    conn.set_trace_callback(None)
+    assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == ["BEGIN IMMEDIATE", "COMMIT"] * 2
+    assert service.store.get_trial("job", "t0002").curve == {1: 0.4, 2: 0.2}
+
+
+def test_a_report_refused_in_a_batch_counts_in_an_object_of_its_own_without_a_job() -> None:
+    """Alone, a refused report's invocation writes ``ReportsRefused`` with no dimension; in
+    a batch, an end after it must not carry it into its object, under ``JobId`` (another
+    metric to CloudWatch: a sum or alarm over the dimensionless one would miss it)."""
+    _, _, invoke = running_job()
+    first, crowding = (
+        envelope(
+            METRIC_EVENT_SOURCE,
+            METRIC_EVENT_DETAIL_TYPE,
+            TrialMetric(job_id="job", trial_id="t0002", metrics={f"m{k}": 1.0 for k in names}, step=1).model_dump(
+                mode="json"
+            ),
+        )
+        for names in (range(60), range(60, 120))  # 120 together: a trial keeps at most 100 besides its objective
+    )
+    replies = invoke(handle_collect, [first, crowding, result_event("t0001", "completed", metrics={"loss": 0.4})])
+    assert [reply["recorded"] for reply in replies["collected"]] == [True, False, True]
+    assert invoke.objects == [
+        ({}, {"ReportsRefused": 1}),
+        ({"JobId": "job"}, {"TrialsCompleted": 1, "BestValue": 0.4}),
+    ]

@@ -164,8 +164,10 @@ def handle_collect(
     """Collect: record a trial's end, or metrics it reported, from an EventBridge event; or
     each of a JSON array of them in turn, as an EventBridge Pipe with batching passes a
     batch to a Lambda target ("the batch is converted to a JSON array": EventBridge user
-    guide, Pipes target specifics), answering ``{"collected": [...]}``, one reply an event,
-    in order (a simulated run's step reports between two ends: ``hyperstep.local.simulation``).
+    guide, Pipes target specifics; a Pipe's items are its source's records, SQS messages,
+    say, not EventBridge events, and the stack deploys none: on AWS each event comes
+    alone), answering ``{"collected": [...]}``, one reply an event, in order (a simulated
+    run's step reports between two ends: ``hyperstep.local.simulation``).
     An event is recorded as it would be alone: a decision it leads to is taken at its step,
     and the ends it counts are flushed under its own job (the batch may hold several)."""
     if isinstance(event, list):
@@ -178,7 +180,7 @@ def collect_event(
     service: TuningService, event: dict[str, Any], telemetry: Telemetry = QUIET, *, flush: bool = False
 ) -> dict[str, Any]:
     """Record a trial's end, or metrics it reported, from an EventBridge event (``handle_collect``;
-    ``flush``: the ends it counts are flushed at once, as one of a batch's).
+    ``flush``: what it counts is flushed at once, as one of a batch's).
 
     Each result is recorded exactly once (the store's conditional write): events that
     arrive twice, late or out of order change nothing. A malformed event is logged and
@@ -192,7 +194,8 @@ def collect_event(
     try:
         parsed = parse_event(event)
     except EventError as exc:
-        log.error("dropped event", extra={"reason": str(exc), "event_id": event.get("id")})
+        event_id = event.get("id") if isinstance(event, dict) else None  # an array's item may be any JSON
+        log.error("dropped event", extra={"reason": str(exc), "event_id": event_id})
         return {"recorded": False, "reason": str(exc)}
     if parsed is None:
         return {"recorded": False, "reason": "no action needed"}
@@ -206,6 +209,8 @@ def collect_event(
         except ReportRefused as exc:  # forged, unsigned or too many metrics: a retry cannot mend it; no value is logged
             log.error("refused report", extra={"reason": str(exc), "event_id": event.get("id")})
             telemetry.metrics.add_metric(name="ReportsRefused", unit=COUNT, value=1)
+            if flush:  # not under the JobId of an end later in the batch
+                telemetry.metrics.flush_metrics()
             return {"recorded": False, "reason": str(exc)}
     log.info("collected", extra={"kind": type(parsed).__name__, "recorded": recorded})
     if ends:

@@ -152,14 +152,19 @@ class Transaction:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         store = self.store
         try:
+            # SQLITE_FULL, some IOERR, NOMEM roll the whole transaction back, savepoints with
+            # it (sqlite.org/lang_transaction.html): undoing it again would raise instead of that error
+            aborted = kind is not None and not store._conn.in_transaction
             if store._batched:
-                if kind is not None:
-                    store._conn.execute("ROLLBACK TO mutation")
-                store._conn.execute("RELEASE mutation")
+                if not aborted:
+                    if kind is not None:
+                        store._conn.execute("ROLLBACK TO mutation")
+                    store._conn.execute("RELEASE mutation")
                 store._commits += 1  # what a read cached by version must see: each mutation, as a commit
                 return
             if kind is not None:
-                store._conn.execute("ROLLBACK")
+                if not aborted:
+                    store._conn.execute("ROLLBACK")
                 return
             store._conn.execute("COMMIT")
             store._commits += 1
@@ -187,6 +192,7 @@ class Batch:
         if kind is not None:
             store._commits += 1  # its released savepoints are undone too
             store._job_writes += 1
+            store._forget_curves()
         store._transaction.__exit__(kind, *rest)
 
 
@@ -243,6 +249,14 @@ class SQLiteStore(TrialStore):
         in it on this thread (others wait for the store's lock), each all or nothing on its
         own (a savepoint): what each of a batch's events costs in commits, once."""
         return Batch(self)
+
+    def _forget_curves(self) -> None:
+        """Drop the curves read so far, for ``_read_curves`` to read them again from the first
+        row: a batch undone had them read its rows (each mutation reads those the ones
+        before it wrote), and the rowids past them will be taken again by other rows. (A
+        listed model, ``_viewed``, is rebuilt anyway: the batch rewrote its trial's body.)"""
+        self._curves.clear()
+        self._newest.clear()
 
     def _tx(self) -> Transaction:
         """One ``BEGIN IMMEDIATE`` transaction under the store's lock (``Transaction``)."""
