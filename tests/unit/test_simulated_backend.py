@@ -34,6 +34,22 @@ def crashing(params: dict[str, Any], seed: int) -> dict[str, Any]:
 NOT_CALLABLE = 3
 
 
+def one_argument(params: dict[str, Any]) -> dict[str, Any]:
+    return short(params, 0)
+
+
+def keyword_only(params: dict[str, Any], seed: int, *, scale: float) -> dict[str, Any]:
+    return short(params, seed)
+
+
+def seed_optional(params: dict[str, Any], seed: int = 0, *rest: Any) -> dict[str, Any]:
+    return short(params, seed)
+
+
+def exiting(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    sys.exit(2)  # as argparse does on a bad argument
+
+
 def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
     return {
         "name": "sim",
@@ -50,6 +66,8 @@ def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
         ("no_such_module:f", "cannot import 'no_such_module' from "),
         (f"{HERE}:missing", f"module '{HERE}' has no 'missing'"),
         (f"{HERE}:NOT_CALLABLE", "is not callable (a int)"),
+        (f"{HERE}:one_argument", "cannot be called as objective(params, seed): too many positional arguments"),
+        (f"{HERE}:keyword_only", "cannot be called as objective(params, seed): missing a required argument: 'scale'"),
         ("not a reference", "String should match pattern"),
     ],
 )
@@ -57,6 +75,11 @@ def test_a_spec_file_s_objective_that_cannot_be_called_is_refused(objective: str
     with pytest.raises(SpecError, match=r"^trial(\.objective)?: ") as raised:
         parse_spec(document(objective), base_dir=Path.cwd())  # as load_spec reads a file
     assert reason in str(raised.value)
+
+
+def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
+    spec = parse_spec(document(f"{HERE}:seed_optional"), base_dir=Path.cwd())
+    assert spec.trial.objective == f"{HERE}:seed_optional"
 
 
 def test_a_spec_given_as_data_imports_nothing_and_widens_no_path(tmp_path: Path) -> None:
@@ -160,6 +183,14 @@ def test_a_callable_that_raises_fails_its_trial_at_once_saying_why() -> None:
     sim.deliver_all()
     assert sim.backend.describe(sim.job, trial).error == "objective raised RuntimeError: no GPU"
     assert sim.clock() == 0.0
+
+
+def test_a_callable_that_exits_fails_its_trial_instead_of_killing_the_launch() -> None:
+    """A SystemExit escaping launch killed the Suggest task's thread: the run hung."""
+    sim = Sim(f"{HERE}:exiting")
+    trial = sim.launch(1, 10.0)
+    sim.deliver_all()
+    assert sim.backend.describe(sim.job, trial).error == "objective raised SystemExit: 2"
 
 
 def test_a_trial_the_backend_never_ran_is_described_as_lost() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import math
 import sys
 import threading
@@ -76,7 +77,8 @@ _import_lock = threading.Lock()
 
 def load_objective(reference: str, path: str | None = None) -> Objective:
     """The callable ``module:function`` names, imported with ``path`` first on ``sys.path``;
-    ``ValueError`` saying what is wrong when it cannot be imported or called."""
+    ``ValueError`` saying what is wrong when it cannot be imported or called, or not with
+    ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
     module_name, _, attribute = reference.partition(":")
     with _import_lock:
         if path is not None and path not in sys.path:
@@ -91,6 +93,14 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
         raise ValueError(f"module {module_name!r} has no {attribute!r}")
     if not callable(function):
         raise ValueError(f"{reference!r} is not callable (a {type(function).__name__})")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without one: called as it is
+        return function
+    try:
+        signature.bind({}, 0)
+    except TypeError as exc:  # every trial would fail with it
+        raise ValueError(f"{reference!r} cannot be called as objective(params, seed): {exc}") from None
     return function
 
 
@@ -113,7 +123,7 @@ def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulat
         # would leave stdout on stderr)
         with _stdout_lock, contextlib.redirect_stdout(sys.stderr):
             returned = objective(dict(params), seed)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit(), argparse's exit: else the launch hangs the run
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
     try:
         return Simulation.model_validate(returned)
