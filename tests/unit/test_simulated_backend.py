@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
-from hyperstep.backends.simulated.simulation import Simulation, timeline
+from hyperstep.backends.simulated.simulation import Simulation, simulate, timeline
 from hyperstep.errors import SpecError
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
@@ -191,6 +191,15 @@ def test_a_callable_that_exits_fails_its_trial_instead_of_killing_the_launch() -
     trial = sim.launch(1, 10.0)
     sim.deliver_all()
     assert sim.backend.describe(sim.job, trial).error == "objective raised SystemExit: 2"
+
+
+def test_an_empty_failure_reason_fails_the_trial_saying_so_not_with_a_blank_error() -> None:
+    """Before: ``"failure": ""`` failed the trial with the error "" (``run`` printed "t0001 failed: ")."""
+    simulation = simulate(lambda params, seed: {"duration": 5, "curve": [0.5], "failure": ""}, {}, 0)
+    assert (
+        simulation.failure
+        == "objective returned an invalid simulation: failure: String should have at least 1 character"
+    )
 
 
 def test_a_trial_the_backend_never_ran_is_described_as_lost() -> None:

@@ -58,8 +58,9 @@ class Simulation(BaseModel):
     """Final values of other metrics, sent with the last step's: a job's other objectives
     and its constraints (the curve is the first objective's). One that is not finite is not
     sent: the trial then misses it, as a script that never printed it."""
-    failure: str | None = None
-    """Why the trial fails at its end (after reporting its curve); None: it completes."""
+    failure: str | None = Field(default=None, min_length=1)
+    """Why the trial fails at its end (after reporting its curve); None: it completes. An
+    empty reason is refused (the trial fails saying so), not shown as a blank error."""
 
 
 @dataclass(frozen=True, order=True)
