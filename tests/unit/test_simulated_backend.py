@@ -202,6 +202,14 @@ def test_an_empty_failure_reason_fails_the_trial_saying_so_not_with_a_blank_erro
     )
 
 
+@pytest.mark.parametrize(("value", "shown"), [("600", "'600'"), (True, "True")])
+def test_a_duration_that_is_not_a_number_fails_the_trial_as_a_curve_s_value_does(value: Any, shown: str) -> None:
+    """Before: ``"600"`` was read as 600 s and ``True`` as 1 s (the curve's values were refused)."""
+    simulation = simulate(lambda params, seed: {"duration": value, "curve": [0.5]}, {}, 0)
+    expected = f"objective returned an invalid simulation: duration: Value error, must be a number, got {shown}"
+    assert simulation.failure == expected
+
+
 def test_a_trial_the_backend_never_ran_is_described_as_lost() -> None:
     sim = Sim()
     lost = Trial(job_id="j", id="t0009", number=9, params={"d": 1.0})

@@ -35,9 +35,10 @@ Objective = Callable[[dict[str, Any], int], "Simulation | Mapping[str, Any]"]
 
 
 def _a_number(value: Any) -> Any:
-    """A curve's value as a number: ``True`` (numpy's too) or ``"0.5"`` is refused, not read as 1.0 or 0.5."""
+    """A duration's, curve's or metric's value as a number: ``True`` (numpy's too) or ``"0.5"``
+    is refused, not read as 1.0 or 0.5."""
     if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ValueError(f"a value of the curve must be a number, got {value!r}")
+        raise ValueError(f"must be a number, got {value!r}")
     return value
 
 
@@ -49,7 +50,7 @@ class Simulation(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    duration: float = Field(ge=0, allow_inf_nan=False)
+    duration: Number = Field(ge=0, allow_inf_nan=False)
     """Virtual seconds from launch to the trial's end."""
     curve: list[Number] = Field(default_factory=list)
     """The objective after each step; the last value is the final one. NaN or infinity (a
