@@ -77,6 +77,17 @@ def test_a_spec_file_s_objective_that_cannot_be_called_is_refused(objective: str
     assert reason in str(raised.value)
 
 
+def test_a_module_that_exits_as_it_loads_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """A training script named as the module, its argparse run at import: before, the
+    SystemExit escaped validate (argparse's usage of the script, exit 2, no field named)
+    and a launch's thread (the run hung)."""
+    (tmp_path / "exits_on_import_for_a_test.py").write_text("import sys\nsys.exit('no --lr given')\n")
+    with pytest.raises(
+        SpecError, match=r"^trial: cannot import 'exits_on_import_for_a_test' from .*: SystemExit: no --lr"
+    ):
+        parse_spec(document("exits_on_import_for_a_test:f", path=str(tmp_path)), base_dir=tmp_path)
+
+
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
     spec = parse_spec(document(f"{HERE}:seed_optional"), base_dir=Path.cwd())
     assert spec.trial.objective == f"{HERE}:seed_optional"

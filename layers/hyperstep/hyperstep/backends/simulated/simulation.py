@@ -87,7 +87,7 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
             sys.path.insert(0, path)
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # ImportError, or whatever the module raises as it loads
+        except (Exception, SystemExit) as exc:  # ImportError, whatever it raises as it loads, its argparse exit
             where = f" from {path}" if path else ""
             raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
     function = getattr(module, attribute, None)
