@@ -59,3 +59,26 @@ def test_sqlite_commits_a_batch_once_and_undoes_it_whole_when_it_raises(tmp_path
     assert store.get_trial(job.id, trial_id(number)).curve == {1: 0.5, 2: 0.4}
     store.close()
     other.close()
+
+
+def test_sqlite_forgets_the_curve_rows_a_batch_it_undid_had_read(tmp_path: Path) -> None:
+    """A batch's later report reads its earlier ones' rows into the connection's copy of the
+    curves (``_read_curves``); undone, those rows are gone and their rowids go to the next
+    rows written. Before: the copy kept the undone points (a curve with steps the file never
+    held) and skipped the new rows at the reused rowids (a point the file holds, missing)."""
+    store, other = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    job = Job(id="job", spec=full_spec())
+    store.create_job(job)
+    (number,) = add(store, job, 1)
+    trial = trial_id(number)
+    store.start_trial(job.id, trial, "ref")
+    store.report_metrics(job.id, trial, report(1, 0.5), curve_metric="loss")
+    with pytest.raises(RuntimeError), store.batch():
+        store.report_metrics(job.id, trial, report(2, 0.4), curve_metric="loss")
+        store.report_metrics(job.id, trial, report(3, 0.3), curve_metric="loss")
+        raise RuntimeError("the invocation failed after two reports")
+    store.report_metrics(job.id, trial, report(4, 0.2), curve_metric="loss")
+    (listed,) = store.list_trials(job.id)
+    assert listed.curve == other.list_trials(job.id)[0].curve == {1: 0.5, 4: 0.2}
+    store.close()
+    other.close()

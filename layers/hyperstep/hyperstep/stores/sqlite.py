@@ -187,6 +187,11 @@ class Batch:
         if kind is not None:
             store._commits += 1  # its released savepoints are undone too
             store._job_writes += 1
+            # and the curve rows its mutations read (each reads the rows the ones before it
+            # wrote): gone, their rowids the next rows' (``_read_curves`` reads by rowid)
+            store._curves.clear()
+            store._newest.clear()
+            store._viewed.clear()
         store._transaction.__exit__(kind, *rest)
 
 
