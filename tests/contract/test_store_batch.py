@@ -133,3 +133,26 @@ def test_sqlite_reads_after_an_undone_batch_show_none_of_it_and_every_row_writte
     newest = store.report_metrics(job.id, first, report(1, 0.45), curve_metric="loss", whole_curve=False)
     assert newest is not None and newest.curve == {1: 0.45}  # its newest steps: none undone
     store.close()
+
+
+def test_sqlite_forgets_the_curve_rows_a_batch_it_undid_had_read(tmp_path: Path) -> None:
+    """A batch's later report reads its earlier ones' rows into the connection's copy of the
+    curves (``_read_curves``); undone, those rows are gone and their rowids go to the next
+    rows written. Before: the copy kept the undone points (a curve with steps the file never
+    held) and skipped the new rows at the reused rowids (a point the file holds, missing)."""
+    store, other = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    job = Job(id="job", spec=full_spec())
+    store.create_job(job)
+    (number,) = add(store, job, 1)
+    trial = trial_id(number)
+    store.start_trial(job.id, trial, "ref")
+    store.report_metrics(job.id, trial, report(1, 0.5), curve_metric="loss")
+    with pytest.raises(RuntimeError), store.batch():
+        store.report_metrics(job.id, trial, report(2, 0.4), curve_metric="loss")
+        store.report_metrics(job.id, trial, report(3, 0.3), curve_metric="loss")
+        raise RuntimeError("the invocation failed after two reports")
+    store.report_metrics(job.id, trial, report(4, 0.2), curve_metric="loss")
+    (listed,) = store.list_trials(job.id)
+    assert listed.curve == other.list_trials(job.id)[0].curve == {1: 0.5, 4: 0.2}
+    store.close()
+    other.close()

@@ -232,3 +232,43 @@ def test_step_reports_between_two_ends_go_to_collect_as_one_batch_unless_a_repor
         assert counting.invocations < counting.events / 5
     else:
         assert counting.invocations == counting.events
+
+
+class DropReport:
+    """Collect fails on one trial's step report every time, alone or in a batch (a fault run)."""
+
+    def __init__(self, trial_id: str, step: int) -> None:
+        self.trial_id, self.step = trial_id, step
+        self.collect = LOOP_HANDLERS["collect"]
+
+    def __call__(
+        self, service: TuningService, event: dict[str, Any] | list[dict[str, Any]], telemetry: Telemetry
+    ) -> dict[str, Any]:
+        details = [one.get("detail", {}) for one in (event if isinstance(event, list) else [event])]
+        if any(d.get("trial_id") == self.trial_id and d.get("step") == self.step for d in details):
+            raise RuntimeError("collect failed")
+        return self.collect(service, event, telemetry)
+
+
+def test_a_step_report_collect_always_fails_on_is_the_only_one_lost_batched_or_not(tmp_path: Path) -> None:
+    """The bus drops a report collect failed on three times; in a batch, the batch is halved
+    until that report is alone (InProcessBus._deliver), so the run keeps every other report
+    of the batch, as a run that delivers them one at a time does. Before: the whole batch
+    (every trial's reports due before the next end) was dropped with it."""
+    spec = load_spec(EXAMPLE)
+    spec = spec.model_copy(update={"budget": spec.budget.model_copy(update={"max_trials": 12, "max_parallel": 4})})
+
+    def run(folder: Path) -> tuple[Any, list[Any]]:
+        with mock.patch.dict(LOOP_HANDLERS, {"collect": DropReport("t0002", 5)}):
+            job = run_local(spec=spec, store_path=folder / "store.db", runs_dir=folder / "runs", env={})
+        return job, SQLiteStore(folder / "store.db").list_trials(job.id)
+
+    with mock.patch.object(
+        SimulatedBackend, "next_reports", lambda self, job_id, until: [e] if (e := self.next_event(job_id)) else []
+    ):
+        alone = run(tmp_path / "alone")
+    batched = run(tmp_path / "batched")
+    lost = curves(tmp_path / "alone", alone[0])
+    assert 5 not in lost["t0002"] and 4 in lost["t0002"] and 6 in lost["t0002"]
+    assert timeline(*batched) == timeline(*alone)
+    assert curves(tmp_path / "batched", batched[0]) == lost

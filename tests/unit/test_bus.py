@@ -125,3 +125,24 @@ def test_a_batch_goes_only_to_the_targets_that_match_each_of_its_events() -> Non
     bus.deliver([envelope("test", "Thing", {"n": "c"})])
     assert [[event["detail"]["n"] for event in batch] for batch in got] == [["c"]]
     bus.close()
+
+
+def test_a_batch_that_fails_its_retries_is_halved_down_to_the_event_that_fails_alone() -> None:
+    """One event collect can never record drops that event only, as when each comes alone
+    (a Pipe's AUTOMATIC_BISECT). Before: the whole batch was dropped after its retries."""
+    bus = InProcessBus(retry_delays=(0, 0))
+    tried: list[list[str]] = []
+    recorded: list[str] = []
+
+    def poisoned(batch: list[dict[str, Any]]) -> None:
+        names = [event["detail"]["n"] for event in batch]
+        tried.append(names)
+        if "c" in names:
+            raise RuntimeError("collect failed")
+        recorded.extend(names)
+
+    bus.subscribe(poisoned, source="test")
+    bus.deliver([envelope("test", "Thing", {"n": n}) for n in "abcde"])
+    assert recorded == ["a", "b", "d", "e"]
+    assert tried.count(["c"]) == 3 and tried.count(["a", "b", "c", "d", "e"]) == 3
+    bus.close()

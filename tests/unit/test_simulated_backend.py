@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
-from hyperstep.backends.simulated.simulation import Simulation, timeline
+from hyperstep.backends.simulated.simulation import Simulation, simulate, timeline
 from hyperstep.errors import SpecError
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
@@ -34,6 +34,22 @@ def crashing(params: dict[str, Any], seed: int) -> dict[str, Any]:
 NOT_CALLABLE = 3
 
 
+def one_argument(params: dict[str, Any]) -> dict[str, Any]:
+    return short(params, 0)
+
+
+def keyword_only(params: dict[str, Any], seed: int, *, scale: float) -> dict[str, Any]:
+    return short(params, seed)
+
+
+def seed_optional(params: dict[str, Any], seed: int = 0, *rest: Any) -> dict[str, Any]:
+    return short(params, seed)
+
+
+def exiting(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    sys.exit(2)  # as argparse does on a bad argument
+
+
 def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
     return {
         "name": "sim",
@@ -50,13 +66,31 @@ def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
         ("no_such_module:f", "cannot import 'no_such_module' from "),
         (f"{HERE}:missing", f"module '{HERE}' has no 'missing'"),
         (f"{HERE}:NOT_CALLABLE", "is not callable (a int)"),
+        (f"{HERE}:one_argument", "cannot be called as objective(params, seed): too many positional arguments"),
+        (f"{HERE}:keyword_only", "cannot be called as objective(params, seed): missing a required argument: 'scale'"),
         ("not a reference", "String should match pattern"),
     ],
 )
 def test_a_spec_file_s_objective_that_cannot_be_called_is_refused(objective: str, reason: str) -> None:
-    with pytest.raises(SpecError, match=r"^trial(\.objective)?: ") as raised:
+    with pytest.raises(SpecError, match=r"^trial\.objective: ") as raised:  # the field, named
         parse_spec(document(objective), base_dir=Path.cwd())  # as load_spec reads a file
     assert reason in str(raised.value)
+
+
+def test_a_module_that_exits_as_it_loads_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """A training script named as the module, its argparse run at import: before, the
+    SystemExit escaped validate (argparse's usage of the script, exit 2, no field named)
+    and a launch's thread (the run hung)."""
+    (tmp_path / "exits_on_import_for_a_test.py").write_text("import sys\nsys.exit('no --lr given')\n")
+    with pytest.raises(
+        SpecError, match=r"^trial\.objective: cannot import 'exits_on_import_for_a_test' from .*: SystemExit: no --lr"
+    ):
+        parse_spec(document("exits_on_import_for_a_test:f", path=str(tmp_path)), base_dir=tmp_path)
+
+
+def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
+    spec = parse_spec(document(f"{HERE}:seed_optional"), base_dir=Path.cwd())
+    assert spec.trial.objective == f"{HERE}:seed_optional"
 
 
 def test_a_spec_given_as_data_imports_nothing_and_widens_no_path(tmp_path: Path) -> None:
@@ -160,6 +194,31 @@ def test_a_callable_that_raises_fails_its_trial_at_once_saying_why() -> None:
     sim.deliver_all()
     assert sim.backend.describe(sim.job, trial).error == "objective raised RuntimeError: no GPU"
     assert sim.clock() == 0.0
+
+
+def test_a_callable_that_exits_fails_its_trial_instead_of_killing_the_launch() -> None:
+    """A SystemExit escaping launch killed the Suggest task's thread: the run hung."""
+    sim = Sim(f"{HERE}:exiting")
+    trial = sim.launch(1, 10.0)
+    sim.deliver_all()
+    assert sim.backend.describe(sim.job, trial).error == "objective raised SystemExit: 2"
+
+
+def test_an_empty_failure_reason_fails_the_trial_saying_so_not_with_a_blank_error() -> None:
+    """Before: ``"failure": ""`` failed the trial with the error "" (``run`` printed "t0001 failed: ")."""
+    simulation = simulate(lambda params, seed: {"duration": 5, "curve": [0.5], "failure": ""}, {}, 0)
+    assert (
+        simulation.failure
+        == "objective returned an invalid simulation: failure: String should have at least 1 character"
+    )
+
+
+@pytest.mark.parametrize(("value", "shown"), [("600", "'600'"), (True, "True")])
+def test_a_duration_that_is_not_a_number_fails_the_trial_as_a_curve_s_value_does(value: Any, shown: str) -> None:
+    """Before: ``"600"`` was read as 600 s and ``True`` as 1 s (the curve's values were refused)."""
+    simulation = simulate(lambda params, seed: {"duration": value, "curve": [0.5]}, {}, 0)
+    expected = f"objective returned an invalid simulation: duration: Value error, must be a number, got {shown}"
+    assert simulation.failure == expected
 
 
 def test_a_trial_the_backend_never_ran_is_described_as_lost() -> None:

@@ -7,7 +7,8 @@ for ``deliver``, on the thread of a caller that waits for its event's delivery a
 cost more than the delivery).
 A subscriber that raises gets the event again, twice, as Lambda retries an asynchronous
 invocation that failed (``MaximumRetryAttempts`` defaults to 2; Lambda waits a minute or
-two, here ``retry_delays``); after that the failure is logged and the next event goes out.
+two, here ``retry_delays``); after that the failure is logged and the next event goes out
+(a batch is halved first, down to the events that fail alone: ``_deliver``).
 A trial's result dropped this way is not lost: the local reaper (``local/reaper.py``)
 finds it through the backend, as the scheduled reaper does on AWS.
 """
@@ -95,11 +96,22 @@ class InProcessBus:
                 self._deliver(target, event)
 
     def _deliver(self, target: Callable[[Any], Any], event: Event | list[Event]) -> None:
+        """``event`` to ``target`` with its retries; a batch that fails them all is halved and
+        each half delivered so (as a Pipe's ``AUTOMATIC_BISECT`` does: "halves each batch and
+        will retry each half until all the records are processed or there is one failed
+        message left in the batch", EventBridge Pipes' OnPartialBatchItemFailure), so only
+        the events that fail alone are dropped, as when they come one at a time."""
         for delay in (*self.retry_delays, None):
             try:
                 target(event)
                 return
             except Exception:
+                if delay is None and isinstance(event, list) and len(event) > 1:
+                    log.warning("event target failed for %s; halving it", _kind(event), exc_info=True)
+                    half = len(event) // 2
+                    self._deliver(target, event[:half])
+                    self._deliver(target, event[half:])
+                    return
                 if delay is None:
                     log.exception("event target failed for %s; dropped after retries", _kind(event))
                     return

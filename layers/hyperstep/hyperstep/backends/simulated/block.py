@@ -61,5 +61,8 @@ class SimulatedTrial(TrialBlockBase):
         """Only for a spec read from a file on this machine (see the module docstring)."""
         context = info.context if isinstance(info.context, dict) else {}
         if context.get(BASE_DIR) is not None:
-            load_objective(self.objective, self.path)  # ValueError saying why it cannot be called
+            try:
+                load_objective(self.objective, self.path)
+            except ValueError as exc:  # why it cannot be called, under the field's name (spec.named_field)
+                raise ValueError(f"trial.objective: {exc}") from None
         return self

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import math
 import sys
 import threading
@@ -34,9 +35,10 @@ Objective = Callable[[dict[str, Any], int], "Simulation | Mapping[str, Any]"]
 
 
 def _a_number(value: Any) -> Any:
-    """A curve's value as a number: ``True`` (numpy's too) or ``"0.5"`` is refused, not read as 1.0 or 0.5."""
+    """A duration's, curve's or metric's value as a number: ``True`` (numpy's too) or ``"0.5"``
+    is refused, not read as 1.0 or 0.5."""
     if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ValueError(f"a value of the curve must be a number, got {value!r}")
+        raise ValueError(f"must be a number, got {value!r}")
     return value
 
 
@@ -48,7 +50,7 @@ class Simulation(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    duration: float = Field(ge=0, allow_inf_nan=False)
+    duration: Number = Field(ge=0, allow_inf_nan=False)
     """Virtual seconds from launch to the trial's end."""
     curve: list[Number] = Field(default_factory=list)
     """The objective after each step; the last value is the final one. NaN or infinity (a
@@ -57,8 +59,9 @@ class Simulation(BaseModel):
     """Final values of other metrics, sent with the last step's: a job's other objectives
     and its constraints (the curve is the first objective's). One that is not finite is not
     sent: the trial then misses it, as a script that never printed it."""
-    failure: str | None = None
-    """Why the trial fails at its end (after reporting its curve); None: it completes."""
+    failure: str | None = Field(default=None, min_length=1)
+    """Why the trial fails at its end (after reporting its curve); None: it completes. An
+    empty reason is refused (the trial fails saying so), not shown as a blank error."""
 
 
 @dataclass(frozen=True, order=True)
@@ -76,14 +79,15 @@ _import_lock = threading.Lock()
 
 def load_objective(reference: str, path: str | None = None) -> Objective:
     """The callable ``module:function`` names, imported with ``path`` first on ``sys.path``;
-    ``ValueError`` saying what is wrong when it cannot be imported or called."""
+    ``ValueError`` saying what is wrong when it cannot be imported or called, or not with
+    ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
     module_name, _, attribute = reference.partition(":")
     with _import_lock:
         if path is not None and path not in sys.path:
             sys.path.insert(0, path)
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # ImportError, or whatever the module raises as it loads
+        except (Exception, SystemExit) as exc:  # ImportError, whatever it raises as it loads, its argparse exit
             where = f" from {path}" if path else ""
             raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
     function = getattr(module, attribute, None)
@@ -91,6 +95,14 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
         raise ValueError(f"module {module_name!r} has no {attribute!r}")
     if not callable(function):
         raise ValueError(f"{reference!r} is not callable (a {type(function).__name__})")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without one: called as it is
+        return function
+    try:
+        signature.bind({}, 0)
+    except TypeError as exc:  # every trial would fail with it
+        raise ValueError(f"{reference!r} cannot be called as objective(params, seed): {exc}") from None
     return function
 
 
@@ -113,7 +125,7 @@ def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulat
         # would leave stdout on stderr)
         with _stdout_lock, contextlib.redirect_stdout(sys.stderr):
             returned = objective(dict(params), seed)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit(), argparse's exit: else the launch hangs the run
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
     try:
         return Simulation.model_validate(returned)
