@@ -101,16 +101,21 @@ def _digits() -> tuple[np.ndarray, ...]:
     return tuple(train_test_split(x / 16.0, y, test_size=0.3, random_state=0, stratify=y))
 
 
-@cache
-def _cancer() -> tuple[np.ndarray, ...]:
-    from sklearn.datasets import load_breast_cancer
+def _scaled_split(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """70/30 stratified split, features standardized on the training part."""
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    x, y = load_breast_cancer(return_X_y=True)
     x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
     scaler = StandardScaler().fit(x_train)
     return scaler.transform(x_train), scaler.transform(x_val), y_train, y_val
+
+
+@cache
+def _cancer() -> tuple[np.ndarray, ...]:
+    from sklearn.datasets import load_breast_cancer
+
+    return _scaled_split(*load_breast_cancer(return_X_y=True))
 
 
 def mlp_digits(params: Params, steps: int) -> Iterator[float]:
@@ -386,13 +391,8 @@ def extra_trees_digits(params: Params, steps: int) -> Iterator[float]:
 @cache
 def _wine() -> tuple[np.ndarray, ...]:
     from sklearn.datasets import load_wine
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
 
-    x, y = load_wine(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
-    scaler = StandardScaler().fit(x_train)
-    return scaler.transform(x_train), scaler.transform(x_val), y_train, y_val
+    return _scaled_split(*load_wine(return_X_y=True))
 
 
 def mlp_wine(params: Params, steps: int) -> Iterator[float]:
