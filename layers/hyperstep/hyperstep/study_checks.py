@@ -156,13 +156,15 @@ def one_of_one(value: Any) -> Any:
 def scalar(value: Any) -> Any:
     """A 0-d array (numpy's, or a framework's loss tensor: what ``float()`` reads, as
     Optuna does) as the float it holds, an int past a float's range as the infinity it
-    rounds to (not finite, so it fails the trial; ``float()`` raised OverflowError); anything
-    else as it is."""
+    rounds to (not finite, so it fails the trial; ``float()`` raised OverflowError), any
+    other number (a numpy scalar, a ``Fraction``, an int) as Python's float, as a store reads
+    it back (a store spells a number from its ``repr``: ``np.float64(0.3)`` failed a DynamoDB
+    write, and an ``np.float32`` was handed back as numpy's); anything else as it is."""
     if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
         return float(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) > sys.float_info.max:
         return math.inf if value > 0 else -math.inf
-    return value
+    return float(value) if is_number(value) else value
 
 
 def is_number(value: Any) -> bool:
