@@ -236,6 +236,16 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "early_stopping.name",
             "missing: a block with fields needs a name (median, asha or hyperband",
         ),
+        (  # said field "early_stopping" (a check across its fields), where validate and Study name the field
+            sagemaker_spec(early_stopping={"name": "asha", "min_resource": 30, "max_resource": 27}),
+            "early_stopping.min_resource",
+            "30 must not exceed max_resource (27)",
+        ),
+        (
+            sagemaker_spec(early_stopping={"name": "hyperband", "reduction_factor": 3}),
+            "early_stopping.max_resource",
+            "missing: hyperband needs it",
+        ),
         (  # said "Input should be a valid dictionary or object to extract fields from" (as Study and validate do not)
             sagemaker_spec(early_stopping=["asha"]),
             "early_stopping",

@@ -124,10 +124,16 @@ def test_decisions_are_deterministic_for_a_seed() -> None:
     ("block", "message"),
     [
         ({"name": "lottery", "max_resource": 9}, "early_stopping.name: Input should be 'none', 'median', 'asha'"),
-        ({"name": "asha", "min_resource": 10, "max_resource": 9}, "min_resource (10) must not exceed max_resource"),
+        (  # the checks across fields name the field they fault (they said "early_stopping: ...")
+            {"name": "asha", "min_resource": 10, "max_resource": 9},
+            "early_stopping.min_resource: 10 must not exceed max_resource (9)",
+        ),
         ({"name": "asha", "max_resource": 9, "reduction_factor": 1}, "reduction_factor: Input should be greater"),
-        ({"name": "median"}, "median needs max_resource"),
-        ({"name": "asha", "min_resource": 5}, "asha needs max_resource"),  # not "exceed max_resource (1)": unwritten
+        ({"name": "median"}, "early_stopping.max_resource: missing: median needs it"),
+        (  # not "exceed max_resource (1)": unwritten
+            {"name": "asha", "min_resource": 5},
+            "early_stopping.max_resource: missing: asha needs it",
+        ),
         ({"name": "asha", "max_resource": 10_001}, "max_resource: Input should be less than or equal to 10000"),
     ],
 )

@@ -216,9 +216,7 @@ class EarlyStopping(SpecModel):
         stays readable."""
         if isinstance(data, dict) and data and "name" not in data and not read_back(info):
             reason = "missing: a block with fields needs a name (median, asha or hyperband; none switches it off)"
-            raise ValidationError.from_exception_data(
-                cls.__name__, [{"type": "value_error", "loc": ("name",), "input": data, "ctx": {"error": reason}}]
-            )
+            raise cls._refused("name", reason, data)
         return data
 
     @model_validator(mode="after")
@@ -226,10 +224,19 @@ class EarlyStopping(SpecModel):
         if self.name == "none":  # switched off: the rest is ignored (and max_resource may be the default, 1)
             return self
         if "max_resource" not in self.model_fields_set:
-            raise ValueError(f"{self.name} needs max_resource: the step at which a trial is complete")
+            reason = f"missing: {self.name} needs it, the step at which a trial is complete"
+            raise self._refused("max_resource", reason, None)
         if self.min_resource > self.max_resource:
-            raise ValueError(f"min_resource ({self.min_resource}) must not exceed max_resource ({self.max_resource})")
+            reason = f"{self.min_resource} must not exceed max_resource ({self.max_resource})"
+            raise self._refused("min_resource", reason, self.min_resource)
         return self
+
+    @classmethod
+    def _refused(cls, field: str, reason: str, given: Any) -> ValidationError:
+        """The error of a check across the block's fields, at the field it faults
+        (``early_stopping.min_resource``, as the API, ``validate`` and ``Study`` name it)."""
+        error = {"type": "value_error", "loc": (field,), "input": given, "ctx": {"error": reason}}
+        return ValidationError.from_exception_data(cls.__name__, [error])  # type: ignore[list-item]
 
 
 TrialBlock = Annotated[
