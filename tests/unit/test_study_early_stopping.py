@@ -367,21 +367,36 @@ def test_a_study_warns_of_the_early_stopping_options_nothing_reads_as_validate_d
 
 @pytest.mark.parametrize("early_stopping", [ASHA, None])
 @pytest.mark.parametrize("told", [float("nan"), float("inf"), 10**400], ids=["nan", "inf", "int-past-float"])
-def test_a_trial_told_stopped_with_a_value_that_is_not_finite_keeps_no_such_value(
+def test_a_trial_told_stopped_with_a_value_that_is_not_finite_fails_and_counts(
     early_stopping: dict | None, told: float
 ) -> None:
     """The issue's loop on a trial that diverges at its first step: ``report`` answers True
     (not recorded, so no curve) and the loop tells ``stopped`` with the value it has, NaN. The
-    trial ends stopped with no value: it was stopped with NaN (or infinity) as its value,
-    which no store can keep (DynamoDB refuses NaN; JSON has none) and which read as a value."""
+    trial diverged: it fails with no value (no store keeps NaN: DynamoDB refuses it, JSON has
+    none), as a trial told completed with NaN does and as the service fails one whose final
+    value is not finite, and it counts against the budget. It ended stopped before, giving its
+    unit back: an ``ask(max_trials=3)`` loop over a space that diverges everywhere never ran out
+    (20 trials asked, 1 unit used, when the probe stopped it)."""
     study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=early_stopping)
     trial = study.ask(1)[0]
     assert study.report(trial.id, 1, told) is (early_stopping is not None)
     ended = study.tell(trial.id, told, state="stopped")
-    assert ended.state is TrialState.STOPPED and ended.value is None and not ended.curve
-    assert study.trials[0].value is None
+    assert (ended.state, ended.value, ended.curve) == (TrialState.FAILED, None, {})
+    assert ended.error is not None and ended.error.startswith("objective is not finite")
+    assert study.job.budget_used == 1
     kept = study.tell(study.ask(1)[0].id, 0.5, state="stopped")  # finite, with no curve: kept as told
     assert (kept.state, kept.value) == (TrialState.STOPPED, 0.5)
+
+
+def test_the_issue_loop_over_trials_that_all_diverge_runs_out_of_budget() -> None:
+    study = hyperstep.Study(SPACE, strategy="bayesian", seed=0, early_stopping=ASHA)
+    asked = 0
+    while (trials := study.ask(1, max_trials=3)) and asked < 10:
+        asked += 1
+        if study.report(trials[0].id, 1, float("nan")):
+            study.tell(trials[0].id, float("nan"), state="stopped")
+    assert asked == 3 and study.job.budget_used == 3
+    assert [t.state for t in study.trials] == [TrialState.FAILED] * 3
 
 
 def test_a_late_step_at_max_resource_completes_a_trial_told_stopped_as_the_service_does() -> None:

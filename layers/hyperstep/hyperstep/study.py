@@ -313,7 +313,10 @@ class Study:
         nothing and returns the trial as it ended.
 
         A completed trial needs a finite value (with several objectives: a list of them,
-        in the objectives' order); a non-finite one is recorded as failed. A failed one
+        in the objectives' order); a non-finite one is recorded as failed, and so is a trial
+        told stopped with one that ``report`` could not make pruned (no finite step: it
+        diverged, and counts once, as the service fails it; stopped, it gave its unit of
+        budget back and an ``ask(max_trials=)`` loop never ran out). A failed one
         takes none (``ValueError``, as Optuna's FAIL). ``metrics`` hold
         what the constraints read. Non-finite ``metrics`` are dropped: no store can keep
         NaN or infinity.
@@ -344,15 +347,12 @@ class Study:
             if state is TrialState.PRUNED or stopping.pruned_when_stopped(self.spec, trial):  # curve and budget kept
                 state = stopping.stopped_end(self.spec, trial)
                 value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
-        if state is TrialState.STOPPED and value is not None and not math.isfinite(value):
-            value = None  # diverged: no store keeps NaN or infinity (a completed trial fails below)
         if metrics is not None:
             metrics = finite_metrics(checked_metrics(metrics))
-        if state is TrialState.COMPLETED:
-            if value is None:
-                raise ValueError("a completed trial needs a value; use state='failed' for none")
-            if not math.isfinite(value):
-                state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
+        if state is TrialState.COMPLETED and value is None:
+            raise ValueError("a completed trial needs a value; use state='failed' for none")
+        if value is not None and not math.isfinite(value):  # diverged (told completed, or stopped with no finite step)
+            state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
         ended = self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
         return self._told(trial_id, ended, skip_if_finished)
 
@@ -427,7 +427,7 @@ class Study:
         (a step reported again takes the newer value) and the decision is on the newest
         step. A value that is not finite (a diverged trial) is not recorded: with early
         stopping the answer is True (stop it; telling it ``stopped`` ends it pruned at its
-        last finite value, or stopped without a curve), without it False."""
+        last finite value, or failed without a finite step), without it False."""
         trial_id = self._id_of(trial_id)
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
