@@ -365,10 +365,11 @@ def test_a_study_warns_of_the_early_stopping_options_nothing_reads_as_validate_d
     assert [w.filename for w in caught if issubclass(w.category, UserWarning)] == [__file__] * len(said)  # the caller's
 
 
+@pytest.mark.parametrize("state", ["stopped", "pruned"])
 @pytest.mark.parametrize("early_stopping", [ASHA, None])
 @pytest.mark.parametrize("told", [float("nan"), float("inf"), 10**400], ids=["nan", "inf", "int-past-float"])
 def test_a_trial_told_stopped_with_a_value_that_is_not_finite_fails_and_counts(
-    early_stopping: dict | None, told: float
+    early_stopping: dict | None, told: float, state: str
 ) -> None:
     """The issue's loop on a trial that diverges at its first step: ``report`` answers True
     (not recorded, so no curve) and the loop tells ``stopped`` with the value it has, NaN. The
@@ -376,11 +377,12 @@ def test_a_trial_told_stopped_with_a_value_that_is_not_finite_fails_and_counts(
     none), as a trial told completed with NaN does and as the service fails one whose final
     value is not finite, and it counts against the budget. It ended stopped before, giving its
     unit back: an ``ask(max_trials=3)`` loop over a space that diverges everywhere never ran out
-    (20 trials asked, 1 unit used, when the probe stopped it)."""
+    (20 trials asked, 1 unit used, when the probe stopped it). Told ``pruned`` (Optuna's word),
+    alike: it ended pruned with no value, no failure. With a finite step, see the next test."""
     study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=early_stopping)
     trial = study.ask(1)[0]
     assert study.report(trial.id, 1, told) is (early_stopping is not None)
-    ended = study.tell(trial.id, told, state="stopped")
+    ended = study.tell(trial.id, told, state=state)
     assert (ended.state, ended.value, ended.curve) == (TrialState.FAILED, None, {})
     assert ended.error is not None and ended.error.startswith("objective is not finite")
     assert study.job.budget_used == 1
@@ -397,6 +399,15 @@ def test_the_issue_loop_over_trials_that_all_diverge_runs_out_of_budget() -> Non
             study.tell(trials[0].id, float("nan"), state="stopped")
     assert asked == 3 and study.job.budget_used == 3
     assert [t.state for t in study.trials] == [TrialState.FAILED] * 3
+
+
+@pytest.mark.parametrize("state", ["stopped", "pruned"])
+def test_a_trial_that_diverges_after_finite_steps_ends_pruned_at_its_last_finite_value(state: str) -> None:
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=ASHA)
+    trial = study.ask(1)[0]
+    assert study.report(trial.id, 1, 0.5) is False and study.report(trial.id, 2, float("nan")) is True
+    ended = study.tell(trial.id, float("nan"), state=state)
+    assert (ended.state, ended.value, ended.curve, study.job.budget_used) == (TrialState.PRUNED, 0.5, {1: 0.5}, 1)
 
 
 def test_a_late_step_at_max_resource_completes_a_trial_told_stopped_as_the_service_does() -> None:

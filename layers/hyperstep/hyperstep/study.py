@@ -314,9 +314,9 @@ class Study:
 
         A completed trial needs a finite value (with several objectives: a list of them,
         in the objectives' order); a non-finite one is recorded as failed, and so is a trial
-        told stopped with one that ``report`` could not make pruned (no finite step: it
-        diverged, and counts once, as the service fails it; stopped, it gave its unit of
-        budget back and an ``ask(max_trials=)`` loop never ran out). A failed one
+        told stopped or pruned with one and no finite step (it diverged: it counts once, as
+        the service fails it; stopped, it gave its unit of budget back and an
+        ``ask(max_trials=)`` loop never ran out). A failed one
         takes none (``ValueError``, as Optuna's FAIL). ``metrics`` hold
         what the constraints read. Non-finite ``metrics`` are dropped: no store can keep
         NaN or infinity.
@@ -346,12 +346,13 @@ class Study:
             trial = self.store.get_trial(self.job_id, trial_id)
             if state is TrialState.PRUNED or stopping.pruned_when_stopped(self.spec, trial):  # curve and budget kept
                 state = stopping.stopped_end(self.spec, trial)
-                value = stopping.last_value(trial) if value is None or not math.isfinite(value) else value
+                if trial.curve and (value is None or not math.isfinite(value)):
+                    value = stopping.last_value(trial)  # its newest step's (a curve holds finite values only)
         if metrics is not None:
             metrics = finite_metrics(checked_metrics(metrics))
         if state is TrialState.COMPLETED and value is None:
             raise ValueError("a completed trial needs a value; use state='failed' for none")
-        if value is not None and not math.isfinite(value):  # diverged (told completed, or stopped with no finite step)
+        if value is not None and not math.isfinite(value):  # diverged (told completed, or ended with no finite step)
             state, error, value = TrialState.FAILED, error or f"objective is not finite ({value})", None
         ended = self.store.finish_trial(self.job_id, trial_id, state, value=value, metrics=metrics, error=error)
         return self._told(trial_id, ended, skip_if_finished)
