@@ -484,3 +484,14 @@ def test_a_strategy_that_reads_no_result_is_given_no_rungs_to_rank(
         else:
             study.tell(trial.id, value)
     assert len(study.ask(1)) == 1
+
+
+def test_report_and_tell_of_an_unknown_trial_raise_the_notfounderror_readme_names() -> None:
+    """README: "an unknown one raises ``NotFoundError``"; it was not in ``hyperstep``'s
+    namespace (``except hyperstep.NotFoundError`` raised AttributeError). A ``KeyError`` too."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=ASHA)
+    for call in (lambda: study.report("t0042", 1, 0.5), lambda: study.tell(42, 0.5)):
+        with pytest.raises(hyperstep.NotFoundError, match=r"^trial 't0042' of job '.*' not found$") as caught:
+            call()
+        assert isinstance(caught.value, KeyError)
+    assert study.trials == []

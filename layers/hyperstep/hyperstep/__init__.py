@@ -1,6 +1,6 @@
 """hyperstep: hyperparameter tuning that runs the same on a laptop and on AWS."""
 
-from hyperstep.errors import HyperstepError, SpecError
+from hyperstep.errors import HyperstepError, NotFoundError, SpecError
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.reporting import report
 from hyperstep.space import SearchSpace
@@ -14,6 +14,7 @@ __all__ = [
     "Job",
     "JobSpec",
     "JobStatus",
+    "NotFoundError",
     "SearchSpace",
     "SpecError",
     "Study",
