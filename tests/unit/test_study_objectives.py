@@ -217,3 +217,19 @@ def test_a_completed_trial_told_an_int_past_a_float_s_range_fails_as_with_one_ob
     study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0)
     ended = study.tell(study.ask(1)[0].id, [10**400, 1.0])
     assert ended.state.value == "failed" and ended.values is None
+
+
+def test_report_in_a_study_of_several_objectives_records_the_first_and_never_stops() -> None:
+    """Early stopping takes one objective, so a multi-objective study's ``report`` keeps the
+    first objective's curve and answers False; a list of values (one per objective, as ``tell``
+    takes them) is refused saying which to report (it said only "report a number")."""
+    with pytest.raises(SpecError, match=r"^early_stopping: works with one objective"):
+        hyperstep.Study(SPACE, goal=["minimize", "maximize"], early_stopping={"name": "asha", "max_resource": 9})
+    study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    assert study.report(trial.id, 1, 0.5) is False
+    with pytest.raises(
+        ValueError, match=r"^report a number as the value \(this study has 2 objectives: report the first's\)"
+    ):
+        study.report(trial.id, 2, [0.4, 0.6])
+    assert study.trials[0].curve == {1: 0.5}

@@ -435,7 +435,9 @@ class Study:
         step = int(step)
         value = scalar(value)
         if not is_number(value):
-            raise ValueError(f"report a number as the value, got {value!r}")
+            several = len(self.spec.goals)  # a multi-objective study's curve is its first objective's
+            first = f" (this study has {several} objectives: report the first's)" if several > 1 else ""
+            raise ValueError(f"report a number as the value{first}, got {value!r}")
         if not math.isfinite(value):
             return stopping.enabled(self.spec)  # a diverged trial stops
         metric = self.spec.primary.metric
