@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -495,3 +496,25 @@ def test_report_and_tell_of_an_unknown_trial_raise_the_notfounderror_readme_name
             call()
         assert isinstance(caught.value, KeyError)
     assert study.trials == []
+
+
+def test_the_bayesian_strategy_learns_from_trials_that_diverge_at_their_first_step() -> None:
+    """Where the space diverges (NaN at step 1 for x > 0.6), a diverged trial told stopped is
+    now a failure the strategy sees. As a stopped trial it was neither an observation nor a
+    failure: with none to learn from, the strategy proposed into the same region again and
+    again (seed 0: 60 asked, 60 diverged, 1 unit of a 30-trial budget used)."""
+    study = hyperstep.Study(SPACE, strategy="bayesian", seed=0, early_stopping={**ASHA, "max_resource": 9})
+    asked = diverged = 0
+    while (trials := study.ask(1, max_trials=12)) and asked < 24:
+        trial, asked = trials[0], asked + 1
+        for step in range(1, 10):
+            value = float("nan") if trial.params["rate"] > 0.6 else curve_value(trial.params["rate"], step)
+            if study.report(trial.id, step, value):
+                study.tell(trial.id, value, state="stopped")
+                diverged += math.isnan(value)
+                break
+        else:
+            study.tell(trial.id, value)
+    assert asked == 12 and diverged <= 6, (asked, diverged)
+    best = study.best_trial
+    assert best is not None and best.state is TrialState.COMPLETED and best.params["rate"] <= 0.6
