@@ -152,6 +152,8 @@ class TuningService:
         """The jobs' trials as Suggest last read them, kept while this service lives (a warm Lambda)."""
         self.reaped = TrialView(store)
         """The same as the reaper last read them (its own: locally the reaper runs on a thread of its own)."""
+        self.woken: set[str] = set()
+        """Jobs whose parked round a wake sent on since a reaper pass began with them (``reap_job``)."""
 
     # submit
 
@@ -1048,10 +1050,13 @@ class TuningService:
         token, history_events = unparked(stored)
         try:
             progress = self.progress(job_id).model_copy(update={"history_events": history_events})
-            return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
+            sent = self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
         except Exception:  # not sent (throttled past retries, a 5xx): the next waker sends it
             self.store.return_task_token(job_id, stored)
             raise
+        if sent:
+            self.woken.add(job_id)
+        return sent
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event.
@@ -1258,6 +1263,7 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
+        self.woken.discard(job.id)
         running = self._reapable(job)
         if until is not None:  # cut short, a pass leaves others than the last one did
             random.shuffle(running)
@@ -1270,7 +1276,9 @@ class TuningService:
             except Exception as exc:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
-        if not self.wake(job.id) and self._close_if_execution_ended(job.id, grace_seconds):
+        woken = job.id in self.woken or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
+        self.woken.discard(job.id)
+        if not woken and self._close_if_execution_ended(job.id, grace_seconds):
             counts["executions_ended"] = counts.get("executions_ended", 0) + 1
         if failure is not None:
             raise failure
@@ -1285,7 +1293,9 @@ class TuningService:
         no parked token, or one nobody waits on), that is unfinished as read now, has an
         execution recorded and is older than the grace: a live job's round waits at its Wait
         between results, so a pass asks only of the jobs caught mid-round and those whose
-        execution is gone, at most once per job."""
+        execution is gone, at most once per job. Not of a job whose round an end the pass
+        recorded woke (``_end``, ``woken``): its execution took the token, the pass's own
+        wake finds none."""
         job = self.store.get_job(job_id)
         if self.orchestrator is None or job.status.finished or job.execution_id is None:
             return False
