@@ -54,10 +54,12 @@ WAKE = ["states:SendTaskSuccess"]
 STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
-    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
+    # PutEvents: the completion of a job it closes (a stop of one whose start failed; a start
+    # failing after a stop landed).
+    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES, "events:PutEvents"},
     # A tick reads its spec and earlier runs, creates the job, starts it or marks it failed
-    # (which deletes its unfinished marker).
-    "StartFunction": {*TABLE, "states:StartExecution"},
+    # (which deletes its unfinished marker); a start failing after a stop landed closes the job.
+    "StartFunction": {*TABLE, "states:StartExecution", "events:PutEvents"},
     "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
         "dynamodb:ConditionCheckItem",  # a trial's start checks its job is unfinished (store.start_trial)

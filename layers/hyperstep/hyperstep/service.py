@@ -1069,25 +1069,38 @@ class TuningService:
         the trials that appeared since are wound down after it: a Suggest still running
         (its execution ended meanwhile) may plan and start trials until the close, and
         none after it (``TrialStore.start_trial``), so the listing after the close holds
-        every trial that ever started."""
+        every trial that ever started.
+
+        The final status is written only over the status read (``_close``): of two closers
+        at once (an execution's end event and the reaper's DescribeExecution of it, both
+        closing the job as Finish would), the one whose write lands publishes, and the
+        other, finding the job closed under it, returns its summary publishing nothing."""
         job = self.store.get_job(request.job_id)
         trials = self.store.list_trials(job.id)
         self._wind_down(job, trials)  # none to stop, unless the loop broke off
         if not job.status.finished:
-            job = self._close(job, trials, request)
+            closed = self._close(job, trials, request)
+            if closed is None:  # closed by another closer meanwhile: its completion event is its own
+                return self._summary(self.store.get_job(job.id))
+            job = closed
             seen = {t.id for t in trials}
             late = [t for t in self.store.list_trials(job.id) if t.id not in seen]
             if late:
                 self._wind_down(job, late)
                 job = self.store.get_job(job.id)  # their ends moved its counters
+        summary = self._summary(job)
+        if not job.completion_published:  # else a retried Finish: its first run published it
+            self.publisher.publish("Tuning Job Completed", summary)
+            self.store.mark_completion_published(job.id)
+        return summary
+
+    def _summary(self, job: Job) -> dict[str, Any]:
+        """What the completion event says of a closed job (and Finish Job answers)."""
         summary = job.summary()
         best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
         summary["best_params"] = best.params if best else None
         if job.spec.multi_objective:  # several objectives: the front instead of a best trial
             summary["pareto_front"] = [t.id for t in pareto_front(job.spec, self.store.list_trials(job.id))]
-        if not job.completion_published:  # else a retried Finish: its first run published it
-            self.publisher.publish("Tuning Job Completed", summary)
-            self.store.mark_completion_published(job.id)
         return summary
 
     def _wind_down(self, job: Job, trials: list[Trial]) -> None:
@@ -1099,18 +1112,33 @@ class TuningService:
             if trial.state is TrialState.RUNNING and trial.awaiting_result_since is not None:
                 self._settle_from_source(job, trial)
 
-    def _close(self, job: Job, trials: list[Trial], request: FinishRequest) -> Job:
-        """Write the job's final status (``trials``: as Finish read them) and return the job."""
-        if request.error:
-            status, error = JobStatus.FAILED, failure_reason(request.error)
-        elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
-            status, error = JobStatus.STOPPED, None
-        elif job.completed == 0 and job.pruned == 0 and job.failed > 0:  # a pruned trial keeps its value
-            status, error = JobStatus.FAILED, "every trial failed"
-        else:
-            status, error = JobStatus.COMPLETED, None
-        stop = self._final_stop(job, Snapshot.of(trials), error if request.error else None)
-        return self.store.set_job_status(job.id, status, error=error, stop_reason=stop.reason, stop_detail=stop.detail)
+    def _close(self, job: Job, trials: list[Trial], request: FinishRequest) -> Job | None:
+        """Write the job's final status (``trials``: as Finish read them) over the status
+        read, and return the job; None when another closer closed it first. A stop landing
+        meanwhile (running, now stopping) is read again and closes it stopped."""
+        while True:
+            if request.error:
+                status, error = JobStatus.FAILED, failure_reason(request.error)
+            elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
+                status, error = JobStatus.STOPPED, None
+            elif job.completed == 0 and job.pruned == 0 and job.failed > 0:  # a pruned trial keeps its value
+                status, error = JobStatus.FAILED, "every trial failed"
+            else:
+                status, error = JobStatus.COMPLETED, None
+            stop = self._final_stop(job, Snapshot.of(trials), error if request.error else None)
+            try:
+                return self.store.set_job_status(
+                    job.id,
+                    status,
+                    expected=(job.status,),
+                    error=error,
+                    stop_reason=stop.reason,
+                    stop_detail=stop.detail,
+                )
+            except ConflictError:
+                job = self.store.get_job(job.id)
+                if job.status.finished:
+                    return None
 
     def close_ended_execution(self, change: ExecutionStatusChange) -> dict[str, Any] | None:
         """Close a job whose execution ended outside Finish Job (``hyperstep.execution_events``)
@@ -1146,20 +1174,30 @@ class TuningService:
         (``_claimed``), a keyed retry or a tick's reopens it (``recurring.carry_on``). A stop
         of it closes it stopped at once, and neither runs it then (a 409 before, and then it
         ran). Any other job that is not running is ``ConflictError`` (409), as is one taken
-        back between the read and the write (the caller's retry stops it running)."""
+        back between the read and the write (the caller's retry stops it running).
+
+        So closed, the job's completion event is published here (``finish``, which finds it
+        closed), as no Finish Job of an execution will: one whose start lost only its answer
+        finds the job closed and publishes nothing again. A publish that fails is logged: the
+        stop stands."""
         try:
             job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
         except ConflictError:
             unstarted = self.store.get_job(job_id)
             if not is_unstarted(unstarted):
                 raise
-            return self.store.set_job_status(
+            stopped = self.store.set_job_status(
                 job_id,
                 JobStatus.STOPPED,
                 expected=(JobStatus.FAILED,),
                 stop_reason=StopReason.STOPPED_BY_USER,
                 stop_detail="stopped by the user before its execution started",
             )
+            try:
+                self.finish(FinishRequest(job_id=job_id))
+            except Exception as exc:
+                log.warning("stopping job %s: its completion event failed (%s)", job_id, error_kind(exc))
+            return stopped
         try:
             self._stop_active(job, self.store.list_trials(job_id))
         except Exception as exc:
