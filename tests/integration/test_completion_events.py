@@ -1,8 +1,9 @@
 """Every way a job ends puts exactly one "Tuning Job Completed" event on the bus.
 
-Finish Job is not the only closer: the API's stop of a job whose execution's start failed
-closes it, a start that fails after a stop landed closes it (in the API function or the
-start function, whichever started it), and an execution that ended outside its state
+Finish Job is not the only closer: a start that fails closes its job (failed, or stopped if
+a stop landed meanwhile; in the API function or the start function, whichever started it),
+the API's stop of such a job closes it again (stopped), an execution that takes its job back
+and finds itself closed closes it (Suggest), and an execution that ended outside its state
 machine is closed by its status-change event (the Finish function) or, that event lost,
 by the reaper's DescribeExecution: the two may close the same job at once. Each path runs
 here against moto's DynamoDB and EventBridge, the bus's events caught by a rule whose target
@@ -21,6 +22,7 @@ import pytest
 from moto import mock_aws
 
 from hyperstep.aws import EventBridgePublisher
+from hyperstep.errors import ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest
 from hyperstep.models import JobStatus
@@ -77,17 +79,30 @@ def store(request: pytest.FixtureRequest) -> Iterator[TrialStore]:
         yield store_under_moto(request.param)
 
 
-def test_a_stop_of_a_job_whose_start_failed_announces_its_end_once(store: TrialStore) -> None:
-    """Before: the job closed stopped and no event came (no execution runs it: none publishes)."""
+def test_a_failed_start_and_then_its_stop_each_announce_their_end_once(store: TrialStore) -> None:
+    """Before: neither the failed start nor the stop that closed the job stopped published
+    anything (no execution runs the job: no Finish Job ever does)."""
     bus, orchestrator = Bus(), NoStart()
     service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
     with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
         service.submit(parse_spec(spec_document()), job_id="job")
-    assert (store.get_job("job").error or "").startswith(START_FAILED) and bus.completions() == []
+    assert (store.get_job("job").error or "").startswith(START_FAILED)
+    assert bus.completions() == [("job", "failed")]
     assert service.stop("job").status is JobStatus.STOPPED
-    assert bus.completions() == [("job", "stopped")]
+    assert bus.completions() == [("job", "stopped")]  # its end is no longer the failed start
     service.finish(FinishRequest(job_id="job"))  # an execution's Finish Job, had its start lost only its answer
     assert bus.completions() == []
+
+
+def test_a_failed_start_whose_event_cannot_be_published_still_raises_its_own_error(store: TrialStore) -> None:
+    """PutEvents refused (throttled past its retries): the caller sees why the start failed."""
+    bus, orchestrator = Bus(), NoStart()
+    bus.publisher.bus_name = "no-such-bus"  # PutEvents answers the entry failed
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    job = store.get_job("job")
+    assert job.status is JobStatus.FAILED and not job.completion_published
 
 
 def test_a_start_that_fails_after_a_stop_landed_announces_the_end_once(store: TrialStore) -> None:
@@ -98,6 +113,30 @@ def test_a_start_that_fails_after_a_stop_landed_announces_the_end_once(store: Tr
         service.submit(parse_spec(spec_document()), job_id="job")
     assert store.get_job("job").status is JobStatus.STOPPED
     assert bus.completions() == [("job", "stopped")]
+
+
+class ClosedDuringTakeBack(FakeOrchestrator):
+    """The take-back's StartExecution answers the execution's id; asked again once the job is
+    taken, that execution has closed (its owner stopped it meanwhile)."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if len(self.started) == 2:
+            raise ExecutionClosedError(arn)
+        return arn
+
+
+def test_an_execution_closed_as_it_takes_its_job_back_announces_the_end_once(store: TrialStore) -> None:
+    """Suggest closes the job as the execution's end event would have (that event came
+    before the job recorded the execution, and closed nothing)."""
+    bus = Bus()
+    service = TuningService(store, {"local": FakeBackend()}, ClosedDuringTakeBack(), bus.publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")
+    store.set_job_status("job", JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=f"{START_FAILED}: lost")
+    assert service.suggest(SuggestRequest(job_id="job", execution="job-1")).done
+    assert bus.completions() == [("job", "failed")]
+    service.finish(FinishRequest(job_id="job"))  # a retried Suggest's way to Finish Job
+    assert bus.completions() == []
 
 
 @pytest.fixture

@@ -233,17 +233,21 @@ class TuningService:
         A start that raises fails the job only if it is still running: a stop that landed
         meanwhile (the job stopping) is kept, and the job closed stopped, as no execution may
         run it (one whose start lost only its answer finds it closed and ends); written failed
-        over it, the stop was lost, and such an execution took the job back (``_claimed``)."""
+        over it, the stop was lost, and such an execution took the job back (``_claimed``).
+        Either end publishes the job's completion event (``_announce``): no execution will. A
+        job so failed that is taken back or reopened later announces its next end too."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
+            failed = clipped(f"{START_FAILED}: {exc}")
             try:
-                failed = clipped(f"{START_FAILED}: {exc}")
-                self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+                job = self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
             except ConflictError:
                 if self.store.get_job(job_id).status is JobStatus.STOPPING:
-                    self.finish(FinishRequest(job_id=job_id))
+                    self._announced(lambda: self.finish(FinishRequest(job_id=job_id)), job_id)
+            else:
+                self._announced(lambda: self._announce(job), job_id)
             raise
         return self._record_execution(job_id, execution_id)
 
@@ -1088,11 +1092,28 @@ class TuningService:
             if late:
                 self._wind_down(job, late)
                 job = self.store.get_job(job.id)  # their ends moved its counters
+        return self._announce(job)  # a retried Finish finds it published by its first run
+
+    def _announce(self, job: Job, again: bool = False) -> dict[str, Any]:
+        """Publish the closed job's completion event, unless it was (``again``: whether it
+        was or not, for an end that replaces the one announced), mark it published, and
+        return its summary. Marked after publishing: a closer that dies in between publishes
+        again on its retry, at least once rather than never."""
         summary = self._summary(job)
-        if not job.completion_published:  # else a retried Finish: its first run published it
+        if again or not job.completion_published:
             self.publisher.publish("Tuning Job Completed", summary)
             self.store.mark_completion_published(job.id)
         return summary
+
+    @staticmethod
+    def _announced(announce: Callable[[], object], job_id: str) -> None:
+        """Run ``announce`` (a closer's publishing) outside the loop, logging a failure
+        instead of raising it: the end it announces stands, and the caller's own outcome
+        (a start's error, a stop's 202) is what its caller must see."""
+        try:
+            announce()
+        except Exception as exc:
+            log.warning("job %s: its completion event failed (%s)", job_id, error_kind(exc))
 
     def _summary(self, job: Job) -> dict[str, Any]:
         """What the completion event says of a closed job (and Finish Job answers)."""
@@ -1176,10 +1197,10 @@ class TuningService:
         ran). Any other job that is not running is ``ConflictError`` (409), as is one taken
         back between the read and the write (the caller's retry stops it running).
 
-        So closed, the job's completion event is published here (``finish``, which finds it
-        closed), as no Finish Job of an execution will: one whose start lost only its answer
-        finds the job closed and publishes nothing again. A publish that fails is logged: the
-        stop stands."""
+        So closed, the job's completion event is published here, a new end after the failed
+        start's (``start_execution``), as no Finish Job of an execution will: one whose start
+        lost only its answer finds the job closed and published. A publish that fails is
+        logged: the stop stands."""
         try:
             job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
         except ConflictError:
@@ -1193,10 +1214,7 @@ class TuningService:
                 stop_reason=StopReason.STOPPED_BY_USER,
                 stop_detail="stopped by the user before its execution started",
             )
-            try:
-                self.finish(FinishRequest(job_id=job_id))
-            except Exception as exc:
-                log.warning("stopping job %s: its completion event failed (%s)", job_id, error_kind(exc))
+            self._announced(lambda: self._announce(stopped, again=True), job_id)
             return stopped
         try:
             self._stop_active(job, self.store.list_trials(job_id))
