@@ -9,7 +9,8 @@ Routes (``openapi.json`` next to this file is generated from them and kept in th
   ``offset``; ``next_offset`` says where the next page starts): a page also ends before
   its body would pass ``PAGE_BYTES``, so it fits Lambda's 6 MB response whatever the trials hold.
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job has ended (one whose execution's start
-  failed, which a retry or that execution could still take back, is closed stopped: 202).
+  failed, which a retry or that execution could still take back, is closed stopped, its
+  completion event published: 202).
 - ``PATCH /jobs/{job_id}``: change a running job's budget (``BudgetUpdate``): 200 with the
   job; 409 when it is not running; the guardrails apply as at submit.
 - ``GET /schedules``: the caller's recurring schedules; ``DELETE /schedules/{name}``: delete one.

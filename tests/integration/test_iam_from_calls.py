@@ -23,6 +23,11 @@ The scenarios, in one moto deployment:
 - a recurring spec through the API (``CreateSchedule``, passing the scheduler role), one
   tick of it through the start function, that job stopped through the API while its
   trials run (``StopTrainingJob``), and a Batch job stopped the same way (``TerminateJob``);
+- a job whose StartExecution was refused, stopped through the API, and a tick's job stopped
+  while its StartExecution is on its way, which then fails: the API function and the start
+  function close each and publish its completion event (``PutEvents``); an execution that
+  takes back its job (its start lost only its answer) and finds itself closed: Suggest closes
+  the job (``PutEvents``);
 - a job's budget changed through the API while it waits (``PATCH /jobs/{id}``: the API
   function rewrites the job and wakes the execution, which launches one more trial);
 - a stop landing while a round parks its token: the round takes it back (``DeleteItem``) and
@@ -72,9 +77,10 @@ from hyperstep.aws import StepFunctionsOrchestrator
 from hyperstep.backends.batch.adapter import BATCH_LOG_GROUP
 from hyperstep.backends.naming import ENV_TRIAL_ID
 from hyperstep.backends.sagemaker.adapter import TRAINING_LOG_GROUP
+from hyperstep.errors import ExecutionClosedError
 from hyperstep.messages import WaitRequest
 from hyperstep.models import JobStatus, StopReason, TrialState
-from hyperstep.service import HANDOFF_EVENTS, TuningService
+from hyperstep.service import HANDOFF_EVENTS, START_FAILED, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.wiring import schedules_factory, throttle_factory
 from tests.integration.iam_policy import (
@@ -406,6 +412,57 @@ def recurring_job_whose_execution_does_not_start(stack: MotoStack) -> None:
     assert api(stack, "DELETE", "/schedules/iam-unstarted")[0] == 200
 
 
+def unstarted_job_stopped_through_the_api(stack: MotoStack) -> None:
+    """A submit whose StartExecution is refused leaves its job failed (``START_FAILED``): the
+    user's stop closes it stopped, and the API function publishes its completion event
+    (``PutEvents``): no execution will."""
+    refused = RuntimeError("ExecutionLimitExceeded")
+    with mock.patch.object(StepFunctionsOrchestrator, "start_execution", side_effect=refused):
+        assert api(stack, "POST", "/jobs", spec("sagemaker", "iam-unstarted-stop"))[0] == 500
+    (job,) = [j for j in stack.service.store.list_jobs() if j.spec.name == "iam-unstarted-stop"]
+    assert api(stack, "POST", f"/jobs/{job.id}/stop")[0] == 202
+    stopped = stack.service.store.get_job(job.id)
+    assert stopped.status is JobStatus.STOPPED and stopped.completion_published, stopped
+
+
+def recurring_job_stopped_as_it_starts(stack: MotoStack) -> None:
+    """The user stops a tick's job while its StartExecution is on its way, which then fails:
+    the start function closes the job stopped and publishes its completion event."""
+    status, created = api(stack, "POST", "/jobs", spec("sagemaker", "iam-stopped-start", schedule="rate(1 day)"))
+    assert status == 201, created
+    group = DEPLOYED.physical_name("ScheduleGroup", transformed())
+    stored = stack.session.client("scheduler").get_schedule(Name=created["schedule_name"], GroupName=group)
+
+    def stopped_then_refused(_: StepFunctionsOrchestrator, job_id: str, name: str) -> str:
+        stack.service.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))  # the stop
+        raise RuntimeError("ExecutionLimitExceeded")
+
+    with (
+        mock.patch.object(StepFunctionsOrchestrator, "start_execution", stopped_then_refused),
+        pytest.raises(AssertionError, match="ExecutionLimitExceeded"),
+    ):
+        stack.invoke("start", delivered(stored["Target"]["Input"]))
+    (job,) = [j for j in stack.service.store.list_jobs() if j.spec.name == "iam-stopped-start"]
+    assert job.status is JobStatus.STOPPED and job.completion_published, job
+    assert api(stack, "DELETE", "/schedules/iam-stopped-start")[0] == 200
+
+
+def execution_closed_while_taking_its_job_back(stack: MotoStack) -> None:
+    """A job whose start lost its answer (stored failed, ``START_FAILED``) is taken back by the
+    execution that start began; asked its own name again, that execution has closed meanwhile:
+    Suggest closes the job as the execution's end event would have (``PutEvents``)."""
+    job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-taken-back")))
+    lost = f"{START_FAILED}: read timeout"
+    stack.service.store.set_job_status(job.id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=lost)
+    name = "iam-taken-back-1"
+    arn = f"{stack.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+    answers = [arn, ExecutionClosedError(arn)]  # the take-back's StartExecution, then its recheck
+    with mock.patch.object(StepFunctionsOrchestrator, "start_execution", side_effect=answers):
+        assert stack.invoke("suggest", {"job_id": job.id, "execution": name})["done"] is True
+    closed = stack.service.store.get_job(job.id)
+    assert closed.status is JobStatus.FAILED and closed.completion_published, closed
+
+
 def batch_job_stopped(stack: MotoStack) -> None:
     status, accepted = api(stack, "POST", "/jobs", spec("batch", "iam-batch-stop"))
     assert status == 202, accepted
@@ -651,6 +708,9 @@ SCENARIOS = (
     batch_job_through_the_api,
     recurring_job_started_and_stopped,
     recurring_job_whose_execution_does_not_start,
+    unstarted_job_stopped_through_the_api,
+    recurring_job_stopped_as_it_starts,
+    execution_closed_while_taking_its_job_back,
     budget_changed_through_the_api,
     stopped_while_a_round_parks,
     batch_job_stopped,
@@ -751,6 +811,9 @@ NEEDED = {
     ("api", "dynamodb:PutItem"),  # the idempotency record, the caller's token bucket
     ("api", "dynamodb:GetItem"),
     ("api", "states:SendTaskSuccess"),  # a stopped or changed job woken
+    ("api", "events:PutEvents"),  # a stop of a job whose start failed closes it
+    ("start", "events:PutEvents"),  # a start that fails closes the job
+    ("suggest", "events:PutEvents"),  # a job its execution took back as it closed, closed
     ("start", "states:StartExecution"),
     ("start", "dynamodb:DeleteItem"),  # a job whose execution did not start, marked failed
     ("suggest", "states:StartExecution"),

@@ -193,6 +193,11 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "trial.tags.team",
             "empty (read as null); tag values are strings",
         ),
+        (  # IAM matches aws:ResourceTag/hyperstep:stack's key name in any case (IAM User Guide, Condition)
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "tags": {"HyperStep:stack": "another-stack"}}),
+            "trial.tags",
+            "the hyperstep: prefix (in any case) is reserved",
+        ),
         (
             sagemaker_spec(
                 trial={

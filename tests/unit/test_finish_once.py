@@ -72,3 +72,22 @@ def test_a_job_reopened_and_finished_again_announces_its_new_end(ended: tuple[Tu
     service.store.set_job_status("job", JobStatus.RUNNING)  # run --resume reopens it
     handle_finish(service, {"job_id": "job", "error": {"Error": "Boom", "Cause": "again"}})
     assert [detail["status"] for _, detail in recorder.events] == ["completed", "failed"]
+
+
+def test_a_stop_landing_between_finishs_read_and_its_close_closes_the_job_stopped(
+    ended: tuple[TuningService, Recorder],
+) -> None:
+    """Finish writes the final status over the status it read (so of two closers at once only
+    one publishes): a stop accepted meanwhile (202) is read again, not overwritten by
+    ``completed``, and the one event says stopped."""
+    service, recorder = ended
+    write = service.store.set_job_status
+
+    def stop_lands_first(job_id: str, status: JobStatus, **fields: Any) -> Any:
+        if status.finished and service.store.get_job(job_id).status is JobStatus.RUNNING:
+            service.stop(job_id)
+        return write(job_id, status, **fields)
+
+    service.store.set_job_status = stop_lands_first  # type: ignore[method-assign]
+    assert handle_finish(service, {"job_id": "job"})["status"] == "stopped"
+    assert [detail["status"] for _, detail in recorder.events] == ["stopped"]

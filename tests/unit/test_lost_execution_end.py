@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hyperstep.execution_events import ExecutionStatusChange
-from hyperstep.messages import LaunchRequest, SuggestRequest, WaitRequest
+from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import JobStatus
 from hyperstep.service import TuningService
 from hyperstep.stores.sqlite import SQLiteStore
@@ -127,3 +127,19 @@ def test_an_earlier_execution_of_a_handed_over_job_closes_nothing(running) -> No
     clock.now += 600
     service.reap(grace_seconds=300)
     assert service.store.get_job("job").status is JobStatus.RUNNING
+
+
+def test_a_pass_that_records_an_end_does_not_ask_of_the_execution_its_end_woke(running) -> None:
+    """The reaper records a trial's end (its event lost): that end wakes the parked round
+    (``_end``), so the pass's own wake finds no token. Before, it then asked DescribeExecution
+    of that job, whose execution the end had just woken: one call per job per such pass."""
+    service, backend, orchestrator, clock = running
+    ended(service, orchestrator, "RUNNING")
+    clock.now += 330  # past the grace, within the trials' 60 s limit and the grace: none times out
+    service.wait(WaitRequest(job_id="job", task_token="tok", results_seen=0))
+    backend.results["t0001"] = TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"loss": 0.5})
+    counts = service.reap(grace_seconds=300)
+    assert counts["recorded"] == 1 and [t for t, _ in orchestrator.woken] == ["tok"]
+    assert orchestrator.described == []
+    service.reap(grace_seconds=300)  # the next pass, no token parked and no end: asks once
+    assert orchestrator.described == [service.store.get_job("job").execution_id]

@@ -54,10 +54,12 @@ WAKE = ["states:SendTaskSuccess"]
 STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
 EXPECTED_ACTIONS = {
-    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES},
+    # PutEvents: the completion of a job it closes (a start that failed, before or after a stop
+    # landed; a stop of one whose start failed).
+    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES, "events:PutEvents"},
     # A tick reads its spec and earlier runs, creates the job, starts it or marks it failed
-    # (which deletes its unfinished marker).
-    "StartFunction": {*TABLE, "states:StartExecution"},
+    # (which deletes its unfinished marker, and publishes its end), or, stopped meanwhile, stopped.
+    "StartFunction": {*TABLE, "states:StartExecution", "events:PutEvents"},
     "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
         "dynamodb:ConditionCheckItem",  # a trial's start checks its job is unfinished (store.start_trial)
@@ -73,6 +75,7 @@ EXPECTED_ACTIONS = {
         "ssm:GetParameter",  # secret references (hyperstep.secrets), under SecretsPrefix only
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        "events:PutEvents",  # a job it took back as its execution closed, closed by it (service._claimed)
     },
     # STOP: early stopping; the Describe calls: final metrics and each ended trial's billable time (pricing)
     "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},

@@ -69,9 +69,10 @@ def test_only_the_admins_may_read_the_dead_letter_queue(admins: str) -> None:
     assert not denied(policy, "sqs:SendMessage", "events.amazonaws.com")
 
 
-CLOSERS = ["FinishFunction", "ReaperFunction"]
+CLOSERS = ["FinishFunction", "ReaperFunction", "ApiFunction", "StartFunction", "SuggestFunction"]
 """The functions that close jobs and publish their completion (the reaper: a job whose
-execution's end event was lost)."""
+execution's end event was lost; the API and the start function: a start that failed, and the
+API a stop of such a job; Suggest: a job its execution took back as it closed)."""
 
 
 def may_put(function: str, *entries: tuple[str, str]) -> bool:

@@ -70,6 +70,7 @@ def test_channel_shorthand_expands_to_defaults() -> None:
         ({"input_channels": {"bad name": "s3://bucket/x"}}, "input_channels"),
         ({"tags": {"aws:created-by": "me"}}, "reserved"),
         ({"tags": {"hyperstep:job-id": "x"}}, "reserved"),
+        ({"tags": {"HyperStep:stack": "x"}}, "reserved"),  # IAM matches tag key names in any case
         ({"tags": {f"k{i}": "v" for i in range(48)}}, "at most 47 tags"),
         ({"environment": {"HYPERSTEP_JOB_ID": "x"}}, "HYPERSTEP_"),
         ({"metric_definitions": [{"name": f"m{i}", "regex": "m=(.*)"} for i in range(41)]}, "at most 40"),
@@ -101,6 +102,7 @@ def test_spot_with_enough_wait_is_accepted() -> None:
         ({"share_identifier": "ml", "scheduling_priority": 10_000}, "scheduling_priority"),
         ({"share_identifier": "ml", "scheduling_priority": -1}, "scheduling_priority"),
         ({"scheduling_priority": 5}, "set share_identifier too"),
+        ({"tags": {"HYPERSTEP:stack": "x"}}, "reserved"),  # IAM matches tag key names in any case
     ],
 )
 def test_batch_block_refuses_what_aws_refuses(change: dict[str, Any], message: str) -> None:

@@ -152,6 +152,8 @@ class TuningService:
         """The jobs' trials as Suggest last read them, kept while this service lives (a warm Lambda)."""
         self.reaped = TrialView(store)
         """The same as the reaper last read them (its own: locally the reaper runs on a thread of its own)."""
+        self.woken: set[str] = set()
+        """Jobs whose parked round a wake sent on since a reaper pass began with them (``reap_job``)."""
 
     # submit
 
@@ -231,17 +233,21 @@ class TuningService:
         A start that raises fails the job only if it is still running: a stop that landed
         meanwhile (the job stopping) is kept, and the job closed stopped, as no execution may
         run it (one whose start lost only its answer finds it closed and ends); written failed
-        over it, the stop was lost, and such an execution took the job back (``_claimed``)."""
+        over it, the stop was lost, and such an execution took the job back (``_claimed``).
+        Either end publishes the job's completion event (``_announce``): no execution will. A
+        job so failed that is taken back or reopened later announces its next end too."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
+            failed = clipped(f"{START_FAILED}: {exc}")
             try:
-                failed = clipped(f"{START_FAILED}: {exc}")
-                self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+                job = self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
             except ConflictError:
                 if self.store.get_job(job_id).status is JobStatus.STOPPING:
-                    self.finish(FinishRequest(job_id=job_id))
+                    self._announced(lambda: self.finish(FinishRequest(job_id=job_id)), job_id)
+            else:
+                self._announced(lambda: self._announce(job), job_id)
             raise
         return self._record_execution(job_id, execution_id)
 
@@ -1048,10 +1054,13 @@ class TuningService:
         token, history_events = unparked(stored)
         try:
             progress = self.progress(job_id).model_copy(update={"history_events": history_events})
-            return self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
+            sent = self.orchestrator.send_task_success(token, progress.model_dump(mode="json"))
         except Exception:  # not sent (throttled past retries, a 5xx): the next waker sends it
             self.store.return_task_token(job_id, stored)
             raise
+        if sent:
+            self.woken.add(job_id)
+        return sent
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
         """Close the job: its final status, best trial, and a completion event.
@@ -1064,25 +1073,55 @@ class TuningService:
         the trials that appeared since are wound down after it: a Suggest still running
         (its execution ended meanwhile) may plan and start trials until the close, and
         none after it (``TrialStore.start_trial``), so the listing after the close holds
-        every trial that ever started."""
+        every trial that ever started.
+
+        The final status is written only over the status read (``_close``): of two closers
+        at once (an execution's end event and the reaper's DescribeExecution of it, both
+        closing the job as Finish would), the one whose write lands publishes, and the
+        other, finding the job closed under it, returns its summary publishing nothing."""
         job = self.store.get_job(request.job_id)
         trials = self.store.list_trials(job.id)
         self._wind_down(job, trials)  # none to stop, unless the loop broke off
         if not job.status.finished:
-            job = self._close(job, trials, request)
+            closed = self._close(job, trials, request)
+            if closed is None:  # closed by another closer meanwhile: its completion event is its own
+                return self._summary(self.store.get_job(job.id))
+            job = closed
             seen = {t.id for t in trials}
             late = [t for t in self.store.list_trials(job.id) if t.id not in seen]
             if late:
                 self._wind_down(job, late)
                 job = self.store.get_job(job.id)  # their ends moved its counters
+        return self._announce(job)  # a retried Finish finds it published by its first run
+
+    def _announce(self, job: Job, again: bool = False) -> dict[str, Any]:
+        """Publish the closed job's completion event, unless it was (``again``: whether it
+        was or not, for an end that replaces the one announced), mark it published, and
+        return its summary. Marked after publishing: a closer that dies in between publishes
+        again on its retry, at least once rather than never."""
+        summary = self._summary(job)
+        if again or not job.completion_published:
+            self.publisher.publish("Tuning Job Completed", summary)
+            self.store.mark_completion_published(job.id)
+        return summary
+
+    @staticmethod
+    def _announced(announce: Callable[[], object], job_id: str) -> None:
+        """Run ``announce`` (a closer's publishing) outside the loop, logging a failure
+        instead of raising it: the end it announces stands, and the caller's own outcome
+        (a start's error, a stop's 202) is what its caller must see."""
+        try:
+            announce()
+        except Exception as exc:
+            log.warning("job %s: its completion event failed (%s)", job_id, error_kind(exc))
+
+    def _summary(self, job: Job) -> dict[str, Any]:
+        """What the completion event says of a closed job (and Finish Job answers)."""
         summary = job.summary()
         best = self.store.get_trial(job.id, job.best_trial_id) if job.best_trial_id else None
         summary["best_params"] = best.params if best else None
         if job.spec.multi_objective:  # several objectives: the front instead of a best trial
             summary["pareto_front"] = [t.id for t in pareto_front(job.spec, self.store.list_trials(job.id))]
-        if not job.completion_published:  # else a retried Finish: its first run published it
-            self.publisher.publish("Tuning Job Completed", summary)
-            self.store.mark_completion_published(job.id)
         return summary
 
     def _wind_down(self, job: Job, trials: list[Trial]) -> None:
@@ -1094,18 +1133,33 @@ class TuningService:
             if trial.state is TrialState.RUNNING and trial.awaiting_result_since is not None:
                 self._settle_from_source(job, trial)
 
-    def _close(self, job: Job, trials: list[Trial], request: FinishRequest) -> Job:
-        """Write the job's final status (``trials``: as Finish read them) and return the job."""
-        if request.error:
-            status, error = JobStatus.FAILED, failure_reason(request.error)
-        elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
-            status, error = JobStatus.STOPPED, None
-        elif job.completed == 0 and job.pruned == 0 and job.failed > 0:  # a pruned trial keeps its value
-            status, error = JobStatus.FAILED, "every trial failed"
-        else:
-            status, error = JobStatus.COMPLETED, None
-        stop = self._final_stop(job, Snapshot.of(trials), error if request.error else None)
-        return self.store.set_job_status(job.id, status, error=error, stop_reason=stop.reason, stop_detail=stop.detail)
+    def _close(self, job: Job, trials: list[Trial], request: FinishRequest) -> Job | None:
+        """Write the job's final status (``trials``: as Finish read them) over the status
+        read, and return the job; None when another closer closed it first. A stop landing
+        meanwhile (running, now stopping) is read again and closes it stopped."""
+        while True:
+            if request.error:
+                status, error = JobStatus.FAILED, failure_reason(request.error)
+            elif job.status in (JobStatus.STOPPING, JobStatus.STOPPED):
+                status, error = JobStatus.STOPPED, None
+            elif job.completed == 0 and job.pruned == 0 and job.failed > 0:  # a pruned trial keeps its value
+                status, error = JobStatus.FAILED, "every trial failed"
+            else:
+                status, error = JobStatus.COMPLETED, None
+            stop = self._final_stop(job, Snapshot.of(trials), error if request.error else None)
+            try:
+                return self.store.set_job_status(
+                    job.id,
+                    status,
+                    expected=(job.status,),
+                    error=error,
+                    stop_reason=stop.reason,
+                    stop_detail=stop.detail,
+                )
+            except ConflictError:
+                job = self.store.get_job(job.id)
+                if job.status.finished:
+                    return None
 
     def close_ended_execution(self, change: ExecutionStatusChange) -> dict[str, Any] | None:
         """Close a job whose execution ended outside Finish Job (``hyperstep.execution_events``)
@@ -1141,20 +1195,27 @@ class TuningService:
         (``_claimed``), a keyed retry or a tick's reopens it (``recurring.carry_on``). A stop
         of it closes it stopped at once, and neither runs it then (a 409 before, and then it
         ran). Any other job that is not running is ``ConflictError`` (409), as is one taken
-        back between the read and the write (the caller's retry stops it running)."""
+        back between the read and the write (the caller's retry stops it running).
+
+        So closed, the job's completion event is published here, a new end after the failed
+        start's (``start_execution``), as no Finish Job of an execution will: one whose start
+        lost only its answer finds the job closed and published. A publish that fails is
+        logged: the stop stands."""
         try:
             job = self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
         except ConflictError:
             unstarted = self.store.get_job(job_id)
             if not is_unstarted(unstarted):
                 raise
-            return self.store.set_job_status(
+            stopped = self.store.set_job_status(
                 job_id,
                 JobStatus.STOPPED,
                 expected=(JobStatus.FAILED,),
                 stop_reason=StopReason.STOPPED_BY_USER,
                 stop_detail="stopped by the user before its execution started",
             )
+            self._announced(lambda: self._announce(stopped, again=True), job_id)
+            return stopped
         try:
             self._stop_active(job, self.store.list_trials(job_id))
         except Exception as exc:
@@ -1258,6 +1319,7 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
+        self.woken.discard(job.id)
         running = self._reapable(job)
         if until is not None:  # cut short, a pass leaves others than the last one did
             random.shuffle(running)
@@ -1270,7 +1332,9 @@ class TuningService:
             except Exception as exc:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
-        if not self.wake(job.id) and self._close_if_execution_ended(job.id, grace_seconds):
+        woken = job.id in self.woken or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
+        self.woken.discard(job.id)
+        if not woken and self._close_if_execution_ended(job.id, grace_seconds):
             counts["executions_ended"] = counts.get("executions_ended", 0) + 1
         if failure is not None:
             raise failure
@@ -1285,7 +1349,9 @@ class TuningService:
         no parked token, or one nobody waits on), that is unfinished as read now, has an
         execution recorded and is older than the grace: a live job's round waits at its Wait
         between results, so a pass asks only of the jobs caught mid-round and those whose
-        execution is gone, at most once per job."""
+        execution is gone, at most once per job. Not of a job whose round an end the pass
+        recorded woke (``_end``, ``woken``): its execution took the token, the pass's own
+        wake finds none."""
         job = self.store.get_job(job_id)
         if self.orchestrator is None or job.status.finished or job.execution_id is None:
             return False

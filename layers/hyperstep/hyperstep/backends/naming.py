@@ -125,14 +125,22 @@ _OWN_TAGS = 3
 
 def check_user_tags(tags: dict[str, str]) -> dict[str, str]:
     """A spec block's ``tags``, refused when they leave no room for hyperstep's three or use
-    a reserved prefix (``aws:`` is AWS's, ``hyperstep:`` ours)."""
+    a reserved prefix (``aws:`` is AWS's, ``hyperstep:`` ours), in any case.
+
+    Batch's tag keys are case-sensitive ("Tag keys and values are case sensitive", Batch
+    User Guide, Tag restrictions), so a job may carry ``HyperStep:stack`` beside our
+    ``hyperstep:stack``; IAM matches the key name of ``aws:ResourceTag/hyperstep:stack``
+    case-insensitively ("the condition matches a resource tag key named either TagKey1 or
+    tagkey1, but not both"; of keys differing in case only: "the key name matches both tags,
+    but only one value matches. This can result in unexpected condition failures", IAM User
+    Guide, IAM JSON policy elements: Condition): the stack grants could fail on our own job."""
     if len(tags) > MAX_TAGS - _OWN_TAGS:
         raise ValueError(f"at most {MAX_TAGS - _OWN_TAGS} tags (hyperstep adds {_OWN_TAGS} of the {MAX_TAGS})")
     for key in tags:
         if key.lower().startswith("aws:"):
             raise ValueError(f"tag key {key!r}: the aws: prefix is reserved for AWS")
-        if key.startswith(RESERVED_TAG_PREFIX):
-            raise ValueError(f"tag key {key!r}: the hyperstep: prefix is reserved for hyperstep")
+        if key.lower().startswith(RESERVED_TAG_PREFIX):
+            raise ValueError(f"tag key {key!r}: the hyperstep: prefix (in any case) is reserved for hyperstep")
     return tags
 
 

@@ -114,7 +114,9 @@ class TrialStore(ABC):
     def mark_completion_published(self, job_id: str) -> None:
         """Set the job's ``completion_published``, leaving the rest of it as it is; a later
         ``set_job_status`` to an unfinished status clears it (a reopened job announces its
-        next end). ``NotFoundError`` if the job is absent."""
+        next end). A job unfinished when the mark lands (reopened since its closer read it,
+        between publishing and marking) is left unmarked: the end published was not its next
+        one. ``NotFoundError`` if the job is absent."""
 
     @abstractmethod
     def set_budget(self, job_id: str, change: Callable[[Budget], Budget]) -> Job:

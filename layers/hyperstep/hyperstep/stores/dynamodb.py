@@ -402,7 +402,7 @@ class DynamoDBStore(TrialStore):
         except Exception as exc:
             if _code(exc) != _CHECK_FAILED:
                 raise
-            raise NotFoundError(f"job {job_id!r} not found") from None
+            self.get_job(job_id)  # NotFoundError when absent; else reopened meanwhile: left unmarked
 
     def set_budget(self, job_id: str, change: Callable[[Budget], Budget]) -> Job:
         """Rewrite the spec's JSON with ``change`` of the budget read, conditioned on the job

@@ -389,13 +389,19 @@ def sets(*clauses: str) -> str:
 
 
 def published_update(job_id: str, expires: int | None) -> dict[str, Any]:
-    """Set the job's ``completion_published`` (``Job.completion_published``)."""
+    """Set the job's ``completion_published`` (``Job.completion_published``), if it is
+    finished (a job reopened since is left as it is: ``TrialStore.mark_completion_published``)."""
     ttl, values = stamp(expires)
     values[":true"] = {"BOOL": True}
+    finished = [status for status in JobStatus if status.finished]
+    values.update({f":f{i}": s(status.value) for i, status in enumerate(finished)})
     return {
         "Key": key(job_id, JOB_SK),
         "UpdateExpression": sets(f"{PUBLISHED} = :true", ttl),
-        "ConditionExpression": "attribute_exists(pk)",
+        "ConditionExpression": "attribute_exists(pk) AND #status IN ("
+        + ", ".join(f":f{i}" for i in range(len(finished)))
+        + ")",
+        "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": values,
     }
 

@@ -359,7 +359,9 @@ class SQLiteStore(TrialStore):
 
     def mark_completion_published(self, job_id: str) -> None:
         with self._tx() as conn:
-            self._write_job(conn, self._read_job(conn, job_id).model_copy(update={"completion_published": True}))
+            job = self._read_job(conn, job_id)
+            if job.status.finished:
+                self._write_job(conn, job.model_copy(update={"completion_published": True}))
 
     def set_budget(self, job_id: str, change: Callable[[Budget], Budget]) -> Job:
         with self._tx() as conn:

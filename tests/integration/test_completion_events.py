@@ -1,0 +1,191 @@
+"""Every way a job ends puts exactly one "Tuning Job Completed" event on the bus.
+
+Finish Job is not the only closer: a start that fails closes its job (failed, or stopped if
+a stop landed meanwhile; in the API function or the start function, whichever started it),
+the API's stop of such a job closes it again (stopped), an execution that takes its job back
+and finds itself closed closes it (Suggest), and an execution that ended outside its state
+machine is closed by its status-change event (the Finish function) or, that event lost,
+by the reaper's DescribeExecution: the two may close the same job at once. Each path runs
+here against moto's DynamoDB and EventBridge, the bus's events caught by a rule whose target
+is an SQS queue (moto delivers those), and counted. That each closing function's role may
+send that event and no other is ``test_template_security``'s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hyperstep.aws import EventBridgePublisher
+from hyperstep.errors import ExecutionClosedError
+from hyperstep.execution_events import ExecutionStatusChange
+from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest
+from hyperstep.models import JobStatus
+from hyperstep.service import START_FAILED, TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.base import TrialStore
+from tests.conftest import Clock, spec_document
+from tests.integration.moto_stores import store_under_moto
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+REGION = "us-east-1"
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:hyperstep-tuning"
+
+
+class Bus:
+    """The default bus with a rule sending every ``hyperstep`` event to a queue."""
+
+    def __init__(self) -> None:
+        events, self.sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        self.queue = self.sqs.create_queue(QueueName="completions")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="completions", EventPattern=json.dumps({"source": ["hyperstep"]}))
+        events.put_targets(Rule="completions", Targets=[{"Id": "queue", "Arn": arn}])
+        self.publisher = EventBridgePublisher(events)
+
+    def completions(self) -> list[tuple[str, str]]:
+        """(job id, status) of each completion event delivered since the last call."""
+        found = []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                event = json.loads(message["Body"])
+                assert event["detail-type"] == "Tuning Job Completed", event
+                found.append((event["detail"]["job_id"], event["detail"]["status"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+
+class NoStart(FakeOrchestrator):
+    """StartExecution refused (``ExecutionLimitExceeded``), after ``before`` (a stop landing) ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before: Any = None
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        if self.before is not None:
+            self.before(job_id)
+        raise RuntimeError("ExecutionLimitExceeded")
+
+
+@pytest.fixture(params=["dynamodb", "sqlite"])
+def store(request: pytest.FixtureRequest) -> Iterator[TrialStore]:
+    with mock_aws():
+        yield store_under_moto(request.param)
+
+
+def test_a_failed_start_and_then_its_stop_each_announce_their_end_once(store: TrialStore) -> None:
+    """Before: neither the failed start nor the stop that closed the job stopped published
+    anything (no execution runs the job: no Finish Job ever does)."""
+    bus, orchestrator = Bus(), NoStart()
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    assert (store.get_job("job").error or "").startswith(START_FAILED)
+    assert bus.completions() == [("job", "failed")]
+    assert service.stop("job").status is JobStatus.STOPPED
+    assert bus.completions() == [("job", "stopped")]  # its end is no longer the failed start
+    service.finish(FinishRequest(job_id="job"))  # an execution's Finish Job, had its start lost only its answer
+    assert bus.completions() == []
+
+
+def test_a_failed_start_whose_event_cannot_be_published_still_raises_its_own_error(store: TrialStore) -> None:
+    """PutEvents refused (throttled past its retries): the caller sees why the start failed."""
+    bus, orchestrator = Bus(), NoStart()
+    bus.publisher.bus_name = "no-such-bus"  # PutEvents answers the entry failed
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    job = store.get_job("job")
+    assert job.status is JobStatus.FAILED and not job.completion_published
+
+
+def test_a_start_that_fails_after_a_stop_landed_announces_the_end_once(store: TrialStore) -> None:
+    bus, orchestrator = Bus(), NoStart()
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    orchestrator.before = service.stop  # the user's stop lands while StartExecution is on its way
+    with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    assert store.get_job("job").status is JobStatus.STOPPED
+    assert bus.completions() == [("job", "stopped")]
+
+
+class ClosedDuringTakeBack(FakeOrchestrator):
+    """The take-back's StartExecution answers the execution's id; asked again once the job is
+    taken, that execution has closed (its owner stopped it meanwhile)."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if len(self.started) == 2:
+            raise ExecutionClosedError(arn)
+        return arn
+
+
+def test_an_execution_closed_as_it_takes_its_job_back_announces_the_end_once(store: TrialStore) -> None:
+    """Suggest closes the job as the execution's end event would have (that event came
+    before the job recorded the execution, and closed nothing)."""
+    bus = Bus()
+    service = TuningService(store, {"local": FakeBackend()}, ClosedDuringTakeBack(), bus.publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")
+    store.set_job_status("job", JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=f"{START_FAILED}: lost")
+    assert service.suggest(SuggestRequest(job_id="job", execution="job-1")).done
+    assert bus.completions() == [("job", "failed")]
+    service.finish(FinishRequest(job_id="job"))  # a retried Suggest's way to Finish Job
+    assert bus.completions() == []
+
+
+@pytest.fixture
+def gone(store: TrialStore) -> tuple[TuningService, Bus, ExecutionStatusChange, Clock]:
+    """A job with its trials running whose execution failed outside its state machine."""
+    bus, orchestrator, clock = Bus(), FakeOrchestrator(), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
+    service.submit(parse_spec(spec_document()), job_id="job")
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    arn = store.get_job("job").execution_id or ""
+    change = ExecutionStatusChange(
+        execution_arn=arn, state_machine_arn=MACHINE, name="x", status="FAILED", input=json.dumps({"job_id": "job"})
+    )
+    orchestrator.executions[arn] = change
+    clock.now += 600
+    return service, bus, change, clock
+
+
+def test_the_reaper_closing_an_execution_whose_event_was_lost_announces_its_end_once(gone) -> None:
+    service, bus, _, _ = gone
+    assert service.reap(grace_seconds=300)["executions_ended"] == 1
+    service.reap(grace_seconds=300)
+    assert bus.completions() == [("job", "failed")]
+
+
+def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_once(gone) -> None:
+    """The execution's status-change event (the Finish function's ``close_ended_execution``)
+    and the reaper (its DescribeExecution) both read the job running, the reaper writes its
+    final status, then the event's Finish writes its own. Before: the second write landed
+    over the first, and each published (neither had marked the event published yet): two
+    events for one end. Now the second write, made over the status it read, is refused."""
+    service, bus, change, _ = gone
+    store = service.store
+    write, read, raced = store.set_job_status, store.get_job, []
+
+    def event_lands_meanwhile(job_id: str, status: JobStatus, **fields: Any) -> Any:
+        if not status.finished or raced:
+            return write(job_id, status, **fields)
+        raced.append(status)
+        stale = [read(job_id)] * 2  # the job as the event's Finish read it: running
+        written = write(job_id, status, **fields)  # the reaper's close lands first
+        store.get_job = lambda job_id: stale.pop() if stale else read(job_id)  # type: ignore[method-assign]
+        service.close_ended_execution(change)
+        store.get_job = read  # type: ignore[method-assign]
+        return written
+
+    store.set_job_status = event_lands_meanwhile  # type: ignore[method-assign]
+    service.reap(grace_seconds=300)
+    assert raced and store.get_job("job").status is JobStatus.FAILED
+    assert bus.completions() == [("job", "failed")]
