@@ -105,6 +105,12 @@ class Plan:
     changed: tuple[str, ...]
     record: str
     """The report's default name (``results/<record>.md``)."""
+    others: tuple[str, ...] = ()
+    """Further candidates, run and reused exactly as ``candidate``."""
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        return (self.candidate, *self.others)
 
 
 S17 = Plan(problems, GROUPS, SEEDS, "hyperstep-intbox", INTBOX_PROBLEMS, "s17_newkinds")
@@ -112,16 +118,16 @@ S17 = Plan(problems, GROUPS, SEEDS, "hyperstep-intbox", INTBOX_PROBLEMS, "s17_ne
 
 def runs(plan: Plan, problem: str) -> list[tuple[str, int, int]]:
     """``(method, trials, batch)`` of every run ``problem`` needs for one seed."""
-    methods = ("hyperstep", plan.candidate) if problem in plan.changed else ("hyperstep",)
+    methods = ("hyperstep", *plan.candidates) if problem in plan.changed else ("hyperstep",)
     out = [(m, b, k) for m in methods for b, k in BUDGETS.items()]
     return [*out, ("random", 64, 4), ("optuna-tpe", 16, 2), ("optuna-tpe", 64, 4)]
 
 
 def source(method: str, budget: int, problem: str, plan: Plan = S17) -> tuple[str, int]:
     """Which run's first ``budget`` trials score ``method`` at ``budget`` on ``problem``."""
-    if method == plan.candidate and problem not in plan.changed:
+    if method in plan.candidates and problem not in plan.changed:
         return "hyperstep", budget
-    if method in ("hyperstep", plan.candidate):
+    if method == "hyperstep" or method in plan.candidates:
         return method, budget
     return method, 16 if method == "optuna-tpe" and budget == 16 else 64
 

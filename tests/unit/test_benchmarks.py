@@ -343,22 +343,36 @@ def test_run_batches_gives_hyperstep_the_run_s_trials_as_its_budget(monkeypatch:
         ("newkinds", "int3-small-rotated"),
         ("flags", "cliff6-lr"),
         ("flags", "int5-tiny-mixed"),
+        ("diverging", "wrap3-angle"),
     ],
 )
 def test_a_candidate_is_the_default_where_its_report_reuses_the_default_s_runs(module: str, name: str) -> None:
     """newkinds and flags score their candidate with the default's runs outside the plan's ``changed``
     problems. intbox: no int column (cliff6-lr, which has a trust region) or no trust region (int3, 3
     dimensions); flagbox: a continuous-only space with a trust region (cliff6-lr: the identical trace) or
-    ints of 3-8 values only (int5-tiny-mixed)."""
-    from benchmarks import flags, newkinds
+    ints of 3-8 values only (int5-tiny-mixed); diverging's two: no value diverges (wrap3-angle)."""
+    from benchmarks import diverging, flags, newkinds
     from benchmarks.optimizers import FACTORIES, HyperstepOptimizer
 
-    plan = {"newkinds": newkinds.S17, "flags": flags.PLAN}[module]
+    plan = {"newkinds": newkinds.S17, "flags": flags.PLAN, "diverging": diverging.PLAN}[module]
     assert name not in plan.changed
     problem = plan.problems()[name]
     default, _ = run_batches(HyperstepOptimizer(problem.space, 3), problem.f, rounds=5, batch=2)
-    candidate, _ = run_batches(FACTORIES[plan.candidate](problem.space, 3), problem.f, rounds=5, batch=2)
-    np.testing.assert_array_equal(candidate, default)
+    for method in plan.candidates:
+        candidate, _ = run_batches(FACTORIES[method](problem.space, 3), problem.f, rounds=5, batch=2)
+        np.testing.assert_array_equal(candidate, default)
+        assert newkinds.source(method, 16, name, plan) == ("hyperstep", 16)
+        changed = "cliff6-lr" in plan.changed
+        assert newkinds.source(method, 16, "cliff6-lr", plan) == (method if changed else "hyperstep", 16)
+
+
+def test_a_run_is_the_default_s_until_the_first_ask_that_sees_a_diverged_value() -> None:
+    from benchmarks.diverging import first_diverged
+
+    losses = [1.0, 2.0, 3.0, float("nan"), 1e12, 0.5, 0.7, 0.9]
+    assert first_diverged(losses, 2) == 6  # 1e12 is the fifth trial; NaN, a failure, is no value
+    assert first_diverged(losses, 4) is None  # the last ask saw four trials: nothing diverged
+    assert first_diverged([1.0, 2.0, 50.0, 3.0], 1) is None
 
 
 def test_the_intbox_candidate_reaches_the_incumbent_s_neighbouring_integers() -> None:
