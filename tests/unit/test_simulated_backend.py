@@ -50,6 +50,18 @@ def exiting(params: dict[str, Any], seed: int) -> dict[str, Any]:
     sys.exit(2)  # as argparse does on a bad argument
 
 
+class Aborted(BaseException):
+    """Neither an Exception nor a SystemExit (as GeneratorExit or a library's own abort)."""
+
+
+def interrupting(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    raise KeyboardInterrupt("from the callable")
+
+
+def aborting(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    raise Aborted("gave up")
+
+
 def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
     return {
         "name": "sim",
@@ -202,6 +214,40 @@ def test_a_callable_that_exits_fails_its_trial_instead_of_killing_the_launch() -
     trial = sim.launch(1, 10.0)
     sim.deliver_all()
     assert sim.backend.describe(sim.job, trial).error == "objective raised SystemExit: 2"
+
+
+@pytest.mark.parametrize(
+    ("objective", "error"),
+    [
+        ("interrupting", "objective raised KeyboardInterrupt: from the callable"),
+        ("aborting", "objective raised Aborted: gave up"),
+    ],
+)
+def test_a_callable_raising_a_base_exception_on_a_worker_thread_fails_its_trial(objective: str, error: str) -> None:
+    """The callable runs on the Suggest task's thread: a KeyboardInterrupt it raises there is
+    not the user's Ctrl-C (Python raises a signal's exception on the main thread only). Before,
+    it escaped launch, the task never ended and ``hyperstep run`` hung until killed."""
+    sim = Sim(f"{HERE}:{objective}")
+    trial = Trial(job_id="j", id="t0001", number=1, params={"d": 1.0})
+    escaped: list[BaseException] = []
+
+    def launch() -> None:
+        try:
+            sim.backend.launch(sim.job, trial)
+        except BaseException as exc:  # what would have hung the run
+            escaped.append(exc)
+
+    worker = threading.Thread(target=launch)
+    worker.start()
+    worker.join(30)
+    assert escaped == []
+    sim.deliver_all()
+    assert sim.backend.describe(sim.job, trial).error == error
+
+
+def test_a_keyboard_interrupt_on_the_main_thread_is_the_user_s_and_still_stops_the_caller() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        simulate(interrupting, {}, 0)
 
 
 def test_an_empty_failure_reason_fails_the_trial_saying_so_not_with_a_blank_error() -> None:

@@ -125,7 +125,9 @@ def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulat
         # would leave stdout on stderr)
         with _stdout_lock, contextlib.redirect_stdout(sys.stderr):
             returned = objective(dict(params), seed)
-    except (Exception, SystemExit) as exc:  # sys.exit(), argparse's exit: else the launch hangs the run
+    except BaseException as exc:  # sys.exit(), argparse's exit, a KeyboardInterrupt it raises: else the run hangs
+        if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+            raise  # the user's Ctrl-C (a signal's exception is raised on the main thread only)
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
     try:
         return Simulation.model_validate(returned)
