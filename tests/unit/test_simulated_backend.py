@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
-from hyperstep.backends.simulated.simulation import Simulation, simulate, timeline
+from hyperstep.backends.simulated.simulation import Simulation, load_objective, simulate, timeline
 from hyperstep.errors import SpecError
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
@@ -188,6 +188,40 @@ def test_events_come_in_virtual_time_order_and_ties_go_to_the_lower_trial_number
     at_ten = [("t0001", "TrialMetric"), ("t0001", "TrialResult"), ("t0002", "TrialMetric"), ("t0002", "TrialResult")]
     assert order[-4:] == at_ten
     assert sim.clock() == 10.0
+
+
+def curves_in(folder: Path, value: float) -> str:
+    """A spec folder with ``curves.py`` whose ``fn`` ends at ``value``, through a sibling module."""
+    folder.mkdir()
+    (folder / "sibling_of_curves.py").write_text(f"VALUE = {value}\n")
+    (folder / "curves.py").write_text(
+        "from sibling_of_curves import VALUE\n\n\ndef fn(params, seed):\n    return {'duration': 1, 'curve': [VALUE]}\n"
+    )
+    return str(folder)
+
+
+def test_two_spec_folders_naming_the_same_module_each_get_their_own(tmp_path: Path) -> None:
+    """Before: the first folder stayed first on sys.path and its ``curves`` in sys.modules, so
+    the second spec's ``curves:fn`` was the first's (both ended at 1.0)."""
+    first, second = curves_in(tmp_path / "a", 1.0), curves_in(tmp_path / "b", 2.0)
+    before = list(sys.path)
+    try:
+        one, two = load_objective("curves:fn", first), load_objective("curves:fn", second)
+        assert sys.path == before  # neither folder left on it to shadow a later import
+    finally:
+        sys.path[:] = before
+        sys.modules.pop("sibling_of_curves", None)
+    assert (simulate(one, {}, 0).curve, simulate(two, {}, 0).curve) == ([1.0], [2.0])
+
+
+def test_a_module_of_the_same_name_imported_before_is_not_taken_for_the_spec_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = curves_in(tmp_path / "spec", 3.0)
+    monkeypatch.setitem(sys.modules, "curves", type(sys)("curves"))  # another project's, already imported
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    objective = load_objective("curves:fn", folder)
+    assert simulate(objective, {}, 0).curve == [3.0]
 
 
 def test_a_stopped_trial_ends_at_once_and_its_remaining_events_never_come() -> None:

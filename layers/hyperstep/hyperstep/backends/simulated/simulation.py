@@ -17,13 +17,18 @@ timed out) as the other backends' trials are.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import math
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import numpy as np
@@ -78,15 +83,13 @@ _import_lock = threading.Lock()
 
 
 def load_objective(reference: str, path: str | None = None) -> Objective:
-    """The callable ``module:function`` names, imported with ``path`` first on ``sys.path``;
-    ``ValueError`` saying what is wrong when it cannot be imported or called, or not with
-    ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
+    """The callable ``module:function`` names, its module loaded from the folder ``path``
+    (``_import``); ``ValueError`` saying what is wrong when it cannot be imported or called,
+    or not with ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
     module_name, _, attribute = reference.partition(":")
     with _import_lock:
-        if path is not None and path not in sys.path:
-            sys.path.insert(0, path)
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(module_name) if path is None else _import(module_name, path)
         except (Exception, SystemExit) as exc:  # ImportError, whatever it raises as it loads, its argparse exit
             where = f" from {path}" if path else ""
             raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
@@ -104,6 +107,64 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
     except TypeError as exc:  # every trial would fail with it
         raise ValueError(f"{reference!r} cannot be called as objective(params, seed): {exc}") from None
     return function
+
+
+def _import(module_name: str, path: str) -> ModuleType:
+    """``module_name`` as the file in ``path`` has it, under a name of its own to that folder
+    (two specs naming ``curves`` in two folders get each its own; a module of that name
+    imported before is not taken for it). ``path`` is first on ``sys.path`` only while it
+    loads (so it may import a module beside it, which is then forgotten by that name: each
+    folder's is its own), never after. A module not in ``path`` is
+    imported as Python finds it (an installed package)."""
+    top, _, rest = module_name.partition(".")
+    found = importlib.machinery.PathFinder.find_spec(top, [path])
+    if found is None:
+        return importlib.import_module(module_name)
+    digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+    name = f"_hyperstep_objective_{digest}_{top}"
+    added = path not in sys.path
+    if added:
+        sys.path.insert(0, path)
+    loaded = set(sys.modules)
+    try:
+        if name not in sys.modules:
+            if found.origin is None:  # a namespace package: a folder without __init__.py
+                spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+                spec.submodule_search_locations = list(found.submodule_search_locations or [])
+            else:
+                locations = found.submodule_search_locations
+                spec = importlib.util.spec_from_file_location(name, found.origin, submodule_search_locations=locations)
+            assert spec is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                if spec.loader is not None:
+                    spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        return importlib.import_module(f"{name}.{rest}" if rest else name)
+    finally:
+        if added:  # else the folder is the process's: what it imports there is the process's too
+            sys.path.remove(path)
+            _forget_siblings(set(sys.modules) - loaded, Path(path))
+
+
+def _forget_siblings(names: set[str], folder: Path) -> None:
+    """Drop from ``sys.modules`` the modules beside the objective's in ``folder`` (and their
+    submodules) its load imported under their own names (``import helpers``): the loaded
+    module keeps them, and another folder's ``helpers`` is then not taken for its own."""
+    beside = {
+        name
+        for name in names
+        if "." not in name
+        and (file := getattr(sys.modules[name], "__file__", None)) is not None
+        and folder in (Path(file).parent, Path(file).parent.parent)
+        and Path(file).stem in (name, "__init__")
+    }
+    for name in names:
+        if name.partition(".")[0] in beside:
+            del sys.modules[name]
 
 
 def trial_seed(job_seed: int | None, number: int) -> int:
