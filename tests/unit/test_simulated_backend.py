@@ -4,8 +4,11 @@ and the adapter's order of delivery, stops and ``describe``."""
 from __future__ import annotations
 
 import math
+import multiprocessing
 import sys
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -200,28 +203,70 @@ def curves_in(folder: Path, value: float) -> str:
     return str(folder)
 
 
+@pytest.fixture
+def imports_undone(tmp_path: Path) -> Iterator[None]:
+    """sys.path as it was, and no module of ``tmp_path`` left in sys.modules (the spec folders
+    stay on sys.path, as a script's folder does)."""
+    path = list(sys.path)
+    yield
+    sys.path[:] = path
+    for name, module in list(sys.modules.items()):
+        if str(tmp_path) in str(getattr(module, "__file__", None) or getattr(module, "__path__", "")):
+            del sys.modules[name]
+
+
+@pytest.mark.usefixtures("imports_undone")
 def test_two_spec_folders_naming_the_same_module_each_get_their_own(tmp_path: Path) -> None:
-    """Before: the first folder stayed first on sys.path and its ``curves`` in sys.modules, so
-    the second spec's ``curves:fn`` was the first's (both ended at 1.0)."""
+    """On 3b475b5 the first folder's ``curves`` in sys.modules was taken for the
+    second spec's ``curves:fn`` (both ended at 1.0)."""
     first, second = curves_in(tmp_path / "a", 1.0), curves_in(tmp_path / "b", 2.0)
-    before = list(sys.path)
-    try:
-        one, two = load_objective("curves:fn", first), load_objective("curves:fn", second)
-        assert sys.path == before  # neither folder left on it to shadow a later import
-    finally:
-        sys.path[:] = before
-        sys.modules.pop("sibling_of_curves", None)
+    one, two = load_objective("curves:fn", first), load_objective("curves:fn", second)
     assert (simulate(one, {}, 0).curve, simulate(two, {}, 0).curve) == ([1.0], [2.0])
+    assert load_objective("curves:fn", second) is two and load_objective("curves:fn", first) is one  # loaded once
 
 
+@pytest.mark.usefixtures("imports_undone")
 def test_a_module_of_the_same_name_imported_before_is_not_taken_for_the_spec_s(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = curves_in(tmp_path / "spec", 3.0)
     monkeypatch.setitem(sys.modules, "curves", type(sys)("curves"))  # another project's, already imported
-    monkeypatch.setattr(sys, "path", list(sys.path))
     objective = load_objective("curves:fn", folder)
     assert simulate(objective, {}, 0).curve == [3.0]
+
+
+def lazily_from_curves(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """As benchmarks.simulated_run's timed_crossing: the spec folder's module, imported when called."""
+    from curves import fn
+
+    return fn(params, seed)
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("reference", ["curves:later", f"{HERE}:lazily_from_curves"])
+def test_a_callable_may_import_from_the_spec_folder_when_called(tmp_path: Path, reference: str) -> None:
+    """cb-20's 712ce92 took the folder off sys.path once loaded: a sibling imported inside the
+    callable, and benchmarks.simulated_run (its module elsewhere, ``path`` the example's),
+    failed every trial with ModuleNotFoundError."""
+    folder = curves_in(tmp_path / "spec", 4.0)
+    with (tmp_path / "spec" / "curves.py").open("a") as file:
+        file.write("\n\ndef later(params, seed):\n    import sibling_of_curves\n\n    return fn(params, seed)\n")
+    assert simulate(load_objective(reference, folder), {}, 0) == Simulation(duration=1, curve=[4.0])
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("reference", ["curves:fn", "pkg.mod:fn"])
+def test_a_spec_folder_s_callable_runs_in_a_spawned_process(tmp_path: Path, reference: str) -> None:
+    """What an objective hands to a process pool (spawn: macOS's default) is pickled by its
+    module's name; under 712ce92's ``_hyperstep_objective_<hash>_curves`` the child could not
+    import it (ModuleNotFoundError)."""
+    folder = curves_in(tmp_path / "spec", 5.0)
+    (tmp_path / "spec" / "pkg").mkdir()
+    (tmp_path / "spec" / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "spec" / "pkg" / "mod.py").write_text("from curves import fn  # noqa: F401\n")
+    objective = load_objective(reference, folder)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(objective, {}, 0).result() == {"duration": 1, "curve": [5.0]}
 
 
 def test_a_stopped_trial_ends_at_once_and_its_remaining_events_never_come() -> None:

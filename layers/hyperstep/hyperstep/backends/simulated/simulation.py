@@ -110,61 +110,63 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
 
 
 def _import(module_name: str, path: str) -> ModuleType:
-    """``module_name`` as the file in ``path`` has it, under a name of its own to that folder
-    (two specs naming ``curves`` in two folders get each its own; a module of that name
-    imported before is not taken for it). ``path`` is first on ``sys.path`` only while it
-    loads (so it may import a module beside it, which is then forgotten by that name: each
-    folder's is its own), never after. A module not in ``path`` is
-    imported as Python finds it (an installed package)."""
+    """``module_name`` as the folder ``path`` has it. ``path`` goes first on ``sys.path`` and
+    stays there (as Python's own ``sys.path[0]``): the callable may import a module beside it
+    when called, and a process spawned to run what it pickles finds its module by name. A
+    module not in ``path`` is imported as Python finds it (an installed package). Only when
+    its name is already another file's (a second spec folder's ``curves``, another project's)
+    is it loaded apart, under a name unique to the folder (``_load_apart``)."""
+    if path not in sys.path:
+        sys.path.insert(0, path)
     top, _, rest = module_name.partition(".")
     found = importlib.machinery.PathFinder.find_spec(top, [path])
-    if found is None:
+    taken = sys.modules.get(top)
+    if found is None or taken is None or _same_file(taken, found):
         return importlib.import_module(module_name)
-    digest = hashlib.sha256(path.encode()).hexdigest()[:16]
-    name = f"_hyperstep_objective_{digest}_{top}"
-    added = path not in sys.path
-    if added:
-        sys.path.insert(0, path)
+    name = f"_hyperstep_objective_{hashlib.sha256(path.encode()).hexdigest()[:16]}_{top}"
+    if name not in sys.modules:
+        _load_apart(name, found, path)
+    return importlib.import_module(f"{name}.{rest}" if rest else name)
+
+
+def _same_file(module: ModuleType, found: importlib.machinery.ModuleSpec) -> bool:
+    """Whether ``module`` was loaded from where ``found`` points (a file, or a folder's paths)."""
+    if found.origin is None:  # a namespace package: a folder without __init__.py
+        return list(getattr(module, "__path__", [])) == list(found.submodule_search_locations or [])
+    file = getattr(module, "__file__", None)
+    return file is not None and Path(file).resolve() == Path(found.origin).resolve()
+
+
+def _load_apart(name: str, found: importlib.machinery.ModuleSpec, path: str) -> None:
+    """Execute the module ``found`` as ``name``. While it loads, the modules of another
+    folder named as its siblings are set aside, so ``import helpers`` there gets this
+    folder's; the siblings it imports are then forgotten by those names (the loaded module
+    keeps them) and the others put back. A sibling imported only when called is the
+    process's, whichever folder's it is."""
+    if found.origin is None:
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = list(found.submodule_search_locations or [])
+    else:
+        locations = found.submodule_search_locations
+        spec = importlib.util.spec_from_file_location(name, found.origin, submodule_search_locations=locations)
+    assert spec is not None
+    folder = Path(path)
+    beside = {entry.stem for entry in folder.iterdir() if entry.suffix == ".py" or entry.is_dir()}
+    aside = {other: sys.modules.pop(other) for other in list(sys.modules) if other.partition(".")[0] in beside}
     loaded = set(sys.modules)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     try:
-        if name not in sys.modules:
-            if found.origin is None:  # a namespace package: a folder without __init__.py
-                spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
-                spec.submodule_search_locations = list(found.submodule_search_locations or [])
-            else:
-                locations = found.submodule_search_locations
-                spec = importlib.util.spec_from_file_location(name, found.origin, submodule_search_locations=locations)
-            assert spec is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            try:
-                if spec.loader is not None:
-                    spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]
-                raise
-        return importlib.import_module(f"{name}.{rest}" if rest else name)
+        if spec.loader is not None:
+            spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
     finally:
-        if added:  # else the folder is the process's: what it imports there is the process's too
-            sys.path.remove(path)
-            _forget_siblings(set(sys.modules) - loaded, Path(path))
-
-
-def _forget_siblings(names: set[str], folder: Path) -> None:
-    """Drop from ``sys.modules`` the modules beside the objective's in ``folder`` (and their
-    submodules) its load imported under their own names (``import helpers``): the loaded
-    module keeps them, and another folder's ``helpers`` is then not taken for its own."""
-    beside = {
-        name
-        for name in names
-        if "." not in name
-        and (file := getattr(sys.modules[name], "__file__", None)) is not None
-        and folder in (Path(file).parent, Path(file).parent.parent)
-        and Path(file).stem in (name, "__init__")
-    }
-    for name in names:
-        if name.partition(".")[0] in beside:
-            del sys.modules[name]
+        for other in set(sys.modules) - loaded:
+            if other.partition(".")[0] in beside:
+                del sys.modules[other]
+        sys.modules.update(aside)
 
 
 def trial_seed(job_seed: int | None, number: int) -> int:
