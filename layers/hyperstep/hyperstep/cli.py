@@ -42,6 +42,7 @@ from hyperstep.spec import (
     dump_spec,
     load_spec,
     not_valid_json,
+    read_text_file,
 )
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -655,7 +656,7 @@ def read_request(path: str) -> Any:
     """A request file as JSON data; ``SpecError`` (one line) when it is not JSON, or not what
     the API would read (``strict_json``: a key given twice, NaN, a 5,000-digit number)."""
     try:
-        return strict_json(Path(path).read_text(encoding="utf-8-sig"))  # a leading BOM is skipped
+        return strict_json(read_text_file(Path(path)))
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
