@@ -601,6 +601,27 @@ def test_run_with_a_definition_step_functions_would_refuse_writes_nothing(
     assert not (workdir / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\xe4\x00", "not UTF-8 text (byte 0)"),
+        (b"{" * 1_000_001, "more than 1,000,000 bytes: is this the right file?"),
+    ],
+)
+def test_run_with_a_definition_file_that_is_no_text_or_endless_says_so_writing_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], content: bytes, reason: str
+) -> None:
+    """Before: a binary --definition was an internal error (UnicodeDecodeError, exit 1), and
+    /dev/zero was read until memory ran out."""
+    definition = workdir / "machine.asl.json"
+    definition.write_bytes(content)
+    store = workdir / "state" / "store.db"
+    spec = write_spec(workdir, spec_document())
+    code = main(["--store", str(store), "run", str(spec), "--definition", str(definition)])
+    assert (code, capsys.readouterr().err) == (2, f"hyperstep: error: --definition: {definition}: {reason}\n")
+    assert not (workdir / "state").exists()
+
+
 def test_what_yaml_says_it_expected_is_still_said() -> None:
     """Only the text PyYAML quotes from the file goes: its own tokens and expected characters stay."""
     from hyperstep.spec import unquoted

@@ -333,7 +333,7 @@ def test_a_spec_or_request_file_past_what_the_api_takes_is_refused_unread(tmp_pa
         path.write_text(text + " " * (MAX_BODY_BYTES + 1 - len(text)))
         with pytest.raises(SpecError) as error:
             read(str(path))
-        assert str(error.value) == f"{path}: more than 1,000,000 bytes (what the API takes): is this the right file?"
+        assert str(error.value) == f"{path}: more than 1,000,000 bytes: is this the right file?"
 
 
 def test_numbers_given_as_numeric_strings_are_kept_as_the_numbers() -> None:

@@ -402,9 +402,12 @@ def check_definition(path: Path) -> None:
     from hyperstep.local.runtime import substitutions
 
     try:
+        read_text_file(path)  # not endless (/dev/zero), UTF-8: what the engine then reads
         load_definition(path, substitutions())
-    except DefinitionError as exc:
-        raise SpecError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"--definition: {path}: not UTF-8 text (byte {exc.start})") from None
+    except (DefinitionError, SpecError) as exc:
+        raise SpecError(f"--definition: {exc}") from None
 
 
 def check_out_folder(out: Path) -> None:

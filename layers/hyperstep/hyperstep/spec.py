@@ -576,7 +576,7 @@ def read_text_file(path: Path) -> str:
     with path.open("rb") as file:
         data = file.read(MAX_BODY_BYTES + 1)
     if len(data) > MAX_BODY_BYTES:
-        raise SpecError(f"{path}: more than {MAX_BODY_BYTES:,} bytes (what the API takes): is this the right file?")
+        raise SpecError(f"{path}: more than {MAX_BODY_BYTES:,} bytes: is this the right file?")
     return data.decode("utf-8-sig")
 
 
