@@ -235,6 +235,31 @@ def test_a_module_of_the_same_name_imported_before_is_not_taken_for_the_spec_s(
     assert simulate(objective, {}, 0).curve == [3.0]
 
 
+@pytest.mark.usefixtures("imports_undone")
+def test_each_folder_s_own_module_even_when_another_folder_is_first_on_sys_path(tmp_path: Path) -> None:
+    """``other`` is in both folders and not imported yet; ``b`` went first on sys.path after
+    ``a``. Before, ``a``'s ``other:fn`` was imported by name and was ``b``'s (ended at 2.0)."""
+    first, second = curves_in(tmp_path / "a", 1.0), curves_in(tmp_path / "b", 2.0)
+    for folder, value in ((first, 1.0), (second, 2.0)):
+        body = f"def fn(params, seed):\n    return {{'duration': 1, 'curve': [{value}]}}\n"
+        (Path(folder) / "other.py").write_text(body)
+        load_objective("curves:fn", folder)
+    assert simulate(load_objective("other:fn", first), {}, 0).curve == [1.0]
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_package_s_module_loaded_apart_imports_its_own_folder_s_siblings(tmp_path: Path) -> None:
+    """Two folders' ``pkg.mod:fn``, each importing its folder's ``curves``: before, the second
+    one's ``pkg.mod`` loaded after the first folder's modules were put back, and got them."""
+    folders = [curves_in(tmp_path / "a", 1.0), curves_in(tmp_path / "b", 2.0)]
+    for folder in folders:
+        (Path(folder) / "pkg").mkdir()
+        (Path(folder) / "pkg" / "__init__.py").write_text("")
+        (Path(folder) / "pkg" / "mod.py").write_text("from curves import fn  # noqa: F401\n")
+    curves = [simulate(load_objective("pkg.mod:fn", folder), {}, 0).curve for folder in folders]
+    assert curves == [[1.0], [2.0]]
+
+
 def lazily_from_curves(params: dict[str, Any], seed: int) -> dict[str, Any]:
     """As benchmarks.simulated_run's timed_crossing: the spec folder's module, imported when called."""
     from curves import fn

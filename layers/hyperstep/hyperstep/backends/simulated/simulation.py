@@ -25,7 +25,7 @@ import inspect
 import math
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -110,23 +110,35 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
 
 
 def _import(module_name: str, path: str) -> ModuleType:
-    """``module_name`` as the folder ``path`` has it. ``path`` goes first on ``sys.path`` and
-    stays there (as Python's own ``sys.path[0]``): the callable may import a module beside it
-    when called, and a process spawned to run what it pickles finds its module by name. A
-    module not in ``path`` is imported as Python finds it (an installed package). Only when
-    its name is already another file's (a second spec folder's ``curves``, another project's)
-    is it loaded apart, under a name unique to the folder (``_load_apart``)."""
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    """``module_name`` as the folder ``path`` has it. ``path`` is put first on ``sys.path``
+    as it loads and stays on it (as a script's folder does): the callable may import a module
+    beside it when called, and a process spawned to run what it pickles finds its module by
+    name. The module keeps its name unless that name is already another file's (a second spec
+    folder's ``curves``, another project's): then it is loaded apart, under a name unique to
+    the folder (``_apart``). A module not in ``path`` is imported as Python finds it (an
+    installed package), ``path`` on ``sys.path`` all the same."""
     top, _, rest = module_name.partition(".")
     found = importlib.machinery.PathFinder.find_spec(top, [path])
-    taken = sys.modules.get(top)
-    if found is None or taken is None or _same_file(taken, found):
+    if found is None:
+        if path not in sys.path:
+            sys.path.insert(0, path)
         return importlib.import_module(module_name)
-    name = f"_hyperstep_objective_{hashlib.sha256(path.encode()).hexdigest()[:16]}_{top}"
-    if name not in sys.modules:
-        _load_apart(name, found, path)
-    return importlib.import_module(f"{name}.{rest}" if rest else name)
+    taken = sys.modules.get(top)
+    name = top if taken is None or _same_file(taken, found) else _unique_name(top, path)
+    full = f"{name}.{rest}" if rest else name
+    if full in sys.modules:
+        return sys.modules[full]
+    if path in sys.path:
+        sys.path.remove(path)
+    sys.path.insert(0, path)  # its own siblings first, whatever folder came since
+    with _apart(path) if name != top else contextlib.nullcontext():
+        if name not in sys.modules:
+            _execute(name, found)
+        return importlib.import_module(full)
+
+
+def _unique_name(top: str, path: str) -> str:
+    return f"_hyperstep_objective_{hashlib.sha256(path.encode()).hexdigest()[:16]}_{top}"
 
 
 def _same_file(module: ModuleType, found: importlib.machinery.ModuleSpec) -> bool:
@@ -137,12 +149,8 @@ def _same_file(module: ModuleType, found: importlib.machinery.ModuleSpec) -> boo
     return file is not None and Path(file).resolve() == Path(found.origin).resolve()
 
 
-def _load_apart(name: str, found: importlib.machinery.ModuleSpec, path: str) -> None:
-    """Execute the module ``found`` as ``name``. While it loads, the modules of another
-    folder named as its siblings are set aside, so ``import helpers`` there gets this
-    folder's; the siblings it imports are then forgotten by those names (the loaded module
-    keeps them) and the others put back. A sibling imported only when called is the
-    process's, whichever folder's it is."""
+def _execute(name: str, found: importlib.machinery.ModuleSpec) -> None:
+    """Load the module (or package) ``found`` as ``name`` into ``sys.modules``."""
     if found.origin is None:
         spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
         spec.submodule_search_locations = list(found.submodule_search_locations or [])
@@ -150,10 +158,6 @@ def _load_apart(name: str, found: importlib.machinery.ModuleSpec, path: str) -> 
         locations = found.submodule_search_locations
         spec = importlib.util.spec_from_file_location(name, found.origin, submodule_search_locations=locations)
     assert spec is not None
-    folder = Path(path)
-    beside = {entry.stem for entry in folder.iterdir() if entry.suffix == ".py" or entry.is_dir()}
-    aside = {other: sys.modules.pop(other) for other in list(sys.modules) if other.partition(".")[0] in beside}
-    loaded = set(sys.modules)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -162,6 +166,19 @@ def _load_apart(name: str, found: importlib.machinery.ModuleSpec, path: str) -> 
     except BaseException:
         del sys.modules[name]
         raise
+
+
+@contextlib.contextmanager
+def _apart(path: str) -> Iterator[None]:
+    """While a module is loaded apart, the modules of another folder named as the files in
+    ``path`` are set aside, so ``import helpers`` there gets this folder's; the ones it
+    imports are then forgotten by those names (the loaded module keeps them) and the others
+    put back. A sibling imported only when called is the process's, whichever folder's."""
+    beside = {entry.stem for entry in Path(path).iterdir() if entry.suffix == ".py" or entry.is_dir()}
+    aside = {other: sys.modules.pop(other) for other in list(sys.modules) if other.partition(".")[0] in beside}
+    loaded = set(sys.modules)
+    try:
+        yield
     finally:
         for other in set(sys.modules) - loaded:
             if other.partition(".")[0] in beside:
