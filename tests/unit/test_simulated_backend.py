@@ -320,6 +320,22 @@ def test_a_callable_that_exits_fails_its_trial_instead_of_killing_the_launch() -
     assert sim.backend.describe(sim.job, trial).error == "objective raised SystemExit: 2"
 
 
+def escaped_from_a_worker_thread_s_launch(sim: Sim, trial: Trial) -> list[BaseException]:
+    """What ``launch`` let escape on a thread that is not the main one (what hung the run)."""
+    escaped: list[BaseException] = []
+
+    def launch() -> None:
+        try:
+            sim.backend.launch(sim.job, trial)
+        except BaseException as exc:
+            escaped.append(exc)
+
+    worker = threading.Thread(target=launch)
+    worker.start()
+    worker.join(30)
+    return escaped
+
+
 @pytest.mark.parametrize(
     ("objective", "error"),
     [
@@ -333,20 +349,41 @@ def test_a_callable_raising_a_base_exception_on_a_worker_thread_fails_its_trial(
     it escaped launch, the task never ended and ``hyperstep run`` hung until killed."""
     sim = Sim(f"{HERE}:{objective}")
     trial = Trial(job_id="j", id="t0001", number=1, params={"d": 1.0})
-    escaped: list[BaseException] = []
-
-    def launch() -> None:
-        try:
-            sim.backend.launch(sim.job, trial)
-        except BaseException as exc:  # what would have hung the run
-            escaped.append(exc)
-
-    worker = threading.Thread(target=launch)
-    worker.start()
-    worker.join(30)
-    assert escaped == []
+    assert escaped_from_a_worker_thread_s_launch(sim, trial) == []
     sim.deliver_all()
     assert sim.backend.describe(sim.job, trial).error == error
+
+
+RAISING_AT_IMPORT = {
+    "KeyboardInterrupt": "raise KeyboardInterrupt('at import')\n",
+    "Aborted": "class Aborted(BaseException):\n    pass\n\n\nraise Aborted('at import')\n",
+}
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("raised", RAISING_AT_IMPORT)
+def test_a_module_raising_a_base_exception_as_it_loads_fails_the_trial_launched_on_a_worker_thread(
+    tmp_path: Path, raised: str
+) -> None:
+    """A spec read back from the store (``run --resume``) imports its module at the first
+    launch, on the Suggest task's thread: before, what the module raised escaped launch."""
+    (tmp_path / f"raising_{raised}.py").write_text(RAISING_AT_IMPORT[raised])
+    sim = Sim()
+    sim.job = Job(id="j", spec=parse_spec(document(f"raising_{raised}:fn", path=str(tmp_path))), seed=7)
+    trial = Trial(job_id="j", id="t0001", number=1, params={"d": 1.0})
+    assert escaped_from_a_worker_thread_s_launch(sim, trial) == []
+    sim.deliver_all()
+    error = f"cannot import 'raising_{raised}' from {tmp_path}: {raised}: at import"
+    assert sim.backend.describe(sim.job, trial).error == error
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_module_raising_a_base_exception_as_it_loads_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """Before: ``hyperstep validate`` printed its traceback (exit 1)."""
+    (tmp_path / "raising_Aborted.py").write_text(RAISING_AT_IMPORT["Aborted"])
+    refused = r"^trial\.objective: cannot import 'raising_Aborted' from .*: Aborted: at import"
+    with pytest.raises(SpecError, match=refused):
+        parse_spec(document("raising_Aborted:f", path=str(tmp_path)), base_dir=tmp_path)
 
 
 def test_a_keyboard_interrupt_on_the_main_thread_is_the_user_s_and_still_stops_the_caller() -> None:

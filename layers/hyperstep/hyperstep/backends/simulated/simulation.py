@@ -90,7 +90,9 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
     with _import_lock:
         try:
             module = importlib.import_module(module_name) if path is None else _import(module_name, path)
-        except (Exception, SystemExit) as exc:  # ImportError, whatever it raises as it loads, its argparse exit
+        except BaseException as exc:  # ImportError, whatever it raises as it loads, its argparse exit
+            if _users_ctrl_c(exc):
+                raise
             where = f" from {path}" if path else ""
             raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
     function = getattr(module, attribute, None)
@@ -186,6 +188,13 @@ def _apart(path: str) -> Iterator[None]:
         sys.modules.update(aside)
 
 
+def _users_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` may be the user's Ctrl-C, to be let through: a KeyboardInterrupt on the
+    main thread (Python raises a signal's exception there only). Any other, the spec's code
+    raised: on a launch's worker thread it escaped and left the run waiting."""
+    return isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
+
+
 def trial_seed(job_seed: int | None, number: int) -> int:
     """The seed trial ``number`` of a job seeded ``job_seed`` is simulated with: its own
     stream, the same on every run of the job."""
@@ -206,8 +215,8 @@ def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulat
         with _stdout_lock, contextlib.redirect_stdout(sys.stderr):
             returned = objective(dict(params), seed)
     except BaseException as exc:  # sys.exit(), argparse's exit, a KeyboardInterrupt it raises: else the run hangs
-        if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
-            raise  # the user's Ctrl-C (a signal's exception is raised on the main thread only)
+        if _users_ctrl_c(exc):
+            raise
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
     try:
         return Simulation.model_validate(returned)
