@@ -461,6 +461,29 @@ def test_what_the_callable_prints_goes_to_stderr_not_into_run_s_json(capsys: pyt
     assert out == "" and "debug {'d': 1.0}" in err
 
 
+def test_what_another_thread_prints_while_a_callable_runs_stays_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C stops the job while a callable still runs on its worker thread; run then prints
+    its summary on the main thread. Before, stdout was redirected for the whole process while
+    the callable ran: the summary went to stderr (tests/e2e/test_simulated_run.py's Ctrl-C
+    test found stdout empty)."""
+    started, printed = threading.Event(), threading.Event()
+
+    def objective(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        started.set()
+        printed.wait(5)
+        print("from the callable")
+        return {"duration": 1, "curve": [0.5]}
+
+    worker = threading.Thread(target=simulate, args=(objective, {}, 0))
+    worker.start()
+    assert started.wait(5)
+    print("the summary")
+    printed.set()
+    worker.join(5)
+    out, err = capsys.readouterr()
+    assert (out, err) == ("the summary\n", "from the callable\n")
+
+
 def test_next_due_tells_when_the_next_live_event_comes_and_moves_nothing() -> None:
     """A driver reads it to stop at a deadline first: the clock stays, no event goes, and a
     stopped trial's remaining events are not counted."""

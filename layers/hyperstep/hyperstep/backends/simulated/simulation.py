@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -204,16 +204,40 @@ def trial_seed(job_seed: int | None, number: int) -> int:
 _stdout_lock = threading.Lock()
 
 
+class _CallableStdout:
+    """``sys.stdout`` while a callable runs: what its thread prints goes to stderr, what any
+    other thread prints where it went. A plain redirect (``contextlib.redirect_stdout``) is
+    the process's: run's summary, printed once Ctrl-C had stopped the job while a callable
+    still ran on its worker thread, went to stderr (stdout empty, ``--json`` lost)."""
+
+    def __init__(self, stdout: TextIO, thread: int) -> None:
+        self._stdout, self._thread = stdout, thread
+
+    def _target(self) -> TextIO:
+        return sys.stderr if threading.get_ident() == self._thread else self._stdout
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, encoding, isatty: the target's
+        return getattr(self._target(), name)
+
+
 def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
     """Run the callable; what it raises, or a return value that is no ``Simulation``, is a
     trial that fails at once saying so (as a script that crashes on start would). What it
     prints goes to stderr."""
     try:
         # stdout is run's (--json prints its summary there); sys.stdout is the process's, so
-        # callables take turns (launches run on several threads; redirects left out of order
-        # would leave stdout on stderr)
-        with _stdout_lock, contextlib.redirect_stdout(sys.stderr):
-            returned = objective(dict(params), seed)
+        # callables take turns (launches run on several threads; replacements restored out of
+        # order would leave stdout on stderr)
+        with _stdout_lock:
+            stdout = sys.stdout
+            sys.stdout = _CallableStdout(stdout, threading.get_ident())  # type: ignore[assignment]
+            try:
+                returned = objective(dict(params), seed)
+            finally:
+                sys.stdout = stdout
     except BaseException as exc:  # sys.exit(), argparse's exit, a KeyboardInterrupt it raises: else the run hangs
         if _users_ctrl_c(exc):
             raise
