@@ -51,6 +51,25 @@ def test_ctrl_c_while_the_command_line_loads_exits_130_with_one_line(entry: str)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "hyperstep: interrupted\n")
 
 
+CTRL_C_AS_THE_PARSER_IS_BUILT = """
+import os, signal
+import hyperstep.cli
+
+built = hyperstep.cli.parser
+
+def parser():
+    os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, after the imports, before cli.main's try
+    return built()
+
+hyperstep.cli.parser = parser
+"""
+
+
+def test_ctrl_c_once_loaded_but_before_the_command_runs_exits_130_with_one_line() -> None:
+    done = run(CTRL_C_AS_THE_PARSER_IS_BUILT + console_script(), "--version")
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "hyperstep: interrupted\n")
+
+
 def test_python_m_hyperstep_runs_the_command_line() -> None:
     done = run(RUN_AS_MODULE, "--version")
     assert (done.returncode, done.stdout) == (0, "hyperstep 0.1.0\n")

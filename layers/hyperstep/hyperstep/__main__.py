@@ -22,14 +22,22 @@ def main() -> int:
 
     if loading:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    return command_line()
+    try:
+        return command_line()
+    except KeyboardInterrupt:  # before cli.main's own handling begins (its parser being built)
+        _say_interrupted()
+        return INTERRUPTED
 
 
 def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
     """Nothing is open or written yet; a ``KeyboardInterrupt`` raised inside an import could
     be caught there or leave a module half-loaded, so the process ends here."""
-    os.write(sys.stderr.fileno(), b"hyperstep: interrupted\n")
+    _say_interrupted()
     os._exit(INTERRUPTED)
+
+
+def _say_interrupted() -> None:
+    os.write(sys.stderr.fileno(), b"hyperstep: interrupted\n")
 
 
 if __name__ == "__main__":
