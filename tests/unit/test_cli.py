@@ -327,6 +327,22 @@ def test_a_store_sqlite_cannot_open_is_not_called_no_store(workdir: Path) -> Non
     assert done.stderr == f"hyperstep: error: --store: cannot use {store}: unable to open database file\n"
 
 
+def test_run_with_a_store_folder_it_cannot_write_names_the_flag_and_writes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a store's folder this user cannot write (read-only, another user's) was found
+    opening handlers.log there: '<folder>/handlers.log: Permission denied', --store not named.
+    These tests run as root, who writes anywhere: os.access is what says it cannot."""
+    folder = workdir / "shared"
+    folder.mkdir()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != folder and access(path, mode, **kw))
+    spec = write_spec(workdir, spec_document())
+    code = main(["--store", str(folder / "s.db"), "run", str(spec), "--out", str(workdir / "runs")])
+    assert (code, capsys.readouterr().err) == (2, f"hyperstep: error: --store: {folder} is not writable\n")
+    assert list(folder.iterdir()) == [] and not (workdir / "runs").exists()
+
+
 def test_a_store_that_cannot_be_created_is_one_line_and_runs_nothing(workdir: Path) -> None:
     (workdir / "afile").write_text("")
     spec = write_spec(workdir, spec_document())
