@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.models import Charge, Job, JobStatus, MetricReport, Trial, TrialState, trial_id
+from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState, trial_id
 from hyperstep.spec import JobSpec
 from hyperstep.spec_base import STORED
 from hyperstep.stores.base import TrialStore, place
@@ -170,6 +170,24 @@ def test_set_job_status_keeps_an_error_given_or_of_a_finished_job(store: TrialSt
     assert stopped.error == "could not start execution: throttled"
     reopened = store.set_job_status(job.id, JobStatus.RUNNING, error="noted")
     assert reopened.error == "noted" and store.get_job(job.id) == reopened
+
+
+def test_a_reopened_job_drops_its_last_end_s_stop_reason_a_draining_one_is_kept(
+    store: TrialStore, make_job: MakeJob
+) -> None:
+    """``run --resume`` of a job stopped with Ctrl-C showed stopped_by_user while it ran again
+    (and Suggest, seeing a reason set, recorded no rule that drains it). A move to running
+    without ``reopen`` is how such a rule is recorded: its reason stays."""
+    job = make_job()
+    store.set_job_status(job.id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="Ctrl-C")
+    reopened = store.set_job_status(job.id, JobStatus.RUNNING, reopen=True)
+    assert (reopened.stop_reason, reopened.stop_detail) == (None, None) and store.get_job(job.id) == reopened
+    draining = store.set_job_status(
+        job.id, JobStatus.RUNNING, expected=[JobStatus.RUNNING], stop_reason=StopReason.TARGET_REACHED, stop_detail="t"
+    )
+    assert store.set_job_status(job.id, JobStatus.RUNNING, execution_id="exec-2").stop_reason == draining.stop_reason
+    given = store.set_job_status(job.id, JobStatus.RUNNING, reopen=True, stop_reason=StopReason.MAX_TRIALS)
+    assert (given.stop_reason, store.get_job(job.id).stop_reason) == (StopReason.MAX_TRIALS, StopReason.MAX_TRIALS)
 
 
 def test_set_job_status_from_an_unexpected_status_conflicts(store: TrialStore, make_job: MakeJob) -> None:

@@ -7,11 +7,17 @@ path, and the same spec and seed give the same trials, values and virtual times 
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
+import yaml
 
 from hyperstep.backends.simulated import SimulatedBackend
 from hyperstep.handlers import LOOP_HANDLERS, Handler, Telemetry
@@ -272,3 +278,30 @@ def test_a_step_report_collect_always_fails_on_is_the_only_one_lost_batched_or_n
     assert 5 not in lost["t0002"] and 4 in lost["t0002"] and 6 in lost["t0002"]
     assert timeline(*batched) == timeline(*alone)
     assert curves(tmp_path / "batched", batched[0]) == lost
+
+
+def test_ctrl_c_still_stops_a_run_while_a_callable_runs_on_its_worker_thread(tmp_path: Path) -> None:
+    """A KeyboardInterrupt the callable raises fails its trial (its thread is not the main
+    one); the user's Ctrl-C, raised on the main thread, still stops the run with its summary."""
+    (tmp_path / "busy.py").write_text(
+        "import pathlib, time\n\n\ndef fn(params, seed):\n"
+        f"    pathlib.Path({str(tmp_path / 'called')!r}).touch()\n"
+        "    end = time.perf_counter() + 0.2  # real time: a run's clock is virtual\n"
+        "    while time.perf_counter() < end:\n        pass\n"
+        "    return {'duration': 10, 'curve': [1.0, 0.5]}\n"
+    )
+    spec = load_spec(EXAMPLE).model_dump(mode="json", exclude_none=True)
+    spec["budget"] = {"max_trials": 500, "max_parallel": 1}
+    spec["trial"] = {"backend": "simulated", "objective": "busy:fn", "timeout_seconds": 100}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    command = [sys.executable, "-m", "hyperstep.cli", "--store", str(tmp_path / "s.db"), "run", "spec.yaml"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=dict(os.environ), text=True, **pipes)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "called").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "carry on with: hyperstep run --resume" in err
+    assert "stopped, " in out and "(stopped_by_user)" in out  # the summary

@@ -327,6 +327,22 @@ def test_a_store_sqlite_cannot_open_is_not_called_no_store(workdir: Path) -> Non
     assert done.stderr == f"hyperstep: error: --store: cannot use {store}: unable to open database file\n"
 
 
+def test_run_with_a_store_folder_it_cannot_write_names_the_flag_and_writes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a store's folder this user cannot write (read-only, another user's) was found
+    opening handlers.log there: '<folder>/handlers.log: Permission denied', --store not named.
+    These tests run as root, who writes anywhere: os.access is what says it cannot."""
+    folder = workdir / "shared"
+    folder.mkdir()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != folder and access(path, mode, **kw))
+    spec = write_spec(workdir, spec_document())
+    code = main(["--store", str(folder / "s.db"), "run", str(spec), "--out", str(workdir / "runs")])
+    assert (code, capsys.readouterr().err) == (2, f"hyperstep: error: --store: {folder} is not writable\n")
+    assert list(folder.iterdir()) == [] and not (workdir / "runs").exists()
+
+
 def test_a_store_that_cannot_be_created_is_one_line_and_runs_nothing(workdir: Path) -> None:
     (workdir / "afile").write_text("")
     spec = write_spec(workdir, spec_document())
@@ -599,6 +615,27 @@ def test_run_with_a_definition_step_functions_would_refuse_writes_nothing(
     assert code == 2 and err.startswith("hyperstep: error: ") and "definition" in err and "\n" not in err, err
     assert not (workdir / "state").exists()
     assert not (workdir / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\xe4\x00", "not UTF-8 text (byte 0)"),
+        (b"{" * 1_000_001, "more than 1,000,000 bytes: is this the right file?"),
+    ],
+)
+def test_run_with_a_definition_file_that_is_no_text_or_endless_says_so_writing_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], content: bytes, reason: str
+) -> None:
+    """Before: a binary --definition was an internal error (UnicodeDecodeError, exit 1), and
+    /dev/zero was read until memory ran out."""
+    definition = workdir / "machine.asl.json"
+    definition.write_bytes(content)
+    store = workdir / "state" / "store.db"
+    spec = write_spec(workdir, spec_document())
+    code = main(["--store", str(store), "run", str(spec), "--definition", str(definition)])
+    assert (code, capsys.readouterr().err) == (2, f"hyperstep: error: --definition: {definition}: {reason}\n")
+    assert not (workdir / "state").exists()
 
 
 def test_what_yaml_says_it_expected_is_still_said() -> None:

@@ -4,8 +4,11 @@ and the adapter's order of delivery, stops and ``describe``."""
 from __future__ import annotations
 
 import math
+import multiprocessing
 import sys
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import numpy as np
 import pytest
 
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
-from hyperstep.backends.simulated.simulation import Simulation, simulate, timeline
+from hyperstep.backends.simulated.simulation import Simulation, load_objective, simulate, timeline
 from hyperstep.errors import SpecError
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
@@ -48,6 +51,18 @@ def seed_optional(params: dict[str, Any], seed: int = 0, *rest: Any) -> dict[str
 
 def exiting(params: dict[str, Any], seed: int) -> dict[str, Any]:
     sys.exit(2)  # as argparse does on a bad argument
+
+
+class Aborted(BaseException):
+    """Neither an Exception nor a SystemExit (as GeneratorExit or a library's own abort)."""
+
+
+def interrupting(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    raise KeyboardInterrupt("from the callable")
+
+
+def aborting(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    raise Aborted("gave up")
 
 
 def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
@@ -178,6 +193,107 @@ def test_events_come_in_virtual_time_order_and_ties_go_to_the_lower_trial_number
     assert sim.clock() == 10.0
 
 
+def curves_in(folder: Path, value: float) -> str:
+    """A spec folder with ``curves.py`` whose ``fn`` ends at ``value``, through a sibling module."""
+    folder.mkdir()
+    (folder / "sibling_of_curves.py").write_text(f"VALUE = {value}\n")
+    (folder / "curves.py").write_text(
+        "from sibling_of_curves import VALUE\n\n\ndef fn(params, seed):\n    return {'duration': 1, 'curve': [VALUE]}\n"
+    )
+    return str(folder)
+
+
+@pytest.fixture
+def imports_undone(tmp_path: Path) -> Iterator[None]:
+    """sys.path as it was, and no module of ``tmp_path`` left in sys.modules (the spec folders
+    stay on sys.path, as a script's folder does)."""
+    path = list(sys.path)
+    yield
+    sys.path[:] = path
+    for name, module in list(sys.modules.items()):
+        if str(tmp_path) in str(getattr(module, "__file__", None) or getattr(module, "__path__", "")):
+            del sys.modules[name]
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_two_spec_folders_naming_the_same_module_each_get_their_own(tmp_path: Path) -> None:
+    """On 3b475b5 the first folder's ``curves`` in sys.modules was taken for the
+    second spec's ``curves:fn`` (both ended at 1.0)."""
+    first, second = curves_in(tmp_path / "a", 1.0), curves_in(tmp_path / "b", 2.0)
+    one, two = load_objective("curves:fn", first), load_objective("curves:fn", second)
+    assert (simulate(one, {}, 0).curve, simulate(two, {}, 0).curve) == ([1.0], [2.0])
+    assert load_objective("curves:fn", second) is two and load_objective("curves:fn", first) is one  # loaded once
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_module_of_the_same_name_imported_before_is_not_taken_for_the_spec_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = curves_in(tmp_path / "spec", 3.0)
+    monkeypatch.setitem(sys.modules, "curves", type(sys)("curves"))  # another project's, already imported
+    objective = load_objective("curves:fn", folder)
+    assert simulate(objective, {}, 0).curve == [3.0]
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_each_folder_s_own_module_even_when_another_folder_is_first_on_sys_path(tmp_path: Path) -> None:
+    """``other`` is in both folders and not imported yet; ``b`` went first on sys.path after
+    ``a``. Before, ``a``'s ``other:fn`` was imported by name and was ``b``'s (ended at 2.0)."""
+    first, second = curves_in(tmp_path / "a", 1.0), curves_in(tmp_path / "b", 2.0)
+    for folder, value in ((first, 1.0), (second, 2.0)):
+        body = f"def fn(params, seed):\n    return {{'duration': 1, 'curve': [{value}]}}\n"
+        (Path(folder) / "other.py").write_text(body)
+        load_objective("curves:fn", folder)
+    assert simulate(load_objective("other:fn", first), {}, 0).curve == [1.0]
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_package_s_module_loaded_apart_imports_its_own_folder_s_siblings(tmp_path: Path) -> None:
+    """Two folders' ``pkg.mod:fn``, each importing its folder's ``curves``: before, the second
+    one's ``pkg.mod`` loaded after the first folder's modules were put back, and got them."""
+    folders = [curves_in(tmp_path / "a", 1.0), curves_in(tmp_path / "b", 2.0)]
+    for folder in folders:
+        (Path(folder) / "pkg").mkdir()
+        (Path(folder) / "pkg" / "__init__.py").write_text("")
+        (Path(folder) / "pkg" / "mod.py").write_text("from curves import fn  # noqa: F401\n")
+    curves = [simulate(load_objective("pkg.mod:fn", folder), {}, 0).curve for folder in folders]
+    assert curves == [[1.0], [2.0]]
+
+
+def lazily_from_curves(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """As benchmarks.simulated_run's timed_crossing: the spec folder's module, imported when called."""
+    from curves import fn
+
+    return fn(params, seed)
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("reference", ["curves:later", f"{HERE}:lazily_from_curves"])
+def test_a_callable_may_import_from_the_spec_folder_when_called(tmp_path: Path, reference: str) -> None:
+    """cb-20's 712ce92 took the folder off sys.path once loaded: a sibling imported inside the
+    callable, and benchmarks.simulated_run (its module elsewhere, ``path`` the example's),
+    failed every trial with ModuleNotFoundError."""
+    folder = curves_in(tmp_path / "spec", 4.0)
+    with (tmp_path / "spec" / "curves.py").open("a") as file:
+        file.write("\n\ndef later(params, seed):\n    import sibling_of_curves\n\n    return fn(params, seed)\n")
+    assert simulate(load_objective(reference, folder), {}, 0) == Simulation(duration=1, curve=[4.0])
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("reference", ["curves:fn", "pkg.mod:fn"])
+def test_a_spec_folder_s_callable_runs_in_a_spawned_process(tmp_path: Path, reference: str) -> None:
+    """What an objective hands to a process pool (spawn: macOS's default) is pickled by its
+    module's name; under 712ce92's ``_hyperstep_objective_<hash>_curves`` the child could not
+    import it (ModuleNotFoundError)."""
+    folder = curves_in(tmp_path / "spec", 5.0)
+    (tmp_path / "spec" / "pkg").mkdir()
+    (tmp_path / "spec" / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "spec" / "pkg" / "mod.py").write_text("from curves import fn  # noqa: F401\n")
+    objective = load_objective(reference, folder)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(objective, {}, 0).result() == {"duration": 1, "curve": [5.0]}
+
+
 def test_a_stopped_trial_ends_at_once_and_its_remaining_events_never_come() -> None:
     sim = Sim()
     trial = sim.launch(1, 10.0)
@@ -202,6 +318,77 @@ def test_a_callable_that_exits_fails_its_trial_instead_of_killing_the_launch() -
     trial = sim.launch(1, 10.0)
     sim.deliver_all()
     assert sim.backend.describe(sim.job, trial).error == "objective raised SystemExit: 2"
+
+
+def escaped_from_a_worker_thread_s_launch(sim: Sim, trial: Trial) -> list[BaseException]:
+    """What ``launch`` let escape on a thread that is not the main one (what hung the run)."""
+    escaped: list[BaseException] = []
+
+    def launch() -> None:
+        try:
+            sim.backend.launch(sim.job, trial)
+        except BaseException as exc:
+            escaped.append(exc)
+
+    worker = threading.Thread(target=launch)
+    worker.start()
+    worker.join(30)
+    return escaped
+
+
+@pytest.mark.parametrize(
+    ("objective", "error"),
+    [
+        ("interrupting", "objective raised KeyboardInterrupt: from the callable"),
+        ("aborting", "objective raised Aborted: gave up"),
+    ],
+)
+def test_a_callable_raising_a_base_exception_on_a_worker_thread_fails_its_trial(objective: str, error: str) -> None:
+    """The callable runs on the Suggest task's thread: a KeyboardInterrupt it raises there is
+    not the user's Ctrl-C (Python raises a signal's exception on the main thread only). Before,
+    it escaped launch, the task never ended and ``hyperstep run`` hung until killed."""
+    sim = Sim(f"{HERE}:{objective}")
+    trial = Trial(job_id="j", id="t0001", number=1, params={"d": 1.0})
+    assert escaped_from_a_worker_thread_s_launch(sim, trial) == []
+    sim.deliver_all()
+    assert sim.backend.describe(sim.job, trial).error == error
+
+
+RAISING_AT_IMPORT = {
+    "KeyboardInterrupt": "raise KeyboardInterrupt('at import')\n",
+    "Aborted": "class Aborted(BaseException):\n    pass\n\n\nraise Aborted('at import')\n",
+}
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("raised", RAISING_AT_IMPORT)
+def test_a_module_raising_a_base_exception_as_it_loads_fails_the_trial_launched_on_a_worker_thread(
+    tmp_path: Path, raised: str
+) -> None:
+    """A spec read back from the store (``run --resume``) imports its module at the first
+    launch, on the Suggest task's thread: before, what the module raised escaped launch."""
+    (tmp_path / f"raising_{raised}.py").write_text(RAISING_AT_IMPORT[raised])
+    sim = Sim()
+    sim.job = Job(id="j", spec=parse_spec(document(f"raising_{raised}:fn", path=str(tmp_path))), seed=7)
+    trial = Trial(job_id="j", id="t0001", number=1, params={"d": 1.0})
+    assert escaped_from_a_worker_thread_s_launch(sim, trial) == []
+    sim.deliver_all()
+    error = f"cannot import 'raising_{raised}' from {tmp_path}: {raised}: at import"
+    assert sim.backend.describe(sim.job, trial).error == error
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_module_raising_a_base_exception_as_it_loads_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """Before: ``hyperstep validate`` printed its traceback (exit 1)."""
+    (tmp_path / "raising_Aborted.py").write_text(RAISING_AT_IMPORT["Aborted"])
+    refused = r"^trial\.objective: cannot import 'raising_Aborted' from .*: Aborted: at import"
+    with pytest.raises(SpecError, match=refused):
+        parse_spec(document("raising_Aborted:f", path=str(tmp_path)), base_dir=tmp_path)
+
+
+def test_a_keyboard_interrupt_on_the_main_thread_is_the_user_s_and_still_stops_the_caller() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        simulate(interrupting, {}, 0)
 
 
 def test_an_empty_failure_reason_fails_the_trial_saying_so_not_with_a_blank_error() -> None:
@@ -272,6 +459,29 @@ def test_what_the_callable_prints_goes_to_stderr_not_into_run_s_json(capsys: pyt
     assert simulate(chatty, {"d": 1.0}, 0).curve == [0.5]
     out, err = capsys.readouterr()
     assert out == "" and "debug {'d': 1.0}" in err
+
+
+def test_what_another_thread_prints_while_a_callable_runs_stays_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C stops the job while a callable still runs on its worker thread; run then prints
+    its summary on the main thread. Before, stdout was redirected for the whole process while
+    the callable ran: the summary went to stderr (tests/e2e/test_simulated_run.py's Ctrl-C
+    test found stdout empty)."""
+    started, printed = threading.Event(), threading.Event()
+
+    def objective(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        started.set()
+        printed.wait(5)
+        print("from the callable")
+        return {"duration": 1, "curve": [0.5]}
+
+    worker = threading.Thread(target=simulate, args=(objective, {}, 0))
+    worker.start()
+    assert started.wait(5)
+    print("the summary")
+    printed.set()
+    worker.join(5)
+    out, err = capsys.readouterr()
+    assert (out, err) == ("the summary\n", "from the callable\n")
 
 
 def test_next_due_tells_when_the_next_live_event_comes_and_moves_nothing() -> None:

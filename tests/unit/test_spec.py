@@ -316,6 +316,26 @@ def test_a_spec_or_request_file_starting_with_a_byte_order_mark_reads_as_without
     assert read_request(str(tmp_path / "s.json")) == spec_document()
 
 
+def test_a_spec_or_request_file_past_what_the_api_takes_is_refused_unread(tmp_path: Path) -> None:
+    """Before, the whole file was read: ``hyperstep validate /dev/zero`` (or ``/dev/urandom``)
+    read until memory ran out, and a 1,000,001-byte spec (a valid one and comments) passed."""
+    import json
+
+    from hyperstep.cli import read_request
+    from hyperstep.http_input import MAX_BODY_BYTES
+    from hyperstep.spec import read_document
+
+    text = json.dumps(spec_document())
+    for suffix, read in (("yaml", read_document), ("json", read_request)):
+        path = tmp_path / f"s.{suffix}"
+        path.write_text(text + " " * (MAX_BODY_BYTES - len(text)))
+        assert read(str(path)) == spec_document()  # at the limit: read
+        path.write_text(text + " " * (MAX_BODY_BYTES + 1 - len(text)))
+        with pytest.raises(SpecError) as error:
+            read(str(path))
+        assert str(error.value) == f"{path}: more than 1,000,000 bytes: is this the right file?"
+
+
 def test_numbers_given_as_numeric_strings_are_kept_as_the_numbers() -> None:
     """A numeric string where a number is expected is read as the number (pydantic's lax
     mode: JSON clients and quoted YAML), and stored as the number everywhere, strategy

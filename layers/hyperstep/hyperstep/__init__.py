@@ -1,13 +1,39 @@
-"""hyperstep: hyperparameter tuning that runs the same on a laptop and on AWS."""
+"""hyperstep: hyperparameter tuning that runs the same on a laptop and on AWS.
 
-from hyperstep.errors import HyperstepError, NotFoundError, SpecError
-from hyperstep.models import Job, JobStatus, Trial, TrialState
-from hyperstep.reporting import report
-from hyperstep.space import SearchSpace
-from hyperstep.spec import JobSpec, load_spec
-from hyperstep.study import Study
+The names below are loaded when first used: ``import hyperstep`` alone loads nothing heavy,
+so the console script (``hyperstep.__main__``) answers Ctrl-C before numpy, scipy and
+pydantic have loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hyperstep.errors import HyperstepError, NotFoundError, SpecError
+    from hyperstep.models import Job, JobStatus, Trial, TrialState
+    from hyperstep.reporting import report
+    from hyperstep.space import SearchSpace
+    from hyperstep.spec import JobSpec, load_spec
+    from hyperstep.study import Study
 
 __version__ = "0.1.0"
+
+_FROM = {
+    "HyperstepError": "hyperstep.errors",
+    "NotFoundError": "hyperstep.errors",
+    "SpecError": "hyperstep.errors",
+    "Job": "hyperstep.models",
+    "JobStatus": "hyperstep.models",
+    "Trial": "hyperstep.models",
+    "TrialState": "hyperstep.models",
+    "report": "hyperstep.reporting",
+    "SearchSpace": "hyperstep.space",
+    "JobSpec": "hyperstep.spec",
+    "load_spec": "hyperstep.spec",
+    "Study": "hyperstep.study",
+}
 
 __all__ = [
     "HyperstepError",
@@ -23,3 +49,15 @@ __all__ = [
     "load_spec",
     "report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM:
+        raise AttributeError(f"module 'hyperstep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_FROM[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

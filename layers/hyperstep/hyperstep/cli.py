@@ -42,6 +42,7 @@ from hyperstep.spec import (
     dump_spec,
     load_spec,
     not_valid_json,
+    read_text_file,
 )
 from hyperstep.stores.sqlite import SQLiteStore
 
@@ -360,7 +361,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "(hyperstep submit SPEC --api URL); run runs this job once",
             file=sys.stderr,
         )
-    check_out_folder(Path(args.out))
+    check_writable_folder(Path(args.out), "--out")
+    check_writable_folder(Path(args.store).absolute().parent, "--store")  # the store, its log, handlers.log
     from hyperstep.local.runner import run_local  # the runtime loads only for a valid spec
 
     if args.definition is not None:
@@ -401,22 +403,26 @@ def check_definition(path: Path) -> None:
     from hyperstep.local.runtime import substitutions
 
     try:
+        read_text_file(path)  # not endless (/dev/zero), UTF-8: what the engine then reads
         load_definition(path, substitutions())
-    except DefinitionError as exc:
-        raise SpecError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"--definition: {path}: not UTF-8 text (byte {exc.start})") from None
+    except (DefinitionError, SpecError) as exc:
+        raise SpecError(f"--definition: {exc}") from None
 
 
-def check_out_folder(out: Path) -> None:
-    """Refuse (``SpecError``) an ``--out`` no trial folder could be made in, before the job is
-    stored: its nearest existing part must be a directory this process may write in. Nothing
-    is created here (a simulated run writes no trial folder)."""
-    existing = out.absolute()
+def check_writable_folder(folder: Path, flag: str) -> None:
+    """Refuse (``SpecError``, naming ``flag``) a folder nothing could be made in (``--out``'s
+    trial folders, the store beside its ``handlers.log``), before the job is stored: its
+    nearest existing part must be a directory this process may write in. Nothing is created
+    here (a simulated run writes no trial folder)."""
+    existing = folder.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise SpecError(f"--out: {existing} is not a directory")
+        raise SpecError(f"{flag}: {existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise SpecError(f"--out: {existing} is not writable")
+        raise SpecError(f"{flag}: {existing} is not writable")
 
 
 def with_parents(spec: JobSpec, jobs: list[str]) -> JobSpec:
@@ -591,7 +597,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hyperstep import job_report
 
     if args.out:
-        check_out_folder(Path(args.out))  # before any plot is drawn
+        check_writable_folder(Path(args.out), "--out")  # before any plot is drawn
     if args.api:
         data = job_report.from_api(args.job, args.api)
     else:
@@ -655,7 +661,7 @@ def read_request(path: str) -> Any:
     """A request file as JSON data; ``SpecError`` (one line) when it is not JSON, or not what
     the API would read (``strict_json``: a key given twice, NaN, a 5,000-digit number)."""
     try:
-        return strict_json(Path(path).read_text(encoding="utf-8-sig"))  # a leading BOM is skipped
+        return strict_json(read_text_file(Path(path)))
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:

@@ -22,7 +22,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import SpecError
-from hyperstep.http_input import strict_json
+from hyperstep.http_input import MAX_BODY_BYTES, strict_json
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, config_bytes, largest_config, unique_names
@@ -576,11 +576,22 @@ def duplicate_key_at(text: str) -> tuple[str, int, int] | None:
     return None
 
 
+def read_text_file(path: Path) -> str:
+    """The UTF-8 text of a file the user names (a spec, an AMT request), a BOM (Windows
+    editors write one) skipped; ``SpecError`` past the API's ``MAX_BODY_BYTES``, read no
+    further (``/dev/zero`` named by mistake was read until memory ran out)."""
+    with path.open("rb") as file:
+        data = file.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise SpecError(f"{path}: more than {MAX_BODY_BYTES:,} bytes: is this the right file?")
+    return data.decode("utf-8-sig")
+
+
 def read_document(path: str | Path) -> Any:
     """Read a YAML or JSON file into Python data; raise ``SpecError`` with one line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors write one) is skipped
+        text = read_text_file(path)
     except OSError as exc:
         raise SpecError(f"{path}: cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from hyperstep.asl.failures import HEARTBEAT_TIMEOUT, TIMEOUT, StatesError
 from hyperstep.asl.history import ExecutionHistory
 from hyperstep.asl.tasks import Attempt, TaskRunner
@@ -55,13 +57,22 @@ def test_timeout_seconds_counts_while_the_call_still_runs() -> None:
     assert error is not None and error.error == TIMEOUT and HEARTBEAT_TIMEOUT not in error.aliases
 
 
-def test_a_callback_function_that_raises_fails_its_attempt_with_its_own_error() -> None:
+@pytest.mark.parametrize(
+    ("raised", "name"),
+    [
+        (LookupError("job 'j-1' not found"), "LookupError"),
+        (SystemExit("job 'j-1' not found"), "SystemExit"),  # a handler's sys.exit()
+        (KeyboardInterrupt("job 'j-1' not found"), "KeyboardInterrupt"),  # raised on the task's thread: never Ctrl-C's
+    ],
+)
+def test_a_callback_function_that_raises_fails_its_attempt_with_its_own_error(raised: BaseException, name: str) -> None:
     """ "If ... an exception is raised within the Lambda function, the task fails" (the
     optimized Lambda integration): the attempt does not wait for a token nobody will send,
-    however long its TimeoutSeconds."""
+    however long its TimeoutSeconds. Before, a BaseException that is no Exception
+    (SystemExit, KeyboardInterrupt) ended the function's thread and the attempt waited for good."""
 
     def suggest(event: Any, context: Any) -> Any:
-        raise LookupError("job 'j-1' not found")
+        raise raised
 
     runner = TaskRunner(lambda name: suggest)
     attempt = Attempt(
@@ -85,4 +96,4 @@ def test_a_callback_function_that_raises_fails_its_attempt_with_its_own_error() 
     worker.join(30)  # at once when right; bounded so that a wrong engine fails instead of hanging
     assert not worker.is_alive(), "the attempt waits for a token after its function failed"
     [error] = outcome
-    assert error.error == "LookupError" and "job 'j-1' not found" in error.cause
+    assert error.error == name and "job 'j-1' not found" in error.cause

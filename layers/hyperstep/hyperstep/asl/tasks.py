@@ -186,7 +186,7 @@ class TaskRunner:
     ) -> None:
         try:
             returned = function(json.loads(json.dumps(event)), context)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt on this thread (never Ctrl-C's): else it waits
             pending.fail(lambda_error(exc, context.aws_request_id))
             return
         try:

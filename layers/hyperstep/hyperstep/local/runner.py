@@ -198,7 +198,7 @@ def reopen(runtime: LocalRuntime, job_id: str) -> Job:
         raise HyperstepError(f"--resume: job {job_id!r} has already completed")
     kill_leftovers(runtime, job)
     end_interrupted(runtime, job_id, died_earlier=True)  # a process that died with the last run
-    runtime.store.set_job_status(job_id, JobStatus.RUNNING)
+    runtime.store.set_job_status(job_id, JobStatus.RUNNING, reopen=True)  # not stopped_by_user while it runs
     return runtime.service.start_execution(job_id)
 
 

@@ -100,6 +100,7 @@ class TrialStore(ABC):
         execution_id: str | None = None,
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
+        reopen: bool = False,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status; clearing
         ``ended_at``, ``completion_published`` and ``error`` for an unfinished one: a job
@@ -107,7 +108,10 @@ class TrialStore(ABC):
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
         ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
-        given. Returns the updated job.
+        given. ``reopen``: the job starts again after an end (``run --resume``), so the
+        ``stop_reason`` and ``stop_detail`` of that end go too, unless given; a rule that
+        lets running trials drain is recorded by a move to running without it, and kept.
+        Returns the updated job.
         """
 
     @abstractmethod

@@ -372,13 +372,14 @@ class DynamoDBStore(TrialStore):
         execution_id: str | None = None,
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
+        reopen: bool = False,
     ) -> Job:
         allowed = None if expected is None else sorted({e.value for e in expected})
         if allowed == []:
             raise ConflictError(f"job {job_id!r} is {self.get_job(job_id).status.value}, not in an empty set")
         reason = None if stop_reason is None else stop_reason.value
         extra = {"error": error, "execution_id": execution_id, "stop_reason": reason, "stop_detail": stop_detail}
-        update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock())
+        update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock(), reopen)
         table, mark = {"TableName": self.table_name}, items.unfinished_key(job_id)
         marker = {"Delete": {**table, "Key": mark}} if status.finished else {"Put": {**table, "Item": mark}}
         actions = [{"Update": {**table, **update}}, marker]

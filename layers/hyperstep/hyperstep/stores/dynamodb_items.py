@@ -547,9 +547,11 @@ def status_update(
     extra: dict[str, str | None],
     expires: int | None,
     now: float,
+    reopen: bool = False,
 ) -> dict[str, Any]:
     """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it, with the
-    completion mark and the error of an earlier end), from ``expected`` only."""
+    completion mark and the error of an earlier end; with ``reopen``, its stop reason and
+    detail too, unless given), from ``expected`` only."""
     ttl, values = stamp(expires)
     values[":status"] = s(status.value)
     clauses = ["#status = :status", ttl]
@@ -569,6 +571,10 @@ def status_update(
     if not status.finished and extra.get("error") is None:  # a reopened job drops its old failure
         removed.append("#error")
         names["#error"] = "error"
+    if reopen:  # its last end's reason goes (what is given is set instead)
+        gone = [name for name in ("stop_reason", "stop_detail") if extra.get(name) is None]
+        removed += [f"#{name}" for name in gone]
+        names.update({f"#{name}": name for name in gone})
     return {
         "Key": key(job_id, JOB_SK),
         "UpdateExpression": sets(*clauses) + (f" REMOVE {', '.join(removed)}" if removed else ""),

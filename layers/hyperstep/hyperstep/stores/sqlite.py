@@ -339,6 +339,7 @@ class SQLiteStore(TrialStore):
         execution_id: str | None = None,
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
+        reopen: bool = False,
     ) -> Job:
         with self._tx() as conn:
             job = self._read_job(conn, job_id)
@@ -347,6 +348,8 @@ class SQLiteStore(TrialStore):
             changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
             if not status.finished:
                 changes.update(completion_published=False, error=None)
+            if reopen:
+                changes.update(stop_reason=None, stop_detail=None)
             if error is not None:
                 changes["error"] = error
             if execution_id is not None:

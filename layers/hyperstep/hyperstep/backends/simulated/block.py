@@ -37,7 +37,7 @@ class SimulatedTrial(TrialBlockBase):
     objective: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", max_length=500)
     """``package.module:function``; what it returns: ``simulation.Simulation``."""
     path: str | None = None
-    """The folder the objective's module is imported from (put first on ``sys.path``);
+    """The folder the objective's module is loaded from (put first on ``sys.path``, and kept there);
     relative to the spec file's folder, which is also the default for a spec read from a
     file (relative to the working directory for one given as data). Stored absolute."""
 

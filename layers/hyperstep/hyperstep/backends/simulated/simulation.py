@@ -17,14 +17,19 @@ timed out) as the other backends' trials are.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import math
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any, TextIO
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -78,16 +83,16 @@ _import_lock = threading.Lock()
 
 
 def load_objective(reference: str, path: str | None = None) -> Objective:
-    """The callable ``module:function`` names, imported with ``path`` first on ``sys.path``;
-    ``ValueError`` saying what is wrong when it cannot be imported or called, or not with
-    ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
+    """The callable ``module:function`` names, its module loaded from the folder ``path``
+    (``_import``); ``ValueError`` saying what is wrong when it cannot be imported or called,
+    or not with ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
     module_name, _, attribute = reference.partition(":")
     with _import_lock:
-        if path is not None and path not in sys.path:
-            sys.path.insert(0, path)
         try:
-            module = importlib.import_module(module_name)
-        except (Exception, SystemExit) as exc:  # ImportError, whatever it raises as it loads, its argparse exit
+            module = importlib.import_module(module_name) if path is None else _import(module_name, path)
+        except BaseException as exc:  # ImportError, whatever it raises as it loads, its argparse exit
+            if _users_ctrl_c(exc):
+                raise
             where = f" from {path}" if path else ""
             raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
     function = getattr(module, attribute, None)
@@ -106,6 +111,90 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
     return function
 
 
+def _import(module_name: str, path: str) -> ModuleType:
+    """``module_name`` as the folder ``path`` has it. ``path`` is put first on ``sys.path``
+    as it loads and stays on it (as a script's folder does): the callable may import a module
+    beside it when called, and a process spawned to run what it pickles finds its module by
+    name. The module keeps its name unless that name is already another file's (a second spec
+    folder's ``curves``, another project's): then it is loaded apart, under a name unique to
+    the folder (``_apart``). A module not in ``path`` is imported as Python finds it (an
+    installed package), ``path`` on ``sys.path`` all the same."""
+    top, _, rest = module_name.partition(".")
+    found = importlib.machinery.PathFinder.find_spec(top, [path])
+    if found is None:
+        if path not in sys.path:
+            sys.path.insert(0, path)
+        return importlib.import_module(module_name)
+    taken = sys.modules.get(top)
+    name = top if taken is None or _same_file(taken, found) else _unique_name(top, path)
+    full = f"{name}.{rest}" if rest else name
+    if full in sys.modules:
+        return sys.modules[full]
+    if path in sys.path:
+        sys.path.remove(path)
+    sys.path.insert(0, path)  # its own siblings first, whatever folder came since
+    with _apart(path) if name != top else contextlib.nullcontext():
+        if name not in sys.modules:
+            _execute(name, found)
+        return importlib.import_module(full)
+
+
+def _unique_name(top: str, path: str) -> str:
+    return f"_hyperstep_objective_{hashlib.sha256(path.encode()).hexdigest()[:16]}_{top}"
+
+
+def _same_file(module: ModuleType, found: importlib.machinery.ModuleSpec) -> bool:
+    """Whether ``module`` was loaded from where ``found`` points (a file, or a folder's paths)."""
+    if found.origin is None:  # a namespace package: a folder without __init__.py
+        return list(getattr(module, "__path__", [])) == list(found.submodule_search_locations or [])
+    file = getattr(module, "__file__", None)
+    return file is not None and Path(file).resolve() == Path(found.origin).resolve()
+
+
+def _execute(name: str, found: importlib.machinery.ModuleSpec) -> None:
+    """Load the module (or package) ``found`` as ``name`` into ``sys.modules``."""
+    if found.origin is None:
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = list(found.submodule_search_locations or [])
+    else:
+        locations = found.submodule_search_locations
+        spec = importlib.util.spec_from_file_location(name, found.origin, submodule_search_locations=locations)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        if spec.loader is not None:
+            spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+
+
+@contextlib.contextmanager
+def _apart(path: str) -> Iterator[None]:
+    """While a module is loaded apart, the modules of another folder named as the files in
+    ``path`` are set aside, so ``import helpers`` there gets this folder's; the ones it
+    imports are then forgotten by those names (the loaded module keeps them) and the others
+    put back. A sibling imported only when called is the process's, whichever folder's."""
+    beside = {entry.stem for entry in Path(path).iterdir() if entry.suffix == ".py" or entry.is_dir()}
+    aside = {other: sys.modules.pop(other) for other in list(sys.modules) if other.partition(".")[0] in beside}
+    loaded = set(sys.modules)
+    try:
+        yield
+    finally:
+        for other in set(sys.modules) - loaded:
+            if other.partition(".")[0] in beside:
+                del sys.modules[other]
+        sys.modules.update(aside)
+
+
+def _users_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` may be the user's Ctrl-C, to be let through: a KeyboardInterrupt on the
+    main thread (Python raises a signal's exception there only). Any other, the spec's code
+    raised: on a launch's worker thread it escaped and left the run waiting."""
+    return isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
+
+
 def trial_seed(job_seed: int | None, number: int) -> int:
     """The seed trial ``number`` of a job seeded ``job_seed`` is simulated with: its own
     stream, the same on every run of the job."""
@@ -115,17 +204,43 @@ def trial_seed(job_seed: int | None, number: int) -> int:
 _stdout_lock = threading.Lock()
 
 
+class _CallableStdout:
+    """``sys.stdout`` while a callable runs: what its thread prints goes to stderr, what any
+    other thread prints where it went. A plain redirect (``contextlib.redirect_stdout``) is
+    the process's: run's summary, printed once Ctrl-C had stopped the job while a callable
+    still ran on its worker thread, went to stderr (stdout empty, ``--json`` lost)."""
+
+    def __init__(self, stdout: TextIO, thread: int) -> None:
+        self._stdout, self._thread = stdout, thread
+
+    def _target(self) -> TextIO:
+        return sys.stderr if threading.get_ident() == self._thread else self._stdout
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, encoding, isatty: the target's
+        return getattr(self._target(), name)
+
+
 def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
     """Run the callable; what it raises, or a return value that is no ``Simulation``, is a
     trial that fails at once saying so (as a script that crashes on start would). What it
     prints goes to stderr."""
     try:
         # stdout is run's (--json prints its summary there); sys.stdout is the process's, so
-        # callables take turns (launches run on several threads; redirects left out of order
-        # would leave stdout on stderr)
-        with _stdout_lock, contextlib.redirect_stdout(sys.stderr):
-            returned = objective(dict(params), seed)
-    except (Exception, SystemExit) as exc:  # sys.exit(), argparse's exit: else the launch hangs the run
+        # callables take turns (launches run on several threads; replacements restored out of
+        # order would leave stdout on stderr)
+        with _stdout_lock:
+            stdout = sys.stdout
+            sys.stdout = _CallableStdout(stdout, threading.get_ident())  # type: ignore[assignment]
+            try:
+                returned = objective(dict(params), seed)
+            finally:
+                sys.stdout = stdout
+    except BaseException as exc:  # sys.exit(), argparse's exit, a KeyboardInterrupt it raises: else the run hangs
+        if _users_ctrl_c(exc):
+            raise
         return Simulation(duration=0, failure=f"objective raised {type(exc).__name__}: {exc}")
     try:
         return Simulation.model_validate(returned)
