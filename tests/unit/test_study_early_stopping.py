@@ -411,6 +411,22 @@ def test_a_trial_that_diverges_after_finite_steps_ends_pruned_at_its_last_finite
     assert (ended.state, ended.value, ended.curve, study.job.budget_used) == (TrialState.PRUNED, 0.5, {1: 0.5}, 1)
 
 
+def test_a_trial_with_finite_steps_told_stopped_with_nan_in_a_study_without_early_stopping_does_not_fail() -> None:
+    """Only a trial with no finite step fails when told stopped with a value that is not
+    finite (``tell``'s rule). Without early stopping a trial with a curve stays the user's
+    stop, no value, its unit of budget given back, as told stopped with no value; it was
+    failed, counted, ``objective is not finite``. Told pruned it ends at its last finite value."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    stopped, pruned = study.ask(2)
+    for trial in (stopped, pruned):
+        assert study.report(trial.id, 1, 0.5) is False and study.report(trial.id, 2, float("nan")) is False
+    ended = study.tell(stopped.id, float("nan"), state="stopped")
+    assert (ended.state, ended.value, ended.error, ended.curve) == (TrialState.STOPPED, None, None, {1: 0.5})
+    assert study.job.budget_used == 1  # the pending one's unit; the stopped one gave its back
+    ended = study.tell(pruned.id, float("nan"), state="pruned")
+    assert (ended.state, ended.value, study.job.budget_used) == (TrialState.PRUNED, 0.5, 1)
+
+
 def test_a_late_step_at_max_resource_completes_a_trial_told_stopped_as_the_service_does() -> None:
     """The user stops a trial before any step (``tell(state="stopped")``, no curve: stopped,
     its unit of budget given back); its script's report of step 3 (``max_resource``) still
