@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -368,7 +369,11 @@ def test_a_study_warns_of_the_early_stopping_options_nothing_reads_as_validate_d
 
 @pytest.mark.parametrize("state", ["stopped", "pruned"])
 @pytest.mark.parametrize("early_stopping", [ASHA, None])
-@pytest.mark.parametrize("told", [float("nan"), float("inf"), 10**400], ids=["nan", "inf", "int-past-float"])
+@pytest.mark.parametrize(
+    "told",
+    [float("nan"), float("inf"), 10**400, Fraction(-(10**400), 3)],  # a Fraction's float() raised OverflowError
+    ids=["nan", "inf", "int-past-float", "fraction-past-float"],
+)
 def test_a_trial_told_stopped_with_a_value_that_is_not_finite_fails_and_counts(
     early_stopping: dict | None, told: float, state: str
 ) -> None:
