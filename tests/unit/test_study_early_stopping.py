@@ -422,14 +422,16 @@ def test_a_trial_with_finite_steps_told_stopped_with_nan_in_a_study_without_earl
     stop, no value, its unit of budget given back, as told stopped with no value; it was
     failed, counted, ``objective is not finite``. Told pruned it ends at its last finite value."""
     study = hyperstep.Study(SPACE, strategy="random", seed=0)
-    stopped, pruned = study.ask(2)
-    for trial in (stopped, pruned):
+    completed, stopped, pruned = study.ask(3)
+    for trial in (completed, stopped, pruned):
         assert study.report(trial.id, 1, 0.5) is False and study.report(trial.id, 2, float("nan")) is False
+    ended = study.tell(completed.id, float("nan"))  # told completed, it fails whatever its curve
+    assert (ended.state, ended.value, ended.error) == (TrialState.FAILED, None, "objective is not finite (nan)")
     ended = study.tell(stopped.id, float("nan"), state="stopped")
     assert (ended.state, ended.value, ended.error, ended.curve) == (TrialState.STOPPED, None, None, {1: 0.5})
-    assert study.job.budget_used == 1  # the pending one's unit; the stopped one gave its back
+    assert study.job.budget_used == 2  # the failed one's and the pending one's; the stopped one gave its back
     ended = study.tell(pruned.id, float("nan"), state="pruned")
-    assert (ended.state, ended.value, study.job.budget_used) == (TrialState.PRUNED, 0.5, 1)
+    assert (ended.state, ended.value, study.job.budget_used) == (TrialState.PRUNED, 0.5, 2)
 
 
 def test_a_late_step_at_max_resource_completes_a_trial_told_stopped_as_the_service_does() -> None:
