@@ -159,6 +159,7 @@ def test_bus_without_ids_is_an_error() -> None:
     [
         ({}, None),
         ({"loss": float("nan")}, None),
+        ({"loss": 10**400}, None),  # past a float's range: raised OverflowError, not ReportError
         ({"loss": "0.1"}, None),
         ({"a=b": 1.0}, None),
         ({"loss": 1}, -1),
