@@ -159,7 +159,9 @@ def test_bus_without_ids_is_an_error() -> None:
     [
         ({}, None),
         ({"loss": float("nan")}, None),
+        ({"loss": 10**400}, None),  # past a float's range: raised OverflowError, not ReportError
         ({"loss": "0.1"}, None),
+        ({"loss": True}, None),  # an int to Python, no metric (as Study.tell refuses it)
         ({"a=b": 1.0}, None),
         ({"loss": 1}, -1),
         ({"loss": 1}, 2**31),  # past the largest step collect takes (MAX_STEP): its event would be dropped

@@ -402,6 +402,27 @@ def test_a_bool_is_no_value_to_tell(value: bool) -> None:
     assert two.trials[0].state.value == "pending"
 
 
+@pytest.mark.parametrize("zero_d", [False, True], ids=["np.True_", "0-d bool array"])
+def test_a_numpy_bool_is_no_value_either(zero_d: bool) -> None:
+    """numpy's bool (``loss < 0.1`` computed on arrays) is refused as Python's is, by tell,
+    report and a metric: it was read as the float it converts to (1.0, 0.0), a 0-d array's
+    way, and recorded."""
+    import numpy as np
+
+    value = np.array(False) if zero_d else np.True_
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    study = hyperstep.Study(space, strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    with pytest.raises(ValueError, match=r"tell one value, not "):
+        study.tell(trial.id, value)
+    with pytest.raises(ValueError, match=r"report a number as the value, got "):
+        study.report(trial.id, 1, value)
+    with pytest.raises(ValueError, match=r"metrics: 'ok' must be a number"):
+        study.tell(trial.id, 0.5, metrics={"ok": value})
+    (kept,) = study.trials
+    assert (kept.state.value, kept.curve) == ("pending", {})
+
+
 @pytest.mark.parametrize("state", ["running", "pending"])
 def test_tell_takes_only_the_states_a_trial_ends_in(state: str) -> None:
     """``tell`` records how a trial ended: completed, failed, stopped or pruned. A trial

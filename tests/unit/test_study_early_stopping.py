@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -368,7 +369,11 @@ def test_a_study_warns_of_the_early_stopping_options_nothing_reads_as_validate_d
 
 @pytest.mark.parametrize("state", ["stopped", "pruned"])
 @pytest.mark.parametrize("early_stopping", [ASHA, None])
-@pytest.mark.parametrize("told", [float("nan"), float("inf"), 10**400], ids=["nan", "inf", "int-past-float"])
+@pytest.mark.parametrize(
+    "told",
+    [float("nan"), float("inf"), 10**400, Fraction(-(10**400), 3)],  # a Fraction's float() raised OverflowError
+    ids=["nan", "inf", "int-past-float", "fraction-past-float"],
+)
 def test_a_trial_told_stopped_with_a_value_that_is_not_finite_fails_and_counts(
     early_stopping: dict | None, told: float, state: str
 ) -> None:
@@ -409,6 +414,24 @@ def test_a_trial_that_diverges_after_finite_steps_ends_pruned_at_its_last_finite
     assert study.report(trial.id, 1, 0.5) is False and study.report(trial.id, 2, float("nan")) is True
     ended = study.tell(trial.id, float("nan"), state=state)
     assert (ended.state, ended.value, ended.curve, study.job.budget_used) == (TrialState.PRUNED, 0.5, {1: 0.5}, 1)
+
+
+def test_a_trial_with_finite_steps_told_stopped_with_nan_in_a_study_without_early_stopping_does_not_fail() -> None:
+    """Only a trial with no finite step fails when told stopped with a value that is not
+    finite (``tell``'s rule). Without early stopping a trial with a curve stays the user's
+    stop, no value, its unit of budget given back, as told stopped with no value; it was
+    failed, counted, ``objective is not finite``. Told pruned it ends at its last finite value."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    completed, stopped, pruned = study.ask(3)
+    for trial in (completed, stopped, pruned):
+        assert study.report(trial.id, 1, 0.5) is False and study.report(trial.id, 2, float("nan")) is False
+    ended = study.tell(completed.id, float("nan"))  # told completed, it fails whatever its curve
+    assert (ended.state, ended.value, ended.error) == (TrialState.FAILED, None, "objective is not finite (nan)")
+    ended = study.tell(stopped.id, float("nan"), state="stopped")
+    assert (ended.state, ended.value, ended.error, ended.curve) == (TrialState.STOPPED, None, None, {1: 0.5})
+    assert study.job.budget_used == 2  # the failed one's and the pending one's; the stopped one gave its back
+    ended = study.tell(pruned.id, float("nan"), state="pruned")
+    assert (ended.state, ended.value, study.job.budget_used) == (TrialState.PRUNED, 0.5, 2)
 
 
 def test_a_late_step_at_max_resource_completes_a_trial_told_stopped_as_the_service_does() -> None:

@@ -74,9 +74,13 @@ def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
         if len(name) > MAX_METRIC_NAME:
             raise ReportError(f"metric name {name[:40]!r}... has {len(name)} characters: at most {MAX_METRIC_NAME}")
         # numbers.Real takes numpy's scalars (np.float32 is no float subclass); not bools.
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        try:
+            number = math.nan if isinstance(value, bool) or not isinstance(value, numbers.Real) else float(value)
+        except OverflowError:  # an int past a float's range
+            number = math.inf
+        if not math.isfinite(number):
             raise ReportError(f"metric {name!r} must be a finite number, got {value!r}")
-        out[name] = float(value)
+        out[name] = number
     return out
 
 

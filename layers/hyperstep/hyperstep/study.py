@@ -348,6 +348,9 @@ class Study:
                 state = stopping.stopped_end(self.spec, trial)
                 if trial.curve and (value is None or not math.isfinite(value)):
                     value = stopping.last_value(trial)  # its newest step's (a curve holds finite values only)
+        diverged = value is not None and not math.isfinite(value)
+        if state is TrialState.STOPPED and diverged and self.store.get_trial(self.job_id, trial_id).curve:
+            value = None  # the user's stop of a trial with finite steps (no early stopping): as told with none
         if metrics is not None:
             metrics = finite_metrics(checked_metrics(metrics))
         if state is TrialState.COMPLETED and value is None:

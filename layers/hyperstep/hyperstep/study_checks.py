@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Literal
@@ -155,16 +154,20 @@ def one_of_one(value: Any) -> Any:
 
 def scalar(value: Any) -> Any:
     """A 0-d array (numpy's, or a framework's loss tensor: what ``float()`` reads, as
-    Optuna does) as the float it holds, an int past a float's range as the infinity it
-    rounds to (not finite, so it fails the trial; ``float()`` raised OverflowError), any
-    other number (a numpy scalar, a ``Fraction``, an int) as Python's float, as a store reads
-    it back (a store spells a number from its ``repr``: ``np.float64(0.3)`` failed a DynamoDB
-    write, and an ``np.float32`` was handed back as numpy's); anything else as it is."""
+    Optuna does) as the float it holds, a number past a float's range (an int, a ``Fraction``)
+    as the infinity it rounds to (not finite, so it fails the trial; ``float()`` raised
+    OverflowError), any other number (a numpy scalar, a ``Fraction``, an int) as Python's
+    float, as a store reads it back (a store spells a number from its ``repr``: ``np.float64(0.3)`` failed a DynamoDB
+    write, and an ``np.float32`` was handed back as numpy's); anything else (numpy's bool too:
+    ``is_number`` refuses it as Python's) as it is."""
     if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
+        return value if getattr(value, "dtype", None) == np.bool_ else float(value)  # numpy's bool: no number
+    if not is_number(value):
+        return value
+    try:
         return float(value)
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) > sys.float_info.max:
+    except OverflowError:
         return math.inf if value > 0 else -math.inf
-    return float(value) if is_number(value) else value
 
 
 def is_number(value: Any) -> bool:
