@@ -8,12 +8,14 @@ import re
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
 from hyperstep.errors import TrialExistsError
 from hyperstep.models import Job, JobStatus, MetricReport, TrialState, trial_id
 from hyperstep.stores.dynamodb import TRANSACTION_LIMIT, DynamoDBStore, table_definition
+from hyperstep.stores.dynamodb_items import n
 from tests.contract.conftest import add, full_spec, trials_of
 
 DAY = 86400
@@ -307,3 +309,12 @@ def test_a_trial_end_s_counter_update_uses_every_value_it_passes(
     update = items.counter_update(trial, None, best and state is TrialState.COMPLETED, was=was, added_cost=0.1)
     used = set(re.findall(r":\w+", update["UpdateExpression"] + " " + update["ConditionExpression"]))
     assert sorted(set(update["ExpressionAttributeValues"]) - used) == [], update
+
+
+@pytest.mark.parametrize(
+    ("number", "spelled"),
+    [(0.3, "0.3"), (1e-7, "1E-7"), (7, "7"), (np.int64(7), "7"), (np.float64(0.3), "0.3"), (np.float32(0.5), "0.5")],
+)
+def test_a_number_attribute_is_the_number_whatever_its_type(number: Any, spelled: str) -> None:
+    # np.float32(0.5) was written "0" (truncated by int()); np.float64(0.3) raised (repr "np.float64(0.3)")
+    assert n(number) == {"N": spelled}

@@ -14,6 +14,7 @@ as the model's own JSON, which round-trips int/float/str/bool exactly.
 from __future__ import annotations
 
 import math
+import numbers
 import struct
 import sys
 from array import array
@@ -162,8 +163,12 @@ def s(text: str) -> dict[str, str]:
 
 def n(number: float | int) -> dict[str, str]:
     """A number attribute; a float as the decimal of its shortest round-tripping repr,
-    spelled as boto3's own serializer spells a ``Decimal`` (``0.00001``, ``1E-7``)."""
-    return {"N": str(Decimal(repr(number))) if isinstance(number, float) else str(int(number))}
+    spelled as boto3's own serializer spells a ``Decimal`` (``0.00001``, ``1E-7``). Any other
+    real number (numpy's float32/float64, a Fraction) is written as the float it is: not
+    truncated to an int, nor spelled from a repr like ``np.float64(0.3)``."""
+    if isinstance(number, numbers.Integral):
+        return {"N": str(int(number))}
+    return {"N": str(Decimal(repr(float(number))))}
 
 
 def storable(number: float) -> bool:
