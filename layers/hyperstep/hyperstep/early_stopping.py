@@ -98,11 +98,12 @@ def ignored_options(spec: JobSpec) -> dict[str, str]:
 
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
-    and ended (what a trial's adaptive Hyperband bracket is drawn from)."""
-    sign = 1.0 if minimize else -1.0
+    and ended (what a trial's adaptive Hyperband bracket is drawn from). To be minimized,
+    a curve is the trial's own (not a copy): the schedulers only read it, and what they
+    derive from it is kept by curve object (``schedulers.base.facts_of``)."""
     curved = [t for t in trials if t.curve]
     return Curves(
-        {t.number: {s: sign * v for s, v in t.curve.items()} for t in curved},
+        {t.number: t.curve if minimize else {s: -v for s, v in t.curve.items()} for t in curved},
         created={t.number: t.created_at for t in curved},
         ended={t.number: t.ended_at for t in curved if t.ended_at is not None and not t.state.active},
     )

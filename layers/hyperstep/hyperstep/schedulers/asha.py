@@ -65,6 +65,7 @@ from hyperstep.schedulers.base import (
     Scheduler,
     agrees,
     crossed,
+    facts_of,
     kendall_tau,
     newest,
     value_at,
@@ -120,7 +121,7 @@ class ASHA(Scheduler):
                     return True
                 reached_rung = [n for n, c in curves.others(number).items() if max(c) >= rung]
                 peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
-                recorded = [value_at(curves.by_number[n], rung) for n in peers]
+                recorded = [facts_of(curves.by_number[n]).value_at(rung) for n in peers]
                 mine = value_at(curve, rung)
                 assert mine is not None
                 if keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta):
@@ -139,7 +140,7 @@ class ASHA(Scheduler):
         take long to show that a rung's ranking crosses, and it would stop slow starters."""
         pairs = []
         for curve in curves.by_number.values():
-            early = value_at(curve, rung) if curve else None
+            early = facts_of(curve).value_at(rung) if curve else None
             final = None if early is None else self.final_of(curve)
             if final is not None and early is not None:
                 pairs.append((early, final))
@@ -148,10 +149,11 @@ class ASHA(Scheduler):
     def final_of(self, curve: Curve) -> float | None:
         """The curve's value at ``max_resource``; before it, with the curve model, the
         final value it predicts (None: neither)."""
-        final = value_at(curve, self.max_resource)
+        facts = facts_of(curve)
+        final = facts.value_at(self.max_resource)
         if final is not None or not self.curve_model:
             return final
-        heading = predict(curve, self.max_resource)
+        heading = facts.predict(self.max_resource)
         return None if heading is None else heading.mean
 
     def behind_incumbent(self, curve: Curve, curves: Curves) -> bool:
@@ -159,7 +161,7 @@ class ASHA(Scheduler):
         the best final value of the trials that reached ``max_resource`` (False while none
         has, or while the curve predicts nothing: fewer than three steps, or a curve the
         power law cannot bound, still falling in a straight line: ``Prediction.bounded``)."""
-        finals = [value_at(c, self.max_resource) for c in curves.by_number.values() if c]
+        finals = [facts_of(c).value_at(self.max_resource) for c in curves.by_number.values() if c]
         best = min((v for v in finals if v is not None), default=None)
         if best is None:
             return False
@@ -179,14 +181,14 @@ class ASHA(Scheduler):
             curve = curves.by_number[n]
             if curve and max(curve) > rung and best < math.inf:
                 seen.append((curve, best))
-            final = value_at(curve, self.max_resource) if curve else None
+            final = facts_of(curve).value_at(self.max_resource) if curve else None
             if final is not None:
                 best = min(best, final)
         winners = misses = 0
         for curve, incumbent in seen[-MAX_EVIDENCE:]:
             if curve[max(curve)] >= incumbent:
                 continue
-            heading = predict({s: v for s, v in curve.items() if s <= rung}, self.max_resource)
+            heading = facts_of(curve).predict(self.max_resource, upto=rung)
             if heading is None:
                 continue
             winners += 1
@@ -204,11 +206,12 @@ class ASHA(Scheduler):
     def expected_final(self, curve: Curve) -> float:
         """A peer's final value if it reached ``max_resource``, else what its curve predicts,
         else its newest value."""
+        facts = facts_of(curve)
         if max(curve) >= self.max_resource:
-            final = value_at(curve, self.max_resource)
+            final = facts.value_at(self.max_resource)
             assert final is not None
             return final
-        heading = predict(curve, self.max_resource)
+        heading = facts.predict(self.max_resource)
         return heading.mean if heading is not None else curve[max(curve)]
 
 
@@ -251,7 +254,7 @@ class Hyperband(ASHA):
         finished = finished[-MAX_EVIDENCE:]
         agreement = np.ones(self.brackets)
         for b, rung in enumerate(rungs(self.min_resource, self.max_resource, self.eta)):
-            pairs = [(value_at(c, rung), value_at(c, self.max_resource)) for c in finished]
+            pairs = [(facts_of(c).value_at(rung), facts_of(c).value_at(self.max_resource)) for c in finished]
             if len(pairs) >= MIN_PAIRS:
                 tau = kendall_tau(pairs)  # type: ignore[arg-type]  # every finished curve reached every rung
                 agreement[b] = 1.0 if tau is None else max(tau, 0.0)

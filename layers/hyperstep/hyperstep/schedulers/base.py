@@ -24,6 +24,8 @@ from functools import cached_property
 
 import numpy as np
 
+from hyperstep.schedulers.curves import Prediction, predict
+
 Curve = Mapping[int, float]
 """One trial's objective by step (only steps it reported)."""
 
@@ -67,6 +69,60 @@ def value_at(curve: Curve, step: int) -> float | None:
     return None if not reached else curve[min(reached)]
 
 
+FACTS_KEPT = 100_000
+"""Curves whose facts a process keeps at most (``facts_of``; past it, it forgets them all)."""
+
+
+class CurveFacts:
+    """What the schedulers derive from one curve (its value at a step, the final value it
+    predicts), each computed once while the curve is unchanged.
+
+    A scheduler is stateless: each decision reads every trial's curve from the store again,
+    and most have not changed since the decision before (a trial stopped early reports no
+    more), so deriving the same facts again made every decision O(trials) fits and scans.
+    The facts are kept by curve object with a copy of its points (``facts_of``), and served
+    only for the very object they were made from while it still holds those points: a
+    store that builds its curves afresh on each read (DynamoDB, a new Lambda) gets them
+    made again from what it read, and a curve changed in place is never answered from
+    before. The store stays the truth; the facts are a pure function of the points."""
+
+    __slots__ = ("curve", "known", "points")
+
+    def __init__(self, curve: Curve) -> None:
+        self.curve = curve
+        self.points = dict(curve)
+        self.known: dict[tuple[str, int, int | None], object] = {}
+
+    def value_at(self, step: int) -> float | None:
+        """``value_at`` of the curve."""
+        key = ("at", step, None)
+        if key not in self.known:
+            self.known[key] = value_at(self.points, step)
+        return self.known[key]  # type: ignore[return-value]
+
+    def predict(self, target: int, upto: int | None = None) -> Prediction | None:
+        """``curves.predict`` of the curve (``upto``: of its steps up to that one only)."""
+        key = ("predict", target, upto)
+        if key not in self.known:
+            points = self.points if upto is None else {s: v for s, v in self.points.items() if s <= upto}
+            self.known[key] = predict(points, target)
+        return self.known[key]  # type: ignore[return-value]
+
+
+_FACTS: dict[int, CurveFacts] = {}
+
+
+def facts_of(curve: Curve) -> CurveFacts:
+    """The facts of ``curve``: those kept for this very object if it still holds the points
+    they were made from, else new ones (``CurveFacts``)."""
+    facts = _FACTS.get(id(curve))
+    if facts is None or facts.curve is not curve or facts.points != curve:
+        if len(_FACTS) >= FACTS_KEPT:
+            _FACTS.clear()
+        facts = _FACTS[id(curve)] = CurveFacts(curve)
+    return facts
+
+
 def newest(curve: Curve) -> tuple[int, int | None]:
     """The curve's newest (highest) step and the one below it (None for a curve of one
     step), in one scan: all a scheduler's ``decides`` needs of a curve. Not for an empty one."""
@@ -86,10 +142,17 @@ MIN_PAIRS = 6
 
 
 def mid_ranks(values: np.ndarray) -> np.ndarray:
-    """Each value's rank in ``values`` (0-based, ties sharing the mean of their ranks)."""
-    less = (values[None, :] < values[:, None]).sum(axis=1)
-    equal = (values[None, :] == values[:, None]).sum(axis=1)
-    return less + (equal - 1) / 2
+    """Each value's rank in ``values`` (0-based, ties sharing the mean of their ranks): the
+    values below it and those equal to it, counted by bisecting the sorted values (a
+    decision at a rung ranks every trial there; comparing all pairs cost their square). A
+    NaN equals nothing, itself included, which bisection cannot say: then all pairs."""
+    if np.isnan(values).any():
+        less = (values[None, :] < values[:, None]).sum(axis=1)
+        equal = (values[None, :] == values[:, None]).sum(axis=1)
+        return less + (equal - 1) / 2
+    ordered = np.sort(values)
+    less = np.searchsorted(ordered, values, side="left")
+    return less + (np.searchsorted(ordered, values, side="right") - less - 1) / 2
 
 
 def agrees(pairs: Sequence[tuple[float, float]]) -> bool:
