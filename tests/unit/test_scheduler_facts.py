@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hyperstep.schedulers import asha, base, curves
-from hyperstep.schedulers.asha import ASHA
+from hyperstep.schedulers.asha import ASHA, Hyperband
 from hyperstep.schedulers.base import Curves, facts_of, mid_ranks
 
 
@@ -86,3 +86,13 @@ def test_mid_ranks_are_those_of_comparing_every_pair() -> None:
         expected = pairwise_mid_ranks(values)
         got = mid_ranks(values)
         assert got.dtype == expected.dtype and np.array_equal(got, expected, equal_nan=True)
+
+
+def test_a_peers_bracket_is_drawn_once_for_every_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = [Hyperband(1, 27, 3, seed=5).bracket(n) for n in range(50)]  # one decision's scheduler
+    made: list[int] = []
+    generator = np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda *a: made.append(1) or generator(*a))
+    assert [Hyperband(1, 27, 3, seed=5).bracket(n) for n in range(50)] == first  # the next decision's
+    assert made == []  # before: a generator a peer, at every decision
+    assert Hyperband(1, 27, 3, seed=6).bracket(0) in range(4) and made == [1]  # another seed draws its own

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,7 @@ import numpy as np
 from hyperstep.schedulers.base import (
     MIN_PAIRS,
     Curve,
+    CurveFacts,
     Curves,
     Scheduler,
     agrees,
@@ -83,6 +85,14 @@ def hyperband_shares(brackets: int, eta: int) -> np.ndarray:
     s_max = brackets - 1
     weights = np.array([eta ** (s_max - b) / (s_max - b + 1) for b in range(brackets)], dtype=float)
     return weights / weights.sum()
+
+
+@lru_cache(maxsize=65_536)
+def drawn_bracket(seed: int, number: int, weights: tuple[float, ...]) -> int:
+    """Trial ``number``'s bracket drawn with ``weights`` from its number and the seed (kept:
+    a decision reads every peer's bracket, and a generator costs more than the rest of it)."""
+    rng = np.random.default_rng([seed, number])
+    return int(rng.choice(len(weights), p=np.array(weights)))
 
 
 def rungs(min_resource: int, max_resource: int, eta: int, first: int = 0) -> list[int]:
@@ -121,12 +131,12 @@ class ASHA(Scheduler):
                     return True
                 reached_rung = [n for n, c in curves.others(number).items() if max(c) >= rung]
                 peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
-                recorded = [facts_of(curves.by_number[n]).value_at(rung) for n in peers]
+                recorded = [curves.facts(n).value_at(rung) for n in peers]
                 mine = value_at(curve, rung)
                 assert mine is not None
                 if keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta):
                     return False
-                reached = [curves.by_number[n] for n, v in zip(peers, recorded) if v is not None]
+                reached = [curves.facts(n) for n, v in zip(peers, recorded) if v is not None]
                 if self.curve_model and self.heading_top(curve, reached):
                     return False
                 return self.rung_ranks_finals(rung, curves)
@@ -139,17 +149,17 @@ class ASHA(Scheduler):
         when few trials run to the end (the incumbent stop), the finished ones alone would
         take long to show that a rung's ranking crosses, and it would stop slow starters."""
         pairs = []
-        for curve in curves.by_number.values():
-            early = facts_of(curve).value_at(rung) if curve else None
-            final = None if early is None else self.final_of(curve)
+        for number, curve in curves.by_number.items():
+            facts = curves.facts(number) if curve else None
+            early = None if facts is None else facts.value_at(rung)
+            final = None if facts is None or early is None else self.final_of(facts)
             if final is not None and early is not None:
                 pairs.append((early, final))
         return agrees(pairs)
 
-    def final_of(self, curve: Curve) -> float | None:
+    def final_of(self, facts: CurveFacts) -> float | None:
         """The curve's value at ``max_resource``; before it, with the curve model, the
         final value it predicts (None: neither)."""
-        facts = facts_of(curve)
         final = facts.value_at(self.max_resource)
         if final is not None or not self.curve_model:
             return final
@@ -161,7 +171,7 @@ class ASHA(Scheduler):
         the best final value of the trials that reached ``max_resource`` (False while none
         has, or while the curve predicts nothing: fewer than three steps, or a curve the
         power law cannot bound, still falling in a straight line: ``Prediction.bounded``)."""
-        finals = [facts_of(c).value_at(self.max_resource) for c in curves.by_number.values() if c]
+        finals = [curves.facts(n).value_at(self.max_resource) for n, c in curves.by_number.items() if c]
         best = min((v for v in finals if v is not None), default=None)
         if best is None:
             return False
@@ -180,22 +190,23 @@ class ASHA(Scheduler):
         for n in order:
             curve = curves.by_number[n]
             if curve and max(curve) > rung and best < math.inf:
-                seen.append((curve, best))
-            final = facts_of(curve).value_at(self.max_resource) if curve else None
+                seen.append((n, best))
+            final = curves.facts(n).value_at(self.max_resource) if curve else None
             if final is not None:
                 best = min(best, final)
         winners = misses = 0
-        for curve, incumbent in seen[-MAX_EVIDENCE:]:
+        for n, incumbent in seen[-MAX_EVIDENCE:]:
+            curve = curves.by_number[n]
             if curve[max(curve)] >= incumbent:
                 continue
-            heading = facts_of(curve).predict(self.max_resource, upto=rung)
+            heading = curves.facts(n).predict(self.max_resource, upto=rung)
             if heading is None:
                 continue
             winners += 1
             misses += heading.bounded and heading.low > incumbent
         return winners < MIN_WINNERS or misses <= winners / self.eta
 
-    def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:
+    def heading_top(self, curve: Curve, peers: list[CurveFacts]) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the
         top ``ceil(n / eta)`` of the ``peers``' expected finals (see the module docstring)."""
         mine = predict(curve, self.max_resource)
@@ -203,10 +214,10 @@ class ASHA(Scheduler):
             return False
         return keeps_going(mine.low, [mine.low, *(self.expected_final(c) for c in peers)], self.eta)
 
-    def expected_final(self, curve: Curve) -> float:
+    def expected_final(self, facts: CurveFacts) -> float:
         """A peer's final value if it reached ``max_resource``, else what its curve predicts,
         else its newest value."""
-        facts = facts_of(curve)
+        curve = facts.points
         if max(curve) >= self.max_resource:
             final = facts.value_at(self.max_resource)
             assert final is not None
@@ -284,8 +295,7 @@ class Hyperband(ASHA):
         return self._drawn[key]
 
     def _draw(self, number: int, weights: np.ndarray) -> int:
-        rng = np.random.default_rng([self.seed, number])
-        return int(rng.choice(self.brackets, p=weights))
+        return drawn_bracket(self.seed, number, tuple(weights.tolist()))
 
     def decides(self, number: int, step: int, previous: int | None) -> bool:
         """With adaptive brackets the trial's bracket needs the others' curves: any rung of

@@ -46,6 +46,18 @@ class Curves:
         return {n: c for n, c in self.by_number.items() if n != number and c}
 
     @cached_property
+    def _facts(self) -> dict[int, CurveFacts]:
+        return {}
+
+    def facts(self, number: int) -> CurveFacts:
+        """``facts_of`` trial ``number``'s curve, looked up once for these curves (one read of
+        the store: its curves do not change while a decision reads them)."""
+        found = self._facts.get(number)
+        if found is None:
+            found = self._facts[number] = facts_of(self.by_number[number])
+        return found
+
+    @cached_property
     def _ends(self) -> tuple[list[float], list[int]]:
         order = sorted((at, n) for n, at in self.ended.items() if n in self.by_number)
         return [at for at, _ in order], [n for _, n in order]
