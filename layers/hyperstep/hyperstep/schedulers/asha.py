@@ -72,7 +72,7 @@ from hyperstep.schedulers.base import (
     newest,
     value_at,
 )
-from hyperstep.schedulers.curves import predict
+from hyperstep.schedulers.curves import MIN_POINTS, predict
 
 MAX_EVIDENCE = 100
 """Finished trials adaptive brackets read at most (the newest): tau costs their square."""
@@ -129,7 +129,7 @@ class ASHA(Scheduler):
             if crossed(step, previous, rung):
                 if self.curve_model and self.behind_incumbent(curve, curves) and self.incumbent_stop_held(rung, curves):
                     return True
-                reached_rung = [n for n, c in curves.others(number).items() if max(c) >= rung]
+                reached_rung = [n for n, top in curves.tops.items() if n != number and top >= rung]
                 peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
                 recorded = [curves.facts(n).value_at(rung) for n in peers]
                 mine = value_at(curve, rung)
@@ -149,13 +149,19 @@ class ASHA(Scheduler):
         when few trials run to the end (the incumbent stop), the finished ones alone would
         take long to show that a rung's ranking crosses, and it would stop slow starters."""
         pairs = []
-        for number, curve in curves.by_number.items():
-            facts = curves.facts(number) if curve else None
-            early = None if facts is None else facts.value_at(rung)
-            final = None if facts is None or early is None else self.final_of(facts)
+        for number, top in curves.tops.items():
+            if top < rung or (top < self.max_resource and not self.predicts(curves.by_number[number])):
+                continue  # no value at the rung, or no final: the curve has not reached either
+            facts = curves.facts(number)
+            early, final = facts.value_at(rung), self.final_of(facts)
             if final is not None and early is not None:
                 pairs.append((early, final))
         return agrees(pairs)
+
+    def predicts(self, curve: Curve) -> bool:
+        """Whether ``curve`` may predict a final value (``final_of``): False when it cannot (no
+        curve model, or too few steps to fit), before any fit is looked up."""
+        return self.curve_model and len(curve) >= MIN_POINTS
 
     def final_of(self, facts: CurveFacts) -> float | None:
         """The curve's value at ``max_resource``; before it, with the curve model, the
@@ -171,7 +177,8 @@ class ASHA(Scheduler):
         the best final value of the trials that reached ``max_resource`` (False while none
         has, or while the curve predicts nothing: fewer than three steps, or a curve the
         power law cannot bound, still falling in a straight line: ``Prediction.bounded``)."""
-        finals = [curves.facts(n).value_at(self.max_resource) for n, c in curves.by_number.items() if c]
+        done = [n for n, top in curves.tops.items() if top >= self.max_resource]
+        finals = [curves.facts(n).value_at(self.max_resource) for n in done]
         best = min((v for v in finals if v is not None), default=None)
         if best is None:
             return False
@@ -188,10 +195,10 @@ class ASHA(Scheduler):
         order = sorted(curves.by_number, key=lambda n: (curves.ended.get(n, math.inf), n))
         best, seen = math.inf, []
         for n in order:
-            curve = curves.by_number[n]
-            if curve and max(curve) > rung and best < math.inf:
+            top = curves.tops.get(n, 0)
+            if top > rung and best < math.inf:
                 seen.append((n, best))
-            final = curves.facts(n).value_at(self.max_resource) if curve else None
+            final = curves.facts(n).value_at(self.max_resource) if top >= self.max_resource else None
             if final is not None:
                 best = min(best, final)
         winners = misses = 0

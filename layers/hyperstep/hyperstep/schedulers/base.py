@@ -46,6 +46,12 @@ class Curves:
         return {n: c for n, c in self.by_number.items() if n != number and c}
 
     @cached_property
+    def tops(self) -> dict[int, int]:
+        """Each curve's newest step, by trial number (curves with none left out): what tells,
+        before any value is read, whether a curve reached a rung (``value_at`` is not None)."""
+        return {n: max(c) for n, c in self.by_number.items() if c}
+
+    @cached_property
     def _facts(self) -> dict[int, CurveFacts]:
         return {}
 
