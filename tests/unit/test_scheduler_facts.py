@@ -1,5 +1,5 @@
-"""What a scheduler derives from a curve is kept while the curve is unchanged
-(``schedulers.base.facts_of``), and never served for points it was not made from."""
+"""What a scheduler derives from a trial's curve is kept while the curve holds the same points
+(``schedulers.base.FACTS``), and never served for points it was not made from."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from hyperstep.schedulers import asha, base, curves
 from hyperstep.schedulers.asha import ASHA, Hyperband
-from hyperstep.schedulers.base import Curves, facts_of, mid_ranks
+from hyperstep.schedulers.base import Curves, FactsMemo, mid_ranks
 
 
 def peers() -> dict[int, dict[int, float]]:
@@ -47,12 +47,24 @@ def test_a_second_decision_fits_no_unchanged_peer_again(monkeypatch: pytest.Monk
 
 
 def test_a_curve_changed_in_place_is_read_again() -> None:
-    curve = {1: 0.5, 3: 0.4}
-    assert facts_of(curve).value_at(3) == 0.4
+    memo, curve = FactsMemo(), {1: 0.5, 3: 0.4}
+    assert memo.of("t", curve).value_at(3) == 0.4
     curve[3] = 0.1
-    assert facts_of(curve).value_at(3) == 0.1
+    assert memo.of("t", curve).value_at(3) == 0.1
     curve[2] = 0.05
-    assert facts_of(curve).value_at(2) == 0.05
+    assert memo.of("t", curve).value_at(2) == 0.05
+    assert memo.of("t", {1: 0.5, 2: 0.05, 3: 0.1}) is memo.of("t", curve)  # a fresh read, the same points
+
+
+def test_the_memo_keeps_one_entry_a_trial_and_forgets_past_its_points() -> None:
+    memo = FactsMemo(points_kept=5)
+    memo.of("a", {1: 0.5})
+    memo.of("a", {1: 0.5, 2: 0.4})  # the trial's newer curve takes its place
+    assert list(memo.by_trial) == ["a"] and memo.points == 2
+    memo.of("b", {1: 0.1, 2: 0.1, 3: 0.1})
+    assert memo.points == 5
+    memo.of("c", {1: 0.2})  # past five points: all forgotten, then this one kept
+    assert list(memo.by_trial) == ["c"] and memo.points == 1
 
 
 def test_a_decision_follows_a_peer_changed_in_place() -> None:
@@ -64,12 +76,16 @@ def test_a_decision_follows_a_peer_changed_in_place() -> None:
     assert not scheduler.should_stop(9, Curves({**others, 9: {1: 0.45}}))
 
 
-def test_fresh_curves_with_the_same_points_decide_alike() -> None:
-    # DynamoDB builds every curve anew on each read, a new Lambda starts with nothing kept
+def test_fresh_curves_with_the_same_points_decide_alike_and_fit_nothing_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # DynamoDB builds every curve anew on each read; a new Lambda starts with nothing kept
     scheduler, mine = ASHA(1, 27, 3, curve_model=True), {1: 0.9, 2: 0.9, 3: 0.9}
-    kept = scheduler.should_stop(99, Curves({**peers(), 99: mine}))
-    base._FACTS.clear()
-    assert scheduler.should_stop(99, Curves({**peers(), 99: dict(mine)})) == kept
+    kept = scheduler.should_stop(99, Curves({**peers(), 99: mine}, owner="job-1"))
+    ranked = scheduler.rung_ranks_finals(3, Curves(peers(), owner="job-1"))
+    calls = counting(monkeypatch)
+    assert scheduler.rung_ranks_finals(3, Curves(peers(), owner="job-1")) == ranked
+    assert calls == []  # every peer read afresh with the same points: its facts are the kept ones
+    monkeypatch.setattr(base, "FACTS", FactsMemo())
+    assert scheduler.should_stop(99, Curves({**peers(), 99: dict(mine)}, owner="job-1")) == kept
 
 
 def pairwise_mid_ranks(values: np.ndarray) -> np.ndarray:

@@ -100,7 +100,7 @@ def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
     and ended (what a trial's adaptive Hyperband bracket is drawn from). To be minimized,
     a curve is the trial's own (not a copy): the schedulers only read it, and what they
-    derive from it is kept by curve object (``schedulers.base.facts_of``)."""
+    derive from it is kept by trial while its points stay the same (``schedulers.base.FACTS``)."""
     by_number: dict[int, Curve] = {}
     created: dict[int, float] = {}
     ended: dict[int, float] = {}
@@ -111,7 +111,7 @@ def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
         created[t.number] = t.created_at
         if t.ended_at is not None and not t.state.active:
             ended[t.number] = t.ended_at
-    return Curves(by_number, created=created, ended=ended)
+    return Curves(by_number, owner=trials[0].job_id if trials else "", created=created, ended=ended)
 
 
 def scheduler_of(job: Job) -> Scheduler:

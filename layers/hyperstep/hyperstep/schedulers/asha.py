@@ -67,7 +67,6 @@ from hyperstep.schedulers.base import (
     Scheduler,
     agrees,
     crossed,
-    facts_of,
     kendall_tau,
     newest,
     value_at,
@@ -268,11 +267,10 @@ class Hyperband(ASHA):
         newest ``MAX_EVIDENCE`` of them, at 0 when negative (the rung misleads); 1 for
         the bracket that never stops (it ranks by the final values themselves), and while
         fewer than ``MIN_PAIRS`` trials show both (nothing known: trusted, as Hyperband)."""
-        finished = [c for c in map(curves.by_number.get, known) if c and max(c) >= self.max_resource]
-        finished = finished[-MAX_EVIDENCE:]
+        finished = [n for n in known if curves.tops.get(n, 0) >= self.max_resource][-MAX_EVIDENCE:]
         agreement = np.ones(self.brackets)
         for b, rung in enumerate(rungs(self.min_resource, self.max_resource, self.eta)):
-            pairs = [(facts_of(c).value_at(rung), facts_of(c).value_at(self.max_resource)) for c in finished]
+            pairs = [(curves.facts(n).value_at(rung), curves.facts(n).value_at(self.max_resource)) for n in finished]
             if len(pairs) >= MIN_PAIRS:
                 tau = kendall_tau(pairs)  # type: ignore[arg-type]  # every finished curve reached every rung
                 agreement[b] = 1.0 if tau is None else max(tau, 0.0)

@@ -18,7 +18,7 @@ import heapq
 import math
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -41,6 +41,9 @@ class Curves:
     """When each trial was created (its number's key), epoch seconds of the store's clock."""
     ended: Mapping[int, float] = field(default_factory=dict)
     """When each trial that has ended ended (running trials are absent)."""
+    owner: str = ""
+    """Whose trials these are (the job's id): what each trial's facts are kept under
+    (``FactsMemo``)."""
 
     def others(self, number: int) -> dict[int, Curve]:
         return {n: c for n, c in self.by_number.items() if n != number and c}
@@ -56,11 +59,11 @@ class Curves:
         return {}
 
     def facts(self, number: int) -> CurveFacts:
-        """``facts_of`` trial ``number``'s curve, looked up once for these curves (one read of
-        the store: its curves do not change while a decision reads them)."""
+        """The facts of trial ``number``'s curve (``FACTS``), looked up once for these curves
+        (one read of the store: its curves do not change while a decision reads them)."""
         found = self._facts.get(number)
         if found is None:
-            found = self._facts[number] = facts_of(self.by_number[number])
+            found = self._facts[number] = FACTS.of((self.owner, number), self.by_number[number])
         return found
 
     @cached_property
@@ -87,27 +90,18 @@ def value_at(curve: Curve, step: int) -> float | None:
     return None if not reached else curve[min(reached)]
 
 
-FACTS_KEPT = 100_000
-"""Curves whose facts a process keeps at most (``facts_of``; past it, it forgets them all)."""
+POINTS_KEPT = 2_000_000
+"""Points of curves whose facts a process keeps at most (``FactsMemo``; past it, it forgets
+them all): a copy of each trial's curve, some tens of bytes a point."""
 
 
 class CurveFacts:
     """What the schedulers derive from one curve (its value at a step, the final value it
-    predicts), each computed once while the curve is unchanged.
+    predicts), each computed once from a copy of its points."""
 
-    A scheduler is stateless: each decision reads every trial's curve from the store again,
-    and most have not changed since the decision before (a trial stopped early reports no
-    more), so deriving the same facts again made every decision O(trials) fits and scans.
-    The facts are kept by curve object with a copy of its points (``facts_of``), and served
-    only for the very object they were made from while it still holds those points: a
-    store that builds its curves afresh on each read (DynamoDB, a new Lambda) gets them
-    made again from what it read, and a curve changed in place is never answered from
-    before. The store stays the truth; the facts are a pure function of the points."""
-
-    __slots__ = ("curve", "known", "points")
+    __slots__ = ("known", "points")
 
     def __init__(self, curve: Curve) -> None:
-        self.curve = curve
         self.points = dict(curve)
         self.known: dict[tuple[str, int, int | None], object] = {}
 
@@ -127,18 +121,39 @@ class CurveFacts:
         return self.known[key]  # type: ignore[return-value]
 
 
-_FACTS: dict[int, CurveFacts] = {}
+class FactsMemo:
+    """Each trial's ``CurveFacts``, kept while its curve holds the same points.
+
+    A scheduler is stateless: each decision reads every trial's curve from the store again,
+    and most have not changed since the decision before (a trial stopped early reports no
+    more), so deriving the same facts again made every decision O(trials) fits and scans.
+    The facts are kept by trial (its job and number) with the points they were made from,
+    and served only when the curve the store returned now holds exactly those points
+    (compared on every read): the store stays the truth, whether it hands back the same
+    objects (SQLite) or builds them afresh on each read (DynamoDB, a warm Lambda that other
+    invocations did not update), and a curve changed in place is never answered from before.
+    One entry a trial, at most ``points_kept`` points in all."""
+
+    def __init__(self, points_kept: int = POINTS_KEPT) -> None:
+        self.points_kept = points_kept
+        self.by_trial: dict[Hashable, CurveFacts] = {}
+        self.points = 0
+
+    def of(self, trial: Hashable, curve: Curve) -> CurveFacts:
+        """The facts of ``curve``, trial ``trial``'s: those kept if made from the same points."""
+        kept = self.by_trial.get(trial)
+        if kept is not None and kept.points == curve:
+            return kept
+        if self.points + len(curve) > self.points_kept:
+            self.by_trial.clear()
+            self.points, kept = 0, None
+        facts = self.by_trial[trial] = CurveFacts(curve)
+        self.points += len(curve) - (0 if kept is None else len(kept.points))
+        return facts
 
 
-def facts_of(curve: Curve) -> CurveFacts:
-    """The facts of ``curve``: those kept for this very object if it still holds the points
-    they were made from, else new ones (``CurveFacts``)."""
-    facts = _FACTS.get(id(curve))
-    if facts is None or facts.curve is not curve or facts.points != curve:
-        if len(_FACTS) >= FACTS_KEPT:
-            _FACTS.clear()
-        facts = _FACTS[id(curve)] = CurveFacts(curve)
-    return facts
+FACTS = FactsMemo()
+"""The process's facts (a decision's ``Curves.facts``)."""
 
 
 def newest(curve: Curve) -> tuple[int, int | None]:
