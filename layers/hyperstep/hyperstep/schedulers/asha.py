@@ -130,7 +130,7 @@ class ASHA(Scheduler):
                     return True
                 reached_rung = [n for n, top in curves.tops.items() if n != number and top >= rung]
                 peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
-                recorded = [curves.facts(n).value_at(rung) for n in peers]
+                recorded = [curves.value_at(n, rung) for n in peers]
                 mine = value_at(curve, rung)
                 assert mine is not None
                 if keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta):
@@ -151,8 +151,9 @@ class ASHA(Scheduler):
         for number, top in curves.tops.items():
             if top < rung or (top < self.max_resource and not self.predicts(curves.by_number[number])):
                 continue  # no value at the rung, or no final: the curve has not reached either
-            facts = curves.facts(number)
-            early, final = facts.value_at(rung), self.final_of(facts)
+            early = curves.value_at(number, rung)
+            done = top >= self.max_resource
+            final = curves.value_at(number, self.max_resource) if done else self.final_of(curves.facts(number))
             if final is not None and early is not None:
                 pairs.append((early, final))
         return agrees(pairs)
@@ -177,7 +178,7 @@ class ASHA(Scheduler):
         has, or while the curve predicts nothing: fewer than three steps, or a curve the
         power law cannot bound, still falling in a straight line: ``Prediction.bounded``)."""
         done = [n for n, top in curves.tops.items() if top >= self.max_resource]
-        finals = [curves.facts(n).value_at(self.max_resource) for n in done]
+        finals = [curves.value_at(n, self.max_resource) for n in done]
         best = min((v for v in finals if v is not None), default=None)
         if best is None:
             return False
@@ -197,7 +198,7 @@ class ASHA(Scheduler):
             top = curves.tops.get(n, 0)
             if top > rung and best < math.inf:
                 seen.append((n, best))
-            final = curves.facts(n).value_at(self.max_resource) if top >= self.max_resource else None
+            final = curves.value_at(n, self.max_resource) if top >= self.max_resource else None
             if final is not None:
                 best = min(best, final)
         winners = misses = 0
@@ -270,7 +271,7 @@ class Hyperband(ASHA):
         finished = [n for n in known if curves.tops.get(n, 0) >= self.max_resource][-MAX_EVIDENCE:]
         agreement = np.ones(self.brackets)
         for b, rung in enumerate(rungs(self.min_resource, self.max_resource, self.eta)):
-            pairs = [(curves.facts(n).value_at(rung), curves.facts(n).value_at(self.max_resource)) for n in finished]
+            pairs = [(curves.value_at(n, rung), curves.value_at(n, self.max_resource)) for n in finished]
             if len(pairs) >= MIN_PAIRS:
                 tau = kendall_tau(pairs)  # type: ignore[arg-type]  # every finished curve reached every rung
                 agreement[b] = 1.0 if tau is None else max(tau, 0.0)

@@ -66,6 +66,12 @@ class Curves:
             found = self._facts[number] = FACTS.of((self.owner, number), self.by_number[number])
         return found
 
+    def value_at(self, number: int, step: int) -> float | None:
+        """``value_at`` of trial ``number``'s curve: its point at ``step`` when it has one (as
+        most curves have at a rung: a trial reports every step), else from its facts."""
+        found = self.by_number[number].get(step)
+        return found if found is not None else self.facts(number).value_at(step)
+
     @cached_property
     def _ends(self) -> tuple[list[float], list[int]]:
         order = sorted((at, n) for n, at in self.ended.items() if n in self.by_number)
