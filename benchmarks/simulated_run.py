@@ -38,7 +38,6 @@ from benchmarks import reporting
 from hyperstep.local.runner import run_local
 from hyperstep.models import JobStatus
 from hyperstep.spec import parse_spec
-from hyperstep.strategies.base import Strategy
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "simulated"
@@ -83,28 +82,42 @@ def spec(
 
 @contextmanager
 def timing_strategies() -> Iterator[None]:
-    """Count the time every strategy spends in ``suggest`` into ``SPENT["strategy"]``."""
+    """Count the time every strategy spends in ``propose`` (what a Suggest calls) or ``suggest``
+    into ``SPENT["strategy"]``: the outermost of them only (``propose`` calls ``suggest``, or
+    the other way round), for every strategy the spec can name (imported first: a subclass
+    not yet imported would go uncounted, as ``bayesian`` did)."""
+    from hyperstep.strategies import bayesian, evolutionary, grid, random, sobol  # noqa: F401
+    from hyperstep.strategies.base import Strategy
 
-    def timed(suggest: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(suggest)
+    inside = threading.local()
+
+    def timed(method: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(method)
         def run(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            if getattr(inside, "depth", 0):
+                return method(*args, **kwargs)
+            inside.depth, started = 1, time.perf_counter()
             try:
-                return suggest(*args, **kwargs)
+                return method(*args, **kwargs)
             finally:
+                inside.depth = 0
                 here().SPENT["strategy"] += time.perf_counter() - started
 
         return run
 
-    classes = [cls for cls in _subclasses(Strategy) if "suggest" in vars(cls)]
-    originals = {cls: vars(cls)["suggest"] for cls in classes}
-    for cls, suggest in originals.items():
-        cls.suggest = timed(suggest)
+    originals = {
+        (cls, name): vars(cls)[name]
+        for cls in [Strategy, *_subclasses(Strategy)]
+        for name in ("propose", "suggest")
+        if name in vars(cls)
+    }
+    for (cls, name), method in originals.items():
+        setattr(cls, name, timed(method))
     try:
         yield
     finally:
-        for cls, suggest in originals.items():
-            cls.suggest = suggest
+        for (cls, name), method in originals.items():
+            setattr(cls, name, method)
 
 
 def _subclasses(cls: type) -> list[type]:
