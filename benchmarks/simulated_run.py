@@ -1,16 +1,22 @@
 """How fast the real state machine runs simulated trials, and what orchestrating one costs.
 
     nice -n 19 .venv/bin/python -m benchmarks.simulated_run [--trials 2000] [--parallel 50] [--profile FILE]
+        [--early-stopping {none,asha,hyperband,median}] [--strategy random|bayesian|...]
 
 One job of ``--trials`` simulated trials (``examples/simulated/curves.py``'s crossing
 curves, 27 steps each, so 27 step reports and one result per trial) runs the way
 ``hyperstep run`` runs it: the local runtime, ``statemachine/tuning.asl.json`` on the
 local executor, the real handlers, SQLite, the in-process bus, the simulated backend on a
-virtual clock; strategy ``random``. It prints trials per second, the wall time, and the
+virtual clock; strategy ``random`` unless ``--strategy``. With ``--early-stopping`` the
+spec stops trials early (``min_resource`` 1, ``max_resource`` 27, ``reduction_factor`` 3,
+the rest the spec's defaults), and a trial stopped early ends too: it counts among the
+ended trials. It prints trials per second, the wall time, and the
 orchestration overhead per trial: the wall time (and, apart, the process's CPU time) less
 the time spent in the spec's callable and in the strategy's own ``suggest``, divided by
-the trials. The machine may be shared: the load average is recorded beside the result,
-and the CPU time says what the run itself cost. Results: ``benchmarks/results/simulated_run.{md,json}``.
+the ended trials. The machine may be shared: the load average is recorded beside the
+result, and the CPU time says what the run itself cost. Results:
+``benchmarks/results/simulated_run.{md,json}`` (with early stopping,
+``simulated_run_{early_stopping}_{strategy}.{md,json}``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ from benchmarks import reporting
 from hyperstep.local.runner import run_local
 from hyperstep.models import JobStatus
 from hyperstep.spec import parse_spec
-from hyperstep.strategies.base import Strategy
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "simulated"
@@ -52,7 +57,14 @@ def timed_crossing(params: dict[str, Any], seed: int) -> dict[str, Any]:
         SPENT["objective"] += time.perf_counter() - started
 
 
-def spec(trials: int, parallel: int, seed: int) -> dict[str, Any]:
+EARLY_STOPPING = ("none", "asha", "hyperband", "median")
+
+
+def spec(
+    trials: int, parallel: int, seed: int, early_stopping: str = "none", strategy: str = "random"
+) -> dict[str, Any]:
+    """The benchmark's job; ``early_stopping`` one of ``EARLY_STOPPING`` (none: no block)."""
+    stopping = {"name": early_stopping, "min_resource": 1, "max_resource": 27, "reduction_factor": 3}
     return {
         "name": "simulated-bench",
         "objective": {"metric": "loss", "goal": "minimize"},
@@ -61,36 +73,51 @@ def spec(trials: int, parallel: int, seed: int) -> dict[str, Any]:
             {"name": "width", "type": "int", "low": 8, "high": 256, "scale": "log"},
             {"name": "dropout", "type": "float", "low": 0.0, "high": 0.5},
         ],
-        "strategy": {"name": "random", "seed": seed},
+        "strategy": {"name": strategy, "seed": seed},
         "budget": {"max_trials": trials, "max_parallel": parallel},
         "trial": {"backend": "simulated", "objective": "benchmarks.simulated_run:timed_crossing", "path": str(EXAMPLE)},
+        **({"early_stopping": stopping} if early_stopping != "none" else {}),
     }
 
 
 @contextmanager
 def timing_strategies() -> Iterator[None]:
-    """Count the time every strategy spends in ``suggest`` into ``SPENT["strategy"]``."""
+    """Count the time every strategy spends in ``propose`` (what a Suggest calls) or ``suggest``
+    into ``SPENT["strategy"]``: the outermost of them only (``propose`` calls ``suggest``, or
+    the other way round), for every strategy the spec can name (imported first: a subclass
+    not yet imported would go uncounted, as ``bayesian`` did)."""
+    from hyperstep.strategies import bayesian, evolutionary, grid, random, sobol  # noqa: F401
+    from hyperstep.strategies.base import Strategy
 
-    def timed(suggest: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(suggest)
+    inside = threading.local()
+
+    def timed(method: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(method)
         def run(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            if getattr(inside, "depth", 0):
+                return method(*args, **kwargs)
+            inside.depth, started = 1, time.perf_counter()
             try:
-                return suggest(*args, **kwargs)
+                return method(*args, **kwargs)
             finally:
+                inside.depth = 0
                 here().SPENT["strategy"] += time.perf_counter() - started
 
         return run
 
-    classes = [cls for cls in _subclasses(Strategy) if "suggest" in vars(cls)]
-    originals = {cls: vars(cls)["suggest"] for cls in classes}
-    for cls, suggest in originals.items():
-        cls.suggest = timed(suggest)
+    originals = {
+        (cls, name): vars(cls)[name]
+        for cls in [Strategy, *_subclasses(Strategy)]
+        for name in ("propose", "suggest")
+        if name in vars(cls)
+    }
+    for (cls, name), method in originals.items():
+        setattr(cls, name, timed(method))
     try:
         yield
     finally:
-        for cls, suggest in originals.items():
-            cls.suggest = suggest
+        for (cls, name), method in originals.items():
+            setattr(cls, name, method)
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -136,7 +163,14 @@ def profiling_every_thread(path: Path) -> Iterator[None]:
         pstats.Stats(*profilers).dump_stats(path)
 
 
-def measure(trials: int, parallel: int, seed: int = 0, profile: Path | None = None) -> dict[str, Any]:
+def measure(
+    trials: int,
+    parallel: int,
+    seed: int = 0,
+    profile: Path | None = None,
+    early_stopping: str = "none",
+    strategy: str = "random",
+) -> dict[str, Any]:
     """Run one simulated job and return what it took."""
     module = here()
     module.SPENT.update(objective=0.0, strategy=0.0)
@@ -144,18 +178,24 @@ def measure(trials: int, parallel: int, seed: int = 0, profile: Path | None = No
         started, cpu = time.perf_counter(), time.process_time()
         with profiling_every_thread(profile) if profile else nullcontext():
             job = run_local(
-                parse_spec(spec(trials, parallel, seed)), Path(tmp) / "store.db", Path(tmp) / "runs", env={}
+                parse_spec(spec(trials, parallel, seed, early_stopping, strategy)),
+                Path(tmp) / "store.db",
+                Path(tmp) / "runs",
+                env={},
             )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     if profile:
         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(40)
     assert job.status is JobStatus.COMPLETED, job
-    ended = job.completed + job.failed
+    ended = job.completed + job.failed + job.pruned  # a trial stopped early ends too
     spent = module.SPENT["objective"] + module.SPENT["strategy"]
     return {
         "trials": trials,
         "parallel": parallel,
+        "early_stopping": early_stopping,
+        "strategy": strategy,
         "ended": ended,
+        "pruned": job.pruned,
         "wall_seconds": wall,
         "cpu_seconds": cpu,
         "trials_per_second": ended / wall,
@@ -170,6 +210,8 @@ def measure(trials: int, parallel: int, seed: int = 0, profile: Path | None = No
 def markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> str:
     rows = [
         ["trials (ended)", f"{result['ended']:,}"],
+        ["early stopping, strategy", f"{result['early_stopping']}, {result['strategy']}"],
+        ["of them stopped early", f"{result['pruned']:,}"],
         ["max_parallel", result["parallel"]],
         ["wall time", f"{result['wall_seconds']:.1f} s"],
         ["process CPU time (all threads)", f"{result['cpu_seconds']:.1f} s"],
@@ -196,18 +238,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--parallel", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--early-stopping", choices=EARLY_STOPPING, default="none")
+    parser.add_argument("--strategy", default="random", help="the spec's strategy name (random, bayesian...)")
     parser.add_argument(
         "--profile", type=Path, help="write cProfile stats of every thread here and print the top entries"
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/results alone")
     args = parser.parse_args(argv)
-    result = measure(args.trials, args.parallel, args.seed, args.profile)
+    result = measure(args.trials, args.parallel, args.seed, args.profile, args.early_stopping, args.strategy)
     machine = reporting.machine()
     command = "nice -n 19 .venv/bin/python -m benchmarks.simulated_run " + " ".join(argv or sys.argv[1:])
     text = markdown(result, machine, command.strip())
     print(text)
     if not args.no_write and args.profile is None:
-        reporting.write("simulated_run", text, {"result": result, "machine": machine, "targets": TARGETS})
+        name = "simulated_run" + ("" if args.early_stopping == "none" else f"_{args.early_stopping}_{args.strategy}")
+        reporting.write(name, text, {"result": result, "machine": machine, "targets": TARGETS})
     return 0
 
 

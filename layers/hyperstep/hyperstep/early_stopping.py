@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.schedulers import Curves, Scheduler, make_scheduler
-from hyperstep.schedulers.base import newest
+from hyperstep.schedulers.base import Curve, newest
 from hyperstep.schedulers.median import MedianStopping
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
@@ -98,14 +98,20 @@ def ignored_options(spec: JobSpec) -> dict[str, str]:
 
 def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
-    and ended (what a trial's adaptive Hyperband bracket is drawn from)."""
-    sign = 1.0 if minimize else -1.0
-    curved = [t for t in trials if t.curve]
-    return Curves(
-        {t.number: {s: sign * v for s, v in t.curve.items()} for t in curved},
-        created={t.number: t.created_at for t in curved},
-        ended={t.number: t.ended_at for t in curved if t.ended_at is not None and not t.state.active},
-    )
+    and ended (what a trial's adaptive Hyperband bracket is drawn from). To be minimized,
+    a curve is the trial's own (not a copy): the schedulers only read it, and what they
+    derive from it is kept by trial while its points stay the same (``schedulers.base.FACTS``)."""
+    by_number: dict[int, Curve] = {}
+    created: dict[int, float] = {}
+    ended: dict[int, float] = {}
+    for t in trials:  # one pass: a decision lists every trial of the job
+        if not t.curve:
+            continue
+        by_number[t.number] = t.curve if minimize else {s: -v for s, v in t.curve.items()}
+        created[t.number] = t.created_at
+        if t.ended_at is not None and not t.state.active:
+            ended[t.number] = t.ended_at
+    return Curves(by_number, owner=trials[0].job_id if trials else "", created=created, ended=ended)
 
 
 def scheduler_of(job: Job) -> Scheduler:
@@ -134,10 +140,11 @@ def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize:
     if isinstance(scheduler, MedianStopping):
         return _median_stops(trial, step, store, minimize)
     everyone = store.list_trials(trial.job_id)
-    whole = next((t.curve for t in everyone if t.id == trial.id), {})
+    ids = [t.id for t in everyone]
+    at = ids.index(trial.id) if trial.id in ids else len(everyone)
+    whole = everyone[at].curve if at < len(everyone) else {}
     mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
-    others = [t for t in everyone if t.id != trial.id]
-    return scheduler.should_stop(trial.number, curves_of([*others, mine], minimize))
+    return scheduler.should_stop(trial.number, curves_of([*everyone[:at], *everyone[at + 1 :], mine], minimize))
 
 
 def _median_stops(trial: Trial, step: int, store: TrialStore, minimize: bool) -> bool:

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,7 @@ import numpy as np
 from hyperstep.schedulers.base import (
     MIN_PAIRS,
     Curve,
+    CurveFacts,
     Curves,
     Scheduler,
     agrees,
@@ -69,7 +71,7 @@ from hyperstep.schedulers.base import (
     newest,
     value_at,
 )
-from hyperstep.schedulers.curves import predict
+from hyperstep.schedulers.curves import MIN_POINTS, predict
 
 MAX_EVIDENCE = 100
 """Finished trials adaptive brackets read at most (the newest): tau costs their square."""
@@ -82,6 +84,14 @@ def hyperband_shares(brackets: int, eta: int) -> np.ndarray:
     s_max = brackets - 1
     weights = np.array([eta ** (s_max - b) / (s_max - b + 1) for b in range(brackets)], dtype=float)
     return weights / weights.sum()
+
+
+@lru_cache(maxsize=65_536)
+def drawn_bracket(seed: int, number: int, weights: tuple[float, ...]) -> int:
+    """Trial ``number``'s bracket drawn with ``weights`` from its number and the seed (kept:
+    a decision reads every peer's bracket, and a generator costs more than the rest of it)."""
+    rng = np.random.default_rng([seed, number])
+    return int(rng.choice(len(weights), p=np.array(weights)))
 
 
 def rungs(min_resource: int, max_resource: int, eta: int, first: int = 0) -> list[int]:
@@ -118,14 +128,14 @@ class ASHA(Scheduler):
             if crossed(step, previous, rung):
                 if self.curve_model and self.behind_incumbent(curve, curves) and self.incumbent_stop_held(rung, curves):
                     return True
-                reached_rung = [n for n, c in curves.others(number).items() if max(c) >= rung]
+                reached_rung = [n for n, top in curves.tops.items() if n != number and top >= rung]
                 peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
-                recorded = [value_at(curves.by_number[n], rung) for n in peers]
+                recorded = [curves.value_at(n, rung) for n in peers]
                 mine = value_at(curve, rung)
                 assert mine is not None
                 if keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta):
                     return False
-                reached = [curves.by_number[n] for n, v in zip(peers, recorded) if v is not None]
+                reached = [curves.facts(n) for n, v in zip(peers, recorded) if v is not None]
                 if self.curve_model and self.heading_top(curve, reached):
                     return False
                 return self.rung_ranks_finals(rung, curves)
@@ -138,20 +148,28 @@ class ASHA(Scheduler):
         when few trials run to the end (the incumbent stop), the finished ones alone would
         take long to show that a rung's ranking crosses, and it would stop slow starters."""
         pairs = []
-        for curve in curves.by_number.values():
-            early = value_at(curve, rung) if curve else None
-            final = None if early is None else self.final_of(curve)
+        for number, top in curves.tops.items():
+            if top < rung or (top < self.max_resource and not self.predicts(curves.by_number[number])):
+                continue  # no value at the rung, or no final: the curve has not reached either
+            early = curves.value_at(number, rung)
+            done = top >= self.max_resource
+            final = curves.value_at(number, self.max_resource) if done else self.final_of(curves.facts(number))
             if final is not None and early is not None:
                 pairs.append((early, final))
         return agrees(pairs)
 
-    def final_of(self, curve: Curve) -> float | None:
+    def predicts(self, curve: Curve) -> bool:
+        """Whether ``curve`` may predict a final value (``final_of``): False when it cannot (no
+        curve model, or too few steps to fit), before any fit is looked up."""
+        return self.curve_model and len(curve) >= MIN_POINTS
+
+    def final_of(self, facts: CurveFacts) -> float | None:
         """The curve's value at ``max_resource``; before it, with the curve model, the
         final value it predicts (None: neither)."""
-        final = value_at(curve, self.max_resource)
+        final = facts.value_at(self.max_resource)
         if final is not None or not self.curve_model:
             return final
-        heading = predict(curve, self.max_resource)
+        heading = facts.predict(self.max_resource)
         return None if heading is None else heading.mean
 
     def behind_incumbent(self, curve: Curve, curves: Curves) -> bool:
@@ -159,7 +177,8 @@ class ASHA(Scheduler):
         the best final value of the trials that reached ``max_resource`` (False while none
         has, or while the curve predicts nothing: fewer than three steps, or a curve the
         power law cannot bound, still falling in a straight line: ``Prediction.bounded``)."""
-        finals = [value_at(c, self.max_resource) for c in curves.by_number.values() if c]
+        done = [n for n, top in curves.tops.items() if top >= self.max_resource]
+        finals = [curves.value_at(n, self.max_resource) for n in done]
         best = min((v for v in finals if v is not None), default=None)
         if best is None:
             return False
@@ -176,24 +195,25 @@ class ASHA(Scheduler):
         order = sorted(curves.by_number, key=lambda n: (curves.ended.get(n, math.inf), n))
         best, seen = math.inf, []
         for n in order:
-            curve = curves.by_number[n]
-            if curve and max(curve) > rung and best < math.inf:
-                seen.append((curve, best))
-            final = value_at(curve, self.max_resource) if curve else None
+            top = curves.tops.get(n, 0)
+            if top > rung and best < math.inf:
+                seen.append((n, best))
+            final = curves.value_at(n, self.max_resource) if top >= self.max_resource else None
             if final is not None:
                 best = min(best, final)
         winners = misses = 0
-        for curve, incumbent in seen[-MAX_EVIDENCE:]:
+        for n, incumbent in seen[-MAX_EVIDENCE:]:
+            curve = curves.by_number[n]
             if curve[max(curve)] >= incumbent:
                 continue
-            heading = predict({s: v for s, v in curve.items() if s <= rung}, self.max_resource)
+            heading = curves.facts(n).predict(self.max_resource, upto=rung)
             if heading is None:
                 continue
             winners += 1
             misses += heading.bounded and heading.low > incumbent
         return winners < MIN_WINNERS or misses <= winners / self.eta
 
-    def heading_top(self, curve: Curve, peers: list[Curve]) -> bool:
+    def heading_top(self, curve: Curve, peers: list[CurveFacts]) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the
         top ``ceil(n / eta)`` of the ``peers``' expected finals (see the module docstring)."""
         mine = predict(curve, self.max_resource)
@@ -201,14 +221,15 @@ class ASHA(Scheduler):
             return False
         return keeps_going(mine.low, [mine.low, *(self.expected_final(c) for c in peers)], self.eta)
 
-    def expected_final(self, curve: Curve) -> float:
+    def expected_final(self, facts: CurveFacts) -> float:
         """A peer's final value if it reached ``max_resource``, else what its curve predicts,
         else its newest value."""
+        curve = facts.points
         if max(curve) >= self.max_resource:
-            final = value_at(curve, self.max_resource)
+            final = facts.value_at(self.max_resource)
             assert final is not None
             return final
-        heading = predict(curve, self.max_resource)
+        heading = facts.predict(self.max_resource)
         return heading.mean if heading is not None else curve[max(curve)]
 
 
@@ -247,11 +268,10 @@ class Hyperband(ASHA):
         newest ``MAX_EVIDENCE`` of them, at 0 when negative (the rung misleads); 1 for
         the bracket that never stops (it ranks by the final values themselves), and while
         fewer than ``MIN_PAIRS`` trials show both (nothing known: trusted, as Hyperband)."""
-        finished = [c for c in map(curves.by_number.get, known) if c and max(c) >= self.max_resource]
-        finished = finished[-MAX_EVIDENCE:]
+        finished = [n for n in known if curves.tops.get(n, 0) >= self.max_resource][-MAX_EVIDENCE:]
         agreement = np.ones(self.brackets)
         for b, rung in enumerate(rungs(self.min_resource, self.max_resource, self.eta)):
-            pairs = [(value_at(c, rung), value_at(c, self.max_resource)) for c in finished]
+            pairs = [(curves.value_at(n, rung), curves.value_at(n, self.max_resource)) for n in finished]
             if len(pairs) >= MIN_PAIRS:
                 tau = kendall_tau(pairs)  # type: ignore[arg-type]  # every finished curve reached every rung
                 agreement[b] = 1.0 if tau is None else max(tau, 0.0)
@@ -281,8 +301,7 @@ class Hyperband(ASHA):
         return self._drawn[key]
 
     def _draw(self, number: int, weights: np.ndarray) -> int:
-        rng = np.random.default_rng([self.seed, number])
-        return int(rng.choice(self.brackets, p=weights))
+        return drawn_bracket(self.seed, number, tuple(weights.tolist()))
 
     def decides(self, number: int, step: int, previous: int | None) -> bool:
         """With adaptive brackets the trial's bracket needs the others' curves: any rung of

@@ -18,11 +18,13 @@ import heapq
 import math
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+
+from hyperstep.schedulers.curves import Prediction, predict
 
 Curve = Mapping[int, float]
 """One trial's objective by step (only steps it reported)."""
@@ -39,9 +41,36 @@ class Curves:
     """When each trial was created (its number's key), epoch seconds of the store's clock."""
     ended: Mapping[int, float] = field(default_factory=dict)
     """When each trial that has ended ended (running trials are absent)."""
+    owner: str = ""
+    """Whose trials these are (the job's id): what each trial's facts are kept under
+    (``FactsMemo``)."""
 
     def others(self, number: int) -> dict[int, Curve]:
         return {n: c for n, c in self.by_number.items() if n != number and c}
+
+    @cached_property
+    def tops(self) -> dict[int, int]:
+        """Each curve's newest step, by trial number (curves with none left out): what tells,
+        before any value is read, whether a curve reached a rung (``value_at`` is not None)."""
+        return {n: max(c) for n, c in self.by_number.items() if c}
+
+    @cached_property
+    def _facts(self) -> dict[int, CurveFacts]:
+        return {}
+
+    def facts(self, number: int) -> CurveFacts:
+        """The facts of trial ``number``'s curve (``FACTS``), looked up once for these curves
+        (one read of the store: its curves do not change while a decision reads them)."""
+        found = self._facts.get(number)
+        if found is None:
+            found = self._facts[number] = FACTS.of((self.owner, number), self.by_number[number])
+        return found
+
+    def value_at(self, number: int, step: int) -> float | None:
+        """``value_at`` of trial ``number``'s curve: its point at ``step`` when it has one (as
+        most curves have at a rung: a trial reports every step), else from its facts."""
+        found = self.by_number[number].get(step)
+        return found if found is not None else self.facts(number).value_at(step)
 
     @cached_property
     def _ends(self) -> tuple[list[float], list[int]]:
@@ -67,6 +96,72 @@ def value_at(curve: Curve, step: int) -> float | None:
     return None if not reached else curve[min(reached)]
 
 
+POINTS_KEPT = 2_000_000
+"""Points of curves whose facts a process keeps at most (``FactsMemo``; past it, it forgets
+them all): a copy of each trial's curve, some tens of bytes a point."""
+
+
+class CurveFacts:
+    """What the schedulers derive from one curve (its value at a step, the final value it
+    predicts), each computed once from a copy of its points."""
+
+    __slots__ = ("known", "points")
+
+    def __init__(self, curve: Curve) -> None:
+        self.points = dict(curve)
+        self.known: dict[tuple[str, int, int | None], object] = {}
+
+    def value_at(self, step: int) -> float | None:
+        """``value_at`` of the curve."""
+        key = ("at", step, None)
+        if key not in self.known:
+            self.known[key] = value_at(self.points, step)
+        return self.known[key]  # type: ignore[return-value]
+
+    def predict(self, target: int, upto: int | None = None) -> Prediction | None:
+        """``curves.predict`` of the curve (``upto``: of its steps up to that one only)."""
+        key = ("predict", target, upto)
+        if key not in self.known:
+            points = self.points if upto is None else {s: v for s, v in self.points.items() if s <= upto}
+            self.known[key] = predict(points, target)
+        return self.known[key]  # type: ignore[return-value]
+
+
+class FactsMemo:
+    """Each trial's ``CurveFacts``, kept while its curve holds the same points.
+
+    A scheduler is stateless: each decision reads every trial's curve from the store again,
+    and most have not changed since the decision before (a trial stopped early reports no
+    more), so deriving the same facts again made every decision O(trials) fits and scans.
+    The facts are kept by trial (its job and number) with the points they were made from,
+    and served only when the curve the store returned now holds exactly those points
+    (compared on every read): the store stays the truth, whether it hands back the same
+    objects (SQLite) or builds them afresh on each read (DynamoDB, a warm Lambda that other
+    invocations did not update), and a curve changed in place is never answered from before.
+    One entry a trial, at most ``points_kept`` points in all."""
+
+    def __init__(self, points_kept: int = POINTS_KEPT) -> None:
+        self.points_kept = points_kept
+        self.by_trial: dict[Hashable, CurveFacts] = {}
+        self.points = 0
+
+    def of(self, trial: Hashable, curve: Curve) -> CurveFacts:
+        """The facts of ``curve``, trial ``trial``'s: those kept if made from the same points."""
+        kept = self.by_trial.get(trial)
+        if kept is not None and kept.points == curve:
+            return kept
+        if self.points + len(curve) > self.points_kept:
+            self.by_trial.clear()
+            self.points, kept = 0, None
+        facts = self.by_trial[trial] = CurveFacts(curve)
+        self.points += len(curve) - (0 if kept is None else len(kept.points))
+        return facts
+
+
+FACTS = FactsMemo()
+"""The process's facts (a decision's ``Curves.facts``)."""
+
+
 def newest(curve: Curve) -> tuple[int, int | None]:
     """The curve's newest (highest) step and the one below it (None for a curve of one
     step), in one scan: all a scheduler's ``decides`` needs of a curve. Not for an empty one."""
@@ -86,10 +181,17 @@ MIN_PAIRS = 6
 
 
 def mid_ranks(values: np.ndarray) -> np.ndarray:
-    """Each value's rank in ``values`` (0-based, ties sharing the mean of their ranks)."""
-    less = (values[None, :] < values[:, None]).sum(axis=1)
-    equal = (values[None, :] == values[:, None]).sum(axis=1)
-    return less + (equal - 1) / 2
+    """Each value's rank in ``values`` (0-based, ties sharing the mean of their ranks): the
+    values below it and those equal to it, counted by bisecting the sorted values (a
+    decision at a rung ranks every trial there; comparing all pairs cost their square). A
+    NaN equals nothing, itself included, which bisection cannot say: then all pairs."""
+    if np.isnan(values).any():
+        less = (values[None, :] < values[:, None]).sum(axis=1)
+        equal = (values[None, :] == values[:, None]).sum(axis=1)
+        return less + (equal - 1) / 2
+    ordered = np.sort(values)
+    less = np.searchsorted(ordered, values, side="left")
+    return less + (np.searchsorted(ordered, values, side="right") - less - 1) / 2
 
 
 def agrees(pairs: Sequence[tuple[float, float]]) -> bool:
