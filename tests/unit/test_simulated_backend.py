@@ -484,6 +484,25 @@ def test_what_another_thread_prints_while_a_callable_runs_stays_on_stdout(capsys
     assert (out, err) == ("the summary\n", "from the callable\n")
 
 
+def test_what_a_thread_the_callable_starts_prints_goes_to_stderr_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """A callable that prints from threads of its own (a thread pool) ran on a launch's worker
+    thread: those prints went to stdout, before run's ``--json`` object (aff817b sent only the
+    callable's own thread to stderr; the process-wide redirect before it sent them all)."""
+
+    def pooled(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        helper = threading.Thread(target=print, args=("from its helper",))
+        helper.start()
+        helper.join(5)
+        return {"duration": 1, "curve": [0.5]}
+
+    worker = threading.Thread(target=simulate, args=(pooled, {}, 0))
+    worker.start()
+    worker.join(5)
+    print("the summary")
+    out, err = capsys.readouterr()
+    assert (out, err) == ("the summary\n", "from its helper\n")
+
+
 def test_next_due_tells_when_the_next_live_event_comes_and_moves_nothing() -> None:
     """A driver reads it to stop at a deadline first: the clock stays, no event goes, and a
     stopped trial's remaining events are not counted."""
