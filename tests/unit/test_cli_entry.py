@@ -89,3 +89,13 @@ def test_import_hyperstep_loads_none_of_the_heavy_libraries() -> None:
     assert run("import hyperstep\nprint(hyperstep.Study.__name__, hyperstep.load_spec.__module__)").stdout == (
         "Study hyperstep.spec\n"
     )
+
+
+def test_import_hyperstep_still_reaches_its_modules_as_attributes() -> None:
+    """README names ``hyperstep.backends.simulated.Simulation`` for a callable to return: a
+    module doing ``import hyperstep`` and spelling that out raised AttributeError once the
+    package loaded its names lazily (its eager imports had loaded those modules before)."""
+    names = "hyperstep.backends.simulated.Simulation.__name__, hyperstep.models.TrialState.__name__"
+    assert run(f"import hyperstep\nprint({names})").stdout == "Simulation TrialState\n"
+    missing = run("import hyperstep\nhyperstep.no_such_module")
+    assert "AttributeError: module 'hyperstep' has no attribute 'no_such_module'" in missing.stderr
