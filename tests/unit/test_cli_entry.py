@@ -92,10 +92,10 @@ def test_import_hyperstep_loads_none_of_the_heavy_libraries() -> None:
 
 
 def test_import_hyperstep_still_reaches_its_modules_as_attributes() -> None:
-    """README names ``hyperstep.backends.simulated.Simulation`` for a callable to return: a
-    module doing ``import hyperstep`` and spelling that out raised AttributeError once the
-    package loaded its names lazily (its eager imports had loaded those modules before)."""
-    names = "hyperstep.backends.simulated.Simulation.__name__, hyperstep.models.TrialState.__name__"
-    assert run(f"import hyperstep\nprint({names})").stdout == "Simulation TrialState\n"
+    """A module doing ``import hyperstep`` and spelling out ``hyperstep.models.TrialState``
+    raised AttributeError once the package loaded its names lazily (its eager imports had
+    loaded those modules before)."""
+    names = "hyperstep.models.TrialState.__name__, hyperstep.errors.SpecError.__name__, hyperstep.study.Study.__name__"
+    assert run(f"import hyperstep\nprint({names})").stdout == "TrialState SpecError Study\n"
     missing = run("import hyperstep\nhyperstep.no_such_module")
     assert "AttributeError: module 'hyperstep' has no attribute 'no_such_module'" in missing.stderr

@@ -8,7 +8,7 @@ pydantic have loaded.
 from __future__ import annotations
 
 import importlib
-import threading
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,21 +51,12 @@ __all__ = [
     "report",
 ]
 
-_loading = threading.local()
-
 
 def __getattr__(name: str) -> Any:
-    if name not in _FROM:
-        if not name.startswith("_") and not getattr(_loading, "now", False):
-            _loading.now = True  # a module it loads may ask for one of its siblings (from hyperstep import x)
-            try:  # the modules the eager imports made reachable (README: hyperstep.backends.simulated.Simulation)
-                for module in sorted(set(_FROM.values())):
-                    importlib.import_module(module)
-            finally:
-                _loading.now = False
-            if name in globals():
-                return globals()[name]
-        raise AttributeError(f"module 'hyperstep' has no attribute {name!r}")
+    if name not in _FROM:  # a module of the package (hyperstep.models), as the eager imports had loaded it
+        if name.startswith("_") or importlib.util.find_spec(f"hyperstep.{name}") is None:
+            raise AttributeError(f"module 'hyperstep' has no attribute {name!r}")
+        return importlib.import_module(f"hyperstep.{name}")
     value = getattr(importlib.import_module(_FROM[name]), name)
     globals()[name] = value
     return value
