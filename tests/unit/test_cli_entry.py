@@ -39,6 +39,9 @@ RUN_AS_MODULE = "import runpy\nrunpy.run_module('hyperstep', run_name='__main__'
 
 
 def run(code: str, *args: str, **options: object) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter, Ctrl-C at its default (pytest started in the background,
+    ``&`` in a script or CI, passes SIGINT on ignored: the entry then rightly leaves it so)."""
+    options.setdefault("preexec_fn", lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     command = [sys.executable, "-c", code, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, **options)  # type: ignore[call-overload]
 
