@@ -73,6 +73,30 @@ def test_ctrl_c_once_loaded_but_before_the_command_runs_exits_130_with_one_line(
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "hyperstep: interrupted\n")
 
 
+CTRL_C_WHILE_THE_COMMAND_RUNS = """
+import os, signal, time
+import hyperstep.cli
+
+def main():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C during a run
+        time.sleep(30)
+    except KeyboardInterrupt:
+        print("the command's own handling")  # run's: the job stopped, its summary, the resume hint
+        return 130
+    return 0
+
+hyperstep.cli.main = main
+"""
+
+
+def test_ctrl_c_once_the_command_runs_is_the_command_s_to_handle() -> None:
+    """The entry's loading handler ends the process at once: left installed, Ctrl-C during a
+    run would skip run's stop, summary and resume hint."""
+    done = run(CTRL_C_WHILE_THE_COMMAND_RUNS + console_script())
+    assert (done.returncode, done.stdout, done.stderr) == (130, "the command's own handling\n", "")
+
+
 def test_python_m_hyperstep_runs_the_command_line() -> None:
     done = run(RUN_AS_MODULE, "--version")
     assert (done.returncode, done.stdout) == (0, "hyperstep 0.1.0\n")
