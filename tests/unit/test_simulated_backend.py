@@ -204,9 +204,13 @@ def curves_in(folder: Path, value: float) -> str:
 
 
 @pytest.fixture
-def imports_undone(tmp_path: Path) -> Iterator[None]:
+def imports_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """sys.path as it was, and no module of ``tmp_path`` left in sys.modules (the spec folders
-    stay on sys.path, as a script's folder does)."""
+    stay on sys.path, as a script's folder does). A ``curves`` an earlier test loaded (the
+    example's: tests/unit/test_examples.py runs first in the suite) is set aside meanwhile,
+    then put back: with it, these tests' folders were another project's second ``curves``."""
+    for name in [name for name in sys.modules if name.partition(".")[0] in {"curves", "sibling_of_curves", "pkg"}]:
+        monkeypatch.delitem(sys.modules, name)
     path = list(sys.path)
     yield
     sys.path[:] = path
