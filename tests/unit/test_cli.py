@@ -638,6 +638,17 @@ def test_run_with_a_definition_file_that_is_no_text_or_endless_says_so_writing_n
     assert not (workdir / "state").exists()
 
 
+def test_a_store_that_exists_passes_the_store_folder_check(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The check is of the store's folder: a store file from an earlier run is no folder to
+    refuse (the bad --definition after it is what is said)."""
+    store = workdir / "s.db"
+    store.write_bytes(b"")
+    (workdir / "machine.asl.json").write_bytes(b"\xe4")
+    spec = write_spec(workdir, spec_document())
+    code = main(["--store", str(store), "run", str(spec), "--definition", str(workdir / "machine.asl.json")])
+    assert (code, capsys.readouterr().err.partition(": error: ")[2].split(":")[0]) == (2, "--definition")
+
+
 def test_what_yaml_says_it_expected_is_still_said() -> None:
     """Only the text PyYAML quotes from the file goes: its own tokens and expected characters stay."""
     from hyperstep.spec import unquoted

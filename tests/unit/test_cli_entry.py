@@ -39,6 +39,9 @@ RUN_AS_MODULE = "import runpy\nrunpy.run_module('hyperstep', run_name='__main__'
 
 
 def run(code: str, *args: str, **options: object) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter, Ctrl-C at its default (pytest started in the background,
+    ``&`` in a script or CI, passes SIGINT on ignored: the entry then rightly leaves it so)."""
+    options.setdefault("preexec_fn", lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     command = [sys.executable, "-c", code, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, **options)  # type: ignore[call-overload]
 
@@ -70,6 +73,30 @@ def test_ctrl_c_once_loaded_but_before_the_command_runs_exits_130_with_one_line(
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "hyperstep: interrupted\n")
 
 
+CTRL_C_WHILE_THE_COMMAND_RUNS = """
+import os, signal, time
+import hyperstep.cli
+
+def main():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C during a run
+        time.sleep(30)
+    except KeyboardInterrupt:
+        print("the command's own handling")  # run's: the job stopped, its summary, the resume hint
+        return 130
+    return 0
+
+hyperstep.cli.main = main
+"""
+
+
+def test_ctrl_c_once_the_command_runs_is_the_command_s_to_handle() -> None:
+    """The entry's loading handler ends the process at once: left installed, Ctrl-C during a
+    run would skip run's stop, summary and resume hint."""
+    done = run(CTRL_C_WHILE_THE_COMMAND_RUNS + console_script())
+    assert (done.returncode, done.stdout, done.stderr) == (130, "the command's own handling\n", "")
+
+
 def test_python_m_hyperstep_runs_the_command_line() -> None:
     done = run(RUN_AS_MODULE, "--version")
     assert (done.returncode, done.stdout) == (0, "hyperstep 0.1.0\n")
@@ -89,3 +116,13 @@ def test_import_hyperstep_loads_none_of_the_heavy_libraries() -> None:
     assert run("import hyperstep\nprint(hyperstep.Study.__name__, hyperstep.load_spec.__module__)").stdout == (
         "Study hyperstep.spec\n"
     )
+
+
+def test_import_hyperstep_still_reaches_its_modules_as_attributes() -> None:
+    """A module doing ``import hyperstep`` and spelling out ``hyperstep.models.TrialState``
+    raised AttributeError once the package loaded its names lazily (its eager imports had
+    loaded those modules before)."""
+    names = "hyperstep.models.TrialState.__name__, hyperstep.errors.SpecError.__name__, hyperstep.study.Study.__name__"
+    assert run(f"import hyperstep\nprint({names})").stdout == "TrialState SpecError Study\n"
+    missing = run("import hyperstep\nhyperstep.no_such_module")
+    assert "AttributeError: module 'hyperstep' has no attribute 'no_such_module'" in missing.stderr

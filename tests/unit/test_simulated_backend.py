@@ -204,9 +204,13 @@ def curves_in(folder: Path, value: float) -> str:
 
 
 @pytest.fixture
-def imports_undone(tmp_path: Path) -> Iterator[None]:
+def imports_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """sys.path as it was, and no module of ``tmp_path`` left in sys.modules (the spec folders
-    stay on sys.path, as a script's folder does)."""
+    stay on sys.path, as a script's folder does). A ``curves`` an earlier test loaded (the
+    example's: tests/unit/test_examples.py runs first in the suite) is set aside meanwhile,
+    then put back: with it, these tests' folders were another project's second ``curves``."""
+    for name in [name for name in sys.modules if name.partition(".")[0] in {"curves", "sibling_of_curves", "pkg"}]:
+        monkeypatch.delitem(sys.modules, name)
     path = list(sys.path)
     yield
     sys.path[:] = path
@@ -258,6 +262,85 @@ def test_a_package_s_module_loaded_apart_imports_its_own_folder_s_siblings(tmp_p
         (Path(folder) / "pkg" / "mod.py").write_text("from curves import fn  # noqa: F401\n")
     curves = [simulate(load_objective("pkg.mod:fn", folder), {}, 0).curve for folder in folders]
     assert curves == [[1.0], [2.0]]
+
+
+def files(folder: Path, written: dict[str, str]) -> str:
+    """``folder`` with each file of ``written`` (a relative path: its text)."""
+    for name, text in written.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return str(folder)
+
+
+RETURNS_V = "def fn(params, seed):\n    return {'duration': 1, 'curve': [V]}\n"
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_folder_already_on_sys_path_goes_first_again_for_its_next_module(tmp_path: Path) -> None:
+    """``a`` came on sys.path with its ``m1``, then ``b`` went before it; ``a``'s ``m2``
+    imports ``helpers``, which both folders have: it is ``a``'s."""
+    a = files(
+        tmp_path / "a", {"m1.py": RETURNS_V, "m2.py": "from helpers import V\n" + RETURNS_V, "helpers.py": "V = 1.0\n"}
+    )
+    b = files(tmp_path / "b", {"other.py": RETURNS_V, "helpers.py": "V = 2.0\n"})
+    load_objective("m1:fn", a)
+    load_objective("other:fn", b)
+    assert simulate(load_objective("m2:fn", a), {}, 0).curve == [1.0]
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_two_modules_of_one_package_share_it_loaded_once(tmp_path: Path) -> None:
+    counted = (
+        "from pkg_once import STATE\n\n\ndef fn(params, seed):\n    STATE.append(1)\n"
+        "    return {'duration': 1, 'curve': [float(len(STATE))]}\n"
+    )
+    folder = files(
+        tmp_path, {"pkg_once/__init__.py": "STATE = []\n", "pkg_once/a.py": counted, "pkg_once/b.py": counted}
+    )
+    assert simulate(load_objective("pkg_once.a:fn", folder), {}, 0).curve == [1.0]
+    assert simulate(load_objective("pkg_once.b:fn", folder), {}, 0).curve == [2.0]
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_namespace_package_s_second_module_keeps_its_own_name(tmp_path: Path) -> None:
+    """A folder without ``__init__.py``: its second module is no other file's, so it is not
+    loaded apart (a spawned process finds it by its name)."""
+    folder = files(tmp_path, {"ns_of_spec/a.py": "V = 1.0\n" + RETURNS_V, "ns_of_spec/b.py": "V = 2.0\n" + RETURNS_V})
+    load_objective("ns_of_spec.a:fn", folder)
+    assert load_objective("ns_of_spec.b:fn", folder).__module__ == "ns_of_spec.b"
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_module_that_failed_to_load_fails_the_same_way_the_next_time(tmp_path: Path) -> None:
+    """Every trial of its spec says why: none finds a half-loaded module without its callable."""
+    (tmp_path / "raising_Aborted.py").write_text(RAISING_AT_IMPORT["Aborted"])
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"cannot import 'raising_Aborted' from .*: Aborted: at import"):
+            load_objective("raising_Aborted:fn", str(tmp_path))
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_third_folder_s_module_gets_its_own_sibling_not_one_a_module_loaded_apart_imported(tmp_path: Path) -> None:
+    a = files(tmp_path / "a", {"curves.py": "V = 1.0\n" + RETURNS_V})
+    b = files(tmp_path / "b", {"curves.py": "from helpers import V\n" + RETURNS_V, "helpers.py": "V = 2.0\n"})
+    c = files(tmp_path / "c", {"other.py": "from helpers import V\n" + RETURNS_V, "helpers.py": "V = 3.0\n"})
+    curves = [
+        simulate(load_objective(reference, folder), {}, 0).curve
+        for reference, folder in [("curves:fn", a), ("curves:fn", b), ("other:fn", c)]
+    ]
+    assert curves == [[1.0], [2.0], [3.0]]
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_module_loaded_apart_imports_its_own_folder_s_sibling_package(tmp_path: Path) -> None:
+    folders = [
+        files(
+            tmp_path / name,
+            {"curves.py": "from helperpkg import V\n" + RETURNS_V, "helperpkg/__init__.py": f"V = {value}\n"},
+        )
+        for name, value in (("a", 1.0), ("b", 2.0))
+    ]
+    assert [simulate(load_objective("curves:fn", folder), {}, 0).curve for folder in folders] == [[1.0], [2.0]]
 
 
 def lazily_from_curves(params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -391,6 +474,15 @@ def test_a_keyboard_interrupt_on_the_main_thread_is_the_user_s_and_still_stops_t
         simulate(interrupting, {}, 0)
 
 
+@pytest.mark.usefixtures("imports_undone")
+def test_a_keyboard_interrupt_while_a_module_loads_on_the_main_thread_is_the_user_s(tmp_path: Path) -> None:
+    """``hyperstep validate`` loads the module on the main thread: Ctrl-C there is the user's,
+    not a spec that cannot be imported."""
+    (tmp_path / "raising_KeyboardInterrupt.py").write_text(RAISING_AT_IMPORT["KeyboardInterrupt"])
+    with pytest.raises(KeyboardInterrupt):
+        load_objective("raising_KeyboardInterrupt:fn", str(tmp_path))
+
+
 def test_an_empty_failure_reason_fails_the_trial_saying_so_not_with_a_blank_error() -> None:
     """Before: ``"failure": ""`` failed the trial with the error "" (``run`` printed "t0001 failed: ")."""
     simulation = simulate(lambda params, seed: {"duration": 5, "curve": [0.5], "failure": ""}, {}, 0)
@@ -482,6 +574,25 @@ def test_what_another_thread_prints_while_a_callable_runs_stays_on_stdout(capsys
     worker.join(5)
     out, err = capsys.readouterr()
     assert (out, err) == ("the summary\n", "from the callable\n")
+
+
+def test_what_a_thread_the_callable_starts_prints_goes_to_stderr_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """A callable that prints from threads of its own (a thread pool) ran on a launch's worker
+    thread: those prints went to stdout, before run's ``--json`` object (aff817b sent only the
+    callable's own thread to stderr; the process-wide redirect before it sent them all)."""
+
+    def pooled(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        helper = threading.Thread(target=print, args=("from its helper",))
+        helper.start()
+        helper.join(5)
+        return {"duration": 1, "curve": [0.5]}
+
+    worker = threading.Thread(target=simulate, args=(pooled, {}, 0))
+    worker.start()
+    worker.join(5)
+    print("the summary")
+    out, err = capsys.readouterr()
+    assert (out, err) == ("the summary\n", "from its helper\n")
 
 
 def test_next_due_tells_when_the_next_live_event_comes_and_moves_nothing() -> None:

@@ -8,6 +8,7 @@ pydantic have loaded.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,8 +53,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _FROM:
-        raise AttributeError(f"module 'hyperstep' has no attribute {name!r}")
+    if name not in _FROM:  # a module of the package (hyperstep.models), as the eager imports had loaded it
+        if name.startswith("_") or importlib.util.find_spec(f"hyperstep.{name}") is None:
+            raise AttributeError(f"module 'hyperstep' has no attribute {name!r}")
+        return importlib.import_module(f"hyperstep.{name}")
     value = getattr(importlib.import_module(_FROM[name]), name)
     globals()[name] = value
     return value

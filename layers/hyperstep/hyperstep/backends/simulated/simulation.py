@@ -205,16 +205,19 @@ _stdout_lock = threading.Lock()
 
 
 class _CallableStdout:
-    """``sys.stdout`` while a callable runs: what its thread prints goes to stderr, what any
-    other thread prints where it went. A plain redirect (``contextlib.redirect_stdout``) is
-    the process's: run's summary, printed once Ctrl-C had stopped the job while a callable
-    still ran on its worker thread, went to stderr (stdout empty, ``--json`` lost)."""
+    """``sys.stdout`` while a callable runs: what its thread and any other but the main thread
+    print (threads it starts, a pool of its own) goes to stderr; what the main thread prints,
+    where it went. A plain redirect (``contextlib.redirect_stdout``) is the process's: run's
+    summary, printed on the main thread once Ctrl-C had stopped the job while a callable still
+    ran on its worker thread, went to stderr (stdout empty, ``--json`` lost)."""
 
     def __init__(self, stdout: TextIO, thread: int) -> None:
         self._stdout, self._thread = stdout, thread
 
     def _target(self) -> TextIO:
-        return sys.stderr if threading.get_ident() == self._thread else self._stdout
+        here = threading.get_ident()
+        main = here == threading.main_thread().ident and here != self._thread
+        return self._stdout if main else sys.stderr
 
     def write(self, text: str) -> int:
         return self._target().write(text)
