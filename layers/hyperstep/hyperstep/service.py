@@ -152,8 +152,9 @@ class TuningService:
         """The jobs' trials as Suggest last read them, kept while this service lives (a warm Lambda)."""
         self.reaped = TrialView(store)
         """The same as the reaper last read them (its own: locally the reaper runs on a thread of its own)."""
-        self.woken: set[str] = set()
-        """Jobs whose parked round a wake sent on since a reaper pass began with them (``reap_job``)."""
+        self.woken: dict[str, bool] = {}
+        """The jobs a reaper pass is reconciling (``reap_job``), each with whether a wake sent on
+        its parked round since; no other job is kept (Collect's, Suggest's wakes in a warm Lambda)."""
 
     # submit
 
@@ -1058,8 +1059,8 @@ class TuningService:
         except Exception:  # not sent (throttled past retries, a 5xx): the next waker sends it
             self.store.return_task_token(job_id, stored)
             raise
-        if sent:
-            self.woken.add(job_id)
+        if sent and job_id in self.woken:
+            self.woken[job_id] = True
         return sent
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
@@ -1319,8 +1320,8 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
-        self.woken.discard(job.id)
         running = self._reapable(job)
+        self.woken[job.id] = False
         if until is not None:  # cut short, a pass leaves others than the last one did
             random.shuffle(running)
         for index, trial in enumerate(running):
@@ -1332,8 +1333,7 @@ class TuningService:
             except Exception as exc:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
-        woken = job.id in self.woken or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
-        self.woken.discard(job.id)
+        woken = self.woken.pop(job.id) or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
         if not woken and self._close_if_execution_ended(job.id, grace_seconds):
             counts["executions_ended"] = counts.get("executions_ended", 0) + 1
         if failure is not None:
