@@ -172,7 +172,7 @@ def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_
     events for one end. Now the second write, made over the status it read, is refused."""
     service, bus, change, _ = gone
     store = service.store
-    write, read, raced = store.set_job_status, store.get_job, []
+    write, read, raced, answered = store.set_job_status, store.get_job, [], []
 
     def event_lands_meanwhile(job_id: str, status: JobStatus, **fields: Any) -> Any:
         if not status.finished or raced:
@@ -181,7 +181,7 @@ def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_
         stale = [read(job_id)] * 2  # the job as the event's Finish read it: running
         written = write(job_id, status, **fields)  # the reaper's close lands first
         store.get_job = lambda job_id: stale.pop() if stale else read(job_id)  # type: ignore[method-assign]
-        service.close_ended_execution(change)
+        answered.append(service.close_ended_execution(change))
         store.get_job = read  # type: ignore[method-assign]
         return written
 
@@ -189,3 +189,4 @@ def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_
     service.reap(grace_seconds=300)
     assert raced and store.get_job("job").status is JobStatus.FAILED
     assert bus.completions() == [("job", "failed")]
+    assert [summary["status"] for summary in answered] == ["failed"]  # the loser answers the end as it landed
