@@ -1137,7 +1137,8 @@ class TuningService:
     def _close(self, job: Job, trials: list[Trial], request: FinishRequest) -> Job | None:
         """Write the job's final status (``trials``: as Finish read them) over the status
         read, and return the job; None when another closer closed it first. A stop landing
-        meanwhile (running, now stopping) is read again and closes it stopped."""
+        meanwhile (running, now stopping) is read again and closes it stopped; a write refused
+        with the status unmoved raises ``ConflictError`` (Step Functions retries the Task)."""
         while True:
             if request.error:
                 status, error = JobStatus.FAILED, failure_reason(request.error)
@@ -1158,9 +1159,12 @@ class TuningService:
                     stop_detail=stop.detail,
                 )
             except ConflictError:
-                job = self.store.get_job(job.id)
-                if job.status.finished:
+                now = self.store.get_job(job.id)
+                if now.status.finished:
                     return None
+                if now.status is job.status:  # refused, not moved (transaction conflicts persisted): the Task's retry
+                    raise
+                job = now
 
     def close_ended_execution(self, change: ExecutionStatusChange) -> dict[str, Any] | None:
         """Close a job whose execution ended outside Finish Job (``hyperstep.execution_events``)
