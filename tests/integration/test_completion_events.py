@@ -115,6 +115,28 @@ def test_a_start_that_fails_after_a_stop_landed_announces_the_end_once(store: Tr
     assert bus.completions() == [("job", "stopped")]
 
 
+def test_a_failed_start_whose_job_is_taken_back_before_its_write_answers_announces_nothing(store: TrialStore) -> None:
+    """The failed start's write lands, then the execution that start began (it lost only its
+    answer) takes the job back before the write's answer (DynamoDB's ``set_job_status`` reads
+    the job again after its transaction): the start holds a running job. Before, it published
+    a "Tuning Job Completed" event saying running; the execution's own end announces the job."""
+    bus, orchestrator = Bus(), NoStart()
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    write = store.set_job_status
+
+    def taken_back_meanwhile(job_id: str, status: JobStatus, **fields: Any) -> Any:
+        write(job_id, status, **fields)
+        if status is JobStatus.FAILED:  # the start's failure, then the execution's take-back
+            write(job_id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=f"{MACHINE}:job-1")
+        return store.get_job(job_id)
+
+    store.set_job_status = taken_back_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    assert store.get_job("job").status is JobStatus.RUNNING
+    assert bus.completions() == []
+
+
 class ClosedDuringTakeBack(FakeOrchestrator):
     """The take-back's StartExecution answers the execution's id; asked again once the job is
     taken, that execution has closed (its owner stopped it meanwhile)."""

@@ -1099,9 +1099,10 @@ class TuningService:
         """Publish the closed job's completion event, unless it was (``again``: whether it
         was or not, for an end that replaces the one announced), mark it published, and
         return its summary. Marked after publishing: a closer that dies in between publishes
-        again on its retry, at least once rather than never."""
+        again on its retry, at least once rather than never. A job read unfinished (reopened
+        since its close: taken back, a keyed retry) announces nothing here: its next end will."""
         summary = self._summary(job)
-        if again or not job.completion_published:
+        if job.status.finished and (again or not job.completion_published):
             self.publisher.publish("Tuning Job Completed", summary)
             self.store.mark_completion_published(job.id)
         return summary
