@@ -115,6 +115,28 @@ def test_a_start_that_fails_after_a_stop_landed_announces_the_end_once(store: Tr
     assert bus.completions() == [("job", "stopped")]
 
 
+def test_a_failed_start_whose_job_is_taken_back_before_its_write_answers_announces_nothing(store: TrialStore) -> None:
+    """The failed start's write lands, then the execution that start began (it lost only its
+    answer) takes the job back before the write's answer (DynamoDB's ``set_job_status`` reads
+    the job again after its transaction): the start holds a running job. Before, it published
+    a "Tuning Job Completed" event saying running; the execution's own end announces the job."""
+    bus, orchestrator = Bus(), NoStart()
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    write = store.set_job_status
+
+    def taken_back_meanwhile(job_id: str, status: JobStatus, **fields: Any) -> Any:
+        write(job_id, status, **fields)
+        if status is JobStatus.FAILED:  # the start's failure, then the execution's take-back
+            write(job_id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=f"{MACHINE}:job-1")
+        return store.get_job(job_id)
+
+    store.set_job_status = taken_back_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    assert store.get_job("job").status is JobStatus.RUNNING
+    assert bus.completions() == []
+
+
 class ClosedDuringTakeBack(FakeOrchestrator):
     """The take-back's StartExecution answers the execution's id; asked again once the job is
     taken, that execution has closed (its owner stopped it meanwhile)."""
@@ -172,7 +194,7 @@ def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_
     events for one end. Now the second write, made over the status it read, is refused."""
     service, bus, change, _ = gone
     store = service.store
-    write, read, raced = store.set_job_status, store.get_job, []
+    write, read, raced, answered = store.set_job_status, store.get_job, [], []
 
     def event_lands_meanwhile(job_id: str, status: JobStatus, **fields: Any) -> Any:
         if not status.finished or raced:
@@ -181,7 +203,7 @@ def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_
         stale = [read(job_id)] * 2  # the job as the event's Finish read it: running
         written = write(job_id, status, **fields)  # the reaper's close lands first
         store.get_job = lambda job_id: stale.pop() if stale else read(job_id)  # type: ignore[method-assign]
-        service.close_ended_execution(change)
+        answered.append(service.close_ended_execution(change))
         store.get_job = read  # type: ignore[method-assign]
         return written
 
@@ -189,3 +211,4 @@ def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_
     service.reap(grace_seconds=300)
     assert raced and store.get_job("job").status is JobStatus.FAILED
     assert bus.completions() == [("job", "failed")]
+    assert [summary["status"] for summary in answered] == ["failed"]  # the loser answers the end as it landed

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hyperstep.errors import ConflictError
 from hyperstep.handlers import handle_finish
 from hyperstep.messages import SuggestRequest, TrialResult
 from hyperstep.models import JobStatus
@@ -91,3 +92,25 @@ def test_a_stop_landing_between_finishs_read_and_its_close_closes_the_job_stoppe
     service.store.set_job_status = stop_lands_first  # type: ignore[method-assign]
     assert handle_finish(service, {"job_id": "job"})["status"] == "stopped"
     assert [detail["status"] for _, detail in recorder.events] == ["stopped"]
+
+
+def test_a_close_refused_with_the_status_unchanged_raises_to_finishs_retry(
+    ended: tuple[TuningService, Recorder],
+) -> None:
+    """``set_job_status`` is refused with the job's status as read (DynamoDB: "status not set,
+    transaction conflicts persisted"): no other closer or stop moved it, so Finish raises for
+    Step Functions' Retry of the task (States.TaskFailed) rather than reading it again and
+    writing again without end, as it did (here stopped by the third refusal)."""
+    service, recorder = ended
+    refusals: list[JobStatus] = []
+
+    def conflicts_persist(job_id: str, status: JobStatus, **fields: Any) -> Any:
+        refusals.append(status)
+        if len(refusals) >= 3:
+            raise RuntimeError("Finish wrote again and again")
+        raise ConflictError(f"job {job_id!r}: status not set, transaction conflicts persisted")
+
+    service.store.set_job_status = conflicts_persist  # type: ignore[method-assign]
+    with pytest.raises(ConflictError):
+        handle_finish(service, {"job_id": "job"})
+    assert len(refusals) == 1 and recorder.events == []

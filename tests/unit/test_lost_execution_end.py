@@ -143,3 +143,43 @@ def test_a_pass_that_records_an_end_does_not_ask_of_the_execution_its_end_woke(r
     assert orchestrator.described == []
     service.reap(grace_seconds=300)  # the next pass, no token parked and no end: asks once
     assert orchestrator.described == [service.store.get_job("job").execution_id]
+
+
+class Expired(Counting):
+    """An orchestrator whose every token is used or expired (SendTaskSuccess answered
+    ``TaskTimedOut``: the execution that parked it is gone), which ``wake`` reads as not sent."""
+
+    def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
+        super().send_task_success(token, output)
+        return False
+
+
+def test_a_pass_whose_recorded_end_found_the_token_expired_still_asks_of_the_execution() -> None:
+    """The end the pass records takes the parked token, but its send is refused (the
+    execution ended, its end event lost): nothing was woken, so the pass asks DescribeExecution
+    and closes the job, as it does when no token is parked at all."""
+    backend, orchestrator, clock = FakeBackend(), Expired(), Clock()
+    service = TuningService(SQLiteStore(clock=clock), {"local": backend}, orchestrator)
+    submit(service)
+    for trial_id in service.suggest(SuggestRequest(job_id="job")).trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    clock.now += 330
+    service.wait(WaitRequest(job_id="job", task_token="tok", results_seen=0))
+    arn = ended(service, orchestrator, "FAILED")
+    backend.results["t0001"] = TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"loss": 0.5})
+    counts = service.reap(grace_seconds=300)
+    assert counts["recorded"] == 1 and [t for t, _ in orchestrator.woken] == ["tok"]
+    assert orchestrator.described == [arn] and service.store.get_job("job").status is JobStatus.FAILED
+
+
+def test_wakes_outside_a_reaper_pass_are_not_kept(running) -> None:
+    """Collect, Suggest and the API wake jobs in warm Lambdas that never reap: what the
+    reaper notes of a pass's wakes is kept for the jobs a pass is reconciling only, and
+    dropped when it ends (a set of every job ever woken grew for the Lambda's life)."""
+    service, _, _, _ = running
+    service.wait(WaitRequest(job_id="job", task_token="tok", results_seen=0))
+    assert service.wake("job")
+    assert not service.woken
+    service.wait(WaitRequest(job_id="job", task_token="tok2", results_seen=0))
+    service.reap(grace_seconds=300)
+    assert not service.woken

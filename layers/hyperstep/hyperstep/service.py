@@ -152,8 +152,9 @@ class TuningService:
         """The jobs' trials as Suggest last read them, kept while this service lives (a warm Lambda)."""
         self.reaped = TrialView(store)
         """The same as the reaper last read them (its own: locally the reaper runs on a thread of its own)."""
-        self.woken: set[str] = set()
-        """Jobs whose parked round a wake sent on since a reaper pass began with them (``reap_job``)."""
+        self.woken: dict[str, bool] = {}
+        """The jobs a reaper pass is reconciling (``reap_job``), each with whether a wake sent on
+        its parked round since; no other job is kept (Collect's, Suggest's wakes in a warm Lambda)."""
 
     # submit
 
@@ -1058,8 +1059,8 @@ class TuningService:
         except Exception:  # not sent (throttled past retries, a 5xx): the next waker sends it
             self.store.return_task_token(job_id, stored)
             raise
-        if sent:
-            self.woken.add(job_id)
+        if sent and job_id in self.woken:
+            self.woken[job_id] = True
         return sent
 
     def finish(self, request: FinishRequest) -> dict[str, Any]:
@@ -1098,9 +1099,10 @@ class TuningService:
         """Publish the closed job's completion event, unless it was (``again``: whether it
         was or not, for an end that replaces the one announced), mark it published, and
         return its summary. Marked after publishing: a closer that dies in between publishes
-        again on its retry, at least once rather than never."""
+        again on its retry, at least once rather than never. A job read unfinished (reopened
+        since its close: taken back, a keyed retry) announces nothing here: its next end will."""
         summary = self._summary(job)
-        if again or not job.completion_published:
+        if job.status.finished and (again or not job.completion_published):
             self.publisher.publish("Tuning Job Completed", summary)
             self.store.mark_completion_published(job.id)
         return summary
@@ -1136,7 +1138,8 @@ class TuningService:
     def _close(self, job: Job, trials: list[Trial], request: FinishRequest) -> Job | None:
         """Write the job's final status (``trials``: as Finish read them) over the status
         read, and return the job; None when another closer closed it first. A stop landing
-        meanwhile (running, now stopping) is read again and closes it stopped."""
+        meanwhile (running, now stopping) is read again and closes it stopped; a write refused
+        with the status unmoved raises ``ConflictError`` (Step Functions retries the Task)."""
         while True:
             if request.error:
                 status, error = JobStatus.FAILED, failure_reason(request.error)
@@ -1157,9 +1160,12 @@ class TuningService:
                     stop_detail=stop.detail,
                 )
             except ConflictError:
-                job = self.store.get_job(job.id)
-                if job.status.finished:
+                now = self.store.get_job(job.id)
+                if now.status.finished:
                     return None
+                if now.status is job.status:  # refused, not moved (transaction conflicts persisted): the Task's retry
+                    raise
+                job = now
 
     def close_ended_execution(self, change: ExecutionStatusChange) -> dict[str, Any] | None:
         """Close a job whose execution ended outside Finish Job (``hyperstep.execution_events``)
@@ -1319,8 +1325,8 @@ class TuningService:
         the job woken before the first such error is raised: one trial in trouble never keeps
         its job's other trials unreconciled, pass after pass."""
         failure: Exception | None = None
-        self.woken.discard(job.id)
         running = self._reapable(job)
+        self.woken[job.id] = False
         if until is not None:  # cut short, a pass leaves others than the last one did
             random.shuffle(running)
         for index, trial in enumerate(running):
@@ -1332,8 +1338,7 @@ class TuningService:
             except Exception as exc:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
-        woken = job.id in self.woken or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
-        self.woken.discard(job.id)
+        woken = self.woken.pop(job.id) or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
         if not woken and self._close_if_execution_ended(job.id, grace_seconds):
             counts["executions_ended"] = counts.get("executions_ended", 0) + 1
         if failure is not None:
