@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import newkinds, reporting
+from benchmarks import newkinds
 from benchmarks.broad_problems import Params, Problem, _floats, _ints, _names, _rotation, _space, _vector
 from benchmarks.newkinds_problems import GROUPS as NEWKINDS_GROUPS
 from benchmarks.newkinds_problems import problems as newkinds_problems
 from benchmarks.optimizers import FACTORIES, HyperstepOptimizer
-from benchmarks.small_budget import load
 from hyperstep.strategies import bayesian
 from hyperstep.strategies.base import History
 
@@ -181,21 +180,13 @@ def verdict(scores: dict[int, dict[str, Any]], groups: dict[str, list[str]], can
 
 def report(args: argparse.Namespace) -> None:
     """The record over the problems the runs hold (``"all"`` pools the newkinds problems among them)."""
-    lines = load(args.files)
-    held = {d["problem"] for d in lines}
-    chosen = {n: p for n, p in problems().items() if n in held}
-    groups = {g: [n for n in names if n in held] for g, names in GROUPS.items()}
-    groups = {g: names for g, names in groups.items() if names}
-    plan = replace(PLAN, problems=lambda: chosen, groups=groups)
-    methods = ["hyperstep", *CANDIDATES, "optuna-tpe", "random"]
-    scores, seeds, _ = newkinds.scores_by_budget(lines, methods, plan)
-    decisions = {c: verdict(scores, groups, c) for c in CANDIDATES}
-    config = {"seeds": seeds, "budgets": newkinds.BUDGETS, "groups": groups, "machine": reporting.machine()}
-    title = "Diverging objectives (strat-21)"
-    text = newkinds.markdown(scores, methods, config, lines, (title, "s21_cliff_prereg.md"))
-    text += f"\n## Verdict (pre-registered rule, points 1-4)\n\n{decisions}\n"
-    reporting.write(args.name, text, {"config": config, "scores": scores, "verdict": decisions, "runs": lines})
-    print(text)
+    newkinds.candidate_record(
+        args,
+        PLAN,
+        CANDIDATES,
+        lambda scores, groups: {c: verdict(scores, groups, c) for c in CANDIDATES},
+        ("Diverging objectives (strat-21)", "s21_cliff_prereg.md"),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

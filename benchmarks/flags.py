@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from benchmarks import newkinds, reporting
+from benchmarks import newkinds
 from benchmarks.broad_problems import Params, Problem, _floats, _ints, _names, _space, _vector
 from benchmarks.newkinds_problems import GROUPS as NEWKINDS_GROUPS
 from benchmarks.newkinds_problems import problems as newkinds_problems
 from benchmarks.optimizers import FACTORIES
-from benchmarks.small_budget import load
 
 SEEDS = tuple(range(210, 218))
 HELDOUT = ["diabetes10-mask", "flags6-ints3"]
@@ -130,21 +128,9 @@ def verdict(scores: dict[int, dict[str, Any]], groups: dict[str, list[str]]) -> 
 def report(args: argparse.Namespace) -> None:
     """The record over the problems the runs hold (every problem of the plan, or fewer when runs were
     cut short: then ``"all"`` pools the newkinds problems among them and groups keep those they hold)."""
-    lines = load(args.files)
-    held = {d["problem"] for d in lines}
-    chosen = {n: p for n, p in problems().items() if n in held}
-    groups = {g: [n for n in names if n in held] for g, names in GROUPS.items()}
-    groups = {g: names for g, names in groups.items() if names}
-    plan = replace(PLAN, problems=lambda: chosen, groups=groups)
-    methods = ["hyperstep", CANDIDATE, "optuna-tpe", "random"]
-    scores, seeds, _ = newkinds.scores_by_budget(lines, methods, plan)
-    decision = verdict(scores, groups)
-    config = {"seeds": seeds, "budgets": newkinds.BUDGETS, "groups": groups, "machine": reporting.machine()}
-    title = "Binary flags in the trust region (strat-18)"
-    text = newkinds.markdown(scores, methods, config, lines, (title, "s18_flags_prereg.md"))
-    text += f"\n## Verdict (pre-registered rule, points 1-4)\n\n{decision}\n"
-    reporting.write(args.name, text, {"config": config, "scores": scores, "verdict": decision, "runs": lines})
-    print(text)
+    newkinds.candidate_record(
+        args, PLAN, [CANDIDATE], verdict, ("Binary flags in the trust region (strat-18)", "s18_flags_prereg.md")
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +233,32 @@ def report(args: argparse.Namespace) -> None:
         markdown(scores, methods, config, lines, (title, "s17_newkinds_prereg.md"))
         + f"\n## Verdict (pre-registered rule, points 1-3)\n\n{decision}\n"
     )
+    reporting.write(args.name, text, {"config": config, "scores": scores, "verdict": decision, "runs": lines})
+    print(text)
+
+
+def candidate_record(
+    args: argparse.Namespace,
+    plan: Plan,
+    candidates: list[str],
+    decide: Callable[[dict[int, dict[str, Any]], dict[str, list[str]]], Any],
+    title: tuple[str, str],
+) -> None:
+    """The record of a pre-registered candidate set over the problems the runs hold (every problem
+    of ``plan``, or fewer when runs were cut short: then ``"all"`` pools the newkinds problems among
+    them and groups keep those they hold); ``decide`` gives the verdict from the scores and groups;
+    ``title`` is the record's title and its pre-registration's file name."""
+    lines = load(args.files)
+    held = {d["problem"] for d in lines}
+    chosen = {n: p for n, p in plan.problems().items() if n in held}
+    kept = {g: [n for n in names if n in held] for g, names in plan.groups.items()}
+    kept = {g: names for g, names in kept.items() if names}
+    methods = ["hyperstep", *candidates, "optuna-tpe", "random"]
+    scores, seeds, _ = scores_by_budget(lines, methods, replace(plan, problems=lambda: chosen, groups=kept))
+    decision = decide(scores, kept)
+    config = {"seeds": seeds, "budgets": BUDGETS, "groups": kept, "machine": reporting.machine()}
+    text = markdown(scores, methods, config, lines, title)
+    text += f"\n## Verdict (pre-registered rule, points 1-4)\n\n{decision}\n"
     reporting.write(args.name, text, {"config": config, "scores": scores, "verdict": decision, "runs": lines})
     print(text)
 

@@ -18,6 +18,7 @@ import pytest
 from hyperstep.models import JobStatus
 from tests.integration.moto_harness import REPO, MotoStack, moto_stack
 from tests.integration.test_iam_from_calls import spec
+from tests.unit.test_api import proxy_event
 
 IDENTITY = json.loads((REPO / "events" / "api-post-jobs.json").read_text())["requestContext"]["identity"]
 ALICE = "arn:aws:iam::123456789012:user/alice"
@@ -35,25 +36,7 @@ def as_(
 ) -> tuple[int, Any]:
     """One request signed by ``who``, through moto's Lambda to the API function."""
     headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
-    event = {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "stage": "v1",
-            "httpMethod": method,
-            "resourcePath": path,
-            "identity": {**IDENTITY, "userArn": who},
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    event = proxy_event(method, path, {**IDENTITY, "userArn": who}, body, headers=headers, query=query)
     response = stack.invoke("api", event)
     return response["statusCode"], json.loads(response["body"]) if response["body"] else None
 
