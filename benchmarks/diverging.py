@@ -160,13 +160,7 @@ PLAN = newkinds.Plan(problems, GROUPS, SEEDS, CANDIDATES[0], CHANGED, "s21_cliff
 def verdict(scores: dict[int, dict[str, Any]], groups: dict[str, list[str]], candidate: str) -> dict[str, Any]:
     """The pre-registered rule for ``candidate`` against the default (points 1-4) over ``groups``."""
     budgets = list(newkinds.BUDGETS)
-
-    def gain(group: str, budget: int) -> float:
-        at = scores[budget]["per_problem"][group] if group in scores[budget]["per_problem"] else scores[budget][group]
-        return float(at[candidate] - at["hyperstep"])
-
-    pooled = {b: gain("all", b) for b in budgets}
-    harm = [f"{g} at {b}: {gain(g, b):+.2f}" for b in budgets for g in groups if gain(g, b) < -3.0]
+    gain, pooled, harm = newkinds.candidate_gains(scores, groups, candidate)
     heldout = float(np.mean([gain("cliff-heldout", b) for b in budgets])) if "cliff-heldout" in groups else None
     passes = (
         float(np.mean(list(pooled.values()))) >= 2.0

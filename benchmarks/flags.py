@@ -106,13 +106,7 @@ PLAN = newkinds.Plan(problems, GROUPS, SEEDS, CANDIDATE, FLAG_PROBLEMS, "s18_fla
 def verdict(scores: dict[int, dict[str, Any]], groups: dict[str, list[str]]) -> dict[str, Any]:
     """The pre-registered rule for ``flagbox`` against the default (points 1-4) over ``groups``."""
     budgets = list(newkinds.BUDGETS)
-
-    def gain(group: str, budget: int) -> float:
-        at = scores[budget]["per_problem"][group] if group in scores[budget]["per_problem"] else scores[budget][group]
-        return float(at[CANDIDATE] - at["hyperstep"])
-
-    pooled = {b: gain("all", b) for b in budgets}
-    harm = [f"{g} at {b}: {gain(g, b):+.2f}" for b in budgets for g in groups if gain(g, b) < -3.0]
+    gain, pooled, harm = newkinds.candidate_gains(scores, groups, CANDIDATE)
     flags = float(np.mean([gain("binary14-select", b) for b in budgets]))
     heldout = float(np.mean([gain("flags-heldout", b) for b in budgets]))
     passes = all(v >= 0.0 for v in pooled.values()) and not harm and flags > 0.0 and heldout >= 0.0

@@ -237,6 +237,21 @@ def report(args: argparse.Namespace) -> None:
     print(text)
 
 
+def candidate_gains(
+    scores: dict[int, dict[str, Any]], groups: dict[str, list[str]], candidate: str
+) -> tuple[Callable[[str, int], float], dict[int, float], list[str]]:
+    """What a pre-registered rule reads: the candidate's gain over the default for a group or
+    problem at a budget, the pooled gain by budget, and the groups more than 3 worse."""
+
+    def gain(group: str, budget: int) -> float:
+        at = scores[budget]["per_problem"][group] if group in scores[budget]["per_problem"] else scores[budget][group]
+        return float(at[candidate] - at["hyperstep"])
+
+    pooled = {b: gain("all", b) for b in BUDGETS}
+    harm = [f"{g} at {b}: {gain(g, b):+.2f}" for b in BUDGETS for g in groups if gain(g, b) < -3.0]
+    return gain, pooled, harm
+
+
 def candidate_record(
     args: argparse.Namespace,
     plan: Plan,
