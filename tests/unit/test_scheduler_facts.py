@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hyperstep.early_stopping import curves_of
-from hyperstep.models import Trial
+from hyperstep.models import Trial, TrialState
 from hyperstep.schedulers import asha, base, curves
 from hyperstep.schedulers.asha import ASHA, Hyperband
 from hyperstep.schedulers.base import Curves, FactsMemo, mid_ranks
@@ -234,3 +234,12 @@ def test_curves_that_stop_at_the_rung_itself_show_its_ranking_crossing() -> None
         floor, at_rung = 0.45 - 0.05 * i, 0.5 + 0.02 * i
         by_number[i] = {s: floor + (at_rung - floor) * 3 / s for s in (1, 2, 3)}
     assert ASHA(1, 27, 3, curve_model=True).rung_ranks_finals(3, Curves(by_number, owner="crossing")) is False
+
+
+def test_only_a_trial_that_is_no_longer_active_has_an_end() -> None:
+    """An adaptive bracket is drawn from the trials that had ended when its trial started
+    (``Curves.known_at_start``): a trial still active is not one of them, whatever its
+    ``ended_at`` says (curves_of's rule; no test held it)."""
+    running = Trial(id="t0", job_id="j", number=0, params={}, state=TrialState.RUNNING, curve={1: 0.5}, ended_at=5.0)
+    done = Trial(id="t1", job_id="j", number=1, params={}, state=TrialState.PRUNED, curve={1: 0.4}, ended_at=6.0)
+    assert curves_of([running, done], minimize=True).ended == {1: 6.0}
