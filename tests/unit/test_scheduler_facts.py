@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
+from hyperstep.early_stopping import curves_of
+from hyperstep.models import Trial, TrialState
 from hyperstep.schedulers import asha, base, curves
 from hyperstep.schedulers.asha import ASHA, Hyperband
 from hyperstep.schedulers.base import Curves, FactsMemo, mid_ranks
+from tests.template_model import template
 
 
 def peers() -> dict[int, dict[int, float]]:
@@ -112,3 +116,130 @@ def test_a_peers_bracket_is_drawn_once_for_every_decision(monkeypatch: pytest.Mo
     assert [Hyperband(1, 27, 3, seed=5).bracket(n) for n in range(50)] == first  # the next decision's
     assert made == []  # before: a generator a peer, at every decision
     assert Hyperband(1, 27, 3, seed=6).bracket(0) in range(4) and made == [1]  # another seed draws its own
+
+
+def test_the_memo_at_its_bound_fits_in_the_smallest_function_s_memory() -> None:
+    """Collect (256 MB) decides a step report's stop, and a warm one keeps the facts of every
+    job it served: at ``POINTS_KEPT`` points the memo may take a quarter of the smallest
+    function's memory at most (the runtime, numpy and the job's listed trials need the rest).
+    A point is measured as a DynamoDB read leaves it: fresh floats, steps past the cached ints.
+    2,000,000 points (the bound before) took about 200 MB: 101-104 bytes a point (tracemalloc)."""
+    functions = [r["Properties"] for r in template()["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    smallest = min(f.get("MemorySize", template()["Globals"]["Function"]["MemorySize"]) for f in functions)
+    memo = FactsMemo()
+    tracemalloc.start()
+    try:
+        for n in range(500):
+            memo.of(("job", n), {int(str(s)): float(n + s) / 7 for s in range(1000, 1027)})
+        used = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert base.POINTS_KEPT * used / memo.points <= smallest * 2**20 / 4
+
+
+def random_curves(rng: np.random.Generator) -> Curves:
+    """Curves as a job leaves them: most stopped at a rung (1 or 3, exactly there or just past
+    it), some with gaps (steps 2, 5, 7 skipped), some past or at ``max_resource`` 27, a few
+    with fewer than three points or a point at step 0; ended in some order."""
+    by_number: dict[int, dict[int, float]] = {}
+    for n in range(int(rng.integers(8, 40))):
+        top = int(rng.choice([1, 2, 3, 4, 9, 10, 26, 27, 30]))
+        steps = [s for s in range(int(rng.integers(0, 2)), top + 1) if rng.random() > 0.25 or s == top]
+        start, slope = rng.uniform(0.1, 1.0), rng.uniform(0.1, 1.5)
+        by_number[n] = {s: float(start + rng.uniform(0.2, 1.0) * max(s, 1) ** -slope) for s in steps}
+    ended = {n: float(rng.uniform(0, 100)) for n in by_number if rng.random() > 0.3}
+    return Curves(by_number, owner="reference", ended=ended)
+
+
+def test_rung_ranks_finals_and_the_incumbent_stop_read_what_every_curve_would_give() -> None:
+    """Skipping curves on their newest step (``Curves.tops``) and reading points at a rung
+    directly decide as reading every curve's value and fit did (3b475b5's code, here as the
+    reference): curves that stop exactly at the rung, with gaps, or at ``max_resource``."""
+
+    def final_of(scheduler: ASHA, curve: dict[int, float]) -> float | None:
+        final = base.value_at(curve, scheduler.max_resource)
+        if final is not None or not scheduler.curve_model:
+            return final
+        heading = curves.predict(curve, scheduler.max_resource)
+        return None if heading is None else heading.mean
+
+    def ranks_finals(scheduler: ASHA, rung: int, given: Curves) -> bool:
+        pairs = []
+        for curve in given.by_number.values():
+            early = base.value_at(curve, rung) if curve else None
+            final = None if early is None else final_of(scheduler, dict(curve))
+            if final is not None and early is not None:
+                pairs.append((early, final))
+        return base.agrees(pairs)
+
+    def stop_held(scheduler: ASHA, rung: int, given: Curves) -> bool:
+        order = sorted(given.by_number, key=lambda n: (given.ended.get(n, np.inf), n))
+        best, seen = np.inf, []
+        for n in order:
+            curve = given.by_number[n]
+            if curve and max(curve) > rung and best < np.inf:
+                seen.append((curve, best))
+            final = base.value_at(curve, scheduler.max_resource) if curve else None
+            if final is not None:
+                best = min(best, final)
+        winners = misses = 0
+        for curve, incumbent in seen[-asha.MAX_EVIDENCE :]:
+            if curve[max(curve)] >= incumbent:
+                continue
+            heading = curves.predict({s: v for s, v in curve.items() if s <= rung}, scheduler.max_resource)
+            if heading is None:
+                continue
+            winners += 1
+            misses += heading.bounded and heading.low > incumbent
+        return winners < asha.MIN_WINNERS or misses <= winners / scheduler.eta
+
+    rng, answers = np.random.default_rng(21), set()
+    for _ in range(150):
+        given = random_curves(rng)
+        for scheduler in (ASHA(1, 27, 3), ASHA(1, 27, 3, curve_model=True)):
+            for rung in (1, 3, 9):
+                expected = (ranks_finals(scheduler, rung, given), stop_held(scheduler, rung, given))
+                got = (scheduler.rung_ranks_finals(rung, given), scheduler.incumbent_stop_held(rung, given))
+                assert got == expected
+                answers.add(expected)
+    assert {a for a, _ in answers} == {b for _, b in answers} == {True, False}  # each rule answered both
+
+
+def test_a_bracket_is_the_draw_every_version_makes_from_the_seed_and_number() -> None:
+    """A job's processes may run different versions during an upgrade: a trial's bracket is
+    the draw of ``default_rng([seed, number])`` with the weights, as at 3b475b5."""
+    band = Hyperband(1, 27, 3, seed=11)
+    weights = band.bracket_weights()
+    for n in range(60):
+        assert band.bracket(n) == int(np.random.default_rng([11, n]).choice(band.brackets, p=weights))
+
+
+def test_trials_of_two_jobs_with_the_same_numbers_keep_their_facts_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm Lambda serves several jobs: trial 0 of each keeps its own entry, so the two
+    jobs' decisions do not evict each other's facts at every read."""
+    memo = FactsMemo()
+    monkeypatch.setattr(base, "FACTS", memo)
+    for job, value in (("job-a", 0.5), ("job-b", 0.7)):
+        trial = Trial(id="t0", job_id=job, number=0, params={}, curve={1: value, 2: value})
+        curves_of([trial], minimize=True).facts(0)
+    assert set(memo.by_trial) == {("job-a", 0), ("job-b", 0)}
+
+
+def test_curves_that_stop_at_the_rung_itself_show_its_ranking_crossing() -> None:
+    """Six trials stopped exactly at rung 3 (steps 1-3: a point at the rung and a fit): the
+    ones ahead there level off higher, so the predicted finals rank against the rung's
+    values, and the rung is not trusted. A curve is skipped only below the rung."""
+    by_number = {}
+    for i in range(6):
+        floor, at_rung = 0.45 - 0.05 * i, 0.5 + 0.02 * i
+        by_number[i] = {s: floor + (at_rung - floor) * 3 / s for s in (1, 2, 3)}
+    assert ASHA(1, 27, 3, curve_model=True).rung_ranks_finals(3, Curves(by_number, owner="crossing")) is False
+
+
+def test_only_a_trial_that_is_no_longer_active_has_an_end() -> None:
+    """An adaptive bracket is drawn from the trials that had ended when its trial started
+    (``Curves.known_at_start``): a trial still active is not one of them, whatever its
+    ``ended_at`` says (curves_of's rule; no test held it)."""
+    running = Trial(id="t0", job_id="j", number=0, params={}, state=TrialState.RUNNING, curve={1: 0.5}, ended_at=5.0)
+    done = Trial(id="t1", job_id="j", number=1, params={}, state=TrialState.PRUNED, curve={1: 0.4}, ended_at=6.0)
+    assert curves_of([running, done], minimize=True).ended == {1: 6.0}

@@ -96,9 +96,11 @@ def value_at(curve: Curve, step: int) -> float | None:
     return None if not reached else curve[min(reached)]
 
 
-POINTS_KEPT = 2_000_000
+POINTS_KEPT = 500_000
 """Points of curves whose facts a process keeps at most (``FactsMemo``; past it, it forgets
-them all): a copy of each trial's curve, some tens of bytes a point."""
+them all): a copy of each trial's curve, about 100 bytes a point (a dict entry, its float
+and step as a DynamoDB read makes them), so some 50 MB: a fifth of Collect's 256 MB, where a
+warm Lambda keeps the facts of every job it served (2,000,000 points took about 200 MB)."""
 
 
 class CurveFacts:
