@@ -140,8 +140,7 @@ def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize:
     if isinstance(scheduler, MedianStopping):
         return _median_stops(trial, step, store, minimize)
     everyone = store.list_trials(trial.job_id)
-    ids = [t.id for t in everyone]
-    at = ids.index(trial.id) if trial.id in ids else len(everyone)
+    at = next((i for i, t in enumerate(everyone) if t.id == trial.id), len(everyone))
     whole = everyone[at].curve if at < len(everyone) else {}
     mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
     return scheduler.should_stop(trial.number, curves_of([*everyone[:at], *everyone[at + 1 :], mine], minimize))
