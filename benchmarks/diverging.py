@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +25,7 @@ from benchmarks import newkinds
 from benchmarks.broad_problems import Params, Problem, _floats, _ints, _names, _rotation, _space, _vector
 from benchmarks.newkinds_problems import GROUPS as NEWKINDS_GROUPS
 from benchmarks.newkinds_problems import problems as newkinds_problems
-from benchmarks.optimizers import FACTORIES, HyperstepOptimizer
+from benchmarks.optimizers import FACTORIES
 from hyperstep.strategies import bayesian
 from hyperstep.strategies.base import History
 
@@ -98,22 +98,12 @@ def seen_as(transform: Callable[[History], History]) -> Iterator[None]:
         bayesian.BayesianOptimization.propose = default  # type: ignore[method-assign]
 
 
-class Transformed(HyperstepOptimizer):
-    """hyperstep asking while a candidate's ``transform`` of the history is in place."""
-
-    transform: Callable[[], AbstractContextManager[None]]
-
-    def ask(self, n: int) -> list[Params]:
-        with self.transform():
-            return super().ask(n)
+class Failed(newkinds.Patched):
+    patch = staticmethod(lambda: seen_as(as_failed))
 
 
-class Failed(Transformed):
-    transform = staticmethod(lambda: seen_as(as_failed))
-
-
-class Capped(Transformed):
-    transform = staticmethod(lambda: seen_as(capped))
+class Capped(newkinds.Patched):
+    patch = staticmethod(lambda: seen_as(capped))
 
 
 FACTORIES["hyperstep-failed"] = Failed

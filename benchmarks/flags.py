@@ -95,8 +95,8 @@ def flagbox() -> AbstractContextManager[None]:
     return newkinds.widened_box(_flags_free)
 
 
-class FlagBox(newkinds.Boxed):
-    box = staticmethod(flagbox)
+class FlagBox(newkinds.Patched):
+    patch = staticmethod(flagbox)
 
 
 FACTORIES[CANDIDATE] = FlagBox

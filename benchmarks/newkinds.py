@@ -75,18 +75,19 @@ def intbox() -> AbstractContextManager[None]:
     return widened_box(_to_neighbours)
 
 
-class Boxed(HyperstepOptimizer):
-    """hyperstep with a candidate's widened trust region (``box``) while it asks."""
+class Patched(HyperstepOptimizer):
+    """hyperstep asking while a candidate's change (``patch``: a widened trust region, a
+    transform of the history) is in place."""
 
-    box: Callable[[], AbstractContextManager[None]]
+    patch: Callable[[], AbstractContextManager[None]]
 
     def ask(self, n: int) -> list[Params]:
-        with self.box():
+        with self.patch():
             return super().ask(n)
 
 
-class IntBox(Boxed):
-    box = staticmethod(intbox)
+class IntBox(Patched):
+    patch = staticmethod(intbox)
 
 
 FACTORIES["hyperstep-intbox"] = IntBox
