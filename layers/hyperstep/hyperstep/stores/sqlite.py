@@ -77,7 +77,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at REAL NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
     job_id TEXT NOT NULL, id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (job_id, id));
+    changed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, id));
 CREATE TABLE IF NOT EXISTS tokens (job_id TEXT PRIMARY KEY, token TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule_specs (name TEXT PRIMARY KEY, owner TEXT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS curves (
@@ -89,6 +89,23 @@ CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (json_extract(body, '$.owner'),
 CREATE INDEX IF NOT EXISTS curves_by_job ON curves (job_id);
 CREATE INDEX IF NOT EXISTS curves_by_value ON curves (job_id, trial_id, value, step);
 """
+
+CHANGES = """
+CREATE INDEX IF NOT EXISTS trials_by_change ON trials (job_id, changed);
+CREATE TRIGGER IF NOT EXISTS trial_inserted AFTER INSERT ON trials BEGIN
+    UPDATE trials SET changed = (SELECT MAX(changed) + 1 FROM trials WHERE job_id = NEW.job_id)
+    WHERE rowid = NEW.rowid; END;
+CREATE TRIGGER IF NOT EXISTS trial_written AFTER UPDATE OF body ON trials BEGIN
+    UPDATE trials SET changed = (SELECT MAX(changed) + 1 FROM trials WHERE job_id = NEW.job_id)
+    WHERE rowid = NEW.rowid; END;
+"""
+"""Each trial's change counter (``trials.changed``): on every insert and every write of its
+body, one more than the highest of its job's, set by the database itself (so by every
+connection and every version of hyperstep that writes the file once it has them), in the
+writer's transaction. Writers are serialized (``BEGIN IMMEDIATE``), so a job's counters
+grow in commit order and never repeat: the rows past the highest a reader has seen are
+exactly the trials written since (``list_trials``). One index seek on ``trials_by_change``
+and one row update a write."""
 
 
 Model = TypeVar("Model", Job, Trial)
@@ -124,6 +141,21 @@ class ParsedBodies(Generic[Model]):
             hit = seen.get(key)
             models.append(hit[1] if hit is not None and hit[0] == body else self(key, body))
         return models
+
+
+class Listing:
+    """A job's trials as ``list_trials`` last read them: in the order of their numbers (with
+    ``at``, each one's place by id), the body model of each, the highest change counter
+    read (``CHANGES``), and the database version it was read at."""
+
+    __slots__ = ("at", "bodies", "changed", "trials", "version")
+
+    def __init__(self) -> None:
+        self.trials: list[Trial] = []
+        self.at: dict[str, int] = {}
+        self.bodies: dict[str, Trial] = {}
+        self.changed = -1
+        self.version: tuple[int, int] = (-1, -1)
 
 
 class Transaction:
@@ -212,8 +244,10 @@ class SQLiteStore(TrialStore):
         self._trials = ParsedBodies(lambda body: Trial.model_validate_json(body, context=STORED))
         self._commits = 0
         """Transactions committed on this connection (``PRAGMA data_version`` counts the others')."""
-        self._listed: dict[str, tuple[tuple[int, int], list[Trial]]] = {}
-        """Each job's last ``list_trials``, with the database version it was read at."""
+        self._listed: dict[str, Listing] = {}
+        """Each job's last ``list_trials``."""
+        self._touched: dict[str, set[str]] = {}
+        """Per job, the trials whose curve rows ``_read_curves`` read since ``list_trials`` last did."""
         self._curves: dict[str, tuple[int, dict[str, tuple[int, dict[int, float]]]]] = {}
         """Each job's curves as read so far: the last rowid read, and per trial its newest rowid and points."""
         self._newest: dict[tuple[str, str], tuple[int, ...]] = {}
@@ -233,13 +267,16 @@ class SQLiteStore(TrialStore):
     def _migrate(self) -> None:
         """Bring a file an earlier version wrote up to ``SCHEMA`` in place: a ``curves``
         table without the ``at`` column gets it (NULL on the rows it holds: points written
-        before it, which ``replaces_point`` orders as having no ``at``). New tables come
-        from ``SCHEMA``'s ``IF NOT EXISTS``."""
-        if "at" in self._columns("curves"):
-            return
-        with self._tx() as conn:  # another connection to the file may have added it meanwhile
-            if "at" not in self._columns("curves"):
-                conn.execute("ALTER TABLE curves ADD COLUMN at REAL")
+        before it, which ``replaces_point`` orders as having no ``at``); a ``trials`` table
+        without ``changed`` gets it (0 on its rows: a first listing reads every row anyway),
+        then its index and triggers (``CHANGES``). New tables come from ``SCHEMA``'s ``IF NOT EXISTS``."""
+        if "at" not in self._columns("curves") or "changed" not in self._columns("trials"):
+            with self._tx() as conn:  # another connection to the file may have added them meanwhile
+                if "at" not in self._columns("curves"):
+                    conn.execute("ALTER TABLE curves ADD COLUMN at REAL")
+                if "changed" not in self._columns("trials"):
+                    conn.execute("ALTER TABLE trials ADD COLUMN changed INTEGER NOT NULL DEFAULT 0")
+        self._conn.executescript(CHANGES)
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
@@ -257,6 +294,8 @@ class SQLiteStore(TrialStore):
         listed model, ``_viewed``, is rebuilt anyway: the batch rewrote its trial's body.)"""
         self._curves.clear()
         self._newest.clear()
+        self._touched.clear()
+        self._listed.clear()
 
     def _tx(self) -> Transaction:
         """One ``BEGIN IMMEDIATE`` transaction under the store's lock (``Transaction``)."""
@@ -453,35 +492,55 @@ class SQLiteStore(TrialStore):
         with self._lock:  # nothing committed since the last read, here or elsewhere: the same list
             version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
             listed = self._listed.get(job_id)
-            if listed is None or listed[0] != version:
-                rows = self._conn.execute(
-                    "SELECT job_id, id, body FROM trials WHERE job_id = ? ORDER BY number", (job_id,)
-                ).fetchall()
-                trials = self._trials.many([((job, trial), body) for job, trial, body in rows])
-                listed = version, self._with_curves(job_id, trials)
-                self._listed[job_id] = listed
-        return list(listed[1])
+            if listed is None or listed.version != version:
+                listed = self._listed[job_id] = self._relist(job_id, listed)
+                listed.version = version
+        return list(listed.trials)
 
-    def _with_curves(self, job_id: str, trials: list[Trial]) -> list[Trial]:
-        """The job's trials with their curves' rows.
+    def _relist(self, job_id: str, listed: Listing | None) -> Listing:
+        """The job's trials with their curves' rows, from ``listed`` (the last listing, None
+        for none): only what was written since is read and rebuilt.
 
-        Every Suggest lists the job's trials, and every step report commits, so reading
-        every curve row each time would cost O(steps of the job) per listing: the rows come
-        from ``_read_curves``, and a trial's model with its curve is rebuilt only when its
-        body or curve changed."""
+        Every Suggest lists the job's trials, and with early stopping every decision does,
+        after a commit each: reading every body and every curve row each time made a listing
+        O(trials) (O(steps) for the rows). The bodies read are those whose change counter
+        (``CHANGES``) is past the highest ``listed`` saw; the rows, those past the last read
+        (``_read_curves``, first: a row read belongs to a trial whose body is then read too),
+        and a trial's model with its curve is rebuilt only when its body or its curve changed."""
         curves = self._read_curves(self._conn, job_id)
-        out = []
-        for trial in trials:
-            if trial.id not in curves:
-                out.append(trial)
-                continue
-            version, points = curves[trial.id]
-            seen = self._viewed.get((job_id, trial.id))
-            if seen is None or seen[0] is not trial or seen[1] != version:
-                seen = (trial, version, trial.model_copy(update={"curve": {**trial.curve, **points}}))
-                self._viewed[(job_id, trial.id)] = seen
-            out.append(seen[2])
-        return out
+        touched = self._touched.pop(job_id, set())
+        listed = listed or Listing()
+        rows = self._conn.execute(
+            "SELECT id, body, changed FROM trials WHERE job_id = ? AND changed > ?", (job_id, listed.changed)
+        ).fetchall()
+        if not rows and not touched:
+            return listed
+        bodies = self._trials.many([((job_id, trial), body) for trial, body, _ in rows])
+        listed.bodies.update((t.id, t) for t in bodies)
+        listed.changed = max([listed.changed, *(changed for _, _, changed in rows)])
+        added = []
+        for trial in {t.id for t in bodies} | touched:
+            model = self._with_points(listed.bodies[trial], curves.get(trial))
+            at = listed.at.get(trial)
+            if at is None:
+                added.append(model)
+            else:
+                listed.trials[at] = model
+        if added:
+            listed.trials = sorted([*listed.trials, *added], key=lambda t: t.number)
+            listed.at = {t.id: i for i, t in enumerate(listed.trials)}
+        return listed
+
+    def _with_points(self, trial: Trial, points: tuple[int, dict[int, float]] | None) -> Trial:
+        """The trial's listed model: its body's with the curve's rows (``points``: its newest
+        rowid and points, None for no row), built again only when either changed."""
+        if points is None:
+            return trial
+        seen = self._viewed.get((trial.job_id, trial.id))
+        if seen is None or seen[0] is not trial or seen[1] != points[0]:
+            seen = (trial, points[0], trial.model_copy(update={"curve": {**trial.curve, **points[1]}}))
+            self._viewed[(trial.job_id, trial.id)] = seen
+        return seen[2]
 
     def curve_values_at(self, job_id: str, step: int, besides: str | None = None) -> dict[str, float]:
         """One seek a trial on the key's index: its first row at or past ``step``. A trial
@@ -517,12 +576,13 @@ class SQLiteStore(TrialStore):
         The points are that copy's own: callers copy them, never change them. Called
         inside a transaction, before it writes rows (a rolled-back row must never join)."""
         last, curves = self._curves.get(job_id, (0, {}))
-        newest = self._newest
+        newest, touched = self._newest, self._touched.setdefault(job_id, set())
         query = "SELECT rowid, trial_id, step, value FROM curves WHERE job_id = ? AND rowid > ? ORDER BY rowid"
         for rowid, trial_id_, step, value in conn.execute(query, (job_id, last)):
             _, points = curves.get(trial_id_, (0, {}))
             points[step] = value
             curves[trial_id_], last = (rowid, points), rowid
+            touched.add(trial_id_)
             top = newest.get((job_id, trial_id_), ())
             if step not in top:
                 newest[(job_id, trial_id_)] = tuple(sorted((*top, step), reverse=True)[:2])

@@ -1,0 +1,111 @@
+"""SQLite adapter only: a listing after a commit reads only the trials written since the
+last one (each trial's change counter, ``sqlite.CHANGES``, kept by the database's own
+triggers), and still lists exactly what the file holds: another connection's writes, a
+batch undone, a file written before the counter."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hyperstep.models import Job, MetricReport, Trial, TrialState, trial_id
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.contract.conftest import full_spec, trials_of
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "store.db"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(path)
+    job = Job(id="job", spec=full_spec())
+    store.create_job(job)
+    store.put_trials(trials_of(job, list(range(1, 41))))
+    for k in range(1, 41):
+        store.start_trial("job", trial_id(k), f"ref-{k}")
+        report(store, k, 1)
+    yield store
+    store.close()
+
+
+def report(store: SQLiteStore, k: int, step: int) -> None:
+    point = {"val-loss": MetricReport(value=k / step, step=step, at=float(step))}
+    store.report_metrics("job", trial_id(k), point, "val-loss")
+
+
+def fresh_list(path: Path) -> list[Trial]:
+    other = SQLiteStore(path)  # another connection, nothing kept: every body and row read
+    try:
+        return other.list_trials("job")
+    finally:
+        other.close()
+
+
+def test_a_listing_after_a_report_reads_only_the_trial_it_wrote(
+    store: SQLiteStore, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.list_trials("job")
+    read: list[int] = []
+    many = store._trials.many
+    monkeypatch.setattr(store._trials, "many", lambda rows: read.append(len(rows)) or many(rows))
+    report(store, 7, 2)
+    listed = store.list_trials("job")
+    assert read == [1]  # before: all 40 bodies fetched and compared after any commit
+    assert listed == fresh_list(path) and listed[6].curve == {1: 7.0, 2: 3.5}
+    store.list_trials("job")
+    assert read == [1]  # nothing committed since: the same list, no statement but the pragma
+
+
+def test_another_connection_s_writes_are_listed(store: SQLiteStore, path: Path) -> None:
+    store.list_trials("job")
+    other = SQLiteStore(path)
+    try:
+        report(other, 3, 2)
+        other.finish_trial("job", trial_id(5), TrialState.COMPLETED, 0.5)
+        other.put_trials(trials_of(Job(id="job", spec=full_spec()), [41]))
+    finally:
+        other.close()
+    listed = store.list_trials("job")
+    assert listed == fresh_list(path)
+    assert listed[2].curve == {1: 3.0, 2: 1.5} and listed[4].state is TrialState.COMPLETED
+    assert [t.number for t in listed] == list(range(1, 42))
+
+
+def test_a_batch_undone_after_a_listing_in_it_is_not_listed(store: SQLiteStore, path: Path) -> None:
+    store.list_trials("job")
+    with pytest.raises(RuntimeError), store.batch():
+        report(store, 2, 2)
+        store.finish_trial("job", trial_id(9), TrialState.COMPLETED, 0.5)
+        assert store.list_trials("job")[8].state is TrialState.COMPLETED  # the batch sees its own writes
+        raise RuntimeError("undone")
+    report(store, 4, 2)  # takes the change counters the undone batch had taken
+    assert store.list_trials("job") == fresh_list(path)
+    assert store.list_trials("job")[8].state is TrialState.RUNNING
+
+
+def test_a_file_written_before_the_counter_gets_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path)
+    job = Job(id="job", spec=full_spec())
+    store.create_job(job)
+    store.put_trials(trials_of(job, [1, 2]))
+    store.close()
+    conn = sqlite3.connect(path)  # as the version before left it: no column, index nor triggers
+    conn.executescript(
+        "DROP TRIGGER trial_inserted; DROP TRIGGER trial_written; DROP INDEX trials_by_change;"
+        " ALTER TABLE trials DROP COLUMN changed;"
+    )
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert [t.number for t in store.list_trials("job")] == [1, 2]
+        store.start_trial("job", trial_id(2), "ref")
+        assert [t.state for t in store.list_trials("job")] == [TrialState.PENDING, TrialState.RUNNING]
+    finally:
+        store.close()
