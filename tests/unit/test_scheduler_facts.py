@@ -243,3 +243,16 @@ def test_only_a_trial_that_is_no_longer_active_has_an_end() -> None:
     running = Trial(id="t0", job_id="j", number=0, params={}, state=TrialState.RUNNING, curve={1: 0.5}, ended_at=5.0)
     done = Trial(id="t1", job_id="j", number=1, params={}, state=TrialState.PRUNED, curve={1: 0.4}, ended_at=6.0)
     assert curves_of([running, done], minimize=True).ended == {1: 6.0}
+
+
+def test_the_incumbent_stop_reads_no_peer_for_a_curve_that_predicts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most trials are judged at the first rung with one step: no fit, so no incumbent stop,
+    whatever the finished trials hold; the peers' finals are read only for a curve that has
+    a bounded prediction (and the answer is the one reading them first gave)."""
+    given = Curves(peers(), owner="incumbent")
+    read: list[int] = []
+    monkeypatch.setattr(Curves, "value_at", lambda self, n, step: read.append(n) or self.by_number[n].get(step))
+    scheduler = ASHA(1, 27, 3, curve_model=True)
+    assert scheduler.behind_incumbent({1: 0.9}, given) is False
+    assert read == []  # before: each of the six finished trials' final was read first
+    assert scheduler.behind_incumbent({1: 2.0, 2: 1.9, 3: 1.85}, given) is True and len(read) == 6

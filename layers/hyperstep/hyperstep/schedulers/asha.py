@@ -179,13 +179,13 @@ class ASHA(Scheduler):
         the best final value of the trials that reached ``max_resource`` (False while none
         has, or while the curve predicts nothing: fewer than three steps, or a curve the
         power law cannot bound, still falling in a straight line: ``Prediction.bounded``)."""
+        mine = predict(curve, self.max_resource)
+        if mine is None or not mine.bounded:
+            return False  # the curve first: most trials are judged at the first rung, with one step
         done = [n for n, top in curves.tops.items() if top >= self.max_resource]
         finals = [curves.value_at(n, self.max_resource) for n in done]
         best = min((v for v in finals if v is not None), default=None)
-        if best is None:
-            return False
-        mine = predict(curve, self.max_resource)
-        return mine is not None and mine.bounded and mine.low > best
+        return best is not None and mine.low > best
 
     def incumbent_stop_held(self, rung: int, curves: Curves) -> bool:
         """Whether the incumbent stop at ``rung`` would have spared the winners seen so far:
