@@ -109,3 +109,17 @@ def test_a_file_written_before_the_counter_gets_it(tmp_path: Path) -> None:
         assert [t.state for t in store.list_trials("job")] == [TrialState.PENDING, TrialState.RUNNING]
     finally:
         store.close()
+
+
+def test_trials_added_below_the_last_number_are_listed_in_order(store: SQLiteStore, path: Path) -> None:
+    """New trials numbered past every listed one are appended; one numbered below (trials put
+    out of order) puts the list in order again."""
+    job = Job(id="job", spec=full_spec())
+    store.list_trials("job")
+    store.put_trials(trials_of(job, [45]))
+    assert [t.number for t in store.list_trials("job")][-2:] == [40, 45]
+    store.put_trials(trials_of(job, [43, 42]))
+    report(store, 40, 2)
+    listed = store.list_trials("job")
+    assert [t.number for t in listed] == [*range(1, 41), 42, 43, 45] and listed == fresh_list(path)
+    assert listed[39].curve == {1: 40.0, 2: 20.0}

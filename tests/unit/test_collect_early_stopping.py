@@ -390,3 +390,15 @@ def test_a_local_prune_is_not_read_back_by_the_reaper(service: TuningService) ->
     with mock.patch.object(backend, "describe", side_effect=lambda job, trial: asked.append(trial.id)):
         service.reap(grace_seconds=300)
     assert "t0002" not in asked and asked  # the running ones are asked, as before
+
+
+def test_a_trial_is_found_among_the_listed_by_its_number_or_by_a_scan() -> None:
+    """``early_stopping._place``: the index its number gives when the job's numbers run from
+    1, else where it is, else past the end (a trial the listing does not hold yet)."""
+    from hyperstep.early_stopping import _place
+    from hyperstep.models import Trial
+
+    listed = [Trial(id=f"t{n}", job_id="j", number=n, params={}) for n in (1, 2, 3, 5, 8)]
+    assert [_place(listed, t) for t in listed] == [0, 1, 2, 3, 4]
+    assert _place(listed, Trial(id="t9", job_id="j", number=9, params={})) == 5
+    assert _place(listed, Trial(id="t4", job_id="j", number=4, params={})) == 5

@@ -140,10 +140,20 @@ def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize:
     if isinstance(scheduler, MedianStopping):
         return _median_stops(trial, step, store, minimize)
     everyone = store.list_trials(trial.job_id)
-    at = next((i for i, t in enumerate(everyone) if t.id == trial.id), len(everyone))
+    at = _place(everyone, trial)
     whole = everyone[at].curve if at < len(everyone) else {}
     mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
     return scheduler.should_stop(trial.number, curves_of([*everyone[:at], *everyone[at + 1 :], mine], minimize))
+
+
+def _place(trials: Sequence[Trial], trial: Trial) -> int:
+    """``trial``'s index in ``trials`` (a job's, listed in the order of their numbers), its
+    length when absent: where its number puts it when the job's numbers run 1, 2, 3... (as
+    Suggest gives them), else found by a scan."""
+    guess = trial.number - 1
+    if 0 <= guess < len(trials) and trials[guess].id == trial.id:
+        return guess
+    return next((i for i, t in enumerate(trials) if t.id == trial.id), len(trials))
 
 
 def _median_stops(trial: Trial, step: int, store: TrialStore, minimize: bool) -> bool:

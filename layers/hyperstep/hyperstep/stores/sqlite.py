@@ -526,9 +526,13 @@ class SQLiteStore(TrialStore):
                 added.append(model)
             else:
                 listed.trials[at] = model
-        if added:
-            listed.trials = sorted([*listed.trials, *added], key=lambda t: t.number)
-            listed.at = {t.id: i for i, t in enumerate(listed.trials)}
+        added.sort(key=lambda t: t.number)
+        if added and listed.trials and added[0].number < listed.trials[-1].number:  # not past the last: in place
+            added, listed.trials = sorted([*listed.trials, *added], key=lambda t: t.number), []
+            listed.at = {}
+        for trial in added:  # a Suggest's new trials, numbered past every listed one: appended
+            listed.at[trial.id] = len(listed.trials)
+            listed.trials.append(trial)
         return listed
 
     def _with_points(self, trial: Trial, points: tuple[int, dict[int, float]] | None) -> Trial:
