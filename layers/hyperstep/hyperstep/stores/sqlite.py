@@ -16,7 +16,8 @@ its job, so a model is parsed once per body and reused while the stored body is 
 (``ParsedBodies``): a read costs a row fetch and a string comparison, not a validation
 (a job's or trial's body written on this connection is not parsed at all: the model
 written is kept with it); and a job's list of trials is read again only once something was committed since
-(on this connection, or on another: SQLite's ``PRAGMA data_version``).
+(on this connection, or on another: SQLite's ``PRAGMA data_version``), and then only the trials
+written since (each trial's change counter, ``CHANGES``, set by the file's own triggers).
 
 A trial's curve (``Trial.curve``) lives in the ``curves`` table, one row a step, not in
 its body: a step report writes its row and the small body (the merged reports), never
