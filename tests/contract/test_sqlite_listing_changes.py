@@ -123,3 +123,15 @@ def test_trials_added_below_the_last_number_are_listed_in_order(store: SQLiteSto
     listed = store.list_trials("job")
     assert [t.number for t in listed] == [*range(1, 41), 42, 43, 45] and listed == fresh_list(path)
     assert listed[39].curve == {1: 40.0, 2: 20.0}
+
+
+def test_a_listing_inside_a_transaction_rolled_back_is_not_kept(store: SQLiteStore, path: Path) -> None:
+    """(``add_trials``' ``make`` runs inside one.) The counters and rows it read are taken
+    again by the next writes: kept, they would hide those."""
+    store.list_trials("job")
+    with pytest.raises(RuntimeError), store._tx() as conn:
+        store._write_trial(conn, store.get_trial("job", trial_id(6)).model_copy(update={"state": TrialState.FAILED}))
+        assert store.list_trials("job")[5].state is TrialState.FAILED
+        raise RuntimeError("rolled back")
+    report(store, 6, 2)
+    assert store.list_trials("job") == fresh_list(path) and store.list_trials("job")[5].curve == {1: 6.0, 2: 3.0}

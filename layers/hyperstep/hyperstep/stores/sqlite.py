@@ -491,6 +491,11 @@ class SQLiteStore(TrialStore):
 
     def list_trials(self, job_id: str) -> list[Trial]:
         with self._lock:  # nothing committed since the last read, here or elsewhere: the same list
+            if self._conn.in_transaction and not self._batched:  # what a rollback may undo is kept by none
+                self._forget_curves()  # (a batch undone forgets them itself)
+                trials = self._relist(job_id, None).trials
+                self._forget_curves()
+                return trials
             version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
             listed = self._listed.get(job_id)
             if listed is None or listed.version != version:
