@@ -45,8 +45,11 @@ def test_a_step_report_runs_six_statements(store: SQLiteStore) -> None:
     report(store, 2, 0.8, 2.0)
     store._conn.set_trace_callback(None)
     # BEGIN, the body read and rewritten, the rows since, the new row, COMMIT. Before: a
-    # seventh, the two newest rows read again by ORDER BY step DESC LIMIT 2.
-    assert len(statements) == 6, statements
+    # seventh, the two newest rows read again by ORDER BY step DESC LIMIT 2. The body's write
+    # runs its trigger (``sqlite.CHANGES``: the row's change counter, one seek and one update
+    # inside the UPDATE, no statement of the store's), which the trace shows as that UPDATE again.
+    issued = [s for i, s in enumerate(statements) if i == 0 or s != statements[i - 1]]
+    assert len(issued) == 6, statements
     assert not any("LIMIT 2" in statement for statement in statements)
 
 
