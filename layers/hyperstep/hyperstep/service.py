@@ -112,6 +112,14 @@ __all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results
 
 log = logging.getLogger(__name__)
 
+PUBLISH_GRACE_SECONDS = 900.0
+"""How long after a job's end the reaper publishes its completion event if no closer has
+(``announce_lost``): longer than a closer's own retries, so it rarely publishes twice. Finish
+Job as a Task: 5 tries of the function's 60 s timeout, 2, 4, 8 and 16 s apart (the state
+machine's Retry), 330 s; as the target of an execution's status-change rule, an asynchronous
+invoke: 3 tries, one and two minutes apart ("How Lambda handles errors and retries with
+asynchronous invocation", Lambda Developer Guide), 360 s. Throttled invokes may wait in
+Lambda's queue up to 6 hours: such a late retry then publishes a second time."""
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
 # round (Suggest Trials, whose task waits for its token, then Job Done?) writes ROUND_EVENTS
@@ -235,8 +243,14 @@ class TuningService:
         meanwhile (the job stopping) is kept, and the job closed stopped, as no execution may
         run it (one whose start lost only its answer finds it closed and ends); written failed
         over it, the stop was lost, and such an execution took the job back (``_claimed``).
-        Either end publishes the job's completion event (``_announce``): no execution will. A
-        job so failed that is taken back or reopened later announces its next end too."""
+        Either end publishes the job's completion event (``_announce``): no execution will.
+        A failed start whose error leaves unknown whether its execution started (a timeout,
+        not the orchestrator's refusal: ``Orchestrator.started_nothing``) publishes nothing
+        yet: that execution, if it runs, takes the job back at its first Suggest (``_claimed``)
+        and announces its real end, one event for the job instead of "failed" then its end;
+        if none does, the reaper's pass announces the failure once the grace is over
+        (``announce_lost``). A job whose failure was announced and that is taken back or
+        reopened later (a keyed retry, a tick) announces its next end too."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
@@ -248,7 +262,8 @@ class TuningService:
                 if self.store.get_job(job_id).status is JobStatus.STOPPING:
                     self._announced(lambda: self.finish(FinishRequest(job_id=job_id)), job_id)
             else:
-                self._announced(lambda: self._announce(job), job_id)
+                if self.orchestrator.started_nothing(exc):  # else the reaper's pass may (``announce_lost``)
+                    self._announced(lambda: self._announce(job), job_id)
             raise
         return self._record_execution(job_id, execution_id)
 
@@ -1095,14 +1110,15 @@ class TuningService:
                 job = self.store.get_job(job.id)  # their ends moved its counters
         return self._announce(job)  # a retried Finish finds it published by its first run
 
-    def _announce(self, job: Job, again: bool = False) -> dict[str, Any]:
-        """Publish the closed job's completion event, unless it was (``again``: whether it
-        was or not, for an end that replaces the one announced), mark it published, and
-        return its summary. Marked after publishing: a closer that dies in between publishes
-        again on its retry, at least once rather than never. A job read unfinished (reopened
+    def _announce(self, job: Job) -> dict[str, Any]:
+        """Publish the closed job's completion event, unless it was (a new end, such as a
+        failed start's stop, clears the mark: ``TrialStore.set_job_status``), mark it
+        published, and return its summary. Marked after publishing: a closer that dies in
+        between publishes again on its retry, or, with none, the reaper after the grace
+        (``announce_lost``): at least once rather than never. A job read unfinished (reopened
         since its close: taken back, a keyed retry) announces nothing here: its next end will."""
         summary = self._summary(job)
-        if job.status.finished and (again or not job.completion_published):
+        if job.status.finished and not job.completion_published:
             self.publisher.publish("Tuning Job Completed", summary)
             self.store.mark_completion_published(job.id)
         return summary
@@ -1220,7 +1236,7 @@ class TuningService:
                 stop_reason=StopReason.STOPPED_BY_USER,
                 stop_detail="stopped by the user before its execution started",
             )
-            self._announced(lambda: self._announce(stopped, again=True), job_id)
+            self._announced(lambda: self._announce(stopped), job_id)
             return stopped
         try:
             self._stop_active(job, self.store.list_trials(job_id))
@@ -1307,9 +1323,36 @@ class TuningService:
                 failure = failure or exc
             if reaped is not None:
                 reaped(job)
+        try:
+            counts["announced"] = self.announce_lost()
+        except Exception as exc:
+            log.exception("announcing lost completion events failed (%s); the pass goes on", error_kind(exc))
+            failure = failure or exc
         if failure is not None:
             raise failure
         return counts
+
+    def announce_lost(self, grace_seconds: float = PUBLISH_GRACE_SECONDS) -> int:
+        """Publish the completion event of every job that ended over ``grace_seconds`` ago
+        with none marked published, and say how many: the closer that won its status write
+        died before its publish landed (a Lambda timeout, PutEvents throttled past the SDK's
+        retries where only logged: ``_announced``), and no closer looks at a finished job
+        again. At least once: a closer's own retry still under way when the grace is over
+        publishes too. A job whose publish fails is logged, the others are announced, and the
+        first such error is raised at the end (the next pass tries it again)."""
+        failure: Exception | None = None
+        announced = 0
+        for job in self.store.list_unpublished_jobs(self.clock() - grace_seconds):
+            try:
+                self._announce(job)
+            except Exception as exc:
+                log.exception("job %s: its lost completion event failed again (%s)", job.id, error_kind(exc))
+                failure = failure or exc
+            else:
+                announced += 1
+        if failure is not None:
+            raise failure
+        return announced
 
     def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int], until: float | None = None) -> None:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its
@@ -1339,10 +1382,26 @@ class TuningService:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
         woken = self.woken.pop(job.id) or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
-        if not woken and self._close_if_execution_ended(job.id, grace_seconds):
+        if not woken and self._close_if_stopped_unstarted(job.id, grace_seconds):
+            counts["unstarted_stopped"] = counts.get("unstarted_stopped", 0) + 1
+        elif not woken and self._close_if_execution_ended(job.id, grace_seconds):
             counts["executions_ended"] = counts.get("executions_ended", 0) + 1
         if failure is not None:
             raise failure
+
+    def _close_if_stopped_unstarted(self, job_id: str, grace: float) -> bool:
+        """Close a stopping job that has no execution recorded and is older than the grace,
+        stopped as Finish would, and say whether it did: its start failed after the user's
+        stop landed and the Finish that start ran failed too (``start_execution``), and no
+        execution will close it (one whose start lost only its answer finds it closed and
+        ends, as after that Finish)."""
+        job = self.store.get_job(job_id)
+        if job.status is not JobStatus.STOPPING or job.execution_id is not None:
+            return False
+        if self.clock() - job.created_at <= grace:  # its start may still be under way
+            return False
+        self.finish(FinishRequest(job_id=job_id))
+        return True
 
     def _close_if_execution_ended(self, job_id: str, grace: float) -> bool:
         """Close the job as its execution's end event would have (``close_ended_execution``)
