@@ -250,12 +250,12 @@ def test_a_closer_that_died_between_its_write_and_its_publish_is_announced_by_th
     is over, and marks it: the next pass publishes nothing."""
     service, bus, clock = ended
     clock.now += PUBLISH_GRACE_SECONDS / 2  # a closer's retry may still come: left to it
-    assert service.reap()["announced"] == 0 and bus.completions() == []
+    assert "announced" not in service.reap() and bus.completions() == []
     clock.now += PUBLISH_GRACE_SECONDS
     assert service.reap()["announced"] == 1
     assert bus.completions() == [("job", "completed")]
     assert service.store.get_job("job").completion_published
-    assert service.reap()["announced"] == 0 and bus.completions() == []
+    assert "announced" not in service.reap() and bus.completions() == []
 
 
 def test_a_lost_event_the_closer_retry_published_first_is_not_announced_again(ended) -> None:

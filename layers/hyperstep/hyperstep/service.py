@@ -1324,7 +1324,8 @@ class TuningService:
             if reaped is not None:
                 reaped(job)
         try:
-            counts["announced"] = self.announce_lost()
+            if announced := self.announce_lost():
+                counts["announced"] = announced
         except Exception as exc:
             log.exception("announcing lost completion events failed (%s); the pass goes on", error_kind(exc))
             failure = failure or exc
