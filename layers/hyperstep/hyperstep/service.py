@@ -1383,32 +1383,21 @@ class TuningService:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
         woken = self.woken.pop(job.id) or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
-        if not woken and self._close_if_stopped_unstarted(job.id, grace_seconds):
-            counts["unstarted_stopped"] = counts.get("unstarted_stopped", 0) + 1
-        elif not woken and self._close_if_execution_ended(job.id, grace_seconds):
-            counts["executions_ended"] = counts.get("executions_ended", 0) + 1
+        closed = None if woken else self._close_if_ended(job.id, grace_seconds)
+        if closed is not None:
+            counts[closed] = counts.get(closed, 0) + 1
         if failure is not None:
             raise failure
 
-    def _close_if_stopped_unstarted(self, job_id: str, grace: float) -> bool:
-        """Close a stopping job that has no execution recorded and is older than the grace,
-        stopped as Finish would, and say whether it did: its start failed after the user's
-        stop landed and the Finish that start ran failed too (``start_execution``), and no
-        execution will close it (one whose start lost only its answer finds it closed and
-        ends, as after that Finish)."""
-        job = self.store.get_job(job_id)
-        if job.status is not JobStatus.STOPPING or job.execution_id is not None:
-            return False
-        if self.clock() - job.created_at <= grace:  # its start may still be under way
-            return False
-        self.finish(FinishRequest(job_id=job_id))
-        return True
-
-    def _close_if_execution_ended(self, job_id: str, grace: float) -> bool:
+    def _close_if_ended(self, job_id: str, grace: float) -> str | None:
         """Close the job as its execution's end event would have (``close_ended_execution``)
-        if that execution has ended outside Finish Job, and say whether it did: the event can
-        be lost for good (a rule disabled, its target throttled past its retries), and the job
-        would stay running forever.
+        if that execution has ended outside Finish Job, and say so (``executions_ended``): the
+        event can be lost for good (a rule disabled, its target throttled past its retries),
+        and the job would stay running forever. A stopping job with no execution recorded is
+        closed stopped as Finish would (``unstarted_stopped``): its start failed after the
+        user's stop landed and the Finish that start ran failed too (``start_execution``), and
+        no execution will close it (one whose start lost only its answer finds it closed and
+        ends, as after that Finish). None when it closed nothing.
 
         Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
         no parked token, or one nobody waits on), that is unfinished as read now, has an
@@ -1418,12 +1407,19 @@ class TuningService:
         recorded woke (``_end``, ``woken``): its execution took the token, the pass's own
         wake finds none."""
         job = self.store.get_job(job_id)
-        if self.orchestrator is None or job.status.finished or job.execution_id is None:
-            return False
-        if self.clock() - job.created_at <= grace:  # its first round may still be starting
-            return False
+        if self.orchestrator is None or job.status.finished:
+            return None
+        if self.clock() - job.created_at <= grace:  # its first round (or its start) may still be under way
+            return None
+        if job.execution_id is None:
+            if job.status is not JobStatus.STOPPING:
+                return None
+            self.finish(FinishRequest(job_id=job_id))
+            return "unstarted_stopped"
         change = self.orchestrator.describe_execution(job.execution_id)
-        return change is not None and self.close_ended_execution(change) is not None
+        if change is None or self.close_ended_execution(change) is None:
+            return None
+        return "executions_ended"
 
     def _reapable(self, job: Job) -> list[Trial]:
         """The job's running trials, and its pruned ones whose platform end is unseen
