@@ -357,7 +357,7 @@ class SQLiteStore(TrialStore):
             if expected is not None and job.status not in expected:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
             changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
-            if not (status.finished and job.status is status):  # a new end, or none: announced anew
+            if not (status.finished and expected is not None and set(expected) == {status}):  # a new end, or none
                 changes["completion_published"] = False
             if not status.finished:
                 changes["error"] = None
