@@ -1305,7 +1305,10 @@ class TuningService:
         random order each pass, so passes cut short still reach every one. A pass cut short
         counts the jobs it left for the next in ``left``, the trials of a job it reached in
         ``trials_left``: one trial's reading is bounded (a Batch log: ``logs.MAX_LOG_PAGES``
-        pages), a job's many trials are not."""
+        pages), a job's many trials are not.
+
+        Each pass then publishes the completion events closers left unpublished
+        (``announce_lost``: counted in ``announced``), whichever jobs it reaped."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
         order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
