@@ -31,6 +31,7 @@ from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -216,3 +217,22 @@ def test_an_execution_is_described_as_its_status_change_event_would_be(engine: E
     ended = engine.orchestrator.describe_execution(arn)
     assert ended is not None and ended.status == "SUCCEEDED"
     assert engine.orchestrator.describe_execution(execution_arn(engine.machine_arn, "never-started")) is None
+
+
+def test_a_start_is_known_to_have_started_nothing_only_when_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What decides whether a failed start's job is announced failed at once (``TuningService
+    .start_execution``): StartExecution's own errors (its service model's: a state machine
+    that does not exist, here from moto) refuse the start; a server error or a lost answer
+    (the execution may run and take its job back) leaves it unknown."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        sfn = boto3.client("stepfunctions")
+        orchestrator = StepFunctionsOrchestrator(sfn, f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:gone")
+        with pytest.raises(ClientError) as refused:
+            orchestrator.start_execution("job-1", "job-1-abc")
+        assert refused.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+        assert orchestrator.started_nothing(refused.value)
+        server = ClientError({"Error": {"Code": "InternalFailure", "Message": "x"}}, "StartExecution")
+        assert not orchestrator.started_nothing(server)
+        assert not orchestrator.started_nothing(ReadTimeoutError(endpoint_url="https://states"))

@@ -10,6 +10,7 @@ import pytest
 from hyperstep.errors import NotFoundError
 from hyperstep.models import Job, JobStatus
 from hyperstep.stores.base import TrialStore
+from tests.conftest import Clock
 
 MakeJob = Callable[..., Job]
 
@@ -21,9 +22,39 @@ def test_the_marker_holds_until_the_job_is_unfinished_again(store: TrialStore, m
     store.mark_completion_published(job.id)
     marked = store.get_job(job.id)
     assert marked.completion_published and marked.status is JobStatus.COMPLETED
-    assert store.set_job_status(job.id, JobStatus.FAILED, error="late").completion_published  # still finished
+    recorded = store.set_job_status(job.id, JobStatus.COMPLETED, expected=(JobStatus.COMPLETED,), execution_id="e")
+    assert recorded.completion_published  # its execution recorded: the same end
     reopened = store.set_job_status(job.id, JobStatus.RUNNING)
     assert not reopened.completion_published and not store.get_job(job.id).completion_published
+
+
+def test_a_new_end_of_a_finished_job_clears_the_marker(store: TrialStore, make_job: MakeJob) -> None:
+    """A failed start stopped (failed, then stopped) is a new end, announced anew: the service
+    no longer passes ``again`` to publish over the mark."""
+    job = make_job()
+    store.set_job_status(job.id, JobStatus.FAILED, error="could not start execution: refused")
+    store.mark_completion_published(job.id)
+    stopped = store.set_job_status(job.id, JobStatus.STOPPED, expected=(JobStatus.FAILED,))
+    assert not stopped.completion_published and not store.get_job(job.id).completion_published
+
+
+def test_unpublished_jobs_are_the_finished_unmarked_ones_ended_before_the_time(
+    store: TrialStore, make_job: MakeJob, clock: Clock
+) -> None:
+    """What the reaper announces (``TuningService.announce_lost``): a closer that died between
+    its status write and its publish left the job finished and unmarked."""
+    lost, marked, _running, reopened, recent = (make_job() for _ in range(5))
+    for job in (lost, marked, reopened):
+        store.set_job_status(job.id, JobStatus.COMPLETED)
+    store.mark_completion_published(marked.id)
+    store.set_job_status(reopened.id, JobStatus.RUNNING, expected=(JobStatus.COMPLETED,))
+    clock.now += 100
+    store.set_job_status(recent.id, JobStatus.FAILED, error="every trial failed")
+    assert store.list_unpublished_jobs(clock.now - 50) == [store.get_job(lost.id)]
+    assert sorted(j.id for j in store.list_unpublished_jobs(clock.now + 1)) == [lost.id, recent.id]
+    store.mark_completion_published(lost.id)
+    store.set_job_status(recent.id, JobStatus.FAILED, expected=(JobStatus.FAILED,), execution_id="e")  # same end
+    assert [j.id for j in store.list_unpublished_jobs(clock.now + 1)] == [recent.id]
 
 
 def test_a_job_stored_with_the_marker_reads_back_with_it(store: TrialStore, make_job: MakeJob) -> None:

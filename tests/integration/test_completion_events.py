@@ -26,7 +26,7 @@ from hyperstep.errors import ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest
 from hyperstep.models import JobStatus
-from hyperstep.service import START_FAILED, TuningService
+from hyperstep.service import PUBLISH_GRACE_SECONDS, START_FAILED, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from tests.conftest import Clock, spec_document
@@ -212,3 +212,147 @@ def test_the_reaper_and_the_execution_event_closing_one_job_at_once_announce_it_
     assert raced and store.get_job("job").status is JobStatus.FAILED
     assert bus.completions() == [("job", "failed")]
     assert [summary["status"] for summary in answered] == ["failed"]  # the loser answers the end as it landed
+
+
+class DiesOnce:
+    """The bus as a closer sees it that dies (a Lambda timeout, an OOM) before its first
+    PutEvents lands: that publish raises and reaches no one; later ones go through."""
+
+    def __init__(self, publisher: EventBridgePublisher) -> None:
+        self.publisher, self.died = publisher, False
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        if not self.died:
+            self.died = True
+            raise TimeoutError("Task timed out after 60.00 seconds")
+        self.publisher.publish(detail_type, detail)
+
+
+@pytest.fixture
+def ended(store: TrialStore) -> tuple[TuningService, Bus, Clock]:
+    """A job whose Finish wrote its final status and died before its publish: finished, not
+    marked published, and no closer will look at it again (the execution's Finish retry
+    is modelled as never coming: its execution timed out meanwhile)."""
+    bus, clock = Bus(), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), DiesOnce(bus.publisher), clock=clock)
+    service.submit(parse_spec(spec_document()), job_id="job")
+    with pytest.raises(TimeoutError):
+        service.finish(FinishRequest(job_id="job"))
+    job = store.get_job("job")
+    assert job.status.finished and not job.completion_published and bus.completions() == []
+    return service, bus, clock
+
+
+def test_a_closer_that_died_between_its_write_and_its_publish_is_announced_by_the_reaper(ended) -> None:
+    """Before: the reaper visited unfinished jobs only, and the job's end went unannounced
+    for good. Now its pass publishes it once the grace (longer than a closer's own retries)
+    is over, and marks it: the next pass publishes nothing."""
+    service, bus, clock = ended
+    clock.now += PUBLISH_GRACE_SECONDS / 2  # a closer's retry may still come: left to it
+    assert "announced" not in service.reap() and bus.completions() == []
+    clock.now += PUBLISH_GRACE_SECONDS
+    assert service.reap()["announced"] == 1
+    assert bus.completions() == [("job", "completed")]
+    assert service.store.get_job("job").completion_published
+    assert "announced" not in service.reap() and bus.completions() == []
+
+
+def test_a_lost_event_the_closer_retry_published_first_is_not_announced_again(ended) -> None:
+    service, bus, clock = ended
+    service.finish(FinishRequest(job_id="job"))  # the Task's retry, within the grace
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    service.reap()
+    assert bus.completions() == [("job", "completed")]
+
+
+class ThrottledStop:
+    """The store as a start's Finish sees it: the job's stopped write refused (DynamoDB
+    throttled past the SDK's retries) once, as that Finish runs inside a failing start."""
+
+    def __init__(self, store: TrialStore) -> None:
+        self.store, self.write, self.refused = store, store.set_job_status, False
+
+    def __call__(self, job_id: str, status: JobStatus, **fields: Any) -> Any:
+        if status is JobStatus.STOPPED and not self.refused:
+            self.refused = True
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return self.write(job_id, status, **fields)
+
+
+def test_a_stopped_job_whose_start_and_then_its_finish_failed_is_closed_by_the_reaper(store: TrialStore) -> None:
+    """The user's stop lands while StartExecution is on its way, the start fails, and the
+    Finish it runs fails too: the job stays stopping with no execution. Before, nothing
+    closed it (the reaper asks only of a recorded execution); now the reaper's pass closes it
+    stopped, with its one completion event."""
+    bus, orchestrator, clock = Bus(), NoStart(), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
+    orchestrator.before = service.stop
+    store.set_job_status = ThrottledStop(store)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="ExecutionLimitExceeded"):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    job = store.get_job("job")
+    assert job.status is JobStatus.STOPPING and job.execution_id is None and bus.completions() == []
+    service.reap(grace_seconds=300)  # its start may still be under way: left
+    assert store.get_job("job").status is JobStatus.STOPPING
+    clock.now += 600
+    assert service.reap(grace_seconds=300)["unstarted_stopped"] == 1
+    assert store.get_job("job").status is JobStatus.STOPPED
+    assert bus.completions() == [("job", "stopped")]
+    service.reap(grace_seconds=300)
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    service.reap(grace_seconds=300)
+    assert bus.completions() == []
+
+
+class AnswerLost(FakeOrchestrator):
+    """StartExecution starts the execution (``began``) or not, and its answer is lost either
+    way (a read timeout): the error leaves unknown whether it started, as the Step Functions
+    adapter says of any error but StartExecution's own (``started_nothing``)."""
+
+    def __init__(self, began: bool) -> None:
+        super().__init__()
+        self.began, self.lost = began, False
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        if self.lost:  # the execution asking again for its own running name
+            return super().start_execution(job_id, name)
+        self.lost = True
+        if self.began:
+            super().start_execution(job_id, name)
+        else:
+            self.started.append(name)
+        raise TimeoutError("Read timeout on endpoint URL")
+
+    def started_nothing(self, error: Exception) -> bool:
+        return False
+
+
+def test_a_failed_start_whose_execution_takes_the_job_back_announces_only_its_real_end(store: TrialStore) -> None:
+    """The start's answer is lost and the job stored failed, while the execution it began
+    runs, takes the job back at its first Suggest and ends it. A consumer keyed on the job id
+    sees its one end. Before: "failed" at once, then "completed"."""
+    bus, orchestrator = Bus(), AnswerLost(began=True)
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    with pytest.raises(TimeoutError):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    assert store.get_job("job").status is JobStatus.FAILED and bus.completions() == []
+    service.suggest(SuggestRequest(job_id="job", execution=orchestrator.started[0]))
+    assert store.get_job("job").status is JobStatus.RUNNING
+    service.finish(FinishRequest(job_id="job"))
+    assert bus.completions() == [("job", "completed")]
+
+
+def test_a_failed_start_no_execution_takes_back_is_announced_failed_after_the_grace(store: TrialStore) -> None:
+    bus, orchestrator, clock = Bus(), AnswerLost(began=False), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
+    with pytest.raises(TimeoutError):
+        service.submit(parse_spec(spec_document()), job_id="job")
+    service.reap()
+    assert bus.completions() == []  # its execution may yet take it back
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    service.reap()
+    service.reap()
+    assert bus.completions() == [("job", "failed")]

@@ -48,7 +48,11 @@ The scenarios, in one moto deployment:
 - the same with the event lost: the reaper asks ``DescribeExecution`` and closes the job
   (``PutEvents``, ``StopTrainingJob``);
 - the same with one trial awaiting its final objective (its end carried none): Finish settles
-  it from the source (``DescribeTrainingJob``; ``DescribeJobs`` and the job's log).
+  it from the source (``DescribeTrainingJob``; ``DescribeJobs`` and the job's log);
+- a job closed by a Finish that died before its publish: the reaper's pass publishes its end
+  (``Query`` of the unpublished jobs' markers, ``PutEvents``, the mark's transaction);
+- a job left stopping with no execution (its start and the close it ran both failed): the
+  reaper's pass closes it stopped and publishes its end.
 """
 
 from __future__ import annotations
@@ -670,6 +674,39 @@ def execution_end_event_lost(stack: MotoStack) -> None:
     assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
 
 
+def completion_event_lost(stack: MotoStack) -> None:
+    """A job whose execution is stopped by hand is closed by a Finish that dies between its
+    status write and its publish (written here an hour ago, as that Finish would): the
+    reaper's pass finds it among the finished jobs not marked published (``Query`` of their
+    markers' partition, ``GetItem``), publishes its end (``PutEvents``) and marks it
+    (``UpdateItem`` of the job, ``DeleteItem`` of its marker, one transaction). moto's engine
+    keeps an execution that waits for a task token RUNNING when stopped."""
+    job = stack.service.submit(parse_spec(spec("sagemaker", "iam-completion-lost")))
+    launched_and_waiting(stack, job.id)
+    stack.sfn.stop_execution(executionArn=execution_of(stack, job.id), error="Manual", cause="stopped by hand")
+    stack.service.store.take_task_token(job.id)
+    store = stack.service.store
+    with mock.patch.object(store, "clock", lambda: time.time() - 3600):
+        store.set_job_status(job.id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error="Manual: stopped by hand")
+    counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert counts.get("announced", 0) >= 1, counts
+    assert store.get_job(job.id).completion_published
+
+
+def stopped_job_left_without_execution(stack: MotoStack) -> None:
+    """A user's stop lands while a job's StartExecution is on its way, the start fails, and the
+    close it runs fails too (modelled: the job is left stopping, no execution recorded): the
+    reaper's pass closes it stopped as Finish would (``Query`` of its trials, the status
+    transaction) and publishes its end (``PutEvents``)."""
+    job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-stopped-unstarted")))
+    stack.service.store.set_job_status(job.id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+    with mock.patch.object(stack, "reaper_grace_seconds", -10 * 3600.0):  # an old job
+        counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert counts.get("unstarted_stopped") == 1, counts
+    stopped = stack.service.store.get_job(job.id)
+    assert stopped.status is JobStatus.STOPPED and stopped.completion_published, stopped
+
+
 def awaiting_objective(platform: TrainingPlatform, launched: Launched) -> None:
     """The trial's job ended and its end carried no objective, nor does the platform's record
     (SageMaker's ``FinalMetricDataList`` empty; Batch keeps none): the trial awaits its final
@@ -725,6 +762,8 @@ SCENARIOS = (
     execution_stopped_by_hand,
     execution_end_event_lost,
     execution_stopped_while_a_trial_awaits_its_objective,
+    completion_event_lost,
+    stopped_job_left_without_execution,
 )
 
 

@@ -32,6 +32,16 @@ class StepFunctionsOrchestrator(Orchestrator):
             raise ExecutionClosedError(execution_arn(self.state_machine_arn, name[:80])) from None
         return response["executionArn"]
 
+    def started_nothing(self, error: Exception) -> bool:
+        """StartExecution's own errors (those of its service model: ``ExecutionLimitExceeded``,
+        ``InvalidName``, ``StateMachineDoesNotExist``, ``KmsThrottlingException``, ...; Step
+        Functions API reference, StartExecution, Errors) are its answer refusing the start;
+        any other (a 5xx, a read timeout, a dropped connection) leaves it unknown."""
+        if not isinstance(error, ClientError):
+            return False
+        operation = self.client.meta.service_model.operation_model("StartExecution")
+        return error.response.get("Error", {}).get("Code") in {shape.name for shape in operation.error_shapes}
+
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         errors = self.client.exceptions
         try:

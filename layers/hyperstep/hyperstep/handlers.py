@@ -261,9 +261,11 @@ def handle_reaper(
     Fetches results of running trials whose end event never arrived (Describe* calls), fails
     trials past their timeout plus the grace, settles trials that ended without their final
     objective and waited the grace for it (from the source, else failed), prunes trials on
-    what their log printed. Each end it recorded counts in the job's ``Trials{State}`` (and
-    ``BestValue``) as Collect counts it, one EMF object per job flushed once the job is
-    reaped (``count_ends``); then ``ReapedResults`` and ``TrialsTimedOut``, without a job.
+    what their log printed, closes jobs whose execution ended unseen (or that stopped with
+    none), and publishes completion events a closer died before publishing. Each end it
+    recorded counts in the job's ``Trials{State}`` (and ``BestValue``) as Collect counts it,
+    one EMF object per job flushed once the job is reaped (``count_ends``); then
+    ``ReapedResults`` and ``TrialsTimedOut``, without a job.
     """
     metrics = telemetry.metrics
     with recording() as ends:

@@ -348,8 +348,10 @@ class Job(ReadBackKeepsKnownFields):
     """The same in words, with the numbers: ``no improvement in the last 10 completed trials``."""
     completion_published: bool = False
     """Whether Finish has published the job's completion event since the job last became
-    finished (``TrialStore.mark_completion_published``; a status write that leaves the job
-    unfinished clears it): a retried Finish does not publish it twice."""
+    finished (``TrialStore.mark_completion_published``; a status write of a new end or of
+    an unfinished status clears it): a
+    retried Finish does not publish it twice, and the reaper announces a finished job left
+    without it (``TuningService.announce_lost``)."""
 
     @property
     def strategy_seed(self) -> int | None:

@@ -25,6 +25,13 @@ class Orchestrator(ABC):
         the same name and input are idempotent); under the name of one that has closed, it
         raises ``ExecutionClosedError`` with that one's id (its name is taken for 90 days)."""
 
+    def started_nothing(self, error: Exception) -> bool:
+        """Whether ``error``, raised by ``start_execution``, says that no execution started:
+        an answer refusing the start. False when it leaves that unknown (a timeout, a lost
+        connection, a server error: the execution may run and take its job back). An
+        orchestrator in the caller's own process raises only when it started nothing."""
+        return True
+
     @abstractmethod
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         """Resume the execution waiting on ``token``; False when it no longer waits."""

@@ -112,6 +112,14 @@ __all__ = ["HANDOFF_EVENTS", "ROUND_EVENTS", "TuningService", "parked", "results
 
 log = logging.getLogger(__name__)
 
+PUBLISH_GRACE_SECONDS = 900.0
+"""How long after a job's end the reaper publishes its completion event if no closer has
+(``announce_lost``): longer than a closer's own retries, so it rarely publishes twice. Finish
+Job as a Task: 5 tries of the function's 60 s timeout, 2, 4, 8 and 16 s apart (the state
+machine's Retry), 330 s; as the target of an execution's status-change rule, an asynchronous
+invoke: 3 tries, one and two minutes apart ("How Lambda handles errors and retries with
+asynchronous invocation", Lambda Developer Guide), 360 s. Throttled invokes may wait in
+Lambda's queue up to 6 hours: such a late retry then publishes a second time."""
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
 # round (Suggest Trials, whose task waits for its token, then Job Done?) writes ROUND_EVENTS
@@ -235,8 +243,14 @@ class TuningService:
         meanwhile (the job stopping) is kept, and the job closed stopped, as no execution may
         run it (one whose start lost only its answer finds it closed and ends); written failed
         over it, the stop was lost, and such an execution took the job back (``_claimed``).
-        Either end publishes the job's completion event (``_announce``): no execution will. A
-        job so failed that is taken back or reopened later announces its next end too."""
+        Either end publishes the job's completion event (``_announce``): no execution will.
+        A failed start whose error leaves unknown whether its execution started (a timeout,
+        not the orchestrator's refusal: ``Orchestrator.started_nothing``) publishes nothing
+        yet: that execution, if it runs, takes the job back at its first Suggest (``_claimed``)
+        and announces its real end, one event for the job instead of "failed" then its end;
+        if none does, the reaper's pass announces the failure once the grace is over
+        (``announce_lost``). A job whose failure was announced and that is taken back or
+        reopened later (a keyed retry, a tick) announces its next end too."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
@@ -248,7 +262,8 @@ class TuningService:
                 if self.store.get_job(job_id).status is JobStatus.STOPPING:
                     self._announced(lambda: self.finish(FinishRequest(job_id=job_id)), job_id)
             else:
-                self._announced(lambda: self._announce(job), job_id)
+                if self.orchestrator.started_nothing(exc):  # else the reaper's pass may (``announce_lost``)
+                    self._announced(lambda: self._announce(job), job_id)
             raise
         return self._record_execution(job_id, execution_id)
 
@@ -1095,14 +1110,15 @@ class TuningService:
                 job = self.store.get_job(job.id)  # their ends moved its counters
         return self._announce(job)  # a retried Finish finds it published by its first run
 
-    def _announce(self, job: Job, again: bool = False) -> dict[str, Any]:
-        """Publish the closed job's completion event, unless it was (``again``: whether it
-        was or not, for an end that replaces the one announced), mark it published, and
-        return its summary. Marked after publishing: a closer that dies in between publishes
-        again on its retry, at least once rather than never. A job read unfinished (reopened
+    def _announce(self, job: Job) -> dict[str, Any]:
+        """Publish the closed job's completion event, unless it was (a new end, such as a
+        failed start's stop, clears the mark: ``TrialStore.set_job_status``), mark it
+        published, and return its summary. Marked after publishing: a closer that dies in
+        between publishes again on its retry, or, with none, the reaper after the grace
+        (``announce_lost``): at least once rather than never. A job read unfinished (reopened
         since its close: taken back, a keyed retry) announces nothing here: its next end will."""
         summary = self._summary(job)
-        if job.status.finished and (again or not job.completion_published):
+        if job.status.finished and not job.completion_published:
             self.publisher.publish("Tuning Job Completed", summary)
             self.store.mark_completion_published(job.id)
         return summary
@@ -1220,7 +1236,7 @@ class TuningService:
                 stop_reason=StopReason.STOPPED_BY_USER,
                 stop_detail="stopped by the user before its execution started",
             )
-            self._announced(lambda: self._announce(stopped, again=True), job_id)
+            self._announced(lambda: self._announce(stopped), job_id)
             return stopped
         try:
             self._stop_active(job, self.store.list_trials(job_id))
@@ -1289,7 +1305,10 @@ class TuningService:
         random order each pass, so passes cut short still reach every one. A pass cut short
         counts the jobs it left for the next in ``left``, the trials of a job it reached in
         ``trials_left``: one trial's reading is bounded (a Batch log: ``logs.MAX_LOG_PAGES``
-        pages), a job's many trials are not."""
+        pages), a job's many trials are not.
+
+        Each pass then publishes the completion events closers left unpublished
+        (``announce_lost``: counted in ``announced``), whichever jobs it reaped."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
         order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
@@ -1307,9 +1326,37 @@ class TuningService:
                 failure = failure or exc
             if reaped is not None:
                 reaped(job)
+        try:
+            if announced := self.announce_lost():
+                counts["announced"] = announced
+        except Exception as exc:
+            log.exception("announcing lost completion events failed (%s); the pass goes on", error_kind(exc))
+            failure = failure or exc
         if failure is not None:
             raise failure
         return counts
+
+    def announce_lost(self, grace_seconds: float = PUBLISH_GRACE_SECONDS) -> int:
+        """Publish the completion event of every job that ended over ``grace_seconds`` ago
+        with none marked published, and say how many: the closer that won its status write
+        died before its publish landed (a Lambda timeout, PutEvents throttled past the SDK's
+        retries where only logged: ``_announced``), and no closer looks at a finished job
+        again. At least once: a closer's own retry still under way when the grace is over
+        publishes too. A job whose publish fails is logged, the others are announced, and the
+        first such error is raised at the end (the next pass tries it again)."""
+        failure: Exception | None = None
+        announced = 0
+        for job in self.store.list_unpublished_jobs(self.clock() - grace_seconds):
+            try:
+                self._announce(job)
+            except Exception as exc:
+                log.exception("job %s: its lost completion event failed again (%s)", job.id, error_kind(exc))
+                failure = failure or exc
+            else:
+                announced += 1
+        if failure is not None:
+            raise failure
+        return announced
 
     def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int], until: float | None = None) -> None:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its
@@ -1339,16 +1386,21 @@ class TuningService:
                 log.exception("reaping trial %s of job %s failed (%s)", trial.id, job.id, error_kind(exc))
                 failure = failure or exc
         woken = self.woken.pop(job.id) or self.wake(job.id)  # an end the pass recorded woke it (``_end``)
-        if not woken and self._close_if_execution_ended(job.id, grace_seconds):
-            counts["executions_ended"] = counts.get("executions_ended", 0) + 1
+        closed = None if woken else self._close_if_ended(job.id, grace_seconds)
+        if closed is not None:
+            counts[closed] = counts.get(closed, 0) + 1
         if failure is not None:
             raise failure
 
-    def _close_if_execution_ended(self, job_id: str, grace: float) -> bool:
+    def _close_if_ended(self, job_id: str, grace: float) -> str | None:
         """Close the job as its execution's end event would have (``close_ended_execution``)
-        if that execution has ended outside Finish Job, and say whether it did: the event can
-        be lost for good (a rule disabled, its target throttled past its retries), and the job
-        would stay running forever.
+        if that execution has ended outside Finish Job, and say so (``executions_ended``): the
+        event can be lost for good (a rule disabled, its target throttled past its retries),
+        and the job would stay running forever. A stopping job with no execution recorded is
+        closed stopped as Finish would (``unstarted_stopped``): its start failed after the
+        user's stop landed and the Finish that start ran failed too (``start_execution``), and
+        no execution will close it (one whose start lost only its answer finds it closed and
+        ends, as after that Finish). None when it closed nothing.
 
         Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
         no parked token, or one nobody waits on), that is unfinished as read now, has an
@@ -1358,12 +1410,19 @@ class TuningService:
         recorded woke (``_end``, ``woken``): its execution took the token, the pass's own
         wake finds none."""
         job = self.store.get_job(job_id)
-        if self.orchestrator is None or job.status.finished or job.execution_id is None:
-            return False
-        if self.clock() - job.created_at <= grace:  # its first round may still be starting
-            return False
+        if self.orchestrator is None or job.status.finished:
+            return None
+        if self.clock() - job.created_at <= grace:  # its first round (or its start) may still be under way
+            return None
+        if job.execution_id is None:
+            if job.status is not JobStatus.STOPPING:
+                return None
+            self.finish(FinishRequest(job_id=job_id))
+            return "unstarted_stopped"
         change = self.orchestrator.describe_execution(job.execution_id)
-        return change is not None and self.close_ended_execution(change) is not None
+        if change is None or self.close_ended_execution(change) is None:
+            return None
+        return "executions_ended"
 
     def _reapable(self, job: Job) -> list[Trial]:
         """The job's running trials, and its pruned ones whose platform end is unseen

@@ -90,6 +90,17 @@ class TrialStore(ABC):
         """
 
     @abstractmethod
+    def list_unpublished_jobs(self, ended_before: float) -> list[Job]:
+        """Every finished job whose completion event is not marked published
+        (``completion_published`` false) and that ended before ``ended_before`` (the store's
+        clock), in no set order: a closer that died between its status write and its publish
+        left it so (the reaper announces it: ``TuningService.announce_lost``).
+
+        Costs what such jobs number, not what the store holds: a job is among them from its
+        end until its mark (``mark_completion_published``), a closer's moment.
+        """
+
+    @abstractmethod
     def set_job_status(
         self,
         job_id: str,
@@ -103,8 +114,11 @@ class TrialStore(ABC):
         reopen: bool = False,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status; clearing
-        ``ended_at``, ``completion_published`` and ``error`` for an unfinished one: a job
-        reopened after a failed start no longer shows that failure).
+        ``ended_at`` and ``error`` for an unfinished one: a job reopened after a failed start
+        no longer shows that failure) and clear ``completion_published``: every end, a
+        finished job's new one too (a failed start stopped), is announced anew. A write of a
+        finished job's own status (its execution recorded, ``expected`` that status alone)
+        is no new end and keeps it.
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
         ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
@@ -117,8 +131,8 @@ class TrialStore(ABC):
     @abstractmethod
     def mark_completion_published(self, job_id: str) -> None:
         """Set the job's ``completion_published``, leaving the rest of it as it is; a later
-        ``set_job_status`` to an unfinished status clears it (a reopened job announces its
-        next end). A job unfinished when the mark lands (reopened since its closer read it,
+        ``set_job_status`` clears it (a reopened job announces its next end). A job
+        unfinished when the mark lands (reopened since its closer read it,
         between publishing and marking) is left unmarked: the end published was not its next
         one. ``NotFoundError`` if the job is absent."""
 

@@ -20,6 +20,7 @@ curve chunk     ``JOB#<job_id>``      ``CURVE#<id>#   trial, points (B: steps an
                                                       ver: steps 1000k to 1000k+999
 task token      ``JOB#<job_id>``      ``TOKEN``       token
 unfinished job  ``UNFINISHED``        ``<job_id>``    (none: the key is the marker)
+unpublished     ``UNPUBLISHED``       ``<job_id>``    (none: the key is the marker)
 schedule spec   ``SCHEDULE#<name>``   ``SPEC``        spec (JSON), owner; no TTL
 caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperstep.throttling``)
 ==============  ====================  ==============  =====================================
@@ -36,6 +37,14 @@ caller bucket   ``THROTTLE#<owner>``  ``BUCKET``      tokens, at, ver (``hyperst
   fails where, so a trial's start (which checks the marker) never lands on a closed job.
   ``list_unfinished_jobs`` skips a marker of a finished job (one an earlier version left,
   writing the two apart) and deletes those of jobs gone by TTL. Markers carry no TTL.
+- The ``UNPUBLISHED`` partition holds a marker per finished job whose completion event is
+  not marked published, so the reaper finds a closer's lost event with one consistent query
+  of the few jobs between their end and its mark (``list_unpublished_jobs``), not a Scan of
+  every job. A finishing status write puts it in the same transaction (an unfinished one
+  deletes it; one that keeps a finished job's status, recording its execution, leaves both
+  as they are), and ``mark_completion_published`` deletes it in the transaction that marks
+  the job: a finished job has its marker exactly while unmarked. Markers of jobs gone by TTL
+  are deleted when read.
 - TTL attribute ``expires_at`` (epoch seconds): every write stamps it ``retention_days``
   after the write, so a job's items vanish that long after it was last touched; None
   disables it.
@@ -381,28 +390,61 @@ class DynamoDBStore(TrialStore):
         extra = {"error": error, "execution_id": execution_id, "stop_reason": reason, "stop_detail": stop_detail}
         update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock(), reopen)
         table, mark = {"TableName": self.table_name}, items.unfinished_key(job_id)
-        marker = {"Delete": {**table, "Key": mark}} if status.finished else {"Put": {**table, "Item": mark}}
-        actions = [{"Update": {**table, **update}}, marker]
+        unpublished = items.unpublished_key(job_id)
+        if items.same_end(status, allowed):
+            markers = []
+        elif status.finished:
+            markers = [{"Delete": {**table, "Key": mark}}, {"Put": {**table, "Item": unpublished}}]
+        else:
+            markers = [{"Put": {**table, "Item": mark}}, {"Delete": {**table, "Key": unpublished}}]
+        if not self._job_transaction(job_id, [{"Update": {**table, **update}}, *markers], "status not set"):
+            now = self.get_job(job_id).status.value  # NotFoundError when the job is absent
+            raise ConflictError(f"job {job_id!r} is {now}, not {'/'.join(allowed or [])}")
+        return self.get_job(job_id)
+
+    def _job_transaction(self, job_id: str, actions: list[dict[str, Any]], undone: str) -> bool:
+        """Write ``actions`` (the job's conditioned update first, then its markers) in one
+        transaction, again while it collides with another (``TransactionConflict``), and say
+        whether it landed: False when the update's condition failed."""
         for attempt in range(_ATTEMPTS):
             try:
                 self._transact(actions)
-                return self.get_job(job_id)
+                return True
             except Exception as exc:
                 reasons = _reasons(exc)
                 if reasons[:1] == ["ConditionalCheckFailed"]:
-                    now = self.get_job(job_id).status.value  # NotFoundError when the job is absent
-                    raise ConflictError(f"job {job_id!r} is {now}, not {'/'.join(allowed or [])}") from None
+                    return False
                 if "TransactionConflict" not in reasons:
                     raise
                 _backoff(attempt)
-        raise ConflictError(f"job {job_id!r}: status not set, transaction conflicts persisted")
+        raise ConflictError(f"job {job_id!r}: {undone}, transaction conflicts persisted")
+
+    def list_unpublished_jobs(self, ended_before: float) -> list[Job]:
+        markers = self._pages(
+            KeyConditionExpression="pk = :unpublished",
+            ExpressionAttributeValues={":unpublished": s(items.UNPUBLISHED_PARTITION)},
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+        jobs = []
+        for marker in markers:
+            job_id = marker[items.SK]["S"]
+            try:
+                job = self.get_job(job_id)
+            except NotFoundError:  # expired (TTL) or deleted: the marker is all that is left
+                self._call("delete_item", Key=items.unpublished_key(job_id))
+                continue
+            if job.status.finished and not job.completion_published and (job.ended_at or 0.0) < ended_before:
+                jobs.append(job)
+        return jobs
 
     def mark_completion_published(self, job_id: str) -> None:
-        try:
-            self._call("update_item", **items.published_update(job_id, self._expires()))
-        except Exception as exc:
-            if _code(exc) != _CHECK_FAILED:
-                raise
+        table = {"TableName": self.table_name}
+        actions = [
+            {"Update": {**table, **items.published_update(job_id, self._expires())}},
+            {"Delete": {**table, "Key": items.unpublished_key(job_id)}},
+        ]
+        if not self._job_transaction(job_id, actions, "completion not marked"):
             self.get_job(job_id)  # NotFoundError when absent; else reopened meanwhile: left unmarked
 
     def set_budget(self, job_id: str, change: Callable[[Budget], Budget]) -> Job:

@@ -34,6 +34,9 @@ TTL_ATTRIBUTE = "expires_at"
 JOBS_PARTITION = "JOBS"
 UNFINISHED_PARTITION = "UNFINISHED"
 """The partition holding one marker item per job that is running or stopping."""
+UNPUBLISHED_PARTITION = "UNPUBLISHED"
+"""The partition holding one marker item per finished job whose completion event is not
+marked published (``Job.completion_published``)."""
 JOB_SK, TOKEN_SK, TRIAL_PREFIX, CURVE_PREFIX = "JOB", "TOKEN", "TRIAL#", "CURVE#"
 CURVE_CHUNK_STEPS = 1000
 """Steps ``k * 1000`` to ``k * 1000 + 999`` of a trial's curve share one item (20 KB at most:
@@ -126,6 +129,11 @@ def schedule_key(name: str) -> Item:
 def unfinished_key(job_id: str) -> Item:
     """The key of the job's marker in the unfinished-jobs partition."""
     return {PK: {"S": UNFINISHED_PARTITION}, SK: {"S": job_id}}
+
+
+def unpublished_key(job_id: str) -> Item:
+    """The key of the job's marker in the unpublished-jobs partition."""
+    return {PK: {"S": UNPUBLISHED_PARTITION}, SK: {"S": job_id}}
 
 
 def trial_sk(trial_id: str) -> str:
@@ -393,6 +401,12 @@ def sets(*clauses: str) -> str:
     return "SET " + ", ".join(present) if present else ""
 
 
+def same_end(status: JobStatus, expected: list[str] | None) -> bool:
+    """Whether a status write keeps a finished job's end: written only over that very status
+    (its execution recorded), it is no new end to announce (``TrialStore.set_job_status``)."""
+    return status.finished and expected == [status.value]
+
+
 def published_update(job_id: str, expires: int | None) -> dict[str, Any]:
     """Set the job's ``completion_published`` (``Job.completion_published``), if it is
     finished (a job reopened since is left as it is: ``TrialStore.mark_completion_published``)."""
@@ -555,8 +569,9 @@ def status_update(
     reopen: bool = False,
 ) -> dict[str, Any]:
     """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it, with the
-    completion mark and the error of an earlier end; with ``reopen``, its stop reason and
-    detail too, unless given), from ``expected`` only."""
+    error of an earlier end; with ``reopen``, its stop reason and detail too, unless given),
+    clearing the completion mark unless it is a finished job's own status (``same_end``),
+    from ``expected`` only."""
     ttl, values = stamp(expires)
     values[":status"] = s(status.value)
     clauses = ["#status = :status", ttl]
@@ -572,7 +587,9 @@ def status_update(
     if expected is not None:
         values.update({f":e{i}": s(v) for i, v in enumerate(expected)})
         condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
-    removed = [] if status.finished else ["ended_at", PUBLISHED]
+    removed = [] if same_end(status, expected) else [PUBLISHED]
+    if not status.finished:
+        removed.append("ended_at")
     if not status.finished and extra.get("error") is None:  # a reopened job drops its old failure
         removed.append("#error")
         names["#error"] = "error"

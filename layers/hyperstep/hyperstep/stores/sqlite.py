@@ -369,6 +369,17 @@ class SQLiteStore(TrialStore):
             rows = self._conn.execute(query, unfinished).fetchall()
         return [Job.model_validate_json(r[0], context=STORED) for r in rows]
 
+    def list_unpublished_jobs(self, ended_before: float) -> list[Job]:
+        finished = [status.value for status in JobStatus if status.finished]
+        marks = ", ".join("?" * len(finished))
+        query = (
+            f"SELECT body FROM jobs WHERE json_extract(body, '$.status') IN ({marks})"
+            " AND NOT json_extract(body, '$.completion_published') AND json_extract(body, '$.ended_at') < ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(query, [*finished, ended_before]).fetchall()
+        return [Job.model_validate_json(r[0], context=STORED) for r in rows]
+
     def set_job_status(
         self,
         job_id: str,
@@ -386,8 +397,10 @@ class SQLiteStore(TrialStore):
             if expected is not None and job.status not in expected:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
             changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
+            if not (status.finished and expected is not None and set(expected) == {status}):  # a new end, or none
+                changes["completion_published"] = False
             if not status.finished:
-                changes.update(completion_published=False, error=None)
+                changes["error"] = None
             if reopen:
                 changes.update(stop_reason=None, stop_detail=None)
             if error is not None:
