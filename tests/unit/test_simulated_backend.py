@@ -553,6 +553,28 @@ def test_what_the_callable_prints_goes_to_stderr_not_into_run_s_json(capsys: pyt
     assert out == "" and "debug {'d': 1.0}" in err
 
 
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("on_a_worker_thread", [False, True])
+def test_what_a_module_prints_as_it_loads_goes_to_stderr_not_into_run_s_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], on_a_worker_thread: bool
+) -> None:
+    """A module that prints as it loads (a banner, a ``print(__name__)``): ``hyperstep run
+    --json`` imports it as it validates the spec (on the main thread) or, resumed, at the
+    first launch (on a worker thread). Before, its line went to stdout ahead of the summary
+    object (probe-22: ``loading loud`` then the JSON, so ``--json``'s output was no JSON)."""
+    (tmp_path / "loud_for_a_test.py").write_text(
+        "print('loading loud')\n\n\ndef fn(params, seed):\n    return {'duration': 1, 'curve': [0.5]}\n"
+    )
+    if on_a_worker_thread:
+        worker = threading.Thread(target=load_objective, args=("loud_for_a_test:fn", str(tmp_path)))
+        worker.start()
+        worker.join()
+    else:
+        parse_spec(document("loud_for_a_test:fn", path=str(tmp_path)), base_dir=tmp_path)
+    out, err = capsys.readouterr()
+    assert out == "" and "loading loud" in err
+
+
 def test_what_another_thread_prints_while_a_callable_runs_stays_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     """Ctrl-C stops the job while a callable still runs on its worker thread; run then prints
     its summary on the main thread. Before, stdout was redirected for the whole process while

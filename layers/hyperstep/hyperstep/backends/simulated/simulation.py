@@ -89,7 +89,8 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
     module_name, _, attribute = reference.partition(":")
     with _import_lock:
         try:
-            module = importlib.import_module(module_name) if path is None else _import(module_name, path)
+            with _prints_to_stderr():  # a module's banner as it loads: not into run's --json
+                module = importlib.import_module(module_name) if path is None else _import(module_name, path)
         except BaseException as exc:  # ImportError, whatever it raises as it loads, its argparse exit
             if _users_ctrl_c(exc):
                 raise
@@ -226,21 +227,28 @@ class _CallableStdout:
         return getattr(self._target(), name)
 
 
+@contextlib.contextmanager
+def _prints_to_stderr() -> Iterator[None]:
+    """While the spec's code runs (its module loading, its callable), what this thread prints
+    goes to stderr (``_CallableStdout``). stdout is run's (--json prints its summary there);
+    sys.stdout is the process's, so callers take turns (launches run on several threads;
+    replacements restored out of order would leave stdout on stderr)."""
+    with _stdout_lock:
+        stdout = sys.stdout
+        sys.stdout = _CallableStdout(stdout, threading.get_ident())  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            sys.stdout = stdout
+
+
 def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
     """Run the callable; what it raises, or a return value that is no ``Simulation``, is a
     trial that fails at once saying so (as a script that crashes on start would). What it
     prints goes to stderr."""
     try:
-        # stdout is run's (--json prints its summary there); sys.stdout is the process's, so
-        # callables take turns (launches run on several threads; replacements restored out of
-        # order would leave stdout on stderr)
-        with _stdout_lock:
-            stdout = sys.stdout
-            sys.stdout = _CallableStdout(stdout, threading.get_ident())  # type: ignore[assignment]
-            try:
-                returned = objective(dict(params), seed)
-            finally:
-                sys.stdout = stdout
+        with _prints_to_stderr():
+            returned = objective(dict(params), seed)
     except BaseException as exc:  # sys.exit(), argparse's exit, a KeyboardInterrupt it raises: else the run hangs
         if _users_ctrl_c(exc):
             raise
