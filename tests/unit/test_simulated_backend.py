@@ -84,6 +84,8 @@ def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
         (f"{HERE}:one_argument", "cannot be called as objective(params, seed): too many positional arguments"),
         (f"{HERE}:keyword_only", "cannot be called as objective(params, seed): missing a required argument: 'scale'"),
         ("not a reference", "String should match pattern"),
+        (f"{HERE}:Curves.unbound", "cannot be called as objective(params, seed): missing a required argument: 'seed'"),
+        (f"{HERE}:Curves.missing", f"module '{HERE}' has no 'Curves.missing'"),
     ],
 )
 def test_a_spec_file_s_objective_that_cannot_be_called_is_refused(objective: str, reason: str) -> None:
@@ -101,6 +103,30 @@ def test_a_module_that_exits_as_it_loads_is_refused_naming_the_field(tmp_path: P
         SpecError, match=r"^trial\.objective: cannot import 'exits_on_import_for_a_test' from .*: SystemExit: no --lr"
     ):
         parse_spec(document("exits_on_import_for_a_test:f", path=str(tmp_path)), base_dir=tmp_path)
+
+
+class Curves:
+    """Callables a user keeps in a class: named ``module:Curves.fast``."""
+
+    @classmethod
+    def fast(cls, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return short(params, seed)
+
+    @staticmethod
+    def slow(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return {**short(params, seed), "duration": 2 * params["d"]}
+
+    def unbound(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return short(params, seed)
+
+
+@pytest.mark.parametrize(("attribute", "duration"), [("fast", 5.0), ("slow", 10.0)])
+def test_a_classmethod_or_staticmethod_is_named_with_a_dotted_attribute(attribute: str, duration: float) -> None:
+    """``module:Class.method``, as an entry point names an object (probe-22: refused with the
+    field's regex, ``String should match pattern '^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$'``)."""
+    spec = parse_spec(document(f"{HERE}:Curves.{attribute}"), base_dir=Path.cwd())
+    objective = load_objective(spec.trial.objective)
+    assert simulate(objective, {"d": 5.0}, 0).duration == duration
 
 
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:

@@ -83,7 +83,7 @@ _import_lock = threading.Lock()
 
 
 def load_objective(reference: str, path: str | None = None) -> Objective:
-    """The callable ``module:function`` names, its module loaded from the folder ``path``
+    """The callable ``module:function`` (or ``module:Class.method``) names, its module loaded from the folder ``path``
     (``_import``); ``ValueError`` saying what is wrong when it cannot be imported or called,
     or not with ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
     module_name, _, attribute = reference.partition(":")
@@ -96,9 +96,11 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
                 raise
             where = f" from {path}" if path else ""
             raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
-    function = getattr(module, attribute, None)
-    if function is None:
-        raise ValueError(f"module {module_name!r} has no {attribute!r}")
+    function: Any = module
+    for name in attribute.split("."):  # a function, or a class's classmethod: ``Curves.fast``
+        function = getattr(function, name, None)
+        if function is None:
+            raise ValueError(f"module {module_name!r} has no {attribute!r}")
     if not callable(function):
         raise ValueError(f"{reference!r} is not callable (a {type(function).__name__})")
     try:
