@@ -129,6 +129,40 @@ def test_a_classmethod_or_staticmethod_is_named_with_a_dotted_attribute(attribut
     assert simulate(objective, {"d": 5.0}, 0).duration == duration
 
 
+@pytest.mark.usefixtures("imports_undone")
+def test_a_module_whose_argparse_exits_as_it_loads_is_refused_in_one_line_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training script named as the module, its argparse run at import with a required
+    argument: before, argparse's usage and error lines came before the refusal (probe-22:
+    three lines, ``usage: hyperstep [-h] --lr LR``, ``hyperstep: error: the following
+    arguments are required: --lr``, then ``... SystemExit: 2``)."""
+    (tmp_path / "argparse_at_import.py").write_text(
+        "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr', required=True)\n"
+        "args = parser.parse_args()\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        parse_spec(document("argparse_at_import:f", path=str(tmp_path)), base_dir=tmp_path)
+    assert capsys.readouterr() == ("", "")  # the refusal is the one line
+    assert "\n" not in str(raised.value)
+    assert "SystemExit: 2 (it printed: " in str(raised.value)  # argparse's last line, its prog the process's
+    assert str(raised.value).endswith("error: the following arguments are required: --lr)")
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_what_a_module_writes_to_stderr_as_it_loads_still_shows_when_it_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kept while it loads, then shown; the streams' own parts (``buffer``, ``fileno``) still
+    there for a module that asks for them as it loads."""
+    (tmp_path / "warns_at_import.py").write_text(
+        "import sys\n\nsys.stderr.buffer.flush()\nprint('deprecated option', file=sys.stderr)\n\n\n"
+        "def f(params, seed):\n    return {}\n"
+    )
+    parse_spec(document("warns_at_import:f", path=str(tmp_path)), base_dir=tmp_path)
+    assert capsys.readouterr() == ("", "deprecated option\n")
+
+
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
     spec = parse_spec(document(f"{HERE}:seed_optional"), base_dir=Path.cwd())
     assert spec.trial.objective == f"{HERE}:seed_optional"
