@@ -248,7 +248,7 @@ class _LoadingOutput:
     def write(self, text: str) -> int:
         return self._target().write(text)
 
-    def __getattr__(self, name: str) -> Any:  # fileno, buffer, encoding: the stream's (faulthandler.enable())
+    def __getattr__(self, name: str) -> Any:  # fileno, buffer, encoding: the stream's own, asked for as it loads
         return getattr(self._stream, name)
 
 
