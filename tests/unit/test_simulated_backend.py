@@ -84,6 +84,8 @@ def document(objective: str = f"{HERE}:short", **block: Any) -> dict[str, Any]:
         (f"{HERE}:one_argument", "cannot be called as objective(params, seed): too many positional arguments"),
         (f"{HERE}:keyword_only", "cannot be called as objective(params, seed): missing a required argument: 'scale'"),
         ("not a reference", "String should match pattern"),
+        (f"{HERE}:Curves.unbound", "cannot be called as objective(params, seed): missing a required argument: 'seed'"),
+        (f"{HERE}:Curves.missing", f"module '{HERE}' has no 'Curves.missing'"),
     ],
 )
 def test_a_spec_file_s_objective_that_cannot_be_called_is_refused(objective: str, reason: str) -> None:
@@ -101,6 +103,64 @@ def test_a_module_that_exits_as_it_loads_is_refused_naming_the_field(tmp_path: P
         SpecError, match=r"^trial\.objective: cannot import 'exits_on_import_for_a_test' from .*: SystemExit: no --lr"
     ):
         parse_spec(document("exits_on_import_for_a_test:f", path=str(tmp_path)), base_dir=tmp_path)
+
+
+class Curves:
+    """Callables a user keeps in a class: named ``module:Curves.fast``."""
+
+    @classmethod
+    def fast(cls, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return short(params, seed)
+
+    @staticmethod
+    def slow(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return {**short(params, seed), "duration": 2 * params["d"]}
+
+    def unbound(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return short(params, seed)
+
+
+@pytest.mark.parametrize(("attribute", "duration"), [("fast", 5.0), ("slow", 10.0)])
+def test_a_classmethod_or_staticmethod_is_named_with_a_dotted_attribute(attribute: str, duration: float) -> None:
+    """``module:Class.method``, as an entry point names an object (probe-22: refused with the
+    field's regex, ``String should match pattern '^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$'``)."""
+    spec = parse_spec(document(f"{HERE}:Curves.{attribute}"), base_dir=Path.cwd())
+    objective = load_objective(spec.trial.objective)
+    assert simulate(objective, {"d": 5.0}, 0).duration == duration
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_module_whose_argparse_exits_as_it_loads_is_refused_in_one_line_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training script named as the module, its argparse run at import with a required
+    argument: before, argparse's usage and error lines came before the refusal (probe-22:
+    three lines, ``usage: hyperstep [-h] --lr LR``, ``hyperstep: error: the following
+    arguments are required: --lr``, then ``... SystemExit: 2``)."""
+    (tmp_path / "argparse_at_import.py").write_text(
+        "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr', required=True)\n"
+        "args = parser.parse_args()\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        parse_spec(document("argparse_at_import:f", path=str(tmp_path)), base_dir=tmp_path)
+    assert capsys.readouterr() == ("", "")  # the refusal is the one line
+    assert "\n" not in str(raised.value)
+    assert "SystemExit: 2 (it printed: " in str(raised.value)  # argparse's last line, its prog the process's
+    assert str(raised.value).endswith("error: the following arguments are required: --lr)")
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_what_a_module_writes_to_stderr_as_it_loads_still_shows_when_it_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kept while it loads, then shown; the streams' own parts (``buffer``, ``fileno``) still
+    there for a module that asks for them as it loads."""
+    (tmp_path / "warns_at_import.py").write_text(
+        "import sys\n\nsys.stderr.buffer.flush()\nprint('deprecated option', file=sys.stderr)\n\n\n"
+        "def f(params, seed):\n    return {}\n"
+    )
+    parse_spec(document("warns_at_import:f", path=str(tmp_path)), base_dir=tmp_path)
+    assert capsys.readouterr() == ("", "deprecated option\n")
 
 
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
@@ -551,6 +611,28 @@ def test_what_the_callable_prints_goes_to_stderr_not_into_run_s_json(capsys: pyt
     assert simulate(chatty, {"d": 1.0}, 0).curve == [0.5]
     out, err = capsys.readouterr()
     assert out == "" and "debug {'d': 1.0}" in err
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("on_a_worker_thread", [False, True])
+def test_what_a_module_prints_as_it_loads_goes_to_stderr_not_into_run_s_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], on_a_worker_thread: bool
+) -> None:
+    """A module that prints as it loads (a banner, a ``print(__name__)``): ``hyperstep run
+    --json`` imports it as it validates the spec (on the main thread) or, resumed, at the
+    first launch (on a worker thread). Before, its line went to stdout ahead of the summary
+    object (probe-22: ``loading loud`` then the JSON, so ``--json``'s output was no JSON)."""
+    (tmp_path / "loud_for_a_test.py").write_text(
+        "print('loading loud')\n\n\ndef fn(params, seed):\n    return {'duration': 1, 'curve': [0.5]}\n"
+    )
+    if on_a_worker_thread:
+        worker = threading.Thread(target=load_objective, args=("loud_for_a_test:fn", str(tmp_path)))
+        worker.start()
+        worker.join()
+    else:
+        parse_spec(document("loud_for_a_test:fn", path=str(tmp_path)), base_dir=tmp_path)
+    out, err = capsys.readouterr()
+    assert out == "" and "loading loud" in err
 
 
 def test_what_another_thread_prints_while_a_callable_runs_stays_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,8 +34,9 @@ class SimulatedTrial(TrialBlockBase):
     """Simulate the trial: ``objective(params, seed)`` gives its duration and learning curve."""
 
     backend: Literal["simulated"]
-    objective: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", max_length=500)
-    """``package.module:function``; what it returns: ``simulation.Simulation``."""
+    objective: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$", max_length=500)
+    """``package.module:function``, or ``package.module:Class.method`` for a classmethod or
+    staticmethod; what it returns: ``simulation.Simulation``."""
     path: str | None = None
     """The folder the objective's module is loaded from (put first on ``sys.path``, and kept there);
     relative to the spec file's folder, which is also the default for a spec read from a

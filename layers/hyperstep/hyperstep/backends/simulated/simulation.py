@@ -22,6 +22,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import inspect
+import io
 import math
 import sys
 import threading
@@ -83,21 +84,28 @@ _import_lock = threading.Lock()
 
 
 def load_objective(reference: str, path: str | None = None) -> Objective:
-    """The callable ``module:function`` names, its module loaded from the folder ``path``
-    (``_import``); ``ValueError`` saying what is wrong when it cannot be imported or called,
-    or not with ``(params, seed)`` (a wrong arity, a required keyword-only argument)."""
+    """The callable ``module:function`` (or ``module:Class.method``) names, its module loaded
+    from the folder ``path`` (``_import``); ``ValueError`` saying what is wrong when it cannot
+    be imported or called, or not with ``(params, seed)`` (a wrong arity, a required
+    keyword-only argument). What the module prints as it loads is shown on stderr once it
+    loaded, and its last line named in the error when it did not (argparse's reason)."""
     module_name, _, attribute = reference.partition(":")
-    with _import_lock:
+    with _import_lock, _output_kept() as kept:  # a banner as it loads: not into run's --json
         try:
             module = importlib.import_module(module_name) if path is None else _import(module_name, path)
         except BaseException as exc:  # ImportError, whatever it raises as it loads, its argparse exit
             if _users_ctrl_c(exc):
                 raise
             where = f" from {path}" if path else ""
-            raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}") from None
-    function = getattr(module, attribute, None)
-    if function is None:
-        raise ValueError(f"module {module_name!r} has no {attribute!r}")
+            said = _last_line(kept.getvalue())  # argparse's reason: the refusal stays one line
+            printed = f" (it printed: {said})" if said else ""
+            raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}{printed}") from None
+    sys.stderr.write(kept.getvalue())
+    function: Any = module
+    for name in attribute.split("."):  # a function, or a class's classmethod: ``Curves.fast``
+        function = getattr(function, name, None)
+        if function is None:
+            raise ValueError(f"module {module_name!r} has no {attribute!r}")
     if not callable(function):
         raise ValueError(f"{reference!r} is not callable (a {type(function).__name__})")
     try:
@@ -224,6 +232,43 @@ class _CallableStdout:
 
     def __getattr__(self, name: str) -> Any:  # flush, fileno, encoding, isatty: the target's
         return getattr(self._target(), name)
+
+
+class _LoadingOutput:
+    """``sys.stdout`` and ``sys.stderr`` while a module loads: what the loading thread writes is
+    kept (``kept``), to show once it loaded or to name in why it did not; any other thread's
+    goes where it went."""
+
+    def __init__(self, stream: TextIO, thread: int, kept: io.StringIO) -> None:
+        self._stream, self._thread, self._kept = stream, thread, kept
+
+    def _target(self) -> TextIO:
+        return self._kept if threading.get_ident() == self._thread else self._stream
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def __getattr__(self, name: str) -> Any:  # fileno, buffer, encoding: the stream's own, asked for as it loads
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _output_kept() -> Iterator[io.StringIO]:
+    """While the spec's module loads, what this thread prints or writes to stderr is kept."""
+    kept = io.StringIO()
+    with _stdout_lock:
+        stdout, stderr, here = sys.stdout, sys.stderr, threading.get_ident()
+        sys.stdout = _LoadingOutput(stdout, here, kept)  # type: ignore[assignment]
+        sys.stderr = _LoadingOutput(stderr, here, kept)  # type: ignore[assignment]
+        try:
+            yield kept
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
+
+
+def _last_line(text: str, limit: int = 300) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
 
 
 def simulate(objective: Objective, params: dict[str, Any], seed: int) -> Simulation:
