@@ -1,0 +1,85 @@
+"""A/B of the bounded hyperparameter fit (``strategies.gp.FIT_POINTS``) against the fit on every
+model point (df1b654), pre-registered in benchmarks/README.md ("The GP fit at thousands of trials").
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice -n 19 .venv/bin/python -m benchmarks.fit_points \
+        --arm candidate|baseline [--seeds 0 1 2] [--simulated-seeds 0 1]
+
+The baseline arm sets ``FIT_POINTS`` beyond any history, so the fit sees every model point as at
+df1b654; the rest of the code path is the same (``test_bayesian`` checks that the arms agree up to
+``FIT_POINTS``). Synthetic: four problems of ``broad_problems`` (one each of the multimodal, crash,
+integer and valley kinds; none was looked at for this change), ``--rounds`` asks of ``--batch``
+through ``Study`` (480 trials by default): the final best loss (a failed trial counts as none) and
+the strategy's CPU seconds. Simulated: ``simulated_run.measure`` with ``--simulated-trials`` trials,
+ASHA and the Bayesian strategy: the job's best value and the strategy's seconds. One JSON line per
+run on stdout, all of them in ``benchmarks/results/fit_points_{arm}.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from typing import Any
+
+from benchmarks import broad_problems, reporting
+from hyperstep.strategies import gp
+from hyperstep.study import Study
+
+PROBLEMS = ("rastrigin10-shifted", "hartmann6-crash", "levy8-int6", "ellipsoid8-rotated")
+
+
+def synthetic(name: str, seed: int, rounds: int, batch: int) -> dict[str, Any]:
+    """One run of ``rounds`` asks of ``batch`` on the named problem: its final best loss."""
+    problem = next(p for p in broad_problems.problems() if p.name == name)
+    study = Study(problem.space, strategy="bayesian", seed=seed)
+    best, cpu = math.inf, 0.0
+    for _ in range(rounds):
+        started = time.process_time()
+        trials = study.ask(batch, max_trials=rounds * batch)
+        cpu += time.process_time() - started
+        for trial in trials:
+            value = float(problem.true(trial.params))
+            if math.isfinite(value):
+                best = min(best, value)
+                study.tell(trial.id, value)
+            else:
+                study.tell(trial.id, state="failed")
+    return {"problem": name, "seed": seed, "trials": rounds * batch, "best": best, "ask_cpu_seconds": cpu}
+
+
+def simulated(seed: int, trials: int) -> dict[str, Any]:
+    """One simulated ASHA job with the Bayesian strategy: its best value and the strategy's time."""
+    from benchmarks.simulated_run import measure
+
+    result = measure(trials, 50, seed, early_stopping="asha", strategy="bayesian")
+    keep = ("trials", "best_value", "strategy_seconds", "wall_seconds", "cpu_seconds")
+    return {"problem": "simulated-asha", "seed": seed} | {k: result[k] for k in keep}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arm", choices=("candidate", "baseline"), required=True)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--problems", nargs="*", default=list(PROBLEMS))
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--simulated-seeds", nargs="*", type=int, default=[0, 1])
+    parser.add_argument("--simulated-trials", type=int, default=500)
+    args = parser.parse_args(argv)
+    if args.arm == "baseline":
+        gp.FIT_POINTS = 10**9  # the fit on every model point (df1b654)
+    runs = []
+    for name in args.problems:
+        for seed in args.seeds:
+            runs.append(synthetic(name, seed, args.rounds, args.batch) | {"arm": args.arm})
+            print(json.dumps(runs[-1]), flush=True)
+    for seed in args.simulated_seeds:
+        runs.append(simulated(seed, args.simulated_trials) | {"arm": args.arm})
+        print(json.dumps(runs[-1]), flush=True)
+    path = reporting.RESULTS / f"fit_points_{args.arm}.json"
+    path.write_text(json.dumps({"machine": reporting.machine(), "runs": runs}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
