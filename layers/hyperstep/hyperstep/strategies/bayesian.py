@@ -7,8 +7,7 @@ Each call rebuilds everything from the history (no state between calls):
    as MAP (in a numeric space also with an additive term beside it, kept where its
    posterior density is higher: ``strategies.gp``); long histories are cut down to
    ``max_model_points`` (the best ones, those near the incumbent and a random rest) so
-   the fit stays fast, and the hyperparameters are fitted on at most ``gp.FIT_POINTS`` of
-   those (a random subset), the posterior conditioned on all.
+   the fit stays fast.
 3. Failed trials feed a second GP on ran/failed labels whose log probability of
    running, counted twice (``FAILURE_WEIGHT``), is added to the acquisition. A failed
    trial enters the objective's GP too, at the worst value seen, only where that GP
