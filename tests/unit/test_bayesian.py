@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -445,48 +443,3 @@ def test_study_ask_tells_the_strategy_the_budget() -> None:
 
     assert run(None) == [None, None]
     assert all(ei is not None for ei in run(12))
-
-
-def _long_history(n: int, seed: int = 0) -> History:
-    X = np.random.default_rng(seed).random((n, 2))
-    return _history(SPACE2, X, ((X - [0.7, 0.2]) ** 2).sum(1) + 0.05 * np.sin(9 * X[:, 0]))
-
-
-def test_the_hyperparameter_fit_sees_at_most_fit_points_of_a_long_history(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hyperstep.strategies import gp
-
-    rows: list[int] = []
-    fit_map = gp.fit_map
-    monkeypatch.setattr(gp, "fit_map", lambda X, *a: rows.append(len(X)) or fit_map(X, *a))
-    BayesianOptimization().suggest(_long_history(gp.FIT_POINTS + 40), 1, np.random.default_rng(0))
-    assert rows == [gp.FIT_POINTS]
-
-
-def test_proposals_while_the_model_sees_fit_points_or_fewer_are_those_of_a_fit_on_every_point(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from hyperstep.strategies import gp
-
-    history = _long_history(gp.FIT_POINTS)
-    bounded = BayesianOptimization().suggest(history, 2, np.random.default_rng(7))
-    monkeypatch.setattr(gp, "FIT_POINTS", 10**9)  # df1b654's fit: every point, no draw for a subset
-    np.testing.assert_array_equal(bounded, BayesianOptimization().suggest(history, 2, np.random.default_rng(7)))
-
-
-def test_a_long_history_gives_the_same_points_cold_and_after_other_jobs_asked() -> None:
-    """The bounded fit keeps no state between asks: a fresh process (a cold Lambda) and a strategy
-    that has just served another job's longer history (a warm one) propose the same points."""
-    from hyperstep.strategies.gp import FIT_POINTS
-
-    n = FIT_POINTS + 30
-    strategy = BayesianOptimization()
-    strategy.suggest(_long_history(n + 20, seed=1), 1, np.random.default_rng(1))
-    warm = strategy.suggest(_long_history(n), 1, np.random.default_rng(5))
-    code = (
-        "import json, numpy as np, tests.unit.test_bayesian as t;"
-        f"points = t.BayesianOptimization().suggest(t._long_history({n}), 1, np.random.default_rng(5));"
-        "print(json.dumps(points.tolist()))"
-    )
-    root = Path(__file__).resolve().parents[2]
-    cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
-    np.testing.assert_array_equal(warm, np.array(json.loads(cold)))

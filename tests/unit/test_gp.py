@@ -181,27 +181,3 @@ def test_noise_stays_capped_so_the_fit_cannot_call_everything_noise() -> None:
     y = (y - y.mean()) / y.std()
     model = GaussianProcess.fit(X, y, np.random.default_rng(0))
     assert model.noise <= 0.1 + 1e-9
-
-
-def test_fit_points_fits_the_hyperparameters_on_a_subset_and_the_posterior_on_every_point(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    rows: list[int] = []
-    fit_map = gp.fit_map
-    monkeypatch.setattr(gp, "fit_map", lambda X, *a: rows.append(len(X)) or fit_map(X, *a))
-    X = np.random.default_rng(4).random((90, 3))
-    y = np.sin(5 * X[:, 0]) + X[:, 1]
-    model = GaussianProcess.fit(X, y, np.random.default_rng(0), fit_points=60)
-    assert rows == [60]
-    assert len(model.X) == 90
-    assert float(np.abs(model.predict(X)[0] - y).max()) < 0.1  # every point conditions the posterior
-
-
-def test_fit_points_changes_nothing_up_to_that_many_points() -> None:
-    X = np.random.default_rng(5).random((60, 3))
-    y = np.sin(5 * X[:, 0]) + X[:, 1]
-    rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
-    a = GaussianProcess.fit(X, y, rng_a, fit_points=60)
-    b = GaussianProcess.fit(X, y, rng_b)
-    np.testing.assert_array_equal(a.theta, b.theta)
-    assert rng_a.random() == rng_b.random()  # nothing more drawn: every later draw is the same

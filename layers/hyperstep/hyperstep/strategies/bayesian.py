@@ -175,7 +175,7 @@ class BayesianOptimization(Strategy):
         and the largest expected improvement over the candidate pool before any was chosen
         (None while no trial is feasible)."""
         from hyperstep.strategies.constraints import ConstraintModel, JointFeasibility
-        from hyperstep.strategies.gp import FIT_POINTS, GaussianProcess, PoolPosterior
+        from hyperstep.strategies.gp import GaussianProcess, PoolPosterior
         from hyperstep.strategies.transforms import warp_objective
 
         X, y, ok = self._model_data(history.X, history.y, rng, history.feasible)
@@ -183,7 +183,7 @@ class BayesianOptimization(Strategy):
         yw = warp_objective(np.r_[y, np.full(len(history.X_failed), y.max())])[: len(y)]
         restarts = 3 if len(X) < 60 else 2 if len(X) < 150 else 1
         model = GaussianProcess.fit(
-            X, yw, rng, restarts, onehot=~proj.numeric, features=features_of(proj), additive=True, fit_points=FIT_POINTS
+            X, yw, rng, restarts, onehot=~proj.numeric, features=features_of(proj), additive=True
         )
         X, yw, ok, model = _add_attractive_failures(model, X, yw, ok, history.X_failed[: self.max_model_points // 4])
         constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric, features_of(proj))

@@ -91,15 +91,6 @@ ADDITIVE_MAX_POINTS = 100
 prediction cost ``d`` one-dimensional kernels (measured at 200 trials, d = 10: ``ask(8)`` 1.2 s
 of CPU at the p95 against 0.25-0.5 s without it), and with that many points the ARD term
 resolves the structure on its own more often."""
-FIT_POINTS = 200
-"""The Bayesian strategy fits the hyperparameters (``GaussianProcess.fit(fit_points=...)``) on at
-most this many of the model's points, a random subset when it sees more, and conditions the GP
-on all of them: each step of the fit costs O(n^3) and the length scales barely move between
-200 and 300 points. Up to this many points the fit is the one before (same draws, same
-proposals), which covers every budget the quality benchmarks run; beyond, it stands in for
-Syne Tune's ``opt_skip_period`` (refit only every k-th time once the data is large) without a
-state between asks: each Suggest rebuilds the model from the history alone
-(benchmarks/README.md, "The GP fit at thousands of trials")."""
 
 
 def matern52(r: np.ndarray) -> np.ndarray:
@@ -419,18 +410,12 @@ class GaussianProcess:
         features: ArcFeatures | None = None,
         length_mode: float = Prior.length_mode,
         additive: bool = False,
-        fit_points: int | None = None,
     ) -> GaussianProcess:
         """The MAP fit; with ``additive`` (and a space of two or more numeric columns, no
         categorical or conditional one, at most ``ADDITIVE_MAX_POINTS`` points) the additive
         kernel is fitted beside the ARD one and the fit with the higher posterior density kept
-        (module docstring). With ``fit_points`` and more points than that, the hyperparameters
-        are fitted on a random subset of that many (``FIT_POINTS``), the posterior on every point."""
-        Xf, yf = X, y
-        if fit_points is not None and len(X) > fit_points:
-            keep = np.sort(rng.choice(len(X), fit_points, replace=False))
-            Xf, yf = X[keep], y[keep]
-        theta, value = fit_map(Xf, yf, rng, restarts, maxiter, onehot, features, length_mode)
+        (module docstring)."""
+        theta, value = fit_map(X, y, rng, restarts, maxiter, onehot, features, length_mode)
         plain = (onehot is None or not onehot.any()) and features is None
         if additive and plain and X.shape[1] >= 2 and 2 <= len(X) <= ADDITIVE_MAX_POINTS:
             theta_add, value_add = fit_additive(X, y, theta, maxiter, length_mode)
