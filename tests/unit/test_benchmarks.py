@@ -452,3 +452,15 @@ def test_round_twelve_problems_give_finite_curves_and_reversing_reverses() -> No
     worse = {"x0": 0.4, "x1": 0.55, "x2": 0.5, "x3": 0.7}
     at = lambda params, step: reversing.value(params, step)  # noqa: E731
     assert at(best, 1) < at(worse, 1) and at(best, 9) > at(worse, 9) and at(best, 27) < at(worse, 27)
+
+
+def test_the_fit_points_candidate_fits_on_a_subset_only_above_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import fit_points
+    from hyperstep.strategies import gp
+
+    rows: list[int] = []
+    monkeypatch.setattr(gp, "fit_map", lambda X, y, rng, *rest: rows.append(len(X)) or (np.zeros(3), 0.0))
+    fit_points.bounded_fit()  # wraps the recording fit_map; monkeypatch puts the real one back
+    for n in (fit_points.FIT_POINTS, fit_points.FIT_POINTS + 50):
+        gp.fit_map(np.random.default_rng(n).random((n, 1)), np.zeros(n), np.random.default_rng(0))
+    assert rows == [fit_points.FIT_POINTS, fit_points.FIT_POINTS]
