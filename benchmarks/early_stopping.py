@@ -39,7 +39,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from benchmarks.es_candidates import AuditedASHA, EvidenceASHA, EvidenceHyperband, swapped  # noqa: E402
+from benchmarks.es_candidates import AuditedASHA, EvidenceASHA, EvidenceHyperband, FinishedGuardASHA, swapped  # noqa: E402
 from benchmarks.learning_curves import CurveProblem, Params, problems  # noqa: E402
 from hyperstep.study import Study  # noqa: E402
 
@@ -187,6 +187,9 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "asha, audit trials": swapped(hyperstep_method("bayesian", "asha", model_based=None), "asha", AuditedASHA),
     "asha, audit trials, incumbent stop on evidence": swapped(
         hyperstep_method("bayesian", "asha", model_based=None), "asha", EvidenceASHA
+    ),
+    "asha, audit trials, incumbent stop on evidence, guard on finished trials": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None), "asha", FinishedGuardASHA
     ),
     "hyperband, incumbent stop on evidence": swapped(
         hyperstep_method("bayesian", "hyperband", model_based=None), "hyperband", EvidenceHyperband

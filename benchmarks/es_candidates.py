@@ -30,7 +30,7 @@ from typing import Any
 
 from hyperstep.schedulers import SCHEDULERS
 from hyperstep.schedulers.asha import ASHA, MAX_EVIDENCE, MIN_WINNERS, Hyperband, drawn_bracket, hyperband_shares, rungs
-from hyperstep.schedulers.base import Curve, Curves
+from hyperstep.schedulers.base import Curve, Curves, agrees
 
 
 class AuditedASHA(ASHA):
@@ -78,6 +78,17 @@ class EvidenceASHA(AuditedASHA):
 class EvidenceHyperband(Hyperband):
     def incumbent_stop_held(self, rung: int, curves: Curves) -> bool:
         return evidence_held(self, rung, curves)
+
+
+class FinishedGuardASHA(EvidenceASHA):
+    """Screen C (after the round's verdict, not judged): B, and the crossing guard reads only
+    trials that reached ``max_resource`` (the audit trials supply them), not predicted finals:
+    a final predicted from a curve's steps up to a rung ranks as that curve's value at the rung
+    does, so those pairs agree with the rung whatever the true finals do."""
+
+    def rung_ranks_finals(self, rung: int, curves: Curves) -> bool:
+        done = [n for n, top in curves.tops.items() if top >= self.max_resource]
+        return agrees([(curves.value_at(n, rung), curves.value_at(n, self.max_resource)) for n in done])  # type: ignore[misc]
 
 
 def swapped(run: Callable[..., Any], name: str, cls: type) -> Callable[..., Any]:
