@@ -39,6 +39,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from benchmarks.es_candidates import AuditedASHA, EvidenceASHA, EvidenceHyperband, FinishedGuardASHA, swapped  # noqa: E402
 from benchmarks.learning_curves import CurveProblem, Params, problems  # noqa: E402
 from hyperstep.study import Study  # noqa: E402
 
@@ -182,15 +183,28 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "median, user defaults": hyperstep_method("bayesian", "median", model_based=None),
     "optuna tpe + sha": optuna_method("sha"),
     "optuna tpe + hyperband": optuna_method("hyperband"),
+    # round thirteen (es-22), pre-registered candidates: benchmarks.es_candidates
+    "asha, audit trials": swapped(hyperstep_method("bayesian", "asha", model_based=None), "asha", AuditedASHA),
+    "asha, audit trials, incumbent stop on evidence": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None), "asha", EvidenceASHA
+    ),
+    "asha, audit trials, incumbent stop on evidence, guard on finished trials": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None), "asha", FinishedGuardASHA
+    ),
+    "hyperband, incumbent stop on evidence": swapped(
+        hyperstep_method("bayesian", "hyperband", model_based=None), "hyperband", EvidenceHyperband
+    ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
 USER_DEFAULTS = [m for m in METHODS if m.endswith("user defaults")]
 """The same runs as model-based ASHA, Hyperband and median (the spec's defaults are theirs:
 ``tests/unit/test_benchmarks.py``), named apart so a record says what a user gets."""
+CANDIDATES = [m for m in METHODS if "audit" in m or "evidence" in m]
+"""es-22's pre-registered candidates (round thirteen): run with ``--methods``, not by default."""
 LEVERS = [m for m in METHODS if ("median" in m or "min_resource" in m or "eta 2" in m) and m not in USER_DEFAULTS]
 """Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""
-DEFAULT = [m for m in METHODS if m not in ABLATIONS and m not in LEVERS and m not in USER_DEFAULTS]
+DEFAULT = [m for m in METHODS if m not in ABLATIONS + LEVERS + USER_DEFAULTS + CANDIDATES]
 """The issue's methods, and hyperstep's model-based ASHA and Hyperband as configured by
 default; the ablations run with ``--methods`` (the verdict takes the best of the hyperstep
 methods run, so fewer configurations give it fewer chances)."""
@@ -355,6 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds (the budget unchanged)")
     parser.add_argument("--seeds", type=int)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--trials", type=int, help="the budget: this many full-fidelity trials' steps")
     parser.add_argument("--only", nargs="*", help="problems to run (default: all)")
     parser.add_argument("--methods", nargs="*", help="methods to run (default: all)")
@@ -380,13 +395,20 @@ def main(argv: list[str] | None = None) -> None:
     for name, problem in chosen.items():
         problem.load()
         budget = args.trials * problem.max_resource
-        traces = {m: [run(problem, budget, seed) for seed in range(args.seeds)] for m, run in methods.items()}
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        traces = {m: [run(problem, budget, seed) for seed in seeds] for m, run in methods.items()}
         problem.save()
         results[name] = summarize(traces, budget)
         curves[name] = {m: median_curve(runs, budget) for m, runs in traces.items()}
         print(name, json.dumps(results[name]), f"{time.time() - start:.0f}s", flush=True)
     crossing = sorted(k for k, p in chosen.items() if p.crossing)
-    meta = {"seeds": args.seeds, "trials": args.trials, "seconds": time.time() - start, "crossing": crossing}
+    meta = {
+        "seeds": args.seeds,
+        "first_seed": args.first_seed,
+        "trials": args.trials,
+        "seconds": time.time() - start,
+        "crossing": crossing,
+    }
     write(args, results, curves, meta)
 
 
@@ -421,7 +443,8 @@ def merge(args: argparse.Namespace) -> None:
             results.setdefault(problem, {}).update(methods)
             curves.setdefault(problem, {}).update(stored["curves"][problem])
         metas.append(stored["meta"])
-    assert len({(m["seeds"], m["trials"]) for m in metas}) == 1, "runs with different settings"
+    settings = {(m["seeds"], m.get("first_seed", 0), m["trials"]) for m in metas}
+    assert len(settings) == 1, "runs with different settings"
     crossing = sorted({p for m in metas for p in m["crossing"]})
     seconds = max(m["seconds"] for m in metas)
     write(args, results, curves, {**metas[0], "seconds": seconds, "crossing": crossing})

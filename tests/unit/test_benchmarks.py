@@ -464,3 +464,50 @@ def test_the_fit_points_candidate_fits_on_a_subset_only_above_its_bound(monkeypa
     for n in (fit_points.FIT_POINTS, fit_points.FIT_POINTS + 50):
         gp.fit_map(np.random.default_rng(n).random((n, 1)), np.zeros(n), np.random.default_rng(0))
     assert rows == [fit_points.FIT_POINTS, fit_points.FIT_POINTS]
+
+
+def test_round_thirteen_problems_cross_where_their_docstrings_say() -> None:
+    from benchmarks.learning_curves import problems
+
+    every = problems()
+    grokking = every["grokking-3d"]
+    best, smooth = {"x0": 0.3, "x1": 0.7, "x2": 0.45}, {"x0": 0.6, "x1": 0.4, "x2": 0.45}
+    for step in (1, 3, 9):  # the configuration that ends best looks worst at every rung
+        assert grokking.value(best, step) > grokking.value(smooth, step), step
+    assert grokking.value(best, 27) < grokking.value(smooth, 27)
+    restarts = every["restarts-4d"]
+    near, far = {"x0": 0.55, "x1": 0.25, "x2": 0.65, "x3": 0.3}, {"x0": 0.75, "x1": 0.45, "x2": 0.45, "x3": 0.3}
+    curve = [restarts.value(near, step) for step in range(1, 28)]
+    assert any(b > a + 0.05 for a, b in itertools.pairwise(curve))  # a restart throws the loss up
+    assert restarts.value(near, 9) > restarts.value(far, 9) and restarts.value(near, 27) < restarts.value(far, 27)
+
+
+def test_round_thirteen_candidates_run_as_named_and_leave_the_registry_as_it_was() -> None:
+    from benchmarks import early_stopping, es_candidates
+    from hyperstep.schedulers import SCHEDULERS, make_scheduler
+    from hyperstep.spec import EarlyStopping
+
+    before = dict(SCHEDULERS)
+    seen = []
+    run = es_candidates.swapped(lambda: seen.append(SCHEDULERS["asha"]) or 1 / 0, "asha", es_candidates.EvidenceASHA)
+    with pytest.raises(ZeroDivisionError):
+        run()
+    assert seen == [es_candidates.EvidenceASHA] and before == SCHEDULERS
+    assert not set(early_stopping.CANDIDATES) & set(early_stopping.DEFAULT + early_stopping.USER_DEFAULTS)
+    block = EarlyStopping.model_validate({"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3})
+    audited = es_candidates.AuditedASHA(1, 27, 3, seed=31, curve_model=block.curve_model)
+    share = np.mean([audited.audited(n) for n in range(4000)])
+    assert share == pytest.approx(1 / 12.25, abs=0.015)  # Hyperband's bracket that never stops, at rungs 1, 3, 9
+    assert type(make_scheduler(block, 31)) is SCHEDULERS["asha"]
+
+
+def test_early_stopping_runs_merge_only_with_the_same_seeds(tmp_path) -> None:
+    import json
+
+    from benchmarks import early_stopping
+
+    for stem, first in (("a", 0), ("b", 31)):
+        meta = {"seeds": 3, "first_seed": first, "trials": 50, "seconds": 1.0, "crossing": []}
+        (tmp_path / f"{stem}.json").write_text(json.dumps({"results": {}, "curves": {}, "meta": meta}))
+    with pytest.raises(AssertionError, match="different settings"):
+        early_stopping.main(["--out", str(tmp_path), "--stem", "m", "--merge", "a", "b"])
