@@ -18,6 +18,9 @@ def main() -> int:
     loading = signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if loading:
         signal.signal(signal.SIGINT, _interrupted_while_loading)
+    from hyperstep.blas import use_one_thread
+
+    use_one_thread()  # before numpy loads (``hyperstep.blas``)
     from hyperstep.cli import main as command_line
 
     if loading:

@@ -27,6 +27,7 @@ from hyperstep import __version__, views
 from hyperstep.backends.local.adapter import resolve_command
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.registry import AWS_BACKENDS
+from hyperstep.blas import users_environment
 from hyperstep.early_stopping import early_stopping_warnings
 from hyperstep.errors import HyperstepError, Signalled, SpecError
 from hyperstep.http_input import strict_json
@@ -377,7 +378,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         store_path=Path(args.store),
         runs_dir=Path(args.out),
-        env=dict(os.environ),
+        env=users_environment(),  # without the command line's own BLAS limit
         on_progress=None if args.json else progress_printer(),
         definition=args.definition,
     )
