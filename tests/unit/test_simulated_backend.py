@@ -163,6 +163,23 @@ def test_what_a_module_writes_to_stderr_as_it_loads_still_shows_when_it_loads(
     assert capsys.readouterr() == ("", "deprecated option\n")
 
 
+@pytest.mark.usefixtures("imports_undone")
+def test_a_stream_a_module_keeps_as_it_loads_still_writes_once_it_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A module that keeps ``sys.stderr`` as it loads (``logging.basicConfig()``'s handler, a
+    ``LOG = sys.stderr``) holds the stand-in: once loaded, what it writes there shows. Before
+    (rev-p22), the stand-in kept what the loading thread wrote for good: the callable, run on
+    that thread, wrote into a buffer no one read (nothing on stderr)."""
+    (tmp_path / "keeps_stderr.py").write_text(
+        "import sys\n\nLOG = sys.stderr\n\n\ndef f(params, seed):\n"
+        "    LOG.write('called\\n')\n    return {'duration': 1, 'curve': [0.5]}\n"
+    )
+    objective = load_objective("keeps_stderr:f", str(tmp_path))
+    simulate(objective, {}, 0)
+    assert capsys.readouterr() == ("", "called\n")
+
+
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
     spec = parse_spec(document(f"{HERE}:seed_optional"), base_dir=Path.cwd())
     assert spec.trial.objective == f"{HERE}:seed_optional"
