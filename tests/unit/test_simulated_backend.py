@@ -3,6 +3,7 @@ and the adapter's order of delivery, stops and ``describe``."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import sys
@@ -178,6 +179,33 @@ def test_a_stream_a_module_keeps_as_it_loads_still_writes_once_it_loaded(
     objective = load_objective("keeps_stderr:f", str(tmp_path))
     simulate(objective, {}, 0)
     assert capsys.readouterr() == ("", "called\n")
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("loads", [True, False])
+def test_the_streams_are_the_process_s_again_once_a_module_loaded_or_was_refused(tmp_path: Path, loads: bool) -> None:
+    """The stand-ins are put back on either way; while the module loads, the lock the callables'
+    stand-in takes is held, so a callable on another thread never puts back a stand-in's
+    stream over it (rev-p22's mutations: neither the put-back nor the lock was tested)."""
+    (tmp_path / "checks_lock.py").write_text(
+        "from hyperstep.backends.simulated import simulation\n\nHELD = simulation._stdout_lock.locked()\n"
+        f"{'' if loads else 'raise RuntimeError(HELD)'}\n\ndef f(params, seed):\n    return {{}}\n"
+    )
+    before = sys.stdout, sys.stderr
+    with contextlib.nullcontext() if loads else pytest.raises(ValueError, match=r"RuntimeError: True$"):
+        load_objective("checks_lock:f", str(tmp_path))
+    assert (sys.stdout, sys.stderr) == before
+    if loads:
+        assert sys.modules["checks_lock"].HELD
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_the_line_a_refused_module_printed_last_is_named_cut_at_300_characters(tmp_path: Path) -> None:
+    """Its last line with text (not a blank one after it), cut so the refusal stays readable."""
+    (tmp_path / "long_line.py").write_text("print('x' * 1000)\nprint()\nraise SystemExit(3)\n")
+    with pytest.raises(ValueError) as raised:
+        load_objective("long_line:f", str(tmp_path))
+    assert str(raised.value).endswith(f"SystemExit: 3 (it printed: {'x' * 300})")
 
 
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
