@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
 from hyperstep.backends.simulated.simulation import Simulation, load_objective, simulate, timeline
 from hyperstep.errors import SpecError
+from hyperstep.local.simulation import SimulationDriver
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
 from hyperstep.spec import load_spec, parse_spec
@@ -36,6 +38,10 @@ def crashing(params: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 NOT_CALLABLE = 3
+
+
+def long_curve(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    return {"duration": params["d"], "curve": [1.0] * int(params["d"])}
 
 
 def one_argument(params: dict[str, Any]) -> dict[str, Any]:
@@ -798,3 +804,30 @@ def test_next_reports_takes_the_step_reports_up_to_the_next_end_and_no_later_tha
     assert run() == [("t0001", "TrialMetric", 10.0), ("t0001", "TrialMetric", 10.0)]  # the clock at the last
     assert run() == [("t0001", "TrialResult", 10.0)]
     assert run() == [] and sim.published == []
+
+
+def test_next_reports_takes_at_most_a_thousand_step_reports_at_a_time() -> None:
+    """A stop waits for the batch being recorded: before (rev-p22), a 200,000-step curve's
+    reports up to its end were one batch, and SIGTERM waited minutes for them."""
+    sim = Sim(f"{HERE}:long_curve")
+    sim.launch(1, 2_500.0)  # 2,500 steps
+    sizes = []
+    while batch := sim.backend.next_reports("j", math.inf):
+        sizes.append(len(batch))
+    assert sizes == [1_000, 1_000, 500, 1]
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_a_closed_driver_delivers_nothing_more(closed: bool) -> None:
+    """The runtime closes the driver before the store: before (rev-p22), a run stopped by
+    SIGTERM closed the store while the driver went on to its next batch (``sqlite3.ProgrammingError:
+    Cannot operate on a closed database`` in the bus's retry log on stderr)."""
+    sim = Sim()
+    sim.launch(1, 10.0)
+    delivered: list[list[TrialEvent]] = []
+    store = mock.Mock(get_job=mock.Mock(return_value=sim.job))  # runs, no result seen: it waits
+    driver = SimulationDriver(sim.backend, store, lambda: None, delivered.append, mock.Mock(), mock.Mock())
+    if closed:
+        driver.close()
+    assert driver.job_waits("j", results_seen=0) == (0 if closed else 3)
+    assert len(delivered) == (0 if closed else 2)  # the reports, then the end
