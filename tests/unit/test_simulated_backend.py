@@ -20,6 +20,7 @@ import pytest
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
 from hyperstep.backends.simulated.simulation import Simulation, load_objective, simulate, timeline
 from hyperstep.errors import SpecError
+from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.simulation import SimulationDriver
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
@@ -831,3 +832,11 @@ def test_a_closed_driver_delivers_nothing_more(closed: bool) -> None:
         driver.close()
     assert driver.job_waits("j", results_seen=0) == (0 if closed else 3)
     assert len(delivered) == (0 if closed else 2)  # the reports, then the end
+
+
+def test_a_simulated_runtime_closes_its_driver_before_its_store(tmp_path: Path) -> None:
+    """Once the runtime has closed, a Suggest still on its way delivers nothing and reads no
+    store (before, the driver read the closed one: ``Cannot operate on a closed database``)."""
+    with LocalRuntime(tmp_path / "store.db", tmp_path / "runs", clock=VirtualClock(0.0)) as runtime:
+        pass
+    assert runtime.driver is not None and runtime.driver.job_waits("j", results_seen=0) == 0

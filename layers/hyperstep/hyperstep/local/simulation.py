@@ -114,7 +114,7 @@ class SimulationDriver:
         returns how many were delivered."""
         delivered = 0
         with self._lock:
-            waiting = self._waiting(job_id, results_seen)
+            waiting = None if self._closed else self._waiting(job_id, results_seen)  # the store may be closed
             while waiting is not None and not self._closed:
                 ended = self.backend.ended
                 if self._deadline_first(waiting):
