@@ -237,8 +237,8 @@ class _CallableStdout:
 class _LoadingOutput:
     """``sys.stdout`` and ``sys.stderr`` while a module loads: what the loading thread writes is
     kept (``kept``), to show once it loaded or to name in why it did not; any other thread's
-    goes where it went. Once loaded (``loading`` False), a module that kept it (a logging
-    handler made at import) writes where it went too."""
+    goes where it went. Once loaded (``loading`` False), a module that kept it (``LOG = sys.stderr``,
+    ``logging.basicConfig()`` at import) writes where it went too."""
 
     def __init__(self, stream: TextIO, thread: int, kept: io.StringIO) -> None:
         self._stream, self._thread, self._kept = stream, thread, kept
