@@ -3,6 +3,7 @@ and the adapter's order of delivery, stops and ``describe``."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -18,6 +20,8 @@ import pytest
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
 from hyperstep.backends.simulated.simulation import Simulation, load_objective, simulate, timeline
 from hyperstep.errors import SpecError
+from hyperstep.local.runtime import LocalRuntime
+from hyperstep.local.simulation import SimulationDriver
 from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
 from hyperstep.spec import load_spec, parse_spec
@@ -35,6 +39,10 @@ def crashing(params: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 NOT_CALLABLE = 3
+
+
+def long_curve(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    return {"duration": params["d"], "curve": [1.0] * int(params["d"])}
 
 
 def one_argument(params: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +169,50 @@ def test_what_a_module_writes_to_stderr_as_it_loads_still_shows_when_it_loads(
     )
     parse_spec(document("warns_at_import:f", path=str(tmp_path)), base_dir=tmp_path)
     assert capsys.readouterr() == ("", "deprecated option\n")
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_stream_a_module_keeps_as_it_loads_still_writes_once_it_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A module that keeps ``sys.stderr`` as it loads (``logging.basicConfig()``'s handler, a
+    ``LOG = sys.stderr``) holds the stand-in: once loaded, what it writes there shows. Before
+    (rev-p22), the stand-in kept what the loading thread wrote for good: the callable, run on
+    that thread, wrote into a buffer no one read (nothing on stderr)."""
+    (tmp_path / "keeps_stderr.py").write_text(
+        "import sys\n\nLOG = sys.stderr\n\n\ndef f(params, seed):\n"
+        "    LOG.write('called\\n')\n    return {'duration': 1, 'curve': [0.5]}\n"
+    )
+    objective = load_objective("keeps_stderr:f", str(tmp_path))
+    simulate(objective, {}, 0)
+    assert capsys.readouterr() == ("", "called\n")
+
+
+@pytest.mark.usefixtures("imports_undone")
+@pytest.mark.parametrize("loads", [True, False])
+def test_the_streams_are_the_process_s_again_once_a_module_loaded_or_was_refused(tmp_path: Path, loads: bool) -> None:
+    """The stand-ins are put back on either way; while the module loads, the lock the callables'
+    stand-in takes is held, so a callable on another thread never puts back a stand-in's
+    stream over it (rev-p22's mutations: neither the put-back nor the lock was tested)."""
+    (tmp_path / "checks_lock.py").write_text(
+        "from hyperstep.backends.simulated import simulation\n\nHELD = simulation._stdout_lock.locked()\n"
+        f"{'' if loads else 'raise RuntimeError(HELD)'}\n\ndef f(params, seed):\n    return {{}}\n"
+    )
+    before = sys.stdout, sys.stderr
+    with contextlib.nullcontext() if loads else pytest.raises(ValueError, match=r"RuntimeError: True$"):
+        load_objective("checks_lock:f", str(tmp_path))
+    assert (sys.stdout, sys.stderr) == before
+    if loads:
+        assert sys.modules["checks_lock"].HELD
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_the_line_a_refused_module_printed_last_is_named_cut_at_300_characters(tmp_path: Path) -> None:
+    """Its last line with text (not a blank one after it), cut so the refusal stays readable."""
+    (tmp_path / "long_line.py").write_text("print('x' * 1000)\nprint()\nraise SystemExit(3)\n")
+    with pytest.raises(ValueError) as raised:
+        load_objective("long_line:f", str(tmp_path))
+    assert str(raised.value).endswith(f"SystemExit: 3 (it printed: {'x' * 300})")
 
 
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
@@ -753,3 +805,38 @@ def test_next_reports_takes_the_step_reports_up_to_the_next_end_and_no_later_tha
     assert run() == [("t0001", "TrialMetric", 10.0), ("t0001", "TrialMetric", 10.0)]  # the clock at the last
     assert run() == [("t0001", "TrialResult", 10.0)]
     assert run() == [] and sim.published == []
+
+
+def test_next_reports_takes_at_most_a_thousand_step_reports_at_a_time() -> None:
+    """A stop waits for the batch being recorded: before (rev-p22), a 200,000-step curve's
+    reports up to its end were one batch, and SIGTERM waited minutes for them."""
+    sim = Sim(f"{HERE}:long_curve")
+    sim.launch(1, 2_500.0)  # 2,500 steps
+    sizes = []
+    while batch := sim.backend.next_reports("j", math.inf):
+        sizes.append(len(batch))
+    assert sizes == [1_000, 1_000, 500, 1]
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_a_closed_driver_delivers_nothing_more(closed: bool) -> None:
+    """The runtime closes the driver before the store: before (rev-p22), a run stopped by
+    SIGTERM closed the store while the driver went on to its next batch (``sqlite3.ProgrammingError:
+    Cannot operate on a closed database`` in the bus's retry log on stderr)."""
+    sim = Sim()
+    sim.launch(1, 10.0)
+    delivered: list[list[TrialEvent]] = []
+    store = mock.Mock(get_job=mock.Mock(return_value=sim.job))  # runs, no result seen: it waits
+    driver = SimulationDriver(sim.backend, store, lambda: None, delivered.append, mock.Mock(), mock.Mock())
+    if closed:
+        driver.close()
+    assert driver.job_waits("j", results_seen=0) == (0 if closed else 3)
+    assert len(delivered) == (0 if closed else 2)  # the reports, then the end
+
+
+def test_a_simulated_runtime_closes_its_driver_before_its_store(tmp_path: Path) -> None:
+    """Once the runtime has closed, a Suggest still on its way delivers nothing and reads no
+    store (before, the driver read the closed one: ``Cannot operate on a closed database``)."""
+    with LocalRuntime(tmp_path / "store.db", tmp_path / "runs", clock=VirtualClock(0.0)) as runtime:
+        pass
+    assert runtime.driver is not None and runtime.driver.job_waits("j", results_seen=0) == 0

@@ -541,3 +541,17 @@ def test_the_bayesian_strategy_learns_from_trials_that_diverge_at_their_first_st
     assert asked == 12 and diverged <= 6, (asked, diverged)
     best = study.best_trial
     assert best is not None and best.state is TrialState.COMPLETED and best.params["rate"] <= 0.6
+
+
+def test_report_judges_each_report_alone_so_a_step_after_a_true_may_answer_false() -> None:
+    """Act on the first True (README): ``report`` keeps no answer it gave (a study's
+    processes share only the store), and decides as a report passes a rung, on the newest
+    step. probe-22 asked whether a False after a True (ASHA, steps 3, 2, 1) is right: it is
+    the documented rule, so a trial reported on after a True is not stopped by the study."""
+    study = hyperstep.Study(SPACE, goal="minimize", strategy="random", seed=0, early_stopping=ASHA)
+    for value in (0.1, 0.2):  # two trials past rung 1 and 3, learning well
+        finished = study.ask(1)[0]
+        for step in range(1, 4):
+            study.report(finished.id, step, value)
+    trial = study.ask(1)[0]
+    assert [study.report(trial.id, step, 5.0) for step in (1, 2, 3)] == [True, False, True]  # rungs 1 and 3

@@ -148,14 +148,15 @@ class LocalRuntime:
         self.handler_log = handler_log or Silent()
         backends: dict[str, TrialBackend] = {"local": self.backend}
         resolver: Resolver = self.function
+        self.driver: SimulationDriver | None = None
         if clock is not None:
             context = BackendContext(clock=clock, publish_event=lambda *event: self.bus.publish(envelope(*event)))
             backends["simulated"] = simulated = BACKENDS["simulated"].factory(context)
             assert isinstance(simulated, SimulatedBackend)
-            driver = SimulationDriver(
+            self.driver = SimulationDriver(
                 simulated, self.store, self.bus.drain, self._deliver_simulated, self._wake, self._reap
             )
-            resolver = driver.resolver(self.function)
+            resolver = self.driver.resolver(self.function)
         self.executor = local_executor(definition or definition_path(), resolver, sleep, self._publish_execution_end)
         self.service = TuningService(
             self.store,
@@ -232,5 +233,7 @@ class LocalRuntime:
     def __exit__(self, *exc: object) -> None:
         self.reaper.close()
         self.stop_trials()
+        if self.driver is not None:  # its batch under way recorded before the store closes
+            self.driver.close()
         self.bus.close()
         self.store.close()

@@ -8,7 +8,8 @@ delivers the job's next event (moving the clock to it) to collect through the bu
 its own thread (``InProcessBus.deliver``: no thread switch), waits for what that
 published (a stopped trial's end), and goes on until a result has woken the execution.
 A job that stops nothing early gets its step reports up to its next end as one batch
-(one collect invocation, each report recorded in turn): none of them can wake it.
+(one collect invocation, each report recorded in turn; at most ``BATCH_REPORTS``, so a
+stop waits for no more): none of them can wake it.
 The state machine, the handlers, the store and the bus are the real ones; only waiting
 is skipped.
 
@@ -74,6 +75,15 @@ class SimulationDriver:
         self._woken: dict[str, float] = {}
         """Per job, the deadline it was last woken at."""
         self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Deliver nothing more: returns once the delivery under way (a batch being recorded)
+        has ended, so the runtime may close the store. Before (rev-p22), a stopped run closed
+        it under the driver's next batch: ``Cannot operate on a closed database`` on stderr."""
+        self._closed = True  # read by job_waits' loop, which holds the lock while it delivers
+        with self._lock:
+            pass
 
     def resolver(self, resolve: Callable[[str], Function]) -> Callable[[str], Function]:
         """``resolve`` (the executor's: a function name to its handler), with the suggest
@@ -104,8 +114,8 @@ class SimulationDriver:
         returns how many were delivered."""
         delivered = 0
         with self._lock:
-            waiting = self._waiting(job_id, results_seen)
-            while waiting is not None:
+            waiting = None if self._closed else self._waiting(job_id, results_seen)  # the store may be closed
+            while waiting is not None and not self._closed:
                 ended = self.backend.ended
                 if self._deadline_first(waiting):
                     break

@@ -29,6 +29,11 @@ from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
 
 Key = tuple[str, str]
 
+BATCH_REPORTS = 1_000
+"""At most this many step reports go to collect as one batch (``next_reports``): a stop
+(Ctrl-C, SIGTERM) waits for the batch being recorded, which at 200,000-step curves held
+every report up to the next end (minutes; rev-p22)."""
+
 
 class SimulatedBackend(TrialBackend):
     def __init__(self, clock: VirtualClock, publish: Callable[[TrialEvent], None]) -> None:
@@ -110,13 +115,15 @@ class SimulatedBackend(TrialBackend):
                     self._end(key, due.event)
                     return due.event
 
-    def next_reports(self, job_id: str, until: float) -> list[TrialEvent]:
+    def next_reports(self, job_id: str, until: float, limit: int = BATCH_REPORTS) -> list[TrialEvent]:
         """``next_event``, and when it is a step report, the job's step reports that follow
-        it, due no later than ``until``, up to its next end (left for the next call): what a
-        caller may deliver as one batch when no report can decide anything (no early
-        stopping). [] when none is due."""
+        it, due no later than ``until``, up to its next end (left for the next call) and at
+        most ``limit`` in all: what a caller may deliver as one batch when no report can
+        decide anything (no early stopping). [] when none is due."""
         run: list[TrialEvent] = []
-        while (not run or self._report_next(job_id, until)) and (event := self.next_event(job_id)) is not None:
+        while (not run or (len(run) < limit and self._report_next(job_id, until))) and (
+            event := self.next_event(job_id)
+        ) is not None:
             run.append(event)
             if isinstance(event, TrialResult):
                 break

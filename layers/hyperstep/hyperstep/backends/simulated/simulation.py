@@ -237,13 +237,15 @@ class _CallableStdout:
 class _LoadingOutput:
     """``sys.stdout`` and ``sys.stderr`` while a module loads: what the loading thread writes is
     kept (``kept``), to show once it loaded or to name in why it did not; any other thread's
-    goes where it went."""
+    goes where it went. Once loaded (``loading`` False), a module that kept it (``LOG = sys.stderr``,
+    ``logging.basicConfig()`` at import) writes where it went too."""
 
     def __init__(self, stream: TextIO, thread: int, kept: io.StringIO) -> None:
         self._stream, self._thread, self._kept = stream, thread, kept
+        self.loading = True
 
     def _target(self) -> TextIO:
-        return self._kept if threading.get_ident() == self._thread else self._stream
+        return self._kept if self.loading and threading.get_ident() == self._thread else self._stream
 
     def write(self, text: str) -> int:
         return self._target().write(text)
@@ -258,12 +260,14 @@ def _output_kept() -> Iterator[io.StringIO]:
     kept = io.StringIO()
     with _stdout_lock:
         stdout, stderr, here = sys.stdout, sys.stderr, threading.get_ident()
-        sys.stdout = _LoadingOutput(stdout, here, kept)  # type: ignore[assignment]
-        sys.stderr = _LoadingOutput(stderr, here, kept)  # type: ignore[assignment]
+        stand_ins = _LoadingOutput(stdout, here, kept), _LoadingOutput(stderr, here, kept)
+        sys.stdout, sys.stderr = stand_ins  # type: ignore[assignment]
         try:
             yield kept
         finally:
             sys.stdout, sys.stderr = stdout, stderr
+            for stand_in in stand_ins:
+                stand_in.loading = False
 
 
 def _last_line(text: str, limit: int = 300) -> str:
