@@ -613,3 +613,14 @@ def test_early_stopping_first_seed_runs_those_seeds_and_records_them(tmp_path, m
     (tmp_path / "old.json").write_text(json.dumps(old))
     early_stopping.main(["--out", str(tmp_path), "--stem", "both", "--merge", "old", "early"])
     assert json.loads((tmp_path / "both.json").read_text())["meta"]["seeds"] == 2
+
+
+def test_early_stopping_markdown_names_the_first_seed_it_ran_from() -> None:
+    import argparse
+
+    from benchmarks import early_stopping
+
+    check = {"problems": {}, "within a third on >= 80%": 0, "no worse on crossing ones": 0, "beats optuna on >= 80%": 0}
+    for first, command in ((31, "--seeds 3 --first-seed 31 --trials 50`"), (0, "--seeds 3 --trials 50`")):
+        args = argparse.Namespace(seeds=3, first_seed=first, trials=50)
+        assert command in early_stopping.markdown({}, check, args, 60.0), first
