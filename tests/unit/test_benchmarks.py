@@ -483,10 +483,17 @@ def test_round_thirteen_problems_cross_where_their_docstrings_say() -> None:
     for step in (1, 3, 9):  # the configuration that ends best looks worst at every rung
         assert grokking.value(best, step) > grokking.value(smooth, step), step
     assert grokking.value(best, 27) < grokking.value(smooth, 27)
+    off = {"x0": 0.4, "x1": 0.6, "x2": 0.45}  # 0.08 from the optimum: near it, it groks too (rev-e22)
+    assert grokking.value(off, 9) > grokking.value(smooth, 9) and grokking.value(off, 27) < grokking.value(smooth, 27)
     restarts = every["restarts-4d"]
     near, far = {"x0": 0.55, "x1": 0.25, "x2": 0.65, "x3": 0.3}, {"x0": 0.75, "x1": 0.45, "x2": 0.45, "x3": 0.3}
     curve = [restarts.value(near, step) for step in range(1, 28)]
     assert any(b > a + 0.05 for a, b in itertools.pairwise(curve))  # a restart throws the loss up
+    edge = {"x0": 0.85, "x1": 0.55, "x2": 0.95, "x3": 0.1}  # 0.3 from the optimum: it restarts, less (rev-e22)
+    edge_curve = [restarts.value(edge, step) for step in range(1, 28)]
+    assert (
+        0.05 < max(b - a for a, b in itertools.pairwise(edge_curve)) < max(b - a for a, b in itertools.pairwise(curve))
+    )
     assert restarts.value(near, 9) > restarts.value(far, 9) and restarts.value(near, 27) < restarts.value(far, 27)
 
 
@@ -624,3 +631,30 @@ def test_early_stopping_markdown_names_the_first_seed_it_ran_from() -> None:
     for first, command in ((31, "--seeds 3 --first-seed 31 --trials 50`"), (0, "--seeds 3 --trials 50`")):
         args = argparse.Namespace(seeds=3, first_seed=first, trials=50)
         assert command in early_stopping.markdown({}, check, args, 60.0), first
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "cls"),
+    [
+        ("asha, audit trials", "asha", "AuditedASHA"),
+        ("asha, audit trials, incumbent stop on evidence", "asha", "EvidenceASHA"),
+        ("asha, audit trials, incumbent stop on evidence, guard on finished trials", "asha", "FinishedGuardASHA"),
+        ("hyperband, incumbent stop on evidence", "hyperband", "EvidenceHyperband"),
+    ],
+)
+def test_round_thirteen_methods_run_with_the_class_their_name_says(
+    method: str, name: str, cls: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import early_stopping, es_candidates
+    from hyperstep.schedulers import SCHEDULERS
+
+    class Seen(Exception):
+        pass
+
+    def study(*args: object, **kwargs: object) -> None:
+        raise Seen(SCHEDULERS[name], kwargs["early_stopping"]["name"])  # type: ignore[index]
+
+    monkeypatch.setattr(early_stopping, "Study", study)
+    with pytest.raises(Seen) as seen:
+        early_stopping.METHODS[method](early_stopping.problems()["crossing-2d"], 27, 31)
+    assert seen.value.args == (getattr(es_candidates, cls), name)
