@@ -326,7 +326,9 @@ def markdown(results: dict[str, Any], check: dict[str, Any], args: argparse.Name
     lines = [
         "# Early stopping: best value against compute (issue 9)",
         "",
-        f"`python -m benchmarks.early_stopping --seeds {args.seeds} --trials {args.trials}`: budget = "
+        f"`python -m benchmarks.early_stopping --seeds {args.seeds}"
+        + (f" --first-seed {args.first_seed}" if args.first_seed else "")
+        + f" --trials {args.trials}`: budget = "
         f"{args.trials} full-fidelity trials' steps, eta {ETA}, min_resource 1, max_resource 27; "
         f"{seconds / 60:.0f} min on 2 shared cores. Medians over seeds. *reach*: compute needed to reach "
         "full-fidelity Bayesian's final best of the same seed, as a fraction of the budget (`-`: not within "
@@ -425,7 +427,7 @@ def write(args: argparse.Namespace, results: dict[str, Any], curves: dict[str, A
     data = {"results": results, "check": check, "curves": curves, "meta": meta}
     (args.out / f"{args.stem}.json").write_text(json.dumps(data, indent=1, default=str))
     if check:
-        args.seeds, args.trials = meta["seeds"], meta["trials"]
+        args.seeds, args.first_seed, args.trials = meta["seeds"], meta.get("first_seed", 0), meta["trials"]
         (args.out / f"{args.stem}.md").write_text(markdown(results, check, args, meta["seconds"]))
         plot(curves, args.out / f"{args.stem}.png")
         print(json.dumps({k: v for k, v in check.items() if k != "problems"}))

@@ -24,12 +24,11 @@ in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from hyperstep.schedulers import SCHEDULERS
-from hyperstep.schedulers.asha import ASHA, MAX_EVIDENCE, MIN_WINNERS, Hyperband, drawn_bracket, hyperband_shares, rungs
+from hyperstep.schedulers.asha import ASHA, MIN_WINNERS, Hyperband, drawn_bracket, hyperband_shares, rungs
 from hyperstep.schedulers.base import Curve, Curves, agrees
 
 
@@ -48,25 +47,7 @@ class AuditedASHA(ASHA):
 def evidence_held(scheduler: ASHA, rung: int, curves: Curves) -> bool:
     """``ASHA.incumbent_stop_held`` with the burden reversed: held only once at least
     ``MIN_WINNERS`` winners are seen past ``rung`` and at most ``1/eta`` of them are misses."""
-    order = sorted(curves.by_number, key=lambda n: (curves.ended.get(n, math.inf), n))
-    best, seen = math.inf, []
-    for n in order:
-        top = curves.tops.get(n, 0)
-        if top > rung and best < math.inf:
-            seen.append((n, best))
-        final = curves.value_at(n, scheduler.max_resource) if top >= scheduler.max_resource else None
-        if final is not None:
-            best = min(best, final)
-    winners = misses = 0
-    for n, incumbent in seen[-MAX_EVIDENCE:]:
-        curve = curves.by_number[n]
-        if curve[max(curve)] >= incumbent:
-            continue
-        heading = curves.facts(n).predict(scheduler.max_resource, upto=rung)
-        if heading is None:
-            continue
-        winners += 1
-        misses += heading.bounded and heading.low > incumbent
+    winners, misses = scheduler.incumbent_stop_evidence(rung, curves)
     return winners >= MIN_WINNERS and misses <= winners / scheduler.eta
 
 

@@ -458,12 +458,20 @@ def test_the_fit_points_candidate_fits_on_a_subset_only_above_its_bound(monkeypa
     from benchmarks import fit_points
     from hyperstep.strategies import gp
 
-    rows: list[int] = []
-    monkeypatch.setattr(gp, "fit_map", lambda X, y, rng, *rest: rows.append(len(X)) or (np.zeros(3), 0.0))
+    rows: list[tuple[int, int, float]] = []  # rows, distinct rows, the generator's next draw
+
+    def recording(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, *rest: object) -> tuple:
+        rows.append((len(X), len(np.unique(X)), float(rng.random())))
+        return np.zeros(3), 0.0
+
+    monkeypatch.setattr(gp, "fit_map", recording)
     fit_points.bounded_fit()  # wraps the recording fit_map; monkeypatch puts the real one back
     for n in (fit_points.FIT_POINTS, fit_points.FIT_POINTS + 50):
         gp.fit_map(np.random.default_rng(n).random((n, 1)), np.zeros(n), np.random.default_rng(0))
-    assert rows == [fit_points.FIT_POINTS, fit_points.FIT_POINTS]
+    at_bound, above = rows
+    # at the bound the fit is the product's: every row, the generator untouched (0374a8f's draws)
+    assert at_bound == (fit_points.FIT_POINTS, fit_points.FIT_POINTS, float(np.random.default_rng(0).random()))
+    assert above[:2] == (fit_points.FIT_POINTS, fit_points.FIT_POINTS)  # a subset, no row twice
 
 
 def test_round_thirteen_problems_cross_where_their_docstrings_say() -> None:
@@ -475,10 +483,17 @@ def test_round_thirteen_problems_cross_where_their_docstrings_say() -> None:
     for step in (1, 3, 9):  # the configuration that ends best looks worst at every rung
         assert grokking.value(best, step) > grokking.value(smooth, step), step
     assert grokking.value(best, 27) < grokking.value(smooth, 27)
+    off = {"x0": 0.4, "x1": 0.6, "x2": 0.45}  # 0.08 from the optimum: near it, it groks too (rev-e22)
+    assert grokking.value(off, 9) > grokking.value(smooth, 9) and grokking.value(off, 27) < grokking.value(smooth, 27)
     restarts = every["restarts-4d"]
     near, far = {"x0": 0.55, "x1": 0.25, "x2": 0.65, "x3": 0.3}, {"x0": 0.75, "x1": 0.45, "x2": 0.45, "x3": 0.3}
     curve = [restarts.value(near, step) for step in range(1, 28)]
     assert any(b > a + 0.05 for a, b in itertools.pairwise(curve))  # a restart throws the loss up
+    edge = {"x0": 0.85, "x1": 0.55, "x2": 0.95, "x3": 0.1}  # 0.3 from the optimum: it restarts, less (rev-e22)
+    edge_curve = [restarts.value(edge, step) for step in range(1, 28)]
+    assert (
+        0.05 < max(b - a for a, b in itertools.pairwise(edge_curve)) < max(b - a for a, b in itertools.pairwise(curve))
+    )
     assert restarts.value(near, 9) > restarts.value(far, 9) and restarts.value(near, 27) < restarts.value(far, 27)
 
 
@@ -511,3 +526,135 @@ def test_early_stopping_runs_merge_only_with_the_same_seeds(tmp_path) -> None:
         (tmp_path / f"{stem}.json").write_text(json.dumps({"results": {}, "curves": {}, "meta": meta}))
     with pytest.raises(AssertionError, match="different settings"):
         early_stopping.main(["--out", str(tmp_path), "--stem", "m", "--merge", "a", "b"])
+
+
+def test_round_thirteen_audit_trials_are_never_stopped_and_the_rest_stop_as_asha(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA
+    from hyperstep.schedulers.base import Curves
+    from hyperstep.spec import EarlyStopping
+
+    block = EarlyStopping.model_validate({"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3})
+    for cls in (es_candidates.AuditedASHA, es_candidates.EvidenceASHA, es_candidates.FinishedGuardASHA):
+        scheduler = cls(1, 27, 3, seed=31, curve_model=block.curve_model)
+        for asha_says in (True, False):
+            monkeypatch.setattr(ASHA, "_stop", lambda self, number, curve, curves, said=asha_says: said)
+            stops = [scheduler._stop(n, {1: 0.5}, Curves()) for n in range(200)]
+            assert stops == [asha_says and not scheduler.audited(n) for n in range(200)], (cls, asha_says)
+        assert any(scheduler.audited(n) for n in range(200)) and not all(scheduler.audited(n) for n in range(200))
+
+
+def test_round_thirteen_evidence_stop_needs_the_winners_the_product_stop_does_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidate B reverses the burden of ``ASHA.incumbent_stop_held``: with fewer than
+    MIN_WINNERS winners seen past the rung the product holds its stop and B does not; from
+    MIN_WINNERS on both read the misses alike (at most 1/eta of the winners)."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA, MIN_WINNERS, Hyperband
+    from hyperstep.schedulers.base import Curves
+    from hyperstep.spec import EarlyStopping
+
+    block = EarlyStopping.model_validate({"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3})
+    pairs = [(es_candidates.EvidenceASHA, ASHA), (es_candidates.EvidenceHyperband, Hyperband)]
+    pairs.append((es_candidates.FinishedGuardASHA, ASHA))
+    for winners in range(2 * MIN_WINNERS + 3):
+        for misses in range(winners + 1):
+            monkeypatch.setattr(ASHA, "incumbent_stop_evidence", lambda self, rung, curves, w=winners, m=misses: (w, m))
+            for candidate, product in pairs:
+                held = product(1, 27, 3, seed=31, curve_model=block.curve_model).incumbent_stop_held(3, Curves())
+                evidence = candidate(1, 27, 3, seed=31, curve_model=block.curve_model).incumbent_stop_held(3, Curves())
+                if winners < MIN_WINNERS:
+                    assert held and not evidence, (candidate, winners, misses)
+                else:
+                    assert evidence == held, (candidate, winners, misses)
+                    assert held == (3 * misses <= winners), (winners, misses)  # eta 3
+
+
+def test_round_thirteen_screen_c_guard_reads_only_finished_trials() -> None:
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.base import Curves
+    from hyperstep.spec import EarlyStopping
+
+    block = EarlyStopping.model_validate({"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3})
+    guard = es_candidates.FinishedGuardASHA(1, 27, 3, seed=31, curve_model=block.curve_model)
+    # eight finished trials whose rung-1 ranking runs backwards at the end, and many unfinished
+    # ones (to rung 3) that would outvote them if read
+    finished = {n: {1: 0.1 * n, 3: 0.1 * n, 27: 1.0 - 0.1 * n} for n in range(8)}
+    running = {n: {1: 10.0 + n, 3: 10.0 + n} for n in range(8, 40)}
+    assert not guard.rung_ranks_finals(1, Curves(by_number={**finished, **running}))
+    alike = {n: {1: 0.1 * n, 3: 0.1 * n, 27: 0.1 * n} for n in range(8)}
+    assert guard.rung_ranks_finals(1, Curves(by_number={**alike, **running}))
+
+
+def test_early_stopping_first_seed_runs_those_seeds_and_records_them(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from benchmarks import early_stopping
+
+    seen: list[int] = []
+    monkeypatch.setitem(
+        early_stopping.METHODS, early_stopping.FULL, lambda problem, budget, seed: seen.append(seed) or [(27, 0.5)]
+    )
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--only",
+        "crossing-2d",
+        "--methods",
+        early_stopping.FULL,
+        "--trials",
+        "2",
+        "--seeds",
+        "2",
+    ]
+    early_stopping.main([*argv, "--first-seed", "31", "--stem", "late"])
+    early_stopping.main([*argv, "--stem", "early"])
+    assert seen == [31, 32, 0, 1]
+    assert json.loads((tmp_path / "late.json").read_text())["meta"]["first_seed"] == 31
+    # a record from before --first-seed (no first_seed in its meta) ran seeds from 0: it merges with one that did
+    old = json.loads((tmp_path / "early.json").read_text())
+    del old["meta"]["first_seed"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    early_stopping.main(["--out", str(tmp_path), "--stem", "both", "--merge", "old", "early"])
+    assert json.loads((tmp_path / "both.json").read_text())["meta"]["seeds"] == 2
+
+
+def test_early_stopping_markdown_names_the_first_seed_it_ran_from() -> None:
+    import argparse
+
+    from benchmarks import early_stopping
+
+    check = {"problems": {}, "within a third on >= 80%": 0, "no worse on crossing ones": 0, "beats optuna on >= 80%": 0}
+    for first, command in ((31, "--seeds 3 --first-seed 31 --trials 50`"), (0, "--seeds 3 --trials 50`")):
+        args = argparse.Namespace(seeds=3, first_seed=first, trials=50)
+        assert command in early_stopping.markdown({}, check, args, 60.0), first
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "cls"),
+    [
+        ("asha, audit trials", "asha", "AuditedASHA"),
+        ("asha, audit trials, incumbent stop on evidence", "asha", "EvidenceASHA"),
+        ("asha, audit trials, incumbent stop on evidence, guard on finished trials", "asha", "FinishedGuardASHA"),
+        ("hyperband, incumbent stop on evidence", "hyperband", "EvidenceHyperband"),
+    ],
+)
+def test_round_thirteen_methods_run_with_the_class_their_name_says(
+    method: str, name: str, cls: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import early_stopping, es_candidates
+    from hyperstep.schedulers import SCHEDULERS
+
+    class Seen(Exception):
+        pass
+
+    def study(*args: object, **kwargs: object) -> None:
+        raise Seen(SCHEDULERS[name], kwargs["early_stopping"]["name"])  # type: ignore[index]
+
+    monkeypatch.setattr(early_stopping, "Study", study)
+    with pytest.raises(Seen) as seen:
+        early_stopping.METHODS[method](early_stopping.problems()["crossing-2d"], 27, 31)
+    assert seen.value.args == (getattr(es_candidates, cls), name)

@@ -189,11 +189,16 @@ class ASHA(Scheduler):
 
     def incumbent_stop_held(self, rung: int, curves: Curves) -> bool:
         """Whether the incumbent stop at ``rung`` would have spared the winners seen so far:
-        the trials with steps past ``rung`` (the newest ``MAX_EVIDENCE``, in the order they
-        ended, running ones last) whose newest value beat the best final value of those
-        that ended before them. A winner whose optimistic end predicted from its steps up
-        to ``rung`` was above that best is a miss; held while at most ``1/eta`` of the
-        winners are misses, or fewer than ``MIN_WINNERS`` are seen."""
+        held while at most ``1/eta`` of the winners (``incumbent_stop_evidence``) are misses,
+        or fewer than ``MIN_WINNERS`` are seen."""
+        winners, misses = self.incumbent_stop_evidence(rung, curves)
+        return winners < MIN_WINNERS or misses <= winners / self.eta
+
+    def incumbent_stop_evidence(self, rung: int, curves: Curves) -> tuple[int, int]:
+        """The winners seen past ``rung`` and the misses among them: the trials with steps past
+        ``rung`` (the newest ``MAX_EVIDENCE``, in the order they ended, running ones last) whose
+        newest value beat the best final value of those that ended before them. A winner whose
+        optimistic end predicted from its steps up to ``rung`` was above that best is a miss."""
         order = sorted(curves.by_number, key=lambda n: (curves.ended.get(n, math.inf), n))
         best, seen = math.inf, []
         for n in order:
@@ -213,7 +218,7 @@ class ASHA(Scheduler):
                 continue
             winners += 1
             misses += heading.bounded and heading.low > incumbent
-        return winners < MIN_WINNERS or misses <= winners / self.eta
+        return winners, misses
 
     def heading_top(self, curve: Curve, peers: list[CurveFacts]) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the
