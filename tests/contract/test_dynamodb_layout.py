@@ -318,3 +318,28 @@ def test_a_trial_end_s_counter_update_uses_every_value_it_passes(
 def test_a_number_attribute_is_the_number_whatever_its_type(number: Any, spelled: str) -> None:
     # np.float32(0.5) was written "0" (truncated by int()); np.float64(0.3) raised (repr "np.float64(0.3)")
     assert n(number) == {"N": spelled}
+
+
+def unpublished_markers(client: Any, table: str) -> set[str]:
+    query = {"TableName": table, "KeyConditionExpression": "pk = :u", "ConsistentRead": True}
+    items = client.query(**query, ExpressionAttributeValues={":u": {"S": "UNPUBLISHED"}})["Items"]
+    return {item["sk"]["S"] for item in items}
+
+
+def test_a_finished_job_has_its_unpublished_marker_exactly_while_unmarked(dynamodb: Any, table: str) -> None:
+    """The reaper reads every marker of the ``UNPUBLISHED`` partition on each pass (a
+    ``GetItem`` each: ``list_unpublished_jobs``), so one left behind by a mark or a reopening
+    write would cost a read every pass for good; one of a job gone by TTL is deleted as read."""
+    store = DynamoDBStore(table, client=dynamodb)
+    for job_id in ("marked", "reopened", "expired"):
+        store.create_job(Job(id=job_id, spec=full_spec()))
+        store.set_job_status(job_id, JobStatus.COMPLETED)
+    assert unpublished_markers(dynamodb, table) == {"marked", "reopened", "expired"}
+    store.mark_completion_published("marked")
+    store.set_job_status("reopened", JobStatus.RUNNING, expected=(JobStatus.COMPLETED,))
+    assert unpublished_markers(dynamodb, table) == {"expired"}
+    store.set_job_status("marked", JobStatus.COMPLETED, expected=(JobStatus.COMPLETED,), execution_id="e")  # same end
+    assert unpublished_markers(dynamodb, table) == {"expired"} and store.get_job("marked").completion_published
+    dynamodb.delete_item(TableName=table, Key={"pk": {"S": "JOB#expired"}, "sk": {"S": "JOB"}})  # as TTL would
+    assert store.list_unpublished_jobs(time.time() + 1) == []
+    assert unpublished_markers(dynamodb, table) == set()

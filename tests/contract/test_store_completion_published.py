@@ -24,6 +24,10 @@ def test_the_marker_holds_until_the_job_is_unfinished_again(store: TrialStore, m
     assert marked.completion_published and marked.status is JobStatus.COMPLETED
     recorded = store.set_job_status(job.id, JobStatus.COMPLETED, expected=(JobStatus.COMPLETED,), execution_id="e")
     assert recorded.completion_published  # its execution recorded: the same end
+    # Expected that status among others is no proof of the same end (as DynamoDB's same_end): a new one.
+    redone = store.set_job_status(job.id, JobStatus.COMPLETED, expected=(JobStatus.RUNNING, JobStatus.COMPLETED))
+    assert not redone.completion_published
+    store.mark_completion_published(job.id)
     reopened = store.set_job_status(job.id, JobStatus.RUNNING)
     assert not reopened.completion_published and not store.get_job(job.id).completion_published
 

@@ -356,3 +356,48 @@ def test_a_failed_start_no_execution_takes_back_is_announced_failed_after_the_gr
     service.reap()
     service.reap()
     assert bus.completions() == [("job", "failed")]
+
+
+def test_a_running_job_with_no_execution_recorded_is_left_running_by_the_reaper(store: TrialStore) -> None:
+    """Only a stopping job with no execution is closed (``unstarted_stopped``): a running one
+    may have an execution its start began whose record failed, and closing it would end a job
+    a user never stopped."""
+    bus, clock = Bus(), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), bus.publisher, clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="job")
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    assert "unstarted_stopped" not in service.reap(grace_seconds=300)
+    assert store.get_job("job").status is JobStatus.RUNNING and bus.completions() == []
+
+
+class FailsFor:
+    """PutEvents failing for one job's event (throttled past the SDK's retries), not the others'."""
+
+    def __init__(self, publisher: EventBridgePublisher, job_id: str) -> None:
+        self.publisher, self.job_id = publisher, job_id
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        if detail["job_id"] == self.job_id:
+            raise RuntimeError("ThrottlingException: Rate exceeded")
+        self.publisher.publish(detail_type, detail)
+
+
+def test_one_lost_event_failing_again_fails_the_pass_after_the_others_are_announced(store: TrialStore) -> None:
+    """Both closers died before their publish; the reaper's publish of one fails again: the
+    other is announced, the pass raises (the reaper's error metric and alarm see it), and
+    the next pass announces the first."""
+    bus, clock = Bus(), Clock()
+    store.clock = clock
+    failing = FailsFor(bus.publisher, "a")
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), failing, clock=clock)
+    for job_id in ("a", "b"):
+        service.create_job(parse_spec(spec_document()), job_id=job_id)
+        store.set_job_status(job_id, JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))  # its closer's write
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    with pytest.raises(RuntimeError, match="ThrottlingException"):
+        service.reap()
+    assert bus.completions() == [("b", "completed")]
+    failing.job_id = None
+    assert service.reap()["announced"] == 1
+    assert bus.completions() == [("a", "completed")]

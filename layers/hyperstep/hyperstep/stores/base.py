@@ -96,8 +96,10 @@ class TrialStore(ABC):
         clock), in no set order: a closer that died between its status write and its publish
         left it so (the reaper announces it: ``TuningService.announce_lost``).
 
-        Costs what such jobs number, not what the store holds: a job is among them from its
-        end until its mark (``mark_completion_published``), a closer's moment.
+        On DynamoDB it costs what such jobs number, not what the store holds: a job is among
+        them from its end until its mark (``mark_completion_published``), a closer's moment.
+        SQLite reads every job's status, as ``list_unfinished_jobs`` does (8.5 ms CPU a call
+        at 2,000 jobs, 0.7 at 200).
         """
 
     @abstractmethod
