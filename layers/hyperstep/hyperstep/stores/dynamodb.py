@@ -353,23 +353,28 @@ class DynamoDBStore(TrialStore):
         return [items.job_from_item(i) for i in itertools.islice(newest, max(limit, 0))]
 
     def list_unfinished_jobs(self) -> list[Job]:
+        # a stale marker (a crash after a finishing write) is skipped
+        return [
+            job
+            for job in self._marked_jobs(items.UNFINISHED_PARTITION, items.unfinished_key)
+            if not job.status.finished
+        ]
+
+    def _marked_jobs(self, partition: str, key_of: Callable[[str], dict[str, Any]]) -> Iterator[Job]:
+        """The jobs with a marker in ``partition`` (keyed ``key_of(job_id)``), read consistently;
+        the marker of a job gone (expired by TTL, deleted) is deleted as it is read."""
         markers = self._pages(
-            KeyConditionExpression="pk = :unfinished",
-            ExpressionAttributeValues={":unfinished": s(items.UNFINISHED_PARTITION)},
+            KeyConditionExpression="pk = :partition",
+            ExpressionAttributeValues={":partition": s(partition)},
             ProjectionExpression="sk",
             ConsistentRead=True,
         )
-        jobs = []
         for marker in markers:
             job_id = marker[items.SK]["S"]
             try:
-                job = self.get_job(job_id)
-            except NotFoundError:  # expired (TTL) or deleted: the marker is all that is left
-                self._call("delete_item", Key=items.unfinished_key(job_id))
-                continue
-            if not job.status.finished:  # a stale marker (a crash after a finishing write) is skipped
-                jobs.append(job)
-        return jobs
+                yield self.get_job(job_id)
+            except NotFoundError:  # the marker is all that is left
+                self._call("delete_item", Key=key_of(job_id))
 
     def set_job_status(
         self,
@@ -420,23 +425,11 @@ class DynamoDBStore(TrialStore):
         raise ConflictError(f"job {job_id!r}: {undone}, transaction conflicts persisted")
 
     def list_unpublished_jobs(self, ended_before: float) -> list[Job]:
-        markers = self._pages(
-            KeyConditionExpression="pk = :unpublished",
-            ExpressionAttributeValues={":unpublished": s(items.UNPUBLISHED_PARTITION)},
-            ProjectionExpression="sk",
-            ConsistentRead=True,
-        )
-        jobs = []
-        for marker in markers:
-            job_id = marker[items.SK]["S"]
-            try:
-                job = self.get_job(job_id)
-            except NotFoundError:  # expired (TTL) or deleted: the marker is all that is left
-                self._call("delete_item", Key=items.unpublished_key(job_id))
-                continue
-            if job.status.finished and not job.completion_published and (job.ended_at or 0.0) < ended_before:
-                jobs.append(job)
-        return jobs
+        return [
+            job
+            for job in self._marked_jobs(items.UNPUBLISHED_PARTITION, items.unpublished_key)
+            if job.status.finished and not job.completion_published and (job.ended_at or 0.0) < ended_before
+        ]
 
     def mark_completion_published(self, job_id: str) -> None:
         table = {"TableName": self.table_name}
