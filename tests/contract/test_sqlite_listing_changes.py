@@ -169,3 +169,35 @@ def test_a_curve_row_read_by_a_listing_in_a_transaction_rolled_back_is_not_kept(
     assert listed == fresh_list(path)
     assert listed[5].curve == {1: 6.0} and listed[4].curve == {1: 5.0, 2: 2.5}
 
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_a_listing_interrupted_as_it_reads_leaves_none_half_read(
+    store: SQLiteStore, path: Path, monkeypatch: pytest.MonkeyPatch, in_transaction: bool
+) -> None:
+    """A Ctrl-C (or any error) while a listing rebuilds the trials it read: the next listing
+    still shows them. Before: the counters read were kept and the trials not rebuilt, so the
+    next listing read nothing new and served the stale trial until it was written again."""
+    store.list_trials("job")
+    report(store, 7, 2)
+    with_points = store._with_points
+    calls: list[str] = []
+
+    def interrupted(trial: Trial, points: object) -> Trial:
+        if not calls:
+            calls.append(trial.id)
+            raise KeyboardInterrupt
+        return with_points(trial, points)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_with_points", interrupted)
+    if in_transaction:  # with a row of its own, undone with it
+        with pytest.raises(KeyboardInterrupt), store._tx() as conn:
+            point = {"val-loss": MetricReport(value=99.0, step=3, at=3.0)}
+            store._write_point(conn, store.get_trial("job", trial_id(6)), point, "val-loss")
+            store.list_trials("job")
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            store.list_trials("job")
+    assert calls
+    report(store, 8, 2)  # its row takes the rowid of the one undone
+    listed = store.list_trials("job")
+    assert listed == fresh_list(path) and listed[6].curve == {1: 7.0, 2: 3.5} and listed[7].curve == {1: 8.0, 2: 4.0}
