@@ -135,3 +135,69 @@ def test_a_listing_inside_a_transaction_rolled_back_is_not_kept(store: SQLiteSto
         raise RuntimeError("rolled back")
     report(store, 6, 2)
     assert store.list_trials("job") == fresh_list(path) and store.list_trials("job")[5].curve == {1: 6.0, 2: 3.0}
+
+
+def test_a_listing_in_a_batch_reads_only_the_trial_a_report_wrote(
+    store: SQLiteStore, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local engine's decisions list the job inside its batches: a listing there is kept
+    and read on from, as outside one (only a plain transaction's is kept by none)."""
+    store.list_trials("job")
+    read: list[int] = []
+    many = store._trials.many
+    monkeypatch.setattr(store._trials, "many", lambda rows: read.append(len(rows)) or many(rows))
+    with store.batch():
+        report(store, 7, 2)
+        assert store.list_trials("job")[6].curve == {1: 7.0, 2: 3.5}
+        report(store, 8, 2)
+        assert store.list_trials("job")[7].curve == {1: 8.0, 2: 4.0}
+    assert read == [1, 1]  # a listing read afresh in the batch: [40, 40]
+    assert store.list_trials("job") == fresh_list(path)
+
+
+def test_a_curve_row_read_by_a_listing_in_a_transaction_rolled_back_is_not_kept(store: SQLiteStore, path: Path) -> None:
+    """The row the listing inside read is undone: kept, it would show a point the file does not
+    hold and hide the next row, which takes its rowid."""
+    store.list_trials("job")
+    with pytest.raises(RuntimeError), store._tx() as conn:
+        point = {"val-loss": MetricReport(value=99.0, step=2, at=2.0)}
+        store._write_point(conn, store.get_trial("job", trial_id(6)), point, "val-loss")
+        assert store.list_trials("job")[5].curve == {1: 6.0, 2: 99.0}
+        raise RuntimeError("rolled back")
+    report(store, 5, 2)
+    listed = store.list_trials("job")
+    assert listed == fresh_list(path)
+    assert listed[5].curve == {1: 6.0} and listed[4].curve == {1: 5.0, 2: 2.5}
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_a_listing_interrupted_as_it_reads_leaves_none_half_read(
+    store: SQLiteStore, path: Path, monkeypatch: pytest.MonkeyPatch, in_transaction: bool
+) -> None:
+    """A Ctrl-C (or any error) while a listing rebuilds the trials it read: the next listing
+    still shows them. Before: the counters read were kept and the trials not rebuilt, so the
+    next listing read nothing new and served the stale trial until it was written again."""
+    store.list_trials("job")
+    report(store, 7, 2)
+    with_points = store._with_points
+    calls: list[str] = []
+
+    def interrupted(trial: Trial, points: object) -> Trial:
+        if not calls:
+            calls.append(trial.id)
+            raise KeyboardInterrupt
+        return with_points(trial, points)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_with_points", interrupted)
+    if in_transaction:  # with a row of its own, undone with it
+        with pytest.raises(KeyboardInterrupt), store._tx() as conn:
+            point = {"val-loss": MetricReport(value=99.0, step=3, at=3.0)}
+            store._write_point(conn, store.get_trial("job", trial_id(6)), point, "val-loss")
+            store.list_trials("job")
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            store.list_trials("job")
+    assert calls
+    report(store, 8, 2)  # its row takes the rowid of the one undone
+    listed = store.list_trials("job")
+    assert listed == fresh_list(path) and listed[6].curve == {1: 7.0, 2: 3.5} and listed[7].curve == {1: 8.0, 2: 4.0}

@@ -402,3 +402,5 @@ def test_a_trial_is_found_among_the_listed_by_its_number_or_by_a_scan() -> None:
     assert [_place(listed, t) for t in listed] == [0, 1, 2, 3, 4]
     assert _place(listed, Trial(id="t9", job_id="j", number=9, params={})) == 5
     assert _place(listed, Trial(id="t4", job_id="j", number=4, params={})) == 5
+    alone = Trial(id="t0", job_id="j", number=0, params={})  # its number's place, -1, is the last
+    assert _place([alone], alone) == 0

@@ -506,14 +506,16 @@ class SQLiteStore(TrialStore):
         with self._lock:  # nothing committed since the last read, here or elsewhere: the same list
             if self._conn.in_transaction and not self._batched:  # what a rollback may undo is kept by none
                 self._forget_curves()  # (a batch undone forgets them itself)
-                trials = self._relist(job_id, None).trials
-                self._forget_curves()
-                return trials
+                try:
+                    return self._relist(job_id, None).trials
+                finally:  # interrupted too
+                    self._forget_curves()
             version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
-            listed = self._listed.get(job_id)
+            listed = self._listed.pop(job_id, None)  # kept again once read whole: an interrupted one is half-updated
             if listed is None or listed.version != version:
-                listed = self._listed[job_id] = self._relist(job_id, listed)
+                listed = self._relist(job_id, listed)
                 listed.version = version
+            self._listed[job_id] = listed
         return list(listed.trials)
 
     def _relist(self, job_id: str, listed: Listing | None) -> Listing:
