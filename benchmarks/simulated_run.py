@@ -13,7 +13,8 @@ the rest the spec's defaults), and a trial stopped early ends too: it counts amo
 ended trials. It prints trials per second, the wall time, and the
 orchestration overhead per trial: the wall time (and, apart, the process's CPU time) less
 the time spent in the spec's callable and in the strategy's own ``suggest``, divided by
-the ended trials. The machine may be shared: the load average is recorded beside the
+the ended trials. Like ``hyperstep run``, it does its own linear algebra on one BLAS
+thread (``hyperstep.blas``, set before numpy loads). The machine may be shared: the load average is recorded beside the
 result, and the CPU time says what the run itself cost. Results:
 ``benchmarks/results/simulated_run.{md,json}`` (with early stopping,
 ``simulated_run_{early_stopping}_{strategy}.{md,json}``).
@@ -34,10 +35,14 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from benchmarks import reporting
-from hyperstep.local.runner import run_local
-from hyperstep.models import JobStatus
-from hyperstep.spec import parse_spec
+from hyperstep.blas import use_one_thread
+
+use_one_thread()  # as the command line does, before numpy loads (benchmarks/README 2j)
+
+from benchmarks import reporting  # noqa: E402
+from hyperstep.local.runner import run_local  # noqa: E402
+from hyperstep.models import JobStatus  # noqa: E402
+from hyperstep.spec import parse_spec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "simulated"
