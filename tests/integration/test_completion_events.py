@@ -19,9 +19,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
-from hyperstep.aws import EventBridgePublisher
+from hyperstep.aws import EventBridgePublisher, StepFunctionsOrchestrator
 from hyperstep.errors import ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest
@@ -358,16 +360,117 @@ def test_a_failed_start_no_execution_takes_back_is_announced_failed_after_the_gr
     assert bus.completions() == [("job", "failed")]
 
 
-def test_a_running_job_with_no_execution_recorded_is_left_running_by_the_reaper(store: TrialStore) -> None:
-    """Only a stopping job with no execution is closed (``unstarted_stopped``): a running one
-    may have an execution its start began whose record failed, and closing it would end a job
-    a user never stopped."""
+class DynamoDown:
+    """The store as a failing start sees it: its failed write refused as DynamoDB refuses a
+    throttled transaction past the SDK's retries (the real botocore error)."""
+
+    def __init__(self, store: TrialStore) -> None:
+        self.store, self.write = store, store.set_job_status
+
+    def __call__(self, job_id: str, status: JobStatus, **fields: Any) -> Any:
+        if status is JobStatus.FAILED:
+            error = {
+                "Code": "ProvisionedThroughputExceededException",
+                "Message": "Rate of requests exceeds the allowed throughput.",
+            }
+            raise ClientError({"Error": error}, "TransactWriteItems")
+        return self.write(job_id, status, **fields)
+
+
+def stubbed_start(error_code: str, status: int) -> tuple[StepFunctionsOrchestrator, Stubber]:
+    """The Step Functions adapter on a real client whose StartExecution answers ``error_code``
+    (botocore's Stubber: the ClientError botocore raises for that answer)."""
+    client = boto3.client("stepfunctions", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_client_error("start_execution", service_error_code=error_code, http_status_code=status)
+    stubber.activate()
+    return StepFunctionsOrchestrator(client, MACHINE), stubber
+
+
+def test_a_job_whose_start_and_then_its_failed_write_failed_is_failed_by_the_reaper_with_one_event(
+    store: TrialStore,
+) -> None:
+    """StartExecution answers 503 (unknown whether it started), and the job's failed write after
+    it is refused (DynamoDB throttled): the job stays running with no execution recorded, and
+    no event. Before, the reaper left such a job running for good (it asked only of a recorded
+    execution, or of a stopping job) and its caller never heard. Now, past the grace with none
+    recorded, it is failed as its start would have failed it, and announced once the publish
+    grace is over (an execution that did start would have taken it back by then)."""
+    bus, clock = Bus(), Clock()
+    store.clock = clock
+    orchestrator, _ = stubbed_start("ServiceUnavailable", 503)
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
+    write, store.set_job_status = store.set_job_status, DynamoDown(store)  # type: ignore[method-assign]
+    with pytest.raises(ClientError):  # the failed write's, raised handling the start's
+        service.submit(parse_spec(spec_document()), job_id="job")
+    store.set_job_status = write  # type: ignore[method-assign]
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id is None and bus.completions() == []
+    assert "unstarted_failed" not in service.reap(grace_seconds=300)  # its start may still be under way
+    clock.now += 600
+    assert service.reap(grace_seconds=300)["unstarted_failed"] == 1
+    job = store.get_job("job")
+    assert job.status is JobStatus.FAILED and (job.error or "").startswith(START_FAILED)
+    assert bus.completions() == []
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    assert service.reap(grace_seconds=300) == {"jobs": 0, "recorded": 0, "timed_out": 0, "announced": 1}
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    service.reap(grace_seconds=300)
+    assert bus.completions() == [("job", "failed")]
+
+
+def test_an_execution_whose_record_failed_takes_its_job_back_from_the_reaper_with_one_event(
+    store: TrialStore,
+) -> None:
+    """The start began an execution and the write recording it failed: the reaper, past the
+    grace, fails the job (it cannot tell it from a start that began none), and the execution's
+    next Suggest takes it back (``_claimed``) before the publish grace is over: the job's one
+    event is its real end."""
     bus, clock = Bus(), Clock()
     store.clock = clock
     service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), bus.publisher, clock=clock)
-    service.create_job(parse_spec(spec_document()), job_id="job")
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    clock.now += 600
+    assert service.reap(grace_seconds=300)["unstarted_failed"] == 1
+    assert not service.suggest(SuggestRequest(job_id="job", execution="job-1")).done
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id == "exec-job-1"
     clock.now += 2 * PUBLISH_GRACE_SECONDS
-    assert "unstarted_stopped" not in service.reap(grace_seconds=300)
+    service.reap(grace_seconds=300)
+    assert bus.completions() == []
+    service.finish(FinishRequest(job_id="job"))
+    assert bus.completions() == [("job", "completed")]
+
+
+class ReapedDuringStart(FakeOrchestrator):
+    """StartExecution under way while a reaper pass runs (``during``), then answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: Any = None
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        self.during()
+        return super().start_execution(job_id, name)
+
+
+def test_a_start_under_way_when_the_reaper_fails_its_job_takes_the_job_back(store: TrialStore) -> None:
+    """A job reopened long after it was created (a keyed retry, a tick's: ``recurring.carry_on``)
+    is running with no execution while its start is on its way, and the reaper, past the grace
+    since the job was created, fails it. The start's answer then records its execution taking
+    the job back: recorded on a failed job, no Suggest of it would run the job."""
+    bus, clock, orchestrator = Bus(), Clock(), ReapedDuringStart()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="job")
+    clock.now += 600
+    orchestrator.during = lambda: service.reap(grace_seconds=300)
+    service.start_execution("job", "key")
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{orchestrator.started[0]}"
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    orchestrator.during = lambda: None
+    service.reap(grace_seconds=300)
     assert store.get_job("job").status is JobStatus.RUNNING and bus.completions() == []
 
 

@@ -484,11 +484,15 @@ class TuningService:
 
     def _record_execution(self, job_id: str, execution_id: str) -> Job:
         """Store the job's current execution, keeping whatever status the job has now (a
-        stop landing meanwhile must not be written back to running)."""
+        stop landing meanwhile must not be written back to running), except a failed start's
+        (``is_unstarted``: another try's, or the reaper's ``_fail_unstarted`` of this start
+        still under way), which this execution takes back as its first Suggest would
+        (``_claimed``): written failed with it recorded, no Suggest could."""
         for _ in range(8):
-            status = self.store.get_job(job_id).status
+            job = self.store.get_job(job_id)
+            status = JobStatus.RUNNING if is_unstarted(job) else job.status
             with contextlib.suppress(ConflictError):
-                return self.store.set_job_status(job_id, status, expected=(status,), execution_id=execution_id)
+                return self.store.set_job_status(job_id, status, expected=(job.status,), execution_id=execution_id)
         raise ConflictError(f"job {job_id!r}: its status kept changing while recording execution {execution_id}")
 
     @staticmethod
@@ -1400,7 +1404,8 @@ class TuningService:
         closed stopped as Finish would (``unstarted_stopped``): its start failed after the
         user's stop landed and the Finish that start ran failed too (``start_execution``), and
         no execution will close it (one whose start lost only its answer finds it closed and
-        ends, as after that Finish). None when it closed nothing.
+        ends, as after that Finish). A running job with none recorded is failed as its start
+        would have failed it (``_fail_unstarted``). None when it closed nothing.
 
         Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
         no parked token, or one nobody waits on), that is unfinished as read now, has an
@@ -1415,14 +1420,34 @@ class TuningService:
         if self.clock() - job.created_at <= grace:  # its first round (or its start) may still be under way
             return None
         if job.execution_id is None:
-            if job.status is not JobStatus.STOPPING:
-                return None
+            if job.status is JobStatus.RUNNING:
+                return self._fail_unstarted(job_id, grace)
             self.finish(FinishRequest(job_id=job_id))
             return "unstarted_stopped"
         change = self.orchestrator.describe_execution(job.execution_id)
         if change is None or self.close_ended_execution(change) is None:
             return None
         return "executions_ended"
+
+    def _fail_unstarted(self, job_id: str, grace: float) -> str | None:
+        """Fail a job left running with no execution recorded past the grace (its start
+        raised and the failed write after it failed too: DynamoDB throttled or down), as that
+        write would have (``START_FAILED``), and say so (``unstarted_failed``); None when a
+        write landed meanwhile (its start recorded its execution, a stop). Its event is the
+        reaper's to publish once the publish grace is over (``announce_lost``), as for a start
+        whose error left unknown whether an execution began: one that did takes the job back
+        at its next Suggest (``_claimed``), a start still under way when it records its
+        execution (``_record_execution``), and the job announces its real end instead."""
+        failed = f"{START_FAILED}: no execution recorded {grace:.0f} s after the job was created"
+        try:
+            job = self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+        except ConflictError:
+            return None
+        if job.execution_id is not None:  # recorded between the read and this write: it runs the job
+            with contextlib.suppress(ConflictError):
+                self.store.set_job_status(job_id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
+            return None
+        return "unstarted_failed"
 
     def _reapable(self, job: Job) -> list[Trial]:
         """The job's running trials, and its pruned ones whose platform end is unseen
