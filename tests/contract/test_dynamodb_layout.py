@@ -341,5 +341,5 @@ def test_a_finished_job_has_its_unpublished_marker_exactly_while_unmarked(dynamo
     store.set_job_status("marked", JobStatus.COMPLETED, expected=(JobStatus.COMPLETED,), execution_id="e")  # same end
     assert unpublished_markers(dynamodb, table) == {"expired"} and store.get_job("marked").completion_published
     dynamodb.delete_item(TableName=table, Key={"pk": {"S": "JOB#expired"}, "sk": {"S": "JOB"}})  # as TTL would
-    assert store.list_unpublished_jobs(time.time() + 1) == []
+    assert list(store.list_unpublished_jobs(time.time() + 1)) == []
     assert unpublished_markers(dynamodb, table) == set()

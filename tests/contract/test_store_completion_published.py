@@ -54,7 +54,7 @@ def test_unpublished_jobs_are_the_finished_unmarked_ones_ended_before_the_time(
     store.set_job_status(reopened.id, JobStatus.RUNNING, expected=(JobStatus.COMPLETED,))
     clock.now += 100
     store.set_job_status(recent.id, JobStatus.FAILED, error="every trial failed")
-    assert store.list_unpublished_jobs(clock.now - 50) == [store.get_job(lost.id)]
+    assert list(store.list_unpublished_jobs(clock.now - 50)) == [store.get_job(lost.id)]
     assert sorted(j.id for j in store.list_unpublished_jobs(clock.now + 1)) == [lost.id, recent.id]
     store.mark_completion_published(lost.id)
     store.set_job_status(recent.id, JobStatus.FAILED, expected=(JobStatus.FAILED,), execution_id="e")  # same end

@@ -12,13 +12,18 @@ new random order each pass, so every job is reached within a few passes.
 from __future__ import annotations
 
 import random
+from typing import Any
+
+import pytest
+from moto import mock_aws
 
 from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult
-from hyperstep.models import Job, Trial, TrialState
-from hyperstep.service import TuningService
+from hyperstep.models import Job, JobStatus, Trial, TrialState
+from hyperstep.service import PUBLISH_GRACE_SECONDS, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
 from tests.conftest import Clock, spec_document
+from tests.integration.moto_stores import store_under_moto
 from tests.unit.test_service import FakeBackend
 
 JOBS, PASS_SECONDS, DESCRIBE_SECONDS = 6, 25.0, 10.0
@@ -129,3 +134,49 @@ def test_a_job_of_many_trials_to_read_from_their_logs_stops_at_the_time_limit() 
         counts = service.reap(grace_seconds=300, until=clock.now + PASS_SECONDS)
     assert sorted(backend.read) == sorted(t.id for t in service.store.list_trials(job.id))
     assert all(t.state is TrialState.COMPLETED for t in service.store.list_trials(job.id))
+
+
+class SlowBus:
+    """PutEvents taking ``PUBLISH_SECONDS`` of the clock for each event (throttled, retried)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.published: list[str] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.clock.now += PUBLISH_SECONDS
+        self.published.append(detail["job_id"])
+
+
+PUBLISH_SECONDS, LOST = 10.0, 7
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "dynamodb"])
+def test_announcing_lost_events_stops_at_the_time_limit_and_reads_no_further(kind: str) -> None:
+    """Many closers died before their publish (an EventBridge outage): the pass published
+    every lost event however long that took, past the function's timeout (Lambda kills it
+    mid-publish), since ``announce_lost`` never looked at ``until``, and read every job with a
+    marker before publishing the first. Now it publishes none after ``until``, reads no job
+    past the one it stopped at, says it left some, and the next passes publish the rest."""
+    clock = Clock()
+    with mock_aws():
+        store = store_under_moto(kind)
+        store.clock = clock
+        bus = SlowBus(clock)
+        service = TuningService(store, {"local": FakeBackend()}, publisher=bus, clock=clock)
+        spec = parse_spec(spec_document())
+        for number in range(LOST):
+            service.create_job(spec, job_id=f"job-{number}")
+            store.set_job_status(f"job-{number}", JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))  # closer died
+        clock.now += PUBLISH_GRACE_SECONDS + 1
+        read, reads = store.get_job, []
+        store.get_job = lambda job_id: reads.append(job_id) or read(job_id)  # type: ignore[method-assign]
+        counts = service.reap(until=clock.now + PASS_SECONDS)
+        assert counts["announced"] == 3 and counts["announcing_left"] == 1  # at 0, 10 and 20 s; none at 30 s
+        assert len(bus.published) == 3
+        if kind == "dynamodb":  # a marker's job read at a time: the 4th read, not published, and no more
+            assert len(reads) == 4
+        while counts.get("announcing_left"):
+            counts = service.reap(until=clock.now + PASS_SECONDS)
+        assert sorted(bus.published) == [f"job-{n}" for n in range(LOST)]
+        assert "announced" not in service.reap(until=clock.now + PASS_SECONDS)

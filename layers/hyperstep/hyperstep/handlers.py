@@ -279,7 +279,7 @@ def handle_reaper(
         counts = service.reap(grace_seconds=grace_seconds, jobs=jobs, reaped=reaped, until=until)
     metrics.add_metric(name="ReapedResults", unit=COUNT, value=counts["recorded"])
     metrics.add_metric(name="TrialsTimedOut", unit=COUNT, value=counts["timed_out"])
-    if "left" in counts or "trials_left" in counts:  # out of time (``until``): the next pass, in another order
+    if counts.keys() & {"left", "trials_left", "announcing_left"}:  # out of time (``until``): the next pass
         telemetry.log.warning("pass cut short: jobs or trials left for the next pass", extra=counts)
     else:
         telemetry.log.info("reaped", extra=counts)

@@ -1312,7 +1312,8 @@ class TuningService:
         pages), a job's many trials are not.
 
         Each pass then publishes the completion events closers left unpublished
-        (``announce_lost``: counted in ``announced``), whichever jobs it reaped."""
+        (``announce_lost``: counted in ``announced``), whichever jobs it reaped, none after
+        ``until`` either (``announcing_left``: the next pass publishes the rest)."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
         order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
@@ -1331,8 +1332,11 @@ class TuningService:
             if reaped is not None:
                 reaped(job)
         try:
-            if announced := self.announce_lost():
+            announced, cut_short = self.announce_lost(until=until)
+            if announced:
                 counts["announced"] = announced
+            if cut_short:
+                counts["announcing_left"] = 1
         except Exception as exc:
             log.exception("announcing lost completion events failed (%s); the pass goes on", error_kind(exc))
             failure = failure or exc
@@ -1340,17 +1344,25 @@ class TuningService:
             raise failure
         return counts
 
-    def announce_lost(self, grace_seconds: float = PUBLISH_GRACE_SECONDS) -> int:
+    def announce_lost(
+        self, grace_seconds: float = PUBLISH_GRACE_SECONDS, until: float | None = None
+    ) -> tuple[int, bool]:
         """Publish the completion event of every job that ended over ``grace_seconds`` ago
-        with none marked published, and say how many: the closer that won its status write
-        died before its publish landed (a Lambda timeout, PutEvents throttled past the SDK's
-        retries where only logged: ``_announced``), and no closer looks at a finished job
-        again. At least once: a closer's own retry still under way when the grace is over
-        publishes too. A job whose publish fails is logged, the others are announced, and the
-        first such error is raised at the end (the next pass tries it again)."""
+        with none marked published, and say how many, and whether ``until`` (on the service's
+        clock: the reaper's deadline) cut it short, the rest left to the next pass: the closer
+        that won its status write died before its publish landed (a Lambda timeout, PutEvents
+        throttled past the SDK's retries where only logged: ``_announced``), and no closer
+        looks at a finished job again. At least once: a closer's own retry still under way
+        when the grace is over publishes too. A job whose publish fails is logged, the others
+        are announced, and the first such error is raised at the end (the next pass tries it
+        again). The jobs are read as they are announced: one cut short reads no more."""
         failure: Exception | None = None
         announced = 0
+        cut_short = False
         for job in self.store.list_unpublished_jobs(self.clock() - grace_seconds):
+            if until is not None and self.clock() >= until:
+                cut_short = True
+                break
             try:
                 self._announce(job)
             except Exception as exc:
@@ -1360,7 +1372,7 @@ class TuningService:
                 announced += 1
         if failure is not None:
             raise failure
-        return announced
+        return announced, cut_short
 
     def reap_job(self, job: Job, grace_seconds: float, counts: dict[str, int], until: float | None = None) -> None:
         """Fetch lost results of the job's running trials, time out stuck ones, and wake its

@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -90,11 +90,12 @@ class TrialStore(ABC):
         """
 
     @abstractmethod
-    def list_unpublished_jobs(self, ended_before: float) -> list[Job]:
+    def list_unpublished_jobs(self, ended_before: float) -> Iterator[Job]:
         """Every finished job whose completion event is not marked published
         (``completion_published`` false) and that ended before ``ended_before`` (the store's
         clock), in no set order: a closer that died between its status write and its publish
-        left it so (the reaper announces it: ``TuningService.announce_lost``).
+        left it so (the reaper announces it: ``TuningService.announce_lost``). Read as it is
+        iterated (DynamoDB: one job at a time), so a reader out of time stops reading too.
 
         On DynamoDB it costs what such jobs number, not what the store holds: a job is among
         them from its end until its mark (``mark_completion_published``), a closer's moment.

@@ -424,12 +424,12 @@ class DynamoDBStore(TrialStore):
                 _backoff(attempt)
         raise ConflictError(f"job {job_id!r}: {undone}, transaction conflicts persisted")
 
-    def list_unpublished_jobs(self, ended_before: float) -> list[Job]:
-        return [
+    def list_unpublished_jobs(self, ended_before: float) -> Iterator[Job]:
+        return (
             job
             for job in self._marked_jobs(items.UNPUBLISHED_PARTITION, items.unpublished_key)
             if job.status.finished and not job.completion_published and (job.ended_at or 0.0) < ended_before
-        ]
+        )
 
     def mark_completion_published(self, job_id: str) -> None:
         table = {"TableName": self.table_name}

@@ -40,7 +40,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -369,7 +369,7 @@ class SQLiteStore(TrialStore):
             rows = self._conn.execute(query, unfinished).fetchall()
         return [Job.model_validate_json(r[0], context=STORED) for r in rows]
 
-    def list_unpublished_jobs(self, ended_before: float) -> list[Job]:
+    def list_unpublished_jobs(self, ended_before: float) -> Iterator[Job]:
         finished = [status.value for status in JobStatus if status.finished]
         marks = ", ".join("?" * len(finished))
         query = (
@@ -378,7 +378,7 @@ class SQLiteStore(TrialStore):
         )
         with self._lock:
             rows = self._conn.execute(query, [*finished, ended_before]).fetchall()
-        return [Job.model_validate_json(r[0], context=STORED) for r in rows]
+        return (Job.model_validate_json(r[0], context=STORED) for r in rows)
 
     def set_job_status(
         self,
