@@ -4,9 +4,11 @@ SSM Parameter Store and Secrets Manager as the resolver of secret references."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from botocore.exceptions import ClientError
 
@@ -15,13 +17,48 @@ from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.ports import EventPublisher, Orchestrator, execution_arn
 from hyperstep.secrets import SSM, SecretRef, SecretResolver
 
+REFUSALS = frozenset(
+    {
+        "AccessDeniedException",
+        "ExpiredTokenException",
+        "IncompleteSignature",
+        "InvalidClientTokenId",
+        "MissingAuthenticationToken",
+        "NotAuthorized",
+        "OptInRequired",
+        "RequestExpired",
+        "ThrottlingException",
+        "UnrecognizedClientException",
+        "ValidationError",
+    }
+)
+"""The errors common to every AWS API ("Common Errors", API references) that deny a request
+before it is acted on (access, signature, credentials, ``ThrottlingException``: "The request
+was denied due to request throttling"); not ``InternalFailure`` (500), ``ServiceUnavailable``
+(503), ``RequestTimeoutException`` (408) nor ``RequestAbortedException``, after which the
+action may have run."""
+
 
 class StepFunctionsOrchestrator(Orchestrator):
     def __init__(self, client: Any, state_machine_arn: str) -> None:
         self.client = client
         self.state_machine_arn = state_machine_arn
+        self._answers = threading.local()
+        """The error code each attempt of this thread's StartExecution call was answered
+        (None: no answer, a timeout or lost connection): botocore retries a call, and the
+        error it raises is only the last attempt's."""
+        self._attempts: WeakKeyDictionary[ClientError, tuple[str | None, ...]] = WeakKeyDictionary()
+        """Those codes, of each StartExecution error this adapter raised."""
+        client.meta.events.register("response-received.sfn.StartExecution", self._heard)
+
+    def _heard(self, parsed_response: dict[str, Any] | None = None, **_: Any) -> None:
+        """botocore's ``response-received`` event, emitted for each attempt of a call."""
+        codes = getattr(self._answers, "codes", None)
+        if codes is not None:
+            codes.append(None if parsed_response is None else parsed_response.get("Error", {}).get("Code"))
 
     def start_execution(self, job_id: str, name: str) -> str:
+        self._answers.codes = codes = []
         try:
             response = self.client.start_execution(
                 stateMachineArn=self.state_machine_arn, name=name[:80], input=json.dumps({"job_id": job_id})
@@ -30,17 +67,29 @@ class StepFunctionsOrchestrator(Orchestrator):
             # Names are unique per job and attempt: this is the execution an earlier try of
             # the same call started, and it has already closed (a running one is returned).
             raise ExecutionClosedError(execution_arn(self.state_machine_arn, name[:80])) from None
+        except ClientError as exc:
+            self._attempts[exc] = tuple(codes)
+            raise
+        finally:
+            self._answers.codes = None
         return response["executionArn"]
 
     def started_nothing(self, error: Exception) -> bool:
-        """StartExecution's own errors (those of its service model: ``ExecutionLimitExceeded``,
-        ``InvalidName``, ``StateMachineDoesNotExist``, ``KmsThrottlingException``, ...; Step
-        Functions API reference, StartExecution, Errors) are its answer refusing the start;
-        any other (a 5xx, a read timeout, a dropped connection) leaves it unknown."""
+        """Whether every attempt of the StartExecution call that raised ``error`` was answered
+        refusing the start: with one of StartExecution's own errors (its service model's:
+        ``ExecutionLimitExceeded``, ``InvalidName``, ``StateMachineDoesNotExist``,
+        ``KmsThrottlingException``, ...; Step Functions API reference, StartExecution, Errors)
+        or a common error denying the request (``REFUSALS``: throttled, access denied). Any
+        other answer (a 5xx) or none (a read timeout, a dropped connection), on the last
+        attempt or on an earlier one botocore retried (a timeout, then ``ThrottlingException``),
+        leaves it unknown. An error this adapter did not see attempted (a Stubber's) is judged
+        by its own code."""
         if not isinstance(error, ClientError):
             return False
+        codes = self._attempts.get(error) or (error.response.get("Error", {}).get("Code"),)
         operation = self.client.meta.service_model.operation_model("StartExecution")
-        return error.response.get("Error", {}).get("Code") in {shape.name for shape in operation.error_shapes}
+        refusals = REFUSALS | {shape.name for shape in operation.error_shapes}
+        return all(code in refusals for code in codes)
 
     def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
         errors = self.client.exceptions
