@@ -52,7 +52,9 @@ The scenarios, in one moto deployment:
 - a job closed by a Finish that died before its publish: the reaper's pass publishes its end
   (``Query`` of the unpublished jobs' markers, ``PutEvents``, the mark's transaction);
 - a job left stopping with no execution (its start and the close it ran both failed): the
-  reaper's pass closes it stopped and publishes its end.
+  reaper's pass closes it stopped and publishes its end;
+- a job left running with no execution (its start and the failed write after it both
+  failed): the reaper's pass fails it.
 """
 
 from __future__ import annotations
@@ -707,6 +709,17 @@ def stopped_job_left_without_execution(stack: MotoStack) -> None:
     assert stopped.status is JobStatus.STOPPED and stopped.completion_published, stopped
 
 
+def running_job_left_without_execution(stack: MotoStack) -> None:
+    """A job's start failed and the failed write after it failed too (modelled: the job is left
+    running, no execution recorded): the reaper's pass fails it as that write would have (the
+    status transaction), its end left to the pass after the publish grace."""
+    job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-running-unstarted")))
+    with mock.patch.object(stack, "reaper_grace_seconds", -10 * 3600.0):  # an old job
+        counts = stack.invoke("reaper", sample("scheduled-event"))
+    assert counts.get("unstarted_failed") == 1, counts
+    assert stack.service.store.get_job(job.id).status is JobStatus.FAILED
+
+
 def awaiting_objective(platform: TrainingPlatform, launched: Launched) -> None:
     """The trial's job ended and its end carried no objective, nor does the platform's record
     (SageMaker's ``FinalMetricDataList`` empty; Batch keeps none): the trial awaits its final
@@ -764,6 +777,7 @@ SCENARIOS = (
     execution_stopped_while_a_trial_awaits_its_objective,
     completion_event_lost,
     stopped_job_left_without_execution,
+    running_job_left_without_execution,
 )
 
 
