@@ -474,6 +474,33 @@ def test_a_start_under_way_when_the_reaper_fails_its_job_takes_the_job_back(stor
     assert store.get_job("job").status is JobStatus.RUNNING and bus.completions() == []
 
 
+def test_a_start_recorded_between_the_reapers_read_and_its_write_keeps_its_job_running(store: TrialStore) -> None:
+    """The reaper reads the job running with no execution; its start's record lands (running,
+    its execution recorded); then the reaper's failed write lands over it (conditioned on the
+    status only). Without undoing it, the job stays failed with its execution recorded: no
+    Suggest of that execution would take it back, and it would close the job at once."""
+    bus, clock = Bus(), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), bus.publisher, clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="job")
+    clock.now += 600
+    write = store.set_job_status
+
+    def recorded_meanwhile(job_id: str, status: JobStatus, **fields: Any) -> Any:
+        if status is JobStatus.FAILED:
+            write(job_id, JobStatus.RUNNING, expected=(JobStatus.RUNNING,), execution_id="exec-job-1")
+        return write(job_id, status, **fields)
+
+    store.set_job_status = recorded_meanwhile  # type: ignore[method-assign]
+    assert "unstarted_failed" not in service.reap(grace_seconds=300)
+    store.set_job_status = write  # type: ignore[method-assign]
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id == "exec-job-1" and job.error is None
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    service.reap(grace_seconds=300)
+    assert bus.completions() == []
+
+
 class FailsFor:
     """PutEvents failing for one job's event (throttled past the SDK's retries), not the others'."""
 
