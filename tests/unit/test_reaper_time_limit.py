@@ -180,3 +180,17 @@ def test_announcing_lost_events_stops_at_the_time_limit_and_reads_no_further(kin
             counts = service.reap(until=clock.now + PASS_SECONDS)
         assert sorted(bus.published) == [f"job-{n}" for n in range(LOST)]
         assert "announced" not in service.reap(until=clock.now + PASS_SECONDS)
+
+
+def test_passes_that_run_out_of_time_on_their_jobs_still_announce_lost_events() -> None:
+    """Every pass runs out of time on the jobs (each trial's Describe takes 10 s, the pass
+    25 s): with the lost events announced after the jobs, a pass cut short published none,
+    pass after pass. Announced first, the one lost event goes out in the first pass."""
+    service, clock = jobs_with_a_running_trial()
+    service.backends["local"] = SlowRunning(clock)
+    service.publisher = bus = SlowBus(clock)
+    service.create_job(parse_spec(spec_document()), job_id="lost")
+    service.store.set_job_status("lost", JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))  # its closer died
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    counts = service.reap(until=clock.now + PASS_SECONDS)
+    assert counts["left"] > 0 and counts["announced"] == 1 and bus.published == ["lost"]

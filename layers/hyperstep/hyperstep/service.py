@@ -1311,11 +1311,23 @@ class TuningService:
         ``trials_left``: one trial's reading is bounded (a Batch log: ``logs.MAX_LOG_PAGES``
         pages), a job's many trials are not.
 
-        Each pass then publishes the completion events closers left unpublished
-        (``announce_lost``: counted in ``announced``), whichever jobs it reaped, none after
-        ``until`` either (``announcing_left``: the next pass publishes the rest)."""
+        Each pass first publishes the completion events closers left unpublished
+        (``announce_lost``: counted in ``announced``), whichever jobs it reaps, none after
+        ``until`` either (``announcing_left``: the next pass publishes the rest). First: a
+        published event leaves the backlog for good, so passes that start with it drain it,
+        while jobs come back every pass; after the jobs, a pass that always ran out of time
+        on them (many jobs, slow Describes) would never publish one."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
+        try:
+            announced, cut_short = self.announce_lost(until=until)
+            if announced:
+                counts["announced"] = announced
+            if cut_short:
+                counts["announcing_left"] = 1
+        except Exception as exc:
+            log.exception("announcing lost completion events failed (%s); the pass goes on", error_kind(exc))
+            failure = failure or exc
         order = list(self.store.list_unfinished_jobs() if jobs is None else jobs)
         if until is not None:  # a pass that may be cut short takes them in a new order
             random.shuffle(order)
@@ -1331,15 +1343,6 @@ class TuningService:
                 failure = failure or exc
             if reaped is not None:
                 reaped(job)
-        try:
-            announced, cut_short = self.announce_lost(until=until)
-            if announced:
-                counts["announced"] = announced
-            if cut_short:
-                counts["announcing_left"] = 1
-        except Exception as exc:
-            log.exception("announcing lost completion events failed (%s); the pass goes on", error_kind(exc))
-            failure = failure or exc
         if failure is not None:
             raise failure
         return counts
