@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import hyperstep
 from hyperstep.aws import EventBridgePublisher, StepFunctionsOrchestrator
 from hyperstep.errors import ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
@@ -499,6 +500,23 @@ def test_a_start_recorded_between_the_reapers_read_and_its_write_keeps_its_job_r
     clock.now += 2 * PUBLISH_GRACE_SECONDS
     service.reap(grace_seconds=300)
     assert bus.completions() == []
+
+
+def test_a_study_driven_by_ask_tell_on_the_same_table_is_left_running_by_the_reaper(store: TrialStore) -> None:
+    """A ``Study`` (no trial block, no execution ever) kept in the deployment's table: the
+    reaper must not take it for a job whose start failed."""
+    bus, clock = Bus(), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), bus.publisher, clock=clock)
+    space = hyperstep.SearchSpace.model_validate(
+        {"parameters": [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}]}
+    )
+    study = hyperstep.Study(space, store=store, job_id="study", seed=0, strategy="random")
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    assert "unstarted_failed" not in service.reap(grace_seconds=300)
+    assert store.get_job("study").status is JobStatus.RUNNING and bus.completions() == []
+    (trial,) = study.ask()
+    study.tell(trial.id, 0.5)  # and it goes on
 
 
 class FailsFor:

@@ -1420,7 +1420,8 @@ class TuningService:
         user's stop landed and the Finish that start ran failed too (``start_execution``), and
         no execution will close it (one whose start lost only its answer finds it closed and
         ends, as after that Finish). A running job with none recorded is failed as its start
-        would have failed it (``_fail_unstarted``). None when it closed nothing.
+        would have failed it (``_fail_unstarted``), unless it is a study driven by ask/tell (no
+        trial block: ``Study`` over the same table). None when it closed nothing.
 
         Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
         no parked token, or one nobody waits on), that is unfinished as read now, has an
@@ -1435,8 +1436,8 @@ class TuningService:
         if self.clock() - job.created_at <= grace:  # its first round (or its start) may still be under way
             return None
         if job.execution_id is None:
-            if job.status is JobStatus.RUNNING:
-                return self._fail_unstarted(job_id, grace)
+            if job.status is JobStatus.RUNNING:  # a study driven by ask/tell has none, ever
+                return None if job.spec.trial is None else self._fail_unstarted(job_id, grace)
             self.finish(FinishRequest(job_id=job_id))
             return "unstarted_stopped"
         change = self.orchestrator.describe_execution(job.execution_id)
