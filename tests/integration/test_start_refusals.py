@@ -30,6 +30,7 @@ from hyperstep.aws import StepFunctionsOrchestrator
 from hyperstep.models import JobStatus
 from hyperstep.service import START_FAILED, TuningService
 from hyperstep.spec import parse_spec
+from hyperstep.wiring import LazyClient
 from tests.conftest import spec_document
 from tests.integration.moto_stores import store_under_moto
 from tests.integration.test_completion_events import MACHINE, REGION, Bus
@@ -118,3 +119,20 @@ def test_a_start_that_timed_out_then_was_throttled_defers_its_failure() -> None:
         with pytest.raises(ClientError, match="ThrottlingException"):
             service.submit(parse_spec(spec_document()), job_id="job")
         assert store.get_job("job").status is JobStatus.FAILED and bus.completions() == []
+
+
+def test_the_adapter_makes_no_client_until_it_starts_an_execution() -> None:
+    """A cold start that starts nothing (Collect, the API's reads) must not build Step
+    Functions' client (``wiring.LazyClient``): the attempts' listener waits for a start."""
+    made: list[str] = []
+
+    def make(service: str) -> Any:
+        made.append(service)
+        return answered([THROTTLED]).client
+
+    orchestrator = StepFunctionsOrchestrator(LazyClient(make, "stepfunctions"), MACHINE)
+    assert made == []
+    with pytest.raises(ClientError) as raised:
+        orchestrator.start_execution("job", "job-1")
+    assert made == ["stepfunctions"]
+    assert orchestrator.started_nothing(raised.value)

@@ -49,7 +49,6 @@ class StepFunctionsOrchestrator(Orchestrator):
         error it raises is only the last attempt's."""
         self._attempts: WeakKeyDictionary[ClientError, tuple[str | None, ...]] = WeakKeyDictionary()
         """Those codes, of each StartExecution error this adapter raised."""
-        client.meta.events.register("response-received.sfn.StartExecution", self._heard)
 
     def _heard(self, parsed_response: dict[str, Any] | None = None, **_: Any) -> None:
         """botocore's ``response-received`` event, emitted for each attempt of a call."""
@@ -58,6 +57,12 @@ class StepFunctionsOrchestrator(Orchestrator):
             codes.append(None if parsed_response is None else parsed_response.get("Error", {}).get("Code"))
 
     def start_execution(self, job_id: str, name: str) -> str:
+        # Registered at the first start, not when the service is built: ``meta`` makes the
+        # client, which a cold start that starts nothing must not pay (``wiring.LazyClient``).
+        # The unique id keeps it registered once.
+        self.client.meta.events.register(
+            "response-received.sfn.StartExecution", self._heard, unique_id=f"hyperstep-attempts-{id(self)}"
+        )
         self._answers.codes = codes = []
         try:
             response = self.client.start_execution(
