@@ -11,7 +11,8 @@ import pytest
 
 import hyperstep
 from hyperstep.errors import SpecError
-from hyperstep.models import MAX_CURVE_STEPS, Trial, TrialState
+from hyperstep.messages import MAX_CURVE_STEPS
+from hyperstep.models import Trial, TrialState
 from hyperstep.spec import parse_spec
 
 SPACE = hyperstep.SearchSpace.model_validate({"parameters": [{"name": "rate", "type": "float", "low": 0, "high": 1}]})
