@@ -32,7 +32,7 @@ MAX_CURVE_STEPS = 10_000
 """A curve keeps at most this many steps: the first to arrive (a later new step is dropped; a
 step it holds still takes a newer value). The stores keep a curve apart from its trial's
 record (SQLite rows, DynamoDB items of ``CURVE_CHUNK_STEPS`` steps), so a step report writes
-a few kilobytes, not the whole curve; the simulated backend sends no step past them."""
+a few kilobytes, not the whole curve; the local and simulated backends send no step past them."""
 
 MAX_ID_LENGTH = 200
 """The longest job or trial id an event may carry: 800 bytes at most in UTF-8, so the
