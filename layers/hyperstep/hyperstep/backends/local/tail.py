@@ -60,8 +60,8 @@ class LogTail:
         """``new_reports``' finite values (a diverged step, ``loss=nan``, is none: ``TrialMetric``
         refuses it, and its error would end the watcher, leaving the process unwatched), each
         metric's first ``MAX_CURVE_STEPS``: the points a curve keeps (a store drops a new step
-        past them). A script that prints a value a batch sent every line past them on, each
-        recorded for nothing."""
+        past them; a script printing its loss every batch had each later line sent, and
+        recorded for nothing). Its final values are still read from its whole log."""
         reports = []
         for name, step, value in self.new_reports(ended):
             if math.isfinite(value) and self.finite.get(name, 0) < MAX_CURVE_STEPS:
