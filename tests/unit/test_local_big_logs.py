@@ -104,7 +104,7 @@ def test_the_tail_hands_on_each_metric_s_first_finite_values_a_curve_keeps(tmp_p
     ]
     lines = ["loss=nan acc=0.5", *(f"loss={1.0 / step}" for step in range(1, MAX_CURVE_STEPS + 3)), "acc=0.9"]
     log.write_text("\n".join(lines) + "\n")
-    reports = LogTail(log, definitions).step_reports()
+    reports = LogTail(log, definitions).curve_reports()
     losses = [(step, value) for name, step, value in reports if name == "loss"]
     assert losses == [(step + 1, 1.0 / step) for step in range(1, MAX_CURVE_STEPS + 1)]  # step 1 printed nan
     assert [(step, value) for name, step, value in reports if name == "acc"] == [(1, 0.5), (2, 0.9)]

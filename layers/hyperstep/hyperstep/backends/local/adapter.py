@@ -288,7 +288,7 @@ class LocalProcessBackend(TrialBackend):
     def _pass_on(self, job: JobView, trial: TrialView, tail: LogTail, ended: bool = False) -> None:
         if self.on_metric is None:
             return
-        for name, step, value in tail.step_reports(ended):  # finite only: TrialMetric refuses loss=nan
+        for name, step, value in tail.curve_reports(ended):  # finite only: TrialMetric refuses loss=nan
             self.on_metric(
                 TrialMetric(job_id=job.id, trial_id=trial.id, metrics={name: value}, step=step, at=time.time())
             )

@@ -46,7 +46,7 @@ class LogTail:
         """The start of the line still being written (at most ``MAX_LINE`` bytes)."""
         self.counts: dict[str, int] = {}
         self.finite: dict[str, int] = {}
-        """How many finite values of each metric ``step_reports`` has given."""
+        """How many finite values of each metric ``curve_reports`` has given."""
 
     def new_reports(self, ended: bool = False) -> list[tuple[str, int, float]]:
         """``(metric, step, value)`` for every match in the lines completed since the last
@@ -56,7 +56,7 @@ class LogTail:
             reports += step_matches(lines, self.definitions, self.counts)
         return reports
 
-    def step_reports(self, ended: bool = False) -> list[tuple[str, int, float]]:
+    def curve_reports(self, ended: bool = False) -> list[tuple[str, int, float]]:
         """``new_reports``' finite values (a diverged step, ``loss=nan``, is none: ``TrialMetric``
         refuses it, and its error would end the watcher, leaving the process unwatched), each
         metric's first ``MAX_CURVE_STEPS``: the points a curve keeps (a store drops a new step
