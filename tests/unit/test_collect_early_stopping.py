@@ -184,6 +184,28 @@ def test_a_trial_of_a_run_that_died_is_charged_to_its_last_report_on_resume(serv
     assert (silent.state, silent.billable_seconds) == (TrialState.STOPPED, 0.0)
 
 
+def test_the_trials_a_killed_run_left_are_recorded_stopped_not_pruned(service: TuningService) -> None:
+    """probe-23: ``hyperstep run`` killed outright (SIGKILL) leaves its job running; ``hyperstep
+    stop`` (and ``run --resume``) then ended its trials while it still was, so one with a
+    curve was recorded pruned by early stopping's rule, ``stopped early by asha at step 3``,
+    keeping its unit of budget, where README says they are recorded stopped, as Ctrl-C's are.
+    The job is marked stopping first, as Ctrl-C marks it."""
+    from types import SimpleNamespace
+
+    from hyperstep.local.runner import end_interrupted
+    from hyperstep.local.telemetry import Silent
+
+    for step in (1, 2, 3):
+        service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
+    assert service.store.get_job("job").status is JobStatus.RUNNING  # as the killed run left it
+    runtime = SimpleNamespace(store=service.store, service=service, handler_log=Silent())
+    end_interrupted(runtime, "job", died_earlier=True)  # type: ignore[arg-type]
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.error, len(trial.curve)) == (TrialState.STOPPED, "interrupted", 3)
+    job = service.store.get_job("job")
+    assert (job.status, job.pruned, job.budget_used) == (JobStatus.STOPPING, 0, 0)
+
+
 def test_a_pruned_trial_whose_late_reports_show_it_trained_out_completes_once(service: TuningService) -> None:
     """The stopped end of a trial the user stopped mid-way (a curve, the job running:
     pruned) is processed before the reports its script sent before the stop landed: a late
