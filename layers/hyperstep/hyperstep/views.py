@@ -137,6 +137,24 @@ def exact(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads a cell starting with as a formula (OWASP's "CSV Injection")."""
+
+
+def text_cell(value: Any) -> str:
+    """``exact``, with text a spreadsheet opening the CSV would run as a formula (a choice
+    ``=1+1``, a script's last line in a trial's error) kept text by a leading ``'``; text
+    that is a number (``-1``) stays as it is."""
+    text = exact(value)
+    if not isinstance(value, str) or not text.startswith(FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
+
+
 def iso(epoch: float | None) -> str:
     return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
@@ -145,7 +163,7 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     """Every trial with its objectives (with several, each from the trial's ``values``,
     then ``front`` as the table marks it), its parameters and every other metric any trial
     reported, in full precision, its start and end (ISO 8601, UTC), duration, billable
-    seconds and cost."""
+    seconds and cost; its text that would start a formula, after a ``'`` (``text_cell``)."""
     spec = job.spec
     names = [p.name for p in spec.parameters]
     objectives = [o.metric for o in spec.goals]
@@ -164,14 +182,14 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
                 t.state.value,
                 *(exact(v) for v in objective_values(spec, t)),
                 *(["*" if t.id in front else ""] if marked else []),
-                *(exact(t.params.get(n)) for n in names),
+                *(text_cell(t.params.get(n)) for n in names),
                 *(exact(t.metrics.get(m)) for m in metrics),
                 iso(t.started_at),
                 iso(t.ended_at),
                 exact(_seconds(t)),
                 exact(t.billable_seconds),
                 exact(t.cost_usd),
-                t.error or "",
+                text_cell(t.error),
             ]
         )
     return out.getvalue()
