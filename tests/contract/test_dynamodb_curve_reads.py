@@ -198,7 +198,7 @@ def test_a_curve_without_its_set_of_chunks_reads_them_all_and_keeps_the_cap(
     store.start_trial("curves", "t0001", "ref")
     store.start_trial("curves", "t0002", "ref")
     small = [mock.patch("hyperstep.stores.dynamodb.CURVE_CHUNK_STEPS", 1)]
-    small += [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 3) for module in ("models", "stores.dynamodb")]
+    small += [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 3) for module in ("messages", "stores.dynamodb")]
     key = {"pk": {"S": "JOB#curves"}, "sk": {"S": "TRIAL#t0002"}}
     with small[0], small[1], small[2]:
         for k in (1, 2, 3, 4):

@@ -607,9 +607,9 @@ def test_a_curve_at_its_cap_drops_new_steps_and_still_takes_repeats(store: Trial
     way the report asks for the curve, and a step it holds still takes a newer value."""
     job = make_job()
     store.put_trials(trials_of(job, [1]))
-    modules = ("models", "stores.sqlite", "stores.dynamodb")
-    # Imported before any is patched: one first imported under the patch of ``models`` would
-    # bind its 3 for good (``from hyperstep.models import MAX_CURVE_STEPS``), and the patch
+    modules = ("messages", "stores.sqlite", "stores.dynamodb")
+    # Imported before any is patched: one first imported under the patch of ``messages`` would
+    # bind its 3 for good (``from hyperstep.messages import MAX_CURVE_STEPS``), and the patch
     # would restore that 3 (a later test's 10,000th step dropped, when no DynamoDB test ran first).
     for module in modules:
         importlib.import_module(f"hyperstep.{module}")

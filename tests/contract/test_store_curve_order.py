@@ -155,7 +155,7 @@ def test_a_report_after_a_pruned_end_adds_no_step_past_the_cap(store: TrialStore
     room), and one of a step the curve holds still takes its newer value."""
     job = make_job()
     add(store, job, 1)
-    modules = ("models", "stores.sqlite", "stores.dynamodb")
+    modules = ("messages", "stores.sqlite", "stores.dynamodb")
     capped = [mock.patch(f"hyperstep.{module}.MAX_CURVE_STEPS", 2) for module in modules]
     with capped[0], capped[1], capped[2]:
         report(store, job.id, 0.7, 1, at=100.0)

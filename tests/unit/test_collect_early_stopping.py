@@ -184,6 +184,28 @@ def test_a_trial_of_a_run_that_died_is_charged_to_its_last_report_on_resume(serv
     assert (silent.state, silent.billable_seconds) == (TrialState.STOPPED, 0.0)
 
 
+def test_the_trials_a_killed_run_left_are_recorded_stopped_not_pruned(service: TuningService) -> None:
+    """probe-23: ``hyperstep run`` killed outright (SIGKILL) leaves its job running; ``hyperstep
+    stop`` (and ``run --resume``) then ended its trials while it still was, so one with a
+    curve was recorded pruned by early stopping's rule, ``stopped early by asha at step 3``,
+    keeping its unit of budget, where README says they are recorded stopped, as Ctrl-C's are.
+    The job is marked stopping first, as Ctrl-C marks it."""
+    from types import SimpleNamespace
+
+    from hyperstep.local.runner import end_interrupted
+    from hyperstep.local.telemetry import Silent
+
+    for step in (1, 2, 3):
+        service.report_metrics("job", "t0002", {"loss": 0.5 / step}, step=step)
+    assert service.store.get_job("job").status is JobStatus.RUNNING  # as the killed run left it
+    runtime = SimpleNamespace(store=service.store, service=service, handler_log=Silent())
+    end_interrupted(runtime, "job", died_earlier=True)  # type: ignore[arg-type]
+    trial = service.store.get_trial("job", "t0002")
+    assert (trial.state, trial.error, len(trial.curve)) == (TrialState.STOPPED, "interrupted", 3)
+    job = service.store.get_job("job")
+    assert (job.status, job.pruned, job.budget_used) == (JobStatus.STOPPING, 0, 0)
+
+
 def test_a_pruned_trial_whose_late_reports_show_it_trained_out_completes_once(service: TuningService) -> None:
     """The stopped end of a trial the user stopped mid-way (a curve, the job running:
     pruned) is processed before the reports its script sent before the stop landed: a late
@@ -404,3 +426,34 @@ def test_a_trial_is_found_among_the_listed_by_its_number_or_by_a_scan() -> None:
     assert _place(listed, Trial(id="t4", job_id="j", number=4, params={})) == 5
     alone = Trial(id="t0", job_id="j", number=0, params={})  # its number's place, -1, is the last
     assert _place([alone], alone) == 0
+
+
+def test_a_trial_the_job_s_deadline_stopped_says_so_and_saved_no_steps() -> None:
+    """probe-23: at ``max_runtime_seconds`` the running trials are stopped; one with a curve
+    ends pruned (early stopping's rule for a "stopped" end while the job runs), and it said
+    ``stopped early by asha at step 6`` (no rung at 6) and counted in the summary's trials
+    stopped early and steps saved (a local run: 2 pruned, 17 steps saved, where asha had
+    pruned 1 trial and saved 11). It names the deadline, and counts in neither."""
+    from hyperstep.views import steps_saved
+
+    now = [1000.0]
+    store = SQLiteStore(clock=lambda: now[0])
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
+    budget = {"max_trials": 6, "max_parallel": 3, "max_runtime_seconds": 60}
+    job = service.submit(parse_spec(spec_document(early_stopping=ASHA, budget=budget)), job_id="job")
+    for trial in Study.from_job(store, job).ask(3):
+        service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    service.report_metrics("job", "t0001", {"loss": 0.1}, step=1)
+    service.report_metrics("job", "t0002", {"loss": 0.5}, step=1)  # behind t0001 at rung 1: pruned
+    for step in (1, 2):
+        service.report_metrics("job", "t0003", {"loss": 0.1 - 0.01 * step}, step=step)
+    now[0] = 1060.0  # the deadline: the job's loop stops the running trials, their ends come
+    for trial_id in ("t0001", "t0003"):
+        assert service.collect(TrialResult(job_id="job", trial_id=trial_id, state="stopped"))
+    trials = store.list_trials("job")
+    assert [(t.state, t.error) for t in trials] == [
+        (TrialState.PRUNED, "stopped at the job's deadline (max_runtime_seconds 60) at step 1"),
+        (TrialState.PRUNED, "stopped early by asha at step 1"),
+        (TrialState.PRUNED, "stopped at the job's deadline (max_runtime_seconds 60) at step 2"),
+    ]
+    assert steps_saved(store.get_job("job"), trials) == {"pruned": 1, "steps": 4, "steps_saved": 8}

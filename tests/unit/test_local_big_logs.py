@@ -9,7 +9,7 @@ from pathlib import Path
 from hyperstep.backends.local.adapter import LocalProcessBackend
 from hyperstep.backends.local.tail import LogTail
 from hyperstep.backends.logs import parse_metrics
-from hyperstep.messages import TrialMetric, TrialResult
+from hyperstep.messages import MAX_CURVE_STEPS, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
 from hyperstep.spec import parse_spec
 from hyperstep.spec_base import MetricDefinition
@@ -32,9 +32,16 @@ sys.exit(int("fail" in sys.argv))
 
 def run_loud_trial(tmp_path: Path, fail: bool) -> tuple[TrialResult, list[TrialMetric], int]:
     """The loud script's trial, its step reports and the peak Python memory while it ran and was read."""
-    (tmp_path / "loud.py").write_text(LOUD)
+    result, metrics, peak = run_script(tmp_path, LOUD, "fail" if fail else "ok")
+    assert (tmp_path / "runs" / "job" / "t0001" / "train.log").stat().st_size > 64 * MB
+    return result, metrics, peak
+
+
+def run_script(tmp_path: Path, script: str, argument: str) -> tuple[TrialResult, list[TrialMetric], int]:
+    """A trial of ``script``, its step reports and the peak Python memory while it ran and was read."""
+    (tmp_path / "loud.py").write_text(script)
     document = spec_document()
-    command = ["python", "loud.py", "fail" if fail else "ok"]
+    command = ["python", "loud.py", argument]
     document["trial"] = {**document["trial"], "command": command, "workdir": str(tmp_path)}
     job = Job(id="job", spec=parse_spec(document))
     trial = Trial(job_id="job", id="t0001", number=1, params={"x": 0.1, "n": 1, "kind": "a"})
@@ -51,7 +58,6 @@ def run_loud_trial(tmp_path: Path, fail: bool) -> tuple[TrialResult, list[TrialM
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (tmp_path / "runs" / "job" / "t0001" / "train.log").stat().st_size > 64 * MB
     return results[0], metrics, peak
 
 
@@ -84,3 +90,29 @@ def test_the_tail_reads_a_progress_bar_as_the_final_read_does(tmp_path: Path) ->
         handle.write(b"6\n")
     assert tail.new_reports() == [("loss", 4, 0.6)]
     assert parse_metrics(log.read_text(), definitions) == {"loss": 0.6}
+
+
+def test_the_tail_hands_on_each_metric_s_first_finite_values_a_curve_keeps(tmp_path: Path) -> None:
+    """probe-23: a script printing its loss every batch (40,000 lines) had every line past the
+    curve's ``MAX_CURVE_STEPS`` points sent as a step report the store then dropped: 40.9 s
+    for the one trial, 16.2 s once they are not sent (the same curve). A value that is not
+    finite is no report and takes no place; another metric has its own count."""
+    log = tmp_path / "train.log"
+    definitions = [
+        MetricDefinition(name="loss", regex=r"loss=(\S+)"),
+        MetricDefinition(name="acc", regex=r"acc=(\S+)"),
+    ]
+    lines = ["loss=nan acc=0.5", *(f"loss={1.0 / step}" for step in range(1, MAX_CURVE_STEPS + 3)), "acc=0.9"]
+    log.write_text("\n".join(lines) + "\n")
+    reports = LogTail(log, definitions).curve_reports()
+    losses = [(step, value) for name, step, value in reports if name == "loss"]
+    assert losses == [(step + 1, 1.0 / step) for step in range(1, MAX_CURVE_STEPS + 1)]  # step 1 printed nan
+    assert [(step, value) for name, step, value in reports if name == "acc"] == [(1, 0.5), (2, 0.9)]
+
+
+def test_a_trial_printing_its_loss_past_the_curve_s_cap_sends_the_steps_a_curve_keeps(tmp_path: Path) -> None:
+    """Its final value is still its last line's."""
+    script = f"for step in range(1, {MAX_CURVE_STEPS + 3}):\n    print(f'loss={{1.0 / step}}')\n"
+    result, metrics, _ = run_script(tmp_path, script, "ok")
+    assert [m.step for m in metrics] == list(range(1, MAX_CURVE_STEPS + 1))
+    assert (result.state, result.metrics) == ("completed", {"loss": 1.0 / (MAX_CURVE_STEPS + 2)})

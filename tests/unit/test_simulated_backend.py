@@ -18,11 +18,17 @@ import numpy as np
 import pytest
 
 from hyperstep.backends.simulated import SimulatedBackend, VirtualClock
-from hyperstep.backends.simulated.simulation import Simulation, load_objective, simulate, timeline
+from hyperstep.backends.simulated.simulation import (
+    KEPT_LOAD_OUTPUT,
+    Simulation,
+    load_objective,
+    simulate,
+    timeline,
+)
 from hyperstep.errors import SpecError
 from hyperstep.local.runtime import LocalRuntime
 from hyperstep.local.simulation import SimulationDriver
-from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
+from hyperstep.messages import MAX_CURVE_STEPS, TrialEvent, TrialMetric, TrialResult
 from hyperstep.models import Job, Trial
 from hyperstep.spec import load_spec, parse_spec
 
@@ -215,6 +221,35 @@ def test_the_line_a_refused_module_printed_last_is_named_cut_at_300_characters(t
     assert str(raised.value).endswith(f"SystemExit: 3 (it printed: {'x' * 300})")
 
 
+@pytest.mark.usefixtures("imports_undone")
+def test_what_a_module_prints_as_it_loads_is_kept_up_to_a_cap_saying_how_much_was_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """probe-23: a module that prints 300,000 characters as it loads (a data dump) was held
+    whole in memory and shown whole; now its first ``KEPT_LOAD_OUTPUT`` characters are shown,
+    then one line saying how many more were dropped."""
+    (tmp_path / "chatty.py").write_text(
+        "for i in range(3000):\n    print(f'{i:05d}' + 'x' * 94)\n\n\ndef f(params, seed):\n    return {}\n"
+    )
+    load_objective("chatty:f", str(tmp_path))
+    out, err = capsys.readouterr()
+    printed = "".join(f"{i:05d}" + "x" * 94 + "\n" for i in range(3000))
+    said = f"[hyperstep: {300_000 - KEPT_LOAD_OUTPUT:,} more characters it printed as it loaded were dropped;"
+    assert out == "" and err.startswith(printed[: KEPT_LOAD_OUTPUT - 1])
+    assert err == printed[:KEPT_LOAD_OUTPUT].removesuffix("\n") + f"\n{said} the first 65,536 are above]\n"
+
+
+@pytest.mark.usefixtures("imports_undone")
+def test_a_refused_module_that_printed_past_the_cap_names_its_last_line(tmp_path: Path) -> None:
+    """The line a refusal names is the last one printed, also when the output passed the cap."""
+    (tmp_path / "chatty_exit.py").write_text(
+        "print('x' * 200_000)\nprint('error: --lr is required')\nraise SystemExit(2)\n"
+    )
+    with pytest.raises(ValueError) as raised:
+        load_objective("chatty_exit:f", str(tmp_path))
+    assert str(raised.value).endswith("SystemExit: 2 (it printed: error: --lr is required)")
+
+
 def test_a_callable_that_takes_params_and_seed_among_others_is_accepted() -> None:
     spec = parse_spec(document(f"{HERE}:seed_optional"), base_dir=Path.cwd())
     assert spec.trial.objective == f"{HERE}:seed_optional"
@@ -264,6 +299,18 @@ def test_a_diverged_step_is_not_reported_and_a_diverged_end_fails() -> None:
     due = timeline(Simulation(duration=2, curve=[0.5, float("nan")]), ("j", "t1", 1), "loss", 0.0, 60)
     assert [type(d.event).__name__ for d in due] == ["TrialMetric", "TrialResult"]
     assert due[-1].event.state == "failed" and "not a finite number" in (due[-1].event.error or "")
+
+
+def test_a_curve_past_the_cap_reports_the_steps_a_curve_keeps_and_ends_with_its_last_value() -> None:
+    """probe-23: a curve keeps ``MAX_CURVE_STEPS`` points (the stores drop a new step past
+    them); every step of a longer curve was still sent, each an event collect recorded for
+    nothing (3 trials of 15,000 steps: 45,000 events, a third of them dropped). The first
+    10,000 finite steps are sent, the points the stores keep; the end still carries the last."""
+    curve = [float("nan"), *(1.0 / step for step in range(1, MAX_CURVE_STEPS + 6))]
+    due = timeline(Simulation(duration=len(curve), curve=curve), ("j", "t1", 1), "loss", 0.0, 10**6)
+    reports = [d.event for d in due[:-1]]
+    assert [r.step for r in reports] == list(range(2, MAX_CURVE_STEPS + 2))  # step 1 diverged: no point
+    assert due[-1].at == len(curve) and due[-1].event.metrics == {"loss": curve[-1]}
 
 
 def test_the_virtual_clock_never_runs_backwards() -> None:

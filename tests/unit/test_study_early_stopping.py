@@ -11,7 +11,8 @@ import pytest
 
 import hyperstep
 from hyperstep.errors import SpecError
-from hyperstep.models import MAX_CURVE_STEPS, Trial, TrialState
+from hyperstep.messages import MAX_CURVE_STEPS
+from hyperstep.models import Trial, TrialState
 from hyperstep.spec import parse_spec
 
 SPACE = hyperstep.SearchSpace.model_validate({"parameters": [{"name": "rate", "type": "float", "low": 0, "high": 1}]})
@@ -555,3 +556,46 @@ def test_report_judges_each_report_alone_so_a_step_after_a_true_may_answer_false
             study.report(finished.id, step, value)
     trial = study.ask(1)[0]
     assert [study.report(trial.id, step, 5.0) for step in (1, 2, 3)] == [True, False, True]  # rungs 1 and 3
+
+
+@pytest.mark.parametrize("state", ["stopped", "pruned"])
+@pytest.mark.parametrize("early_stopping", [ASHA, None])
+def test_a_trial_told_stopped_with_no_value_after_a_nan_report_fails_and_counts_once(
+    early_stopping: dict | None, state: str
+) -> None:
+    """probe-23: the loop that acts on ``report``'s True on a NaN at the first step and tells
+    ``stopped`` (or ``pruned``, Optuna's ``TrialPruned``) with no value. Stopped, the trial gave
+    its unit of budget back, so an ``ask(max_trials=)`` loop over a space that diverges never ran
+    out; pruned, it ended pruned with no value, no failure. It is told as with the NaN it
+    reported: failed, counted once."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=early_stopping)
+    trial = study.ask(1)[0]
+    assert study.report(trial.id, 1, float("nan")) is (early_stopping is not None)
+    ended = study.tell(trial.id, state=state)
+    assert (ended.state, ended.value, ended.error) == (TrialState.FAILED, None, "objective is not finite (nan)")
+    assert study.job.budget_used == 1
+
+
+def test_a_trial_told_stopped_with_no_value_after_steps_then_a_nan_ends_as_before() -> None:
+    """A finite step before the NaN: pruned at it with early stopping, the user's stop (its unit
+    given back) without, as told with the NaN (``tell``'s rule for a trial with a curve)."""
+    pruned = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=ASHA)
+    trial = pruned.ask(1)[0]
+    assert pruned.report(trial.id, 1, 0.5) is False and pruned.report(trial.id, 2, float("inf")) is True
+    ended = pruned.tell(trial.id, state="stopped")
+    assert (ended.state, ended.value, pruned.job.budget_used) == (TrialState.PRUNED, 0.5, 1)
+    stopped = hyperstep.Study(SPACE, strategy="random", seed=0)
+    trial = stopped.ask(1)[0]
+    assert stopped.report(trial.id, 1, 0.5) is False and stopped.report(trial.id, 2, float("nan")) is False
+    ended = stopped.tell(trial.id, state="stopped")
+    assert (ended.state, ended.value, stopped.job.budget_used) == (TrialState.STOPPED, None, 0)
+
+
+def test_a_multi_objective_trial_told_stopped_with_no_value_after_a_nan_report_stays_stopped() -> None:
+    """With several objectives the NaN ``report`` took (the first objective's) is not a list
+    of values to tell the trial with: it ends stopped as told."""
+    study = hyperstep.Study(SPACE, goal=["minimize", "maximize"], strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    assert study.report(trial.id, 1, float("nan")) is False
+    ended = study.tell(trial.id, state="stopped")
+    assert (ended.state, ended.values, study.job.budget_used) == (TrialState.STOPPED, None, 0)

@@ -28,6 +28,12 @@ from hyperstep.report_signing import signed_message
 MAX_STEP = 2**31 - 1
 """The largest step a report may carry: stored curves keep steps as int32 (``models._pack_curve``)."""
 
+MAX_CURVE_STEPS = 10_000
+"""A curve keeps at most this many steps: the first to arrive (a later new step is dropped; a
+step it holds still takes a newer value). The stores keep a curve apart from its trial's
+record (SQLite rows, DynamoDB items of ``CURVE_CHUNK_STEPS`` steps), so a step report writes
+a few kilobytes, not the whole curve; the local and simulated backends send no step past them."""
+
 MAX_ID_LENGTH = 200
 """The longest job or trial id an event may carry: 800 bytes at most in UTF-8, so the
 store's keys (``JOB#<job id>``, ``TRIAL#<trial id>``, ``CURVE#<trial id>#000000``) stay

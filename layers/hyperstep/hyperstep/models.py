@@ -129,12 +129,6 @@ def merge_reports(kept: Mapping[str, MetricReport], new: Mapping[str, MetricRepo
     return merged
 
 
-MAX_CURVE_STEPS = 10_000
-"""A curve keeps at most this many steps (later new steps are dropped). The stores keep a
-curve apart from its trial's record (SQLite rows, DynamoDB items of ``CURVE_CHUNK_STEPS``
-steps), so a step report writes a few kilobytes, not the whole curve."""
-
-
 def pack_points(curve: Mapping[int, float]) -> bytes:
     """Steps (int32) then values (float64), little-endian: 12 bytes a step."""
     steps = sorted(curve)

@@ -628,9 +628,8 @@ class TuningService:
         if trained is not None:  # stopped after its training ended: its result counts
             return self._end(job, trial, TrialState.COMPLETED, {**trial.metrics, **trained}, usage=usage)
         if result.state == "stopped" and decided:
-            return self._end(
-                job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, self._pruned(job, trial), usage
-            )
+            why = self._cut(job, trial)
+            return self._end(job, trial, TrialState.PRUNED, {**trial.metrics, **result.metrics}, why, usage)
         if result.state != "completed":
             metrics = {**trial.metrics, **result.metrics}
             return self._end(job, trial, TrialState(result.state), metrics, result.error, usage)
@@ -1020,6 +1019,16 @@ class TuningService:
     def _pruned(job: Job, trial: Trial) -> str:
         assert job.spec.early_stopping is not None
         return f"stopped early by {job.spec.early_stopping.name} at step {max(trial.curve)}"
+
+    def _cut(self, job: Job, trial: Trial) -> str:
+        """Why a trial whose "stopped" end ends it pruned stopped: its job's deadline, once
+        passed (the stop at ``max_runtime_seconds``: no scheduler decided it, and
+        ``views.steps_saved`` does not count it as saved), else early stopping's."""
+        end = completion.deadline(job)
+        if end is None or self.clock() < end:
+            return self._pruned(job, trial)
+        limit = job.spec.budget.max_runtime_seconds
+        return f"stopped at the job's deadline (max_runtime_seconds {limit:g}) at step {max(trial.curve)}"
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way (the

@@ -185,6 +185,9 @@ class Study:
         self._asking = threading.Lock()
         """One ``ask`` at a time: threads asking at once would read the same history and,
         with the same seed, be given the same configurations."""
+        self._diverged: dict[str, float] = {}
+        """The value that is not finite each trial last reported here (no store keeps one):
+        a trial told stopped or pruned with no value after it ends as told with it."""
 
     @property
     def fidelity_levels(self) -> list[int] | None:
@@ -321,6 +324,10 @@ class Study:
         what the constraints read. Non-finite ``metrics`` are dropped: no store can keep
         NaN or infinity.
 
+        Told stopped or pruned with no value after ``report`` got a value that is not finite
+        from it (on this ``Study`` object), the trial is told with that value: the loop that
+        acts on ``report``'s True without passing the NaN on counts it once too.
+
         ``pruned`` (Optuna's word for a trial its pruner stopped) ends the trial as early
         stopping does: it keeps its curve and its unit of budget, is no failure, and its
         value is the one told, else its curve's newest. ``stopped`` (the user's stop) gives
@@ -340,6 +347,8 @@ class Study:
         if self.spec.multi_objective:
             return self._tell_several(trial_id, value, state, metrics, error, skip_if_finished)
         value = one_of_one(value)
+        if value is None and state in (TrialState.STOPPED, TrialState.PRUNED):
+            value = self._diverged.get(trial_id)  # after report's True on a NaN: as told with it
         if value is not None and not is_number(value):
             raise ValueError(f"this study has one objective: tell one value, not {value!r}")
         if state is TrialState.PRUNED or (state is TrialState.STOPPED and stopping.enabled(self.spec)):
@@ -442,6 +451,7 @@ class Study:
             first = f" (this study has {several} objectives: report the first's)" if several > 1 else ""
             raise ValueError(f"report a number as the value{first}, got {value!r}")
         if not math.isfinite(value):
+            self._diverged[trial_id] = float(value)
             return stopping.enabled(self.spec)  # a diverged trial stops
         metric = self.spec.primary.metric
         report = {metric: MetricReport(value=value, step=step, at=self.store.clock())}

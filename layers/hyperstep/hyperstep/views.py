@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperstep.completion import DRAINING
+from hyperstep.completion import DRAINING, deadline
 from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.objectives import pareto_front
 from hyperstep.spec import JobSpec
@@ -137,6 +137,24 @@ def exact(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads a cell starting with as a formula (OWASP's "CSV Injection")."""
+
+
+def text_cell(value: Any) -> str:
+    """``exact``, with text a spreadsheet opening the CSV would run as a formula (a choice
+    ``=1+1``, a script's last line in a trial's error) kept text by a leading ``'``; text
+    that is a number (``-1``) stays as it is."""
+    text = exact(value)
+    if not isinstance(value, str) or not text.startswith(FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
+
+
 def iso(epoch: float | None) -> str:
     return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
@@ -145,7 +163,7 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     """Every trial with its objectives (with several, each from the trial's ``values``,
     then ``front`` as the table marks it), its parameters and every other metric any trial
     reported, in full precision, its start and end (ISO 8601, UTC), duration, billable
-    seconds and cost."""
+    seconds and cost; its text that would start a formula, after a ``'`` (``text_cell``)."""
     spec = job.spec
     names = [p.name for p in spec.parameters]
     objectives = [o.metric for o in spec.goals]
@@ -164,14 +182,14 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
                 t.state.value,
                 *(exact(v) for v in objective_values(spec, t)),
                 *(["*" if t.id in front else ""] if marked else []),
-                *(exact(t.params.get(n)) for n in names),
+                *(text_cell(t.params.get(n)) for n in names),
                 *(exact(t.metrics.get(m)) for m in metrics),
                 iso(t.started_at),
                 iso(t.ended_at),
                 exact(_seconds(t)),
                 exact(t.billable_seconds),
                 exact(t.cost_usd),
-                t.error or "",
+                text_cell(t.error),
             ]
         )
     return out.getvalue()
@@ -251,16 +269,19 @@ def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:
     under a ``max_resource`` of 9 runs on past it, as a pruned one would have), to
     ``max_resource`` while none has completed. A pruned trial whose script ran to its end
     before the stop landed (its final objective came: its platform's completed end, or its
-    script's final ``hyperstep.report``; its late steps may never come) saved nothing."""
+    script's final ``hyperstep.report``; its late steps may never come) saved nothing. A
+    trial pruned at or after the job's deadline (``max_runtime_seconds``) was cut by the
+    deadline, not stopped early: it counts in neither."""
     assert job.spec.early_stopping is not None
     top = job.spec.early_stopping.max_resource
     ends = [max(t.curve) for t in trials if t.state is TrialState.COMPLETED and t.curve]
     full = max(ends) if ends else top
     ran = sum(max(t.curve) for t in trials if t.curve)
-    cut = [t for t in trials if t.state is TrialState.PRUNED and t.curve and not ran_to_end(job, t)]
+    end = deadline(job)
+    early = [t for t in trials if t.state is TrialState.PRUNED and (end is None or (t.ended_at or 0.0) < end)]
+    cut = [t for t in early if t.curve and not ran_to_end(job, t)]
     saved = sum(max(0, full - max(t.curve)) for t in cut)
-    pruned = sum(t.state is TrialState.PRUNED for t in trials)
-    return {"pruned": pruned, "steps": ran, "steps_saved": saved}
+    return {"pruned": len(early), "steps": ran, "steps_saved": saved}
 
 
 def ran_to_end(job: Job, trial: Trial) -> bool:

@@ -237,7 +237,15 @@ def end_interrupted(runtime: LocalRuntime, job_id: str, died_earlier: bool = Fal
     curve reached ``max_resource``), which completes them with their value
     (``TuningService.collect``). A trial of the last run is charged up to its last report,
     not up to now: nothing says how long its process outlived it. The ends recorded count in
-    ``Trials*`` as a function's do, in ``handlers.log`` (``hyperstep.recorded_ends``)."""
+    ``Trials*`` as a function's do, in ``handlers.log`` (``hyperstep.recorded_ends``).
+
+    A job its killed run left running is marked stopping first, as Ctrl-C marks it: these
+    stops are the user's, so a trial with a curve in a job that stops early is not recorded
+    pruned (``TuningService.collect``'s rule while the job runs), keeping its unit of budget
+    and said ``stopped early by asha``, where ``run --resume`` and ``hyperstep stop`` record
+    it stopped."""
+    if runtime.store.get_job(job_id).status is JobStatus.RUNNING:
+        runtime.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
     with runtime.handler_log.invocation("interrupted") as telemetry, recording() as ends:
         for trial in runtime.store.list_trials(job_id):
             if trial.state.active:

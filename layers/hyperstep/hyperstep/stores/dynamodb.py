@@ -114,9 +114,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.messages import LogCursor
+from hyperstep.messages import MAX_CURVE_STEPS, LogCursor
 from hyperstep.models import (
-    MAX_CURVE_STEPS,
     Charge,
     Job,
     JobStatus,

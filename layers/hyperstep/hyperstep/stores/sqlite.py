@@ -45,9 +45,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from hyperstep.errors import ConflictError, JobExistsError, NotFoundError, TrialExistsError
-from hyperstep.messages import LogCursor
+from hyperstep.messages import MAX_CURVE_STEPS, LogCursor
 from hyperstep.models import (
-    MAX_CURVE_STEPS,
     Charge,
     Job,
     JobStatus,

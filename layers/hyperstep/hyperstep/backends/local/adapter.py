@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import signal
 import subprocess
@@ -289,9 +288,7 @@ class LocalProcessBackend(TrialBackend):
     def _pass_on(self, job: JobView, trial: TrialView, tail: LogTail, ended: bool = False) -> None:
         if self.on_metric is None:
             return
-        for name, step, value in tail.new_reports(ended):
-            if not math.isfinite(value):  # a diverged step (loss=nan): TrialMetric refuses it, and raising here
-                continue  # would end this watcher, leaving the trial running and its process unwatched
+        for name, step, value in tail.curve_reports(ended):  # finite only: TrialMetric refuses loss=nan
             self.on_metric(
                 TrialMetric(job_id=job.id, trial_id=trial.id, metrics={name: value}, step=step, at=time.time())
             )

@@ -16,10 +16,12 @@ will end it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hyperstep.backends.logs import step_matches
+from hyperstep.messages import MAX_CURVE_STEPS
 from hyperstep.spec_base import MetricDefinition
 
 BLOCK = 1 << 20
@@ -43,6 +45,8 @@ class LogTail:
         self.pending = bytearray()
         """The start of the line still being written (at most ``MAX_LINE`` bytes)."""
         self.counts: dict[str, int] = {}
+        self.finite: dict[str, int] = {}
+        """How many finite values of each metric ``curve_reports`` has given."""
 
     def new_reports(self, ended: bool = False) -> list[tuple[str, int, float]]:
         """``(metric, step, value)`` for every match in the lines completed since the last
@@ -50,6 +54,19 @@ class LogTail:
         reports: list[tuple[str, int, float]] = []
         for lines in self.new_lines(ended):
             reports += step_matches(lines, self.definitions, self.counts)
+        return reports
+
+    def curve_reports(self, ended: bool = False) -> list[tuple[str, int, float]]:
+        """``new_reports``' finite values (a diverged step, ``loss=nan``, is none: ``TrialMetric``
+        refuses it, and its error would end the watcher, leaving the process unwatched), each
+        metric's first ``MAX_CURVE_STEPS``: the points a curve keeps (a store drops a new step
+        past them; a script printing its loss every batch had each later line sent, and
+        recorded for nothing). Its final values are still read from its whole log."""
+        reports = []
+        for name, step, value in self.new_reports(ended):
+            if math.isfinite(value) and self.finite.get(name, 0) < MAX_CURVE_STEPS:
+                self.finite[name] = self.finite.get(name, 0) + 1
+                reports.append((name, step, value))
         return reports
 
     def new_lines(self, ended: bool = False) -> Iterator[list[str]]:

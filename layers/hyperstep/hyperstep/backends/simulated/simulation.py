@@ -35,7 +35,7 @@ from typing import Annotated, Any, TextIO
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from hyperstep.messages import TrialEvent, TrialMetric, TrialResult
+from hyperstep.messages import MAX_CURVE_STEPS, TrialEvent, TrialMetric, TrialResult
 
 Objective = Callable[[dict[str, Any], int], "Simulation | Mapping[str, Any]"]
 
@@ -60,7 +60,8 @@ class Simulation(BaseModel):
     """Virtual seconds from launch to the trial's end."""
     curve: list[Number] = Field(default_factory=list)
     """The objective after each step; the last value is the final one. NaN or infinity (a
-    diverged run) is reported as nothing at that step, and fails the trial when final."""
+    diverged run) is reported as nothing at that step, and fails the trial when final. Its
+    first ``MAX_CURVE_STEPS`` finite steps are reported, what a curve keeps (``timeline``)."""
     metrics: dict[str, Number] = Field(default_factory=dict)
     """Final values of other metrics, sent with the last step's: a job's other objectives
     and its constraints (the curve is the first objective's). One that is not finite is not
@@ -82,6 +83,13 @@ class Due:
 
 _import_lock = threading.Lock()
 
+KEPT_LOAD_OUTPUT = 64 * 1024
+"""The characters of what a spec's module prints as it loads that are kept to show on stderr
+(the first ones; how many more were dropped is said): a module that printed without end
+as it loaded (a dump of its data, a loop) was held whole in memory."""
+LAST_LINE_KEPT = 4096
+"""The characters kept of the end of that output, where the line a refusal names is."""
+
 
 def load_objective(reference: str, path: str | None = None) -> Objective:
     """The callable ``module:function`` (or ``module:Class.method``) names, its module loaded
@@ -97,10 +105,10 @@ def load_objective(reference: str, path: str | None = None) -> Objective:
             if _users_ctrl_c(exc):
                 raise
             where = f" from {path}" if path else ""
-            said = _last_line(kept.getvalue())  # argparse's reason: the refusal stays one line
+            said = _last_line(kept.tail)  # argparse's reason: the refusal stays one line
             printed = f" (it printed: {said})" if said else ""
             raise ValueError(f"cannot import {module_name!r}{where}: {type(exc).__name__}: {exc}{printed}") from None
-    sys.stderr.write(kept.getvalue())
+    sys.stderr.write(kept.shown())
     function: Any = module
     for name in attribute.split("."):  # a function, or a class's classmethod: ``Curves.fast``
         function = getattr(function, name, None)
@@ -234,17 +242,40 @@ class _CallableStdout:
         return getattr(self._target(), name)
 
 
+class _KeptOutput:
+    """What a module prints as it loads: its first ``KEPT_LOAD_OUTPUT`` characters, how many
+    more it printed, and the last ``LAST_LINE_KEPT`` (``tail``: its last line)."""
+
+    def __init__(self) -> None:
+        self._head, self.dropped, self.tail = io.StringIO(), 0, ""
+
+    def write(self, text: str) -> int:
+        room = max(KEPT_LOAD_OUTPUT - self._head.tell(), 0)
+        self._head.write(text[:room])
+        self.dropped += max(len(text) - room, 0)
+        self.tail = (self.tail + text[-LAST_LINE_KEPT:])[-LAST_LINE_KEPT:]
+        return len(text)
+
+    def shown(self) -> str:
+        """The kept part, then a line saying how much was dropped, if any was."""
+        head = self._head.getvalue()
+        if not self.dropped:
+            return head
+        said = f"{self.dropped:,} more characters it printed as it loaded were dropped"
+        return head.removesuffix("\n") + f"\n[hyperstep: {said}; the first {KEPT_LOAD_OUTPUT:,} are above]\n"
+
+
 class _LoadingOutput:
     """``sys.stdout`` and ``sys.stderr`` while a module loads: what the loading thread writes is
     kept (``kept``), to show once it loaded or to name in why it did not; any other thread's
     goes where it went. Once loaded (``loading`` False), a module that kept it (``LOG = sys.stderr``,
     ``logging.basicConfig()`` at import) writes where it went too."""
 
-    def __init__(self, stream: TextIO, thread: int, kept: io.StringIO) -> None:
+    def __init__(self, stream: TextIO, thread: int, kept: _KeptOutput) -> None:
         self._stream, self._thread, self._kept = stream, thread, kept
         self.loading = True
 
-    def _target(self) -> TextIO:
+    def _target(self) -> TextIO | _KeptOutput:
         return self._kept if self.loading and threading.get_ident() == self._thread else self._stream
 
     def write(self, text: str) -> int:
@@ -255,9 +286,9 @@ class _LoadingOutput:
 
 
 @contextlib.contextmanager
-def _output_kept() -> Iterator[io.StringIO]:
+def _output_kept() -> Iterator[_KeptOutput]:
     """While the spec's module loads, what this thread prints or writes to stderr is kept."""
-    kept = io.StringIO()
+    kept = _KeptOutput()
     with _stdout_lock:
         stdout, stderr, here = sys.stdout, sys.stderr, threading.get_ident()
         stand_ins = _LoadingOutput(stdout, here, kept), _LoadingOutput(stderr, here, kept)
@@ -319,7 +350,7 @@ def timeline(
     due: list[Due] = []
     for step, value in enumerate(curve, start=1):
         at = start + duration * step / len(curve)
-        if at > end:
+        if at > end or len(due) == MAX_CURVE_STEPS:  # a curve keeps no more: later steps would be dropped
             break
         if math.isfinite(value):
             report = TrialMetric(job_id=job_id, trial_id=trial_id, metrics={metric: value}, step=step, at=at)
