@@ -70,3 +70,19 @@ def test_a_budget_of_20_scores_random_on_its_first_20_and_a_noisy_run_at_its_bes
     assert scored.shape == (20, 1) and pair is not None and pair.shape == (2, 20, 1)
     assert scored[0, 0] == 4.0 and scored[1:, 0].tolist() == [2.0] * 19  # the true loss at the best noisy one
     assert heldout4._source("random", 20) == 48 and heldout4._source("hyperstep", 20) == 20
+
+
+def test_behind_needs_the_score_gap_and_most_seeds_and_names_groups_by_their_own_margin() -> None:
+    scores = {
+        "all": {"hyperstep": 50.0, "optuna-tpe": 55.0},
+        "structure": {"hyperstep": 20.0, "optuna-tpe": 31.0},
+        "per_problem": {"a": {"hyperstep": 10.0, "optuna-tpe": 30.0}, "b": {"hyperstep": 10.0, "optuna-tpe": 30.0}},
+        "final_best": {
+            "a": {"hyperstep": [1.0, 1.0, 1.0, 1.0], "optuna-tpe": [0.5, 0.5, 0.5, 2.0]},  # 3 of 4 seeds better
+            "b": {"hyperstep": [1.0, 1.0, 1.0, 1.0], "optuna-tpe": [0.5, 0.5, 2.0, 2.0]},  # 2 of 4: not enough
+        },
+    }
+    assert heldout4.behind(scores, 20, ["optuna-tpe"]) == [
+        "a at 20: 10.0 against optuna-tpe 30.0",
+        "group structure at 20: 20.0 against optuna-tpe 31.0",
+    ]
