@@ -37,7 +37,7 @@ from hyperstep.space import SearchSpace  # noqa: E402
 
 BUDGETS = {20: 1, 48: 4}
 """Trials: trials a round."""
-SEEDS = tuple(range(230, 238))
+SEEDS = tuple(range(230, 240))
 MAIN = ("hyperstep", "optuna-tpe", "random")
 """Every problem, every seed, both budgets."""
 EXTRA = ("hebo", "optuna-gp")
