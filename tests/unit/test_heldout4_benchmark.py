@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +88,9 @@ def test_behind_needs_the_score_gap_and_most_seeds_and_names_groups_by_their_own
         "a at 20: 10.0 against optuna-tpe 30.0",
         "group structure at 20: 20.0 against optuna-tpe 31.0",
     ]
+
+
+def test_the_harness_scores_the_seeds_the_pre_registration_names() -> None:
+    prereg = (Path(heldout4.__file__).parent / "results" / "o23_heldout4_prereg.md").read_text()
+    first, last = map(int, re.search(r"Seeds \*\*(\d+)-(\d+)\*\*", prereg).groups())  # type: ignore[union-attr]
+    assert tuple(range(first, last + 1)) == heldout4.SEEDS
