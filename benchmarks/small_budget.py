@@ -255,16 +255,24 @@ def markdown(
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_report_parser(
+    doc: str | None, names: list[str], seeds: tuple[int, ...], record: str
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """A ``run`` / ``report`` command line over JSON-lines files: the parser and its ``run`` subparser."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run")
     go.add_argument("--out", required=True, help="JSON-lines file the runs are appended to")
-    go.add_argument("--problems", nargs="*", default=None, choices=sorted(problems()))
-    go.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
+    go.add_argument("--problems", nargs="*", default=None, choices=sorted(names))
+    go.add_argument("--seeds", nargs="*", type=int, default=list(seeds))
     score = sub.add_parser("report")
     score.add_argument("files", nargs="+")
-    score.add_argument("--name", default="s16_small_budget")
+    score.add_argument("--name", default=record)
+    return parser, go
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser, _ = run_report_parser(__doc__, list(problems()), SEEDS, "s16_small_budget")
     args = parser.parse_args(argv)
     run(args) if args.command == "run" else report(args)
 
