@@ -264,3 +264,17 @@ def test_an_ask_fits_no_curve_that_did_not_change_since_the_one_before(monkeypat
     assert np.array_equal(first.X, second.X) and np.array_equal(first.y, second.y)
     assert len(first.y) == 46
     assert calls == []  # before: each stopped trial's final fitted again, and 100 checks a depth
+
+
+def test_a_rungs_trials_are_read_off_the_reference_scale_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forty trials stopped at rung 1 take their values off the finals' scale in one
+    ``np.quantile`` call (before: one a trial, at every ask); the values are fcc7883's."""
+    given = {i: {1: 0.5 + 0.01 * i, 3: 0.4 + 0.01 * i, 9: 0.3 + 0.01 * i, 27: 0.2 + 0.01 * i} for i in range(6)}
+    given.update({10 + i: {1: 0.45 + 0.005 * i} for i in range(40)})
+    finals = {i: given[i][27] for i in range(6)}
+    expected = reference_observations(given, finals, levels(1, 27, 3), False)
+    calls: list[int] = []
+    quantile = np.quantile
+    monkeypatch.setattr(np, "quantile", lambda *a, **k: calls.append(1) or quantile(*a, **k))
+    assert rung_observations(given, finals, levels(1, 27, 3)) == expected
+    assert len(expected) == 46 and calls == [1]

@@ -153,5 +153,5 @@ def ranked_observations(by_step: dict[int, dict[int, float]]) -> dict[int, float
         if numbers and agrees(both):
             values = np.fromiter(by_step[step].values(), dtype=float)
             q = dict(zip(by_step[step], quantiles(values)))
-            out.update({n: float(np.quantile(scale, q[n])) for n in numbers})
+            out.update(zip(numbers, np.quantile(scale, [q[n] for n in numbers]).tolist()))  # all at once: each alike
     return out
