@@ -1,6 +1,7 @@
 """The store a simulated run leaves, normalized: the correctness guard of a change to its hot path.
 
-    .venv/bin/python -m benchmarks.simulated_store_dump --trials 300 [--seed 0] [--early-stopping asha] [--out FILE]
+    .venv/bin/python -m benchmarks.simulated_store_dump --trials 300 [--seed 0] [--early-stopping asha]
+        [--strategy bayesian] [--out FILE]
 
 Runs ``benchmarks.simulated_run``'s job (same spec, same seed) with its virtual clock
 started at a fixed moment, and prints the md5 of every trial's body, every curve row and
@@ -54,9 +55,11 @@ def normalized(store: Path) -> list[str]:
     return [line.replace(str(REPO), "REPO") for line in lines]  # the spec's path: the tree's
 
 
-def dump(trials: int, seed: int, parallel: int = 50, early_stopping: str = "none") -> list[str]:
+def dump(
+    trials: int, seed: int, parallel: int = 50, early_stopping: str = "none", strategy: str = "random"
+) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(runner, "run_clock", lambda *_: VirtualClock(ORIGIN)):
-        job = parse_spec(spec(trials, parallel, seed, early_stopping))
+        job = parse_spec(spec(trials, parallel, seed, early_stopping, strategy))
         runner.run_local(job, Path(tmp) / "store.db", Path(tmp) / "runs", env={})
         return normalized(Path(tmp) / "store.db")
 
@@ -66,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--early-stopping", choices=EARLY_STOPPING, default="none")
+    parser.add_argument("--strategy", default="random", help="the spec's strategy name (random, bayesian...)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    lines = dump(args.trials, args.seed, early_stopping=args.early_stopping)
+    lines = dump(args.trials, args.seed, early_stopping=args.early_stopping, strategy=args.strategy)
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
     digest = hashlib.md5("\n".join(lines).encode()).hexdigest()

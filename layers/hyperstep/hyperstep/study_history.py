@@ -60,7 +60,8 @@ def history_of(
             points = dict(enumerate(encoded))
             values = joint_observations(points, curves, finals, fidelity, seed, onehot=_onehot(space))
         else:
-            values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate)
+            keys = {i: (t.job_id, t.number) for i, t in index.items()}  # as a scheduler keeps their facts
+            values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate, trials=keys)
         done = [index[i] for i in sorted(values)]
         y = [values[i] for i in sorted(values)]
         pending = [t for t in pending if id(t) not in {id(d) for d in done}]

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -298,7 +298,7 @@ class Hyperband(ASHA):
         (``Curves.known_at_start``, which does not change while it runs, so neither does
         its bracket); Hyperband's weights when nothing is known."""
         if self.weighting != "adaptive":
-            return self._draw(number, self.bracket_weights())
+            return drawn_bracket(self.seed, number, self._fixed_weights)
         known = () if curves is None else curves.known_at_start(number)
         key = (number, len(known))  # a trial's known trials only ever are one prefix of the ends
         if key not in self._drawn:
@@ -306,6 +306,12 @@ class Hyperband(ASHA):
             weights = self.adaptive_weights(curves, known) if known_any else self.bracket_weights()
             self._drawn[key] = self._draw(number, weights)
         return self._drawn[key]
+
+    @cached_property
+    def _fixed_weights(self) -> tuple[float, ...]:
+        """``bracket_weights`` as a draw takes them, made once a scheduler (not ``adaptive``: they
+        do not change): a decision reads the bracket of every peer at its rung."""
+        return tuple(self.bracket_weights().tolist())
 
     def _draw(self, number: int, weights: np.ndarray) -> int:
         return drawn_bracket(self.seed, number, tuple(weights.tolist()))

@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
-from hyperstep.schedulers.curves import Prediction, predict
+from hyperstep.schedulers.curves import Prediction, miss, predict, reach
 
 Curve = Mapping[int, float]
 """One trial's objective by step (only steps it reported)."""
@@ -126,6 +126,28 @@ class CurveFacts:
         if key not in self.known:
             points = self.points if upto is None else {s: v for s, v in self.points.items() if s <= upto}
             self.known[key] = predict(points, target)
+        return self.known[key]  # type: ignore[return-value]
+
+    def reach(self) -> float:
+        """``curves.reach`` of the curve (past which depths ``curves.held`` reads it)."""
+        key = ("reach", 0, None)
+        if key not in self.known:
+            self.known[key] = reach(self.points)
+        return self.known[key]  # type: ignore[return-value]
+
+    def miss(self, depth: int) -> bool | None:
+        """``curves.miss`` of the curve at ``depth`` (its newest step past it)."""
+        key = ("miss", depth, None)
+        if key not in self.known:
+            self.known[key] = miss(self.points, depth)
+        return self.known[key]  # type: ignore[return-value]
+
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and the highest of the curve's values (not for an empty curve)."""
+        key = ("bounds", 0, None)
+        if key not in self.known:
+            values = self.points.values()
+            self.known[key] = (min(values), max(values))
         return self.known[key]  # type: ignore[return-value]
 
 

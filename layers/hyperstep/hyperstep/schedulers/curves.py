@@ -11,7 +11,7 @@ exponent ``b`` on a fixed log-spaced grid (then a finer one around the best), ``
 microseconds. The uncertainty is the profile of that fit: every exponent whose residual
 is within ``PLAUSIBLE`` times the best one's is plausible, and the prediction is the
 interval their extrapolations span, and the point prediction is the least-squares
-exponent itself (the grid zoomed around its best point, ``_refined``), which the
+exponent itself (the grid zoomed around its best point, ``_fit``), which the
 interval always holds. A noisy or short curve thus gets a wide interval, an exact power
 law a point at its final value (to about 1e-6).
 
@@ -38,7 +38,7 @@ end best, and a value extrapolated there would teach a strategy that the good re
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -95,20 +95,64 @@ def predict(curve: Mapping[int, float], target: int) -> Prediction | None:
 def _predict(steps_: tuple[int, ...], values_: tuple[float, ...], target: int) -> Prediction:
     """``predict`` on a curve's steps and values (cached: a decision at a rung predicts
     every peer's final value, and a finished peer's curve no longer changes)."""
+    return _fit(steps_, values_).at(target)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """The power-law fits of one curve, all that does not depend on the step predicted: each
+    grid's exponents and least-squares ``c, a`` (``_fits``), which of their predictions are
+    plausible, and whether the fit is ``bounded``. A curve's first steps are checked against
+    its newest one, which moves while it runs (``held``): the fit of those steps is made once."""
+
+    grids: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+    """(exponents, intercepts, slopes) of each grid, the coarse one first, the last zoom last."""
+    profiled: int
+    """How many of the grids (the first ones) make the profile the interval is read from."""
+    plausible: np.ndarray
+    best: int
+    """The least-squares exponent's index in the last grid."""
+    bounded: bool
+
+    def at(self, target: int) -> Prediction:
+        """The prediction at step ``target``: the least-squares exponent's value there, and the
+        interval the plausible exponents' values span."""
+        t = float(target)
+        finals = [intercept + slope * t**-exponents for exponents, intercept, slope in self.grids]
+        mean = float(finals[-1][self.best])
+        span = np.append(np.concatenate(finals[: self.profiled])[self.plausible], mean)
+        return Prediction(mean=mean, low=float(span.min()), high=float(span.max()), bounded=self.bounded)
+
+
+@lru_cache(maxsize=4096)
+def _fit(steps_: tuple[int, ...], values_: tuple[float, ...]) -> _Fit:
+    """The curve's ``_Fit`` (cached: ``held`` predicts from the same first steps of a running
+    curve at each of its newer steps).
+
+    The least-squares exponent itself: the grid around the coarse grid's best point is
+    zoomed ``ZOOMS`` more times (each time between the best's neighbours), so ``b`` is found
+    to about 1e-5 relative. The grids alone leave ``b`` a percent or two off, which a
+    nine-fold extrapolation turns into an error larger than the differences a decision near
+    the incumbent turns on: an exact power law was predicted 1e-3 off its final value, and a
+    trial that would have ended best could be stopped as behind. Every grid's fits join the
+    profile (with more than ``MIN_POINTS`` steps; else the coarse and the fine one)."""
     steps, values = np.array(steps_, dtype=float), np.array(values_, dtype=float)
-    finals, residuals = _fits(steps, values, EXPONENTS, target)
-    fine = _zoomed(EXPONENTS, residuals)  # refine between the best's neighbours on the grid
-    fine_finals, fine_residuals = _fits(steps, values, fine, target)
-    mean, zoomed_finals, zoomed_residuals = _refined(steps, values, fine, fine_residuals, target)
-    finals, residuals = np.concatenate([finals, fine_finals]), np.concatenate([residuals, fine_residuals])
-    if len(steps) > MIN_POINTS:  # a residual left over: the least-squares exponent's own is the bar
-        finals, residuals = np.concatenate([finals, zoomed_finals]), np.concatenate([residuals, zoomed_residuals])
-    best = float(residuals.min())
-    plausible = residuals <= PLAUSIBLE * best + TOLERANCE * (1.0 + float(np.sum(values**2)))
-    span = np.append(finals[plausible], mean)
+    grid = EXPONENTS
+    grids, residuals = [], []
+    for zoom in range(ZOOMS + 2):  # the coarse grid, the fine one around its best, ``ZOOMS`` more
+        if zoom:
+            grid = _zoomed(grid, residuals[-1])
+        intercept, slope, residual = _fits(steps, values, grid)
+        grids.append((grid, intercept, slope))
+        residuals.append(residual)
+    # a residual left over: the least-squares exponent's own (the zoomed grids') is the bar
+    profiled = len(grids) if len(steps) > MIN_POINTS else 2
+    profile = np.concatenate(residuals[:profiled])
+    best = float(profile.min())
+    plausible = profile <= PLAUSIBLE * best + TOLERANCE * (1.0 + float(np.sum(values**2)))
     improving = values[-1] < values[0]
     bounded = not (improving and _line_residual(steps, values) <= best)
-    return Prediction(mean=mean, low=float(span.min()), high=float(span.max()), bounded=bounded)
+    return _Fit(tuple(grids), profiled, plausible, int(np.argmin(residuals[-1])), bounded)
 
 
 def _line_residual(steps: np.ndarray, values: np.ndarray) -> float:
@@ -118,33 +162,50 @@ def _line_residual(steps: np.ndarray, values: np.ndarray) -> float:
     return float(np.sum((values.mean() + slope * centred - values) ** 2))
 
 
-def held(curves: Iterable[Mapping[int, float]], depth: int, ratio: float) -> bool:
+def held(curves: Sequence[Mapping[int, float]], depth: int, ratio: float) -> bool:
     """Whether predictions from the first ``depth`` steps have held on ``curves`` (oldest
-    first; the newest ``MAX_CHECKS`` of those with steps past ``depth`` are read): each such
-    curve's power law, fitted to its steps up to ``depth``, predicts its value at its newest
-    step, and it is a miss when that value ends below the prediction's optimistic end (by
-    more than ``MISS_TOLERANCE``, relative). Held: at most ``ratio`` of them missed; True
-    while fewer than ``MIN_CHECKS`` curves show a prediction (nothing known: trusted).
+    first; the newest ``MAX_CHECKS`` of those with steps past ``depth`` are read: ``checked``):
+    each such curve's power law, fitted to its steps up to ``depth``, predicts its value at
+    its newest step, and it is a miss when that value ends below the prediction's optimistic
+    end (``miss``). Held: at most ``ratio`` of them missed; True while fewer than
+    ``MIN_CHECKS`` curves show a prediction (nothing known: trusted; ``held_in``).
 
     Every curve past ``depth`` counts, not only those that reached the end: the trials
     a scheduler let run to the end are mostly the ones whose prediction looked good, so
     the finished ones alone would hide the misses; a trial stopped at a later rung shows
     them too."""
-    checks = []
-    for curve in curves:
-        steps = [s for s in curve if s > 0]
-        if steps and max(steps) > depth:
-            checks.append(curve)
-    misses = seen = 0
-    for curve in checks[-MAX_CHECKS:]:
-        newest = max(curve)
-        heading = predict({s: v for s, v in curve.items() if s <= depth}, newest)
-        if heading is None:
-            continue
-        seen += 1
-        value = float(curve[newest])
-        misses += value < heading.low - MISS_TOLERANCE * (1.0 + abs(value))
-    return seen < MIN_CHECKS or misses <= ratio * seen
+    reaches = np.array([reach(curve) for curve in curves], dtype=float)
+    return held_in([miss(curves[i], depth) for i in checked(reaches, depth)], ratio)
+
+
+def reach(curve: Mapping[int, float]) -> float:
+    """The curve's newest step when it is past 0, else ``-inf``: past which depths ``held`` reads it."""
+    newest = max(curve, default=0)
+    return newest if newest > 0 else -math.inf
+
+
+def checked(reaches: np.ndarray, depth: int) -> np.ndarray:
+    """The positions of the curves ``held`` reads at ``depth``, given each one's ``reach``
+    (oldest first): the newest ``MAX_CHECKS`` of those with steps past ``depth``."""
+    return np.flatnonzero(reaches > depth)[-MAX_CHECKS:]
+
+
+def miss(curve: Mapping[int, float], depth: int) -> bool | None:
+    """Whether the value at the curve's newest step (past ``depth``) ended below the
+    optimistic end of what its steps up to ``depth`` predict there, by more than
+    ``MISS_TOLERANCE`` (relative); None when those steps predict nothing."""
+    newest = max(curve)
+    heading = predict({s: v for s, v in curve.items() if s <= depth}, newest)
+    if heading is None:
+        return None
+    value = float(curve[newest])
+    return value < heading.low - MISS_TOLERANCE * (1.0 + abs(value))
+
+
+def held_in(misses: Sequence[bool | None], ratio: float) -> bool:
+    """``held``'s verdict on the checked curves' ``miss``es (None: no prediction, not counted)."""
+    seen = [m for m in misses if m is not None]
+    return len(seen) < MIN_CHECKS or sum(seen) <= ratio * len(seen)
 
 
 def _zoomed(grid: np.ndarray, residuals: np.ndarray) -> np.ndarray:
@@ -153,33 +214,12 @@ def _zoomed(grid: np.ndarray, residuals: np.ndarray) -> np.ndarray:
     return np.geomspace(grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)], len(grid))
 
 
-def _refined(
-    steps: np.ndarray, values: np.ndarray, grid: np.ndarray, residuals: np.ndarray, target: int
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """The value at ``target`` of the least-squares exponent itself: the grid around the
-    best point is zoomed ``ZOOMS`` more times (each time between the best's neighbours),
-    so ``b`` is found to about 1e-5 relative. The grids alone leave ``b`` a percent or two
-    off, which a nine-fold extrapolation turns into an error larger than the differences
-    a decision near the incumbent turns on: an exact power law was predicted 1e-3 off its
-    final value, and a trial that would have ended best could be stopped as behind.
-
-    Also every zoomed grid's finals and residuals, for the profile (``_predict``)."""
-    all_finals, all_residuals = [], []
-    for _ in range(ZOOMS):
-        grid = _zoomed(grid, residuals)
-        finals, residuals = _fits(steps, values, grid, target)
-        all_finals.append(finals)
-        all_residuals.append(residuals)
-    return float(finals[int(np.argmin(residuals))]), np.concatenate(all_finals), np.concatenate(all_residuals)
-
-
-def _fits(steps: np.ndarray, values: np.ndarray, exponents: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+def _fits(steps: np.ndarray, values: np.ndarray, exponents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each exponent ``b``: the least-squares ``c, a`` of ``c + a * s**-b`` (closed
-    form, all exponents at once), the value it predicts at ``target`` and its residual
-    sum of squares."""
+    form, all exponents at once) and its residual sum of squares."""
     powers = steps[None, :] ** -exponents[:, None]
     centred = powers - powers.mean(axis=1, keepdims=True)
     slope = centred @ (values - values.mean()) / np.sum(centred**2, axis=1)
     intercept = values.mean() - slope * powers.mean(axis=1)
     residuals = np.sum((intercept[:, None] + slope[:, None] * powers - values[None, :]) ** 2, axis=1)
-    return intercept + slope * float(target) ** -exponents, residuals
+    return intercept, slope, residuals

@@ -41,13 +41,14 @@ Values are to be minimized. Deterministic, numpy only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
+from hyperstep.schedulers import base
 from hyperstep.schedulers.asha import rungs
-from hyperstep.schedulers.base import Curve, agrees, mid_ranks, value_at
-from hyperstep.schedulers.curves import held, predict
+from hyperstep.schedulers.base import Curve, CurveFacts, agrees, mid_ranks
+from hyperstep.schedulers.curves import checked, held_in
 
 MIN_REFERENCE = 2
 """Trials a rung needs to serve as the reference scale."""
@@ -62,13 +63,14 @@ def levels(min_resource: int, max_resource: int, eta: int) -> list[int]:
 
 
 def populations(
-    curves: Mapping[int, Curve], finals: Mapping[int, float], steps: Sequence[int]
+    facts: Mapping[int, CurveFacts], finals: Mapping[int, float], steps: Sequence[int]
 ) -> dict[int, dict[int, float]]:
-    """Every rung's values by trial number (trials with ``finals`` are at the top rung)."""
+    """Every rung's values by trial number (trials with ``finals`` are at the top rung), from
+    each trial's curve's ``facts``."""
     top = steps[-1]
     out: dict[int, dict[int, float]] = {}
     for step in steps:
-        reached = {n: value_at(c, step) for n, c in curves.items() if c and (n not in finals or step < top)}
+        reached = {n: f.value_at(step) for n, f in facts.items() if n not in finals or step < top}
         out[step] = {n: v for n, v in reached.items() if v is not None}
     out[top].update(finals)
     return {step: values for step, values in out.items() if values}
@@ -80,13 +82,23 @@ def quantiles(values: np.ndarray) -> np.ndarray:
 
 
 def rung_observations(
-    curves: Mapping[int, Curve], finals: Mapping[int, float], steps: Sequence[int], extrapolate: bool = False
+    curves: Mapping[int, Curve],
+    finals: Mapping[int, float],
+    steps: Sequence[int],
+    extrapolate: bool = False,
+    trials: Mapping[int, Hashable] | None = None,
 ) -> dict[int, float]:
     """One comparable value per trial that reached any rung in ``steps`` (ascending, the
     last ``max_resource``): see the module's docstring. ``curves`` are the trials' values
-    by step, ``finals`` the told values of completed trials, all to be minimized."""
-    by_step = populations(curves, finals, steps)
-    heading = extrapolated(curves, finals, steps[-1]) if extrapolate else {}
+    by step, ``finals`` the told values of completed trials, all to be minimized.
+
+    With ``trials`` (each curve's trial: its job and number, as a scheduler keys it), what
+    is derived from a curve is the process's kept facts of it (``base.FACTS``, served only
+    while the curve holds the same points): an ask reads every trial, and most have not
+    changed since the one before (a pruned trial reports no more)."""
+    facts = {n: _facts(c, None if trials is None else trials[n]) for n, c in curves.items() if c}
+    by_step = populations(facts, finals, steps)
+    heading = extrapolated(facts, finals, steps[-1]) if extrapolate else {}
     if heading:
         by_step[steps[-1]] = {**by_step.get(steps[-1], {}), **heading}
     if not by_step:
@@ -94,25 +106,33 @@ def rung_observations(
     return ranked_observations(by_step)
 
 
-def extrapolated(curves: Mapping[int, Curve], finals: Mapping[int, float], top: int) -> dict[int, float]:
+def _facts(curve: Curve, trial: Hashable | None) -> CurveFacts:
+    """The curve's facts: the process's kept ones for ``trial`` (``base.FACTS``), or new ones."""
+    return CurveFacts(curve) if trial is None else base.FACTS.of(trial, curve)
+
+
+def extrapolated(facts: Mapping[int, CurveFacts], finals: Mapping[int, float], top: int) -> dict[int, float]:
     """The final value each trial without one is heading to (its curve's prediction at
-    ``top``), clipped to the range of every value seen (an extrapolation does not leave it);
-    only for trials at a depth (newest step) where predictions from as many steps have held on
-    the curves (``curves.held``, oldest trial first)."""
-    seen = [v for c in curves.values() for v in c.values()] + list(finals.values())
-    if not seen:
+    ``top``; ``facts`` of non-empty curves), clipped to the range of every value seen (an
+    extrapolation does not leave it); only for trials at a depth (newest step) where
+    predictions from as many steps have held on the curves (``curves.held``, oldest trial
+    first). Values are finite (``study_history.history_of`` leaves out the others)."""
+    bounds = [f.bounds() for f in facts.values()]
+    if not bounds and not finals:
         return {}
-    low, high = min(seen), max(seen)
-    ordered = [curves[n] for n in sorted(curves)]
+    low = min([b[0] for b in bounds] + list(finals.values()))
+    high = max([b[1] for b in bounds] + list(finals.values()))
+    ordered = [facts[n] for n in sorted(facts)]
+    reaches = np.array([f.reach() for f in ordered], dtype=float)
     trusted: dict[int, bool] = {}
     out = {}
-    for number, curve in curves.items():
-        heading = None if number in finals or not curve else predict(curve, top)
+    for number, f in facts.items():
+        heading = None if number in finals else f.predict(top)
         if heading is None:
             continue
-        depth = max(curve)
+        depth = max(f.points)
         if depth not in trusted:
-            trusted[depth] = held(ordered, depth, MISSES)
+            trusted[depth] = held_in([ordered[i].miss(depth) for i in checked(reaches, depth)], MISSES)
         if trusted[depth] and math.isfinite(heading.mean):
             out[number] = min(high, max(low, heading.mean))
     return out
@@ -133,5 +153,5 @@ def ranked_observations(by_step: dict[int, dict[int, float]]) -> dict[int, float
         if numbers and agrees(both):
             values = np.fromiter(by_step[step].values(), dtype=float)
             q = dict(zip(by_step[step], quantiles(values)))
-            out.update({n: float(np.quantile(scale, q[n])) for n in numbers})
+            out.update(zip(numbers, np.quantile(scale, [q[n] for n in numbers]).tolist()))  # all at once: each alike
     return out
