@@ -47,6 +47,17 @@ def test_the_csv_keeps_text_that_would_start_a_spreadsheet_formula_as_text() -> 
     assert (rows[-1]["error"], rows[0]["error"]) == ("'=HYPERLINK(1)", "")
 
 
+def test_the_csv_keeps_a_metric_name_a_script_reported_that_would_start_a_formula_as_text() -> None:
+    """rev-p23: a trial's script names the metrics it reports (``hyperstep.report``, at most
+    255 characters, any text), and each becomes a column of ``trials --csv``: a name
+    ``=HYPERLINK(...)`` went into the header as it was, the channel the trial's error
+    (its script's last line) was closed on. It gets the leading ``'`` too."""
+    job = Job(id="job", spec=parse_spec(spec_document()))
+    trial = Trial(job_id="job", id="t0001", number=1, params={}, metrics={"=HYPERLINK(1)": 2.0, "-acc": 0.5})
+    header = next(csv.reader(io.StringIO(trials_csv(job, [trial]))))
+    assert {"'=HYPERLINK(1)", "'-acc"} <= set(header) and not {"=HYPERLINK(1)", "-acc"} & set(header)
+
+
 def curve_trial(number: int, state: TrialState, steps: int) -> Trial:
     """A trial of job ``j`` with a curve of ``steps`` steps."""
     curve = {s: 1.0 / s for s in range(1, steps + 1)}

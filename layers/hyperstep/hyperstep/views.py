@@ -163,14 +163,15 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     """Every trial with its objectives (with several, each from the trial's ``values``,
     then ``front`` as the table marks it), its parameters and every other metric any trial
     reported, in full precision, its start and end (ISO 8601, UTC), duration, billable
-    seconds and cost; its text that would start a formula, after a ``'`` (``text_cell``)."""
+    seconds and cost; its text that would start a formula (a choice, an error, a metric name
+    a script reported), after a ``'`` (``text_cell``)."""
     spec = job.spec
     names = [p.name for p in spec.parameters]
     objectives = [o.metric for o in spec.goals]
     metrics = sorted({m for t in trials for m in t.metrics} - set(objectives))
     marked = spec.multi_objective or bool(spec.constraints)
     front = {t.id for t in front_of(job, trials)} if marked else set()
-    header = ["trial", "state", *objectives, *(["front"] if marked else []), *names, *metrics]
+    header = ["trial", "state", *objectives, *(["front"] if marked else []), *names, *map(text_cell, metrics)]
     header += ["started_at", "ended_at", "seconds", "billable_seconds", "cost_usd", "error"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
