@@ -35,15 +35,28 @@ def test_the_csv_keeps_text_that_would_start_a_spreadsheet_formula_as_text() -> 
     """probe-23: a categorical choice ``=1+1`` (or ``@SUM(...)``, ``+...``, ``-...``) and a
     trial's error, which holds its script's last line, went into ``trials --csv`` as they were:
     a spreadsheet opening the file runs them as formulas (OWASP, "CSV Injection"). Such text
-    gets a leading ``'``; a choice that is a number (``-1``) and the numbers stay as they are."""
-    choices = ["=1+1", "+A1", "-cmd", "@SUM(A1)", "\tx", "-1", "plain"]
+    gets a leading ``'``; a choice that is a number (``-1``) and the numbers stay as they are.
+    rev-p23: a carriage return in a field (``\rx``, ``x\r=1+1``) was written bare on Python
+    3.11 and 3.12 (the writer quoted only ``\n``, its line end): a spreadsheet started a row
+    at it, ``=1+1`` a cell of its own; it is quoted."""
+    choices = ["=1+1", "+A1", "-cmd", "@SUM(A1)", "\tx", "\rx", "x\r=1+1", "-1", "plain"]
     document = spec_document()
     document["parameters"] = [{"name": "kind", "type": "categorical", "choices": choices}]
     job = Job(id="job", spec=parse_spec(document))
     trials = [Trial(job_id="job", id=f"t{i:04d}", number=i, params={"kind": c}) for i, c in enumerate(choices, 1)]
-    failed = Trial(job_id="job", id="t0008", number=8, params={"kind": "plain"}, state="failed", error="=HYPERLINK(1)")
-    rows = list(csv.DictReader(io.StringIO(trials_csv(job, [*trials, failed]))))
-    assert [row["kind"] for row in rows[:-1]] == ["'=1+1", "'+A1", "'-cmd", "'@SUM(A1)", "'\tx", "-1", "plain"]
+    failed = Trial(job_id="job", id="t0010", number=10, params={"kind": "plain"}, state="failed", error="=HYPERLINK(1)")
+    rows = list(csv.DictReader(io.StringIO(trials_csv(job, [*trials, failed]), newline="")))
+    assert [row["kind"] for row in rows[:-1]] == [
+        "'=1+1",
+        "'+A1",
+        "'-cmd",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "x\r=1+1",
+        "-1",
+        "plain",
+    ]
     assert (rows[-1]["error"], rows[0]["error"]) == ("'=HYPERLINK(1)", "")
 
 

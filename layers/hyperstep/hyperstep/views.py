@@ -173,8 +173,8 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     front = {t.id for t in front_of(job, trials)} if marked else set()
     header = ["trial", "state", *objectives, *(["front"] if marked else []), *names, *map(text_cell, metrics)]
     header += ["started_at", "ended_at", "seconds", "billable_seconds", "cost_usd", "error"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    out = _Rows()
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for t in trials:
         writer.writerow(
@@ -194,6 +194,16 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
             ]
         )
     return out.getvalue()
+
+
+class _Rows(io.StringIO):
+    """A CSV's rows, each ended by a newline. The writer ends them ``\r\n`` so that a field
+    holding a carriage return is quoted (before Python 3.13 it quotes only its line end's
+    characters): left bare, a spreadsheet starts a new row at it, the text after it a cell
+    of its own (``text_cell`` never saw it first)."""
+
+    def write(self, row: str) -> int:
+        return super().write(row.removesuffix("\r\n") + "\n")
 
 
 def job_row(job: Job) -> dict[str, Any]:
