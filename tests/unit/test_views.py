@@ -45,7 +45,9 @@ def test_the_csv_keeps_text_that_would_start_a_spreadsheet_formula_as_text() -> 
     job = Job(id="job", spec=parse_spec(document))
     trials = [Trial(job_id="job", id=f"t{i:04d}", number=i, params={"kind": c}) for i, c in enumerate(choices, 1)]
     failed = Trial(job_id="job", id="t0010", number=10, params={"kind": "plain"}, state="failed", error="=HYPERLINK(1)")
-    rows = list(csv.DictReader(io.StringIO(trials_csv(job, [*trials, failed]), newline="")))
+    text = trials_csv(job, [*trials, failed])
+    assert "\r\n" not in text  # its rows still end with a newline alone
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [row["kind"] for row in rows[:-1]] == [
         "'=1+1",
         "'+A1",
