@@ -621,6 +621,10 @@ def test_a_curve_at_its_cap_drops_new_steps_and_still_takes_repeats(store: Trial
         assert dropped is not None and dropped.curve == {1200: 1.0 / 1200, 5: 0.2}  # the newest two, not step 3
         whole = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.4, 4)}, "loss")
         assert whole is not None and whole.curve == {1: 1.0, 5: 0.2, 1200: 1.0 / 1200}
+        # a newer step past the cap is no point, but the trial's latest value (what a local
+        # trial's log tail sends past the cap: its newest line's)
+        past = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.05, 1300)}, "loss")
+        assert past is not None and (past.metrics["loss"], 1300 in past.curve) == (0.05, False)
         repeat = store.report_metrics(job.id, trial_id(1), {"loss": at_step(0.1, 5)}, "loss", whole_curve=False)
         assert repeat is not None and repeat.curve == {5: 0.1, 1200: 1.0 / 1200}
     assert store.get_trial(job.id, trial_id(1)).curve == {1: 1.0, 5: 0.1, 1200: 1.0 / 1200}

@@ -457,3 +457,24 @@ def test_a_trial_the_job_s_deadline_stopped_says_so_and_saved_no_steps() -> None
         (TrialState.PRUNED, "stopped at the job's deadline (max_runtime_seconds 60) at step 2"),
     ]
     assert steps_saved(store.get_job("job"), trials) == {"pruned": 1, "steps": 4, "steps_saved": 8}
+
+
+def test_a_trial_stopped_before_the_job_s_deadline_is_still_early_stopping_s() -> None:
+    """rev-p23: the deadline's wording is for a stop at or past it only: a trial with a curve
+    whose "stopped" end lands while the job's ``max_runtime_seconds`` has time left is early
+    stopping's, as in a job with no deadline, and counts as stopped early."""
+    from hyperstep.views import steps_saved
+
+    now = [1000.0]
+    store = SQLiteStore(clock=lambda: now[0])
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
+    budget = {"max_trials": 6, "max_parallel": 1, "max_runtime_seconds": 60}
+    job = service.submit(parse_spec(spec_document(early_stopping=ASHA, budget=budget)), job_id="job")
+    (trial,) = Study.from_job(store, job).ask(1)
+    service.launch(LaunchRequest(job_id=job.id, trial_id=trial.id))
+    service.report_metrics("job", trial.id, {"loss": 0.1}, step=2)
+    now[0] = 1059.0  # a second before the deadline
+    assert service.collect(TrialResult(job_id="job", trial_id=trial.id, state="stopped"))
+    ended = store.get_trial("job", trial.id)
+    assert (ended.state, ended.error) == (TrialState.PRUNED, "stopped early by asha at step 2")
+    assert steps_saved(store.get_job("job"), [ended]) == {"pruned": 1, "steps": 2, "steps_saved": 7}

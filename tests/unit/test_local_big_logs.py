@@ -106,7 +106,8 @@ def test_the_tail_hands_on_each_metric_s_first_finite_values_a_curve_keeps(tmp_p
     log.write_text("\n".join(lines) + "\n")
     reports = LogTail(log, definitions).curve_reports()
     losses = [(step, value) for name, step, value in reports if name == "loss"]
-    assert losses == [(step + 1, 1.0 / step) for step in range(1, MAX_CURVE_STEPS + 1)]  # step 1 printed nan
+    kept = [(step + 1, 1.0 / step) for step in range(1, MAX_CURVE_STEPS + 1)]  # step 1 printed nan
+    assert losses == [*kept, (MAX_CURVE_STEPS + 3, 1.0 / (MAX_CURVE_STEPS + 2))]  # then the newest only
     assert [(step, value) for name, step, value in reports if name == "acc"] == [(1, 0.5), (2, 0.9)]
 
 
@@ -114,5 +115,24 @@ def test_a_trial_printing_its_loss_past_the_curve_s_cap_sends_the_steps_a_curve_
     """Its final value is still its last line's."""
     script = f"for step in range(1, {MAX_CURVE_STEPS + 3}):\n    print(f'loss={{1.0 / step}}')\n"
     result, metrics, _ = run_script(tmp_path, script, "ok")
-    assert [m.step for m in metrics] == list(range(1, MAX_CURVE_STEPS + 1))
+    steps = [m.step for m in metrics]
+    assert steps[:MAX_CURVE_STEPS] == list(range(1, MAX_CURVE_STEPS + 1))
+    assert steps[MAX_CURVE_STEPS:][-1:] == [MAX_CURVE_STEPS + 2]  # past them, a read's newest: the last line's
     assert (result.state, result.metrics) == ("completed", {"loss": 1.0 / (MAX_CURVE_STEPS + 2)})
+
+
+def test_past_the_curve_s_cap_the_tail_still_hands_on_each_metric_s_newest_value(tmp_path: Path) -> None:
+    """rev-p23: past ``MAX_CURVE_STEPS`` the tail sent nothing more, so a running trial's
+    latest value stayed its 10,000th line's, and its last report's time (what a run killed
+    outright charges it up to: ``runner._until_last_report``) that line's: a trial of 40,000
+    batches charged for a quarter of them. Past the cap, each read hands on each metric's
+    newest finite value (one report per metric a read, not one a line)."""
+    log = tmp_path / "train.log"
+    definitions = [MetricDefinition(name="loss", regex=r"loss=(\S+)")]
+    tail = LogTail(log, definitions)
+    log.write_text("".join(f"loss={1.0 / step}\n" for step in range(1, MAX_CURVE_STEPS + 1)))
+    assert len(tail.curve_reports()) == MAX_CURVE_STEPS
+    with log.open("a") as handle:
+        handle.write("loss=0.5\nloss=0.25\nloss=nan\n")
+    assert tail.curve_reports() == [("loss", MAX_CURVE_STEPS + 2, 0.25)]
+    assert tail.curve_reports(ended=True) == []

@@ -35,16 +35,42 @@ def test_the_csv_keeps_text_that_would_start_a_spreadsheet_formula_as_text() -> 
     """probe-23: a categorical choice ``=1+1`` (or ``@SUM(...)``, ``+...``, ``-...``) and a
     trial's error, which holds its script's last line, went into ``trials --csv`` as they were:
     a spreadsheet opening the file runs them as formulas (OWASP, "CSV Injection"). Such text
-    gets a leading ``'``; a choice that is a number (``-1``) and the numbers stay as they are."""
-    choices = ["=1+1", "+A1", "-cmd", "@SUM(A1)", "\tx", "-1", "plain"]
+    gets a leading ``'``; a choice that is a number (``-1``) and the numbers stay as they are.
+    rev-p23: a carriage return in a field (``\rx``, ``x\r=1+1``) was written bare on Python
+    3.11 and 3.12 (the writer quoted only ``\n``, its line end): a spreadsheet started a row
+    at it, ``=1+1`` a cell of its own; it is quoted."""
+    choices = ["=1+1", "+A1", "-cmd", "@SUM(A1)", "\tx", "\rx", "x\r=1+1", "-1", "plain"]
     document = spec_document()
     document["parameters"] = [{"name": "kind", "type": "categorical", "choices": choices}]
     job = Job(id="job", spec=parse_spec(document))
     trials = [Trial(job_id="job", id=f"t{i:04d}", number=i, params={"kind": c}) for i, c in enumerate(choices, 1)]
-    failed = Trial(job_id="job", id="t0008", number=8, params={"kind": "plain"}, state="failed", error="=HYPERLINK(1)")
-    rows = list(csv.DictReader(io.StringIO(trials_csv(job, [*trials, failed]))))
-    assert [row["kind"] for row in rows[:-1]] == ["'=1+1", "'+A1", "'-cmd", "'@SUM(A1)", "'\tx", "-1", "plain"]
+    failed = Trial(job_id="job", id="t0010", number=10, params={"kind": "plain"}, state="failed", error="=HYPERLINK(1)")
+    text = trials_csv(job, [*trials, failed])
+    assert "\r\n" not in text  # its rows still end with a newline alone
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [row["kind"] for row in rows[:-1]] == [
+        "'=1+1",
+        "'+A1",
+        "'-cmd",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "x\r=1+1",
+        "-1",
+        "plain",
+    ]
     assert (rows[-1]["error"], rows[0]["error"]) == ("'=HYPERLINK(1)", "")
+
+
+def test_the_csv_keeps_a_metric_name_a_script_reported_that_would_start_a_formula_as_text() -> None:
+    """rev-p23: a trial's script names the metrics it reports (``hyperstep.report``, at most
+    255 characters, any text), and each becomes a column of ``trials --csv``: a name
+    ``=HYPERLINK(...)`` went into the header as it was, the channel the trial's error
+    (its script's last line) was closed on. It gets the leading ``'`` too."""
+    job = Job(id="job", spec=parse_spec(spec_document()))
+    trial = Trial(job_id="job", id="t0001", number=1, params={}, metrics={"=HYPERLINK(1)": 2.0, "-acc": 0.5})
+    header = next(csv.reader(io.StringIO(trials_csv(job, [trial]))))
+    assert {"'=HYPERLINK(1)", "'-acc"} <= set(header) and not {"=HYPERLINK(1)", "-acc"} & set(header)
 
 
 def curve_trial(number: int, state: TrialState, steps: int) -> Trial:

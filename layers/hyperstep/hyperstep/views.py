@@ -163,17 +163,18 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
     """Every trial with its objectives (with several, each from the trial's ``values``,
     then ``front`` as the table marks it), its parameters and every other metric any trial
     reported, in full precision, its start and end (ISO 8601, UTC), duration, billable
-    seconds and cost; its text that would start a formula, after a ``'`` (``text_cell``)."""
+    seconds and cost; its text that would start a formula (a choice, an error, a metric name
+    a script reported), after a ``'`` (``text_cell``)."""
     spec = job.spec
     names = [p.name for p in spec.parameters]
     objectives = [o.metric for o in spec.goals]
     metrics = sorted({m for t in trials for m in t.metrics} - set(objectives))
     marked = spec.multi_objective or bool(spec.constraints)
     front = {t.id for t in front_of(job, trials)} if marked else set()
-    header = ["trial", "state", *objectives, *(["front"] if marked else []), *names, *metrics]
+    header = ["trial", "state", *objectives, *(["front"] if marked else []), *names, *map(text_cell, metrics)]
     header += ["started_at", "ended_at", "seconds", "billable_seconds", "cost_usd", "error"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    out = _Rows()
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for t in trials:
         writer.writerow(
@@ -193,6 +194,16 @@ def trials_csv(job: Job, trials: Sequence[Trial]) -> str:
             ]
         )
     return out.getvalue()
+
+
+class _Rows(io.StringIO):
+    """A CSV's rows, each ended by a newline. The writer ends them ``\r\n`` so that a field
+    holding a carriage return is quoted (before Python 3.13 it quotes only its line end's
+    characters): left bare, a spreadsheet starts a new row at it, the text after it a cell
+    of its own (``text_cell`` never saw it first)."""
+
+    def write(self, row: str) -> int:
+        return super().write(row.removesuffix("\r\n") + "\n")
 
 
 def job_row(job: Job) -> dict[str, Any]:

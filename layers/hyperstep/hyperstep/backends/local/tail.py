@@ -61,13 +61,19 @@ class LogTail:
         refuses it, and its error would end the watcher, leaving the process unwatched), each
         metric's first ``MAX_CURVE_STEPS``: the points a curve keeps (a store drops a new step
         past them; a script printing its loss every batch had each later line sent, and
-        recorded for nothing). Its final values are still read from its whole log."""
-        reports = []
+        recorded for nothing). Its final values are still read from its whole log. Past them,
+        each call gives each metric's newest finite value only: the trial's latest value and
+        the time of its last report (what a run killed outright charges it up to) stay current."""
+        reports, newest = [], {}
         for name, step, value in self.new_reports(ended):
-            if math.isfinite(value) and self.finite.get(name, 0) < MAX_CURVE_STEPS:
+            if not math.isfinite(value):
+                continue
+            if self.finite.get(name, 0) < MAX_CURVE_STEPS:
                 self.finite[name] = self.finite.get(name, 0) + 1
                 reports.append((name, step, value))
-        return reports
+            else:
+                newest[name] = (name, step, value)
+        return reports + list(newest.values())
 
     def new_lines(self, ended: bool = False) -> Iterator[list[str]]:
         """The lines completed since the last call, a block's at a time. A line ends at a
