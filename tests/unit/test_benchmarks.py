@@ -660,7 +660,9 @@ def test_round_thirteen_methods_run_with_the_class_their_name_says(
     assert seen.value.args == (getattr(es_candidates, cls), name)
 
 
-def test_round_fourteen_candidate_d_proposes_audit_trials_from_the_finals_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_round_fourteen_candidate_d_proposes_audit_trials_from_the_finals_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Candidate D (es-23): before an audit trial the strategy reads the completed trials only,
     as full fidelity does; before any other trial, every trial at its rung as the product does."""
     from benchmarks import early_stopping, es_candidates
