@@ -18,6 +18,9 @@ evidence against itself.
   (at least ``MIN_WINNERS`` winners seen past the rung, at most ``1/eta`` of them misses),
   instead of until it has been shown to cut them.
 
+- ``FinalsAuditStudy`` (es-23's candidate D, round fourteen): C (``FinishedGuardASHA``), and
+  each audit trial proposed from the finals alone.
+
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
 """
