@@ -39,7 +39,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from benchmarks.es_candidates import AuditedASHA, EvidenceASHA, EvidenceHyperband, FinishedGuardASHA, swapped  # noqa: E402
+from benchmarks.es_candidates import (  # noqa: E402
+    AuditedASHA,
+    EvidenceASHA,
+    EvidenceHyperband,
+    FinalsAuditStudy,
+    FinishedGuardASHA,
+    swapped,
+)
 from benchmarks.learning_curves import CurveProblem, Params, problems  # noqa: E402
 from hyperstep.study import Study  # noqa: E402
 
@@ -57,11 +64,17 @@ def stopping(name: str, problem: CurveProblem, model_based: bool | None, **optio
 
 
 def hyperstep_method(
-    strategy: str, scheduler: str | None, model_based: bool | None = False, **options: Any
+    strategy: str,
+    scheduler: str | None,
+    model_based: bool | None = False,
+    study_class: type | None = None,
+    **options: Any,
 ) -> Callable[..., Trace]:
+    """``study_class``: a candidate's subclass of ``Study`` (``benchmarks.es_candidates``); None, ``Study``."""
+
     def run(problem: CurveProblem, budget: int, seed: int) -> Trace:
         early = None if scheduler is None else stopping(scheduler, problem, model_based, **options)
-        study = Study(problem.space, strategy=strategy, seed=seed, early_stopping=early)
+        study = (study_class or Study)(problem.space, strategy=strategy, seed=seed, early_stopping=early)
         spent, best, trace = 0, np.inf, []
         while spent < budget:
             trial = study.ask(1)[0]
@@ -194,6 +207,10 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "hyperband, incumbent stop on evidence": swapped(
         hyperstep_method("bayesian", "hyperband", model_based=None), "hyperband", EvidenceHyperband
     ),
+    # round fourteen (es-23), pre-registered candidate D: C, and audit trials proposed from the finals alone
+    "asha, audit trials from finals, incumbent stop on evidence, guard on finished trials": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None, study_class=FinalsAuditStudy), "asha", FinishedGuardASHA
+    ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
@@ -201,7 +218,7 @@ USER_DEFAULTS = [m for m in METHODS if m.endswith("user defaults")]
 """The same runs as model-based ASHA, Hyperband and median (the spec's defaults are theirs:
 ``tests/unit/test_benchmarks.py``), named apart so a record says what a user gets."""
 CANDIDATES = [m for m in METHODS if "audit" in m or "evidence" in m]
-"""es-22's pre-registered candidates (round thirteen): run with ``--methods``, not by default."""
+"""es-22's and es-23's pre-registered candidates (rounds thirteen, fourteen): run with ``--methods``, not by default."""
 LEVERS = [m for m in METHODS if ("median" in m or "min_resource" in m or "eta 2" in m) and m not in USER_DEFAULTS]
 """Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""
 DEFAULT = [m for m in METHODS if m not in ABLATIONS + LEVERS + USER_DEFAULTS + CANDIDATES]

@@ -18,18 +18,26 @@ evidence against itself.
   (at least ``MIN_WINNERS`` winners seen past the rung, at most ``1/eta`` of them misses),
   instead of until it has been shown to cut them.
 
+- ``FinalsAuditStudy`` (es-23's candidate D, round fourteen): C (``FinishedGuardASHA``), and
+  each audit trial proposed from the finals alone.
+
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from hyperstep.models import Trial
 from hyperstep.schedulers import SCHEDULERS
 from hyperstep.schedulers.asha import ASHA, MIN_WINNERS, Hyperband, drawn_bracket, hyperband_shares, rungs
 from hyperstep.schedulers.base import Curve, Curves, agrees
+from hyperstep.strategies import History
+from hyperstep.study import Study
+from hyperstep.study_history import history_of
+from hyperstep.trial_view import Snapshot
 
 
 class AuditedASHA(ASHA):
@@ -70,6 +78,21 @@ class FinishedGuardASHA(EvidenceASHA):
     def rung_ranks_finals(self, rung: int, curves: Curves) -> bool:
         done = [n for n, top in curves.tops.items() if top >= self.max_resource]
         return agrees([(curves.value_at(n, rung), curves.value_at(n, self.max_resource)) for n in done])  # type: ignore[misc]
+
+
+class FinalsAuditStudy(Study):
+    """es-23's candidate D: C's scheduler (``FinishedGuardASHA``), and each audit trial proposed
+    from the finals alone (the strategy's history without the rungs, as full fidelity reads it):
+    on a curve whose rungs rank backwards (grokking-3d's late drop) the rung values steer the
+    model-based strategy away from the optimum, and the audit trials with it; proposed from the
+    finals, they are a full-fidelity search of their own inside the run."""
+
+    def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
+        number = max((t.number for t in trials), default=0) + 1  # the number the next ask takes
+        if isinstance(self.scheduler, AuditedASHA) and self.scheduler.audited(number):
+            everything = [*self.prior_trials(), *trials]
+            return history_of(self.space, everything, self.minimize, seed=self.seed, spec=self.spec)
+        return super().history(trials, snapshot)
 
 
 def swapped(run: Callable[..., Any], name: str, cls: type) -> Callable[..., Any]:

@@ -658,3 +658,29 @@ def test_round_thirteen_methods_run_with_the_class_their_name_says(
     with pytest.raises(Seen) as seen:
         early_stopping.METHODS[method](early_stopping.problems()["crossing-2d"], 27, 31)
     assert seen.value.args == (getattr(es_candidates, cls), name)
+
+
+def test_round_fourteen_candidate_d_proposes_audit_trials_from_the_finals_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidate D (es-23): before an audit trial the strategy reads the completed trials only,
+    as full fidelity does; before any other trial, every trial at its rung as the product does."""
+    from benchmarks import early_stopping, es_candidates
+    from hyperstep.schedulers import SCHEDULERS
+
+    problem = early_stopping.problems()["grokking-3d"]
+    block = early_stopping.stopping("asha", problem, None)
+    monkeypatch.setitem(SCHEDULERS, "asha", es_candidates.FinishedGuardASHA)
+    study = es_candidates.FinalsAuditStudy(problem.space, strategy="bayesian", seed=41, early_stopping=block)
+    for number in range(6):  # three completed, three stopped at rung 3
+        trial = study.ask(1)[0]
+        steps = 27 if number % 2 == 0 else 3
+        for step in range(1, steps + 1):
+            study.report(trial.id, step, problem.value(trial.params, step))
+        study.tell(trial.id, problem.value(trial.params, steps), state="completed" if steps == 27 else "stopped")
+    trials = study.store.list_trials(study.job_id)
+    for audited, rows in ((True, 3), (False, 6)):
+        monkeypatch.setattr(es_candidates.FinishedGuardASHA, "audited", lambda self, n, a=audited: a and n == 7)
+        assert len(study.history(trials).y) == rows, audited
+    monkeypatch.setattr(es_candidates.FinishedGuardASHA, "audited", lambda self, n: n != 7)  # trial 7 is not audited
+    assert len(study.history(trials).y) == 6
