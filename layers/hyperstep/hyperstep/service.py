@@ -363,8 +363,19 @@ class TuningService:
         Once the job is taken, the name is asked again: an execution that closed between the
         first answer and the write had its end event find no execution of the job to close
         (``close_ended_execution``), and would leave the job running, run by none; it is
-        closed here as that event would have closed it."""
-        if not is_unstarted(job) or not execution or self.orchestrator is None:
+        closed here as that event would have closed it.
+
+        A running job with no execution recorded (its start's record lost: the start's Lambda
+        timed out after StartExecution answered) has this one recorded (``_record_execution``),
+        before the reaper past its grace takes it for a job whose start began none
+        (``_fail_unstarted``) while its next Suggest is hours away."""
+        if not execution or self.orchestrator is None:
+            return job
+        if job.status is JobStatus.RUNNING and job.execution_id is None:
+            with contextlib.suppress(ExecutionClosedError):
+                return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution))
+            return job
+        if not is_unstarted(job):
             return job
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
