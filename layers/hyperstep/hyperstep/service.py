@@ -120,6 +120,12 @@ machine's Retry), 330 s; as the target of an execution's status-change rule, an 
 invoke: 3 tries, one and two minutes apart ("How Lambda handles errors and retries with
 asynchronous invocation", Lambda Developer Guide), 360 s. Throttled invokes may wait in
 Lambda's queue up to 6 hours: such a late retry then publishes a second time."""
+
+ANNOUNCING_SHARE = 0.5
+"""The share of a pass cut short (``until``) that announcing lost events may take before the
+jobs are reaped: PutEvents throttled past the SDK's retries costs seconds an event, and
+failed events stay lost, first again in the next pass; with all of it, they would leave the
+jobs no time, pass after pass while the throttling lasts."""
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
 # round (Suggest Trials, whose task waits for its token, then Job Done?) writes ROUND_EVENTS
@@ -1327,11 +1333,15 @@ class TuningService:
         ``until`` either (``announcing_left``: the next pass publishes the rest). First: a
         published event leaves the backlog for good, so passes that start with it drain it,
         while jobs come back every pass; after the jobs, a pass that always ran out of time
-        on them (many jobs, slow Describes) would never publish one."""
+        on them (many jobs, slow Describes) would never publish one. Not past its share of
+        the pass (``ANNOUNCING_SHARE``): events that fail slowly would leave the jobs none."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
+        start = self.clock()
         try:
-            announced, cut_short = self.announce_lost(until=until)
+            announced, cut_short = self.announce_lost(
+                until=None if until is None else start + (until - start) * ANNOUNCING_SHARE
+            )
             if announced:
                 counts["announced"] = announced
             if cut_short:
