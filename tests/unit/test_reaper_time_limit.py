@@ -220,3 +220,17 @@ def test_lost_events_failing_slowly_leave_the_pass_time_for_its_jobs() -> None:
     with pytest.raises(RuntimeError, match="ThrottlingException"):
         service.reap(until=clock.now + PASS_SECONDS)
     assert len(ended(service)) == 1  # announcing at 0 and 10 s, half the 25 s gone at 20 s; a job from 20 s
+
+
+def test_a_pass_with_no_time_left_announces_nothing_and_says_so() -> None:
+    """A pass started at its deadline (``until`` now: the handler's remaining time spent
+    already) publishes no lost event, and counts them left for the next pass."""
+    clock = Clock()
+    bus = SlowBus(clock)
+    service = TuningService(SQLiteStore(clock=clock), {"local": FakeBackend()}, publisher=bus, clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="lost")
+    service.store.set_job_status("lost", JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))  # its closer died
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    assert service.reap(until=clock.now) == {"jobs": 0, "recorded": 0, "timed_out": 0, "announcing_left": 1}
+    assert bus.published == []
+    assert service.reap(until=clock.now + PASS_SECONDS)["announced"] == 1 and bus.published == ["lost"]
