@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from hyperstep.handlers import Telemetry, handle_reaper
 from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.service import PUBLISH_GRACE_SECONDS, TuningService
@@ -234,3 +235,35 @@ def test_a_pass_with_no_time_left_announces_nothing_and_says_so() -> None:
     assert service.reap(until=clock.now) == {"jobs": 0, "recorded": 0, "timed_out": 0, "announcing_left": 1}
     assert bus.published == []
     assert service.reap(until=clock.now + PASS_SECONDS)["announced"] == 1 and bus.published == ["lost"]
+
+
+class Said:
+    """A handler's log keeping the level and message of each line."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def append_keys(self, **keys: Any) -> None:
+        pass
+
+    def info(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("info", msg))
+
+    def warning(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("warning", msg))
+
+    def error(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("error", msg))
+
+
+def test_the_reaper_function_warns_of_a_pass_that_left_lost_events_for_the_next() -> None:
+    """Lost events left unpublished for lack of time are a pass cut short, logged as a warning
+    as jobs or trials left are (an operator's filter on it sees a backlog that does not drain)."""
+    clock = Clock()
+    service = TuningService(SQLiteStore(clock=clock), {"local": FakeBackend()}, publisher=SlowBus(clock), clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="lost")
+    service.store.set_job_status("lost", JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))  # its closer died
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    log = Said()
+    handle_reaper(service, {}, Telemetry(log=log), until=clock.now)
+    assert log.lines == [("warning", "pass cut short: jobs or trials left for the next pass")]
