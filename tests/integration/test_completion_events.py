@@ -460,6 +460,30 @@ def test_an_execution_whose_record_failed_records_itself_at_its_first_suggest(st
     assert store.get_job("job").status is JobStatus.RUNNING and bus.completions() == []
 
 
+class Closed(FakeOrchestrator):
+    """Every execution of the job has closed: StartExecution of its name answers
+    ExecutionAlreadyExists (``ExecutionClosedError``)."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        raise ExecutionClosedError(super().start_execution(job_id, name))
+
+
+def test_a_closed_execution_whose_record_was_lost_closes_its_job_at_its_suggest(store: TrialStore) -> None:
+    """Its start's record lost, the execution was stopped (or timed out) with a Suggest still
+    running: its end event found no execution of the job to close. That Suggest closes the job
+    as the event would have, launching nothing: left running, it would plan and launch trials
+    no execution waits on, and the reaper would fail the job as one whose start began none,
+    its trials left training."""
+    bus = Bus()
+    service = TuningService(store, {"local": FakeBackend()}, Closed(), bus.publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1"))
+    assert plan.done and plan.trial_ids == [] and store.list_trials("job") == []
+    job = store.get_job("job")
+    assert job.status is JobStatus.FAILED and "closed" in (job.error or "")
+    assert bus.completions() == [("job", "failed")]
+
+
 class ReapedDuringStart(FakeOrchestrator):
     """StartExecution under way while a reaper pass runs (``during``), then answering."""
 

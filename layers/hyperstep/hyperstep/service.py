@@ -374,13 +374,17 @@ class TuningService:
         A running job with no execution recorded (its start's record lost: the start's Lambda
         timed out after StartExecution answered) has this one recorded (``_record_execution``),
         before the reaper past its grace takes it for a job whose start began none
-        (``_fail_unstarted``) while its next Suggest is hours away."""
+        (``_fail_unstarted``) while its next Suggest is hours away; this execution closed, the
+        job is closed as its end event, finding no execution of the job, did not."""
         if not execution or self.orchestrator is None:
             return job
         if job.status is JobStatus.RUNNING and job.execution_id is None:
-            with contextlib.suppress(ExecutionClosedError):
+            try:
                 return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution))
-            return job
+            except ExecutionClosedError:
+                cause = f"the job's execution {execution} closed before it was recorded"
+                self.finish(FinishRequest(job_id=job.id, error={"Error": "ExecutionClosed", "Cause": cause}))
+                return self.store.get_job(job.id)
         if not is_unstarted(job):
             return job
         try:
