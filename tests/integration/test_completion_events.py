@@ -443,6 +443,47 @@ def test_an_execution_whose_record_failed_takes_its_job_back_from_the_reaper_wit
     assert bus.completions() == [("job", "completed")]
 
 
+def test_an_execution_whose_record_failed_records_itself_at_its_first_suggest(store: TrialStore) -> None:
+    """The start began an execution and the write recording it failed (the API's Lambda timed
+    out between StartExecution's answer and that write): the job runs with none recorded. Its
+    first Suggest records it, so a reaper pass catching a later round mid-way (no token parked)
+    does not fail a job whose execution runs: its next Suggest, the one that would take the job
+    back, may be hours away (a long training), and the reaper would announce "failed" first."""
+    bus, clock = Bus(), Clock()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), bus.publisher, clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    assert not service.suggest(SuggestRequest(job_id="job", execution="job-1")).done
+    assert store.get_job("job").execution_id == "exec-job-1"
+    clock.now += 2 * PUBLISH_GRACE_SECONDS  # its trials still train: no Suggest meanwhile
+    assert "unstarted_failed" not in service.reap(grace_seconds=300)
+    assert store.get_job("job").status is JobStatus.RUNNING and bus.completions() == []
+
+
+class Closed(FakeOrchestrator):
+    """Every execution of the job has closed: StartExecution of its name answers
+    ExecutionAlreadyExists (``ExecutionClosedError``)."""
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        raise ExecutionClosedError(super().start_execution(job_id, name))
+
+
+def test_a_closed_execution_whose_record_was_lost_closes_its_job_at_its_suggest(store: TrialStore) -> None:
+    """Its start's record lost, the execution was stopped (or timed out) with a Suggest still
+    running: its end event found no execution of the job to close. That Suggest closes the job
+    as the event would have, launching nothing: left running, it would plan and launch trials
+    no execution waits on, and the reaper would fail the job as one whose start began none,
+    its trials left training."""
+    bus = Bus()
+    service = TuningService(store, {"local": FakeBackend()}, Closed(), bus.publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1"))
+    assert plan.done and plan.trial_ids == [] and store.list_trials("job") == []
+    job = store.get_job("job")
+    assert job.status is JobStatus.FAILED and "closed" in (job.error or "")
+    assert bus.completions() == [("job", "failed")]
+
+
 class ReapedDuringStart(FakeOrchestrator):
     """StartExecution under way while a reaper pass runs (``during``), then answering."""
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from hyperstep.handlers import Telemetry, handle_reaper
 from hyperstep.messages import LaunchRequest, SuggestRequest, TrialResult
 from hyperstep.models import Job, JobStatus, Trial, TrialState
 from hyperstep.service import PUBLISH_GRACE_SECONDS, TuningService
@@ -172,10 +173,11 @@ def test_announcing_lost_events_stops_at_the_time_limit_and_reads_no_further(kin
         read, reads = store.get_job, []
         store.get_job = lambda job_id: reads.append(job_id) or read(job_id)  # type: ignore[method-assign]
         counts = service.reap(until=clock.now + PASS_SECONDS)
-        assert counts["announced"] == 3 and counts["announcing_left"] == 1  # at 0, 10 and 20 s; none at 30 s
-        assert len(bus.published) == 3
-        if kind == "dynamodb":  # a marker's job read at a time: the 4th read, not published, and no more
-            assert len(reads) == 4
+        # at 0 and 10 s; none at 20 s, past its share of the 25 s pass (ANNOUNCING_SHARE)
+        assert counts["announced"] == 2 and counts["announcing_left"] == 1
+        assert len(bus.published) == 2
+        if kind == "dynamodb":  # a marker's job read at a time: the 3rd read, not published, and no more
+            assert len(reads) == 3
         while counts.get("announcing_left"):
             counts = service.reap(until=clock.now + PASS_SECONDS)
         assert sorted(bus.published) == [f"job-{n}" for n in range(LOST)]
@@ -194,3 +196,74 @@ def test_passes_that_run_out_of_time_on_their_jobs_still_announce_lost_events() 
     clock.now += PUBLISH_GRACE_SECONDS + 1
     counts = service.reap(until=clock.now + PASS_SECONDS)
     assert counts["left"] > 0 and counts["announced"] == 1 and bus.published == ["lost"]
+
+
+class FailingSlowBus(SlowBus):
+    """PutEvents throttled past the SDK's retries: ``PUBLISH_SECONDS`` of retries, then raising."""
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.clock.now += PUBLISH_SECONDS
+        raise RuntimeError("EventBridge did not accept the event (ThrottlingException)")
+
+
+def test_lost_events_failing_slowly_leave_the_pass_time_for_its_jobs() -> None:
+    """EventBridge throttles every PutEvents past the SDK's retries (10 s each) and many lost
+    events wait: announced first with the whole pass to publish them, they took all of it and
+    the jobs none, and every pass the same, as long as the throttling lasts (an event that
+    failed is still lost, and read again first). Announcing now stops at half the pass's time:
+    the jobs have the rest."""
+    service, clock = jobs_with_a_running_trial()
+    service.publisher = FailingSlowBus(clock)
+    for number in range(LOST):
+        service.create_job(parse_spec(spec_document()), job_id=f"lost-{number}")
+        service.store.set_job_status(f"lost-{number}", JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    with pytest.raises(RuntimeError, match="ThrottlingException"):
+        service.reap(until=clock.now + PASS_SECONDS)
+    assert len(ended(service)) == 1  # announcing at 0 and 10 s, half the 25 s gone at 20 s; a job from 20 s
+
+
+def test_a_pass_with_no_time_left_announces_nothing_and_says_so() -> None:
+    """A pass started at its deadline (``until`` now: the handler's remaining time spent
+    already) publishes no lost event, and counts them left for the next pass."""
+    clock = Clock()
+    bus = SlowBus(clock)
+    service = TuningService(SQLiteStore(clock=clock), {"local": FakeBackend()}, publisher=bus, clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="lost")
+    service.store.set_job_status("lost", JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))  # its closer died
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    assert service.reap(until=clock.now) == {"jobs": 0, "recorded": 0, "timed_out": 0, "announcing_left": 1}
+    assert bus.published == []
+    assert service.reap(until=clock.now + PASS_SECONDS)["announced"] == 1 and bus.published == ["lost"]
+
+
+class Said:
+    """A handler's log keeping the level and message of each line."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def append_keys(self, **keys: Any) -> None:
+        pass
+
+    def info(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("info", msg))
+
+    def warning(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("warning", msg))
+
+    def error(self, msg: str, *, extra: Any = None) -> None:
+        self.lines.append(("error", msg))
+
+
+def test_the_reaper_function_warns_of_a_pass_that_left_lost_events_for_the_next() -> None:
+    """Lost events left unpublished for lack of time are a pass cut short, logged as a warning
+    as jobs or trials left are (an operator's filter on it sees a backlog that does not drain)."""
+    clock = Clock()
+    service = TuningService(SQLiteStore(clock=clock), {"local": FakeBackend()}, publisher=SlowBus(clock), clock=clock)
+    service.create_job(parse_spec(spec_document()), job_id="lost")
+    service.store.set_job_status("lost", JobStatus.COMPLETED, expected=(JobStatus.RUNNING,))  # its closer died
+    clock.now += PUBLISH_GRACE_SECONDS + 1
+    log = Said()
+    handle_reaper(service, {}, Telemetry(log=log), until=clock.now)
+    assert log.lines == [("warning", "pass cut short: jobs or trials left for the next pass")]

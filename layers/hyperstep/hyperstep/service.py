@@ -120,6 +120,12 @@ machine's Retry), 330 s; as the target of an execution's status-change rule, an 
 invoke: 3 tries, one and two minutes apart ("How Lambda handles errors and retries with
 asynchronous invocation", Lambda Developer Guide), 360 s. Throttled invokes may wait in
 Lambda's queue up to 6 hours: such a late retry then publishes a second time."""
+
+ANNOUNCING_SHARE = 0.5
+"""The share of a pass cut short (``until``) that announcing lost events may take before the
+jobs are reaped: PutEvents throttled past the SDK's retries costs seconds an event, and
+failed events stay lost, first again in the next pass; with all of it, they would leave the
+jobs no time, pass after pass while the throttling lasts."""
 # A Standard execution fails once its history passes 25,000 events
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Each loop
 # round (Suggest Trials, whose task waits for its token, then Job Done?) writes ROUND_EVENTS
@@ -363,8 +369,23 @@ class TuningService:
         Once the job is taken, the name is asked again: an execution that closed between the
         first answer and the write had its end event find no execution of the job to close
         (``close_ended_execution``), and would leave the job running, run by none; it is
-        closed here as that event would have closed it."""
-        if not is_unstarted(job) or not execution or self.orchestrator is None:
+        closed here as that event would have closed it.
+
+        A running job with no execution recorded (its start's record lost: the start's Lambda
+        timed out after StartExecution answered) has this one recorded (``_record_execution``),
+        before the reaper past its grace takes it for a job whose start began none
+        (``_fail_unstarted``) while its next Suggest is hours away; this execution closed, the
+        job is closed as its end event, finding no execution of the job, did not."""
+        if not execution or self.orchestrator is None:
+            return job
+        if job.status is JobStatus.RUNNING and job.execution_id is None:
+            try:
+                return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution))
+            except ExecutionClosedError:
+                cause = f"the job's execution {execution} closed before it was recorded"
+                self.finish(FinishRequest(job_id=job.id, error={"Error": "ExecutionClosed", "Cause": cause}))
+                return self.store.get_job(job.id)
+        if not is_unstarted(job):
             return job
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
@@ -1325,11 +1346,15 @@ class TuningService:
         ``until`` either (``announcing_left``: the next pass publishes the rest). First: a
         published event leaves the backlog for good, so passes that start with it drain it,
         while jobs come back every pass; after the jobs, a pass that always ran out of time
-        on them (many jobs, slow Describes) would never publish one."""
+        on them (many jobs, slow Describes) would never publish one. Not past its share of
+        the pass (``ANNOUNCING_SHARE``): events that fail slowly would leave the jobs none."""
         counts = {"jobs": 0, "recorded": 0, "timed_out": 0}
         failure: Exception | None = None
+        start = self.clock()
         try:
-            announced, cut_short = self.announce_lost(until=until)
+            announced, cut_short = self.announce_lost(
+                until=None if until is None else start + (until - start) * ANNOUNCING_SHARE
+            )
             if announced:
                 counts["announced"] = announced
             if cut_short:
