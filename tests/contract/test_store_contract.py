@@ -343,6 +343,23 @@ def test_await_result_keeps_the_first_end_and_the_trial_active(
     assert store.get_trial(job.id, trial_id(1)).awaiting_result_since == 1000.5
 
 
+def test_note_stop_keeps_why_the_job_stops_a_running_trial_until_its_end(store: TrialStore, make_job: MakeJob) -> None:
+    """stop-23: the job's reason for stopping a running trial (a completion rule's, not its
+    scheduler's) is kept on the trial before its backend is told, so its "stopped" end can
+    say so; only a running trial takes it, and the end's own record replaces it."""
+    job = make_job()
+    add(store, job, 2)
+    store.start_trial(job.id, trial_id(1), "ref")
+    assert not store.note_stop(job.id, trial_id(2), "stopped by the job (target 0.2 reached)")  # pending
+    assert store.note_stop(job.id, trial_id(1), "stopped by the job (target 0.2 reached)")
+    noted = store.get_trial(job.id, trial_id(1))
+    assert (noted.state, noted.error) == (TrialState.RUNNING, "stopped by the job (target 0.2 reached)")
+    assert store.get_trial(job.id, trial_id(2)).error is None
+    store.finish_trial(job.id, trial_id(1), TrialState.PRUNED, 0.5, error="stopped by the job (x) at step 2")
+    assert not store.note_stop(job.id, trial_id(1), "stopped by the job (finishing)")  # ended
+    assert store.get_trial(job.id, trial_id(1)).error == "stopped by the job (x) at step 2"
+
+
 def test_every_time_a_store_writes_comes_from_its_clock(store: TrialStore, make_job: MakeJob, clock: Clock) -> None:
     job = make_job()
     add(store, job, 2)

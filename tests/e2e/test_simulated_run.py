@@ -305,3 +305,30 @@ def test_ctrl_c_still_stops_a_run_while_a_callable_runs_on_its_worker_thread(tmp
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "carry on with: hyperstep run --resume" in err
     assert "stopped, " in out and "(stopped_by_user)" in out  # the summary
+
+
+def test_trials_the_target_stopped_are_not_counted_as_stopped_early(tmp_path: Path) -> None:
+    """stop-23: with asha on and ``budget.target`` 0.12, the trials still running when a
+    trial reaches the target are stopped by the job's round; they end pruned (a "stopped" end
+    with a curve while the job runs) and said ``stopped early by asha``, counting in the
+    run's summary (at 2d31a6f, 200 trials, 10 at a time: 78 stopped early, 1914 steps saved,
+    where asha stopped 71 and saved 1804). They say the job stopped them, and count in neither."""
+    from hyperstep.views import saved_text, steps_saved
+
+    spec = load_spec(EXAMPLE)
+    limits = {"max_trials": 200, "max_parallel": 10, "target": 0.12}
+    asha = {"name": "asha", "min_resource": 1, "max_resource": 27, "reduction_factor": 3}
+    spec = type(spec).model_validate(
+        {**spec.model_dump(), "budget": {**spec.budget.model_dump(), **limits}, "early_stopping": asha}
+    )
+    job = run_local(spec=spec, store_path=tmp_path / "store.db", runs_dir=tmp_path / "runs", env={})
+    trials = SQLiteStore(tmp_path / "store.db").list_trials(job.id)
+    assert job.stop_reason is StopReason.TARGET_REACHED
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    by_asha = [t for t in pruned if (t.error or "").startswith("stopped early by asha at step ")]
+    by_job = [t for t in pruned if (t.error or "").startswith("stopped by the job (target 0.12 reached) at step ")]
+    assert by_job and len(by_asha) + len(by_job) == len(pruned) == job.pruned
+    assert all(t.ended_at >= max(b.ended_at for b in by_asha) for t in by_job)  # at the job's end, after asha's
+    saved = steps_saved(job, trials)
+    assert saved["pruned"] == len(by_asha)
+    assert saved_text(saved).startswith(f"{len(by_asha)} trials stopped early")

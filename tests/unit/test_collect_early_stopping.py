@@ -452,9 +452,9 @@ def test_a_trial_the_job_s_deadline_stopped_says_so_and_saved_no_steps() -> None
         assert service.collect(TrialResult(job_id="job", trial_id=trial_id, state="stopped"))
     trials = store.list_trials("job")
     assert [(t.state, t.error) for t in trials] == [
-        (TrialState.PRUNED, "stopped at the job's deadline (max_runtime_seconds 60) at step 1"),
+        (TrialState.PRUNED, "stopped by the job (max_runtime_seconds 60 reached) at step 1"),
         (TrialState.PRUNED, "stopped early by asha at step 1"),
-        (TrialState.PRUNED, "stopped at the job's deadline (max_runtime_seconds 60) at step 2"),
+        (TrialState.PRUNED, "stopped by the job (max_runtime_seconds 60 reached) at step 2"),
     ]
     assert steps_saved(store.get_job("job"), trials) == {"pruned": 1, "steps": 4, "steps_saved": 8}
 

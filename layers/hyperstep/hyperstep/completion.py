@@ -58,6 +58,22 @@ class Stop:
         return self.reason not in DRAINING
 
 
+STOPPED_BY_JOB = "stopped by the job"
+"""How the reason of a trial its job's rule stopped begins (``stopped_by_job``)."""
+
+
+def stop_note(detail: str) -> str:
+    """What a running trial a completion rule stops keeps as its reason (``detail``: the
+    rule's, as ``Stop.detail`` words it), so its end is not taken for early stopping's."""
+    return f"{STOPPED_BY_JOB} ({detail})"
+
+
+def stopped_by_job(trial: Trial) -> bool:
+    """Whether the trial's reason says its job stopped it (``stop_note``): a completion rule,
+    the user, its job finishing, not the job's scheduler."""
+    return (trial.error or "").startswith(STOPPED_BY_JOB)
+
+
 def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
     """The first completion rule (module docstring) that holds for the job now, or None.
     ``trials``: the job's, as Suggest's ``TrialView`` keeps them (the rules read its running
@@ -67,12 +83,8 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
         return Stop(StopReason.STOPPED_BY_USER, f"job is {job.status.value}")
     if job.stop_reason in DRAINING:
         return Stop(job.stop_reason, job.stop_detail or job.stop_reason.value)
-    if budget.target is not None and job.best_value is not None and not job.better(budget.target, job.best_value):
-        return Stop(StopReason.TARGET_REACHED, f"target {budget.target:g} reached")
-    if (end := deadline(job)) is not None and now >= end:
-        return Stop(StopReason.MAX_RUNTIME, f"max_runtime_seconds {budget.max_runtime_seconds:g} reached")
-    if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
-        return Stop(StopReason.MAX_FAILED_TRIALS, f"more than max_failed_trials ({budget.max_failed_trials}) failed")
+    if (stop := budget_stop(job, now)) is not None:
+        return stop
     if (failed := failed_before_success(job)) is not None:
         return Stop(
             StopReason.NO_TRIAL_SUCCEEDED, f"{failed} trials failed before any succeeded (max_failed_before_success)"
@@ -115,6 +127,20 @@ def deadline(job: Job) -> float | None:
     then (``hyperstep.local``), so its running trials stop at the deadline."""
     limit = job.spec.budget.max_runtime_seconds
     return None if limit is None else job.created_at + limit
+
+
+def budget_stop(job: Job, now: float) -> Stop | None:
+    """The first of the budget's rules that stop running trials too (``target``,
+    ``max_runtime_seconds``, ``max_failed_trials``) that holds for the job now, or None.
+    None reads the trials, and once one holds it holds from then on."""
+    budget = job.spec.budget
+    if budget.target is not None and job.best_value is not None and not job.better(budget.target, job.best_value):
+        return Stop(StopReason.TARGET_REACHED, f"target {budget.target:g} reached")
+    if (end := deadline(job)) is not None and now >= end:
+        return Stop(StopReason.MAX_RUNTIME, f"max_runtime_seconds {budget.max_runtime_seconds:g} reached")
+    if budget.max_failed_trials is not None and job.failed > budget.max_failed_trials:
+        return Stop(StopReason.MAX_FAILED_TRIALS, f"more than max_failed_trials ({budget.max_failed_trials}) failed")
+    return None
 
 
 def converged(trials: Sequence[Trial], proposals: int) -> bool:

@@ -36,7 +36,9 @@ running: ``early_stopping.pruned_when_stopped``), not by asking the scheduler ag
 answer may have changed with the steps reported since. A trial the stop finds already
 ended on its own (a refused ``StopTrainingJob``, a SUCCEEDED Batch job, an exited process)
 is recorded pruned all the same: the reports still on the way join its curve, and it
-completes only if they reach ``max_resource`` (``stop_early``).
+completes only if they reach ``max_resource`` (``stop_early``). A running trial the job
+itself stops (a completion rule such as ``budget.target``, or Finish) ends pruned by the same
+rule, but its reason, noted on it before the stop (``_stop_active``), says the job stopped it.
 """
 
 from __future__ import annotations
@@ -317,7 +319,7 @@ class TuningService:
         if stop is not None:
             self._record_draining(job, stop)
             if stop.stops_running:
-                self._stop_active(job, snapshot.active())
+                self._stop_active(job, snapshot.active(), stop.detail)
             job = self.store.get_job(job.id)
             seen, snapshot = results_of(job), self.view.snapshot(job, whole=whole)
         running = snapshot.active()  # the pending and running: a pass over the job's few, not all
@@ -536,12 +538,15 @@ class TuningService:
         limit = job.spec.budget.max_trials
         return None if limit is None else limit - job.budget_used
 
-    def _stop_active(self, job: Job, trials: list[Trial]) -> None:
-        """Stop these trials (as read): a pending one is recorded stopped; a running one is
-        stopped on its backend, and its end recorded when its result comes. The stop write
-        of a pending one holds only while it is pending: one whose launch recorded it
-        started after it was read is read again (that race alone costs a read) and stopped
-        as the running trial it is."""
+    def _stop_active(self, job: Job, trials: list[Trial], why: str) -> None:
+        """Stop these trials (as read) for the job's reason ``why`` (a completion rule's
+        ``Stop.detail``, or Finish's): a pending one is recorded stopped; a running one is
+        stopped on its backend, and its end recorded when its result comes, the reason noted
+        on it first (``completion.stop_note``: its "stopped" end, pruned while the job runs,
+        says the job stopped it, not early stopping, and ``views.steps_saved`` leaves it
+        out). The stop write of a pending one holds only while it is pending: one whose
+        launch recorded it started after it was read is read again (that race alone costs a
+        read) and stopped as the running trial it is."""
         for trial in trials:
             if trial.state is TrialState.PENDING:
                 before_launch = (TrialState.PENDING,)
@@ -551,6 +556,8 @@ class TuningService:
                     continue
                 trial = self.store.get_trial(job.id, trial.id)  # started meanwhile, or ended
             if trial.state is TrialState.RUNNING and trial.awaiting_result_since is None:
+                if trial.error != (note := completion.stop_note(why)):  # a later round's stop notes nothing new
+                    self.store.note_stop(job.id, trial.id, note)
                 self.backend_for(job).stop(job, trial)  # one awaiting its result has ended already
 
     def launch(self, request: LaunchRequest) -> dict[str, Any]:
@@ -1023,9 +1030,7 @@ class TuningService:
             return False
         self.backend_for(job).stop(job, trial)
         ends_by_event = job.spec.trial is not None and job.spec.trial.backend in AWS_BACKENDS  # its end may be lost
-        if not self._end(
-            job, trial, TrialState.PRUNED, trial.metrics, self._pruned(job, trial), end_unseen=ends_by_event
-        ):
+        if not self._end(job, trial, TrialState.PRUNED, trial.metrics, self._cut(job, trial), end_unseen=ends_by_event):
             return False
         self._report_after_end(job, trial.id, {})  # a step at max_resource written meanwhile completes it
         return True
@@ -1042,14 +1047,17 @@ class TuningService:
         return f"stopped early by {job.spec.early_stopping.name} at step {max(trial.curve)}"
 
     def _cut(self, job: Job, trial: Trial) -> str:
-        """Why a trial whose "stopped" end ends it pruned stopped: its job's deadline, once
-        passed (the stop at ``max_runtime_seconds``: no scheduler decided it, and
-        ``views.steps_saved`` does not count it as saved), else early stopping's."""
-        end = completion.deadline(job)
-        if end is None or self.clock() < end:
+        """Why a running trial that ends pruned stopped: its job's reason, noted when a
+        completion rule stopped it (``_stop_active``), or a budget rule that stops running
+        trials and holds now (``completion.budget_stop``: an end before the round that notes
+        it), unless a rule that lets them finish was recorded first: no scheduler decided
+        it, and ``views.steps_saved`` does not count it as saved; else early stopping's."""
+        if completion.stopped_by_job(trial):
+            return f"{trial.error} at step {max(trial.curve)}"
+        stop = None if job.stop_reason in completion.DRAINING else completion.budget_stop(job, self.clock())
+        if stop is None:
             return self._pruned(job, trial)
-        limit = job.spec.budget.max_runtime_seconds
-        return f"stopped at the job's deadline (max_runtime_seconds {limit:g}) at step {max(trial.curve)}"
+        return f"{completion.stop_note(stop.detail)} at step {max(trial.curve)}"
 
     def record(self, event: TrialResult | TrialMetric) -> bool:
         """Record a parsed event: a trial's end, or metrics it reported on the way (the
@@ -1180,7 +1188,7 @@ class TuningService:
         """Stop these trials where active (``_stop_active``), and settle from the source
         those that ended on the backend with their final objective still to come: the
         reaper does not visit finished jobs."""
-        self._stop_active(job, trials)
+        self._stop_active(job, trials, "finishing")
         for trial in trials:
             if trial.state is TrialState.RUNNING and trial.awaiting_result_since is not None:
                 self._settle_from_source(job, trial)
@@ -1273,7 +1281,7 @@ class TuningService:
             self._announced(lambda: self._announce(stopped), job_id)
             return stopped
         try:
-            self._stop_active(job, self.store.list_trials(job_id))
+            self._stop_active(job, self.store.list_trials(job_id), f"job is {job.status.value}")
         except Exception as exc:
             log.warning("stopping job %s: a trial's stop failed (%s); its next round stops it", job_id, error_kind(exc))
         try:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperstep.completion import DRAINING, deadline
+from hyperstep.completion import DRAINING, deadline, stopped_by_job
 from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.objectives import pareto_front
 from hyperstep.spec import JobSpec
@@ -281,15 +281,19 @@ def steps_saved(job: Job, trials: Sequence[Trial]) -> dict[str, int]:
     ``max_resource`` while none has completed. A pruned trial whose script ran to its end
     before the stop landed (its final objective came: its platform's completed end, or its
     script's final ``hyperstep.report``; its late steps may never come) saved nothing. A
-    trial pruned at or after the job's deadline (``max_runtime_seconds``) was cut by the
-    deadline, not stopped early: it counts in neither."""
+    trial the job's own rule stopped (``completion.stopped_by_job``: its ``target``, its
+    deadline, its ``max_failed_trials``, its end), pruned as any "stopped" end with a curve
+    while the job runs, was not stopped early: it counts in neither; nor does one pruned at
+    or after the job's deadline (``max_runtime_seconds``) that was recorded before the job
+    said why it stopped its trials."""
     assert job.spec.early_stopping is not None
     top = job.spec.early_stopping.max_resource
     ends = [max(t.curve) for t in trials if t.state is TrialState.COMPLETED and t.curve]
     full = max(ends) if ends else top
     ran = sum(max(t.curve) for t in trials if t.curve)
     end = deadline(job)
-    early = [t for t in trials if t.state is TrialState.PRUNED and (end is None or (t.ended_at or 0.0) < end)]
+    pruned = [t for t in trials if t.state is TrialState.PRUNED and not stopped_by_job(t)]
+    early = [t for t in pruned if end is None or (t.ended_at or 0.0) < end]
     cut = [t for t in early if t.curve and not ran_to_end(job, t)]
     saved = sum(max(0, full - max(t.curve)) for t in cut)
     return {"pruned": len(early), "steps": ran, "steps_saved": saved}

@@ -249,6 +249,13 @@ class TrialStore(ABC):
         changing nothing, when the trial has already finished."""
 
     @abstractmethod
+    def note_stop(self, job_id: str, trial_id: str, reason: str) -> bool:
+        """Keep, as the running trial's ``error``, why its job stops it (a completion rule,
+        not its scheduler: ``completion.stopped_by_job``), before its backend is told, so its
+        "stopped" end says so; its end's own record replaces it. False, changing nothing,
+        when the trial is not running."""
+
+    @abstractmethod
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         """Note that the backend ended an active trial without its final objective value:
         set ``awaiting_result_since`` to now unless it is set already (the first end

@@ -871,6 +871,12 @@ class DynamoDBStore(TrialStore):
 
         return self._rewrite_trial(job_id, trial_id, keep) is not None
 
+    def note_stop(self, job_id: str, trial_id: str, reason: str) -> bool:
+        def note(trial: Trial) -> Trial | None:
+            return trial.model_copy(update={"error": reason}) if trial.state is TrialState.RUNNING else None
+
+        return self._rewrite_trial(job_id, trial_id, note) is not None
+
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         def mark(trial: Trial) -> Trial | None:
             if not trial.state.active:

@@ -725,6 +725,14 @@ class SQLiteStore(TrialStore):
             self._write_trial(conn, trial.model_copy(update={"log_cursor": cursor}))
             return True
 
+    def note_stop(self, job_id: str, trial_id: str, reason: str) -> bool:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if trial.state is not TrialState.RUNNING:
+                return False
+            self._write_trial(conn, trial.model_copy(update={"error": reason}))
+            return True
+
     def await_result(self, job_id: str, trial_id: str) -> Trial | None:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
