@@ -278,3 +278,23 @@ def test_a_rungs_trials_are_read_off_the_reference_scale_at_once(monkeypatch: py
     monkeypatch.setattr(np, "quantile", lambda *a, **k: calls.append(1) or quantile(*a, **k))
     assert rung_observations(given, finals, levels(1, 27, 3)) == expected
     assert len(expected) == 46 and calls == [1]
+
+
+def test_an_ask_checks_the_newest_hundred_curves_past_a_depth() -> None:
+    """``extrapolated`` trusts a depth by the newest ``MAX_CHECKS`` curves past it, as fcc7883's
+    ``held`` did: 60 old trials whose curves dropped late (each a miss from 4 steps) and 90 newer
+    power laws. The newest hundred hold 10 misses (trusted: the running trial's final is its
+    prediction); all 150, or the oldest hundred, would hold 60 (not trusted). rev-f23: no test
+    had more than 40 curves, so reading every curve, or the oldest ones, went unseen."""
+    assert curves.MAX_CHECKS == 100
+    old = {n: {s: 0.1 + 0.001 * n + 0.9 / (1.0 + (s / 12.0) ** 4) for s in range(1, 28)} for n in range(60)}
+    new = {60 + n: {s: 0.2 + 0.001 * n + 0.5 * s**-0.7 for s in range(1, 28)} for n in range(90)}
+    running = {150: {s: 0.25 + 0.5 * s**-0.7 for s in range(1, 5)}}
+    given = {**old, **new, **running}
+    finals = {n: c[27] for n, c in given.items() if n != 150}
+    steps = levels(1, 27, 3)
+    expected = reference_observations(given, finals, steps, True)
+    got = rung_observations(given, finals, steps, extrapolate=True, trials={n: ("job", n) for n in given})
+    assert got == expected
+    heading = curves.predict(running[150], 27)
+    assert heading is not None and got[150] == heading.mean  # trusted: the prediction, not a rung's rank
