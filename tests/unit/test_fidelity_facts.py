@@ -278,3 +278,75 @@ def test_a_rungs_trials_are_read_off_the_reference_scale_at_once(monkeypatch: py
     monkeypatch.setattr(np, "quantile", lambda *a, **k: calls.append(1) or quantile(*a, **k))
     assert rung_observations(given, finals, levels(1, 27, 3)) == expected
     assert len(expected) == 46 and calls == [1]
+
+
+def test_an_ask_checks_the_newest_hundred_curves_past_a_depth() -> None:
+    """``extrapolated`` trusts a depth by the newest ``MAX_CHECKS`` curves past it, as fcc7883's
+    ``held`` did: 60 old trials whose curves dropped late (each a miss from 4 steps) and 90 newer
+    power laws. The newest hundred hold 10 misses (trusted: the running trial's final is its
+    prediction); all 150, or the oldest hundred, would hold 60 (not trusted). rev-f23: no test
+    had more than 40 curves, so reading every curve, or the oldest ones, went unseen."""
+    assert curves.MAX_CHECKS == 100
+    old = {n: {s: 0.1 + 0.001 * n + 0.9 / (1.0 + (s / 12.0) ** 4) for s in range(1, 28)} for n in range(60)}
+    new = {60 + n: {s: 0.2 + 0.001 * n + 0.5 * s**-0.7 for s in range(1, 28)} for n in range(90)}
+    running = {150: {s: 0.25 + 0.5 * s**-0.7 for s in range(1, 5)}}
+    given = {**running, **new, **old}  # listed newest first: the check goes by number, not by the listing
+    finals = {n: c[27] for n, c in given.items() if n != 150}
+    steps = levels(1, 27, 3)
+    expected = reference_observations(given, finals, steps, True)
+    got = rung_observations(given, finals, steps, extrapolate=True, trials={n: ("job", n) for n in given})
+    assert got == expected
+    heading = curves.predict(running[150], 27)
+    assert heading is not None and got[150] == heading.mean  # trusted: the prediction, not a rung's rank
+
+
+def test_an_extrapolation_is_clipped_to_every_value_seen_finals_too() -> None:
+    """A trial's extrapolated final stays within every value seen, curves' points and told
+    finals alike (as fcc7883's): told finals below and above any curve's point widen the range
+    (a rising curve's prediction is clipped at the top); a final's value told apart from its
+    curve (a script's last line, not a step) is one of them. rev-f23: no test told a final
+    outside the curves' points or had a prediction above them, so a range read off the curves
+    alone, or an upper end at their lowest point, went unseen."""
+    steps = levels(1, 27, 3)
+    given = {n: {s: 0.5 + 0.01 * n + 0.3 * s**-0.7 for s in range(1, 28)} for n in range(8)}
+    given[8] = {s: 0.9 - 0.3 * s**-0.7 for s in range(1, 5)}  # rising: heading above the rest
+    given[9] = {s: 0.2 + 0.6 * s**-0.7 for s in range(1, 5)}  # heading below the other curves
+    keys = {n: ("job", n) for n in given}
+    for low, high in ((0.0, 2.0), (0.5, 0.85), (0.3, 0.95)):
+        finals = {n: given[n][27] for n in range(6)} | {6: low, 7: high}
+        expected = reference_observations(given, finals, steps, True)
+        assert rung_observations(given, finals, steps, extrapolate=True, trials=keys) == expected
+        for n in (8, 9):
+            heading = curves.predict(given[n], 27)
+            assert heading is not None
+            seen = [v for c in given.values() for v in c.values()] + list(finals.values())
+            assert expected[n] == min(max(seen), max(min(seen), heading.mean))
+
+
+def test_an_ask_keeps_the_facts_of_a_parents_trials_apart_from_its_own_of_the_same_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A study's prior trials (its parents', ``warm_start``) are numbered from 0 as its own are:
+    their facts are kept by job and number, so neither evicts the other's, and the second ask
+    derives nothing again. rev-f23: keyed by number alone, each ask refitted both."""
+    monkeypatch.setattr(base, "FACTS", FactsMemo())
+    space = SearchSpace.model_validate({"parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}]})
+
+    def listed() -> list[Trial]:
+        own = [
+            trial(n, {s: 0.4 + 0.01 * n + 0.5 * s**-0.6 for s in range(1, 4 + n % 6)}, TrialState.PRUNED)
+            for n in range(12)
+        ]
+        parents = [
+            t.model_copy(update={"job_id": "parent", "curve": {s: v + 0.2 for s, v in t.curve.items()}}) for t in own
+        ]
+        return [*parents, *own]
+
+    def ask() -> Any:
+        return history_of(space, listed(), True, fidelity=levels(1, 27, 3), extrapolate=True)
+
+    first = ask()
+    calls = counting(monkeypatch)
+    second = ask()
+    assert np.array_equal(first.y, second.y) and len(first.y) == 24
+    assert calls == []
