@@ -37,10 +37,14 @@ end best, and a value extrapolated there would teach a strategy that the good re
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 
@@ -82,20 +86,51 @@ def predict(curve: Mapping[int, float], target: int) -> Prediction | None:
     """The value at step ``target`` that the power law fit to ``curve`` predicts; None with
     fewer than ``MIN_POINTS`` steps, or when ``target`` is not past the last one (then
     the curve's value there is known, not predicted)."""
-    steps = tuple(sorted(s for s in curve if s > 0))
-    if len(steps) < MIN_POINTS or steps[-1] >= target:
+    ordered = sorted(s for s in curve if s > 0)
+    if len(ordered) < MIN_POINTS or ordered[-1] >= target:
         return None
-    values = tuple(float(curve[s]) for s in steps)
+    values = [float(curve[s]) for s in ordered]
     if not all(math.isfinite(v) for v in values):
         return None
-    return _predict(steps, values, target)
+    key = hashlib.blake2b(array("d", ordered).tobytes() + array("d", values).tobytes(), digest_size=16).digest()
+    return _kept(_PREDICTIONS, (key, target), PREDICTIONS_KEPT, lambda: _fitted(key, ordered, values).at(target))
 
 
-@lru_cache(maxsize=8192)
-def _predict(steps_: tuple[int, ...], values_: tuple[float, ...], target: int) -> Prediction:
-    """``predict`` on a curve's steps and values (cached: a decision at a rung predicts
-    every peer's final value, and a finished peer's curve no longer changes)."""
-    return _fit(steps_, values_).at(target)
+def _fitted(key: bytes, steps: Sequence[int], values: Sequence[float]) -> _Fit:
+    """The kept ``_Fit`` of the curve whose digest is ``key``."""
+    return _kept(_FITS, key, FITS_KEPT, lambda: _fit(np.array(steps, dtype=float), np.array(values, dtype=float)))
+
+
+FITS_KEPT = 4096
+"""Curve fits kept (``_fit``: a decision at a rung predicts every peer's final value, and a
+finished peer's curve no longer changes; ``held`` predicts from the same first steps of a
+running curve at each of its newer steps). Keyed by a digest of the curve, not the curve: a
+fit is about 5.4 KB whatever the curve's length, while a key holding a curve's points costs
+about 69 bytes a point, which at 1,000-step curves would have taken 283 MB of Collect's 256
+(rev-f23, measured with tracemalloc)."""
+PREDICTIONS_KEPT = 8192
+"""Predictions kept, by the curve's digest and the step predicted."""
+_FITS: OrderedDict[Hashable, _Fit] = OrderedDict()
+_PREDICTIONS: OrderedDict[Hashable, Prediction] = OrderedDict()
+_KEEPING = threading.Lock()
+"""One thread at a time reads or changes the kept fits (the local runtime's threads share them)."""
+_T = TypeVar("_T")
+
+
+def _kept(kept: OrderedDict[Hashable, _T], key: Hashable, size: int, make: Callable[[], _T]) -> _T:
+    """``kept[key]``, made (``make``) and kept when missing, the least recently used of more
+    than ``size`` dropped."""
+    with _KEEPING:
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    value = make()  # outside the lock: a fit takes a millisecond, and ``make`` may keep another
+    with _KEEPING:
+        kept[key] = value
+        kept.move_to_end(key)
+        while len(kept) > size:
+            kept.popitem(last=False)
+    return value
 
 
 @dataclass(frozen=True)
@@ -124,10 +159,8 @@ class _Fit:
         return Prediction(mean=mean, low=float(span.min()), high=float(span.max()), bounded=self.bounded)
 
 
-@lru_cache(maxsize=4096)
-def _fit(steps_: tuple[int, ...], values_: tuple[float, ...]) -> _Fit:
-    """The curve's ``_Fit`` (cached: ``held`` predicts from the same first steps of a running
-    curve at each of its newer steps).
+def _fit(steps: np.ndarray, values: np.ndarray) -> _Fit:
+    """The curve's ``_Fit`` (kept: ``FITS_KEPT``).
 
     The least-squares exponent itself: the grid around the coarse grid's best point is
     zoomed ``ZOOMS`` more times (each time between the best's neighbours), so ``b`` is found
@@ -136,7 +169,6 @@ def _fit(steps_: tuple[int, ...], values_: tuple[float, ...]) -> _Fit:
     the incumbent turns on: an exact power law was predicted 1e-3 off its final value, and a
     trial that would have ended best could be stopped as behind. Every grid's fits join the
     profile (with more than ``MIN_POINTS`` steps; else the coarse and the fine one)."""
-    steps, values = np.array(steps_, dtype=float), np.array(values_, dtype=float)
     grid = EXPONENTS
     grids, residuals = [], []
     for zoom in range(ZOOMS + 2):  # the coarse grid, the fine one around its best, ``ZOOMS`` more
