@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult
-from hyperstep.models import Job, Trial, TrialState
+from hyperstep.models import Job, JobStatus, StopReason, Trial, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
@@ -38,15 +38,19 @@ class EndsAtOnce(FakeBackend):
 
     def stop(self, job: Job, trial: Trial) -> None:
         super().stop(job, trial)
-        assert self.service is not None
-        self.service.collect(TrialResult(job_id=job.id, trial_id=trial.id, state="stopped"))
+        if self.service is not None:  # None: the end is still on its way (an AWS stop event)
+            self.service.collect(TrialResult(job_id=job.id, trial_id=trial.id, state="stopped"))
 
 
-def running_two(store: TrialStore, clock: Clock, **budget: Any) -> tuple[TuningService, EndsAtOnce]:
-    """A job with ASHA, two trials launched; t0002 reported steps 1 and 2 (no rung passed)."""
+def running_two(
+    store: TrialStore, clock: Clock, at_once: bool = True, **budget: Any
+) -> tuple[TuningService, EndsAtOnce]:
+    """A job with ASHA, two trials launched; t0002 reported steps 1 and 2 (no rung passed);
+    ``at_once`` False: a stop's end is not collected."""
     backend = EndsAtOnce()
     service = TuningService(store, {"local": backend}, FakeOrchestrator())
-    backend.service = service
+    if at_once:
+        backend.service = service
     spec = parse_spec(spec_document(early_stopping=ASHA, budget={"max_trials": 6, "max_parallel": 2, **budget}))
     job = service.submit(spec, job_id="job")
     for trial in Study.from_job(store, job).ask(2):
@@ -146,3 +150,55 @@ def test_the_user_s_stop_gives_the_budget_back_and_saved_no_steps(store: TrialSt
     job = store.get_job("job")
     assert (job.budget_used, job.pruned) == (0, 0)
     assert steps_saved(job, trials) == {"pruned": 0, "steps": 2, "steps_saved": 0}
+
+
+def ahead_at_rung_3(service: TuningService) -> None:
+    """t0001 reports steps 1-3 at 0.1 and completes with it: t0002 at 0.95 by step 3 is
+    behind it at asha's rung 3, and 0.1 reaches a target of 0.2."""
+    for step in (1, 2, 3):
+        service.report_metrics("job", "t0001", {"loss": 0.1}, step=step)
+    service.collect(TrialResult(job_id="job", trial_id="t0001", state="completed", metrics={"loss": 0.1}))
+
+
+def test_a_scheduler_s_stop_landing_after_the_job_s_keeps_the_job_s_reason(store: TrialStore, clock: Clock) -> None:
+    """rev-t23: on AWS the stopped end comes later by event; asha judging a report that
+    arrives meanwhile (``stop_early``) records the trial pruned itself, and the job's note
+    stays its reason (it was stopping already), not ``stopped early by asha``."""
+    service, backend = running_two(store, clock, at_once=False, target=0.2)
+    ahead_at_rung_3(service)
+    service.suggest(SuggestRequest(job_id="job"))
+    noted = store.get_trial("job", "t0002")
+    assert (noted.state, noted.error) == (TrialState.RUNNING, "stopped by the job (target 0.2 reached)")
+    service.report_metrics("job", "t0002", {"loss": 0.95}, step=3)
+    assert backend.stopped == ["t0002", "t0002"]  # the round's stop, then asha's
+    cut = store.get_trial("job", "t0002")
+    assert (cut.state, cut.error) == (TrialState.PRUNED, "stopped by the job (target 0.2 reached) at step 3")
+    assert steps_saved(store.get_job("job"), store.list_trials("job"))["pruned"] == 0
+
+
+def test_a_draining_job_s_running_trials_are_its_scheduler_s_to_stop(store: TrialStore, clock: Clock) -> None:
+    """rev-t23: once a rule that lets running trials finish is recorded (``no_improvement``),
+    the rounds stop none even when the target is reached later (``stop_rule``), so asha's
+    stop of one is asha's and counts as saved, though ``budget_stop`` holds."""
+    service, backend = running_two(store, clock, at_once=False, target=0.2)
+    store.set_job_status(
+        "job", JobStatus.RUNNING, expected=(JobStatus.RUNNING,), stop_reason=StopReason.NO_IMPROVEMENT, stop_detail="x"
+    )
+    ahead_at_rung_3(service)
+    service.suggest(SuggestRequest(job_id="job"))
+    assert backend.stopped == [] and store.get_trial("job", "t0002").error is None
+    service.report_metrics("job", "t0002", {"loss": 0.95}, step=3)
+    cut = store.get_trial("job", "t0002")
+    assert (cut.state, cut.error) == (TrialState.PRUNED, "stopped early by asha at step 3")
+    assert steps_saved(store.get_job("job"), store.list_trials("job"))["pruned"] == 1
+
+
+def test_a_trial_the_user_stops_says_so_while_it_runs(store: TrialStore, clock: Clock) -> None:
+    """rev-t23: until its end comes, a trial ``hyperstep stop`` stopped shows why as its
+    error (the API's and ``trials``' view); its "stopped" end, the user's, replaces it."""
+    service, _ = running_two(store, clock, at_once=False)
+    service.stop("job")
+    assert [t.error for t in store.list_trials("job")] == ["stopped by the job (job is stopping)"] * 2
+    service.collect(TrialResult(job_id="job", trial_id="t0002", state="stopped"))
+    ended = store.get_trial("job", "t0002")
+    assert (ended.state, ended.error) == (TrialState.STOPPED, None)

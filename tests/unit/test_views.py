@@ -118,6 +118,30 @@ def test_steps_saved_count_past_max_resource_to_where_completed_trials_ended() -
     assert steps_saved(job, [shorter, *trials])["steps_saved"] == 26 + 24
 
 
+def test_steps_saved_read_the_job_s_stops_by_its_reason_and_older_deadline_stops_by_their_end() -> None:
+    """rev-t23: a pruned trial is the job's when its reason begins ``stopped by the job``
+    (``completion.stopped_by_job``), not when it only holds the words (a ``Study`` caller's
+    own error); one recorded before stop-23 at or after the deadline, in the old words, is
+    the deadline's by its end time (ce8e707's rows)."""
+    from hyperstep.views import steps_saved
+
+    block = {"name": "asha", "min_resource": 1, "max_resource": 9}
+    spec = parse_spec(spec_document(early_stopping=block, budget={"max_trials": 9, "max_runtime_seconds": 60}))
+    job = Job(id="j", spec=spec, created_at=1000.0)
+
+    def pruned(number: int, steps: int, error: str, ended_at: float) -> Trial:
+        return curve_trial(number, TrialState.PRUNED, steps).model_copy(update={"error": error, "ended_at": ended_at})
+
+    trials = [
+        curve_trial(1, TrialState.COMPLETED, 9),
+        pruned(2, 3, "stopped early by asha at step 3", 1030.0),
+        pruned(3, 2, "preempted: stopped by the job scheduler", 1040.0),  # 7 saved
+        pruned(4, 2, "stopped by the job (target 0.2 reached) at step 2", 1050.0),
+        pruned(5, 1, "stopped at the job's deadline (max_runtime_seconds 60) at step 1", 1060.0),
+    ]
+    assert steps_saved(job, trials) == {"pruned": 2, "steps": 17, "steps_saved": 6 + 7}
+
+
 def test_the_csv_of_several_objectives_holds_each_from_the_trial_s_values_and_marks_the_front() -> None:
     """A study's second objective lives in ``Trial.values`` only (no metric of that name):
     the CSV left it out, and no CSV said which trials were on the front (the table does)."""
