@@ -176,21 +176,23 @@ def test_a_scheduler_s_stop_landing_after_the_job_s_keeps_the_job_s_reason(store
     assert steps_saved(store.get_job("job"), store.list_trials("job"))["pruned"] == 0
 
 
-def test_a_draining_job_s_running_trials_are_its_scheduler_s_to_stop(store: TrialStore, clock: Clock) -> None:
-    """rev-t23: once a rule that lets running trials finish is recorded (``no_improvement``),
-    the rounds stop none even when the target is reached later (``stop_rule``), so asha's
-    stop of one is asha's and counts as saved, though ``budget_stop`` holds."""
-    service, backend = running_two(store, clock, at_once=False, target=0.2)
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_a_draining_job_still_stops_its_running_trials_at_a_budget_rule(
+    store: TrialStore, clock: Clock, rule: str
+) -> None:
+    """rev-t23: once a rule that lets running trials finish was recorded (``no_improvement``),
+    ``stop_rule`` answered it before the budget's rules, so a running trial was never stopped
+    at the deadline, the target or ``max_failed_trials`` (on AWS: billed past the time budget).
+    The budget's rules come first: the round stops it, noted as the job's."""
+    budget, words = RULES[rule]
+    service, backend = running_two(store, clock, at_once=False, **budget)
     store.set_job_status(
         "job", JobStatus.RUNNING, expected=(JobStatus.RUNNING,), stop_reason=StopReason.NO_IMPROVEMENT, stop_detail="x"
     )
-    ahead_at_rung_3(service)
+    end_t0001(service, clock, rule)
     service.suggest(SuggestRequest(job_id="job"))
-    assert backend.stopped == [] and store.get_trial("job", "t0002").error is None
-    service.report_metrics("job", "t0002", {"loss": 0.95}, step=3)
-    cut = store.get_trial("job", "t0002")
-    assert (cut.state, cut.error) == (TrialState.PRUNED, "stopped early by asha at step 3")
-    assert steps_saved(store.get_job("job"), store.list_trials("job"))["pruned"] == 1
+    assert "t0002" in backend.stopped
+    assert store.get_trial("job", "t0002").error == f"stopped by the job ({words})"
 
 
 def test_a_trial_the_user_stops_says_so_while_it_runs(store: TrialStore, clock: Clock) -> None:

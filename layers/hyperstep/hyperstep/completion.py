@@ -21,9 +21,10 @@ The first four stop running trials too (what the user or the budget asks for); t
 three only start no new one and let running trials finish (their results are nearly paid
 for; in a job where none succeeded yet, a running one may be the first that does). Such a
 stop is recorded on the job the first time Suggest sees it and holds from then on, even if
-a trial that was still running improves the best. Without any rule firing, a job ends when
-its ``max_trials`` are used (``max_trials``) or its strategy has nothing left to propose
-(``search_space_exhausted``, a finished grid).
+a trial that was still running improves the best; the first four still stop the trials it
+lets run, when they come to hold (a job draining past its deadline would bill on). Without
+any rule firing, a job ends when its ``max_trials`` are used (``max_trials``) or its
+strategy has nothing left to propose (``search_space_exhausted``, a finished grid).
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ def stop_rule(job: Job, trials: Snapshot, now: float) -> Stop | None:
     budget = job.spec.budget
     if job.status is not JobStatus.RUNNING:
         return Stop(StopReason.STOPPED_BY_USER, f"job is {job.status.value}")
+    if (stop := budget_stop(job, now)) is not None:  # also over a draining rule: running trials stop
+        return stop
     if job.stop_reason in DRAINING:
         return Stop(job.stop_reason, job.stop_detail or job.stop_reason.value)
-    if (stop := budget_stop(job, now)) is not None:
-        return stop
     if (failed := failed_before_success(job)) is not None:
         return Stop(
             StopReason.NO_TRIAL_SUCCEEDED, f"{failed} trials failed before any succeeded (max_failed_before_success)"

@@ -1050,11 +1050,11 @@ class TuningService:
         """Why a running trial that ends pruned stopped: its job's reason, noted when a
         completion rule stopped it (``_stop_active``), or a budget rule that stops running
         trials and holds now (``completion.budget_stop``: an end before the round that notes
-        it), unless a rule that lets them finish was recorded first: no scheduler decided
-        it, and ``views.steps_saved`` does not count it as saved; else early stopping's."""
+        it; also in a job that lets its trials finish, ``completion.stop_rule``): no scheduler
+        decided it, and ``views.steps_saved`` does not count it as saved; else early stopping's."""
         if completion.stopped_by_job(trial):
             return f"{trial.error} at step {max(trial.curve)}"
-        stop = None if job.stop_reason in completion.DRAINING else completion.budget_stop(job, self.clock())
+        stop = completion.budget_stop(job, self.clock())
         if stop is None:
             return self._pruned(job, trial)
         return f"{completion.stop_note(stop.detail)} at step {max(trial.curve)}"
