@@ -29,6 +29,7 @@ from hyperstep.errors import ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest
 from hyperstep.models import JobStatus
+from hyperstep.ports import NullPublisher
 from hyperstep.service import PUBLISH_GRACE_SECONDS, START_FAILED, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
@@ -458,6 +459,31 @@ def test_an_execution_whose_record_failed_records_itself_at_its_first_suggest(st
     clock.now += 2 * PUBLISH_GRACE_SECONDS  # its trials still train: no Suggest meanwhile
     assert "unstarted_failed" not in service.reap(grace_seconds=300)
     assert store.get_job("job").status is JobStatus.RUNNING and bus.completions() == []
+
+
+class StoppedWhileAnswering(FakeOrchestrator):
+    """The user's stop lands while StartExecution of the running name answers."""
+
+    def __init__(self, store: TrialStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        self.store.set_job_status(job_id, JobStatus.STOPPING, expected=(JobStatus.RUNNING,))
+        return super().start_execution(job_id, name)
+
+
+def test_an_execution_recording_itself_plans_with_a_stop_that_landed_meanwhile(store: TrialStore) -> None:
+    """Its start's record lost, the execution's first Suggest records it; a stop landing between
+    the job's read and that write is kept (``_record_execution``) and this Suggest plans with
+    it: no trial started for a job the user is stopping. Kills planning on the job as first
+    read (``_claimed`` returning it, still running, instead of the job as recorded)."""
+    service = TuningService(store, {"local": FakeBackend()}, StoppedWhileAnswering(store), NullPublisher())
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1"))
+    assert plan.stopping and plan.trial_ids == [] and store.list_trials("job") == []
+    job = store.get_job("job")
+    assert job.status is JobStatus.STOPPING and job.execution_id == "exec-job-1"
 
 
 class Closed(FakeOrchestrator):

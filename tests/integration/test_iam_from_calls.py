@@ -527,9 +527,18 @@ def reaper_reconciles(stack: MotoStack) -> None:
 
 
 def suggest_hands_over(stack: MotoStack) -> None:
+    """An execution past ``HANDOFF_EVENTS`` starts its successor. Its own execution is recorded
+    first, as its start records it: with none recorded, Suggest records its own by starting
+    its name (``_claimed``), which, never started here, would run a second loop of the job."""
     job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-handoff")))
+    own = f"{stack.state_machine_arn.replace(':stateMachine:', ':execution:')}:iam-handoff-1"
+    stack.service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.RUNNING,), execution_id=own)
     request = {"job_id": job.id, "execution": "iam-handoff-1", "history_events": HANDOFF_EVENTS}
     assert stack.invoke("suggest", request)["handoff"] is True
+    listed = stack.session.client("stepfunctions").list_executions(stateMachineArn=stack.state_machine_arn)
+    assert [e["executionArn"] for e in listed["executions"] if job.id in e["name"] or e["executionArn"] == own] == [
+        execution_of(stack, job.id)
+    ]  # the successor alone runs the job
     run_to_end(stack, TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss"), job.id)
 
 
