@@ -1467,7 +1467,9 @@ class TuningService:
 
         Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
         no parked token, or one nobody waits on), that is unfinished as read now, has an
-        execution recorded and is older than the grace: a live job's round waits at its Wait
+        execution recorded and began its run (``Job.opened_at``: created, or reopened by a
+        keyed retry, a tick or ``run --resume``, whose start is then under way) over the grace
+        ago: a live job's round waits at its Wait
         between results, so a pass asks only of the jobs caught mid-round and those whose
         execution is gone, at most once per job. Not of a job whose round an end the pass
         recorded woke (``_end``, ``woken``): its execution took the token, the pass's own
@@ -1475,11 +1477,11 @@ class TuningService:
         job = self.store.get_job(job_id)
         if self.orchestrator is None or job.status.finished:
             return None
-        if self.clock() - job.created_at <= grace:  # its first round (or its start) may still be under way
+        if self.clock() - job.opened_at <= grace:  # its first round (or its start) may still be under way
             return None
         if job.execution_id is None:
             if job.status is JobStatus.RUNNING:  # a study driven by ask/tell has none, ever
-                return None if job.spec.trial is None else self._fail_unstarted(job_id, grace)
+                return None if job.spec.trial is None else self._fail_unstarted(job, grace)
             self.finish(FinishRequest(job_id=job_id))
             return "unstarted_stopped"
         change = self.orchestrator.describe_execution(job.execution_id)
@@ -1487,23 +1489,25 @@ class TuningService:
             return None
         return "executions_ended"
 
-    def _fail_unstarted(self, job_id: str, grace: float) -> str | None:
-        """Fail a job left running with no execution recorded past the grace (its start
+    def _fail_unstarted(self, job: Job, grace: float) -> str | None:
+        """Fail a job read running with no execution recorded past the grace (its start
         raised and the failed write after it failed too: DynamoDB throttled or down), as that
         write would have (``START_FAILED``), and say so (``unstarted_failed``); None when a
-        write landed meanwhile (its start recorded its execution, a stop). Its event is the
-        reaper's to publish once the publish grace is over (``announce_lost``), as for a start
-        whose error left unknown whether an execution began: one that did takes the job back
-        at its next Suggest (``_claimed``), a start still under way when it records its
-        execution (``_record_execution``), and the job announces its real end instead."""
-        failed = f"{START_FAILED}: no execution recorded {grace:.0f} s after the job was created"
+        write landed since the read (its start recorded its execution, a stop, a reopening):
+        the write holds only over the job as read (``unstarted_as``), so of it and a start's
+        record landing at once exactly one wins, and a job whose execution was recorded is
+        never failed under it (its Suggest would find it closed and end it, one event, then
+        a second at its real end). Its event is the reaper's to publish once the publish
+        grace is over (``announce_lost``), as for a start whose error left unknown whether an
+        execution began: one that did takes the job back at its next Suggest (``_claimed``),
+        a start still under way when it records its execution (``_record_execution``), and
+        the job announces its real end instead."""
+        failed = f"{START_FAILED}: no execution recorded {grace:.0f} s after the job was started"
         try:
-            job = self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+            self.store.set_job_status(
+                job.id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed, unstarted_as=job
+            )
         except ConflictError:
-            return None
-        if job.execution_id is not None:  # recorded between the read and this write: it runs the job
-            with contextlib.suppress(ConflictError):
-                self.store.set_job_status(job_id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
             return None
         return "unstarted_failed"
 
