@@ -35,6 +35,7 @@ from hyperstep.service import PUBLISH_GRACE_SECONDS, START_FAILED, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from tests.conftest import Clock, spec_document
+from tests.contract.test_orchestrator_contract import answering_already_exists
 from tests.integration.moto_stores import store_under_moto
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
@@ -509,6 +510,22 @@ def test_a_closed_execution_whose_record_was_lost_closes_its_job_at_its_suggest(
     job = store.get_job("job")
     assert job.status is JobStatus.FAILED and "closed" in (job.error or "")
     assert bus.completions() == [("job", "failed")]
+
+
+def test_a_redriven_execution_whose_record_was_lost_records_itself_and_runs_the_job(store: TrialStore) -> None:
+    """Its start's record lost, the execution failed before its first Suggest and was redriven
+    (``RedriveExecution``: the same ARN, running again); asked its own name, StartExecution
+    may answer ExecutionAlreadyExists (its reference does not say, for a redriven one), and
+    DescribeExecution says RUNNING. Before: taken for closed, its Suggest closed the job it
+    runs ("closed before it was recorded", announced failed). Now it records itself."""
+    bus = Bus()
+    orchestrator, arn = answering_already_exists({"status": "RUNNING", "redriveCount": 1})
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1-abc"))
+    assert not plan.done and plan.trial_ids
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id == arn and bus.completions() == []
 
 
 class ReapedDuringStart(FakeOrchestrator):

@@ -364,7 +364,9 @@ class TuningService:
         the Task takes it back again. Its own name, running, cannot be refused (StartExecution:
         the same name and input while "the original execution is open" answer Success; "when
         the original execution is closed, the ExecutionAlreadyExists message is returned
-        regardless of input", Step Functions API reference): an ``ExecutionClosedError`` says
+        regardless of input", Step Functions API reference; a redriven execution, which the
+        reference does not cover, is asked DescribeExecution and answered as running once
+        it runs again: ``StepFunctionsOrchestrator``): an ``ExecutionClosedError`` says
         this execution has closed (stopped by its owner, timed out) with its Suggest still
         running, and the job is left failed, to a retry's next name.
 
