@@ -435,3 +435,35 @@ def test_a_take_back_whose_recheck_loses_its_answer_keeps_the_job_to_the_suggest
     assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}" and not job.completion_published
     plan = suggest(service, first)  # Step Functions retries the Task
     assert not plan.done and plan.trial_ids and orchestrator.running == {first}
+
+
+def test_a_retry_recording_an_execution_on_its_way_out_leaves_the_job_closed_not_running() -> None:
+    """The execution whose start lost its answer failed at its first Suggest for good (Step
+    Functions' Catch: Finish Job with the error); its Finish read the job failed
+    (``START_FAILED``) and announced it. A keyed retry then reopened the job and, that
+    execution still open in its Finish Job, recorded it (StartExecution answers Success while
+    a name is open); it then ended through its last state (``SUCCEEDED``). Before: the job
+    stayed running for good, run by no execution, the reaper's DescribeExecution reading an
+    end that closes nothing. Now the reaper's pass closes it failed, saying why."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, orchestrator, spec = lost_start(first)
+    service.finish(FinishRequest(job_id=job_id, error={"Error": "States.TaskFailed", "Cause": "throttled"}))
+    assert service.store.get_job(job_id).completion_published  # the failed start, announced
+    job = submit_keyed(service, spec, None, "k")  # the retry
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
+    orchestrator.running.discard(first)
+    orchestrator.closed.add(first)
+    orchestrator.executions[f"exec-{first}"] = ExecutionStatusChange(
+        executionArn=f"exec-{first}",
+        stateMachineArn="sm",
+        name=first,
+        status="SUCCEEDED",
+        input=json.dumps({"job_id": job_id}),
+    )
+    counts = service.reap(grace_seconds=-1.0)  # past the grace
+    assert counts.get("executions_ended") == 1, counts
+    closed = service.store.get_job(job_id)
+    assert closed.status is JobStatus.FAILED and closed.completion_published
+    assert (closed.error or "").startswith("ExecutionEnded: ") and "none runs the job" in (closed.error or "")
+    assert submit_keyed(service, spec, None, "k").status is JobStatus.FAILED  # a further retry: over

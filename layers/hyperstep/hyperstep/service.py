@@ -1233,17 +1233,30 @@ class TuningService:
         (an execution aborted while the job was stopping ends it stopped), and publish the
         completion event. Returns Finish's summary; None, changing nothing, when the
         execution is not the job's current one (an earlier one: a job handed over or
-        restarted runs on in another), the job is gone, or it was closed already."""
-        if change.status not in ENDED_OUTSIDE or change.job_id is None:
+        restarted runs on in another), the job is gone, or it was closed already.
+
+        An execution that ended through Finish Job (``SUCCEEDED``, seen by the reaper's
+        DescribeExecution only) with its job unfinished ran its Finish before the job was
+        reopened, and was recorded as the job's while still open (StartExecution answers
+        Success for an open name): a keyed retry or a tick reopening the failed start that
+        execution's Finish had just announced. No execution runs the job: it is closed
+        failed, saying so (stopped, if a stop landed)."""
+        if change.status not in (*ENDED_OUTSIDE, "SUCCEEDED") or change.job_id is None:
             return None
         try:
             job = self.store.get_job(change.job_id)
         except NotFoundError:
             return None
-        if job.execution_id != change.execution_arn or (job.status.finished and job.completion_published):
+        if job.execution_id != change.execution_arn:
             return None
-        stopping = job.status is JobStatus.STOPPING and change.status == "ABORTED"
-        return self.finish(FinishRequest(job_id=job.id, error=None if stopping else change.failure()))
+        if job.status.finished and (job.completion_published or change.status == "SUCCEEDED"):
+            return None  # closed and announced, or closed by that execution's own Finish Job
+        stopping = job.status is JobStatus.STOPPING and change.status in ("ABORTED", "SUCCEEDED")
+        error = change.failure()
+        if change.status == "SUCCEEDED":
+            cause = f"the job's execution {change.name} had run its Finish Job when it was recorded: none runs the job"
+            error = {"Error": "ExecutionEnded", "Cause": cause}
+        return self.finish(FinishRequest(job_id=job.id, error=None if stopping else error))
 
     # outside the loop
 
