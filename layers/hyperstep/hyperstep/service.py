@@ -258,14 +258,22 @@ class TuningService:
         and announces its real end, one event for the job instead of "failed" then its end;
         if none does, the reaper's pass announces the failure once the grace is over
         (``announce_lost``). A job whose failure was announced and that is taken back or
-        reopened later (a keyed retry, a tick) announces its next end too."""
+        reopened later (a keyed retry, a tick) announces its next end too.
+
+        The failure is written only over the job as read before the start (``as_read``): an
+        execution recorded meanwhile (another delivery of the same tick, starting the same
+        name, recorded it) runs the job, and a failed write over it would leave its Suggest
+        a job closed under it (announced failed, run by none)."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
+        read = self.store.get_job(job_id)
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
             failed = clipped(f"{START_FAILED}: {exc}")
             try:
-                job = self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+                job = self.store.set_job_status(
+                    job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed, as_read=read
+                )
             except ConflictError:
                 if self.store.get_job(job_id).status is JobStatus.STOPPING:
                     self._announced(lambda: self.finish(FinishRequest(job_id=job_id)), job_id)
@@ -1509,7 +1517,7 @@ class TuningService:
         raised and the failed write after it failed too: DynamoDB throttled or down), as that
         write would have (``START_FAILED``), and say so (``unstarted_failed``); None when a
         write landed since the read (its start recorded its execution, a stop, a reopening):
-        the write holds only over the job as read (``unstarted_as``), so of it and a start's
+        the write holds only over the job as read (``as_read``), so of it and a start's
         record landing at once exactly one wins, and a job whose execution was recorded is
         never failed under it (its Suggest would find it closed and end it, one event, then
         a second at its real end). Its event is the reaper's to publish once the publish
@@ -1520,7 +1528,7 @@ class TuningService:
         failed = f"{START_FAILED}: no execution recorded {grace:.0f} s after the job was started"
         try:
             self.store.set_job_status(
-                job.id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed, unstarted_as=job
+                job.id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed, as_read=job
             )
         except ConflictError:
             return None

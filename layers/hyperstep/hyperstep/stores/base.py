@@ -115,7 +115,7 @@ class TrialStore(ABC):
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
         reopen: bool = False,
-        unstarted_as: Job | None = None,
+        as_read: Job | None = None,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status; clearing
         ``ended_at`` and ``error`` for an unfinished one: a job reopened after a failed start
@@ -130,9 +130,9 @@ class TrialStore(ABC):
         retry or a tick carrying on a failed start), so the ``stop_reason`` and
         ``stop_detail`` of that end go too, unless given, and ``reopened_at`` is stamped; a
         rule that lets running trials drain is recorded by a move to running without it, and
-        kept. ``unstarted_as``: the job as the caller read it with no execution recorded; the
-        write lands only if it still has none and has not been reopened since
-        (``reopened_at`` unchanged), else ``ConflictError``, as for a status unexpected.
+        kept. ``as_read``: the job as the caller read it; the write lands only if its recorded
+        execution and its ``reopened_at`` are still as read (none recorded since, not reopened
+        since), else ``ConflictError``, as for a status unexpected.
         Returns the updated job.
         """
 

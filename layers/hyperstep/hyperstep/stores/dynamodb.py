@@ -386,7 +386,7 @@ class DynamoDBStore(TrialStore):
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
         reopen: bool = False,
-        unstarted_as: Job | None = None,
+        as_read: Job | None = None,
     ) -> Job:
         allowed = None if expected is None else sorted({e.value for e in expected})
         if allowed == []:
@@ -394,7 +394,7 @@ class DynamoDBStore(TrialStore):
         reason = None if stop_reason is None else stop_reason.value
         extra = {"error": error, "execution_id": execution_id, "stop_reason": reason, "stop_detail": stop_detail}
         now, expires = self.clock(), self._expires()
-        update = items.status_update(job_id, status, allowed, extra, expires, now, reopen, unstarted_as)
+        update = items.status_update(job_id, status, allowed, extra, expires, now, reopen, as_read)
         table, mark = {"TableName": self.table_name}, items.unfinished_key(job_id)
         unpublished = items.unpublished_key(job_id)
         if items.same_end(status, allowed):
@@ -405,7 +405,7 @@ class DynamoDBStore(TrialStore):
             markers = [{"Put": {**table, "Item": mark}}, {"Delete": {**table, "Key": unpublished}}]
         if not self._job_transaction(job_id, [{"Update": {**table, **update}}, *markers], "status not set"):
             now = self.get_job(job_id)  # NotFoundError when the job is absent
-            if unstarted_as is not None and (allowed is None or now.status.value in allowed):
+            if as_read is not None and (allowed is None or now.status.value in allowed):
                 raise ConflictError(f"job {job_id!r} has an execution recorded or was reopened since it was read")
             raise ConflictError(f"job {job_id!r} is {now.status.value}, not {'/'.join(allowed or [])}")
         return self.get_job(job_id)

@@ -570,13 +570,13 @@ def status_update(
     expires: int | None,
     now: float,
     reopen: bool = False,
-    unstarted_as: Job | None = None,
+    as_read: Job | None = None,
 ) -> dict[str, Any]:
     """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it, with the
     error of an earlier end; with ``reopen``, its stop reason and detail too, unless given,
     and stamping ``reopened_at``), clearing the completion mark unless it is a finished
-    job's own status (``same_end``), from ``expected`` only, and with ``unstarted_as`` only
-    while no execution is recorded and ``reopened_at`` is as read."""
+    job's own status (``same_end``), from ``expected`` only, and with ``as_read`` only while
+    the recorded execution and ``reopened_at`` are as read."""
     ttl, values = stamp(expires)
     values[":status"] = s(status.value)
     clauses = ["#status = :status", ttl]
@@ -592,13 +592,13 @@ def status_update(
     if expected is not None:
         values.update({f":e{i}": s(v) for i, v in enumerate(expected)})
         condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
-    if unstarted_as is not None:
-        condition += " AND attribute_not_exists(execution_id) AND "
-        if unstarted_as.reopened_at is None:
-            condition += "attribute_not_exists(reopened_at)"
-        else:
-            condition += "reopened_at = :read_reopened"
-            values[":read_reopened"] = n(unstarted_as.reopened_at)
+    if as_read is not None:
+        for name, value in (("execution_id", as_read.execution_id), ("reopened_at", as_read.reopened_at)):
+            if value is None:
+                condition += f" AND attribute_not_exists({name})"
+            else:
+                condition += f" AND {name} = :read_{name}"
+                values[f":read_{name}"] = s(value) if isinstance(value, str) else n(value)
     if reopen:
         clauses.append("reopened_at = :reopened")
         values[":reopened"] = n(now)
