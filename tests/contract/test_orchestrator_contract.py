@@ -26,12 +26,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.stub import Stubber
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -236,3 +238,51 @@ def test_a_start_is_known_to_have_started_nothing_only_when_refused(monkeypatch:
         server = ClientError({"Error": {"Code": "InternalFailure", "Message": "x"}}, "StartExecution")
         assert not orchestrator.started_nothing(server)
         assert not orchestrator.started_nothing(ReadTimeoutError(endpoint_url="https://states"))
+
+
+def answering_already_exists(described: dict[str, Any] | str) -> tuple[StepFunctionsOrchestrator, str]:
+    """The Step Functions adapter on a real client (botocore's Stubber) whose StartExecution
+    answers ``ExecutionAlreadyExists`` and whose DescribeExecution of that name then answers
+    ``described`` (a response's fields, or an error code); the adapter and the name's ARN."""
+    client = boto3.client("stepfunctions", region_name=REGION)
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:hyperstep-tuning"
+    arn = execution_arn(machine, "job-1-abc")
+    stubber = Stubber(client)
+    stubber.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists", http_status_code=400)
+    if isinstance(described, str):
+        stubber.add_client_error("describe_execution", service_error_code=described, http_status_code=400)
+    else:
+        started = {"executionArn": arn, "stateMachineArn": machine, "startDate": datetime.now(UTC)}
+        stubber.add_response("describe_execution", {**started, **described}, {"executionArn": arn})
+    stubber.activate()
+    return StepFunctionsOrchestrator(client, machine), arn
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "PENDING_REDRIVE"])
+def test_a_redriven_execution_of_that_name_is_returned_as_running(status: str) -> None:
+    """``RedriveExecution`` reopens a closed execution under its same ARN ("Redriving
+    executions", Developer Guide); StartExecution's reference says Success for the same name
+    and input while "the original execution is open", ExecutionAlreadyExists once "closed",
+    and nothing of a redriven one. Answered ExecutionAlreadyExists, the adapter asks
+    DescribeExecution: open again, it is the running execution (before: ``ExecutionClosedError``,
+    and Suggest closed the job its own redriven execution runs, or a start began a second
+    loop under the seed's next name)."""
+    orchestrator, arn = answering_already_exists({"status": status, "redriveCount": 1})
+    assert orchestrator.start_execution("job-1", "job-1-abc") == arn
+
+
+@pytest.mark.parametrize("described", [{"status": "FAILED", "redriveCount": 1}, "ExecutionDoesNotExist"])
+def test_a_name_answered_already_exists_and_not_open_is_closed(described: dict[str, Any] | str) -> None:
+    orchestrator, arn = answering_already_exists(described)
+    with pytest.raises(ExecutionClosedError) as closed:
+        orchestrator.start_execution("job-1", "job-1-abc")
+    assert closed.value.execution_id == arn
+
+
+def test_a_name_answered_already_exists_whose_describe_fails_leaves_unknown_what_runs() -> None:
+    """Throttled (a refusal for StartExecution itself): an execution holds the name, and the
+    failed start must not be announced as one that started nothing."""
+    orchestrator, _ = answering_already_exists("ThrottlingException")
+    with pytest.raises(ClientError) as throttled:
+        orchestrator.start_execution("job-1", "job-1-abc")
+    assert not orchestrator.started_nothing(throttled.value)

@@ -190,6 +190,42 @@ def test_a_reopened_job_drops_its_last_end_s_stop_reason_a_draining_one_is_kept(
     assert (given.stop_reason, store.get_job(job.id).stop_reason) == (StopReason.MAX_TRIALS, StopReason.MAX_TRIALS)
 
 
+def test_a_reopening_is_stamped_and_a_write_over_a_job_as_read_holds_only_while_it_is(
+    store: TrialStore, make_job: MakeJob, clock: Clock
+) -> None:
+    """``reopen`` stamps ``reopened_at`` (a start's grace counts from it); ``as_read``
+    (the reaper failing a job whose start recorded no execution, a failed start) lands only
+    while the job's recorded execution is the one read (none, or an earlier run's) and it
+    was not reopened since: a record or a reopening that lands first refuses it."""
+    job = make_job()
+    read = store.get_job(job.id)
+    recorded = store.set_job_status(job.id, JobStatus.RUNNING, expected=[JobStatus.RUNNING], execution_id="exec-1")
+    with pytest.raises(ConflictError):
+        store.set_job_status(job.id, JobStatus.FAILED, expected=[JobStatus.RUNNING], as_read=read)
+    assert store.get_job(job.id) == recorded and recorded.reopened_at is None
+
+    job = make_job()
+    read = store.get_job(job.id)
+    store.set_job_status(job.id, JobStatus.FAILED, error="start failed")
+    clock.now += 10
+    reopened = store.set_job_status(job.id, JobStatus.RUNNING, expected=[JobStatus.FAILED], reopen=True)
+    assert reopened.reopened_at == clock.now and reopened.opened_at == clock.now
+    assert store.get_job(job.id) == reopened
+    with pytest.raises(ConflictError):  # read before the reopening
+        store.set_job_status(job.id, JobStatus.FAILED, expected=[JobStatus.RUNNING], as_read=read)
+    assert store.get_job(job.id) == reopened
+    failed = store.set_job_status(job.id, JobStatus.FAILED, expected=[JobStatus.RUNNING], as_read=reopened)
+    assert failed.status is JobStatus.FAILED and failed.reopened_at == reopened.reopened_at
+
+    earlier_run = store.set_job_status(job.id, JobStatus.RUNNING, execution_id="exec-old", reopen=True)
+    store.set_job_status(job.id, JobStatus.RUNNING, expected=[JobStatus.RUNNING], execution_id="exec-new")
+    with pytest.raises(ConflictError):  # read with the earlier run's execution
+        store.set_job_status(job.id, JobStatus.FAILED, expected=[JobStatus.RUNNING], as_read=earlier_run)
+    assert store.get_job(job.id).status is JobStatus.RUNNING
+    current = store.get_job(job.id)
+    assert store.set_job_status(job.id, JobStatus.FAILED, as_read=current).status is JobStatus.FAILED
+
+
 def test_set_job_status_from_an_unexpected_status_conflicts(store: TrialStore, make_job: MakeJob) -> None:
     job = make_job()
     stopped = store.set_job_status(job.id, JobStatus.STOPPED)

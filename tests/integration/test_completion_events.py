@@ -27,13 +27,15 @@ import hyperstep
 from hyperstep.aws import EventBridgePublisher, StepFunctionsOrchestrator
 from hyperstep.errors import ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
-from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest
+from hyperstep.keyed_submit import keyed_job_id, submit_keyed
+from hyperstep.messages import FinishRequest, LaunchRequest, Plan, SuggestRequest
 from hyperstep.models import JobStatus
 from hyperstep.ports import NullPublisher
 from hyperstep.service import PUBLISH_GRACE_SECONDS, START_FAILED, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from tests.conftest import Clock, spec_document
+from tests.contract.test_orchestrator_contract import answering_already_exists
 from tests.integration.moto_stores import store_under_moto
 from tests.unit.test_service import FakeBackend, FakeOrchestrator
 
@@ -510,6 +512,22 @@ def test_a_closed_execution_whose_record_was_lost_closes_its_job_at_its_suggest(
     assert bus.completions() == [("job", "failed")]
 
 
+def test_a_redriven_execution_whose_record_was_lost_records_itself_and_runs_the_job(store: TrialStore) -> None:
+    """Its start's record lost, the execution failed before its first Suggest and was redriven
+    (``RedriveExecution``: the same ARN, running again); asked its own name, StartExecution
+    may answer ExecutionAlreadyExists (its reference does not say, for a redriven one), and
+    DescribeExecution says RUNNING. Before: taken for closed, its Suggest closed the job it
+    runs ("closed before it was recorded", announced failed). Now it records itself."""
+    bus = Bus()
+    orchestrator, arn = answering_already_exists({"status": "RUNNING", "redriveCount": 1})
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1-abc"))
+    assert not plan.done and plan.trial_ids
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id == arn and bus.completions() == []
+
+
 class ReapedDuringStart(FakeOrchestrator):
     """StartExecution under way while a reaper pass runs (``during``), then answering."""
 
@@ -542,16 +560,23 @@ def test_a_start_under_way_when_the_reaper_fails_its_job_takes_the_job_back(stor
     assert store.get_job("job").status is JobStatus.RUNNING and bus.completions() == []
 
 
-def test_a_start_recorded_between_the_reapers_read_and_its_write_keeps_its_job_running(store: TrialStore) -> None:
-    """The reaper reads the job running with no execution; its start's record lands (running,
-    its execution recorded); then the reaper's failed write lands over it (conditioned on the
-    status only). Without undoing it, the job stays failed with its execution recorded: no
-    Suggest of that execution would take it back, and it would close the job at once."""
+def created_past_the_grace(store: TrialStore) -> tuple[Bus, Clock, TuningService]:
+    """The bus, the clock and a service whose job ``job`` was created 600 s ago, with no
+    execution recorded."""
     bus, clock = Bus(), Clock()
     store.clock = clock
     service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator(), bus.publisher, clock=clock)
     service.create_job(parse_spec(spec_document()), job_id="job")
     clock.now += 600
+    return bus, clock, service
+
+
+def test_a_start_recorded_between_the_reapers_read_and_its_write_keeps_its_job_running(store: TrialStore) -> None:
+    """The reaper reads the job running with no execution; its start's record lands (running,
+    its execution recorded) before the reaper's failed write, which then changes nothing. Had
+    it landed (conditioned on the status only), the job would stay failed with its execution
+    recorded: no Suggest of that execution would take it back, and it would close the job."""
+    bus, clock, service = created_past_the_grace(store)
     write = store.set_job_status
 
     def recorded_meanwhile(job_id: str, status: JobStatus, **fields: Any) -> Any:
@@ -567,6 +592,89 @@ def test_a_start_recorded_between_the_reapers_read_and_its_write_keeps_its_job_r
     clock.now += 2 * PUBLISH_GRACE_SECONDS
     service.reap(grace_seconds=300)
     assert bus.completions() == []
+
+
+def test_a_start_recorded_as_the_reaper_writes_leaves_the_job_one_event(store: TrialStore) -> None:
+    """The reaper reads the job running with no execution; its start's record lands; the
+    reaper's failed write comes next, and the execution's Suggest runs before the reaper goes
+    on. Before: that write, conditioned on the status only, landed over the record, and the
+    Suggest found the job failed: a done plan, whose Finish Job announced "failed"; the
+    reaper then undid its write (running again, its execution recorded), and the job's real
+    end announced a second time. Now the write holds only over the job as the reaper read
+    it (no execution recorded, not reopened since): refused, it changes nothing."""
+    bus, _, service = created_past_the_grace(store)
+    write = store.set_job_status
+    plans: list[Plan] = []
+
+    def interleaved(job_id: str, status: JobStatus, **fields: Any) -> Any:
+        if status is not JobStatus.FAILED or plans:
+            return write(job_id, status, **fields)
+        write(job_id, JobStatus.RUNNING, expected=(JobStatus.RUNNING,), execution_id="exec-job-1")  # the record
+        try:
+            return write(job_id, status, **fields)  # the reaper's
+        finally:  # the execution's first Suggest, and its Finish Job if it says done
+            plans.append(service.suggest(SuggestRequest(job_id="job", execution="job-1")))
+            if plans[-1].done:
+                service.finish(FinishRequest(job_id="job"))
+
+    store.set_job_status = interleaved  # type: ignore[method-assign]
+    assert "unstarted_failed" not in service.reap(grace_seconds=300)
+    store.set_job_status = write  # type: ignore[method-assign]
+    assert not plans[0].done and plans[0].trial_ids  # it runs the job
+    assert bus.completions() == []
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id == "exec-job-1" and job.error is None
+    service.finish(FinishRequest(job_id="job"))
+    assert bus.completions() == [("job", "completed")]
+
+
+class RetriedLate(FakeOrchestrator):
+    """StartExecution refused at first (``ExecutionLimitExceeded``: the job failed, announced);
+    a later try runs a reaper pass (``during``) while it is under way, then answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: Any = None
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        if not self.started:
+            self.started.append(name)
+            raise RuntimeError("ExecutionLimitExceeded")
+        self.during()
+        return super().start_execution(job_id, name)
+
+
+def test_a_job_reopened_long_after_its_creation_counts_the_grace_from_its_reopening(store: TrialStore) -> None:
+    """A keyed submit whose start failed, retried an hour later (``keyed_submit``: the job
+    reopened, ``recurring.carry_on``), with a reaper pass while the retry's StartExecution is
+    on its way. Before: the grace counted from the job's creation, and the pass failed the
+    job at once as one whose start began none (the start's record then took it back). Now it
+    counts from the reopening: a job reopened with no execution recorded a grace later (its
+    start's record lost) is failed then, not before."""
+    bus, clock, orchestrator = Bus(), Clock(), RetriedLate()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
+    spec = parse_spec(spec_document())
+    with pytest.raises(RuntimeError):
+        submit_keyed(service, spec, None, "k")
+    job_id = keyed_job_id("tiny", None, "k")
+    assert bus.completions() == [(job_id, "failed")]
+    clock.now += 3600
+    passes: list[dict[str, int]] = []
+    orchestrator.during = lambda: passes.append(service.reap(grace_seconds=300))
+    job = submit_keyed(service, spec, None, "k")
+    assert "unstarted_failed" not in passes[0]
+    assert job.status is JobStatus.RUNNING and job.execution_id and job.reopened_at == clock.now
+
+    service.create_job(spec, job_id="lost")
+    store.set_job_status("lost", JobStatus.FAILED, error=f"{START_FAILED}: throttled")
+    clock.now += 3600
+    store.set_job_status("lost", JobStatus.RUNNING, expected=(JobStatus.FAILED,), reopen=True)  # its record lost
+    clock.now += 300
+    assert "unstarted_failed" not in service.reap(grace_seconds=300)
+    clock.now += 1
+    assert service.reap(grace_seconds=300)["unstarted_failed"] == 1
+    assert store.get_job("lost").status is JobStatus.FAILED
 
 
 def test_a_study_driven_by_ask_tell_on_the_same_table_is_left_running_by_the_reaper(store: TrialStore) -> None:

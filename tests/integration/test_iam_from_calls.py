@@ -54,7 +54,9 @@ The scenarios, in one moto deployment:
 - a job left stopping with no execution (its start and the close it ran both failed): the
   reaper's pass closes it stopped and publishes its end;
 - a job left running with no execution (its start and the failed write after it both
-  failed): the reaper's pass fails it.
+  failed): the reaper's pass fails it;
+- a keyed submit, a tick and an execution recording itself whose names StartExecution answers
+  ``ExecutionAlreadyExists``: each asks ``DescribeExecution`` whether it runs again (redriven).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +79,7 @@ from moto.batch.models import JobStatus as BatchStatus
 from moto.batch.models import batch_backends
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists as AlreadyExists
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -469,6 +473,46 @@ def execution_closed_while_taking_its_job_back(stack: MotoStack) -> None:
     assert closed.status is JobStatus.FAILED and closed.completion_published, closed
 
 
+@contextmanager
+def first_names_taken(prefix: str) -> Iterator[None]:
+    """StartExecution answers ``ExecutionAlreadyExists`` to the first name asked of each job
+    whose name starts with ``prefix`` (as for its closed execution, or maybe a redriven one):
+    the adapter then asks DescribeExecution whether it runs (moto: no such execution, closed)."""
+    backend = type(stepfunctions_parser_backends[ACCOUNT][REGION])
+    start, taken = backend.start_execution, set()
+
+    def answer(self: Any, state_machine_arn: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        job = name.rsplit("-", 1)[0]
+        if name.startswith(prefix) and job not in taken:
+            taken.add(job)
+            raise AlreadyExists(f"Execution Already Exists: '{name}'")
+        return start(self, state_machine_arn, name, *args, **kwargs)
+
+    with mock.patch.object(backend, "start_execution", answer):
+        yield
+
+
+def execution_names_answered_already_exists(stack: MotoStack) -> None:
+    """A keyed submit (the API), a tick (the start function) and an execution recording itself
+    (Suggest, its start's record lost) each have their name answered ExecutionAlreadyExists:
+    each asks DescribeExecution. The two starts go on to the key's or tick's next name; the
+    execution, closed, closes its job (``PutEvents``)."""
+    with first_names_taken("iam-taken"):
+        status, accepted = api(stack, "POST", "/jobs", spec("sagemaker", "iam-taken-keyed"), key="iam-taken-1")
+        assert status == 202, accepted
+        stop_through_the_api(stack, accepted["job_id"], "sagemaker")
+        status, created = api(stack, "POST", "/jobs", spec("sagemaker", "iam-taken-tick", schedule="rate(1 day)"))
+        assert status == 201, created
+        group = DEPLOYED.physical_name("ScheduleGroup", transformed())
+        stored = stack.session.client("scheduler").get_schedule(Name=created["schedule_name"], GroupName=group)
+        stop_through_the_api(stack, stack.invoke("start", delivered(stored["Target"]["Input"]))["job_id"], "sagemaker")
+        assert api(stack, "DELETE", "/schedules/iam-taken-tick")[0] == 200
+        job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-taken-record")))
+        assert stack.invoke("suggest", {"job_id": job.id, "execution": "iam-taken-record-1"})["done"] is True
+    closed = stack.service.store.get_job(job.id)
+    assert closed.status is JobStatus.FAILED and closed.completion_published, closed
+
+
 def batch_job_stopped(stack: MotoStack) -> None:
     status, accepted = api(stack, "POST", "/jobs", spec("batch", "iam-batch-stop"))
     assert status == 202, accepted
@@ -770,6 +814,7 @@ SCENARIOS = (
     unstarted_job_stopped_through_the_api,
     recurring_job_stopped_as_it_starts,
     execution_closed_while_taking_its_job_back,
+    execution_names_answered_already_exists,
     budget_changed_through_the_api,
     stopped_while_a_round_parks,
     batch_job_stopped,
@@ -879,6 +924,9 @@ NEEDED = {
     ("start", "states:StartExecution"),
     ("start", "dynamodb:DeleteItem"),  # a job whose execution did not start, marked failed
     ("suggest", "states:StartExecution"),
+    ("api", "states:DescribeExecution"),  # a name answered ExecutionAlreadyExists: redriven, or closed?
+    ("start", "states:DescribeExecution"),
+    ("suggest", "states:DescribeExecution"),
     ("suggest", "dynamodb:Query"),
     ("suggest", "dynamodb:ConditionCheckItem"),  # a trial's start checks its job's marker (TransactWriteItems)
     ("suggest", "sagemaker:CreateTrainingJob"),

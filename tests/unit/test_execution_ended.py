@@ -84,10 +84,25 @@ def test_the_same_event_again_changes_nothing(parts: Parts) -> None:
     assert parts.service.store.get_job("job") == before and len(parts.published.events) == 1
 
 
-@pytest.mark.parametrize("status", ["SUCCEEDED", "RUNNING"])
-def test_an_execution_that_did_not_end_outside_finish_changes_nothing(parts: Parts, status: str) -> None:
-    assert handle_finish(parts.service, status_change("job", parts.execution, status)) == {"closed": False}
+def test_an_execution_still_running_changes_nothing(parts: Parts) -> None:
+    assert handle_finish(parts.service, status_change("job", parts.execution, "RUNNING")) == {"closed": False}
     assert parts.service.store.get_job("job").status is JobStatus.RUNNING
+
+
+def test_an_execution_that_ended_through_finish_job_changes_nothing_it_closed(parts: Parts) -> None:
+    """Its Finish Job closed the job (its publish may still be under way: not announced again)."""
+    parts.service.store.set_job_status("job", JobStatus.COMPLETED)
+    assert handle_finish(parts.service, status_change("job", parts.execution, "SUCCEEDED")) == {"closed": False}
+    assert parts.published.events == []
+
+
+def test_an_execution_that_ended_through_finish_job_with_its_job_running_closes_it(parts: Parts) -> None:
+    """Its Finish Job ran before the job was reopened and it was recorded (a keyed retry's
+    StartExecution of its open name): nothing runs the job (the reaper's DescribeExecution
+    reads this; the event rule forwards no SUCCEEDED)."""
+    handle_finish(parts.service, status_change("job", parts.execution, "SUCCEEDED"))
+    job = parts.service.store.get_job("job")
+    assert job.status is JobStatus.FAILED and (job.error or "").startswith("ExecutionEnded: ")
 
 
 def test_an_earlier_execution_of_the_job_changes_nothing(parts: Parts) -> None:

@@ -23,7 +23,7 @@ from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.keyed_submit import keyed_job_id, submit_keyed
 from hyperstep.messages import FinishRequest, Plan, SuggestRequest
 from hyperstep.models import Job, JobStatus, StopReason
-from hyperstep.recurring import carry_on
+from hyperstep.recurring import TICK_SEED, carry_on
 from hyperstep.service import START_FAILED, TuningService, execution_name
 from hyperstep.spec import JobSpec, parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -435,3 +435,76 @@ def test_a_take_back_whose_recheck_loses_its_answer_keeps_the_job_to_the_suggest
     assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}" and not job.completion_published
     plan = suggest(service, first)  # Step Functions retries the Task
     assert not plan.done and plan.trial_ids and orchestrator.running == {first}
+
+
+def test_a_retry_recording_an_execution_on_its_way_out_leaves_the_job_closed_not_running() -> None:
+    """The execution whose start lost its answer failed at its first Suggest for good (Step
+    Functions' Catch: Finish Job with the error); its Finish read the job failed
+    (``START_FAILED``) and announced it. A keyed retry then reopened the job and, that
+    execution still open in its Finish Job, recorded it (StartExecution answers Success while
+    a name is open); it then ended through its last state (``SUCCEEDED``). Before: the job
+    stayed running for good, run by no execution, the reaper's DescribeExecution reading an
+    end that closes nothing. Now the reaper's pass closes it failed, saying why."""
+    job_id = keyed_job_id("tiny", None, "k")
+    first = execution_name(job_id, "k")
+    service, orchestrator, spec = lost_start(first)
+    service.finish(FinishRequest(job_id=job_id, error={"Error": "States.TaskFailed", "Cause": "throttled"}))
+    assert service.store.get_job(job_id).completion_published  # the failed start, announced
+    job = submit_keyed(service, spec, None, "k")  # the retry
+    assert job.status is JobStatus.RUNNING and job.execution_id == f"exec-{first}"
+    orchestrator.running.discard(first)
+    orchestrator.closed.add(first)
+    orchestrator.executions[f"exec-{first}"] = ExecutionStatusChange(
+        executionArn=f"exec-{first}",
+        stateMachineArn="sm",
+        name=first,
+        status="SUCCEEDED",
+        input=json.dumps({"job_id": job_id}),
+    )
+    counts = service.reap(grace_seconds=-1.0)  # past the grace
+    assert counts.get("executions_ended") == 1, counts
+    closed = service.store.get_job(job_id)
+    assert closed.status is JobStatus.FAILED and closed.completion_published
+    assert (closed.error or "").startswith("ExecutionEnded: ") and "none runs the job" in (closed.error or "")
+    assert submit_keyed(service, spec, None, "k").status is JobStatus.FAILED  # a further retry: over
+
+
+class RecordedDuringStart(StepFunctions):
+    """A start whose StartExecution runs ``during`` (another start's record landing), then
+    raises, its answer lost (the execution it asked for runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(set())
+        self.during: Callable[[str], object] | None = None
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        if self.during is not None:
+            during, self.during = self.during, None
+            during(arn)
+            raise TimeoutError("StartExecution: read timeout (the execution runs)")
+        return arn
+
+
+def test_a_start_timing_out_after_another_recorded_the_execution_leaves_the_job_run_by_it() -> None:
+    """Two deliveries of a tick: the first created the job and its StartExecution is on its
+    way; the second carries the job on under the same name (the same execution), and its call
+    times out while the first's answer records that execution. Before: the second's failed
+    write, conditioned on the status only, landed over the record: the job failed with its
+    execution recorded, whose Suggest found it closed and ended it, run by none. Now the write
+    holds only over the job as read before the start: refused, the job runs."""
+    orchestrator = RecordedDuringStart()
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    job = service.create_job(parse_spec(spec_document()), job_id="job")
+    name = execution_name("job", TICK_SEED)
+
+    def recorded(arn: str) -> None:  # the first delivery's answer
+        service.store.set_job_status("job", JobStatus.RUNNING, expected=(JobStatus.RUNNING,), execution_id=arn)
+
+    orchestrator.during = recorded
+    with pytest.raises(TimeoutError):
+        carry_on(service, job, None)
+    stored = service.store.get_job("job")
+    assert stored.status is JobStatus.RUNNING and stored.execution_id == f"exec-{name}"
+    plan = service.suggest(SuggestRequest(job_id="job", execution=name))
+    assert not plan.done and plan.trial_ids

@@ -53,19 +53,22 @@ TABLE = [
 WAKE = ["states:SendTaskSuccess"]
 STOP = ["sagemaker:StopTrainingJob", "batch:TerminateJob"]
 SCHEDULES = ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "scheduler:ListSchedules"]
+START = ["states:StartExecution", "states:DescribeExecution"]
+"""A start, and whether the execution a name answered ExecutionAlreadyExists for runs again
+(redriven: ``StepFunctionsOrchestrator._redriven``)."""
 EXPECTED_ACTIONS = {
     # PutEvents: the completion of a job it closes (a start that failed, before or after a stop
     # landed; a stop of one whose start failed).
-    "ApiFunction": {*TABLE, *WAKE, *STOP, "states:StartExecution", "iam:PassRole", *SCHEDULES, "events:PutEvents"},
+    "ApiFunction": {*TABLE, *WAKE, *STOP, *START, "iam:PassRole", *SCHEDULES, "events:PutEvents"},
     # A tick reads its spec and earlier runs, creates the job, starts it or marks it failed
     # (which deletes its unfinished marker, and publishes its end), or, stopped meanwhile, stopped.
-    "StartFunction": {*TABLE, "states:StartExecution", "events:PutEvents"},
+    "StartFunction": {*TABLE, *START, "events:PutEvents"},
     "SuggestFunction": {  # it launches the trials it plans
         *TABLE,
         "dynamodb:ConditionCheckItem",  # a trial's start checks its job is unfinished (store.start_trial)
         *STOP,
         *WAKE,
-        "states:StartExecution",
+        *START,
         "sagemaker:CreateTrainingJob",
         "sagemaker:AddTags",
         "iam:PassRole",

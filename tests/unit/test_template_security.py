@@ -131,17 +131,19 @@ def test_finish_may_not_put_a_request_that_names_no_source_or_detail_type(functi
     assert not policy.allows(Request("events:PutEvents", bus, detail_type))
 
 
-def test_the_reaper_may_describe_this_stacks_executions_only() -> None:
+@pytest.mark.parametrize("function", ["ReaperFunction", "ApiFunction", "StartFunction", "SuggestFunction"])
+def test_a_function_may_describe_this_stacks_executions_only(function: str) -> None:
     """DescribeExecution's resource type is execution, ``arn:${Partition}:states:${Region}:
     ${Account}:execution:${StateMachineName}:${ExecutionId}`` (Service Authorization
     Reference, Step Functions): the grant names this stack's state machine, so the reaper
-    reads no other stack's executions (their input holds job ids)."""
+    and the functions that start executions read no other stack's executions (their input
+    holds job ids)."""
     from tests.integration.iam_policy import Policy, Request
 
     stack = Stack(parameters=BACKENDS)
     document = transformed()
     machine = stack.physical_name("TuningStateMachine", document)
-    policy = Policy(tuple(role_statements(stack, "ReaperFunction")))
+    policy = Policy(tuple(role_statements(stack, function)))
     executions = f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution"
     assert policy.allows(Request("states:DescribeExecution", f"{executions}:{machine}:job-1-abc", {}))
     assert not policy.allows(Request("states:DescribeExecution", f"{executions}:other-machine:job-1-abc", {}))

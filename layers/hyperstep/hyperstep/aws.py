@@ -70,14 +70,37 @@ class StepFunctionsOrchestrator(Orchestrator):
             )
         except self.client.exceptions.ExecutionAlreadyExists:
             # Names are unique per job and attempt: this is the execution an earlier try of
-            # the same call started, and it has already closed (a running one is returned).
-            raise ExecutionClosedError(execution_arn(self.state_machine_arn, name[:80])) from None
+            # the same call started, closed (a running one is returned), unless redriven.
+            return self._redriven(execution_arn(self.state_machine_arn, name[:80]))
         except ClientError as exc:
             self._attempts[exc] = tuple(codes)
             raise
         finally:
             self._answers.codes = None
         return response["executionArn"]
+
+    def _redriven(self, arn: str) -> str:
+        """The execution ``arn`` StartExecution answered ``ExecutionAlreadyExists`` for, if it
+        is open again (``RUNNING``, or ``PENDING_REDRIVE``: DescribeExecution's statuses in
+        Step Functions' service model), else ``ExecutionClosedError``. StartExecution answers
+        Success for the same name and input "when the original execution is open", and
+        ExecutionAlreadyExists "when the original execution is closed" (API reference); a
+        redriven execution keeps its ARN and runs again ("Redriving executions", Developer
+        Guide), and neither page says which answer it gets. Taken for closed, a redriven
+        execution would have its job closed (``TuningService._claimed``) or a second loop
+        started beside it (``_live_execution``'s next name). Not found, the name's answer
+        stands (closed); a failed describe leaves unknown whether anything runs under the
+        name (``started_nothing``: False)."""
+        try:
+            status = self.client.describe_execution(executionArn=arn)["status"]
+        except self.client.exceptions.ExecutionDoesNotExist:
+            raise ExecutionClosedError(arn) from None
+        except ClientError as exc:
+            self._attempts[exc] = (None,)
+            raise
+        if status in ("RUNNING", "PENDING_REDRIVE"):
+            return arn
+        raise ExecutionClosedError(arn)
 
     def started_nothing(self, error: Exception) -> bool:
         """Whether every attempt of the StartExecution call that raised ``error`` was answered

@@ -312,6 +312,10 @@ class Job(ReadBackKeepsKnownFields):
     created_at: float = Field(default_factory=time.time)
     """Epoch seconds; the service and the study stamp it with the store's clock."""
     ended_at: float | None = None
+    reopened_at: float | None = None
+    """When the job last became unfinished again after an end (``TrialStore.set_job_status``
+    with ``reopen``: a keyed retry or a tick carrying on a failed start, ``run --resume``),
+    on the store's clock; None if it never was."""
     trial_seq: int = 0
     budget_used: int = 0
     completed: int = 0
@@ -346,6 +350,12 @@ class Job(ReadBackKeepsKnownFields):
     an unfinished status clears it): a
     retried Finish does not publish it twice, and the reaper announces a finished job left
     without it (``TuningService.announce_lost``)."""
+
+    @property
+    def opened_at(self) -> float:
+        """When the job's current run began: its creation, or its last reopening. A start
+        under way counts its grace from it (``TuningService._close_if_ended``)."""
+        return self.created_at if self.reopened_at is None else self.reopened_at
 
     @property
     def strategy_seed(self) -> int | None:

@@ -22,8 +22,9 @@ class Orchestrator(ABC):
     def start_execution(self, job_id: str, name: str) -> str:
         """Start one execution for the job with input ``{"job_id": job_id}``; return its id.
         Started again under the name of one that runs, it returns that one (Step Functions:
-        the same name and input are idempotent); under the name of one that has closed, it
-        raises ``ExecutionClosedError`` with that one's id (its name is taken for 90 days)."""
+        the same name and input are idempotent), a redriven one running again too; under the
+        name of one that has closed, it raises ``ExecutionClosedError`` with that one's id
+        (its name is taken for 90 days)."""
 
     def started_nothing(self, error: Exception) -> bool:
         """Whether ``error``, raised by ``start_execution``, says that no execution started:

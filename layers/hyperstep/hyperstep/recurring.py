@@ -396,7 +396,7 @@ def carry_on(service: TuningService, job: Job, owner: str | None, seed: str = TI
         return job, False
     if job.status is JobStatus.FAILED:  # its start failed (ExecutionLimitExceeded, a throttle)
         try:
-            service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
+            service.store.set_job_status(job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), reopen=True)
         except ConflictError:  # the execution that start began took the job meanwhile (service._claimed)
             return service.store.get_job(job.id), False
     return service.start_execution(job.id, seed), True

@@ -258,14 +258,22 @@ class TuningService:
         and announces its real end, one event for the job instead of "failed" then its end;
         if none does, the reaper's pass announces the failure once the grace is over
         (``announce_lost``). A job whose failure was announced and that is taken back or
-        reopened later (a keyed retry, a tick) announces its next end too."""
+        reopened later (a keyed retry, a tick) announces its next end too.
+
+        The failure is written only over the job as read before the start (``as_read``): an
+        execution recorded meanwhile (another delivery of the same tick, starting the same
+        name, recorded it) runs the job, and a failed write over it would leave its Suggest
+        a job closed under it (announced failed, run by none)."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
+        read = self.store.get_job(job_id)
         try:
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
             failed = clipped(f"{START_FAILED}: {exc}")
             try:
-                job = self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+                job = self.store.set_job_status(
+                    job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed, as_read=read
+                )
             except ConflictError:
                 if self.store.get_job(job_id).status is JobStatus.STOPPING:
                     self._announced(lambda: self.finish(FinishRequest(job_id=job_id)), job_id)
@@ -364,7 +372,9 @@ class TuningService:
         the Task takes it back again. Its own name, running, cannot be refused (StartExecution:
         the same name and input while "the original execution is open" answer Success; "when
         the original execution is closed, the ExecutionAlreadyExists message is returned
-        regardless of input", Step Functions API reference): an ``ExecutionClosedError`` says
+        regardless of input", Step Functions API reference; a redriven execution, which the
+        reference does not cover, is asked DescribeExecution and answered as running once
+        it runs again: ``StepFunctionsOrchestrator``): an ``ExecutionClosedError`` says
         this execution has closed (stopped by its owner, timed out) with its Suggest still
         running, and the job is left failed, to a retry's next name.
 
@@ -1231,17 +1241,30 @@ class TuningService:
         (an execution aborted while the job was stopping ends it stopped), and publish the
         completion event. Returns Finish's summary; None, changing nothing, when the
         execution is not the job's current one (an earlier one: a job handed over or
-        restarted runs on in another), the job is gone, or it was closed already."""
-        if change.status not in ENDED_OUTSIDE or change.job_id is None:
+        restarted runs on in another), the job is gone, or it was closed already.
+
+        An execution that ended through Finish Job (``SUCCEEDED``, seen by the reaper's
+        DescribeExecution only) with its job unfinished ran its Finish before the job was
+        reopened, and was recorded as the job's while still open (StartExecution answers
+        Success for an open name): a keyed retry or a tick reopening the failed start that
+        execution's Finish had just announced. No execution runs the job: it is closed
+        failed, saying so (stopped, if a stop landed)."""
+        if change.status not in (*ENDED_OUTSIDE, "SUCCEEDED") or change.job_id is None:
             return None
         try:
             job = self.store.get_job(change.job_id)
         except NotFoundError:
             return None
-        if job.execution_id != change.execution_arn or (job.status.finished and job.completion_published):
+        if job.execution_id != change.execution_arn:
             return None
-        stopping = job.status is JobStatus.STOPPING and change.status == "ABORTED"
-        return self.finish(FinishRequest(job_id=job.id, error=None if stopping else change.failure()))
+        if job.status.finished and (job.completion_published or change.status == "SUCCEEDED"):
+            return None  # closed and announced, or closed by that execution's own Finish Job
+        stopping = job.status is JobStatus.STOPPING and change.status in ("ABORTED", "SUCCEEDED")
+        error = change.failure()
+        if change.status == "SUCCEEDED":
+            cause = f"the job's execution {change.name} had run its Finish Job when it was recorded: none runs the job"
+            error = {"Error": "ExecutionEnded", "Cause": cause}
+        return self.finish(FinishRequest(job_id=job.id, error=None if stopping else error))
 
     # outside the loop
 
@@ -1467,7 +1490,9 @@ class TuningService:
 
         Asked (one DescribeExecution) only of a job no round waits on (the reaper's wake found
         no parked token, or one nobody waits on), that is unfinished as read now, has an
-        execution recorded and is older than the grace: a live job's round waits at its Wait
+        execution recorded and began its run (``Job.opened_at``: created, or reopened by a
+        keyed retry, a tick or ``run --resume``, whose start is then under way) over the grace
+        ago: a live job's round waits at its Wait
         between results, so a pass asks only of the jobs caught mid-round and those whose
         execution is gone, at most once per job. Not of a job whose round an end the pass
         recorded woke (``_end``, ``woken``): its execution took the token, the pass's own
@@ -1475,11 +1500,11 @@ class TuningService:
         job = self.store.get_job(job_id)
         if self.orchestrator is None or job.status.finished:
             return None
-        if self.clock() - job.created_at <= grace:  # its first round (or its start) may still be under way
+        if self.clock() - job.opened_at <= grace:  # its first round (or its start) may still be under way
             return None
         if job.execution_id is None:
             if job.status is JobStatus.RUNNING:  # a study driven by ask/tell has none, ever
-                return None if job.spec.trial is None else self._fail_unstarted(job_id, grace)
+                return None if job.spec.trial is None else self._fail_unstarted(job, grace)
             self.finish(FinishRequest(job_id=job_id))
             return "unstarted_stopped"
         change = self.orchestrator.describe_execution(job.execution_id)
@@ -1487,23 +1512,25 @@ class TuningService:
             return None
         return "executions_ended"
 
-    def _fail_unstarted(self, job_id: str, grace: float) -> str | None:
-        """Fail a job left running with no execution recorded past the grace (its start
+    def _fail_unstarted(self, job: Job, grace: float) -> str | None:
+        """Fail a job read running with no execution recorded past the grace (its start
         raised and the failed write after it failed too: DynamoDB throttled or down), as that
         write would have (``START_FAILED``), and say so (``unstarted_failed``); None when a
-        write landed meanwhile (its start recorded its execution, a stop). Its event is the
-        reaper's to publish once the publish grace is over (``announce_lost``), as for a start
-        whose error left unknown whether an execution began: one that did takes the job back
-        at its next Suggest (``_claimed``), a start still under way when it records its
-        execution (``_record_execution``), and the job announces its real end instead."""
-        failed = f"{START_FAILED}: no execution recorded {grace:.0f} s after the job was created"
+        write landed since the read (its start recorded its execution, a stop, a reopening):
+        the write holds only over the job as read (``as_read``), so of it and a start's
+        record landing at once exactly one wins, and a job whose execution was recorded is
+        never failed under it (its Suggest would find it closed and end it, one event, then
+        a second at its real end). Its event is the reaper's to publish once the publish
+        grace is over (``announce_lost``), as for a start whose error left unknown whether an
+        execution began: one that did takes the job back at its next Suggest (``_claimed``),
+        a start still under way when it records its execution (``_record_execution``), and
+        the job announces its real end instead."""
+        failed = f"{START_FAILED}: no execution recorded {grace:.0f} s after the job was started"
         try:
-            job = self.store.set_job_status(job_id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed)
+            self.store.set_job_status(
+                job.id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=failed, as_read=job
+            )
         except ConflictError:
-            return None
-        if job.execution_id is not None:  # recorded between the read and this write: it runs the job
-            with contextlib.suppress(ConflictError):
-                self.store.set_job_status(job_id, JobStatus.RUNNING, expected=(JobStatus.FAILED,))
             return None
         return "unstarted_failed"
 

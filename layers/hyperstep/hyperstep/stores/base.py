@@ -115,6 +115,7 @@ class TrialStore(ABC):
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
         reopen: bool = False,
+        as_read: Job | None = None,
     ) -> Job:
         """Move the job to ``status`` (stamping ``ended_at`` for a finished status; clearing
         ``ended_at`` and ``error`` for an unfinished one: a job reopened after a failed start
@@ -125,9 +126,13 @@ class TrialStore(ABC):
 
         With ``expected``, only from one of those statuses, else ``ConflictError``.
         ``execution_id``, ``error``, ``stop_reason`` and ``stop_detail`` are stored when
-        given. ``reopen``: the job starts again after an end (``run --resume``), so the
-        ``stop_reason`` and ``stop_detail`` of that end go too, unless given; a rule that
-        lets running trials drain is recorded by a move to running without it, and kept.
+        given. ``reopen``: the job starts again after an end (``run --resume``, a keyed
+        retry or a tick carrying on a failed start), so the ``stop_reason`` and
+        ``stop_detail`` of that end go too, unless given, and ``reopened_at`` is stamped; a
+        rule that lets running trials drain is recorded by a move to running without it, and
+        kept. ``as_read``: the job as the caller read it; the write lands only if its recorded
+        execution and its ``reopened_at`` are still as read (none recorded since, not reopened
+        since), else ``ConflictError``, as for a status unexpected.
         Returns the updated job.
         """
 

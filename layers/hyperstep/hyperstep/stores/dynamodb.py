@@ -386,13 +386,15 @@ class DynamoDBStore(TrialStore):
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
         reopen: bool = False,
+        as_read: Job | None = None,
     ) -> Job:
         allowed = None if expected is None else sorted({e.value for e in expected})
         if allowed == []:
             raise ConflictError(f"job {job_id!r} is {self.get_job(job_id).status.value}, not in an empty set")
         reason = None if stop_reason is None else stop_reason.value
         extra = {"error": error, "execution_id": execution_id, "stop_reason": reason, "stop_detail": stop_detail}
-        update = items.status_update(job_id, status, allowed, extra, self._expires(), self.clock(), reopen)
+        now, expires = self.clock(), self._expires()
+        update = items.status_update(job_id, status, allowed, extra, expires, now, reopen, as_read)
         table, mark = {"TableName": self.table_name}, items.unfinished_key(job_id)
         unpublished = items.unpublished_key(job_id)
         if items.same_end(status, allowed):
@@ -402,8 +404,10 @@ class DynamoDBStore(TrialStore):
         else:
             markers = [{"Put": {**table, "Item": mark}}, {"Delete": {**table, "Key": unpublished}}]
         if not self._job_transaction(job_id, [{"Update": {**table, **update}}, *markers], "status not set"):
-            now = self.get_job(job_id).status.value  # NotFoundError when the job is absent
-            raise ConflictError(f"job {job_id!r} is {now}, not {'/'.join(allowed or [])}")
+            now = self.get_job(job_id)  # NotFoundError when the job is absent
+            if as_read is not None and (allowed is None or now.status.value in allowed):
+                raise ConflictError(f"job {job_id!r} has an execution recorded or was reopened since it was read")
+            raise ConflictError(f"job {job_id!r} is {now.status.value}, not {'/'.join(allowed or [])}")
         return self.get_job(job_id)
 
     def _job_transaction(self, job_id: str, actions: list[dict[str, Any]], undone: str) -> bool:

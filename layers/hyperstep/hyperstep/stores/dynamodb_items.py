@@ -230,6 +230,7 @@ def job_item(job: Job) -> Item:
         item[PUBLISHED] = {"BOOL": True}
     optional = {
         "ended_at": job.ended_at,
+        "reopened_at": job.reopened_at,
         "best_value": job.best_value,
         "best_trial_id": job.best_trial_id,
         "execution_id": job.execution_id,
@@ -253,13 +254,15 @@ def job_from_item(item: Item) -> Job:
     def text(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 
-    ended_at, best_value, seed = num("ended_at"), num("best_value"), num("seed")
+    ended_at, reopened_at = num("ended_at"), num("reopened_at")
+    best_value, seed = num("best_value"), num("seed")
     return Job(
         id=item["id"]["S"],
         spec=JobSpec.model_validate_json(item["spec"]["S"], context=STORED),
         status=JobStatus(item["status"]["S"]),
         created_at=float(item["created_at"]["N"]),
         ended_at=None if ended_at is None else float(ended_at),
+        reopened_at=None if reopened_at is None else float(reopened_at),
         trial_seq=int(item["trial_seq"]["N"]),
         budget_used=int(item["budget_used"]["N"]),
         completed=int(item["completed"]["N"]),
@@ -567,11 +570,13 @@ def status_update(
     expires: int | None,
     now: float,
     reopen: bool = False,
+    as_read: Job | None = None,
 ) -> dict[str, Any]:
     """Set the job's status (stamping ``ended_at`` with ``now`` or clearing it, with the
-    error of an earlier end; with ``reopen``, its stop reason and detail too, unless given),
-    clearing the completion mark unless it is a finished job's own status (``same_end``),
-    from ``expected`` only."""
+    error of an earlier end; with ``reopen``, its stop reason and detail too, unless given,
+    and stamping ``reopened_at``), clearing the completion mark unless it is a finished
+    job's own status (``same_end``), from ``expected`` only, and with ``as_read`` only while
+    the recorded execution and ``reopened_at`` are as read."""
     ttl, values = stamp(expires)
     values[":status"] = s(status.value)
     clauses = ["#status = :status", ttl]
@@ -587,6 +592,16 @@ def status_update(
     if expected is not None:
         values.update({f":e{i}": s(v) for i, v in enumerate(expected)})
         condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
+    if as_read is not None:
+        for name, value in (("execution_id", as_read.execution_id), ("reopened_at", as_read.reopened_at)):
+            if value is None:
+                condition += f" AND attribute_not_exists({name})"
+            else:
+                condition += f" AND {name} = :read_{name}"
+                values[f":read_{name}"] = s(value) if isinstance(value, str) else n(value)
+    if reopen:
+        clauses.append("reopened_at = :reopened")
+        values[":reopened"] = n(now)
     removed = [] if same_end(status, expected) else [PUBLISHED]
     if not status.finished:
         removed.append("ended_at")

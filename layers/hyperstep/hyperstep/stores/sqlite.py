@@ -390,18 +390,24 @@ class SQLiteStore(TrialStore):
         stop_reason: StopReason | None = None,
         stop_detail: str | None = None,
         reopen: bool = False,
+        as_read: Job | None = None,
     ) -> Job:
         with self._tx() as conn:
             job = self._read_job(conn, job_id)
             if expected is not None and job.status not in expected:
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not {'/'.join(s.value for s in expected)}")
+            if as_read is not None and (job.execution_id, job.reopened_at) != (
+                as_read.execution_id,
+                as_read.reopened_at,
+            ):
+                raise ConflictError(f"job {job_id!r} has an execution recorded or was reopened since it was read")
             changes: dict = {"status": status, "ended_at": self.clock() if status.finished else None}
             if not (status.finished and expected is not None and set(expected) == {status}):  # a new end, or none
                 changes["completion_published"] = False
             if not status.finished:
                 changes["error"] = None
             if reopen:
-                changes.update(stop_reason=None, stop_detail=None)
+                changes.update(stop_reason=None, stop_detail=None, reopened_at=self.clock())
             if error is not None:
                 changes["error"] = error
             if execution_id is not None:
