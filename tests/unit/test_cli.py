@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -366,6 +367,28 @@ def test_an_out_folder_that_cannot_be_one_is_refused_before_a_job_is_stored(
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == f"hyperstep: error: --out: {workdir / 'afile'} is not a directory"
     assert not store.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_an_out_folder_in_proc_is_refused_before_a_job_is_stored(
+    command: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out /proc/x`` as root (os.access says yes to root): run stored the job and every
+    trial failed ("cannot create the trial folder /proc/x/...: No such file or directory"),
+    exit 1; report drew its plots first. Refused up front, naming the flag."""
+    spec = write_spec(workdir, spec_document(budget={"max_trials": 1, "max_parallel": 1}))
+    store = workdir / "s.db"
+    if command == "report":
+        assert main(["--store", str(store), "run", str(spec), "--out", str(workdir / "runs"), "--json"]) == 0
+        job = json.loads(capsys.readouterr().out)["job_id"]
+        args = ["--store", str(store), "report", job, "--out", "/proc/hyperstep-x"]
+    else:
+        args = ["--store", str(store), "run", str(spec), "--out", "/proc/hyperstep-x"]
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("hyperstep: error: --out: /proc is not writable ("), err
+    assert command == "report" or not store.exists()
 
 
 def test_an_empty_store_path_is_the_default_store_or_refused(
