@@ -95,6 +95,18 @@ def test_warp_preserves_order_and_tames_an_outlier() -> None:
     assert w[19] - w[0] > 1.0
 
 
+@pytest.mark.parametrize("scale", [1e308, 1e-320])
+def test_warp_of_values_near_the_float_limits_is_finite_and_as_of_plain_ones(scale: float) -> None:
+    """A script printing loss=1e308 and -1e308 (or subnormals, 1e-320): the spread overflowed
+    (or the quartiles' scale underflowed to 0) and the warp gave NaN, the GP's targets."""
+    y = np.array([1.0, -1.0, 0.5, 0.25, -0.75, 0.0])
+    with np.errstate(all="raise"):
+        w = warp_objective(y * scale)
+    assert np.all(np.isfinite(w))
+    np.testing.assert_array_equal(np.argsort(w), np.argsort(y))
+    np.testing.assert_allclose(w, warp_objective(y), atol=1e-2 if scale < 1 else 1e-9)
+
+
 def test_pool_posterior_matches_a_full_prediction_after_fantasies() -> None:
     from hyperstep.strategies.gp import PoolPosterior
 

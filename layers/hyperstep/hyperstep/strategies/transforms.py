@@ -57,9 +57,16 @@ def _standardize(y: np.ndarray) -> np.ndarray:
 
 
 def warp_objective(y: np.ndarray) -> np.ndarray:
-    """Values to minimize mapped to roughly standard-normal ones, order preserved."""
+    """Values to minimize mapped to roughly standard-normal ones, order preserved. The warp
+    is scale-free, so the values are first divided by the largest magnitude: ``1e308`` and
+    ``-1e308`` (their spread overflows) and subnormals like ``5e-324`` (their spread underflows
+    to a zero scale) warp as 1 and -1 would, not to NaN, which no GP fits."""
     y = np.asarray(y, dtype=float)
-    if len(y) < 2 or float(np.ptp(y)) <= 0:
+    largest = float(np.abs(y).max()) if len(y) else 0.0
+    if len(y) < 2 or largest == 0.0:
+        return np.zeros_like(y)
+    y = y / largest
+    if float(np.ptp(y)) <= 0:
         return np.zeros_like(y)
     q25, q50, q75 = np.percentile(y, [25, 50, 75])
     scale = (q75 - q25) / 1.349
