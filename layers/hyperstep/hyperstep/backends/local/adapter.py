@@ -276,6 +276,8 @@ class LocalProcessBackend(TrialBackend):
                 break
             except subprocess.TimeoutExpired:
                 self._pass_on(job, trial, tail)
+                if (code := proc.poll()) is not None:  # it ended while its log was read: its own end
+                    break
                 if time.monotonic() >= deadline:
                     with self._lock:  # as SageMaker's runtime limit (MaxRuntimeExceeded): the first end decides
                         if (job.id, trial.id) not in self._stopping:  # a stop asked after it, a prune on
