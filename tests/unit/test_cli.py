@@ -672,6 +672,16 @@ def test_a_store_that_exists_passes_the_store_folder_check(workdir: Path, capsys
     assert (code, capsys.readouterr().err.partition(": error: ")[2].split(":")[0]) == (2, "--definition")
 
 
+def test_a_tab_in_a_yaml_spec_is_named(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tab indenting a key (or after ``key:``) was 'found character (text not shown) that
+    cannot start any token': the one character YAML refuses there, hidden as a secret would be."""
+    spec = workdir / "spec.yaml"
+    spec.write_text("name: x\n\tobjective: 1\n")
+    assert main(["validate", str(spec)]) == 2
+    reason = "found a tab, which cannot start any token (YAML indents with spaces only)"
+    assert capsys.readouterr().err == f"hyperstep: error: {spec}: not valid YAML/JSON at line 2, column 1: {reason}\n"
+
+
 def test_what_yaml_says_it_expected_is_still_said() -> None:
     """Only the text PyYAML quotes from the file goes: its own tokens and expected characters stay."""
     from hyperstep.spec import unquoted
