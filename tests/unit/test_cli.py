@@ -77,6 +77,16 @@ BAD_SPECS = {
         ),
         "strategy.options.resolution: 10 makes a grid of 1,000,000 points",
     ),
+    "a grid's size counts parameters, not a categorical's choices": (  # it said "over 12 parameters"
+        spec_document(
+            parameters=[
+                *({"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(3)),
+                *({"name": f"c{i}", "type": "categorical", "choices": list("abc")} for i in range(3)),
+            ],
+            strategy={"name": "grid", "options": {"resolution": 50}},
+        ),
+        "makes a grid of at least 125,000 points over 6 parameters;",
+    ),
     "a grid resolution no grid can take": (
         spec_document(strategy={"name": "grid", "options": {"resolution": 10**9}}),
         "strategy.options.resolution: Input should be less than or equal to 100000",
