@@ -259,13 +259,15 @@ def test_a_process_that_ended_while_its_log_was_read_keeps_its_own_end(
 
     def slow_read(*args: Any, **kwargs: Any) -> None:
         if not kwargs.get("ended"):
-            time.sleep(1.5)  # the process ends and the deadline passes while the log is read
+            time.sleep(3)  # the process ends and the deadline passes while the log is read
         pass_on(*args, **kwargs)
 
     monkeypatch.setattr(backend, "_pass_on", slow_read)
     backend.launch(job, trial)
     assert done.wait(20)
     assert [(r.state, r.error, r.metrics) for r in results] == [("completed", None, {"loss": 0.1})]
+    usage = results[0].usage  # what cost_per_hour prices: the process's 0.3 s, not the read's 3 s
+    assert usage is not None and 0.3 <= usage.seconds < 2.5, usage
 
 
 def test_a_trial_stopped_before_its_deadline_ends_stopped_though_the_deadline_killed_it(
