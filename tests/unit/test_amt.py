@@ -347,6 +347,25 @@ def test_an_imported_trial_launches_as_a_training_job_aws_accepts() -> None:
     assert request["EnableManagedSpotTraining"] is True and request["VpcConfig"]["Subnets"][1].endswith("3210")
 
 
+def test_a_program_baked_into_the_image_is_passed_on_as_a_static_hyperparameter() -> None:
+    """``sagemaker_program`` without ``sagemaker_submit_directory`` (a bring-your-own image whose
+    code is in /opt/ml/code; the training toolkit reads the program from the hyperparameter):
+    the import wrote ``entry_point`` alone and refused its own spec ("script mode needs both
+    entry_point and source_dir"). AMT passes the value on; so does the imported spec."""
+    request = load(EVERY_FIELD)
+    del request[DEFINITION]["StaticHyperParameters"]["sagemaker_submit_directory"]
+    spec = parse_spec(import_request(amt_valid(request)).spec)
+    assert spec.trial.entry_point is None and spec.trial.source_dir is None
+    job = Job(id="gan-tuning-2-0001", spec=spec)
+    params = {p.name: p.choices[0] if p.type == "categorical" else p.low for p in spec.parameters}
+    launch = build_request(job, Trial(job_id=job.id, id="t0001", number=1, params=params), "hs-gan-t0001-1")
+    assert violations("sagemaker", "CreateTrainingJob", launch) == []
+    given = request[DEFINITION]["StaticHyperParameters"]["sagemaker_program"]
+    assert launch["HyperParameters"]["sagemaker_program"] == given
+    local = import_request(request, command=["python", "train.py"]).spec  # a local run runs --command
+    assert "sagemaker_program" not in {p["name"] for p in local["parameters"]}
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -75,6 +76,16 @@ BAD_SPECS = {
             strategy={"name": "grid", "options": {"resolution": 10}},
         ),
         "strategy.options.resolution: 10 makes a grid of 1,000,000 points",
+    ),
+    "a grid's size counts parameters, not a categorical's choices": (  # it said "over 12 parameters"
+        spec_document(
+            parameters=[
+                *({"name": f"x{i}", "type": "float", "low": 0, "high": 1} for i in range(3)),
+                *({"name": f"c{i}", "type": "categorical", "choices": list("abc")} for i in range(3)),
+            ],
+            strategy={"name": "grid", "options": {"resolution": 50}},
+        ),
+        "makes a grid of at least 125,000 points over 6 parameters;",
     ),
     "a grid resolution no grid can take": (
         spec_document(strategy={"name": "grid", "options": {"resolution": 10**9}}),
@@ -368,6 +379,28 @@ def test_an_out_folder_that_cannot_be_one_is_refused_before_a_job_is_stored(
     assert not store.exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_an_out_folder_in_proc_is_refused_before_a_job_is_stored(
+    command: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out /proc/x`` as root (os.access says yes to root): run stored the job and every
+    trial failed ("cannot create the trial folder /proc/x/...: No such file or directory"),
+    exit 1; report drew its plots first. Refused up front, naming the flag."""
+    spec = write_spec(workdir, spec_document(budget={"max_trials": 1, "max_parallel": 1}))
+    store = workdir / "s.db"
+    if command == "report":
+        assert main(["--store", str(store), "run", str(spec), "--out", str(workdir / "runs"), "--json"]) == 0
+        job = json.loads(capsys.readouterr().out)["job_id"]
+        args = ["--store", str(store), "report", job, "--out", "/proc/hyperstep-x"]
+    else:
+        args = ["--store", str(store), "run", str(spec), "--out", "/proc/hyperstep-x"]
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("hyperstep: error: --out: /proc is not writable ("), err
+    assert command == "report" or not store.exists()
+
+
 def test_an_empty_store_path_is_the_default_store_or_refused(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -647,6 +680,16 @@ def test_a_store_that_exists_passes_the_store_folder_check(workdir: Path, capsys
     spec = write_spec(workdir, spec_document())
     code = main(["--store", str(store), "run", str(spec), "--definition", str(workdir / "machine.asl.json")])
     assert (code, capsys.readouterr().err.partition(": error: ")[2].split(":")[0]) == (2, "--definition")
+
+
+def test_a_tab_in_a_yaml_spec_is_named(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tab indenting a key (or after ``key:``) was 'found character (text not shown) that
+    cannot start any token': the one character YAML refuses there, hidden as a secret would be."""
+    spec = workdir / "spec.yaml"
+    spec.write_text("name: x\n\tobjective: 1\n")
+    assert main(["validate", str(spec)]) == 2
+    reason = "found a tab, which cannot start any token (YAML indents with spaces only)"
+    assert capsys.readouterr().err == f"hyperstep: error: {spec}: not valid YAML/JSON at line 2, column 1: {reason}\n"
 
 
 def test_what_yaml_says_it_expected_is_still_said() -> None:

@@ -95,6 +95,18 @@ def test_warp_preserves_order_and_tames_an_outlier() -> None:
     assert w[19] - w[0] > 1.0
 
 
+@pytest.mark.parametrize("scale", [1e308, 1e-320])
+def test_warp_of_values_near_the_float_limits_is_finite_and_as_of_plain_ones(scale: float) -> None:
+    """A script printing loss=1e308 and -1e308 (or subnormals, 1e-320): the spread overflowed
+    (or the quartiles' scale underflowed to 0) and the warp gave NaN, the GP's targets."""
+    y = np.array([1.0, -1.0, 0.5, 0.25, -0.75, 0.0])
+    with np.errstate(all="raise"):
+        w = warp_objective(y * scale)
+    assert np.all(np.isfinite(w))
+    np.testing.assert_array_equal(np.argsort(w), np.argsort(y))
+    np.testing.assert_allclose(w, warp_objective(y), atol=1e-2 if scale < 1 else 1e-9)
+
+
 def test_pool_posterior_matches_a_full_prediction_after_fantasies() -> None:
     from hyperstep.strategies.gp import PoolPosterior
 
@@ -181,3 +193,38 @@ def test_noise_stays_capped_so_the_fit_cannot_call_everything_noise() -> None:
     y = (y - y.mean()) / y.std()
     model = GaussianProcess.fit(X, y, np.random.default_rng(0))
     assert model.noise <= 0.1 + 1e-9
+
+
+UNIT = 2.0**1016
+"""A unit that overflows a spread or a square: 200 of it is 1.4e308, the spread of +-200 of it
+infinite. A power of two, so dividing by the largest magnitude is exact either way."""
+
+
+@pytest.mark.parametrize("kind", ["objective", "objectives", "constraint"])
+def test_proposals_do_not_depend_on_the_values_unit_up_to_the_float_limit(kind: str) -> None:
+    """Values of about 1e308 (a script printing a huge loss, or a constraint metric): the
+    objective's warp, the multi-objective normalization and the constraint GP's scale took
+    a spread or a square that overflowed (RuntimeWarning, NaN targets); now the same trials
+    are proposed as in the same study told in plain units."""
+    import hyperstep
+
+    space = [{"name": "x", "type": "float", "low": 0, "high": 1}, {"name": "y", "type": "float", "low": 0, "high": 1}]
+
+    def proposals(unit: float) -> list[dict]:
+        goal = ["minimize", "minimize"] if kind == "objectives" else "minimize"
+        constraints = [{"metric": "g", "max": 0.0}] if kind == "constraint" else []
+        study = hyperstep.Study(space, goal, seed=3, strategy_options={"n_initial": 3}, constraints=constraints)
+        for _ in range(6):
+            (trial,) = study.ask()
+            f = 400 * trial.params["x"] - 200  # from -200 to 200 units
+            if kind == "objectives":
+                study.tell(trial, [f * unit, (50 - f / 2) ** 2 / 200 * unit])
+            elif kind == "constraint":
+                study.tell(trial, trial.params["y"], metrics={"g": f * unit})
+            else:
+                study.tell(trial, f * unit)
+        return [t.params for t in study.trials]
+
+    with np.errstate(over="raise", invalid="raise"):
+        huge = proposals(UNIT)
+    assert huge == proposals(1.0)

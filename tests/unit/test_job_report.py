@@ -180,6 +180,29 @@ def test_a_job_without_results_says_what_is_missing_instead_of_drawing(tmp_path:
     assert "no trial has completed yet" in html and html.count('<tr class="failed">') == 3
 
 
+def test_values_near_the_float_limit_leave_out_what_matplotlib_cannot_draw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loss of 1.7e308 (a script printing a huge number, told to a Study): matplotlib's
+    margins and ticks overflowed and ``hyperstep report`` ended 'internal error: ValueError:
+    arange: cannot compute length', no page. The plots it can draw are drawn, the others named."""
+    data = make_data(n=6, failed=0, curves=False)
+    huge = [t.model_copy(update={"value": v}) for t, v in zip(data.trials, [1.7e308, -1.7e308, 1e308, 0.0, 1.0, 2.0])]
+    page = write_report(ReportData(data.job, huge), tmp_path).read_text()
+    assert "Best so far: not drawn: a value of 1.7e+308 is past what matplotlib&#x27;s axes can hold." in page
+    assert '<figure id="importance">' in page  # drawn: what the model makes of the warped values
+    assert capsys.readouterr().err == ""  # nor matplotlib's overflow warnings
+    from hyperstep.job_report import plots
+
+    monkeypatch.setattr(plots, "ALL", [_raises_arange])
+    with pytest.raises(ValueError, match="arange"):  # at ordinary values, a plot's failure is a failure
+        write_report(ReportData(data.job, data.trials), tmp_path / "plain")
+
+
+def _raises_arange(data: ReportData) -> None:
+    raise ValueError("arange: cannot compute length")
+
+
 def test_learning_curves_come_from_the_trial_logs(tmp_path: Path) -> None:
     job = make_data().job
     for trial, lines in {"t0001": "loss=3\nloss=2\nstep=3 loss=9\nloss=1.5e-1\n", "t0002": "nothing\n"}.items():

@@ -46,6 +46,8 @@ def test_a_lowered_max_trials_stops_no_running_trial_and_ends_the_job_after_them
     tuning.finish(FinishRequest(job_id="job"))
     job = tuning.store.get_job("job")
     assert (job.completed, job.best_value, job.stop_reason) == (3, 0.1, "max_trials")
+    # it said "max_trials 1 used" of a job whose 3 trials all count
+    assert job.stop_detail == "max_trials 1 used: 3 trials count (it was lowered below those started)"
 
 
 def test_a_finished_job_or_a_bad_value_is_refused(parts) -> None:  # noqa: F811

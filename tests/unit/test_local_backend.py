@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,30 @@ def test_a_trial_its_timeout_killed_before_a_stop_arrived_ends_timed_out(
     backend.launch(job, trial)
     assert done.wait(20)
     assert [(r.state, r.error) for r in results] == [("failed", "timed out after 1 s")]
+
+
+def test_a_process_that_ended_while_its_log_was_read_keeps_its_own_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that printed 2 GiB, then loss=0.1, and exited 0 in seconds: reading its log
+    took minutes, the deadline passed meanwhile and the trial failed 'timed out' (406 s for a
+    timeout_seconds of 300), though its process had ended by itself long before. A read of
+    the log that outlasts the deadline stands for it here."""
+    command = ["sh", "-c", "sleep 0.3; echo loss=0.1"]
+    job, trial, backend, results, done = one_trial(tmp_path, command, timeout_seconds=1)
+    pass_on = backend._pass_on
+
+    def slow_read(*args: Any, **kwargs: Any) -> None:
+        if not kwargs.get("ended"):
+            time.sleep(3)  # the process ends and the deadline passes while the log is read
+        pass_on(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "_pass_on", slow_read)
+    backend.launch(job, trial)
+    assert done.wait(20)
+    assert [(r.state, r.error, r.metrics) for r in results] == [("completed", None, {"loss": 0.1})]
+    usage = results[0].usage  # what cost_per_hour prices: the process's 0.3 s, not the read's 3 s
+    assert usage is not None and 0.3 <= usage.seconds < 2.5, usage
 
 
 def test_a_trial_stopped_before_its_deadline_ends_stopped_though_the_deadline_killed_it(

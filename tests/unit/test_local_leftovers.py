@@ -183,3 +183,34 @@ def test_a_trial_launched_again_in_its_folder_is_not_read_as_ended_by_the_earlie
         (tmp_path / "go").touch()
         assert done.wait(30)
     assert results[0].state == "completed" and results[0].metrics == {"loss": 0.5}, results
+
+
+def test_a_trial_launched_before_the_run_recorded_its_pid_is_killed_on_resume(tmp_path: Path) -> None:
+    """hyperstep killed outright between a trial's launch and the write of its pid: the trial
+    has no ``backend_ref``, so resume (and ``hyperstep stop``) looked for none of its processes,
+    recorded it stopped, and it trained on unwatched beside the resumed job's trials (seen in
+    ``test_resume_after_hyperstep_was_killed_outright_kills_the_trials_it_left``: a t0002
+    with no pid ran its full 60 s after the test). Found by its ids and folder now."""
+    from types import SimpleNamespace
+
+    from hyperstep.local.runner import kill_leftovers
+    from hyperstep.models import Job, Trial
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.sqlite import SQLiteStore
+    from tests.conftest import spec_document
+
+    store = SQLiteStore(tmp_path / "s.db")
+    job = Job(id="job-race", spec=parse_spec(spec_document()))
+    store.create_job(job)
+    (trial,) = store.add_trials(job.id, 1, None, lambda _, n: Trial(job_id=job.id, id="t0001", number=n, params={}))
+    backend = LocalProcessBackend(tmp_path / "runs", lambda result: None)
+    folder = backend.trial_dir(job, trial)
+    left = sleeper(HYPERSTEP_JOB_ID=job.id, HYPERSTEP_TRIAL_ID=trial.id, HYPERSTEP_TRIAL_DIR=str(folder))
+    try:
+        assert store.get_trial(job.id, trial.id).backend_ref is None
+        kill_leftovers(SimpleNamespace(store=store, backend=backend, service=None), job)  # type: ignore[arg-type]
+        assert left.wait(timeout=10) == -9
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait(10)

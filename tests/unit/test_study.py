@@ -824,3 +824,13 @@ def test_an_int_past_a_float_s_range_is_told_as_not_finite_not_an_overflow_error
     assert study.report(trial.id, 1, -(10**400)) is False  # not recorded, no early stopping
     told = study.tell(trial.id, 10**400)
     assert (told.state, told.value, told.error) == (TrialState.FAILED, None, "objective is not finite (inf)")
+
+
+def test_pickling_a_study_says_how_to_keep_one() -> None:
+    """An Optuna user saves an in-memory study with joblib or pickle; here that said
+    "cannot pickle '_thread.RLock' object". The refusal now names the way: a store in a file."""
+    import pickle
+
+    study = hyperstep.Study([{"name": "x", "type": "float", "low": 0, "high": 1}], seed=0)
+    with pytest.raises(TypeError, match=r"a Study cannot be pickled: keep it in a file instead, .*SQLiteStore"):
+        pickle.dumps(study)

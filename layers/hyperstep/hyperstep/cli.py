@@ -17,6 +17,7 @@ import shutil
 import signal
 import sqlite3
 import sys
+import tempfile
 import warnings
 from pathlib import Path, PurePath
 from typing import Any, NoReturn
@@ -415,8 +416,9 @@ def check_definition(path: Path) -> None:
 def check_writable_folder(folder: Path, flag: str) -> None:
     """Refuse (``SpecError``, naming ``flag``) a folder nothing could be made in (``--out``'s
     trial folders, the store beside its ``handlers.log``), before the job is stored: its
-    nearest existing part must be a directory this process may write in. Nothing is created
-    here (a simulated run writes no trial folder)."""
+    nearest existing part must be a directory this process may write in. Root passes every
+    ``os.access`` check (``/proc``, ``/sys``), so a folder is made there and removed: nothing
+    is left (a simulated run writes no trial folder)."""
     existing = folder.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -424,6 +426,10 @@ def check_writable_folder(folder: Path, flag: str) -> None:
         raise SpecError(f"{flag}: {existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise SpecError(f"{flag}: {existing} is not writable")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".hyperstep-", dir=existing))
+    except OSError as exc:
+        raise SpecError(f"{flag}: {existing} is not writable (making a folder there: {exc.strerror})") from None
 
 
 def with_parents(spec: JobSpec, jobs: list[str]) -> JobSpec:

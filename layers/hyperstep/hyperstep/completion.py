@@ -166,7 +166,9 @@ def final_stop(
     if rule is not None:
         return rule
     if budget_left is not None and budget_left <= 0:  # below 0: max_trials lowered under what ran
-        return Stop(StopReason.MAX_TRIALS, f"max_trials {job.spec.budget.max_trials} used")
+        most = job.spec.budget.max_trials
+        lowered = f": {most - budget_left} trials count (it was lowered below those started)" if budget_left else ""
+        return Stop(StopReason.MAX_TRIALS, f"max_trials {most} used{lowered}")
     if cost is not None:
         return cost
     return Stop(StopReason.SEARCH_SPACE_EXHAUSTED, "the strategy has nothing new to propose")

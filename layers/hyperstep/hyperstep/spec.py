@@ -637,8 +637,14 @@ PYTHON_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 def unquoted(problem: str) -> str:
     """A YAML parser's ``problem`` without the text it quotes from the file: a secrets file
     passed by mistake is not printed (``found undefined alias 'Sup3rS3cret'``); the line and
-    column say where it is."""
+    column say where it is. A tab is named: it gives nothing away, and YAML indents with spaces only."""
+    if problem == TAB_PROBLEM:
+        return "found a tab, which cannot start any token (YAML indents with spaces only)"
     return QUOTED.sub(r"\1 (text not shown)", problem)
+
+
+TAB_PROBLEM = "found character '\\t' that cannot start any token"
+"""PyYAML's problem with a tab where a token starts (an indent, a value after ``key:``)."""
 
 
 class DuplicateKeyError(Exception):

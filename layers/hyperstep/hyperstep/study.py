@@ -15,7 +15,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import numpy as np
 from pydantic import ValidationError
@@ -216,6 +216,15 @@ class Study:
         reads results at all (``fidelity_levels``: for random, sobol and grid its fit on every ask was lost)."""
         config = self.spec.early_stopping
         return self.fidelity_levels is not None and config is not None and config.resource_model == "gp"
+
+    def __reduce__(self) -> NoReturn:
+        """Refused in words: Optuna pickles an in-memory study (its FAQ saves one with joblib),
+        but a Study is its store, here an SQLite connection, which pickle cannot carry (it
+        said "cannot pickle '_thread.RLock' object")."""
+        raise TypeError(
+            "a Study cannot be pickled: keep it in a file instead, Study(..., store=SQLiteStore('study.db'),"
+            " job_id='my-study') (from hyperstep.stores.sqlite), and reopen it the same way"
+        )
 
     # ask / tell
 

@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperstep.amt.reader import Request, dotted
-from hyperstep.amt.trial import SCRIPT_MODE, SET_BY_HYPERSTEP, common_fields, local_trial, sagemaker_trial
+from hyperstep.amt.trial import (
+    SCRIPT_MODE,
+    SET_BY_HYPERSTEP,
+    common_fields,
+    local_trial,
+    sagemaker_trial,
+    script_mode,
+)
 from hyperstep.errors import SpecError
 from hyperstep.spec import parse_spec
 
@@ -87,7 +94,7 @@ def import_request(
     request = Request(document)
     definition = _definition(request)
     config = ("HyperParameterTuningJobConfig",)
-    parameters = _parameters(request, config, definition)
+    parameters = _parameters(request, config, definition, local=command is not None)
     strategy = _strategy(request, config)
     spec: dict[str, Any] = {
         "name": request.text("HyperParameterTuningJobName", required=True),
@@ -142,7 +149,7 @@ def _objective(request: Request, config: tuple, definition: tuple) -> dict[str, 
     return {"metric": request.text(*source, "MetricName", required=True) or "", "goal": GOALS[kind]}
 
 
-def _parameters(request: Request, config: tuple, definition: tuple) -> list[dict[str, Any]]:
+def _parameters(request: Request, config: tuple, definition: tuple, local: bool) -> list[dict[str, Any]]:
     source = (*config, "ParameterRanges")
     if not request.mapping(*source):
         source = (*definition, "HyperParameterRanges")
@@ -162,8 +169,8 @@ def _parameters(request: Request, config: tuple, definition: tuple) -> list[dict
     statics = request.mapping(*definition, "StaticHyperParameters")
     for name, value in statics.items():
         path = (*definition, "StaticHyperParameters", name)
-        if name in SCRIPT_MODE or name in SET_BY_HYPERSTEP:
-            continue  # the trial block takes them
+        if name in SET_BY_HYPERSTEP or (name in SCRIPT_MODE and (local or script_mode(statics))):
+            continue  # the trial block takes them (a program alone is the image's own: passed on)
         if name.startswith("_"):  # AMT's own, e.g. _tuning_objective_metric
             request.note(path, "set by AMT for its own training jobs; hyperstep passes no such value")
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from hyperstep.amt.reader import Request, dotted
@@ -14,6 +15,14 @@ from hyperstep.metric_regex import NUMBER
 SCRIPT_MODE = {"sagemaker_program": "entry_point", "sagemaker_submit_directory": "source_dir"}
 """Static hyperparameters the SageMaker Python SDK sets for script mode, as trial block fields."""
 SET_BY_HYPERSTEP = ("sagemaker_job_name", "sagemaker_region", "sagemaker_container_log_level")
+
+
+def script_mode(statics: Mapping[str, Any]) -> bool:
+    """Whether the static hyperparameters hold both of script mode's (the SDK sets both). With
+    ``sagemaker_program`` alone the image runs its own code from ``/opt/ml/code`` (the training
+    toolkit reads the program from it): that value stays a static hyperparameter, passed on as
+    AMT passes it, since the trial block's ``entry_point`` needs a ``source_dir``."""
+    return all(name in statics for name in SCRIPT_MODE)
 
 
 def common_fields(request: Request, definition: tuple, objective: str) -> dict[str, Any]:
@@ -101,7 +110,7 @@ def sagemaker_trial(request: Request, definition: tuple, trial: dict[str, Any]) 
         block["tags"] = tags
     statics = request.mapping(*definition, "StaticHyperParameters")
     for name, key in SCRIPT_MODE.items():
-        if name in statics:
+        if script_mode(statics):
             block[key] = _sdk_string(request.get(*definition, "StaticHyperParameters", name))
     for name in SET_BY_HYPERSTEP:
         if name in statics:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from hyperstep.errors import HyperstepError
 from hyperstep.job_report.data import ReportData, from_api, from_store
 
@@ -30,6 +32,20 @@ WHY_MISSING = {
 }
 
 
+NEAR_FLOAT_LIMIT = 1e300
+"""Values from here on (a float parameter's range up to 1.7e308, a loss of 1e308) overflow
+matplotlib's axis arithmetic (its margins, its ticks): a plot it fails on is left out, said so."""
+
+
+def largest_number(data: ReportData) -> float:
+    """The largest magnitude among the job's numeric bounds and its trials' numbers (values,
+    metrics, parameters)."""
+    numbers = [b for p in data.job.spec.parameters for b in (getattr(p, "low", 0), getattr(p, "high", 0))]
+    for t in data.trials:
+        numbers += [t.value or 0, *(t.values or ()), *t.metrics.values(), *t.params.values()]
+    return max((abs(n) for n in numbers if isinstance(n, int | float) and not isinstance(n, bool)), default=0.0)
+
+
 def write_report(data: ReportData, out_dir: Path) -> Path:
     """Write ``report.html`` and one PNG per plot into ``out_dir``; return the page's path."""
     try:
@@ -43,7 +59,15 @@ def write_report(data: ReportData, out_dir: Path) -> Path:
         for draw in plots.ALL:
             if draw is plots.pareto_front and not data.job.spec.multi_objective:
                 continue
-            plot = draw(data)
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # matplotlib's arithmetic at such values: said below
+                    plot = draw(data)
+            except (ValueError, OverflowError):  # matplotlib's axis arithmetic overflowing
+                if (largest := largest_number(data)) < NEAR_FLOAT_LIMIT:
+                    raise
+                title = WHY_MISSING[draw.__name__].split(":")[0]
+                missing.append(f"{title}: not drawn: a value of {largest:g} is past what matplotlib's axes can hold.")
+                continue
             if plot is None:
                 missing.append(WHY_MISSING[draw.__name__])
             else:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from hyperstep.backends.local.adapter import kill_detached
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
 from hyperstep.errors import ConflictError, HyperstepError, NotFoundError, Signalled
@@ -210,13 +211,16 @@ def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
     training that finished while no hyperstep watched it is not lost."""
     if isinstance(job.spec.trial, LocalTrial):
         for trial in runtime.store.list_trials(job.id):
-            if trial.state.active and trial.backend_ref is not None:
-                runtime.backend.kill_leftover(
-                    job.id, trial.id, trial.backend_ref, runtime.backend.trial_dir(job, trial)
-                )
-                ended = runtime.backend.ended_result(job, trial, trial.started_at or trial.created_at)
-                if ended is not None:
-                    runtime.service.collect(ended)
+            if not trial.state.active:
+                continue
+            folder = runtime.backend.trial_dir(job, trial)
+            if trial.backend_ref is not None:
+                runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref, folder)
+            else:  # launched, but the run died before it recorded the pid: found by its environment
+                kill_detached(job.id, trial.id, folder)
+            ended = runtime.backend.ended_result(job, trial, trial.started_at or trial.created_at)
+            if ended is not None:
+                runtime.service.collect(ended)
 
 
 def interrupt(runtime: LocalRuntime, job_id: str, by: str = "Ctrl-C") -> None:

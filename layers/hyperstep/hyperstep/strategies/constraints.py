@@ -47,6 +47,7 @@ class ConstraintModel:
         if G is None or G.shape[1] == 0 or len(X) < 2:
             return None
         from hyperstep.strategies.gp import GaussianProcess, Prior
+        from hyperstep.strategies.transforms import by_largest_magnitude
 
         mode = Prior.length_mode if length_mode is None else length_mode
 
@@ -54,7 +55,7 @@ class ConstraintModel:
         if len(X) > CONSTRAINT_POINTS:
             keep = np.sort(rng.choice(len(X), CONSTRAINT_POINTS, replace=False))
         models = []
-        for g in G[keep].T:
+        for g in by_largest_magnitude(G[keep]).T:  # no std that overflows (1e308 and -1e308)
             known = np.isfinite(g)
             if not known.any():
                 continue

@@ -49,9 +49,10 @@ class GridSearch(Strategy):
         axes = self.axes(space, stop_past=MAX_GRID_POINTS)
         size = math.prod(len(axis) for axis in axes)
         if size > MAX_GRID_POINTS:
-            least = "at least " if len(axes) < len(space.parameters) else ""
+            count = len(space.parameters)  # not ``space.dim``, which counts each categorical's choices
+            least = "at least " if len(axes) < count else ""
             raise ValueError(
-                f"resolution: {self.resolution} makes a grid of {least}{size:,} points over {space.dim} parameters; "
+                f"resolution: {self.resolution} makes a grid of {least}{size:,} points over {count} parameters; "
                 f"at most {MAX_GRID_POINTS:,} (lower it, or use sobol or random)"
             )
 

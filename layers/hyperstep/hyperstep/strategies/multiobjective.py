@@ -70,9 +70,11 @@ def suggest_pareto(
     is the ran/failed classifier (or None), ``chosen`` points already in this batch."""
     from hyperstep.strategies.conditional import features_of
     from hyperstep.strategies.constraints import ConstraintModel, JointFeasibility
+    from hyperstep.strategies.transforms import by_largest_magnitude
 
     assert history.Y is not None
     X, Y, ok = _model_data(history, rng)
+    Y = by_largest_magnitude(Y)  # no spread that overflows (1e308 and -1e308)
     lo, span = Y.min(0), np.ptp(Y, 0)
     Yn = (Y - lo) / np.where(span > 0, span, 1.0)
     onehot = ~proj.numeric

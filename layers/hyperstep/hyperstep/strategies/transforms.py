@@ -56,9 +56,21 @@ def _standardize(y: np.ndarray) -> np.ndarray:
     return (y - y.mean()) / (sd if sd > 1e-12 else 1.0)
 
 
+def by_largest_magnitude(values: np.ndarray) -> np.ndarray:
+    """``values`` divided, column by column, by their largest finite magnitude (a column of
+    zeros as it is): the same order, signs and ratios, with no spread, mean or square left
+    to overflow (``1e308`` and ``-1e308``) or underflow to 0 (subnormals, ``5e-324``). For
+    the models' normalizations, which are scale-free; a value that is not finite stays so."""
+    largest = np.max(np.abs(values), axis=0, initial=0.0, where=np.isfinite(values))
+    return values / np.where(largest > 0, largest, 1.0)
+
+
 def warp_objective(y: np.ndarray) -> np.ndarray:
-    """Values to minimize mapped to roughly standard-normal ones, order preserved."""
-    y = np.asarray(y, dtype=float)
+    """Values to minimize mapped to roughly standard-normal ones, order preserved. The warp
+    is scale-free, so the values are first divided by the largest magnitude: ``1e308`` and
+    ``-1e308`` (their spread overflows) and subnormals like ``5e-324`` (their spread underflows
+    to a zero scale) warp as 1 and -1 would, not to NaN, which no GP fits."""
+    y = by_largest_magnitude(np.asarray(y, dtype=float))
     if len(y) < 2 or float(np.ptp(y)) <= 0:
         return np.zeros_like(y)
     q25, q50, q75 = np.percentile(y, [25, 50, 75])

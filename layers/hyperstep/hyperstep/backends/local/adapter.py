@@ -236,7 +236,7 @@ class LocalProcessBackend(TrialBackend):
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         key = (job.id, trial.id)
-        began = time.monotonic()
+        began, began_at = time.monotonic(), time.time()
         code = self._wait(job, trial, proc, block.timeout_seconds)
         self._kill(proc)  # what it left running in its group ends with it, as all in a container ends with it
         if not kill_detached(job.id, trial.id, self.trial_dir(job, trial)) and not self._said_no_proc:
@@ -245,7 +245,7 @@ class LocalProcessBackend(TrialBackend):
                 "no /proc on this system: processes a local trial detaches into a session of its own "
                 "(setsid, a daemon) are not looked for and run on after it ends (its process group is killed)"
             )
-        usage = Usage(seconds=time.monotonic() - began, platform="local")
+        usage = Usage(seconds=self._ran_for(job, trial, time.monotonic() - began, began_at), platform="local")
         with self._lock:
             stopped = key in self._stopping and key not in self._timed_out
         try:
@@ -260,6 +260,16 @@ class LocalProcessBackend(TrialBackend):
             self._stopping.discard(key)
             self._timed_out.discard(key)
         self.on_result(result)
+
+    def _ran_for(self, job: JobView, trial: TrialView, watched: float, began_at: float) -> float:
+        """How long the trial ran: to its launcher's ``EXIT_FILE`` (the process's end) when it
+        wrote one, not to the end of the read of its log, which a script that printed gigabytes
+        outlasts by minutes (what ``cost_per_hour`` prices); else the ``watched`` seconds."""
+        try:
+            ended = (self.trial_dir(job, trial) / EXIT_FILE).stat().st_mtime
+        except OSError:
+            return watched
+        return min(watched, max(ended - began_at, 0.0))
 
     def _wait(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes], timeout: float) -> int | None:
         """Wait for the process (None: killed after ``timeout`` seconds, noted in
@@ -276,6 +286,8 @@ class LocalProcessBackend(TrialBackend):
                 break
             except subprocess.TimeoutExpired:
                 self._pass_on(job, trial, tail)
+                if (code := proc.poll()) is not None:  # it ended while its log was read: its own end
+                    break
                 if time.monotonic() >= deadline:
                     with self._lock:  # as SageMaker's runtime limit (MaxRuntimeExceeded): the first end decides
                         if (job.id, trial.id) not in self._stopping:  # a stop asked after it, a prune on
