@@ -41,6 +41,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks.es_candidates import (  # noqa: E402
     AuditedASHA,
+    ClosingAuditASHA,
+    ClosingAuditStudy,
     EvidenceASHA,
     EvidenceHyperband,
     FinalsAuditStudy,
@@ -211,6 +213,10 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "asha, audit trials from finals, incumbent stop on evidence, guard on finished trials": swapped(
         hyperstep_method("bayesian", "asha", model_based=None, study_class=FinalsAuditStudy), "asha", FinishedGuardASHA
     ),
+    # round fifteen (es-24), pre-registered candidate E: D until its audits show every rung right, then the product
+    "asha, audit trials from finals until the rungs are shown right, then the product": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None, study_class=ClosingAuditStudy), "asha", ClosingAuditASHA
+    ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
@@ -218,7 +224,8 @@ USER_DEFAULTS = [m for m in METHODS if m.endswith("user defaults")]
 """The same runs as model-based ASHA, Hyperband and median (the spec's defaults are theirs:
 ``tests/unit/test_benchmarks.py``), named apart so a record says what a user gets."""
 CANDIDATES = [m for m in METHODS if "audit" in m or "evidence" in m]
-"""es-22's and es-23's pre-registered candidates (rounds thirteen, fourteen): run with ``--methods``, not by default."""
+"""es-22's, es-23's and es-24's pre-registered candidates (rounds thirteen to fifteen): run with ``--methods``,
+not by default."""
 LEVERS = [m for m in METHODS if ("median" in m or "min_resource" in m or "eta 2" in m) and m not in USER_DEFAULTS]
 """Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""
 DEFAULT = [m for m in METHODS if m not in ABLATIONS + LEVERS + USER_DEFAULTS + CANDIDATES]

@@ -20,6 +20,11 @@ evidence against itself.
 
 - ``FinalsAuditStudy`` (es-23's candidate D, round fourteen): C (``FinishedGuardASHA``), and
   each audit trial proposed from the finals alone.
+- ``ClosingAuditASHA`` with ``ClosingAuditStudy`` (es-24's candidate E, round fifteen): D,
+  with every trial audited until ``MIN_PAIRS`` audit trials have finished, while the finished
+  audit trials have not shown every rung ranking as the finals do (``rungs_shown_right``);
+  once they have, no trial is audited any more and every later one is proposed and stopped
+  as the product does (``ASHA``).
 
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
@@ -27,13 +32,15 @@ in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hyperstep.early_stopping import curves_of
 from hyperstep.models import Trial
 from hyperstep.schedulers import SCHEDULERS
 from hyperstep.schedulers.asha import ASHA, MIN_WINNERS, Hyperband, drawn_bracket, hyperband_shares, rungs
-from hyperstep.schedulers.base import Curve, Curves, agrees
+from hyperstep.schedulers.base import MIN_PAIRS, Curve, Curves, agrees, kendall_tau, value_at
 from hyperstep.strategies import History
 from hyperstep.study import Study
 from hyperstep.study_history import history_of
@@ -88,11 +95,95 @@ class FinalsAuditStudy(Study):
     finals, they are a full-fidelity search of their own inside the run."""
 
     def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
-        number = max((t.number for t in trials), default=0) + 1  # the number the next ask takes
-        if isinstance(self.scheduler, AuditedASHA) and self.scheduler.audited(number):
+        if self.audits_next(trials):
             everything = [*self.prior_trials(), *trials]
             return history_of(self.space, everything, self.minimize, seed=self.seed, spec=self.spec)
         return super().history(trials, snapshot)
+
+    def audits_next(self, trials: Sequence[Trial]) -> bool:
+        """Whether the trial the next ask makes (numbered after ``trials``) is an audit trial."""
+        return isinstance(self.scheduler, AuditedASHA) and self.scheduler.audited(next_number(trials))
+
+
+def next_number(trials: Sequence[Trial]) -> int:
+    """The number the next ask takes."""
+    return max((t.number for t in trials), default=0) + 1
+
+
+CLOSE_Z = 1.645
+"""The one-sided 5% point of the normal: a rung is shown to rank as the finals do when its
+Kendall tau over the audit trials is that many null standard deviations above 0."""
+
+
+def rungs_shown_right(scheduler: ASHA, audits: Sequence[Curve]) -> bool:
+    """Whether the finished ``audits`` (never stopped, proposed from the finals: an unbiased
+    sample of what the search runs) show every rung ranking as the finals do: at least
+    ``MIN_PAIRS`` of them, and at each rung Kendall's tau between their values there and at
+    ``max_resource`` at or above ``CLOSE_Z`` times its standard deviation under no relation,
+    ``sqrt(2 (2k + 5) / (9 k (k - 1)))`` for ``k`` trials (a rung all tied shows nothing)."""
+    k = len(audits)
+    if k < MIN_PAIRS:
+        return False
+    bar = CLOSE_Z * math.sqrt(2 * (2 * k + 5) / (9 * k * (k - 1)))
+    for rung in rungs(scheduler.min_resource, scheduler.max_resource, scheduler.eta):
+        pairs = [(value_at(c, rung), value_at(c, scheduler.max_resource)) for c in audits]
+        tau = kendall_tau(pairs)  # type: ignore[arg-type]  # a finished curve reached every rung
+        if tau is None or tau < bar:
+            return False
+    return True
+
+
+def finished(curves: Curves, max_resource: int) -> dict[int, Curve]:
+    """The curves that reached ``max_resource``, by trial number."""
+    return {n: curves.by_number[n] for n, top in curves.tops.items() if top >= max_resource}
+
+
+class ClosingAuditASHA(FinishedGuardASHA):
+    """es-24's candidate E: D's scheduler (``FinishedGuardASHA``, its audit trials proposed from
+    the finals by ``ClosingAuditStudy``) while auditing is open, with every trial an audit until
+    ``MIN_PAIRS`` audit trials have finished (the evidence is missing until then), and the
+    product's ASHA for every trial once the finished audit trials have shown the rungs right
+    (``rungs_shown_right``). Once closed, no trial is audited, so the evidence no longer grows
+    and auditing stays closed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.product = ASHA(*args, **kwargs)
+
+    def auditing(self, number: int, finished: Mapping[int, Curve]) -> tuple[bool, int]:
+        """Whether auditing is open for trial ``number``, and how many audit trials numbered
+        below it have finished, given the curves of the trials that reached ``max_resource``
+        (by number). Trials run one at a time here (the benchmark's loop), so those are what
+        was known when it started; a product would read ``Curves.known_at_start``."""
+        evidence: list[Curve] = []
+        for m in sorted(n for n in finished if n < number):
+            if len(evidence) < MIN_PAIRS or self.audited(m):  # an audit: auditing was open for it
+                evidence.append(finished[m])
+                if rungs_shown_right(self, evidence):
+                    return False, len(evidence)
+        return True, len(evidence)
+
+    def audits(self, number: int, finished: Mapping[int, Curve]) -> bool:
+        """Whether trial ``number`` is an audit trial (never stopped, proposed from the finals)."""
+        is_open, known = self.auditing(number, finished)
+        return is_open and (known < MIN_PAIRS or self.audited(number))
+
+    def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
+        done = finished(curves, self.max_resource)
+        if not self.auditing(number, done)[0]:
+            return self.product._stop(number, curve, curves)
+        return not self.audits(number, done) and ASHA._stop(self, number, curve, curves)  # C's rules
+
+
+class ClosingAuditStudy(FinalsAuditStudy):
+    """Candidate E's study: D's (an audit trial proposed from the finals alone), with
+    ``ClosingAuditASHA.audits`` saying which trials are audit trials (none once closed)."""
+
+    def audits_next(self, trials: Sequence[Trial]) -> bool:
+        if not isinstance(self.scheduler, ClosingAuditASHA):
+            return False
+        done = finished(curves_of(trials, self.minimize), self.scheduler.max_resource)
+        return self.scheduler.audits(next_number(trials), done)
 
 
 def swapped(run: Callable[..., Any], name: str, cls: type) -> Callable[..., Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+from typing import Any
 
 import numpy as np
 import pytest
@@ -660,27 +661,115 @@ def test_round_thirteen_methods_run_with_the_class_their_name_says(
     assert seen.value.args == (getattr(es_candidates, cls), name)
 
 
-def test_round_fourteen_candidate_d_proposes_audit_trials_from_the_finals_alone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Candidate D (es-23): before an audit trial the strategy reads the completed trials only,
-    as full fidelity does; before any other trial, every trial at its rung as the product does."""
-    from benchmarks import early_stopping, es_candidates
-    from hyperstep.schedulers import SCHEDULERS
+def _three_completed_three_stopped(study_class: type) -> tuple[Any, list[Any]]:
+    """A ``study_class`` study of grokking-3d (seed 41, the ASHA block) with six trials told:
+    the first, third and fifth completed, the others stopped at rung 3; and its trials."""
+    from benchmarks import early_stopping
 
     problem = early_stopping.problems()["grokking-3d"]
     block = early_stopping.stopping("asha", problem, None)
-    monkeypatch.setitem(SCHEDULERS, "asha", es_candidates.FinishedGuardASHA)
-    study = es_candidates.FinalsAuditStudy(problem.space, strategy="bayesian", seed=41, early_stopping=block)
-    for number in range(6):  # three completed, three stopped at rung 3
+    study = study_class(problem.space, strategy="bayesian", seed=41, early_stopping=block)
+    for number in range(6):
         trial = study.ask(1)[0]
         steps = 27 if number % 2 == 0 else 3
         for step in range(1, steps + 1):
             study.report(trial.id, step, problem.value(trial.params, step))
         study.tell(trial.id, problem.value(trial.params, steps), state="completed" if steps == 27 else "stopped")
-    trials = study.store.list_trials(study.job_id)
+    return study, study.store.list_trials(study.job_id)
+
+
+def test_round_fourteen_candidate_d_proposes_audit_trials_from_the_finals_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidate D (es-23): before an audit trial the strategy reads the completed trials only,
+    as full fidelity does; before any other trial, every trial at its rung as the product does."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers import SCHEDULERS
+
+    monkeypatch.setitem(SCHEDULERS, "asha", es_candidates.FinishedGuardASHA)
+    study, trials = _three_completed_three_stopped(es_candidates.FinalsAuditStudy)
     for audited, rows in ((True, 3), (False, 6)):
         monkeypatch.setattr(es_candidates.FinishedGuardASHA, "audited", lambda self, n, a=audited: a and n == 7)
         assert len(study.history(trials).y) == rows, audited
     monkeypatch.setattr(es_candidates.FinishedGuardASHA, "audited", lambda self, n: n != 7)  # trial 7 is not audited
     assert len(study.history(trials).y) == 6
+
+
+def test_round_fifteen_rungs_are_shown_right_by_six_audit_trials_ranking_alike_at_every_rung() -> None:
+    """Candidate E (es-24) closes its audits only on evidence: at least MIN_PAIRS finished audit
+    trials, and at each rung a Kendall tau at or above 1.645 null standard deviations (0.584 for six)."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA
+
+    scheduler = ASHA(1, 27, 3, seed=41, curve_model=True)
+
+    def audits(at_9: list[float]) -> list[dict[int, float]]:
+        return [{1: float(i), 3: float(i), 9: at_9[i], 27: float(i)} for i in range(len(at_9))]
+
+    alike = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert es_candidates.rungs_shown_right(scheduler, audits(alike))
+    assert not es_candidates.rungs_shown_right(scheduler, audits(alike)[:5])  # too few to show anything
+    assert not es_candidates.rungs_shown_right(scheduler, audits(alike[::-1]))  # rung 9 ranks backwards
+    assert es_candidates.rungs_shown_right(scheduler, audits([1.0, 0.0, 3.0, 2.0, 4.0, 5.0]))  # tau 0.733
+    assert es_candidates.rungs_shown_right(scheduler, audits([2.0, 0.0, 1.0, 4.0, 3.0, 5.0]))  # tau 0.6
+    assert not es_candidates.rungs_shown_right(scheduler, audits([2.0, 0.0, 1.0, 5.0, 3.0, 4.0]))  # tau 0.467
+    assert not es_candidates.rungs_shown_right(scheduler, audits([1.0] * 6))  # a rung all tied shows nothing
+
+
+def test_round_fifteen_audits_close_once_shown_right_and_later_trials_are_the_products(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidate E audits every trial until MIN_PAIRS audit trials have finished, then D's seeded
+    share while the rungs are not shown right; once they are, no trial is audited and the product
+    stops every trial."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA
+    from hyperstep.schedulers.base import Curves
+
+    scheduler = es_candidates.ClosingAuditASHA(1, 27, 3, seed=41, curve_model=True)
+    assert not all(scheduler.audited(n) for n in range(1, 7))  # the seeded share alone would not audit them all
+
+    def curve(n: int, at_9: float) -> dict[int, float]:
+        return {1: float(n), 3: float(n), 9: at_9, 27: float(n)}
+
+    alike = {n: curve(n, n) for n in range(1, 7)}
+    backwards = {n: curve(n, -n) for n in range(1, 7)}
+    assert all(scheduler.audits(n, {m: alike[m] for m in range(1, n)}) for n in range(1, 7))  # evidence missing
+    assert scheduler.auditing(7, alike) == (False, 6) and not scheduler.audits(7, alike)
+    assert scheduler.auditing(7, backwards) == (True, 6)
+    later = {n: curve(n, n) for n in range(7, 300) if not scheduler.audited(n)}  # not audited: no evidence
+    assert [scheduler.audits(n, {**backwards, **later}) for n in range(7, 300)] == [
+        scheduler.audited(n) for n in range(7, 300)
+    ]
+    drawn = [n for n in range(7, 300) if scheduler.audited(n)]
+    shown = {**backwards, **{n: curve(n, 100.0 + n) for n in drawn}}  # audits ranking alike outweigh the first six
+    closes = next(n for n in range(7, 300) if not scheduler.auditing(n, shown)[0])
+    assert closes - 1 in drawn and not any(scheduler.audits(n, shown) for n in range(closes, 300))
+
+    monkeypatch.setattr(ASHA, "_stop", lambda self, number, curve, curves: type(self).__name__)
+    done = Curves(by_number={n: {s: float(n) for s in range(1, 28)} for n in range(1, 7)})
+    assert scheduler._stop(7, {1: 0.5}, done) == "ASHA"  # closed: the product
+    rank_backwards = Curves(by_number={n: {**{s: float(n) for s in range(1, 27)}, 27: -float(n)} for n in range(1, 7)})
+    audit, other = drawn[0], next(n for n in range(7, 300) if n not in drawn)
+    assert scheduler._stop(audit, {1: 0.5}, rank_backwards) is False  # open: an audit trial never stops
+    assert scheduler._stop(other, {1: 0.5}, rank_backwards) == "ClosingAuditASHA"  # open: C's rules
+
+
+def test_round_fifteen_candidate_e_proposes_its_audit_trials_from_the_finals_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import es_candidates
+    from hyperstep.schedulers import SCHEDULERS
+
+    monkeypatch.setitem(SCHEDULERS, "asha", es_candidates.ClosingAuditASHA)
+    study, trials = _three_completed_three_stopped(es_candidates.ClosingAuditStudy)
+    for audit, rows in ((True, 3), (False, 6)):
+        seen: list[tuple[int, list[int]]] = []
+
+        def audits(self: object, n: int, done: dict[int, object], a: bool = audit, s: list[object] = seen) -> bool:
+            s.append((n, sorted(done)))
+            return a
+
+        monkeypatch.setattr(es_candidates.ClosingAuditASHA, "audits", audits)
+        assert len(study.history(trials).y) == rows, audit
+        assert seen == [(7, [1, 3, 5])]
