@@ -33,6 +33,7 @@ def test_job_round_trips_exactly(store: TrialStore) -> None:
         spec=full_spec("maximize"),
         created_at=1732662000.1234567,
         ended_at=1732665600.000001,
+        reopened_at=1732664400.0000003,
         status=JobStatus.STOPPING,
         trial_seq=7,
         budget_used=6,

@@ -105,6 +105,16 @@ def test_an_execution_that_ended_through_finish_job_with_its_job_running_closes_
     assert job.status is JobStatus.FAILED and (job.error or "").startswith("ExecutionEnded: ")
 
 
+def test_an_execution_that_ended_through_finish_job_with_its_job_stopping_closes_it_stopped(parts: Parts) -> None:
+    """A stop landed on the job so left (no execution runs it): it ends as asked, stopped
+    without an error, as an execution aborted while its job stops ends it."""
+    parts.service.store.set_job_status("job", JobStatus.STOPPING)
+    assert handle_finish(parts.service, status_change("job", parts.execution, "SUCCEEDED"))["closed"]
+    job = parts.service.store.get_job("job")
+    assert job.status is JobStatus.STOPPED and job.error is None
+    assert [detail["status"] for _, detail in parts.published.events] == ["stopped"]
+
+
 def test_an_earlier_execution_of_the_job_changes_nothing(parts: Parts) -> None:
     earlier = parts.execution.replace("exec-", "exec-earlier-")
     assert handle_finish(parts.service, status_change("job", earlier)) == {"closed": False}
