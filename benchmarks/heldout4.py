@@ -172,11 +172,7 @@ def report(args: argparse.Namespace) -> None:
     extra_scores = {}
     for m in extra:  # each over the problems it finished a first seed of, beside the main methods
         held = [n for n in names if any((d["problem"], d["method"], d["seed"]) == (n, m, SEEDS[0]) for d in lines)]
-        at = scores_at(lines, 48, [*MAIN, m], held)
-        unscored = [n for n in held if not np.isfinite(at["per_problem"][n]["random"])]
-        if unscored:  # random's failures left fewer finite draws than 48 on its seeds: no reference
-            at = scores_at(lines, 48, [*MAIN, m], [n for n in held if n not in unscored]) | {"unscored": unscored}
-        extra_scores[m] = at
+        extra_scores[m] = scores_at(lines, 48, [*MAIN, m], held)
     config = {"budgets": BUDGETS, "groups": GROUPS, "maximize": MAXIMIZE, "machine": reporting.machine()}
     lagging = [x for b in BUDGETS for x in behind(main_scores[b], b, ["optuna-tpe"])]
     lagging += [x for m, at in extra_scores.items() for x in behind(at, 48, [m])]
@@ -216,8 +212,7 @@ def markdown(
         rows = [["all", *[at["all"][c] for c in cols]]]
         rows += [[n, *[at["per_problem"][n][c] for c in cols]] for n in at["per_problem"]]
         parts += [
-            f"\n## At 48 x 4 with {x} (seeds {at['seeds']}; the problems it finished; "
-            f"no reference with so few seeds: {at.get('unscored', [])})\n",
+            f"\n## At 48 x 4 with {x} (seeds {at['seeds']}; the problems it finished)\n",
             reporting.table(["problem", *cols], rows),
         ]
     parts += [

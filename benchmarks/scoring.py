@@ -48,21 +48,27 @@ MIN_POS = np.nextafter(0, 1)
 
 
 def expected_min(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Unbiased estimate of E[min of ``m`` iid draws] from samples ``x`` (an L-estimator)."""
+    """Unbiased estimate of E[min of ``m`` iid draws] from samples ``x`` (an L-estimator).
+
+    With ``m`` at least the number of samples (random search's failures left fewer finite
+    draws than the budget) it is the smallest sample: what ``m`` draws without replacement
+    would find, all of them (biased up, against random search; it was NaN)."""
     values = np.sort(-np.asarray(x, dtype=float))
     return -np.sum(values * _min_weights(values.size, m), axis=-1)
 
 
 def _min_weights(n: int, m: np.ndarray) -> np.ndarray:
-    """Probability that the k-th smallest of ``n`` values is the minimum of ``m`` draws without replacement."""
-    m = np.asarray(m)[..., None]
+    """Probability that the k-th smallest of ``n`` values is the minimum of ``m`` draws without replacement
+    (``m`` past ``n`` counts as ``n``: all the weight on the smallest)."""
+    m = np.minimum(np.asarray(m), n)[..., None]
     k = 1 + np.arange(n)
     log_w = gammaln(k) - gammaln(k - (m - 1))
     return np.exp(log_w - logsumexp(log_w, axis=-1, keepdims=True))
 
 
 def expected_recommended(noisy: np.ndarray, true: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """E[true value at the noisy argmin of ``m`` draws] from paired samples (the noisy analogue of ``expected_min``)."""
+    """E[true value at the noisy argmin of ``m`` draws] from paired samples (the noisy analogue of ``expected_min``;
+    with ``m`` at least the number of pairs, the true value at the smallest noisy one)."""
     order = np.argsort(-np.asarray(noisy, dtype=float), kind="stable")
     return np.sum(np.asarray(true, dtype=float)[order] * _min_weights(len(order), m), axis=-1)
 

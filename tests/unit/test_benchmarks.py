@@ -22,6 +22,22 @@ def test_expected_min_is_the_mean_minimum_over_all_subsets() -> None:
         assert scoring.expected_min(x, m) == pytest.approx(brute)
 
 
+def test_expected_min_of_more_draws_than_samples_is_the_smallest_sample_not_nan() -> None:
+    x = np.array([3.0, -1.0, 4.0, 1.5])
+    assert scoring.expected_min(x, np.array([4, 5, 48])).tolist() == [-1.0, -1.0, -1.0]
+    true = np.array([0.5, 2.0, -3.0, 1.0])
+    assert scoring.expected_recommended(x, true, np.array([4, 48])).tolist() == [2.0, 2.0]
+
+
+def test_a_random_reference_with_fewer_finite_draws_than_the_budget_is_defined() -> None:
+    random = np.array([[[1.0, 0.5], [np.nan, 0.9]]])  # 3 finite draws of 4, clipped at their median 0.9
+    other = np.array([[[0.8, 0.7], [0.6, 0.2]]])
+    ref = scoring.baseline(random, [random, other])
+    assert ref.rand_mean == pytest.approx([(0.5 + 0.9 + 0.5) / 3, 0.5])  # 2 of the 3 draws; 4 of them: the best
+    scores = scoring.score({"p": {"random": random, "other": other}})["normalized"]
+    assert all(np.isfinite(v) for v in scores.values())
+
+
 def _losses(rng: np.random.Generator, runs: int = 6, rounds: int = 4, batch: int = 3) -> np.ndarray:
     return rng.uniform(1.0, 2.0, size=(runs, rounds, batch))
 
