@@ -98,6 +98,10 @@ def ignored_options(spec: JobSpec) -> dict[str, str]:
     return said
 
 
+ACTIVE = (TrialState.PENDING, TrialState.RUNNING)
+"""The states of an active trial (``TrialState.active``), read once for every trial of a decision."""
+
+
 def curves_of(
     trials: Sequence[Trial], minimize: bool, carried: Mapping[Hashable, Mapping[int, object]] | None = None
 ) -> Curves:
@@ -106,16 +110,13 @@ def curves_of(
     a curve is the trial's own (not a copy): the schedulers only read it, and what they
     derive from it is kept by trial while its points stay the same (``schedulers.base.FACTS``).
     ``carried``: what an earlier decision derived from the trials unchanged since (``CurvesMemo``)."""
-    by_number: dict[int, Curve] = {}
-    created: dict[int, float] = {}
-    ended: dict[int, float] = {}
-    for t in trials:  # one pass: a decision lists every trial of the job
-        if not t.curve:
-            continue
-        by_number[t.number] = t.curve if minimize else {s: -v for s, v in t.curve.items()}
-        created[t.number] = t.created_at
-        if t.ended_at is not None and not t.state.active:
-            ended[t.number] = t.ended_at
+    curved = [t for t in trials if t.curve]  # comprehensions, not one loop: a decision lists every trial
+    if minimize:
+        by_number: dict[int, Curve] = {t.number: t.curve for t in curved}
+    else:
+        by_number = {t.number: {s: -v for s, v in t.curve.items()} for t in curved}
+    created = {t.number: t.created_at for t in curved}
+    ended = {t.number: t.ended_at for t in curved if t.ended_at is not None and t.state not in ACTIVE}
     owner = trials[0].job_id if trials else ""
     return Curves(by_number, owner=owner, created=created, ended=ended, carried=carried or {})
 

@@ -53,7 +53,7 @@ it runs; any process that reads the store draws the same one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -144,7 +144,7 @@ class ASHA(Scheduler):
                 assert mine is not None
                 if keeps_going(mine, [mine, *recorded.values()], self.eta):
                     return False
-                if self.curve_model and self.heading_top(curve, [self.expected(n, curves) for n in recorded]):
+                if self.curve_model and self.heading_top(curve, recorded, curves):
                     return False
                 return self.rung_ranks_finals(rung, curves)
         return False
@@ -255,14 +255,14 @@ class ASHA(Scheduler):
             misses += heading.bounded and heading.low > incumbent
         return winners, misses
 
-    def heading_top(self, curve: Curve, expected: list[float]) -> bool:
+    def heading_top(self, curve: Curve, peers: Iterable[int], curves: Curves) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the
-        top ``ceil(n / eta)`` of its peers' ``expected`` finals (``expected_final``; see the
-        module docstring)."""
+        top ``ceil(n / eta)`` of the ``peers``' expected finals (``expected_final``; see the
+        module docstring). The peers' are read only for a curve that predicts one."""
         mine = predict(curve, self.max_resource)
         if mine is None:
             return False
-        return keeps_going(mine.low, [mine.low, *expected], self.eta)
+        return keeps_going(mine.low, [mine.low, *(self.expected(n, curves) for n in peers)], self.eta)
 
     def expected_final(self, facts: CurveFacts) -> float:
         """A peer's final value if it reached ``max_resource``, else what its curve predicts,
