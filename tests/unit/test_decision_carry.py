@@ -127,3 +127,25 @@ def test_decisions_with_the_memo_are_those_of_curves_derived_afresh() -> None:
                 update |= {"state": TrialState.PRUNED if answer else TrialState.COMPLETED, "ended_at": 1000.0 + step}
             trials[i] = t.model_copy(update=update)
     assert answers == {True, False}
+
+
+def test_a_rungs_values_are_carried_past_decisions_at_other_rungs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decisions at rung 3, then rung 1, then rung 3 again: the third finds rung 3's values
+    that the first derived (the second, at rung 1, made no table of rung 3), and reads only
+    the trials changed since (before: every trial at rung 3 again, after any decision at
+    another rung, as most are in a run)."""
+    monkeypatch.setattr(early_stopping, "CURVES", CurvesMemo())
+    trials = job(60)
+    store, scheduler = Listing(trials), ASHA(1, 27, 3, curve_model=True)
+    judged = [
+        trial(100, {1: 0.9, 2: 0.9, 3: 0.89}, TrialState.RUNNING),
+        trial(101, {1: 0.95}, TrialState.RUNNING),
+        trial(102, {1: 0.95, 2: 0.95, 3: 0.94}, TrialState.RUNNING),
+    ]
+    for i, mine in enumerate(judged[:2]):
+        store.trials = [*trials, *judged[: i + 1]]
+        should_stop(scheduler, mine, store, minimize=True)  # type: ignore[arg-type]
+    store.trials = [*trials, *judged]
+    read = counting_reads(monkeypatch)
+    assert should_stop(scheduler, judged[2], store, minimize=True)  # type: ignore[arg-type]
+    assert set(read) <= {100, 101, 102}  # before: all 66 listed trials too

@@ -123,7 +123,9 @@ def curves_of(
 
 class CurvesMemo:
     """Each job's last decision's ``Curves`` and the trials they were made from: what the
-    job's next decision carries over (``Curves.carried``) for the trials that did not change.
+    job's next decision carries over (``Curves.carried``) for the trials that did not change:
+    the tables that decision made, and those it carried (a decision at rung 1 makes no table
+    of rung 9, which the next decision at rung 9 then still finds).
 
     Every decision reads every trial of the job, and derived the same values again for all
     of them (each one's value at the rung, its bracket, its final): O(trials) a decision,
@@ -150,7 +152,8 @@ class CurvesMemo:
         if last is None or now.keys() <= changed:  # every model new (a store that reads them afresh)
             carried = {}
         else:
-            carried = {k: _without(v, changed) for k, v in list(last.tables.items())}
+            kept = {**last.carried, **last.tables}  # a table that decision did not need, from the ones before
+            carried = {k: _without(v, changed) for k, v in kept.items()}
         curves = curves_of(trials, minimize, carried)
         with self.lock:
             self.last[key] = (now, curves)
