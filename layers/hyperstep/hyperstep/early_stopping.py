@@ -13,7 +13,9 @@ the job's best while a trial has reached ``max_resource`` (those end ``completed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.schedulers import Curves, Scheduler, make_scheduler
@@ -96,22 +98,80 @@ def ignored_options(spec: JobSpec) -> dict[str, str]:
     return said
 
 
-def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
+ACTIVE = (TrialState.PENDING, TrialState.RUNNING)
+"""The states of an active trial (``TrialState.active``), read once for every trial of a decision."""
+
+
+def curves_of(
+    trials: Sequence[Trial], minimize: bool, carried: Mapping[Hashable, Mapping[int, object]] | None = None
+) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
     and ended (what a trial's adaptive Hyperband bracket is drawn from). To be minimized,
     a curve is the trial's own (not a copy): the schedulers only read it, and what they
-    derive from it is kept by trial while its points stay the same (``schedulers.base.FACTS``)."""
-    by_number: dict[int, Curve] = {}
-    created: dict[int, float] = {}
-    ended: dict[int, float] = {}
-    for t in trials:  # one pass: a decision lists every trial of the job
-        if not t.curve:
-            continue
-        by_number[t.number] = t.curve if minimize else {s: -v for s, v in t.curve.items()}
-        created[t.number] = t.created_at
-        if t.ended_at is not None and not t.state.active:
-            ended[t.number] = t.ended_at
-    return Curves(by_number, owner=trials[0].job_id if trials else "", created=created, ended=ended)
+    derive from it is kept by trial while its points stay the same (``schedulers.base.FACTS``).
+    ``carried``: what an earlier decision derived from the trials unchanged since (``CurvesMemo``)."""
+    curved = [t for t in trials if t.curve]  # comprehensions, not one loop: a decision lists every trial
+    if minimize:
+        by_number: dict[int, Curve] = {t.number: t.curve for t in curved}
+    else:
+        by_number = {t.number: {s: -v for s, v in t.curve.items()} for t in curved}
+    created = {t.number: t.created_at for t in curved}
+    ended = {t.number: t.ended_at for t in curved if t.ended_at is not None and t.state not in ACTIVE}
+    owner = trials[0].job_id if trials else ""
+    return Curves(by_number, owner=owner, created=created, ended=ended, carried=carried or {})
+
+
+class CurvesMemo:
+    """Each job's last decision's ``Curves`` and the trials they were made from: what the
+    job's next decision carries over (``Curves.carried``) for the trials that did not change:
+    the tables that decision made, and those it carried (a decision at rung 1 makes no table
+    of rung 9, which the next decision at rung 9 then still finds).
+
+    Every decision reads every trial of the job, and derived the same values again for all
+    of them (each one's value at the rung, its bracket, its final): O(trials) a decision,
+    O(trials^2) a run. A store that can say a trial did not change hands back the very same
+    ``Trial`` (SQLite's listing rebuilds a model only when its body or its curve rows
+    changed: ``SQLiteStore.list_trials``), so a decision derives again only the trials
+    whose object is new; one that cannot (DynamoDB builds every model afresh on each read)
+    hands back new objects only, and everything is derived again, as without the memo."""
+
+    def __init__(self, jobs: int = 4) -> None:
+        self.jobs = jobs
+        """Jobs kept at most (the least recently decided is dropped): a warm Lambda serves several."""
+        self.last: OrderedDict[tuple[str, bool], tuple[dict[int, Trial], Curves]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def curves(self, trials: Sequence[Trial], minimize: bool) -> Curves:
+        """``curves_of(trials, minimize)``, carrying what the job's last decision derived from
+        the trials that are the same objects now."""
+        key = (trials[0].job_id if trials else "", minimize)
+        now = {t.number: t for t in trials}
+        with self.lock:
+            seen, last = self.last.pop(key, ({}, None))
+        changed = {n for n in seen.keys() | now.keys() if seen.get(n) is not now.get(n)}
+        if last is None or now.keys() <= changed:  # every model new (a store that reads them afresh)
+            carried = {}
+        else:
+            kept = {**last.carried, **last.tables}  # a table that decision did not need, from the ones before
+            carried = {k: _without(v, changed) for k, v in kept.items()}
+        curves = curves_of(trials, minimize, carried)
+        with self.lock:
+            self.last[key] = (now, curves)
+            while len(self.last) > self.jobs:
+                self.last.popitem(last=False)
+        return curves
+
+
+def _without(table: Mapping[int, object], numbers: set[int]) -> dict[int, object]:
+    """A copy of ``table`` without the entries of ``numbers``."""
+    kept = dict(table)
+    for number in numbers:
+        kept.pop(number, None)
+    return kept
+
+
+CURVES = CurvesMemo()
+"""The process's memo of each job's last decision (``should_stop``)."""
 
 
 def scheduler_of(job: Job) -> Scheduler:
@@ -143,7 +203,7 @@ def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize:
     at = _place(everyone, trial)
     whole = everyone[at].curve if at < len(everyone) else {}
     mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
-    return scheduler.should_stop(trial.number, curves_of([*everyone[:at], *everyone[at + 1 :], mine], minimize))
+    return scheduler.should_stop(trial.number, CURVES.curves([*everyone[:at], *everyone[at + 1 :], mine], minimize))
 
 
 def _place(trials: Sequence[Trial], trial: Trial) -> int:

@@ -53,8 +53,8 @@ it runs; any process that reads the store draws the same one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from functools import cached_property, lru_cache
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,14 @@ def hyperband_shares(brackets: int, eta: int) -> np.ndarray:
     s_max = brackets - 1
     weights = np.array([eta ** (s_max - b) / (s_max - b + 1) for b in range(brackets)], dtype=float)
     return weights / weights.sum()
+
+
+@lru_cache(maxsize=64)
+def fixed_weights(brackets: int, eta: int, uniform: bool) -> tuple[float, ...]:
+    """Hyperband's fixed bracket weights as a draw takes them (``Hyperband.bracket_weights``):
+    the same shares for every bracket when ``uniform``, else ``hyperband_shares``."""
+    weights = np.full(brackets, 1.0 / brackets) if uniform else hyperband_shares(brackets, eta)
+    return tuple(weights.tolist())
 
 
 @lru_cache(maxsize=8_192)
@@ -130,18 +138,43 @@ class ASHA(Scheduler):
             if crossed(step, previous, rung):
                 if self.curve_model and self.behind_incumbent(curve, curves) and self.incumbent_stop_held(rung, curves):
                     return True
-                reached_rung = [n for n, top in curves.tops.items() if n != number and top >= rung]
-                peers = [n for n in reached_rung if self.bracket(n, curves) == bracket]
-                recorded = [curves.value_at(n, rung) for n in peers]
+                recorded = self.rung_values(rung, bracket, curves)
+                recorded.pop(number, None)
                 mine = value_at(curve, rung)
                 assert mine is not None
-                if keeps_going(mine, [mine, *(v for v in recorded if v is not None)], self.eta):
+                if keeps_going(mine, [mine, *recorded.values()], self.eta):
                     return False
-                reached = [curves.facts(n) for n, v in zip(peers, recorded) if v is not None]
-                if self.curve_model and self.heading_top(curve, reached):
+                if self.curve_model and self.heading_top(curve, recorded, curves):
                     return False
                 return self.rung_ranks_finals(rung, curves)
         return False
+
+    def rung_values(self, rung: int, bracket: int, curves: Curves) -> dict[int, float]:
+        """The value at ``rung`` of every trial of ``bracket`` that reached it, by number."""
+        values = curves.per_trial(("at", rung), lambda n: self._at(n, rung, curves))
+        brackets = self.bracket_table(curves)
+        if brackets is None:
+            return {n: v for n, v in values.items() if v is not None and self.bracket(n, curves) == bracket}
+        return {n: v for n, v in values.items() if v is not None and brackets[n] == bracket}
+
+    def bracket_table(self, curves: Curves) -> dict[int, int] | None:
+        """Every trial's bracket by number, when it depends on its number alone (None when
+        it is chosen from the other trials' curves)."""
+        return curves.per_trial(("bracket", self.name), lambda n: 0)
+
+    @staticmethod
+    def _at(number: int, rung: int, curves: Curves) -> float | None:
+        """Trial ``number``'s value at ``rung``; None when its curve has not reached it."""
+        top = curves.tops.get(number)
+        return None if top is None or top < rung else curves.value_at(number, rung)
+
+    def finals(self, curves: Curves) -> dict[int, float | None]:
+        """Every trial's value at ``max_resource`` by number (None: its curve has not reached it)."""
+        return curves.per_trial(("at", self.max_resource), lambda n: self._at(n, self.max_resource, curves))
+
+    def expected(self, number: int, curves: Curves) -> float:
+        """``expected_final`` of trial ``number``'s curve (which has a step), kept for these curves."""
+        return curves.derived(("expected", self.max_resource), number, lambda n: self.expected_final(curves.facts(n)))
 
     def rung_ranks_finals(self, rung: int, curves: Curves) -> bool:
         """Whether the trials that reached ``max_resource`` (of every bracket) rank alike
@@ -149,16 +182,20 @@ class ASHA(Scheduler):
         curve model, a trial whose curve predicts its final value counts with that too:
         when few trials run to the end (the incumbent stop), the finished ones alone would
         take long to show that a rung's ranking crosses, and it would stop slow starters."""
-        pairs = []
-        for number, top in curves.tops.items():
-            if top < rung or (top < self.max_resource and not self.predicts(curves.by_number[number])):
-                continue  # no value at the rung, or no final: the curve has not reached either
-            early = curves.value_at(number, rung)
-            done = top >= self.max_resource
-            final = curves.value_at(number, self.max_resource) if done else self.final_of(curves.facts(number))
-            if final is not None and early is not None:
-                pairs.append((early, final))
-        return agrees(pairs)
+        key = ("pair", rung, self.max_resource, self.curve_model)
+        pairs = curves.per_trial(key, lambda n: self._pair(n, rung, curves))
+        return agrees([pair for pair in pairs.values() if pair is not None])
+
+    def _pair(self, number: int, rung: int, curves: Curves) -> tuple[float, float] | None:
+        """Trial ``number``'s value at ``rung`` and its final (``rung_ranks_finals``), None
+        when it lacks either."""
+        top = curves.tops.get(number)
+        if top is None or top < rung or (top < self.max_resource and not self.predicts(curves.by_number[number])):
+            return None  # no value at the rung, or no final: the curve has not reached either
+        early = curves.value_at(number, rung)
+        done = top >= self.max_resource
+        final = curves.value_at(number, self.max_resource) if done else self.final_of(curves.facts(number))
+        return None if final is None or early is None else (early, final)
 
     def predicts(self, curve: Curve) -> bool:
         """Whether ``curve`` may predict a final value (``final_of``): False when it cannot (no
@@ -182,9 +219,7 @@ class ASHA(Scheduler):
         mine = predict(curve, self.max_resource)
         if mine is None or not mine.bounded:
             return False  # the curve first: most trials are judged at the first rung, with one step
-        done = [n for n, top in curves.tops.items() if top >= self.max_resource]
-        finals = [curves.value_at(n, self.max_resource) for n in done]
-        best = min((v for v in finals if v is not None), default=None)
+        best = min((v for v in self.finals(curves).values() if v is not None), default=None)
         return best is not None and mine.low > best
 
     def incumbent_stop_held(self, rung: int, curves: Curves) -> bool:
@@ -200,12 +235,12 @@ class ASHA(Scheduler):
         newest value beat the best final value of those that ended before them. A winner whose
         optimistic end predicted from its steps up to ``rung`` was above that best is a miss."""
         order = sorted(curves.by_number, key=lambda n: (curves.ended.get(n, math.inf), n))
+        finals = self.finals(curves)
         best, seen = math.inf, []
         for n in order:
-            top = curves.tops.get(n, 0)
-            if top > rung and best < math.inf:
+            if curves.tops.get(n, 0) > rung and best < math.inf:
                 seen.append((n, best))
-            final = curves.value_at(n, self.max_resource) if top >= self.max_resource else None
+            final = finals[n]
             if final is not None:
                 best = min(best, final)
         winners = misses = 0
@@ -220,13 +255,14 @@ class ASHA(Scheduler):
             misses += heading.bounded and heading.low > incumbent
         return winners, misses
 
-    def heading_top(self, curve: Curve, peers: list[CurveFacts]) -> bool:
+    def heading_top(self, curve: Curve, peers: Iterable[int], curves: Curves) -> bool:
         """Whether the optimistic end of ``curve``'s predicted final value ranks among the
-        top ``ceil(n / eta)`` of the ``peers``' expected finals (see the module docstring)."""
+        top ``ceil(n / eta)`` of the ``peers``' expected finals (``expected_final``; see the
+        module docstring). The peers' are read only for a curve that predicts one."""
         mine = predict(curve, self.max_resource)
         if mine is None:
             return False
-        return keeps_going(mine.low, [mine.low, *(self.expected_final(c) for c in peers)], self.eta)
+        return keeps_going(mine.low, [mine.low, *(self.expected(n, curves) for n in peers)], self.eta)
 
     def expected_final(self, facts: CurveFacts) -> float:
         """A peer's final value if it reached ``max_resource``, else what its curve predicts,
@@ -265,9 +301,7 @@ class Hyperband(ASHA):
         most aggressive; ``adaptive`` too, before anything is known), or the same share for
         every bracket (``uniform``: more trials are judged late, which slow starters that
         end best need)."""
-        if self.weighting == "uniform":
-            return np.full(self.brackets, 1.0 / self.brackets)
-        return hyperband_shares(self.brackets, self.eta)
+        return np.array(fixed_weights(self.brackets, self.eta, self.weighting == "uniform"))
 
     def rung_agreement(self, curves: Curves, known: Sequence[int]) -> np.ndarray:
         """Per bracket, how well its first rung ranks the ``known`` trials that reached
@@ -307,11 +341,17 @@ class Hyperband(ASHA):
             self._drawn[key] = self._draw(number, weights)
         return self._drawn[key]
 
-    @cached_property
+    @property
     def _fixed_weights(self) -> tuple[float, ...]:
-        """``bracket_weights`` as a draw takes them, made once a scheduler (not ``adaptive``: they
-        do not change): a decision reads the bracket of every peer at its rung."""
-        return tuple(self.bracket_weights().tolist())
+        """``bracket_weights`` as a draw takes them (not ``adaptive``: they do not change), made
+        once a process (``fixed_weights``): a scheduler is made for each step report."""
+        return fixed_weights(self.brackets, self.eta, self.weighting == "uniform")
+
+    def bracket_table(self, curves: Curves) -> dict[int, int] | None:
+        """Drawn from each trial's number (None for ``adaptive``: from the other trials' curves)."""
+        if self.weighting == "adaptive":
+            return None
+        return curves.per_trial(("bracket", self.seed, self._fixed_weights), self.bracket)
 
     def _draw(self, number: int, weights: np.ndarray) -> int:
         return drawn_bracket(self.seed, number, tuple(weights.tolist()))

@@ -18,9 +18,10 @@ import heapq
 import math
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from hyperstep.schedulers.curves import Prediction, miss, predict, reach
 
 Curve = Mapping[int, float]
 """One trial's objective by step (only steps it reported)."""
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,49 @@ class Curves:
     owner: str = ""
     """Whose trials these are (the job's id): what each trial's facts are kept under
     (``FactsMemo``)."""
+    carried: Mapping[Hashable, Mapping[int, object]] = field(default_factory=dict)
+    """``per_trial`` tables of an earlier ``Curves`` of the same trials, each holding only the
+    trials whose curve has not changed since (``early_stopping.CurvesMemo``): a decision
+    derives again only what the reports since then changed. Empty: everything is derived."""
 
     def others(self, number: int) -> dict[int, Curve]:
         return {n: c for n, c in self.by_number.items() if n != number and c}
 
     @cached_property
+    def tables(self) -> dict[Hashable, dict[int, object]]:
+        """The ``per_trial`` tables made for these curves, by key (what a later ``Curves``
+        of the same trials carries)."""
+        return {}
+
+    def per_trial(self, key: Hashable, derive: Callable[[int], _T]) -> dict[int, _T]:
+        """``derive(n)`` for every trial ``n`` of ``by_number``, in its order, made once for
+        these curves and kept under ``key``; taken from ``carried[key]`` for a trial found
+        there. ``derive`` reads trial ``n``'s curve alone (never another trial's, nor when
+        it was created or ended), and ``key`` names everything else it depends on: that is
+        what makes a value derived before still the answer for a curve that has not changed."""
+        table = self.tables.get(key)
+        if table is None:
+            kept = self.carried.get(key, {})
+            table = {n: kept[n] if n in kept else derive(n) for n in self.by_number}  # type: ignore[misc]
+            self.tables[key] = table
+        return table  # type: ignore[return-value]
+
+    def derived(self, key: Hashable, number: int, derive: Callable[[int], _T]) -> _T:
+        """``derive(number)`` for one trial, kept under ``key`` as ``per_trial`` keeps a whole
+        table (same rules; a key is used by one of the two): for values a decision reads
+        of some trials only."""
+        table = self.tables.setdefault(key, {})
+        if number not in table:
+            kept = self.carried.get(key, {})
+            table[number] = kept[number] if number in kept else derive(number)
+        return table[number]  # type: ignore[return-value]
+
+    @cached_property
     def tops(self) -> dict[int, int]:
         """Each curve's newest step, by trial number (curves with none left out): what tells,
         before any value is read, whether a curve reached a rung (``value_at`` is not None)."""
-        return {n: max(c) for n, c in self.by_number.items() if c}
+        tops = self.per_trial("top", lambda n: max(self.by_number[n]) if self.by_number[n] else None)
+        return {n: top for n, top in tops.items() if top is not None}
 
     @cached_property
     def _facts(self) -> dict[int, CurveFacts]:

@@ -1,0 +1,151 @@
+"""A decision carries over what the job's last one derived from the trials the store handed back
+unchanged (``early_stopping.CurvesMemo``, ``Curves.carried``): it derives again only the trials
+whose model is new, and decides as deriving everything again would."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hyperstep import early_stopping
+from hyperstep.early_stopping import CurvesMemo, curves_of, should_stop
+from hyperstep.models import Trial, TrialState
+from hyperstep.schedulers import base
+from hyperstep.schedulers.asha import ASHA, Hyperband
+from hyperstep.schedulers.base import Scheduler
+
+
+class Listing:
+    """What ``should_stop`` reads of a store: the job's trials, as the test hands them."""
+
+    def __init__(self, trials: list[Trial]) -> None:
+        self.trials = trials
+
+    def list_trials(self, job_id: str) -> list[Trial]:
+        return list(self.trials)
+
+
+def trial(number: int, curve: dict[int, float], state: TrialState = TrialState.PRUNED) -> Trial:
+    ended = None if state is TrialState.RUNNING else 1000.0 + number
+    return Trial(
+        id=f"t{number}",
+        job_id="job",
+        number=number,
+        params={},
+        state=state,
+        curve=curve,
+        created_at=float(number),
+        ended_at=ended,
+    )
+
+
+def job(count: int) -> list[Trial]:
+    """``count`` trials stopped at rung 3 (three points each: a fit) and six that ran to 27."""
+    trials = [trial(n, {s: 0.2 + 0.01 * n + (0.5 + 0.02 * n) * s**-0.7 for s in (1, 2, 3)}) for n in range(count)]
+    finished = [{s: 0.3 + 0.01 * i + 0.4 * s**-0.5 for s in range(1, 28)} for i in range(6)]
+    return trials + [trial(count + i, c, TrialState.COMPLETED) for i, c in enumerate(finished)]
+
+
+def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The trials whose value at a step a decision reads (``Curves.value_at``)."""
+    read: list[int] = []
+    value_at = base.Curves.value_at
+
+    def counted(self: base.Curves, number: int, step: int) -> float | None:
+        read.append(number)
+        return value_at(self, number, step)
+
+    monkeypatch.setattr(base.Curves, "value_at", counted)
+    return read
+
+
+def test_a_decision_derives_again_only_the_trials_the_store_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two decisions at rung 3 over the same listed trials (SQLite hands back the same models
+    for trials it did not change): the second reads the values of the trial it judges and of
+    the one judged before (its model is the listing's now, not the decision's copy) alone,
+    where it read every peer's at the rung and at the end again (67 of them, each decision)."""
+    monkeypatch.setattr(early_stopping, "CURVES", CurvesMemo())
+    trials = job(60)
+    store, scheduler = Listing(trials), ASHA(1, 27, 3, curve_model=True)
+    first = trial(100, {1: 0.9, 2: 0.9, 3: 0.89}, TrialState.RUNNING)
+    store.trials = [*trials, first]
+    assert should_stop(scheduler, first, store, minimize=True)  # type: ignore[arg-type]
+    second = trial(101, {1: 0.95, 2: 0.95, 3: 0.94}, TrialState.RUNNING)
+    store.trials = [*trials, first, second]
+    read = counting_reads(monkeypatch)
+    assert should_stop(scheduler, second, store, minimize=True)  # type: ignore[arg-type]
+    assert set(read) == {100, 101}  # before: every trial that reached the rung, the 66 listed too
+
+
+def test_a_trial_read_afresh_is_derived_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that builds every model afresh (DynamoDB), or a trial whose curve moved: the
+    new model's values are derived again, never served from the last decision's."""
+    monkeypatch.setattr(early_stopping, "CURVES", CurvesMemo())
+    scheduler = ASHA(1, 27, 3)
+    peers = [trial(n, {1: 0.1 * n}) for n in range(1, 4)]
+    judged = trial(9, {1: 0.15}, TrialState.RUNNING)
+    store = Listing([*peers, judged])
+    assert not should_stop(scheduler, judged, store, minimize=True)  # type: ignore[arg-type]  # 2nd of 4
+    store.trials = [p.model_copy(update={"curve": {1: 0.01 * p.number}}) for p in peers] + [judged]
+    assert should_stop(scheduler, judged, store, minimize=True)  # type: ignore[arg-type]  # now 4th of 4
+
+
+def test_decisions_with_the_memo_are_those_of_curves_derived_afresh() -> None:
+    """A job's trials report and end in turn (some listed as the same models, some as new ones:
+    the step reports' and a fresh read's), and every trial crossing a rung is judged: with the
+    memo and with ``curves_of`` alone, under ASHA and Hyperband's brackets, alike."""
+    rng = np.random.default_rng(24)
+    schedulers: Sequence[Scheduler] = (
+        ASHA(1, 27, 3, curve_model=True),
+        Hyperband(1, 27, 3, seed=3, curve_model=True),
+        Hyperband(1, 27, 3, seed=3, curve_model=True, brackets="adaptive"),
+    )
+    answers: set[bool] = set()
+    for scheduler in schedulers:
+        memo, trials = CurvesMemo(), [trial(n, {}, TrialState.RUNNING) for n in range(40)]
+        floors, slopes = rng.uniform(0.1, 0.6, 40), rng.uniform(0.2, 1.5, 40)
+        for _ in range(400):
+            i = int(rng.integers(0, 40))
+            t = trials[i]
+            if not t.state.active:
+                trials[i] = t.model_copy() if rng.random() < 0.2 else t  # a fresh read of the same trial
+                continue
+            step = max(t.curve, default=0) + 1
+            curve = {**t.curve, step: float(floors[i] + slopes[i] * step**-0.7)}
+            mine = t.model_copy(update={"curve": curve})
+            others = [u for u in trials if u is not t]
+            fresh = curves_of([*others, mine], minimize=True)
+            kept = memo.curves([*others, mine], minimize=True)
+            answer = scheduler.should_stop(i, fresh)
+            assert scheduler.should_stop(i, kept) == answer
+            answers.add(answer)
+            update: dict[str, Any] = {"curve": curve}
+            if answer or step >= 27:
+                update |= {"state": TrialState.PRUNED if answer else TrialState.COMPLETED, "ended_at": 1000.0 + step}
+            trials[i] = t.model_copy(update=update)
+    assert answers == {True, False}
+
+
+def test_a_rungs_values_are_carried_past_decisions_at_other_rungs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decisions at rung 3, then rung 1, then rung 3 again: the third finds rung 3's values
+    that the first derived (the second, at rung 1, made no table of rung 3), and reads only
+    the trials changed since (before: every trial at rung 3 again, after any decision at
+    another rung, as most are in a run)."""
+    monkeypatch.setattr(early_stopping, "CURVES", CurvesMemo())
+    trials = job(60)
+    store, scheduler = Listing(trials), ASHA(1, 27, 3, curve_model=True)
+    judged = [
+        trial(100, {1: 0.9, 2: 0.9, 3: 0.89}, TrialState.RUNNING),
+        trial(101, {1: 0.95}, TrialState.RUNNING),
+        trial(102, {1: 0.95, 2: 0.95, 3: 0.94}, TrialState.RUNNING),
+    ]
+    for i, mine in enumerate(judged[:2]):
+        store.trials = [*trials, *judged[: i + 1]]
+        should_stop(scheduler, mine, store, minimize=True)  # type: ignore[arg-type]
+    store.trials = [*trials, *judged]
+    read = counting_reads(monkeypatch)
+    assert should_stop(scheduler, judged[2], store, minimize=True)  # type: ignore[arg-type]
+    assert set(read) <= {100, 101, 102}  # before: all 66 listed trials too
