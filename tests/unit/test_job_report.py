@@ -199,6 +199,18 @@ def test_values_near_the_float_limit_leave_out_what_matplotlib_cannot_draw(
         write_report(ReportData(data.job, data.trials), tmp_path / "plain")
 
 
+def test_a_learning_curve_near_the_float_limit_is_left_out_and_named(tmp_path: Path) -> None:
+    """A trial whose curve passed 1.7e308 on the way (it diverged, then came back, or failed):
+    its final values are ordinary, so the report's check of the values let the learning
+    curves' ValueError out as 'internal error', no page. The curves are named instead."""
+    data = make_data(n=6, failed=0, curves=False)
+    curves = {t.id: {1: 2.0, 2: 1.0} for t in data.trials}
+    curves[data.trials[0].id][1], curves[data.trials[1].id][1] = 1.7e308, -1.7e308
+    page = write_report(ReportData(data.job, data.trials, curves), tmp_path).read_text()
+    assert "Learning curves: not drawn: a value of 1.7e+308 is past what matplotlib&#x27;s axes can hold." in page
+    assert '<figure id="importance">' in page
+
+
 def _raises_arange(data: ReportData) -> None:
     raise ValueError("arange: cannot compute length")
 
