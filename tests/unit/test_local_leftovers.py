@@ -214,3 +214,37 @@ def test_a_trial_launched_before_the_run_recorded_its_pid_is_killed_on_resume(tm
         if left.poll() is None:
             left.kill()
             left.wait(10)
+
+
+@pytest.mark.parametrize("runs", [None, "elsewhere"])
+def test_stop_of_a_killed_run_kills_a_trial_launched_before_its_pid_was_recorded(
+    runs: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``hyperstep stop`` of a job whose run was killed outright: a trial with no pid is found
+    by its folder, which is under the run's ``--out`` (default ``runs`` here, the working
+    folder's). stop looked under the store's folder (``.hyperstep/runs``), so in the default
+    layout it found nothing and the trial trained on, the job recorded stopped."""
+    from hyperstep.cli import main
+    from hyperstep.models import Job, Trial
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.sqlite import SQLiteStore
+    from tests.conftest import spec_document
+
+    monkeypatch.chdir(tmp_path)
+    store_path = tmp_path / ".hyperstep" / "hyperstep.db"
+    store_path.parent.mkdir()
+    store = SQLiteStore(store_path)
+    job = Job(id="job-race", spec=parse_spec(spec_document()))
+    store.create_job(job)
+    store.add_trials(job.id, 1, None, lambda _, n: Trial(job_id=job.id, id="t0001", number=n, params={}))
+    store.close()
+    folder = tmp_path / (runs or "runs") / job.id / "t0001"
+    left = sleeper(HYPERSTEP_JOB_ID=job.id, HYPERSTEP_TRIAL_ID="t0001", HYPERSTEP_TRIAL_DIR=str(folder))
+    try:
+        assert main(["--store", str(store_path), "stop", job.id, *(["--runs", runs] if runs else [])]) == 0
+        assert left.wait(timeout=10) == -9
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait(10)
+    assert '"status": "stopped"' in capsys.readouterr().out

@@ -128,13 +128,14 @@ class JobHeldError(HyperstepError):
     """Another process holds the job (``job_lock``)."""
 
 
-def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
+def stop_local(store: SQLiteStore, store_path: Path, job_id: str, runs_dir: Path = Path("runs")) -> Job:
     """``hyperstep stop`` of a local job, from any shell. The process that runs it is told
     by a mark, stopping: it sees the change (``run_local`` polls its job) and stops the job
     as a stop on AWS does: no new trial, the running ones stopped, then the job closes,
     stopped by the user. A job no process runs (its run was killed outright: SIGKILL, the
     OOM killer) is closed here as Ctrl-C would have closed it: the trial processes it left
-    are killed, its active trials recorded stopped; ``run --resume`` can carry it on."""
+    are killed (found by their folders too, under ``runs_dir``: the run's ``--out``), its
+    active trials recorded stopped; ``run --resume`` can carry it on."""
     try:
         with job_lock(store_path, job_id):
             job = store.get_job(job_id)
@@ -145,7 +146,7 @@ def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
                 (folder / "handlers.log").open("a") as log,
                 LocalRuntime(
                     store_path,
-                    folder / "runs",
+                    runs_dir.resolve(),  # the killed run's --out: its trials' folders
                     base_env={},
                     handler_log=HandlerLog(log),
                     clock=run_clock(None, store_path, job_id),  # a simulated job's virtual time
