@@ -181,7 +181,10 @@ def test_a_job_without_results_says_what_is_missing_instead_of_drawing(tmp_path:
 
 
 def test_values_near_the_float_limit_leave_out_what_matplotlib_cannot_draw(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    recwarn: pytest.WarningsRecorder,
 ) -> None:
     """A loss of 1.7e308 (a script printing a huge number, told to a Study): matplotlib's
     margins and ticks overflowed and ``hyperstep report`` ended 'internal error: ValueError:
@@ -191,7 +194,8 @@ def test_values_near_the_float_limit_leave_out_what_matplotlib_cannot_draw(
     page = write_report(ReportData(data.job, huge), tmp_path).read_text()
     assert "Best so far: not drawn: a value of 1.7e+308 is past what matplotlib&#x27;s axes can hold." in page
     assert '<figure id="importance">' in page  # drawn: what the model makes of the warped values
-    assert capsys.readouterr().err == ""  # nor matplotlib's overflow warnings
+    assert capsys.readouterr().err == ""  # nor matplotlib's overflow warnings, which pytest records, not prints:
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
     from hyperstep.job_report import plots
 
     monkeypatch.setattr(plots, "ALL", [_raises_arange])
