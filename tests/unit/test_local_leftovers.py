@@ -248,3 +248,37 @@ def test_stop_of_a_killed_run_kills_a_trial_launched_before_its_pid_was_recorded
             left.kill()
             left.wait(10)
     assert '"status": "stopped"' in capsys.readouterr().out
+
+
+def test_without_proc_a_trial_launched_before_its_pid_was_recorded_is_named_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without ``/proc`` (macOS) a trial with no pid cannot be found (its environment is not
+    readable, no process group is known): resume and stop went on in silence and it trained
+    on; the log says so, as it does of the other leftovers it cannot look for. A pending
+    trial never launched (no folder) is not named."""
+    from types import SimpleNamespace
+
+    from hyperstep.backends.local import adapter
+    from hyperstep.local.runner import kill_leftovers
+    from hyperstep.models import Job, Trial
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.sqlite import SQLiteStore
+    from tests.conftest import spec_document
+
+    def no_proc() -> list[int]:
+        raise FileNotFoundError("/proc")
+
+    monkeypatch.setattr(adapter, "_processes", no_proc)
+    store = SQLiteStore(tmp_path / "s.db")
+    job = Job(id="job-race", spec=parse_spec(spec_document()))
+    store.create_job(job)
+    store.add_trials(job.id, 2, None, lambda _, n: Trial(job_id=job.id, id=f"t000{n}", number=n, params={}))
+    backend = LocalProcessBackend(tmp_path / "runs", lambda result: None)
+    launched = tmp_path / "runs" / job.id / "t0001"
+    launched.mkdir(parents=True)
+    (launched / adapter.HELD_FILE).write_text("{}")
+    with caplog.at_level("WARNING"):
+        kill_leftovers(SimpleNamespace(store=store, backend=backend, service=None), job)  # type: ignore[arg-type]
+    named = [r.getMessage() for r in caplog.records if "no /proc" in r.getMessage()]
+    assert len(named) == 1 and "t0001" in named[0] and "t0002" not in named[0], named

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from hyperstep.backends.local.adapter import kill_detached
+from hyperstep.backends.local.adapter import HELD_FILE, kill_detached
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
 from hyperstep.errors import ConflictError, HyperstepError, NotFoundError, Signalled
@@ -21,6 +22,8 @@ from hyperstep.models import Job, JobStatus, StopReason, Trial
 from hyperstep.recorded_ends import recording
 from hyperstep.spec import Budget, JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[..., None]
 """``on_progress(job, trials, final=False)``: shown as the job goes (the CLI's progress line)."""
@@ -217,8 +220,15 @@ def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
             folder = runtime.backend.trial_dir(job, trial)
             if trial.backend_ref is not None:
                 runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref, folder)
-            else:  # launched, but the run died before it recorded the pid: found by its environment
-                kill_detached(job.id, trial.id, folder)
+            elif not kill_detached(job.id, trial.id, folder) and (folder / HELD_FILE).exists():
+                # launched (its folder written), but the run died before it recorded the pid: found by
+                # its environment, which only /proc shows
+                log.warning(
+                    "no /proc on this system: trial %s of job %s was launched but its pid not recorded; "
+                    "its processes, if any, are not looked for and run on",
+                    trial.id,
+                    job.id,
+                )
             ended = runtime.backend.ended_result(job, trial, trial.started_at or trial.created_at)
             if ended is not None:
                 runtime.service.collect(ended)
