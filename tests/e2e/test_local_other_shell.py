@@ -116,7 +116,7 @@ def test_stop_of_a_job_whose_run_was_killed_closes_it_and_kills_its_trials(
     log = workdir / "handlers.log"
     before = log.stat().st_size if log.exists() else 0
     try:
-        assert main(["--store", str(store_path), "stop", job_id]) == 0
+        assert main(["--store", str(store_path), "stop", job_id, "--runs", str(workdir / "runs")]) == 0
         assert json.loads(capsys.readouterr().out) == {"job_id": job_id, "status": "stopped"}
         assert not [t.backend_ref for t in running if alive(t.backend_ref)], "trial processes live on"
         # the ends the stop recorded count in Trials* as the run's own would have

@@ -181,7 +181,10 @@ def test_a_job_without_results_says_what_is_missing_instead_of_drawing(tmp_path:
 
 
 def test_values_near_the_float_limit_leave_out_what_matplotlib_cannot_draw(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    recwarn: pytest.WarningsRecorder,
 ) -> None:
     """A loss of 1.7e308 (a script printing a huge number, told to a Study): matplotlib's
     margins and ticks overflowed and ``hyperstep report`` ended 'internal error: ValueError:
@@ -191,12 +194,25 @@ def test_values_near_the_float_limit_leave_out_what_matplotlib_cannot_draw(
     page = write_report(ReportData(data.job, huge), tmp_path).read_text()
     assert "Best so far: not drawn: a value of 1.7e+308 is past what matplotlib&#x27;s axes can hold." in page
     assert '<figure id="importance">' in page  # drawn: what the model makes of the warped values
-    assert capsys.readouterr().err == ""  # nor matplotlib's overflow warnings
+    assert capsys.readouterr().err == ""  # nor matplotlib's overflow warnings, which pytest records, not prints:
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
     from hyperstep.job_report import plots
 
     monkeypatch.setattr(plots, "ALL", [_raises_arange])
     with pytest.raises(ValueError, match="arange"):  # at ordinary values, a plot's failure is a failure
         write_report(ReportData(data.job, data.trials), tmp_path / "plain")
+
+
+def test_a_learning_curve_near_the_float_limit_is_left_out_and_named(tmp_path: Path) -> None:
+    """A trial whose curve passed 1.7e308 on the way (it diverged, then came back, or failed):
+    its final values are ordinary, so the report's check of the values let the learning
+    curves' ValueError out as 'internal error', no page. The curves are named instead."""
+    data = make_data(n=6, failed=0, curves=False)
+    curves = {t.id: {1: 2.0, 2: 1.0} for t in data.trials}
+    curves[data.trials[0].id][1], curves[data.trials[1].id][1] = 1.7e308, -1.7e308
+    page = write_report(ReportData(data.job, data.trials, curves), tmp_path).read_text()
+    assert "Learning curves: not drawn: a value of 1.7e+308 is past what matplotlib&#x27;s axes can hold." in page
+    assert '<figure id="importance">' in page
 
 
 def _raises_arange(data: ReportData) -> None:

@@ -270,6 +270,28 @@ def test_a_process_that_ended_while_its_log_was_read_keeps_its_own_end(
     assert usage is not None and 0.3 <= usage.seconds < 2.5, usage
 
 
+def test_a_process_that_ended_past_its_deadline_while_its_log_was_read_is_timed_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side of the test above: the process ends by itself while its log is read,
+    but after its deadline (1.5 s of a timeout_seconds of 1), which a read of the log kept
+    hyperstep from enforcing. It ran past its limit: timed out, as it ends when nothing
+    delays the kill (SageMaker's MaxRuntimeExceeded), not completed."""
+    command = ["sh", "-c", "sleep 1.5; echo loss=0.1"]
+    job, trial, backend, results, done = one_trial(tmp_path, command, timeout_seconds=1)
+    pass_on = backend._pass_on
+
+    def slow_read(*args: Any, **kwargs: Any) -> None:
+        if not kwargs.get("ended"):
+            time.sleep(3)  # the deadline passes, then the process ends, while the log is read
+        pass_on(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "_pass_on", slow_read)
+    backend.launch(job, trial)
+    assert done.wait(20)
+    assert [(r.state, r.error) for r in results] == [("failed", "timed out after 1 s")]
+
+
 def test_a_trial_stopped_before_its_deadline_ends_stopped_though_the_deadline_killed_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

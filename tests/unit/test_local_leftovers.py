@@ -214,3 +214,71 @@ def test_a_trial_launched_before_the_run_recorded_its_pid_is_killed_on_resume(tm
         if left.poll() is None:
             left.kill()
             left.wait(10)
+
+
+@pytest.mark.parametrize("runs", [None, "elsewhere"])
+def test_stop_of_a_killed_run_kills_a_trial_launched_before_its_pid_was_recorded(
+    runs: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``hyperstep stop`` of a job whose run was killed outright: a trial with no pid is found
+    by its folder, which is under the run's ``--out`` (default ``runs`` here, the working
+    folder's). stop looked under the store's folder (``.hyperstep/runs``), so in the default
+    layout it found nothing and the trial trained on, the job recorded stopped."""
+    from hyperstep.cli import main
+    from hyperstep.models import Job, Trial
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.sqlite import SQLiteStore
+    from tests.conftest import spec_document
+
+    monkeypatch.chdir(tmp_path)
+    store_path = tmp_path / ".hyperstep" / "hyperstep.db"
+    store_path.parent.mkdir()
+    store = SQLiteStore(store_path)
+    job = Job(id="job-race", spec=parse_spec(spec_document()))
+    store.create_job(job)
+    store.add_trials(job.id, 1, None, lambda _, n: Trial(job_id=job.id, id="t0001", number=n, params={}))
+    store.close()
+    folder = tmp_path / (runs or "runs") / job.id / "t0001"
+    left = sleeper(HYPERSTEP_JOB_ID=job.id, HYPERSTEP_TRIAL_ID="t0001", HYPERSTEP_TRIAL_DIR=str(folder))
+    try:
+        assert main(["--store", str(store_path), "stop", job.id, *(["--runs", runs] if runs else [])]) == 0
+        assert left.wait(timeout=10) == -9
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait(10)
+    assert '"status": "stopped"' in capsys.readouterr().out
+
+
+def test_without_proc_a_trial_launched_before_its_pid_was_recorded_is_named_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without ``/proc`` (macOS) a trial with no pid cannot be found (its environment is not
+    readable, no process group is known): resume and stop went on in silence and it trained
+    on; the log says so, as it does of the other leftovers it cannot look for. A pending
+    trial never launched (no folder) is not named."""
+    from types import SimpleNamespace
+
+    from hyperstep.backends.local import adapter
+    from hyperstep.local.runner import kill_leftovers
+    from hyperstep.models import Job, Trial
+    from hyperstep.spec import parse_spec
+    from hyperstep.stores.sqlite import SQLiteStore
+    from tests.conftest import spec_document
+
+    def no_proc() -> list[int]:
+        raise FileNotFoundError("/proc")
+
+    monkeypatch.setattr(adapter, "_processes", no_proc)
+    store = SQLiteStore(tmp_path / "s.db")
+    job = Job(id="job-race", spec=parse_spec(spec_document()))
+    store.create_job(job)
+    store.add_trials(job.id, 2, None, lambda _, n: Trial(job_id=job.id, id=f"t000{n}", number=n, params={}))
+    backend = LocalProcessBackend(tmp_path / "runs", lambda result: None)
+    launched = tmp_path / "runs" / job.id / "t0001"
+    launched.mkdir(parents=True)
+    (launched / adapter.HELD_FILE).write_text("{}")
+    with caplog.at_level("WARNING"):
+        kill_leftovers(SimpleNamespace(store=store, backend=backend, service=None), job)  # type: ignore[arg-type]
+    named = [r.getMessage() for r in caplog.records if "no /proc" in r.getMessage()]
+    assert len(named) == 1 and "t0001" in named[0] and "t0002" not in named[0], named

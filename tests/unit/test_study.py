@@ -834,3 +834,16 @@ def test_pickling_a_study_says_how_to_keep_one() -> None:
     study = hyperstep.Study([{"name": "x", "type": "float", "low": 0, "high": 1}], seed=0)
     with pytest.raises(TypeError, match=r"a Study cannot be pickled: keep it in a file instead, .*SQLiteStore"):
         pickle.dumps(study)
+
+
+def test_a_shallow_copy_of_a_study_still_works() -> None:
+    """``copy.copy`` goes through ``__reduce_ex__`` when a class has no ``__copy__``: the
+    refusal of pickling made it 'a Study cannot be pickled', though it copied before (a
+    second Study object over the same store)."""
+    import copy
+
+    study = hyperstep.Study([{"name": "x", "type": "float", "low": 0, "high": 1}], seed=0)
+    (trial,) = study.ask()
+    other = copy.copy(study)
+    other.tell(trial.id, 0.5)
+    assert study.best_trial.value == 0.5

@@ -160,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stop", help="stop a running job (local store, or --api)")
     p.add_argument("job")
+    p.add_argument("--runs", default="runs", metavar="DIR", help="local runs' --out (default: runs)")
     p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_stop)
 
@@ -572,7 +573,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         return 0
     from hyperstep.local.runner import stop_local
 
-    job = stop_local(open_store(args.store), Path(args.store), args.job)
+    job = stop_local(open_store(args.store), Path(args.store), args.job, Path(args.runs))
     print(json.dumps({"job_id": job.id, "status": job.status.value}))
     return 0
 

@@ -217,6 +217,13 @@ class Study:
         config = self.spec.early_stopping
         return self.fidelity_levels is not None and config is not None and config.resource_model == "gp"
 
+    def __copy__(self) -> Study:
+        """A second object over the same store and state, as ``copy.copy`` made before
+        ``__reduce__`` refused pickling (it goes through ``__reduce_ex__`` otherwise)."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        return other
+
     def __reduce__(self) -> NoReturn:
         """Refused in words: Optuna pickles an in-memory study (its FAQ saves one with joblib),
         but a Study is its store, here an SQLite connection, which pickle cannot carry (it

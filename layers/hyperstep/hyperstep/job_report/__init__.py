@@ -39,10 +39,12 @@ matplotlib's axis arithmetic (its margins, its ticks): a plot it fails on is lef
 
 def largest_number(data: ReportData) -> float:
     """The largest magnitude among the job's numeric bounds and its trials' numbers (values,
-    metrics, parameters)."""
+    metrics, parameters, learning curves)."""
     numbers = [b for p in data.job.spec.parameters for b in (getattr(p, "low", 0), getattr(p, "high", 0))]
     for t in data.trials:
         numbers += [t.value or 0, *(t.values or ()), *t.metrics.values(), *t.params.values()]
+    for curve in data.curves.values():
+        numbers += curve.values()
     return max((abs(n) for n in numbers if isinstance(n, int | float) and not isinstance(n, bool)), default=0.0)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from hyperstep.backends.local.adapter import kill_detached
+from hyperstep.backends.local.adapter import HELD_FILE, kill_detached
 from hyperstep.backends.local.block import LocalTrial
 from hyperstep.backends.simulated import VirtualClock
 from hyperstep.errors import ConflictError, HyperstepError, NotFoundError, Signalled
@@ -21,6 +22,8 @@ from hyperstep.models import Job, JobStatus, StopReason, Trial
 from hyperstep.recorded_ends import recording
 from hyperstep.spec import Budget, JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[..., None]
 """``on_progress(job, trials, final=False)``: shown as the job goes (the CLI's progress line)."""
@@ -128,13 +131,14 @@ class JobHeldError(HyperstepError):
     """Another process holds the job (``job_lock``)."""
 
 
-def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
+def stop_local(store: SQLiteStore, store_path: Path, job_id: str, runs_dir: Path = Path("runs")) -> Job:
     """``hyperstep stop`` of a local job, from any shell. The process that runs it is told
     by a mark, stopping: it sees the change (``run_local`` polls its job) and stops the job
     as a stop on AWS does: no new trial, the running ones stopped, then the job closes,
     stopped by the user. A job no process runs (its run was killed outright: SIGKILL, the
     OOM killer) is closed here as Ctrl-C would have closed it: the trial processes it left
-    are killed, its active trials recorded stopped; ``run --resume`` can carry it on."""
+    are killed (found by their folders too, under ``runs_dir``: the run's ``--out``), its
+    active trials recorded stopped; ``run --resume`` can carry it on."""
     try:
         with job_lock(store_path, job_id):
             job = store.get_job(job_id)
@@ -145,7 +149,7 @@ def stop_local(store: SQLiteStore, store_path: Path, job_id: str) -> Job:
                 (folder / "handlers.log").open("a") as log,
                 LocalRuntime(
                     store_path,
-                    folder / "runs",
+                    runs_dir.resolve(),  # the killed run's --out: its trials' folders
                     base_env={},
                     handler_log=HandlerLog(log),
                     clock=run_clock(None, store_path, job_id),  # a simulated job's virtual time
@@ -216,8 +220,15 @@ def kill_leftovers(runtime: LocalRuntime, job: Job) -> None:
             folder = runtime.backend.trial_dir(job, trial)
             if trial.backend_ref is not None:
                 runtime.backend.kill_leftover(job.id, trial.id, trial.backend_ref, folder)
-            else:  # launched, but the run died before it recorded the pid: found by its environment
-                kill_detached(job.id, trial.id, folder)
+            elif not kill_detached(job.id, trial.id, folder) and (folder / HELD_FILE).exists():
+                # launched (its folder written), but the run died before it recorded the pid: found by
+                # its environment, which only /proc shows
+                log.warning(
+                    "no /proc on this system: trial %s of job %s was launched but its pid not recorded; "
+                    "its processes, if any, are not looked for and run on",
+                    trial.id,
+                    job.id,
+                )
             ended = runtime.backend.ended_result(job, trial, trial.started_at or trial.created_at)
             if ended is not None:
                 runtime.service.collect(ended)

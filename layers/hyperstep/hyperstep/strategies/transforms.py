@@ -57,12 +57,15 @@ def _standardize(y: np.ndarray) -> np.ndarray:
 
 
 def by_largest_magnitude(values: np.ndarray) -> np.ndarray:
-    """``values`` divided, column by column, by their largest finite magnitude (a column of
-    zeros as it is): the same order, signs and ratios, with no spread, mean or square left
-    to overflow (``1e308`` and ``-1e308``) or underflow to 0 (subnormals, ``5e-324``). For
-    the models' normalizations, which are scale-free; a value that is not finite stays so."""
+    """``values`` scaled, column by column, by the power of two that brings their largest
+    finite magnitude into [0.5, 1) (a column of zeros as it is): the same order, signs and
+    ratios, with no spread, mean or square left to overflow (``1e308`` and ``-1e308``) or
+    underflow to 0 (subnormals, ``5e-324``). For the models' normalizations, which are
+    scale-free; a value that is not finite stays so. A power of two scales every value
+    exactly, so the normalizations after it give, bit for bit, what they give unscaled
+    wherever that did not overflow: ordinary values' proposals are unchanged."""
     largest = np.max(np.abs(values), axis=0, initial=0.0, where=np.isfinite(values))
-    return values / np.where(largest > 0, largest, 1.0)
+    return np.ldexp(values, -np.frexp(largest)[1])
 
 
 def warp_objective(y: np.ndarray) -> np.ndarray:

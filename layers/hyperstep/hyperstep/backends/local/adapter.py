@@ -265,11 +265,15 @@ class LocalProcessBackend(TrialBackend):
         """How long the trial ran: to its launcher's ``EXIT_FILE`` (the process's end) when it
         wrote one, not to the end of the read of its log, which a script that printed gigabytes
         outlasts by minutes (what ``cost_per_hour`` prices); else the ``watched`` seconds."""
+        ended = self._exit_time(job, trial)
+        return watched if ended is None else min(watched, max(ended - began_at, 0.0))
+
+    def _exit_time(self, job: JobView, trial: TrialView) -> float | None:
+        """When the trial's process ended, as its launcher's ``EXIT_FILE`` says (None without one)."""
         try:
-            ended = (self.trial_dir(job, trial) / EXIT_FILE).stat().st_mtime
+            return (self.trial_dir(job, trial) / EXIT_FILE).stat().st_mtime
         except OSError:
-            return watched
-        return min(watched, max(ended - began_at, 0.0))
+            return None
 
     def _wait(self, job: JobView, trial: TrialView, proc: subprocess.Popen[bytes], timeout: float) -> int | None:
         """Wait for the process (None: killed after ``timeout`` seconds, noted in
@@ -278,7 +282,7 @@ class LocalProcessBackend(TrialBackend):
         block = job.spec.trial
         assert isinstance(block, LocalTrial)
         tail = LogTail(self.trial_dir(job, trial) / "train.log", block.metric_definitions)
-        deadline = time.monotonic() + timeout
+        deadline, deadline_at = time.monotonic() + timeout, time.time() + timeout
         code: int | None = None
         while True:
             try:
@@ -286,9 +290,12 @@ class LocalProcessBackend(TrialBackend):
                 break
             except subprocess.TimeoutExpired:
                 self._pass_on(job, trial, tail)
-                if (code := proc.poll()) is not None:  # it ended while its log was read: its own end
+                code = proc.poll()  # it may have ended while its log was read: by its deadline, its own end
+                late = code is not None and (self._exit_time(job, trial) or 0.0) > deadline_at
+                if code is not None and not late:
                     break
-                if time.monotonic() >= deadline:
+                if late or time.monotonic() >= deadline:
+                    code = None  # past it (ended after it, unwatched, or still running): timed out
                     with self._lock:  # as SageMaker's runtime limit (MaxRuntimeExceeded): the first end decides
                         if (job.id, trial.id) not in self._stopping:  # a stop asked after it, a prune on
                             self._timed_out.add((job.id, trial.id))  # this tick's step, did not end it
