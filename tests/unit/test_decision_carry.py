@@ -212,3 +212,22 @@ def test_a_study_on_sqlite_decides_alike_with_and_without_the_memo(monkeypatch: 
 
     carried = answers(CurvesMemo())
     assert True in carried and carried == answers(CurvesMemo(jobs=0))
+
+
+def test_the_memo_keeps_at_most_its_points() -> None:
+    """Each kept job holds its listed trials and their curves until it is dropped: bounded by
+    jobs alone, four jobs of 10,000 trials with long curves stayed in a warm process (a
+    DynamoDB Lambda's too, where nothing is ever carried). The memo keeps at most
+    ``points_kept`` curve points (as ``FactsMemo``), dropping the least recently decided jobs."""
+    memo = CurvesMemo(jobs=4, points_kept=10)
+
+    def listing(job_id: str, points: int) -> list[Trial]:
+        return [trial(1, {s: 0.5 for s in range(1, points + 1)}).model_copy(update={"job_id": job_id})]
+
+    memo.curves(listing("a", 4), minimize=True)
+    memo.curves(listing("b", 5), minimize=True)
+    assert [job_id for job_id, _ in memo.last] == ["a", "b"]
+    memo.curves(listing("c", 3), minimize=True)  # 12 points: a goes
+    assert [job_id for job_id, _ in memo.last] == ["b", "c"]
+    memo.curves(listing("d", 11), minimize=True)  # more than all it keeps: none is kept
+    assert not memo.last
