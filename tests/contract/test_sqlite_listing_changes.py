@@ -201,3 +201,22 @@ def test_a_listing_interrupted_as_it_reads_leaves_none_half_read(
     report(store, 8, 2)  # its row takes the rowid of the one undone
     listed = store.list_trials("job")
     assert listed == fresh_list(path) and listed[6].curve == {1: 7.0, 2: 3.5} and listed[7].curve == {1: 8.0, 2: 4.0}
+
+
+def test_a_listing_hands_back_the_same_model_exactly_for_the_trials_not_written_since(
+    store: SQLiteStore, path: Path
+) -> None:
+    """What ``early_stopping.CurvesMemo`` stands on (it carries a decision's values for a
+    trial whose listed model is the same object): a trial whose curve grew, or whose point
+    another connection replaced, is listed as a new model; every other one as the very same."""
+    before = store.list_trials("job")
+    report(store, 7, 2)  # a new step
+    other = SQLiteStore(path)
+    try:  # a newer report of step 1, from another connection: the row replaced
+        other.report_metrics("job", trial_id(9), {"val-loss": MetricReport(value=0.5, step=1, at=5.0)}, "val-loss")
+    finally:
+        other.close()
+    after = store.list_trials("job")
+    assert [n for n, (b, a) in enumerate(zip(before, after, strict=True), 1) if b is not a] == [7, 9]
+    assert after[6].curve == {1: 7.0, 2: 3.5} and after[8].curve == {1: 0.5}
+    assert after == fresh_list(path)

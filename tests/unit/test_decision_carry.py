@@ -149,3 +149,85 @@ def test_a_rungs_values_are_carried_past_decisions_at_other_rungs(monkeypatch: p
     read = counting_reads(monkeypatch)
     assert should_stop(scheduler, judged[2], store, minimize=True)  # type: ignore[arg-type]
     assert set(read) <= {100, 101, 102}  # before: all 66 listed trials too
+
+
+def test_hyperband_judges_a_trial_against_its_own_brackets_peers_alone() -> None:
+    """The bracket table a decision keeps (``Hyperband.bracket_table``) is each trial's drawn
+    bracket: a bracket-0 trial at rung 1 ranks only among bracket 0's, however much better the
+    other brackets' trials did at step 1 (memo or not, the same tables decide)."""
+    scheduler = Hyperband(1, 27, 3, seed=5)
+    numbers = range(200)
+    zero = [n for n in numbers if scheduler.bracket(n) == 0]
+    rest = [n for n in numbers if scheduler.bracket(n) != 0]
+    assert len(zero) >= 4 and len(rest) >= 10
+    judged, peers = zero[0], zero[1:4]
+    curves = {n: {1: 0.9} for n in peers} | {n: {1: 0.1} for n in rest[:10]} | {judged: {1: 0.5}}
+    trials = [trial(n, c) for n, c in curves.items()]
+    made = curves_of(trials, minimize=True)
+    assert made.per_trial(("at", 1), lambda n: made.value_at(n, 1))  # the tables exist
+    assert scheduler.bracket_table(made) == {n: scheduler.bracket(n) for n in made.by_number}
+    assert not scheduler.should_stop(judged, made)  # best of its bracket's four at rung 1
+    assert not scheduler.should_stop(judged, CurvesMemo().curves(trials, minimize=True))
+
+
+def test_the_memo_keeps_the_last_decided_jobs_alone() -> None:
+    """A warm process serves many jobs: the memo keeps the ``jobs`` decided last, not every job
+    it ever saw (each entry holds the job's listed trials)."""
+    memo = CurvesMemo(jobs=2)
+    for name in ("a", "b", "c"):
+        memo.curves([trial(1, {1: 0.5}).model_copy(update={"job_id": name})], minimize=True)
+    assert [job_id for job_id, _ in memo.last] == ["b", "c"]
+    memo.curves([trial(1, {1: 0.5}).model_copy(update={"job_id": "b"})], minimize=True)
+    assert [job_id for job_id, _ in memo.last] == ["c", "b"]
+
+
+def test_a_study_on_sqlite_decides_alike_with_and_without_the_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real store (SQLite, whose listing hands back the same models for unchanged trials),
+    trials reporting interleaved, Hyperband with the curve model: every report's answer is the
+    one a memo that never carries (``jobs=0``) gives."""
+    import hyperstep
+
+    space = hyperstep.SearchSpace.model_validate(
+        {"parameters": [{"name": "rate", "type": "float", "low": 0, "high": 1}]}
+    )
+    stopping = {"name": "hyperband", "min_resource": 1, "max_resource": 27, "reduction_factor": 3, "curve_model": True}
+
+    def answers(memo: CurvesMemo) -> list[bool]:
+        monkeypatch.setattr(early_stopping, "CURVES", memo)
+        study = hyperstep.Study(space, goal="minimize", strategy="random", seed=3, early_stopping=stopping)
+        said: list[bool] = []
+        for _ in range(4):
+            running = {t.id: (t.params["rate"], 0) for t in study.ask(8)}
+            while running:
+                for trial_id, (rate, step) in list(running.items()):
+                    value = rate + (0.5 + rate) * (step + 1) ** -0.6
+                    stop = study.report(trial_id, step + 1, value)
+                    said.append(stop)
+                    if stop or step + 1 == 27:
+                        study.tell(trial_id, value, state="stopped" if stop else "completed")
+                        del running[trial_id]
+                    else:
+                        running[trial_id] = (rate, step + 1)
+        return said
+
+    carried = answers(CurvesMemo())
+    assert True in carried and carried == answers(CurvesMemo(jobs=0))
+
+
+def test_the_memo_keeps_at_most_its_points() -> None:
+    """Each kept job holds its listed trials and their curves until it is dropped: bounded by
+    jobs alone, four jobs of 10,000 trials with long curves stayed in a warm process (a
+    DynamoDB Lambda's too, where nothing is ever carried). The memo keeps at most
+    ``points_kept`` curve points (as ``FactsMemo``), dropping the least recently decided jobs."""
+    memo = CurvesMemo(jobs=4, points_kept=10)
+
+    def listing(job_id: str, points: int) -> list[Trial]:
+        return [trial(1, {s: 0.5 for s in range(1, points + 1)}).model_copy(update={"job_id": job_id})]
+
+    memo.curves(listing("a", 4), minimize=True)
+    memo.curves(listing("b", 5), minimize=True)
+    assert [job_id for job_id, _ in memo.last] == ["a", "b"]
+    memo.curves(listing("c", 3), minimize=True)  # 12 points: a goes
+    assert [job_id for job_id, _ in memo.last] == ["b", "c"]
+    memo.curves(listing("d", 11), minimize=True)  # more than all it keeps: none is kept
+    assert not memo.last

@@ -19,7 +19,7 @@ from collections.abc import Hashable, Mapping, Sequence
 
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.schedulers import Curves, Scheduler, make_scheduler
-from hyperstep.schedulers.base import Curve, newest
+from hyperstep.schedulers.base import POINTS_KEPT, Curve, newest
 from hyperstep.schedulers.median import MedianStopping
 from hyperstep.spec import JobSpec
 from hyperstep.stores.base import TrialStore
@@ -135,10 +135,13 @@ class CurvesMemo:
     whose object is new; one that cannot (DynamoDB builds every model afresh on each read)
     hands back new objects only, and everything is derived again, as without the memo."""
 
-    def __init__(self, jobs: int = 4) -> None:
+    def __init__(self, jobs: int = 4, points_kept: int = POINTS_KEPT) -> None:
         self.jobs = jobs
         """Jobs kept at most (the least recently decided is dropped): a warm Lambda serves several."""
-        self.last: OrderedDict[tuple[str, bool], tuple[dict[int, Trial], Curves]] = OrderedDict()
+        self.points_kept = points_kept
+        """Curve points the kept jobs' trials hold at most (``FactsMemo``'s bound): each entry
+        holds its job's listed trials until dropped, and a job past it alone is not kept."""
+        self.last: OrderedDict[tuple[str, bool], tuple[dict[int, Trial], Curves, int]] = OrderedDict()
         self.lock = threading.Lock()
 
     def curves(self, trials: Sequence[Trial], minimize: bool) -> Curves:
@@ -147,7 +150,7 @@ class CurvesMemo:
         key = (trials[0].job_id if trials else "", minimize)
         now = {t.number: t for t in trials}
         with self.lock:
-            seen, last = self.last.pop(key, ({}, None))
+            seen, last, _ = self.last.pop(key, ({}, None, 0))
         changed = {n for n in seen.keys() | now.keys() if seen.get(n) is not now.get(n)}
         if last is None or now.keys() <= changed:  # every model new (a store that reads them afresh)
             carried = {}
@@ -155,9 +158,12 @@ class CurvesMemo:
             kept = {**last.carried, **last.tables}  # a table that decision did not need, from the ones before
             carried = {k: _without(v, changed) for k, v in kept.items()}
         curves = curves_of(trials, minimize, carried)
+        points = sum(map(len, curves.by_number.values()))
         with self.lock:
-            self.last[key] = (now, curves)
-            while len(self.last) > self.jobs:
+            self.last[key] = (now, curves, points)
+            while self.last and (
+                len(self.last) > self.jobs or sum(entry[2] for entry in self.last.values()) > self.points_kept
+            ):
                 self.last.popitem(last=False)
         return curves
 
