@@ -19,7 +19,10 @@ from hyperstep.schedulers.base import Scheduler
 
 
 class Listing:
-    """What ``should_stop`` reads of a store: the job's trials, as the test hands them."""
+    """What ``should_stop`` reads of a store: the job's trials, as the test hands them (the
+    same objects while the test keeps them, as ``SQLiteStore``'s listing)."""
+
+    keeps_unchanged_trials = True
 
     def __init__(self, trials: list[Trial]) -> None:
         self.trials = trials
@@ -231,3 +234,26 @@ def test_the_memo_keeps_at_most_its_points() -> None:
     assert [job_id for job_id, _ in memo.last] == ["b", "c"]
     memo.curves(listing("d", 11), minimize=True)  # more than all it keeps: none is kept
     assert not memo.last
+
+
+def test_a_store_that_builds_every_model_afresh_leaves_the_memo_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB's listing builds new models on every read, so nothing could be carried: a
+    decision over it keeps no listing in the memo (a warm Lambda held up to its bound of
+    curve points for nothing), and decides as it would with the memo."""
+    memo = CurvesMemo()
+    monkeypatch.setattr(early_stopping, "CURVES", memo)
+    peers = [trial(n, {1: 0.1 * n}) for n in range(1, 4)]
+    judged = trial(9, {1: 0.15}, TrialState.RUNNING)
+    fresh = Listing([*peers, judged])
+    fresh.keeps_unchanged_trials = False
+    assert not should_stop(ASHA(1, 27, 3), judged, fresh, minimize=True)  # type: ignore[arg-type]  # 2nd of 4
+    assert not memo.last
+    assert not should_stop(ASHA(1, 27, 3), judged, Listing([*peers, judged]), minimize=True)  # type: ignore[arg-type]
+    assert memo.last
+
+
+def test_only_the_sqlite_store_says_it_keeps_unchanged_trials() -> None:
+    from hyperstep.stores.dynamodb import DynamoDBStore
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    assert SQLiteStore.keeps_unchanged_trials and not DynamoDBStore.keeps_unchanged_trials

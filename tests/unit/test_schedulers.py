@@ -321,6 +321,8 @@ def test_should_stop_judges_the_whole_curve_up_to_the_reported_step() -> None:
     other = Trial(job_id="j", id="t0001", number=1, params={}, state=TrialState.RUNNING, curve={1: 0.8, 3: 0.2})
 
     class Listed:
+        keeps_unchanged_trials = False
+
         def list_trials(self, job_id: str) -> list[Trial]:
             return [other, listed]
 

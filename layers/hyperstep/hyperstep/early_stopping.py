@@ -132,8 +132,9 @@ class CurvesMemo:
     O(trials^2) a run. A store that can say a trial did not change hands back the very same
     ``Trial`` (SQLite's listing rebuilds a model only when its body or its curve rows
     changed: ``SQLiteStore.list_trials``), so a decision derives again only the trials
-    whose object is new; one that cannot (DynamoDB builds every model afresh on each read)
-    hands back new objects only, and everything is derived again, as without the memo."""
+    whose object is new. A store that cannot (DynamoDB builds every model afresh on each
+    read: ``TrialStore.keeps_unchanged_trials`` false) does not use the memo (``should_stop``),
+    which would only hold its listings for nothing."""
 
     def __init__(self, jobs: int = 4, points_kept: int = POINTS_KEPT) -> None:
         self.jobs = jobs
@@ -209,7 +210,10 @@ def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize:
     at = _place(everyone, trial)
     whole = everyone[at].curve if at < len(everyone) else {}
     mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
-    return scheduler.should_stop(trial.number, CURVES.curves([*everyone[:at], *everyone[at + 1 :], mine], minimize))
+    trials = [*everyone[:at], *everyone[at + 1 :], mine]
+    # A store that builds every model afresh leaves the memo nothing to carry: it keeps nothing then.
+    curves = CURVES.curves(trials, minimize) if store.keeps_unchanged_trials else curves_of(trials, minimize)
+    return scheduler.should_stop(trial.number, curves)
 
 
 def _place(trials: Sequence[Trial], trial: Trial) -> int:

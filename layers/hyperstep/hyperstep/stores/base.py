@@ -58,6 +58,12 @@ class TrialStore(ABC):
     clock: Callable[[], float]
     """What the store stamps times with (epoch seconds); set by each adapter's constructor."""
 
+    keeps_unchanged_trials: bool = False
+    """Whether ``list_trials`` hands back the very same ``Trial`` object for a trial not
+    written since the last listing (``SQLiteStore``'s listing cache), so that a decision may
+    carry what it derived from those trials to the next (``early_stopping.CurvesMemo``). A
+    store that builds every model afresh (DynamoDB) keeps nothing for it to carry."""
+
     def batch(self) -> AbstractContextManager[None]:
         """Several mutations together (a collect invocation's batch of events), each still
         all or nothing on its own, and each seen by the next as if made alone; the store may

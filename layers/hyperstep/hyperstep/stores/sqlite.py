@@ -229,6 +229,8 @@ class Batch:
 
 
 class SQLiteStore(TrialStore):
+    keeps_unchanged_trials = True  # ``list_trials``: a model is built again only when its rows changed
+
     def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
         self.clock = clock
