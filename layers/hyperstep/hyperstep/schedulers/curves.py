@@ -253,7 +253,6 @@ def geomspace(start: float, stop: float, num: int) -> np.ndarray:
     arrays, signs and dtypes, and cost a fit's ``ZOOMS`` grids 40 us each of about 800."""
     low, high = np.log10(start), np.log10(stop)
     exponents = np.arange(num, dtype=float) * ((high - low) / (num - 1)) + low
-    exponents[-1] = high
     out = np.power(10.0, exponents)
     out[0], out[-1] = start, stop
     return out
