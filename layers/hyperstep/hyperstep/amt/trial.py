@@ -109,8 +109,8 @@ def sagemaker_trial(request: Request, definition: tuple, trial: dict[str, Any]) 
     if tags:  # AMT adds the tuning job's tags to every training job it launches; so does hyperstep
         block["tags"] = tags
     statics = request.mapping(*definition, "StaticHyperParameters")
-    for name, key in SCRIPT_MODE.items():
-        if script_mode(statics):
+    if script_mode(statics):
+        for name, key in SCRIPT_MODE.items():
             block[key] = _sdk_string(request.get(*definition, "StaticHyperParameters", name))
     for name in SET_BY_HYPERSTEP:
         if name in statics:

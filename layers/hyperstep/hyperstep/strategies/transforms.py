@@ -70,9 +70,10 @@ def by_largest_magnitude(values: np.ndarray) -> np.ndarray:
 
 def warp_objective(y: np.ndarray) -> np.ndarray:
     """Values to minimize mapped to roughly standard-normal ones, order preserved. The warp
-    is scale-free, so the values are first divided by the largest magnitude: ``1e308`` and
-    ``-1e308`` (their spread overflows) and subnormals like ``5e-324`` (their spread underflows
-    to a zero scale) warp as 1 and -1 would, not to NaN, which no GP fits."""
+    is scale-free, so the values are first scaled by the power of two of their largest
+    magnitude (``by_largest_magnitude``): ``1e308`` and ``-1e308`` (their spread overflows) and
+    subnormals like ``5e-324`` (their spread underflows to a zero scale) warp as 1 and -1
+    would, not to NaN, which no GP fits."""
     y = by_largest_magnitude(np.asarray(y, dtype=float))
     if len(y) < 2 or float(np.ptp(y)) <= 0:
         return np.zeros_like(y)
