@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+from botocore.exceptions import ClientError
 
 from hyperstep.errors import ConflictError, ExecutionClosedError
 from hyperstep.execution_events import ExecutionStatusChange
@@ -508,3 +509,71 @@ def test_a_start_timing_out_after_another_recorded_the_execution_leaves_the_job_
     assert stored.status is JobStatus.RUNNING and stored.execution_id == f"exec-{name}"
     plan = service.suggest(SuggestRequest(job_id="job", execution=name))
     assert not plan.done and plan.trial_ids
+
+
+class ThrottledRead(SQLiteStore):
+    """A store whose next ``reads`` GetItems of a job fail as DynamoDB throttled past
+    botocore's retries (``ProvisionedThroughputExceededException``), running ``during``
+    (another try's record landing) at the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.during: Callable[[], object] | None = None
+
+    def get_job(self, job_id: str) -> Job:
+        if self.reads:
+            self.reads -= 1
+            during, self.during = self.during, None
+            if during is not None:
+                during()
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}, "GetItem"
+            )
+        return super().get_job(job_id)
+
+
+def throttled_start(reads: int) -> tuple[TuningService, ThrottledRead, Job]:
+    store = ThrottledRead()
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
+    job = service.create_job(parse_spec(spec_document()), job_id="job")
+    store.reads = reads
+    return service, store, job
+
+
+def test_a_start_whose_read_of_the_job_is_throttled_fails_the_job_at_once() -> None:
+    """Before: the read sat before the start's ``try``: it raised with nothing written, and
+    the job stayed running, run by none, until the reaper's grace was over. Now it fails as
+    a refused start does: nothing started, the job failed and its end announced at once."""
+    service, _, job = throttled_start(reads=1)
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+        carry_on(service, job, None)
+    stored = service.store.get_job("job")
+    assert service.orchestrator.started == []  # type: ignore[union-attr]
+    assert stored.status is JobStatus.FAILED and (stored.error or "").startswith(START_FAILED)
+    assert "ProvisionedThroughputExceeded" in (stored.error or "") and stored.completion_published
+
+
+def test_a_start_whose_read_fails_after_another_recorded_the_execution_leaves_the_job_run_by_it() -> None:
+    """Another delivery's start records the execution while this one's read fails: the job
+    is read again, found run by that execution, and left to it (no failure written)."""
+    service, store, _ = throttled_start(reads=1)
+    name = execution_name("job", TICK_SEED)
+    arn = f"exec-{name}"
+    store.during = lambda: store.set_job_status(
+        "job", JobStatus.RUNNING, expected=(JobStatus.RUNNING,), execution_id=arn
+    )
+    with pytest.raises(ClientError):
+        service.start_execution("job", TICK_SEED)
+    stored = store.get_job("job")
+    assert stored.status is JobStatus.RUNNING and stored.execution_id == arn and not stored.completion_published
+
+
+def test_a_start_whose_read_fails_twice_leaves_the_job_to_the_reaper() -> None:
+    """Both reads throttled: nothing is written (no read to write over), as before."""
+    service, store, _ = throttled_start(reads=2)
+    with pytest.raises(ClientError):
+        service.start_execution("job", TICK_SEED)
+    assert store.reads == 0  # both reads were tried
+    stored = store.get_job("job")
+    assert stored.status is JobStatus.RUNNING and stored.execution_id is None

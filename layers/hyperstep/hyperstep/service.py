@@ -263,12 +263,25 @@ class TuningService:
         The failure is written only over the job as read before the start (``as_read``): an
         execution recorded meanwhile (another delivery of the same tick, starting the same
         name, recorded it) runs the job, and a failed write over it would leave its Suggest
-        a job closed under it (announced failed, run by none)."""
+        a job closed under it (announced failed, run by none).
+
+        A read that raises (GetItem throttled or failing past botocore's retries) fails the
+        start as a refused StartExecution would, not leaving the job running, run by none,
+        for the reaper's whole grace (``_fail_unstarted``): it started nothing, so the job is
+        read again and failed as read then, and announced at once, unless an execution was
+        recorded by then (on AWS a job is started with none recorded: another try's, which
+        runs it); that second read raising too leaves the job to the reaper, as before."""
         assert self.orchestrator is not None, "starting needs an orchestrator"
-        read = self.store.get_job(job_id)
+        read: Job | None = None
         try:
+            read = self.store.get_job(job_id)
             execution_id = self._live_execution(job_id, seed or uuid.uuid4().hex)
         except Exception as exc:
+            refused = read is None or self.orchestrator.started_nothing(exc)
+            if read is None:
+                read = self.store.get_job(job_id)
+                if read.execution_id is not None:
+                    raise
             failed = clipped(f"{START_FAILED}: {exc}")
             try:
                 job = self.store.set_job_status(
@@ -278,7 +291,7 @@ class TuningService:
                 if self.store.get_job(job_id).status is JobStatus.STOPPING:
                     self._announced(lambda: self.finish(FinishRequest(job_id=job_id)), job_id)
             else:
-                if self.orchestrator.started_nothing(exc):  # else the reaper's pass may (``announce_lost``)
+                if refused:  # else the reaper's pass may (``announce_lost``)
                     self._announced(lambda: self._announce(job), job_id)
             raise
         return self._record_execution(job_id, execution_id)
