@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 import yaml
 from botocore.exceptions import ClientError
@@ -241,6 +242,47 @@ def test_a_reference_that_cannot_be_read_fails_the_launch_saying_which(
     with pytest.raises(LaunchError, match=reason) as raised:
         AwsSecrets(aws, "hyperstep/").resolve(SecretRef(resolve=reference))
     assert reference in str(raised.value)
+
+
+def test_the_errors_taken_as_final_are_the_apis_own() -> None:
+    """Each code ``AwsSecrets.FINAL`` fails a launch on is one GetParameter or GetSecretValue
+    answers: in its service model (botocore's), or documented beside it (Common Errors'
+    ``AccessDeniedException``; GetParameter's page: "fails with a ValidationException
+    error"); and each client error of either model is final (not the 500s; not
+    ``ParameterVersionNotFound``, as no reference names a version). Before, ``AccessDenied``
+    (S3's code) was listed, which neither API answers."""
+    session = botocore.session.get_session()
+    modelled = {
+        shape.name
+        for service, operation in (("ssm", "GetParameter"), ("secretsmanager", "GetSecretValue"))
+        for shape in session.get_service_model(service).operation_model(operation).error_shapes
+    }
+    documented = {"AccessDeniedException", "ValidationException"}
+    assert AwsSecrets.FINAL - modelled <= documented
+    transient = {"InternalServerError", "InternalServiceError", "ParameterVersionNotFound"}
+    assert transient <= modelled and modelled - transient <= AwsSecrets.FINAL
+
+
+class Answering:
+    """A GetParameter client that answers every call with the error ``code``."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def get_parameter(self, **_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": self.code, "Message": "refused"}}, "GetParameter")
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ValidationException", "InvalidKeyId"])
+def test_a_reference_refused_for_good_fails_the_launch(code: str) -> None:
+    with pytest.raises(LaunchError, match=code):
+        AwsSecrets(lambda _: Answering(code), "hyperstep/").resolve(SecretRef(**DB))
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "InternalServerError", "AccessDenied"])
+def test_a_reference_refused_for_now_or_by_an_unknown_code_propagates_for_a_retry(code: str) -> None:
+    with pytest.raises(ClientError, match=code):
+        AwsSecrets(lambda _: Answering(code), "hyperstep/").resolve(SecretRef(**DB))
 
 
 def launched_job(spec: dict[str, Any]) -> tuple[TuningService, Job, str]:

@@ -174,17 +174,22 @@ class AwsSecrets(SecretResolver):
 
     FINAL = frozenset(
         {
-            "AccessDenied",
             "AccessDeniedException",
             "ParameterNotFound",
-            "ResourceNotFoundException",
+            "InvalidKeyId",
             "ValidationException",
+            "ResourceNotFoundException",
             "InvalidParameterException",
             "InvalidRequestException",
             "DecryptionFailure",
-            "InvalidKeyId",
         }
     )
+    """The errors after which reading again cannot help: GetParameter's and GetSecretValue's
+    own client errors (their service models and API references; not their 500s,
+    ``InternalServerError`` / ``InternalServiceError``, nor ``ParameterVersionNotFound``: a
+    reference names no version), ``AccessDeniedException`` (Common Errors, both APIs) and
+    ``ValidationException`` (GetParameter: a name its checks refuse "fails with a
+    ValidationException error"). Not S3's ``AccessDenied``, which neither API answers."""
 
     def __init__(self, client: Callable[[str], Any], prefix: str | None, arn_base: str | None = None) -> None:
         self.client = cache(client)
