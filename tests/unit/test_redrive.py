@@ -12,16 +12,25 @@ nothing again. A job the failure left running goes on as if nothing had happened
 Also here: a Suggest still running when its execution was stopped (Step Functions does not
 stop a Lambda it invoked) must not launch what it planned on the job closed meanwhile, and
 a round on a job being stopped waits for its trials' ends instead of waking itself at once.
+
+And an old execution redriven after its job moved on (to a hand-over's successor, or a
+start's next name) launches nothing: the job's recorded execution runs it, and a second loop
+would launch trials against the same budget. The job's own execution is never refused: its
+successor's first Suggest may come before its record lands.
 """
 
 from __future__ import annotations
 
+import json
+
+from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.handlers import handle_finish
 from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, TrialResult, WaitRequest
 from hyperstep.models import JobStatus, TrialState
-from hyperstep.service import ROUND_EVENTS
+from hyperstep.service import HANDOFF_EVENTS, ROUND_EVENTS, TuningService, execution_name
+from hyperstep.stores.sqlite import SQLiteStore
 from tests.unit.test_execution_ended import Parts, parts, status_change
-from tests.unit.test_service import FakeOrchestrator
+from tests.unit.test_service import ArnOrchestrator, FakeBackend, FakeOrchestrator, submit
 
 __all__ = ["parts"]
 
@@ -153,3 +162,105 @@ def test_a_redriven_finish_on_a_job_still_running_closes_it_once(parts: Parts) -
     assert summary["status"] == "completed"
     service.finish(FinishRequest(job_id="job"))  # a second redrive of it, say
     assert [detail["status"] for _, detail in parts.published.events] == ["completed"]
+
+
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:tuning"
+
+
+class Described(ArnOrchestrator):
+    """Every execution started runs (DescribeExecution answers ``RUNNING``) until ``end``;
+    ``described``: the executions asked of."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.described: list[str] = []
+
+    def start_execution(self, job_id: str, name: str) -> str:
+        arn = super().start_execution(job_id, name)
+        self.executions[arn] = ExecutionStatusChange(
+            execution_arn=arn,
+            state_machine_arn=MACHINE,
+            name=name,
+            status="RUNNING",
+            input=json.dumps({"job_id": job_id}),
+        )
+        return arn
+
+    def describe_execution(self, execution_id: str) -> ExecutionStatusChange | None:
+        self.described.append(execution_id)
+        return super().describe_execution(execution_id)
+
+    def end(self, name: str, status: str) -> None:
+        arn = next(arn for arn in self.executions if arn.endswith(f":{name}"))
+        self.executions[arn] = self.executions[arn].model_copy(update={"status": status})
+
+
+def handed_over_twice() -> tuple[TuningService, Described, list[str]]:
+    """A job whose first execution reserved two trials (pending) and handed the job over, and
+    that one to a third: the names, in order."""
+    orchestrator = Described()
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    submit(service)
+    first = orchestrator.started[0]
+    assert service.suggest(SuggestRequest(job_id="job", execution=first)).trial_ids  # reserved, pending
+    second = execution_name("job", first)
+    third = execution_name("job", second)
+    assert service.suggest(SuggestRequest(job_id="job", execution=first, history_events=HANDOFF_EVENTS)).handoff
+    assert service.suggest(SuggestRequest(job_id="job", execution=second, history_events=HANDOFF_EVENTS)).handoff
+    orchestrator.end(first, "SUCCEEDED")
+    orchestrator.end(second, "SUCCEEDED")
+    assert orchestrator.started == [first, second, third]
+    return service, orchestrator, [first, second, third]
+
+
+def test_an_execution_redriven_after_the_job_moved_on_launches_nothing() -> None:
+    """Before: the redriven execution's Suggest planned and launched new trials beside the
+    third execution's loop (``handed_over`` knows only its own successor)."""
+    service, orchestrator, (first, _, third) = handed_over_twice()
+    orchestrator.end(first, "RUNNING")  # redriven
+    budget = service.store.get_job("job").budget_used
+    plan = service.suggest_and_launch(SuggestRequest(job_id="job", execution=first))
+    assert plan.handoff and not plan.done and plan.trial_ids == [] and plan.started == 0
+    assert third in (plan.reason or "")
+    assert service.store.get_job("job").budget_used == budget
+
+
+def test_a_redriven_start_whose_job_runs_under_the_next_name_launches_nothing() -> None:
+    """The start's first name's execution closed, so the job runs under ``seed/1``
+    (``_live_execution``); the first one, redriven, ends without a trial."""
+    orchestrator = Described()
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    submit(service)
+    old, new = execution_name("job", "key"), execution_name("job", "key/1")
+    running = service.store.get_job("job").status
+    service.store.set_job_status("job", running, execution_id=orchestrator.start_execution("job", new))
+    orchestrator.start_execution("job", old)  # redriven: running again
+    plan = service.suggest(SuggestRequest(job_id="job", execution=old))
+    assert plan.handoff and plan.trial_ids == [] and service.store.get_job("job").budget_used == 0
+    assert service.suggest(SuggestRequest(job_id="job", execution=new)).trial_ids  # the job's own runs
+
+
+def test_the_jobs_own_execution_is_never_refused_and_costs_no_describe() -> None:
+    service, orchestrator, (_, _, third) = handed_over_twice()
+    orchestrator.described = []
+    plan = service.suggest(SuggestRequest(job_id="job", execution=third))
+    assert not plan.handoff and plan.trial_ids and orchestrator.described == []
+
+
+def test_a_successor_whose_record_has_not_landed_runs_the_job() -> None:
+    """A hand-over started the successor, whose first Suggest comes before the predecessor
+    records it: the job still names the predecessor, running; the successor is not refused."""
+    service, orchestrator, (_, _, third) = handed_over_twice()
+    fourth = execution_name("job", third)
+    orchestrator.start_execution("job", fourth)  # started, not yet recorded
+    plan = service.suggest(SuggestRequest(job_id="job", execution=fourth))
+    assert not plan.handoff and plan.trial_ids and orchestrator.described == []
+
+
+def test_an_execution_whose_recorded_one_has_closed_runs_the_job() -> None:
+    """The local runner's ``--resume`` starts a new execution with the last run's recorded,
+    closed: the new one plans (its record lands when its start returns)."""
+    service, orchestrator, (_, _, third) = handed_over_twice()
+    orchestrator.end(third, "ABORTED")
+    plan = service.suggest(SuggestRequest(job_id="job", execution="resumed"))
+    assert not plan.handoff and plan.trial_ids

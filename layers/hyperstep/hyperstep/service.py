@@ -331,6 +331,8 @@ class TuningService:
             return self._closed_plan(job, seen, request.history_events)
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
+        if request.execution and self._run_by_another(job, request.execution):
+            return self._handoff_plan(job, seen, f"the job runs under execution {job.execution_id}")
         study = Study.from_job(self.store, job, self.view.parent_trials)
         whole = study.fidelity_levels is not None  # its model reads running trials' curves
         snapshot = self.view.snapshot(job, whole=whole)
@@ -546,9 +548,33 @@ class TuningService:
         """Whether the execution named ``execution`` has already handed the job to its successor."""
         return (job.execution_id or "").endswith(f":{execution_name(job.id, execution)}")
 
+    def _run_by_another(self, job: Job, execution: str) -> bool:
+        """Whether the job's recorded execution is another one, open (DescribeExecution:
+        ``RUNNING``, or ``PENDING_REDRIVE``), than the execution named ``execution``, which
+        then must launch nothing: an old execution redriven (``RedriveExecution`` re-runs its
+        failed state with the same input) after the job moved on (to a hand-over's successor,
+        a start's next name) would run a second loop against the job's one budget. It ends
+        as a handed-over execution does, without Finish. Never the job's own: the name its
+        record ends in, or its hand-over successor's (``execution_name`` of the recorded
+        name: the successor's first Suggest may come before its predecessor records it); a
+        fresh start's first Suggest finds none recorded and records itself (``_claimed``);
+        nor one whose recorded execution has closed or is unknown (the local runner's
+        ``--resume`` starts its new execution with the last run's still recorded). Asked only
+        when the names differ: a round of the job's own execution costs no call."""
+        recorded = job.execution_id
+        if recorded is None or self.orchestrator is None:
+            return False
+        if recorded.endswith(f":{execution}"):
+            return False  # its own
+        name = recorded.rsplit(":", 1)[-1]
+        if execution == execution_name(job.id, name):
+            return False  # the recorded one's successor, its record not landed yet
+        change = self.orchestrator.describe_execution(recorded)
+        return change is not None and change.status in ("RUNNING", "PENDING_REDRIVE")
+
     @staticmethod
-    def _handoff_plan(job: Job, seen: int) -> Plan:
-        return Plan(job_id=job.id, done=False, results_seen=seen, reason="continued as a new execution", handoff=True)
+    def _handoff_plan(job: Job, seen: int, reason: str = "continued as a new execution") -> Plan:
+        return Plan(job_id=job.id, done=False, results_seen=seen, reason=reason, handoff=True)
 
     def stop_rule(self, job: Job, trials: Snapshot | None = None) -> completion.Stop | None:
         """The completion rule that stops the job from starting trials now, or None
