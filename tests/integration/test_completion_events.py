@@ -154,15 +154,36 @@ class ClosedDuringTakeBack(FakeOrchestrator):
         return arn
 
 
+def ended_as_described(orchestrator: FakeOrchestrator, job_id: str, arn: str, status: str) -> None:
+    """DescribeExecution of ``arn`` answers ``status`` from now on."""
+    orchestrator.executions[arn] = ExecutionStatusChange(
+        executionArn=arn,
+        stateMachineArn=MACHINE,
+        name=arn.rsplit(":", 1)[-1],
+        status=status,
+        input=json.dumps({"job_id": job_id}),
+    )
+
+
 def test_an_execution_closed_as_it_takes_its_job_back_announces_the_end_once(store: TrialStore) -> None:
-    """Suggest closes the job as the execution's end event would have (that event came
-    before the job recorded the execution, and closed nothing)."""
-    bus = Bus()
-    service = TuningService(store, {"local": FakeBackend()}, ClosedDuringTakeBack(), bus.publisher)
+    """Its own name answered closed once the job is taken (its end event came before the job
+    recorded it, and closed nothing; or it was redriven so recently that DescribeExecution
+    still answers its old end): Suggest keeps the job taken and launches nothing, and the
+    reaper's pass, asking DescribeExecution the grace later, closes it, announced once.
+    Before: Suggest closed the job at once, under an execution maybe running it."""
+    bus, clock, orchestrator = Bus(), Clock(), ClosedDuringTakeBack()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
     service.create_job(parse_spec(spec_document()), job_id="job")
     store.set_job_status("job", JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=f"{START_FAILED}: lost")
-    assert service.suggest(SuggestRequest(job_id="job", execution="job-1")).done
-    assert bus.completions() == [("job", "failed")]
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1"))
+    assert not plan.done and plan.trial_ids == [] and store.list_trials("job") == []
+    job = store.get_job("job")
+    assert job.status is JobStatus.RUNNING and job.execution_id == "exec-job-1" and bus.completions() == []
+    ended_as_described(orchestrator, "job", "exec-job-1", "ABORTED")
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    service.reap(grace_seconds=300)
+    assert store.get_job("job").status is JobStatus.FAILED and bus.completions() == [("job", "failed")]
     service.finish(FinishRequest(job_id="job"))  # a retried Suggest's way to Finish Job
     assert bus.completions() == []
 
@@ -496,20 +517,45 @@ class Closed(FakeOrchestrator):
         raise ExecutionClosedError(super().start_execution(job_id, name))
 
 
-def test_a_closed_execution_whose_record_was_lost_closes_its_job_at_its_suggest(store: TrialStore) -> None:
+def test_a_closed_execution_whose_record_was_lost_launches_nothing_and_the_reaper_closes_its_job(
+    store: TrialStore,
+) -> None:
     """Its start's record lost, the execution was stopped (or timed out) with a Suggest still
-    running: its end event found no execution of the job to close. That Suggest closes the job
-    as the event would have, launching nothing: left running, it would plan and launch trials
-    no execution waits on, and the reaper would fail the job as one whose start began none,
-    its trials left training."""
-    bus = Bus()
-    service = TuningService(store, {"local": FakeBackend()}, Closed(), bus.publisher)
+    running: its end event found no execution of the job to close. That Suggest records it and
+    launches nothing (left to plan, it would launch trials no execution waits on), and the
+    reaper's pass closes the job as the event would have (DescribeExecution: ABORTED), once."""
+    bus, clock, orchestrator = Bus(), Clock(), Closed()
+    store.clock = clock
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher, clock=clock)
     service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
     plan = service.suggest(SuggestRequest(job_id="job", execution="job-1"))
-    assert plan.done and plan.trial_ids == [] and store.list_trials("job") == []
+    assert not plan.done and plan.trial_ids == [] and store.list_trials("job") == []
+    assert store.get_job("job").execution_id == "exec-job-1" and bus.completions() == []
+    ended_as_described(orchestrator, "job", "exec-job-1", "ABORTED")
+    clock.now += 2 * PUBLISH_GRACE_SECONDS
+    service.reap(grace_seconds=300)
+    assert store.get_job("job").status is JobStatus.FAILED and bus.completions() == [("job", "failed")]
+    service.reap(grace_seconds=300)
+    assert bus.completions() == []
+
+
+def test_an_execution_redriven_just_now_described_by_its_old_end_keeps_its_job(store: TrialStore) -> None:
+    """Its start's record lost, the execution failed before its first Suggest and was just
+    redriven: StartExecution of its own name answers ExecutionAlreadyExists and
+    DescribeExecution, eventually consistent ("may not reflect very recent updates", API
+    reference), still answers FAILED. Before: Suggest closed the job its own redriven
+    execution runs ("closed before it was recorded", announced failed). Now it records
+    itself, launches nothing this round, and its next round plans."""
+    bus = Bus()
+    orchestrator, arn = answering_already_exists({"status": "FAILED", "redriveCount": 0})
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, bus.publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1-abc"))
+    assert not plan.done and plan.trial_ids == [] and store.list_trials("job") == []
     job = store.get_job("job")
-    assert job.status is JobStatus.FAILED and "closed" in (job.error or "")
-    assert bus.completions() == [("job", "failed")]
+    assert job.status is JobStatus.RUNNING and job.execution_id == arn and bus.completions() == []
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1-abc", history_events=plan.history_events))
+    assert not plan.done and plan.trial_ids and bus.completions() == []
 
 
 def test_a_redriven_execution_whose_record_was_lost_records_itself_and_runs_the_job(store: TrialStore) -> None:

@@ -459,8 +459,9 @@ def recurring_job_stopped_as_it_starts(stack: MotoStack) -> None:
 
 def execution_closed_while_taking_its_job_back(stack: MotoStack) -> None:
     """A job whose start lost its answer (stored failed, ``START_FAILED``) is taken back by the
-    execution that start began; asked its own name again, that execution has closed meanwhile:
-    Suggest closes the job as the execution's end event would have (``PutEvents``)."""
+    execution that start began; asked its own name again, that execution reads closed (closed
+    meanwhile, or redriven so recently that DescribeExecution still says its old end): Suggest
+    keeps the job and launches nothing that round, for the reaper's later describe."""
     job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-taken-back")))
     lost = f"{START_FAILED}: read timeout"
     stack.service.store.set_job_status(job.id, JobStatus.FAILED, expected=(JobStatus.RUNNING,), error=lost)
@@ -468,9 +469,10 @@ def execution_closed_while_taking_its_job_back(stack: MotoStack) -> None:
     arn = f"{stack.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
     answers = [arn, ExecutionClosedError(arn)]  # the take-back's StartExecution, then its recheck
     with mock.patch.object(StepFunctionsOrchestrator, "start_execution", side_effect=answers):
-        assert stack.invoke("suggest", {"job_id": job.id, "execution": name})["done"] is True
-    closed = stack.service.store.get_job(job.id)
-    assert closed.status is JobStatus.FAILED and closed.completion_published, closed
+        plan = stack.invoke("suggest", {"job_id": job.id, "execution": name})
+    assert plan["done"] is False and plan["trial_ids"] == [], plan
+    kept = stack.service.store.get_job(job.id)
+    assert kept.status is JobStatus.RUNNING and kept.execution_id == arn, kept
 
 
 @contextmanager
@@ -496,7 +498,7 @@ def execution_names_answered_already_exists(stack: MotoStack) -> None:
     """A keyed submit (the API), a tick (the start function) and an execution recording itself
     (Suggest, its start's record lost) each have their name answered ExecutionAlreadyExists:
     each asks DescribeExecution. The two starts go on to the key's or tick's next name; the
-    execution, closed, closes its job (``PutEvents``)."""
+    execution, read closed, records itself and launches nothing that round."""
     with first_names_taken("iam-taken"):
         status, accepted = api(stack, "POST", "/jobs", spec("sagemaker", "iam-taken-keyed"), key="iam-taken-1")
         assert status == 202, accepted
@@ -508,9 +510,10 @@ def execution_names_answered_already_exists(stack: MotoStack) -> None:
         stop_through_the_api(stack, stack.invoke("start", delivered(stored["Target"]["Input"]))["job_id"], "sagemaker")
         assert api(stack, "DELETE", "/schedules/iam-taken-tick")[0] == 200
         job = stack.service.create_job(parse_spec(spec("sagemaker", "iam-taken-record")))
-        assert stack.invoke("suggest", {"job_id": job.id, "execution": "iam-taken-record-1"})["done"] is True
-    closed = stack.service.store.get_job(job.id)
-    assert closed.status is JobStatus.FAILED and closed.completion_published, closed
+        plan = stack.invoke("suggest", {"job_id": job.id, "execution": "iam-taken-record-1"})
+        assert plan["done"] is False and plan["trial_ids"] == [], plan
+    kept = stack.service.store.get_job(job.id)
+    assert kept.status is JobStatus.RUNNING and (kept.execution_id or "").endswith(":iam-taken-record-1"), kept
 
 
 def batch_job_stopped(stack: MotoStack) -> None:
@@ -920,7 +923,6 @@ NEEDED = {
     ("api", "states:SendTaskSuccess"),  # a stopped or changed job woken
     ("api", "events:PutEvents"),  # a stop of a job whose start failed closes it
     ("start", "events:PutEvents"),  # a start that fails closes the job
-    ("suggest", "events:PutEvents"),  # a job its execution took back as it closed, closed
     ("start", "states:StartExecution"),
     ("start", "dynamodb:DeleteItem"),  # a job whose execution did not start, marked failed
     ("suggest", "states:StartExecution"),

@@ -13,6 +13,7 @@ now takes the job back itself, and the retry finds it running and starts nothing
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -345,13 +346,14 @@ def aborted(job_id: str, name: str) -> ExecutionStatusChange:
     )
 
 
-def test_an_execution_stopped_during_its_take_back_leaves_its_job_closed() -> None:
+def test_an_execution_stopped_during_its_take_back_launches_nothing_and_the_reaper_closes_its_job() -> None:
     """The owner stops the execution (StopExecution) after its take-back's StartExecution
     answered, and its ABORTED event is handled before the take-back's write: the job then had
-    no execution, so the event closed nothing. Before: the write took the job, running, its
-    execution closed, and nothing would ever close it (the reaper's wakes find no token that
-    answers). Now the take-back asks its name again once the job is taken, finds it closed and
-    closes the job as the event would have."""
+    no execution, so the event closed nothing. The take-back asks its name again once the job
+    is taken and finds it closed: its round launches nothing, and the reaper's pass closes the
+    job as the event would have (DescribeExecution answers ABORTED). Closing it at once would
+    close it under an execution redriven just now, which DescribeExecution may still describe
+    by its old end."""
     service, orchestrator, first = lost_start_of(ChangedDuringTakeBack)
     job_id = keyed_job_id("tiny", None, "k")
     orchestrator.during = [
@@ -359,9 +361,13 @@ def test_an_execution_stopped_during_its_take_back_leaves_its_job_closed() -> No
         lambda: service.close_ended_execution(aborted(job_id, first)),
     ]
     plan = suggest(service, first)
+    assert not plan.done and not plan.trial_ids and not service.store.list_trials(job_id)
+    assert service.store.get_job(job_id).status is JobStatus.RUNNING
+    orchestrator.executions[f"exec-{first}"] = aborted(job_id, first)
+    service.clock = service.store.clock = lambda: time.time() + 3600  # type: ignore[method-assign]
+    service.reap(grace_seconds=300)
     job = service.store.get_job(job_id)
     assert job.status is JobStatus.FAILED and job.completion_published
-    assert plan.done and not plan.trial_ids and not service.store.list_trials(job_id)
 
 
 class StoppedDuringRetry(StepFunctions):

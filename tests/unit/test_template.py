@@ -78,7 +78,6 @@ EXPECTED_ACTIONS = {
         "ssm:GetParameter",  # secret references (hyperstep.secrets), under SecretsPrefix only
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
-        "events:PutEvents",  # a job it took back as its execution closed, closed by it (service._claimed)
     },
     # STOP: early stopping; the Describe calls: final metrics and each ended trial's billable time (pricing)
     "CollectFunction": {*TABLE, *WAKE, *STOP, "sagemaker:DescribeTrainingJob", "batch:DescribeJobs"},

@@ -90,7 +90,15 @@ class StepFunctionsOrchestrator(Orchestrator):
         execution would have its job closed (``TuningService._claimed``) or a second loop
         started beside it (``_live_execution``'s next name). Not found, the name's answer
         stands (closed); a failed describe leaves unknown whether anything runs under the
-        name (``started_nothing``: False)."""
+        name (``started_nothing``: False).
+
+        DescribeExecution "is eventually consistent" and "may not reflect very recent updates"
+        (API reference): one redriven just now may still read closed. Its callers hold no
+        answer "closed" as final: Suggest keeps the job, launching nothing that round, for
+        the reaper's later describe (``_claimed``); a start's next name is recorded, and the
+        redriven execution, not the job's recorded one, ends at its next Suggest
+        (``_run_by_another``). A just-closed one reading running is recorded, and the
+        reaper's pass closes its job (``_close_if_ended``)."""
         try:
             status = self.client.describe_execution(executionArn=arn)["status"]
         except self.client.exceptions.ExecutionDoesNotExist:

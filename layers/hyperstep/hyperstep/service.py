@@ -323,12 +323,21 @@ class TuningService:
         input) or a Suggest still running when its execution was stopped goes straight to
         Finish Job, which changes nothing and publishes nothing again.
         """
-        job = self._claimed(self.store.get_job(request.job_id), request.execution)
+        job, answered_closed = self._claimed(self.store.get_job(request.job_id), request.execution)
         # Count results before reading the trials that decide ``done``: a result landing in
         # between then shows as news to Wait (which wakes at once) instead of being lost.
         seen = results_of(job)
         if job.status.finished:
             return self._closed_plan(job, seen, request.history_events)
+        if answered_closed:  # closed, or redriven just now: launch nothing until a later round
+            reason = f"execution {request.execution} was answered closed: this round launches nothing"
+            return Plan(
+                job_id=job.id,
+                done=False,
+                results_seen=seen,
+                reason=reason,
+                history_events=request.history_events + ROUND_EVENTS,
+            )
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
         if request.execution and self._run_by_another(job, request.execution):
@@ -373,14 +382,16 @@ class TuningService:
             stopping=job.status is JobStatus.STOPPING,
         )
 
-    def _claimed(self, job: Job, execution: str | None) -> Job:
+    def _claimed(self, job: Job, execution: str | None) -> tuple[Job, bool]:
         """The job, taken by this execution if its start failed only for its answer: stored
         failed (``START_FAILED``, no execution recorded) while the execution it started runs.
         Closing at once, that execution raced a retried start, which reopens the job and,
         finding it still running under the seed's name, records it (``_live_execution``):
         the job was left to an execution on its way to Finish, run by none. It reopens the
         job and records itself (``start_execution`` under its own running name answers its
-        own id); a retry then finds the job running and starts nothing.
+        own id); a retry then finds the job running and starts nothing. And whether this
+        execution's own name was answered closed once the job was taken or recorded (below):
+        its round then launches nothing.
 
         The id is asked for before the one write that reopens the job and records it: a call
         that raises (its answer lost) leaves the job failed, and Step Functions' retry of
@@ -391,46 +402,47 @@ class TuningService:
         reference does not cover, is asked DescribeExecution and answered as running once
         it runs again: ``StepFunctionsOrchestrator``): an ``ExecutionClosedError`` says
         this execution has closed (stopped by its owner, timed out) with its Suggest still
-        running, and the job is left failed, to a retry's next name.
+        running, or was redriven so recently that DescribeExecution, eventually consistent
+        ("may not reflect very recent updates", API reference), still answers its old end;
+        the job, failed already, is left failed, to a retry's next name.
 
         Once the job is taken, the name is asked again: an execution that closed between the
         first answer and the write had its end event find no execution of the job to close
-        (``close_ended_execution``), and would leave the job running, run by none; it is
-        closed here as that event would have closed it.
-
-        A running job with no execution recorded (its start's record lost: the start's Lambda
-        timed out after StartExecution answered) has this one recorded (``_record_execution``),
-        before the reaper past its grace takes it for a job whose start began none
-        (``_fail_unstarted``) while its next Suggest is hours away; this execution closed, the
-        job is closed as its end event, finding no execution of the job, did not."""
+        (``close_ended_execution``). A running job with no execution recorded (its start's
+        record lost: the start's Lambda timed out after StartExecution answered) has this
+        one recorded (``_record_execution``), before the reaper past its grace takes it for
+        a job whose start began none (``_fail_unstarted``) while its next Suggest is hours
+        away. In both, a "closed" answer may be that stale one of an execution just redriven
+        and running this Suggest: closing the job on it would close the job under the
+        execution that runs it, for good. The job keeps this execution recorded and its
+        round launches nothing (True): really closed, it is closed by the reaper's next
+        pass, whose DescribeExecution comes the grace later (``_close_if_ended``), its
+        parked token answering no wake; running, its next round (a wake, or its timeout)
+        finds its own name recorded and goes on."""
         if not execution or self.orchestrator is None:
-            return job
+            return job, False
         if job.status is JobStatus.RUNNING and job.execution_id is None:
             try:
-                return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution))
-            except ExecutionClosedError:
-                cause = f"the job's execution {execution} closed before it was recorded"
-                self.finish(FinishRequest(job_id=job.id, error={"Error": "ExecutionClosed", "Cause": cause}))
-                return self.store.get_job(job.id)
+                return self._record_execution(job.id, self.orchestrator.start_execution(job.id, execution)), False
+            except ExecutionClosedError as exc:
+                return self._record_execution(job.id, exc.execution_id), True
         if not is_unstarted(job):
-            return job
+            return job, False
         try:
             execution_id = self.orchestrator.start_execution(job.id, execution)
         except ExecutionClosedError:
-            return job
+            return job, False
         try:
             taken = self.store.set_job_status(
                 job.id, JobStatus.RUNNING, expected=(JobStatus.FAILED,), execution_id=execution_id
             )
         except ConflictError:  # a retry reopened it first: it records this execution
-            return self.store.get_job(job.id)
+            return self.store.get_job(job.id), False
         try:
             self.orchestrator.start_execution(job.id, execution)
         except ExecutionClosedError:
-            cause = f"the job's execution {execution} closed while it took the job back"
-            self.finish(FinishRequest(job_id=job.id, error={"Error": "ExecutionClosed", "Cause": cause}))
-            return self.store.get_job(job.id)
-        return taken
+            return taken, True
+        return taken, False
 
     @staticmethod
     def _closed_plan(job: Job, seen: int, history_events: int) -> Plan:
