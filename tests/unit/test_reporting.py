@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hyperstep.events import parse_event
-from hyperstep.messages import MAX_TRIAL_METRICS, TrialMetric
+from hyperstep.messages import MAX_METRIC_NAME, MAX_STEP, MAX_TRIAL_METRICS, TrialMetric
 from hyperstep.models import MetricReport, Trial
 from hyperstep.report_signing import ReportRefused
 from hyperstep.reporting import ReportError, report
@@ -110,6 +110,30 @@ def test_in_a_container_it_publishes_an_event_collect_can_parse() -> None:
     assert parsed == TrialMetric(
         job_id="mnist-abc", trial_id="t0003", metrics={"val_loss": 0.25}, step=4, final=True, at=parsed.at
     )
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge counts it ("Calculating PutEvents event entry
+    size", User Guide): the UTF-8 bytes of ``Source``, ``DetailType`` and ``Detail`` (and 14
+    for ``Time``, and each of ``Resources``, which a report sets neither of)."""
+    assert "Time" not in entry and "Resources" not in entry
+    return sum(len(entry[field].encode()) for field in ("Source", "DetailType", "Detail"))
+
+
+@pytest.mark.parametrize("character", ["a", "\u00e9", "\u4e2d", "\U0001f600"])
+def test_the_largest_report_fits_one_putevents_entry(character: str) -> None:
+    """``MAX_TRIAL_METRICS`` names of ``MAX_METRIC_NAME`` characters (1 to 4 bytes in UTF-8),
+    signed, with the largest step: one entry a call (PutEvents takes 1 to 10), under 256 KB.
+    Before, ``Detail`` escaped a character past U+FFFF as 12 bytes: about 300 KB, refused."""
+    client = FakeEvents()
+    names = [(f"{n:03d}" + character * MAX_METRIC_NAME)[:MAX_METRIC_NAME] for n in range(MAX_TRIAL_METRICS)]
+    metrics = {name: -1.2345678901234567e-300 for name in names}
+    environ = {**CLOUD_ENV, "HYPERSTEP_REPORT_KEY": "k" * 64}
+    report(metrics, step=MAX_STEP, final=True, environ=environ, client=client, stream=io.StringIO())
+    ((entry,),) = client.calls
+    assert entry_size(entry) < 256 * 1024
+    parsed = published(entry)
+    assert parsed is not None and set(parsed.metrics) == set(names)
 
 
 @pytest.mark.parametrize(

@@ -100,11 +100,16 @@ def _events_client() -> Any:
 
 
 def metric_entry(bus: str, detail: dict[str, Any]) -> dict[str, Any]:
-    """One ``PutEvents`` entry carrying a metric report."""
+    """One ``PutEvents`` entry carrying a metric report. ``Detail`` is UTF-8 JSON, not ASCII
+    escapes: an entry must stay under 256 KB, counted as the UTF-8 bytes of its ``Source``,
+    ``DetailType`` and ``Detail`` ("Calculating PutEvents event entry size", EventBridge User
+    Guide), and a character past U+FFFF escaped takes 12 bytes (a surrogate pair) where UTF-8
+    takes 4: the largest report (``MAX_TRIAL_METRICS`` names of ``MAX_METRIC_NAME`` such
+    characters) came to about 300 KB, refused in the cloud though it printed locally."""
     return {
         "Source": METRIC_EVENT_SOURCE,
         "DetailType": METRIC_EVENT_DETAIL_TYPE,
-        "Detail": json.dumps(detail, allow_nan=False),
+        "Detail": json.dumps(detail, allow_nan=False, ensure_ascii=False),
         "EventBusName": bus,
     }
 
