@@ -396,7 +396,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if job.status is JobStatus.STOPPED:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
         return 130
-    return 0 if job.status is JobStatus.COMPLETED else 1
+    return 0 if job.status is JobStatus.COMPLETED and job.completed else 1  # no trial completed: no result
 
 
 def check_definition(path: Path) -> None:
@@ -478,6 +478,8 @@ def print_no_best(summary: dict[str, Any]) -> None:
     if summary["completed"] and summary.get("constraints"):
         limits = ", ".join(limit_text(c) for c in summary["constraints"])
         print(f"no feasible trial: each of the {summary['completed']} completed broke a constraint ({limits}){error}")
+    elif not error and summary.get("stop_reason") == "max_runtime":  # the time budget ran out first
+        print(f"no trial completed: {summary['stop_detail']} before any trial ended")
     else:
         print(f"no trial completed{error}")
 
