@@ -152,12 +152,14 @@ def report(
         print(f"{name}={positional(value)}", file=out, flush=True)
     env = os.environ if environ is None else environ
     bus = env.get(ENV_EVENT_BUS)
-    values = {name: value for name, value in values.items() if math.isfinite(value)}  # JSON has no NaN
-    if not bus or not values:
+    if not bus:
         return
     job_id, trial_id = env.get(ENV_JOB_ID), env.get(ENV_TRIAL_ID)
     if not job_id or not trial_id:
         raise ReportError(f"{ENV_EVENT_BUS} is set but {ENV_JOB_ID} or {ENV_TRIAL_ID} is not")
+    values = {name: value for name, value in values.items() if math.isfinite(value)}  # JSON has no NaN
+    if not values:
+        return
     final = step is None if final is None else bool(final)
     detail: dict[str, Any] = {
         "job_id": job_id,
