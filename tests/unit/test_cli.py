@@ -297,6 +297,9 @@ def test_status_lists_every_job_of_the_store(workdir: Path, capsys: pytest.Captu
     assert main(["--store", str(path), "status"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("tiny-")]
     assert listed == [f"tiny-{number:04d}" for number in reversed(range(1101))]
+    assert main(["--store", str(path), "status", "--json"]) == 0  # was an unrecognized argument: exit 2
+    jobs = json.loads(capsys.readouterr().out)["jobs"]
+    assert [j["job_id"] for j in jobs] == listed and jobs[0]["status"] == "running"
 
 
 def hyperstep(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
