@@ -297,6 +297,9 @@ def test_status_lists_every_job_of_the_store(workdir: Path, capsys: pytest.Captu
     assert main(["--store", str(path), "status"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("tiny-")]
     assert listed == [f"tiny-{number:04d}" for number in reversed(range(1101))]
+    assert main(["--store", str(path), "status", "--json"]) == 0  # was an unrecognized argument: exit 2
+    jobs = json.loads(capsys.readouterr().out)["jobs"]
+    assert [j["job_id"] for j in jobs] == listed and jobs[0]["status"] == "running"
 
 
 def hyperstep(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
@@ -702,3 +705,17 @@ def test_what_yaml_says_it_expected_is_still_said() -> None:
     assert unquoted("expected ',' or ']', but got '<scalar>'") == "expected ',' or ']', but got '<scalar>'"
     assert unquoted("expected <block end>, but found '<block mapping start>'").endswith("found '<block mapping start>'")
     assert unquoted('found undefined alias "it\'s"') == "found undefined alias (text not shown)"  # repr of it's
+
+
+def test_a_time_budget_that_ran_out_before_any_trial_ended_says_so_and_exits_1(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``max_runtime_seconds: 1`` on trials of 20 s: the job completed with no trial, printed
+    only "no trial completed" and exited 0, so ``hyperstep run spec && deploy`` went on with
+    no result. A job with no completed trial exits 1, as one whose trials all failed does."""
+    monkeypatch.setenv("TRAIN_SLEEP", "20")
+    spec = write_spec(workdir, spec_document(budget={"max_trials": 2, "max_parallel": 2, "max_runtime_seconds": 1}))
+    assert main(["--store", str(workdir / "s.db"), "run", str(spec), "--out", str(workdir / "runs")]) == 1
+    out = capsys.readouterr().out
+    assert "completed, 0 completed" in out  # the job completed: its budget ended it, not an error
+    assert "no trial completed: max_runtime_seconds 1 reached before any trial ended" in out

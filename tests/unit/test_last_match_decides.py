@@ -6,8 +6,9 @@ prints ``loss=0.3`` and later ``loss=abc`` (a regex that takes any text) has no 
 not the earlier 0.3. ``read_metrics`` kept the earlier number (the text counted only for a
 metric with no number at all), so a local trial completed at 0.3, and a Batch or SageMaker
 trial the reaper recovered from its log did too. Now the last match decides: the trial fails
-saying what matched, as when nothing but text matched. A NaN or an infinity the regex does not
-match (``loss=nan`` for a regex of numbers) is no match, so an earlier number still stands.
+saying what matched, as when nothing but text matched. A NaN or an infinity printed where a regex
+of numbers reads its value (``loss=nan``) decides too: the run diverged, and its trial fails as not
+finite rather than completing at the number it printed before (as Optuna fails a NaN objective).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def test_a_later_match_that_is_no_number_replaces_an_earlier_number() -> None:
     assert read_metrics(["loss=0.3", "loss=abc"], ANY_TEXT) == ({}, {"loss": "abc"})
     assert read_metrics(["loss=0.3 loss=abc"], ANY_TEXT) == ({}, {"loss": "abc"})  # within a line too
     assert read_metrics(["loss=abc", "loss=0.3"], ANY_TEXT) == ({"loss": 0.3}, {})
-    assert read_metrics(["loss=0.3", "loss=nan"], NUMBERS) == ({"loss": 0.3}, {})  # nan: no match
+    assert read_metrics(["loss=0.3", "loss=nan"], NUMBERS) == ({}, {"loss": "nan"})  # where it reads a value
     assert math.isnan(read_metrics(["loss=abc", "loss=nan"], ANY_TEXT)[0]["loss"])  # the regex took nan: a value
 
 
@@ -50,10 +51,13 @@ def test_a_batch_or_sagemaker_log_whose_last_match_is_no_number_fails_the_object
     assert str(unread.value) == REASON
 
 
-def test_an_earlier_number_stands_before_a_later_one_and_before_an_unmatched_nan() -> None:
+def test_an_earlier_number_stands_before_a_later_one_and_a_later_nan_decides() -> None:
+    """The NaN was no match: a run that diverged after ``loss=0.3`` completed at 0.3."""
     assert final_metrics_in_log(PagedLog([["loss=abc"], ["loss=0.3"]]), "g", "s", ANY_TEXT, ["loss"]) == {"loss": 0.3}
     numbers = PagedLog([["loss=0.3"], ["loss=nan"], []])  # the nan page is read first: the number is older
-    assert final_metrics_in_log(numbers, "g", "s", NUMBERS, ["loss"]) == {"loss": 0.3}
+    assert math.isnan(final_metrics_in_log(numbers, "g", "s", NUMBERS, ["loss"])["loss"])
+    assert len(numbers.calls) == 2  # the empty newest page, the nan page: the nan decided, 0.3 is not read
+    assert final_metrics_in_log(PagedLog([["loss=nan"], ["loss=0.3"]]), "g", "s", NUMBERS) == {"loss": 0.3}
 
 
 def test_a_local_trial_whose_last_match_is_no_number_fails_saying_so(tmp_path: Path) -> None:

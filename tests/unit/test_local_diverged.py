@@ -29,14 +29,15 @@ def test_a_step_that_is_not_finite_does_not_end_the_watcher(tmp_path: Path, prin
 def test_a_final_value_that_is_not_finite_is_named_so_not_as_unreported(tmp_path: Path, printed: str) -> None:
     """With a regex that reads numbers only (the README's), ``loss=nan`` matched nothing and
     the trial failed with "objective metric 'loss' was not reported"; it now says the value
-    is not finite, as ``tell`` and collect do. A word holding "inf" (INFO) is no such value."""
+    is not finite, as ``tell`` and collect do. A word holding "inf" (INFO) is no such value. A
+    number before it (``loss=0.5``) no longer stands: the run diverged after it."""
     (tmp_path / "diverge.py").write_text(f"print('INFO loss=0.5 epoch 1')\nprint('INFO epoch 2 loss={printed}')\n")
     regex = [{"name": "loss", "regex": r"loss=([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)"}]
     job, trial, backend, results, done = one_trial(tmp_path, ["python", "diverge.py"], metric_definitions=regex)
     backend.launch(job, trial)
     assert done.wait(20), "the trial's end was never published"
     (result,) = results
-    assert result.metrics == {"loss": 0.5}  # the last number, as SageMaker reads the log
+    assert (result.state, result.error) == ("failed", f"objective metric 'loss' is not a finite number ({printed})")
     (tmp_path / "diverge.py").write_text(f"print('INFO epoch 1 loss={printed}')\n")
     results.clear()
     done.clear()

@@ -128,6 +128,7 @@ def parser() -> argparse.ArgumentParser:
     api = {"default": os.environ.get("HYPERSTEP_API_URL"), "metavar": "URL"}
     p = sub.add_parser("status", help="list jobs, or show one")
     p.add_argument("job", nargs="?")
+    p.add_argument("--json", action="store_true", help='the list as JSON, {"jobs": [...]} (one job is JSON anyway)')
     p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_status)
 
@@ -396,7 +397,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if job.status is JobStatus.STOPPED:
         print(f"stopped; carry on with: hyperstep run --resume {job.id}{store_flag(args)}", file=sys.stderr)
         return 130
-    return 0 if job.status is JobStatus.COMPLETED else 1
+    return 0 if job.status is JobStatus.COMPLETED and job.completed else 1  # no trial completed: no result
 
 
 def check_definition(path: Path) -> None:
@@ -478,6 +479,8 @@ def print_no_best(summary: dict[str, Any]) -> None:
     if summary["completed"] and summary.get("constraints"):
         limits = ", ".join(limit_text(c) for c in summary["constraints"])
         print(f"no feasible trial: each of the {summary['completed']} completed broke a constraint ({limits}){error}")
+    elif not error and summary.get("stop_reason") == "max_runtime":  # the time budget ran out first
+        print(f"no trial completed: {summary['stop_detail']} before any trial ended")
     else:
         print(f"no trial completed{error}")
 
@@ -689,7 +692,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.api and args.job is None:
         from hyperstep import remote
 
-        print(views.jobs_table(remote.status(None, args.api)["jobs"]))
+        print_jobs(remote.status(None, args.api)["jobs"], args.json)
         return 0
     if args.api:
         from hyperstep.job_report.data import from_api
@@ -699,13 +702,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         store = open_store(args.store)
         if args.job is None:
-            print(views.jobs_table([views.job_row(job) for job in every_job(store)]))
+            print_jobs([views.job_row(job) for job in every_job(store)], args.json)
             return 0
         job = store.get_job(args.job)
         trials = store.list_trials(job.id)
     best = next((t for t in trials if t.id == job.best_trial_id), None)
     print(json.dumps(views.job_summary(job, best, trials), indent=2))
     return 0
+
+
+def print_jobs(jobs: list[dict[str, Any]], as_json: bool) -> None:
+    """The job listing: a table, or ``GET /jobs``' shape as JSON for a pipe (``| jq``)."""
+    print(json.dumps({"jobs": jobs}) if as_json else views.jobs_table(jobs))
 
 
 def cmd_trials(args: argparse.Namespace) -> int:

@@ -62,7 +62,9 @@ class ReportError(HyperstepError):
     """Metrics could not be reported (bad values, missing ids, or EventBridge refused them)."""
 
 
-def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
+def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The metrics as floats: NaN and the infinities included (a diverged run reports what it
+    has; its trial fails, not its script), an int past a float's range as an infinity."""
     if not metrics:
         raise ReportError("report() needs at least one metric")
     if len(metrics) > MAX_TRIAL_METRICS:
@@ -74,20 +76,20 @@ def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
         if len(name) > MAX_METRIC_NAME:
             raise ReportError(f"metric name {name[:40]!r}... has {len(name)} characters: at most {MAX_METRIC_NAME}")
         # numbers.Real takes numpy's scalars (np.float32 is no float subclass); not bools.
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ReportError(f"metric {name!r} must be a number, got {value!r}")
         try:
-            number = math.nan if isinstance(value, bool) or not isinstance(value, numbers.Real) else float(value)
+            out[name] = float(value)
         except OverflowError:  # an int past a float's range
-            number = math.inf
-        if not math.isfinite(number):
-            raise ReportError(f"metric {name!r} must be a finite number, got {value!r}")
-        out[name] = number
+            out[name] = math.inf if value > 0 else -math.inf
     return out
 
 
 def positional(value: float) -> str:
     """The exact value without an exponent (``1e-05`` prints ``0.00001``), so the plain
-    ``([0-9.]+)`` regexes of SageMaker's examples read it back rather than ``1``."""
-    return format(Decimal(repr(value)), "f")
+    ``([0-9.]+)`` regexes of SageMaker's examples read it back rather than ``1``. NaN and
+    the infinities print as Python prints them (``nan``, ``inf``, ``-inf``)."""
+    return format(Decimal(repr(value)), "f") if math.isfinite(value) else repr(value)
 
 
 def _events_client() -> Any:
@@ -138,9 +140,14 @@ def report(
 
     ``step`` orders intermediate reports (epoch, iteration); ``final`` marks the values the
     trial ends with and defaults to ``step is None``: a report without a step is final.
-    ``environ``, ``client`` and ``stream`` exist for tests.
+    A value that is NaN or infinite (a diverged run) is printed as such (``loss=nan``) and
+    left out of the event (JSON has no NaN), not refused: the trial, not the script, fails,
+    as Optuna fails a trial whose objective is NaN. Where it is the objective's last value
+    printed, the log says so (``backends.logs.read_metrics``): the trial fails, "objective
+    metric 'loss' is not a finite number (nan)". A value that is no number (a string, a
+    bool) raises ``ReportError``. ``environ``, ``client`` and ``stream`` exist for tests.
     """
-    values = _finite(metrics)
+    values = _numbers(metrics)
     if step is not None:  # numpy's integers too (np.int64 is no int subclass); not bools
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
             raise ReportError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
@@ -155,6 +162,9 @@ def report(
     job_id, trial_id = env.get(ENV_JOB_ID), env.get(ENV_TRIAL_ID)
     if not job_id or not trial_id:
         raise ReportError(f"{ENV_EVENT_BUS} is set but {ENV_JOB_ID} or {ENV_TRIAL_ID} is not")
+    values = {name: value for name, value in values.items() if math.isfinite(value)}  # JSON has no NaN
+    if not values:
+        return
     final = step is None if final is None else bool(final)
     detail: dict[str, Any] = {
         "job_id": job_id,

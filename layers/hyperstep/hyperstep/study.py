@@ -559,6 +559,25 @@ class Study:
         return self.pareto_front
 
     @property
+    def best_params(self) -> dict[str, Any]:
+        """Optuna's ``best_params``: ``best_trial``'s parameters; a ``ValueError`` while no
+        trial has completed, as Optuna raises (``best_trial`` is None then)."""
+        return self._best("best_params").params
+
+    @property
+    def best_value(self) -> float | None:
+        """Optuna's ``best_value``: ``best_trial``'s value; a ``ValueError`` while no trial has
+        completed, as Optuna raises. None only with early stopping, while the best is a trial
+        still running (``best_trial``)."""
+        return self._best("best_value").value
+
+    def _best(self, name: str) -> Trial:
+        best = self.best_trial
+        if best is None:
+            raise ValueError(f"{name}: no trial has completed yet")
+        return best
+
+    @property
     def best_trial(self) -> Trial | None:
         """The feasible completed trial with the best value (None before any completes). With
         several objectives there is none: a ``RuntimeError`` points to ``pareto_front``, as

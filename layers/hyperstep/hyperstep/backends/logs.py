@@ -18,6 +18,7 @@ while more events lie beyond it; only the unchanged token ends the stream. No bo
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ MAX_FOLLOW_PAGES = 5
 """``follow_log`` reads at most 5 pages (up to 5 MB, 50,000 lines) a call; the next call goes on."""
 NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE)
 """A value printed as NaN or an infinity (``nan``, ``-inf``, ``Infinity``), not within a word (INFO)."""
+_LETTERS = frozenset(string.ascii_lowercase)
 SHOWN_TEXT = 100
 """How much of a value that is no number a trial's error shows (``unread_reason``)."""
 StepReport = tuple[str, int, float]
@@ -118,17 +120,18 @@ def read_metrics(
     """``parse_metrics`` of ``lines``, read once, and for each metric whose last match was
     no number the text it captured (``loss=abc`` gives ``{"loss": "abc"}``): why such a metric
     counts as missing. The last match decides, as SageMaker's "last match" of a regex: an
-    earlier number (``loss=0.3`` before ``loss=abc``) is not the final value. A NaN or an
-    infinity the regex did not match (``not_finite``) is no match: it stands only for a
-    metric with no match at all. A value the group read up to a decimal comma
-    (``loss=0,49`` read as 0: ``metric_regex.decimal_comma``) is no number either: its line
-    gives none, and the text is the value as printed (``{"loss": "0,49"}``). So is a value
-    printed as NaN or an infinity where a regex that reads numbers only would have read one
-    (``loss=nan``: ``{"loss": "nan"}``, ``not_finite``)."""
+    earlier number (``loss=0.3`` before ``loss=abc``) is not the final value. A value the
+    group read up to a decimal comma (``loss=0,49`` read as 0: ``metric_regex.decimal_comma``)
+    is no number either: its line gives none, and the text is the value as printed
+    (``{"loss": "0,49"}``). So is a value printed as NaN or an infinity where a regex that
+    reads numbers only would have read one (``loss=nan``: ``{"loss": "nan"}``, ``not_finite``),
+    and it decides as a match does: a run that diverged after ``loss=0.3`` ends not finite
+    (its trial fails), not at the 0.3 it had before, as Optuna fails a NaN objective."""
     metrics: dict[str, float] = {}
     captured: dict[str, str] = {}
     patterns = [(d.name, re.compile(d.regex)) for d in definitions]
     for line in lines:
+        maybe = maybe_not_finite(line)
         for name, pattern in patterns:
             matched = False
             for match in find_all(pattern, line):
@@ -141,11 +144,28 @@ def read_metrics(
                     if text is not None:
                         captured[name] = text
                         metrics.pop(name, None)
-            decided = name in metrics or (name in captured and not NOT_FINITE.fullmatch(captured[name]))
-            printed = None if matched or decided else not_finite(line, pattern)  # the newest stands
-            if printed is not None:  # no match: it stands only for a metric that has none
+            printed = not_finite(line, pattern) if maybe and not matched else None
+            if printed is not None:  # printed where the regex reads its value: the newest value
                 captured[name] = printed
+                metrics.pop(name, None)
     return metrics, captured
+
+
+def maybe_not_finite(line: str) -> bool:
+    """False only when ``line`` holds no ``NOT_FINITE`` value: an ASCII line where each "nan",
+    "inf" or "infinity" (in any case) is inside a word (``INFO``, ``finance``). A tenth of the
+    regex's cost on a log (benchmarks/read_metrics_cost.py); other lines get the regex."""
+    if not line.isascii():  # str.lower may map a letter to an ASCII one (the Kelvin sign to k)
+        return True
+    lowered = line.lower()
+    for word in ("nan", "inf"):
+        at = lowered.find(word)
+        while at >= 0:
+            end = at + (8 if lowered.startswith("infinity", at) else 3)
+            if lowered[at - 1 : at] not in _LETTERS and lowered[end : end + 1] not in _LETTERS:
+                return True
+            at = lowered.find(word, at + 1)
+    return False
 
 
 def not_finite(line: str, pattern: re.Pattern[str]) -> str | None:
@@ -181,12 +201,6 @@ def unread_reason(metric: str, text: str) -> str:
     return error
 
 
-def _matched(found: Mapping[str, float], unread: Mapping[str, str]) -> set[str]:
-    """The metrics a match decided: a number, or other text the regex took (a NaN or an
-    infinity in ``unread`` is one the regex did not match: ``read_metrics``)."""
-    return set(found) | {name for name, text in unread.items() if not NOT_FINITE.fullmatch(text)}
-
-
 def final_metrics_in_log(
     client: Any,
     group: str,
@@ -198,9 +212,9 @@ def final_metrics_in_log(
     """The last match of each metric in one CloudWatch log stream; {} when the log group
     or stream does not exist (``ResourceNotFoundException``). Other errors propagate.
 
-    A metric that matched no number but was printed as NaN or an infinity where its regex
-    reads its value (``read_metrics``) is that value, so the trial fails as not finite, as
-    a local one does, rather than as unreported. One of ``objectives`` whose last match was
+    A metric whose last value was printed as NaN or an infinity where its regex reads its
+    value (``read_metrics``) is that value, so the trial fails as not finite, as a local one
+    does, rather than as unreported or at an earlier number. One of ``objectives`` whose last match was
     other text (``loss=0,49``; ``loss=abc`` where the regex takes it, after a number or not) raises
     ``UnreadMetricError`` with a local trial's reason (``unread_objective``) and the
     metrics read."""
@@ -220,17 +234,13 @@ def final_metrics_in_log(
             raise
         text = "\n".join(event.get("message", "") for event in page.get("events", []))
         metrics, captured = read_metrics(text.splitlines(), definitions)
-        decided = _matched(found, unread)  # pages come newest first: a later page's last match stands
+        decided = found.keys() | unread.keys()  # pages come newest first: a later page's last match stands
         found |= {name: value for name, value in metrics.items() if name not in decided}
-        unread |= {
-            name: text
-            for name, text in captured.items()
-            if name not in decided and (name not in unread or not NOT_FINITE.fullmatch(text))
-        }
-        if wanted <= _matched(found, unread) or page.get("nextBackwardToken") in (None, token):
+        unread |= {name: text for name, text in captured.items() if name not in decided}
+        if wanted <= found.keys() | unread.keys() or page.get("nextBackwardToken") in (None, token):
             break
         token = page["nextBackwardToken"]
-    found = {**{name: float(text) for name, text in unread.items() if NOT_FINITE.fullmatch(text)}, **found}
+    found |= {name: float(text) for name, text in unread.items() if NOT_FINITE.fullmatch(text)}
     reason = unread_objective(objectives, found, unread)
     if reason is not None:
         raise UnreadMetricError(reason, found)
