@@ -719,3 +719,17 @@ def test_a_time_budget_that_ran_out_before_any_trial_ended_says_so_and_exits_1(
     out = capsys.readouterr().out
     assert "completed, 0 completed" in out  # the job completed: its budget ended it, not an error
     assert "no trial completed: max_runtime_seconds 1 reached before any trial ended" in out
+
+
+def test_a_job_that_failed_as_its_deadline_came_says_why_it_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    """The deadline's line ("reached before any trial ended") is for a job its budget ended
+    with no error; one that failed says its error, as before, whatever stopped it."""
+    from hyperstep.cli import print_no_best
+
+    summary = {"completed": 0, "stop_reason": "max_runtime", "stop_detail": "max_runtime_seconds 60 reached"}
+    print_no_best({**summary, "error": "every trial failed"})
+    print_no_best(summary)
+    assert capsys.readouterr().out.splitlines() == [
+        "no trial completed: every trial failed",
+        "no trial completed: max_runtime_seconds 60 reached before any trial ended",
+    ]

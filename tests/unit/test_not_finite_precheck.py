@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from hyperstep.backends.logs import NOT_FINITE, maybe_not_finite
+from hyperstep.backends.logs import NOT_FINITE, final_metrics_in_log, maybe_not_finite
+from tests.unit.test_last_match_decides import NUMBERS, PagedLog
 
 PIECES = [
     "nan",
@@ -51,3 +52,15 @@ def test_no_line_the_regex_finds_a_value_in_is_turned_away() -> None:
     for _ in range(20_000):
         line = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 8)))
         assert NOT_FINITE.search(line) is None or maybe_not_finite(line), line
+
+
+def test_a_non_ascii_letter_is_no_nan_or_infinity_and_no_word_boundary() -> None:
+    """``NOT_FINITE`` was case-insensitive over Unicode: it took ``loss=\u0131nf`` (a dotless i)
+    and ``loss=\u0130nf`` as an infinity, which ``float`` cannot read, so the reaper's read of a
+    Batch or SageMaker log raised ``ValueError`` on that line. It now takes only what ``float``
+    reads as NaN or an infinity; a Kelvin sign before ``nan`` is no ASCII letter, so that value
+    counts, and the pre-check (whose ``lower`` makes the sign a ``k``) must not turn it away."""
+    for line in ("loss=\u0131nf", "loss=\u0130nf"):
+        assert NOT_FINITE.search(line) is None
+        assert final_metrics_in_log(PagedLog([["loss=0.5", line]]), "g", "s", NUMBERS, ["loss"]) == {"loss": 0.5}
+    assert NOT_FINITE.search("\u212anan") is not None and maybe_not_finite("\u212anan")

@@ -26,7 +26,13 @@ README_REGEX = r"loss=([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)"
 
 @pytest.mark.parametrize(
     ("value", "printed"),
-    [(math.nan, "nan"), (math.inf, "inf"), (-math.inf, "-inf"), pytest.param(10**400, "inf", id="int-past-float")],
+    [
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+        (-math.inf, "-inf"),
+        pytest.param(10**400, "inf", id="int-past-float"),
+        pytest.param(-(10**400), "-inf", id="negative-int-past-float"),
+    ],
 )
 def test_a_value_that_is_not_finite_is_printed_and_left_out_of_the_event(value: float, printed: str) -> None:
     client, out = FakeEvents(), io.StringIO()

@@ -31,8 +31,9 @@ MAX_LOG_PAGES = 20
 """At most 20 pages (up to 20 MB, 200,000 lines) from the end of a log are read."""
 MAX_FOLLOW_PAGES = 5
 """``follow_log`` reads at most 5 pages (up to 5 MB, 50,000 lines) a call; the next call goes on."""
-NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE)
-"""A value printed as NaN or an infinity (``nan``, ``-inf``, ``Infinity``), not within a word (INFO)."""
+NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE | re.ASCII)
+"""A value printed as NaN or an infinity (``nan``, ``-inf``, ``Infinity``), not within a word (INFO):
+ASCII letters only, as ``float`` reads them (Unicode case folding took a dotless ``\u0131nf``)."""
 _LETTERS = frozenset(string.ascii_lowercase)
 SHOWN_TEXT = 100
 """How much of a value that is no number a trial's error shows (``unread_reason``)."""
