@@ -31,7 +31,7 @@ from hyperstep.keyed_submit import keyed_job_id, submit_keyed
 from hyperstep.messages import FinishRequest, LaunchRequest, Plan, SuggestRequest
 from hyperstep.models import JobStatus
 from hyperstep.ports import NullPublisher
-from hyperstep.service import PUBLISH_GRACE_SECONDS, START_FAILED, TuningService
+from hyperstep.service import PUBLISH_GRACE_SECONDS, ROUND_EVENTS, START_FAILED, TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.base import TrialStore
 from tests.conftest import Clock, spec_document
@@ -770,3 +770,14 @@ def test_one_lost_event_failing_again_fails_the_pass_after_the_others_are_announ
     failing.job_id = None
     assert service.reap()["announced"] == 1
     assert bus.completions() == [("a", "completed")]
+
+
+def test_a_round_answered_closed_counts_its_history_events(store: TrialStore) -> None:
+    """The round that launches nothing (its own name read closed) still parks its token or
+    goes round again through Suggest Trials and Job Done?: it counts ``ROUND_EVENTS`` as any
+    round does, or the execution would under-count its history toward the hand-over."""
+    orchestrator, _ = answering_already_exists({"status": "FAILED", "redriveCount": 0})
+    service = TuningService(store, {"local": FakeBackend()}, orchestrator, Bus().publisher)
+    service.create_job(parse_spec(spec_document()), job_id="job")  # its start's record lost
+    plan = service.suggest(SuggestRequest(job_id="job", execution="job-1-abc", history_events=100))
+    assert not plan.done and plan.trial_ids == [] and plan.history_events == 100 + ROUND_EVENTS

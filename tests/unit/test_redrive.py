@@ -264,3 +264,14 @@ def test_an_execution_whose_recorded_one_has_closed_runs_the_job() -> None:
     orchestrator.end(third, "ABORTED")
     plan = service.suggest(SuggestRequest(job_id="job", execution="resumed"))
     assert not plan.handoff and plan.trial_ids
+
+
+def test_an_execution_redriven_while_the_jobs_own_awaits_its_redrive_launches_nothing() -> None:
+    """The job's recorded execution failed and is being redriven (DescribeExecution:
+    ``PENDING_REDRIVE``, an open status): it runs the job again, so an old execution redriven
+    beside it launches nothing."""
+    service, orchestrator, (first, _, third) = handed_over_twice()
+    orchestrator.end(third, "PENDING_REDRIVE")
+    orchestrator.end(first, "RUNNING")  # redriven
+    plan = service.suggest_and_launch(SuggestRequest(job_id="job", execution=first))
+    assert plan.handoff and plan.trial_ids == [] and plan.started == 0

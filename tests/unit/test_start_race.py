@@ -583,3 +583,27 @@ def test_a_start_whose_read_fails_twice_leaves_the_job_to_the_reaper() -> None:
     assert store.reads == 0  # both reads were tried
     stored = store.get_job("job")
     assert stored.status is JobStatus.RUNNING and stored.execution_id is None
+
+
+class UnsureOfStarts(FakeOrchestrator):
+    """``started_nothing`` as ``StepFunctionsOrchestrator`` answers it for an error none of
+    StartExecution's attempts raised (a GetItem's ``ProvisionedThroughputExceededException``
+    is no StartExecution code): unknown, False."""
+
+    def started_nothing(self, error: Exception) -> bool:
+        return False
+
+
+def test_a_throttled_read_fails_the_job_at_once_whatever_the_orchestrator_says_of_the_error() -> None:
+    """The read raised before any StartExecution: nothing started, whatever ``started_nothing``
+    makes of a DynamoDB error (on AWS: False). The failure is announced at once, not left to
+    the reaper's ``announce_lost`` a grace later."""
+    store = ThrottledRead()
+    service = TuningService(store, {"local": FakeBackend()}, UnsureOfStarts())
+    job = service.create_job(parse_spec(spec_document()), job_id="job")
+    store.reads = 1
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+        carry_on(service, job, None)
+    stored = store.get_job("job")
+    assert service.orchestrator.started == []  # type: ignore[union-attr]
+    assert stored.status is JobStatus.FAILED and stored.completion_published
