@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,23 @@ EXTRA = ("hebo", "optuna-gp")
 """48 x 4 only, on the problems and seeds they finish (scored in a table of their own)."""
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """A held-out set run by this harness: its problems, groups, maximized problems, seeds and budgets
+    (trials: trials a round). The fourth set is the default; ``heldout5`` passes its own."""
+
+    title: str
+    prereg: str
+    problems: Callable[[], dict[str, Problem]] = problems
+    groups: dict[str, list[str]] = field(default_factory=lambda: GROUPS)
+    maximize: tuple[str, ...] = MAXIMIZE
+    seeds: tuple[int, ...] = SEEDS
+    budgets: dict[int, int] = field(default_factory=lambda: BUDGETS)
+
+
+FOURTH = HeldOut("Fourth held-out set (opt-23)", "results/o23_heldout4_prereg.md")
+
+
 class Maximizing(HyperstepOptimizer):
     """hyperstep with ``goal="maximize"``: it is told the negated loss (a score to maximize)."""
 
@@ -55,20 +74,22 @@ class Maximizing(HyperstepOptimizer):
         super().tell([None if v is None else -v for v in losses])
 
 
-def runs(method: str) -> list[tuple[int, int]]:
+def runs(method: str, held: HeldOut = FOURTH) -> list[tuple[int, int]]:
     """``(trials, batch)`` of the runs ``method`` makes for one problem and seed."""
     if method in ("hyperstep", "optuna-tpe"):
-        return list(BUDGETS.items())
+        return list(held.budgets.items())
     return [(48, 4)]
 
 
-def optimizer(method: str, problem: Problem, seed: int) -> BatchOptimizer:
-    if method == "hyperstep" and problem.name in MAXIMIZE:
+def optimizer(method: str, problem: Problem, seed: int, held: HeldOut = FOURTH) -> BatchOptimizer:
+    if method == "hyperstep" and problem.name in held.maximize:
         return Maximizing(problem.space, seed)
     return FACTORIES[method](problem.space, seed)
 
 
-def run_one(problem: Problem, method: str, seed: int, trials: int, batch: int) -> dict[str, Any]:
+def run_one(
+    problem: Problem, method: str, seed: int, trials: int, batch: int, held: HeldOut = FOURTH
+) -> dict[str, Any]:
     """One run: the losses it saw, the true ones, its optimizer seconds and the invalid suggestions."""
     truths: list[float] = []
     seen = problem.noisy(np.random.default_rng(10_000 + seed))
@@ -77,20 +98,20 @@ def run_one(problem: Problem, method: str, seed: int, trials: int, batch: int) -
         truths.append(problem.true(params))
         return seen(params)
 
-    checked = fresh.Checked(optimizer(method, problem, seed), problem.space)
+    checked = fresh.Checked(optimizer(method, problem, seed, held), problem.space)
     losses, spent = run_batches(checked, objective, trials // batch, batch)
     line = {"problem": problem.name, "seed": seed, "method": method, "trials": trials, "batch": batch}
     return line | {"losses": losses.ravel().tolist(), "true": truths, "seconds": spent, "defects": checked.problems}
 
 
-def run(args: argparse.Namespace) -> None:
-    chosen = problems()
+def run(args: argparse.Namespace, held: HeldOut = FOURTH) -> None:
+    chosen = held.problems()
     with Path(args.out).open("a") as out:
         for seed in args.seeds:
             for name in args.problems or list(chosen):
                 for method in args.methods:
-                    for trials, batch in runs(method):
-                        line = run_one(chosen[name], method, seed, trials, batch)
+                    for trials, batch in runs(method, held):
+                        line = run_one(chosen[name], method, seed, trials, batch, held)
                         out.write(json.dumps(line) + "\n")
                         out.flush()
                         print(
@@ -99,9 +120,8 @@ def run(args: argparse.Namespace) -> None:
                         )
 
 
-def _scored(problem: Problem, line: dict[str, Any], budget: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _scored(problem: Problem, line: dict[str, Any], budget: int, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
     """A run's losses to score at ``budget`` (rounds, batch), and on a noisy problem its (noisy, true) pair."""
-    batch = BUDGETS[budget]
     shape = (budget // batch, batch)
     seen = np.array(line["losses"][:budget], dtype=float).reshape(shape)
     if problem.noise <= 0:
@@ -115,13 +135,15 @@ def _source(method: str, budget: int) -> int:
     return budget if method in ("hyperstep", "optuna-tpe") else 48
 
 
-def scores_at(lines: list[dict[str, Any]], budget: int, methods: list[str], names: list[str]) -> dict[str, Any]:
+def scores_at(
+    lines: list[dict[str, Any]], budget: int, methods: list[str], names: list[str], held: HeldOut = FOURTH
+) -> dict[str, Any]:
     """Normalized scores at ``budget`` over the seeds, consecutive from the first, that every method
     finished on every problem of ``names``: ``{"all" | group: {method: score}, "per_problem": ..., "seeds": ...}``."""
-    chosen = problems()
+    chosen, batch = held.problems(), held.budgets[budget]
     by = {(d["problem"], d["seed"], d["method"], d["trials"]): d for d in lines}
     seeds = []
-    for seed in SEEDS:
+    for seed in held.seeds:
         if not all((n, seed, m, _source(m, budget)) in by for n in names for m in methods):
             break
         seeds.append(seed)
@@ -132,12 +154,12 @@ def scores_at(lines: list[dict[str, Any]], budget: int, methods: list[str], name
     for n in names:
         losses[n] = {}
         for m in methods:
-            scored = [_scored(chosen[n], by[(n, s, m, _source(m, budget))], budget) for s in seeds]
+            scored = [_scored(chosen[n], by[(n, s, m, _source(m, budget))], budget, batch) for s in seeds]
             losses[n][m] = np.stack([a for a, _ in scored])
             if m == "random" and scored[0][1] is not None:
                 pairs[n] = (np.stack([p[0] for _, p in scored]), np.stack([p[1] for _, p in scored]))  # type: ignore[index]
     out: dict[str, Any] = {"seeds": seeds, "all": scoring.score(losses, noisy_pairs=pairs)["normalized"]}
-    for group, members in GROUPS.items():
+    for group, members in held.groups.items():
         kept = {n: losses[n] for n in members if n in losses}
         if kept:
             out[group] = scoring.score(kept, noisy_pairs=pairs)["normalized"]
@@ -148,7 +170,7 @@ def scores_at(lines: list[dict[str, Any]], budget: int, methods: list[str], name
     return out
 
 
-def behind(scores: dict[str, Any], budget: int, anchors: list[str]) -> list[str]:
+def behind(scores: dict[str, Any], budget: int, anchors: list[str], held: HeldOut = FOURTH) -> list[str]:
     """Where hyperstep is behind an anchor by the pre-registered clear margin at ``budget``: a problem more
     than 15 points below with the anchor's final best better in at least 70 % of the seeds, a group more
     than 10 below."""
@@ -158,24 +180,31 @@ def behind(scores: dict[str, Any], budget: int, anchors: list[str]) -> list[str]
             ours, theirs = np.array(scores["final_best"][n]["hyperstep"]), np.array(scores["final_best"][n][a])
             if by["hyperstep"] < by[a] - 15.0 and np.mean(theirs < ours) >= 0.7:
                 out.append(f"{n} at {budget}: {by['hyperstep']:.1f} against {a} {by[a]:.1f}")
-        for g in ["all", *GROUPS]:
+        for g in ["all", *held.groups]:
             if g in scores and scores[g]["hyperstep"] < scores[g][a] - 10.0:
                 out.append(f"group {g} at {budget}: {scores[g]['hyperstep']:.1f} against {a} {scores[g][a]:.1f}")
     return out
 
 
-def report(args: argparse.Namespace) -> None:
+def report(args: argparse.Namespace, held: HeldOut = FOURTH) -> None:
     lines = load(args.files)
-    names = list(problems())
-    main_scores = {b: scores_at(lines, b, list(MAIN), names) for b in BUDGETS}
+    names = list(held.problems())
+    main_scores = {b: scores_at(lines, b, list(MAIN), names, held) for b in held.budgets}
     extra = [m for m in EXTRA if any(d["method"] == m for d in lines)]
     extra_scores = {}
     for m in extra:  # each over the problems it finished a first seed of, beside the main methods
-        held = [n for n in names if any((d["problem"], d["method"], d["seed"]) == (n, m, SEEDS[0]) for d in lines)]
-        extra_scores[m] = scores_at(lines, 48, [*MAIN, m], held)
-    config = {"budgets": BUDGETS, "groups": GROUPS, "maximize": MAXIMIZE, "machine": reporting.machine()}
-    lagging = [x for b in BUDGETS for x in behind(main_scores[b], b, ["optuna-tpe"])]
-    lagging += [x for m, at in extra_scores.items() for x in behind(at, 48, [m])]
+        done = [n for n in names if any((d["problem"], d["method"], d["seed"]) == (n, m, held.seeds[0]) for d in lines)]
+        extra_scores[m] = scores_at(lines, 48, [*MAIN, m], done, held)
+    config = {
+        "title": held.title,
+        "prereg": held.prereg,
+        "budgets": held.budgets,
+        "groups": held.groups,
+        "maximize": held.maximize,
+        "machine": reporting.machine(),
+    }
+    lagging = [x for b in held.budgets for x in behind(main_scores[b], b, ["optuna-tpe"], held)]
+    lagging += [x for m, at in extra_scores.items() for x in behind(at, 48, [m], held)]
     text = markdown(main_scores, extra_scores, [*MAIN, *extra], lines, config)
     text += (
         "\n## Behind an anchor by the registered margin\n\n" + ("\n".join(f"- {x}" for x in lagging) or "none") + "\n"
@@ -195,13 +224,14 @@ def markdown(
     m = config["machine"]
     seconds = {x: float(np.mean([d["seconds"] for d in lines if d["method"] == x] or [0.0])) for x in methods}
     defects = [f"{d['method']} {d['problem']} seed {d['seed']}: {x}" for d in lines for x in d["defects"]]
-    names = list(main_scores[20]["per_problem"])
-    summary, per = reporting.budget_tables(main_scores, list(MAIN), list(GROUPS), names, list(BUDGETS))
-    seeds = {b: main_scores[b]["seeds"] for b in BUDGETS}
+    budgets = list(config["budgets"])
+    names = list(main_scores[budgets[0]]["per_problem"])
+    summary, per = reporting.budget_tables(main_scores, list(MAIN), list(config["groups"]), names, budgets)
+    seeds = {b: main_scores[b]["seeds"] for b in budgets}
     parts = [
-        f"# Fourth held-out set (opt-23)\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
+        f"# {config['title']}\n\n{m['date_utc']}, {m['cpus']} CPUs, commit {m['hyperstep_commit']}; "
         f"seeds per budget {seeds}; budgets (trials: per round) {config['budgets']}. "
-        "Pre-registration: `results/o23_heldout4_prereg.md`.\n\n"
+        f"Pre-registration: `{config['prereg']}`.\n\n"
         "Normalized score (100 = best any method found within B trials, 0 = random search's expected best of B).\n",
         summary,
         "\n## Per problem\n",

@@ -68,7 +68,7 @@ def test_only_two_parameters_of_the_sparse_log_problem_move_its_loss() -> None:
 def test_a_budget_of_20_scores_random_on_its_first_20_and_a_noisy_run_at_its_best_noisy_point() -> None:
     problem = problems()["outlier5-ellipsoid"]
     line = {"losses": [5.0, 1.0, 3.0, *[9.0] * 45], "true": [4.0, 2.0, 0.5, *[8.0] * 45]}
-    scored, pair = heldout4._scored(problem, line, 20)
+    scored, pair = heldout4._scored(problem, line, 20, 1)
     assert scored.shape == (20, 1) and pair is not None and pair.shape == (2, 20, 1)
     assert scored[0, 0] == 4.0 and scored[1:, 0].tolist() == [2.0] * 19  # the true loss at the best noisy one
     assert heldout4._source("random", 20) == 48 and heldout4._source("hyperstep", 20) == 20

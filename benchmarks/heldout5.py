@@ -1,0 +1,37 @@
+"""hyperstep against Optuna TPE, random search, Optuna's GP and HEBO on a fifth held-out set of kinds
+never tuned on (opt-25), in the fourth set's harness (``heldout4``) with one budget, 48 trials at 4 a round.
+
+Problems and groups: ``heldout5_problems``; pre-registration: ``results/o25_heldout5_prereg.md``.
+hyperstep, TPE and random run every problem and seed; Optuna's GP and HEBO (``--methods``) are scored
+in tables of their own over the problems and consecutive seeds they finish.
+
+    nice -n 19 .venv/bin/python -m benchmarks.heldout5 run --out /tmp/o25/a.jsonl --seeds 250 251
+    .venv/bin/python -m benchmarks.heldout5 report /tmp/o25/*.jsonl --name o25_heldout5
+"""
+
+from __future__ import annotations
+
+from benchmarks import heldout4
+from benchmarks.heldout5_problems import GROUPS, MAXIMIZE, problems
+from benchmarks.small_budget import run_report_parser
+
+FIFTH = heldout4.HeldOut(
+    "Fifth held-out set (opt-25)",
+    "results/o25_heldout5_prereg.md",
+    problems,
+    GROUPS,
+    MAXIMIZE,
+    seeds=tuple(range(250, 255)),
+    budgets={48: 4},
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser, go = run_report_parser(__doc__, list(problems()), FIFTH.seeds, "o25_heldout5")
+    go.add_argument("--methods", nargs="*", default=list(heldout4.MAIN), choices=[*heldout4.MAIN, *heldout4.EXTRA])
+    args = parser.parse_args(argv)
+    heldout4.run(args, FIFTH) if args.command == "run" else heldout4.report(args, FIFTH)
+
+
+if __name__ == "__main__":
+    main()
