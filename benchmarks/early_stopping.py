@@ -43,6 +43,8 @@ from benchmarks.es_candidates import (  # noqa: E402
     AuditedASHA,
     ClosingAuditASHA,
     ClosingAuditStudy,
+    CostlyStopASHA,
+    CostlyStopStudy,
     EvidenceASHA,
     EvidenceHyperband,
     FinalsAuditStudy,
@@ -217,6 +219,10 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "asha, audit trials from finals until the rungs are shown right, then the product": swapped(
         hyperstep_method("bayesian", "asha", model_based=None, study_class=ClosingAuditStudy), "asha", ClosingAuditASHA
     ),
+    # round sixteen (es-25), pre-registered candidate F: full fidelity until no stop is shown costly, then the product
+    "asha, audit every trial until no stop is shown costly, then the product": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None, study_class=CostlyStopStudy), "asha", CostlyStopASHA
+    ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
@@ -248,15 +254,19 @@ def compute_to_reach(trace: Trace, target: float) -> float:
 
 def summarize(traces: dict[str, list[Trace]], budget: int) -> dict[str, dict[str, float]]:
     """Per method, medians over seeds: compute fraction to reach full fidelity's final best
-    (of the same seed), best value at the budget and at a third of it."""
+    (of the same seed), best value at the budget and at a third of it; and, seed by seed (in the
+    seeds' order), the best at the budget and the compute fraction to reach (``inf``: never)."""
     targets = [best_at(t, budget) for t in traces[FULL]]
     out = {}
     for method, runs in traces.items():
         reach = [compute_to_reach(t, target) / budget for t, target in zip(runs, targets)]
+        bests = [best_at(t, budget) for t in runs]
         out[method] = {
             "reach": float(np.median(reach)),
-            "best": float(np.median([best_at(t, budget) for t in runs])),
+            "best": float(np.median(bests)),
             "best_third": float(np.median([best_at(t, budget / 3) for t in runs])),
+            "best_seeds": [float(b) for b in bests],
+            "reach_seeds": reach,
         }
     return out
 

@@ -25,6 +25,12 @@ evidence against itself.
   audit trials have not shown every rung ranking as the finals do (``rungs_shown_right``);
   once they have, no trial is audited any more and every later one is proposed and stopped
   as the product does (``ASHA``).
+- ``CostlyStopASHA`` with ``CostlyStopStudy`` (es-25's candidate F, round sixteen): every trial
+  an audit (never stopped, proposed from the finals: full fidelity) until ``CLEAN_RUN`` audits
+  in a row after the strategy's initial design showed no stop by ASHA's rank rule that would
+  have cost a good final (``costly_stop``);
+  then that rank rule alone (the product's rescues, guard and incumbent stop read the finished
+  audits, and with them stopped almost nothing: a smoke run, round sixteen).
 
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
@@ -39,9 +45,18 @@ from typing import Any
 from hyperstep.early_stopping import curves_of
 from hyperstep.models import Trial
 from hyperstep.schedulers import SCHEDULERS
-from hyperstep.schedulers.asha import ASHA, MIN_WINNERS, Hyperband, drawn_bracket, hyperband_shares, rungs
-from hyperstep.schedulers.base import MIN_PAIRS, Curve, Curves, agrees, kendall_tau, value_at
+from hyperstep.schedulers.asha import (
+    ASHA,
+    MIN_WINNERS,
+    Hyperband,
+    drawn_bracket,
+    hyperband_shares,
+    keeps_going,
+    rungs,
+)
+from hyperstep.schedulers.base import MIN_PAIRS, Curve, Curves, agrees, crossed, kendall_tau, newest, value_at
 from hyperstep.strategies import History
+from hyperstep.strategies.bayesian import initial_design_size
 from hyperstep.study import Study
 from hyperstep.study_history import history_of
 from hyperstep.trial_view import Snapshot
@@ -184,6 +199,96 @@ class ClosingAuditStudy(FinalsAuditStudy):
             return False
         done = finished(curves_of(trials, self.minimize), self.scheduler.max_resource)
         return self.scheduler.audits(next_number(trials), done)
+
+
+CLEAN_RUN = 5
+"""Candidate F closes its audits after this many audits in a row (after the strategy's initial
+design) with no costly stop: were the rule's chance of a costly stop per audit 0.45 or more, five
+clean audits in a row would come with probability at most 0.55**5 = 0.05 (the one-sided 5% of
+E's test)."""
+
+
+def costly_stop(scheduler: ASHA, curve: Curve, peers: Sequence[Curve]) -> bool:
+    """Whether a finished audit trial's ``curve`` shows a stop that would have cost a good final:
+    its final beats the best final of the ``peers`` (the trials known when it ran; the incumbent
+    it replaced), and ASHA's rank rule against the peers would have stopped it at one of its
+    rungs (outside the top ``ceil(n / eta)`` of the values there, ``keeps_going``). False while no
+    peer has a final: nothing to beat. Only the rank rule is replayed: the product's rescues and
+    guard read finals predicted from stopped curves, which a run of audits never has."""
+    final = value_at(curve, scheduler.max_resource)
+    finals = [v for c in peers if (v := value_at(c, scheduler.max_resource)) is not None]
+    if final is None or not finals or final >= min(finals):
+        return False
+    for rung in rungs(scheduler.min_resource, scheduler.max_resource, scheduler.eta):
+        mine = value_at(curve, rung)
+        assert mine is not None  # a finished curve reached every rung
+        recorded = [v for c in peers if (v := value_at(c, rung)) is not None]
+        if not keeps_going(mine, [mine, *recorded], scheduler.eta):
+            return True
+    return False
+
+
+class CostlyStopASHA(ASHA):
+    """es-25's candidate F: every trial an audit (never stopped; ``CostlyStopStudy`` proposes it
+    from the finals) while auditing is open; ASHA's rank rule alone, the rule ``costly_stop``
+    replays, once ``CLEAN_RUN`` finished audits in a row with an incumbent showed no costly stop.
+    Once closed, no trial is audited, so the evidence no longer grows and auditing stays closed.
+    ``designed``: how many trials the strategy's initial design fills (``CostlyStopStudy`` sets
+    it): they are no evidence (below)."""
+
+    designed = 0
+
+    def auditing(self, number: int, by_number: Mapping[int, Curve]) -> bool:
+        """Whether auditing is open for trial ``number``, given every trial's curve by number.
+        While open every trial is an audit, so the finished trials numbered below ``number`` are
+        audits, and each one's peers are the trials numbered below it: trials run one at a time
+        here (the benchmark's loop), so those are what was known when it ran (a product would
+        read ``Curves.known_at_start``). The trials of the strategy's initial design are no
+        evidence: space-filling points, not where the model searches, and on grokking-3d the rungs
+        rank random configurations right (tau 0.43 at rung 1) and the best 20% backwards (-0.87)."""
+        clean = 0
+        done = sorted(
+            n for n, c in by_number.items() if self.designed < n < number and max(c, default=0) >= self.max_resource
+        )
+        for m in done:
+            peers = [c for n, c in by_number.items() if n < m]
+            if not any(value_at(c, self.max_resource) is not None for c in peers):
+                continue  # no incumbent to beat: no evidence either way
+            clean = 0 if costly_stop(self, by_number[m], peers) else clean + 1
+            if clean >= CLEAN_RUN:
+                return False
+        return True
+
+    def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
+        """Never while auditing is open; once closed, the rank rule ``costly_stop`` replayed and
+        found costless: stopped outside the top ``ceil(n / eta)`` of the values at the rung."""
+        if self.auditing(number, curves.by_number):
+            return False
+        step, previous = newest(curve)
+        for rung in rungs(self.min_resource, self.max_resource, self.eta):
+            if crossed(step, previous, rung):
+                recorded = self.rung_values(rung, 0, curves)
+                recorded.pop(number, None)
+                mine = value_at(curve, rung)
+                assert mine is not None
+                return not keeps_going(mine, [mine, *recorded.values()], self.eta)
+        return False
+
+
+class CostlyStopStudy(FinalsAuditStudy):
+    """Candidate F's study: D's (an audit trial proposed from the finals alone), every trial an
+    audit while ``CostlyStopASHA.auditing`` is open; it tells the scheduler the size of the
+    strategy's initial design (the Bayesian strategy's default, the benchmark's strategy)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(self.scheduler, CostlyStopASHA):
+            self.scheduler.designed = initial_design_size(self.space.dim, None)
+
+    def audits_next(self, trials: Sequence[Trial]) -> bool:
+        if not isinstance(self.scheduler, CostlyStopASHA):
+            return False
+        return self.scheduler.auditing(next_number(trials), curves_of(trials, self.minimize).by_number)
 
 
 def swapped(run: Callable[..., Any], name: str, cls: type) -> Callable[..., Any]:

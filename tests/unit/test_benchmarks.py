@@ -789,3 +789,96 @@ def test_round_fifteen_candidate_e_proposes_its_audit_trials_from_the_finals_onl
         monkeypatch.setattr(es_candidates.ClosingAuditASHA, "audits", audits)
         assert len(study.history(trials).y) == rows, audit
         assert seen == [(7, [1, 3, 5])]
+
+
+def test_early_stopping_summary_keeps_each_seeds_best_and_reach_beside_the_medians() -> None:
+    """A later round compares seed by seed: the summary keeps, in the seeds' order, each seed's best
+    at the budget and the compute fraction at which it reached full fidelity's best of that seed."""
+    from benchmarks import early_stopping
+
+    full = [[(27, 5.0), (54, 3.0)], [(27, 4.0)], [(27, 6.0), (81, 2.0)]]
+    other = [[(10, 3.0)], [(27, 7.0)], [(20, 2.5), (40, 1.0)]]
+    summary = early_stopping.summarize({early_stopping.FULL: full, "other": other}, 90)
+    assert summary["other"]["best_seeds"] == [3.0, 7.0, 1.0]
+    assert summary["other"]["reach_seeds"] == [10 / 90, np.inf, 40 / 90]  # seed 3: 2.0 first reached at 40
+    assert summary["other"]["best"] == 3.0 and summary["other"]["reach"] == 40 / 90  # the medians as before
+    assert summary[early_stopping.FULL]["reach_seeds"] == [54 / 90, 27 / 90, 81 / 90]
+
+
+def test_round_sixteen_a_costly_stop_is_a_new_best_the_rank_rule_would_have_stopped() -> None:
+    """Candidate F (es-25): a finished audit shows a costly stop when its final beats the peers'
+    best final and it was outside the top ceil(n / eta) of the peers' values at one of its rungs."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA
+
+    scheduler = ASHA(1, 27, 3, seed=41, curve_model=True)
+
+    def curve(at_1: float, at_3: float, at_9: float, final: float) -> dict[int, float]:
+        return {1: at_1, 3: at_3, 9: at_9, 27: final}
+
+    peers = [curve(1.0, 1.0, 1.0, 1.0), curve(2.0, 2.0, 2.0, 2.0), curve(3.0, 3.0, 3.0, 3.0)]
+    assert es_candidates.costly_stop(scheduler, curve(0.5, 0.5, 2.5, 0.5), peers)  # third of four at rung 9
+    assert not es_candidates.costly_stop(scheduler, curve(0.5, 0.5, 0.5, 0.5), peers)  # kept at every rung
+    assert not es_candidates.costly_stop(scheduler, curve(1.5, 0.5, 0.5, 0.5), peers)  # second of four: kept
+    assert not es_candidates.costly_stop(scheduler, curve(3.5, 3.5, 3.5, 1.5), peers)  # stopped, but no new best
+    unfinished = [{1: 1.0, 3: 1.0}, {1: 2.0}]
+    assert not es_candidates.costly_stop(scheduler, curve(3.5, 3.5, 3.5, 0.5), unfinished)  # no incumbent to beat
+    assert es_candidates.costly_stop(scheduler, curve(3.5, 0.5, 0.5, 0.5), [*unfinished, peers[0]])  # rung 1, of 4
+
+
+def test_round_sixteen_audits_every_trial_until_five_in_a_row_show_no_costly_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidate F audits every trial while open; a costly stop starts the count again; after
+    CLEAN_RUN clean audits with an incumbent it closes, and ASHA's rank rule alone stops every later trial."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA
+    from hyperstep.schedulers.base import Curves
+
+    assert es_candidates.CLEAN_RUN == 5
+    scheduler = es_candidates.CostlyStopASHA(1, 27, 3, seed=41, curve_model=True)
+
+    def curve(value: float, final: float) -> dict[int, float]:
+        return {1: value, 3: value, 9: value, 27: final}
+
+    alike = {n: curve(float(n), float(n)) for n in range(1, 8)}  # each worse than the last: no new best
+    assert [scheduler.auditing(n, alike) for n in range(1, 9)] == [True] * 6 + [
+        False
+    ] * 2  # 2-6 clean (1: nothing to beat)
+    costly = {**alike, 4: curve(10.0, -1.0)}  # trial 4: last at its rungs, then a new best
+    assert [scheduler.auditing(n, costly) for n in range(1, 9)] == [True] * 8  # 5, 6, 7 clean: three of five
+    longer = {**costly, **{n: curve(float(n), float(n)) for n in range(8, 12)}}
+    assert [scheduler.auditing(n, longer) for n in range(8, 12)] == [True, True, False, False]  # 5-9 clean
+    running = {**alike, 6: {1: 6.0}}  # trial 6 not finished: no evidence from it
+    assert scheduler.auditing(7, running) and not scheduler.auditing(8, running)
+    scheduler.designed = 3  # the strategy's initial design: no evidence, only 4-7 count
+    assert scheduler.auditing(8, alike) and not scheduler.auditing(9, {**alike, 8: curve(8.0, 8.0)})
+    scheduler.designed = 0
+
+    monkeypatch.setattr(ASHA, "_stop", lambda self, number, curve, curves: 1 / 0)  # never the product's rules
+    assert scheduler._stop(8, {1: 9.0}, Curves(by_number={**alike, 8: {1: 9.0}}))  # closed: last of 8 at rung 1
+    assert not scheduler._stop(8, {1: 2.5}, Curves(by_number={**alike, 8: {1: 2.5}}))  # third of 8: in the top 3
+    assert not scheduler._stop(8, {1: 9.0}, Curves(by_number={**costly, 8: {1: 9.0}}))  # open: an audit never stops
+
+
+def test_round_sixteen_candidate_f_proposes_every_trial_from_the_finals_while_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import es_candidates
+    from hyperstep.schedulers import SCHEDULERS
+
+    monkeypatch.setitem(SCHEDULERS, "asha", es_candidates.CostlyStopASHA)
+    study, trials = _three_completed_three_stopped(es_candidates.CostlyStopStudy)
+    assert study.scheduler.designed == 7  # grokking-3d: the Bayesian strategy's 2 * 3 + 1 Sobol' points
+    for is_open, rows in ((True, 3), (False, 6)):
+        seen: list[tuple[int, list[int]]] = []
+
+        def auditing(
+            self: object, n: int, curves: dict[int, object], o: bool = is_open, s: list[object] = seen
+        ) -> bool:
+            s.append((n, sorted(curves)))
+            return o
+
+        monkeypatch.setattr(es_candidates.CostlyStopASHA, "auditing", auditing)
+        assert len(study.history(trials).y) == rows, is_open
+        assert seen == [(7, [1, 2, 3, 4, 5, 6])]
