@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 import time
 from pathlib import Path
@@ -13,6 +14,13 @@ import pytest
 # A handler module's Powertools Metrics reads its namespace when it loads (the template sets
 # it on every function); set here, before any test module imports a handler, in any order.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "hyperstep-tests")
+
+# pytest started with Ctrl-C ignored (``( ... & )`` in a script: a shell without job control
+# starts its background commands so) passes SIG_IGN on to every command a test runs, and the
+# tests that send a run SIGINT would wait for a run that rightly ignores it (``nohup``). A
+# handler, unlike SIG_IGN, is not inherited: the commands start with Ctrl-C at its default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TRAIN_SCRIPT = textwrap.dedent(
     """
