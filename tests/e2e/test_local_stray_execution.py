@@ -9,23 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from hyperstep.local.runtime import LocalRuntime
 from hyperstep.models import JobStatus
-from hyperstep.spec import parse_spec
-from tests.conftest import spec_document
-from tests.e2e.test_local_execution_ended import wait_for
-from tests.unit.test_service import FakeBackend
+from tests.e2e.test_local_execution_ended import two_trials_running, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_stray_execution_beside_the_jobs_own_ends_handed_over_and_launches_nothing(tmp_path: Path) -> None:
-    spec = parse_spec(spec_document(budget={"max_trials": 4, "max_parallel": 2}))
-    with LocalRuntime(tmp_path / "store.db", tmp_path / "runs", sleep=lambda _: None) as runtime:
-        backend = FakeBackend()  # no results: its trials run until stopped
-        runtime.service.backends = {"local": backend}
-        job = runtime.service.submit(spec)
-        wait_for(lambda: len(backend.launched) == 2, "both trials launched")
+    with two_trials_running(tmp_path) as (runtime, backend, job):
         own = runtime.store.get_job(job.id).execution_id
         stray = runtime.executor.start({"job_id": job.id}, name="stray")
         result = stray.wait(20)
