@@ -22,6 +22,9 @@ successor's first Suggest may come before its record lands.
 from __future__ import annotations
 
 import json
+import time
+
+from botocore.exceptions import ClientError
 
 from hyperstep.execution_events import ExecutionStatusChange
 from hyperstep.handlers import handle_finish
@@ -29,6 +32,7 @@ from hyperstep.messages import FinishRequest, LaunchRequest, SuggestRequest, Tri
 from hyperstep.models import JobStatus, TrialState
 from hyperstep.service import HANDOFF_EVENTS, ROUND_EVENTS, TuningService, execution_name
 from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import Clock
 from tests.unit.test_execution_ended import Parts, parts, status_change
 from tests.unit.test_service import ArnOrchestrator, FakeBackend, FakeOrchestrator, submit
 
@@ -195,11 +199,11 @@ class Described(ArnOrchestrator):
         self.executions[arn] = self.executions[arn].model_copy(update={"status": status})
 
 
-def handed_over_twice() -> tuple[TuningService, Described, list[str]]:
+def handed_over_twice(clock: Clock | None = None) -> tuple[TuningService, Described, list[str]]:
     """A job whose first execution reserved two trials (pending) and handed the job over, and
     that one to a third: the names, in order."""
     orchestrator = Described()
-    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, orchestrator)
+    service = TuningService(SQLiteStore(clock=clock or time.time), {"local": FakeBackend()}, orchestrator)
     submit(service)
     first = orchestrator.started[0]
     assert service.suggest(SuggestRequest(job_id="job", execution=first)).trial_ids  # reserved, pending
@@ -275,3 +279,56 @@ def test_an_execution_redriven_while_the_jobs_own_awaits_its_redrive_launches_no
     orchestrator.end(first, "RUNNING")  # redriven
     plan = service.suggest_and_launch(SuggestRequest(job_id="job", execution=first))
     assert plan.handoff and plan.trial_ids == [] and plan.started == 0
+
+
+class Throttled(Described):
+    """DescribeExecution fails ``failures`` times past botocore's retries (moto cannot throttle)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def describe_execution(self, execution_id: str) -> ExecutionStatusChange | None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeExecution"
+            )
+        return super().describe_execution(execution_id)
+
+
+def throttled_stray(clock: Clock | None = None) -> tuple[TuningService, Throttled, list[str]]:
+    """``handed_over_twice``, its first execution redriven and its next describe throttled."""
+    service, described, names = handed_over_twice(clock)
+    orchestrator = Throttled(failures=1)
+    orchestrator.executions = described.executions
+    service.orchestrator = orchestrator
+    orchestrator.end(names[0], "RUNNING")  # redriven
+    return service, orchestrator, names
+
+
+def test_a_stray_whose_describe_fails_hands_over_and_closes_nothing() -> None:
+    """Before: the ClientError failed Suggest Trials past its Retry into its Catch, Finish Job,
+    which closed the job under its running execution; now the round is sent back handed over."""
+    service, orchestrator, (first, _, third) = throttled_stray()
+    budget = service.store.get_job("job").budget_used
+    plan = service.suggest_round(SuggestRequest(job_id="job", execution=first, task_token="stray-1"))
+    assert plan.handoff and not plan.done and plan.trial_ids == [] and plan.started == 0
+    [(token, output)] = orchestrator.woken
+    assert token == "stray-1" and output["handoff"] is True
+    job = service.store.get_job("job")
+    assert job.status is JobStatus.RUNNING and (job.execution_id or "").endswith(f":{third}")
+    assert job.budget_used == budget
+
+
+def test_a_stray_that_handed_over_on_a_failed_describe_of_a_closed_execution_leaves_its_job_to_the_reaper() -> None:
+    """The recorded execution had closed outside Finish Job (its end event lost), so the stray
+    was the job's only live one: it hands over all the same, and the reaper's pass closes the job."""
+    clock = Clock()
+    service, orchestrator, (first, _, third) = throttled_stray(clock)
+    orchestrator.end(third, "ABORTED")
+    assert service.suggest(SuggestRequest(job_id="job", execution=first)).handoff
+    assert service.store.get_job("job").status is JobStatus.RUNNING
+    clock.now += 600
+    assert service.reap(grace_seconds=300).get("executions_ended") == 1
+    assert service.store.get_job("job").status is JobStatus.FAILED

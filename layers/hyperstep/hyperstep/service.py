@@ -341,7 +341,7 @@ class TuningService:
         if request.execution and self.handed_over(job, request.execution):
             return self._handoff_plan(job, seen)
         if request.execution and self._run_by_another(job, request.execution):
-            return self._handoff_plan(job, seen, f"the job runs under execution {job.execution_id}")
+            return self._handoff_plan(job, seen, f"the job is recorded as run by execution {job.execution_id}")
         study = Study.from_job(self.store, job, self.view.parent_trials)
         whole = study.fidelity_levels is not None  # its model reads running trials' curves
         snapshot = self.view.snapshot(job, whole=whole)
@@ -572,7 +572,15 @@ class TuningService:
         fresh start's first Suggest finds none recorded and records itself (``_claimed``);
         nor one whose recorded execution has closed or is unknown (the local runner's
         ``--resume`` starts its new execution with the last run's still recorded). Asked only
-        when the names differ: a round of the job's own execution costs no call."""
+        when the names differ: a round of the job's own execution costs no call.
+
+        A describe that fails (throttled, a 5xx past botocore's retries) leaves unknown whether
+        the recorded one runs, and counts as open: raising would fail Suggest Trials past its
+        Retry into its Catch, Finish Job, which would close the job under its running
+        execution. Handing over closes nothing. Were the recorded one closed after all (this
+        execution the job's only live one: a start whose record has not landed), no execution
+        runs the job and the reaper's pass closes it, failed (``_close_if_ended``: its describe
+        of the recorded execution, past the grace)."""
         recorded = job.execution_id
         if recorded is None or self.orchestrator is None:
             return False
@@ -581,7 +589,17 @@ class TuningService:
         name = recorded.rsplit(":", 1)[-1]
         if execution == execution_name(job.id, name):
             return False  # the recorded one's successor, its record not landed yet
-        change = self.orchestrator.describe_execution(recorded)
+        try:
+            change = self.orchestrator.describe_execution(recorded)
+        except Exception as exc:
+            log.warning(
+                "job %s: describing its execution %s failed (%s): %s hands over",
+                job.id,
+                recorded,
+                error_kind(exc),
+                execution,
+            )
+            return True
         return change is not None and change.status in ("RUNNING", "PENDING_REDRIVE")
 
     @staticmethod
