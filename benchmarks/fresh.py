@@ -45,8 +45,12 @@ DEFAULT_METHODS = ["hyperstep", "random", "optuna-tpe"]
 
 
 def invalid(space: SearchSpace, params: Params) -> list[str]:
-    """What is wrong with a suggestion: a missing or extra name, a wrong type, a value out of range."""
-    names = [p.name for p in space.parameters]
+    """What is wrong with a suggestion: a missing or extra name (in a conditional space, the names
+    active at its parents' values), a wrong type, a value out of range."""
+    try:
+        names = space.active_names(params) if space.conditional else {p.name for p in space.parameters}
+    except KeyError as missing:  # an active parent left out
+        return [f"names ['{missing.args[0]}']"]
     wrong = [f"names {sorted(set(params) ^ set(names))}"] if set(params) != set(names) else []
     for p in space.parameters:
         if p.name not in params:

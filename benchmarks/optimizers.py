@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 import hyperstep
-from hyperstep.space import CategoricalParameter, FloatParameter, SearchSpace
+from hyperstep.conditions import parents_first
+from hyperstep.space import CategoricalParameter, FloatParameter, Parameter, SearchSpace
 
 Params = dict[str, Any]
 
@@ -103,8 +104,15 @@ def optuna_distributions(space: SearchSpace) -> dict[str, Any]:
     return out
 
 
+def define_by_run(space: SearchSpace) -> list[Parameter]:
+    """A conditional space's parameters, parents first, for Optuna to sample define-by-run (a child only
+    when its parents chose it); an empty list for a box, which is asked with fixed distributions."""
+    return [space.parameters[i] for i in parents_first(space.parameters)] if space.conditional else []
+
+
 class OptunaTPE(BatchOptimizer):
-    """Optuna's multivariate TPE with constant liar, driven by ask/tell in batches."""
+    """Optuna's multivariate TPE with constant liar, driven by ask/tell in batches. A conditional space
+    is sampled define-by-run: a parameter is suggested only while its ``when`` holds."""
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
         import optuna
@@ -113,11 +121,26 @@ class OptunaTPE(BatchOptimizer):
         sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self.distributions = optuna_distributions(space)
+        self.tree = define_by_run(space)
         self._pending: list[Any] = []
 
     def ask(self, n: int) -> list[Params]:
-        self._pending = [self.study.ask(self.distributions) for _ in range(n)]
+        self._pending = [self._trial() for _ in range(n)]
         return [dict(t.params) for t in self._pending]
+
+    def _trial(self) -> Any:
+        if not self.tree:
+            return self.study.ask(self.distributions)
+        trial = self.study.ask()
+        for p in self.tree:
+            if all(trial.params.get(parent) in values for parent, values in (p.when or {}).items()):
+                if isinstance(p, CategoricalParameter):
+                    trial.suggest_categorical(p.name, p.choices)
+                elif isinstance(p, FloatParameter):
+                    trial.suggest_float(p.name, p.low, p.high, log=p.scale == "log")
+                else:
+                    trial.suggest_int(p.name, p.low, p.high, log=p.scale == "log")
+        return trial
 
     def tell(self, losses: list[float | None]) -> None:
         import optuna
@@ -191,6 +214,7 @@ class OptunaGP(OptunaTPE):
         sampler = optuna.samplers.GPSampler(seed=seed)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self.distributions = optuna_distributions(space)
+        self.tree = define_by_run(space)
         self._pending = []
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from benchmarks import fresh, fresh_problems
+from benchmarks import fresh, fresh_problems, optimizers
 from hyperstep.space import SearchSpace
 
 SPACE = SearchSpace.model_validate(
@@ -52,3 +53,31 @@ def test_a_run_checks_every_suggestion_and_scores_the_true_loss_of_a_heterosceda
     assert noisy.shape == true.shape == run["losses"].shape == (12, 4)
     first = int(np.argmin(noisy[0]))
     assert run["losses"][0, 0] == true[0, first]
+
+
+TREE = SearchSpace.model_validate(
+    {
+        "parameters": [
+            {"name": "model", "type": "categorical", "choices": ["a", "b"]},
+            {"name": "x", "type": "float", "low": 0.0, "high": 1.0, "when": {"model": ["a"]}},
+            {"name": "y", "type": "int", "low": 1, "high": 4, "when": {"model": ["b"]}},
+        ]
+    }
+)
+
+
+def test_in_a_conditional_space_the_check_expects_the_active_names_only() -> None:
+    assert fresh.invalid(TREE, {"model": "a", "x": 0.5}) == []
+    assert fresh.invalid(TREE, {"model": "b", "y": 2}) == []
+    assert fresh.invalid(TREE, {"model": "a", "x": 0.5, "y": 2}) == ["names ['y']"]
+    assert fresh.invalid(TREE, {"model": "b"}) == ["names ['y']"]
+    assert fresh.invalid(TREE, {"x": 0.5}) == ["names ['model']"]
+
+
+def test_optuna_tpe_samples_a_conditional_space_define_by_run() -> None:
+    pytest.importorskip("optuna")
+    tpe = optimizers.OptunaTPE(TREE, seed=0)
+    for _ in range(3):
+        asked = tpe.ask(4)
+        assert all(TREE.contains(params) for params in asked), asked
+        tpe.tell([params.get("x", 0.5) for params in asked])
