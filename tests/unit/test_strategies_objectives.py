@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hyperstep.pareto import hypervolume
 from hyperstep.space import SearchSpace
@@ -188,7 +189,7 @@ def test_nsga_breeds_only_from_the_best_size_trials(monkeypatch) -> None:
 
 
 def test_with_several_objectives_the_models_fantasize_at_most_the_cap_of_pending_trials_nearest_the_front(
-    conditioned: list[np.ndarray], monkeypatch
+    conditioned: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``suggest_pareto`` conditioned each objective's GP on every pending trial (5.5 s for
     one ``ask(1)`` with 1,000 pending, 20 told). It now takes ``MAX_MODEL_POINTS`` of them,
