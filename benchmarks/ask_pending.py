@@ -1,13 +1,17 @@
-"""Two checks of the bayesian strategy's bound on the pending trials its model fantasizes
-(``strategies.bayesian._nearest``), each run against a tree on ``PYTHONPATH`` (``git archive``):
+"""Two checks of the bayesian strategy's bound on the pending trials its models fantasize
+(``strategies.search.nearest``), each run against a tree on ``PYTHONPATH`` (``git archive``):
 
     nice -n 19 .venv/bin/python -m benchmarks.ask_pending digest      # seeded ask(1)..ask(16) studies
     nice -n 19 .venv/bin/python -m benchmarks.ask_pending seconds 1000  # one proposal, 20 told, 1000 pending
+    nice -n 19 .venv/bin/python -m benchmarks.ask_pending mo-digest   # the same, two objectives (and a constraint)
+    nice -n 19 .venv/bin/python -m benchmarks.ask_pending mo-seconds 1000
 
 ``digest``: for k = 1..16, a seeded study asks k trials three times (telling the first two
 rounds) and once more with the last round pending; a SHA-256 of every proposal's params per
 k and of all. ``seconds``: the wall time of one ``propose`` with 20 told points and that many
-pending. Record: benchmarks/README.md ("Bayesian asks with many pending trials")."""
+pending. The ``mo-`` forms do the same with two objectives (``multiobjective.suggest_pareto``);
+``mo-digest`` runs each k once without and once with a constraint. Record: benchmarks/README.md
+("Bayesian asks with many pending trials")."""
 
 from __future__ import annotations
 
@@ -51,13 +55,44 @@ def digest() -> None:
     print("all", total.hexdigest()[:16])
 
 
-def seconds(pending: int) -> None:
-    strategy = Study(SPACE, goal="minimize", strategy="bayesian", seed=0).strategy
+def losses(params: dict) -> tuple[list[float], dict[str, float]]:
+    """Two objectives in conflict (the loss and the learning rate's distance from 0.05) and a
+    constraint metric on the layers."""
+    return [loss(params), abs(params["lr"] - 0.05) * 10], {"layers": float(params["layers"])}
+
+
+def mo_digest() -> None:
+    total = hashlib.sha256()
+    for k in range(1, 17):
+        for constraints in ([], [{"metric": "layers", "max": 4}]):
+            goal = ["minimize", "minimize"]
+            study = Study(SPACE, goal=goal, strategy="bayesian", seed=k, constraints=constraints)
+            one = hashlib.sha256()
+            for round_ in range(4):
+                trials = study.ask(k)
+                one.update(json.dumps([t.params for t in trials], sort_keys=True).encode())
+                for trial in trials if round_ < 2 else []:
+                    values, metrics = losses(trial.params)
+                    study.tell(trial.id, values, metrics=metrics)
+            print(k, "constrained" if constraints else "plain", one.hexdigest()[:16], flush=True)
+            total.update(one.digest())
+    print("all", total.hexdigest()[:16])
+
+
+def seconds(pending: int, several: bool = False) -> None:
+    goal = ["minimize", "minimize"] if several else "minimize"
+    strategy = Study(SPACE, goal=goal, strategy="bayesian", seed=0).strategy
     rng = np.random.default_rng(1)
     X = rng.random((20, SPACE.dim))
     empty = np.empty((0, SPACE.dim))
+    Y = np.column_stack([((X - 0.3) ** 2).sum(1), ((X - 0.7) ** 2).sum(1)])
     history = History(
-        space=SPACE, X=X, y=((X - 0.3) ** 2).sum(1), X_failed=empty, X_pending=rng.random((pending, SPACE.dim))
+        space=SPACE,
+        X=X,
+        y=Y[:, 0],
+        X_failed=empty,
+        X_pending=rng.random((pending, SPACE.dim)),
+        Y=Y if several else None,
     )
     start = time.perf_counter()
     strategy.propose(history, 1, np.random.default_rng(0))
@@ -65,4 +100,8 @@ def seconds(pending: int) -> None:
 
 
 if __name__ == "__main__":
-    digest() if sys.argv[1:2] == ["digest"] else seconds(int(sys.argv[2]) if len(sys.argv) > 2 else 1000)
+    mode, pending = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    if mode in ("digest", "mo-digest"):
+        digest() if mode == "digest" else mo_digest()
+    else:
+        seconds(pending, mode == "mo-seconds")

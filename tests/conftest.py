@@ -91,6 +91,23 @@ class Clock:
 
 
 @pytest.fixture
+def conditioned(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The points every ``GaussianProcess.condition`` of the test is given (its fantasies), in
+    call order."""
+    from hyperstep.strategies.gp import GaussianProcess
+
+    calls: list[Any] = []
+    condition = GaussianProcess.condition
+
+    def spy(self: GaussianProcess, X_new: Any, y_new: Any) -> GaussianProcess:
+        calls.append(X_new)
+        return condition(self, X_new, y_new)
+
+    monkeypatch.setattr(GaussianProcess, "condition", spy)
+    return calls
+
+
+@pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials in us-east-1 and no profile, for boto3 clients on moto or a Stubber
     (nothing may reach a real account)."""

@@ -55,7 +55,7 @@ from pydantic import Field
 from hyperstep.spec_base import at_most
 from hyperstep.strategies.base import History, Proposal, Strategy, StrategyOptions
 from hyperstep.strategies.conditional import features_of
-from hyperstep.strategies.search import batch_penalty, candidate_pool, far_from, maximize, unseen_points
+from hyperstep.strategies.search import batch_penalty, candidate_pool, far_from, maximize, nearest, unseen_points
 
 FEASIBILITY_POINTS = 120
 """How many trials the ran/failed classifier sees at most."""
@@ -191,7 +191,7 @@ class BayesianOptimization(Strategy):
         if constraints is not None:  # the incumbent is the best feasible point; none yet: find one first
             yw = np.where(ok, yw, np.inf)
         incumbent = X[int(np.argmin(yw))] if ok.any() else X[0]
-        pending = _nearest(history.X_pending, incumbent, self.max_model_points - len(chosen))
+        pending = nearest(history.X_pending, incumbent[None], self.max_model_points - len(chosen))
         fantasies = np.vstack([pending, chosen]) if len(pending) else chosen
         best = float(model.predict(X[ok])[0].min()) if ok.any() else math.inf  # plug-in incumbent: robust to noise
         if len(fantasies):
@@ -365,18 +365,6 @@ class BayesianOptimization(Strategy):
             return value - batch_penalty(C, avoid)
 
         return score
-
-
-def _nearest(X: np.ndarray, centre: np.ndarray, cap: int) -> np.ndarray:
-    """``X``, or its ``cap`` rows nearest ``centre`` when it has more (ties by order). The
-    pending trials the model fantasizes: past ``max_model_points`` of them (an ``ask(1000)``
-    not yet told), conditioning on each cost seconds a proposal (a Cholesky factor of
-    every pending point) where those near the incumbent, where the search looks, decide;
-    the rest still count as seen and in the batch penalty."""
-    if len(X) <= cap:
-        return X
-    order = np.argsort(np.linalg.norm(X - centre, axis=1), kind="stable")
-    return X[np.sort(order[: max(cap, 0)])]
 
 
 def _add_attractive_failures(

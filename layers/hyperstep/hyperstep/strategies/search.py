@@ -55,6 +55,19 @@ def batch_penalty(C: np.ndarray, avoid: np.ndarray) -> np.ndarray:
     return 1e6 * np.maximum(0.0, 1.0 - np.sqrt(nearest) / radius)
 
 
+def nearest(X: np.ndarray, centres: np.ndarray, cap: int) -> np.ndarray:
+    """``X``, or its ``cap`` rows nearest any of ``centres`` (rows) when it has more (ties by
+    order). The pending trials a model fantasizes: past its cap of them (an ``ask(1000)`` not
+    yet told), conditioning on each cost seconds a proposal (a Cholesky factor of every
+    pending point) where those near where the search looks (the incumbent, the Pareto set)
+    decide; the rest still count as seen and in the batch penalty."""
+    if len(X) <= cap:
+        return X
+    distance = np.linalg.norm(X[:, None, :] - centres[None], axis=2).min(1)
+    order = np.argsort(distance, kind="stable")
+    return X[np.sort(order[: max(cap, 0)])]
+
+
 def perturb(X: np.ndarray, scale: float, proj: Projector, rng: np.random.Generator) -> np.ndarray:
     """Random neighbours of the rows of ``X``: a few coordinates moved, then snapped.
 
