@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -213,3 +215,28 @@ def test_with_several_objectives_the_models_fantasize_at_most_the_cap_of_pending
         History(SPACE, X, zdt1(X)[:, 0], EMPTY, pending[:15], seed=0, Y=zdt1(X), G=G), 1, np.random.default_rng(0)
     )
     np.testing.assert_array_equal(conditioned[0], pending[:15])
+
+
+def test_the_candidate_pool_grows_from_the_feasible_pareto_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool's centres were ``X[non_dominated_sort(Yn[ok])[0]]``: positions counted among
+    the feasible trials picking rows of all of them, so with trials that break a constraint the
+    pool grew around other (here infeasible) rows (mo-26's catch)."""
+    import hyperstep.strategies.multiobjective as multiobjective
+    from hyperstep.pareto import pareto_mask
+
+    centres: list[np.ndarray] = []
+    pool = multiobjective.candidate_pool
+
+    def spy(best_rows: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        centres.append(best_rows)
+        return pool(best_rows, *args, **kwargs)
+
+    monkeypatch.setattr(multiobjective, "candidate_pool", spy)
+    rng = np.random.default_rng(2)
+    X = rng.random((14, 2))
+    G = (0.3 - X[:, 1])[:, None]  # feasible where b >= 0.3
+    history = History(SPACE, X, zdt1(X)[:, 0], EMPTY, np.empty((0, 2)), seed=0, Y=zdt1(X), G=G)
+    BayesianOptimization().suggest(history, 1, np.random.default_rng(0))
+    feasible = G[:, 0] <= 0
+    front = X[feasible][pareto_mask(zdt1(X)[feasible])]
+    assert len(centres[0]) and all((row == front).all(1).any() for row in centres[0])

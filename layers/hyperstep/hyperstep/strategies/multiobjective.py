@@ -95,7 +95,7 @@ def suggest_pareto(
         models = [m.condition(fantasies) for m in models]
         if len(targets):
             targets = np.vstack([targets, believed])
-    front = X[non_dominated_sort(Yn[ok])[0]] if ok.any() else X[:0]
+    front = pareto_set if ok.any() else X[:0]
     best_rows = front[rng.permutation(len(front))[:8]]
     pool = candidate_pool(best_rows, (np.zeros(X.shape[1]), np.ones(X.shape[1])), proj, rng)
     pool = pool[far_from(pool, seen, proj)]
