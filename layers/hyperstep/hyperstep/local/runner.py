@@ -51,13 +51,13 @@ def run_local(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     clock = run_clock(spec, store_path, resume)
     with (
-        log_path.open("a") as log,
+        log_path.open("a") as handlers_log,
         LocalRuntime(
             store_path,
             runs_dir.resolve(),
             base_env=env,
             definition=definition,
-            handler_log=HandlerLog(log),
+            handler_log=HandlerLog(handlers_log),
             clock=clock,
         ) as runtime,
         contextlib.ExitStack() as held,
@@ -146,12 +146,12 @@ def stop_local(store: SQLiteStore, store_path: Path, job_id: str, runs_dir: Path
                 raise ConflictError(f"job {job_id!r} is {job.status.value}, not running")
             folder = Path(store_path).parent
             with (
-                (folder / "handlers.log").open("a") as log,
+                (folder / "handlers.log").open("a") as handlers_log,
                 LocalRuntime(
                     store_path,
                     runs_dir.resolve(),  # the killed run's --out: its trials' folders
                     base_env={},
-                    handler_log=HandlerLog(log),
+                    handler_log=HandlerLog(handlers_log),
                     clock=run_clock(None, store_path, job_id),  # a simulated job's virtual time
                 ) as runtime,
             ):
