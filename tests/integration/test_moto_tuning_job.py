@@ -300,3 +300,23 @@ def test_the_issue_space_objectives_and_constraint_run_through_the_api(stack: Mo
         )
     ]
     assert detail["pareto_front"] == front != []
+
+
+def test_the_enqueued_points_are_the_first_training_jobs_with_exactly_those_hyperparameters(
+    stack: MotoStack,
+) -> None:
+    """The spec's ``enqueue`` through ``POST /jobs``: trial 1 trains the whole point as given,
+    trial 2 the partial one's fixed name with the strategy's value for the other."""
+    document = {**spec_for(SAGEMAKER_BLOCK), "enqueue": [{"lr": 0.003, "layers": 2}, {"layers": 4}]}
+    job = submit_through_the_api(stack, document)
+    assert job.execution_id is not None
+    platform = TrainingPlatform(stack, job.id, "sagemaker", val_loss, "val_loss")
+    launched: list[Launched] = []
+    assert platform.run(job.execution_id, seconds=60, on_job=launched.append)["status"] == "SUCCEEDED"
+    trials = stack.service.store.list_trials(job.id)
+    sent = {t.id: {k: v for k, v in c.hyperparameters.items() if not k.startswith("sagemaker_")} for t in trials
+            for c in launched if c.name == t.backend_ref}  # fmt: skip
+    assert len(sent) == TRIALS
+    assert sent["t0001"] == {"lr": "0.003", "layers": "2"}
+    assert sent["t0002"]["layers"] == "4" and sent["t0002"]["lr"] == str(trials[1].params["lr"])
+    assert [t.params for t in trials[:2]] == [{"lr": 0.003, "layers": 2}, {"lr": trials[1].params["lr"], "layers": 4}]

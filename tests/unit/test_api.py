@@ -257,6 +257,9 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "should be a mapping (key: value pairs), not a list",
         ),
         (sagemaker_spec(budget="4"), "budget", "should be a mapping (key: value pairs), not a string"),
+        (sagemaker_spec(enqueue=[{"lr": 0.01}, {"lr": 2}]), "enqueue.1.lr", "2 is outside [0.0001, 0.1]"),
+        (sagemaker_spec(enqueue=[{"depth": 3}]), "enqueue.0.depth", "not a parameter of this space (lr)"),
+        (sagemaker_spec(enqueue=[{}] * 5), "enqueue", "5 points, more than budget.max_trials (4)"),
     ],
 )
 def test_a_bad_spec_is_refused_with_field_and_reason_and_nothing_is_stored(

@@ -395,10 +395,14 @@ class SearchSpace(ReadBackKeepsKnownFields):
             blocks.append(block)
         return np.hstack(blocks)
 
-    def decode(self, x: np.ndarray) -> dict[str, Any]:
-        """Map a point of the unit cube to plain Python values of the active parameters."""
+    def decode(self, x: np.ndarray, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Map a point of the unit cube to plain Python values of the active parameters;
+        ``fixed`` values (an enqueued point's, ``partial_configuration``) replace the point's
+        before the conditions are read, so they decide which of the others are active."""
         x = np.asarray(x, dtype=float)
         values = {p.name: p.decode(x[s]) for p, s in zip(self.parameters, self.slices())}
+        if fixed:
+            values.update(fixed)
         if not self.conditional:
             return values
         active = self.active_names(values)
@@ -420,15 +424,7 @@ class SearchSpace(ReadBackKeepsKnownFields):
         """``params`` as a configuration of this space (each value as its parameter takes it:
         ``value_of``), or a ``ValueError`` naming the first parameter at fault and why:
         unknown, a bad value, missing while active, or set while its condition does not hold."""
-        by_name = {p.name: p for p in self.parameters}
-        values = {}
-        for name, value in params.items():
-            if name not in by_name:
-                raise ValueError(f"params.{name}: not a parameter of this space ({', '.join(by_name)})")
-            try:
-                values[name] = by_name[name].value_of(value)
-            except ValueError as bad:
-                raise ValueError(f"params.{name}: {bad}") from None
+        values = self._values_of(params)
         try:
             active = self.active_names(values)
         except KeyError as missing:  # a parent of an active parameter
@@ -439,6 +435,37 @@ class SearchSpace(ReadBackKeepsKnownFields):
             if p.name in values and p.name not in active:
                 raise ValueError(f"params.{p.name}: set, but inactive here (when: {p.when}); leave it out")
         return {p.name: values[p.name] for p in self.parameters if p.name in values}
+
+    def partial_configuration(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` as some of this space's parameters fixed (an enqueued point, Optuna's
+        ``enqueue_trial``: the rest come from the strategy), or a ``ValueError`` naming the
+        first at fault: unknown, a bad value, or a conditional parameter whose condition
+        does not hold among the values given (its parents must be given too)."""
+        values = self._values_of(params)
+        for p in self.parameters:
+            for parent in (p.when or {}) if p.name in values else ():
+                if parent not in values:
+                    raise ValueError(f"params.{p.name}: conditional (when: {p.when}): give {parent} too")
+        given = [rule for rule in self.rules if rule[0] in values]
+        active = conditions.active_names(self.parameters, given, values)
+        for p in self.parameters:
+            if p.name in values and p.name not in active:
+                raise ValueError(f"params.{p.name}: set, but inactive here (when: {p.when}); leave it out")
+        return {p.name: values[p.name] for p in self.parameters if p.name in values}
+
+    def _values_of(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Each of ``params`` as its parameter takes it (``value_of``), or a ``ValueError``
+        naming the first unknown name or bad value."""
+        by_name = {p.name: p for p in self.parameters}
+        values = {}
+        for name, value in params.items():
+            if name not in by_name:
+                raise ValueError(f"params.{name}: not a parameter of this space ({', '.join(by_name)})")
+            try:
+                values[name] = by_name[name].value_of(value)
+            except ValueError as bad:
+                raise ValueError(f"params.{name}: {bad}") from None
+        return values
 
     def key(self, params: dict[str, Any]) -> tuple:
         """A hashable identity of a configuration, for duplicate checks (inactive ones count as absent)."""

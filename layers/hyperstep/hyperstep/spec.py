@@ -157,6 +157,11 @@ MAX_PARENTS = 100
 """Parents one job may name (AMT allows five): every Suggest reads all their trials."""
 
 
+MAX_ENQUEUED = 100
+"""Points one spec may enqueue: a user's defaults or a paper's settings are a few; a hundred
+is a design, better given as a strategy (sobol, grid). The spec, one DynamoDB item, holds them."""
+
+
 class WarmStart(SpecModel):
     """Earlier jobs whose trials this one learns from (``hyperstep.warm_start``)."""
 
@@ -280,6 +285,15 @@ class JobSpec(SpecModel):
     warm_start: WarmStart | None = None
     """Learn from earlier jobs' trials (``hyperstep.warm_start``); checked to exist (and, on
     the API, to be the caller's) when the job is submitted."""
+    enqueue: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=MAX_ENQUEUED,
+        exclude_if=lambda v: not v,
+        description="points to evaluate first: trial i + 1 runs point i (its names fixed, the rest from the strategy)",
+    )
+    """Points to evaluate first (Optuna's ``enqueue_trial``, Syne Tune's ``points_to_evaluate``):
+    trial number ``i + 1`` runs point ``i``, its names fixed and the rest from the strategy's
+    proposal for that trial (``SearchSpace.partial_configuration``)."""
     trial: TrialBlock | None = None
     """How one trial trains; None for a study driven by ask/tell from outside."""
     schedule: str | None = Field(default=None, max_length=256)
@@ -321,6 +335,28 @@ class JobSpec(SpecModel):
                 " one DynamoDB item, which holds 400 KB"
             )
         return parameters
+
+    @field_validator("enqueue")
+    @classmethod
+    def _points_of_the_space(cls, points: list[dict[str, Any]], info: ValidationInfo) -> list[dict[str, Any]]:
+        """Each point's names and values, as ``add_trial`` checks a trial's (``enqueue.<i>.<name>``)."""
+        if "parameters" not in info.data or read_back(info):  # a stored job stays readable
+            return points
+        space = SearchSpace(parameters=info.data["parameters"])
+        checked = []
+        for i, point in enumerate(points):
+            try:
+                checked.append(space.partial_configuration(point))
+            except ValueError as exc:
+                raise ValueError(f"enqueue.{i}.{str(exc).removeprefix('params.')}") from None
+        return checked
+
+    @model_validator(mode="after")
+    def _enqueued_within_the_budget(self, info: ValidationInfo) -> JobSpec:
+        most = self.budget.max_trials
+        if most is not None and len(self.enqueue) > most and not read_back(info):
+            raise ValueError(f"enqueue: {len(self.enqueue)} points, more than budget.max_trials ({most})")
+        return self
 
     @field_validator("objectives")
     @classmethod
@@ -486,7 +522,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 _NAMES_ITS_FIELD = re.compile(
-    r"^((?:objectives?|constraints|parameters|strategy|budget|early_stopping|warm_start|trial|schedule)"
+    r"^((?:objectives?|constraints|parameters|strategy|budget|early_stopping|warm_start|enqueue|trial|schedule)"
     r"(?:\.[\w\-]+)*): "
 )
 

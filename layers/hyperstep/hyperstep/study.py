@@ -103,6 +103,7 @@ class Study:
         early_stopping: dict[str, Any] | None = None,
         constraints: Sequence[dict[str, Any]] | None = (),
         warm_start: Sequence[str] | None = None,
+        enqueue: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         from hyperstep.stores.sqlite import SQLiteStore
 
@@ -128,6 +129,7 @@ class Study:
                     },
                     "early_stopping": early_stopping,
                     "warm_start": {"jobs": list(warm_start)} if warm_start else None,
+                    "enqueue": list(enqueue or ()),
                 }
             )
         except ValidationError as exc:  # one line naming the field, as the CLI's and the API's
@@ -151,6 +153,7 @@ class Study:
             "constraints": bool(constraints),
             "early_stopping": early_stopping is not None,
             "warm_start": warm_start is not None,
+            "enqueue": enqueue is not None,
         }
         refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
@@ -185,6 +188,8 @@ class Study:
         self._asking = threading.Lock()
         """One ``ask`` at a time: threads asking at once would read the same history and,
         with the same seed, be given the same configurations."""
+        self._queued: list[dict[str, Any]] = []
+        """Points ``enqueue_trial`` gave this object, for the trials after the spec's ``enqueue``."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -273,21 +278,48 @@ class Study:
         rng = np.random.default_rng([self.seed, len(trials)])
         proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
+        owed = min(n, self._enqueued_left(trials))
+        if len(points) < owed:  # a strategy out of new points still runs the enqueued ones
+            points = np.vstack([points.reshape(-1, self.space.dim), rng.random((owed - len(points), self.space.dim))])
         if len(points) == 0:
             return []
+        enqueued = self.spec.enqueue
+
+        def fixed(i: int, number: int) -> dict[str, Any] | None:
+            """The enqueued point trial ``number`` (the ``i``-th of this ask) runs, if any:
+            the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips one."""
+            if number <= len(enqueued):
+                return enqueued[number - 1]
+            queued = i - max(0, len(enqueued) - (number - i) + 1)  # numbers are taken in a row from number - i
+            return self._queued[queued] if queued < len(self._queued) else None
 
         def make(i: int, number: int) -> Trial:
             return Trial(
                 job_id=self.job_id,
                 id=trial_id(number),
                 number=number,
-                params=self.space.decode(points[i]),
+                params=self.space.decode(points[i], fixed(i, number)),
                 created_at=self.store.clock(),
                 expected_improvement=proposal.expected_improvement,
                 report_key=new_report_key(),
             )
 
-        return self.store.add_trials(self.job_id, len(points), max_trials, make)
+        added = self.store.add_trials(self.job_id, len(points), max_trials, make)
+        del self._queued[: sum(t.number > len(enqueued) for t in added)]
+        return added
+
+    def _enqueued_left(self, trials: Sequence[Trial]) -> int:
+        """How many enqueued points no trial has taken yet (the spec's by trial number, then this object's)."""
+        last = max((t.number for t in trials), default=0)
+        return max(0, len(self.spec.enqueue) - last) + len(self._queued)
+
+    def enqueue_trial(self, params: Mapping[str, Any]) -> None:
+        """Optuna's ``enqueue_trial``: the next trial this object's ``ask`` gives out (after
+        the spec's ``enqueue`` points) runs ``params``, the names given fixed and the rest
+        from the strategy (``SearchSpace.partial_configuration``; a ``ValueError`` naming
+        the parameter). Held by this object, not stored: a study reopened from its store
+        does not see it (``Study(..., enqueue=[...])`` stores its points with the job)."""
+        self._queued.append(self.space.partial_configuration(dict(params)))
 
     def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
         """What the strategy reads: ``history_of`` the parents' trials and ``trials``. Given
@@ -512,6 +544,11 @@ class Study:
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
         refuse_a_failed_value(state, value)
+        if self.job.trial_seq < len(self.spec.enqueue):
+            raise ValueError(
+                f"add_trial: the spec's enqueued points take trial numbers 1 to {len(self.spec.enqueue)}, and"
+                f" {self.job.trial_seq} are taken: ask them first (a trial added now would take one's number)"
+            )
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
             if value is None or not all(math.isfinite(v) for v in self._values(value)):

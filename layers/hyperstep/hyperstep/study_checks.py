@@ -56,6 +56,7 @@ def refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "constraints": lambda: spec.constraints != stored.constraints,
         "early_stopping": lambda: _scheduling(spec) != _scheduling(stored),
         "warm_start": lambda: not _same_parents(_parent_ids(spec), job),
+        "enqueue": lambda: spec.enqueue != stored.enqueue,
     }
     shown = {
         "goal": lambda: " and ".join(o.goal for o in stored.goals),
@@ -65,6 +66,7 @@ def refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "constraints": lambda: str([c.model_dump(exclude_none=True) for c in stored.constraints]),
         "early_stopping": lambda: f"other early stopping ({_stopping_name(stored)})",
         "warm_start": lambda: str(list(job.parents)),
+        "enqueue": lambda: str(stored.enqueue),
     }
     keeps = "a study opened on a stored job keeps its spec"
     if spec.parameters != stored.parameters:

@@ -1,0 +1,172 @@
+"""Points to evaluate first (the spec's ``enqueue``, ``Study.enqueue_trial``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import hyperstep
+from hyperstep.cli import main
+from hyperstep.errors import SpecError
+from hyperstep.messages import LaunchRequest, SuggestRequest
+from hyperstep.models import Job
+from hyperstep.service import TuningService
+from hyperstep.spec import parse_spec
+from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import spec_document
+from tests.unit.test_service import FakeBackend, FakeOrchestrator
+
+SPACE: list[dict[str, Any]] = [
+    {"name": "lr", "type": "float", "low": 1e-4, "high": 0.1, "scale": "log"},
+    {"name": "opt", "type": "categorical", "choices": ["sgd", "adam"]},
+    {"name": "momentum", "type": "float", "low": 0.0, "high": 0.99, "when": {"opt": ["sgd"]}},
+]
+STRATEGIES = ["random", "sobol", "grid", "bayesian", "evolutionary"]
+
+BAD_POINTS = {
+    "an unknown name": ([{"lr": 0.01, "depth": 3}], "enqueue.0.depth: not a parameter of this space"),
+    "a value outside its range": ([{"opt": "adam"}, {"lr": 5.0}], "enqueue.1.lr: 5.0 is outside [0.0001, 0.1]"),
+    "a value not among its choices": ([{"opt": "rmsprop"}], "enqueue.0.opt: 'rmsprop' is not one of"),
+    "a condition that does not hold": (
+        [{"opt": "adam", "momentum": 0.9}],
+        "enqueue.0.momentum: set, but inactive here (when: {'opt': ['sgd']})",
+    ),
+    "a conditional name without its parent": ([{"momentum": 0.9}], "enqueue.0.momentum: conditional"),
+    "not a mapping": ([0.01], "enqueue.0: should be a mapping"),
+    "more points than the budget": ([{}] * 4, "enqueue: 4 points, more than budget.max_trials (3)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_POINTS))
+def test_a_bad_point_is_refused_at_load_naming_the_field_and_index(case: str) -> None:
+    points, message = BAD_POINTS[case]
+    with pytest.raises(SpecError) as refused:
+        parse_spec(spec_document(parameters=SPACE, enqueue=points, budget={"max_trials": 3}))
+    assert str(refused.value).startswith(message), refused.value
+    if "budget" not in case:  # a Study has no max_trials
+        with pytest.raises(SpecError, match=message.split(":")[0]):  # the same from Python
+            hyperstep.Study(SPACE, enqueue=points)
+
+
+def test_a_bad_point_exits_2_at_the_cli_and_stores_nothing(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = workdir / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_document(enqueue=[{"x": 0.5}, {"x": 3.0}])))
+    store = workdir / "store.db"
+    assert main(["--store", str(store), "run", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hyperstep: error: enqueue.1.x: 3.0 is outside [-1.0, 1.0]") and "\n" not in err, err
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_runs_the_enqueued_points_first(strategy: str) -> None:
+    points = [{"lr": 0.01, "opt": "adam"}, {"lr": 0.001, "opt": "sgd", "momentum": 0.9}, {"lr": 0.05, "opt": "adam"}]
+    study = hyperstep.Study(SPACE, strategy=strategy, seed=3, enqueue=points)
+    asked = study.ask(2) + study.ask(2)
+    assert [t.params for t in asked[:3]] == points
+    assert asked[3].number == 4 and asked[3].params not in points
+
+
+def test_a_partial_point_fixes_its_names_and_takes_the_rest_from_the_strategy() -> None:
+    """The names given are fixed; the others are the strategy's proposal for that very trial."""
+    plain = hyperstep.Study(SPACE, strategy="random", seed=5).ask(2)
+    study = hyperstep.Study(SPACE, strategy="random", seed=5, enqueue=[{"lr": 0.02}, {"opt": "sgd"}])
+    first, second = study.ask(2)
+    assert first.params == {**plain[0].params, "lr": 0.02}
+    assert second.params["opt"] == "sgd" and second.params["lr"] == plain[1].params["lr"]
+    assert 0.0 <= second.params["momentum"] <= 0.99  # made active by the fixed opt: from the proposal too
+
+
+def test_a_grid_runs_the_enqueued_points_first_and_its_own_points_after_each_once() -> None:
+    """For a grid, "first" is the trial numbers: the enqueued points are trials 1..k, then the grid
+    walks its points in its seeded order, skipping an enqueued point that is one of them."""
+    space = [
+        {"name": "a", "type": "int", "low": 1, "high": 3},
+        {"name": "b", "type": "categorical", "choices": ["u", "v"]},
+    ]
+    study = hyperstep.Study(space, strategy="grid", seed=0, enqueue=[{"a": 2, "b": "v"}])
+    asked = [t.params for t in study.ask(100)]
+    assert asked[0] == {"a": 2, "b": "v"}
+    assert len(asked) == 6 and len({(p["a"], p["b"]) for p in asked}) == 6  # the whole grid, each point once
+
+
+def test_a_retried_suggest_neither_repeats_nor_skips_an_enqueued_point() -> None:
+    points = [{"x": 0.25, "n": 2, "kind": "b"}, {"x": -0.5}, {"kind": "a"}]
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    service.submit(parse_spec(spec_document(enqueue=points, budget={"max_trials": 6, "max_parallel": 2})), "job")
+    first = service.suggest(SuggestRequest(job_id="job"))
+    again = service.suggest(SuggestRequest(job_id="job"))  # the same request twice: the same trials
+    assert first.trial_ids == again.trial_ids == ["t0001", "t0002"]
+    for trial_id in first.trial_ids:
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+    for trial_id in first.trial_ids:
+        service.store.finish_trial("job", trial_id, hyperstep.TrialState.COMPLETED, value=1.0)
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == ["t0003", "t0004"]
+    trials = service.store.list_trials("job")
+    assert trials[0].params == points[0] and trials[1].params["x"] == -0.5 and trials[2].params["kind"] == "a"
+    assert all(t.params.get("x") != -0.5 for t in trials[2:]) and "x" in trials[3].params
+
+
+def test_a_study_reopened_on_its_store_goes_on_from_the_next_point(tmp_path: Path) -> None:
+    """As ``run --resume`` does: the points are the job's, given out by trial number."""
+    points = [{"lr": 0.01, "opt": "adam"}, {"lr": 0.02, "opt": "adam"}, {"lr": 0.03, "opt": "adam"}]
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    assert [t.params for t in hyperstep.Study(SPACE, store=store, job_id="s", enqueue=points).ask(1)] == points[:1]
+    reopened = hyperstep.Study(SPACE, store=SQLiteStore(str(tmp_path / "s.db")), job_id="s")
+    assert [t.params for t in reopened.ask(3)][:2] == points[1:]
+    with pytest.raises(ValueError, match="enqueue: job 's' is stored with"):
+        hyperstep.Study(SPACE, store=store, job_id="s", enqueue=points[:1])
+
+
+def test_the_local_cli_runs_the_enqueued_points_first(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    points = [{"x": 0.125, "n": 3, "kind": "b"}, {"x": -0.75, "n": 1, "kind": "a"}]
+    spec = workdir / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_document(enqueue=points, budget={"max_trials": 3, "max_parallel": 1})))
+    store = workdir / "s.db"
+    assert main(["--store", str(store), "run", str(spec), "--out", str(workdir / "runs")]) == 0
+    (job,) = SQLiteStore(str(store)).list_jobs()
+    trials = SQLiteStore(str(store)).list_trials(job.id)
+    assert [t.params for t in trials[:2]] == points and len(trials) == 3
+    assert all(t.state is hyperstep.TrialState.COMPLETED for t in trials)
+
+
+def test_run_resume_goes_on_from_the_next_point_and_runs_none_twice(workdir: Path) -> None:
+    """A run stopped after trial 1 (the first point) took its number: ``run --resume`` runs the
+    other points as trials 2 and 3, then the strategy's."""
+    points = [{"x": 0.5, "n": 1, "kind": "a"}, {"x": -0.25}, {"x": 0.75, "n": 4, "kind": "b"}]
+    document = spec_document(enqueue=points, budget={"max_trials": 4, "max_parallel": 1})
+    spec = parse_spec({**document, "trial": {**document["trial"], "workdir": str(workdir)}})
+    store = SQLiteStore(str(workdir / "s.db"))
+    store.create_job(Job(id="job-1", spec=spec, created_at=time.time()))
+    (first,) = hyperstep.Study.from_job(store, store.get_job("job-1")).ask(1)
+    store.finish_trial("job-1", first.id, hyperstep.TrialState.COMPLETED, value=0.5)
+    assert main(["--store", str(workdir / "s.db"), "run", "--resume", "job-1", "--out", str(workdir / "runs")]) == 0
+    trials = SQLiteStore(str(workdir / "s.db")).list_trials("job-1")
+    assert [t.params for t in trials[::2]] == [points[0], points[2]] and trials[1].params["x"] == -0.25
+    assert len(trials) == 4 and trials[3].params not in points
+
+
+def test_enqueue_trial_is_asked_next_and_held_by_the_object_only(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    study = hyperstep.Study(SPACE, store=store, job_id="s", seed=1, enqueue=[{"opt": "adam"}])
+    study.enqueue_trial({"lr": 0.004, "opt": "sgd", "momentum": 0.5})
+    study.enqueue_trial({"lr": 0.003})
+    with pytest.raises(ValueError, match=r"params\.lr: 9\.0 is outside"):
+        study.enqueue_trial({"lr": 9.0})
+    first, second = study.ask(2)
+    assert first.params["opt"] == "adam" and second.params == {"lr": 0.004, "opt": "sgd", "momentum": 0.5}
+    assert hyperstep.Study(SPACE, store=store, job_id="s").ask(1)[0].params.get("lr") != 0.003  # not stored
+    assert study.ask(1)[0].params["lr"] == 0.003
+
+
+def test_add_trial_before_the_enqueued_points_are_asked_is_refused_and_adds_nothing() -> None:
+    study = hyperstep.Study(SPACE, enqueue=[{"opt": "adam"}])
+    with pytest.raises(ValueError, match="ask them first"):
+        study.add_trial({"lr": 0.01, "opt": "adam"}, 0.5)
+    assert study.trials == []
+    study.ask(1)
+    assert study.add_trial({"lr": 0.01, "opt": "adam"}, 0.5).number == 2
