@@ -1,4 +1,4 @@
-"""Points to evaluate first (the spec's ``enqueue``, ``Study.enqueue_trial``)."""
+"""Points to evaluate first (the spec's ``enqueue``, ``Study.enqueue_trial``) and ``Study.optimize``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import hyperstep
 from hyperstep.cli import main
 from hyperstep.errors import SpecError
 from hyperstep.messages import LaunchRequest, SuggestRequest
-from hyperstep.models import Job
+from hyperstep.models import Job, Trial
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -94,6 +94,14 @@ def test_a_grid_runs_the_enqueued_points_first_and_its_own_points_after_each_onc
     assert len(asked) == 6 and len({(p["a"], p["b"]) for p in asked}) == 6  # the whole grid, each point once
 
 
+def test_a_strategy_out_of_new_points_still_runs_the_points_owed() -> None:
+    """A grid of two points asked for three with three points enqueued (two repeating its own)."""
+    space = [{"name": "a", "type": "int", "low": 1, "high": 2}]
+    study = hyperstep.Study(space, strategy="grid", seed=0, enqueue=[{"a": 1}, {"a": 2}, {"a": 1}])
+    assert [t.params for t in study.ask(3)] == [{"a": 1}, {"a": 2}, {"a": 1}]
+    assert study.ask(1) == []  # then the grid is done
+
+
 def test_a_retried_suggest_neither_repeats_nor_skips_an_enqueued_point() -> None:
     points = [{"x": 0.25, "n": 2, "kind": "b"}, {"x": -0.5}, {"kind": "a"}]
     service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
@@ -170,3 +178,73 @@ def test_add_trial_before_the_enqueued_points_are_asked_is_refused_and_adds_noth
     assert study.trials == []
     study.ask(1)
     assert study.add_trial({"lr": 0.01, "opt": "adam"}, 0.5).number == 2
+
+
+def loss(trial: Trial) -> float:
+    return trial.params["lr"]
+
+
+def test_optimize_runs_n_trials_and_the_enqueued_points_first() -> None:
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, enqueue=[{"lr": 0.0001}])
+    study.optimize(loss, n_trials=5)
+    assert len(study.trials) == 5 and study.trials[0].value == 0.0001 and study.best_value == 0.0001
+
+
+def test_optimize_fails_a_caught_exception_and_goes_on_and_fails_and_raises_any_other() -> None:
+    def objective(trial: Trial) -> float:
+        if trial.number == 2:
+            raise ArithmeticError("diverged")
+        if trial.number == 4:
+            raise KeyError("lost")
+        return 1.0
+
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    with pytest.raises(KeyError, match="lost"):
+        study.optimize(objective, n_trials=10, catch=(ArithmeticError,))
+    states = [(t.number, t.state.value, t.error) for t in study.trials]
+    assert states == [
+        (1, "completed", None),
+        (2, "failed", "ArithmeticError: diverged"),
+        (3, "completed", None),
+        (4, "failed", "KeyError: 'lost'"),
+    ]
+    study.optimize(objective, n_trials=1, catch=ArithmeticError)  # one class alone, as Optuna takes it
+    assert study.trials[-1].state.value == "completed"
+
+
+def test_optimize_starts_no_trial_after_its_timeout() -> None:
+    def slow(trial: Trial) -> float:
+        time.sleep(0.2)
+        return 1.0
+
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    study.optimize(slow, timeout=0.5)
+    assert 2 <= len(study.trials) <= 3 and all(t.state.value == "completed" for t in study.trials)
+    study.optimize(slow, timeout=0)
+    assert len(study.trials) <= 3
+
+
+def test_optimize_prunes_a_trial_whose_objective_raises_trial_pruned() -> None:
+    early = {"name": "median", "min_resource": 1, "max_resource": 9}
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping=early)
+
+    def objective(trial: Trial) -> float:
+        for step in range(1, 10):
+            value = trial.number * 10.0 + 1.0 / step  # later trials are worse: the median stops them
+            if study.report(trial, step, value):
+                raise hyperstep.TrialPruned()
+        return value
+
+    study.optimize(objective, n_trials=6)
+    states = [t.state.value for t in study.trials]
+    assert states[:2] == ["completed", "completed"] and "pruned" in states, states
+    assert study.best_trial is not None and study.best_trial.number == 1
+
+
+def test_optimize_fails_a_trial_whose_objective_returns_no_value_and_goes_on() -> None:
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    with pytest.warns(UserWarning, match="failed: a completed trial needs a value"):
+        study.optimize(lambda trial: None, n_trials=2)  # type: ignore[arg-type, return-value]
+    assert [t.state.value for t in study.trials] == ["failed", "failed"]
+    with pytest.raises(ValueError, match="n_trials"):
+        study.optimize(loss, n_trials=2.5)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hyperstep.errors import HyperstepError, NotFoundError, SpecError
+    from hyperstep.errors import HyperstepError, NotFoundError, SpecError, TrialPruned
     from hyperstep.models import Job, JobStatus, Trial, TrialState
     from hyperstep.reporting import report
     from hyperstep.space import SearchSpace
@@ -25,6 +25,7 @@ _FROM = {
     "HyperstepError": "hyperstep.errors",
     "NotFoundError": "hyperstep.errors",
     "SpecError": "hyperstep.errors",
+    "TrialPruned": "hyperstep.errors",
     "Job": "hyperstep.models",
     "JobStatus": "hyperstep.models",
     "Trial": "hyperstep.models",
@@ -46,6 +47,7 @@ __all__ = [
     "SpecError",
     "Study",
     "Trial",
+    "TrialPruned",
     "TrialState",
     "load_spec",
     "report",

@@ -11,6 +11,11 @@ class SpecError(HyperstepError, ValueError):
     """A spec (or search space) is not valid; the message names the field and the reason."""
 
 
+class TrialPruned(Exception):
+    """Raised by an objective ``Study.optimize`` runs to stop its trial (Optuna's
+    ``TrialPruned``): the trial ends pruned, keeping the curve it reported."""
+
+
 class NotFoundError(HyperstepError, KeyError):
     """A job or trial does not exist."""
 

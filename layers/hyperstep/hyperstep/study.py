@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from hyperstep import early_stopping as stopping
-from hyperstep.errors import NotFoundError, SpecError
+from hyperstep.errors import NotFoundError, SpecError, TrialPruned
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
@@ -572,6 +573,48 @@ class Study:
             ),
         )
         return self.tell(trial.id, value if state is TrialState.COMPLETED else None, state, metrics, error)
+
+    def optimize(
+        self,
+        objective: Callable[[Trial], float | Sequence[float]],
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        catch: type[Exception] | tuple[type[Exception], ...] = (),
+    ) -> None:
+        """Optuna's loop: ``ask`` one trial, ``tell`` it ``objective(trial)`` (a list of values
+        with several objectives), until ``n_trials`` were run, ``timeout`` seconds have passed
+        (no trial starts after), or ``ask`` gives none (a grid done, the spec's ``max_trials``).
+        An exception in ``catch`` fails the trial and the loop goes on; any other fails the
+        trial and is raised; a return that is not a value fails the trial with a warning.
+        ``TrialPruned`` (raised after ``report`` said stop) ends it pruned."""
+        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
+            raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
+        if timeout is not None and (not is_number(timeout) or not timeout >= 0):
+            raise ValueError(f"timeout must be seconds (0 or more) or None, got {timeout!r}")
+        caught = catch if isinstance(catch, tuple) else (catch,)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        run = 0
+        while (n_trials is None or run < n_trials) and (deadline is None or time.monotonic() < deadline):
+            asked = self.ask(1, max_trials=self.spec.budget.max_trials)
+            if not asked:
+                return
+            trial, run = asked[0], run + 1
+            try:
+                value = objective(trial)
+            except TrialPruned:
+                self.tell(trial, state="pruned")
+                continue
+            except caught as exc:
+                self.tell(trial, state="failed", error=exc)
+                continue
+            except BaseException as exc:  # KeyboardInterrupt too: the trial is not left running
+                self.tell(trial, state="failed", error=exc)
+                raise
+            try:
+                self.tell(trial, value)
+            except ValueError as exc:  # not a value (None, a string): failed, and the loop goes on, as Optuna's
+                warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=2)
+                self.tell(trial, state="failed", error=f"the objective returned {value!r}")
 
     # reading
 
