@@ -62,6 +62,13 @@ def test_a_bad_point_exits_2_at_the_cli_and_stores_nothing(workdir: Path, capsys
     assert not store.exists()
 
 
+def test_validate_says_how_many_points_run_first(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = workdir / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_document(enqueue=[{"x": 0.5}, {"kind": "b"}])))
+    assert main(["validate", str(spec)]) == 0
+    assert ", 2 points enqueued first" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_every_strategy_runs_the_enqueued_points_first(strategy: str) -> None:
     points = [{"lr": 0.01, "opt": "adam"}, {"lr": 0.001, "opt": "sgd", "momentum": 0.9}, {"lr": 0.05, "opt": "adam"}]

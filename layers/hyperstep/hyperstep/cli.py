@@ -228,6 +228,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"ok: {spec.name}: {views.counted(len(spec.parameters), 'parameter')}, strategy {spec.strategy.name}, "
         f"{goals}{limits}, {trials}, {budget.max_parallel} in parallel"
+        + (f", {views.counted(len(spec.enqueue), 'point')} enqueued first" if spec.enqueue else "")
         + early_stopping_summary(spec)
         + ("" if budget.max_cost_usd is None else f", at most ${budget.max_cost_usd:g}")
     )

@@ -545,10 +545,10 @@ class Study:
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
         refuse_a_failed_value(state, value)
-        if self.job.trial_seq < len(self.spec.enqueue):
+        if self.spec.enqueue and (taken := self.job.trial_seq) < len(self.spec.enqueue):
             raise ValueError(
                 f"add_trial: the spec's enqueued points take trial numbers 1 to {len(self.spec.enqueue)}, and"
-                f" {self.job.trial_seq} are taken: ask them first (a trial added now would take one's number)"
+                f" {taken} are taken: ask them first (a trial added now would take one's number)"
             )
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
