@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -176,6 +177,15 @@ def test_enqueue_trial_is_asked_next_and_held_by_the_object_only(tmp_path: Path)
     assert first.params["opt"] == "adam" and second.params == {"lr": 0.004, "opt": "sgd", "momentum": 0.5}
     assert hyperstep.Study(SPACE, store=store, job_id="s").ask(1)[0].params.get("lr") != 0.003  # not stored
     assert study.ask(1)[0].params["lr"] == 0.003
+
+
+def test_numpy_scalars_are_taken_as_python_s_as_add_trial_takes_them() -> None:
+    """A point read from a DataFrame or an array: it said ``enqueue.0.opt: np.str_('adam') ...``."""
+    study = hyperstep.Study(SPACE, enqueue=[{"lr": np.float64(0.01), "opt": np.str_("adam")}])
+    study.enqueue_trial({"lr": np.float32(0.5) / 10, "opt": np.str_("sgd"), "momentum": np.float64(0.9)})
+    first, second = study.ask(2)
+    assert first.params == {"lr": 0.01, "opt": "adam"} and type(first.params["lr"]) is float
+    assert second.params["opt"] == "sgd" and type(second.params["momentum"]) is float
 
 
 def test_add_trial_before_the_enqueued_points_are_asked_is_refused_and_adds_nothing() -> None:

@@ -454,15 +454,16 @@ class SearchSpace(ReadBackKeepsKnownFields):
         return {p.name: values[p.name] for p in self.parameters if p.name in values}
 
     def _values_of(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Each of ``params`` as its parameter takes it (``value_of``), or a ``ValueError``
-        naming the first unknown name or bad value."""
+        """Each of ``params`` as its parameter takes it (``value_of``; a numpy scalar, from a
+        DataFrame or an array, as Python's), or a ``ValueError`` naming the first unknown name
+        or bad value."""
         by_name = {p.name: p for p in self.parameters}
         values = {}
         for name, value in params.items():
             if name not in by_name:
                 raise ValueError(f"params.{name}: not a parameter of this space ({', '.join(by_name)})")
             try:
-                values[name] = by_name[name].value_of(value)
+                values[name] = by_name[name].value_of(value.item() if isinstance(value, np.generic) else value)
             except ValueError as bad:
                 raise ValueError(f"params.{name}: {bad}") from None
         return values

@@ -561,7 +561,6 @@ class Study:
         if metrics is not None:  # checked before the trial is added: a refused call adds none
             checked_metrics(metrics)
         error = error_text(error)
-        params = {name: given.item() if isinstance(given, np.generic) else given for name, given in params.items()}
         params = self.space.configuration(params)  # numpy scalars (from a DataFrame, an array) taken as Python's
         now = self.store.clock()
         (trial,) = self.store.add_trials(
