@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
-from hyperstep.spec_base import NumbersNotBools, ReadBackKeepsKnownFields, read_back
+from hyperstep.spec_base import ReadBackKeepsKnownFields, StrictScalars, read_back
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
@@ -48,7 +48,7 @@ def _plain_choice(value: Any, info: ValidationInfo) -> Any:
 Choice = Annotated[Union[bool, int, float, str], BeforeValidator(_plain_choice)]
 
 
-class _Parameter(NumbersNotBools):
+class _Parameter(StrictScalars):
     # NaN and infinity in bounds or choices would break the encoding (and JSON stores).
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
