@@ -38,6 +38,9 @@ RICH_SPEC = sagemaker_spec(
         "instance_count": 1,
         "use_spot": True,
         "max_wait_seconds": 7200,
+        "input_channels": {"train": "s3://bucket/train", "val": {"s3_uri": "s3://bucket/val"}},  # a URI: the shorthand
+        "tags": {"team": "ml"},
+        "environment": {"MODE": "fast"},
     },
 )
 """A valid spec with a value of each JSON scalar type at most levels of the schema."""
@@ -130,6 +133,28 @@ def test_a_budget_update_field_of_another_type_or_null_is_refused_as_the_schema_
         status, answer = as_(ALICE, "PATCH", f"/jobs/{job_id}", body)
         assert (status, answer["field"]) == (422, path), (path, body, answer)
     assert service.store.get_job(job_id).spec.budget.max_parallel == 2  # as submitted: nothing changed
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        ({"tags": {"bad|key": "x"}}, "trial.tags.bad|key.[key]"),
+        ({"environment": {"1BAD": "x"}}, "trial.environment.1BAD.[key]"),
+        ({"input_channels": {"bad/name": "s3://bucket/x"}}, "trial.input_channels.bad/name.[key]"),
+        ({"input_channels": {"train": "/local/path"}}, "trial.input_channels.train.s3_uri"),
+    ],
+)
+def test_a_mapping_key_or_shorthand_the_api_refuses_the_schema_refuses(
+    service: TuningService,  # noqa: F811
+    block: dict[str, Any],
+    field: str,
+) -> None:
+    """``patternProperties`` alone let any other key through the published schema, and the
+    schema had no place for a channel given as its S3 URI, which the API takes."""
+    body = sagemaker_spec(trial={**sagemaker_spec()["trial"], **block})
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status, answer["field"]) == (422, field), answer
+    assert schema_errors("JobSpec", body)
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,12 @@ SECRET: dict[str, Any] = {"x-hyperstep-secret": True}
 shown; the mark also tells the OpenAPI document's readers."""
 
 
+NAMED_KEYS_ONLY: dict[str, Any] = {"additionalProperties": False}
+"""``json_schema_extra`` of a mapping whose keys have a pattern: its published schema then
+refuses a key outside it, as the model does (``patternProperties`` alone lets any other key
+through)."""
+
+
 STORED = {"stored": True}
 """Validation context for a spec read back from a store: it was checked when it came in,
 and checks that depend on the code (which options a strategy takes) or came later are not
