@@ -97,7 +97,7 @@ def kind_of(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "a list"}.get(type(value), type(value).__name__)
+    return {str: "a string", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
 class ReadBackKeepsKnownFields(BaseModel):
