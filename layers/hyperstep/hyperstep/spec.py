@@ -523,9 +523,12 @@ _TAGS = {"type": ("float", "int", "categorical"), "backend": tuple(BACKENDS)}
 
 def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
     """The dotted field path (union tags left out) and the reason of one pydantic error;
-    a missing ``type`` or ``backend`` is named as the field, with the values it takes."""
+    a missing ``type`` or ``backend`` is named as the field, with the values it takes; a
+    mapping's key at fault (pydantic's ``[key]`` after it) as the field, its reason saying so."""
     loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
     reason = error["msg"].removeprefix("Value error, ")
+    if loc[-1:] == ["[key]"]:
+        loc, reason = loc[:-1], f"the key itself: {reason}"
     # not "instance of Budget"; never the value (a secret?). model_attributes_type: the API's
     # (Powertools validates the parsed body), where Study and validate meet model_type
     if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
