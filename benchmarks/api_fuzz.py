@@ -11,15 +11,17 @@ is first held against botocore's service model (``tests/integration/aws_model.py
 as AWS would. Every ``HOSTILE`` body goes to every route before the generated requests.
 
 Each answer must be: no exception out of the handler; a status the route documents; a
-body that is strict JSON (no NaN) and matches that status's documented schema; a 4xx
-with a reason (and, for 413/415/422, the field); never a 500 (under moto nothing fails
-inside, so a 500 is a request the API did not foresee). ``make test`` runs a fast slice
+body that is strict JSON (no NaN) and matches that status's documented schema; a 2xx only
+for a request body the route's request schema takes; a 4xx with a reason (and, for
+413/415/422, the field); never a 500 (under moto nothing fails inside, so a 500 is a
+request the API did not foresee). ``make test`` runs a fast slice
 (``tests/unit/test_api_fuzz.py``); ``run`` is what the fault-injection command calls.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -99,6 +101,8 @@ class ApiUnderMoto:
             return None, [f"{route.name}: escaped {type(exc).__name__}: {str(exc)[:200]}"]
         status = response.get("statusCode")
         problems = self.check(route, response, context.aws_request_id)
+        if isinstance(status, int) and 200 <= status < 300:
+            problems += self.body_outside_its_schema(route, event)
         if route.name == "POST /jobs" and status == 202 and not problems:
             self.job_ids.append(json.loads(response["body"])["job_id"])  # later reads and stops find it
         return status, problems
@@ -124,6 +128,19 @@ class ApiUnderMoto:
         elif status in (413, 415, 422) and not body.get("field"):
             problems.append(f"{route.name}: {status} naming no field: {body}")
         return problems
+
+    def body_outside_its_schema(self, route: Route, event: dict[str, Any]) -> list[str]:
+        """A request accepted although its body breaks the route's published request schema
+        (the API and ``openapi.json`` disagree: pydantic's lax mode took ``"10"`` for 10)."""
+        body = event.get("body")
+        if route.body_schema is None or not body:
+            return []
+        text = base64.b64decode(body) if event.get("isBase64Encoded") else body
+        error = jsonschema.exceptions.best_match(self._validator(route.body_schema).iter_errors(json.loads(text)))
+        if error is None:
+            return []
+        where = ".".join(map(str, error.absolute_path)) or "body"
+        return [f"{route.name}: accepted a body its schema refuses at {where}: {error.message[:200]}"]
 
     def _validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
         return jsonschema.Draft202012Validator({**schema, "components": self.document.get("components", {})})

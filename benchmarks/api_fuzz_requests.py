@@ -296,7 +296,7 @@ def schedules() -> st.SearchStrategy[str]:
 
 @st.composite
 def mutated_specs(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid spec changed in a few places (replaced, deleted, added, a schedule drawn)."""
+    """A valid spec changed in a few places (replaced, retyped, deleted, added, a schedule drawn)."""
     document = copy.deepcopy(draw(st.sampled_from(VALID_SPECS)))
     document["name"] = draw(st.sampled_from(("mnist", "cifar", "nightly", "n" + "1" * 39))) + draw(
         st.sampled_from(("", "-2"))
@@ -308,12 +308,26 @@ def mutated_specs(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
+def _retype(draw: st.DrawFn, node: Any) -> Any:
+    """``node`` with one scalar in it (drawn) given as the string a lax client sends for it:
+    a number or boolean as its text (``"10"``, ``"true"``); a string as it is."""
+    if isinstance(node, (dict, list)) and node:
+        key = draw(st.sampled_from(list(node) if isinstance(node, dict) else list(range(len(node)))))
+        node[key] = _retype(draw, node[key])
+        return node
+    if isinstance(node, bool):
+        return str(node).lower()
+    return str(node) if isinstance(node, int | float) else node
+
+
 def _mutate(draw: st.DrawFn, node: Any) -> Any:
     if isinstance(node, (dict, list)) and node:
         key = draw(st.sampled_from(list(node) if isinstance(node, dict) else list(range(len(node)))))
-        action = draw(st.sampled_from(("descend", "descend", "delete", "replace", "add")))
+        action = draw(st.sampled_from(("descend", "descend", "delete", "replace", "retype", "add")))
         if action == "descend":
             node[key] = _mutate(draw, node[key])
+        elif action == "retype":
+            node[key] = _retype(draw, node[key])
         elif action == "delete":
             del node[key]
         elif action == "replace":

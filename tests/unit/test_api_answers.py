@@ -238,3 +238,15 @@ def test_every_route_documents_the_refusals_and_the_500() -> None:
                 "$ref": "#/components/schemas/ServerError"
             }
     assert "501" in document["paths"]["/jobs"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(("choice", "kind"), [(None, "null"), ({"a": 1}, "a mapping"), ([1], "a list")])
+def test_a_choice_that_is_no_scalar_is_named_by_its_json_kind_not_shown_as_python(
+    service: TuningService, choice: Any, kind: str
+) -> None:
+    """The answer showed the value as Python writes it: ``got None``, ``got {'a': 1}``."""
+    document = sagemaker_spec(parameters=[{"name": "c", "type": "categorical", "choices": ["x", choice]}])
+    status, problem = answer(send(json.dumps(document)))
+    assert (status, problem["field"]) == (422, "parameters.0.choices.1")
+    assert problem["reason"] == f"a choice must be a string, number or boolean, not {kind}"
+    assert service.store.list_jobs() == []

@@ -46,8 +46,8 @@ def test_the_valid_spec_parses() -> None:
         ("parameters.1", {"name": "x", "type": "int", "low": 1, "high": 3}, "parameters", "duplicate parameter name"),
         ("parameters.0.type", None, "parameters.0.type", "Field required (float, int or categorical)"),
         ("trial.backend", None, "trial.backend", "Field required (local, sagemaker, batch or simulated)"),
-        ("parameters.2.choices", ["a", None], "parameters.2.choices.1", "a string, number or boolean, got None"),
-        ("parameters.2.choices", ["a", [1]], "parameters.2.choices.1", "a string, number or boolean, got [1]"),
+        ("parameters.2.choices", ["a", None], "parameters.2.choices.1", "a string, number or boolean, not null"),
+        ("parameters.2.choices", ["a", [1]], "parameters.2.choices.1", "a string, number or boolean, not a list"),
         ("strategy.name", "hillclimb", "strategy.name", "Input should be"),
         ("strategy.seed", -1, "strategy.seed", "greater than or equal to 0"),
         ("strategy", {"name": "evolutionary", "options": {"sigma0": 2}}, "strategy.options.sigma0", "less than or"),
@@ -336,19 +336,32 @@ def test_a_spec_or_request_file_past_what_the_api_takes_is_refused_unread(tmp_pa
         assert str(error.value) == f"{path}: more than 1,000,000 bytes: is this the right file?"
 
 
-def test_numbers_given_as_numeric_strings_are_kept_as_the_numbers() -> None:
-    """A numeric string where a number is expected is read as the number (pydantic's lax
-    mode: JSON clients and quoted YAML), and stored as the number everywhere, strategy
-    options included (they were kept as given: ``"3"`` showed in every view of the job)."""
-    spec = parse_spec(
-        spec_document(
-            budget={"max_trials": "6", "target": "0.5"},
-            strategy={"name": "bayesian", "options": {"n_initial": "3"}, "seed": "7"},
-        )
-    )
-    assert spec.budget.max_trials == 6 and spec.budget.target == 0.5 and spec.strategy.seed == 7
-    assert spec.strategy.options == {"n_initial": 3}
-    assert spec.model_dump(mode="json")["strategy"]["options"] == {"n_initial": 3}
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"budget": {"max_trials": "6"}}, "budget.max_trials", "should be an integer, not a string ('6')"),
+        ({"budget": {"max_trials": 6, "target": "0.5"}}, "budget.target", "should be a number, not a string ('0.5')"),
+        ({"strategy": {"seed": "7"}}, "strategy.seed", "should be an integer, not a string ('7')"),
+        ({"strategy": {"options": {"n_initial": "3"}}}, "strategy.options.n_initial", "not a string ('3')"),
+        ({"budget": {"max_trials": 6, "stop_on_convergence": "yes"}}, "budget.stop_on_convergence", "not a string"),
+        ({"budget": {"max_trials": 6, "stop_on_convergence": 1}}, "budget.stop_on_convergence", "not a number (1)"),
+    ],
+)
+def test_a_number_or_boolean_written_as_a_string_is_refused_naming_the_field(
+    workdir: Path, changes: dict[str, object], field: str, reason: str
+) -> None:
+    """pydantic's lax mode took ``"6"`` for ``max_trials`` and ``"yes"`` or ``1`` for a boolean:
+    the API accepted bodies its published schema (``openapi.json``) refuses, and a quoted YAML
+    value was read as the number. A JSON string and a quoted YAML scalar are strings: refused,
+    from a document and from a YAML file alike; a number with a zero fraction is an integer."""
+    document = spec_document(**changes)
+    (workdir / "s.yaml").write_text(yaml.safe_dump(document))  # safe_dump quotes "6": a string in the file too
+    for parse in (lambda: parse_spec(document), lambda: load_spec(workdir / "s.yaml")):
+        with pytest.raises(SpecError) as error:
+            parse()
+        assert str(error.value).startswith(f"{field}: ") and reason in str(error.value), str(error.value)
+    spec = parse_spec(spec_document(budget={"max_trials": 6.0}, strategy={"seed": 7.0, "options": {"n_initial": 3.0}}))
+    assert spec.budget.max_trials == 6 and spec.strategy.seed == 7 and spec.strategy.options == {"n_initial": 3}
 
 
 def test_json_and_yaml_specs_load_the_same(tmp_path: Path) -> None:

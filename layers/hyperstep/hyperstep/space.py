@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
-from hyperstep.spec_base import NumbersNotBools, ReadBackKeepsKnownFields, read_back
+from hyperstep.spec_base import ReadBackKeepsKnownFields, StrictScalars, kind_of, read_back
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
@@ -34,10 +34,11 @@ INACTIVE_NUMERIC = 0.5
 
 
 def _plain_choice(value: Any, info: ValidationInfo) -> Any:
-    """A choice is a JSON scalar a program argument can carry; say so rather than list every
-    union member's complaint. (A NUL, refused since, is left to a spec read back from a store.)"""
+    """A choice is a JSON scalar a program argument can carry; say so (naming what it is, not
+    showing it as Python would: None, {'a': 1}) rather than list every union member's
+    complaint. (A NUL, refused since, is left to a spec read back from a store.)"""
     if not isinstance(value, bool | int | float | str):
-        raise ValueError(f"a choice must be a string, number or boolean, got {value!r}")
+        raise ValueError(f"a choice must be a string, number or boolean, not {kind_of(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"a choice must be a finite number, got {value}")
     if isinstance(value, str) and "\x00" in value and not read_back(info):
@@ -48,7 +49,7 @@ def _plain_choice(value: Any, info: ValidationInfo) -> Any:
 Choice = Annotated[Union[bool, int, float, str], BeforeValidator(_plain_choice)]
 
 
-class _Parameter(NumbersNotBools):
+class _Parameter(StrictScalars):
     # NaN and infinity in bounds or choices would break the encoding (and JSON stores).
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 

@@ -81,14 +81,14 @@ class StrategyConfig(SpecModel):
     @classmethod
     def _build_the_strategy(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """Build the strategy now: a bad option fails here as ``strategy.options.<name>``,
-        not at the job's first Suggest; the options are kept as it read them (a numeric
-        string given for a number is stored as the number)."""
+        not at the job's first Suggest; the options are kept as it read them (``3.0`` given
+        for an integer is stored as 3)."""
         if read_back(info) or "name" not in info.data:
             return options
         from hyperstep.strategies import make_strategy  # strategies import the models, which import this module
 
         built = make_strategy(info.data["name"], options)
-        return built.options.model_dump(exclude_unset=True)  # as the strategy reads them: "3" is 3
+        return built.options.model_dump(exclude_unset=True)  # as the strategy reads them: 3.0 is 3
 
 
 class Budget(SpecModel):
@@ -120,6 +120,14 @@ class Budget(SpecModel):
     (``hyperstep.completion``); running trials finish. Bayesian strategy only."""
 
 
+def published_without_null(schema: dict[str, Any]) -> None:
+    """A field's JSON schema without its ``null`` option: for a field that is None only when
+    left out, whose explicit null is refused (the API's schema listed null, so a body the API
+    refuses matched it)."""
+    kept = [option for option in schema.pop("anyOf") if option.get("type") != "null"]
+    schema.update(kept[0])
+
+
 class BudgetUpdate(SpecModel):
     """The budget fields a running job's owner may change (``PATCH /jobs/{id}``,
     ``hyperstep update``): the one list of them. A field left out (None) keeps its value;
@@ -128,10 +136,21 @@ class BudgetUpdate(SpecModel):
     passed, and its running trials are stopped as at any deadline. The loop applies a
     change at its next round."""
 
-    max_parallel: int | None = Field(default=None, ge=1, le=100, description="trials at once")
-    max_trials: int | None = Field(default=None, ge=1, le=10_000, description="trials in all")
-    max_runtime_seconds: float | None = Field(default=None, gt=0, description="seconds from the job's creation")
-    max_cost_usd: float | None = Field(default=None, gt=0, description="dollars the job's trials may cost in all")
+    max_parallel: int | None = Field(
+        default=None, ge=1, le=100, description="trials at once", json_schema_extra=published_without_null
+    )
+    max_trials: int | None = Field(
+        default=None, ge=1, le=10_000, description="trials in all", json_schema_extra=published_without_null
+    )
+    max_runtime_seconds: float | None = Field(
+        default=None, gt=0, description="seconds from the job's creation", json_schema_extra=published_without_null
+    )
+    max_cost_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="dollars the job's trials may cost in all",
+        json_schema_extra=published_without_null,
+    )
 
     @field_validator("max_parallel", "max_trials", "max_runtime_seconds", "max_cost_usd", mode="before")
     @classmethod
@@ -540,9 +559,12 @@ _TAGS = {"type": ("float", "int", "categorical"), "backend": tuple(BACKENDS)}
 
 def field_and_reason(error: Mapping[str, Any]) -> tuple[str, str]:
     """The dotted field path (union tags left out) and the reason of one pydantic error;
-    a missing ``type`` or ``backend`` is named as the field, with the values it takes."""
+    a missing ``type`` or ``backend`` is named as the field, with the values it takes; a
+    mapping's key at fault (pydantic's ``[key]`` after it) as the field, its reason saying so."""
     loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
     reason = error["msg"].removeprefix("Value error, ")
+    if loc[-1:] == ["[key]"]:
+        loc, reason = loc[:-1], f"the key itself: {reason}"
     # not "instance of Budget"; never the value (a secret?). model_attributes_type: the API's
     # (Powertools validates the parsed body), where Study and validate meet model_type
     if error["type"] in ("model_type", "dict_type", "model_attributes_type"):

@@ -10,7 +10,8 @@ this module sits below both, and neither imports the other's level.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, get_args
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -36,6 +37,12 @@ SECRET: dict[str, Any] = {"x-hyperstep-secret": True}
 """Marks a spec field whose values are secret (``Field(..., repr=False, json_schema_extra=SECRET)``):
 ``hyperstep.redaction`` finds every field so marked and redacts its values wherever a spec is
 shown; the mark also tells the OpenAPI document's readers."""
+
+
+NAMED_KEYS_ONLY: dict[str, Any] = {"additionalProperties": False}
+"""``json_schema_extra`` of a mapping whose keys have a pattern: its published schema then
+refuses a key outside it, as the model does (``patternProperties`` alone lets any other key
+through)."""
 
 
 STORED = {"stored": True}
@@ -90,7 +97,7 @@ def kind_of(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "a list"}.get(type(value), type(value).__name__)
+    return {str: "a string", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
 class ReadBackKeepsKnownFields(BaseModel):
@@ -107,10 +114,15 @@ class ReadBackKeepsKnownFields(BaseModel):
         return {name: value for name, value in data.items() if name in cls.model_fields}
 
 
-class NumbersNotBools(ReadBackKeepsKnownFields):
-    """Refuses ``true``/``false`` for a number field (pydantic takes them as 1 and 0, and YAML
-    reads ``yes``, ``on`` and ``no`` as them: ``max_trials: yes`` ran one trial). A model
-    validator, not a ``"*"`` field one: pydantic allows none on a union's tag (``type``).
+class StrictScalars(ReadBackKeepsKnownFields):
+    """Takes a number, a boolean and a string only as what they were written as, as the API's
+    published schema (``openapi.json``) says and YAML reads them: pydantic's lax mode took
+    ``"10"`` for ``max_trials`` (a JSON client's string, a quoted YAML value), ``true`` for a
+    number (YAML's ``yes``, ``on``: ``max_trials: yes`` ran one trial) and ``"yes"`` or ``1`` for
+    a boolean. Each is refused naming its field, everywhere a spec comes in (API, ``validate``,
+    ``Study``); a number written with a zero fraction (``10.0``) is still an integer, as in
+    JSON Schema. A model validator, not a ``"*"`` field one: pydantic allows none on a union's
+    tag (``type``).
 
     In a model that forbids extra fields, an unknown one is refused naming the field it
     was likely meant to be (``budget.max_trial: unknown field; did you mean max_trials?``)
@@ -119,7 +131,7 @@ class NumbersNotBools(ReadBackKeepsKnownFields):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_bool_for_a_number(cls, data: Any, info: ValidationInfo) -> Any:
+    def _scalars_as_written(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict) or read_back(info):  # strategy options are stored as given
             return data
         errors: list[Any] = []
@@ -128,14 +140,38 @@ class NumbersNotBools(ReadBackKeepsKnownFields):
             field = cls.model_fields.get(name) if isinstance(name, str) else None
             if field is None and forbids_extra:
                 errors.append({**unknown_field(name, list(cls.model_fields)), "input": value})
-            if field is None or not isinstance(value, bool):
+            if field is None:
                 continue
-            kinds = set(get_args(field.annotation)) or {field.annotation}
-            if bool not in kinds and kinds & {int, float}:
+            kinds = scalar_kinds(field.annotation)
+            if isinstance(value, bool) and bool not in kinds and kinds & {int, float}:
                 errors.append({"type": "int_type" if int in kinds else "float_type", "loc": (name,), "input": value})
+            elif (reason := miswritten(value, kinds)) is not None:
+                errors.append({"type": "value_error", "loc": (name,), "input": value, "ctx": {"error": reason}})
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)
         return data
+
+
+def scalar_kinds(annotation: Any) -> set[Any]:
+    """The types a field's annotation allows, ``Optional`` and ``Annotated`` unwrapped
+    (``Annotated[int, ...] | None``: ``{int, NoneType}``); a generic or a model as itself."""
+    kinds = set(get_args(annotation)) if get_origin(annotation) in (Union, UnionType) else {annotation}
+    return {get_args(kind)[0] if get_origin(kind) is Annotated else kind for kind in kinds}
+
+
+def miswritten(value: Any, kinds: set[Any]) -> str | None:
+    """Why ``value`` is not what a field of only numbers or only booleans (``kinds``, None
+    aside) takes as written, or None: a string for either, a number for a boolean."""
+    written = kinds - {type(None)}
+    if not written:
+        return None
+    if written <= {int, float} and isinstance(value, str):
+        number = "an integer" if written == {int} else "a number"
+        return f"should be {number}, not a string ({value[:20]!r}): a number is written without quotes"
+    if written == {bool} and isinstance(value, str | int | float) and not isinstance(value, bool):
+        shown = f"a string ({value[:20]!r})" if isinstance(value, str) else f"a number ({value!r})"
+        return f"should be true or false, not {shown}: a boolean is written without quotes"
+    return None
 
 
 def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
@@ -156,7 +192,7 @@ MAX_NAMED = 12
 """Fields an unknown field's error lists at most (a SageMaker block has some 30)."""
 
 
-class SpecModel(NumbersNotBools):
+class SpecModel(StrictScalars):
     # NaN and infinity are no valid target, runtime or size (and no JSON store keeps them).
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 

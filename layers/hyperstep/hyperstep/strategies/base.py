@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import ConfigDict
 
 from hyperstep.space import SearchSpace
-from hyperstep.spec_base import STORED, NumbersNotBools
+from hyperstep.spec_base import STORED, StrictScalars
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class History:
         return np.vstack([self.X, self.X_failed, self.X_pending])
 
 
-class StrategyOptions(NumbersNotBools):
+class StrategyOptions(StrictScalars):
     """A strategy's ``strategy.options``; each strategy with options subclasses it.
 
     Unknown names and bad values raise ``pydantic.ValidationError`` naming the option,

@@ -16,7 +16,7 @@ from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, che
 from hyperstep.pricing import Rate, ec2_listed, ec2_rate, fargate_rate, own_rate, unlisted_type
 from hyperstep.secrets import EnvValue, SecretRef
 from hyperstep.space import largest_config
-from hyperstep.spec_base import SECRET, TrialBlockBase, text
+from hyperstep.spec_base import NAMED_KEYS_ONLY, SECRET, TrialBlockBase, text
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -56,7 +56,7 @@ class BatchTrial(TrialBlockBase):
     """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""
     gpus: int | None = Field(default=None, ge=1)
     retry_attempts: int = Field(default=1, ge=1, le=10)
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=NAMED_KEYS_ONLY)
     propagate_tags: bool = False
     share_identifier: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,255}\*?$")
     """SubmitJob ``shareIdentifier``: required by a job queue with a fair-share scheduling

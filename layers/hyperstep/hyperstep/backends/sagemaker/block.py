@@ -14,13 +14,14 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.pricing import Rate, sagemaker_rate, unlisted_type
 from hyperstep.secrets import SecretRef, env_value
-from hyperstep.spec_base import SECRET, SpecModel, TrialBlockBase, read_back
+from hyperstep.spec_base import NAMED_KEYS_ONLY, SECRET, SpecModel, TrialBlockBase, read_back
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
     from hyperstep.messages import Usage
 
-S3Uri = Annotated[str, StringConstraints(pattern=r"^(https|s3)://([^/]+)/?(.*)$", max_length=1024)]
+S3_URI_PATTERN = r"^(https|s3)://([^/]+)/?(.*)$"
+S3Uri = Annotated[str, StringConstraints(pattern=S3_URI_PATTERN, max_length=1024)]
 InputMode = Literal["File", "Pipe", "FastFile"]
 ALGORITHM_PATTERN = (
     r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -50,6 +51,15 @@ class InputChannel(SpecModel):
     s3_data_type: Literal["S3Prefix", "ManifestFile", "AugmentedManifestFile"] = "S3Prefix"
     distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     compression: Literal["None", "Gzip"] | None = None
+
+
+def published_channels(schema: dict[str, Any]) -> None:
+    """``input_channels``' JSON schema as the block reads it: a channel may be its S3 URI
+    alone (``_uri_shorthand``), and a channel name outside the pattern is refused."""
+    for pattern, channel in schema["patternProperties"].items():
+        uri = {"type": "string", "pattern": S3_URI_PATTERN, "maxLength": 1024, "description": "the channel's s3_uri"}
+        schema["patternProperties"][pattern] = {"anyOf": [channel, uri]}
+    schema.update(NAMED_KEYS_ONLY)
 
 
 class VpcSettings(SpecModel):
@@ -84,7 +94,7 @@ class SageMakerTrial(TrialBlockBase):
     volume_size_gb: int = Field(default=30, ge=1)
     role_arn: str = Field(min_length=20, max_length=2048, pattern=ROLE_ARN_PATTERN)
     input_channels: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-_]{1,64}$")], InputChannel] = Field(
-        default_factory=dict, max_length=20
+        default_factory=dict, max_length=20, json_schema_extra=published_channels
     )
     output_path: S3Uri
     output_kms_key_id: KmsKeyId | None = None
@@ -96,7 +106,7 @@ class SageMakerTrial(TrialBlockBase):
     max_wait_seconds: int | None = Field(default=None, ge=1)
     """Managed spot only: waiting for capacity plus running; at least ``timeout_seconds``."""
     checkpoint_s3_uri: S3Uri | None = None
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=NAMED_KEYS_ONLY)
     vpc: VpcSettings | None = None
     entry_point: str | None = Field(default=None, min_length=1, max_length=256)
     """Script mode in a SageMaker framework image (scikit-learn, PyTorch, ...): the script
@@ -107,7 +117,7 @@ class SageMakerTrial(TrialBlockBase):
     environment: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
         env_value(Annotated[str, StringConstraints(max_length=512)]),
-    ] = Field(default_factory=dict, max_length=96, repr=False, json_schema_extra=SECRET)
+    ] = Field(default_factory=dict, max_length=96, repr=False, json_schema_extra={**SECRET, **NAMED_KEYS_ONLY})
     """Up to 100 variables in all; hyperstep sets up to five ``HYPERSTEP_*`` ones, so 95 here
     (96 as a job stored before the report key is read back, ``_own_variables``). A value may
     be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved at launch.

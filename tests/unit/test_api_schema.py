@@ -1,0 +1,179 @@
+"""The API and its published schema (``openapi.json``) agree on the request bodies: each
+scalar of a valid body, given as a value of another JSON type, is refused by the API (422
+naming it, nothing written) exactly when the schema refuses it.
+
+pydantic's lax mode took ``"10"`` for ``max_trials``, ``"yes"`` and ``1`` for a boolean: bodies
+the schema refuses were accepted. ``PATCH /jobs/{id}`` published ``null`` for each field, which
+the API refuses (a limit cannot be removed).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+
+from hyperstep.service import TuningService
+from tests.unit.test_api import OPENAPI, sagemaker_spec
+from tests.unit.test_api_owners import ALICE, as_, published, service, submit  # noqa: F401  (fixtures)
+
+DOCUMENT = json.loads(OPENAPI.read_text())
+LOSS = [{"name": "loss", "regex": "loss=([0-9.]+)"}, {"name": "latency", "regex": "latency=([0-9.]+)"}]
+RICH_SPEC = sagemaker_spec(
+    parameters=[
+        {"name": "lr", "type": "float", "low": 1e-4, "high": 1e-1, "scale": "log"},
+        {"name": "layers", "type": "int", "low": 1, "high": 8},
+        {"name": "act", "type": "categorical", "choices": ["relu", 1, 2.5, True]},
+    ],
+    constraints=[{"metric": "latency", "max": 50.0}],
+    budget={"max_trials": 4, "max_parallel": 2, "max_runtime_seconds": 3600, "target": 0.01},
+    early_stopping={"name": "asha", "max_resource": 9, "model_based": True},
+    trial={
+        **sagemaker_spec()["trial"],
+        "metric_definitions": LOSS,
+        "instance_count": 1,
+        "use_spot": True,
+        "max_wait_seconds": 7200,
+        "input_channels": {"train": "s3://bucket/train", "val": {"s3_uri": "s3://bucket/val"}},  # a URI: the shorthand
+        "tags": {"team": "ml"},
+        "environment": {"MODE": "fast"},
+    },
+)
+"""A valid spec with a value of each JSON scalar type at most levels of the schema."""
+UPDATE = {"max_parallel": 2, "max_trials": 5, "max_runtime_seconds": 3600, "max_cost_usd": 10.5}
+
+
+def schema_errors(component: str, body: Any) -> list[str]:
+    """What the published schema refuses in ``body`` as the request body of ``component``."""
+    schema = {"$ref": f"#/components/schemas/{component}", "components": DOCUMENT["components"]}
+    return [error.message for error in jsonschema.Draft202012Validator(schema).iter_errors(body)]
+
+
+def leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Each scalar of a JSON value with its path."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from leaves(item, (*path, index))
+    else:
+        yield path, value
+
+
+def other_types(value: Any) -> list[Any]:
+    """``value`` written as JSON values of other types: a number as a string, a boolean as a
+    string and a number, a string as a number and a boolean; and null."""
+    if isinstance(value, bool):
+        return [str(value).lower(), int(value), None]
+    if isinstance(value, int | float):
+        return [str(value), None]
+    return [7, True, None]
+
+
+def mutations(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``body`` with one scalar given as another type, and that scalar's dotted path."""
+    for path, value in leaves(body):
+        for other in other_types(value):
+            mutated = copy.deepcopy(body)
+            target = mutated
+            for part in path[:-1]:
+                target = target[part]
+            target[path[-1]] = other
+            yield ".".join(map(str, path)), mutated
+
+
+def test_both_bodies_match_the_schema_and_are_accepted(service: TuningService) -> None:  # noqa: F811
+    assert schema_errors("JobSpec", RICH_SPEC) == []
+    assert schema_errors("BudgetUpdate", UPDATE) == []
+    status, answer = as_(ALICE, "POST", "/jobs", RICH_SPEC)
+    assert status == 202, answer
+    assert as_(ALICE, "PATCH", f"/jobs/{answer['job_id']}", UPDATE)[0] == 200
+
+
+def test_a_spec_scalar_of_another_type_is_refused_exactly_when_the_schema_refuses_it(
+    service: TuningService,  # noqa: F811
+) -> None:
+    disagreements = []
+    for path, body in mutations(RICH_SPEC):
+        stored = len(service.store.list_jobs())
+        status, answer = as_(ALICE, "POST", "/jobs", body)
+        if status >= 400 and len(service.store.list_jobs()) != stored:
+            disagreements.append(f"{path} = {lookup(body, path)!r}: refused ({status}) but a job was stored")
+        refused = schema_errors("JobSpec", body)
+        if refused and (status, answer.get("field")) != (422, path) and not tag_named(path, status, answer):
+            disagreements.append(f"{path} = {lookup(body, path)!r}: schema refuses ({refused[0]}), API {answer}")
+        if not refused and status == 422 and "type" in answer["reason"].lower():
+            disagreements.append(f"{path} = {lookup(body, path)!r}: schema accepts, API {answer}")
+    assert disagreements == []
+
+
+def tag_named(path: str, status: int, answer: dict[str, Any]) -> bool:
+    """A union's tag (``parameters.0.type``, ``trial.backend``) of another type is named as the
+    tag with the values it takes, or its block is."""
+    return status == 422 and path.rsplit(".", 1)[-1] in ("type", "backend") and path.startswith(answer["field"])
+
+
+def lookup(body: Any, path: str) -> Any:
+    for part in path.split("."):
+        body = body[int(part)] if isinstance(body, list) else body[part]
+    return body
+
+
+def test_a_budget_update_field_of_another_type_or_null_is_refused_as_the_schema_says(
+    service: TuningService,  # noqa: F811
+) -> None:
+    job_id = submit(ALICE)
+    for path, body in mutations(UPDATE):
+        assert schema_errors("BudgetUpdate", body), (path, body)  # null is no limit: refused as published
+        status, answer = as_(ALICE, "PATCH", f"/jobs/{job_id}", body)
+        assert (status, answer["field"]) == (422, path), (path, body, answer)
+    assert service.store.get_job(job_id).spec.budget.max_parallel == 2  # as submitted: nothing changed
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        ({"tags": {"bad|key": "x"}}, "trial.tags.bad|key"),
+        ({"environment": {"1BAD": "x"}}, "trial.environment.1BAD"),
+        ({"input_channels": {"bad/name": "s3://bucket/x"}}, "trial.input_channels.bad/name"),
+        ({"input_channels": {"train": "/local/path"}}, "trial.input_channels.train.s3_uri"),
+    ],
+)
+def test_a_mapping_key_or_shorthand_the_api_refuses_the_schema_refuses(
+    service: TuningService,  # noqa: F811
+    block: dict[str, Any],
+    field: str,
+) -> None:
+    """``patternProperties`` alone let any other key through the published schema, and the
+    schema had no place for a channel given as its S3 URI, which the API takes. A key at
+    fault is named as the field (pydantic adds ``.[key]`` to it)."""
+    body = sagemaker_spec(trial={**sagemaker_spec()["trial"], **block})
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status, answer["field"]) == (422, field), answer
+    assert answer["reason"].startswith("the key itself: ") or field.endswith("s3_uri"), answer
+    assert schema_errors("JobSpec", body)
+
+
+@pytest.mark.parametrize(
+    ("budget", "reason"),
+    [
+        ({"max_trials": "10"}, "should be an integer, not a string ('10')"),
+        ({"max_trials": 4, "max_runtime_seconds": "3600"}, "should be a number, not a string ('3600')"),
+        ({"max_trials": 4, "stop_on_convergence": "true"}, "should be true or false, not a string ('true')"),
+    ],
+)
+def test_a_number_sent_as_a_string_is_a_422_naming_it_and_writes_nothing(
+    service: TuningService,  # noqa: F811
+    budget: dict[str, Any],
+    reason: str,
+) -> None:
+    status, answer = as_(ALICE, "POST", "/jobs", sagemaker_spec(budget=budget))
+    field = next(name for name, value in budget.items() if isinstance(value, str))
+    assert (status, answer["field"]) == (422, f"budget.{field}") and reason in answer["reason"], answer
+    assert service.store.list_jobs() == []
+    assert as_(ALICE, "POST", "/jobs", sagemaker_spec(budget={"max_trials": 4.0}))[0] == 202  # an integer in JSON
