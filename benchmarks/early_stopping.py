@@ -49,6 +49,7 @@ from benchmarks.es_candidates import (  # noqa: E402
     EvidenceHyperband,
     FinalsAuditStudy,
     FinishedGuardASHA,
+    NewBestAuditASHA,
     swapped,
 )
 from benchmarks.learning_curves import CurveProblem, Params, problems  # noqa: E402
@@ -222,6 +223,10 @@ METHODS: dict[str, Callable[..., Trace]] = {
     # round sixteen (es-25), pre-registered candidate F: full fidelity until no stop is shown costly, then the product
     "asha, audit every trial until no stop is shown costly, then the product": swapped(
         hyperstep_method("bayesian", "asha", model_based=None, study_class=CostlyStopStudy), "asha", CostlyStopASHA
+    ),
+    # round seventeen (es-27), pre-registered candidate G: F's audits, cleared only by new bests the rank rule spares
+    "asha, audit until new bests show the rank rule spares them, then the rank rule and a 1 in 8 audit share": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None, study_class=CostlyStopStudy), "asha", NewBestAuditASHA
     ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
