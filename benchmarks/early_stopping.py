@@ -235,7 +235,7 @@ USER_DEFAULTS = [m for m in METHODS if m.endswith("user defaults")]
 """The same runs as model-based ASHA, Hyperband and median (the spec's defaults are theirs:
 ``tests/unit/test_benchmarks.py``), named apart so a record says what a user gets."""
 CANDIDATES = [m for m in METHODS if "audit" in m or "evidence" in m]
-"""es-22's, es-23's and es-24's pre-registered candidates (rounds thirteen to fifteen): run with ``--methods``,
+"""The pre-registered candidates of rounds thirteen to seventeen (es-22 to es-27): run with ``--methods``,
 not by default."""
 LEVERS = [m for m in METHODS if ("median" in m or "min_resource" in m or "eta 2" in m) and m not in USER_DEFAULTS]
 """Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""
