@@ -49,6 +49,7 @@ from benchmarks.es_candidates import (  # noqa: E402
     EvidenceHyperband,
     FinalsAuditStudy,
     FinishedGuardASHA,
+    NewBestAuditASHA,
     swapped,
 )
 from benchmarks.learning_curves import CurveProblem, Params, problems  # noqa: E402
@@ -223,6 +224,10 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "asha, audit every trial until no stop is shown costly, then the product": swapped(
         hyperstep_method("bayesian", "asha", model_based=None, study_class=CostlyStopStudy), "asha", CostlyStopASHA
     ),
+    # round seventeen (es-27), pre-registered candidate G: F's audits, cleared only by new bests the rank rule spares
+    "asha, audit until new bests show the rank rule spares them, then the rank rule and a 1 in 8 audit share": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None, study_class=CostlyStopStudy), "asha", NewBestAuditASHA
+    ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
@@ -230,7 +235,7 @@ USER_DEFAULTS = [m for m in METHODS if m.endswith("user defaults")]
 """The same runs as model-based ASHA, Hyperband and median (the spec's defaults are theirs:
 ``tests/unit/test_benchmarks.py``), named apart so a record says what a user gets."""
 CANDIDATES = [m for m in METHODS if "audit" in m or "evidence" in m]
-"""es-22's, es-23's and es-24's pre-registered candidates (rounds thirteen to fifteen): run with ``--methods``,
+"""The pre-registered candidates of rounds thirteen to seventeen (es-22 to es-27): run with ``--methods``,
 not by default."""
 LEVERS = [m for m in METHODS if ("median" in m or "min_resource" in m or "eta 2" in m) and m not in USER_DEFAULTS]
 """Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""

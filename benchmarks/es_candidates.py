@@ -31,6 +31,10 @@ evidence against itself.
   have cost a good final (``costly_stop``);
   then that rank rule alone (the product's rescues, guard and incumbent stop read the finished
   audits, and with them stopped almost nothing: a smoke run, round sixteen).
+- ``NewBestAuditASHA`` with ``CostlyStopStudy`` (es-27's candidate G, round seventeen): F, with
+  only audits that became a new best as evidence: the rank rule is cleared after
+  ``SPARED_NEW_BESTS`` of them in a row it would have spared, reopened by one it would have
+  stopped, and a seeded ``CLEARED_AUDIT_SHARE`` of trials is still audited once it is cleared.
 
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
@@ -210,21 +214,44 @@ E's test)."""
 
 def costly_stop(scheduler: ASHA, curve: Curve, peers: Sequence[Curve]) -> bool:
     """Whether a finished audit trial's ``curve`` shows a stop that would have cost a good final:
-    its final beats the best final of the ``peers`` (the trials known when it ran; the incumbent
-    it replaced), and ASHA's rank rule against the peers would have stopped it at one of its
-    rungs (outside the top ``ceil(n / eta)`` of the values there, ``keeps_going``). False while no
-    peer has a final: nothing to beat. Only the rank rule is replayed: the product's rescues and
-    guard read finals predicted from stopped curves, which a run of audits never has."""
+    it is a new best (``new_best``) and ASHA's rank rule against the peers would have stopped it
+    (``rank_rule_stops``). Only the rank rule is replayed: the product's rescues and guard read
+    finals predicted from stopped curves, which a run of audits never has."""
+    return new_best(scheduler, curve, peers) and rank_rule_stops(scheduler, curve, peers)
+
+
+def new_best(scheduler: ASHA, curve: Curve, peers: Sequence[Curve]) -> bool:
+    """Whether ``curve``'s final beats the best final of the ``peers`` (the trials known when it
+    ran; the incumbent it replaced). False while no peer has a final: nothing to beat."""
     final = value_at(curve, scheduler.max_resource)
     finals = [v for c in peers if (v := value_at(c, scheduler.max_resource)) is not None]
-    if final is None or not finals or final >= min(finals):
-        return False
+    return final is not None and bool(finals) and final < min(finals)
+
+
+def rank_rule_stops(scheduler: ASHA, curve: Curve, peers: Sequence[Curve]) -> bool:
+    """Whether ASHA's rank rule, replayed against the ``peers``, would have stopped the finished
+    ``curve`` at one of its rungs (1, 3, 9): outside the top ``ceil(n / eta)`` of the values there
+    (``keeps_going``)."""
     for rung in rungs(scheduler.min_resource, scheduler.max_resource, scheduler.eta):
         mine = value_at(curve, rung)
         assert mine is not None  # a finished curve reached every rung
         recorded = [v for c in peers if (v := value_at(c, rung)) is not None]
         if not keeps_going(mine, [mine, *recorded], scheduler.eta):
             return True
+    return False
+
+
+def rank_rule_stop(scheduler: ASHA, number: int, curve: Curve, curves: Curves) -> bool:
+    """ASHA's rank rule alone, as trial ``number``'s ``curve`` passes a rung: stopped outside the
+    top ``ceil(n / eta)`` of the values recorded there (what ``rank_rule_stops`` replays)."""
+    step, previous = newest(curve)
+    for rung in rungs(scheduler.min_resource, scheduler.max_resource, scheduler.eta):
+        if crossed(step, previous, rung):
+            recorded = scheduler.rung_values(rung, 0, curves)
+            recorded.pop(number, None)
+            mine = value_at(curve, rung)
+            assert mine is not None
+            return not keeps_going(mine, [mine, *recorded.values()], scheduler.eta)
     return False
 
 
@@ -261,18 +288,8 @@ class CostlyStopASHA(ASHA):
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         """Never while auditing is open; once closed, the rank rule ``costly_stop`` replayed and
-        found costless: stopped outside the top ``ceil(n / eta)`` of the values at the rung."""
-        if self.auditing(number, curves.by_number):
-            return False
-        step, previous = newest(curve)
-        for rung in rungs(self.min_resource, self.max_resource, self.eta):
-            if crossed(step, previous, rung):
-                recorded = self.rung_values(rung, 0, curves)
-                recorded.pop(number, None)
-                mine = value_at(curve, rung)
-                assert mine is not None
-                return not keeps_going(mine, [mine, *recorded.values()], self.eta)
-        return False
+        found costless (``rank_rule_stop``)."""
+        return not self.auditing(number, curves.by_number) and rank_rule_stop(self, number, curve, curves)
 
 
 class CostlyStopStudy(FinalsAuditStudy):
@@ -289,6 +306,49 @@ class CostlyStopStudy(FinalsAuditStudy):
         if not isinstance(self.scheduler, CostlyStopASHA):
             return False
         return self.scheduler.auditing(next_number(trials), curves_of(trials, self.minimize).by_number)
+
+
+SPARED_NEW_BESTS = 3
+"""Candidate G clears ASHA's rank rule after this many new-best audits in a row (since the last
+one it would have stopped) that the rule, replayed, would have spared."""
+CLEARED_AUDIT_SHARE = 1 / 8
+"""Candidate G's seeded share of audit trials once the rule is cleared: what can still show a
+new best the rule would have stopped, and reopen it."""
+
+
+class NewBestAuditASHA(CostlyStopASHA):
+    """es-27's candidate G: F's audits (never stopped, proposed from the finals by
+    ``CostlyStopStudy``) and F's rule once cleared (ASHA's rank rule alone), with the evidence
+    counted as F did not: only an audit that became a new best says anything about the rule (an
+    audit that found nothing new would have cost nothing whatever the rule did). The rule is cleared
+    once ``SPARED_NEW_BESTS`` new-best audits in a row, after the strategy's initial design, would
+    have been spared by it (``rank_rule_stops`` replayed against the trials numbered below), and
+    reopened by one it would have stopped. While it is not cleared every trial is an audit; once it
+    is, a seeded ``CLEARED_AUDIT_SHARE`` of trials still is, so a late crossing can reopen it."""
+
+    def auditing(self, number: int, by_number: Mapping[int, Curve]) -> bool:
+        """Whether trial ``number`` is an audit, given every trial's curve by number: trials run
+        one at a time here (the benchmark's loop), so the trials numbered below it are what was
+        known when it started (a product would read ``Curves.known_at_start``)."""
+        return not self.cleared(number, by_number) or self.drawn_audit(number)
+
+    def drawn_audit(self, number: int) -> bool:
+        """Whether trial ``number`` is one of the seeded share audited once the rule is cleared."""
+        return drawn_bracket(self.seed, number, (1.0 - CLEARED_AUDIT_SHARE, CLEARED_AUDIT_SHARE)) == 1
+
+    def cleared(self, number: int, by_number: Mapping[int, Curve]) -> bool:
+        """Whether the finished trials numbered below ``number`` clear the rule: the newest
+        ``SPARED_NEW_BESTS`` new-best audits after the initial design were all spared by it. A trial
+        was an audit when the rule was not cleared for it, or drawn (``drawn_audit``)."""
+        spared = 0
+        for m in sorted(n for n in by_number if n < number):
+            if m <= self.designed or max(by_number[m], default=0) < self.max_resource:
+                continue
+            if spared < SPARED_NEW_BESTS or self.drawn_audit(m):
+                peers = [c for n, c in by_number.items() if n < m]
+                if new_best(self, by_number[m], peers):
+                    spared = 0 if rank_rule_stops(self, by_number[m], peers) else spared + 1
+        return spared >= SPARED_NEW_BESTS
 
 
 def swapped(run: Callable[..., Any], name: str, cls: type) -> Callable[..., Any]:

@@ -882,3 +882,46 @@ def test_round_sixteen_candidate_f_proposes_every_trial_from_the_finals_while_op
         monkeypatch.setattr(es_candidates.CostlyStopASHA, "auditing", auditing)
         assert len(study.history(trials).y) == rows, is_open
         assert seen == [(7, [1, 2, 3, 4, 5, 6])]
+
+
+def test_round_seventeen_only_new_best_audits_the_rank_rule_spares_clear_it_and_one_it_stops_reopens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidate G (es-27): an audit that found nothing new is no evidence (F closed on five of
+    them); SPARED_NEW_BESTS new-best audits in a row that the rank rule would have spared clear the
+    rule; a new-best audit it would have stopped reopens it; once cleared a seeded 1 in 8 is audited,
+    and a trial that was not an audit is no evidence."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA
+    from hyperstep.schedulers.base import Curves
+
+    assert es_candidates.SPARED_NEW_BESTS == 3 and es_candidates.CLEARED_AUDIT_SHARE == 1 / 8
+    scheduler = es_candidates.NewBestAuditASHA(1, 27, 3, seed=41, curve_model=True)
+
+    def curve(value: float, final: float) -> dict[int, float]:
+        return {1: value, 3: value, 9: value, 27: final}
+
+    stalled = {n: curve(float(n), float(n)) for n in range(1, 13)}  # each worse than the last: no new best
+    assert all(scheduler.auditing(n, stalled) for n in range(1, 14))
+    improving = {n: curve(-float(n), -float(n)) for n in range(1, 13)}  # each a new best, first at its rungs
+    assert [scheduler.cleared(n, improving) for n in range(1, 7)] == [False] * 4 + [True] * 2  # 2, 3, 4 spared
+    stopped = {**improving, 3: curve(10.0, -3.0)}  # trial 3: last at its rungs, then a new best
+    assert [scheduler.cleared(n, stopped) for n in range(1, 9)] == [False] * 6 + [True] * 2  # 4, 5, 6 spared
+    scheduler.designed = 2  # the strategy's initial design: no evidence, 3, 4, 5 clear it
+    assert [scheduler.cleared(n, improving) for n in range(1, 8)] == [False] * 5 + [True] * 2
+    scheduler.designed = 0
+
+    drawn = [n for n in range(5, 300) if scheduler.drawn_audit(n)]
+    assert 0.08 < len(drawn) / 295 < 0.17  # about 1 in 8
+    later = {**improving, **{n: curve(100.0, 100.0) for n in range(13, 300)}}
+    assert [scheduler.auditing(n, later) for n in range(5, 300)] == [n in drawn for n in range(5, 300)]
+    other = next(n for n in range(13, 300) if n not in drawn)
+    assert scheduler.cleared(other + 1, {**later, other: curve(200.0, -200.0)})  # not an audit: no evidence
+    audit = next(n for n in drawn if n > 12)
+    reopened = {**later, audit: curve(200.0, -200.0)}
+    assert not scheduler.cleared(audit + 1, reopened) and scheduler.auditing(audit + 1, reopened)
+
+    monkeypatch.setattr(ASHA, "_stop", lambda self, number, curve, curves: 1 / 0)  # never the product's rules
+    assert scheduler._stop(other, {1: 150.0}, Curves(by_number={**later, other: {1: 150.0}}))  # last at rung 1
+    assert not scheduler._stop(other, {1: -50.0}, Curves(by_number={**later, other: {1: -50.0}}))  # the first
+    assert not scheduler._stop(audit, {1: 150.0}, Curves(by_number={**later, audit: {1: 150.0}}))  # an audit
