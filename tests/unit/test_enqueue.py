@@ -102,6 +102,21 @@ def test_a_grid_runs_the_enqueued_points_first_and_its_own_points_after_each_onc
     assert len(asked) == 6 and len({(p["a"], p["b"]) for p in asked}) == 6  # the whole grid, each point once
 
 
+@pytest.mark.parametrize("seed", [1, 3, 4])
+@pytest.mark.parametrize("strategy", ["grid", "bayesian", "evolutionary"])
+def test_a_strategy_that_never_repeats_runs_an_enqueued_point_once_in_one_ask(strategy: str, seed: int) -> None:
+    """The enqueued point and the strategy's own proposals in one ask: a proposal that is the
+    enqueued point is dropped, not run a second time (seed 0 of the grid test above happened
+    to propose it first, where the enqueued point replaces it)."""
+    space = [
+        {"name": "a", "type": "int", "low": 1, "high": 3},
+        {"name": "b", "type": "categorical", "choices": ["u", "v"]},
+    ]
+    study = hyperstep.Study(space, strategy=strategy, seed=seed, enqueue=[{"a": 2, "b": "v"}])
+    asked = [(t.params["a"], t.params["b"]) for t in study.ask(100) + study.ask(100)]
+    assert asked[0] == (2, "v") and sorted(asked) == sorted(set(asked)) and len(asked) == 6, asked
+
+
 def test_a_strategy_out_of_new_points_still_runs_the_points_owed() -> None:
     """A grid of two points asked for three with three points enqueued (two repeating its own)."""
     space = [{"name": "a", "type": "int", "low": 1, "high": 2}]

@@ -282,6 +282,7 @@ class Study:
         owed = min(n, self._enqueued_left(trials))
         if len(points) < owed:  # a strategy out of new points still runs the enqueued ones
             points = np.vstack([points.reshape(-1, self.space.dim), rng.random((owed - len(points), self.space.dim))])
+        points = self._without_repeats_of_the_owed(points, owed, trials)
         if len(points) == 0:
             return []
         enqueued = self.spec.enqueue
@@ -308,6 +309,16 @@ class Study:
         added = self.store.add_trials(self.job_id, len(points), max_trials, make)
         del self._queued[: sum(t.number > len(enqueued) for t in added)]
         return added
+
+    def _without_repeats_of_the_owed(self, points: np.ndarray, owed: int, trials: Sequence[Trial]) -> np.ndarray:
+        """``points`` without a proposal past the first ``owed`` (which the enqueued points
+        replace) that is one of those enqueued points: a strategy that never repeats a
+        configuration (grid, bayesian, evolutionary) would otherwise run it twice in one ask."""
+        last = max((t.number for t in trials), default=0)
+        due = [*self.spec.enqueue[last:], *self._queued][:owed]
+        keys = {self.space.key(point) for point in due}
+        kept = [j for j in range(len(points)) if j < owed or self.space.key(self.space.decode(points[j])) not in keys]
+        return points if len(kept) == len(points) else points[kept]
 
     def _enqueued_left(self, trials: Sequence[Trial]) -> int:
         """How many enqueued points no trial has taken yet (the spec's by trial number, then this object's)."""
