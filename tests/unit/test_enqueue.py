@@ -125,6 +125,14 @@ def test_a_strategy_out_of_new_points_still_runs_the_points_owed() -> None:
     assert study.ask(1) == []  # then the grid is done
 
 
+def test_a_grid_done_still_runs_a_point_enqueue_trial_gave_after() -> None:
+    space = [{"name": "a", "type": "int", "low": 1, "high": 2}]
+    study = hyperstep.Study(space, strategy="grid", seed=0)
+    assert len(study.ask(5)) == 2 and study.ask(1) == []
+    study.enqueue_trial({"a": 1})
+    assert [t.params for t in study.ask(3)] == [{"a": 1}] and study.ask(1) == []
+
+
 def test_a_retried_suggest_neither_repeats_nor_skips_an_enqueued_point() -> None:
     points = [{"x": 0.25, "n": 2, "kind": "b"}, {"x": -0.5}, {"kind": "a"}]
     service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
