@@ -202,6 +202,17 @@ def test_enqueue_trial_is_asked_next_and_held_by_the_object_only(tmp_path: Path)
     assert study.ask(1)[0].params["lr"] == 0.003
 
 
+def test_an_ask_the_budget_cuts_short_keeps_the_queued_points_it_did_not_give_out() -> None:
+    """The spec's point, then this object's, in one ask that straddles both and that the
+    budget cuts short: the next ask goes on from the first queued point not given out."""
+    study = hyperstep.Study(SPACE, seed=2, enqueue=[{"opt": "adam"}])
+    for lr in (0.001, 0.002, 0.003):
+        study.enqueue_trial({"lr": lr})
+    first, second = study.ask(4, max_trials=2)
+    assert first.params["opt"] == "adam" and second.params["lr"] == 0.001
+    assert [t.params["lr"] for t in study.ask(3)][:2] == [0.002, 0.003]
+
+
 def test_numpy_scalars_are_taken_as_python_s_as_add_trial_takes_them() -> None:
     """A point read from a DataFrame or an array: it said ``enqueue.0.opt: np.str_('adam') ...``."""
     study = hyperstep.Study(SPACE, enqueue=[{"lr": np.float64(0.01), "opt": np.str_("adam")}])
@@ -258,7 +269,7 @@ def test_optimize_starts_no_trial_after_its_timeout() -> None:
         return 1.0
 
     study = hyperstep.Study(SPACE, strategy="random", seed=0)
-    study.optimize(slow, timeout=0.5)
+    study.optimize(slow, n_trials=20, timeout=0.5)  # n_trials: a loop that ignores the timeout fails, not hangs
     assert 2 <= len(study.trials) <= 3 and all(t.state.value == "completed" for t in study.trials)
     study.optimize(slow, timeout=0)
     assert len(study.trials) <= 3

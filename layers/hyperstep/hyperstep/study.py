@@ -292,7 +292,7 @@ class Study:
             the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips one."""
             if number <= len(enqueued):
                 return enqueued[number - 1]
-            queued = i - max(0, len(enqueued) - (number - i) + 1)  # numbers are taken in a row from number - i
+            queued = min(i, number - len(enqueued) - 1)  # numbers are taken in a row: those past the spec's, in order
             return self._queued[queued] if queued < len(self._queued) else None
 
         def make(i: int, number: int) -> Trial:
