@@ -89,6 +89,33 @@ def test_a_partial_point_fixes_its_names_and_takes_the_rest_from_the_strategy() 
     assert 0.0 <= second.params["momentum"] <= 0.99  # made active by the fixed opt: from the proposal too
 
 
+NESTED: list[dict[str, Any]] = [
+    {"name": "opt", "type": "categorical", "choices": ["sgd", "adam"]},
+    {"name": "momentum", "type": "float", "low": 0.0, "high": 0.99, "when": {"opt": ["sgd"]}},
+    {"name": "nesterov", "type": "categorical", "choices": ["yes", "no"], "when": {"opt": ["sgd"]}},
+    {"name": "dampening", "type": "float", "low": 0.0, "high": 0.5, "when": {"nesterov": ["no"]}},
+    {"name": "beta1", "type": "float", "low": 0.8, "high": 0.99, "when": {"opt": ["adam"]}},
+]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_fixed_parent_keeps_the_strategy_s_other_values_a_valid_configuration(strategy: str, seed: int) -> None:
+    """Children the fixed parents make inactive are dropped, active ones (grandchildren too) are present."""
+    points = [{"opt": "adam"}, {"opt": "sgd"}, {"opt": "sgd", "nesterov": "no"}, {"opt": "sgd", "nesterov": "yes"}]
+    study = hyperstep.Study(NESTED, strategy=strategy, seed=seed, enqueue=points)
+    for trial, point in zip(study.ask(4), points, strict=True):
+        assert study.space.configuration(trial.params) == trial.params, trial.params
+        assert {name: trial.params[name] for name in point} == point
+    assert [sorted(t.params) for t in study.trials] == [
+        ["beta1", "opt"],
+        ["momentum", "nesterov", "opt"] if study.trials[1].params["nesterov"] == "yes" else
+        ["dampening", "momentum", "nesterov", "opt"],
+        ["dampening", "momentum", "nesterov", "opt"],
+        ["momentum", "nesterov", "opt"],
+    ]  # fmt: skip
+
+
 def test_a_grid_runs_the_enqueued_points_first_and_its_own_points_after_each_once() -> None:
     """For a grid, "first" is the trial numbers: the enqueued points are trials 1..k, then the grid
     walks its points in its seeded order, skipping an enqueued point that is one of them."""
