@@ -314,6 +314,8 @@ class Study:
         """``points`` without a proposal past the first ``owed`` (which the enqueued points
         replace) that is one of those enqueued points: a strategy that never repeats a
         configuration (grid, bayesian, evolutionary) would otherwise run it twice in one ask."""
+        if owed == 0:  # no enqueued point in this ask: the proposal as it is, nothing decoded
+            return points
         last = max((t.number for t in trials), default=0)
         due = [*self.spec.enqueue[last:], *self._queued][:owed]
         keys = {self.space.key(point) for point in due}
