@@ -326,3 +326,26 @@ def test_optimize_fails_a_trial_whose_objective_returns_no_value_and_goes_on() -
     assert [t.state.value for t in study.trials] == ["failed", "failed"]
     with pytest.raises(ValueError, match="n_trials"):
         study.optimize(loss, n_trials=2.5)  # type: ignore[arg-type]
+
+
+def test_every_run_of_a_recurring_schedule_runs_the_points_again() -> None:
+    """README: each tick is a new job whose trials 1..k are the points, warm-started or not."""
+    from hyperstep.handlers import handle_start
+    from hyperstep.models import JobStatus
+
+    points = [{"x": 0.5, "n": 1, "kind": "a"}, {"kind": "b"}]
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    owner = "arn:aws:iam::123456789012:user/alice"
+    service.store.put_schedule_spec(
+        "nightly", owner, spec_document(name="nightly", schedule="rate(1 day)", enqueue=points)
+    )
+    runs, jobs = [], []
+    for _ in range(2):
+        job_id = handle_start(service, {"schedule_name": "nightly", "owner": owner})["job_id"]
+        service.suggest(SuggestRequest(job_id=job_id))
+        service.store.set_job_status(job_id, JobStatus.COMPLETED)
+        runs.append(service.store.list_trials(job_id))
+        jobs.append(service.store.get_job(job_id))
+    assert jobs[1].parents == (jobs[0].id,)  # warm-started from the first run, and it runs the points again
+    assert runs[1][0].params == runs[0][0].params == points[0]
+    assert runs[0][1].params["kind"] == runs[1][1].params["kind"] == "b"
