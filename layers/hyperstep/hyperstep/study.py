@@ -286,13 +286,19 @@ class Study:
         if len(points) == 0:
             return []
         enqueued = self.spec.enqueue
+        past: dict[int, int] = {}
+        """How many of this ask's trials up to ``i`` took a number past the spec's points, as
+        each ``i`` was last made: a store makes them in order (a retried write again, with new
+        numbers), and a later part's numbers need not follow the first's."""
 
         def fixed(i: int, number: int) -> dict[str, Any] | None:
             """The enqueued point trial ``number`` (the ``i``-th of this ask) runs, if any:
-            the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips one."""
+            the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips
+            one; then this object's, in the order of the ask's trials past the spec's."""
+            past[i] = past.get(i - 1, 0) + (number > len(enqueued))
             if number <= len(enqueued):
                 return enqueued[number - 1]
-            queued = min(i, number - len(enqueued) - 1)  # numbers are taken in a row: those past the spec's, in order
+            queued = past[i] - 1
             return self._queued[queued] if queued < len(self._queued) else None
 
         def make(i: int, number: int) -> Trial:
