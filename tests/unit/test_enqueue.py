@@ -89,6 +89,33 @@ def test_a_partial_point_fixes_its_names_and_takes_the_rest_from_the_strategy() 
     assert 0.0 <= second.params["momentum"] <= 0.99  # made active by the fixed opt: from the proposal too
 
 
+NESTED: list[dict[str, Any]] = [
+    {"name": "opt", "type": "categorical", "choices": ["sgd", "adam"]},
+    {"name": "momentum", "type": "float", "low": 0.0, "high": 0.99, "when": {"opt": ["sgd"]}},
+    {"name": "nesterov", "type": "categorical", "choices": ["yes", "no"], "when": {"opt": ["sgd"]}},
+    {"name": "dampening", "type": "float", "low": 0.0, "high": 0.5, "when": {"nesterov": ["no"]}},
+    {"name": "beta1", "type": "float", "low": 0.8, "high": 0.99, "when": {"opt": ["adam"]}},
+]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_fixed_parent_keeps_the_strategy_s_other_values_a_valid_configuration(strategy: str, seed: int) -> None:
+    """Children the fixed parents make inactive are dropped, active ones (grandchildren too) are present."""
+    points = [{"opt": "adam"}, {"opt": "sgd"}, {"opt": "sgd", "nesterov": "no"}, {"opt": "sgd", "nesterov": "yes"}]
+    study = hyperstep.Study(NESTED, strategy=strategy, seed=seed, enqueue=points)
+    for trial, point in zip(study.ask(4), points, strict=True):
+        assert study.space.configuration(trial.params) == trial.params, trial.params
+        assert {name: trial.params[name] for name in point} == point
+    assert [sorted(t.params) for t in study.trials] == [
+        ["beta1", "opt"],
+        ["momentum", "nesterov", "opt"] if study.trials[1].params["nesterov"] == "yes" else
+        ["dampening", "momentum", "nesterov", "opt"],
+        ["dampening", "momentum", "nesterov", "opt"],
+        ["momentum", "nesterov", "opt"],
+    ]  # fmt: skip
+
+
 def test_a_grid_runs_the_enqueued_points_first_and_its_own_points_after_each_once() -> None:
     """For a grid, "first" is the trial numbers: the enqueued points are trials 1..k, then the grid
     walks its points in its seeded order, skipping an enqueued point that is one of them."""
@@ -102,12 +129,35 @@ def test_a_grid_runs_the_enqueued_points_first_and_its_own_points_after_each_onc
     assert len(asked) == 6 and len({(p["a"], p["b"]) for p in asked}) == 6  # the whole grid, each point once
 
 
+@pytest.mark.parametrize("seed", [1, 3, 4])
+@pytest.mark.parametrize("strategy", ["grid", "bayesian", "evolutionary"])
+def test_a_strategy_that_never_repeats_runs_an_enqueued_point_once_in_one_ask(strategy: str, seed: int) -> None:
+    """The enqueued point and the strategy's own proposals in one ask: a proposal that is the
+    enqueued point is dropped, not run a second time (seed 0 of the grid test above happened
+    to propose it first, where the enqueued point replaces it)."""
+    space = [
+        {"name": "a", "type": "int", "low": 1, "high": 3},
+        {"name": "b", "type": "categorical", "choices": ["u", "v"]},
+    ]
+    study = hyperstep.Study(space, strategy=strategy, seed=seed, enqueue=[{"a": 2, "b": "v"}])
+    asked = [(t.params["a"], t.params["b"]) for t in study.ask(100) + study.ask(100)]
+    assert asked[0] == (2, "v") and sorted(asked) == sorted(set(asked)) and len(asked) == 6, asked
+
+
 def test_a_strategy_out_of_new_points_still_runs_the_points_owed() -> None:
     """A grid of two points asked for three with three points enqueued (two repeating its own)."""
     space = [{"name": "a", "type": "int", "low": 1, "high": 2}]
     study = hyperstep.Study(space, strategy="grid", seed=0, enqueue=[{"a": 1}, {"a": 2}, {"a": 1}])
     assert [t.params for t in study.ask(3)] == [{"a": 1}, {"a": 2}, {"a": 1}]
     assert study.ask(1) == []  # then the grid is done
+
+
+def test_a_grid_done_still_runs_a_point_enqueue_trial_gave_after() -> None:
+    space = [{"name": "a", "type": "int", "low": 1, "high": 2}]
+    study = hyperstep.Study(space, strategy="grid", seed=0)
+    assert len(study.ask(5)) == 2 and study.ask(1) == []
+    study.enqueue_trial({"a": 1})
+    assert [t.params for t in study.ask(3)] == [{"a": 1}] and study.ask(1) == []
 
 
 def test_a_retried_suggest_neither_repeats_nor_skips_an_enqueued_point() -> None:
@@ -179,6 +229,17 @@ def test_enqueue_trial_is_asked_next_and_held_by_the_object_only(tmp_path: Path)
     assert study.ask(1)[0].params["lr"] == 0.003
 
 
+def test_an_ask_the_budget_cuts_short_keeps_the_queued_points_it_did_not_give_out() -> None:
+    """The spec's point, then this object's, in one ask that straddles both and that the
+    budget cuts short: the next ask goes on from the first queued point not given out."""
+    study = hyperstep.Study(SPACE, seed=2, enqueue=[{"opt": "adam"}])
+    for lr in (0.001, 0.002, 0.003):
+        study.enqueue_trial({"lr": lr})
+    first, second = study.ask(4, max_trials=2)
+    assert first.params["opt"] == "adam" and second.params["lr"] == 0.001
+    assert [t.params["lr"] for t in study.ask(3)][:2] == [0.002, 0.003]
+
+
 def test_numpy_scalars_are_taken_as_python_s_as_add_trial_takes_them() -> None:
     """A point read from a DataFrame or an array: it said ``enqueue.0.opt: np.str_('adam') ...``."""
     study = hyperstep.Study(SPACE, enqueue=[{"lr": np.float64(0.01), "opt": np.str_("adam")}])
@@ -235,7 +296,7 @@ def test_optimize_starts_no_trial_after_its_timeout() -> None:
         return 1.0
 
     study = hyperstep.Study(SPACE, strategy="random", seed=0)
-    study.optimize(slow, timeout=0.5)
+    study.optimize(slow, n_trials=20, timeout=0.5)  # n_trials: a loop that ignores the timeout fails, not hangs
     assert 2 <= len(study.trials) <= 3 and all(t.state.value == "completed" for t in study.trials)
     study.optimize(slow, timeout=0)
     assert len(study.trials) <= 3
@@ -265,3 +326,26 @@ def test_optimize_fails_a_trial_whose_objective_returns_no_value_and_goes_on() -
     assert [t.state.value for t in study.trials] == ["failed", "failed"]
     with pytest.raises(ValueError, match="n_trials"):
         study.optimize(loss, n_trials=2.5)  # type: ignore[arg-type]
+
+
+def test_every_run_of_a_recurring_schedule_runs_the_points_again() -> None:
+    """README: each tick is a new job whose trials 1..k are the points, warm-started or not."""
+    from hyperstep.handlers import handle_start
+    from hyperstep.models import JobStatus
+
+    points = [{"x": 0.5, "n": 1, "kind": "a"}, {"kind": "b"}]
+    service = TuningService(SQLiteStore(), {"local": FakeBackend()}, FakeOrchestrator())
+    owner = "arn:aws:iam::123456789012:user/alice"
+    service.store.put_schedule_spec(
+        "nightly", owner, spec_document(name="nightly", schedule="rate(1 day)", enqueue=points)
+    )
+    runs, jobs = [], []
+    for _ in range(2):
+        job_id = handle_start(service, {"schedule_name": "nightly", "owner": owner})["job_id"]
+        service.suggest(SuggestRequest(job_id=job_id))
+        service.store.set_job_status(job_id, JobStatus.COMPLETED)
+        runs.append(service.store.list_trials(job_id))
+        jobs.append(service.store.get_job(job_id))
+    assert jobs[1].parents == (jobs[0].id,)  # warm-started from the first run, and it runs the points again
+    assert runs[1][0].params == runs[0][0].params == points[0]
+    assert runs[0][1].params["kind"] == runs[1][1].params["kind"] == "b"

@@ -282,16 +282,23 @@ class Study:
         owed = min(n, self._enqueued_left(trials))
         if len(points) < owed:  # a strategy out of new points still runs the enqueued ones
             points = np.vstack([points.reshape(-1, self.space.dim), rng.random((owed - len(points), self.space.dim))])
+        points = self._without_repeats_of_the_owed(points, owed, trials)
         if len(points) == 0:
             return []
         enqueued = self.spec.enqueue
+        past: dict[int, int] = {}
+        """How many of this ask's trials up to ``i`` took a number past the spec's points, as
+        each ``i`` was last made: a store makes them in order (a retried write again, with new
+        numbers), and a later part's numbers need not follow the first's."""
 
         def fixed(i: int, number: int) -> dict[str, Any] | None:
             """The enqueued point trial ``number`` (the ``i``-th of this ask) runs, if any:
-            the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips one."""
+            the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips
+            one; then this object's, in the order of the ask's trials past the spec's."""
+            past[i] = past.get(i - 1, 0) + (number > len(enqueued))
             if number <= len(enqueued):
                 return enqueued[number - 1]
-            queued = i - max(0, len(enqueued) - (number - i) + 1)  # numbers are taken in a row from number - i
+            queued = past[i] - 1
             return self._queued[queued] if queued < len(self._queued) else None
 
         def make(i: int, number: int) -> Trial:
@@ -308,6 +315,18 @@ class Study:
         added = self.store.add_trials(self.job_id, len(points), max_trials, make)
         del self._queued[: sum(t.number > len(enqueued) for t in added)]
         return added
+
+    def _without_repeats_of_the_owed(self, points: np.ndarray, owed: int, trials: Sequence[Trial]) -> np.ndarray:
+        """``points`` without a proposal past the first ``owed`` (which the enqueued points
+        replace) that is one of those enqueued points: a strategy that never repeats a
+        configuration (grid, bayesian, evolutionary) would otherwise run it twice in one ask."""
+        if owed == 0:  # no enqueued point in this ask: the proposal as it is, nothing decoded
+            return points
+        last = max((t.number for t in trials), default=0)
+        due = [*self.spec.enqueue[last:], *self._queued][:owed]
+        keys = {self.space.key(point) for point in due}
+        kept = [j for j in range(len(points)) if j < owed or self.space.key(self.space.decode(points[j])) not in keys]
+        return points if len(kept) == len(points) else points[kept]
 
     def _enqueued_left(self, trials: Sequence[Trial]) -> int:
         """How many enqueued points no trial has taken yet (the spec's by trial number, then this object's)."""
