@@ -358,6 +358,26 @@ def test_a_job_stored_with_an_option_since_removed_still_suggests() -> None:
     assert len(Study.from_job(store, store.get_job("old-option")).ask(2)) == 2
 
 
+def test_a_job_stored_with_its_options_as_strings_reads_back_and_suggests() -> None:
+    """Options were kept as given before 3bfe10ef (``{"n_initial": "3"}`` in the stored spec);
+    strings for numbers are refused as a spec comes in since 0a5ac73, not as one is read back
+    from a store: the job lists, reads and suggests with the numbers they are."""
+    from hyperstep.models import Job
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
+    from hyperstep.study import Study
+    from tests.conftest import spec_document
+
+    document = spec_document(strategy={"name": "bayesian", "seed": 0, "options": {"n_initial": "3"}})
+    with pytest.raises(ValidationError, match=r"strategy\.options\.n_initial"):
+        JobSpec.model_validate(document)
+    store = SQLiteStore(":memory:")
+    store.create_job(Job(id="old-strings", spec=JobSpec.model_validate(document, context=STORED)))
+    assert [job.id for job in store.list_jobs()] == ["old-strings"]
+    study = Study.from_job(store, store.get_job("old-strings"))
+    assert study.strategy.options.n_initial == 3 and len(study.ask(2)) == 2
+
+
 def test_a_seed_past_json_s_exact_integers_is_refused_before_anything_is_stored() -> None:
     """A seed of 4,400 digits was stored by ``Study`` and its job could not be read back
     (pydantic: JSON number out of range), so the study failed and left an unreadable job;
