@@ -455,3 +455,22 @@ def test_an_early_stopping_block_of_one_field_without_a_name_is_refused(block: d
     with pytest.raises(SpecError, match=r"^early_stopping\.name: missing"):
         parse_spec(spec_document(early_stopping=block))
     assert parse_spec(spec_document(early_stopping={})).early_stopping.name == "none"  # type: ignore[union-attr]
+
+
+def test_a_union_s_number_member_with_constraints_refuses_a_string_and_a_number_or_string_union_takes_both() -> None:
+    """``scalar_kinds`` unwraps ``Annotated`` inside a union (pydantic strips it only at the top:
+    ``Annotated[int, Field(ge=1)] | None`` stays in the field's annotation); a field that also
+    takes a string (``float | str``) keeps ``"3"`` as the string it was written as."""
+    from typing import Annotated
+
+    from pydantic import Field, ValidationError
+
+    from hyperstep.spec_base import SpecModel
+
+    class Probe(SpecModel):
+        n: Annotated[int, Field(ge=1)] | None = None
+        x: float | str = 0.0
+
+    with pytest.raises(ValidationError, match=r"should be an integer, not a string \('3'\)"):
+        Probe.model_validate({"n": "3"})
+    assert Probe.model_validate({"n": 3, "x": "3"}).x == "3" and Probe.model_validate({"x": 3}).x == 3
