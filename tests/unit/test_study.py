@@ -867,3 +867,22 @@ def test_a_shallow_copy_of_a_study_still_works() -> None:
     other = copy.copy(study)
     other.tell(trial.id, 0.5)
     assert study.best_trial.value == 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seed": "7"}, r"^strategy\.seed: should be an integer, not a string \('7'\)"),
+        ({"strategy_options": {"n_initial": "3"}}, r"^strategy\.options\.n_initial: should be an integer"),
+        ({"early_stopping": {"name": "asha", "model_based": "yes"}}, r"^early_stopping\.model_based: should be true"),
+    ],
+)
+def test_a_study_refuses_a_number_or_boolean_given_as_a_string_naming_it_and_stores_nothing(
+    kwargs: dict[str, object], message: str
+) -> None:
+    """``Study``'s keyword arguments meet the rule the API and ``validate`` apply (0a5ac73)."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    store = SQLiteStore(":memory:")
+    with pytest.raises(SpecError, match=message):
+        hyperstep.Study(space, store=store, **kwargs)  # type: ignore[arg-type]
+    assert store.list_jobs() == []
