@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hyperstep.errors import ConflictError
+from hyperstep.errors import ConflictError, SpecError
 from hyperstep.handlers import Telemetry, handle_start
 from hyperstep.models import Job, JobStatus
 from hyperstep.recurring import ScheduleInput, tick_job_id
@@ -187,3 +187,22 @@ def test_a_tick_names_the_early_stopping_options_nothing_reads_once_a_run_withou
     service.store.put_schedule_spec("plain", ALICE, spec_document(name="plain"))
     handle_start(service, {**tick, "schedule_name": "plain"}, Telemetry(recorded, recorded))
     assert len([line for line in recorded.lines if "nothing reads" in line]) == 1  # none ignored: nothing said
+
+
+def test_a_schedule_kept_with_its_strategy_options_as_strings_still_starts_its_jobs() -> None:
+    """A schedule made before 3bfe10ef kept its strategy options as they were given (its spec
+    is ``model_dump``: typed fields as numbers, ``options`` as written, ``{"n_initial": "3"}``);
+    strings for numbers are refused as a spec comes in since 0a5ac73, and each tick of it was
+    skipped (``ScheduledTicksRefused``) although the options mean what they meant. Its job
+    takes them as the strategy reads them; an option given as a new spec would be is refused
+    as before (``refused_tick``)."""
+    service = service_with_parents()
+    options = {"n_initial": "3", "trust_region_dim": "4"}
+    kept = spec_document(name="nightly", schedule="rate(1 day)", strategy={"name": "bayesian", "options": options})
+    with pytest.raises(SpecError, match=r"^strategy\.options\.n_initial: should be an integer, not a string"):
+        parse_spec(kept)
+    service.store.put_schedule_spec("nightly", ALICE, kept)
+    started = handle_start(service, {"schedule_name": "nightly", "owner": ALICE})
+    assert service.store.get_job(started["job_id"]).spec.strategy.options == {"n_initial": 3, "trust_region_dim": 4}
+    legacy = handle_start(service, {"schedule_name": "legacy", "owner": ALICE, "spec": {**kept, "name": "legacy"}})
+    assert service.store.get_job(legacy["job_id"]).spec.strategy.options == {"n_initial": 3, "trust_region_dim": 4}

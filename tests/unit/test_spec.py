@@ -455,3 +455,31 @@ def test_an_early_stopping_block_of_one_field_without_a_name_is_refused(block: d
     with pytest.raises(SpecError, match=r"^early_stopping\.name: missing"):
         parse_spec(spec_document(early_stopping=block))
     assert parse_spec(spec_document(early_stopping={})).early_stopping.name == "none"  # type: ignore[union-attr]
+
+
+def test_a_union_s_number_member_with_constraints_refuses_a_string_and_a_number_or_string_union_takes_both() -> None:
+    """``scalar_kinds`` unwraps ``Annotated`` inside a union (pydantic strips it only at the top:
+    ``Annotated[int, Field(ge=1)] | None`` stays in the field's annotation); a field that also
+    takes a string (``float | str``) keeps ``"3"`` as the string it was written as."""
+    from typing import Annotated
+
+    from pydantic import Field, ValidationError
+
+    from hyperstep.spec_base import SpecModel
+
+    class Probe(SpecModel):
+        n: Annotated[int, Field(ge=1)] | None = None
+        x: float | str = 0.0
+
+    with pytest.raises(ValidationError, match=r"should be an integer, not a string \('3'\)"):
+        Probe.model_validate({"n": "3"})
+    assert Probe.model_validate({"n": 3, "x": "3"}).x == "3" and Probe.model_validate({"x": 3}).x == 3
+
+
+def test_a_long_string_for_a_number_or_boolean_is_shown_cut_to_its_first_20_characters() -> None:
+    """The reason shows what was written, not all of it (a body may hold a megabyte)."""
+    for budget in ({"max_trials": "9" * 5000}, {"max_trials": 6, "stop_on_convergence": "y" * 5000}):
+        with pytest.raises(SpecError) as error:
+            parse_spec(spec_document(budget=budget))
+        written = next(value for value in budget.values() if isinstance(value, str))
+        assert len(str(error.value)) < 150 and f"('{written[:20]}')" in str(error.value), str(error.value)

@@ -358,6 +358,26 @@ def test_a_job_stored_with_an_option_since_removed_still_suggests() -> None:
     assert len(Study.from_job(store, store.get_job("old-option")).ask(2)) == 2
 
 
+def test_a_job_stored_with_its_options_as_strings_reads_back_and_suggests() -> None:
+    """Options were kept as given before 3bfe10ef (``{"n_initial": "3"}`` in the stored spec);
+    strings for numbers are refused as a spec comes in since 0a5ac73, not as one is read back
+    from a store: the job lists, reads and suggests with the numbers they are."""
+    from hyperstep.models import Job
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
+    from hyperstep.study import Study
+    from tests.conftest import spec_document
+
+    document = spec_document(strategy={"name": "bayesian", "seed": 0, "options": {"n_initial": "3"}})
+    with pytest.raises(ValidationError, match=r"strategy\.options\.n_initial"):
+        JobSpec.model_validate(document)
+    store = SQLiteStore(":memory:")
+    store.create_job(Job(id="old-strings", spec=JobSpec.model_validate(document, context=STORED)))
+    assert [job.id for job in store.list_jobs()] == ["old-strings"]
+    study = Study.from_job(store, store.get_job("old-strings"))
+    assert study.strategy.options.n_initial == 3 and len(study.ask(2)) == 2
+
+
 def test_a_seed_past_json_s_exact_integers_is_refused_before_anything_is_stored() -> None:
     """A seed of 4,400 digits was stored by ``Study`` and its job could not be read back
     (pydantic: JSON number out of range), so the study failed and left an unreadable job;
@@ -847,3 +867,22 @@ def test_a_shallow_copy_of_a_study_still_works() -> None:
     other = copy.copy(study)
     other.tell(trial.id, 0.5)
     assert study.best_trial.value == 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seed": "7"}, r"^strategy\.seed: should be an integer, not a string \('7'\)"),
+        ({"strategy_options": {"n_initial": "3"}}, r"^strategy\.options\.n_initial: should be an integer"),
+        ({"early_stopping": {"name": "asha", "model_based": "yes"}}, r"^early_stopping\.model_based: should be true"),
+    ],
+)
+def test_a_study_refuses_a_number_or_boolean_given_as_a_string_naming_it_and_stores_nothing(
+    kwargs: dict[str, object], message: str
+) -> None:
+    """``Study``'s keyword arguments meet the rule the API and ``validate`` apply (0a5ac73)."""
+    space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
+    store = SQLiteStore(":memory:")
+    with pytest.raises(SpecError, match=message):
+        hyperstep.Study(space, store=store, **kwargs)  # type: ignore[arg-type]
+    assert store.list_jobs() == []

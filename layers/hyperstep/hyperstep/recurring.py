@@ -125,11 +125,33 @@ def tick_spec(store: TrialStore, tick: ScheduleInput) -> dict[str, Any] | None:
     way, and the tick starts nothing (raising would have Scheduler retry it for hours and then
     send it to the alarmed dead-letter queue)."""
     if tick.spec is not None:
-        return tick.spec
+        return options_as_read(tick.spec)
     kept = store.get_schedule_spec(tick.schedule_name)
     if kept is None or kept.owner != tick.owner:
         return None
-    return kept.spec
+    return options_as_read(kept.spec)
+
+
+def options_as_read(spec: dict[str, Any]) -> dict[str, Any]:
+    """A kept spec whose strategy options written as strings (``{"n_initial": "3"}``: kept as
+    given before they were stored as the strategy reads them) are as the strategy reads them
+    back (3); strings for numbers are refused as a spec comes in, and every tick of such a
+    schedule would be skipped. Any other option, and a spec whose options cannot be read
+    back, is left as it is, for the tick's checks to name."""
+    strategy = spec.get("strategy")
+    options = strategy.get("options") if isinstance(strategy, dict) else None
+    if not isinstance(options, dict) or not any(isinstance(value, str) for value in options.values()):
+        return spec
+    from hyperstep.strategies import make_strategy
+
+    try:
+        read = make_strategy(str(strategy.get("name", "bayesian")), options, stored=True).options
+    except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+        return spec
+    for name, value in options.items():
+        if isinstance(value, str) and name in read.model_fields_set and not isinstance(getattr(read, name), str):
+            options = {**options, name: getattr(read, name)}
+    return {**spec, "strategy": {**strategy, "options": options}}
 
 
 class RecurringSchedules:
