@@ -253,11 +253,16 @@ def markdown(
     return "\n".join(parts)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser, go = run_report_parser(__doc__, list(problems()), SEEDS, "o23_heldout4")
+def cli(held: HeldOut, doc: str | None, stem: str, argv: list[str] | None) -> None:
+    """The ``run`` / ``report`` command line of a held-out set run by this harness (``stem``: the report's name)."""
+    parser, go = run_report_parser(doc, list(held.problems()), held.seeds, stem)
     go.add_argument("--methods", nargs="*", default=list(MAIN), choices=[*MAIN, *EXTRA])
     args = parser.parse_args(argv)
-    run(args) if args.command == "run" else report(args)
+    run(args, held) if args.command == "run" else report(args, held)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli(FOURTH, __doc__, "o23_heldout4", argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from benchmarks import heldout4
 from benchmarks.heldout5_problems import GROUPS, MAXIMIZE, problems
-from benchmarks.small_budget import run_report_parser
 
 FIFTH = heldout4.HeldOut(
     "Fifth held-out set (opt-25)",
@@ -27,10 +26,7 @@ FIFTH = heldout4.HeldOut(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser, go = run_report_parser(__doc__, list(problems()), FIFTH.seeds, "o25_heldout5")
-    go.add_argument("--methods", nargs="*", default=list(heldout4.MAIN), choices=[*heldout4.MAIN, *heldout4.EXTRA])
-    args = parser.parse_args(argv)
-    heldout4.run(args, FIFTH) if args.command == "run" else heldout4.report(args, FIFTH)
+    heldout4.cli(FIFTH, __doc__, "o25_heldout5", argv)
 
 
 if __name__ == "__main__":

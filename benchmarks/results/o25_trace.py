@@ -4,6 +4,10 @@ parameters and, for hyperstep, the GP's length scales at each fit (``fits``: poi
 encoded cube's columns, additive kernel kept).
 
     PYTHONPATH=. .venv/bin/python benchmarks/results/o25_trace.py family3-wine hyperstep 250 251 >> trace.jsonl
+
+opt-27 traces the sixth set's problems the same way (``heldout6:`` before the name):
+
+    PYTHONPATH=. .venv/bin/python benchmarks/results/o25_trace.py heldout6:heads6-divisible hyperstep 260 >> t.jsonl
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import heldout4, heldout5
+from benchmarks import heldout4, heldout5, heldout6
 from benchmarks.broad_problems import Params
-from benchmarks.heldout5_problems import problems
 from hyperstep.strategies import gp
 
 
 def main(name: str, method: str, seeds: list[int]) -> None:
+    held = heldout6.SIXTH if name.startswith("heldout6:") else heldout5.FIFTH
+    name = name.removeprefix("heldout6:")
     fits: list[list[Any]] = []
     seen: list[Params] = []
     fit = gp.GaussianProcess.fit.__func__  # type: ignore[attr-defined]
@@ -36,12 +41,12 @@ def main(name: str, method: str, seeds: list[int]) -> None:
         return original.f(params)
 
     gp.GaussianProcess.fit = classmethod(spy)  # type: ignore[method-assign]
-    original = problems()[name]
+    original = held.problems()[name]
     traced = dataclasses.replace(original, f=recorded)
     for seed in seeds:
         fits.clear()
         seen.clear()
-        line = heldout4.run_one(traced, method, seed, 48, 4, heldout5.FIFTH)
+        line = heldout4.run_one(traced, method, seed, 48, 4, held)
         out = {"problem": name, "method": method, "seed": seed, "losses": line["losses"]}
         trials = seen[::2]  # run_one asks the true value, then the seen one: each trial twice
         print(json.dumps(out | {"params": trials, "fits": list(fits)}, default=float), flush=True)
