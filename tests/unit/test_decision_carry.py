@@ -307,3 +307,51 @@ def test_the_memos_curves_are_curves_of_the_listing_with_the_judged_trial_last(m
         if ends:
             update |= {"state": TrialState.PRUNED, "ended_at": 1000.0 + step}
         listed[i] = t.model_copy(update=update)
+
+
+def _ran(number: int, curve: dict[int, float], **update: Any) -> Trial:
+    """A running trial of ``trial``'s job with ``update`` made to its model."""
+    return trial(number, curve, TrialState.RUNNING).model_copy(update=update)
+
+
+def _cases() -> dict[str, list[tuple[list[Trial], Trial]]]:
+    """Listings in turn, each with the trial judged on it, that ``Listed.updated`` must either
+    bring up to date exactly or refuse: each is one way a newer listing differs."""
+    one, two, three = trial(1, {1: 0.5, 2: 0.4}), trial(2, {1: 0.6}), trial(3, {1: 0.7})
+    judged, ending = _ran(1, {1: 0.5, 2: 0.4, 3: 0.3}), _ran(1, {1: 0.5, 2: 0.4}, ended_at=9.0)
+    return {
+        "a trial gone from the end": [([one, two, three], judged), ([one, two], judged)],
+        "a trial gone, one added": [([one, two, three], judged), ([one, three, trial(4, {1: 0.2})], judged)],
+        "a curve emptied": [([one, two], judged), ([one, two.model_copy(update={"curve": {}})], judged)],
+        "a trial listed with a curve": [([one, two], judged), ([one, two, three], judged)],
+        "the judged trial not yet listed": [([one, two], _ran(3, {1: 0.1})), ([one, two, three], judged)],
+        "an ended trial running again": [([one, two], judged), ([one, _ran(2, {1: 0.6})], judged)],
+        "a running trial with an end time": [([one, two], judged), ([one, _ran(2, {1: 0.6}, ended_at=9.0)], judged)],
+        "a judged trial with an end time": [([one, two], judged), ([one, two], ending)],
+        "a first step below a curve": [([_ran(1, {}), two], _ran(2, {1: 0.6, 2: 0.5})), ([one, two], judged)],
+        "a state changed, not the curve": [([one, _ran(2, {1: 0.6})], judged), ([one, two], judged)],
+    }
+
+
+@pytest.mark.parametrize("minimize", [True, False])
+@pytest.mark.parametrize("case", list(_cases()))
+def test_the_memos_curves_are_fresh_curves_after_each_kind_of_change(case: str, minimize: bool) -> None:
+    """Whatever differs between two listings, the memo's curves are ``curves_of`` the listing
+    with the judged trial last: the same curves in the same order, created and ended times."""
+    memo = CurvesMemo()
+    for listed, judged in _cases()[case]:
+        made = memo.curves(listed, judged, minimize)
+        fresh = curves_of([t for t in listed if t.number != judged.number] + [judged], minimize)
+        assert list(made.by_number.items()) == list(fresh.by_number.items())
+        assert (made.created, made.ended, made.owner) == (fresh.created, fresh.ended, fresh.owner)
+
+
+def test_a_table_is_not_carried_for_a_trial_judged_with_a_newer_curve_than_listed() -> None:
+    """The trial judged holds points its listed model may not (the report's): what the last
+    decision derived from its listed curve is not carried to this one, though its model is
+    the same object."""
+    memo, listed = CurvesMemo(), [trial(1, {1: 0.5}), _ran(2, {1: 0.6})]
+    first = memo.curves(listed, _ran(1, {1: 0.5, 2: 0.4}), minimize=True)
+    first.per_trial("points", lambda n: len(first.by_number[n]))
+    second = memo.curves(listed, _ran(2, {1: 0.6, 2: 0.5}), minimize=True)
+    assert second.per_trial("points", lambda n: len(second.by_number[n])) == {1: 1, 2: 2}
