@@ -271,7 +271,7 @@ def test_a_decision_over_a_listing_with_few_changes_walks_no_trial(monkeypatch: 
     first = trial(100, {1: 0.9, 2: 0.9, 3: 0.89}, TrialState.RUNNING)
     memo.curves([*trials, first], first, minimize=True)
     walks: list[int] = []
-    monkeypatch.setattr(early_stopping, "curves_of", lambda t, m, c=None: walks.append(len(t)) or curves_of(t, m, c))
+    monkeypatch.setattr(early_stopping, "curves_of", lambda t, m: walks.append(len(t)) or curves_of(t, m))
     second = trial(101, {1: 0.95, 2: 0.95, 3: 0.94}, TrialState.RUNNING)
     made = memo.curves([*trials, first, second], second, minimize=True)
     assert walks == []

@@ -104,14 +104,12 @@ ACTIVE = (TrialState.PENDING, TrialState.RUNNING)
 """The states of an active trial (``TrialState.active``), read once for every trial of a decision."""
 
 
-def curves_of(
-    trials: Sequence[Trial], minimize: bool, carried: Mapping[Hashable, Mapping[int, object]] | None = None
-) -> Curves:
+def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
     and ended (what a trial's adaptive Hyperband bracket is drawn from). To be minimized,
     a curve is the trial's own (not a copy): the schedulers only read it, and what they
     derive from it is kept by trial while its points stay the same (``schedulers.base.FACTS``).
-    ``carried``: what an earlier decision derived from the trials unchanged since (``CurvesMemo``)."""
+    What an earlier decision derived is carried by ``CurvesMemo`` (``Listed.judging``), not here."""
     curved = [t for t in trials if t.curve]  # comprehensions, not one loop: a decision lists every trial
     if minimize:
         by_number: dict[int, Curve] = {t.number: t.curve for t in curved}
@@ -120,7 +118,7 @@ def curves_of(
     created = {t.number: t.created_at for t in curved}
     ended = {t.number: t.ended_at for t in curved if t.ended_at is not None and t.state not in ACTIVE}
     owner = trials[0].job_id if trials else ""
-    return Curves(by_number, owner=owner, created=created, ended=ended, carried=carried or {})
+    return Curves(by_number, owner=owner, created=created, ended=ended)
 
 
 class Listed:
