@@ -355,3 +355,15 @@ def test_a_table_is_not_carried_for_a_trial_judged_with_a_newer_curve_than_liste
     first.per_trial("points", lambda n: len(first.by_number[n]))
     second = memo.curves(listed, _ran(2, {1: 0.6, 2: 0.5}), minimize=True)
     assert second.per_trial("points", lambda n: len(second.by_number[n])) == {1: 1, 2: 2}
+
+
+def test_a_listing_of_new_models_only_is_read_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that built every model again (a fresh read) leaves nothing to carry: the memo
+    makes its listing afresh, one ``curves_of``, rather than updating every trial in turn."""
+    memo, trials = CurvesMemo(), job(20)
+    memo.curves(trials, trials[-1], minimize=True)
+    walks: list[int] = []
+    monkeypatch.setattr(early_stopping, "curves_of", lambda t, m: walks.append(len(t)) or curves_of(t, m))
+    again = [t.model_copy() for t in trials]
+    made = memo.curves(again, again[-1], minimize=True)
+    assert walks == [len(again)] and not made.carried
