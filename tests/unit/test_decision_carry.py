@@ -121,7 +121,7 @@ def test_decisions_with_the_memo_are_those_of_curves_derived_afresh() -> None:
             mine = t.model_copy(update={"curve": curve})
             others = [u for u in trials if u is not t]
             fresh = curves_of([*others, mine], minimize=True)
-            kept = memo.curves([*others, mine], minimize=True)
+            kept = memo.curves(trials, mine, minimize=True)
             answer = scheduler.should_stop(i, fresh)
             assert scheduler.should_stop(i, kept) == answer
             answers.add(answer)
@@ -170,7 +170,7 @@ def test_hyperband_judges_a_trial_against_its_own_brackets_peers_alone() -> None
     assert made.per_trial(("at", 1), lambda n: made.value_at(n, 1))  # the tables exist
     assert scheduler.bracket_table(made) == {n: scheduler.bracket(n) for n in made.by_number}
     assert not scheduler.should_stop(judged, made)  # best of its bracket's four at rung 1
-    assert not scheduler.should_stop(judged, CurvesMemo().curves(trials, minimize=True))
+    assert not scheduler.should_stop(judged, CurvesMemo().curves(trials, trials[-1], minimize=True))
 
 
 def test_the_memo_keeps_the_last_decided_jobs_alone() -> None:
@@ -178,9 +178,11 @@ def test_the_memo_keeps_the_last_decided_jobs_alone() -> None:
     it ever saw (each entry holds the job's listed trials)."""
     memo = CurvesMemo(jobs=2)
     for name in ("a", "b", "c"):
-        memo.curves([trial(1, {1: 0.5}).model_copy(update={"job_id": name})], minimize=True)
+        one = trial(1, {1: 0.5}).model_copy(update={"job_id": name})
+        memo.curves([one], one, minimize=True)
     assert [job_id for job_id, _ in memo.last] == ["b", "c"]
-    memo.curves([trial(1, {1: 0.5}).model_copy(update={"job_id": "b"})], minimize=True)
+    again = trial(1, {1: 0.5}).model_copy(update={"job_id": "b"})
+    memo.curves([again], again, minimize=True)
     assert [job_id for job_id, _ in memo.last] == ["c", "b"]
 
 
@@ -224,15 +226,16 @@ def test_the_memo_keeps_at_most_its_points() -> None:
     ``points_kept`` curve points (as ``FactsMemo``), dropping the least recently decided jobs."""
     memo = CurvesMemo(jobs=4, points_kept=10)
 
-    def listing(job_id: str, points: int) -> list[Trial]:
-        return [trial(1, {s: 0.5 for s in range(1, points + 1)}).model_copy(update={"job_id": job_id})]
+    def decide(job_id: str, points: int) -> None:
+        one = trial(1, {s: 0.5 for s in range(1, points + 1)}).model_copy(update={"job_id": job_id})
+        memo.curves([one], one, minimize=True)
 
-    memo.curves(listing("a", 4), minimize=True)
-    memo.curves(listing("b", 5), minimize=True)
+    decide("a", 4)
+    decide("b", 5)
     assert [job_id for job_id, _ in memo.last] == ["a", "b"]
-    memo.curves(listing("c", 3), minimize=True)  # 12 points: a goes
+    decide("c", 3)  # 12 points: a goes
     assert [job_id for job_id, _ in memo.last] == ["b", "c"]
-    memo.curves(listing("d", 11), minimize=True)  # more than all it keeps: none is kept
+    decide("d", 11)  # more than all it keeps: none is kept
     assert not memo.last
 
 
@@ -257,3 +260,110 @@ def test_only_the_sqlite_store_says_it_keeps_unchanged_trials() -> None:
     from hyperstep.stores.sqlite import SQLiteStore
 
     assert SQLiteStore.keeps_unchanged_trials and not DynamoDBStore.keeps_unchanged_trials
+
+
+def test_a_decision_over_a_listing_with_few_changes_walks_no_trial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo takes the curves of the trials the store handed back unchanged from the listing
+    before (``Listed.updated``): a decision after one report makes no ``curves_of`` of every
+    trial (before: one a decision, four comprehensions over every listed trial), and the curves
+    are those ``curves_of`` gives, in its order."""
+    memo, trials = CurvesMemo(), job(60)
+    first = trial(100, {1: 0.9, 2: 0.9, 3: 0.89}, TrialState.RUNNING)
+    memo.curves([*trials, first], first, minimize=True)
+    walks: list[int] = []
+    monkeypatch.setattr(early_stopping, "curves_of", lambda t, m: walks.append(len(t)) or curves_of(t, m))
+    second = trial(101, {1: 0.95, 2: 0.95, 3: 0.94}, TrialState.RUNNING)
+    made = memo.curves([*trials, first, second], second, minimize=True)
+    assert walks == []
+    fresh = curves_of([*trials, first, second], minimize=True)
+    assert list(made.by_number.items()) == list(fresh.by_number.items())
+    assert (made.created, made.ended) == (fresh.created, fresh.ended)
+
+
+@pytest.mark.parametrize("minimize", [True, False])
+def test_the_memos_curves_are_curves_of_the_listing_with_the_judged_trial_last(minimize: bool) -> None:
+    """Listings that grow (a Suggest's new trials), whose trials report (new models), end, are
+    read afresh (a new model of the same trial), or take their first step after higher-numbered
+    ones did: the memo's curves are ``curves_of`` the listing without the judged trial, then
+    the judged one: the same curves in the same order, the same creation and end times."""
+    rng = np.random.default_rng(27)
+    memo, listed = CurvesMemo(), [trial(n, {}, TrialState.RUNNING) for n in range(10)]
+    for _ in range(300):
+        if rng.random() < 0.05:
+            listed.append(trial(len(listed), {}, TrialState.RUNNING))
+        i = int(rng.integers(0, len(listed)))
+        t = listed[i]
+        if not t.state.active:
+            listed[i] = t.model_copy() if rng.random() < 0.3 else t
+            continue
+        step = max(t.curve, default=0) + 1
+        mine = t.model_copy(update={"curve": {**t.curve, step: float(rng.uniform(0.1, 1.0))}})
+        made = memo.curves(listed, mine, minimize)
+        fresh = curves_of([u for u in listed if u is not t] + [mine], minimize)
+        assert list(made.by_number.items()) == list(fresh.by_number.items())
+        assert (made.created, made.ended, made.owner) == (fresh.created, fresh.ended, fresh.owner)
+        ends = step >= 5 and rng.random() < 0.3
+        update: dict[str, Any] = {"curve": mine.curve}
+        if ends:
+            update |= {"state": TrialState.PRUNED, "ended_at": 1000.0 + step}
+        listed[i] = t.model_copy(update=update)
+
+
+def _ran(number: int, curve: dict[int, float], **update: Any) -> Trial:
+    """A running trial of ``trial``'s job with ``update`` made to its model."""
+    return trial(number, curve, TrialState.RUNNING).model_copy(update=update)
+
+
+def _cases() -> dict[str, list[tuple[list[Trial], Trial]]]:
+    """Listings in turn, each with the trial judged on it, that ``Listed.updated`` must either
+    bring up to date exactly or refuse: each is one way a newer listing differs."""
+    one, two, three = trial(1, {1: 0.5, 2: 0.4}), trial(2, {1: 0.6}), trial(3, {1: 0.7})
+    judged, ending = _ran(1, {1: 0.5, 2: 0.4, 3: 0.3}), _ran(1, {1: 0.5, 2: 0.4}, ended_at=9.0)
+    return {
+        "a trial gone from the end": [([one, two, three], judged), ([one, two], judged)],
+        "a trial gone, one added": [([one, two, three], judged), ([one, three, trial(4, {1: 0.2})], judged)],
+        "a curve emptied": [([one, two], judged), ([one, two.model_copy(update={"curve": {}})], judged)],
+        "a trial listed with a curve": [([one, two], judged), ([one, two, three], judged)],
+        "the judged trial not yet listed": [([one, two], _ran(3, {1: 0.1})), ([one, two, three], judged)],
+        "an ended trial running again": [([one, two], judged), ([one, _ran(2, {1: 0.6})], judged)],
+        "a running trial with an end time": [([one, two], judged), ([one, _ran(2, {1: 0.6}, ended_at=9.0)], judged)],
+        "a judged trial with an end time": [([one, two], judged), ([one, two], ending)],
+        "a first step below a curve": [([_ran(1, {}), two], _ran(2, {1: 0.6, 2: 0.5})), ([one, two], judged)],
+        "a state changed, not the curve": [([one, _ran(2, {1: 0.6})], judged), ([one, two], judged)],
+    }
+
+
+@pytest.mark.parametrize("minimize", [True, False])
+@pytest.mark.parametrize("case", list(_cases()))
+def test_the_memos_curves_are_fresh_curves_after_each_kind_of_change(case: str, minimize: bool) -> None:
+    """Whatever differs between two listings, the memo's curves are ``curves_of`` the listing
+    with the judged trial last: the same curves in the same order, created and ended times."""
+    memo = CurvesMemo()
+    for listed, judged in _cases()[case]:
+        made = memo.curves(listed, judged, minimize)
+        fresh = curves_of([t for t in listed if t.number != judged.number] + [judged], minimize)
+        assert list(made.by_number.items()) == list(fresh.by_number.items())
+        assert (made.created, made.ended, made.owner) == (fresh.created, fresh.ended, fresh.owner)
+
+
+def test_a_table_is_not_carried_for_a_trial_judged_with_a_newer_curve_than_listed() -> None:
+    """The trial judged holds points its listed model may not (the report's): what the last
+    decision derived from its listed curve is not carried to this one, though its model is
+    the same object."""
+    memo, listed = CurvesMemo(), [trial(1, {1: 0.5}), _ran(2, {1: 0.6})]
+    first = memo.curves(listed, _ran(1, {1: 0.5, 2: 0.4}), minimize=True)
+    first.per_trial("points", lambda n: len(first.by_number[n]))
+    second = memo.curves(listed, _ran(2, {1: 0.6, 2: 0.5}), minimize=True)
+    assert second.per_trial("points", lambda n: len(second.by_number[n])) == {1: 1, 2: 2}
+
+
+def test_a_listing_of_new_models_only_is_read_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that built every model again (a fresh read) leaves nothing to carry: the memo
+    makes its listing afresh, one ``curves_of``, rather than updating every trial in turn."""
+    memo, trials = CurvesMemo(), job(20)
+    memo.curves(trials, trials[-1], minimize=True)
+    walks: list[int] = []
+    monkeypatch.setattr(early_stopping, "curves_of", lambda t, m: walks.append(len(t)) or curves_of(t, m))
+    again = [t.model_copy() for t in trials]
+    made = memo.curves(again, again[-1], minimize=True)
+    assert walks == [len(again)] and not made.carried

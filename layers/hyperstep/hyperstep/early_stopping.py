@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
+from itertools import compress
+from operator import is_not
 
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.schedulers import Curves, Scheduler, make_scheduler
@@ -102,14 +104,12 @@ ACTIVE = (TrialState.PENDING, TrialState.RUNNING)
 """The states of an active trial (``TrialState.active``), read once for every trial of a decision."""
 
 
-def curves_of(
-    trials: Sequence[Trial], minimize: bool, carried: Mapping[Hashable, Mapping[int, object]] | None = None
-) -> Curves:
+def curves_of(trials: Sequence[Trial], minimize: bool) -> Curves:
     """Every trial's curve by number, signed to be minimized, with when each was created
     and ended (what a trial's adaptive Hyperband bracket is drawn from). To be minimized,
     a curve is the trial's own (not a copy): the schedulers only read it, and what they
     derive from it is kept by trial while its points stay the same (``schedulers.base.FACTS``).
-    ``carried``: what an earlier decision derived from the trials unchanged since (``CurvesMemo``)."""
+    What an earlier decision derived is carried by ``CurvesMemo`` (``Listed.judging``), not here."""
     curved = [t for t in trials if t.curve]  # comprehensions, not one loop: a decision lists every trial
     if minimize:
         by_number: dict[int, Curve] = {t.number: t.curve for t in curved}
@@ -118,11 +118,82 @@ def curves_of(
     created = {t.number: t.created_at for t in curved}
     ended = {t.number: t.ended_at for t in curved if t.ended_at is not None and t.state not in ACTIVE}
     owner = trials[0].job_id if trials else ""
-    return Curves(by_number, owner=owner, created=created, ended=ended, carried=carried or {})
+    return Curves(by_number, owner=owner, created=created, ended=ended)
+
+
+class Listed:
+    """A job's listed trials (``TrialStore.list_trials``, in its order) and what ``curves_of``
+    takes of them: every curve (signed to be minimized) with when its trial was created and
+    ended, by number, in the listing's order. ``updated`` brings them to a newer listing by
+    reading only the trials whose model is not the same object as before."""
+
+    def __init__(self, trials: Sequence[Trial], minimize: bool) -> None:
+        made = curves_of(trials, minimize)
+        self.trials = list(trials)
+        self.by_number = dict(made.by_number)
+        self.created = dict(made.created)
+        self.ended = dict(made.ended)
+        self.changed: set[int] = set()
+        """The numbers of the trials the last ``updated`` read again (empty when made afresh)."""
+
+    def updated(self, trials: Sequence[Trial], minimize: bool) -> bool:
+        """Take in ``trials``, a newer listing of the same job, changing in place only the
+        entries of the trials whose model is new (one identity check a trial, in C: a store
+        that keeps unchanged trials hands back the same models). False, and unchanged, when
+        that cannot keep the order a fresh ``curves_of`` gives (a trial gone, the listing
+        reordered, a first step of a trial listed before others with steps, a curve emptied)
+        or when every model is new: then the caller makes it afresh."""
+        before = len(self.trials)
+        if len(trials) < before:
+            return False
+        moved = list(compress(range(before), map(is_not, trials, self.trials)))
+        if len(moved) == before and before:  # every model new: a store that reads them afresh
+            return False
+        changed = [trials[i] for i in moved] + list(trials[before:])
+        if any(trials[i].number != self.trials[i].number for i in moved):
+            return False
+        by_number, created, ended = dict(self.by_number), dict(self.created), dict(self.ended)
+        for trial in changed:
+            number = trial.number
+            if not trial.curve:
+                if number in by_number:
+                    return False  # a curve emptied
+                continue
+            if number not in by_number and by_number and number < next(reversed(by_number)):
+                return False  # a first step: appended, it would not stand in the listing's order
+            by_number[number] = _signed(trial.curve, minimize)
+            created[number] = trial.created_at
+            if trial.ended_at is not None and trial.state not in ACTIVE:
+                ended[number] = trial.ended_at
+            else:
+                ended.pop(number, None)
+        self.trials, self.by_number, self.created, self.ended = list(trials), by_number, created, ended
+        self.changed = {t.number for t in changed}
+        return True
+
+    def judging(self, judged: Trial, minimize: bool, carried: Mapping[Hashable, Mapping[int, object]]) -> Curves:
+        """``curves_of`` the listing with ``judged`` in place of its trial's listed model, last
+        (as ``should_stop`` orders them): copies of the kept tables, not a walk of every trial."""
+        by_number, created, ended = dict(self.by_number), dict(self.created), dict(self.ended)
+        number = judged.number
+        for table in (by_number, created, ended):
+            table.pop(number, None)
+        if judged.curve:
+            by_number[number] = _signed(judged.curve, minimize)
+            created[number] = judged.created_at
+            if judged.ended_at is not None and judged.state not in ACTIVE:
+                ended[number] = judged.ended_at
+        owner = self.trials[0].job_id if self.trials else judged.job_id
+        return Curves(by_number, owner=owner, created=created, ended=ended, carried=carried)
+
+
+def _signed(curve: Curve, minimize: bool) -> Curve:
+    """The curve to be minimized: the trial's own, or a negated copy."""
+    return curve if minimize else {s: -v for s, v in curve.items()}
 
 
 class CurvesMemo:
-    """Each job's last decision's ``Curves`` and the trials they were made from: what the
+    """Each job's last decision's ``Curves`` and the listing they were made from: what the
     job's next decision carries over (``Curves.carried``) for the trials that did not change:
     the tables that decision made, and those it carried (a decision at rung 1 makes no table
     of rung 9, which the next decision at rung 9 then still finds).
@@ -132,9 +203,10 @@ class CurvesMemo:
     O(trials^2) a run. A store that can say a trial did not change hands back the very same
     ``Trial`` (SQLite's listing rebuilds a model only when its body or its curve rows
     changed: ``SQLiteStore.list_trials``), so a decision derives again only the trials
-    whose object is new. A store that cannot (DynamoDB builds every model afresh on each
-    read: ``TrialStore.keeps_unchanged_trials`` false) does not use the memo (``should_stop``),
-    which would only hold its listings for nothing."""
+    whose object is new, and takes the curves of the others from the listing before
+    (``Listed.updated``: no walk of every trial in Python). A store that cannot (DynamoDB
+    builds every model afresh on each read: ``TrialStore.keeps_unchanged_trials`` false)
+    does not use the memo (``should_stop``), which would only hold its listings for nothing."""
 
     def __init__(self, jobs: int = 4, points_kept: int = POINTS_KEPT) -> None:
         self.jobs = jobs
@@ -142,28 +214,29 @@ class CurvesMemo:
         self.points_kept = points_kept
         """Curve points the kept jobs' trials hold at most (``FactsMemo``'s bound): each entry
         holds its job's listed trials until dropped, and a job past it alone is not kept."""
-        self.last: OrderedDict[tuple[str, bool], tuple[dict[int, Trial], Curves, int]] = OrderedDict()
+        self.last: OrderedDict[tuple[str, bool], tuple[Listed, Curves, int, int]] = OrderedDict()
+        """By job and sign: its listing, its last decision's curves, the trial judged, the points."""
         self.lock = threading.Lock()
 
-    def curves(self, trials: Sequence[Trial], minimize: bool) -> Curves:
-        """``curves_of(trials, minimize)``, carrying what the job's last decision derived from
-        the trials that are the same objects now."""
-        key = (trials[0].job_id if trials else "", minimize)
-        now = {t.number: t for t in trials}
+    def curves(self, listed: Sequence[Trial], judged: Trial, minimize: bool) -> Curves:
+        """``curves_of`` the job's ``listed`` trials with ``judged`` in place of its listed model
+        (last, as ``should_stop`` orders them), carrying what the job's last decision derived
+        from the trials that are the same objects now."""
+        key = (judged.job_id, minimize)
         with self.lock:
-            seen, last, _ = self.last.pop(key, ({}, None, 0))
-        changed = {n for n in seen.keys() | now.keys() if seen.get(n) is not now.get(n)}
-        if last is None or now.keys() <= changed:  # every model new (a store that reads them afresh)
-            carried = {}
+            kept = self.last.pop(key, None)
+        if kept is not None and kept[0].updated(listed, minimize):
+            listing, last, before = kept[0], kept[1], kept[2]
+            stale = listing.changed | {before, judged.number}  # the judged trials: the decision's copies
+            carried = {k: _without(v, stale) for k, v in {**last.carried, **last.tables}.items()}
         else:
-            kept = {**last.carried, **last.tables}  # a table that decision did not need, from the ones before
-            carried = {k: _without(v, changed) for k, v in kept.items()}
-        curves = curves_of(trials, minimize, carried)
+            listing, carried = Listed(listed, minimize), {}
+        curves = listing.judging(judged, minimize, carried)
         points = sum(map(len, curves.by_number.values()))
         with self.lock:
-            self.last[key] = (now, curves, points)
+            self.last[key] = (listing, curves, judged.number, points)
             while self.last and (
-                len(self.last) > self.jobs or sum(entry[2] for entry in self.last.values()) > self.points_kept
+                len(self.last) > self.jobs or sum(entry[3] for entry in self.last.values()) > self.points_kept
             ):
                 self.last.popitem(last=False)
         return curves
@@ -210,9 +283,11 @@ def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize:
     at = _place(everyone, trial)
     whole = everyone[at].curve if at < len(everyone) else {}
     mine = trial.model_copy(update={"curve": {**{s: v for s, v in whole.items() if s <= step}, **trial.curve}})
-    trials = [*everyone[:at], *everyone[at + 1 :], mine]
     # A store that builds every model afresh leaves the memo nothing to carry: it keeps nothing then.
-    curves = CURVES.curves(trials, minimize) if store.keeps_unchanged_trials else curves_of(trials, minimize)
+    if store.keeps_unchanged_trials:
+        curves = CURVES.curves(everyone, mine, minimize)
+    else:
+        curves = curves_of([*everyone[:at], *everyone[at + 1 :], mine], minimize)
     return scheduler.should_stop(trial.number, curves)
 
 

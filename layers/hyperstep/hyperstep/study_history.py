@@ -64,7 +64,8 @@ def history_of(
             values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate, trials=keys)
         done = [index[i] for i in sorted(values)]
         y = [values[i] for i in sorted(values)]
-        pending = [t for t in pending if id(t) not in {id(d) for d in done}]
+        counted = {id(d) for d in done}  # made once: in the condition it was made again for every pending trial
+        pending = [t for t in pending if id(t) not in counted]
     observed = {id(t) for t in done}
     pending += [t for t in trials if t.state is TrialState.PRUNED and id(t) not in observed]
     return History(
