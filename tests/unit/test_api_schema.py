@@ -20,6 +20,7 @@ import pytest
 from hyperstep.service import TuningService
 from tests.unit.test_api import OPENAPI, sagemaker_spec
 from tests.unit.test_api_owners import ALICE, as_, published, service, submit  # noqa: F401  (fixtures)
+from tests.unit.test_guardrails import batch
 
 DOCUMENT = json.loads(OPENAPI.read_text())
 LOSS = [{"name": "loss", "regex": "loss=([0-9.]+)"}, {"name": "latency", "regex": "latency=([0-9.]+)"}]
@@ -177,3 +178,55 @@ def test_a_number_sent_as_a_string_is_a_422_naming_it_and_writes_nothing(
     assert (status, answer["field"]) == (422, f"budget.{field}") and reason in answer["reason"], answer
     assert service.store.list_jobs() == []
     assert as_(ALICE, "POST", "/jobs", sagemaker_spec(budget={"max_trials": 4.0}))[0] == 202  # an integer in JSON
+
+
+EVERY_INTEGER = {
+    "strategy.seed": RICH_SPEC,
+    "budget.max_trials": RICH_SPEC,
+    "budget.max_parallel": RICH_SPEC,
+    "budget.max_failed_trials": sagemaker_spec(budget={"max_trials": 4, "max_failed_trials": 2}),
+    "budget.max_failed_before_success": sagemaker_spec(budget={"max_trials": 4, "max_failed_before_success": 2}),
+    "budget.no_improvement_trials": sagemaker_spec(budget={"max_trials": 4, "no_improvement_trials": 2}),
+    "early_stopping.min_resource": sagemaker_spec(
+        early_stopping={"name": "asha", "min_resource": 1, "max_resource": 9}
+    ),
+    "early_stopping.max_resource": RICH_SPEC,
+    "parameters.1.high": RICH_SPEC,
+    "trial.instance_count": RICH_SPEC,
+    "trial.volume_size_gb": sagemaker_spec(trial={**sagemaker_spec()["trial"], "volume_size_gb": 30}),
+    "trial.max_wait_seconds": RICH_SPEC,
+    "trial.memory_mib": batch(memory_mib=2048),
+    "trial.gpus": batch(gpus=1),
+}
+"""A valid body holding each integer field a client sends in a spec."""
+
+
+@pytest.mark.parametrize("path", EVERY_INTEGER)
+def test_an_integer_past_what_a_json_client_reads_back_is_a_422_naming_it_and_published(
+    service: TuningService,  # noqa: F811
+    path: str,
+) -> None:
+    """``volume_size_gb: 10**30`` was stored (202): past 2**53 - 1, JavaScript and jq read it
+    back rounded. Every integer field is bounded (AWS documents no limit for any of these:
+    botocore's models give only minimums), refused past it and the bound published."""
+    body = copy.deepcopy(EVERY_INTEGER[path])
+    assert isinstance(lookup(body, path), int) and as_(ALICE, "POST", "/jobs", body)[0] == 202
+    *parents, last = path.split(".")
+    target = body
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    target[last] = 2**53 + 1  # the first integer a double cannot hold
+    jobs = len(service.store.list_jobs())
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status, answer["field"]) == (422, path), answer
+    assert len(service.store.list_jobs()) == jobs
+    assert schema_errors("JobSpec", body), path
+
+
+def test_a_job_stored_with_a_larger_integer_stays_readable() -> None:
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
+
+    body = copy.deepcopy(EVERY_INTEGER["trial.volume_size_gb"])
+    body["trial"]["volume_size_gb"] = 10**30
+    assert JobSpec.model_validate(body, context=STORED).trial.volume_size_gb == 10**30  # type: ignore[union-attr]

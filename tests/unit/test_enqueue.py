@@ -328,6 +328,25 @@ def test_optimize_fails_a_trial_whose_objective_returns_no_value_and_goes_on() -
         study.optimize(loss, n_trials=2.5)  # type: ignore[arg-type]
 
 
+def test_optimize_whose_objective_tells_its_trial_raises_as_optuna_without_calling_it_failed() -> None:
+    """Optuna's ``_run_trial`` tells the trial what the objective returned: told already, that
+    is ``ValueError("Cannot tell a COMPLETE trial.")``, and the trial stays complete. This
+    warned "trial 1 failed" of a completed trial."""
+    import warnings
+
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+
+    def objective(trial: Trial) -> float:
+        study.tell(trial, 0.5)
+        return 0.5
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning at all
+        with pytest.raises(ValueError, match="already told"):
+            study.optimize(objective, n_trials=3)
+    assert [(t.state.value, t.value) for t in study.trials] == [("completed", 0.5)]
+
+
 def test_every_run_of_a_recurring_schedule_runs_the_points_again() -> None:
     """README: each tick is a new job whose trials 1..k are the points, warm-started or not."""
     from hyperstep.handlers import handle_start

@@ -144,6 +144,8 @@ def test_the_valid_spec_parses() -> None:
         ),
         ("early_stopping", {"name": "asha", "max_resource": 9, "model_based": False}, "spec", None),  # a bool field
         ("parameters.2.choices", ["a", True], "spec", None),  # a choice may be a bool
+        ("parameters.2.choices", ["a", -(2**53) - 1], "parameters.2.choices.1", "at most 9007199254740991 either"),
+        ("parameters.2.choices", ["a", 2**53 - 1, 1e300], "spec", None),  # a float reads back as it is
         ("strategy.seed", 2**53, "strategy.seed", "less than or equal to 9007199254740991"),
         pytest.param("strategy.seed", 10**4299, "strategy.seed", "less than or equal to 9", id="seed-of-4300-digits"),
         ("strategy.seed", 2**53 - 1, "spec", None),
@@ -429,12 +431,13 @@ def test_a_job_stored_before_a_rule_was_added_stays_readable() -> None:
     from hyperstep.spec import JobSpec
     from hyperstep.spec_base import STORED
 
-    document = spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": ["a\x00", "b", "1", 1]}])
+    choices = ["a\x00", "b", "1", 1, 2**60]  # a NUL and an integer past 2**53 - 1, both refused since
+    document = spec_document(parameters=[{"name": "kind", "type": "categorical", "choices": choices}])
     document["trial"] = {**document["trial"], "env": {"A=B": "x\x00"}, "command": ["python", "t\x00.py"]}
     with pytest.raises(SpecError):
         parse_spec(document)
     spec = JobSpec.model_validate(document, context=STORED)
-    assert spec.parameters[0].choices == ["a\x00", "b", "1", 1] and spec.trial.env == {"A=B": "x\x00"}
+    assert spec.parameters[0].choices == choices and spec.trial.env == {"A=B": "x\x00"}
 
 
 def test_a_stored_early_stopping_block_without_a_name_stays_readable() -> None:

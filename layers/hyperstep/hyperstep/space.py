@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
-from hyperstep.spec_base import ReadBackKeepsKnownFields, StrictScalars, kind_of, read_back
+from hyperstep.spec_base import MAX_JSON_INT, ReadBackKeepsKnownFields, StrictScalars, kind_of, read_back
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 MAX_EXACT_INT = 2**53
@@ -43,10 +43,26 @@ def _plain_choice(value: Any, info: ValidationInfo) -> Any:
         raise ValueError(f"a choice must be a finite number, got {value}")
     if isinstance(value, str) and "\x00" in value and not read_back(info):
         raise ValueError("a choice cannot hold a NUL character (no program argument can)")
+    if type(value) is int and abs(value) > MAX_JSON_INT and not read_back(info):
+        raise ValueError(
+            f"a whole-number choice is at most {MAX_JSON_INT} either side of 0 (a JSON client reads"
+            f" a larger one back rounded), got {value}: quote it as text"
+        )
     return value
 
 
-Choice = Annotated[Union[bool, int, float, str], BeforeValidator(_plain_choice)]
+def _publish_integer_bounds(schema: dict[str, Any]) -> None:
+    """A choice's integer option with ``_plain_choice``'s bounds."""
+    for option in schema.get("anyOf", []):
+        if option.get("type") == "integer":
+            option.update(minimum=-MAX_JSON_INT, maximum=MAX_JSON_INT)
+
+
+Choice = Annotated[
+    Union[bool, int, float, str],
+    BeforeValidator(_plain_choice),
+    Field(json_schema_extra=_publish_integer_bounds),
+]
 
 
 class _Parameter(StrictScalars):

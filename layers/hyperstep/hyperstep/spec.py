@@ -26,7 +26,7 @@ from hyperstep.http_input import MAX_BODY_BYTES, strict_json
 from hyperstep.schedule_expressions import check_schedule_expression
 from hyperstep.secrets import PLAIN, REFERENCE
 from hyperstep.space import Parameter, SearchSpace, config_bytes, largest_config, unique_names
-from hyperstep.spec_base import STORED, SpecModel, TrialBlockBase, at_most, kind_of, read_back
+from hyperstep.spec_base import MAX_JSON_INT, STORED, SpecModel, TrialBlockBase, at_most, kind_of, read_back
 
 STRATEGIES = ("random", "sobol", "grid", "bayesian", "evolutionary")
 
@@ -61,10 +61,8 @@ class Constraint(SpecModel):
 
 MAX_OBJECTIVES = 3
 MAX_CONSTRAINTS = 10
-MAX_SEED = 2**53 - 1
-"""The largest ``strategy.seed``: the largest integer a JSON number keeps exactly everywhere
-(RFC 7493's interoperable range, a double's; JavaScript and jq read larger ones rounded, so
-a spec read and sent back there would change its seed). It holds numpy's legacy, Optuna's
+MAX_SEED = MAX_JSON_INT
+"""The largest ``strategy.seed`` (``spec_base.MAX_JSON_INT``). It holds numpy's legacy, Optuna's
 and scikit-learn's 32-bit seeds. Without it, a seed past 4,300 digits was stored by
 ``Study`` and the job could not be read back (pydantic: JSON number out of range)."""
 
@@ -98,8 +96,8 @@ class Budget(SpecModel):
     response (Lambda's 6 MB), which both stay bounded there."""
     max_parallel: int = Field(default=1, ge=1, le=100)
     max_runtime_seconds: float | None = Field(default=None, gt=0)
-    max_failed_trials: int | None = Field(default=None, ge=0)
-    max_failed_before_success: int | None = Field(default=5, ge=1)
+    max_failed_trials: Annotated[int | None, at_most(MAX_JSON_INT)] = Field(default=None, ge=0)
+    max_failed_before_success: Annotated[int | None, at_most(MAX_JSON_INT)] = Field(default=5, ge=1)
     """Stop starting trials once this many failed (at least ``max_parallel``: a whole batch)
     while none completed, so a job whose every trial fails the same way (a typo, a missing
     package) does not use its whole budget; as SageMaker AMT fails a tuning job when "No
@@ -200,7 +198,7 @@ class EarlyStopping(SpecModel):
     ``step`` of the trial's objective reports."""
 
     name: Literal["none", "median", "asha", "hyperband"] = "none"
-    min_resource: int = Field(default=1, ge=1)
+    min_resource: int = Field(default=1, ge=1, le=10_000)
     """Steps before the first decision (median: the first step judged; asha: the first rung)."""
     max_resource: int = Field(default=1, ge=1, le=10_000)
     """A trial that reaches this step is complete (a curve keeps at most 10,000 steps)."""

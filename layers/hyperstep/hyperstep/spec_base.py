@@ -10,20 +10,24 @@ this module sits below both, and neither imports the other's level.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from hyperstep.metric_regex import first_group, nested_repeat, reads_no_number
 from hyperstep.pricing import Rate, own_rate
@@ -56,20 +60,38 @@ def read_back(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("stored"))
 
 
-def at_most(most: int) -> AfterValidator:
+MAX_JSON_INT = 2**53 - 1
+"""The largest integer a JSON number keeps exactly everywhere (RFC 7493's interoperable range,
+a double's): JavaScript and jq read a larger one rounded, so a spec read and sent back there
+would change it. The bound of every integer field AWS documents no limit for."""
+
+
+@dataclass(frozen=True)
+class at_most:
     """A field's upper bound (``Annotated[int, at_most(n)]``), refused past ``most`` with
     pydantic's own ``le`` error as a spec comes in but not when it is read back: for a bound
     added after jobs were stored with larger values, which must stay readable and keep
-    running (a ``Field(le=...)`` cannot tell the two)."""
+    running (a ``Field(le=...)`` cannot tell the two). Published as the integer's
+    ``maximum``, as ``le`` would be."""
 
-    def check(value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and value > most and not read_back(info):
+    most: int
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        published = handler(schema)
+        for option in published.get("anyOf", [published]):  # ``int | None``: the integer's option
+            if option.get("type") == "integer":
+                option["maximum"] = self.most
+        return published
+
+    def _check(self, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value > self.most and not read_back(info):
             raise ValidationError.from_exception_data(
-                "at_most", [{"type": "less_than_equal", "loc": (), "input": value, "ctx": {"le": most}}]
+                "at_most", [{"type": "less_than_equal", "loc": (), "input": value, "ctx": {"le": self.most}}]
             )
         return value
-
-    return AfterValidator(check)
 
 
 def text(what: str, plain: Any = str) -> Any:

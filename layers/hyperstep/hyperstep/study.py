@@ -603,7 +603,9 @@ class Study:
         with several objectives), until ``n_trials`` were run, ``timeout`` seconds have passed
         (no trial starts after), or ``ask`` gives none (a grid done, the spec's ``max_trials``).
         An exception in ``catch`` fails the trial and the loop goes on; any other fails the
-        trial and is raised; a return that is not a value fails the trial with a warning.
+        trial and is raised; a return that is not a value fails the trial with a warning. An
+        objective that tells its trial itself gets the ``ValueError`` of a second tell, as
+        Optuna's ``Cannot tell a COMPLETE trial``: the trial keeps what it was told.
         ``TrialPruned`` (raised after ``report`` said stop) ends it pruned."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
             raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
@@ -630,7 +632,10 @@ class Study:
                 raise
             try:
                 self.tell(trial, value)
-            except ValueError as exc:  # not a value (None, a string): failed, and the loop goes on, as Optuna's
+            except ValueError as exc:
+                if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
+                    raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
+                # not a value (None, a string): failed, and the loop goes on, as Optuna's
                 warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=2)
                 self.tell(trial, state="failed", error=f"the objective returned {value!r}")
 

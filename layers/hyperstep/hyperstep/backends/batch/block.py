@@ -16,7 +16,7 @@ from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, che
 from hyperstep.pricing import Rate, ec2_listed, ec2_rate, fargate_rate, own_rate, unlisted_type
 from hyperstep.secrets import EnvValue, SecretRef
 from hyperstep.space import largest_config
-from hyperstep.spec_base import NAMED_KEYS_ONLY, SECRET, TrialBlockBase, text
+from hyperstep.spec_base import MAX_JSON_INT, NAMED_KEYS_ONLY, SECRET, TrialBlockBase, at_most, text
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -52,9 +52,9 @@ class BatchTrial(TrialBlockBase):
     """A value may be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved
     at launch. Secret: left out of the repr, redacted wherever a spec is shown (``hyperstep.redaction``)."""
     vcpus: float | None = Field(default=None, gt=0)
-    memory_mib: int | None = Field(default=None, ge=4)
+    memory_mib: Annotated[int | None, at_most(MAX_JSON_INT)] = Field(default=None, ge=4)
     """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""
-    gpus: int | None = Field(default=None, ge=1)
+    gpus: Annotated[int | None, at_most(MAX_JSON_INT)] = Field(default=None, ge=1)
     retry_attempts: int = Field(default=1, ge=1, le=10)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=NAMED_KEYS_ONLY)
     propagate_tags: bool = False

@@ -14,7 +14,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.pricing import Rate, sagemaker_rate, unlisted_type
 from hyperstep.secrets import SecretRef, env_value
-from hyperstep.spec_base import NAMED_KEYS_ONLY, SECRET, SpecModel, TrialBlockBase, read_back
+from hyperstep.spec_base import MAX_JSON_INT, NAMED_KEYS_ONLY, SECRET, SpecModel, TrialBlockBase, at_most, read_back
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -90,8 +90,8 @@ class SageMakerTrial(TrialBlockBase):
     )
     input_mode: InputMode = "File"
     instance_type: str = Field(pattern=r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
-    instance_count: int = Field(default=1, ge=1)
-    volume_size_gb: int = Field(default=30, ge=1)
+    instance_count: Annotated[int, at_most(MAX_JSON_INT)] = Field(default=1, ge=1)
+    volume_size_gb: Annotated[int, at_most(MAX_JSON_INT)] = Field(default=30, ge=1)
     role_arn: str = Field(min_length=20, max_length=2048, pattern=ROLE_ARN_PATTERN)
     input_channels: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-_]{1,64}$")], InputChannel] = Field(
         default_factory=dict, max_length=20, json_schema_extra=published_channels
@@ -103,7 +103,7 @@ class SageMakerTrial(TrialBlockBase):
     volume_kms_key_id: KmsKeyId | None = None
     """``ResourceConfig.VolumeKmsKeyId``: the key for the instances' ML storage volumes."""
     use_spot: bool = False
-    max_wait_seconds: int | None = Field(default=None, ge=1)
+    max_wait_seconds: Annotated[int | None, at_most(MAX_JSON_INT)] = Field(default=None, ge=1)
     """Managed spot only: waiting for capacity plus running; at least ``timeout_seconds``."""
     checkpoint_s3_uri: S3Uri | None = None
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=NAMED_KEYS_ONLY)
