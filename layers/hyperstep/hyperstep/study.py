@@ -330,6 +330,8 @@ class Study:
 
     def _enqueued_left(self, trials: Sequence[Trial]) -> int:
         """How many enqueued points no trial has taken yet (the spec's by trial number, then this object's)."""
+        if not self.spec.enqueue:  # no trial read: a round reads only the trials that changed (ended_totals)
+            return len(self._queued)
         last = max((t.number for t in trials), default=0)
         return max(0, len(self.spec.enqueue) - last) + len(self._queued)
 
