@@ -279,10 +279,11 @@ class Study:
         rng = np.random.default_rng([self.seed, len(trials)])
         proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
-        owed = min(n, self._enqueued_left(trials))
-        if len(points) < owed:  # a strategy out of new points still runs the enqueued ones
-            points = np.vstack([points.reshape(-1, self.space.dim), rng.random((owed - len(points), self.space.dim))])
-        points = self._without_repeats_of_the_owed(points, owed, trials)
+        due = self._enqueued_due(trials)[:n]
+        if len(points) < len(due):  # a strategy out of new points still runs the enqueued ones
+            padding = rng.random((len(due) - len(points), self.space.dim))
+            points = np.vstack([points.reshape(-1, self.space.dim), padding])
+        points = self._without_repeats_of(due, points)
         if len(points) == 0:
             return []
         enqueued = self.spec.enqueue
@@ -316,24 +317,24 @@ class Study:
         del self._queued[: sum(t.number > len(enqueued) for t in added)]
         return added
 
-    def _without_repeats_of_the_owed(self, points: np.ndarray, owed: int, trials: Sequence[Trial]) -> np.ndarray:
-        """``points`` without a proposal past the first ``owed`` (which the enqueued points
-        replace) that is one of those enqueued points: a strategy that never repeats a
+    def _without_repeats_of(self, due: list[dict[str, Any]], points: np.ndarray) -> np.ndarray:
+        """``points`` without a proposal past the first ``len(due)`` (which the enqueued points
+        ``due`` replace) that is one of those points: a strategy that never repeats a
         configuration (grid, bayesian, evolutionary) would otherwise run it twice in one ask."""
-        if owed == 0:  # no enqueued point in this ask: the proposal as it is, nothing decoded
+        if not due:  # no enqueued point in this ask: the proposal as it is, nothing decoded
             return points
-        last = max((t.number for t in trials), default=0)
-        due = [*self.spec.enqueue[last:], *self._queued][:owed]
         keys = {self.space.key(point) for point in due}
+        owed = len(due)
         kept = [j for j in range(len(points)) if j < owed or self.space.key(self.space.decode(points[j])) not in keys]
         return points if len(kept) == len(points) else points[kept]
 
-    def _enqueued_left(self, trials: Sequence[Trial]) -> int:
-        """How many enqueued points no trial has taken yet (the spec's by trial number, then this object's)."""
+    def _enqueued_due(self, trials: Sequence[Trial]) -> list[dict[str, Any]]:
+        """The enqueued points no trial has taken yet, in order: the spec's past the highest
+        trial number (they go by number), then this object's."""
         if not self.spec.enqueue:  # no trial read: a round reads only the trials that changed (ended_totals)
-            return len(self._queued)
+            return list(self._queued)
         last = max((t.number for t in trials), default=0)
-        return max(0, len(self.spec.enqueue) - last) + len(self._queued)
+        return [*self.spec.enqueue[last:], *self._queued]
 
     def enqueue_trial(self, params: Mapping[str, Any]) -> None:
         """Optuna's ``enqueue_trial``: the next trial this object's ``ask`` gives out (after

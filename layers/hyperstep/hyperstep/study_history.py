@@ -64,10 +64,10 @@ def history_of(
             values = rung_observations(curves, finals, fidelity, extrapolate=extrapolate, trials=keys)
         done = [index[i] for i in sorted(values)]
         y = [values[i] for i in sorted(values)]
-        counted = {id(d) for d in done}  # made once: in the condition it was made again for every pending trial
+    counted = {id(t) for t in done}  # made once: in a filter's condition it is made again for every trial
+    if fidelity:
         pending = [t for t in pending if id(t) not in counted]
-    observed = {id(t) for t in done}
-    pending += [t for t in trials if t.state is TrialState.PRUNED and id(t) not in observed]
+    pending += [t for t in trials if t.state is TrialState.PRUNED and id(t) not in counted]
     return History(
         space=space,
         X=space.encode_many([t.params for t in done]),
