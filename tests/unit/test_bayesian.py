@@ -362,9 +362,11 @@ def test_the_failure_classifier_counts_twice_in_the_single_objective_acquisition
     weights: list[float] = []
     built = BayesianOptimization._feasibility
 
-    def recorded(self: BayesianOptimization, history: History, rng: np.random.Generator, weight: float = 1.0) -> Any:
+    def recorded(
+        self: BayesianOptimization, history: History, rng: np.random.Generator, weight: float = 1.0, metric: Any = None
+    ) -> Any:
         weights.append(weight)
-        return built(self, history, rng, weight)
+        return built(self, history, rng, weight, metric)
 
     monkeypatch.setattr(BayesianOptimization, "_feasibility", recorded)
     BayesianOptimization().suggest(history, 2, np.random.default_rng(0))
