@@ -362,11 +362,9 @@ def test_the_failure_classifier_counts_twice_in_the_single_objective_acquisition
     weights: list[float] = []
     built = BayesianOptimization._feasibility
 
-    def recorded(
-        self: BayesianOptimization, history: History, rng: np.random.Generator, weight: float = 1.0, metric: Any = None
-    ) -> Any:
+    def recorded(self: BayesianOptimization, history: History, rng: np.random.Generator, weight: float = 1.0) -> Any:
         weights.append(weight)
-        return built(self, history, rng, weight, metric)
+        return built(self, history, rng, weight)
 
     monkeypatch.setattr(BayesianOptimization, "_feasibility", recorded)
     BayesianOptimization().suggest(history, 2, np.random.default_rng(0))

@@ -187,7 +187,7 @@ class BayesianOptimization(Strategy):
         )
         X, yw, ok, model = _add_attractive_failures(model, X, yw, ok, history.X_failed[: self.max_model_points // 4])
         constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric, features_of(proj))
-        feasible = JointFeasibility.of(self._feasibility(history, rng, FAILURE_WEIGHT, model), constraints)
+        feasible = JointFeasibility.of(self._feasibility(history, rng, FAILURE_WEIGHT), constraints)
         if constraints is not None:  # the incumbent is the best feasible point; none yet: find one first
             yw = np.where(ok, yw, np.inf)
         incumbent = X[int(np.argmin(yw))] if ok.any() else X[0]
@@ -267,15 +267,13 @@ class BayesianOptimization(Strategy):
         keep = np.sort(np.array(keep))
         return X[keep], y[keep], ok[keep]
 
-    def _feasibility(self, history: History, rng: np.random.Generator, weight: float = 1.0, metric: Any = None) -> Any:
+    def _feasibility(self, history: History, rng: np.random.Generator, weight: float = 1.0) -> Any:
         """A GP on +1 (ran) / -1 (failed) labels and its prior level, or None without failures.
 
         It sees at most ``FEASIBILITY_POINTS`` points (a third failures at most, the rest
         completed ones, both random) to stay cheap; its prior level is the mean label of
         the whole history. ``weight`` multiplies its log probability (``FAILURE_WEIGHT``
-        here; the multi-objective strategy takes it once). With ``metric`` (the objective's
-        GP) it fits no hyperparameters of its own: it has the objective's kernel, so no
-        dimension is shorter to it than to the objective.
+        here; the multi-objective strategy takes it once).
         """
         if len(history.X_failed) == 0:
             return None
@@ -287,9 +285,6 @@ class BayesianOptimization(Strategy):
         good = _sample_rows(history.X, FEASIBILITY_POINTS - len(bad), rng)
         Xa = np.vstack([good, bad])
         t = np.r_[np.ones(len(good)), -np.ones(len(bad))]
-        if metric is not None:
-            model = GaussianProcess(Xa, t - level, metric.theta, metric.onehot, metric.features, metric.additive)
-            return _Feasibility(model, level, weight)
         model = GaussianProcess.fit(
             Xa, t - level, rng, restarts=1, maxiter=20, features=features_of(Projector(history.space))
         )
