@@ -925,3 +925,19 @@ def test_round_seventeen_only_new_best_audits_the_rank_rule_spares_clear_it_and_
     assert scheduler._stop(other, {1: 150.0}, Curves(by_number={**later, other: {1: 150.0}}))  # last at rung 1
     assert not scheduler._stop(other, {1: -50.0}, Curves(by_number={**later, other: {1: -50.0}}))  # the first
     assert not scheduler._stop(audit, {1: 150.0}, Curves(by_number={**later, audit: {1: 150.0}}))  # an audit
+
+
+def test_every_crash_problem_of_the_failure_model_judging_crashes_and_the_rule_guards_each_set() -> None:
+    from benchmarks import crashes
+
+    rng = np.random.default_rng(0)
+    chosen = crashes.problems()
+    assert sorted(chosen) == sorted(n for names in crashes.GROUPS.values() for n in names)
+    for name, problem in chosen.items():
+        seen = problem.noisy(np.random.default_rng(1))  # flaky6-hartmann fails at random, the others by region
+        values = np.array([seen(problem.space.decode(u)) for u in rng.random((200, problem.space.dim))])
+        assert 0.0 < float(np.isnan(values).mean()) < 1.0, name
+    scores = {g: {"default": 50.0, "candidate": 60.0} for g in ["all", *crashes.GROUPS]}
+    assert crashes.verdict(scores)["adopt"]
+    scores["diverging"]["candidate"] = 44.0  # one set more than 5 below: not adopted whatever the pool says
+    assert not crashes.verdict(scores)["adopt"]
