@@ -50,6 +50,8 @@ from benchmarks.es_candidates import (  # noqa: E402
     FinalsAuditStudy,
     FinishedGuardASHA,
     NewBestAuditASHA,
+    PayingArmASHA,
+    PayingArmStudy,
     swapped,
 )
 from benchmarks.learning_curves import CurveProblem, Params, problems  # noqa: E402
@@ -228,6 +230,10 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "asha, audit until new bests show the rank rule spares them, then the rank rule and a 1 in 8 audit share": swapped(
         hyperstep_method("bayesian", "asha", model_based=None, study_class=CostlyStopStudy), "asha", NewBestAuditASHA
     ),
+    # round eighteen (es-28), pre-registered candidate H: audits or the default's rule, by what each finds per step
+    "asha, audits or the default's rule by a bandit on new bests per step": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None, study_class=PayingArmStudy), "asha", PayingArmASHA
+    ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
@@ -235,7 +241,7 @@ USER_DEFAULTS = [m for m in METHODS if m.endswith("user defaults")]
 """The same runs as model-based ASHA, Hyperband and median (the spec's defaults are theirs:
 ``tests/unit/test_benchmarks.py``), named apart so a record says what a user gets."""
 CANDIDATES = [m for m in METHODS if "audit" in m or "evidence" in m]
-"""The pre-registered candidates of rounds thirteen to seventeen (es-22 to es-27): run with ``--methods``,
+"""The pre-registered candidates of rounds thirteen to eighteen (es-22 to es-28): run with ``--methods``,
 not by default."""
 LEVERS = [m for m in METHODS if ("median" in m or "min_resource" in m or "eta 2" in m) and m not in USER_DEFAULTS]
 """Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""

@@ -35,6 +35,9 @@ evidence against itself.
   only audits that became a new best as evidence: the rank rule is cleared after
   ``SPARED_NEW_BESTS`` of them in a row it would have spared, reopened by one it would have
   stopped, and a seeded ``CLEARED_AUDIT_SHARE`` of trials is still audited once it is cleared.
+- ``PayingArmASHA`` with ``PayingArmStudy`` (es-28's candidate H, round eighteen): each trial an
+  audit (G's) or a trial under the ASHA default's stopping, the arm whose posterior mean rate of
+  new bests per step spent is higher, each arm keeping ``ARM_SHARE`` of the compute.
 
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
@@ -45,6 +48,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from hyperstep.early_stopping import curves_of
 from hyperstep.models import Trial
@@ -363,3 +368,67 @@ def swapped(run: Callable[..., Any], name: str, cls: type) -> Callable[..., Any]
             SCHEDULERS[name] = original
 
     return candidate
+
+
+ARM_SHARE = 0.1
+"""Candidate H: the least share of the compute spent so far that each arm keeps (the arm below
+it takes the next trial), so that a late crossing (audits) or a late payoff of stopping (the
+rule) can still be seen."""
+
+
+class PayingArmASHA(ASHA):
+    """es-28's candidate H: each trial is drawn to one of two arms, an **audit** (never stopped;
+    ``PayingArmStudy`` proposes it from the finals alone: full fidelity) or a **rule** trial (the
+    ASHA default's stopping, proposed as the product does): the arm whose posterior mean rate of
+    new bests per step is higher (a new best: a final beating every earlier final of either arm;
+    the run's first final beats nothing; a stopped rule trial's steps count, it found nothing),
+    under a Gamma prior worth one full trial with one new best (``(1 + bests) / (max_resource +
+    steps)``), a tie (the first trial) drawn from the seed and the trial's number; an arm below
+    ``ARM_SHARE`` of the compute spent takes the next trial. Trials run one at a time here (the
+    benchmark's loop), so the trials numbered below a trial are what was known when it started (a
+    product would read ``Curves.known_at_start``); a trial's arm is drawn once and kept (``arms``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arms: dict[int, bool] = {}
+        """Whether each trial drawn so far is an audit, by number."""
+
+    def audits(self, number: int, by_number: Mapping[int, Curve]) -> bool:
+        """Whether trial ``number`` is an audit, given every trial's curve by number."""
+        if number not in self.arms:
+            self.arms[number] = self.draw(number, by_number)
+        return self.arms[number]
+
+    def draw(self, number: int, by_number: Mapping[int, Curve]) -> bool:
+        """The arm of trial ``number`` (True: audit) from the trials numbered below it."""
+        steps = {True: 0, False: 0}
+        found = {True: 0, False: 0}
+        incumbent: float | None = None
+        for m in sorted(n for n in by_number if n < number):
+            arm = self.audits(m, by_number)
+            steps[arm] += max(by_number[m], default=0)
+            final = value_at(by_number[m], self.max_resource)
+            if final is not None and (incumbent is None or final < incumbent):
+                found[arm] += incumbent is not None
+                incumbent = final
+        spent = steps[True] + steps[False]
+        for arm in (True, False):
+            if spent and steps[arm] < ARM_SHARE * spent:
+                return arm
+        rates = {arm: (1 + found[arm]) / (self.max_resource + steps[arm]) for arm in (True, False)}
+        if rates[True] == rates[False]:
+            return bool(np.random.default_rng((self.seed, number)).random() < 0.5)
+        return rates[True] > rates[False]
+
+    def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
+        return not self.audits(number, curves.by_number) and super()._stop(number, curve, curves)
+
+
+class PayingArmStudy(FinalsAuditStudy):
+    """Candidate H's study: an audit trial (``PayingArmASHA.audits``) proposed from the finals
+    alone (D's), a rule trial as the product proposes it."""
+
+    def audits_next(self, trials: Sequence[Trial]) -> bool:
+        if not isinstance(self.scheduler, PayingArmASHA):
+            return False
+        return self.scheduler.audits(next_number(trials), curves_of(trials, self.minimize).by_number)

@@ -941,3 +941,56 @@ def test_every_crash_problem_of_the_failure_model_judging_crashes_and_the_rule_g
     assert crashes.verdict(scores)["adopt"]
     scores["diverging"]["candidate"] = 44.0  # one set more than 5 below: not adopted whatever the pool says
     assert not crashes.verdict(scores)["adopt"]
+
+
+def test_round_eighteen_each_trial_goes_to_the_arm_finding_more_new_bests_per_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidate H (es-28): a trial goes to the arm (audit or the default's rule) whose posterior
+    mean of new bests per step, (1 + bests) / (27 + steps), is higher; the run's first final is no
+    new best; a stopped rule trial's steps count; an arm below ARM_SHARE of the steps spent takes
+    the trial; the first trial is a seeded coin; audits never stop, rule trials stop as ASHA's."""
+    from benchmarks import es_candidates
+    from hyperstep.schedulers.asha import ASHA
+    from hyperstep.schedulers.base import Curves
+
+    assert es_candidates.ARM_SHARE == 0.1
+
+    def run(final: float) -> dict[int, float]:
+        return {step: final for step in range(1, 28)}
+
+    def arms(given: dict[int, bool], curves: dict[int, dict[int, float]], number: int) -> bool:
+        scheduler = es_candidates.PayingArmASHA(1, 27, 3, seed=41, curve_model=True)
+        scheduler.arms.update(given)
+        return scheduler.audits(number, curves)
+
+    firsts = [es_candidates.PayingArmASHA(1, 27, 3, seed=s, curve_model=True).audits(1, {}) for s in range(20)]
+    assert True in firsts and False in firsts
+    assert not arms({1: True}, {1: run(5.0)}, 2)  # the rule has no step yet: below the floor
+    assert arms({1: False}, {1: run(5.0)}, 2)
+    both = {1: run(5.0), 2: run(4.0)}  # trial 2 (the rule's) beat trial 1: 2/54 against 1/54
+    assert not arms({1: True, 2: False}, both, 3)
+    assert arms({1: False, 2: True}, both, 3)
+    stopped = {n: {1: 9.0, 2: 9.0, 3: 9.0} for n in range(3, 22)}  # rule trials stopped at step 3
+    assert not arms({1: True, 2: False, **dict.fromkeys(range(3, 20), False)}, {**both, **stopped}, 20)  # 2/108.. 2/105
+    assert arms({1: True, 2: False, **dict.fromkeys(range(3, 22), False)}, {**both, **stopped}, 22)  # 2/111 < 1/54
+    bests = {1: run(5.0), **{n: run(5.0 - n) for n in range(2, 42)}}  # the rule finds 40 new bests in 40 trials
+    assert arms({1: True, **dict.fromkeys(range(2, 42), False)}, bests, 42)  # audits 27 of 1,107 steps: the floor
+
+    scheduler = es_candidates.PayingArmASHA(1, 27, 3, seed=41, curve_model=True)
+    scheduler.arms.update({1: True, 2: False})
+    monkeypatch.setattr(ASHA, "_stop", lambda self, number, curve, curves: True)
+    assert not scheduler._stop(1, {1: 9.0}, Curves(by_number={1: {1: 9.0}}))
+    assert scheduler._stop(2, {1: 9.0}, Curves(by_number={2: {1: 9.0}}))
+
+
+def test_round_eighteen_candidate_h_proposes_its_audits_from_the_finals_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import es_candidates
+    from hyperstep.schedulers import SCHEDULERS
+
+    monkeypatch.setitem(SCHEDULERS, "asha", es_candidates.PayingArmASHA)
+    study, trials = _three_completed_three_stopped(es_candidates.PayingArmStudy)
+    assert sorted(study.scheduler.arms) == [1, 2, 3, 4, 5, 6]  # each trial's arm drawn once, at its ask
+    for audit, rows in ((True, 3), (False, 6)):
+        study.scheduler.arms[7] = audit
+        assert len(study.history(trials).y) == rows, audit
