@@ -279,7 +279,7 @@ class Study:
         rng = np.random.default_rng([self.seed, len(trials)])
         proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
-        due = self._enqueued_due(trials)[:n]
+        due = self._enqueued_due(snapshot)[:n]
         if len(points) < len(due):  # a strategy out of new points still runs the enqueued ones
             padding = rng.random((len(due) - len(points), self.space.dim))
             points = np.vstack([points.reshape(-1, self.space.dim), padding])
@@ -328,12 +328,14 @@ class Study:
         kept = [j for j in range(len(points)) if j < owed or self.space.key(self.space.decode(points[j])) not in keys]
         return points if len(kept) == len(points) else points[kept]
 
-    def _enqueued_due(self, trials: Sequence[Trial]) -> list[dict[str, Any]]:
+    def _enqueued_due(self, snapshot: Snapshot | None) -> list[dict[str, Any]]:
         """The enqueued points no trial has taken yet, in order: the spec's past the highest
-        trial number (they go by number), then this object's."""
-        if not self.spec.enqueue:  # no trial read: a round reads only the trials that changed (ended_totals)
+        trial number given out (they go by number: the job's ``trial_seq``, as Suggest's
+        ``snapshot`` has just read it), then this object's. No trial is read: a round reads
+        only the trials that changed (``ended_totals``), with points enqueued too."""
+        if not self.spec.enqueue:
             return list(self._queued)
-        last = max((t.number for t in trials), default=0)
+        last = snapshot.seen_seq if snapshot is not None else self.job.trial_seq
         return [*self.spec.enqueue[last:], *self._queued]
 
     def enqueue_trial(self, params: Mapping[str, Any]) -> None:
