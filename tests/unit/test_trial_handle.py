@@ -33,7 +33,7 @@ def suggest_all(trial: TrialHandle) -> dict[str, Any]:
     asked = {
         "lr": trial.suggest_float("lr", 1e-4, 1e-1, log=True),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-        "layers": trial.suggest_int("layers", 1, 4),
+        "layers": trial.suggest_int("layers", 1, 4, step=1),  # the int step the space has
         "units": trial.suggest_int("units", 8, 512, log=True),
         "opt": trial.suggest_categorical("opt", ["sgd", "adam"]),
     }
