@@ -97,17 +97,23 @@ def service() -> TuningService:
 
 
 def run(
-    service: TuningService, budget: dict[str, Any], losses: Iterator[float], n_initial: int = 4
+    service: TuningService,
+    budget: dict[str, Any],
+    losses: Iterator[float],
+    n_initial: int = 4,
+    enqueue: Sequence[dict[str, Any]] = (),
 ) -> Iterator[set[int]]:
     """Run a two-at-a-time bayesian job whose trials end newest first (so the order they end
-    in is not their numbers'), each priced at $0.125; yield, for each Suggest round, the
-    numbers of the trials whose fields the round read."""
+    in is not their numbers'), each priced at $0.125, its first trials running the points
+    ``enqueue``; yield, for each Suggest round, the numbers of the trials whose fields the
+    round read."""
     trial = {**spec_document()["trial"], "cost_per_hour": 3.6, "timeout_seconds": 100}
     spec = spec_document(
         parameters=[{"name": "x", "type": "float", "low": 0.0, "high": 1.0}],
         strategy={"name": "bayesian", "seed": 0, "options": {"n_initial": n_initial}},
         trial=trial,
         budget={"max_parallel": 2, **budget},
+        enqueue=list(enqueue),
     )
     service.submit(parse_spec(spec), job_id="job")
     clock = service.store.clock
@@ -156,6 +162,21 @@ def test_a_round_with_every_optional_rule_set_reads_the_trials_that_changed_not_
     rounds = list(run(service, budget, losses, n_initial=40))
     assert len(rounds) >= 39 and max(len(read) for read in rounds) <= 2 + 2 + 2, [len(r) for r in rounds]
     assert service.store.get_job("job").stop_reason is StopReason.MAX_TRIALS
+
+
+def test_a_round_of_a_job_with_enqueued_points_reads_the_trials_that_changed_not_the_whole_job(
+    service: TuningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``enqueue``, each ask read every trial's number (the highest, for the points still
+    owed), also once they were all given out: 40 in the last round. It reads the job's
+    ``trial_seq`` now, and the points still run first, each once."""
+    monkeypatch.setattr(trial_view, "TRIM_ENDED", 1)
+    points = [{"x": 0.5}, {"x": 0.25}, {"x": 0.75}]
+    losses = iter(random.Random(0).uniform(0, 1) for _ in range(40))
+    rounds = list(run(service, {"max_trials": 40}, losses, n_initial=40, enqueue=points))
+    assert len(rounds) >= 39 and max(len(read) for read in rounds) <= 2 + 2 + 2, [len(r) for r in rounds]
+    trials = service.store.list_trials("job")
+    assert [t.params for t in trials[:3]] == points and all(t.params not in points for t in trials[3:])
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hyperstep.space import SearchSpace
     from hyperstep.spec import JobSpec, load_spec
     from hyperstep.study import Study
+    from hyperstep.trial_handle import TrialHandle
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ _FROM = {
     "JobSpec": "hyperstep.spec",
     "load_spec": "hyperstep.spec",
     "Study": "hyperstep.study",
+    "TrialHandle": "hyperstep.trial_handle",
 }
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "SpecError",
     "Study",
     "Trial",
+    "TrialHandle",
     "TrialPruned",
     "TrialState",
     "load_spec",

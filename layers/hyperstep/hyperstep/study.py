@@ -49,6 +49,7 @@ from hyperstep.study_checks import (
     scalar,
 )
 from hyperstep.study_history import history_of
+from hyperstep.trial_handle import TrialHandle
 from hyperstep.warm_start import carried_over
 
 if TYPE_CHECKING:
@@ -59,9 +60,10 @@ TOLD_STATES = (TrialState.COMPLETED, TrialState.FAILED, TrialState.STOPPED, Tria
 MAX_ASK = 10_000
 """The most trials one ``ask`` proposes: a spec's ``budget.max_trials`` at most. A larger count
 (a caller's arithmetic gone wrong) failed with a MemoryError of many GiB, or ran for hours."""
-TrialRef = str | Trial | int
-"""A trial as ``tell`` and ``report`` take it: its id, the ``Trial`` ``ask`` returned, or its
-number (Optuna's ``tell`` takes the trial or its number)."""
+TrialRef = str | Trial | TrialHandle | int
+"""A trial as ``tell`` and ``report`` take it: its id, the ``Trial`` ``ask`` returned (or the
+``TrialHandle`` ``optimize`` gave its objective), or its number (Optuna's ``tell`` takes the
+trial or its number)."""
 
 
 class Study:
@@ -279,7 +281,7 @@ class Study:
         rng = np.random.default_rng([self.seed, len(trials)])
         proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
-        due = self._enqueued_due(trials)[:n]
+        due = self._enqueued_due(snapshot)[:n]
         if len(points) < len(due):  # a strategy out of new points still runs the enqueued ones
             padding = rng.random((len(due) - len(points), self.space.dim))
             points = np.vstack([points.reshape(-1, self.space.dim), padding])
@@ -328,12 +330,14 @@ class Study:
         kept = [j for j in range(len(points)) if j < owed or self.space.key(self.space.decode(points[j])) not in keys]
         return points if len(kept) == len(points) else points[kept]
 
-    def _enqueued_due(self, trials: Sequence[Trial]) -> list[dict[str, Any]]:
+    def _enqueued_due(self, snapshot: Snapshot | None) -> list[dict[str, Any]]:
         """The enqueued points no trial has taken yet, in order: the spec's past the highest
-        trial number (they go by number), then this object's."""
-        if not self.spec.enqueue:  # no trial read: a round reads only the trials that changed (ended_totals)
+        trial number given out (they go by number: the job's ``trial_seq``, as Suggest's
+        ``snapshot`` has just read it), then this object's. No trial is read: a round reads
+        only the trials that changed (``ended_totals``), with points enqueued too."""
+        if not self.spec.enqueue:
             return list(self._queued)
-        last = max((t.number for t in trials), default=0)
+        last = snapshot.seen_seq if snapshot is not None else self.job.trial_seq
         return [*self.spec.enqueue[last:], *self._queued]
 
     def enqueue_trial(self, params: Mapping[str, Any]) -> None:
@@ -454,7 +458,7 @@ class Study:
 
     def _id_of(self, trial: TrialRef) -> str:
         """The id of ``trial`` as ``tell`` and ``report`` take it (``TrialRef``)."""
-        if isinstance(trial, Trial):
+        if isinstance(trial, Trial | TrialHandle):
             if trial.job_id != self.job_id:
                 raise ValueError(f"trial: {trial.id} is a trial of job {trial.job_id!r}, not of {self.job_id!r}")
             return trial.id
@@ -597,19 +601,20 @@ class Study:
 
     def optimize(
         self,
-        objective: Callable[[Trial], float | Sequence[float]],
+        objective: Callable[[TrialHandle], float | Sequence[float]],
         n_trials: int | None = None,
         timeout: float | None = None,
         catch: type[Exception] | tuple[type[Exception], ...] = (),
     ) -> None:
         """Optuna's loop: ``ask`` one trial, ``tell`` it ``objective(trial)`` (a list of values
-        with several objectives), until ``n_trials`` were run, ``timeout`` seconds have passed
+        with several objectives; ``trial`` a ``TrialHandle``: Optuna's ``suggest_*``, ``report``
+        and ``should_prune`` over the asked trial), until ``n_trials`` were run, ``timeout`` seconds have passed
         (no trial starts after), or ``ask`` gives none (a grid done, the spec's ``max_trials``).
         An exception in ``catch`` fails the trial and the loop goes on; any other fails the
         trial and is raised; a return that is not a value fails the trial with a warning. An
         objective that tells its trial itself gets the ``ValueError`` of a second tell, as
         Optuna's ``Cannot tell a COMPLETE trial``: the trial keeps what it was told.
-        ``TrialPruned`` (raised after ``report`` said stop) ends it pruned."""
+        ``TrialPruned`` (raised after ``report`` or ``should_prune`` said stop) ends it pruned."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
             raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
         if timeout is not None and (not is_number(timeout) or not timeout >= 0):
@@ -623,7 +628,7 @@ class Study:
                 return
             trial, run = asked[0], run + 1
             try:
-                value = objective(trial)
+                value = objective(TrialHandle(self, trial))
             except TrialPruned:
                 self.tell(trial, state="pruned")
                 continue
