@@ -6,7 +6,7 @@ Routes (``openapi.json`` next to this file is generated from them and kept in th
   A spec with ``schedule`` creates an EventBridge Scheduler schedule instead: 201.
 - ``GET /jobs``: newest jobs first; ``GET /jobs/{job_id}``: one job with its spec;
   ``GET /jobs/{job_id}/trials``: its trials, a page at a time (``limit``, at most 1,000;
-  ``offset``; ``next_offset`` says where the next page starts): a page also ends before
+  ``offset``, at most ``MAX_OFFSET``; ``next_offset`` says where the next page starts): a page also ends before
   its body would pass ``PAGE_BYTES``, so it fits Lambda's 6 MB response whatever the trials hold.
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job has ended (one whose execution's start
   failed, which a retry or that execution could still take back, is closed stopped, its
@@ -116,6 +116,10 @@ JobId = Annotated[str, Path(min_length=1, max_length=256)]
 ScheduleName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")]
 """A schedule is named by its spec's name (``JobSpec.name``'s pattern)."""
 TRIALS_PER_PAGE = 1000
+MAX_OFFSET = 100_000
+"""The most trials a job holds: ``budget.max_trials`` is at most 10,000, and was at most
+100,000 before (a job stored then is still listed, each of its trials reachable); an offset
+past it could only answer an empty page. Published, so a client reads the bound from the schema."""
 PAGE_BYTES = 5_000_000
 """A page of trials stops before its body, as Lambda's response carries it (a JSON string
 inside the JSON response), passes this: Lambda's limit is 6 MB, a trial (one DynamoDB
@@ -479,7 +483,7 @@ def job_detail(job: Job) -> JobDetail:
 def list_trials(
     job_id: JobId,
     limit: Annotated[int, Query(ge=1, le=TRIALS_PER_PAGE)] = TRIALS_PER_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TrialList:
     """Trials in number order, a page at a time (a response must stay under Lambda's 6 MB)."""
     store = _service().store

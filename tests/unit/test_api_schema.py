@@ -18,8 +18,9 @@ import jsonschema
 import pytest
 
 from hyperstep.service import TuningService
-from tests.unit.test_api import OPENAPI, sagemaker_spec
-from tests.unit.test_api_owners import ALICE, as_, published, service, submit  # noqa: F401  (fixtures)
+from hyperstep.spec_base import MAX_JSON_INT
+from tests.unit.test_api import OPENAPI, proxy_event, sagemaker_spec
+from tests.unit.test_api_owners import ALICE, as_, published, raw, service, submit  # noqa: F401  (fixtures)
 from tests.unit.test_guardrails import batch
 
 DOCUMENT = json.loads(OPENAPI.read_text())
@@ -230,3 +231,62 @@ def test_a_job_stored_with_a_larger_integer_stays_readable() -> None:
     body = copy.deepcopy(EVERY_INTEGER["trial.volume_size_gb"])
     body["trial"]["volume_size_gb"] = 10**30
     assert JobSpec.model_validate(body, context=STORED).trial.volume_size_gb == 10**30  # type: ignore[union-attr]
+
+
+def integer_query_parameters() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Each integer query parameter of a GET route: its path, name and published schema."""
+    for path, operations in DOCUMENT["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter["in"] == "query" and parameter["schema"].get("type") == "integer":
+                yield path, parameter["name"], parameter["schema"]
+
+
+def test_the_offset_of_a_trials_page_is_one_of_the_integer_parameters() -> None:
+    names = {(path, name) for path, name, _ in integer_query_parameters()}
+    assert ("/jobs/{job_id}/trials", "offset") in names and ("/jobs", "limit") in names
+
+
+@pytest.mark.parametrize(("path", "name", "schema"), list(integer_query_parameters()))
+def test_an_integer_query_parameter_publishes_its_maximum_and_is_refused_past_it(
+    service: TuningService,  # noqa: F811
+    path: str,
+    name: str,
+    schema: dict[str, Any],
+) -> None:
+    """``offset`` had no published maximum: a client could not read its bound from the schema.
+    Each integer parameter is bounded; its maximum is answered, one past it is a 422 naming it."""
+    assert "maximum" in schema, (path, name, schema)
+    url = path.replace("{job_id}", submit(ALICE))
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    assert raw(proxy_event("GET", url, identity, query={name: str(int(schema["maximum"]))}))[0] == 200
+    status, answer = raw(proxy_event("GET", url, identity, query={name: str(int(schema["maximum"]) + 1)}))
+    assert (status, answer["field"]) == (422, name), answer
+
+
+@pytest.mark.parametrize(
+    ("choice", "accepted"),
+    [
+        (MAX_JSON_INT, True),
+        (-MAX_JSON_INT, True),
+        (1e15, True),
+        (2.5, True),
+        (MAX_JSON_INT + 1, False),
+        (-(10**30), False),
+        (1e300, False),
+        (-1e300, False),
+    ],
+)
+def test_a_number_choice_is_refused_by_the_api_exactly_when_the_schema_refuses_it(
+    service: TuningService,  # noqa: F811
+    choice: float,
+    accepted: bool,
+) -> None:
+    """The schema's ``number`` option of a choice took ``10**30`` (an integer the API refuses:
+    "quote it as text"). JSON has one number type, so the schema cannot tell ``1e300`` from
+    ``10**300``: both sides refuse a number past 2**53 - 1 either side of 0, however written."""
+    body = sagemaker_spec(parameters=[{"name": "act", "type": "categorical", "choices": ["relu", choice]}])
+    assert (schema_errors("JobSpec", body) == []) is accepted
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status == 202) is accepted, answer
+    if not accepted:
+        assert answer["field"] == "parameters.0.choices.1" and "quote it as text" in answer["reason"], answer
