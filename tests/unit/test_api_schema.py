@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import shutil
+import subprocess
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
+from hyperstep.backends.naming import TagValue
+from hyperstep.backends.tag_text import TAG_PATTERN
+from hyperstep.models import Job
 from hyperstep.service import TuningService
-from hyperstep.spec_base import MAX_JSON_INT
+from hyperstep.spec_base import MAX_JSON_INT, STORED
 from tests.unit.test_api import OPENAPI, proxy_event, sagemaker_spec
 from tests.unit.test_api_owners import ALICE, as_, published, raw, service, submit  # noqa: F401  (fixtures)
 from tests.unit.test_guardrails import batch
@@ -290,3 +298,134 @@ def test_a_number_choice_is_refused_by_the_api_exactly_when_the_schema_refuses_i
     assert (status == 202) is accepted, answer
     if not accepted:
         assert answer["field"] == "parameters.0.choices.1" and "quote it as text" in answer["reason"], answer
+
+
+def published_patterns(value: Any = DOCUMENT) -> Iterator[str]:
+    """Every regular expression of the published document: ``pattern`` values and the keys of
+    ``patternProperties``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "pattern" and isinstance(item, str):
+                yield item
+            if key == "patternProperties":
+                yield from item
+            yield from published_patterns(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from published_patterns(item)
+
+
+READ_APART = set("wWdDsSbBpP")
+"""Escapes Python's ``re`` and ECMA-262 read differently on non-ASCII text (``\\w``, ``\\d``,
+``\\s``, ``\\b`` and their negations: Unicode in one, ASCII or another set in the other) or one
+of them does not read (``\\p``, ``\\P``: Python's ``re``, and ECMA-262 outside Unicode mode)."""
+
+
+def escapes(pattern: str) -> set[str]:
+    """The characters escaped by a backslash in ``pattern``."""
+    found, index = set(), 0
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            found.add(pattern[index + 1 : index + 2])
+            index += 1
+        index += 1
+    return found
+
+
+def test_no_published_pattern_uses_a_class_python_and_ecma_262_read_differently() -> None:
+    """Tag keys and values were published as ``^[\\w .:/=+\\-@]*$``: a JavaScript client refused
+    ``équipe`` (ECMA-262's ``\\w`` is ``[A-Za-z0-9_]``), which the API took."""
+    patterns = set(published_patterns())
+    assert len(patterns) > 10
+    assert {
+        pattern: sorted(escapes(pattern) & READ_APART) for pattern in patterns if escapes(pattern) & READ_APART
+    } == {}
+
+
+TAG_CASES = [
+    ("équipe", "données", True),
+    ("x²", "①", True),  # numbers (AWS's \p{N}) that ECMA-262's \w and Rust's \w leave out
+    ("Ωμέγα", "日本語", True),
+    ("e\u0301quipe", "x", False),  # a combining mark (NFD): AWS's pattern refuses it, Rust's \w took it
+    ("team", "a\u203fb", False),  # connector punctuation: the same
+    ("a|b", "x", False),
+    ("team", "\U0001d400", False),  # a letter outside the Basic Multilingual Plane: not listed
+]
+
+
+@pytest.mark.parametrize(("key", "value", "accepted"), TAG_CASES)
+def test_a_tag_the_schema_accepts_the_api_accepts_and_one_it_refuses_the_api_refuses(
+    service: TuningService,  # noqa: F811
+    key: str,
+    value: str,
+    accepted: bool,
+) -> None:
+    body = sagemaker_spec(trial={**sagemaker_spec()["trial"], "tags": {key: value}})
+    assert (schema_errors("JobSpec", body) == []) is accepted
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status == 202) is accepted, answer
+    if not accepted:
+        assert answer["field"].startswith("trial.tags."), answer
+
+
+def test_a_job_stored_with_a_tag_the_pattern_now_refuses_still_lists_and_shows(
+    service: TuningService,  # noqa: F811
+) -> None:
+    old = {"e\u0301quipe": "a\u203fb"}  # taken by the API's \w before
+    stored = json.loads(service.store.get_job(submit(ALICE)).model_dump_json())
+    stored["spec"]["trial"]["tags"] = old
+    service.store.create_job(Job.model_validate({**stored, "id": "stored-before"}, context=STORED))
+    assert "stored-before" in [job["job_id"] for job in as_(ALICE, "GET", "/jobs")[1]["jobs"]]
+    status, shown = as_(ALICE, "GET", "/jobs/stored-before")
+    assert status == 200 and shown["spec"]["trial"]["tags"] == old, shown
+
+
+def test_node_reads_the_tag_pattern_as_python_and_the_api_do_on_every_bmp_character() -> None:
+    """The published tag pattern read by ECMA-262 itself (Node's RegExp, without and with the
+    ``u`` flag) against Python's ``re`` and the API's model, one character at a time over the
+    Basic Multilingual Plane (lone surrogates aside)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    tags = [
+        DOCUMENT["components"]["schemas"][block]["properties"]["tags"] for block in ("SageMakerTrial", "BatchTrial")
+    ]
+    (pattern,) = {p for t in tags for key, value in t["patternProperties"].items() for p in (key, value["pattern"])}
+    script = """
+    const p = require("fs").readFileSync(0, "utf8");
+    const plain = new RegExp(p), unicode = new RegExp(p, "u");
+    let a = "", b = "";
+    for (let c = 0; c < 0x10000; c++) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const s = String.fromCharCode(c);
+      a += plain.test(s) ? "1" : "0"; b += unicode.test(s) ? "1" : "0";
+    }
+    process.stdout.write(a + "\\n" + b);
+    """
+    done = subprocess.run([node, "-e", script], input=pattern, capture_output=True, text=True, check=True, timeout=60)
+    plain, unicode = done.stdout.split("\n")
+    characters = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    python = "".join("1" if re.fullmatch(pattern, c) else "0" for c in characters)
+    tag_value = TypeAdapter(TagValue)
+    api = "".join("1" if accepts(tag_value, c) else "0" for c in characters)
+    assert plain == unicode == python == api
+    assert python.count("1") > 40_000  # the letters and numbers of the plane, not ASCII alone
+
+
+def accepts(adapter: TypeAdapter[Any], value: str) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_the_listed_tag_letters_and_numbers_are_unicode_14s() -> None:
+    """``NON_ASCII_LETTERS_AND_NUMBERS`` is data, not derived at import (the Pythons hyperstep
+    supports carry different Unicode versions, and the published schema must not change with
+    them): every character it lists is a letter or number here, and under Unicode 14.0 it lists
+    each one of the plane."""
+    listed = {chr(code) for code in range(0x80, 0x10000) if re.fullmatch(TAG_PATTERN, chr(code))}
+    assert all(unicodedata.category(character)[0] in "LN" for character in listed)
+    if unicodedata.unidata_version == "14.0.0":
+        assert listed == {chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c))[0] in "LN"}

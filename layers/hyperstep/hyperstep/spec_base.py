@@ -94,6 +94,30 @@ class at_most:
         return value
 
 
+@dataclass(frozen=True)
+class matching:
+    """A string's pattern (``Annotated[str, matching(pattern, rule)]``), checked with Python's
+    ``re`` as a spec comes in but not when it is read back (a job stored under an older
+    pattern stays readable), refused with ``rule`` in words rather than with the pattern;
+    published as the string's ``pattern`` (a mapping key's: ``patternProperties``). Write it
+    so ECMA-262, the published schema's dialect, reads it as Python does: explicit classes,
+    none of ``\\w``, ``\\d``, ``\\s``, ``\\b``, which match non-ASCII text in one and not the other."""
+
+    pattern: str
+    rule: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return AfterValidator(self._check).__get_pydantic_core_schema__(source, handler)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), "pattern": self.pattern}
+
+    def _check(self, value: str, info: ValidationInfo) -> str:
+        if not read_back(info) and re.fullmatch(self.pattern, value) is None:
+            raise ValueError(f"{self.rule}, got {value[:60]!a}")
+        return value
+
+
 def text(what: str, plain: Any = str) -> Any:
     """The type of a spec string a YAML reader may have read as something else (``1e-3``, ``10``,
     ``true``, an empty value): ``plain`` (``str`` or a constrained string), refusing any other

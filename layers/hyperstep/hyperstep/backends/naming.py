@@ -28,7 +28,8 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
-from hyperstep.spec_base import text
+from hyperstep.backends.tag_text import TAG_PATTERN, TAG_RULE
+from hyperstep.spec_base import matching, text
 
 NAME_PREFIX = "hs-"
 TAG_JOB_ID = "hyperstep:job-id"
@@ -116,8 +117,12 @@ def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str], stack: 
     return {**user_tags, **own}
 
 
-TagKey = text("tag keys", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)])
-TagValue = text("tag values", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)])
+TagKey = text(
+    "tag keys", Annotated[str, StringConstraints(min_length=1, max_length=128), matching(TAG_PATTERN, TAG_RULE)]
+)
+TagValue = text("tag values", Annotated[str, StringConstraints(max_length=256), matching(TAG_PATTERN, TAG_RULE)])
+"""Checked as a spec comes in, not when it is read back: a job stored when the pattern was
+``\\w`` (which took combining marks) stays readable."""
 MAX_TAGS = 50
 """SageMaker and Batch both allow 50 tags per job; hyperstep adds up to three of its own."""
 _OWN_TAGS = 3
