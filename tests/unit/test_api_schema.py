@@ -429,3 +429,42 @@ def test_the_listed_tag_letters_and_numbers_are_unicode_14s() -> None:
     assert all(unicodedata.category(character)[0] in "LN" for character in listed)
     if unicodedata.unidata_version == "14.0.0":
         assert listed == {chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c))[0] in "LN"}
+
+
+def sagemaker_with(**block: Any) -> dict[str, Any]:
+    return sagemaker_spec(trial={**sagemaker_spec()["trial"], **block})
+
+
+KEYED_CASES = {
+    "47 tags": (sagemaker_with(tags={f"k{i}": "v" for i in range(47)}), None),
+    "48 tags": (sagemaker_with(tags={f"k{i}": "v" for i in range(48)}), "trial.tags"),
+    "awsome key": (batch(tags={"awsome": "x", "hyperstep-team": "x"}), None),
+    "AWS: key": (sagemaker_with(tags={"AWS:team": "x"}), "trial.tags"),
+    "HyperStep: key": (batch(tags={"HyperStep:stack": "x"}), "trial.tags"),
+    "95 variables": (sagemaker_with(environment={f"V{i}": "x" for i in range(95)}), None),
+    "96 variables": (sagemaker_with(environment={f"V{i}": "x" for i in range(96)}), "trial.environment"),
+    "hyperstep_ variable": (sagemaker_with(environment={"hyperstep_mode": "x"}), None),  # the prefix is upper case
+    "HYPERSTEP_ variable": (sagemaker_with(environment={"HYPERSTEP_JOB_ID": "x"}), "trial.environment"),
+    "Batch's HYPERSTEP_": (batch(environment={"HYPERSTEP_X": "x"}), "trial.environment"),
+    "AWS_BATCH variable": (batch(environment={"AWS_BATCH_JOB_ID": "x"}), "trial.environment"),
+    "AWS_BATCHES is Batch's too": (batch(environment={"AWS_BATCHES": "x"}), "trial.environment"),
+    "AWS_REGION": (batch(environment={"AWS_REGION": "x"}), None),
+}
+
+
+@pytest.mark.parametrize("case", KEYED_CASES)
+def test_the_schema_refuses_the_tags_and_variables_the_api_refuses(
+    service: TuningService,  # noqa: F811
+    case: str,
+) -> None:
+    """The tags' count (47: hyperstep adds three of AWS's 50) and their reserved prefixes
+    (``aws:``, ``hyperstep:``, in any case), the SageMaker variables' count (95: hyperstep sets
+    five of the 100) and the variables hyperstep and Batch set (``HYPERSTEP_*``, ``AWS_BATCH*``)
+    were the API's alone: the schema took what the API refused (and published 96 variables)."""
+    body, field = KEYED_CASES[case]
+    refused = schema_errors("JobSpec", body)
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    if field is None:
+        assert (refused, status) == ([], 202), (refused, answer)
+    else:
+        assert refused and status == 422 and answer["field"].startswith(field), (refused, answer)

@@ -49,6 +49,24 @@ refuses a key outside it, as the model does (``patternProperties`` alone lets an
 through)."""
 
 
+@dataclass(frozen=True)
+class names_refused:
+    """A mapping key's annotation (``dict[Annotated[str, names_refused(pattern)], ...]``) that
+    publishes the names the mapping's own validator refuses (reserved ones) as its schema's
+    ``propertyNames``' ``not``: the schema then refuses them too. Published only."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), "not": {"pattern": self.pattern}}
+
+
+def any_case(text: str) -> str:
+    """A pattern of ``text`` in any case (``aws:``: ``[aA][wW][sS]:``), written without flags,
+    which a JSON Schema pattern cannot carry."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
 STORED = {"stored": True}
 """Validation context for a spec read back from a store: it was checked when it came in,
 and checks that depend on the code (which options a strategy takes) or came later are not
