@@ -468,3 +468,16 @@ def test_the_schema_refuses_the_tags_and_variables_the_api_refuses(
         assert (refused, status) == ([], 202), (refused, answer)
     else:
         assert refused and status == 422 and answer["field"].startswith(field), (refused, answer)
+
+
+@pytest.mark.parametrize(("choice", "accepted"), [("a\x00b", False), ("a\nb", True), ("é\tx", True)])
+def test_a_text_choice_is_refused_by_the_api_exactly_when_the_schema_refuses_it(
+    service: TuningService,  # noqa: F811
+    choice: str,
+    accepted: bool,
+) -> None:
+    """A NUL in a choice (no program argument can hold one) was refused by the API alone."""
+    body = sagemaker_spec(parameters=[{"name": "act", "type": "categorical", "choices": ["relu", choice]}])
+    assert (schema_errors("JobSpec", body) == []) is accepted
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status == 202) is accepted, answer

@@ -52,18 +52,21 @@ def _plain_choice(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
-def _publish_number_bounds(schema: dict[str, Any]) -> None:
-    """A choice's integer and number options with ``_plain_choice``'s bounds (JSON Schema's
-    ``number`` takes integers too: unbounded, it took the ones the API refuses)."""
+def _publish_choice_rules(schema: dict[str, Any]) -> None:
+    """A choice's options with ``_plain_choice``'s rules: the integer and number options its
+    bounds (JSON Schema's ``number`` takes integers too: unbounded, it took the ones the API
+    refuses), the string option its refusal of a NUL."""
     for option in schema.get("anyOf", []):
         if option.get("type") in ("integer", "number"):
             option.update(minimum=-MAX_JSON_INT, maximum=MAX_JSON_INT)
+        if option.get("type") == "string":
+            option["pattern"] = "^[^\\u0000]*$"
 
 
 Choice = Annotated[
     Union[bool, int, float, str],
     BeforeValidator(_plain_choice),
-    Field(json_schema_extra=_publish_number_bounds),
+    Field(json_schema_extra=_publish_choice_rules),
 ]
 
 
