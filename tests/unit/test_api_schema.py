@@ -481,3 +481,30 @@ def test_a_text_choice_is_refused_by_the_api_exactly_when_the_schema_refuses_it(
     assert (schema_errors("JobSpec", body) == []) is accepted
     status, answer = as_(ALICE, "POST", "/jobs", body)
     assert (status == 202) is accepted, answer
+
+
+WITHOUT = {key: value for key, value in sagemaker_spec().items() if key not in ("trial", "budget")}
+SUBMIT_CASES = {
+    "a local trial": sagemaker_spec(
+        trial={"backend": "local", "command": ["python", "t.py"], "metric_definitions": LOSS}
+    ),
+    "a simulated trial": sagemaker_spec(trial={"backend": "simulated", "objective": "m:f"}),
+    "no trial": {**WITHOUT, "budget": {"max_trials": 4}},
+    "a null trial": {**sagemaker_spec(), "trial": None},
+    "no budget": {**WITHOUT, "trial": sagemaker_spec()["trial"]},
+    "a budget without max_trials": sagemaker_spec(budget={"max_parallel": 2}),
+}
+
+
+@pytest.mark.parametrize("case", SUBMIT_CASES)
+def test_the_schema_refuses_a_spec_that_cannot_run_on_aws(
+    service: TuningService,  # noqa: F811
+    case: str,
+) -> None:
+    """The published ``JobSpec`` is the library's, which also runs local and simulated trials
+    and ask/tell studies: it took a spec without a trial, with a local one or without
+    ``budget.max_trials``, all refused by ``POST /jobs``."""
+    body = SUBMIT_CASES[case]
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert status == 422, answer
+    assert schema_errors("JobSpec", body), answer
