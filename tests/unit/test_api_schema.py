@@ -508,3 +508,11 @@ def test_the_schema_refuses_a_spec_that_cannot_run_on_aws(
     status, answer = as_(ALICE, "POST", "/jobs", body)
     assert status == 422, answer
     assert schema_errors("JobSpec", body), answer
+
+
+def test_an_empty_budget_update_is_refused_by_the_schema_as_by_the_api(service: TuningService) -> None:  # noqa: F811
+    """``PATCH /jobs/{id}`` with ``{}`` changes nothing: the API refused it (422), the schema took it."""
+    job_id = submit(ALICE)
+    status, answer = as_(ALICE, "PATCH", f"/jobs/{job_id}", {})
+    assert status == 422, answer
+    assert schema_errors("BudgetUpdate", {})
