@@ -1,12 +1,13 @@
 """The REST API (API Gateway, IAM-signed requests): submit, list, inspect and stop jobs.
 
-Routes (``openapi.json`` next to this file is generated from them and kept in the repo):
+Routes (``openapi.json`` next to this file is generated from them and kept in the repo, its
+``JobSpec`` as ``POST /jobs`` takes it: ``publish_runs_on_aws``):
 
 - ``POST /jobs``: validate the spec, store the job, start its execution: 202 with the id.
   A spec with ``schedule`` creates an EventBridge Scheduler schedule instead: 201.
 - ``GET /jobs``: newest jobs first; ``GET /jobs/{job_id}``: one job with its spec;
   ``GET /jobs/{job_id}/trials``: its trials, a page at a time (``limit``, at most 1,000;
-  ``offset``; ``next_offset`` says where the next page starts): a page also ends before
+  ``offset``, at most ``MAX_OFFSET``; ``next_offset`` says where the next page starts): a page also ends before
   its body would pass ``PAGE_BYTES``, so it fits Lambda's 6 MB response whatever the trials hold.
 - ``POST /jobs/{job_id}/stop``: 202; 409 when the job has ended (one whose execution's start
   failed, which a retry or that execution could still take back, is closed stopped, its
@@ -116,6 +117,10 @@ JobId = Annotated[str, Path(min_length=1, max_length=256)]
 ScheduleName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")]
 """A schedule is named by its spec's name (``JobSpec.name``'s pattern)."""
 TRIALS_PER_PAGE = 1000
+MAX_OFFSET = 100_000
+"""The most trials a job holds: ``budget.max_trials`` is at most 10,000, and was at most
+100,000 before (a job stored then is still listed, each of its trials reachable); an offset
+past it could only answer an empty page. Published, so a client reads the bound from the schema."""
 PAGE_BYTES = 5_000_000
 """A page of trials stops before its body, as Lambda's response carries it (a JSON string
 inside the JSON response), passes this: Lambda's limit is 6 MB, a trial (one DynamoDB
@@ -479,7 +484,7 @@ def job_detail(job: Job) -> JobDetail:
 def list_trials(
     job_id: JobId,
     limit: Annotated[int, Query(ge=1, le=TRIALS_PER_PAGE)] = TRIALS_PER_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TrialList:
     """Trials in number order, a page at a time (a response must stay under Lambda's 6 MB)."""
     store = _service().store
@@ -664,18 +669,41 @@ def openapi_document() -> str:
 
     Regenerate after changing a route: ``python functions/api/app.py > functions/api/openapi.json``.
     """
-    return app.get_openapi_json_schema(
-        title="hyperstep",
-        version="0.1.0",
-        description="Serverless hyperparameter tuning: submit, inspect, change and stop tuning jobs. "
-        "Every request is signed with AWS Signature Version 4 (service execute-api); a request without an IAM "
-        "identity is refused (403). Each caller sees, changes and stops only its own jobs and schedules (a role's "
-        "sessions count as the role); another's job answers 404. "
-        f"Request bodies: at most {MAX_BODY_BYTES:,} bytes of UTF-8 JSON (413 beyond), nested at most "
-        f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond). "
-        "Each caller (a role's sessions together) has its own request rate, set at deploy time: beyond it, "
-        "429 with Retry-After (seconds).",
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="hyperstep",
+            version="0.1.0",
+            description="Serverless hyperparameter tuning: submit, inspect, change and stop tuning jobs. "
+            "Every request is signed with AWS Signature Version 4 (service execute-api); a request without an IAM "
+            "identity is refused (403). Each caller sees, changes and stops only its own jobs and schedules (a role's "
+            "sessions count as the role); another's job answers 404. "
+            f"Request bodies: at most {MAX_BODY_BYTES:,} bytes of UTF-8 JSON (413 beyond), nested at most "
+            f"{MAX_DEPTH} levels, number literals at most {MAX_NUMBER_CHARS} characters (422 beyond). "
+            "Each caller (a role's sessions together) has its own request rate, set at deploy time: beyond it, "
+            "429 with Retry-After (seconds).",
+        )
     )
+    publish_runs_on_aws(document)
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def publish_runs_on_aws(document: dict[str, Any]) -> None:
+    """The ``JobSpec`` of ``document`` as ``POST /jobs`` takes it: a trial block of an AWS
+    backend (``check_runs_on_aws``) and ``budget.max_trials`` (``JobSpec`` asks for it with a
+    trial). The model is the library's, which also runs local and simulated trials and
+    ask/tell studies: their blocks are left out, so the schema refuses what the API does."""
+    schemas = document["components"]["schemas"]
+    spec = schemas["JobSpec"]
+    union = next(option for option in spec["properties"]["trial"].pop("anyOf") if "oneOf" in option)
+    blocks = union["discriminator"]["mapping"]
+    mapping = {name: ref for name, ref in blocks.items() if name in AWS_BACKENDS}
+    union["oneOf"] = [option for option in union["oneOf"] if option["$ref"] in mapping.values()]
+    spec["properties"]["trial"].update(union, discriminator={"propertyName": "backend", "mapping": mapping})
+    spec["properties"]["budget"] = {**spec["properties"]["budget"], "required": ["max_trials"]}
+    spec["required"] = [*spec["required"], "trial", "budget"]
+    for name, ref in blocks.items():
+        if name not in mapping and f'"{ref}"' not in json.dumps(document):
+            del schemas[ref.rsplit("/", 1)[-1]]  # a local or simulated block, now unused
 
 
 if __name__ == "__main__":

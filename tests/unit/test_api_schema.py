@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import shutil
+import subprocess
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
+from hyperstep.backends.naming import TagValue
+from hyperstep.backends.tag_text import TAG_PATTERN
+from hyperstep.models import Job
 from hyperstep.service import TuningService
-from tests.unit.test_api import OPENAPI, sagemaker_spec
-from tests.unit.test_api_owners import ALICE, as_, published, service, submit  # noqa: F401  (fixtures)
+from hyperstep.spec_base import MAX_JSON_INT, STORED
+from tests.unit.test_api import OPENAPI, proxy_event, sagemaker_spec
+from tests.unit.test_api_owners import ALICE, as_, published, raw, service, submit  # noqa: F401  (fixtures)
 from tests.unit.test_guardrails import batch
 
 DOCUMENT = json.loads(OPENAPI.read_text())
@@ -230,3 +239,280 @@ def test_a_job_stored_with_a_larger_integer_stays_readable() -> None:
     body = copy.deepcopy(EVERY_INTEGER["trial.volume_size_gb"])
     body["trial"]["volume_size_gb"] = 10**30
     assert JobSpec.model_validate(body, context=STORED).trial.volume_size_gb == 10**30  # type: ignore[union-attr]
+
+
+def integer_query_parameters() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Each integer query parameter of a GET route: its path, name and published schema."""
+    for path, operations in DOCUMENT["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter["in"] == "query" and parameter["schema"].get("type") == "integer":
+                yield path, parameter["name"], parameter["schema"]
+
+
+def test_the_offset_of_a_trials_page_is_one_of_the_integer_parameters() -> None:
+    names = {(path, name) for path, name, _ in integer_query_parameters()}
+    assert ("/jobs/{job_id}/trials", "offset") in names and ("/jobs", "limit") in names
+
+
+@pytest.mark.parametrize(("path", "name", "schema"), list(integer_query_parameters()))
+def test_an_integer_query_parameter_publishes_its_maximum_and_is_refused_past_it(
+    service: TuningService,  # noqa: F811
+    path: str,
+    name: str,
+    schema: dict[str, Any],
+) -> None:
+    """``offset`` had no published maximum: a client could not read its bound from the schema.
+    Each integer parameter is bounded; its maximum is answered, one past it is a 422 naming it."""
+    assert "maximum" in schema, (path, name, schema)
+    url = path.replace("{job_id}", submit(ALICE))
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    assert raw(proxy_event("GET", url, identity, query={name: str(int(schema["maximum"]))}))[0] == 200
+    status, answer = raw(proxy_event("GET", url, identity, query={name: str(int(schema["maximum"]) + 1)}))
+    assert (status, answer["field"]) == (422, name), answer
+
+
+@pytest.mark.parametrize(
+    ("choice", "accepted"),
+    [
+        (MAX_JSON_INT, True),
+        (-MAX_JSON_INT, True),
+        (1e15, True),
+        (2.5, True),
+        (MAX_JSON_INT + 1, False),
+        (-(10**30), False),
+        (1e300, False),
+        (-1e300, False),
+    ],
+)
+def test_a_number_choice_is_refused_by_the_api_exactly_when_the_schema_refuses_it(
+    service: TuningService,  # noqa: F811
+    choice: float,
+    accepted: bool,
+) -> None:
+    """The schema's ``number`` option of a choice took ``10**30`` (an integer the API refuses:
+    "quote it as text"). JSON has one number type, so the schema cannot tell ``1e300`` from
+    ``10**300``: both sides refuse a number past 2**53 - 1 either side of 0, however written."""
+    body = sagemaker_spec(parameters=[{"name": "act", "type": "categorical", "choices": ["relu", choice]}])
+    assert (schema_errors("JobSpec", body) == []) is accepted
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status == 202) is accepted, answer
+    if not accepted:
+        assert answer["field"] == "parameters.0.choices.1" and "quote it as text" in answer["reason"], answer
+
+
+def published_patterns(value: Any = DOCUMENT) -> Iterator[str]:
+    """Every regular expression of the published document: ``pattern`` values and the keys of
+    ``patternProperties``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "pattern" and isinstance(item, str):
+                yield item
+            if key == "patternProperties":
+                yield from item
+            yield from published_patterns(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from published_patterns(item)
+
+
+READ_APART = set("wWdDsSbBpP")
+"""Escapes Python's ``re`` and ECMA-262 read differently on non-ASCII text (``\\w``, ``\\d``,
+``\\s``, ``\\b`` and their negations: Unicode in one, ASCII or another set in the other) or one
+of them does not read (``\\p``, ``\\P``: Python's ``re``, and ECMA-262 outside Unicode mode)."""
+
+
+def escapes(pattern: str) -> set[str]:
+    """The characters escaped by a backslash in ``pattern``."""
+    found, index = set(), 0
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            found.add(pattern[index + 1 : index + 2])
+            index += 1
+        index += 1
+    return found
+
+
+def test_no_published_pattern_uses_a_class_python_and_ecma_262_read_differently() -> None:
+    """Tag keys and values were published as ``^[\\w .:/=+\\-@]*$``: a JavaScript client refused
+    ``équipe`` (ECMA-262's ``\\w`` is ``[A-Za-z0-9_]``), which the API took."""
+    patterns = set(published_patterns())
+    assert len(patterns) > 10
+    assert {
+        pattern: sorted(escapes(pattern) & READ_APART) for pattern in patterns if escapes(pattern) & READ_APART
+    } == {}
+
+
+TAG_CASES = [
+    ("équipe", "données", True),
+    ("x²", "①", True),  # numbers (AWS's \p{N}) that ECMA-262's \w and Rust's \w leave out
+    ("Ωμέγα", "日本語", True),
+    ("e\u0301quipe", "x", False),  # a combining mark (NFD): AWS's pattern refuses it, Rust's \w took it
+    ("team", "a\u203fb", False),  # connector punctuation: the same
+    ("a|b", "x", False),
+    ("team", "\U0001d400", False),  # a letter outside the Basic Multilingual Plane: not listed
+]
+
+
+@pytest.mark.parametrize(("key", "value", "accepted"), TAG_CASES)
+def test_a_tag_the_schema_accepts_the_api_accepts_and_one_it_refuses_the_api_refuses(
+    service: TuningService,  # noqa: F811
+    key: str,
+    value: str,
+    accepted: bool,
+) -> None:
+    body = sagemaker_spec(trial={**sagemaker_spec()["trial"], "tags": {key: value}})
+    assert (schema_errors("JobSpec", body) == []) is accepted
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status == 202) is accepted, answer
+    if not accepted:
+        assert answer["field"].startswith("trial.tags."), answer
+
+
+def test_a_job_stored_with_a_tag_the_pattern_now_refuses_still_lists_and_shows(
+    service: TuningService,  # noqa: F811
+) -> None:
+    old = {"e\u0301quipe": "a\u203fb"}  # taken by the API's \w before
+    stored = json.loads(service.store.get_job(submit(ALICE)).model_dump_json())
+    stored["spec"]["trial"]["tags"] = old
+    service.store.create_job(Job.model_validate({**stored, "id": "stored-before"}, context=STORED))
+    assert "stored-before" in [job["job_id"] for job in as_(ALICE, "GET", "/jobs")[1]["jobs"]]
+    status, shown = as_(ALICE, "GET", "/jobs/stored-before")
+    assert status == 200 and shown["spec"]["trial"]["tags"] == old, shown
+
+
+def test_node_reads_the_tag_pattern_as_python_and_the_api_do_on_every_bmp_character() -> None:
+    """The published tag pattern read by ECMA-262 itself (Node's RegExp, without and with the
+    ``u`` flag) against Python's ``re`` and the API's model, one character at a time over the
+    Basic Multilingual Plane (lone surrogates aside)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    tags = [
+        DOCUMENT["components"]["schemas"][block]["properties"]["tags"] for block in ("SageMakerTrial", "BatchTrial")
+    ]
+    (pattern,) = {p for t in tags for key, value in t["patternProperties"].items() for p in (key, value["pattern"])}
+    script = """
+    const p = require("fs").readFileSync(0, "utf8");
+    const plain = new RegExp(p), unicode = new RegExp(p, "u");
+    let a = "", b = "";
+    for (let c = 0; c < 0x10000; c++) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const s = String.fromCharCode(c);
+      a += plain.test(s) ? "1" : "0"; b += unicode.test(s) ? "1" : "0";
+    }
+    process.stdout.write(a + "\\n" + b);
+    """
+    done = subprocess.run([node, "-e", script], input=pattern, capture_output=True, text=True, check=True, timeout=60)
+    plain, unicode = done.stdout.split("\n")
+    characters = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    python = "".join("1" if re.fullmatch(pattern, c) else "0" for c in characters)
+    tag_value = TypeAdapter(TagValue)
+    api = "".join("1" if accepts(tag_value, c) else "0" for c in characters)
+    assert plain == unicode == python == api
+    assert python.count("1") > 40_000  # the letters and numbers of the plane, not ASCII alone
+
+
+def accepts(adapter: TypeAdapter[Any], value: str) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_the_listed_tag_letters_and_numbers_are_unicode_14s() -> None:
+    """``NON_ASCII_LETTERS_AND_NUMBERS`` is data, not derived at import (the Pythons hyperstep
+    supports carry different Unicode versions, and the published schema must not change with
+    them): every character it lists is a letter or number here, and under Unicode 14.0 it lists
+    each one of the plane."""
+    listed = {chr(code) for code in range(0x80, 0x10000) if re.fullmatch(TAG_PATTERN, chr(code))}
+    assert all(unicodedata.category(character)[0] in "LN" for character in listed)
+    if unicodedata.unidata_version == "14.0.0":
+        assert listed == {chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c))[0] in "LN"}
+
+
+def sagemaker_with(**block: Any) -> dict[str, Any]:
+    return sagemaker_spec(trial={**sagemaker_spec()["trial"], **block})
+
+
+KEYED_CASES = {
+    "47 tags": (sagemaker_with(tags={f"k{i}": "v" for i in range(47)}), None),
+    "48 tags": (sagemaker_with(tags={f"k{i}": "v" for i in range(48)}), "trial.tags"),
+    "awsome key": (batch(tags={"awsome": "x", "hyperstep-team": "x"}), None),
+    "AWS: key": (sagemaker_with(tags={"AWS:team": "x"}), "trial.tags"),
+    "HyperStep: key": (batch(tags={"HyperStep:stack": "x"}), "trial.tags"),
+    "95 variables": (sagemaker_with(environment={f"V{i}": "x" for i in range(95)}), None),
+    "96 variables": (sagemaker_with(environment={f"V{i}": "x" for i in range(96)}), "trial.environment"),
+    "hyperstep_ variable": (sagemaker_with(environment={"hyperstep_mode": "x"}), None),  # the prefix is upper case
+    "HYPERSTEP_ variable": (sagemaker_with(environment={"HYPERSTEP_JOB_ID": "x"}), "trial.environment"),
+    "Batch's HYPERSTEP_": (batch(environment={"HYPERSTEP_X": "x"}), "trial.environment"),
+    "AWS_BATCH variable": (batch(environment={"AWS_BATCH_JOB_ID": "x"}), "trial.environment"),
+    "AWS_BATCHES is Batch's too": (batch(environment={"AWS_BATCHES": "x"}), "trial.environment"),
+    "AWS_REGION": (batch(environment={"AWS_REGION": "x"}), None),
+}
+
+
+@pytest.mark.parametrize("case", KEYED_CASES)
+def test_the_schema_refuses_the_tags_and_variables_the_api_refuses(
+    service: TuningService,  # noqa: F811
+    case: str,
+) -> None:
+    """The tags' count (47: hyperstep adds three of AWS's 50) and their reserved prefixes
+    (``aws:``, ``hyperstep:``, in any case), the SageMaker variables' count (95: hyperstep sets
+    five of the 100) and the variables hyperstep and Batch set (``HYPERSTEP_*``, ``AWS_BATCH*``)
+    were the API's alone: the schema took what the API refused (and published 96 variables)."""
+    body, field = KEYED_CASES[case]
+    refused = schema_errors("JobSpec", body)
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    if field is None:
+        assert (refused, status) == ([], 202), (refused, answer)
+    else:
+        assert refused and status == 422 and answer["field"].startswith(field), (refused, answer)
+
+
+@pytest.mark.parametrize(("choice", "accepted"), [("a\x00b", False), ("a\nb", True), ("é\tx", True)])
+def test_a_text_choice_is_refused_by_the_api_exactly_when_the_schema_refuses_it(
+    service: TuningService,  # noqa: F811
+    choice: str,
+    accepted: bool,
+) -> None:
+    """A NUL in a choice (no program argument can hold one) was refused by the API alone."""
+    body = sagemaker_spec(parameters=[{"name": "act", "type": "categorical", "choices": ["relu", choice]}])
+    assert (schema_errors("JobSpec", body) == []) is accepted
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert (status == 202) is accepted, answer
+
+
+WITHOUT = {key: value for key, value in sagemaker_spec().items() if key not in ("trial", "budget")}
+SUBMIT_CASES = {
+    "a local trial": sagemaker_spec(
+        trial={"backend": "local", "command": ["python", "t.py"], "metric_definitions": LOSS}
+    ),
+    "a simulated trial": sagemaker_spec(trial={"backend": "simulated", "objective": "m:f"}),
+    "no trial": {**WITHOUT, "budget": {"max_trials": 4}},
+    "a null trial": {**sagemaker_spec(), "trial": None},
+    "no budget": {**WITHOUT, "trial": sagemaker_spec()["trial"]},
+    "a budget without max_trials": sagemaker_spec(budget={"max_parallel": 2}),
+}
+
+
+@pytest.mark.parametrize("case", SUBMIT_CASES)
+def test_the_schema_refuses_a_spec_that_cannot_run_on_aws(
+    service: TuningService,  # noqa: F811
+    case: str,
+) -> None:
+    """The published ``JobSpec`` is the library's, which also runs local and simulated trials
+    and ask/tell studies: it took a spec without a trial, with a local one or without
+    ``budget.max_trials``, all refused by ``POST /jobs``."""
+    body = SUBMIT_CASES[case]
+    status, answer = as_(ALICE, "POST", "/jobs", body)
+    assert status == 422, answer
+    assert schema_errors("JobSpec", body), answer
+
+
+def test_an_empty_budget_update_is_refused_by_the_schema_as_by_the_api(service: TuningService) -> None:  # noqa: F811
+    """``PATCH /jobs/{id}`` with ``{}`` changes nothing: the API refused it (422), the schema took it."""
+    job_id = submit(ALICE)
+    status, answer = as_(ALICE, "PATCH", f"/jobs/{job_id}", {})
+    assert status == 422, answer
+    assert schema_errors("BudgetUpdate", {})

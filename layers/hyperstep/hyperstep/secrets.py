@@ -55,7 +55,7 @@ SECRETS_MANAGER = "secretsmanager"
 _SSM_NAME = r"(/[A-Za-z0-9_.\-]+){1,15}"
 """A hierarchical parameter name (at most 15 levels); no version or label selector."""
 _SECRET_NAME = r"[A-Za-z0-9/_+=.@\-]{1,512}"
-_SECRET_ARN = r"arn:aws[a-z\-]*:secretsmanager:[a-z0-9\-]+:\d{12}:secret:" + _SECRET_NAME
+_SECRET_ARN = r"arn:aws[a-z\-]*:secretsmanager:[a-z0-9\-]+:[0-9]{12}:secret:" + _SECRET_NAME
 REFERENCE_PATTERN = rf"^({SSM}:{_SSM_NAME}|{SECRETS_MANAGER}:({_SECRET_ARN}|{_SECRET_NAME}))$"
 LOCAL_PREFIX = "HYPERSTEP_SECRET_"
 

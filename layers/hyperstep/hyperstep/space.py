@@ -43,25 +43,30 @@ def _plain_choice(value: Any, info: ValidationInfo) -> Any:
         raise ValueError(f"a choice must be a finite number, got {value}")
     if isinstance(value, str) and "\x00" in value and not read_back(info):
         raise ValueError("a choice cannot hold a NUL character (no program argument can)")
-    if type(value) is int and abs(value) > MAX_JSON_INT and not read_back(info):
+    # JSON has one number type: 1e300 is the whole number 10**300 too, and the schema says so
+    if isinstance(value, int | float) and abs(value) > MAX_JSON_INT and not read_back(info):
         raise ValueError(
-            f"a whole-number choice is at most {MAX_JSON_INT} either side of 0 (a JSON client reads"
-            f" a larger one back rounded), got {value}: quote it as text"
+            f"a number choice is at most {MAX_JSON_INT} either side of 0 (past it every number is a"
+            f" whole one, which a JSON client may read back rounded), got {value}: quote it as text"
         )
     return value
 
 
-def _publish_integer_bounds(schema: dict[str, Any]) -> None:
-    """A choice's integer option with ``_plain_choice``'s bounds."""
+def _publish_choice_rules(schema: dict[str, Any]) -> None:
+    """A choice's options with ``_plain_choice``'s rules: the integer and number options its
+    bounds (JSON Schema's ``number`` takes integers too: unbounded, it took the ones the API
+    refuses), the string option its refusal of a NUL."""
     for option in schema.get("anyOf", []):
-        if option.get("type") == "integer":
+        if option.get("type") in ("integer", "number"):
             option.update(minimum=-MAX_JSON_INT, maximum=MAX_JSON_INT)
+        if option.get("type") == "string":
+            option["pattern"] = "^[^\\u0000]*$"
 
 
 Choice = Annotated[
     Union[bool, int, float, str],
     BeforeValidator(_plain_choice),
-    Field(json_schema_extra=_publish_integer_bounds),
+    Field(json_schema_extra=_publish_choice_rules),
 ]
 
 

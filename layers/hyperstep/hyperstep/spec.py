@@ -18,7 +18,7 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hyperstep.backends.registry import BACKENDS
 from hyperstep.errors import SpecError
@@ -133,6 +133,9 @@ class BudgetUpdate(SpecModel):
     trial, except ``max_runtime_seconds`` lowered below the job's age: that deadline has
     passed, and its running trials are stopped as at any deadline. The loop applies a
     change at its next round."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+    """Published with ``_changes_something``'s rule: an empty update is refused."""
 
     max_parallel: int | None = Field(
         default=None, ge=1, le=100, description="trials at once", json_schema_extra=published_without_null

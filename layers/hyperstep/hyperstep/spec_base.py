@@ -49,6 +49,24 @@ refuses a key outside it, as the model does (``patternProperties`` alone lets an
 through)."""
 
 
+@dataclass(frozen=True)
+class names_refused:
+    """A mapping key's annotation (``dict[Annotated[str, names_refused(pattern)], ...]``) that
+    publishes the names the mapping's own validator refuses (reserved ones) as its schema's
+    ``propertyNames``' ``not``: the schema then refuses them too. Published only."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), "not": {"pattern": self.pattern}}
+
+
+def any_case(text: str) -> str:
+    """A pattern of ``text`` in any case (``aws:``: ``[aA][wW][sS]:``), written without flags,
+    which a JSON Schema pattern cannot carry."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
 STORED = {"stored": True}
 """Validation context for a spec read back from a store: it was checked when it came in,
 and checks that depend on the code (which options a strategy takes) or came later are not
@@ -91,6 +109,30 @@ class at_most:
             raise ValidationError.from_exception_data(
                 "at_most", [{"type": "less_than_equal", "loc": (), "input": value, "ctx": {"le": self.most}}]
             )
+        return value
+
+
+@dataclass(frozen=True)
+class matching:
+    """A string's pattern (``Annotated[str, matching(pattern, rule)]``), checked with Python's
+    ``re`` as a spec comes in but not when it is read back (a job stored under an older
+    pattern stays readable), refused with ``rule`` in words rather than with the pattern;
+    published as the string's ``pattern`` (a mapping key's: ``patternProperties``). Write it
+    so ECMA-262, the published schema's dialect, reads it as Python does: explicit classes,
+    none of ``\\w``, ``\\d``, ``\\s``, ``\\b``, which match non-ASCII text in one and not the other."""
+
+    pattern: str
+    rule: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return AfterValidator(self._check).__get_pydantic_core_schema__(source, handler)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), "pattern": self.pattern}
+
+    def _check(self, value: str, info: ValidationInfo) -> str:
+        if not read_back(info) and re.fullmatch(self.pattern, value) is None:
+            raise ValueError(f"{self.rule}, got {value[:60]!a}")
         return value
 
 

@@ -28,7 +28,8 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
-from hyperstep.spec_base import text
+from hyperstep.backends.tag_text import TAG_PATTERN, TAG_RULE
+from hyperstep.spec_base import NAMED_KEYS_ONLY, any_case, matching, names_refused, text
 
 NAME_PREFIX = "hs-"
 TAG_JOB_ID = "hyperstep:job-id"
@@ -116,11 +117,25 @@ def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str], stack: 
     return {**user_tags, **own}
 
 
-TagKey = text("tag keys", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", min_length=1, max_length=128)])
-TagValue = text("tag values", Annotated[str, StringConstraints(pattern=r"^[\w .:/=+\-@]*$", max_length=256)])
+_RESERVED_TAGS = f"^({any_case('aws:')}|{any_case(RESERVED_TAG_PREFIX)})"
+"""What ``check_user_tags`` refuses a tag key to start with, as published."""
+TagKey = text(
+    "tag keys",
+    Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=128),
+        matching(TAG_PATTERN, TAG_RULE),
+        names_refused(_RESERVED_TAGS),
+    ],
+)
+TagValue = text("tag values", Annotated[str, StringConstraints(max_length=256), matching(TAG_PATTERN, TAG_RULE)])
+"""Checked as a spec comes in, not when it is read back: a job stored when the pattern was
+``\\w`` (which took combining marks) stays readable."""
 MAX_TAGS = 50
 """SageMaker and Batch both allow 50 tags per job; hyperstep adds up to three of its own."""
 _OWN_TAGS = 3
+PUBLISHED_TAGS = {**NAMED_KEYS_ONLY, "maxProperties": MAX_TAGS - _OWN_TAGS}
+"""``json_schema_extra`` of a block's ``tags``: ``check_user_tags``' count (its reserved prefixes: ``TagKey``'s)."""
 
 
 def check_user_tags(tags: dict[str, str]) -> dict[str, str]:

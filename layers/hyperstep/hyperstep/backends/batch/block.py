@@ -12,11 +12,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags, script_arguments
+from hyperstep.backends.naming import (
+    PUBLISHED_TAGS,
+    RESERVED_ENV_PREFIX,
+    TagKey,
+    TagValue,
+    check_user_tags,
+    script_arguments,
+)
 from hyperstep.pricing import Rate, ec2_listed, ec2_rate, fargate_rate, own_rate, unlisted_type
 from hyperstep.secrets import EnvValue, SecretRef
 from hyperstep.space import largest_config
-from hyperstep.spec_base import MAX_JSON_INT, NAMED_KEYS_ONLY, SECRET, TrialBlockBase, at_most, text
+from hyperstep.spec_base import MAX_JSON_INT, SECRET, TrialBlockBase, at_most, names_refused, text
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -28,6 +35,10 @@ MAX_SUBMIT_BYTES = 30 * 1024
 OWN_BYTES = 2048
 """What hyperstep adds to a SubmitJob request beside the block's fields and the configuration:
 the job's name, the job and trial ids (as tags and variables), the event bus and the report key."""
+
+
+BATCH_PREFIX = "AWS_BATCH"
+"""Variables Batch sets in every job's container (``AWS_BATCH_JOB_ID``, ...): a job's own are refused."""
 
 
 class BatchTrial(TrialBlockBase):
@@ -46,9 +57,10 @@ class BatchTrial(TrialBlockBase):
     job_definition: str = Field(min_length=1)
     """``name``, ``name:revision`` or the ARN of a container job definition."""
     command: list[text("command arguments", Annotated[str, StringConstraints(min_length=1)])] = Field(min_length=1)
-    environment: dict[Annotated[str, StringConstraints(min_length=1)], EnvValue] = Field(
-        default_factory=dict, repr=False, json_schema_extra=SECRET
-    )
+    environment: dict[
+        Annotated[str, StringConstraints(min_length=1), names_refused(f"^({BATCH_PREFIX}|{RESERVED_ENV_PREFIX})")],
+        EnvValue,
+    ] = Field(default_factory=dict, repr=False, json_schema_extra=SECRET)
     """A value may be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved
     at launch. Secret: left out of the repr, redacted wherever a spec is shown (``hyperstep.redaction``)."""
     vcpus: float | None = Field(default=None, gt=0)
@@ -56,7 +68,7 @@ class BatchTrial(TrialBlockBase):
     """MEMORY in MiB; Batch requires at least 4 (Fargate accepts only listed sizes)."""
     gpus: Annotated[int | None, at_most(MAX_JSON_INT)] = Field(default=None, ge=1)
     retry_attempts: int = Field(default=1, ge=1, le=10)
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=NAMED_KEYS_ONLY)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=PUBLISHED_TAGS)
     propagate_tags: bool = False
     share_identifier: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,255}\*?$")
     """SubmitJob ``shareIdentifier``: required by a job queue with a fair-share scheduling
@@ -137,7 +149,7 @@ class BatchTrial(TrialBlockBase):
     @classmethod
     def _allowed_variables(cls, env: dict[str, str | SecretRef]) -> dict[str, str | SecretRef]:
         for key in env:
-            if key.startswith("AWS_BATCH"):
+            if key.startswith(BATCH_PREFIX):
                 raise ValueError(f"{key}: variables starting with AWS_BATCH are reserved by Batch")
             if key.startswith(RESERVED_ENV_PREFIX):
                 raise ValueError(f"{key}: HYPERSTEP_* variables are set by hyperstep")

@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from hyperstep.backends.naming import RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
+from hyperstep.backends.naming import PUBLISHED_TAGS, RESERVED_ENV_PREFIX, TagKey, TagValue, check_user_tags
 from hyperstep.pricing import Rate, sagemaker_rate, unlisted_type
 from hyperstep.secrets import SecretRef, env_value
-from hyperstep.spec_base import MAX_JSON_INT, NAMED_KEYS_ONLY, SECRET, SpecModel, TrialBlockBase, at_most, read_back
+from hyperstep.spec_base import (
+    MAX_JSON_INT,
+    NAMED_KEYS_ONLY,
+    SECRET,
+    SpecModel,
+    TrialBlockBase,
+    at_most,
+    names_refused,
+    read_back,
+)
 
 if TYPE_CHECKING:
     from hyperstep.guardrails import Guardrails
@@ -27,7 +36,7 @@ ALGORITHM_PATTERN = (
     r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
 )
 """``AlgorithmName``: a name or ARN; AWS's pattern ``...(?<!-)`` without the look-behind."""
-ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
+ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$"
 KmsKeyId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9:/_-]+$", max_length=2048)]
 """A KMS key id, key ARN, alias (``alias/name``) or alias ARN, as CreateTrainingJob takes it."""
 
@@ -106,7 +115,7 @@ class SageMakerTrial(TrialBlockBase):
     max_wait_seconds: Annotated[int | None, at_most(MAX_JSON_INT)] = Field(default=None, ge=1)
     """Managed spot only: waiting for capacity plus running; at least ``timeout_seconds``."""
     checkpoint_s3_uri: S3Uri | None = None
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=NAMED_KEYS_ONLY)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, json_schema_extra=PUBLISHED_TAGS)
     vpc: VpcSettings | None = None
     entry_point: str | None = Field(default=None, min_length=1, max_length=256)
     """Script mode in a SageMaker framework image (scikit-learn, PyTorch, ...): the script
@@ -115,9 +124,18 @@ class SageMakerTrial(TrialBlockBase):
     """Script mode: the ``sourcedir.tar.gz`` holding ``entry_point`` (hyperparameter
     ``sagemaker_submit_directory``)."""
     environment: dict[
-        Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)],
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512),
+            names_refused(f"^{RESERVED_ENV_PREFIX}"),
+        ],
         env_value(Annotated[str, StringConstraints(max_length=512)]),
-    ] = Field(default_factory=dict, max_length=96, repr=False, json_schema_extra={**SECRET, **NAMED_KEYS_ONLY})
+    ] = Field(
+        default_factory=dict,
+        max_length=96,
+        repr=False,
+        json_schema_extra={**SECRET, **NAMED_KEYS_ONLY, "maxProperties": MAX_USER_ENV},
+    )
     """Up to 100 variables in all; hyperstep sets up to five ``HYPERSTEP_*`` ones, so 95 here
     (96 as a job stored before the report key is read back, ``_own_variables``). A value may
     be a reference (``{resolve: "ssm:/path"}``, ``hyperstep.secrets``), resolved at launch.

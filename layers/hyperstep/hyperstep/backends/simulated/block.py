@@ -34,7 +34,9 @@ class SimulatedTrial(TrialBlockBase):
     """Simulate the trial: ``objective(params, seed)`` gives its duration and learning curve."""
 
     backend: Literal["simulated"]
-    objective: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$", max_length=500)
+    objective: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=500
+    )
     """``package.module:function``, or ``package.module:Class.method`` for a classmethod or
     staticmethod; what it returns: ``simulation.Simulation``."""
     path: str | None = None
