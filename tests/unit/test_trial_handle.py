@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import hyperstep
@@ -270,3 +271,31 @@ def test_the_readme_s_optuna_objective_runs_as_written() -> None:
     states = [t.state for t in study.trials]
     assert TrialState.PRUNED in states and TrialState.COMPLETED in states and TrialState.FAILED not in states
     assert set(study.best_params) == {"lr", "layers", "act"} and len(study.best_trial.curve) == 27
+
+
+@pytest.mark.parametrize(
+    ("choices", "declared_choices", "message"),
+    [
+        ([True, False], [1, 0], "declared categorical [1, 0] here but categorical [True, False] in the study's space"),
+        ([1, 2], [1.0, 2.0], "declared categorical [1.0, 2.0] here but categorical [1, 2] in the study's space"),
+        ([0.5, 1.0], [0.5, 1], "declared categorical [0.5, 1] here but categorical [0.5, 1.0] in the study's space"),
+    ],
+)
+def test_choices_python_holds_equal_but_of_another_type_are_refused(
+    choices: list[Any], declared_choices: list[Any], message: str
+) -> None:
+    """``True == 1`` and ``1.0 == 1`` in Python: an objective declaring ``[1, 0]`` got the
+    space's booleans back (``[1.0, 2.0]`` its ints), of another type than it declared."""
+    study = hyperstep.Study([{"name": "c", "type": "categorical", "choices": choices}], strategy="random", seed=0)
+    with pytest.raises(ValueError) as refused:
+        study.optimize(lambda t: t.suggest_categorical("c", declared_choices) and 0.0, n_trials=1)
+    assert message in str(refused.value), refused.value
+    assert study.trials[0].state is TrialState.FAILED
+
+
+def test_numpy_choices_are_taken_as_python_s() -> None:
+    """``suggest_categorical("k", np.array([1, 2]))`` declares the space's ``[1, 2]``."""
+    study = hyperstep.Study([{"name": "k", "type": "categorical", "choices": [1, 2]}], strategy="random", seed=0)
+    got: list[Any] = []
+    study.optimize(lambda t: got.append(t.suggest_categorical("k", np.array([1, 2]))) or 0.0, n_trials=2)
+    assert got == [t.params["k"] for t in study.trials] and all(type(v) is int for v in got)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hyperstep.space import CategoricalParameter, Parameter
 
 if TYPE_CHECKING:
@@ -32,6 +34,16 @@ def declared(parameter: Parameter) -> Declaration:
         return ("categorical", list(parameter.choices))
     step = 1 if parameter.type == "int" else None
     return (parameter.type, parameter.low, parameter.high, parameter.scale, step)
+
+
+def exact(declaration: Declaration) -> Declaration:
+    """``declaration`` with each choice as its type and value: ``[1, 0]`` is not ``[True, False]``
+    and ``[1.0, 2.0]`` not ``[1, 2]`` (Python holds them equal), as the space's ``index`` tells
+    them apart; a numpy scalar is taken as Python's (``suggest_categorical("k", np.arange(3))``)."""
+    if declaration[0] != "categorical":
+        return declaration
+    choices = [c.item() if isinstance(c, np.generic) else c for c in declaration[1]]
+    return ("categorical", [(type(c), c) for c in choices])
 
 
 def described(declaration: Declaration) -> str:
@@ -86,7 +98,7 @@ class TrialHandle:
                 f"{call}({name!r}): not a parameter of this study's space ({', '.join(by_name)}); {up_front}"
             )
         parameter = by_name[name]
-        if declaration != declared(parameter):
+        if exact(declaration) != exact(declared(parameter)):
             reverse = getattr(parameter, "scale", None) == "reverse_log"
             hint = " (no suggest_* declares reverse_log: read trial.params instead)" if reverse else ""
             raise ValueError(
