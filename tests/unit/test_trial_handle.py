@@ -299,3 +299,25 @@ def test_numpy_choices_are_taken_as_python_s() -> None:
     got: list[Any] = []
     study.optimize(lambda t: got.append(t.suggest_categorical("k", np.array([1, 2]))) or 0.0, n_trials=2)
     assert got == [t.params["k"] for t in study.trials] and all(type(v) is int for v in got)
+
+
+@pytest.mark.parametrize("early_stopping", [None, ASHA])
+def test_a_handle_kept_past_its_trial_reports_nothing_onto_it_and_should_prune(early_stopping: Any) -> None:
+    """README: ``should_prune`` is False without early stopping while the trial runs; a report
+    after the trial was told gets ``Study.report``'s True for an ended trial, and a completed
+    trial keeps its value and curve."""
+    study = hyperstep.Study(SPACE[:1], strategy="random", seed=0, early_stopping=early_stopping)
+    kept: list[TrialHandle] = []
+
+    def objective(trial: TrialHandle) -> float:
+        kept.append(trial)
+        trial.report(0.5, 3)
+        return 0.4
+
+    study.optimize(objective, n_trials=1)
+    (handle,) = kept
+    assert handle.should_prune() is False
+    handle.report(0.1, 30)
+    assert handle.should_prune() is True
+    (trial,) = study.trials
+    assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.4, {3: 0.5})
