@@ -321,3 +321,22 @@ def test_a_handle_kept_past_its_trial_reports_nothing_onto_it_and_should_prune(e
     assert handle.should_prune() is True
     (trial,) = study.trials
     assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.4, {3: 0.5})
+
+
+def test_the_handle_still_reads_the_asked_trial_s_other_fields() -> None:
+    """``optimize`` gave its objective the ``Trial`` before (README typed it ``hyperstep.Trial``):
+    an objective reading another field of it (``report_key``, ``expected_improvement``,
+    ``created_at``) still gets the asked trial's; a name no trial has is an AttributeError."""
+    study = hyperstep.Study(SPACE[:1], strategy="random", seed=0)
+    read: list[tuple[Any, ...]] = []
+
+    def objective(trial: TrialHandle) -> float:
+        read.append((trial.report_key, trial.expected_improvement, trial.created_at, trial.state))
+        with pytest.raises(AttributeError, match="set_user_attr"):
+            trial.set_user_attr("k", 1)
+        return 0.5
+
+    study.optimize(objective, n_trials=1)
+    (trial,) = study.trials
+    assert read == [(trial.report_key, trial.expected_improvement, trial.created_at, TrialState.PENDING)]
+    assert trial.report_key

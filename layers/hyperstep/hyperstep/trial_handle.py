@@ -65,11 +65,19 @@ class TrialHandle:
 
     def __init__(self, study: Study, trial: Trial) -> None:
         self._study = study
+        self._trial = trial
         self.number = trial.number
         self.id = trial.id
         self.job_id = trial.job_id
         self.params = trial.params
         self._stop = False
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other field of the asked ``Trial`` (``expected_improvement``, ``report_key``,
+        ``created_at``...), as an objective read it when ``optimize`` gave it the ``Trial``."""
+        if name.startswith("_"):  # not set yet (a copy, an unpickling): no recursion into _trial
+            raise AttributeError(name)
+        return getattr(self._trial, name)
 
     def __repr__(self) -> str:
         return f"TrialHandle(number={self.number}, params={self.params!r})"
