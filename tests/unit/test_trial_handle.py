@@ -4,6 +4,7 @@ declared up front."""
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable
@@ -340,3 +341,6 @@ def test_the_handle_still_reads_the_asked_trial_s_other_fields() -> None:
     (trial,) = study.trials
     assert read == [(trial.report_key, trial.expected_improvement, trial.created_at, TrialState.PENDING)]
     assert trial.report_key
+    handle = TrialHandle(study, trial)
+    copied = copy.copy(handle)  # a fresh object reads no field before its _trial is set: no RecursionError
+    assert (copied.number, copied.report_key) == (trial.number, trial.report_key)
