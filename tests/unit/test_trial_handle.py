@@ -4,12 +4,14 @@ declared up front."""
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import hyperstep
@@ -270,3 +272,75 @@ def test_the_readme_s_optuna_objective_runs_as_written() -> None:
     states = [t.state for t in study.trials]
     assert TrialState.PRUNED in states and TrialState.COMPLETED in states and TrialState.FAILED not in states
     assert set(study.best_params) == {"lr", "layers", "act"} and len(study.best_trial.curve) == 27
+
+
+@pytest.mark.parametrize(
+    ("choices", "declared_choices", "message"),
+    [
+        ([True, False], [1, 0], "declared categorical [1, 0] here but categorical [True, False] in the study's space"),
+        ([1, 2], [1.0, 2.0], "declared categorical [1.0, 2.0] here but categorical [1, 2] in the study's space"),
+        ([0.5, 1.0], [0.5, 1], "declared categorical [0.5, 1] here but categorical [0.5, 1.0] in the study's space"),
+    ],
+)
+def test_choices_python_holds_equal_but_of_another_type_are_refused(
+    choices: list[Any], declared_choices: list[Any], message: str
+) -> None:
+    """``True == 1`` and ``1.0 == 1`` in Python: an objective declaring ``[1, 0]`` got the
+    space's booleans back (``[1.0, 2.0]`` its ints), of another type than it declared."""
+    study = hyperstep.Study([{"name": "c", "type": "categorical", "choices": choices}], strategy="random", seed=0)
+    with pytest.raises(ValueError) as refused:
+        study.optimize(lambda t: t.suggest_categorical("c", declared_choices) and 0.0, n_trials=1)
+    assert message in str(refused.value), refused.value
+    assert study.trials[0].state is TrialState.FAILED
+
+
+def test_numpy_choices_are_taken_as_python_s() -> None:
+    """``suggest_categorical("k", np.array([1, 2]))`` declares the space's ``[1, 2]``."""
+    study = hyperstep.Study([{"name": "k", "type": "categorical", "choices": [1, 2]}], strategy="random", seed=0)
+    got: list[Any] = []
+    study.optimize(lambda t: got.append(t.suggest_categorical("k", np.array([1, 2]))) or 0.0, n_trials=2)
+    assert got == [t.params["k"] for t in study.trials] and all(type(v) is int for v in got)
+
+
+@pytest.mark.parametrize("early_stopping", [None, ASHA])
+def test_a_handle_kept_past_its_trial_reports_nothing_onto_it_and_should_prune(early_stopping: Any) -> None:
+    """README: ``should_prune`` is False without early stopping while the trial runs; a report
+    after the trial was told gets ``Study.report``'s True for an ended trial, and a completed
+    trial keeps its value and curve."""
+    study = hyperstep.Study(SPACE[:1], strategy="random", seed=0, early_stopping=early_stopping)
+    kept: list[TrialHandle] = []
+
+    def objective(trial: TrialHandle) -> float:
+        kept.append(trial)
+        trial.report(0.5, 3)
+        return 0.4
+
+    study.optimize(objective, n_trials=1)
+    (handle,) = kept
+    assert handle.should_prune() is False
+    handle.report(0.1, 30)
+    assert handle.should_prune() is True
+    (trial,) = study.trials
+    assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.4, {3: 0.5})
+
+
+def test_the_handle_still_reads_the_asked_trial_s_other_fields() -> None:
+    """``optimize`` gave its objective the ``Trial`` before (README typed it ``hyperstep.Trial``):
+    an objective reading another field of it (``report_key``, ``expected_improvement``,
+    ``created_at``) still gets the asked trial's; a name no trial has is an AttributeError."""
+    study = hyperstep.Study(SPACE[:1], strategy="random", seed=0)
+    read: list[tuple[Any, ...]] = []
+
+    def objective(trial: TrialHandle) -> float:
+        read.append((trial.report_key, trial.expected_improvement, trial.created_at, trial.state))
+        with pytest.raises(AttributeError, match="set_user_attr"):
+            trial.set_user_attr("k", 1)
+        return 0.5
+
+    study.optimize(objective, n_trials=1)
+    (trial,) = study.trials
+    assert read == [(trial.report_key, trial.expected_improvement, trial.created_at, TrialState.PENDING)]
+    assert trial.report_key
+    handle = TrialHandle(study, trial)
+    copied = copy.copy(handle)  # a fresh object reads no field before its _trial is set: no RecursionError
+    assert (copied.number, copied.report_key) == (trial.number, trial.report_key)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hyperstep.space import CategoricalParameter, Parameter
 
 if TYPE_CHECKING:
@@ -32,6 +34,16 @@ def declared(parameter: Parameter) -> Declaration:
         return ("categorical", list(parameter.choices))
     step = 1 if parameter.type == "int" else None
     return (parameter.type, parameter.low, parameter.high, parameter.scale, step)
+
+
+def exact(declaration: Declaration) -> Declaration:
+    """``declaration`` with each choice as its type and value: ``[1, 0]`` is not ``[True, False]``
+    and ``[1.0, 2.0]`` not ``[1, 2]`` (Python holds them equal), as the space's ``index`` tells
+    them apart; a numpy scalar is taken as Python's (``suggest_categorical("k", np.arange(3))``)."""
+    if declaration[0] != "categorical":
+        return declaration
+    choices = [c.item() if isinstance(c, np.generic) else c for c in declaration[1]]
+    return ("categorical", [(type(c), c) for c in choices])
 
 
 def described(declaration: Declaration) -> str:
@@ -53,11 +65,19 @@ class TrialHandle:
 
     def __init__(self, study: Study, trial: Trial) -> None:
         self._study = study
+        self._trial = trial
         self.number = trial.number
         self.id = trial.id
         self.job_id = trial.job_id
         self.params = trial.params
         self._stop = False
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other field of the asked ``Trial`` (``expected_improvement``, ``report_key``,
+        ``created_at``...), as an objective read it when ``optimize`` gave it the ``Trial``."""
+        if name.startswith("_"):  # not set yet (a copy, an unpickling): no recursion into _trial
+            raise AttributeError(name)
+        return getattr(self._trial, name)
 
     def __repr__(self) -> str:
         return f"TrialHandle(number={self.number}, params={self.params!r})"
@@ -86,7 +106,7 @@ class TrialHandle:
                 f"{call}({name!r}): not a parameter of this study's space ({', '.join(by_name)}); {up_front}"
             )
         parameter = by_name[name]
-        if declaration != declared(parameter):
+        if exact(declaration) != exact(declared(parameter)):
             reverse = getattr(parameter, "scale", None) == "reverse_log"
             hint = " (no suggest_* declares reverse_log: read trial.params instead)" if reverse else ""
             raise ValueError(
@@ -112,5 +132,6 @@ class TrialHandle:
         """Whether a ``report`` of this trial said stop (then raise ``hyperstep.TrialPruned``).
         It stays True after the first True, as README's "act on the first True" says: each
         report is judged alone, and a later step that passes no rung answers False. Always
-        False without early stopping, as Optuna's ``NopPruner``."""
+        False without early stopping, as Optuna's ``NopPruner``, while the trial runs: a report
+        after it was told gets ``Study.report``'s True for an ended trial."""
         return self._stop
