@@ -367,3 +367,20 @@ def test_a_listing_of_new_models_only_is_read_afresh(monkeypatch: pytest.MonkeyP
     again = [t.model_copy() for t in trials]
     made = memo.curves(again, again[-1], minimize=True)
     assert walks == [len(again)] and not made.carried
+
+
+def test_a_first_step_below_a_curve_keeps_what_the_last_decision_derived(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trials running in parallel take their first steps in any order: trial 100, listed before
+    trial 101, reports after 101 was judged. The next decision reads the values of the trials
+    judged (100 and 101) alone, as after any other report, where the memo made its listing afresh
+    and read every peer's again (a third of a 500-trial Hyperband run's decisions)."""
+    monkeypatch.setattr(early_stopping, "CURVES", CurvesMemo())
+    trials, scheduler = job(60), ASHA(1, 27, 3, curve_model=True)
+    late, first = trial(100, {}, TrialState.RUNNING), trial(101, {1: 0.9, 2: 0.9, 3: 0.89}, TrialState.RUNNING)
+    store = Listing([*trials, late, first])
+    assert should_stop(scheduler, first, store, minimize=True)  # type: ignore[arg-type]
+    late = trial(100, {1: 0.95, 2: 0.95, 3: 0.94}, TrialState.RUNNING)
+    store.trials = [*trials, late, first]
+    read = counting_reads(monkeypatch)
+    assert should_stop(scheduler, late, store, minimize=True)  # type: ignore[arg-type]
+    assert set(read) == {100, 101}

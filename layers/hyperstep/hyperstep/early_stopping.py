@@ -141,8 +141,10 @@ class Listed:
         entries of the trials whose model is new (one identity check a trial, in C: a store
         that keeps unchanged trials hands back the same models). False, and unchanged, when
         that cannot keep the order a fresh ``curves_of`` gives (a trial gone, the listing
-        reordered, a first step of a trial listed before others with steps, a curve emptied)
-        or when every model is new: then the caller makes it afresh."""
+        reordered, a curve emptied) or when every model is new: then the caller makes it
+        afresh. A first step of a trial listed before others with steps (50 trials in
+        parallel take their first steps in any order) only puts the curves back in the
+        listing's order: one pass over the listing, and the unchanged trials stay unchanged."""
         before = len(self.trials)
         if len(trials) < before:
             return False
@@ -153,6 +155,7 @@ class Listed:
         if any(trials[i].number != self.trials[i].number for i in moved):
             return False
         by_number, created, ended = dict(self.by_number), dict(self.created), dict(self.ended)
+        reorder = False
         for trial in changed:
             number = trial.number
             if not trial.curve:
@@ -160,13 +163,18 @@ class Listed:
                     return False  # a curve emptied
                 continue
             if number not in by_number and by_number and number < next(reversed(by_number)):
-                return False  # a first step: appended, it would not stand in the listing's order
+                reorder = True  # a first step: appended, it would not stand in the listing's order
             by_number[number] = _signed(trial.curve, minimize)
             created[number] = trial.created_at
             if trial.ended_at is not None and trial.state not in ACTIVE:
                 ended[number] = trial.ended_at
             else:
                 ended.pop(number, None)
+        if reorder:
+            order = [t.number for t in trials if t.curve]  # the trials ``curves_of`` takes, in its order
+            by_number = {n: by_number[n] for n in order}
+            created = {n: created[n] for n in order}
+            ended = {n: ended[n] for n in order if n in ended}
         self.trials, self.by_number, self.created, self.ended = list(trials), by_number, created, ended
         self.changed = {t.number for t in changed}
         return True

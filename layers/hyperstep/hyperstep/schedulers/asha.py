@@ -53,8 +53,10 @@ it runs; any process that reads the store draws the same one.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -115,7 +117,7 @@ def rungs(min_resource: int, max_resource: int, eta: int, first: int = 0) -> lis
 
 def keeps_going(value: float, recorded: list[float], eta: int) -> bool:
     """Whether ``value`` is among the top ``ceil(n / eta)`` of ``recorded`` (which holds it)."""
-    better = sum(v < value for v in recorded)
+    better = sum(map(operator.lt, recorded, repeat(value)))  # each ``v < value``, counted in C: a rung's peers
     return better < math.ceil(len(recorded) / eta)
 
 
