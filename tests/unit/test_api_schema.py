@@ -493,6 +493,7 @@ SUBMIT_CASES = {
     "a null trial": {**sagemaker_spec(), "trial": None},
     "no budget": {**WITHOUT, "trial": sagemaker_spec()["trial"]},
     "a budget without max_trials": sagemaker_spec(budget={"max_parallel": 2}),
+    "a null max_trials": sagemaker_spec(budget={"max_trials": None}),  # present, so "required" alone took it
 }
 
 
