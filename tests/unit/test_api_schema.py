@@ -349,6 +349,8 @@ TAG_CASES = [
     ("e\u0301quipe", "x", False),  # a combining mark (NFD): AWS's pattern refuses it, Rust's \w took it
     ("team", "a\u203fb", False),  # connector punctuation: the same
     ("a|b", "x", False),
+    ("a_b.c:d/e=f+g-h@i j", "_ .:/=+-@", True),  # every ASCII sign AWS's pattern takes
+    ("a\u00a0b", "x", False),  # a space other than U+0020 (AWS's \p{Z} takes it): not listed
     ("team", "\U0001d400", False),  # a letter outside the Basic Multilingual Plane: not listed
 ]
 
