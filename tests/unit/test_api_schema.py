@@ -370,6 +370,18 @@ def test_a_tag_the_schema_accepts_the_api_accepts_and_one_it_refuses_the_api_ref
         assert answer["field"].startswith("trial.tags."), answer
 
 
+@pytest.mark.parametrize("key", ["\U00020000", "\u3000"])  # a CJK letter past the plane; a space AWS's \p{Z} takes
+def test_a_tag_letter_or_space_aws_takes_but_hyperstep_does_not_is_refused_in_words_that_say_so(
+    service: TuningService,  # noqa: F811
+    key: str,
+) -> None:
+    """The refusal said "letters, numbers, spaces ... only (the characters SageMaker and Batch
+    tags take)" of a letter and a space both take: it names the subset hyperstep lists."""
+    status, answer = as_(ALICE, "POST", "/jobs", sagemaker_with(tags={key: "x"}))
+    assert status == 422 and answer["field"].startswith("trial.tags."), answer
+    assert "Basic Multilingual Plane" in answer["reason"] and "the ASCII space" in answer["reason"], answer
+
+
 def test_a_job_stored_with_a_tag_the_pattern_now_refuses_still_lists_and_shows(
     service: TuningService,  # noqa: F811
 ) -> None:

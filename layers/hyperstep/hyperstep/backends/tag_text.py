@@ -68,4 +68,7 @@ def _escaped(ranges: str) -> str:
 
 
 TAG_PATTERN = f"^[A-Za-z0-9 _.:/=+\\-@{_escaped(NON_ASCII_LETTERS_AND_NUMBERS)}]*$"
-TAG_RULE = "letters, numbers, spaces and _ . : / = + - @ only (the characters SageMaker and Batch tags take)"
+TAG_RULE = (
+    "letters and numbers of Unicode's Basic Multilingual Plane (Unicode 14.0), the ASCII space and"
+    " _ . : / = + - @ only (of what SageMaker and Batch tags take)"
+)
