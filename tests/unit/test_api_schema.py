@@ -23,7 +23,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from hyperstep.backends.naming import TagValue
-from hyperstep.backends.tag_text import TAG_PATTERN
+from hyperstep.backends.tag_text import NON_ASCII_LETTERS_AND_NUMBERS, TAG_PATTERN
 from hyperstep.models import Job
 from hyperstep.service import TuningService
 from hyperstep.spec_base import MAX_JSON_INT, STORED
@@ -443,6 +443,26 @@ def test_the_listed_tag_letters_and_numbers_are_unicode_14s() -> None:
     assert all(unicodedata.category(character)[0] in "LN" for character in listed)
     if unicodedata.unidata_version == "14.0.0":
         assert listed == {chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c))[0] in "LN"}
+
+
+def letter_and_number_ranges() -> str:
+    """``NON_ASCII_LETTERS_AND_NUMBERS`` as this Python's ``unicodedata`` gives it: the generator
+    (run it under Python 3.11, Unicode 14.0, to write the committed data again)."""
+    codes = [c for c in range(0x80, 0x10000) if unicodedata.category(chr(c))[0] in "LN"]
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and runs[-1][1] == code - 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return " ".join(f"{a:04X}" if a == b else f"{a:04X}-{b:04X}" for a, b in runs)
+
+
+def test_the_committed_tag_ranges_are_the_generators_under_unicode_14() -> None:
+    """The data can be written again, not only checked: under 14.0 the generator gives it byte for byte."""
+    if unicodedata.unidata_version != "14.0.0":
+        pytest.skip(f"Unicode {unicodedata.unidata_version}: the committed ranges are 14.0's")
+    assert letter_and_number_ranges() == NON_ASCII_LETTERS_AND_NUMBERS
 
 
 def sagemaker_with(**block: Any) -> dict[str, Any]:
