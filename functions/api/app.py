@@ -689,9 +689,10 @@ def openapi_document() -> str:
 
 def publish_runs_on_aws(document: dict[str, Any]) -> None:
     """The ``JobSpec`` of ``document`` as ``POST /jobs`` takes it: a trial block of an AWS
-    backend (``check_runs_on_aws``) and ``budget.max_trials`` (``JobSpec`` asks for it with a
-    trial). The model is the library's, which also runs local and simulated trials and
-    ask/tell studies: their blocks are left out, so the schema refuses what the API does."""
+    backend (``check_runs_on_aws``) and ``budget.max_trials``, a number (``JobSpec`` asks for it
+    with a trial; the model's own is optional, and nullable). The model is the library's, which
+    also runs local and simulated trials and ask/tell studies: their blocks are left out, so the
+    schema refuses what the API does."""
     schemas = document["components"]["schemas"]
     spec = schemas["JobSpec"]
     union = next(option for option in spec["properties"]["trial"].pop("anyOf") if "oneOf" in option)
@@ -699,7 +700,8 @@ def publish_runs_on_aws(document: dict[str, Any]) -> None:
     mapping = {name: ref for name, ref in blocks.items() if name in AWS_BACKENDS}
     union["oneOf"] = [option for option in union["oneOf"] if option["$ref"] in mapping.values()]
     spec["properties"]["trial"].update(union, discriminator={"propertyName": "backend", "mapping": mapping})
-    spec["properties"]["budget"] = {**spec["properties"]["budget"], "required": ["max_trials"]}
+    max_trials = {"required": ["max_trials"], "properties": {"max_trials": {"type": "integer"}}}  # present, not null
+    spec["properties"]["budget"] = {**spec["properties"]["budget"], **max_trials}
     spec["required"] = [*spec["required"], "trial", "budget"]
     for name, ref in blocks.items():
         if name not in mapping and f'"{ref}"' not in json.dumps(document):

@@ -23,7 +23,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from hyperstep.backends.naming import TagValue
-from hyperstep.backends.tag_text import TAG_PATTERN
+from hyperstep.backends.tag_text import NON_ASCII_LETTERS_AND_NUMBERS, TAG_PATTERN
 from hyperstep.models import Job
 from hyperstep.service import TuningService
 from hyperstep.spec_base import MAX_JSON_INT, STORED
@@ -349,6 +349,8 @@ TAG_CASES = [
     ("e\u0301quipe", "x", False),  # a combining mark (NFD): AWS's pattern refuses it, Rust's \w took it
     ("team", "a\u203fb", False),  # connector punctuation: the same
     ("a|b", "x", False),
+    ("a_b.c:d/e=f+g-h@i j", "_ .:/=+-@", True),  # every ASCII sign AWS's pattern takes
+    ("a\u00a0b", "x", False),  # a space other than U+0020 (AWS's \p{Z} takes it): not listed
     ("team", "\U0001d400", False),  # a letter outside the Basic Multilingual Plane: not listed
 ]
 
@@ -366,6 +368,18 @@ def test_a_tag_the_schema_accepts_the_api_accepts_and_one_it_refuses_the_api_ref
     assert (status == 202) is accepted, answer
     if not accepted:
         assert answer["field"].startswith("trial.tags."), answer
+
+
+@pytest.mark.parametrize("key", ["\U00020000", "\u3000"])  # a CJK letter past the plane; a space AWS's \p{Z} takes
+def test_a_tag_letter_or_space_aws_takes_but_hyperstep_does_not_is_refused_in_words_that_say_so(
+    service: TuningService,  # noqa: F811
+    key: str,
+) -> None:
+    """The refusal said "letters, numbers, spaces ... only (the characters SageMaker and Batch
+    tags take)" of a letter and a space both take: it names the subset hyperstep lists."""
+    status, answer = as_(ALICE, "POST", "/jobs", sagemaker_with(tags={key: "x"}))
+    assert status == 422 and answer["field"].startswith("trial.tags."), answer
+    assert "Basic Multilingual Plane" in answer["reason"] and "the ASCII space" in answer["reason"], answer
 
 
 def test_a_job_stored_with_a_tag_the_pattern_now_refuses_still_lists_and_shows(
@@ -431,6 +445,26 @@ def test_the_listed_tag_letters_and_numbers_are_unicode_14s() -> None:
         assert listed == {chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c))[0] in "LN"}
 
 
+def letter_and_number_ranges() -> str:
+    """``NON_ASCII_LETTERS_AND_NUMBERS`` as this Python's ``unicodedata`` gives it: the generator
+    (run it under Python 3.11, Unicode 14.0, to write the committed data again)."""
+    codes = [c for c in range(0x80, 0x10000) if unicodedata.category(chr(c))[0] in "LN"]
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and runs[-1][1] == code - 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return " ".join(f"{a:04X}" if a == b else f"{a:04X}-{b:04X}" for a, b in runs)
+
+
+def test_the_committed_tag_ranges_are_the_generators_under_unicode_14() -> None:
+    """The data can be written again, not only checked: under 14.0 the generator gives it byte for byte."""
+    if unicodedata.unidata_version != "14.0.0":
+        pytest.skip(f"Unicode {unicodedata.unidata_version}: the committed ranges are 14.0's")
+    assert letter_and_number_ranges() == NON_ASCII_LETTERS_AND_NUMBERS
+
+
 def sagemaker_with(**block: Any) -> dict[str, Any]:
     return sagemaker_spec(trial={**sagemaker_spec()["trial"], **block})
 
@@ -493,6 +527,7 @@ SUBMIT_CASES = {
     "a null trial": {**sagemaker_spec(), "trial": None},
     "no budget": {**WITHOUT, "trial": sagemaker_spec()["trial"]},
     "a budget without max_trials": sagemaker_spec(budget={"max_parallel": 2}),
+    "a null max_trials": sagemaker_spec(budget={"max_trials": None}),  # present, so "required" alone took it
 }
 
 

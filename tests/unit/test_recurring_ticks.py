@@ -143,6 +143,22 @@ def test_a_kept_spec_with_a_dollar_budget_in_a_region_without_prices_skips_its_t
     assert "tick of schedule 'nightly' skipped" in recorded.lines[-1] and "ap-south-2" in recorded.lines[-1]
 
 
+@pytest.mark.parametrize(
+    ("kept", "field"),
+    [
+        (spec_document(parameters=[{"name": "k", "type": "categorical", "choices": ["a", 1e300]}]), "parameters.0"),
+        (sagemaker_spec(trial={**sagemaker_spec()["trial"], "tags": {"\U00020000": "x"}}), "trial.tags."),
+    ],
+    ids=["a number choice past 2**53 - 1", "a tag letter past the plane"],
+)
+def test_a_kept_spec_with_a_choice_or_tag_refused_since_skips_its_tick(kept: dict[str, Any], field: str) -> None:
+    """Taken when the schedule was made (before api-29), refused since: a tick starts a new
+    job, checked as one coming in (README, "tags"), so it is skipped, named, and counted."""
+    service = TuningService(SQLiteStore(), {"local": FakeBackend(), "sagemaker": FakeBackend()}, FakeOrchestrator())
+    answer, _ = refused_tick(service, {**kept, "name": "nightly", "schedule": "rate(1 day)"})
+    assert answer["skipped"].startswith(f"its spec cannot start a job: {field}"), answer
+
+
 def test_a_retry_leaves_a_job_its_unrecorded_execution_failed_as_it_is() -> None:
     """The first delivery started the execution and died before recording it; that execution
     ran the job and failed it (every trial failed) before the retry came. The retry reopened

@@ -15,6 +15,8 @@ So the letters and numbers are listed: every character of the Basic Multilingual
 categories L and N as Unicode 14.0 (Python 3.11's ``unicodedata``) assigns them, as ``\\uXXXX``
 ranges, which Python, ECMA-262 (either mode) and Rust read alike. Spaces are ASCII spaces;
 a letter outside the plane (U+1D400, a mathematical bold A) is refused, as are letters assigned after 14.0.
+The ranges are written by ``letter_and_number_ranges`` in ``tests/unit/test_api_schema.py`` under
+Python 3.11 (Unicode 14.0), and checked against it there.
 """
 
 from __future__ import annotations
@@ -68,4 +70,7 @@ def _escaped(ranges: str) -> str:
 
 
 TAG_PATTERN = f"^[A-Za-z0-9 _.:/=+\\-@{_escaped(NON_ASCII_LETTERS_AND_NUMBERS)}]*$"
-TAG_RULE = "letters, numbers, spaces and _ . : / = + - @ only (the characters SageMaker and Batch tags take)"
+TAG_RULE = (
+    "letters and numbers of Unicode's Basic Multilingual Plane (Unicode 14.0), the ASCII space and"
+    " _ . : / = + - @ only (of what SageMaker and Batch tags take)"
+)
