@@ -404,7 +404,11 @@ def test_node_reads_the_tag_pattern_as_python_and_the_api_do_on_every_bmp_charac
     tags = [
         DOCUMENT["components"]["schemas"][block]["properties"]["tags"] for block in ("SageMakerTrial", "BatchTrial")
     ]
-    (pattern,) = {p for t in tags for key, value in t["patternProperties"].items() for p in (key, value["pattern"])}
+    patterns = {p for t in tags for key, value in t["patternProperties"].items() for p in (key, value["pattern"])}
+    assert len(patterns) == 2  # the keys' and the values' (which may not start with aws:)
+    characters = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    tag_value = TypeAdapter(TagValue)
+    api = "".join("1" if accepts(tag_value, c) else "0" for c in characters)
     script = """
     const p = require("fs").readFileSync(0, "utf8");
     const plain = new RegExp(p), unicode = new RegExp(p, "u");
@@ -416,14 +420,13 @@ def test_node_reads_the_tag_pattern_as_python_and_the_api_do_on_every_bmp_charac
     }
     process.stdout.write(a + "\\n" + b);
     """
-    done = subprocess.run([node, "-e", script], input=pattern, capture_output=True, text=True, check=True, timeout=60)
-    plain, unicode = done.stdout.split("\n")
-    characters = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
-    python = "".join("1" if re.fullmatch(pattern, c) else "0" for c in characters)
-    tag_value = TypeAdapter(TagValue)
-    api = "".join("1" if accepts(tag_value, c) else "0" for c in characters)
-    assert plain == unicode == python == api
-    assert python.count("1") > 40_000  # the letters and numbers of the plane, not ASCII alone
+    for pattern in patterns:
+        run = {"input": pattern, "capture_output": True, "text": True, "check": True, "timeout": 60}
+        done = subprocess.run([node, "-e", script], **run)
+        plain, unicode = done.stdout.split("\n")
+        python = "".join("1" if re.fullmatch(pattern, c) else "0" for c in characters)
+        assert plain == unicode == python == api  # one character never starts with aws:
+        assert python.count("1") > 40_000  # the letters and numbers of the plane, not ASCII alone
 
 
 def accepts(adapter: TypeAdapter[Any], value: str) -> bool:
@@ -475,6 +478,9 @@ KEYED_CASES = {
     "awsome key": (batch(tags={"awsome": "x", "hyperstep-team": "x"}), None),
     "AWS: key": (sagemaker_with(tags={"AWS:team": "x"}), "trial.tags"),
     "HyperStep: key": (batch(tags={"HyperStep:stack": "x"}), "trial.tags"),
+    "aws: value": (batch(tags={"team": "aws:x"}), "trial.tags"),
+    "Aws: value": (sagemaker_with(tags={"team": "Aws:x"}), "trial.tags"),
+    "aws in a value": (sagemaker_with(tags={"team": "x aws:y", "aws": "awsome"}), None),
     "95 variables": (sagemaker_with(environment={f"V{i}": "x" for i in range(95)}), None),
     "96 variables": (sagemaker_with(environment={f"V{i}": "x" for i in range(96)}), "trial.environment"),
     "hyperstep_ variable": (sagemaker_with(environment={"hyperstep_mode": "x"}), None),  # the prefix is upper case
@@ -492,7 +498,7 @@ def test_the_schema_refuses_the_tags_and_variables_the_api_refuses(
     case: str,
 ) -> None:
     """The tags' count (47: hyperstep adds three of AWS's 50) and their reserved prefixes
-    (``aws:``, ``hyperstep:``, in any case), the SageMaker variables' count (95: hyperstep sets
+    (``aws:``, ``hyperstep:``, in any case; a value's ``aws:``), the SageMaker variables' count (95: hyperstep sets
     five of the 100) and the variables hyperstep and Batch set (``HYPERSTEP_*``, ``AWS_BATCH*``)
     were the API's alone: the schema took what the API refused (and published 96 variables)."""
     body, field = KEYED_CASES[case]

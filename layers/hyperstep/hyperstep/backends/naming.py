@@ -128,9 +128,20 @@ TagKey = text(
         names_refused(_RESERVED_TAGS),
     ],
 )
-TagValue = text("tag values", Annotated[str, StringConstraints(max_length=256), matching(TAG_PATTERN, TAG_RULE)])
+TAG_VALUE_PATTERN = f"^(?!{any_case('aws:')}){TAG_PATTERN[1:]}"
+"""``TAG_PATTERN``, not starting with ``aws:`` in any case: "Don't use aws:, AWS:, or any upper
+or lowercase combination of such as a prefix for either keys or values, as it is reserved for
+AWS use" (Batch User Guide, Tag restrictions). A lookahead, which ECMA-262 reads as Python does."""
+TagValue = text(
+    "tag values",
+    Annotated[
+        str,
+        StringConstraints(max_length=256),
+        matching(TAG_VALUE_PATTERN, f"{TAG_RULE}, not starting with aws: (in any case: reserved for AWS)"),
+    ],
+)
 """Checked as a spec comes in, not when it is read back: a job stored when the pattern was
-``\\w`` (which took combining marks) stays readable."""
+``\\w`` (which took combining marks) or a value could start with ``aws:`` stays readable."""
 MAX_TAGS = 50
 """SageMaker and Batch both allow 50 tags per job; hyperstep adds up to three of its own."""
 _OWN_TAGS = 3
