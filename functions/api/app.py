@@ -95,6 +95,7 @@ from hyperstep.recurring import (
 from hyperstep.redaction import redacted
 from hyperstep.service import TuningService
 from hyperstep.spec import BudgetUpdate, JobSpec, field_and_reason, named_field
+from hyperstep.spec_base import MAX_JSON_INT
 from hyperstep.throttling import CallerThrottle, retry_after
 from hyperstep.views import job_row
 from hyperstep.warm_start import check_parent
@@ -117,10 +118,10 @@ JobId = Annotated[str, Path(min_length=1, max_length=256)]
 ScheduleName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,39}$")]
 """A schedule is named by its spec's name (``JobSpec.name``'s pattern)."""
 TRIALS_PER_PAGE = 1000
-MAX_OFFSET = 100_000
-"""The most trials a job holds: ``budget.max_trials`` is at most 10,000, and was at most
-100,000 before (a job stored then is still listed, each of its trials reachable); an offset
-past it could only answer an empty page. Published, so a client reads the bound from the schema."""
+MAX_OFFSET = MAX_JSON_INT
+"""The largest offset, published so a client reads the bound from the schema: the JSON-safe
+integer. Not ``budget.max_trials``' bound: a stopped trial gives its unit of budget back and
+another runs, so a job may hold more trials than that, each reachable through ``next_offset``."""
 PAGE_BYTES = 5_000_000
 """A page of trials stops before its body, as Lambda's response carries it (a JSON string
 inside the JSON response), passes this: Lambda's limit is 6 MB, a trial (one DynamoDB
