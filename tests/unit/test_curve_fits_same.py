@@ -61,5 +61,10 @@ def test_a_fit_is_the_reference_fit_bit_for_bit() -> None:
             intercept, slope, residual = curves._fits(steps, values, grid)
             grids += [grid, intercept, slope, residual]
             residuals.append(residual)
-        got = [*grids, np.array([curves._line_residual(steps, values), float((values**2).sum())])]
-        assert [a.tobytes() for a in got] == [b.tobytes() for b in reference_fit(steps, values)]
+        got = [*grids, np.array([curves._line_residual(steps, values), float(curves._sum(values**2))])]
+        reference = reference_fit(steps, values)
+        assert [a.tobytes() for a in got] == [b.tobytes() for b in reference]
+        fit, profiled = curves._fit(steps, values), len(reference[3:-1:4]) if k > curves.MIN_POINTS else 2
+        profile = np.concatenate(reference[3:-1:4][:profiled])  # each grid's residuals
+        bar = curves.PLAUSIBLE * float(profile.min()) + curves.TOLERANCE * (1.0 + float(np.sum(values**2)))
+        assert fit.plausible.tobytes() == (profile <= bar).tobytes()  # the sum of squares ``_fit`` adds up
