@@ -61,5 +61,24 @@ def test_a_fit_is_the_reference_fit_bit_for_bit() -> None:
             intercept, slope, residual = curves._fits(steps, values, grid)
             grids += [grid, intercept, slope, residual]
             residuals.append(residual)
-        got = [*grids, np.array([curves._line_residual(steps, values), float((values**2).sum())])]
-        assert [a.tobytes() for a in got] == [b.tobytes() for b in reference_fit(steps, values)]
+        got = [*grids, np.array([curves._line_residual(steps, values), float(curves._sum(values**2))])]
+        reference = reference_fit(steps, values)
+        assert [a.tobytes() for a in got] == [b.tobytes() for b in reference]
+        fit, profiled = curves._fit(steps, values), len(reference[3:-1:4]) if k > curves.MIN_POINTS else 2
+        profile = np.concatenate(reference[3:-1:4][:profiled])  # each grid's residuals
+        bar = curves.PLAUSIBLE * float(profile.min()) + curves.TOLERANCE * (1.0 + float(np.sum(values**2)))
+        assert fit.plausible.tobytes() == (profile <= bar).tobytes()  # the sum of squares ``_fit`` adds up
+
+
+def test_sum_and_mean_are_numpys_float_for_float_at_every_length() -> None:
+    """``_sum`` and ``_mean`` against ``ndarray.sum`` and ``mean`` on float64 (what ``_fit`` is
+    given) and float32, over a curve's steps (one axis) and a grid's powers (axis 1), up to
+    issue 9's 10,000 steps: numpy's pairwise summation blocks change at 8 and 128 elements."""
+    rng = np.random.default_rng(28)
+    for dtype in (np.float64, np.float32):
+        for k in (1, 3, 7, 8, 9, 127, 128, 129, 1000, 10_000):
+            grid = (rng.normal(0, 1, (24, k)) * 10 ** rng.uniform(-3, 3)).astype(dtype)
+            for values, axis in ((grid[0], None), (grid, 1), (grid, None)):
+                assert curves._sum(values, axis).tobytes() == values.sum(axis=axis).tobytes()
+                mean = np.asarray(curves._mean(values, axis))
+                assert (mean.dtype, mean.tobytes()) == (values.mean(axis=axis).dtype, values.mean(axis=axis).tobytes())

@@ -384,3 +384,61 @@ def test_a_first_step_below_a_curve_keeps_what_the_last_decision_derived(monkeyp
     read = counting_reads(monkeypatch)
     assert should_stop(scheduler, late, store, minimize=True)  # type: ignore[arg-type]
     assert set(read) == {100, 101}
+
+
+def test_a_first_step_below_a_curve_as_others_report_and_end_keeps_their_changes() -> None:
+    """Between two decisions several trials change at once: trial 1 takes its first step (below
+    trial 3's curve: the listing is put back in order), trial 2 reports a step and ends. The
+    memo's curves are those ``curves_of`` gives, trial 2's end among them, and what the last
+    decision derived from trial 2's old curve is not carried (a table of each trial's points)."""
+    memo, three = CurvesMemo(), _ran(3, {1: 0.7})
+    first = memo.curves([_ran(1, {}), _ran(2, {1: 0.6}), three], _ran(3, {1: 0.7, 2: 0.65}), minimize=True)
+    assert first.per_trial("points", lambda n: len(first.by_number[n])) == {2: 1, 3: 2}
+    listed = [_ran(1, {1: 0.5}), trial(2, {1: 0.6, 2: 0.55}), three]
+    judged = _ran(3, {1: 0.7, 2: 0.65, 3: 0.6})
+    made = memo.curves(listed, judged, minimize=True)
+    fresh = curves_of([*listed[:2], judged], minimize=True)
+    assert made.carried and list(made.by_number.items()) == list(fresh.by_number.items())
+    assert (made.created, made.ended) == (fresh.created, fresh.ended) and 2 in made.ended
+    assert made.per_trial("points", lambda n: len(made.by_number[n])) == {1: 1, 2: 2, 3: 3}
+
+
+@pytest.mark.parametrize("minimize", [True, False])
+def test_listings_where_several_trials_change_at_once_give_fresh_curves_and_tables(minimize: bool) -> None:
+    """50 trials in parallel: between two decisions several trials report, take their first
+    steps in any order, end, or are read afresh (equal models, not the same objects), and values
+    tie. Every decision's curves are ``curves_of``'s (the same order, creation and end times),
+    and every table the schedulers derive with the memo is the one they derive afresh."""
+    rng = np.random.default_rng(28)
+    schedulers = (ASHA(1, 27, 3, curve_model=True), Hyperband(1, 27, 3, seed=3, brackets="adaptive"))
+    memo, listed = CurvesMemo(), [trial(n, {}, TrialState.RUNNING) for n in range(30)]
+    carried = 0
+
+    def step(t: Trial) -> dict[str, Any]:
+        curve = {**t.curve, max(t.curve, default=0) + 1: float(rng.choice([0.5, rng.uniform(0.1, 1.0)]))}
+        ends = len(curve) >= 27 or (len(curve) >= 2 and rng.random() < 0.15)
+        return {"curve": curve} | ({"state": TrialState.PRUNED, "ended_at": 1000.0 + len(curve)} if ends else {})
+
+    for _ in range(250):
+        if rng.random() < 0.05:
+            listed.append(trial(len(listed), {}, TrialState.RUNNING))
+        for j in rng.choice(len(listed), int(rng.integers(0, 4)), replace=False):
+            if listed[j].state.active:
+                listed[j] = listed[j].model_copy(update=step(listed[j]))
+            elif rng.random() < 0.3:
+                listed[j] = listed[j].model_copy()
+        i = int(rng.integers(len(listed)))
+        t = listed[i]
+        if not t.state.active:
+            continue
+        mine = t.model_copy(update={"curve": step(t)["curve"]})
+        made = memo.curves(listed, mine, minimize)
+        fresh = curves_of([u for u in listed if u is not t] + [mine], minimize)
+        assert list(made.by_number.items()) == list(fresh.by_number.items())
+        assert (made.created, made.ended) == (fresh.created, fresh.ended)
+        for scheduler in schedulers:
+            assert scheduler.should_stop(i, made) == scheduler.should_stop(i, fresh)
+        assert {k: v for k, v in made.tables.items() if k in fresh.tables} == fresh.tables
+        carried += bool(made.carried)
+        listed[i] = t.model_copy(update={"curve": mine.curve})
+    assert carried > 100

@@ -277,5 +277,7 @@ def _sum(values: np.ndarray, axis: int | None = None) -> np.ndarray:
 
 
 def _mean(values: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """``values.mean(axis)``, float for float: numpy's mean is that sum over the count."""
+    """``values.mean(axis)``, float for float: numpy's mean is that sum over the count, for the
+    float64 arrays ``_fit`` makes (and float32); not for float16 or integers, which numpy's
+    mean sums in float32 and float64."""
     return _sum(values, axis) / (values.size if axis is None else values.shape[axis])
