@@ -185,13 +185,9 @@ class BayesianOptimization(Strategy):
         model = GaussianProcess.fit(
             X, yw, rng, restarts, onehot=~proj.numeric, features=features_of(proj), additive=True
         )
-        ran = X  # the trials that ran (the model's data), before failures join it
         X, yw, ok, model = _add_attractive_failures(model, X, yw, ok, history.X_failed[: self.max_model_points // 4])
         constraints = ConstraintModel.fit(history.X, history.G, rng, ~proj.numeric, features_of(proj))
-        classifier = self._feasibility(history, rng, FAILURE_WEIGHT)
-        if classifier is not None and _failures_alternate(classifier.model, ran, history.X_failed):
-            classifier.gate(model, ran, history.X_failed)
-        feasible = JointFeasibility.of(classifier, constraints)
+        feasible = JointFeasibility.of(self._feasibility(history, rng, FAILURE_WEIGHT), constraints)
         if constraints is not None:  # the incumbent is the best feasible point; none yet: find one first
             yw = np.where(ok, yw, np.inf)
         incumbent = X[int(np.argmin(yw))] if ok.any() else X[0]
@@ -387,21 +383,6 @@ def _add_attractive_failures(
     return np.vstack([X, X_failed[pull]]), np.r_[yw, worst], np.r_[ok, np.zeros(len(worst), dtype=bool)], model
 
 
-def _failures_alternate(metric: Any, X_ran: np.ndarray, X_failed: np.ndarray) -> bool:
-    """Whether the failures alternate with runs (a lattice) rather than sit together (an edge):
-    at least one fewer failed trial has a failure for its nearest trial (in ``metric``'s kernel,
-    the classifier's own; itself left out) than chance would give, the share of failures among
-    the other trials. A shortfall under one trial is no evidence: the default stays."""
-    if len(X_failed) < 2 or len(X_ran) == 0:
-        return False
-    every = np.vstack([X_failed, X_ran])
-    K = metric.kernel(X_failed, every)
-    K[np.arange(len(X_failed)), np.arange(len(X_failed))] = -np.inf
-    beside_failure = int(np.sum(np.argmax(K, axis=1) < len(X_failed)))
-    by_chance = len(X_failed) * (len(X_failed) - 1) / (len(every) - 1)
-    return beside_failure <= by_chance - 1.0
-
-
 def _largest_expected_improvement(posterior: Any, best: float) -> float:
     """Plain EI's maximum over the pool (0.0 for an empty pool): what the model still expects."""
     from hyperstep.strategies.acquisition import log_ei
@@ -436,13 +417,6 @@ class _Feasibility:
         self.model, self.level, self.weight = model, level, weight
         self._pool: np.ndarray | None = None
         self._values = np.empty(0)
-        self._near: tuple[Any, np.ndarray, np.ndarray] | None = None
-
-    def gate(self, metric: Any, X_ran: np.ndarray, X_failed: np.ndarray) -> None:
-        """Count the log probability only at points whose nearest trial in ``metric``'s kernel
-        (the objective's GP: the trial most correlated with the point) failed: a dimension the
-        classifier finds to matter does not count against a combination whose neighbour ran."""
-        self._near = (metric, X_ran, X_failed)
 
     def log_prob(self, C: np.ndarray) -> np.ndarray:
         from hyperstep.strategies.acquisition import log_feasible
@@ -450,12 +424,7 @@ class _Feasibility:
         if C is self._pool:
             return self._values
         mean, sd = self.model.predict(C)
-        value = self.weight * log_feasible(mean + self.level, sd)
-        if self._near is None:
-            return value
-        metric, X_ran, X_failed = self._near
-        to_ran = metric.kernel(C, X_ran).max(1) if len(X_ran) else np.full(len(C), -np.inf)
-        return np.where(metric.kernel(C, X_failed).max(1) > to_ran, value, 0.0)
+        return self.weight * log_feasible(mean + self.level, sd)
 
     def remember(self, pool: np.ndarray, keep: np.ndarray | None = None) -> None:
         """Cache ``pool``'s values: computed, or the remembered ones filtered by ``keep``."""
