@@ -38,6 +38,8 @@ evidence against itself.
 - ``PayingArmASHA`` with ``PayingArmStudy`` (es-28's candidate H, round eighteen): each trial an
   audit (G's) or a trial under the ASHA default's stopping, the arm whose posterior mean rate of
   new bests per step spent is higher, each arm keeping ``ARM_SHARE`` of the compute.
+- ``GainingArmASHA`` with ``PayingArmStudy`` (es-29's candidate H2, round nineteen): H, each new
+  best credited by its share of the incumbent's descent below the median final, not one apiece.
 
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
@@ -399,26 +401,40 @@ class PayingArmASHA(ASHA):
             self.arms[number] = self.draw(number, by_number)
         return self.arms[number]
 
+    prior = 1.0
+    """The prior's credit, found in one full trial (``max_resource`` steps): one new best."""
+
     def draw(self, number: int, by_number: Mapping[int, Curve]) -> bool:
         """The arm of trial ``number`` (True: audit) from the trials numbered below it."""
         steps = {True: 0, False: 0}
-        found = {True: 0, False: 0}
+        bests: list[tuple[bool, float, float]] = []
+        finals: list[float] = []
         incumbent: float | None = None
         for m in sorted(n for n in by_number if n < number):
             arm = self.audits(m, by_number)
             steps[arm] += max(by_number[m], default=0)
             final = value_at(by_number[m], self.max_resource)
-            if final is not None and (incumbent is None or final < incumbent):
-                found[arm] += incumbent is not None
+            if final is None:
+                continue
+            finals.append(final)
+            if incumbent is None or final < incumbent:
+                if incumbent is not None:
+                    bests.append((arm, incumbent, final))
                 incumbent = final
         spent = steps[True] + steps[False]
         for arm in (True, False):
             if spent and steps[arm] < ARM_SHARE * spent:
                 return arm
-        rates = {arm: (1 + found[arm]) / (self.max_resource + steps[arm]) for arm in (True, False)}
+        found = self.credits(bests, finals)
+        rates = {arm: (self.prior + found[arm]) / (self.max_resource + steps[arm]) for arm in (True, False)}
         if rates[True] == rates[False]:
             return bool(np.random.default_rng((self.seed, number)).random() < 0.5)
         return rates[True] > rates[False]
+
+    def credits(self, bests: Sequence[tuple[bool, float, float]], finals: Sequence[float]) -> dict[bool, float]:
+        """Each arm's credit from the run's new bests (its arm, the incumbent it beat, its final;
+        ``finals``: every final so far): one a new best."""
+        return {arm: float(sum(a == arm for a, _, _ in bests)) for arm in (True, False)}
 
     def _stop(self, number: int, curve: Curve, curves: Curves) -> bool:
         return not self.audits(number, curves.by_number) and super()._stop(number, curve, curves)
@@ -432,3 +448,35 @@ class PayingArmStudy(FinalsAuditStudy):
         if not isinstance(self.scheduler, PayingArmASHA):
             return False
         return self.scheduler.audits(next_number(trials), curves_of(trials, self.minimize).by_number)
+
+
+GAIN_PRIOR = 0.1
+"""Candidate H2: the prior's credit, found in one full trial: a tenth of the incumbent's descent
+below the median final. H's prior was one new best, and H's runs made about ten (round eighteen's
+spies: 5 to 21 a seed), so this keeps the prior's weight against the evidence as H had it."""
+
+
+class GainingArmASHA(PayingArmASHA):
+    """es-29's candidate H2: H (``PayingArmASHA``: the two arms, the floor ``ARM_SHARE``, the first
+    trial a seeded coin), with each new best credited by **how much** it improved the incumbent,
+    not one apiece: its share of the incumbent's descent below the median of the finals so far
+    (``credits``), per step spent, under a prior of ``GAIN_PRIOR`` per full trial."""
+
+    prior = GAIN_PRIOR
+
+    def credits(self, bests: Sequence[tuple[bool, float, float]], finals: Sequence[float]) -> dict[bool, float]:
+        """Each arm's credit: the sum, over its new bests, of ``(min(beaten, median) - final) /
+        (median - incumbent)`` where positive (``median``: of the finite finals so far; ``incumbent``:
+        the best of them), recomputed at each draw. So credits are in no unit of the problem's, sum to
+        at most 1 over both arms, and only descent below the typical final counts: a diverged final
+        moves the median little, and a best that a later median has passed earns nothing. No credit
+        while the median is the incumbent (no descent to share)."""
+        finite = [v for v in finals if math.isfinite(v)]
+        median = float(np.median(finite)) if finite else math.nan
+        descent = median - min(finite, default=math.nan)
+        found = {True: 0.0, False: 0.0}
+        if not descent > 0:
+            return found
+        for arm, beaten, final in bests:
+            found[arm] += max(min(beaten, median) - final, 0.0) / descent
+        return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import os
 from typing import Any
 
@@ -982,6 +983,36 @@ def test_round_eighteen_each_trial_goes_to_the_arm_finding_more_new_bests_per_st
     monkeypatch.setattr(ASHA, "_stop", lambda self, number, curve, curves: True)
     assert not scheduler._stop(1, {1: 9.0}, Curves(by_number={1: {1: 9.0}}))
     assert scheduler._stop(2, {1: 9.0}, Curves(by_number={2: {1: 9.0}}))
+
+
+def test_round_nineteen_candidate_h2_credits_each_new_best_by_its_share_of_the_descent() -> None:
+    """es-29's H2: H with each new best credited by (min(beaten, median) - final) / (median -
+    incumbent) over the finite finals so far (scale-free, at most 1 in all), prior GAIN_PRIOR a
+    full trial: a run where the rule's trials make three tiny new bests and the audits one big one
+    goes to the audits under H2 and to the rule under H (which counts new bests)."""
+    from benchmarks import es_candidates
+
+    assert es_candidates.GAIN_PRIOR == 0.1
+    h2 = es_candidates.GainingArmASHA(1, 27, 3, seed=41, curve_model=True)
+    bests = [(False, 5.0, 4.0), (True, 4.0, 1.0)]  # finals 5, 4, 6, 1: median 4.5, descent 3.5
+    found = h2.credits(bests, [5.0, 4.0, 6.0, 1.0])
+    assert found == pytest.approx({False: 0.5 / 3.5, True: 3.0 / 3.5})
+    scaled = [(arm, 1000 * b + 7, 1000 * f + 7) for arm, b, f in bests]
+    assert h2.credits(scaled, [1000 * v + 7 for v in (5.0, 4.0, 6.0, 1.0)]) == pytest.approx(found)
+    assert h2.credits(bests, [5.0, 4.0, 6.0, 1.0, math.inf]) == pytest.approx(found)  # the median, no inf
+    assert h2.credits([(True, 5.0, 1.0)], [5.0, 1.0, 1.0]) == {True: 0.0, False: 0.0}  # median = incumbent
+    assert h2.credits([(True, 9.0, 2.0)], [9.0, 2.0, 1.0, 1.5]) == {True: 0.0, False: 0.0}  # median passed it
+
+    def run(final: float) -> dict[int, float]:
+        return {step: final for step in range(1, 28)}
+
+    finals = {1: 10.0, 2: 2.0, 3: 1.99, 4: 1.98, 5: 1.97, 6: 10.0, 7: 10.0, 8: 10.0}
+    given = {1: True, 2: True, 3: False, 4: False, 5: False, 6: True, 7: True, 8: True}
+    curves = {n: run(v) for n, v in finals.items()}
+    for cls, audit in ((es_candidates.PayingArmASHA, False), (es_candidates.GainingArmASHA, True)):
+        scheduler = cls(1, 27, 3, seed=41, curve_model=True)
+        scheduler.arms.update(given)
+        assert scheduler.audits(9, curves) is audit, cls
 
 
 def test_round_eighteen_candidate_h_proposes_its_audits_from_the_finals_only(monkeypatch: pytest.MonkeyPatch) -> None:
