@@ -59,22 +59,18 @@ def described(declaration: Declaration) -> str:
 class TrialHandle:
     """One trial of ``Study.optimize``, as its objective sees it (Optuna's ``Trial``).
 
-    ``number``, ``id``, ``job_id`` and ``params`` (every value the strategy proposed) are the
-    asked trial's, so an objective that reads ``trial.params[...]`` or passes the trial to
-    ``Study.report`` and ``Study.tell`` works as it did with the ``Trial`` itself."""
+    Every field of the asked ``Trial`` reads through (``number``, ``id``, ``job_id``, ``params``:
+    every value the strategy proposed, ``report_key``...), so an objective that reads
+    ``trial.params[...]`` or passes the trial to ``Study.report`` and ``Study.tell`` works as it
+    did with the ``Trial`` itself."""
 
     def __init__(self, study: Study, trial: Trial) -> None:
         self._study = study
         self._trial = trial
-        self.number = trial.number
-        self.id = trial.id
-        self.job_id = trial.job_id
-        self.params = trial.params
         self._stop = False
 
     def __getattr__(self, name: str) -> Any:
-        """Any other field of the asked ``Trial`` (``expected_improvement``, ``report_key``,
-        ``created_at``...), as an objective read it when ``optimize`` gave it the ``Trial``."""
+        """A field of the asked ``Trial``, as an objective read it when ``optimize`` gave it the ``Trial``."""
         if name.startswith("_"):  # not set yet (a copy, an unpickling): no recursion into _trial
             raise AttributeError(name)
         return getattr(self._trial, name)
