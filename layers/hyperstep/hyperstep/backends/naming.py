@@ -117,7 +117,9 @@ def trial_tags(job_id: str, trial_id: str, user_tags: Mapping[str, str], stack: 
     return {**user_tags, **own}
 
 
-_RESERVED_TAGS = f"^({any_case('aws:')}|{any_case(RESERVED_TAG_PREFIX)})"
+_AWS_PREFIX = any_case("aws:")
+"""AWS's tag prefix in any case, which neither a tag key nor a tag value may start with."""
+_RESERVED_TAGS = f"^({_AWS_PREFIX}|{any_case(RESERVED_TAG_PREFIX)})"
 """What ``check_user_tags`` refuses a tag key to start with, as published."""
 TagKey = text(
     "tag keys",
@@ -128,7 +130,7 @@ TagKey = text(
         names_refused(_RESERVED_TAGS),
     ],
 )
-TAG_VALUE_PATTERN = f"^(?!{any_case('aws:')}){TAG_PATTERN[1:]}"
+TAG_VALUE_PATTERN = f"^(?!{_AWS_PREFIX}){TAG_PATTERN[1:]}"
 """``TAG_PATTERN``, not starting with ``aws:`` in any case: "Don't use aws:, AWS:, or any upper
 or lowercase combination of such as a prefix for either keys or values, as it is reserved for
 AWS use" (Batch User Guide, Tag restrictions). A lookahead, which ECMA-262 reads as Python does."""
