@@ -65,8 +65,7 @@ def history_of(
         done = [index[i] for i in sorted(values)]
         y = [values[i] for i in sorted(values)]
     counted = {id(t) for t in done}  # made once: in a filter's condition it is made again for every trial
-    if fidelity:
-        pending = [t for t in pending if id(t) not in counted]
+    pending = [t for t in pending if id(t) not in counted]  # a running trial's rung value counts as observed
     pending += [t for t in trials if t.state is TrialState.PRUNED and id(t) not in counted]
     return History(
         space=space,
