@@ -1,13 +1,23 @@
 """``hyperstep.blas``: the one library module that writes the environment writes only the
-BLAS thread variables the user left unset, and hands the rest back as it was."""
+BLAS thread variables the user left unset, and hands the rest back as it was; proposals and
+early-stopping decisions run on one BLAS thread whatever the process set, the objective on
+the process's own."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
+import hyperstep
 from hyperstep import blas
+from hyperstep.blas import one_blas_thread
+from hyperstep.strategies.bayesian import BayesianOptimization
 
 
 def test_only_the_unset_thread_variables_are_written_and_the_users_environment_keeps_its_own(
@@ -23,3 +33,92 @@ def test_only_the_unset_thread_variables_are_written_and_the_users_environment_k
     }
     assert os.environ["OMP_NUM_THREADS"] == "4"  # the user's kept
     assert blas.users_environment() == environment
+
+
+def blas_threads() -> set[int]:
+    """The thread counts of the BLAS libraries loaded (numpy's and scipy's OpenBLAS)."""
+    import scipy.linalg  # noqa: F401  (its OpenBLAS counted too)
+
+    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """The process at two BLAS threads, as OpenBLAS's default on a 2-core machine or
+    ``OPENBLAS_NUM_THREADS=2`` sets it."""
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("this OpenBLAS takes no second thread (one core)")
+        yield
+
+
+def test_a_nested_block_leaves_one_thread_and_the_outer_one_gives_the_processs_back(two_threads: None) -> None:
+    with one_blas_thread():
+        with one_blas_thread():
+            assert blas_threads() == {1}
+        assert blas_threads() == {1}
+    assert blas_threads() == {2}
+
+
+ANOTHER_THREAD = """
+import threading
+from threadpoolctl import threadpool_info
+from hyperstep.blas import one_blas_thread
+
+def threads():
+    return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+seen = []
+def block():
+    with one_blas_thread():
+        seen.append(threads())
+
+block()  # the main thread first: threadpoolctl's controlling thread while it sets the count
+worker = threading.Thread(target=block)
+worker.start()
+worker.join()
+print(seen, threads())
+"""
+
+
+def test_a_block_in_another_thread_after_the_main_threads_gets_one_thread_too() -> None:
+    """threadpoolctl (3.8) lets only the thread that set OpenBLAS's count last set it again
+    until that thread's limits end: a block that kept the limiter past its thread's block
+    left the next thread's proposals at the process's count."""
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", ANOTHER_THREAD], env=environment, capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "[[1], [1]] [2]"
+
+
+def test_a_proposal_runs_on_one_thread_and_the_objective_on_the_processs(
+    two_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, set[int]] = {"propose": set(), "should_stop": set(), "objective": set()}
+    propose = BayesianOptimization.propose
+
+    def spied_propose(self: BayesianOptimization, *args: Any) -> Any:
+        seen["propose"] |= blas_threads()
+        return propose(self, *args)
+
+    monkeypatch.setattr(BayesianOptimization, "propose", spied_propose)
+    early_stopping = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+    study = hyperstep.Study([{"name": "x", "type": "float", "low": 0.0, "high": 1.0}], seed=0,
+                            early_stopping=early_stopping)  # fmt: skip
+    scheduler = type(study.scheduler)
+    should_stop = scheduler.should_stop
+
+    def spied_should_stop(self: Any, *args: Any) -> bool:
+        seen["should_stop"] |= blas_threads()
+        return should_stop(self, *args)
+
+    monkeypatch.setattr(scheduler, "should_stop", spied_should_stop)
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        seen["objective"] |= blas_threads()
+        for step in range(1, 10):
+            trial.report((trial.params["x"] - 0.3) ** 2 + 1.0 / step, step)
+        return (trial.params["x"] - 0.3) ** 2 + 1.0 / 9
+
+    study.optimize(objective, n_trials=6)
+    assert seen == {"propose": {1}, "should_stop": {1}, "objective": {2}}

@@ -19,6 +19,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from itertools import compress
 from operator import is_not
 
+from hyperstep.blas import one_blas_thread
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.schedulers import Curves, Scheduler, make_scheduler
 from hyperstep.schedulers.base import POINTS_KEPT, Curve, newest
@@ -296,7 +297,8 @@ def should_stop(scheduler: Scheduler, trial: Trial, store: TrialStore, minimize:
         curves = CURVES.curves(everyone, mine, minimize)
     else:
         curves = curves_of([*everyone[:at], *everyone[at + 1 :], mine], minimize)
-    return scheduler.should_stop(trial.number, curves)
+    with one_blas_thread():  # the curve fits: the same decisions whatever the thread count (``hyperstep.blas``)
+        return scheduler.should_stop(trial.number, curves)
 
 
 def _place(trials: Sequence[Trial], trial: Trial) -> int:

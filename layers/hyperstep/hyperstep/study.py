@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from hyperstep import early_stopping as stopping
+from hyperstep.blas import one_blas_thread
 from hyperstep.errors import NotFoundError, SpecError, TrialPruned
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
@@ -279,7 +280,8 @@ class Study:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         history = replace(self.history(trials, snapshot), budget=max_trials)
         rng = np.random.default_rng([self.seed, len(trials)])
-        proposal = self.strategy.propose(history, n, rng)
+        with one_blas_thread():  # the same proposals whatever the process's thread count (``hyperstep.blas``)
+            proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
         due = self._enqueued_due(snapshot)[:n]
         if len(points) < len(due):  # a strategy out of new points still runs the enqueued ones
