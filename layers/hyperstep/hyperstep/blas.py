@@ -57,8 +57,8 @@ def one_blas_thread() -> Iterator[None]:
     silently ignoring the others until that thread's last limit ends, so an early-stopping
     decision waits for a proposal another thread is making. The controller is made once, at
     the first block, after ``scipy.linalg`` is loaded (it sees only the libraries loaded when
-    it is made): entering and leaving cost about 70 us (``threadpool_limits`` each time: 2 ms,
-    it looks for the libraries again)."""
+    it is made): entering and leaving cost about 20 us of CPU, 70 us wall (``threadpool_limits``
+    each time: 2 ms, it looks for the libraries again; benchmarks/README, det-29)."""
     with _ONE_AT_A_TIME, _blas().limit(limits=1):
         yield
 
