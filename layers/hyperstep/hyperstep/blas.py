@@ -20,6 +20,7 @@ rest of its own process; local trials get the user's environment as it was
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,19 +48,24 @@ def users_environment() -> dict[str, str]:
 
 
 @contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Run the block with every BLAS library loaded (numpy's and scipy's OpenBLAS) on one
-    thread, and give them the process's count back after.
+def one_blas_thread(with_scipy: bool = False) -> Iterator[None]:
+    """Run the block with every BLAS library loaded (numpy's, and scipy's OpenBLAS once
+    ``scipy.linalg`` is loaded) on one thread, and give them the process's count back after.
+    ``with_scipy``: the block uses scipy's linear algebra, which is loaded first (scipy imports it
+    lazily: loaded inside the block, it would run at the process's count); without it the
+    block imports nothing (a random strategy's first ``ask`` took 0.6 s more to load it).
 
     The count is the process's: while a block runs, the process's other threads' BLAS calls
     get one thread too. One block runs at a time (a thread's blocks may nest): OpenBLAS's
     pool is the process's, and threadpoolctl (3.8) lets one thread at a time set it,
     silently ignoring the others until that thread's last limit ends, so an early-stopping
-    decision waits for a proposal another thread is making. The controller is made once, at
-    the first block, after ``scipy.linalg`` is loaded (it sees only the libraries loaded when
+    decision waits for a proposal another thread is making. The controller is made once for
+    each of without and with ``scipy.linalg`` loaded (it sees only the libraries loaded when
     it is made): entering and leaving cost about 20 us of CPU, 70 us wall (``threadpool_limits``
     each time: 2 ms, it looks for the libraries again; benchmarks/README, det-29)."""
-    with _ONE_AT_A_TIME, _blas().limit(limits=1):
+    if with_scipy:
+        import scipy.linalg  # noqa: F401  (loaded for the controller to see it)
+    with _ONE_AT_A_TIME, _blas("scipy.linalg" in sys.modules).limit(limits=1):
         yield
 
 
@@ -67,8 +73,8 @@ _ONE_AT_A_TIME = threading.RLock()
 
 
 @cache
-def _blas() -> ThreadpoolController:
-    import scipy.linalg  # noqa: F401  (its own OpenBLAS: loaded before the controller looks)
+def _blas(scipy_loaded: bool) -> ThreadpoolController:
+    """The loaded BLAS libraries' controller (``scipy_loaded``: the key, whether scipy's is among them)."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController().select(user_api="blas")

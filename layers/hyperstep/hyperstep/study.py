@@ -280,7 +280,7 @@ class Study:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         history = replace(self.history(trials, snapshot), budget=max_trials)
         rng = np.random.default_rng([self.seed, len(trials)])
-        with one_blas_thread():  # the same proposals whatever the process's thread count (``hyperstep.blas``)
+        with one_blas_thread(self.strategy.uses_scipy):  # the same proposals at any thread count (``hyperstep.blas``)
             proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
         due = self._enqueued_due(snapshot)[:n]

@@ -88,6 +88,9 @@ class Strategy(ABC):
     name: ClassVar[str]
     Options: ClassVar[type[StrategyOptions]] = StrategyOptions
     """The options this strategy takes (none by default)."""
+    uses_scipy: ClassVar[bool] = False
+    """Whether its proposals use scipy's linear algebra (its own OpenBLAS, loaded lazily):
+    ``Study.ask`` loads it before limiting BLAS to one thread (``hyperstep.blas``)."""
 
     _read_back = False
     """Set by ``read_back`` before ``__init__`` runs: its options are validated with ``STORED``."""

@@ -115,6 +115,7 @@ class BayesianOptimization(Strategy):
 
     name = "bayesian"
     Options = BayesianOptions
+    uses_scipy = True  # the GP's Cholesky factors (``strategies.gp``)
     options: BayesianOptions
 
     def __init__(self, **options: Any) -> None:
