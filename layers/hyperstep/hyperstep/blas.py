@@ -13,9 +13,11 @@ early-stopping decision (``early_stopping.should_stop``) runs inside ``one_blas_
 in a script, a notebook, the command line and the functions alike; the objective, the
 trials and everything else keep the process's threads.
 
-The command line also sets one thread before numpy loads (``use_one_thread``), for the
-rest of its own process; local trials get the user's environment as it was
-(``users_environment``): their training keeps every thread."""
+The command line also sets one thread before numpy loads (``use_one_thread``), unless the
+user set one: no longer for the same proposals, but for the rest of its own process (the
+report's importance GP, ``job_report.analysis``, and the simulated trials it runs in
+process); local trials get the user's environment as it was (``users_environment``): their
+training keeps every thread."""
 
 from __future__ import annotations
 
