@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from hyperstep import early_stopping as stopping
-from hyperstep.errors import NotFoundError, SpecError, TrialPruned
+from hyperstep.errors import NotFoundError, SpecError, TrialFinishedError, TrialPruned
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
@@ -507,15 +507,18 @@ class Study:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
-        A trial already told gets True: there is nothing to continue; told stopped or
-        pruned, its late step still joins its curve, and one whose curve so reaches
-        ``max_resource`` ends completed with that value (the service's rule for late reports).
+        A trial told completed or failed takes no report: ``TrialFinishedError`` (a
+        ``RuntimeError``, as Optuna's ``UpdateFinishedTrialError``), nothing recorded. One
+        told stopped or pruned gets True: there is nothing to continue; its late step still
+        joins its curve, and one whose curve so reaches ``max_resource`` ends completed with
+        that value (the service's rule for late reports, which a stop may race).
 
-        Steps may come in any order, as a backend's events do: each joins the trial's curve
-        (a step reported again takes the newer value) and the decision is on the newest
-        step. A value that is not finite (a diverged trial) is not recorded: with early
-        stopping the answer is True (stop it; telling it ``stopped`` ends it pruned at its
-        last finite value, or failed without a finite step), without it False."""
+        Steps may come in any order: each joins the trial's curve and the decision is on the
+        newest step. A step already on the curve keeps its first value, with a warning, as
+        Optuna's ``report`` (the answer is then the decision on the curve as it is). A value
+        that is not finite (a diverged trial) is not recorded: with early stopping the answer
+        is True (stop it; telling it ``stopped`` ends it pruned at its last finite value, or
+        failed without a finite step), without it False."""
         trial_id = self._id_of(trial_id)
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
@@ -526,15 +529,37 @@ class Study:
             first = f" (this study has {several} objectives: report the first's)" if several > 1 else ""
             raise ValueError(f"report a number as the value{first}, got {value!r}")
         if not math.isfinite(value):
+            self._refuse_a_report_after(self.store.get_trial(self.job_id, trial_id))
             self._diverged[trial_id] = float(value)
             return stopping.enabled(self.spec)  # a diverged trial stops
+        if (held := self.store.curve_point(self.job_id, trial_id, step)) is not None:
+            trial = self.store.get_trial(self.job_id, trial_id)
+            self._refuse_a_report_after(trial)
+            warnings.warn(
+                f"trial {trial.number}: step {step} is already reported (value {held}); the reported value"
+                f" {value} is ignored, as Optuna ignores it",
+                UserWarning,
+                stacklevel=2,
+            )
+            return not trial.state.active or stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
         metric = self.spec.primary.metric
         report = {metric: MetricReport(value=value, step=step, at=self.store.clock())}
         trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric, whole_curve=False)
         if trial is None:
-            self.store.report_after_end(self.job_id, trial_id, report, metric, self._reached_max_resource)
+            late = self.store.report_after_end(self.job_id, trial_id, report, metric, self._reached_max_resource)
+            if late is None:  # told completed or failed: its end stands
+                self._refuse_a_report_after(self.store.get_trial(self.job_id, trial_id))
             return True
         return stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
+
+    @staticmethod
+    def _refuse_a_report_after(trial: Trial) -> None:
+        """``TrialFinishedError`` for a report of ``trial`` told completed or failed."""
+        if trial.state in (TrialState.COMPLETED, TrialState.FAILED):
+            raise TrialFinishedError(
+                f"trial {trial.number} was told {trial.state.value}: a finished trial takes no report"
+                " (Optuna raises UpdateFinishedTrialError); report its steps before telling it"
+            )
 
     def _reached_max_resource(self, trial: Trial) -> Trial | None:
         """A trial told stopped or pruned whose late steps reached ``max_resource``, ended

@@ -309,6 +309,12 @@ class TrialStore(ABC):
         listed = (t for t in self.list_trials(job_id) if t.id != besides)
         return {t.id: v for t in listed if (v := value_at(t.curve, step)) is not None}
 
+    def curve_point(self, job_id: str, trial_id: str, step: int) -> float | None:
+        """The value the trial's curve holds at ``step``, None when it holds none: whether a
+        step was reported (``Study.report`` keeps a step's first value, as Optuna does).
+        This default reads the whole curve; ``NotFoundError`` if the trial is absent."""
+        return self.get_trial(job_id, trial_id).curve.get(step)
+
     def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
         """The trial's best curve value over its steps up to ``step`` (the lowest when
         ``minimize``, else the highest); None when it has no step there. What median

@@ -587,6 +587,15 @@ class SQLiteStore(TrialStore):
         values = {trial_id: value for trial_id, in_body, value in rows if not in_body and value is not None}
         return values | {t.id: v for t in old if (v := value_at(t.curve, step)) is not None}
 
+    def curve_point(self, job_id: str, trial_id: str, step: int) -> float | None:
+        """One seek on the key; a trial whose body holds points is read whole."""
+        with self._lock:
+            if self._read_trial(self._conn, job_id, trial_id).curve:  # points in a body predate the rows
+                return super().curve_point(job_id, trial_id, step)
+            query = "SELECT value FROM curves WHERE job_id = ? AND trial_id = ? AND step = ?"
+            row = self._conn.execute(query, (job_id, trial_id, step)).fetchone()
+        return None if row is None else row[0]
+
     def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
         """One seek on ``curves_by_value`` (the lowest or highest value first, its step
         checked in the index); a trial whose body holds points is read whole."""
