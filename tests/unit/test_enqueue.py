@@ -216,17 +216,22 @@ def test_run_resume_goes_on_from_the_next_point_and_runs_none_twice(workdir: Pat
     assert len(trials) == 4 and trials[3].params not in points
 
 
-def test_enqueue_trial_is_asked_next_and_held_by_the_object_only(tmp_path: Path) -> None:
+def test_enqueue_trial_is_stored_with_the_job_and_run_once_by_any_reader(tmp_path: Path) -> None:
+    """As Optuna stores a waiting trial: another ``Study`` of the job (a second process, a
+    resumed script) runs a point this one enqueued, and neither runs it twice. (Before, the
+    point was held by the object: the other study never saw it.)"""
     store = SQLiteStore(str(tmp_path / "s.db"))
     study = hyperstep.Study(SPACE, store=store, job_id="s", seed=1, enqueue=[{"opt": "adam"}])
     study.enqueue_trial({"lr": 0.004, "opt": "sgd", "momentum": 0.5})
     study.enqueue_trial({"lr": 0.003})
     with pytest.raises(ValueError, match=r"params\.lr: 9\.0 is outside"):
         study.enqueue_trial({"lr": 9.0})
+    assert store.get_job("s").enqueued == {2: {"lr": 0.004, "opt": "sgd", "momentum": 0.5}, 3: {"lr": 0.003}}
     first, second = study.ask(2)
     assert first.params["opt"] == "adam" and second.params == {"lr": 0.004, "opt": "sgd", "momentum": 0.5}
-    assert hyperstep.Study(SPACE, store=store, job_id="s").ask(1)[0].params.get("lr") != 0.003  # not stored
-    assert study.ask(1)[0].params["lr"] == 0.003
+    other = hyperstep.Study(SPACE, store=SQLiteStore(str(tmp_path / "s.db")), job_id="s")
+    assert other.ask(1)[0].params["lr"] == 0.003
+    assert all(t.params.get("lr") not in (0.003, 0.004) for t in study.ask(3))
 
 
 def test_an_ask_the_budget_cuts_short_keeps_the_queued_points_it_did_not_give_out() -> None:

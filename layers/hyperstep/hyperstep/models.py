@@ -344,12 +344,23 @@ class Job(ReadBackKeepsKnownFields):
     running trials finish, by the Suggest that first saw it, so it holds until then)."""
     stop_detail: str | None = None
     """The same in words, with the numbers: ``no improvement in the last 10 completed trials``."""
+    enqueued: dict[int, dict[str, Any]] = Field(default_factory=dict)
+    """Points ``Study.enqueue_trial`` stored with the job (``TrialStore.enqueue``), by the
+    trial number that runs each: numbers past the spec's ``enqueue`` points and past every
+    trial number handed out when the point was stored, so any reader of the job (another
+    ``Study``, the CLI's ``resume``, Suggest) runs each once, in the order they came."""
     completion_published: bool = False
     """Whether Finish has published the job's completion event since the job last became
     finished (``TrialStore.mark_completion_published``; a status write of a new end or of
     an unfinished status clears it): a
     retried Finish does not publish it twice, and the reaper announces a finished job left
     without it (``TuningService.announce_lost``)."""
+
+    @property
+    def next_enqueued_number(self) -> int:
+        """The trial number ``TrialStore.enqueue`` gives the next point: past the numbers
+        handed out, the spec's points and the points stored before."""
+        return max(self.trial_seq, len(self.spec.enqueue), *self.enqueued) + 1
 
     @property
     def opened_at(self) -> float:

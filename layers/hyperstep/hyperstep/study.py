@@ -45,6 +45,7 @@ from hyperstep.study_checks import (
     one_of_one,
     refuse_a_failed_value,
     refuse_another_spec,
+    refuse_before_the_enqueued,
     refuse_constraints_on_the_value,
     scalar,
 )
@@ -191,8 +192,6 @@ class Study:
         self._asking = threading.Lock()
         """One ``ask`` at a time: threads asking at once would read the same history and,
         with the same seed, be given the same configurations."""
-        self._queued: list[dict[str, Any]] = []
-        """Points ``enqueue_trial`` gave this object, for the trials after the spec's ``enqueue``."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -288,36 +287,31 @@ class Study:
         points = self._without_repeats_of(due, points)
         if len(points) == 0:
             return []
-        enqueued = self.spec.enqueue
-        past: dict[int, int] = {}
-        """How many of this ask's trials up to ``i`` took a number past the spec's points, as
-        each ``i`` was last made: a store makes them in order (a retried write again, with new
-        numbers), and a later part's numbers need not follow the first's."""
+        enqueued, stored = self.spec.enqueue, {}
 
-        def fixed(i: int, number: int) -> dict[str, Any] | None:
-            """The enqueued point trial ``number`` (the ``i``-th of this ask) runs, if any:
-            the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips
-            one; then this object's, in the order of the ask's trials past the spec's."""
-            past[i] = past.get(i - 1, 0) + (number > len(enqueued))
-            if number <= len(enqueued):
-                return enqueued[number - 1]
-            queued = past[i] - 1
-            return self._queued[queued] if queued < len(self._queued) else None
+        def reading(job: Job) -> None:
+            """The job's stored points as the store read it for this attempt (``add_trials``)."""
+            stored.clear()
+            stored.update(job.enqueued)
+
+        def fixed(number: int) -> dict[str, Any] | None:
+            """The enqueued point trial ``number`` runs, if any: the spec's, then those
+            ``enqueue_trial`` stored, each by its number, so a retried Suggest, a resumed run
+            or another ``Study`` of the job neither repeats nor skips one."""
+            return enqueued[number - 1] if number <= len(enqueued) else stored.get(number)
 
         def make(i: int, number: int) -> Trial:
             return Trial(
                 job_id=self.job_id,
                 id=trial_id(number),
                 number=number,
-                params=self.space.decode(points[i], fixed(i, number)),
+                params=self.space.decode(points[i], fixed(number)),
                 created_at=self.store.clock(),
                 expected_improvement=proposal.expected_improvement,
                 report_key=new_report_key(),
             )
 
-        added = self.store.add_trials(self.job_id, len(points), max_trials, make)
-        del self._queued[: sum(t.number > len(enqueued) for t in added)]
-        return added
+        return self.store.add_trials(self.job_id, len(points), max_trials, make, reading)
 
     def _without_repeats_of(self, due: list[dict[str, Any]], points: np.ndarray) -> np.ndarray:
         """``points`` without a proposal past the first ``len(due)`` (which the enqueued points
@@ -331,22 +325,25 @@ class Study:
         return points if len(kept) == len(points) else points[kept]
 
     def _enqueued_due(self, snapshot: Snapshot | None) -> list[dict[str, Any]]:
-        """The enqueued points no trial has taken yet, in order: the spec's past the highest
-        trial number given out (they go by number: the job's ``trial_seq``, as Suggest's
-        ``snapshot`` has just read it), then this object's. No trial is read: a round reads
-        only the trials that changed (``ended_totals``), with points enqueued too."""
-        if not self.spec.enqueue:
-            return list(self._queued)
-        last = snapshot.seen_seq if snapshot is not None else self.job.trial_seq
-        return [*self.spec.enqueue[last:], *self._queued]
+        """The enqueued points no trial has taken yet, in order: the spec's and the stored
+        ones (``Job.enqueued``) past the highest trial number given out (they go by number:
+        the job's ``trial_seq`` and points, as Suggest's ``snapshot`` has just read them).
+        No trial is read: a round reads only the trials that changed (``ended_totals``)."""
+        if snapshot is None:
+            job = self.job
+            last, stored = job.trial_seq, job.enqueued
+        else:
+            last, stored = snapshot.seen_seq, snapshot.enqueued
+        return [*self.spec.enqueue[last:], *(stored[k] for k in sorted(stored) if k > last)]
 
     def enqueue_trial(self, params: Mapping[str, Any]) -> None:
-        """Optuna's ``enqueue_trial``: the next trial this object's ``ask`` gives out (after
-        the spec's ``enqueue`` points) runs ``params``, the names given fixed and the rest
-        from the strategy (``SearchSpace.partial_configuration``; a ``ValueError`` naming
-        the parameter). Held by this object, not stored: a study reopened from its store
-        does not see it (``Study(..., enqueue=[...])`` stores its points with the job)."""
-        self._queued.append(self.space.partial_configuration(dict(params)))
+        """Optuna's ``enqueue_trial``: a coming trial runs ``params``, the names given fixed
+        and the rest from the strategy (``SearchSpace.partial_configuration``; a ``ValueError``
+        naming the parameter). Stored with the job (``TrialStore.enqueue``), as Optuna stores
+        a waiting trial: after the spec's ``enqueue`` points and those stored before, any
+        ``ask`` of the job (this object's, another's, Suggest's, ``run --resume``) runs it,
+        once, in order."""
+        self.store.enqueue(self.job_id, self.space.partial_configuration(dict(params)))
 
     def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
         """What the strategy reads: ``history_of`` the parents' trials and ``trials``. Given
@@ -596,11 +593,6 @@ class Study:
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
         refuse_a_failed_value(state, value)
-        if self.spec.enqueue and (taken := self.job.trial_seq) < len(self.spec.enqueue):
-            raise ValueError(
-                f"add_trial: the spec's enqueued points take trial numbers 1 to {len(self.spec.enqueue)}, and"
-                f" {taken} are taken: ask them first (a trial added now would take one's number)"
-            )
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
             if value is None or not all(math.isfinite(v) for v in self._values(value)):
@@ -621,6 +613,7 @@ class Study:
             lambda _, number: Trial(
                 job_id=self.job_id, id=trial_id(number), number=number, params=params, created_at=now
             ),
+            refuse_before_the_enqueued,
         )
         return self.tell(trial.id, value if state is TrialState.COMPLETED else None, state, metrics, error)
 

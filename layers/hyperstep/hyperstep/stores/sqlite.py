@@ -67,6 +67,7 @@ from hyperstep.stores.base import (
     ScheduleSpec,
     TrialStore,
     counter_changes,
+    enqueued_with,
     newest_points,
     point_of,
     point_time,
@@ -436,8 +437,11 @@ class SQLiteStore(TrialStore):
             self._write_job(conn, job)
             return job
 
-    def _reserve(self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None) -> list[int]:
+    def _reserve(
+        self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None, reading: Callable[[Job], None]
+    ) -> list[int]:
         job = self._read_job(conn, job_id)
+        reading(job)
         take = n if max_trials is None else max(0, min(n, max_trials - job.budget_used))
         if take <= 0:
             return []
@@ -447,12 +451,27 @@ class SQLiteStore(TrialStore):
         )
         return list(range(first, first + take))
 
-    def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
-        """The numbers and the trials in one transaction."""
+    def add_trials(
+        self,
+        job_id: str,
+        n: int,
+        max_trials: int | None,
+        make: Callable[[int, int], Trial],
+        reading: Callable[[Job], None] = lambda job: None,
+    ) -> list[Trial]:
+        """The numbers and the trials in one transaction (the job's points with them)."""
         with self._tx() as conn:
-            trials = [make(i, number) for i, number in enumerate(self._reserve(conn, job_id, n, max_trials))]
+            numbers = self._reserve(conn, job_id, n, max_trials, reading)
+            trials = [make(i, number) for i, number in enumerate(numbers)]
             self._insert_trials(conn, trials)
             return trials
+
+    def enqueue(self, job_id: str, point: Mapping[str, Any]) -> int:
+        with self._tx() as conn:
+            job = self._read_job(conn, job_id)
+            number, enqueued = enqueued_with(job, point)
+            self._write_job(conn, job.model_copy(update={"enqueued": enqueued}))
+            return number
 
     # trials
 
