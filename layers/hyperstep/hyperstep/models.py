@@ -22,7 +22,14 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from hyperstep.messages import MAX_STEP, MAX_TRIAL_METRICS, LogCursor
 from hyperstep.report_signing import ReportRefused
@@ -355,6 +362,15 @@ class Job(ReadBackKeepsKnownFields):
     an unfinished status clears it): a
     retried Finish does not publish it twice, and the reaper announces a finished job left
     without it (``TuningService.announce_lost``)."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_enqueued(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The job as written, without ``enqueued`` while it holds no point: a job's body is
+        what it was before the field came (the stores', ``simulated_store_dump``'s digest)."""
+        data: dict[str, Any] = handler(self)
+        if not self.enqueued:
+            data.pop("enqueued", None)
+        return data
 
     @property
     def next_enqueued_number(self) -> int:

@@ -43,6 +43,16 @@ from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, T
 from hyperstep.schedulers.base import value_at
 from hyperstep.spec import MAX_ENQUEUED, Budget
 
+MakeTrial = Callable[[int, int], Trial]
+"""What ``TrialStore.add_trials`` builds a trial with: ``make(i, number)``."""
+ReadJob = Callable[[Job], None]
+"""What ``TrialStore.add_trials`` hands the job it read for each attempt (``reading``)."""
+
+
+def read_nothing(job: Job) -> None:
+    """``add_trials``' ``reading`` by default: the job as read is not looked at."""
+
+
 JobPlace = tuple[float, str]
 """Where a job stands in ``TrialStore.list_jobs``' order: its ``created_at`` and id."""
 
@@ -160,12 +170,7 @@ class TrialStore(ABC):
 
     @abstractmethod
     def add_trials(
-        self,
-        job_id: str,
-        n: int,
-        max_trials: int | None,
-        make: Callable[[int, int], Trial],
-        reading: Callable[[Job], None] = lambda job: None,
+        self, job_id: str, n: int, max_trials: int | None, make: MakeTrial, reading: ReadJob = read_nothing
     ) -> list[Trial]:
         """Take up to ``n`` trial numbers while ``budget_used`` stays within ``max_trials``
         (None: no limit) and store, with them, in one atomic step, the trial

@@ -131,12 +131,15 @@ from hyperstep.stores.base import (
     REVISABLE_ENDS,
     REVISED_ENDS,
     JobPlace,
+    MakeTrial,
+    ReadJob,
     ScheduleSpec,
     TrialStore,
     enqueued_with,
     newest_points,
     point_of,
     point_time,
+    read_nothing,
     revised_cost,
 )
 from hyperstep.stores.dynamodb_items import (
@@ -467,12 +470,7 @@ class DynamoDBStore(TrialStore):
         raise ConflictError(f"job {job_id!r}: its budget kept changing; try again")
 
     def add_trials(
-        self,
-        job_id: str,
-        n: int,
-        max_trials: int | None,
-        make: Callable[[int, int], Trial],
-        reading: Callable[[Job], None] = lambda job: None,
+        self, job_id: str, n: int, max_trials: int | None, make: MakeTrial, reading: ReadJob = read_nothing
     ) -> list[Trial]:
         """Parts of up to 99 trials (fewer past 4 MB with the job's item), each one transaction
         with the job's counters."""
@@ -490,8 +488,8 @@ class DynamoDBStore(TrialStore):
         job_id: str,
         n: int,
         max_trials: int | None,
-        make: Callable[[int, int], Trial],
-        reading: Callable[[Job], None],
+        make: MakeTrial,
+        reading: ReadJob,
         offset: int,
     ) -> list[Trial]:
         """One transaction: the job's counters, conditioned on the ``trial_seq`` and the

@@ -64,6 +64,8 @@ from hyperstep.stores.base import (
     REVISABLE_ENDS,
     REVISED_ENDS,
     JobPlace,
+    MakeTrial,
+    ReadJob,
     ScheduleSpec,
     TrialStore,
     counter_changes,
@@ -71,6 +73,7 @@ from hyperstep.stores.base import (
     newest_points,
     point_of,
     point_time,
+    read_nothing,
     revised_counter_changes,
 )
 
@@ -438,7 +441,7 @@ class SQLiteStore(TrialStore):
             return job
 
     def _reserve(
-        self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None, reading: Callable[[Job], None]
+        self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None, reading: ReadJob
     ) -> list[int]:
         job = self._read_job(conn, job_id)
         reading(job)
@@ -452,12 +455,7 @@ class SQLiteStore(TrialStore):
         return list(range(first, first + take))
 
     def add_trials(
-        self,
-        job_id: str,
-        n: int,
-        max_trials: int | None,
-        make: Callable[[int, int], Trial],
-        reading: Callable[[Job], None] = lambda job: None,
+        self, job_id: str, n: int, max_trials: int | None, make: MakeTrial, reading: ReadJob = read_nothing
     ) -> list[Trial]:
         """The numbers and the trials in one transaction (the job's points with them)."""
         with self._tx() as conn:
