@@ -44,6 +44,8 @@ class TrialState(StrEnum):
     FAILED = "failed"  # finished without one (crash, timeout, missing metric)
     STOPPED = "stopped"  # stopped by the user or by an interrupted run; gives its budget back
     PRUNED = "pruned"  # stopped early by the job's scheduler: keeps its curve, value and budget
+    COMPLETE = "completed"  # Optuna's names, aliases of the same members: TrialState.COMPLETE is COMPLETED
+    FAIL = "failed"
 
     @property
     def finished(self) -> bool:

@@ -192,6 +192,9 @@ class Study:
         self._asking = threading.Lock()
         """One ``ask`` at a time: threads asking at once would read the same history and,
         with the same seed, be given the same configurations."""
+        self._optimizing = False
+        self._stopping = False
+        """Whether an ``optimize`` loop runs, and whether ``stop`` was called in it."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -463,6 +466,8 @@ class Study:
             return trial_id(int(trial))
         if isinstance(trial, str):
             return trial
+        if isinstance(trial, list) and len(trial) == 1 and isinstance(trial[0], Trial):  # Optuna's ask gives one
+            raise TypeError(f"trial: ask returns a list of trials; take one, study.ask()[0], got {trial!r}")
         raise TypeError(f"trial: a trial id, a Trial or a trial number, got {trial!r}")
 
     def _tell_several(
@@ -623,6 +628,7 @@ class Study:
         n_trials: int | None = None,
         timeout: float | None = None,
         catch: type[Exception] | tuple[type[Exception], ...] = (),
+        callbacks: Sequence[Callable[[Study, Trial], None]] | None = None,
     ) -> None:
         """Optuna's loop: ``ask`` one trial, ``tell`` it ``objective(trial)`` (a list of values
         with several objectives; ``trial`` a ``TrialHandle``: Optuna's ``suggest_*``, ``report``
@@ -632,38 +638,61 @@ class Study:
         trial and is raised; a return that is not a value fails the trial with a warning. An
         objective that tells its trial itself gets the ``ValueError`` of a second tell, as
         Optuna's ``Cannot tell a COMPLETE trial``: the trial keeps what it was told.
-        ``TrialPruned`` (raised after ``report`` or ``should_prune`` said stop) ends it pruned."""
+        ``TrialPruned`` (raised after ``report`` or ``should_prune`` said stop) ends it pruned.
+        Each of ``callbacks`` is called as ``callback(study, trial)`` after each trial ended
+        (Optuna's: ``trial`` as it ended), a failed one too; what one raises stops the loop."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
             raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
         if timeout is not None and (not is_number(timeout) or not timeout >= 0):
             raise ValueError(f"timeout must be seconds (0 or more) or None, got {timeout!r}")
         caught = catch if isinstance(catch, tuple) else (catch,)
         deadline = None if timeout is None else time.monotonic() + timeout
-        run = 0
-        while (n_trials is None or run < n_trials) and (deadline is None or time.monotonic() < deadline):
-            asked = self.ask(1, max_trials=self.spec.budget.max_trials)
-            if not asked:
-                return
-            trial, run = asked[0], run + 1
-            try:
-                value = objective(TrialHandle(self, trial))
-            except TrialPruned:
-                self.tell(trial, state="pruned")
-                continue
-            except caught as exc:
-                self.tell(trial, state="failed", error=exc)
-                continue
-            except BaseException as exc:  # KeyboardInterrupt too: the trial is not left running
-                self.tell(trial, state="failed", error=exc)
-                raise
-            try:
-                self.tell(trial, value)
-            except ValueError as exc:
-                if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
-                    raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
-                # not a value (None, a string): failed, and the loop goes on, as Optuna's
-                warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=2)
-                self.tell(trial, state="failed", error=f"the objective returned {value!r}")
+        run, self._optimizing, self._stopping = 0, True, False
+        try:
+            while (n_trials is None or run < n_trials) and (deadline is None or time.monotonic() < deadline):
+                asked = [] if self._stopping else self.ask(1, max_trials=self.spec.budget.max_trials)
+                if not asked:
+                    return
+                trial, run = asked[0], run + 1
+                self._run_one(objective, trial, caught)
+                for callback in callbacks or ():
+                    callback(self, self.store.get_trial(self.job_id, trial.id))
+        finally:
+            self._optimizing = False
+
+    def stop(self) -> None:
+        """Optuna's ``stop``: the ``optimize`` loop under way starts no trial after the one
+        running (called from an objective or a callback); ``RuntimeError`` outside it, as Optuna's."""
+        if not self._optimizing:
+            raise RuntimeError("stop: no optimize loop is running; call it from an objective or a callback")
+        self._stopping = True
+
+    def _run_one(
+        self,
+        objective: Callable[[TrialHandle], float | Sequence[float]],
+        trial: Trial,
+        caught: tuple[type[Exception], ...],
+    ) -> None:
+        """``optimize``'s trial: ``objective(trial)`` told, or the trial failed or pruned."""
+        try:
+            value = objective(TrialHandle(self, trial))
+        except TrialPruned:
+            self.tell(trial, state="pruned")
+            return
+        except caught as exc:
+            self.tell(trial, state="failed", error=exc)
+            return
+        except BaseException as exc:  # KeyboardInterrupt too: the trial is not left running
+            self.tell(trial, state="failed", error=exc)
+            raise
+        try:
+            self.tell(trial, value)
+        except ValueError as exc:
+            if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
+                raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
+            # not a value (None, a string): failed, and the loop goes on, as Optuna's
+            warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=3)
+            self.tell(trial, state="failed", error=f"the objective returned {value!r}")
 
     # reading
 
@@ -671,6 +700,18 @@ class Study:
     def trials(self) -> list[Trial]:
         """Every trial so far, by number."""
         return self.store.list_trials(self.job_id)
+
+    def get_trials(
+        self, deepcopy: bool = True, states: Sequence[TrialState | str] | TrialState | str | None = None
+    ) -> list[Trial]:
+        """Optuna's ``get_trials``: the trials by number, those in ``states`` only when given
+        (``TrialState`` members, Optuna's names ``COMPLETE`` and ``FAIL`` among them, or their
+        values; one state alone too). ``deepcopy`` is Optuna's flag, without effect: a ``Trial``
+        is frozen, and each call reads the store anew."""
+        if states is None:
+            return self.trials
+        wanted = {TrialState(states)} if isinstance(states, str) else {TrialState(state) for state in states}
+        return [trial for trial in self.trials if trial.state in wanted]
 
     @property
     def job(self) -> Job:
