@@ -107,3 +107,20 @@ def test_a_study_reopened_by_the_service_runs_the_stored_points(dynamodb: Any, t
     assert [t.params["x"] for t in notebook.ask(2)][:1] == [0.625]
     xs = [t.params["x"] for t in store.list_trials("job")]
     assert xs[:3] == [0.125, 0.375, 0.625] and xs[3] not in xs[:3]
+
+
+def test_a_point_past_dynamodb_s_item_size_is_refused_and_nothing_stored(
+    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's item holds its points: one that would pass 400 KB (``ITEM_BYTES``, here made
+    small) is a ``ValueError`` saying so, not DynamoDB's ``ValidationException``."""
+    from hyperstep.stores import dynamodb as dynamodb_store
+
+    store = DynamoDBStore(table, client=Serialized(dynamodb))
+    store.create_job(Job(id="job", spec=full_spec()))
+    store.enqueue("job", {"layers": 1})
+    size = dynamodb_store.items.item_size(dynamodb_store.items.job_item(store.get_job("job")))
+    monkeypatch.setattr(dynamodb_store, "ITEM_BYTES", size + 40)
+    with pytest.raises(ValueError, match="item would pass DynamoDB's 400 KB with this point"):
+        store.enqueue("job", {"layers": 2, "name": "x" * 100})
+    assert store.get_job("job").enqueued == {1: {"layers": 1}}

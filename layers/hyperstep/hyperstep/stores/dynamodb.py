@@ -528,6 +528,8 @@ class DynamoDBStore(TrialStore):
         for _ in range(_ATTEMPTS):
             job = self.get_job(job_id)  # NotFoundError when the job is gone
             number, enqueued = enqueued_with(job, point)
+            if items.item_size({**items.job_item(job), **items.enqueued_attributes(enqueued)}) > ITEM_BYTES:
+                raise ValueError(f"enqueue_trial: job {job_id!r}'s item would pass DynamoDB's 400 KB with this point")
             try:
                 self._call("update_item", **items.enqueue_update(job, enqueued))
             except Exception as exc:
