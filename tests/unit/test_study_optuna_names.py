@@ -16,7 +16,7 @@ SPACE = [{"name": "x", "type": "float", "low": 0, "high": 1}]
 
 def test_optuna_s_state_names_are_the_same_members() -> None:
     assert TrialState.COMPLETE is TrialState.COMPLETED and TrialState.FAIL is TrialState.FAILED
-    assert len(list(TrialState)) == 6  # aliases add no member: listings and the API's enum unchanged
+    assert len(TrialState.__members__) == 6  # no new member: listings and the API's enum (openapi.json) unchanged
     study = hyperstep.Study(SPACE, strategy="random", seed=0)
     (trial,) = study.ask(1)
     assert study.tell(trial, 0.5, state=TrialState.COMPLETE).state is TrialState.COMPLETED

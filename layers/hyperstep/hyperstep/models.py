@@ -44,8 +44,6 @@ class TrialState(StrEnum):
     FAILED = "failed"  # finished without one (crash, timeout, missing metric)
     STOPPED = "stopped"  # stopped by the user or by an interrupted run; gives its budget back
     PRUNED = "pruned"  # stopped early by the job's scheduler: keeps its curve, value and budget
-    COMPLETE = "completed"  # Optuna's names, aliases of the same members: TrialState.COMPLETE is COMPLETED
-    FAIL = "failed"
 
     @property
     def finished(self) -> bool:
@@ -54,6 +52,12 @@ class TrialState(StrEnum):
     @property
     def active(self) -> bool:
         return self in (TrialState.PENDING, TrialState.RUNNING)
+
+
+# Optuna's names for the same members, set on the class rather than declared in it: an alias
+# declared there joins ``__members__``, and the API's schema listed "completed" and "failed" twice.
+TrialState.COMPLETE = TrialState.COMPLETED  # type: ignore[attr-defined]
+TrialState.FAIL = TrialState.FAILED  # type: ignore[attr-defined]
 
 
 class StopReason(StrEnum):
