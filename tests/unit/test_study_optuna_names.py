@@ -4,6 +4,7 @@ error of ``tell(study.ask(), ...)`` (hyperstep's ``ask`` returns a list)."""
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import pytest
@@ -74,3 +75,42 @@ def test_telling_the_list_ask_returned_says_to_take_one() -> None:
     study = hyperstep.Study(SPACE, strategy="random", seed=0)
     with pytest.raises(TypeError, match=r"ask returns a list of trials; take one, study.ask\(\)\[0\]"):
         study.tell(study.ask(), 0.5)
+
+
+def test_n_jobs_runs_the_objective_in_threads_each_on_its_own_trial() -> None:
+    """Two objectives wait for each other (a barrier of two): they ran at once, each on its
+    own trial; ``n_trials`` counts the trials of all threads."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    both = threading.Barrier(2, timeout=30)
+    ran: list[int] = []
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        if trial.number <= 2:
+            both.wait()
+        ran.append(trial.number)
+        return trial.params["x"]
+
+    study.optimize(objective, n_trials=6, n_jobs=2, gc_after_trial=True)
+    assert sorted(ran) == [1, 2, 3, 4, 5, 6]
+    assert [t.state for t in study.trials] == [TrialState.COMPLETED] * 6
+
+
+def test_an_exception_in_one_thread_is_raised_and_stops_the_others() -> None:
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        if trial.number == 3:
+            raise KeyError("broken")
+        return 0.5
+
+    with pytest.raises(KeyError, match="broken"):
+        study.optimize(objective, n_trials=50, n_jobs=2)
+    assert len(study.trials) < 50 and study.trials[2].state is TrialState.FAILED
+
+
+@pytest.mark.parametrize("n_jobs", [0, -2, True, 1.5])
+def test_a_bad_n_jobs_is_refused_before_any_trial(n_jobs: object) -> None:
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    with pytest.raises(ValueError, match="n_jobs must be a positive integer or -1"):
+        study.optimize(lambda trial: 0.5, n_trials=1, n_jobs=n_jobs)  # type: ignore[arg-type]
+    assert study.trials == []

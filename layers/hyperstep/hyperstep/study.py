@@ -8,13 +8,17 @@ a fresh instance could not rebuild from it. Its arguments and told values are ch
 
 from __future__ import annotations
 
+import gc
+import itertools
 import math
 import numbers
+import os
 import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -629,6 +633,8 @@ class Study:
         timeout: float | None = None,
         catch: type[Exception] | tuple[type[Exception], ...] = (),
         callbacks: Sequence[Callable[[Study, Trial], None]] | None = None,
+        n_jobs: int = 1,
+        gc_after_trial: bool = False,
     ) -> None:
         """Optuna's loop: ``ask`` one trial, ``tell`` it ``objective(trial)`` (a list of values
         with several objectives; ``trial`` a ``TrialHandle``: Optuna's ``suggest_*``, ``report``
@@ -640,23 +646,46 @@ class Study:
         Optuna's ``Cannot tell a COMPLETE trial``: the trial keeps what it was told.
         ``TrialPruned`` (raised after ``report`` or ``should_prune`` said stop) ends it pruned.
         Each of ``callbacks`` is called as ``callback(study, trial)`` after each trial ended
-        (Optuna's: ``trial`` as it ended), a failed one too; what one raises stops the loop."""
+        (Optuna's: ``trial`` as it ended), a failed one too; what one raises stops the loop.
+        ``n_jobs`` loops run in threads (-1: one a CPU), as Optuna's: ``ask`` takes turns, so
+        each gets its own trial, and an exception one raises stops the others' next trials.
+        ``gc_after_trial`` runs the garbage collector after each trial, as Optuna's."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
             raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
         if timeout is not None and (not is_number(timeout) or not timeout >= 0):
             raise ValueError(f"timeout must be seconds (0 or more) or None, got {timeout!r}")
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or not (n_jobs >= 1 or n_jobs == -1):
+            raise ValueError(f"n_jobs must be a positive integer or -1 (one a CPU), got {n_jobs!r}")
         caught = catch if isinstance(catch, tuple) else (catch,)
         deadline = None if timeout is None else time.monotonic() + timeout
-        run, self._optimizing, self._stopping = 0, True, False
+        started = itertools.count()  # shared by the threads: next() hands each number out once
+
+        def loop() -> None:
+            try:
+                while not self._stopping and (deadline is None or time.monotonic() < deadline):
+                    if n_trials is not None and next(started) >= n_trials:
+                        return
+                    asked = self.ask(1, max_trials=self.spec.budget.max_trials)
+                    if not asked:
+                        return
+                    self._run_one(objective, asked[0], caught)
+                    for callback in callbacks or ():
+                        callback(self, self.store.get_trial(self.job_id, asked[0].id))
+                    if gc_after_trial:
+                        gc.collect()
+            except BaseException:
+                self._stopping = True  # the other threads start no further trial
+                raise
+
+        self._optimizing, self._stopping = True, False
         try:
-            while (n_trials is None or run < n_trials) and (deadline is None or time.monotonic() < deadline):
-                asked = [] if self._stopping else self.ask(1, max_trials=self.spec.budget.max_trials)
-                if not asked:
-                    return
-                trial, run = asked[0], run + 1
-                self._run_one(objective, trial, caught)
-                for callback in callbacks or ():
-                    callback(self, self.store.get_trial(self.job_id, trial.id))
+            if n_jobs == 1:
+                loop()
+                return
+            workers = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+            with ThreadPoolExecutor(workers) as pool:
+                for done in [pool.submit(loop) for _ in range(workers)]:
+                    done.result()
         finally:
             self._optimizing = False
 
@@ -691,7 +720,7 @@ class Study:
             if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
                 raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
             # not a value (None, a string): failed, and the loop goes on, as Optuna's
-            warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=3)
+            warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=4)  # optimize's caller
             self.tell(trial, state="failed", error=f"the objective returned {value!r}")
 
     # reading
