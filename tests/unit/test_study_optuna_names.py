@@ -114,3 +114,21 @@ def test_a_bad_n_jobs_is_refused_before_any_trial(n_jobs: object) -> None:
     with pytest.raises(ValueError, match="n_jobs must be a positive integer or -1"):
         study.optimize(lambda trial: 0.5, n_trials=1, n_jobs=n_jobs)  # type: ignore[arg-type]
     assert study.trials == []
+
+
+def test_a_trial_reads_as_optuna_s_frozen_trial_does() -> None:
+    """``intermediate_values``, ``datetime_start``, ``datetime_complete`` and ``duration``,
+    read from the trial's curve and times (the store's clock: here a fixed one)."""
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    clock = iter([100.0, 100.0, 100.0, 102.5, 102.5, 102.5])
+    store = SQLiteStore(":memory:", clock=lambda: next(clock, 102.5))
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, store=store)
+    (trial,) = study.ask(1)
+    assert (trial.datetime_complete, trial.duration, trial.intermediate_values) == (None, None, {})
+    study.report(trial, 1, 0.5)
+    ended = study.tell(trial, 0.25)
+    assert ended.intermediate_values == {1: 0.5}
+    assert ended.duration == ended.datetime_complete - ended.datetime_start
+    assert ended.datetime_complete.timestamp() == ended.ended_at and ended.datetime_start.timestamp() == 100.0
+    assert "duration" not in ended.model_dump()  # read, not stored nor in the API's answers

@@ -12,6 +12,7 @@ unordered, some twice, some after the trial's end.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import math
 import secrets
@@ -257,6 +258,27 @@ class Trial(ReadBackKeepsKnownFields):
     """The key its script's metric reports are signed with (``hyperstep.report_signing``).
     Secret: out of the repr and of every dump (API answers, views, logs, events); the stores
     alone keep it (``stored_json``)."""
+
+    @property
+    def intermediate_values(self) -> dict[int, float]:
+        """Optuna's name for ``curve``: the objective by step, as reported."""
+        return dict(self.curve)
+
+    @property
+    def datetime_start(self) -> datetime.datetime:
+        """Optuna's: when the trial started (on a backend; a ``Study``'s trial when asked), local time."""
+        return datetime.datetime.fromtimestamp(self.created_at if self.started_at is None else self.started_at)
+
+    @property
+    def datetime_complete(self) -> datetime.datetime | None:
+        """Optuna's: when the trial ended, local time; None while it runs."""
+        return None if self.ended_at is None else datetime.datetime.fromtimestamp(self.ended_at)
+
+    @property
+    def duration(self) -> datetime.timedelta | None:
+        """Optuna's: ``datetime_complete - datetime_start``; None while the trial runs."""
+        complete = self.datetime_complete
+        return None if complete is None else complete - self.datetime_start
 
     def with_reports(self, reports: Mapping[str, MetricReport], objective: str | None = None) -> Trial:
         """The trial with ``reports`` merged in and ``metrics`` showing the merged values
