@@ -216,6 +216,22 @@ def test_run_resume_goes_on_from_the_next_point_and_runs_none_twice(workdir: Pat
     assert len(trials) == 4 and trials[3].params not in points
 
 
+def test_run_resume_runs_a_point_enqueue_trial_stored_from_python(workdir: Path) -> None:
+    """A point a notebook enqueued on the job's store file: the CLI's ``run --resume`` runs it
+    as the next trial, once."""
+    document = spec_document(budget={"max_trials": 3, "max_parallel": 1})
+    spec = parse_spec({**document, "trial": {**document["trial"], "workdir": str(workdir)}})
+    store = SQLiteStore(str(workdir / "s.db"))
+    store.create_job(Job(id="job-1", spec=spec, created_at=time.time()))
+    (first,) = hyperstep.Study.from_job(store, store.get_job("job-1")).ask(1)
+    store.finish_trial("job-1", first.id, hyperstep.TrialState.COMPLETED, value=0.5)
+    hyperstep.Study.from_job(store, store.get_job("job-1")).enqueue_trial({"x": 0.875, "n": 4, "kind": "b"})
+    assert main(["--store", str(workdir / "s.db"), "run", "--resume", "job-1", "--out", str(workdir / "runs")]) == 0
+    trials = SQLiteStore(str(workdir / "s.db")).list_trials("job-1")
+    assert len(trials) == 3 and trials[1].params == {"x": 0.875, "n": 4, "kind": "b"}
+    assert trials[2].params != trials[1].params
+
+
 def test_enqueue_trial_is_stored_with_the_job_and_run_once_by_any_reader(tmp_path: Path) -> None:
     """As Optuna stores a waiting trial: another ``Study`` of the job (a second process, a
     resumed script) runs a point this one enqueued, and neither runs it twice. (Before, the
