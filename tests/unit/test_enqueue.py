@@ -389,3 +389,19 @@ def test_every_run_of_a_recurring_schedule_runs_the_points_again() -> None:
     assert jobs[1].parents == (jobs[0].id,)  # warm-started from the first run, and it runs the points again
     assert runs[1][0].params == runs[0][0].params == points[0]
     assert runs[0][1].params["kind"] == runs[1][1].params["kind"] == "b"
+
+
+def test_skip_if_exists_enqueues_a_point_once_across_reruns(tmp_path: Path) -> None:
+    """Optuna's ``skip_if_exists``: a script rerun on its store enqueues its defaults again;
+    a point that waits, or that a trial ran, is not stored twice."""
+    path = str(tmp_path / "s.db")
+    for _ in range(2):  # the script, run twice
+        study = hyperstep.Study(SPACE, store=SQLiteStore(path), job_id="s", seed=1)
+        study.enqueue_trial({"lr": 0.01, "opt": "adam"}, skip_if_exists=True)
+    assert study.job.enqueued == {1: {"lr": 0.01, "opt": "adam"}}
+    assert study.ask(1)[0].params == {"lr": 0.01, "opt": "adam"}
+    study.enqueue_trial({"lr": 0.01, "opt": "adam"}, skip_if_exists=True)  # a trial ran it
+    study.enqueue_trial({"lr": 0.02, "opt": "adam"}, skip_if_exists=True)
+    assert study.job.enqueued == {1: {"lr": 0.01, "opt": "adam"}, 2: {"lr": 0.02, "opt": "adam"}}
+    study.enqueue_trial({"lr": 0.02, "opt": "adam"})  # without the flag: stored again, as Optuna's
+    assert len(study.job.enqueued) == 3

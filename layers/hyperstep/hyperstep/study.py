@@ -343,14 +343,20 @@ class Study:
             last, stored = snapshot.seen_seq, snapshot.enqueued
         return [*self.spec.enqueue[last:], *(stored[k] for k in sorted(stored) if k > last)]
 
-    def enqueue_trial(self, params: Mapping[str, Any]) -> None:
+    def enqueue_trial(self, params: Mapping[str, Any], skip_if_exists: bool = False) -> None:
         """Optuna's ``enqueue_trial``: a coming trial runs ``params``, the names given fixed
         and the rest from the strategy (``SearchSpace.partial_configuration``; a ``ValueError``
         naming the parameter). Stored with the job (``TrialStore.enqueue``), as Optuna stores
         a waiting trial: after the spec's ``enqueue`` points and those stored before, any
         ``ask`` of the job (this object's, another's, Suggest's, ``run --resume``) runs it,
-        once, in order."""
-        self.store.enqueue(self.job_id, self.space.partial_configuration(dict(params)))
+        once, in order. With ``skip_if_exists`` (Optuna's flag: a script rerun), a point a
+        trial of the job ran, or one that waits, is not enqueued again (the same names and values)."""
+        point = self.space.partial_configuration(dict(params))
+        if skip_if_exists:
+            job = self.job
+            if point in [*job.spec.enqueue, *job.enqueued.values()] or any(t.params == point for t in self.trials):
+                return
+        self.store.enqueue(self.job_id, point)
 
     def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
         """What the strategy reads: ``history_of`` the parents' trials and ``trials``. Given
