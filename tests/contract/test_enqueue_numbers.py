@@ -69,13 +69,13 @@ def test_a_study_whose_numbers_another_writer_took_runs_each_point_once(
     a.enqueue_trial({"x": 0.875})
     add_trials, raced = store.add_trials, []
 
-    def racing(job_id: str, n: int, max_trials: int | None, make: Any) -> Any:
+    def racing(job_id: str, n: int, max_trials: int | None, make: Any, reading: Any) -> Any:
         def make_after_b(i: int, number: int) -> Any:
             if not raced:
                 raced.extend(b.ask(1))
             return make(i, number)
 
-        return add_trials(job_id, n, max_trials, make_after_b)
+        return add_trials(job_id, n, max_trials, make_after_b, reading)
 
     monkeypatch.setattr(store, "add_trials", racing)
     asked = a.ask(4)
@@ -87,9 +87,10 @@ def test_a_study_whose_numbers_another_writer_took_runs_each_point_once(
 def test_an_ask_in_parts_whose_later_part_another_writer_raced_gives_out_each_queued_point(
     dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Parts of two trials: A's first part takes 1 (the spec's point) and 2 (queued point 0);
-    B takes 3 before A's second part, which is made again with numbers 4 and 5: they run
-    queued points 1 and 2 (the numbers no longer run in a row from the ask's first)."""
+    """Parts of two trials: A's first part takes 1 (the spec's point) and 2 (stored point 0);
+    B takes 3 before A's second part, and runs stored point 1 (the points are the job's, by
+    number, as Optuna's waiting trials are the storage's); A's second part is made again with
+    numbers 4 and 5: stored point 2, then the strategy's."""
     store = DynamoDBStore(table, client=Serialized(dynamodb))
     space = parse_spec(spec_document()).model_dump(mode="json")["parameters"]
     a = hyperstep.Study(space, store=store, job_id="job", seed=1, enqueue=POINTS[:1])
@@ -99,15 +100,16 @@ def test_an_ask_in_parts_whose_later_part_another_writer_raced_gives_out_each_qu
     monkeypatch.setattr(dynamodb_store, "TRANSACTION_LIMIT", 3)
     add_trials, raced = store.add_trials, []
 
-    def racing(job_id: str, n: int, max_trials: int | None, make: Any) -> Any:
+    def racing(job_id: str, n: int, max_trials: int | None, make: Any, reading: Any) -> Any:
         def make_after_b(i: int, number: int) -> Any:
             if i == 2 and not raced:
                 raced.extend(b.ask(1))
             return make(i, number)
 
-        return add_trials(job_id, n, max_trials, make_after_b)
+        return add_trials(job_id, n, max_trials, make_after_b, reading)
 
     monkeypatch.setattr(store, "add_trials", racing)
     asked = a.ask(4)
     assert [t.number for t in raced] == [3] and [t.number for t in asked] == [1, 2, 4, 5]
-    assert asked[0].params == POINTS[0] and [t.params["x"] for t in asked[1:]] == [0.125, 0.375, 0.625]
+    assert asked[0].params == POINTS[0] and [t.params["x"] for t in asked[1:3]] == [0.125, 0.625]
+    assert raced[0].params["x"] == 0.375 and asked[3].params["x"] not in (0.125, 0.375, 0.625)

@@ -105,3 +105,15 @@ def test_the_best_of_an_ended_trial_counts_reports_after_its_end(store: TrialSto
     assert store.report_after_end(job.id, trial_id(1), late, "loss") is not None
     assert store.curve_best(job.id, trial_id(1), 10, True) == 0.5
     assert store.curve_best(job.id, trial_id(1), 10, False) == 0.9
+
+
+def test_the_point_at_a_step_is_the_curve_s_value_there_or_none(store: TrialStore, make_job: MakeJob) -> None:
+    """``curve_point`` (what ``Study.report`` reads to keep a step's first value) answers as
+    the whole curve does: rows, DynamoDB's chunks past 1,000 steps, a body's old points."""
+    job = reported(store, make_job)
+    for number, curve in CURVES.items():
+        for step in (0, 1, 2, 3, 4, 1001, 1500, 2999, 3000):
+            assert store.curve_point(job.id, trial_id(number), step) == curve.get(step)
+    store.put_trials(trials_of(job, [5], curve={1: 0.5, 5: 0.2}))
+    report(store, job, 5, 7, 0.4)
+    assert [store.curve_point(job.id, trial_id(5), s) for s in (1, 5, 6, 7)] == [0.5, 0.2, None, 0.4]

@@ -216,17 +216,38 @@ def test_run_resume_goes_on_from_the_next_point_and_runs_none_twice(workdir: Pat
     assert len(trials) == 4 and trials[3].params not in points
 
 
-def test_enqueue_trial_is_asked_next_and_held_by_the_object_only(tmp_path: Path) -> None:
+def test_run_resume_runs_a_point_enqueue_trial_stored_from_python(workdir: Path) -> None:
+    """A point a notebook enqueued on the job's store file: the CLI's ``run --resume`` runs it
+    as the next trial, once."""
+    document = spec_document(budget={"max_trials": 3, "max_parallel": 1})
+    spec = parse_spec({**document, "trial": {**document["trial"], "workdir": str(workdir)}})
+    store = SQLiteStore(str(workdir / "s.db"))
+    store.create_job(Job(id="job-1", spec=spec, created_at=time.time()))
+    (first,) = hyperstep.Study.from_job(store, store.get_job("job-1")).ask(1)
+    store.finish_trial("job-1", first.id, hyperstep.TrialState.COMPLETED, value=0.5)
+    hyperstep.Study.from_job(store, store.get_job("job-1")).enqueue_trial({"x": 0.875, "n": 4, "kind": "b"})
+    assert main(["--store", str(workdir / "s.db"), "run", "--resume", "job-1", "--out", str(workdir / "runs")]) == 0
+    trials = SQLiteStore(str(workdir / "s.db")).list_trials("job-1")
+    assert len(trials) == 3 and trials[1].params == {"x": 0.875, "n": 4, "kind": "b"}
+    assert trials[2].params != trials[1].params
+
+
+def test_enqueue_trial_is_stored_with_the_job_and_run_once_by_any_reader(tmp_path: Path) -> None:
+    """As Optuna stores a waiting trial: another ``Study`` of the job (a second process, a
+    resumed script) runs a point this one enqueued, and neither runs it twice. (Before, the
+    point was held by the object: the other study never saw it.)"""
     store = SQLiteStore(str(tmp_path / "s.db"))
     study = hyperstep.Study(SPACE, store=store, job_id="s", seed=1, enqueue=[{"opt": "adam"}])
     study.enqueue_trial({"lr": 0.004, "opt": "sgd", "momentum": 0.5})
     study.enqueue_trial({"lr": 0.003})
     with pytest.raises(ValueError, match=r"params\.lr: 9\.0 is outside"):
         study.enqueue_trial({"lr": 9.0})
+    assert store.get_job("s").enqueued == {2: {"lr": 0.004, "opt": "sgd", "momentum": 0.5}, 3: {"lr": 0.003}}
     first, second = study.ask(2)
     assert first.params["opt"] == "adam" and second.params == {"lr": 0.004, "opt": "sgd", "momentum": 0.5}
-    assert hyperstep.Study(SPACE, store=store, job_id="s").ask(1)[0].params.get("lr") != 0.003  # not stored
-    assert study.ask(1)[0].params["lr"] == 0.003
+    other = hyperstep.Study(SPACE, store=SQLiteStore(str(tmp_path / "s.db")), job_id="s")
+    assert other.ask(1)[0].params["lr"] == 0.003
+    assert all(t.params.get("lr") not in (0.003, 0.004) for t in study.ask(3))
 
 
 def test_an_ask_the_budget_cuts_short_keeps_the_queued_points_it_did_not_give_out() -> None:
@@ -368,3 +389,19 @@ def test_every_run_of_a_recurring_schedule_runs_the_points_again() -> None:
     assert jobs[1].parents == (jobs[0].id,)  # warm-started from the first run, and it runs the points again
     assert runs[1][0].params == runs[0][0].params == points[0]
     assert runs[0][1].params["kind"] == runs[1][1].params["kind"] == "b"
+
+
+def test_skip_if_exists_enqueues_a_point_once_across_reruns(tmp_path: Path) -> None:
+    """Optuna's ``skip_if_exists``: a script rerun on its store enqueues its defaults again;
+    a point that waits, or that a trial ran, is not stored twice."""
+    path = str(tmp_path / "s.db")
+    for _ in range(2):  # the script, run twice
+        study = hyperstep.Study(SPACE, store=SQLiteStore(path), job_id="s", seed=1)
+        study.enqueue_trial({"lr": 0.01, "opt": "adam"}, skip_if_exists=True)
+    assert study.job.enqueued == {1: {"lr": 0.01, "opt": "adam"}}
+    assert study.ask(1)[0].params == {"lr": 0.01, "opt": "adam"}
+    study.enqueue_trial({"lr": 0.01, "opt": "adam"}, skip_if_exists=True)  # a trial ran it
+    study.enqueue_trial({"lr": 0.02, "opt": "adam"}, skip_if_exists=True)
+    assert study.job.enqueued == {1: {"lr": 0.01, "opt": "adam"}, 2: {"lr": 0.02, "opt": "adam"}}
+    study.enqueue_trial({"lr": 0.02, "opt": "adam"})  # without the flag: stored again, as Optuna's
+    assert len(study.job.enqueued) == 3

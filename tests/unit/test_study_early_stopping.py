@@ -321,20 +321,22 @@ def test_a_trial_stopped_short_of_max_resource_stays_pruned_whatever_value_comes
 
 def test_a_late_step_joins_a_pruned_trial_s_curve_and_completes_it_at_max_resource() -> None:
     """Told stopped at step 2 of 3 (pruned), the trial's script still reports: step 2 again
-    (newer) and step 3 join its curve, ``report`` still answers True, and step 3, at
-    ``max_resource``, ends it completed with that value, counted once, the best trial. (Before,
-    a told trial's reports were dropped: pruned at 0.5 with its curve at step 2.)"""
+    keeps its first value (with Optuna's warning) and step 3 joins its curve, ``report`` still
+    answers True, and step 3, at ``max_resource``, ends it completed with that value, counted
+    once, the best trial. (Before, a told trial's reports were dropped: pruned at 0.5 with its
+    curve at step 2.)"""
     study = hyperstep.Study(SPACE, strategy="random", seed=0, early_stopping={**ASHA, "max_resource": 3})
     (trial,) = study.ask(1)
     study.report(trial.id, 1, 1.0)
     study.report(trial.id, 2, 0.5)
     assert study.tell(trial.id, state="stopped").state is TrialState.PRUNED
-    assert study.report(trial.id, 2, 0.45) is True
+    with pytest.warns(UserWarning, match="step 2 is already reported"):
+        assert study.report(trial.id, 2, 0.45) is True
     kept = study.store.get_trial(study.job_id, trial.id)
-    assert (kept.state, kept.curve) == (TrialState.PRUNED, {1: 1.0, 2: 0.45})
+    assert (kept.state, kept.curve) == (TrialState.PRUNED, {1: 1.0, 2: 0.5})
     assert study.report(trial.id, 3, 0.25) is True
     done = study.store.get_trial(study.job_id, trial.id)
-    assert (done.state, done.value, done.curve) == (TrialState.COMPLETED, 0.25, {1: 1.0, 2: 0.45, 3: 0.25})
+    assert (done.state, done.value, done.curve) == (TrialState.COMPLETED, 0.25, {1: 1.0, 2: 0.5, 3: 0.25})
     job = study.job
     assert (job.completed, job.pruned, job.budget_used, job.best_trial_id) == (1, 0, 1, trial.id)
 

@@ -305,8 +305,8 @@ def test_numpy_choices_are_taken_as_python_s() -> None:
 @pytest.mark.parametrize("early_stopping", [None, ASHA])
 def test_a_handle_kept_past_its_trial_reports_nothing_onto_it_and_should_prune(early_stopping: Any) -> None:
     """README: ``should_prune`` is False without early stopping while the trial runs; a report
-    after the trial was told gets ``Study.report``'s True for an ended trial, and a completed
-    trial keeps its value and curve."""
+    after the trial was told completed is a ``TrialFinishedError`` (Optuna's
+    ``UpdateFinishedTrialError``, a ``RuntimeError``), and the trial keeps its value and curve."""
     study = hyperstep.Study(SPACE[:1], strategy="random", seed=0, early_stopping=early_stopping)
     kept: list[TrialHandle] = []
 
@@ -318,8 +318,11 @@ def test_a_handle_kept_past_its_trial_reports_nothing_onto_it_and_should_prune(e
     study.optimize(objective, n_trials=1)
     (handle,) = kept
     assert handle.should_prune() is False
-    handle.report(0.1, 30)
-    assert handle.should_prune() is True
+    with pytest.raises(RuntimeError, match="trial 1 was told completed: a finished trial takes no report"):
+        handle.report(0.1, 30)
+    with pytest.raises(hyperstep.TrialFinishedError):
+        handle.report(float("nan"), 31)
+    assert handle.should_prune() is False
     (trial,) = study.trials
     assert (trial.state, trial.value, trial.curve) == (TrialState.COMPLETED, 0.4, {3: 0.5})
 

@@ -12,7 +12,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hyperstep.errors import HyperstepError, NotFoundError, SpecError, TrialPruned
+    from hyperstep.errors import HyperstepError, NotFoundError, SpecError, TrialFinishedError, TrialPruned
     from hyperstep.models import Job, JobStatus, Trial, TrialState
     from hyperstep.reporting import report
     from hyperstep.space import SearchSpace
@@ -26,6 +26,7 @@ _FROM = {
     "HyperstepError": "hyperstep.errors",
     "NotFoundError": "hyperstep.errors",
     "SpecError": "hyperstep.errors",
+    "TrialFinishedError": "hyperstep.errors",
     "TrialPruned": "hyperstep.errors",
     "Job": "hyperstep.models",
     "JobStatus": "hyperstep.models",
@@ -49,6 +50,7 @@ __all__ = [
     "SpecError",
     "Study",
     "Trial",
+    "TrialFinishedError",
     "TrialHandle",
     "TrialPruned",
     "TrialState",

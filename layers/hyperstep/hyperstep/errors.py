@@ -16,6 +16,11 @@ class TrialPruned(Exception):
     ``TrialPruned``): the trial ends pruned, keeping the curve it reported."""
 
 
+class TrialFinishedError(HyperstepError, RuntimeError):
+    """``Study.report`` of a trial told completed or failed (Optuna's
+    ``UpdateFinishedTrialError``, also a ``RuntimeError``): nothing is recorded."""
+
+
 class NotFoundError(HyperstepError, KeyError):
     """A job or trial does not exist."""
 

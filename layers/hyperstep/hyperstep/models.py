@@ -12,6 +12,7 @@ unordered, some twice, some after the trial's end.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import math
 import secrets
@@ -22,7 +23,14 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from hyperstep.messages import MAX_STEP, MAX_TRIAL_METRICS, LogCursor
 from hyperstep.report_signing import ReportRefused
@@ -45,6 +53,12 @@ class TrialState(StrEnum):
     @property
     def active(self) -> bool:
         return self in (TrialState.PENDING, TrialState.RUNNING)
+
+
+# Optuna's names for the same members, set on the class rather than declared in it: an alias
+# declared there joins ``__members__``, and the API's schema listed "completed" and "failed" twice.
+TrialState.COMPLETE = TrialState.COMPLETED  # type: ignore[attr-defined]
+TrialState.FAIL = TrialState.FAILED  # type: ignore[attr-defined]
 
 
 class StopReason(StrEnum):
@@ -245,6 +259,27 @@ class Trial(ReadBackKeepsKnownFields):
     Secret: out of the repr and of every dump (API answers, views, logs, events); the stores
     alone keep it (``stored_json``)."""
 
+    @property
+    def intermediate_values(self) -> dict[int, float]:
+        """Optuna's name for ``curve``: the objective by step, as reported."""
+        return dict(self.curve)
+
+    @property
+    def datetime_start(self) -> datetime.datetime:
+        """Optuna's: when the trial started (on a backend; a ``Study``'s trial when asked), local time."""
+        return datetime.datetime.fromtimestamp(self.created_at if self.started_at is None else self.started_at)
+
+    @property
+    def datetime_complete(self) -> datetime.datetime | None:
+        """Optuna's: when the trial ended, local time; None while it runs."""
+        return None if self.ended_at is None else datetime.datetime.fromtimestamp(self.ended_at)
+
+    @property
+    def duration(self) -> datetime.timedelta | None:
+        """Optuna's: ``datetime_complete - datetime_start``; None while the trial runs."""
+        complete = self.datetime_complete
+        return None if complete is None else complete - self.datetime_start
+
     def with_reports(self, reports: Mapping[str, MetricReport], objective: str | None = None) -> Trial:
         """The trial with ``reports`` merged in and ``metrics`` showing the merged values
         (its ``curve`` as it was: the stores write a step report's point, ordered by its
@@ -344,12 +379,32 @@ class Job(ReadBackKeepsKnownFields):
     running trials finish, by the Suggest that first saw it, so it holds until then)."""
     stop_detail: str | None = None
     """The same in words, with the numbers: ``no improvement in the last 10 completed trials``."""
+    enqueued: dict[int, dict[str, Any]] = Field(default_factory=dict)
+    """Points ``Study.enqueue_trial`` stored with the job (``TrialStore.enqueue``), by the
+    trial number that runs each: numbers past the spec's ``enqueue`` points and past every
+    trial number handed out when the point was stored, so any reader of the job (another
+    ``Study``, the CLI's ``resume``, Suggest) runs each once, in the order they came."""
     completion_published: bool = False
     """Whether Finish has published the job's completion event since the job last became
     finished (``TrialStore.mark_completion_published``; a status write of a new end or of
     an unfinished status clears it): a
     retried Finish does not publish it twice, and the reaper announces a finished job left
     without it (``TuningService.announce_lost``)."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_enqueued(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The job as written, without ``enqueued`` while it holds no point: a job's body is
+        what it was before the field came (the stores', ``simulated_store_dump``'s digest)."""
+        data: dict[str, Any] = handler(self)
+        if not self.enqueued:
+            data.pop("enqueued", None)
+        return data
+
+    @property
+    def next_enqueued_number(self) -> int:
+        """The trial number ``TrialStore.enqueue`` gives the next point: past the numbers
+        handed out, the spec's points and the points stored before."""
+        return max(self.trial_seq, len(self.spec.enqueue), *self.enqueued) + 1
 
     @property
     def opened_at(self) -> float:

@@ -998,7 +998,7 @@ class TuningService:
         rank (``MetricReport``). ``final`` defaults to "no step given", the rule of
         ``hyperstep.report``. A final report of the objective completes a trial that ended
         awaiting it, or one recorded stopped or pruned before it came (``_report_after_end``).
-        Returns False, keeping nothing, for a trial recorded completed or failed."""
+        Returns False, keeping nothing (and logging it), for a trial recorded completed or failed."""
         return self._report(self.store.get_job(job_id), trial_id, metrics, step, final, at).recorded
 
     def _report(
@@ -1021,7 +1021,10 @@ class TuningService:
         # the curve's newest steps only: a scheduler reads the whole curve when it decides (``stop_early``)
         trial = self.store.report_metrics(job.id, trial_id, reports, curve_metric=objective, whole_curve=False)
         if trial is None:
-            return self._report_after_end(job, trial_id, reports)
+            late = self._report_after_end(job, trial_id, reports)
+            if not late.recorded:  # its completed or failed end stands: a late line or event never breaks a job
+                log.info("job %s: a report of trial %s came after its end; ignored", job.id, trial_id)
+            return late
         ended = False
         if trial.awaiting_result_since is not None:
             if has_every_metric(job, trial.final_reports()):

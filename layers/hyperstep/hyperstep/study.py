@@ -8,13 +8,17 @@ a fresh instance could not rebuild from it. Its arguments and told values are ch
 
 from __future__ import annotations
 
+import gc
+import itertools
 import math
 import numbers
+import os
 import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -23,7 +27,7 @@ from pydantic import ValidationError
 
 from hyperstep import early_stopping as stopping
 from hyperstep.blas import one_blas_thread
-from hyperstep.errors import NotFoundError, SpecError, TrialPruned
+from hyperstep.errors import NotFoundError, SpecError, TrialFinishedError, TrialPruned
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
 from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
@@ -46,6 +50,7 @@ from hyperstep.study_checks import (
     one_of_one,
     refuse_a_failed_value,
     refuse_another_spec,
+    refuse_before_the_enqueued,
     refuse_constraints_on_the_value,
     scalar,
 )
@@ -192,8 +197,9 @@ class Study:
         self._asking = threading.Lock()
         """One ``ask`` at a time: threads asking at once would read the same history and,
         with the same seed, be given the same configurations."""
-        self._queued: list[dict[str, Any]] = []
-        """Points ``enqueue_trial`` gave this object, for the trials after the spec's ``enqueue``."""
+        self._optimizing = False
+        self._stopping = False
+        """Whether an ``optimize`` loop runs, and whether ``stop`` was called in it."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -290,36 +296,31 @@ class Study:
         points = self._without_repeats_of(due, points)
         if len(points) == 0:
             return []
-        enqueued = self.spec.enqueue
-        past: dict[int, int] = {}
-        """How many of this ask's trials up to ``i`` took a number past the spec's points, as
-        each ``i`` was last made: a store makes them in order (a retried write again, with new
-        numbers), and a later part's numbers need not follow the first's."""
+        enqueued, stored = self.spec.enqueue, {}
 
-        def fixed(i: int, number: int) -> dict[str, Any] | None:
-            """The enqueued point trial ``number`` (the ``i``-th of this ask) runs, if any:
-            the spec's by number, so a retried Suggest or a resumed run neither repeats nor skips
-            one; then this object's, in the order of the ask's trials past the spec's."""
-            past[i] = past.get(i - 1, 0) + (number > len(enqueued))
-            if number <= len(enqueued):
-                return enqueued[number - 1]
-            queued = past[i] - 1
-            return self._queued[queued] if queued < len(self._queued) else None
+        def reading(job: Job) -> None:
+            """The job's stored points as the store read it for this attempt (``add_trials``)."""
+            stored.clear()
+            stored.update(job.enqueued)
+
+        def fixed(number: int) -> dict[str, Any] | None:
+            """The enqueued point trial ``number`` runs, if any: the spec's, then those
+            ``enqueue_trial`` stored, each by its number, so a retried Suggest, a resumed run
+            or another ``Study`` of the job neither repeats nor skips one."""
+            return enqueued[number - 1] if number <= len(enqueued) else stored.get(number)
 
         def make(i: int, number: int) -> Trial:
             return Trial(
                 job_id=self.job_id,
                 id=trial_id(number),
                 number=number,
-                params=self.space.decode(points[i], fixed(i, number)),
+                params=self.space.decode(points[i], fixed(number)),
                 created_at=self.store.clock(),
                 expected_improvement=proposal.expected_improvement,
                 report_key=new_report_key(),
             )
 
-        added = self.store.add_trials(self.job_id, len(points), max_trials, make)
-        del self._queued[: sum(t.number > len(enqueued) for t in added)]
-        return added
+        return self.store.add_trials(self.job_id, len(points), max_trials, make, reading)
 
     def _without_repeats_of(self, due: list[dict[str, Any]], points: np.ndarray) -> np.ndarray:
         """``points`` without a proposal past the first ``len(due)`` (which the enqueued points
@@ -333,22 +334,31 @@ class Study:
         return points if len(kept) == len(points) else points[kept]
 
     def _enqueued_due(self, snapshot: Snapshot | None) -> list[dict[str, Any]]:
-        """The enqueued points no trial has taken yet, in order: the spec's past the highest
-        trial number given out (they go by number: the job's ``trial_seq``, as Suggest's
-        ``snapshot`` has just read it), then this object's. No trial is read: a round reads
-        only the trials that changed (``ended_totals``), with points enqueued too."""
-        if not self.spec.enqueue:
-            return list(self._queued)
-        last = snapshot.seen_seq if snapshot is not None else self.job.trial_seq
-        return [*self.spec.enqueue[last:], *self._queued]
+        """The enqueued points no trial has taken yet, in order: the spec's and the stored
+        ones (``Job.enqueued``) past the highest trial number given out (they go by number:
+        the job's ``trial_seq`` and points, as Suggest's ``snapshot`` has just read them).
+        No trial is read: a round reads only the trials that changed (``ended_totals``)."""
+        if snapshot is None:
+            job = self.job
+            last, stored = job.trial_seq, job.enqueued
+        else:
+            last, stored = snapshot.seen_seq, snapshot.enqueued
+        return [*self.spec.enqueue[last:], *(stored[k] for k in sorted(stored) if k > last)]
 
-    def enqueue_trial(self, params: Mapping[str, Any]) -> None:
-        """Optuna's ``enqueue_trial``: the next trial this object's ``ask`` gives out (after
-        the spec's ``enqueue`` points) runs ``params``, the names given fixed and the rest
-        from the strategy (``SearchSpace.partial_configuration``; a ``ValueError`` naming
-        the parameter). Held by this object, not stored: a study reopened from its store
-        does not see it (``Study(..., enqueue=[...])`` stores its points with the job)."""
-        self._queued.append(self.space.partial_configuration(dict(params)))
+    def enqueue_trial(self, params: Mapping[str, Any], skip_if_exists: bool = False) -> None:
+        """Optuna's ``enqueue_trial``: a coming trial runs ``params``, the names given fixed
+        and the rest from the strategy (``SearchSpace.partial_configuration``; a ``ValueError``
+        naming the parameter). Stored with the job (``TrialStore.enqueue``), as Optuna stores
+        a waiting trial: after the spec's ``enqueue`` points and those stored before, any
+        ``ask`` of the job (this object's, another's, Suggest's, ``run --resume``) runs it,
+        once, in order. With ``skip_if_exists`` (Optuna's flag: a script rerun), a point a
+        trial of the job ran, or one that waits, is not enqueued again (the same names and values)."""
+        point = self.space.partial_configuration(dict(params))
+        if skip_if_exists:
+            job = self.job
+            if point in [*job.spec.enqueue, *job.enqueued.values()] or any(t.params == point for t in self.trials):
+                return
+        self.store.enqueue(self.job_id, point)
 
     def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
         """What the strategy reads: ``history_of`` the parents' trials and ``trials``. Given
@@ -468,6 +478,8 @@ class Study:
             return trial_id(int(trial))
         if isinstance(trial, str):
             return trial
+        if isinstance(trial, list) and len(trial) == 1 and isinstance(trial[0], Trial):  # Optuna's ask gives one
+            raise TypeError(f"trial: ask returns a list of trials; take one, study.ask()[0], got {trial!r}")
         raise TypeError(f"trial: a trial id, a Trial or a trial number, got {trial!r}")
 
     def _tell_several(
@@ -509,15 +521,18 @@ class Study:
         """Record the trial's objective ``value`` at ``step`` and say whether it should stop
         now (True: stop it and ``tell`` it ``stopped``). Always False without early
         stopping, and at or past ``max_resource`` (the trial is complete: tell its value).
-        A trial already told gets True: there is nothing to continue; told stopped or
-        pruned, its late step still joins its curve, and one whose curve so reaches
-        ``max_resource`` ends completed with that value (the service's rule for late reports).
+        A trial told completed or failed takes no report: ``TrialFinishedError`` (a
+        ``RuntimeError``, as Optuna's ``UpdateFinishedTrialError``), nothing recorded. One
+        told stopped or pruned gets True: there is nothing to continue; its late step still
+        joins its curve, and one whose curve so reaches ``max_resource`` ends completed with
+        that value (the service's rule for late reports, which a stop may race).
 
-        Steps may come in any order, as a backend's events do: each joins the trial's curve
-        (a step reported again takes the newer value) and the decision is on the newest
-        step. A value that is not finite (a diverged trial) is not recorded: with early
-        stopping the answer is True (stop it; telling it ``stopped`` ends it pruned at its
-        last finite value, or failed without a finite step), without it False."""
+        Steps may come in any order: each joins the trial's curve and the decision is on the
+        newest step. A step already on the curve keeps its first value, with a warning, as
+        Optuna's ``report`` (the answer is then the decision on the curve as it is). A value
+        that is not finite (a diverged trial) is not recorded: with early stopping the answer
+        is True (stop it; telling it ``stopped`` ends it pruned at its last finite value, or
+        failed without a finite step), without it False."""
         trial_id = self._id_of(trial_id)
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
             raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
@@ -528,15 +543,37 @@ class Study:
             first = f" (this study has {several} objectives: report the first's)" if several > 1 else ""
             raise ValueError(f"report a number as the value{first}, got {value!r}")
         if not math.isfinite(value):
+            self._refuse_a_report_after(self.store.get_trial(self.job_id, trial_id))
             self._diverged[trial_id] = float(value)
             return stopping.enabled(self.spec)  # a diverged trial stops
+        if (held := self.store.curve_point(self.job_id, trial_id, step)) is not None:
+            trial = self.store.get_trial(self.job_id, trial_id)
+            self._refuse_a_report_after(trial)
+            warnings.warn(
+                f"trial {trial.number}: step {step} is already reported (value {held}); the reported value"
+                f" {value} is ignored, as Optuna ignores it",
+                UserWarning,
+                stacklevel=2,
+            )
+            return not trial.state.active or stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
         metric = self.spec.primary.metric
         report = {metric: MetricReport(value=value, step=step, at=self.store.clock())}
         trial = self.store.report_metrics(self.job_id, trial_id, report, curve_metric=metric, whole_curve=False)
         if trial is None:
-            self.store.report_after_end(self.job_id, trial_id, report, metric, self._reached_max_resource)
+            late = self.store.report_after_end(self.job_id, trial_id, report, metric, self._reached_max_resource)
+            if late is None:  # told completed or failed: its end stands
+                self._refuse_a_report_after(self.store.get_trial(self.job_id, trial_id))
             return True
         return stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
+
+    @staticmethod
+    def _refuse_a_report_after(trial: Trial) -> None:
+        """``TrialFinishedError`` for a report of ``trial`` told completed or failed."""
+        if trial.state in (TrialState.COMPLETED, TrialState.FAILED):
+            raise TrialFinishedError(
+                f"trial {trial.number} was told {trial.state.value}: a finished trial takes no report"
+                " (Optuna raises UpdateFinishedTrialError); report its steps before telling it"
+            )
 
     def _reached_max_resource(self, trial: Trial) -> Trial | None:
         """A trial told stopped or pruned whose late steps reached ``max_resource``, ended
@@ -573,11 +610,6 @@ class Study:
         if state not in (TrialState.COMPLETED, TrialState.FAILED):
             raise ValueError(f"state must be completed or failed, got {state.value!r}")
         refuse_a_failed_value(state, value)
-        if self.spec.enqueue and (taken := self.job.trial_seq) < len(self.spec.enqueue):
-            raise ValueError(
-                f"add_trial: the spec's enqueued points take trial numbers 1 to {len(self.spec.enqueue)}, and"
-                f" {taken} are taken: ask them first (a trial added now would take one's number)"
-            )
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
             if value is None or not all(math.isfinite(v) for v in self._values(value)):
@@ -598,6 +630,7 @@ class Study:
             lambda _, number: Trial(
                 job_id=self.job_id, id=trial_id(number), number=number, params=params, created_at=now
             ),
+            refuse_before_the_enqueued,
         )
         return self.tell(trial.id, value if state is TrialState.COMPLETED else None, state, metrics, error)
 
@@ -607,6 +640,9 @@ class Study:
         n_trials: int | None = None,
         timeout: float | None = None,
         catch: type[Exception] | tuple[type[Exception], ...] = (),
+        callbacks: Sequence[Callable[[Study, Trial], None]] | None = None,
+        n_jobs: int = 1,
+        gc_after_trial: bool = False,
     ) -> None:
         """Optuna's loop: ``ask`` one trial, ``tell`` it ``objective(trial)`` (a list of values
         with several objectives; ``trial`` a ``TrialHandle``: Optuna's ``suggest_*``, ``report``
@@ -616,38 +652,84 @@ class Study:
         trial and is raised; a return that is not a value fails the trial with a warning. An
         objective that tells its trial itself gets the ``ValueError`` of a second tell, as
         Optuna's ``Cannot tell a COMPLETE trial``: the trial keeps what it was told.
-        ``TrialPruned`` (raised after ``report`` or ``should_prune`` said stop) ends it pruned."""
+        ``TrialPruned`` (raised after ``report`` or ``should_prune`` said stop) ends it pruned.
+        Each of ``callbacks`` is called as ``callback(study, trial)`` after each trial ended
+        (Optuna's: ``trial`` as it ended), a failed one too; what one raises stops the loop.
+        ``n_jobs`` loops run in threads (-1: one a CPU), as Optuna's: ``ask`` takes turns, so
+        each gets its own trial, and an exception one raises stops the others' next trials.
+        ``gc_after_trial`` runs the garbage collector after each trial, as Optuna's."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
             raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
         if timeout is not None and (not is_number(timeout) or not timeout >= 0):
             raise ValueError(f"timeout must be seconds (0 or more) or None, got {timeout!r}")
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or not (n_jobs >= 1 or n_jobs == -1):
+            raise ValueError(f"n_jobs must be a positive integer or -1 (one a CPU), got {n_jobs!r}")
         caught = catch if isinstance(catch, tuple) else (catch,)
         deadline = None if timeout is None else time.monotonic() + timeout
-        run = 0
-        while (n_trials is None or run < n_trials) and (deadline is None or time.monotonic() < deadline):
-            asked = self.ask(1, max_trials=self.spec.budget.max_trials)
-            if not asked:
-                return
-            trial, run = asked[0], run + 1
+        started = itertools.count()  # shared by the threads: next() hands each number out once
+
+        def loop() -> None:
             try:
-                value = objective(TrialHandle(self, trial))
-            except TrialPruned:
-                self.tell(trial, state="pruned")
-                continue
-            except caught as exc:
-                self.tell(trial, state="failed", error=exc)
-                continue
-            except BaseException as exc:  # KeyboardInterrupt too: the trial is not left running
-                self.tell(trial, state="failed", error=exc)
+                while not self._stopping and (deadline is None or time.monotonic() < deadline):
+                    if n_trials is not None and next(started) >= n_trials:
+                        return
+                    asked = self.ask(1, max_trials=self.spec.budget.max_trials)
+                    if not asked:
+                        return
+                    self._run_one(objective, asked[0], caught)
+                    for callback in callbacks or ():
+                        callback(self, self.store.get_trial(self.job_id, asked[0].id))
+                    if gc_after_trial:
+                        gc.collect()
+            except BaseException:
+                self._stopping = True  # the other threads start no further trial
                 raise
-            try:
-                self.tell(trial, value)
-            except ValueError as exc:
-                if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
-                    raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
-                # not a value (None, a string): failed, and the loop goes on, as Optuna's
-                warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=2)
-                self.tell(trial, state="failed", error=f"the objective returned {value!r}")
+
+        self._optimizing, self._stopping = True, False
+        try:
+            if n_jobs == 1:
+                loop()
+                return
+            workers = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+            with ThreadPoolExecutor(workers) as pool:
+                for done in [pool.submit(loop) for _ in range(workers)]:
+                    done.result()
+        finally:
+            self._optimizing = False
+
+    def stop(self) -> None:
+        """Optuna's ``stop``: the ``optimize`` loop under way starts no trial after the one
+        running (called from an objective or a callback); ``RuntimeError`` outside it, as Optuna's."""
+        if not self._optimizing:
+            raise RuntimeError("stop: no optimize loop is running; call it from an objective or a callback")
+        self._stopping = True
+
+    def _run_one(
+        self,
+        objective: Callable[[TrialHandle], float | Sequence[float]],
+        trial: Trial,
+        caught: tuple[type[Exception], ...],
+    ) -> None:
+        """``optimize``'s trial: ``objective(trial)`` told, or the trial failed or pruned."""
+        try:
+            value = objective(TrialHandle(self, trial))
+        except TrialPruned:
+            self.tell(trial, state="pruned")
+            return
+        except caught as exc:
+            self.tell(trial, state="failed", error=exc)
+            return
+        except BaseException as exc:  # KeyboardInterrupt too: the trial is not left running
+            self.tell(trial, state="failed", error=exc)
+            raise
+        try:
+            self.tell(trial, value)
+        except ValueError as exc:
+            if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
+                raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
+            # not a value (None, a string): failed, and the loop goes on, as Optuna's
+            warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=4)  # optimize's caller
+            self.tell(trial, state="failed", error=f"the objective returned {value!r}")
 
     # reading
 
@@ -655,6 +737,18 @@ class Study:
     def trials(self) -> list[Trial]:
         """Every trial so far, by number."""
         return self.store.list_trials(self.job_id)
+
+    def get_trials(
+        self, deepcopy: bool = True, states: Sequence[TrialState | str] | TrialState | str | None = None
+    ) -> list[Trial]:
+        """Optuna's ``get_trials``: the trials by number, those in ``states`` only when given
+        (``TrialState`` members, Optuna's names ``COMPLETE`` and ``FAIL`` among them, or their
+        values; one state alone too). ``deepcopy`` is Optuna's flag, without effect: a ``Trial``
+        is frozen, and each call reads the store anew."""
+        if states is None:
+            return self.trials
+        wanted = {TrialState(states)} if isinstance(states, str) else {TrialState(state) for state in states}
+        return [trial for trial in self.trials if trial.state in wanted]
 
     @property
     def job(self) -> Job:

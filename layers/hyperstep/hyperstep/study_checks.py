@@ -201,3 +201,17 @@ def as_space(space: SearchSpace | Mapping[str, Any] | Sequence[Mapping[str, Any]
     raise TypeError(
         f"space: a hyperstep.SearchSpace, its document ({{'parameters': [...]}}) or a list of parameters, got {space!r}"
     )
+
+
+def refuse_before_the_enqueued(job: Job) -> None:
+    """``add_trial`` while enqueued points wait (the spec's, or ``enqueue_trial``'s, stored with
+    the job by trial number): the trial added would take one's number (``ValueError``; the
+    store takes nothing)."""
+    waiting = sorted(k for k in job.enqueued if k > job.trial_seq)
+    if job.trial_seq < len(job.spec.enqueue):
+        waiting = [*range(job.trial_seq + 1, len(job.spec.enqueue) + 1), *waiting]
+    if waiting:
+        raise ValueError(
+            f"add_trial: enqueued points wait for trial numbers {', '.join(map(str, waiting))}: ask them first"
+            " (a trial added now would take one's number)"
+        )

@@ -128,6 +128,6 @@ class TrialHandle:
         """Whether a ``report`` of this trial said stop (then raise ``hyperstep.TrialPruned``).
         It stays True after the first True, as README's "act on the first True" says: each
         report is judged alone, and a later step that passes no rung answers False. Always
-        False without early stopping, as Optuna's ``NopPruner``, while the trial runs: a report
-        after it was told gets ``Study.report``'s True for an ended trial."""
+        False without early stopping, as Optuna's ``NopPruner``. A report after the trial was
+        told completed is ``Study.report``'s ``TrialFinishedError``."""
         return self._stop

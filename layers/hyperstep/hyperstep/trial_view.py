@@ -42,7 +42,7 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hyperstep.ended_totals import EndedTotals
 from hyperstep.errors import NotFoundError
@@ -87,6 +87,8 @@ class Snapshot:
     """What the completion rules and the dollar budget read of ``ended_log``, added up as it grows."""
     completed: int = 0
     """How many of ``ended_log`` are completed (held against the job's ``completed``)."""
+    enqueued: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """The job's stored points (``Job.enqueued``) as last read with ``seen_seq``."""
     _active: dict[str, Trial] = field(default_factory=dict)
     _ordered: list[Trial] = field(default_factory=list)
     _position: dict[str, int] = field(default_factory=dict)
@@ -203,6 +205,7 @@ class TrialView:
 
     def _load(self, job: Job) -> Snapshot:
         snapshot = Snapshot.of(self.store.list_trials(job.id), seen_seq=job.trial_seq)
+        snapshot.enqueued = job.enqueued
         self._snapshots[job.id] = snapshot
         while len(self._snapshots) > self.jobs_kept:
             self._snapshots.popitem(last=False)
@@ -211,6 +214,7 @@ class TrialView:
     def _catch_up(self, snapshot: Snapshot, job: Job) -> None:
         numbers = [*sorted(snapshot.missing), *range(snapshot.seen_seq + 1, job.trial_seq + 1)]
         snapshot.seen_seq = max(snapshot.seen_seq, job.trial_seq)
+        snapshot.enqueued = job.enqueued
         for number in numbers:
             if trial_id(number) in snapshot.trials or self._read(snapshot, job.id, trial_id(number)):
                 snapshot.missing.discard(number)

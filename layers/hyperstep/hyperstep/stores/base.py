@@ -41,7 +41,17 @@ from typing import Any
 from hyperstep.messages import LogCursor
 from hyperstep.models import Charge, Job, JobStatus, MetricReport, StopReason, Trial, TrialState
 from hyperstep.schedulers.base import value_at
-from hyperstep.spec import Budget
+from hyperstep.spec import MAX_ENQUEUED, Budget
+
+MakeTrial = Callable[[int, int], Trial]
+"""What ``TrialStore.add_trials`` builds a trial with: ``make(i, number)``."""
+ReadJob = Callable[[Job], None]
+"""What ``TrialStore.add_trials`` hands the job it read for each attempt (``reading``)."""
+
+
+def read_nothing(job: Job) -> None:
+    """``add_trials``' ``reading`` by default: the job as read is not looked at."""
+
 
 JobPlace = tuple[float, str]
 """Where a job stands in ``TrialStore.list_jobs``' order: its ``created_at`` and id."""
@@ -159,7 +169,9 @@ class TrialStore(ABC):
         meanwhile, and so is a change another call made meanwhile."""
 
     @abstractmethod
-    def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
+    def add_trials(
+        self, job_id: str, n: int, max_trials: int | None, make: MakeTrial, reading: ReadJob = read_nothing
+    ) -> list[Trial]:
         """Take up to ``n`` trial numbers while ``budget_used`` stays within ``max_trials``
         (None: no limit) and store, with them, in one atomic step, the trial
         ``make(i, number)`` builds for the ``i``-th number taken (``make`` may be called
@@ -167,10 +179,24 @@ class TrialStore(ABC):
         fewer than ``n``, maybe none; numbers are never handed out twice.
         ``NotFoundError`` if the job is absent.
 
+        ``reading`` gets the job as read for each attempt, before ``make`` builds its
+        trials: the numbers are taken only while the job's ``enqueued`` points are still the
+        ones it holds (an ``enqueue`` that lands meanwhile makes the attempt start again),
+        so ``make`` can run the point stored for its number. What it raises propagates,
+        and nothing is taken.
+
         A caller that dies midway (Step Functions retries a Suggest whose Lambda timed
         out) leaves either the budget taken and its trials written, or neither: budget is
         never held by a trial that does not exist. Batches past a store's atomic limit
         are written in parts, each part atomic on its own."""
+
+    @abstractmethod
+    def enqueue(self, job_id: str, point: Mapping[str, Any]) -> int:
+        """Store ``point`` in the job's ``enqueued`` under ``Job.next_enqueued_number`` and
+        return that number, in one atomic step with the job's ``trial_seq`` and points as
+        read (two enqueues, or an enqueue and an ``add_trials``, never take one number).
+        ``ValueError`` once the job holds ``MAX_ENQUEUED`` points; ``NotFoundError`` if the
+        job is absent."""
 
     @abstractmethod
     def put_trials(self, trials: list[Trial]) -> None:
@@ -309,6 +335,12 @@ class TrialStore(ABC):
         listed = (t for t in self.list_trials(job_id) if t.id != besides)
         return {t.id: v for t in listed if (v := value_at(t.curve, step)) is not None}
 
+    def curve_point(self, job_id: str, trial_id: str, step: int) -> float | None:
+        """The value the trial's curve holds at ``step``, None when it holds none: whether a
+        step was reported (``Study.report`` keeps a step's first value, as Optuna does).
+        This default reads the whole curve; ``NotFoundError`` if the trial is absent."""
+        return self.get_trial(job_id, trial_id).curve.get(step)
+
     def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
         """The trial's best curve value over its steps up to ``step`` (the lowest when
         ``minimize``, else the highest); None when it has no step there. What median
@@ -361,6 +393,16 @@ class ScheduleSpec:
 
     owner: str | None
     spec: dict[str, Any]
+
+
+def enqueued_with(job: Job, point: Mapping[str, Any]) -> tuple[int, dict[int, dict[str, Any]]]:
+    """The number ``TrialStore.enqueue`` gives ``point`` and the job's points with it; a
+    ``ValueError`` once the job holds ``MAX_ENQUEUED`` (the spec's limit: more is a design,
+    better given as a strategy)."""
+    if len(job.enqueued) >= MAX_ENQUEUED:
+        raise ValueError(f"enqueue_trial: job {job.id!r} holds {MAX_ENQUEUED} enqueued points, the most")
+    number = job.next_enqueued_number
+    return number, {**job.enqueued, number: dict(point)}
 
 
 def counter_changes(job: Job, trial: Trial) -> dict:

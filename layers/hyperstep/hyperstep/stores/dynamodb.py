@@ -131,11 +131,15 @@ from hyperstep.stores.base import (
     REVISABLE_ENDS,
     REVISED_ENDS,
     JobPlace,
+    MakeTrial,
+    ReadJob,
     ScheduleSpec,
     TrialStore,
+    enqueued_with,
     newest_points,
     point_of,
     point_time,
+    read_nothing,
     revised_cost,
 )
 from hyperstep.stores.dynamodb_items import (
@@ -465,26 +469,35 @@ class DynamoDBStore(TrialStore):
             return items.job_from_item(reply["Attributes"])
         raise ConflictError(f"job {job_id!r}: its budget kept changing; try again")
 
-    def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
+    def add_trials(
+        self, job_id: str, n: int, max_trials: int | None, make: MakeTrial, reading: ReadJob = read_nothing
+    ) -> list[Trial]:
         """Parts of up to 99 trials (fewer past 4 MB with the job's item), each one transaction
         with the job's counters."""
         added: list[Trial] = []
         while len(added) < n:
             done = len(added)
-            part = self._add_part(job_id, min(n - done, TRANSACTION_LIMIT - 1), max_trials, make, done)
+            part = self._add_part(job_id, min(n - done, TRANSACTION_LIMIT - 1), max_trials, make, reading, done)
             if not part:
                 break
             added.extend(part)
         return added
 
     def _add_part(
-        self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial], offset: int
+        self,
+        job_id: str,
+        n: int,
+        max_trials: int | None,
+        make: MakeTrial,
+        reading: ReadJob,
+        offset: int,
     ) -> list[Trial]:
-        """One transaction: the job's counters, conditioned on the ``trial_seq`` just read
-        (the numbers after it are this part's), and its trials; read again and retried when
-        another writer took numbers meanwhile."""
+        """One transaction: the job's counters, conditioned on the ``trial_seq`` and the
+        ``enqueued`` points just read (the numbers after it are this part's), and its trials;
+        read again and retried when another writer took numbers or stored a point meanwhile."""
         for attempt in range(_ATTEMPTS):
             job = self.get_job(job_id)  # NotFoundError when the job is gone
+            reading(job)
             take = n if max_trials is None else min(n, max_trials - job.budget_used)
             if take <= 0:
                 return []
@@ -493,7 +506,7 @@ class DynamoDBStore(TrialStore):
             puts = [{"Put": {**table, "Item": self._stamped(items.trial_item(t))}} for t in made]
             take = _fitting(puts, TRANSACTION_BYTES - ITEM_BYTES)  # the job's update counts its item
             trials, puts = made[:take], puts[:take]
-            update = items.reserve_update(job_id, take, max_trials, self._expires(), seq=job.trial_seq)
+            update = items.reserve_update(job, take, max_trials, self._expires())
             try:
                 self._transact([{"Update": {"TableName": self.table_name, **update}}, *puts])
                 return trials
@@ -508,6 +521,23 @@ class DynamoDBStore(TrialStore):
                     raise
                 _backoff(attempt)
         raise ConflictError(f"job {job_id!r}: could not add trials after {_ATTEMPTS} attempts")
+
+    def enqueue(self, job_id: str, point: Mapping[str, Any]) -> int:
+        """One conditional update of the job's item, read again and retried when another
+        writer took numbers or stored a point meanwhile."""
+        for _ in range(_ATTEMPTS):
+            job = self.get_job(job_id)  # NotFoundError when the job is gone
+            number, enqueued = enqueued_with(job, point)
+            if items.item_size({**items.job_item(job), **items.enqueued_attributes(enqueued)}) > ITEM_BYTES:
+                raise ValueError(f"enqueue_trial: job {job_id!r}'s item would pass DynamoDB's 400 KB with this point")
+            try:
+                self._call("update_item", **items.enqueue_update(job, enqueued))
+            except Exception as exc:
+                if _code(exc) != _CHECK_FAILED:
+                    raise
+                continue
+            return number
+        raise ConflictError(f"job {job_id!r}: could not store the enqueued point after {_ATTEMPTS} attempts")
 
     # trials
 

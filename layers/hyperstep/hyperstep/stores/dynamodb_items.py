@@ -13,6 +13,7 @@ as the model's own JSON, which round-trips int/float/str/bool exactly.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import struct
@@ -59,6 +60,8 @@ compared with (``models.replaces_point``); absent when no point has one, as in a
 written before it. 8 bytes a point: a full chunk of 1,000 steps holds 20 KB."""
 PUBLISHED = "completion_published"
 """A job item's boolean (``Job.completion_published``), absent while false."""
+ENQUEUED_LAST = "enqueued_last"
+"""A job item's highest ``enqueued`` number (``enqueued_attributes``), absent while it holds none."""
 # DynamoDB's number range (positive side): 1E-130 to 9.99..E+125, 38 significant digits.
 _MIN_ABS, _MAX_ABS = Decimal("1e-130"), Decimal("9.9999999999999999999999999999999999999e125")
 
@@ -228,6 +231,8 @@ def job_item(job: Job) -> Item:
         item["parents"] = {"L": [s(parent) for parent in job.parents]}
     if job.completion_published:
         item[PUBLISHED] = {"BOOL": True}
+    if job.enqueued:
+        item.update(enqueued_attributes(job.enqueued))
     optional = {
         "ended_at": job.ended_at,
         "reopened_at": job.reopened_at,
@@ -279,7 +284,34 @@ def job_from_item(item: Item) -> Job:
         stop_reason=text("stop_reason"),
         stop_detail=text("stop_detail"),
         completion_published=item.get(PUBLISHED, {}).get("BOOL", False),
+        enqueued=json.loads(text("enqueued") or "{}"),
     )
+
+
+def enqueued_attributes(enqueued: Mapping[int, Mapping[str, Any]]) -> Item:
+    """The job's ``enqueued`` points as JSON text, and ``enqueued_last``, the highest number
+    among them: what ``enqueue`` and ``reserve_update`` condition on (points are only added,
+    each under a higher number, so it changes with every one)."""
+    return {"enqueued": s(json.dumps(enqueued)), ENQUEUED_LAST: n(max(enqueued))}
+
+
+def enqueued_unchanged(job: Job, values: dict[str, Any]) -> str:
+    """The condition that the job's ``enqueued`` points are still ``job``'s (its value in ``values``)."""
+    if not job.enqueued:
+        return f"attribute_not_exists({ENQUEUED_LAST})"
+    values[":last"] = n(max(job.enqueued))
+    return f"{ENQUEUED_LAST} = :last"
+
+
+def enqueue_update(job: Job, enqueued: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """Store the job's points ``enqueued`` while its ``trial_seq`` and points are still ``job``'s."""
+    values = {":seq": n(job.trial_seq), **{f":{k}": v for k, v in enqueued_attributes(enqueued).items()}}
+    return {
+        "Key": key(job.id, JOB_SK),
+        "UpdateExpression": f"SET enqueued = :enqueued, {ENQUEUED_LAST} = :{ENQUEUED_LAST}",
+        "ConditionExpression": f"trial_seq = :seq AND {enqueued_unchanged(job, values)}",
+        "ExpressionAttributeValues": values,
+    }
 
 
 def trial_item(trial: Trial) -> Item:
@@ -428,19 +460,20 @@ def published_update(job_id: str, expires: int | None) -> dict[str, Any]:
     }
 
 
-def reserve_update(job_id: str, take: int, max_trials: int | None, expires: int | None, seq: int) -> dict[str, Any]:
+def reserve_update(job: Job, take: int, max_trials: int | None, expires: int | None) -> dict[str, Any]:
     """Add ``take`` to ``trial_seq`` and ``budget_used`` while ``budget_used + take`` stays
-    within ``max_trials`` (None: no limit) and ``trial_seq`` is still ``seq`` (the numbers
-    after it are the ones a transaction writes trials under)."""
+    within ``max_trials`` (None: no limit) and ``trial_seq`` and the ``enqueued`` points are
+    still ``job``'s (the numbers after it are the ones a transaction writes trials under,
+    each running the point stored for it)."""
     ttl, values = stamp(expires)
     values[":n"] = n(take)
-    values[":seq"] = n(seq)
-    condition = "attribute_exists(pk) AND trial_seq = :seq"
+    values[":seq"] = n(job.trial_seq)
+    condition = f"attribute_exists(pk) AND trial_seq = :seq AND {enqueued_unchanged(job, values)}"
     if max_trials is not None:
         condition += " AND budget_used <= :limit"
         values[":limit"] = n(max_trials - take)
     return {
-        "Key": key(job_id, JOB_SK),
+        "Key": key(job.id, JOB_SK),
         "UpdateExpression": f"ADD trial_seq :n, budget_used :n {sets(ttl)}".rstrip(),
         "ConditionExpression": condition,
         "ExpressionAttributeValues": values,

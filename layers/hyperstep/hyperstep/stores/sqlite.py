@@ -64,12 +64,16 @@ from hyperstep.stores.base import (
     REVISABLE_ENDS,
     REVISED_ENDS,
     JobPlace,
+    MakeTrial,
+    ReadJob,
     ScheduleSpec,
     TrialStore,
     counter_changes,
+    enqueued_with,
     newest_points,
     point_of,
     point_time,
+    read_nothing,
     revised_counter_changes,
 )
 
@@ -436,8 +440,11 @@ class SQLiteStore(TrialStore):
             self._write_job(conn, job)
             return job
 
-    def _reserve(self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None) -> list[int]:
+    def _reserve(
+        self, conn: sqlite3.Connection, job_id: str, n: int, max_trials: int | None, reading: ReadJob
+    ) -> list[int]:
         job = self._read_job(conn, job_id)
+        reading(job)
         take = n if max_trials is None else max(0, min(n, max_trials - job.budget_used))
         if take <= 0:
             return []
@@ -447,12 +454,22 @@ class SQLiteStore(TrialStore):
         )
         return list(range(first, first + take))
 
-    def add_trials(self, job_id: str, n: int, max_trials: int | None, make: Callable[[int, int], Trial]) -> list[Trial]:
-        """The numbers and the trials in one transaction."""
+    def add_trials(
+        self, job_id: str, n: int, max_trials: int | None, make: MakeTrial, reading: ReadJob = read_nothing
+    ) -> list[Trial]:
+        """The numbers and the trials in one transaction (the job's points with them)."""
         with self._tx() as conn:
-            trials = [make(i, number) for i, number in enumerate(self._reserve(conn, job_id, n, max_trials))]
+            numbers = self._reserve(conn, job_id, n, max_trials, reading)
+            trials = [make(i, number) for i, number in enumerate(numbers)]
             self._insert_trials(conn, trials)
             return trials
+
+    def enqueue(self, job_id: str, point: Mapping[str, Any]) -> int:
+        with self._tx() as conn:
+            job = self._read_job(conn, job_id)
+            number, enqueued = enqueued_with(job, point)
+            self._write_job(conn, job.model_copy(update={"enqueued": enqueued}))
+            return number
 
     # trials
 
@@ -586,6 +603,15 @@ class SQLiteStore(TrialStore):
             old = [self._with_curve(self._conn, t) for t in old]
         values = {trial_id: value for trial_id, in_body, value in rows if not in_body and value is not None}
         return values | {t.id: v for t in old if (v := value_at(t.curve, step)) is not None}
+
+    def curve_point(self, job_id: str, trial_id: str, step: int) -> float | None:
+        """One seek on the key; a trial whose body holds points is read whole."""
+        with self._lock:
+            if self._read_trial(self._conn, job_id, trial_id).curve:  # points in a body predate the rows
+                return super().curve_point(job_id, trial_id, step)
+            query = "SELECT value FROM curves WHERE job_id = ? AND trial_id = ? AND step = ?"
+            row = self._conn.execute(query, (job_id, trial_id, step)).fetchone()
+        return None if row is None else row[0]
 
     def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
         """One seek on ``curves_by_value`` (the lowest or highest value first, its step
