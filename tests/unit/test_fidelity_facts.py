@@ -6,6 +6,7 @@ one fcc7883's code gave (its functions are here as the reference)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -298,6 +299,45 @@ def test_an_ask_checks_the_newest_hundred_curves_past_a_depth() -> None:
     assert got == expected
     heading = curves.predict(running[150], 27)
     assert heading is not None and got[150] == heading.mean  # trusted: the prediction, not a rung's rank
+
+
+def test_an_ask_makes_no_running_curves_miss_when_the_older_curves_settle_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thirty finished power laws and five running trials, the newest: at each running trial's
+    depth the finished curves' misses (none) settle ``held`` whatever the running ones' would
+    be, so no running curve's ``miss`` is made (perf-29: a running curve's is made again at
+    every ask, its newest step having moved). Before, every checked curve's was made. The
+    observations are fcc7883's."""
+    monkeypatch.setattr(base, "FACTS", FactsMemo())
+    done = {n: {s: 0.2 + 0.01 * n + 0.5 * s**-0.7 for s in range(1, 28)} for n in range(30)}
+    running = {30 + n: {s: 0.25 + 0.01 * n + 0.5 * s**-0.7 for s in range(1, 5 + n)} for n in range(5)}
+    given = {**done, **running}
+    finals = {n: c[27] for n, c in done.items()}
+    steps = levels(1, 27, 3)
+    expected = reference_observations(given, finals, steps, True)
+    made: list[int] = []
+    miss = base.miss
+    monkeypatch.setattr(base, "miss", lambda curve, depth: made.append(max(curve)) or miss(curve, depth))
+    got = rung_observations(given, finals, steps, extrapolate=True, trials={n: ("job", n) for n in given})
+    assert got == expected and set(running) <= set(got)
+    assert made and set(made) == {27}  # the finished curves' only
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, MISSES, 0.5, 1.0])
+def test_held_reads_its_checks_until_the_verdict_is_known_and_gives_the_same_one(ratio: float) -> None:
+    """``curves.held_in`` stops reading once the rest cannot change the verdict; on every list
+    of up to 9 misses (a miss, none, or no prediction) its verdict is the definition's: fewer
+    than ``MIN_CHECKS`` seen, or at most ``ratio`` of those seen missed."""
+    settled_early = 0
+    for length in range(10):
+        for misses in itertools.product([True, False, None], repeat=length):
+            seen = [m for m in misses if m is not None]
+            expected = len(seen) < curves.MIN_CHECKS or sum(seen) <= ratio * len(seen)
+            read: list[bool | None] = []
+            assert curves.held_in((read.append(m) or m for m in misses), length, ratio) == expected
+            settled_early += len(read) < length
+    assert settled_early
 
 
 def test_an_extrapolation_is_clipped_to_every_value_seen_finals_too() -> None:

@@ -42,7 +42,7 @@ import math
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -207,7 +207,8 @@ def held(curves: Sequence[Mapping[int, float]], depth: int, ratio: float) -> boo
     the finished ones alone would hide the misses; a trial stopped at a later rung shows
     them too."""
     reaches = np.array([reach(curve) for curve in curves], dtype=float)
-    return held_in([miss(curves[i], depth) for i in checked(reaches, depth)], ratio)
+    read = checked(reaches, depth)
+    return held_in((miss(curves[i], depth) for i in read), len(read), ratio)
 
 
 def reach(curve: Mapping[int, float]) -> float:
@@ -234,10 +235,23 @@ def miss(curve: Mapping[int, float], depth: int) -> bool | None:
     return value < heading.low - MISS_TOLERANCE * (1.0 + abs(value))
 
 
-def held_in(misses: Sequence[bool | None], ratio: float) -> bool:
-    """``held``'s verdict on the checked curves' ``miss``es (None: no prediction, not counted)."""
-    seen = [m for m in misses if m is not None]
-    return len(seen) < MIN_CHECKS or sum(seen) <= ratio * len(seen)
+def held_in(misses: Iterable[bool | None], count: int, ratio: float) -> bool:
+    """``held``'s verdict on the ``count`` checked curves' ``miss``es (None: no prediction, not
+    counted): held when fewer than ``MIN_CHECKS`` are seen, or at most ``ratio`` of those seen
+    missed. ``misses`` is read in order (the checked curves oldest first) and only until the
+    verdict is known whatever the rest hold: the newest curves are the running ones, whose
+    ``miss`` is made again at every ask (their newest step moves), and the older ones, each
+    ``miss`` made once, usually settle it."""
+    seen = missed = 0
+    for left, verdict in zip(range(count, 0, -1), misses):  # ``left``: this one and those after it
+        if seen + left < MIN_CHECKS or missed + left <= ratio * (seen + left):
+            return True  # held even were every curve left a miss
+        if seen >= MIN_CHECKS and missed > ratio * (seen + left):
+            return False  # not held even were every curve left seen and no miss
+        if verdict is not None:
+            seen += 1
+            missed += verdict
+    return seen < MIN_CHECKS or missed <= ratio * seen
 
 
 def _zoomed(grid: np.ndarray, residuals: np.ndarray) -> np.ndarray:

@@ -132,7 +132,8 @@ def extrapolated(facts: Mapping[int, CurveFacts], finals: Mapping[int, float], t
             continue
         depth = max(f.points)
         if depth not in trusted:
-            trusted[depth] = held_in([ordered[i].miss(depth) for i in checked(reaches, depth)], MISSES)
+            read = checked(reaches, depth)
+            trusted[depth] = held_in((ordered[i].miss(depth) for i in read), len(read), MISSES)
         if trusted[depth] and math.isfinite(heading.mean):
             out[number] = min(high, max(low, heading.mean))
     return out
