@@ -95,8 +95,14 @@ def test_a_block_in_another_thread_after_the_main_threads_gets_one_thread_too() 
 def test_a_proposal_runs_on_one_thread_and_the_objective_on_the_processs(
     two_threads: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: dict[str, set[int]] = {"propose": set(), "should_stop": set(), "objective": set()}
-    propose = BayesianOptimization.propose
+    seen: dict[str, set[int]] = {"history": set(), "propose": set(), "should_stop": set(), "objective": set()}
+    propose, history = BayesianOptimization.propose, hyperstep.Study.history
+
+    def spied_history(self: hyperstep.Study, *args: Any) -> Any:  # an ask's curve fits (extrapolated finals)
+        seen["history"] |= blas_threads()
+        return history(self, *args)
+
+    monkeypatch.setattr(hyperstep.Study, "history", spied_history)
 
     def spied_propose(self: BayesianOptimization, *args: Any) -> Any:
         seen["propose"] |= blas_threads()
@@ -122,7 +128,7 @@ def test_a_proposal_runs_on_one_thread_and_the_objective_on_the_processs(
         return (trial.params["x"] - 0.3) ** 2 + 1.0 / 9
 
     study.optimize(objective, n_trials=6)
-    assert seen == {"propose": {1}, "should_stop": {1}, "objective": {2}}
+    assert seen == {"history": {1}, "propose": {1}, "should_stop": {1}, "objective": {2}}
 
 
 SCIPY_LOADED_LAZILY = """

@@ -284,9 +284,9 @@ class Study:
         self, n: int, max_trials: int | None, trials: Sequence[Trial] | None, snapshot: Snapshot | None
     ) -> list[Trial]:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
-        history = replace(self.history(trials, snapshot), budget=max_trials)
         rng = np.random.default_rng([self.seed, len(trials)])
-        with one_blas_thread(self.strategy.uses_scipy):  # the same proposals at any thread count (``hyperstep.blas``)
+        with one_blas_thread(self.strategy.uses_scipy):  # the same history and proposals at any thread count
+            history = replace(self.history(trials, snapshot), budget=max_trials)  # (its curve fits: ``hyperstep.blas``)
             proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
         due = self._enqueued_due(snapshot)[:n]
