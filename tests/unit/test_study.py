@@ -443,16 +443,19 @@ def test_a_numpy_bool_is_no_value_either(zero_d: bool) -> None:
     assert (kept.state.value, kept.curve) == ("pending", {})
 
 
-@pytest.mark.parametrize("state", ["running", "pending"])
+@pytest.mark.parametrize("state", ["running", "pending", "bogus", "COMPLETED"])
 def test_tell_takes_only_the_states_a_trial_ends_in(state: str) -> None:
     """``tell`` records how a trial ended: completed, failed, stopped or pruned. A trial
-    told ``running`` or ``pending`` is not ended (and took a value)."""
+    told ``running`` or ``pending`` is not ended (and took a value); a state that is none
+    (a typo, another case) was "'bogus' is not a valid TrialState", naming no argument."""
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
     trial = study.ask(1)[0]
-    with pytest.raises(ValueError, match=rf"^state must be completed, failed, stopped or pruned, got '{state}'$"):
+    with pytest.raises(ValueError, match=rf"^state: completed, failed, stopped or pruned, got '{state}'$"):
         study.tell(trial.id, 0.3, state=state)  # type: ignore[arg-type]
-    assert study.trials[0].state.value == "pending" and study.trials[0].value is None
+    with pytest.raises(ValueError, match=rf"^state: completed or failed, got '{state}'$"):
+        study.add_trial({"lr": 0.01, "depth": 3}, 0.3, state=state)  # type: ignore[arg-type]
+    assert [(t.state.value, t.value) for t in study.trials] == [("pending", None)]
 
 
 @pytest.mark.parametrize("early_stopping", [None, {"name": "median", "min_resource": 1, "max_resource": 9}])
@@ -709,6 +712,32 @@ def test_a_bad_study_argument_is_one_line_naming_the_field(arguments: dict, mess
         hyperstep.Study(space, strategy="random", **arguments)
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_study_argument_of_the_wrong_type_is_a_type_error_naming_it(tmp_path) -> None:
+    """A new user's mistakes, each an ``AttributeError`` from deep inside (``'str' object has
+    no attribute 'get_job'``, ``... 'items'``) or a pydantic dump: Optuna's ``storage`` is a
+    URL string, a metrics list, params as a string, ``enqueue_trial(None)``, an int job id.
+    Each is now a ``TypeError`` naming the argument, and nothing is stored or told."""
+    space = {"parameters": PARAMETERS}
+    with pytest.raises(TypeError, match=r"^store: a TrialStore \(SQLiteStore\(path\), from hyperstep\.stores\.sqlite"):
+        hyperstep.Study(space, store=str(tmp_path / "s.db"))  # type: ignore[arg-type]
+    store = SQLiteStore(tmp_path / "s.db")
+    with pytest.raises(TypeError, match=r"^job_id: a string, got 5$"):
+        hyperstep.Study(space, store=store, job_id=5)  # type: ignore[arg-type]
+    assert store.list_jobs() == []
+    study = hyperstep.Study(space, strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    with pytest.raises(TypeError, match=r"^metrics: a mapping of metric names to numbers, got \[1\.0\]$"):
+        study.tell(trial, 0.5, metrics=[1.0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^params: a mapping of parameter names to values, got 'lr=0\.1'$"):
+        study.add_trial("lr=0.1", 0.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^params: a mapping of parameter names to values, got None$"):
+        study.enqueue_trial(None)  # type: ignore[arg-type]
+    for number in (0, -1):  # was "trial 't0000' ... not found", and 't-001' for -1
+        with pytest.raises(ValueError, match=rf"^trial: trial numbers start at 1, got {number}$"):
+            study.tell(number, 0.5)
+    assert [(t.state.value, t.value) for t in study.trials] == [("pending", None)]
 
 
 def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> None:

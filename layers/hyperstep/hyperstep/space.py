@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
@@ -479,6 +480,8 @@ class SearchSpace(ReadBackKeepsKnownFields):
         """Each of ``params`` as its parameter takes it (``value_of``; a numpy scalar, from a
         DataFrame or an array, as Python's), or a ``ValueError`` naming the first unknown name
         or bad value."""
+        if not isinstance(params, Mapping):  # a list or a string was an AttributeError on ``.items``
+            raise TypeError(f"params: a mapping of parameter names to values, got {params!r}")
         by_name = {p.name: p for p in self.parameters}
         values = {}
         for name, value in params.items():

@@ -47,6 +47,7 @@ from hyperstep.study_checks import (
     refuse_another_spec,
     refuse_constraints_on_the_value,
     scalar,
+    told_state,
 )
 from hyperstep.study_history import history_of
 from hyperstep.trial_handle import TrialHandle
@@ -140,6 +141,10 @@ class Study:
         refuse_constraints_on_the_value(spec)
         for warning in stopping.early_stopping_warnings(spec):  # as ``hyperstep validate`` prints them
             warnings.warn(warning, UserWarning, stacklevel=2)
+        if store is not None and not isinstance(store, TrialStore):  # Optuna's storage is a URL string
+            raise TypeError(f"store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got {store!r}")
+        if job_id is not None and not isinstance(job_id, str):
+            raise TypeError(f"job_id: a string, got {job_id!r}")
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
@@ -346,7 +351,7 @@ class Study:
         from the strategy (``SearchSpace.partial_configuration``; a ``ValueError`` naming
         the parameter). Held by this object, not stored: a study reopened from its store
         does not see it (``Study(..., enqueue=[...])`` stores its points with the job)."""
-        self._queued.append(self.space.partial_configuration(dict(params)))
+        self._queued.append(self.space.partial_configuration(params))
 
     def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
         """What the strategy reads: ``history_of`` the parents' trials and ``trials``. Given
@@ -414,9 +419,7 @@ class Study:
         trial_id = self._id_of(trial_id)
         if skip_if_finished and (ended := self.store.get_trial(self.job_id, trial_id)).state.finished:
             return ended  # a retried call, skipped before its value is checked (as Optuna's)
-        state = TrialState(state)
-        if state not in TOLD_STATES:
-            raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
+        state = told_state(state, TOLD_STATES)
         refuse_a_failed_value(state, value)
         error = error_text(error)
         if self.spec.multi_objective:
@@ -463,6 +466,8 @@ class Study:
                 raise ValueError(f"trial: {trial.id} is a trial of job {trial.job_id!r}, not of {self.job_id!r}")
             return trial.id
         if isinstance(trial, numbers.Integral) and not isinstance(trial, bool):
+            if trial < 1:
+                raise ValueError(f"trial: trial numbers start at 1, got {trial}")
             return trial_id(int(trial))
         if isinstance(trial, str):
             return trial
@@ -567,9 +572,7 @@ class Study:
         It becomes one of this study's trials (numbered, counted, shown) and takes one
         unit of a ``max_trials`` given to ``ask``. To learn from a whole earlier job
         without that, name it as a parent (``warm_start``)."""
-        state = TrialState(state)
-        if state not in (TrialState.COMPLETED, TrialState.FAILED):
-            raise ValueError(f"state must be completed or failed, got {state.value!r}")
+        state = told_state(state, (TrialState.COMPLETED, TrialState.FAILED))
         refuse_a_failed_value(state, value)
         if self.spec.enqueue and (taken := self.job.trial_seq) < len(self.spec.enqueue):
             raise ValueError(

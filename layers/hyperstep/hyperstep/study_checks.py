@@ -179,13 +179,27 @@ def is_number(value: Any) -> bool:
 
 
 def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
-    """``metrics`` as told, refused (ValueError) unless each is a number under a name."""
+    """``metrics`` as told, refused (ValueError) unless each is a number under a name
+    (``TypeError`` unless a mapping)."""
+    if not isinstance(metrics, Mapping):  # a list was an AttributeError on ``.items``
+        raise TypeError(f"metrics: a mapping of metric names to numbers, got {metrics!r}")
     for name, value in metrics.items():
         if not isinstance(name, str):
             raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
         if not is_number(scalar(value)):
             raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
     return {name: scalar(value) for name, value in metrics.items()}
+
+
+def told_state(state: str | TrialState, allowed: Sequence[TrialState]) -> TrialState:
+    """``state`` as ``tell`` / ``add_trial`` take it, one of ``allowed`` (a ``ValueError``
+    naming the argument and the states it takes)."""
+    told = next((s for s in allowed if state in (s, s.value)), None)
+    if told is None:
+        shown = state.value if isinstance(state, TrialState) else state
+        *others, last = [s.value for s in allowed]
+        raise ValueError(f"state: {', '.join(others)} or {last}, got {shown!r}")
+    return told
 
 
 def as_space(space: SearchSpace | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> SearchSpace:
