@@ -151,6 +151,13 @@ def test_the_valid_spec_parses() -> None:
         ("strategy.seed", 2**53, "strategy.seed", "less than or equal to 9007199254740991"),
         pytest.param("strategy.seed", 10**4299, "strategy.seed", "less than or equal to 9", id="seed-of-4300-digits"),
         ("strategy.seed", 2**53 - 1, "spec", None),
+        # a whole number written with an exponent past 2**63 (YAML's and JSON's 1e20) was pydantic's
+        # "Unable to parse input string as an integer": no string was given, and no bound was named
+        ("strategy.seed", 1e20, "strategy.seed", "less than or equal to 9007199254740991"),
+        ("budget.max_trials", 1e20, "budget.max_trials", "less than or equal to 10000"),
+        ("budget.max_failed_trials", -1e300, "budget.max_failed_trials", "greater than or equal to 0"),
+        ("parameters.1.high", 1e20, "parameters.1.high", "less than or equal to 9007199254740992"),
+        ("strategy.seed", 1e16, "strategy.seed", "less than or equal to 9007199254740991"),  # as before
     ],
 )
 def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:
