@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -77,6 +79,7 @@ def run_local(
                 _report(runtime, polled, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt as exc:
+            held.enter_context(signals_held())  # a second Ctrl-C waits for this one's end
             interrupt(runtime, job.id, by=str(exc) if isinstance(exc, Signalled) else "Ctrl-C")
         runtime.bus.drain()  # an execution that ended outside Finish Job: its event closes the job
         ended = runtime.store.get_job(job.id)
@@ -85,6 +88,25 @@ def run_local(
             ended = runtime.store.get_job(job.id)
         _report(runtime, ended, on_progress, final=True)
         return ended
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP ignored while a Ctrl-C's stop runs (killing the trials,
+    recording them stopped, closing the job; bounded by the drain's 10 s): a second press,
+    as an impatient user gives, broke into it and ended the run with no summary and no
+    resume hint. Only on the main thread, the one Python lets set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]  # no SIGHUP on Windows
+    before = {name: signal.signal(getattr(signal, name), signal.SIG_IGN) for name in names}
+    try:
+        yield
+    finally:
+        for name, handler in before.items():
+            if handler is not None:  # None: not set from Python, nothing to put back
+                signal.signal(getattr(signal, name), handler)
 
 
 def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
