@@ -244,6 +244,12 @@ class CategoricalParameter(_Parameter):
             if first is not choice:
                 both = f"{first!r} and {choice!r} are both --{info.data.get('name', 'name')} {choice}"
                 raise ValueError(f"choices must be unique as a script reads them: {both}")
+        numbers: dict[float, Choice] = {}
+        for choice in choices:  # -0.0 and 0.0 were one choice to ``index`` (the other never ran, a grid ran one twice)
+            if isinstance(choice, int | float) and not isinstance(choice, bool):
+                first = numbers.setdefault(float(choice), choice)
+                if first is not choice:
+                    raise ValueError(f"choices must be unique: {first!r} and {choice!r} are the same number")
         return choices
 
     @property
