@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 import hyperstep
 from hyperstep.errors import NotFoundError, SpecError
-from hyperstep.models import TrialState
+from hyperstep.models import JobStatus, StopReason, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -738,6 +738,30 @@ def test_a_study_argument_of_the_wrong_type_is_a_type_error_naming_it(tmp_path) 
         with pytest.raises(ValueError, match=rf"^trial: trial numbers start at 1, got {number}$"):
             study.tell(number, 0.5)
     assert [(t.state.value, t.value) for t in study.trials] == [("pending", None)]
+
+
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED])
+def test_a_study_opened_on_a_finished_job_reads_it_but_asks_it_no_more(tmp_path, status: JobStatus) -> None:
+    """A study opened on a job ``hyperstep run`` had finished (its max_trials used) asked it 3
+    trials more: the completed job held 9 trials while saying "max_trials 6 used". Now
+    ``ask`` and ``add_trial`` are refused naming the job and why it ended (a stopped one: how
+    to carry it on), and its trials and best stay readable."""
+    store = SQLiteStore(tmp_path / "s.db")
+    first = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id="done")
+    for trial in first.ask(2):
+        first.tell(trial, objective(trial.params))
+    store.set_job_status("done", status, stop_reason=StopReason.MAX_TRIALS, stop_detail="max_trials 2 used")
+    reopened = hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="done")
+    assert len(reopened.trials) == 2 and reopened.best_value == first.best_value
+    said = f"job 'done' has {status.value} \\(max_trials 2 used\\): a study reads a finished job's trials but adds none"
+    with pytest.raises(ValueError, match=f"^ask: {said}"):
+        reopened.ask(1)
+    with pytest.raises(ValueError, match=f"^add_trial: {said}"):
+        reopened.add_trial(first.trials[0].params, 0.5)
+    carry_on = "; carry it on with: hyperstep run --resume done" if status is JobStatus.STOPPED else ""
+    with pytest.raises(ValueError, match=f"{carry_on}, or give another job_id$"):
+        reopened.ask(1)
+    assert len(store.list_trials("done")) == 2
 
 
 def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> None:

@@ -25,7 +25,7 @@ from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError, SpecError, TrialPruned
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
-from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.objectives import pareto_front
 from hyperstep.report_signing import new_report_key
 from hyperstep.schedulers import Scheduler, make_scheduler
@@ -165,6 +165,7 @@ class Study:
         }
         refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
+        self._finished = job if job.status.finished else None
 
     @classmethod
     def from_job(
@@ -198,6 +199,8 @@ class Study:
         with the same seed, be given the same configurations."""
         self._queued: list[dict[str, Any]] = []
         """Points ``enqueue_trial`` gave this object, for the trials after the spec's ``enqueue``."""
+        self._finished: Job | None = None
+        """The job as this object opened it when it had finished: read, not asked (``ask``)."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -272,11 +275,26 @@ class Study:
             raise ValueError(f"n must be 0 or more, got {n}")
         if n > MAX_ASK:
             raise ValueError(f"n must be at most {MAX_ASK:,} (a job's whole budget at most), got {n:,}")
+        self._refuse_a_finished_job("ask")
         if n == 0:
             return []
         n = int(n)
         with self._asking:
             return self._ask(n, max_trials, trials, snapshot)
+
+    def _refuse_a_finished_job(self, call: str) -> None:
+        """A ``ValueError`` for a new trial in a job that had finished when this study opened
+        it (a ``hyperstep run`` job that completed, failed or was stopped): its trials were
+        added to it, past its ``max_trials``, while it still said "max_trials 6 used". Its
+        trials and best stay readable."""
+        if (job := self._finished) is None:
+            return
+        why = f" ({job.stop_detail})" if job.stop_detail else ""
+        carry_on = f"; carry it on with: hyperstep run --resume {job.id}" if job.status is JobStatus.STOPPED else ""
+        raise ValueError(
+            f"{call}: job {job.id!r} has {job.status.value}{why}: a study reads a finished job's trials but adds"
+            f" none{carry_on}, or give another job_id"
+        )
 
     def _ask(
         self, n: int, max_trials: int | None, trials: Sequence[Trial] | None, snapshot: Snapshot | None
@@ -572,6 +590,7 @@ class Study:
         It becomes one of this study's trials (numbered, counted, shown) and takes one
         unit of a ``max_trials`` given to ``ask``. To learn from a whole earlier job
         without that, name it as a parent (``warm_start``)."""
+        self._refuse_a_finished_job("add_trial")
         state = told_state(state, (TrialState.COMPLETED, TrialState.FAILED))
         refuse_a_failed_value(state, value)
         if self.spec.enqueue and (taken := self.job.trial_seq) < len(self.spec.enqueue):
