@@ -422,14 +422,20 @@ def test_a_bool_is_no_value_to_tell(value: bool) -> None:
     assert two.trials[0].state.value == "pending"
 
 
-@pytest.mark.parametrize("zero_d", [False, True], ids=["np.True_", "0-d bool array"])
-def test_a_numpy_bool_is_no_value_either(zero_d: bool) -> None:
+@pytest.mark.parametrize("kind", ["np.True_", "0-d bool array", "np.complex128", "0-d complex array"])
+def test_a_numpy_bool_is_no_value_either(kind: str) -> None:
     """numpy's bool (``loss < 0.1`` computed on arrays) is refused as Python's is, by tell,
     report and a metric: it was read as the float it converts to (1.0, 0.0), a 0-d array's
-    way, and recorded."""
+    way, and recorded. So is numpy's complex (an FFT's output), whose imaginary part
+    ``float()`` dropped with a ComplexWarning, where Python's ``1j`` was refused."""
     import numpy as np
 
-    value = np.array(False) if zero_d else np.True_
+    value = {
+        "np.True_": np.True_,
+        "0-d bool array": np.array(False),
+        "np.complex128": np.complex128(0.5 + 2j),
+        "0-d complex array": np.array(0.5 + 2j),
+    }[kind]
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
     trial = study.ask(1)[0]

@@ -160,10 +160,11 @@ def scalar(value: Any) -> Any:
     as the infinity it rounds to (not finite, so it fails the trial; ``float()`` raised
     OverflowError), any other number (a numpy scalar, a ``Fraction``, an int) as Python's
     float, as a store reads it back (a store spells a number from its ``repr``: ``np.float64(0.3)`` failed a DynamoDB
-    write, and an ``np.float32`` was handed back as numpy's); anything else (numpy's bool too:
-    ``is_number`` refuses it as Python's) as it is."""
+    write, and an ``np.float32`` was handed back as numpy's); anything else (numpy's bool and
+    complex too: ``is_number`` refuses them as Python's) as it is."""
     if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
-        return value if getattr(value, "dtype", None) == np.bool_ else float(value)  # numpy's bool: no number
+        kind = getattr(getattr(value, "dtype", None), "kind", None)  # a framework's dtype has none
+        return value if kind in ("b", "c") else float(value)  # numpy's bool and complex: no number
     if not is_number(value):
         return value
     try:
