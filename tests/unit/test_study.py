@@ -706,6 +706,12 @@ def test_tell_takes_an_exception_as_the_error_and_refuses_other_types() -> None:
         ({"constraints": {"metric": "mb", "max": 2}}, "constraints: a list of constraints, got one mapping"),
         ({"constraints": [{"metric": "mb"}]}, "constraints.0: constraint on 'mb' needs max, min or both"),
         ({"seed": -1}, "strategy.seed: Input should be greater than or equal to 0"),
+        # was "warm_start.jobs: job 'jobs' not found" and "enqueue.0: ... not a string" (the keys, listed)
+        (
+            {"warm_start": {"jobs": ["a"]}},
+            "warm_start: a list of job ids, got the mapping {'jobs': ['a']}; give its jobs",
+        ),
+        ({"enqueue": {"lr": 0.01}}, "enqueue: a list of points, got {'lr': 0.01}; put the point in a list"),
         ({"space": {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 1}]}}, "parameters.0: low (1.0)"),
     ],
 )

@@ -118,6 +118,10 @@ class Study:
             raise SpecError(f"constraints: a list of constraints ({shape}), got the string {constraints!r}")
         if isinstance(warm_start, str):
             raise SpecError(f"warm_start: a list of job ids, got the string {warm_start!r}; put it in a list")
+        if isinstance(warm_start, Mapping):  # the spec's block ({"jobs": [...]}): read as the parent "jobs"
+            raise SpecError(f"warm_start: a list of job ids, got the mapping {warm_start!r}; give its jobs")
+        if isinstance(enqueue, Mapping | str):  # one point: read as its keys, "enqueue.0: ... not a string"
+            raise SpecError(f"enqueue: a list of points, got {enqueue!r}; put the point in a list")
         try:
             space = as_space(space)
             spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
