@@ -173,6 +173,28 @@ def test_a_second_ctrl_c_while_the_first_stops_the_trials_waits_for_it(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_as_the_job_is_stored_and_started_stops_it(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C landing while ``run`` stored and started the job (in Submit, before the loop that
+    handles it) left the job ``running`` with no process to run it and ended with one line,
+    the job's id unsaid. Now it is held until the job is known, then handled as any Ctrl-C."""
+    from hyperstep.service import TuningService
+
+    submit = TuningService.submit
+
+    def pressed_while_submitting(self: TuningService, *args: object, **kwargs: object):
+        job = submit(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the main thread runs Python meanwhile: an unheld signal raises here
+        return job
+
+    monkeypatch.setattr(TuningService, "submit", pressed_while_submitting)
+    job = run(workdir, local_spec(workdir))
+    assert job.status is JobStatus.STOPPED and job.stop_detail == "interrupted (Ctrl-C)"
+    (stored,) = SQLiteStore(workdir / "store.db").list_jobs()
+    assert stored.status is JobStatus.STOPPED
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past HANDOFF_EVENTS estimated history events, Suggest starts a new execution and the
     old one ends; the job carries on in the new one and loses nothing."""

@@ -65,14 +65,15 @@ def run_local(
         contextlib.ExitStack() as held,
     ):
         service = runtime.service
-        if resume is not None:
-            held.enter_context(job_lock(store_path, resume))
-            job = reopen(runtime, resume)
-        else:
-            assert spec is not None
-            job = service.submit(spec)
-            held.enter_context(job_lock(store_path, job.id))
         try:
+            with signals_held(defer=True):  # a Ctrl-C as the job is stored and started stops it once it is known
+                if resume is not None:
+                    held.enter_context(job_lock(store_path, resume))
+                    job = reopen(runtime, resume)
+                else:
+                    assert spec is not None
+                    job = service.submit(spec)
+                    held.enter_context(job_lock(store_path, job.id))
             seen = _changes(runtime.store.get_job(job.id))
             while not _ended(runtime, polled := runtime.store.get_job(job.id)):  # the job read once a poll
                 seen = _wake_on_change(runtime, polled, seen)
@@ -91,22 +92,33 @@ def run_local(
 
 
 @contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Ctrl-C, SIGTERM and SIGHUP ignored while a Ctrl-C's stop runs (killing the trials,
-    recording them stopped, closing the job; bounded by the drain's 10 s): a second press,
-    as an impatient user gives, broke into it and ended the run with no summary and no
-    resume hint. Only on the main thread, the one Python lets set handlers."""
+def signals_held(defer: bool = False) -> Iterator[None]:
+    """Ctrl-C, and SIGTERM and SIGHUP where Python handles them (the CLI's), held off while
+    the block runs: ignored, or with ``defer`` raised as they would have been once it is done.
+
+    Ignored while a Ctrl-C's stop runs (killing the trials, recording them stopped, closing
+    the job; bounded by the drain's 10 s): a second press, as an impatient user gives, broke
+    into it and ended the run with no summary and no resume hint. Deferred while a job is
+    stored and started: a press there left it ``running`` with no process, and its id unsaid.
+    Only on the main thread, the one Python lets set handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]  # no SIGHUP on Windows
-    before = {name: signal.signal(getattr(signal, name), signal.SIG_IGN) for name in names}
+    came: list[int] = []
+    held = signal.SIG_IGN if not defer else (lambda signum, frame: came.append(signum))
+    before = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
+        signum = getattr(signal, name, None)
+        if signum is not None and callable(handler := signal.getsignal(signum)):  # not SIG_DFL, SIG_IGN, None
+            before[signum] = handler
+            signal.signal(signum, held)
     try:
         yield
     finally:
-        for name, handler in before.items():
-            if handler is not None:  # None: not set from Python, nothing to put back
-                signal.signal(getattr(signal, name), handler)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    if came:
+        before[came[0]](came[0], None)  # as it would have been handled: KeyboardInterrupt, the CLI's Signalled
 
 
 def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
