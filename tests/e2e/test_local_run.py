@@ -138,6 +138,63 @@ def test_ctrl_c_stops_cleanly_and_resume_carries_on(workdir: Path) -> None:
     assert job.status is JobStatus.COMPLETED and job.completed == 6 and job.budget_used == 6
 
 
+def test_a_second_ctrl_c_while_the_first_stops_the_trials_waits_for_it(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An impatient user presses Ctrl-C twice: the second landed while the first was killing
+    the trials and recording them, broke out of that, and the run ended with one line
+    ("hyperstep: interrupted"), no summary and no resume hint. Now further Ctrl-C (and
+    SIGTERM) wait until the job is closed; the handler is put back after."""
+    from hyperstep.local.runtime import LocalRuntime
+
+    stop_trials = LocalRuntime.stop_trials
+
+    def pressed_again(self: LocalRuntime, drain_seconds: float = 10.0) -> None:
+        monkeypatch.setattr(LocalRuntime, "stop_trials", stop_trials)  # once
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, as the trials are being killed
+        time.sleep(0.1)  # the main thread runs Python meanwhile: an unheld signal raises here
+        stop_trials(self, drain_seconds)
+
+    def first_ctrl_c(job, trials, final: bool = False) -> None:
+        if any(t.state is TrialState.RUNNING for t in trials) and not final:
+            monkeypatch.setattr(LocalRuntime, "stop_trials", pressed_again)
+            raise KeyboardInterrupt
+
+    job = run_local(
+        spec=local_spec(workdir),
+        store_path=workdir / "store.db",
+        runs_dir=workdir / "runs",
+        env={**os.environ, "TRAIN_SLEEP": "30"},
+        on_progress=first_ctrl_c,
+    )
+    assert job.status is JobStatus.STOPPED and job.stop_detail == "interrupted (Ctrl-C)"
+    trials = SQLiteStore(workdir / "store.db").list_trials(job.id)
+    assert trials and all(t.state is TrialState.STOPPED for t in trials)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_as_the_job_is_stored_and_started_stops_it(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C landing while ``run`` stored and started the job (in Submit, before the loop that
+    handles it) left the job ``running`` with no process to run it and ended with one line,
+    the job's id unsaid. Now it is held until the job is known, then handled as any Ctrl-C."""
+    from hyperstep.service import TuningService
+
+    submit = TuningService.submit
+
+    def pressed_while_submitting(self: TuningService, *args: object, **kwargs: object):
+        job = submit(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the main thread runs Python meanwhile: an unheld signal raises here
+        return job
+
+    monkeypatch.setattr(TuningService, "submit", pressed_while_submitting)
+    job = run(workdir, local_spec(workdir))
+    assert job.status is JobStatus.STOPPED and job.stop_detail == "interrupted (Ctrl-C)"
+    (stored,) = SQLiteStore(workdir / "store.db").list_jobs()
+    assert stored.status is JobStatus.STOPPED
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past HANDOFF_EVENTS estimated history events, Suggest starts a new execution and the
     old one ends; the job carries on in the new one and loses nothing."""

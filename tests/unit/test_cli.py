@@ -423,7 +423,17 @@ def test_an_empty_store_path_is_the_default_store_or_refused(
             main(argv)
         assert exited.value.code == 2
         err = capsys.readouterr().err.strip()
-        assert "argument --store: give the store file's path, not ''" in err and "\n" not in err, err
+        assert "argument --store: give a path, not ''" in err and "\n" not in err, err
+    for argv, argument in (  # an unset "$OUT" or "$SPEC": the current folder (littered), "'.': Is a directory"
+        (["run", str(spec), "--out", ""], "--out"),
+        (["validate", ""], "spec"),
+        (["report", "job", "--out", ""], "--out"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+        assert f"argument {argument}: give a path, not ''" in capsys.readouterr().err
+    assert sorted(p.name for p in workdir.iterdir() if p.name.startswith("t-")) == []  # no job folder in .
 
 
 def test_resuming_an_ask_tell_study_is_refused_and_leaves_it_as_it_was(

@@ -77,6 +77,10 @@ def test_the_cube_edges_decode_to_the_bounds_exactly(scale: str) -> None:
             "choices must be unique: True is given twice (YAML reads yes, on and true as True,"
             " no, off and false as False: quote them for text)",
         ),
+        # a choice equal to another: one of them never ran (index finds the first), and a grid ran the
+        # other twice; JSON has one number type (1 and 1.0 are one number, as to a script's float())
+        ({"name": "a", "type": "categorical", "choices": [-0.0, 0.0]}, "unique: -0.0 and 0.0 are the same number"),
+        ({"name": "a", "type": "categorical", "choices": ["x", 1, 1.0]}, "unique: 1 and 1.0 are the same number"),
         ({"name": "a", "type": "complex", "low": 0, "high": 1}, "does not match any of the expected tags"),
         ({"name": "a b", "type": "float", "low": 0, "high": 1}, "should match pattern"),
         ({"name": "a", "type": "float", "low": 0, "high": float("inf")}, "finite number"),

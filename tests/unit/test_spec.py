@@ -151,6 +151,13 @@ def test_the_valid_spec_parses() -> None:
         ("strategy.seed", 2**53, "strategy.seed", "less than or equal to 9007199254740991"),
         pytest.param("strategy.seed", 10**4299, "strategy.seed", "less than or equal to 9", id="seed-of-4300-digits"),
         ("strategy.seed", 2**53 - 1, "spec", None),
+        # a whole number written with an exponent past 2**63 (YAML's and JSON's 1e20) was pydantic's
+        # "Unable to parse input string as an integer": no string was given, and no bound was named
+        ("strategy.seed", 1e20, "strategy.seed", "less than or equal to 9007199254740991"),
+        ("budget.max_trials", 1e20, "budget.max_trials", "less than or equal to 10000"),
+        ("budget.max_failed_trials", -1e300, "budget.max_failed_trials", "greater than or equal to 0"),
+        ("parameters.1.high", 1e20, "parameters.1.high", "less than or equal to 9007199254740992"),
+        ("strategy.seed", 1e16, "strategy.seed", "less than or equal to 9007199254740991"),  # as before
     ],
 )
 def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:
@@ -254,6 +261,34 @@ def test_yaml_the_parser_cannot_build_is_one_line(tmp_path: Path, text: str, rea
     with pytest.raises(SpecError) as error:
         load_spec(path)
     assert str(error.value) == f"{path}: not valid YAML/JSON: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("12:30", "a YAML 1.1 base-60 number (12:30 reads as 750): quote it for text"),
+        ("1:30:00.5", "a YAML 1.1 base-60 number (12:30 reads as 750): quote it for text"),
+        ("010", "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"),
+        ("-0_17", "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"),
+    ],
+)
+def test_yaml_1_1_base_60_and_octal_numbers_are_refused_where_they_stand(
+    workdir: Path, value: str, reason: str
+) -> None:
+    """PyYAML reads YAML 1.1, where a choice ``12:30`` (a time of day) is the base-60 number
+    750 and ``010`` the octal 8: the script was run with ``--start 750``, silently. YAML 1.2
+    and JSON read neither so (text, and 10): refused at their line and column, the text not
+    shown; quoted, each is the text it was written as."""
+    document = spec_document()
+    del document["parameters"]
+    body = yaml.safe_dump(document) + "parameters:\n  - {name: start, type: categorical, choices: [%s, x]}\n"
+    (workdir / "s.yaml").write_text(body % value)
+    with pytest.raises(SpecError) as error:
+        load_spec(workdir / "s.yaml")
+    line = body.count("\n")  # the last
+    assert str(error.value) == f"{workdir / 's.yaml'}: not valid YAML/JSON at line {line}, column 48: {reason}"
+    (workdir / "s.yaml").write_text(body % f"'{value}'")
+    assert load_spec(workdir / "s.yaml").parameters[0].choices == [value, "x"]
 
 
 def test_a_yaml_merge_key_may_be_overridden(workdir: Path) -> None:

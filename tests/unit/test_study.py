@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 import hyperstep
 from hyperstep.errors import NotFoundError, SpecError
-from hyperstep.models import TrialState
+from hyperstep.models import JobStatus, StopReason, TrialState
 from hyperstep.service import TuningService
 from hyperstep.spec import JobSpec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -422,14 +422,20 @@ def test_a_bool_is_no_value_to_tell(value: bool) -> None:
     assert two.trials[0].state.value == "pending"
 
 
-@pytest.mark.parametrize("zero_d", [False, True], ids=["np.True_", "0-d bool array"])
-def test_a_numpy_bool_is_no_value_either(zero_d: bool) -> None:
+@pytest.mark.parametrize("kind", ["np.True_", "0-d bool array", "np.complex128", "0-d complex array"])
+def test_a_numpy_bool_is_no_value_either(kind: str) -> None:
     """numpy's bool (``loss < 0.1`` computed on arrays) is refused as Python's is, by tell,
     report and a metric: it was read as the float it converts to (1.0, 0.0), a 0-d array's
-    way, and recorded."""
+    way, and recorded. So is numpy's complex (an FFT's output), whose imaginary part
+    ``float()`` dropped with a ComplexWarning, where Python's ``1j`` was refused."""
     import numpy as np
 
-    value = np.array(False) if zero_d else np.True_
+    value = {
+        "np.True_": np.True_,
+        "0-d bool array": np.array(False),
+        "np.complex128": np.complex128(0.5 + 2j),
+        "0-d complex array": np.array(0.5 + 2j),
+    }[kind]
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
     trial = study.ask(1)[0]
@@ -443,16 +449,19 @@ def test_a_numpy_bool_is_no_value_either(zero_d: bool) -> None:
     assert (kept.state.value, kept.curve) == ("pending", {})
 
 
-@pytest.mark.parametrize("state", ["running", "pending"])
+@pytest.mark.parametrize("state", ["running", "pending", "bogus", "COMPLETED"])
 def test_tell_takes_only_the_states_a_trial_ends_in(state: str) -> None:
     """``tell`` records how a trial ended: completed, failed, stopped or pruned. A trial
-    told ``running`` or ``pending`` is not ended (and took a value)."""
+    told ``running`` or ``pending`` is not ended (and took a value); a state that is none
+    (a typo, another case) was "'bogus' is not a valid TrialState", naming no argument."""
     space = hyperstep.SearchSpace.model_validate({"parameters": PARAMETERS})
     study = hyperstep.Study(space, strategy="random", seed=0)
     trial = study.ask(1)[0]
-    with pytest.raises(ValueError, match=rf"^state must be completed, failed, stopped or pruned, got '{state}'$"):
+    with pytest.raises(ValueError, match=rf"^state: completed, failed, stopped or pruned, got '{state}'$"):
         study.tell(trial.id, 0.3, state=state)  # type: ignore[arg-type]
-    assert study.trials[0].state.value == "pending" and study.trials[0].value is None
+    with pytest.raises(ValueError, match=rf"^state: completed or failed, got '{state}'$"):
+        study.add_trial({"lr": 0.01, "depth": 3}, 0.3, state=state)  # type: ignore[arg-type]
+    assert [(t.state.value, t.value) for t in study.trials] == [("pending", None)]
 
 
 @pytest.mark.parametrize("early_stopping", [None, {"name": "median", "min_resource": 1, "max_resource": 9}])
@@ -697,6 +706,12 @@ def test_tell_takes_an_exception_as_the_error_and_refuses_other_types() -> None:
         ({"constraints": {"metric": "mb", "max": 2}}, "constraints: a list of constraints, got one mapping"),
         ({"constraints": [{"metric": "mb"}]}, "constraints.0: constraint on 'mb' needs max, min or both"),
         ({"seed": -1}, "strategy.seed: Input should be greater than or equal to 0"),
+        # was "warm_start.jobs: job 'jobs' not found" and "enqueue.0: ... not a string" (the keys, listed)
+        (
+            {"warm_start": {"jobs": ["a"]}},
+            "warm_start: a list of job ids, got the mapping {'jobs': ['a']}; give its jobs",
+        ),
+        ({"enqueue": {"lr": 0.01}}, "enqueue: a list of points, got {'lr': 0.01}; put the point in a list"),
         ({"space": {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 1}]}}, "parameters.0: low (1.0)"),
     ],
 )
@@ -709,6 +724,56 @@ def test_a_bad_study_argument_is_one_line_naming_the_field(arguments: dict, mess
         hyperstep.Study(space, strategy="random", **arguments)
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_study_argument_of_the_wrong_type_is_a_type_error_naming_it(tmp_path) -> None:
+    """A new user's mistakes, each an ``AttributeError`` from deep inside (``'str' object has
+    no attribute 'get_job'``, ``... 'items'``) or a pydantic dump: Optuna's ``storage`` is a
+    URL string, a metrics list, params as a string, ``enqueue_trial(None)``, an int job id.
+    Each is now a ``TypeError`` naming the argument, and nothing is stored or told."""
+    space = {"parameters": PARAMETERS}
+    with pytest.raises(TypeError, match=r"^store: a TrialStore \(SQLiteStore\(path\), from hyperstep\.stores\.sqlite"):
+        hyperstep.Study(space, store=str(tmp_path / "s.db"))  # type: ignore[arg-type]
+    store = SQLiteStore(tmp_path / "s.db")
+    with pytest.raises(TypeError, match=r"^job_id: a string, got 5$"):
+        hyperstep.Study(space, store=store, job_id=5)  # type: ignore[arg-type]
+    assert store.list_jobs() == []
+    study = hyperstep.Study(space, strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    with pytest.raises(TypeError, match=r"^metrics: a mapping of metric names to numbers, got \[1\.0\]$"):
+        study.tell(trial, 0.5, metrics=[1.0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^params: a mapping of parameter names to values, got 'lr=0\.1'$"):
+        study.add_trial("lr=0.1", 0.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^params: a mapping of parameter names to values, got None$"):
+        study.enqueue_trial(None)  # type: ignore[arg-type]
+    for number in (0, -1):  # was "trial 't0000' ... not found", and 't-001' for -1
+        with pytest.raises(ValueError, match=rf"^trial: trial numbers start at 1, got {number}$"):
+            study.tell(number, 0.5)
+    assert [(t.state.value, t.value) for t in study.trials] == [("pending", None)]
+
+
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED])
+def test_a_study_opened_on_a_finished_job_reads_it_but_asks_it_no_more(tmp_path, status: JobStatus) -> None:
+    """A study opened on a job ``hyperstep run`` had finished (its max_trials used) asked it 3
+    trials more: the completed job held 9 trials while saying "max_trials 6 used". Now
+    ``ask`` and ``add_trial`` are refused naming the job and why it ended (a stopped one: how
+    to carry it on), and its trials and best stay readable."""
+    store = SQLiteStore(tmp_path / "s.db")
+    first = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0, store=store, job_id="done")
+    for trial in first.ask(2):
+        first.tell(trial, objective(trial.params))
+    store.set_job_status("done", status, stop_reason=StopReason.MAX_TRIALS, stop_detail="max_trials 2 used")
+    reopened = hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="done")
+    assert len(reopened.trials) == 2 and reopened.best_value == first.best_value
+    said = f"job 'done' has {status.value} \\(max_trials 2 used\\): a study reads a finished job's trials but adds none"
+    with pytest.raises(ValueError, match=f"^ask: {said}"):
+        reopened.ask(1)
+    with pytest.raises(ValueError, match=f"^add_trial: {said}"):
+        reopened.add_trial(first.trials[0].params, 0.5)
+    carry_on = "; carry it on with: hyperstep run --resume done" if status is JobStatus.STOPPED else ""
+    with pytest.raises(ValueError, match=f"{carry_on}, or give another job_id$"):
+        reopened.ask(1)
+    assert len(store.list_trials("done")) == 2
 
 
 def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> None:

@@ -100,18 +100,18 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"hyperstep {__version__}")
     top.add_argument(
         "--store",
-        type=store_path,
+        type=a_path,
         default=default_store(),
         help=f"SQLite file of the local store (default: $HYPERSTEP_STORE or {DEFAULT_STORE})",
     )
     sub = top.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check a spec file and say what it would run")
-    p.add_argument("spec")
+    p.add_argument("spec", type=a_path)
     p.set_defaults(command=cmd_validate)
 
     p = sub.add_parser("run", help="run a tuning job locally through the state machine")
-    p.add_argument("spec", nargs="?")
+    p.add_argument("spec", nargs="?", type=a_path)
     p.add_argument("--resume", metavar="JOB", help="carry on an interrupted job")
     p.add_argument(
         "--warm-start",
@@ -120,7 +120,7 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         help="learn from an earlier job's trials (repeatable; added to the spec's warm_start.jobs)",
     )
-    p.add_argument("--out", default="runs", help="directory for trial outputs and logs (default: runs)")
+    p.add_argument("--out", type=a_path, default="runs", help="directory for trial outputs and logs (default: runs)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the final summary")
     p.add_argument("--definition", type=Path, help="state machine to run instead of statemachine/tuning.asl.json")
     p.set_defaults(command=cmd_run)
@@ -140,8 +140,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write an HTML page with plots of a job (needs hyperstep[report])")
     p.add_argument("job")
-    p.add_argument("--out", metavar="DIR", help="folder for report.html and the PNGs (default: reports/JOB)")
-    p.add_argument("--runs", default="runs", metavar="DIR", help="local runs' --out (default: runs)")
+    p.add_argument(
+        "--out", type=a_path, metavar="DIR", help="folder for report.html and the PNGs (default: reports/JOB)"
+    )
+    p.add_argument("--runs", type=a_path, default="runs", metavar="DIR", help="local runs' --out (default: runs)")
     p.add_argument("--api", **api, help="a deployment's API URL (default: $HYPERSTEP_API_URL; else the local store)")
     p.set_defaults(command=cmd_report)
 
@@ -196,9 +198,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(command=cmd_import_amt)
     for command in sub.choices.values():  # --store before or after the command: the same store
-        command.add_argument(
-            "--store", type=store_path, default=argparse.SUPPRESS, help="SQLite file of the local store"
-        )
+        command.add_argument("--store", type=a_path, default=argparse.SUPPRESS, help="SQLite file of the local store")
     return top
 
 
@@ -207,10 +207,12 @@ def default_store() -> str:
     return os.environ.get("HYPERSTEP_STORE") or DEFAULT_STORE
 
 
-def store_path(text: str) -> str:
-    """``--store``'s value: a path, never empty (which SQLite reads as a temporary database)."""
+def a_path(text: str) -> str:
+    """A path argument, never empty: an empty ``--store`` is SQLite's temporary database, an
+    empty ``--out`` (an unset ``"$OUT"``) the current folder, littered with job folders, and an
+    empty SPEC was read as ``.: Is a directory``."""
     if not text:
-        raise argparse.ArgumentTypeError(f"give the store file's path, not {text!r}")
+        raise argparse.ArgumentTypeError(f"give a path, not {text!r}")
     return text
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
@@ -243,6 +244,12 @@ class CategoricalParameter(_Parameter):
             if first is not choice:
                 both = f"{first!r} and {choice!r} are both --{info.data.get('name', 'name')} {choice}"
                 raise ValueError(f"choices must be unique as a script reads them: {both}")
+        numbers: dict[float, Choice] = {}
+        for choice in choices:  # -0.0 and 0.0 were one choice to ``index`` (the other never ran, a grid ran one twice)
+            if isinstance(choice, int | float) and not isinstance(choice, bool):
+                first = numbers.setdefault(float(choice), choice)
+                if first is not choice:
+                    raise ValueError(f"choices must be unique: {first!r} and {choice!r} are the same number")
         return choices
 
     @property
@@ -479,6 +486,8 @@ class SearchSpace(ReadBackKeepsKnownFields):
         """Each of ``params`` as its parameter takes it (``value_of``; a numpy scalar, from a
         DataFrame or an array, as Python's), or a ``ValueError`` naming the first unknown name
         or bad value."""
+        if not isinstance(params, Mapping):  # a list or a string was an AttributeError on ``.items``
+            raise TypeError(f"params: a mapping of parameter names to values, got {params!r}")
         by_name = {p.name: p for p in self.parameters}
         values = {}
         for name, value in params.items():

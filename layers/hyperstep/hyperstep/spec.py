@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -737,8 +737,33 @@ def _loader() -> type:
                     seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
+    def number(construct: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def read(loader: Any, node: yaml.ScalarNode) -> Any:
+            if (why := yaml11_only(node.value)) is not None:
+                raise yaml.constructor.ConstructorError(None, None, why, node.start_mark)
+            return construct(loader, node)
+
+        return read
+
     StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", number(yaml.SafeLoader.construct_yaml_int))
+    StrictLoader.add_constructor("tag:yaml.org,2002:float", number(yaml.SafeLoader.construct_yaml_float))
     return StrictLoader
+
+
+def yaml11_only(text: str) -> str | None:
+    """Why a plain scalar PyYAML (YAML 1.1) reads as a number is refused, or None: a number
+    with a colon is base 60 there (a choice ``12:30`` reached the script as 750) and one with
+    a leading zero octal (``010`` as 8), where YAML 1.2 and JSON read text and 10. The text
+    is not shown (the position is): a secrets file passed by mistake is not printed."""
+    if ":" in text:
+        return "a YAML 1.1 base-60 number (12:30 reads as 750): quote it for text"
+    if OCTAL_11.fullmatch(text.replace("_", "")):
+        return "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"
+    return None
+
+
+OCTAL_11 = re.compile(r"[-+]?0[0-7]+")
 
 
 def dump_spec(document: Any) -> str:

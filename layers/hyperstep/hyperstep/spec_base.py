@@ -9,6 +9,7 @@ this module sits below both, and neither imports the other's level.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from types import UnionType
@@ -199,6 +200,7 @@ class StrictScalars(ReadBackKeepsKnownFields):
         if not isinstance(data, dict) or read_back(info):  # strategy options are stored as given
             return data
         errors: list[Any] = []
+        whole: dict[str, int] = {}
         forbids_extra = cls.model_config.get("extra") == "forbid"
         for name, value in data.items():
             field = cls.model_fields.get(name) if isinstance(name, str) else None
@@ -207,13 +209,23 @@ class StrictScalars(ReadBackKeepsKnownFields):
             if field is None:
                 continue
             kinds = scalar_kinds(field.annotation)
+            if kinds - {type(None)} == {int} and is_past_int64(value):
+                whole[name] = int(value)  # checked against the field's bound as what it is
             if isinstance(value, bool) and bool not in kinds and kinds & {int, float}:
                 errors.append({"type": "int_type" if int in kinds else "float_type", "loc": (name,), "input": value})
             elif (reason := miswritten(value, kinds)) is not None:
                 errors.append({"type": "value_error", "loc": (name,), "input": value, "ctx": {"error": reason}})
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)
-        return data
+        return {**data, **whole} if whole else data
+
+
+def is_past_int64(value: Any) -> bool:
+    """Whether ``value`` is a float past pydantic's integer range (2^63): a whole number
+    (``max_trials: 1e20``) that pydantic refuses for an integer field with "Unable to parse
+    input string as an integer, exceeded maximum size", where a smaller one (``1e18``) gets
+    the field's bound."""
+    return isinstance(value, float) and math.isfinite(value) and abs(value) >= 2**63
 
 
 def scalar_kinds(annotation: Any) -> set[Any]:

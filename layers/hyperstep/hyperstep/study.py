@@ -30,7 +30,7 @@ from hyperstep.blas import one_blas_thread
 from hyperstep.errors import NotFoundError, SpecError, TrialFinishedError, TrialPruned
 from hyperstep.history_rows import EndedRows
 from hyperstep.messages import MAX_STEP
-from hyperstep.models import Job, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
+from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.objectives import pareto_front
 from hyperstep.report_signing import new_report_key
 from hyperstep.schedulers import Scheduler, make_scheduler
@@ -53,6 +53,7 @@ from hyperstep.study_checks import (
     refuse_before_the_enqueued,
     refuse_constraints_on_the_value,
     scalar,
+    told_state,
 )
 from hyperstep.study_history import history_of
 from hyperstep.trial_handle import TrialHandle
@@ -123,6 +124,10 @@ class Study:
             raise SpecError(f"constraints: a list of constraints ({shape}), got the string {constraints!r}")
         if isinstance(warm_start, str):
             raise SpecError(f"warm_start: a list of job ids, got the string {warm_start!r}; put it in a list")
+        if isinstance(warm_start, Mapping):  # the spec's block ({"jobs": [...]}): read as the parent "jobs"
+            raise SpecError(f"warm_start: a list of job ids, got the mapping {warm_start!r}; give its jobs")
+        if isinstance(enqueue, Mapping | str):  # one point: read as its keys, "enqueue.0: ... not a string"
+            raise SpecError(f"enqueue: a list of points, got {enqueue!r}; put the point in a list")
         try:
             space = as_space(space)
             spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
@@ -146,6 +151,10 @@ class Study:
         refuse_constraints_on_the_value(spec)
         for warning in stopping.early_stopping_warnings(spec):  # as ``hyperstep validate`` prints them
             warnings.warn(warning, UserWarning, stacklevel=2)
+        if store is not None and not isinstance(store, TrialStore):  # Optuna's storage is a URL string
+            raise TypeError(f"store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got {store!r}")
+        if job_id is not None and not isinstance(job_id, str):
+            raise TypeError(f"job_id: a string, got {job_id!r}")
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
@@ -166,6 +175,7 @@ class Study:
         }
         refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
+        self._finished = job if job.status.finished else None
 
     @classmethod
     def from_job(
@@ -200,6 +210,8 @@ class Study:
         self._optimizing = False
         self._stopping = False
         """Whether an ``optimize`` loop runs, and whether ``stop`` was called in it."""
+        self._finished: Job | None = None
+        """The job as this object opened it when it had finished: read, not asked (``ask``)."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -274,11 +286,26 @@ class Study:
             raise ValueError(f"n must be 0 or more, got {n}")
         if n > MAX_ASK:
             raise ValueError(f"n must be at most {MAX_ASK:,} (a job's whole budget at most), got {n:,}")
+        self._refuse_a_finished_job("ask")
         if n == 0:
             return []
         n = int(n)
         with self._asking:
             return self._ask(n, max_trials, trials, snapshot)
+
+    def _refuse_a_finished_job(self, call: str) -> None:
+        """A ``ValueError`` for a new trial in a job that had finished when this study opened
+        it (a ``hyperstep run`` job that completed, failed or was stopped): its trials were
+        added to it, past its ``max_trials``, while it still said "max_trials 6 used". Its
+        trials and best stay readable."""
+        if (job := self._finished) is None:
+            return
+        why = f" ({job.stop_detail})" if job.stop_detail else ""
+        carry_on = f"; carry it on with: hyperstep run --resume {job.id}" if job.status is JobStatus.STOPPED else ""
+        raise ValueError(
+            f"{call}: job {job.id!r} has {job.status.value}{why}: a study reads a finished job's trials but adds"
+            f" none{carry_on}, or give another job_id"
+        )
 
     def _ask(
         self, n: int, max_trials: int | None, trials: Sequence[Trial] | None, snapshot: Snapshot | None
@@ -353,7 +380,7 @@ class Study:
         ``ask`` of the job (this object's, another's, Suggest's, ``run --resume``) runs it,
         once, in order. With ``skip_if_exists`` (Optuna's flag: a script rerun), a point a
         trial of the job ran, or one that waits, is not enqueued again (the same names and values)."""
-        point = self.space.partial_configuration(dict(params))
+        point = self.space.partial_configuration(params)
         if skip_if_exists:
             job = self.job
             if point in [*job.spec.enqueue, *job.enqueued.values()] or any(t.params == point for t in self.trials):
@@ -426,9 +453,7 @@ class Study:
         trial_id = self._id_of(trial_id)
         if skip_if_finished and (ended := self.store.get_trial(self.job_id, trial_id)).state.finished:
             return ended  # a retried call, skipped before its value is checked (as Optuna's)
-        state = TrialState(state)
-        if state not in TOLD_STATES:
-            raise ValueError(f"state must be completed, failed, stopped or pruned, got {state.value!r}")
+        state = told_state(state, TOLD_STATES)
         refuse_a_failed_value(state, value)
         error = error_text(error)
         if self.spec.multi_objective:
@@ -475,6 +500,8 @@ class Study:
                 raise ValueError(f"trial: {trial.id} is a trial of job {trial.job_id!r}, not of {self.job_id!r}")
             return trial.id
         if isinstance(trial, numbers.Integral) and not isinstance(trial, bool):
+            if trial < 1:
+                raise ValueError(f"trial: trial numbers start at 1, got {trial}")
             return trial_id(int(trial))
         if isinstance(trial, str):
             return trial
@@ -606,9 +633,8 @@ class Study:
         It becomes one of this study's trials (numbered, counted, shown) and takes one
         unit of a ``max_trials`` given to ``ask``. To learn from a whole earlier job
         without that, name it as a parent (``warm_start``)."""
-        state = TrialState(state)
-        if state not in (TrialState.COMPLETED, TrialState.FAILED):
-            raise ValueError(f"state must be completed or failed, got {state.value!r}")
+        self._refuse_a_finished_job("add_trial")
+        state = told_state(state, (TrialState.COMPLETED, TrialState.FAILED))
         refuse_a_failed_value(state, value)
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)

@@ -160,10 +160,11 @@ def scalar(value: Any) -> Any:
     as the infinity it rounds to (not finite, so it fails the trial; ``float()`` raised
     OverflowError), any other number (a numpy scalar, a ``Fraction``, an int) as Python's
     float, as a store reads it back (a store spells a number from its ``repr``: ``np.float64(0.3)`` failed a DynamoDB
-    write, and an ``np.float32`` was handed back as numpy's); anything else (numpy's bool too:
-    ``is_number`` refuses it as Python's) as it is."""
+    write, and an ``np.float32`` was handed back as numpy's); anything else (numpy's bool and
+    complex too: ``is_number`` refuses them as Python's) as it is."""
     if getattr(value, "shape", None) == () and hasattr(value, "__float__") and not isinstance(value, numbers.Real):
-        return value if getattr(value, "dtype", None) == np.bool_ else float(value)  # numpy's bool: no number
+        kind = getattr(getattr(value, "dtype", None), "kind", None)  # a framework's dtype has none
+        return value if kind in ("b", "c") else float(value)  # numpy's bool and complex: no number
     if not is_number(value):
         return value
     try:
@@ -179,13 +180,27 @@ def is_number(value: Any) -> bool:
 
 
 def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
-    """``metrics`` as told, refused (ValueError) unless each is a number under a name."""
+    """``metrics`` as told, refused (ValueError) unless each is a number under a name
+    (``TypeError`` unless a mapping)."""
+    if not isinstance(metrics, Mapping):  # a list was an AttributeError on ``.items``
+        raise TypeError(f"metrics: a mapping of metric names to numbers, got {metrics!r}")
     for name, value in metrics.items():
         if not isinstance(name, str):
             raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
         if not is_number(scalar(value)):
             raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
     return {name: scalar(value) for name, value in metrics.items()}
+
+
+def told_state(state: str | TrialState, allowed: Sequence[TrialState]) -> TrialState:
+    """``state`` as ``tell`` / ``add_trial`` take it, one of ``allowed`` (a ``ValueError``
+    naming the argument and the states it takes)."""
+    told = next((s for s in allowed if state in (s, s.value)), None)
+    if told is None:
+        shown = state.value if isinstance(state, TrialState) else state
+        *others, last = [s.value for s in allowed]
+        raise ValueError(f"state: {', '.join(others)} or {last}, got {shown!r}")
+    return told
 
 
 def as_space(space: SearchSpace | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> SearchSpace:

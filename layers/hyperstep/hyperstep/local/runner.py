@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -63,20 +65,22 @@ def run_local(
         contextlib.ExitStack() as held,
     ):
         service = runtime.service
-        if resume is not None:
-            held.enter_context(job_lock(store_path, resume))
-            job = reopen(runtime, resume)
-        else:
-            assert spec is not None
-            job = service.submit(spec)
-            held.enter_context(job_lock(store_path, job.id))
         try:
+            with signals_held(defer=True):  # a Ctrl-C as the job is stored and started stops it once it is known
+                if resume is not None:
+                    held.enter_context(job_lock(store_path, resume))
+                    job = reopen(runtime, resume)
+                else:
+                    assert spec is not None
+                    job = service.submit(spec)
+                    held.enter_context(job_lock(store_path, job.id))
             seen = _changes(runtime.store.get_job(job.id))
             while not _ended(runtime, polled := runtime.store.get_job(job.id)):  # the job read once a poll
                 seen = _wake_on_change(runtime, polled, seen)
                 _report(runtime, polled, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt as exc:
+            held.enter_context(signals_held())  # a second Ctrl-C waits for this one's end
             interrupt(runtime, job.id, by=str(exc) if isinstance(exc, Signalled) else "Ctrl-C")
         runtime.bus.drain()  # an execution that ended outside Finish Job: its event closes the job
         ended = runtime.store.get_job(job.id)
@@ -85,6 +89,36 @@ def run_local(
             ended = runtime.store.get_job(job.id)
         _report(runtime, ended, on_progress, final=True)
         return ended
+
+
+@contextlib.contextmanager
+def signals_held(defer: bool = False) -> Iterator[None]:
+    """Ctrl-C, and SIGTERM and SIGHUP where Python handles them (the CLI's), held off while
+    the block runs: ignored, or with ``defer`` raised as they would have been once it is done.
+
+    Ignored while a Ctrl-C's stop runs (killing the trials, recording them stopped, closing
+    the job; bounded by the drain's 10 s): a second press, as an impatient user gives, broke
+    into it and ended the run with no summary and no resume hint. Deferred while a job is
+    stored and started: a press there left it ``running`` with no process, and its id unsaid.
+    Only on the main thread, the one Python lets set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    held = signal.SIG_IGN if not defer else (lambda signum, frame: came.append(signum))
+    before = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
+        signum = getattr(signal, name, None)
+        if signum is not None and callable(handler := signal.getsignal(signum)):  # not SIG_DFL, SIG_IGN, None
+            before[signum] = handler
+            signal.signal(signum, held)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    if came:
+        before[came[0]](came[0], None)  # as it would have been handled: KeyboardInterrupt, the CLI's Signalled
 
 
 def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
