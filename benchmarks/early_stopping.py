@@ -51,6 +51,7 @@ from benchmarks.es_candidates import (  # noqa: E402
     EvidenceHyperband,
     FinalsAuditStudy,
     FinishedGuardASHA,
+    FoundGainArmASHA,
     GainingArmASHA,
     NewBestAuditASHA,
     PayingArmASHA,
@@ -254,6 +255,10 @@ METHODS: dict[str, Callable[..., Trace]] = {
     "asha, audits or the default's rule by a bandit on the gain per step": swapped(
         hyperstep_method("bayesian", "asha", model_based=None, study_class=PayingArmStudy), "asha", GainingArmASHA
     ),
+    # round twenty (es-30), pre-registered candidate H3: H2, each new best's credit fixed when it is found
+    "asha, audits or the default's rule by a bandit on the gain per step, credited when found": swapped(
+        hyperstep_method("bayesian", "asha", model_based=None, study_class=PayingArmStudy), "asha", FoundGainArmASHA
+    ),
 }
 OURS = [m for m in METHODS if m != FULL and not m.startswith("optuna")]
 ABLATIONS = ["model-based hyperband, uniform brackets", "model-based hyperband, no curve model"]
@@ -261,7 +266,7 @@ USER_DEFAULTS = [m for m in METHODS if m.endswith("user defaults")]
 """The same runs as model-based ASHA, Hyperband and median (the spec's defaults are theirs:
 ``tests/unit/test_benchmarks.py``), named apart so a record says what a user gets."""
 CANDIDATES = [m for m in METHODS if "audit" in m or "evidence" in m]
-"""The pre-registered candidates of rounds thirteen to nineteen (es-22 to es-29): run with ``--methods``,
+"""The pre-registered candidates of rounds thirteen to twenty (es-22 to es-30): run with ``--methods``,
 not by default."""
 LEVERS = [m for m in METHODS if ("median" in m or "min_resource" in m or "eta 2" in m) and m not in USER_DEFAULTS]
 """Scheduler levers being screened (es-10a): run with ``--methods``, not by default."""

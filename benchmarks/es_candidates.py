@@ -40,6 +40,9 @@ evidence against itself.
   new bests per step spent is higher, each arm keeping ``ARM_SHARE`` of the compute.
 - ``GainingArmASHA`` with ``PayingArmStudy`` (es-29's candidate H2, round nineteen): H, each new
   best credited by its share of the incumbent's descent below the median final, not one apiece.
+- ``FoundGainArmASHA`` with ``PayingArmStudy`` (es-30's candidate H3, round twenty): H2, each new
+  best's credit fixed when it is found (its descent as a share of the spread of the finals then),
+  never recomputed.
 
 Run as methods of ``benchmarks.early_stopping`` (the user defaults with the class swapped
 in ``hyperstep.schedulers.SCHEDULERS`` while a run builds its ``Study``).
@@ -479,4 +482,29 @@ class GainingArmASHA(PayingArmASHA):
             return found
         for arm, beaten, final in bests:
             found[arm] += max(min(beaten, median) - final, 0.0) / descent
+        return found
+
+
+class FoundGainArmASHA(PayingArmASHA):
+    """es-30's candidate H3: H2 (``GainingArmASHA``: H's arms, floor and first coin, a credit per new
+    best by how much it improved the incumbent, prior ``GAIN_PRIOR``) with each new best's credit
+    **fixed when it is found**, in a unit known then: its descent as a share of the spread of the
+    finite finals known at that moment (``credits``). A later crowding of finals near the optimum
+    (which moved H2's median past the early large finds) cannot move a past credit."""
+
+    prior = GAIN_PRIOR
+
+    def credits(self, bests: Sequence[tuple[bool, float, float]], finals: Sequence[float]) -> dict[bool, float]:
+        """Each arm's credit: the sum, over its new bests, of ``(beaten - final) / (worst - final)``,
+        ``worst`` the largest finite final known when it was found (``finals`` up to it, in the
+        order found: a new best beats every earlier final, so its first occurrence is where it was
+        found). So a credit is in no unit of the problem's, at most 1 (the run's first new best
+        takes 1), and a refinement of the incumbent earns its small share of the spread. No credit
+        while the spread is 0 (no earlier finite final)."""
+        found = {True: 0.0, False: 0.0}
+        for arm, beaten, final in bests:
+            known = [v for v in finals[: list(finals).index(final) + 1] if math.isfinite(v)]
+            spread = max(known) - final
+            if spread > 0:
+                found[arm] += (beaten - final) / spread
         return found

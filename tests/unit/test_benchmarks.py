@@ -1040,6 +1040,38 @@ def test_round_nineteen_candidate_h2_credits_each_new_best_by_its_share_of_the_d
         assert scheduler.audits(9, curves) is audit, cls
 
 
+def test_round_twenty_candidate_h3_fixes_each_new_best_s_credit_when_it_is_found() -> None:
+    """es-30's H3: H2 with each new best credited (beaten - final) / (worst - final), ``worst`` the
+    largest finite final known when it was found, never recomputed: the audits' one large early find
+    keeps its credit when later finals crowd near the optimum (H2's median passes it: credit 0), so
+    a run that H2 sends to the rule (its three late refinements) H3 sends to the audits."""
+    from benchmarks import es_candidates
+
+    h3 = es_candidates.FoundGainArmASHA(1, 27, 3, seed=41, curve_model=True)
+    assert h3.prior == es_candidates.GAIN_PRIOR == 0.1
+    bests = [(True, 10.0, 2.0), (False, 2.0, 1.9), (False, 1.9, 1.8), (False, 1.8, 1.7)]
+    finals = [10.0, 2.0, 1.9, 1.8, 1.7]
+    found = h3.credits(bests, finals)
+    assert found == pytest.approx({True: 1.0, False: 0.1 / 8.1 + 0.1 / 8.2 + 0.1 / 8.3})
+    crowded = [*finals, 1.75, 1.75, 1.75, 1.75, math.inf, 99.0]  # later finals move no past credit
+    assert h3.credits(bests, crowded) == pytest.approx(found)
+    scaled = [(arm, 1000 * b + 7, 1000 * f + 7) for arm, b, f in bests]
+    assert h3.credits(scaled, [1000 * v + 7 for v in finals]) == pytest.approx(found)
+    assert h3.credits([(True, math.inf, 3.0)], [math.inf, 3.0]) == {True: 0.0, False: 0.0}  # no spread yet
+    h2 = es_candidates.GainingArmASHA(1, 27, 3, seed=41, curve_model=True)
+    assert h2.credits(bests, crowded)[True] == 0.0  # round nineteen's failure: the median passed the find
+
+    def run(final: float) -> dict[int, float]:
+        return {step: final for step in range(1, 28)}
+
+    curves = {n: run(v) for n, v in enumerate(crowded[:9], start=1)}
+    given = {n: n <= 2 for n in curves}  # trials 1-2 audits (54 steps), 3-9 the rule's (189 steps)
+    for cls, audit in ((es_candidates.GainingArmASHA, False), (es_candidates.FoundGainArmASHA, True)):
+        scheduler = cls(1, 27, 3, seed=41, curve_model=True)
+        scheduler.arms.update(given)
+        assert scheduler.audits(10, curves) is audit, cls
+
+
 def test_round_eighteen_candidate_h_proposes_its_audits_from_the_finals_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from benchmarks import es_candidates
     from hyperstep.schedulers import SCHEDULERS
