@@ -644,6 +644,16 @@ class DynamoDBStore(TrialStore):
                 values[trial.id] = points[min(points)]
         return values
 
+    def curve_point(self, job_id: str, trial_id: str, step: int) -> float | None:
+        """The trial's item, then the step's chunk alone (two ``GetItem``, no ``Query``) when
+        the item says which chunks it has; else the whole curve (the port's default)."""
+        found = self._trial_item(job_id, trial_id)
+        trial, known = items.trial_from_item(found), items.chunk_numbers(found)
+        if trial.curve or known is None:  # points in a body predate the chunks; no set: any chunk
+            return super().curve_point(job_id, trial_id, step)
+        number = step // CURVE_CHUNK_STEPS
+        return self._chunk(trial, number)[0].get(step) if number in known else None
+
     def curve_best(self, job_id: str, trial_id: str, step: int, minimize: bool) -> float | None:
         """A running trial's from the span its item keeps (``items.SPAN``: one ``GetItem``,
         no chunk) when it covers ``step``; else the whole curve (the port's default)."""
