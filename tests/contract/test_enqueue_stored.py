@@ -124,3 +124,26 @@ def test_a_point_past_dynamodb_s_item_size_is_refused_and_nothing_stored(
     with pytest.raises(ValueError, match="item would pass DynamoDB's 400 KB with this point"):
         store.enqueue("job", {"layers": 2, "name": "x" * 100})
     assert store.get_job("job").enqueued == {1: {"layers": 1}}
+
+
+def test_enqueue_leaves_the_job_s_item_room_for_its_own_later_writes(
+    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A point that fits under 400 KB but leaves the job's item less than ``JOB_ROOM`` is
+    refused: the writes that grow the item later (recently ended ids, a failure's error, the
+    stop detail, the execution's ARN) would otherwise fail with DynamoDB's ValidationException
+    ("Item size to update has exceeded the maximum allowed size") and break the job's loop."""
+    from hyperstep.stores import dynamodb as dynamodb_store
+
+    items = dynamodb_store.items
+    store = DynamoDBStore(table, client=Serialized(dynamodb))
+    store.create_job(Job(id="job", spec=full_spec()))
+    store.enqueue("job", {"layers": 1})
+    with_two = store.get_job("job").model_copy(update={"enqueued": {1: {"layers": 1}, 2: {"layers": 2}}})
+    size = items.item_size(items.job_item(with_two))
+    monkeypatch.setattr(dynamodb_store, "ITEM_BYTES", size + dynamodb_store.JOB_ROOM - 1)
+    with pytest.raises(ValueError, match="item would pass DynamoDB's 400 KB"):
+        store.enqueue("job", {"layers": 2})
+    assert store.get_job("job").enqueued == {1: {"layers": 1}}
+    monkeypatch.setattr(dynamodb_store, "ITEM_BYTES", size + dynamodb_store.JOB_ROOM)
+    assert store.enqueue("job", {"layers": 2}) == 2
