@@ -147,3 +147,28 @@ def test_enqueue_leaves_the_job_s_item_room_for_its_own_later_writes(
     assert store.get_job("job").enqueued == {1: {"layers": 1}}
     monkeypatch.setattr(dynamodb_store, "ITEM_BYTES", size + dynamodb_store.JOB_ROOM)
     assert store.enqueue("job", {"layers": 2}) == 2
+
+
+def test_an_ask_landing_between_enqueue_s_read_and_write_moves_the_point_on(dynamodb: Any, table: str) -> None:
+    """The other order of the race above: B's ask takes number 1 after A's enqueue read the
+    job (``trial_seq`` 0: the point was to take 1) and before its update. The update's
+    condition on ``trial_seq`` fails, A reads again and the point takes 2; B's trial 1 is
+    the strategy's, and the next ask, of either, runs the point once."""
+    point = {"x": 0.875, "n": 3, "kind": "a"}
+    store = DynamoDBStore(table, client=Serialized(dynamodb))
+    a = hyperstep.Study(SPACE, store=store, job_id="job", strategy="random", seed=1)
+    b = hyperstep.Study(SPACE, store=DynamoDBStore(table, client=Serialized(dynamodb)), job_id="job")
+    get_job, raced = store.get_job, []
+
+    def read_then_b_asks(job_id: str) -> Job:
+        job = get_job(job_id)
+        if not raced:
+            raced.extend(b.ask(1))
+        return job
+
+    store.get_job = read_then_b_asks  # type: ignore[method-assign]
+    a.enqueue_trial(point)
+    assert [t.number for t in raced] == [1] and raced[0].params != point
+    assert store.get_job("job").enqueued == {2: point}
+    assert [t.params for t in b.ask(2)][:1] == [point]
+    assert [t.params for t in store.list_trials("job")].count(point) == 1
