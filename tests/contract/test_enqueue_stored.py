@@ -172,3 +172,40 @@ def test_an_ask_landing_between_enqueue_s_read_and_write_moves_the_point_on(dyna
     assert store.get_job("job").enqueued == {2: point}
     assert [t.params for t in b.ask(2)][:1] == [point]
     assert [t.params for t in store.list_trials("job")].count(point) == 1
+
+
+def test_a_job_without_points_is_written_as_before_and_an_old_one_reads_back() -> None:
+    """``enqueued`` is left out of the job's JSON while empty (the SQLite body and
+    ``simulated_store_dump``'s digest are what they were), and a body written before the
+    field came reads back with no point."""
+    from hyperstep.spec_base import STORED
+
+    job = Job(id="job", spec=full_spec())
+    body = job.model_dump_json()
+    assert "enqueued" not in job.model_dump() and '"enqueued"' not in body
+    assert Job.model_validate_json(body, context=STORED).enqueued == {}
+    held = job.model_copy(update={"enqueued": {3: {"layers": 2}}})
+    assert Job.model_validate_json(held.model_dump_json(), context=STORED).enqueued == {3: {"layers": 2}}
+
+
+def test_a_point_stored_while_an_ask_retries_is_read_again_with_the_earlier_ones(dynamodb: Any, table: str) -> None:
+    """The job already holds point 1 when A's ask reads it; B stores point 2 before A's
+    transaction. A's retry reads the job's points anew, all of them: trial 2 runs B's point,
+    not the strategy's (a retry that kept the first read's points would skip it for good)."""
+    first, second = {"x": 0.125, "n": 1, "kind": "a"}, {"x": 0.875, "n": 3, "kind": "b"}
+    store = DynamoDBStore(table, client=Serialized(dynamodb))
+    a = hyperstep.Study(SPACE, store=store, job_id="job", strategy="random", seed=1)
+    b = hyperstep.Study(SPACE, store=DynamoDBStore(table, client=Serialized(dynamodb)), job_id="job")
+    a.enqueue_trial(first)
+    add_trials, raced = store.add_trials, []
+
+    def racing(job_id: str, n: int, max_trials: int | None, make: Any, reading: Any) -> Any:
+        def make_after_b(i: int, number: int) -> Any:
+            if not raced:
+                raced.append(b.enqueue_trial(second))
+            return make(i, number)
+
+        return add_trials(job_id, n, max_trials, make_after_b, reading)
+
+    store.add_trials = racing  # type: ignore[method-assign]
+    assert [t.params for t in a.ask(2)] == [first, second]

@@ -162,3 +162,27 @@ def test_an_interrupt_while_optimize_waits_for_its_threads_stops_them_after_thei
         study.optimize(objective, n_trials=60, n_jobs=2)
     assert len(study.trials) <= 6  # the trials running when it came, not the 60
     assert all(t.state is TrialState.COMPLETED for t in study.trials)
+
+
+def test_n_jobs_minus_one_runs_a_loop_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two CPUs: two loops at once (a barrier of two; one loop would wait on it alone)."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    both = threading.Barrier(2, timeout=30)
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        if trial.number <= 2:
+            both.wait()
+        return 0.5
+
+    study.optimize(objective, n_trials=4, n_jobs=-1)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETED] * 4
+
+
+def test_gc_after_trial_collects_after_each_trial(monkeypatch: pytest.MonkeyPatch) -> None:
+    collected: list[int] = []
+    monkeypatch.setattr("gc.collect", lambda *args: collected.append(1) or 0)
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    study.optimize(lambda trial: 0.5, n_trials=3, gc_after_trial=True)
+    study.optimize(lambda trial: 0.5, n_trials=2)
+    assert len(collected) == 3
