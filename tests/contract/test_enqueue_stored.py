@@ -124,3 +124,88 @@ def test_a_point_past_dynamodb_s_item_size_is_refused_and_nothing_stored(
     with pytest.raises(ValueError, match="item would pass DynamoDB's 400 KB with this point"):
         store.enqueue("job", {"layers": 2, "name": "x" * 100})
     assert store.get_job("job").enqueued == {1: {"layers": 1}}
+
+
+def test_enqueue_leaves_the_job_s_item_room_for_its_own_later_writes(
+    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A point that fits under 400 KB but leaves the job's item less than ``JOB_ROOM`` is
+    refused: the writes that grow the item later (recently ended ids, a failure's error, the
+    stop detail, the execution's ARN) would otherwise fail with DynamoDB's ValidationException
+    ("Item size to update has exceeded the maximum allowed size") and break the job's loop."""
+    from hyperstep.stores import dynamodb as dynamodb_store
+
+    items = dynamodb_store.items
+    store = DynamoDBStore(table, client=Serialized(dynamodb))
+    store.create_job(Job(id="job", spec=full_spec()))
+    store.enqueue("job", {"layers": 1})
+    with_two = store.get_job("job").model_copy(update={"enqueued": {1: {"layers": 1}, 2: {"layers": 2}}})
+    size = items.item_size(items.job_item(with_two))
+    monkeypatch.setattr(dynamodb_store, "ITEM_BYTES", size + dynamodb_store.JOB_ROOM - 1)
+    with pytest.raises(ValueError, match="item would pass DynamoDB's 400 KB"):
+        store.enqueue("job", {"layers": 2})
+    assert store.get_job("job").enqueued == {1: {"layers": 1}}
+    monkeypatch.setattr(dynamodb_store, "ITEM_BYTES", size + dynamodb_store.JOB_ROOM)
+    assert store.enqueue("job", {"layers": 2}) == 2
+
+
+def test_an_ask_landing_between_enqueue_s_read_and_write_moves_the_point_on(dynamodb: Any, table: str) -> None:
+    """The other order of the race above: B's ask takes number 1 after A's enqueue read the
+    job (``trial_seq`` 0: the point was to take 1) and before its update. The update's
+    condition on ``trial_seq`` fails, A reads again and the point takes 2; B's trial 1 is
+    the strategy's, and the next ask, of either, runs the point once."""
+    point = {"x": 0.875, "n": 3, "kind": "a"}
+    store = DynamoDBStore(table, client=Serialized(dynamodb))
+    a = hyperstep.Study(SPACE, store=store, job_id="job", strategy="random", seed=1)
+    b = hyperstep.Study(SPACE, store=DynamoDBStore(table, client=Serialized(dynamodb)), job_id="job")
+    get_job, raced = store.get_job, []
+
+    def read_then_b_asks(job_id: str) -> Job:
+        job = get_job(job_id)
+        if not raced:
+            raced.extend(b.ask(1))
+        return job
+
+    store.get_job = read_then_b_asks  # type: ignore[method-assign]
+    a.enqueue_trial(point)
+    assert [t.number for t in raced] == [1] and raced[0].params != point
+    assert store.get_job("job").enqueued == {2: point}
+    assert [t.params for t in b.ask(2)][:1] == [point]
+    assert [t.params for t in store.list_trials("job")].count(point) == 1
+
+
+def test_a_job_without_points_is_written_as_before_and_an_old_one_reads_back() -> None:
+    """``enqueued`` is left out of the job's JSON while empty (the SQLite body and
+    ``simulated_store_dump``'s digest are what they were), and a body written before the
+    field came reads back with no point."""
+    from hyperstep.spec_base import STORED
+
+    job = Job(id="job", spec=full_spec())
+    body = job.model_dump_json()
+    assert "enqueued" not in job.model_dump() and '"enqueued"' not in body
+    assert Job.model_validate_json(body, context=STORED).enqueued == {}
+    held = job.model_copy(update={"enqueued": {3: {"layers": 2}}})
+    assert Job.model_validate_json(held.model_dump_json(), context=STORED).enqueued == {3: {"layers": 2}}
+
+
+def test_a_point_stored_while_an_ask_retries_is_read_again_with_the_earlier_ones(dynamodb: Any, table: str) -> None:
+    """The job already holds point 1 when A's ask reads it; B stores point 2 before A's
+    transaction. A's retry reads the job's points anew, all of them: trial 2 runs B's point,
+    not the strategy's (a retry that kept the first read's points would skip it for good)."""
+    first, second = {"x": 0.125, "n": 1, "kind": "a"}, {"x": 0.875, "n": 3, "kind": "b"}
+    store = DynamoDBStore(table, client=Serialized(dynamodb))
+    a = hyperstep.Study(SPACE, store=store, job_id="job", strategy="random", seed=1)
+    b = hyperstep.Study(SPACE, store=DynamoDBStore(table, client=Serialized(dynamodb)), job_id="job")
+    a.enqueue_trial(first)
+    add_trials, raced = store.add_trials, []
+
+    def racing(job_id: str, n: int, max_trials: int | None, make: Any, reading: Any) -> Any:
+        def make_after_b(i: int, number: int) -> Any:
+            if not raced:
+                raced.append(b.enqueue_trial(second))
+            return make(i, number)
+
+        return add_trials(job_id, n, max_trials, make_after_b, reading)
+
+    store.add_trials = racing  # type: ignore[method-assign]
+    assert [t.params for t in a.ask(2)] == [first, second]

@@ -405,3 +405,46 @@ def test_skip_if_exists_enqueues_a_point_once_across_reruns(tmp_path: Path) -> N
     assert study.job.enqueued == {1: {"lr": 0.01, "opt": "adam"}, 2: {"lr": 0.02, "opt": "adam"}}
     study.enqueue_trial({"lr": 0.02, "opt": "adam"})  # without the flag: stored again, as Optuna's
     assert len(study.job.enqueued) == 3
+
+
+def test_skip_if_exists_skips_a_point_a_spec_holds_or_a_trial_ran_with_every_name() -> None:
+    """The other two sources ``skip_if_exists`` looks at: the spec's ``enqueue`` points, and
+    the params of a trial that ran (added, or proposed) with every name the point gives."""
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, enqueue=[{"opt": "adam"}])
+    study.enqueue_trial({"opt": "adam"}, skip_if_exists=True)  # the spec's own point
+    assert study.job.enqueued == {}
+    study.ask(1)
+    added = study.add_trial({"lr": 0.01, "opt": "adam"}, 0.5)
+    study.enqueue_trial(dict(added.params), skip_if_exists=True)  # a trial ran it
+    assert study.job.enqueued == {}
+
+
+def test_add_trial_while_a_stored_point_waits_is_refused_and_adds_nothing() -> None:
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    study.enqueue_trial({"opt": "sgd"})
+    with pytest.raises(ValueError, match="enqueued points wait for trial numbers 1: ask them first"):
+        study.add_trial({"lr": 0.01, "opt": "adam"}, 0.5)
+    assert study.trials == []
+    assert study.ask(1)[0].params["opt"] == "sgd"
+    assert study.add_trial({"lr": 0.01, "opt": "adam"}, 0.5).number == 2
+
+
+def test_suggest_runs_a_point_stored_after_its_grid_is_done() -> None:
+    """A grid done on the service: a point a notebook stores next round is owed (the view's
+    snapshot, kept across rounds, reads the job's points again), so Suggest runs it although
+    the strategy proposes nothing."""
+    store = SQLiteStore()
+    service = TuningService(store, {"local": FakeBackend()}, FakeOrchestrator())
+    grid = spec_document(
+        parameters=[{"name": "n", "type": "int", "low": 1, "high": 2}],
+        strategy={"name": "grid"},
+        budget={"max_trials": 6, "max_parallel": 2},
+    )
+    service.submit(parse_spec(grid), "job")
+    assert service.suggest(SuggestRequest(job_id="job")).trial_ids == ["t0001", "t0002"]
+    for trial_id in ("t0001", "t0002"):
+        service.launch(LaunchRequest(job_id="job", trial_id=trial_id))
+        store.finish_trial("job", trial_id, hyperstep.TrialState.COMPLETED, value=1.0)
+    hyperstep.Study(grid["parameters"], store=store, job_id="job").enqueue_trial({"n": 2})
+    plan = service.suggest(SuggestRequest(job_id="job"))
+    assert plan.trial_ids == ["t0003"] and store.get_trial("job", "t0003").params == {"n": 2}

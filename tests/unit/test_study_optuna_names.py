@@ -132,3 +132,57 @@ def test_a_trial_reads_as_optuna_s_frozen_trial_does() -> None:
     assert ended.duration == ended.datetime_complete - ended.datetime_start
     assert ended.datetime_complete.timestamp() == ended.ended_at and ended.datetime_start.timestamp() == 100.0
     assert "duration" not in ended.model_dump()  # read, not stored nor in the API's answers
+
+
+def test_an_interrupt_while_optimize_waits_for_its_threads_stops_them_after_their_trial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C lands in the main thread, which waits on the threads' futures: Optuna's loop
+    then starts no further trial (its pool waits for the running ones); here the threads
+    went on to ``n_trials`` (or forever without it) before the interrupt was raised."""
+    import concurrent.futures
+
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    result = concurrent.futures.Future.result
+    started = threading.Event()
+
+    def interrupted(self: concurrent.futures.Future, timeout: float | None = None) -> object:
+        if threading.current_thread() is threading.main_thread():
+            started.wait(30)
+            raise KeyboardInterrupt
+        return result(self, timeout)
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        started.set()
+        threading.Event().wait(0.01)
+        return 0.5
+
+    monkeypatch.setattr(concurrent.futures.Future, "result", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(objective, n_trials=60, n_jobs=2)
+    assert len(study.trials) <= 6  # the trials running when it came, not the 60
+    assert all(t.state is TrialState.COMPLETED for t in study.trials)
+
+
+def test_n_jobs_minus_one_runs_a_loop_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two CPUs: two loops at once (a barrier of two; one loop would wait on it alone)."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    both = threading.Barrier(2, timeout=30)
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        if trial.number <= 2:
+            both.wait()
+        return 0.5
+
+    study.optimize(objective, n_trials=4, n_jobs=-1)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETED] * 4
+
+
+def test_gc_after_trial_collects_after_each_trial(monkeypatch: pytest.MonkeyPatch) -> None:
+    collected: list[int] = []
+    monkeypatch.setattr("gc.collect", lambda *args: collected.append(1) or 0)
+    study = hyperstep.Study(SPACE, strategy="random", seed=0)
+    study.optimize(lambda trial: 0.5, n_trials=3, gc_after_trial=True)
+    study.optimize(lambda trial: 0.5, n_trials=2)
+    assert len(collected) == 3

@@ -718,8 +718,13 @@ class Study:
                 return
             workers = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
             with ThreadPoolExecutor(workers) as pool:
-                for done in [pool.submit(loop) for _ in range(workers)]:
-                    done.result()
+                futures = [pool.submit(loop) for _ in range(workers)]
+                try:
+                    for done in futures:
+                        done.result()
+                except BaseException:  # Ctrl-C while waiting here too: the threads end their trial, start no other
+                    self._stopping = True
+                    raise
         finally:
             self._optimizing = False
 

@@ -162,6 +162,11 @@ TRANSACTION_BYTES = 4 * 1024 * 1024
 (DynamoDB's API reference; its MB is 1,048,576 bytes)."""
 ITEM_BYTES = 400 * 1024
 """DynamoDB's largest item (400 KB): what a transaction's update of an item may count for."""
+JOB_ROOM = 16 * 1024
+"""What ``enqueue`` leaves free of the job's item for the writes that grow it later: the
+recently ended trial ids (``items.ENDED``, a few hundred ids of at most 17 characters), a
+failure's error (``MAX_ERROR_CHARS``, up to 4 bytes each), the stop detail, the execution's
+ARN and the TTL. Past 400 KB those writes fail (ValidationException) and the job's loop with them."""
 _ATTEMPTS = 64  # optimistic retries before giving up with ConflictError
 _CHECK_FAILED = "ConditionalCheckFailedException"
 Chunk = tuple[dict[int, float], int, dict[int, float]]
@@ -528,8 +533,11 @@ class DynamoDBStore(TrialStore):
         for _ in range(_ATTEMPTS):
             job = self.get_job(job_id)  # NotFoundError when the job is gone
             number, enqueued = enqueued_with(job, point)
-            if items.item_size({**items.job_item(job), **items.enqueued_attributes(enqueued)}) > ITEM_BYTES:
-                raise ValueError(f"enqueue_trial: job {job_id!r}'s item would pass DynamoDB's 400 KB with this point")
+            if items.item_size({**items.job_item(job), **items.enqueued_attributes(enqueued)}) > ITEM_BYTES - JOB_ROOM:
+                raise ValueError(
+                    f"enqueue_trial: job {job_id!r}'s item would pass DynamoDB's 400 KB with this point"
+                    f" (its last {JOB_ROOM // 1024} KB are kept for the job's own writes)"
+                )
             try:
                 self._call("update_item", **items.enqueue_update(job, enqueued))
             except Exception as exc:
