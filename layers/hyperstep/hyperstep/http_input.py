@@ -95,7 +95,9 @@ SIGV4_QUERY = frozenset(
 def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
     """Refuse (``BodyRefused``, 422 naming it) a query parameter the request's route does not
     declare: ``?limt=5`` would otherwise be ignored, and answer the default page as if it
-    were what was asked for. A request no route matches is left to the router (404). The
+    were what was asked for. A path with trailing slashes is its route's, as API Gateway and
+    the router take it (``POST /jobs/?dry_run=1`` started a job). A request no route matches
+    is left to the router (404). The
     ``X-Amz-*`` parameters of a request signed in its query string (Signature Version 4's
     X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature,
     -Security-Token) are IAM's, not the route's, and pass on any route; any other ``X-Amz-``
@@ -108,7 +110,8 @@ def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
         return
     method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
     for (route_method, template), allowed in routes().items():
-        if route_method == method and re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "/*"
+        if route_method == method and re.fullmatch(pattern, path):
             if unknown := sorted(names - allowed):
                 takes = ", ".join(sorted(allowed)) or "none"
                 raise BodyRefused(422, unknown[0], f"unknown query parameter (this route takes: {takes})")
