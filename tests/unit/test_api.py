@@ -236,6 +236,30 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "trial.backend",
             "cannot run on AWS",
         ),
+        # a block of a backend the API does not run was refused for a field of that block first
+        # (trial.objective "Field required"; trial.training_image "unknown field (known: ...
+        # command, env, workdir)") or in pydantic's words naming the library's other backends
+        (
+            sagemaker_spec(trial={"backend": "simulated"}),
+            "trial.backend",
+            "'simulated' cannot run on AWS (use sagemaker or batch)",
+        ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": "local"}),
+            "trial.backend",
+            "'local' cannot run on AWS (use sagemaker or batch)",
+        ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": "SageMaker"}),
+            "trial.backend",
+            "'SageMaker' cannot run on AWS (use sagemaker or batch)",
+        ),
+        (
+            sagemaker_spec(trial={k: v for k, v in sagemaker_spec()["trial"].items() if k != "backend"}),
+            "trial.backend",
+            "Field required (sagemaker or batch)",
+        ),
+        (sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": None}), "trial.backend", "should be a string"),
         (  # accepted before as none: no trial stopped early, and nothing said so
             sagemaker_spec(early_stopping={"min_resource": 1, "max_resource": 27}),
             "early_stopping.name",
