@@ -47,7 +47,8 @@ class BodyRefused(HyperstepError):
 def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     """The API Gateway proxy event with its body as UTF-8 text declared as JSON.
 
-    A base64 body (``isBase64Encoded``) is decoded; the ``Content-Type`` header, when
+    A base64 body (``isBase64Encoded``) is decoded, a byte order mark it starts with skipped
+    (a spec file a Windows editor saved, sent as it is); the ``Content-Type`` header, when
     there is a body, must be ``application/json`` (any parameters, any case) or absent.
     It is rewritten as ``application/json`` for the resolver (which would otherwise parse
     an empty "multipart" body, and fail). ``BodyRefused`` otherwise.
@@ -65,7 +66,7 @@ def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     if declared is not None and declared.split(";")[0].strip().lower() != JSON:
         raise BodyRefused(415, "Content-Type", f"the body must be JSON (Content-Type {JSON}), not {declared[:100]!r}")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a leading BOM skipped, as RFC 8259 allows and read_text_file does
     except UnicodeDecodeError as exc:
         raise BodyRefused(422, "body", f"not UTF-8 text (byte {exc.start})") from None
     return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "Content-Type": JSON}}
