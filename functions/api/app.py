@@ -269,7 +269,8 @@ def _docs(model: type[BaseModel], description: str, *errors: int) -> dict[int, d
 def _invalid(exc: RequestValidationError) -> Response:
     first = exc.errors()[0]
     if first["type"] == "json_invalid":  # its loc is ("body", character offset)
-        return _problem(422, f"not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}", "body")
+        reason = first.get("ctx", {}).get("error", first["msg"])
+        return _problem(422, f"not valid JSON{place(app.current_event.body or '', first['loc'][-1])}: {reason}", "body")
     spec_trial = first["loc"][:2] == ("body", "trial") and app.current_event.http_method == "POST"
     if spec_trial and (reason := off_aws(app.current_event.json_body.get("trial"))):
         return _problem(422, reason, "trial.backend")
@@ -281,6 +282,15 @@ def _invalid(exc: RequestValidationError) -> Response:
     if part in ("query", "header") and isinstance(first.get("input"), list):  # ?limit=5&limit=6: a list, never valid
         reason = "given more than once: give it once"
     return _problem(422, reason, field or ("body" if part == "body" else None))
+
+
+def place(text: str, offset: Any) -> str:
+    """`` at line N, column C`` of a character ``offset`` in ``text``, as ``hyperstep validate``
+    names it in a file; empty at offset 0 (``strict_json``'s own refusals, a first character)."""
+    if not isinstance(offset, int) or not 0 < offset <= len(text):
+        return ""
+    line, column = text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+    return f" at line {line}, column {column}"
 
 
 @app.exception_handler(SpecError)

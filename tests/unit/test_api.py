@@ -317,10 +317,20 @@ def test_a_conditional_space_with_a_reverse_log_scale_is_accepted_and_kept(servi
     assert detail["spec"]["parameters"][1]["when"] == {"optimizer": ["sgd"]}
 
 
-def test_a_body_that_is_not_json_is_refused(service: TuningService) -> None:
-    status, body = call("POST", "/jobs", "{not json")
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{not json", "not valid JSON at line 1, column 2: Expecting property name enclosed in double quotes"),
+        # said where as `hyperstep validate` does for the file (it said only "Expecting ',' delimiter")
+        ('{\n  "name": "mnist"\n  "budget": {}\n}', "not valid JSON at line 3, column 3: Expecting ',' delimiter"),
+        ("x", "not valid JSON: Expecting value"),  # at its first character: nothing to point at
+    ],
+)
+def test_a_body_that_is_not_json_is_refused(service: TuningService, text: str, reason: str) -> None:
+    status, body = call("POST", "/jobs", text)
     assert status == 422
-    assert body == {"field": "body", "reason": "not valid JSON: Expecting property name enclosed in double quotes"}
+    assert body == {"field": "body", "reason": reason}
+    assert service.store.list_jobs() == []
 
 
 @pytest.mark.parametrize(
