@@ -369,7 +369,7 @@ def off_aws(trial: Any) -> str | None:
         return "Field required (sagemaker or batch)"
     if not isinstance(trial["backend"], str):
         return "should be a string: sagemaker or batch"
-    return f"{trial['backend']!r} cannot run on AWS (use sagemaker or batch)"
+    return f"{trial['backend'][:60]!r} cannot run on AWS (use sagemaker or batch)"  # clipped, as a name is
 
 
 @app.post(

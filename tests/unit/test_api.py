@@ -260,6 +260,11 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "Field required (sagemaker or batch)",
         ),
         (sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": None}), "trial.backend", "should be a string"),
+        (  # shown clipped, as a name is: the whole value came back, up to the body's megabyte
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": "b" + "x" * 999_000}),
+            "trial.backend",
+            "'b" + "x" * 59 + "' cannot run on AWS",
+        ),
         (  # accepted before as none: no trial stopped early, and nothing said so
             sagemaker_spec(early_stopping={"min_resource": 1, "max_resource": 27}),
             "early_stopping.name",
