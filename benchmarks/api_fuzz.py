@@ -135,7 +135,7 @@ class ApiUnderMoto:
         body = event.get("body")
         if route.body_schema is None or not body:
             return []
-        text = base64.b64decode(body) if event.get("isBase64Encoded") else body
+        text = base64.b64decode(body) if event.get("isBase64Encoded") else body.removeprefix("\ufeff")  # as the API
         error = jsonschema.exceptions.best_match(self._validator(route.body_schema).iter_errors(json.loads(text)))
         if error is None:
             return []

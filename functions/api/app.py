@@ -269,7 +269,11 @@ def _docs(model: type[BaseModel], description: str, *errors: int) -> dict[int, d
 def _invalid(exc: RequestValidationError) -> Response:
     first = exc.errors()[0]
     if first["type"] == "json_invalid":  # its loc is ("body", character offset)
-        return _problem(422, f"not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}", "body")
+        reason = first.get("ctx", {}).get("error", first["msg"])
+        return _problem(422, f"not valid JSON{place(app.current_event.body or '', first['loc'][-1])}: {reason}", "body")
+    spec_trial = first["loc"][:2] == ("body", "trial") and app.current_event.http_method == "POST"
+    if spec_trial and (reason := off_aws(app.current_event.json_body.get("trial"))):
+        return _problem(422, reason, "trial.backend")
     part = first["loc"][0] if first["loc"] else None  # body, path, query or header
     in_part = part in ("body", "path", "query", "header")
     field, reason = named_field(*field_and_reason({**first, "loc": first["loc"][1:] if in_part else first["loc"]}))
@@ -278,6 +282,15 @@ def _invalid(exc: RequestValidationError) -> Response:
     if part in ("query", "header") and isinstance(first.get("input"), list):  # ?limit=5&limit=6: a list, never valid
         reason = "given more than once: give it once"
     return _problem(422, reason, field or ("body" if part == "body" else None))
+
+
+def place(text: str, offset: Any) -> str:
+    """`` at line N, column C`` of a character ``offset`` in ``text``, as ``hyperstep validate``
+    names it in a file; empty at offset 0 (``strict_json``'s own refusals, a first character)."""
+    if not isinstance(offset, int) or not 0 < offset <= len(text):
+        return ""
+    line, column = text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+    return f" at line {line}, column {column}"
 
 
 @app.exception_handler(SpecError)
@@ -341,8 +354,22 @@ def check_runs_on_aws(spec: JobSpec) -> None:
     """A deployment runs trials on SageMaker or Batch only: refuse anything else up front."""
     if spec.trial is None:
         raise SpecError("trial: a trial block (backend sagemaker or batch) is required to run on AWS")
-    if spec.trial.backend not in AWS_BACKENDS:
-        raise SpecError(f"trial.backend: {spec.trial.backend!r} cannot run on AWS (use sagemaker or batch)")
+    if reason := off_aws({"backend": spec.trial.backend}):
+        raise SpecError(f"trial.backend: {reason}")
+
+
+def off_aws(trial: Any) -> str | None:
+    """Why a trial block (as sent) does not run on a deployment, or None. Asked before the
+    block's own fields are: a block of another backend (or none) was refused for one of them
+    (``trial.objective`` required, of the simulated block) or in words naming the library's
+    backends a deployment does not run."""
+    if not isinstance(trial, dict) or trial.get("backend") in AWS_BACKENDS:
+        return None
+    if "backend" not in trial:
+        return "Field required (sagemaker or batch)"
+    if not isinstance(trial["backend"], str):
+        return "should be a string: sagemaker or batch"
+    return f"{trial['backend'][:60]!r} cannot run on AWS (use sagemaker or batch)"  # clipped, as a name is
 
 
 @app.post(

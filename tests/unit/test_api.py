@@ -236,6 +236,35 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "trial.backend",
             "cannot run on AWS",
         ),
+        # a block of a backend the API does not run was refused for a field of that block first
+        # (trial.objective "Field required"; trial.training_image "unknown field (known: ...
+        # command, env, workdir)") or in pydantic's words naming the library's other backends
+        (
+            sagemaker_spec(trial={"backend": "simulated"}),
+            "trial.backend",
+            "'simulated' cannot run on AWS (use sagemaker or batch)",
+        ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": "local"}),
+            "trial.backend",
+            "'local' cannot run on AWS (use sagemaker or batch)",
+        ),
+        (
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": "SageMaker"}),
+            "trial.backend",
+            "'SageMaker' cannot run on AWS (use sagemaker or batch)",
+        ),
+        (
+            sagemaker_spec(trial={k: v for k, v in sagemaker_spec()["trial"].items() if k != "backend"}),
+            "trial.backend",
+            "Field required (sagemaker or batch)",
+        ),
+        (sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": None}), "trial.backend", "should be a string"),
+        (  # shown clipped, as a name is: the whole value came back, up to the body's megabyte
+            sagemaker_spec(trial={**sagemaker_spec()["trial"], "backend": "b" + "x" * 999_000}),
+            "trial.backend",
+            "'b" + "x" * 59 + "' cannot run on AWS",
+        ),
         (  # accepted before as none: no trial stopped early, and nothing said so
             sagemaker_spec(early_stopping={"min_resource": 1, "max_resource": 27}),
             "early_stopping.name",
@@ -293,10 +322,20 @@ def test_a_conditional_space_with_a_reverse_log_scale_is_accepted_and_kept(servi
     assert detail["spec"]["parameters"][1]["when"] == {"optimizer": ["sgd"]}
 
 
-def test_a_body_that_is_not_json_is_refused(service: TuningService) -> None:
-    status, body = call("POST", "/jobs", "{not json")
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{not json", "not valid JSON at line 1, column 2: Expecting property name enclosed in double quotes"),
+        # said where as `hyperstep validate` does for the file (it said only "Expecting ',' delimiter")
+        ('{\n  "name": "mnist"\n  "budget": {}\n}', "not valid JSON at line 3, column 3: Expecting ',' delimiter"),
+        ("x", "not valid JSON: Expecting value"),  # at its first character: nothing to point at
+    ],
+)
+def test_a_body_that_is_not_json_is_refused(service: TuningService, text: str, reason: str) -> None:
+    status, body = call("POST", "/jobs", text)
     assert status == 422
-    assert body == {"field": "body", "reason": "not valid JSON: Expecting property name enclosed in double quotes"}
+    assert body == {"field": "body", "reason": reason}
+    assert service.store.list_jobs() == []
 
 
 @pytest.mark.parametrize(

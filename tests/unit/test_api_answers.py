@@ -95,6 +95,18 @@ def test_a_base64_body_is_decoded(service: TuningService) -> None:
     assert answer(send(base64.b64encode(SPEC.encode()).decode(), encoded=True))[0] == 202
 
 
+@pytest.mark.parametrize("encoded", [False, True])
+def test_a_body_that_starts_with_a_bom_is_read_as_the_cli_reads_the_file(service: TuningService, encoded: bool) -> None:
+    """A spec file saved by a Windows editor starts with a BOM: ``hyperstep validate`` reads it
+    (``read_text_file``), and RFC 8259 lets a parser skip it; sent as it is (``curl
+    --data-binary @spec.json``, PowerShell's ``-InFile``) it was a 422, "Unexpected UTF-8 BOM
+    (decode using utf-8-sig)"."""
+    data = "\ufeff".encode() + SPEC.encode()
+    status, accepted = answer(send(base64.b64encode(data).decode() if encoded else data.decode(), encoded=encoded))
+    assert status == 202
+    assert service.store.get_job(accepted["job_id"]).spec.name == "mnist"
+
+
 @pytest.mark.parametrize(
     ("body", "encoded", "reason"),
     [

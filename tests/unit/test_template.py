@@ -702,3 +702,23 @@ def test_events_a_function_fails_on_land_in_the_dead_letter_queue_too() -> None:
         assert on_failure == queue, function
         sends = [s for s in role_statements(stack, function) if "sqs:SendMessage" in as_list(s["Action"])]
         assert [s["Resource"] for s in sends] == [queue], function
+
+
+def test_api_gateways_own_refusals_answer_in_the_documented_shapes() -> None:
+    """API Gateway refuses some requests itself, before the function: an unsigned one or a path
+    or method no route takes (403 "Missing Authentication Token"), a body over 10 MB, its own
+    throttle. They answered ``{"message": ...}``, where ``openapi.json`` documents every 4xx as
+    ``Problem`` and the 500 as ``ServerError``. Each default gateway response, filled as API
+    Gateway fills it, validates against the documented schema."""
+    import jsonschema
+
+    document = json.loads((ROOT / "functions" / "api" / "openapi.json").read_text())
+    (api,) = [r for r in transformed()["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    responses = api["Properties"]["Body"].get("x-amazon-apigateway-gateway-responses", {})
+    for kind, model in (("DEFAULT_4XX", "Problem"), ("DEFAULT_5XX", "ServerError")):
+        template = responses.get(kind, {}).get("responseTemplates", {}).get("application/json", "{}")
+        filled = template.replace("$context.error.messageString", json.dumps('Missing "Authentication" Token'))
+        body = json.loads(filled.replace("$context.requestId", "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"))
+        schema = {**document["components"]["schemas"][model], "components": document["components"]}
+        jsonschema.validate(body, schema)
+        assert body["reason"] == 'Missing "Authentication" Token', (kind, body)

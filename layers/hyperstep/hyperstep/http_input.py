@@ -47,7 +47,8 @@ class BodyRefused(HyperstepError):
 def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     """The API Gateway proxy event with its body as UTF-8 text declared as JSON.
 
-    A base64 body (``isBase64Encoded``) is decoded; the ``Content-Type`` header, when
+    A base64 body (``isBase64Encoded``) is decoded, a byte order mark it starts with skipped
+    (a spec file a Windows editor saved, sent as it is); the ``Content-Type`` header, when
     there is a body, must be ``application/json`` (any parameters, any case) or absent.
     It is rewritten as ``application/json`` for the resolver (which would otherwise parse
     an empty "multipart" body, and fail). ``BodyRefused`` otherwise.
@@ -65,7 +66,7 @@ def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     if declared is not None and declared.split(";")[0].strip().lower() != JSON:
         raise BodyRefused(415, "Content-Type", f"the body must be JSON (Content-Type {JSON}), not {declared[:100]!r}")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a leading BOM skipped, as RFC 8259 allows and read_text_file does
     except UnicodeDecodeError as exc:
         raise BodyRefused(422, "body", f"not UTF-8 text (byte {exc.start})") from None
     return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "Content-Type": JSON}}
@@ -95,7 +96,9 @@ SIGV4_QUERY = frozenset(
 def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
     """Refuse (``BodyRefused``, 422 naming it) a query parameter the request's route does not
     declare: ``?limt=5`` would otherwise be ignored, and answer the default page as if it
-    were what was asked for. A request no route matches is left to the router (404). The
+    were what was asked for. A path with trailing slashes is its route's, as API Gateway and
+    the router take it (``POST /jobs/?dry_run=1`` started a job). A request no route matches
+    is left to the router (404). The
     ``X-Amz-*`` parameters of a request signed in its query string (Signature Version 4's
     X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature,
     -Security-Token) are IAM's, not the route's, and pass on any route; any other ``X-Amz-``
@@ -108,7 +111,8 @@ def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
         return
     method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
     for (route_method, template), allowed in routes().items():
-        if route_method == method and re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "/*"
+        if route_method == method and re.fullmatch(pattern, path):
             if unknown := sorted(names - allowed):
                 takes = ", ".join(sorted(allowed)) or "none"
                 raise BodyRefused(422, unknown[0], f"unknown query parameter (this route takes: {takes})")
