@@ -257,11 +257,13 @@ def test_tuning_machine_takes_the_same_path_in_both_engines() -> None:
 
 def test_a_round_nobody_wakes_times_out_into_the_next_in_both_engines() -> None:
     definition = tuning_definition()
-    # The first round's timeout. 3 s, not 1: moto runs the Lambda call inside the same timeout on
-    # another thread, and when that call alone took about a second (a loaded CI machine) the
+    # The first round's timeout. 6 s, not 1 or 3: moto runs the Lambda call inside the same timeout
+    # on another thread, and when that call alone took about a second (a loaded CI machine) the
     # timeout could end its frame mid-call (likely; read in moto, not reproduced) and a Retry invoked
-    # Suggest again, which woke the round: no "No News" (2 failures in CI, 2026-12-03).
-    definition["States"]["Begin"]["Result"]["round_seconds"] = 3
+    # Suggest again, which woke the round: no "No News" (2 failures in CI at 1 s, 2026-12-03); at 3 s
+    # and load 4-8 (a 21-minute CI, 2026-12-04) Suggest ran three times in the first round (seen
+    # [0, 0, 0, 8] against the local engine's [0, 8]).
+    definition["States"]["Begin"]["Result"]["round_seconds"] = 6
     local, moto = run_locally(definition, unanswered_once), run_on_moto(definition, unanswered_once)
     assert local.path == ["Begin", "Suggest Trials", "No News", "Suggest Trials", "Job Done?", "Finish Job"]
     assert local.output["plan"]["seen"] == [0, 8]  # the timed-out round's history events are counted
