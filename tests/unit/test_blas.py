@@ -165,3 +165,43 @@ def test_a_random_ask_loads_no_scipy_and_a_bayesian_ones_scipy_blas_is_limited_t
     done = subprocess.run([sys.executable, "-c", SCIPY_LOADED_LAZILY], env=environment, capture_output=True,
                           text=True, check=True, timeout=120)  # fmt: skip
     assert done.stdout.split("\n")[:2] == ["False", "[1]"]
+
+
+JOINT_GP_FIRST = """
+import sys
+from threadpoolctl import threadpool_info
+import hyperstep
+import hyperstep.study_history as study_history
+
+seen = []
+fit = study_history.joint_observations
+
+def spied(*args, **kwargs):
+    values = fit(*args, **kwargs)  # the joint GP: scipy's Cholesky factors, its OpenBLAS loaded here
+    seen.append(sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}))
+    return values
+
+study_history.joint_observations = spied
+space = [{"name": n, "type": "float", "low": 0.0, "high": 1.0} for n in "xy"]
+early_stopping = {"name": "asha", "min_resource": 1, "max_resource": 9, "resource_model": "gp"}
+study = hyperstep.Study(space, strategy="evolutionary", seed=0, early_stopping=early_stopping)
+
+def objective(trial):
+    for step in range(1, 10):
+        trial.report((trial.params["x"] - 0.3) ** 2 + 1.0 / step, step)
+    return (trial.params["x"] - 0.3) ** 2 + 1.0 / 9
+
+study.optimize(objective, n_trials=4)
+print("scipy.linalg" in sys.modules, len(seen), sorted({n for threads in seen for n in threads}))
+"""
+
+
+def test_the_joint_gp_of_a_strategy_without_scipy_runs_on_one_thread_from_a_processs_first_ask() -> None:
+    """The joint model (``resource_model: gp``) fits ``strategies.gp`` in ``Study.ask``'s
+    history for any strategy that learns, evolutionary too (``uses_scipy`` False): left to
+    load ``scipy.linalg`` inside the block, its OpenBLAS ran at the process's count on the
+    process's first fit (a Suggest function's cold start)."""
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", JOINT_GP_FIRST], env=environment, capture_output=True,
+                          text=True, check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "True 4 [1]"  # each ask's history: the GP fits from the third

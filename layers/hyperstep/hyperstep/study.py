@@ -285,7 +285,8 @@ class Study:
     ) -> list[Trial]:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         rng = np.random.default_rng([self.seed, len(trials)])
-        with one_blas_thread(self.strategy.uses_scipy):  # the same history and proposals at any thread count
+        # the same history and proposals at any thread count (the joint model's GP: scipy's BLAS, any strategy)
+        with one_blas_thread(self.strategy.uses_scipy or self.joint_model):
             history = replace(self.history(trials, snapshot), budget=max_trials)  # (its curve fits: ``hyperstep.blas``)
             proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
