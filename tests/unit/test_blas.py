@@ -205,3 +205,55 @@ def test_the_joint_gp_of_a_strategy_without_scipy_runs_on_one_thread_from_a_proc
     done = subprocess.run([sys.executable, "-c", JOINT_GP_FIRST], env=environment, capture_output=True,
                           text=True, check=True, timeout=120)  # fmt: skip
     assert done.stdout.strip() == "True 4 [1]"  # each ask's history: the GP fits from the third
+
+
+def test_a_block_that_raises_gives_the_processs_count_back_and_the_lock(two_threads: None) -> None:
+    with pytest.raises(ZeroDivisionError), one_blas_thread():
+        1 / 0  # noqa: B018
+    assert blas_threads() == {2}
+    assert blas._ONE_AT_A_TIME.acquire(blocking=False)  # not left held: another thread's block may run
+    blas._ONE_AT_A_TIME.release()
+
+
+TWO_THREADS_AT_ONCE = """
+import threading
+import scipy.linalg  # numpy's OpenBLAS and scipy's
+from threadpoolctl import threadpool_info
+from hyperstep.blas import one_blas_thread
+
+def threads():
+    return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+first_in, second_waits, first_out, seen = threading.Event(), threading.Event(), threading.Event(), []
+
+def first():
+    with one_blas_thread():
+        first_in.set()
+        second_waits.wait(10)
+    first_out.set()
+
+def second():
+    first_in.wait(10)
+    second_waits.set()
+    with one_blas_thread():
+        first_out.wait(2)  # set already when the blocks take turns; else the first ends meanwhile
+        seen.append(threads())
+
+workers = [threading.Thread(target=first), threading.Thread(target=second)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print(seen, threads())
+"""
+
+
+def test_a_block_entered_while_another_threads_runs_waits_for_it_and_gets_one_thread() -> None:
+    """Two threads' blocks at once (``optimize(n_jobs=2)``, the local runtime's bus and
+    executor): the second waits for the first to end. Entered at once, threadpoolctl would
+    ignore its limit (the first thread controls OpenBLAS) and the first's end would give the
+    process's count back while the second's block still ran."""
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", TWO_THREADS_AT_ONCE], env=environment, capture_output=True,
+                          text=True, check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "[[1]] [2]"
