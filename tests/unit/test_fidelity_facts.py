@@ -340,6 +340,33 @@ def test_held_reads_its_checks_until_the_verdict_is_known_and_gives_the_same_one
     assert settled_early
 
 
+def settled_after(misses: tuple[bool | None, ...], ratio: float) -> int:
+    """The fewest of ``misses`` (oldest first) whose verdict no value of the rest changes: of
+    the rest, ``k`` seen and all of them misses, or none (the extremes, for ``k`` from 0 to all)."""
+    for read in range(len(misses)):
+        seen = [m for m in misses[:read] if m is not None]
+        verdicts = set()
+        for k in range(len(misses) - read + 1):
+            for tail in ([True] * k, [False] * k):
+                every = seen + tail
+                verdicts.add(len(every) < curves.MIN_CHECKS or sum(every) <= ratio * len(every))
+        if len(verdicts) == 1:
+            return read
+    return len(misses)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, MISSES, 0.5, 1.0])
+def test_held_makes_no_miss_past_those_that_settle_its_verdict(ratio: float) -> None:
+    """Each ``miss`` is a curve fit (a running curve's made again at every ask): ``held_in``
+    reads none past the fewest that settle the verdict. Before, it read one more (``zip``
+    takes the next before the loop's test that returns)."""
+    for length in range(10):
+        for misses in itertools.product([True, False, None], repeat=length):
+            read: list[bool | None] = []
+            curves.held_in((read.append(m) or m for m in misses), length, ratio)
+            assert len(read) == settled_after(misses, ratio), misses
+
+
 def test_an_extrapolation_is_clipped_to_every_value_seen_finals_too() -> None:
     """A trial's extrapolated final stays within every value seen, curves' points and told
     finals alike (as fcc7883's): told finals below and above any curve's point widen the range
