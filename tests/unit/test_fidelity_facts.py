@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperstep.models import Trial, TrialState
 from hyperstep.schedulers import base, curves
@@ -365,6 +367,19 @@ def test_held_makes_no_miss_past_those_that_settle_its_verdict(ratio: float) -> 
             read: list[bool | None] = []
             curves.held_in((read.append(m) or m for m in misses), length, ratio)
             assert len(read) == settled_after(misses, ratio), misses
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(
+    misses=st.lists(st.sampled_from([True, False, None]), max_size=curves.MAX_CHECKS),
+    ratio=st.one_of(st.sampled_from([MISSES, 0.0, 1.0, math.nan, math.inf]), st.floats(allow_nan=True)),
+)
+def test_held_gives_the_definitions_verdict_on_any_checks_at_any_ratio(misses: list[bool | None], ratio: float) -> None:
+    """As many checks as ``held`` reads (``MAX_CHECKS``), any ratio (NaN and infinities too):
+    the verdict read early is the one read whole (ties at the threshold compare the same products)."""
+    seen = [m for m in misses if m is not None]
+    expected = len(seen) < curves.MIN_CHECKS or sum(seen) <= ratio * len(seen)
+    assert curves.held_in(iter(misses), len(misses), ratio) == expected
 
 
 def test_an_extrapolation_is_clipped_to_every_value_seen_finals_too() -> None:
