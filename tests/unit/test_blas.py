@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -211,8 +212,17 @@ def test_a_block_that_raises_gives_the_processs_count_back_and_the_lock(two_thre
     with pytest.raises(ZeroDivisionError), one_blas_thread():
         1 / 0  # noqa: B018
     assert blas_threads() == {2}
-    assert blas._ONE_AT_A_TIME.acquire(blocking=False)  # not left held: another thread's block may run
-    blas._ONE_AT_A_TIME.release()
+    free: list[bool] = []
+
+    def another_threads_turn() -> None:  # the lock is re-entrant: only another thread can tell it is held
+        free.append(blas._ONE_AT_A_TIME.acquire(timeout=5))
+        if free[0]:
+            blas._ONE_AT_A_TIME.release()
+
+    worker = threading.Thread(target=another_threads_turn)
+    worker.start()
+    worker.join()
+    assert free == [True]  # not left held: another thread's block may run
 
 
 TWO_THREADS_AT_ONCE = """
