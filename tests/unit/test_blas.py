@@ -267,3 +267,57 @@ def test_a_block_entered_while_another_threads_runs_waits_for_it_and_gets_one_th
     done = subprocess.run([sys.executable, "-c", TWO_THREADS_AT_ONCE], env=environment, capture_output=True,
                           text=True, check=True, timeout=120)  # fmt: skip
     assert done.stdout.strip() == "[[1]] [2]"
+
+
+BATCH_AGAINST_ASK = """
+import sys, threading
+import hyperstep
+from hyperstep import early_stopping as stopping
+from hyperstep.stores.sqlite import SQLiteStore
+
+store = SQLiteStore(sys.argv[1])
+space = [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}]
+parent = hyperstep.Study(space, store=store, job_id="parent", seed=0)
+for i in range(5):
+    parent.add_trial({"x": i / 5}, value=i / 5)
+asha = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+child = hyperstep.Study(space, store=store, job_id="child", seed=0, early_stopping=asha, warm_start=["parent"])
+for k in range(4):
+    trial = child.ask(1)[0]
+    for step in range(1, 4):
+        child.report(trial, step, 1.0 + k)
+judged = store.list_trials("child")[-1]
+asker = hyperstep.Study(space, store=store, job_id="child")  # its parents not read yet
+asking, batched, decided = threading.Event(), threading.Event(), []
+read_parents = asker.parent_trials
+
+def parent_trials(job_id):
+    asking.set()
+    batched.wait(10)
+    return read_parents(job_id)
+
+asker.parent_trials = parent_trials
+
+def collect():  # as handle_collect of a list: the batch around each event's decision
+    asking.wait(10)
+    with store.batch():
+        batched.set()
+        decided.append(stopping.should_stop(stopping.scheduler_of(store.get_job("child")), judged, store, True))
+
+workers = [threading.Thread(target=collect, daemon=True), threading.Thread(target=asker.ask, args=(1,), daemon=True)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join(20)
+print("waiting" if any(worker.is_alive() for worker in workers) else "done", len(decided))
+"""
+
+
+def test_an_ask_reads_the_store_outside_its_block_so_a_batched_decision_cannot_deadlock_it(tmp_path: Any) -> None:
+    """A collect batch (``handle_collect`` of a list, SQLite) holds the store's lock around each
+    event's decision, whose scheduler call takes the block's lock; an ask that read its warm
+    start's parents inside its block took the two the other way round. Forced in that order
+    (the ask reading its parents when the batch begins), the two threads waited for each other."""
+    done = subprocess.run([sys.executable, "-c", BATCH_AGAINST_ASK, str(tmp_path / "store.sqlite")],
+                          capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "done 1"
