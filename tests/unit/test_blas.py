@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -165,3 +166,158 @@ def test_a_random_ask_loads_no_scipy_and_a_bayesian_ones_scipy_blas_is_limited_t
     done = subprocess.run([sys.executable, "-c", SCIPY_LOADED_LAZILY], env=environment, capture_output=True,
                           text=True, check=True, timeout=120)  # fmt: skip
     assert done.stdout.split("\n")[:2] == ["False", "[1]"]
+
+
+JOINT_GP_FIRST = """
+import sys
+from threadpoolctl import threadpool_info
+import hyperstep
+import hyperstep.study_history as study_history
+
+seen = []
+fit = study_history.joint_observations
+
+def spied(*args, **kwargs):
+    values = fit(*args, **kwargs)  # the joint GP: scipy's Cholesky factors, its OpenBLAS loaded here
+    seen.append(sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}))
+    return values
+
+study_history.joint_observations = spied
+space = [{"name": n, "type": "float", "low": 0.0, "high": 1.0} for n in "xy"]
+early_stopping = {"name": "asha", "min_resource": 1, "max_resource": 9, "resource_model": "gp"}
+study = hyperstep.Study(space, strategy="evolutionary", seed=0, early_stopping=early_stopping)
+
+def objective(trial):
+    for step in range(1, 10):
+        trial.report((trial.params["x"] - 0.3) ** 2 + 1.0 / step, step)
+    return (trial.params["x"] - 0.3) ** 2 + 1.0 / 9
+
+study.optimize(objective, n_trials=4)
+print("scipy.linalg" in sys.modules, len(seen), sorted({n for threads in seen for n in threads}))
+"""
+
+
+def test_the_joint_gp_of_a_strategy_without_scipy_runs_on_one_thread_from_a_processs_first_ask() -> None:
+    """The joint model (``resource_model: gp``) fits ``strategies.gp`` in ``Study.ask``'s
+    history for any strategy that learns, evolutionary too (``uses_scipy`` False): left to
+    load ``scipy.linalg`` inside the block, its OpenBLAS ran at the process's count on the
+    process's first fit (a Suggest function's cold start)."""
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", JOINT_GP_FIRST], env=environment, capture_output=True,
+                          text=True, check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "True 4 [1]"  # each ask's history: the GP fits from the third
+
+
+def test_a_block_that_raises_gives_the_processs_count_back_and_the_lock(two_threads: None) -> None:
+    with pytest.raises(ZeroDivisionError), one_blas_thread():
+        1 / 0  # noqa: B018
+    assert blas_threads() == {2}
+    free: list[bool] = []
+
+    def another_threads_turn() -> None:  # the lock is re-entrant: only another thread can tell it is held
+        free.append(blas._ONE_AT_A_TIME.acquire(timeout=5))
+        if free[0]:
+            blas._ONE_AT_A_TIME.release()
+
+    worker = threading.Thread(target=another_threads_turn)
+    worker.start()
+    worker.join()
+    assert free == [True]  # not left held: another thread's block may run
+
+
+TWO_THREADS_AT_ONCE = """
+import threading
+import scipy.linalg  # numpy's OpenBLAS and scipy's
+from threadpoolctl import threadpool_info
+from hyperstep.blas import one_blas_thread
+
+def threads():
+    return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+first_in, second_waits, first_out, seen = threading.Event(), threading.Event(), threading.Event(), []
+
+def first():
+    with one_blas_thread():
+        first_in.set()
+        second_waits.wait(10)
+    first_out.set()
+
+def second():
+    first_in.wait(10)
+    second_waits.set()
+    with one_blas_thread():
+        first_out.wait(2)  # set already when the blocks take turns; else the first ends meanwhile
+        seen.append(threads())
+
+workers = [threading.Thread(target=first), threading.Thread(target=second)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print(seen, threads())
+"""
+
+
+def test_a_block_entered_while_another_threads_runs_waits_for_it_and_gets_one_thread() -> None:
+    """Two threads' blocks at once (``optimize(n_jobs=2)``, the local runtime's bus and
+    executor): the second waits for the first to end. Entered at once, threadpoolctl would
+    ignore its limit (the first thread controls OpenBLAS) and the first's end would give the
+    process's count back while the second's block still ran."""
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", TWO_THREADS_AT_ONCE], env=environment, capture_output=True,
+                          text=True, check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "[[1]] [2]"
+
+
+BATCH_AGAINST_ASK = """
+import sys, threading
+import hyperstep
+from hyperstep import early_stopping as stopping
+from hyperstep.stores.sqlite import SQLiteStore
+
+store = SQLiteStore(sys.argv[1])
+space = [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}]
+parent = hyperstep.Study(space, store=store, job_id="parent", seed=0)
+for i in range(5):
+    parent.add_trial({"x": i / 5}, value=i / 5)
+asha = {"name": "asha", "min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+child = hyperstep.Study(space, store=store, job_id="child", seed=0, early_stopping=asha, warm_start=["parent"])
+for k in range(4):
+    trial = child.ask(1)[0]
+    for step in range(1, 4):
+        child.report(trial, step, 1.0 + k)
+judged = store.list_trials("child")[-1]
+asker = hyperstep.Study(space, store=store, job_id="child")  # its parents not read yet
+asking, batched, decided = threading.Event(), threading.Event(), []
+read_parents = asker.parent_trials
+
+def parent_trials(job_id):
+    asking.set()
+    batched.wait(10)
+    return read_parents(job_id)
+
+asker.parent_trials = parent_trials
+
+def collect():  # as handle_collect of a list: the batch around each event's decision
+    asking.wait(10)
+    with store.batch():
+        batched.set()
+        decided.append(stopping.should_stop(stopping.scheduler_of(store.get_job("child")), judged, store, True))
+
+workers = [threading.Thread(target=collect, daemon=True), threading.Thread(target=asker.ask, args=(1,), daemon=True)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join(20)
+print("waiting" if any(worker.is_alive() for worker in workers) else "done", len(decided))
+"""
+
+
+def test_an_ask_reads_the_store_outside_its_block_so_a_batched_decision_cannot_deadlock_it(tmp_path: Any) -> None:
+    """A collect batch (``handle_collect`` of a list, SQLite) holds the store's lock around each
+    event's decision, whose scheduler call takes the block's lock; an ask that read its warm
+    start's parents inside its block took the two the other way round. Forced in that order
+    (the ask reading its parents when the batch begins), the two threads waited for each other."""
+    done = subprocess.run([sys.executable, "-c", BATCH_AGAINST_ASK, str(tmp_path / "store.sqlite")],
+                          capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "done 1"

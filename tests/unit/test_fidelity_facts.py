@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperstep.models import Trial, TrialState
 from hyperstep.schedulers import base, curves
@@ -338,6 +340,46 @@ def test_held_reads_its_checks_until_the_verdict_is_known_and_gives_the_same_one
             assert curves.held_in((read.append(m) or m for m in misses), length, ratio) == expected
             settled_early += len(read) < length
     assert settled_early
+
+
+def settled_after(misses: tuple[bool | None, ...], ratio: float) -> int:
+    """The fewest of ``misses`` (oldest first) whose verdict no value of the rest changes: of
+    the rest, ``k`` seen and all of them misses, or none (the extremes, for ``k`` from 0 to all)."""
+    for read in range(len(misses)):
+        seen = [m for m in misses[:read] if m is not None]
+        verdicts = set()
+        for k in range(len(misses) - read + 1):
+            for tail in ([True] * k, [False] * k):
+                every = seen + tail
+                verdicts.add(len(every) < curves.MIN_CHECKS or sum(every) <= ratio * len(every))
+        if len(verdicts) == 1:
+            return read
+    return len(misses)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, MISSES, 0.5, 1.0])
+def test_held_makes_no_miss_past_those_that_settle_its_verdict(ratio: float) -> None:
+    """Each ``miss`` is a curve fit (a running curve's made again at every ask): ``held_in``
+    reads none past the fewest that settle the verdict. Before, it read one more (``zip``
+    takes the next before the loop's test that returns)."""
+    for length in range(10):
+        for misses in itertools.product([True, False, None], repeat=length):
+            read: list[bool | None] = []
+            curves.held_in((read.append(m) or m for m in misses), length, ratio)
+            assert len(read) == settled_after(misses, ratio), misses
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(
+    misses=st.lists(st.sampled_from([True, False, None]), max_size=curves.MAX_CHECKS),
+    ratio=st.one_of(st.sampled_from([MISSES, 0.0, 1.0, math.nan, math.inf]), st.floats(allow_nan=True)),
+)
+def test_held_gives_the_definitions_verdict_on_any_checks_at_any_ratio(misses: list[bool | None], ratio: float) -> None:
+    """As many checks as ``held`` reads (``MAX_CHECKS``), any ratio (NaN and infinities too):
+    the verdict read early is the one read whole (ties at the threshold compare the same products)."""
+    seen = [m for m in misses if m is not None]
+    expected = len(seen) < curves.MIN_CHECKS or sum(seen) <= ratio * len(seen)
+    assert curves.held_in(iter(misses), len(misses), ratio) == expected
 
 
 def test_an_extrapolation_is_clipped_to_every_value_seen_finals_too() -> None:

@@ -8,10 +8,11 @@ trials took 2.05 / 3.00 s wall with the default threads against 0.49 / 0.73 s wi
 (`benchmarks.strategy_latency --sizes 300 1000`, load under 1; benchmarks/README 2j: 376 s
 against 39 s of CPU for a simulated 300-trial ASHA run). And a GP fit's last digits follow
 the thread count, so a seed's proposals were the same only at the same count (det-28: with
-2 threads a run's 56th proposal differed). So every proposal (``Study.ask``) and every
-early-stopping decision (``early_stopping.should_stop``) runs inside ``one_blas_thread``,
-in a script, a notebook, the command line and the functions alike; the objective, the
-trials and everything else keep the process's threads.
+2 threads a run's 56th proposal differed). So every proposal (``Study.ask``: the history's
+curve fits and joint GP, and ``propose``) and every early-stopping decision
+(``early_stopping.should_stop``) runs inside ``one_blas_thread``, in a script, a notebook,
+the command line and the functions alike; the objective, the trials and everything else
+keep the process's threads (the report's importance GP too: ``use_one_thread`` below).
 
 The command line also sets one thread before numpy loads (``use_one_thread``), unless the
 user set one: no longer for the same proposals, but for the rest of its own process (the

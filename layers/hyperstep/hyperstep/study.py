@@ -312,8 +312,11 @@ class Study:
     ) -> list[Trial]:
         trials = self.store.list_trials(self.job_id) if trials is None else list(trials)
         rng = np.random.default_rng([self.seed, len(trials)])
-        with one_blas_thread(self.strategy.uses_scipy):  # the same history and proposals at any thread count
-            history = replace(self.history(trials, snapshot), budget=max_trials)  # (its curve fits: ``hyperstep.blas``)
+        # the same history and proposals at any thread count (the joint model's GP: scipy's BLAS, any strategy)
+        # the store read first: a collect batch holds the store's lock while its decisions wait for the block
+        parents = [self.parent_trials(parent) for parent in self.parents]
+        with one_blas_thread(self.strategy.uses_scipy or self.joint_model):
+            history = replace(self.history(trials, snapshot, parents), budget=max_trials)  # (its curve fits too)
             proposal = self.strategy.propose(history, n, rng)
         points = proposal.points
         due = self._enqueued_due(snapshot)[:n]
@@ -387,15 +390,22 @@ class Study:
                 return
         self.store.enqueue(self.job_id, point)
 
-    def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
+    def history(
+        self, trials: Sequence[Trial], snapshot: Snapshot | None = None, parents: list[list[Trial]] | None = None
+    ) -> History:
         """What the strategy reads: ``history_of`` the parents' trials and ``trials``. Given
         the ``TrialView`` snapshot ``trials`` come from, the same made from the rows kept
         with it (``hyperstep.history_rows``: each ended trial encoded once, not every
-        round), except with model-based early stopping, whose rungs rank every trial anew."""
+        round), except with model-based early stopping, whose rungs rank every trial anew.
+        ``parents``: each parent's trials as ``parent_trials`` reads them (read here if not
+        given; ``_ask`` reads them before its one-thread block, which must not wait for the store)."""
+        if parents is None:
+            parents = [self.parent_trials(parent) for parent in self.parents]
         if snapshot is None or self.fidelity_levels is not None:
+            carried = carried_over(self.space, [trial for trials in parents for trial in trials], self.seed)
             return history_of(
                 self.space,
-                [*self.prior_trials(), *trials],
+                [*carried, *trials],
                 self.minimize,
                 seed=self.seed,
                 fidelity=self.fidelity_levels,
@@ -405,7 +415,6 @@ class Study:
             )
         if snapshot.rows is None or not snapshot.rows.fits(self.space, self.spec):
             snapshot.rows = EndedRows(self.space, self.spec)
-        parents = [self.parent_trials(parent) for parent in self.parents]
 
         def prior() -> History | None:
             carried = carried_over(self.space, [trial for trials in parents for trial in trials], self.seed)

@@ -243,11 +243,13 @@ def held_in(misses: Iterable[bool | None], count: int, ratio: float) -> bool:
     ``miss`` is made again at every ask (their newest step moves), and the older ones, each
     ``miss`` made once, usually settle it."""
     seen = missed = 0
-    for left, verdict in zip(range(count, 0, -1), misses):  # ``left``: this one and those after it
+    unread = iter(misses)
+    for left in range(count, 0, -1):  # ``left``: the next one and those after it, none read yet
         if seen + left < MIN_CHECKS or missed + left <= ratio * (seen + left):
             return True  # held even were every curve left a miss
         if seen >= MIN_CHECKS and missed > ratio * (seen + left):
             return False  # not held even were every curve left seen and no miss
+        verdict = next(unread)
         if verdict is not None:
             seen += 1
             missed += verdict
