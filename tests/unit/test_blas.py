@@ -321,3 +321,23 @@ def test_an_ask_reads_the_store_outside_its_block_so_a_batched_decision_cannot_d
     done = subprocess.run([sys.executable, "-c", BATCH_AGAINST_ASK, str(tmp_path / "store.sqlite")],
                           capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
     assert done.stdout.strip() == "done 1"
+
+
+def test_the_reports_importance_gp_runs_on_one_thread(two_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hyperstep report``'s parameter importance fits hyperstep's GP: the same shares for a
+    job at any thread count, as a proposal's (it ran at the process's count before)."""
+    from hyperstep.job_report import analysis
+    from hyperstep.strategies.gp import GaussianProcess
+    from tests.unit.test_job_report import make_data
+
+    seen: set[int] = set()
+    fit = GaussianProcess.fit
+
+    def spied_fit(*args: Any, **kwargs: Any) -> Any:
+        seen.update(blas_threads())
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(GaussianProcess, "fit", spied_fit)
+    data = make_data()
+    assert analysis.importance(data.job, data.trials) is not None
+    assert seen == {1}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hyperstep.blas import one_blas_thread
 from hyperstep.models import Job, Trial, TrialState
 from hyperstep.objectives import objective_values
 from hyperstep.pareto import dominated_by, hypervolume, pareto_mask
@@ -135,7 +136,13 @@ def elapsed_unit(seconds: float) -> tuple[float, str]:
 def importance(job: Job, trials: Sequence[Trial], seed: int = 0) -> dict[str, float] | None:
     """Each varying parameter's share (0..1) of the objective's variance explained by that
     parameter alone; None with fewer than ``MIN_TRIALS_FOR_IMPORTANCE`` completed trials,
-    a single varying parameter, or an objective that never changed."""
+    a single varying parameter, or an objective that never changed. Its GP on one BLAS thread,
+    as a proposal's: the same shares for a seed at any thread count (``hyperstep.blas``)."""
+    with one_blas_thread(with_scipy=True):
+        return _importance(job, trials, seed)
+
+
+def _importance(job: Job, trials: Sequence[Trial], seed: int) -> dict[str, float] | None:
     from hyperstep.strategies.conditional import ArcFeatures
     from hyperstep.strategies.gp import GaussianProcess
     from hyperstep.strategies.transforms import Projector, warp_objective
