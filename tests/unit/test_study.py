@@ -951,3 +951,16 @@ def test_a_study_refuses_a_number_or_boolean_given_as_a_string_naming_it_and_sto
     with pytest.raises(SpecError, match=message):
         hyperstep.Study(space, store=store, **kwargs)  # type: ignore[arg-type]
     assert store.list_jobs() == []
+
+
+def test_a_store_given_as_a_url_is_refused_without_echoing_it() -> None:
+    """Optuna's ``storage`` is a URL, often with a password (``postgresql://user:pw@host/db``):
+    the TypeError that refuses it as ``store`` named its type, not the URL, which a traceback
+    in a CI log or an issue would otherwise carry."""
+    with pytest.raises(TypeError) as caught:
+        hyperstep.Study({"parameters": PARAMETERS}, store="postgresql://tuner:s3cret@db.example/optuna")  # type: ignore[arg-type]
+    assert "s3cret" not in str(caught.value)
+    assert str(caught.value) == (
+        "store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got a str"
+        " (its value not shown: a storage URL may hold a password)"
+    )

@@ -146,7 +146,11 @@ class Study:
         for warning in stopping.early_stopping_warnings(spec):  # as ``hyperstep validate`` prints them
             warnings.warn(warning, UserWarning, stacklevel=2)
         if store is not None and not isinstance(store, TrialStore):  # Optuna's storage is a URL string
-            raise TypeError(f"store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got {store!r}")
+            unsaid = " (its value not shown: a storage URL may hold a password)" if isinstance(store, str) else ""
+            raise TypeError(
+                f"store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got a {type(store).__name__}"
+                + unsaid
+            )
         if job_id is not None and not isinstance(job_id, str):
             raise TypeError(f"job_id: a string, got {job_id!r}")
         store = store if store is not None else SQLiteStore(":memory:")
