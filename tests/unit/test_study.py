@@ -770,8 +770,7 @@ def test_a_study_opened_on_a_finished_job_reads_it_but_asks_it_no_more(tmp_path,
         reopened.ask(1)
     with pytest.raises(ValueError, match=f"^add_trial: {said}"):
         reopened.add_trial(first.trials[0].params, 0.5)
-    carry_on = "; carry it on with: hyperstep run --resume done" if status is JobStatus.STOPPED else ""
-    with pytest.raises(ValueError, match=f"{carry_on}, or give another job_id$"):
+    with pytest.raises(ValueError, match=r"adds none, or give another job_id$"):  # no trial block: run refuses it
         reopened.ask(1)
     assert len(store.list_trials("done")) == 2
 
@@ -964,3 +963,27 @@ def test_a_store_given_as_a_url_is_refused_without_echoing_it() -> None:
         "store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got a str"
         " (its value not shown: a storage URL may hold a password)"
     )
+
+
+def test_only_a_stopped_job_run_runs_is_sent_to_run_resume(tmp_path) -> None:
+    """A stopped job a study opened was told to "carry it on with: hyperstep run --resume",
+    which refuses every job with no trial block (a ``Study``'s own: "it is driven by
+    ask/tell"). Only a job with a trial block, one ``run`` runs, gets that hint."""
+    from hyperstep.models import Job
+
+    store = SQLiteStore(tmp_path / "s.db")
+    hyperstep.Study({"parameters": PARAMETERS}, strategy="random", store=store, job_id="asked")
+    document = {"name": "ran", "parameters": PARAMETERS, "objective": {"metric": "loss"}, "budget": {"max_trials": 2}}
+    spec = JobSpec.model_validate({**document, "trial": {"backend": "simulated", "objective": "curves:crossing"}})
+    store.create_job(Job(id="ran", spec=spec, created_at=store.clock(), seed=1, parents=[]))
+    said = {}
+    for job_id in ("asked", "ran"):
+        store.set_job_status(job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="by me")
+        with pytest.raises(ValueError) as caught:
+            hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id=job_id).ask(1)
+        said[job_id] = str(caught.value)
+    assert said["asked"] == (
+        "ask: job 'asked' has stopped (by me): a study reads a finished job's trials but adds none,"
+        " or give another job_id"
+    )
+    assert said["ran"].endswith("adds none; carry it on with: hyperstep run --resume ran, or give another job_id")

@@ -294,11 +294,13 @@ class Study:
         """A ``ValueError`` for a new trial in a job that had finished when this study opened
         it (a ``hyperstep run`` job that completed, failed or was stopped): its trials were
         added to it, past its ``max_trials``, while it still said "max_trials 6 used". Its
-        trials and best stay readable."""
+        trials and best stay readable. A stopped job with a trial block is shown how ``run``
+        carries it on; one with none (a study's own) is not: ``run --resume`` refuses it."""
         if (job := self._finished) is None:
             return
         why = f" ({job.stop_detail})" if job.stop_detail else ""
-        carry_on = f"; carry it on with: hyperstep run --resume {job.id}" if job.status is JobStatus.STOPPED else ""
+        resumable = job.status is JobStatus.STOPPED and job.spec.trial is not None  # run refuses ask/tell's own
+        carry_on = f"; carry it on with: hyperstep run --resume {job.id}" if resumable else ""
         raise ValueError(
             f"{call}: job {job.id!r} has {job.status.value}{why}: a study reads a finished job's trials but adds"
             f" none{carry_on}, or give another job_id"
