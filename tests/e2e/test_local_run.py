@@ -253,6 +253,32 @@ def test_a_ctrl_c_past_the_hold_stops_a_start_that_hangs(workdir: Path, monkeypa
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_sigterm_and_sighup_are_held_as_ctrl_c_is() -> None:
+    """The CLI handles SIGTERM (a container's stop, a CI cancel) and SIGHUP as Ctrl-C: they are
+    held off as Ctrl-C is (ignored in a stop, deferred as a job starts), and put back after."""
+    from hyperstep.errors import Signalled
+    from hyperstep.local.runner import signals_held
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise Signalled(signal.Signals(signum).name)
+
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for signum in kept:
+            signal.signal(signum, interrupted)
+        with signals_held():
+            for signum in kept:
+                os.kill(os.getpid(), signum)
+                time.sleep(0.1)  # an unheld signal raises here
+        with pytest.raises(Signalled, match=r"^SIGHUP$"), signals_held(defer=True):
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.1)
+        assert all(signal.getsignal(signum) is interrupted for signum in kept)
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+
+
 def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past HANDOFF_EVENTS estimated history events, Suggest starts a new execution and the
     old one ends; the job carries on in the new one and loses nothing."""
