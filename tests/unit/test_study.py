@@ -712,6 +712,7 @@ def test_tell_takes_an_exception_as_the_error_and_refuses_other_types() -> None:
             "warm_start: a list of job ids, got the mapping {'jobs': ['a']}; give its jobs",
         ),
         ({"enqueue": {"lr": 0.01}}, "enqueue: a list of points, got {'lr': 0.01}; put the point in a list"),
+        ({"enqueue": "x"}, "enqueue: a list of points, got 'x'; put the point in a list"),
         ({"space": {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 1}]}}, "parameters.0: low (1.0)"),
     ],
 )
