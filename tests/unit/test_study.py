@@ -774,6 +774,7 @@ def test_a_study_opened_on_a_finished_job_reads_it_but_asks_it_no_more(tmp_path,
     with pytest.raises(ValueError, match=r"adds none, or give another job_id$"):  # no trial block: run refuses it
         reopened.ask(1)
     assert len(store.list_trials("done")) == 2
+    assert len(hyperstep.Study.from_job(store, store.get_job("done")).ask(1)) == 1  # the suggester's, unchanged
 
 
 def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> None:
