@@ -989,3 +989,22 @@ def test_only_a_stopped_job_run_runs_is_sent_to_run_resume(tmp_path) -> None:
         " or give another job_id"
     )
     assert said["ran"].endswith("adds none; carry it on with: hyperstep run --resume ran, or give another job_id")
+
+
+def test_a_study_reads_whether_its_job_has_finished_when_it_asks_not_once_when_opened(tmp_path) -> None:
+    """Whether the job had finished was read once, as the study opened it: a study opened as
+    ``hyperstep run`` ran the job asked it past its end once the run had finished it, and one
+    opened on a stopped job stayed refused after ``run --resume`` carried the job on."""
+    from hyperstep.models import Job
+
+    store = SQLiteStore(tmp_path / "s.db")
+    document = {"name": "ran", "parameters": PARAMETERS, "objective": {"metric": "loss"}, "budget": {"max_trials": 9}}
+    spec = JobSpec.model_validate({**document, "trial": {"backend": "simulated", "objective": "curves:crossing"}})
+    store.create_job(Job(id="ran", spec=spec, created_at=store.clock(), seed=1, parents=[]))
+    running = hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="ran")
+    store.set_job_status("ran", JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="by me")
+    with pytest.raises(ValueError, match=r"^ask: job 'ran' has stopped \(by me\)"):
+        running.ask(1)
+    stopped = hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="ran")
+    store.set_job_status("ran", JobStatus.RUNNING, reopen=True)  # as run --resume reopens it
+    assert len(stopped.ask(1)) == 1 and len(running.ask(1)) == 1

@@ -173,7 +173,7 @@ class Study:
         }
         refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
-        self._finished = job if job.status.finished else None
+        self._read_only_once_finished = True
 
     @classmethod
     def from_job(
@@ -207,8 +207,9 @@ class Study:
         with the same seed, be given the same configurations."""
         self._queued: list[dict[str, Any]] = []
         """Points ``enqueue_trial`` gave this object, for the trials after the spec's ``enqueue``."""
-        self._finished: Job | None = None
-        """The job as this object opened it when it had finished: read, not asked (``ask``)."""
+        self._read_only_once_finished = False
+        """Whether ``ask`` and ``add_trial`` refuse a finished job: a user's study does (``Study(...)``),
+        the suggester's does not (``from_job``)."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -291,12 +292,14 @@ class Study:
             return self._ask(n, max_trials, trials, snapshot)
 
     def _refuse_a_finished_job(self, call: str) -> None:
-        """A ``ValueError`` for a new trial in a job that had finished when this study opened
-        it (a ``hyperstep run`` job that completed, failed or was stopped): its trials were
-        added to it, past its ``max_trials``, while it still said "max_trials 6 used". Its
-        trials and best stay readable. A stopped job with a trial block is shown how ``run``
-        carries it on; one with none (a study's own) is not: ``run --resume`` refuses it."""
-        if (job := self._finished) is None:
+        """A ``ValueError`` for a new trial in a job that has finished (a ``hyperstep run`` job
+        that completed, failed or was stopped): its trials were added to it, past its
+        ``max_trials``, while it still said "max_trials 6 used". Its trials and best stay
+        readable. Read as the call comes, not once when the study opened: a run may finish the
+        job meanwhile, or ``run --resume`` carry it on. A stopped job with a trial block is
+        shown how ``run`` carries it on; one with none (a study's own) is not: ``run --resume``
+        refuses it."""
+        if not self._read_only_once_finished or not (job := self.job).status.finished:
             return
         why = f" ({job.stop_detail})" if job.stop_detail else ""
         resumable = job.status is JobStatus.STOPPED and job.spec.trial is not None  # run refuses ask/tell's own
