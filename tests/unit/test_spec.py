@@ -272,6 +272,8 @@ def test_yaml_the_parser_cannot_build_is_one_line(tmp_path: Path, text: str, rea
         ("1:30:00.5", "a YAML 1.1 base-60 number (12:30 reads as 750): quote it for text"),
         ("010", "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"),
         ("-0_17", "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"),
+        ("0b101", "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"),
+        ("-0b1_0", "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"),
     ],
 )
 def test_yaml_1_1_base_60_and_octal_numbers_are_refused_where_they_stand(
