@@ -195,6 +195,90 @@ def test_ctrl_c_as_the_job_is_stored_and_started_stops_it(workdir: Path, monkeyp
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_ctrl_c_past_the_hold_stops_a_stop_that_hangs(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first Ctrl-C's stop ignored every later Ctrl-C, SIGTERM and SIGHUP for as long as
+    it took, and nothing bounded it (its bus drain, a store's 30 s busy wait each write): a
+    stop that hung could be ended only by SIGKILL. Now a signal past the hold (README's "at
+    most about 10 s") is handled as before it: the run ends at once, the handler put back."""
+    from hyperstep.local import runner
+    from hyperstep.local.runtime import LocalRuntime
+
+    monkeypatch.setattr(runner, "HOLD_SECONDS", 0.3)
+    stop_trials = LocalRuntime.stop_trials
+
+    def hangs(self: LocalRuntime, drain_seconds: float = 10.0) -> None:
+        monkeypatch.setattr(LocalRuntime, "stop_trials", stop_trials)  # once
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)  # pressed again, past the hold
+        time.sleep(10)  # a stop that hangs
+
+    def first_ctrl_c(job, trials, final: bool = False) -> None:
+        if any(t.state is TrialState.RUNNING for t in trials) and not final:
+            monkeypatch.setattr(LocalRuntime, "stop_trials", hangs)
+            raise KeyboardInterrupt
+
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_local(
+            spec=local_spec(workdir),
+            store_path=workdir / "store.db",
+            runs_dir=workdir / "runs",
+            env={**os.environ, "TRAIN_SLEEP": "30"},
+            on_progress=first_ctrl_c,
+        )
+    assert time.monotonic() - began < 8
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_past_the_hold_stops_a_start_that_hangs(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C as the job is stored and started waited for the start however long it took;
+    past the hold it is handled at once, as before the hold, the handler put back."""
+    from hyperstep.local import runner
+    from hyperstep.service import TuningService
+
+    monkeypatch.setattr(runner, "HOLD_SECONDS", 0.3)
+    submit = TuningService.submit
+
+    def hangs(self: TuningService, *args: object, **kwargs: object):
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(10)  # a store that blocks
+        return submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TuningService, "submit", hangs)
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run(workdir, local_spec(workdir))
+    assert time.monotonic() - began < 8
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigterm_and_sighup_are_held_as_ctrl_c_is() -> None:
+    """The CLI handles SIGTERM (a container's stop, a CI cancel) and SIGHUP as Ctrl-C: they are
+    held off as Ctrl-C is (ignored in a stop, deferred as a job starts), and put back after."""
+    from hyperstep.errors import Signalled
+    from hyperstep.local.runner import signals_held
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise Signalled(signal.Signals(signum).name)
+
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for signum in kept:
+            signal.signal(signum, interrupted)
+        with signals_held():
+            for signum in kept:
+                os.kill(os.getpid(), signum)
+                time.sleep(0.1)  # an unheld signal raises here
+        with pytest.raises(Signalled, match=r"^SIGHUP$"), signals_held(defer=True):
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.1)
+        assert all(signal.getsignal(signum) is interrupted for signum in kept)
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+
+
 def test_a_long_job_hands_itself_over_to_new_executions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past HANDOFF_EVENTS estimated history events, Suggest starts a new execution and the
     old one ends; the job carries on in the new one and loses nothing."""

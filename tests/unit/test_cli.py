@@ -428,6 +428,8 @@ def test_an_empty_store_path_is_the_default_store_or_refused(
         (["run", str(spec), "--out", ""], "--out"),
         (["validate", ""], "spec"),
         (["report", "job", "--out", ""], "--out"),
+        (["report", "job", "--runs", ""], "--runs"),
+        (["run", ""], "spec"),
     ):
         with pytest.raises(SystemExit) as exited:
             main(argv)

@@ -99,3 +99,13 @@ def test_duplicate_names_are_rejected() -> None:
     p = {"name": "a", "type": "float", "low": 0, "high": 1}
     with pytest.raises(ValidationError, match="duplicate parameter name 'a'"):
         SearchSpace.model_validate({"parameters": [p, p]})
+
+
+def test_an_int_parameter_s_bounds_are_within_2_to_the_53_of_0() -> None:
+    """README: an ``int`` parameter's ``low`` and ``high`` are within 2^53 of 0 (its bound
+    said 2^53 - 1, as a seed's, where the code and ``openapi.json`` take 2^53 itself)."""
+    edge = {"name": "a", "type": "int", "low": -(2**53), "high": 2**53}
+    assert SearchSpace.model_validate({"parameters": [edge]}).parameters[0].high == 2**53
+    for past in ({**edge, "high": 2**53 + 1}, {**edge, "low": -(2**53) - 1}):
+        with pytest.raises(ValidationError, match=r"than or equal to -?9007199254740992"):
+            SearchSpace.model_validate({"parameters": [past]})

@@ -158,6 +158,8 @@ def test_the_valid_spec_parses() -> None:
         ("budget.max_failed_trials", -1e300, "budget.max_failed_trials", "greater than or equal to 0"),
         ("parameters.1.high", 1e20, "parameters.1.high", "less than or equal to 9007199254740992"),
         ("strategy.seed", 1e16, "strategy.seed", "less than or equal to 9007199254740991"),  # as before
+        ("budget.max_trials", 2.0**63, "budget.max_trials", "less than or equal to 10000"),  # the first past int64
+        ("budget.max_trials", -(2.0**64), "budget.max_trials", "greater than or equal to 1"),
     ],
 )
 def test_bad_spec_names_field_and_reason(path: str, value: object, field: str, reason: str | None) -> None:
@@ -270,6 +272,8 @@ def test_yaml_the_parser_cannot_build_is_one_line(tmp_path: Path, text: str, rea
         ("1:30:00.5", "a YAML 1.1 base-60 number (12:30 reads as 750): quote it for text"),
         ("010", "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"),
         ("-0_17", "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"),
+        ("0b101", "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"),
+        ("-0b1_0", "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"),
     ],
 )
 def test_yaml_1_1_base_60_and_octal_numbers_are_refused_where_they_stand(
@@ -475,6 +479,29 @@ def test_a_job_stored_before_a_rule_was_added_stays_readable() -> None:
         parse_spec(document)
     spec = JobSpec.model_validate(document, context=STORED)
     assert spec.parameters[0].choices == choices and spec.trial.env == {"A=B": "x\x00"}
+
+
+def test_a_job_stored_with_choices_that_are_the_same_number_stays_readable(tmp_path: Path) -> None:
+    """Choices that are one number (-0.0 and 0.0, 1 and 1.0) are refused as a spec comes in,
+    but a job stored before that rule reads back from its store as it was, and its study
+    opens (every listing of the store reads it)."""
+    import hyperstep
+    from hyperstep.models import Job
+    from hyperstep.spec import JobSpec
+    from hyperstep.spec_base import STORED
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    choices = [-0.0, 0.0, 1, 1.0]
+    parameters = [{"name": "kind", "type": "categorical", "choices": choices}]
+    document = spec_document(parameters=parameters)
+    with pytest.raises(SpecError, match="are the same number"):
+        parse_spec(document)
+    store = SQLiteStore(tmp_path / "s.db")
+    spec = JobSpec.model_validate(document, context=STORED)
+    store.create_job(Job(id="old", spec=spec, created_at=store.clock(), seed=1, parents=[]))
+    (stored,) = SQLiteStore(tmp_path / "s.db").list_jobs()
+    assert [repr(c) for c in stored.spec.parameters[0].choices] == ["-0.0", "0.0", "1", "1.0"]
+    assert hyperstep.Study.from_job(store, stored).trials == []
 
 
 def test_a_stored_early_stopping_block_without_a_name_stays_readable() -> None:

@@ -712,6 +712,7 @@ def test_tell_takes_an_exception_as_the_error_and_refuses_other_types() -> None:
             "warm_start: a list of job ids, got the mapping {'jobs': ['a']}; give its jobs",
         ),
         ({"enqueue": {"lr": 0.01}}, "enqueue: a list of points, got {'lr': 0.01}; put the point in a list"),
+        ({"enqueue": "x"}, "enqueue: a list of points, got 'x'; put the point in a list"),
         ({"space": {"parameters": [{"name": "x", "type": "float", "low": 1, "high": 1}]}}, "parameters.0: low (1.0)"),
     ],
 )
@@ -770,10 +771,10 @@ def test_a_study_opened_on_a_finished_job_reads_it_but_asks_it_no_more(tmp_path,
         reopened.ask(1)
     with pytest.raises(ValueError, match=f"^add_trial: {said}"):
         reopened.add_trial(first.trials[0].params, 0.5)
-    carry_on = "; carry it on with: hyperstep run --resume done" if status is JobStatus.STOPPED else ""
-    with pytest.raises(ValueError, match=f"{carry_on}, or give another job_id$"):
+    with pytest.raises(ValueError, match=r"adds none, or give another job_id$"):  # no trial block: run refuses it
         reopened.ask(1)
     assert len(store.list_trials("done")) == 2
+    assert len(hyperstep.Study.from_job(store, store.get_job("done")).ask(1)) == 1  # the suggester's, unchanged
 
 
 def test_a_study_warm_starts_from_an_earlier_study_of_its_store(tmp_path) -> None:
@@ -951,3 +952,59 @@ def test_a_study_refuses_a_number_or_boolean_given_as_a_string_naming_it_and_sto
     with pytest.raises(SpecError, match=message):
         hyperstep.Study(space, store=store, **kwargs)  # type: ignore[arg-type]
     assert store.list_jobs() == []
+
+
+def test_a_store_given_as_a_url_is_refused_without_echoing_it() -> None:
+    """Optuna's ``storage`` is a URL, often with a password (``postgresql://user:pw@host/db``):
+    the TypeError that refuses it as ``store`` named its type, not the URL, which a traceback
+    in a CI log or an issue would otherwise carry."""
+    with pytest.raises(TypeError) as caught:
+        hyperstep.Study({"parameters": PARAMETERS}, store="postgresql://tuner:s3cret@db.example/optuna")  # type: ignore[arg-type]
+    assert "s3cret" not in str(caught.value)
+    assert str(caught.value) == (
+        "store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got a str"
+        " (its value not shown: a storage URL may hold a password)"
+    )
+
+
+def test_only_a_stopped_job_run_runs_is_sent_to_run_resume(tmp_path) -> None:
+    """A stopped job a study opened was told to "carry it on with: hyperstep run --resume",
+    which refuses every job with no trial block (a ``Study``'s own: "it is driven by
+    ask/tell"). Only a job with a trial block, one ``run`` runs, gets that hint."""
+    from hyperstep.models import Job
+
+    store = SQLiteStore(tmp_path / "s.db")
+    hyperstep.Study({"parameters": PARAMETERS}, strategy="random", store=store, job_id="asked")
+    document = {"name": "ran", "parameters": PARAMETERS, "objective": {"metric": "loss"}, "budget": {"max_trials": 2}}
+    spec = JobSpec.model_validate({**document, "trial": {"backend": "simulated", "objective": "curves:crossing"}})
+    store.create_job(Job(id="ran", spec=spec, created_at=store.clock(), seed=1, parents=[]))
+    said = {}
+    for job_id in ("asked", "ran"):
+        store.set_job_status(job_id, JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="by me")
+        with pytest.raises(ValueError) as caught:
+            hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id=job_id).ask(1)
+        said[job_id] = str(caught.value)
+    assert said["asked"] == (
+        "ask: job 'asked' has stopped (by me): a study reads a finished job's trials but adds none,"
+        " or give another job_id"
+    )
+    assert said["ran"].endswith("adds none; carry it on with: hyperstep run --resume ran, or give another job_id")
+
+
+def test_a_study_reads_whether_its_job_has_finished_when_it_asks_not_once_when_opened(tmp_path) -> None:
+    """Whether the job had finished was read once, as the study opened it: a study opened as
+    ``hyperstep run`` ran the job asked it past its end once the run had finished it, and one
+    opened on a stopped job stayed refused after ``run --resume`` carried the job on."""
+    from hyperstep.models import Job
+
+    store = SQLiteStore(tmp_path / "s.db")
+    document = {"name": "ran", "parameters": PARAMETERS, "objective": {"metric": "loss"}, "budget": {"max_trials": 9}}
+    spec = JobSpec.model_validate({**document, "trial": {"backend": "simulated", "objective": "curves:crossing"}})
+    store.create_job(Job(id="ran", spec=spec, created_at=store.clock(), seed=1, parents=[]))
+    running = hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="ran")
+    store.set_job_status("ran", JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="by me")
+    with pytest.raises(ValueError, match=r"^ask: job 'ran' has stopped \(by me\)"):
+        running.ask(1)
+    stopped = hyperstep.Study({"parameters": PARAMETERS}, store=store, job_id="ran")
+    store.set_job_status("ran", JobStatus.RUNNING, reopen=True)  # as run --resume reopens it
+    assert len(stopped.ask(1)) == 1 and len(running.ask(1)) == 1

@@ -225,7 +225,7 @@ class CategoricalParameter(_Parameter):
     """One of a list of choices, encoded one-hot."""
 
     type: Literal["categorical"]
-    choices: list[Choice] = Field(min_length=1)
+    choices: list[Choice] = Field(min_length=1, json_schema_extra={"uniqueItems": True})  # as ``_unique`` refuses
 
     @field_validator("choices")
     @classmethod

@@ -754,16 +754,20 @@ def _loader() -> type:
 def yaml11_only(text: str) -> str | None:
     """Why a plain scalar PyYAML (YAML 1.1) reads as a number is refused, or None: a number
     with a colon is base 60 there (a choice ``12:30`` reached the script as 750) and one with
-    a leading zero octal (``010`` as 8), where YAML 1.2 and JSON read text and 10. The text
+    a leading zero octal (``010`` as 8), where YAML 1.2 and JSON read text and 10; one
+    written ``0b10`` binary (2), text to YAML 1.2. The text
     is not shown (the position is): a secrets file passed by mistake is not printed."""
     if ":" in text:
         return "a YAML 1.1 base-60 number (12:30 reads as 750): quote it for text"
     if OCTAL_11.fullmatch(text.replace("_", "")):
         return "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"
+    if BINARY_11.fullmatch(text.replace("_", "")):  # text to YAML 1.2, as to JSON
+        return "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"
     return None
 
 
 OCTAL_11 = re.compile(r"[-+]?0[0-7]+")
+BINARY_11 = re.compile(r"[-+]?0b[01]+")
 
 
 def dump_spec(document: Any) -> str:

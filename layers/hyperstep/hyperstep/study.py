@@ -152,7 +152,11 @@ class Study:
         for warning in stopping.early_stopping_warnings(spec):  # as ``hyperstep validate`` prints them
             warnings.warn(warning, UserWarning, stacklevel=2)
         if store is not None and not isinstance(store, TrialStore):  # Optuna's storage is a URL string
-            raise TypeError(f"store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got {store!r}")
+            unsaid = " (its value not shown: a storage URL may hold a password)" if isinstance(store, str) else ""
+            raise TypeError(
+                f"store: a TrialStore (SQLiteStore(path), from hyperstep.stores.sqlite), got a {type(store).__name__}"
+                + unsaid
+            )
         if job_id is not None and not isinstance(job_id, str):
             raise TypeError(f"job_id: a string, got {job_id!r}")
         store = store if store is not None else SQLiteStore(":memory:")
@@ -175,7 +179,7 @@ class Study:
         }
         refuse_another_spec(job, spec, [field for field, was_given in given.items() if was_given])
         self._init(store, job)
-        self._finished = job if job.status.finished else None
+        self._read_only_once_finished = True
 
     @classmethod
     def from_job(
@@ -210,8 +214,9 @@ class Study:
         self._optimizing = False
         self._stopping = False
         """Whether an ``optimize`` loop runs, and whether ``stop`` was called in it."""
-        self._finished: Job | None = None
-        """The job as this object opened it when it had finished: read, not asked (``ask``)."""
+        self._read_only_once_finished = False
+        """Whether ``ask`` and ``add_trial`` refuse a finished job: a user's study does (``Study(...)``),
+        the suggester's does not (``from_job``)."""
         self._diverged: dict[str, float] = {}
         """The value that is not finite each trial last reported here (no store keeps one):
         a trial told stopped or pruned with no value after it ends as told with it."""
@@ -294,14 +299,18 @@ class Study:
             return self._ask(n, max_trials, trials, snapshot)
 
     def _refuse_a_finished_job(self, call: str) -> None:
-        """A ``ValueError`` for a new trial in a job that had finished when this study opened
-        it (a ``hyperstep run`` job that completed, failed or was stopped): its trials were
-        added to it, past its ``max_trials``, while it still said "max_trials 6 used". Its
-        trials and best stay readable."""
-        if (job := self._finished) is None:
+        """A ``ValueError`` for a new trial in a job that has finished (a ``hyperstep run`` job
+        that completed, failed or was stopped): its trials were added to it, past its
+        ``max_trials``, while it still said "max_trials 6 used". Its trials and best stay
+        readable. Read as the call comes, not once when the study opened: a run may finish the
+        job meanwhile, or ``run --resume`` carry it on. A stopped job with a trial block is
+        shown how ``run`` carries it on; one with none (a study's own) is not: ``run --resume``
+        refuses it."""
+        if not self._read_only_once_finished or not (job := self.job).status.finished:
             return
         why = f" ({job.stop_detail})" if job.stop_detail else ""
-        carry_on = f"; carry it on with: hyperstep run --resume {job.id}" if job.status is JobStatus.STOPPED else ""
+        resumable = job.status is JobStatus.STOPPED and job.spec.trial is not None  # run refuses ask/tell's own
+        carry_on = f"; carry it on with: hyperstep run --resume {job.id}" if resumable else ""
         raise ValueError(
             f"{call}: job {job.id!r} has {job.status.value}{why}: a study reads a finished job's trials but adds"
             f" none{carry_on}, or give another job_id"

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from hyperstep.backends.local.adapter import HELD_FILE, kill_detached
 from hyperstep.backends.local.block import LocalTrial
@@ -65,6 +66,7 @@ def run_local(
         contextlib.ExitStack() as held,
     ):
         service = runtime.service
+        job: Job | None = None
         try:
             with signals_held(defer=True):  # a Ctrl-C as the job is stored and started stops it once it is known
                 if resume is not None:
@@ -80,6 +82,8 @@ def run_local(
                 _report(runtime, polled, on_progress)
                 time.sleep(poll_seconds)
         except KeyboardInterrupt as exc:
+            if job is None:  # pressed past the hold as the job was stored or reopened: no job to stop
+                raise
             held.enter_context(signals_held())  # a second Ctrl-C waits for this one's end
             interrupt(runtime, job.id, by=str(exc) if isinstance(exc, Signalled) else "Ctrl-C")
         runtime.bus.drain()  # an execution that ended outside Finish Job: its event closes the job
@@ -91,22 +95,36 @@ def run_local(
         return ended
 
 
+HOLD_SECONDS = 10.0
+"""How long ``signals_held`` holds signals off: a signal later is handled at once, as without it."""
+
+
 @contextlib.contextmanager
 def signals_held(defer: bool = False) -> Iterator[None]:
     """Ctrl-C, and SIGTERM and SIGHUP where Python handles them (the CLI's), held off while
-    the block runs: ignored, or with ``defer`` raised as they would have been once it is done.
+    the block runs, for ``HOLD_SECONDS`` at most: ignored, or with ``defer`` raised as they
+    would have been once it is done. One that comes later is handled as it comes.
 
     Ignored while a Ctrl-C's stop runs (killing the trials, recording them stopped, closing
-    the job; bounded by the drain's 10 s): a second press, as an impatient user gives, broke
-    into it and ended the run with no summary and no resume hint. Deferred while a job is
-    stored and started: a press there left it ``running`` with no process, and its id unsaid.
-    Only on the main thread, the one Python lets set handlers."""
+    the job): a second press, as an impatient user gives, broke into it and ended the run
+    with no summary and no resume hint. Deferred while a job is stored and started: a press
+    there left it ``running`` with no process, and its id unsaid. Not for longer: nothing
+    bounds either block (the bus drain, a store's busy wait), and one that hung held every
+    Ctrl-C and SIGTERM off until SIGKILL. Only on the main thread, the one Python lets set
+    handlers; a Python function, not SIG_IGN, which a trial started meanwhile would inherit."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     came: list[int] = []
-    held = signal.SIG_IGN if not defer else (lambda signum, frame: came.append(signum))
-    before = {}
+    until = time.monotonic() + HOLD_SECONDS
+
+    def held(signum: int, frame: Any) -> None:
+        if time.monotonic() >= until:
+            before[signum](signum, frame)  # past the hold: as it would have been handled
+        elif defer:
+            came.append(signum)
+
+    before: dict[int, Callable[[int, Any], Any]] = {}
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
         signum = getattr(signal, name, None)
         if signum is not None and callable(handler := signal.getsignal(signum)):  # not SIG_DFL, SIG_IGN, None
