@@ -336,8 +336,8 @@ def test_the_handle_still_reads_the_asked_trial_s_other_fields() -> None:
 
     def objective(trial: TrialHandle) -> float:
         read.append((trial.report_key, trial.expected_improvement, trial.created_at, trial.state))
-        with pytest.raises(AttributeError, match="set_user_attr"):
-            trial.set_user_attr("k", 1)
+        with pytest.raises(AttributeError, match="set_system_attr"):
+            trial.set_system_attr("k", 1)
         return 0.5
 
     study.optimize(objective, n_trials=1)

@@ -37,6 +37,15 @@ from hyperstep.report_signing import ReportRefused
 from hyperstep.spec import JobSpec
 from hyperstep.spec_base import ReadBackKeepsKnownFields
 
+MAX_USER_ATTRS = 64
+"""The most user attributes a trial keeps (``Trial.with_user_attr``)."""
+MAX_USER_ATTR_KEY = 255
+"""The longest user attribute key, in characters (as a metric name, ``MAX_METRIC_NAME``)."""
+MAX_USER_ATTRS_BYTES = 16_384
+"""The most a trial's user attributes take as JSON (UTF-8, keys included). A trial is one
+DynamoDB item of at most 400 KB: its configuration (``spec.MAX_CONFIG_BYTES``) and reports
+leave it about 52 KB for the rest, and this takes 16 KB of them."""
+
 
 class TrialState(StrEnum):
     PENDING = "pending"  # suggested, not started yet
@@ -244,6 +253,11 @@ class Trial(ReadBackKeepsKnownFields):
     models (``strategies.base.Proposal``); None for a trial proposed without a model. Near
     zero for a few proposals in a row: converged (``hyperstep.completion``)."""
 
+    user_attrs: dict[str, Any] = Field(default_factory=dict)
+    """Optuna's user attributes: what the objective noted about the trial (``Study.set_trial_user_attr``,
+    ``TrialHandle.set_user_attr``), each value as JSON gives it back, within ``with_user_attr``'s
+    bounds. The stores leave it out of a trial's body while it is empty (``stored_json``)."""
+
     curve: PackedCurve = Field(default_factory=dict)
     """The objective by step, as the script reported it on the way (``stores.base.point_of``;
     a step reported twice keeps the newer report's value, ``replaces_point``): what early stopping
@@ -298,6 +312,30 @@ class Trial(ReadBackKeepsKnownFields):
         values = {name: report.value for name, report in merged.items()}
         return self.model_copy(update={"reports": merged, "metrics": {**self.metrics, **values}})
 
+    def with_user_attr(self, key: str, value: Any) -> Trial:
+        """The trial with ``user_attrs[key]`` set to ``value`` as JSON gives it back (a tuple as
+        a list). A ``ValueError`` naming the key and the limit for a key that is not a string or
+        is longer than ``MAX_USER_ATTR_KEY`` characters, a value JSON cannot hold (Optuna asks
+        for ``json.dumps``; NaN and infinity included, which JSON lacks), a key past
+        ``MAX_USER_ATTRS``, or attributes past ``MAX_USER_ATTRS_BYTES``: the trial is one store
+        item, and a DynamoDB item holds 400 KB."""
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_USER_ATTR_KEY:
+            raise ValueError(f"user attribute key {key!r}: a string of 1 to {MAX_USER_ATTR_KEY} characters")
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"user attribute {key!r}: the value must be JSON-serializable ({exc})") from None
+        attrs = {**self.user_attrs, key: json.loads(text)}
+        if len(attrs) > MAX_USER_ATTRS:
+            raise ValueError(f"user attribute {key!r}: a trial keeps at most {MAX_USER_ATTRS} user attributes")
+        size = len(json.dumps(attrs, ensure_ascii=False).encode())
+        if size > MAX_USER_ATTRS_BYTES:
+            raise ValueError(
+                f"user attribute {key!r}: the trial's user attributes would take {size:,} bytes as JSON;"
+                f" at most {MAX_USER_ATTRS_BYTES:,} (a trial is one DynamoDB item, which holds 400 KB)"
+            )
+        return self.model_copy(update={"user_attrs": attrs})
+
     def final_reports(self) -> dict[str, float]:
         """The values the script reported as final, by metric."""
         return {name: report.value for name, report in self.reports.items() if report.final}
@@ -306,8 +344,9 @@ class Trial(ReadBackKeepsKnownFields):
 def stored_json(trial: Trial) -> str:
     """The trial as a store keeps it: its JSON with its ``report_key`` and ``end_unseen``,
     which every other dump leaves out (the store's item is encrypted at rest; reading it back
-    takes the key)."""
-    body = trial.model_dump_json()
+    takes the key), and without ``user_attrs`` while it is empty: a trial's body is what it
+    was before the field came (``simulated_store_dump``'s digest)."""
+    body = trial.model_dump_json(exclude=None if trial.user_attrs else {"user_attrs"})
     kept = {"report_key": trial.report_key, "end_unseen": trial.end_unseen or None}
     kept = {name: value for name, value in kept.items() if value is not None}
     if not kept:

@@ -611,6 +611,23 @@ class Study:
             return True
         return stopping.should_stop(self.scheduler, trial, self.store, self.minimize)
 
+    def set_trial_user_attr(self, trial_id: TrialRef, key: str, value: Any) -> Trial:
+        """Keep ``value`` as the trial's user attribute ``key`` (Optuna's ``trial.set_user_attr``,
+        its storage's ``set_trial_user_attr``; ``TrialHandle.set_user_attr`` inside ``optimize``)
+        and return the trial as stored: ``Trial.user_attrs`` gives it back, in this study, a
+        reopened one and ``run --resume``. The value is kept as JSON gives it back; a key or value
+        past ``Trial.with_user_attr``'s bounds is its ``ValueError``, nothing kept. A trial
+        already told takes none: ``TrialFinishedError``, as Optuna's ``UpdateFinishedTrialError``."""
+        trial_id = self._id_of(trial_id)
+        kept = self.store.set_user_attr(self.job_id, trial_id, key, value)
+        if kept is None:
+            trial = self.store.get_trial(self.job_id, trial_id)
+            raise TrialFinishedError(
+                f"trial {trial.number} was told {trial.state.value}: a finished trial takes no user attribute"
+                " (Optuna raises UpdateFinishedTrialError); set it before telling the trial"
+            )
+        return kept
+
     @staticmethod
     def _refuse_a_report_after(trial: Trial) -> None:
         """``TrialFinishedError`` for a report of ``trial`` told completed or failed."""

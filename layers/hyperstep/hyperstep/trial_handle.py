@@ -124,6 +124,11 @@ class TrialHandle:
         if self._study.report(self.id, step, value):
             self._stop = True
 
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Optuna's ``set_user_attr(key, value)``: ``Study.set_trial_user_attr(trial, key, value)``;
+        ``trial.user_attrs`` then holds it, here and in the study's trials."""
+        self._trial = self._study.set_trial_user_attr(self.id, key, value)
+
     def should_prune(self) -> bool:
         """Whether a ``report`` of this trial said stop (then raise ``hyperstep.TrialPruned``).
         It stays True after the first True, as README's "act on the first True" says: each

@@ -286,6 +286,12 @@ class TrialStore(ABC):
         changing nothing, when the trial has already finished."""
 
     @abstractmethod
+    def set_user_attr(self, job_id: str, trial_id: str, key: str, value: Any) -> Trial | None:
+        """Keep ``value`` as the active trial's user attribute ``key`` (``Trial.with_user_attr``,
+        whose ``ValueError`` changes nothing) and return the trial as it now is; None, changing
+        nothing, when the trial has already finished."""
+
+    @abstractmethod
     def note_stop(self, job_id: str, trial_id: str, reason: str) -> bool:
         """Keep, as the running trial's ``error``, why its job stops it (a completion rule,
         not its scheduler: ``completion.stopped_by_job``), before its backend is told, so its

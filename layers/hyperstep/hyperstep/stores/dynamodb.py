@@ -923,6 +923,13 @@ class DynamoDBStore(TrialStore):
 
         return self._rewrite_trial(job_id, trial_id, keep) is not None
 
+    def set_user_attr(self, job_id: str, trial_id: str, key: str, value: Any) -> Trial | None:
+        def keep(trial: Trial) -> Trial | None:
+            return trial.with_user_attr(key, value) if trial.state.active else None
+
+        kept = self._rewrite_trial(job_id, trial_id, keep)
+        return None if kept is None else self._with_curve(kept[0], kept[1])
+
     def note_stop(self, job_id: str, trial_id: str, reason: str) -> bool:
         def note(trial: Trial) -> Trial | None:
             return trial.model_copy(update={"error": reason}) if trial.state is TrialState.RUNNING else None

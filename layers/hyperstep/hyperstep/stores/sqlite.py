@@ -759,6 +759,15 @@ class SQLiteStore(TrialStore):
             self._write_trial(conn, trial.model_copy(update={"log_cursor": cursor}))
             return True
 
+    def set_user_attr(self, job_id: str, trial_id: str, key: str, value: Any) -> Trial | None:
+        with self._tx() as conn:
+            trial = self._read_trial(conn, job_id, trial_id)
+            if not trial.state.active:
+                return None
+            trial = trial.with_user_attr(key, value)
+            self._write_trial(conn, trial)
+            return self._with_curve(conn, trial)
+
     def note_stop(self, job_id: str, trial_id: str, reason: str) -> bool:
         with self._tx() as conn:
             trial = self._read_trial(conn, job_id, trial_id)
