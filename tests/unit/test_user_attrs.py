@@ -56,6 +56,8 @@ def test_ask_and_tell_users_set_them_on_the_study_and_a_told_trial_takes_none() 
     study = hyperstep.Study(SPACE, seed=0)
     (trial,) = study.ask()
     assert trial.user_attrs == {}
+    with pytest.raises(TypeError, match=r"study.set_trial_user_attr\(trial, 'epochs', value\)"):
+        trial.set_user_attr("epochs", 12)  # Optuna's ask/tell habit: the record says what keeps it
     assert study.set_trial_user_attr(trial, "epochs", 12).user_attrs == {"epochs": 12}
     study.set_trial_user_attr(trial.number, "epochs", 13)  # a key set again takes the new value
     study.tell(trial, 0.5)

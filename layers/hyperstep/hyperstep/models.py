@@ -21,7 +21,7 @@ import time
 from array import array
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from pydantic import (
     BeforeValidator,
@@ -335,6 +335,14 @@ class Trial(ReadBackKeepsKnownFields):
                 f" at most {MAX_USER_ATTRS_BYTES:,} (a trial is one DynamoDB item, which holds 400 KB)"
             )
         return self.model_copy(update={"user_attrs": attrs})
+
+    def set_user_attr(self, key: str, value: Any) -> NoReturn:
+        """Optuna's ``ask`` gives a trial that takes ``set_user_attr``; ``ask`` here gives this
+        frozen record: a ``TypeError`` naming the call that keeps the attribute."""
+        raise TypeError(
+            f"trial {self.number} is a stored record (a Trial is frozen): keep a user attribute with"
+            f" study.set_trial_user_attr(trial, {key!r}, value); inside optimize, trial.set_user_attr works"
+        )
 
     def final_reports(self) -> dict[str, float]:
         """The values the script reported as final, by metric."""
