@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,22 @@ import pytest
 
 import hyperstep
 from benchmarks.aws_item_limits import largest_body
+from hyperstep.cli import main
 from hyperstep.messages import SuggestRequest
 from hyperstep.models import (
     MAX_USER_ATTR_KEY,
     MAX_USER_ATTRS,
     MAX_USER_ATTRS_BYTES,
+    Job,
     Trial,
+    TrialState,
     stored_json,
 )
 from hyperstep.service import TuningService
-from hyperstep.spec import MAX_CONFIG_BYTES
+from hyperstep.spec import MAX_CONFIG_BYTES, parse_spec
 from hyperstep.stores.dynamodb import ITEM_BYTES
 from hyperstep.stores.sqlite import SQLiteStore
+from tests.conftest import spec_document
 from tests.unit.test_api import call, sagemaker_spec
 from tests.unit.test_api import service as service
 
@@ -118,3 +123,22 @@ def test_the_api_lists_each_trials_attributes(service: TuningService) -> None:
     trials = {t["id"]: t for t in call("GET", f"/jobs/{job_id}/trials")[1]["trials"]}
     assert trials[first]["user_attrs"] == {"fold": 3}
     assert others and all(trials[other]["user_attrs"] == {} for other in others)
+
+
+def test_run_resume_keeps_the_attributes_of_the_trials_it_carries_on(workdir: Path) -> None:
+    """Attributes a notebook set on a ``hyperstep run`` job's trials (one told, one left waiting)
+    stay through ``run --resume``, which stops the waiting one as an interrupted run's leftover
+    and runs two more trials in its place."""
+    document = spec_document(budget={"max_trials": 3, "max_parallel": 1})
+    spec = parse_spec({**document, "trial": {**document["trial"], "workdir": str(workdir)}})
+    store = SQLiteStore(str(workdir / "s.db"))
+    store.create_job(Job(id="job-1", spec=spec, created_at=time.time()))
+    study = hyperstep.Study.from_job(store, store.get_job("job-1"))
+    told, waiting = study.ask(2)
+    study.set_trial_user_attr(told, "source", "notebook")
+    study.set_trial_user_attr(waiting, "fold", [1, 2])
+    study.tell(told, 0.5)
+    assert main(["--store", str(workdir / "s.db"), "run", "--resume", "job-1", "--out", str(workdir / "runs")]) == 0
+    trials = SQLiteStore(str(workdir / "s.db")).list_trials("job-1")
+    assert [t.user_attrs for t in trials] == [{"source": "notebook"}, {"fold": [1, 2]}, {}, {}]
+    assert trials[1].state is TrialState.STOPPED  # the interrupted run's leftover, its budget given back
