@@ -396,7 +396,12 @@ class Study:
         a waiting trial: after the spec's ``enqueue`` points and those stored before, any
         ``ask`` of the job (this object's, another's, Suggest's, ``run --resume``) runs it,
         once, in order. With ``skip_if_exists`` (Optuna's flag: a script rerun), a point a
-        trial of the job ran, or one that waits, is not enqueued again (the same names and values)."""
+        trial of the job ran, or one that waits, is not enqueued again (the same names and values).
+        A finished job no ``run --resume`` carries on (completed, or with no trial block: ask/tell's
+        own) is refused as ``ask`` refuses it: no ask would run the point."""
+        job = self._finished_job()
+        if job is not None and (job.status is JobStatus.COMPLETED or job.spec.trial is None):
+            self._refuse_a_finished_job("enqueue_trial")
         point = self.space.partial_configuration(params)
         if skip_if_exists:
             job = self.job
