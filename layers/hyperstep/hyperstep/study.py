@@ -712,8 +712,8 @@ class Study:
         ``n_jobs`` loops run in threads (-1: one a CPU), as Optuna's: ``ask`` takes turns, so
         each gets its own trial, and an exception one raises stops the others' next trials.
         ``gc_after_trial`` runs the garbage collector after each trial, as Optuna's. A job that
-        finishes meanwhile (``hyperstep stop``, a run's end) ends the loop as ``stop`` does; one
-        finished before is refused, as ``ask`` refuses it."""
+        finishes meanwhile (``hyperstep stop``, a run's end) ends the loop as ``stop`` does (a
+        trial its stop recorded stopped keeps that end); one finished before is refused, as ``ask`` is."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
             raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
         if timeout is not None and (not is_number(timeout) or not timeout >= 0):
@@ -779,22 +779,37 @@ class Study:
         try:
             value = objective(TrialHandle(self, trial))
         except TrialPruned:
-            self.tell(trial, state="pruned")
+            self._end(trial, "pruned")
             return
         except caught as exc:
-            self.tell(trial, state="failed", error=exc)
+            self._end(trial, "failed", exc)
             return
         except BaseException as exc:  # KeyboardInterrupt too: the trial is not left running
-            self.tell(trial, state="failed", error=exc)
+            self._end(trial, "failed", exc)
             raise
         try:
             self.tell(trial, value)
         except ValueError as exc:
+            if self._stopped_with_its_job(trial):
+                return
             if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
                 raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
             # not a value (None, a string): failed, and the loop goes on, as Optuna's
             warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=4)  # optimize's caller
             self.tell(trial, state="failed", error=f"the objective returned {value!r}")
+
+    def _end(self, trial: Trial, state: Literal["pruned", "failed"], error: BaseException | None = None) -> None:
+        """``optimize``'s tell of a trial the objective did not complete, unless its job's stop ended it."""
+        try:
+            self.tell(trial, state=state, error=error)
+        except ValueError:
+            if not self._stopped_with_its_job(trial):
+                raise
+
+    def _stopped_with_its_job(self, trial: Trial) -> bool:
+        """Whether ``trial`` ended meanwhile with its job (``hyperstep stop`` records a job's
+        running trials stopped): ``optimize`` keeps that end, and its loop ends at its next turn."""
+        return self.store.get_trial(self.job_id, trial.id).state.finished and self._finished_job() is not None
 
     # reading
 
