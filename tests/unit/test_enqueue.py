@@ -14,7 +14,7 @@ import hyperstep
 from hyperstep.cli import main
 from hyperstep.errors import SpecError
 from hyperstep.messages import LaunchRequest, SuggestRequest
-from hyperstep.models import Job, Trial
+from hyperstep.models import Job, JobStatus, StopReason, Trial
 from hyperstep.service import TuningService
 from hyperstep.spec import parse_spec
 from hyperstep.stores.sqlite import SQLiteStore
@@ -448,3 +448,30 @@ def test_suggest_runs_a_point_stored_after_its_grid_is_done() -> None:
     hyperstep.Study(grid["parameters"], store=store, job_id="job").enqueue_trial({"n": 2})
     plan = service.suggest(SuggestRequest(job_id="job"))
     assert plan.trial_ids == ["t0003"] and store.get_trial("job", "t0003").params == {"n": 2}
+
+
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED])
+def test_enqueue_trial_refuses_a_finished_job_no_ask_will_run_and_stores_nothing(tmp_path: Path, status) -> None:
+    """A study refuses ``ask`` on a finished job, but ``enqueue_trial`` stored a point in it, which
+    no ask would ever run: silently lost. Now refused as ``ask`` is, the job unchanged, where
+    ``run --resume`` cannot carry the job on (completed, or ask/tell's own job with no trial
+    block); a run's stopped or failed job still takes one, as the resume runs it."""
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    study = hyperstep.Study(SPACE, strategy="random", store=store, job_id="own", seed=1)
+    study.tell(study.ask(1)[0], 0.5)
+    store.set_job_status("own", status, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="me")
+    said = f"^enqueue_trial: job 'own' has {status.value} \\(me\\): a study reads a finished job's trials but adds none"
+    with pytest.raises(ValueError, match=said):
+        study.enqueue_trial({"lr": 0.003})
+    assert store.get_job("own").enqueued == {}
+    document = spec_document(budget={"max_trials": 3, "max_parallel": 1})
+    store.create_job(Job(id="ran", spec=parse_spec(document), created_at=time.time()))
+    store.set_job_status("ran", status, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="me")
+    ran = hyperstep.Study(document["parameters"], store=store, job_id="ran")
+    if status is JobStatus.COMPLETED:
+        with pytest.raises(ValueError, match=r"^enqueue_trial: job 'ran' has completed"):
+            ran.enqueue_trial({"x": 0.5})
+        assert store.get_job("ran").enqueued == {}
+    else:
+        ran.enqueue_trial({"x": 0.5})
+        assert store.get_job("ran").enqueued == {1: {"x": 0.5}}

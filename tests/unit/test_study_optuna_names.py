@@ -186,3 +186,58 @@ def test_gc_after_trial_collects_after_each_trial(monkeypatch: pytest.MonkeyPatc
     study.optimize(lambda trial: 0.5, n_trials=3, gc_after_trial=True)
     study.optimize(lambda trial: 0.5, n_trials=2)
     assert len(collected) == 3
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_optimize_ends_when_its_job_finishes_meanwhile_and_refuses_a_job_finished_before(tmp_path, n_jobs: int) -> None:
+    """A job stopped (``hyperstep stop``, a run's end) while a study's ``optimize`` ran on it
+    raised ask's ``ValueError`` ("... or give another job_id") out of the loop, from a worker
+    thread with ``n_jobs``: as at ``study.stop()``, the loop now ends after the trial running.
+    ``optimize`` on a job finished before it starts is refused, naming ``optimize``, with no trial."""
+    from hyperstep.models import JobStatus, StopReason
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "s.db")
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, store=store, job_id="shared")
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        if trial.number == 3:  # as another process stops the job
+            store.set_job_status("shared", JobStatus.STOPPED, stop_reason=StopReason.STOPPED_BY_USER, stop_detail="me")
+        return 0.5
+
+    study.optimize(objective, n_trials=40, n_jobs=n_jobs)
+    ran = len(study.trials)
+    assert ran == 3 if n_jobs == 1 else 3 <= ran < 40
+    assert all(t.state is TrialState.COMPLETED for t in study.trials)
+    with pytest.raises(ValueError, match=r"^optimize: job 'shared' has stopped \(me\): a study reads"):
+        study.optimize(objective, n_trials=1, n_jobs=n_jobs)
+    assert len(study.trials) == ran
+
+
+@pytest.mark.parametrize("ending", ["value", "pruned", "raises"])
+def test_hyperstep_stop_during_a_trial_of_optimize_keeps_its_stop_and_ends_the_loop(tmp_path, ending: str) -> None:
+    """``hyperstep stop`` of a study's job records its running trial stopped; the objective's
+    end then came to ``tell`` a trial already told: ``optimize`` raised that ``ValueError``
+    ("already told (stopped)") in place of ending, and in place of the objective's own
+    exception. Now the stop stands, the loop ends, and what the objective raised is raised."""
+    from hyperstep.cli import main
+    from hyperstep.stores.sqlite import SQLiteStore
+
+    db = str(tmp_path / "s.db")
+    study = hyperstep.Study(SPACE, strategy="random", seed=0, store=SQLiteStore(db), job_id="own")
+
+    def objective(trial: hyperstep.TrialHandle) -> float:
+        if trial.number == 2:
+            assert main(["--store", db, "stop", "own", "--runs", str(tmp_path / "runs")]) == 0
+            if ending == "pruned":
+                raise hyperstep.TrialPruned()
+            if ending == "raises":
+                raise KeyError("broken")
+        return 0.5
+
+    if ending == "raises":
+        with pytest.raises(KeyError, match="broken"):
+            study.optimize(objective, n_trials=5)
+    else:
+        study.optimize(objective, n_trials=5)
+    assert [(t.number, t.state) for t in study.trials] == [(1, TrialState.COMPLETED), (2, TrialState.STOPPED)]

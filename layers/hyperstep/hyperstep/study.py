@@ -306,7 +306,7 @@ class Study:
         job meanwhile, or ``run --resume`` carry it on. A stopped job with a trial block is
         shown how ``run`` carries it on; one with none (a study's own) is not: ``run --resume``
         refuses it."""
-        if not self._read_only_once_finished or not (job := self.job).status.finished:
+        if (job := self._finished_job()) is None:
             return
         why = f" ({job.stop_detail})" if job.stop_detail else ""
         resumable = job.status is JobStatus.STOPPED and job.spec.trial is not None  # run refuses ask/tell's own
@@ -315,6 +315,11 @@ class Study:
             f"{call}: job {job.id!r} has {job.status.value}{why}: a study reads a finished job's trials but adds"
             f" none{carry_on}, or give another job_id"
         )
+
+    def _finished_job(self) -> Job | None:
+        """The job when it has finished and this study adds nothing to it (``_refuse_a_finished_job``)."""
+        job = self.job if self._read_only_once_finished else None
+        return job if job is not None and job.status.finished else None
 
     def _ask(
         self, n: int, max_trials: int | None, trials: Sequence[Trial] | None, snapshot: Snapshot | None
@@ -391,7 +396,12 @@ class Study:
         a waiting trial: after the spec's ``enqueue`` points and those stored before, any
         ``ask`` of the job (this object's, another's, Suggest's, ``run --resume``) runs it,
         once, in order. With ``skip_if_exists`` (Optuna's flag: a script rerun), a point a
-        trial of the job ran, or one that waits, is not enqueued again (the same names and values)."""
+        trial of the job ran, or one that waits, is not enqueued again (the same names and values).
+        A finished job no ``run --resume`` carries on (completed, or with no trial block: ask/tell's
+        own) is refused as ``ask`` refuses it: no ask would run the point."""
+        job = self._finished_job()
+        if job is not None and (job.status is JobStatus.COMPLETED or job.spec.trial is None):
+            self._refuse_a_finished_job("enqueue_trial")
         point = self.space.partial_configuration(params)
         if skip_if_exists:
             job = self.job
@@ -718,7 +728,9 @@ class Study:
         (Optuna's: ``trial`` as it ended), a failed one too; what one raises stops the loop.
         ``n_jobs`` loops run in threads (-1: one a CPU), as Optuna's: ``ask`` takes turns, so
         each gets its own trial, and an exception one raises stops the others' next trials.
-        ``gc_after_trial`` runs the garbage collector after each trial, as Optuna's."""
+        ``gc_after_trial`` runs the garbage collector after each trial, as Optuna's. A job that
+        finishes meanwhile (``hyperstep stop``, a run's end) ends the loop as ``stop`` does (a
+        trial its stop recorded stopped keeps that end); one finished before is refused, as ``ask`` is."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
             raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
         if timeout is not None and (not is_number(timeout) or not timeout >= 0):
@@ -734,7 +746,10 @@ class Study:
                 while not self._stopping and (deadline is None or time.monotonic() < deadline):
                     if n_trials is not None and next(started) >= n_trials:
                         return
-                    asked = self.ask(1, max_trials=self.spec.budget.max_trials)
+                    with self._asking:  # ``ask``'s turn, read as it takes it: another thread may finish the job
+                        if self._finished_job() is not None:  # finished meanwhile (hyperstep stop, a run's end): the
+                            return  # loop ends as at ``stop()``, not with ask's ValueError (from a worker thread)
+                        asked = self._ask(1, self.spec.budget.max_trials, None, None)
                     if not asked:
                         return
                     self._run_one(objective, asked[0], caught)
@@ -746,6 +761,7 @@ class Study:
                 self._stopping = True  # the other threads start no further trial
                 raise
 
+        self._refuse_a_finished_job("optimize")
         self._optimizing, self._stopping = True, False
         try:
             if n_jobs == 1:
@@ -780,22 +796,37 @@ class Study:
         try:
             value = objective(TrialHandle(self, trial))
         except TrialPruned:
-            self.tell(trial, state="pruned")
+            self._end(trial, "pruned")
             return
         except caught as exc:
-            self.tell(trial, state="failed", error=exc)
+            self._end(trial, "failed", exc)
             return
         except BaseException as exc:  # KeyboardInterrupt too: the trial is not left running
-            self.tell(trial, state="failed", error=exc)
+            self._end(trial, "failed", exc)
             raise
         try:
             self.tell(trial, value)
         except ValueError as exc:
+            if self._stopped_with_its_job(trial):
+                return
             if self.store.get_trial(self.job_id, trial.id).state.finished:  # the objective told it: as Optuna's
                 raise  # "Cannot tell a COMPLETE trial"; it keeps what the objective told, no warning
             # not a value (None, a string): failed, and the loop goes on, as Optuna's
             warnings.warn(f"trial {trial.number} failed: {exc}", UserWarning, stacklevel=4)  # optimize's caller
             self.tell(trial, state="failed", error=f"the objective returned {value!r}")
+
+    def _end(self, trial: Trial, state: Literal["pruned", "failed"], error: BaseException | None = None) -> None:
+        """``optimize``'s tell of a trial the objective did not complete, unless its job's stop ended it."""
+        try:
+            self.tell(trial, state=state, error=error)
+        except ValueError:
+            if not self._stopped_with_its_job(trial):
+                raise
+
+    def _stopped_with_its_job(self, trial: Trial) -> bool:
+        """Whether ``trial`` ended meanwhile with its job (``hyperstep stop`` records a job's
+        running trials stopped): ``optimize`` keeps that end, and its loop ends at its next turn."""
+        return self.store.get_trial(self.job_id, trial.id).state.finished and self._finished_job() is not None
 
     # reading
 
