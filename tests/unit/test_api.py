@@ -339,6 +339,23 @@ def test_a_body_that_is_not_json_is_refused(service: TuningService, text: str, r
 
 
 @pytest.mark.parametrize(
+    "wrapped",
+    [lambda spec: [spec], lambda spec: [spec, 5], lambda spec: f" \n[{json.dumps(spec)}]"],
+    ids=["one", "two", "text"],
+)
+def test_a_body_that_is_a_list_of_specs_is_refused_not_read_as_its_first(service: TuningService, wrapped: Any) -> None:
+    """Powertools' validation read a list body as its first item: ``[spec]`` started a job (202)."""
+    status, body = call("POST", "/jobs", wrapped(sagemaker_spec()))
+    assert (status, body) == (422, {"field": "body", "reason": "should be a mapping (key: value pairs), not a list"})
+    assert service.store.list_jobs() == []
+    status, created = call("POST", "/jobs", sagemaker_spec())
+    assert status == 202
+    status, body = call("PATCH", f"/jobs/{created['job_id']}", [{"max_trials": 6}])
+    assert (status, body["field"]) == (422, "body")
+    assert service.store.get_job(created["job_id"]).spec.budget.max_trials == sagemaker_spec()["budget"]["max_trials"]
+
+
+@pytest.mark.parametrize(
     ("document", "reason"),
     [(None, "Field required"), ([], "should be a mapping (key: value pairs), not a list"), ("null", "")],
 )

@@ -44,6 +44,10 @@ class BodyRefused(HyperstepError):
         self.reason = reason
 
 
+LIST_REFUSED = "should be a mapping (key: value pairs), not a list"
+"""A body that is a JSON list: what the spec's own refusal of ``[]`` says (``spec.py``)."""
+
+
 def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     """The API Gateway proxy event with its body as UTF-8 text declared as JSON.
 
@@ -51,7 +55,8 @@ def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     (a spec file a Windows editor saved, sent as it is); the ``Content-Type`` header, when
     there is a body, must be ``application/json`` (any parameters, any case) or absent.
     It is rewritten as ``application/json`` for the resolver (which would otherwise parse
-    an empty "multipart" body, and fail). ``BodyRefused`` otherwise.
+    an empty "multipart" body, and fail). A JSON list is refused: every route's body is an
+    object, and the resolver's validation read a list as its first item. ``BodyRefused`` otherwise.
     """
     body = event.get("body")
     headers = {str(k): v for k, v in (event.get("headers") or {}).items() if str(k).lower() != "content-type"}
@@ -69,6 +74,8 @@ def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
         text = data.decode("utf-8-sig")  # a leading BOM skipped, as RFC 8259 allows and read_text_file does
     except UnicodeDecodeError as exc:
         raise BodyRefused(422, "body", f"not UTF-8 text (byte {exc.start})") from None
+    if text.lstrip(" \t\r\n").startswith("["):  # every route's body is an object; the resolver's validation
+        raise BodyRefused(422, "body", LIST_REFUSED)  # took a list's first item: [spec] started a job
     return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "Content-Type": JSON}}
 
 
