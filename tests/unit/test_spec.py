@@ -550,3 +550,11 @@ def test_a_long_string_for_a_number_or_boolean_is_shown_cut_to_its_first_20_char
             parse_spec(spec_document(budget=budget))
         written = next(value for value in budget.values() if isinstance(value, str))
         assert len(str(error.value)) < 150 and f"('{written[:20]}')" in str(error.value), str(error.value)
+
+
+def test_an_unknown_key_is_named_clipped_as_a_name_is() -> None:
+    """``hyperstep validate`` and Study printed a 900 KB key whole in their one line."""
+    with pytest.raises(SpecError) as refused:
+        parse_spec({**spec_document(), "x" * 900_000: "yes"})
+    assert str(refused.value).startswith("x" * 36 + "... (900,000 characters): unknown field (known: ")
+    assert len(str(refused.value)) < 400
