@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hyperstep.errors import HyperstepError
-from hyperstep.messages import clipped
+from hyperstep.messages import shown
 
 MAX_BODY_BYTES = 1_000_000
 """A spec is at most 200,000 bytes as compact JSON (one DynamoDB item): room for layout."""
@@ -32,8 +32,6 @@ MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 100
 """Far below Python's 4,300-digit limit on int conversion; no spec value needs more."""
 JSON = "application/json"
-SHOWN_CHARS = 60
-"""The most of a refused query value an answer shows, as a refused name is shown."""
 
 
 class BodyRefused(HyperstepError):
@@ -132,8 +130,7 @@ def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
             for name in sorted(name for name in names if allowed[name] == "integer"):
                 for value in [*(multi.get(name) or []), *([single[name]] if name in single else [])]:
                     if not INTEGER.fullmatch(str(value)):
-                        shown = clipped(repr(value), SHOWN_CHARS)
-                        raise BodyRefused(422, name, f"should be an integer in digits, not {shown}")
+                        raise BodyRefused(422, name, f"should be an integer in digits, not {shown(value)}")
             return
 
 

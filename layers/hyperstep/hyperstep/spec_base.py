@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 
-from hyperstep.messages import clipped
+from hyperstep.messages import SHOWN_CHARS, clipped
 from hyperstep.metric_regex import first_group, nested_repeat, reads_no_number
 from hyperstep.pricing import Rate, own_rate
 
@@ -253,7 +253,7 @@ def miswritten(value: Any, kinds: set[Any]) -> str | None:
 
 def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
     """The error (a pydantic line error, less its input) of a field ``name`` no model field
-    is: the known ones it is close to, or all. The name is shown clipped to ``SHOWN_NAME``
+    is: the known ones it is close to, or all. The name is shown clipped to ``SHOWN_CHARS``
     characters (any key a caller sends: a 900 KB one came back whole)."""
     import difflib  # only on an error: not on every cold start's import path
 
@@ -263,13 +263,11 @@ def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
     else:
         shown = ", ".join(known[:MAX_NAMED]) + (", ..." if len(known) > MAX_NAMED else "")
         reason = f"unknown field (known: {shown or 'none'})"
-    return {"type": "value_error", "loc": (clipped(str(name), SHOWN_NAME),), "ctx": {"error": reason}}
+    return {"type": "value_error", "loc": (clipped(str(name), SHOWN_CHARS),), "ctx": {"error": reason}}
 
 
 MAX_NAMED = 12
 """Fields an unknown field's error lists at most (a SageMaker block has some 30)."""
-SHOWN_NAME = 60
-"""The most of an unknown field's name its error shows, as a refused name is shown."""
 
 
 class SpecModel(StrictScalars):

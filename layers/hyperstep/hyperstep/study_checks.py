@@ -19,6 +19,7 @@ import numpy as np
 
 from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError, SpecError
+from hyperstep.messages import shown
 from hyperstep.models import Job, TrialState
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
@@ -58,7 +59,7 @@ def refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "warm_start": lambda: not _same_parents(_parent_ids(spec), job),
         "enqueue": lambda: spec.enqueue != stored.enqueue,
     }
-    shown = {
+    stored_as = {
         "goal": lambda: " and ".join(o.goal for o in stored.goals),
         "strategy": lambda: stored.strategy.name,
         "seed": lambda: str(job.strategy_seed),
@@ -77,7 +78,7 @@ def refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         )
     for field in given:
         if differs[field]():
-            what = shown[field]()
+            what = stored_as[field]()
             what = what if field == "early_stopping" else f"{field} {what}"
             raise ValueError(
                 f"{field}: job {job.id!r} is stored with {what}: {keeps}; leave {field} out or use another job_id"
@@ -183,12 +184,12 @@ def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
     """``metrics`` as told, refused (ValueError) unless each is a number under a name
     (``TypeError`` unless a mapping)."""
     if not isinstance(metrics, Mapping):  # a list was an AttributeError on ``.items``
-        raise TypeError(f"metrics: a mapping of metric names to numbers, got {metrics!r}")
+        raise TypeError(f"metrics: a mapping of metric names to numbers, got {shown(metrics)}")
     for name, value in metrics.items():
         if not isinstance(name, str):
-            raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
+            raise ValueError(f"metrics: a metric's name is a string, got {shown(name)}")
         if not is_number(scalar(value)):
-            raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
+            raise ValueError(f"metrics: {shown(name)} must be a number, got {shown(value)}")
     return {name: scalar(value) for name, value in metrics.items()}
 
 
@@ -197,9 +198,9 @@ def told_state(state: str | TrialState, allowed: Sequence[TrialState]) -> TrialS
     naming the argument and the states it takes)."""
     told = next((s for s in allowed if state in (s, s.value)), None)
     if told is None:
-        shown = state.value if isinstance(state, TrialState) else state
+        given = state.value if isinstance(state, TrialState) else state
         *others, last = [s.value for s in allowed]
-        raise ValueError(f"state: {', '.join(others)} or {last}, got {shown!r}")
+        raise ValueError(f"state: {', '.join(others)} or {last}, got {shown(given)}")
     return told
 
 
