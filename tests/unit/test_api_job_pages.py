@@ -167,6 +167,13 @@ def test_a_query_parameter_its_route_does_not_take_is_a_422_naming_it(
     assert service.store.list_jobs() == []
 
 
+def test_an_unknown_query_parameter_is_named_clipped(service: TuningService) -> None:
+    """Its whole name came back as the answer's field, as a spec's unknown key did."""
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    status, answer = raw(proxy_event("GET", "/jobs", identity, query={"q" * 8000: "1"}))
+    assert (status, answer["field"]) == (422, "q" * 38 + "... (8,000 characters)")
+
+
 def test_a_request_signed_in_its_query_string_is_not_refused_for_its_signature(service: TuningService) -> None:
     """Signature Version 4 can sign a request in its query string (X-Amz-Algorithm, -Credential,
     -Date, -Expires, -SignedHeaders, -Signature, -Security-Token: AWS's "Common Parameters");

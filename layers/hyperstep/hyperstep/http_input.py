@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hyperstep.errors import HyperstepError
-from hyperstep.messages import shown
+from hyperstep.messages import SHOWN_CHARS, clipped, shown
 
 MAX_BODY_BYTES = 1_000_000
 """A spec is at most 200,000 bytes as compact JSON (one DynamoDB item): room for layout."""
@@ -112,7 +112,9 @@ def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
     ``X-Amz-*`` parameters of a request signed in its query string (Signature Version 4's
     X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature,
     -Security-Token) are IAM's, not the route's, and pass on any route; any other ``X-Amz-``
-    name is refused like every unknown one. ``routes`` is called
+    name is refused like every unknown one. An integer parameter's value must be digits
+    (``INTEGER``), as the schema publishes it. A refused name or value is shown clipped
+    (``messages.SHOWN_CHARS``). ``routes`` is called
     only for a request with other parameters (the API builds them from its OpenAPI document,
     0.4 s of CPU that a cold start's first request without a query need not pay)."""
     multi = event.get("multiValueQueryStringParameters") or {}
@@ -126,7 +128,8 @@ def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
         if route_method == method and re.fullmatch(pattern, path):
             if unknown := sorted(names - allowed.keys()):
                 takes = ", ".join(sorted(allowed)) or "none"
-                raise BodyRefused(422, unknown[0], f"unknown query parameter (this route takes: {takes})")
+                refused = clipped(unknown[0], SHOWN_CHARS)
+                raise BodyRefused(422, refused, f"unknown query parameter (this route takes: {takes})")
             for name in sorted(name for name in names if allowed[name] == "integer"):
                 for value in [*(multi.get(name) or []), *([single[name]] if name in single else [])]:
                     if not INTEGER.fullmatch(str(value)):
