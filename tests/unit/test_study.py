@@ -753,9 +753,10 @@ def test_a_study_argument_of_the_wrong_type_is_a_type_error_naming_it(tmp_path) 
     assert [(t.state.value, t.value) for t in study.trials] == [("pending", None)]
 
 
-def test_a_wrong_typed_params_or_metrics_is_shown_clipped() -> None:
+def test_an_argument_refused_is_shown_clipped() -> None:
     """The refusal showed the whole argument: a list of a million metrics (a script's curve,
-    told as metrics) became a message of megabytes. Shown clipped, as a refused name is."""
+    told as metrics or as the value) became a message of megabytes. Shown clipped, as a
+    refused name is."""
     study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
     trial = study.ask(1)[0]
     curve = [0.5] * 1_000_000
@@ -771,6 +772,13 @@ def test_a_wrong_typed_params_or_metrics_is_shown_clipped() -> None:
         study.tell(trial, 0.5, metrics={"curve": curve})
     assert str(caught.value).startswith("metrics: 'curve' must be a number, got [0.5, 0.5")
     assert len(str(caught.value)) < 200
+    with pytest.raises(ValueError) as caught:
+        study.tell(trial, curve)
+    assert str(caught.value).startswith("this study has one objective: tell one value, not [0.5, 0.5")
+    assert len(str(caught.value)) < 200
+    with pytest.raises(ValueError) as caught:
+        study.add_trial({"k" * 100_000: 1.0}, 0.5)
+    assert str(caught.value).startswith("params." + "k" * 36 + "... (100,000 characters): not a parameter")
     assert [t.state.value for t in study.trials] == ["pending"]
 
 

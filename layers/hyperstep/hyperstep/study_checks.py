@@ -131,7 +131,7 @@ def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
 def refuse_a_failed_value(state: TrialState, value: Any) -> None:
     """A failed trial takes no value (``ValueError``), as Optuna refuses values with FAIL."""
     if state is TrialState.FAILED and value is not None:
-        raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
+        raise ValueError(f"a failed trial takes no value; tell None (got {shown(value)})")
 
 
 def error_text(error: str | BaseException | None) -> str | None:
@@ -141,7 +141,7 @@ def error_text(error: str | BaseException | None) -> str | None:
     if isinstance(error, BaseException):
         return f"{type(error).__name__}: {error}"
     if error is not None and not isinstance(error, str):
-        raise ValueError(f"error: a string or an exception, got {error!r}")
+        raise ValueError(f"error: a string or an exception, got {shown(error)}")
     return error
 
 
