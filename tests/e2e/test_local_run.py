@@ -253,6 +253,27 @@ def test_a_ctrl_c_past_the_hold_stops_a_start_that_hangs(workdir: Path, monkeypa
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_ctrl_c_deferred_while_a_resume_is_refused_still_ends_the_run(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C pressed as the job is taken, where the taking fails (another process holds
+    it): the deferred press was dropped with the block's error, and the command ended as
+    that error (exit 1), not as the user's Ctrl-C. It is raised as it would have been
+    handled, the refusal its context, the handler put back."""
+    from hyperstep.local import runner
+
+    def held_elsewhere(store_path: Path, job_id: str) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # an unheld Ctrl-C raises here
+        raise runner.JobHeldError(f"job {job_id!r} is running in another hyperstep process")
+
+    monkeypatch.setattr(runner, "job_lock", held_elsewhere)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run(workdir, None, resume="job-1")
+    assert isinstance(caught.value.__context__, runner.JobHeldError)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_sigterm_and_sighup_are_held_as_ctrl_c_is() -> None:
     """The CLI handles SIGTERM (a container's stop, a CI cancel) and SIGHUP as Ctrl-C: they are
     held off as Ctrl-C is (ignored in a stop, deferred as a job starts), and put back after."""

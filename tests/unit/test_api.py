@@ -265,6 +265,11 @@ def test_submit_stores_the_job_starts_it_and_answers_202(service: TuningService)
             "trial.backend",
             "'b" + "x" * 59 + "' cannot run on AWS",
         ),
+        (  # an unknown key came back whole as the field: a 900 KB key, a 900 KB answer
+            sagemaker_spec(budget={"max_trials": 2, "k" * 900_000: 1}),
+            "budget." + "k" * 36 + "... (900,000 characters)",
+            "unknown field (known: max_trials, max_parallel",
+        ),
         (  # accepted before as none: no trial stopped early, and nothing said so
             sagemaker_spec(early_stopping={"min_resource": 1, "max_resource": 27}),
             "early_stopping.name",

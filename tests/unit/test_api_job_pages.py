@@ -110,6 +110,33 @@ def test_a_query_parameter_given_twice_is_a_422_saying_so(service: TuningService
     assert raw(event) == (422, {"field": "limit", "reason": "given more than once: give it once"})
 
 
+@pytest.mark.parametrize("value", ["5_0", " 5", "5 ", "+5", "\u0665", "5.0", "1e2", "", "five"])
+@pytest.mark.parametrize(
+    ("path", "name"), [("/jobs", "limit"), ("/jobs/j-1/trials", "limit"), ("/jobs/j-1/trials", "offset")]
+)
+def test_an_integer_query_parameter_is_digits_or_a_422_naming_it(
+    service: TuningService, path: str, name: str, value: str
+) -> None:
+    """The published schema says integer, and Python's ``int()`` (which Powertools' validation
+    reads a query string with) took more: ``?limit=5_0`` answered 50 jobs, `` 5`` and ``+5``
+    passed. A caller's typo is refused, naming the parameter; digits (a leading minus) pass on
+    to the bounds."""
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    status, answer = raw(proxy_event("GET", path, identity, query={name: value}))
+    assert (status, answer) == (422, {"field": name, "reason": f"should be an integer in digits, not {value!r}"})
+
+
+def test_an_integer_query_parameter_in_digits_reaches_its_bounds(service: TuningService) -> None:
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    assert raw(proxy_event("GET", "/jobs", identity, query={"limit": "7"}))[0] == 200
+    status, answer = raw(proxy_event("GET", "/jobs", identity, query={"limit": "-1"}))
+    assert (status, answer["field"]) == (422, "limit")
+    assert "greater than or equal to 1" in answer["reason"]
+    status, answer = raw(proxy_event("GET", "/jobs", identity, query={"limit": "1" * 300}))
+    assert (status, answer["field"]) == (422, "limit")
+    assert "1" * 300 not in answer["reason"], "a long value is shown clipped"
+
+
 @pytest.mark.parametrize(
     ("method", "path", "query", "takes"),
     [
@@ -138,6 +165,13 @@ def test_a_query_parameter_its_route_does_not_take_is_a_422_naming_it(
     (name,) = query
     assert (status, answer) == (422, {"field": name, "reason": f"unknown query parameter (this route takes: {takes})"})
     assert service.store.list_jobs() == []
+
+
+def test_an_unknown_query_parameter_is_named_clipped(service: TuningService) -> None:
+    """Its whole name came back as the answer's field, as a spec's unknown key did."""
+    identity = {"userArn": ALICE, "accountId": ALICE.split(":")[4], "caller": "AIDAEXAMPLE"}
+    status, answer = raw(proxy_event("GET", "/jobs", identity, query={"q" * 8000: "1"}))
+    assert (status, answer["field"]) == (422, "q" * 38 + "... (8,000 characters)")
 
 
 def test_a_request_signed_in_its_query_string_is_not_refused_for_its_signature(service: TuningService) -> None:

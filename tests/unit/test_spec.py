@@ -265,6 +265,9 @@ def test_yaml_the_parser_cannot_build_is_one_line(tmp_path: Path, text: str, rea
     assert str(error.value) == f"{path}: not valid YAML/JSON: {reason}"
 
 
+UNDERSCORES = "a YAML 1.1 number with underscores (1_000 reads as 1000): write it without them, or quote it for text"
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
@@ -274,13 +277,17 @@ def test_yaml_the_parser_cannot_build_is_one_line(tmp_path: Path, text: str, rea
         ("-0_17", "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"),
         ("0b101", "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"),
         ("-0b1_0", "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"),
+        # a choice 1_000 reached the script as 1000, where YAML 1.2 reads the text it was written as
+        ("1_000", UNDERSCORES),
+        ("-1_0.5", UNDERSCORES),
+        ("1_0e3", UNDERSCORES),  # the YAML 1.2 exponent the loader adds: 10000.0
     ],
 )
 def test_yaml_1_1_base_60_and_octal_numbers_are_refused_where_they_stand(
     workdir: Path, value: str, reason: str
 ) -> None:
     """PyYAML reads YAML 1.1, where a choice ``12:30`` (a time of day) is the base-60 number
-    750 and ``010`` the octal 8: the script was run with ``--start 750``, silently. YAML 1.2
+    750, ``010`` the octal 8 and ``1_000`` 1000: the script was run with ``--start 750``, silently. YAML 1.2
     and JSON read neither so (text, and 10): refused at their line and column, the text not
     shown; quoted, each is the text it was written as."""
     document = spec_document()
@@ -550,3 +557,11 @@ def test_a_long_string_for_a_number_or_boolean_is_shown_cut_to_its_first_20_char
             parse_spec(spec_document(budget=budget))
         written = next(value for value in budget.values() if isinstance(value, str))
         assert len(str(error.value)) < 150 and f"('{written[:20]}')" in str(error.value), str(error.value)
+
+
+def test_an_unknown_key_is_named_clipped_as_a_name_is() -> None:
+    """``hyperstep validate`` and Study printed a 900 KB key whole in their one line."""
+    with pytest.raises(SpecError) as refused:
+        parse_spec({**spec_document(), "x" * 900_000: "yes"})
+    assert str(refused.value).startswith("x" * 36 + "... (900,000 characters): unknown field (known: ")
+    assert len(str(refused.value)) < 400

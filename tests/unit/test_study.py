@@ -753,6 +753,35 @@ def test_a_study_argument_of_the_wrong_type_is_a_type_error_naming_it(tmp_path) 
     assert [(t.state.value, t.value) for t in study.trials] == [("pending", None)]
 
 
+def test_an_argument_refused_is_shown_clipped() -> None:
+    """The refusal showed the whole argument: a list of a million metrics (a script's curve,
+    told as metrics or as the value) became a message of megabytes. Shown clipped, as a
+    refused name is."""
+    study = hyperstep.Study({"parameters": PARAMETERS}, strategy="random", seed=0)
+    trial = study.ask(1)[0]
+    curve = [0.5] * 1_000_000
+    with pytest.raises(TypeError) as caught:
+        study.tell(trial, 0.5, metrics=curve)  # type: ignore[arg-type]
+    assert str(caught.value).startswith("metrics: a mapping of metric names to numbers, got [0.5, 0.5")
+    assert str(caught.value).endswith(" characters)") and len(str(caught.value)) < 200
+    with pytest.raises(TypeError) as caught:
+        study.add_trial(curve, 0.5)  # type: ignore[arg-type]
+    assert str(caught.value).startswith("params: a mapping of parameter names to values, got [0.5, 0.5")
+    assert str(caught.value).endswith(" characters)") and len(str(caught.value)) < 200
+    with pytest.raises(ValueError) as caught:
+        study.tell(trial, 0.5, metrics={"curve": curve})
+    assert str(caught.value).startswith("metrics: 'curve' must be a number, got [0.5, 0.5")
+    assert len(str(caught.value)) < 200
+    with pytest.raises(ValueError) as caught:
+        study.tell(trial, curve)
+    assert str(caught.value).startswith("this study has one objective: tell one value, not [0.5, 0.5")
+    assert len(str(caught.value)) < 200
+    with pytest.raises(ValueError) as caught:
+        study.add_trial({"k" * 100_000: 1.0}, 0.5)
+    assert str(caught.value).startswith("params." + "k" * 36 + "... (100,000 characters): not a parameter")
+    assert [t.state.value for t in study.trials] == ["pending"]
+
+
 @pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED])
 def test_a_study_opened_on_a_finished_job_reads_it_but_asks_it_no_more(tmp_path, status: JobStatus) -> None:
     """A study opened on a job ``hyperstep run`` had finished (its max_trials used) asked it 3

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hyperstep.errors import HyperstepError
+from hyperstep.messages import SHOWN_CHARS, clipped, shown
 
 MAX_BODY_BYTES = 1_000_000
 """A spec is at most 200,000 bytes as compact JSON (one DynamoDB item): room for layout."""
@@ -79,17 +80,26 @@ def readable_body(event: Mapping[str, Any]) -> dict[str, Any]:
     return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "Content-Type": JSON}}
 
 
-Routes = Mapping[tuple[str, str], frozenset[str]]
-"""Each route, as (method, path template such as ``/jobs/{job_id}``), and its query parameters."""
+Routes = Mapping[tuple[str, str], Mapping[str, str | None]]
+"""Each route, as (method, path template such as ``/jobs/{job_id}``), and its query parameters,
+each with its schema's ``type`` (None for a union, as ``anyOf``)."""
 
 
 def query_routes(paths: Mapping[str, Mapping[str, Any]]) -> Routes:
     """The routes of an OpenAPI document's ``paths`` with the query parameters each declares."""
     return {
-        (method.upper(), template): frozenset(p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
+        (method.upper(), template): {
+            p["name"]: p.get("schema", {}).get("type") for p in op.get("parameters", []) if p.get("in") == "query"
+        }
         for template, ops in paths.items()
         for method, op in ops.items()
     }
+
+
+INTEGER = re.compile(r"-?[0-9]+")
+"""An integer query parameter as the published schema means it: ASCII digits, a leading minus.
+Python's ``int()`` (Powertools' validation) also takes ``5_0``, `` 5``, ``+5`` and other
+scripts' digits."""
 
 
 # Signature Version 4's query-string authentication (AWS's "Common Parameters" and S3's
@@ -109,20 +119,28 @@ def check_query(event: Mapping[str, Any], routes: Callable[[], Routes]) -> None:
     ``X-Amz-*`` parameters of a request signed in its query string (Signature Version 4's
     X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature,
     -Security-Token) are IAM's, not the route's, and pass on any route; any other ``X-Amz-``
-    name is refused like every unknown one. ``routes`` is called
+    name is refused like every unknown one. An integer parameter's value must be digits
+    (``INTEGER``), as the schema publishes it. A refused name or value is shown clipped
+    (``messages.SHOWN_CHARS``). ``routes`` is called
     only for a request with other parameters (the API builds them from its OpenAPI document,
     0.4 s of CPU that a cold start's first request without a query need not pay)."""
-    names = set(event.get("multiValueQueryStringParameters") or {}) | set(event.get("queryStringParameters") or {})
-    names = {name for name in names if name.lower() not in SIGV4_QUERY}
+    multi = event.get("multiValueQueryStringParameters") or {}
+    single = event.get("queryStringParameters") or {}
+    names = {name for name in set(multi) | set(single) if name.lower() not in SIGV4_QUERY}
     if not names:
         return
     method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
     for (route_method, template), allowed in routes().items():
         pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "/*"
         if route_method == method and re.fullmatch(pattern, path):
-            if unknown := sorted(names - allowed):
+            if unknown := sorted(names - allowed.keys()):
                 takes = ", ".join(sorted(allowed)) or "none"
-                raise BodyRefused(422, unknown[0], f"unknown query parameter (this route takes: {takes})")
+                refused = clipped(unknown[0], SHOWN_CHARS)
+                raise BodyRefused(422, refused, f"unknown query parameter (this route takes: {takes})")
+            for name in sorted(name for name in names if allowed[name] == "integer"):
+                for value in [*(multi.get(name) or []), *([single[name]] if name in single else [])]:
+                    if not INTEGER.fullmatch(str(value)):
+                        raise BodyRefused(422, name, f"should be an integer in digits, not {shown(value)}")
             return
 
 

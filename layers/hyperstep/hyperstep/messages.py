@@ -64,6 +64,16 @@ def clipped(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text[: max(limit - len(tail), 0)] + tail
 
 
+SHOWN_CHARS = 60
+"""The most of a caller's name or value a refusal shows (a key, a query value, an argument
+of the wrong type): enough to recognise it, where the whole came back at any size."""
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` ``clipped`` to ``SHOWN_CHARS``, for a refusal's message."""
+    return clipped(repr(value), SHOWN_CHARS)
+
+
 class Usage(BaseModel):
     """What an ended trial used, as its platform bills it; ``hyperstep.pricing`` prices it.
 

@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hyperstep import conditions
+from hyperstep.messages import SHOWN_CHARS, clipped, shown
 from hyperstep.spec_base import MAX_JSON_INT, ReadBackKeepsKnownFields, StrictScalars, kind_of, read_back
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
@@ -487,12 +488,13 @@ class SearchSpace(ReadBackKeepsKnownFields):
         DataFrame or an array, as Python's), or a ``ValueError`` naming the first unknown name
         or bad value."""
         if not isinstance(params, Mapping):  # a list or a string was an AttributeError on ``.items``
-            raise TypeError(f"params: a mapping of parameter names to values, got {params!r}")
+            raise TypeError(f"params: a mapping of parameter names to values, got {shown(params)}")
         by_name = {p.name: p for p in self.parameters}
         values = {}
         for name, value in params.items():
             if name not in by_name:
-                raise ValueError(f"params.{name}: not a parameter of this space ({', '.join(by_name)})")
+                unknown = clipped(str(name), SHOWN_CHARS)
+                raise ValueError(f"params.{unknown}: not a parameter of this space ({', '.join(by_name)})")
             try:
                 values[name] = by_name[name].value_of(value.item() if isinstance(value, np.generic) else value)
             except ValueError as bad:

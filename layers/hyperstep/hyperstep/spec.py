@@ -755,7 +755,8 @@ def yaml11_only(text: str) -> str | None:
     """Why a plain scalar PyYAML (YAML 1.1) reads as a number is refused, or None: a number
     with a colon is base 60 there (a choice ``12:30`` reached the script as 750) and one with
     a leading zero octal (``010`` as 8), where YAML 1.2 and JSON read text and 10; one
-    written ``0b10`` binary (2), text to YAML 1.2. The text
+    written ``0b10`` binary (2), and one with underscores (a choice ``1_000`` as 1000),
+    text to YAML 1.2. The text
     is not shown (the position is): a secrets file passed by mistake is not printed."""
     if ":" in text:
         return "a YAML 1.1 base-60 number (12:30 reads as 750): quote it for text"
@@ -763,6 +764,8 @@ def yaml11_only(text: str) -> str | None:
         return "a YAML 1.1 octal number (010 reads as 8): write it without the leading zero, or quote it for text"
     if BINARY_11.fullmatch(text.replace("_", "")):  # text to YAML 1.2, as to JSON
         return "a YAML 1.1 binary number (0b10 reads as 2): write it in decimal, or quote it for text"
+    if "_" in text:
+        return "a YAML 1.1 number with underscores (1_000 reads as 1000): write it without them, or quote it for text"
     return None
 
 

@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 
+from hyperstep.messages import SHOWN_CHARS, clipped
 from hyperstep.metric_regex import first_group, nested_repeat, reads_no_number
 from hyperstep.pricing import Rate, own_rate
 
@@ -252,7 +253,8 @@ def miswritten(value: Any, kinds: set[Any]) -> str | None:
 
 def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
     """The error (a pydantic line error, less its input) of a field ``name`` no model field
-    is: the known ones it is close to, or all."""
+    is: the known ones it is close to, or all. The name is shown clipped to ``SHOWN_CHARS``
+    characters (any key a caller sends: a 900 KB one came back whole)."""
     import difflib  # only on an error: not on every cold start's import path
 
     close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.8)
@@ -261,7 +263,7 @@ def unknown_field(name: Any, known: list[str]) -> dict[str, Any]:
     else:
         shown = ", ".join(known[:MAX_NAMED]) + (", ..." if len(known) > MAX_NAMED else "")
         reason = f"unknown field (known: {shown or 'none'})"
-    return {"type": "value_error", "loc": (name,), "ctx": {"error": reason}}
+    return {"type": "value_error", "loc": (clipped(str(name), SHOWN_CHARS),), "ctx": {"error": reason}}
 
 
 MAX_NAMED = 12

@@ -29,7 +29,7 @@ from hyperstep import early_stopping as stopping
 from hyperstep.blas import one_blas_thread
 from hyperstep.errors import NotFoundError, SpecError, TrialFinishedError, TrialPruned
 from hyperstep.history_rows import EndedRows
-from hyperstep.messages import MAX_STEP
+from hyperstep.messages import MAX_STEP, shown
 from hyperstep.models import Job, JobStatus, MetricReport, Trial, TrialState, drawn_seed, finite_metrics, trial_id
 from hyperstep.objectives import pareto_front
 from hyperstep.report_signing import new_report_key
@@ -121,13 +121,13 @@ class Study:
             raise SpecError("constraints: a list of constraints, got one mapping; put it in a list")
         if isinstance(constraints, str):
             shape = "{'metric': ..., 'max': ...}"
-            raise SpecError(f"constraints: a list of constraints ({shape}), got the string {constraints!r}")
+            raise SpecError(f"constraints: a list of constraints ({shape}), got the string {shown(constraints)}")
         if isinstance(warm_start, str):
-            raise SpecError(f"warm_start: a list of job ids, got the string {warm_start!r}; put it in a list")
+            raise SpecError(f"warm_start: a list of job ids, got the string {shown(warm_start)}; put it in a list")
         if isinstance(warm_start, Mapping):  # the spec's block ({"jobs": [...]}): read as the parent "jobs"
-            raise SpecError(f"warm_start: a list of job ids, got the mapping {warm_start!r}; give its jobs")
+            raise SpecError(f"warm_start: a list of job ids, got the mapping {shown(warm_start)}; give its jobs")
         if isinstance(enqueue, Mapping | str):  # one point: read as its keys, "enqueue.0: ... not a string"
-            raise SpecError(f"enqueue: a list of points, got {enqueue!r}; put the point in a list")
+            raise SpecError(f"enqueue: a list of points, got {shown(enqueue)}; put the point in a list")
         try:
             space = as_space(space)
             spec = JobSpec.model_validate(  # a bad strategy option fails here, as strategy.options.<name>
@@ -158,7 +158,7 @@ class Study:
                 + unsaid
             )
         if job_id is not None and not isinstance(job_id, str):
-            raise TypeError(f"job_id: a string, got {job_id!r}")
+            raise TypeError(f"job_id: a string, got {shown(job_id)}")
         store = store if store is not None else SQLiteStore(":memory:")
         job_id = job_id or f"{name}-{uuid.uuid4().hex[:12]}"
         try:
@@ -286,7 +286,7 @@ class Study:
         ``history``).
         """
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-            raise ValueError(f"n must be an integer, got {n!r}")
+            raise ValueError(f"n must be an integer, got {shown(n)}")
         if n < 0:
             raise ValueError(f"n must be 0 or more, got {n}")
         if n > MAX_ASK:
@@ -490,7 +490,7 @@ class Study:
         if value is None and state in (TrialState.STOPPED, TrialState.PRUNED):
             value = self._diverged.get(trial_id)  # after report's True on a NaN: as told with it
         if value is not None and not is_number(value):
-            raise ValueError(f"this study has one objective: tell one value, not {value!r}")
+            raise ValueError(f"this study has one objective: tell one value, not {shown(value)}")
         if state is TrialState.PRUNED or (state is TrialState.STOPPED and stopping.enabled(self.spec)):
             trial = self.store.get_trial(self.job_id, trial_id)
             if state is TrialState.PRUNED or stopping.pruned_when_stopped(self.spec, trial):  # curve and budget kept
@@ -534,8 +534,8 @@ class Study:
         if isinstance(trial, str):
             return trial
         if isinstance(trial, list) and len(trial) == 1 and isinstance(trial[0], Trial):  # Optuna's ask gives one
-            raise TypeError(f"trial: ask returns a list of trials; take one, study.ask()[0], got {trial!r}")
-        raise TypeError(f"trial: a trial id, a Trial or a trial number, got {trial!r}")
+            raise TypeError(f"trial: ask returns a list of trials; take one, study.ask()[0], got {shown(trial)}")
+        raise TypeError(f"trial: a trial id, a Trial or a trial number, got {shown(trial)}")
 
     def _tell_several(
         self,
@@ -567,9 +567,9 @@ class Study:
         m = len(self.spec.goals)
         value = scalar(value)  # a 0-d array has __len__ but no length
         if is_number(value) or not hasattr(value, "__len__") or len(value) != m:
-            raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {value!r}")
+            raise ValueError(f"this study has {m} objectives: tell a list of {m} values, got {shown(value)}")
         if isinstance(value, str | Mapping) or not all(is_number(scalar(v)) for v in value):
-            raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {value!r}")
+            raise ValueError(f"this study has {m} objectives: tell a list of {m} numbers, got {shown(value)}")
         return [float(scalar(v)) for v in value]  # an int past a float's range: infinity (``scalar``)
 
     def report(self, trial_id: TrialRef, step: int, value: float) -> bool:
@@ -590,13 +590,13 @@ class Study:
         failed without a finite step), without it False."""
         trial_id = self._id_of(trial_id)
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= MAX_STEP:
-            raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {step!r}")
+            raise ValueError(f"step must be an integer from 0 to {MAX_STEP}, got {shown(step)}")
         step = int(step)
         value = scalar(value)
         if not is_number(value):
             several = len(self.spec.goals)  # a multi-objective study's curve is its first objective's
             first = f" (this study has {several} objectives: report the first's)" if several > 1 else ""
-            raise ValueError(f"report a number as the value{first}, got {value!r}")
+            raise ValueError(f"report a number as the value{first}, got {shown(value)}")
         if not math.isfinite(value):
             self._refuse_a_report_after(self.store.get_trial(self.job_id, trial_id))
             self._diverged[trial_id] = float(value)
@@ -684,11 +684,11 @@ class Study:
         if state is TrialState.COMPLETED and self.spec.multi_objective:
             m = len(self.spec.goals)
             if value is None or not all(math.isfinite(v) for v in self._values(value)):
-                raise ValueError(f"this study has {m} objectives: add a list of {m} finite values, got {value!r}")
+                raise ValueError(f"this study has {m} objectives: add a list of {m} finite values, got {shown(value)}")
         elif state is TrialState.COMPLETED:
             value = one_of_one(value)
             if value is None or not is_number(value) or not math.isfinite(value):
-                raise ValueError(f"a completed trial needs a finite value, got {value!r}")
+                raise ValueError(f"a completed trial needs a finite value, got {shown(value)}")
         if metrics is not None:  # checked before the trial is added: a refused call adds none
             checked_metrics(metrics)
         error = error_text(error)
@@ -732,11 +732,11 @@ class Study:
         finishes meanwhile (``hyperstep stop``, a run's end) ends the loop as ``stop`` does (a
         trial its stop recorded stopped keeps that end); one finished before is refused, as ``ask`` is."""
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral)):
-            raise ValueError(f"n_trials must be an integer or None, got {n_trials!r}")
+            raise ValueError(f"n_trials must be an integer or None, got {shown(n_trials)}")
         if timeout is not None and (not is_number(timeout) or not timeout >= 0):
-            raise ValueError(f"timeout must be seconds (0 or more) or None, got {timeout!r}")
+            raise ValueError(f"timeout must be seconds (0 or more) or None, got {shown(timeout)}")
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or not (n_jobs >= 1 or n_jobs == -1):
-            raise ValueError(f"n_jobs must be a positive integer or -1 (one a CPU), got {n_jobs!r}")
+            raise ValueError(f"n_jobs must be a positive integer or -1 (one a CPU), got {shown(n_jobs)}")
         caught = catch if isinstance(catch, tuple) else (catch,)
         deadline = None if timeout is None else time.monotonic() + timeout
         started = itertools.count()  # shared by the threads: next() hands each number out once

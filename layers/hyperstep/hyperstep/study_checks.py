@@ -19,6 +19,7 @@ import numpy as np
 
 from hyperstep import early_stopping as stopping
 from hyperstep.errors import NotFoundError, SpecError
+from hyperstep.messages import shown
 from hyperstep.models import Job, TrialState
 from hyperstep.space import SearchSpace
 from hyperstep.spec import JobSpec, Objective
@@ -58,7 +59,7 @@ def refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         "warm_start": lambda: not _same_parents(_parent_ids(spec), job),
         "enqueue": lambda: spec.enqueue != stored.enqueue,
     }
-    shown = {
+    stored_as = {
         "goal": lambda: " and ".join(o.goal for o in stored.goals),
         "strategy": lambda: stored.strategy.name,
         "seed": lambda: str(job.strategy_seed),
@@ -77,7 +78,7 @@ def refuse_another_spec(job: Job, spec: JobSpec, given: Sequence[str]) -> None:
         )
     for field in given:
         if differs[field]():
-            what = shown[field]()
+            what = stored_as[field]()
             what = what if field == "early_stopping" else f"{field} {what}"
             raise ValueError(
                 f"{field}: job {job.id!r} is stored with {what}: {keeps}; leave {field} out or use another job_id"
@@ -130,7 +131,7 @@ def _scheduling(spec: JobSpec) -> dict[str, Any] | None:
 def refuse_a_failed_value(state: TrialState, value: Any) -> None:
     """A failed trial takes no value (``ValueError``), as Optuna refuses values with FAIL."""
     if state is TrialState.FAILED and value is not None:
-        raise ValueError(f"a failed trial takes no value; tell None (got {value!r})")
+        raise ValueError(f"a failed trial takes no value; tell None (got {shown(value)})")
 
 
 def error_text(error: str | BaseException | None) -> str | None:
@@ -140,7 +141,7 @@ def error_text(error: str | BaseException | None) -> str | None:
     if isinstance(error, BaseException):
         return f"{type(error).__name__}: {error}"
     if error is not None and not isinstance(error, str):
-        raise ValueError(f"error: a string or an exception, got {error!r}")
+        raise ValueError(f"error: a string or an exception, got {shown(error)}")
     return error
 
 
@@ -183,12 +184,12 @@ def checked_metrics(metrics: Mapping[Any, Any]) -> Mapping[str, float]:
     """``metrics`` as told, refused (ValueError) unless each is a number under a name
     (``TypeError`` unless a mapping)."""
     if not isinstance(metrics, Mapping):  # a list was an AttributeError on ``.items``
-        raise TypeError(f"metrics: a mapping of metric names to numbers, got {metrics!r}")
+        raise TypeError(f"metrics: a mapping of metric names to numbers, got {shown(metrics)}")
     for name, value in metrics.items():
         if not isinstance(name, str):
-            raise ValueError(f"metrics: a metric's name is a string, got {name!r}")
+            raise ValueError(f"metrics: a metric's name is a string, got {shown(name)}")
         if not is_number(scalar(value)):
-            raise ValueError(f"metrics: {name!r} must be a number, got {value!r}")
+            raise ValueError(f"metrics: {shown(name)} must be a number, got {shown(value)}")
     return {name: scalar(value) for name, value in metrics.items()}
 
 
@@ -197,9 +198,9 @@ def told_state(state: str | TrialState, allowed: Sequence[TrialState]) -> TrialS
     naming the argument and the states it takes)."""
     told = next((s for s in allowed if state in (s, s.value)), None)
     if told is None:
-        shown = state.value if isinstance(state, TrialState) else state
+        given = state.value if isinstance(state, TrialState) else state
         *others, last = [s.value for s in allowed]
-        raise ValueError(f"state: {', '.join(others)} or {last}, got {shown!r}")
+        raise ValueError(f"state: {', '.join(others)} or {last}, got {shown(given)}")
     return told
 
 

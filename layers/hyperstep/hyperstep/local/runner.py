@@ -103,7 +103,8 @@ HOLD_SECONDS = 10.0
 def signals_held(defer: bool = False) -> Iterator[None]:
     """Ctrl-C, and SIGTERM and SIGHUP where Python handles them (the CLI's), held off while
     the block runs, for ``HOLD_SECONDS`` at most: ignored, or with ``defer`` raised as they
-    would have been once it is done. One that comes later is handled as it comes.
+    would have been once it is done, or once it has raised. One that comes later is handled
+    as it comes.
 
     Ignored while a Ctrl-C's stop runs (killing the trials, recording them stopped, closing
     the job): a second press, as an impatient user gives, broke into it and ended the run
@@ -135,8 +136,8 @@ def signals_held(defer: bool = False) -> Iterator[None]:
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
-    if came:
-        before[came[0]](came[0], None)  # as it would have been handled: KeyboardInterrupt, the CLI's Signalled
+        if came:  # also when the block raised (a refused resume): the error is its context
+            before[came[0]](came[0], None)  # as it would have been handled: KeyboardInterrupt, the CLI's Signalled
 
 
 def run_clock(spec: JobSpec | None, store_path: Path, resume: str | None) -> VirtualClock | None:
