@@ -123,11 +123,13 @@ class FinalsAuditStudy(Study):
     model-based strategy away from the optimum, and the audit trials with it; proposed from the
     finals, they are a full-fidelity search of their own inside the run."""
 
-    def history(self, trials: Sequence[Trial], snapshot: Snapshot | None = None) -> History:
+    def history(
+        self, trials: Sequence[Trial], snapshot: Snapshot | None = None, parents: list[list[Trial]] | None = None
+    ) -> History:
         if self.audits_next(trials):
             everything = [*self.prior_trials(), *trials]
             return history_of(self.space, everything, self.minimize, seed=self.seed, spec=self.spec)
-        return super().history(trials, snapshot)
+        return super().history(trials, snapshot, parents)
 
     def audits_next(self, trials: Sequence[Trial]) -> bool:
         """Whether the trial the next ask makes (numbered after ``trials``) is an audit trial."""

@@ -44,7 +44,7 @@ def test_each_poll_reads_the_job_once_and_its_trials_once(tmp_path: Path, monkey
         polls.append(len(reads))
         time.sleep(0.002)
 
-    monkeypatch.setattr(runner, "time", SimpleNamespace(sleep=sleep, time=time.time))
+    monkeypatch.setattr(runner, "time", SimpleNamespace(sleep=sleep, time=time.time, monotonic=time.monotonic))
     spec = parse_spec({**document(), "budget": {"max_trials": 40, "max_parallel": 2}})
     job = run_local(spec, tmp_path / "s.db", tmp_path / "runs", env={}, on_progress=lambda *a, **k: None)
     assert job.completed == 40
