@@ -47,7 +47,8 @@ def answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     [
         ('{"name": ' + "9" * 5000 + "}", "number literal longer than"),
         ('{"budget": {"max_trials": ' + "1" * 4400 + "}}", "number literal longer than"),
-        ("[" * 5000 + "]" * 5000, "nested deeper than"),
+        ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper than"),
+        ("[" * 5000 + "]" * 5000, "not a list"),  # a list body is refused before it is parsed
         ('{"a":' * 100 + "1" + "}" * 100, "nested deeper than"),
         (SPEC.replace('"max_trials": 4', '"max_trials": NaN'), "NaN is not a JSON value"),
         (SPEC.replace('"low": 0.0001', '"low": -Infinity'), "-Infinity is not a JSON value"),
