@@ -298,15 +298,15 @@ class Study:
         with self._asking:
             return self._ask(n, max_trials, trials, snapshot)
 
-    def _refuse_a_finished_job(self, call: str) -> None:
+    def _refuse_a_finished_job(self, call: str, job: Job | None = None) -> None:
         """A ``ValueError`` for a new trial in a job that has finished (a ``hyperstep run`` job
         that completed, failed or was stopped): its trials were added to it, past its
         ``max_trials``, while it still said "max_trials 6 used". Its trials and best stay
         readable. Read as the call comes, not once when the study opened: a run may finish the
         job meanwhile, or ``run --resume`` carry it on. A stopped job with a trial block is
         shown how ``run`` carries it on; one with none (a study's own) is not: ``run --resume``
-        refuses it."""
-        if (job := self._finished_job()) is None:
+        refuses it. ``job``: the finished job, when the caller has just read it."""
+        if (job := job or self._finished_job()) is None:
             return
         why = f" ({job.stop_detail})" if job.stop_detail else ""
         resumable = job.status is JobStatus.STOPPED and job.spec.trial is not None  # run refuses ask/tell's own
@@ -399,12 +399,12 @@ class Study:
         trial of the job ran, or one that waits, is not enqueued again (the same names and values).
         A finished job no ``run --resume`` carries on (completed, or with no trial block: ask/tell's
         own) is refused as ``ask`` refuses it: no ask would run the point."""
-        job = self._finished_job()
-        if job is not None and (job.status is JobStatus.COMPLETED or job.spec.trial is None):
-            self._refuse_a_finished_job("enqueue_trial")
+        finished = self._finished_job()
+        if finished is not None and (finished.status is JobStatus.COMPLETED or finished.spec.trial is None):
+            self._refuse_a_finished_job("enqueue_trial", finished)
         point = self.space.partial_configuration(params)
         if skip_if_exists:
-            job = self.job
+            job = finished or self.job
             if point in [*job.spec.enqueue, *job.enqueued.values()] or any(t.params == point for t in self.trials):
                 return
         self.store.enqueue(self.job_id, point)
